@@ -1,0 +1,175 @@
+"""`python -m data`: the workspace on the command line.
+
+python -m data provision                       # default model + sample data into $PREFLOOP_HOME (offline after)
+python -m data init -w ws
+python -m data import -w ws --sample dpo       # or: import -w ws FILE [FILE ...]
+python -m data export -w ws --format dpo       # TRL-ready Parquet in ws/exports/
+python -m data stats -w ws
+python -m data validate -w ws
+python -m data compact -w ws
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from data.config import ConfigError
+from data.export import FORMATS as EXPORT_FORMATS
+from data.export import to_dpo, to_kto, to_sft, write_parquet
+from data.imports import FORMATS as IMPORT_FORMATS
+from data.imports import load_file, write_records
+from data.provision import EMBEDDED, SAMPLES, ProvisionError, provision_model, provision_samples, sample_path
+from data.schemas import SPLITS, SchemaError
+from data.stats import integrity_problems, workspace_stats
+from data.workspace import Workspace, WorkspaceError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m data", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    provision = commands.add_parser(
+        "provision", help="convert the embedded default model and fetch sample data"
+    )
+    provision.add_argument("--model", action="append", choices=sorted(EMBEDDED), help="model short name(s)")
+    provision.add_argument("--no-samples", action="store_true", help="skip the sample data")
+
+    def with_workspace(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("-w", "--workspace", type=Path, required=True, help="workspace directory")
+        return sub
+
+    with_workspace("init", "create an empty workspace")
+    imp = with_workspace("import", "import prompts, gold answers, preferences or KTO labels")
+    imp.add_argument("files", nargs="*", type=Path, help="JSON, JSONL, Parquet, CSV or a datasets folder")
+    imp.add_argument("--sample", choices=sorted(SAMPLES), action="append", help="a provisioned sample set")
+    imp.add_argument(
+        "--format", default="auto", choices=IMPORT_FORMATS, help="record format (default: detect)"
+    )
+    imp.add_argument("--source", help="source name recorded on every row (default: the file name)")
+    imp.add_argument("--split", default="train", choices=SPLITS, help="split for rows that name none")
+    imp.add_argument(
+        "--test-fraction", type=float, default=0.0, help="hold out this fraction of prompts as test"
+    )
+
+    exp = with_workspace("export", "write a TRL-ready Parquet table (TRL's own column names)")
+    exp.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    exp.add_argument("--out", type=Path, help="output file (default: WS/exports/<format>[-<split>].parquet)")
+    exp.add_argument("--split", choices=SPLITS, help="only prompts of this split (default: all)")
+
+    stats = with_workspace("stats", "counts, label distribution, agreement, model lineage")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    with_workspace("validate", "read every file against the schemas and check references")
+    with_workspace("compact", "merge each table's part files into one")
+    return parser
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    for name in args.model or sorted(EMBEDDED):
+        print(f"model {name}: {provision_model(name)}")
+    if not args.no_samples:
+        for kind, path in provision_samples().items():
+            print(f"sample {kind}: {path}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    files = list(args.files) + [sample_path(kind) for kind in args.sample or []]
+    if not files:
+        raise ValueError("nothing to import: give FILE(s) or --sample")
+    # Every file is read and checked before the workspace is touched: a bad file writes nothing.
+    loaded = [
+        (path, load_file(path, args.format, args.source, args.split, args.test_fraction)) for path in files
+    ]
+    workspace = Workspace.open_or_init(args.workspace)
+    for path, (batch, counts) in loaded:
+        counts = write_records(workspace, batch, counts)
+        print(f"imported {path}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    prompts = workspace.frame("prompts")
+    if args.format == "sft":
+        rows, counts = to_sft(prompts, args.split)
+    elif args.format == "kto":
+        rows, counts = to_kto(prompts, workspace.frame("completions"), workspace.frame("labels"), args.split)
+    else:
+        frames = (workspace.frame(name) for name in ("completions", "pairs", "labels"))
+        rows, counts = to_dpo(prompts, *frames, split=args.split)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    if not rows:
+        raise ValueError(f"{args.workspace}: nothing to export as {args.format} ({summary})")
+    name = args.format + (f"-{args.split}" if args.split else "")
+    out = write_parquet(rows, args.out or workspace.exports / f"{name}.parquet")
+    print(f"wrote {out}: {summary}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    stats = workspace_stats(Workspace(args.workspace))
+    if args.json:
+        print(json.dumps(stats, indent=2, default=str))
+        return 0
+    for key, value in stats.items():
+        if key == "models":
+            print("models (lineage):")
+            for m in value:
+                metrics = ", ".join(f"{k}={v}" for k, v in m["metrics"].items())
+                print(
+                    f"  round {m['round']}: {m['id']} <- {m['parent'] or '-'} [{m['method']}] {m['path']} {metrics}"
+                )
+        else:
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    problems = integrity_problems(workspace)  # reading every table validates every part file on the way
+    for problem in problems:
+        print(problem)
+    print(f"{args.workspace}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    for name, (parts, rows) in Workspace(args.workspace).compact().items():
+        print(f"{name}: {parts} part(s) -> {min(parts, 1)}, {rows} rows")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    Workspace.init(args.workspace)
+    print(f"workspace ready: {args.workspace}")
+    return 0
+
+
+COMMANDS = {
+    "provision": cmd_provision,
+    "init": cmd_init,
+    "import": cmd_import,
+    "export": cmd_export,
+    "stats": cmd_stats,
+    "validate": cmd_validate,
+    "compact": cmd_compact,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except (SchemaError, WorkspaceError, ProvisionError, ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

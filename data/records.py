@@ -1,0 +1,136 @@
+"""Frozen in-memory records, one per workspace table, and the id rules.
+
+Ids of imported and generated content are content hashes, so importing the same file twice or re-running an
+interrupted job adds nothing twice. Labels are events (an edit or undo is a new label), so their ids are random.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+Message = dict[str, str]
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def content_id(*parts: object) -> str:
+    """A stable 16-hex-digit id of JSON-serialisable parts."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def prompt_id(messages: list[Message]) -> str:
+    return content_id("prompt", [(m["role"], m["content"]) for m in messages])
+
+
+def random_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: list[Message]
+    source: str
+    gold: str | None = None
+    split: str = "train"
+    id: str = ""
+    created_at: datetime = field(default_factory=now)
+
+    def __post_init__(self):
+        if not self.id:
+            object.__setattr__(self, "id", prompt_id(self.messages))
+
+
+@dataclass(frozen=True)
+class Completion:
+    prompt_id: str
+    text: str
+    model: str
+    engine: str
+    params: str = "{}"
+    seed: int | None = None
+    round: int = 0
+    num_tokens: int | None = None
+    finish_reason: str | None = None
+    id: str = ""
+    created_at: datetime = field(default_factory=now)
+
+    def __post_init__(self):
+        if not self.id:
+            key = (
+                "completion",
+                self.prompt_id,
+                self.text,
+                self.model,
+                self.engine,
+                self.params,
+                self.seed,
+                self.round,
+            )
+            object.__setattr__(self, "id", content_id(*key))
+
+
+@dataclass(frozen=True)
+class Pair:
+    prompt_id: str
+    completion_a: str
+    completion_b: str
+    kind: str
+    round: int = 0
+    id: str = ""
+    created_at: datetime = field(default_factory=now)
+
+    def __post_init__(self):
+        if not self.id:
+            object.__setattr__(
+                self, "id", content_id("pair", self.completion_a, self.completion_b, self.kind)
+            )
+
+
+@dataclass(frozen=True)
+class Label:
+    item_id: str
+    annotator: str
+    task: str
+    choice: str | None
+    strength: int | None = None
+    seconds: float | None = None
+    note: str | None = None
+    retracted: bool = False
+    supersedes: str | None = None
+    id: str = field(default_factory=random_id)
+    created_at: datetime = field(default_factory=now)
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One entry of the manifest: a model, the model it was trained from, and what trained it."""
+
+    path: str
+    method: str
+    round: int = 0
+    parent_id: str | None = None
+    data: str = "{}"
+    metrics: str = "{}"
+    id: str = field(default_factory=random_id)
+    created_at: datetime = field(default_factory=now)
+
+
+TABLE_OF = {
+    Prompt: "prompts",
+    Completion: "completions",
+    Pair: "pairs",
+    Label: "labels",
+    ModelRecord: "models",
+}
+
+
+def to_row(record: object) -> dict:
+    return dataclasses.asdict(record)

@@ -1,0 +1,214 @@
+"""The data contract: one explicit pyarrow schema per workspace table, and the checks every read and write runs.
+
+A table is a set of Parquet part files; every row has a unique ``id``. Value domains (label choices, pair kinds,
+...) are checked row by row so that a bad file is reported with its path, row and field, never silently loaded.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+MESSAGES = pa.list_(MESSAGE)
+
+PAIR_KINDS = ("sampled", "spin", "imported")
+TASKS = ("pairwise", "kto")
+CHOICES = {"pairwise": ("a", "b", "tie", "both_bad"), "kto": ("desirable", "undesirable")}
+ROLES = ("system", "user", "assistant")
+SPLITS = ("train", "test")
+
+PROMPTS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("messages", MESSAGES, nullable=False),
+        pa.field("gold", pa.string()),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+    ]
+)
+
+COMPLETIONS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("prompt_id", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("engine", pa.string(), nullable=False),
+        pa.field("params", pa.string(), nullable=False),
+        pa.field("seed", pa.int64()),
+        pa.field("round", pa.int64(), nullable=False),
+        pa.field("num_tokens", pa.int64()),
+        pa.field("finish_reason", pa.string()),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+    ]
+)
+
+PAIRS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("prompt_id", pa.string(), nullable=False),
+        pa.field("completion_a", pa.string(), nullable=False),
+        pa.field("completion_b", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("round", pa.int64(), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+    ]
+)
+
+LABELS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("annotator", pa.string(), nullable=False),
+        pa.field("task", pa.string(), nullable=False),
+        pa.field("choice", pa.string()),
+        pa.field("strength", pa.int64()),
+        pa.field("seconds", pa.float64()),
+        pa.field("note", pa.string()),
+        pa.field("retracted", pa.bool_(), nullable=False),
+        pa.field("supersedes", pa.string()),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+    ]
+)
+
+MODELS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("parent_id", pa.string()),
+        pa.field("round", pa.int64(), nullable=False),
+        pa.field("method", pa.string(), nullable=False),
+        pa.field("data", pa.string(), nullable=False),
+        pa.field("metrics", pa.string(), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+    ]
+)
+
+# Write order matters: a reader must never see a row whose parent row is not yet on disk.
+SCHEMAS: dict[str, pa.Schema] = {
+    "prompts": PROMPTS,
+    "completions": COMPLETIONS,
+    "pairs": PAIRS,
+    "labels": LABELS,
+    "models": MODELS,
+}
+
+
+class SchemaError(ValueError):
+    """A workspace file or an input record breaks the data contract; the message names file, row and field."""
+
+    def __init__(self, source: str, message: str, row: int | None = None, field: str | None = None):
+        where = source
+        if row is not None:
+            where += f", row {row}"
+        if field is not None:
+            where += f", field '{field}'"
+        super().__init__(f"{where}: {message}")
+        self.source, self.row, self.field = source, row, field
+
+
+def conform(table: pa.Table, name: str, source: str) -> pa.Table:
+    """Check ``table`` against the schema of table ``name`` and return it cast to exactly that schema.
+
+    Raises SchemaError naming ``source``, the first offending row and field.
+    """
+    schema = SCHEMAS[name]
+    missing = [f.name for f in schema if f.name not in table.column_names]
+    if missing:
+        raise SchemaError(
+            source, f"missing column(s) {', '.join(missing)} for table '{name}'", field=missing[0]
+        )
+    extra = [c for c in table.column_names if c not in schema.names]
+    if extra:
+        raise SchemaError(source, f"unknown column(s) {', '.join(extra)} for table '{name}'", field=extra[0])
+    columns = []
+    for field in schema:
+        column = table.column(field.name)
+        if not column.type.equals(field.type):
+            try:
+                column = column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise SchemaError(
+                    source, f"type {column.type} cannot be read as {field.type}", field=field.name
+                ) from exc
+        if not field.nullable and column.null_count:
+            row = column.to_pylist().index(None)
+            raise SchemaError(source, "must not be empty (null)", row=row, field=field.name)
+        columns.append(column)
+    table = pa.Table.from_arrays(columns, schema=schema)
+    _check_values(table, name, source)
+    return table
+
+
+def _first_bad(values: list, ok) -> int | None:
+    return next((i for i, v in enumerate(values) if not ok(v)), None)
+
+
+def _check_domain(table: pa.Table, field: str, allowed, source: str, nullable: bool = False) -> None:
+    values = table.column(field).to_pylist()
+    row = _first_bad(values, lambda v: (v is None and nullable) or v in allowed)
+    if row is not None:
+        raise SchemaError(
+            source,
+            f"value {values[row]!r} is not one of {', '.join(map(str, allowed))}",
+            row=row,
+            field=field,
+        )
+
+
+def _check_values(table: pa.Table, name: str, source: str) -> None:
+    ids = table.column("id").to_pylist()
+    row = _first_bad(ids, bool)
+    if row is not None:
+        raise SchemaError(source, "id must be a non-empty string", row=row, field="id")
+    if name == "prompts":
+        _check_domain(table, "split", SPLITS, source)
+        for row, messages in enumerate(table.column("messages").to_pylist()):
+            check_messages(messages, source, row)
+    elif name == "pairs":
+        _check_domain(table, "kind", PAIR_KINDS, source)
+        pairs = zip(table.column("completion_a").to_pylist(), table.column("completion_b").to_pylist())
+        row = _first_bad(list(pairs), lambda ab: ab[0] != ab[1])
+        if row is not None:
+            raise SchemaError(source, "a pair needs two different completions", row=row, field="completion_b")
+    elif name == "labels":
+        _check_labels(table, source)
+
+
+def check_messages(messages: list | None, source: str, row: int | None, field: str = "messages") -> None:
+    """A prompt is a non-empty list of {role, content} messages with known roles, not ending on the assistant."""
+    if not messages:
+        raise SchemaError(source, "a prompt needs at least one message", row=row, field=field)
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            role = message.get("role") if isinstance(message, dict) else message
+            raise SchemaError(source, f"message role {role!r} is not one of {', '.join(ROLES)}", row, field)
+        if not isinstance(message.get("content"), str):
+            raise SchemaError(source, "message content must be text", row=row, field=field)
+    if messages[-1]["role"] == "assistant":
+        raise SchemaError(source, "a prompt must not end with an assistant message", row=row, field=field)
+
+
+def _check_labels(table: pa.Table, source: str) -> None:
+    _check_domain(table, "task", TASKS, source)
+    tasks = table.column("task").to_pylist()
+    choices = table.column("choice").to_pylist()
+    retracted = table.column("retracted").to_pylist()
+    for row, (task, choice, gone) in enumerate(zip(tasks, choices, retracted)):
+        if gone:
+            continue
+        if choice not in CHOICES[task]:
+            allowed = ", ".join(CHOICES[task])
+            raise SchemaError(
+                source, f"{task} choice {choice!r} is not one of {allowed}", row=row, field="choice"
+            )
+    strengths = table.column("strength").to_pylist()
+    row = _first_bad(strengths, lambda s: s is None or 1 <= s <= 4)
+    if row is not None:
+        raise SchemaError(source, f"strength {strengths[row]} is not in 1..4", row=row, field="strength")
+    seconds = table.column("seconds").to_pylist()
+    row = _first_bad(seconds, lambda s: s is None or s >= 0)
+    if row is not None:
+        raise SchemaError(source, f"seconds {seconds[row]} is negative", row=row, field="seconds")

@@ -1,0 +1,67 @@
+"""Workspace statistics and integrity checks, as plain dicts and lists for the CLI and the app to show."""
+
+from __future__ import annotations
+
+import json
+
+from data.aggregate import SPLIT, aggregate, label_distribution, mean_agreement
+from data.workspace import Workspace
+
+
+def workspace_stats(workspace: Workspace) -> dict:
+    frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels", "models")}
+    prompts, completions, pairs, labels, models = frames.values()
+    stats: dict = {"rows": {name: len(frame) for name, frame in frames.items()}}
+    stats["prompts_by_split"] = prompts["split"].value_counts().sort_index().to_dict()
+    stats["prompts_with_gold"] = int(prompts["gold"].notna().sum())
+    stats["completions_by_engine"] = completions["engine"].value_counts().sort_index().to_dict()
+    stats["pairs_by_kind_round"] = {
+        f"{kind}/round {rnd}": int(n) for (kind, rnd), n in pairs.groupby(["kind", "round"]).size().items()
+    }
+    stats["annotators"] = sorted(labels["annotator"].unique().tolist())
+    stats["labels"] = label_distribution(labels)
+    for task in ("pairwise", "kto"):
+        verdicts = aggregate(labels, task)
+        if len(verdicts):
+            stats[f"{task}_items"] = {
+                "labelled": len(verdicts),
+                "split_votes": int((verdicts["verdict"] == SPLIT).sum()),
+                "mean_agreement_multi_annotator": mean_agreement(verdicts),
+            }
+    stats["models"] = [
+        {
+            "id": m.id,
+            "parent": m.parent_id,
+            "round": int(m.round),
+            "method": m.method,
+            "path": m.path,
+            "metrics": json.loads(m.metrics),
+        }
+        for m in models.sort_values("created_at").itertuples()
+    ]
+    return stats
+
+
+def integrity_problems(workspace: Workspace) -> list[str]:
+    """Dangling references between tables (each table's own rows are validated on read)."""
+    prompt_ids = workspace.ids("prompts")
+    completions = workspace.frame("completions")
+    pairs = workspace.frame("pairs")
+    labels = workspace.frame("labels")
+    model_ids = workspace.ids("models")
+    completion_ids = set(completions["id"])
+    problems = []
+
+    def missing(table, frame, column, known):
+        for row in frame[~frame[column].isin(known)].itertuples():
+            problems.append(f"{table} {row.id}: {column} {getattr(row, column)} does not exist")
+
+    missing("completion", completions, "prompt_id", prompt_ids)
+    missing("pair", pairs, "prompt_id", prompt_ids)
+    missing("pair", pairs, "completion_a", completion_ids)
+    missing("pair", pairs, "completion_b", completion_ids)
+    missing("pairwise label", labels[labels["task"] == "pairwise"], "item_id", set(pairs["id"]))
+    missing("kto label", labels[labels["task"] == "kto"], "item_id", completion_ids)
+    models = workspace.frame("models")
+    missing("model", models[models["parent_id"].notna()], "parent_id", model_ids)
+    return problems

@@ -1,0 +1,82 @@
+"""`python -m data` end to end: one clear error line and a non-zero exit on bad input, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from data.__main__ import main
+
+
+def snapshot(path):
+    return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "data", *map(str, args)], capture_output=True, text=True)
+
+
+def test_import_export_stats_validate_compact(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    data = tmp_path / "prefs.json"
+    data.write_text(json.dumps([{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(3)]))
+    assert main(["init", "-w", str(ws)]) == 0
+    assert main(["import", "-w", str(ws), str(data), "--source", "mine"]) == 0
+    assert main(["export", "-w", str(ws), "--format", "dpo"]) == 0
+    assert (ws / "exports" / "dpo.parquet").is_file()
+    assert main(["stats", "-w", str(ws), "--json"]) == 0
+    out = capsys.readouterr().out
+    stats = json.loads(out[out.index("{") :])
+    assert stats["rows"] == {"prompts": 3, "completions": 6, "pairs": 3, "labels": 3, "models": 0}
+    assert stats["labels"]["pairwise"] == {"a": 3, "b": 0, "tie": 0, "both_bad": 0}
+    assert main(["validate", "-w", str(ws)]) == 0
+    assert main(["compact", "-w", str(ws)]) == 0
+    assert main(["export", "-w", str(ws), "--format", "sft"]) == 2  # no gold answers: a clear refusal
+
+
+def test_malformed_file_one_line_error_nonzero_and_workspace_unchanged(tmp_path):
+    ws = tmp_path / "ws"
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps([{"prompt": "q", "chosen": "yes", "rejected": "no"}]))
+    assert run_cli("import", "-w", ws, good).returncode == 0
+    before = snapshot(ws)
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps([{"prompt": "fine", "chosen": "a", "rejected": "b"}, {"prompt": "x", "chosen": None}])
+    )
+    result = run_cli("import", "-w", ws, good, bad)
+    assert result.returncode == 2
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and "it/s" not in line and "rec/s" not in line
+    ]
+    assert lines == [f"error: {bad}, row 1, field 'chosen': expected answer text, got NoneType"]
+    assert snapshot(ws) == before
+
+
+def test_import_into_new_workspace_with_bad_file_creates_nothing(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": \n')
+    result = run_cli("import", "-w", tmp_path / "new-ws", bad)
+    assert result.returncode == 2 and "invalid JSON on line 1" in result.stderr
+    assert not (tmp_path / "new-ws").exists()
+
+
+def test_validate_reports_dangling_references(tmp_path, capsys):
+    from data import Label, Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append([Label("no-such-pair", "ann", "pairwise", "a")])
+    assert main(["validate", "-w", str(ws.path)]) == 1
+    assert "item_id no-such-pair does not exist" in capsys.readouterr().out
+
+
+def test_workspace_errors_are_one_line(tmp_path):
+    result = run_cli("stats", "-w", tmp_path)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == f"error: {tmp_path}: not a workspace (no workspace.json); create it with `python -m data init`"
+    )

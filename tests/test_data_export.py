@@ -1,0 +1,90 @@
+"""Exact-value tests of the conversion to TRL's columns."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+
+from data.export import to_dpo, to_kto, to_sft
+from data.records import Completion, Label, Pair, Prompt, to_row
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+USER = [{"role": "user", "content": "Name a colour."}]
+
+
+def frame(records) -> pd.DataFrame:
+    return pd.DataFrame([to_row(r) for r in records])
+
+
+def world():
+    prompt = Prompt(USER, source="t", gold="Blue.")
+    test_prompt = Prompt([{"role": "user", "content": "Held out?"}], source="t", split="test")
+    texts = ["Red.", "Green.", "Green. ", "", "Blue.", "Held."]
+    c = [Completion(prompt.id, t, "m", "hf", seed=i) for i, t in enumerate(texts)]
+    held = [Completion(test_prompt.id, t, "m", "hf", seed=i) for i, t in enumerate(["x", "y"])]
+    pairs = {
+        "win_b": Pair(prompt.id, c[0].id, c[1].id, "sampled", created_at=T0),
+        "same": Pair(prompt.id, c[1].id, c[2].id, "sampled", created_at=T0 + timedelta(seconds=1)),
+        "empty": Pair(prompt.id, c[3].id, c[4].id, "sampled", created_at=T0 + timedelta(seconds=2)),
+        "tie": Pair(prompt.id, c[0].id, c[4].id, "sampled", created_at=T0 + timedelta(seconds=3)),
+        "unlabelled": Pair(prompt.id, c[1].id, c[4].id, "sampled", created_at=T0 + timedelta(seconds=4)),
+        "test": Pair(test_prompt.id, held[0].id, held[1].id, "sampled", created_at=T0 + timedelta(seconds=5)),
+    }
+    labels = [
+        Label(pairs["win_b"].id, "ann1", "pairwise", "b", strength=4),
+        Label(pairs["win_b"].id, "ann2", "pairwise", "b"),
+        Label(pairs["same"].id, "ann1", "pairwise", "a"),
+        Label(pairs["empty"].id, "ann1", "pairwise", "b"),
+        Label(pairs["tie"].id, "ann1", "pairwise", "tie"),
+        Label(pairs["test"].id, "ann1", "pairwise", "a"),
+        Label(c[0].id, "ann1", "kto", "undesirable"),
+        Label(c[4].id, "ann1", "kto", "desirable"),
+        Label(c[3].id, "ann1", "kto", "desirable"),
+    ]
+    return (
+        frame([prompt, test_prompt]),
+        frame(c + held),
+        frame(pairs.values()),
+        frame(labels),
+        pairs,
+        c,
+    )
+
+
+def test_dpo_rows_and_drop_counts_exact():
+    prompts, completions, pairs_df, labels, pairs, _ = world()
+    rows, counts = to_dpo(prompts, completions, pairs_df, labels, split="train")
+    assert rows == [
+        {
+            "prompt": USER,
+            "chosen": [{"role": "assistant", "content": "Green."}],
+            "rejected": [{"role": "assistant", "content": "Red."}],
+            "pair_id": pairs["win_b"].id,
+            "kind": "sampled",
+            "round": 0,
+            "votes": 2,
+            "agreement": 1.0,
+            "strength": 4.0,
+        }
+    ]
+    assert dict(counts) == {"exported": 1, "degenerate": 2, "tie": 1, "unlabelled": 1}
+    all_rows, _ = to_dpo(prompts, completions, pairs_df, labels)
+    assert len(all_rows) == 2 and all_rows[1]["prompt"] == [{"role": "user", "content": "Held out?"}]
+
+
+def test_kto_rows_exact():
+    prompts, completions, _, labels, _, c = world()
+    rows, counts = to_kto(prompts, completions, labels)
+    assert [(r["completion"][0]["content"], r["label"]) for r in rows] == [("Red.", False), ("Blue.", True)]
+    assert rows[0]["prompt"] == USER and rows[0]["completion_id"] == c[0].id
+    assert dict(counts) == {"exported": 2, "desirable": 1, "undesirable": 1, "degenerate": 1}
+
+
+def test_sft_rows_exact():
+    prompts, *_ = world()
+    rows, counts = to_sft(prompts)
+    assert rows == [
+        {"messages": USER + [{"role": "assistant", "content": "Blue."}], "prompt_id": rows[0]["prompt_id"]}
+    ]
+    assert dict(counts) == {"exported": 1, "no_gold": 1}

@@ -1,0 +1,152 @@
+"""Every import format into a workspace, idempotence, and errors that name the file, row and field."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from data.export import to_dpo, to_kto, to_sft
+from data.imports import import_file, load_file
+from data.schemas import SchemaError
+
+
+def write_json(path, records):
+    path.write_text(json.dumps(records))
+    return path
+
+
+def exports(ws):
+    frames = {name: ws.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
+    dpo, _ = to_dpo(*frames.values())
+    kto, _ = to_kto(frames["prompts"], frames["completions"], frames["labels"])
+    sft, _ = to_sft(frames["prompts"])
+    return dpo, kto, sft
+
+
+def test_alpaca_with_input_system_and_history(workspace, tmp_path):
+    record = {
+        "instruction": "Add.",
+        "input": "2+2",
+        "output": "4",
+        "system": "Be terse.",
+        "history": [["hi", "hello"]],
+    }
+    import_file(workspace, write_json(tmp_path / "a.json", [record]))
+    _, _, sft = exports(workspace)
+    assert sft[0]["messages"] == [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "Add.\n\n2+2"},
+        {"role": "assistant", "content": "4"},
+    ]
+
+
+def test_llamafactory_sharegpt_preference(workspace, tmp_path):
+    record = {
+        "conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "Q"}],
+        "chosen": {"from": "gpt", "value": "good"},
+        "rejected": {"from": "gpt", "value": "bad"},
+    }
+    counts = import_file(workspace, write_json(tmp_path / "dpo.json", [record, record]))
+    dpo, _, _ = exports(workspace)
+    # Duplicate rows of a data set stay two pairs (they share prompt and completions).
+    assert counts["new_pairs"] == 2 and counts["new_completions"] == 2 and counts["new_prompts"] == 1
+    assert [(r["prompt"], r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in dpo] == [
+        ([{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}], "good", "bad")
+    ] * 2
+
+
+def test_kto_messages_with_label_and_trl_prompt_completion_label(workspace, tmp_path):
+    lf = {
+        "messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}],
+        "label": False,
+    }
+    trl_rows = pd.DataFrame([{"prompt": "Q2", "completion": "A2", "label": "true"}])
+    trl_rows.to_csv(tmp_path / "kto.csv", index=False)
+    import_file(workspace, write_json(tmp_path / "lf.json", [lf]))
+    import_file(workspace, tmp_path / "kto.csv")
+    _, kto, _ = exports(workspace)
+    assert sorted((r["prompt"][0]["content"], r["completion"][0]["content"], r["label"]) for r in kto) == [
+        ("Q", "A", False),
+        ("Q2", "A2", True),
+    ]
+
+
+def test_trl_preference_jsonl_parquet_and_datasets_folder(workspace, tmp_path):
+    import datasets
+
+    rows = [
+        {"prompt": "P1", "chosen": "c1", "rejected": "r1"},
+        {
+            "prompt": [{"role": "user", "content": "P2"}],
+            "chosen": [{"role": "assistant", "content": "c2"}],
+            "rejected": [{"role": "assistant", "content": "r2"}],
+        },
+    ]
+    (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(r) for r in rows[:1]) + "\n")
+    pd.DataFrame([{"prompt": "P3", "chosen": "c3", "rejected": "r3"}]).to_parquet(tmp_path / "p.parquet")
+    datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_list(rows[1:]),
+            "test": datasets.Dataset.from_list(
+                [rows[1] | {"chosen": [{"role": "assistant", "content": "c4"}]}]
+            ),
+        }
+    ).save_to_disk(tmp_path / "dsdir")
+    for name in ("p.jsonl", "p.parquet", "dsdir"):
+        import_file(workspace, tmp_path / name)
+    dpo, _, _ = exports(workspace)
+    assert sorted(r["chosen"][0]["content"] for r in dpo) == ["c1", "c2", "c3", "c4"]
+    splits = dict(zip(workspace.frame("prompts")["id"], workspace.frame("prompts")["split"]))
+    assert sorted(splits.values()) == ["train", "train", "train"]  # P2 is in both splits: first import wins
+
+
+def test_reimport_adds_nothing_and_degenerate_pairs_are_counted(workspace, tmp_path):
+    path = write_json(
+        tmp_path / "p.json",
+        [
+            {"prompt": "P", "chosen": "same", "rejected": "same "},
+            {"prompt": "P", "chosen": "x", "rejected": "y"},
+        ],
+    )
+    first = import_file(workspace, path)
+    assert first["degenerate"] == 1 and first["new_pairs"] == 1
+    second = import_file(workspace, path)
+    assert not any(key.startswith("new_") for key in second)
+
+
+def test_test_fraction_is_deterministic_by_prompt(tmp_path):
+    path = write_json(tmp_path / "p.json", [{"prompt": f"question {i}", "output": "a"} for i in range(200)])
+    splits = [p.split for p in load_file(path, test_fraction=0.25)[0]]
+    assert splits == [p.split for p in load_file(path, test_fraction=0.25)[0]]
+    assert 25 <= splits.count("test") <= 75
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[{"prompt": "a", "chosen": "b", "rejected": "c"}, ', "invalid JSON at line 1"),
+        ('{"prompt": "a"}\n{"prompt": \n', "invalid JSON on line 2"),
+        ('[{"question": "a"}]', "row 0: unknown record format (keys: question)"),
+        (
+            '[{"prompt": "a"}, {"prompt": [{"role": "bot", "content": "x"}]}]',
+            "row 1, field 'prompt': unknown message role 'bot'",
+        ),
+        ('[{"prompt": "a", "completion": "b", "label": "meh"}]', "row 0, field 'label'"),
+        ('[{"prompt": "a", "chosen": 3, "rejected": "c"}]', "row 0, field 'chosen': expected answer text"),
+        (
+            '[{"prompt": ""}, {"prompt": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}]',
+            "row 1, field 'messages'",
+        ),
+        ("[]", "no records"),
+    ],
+)
+def test_bad_input_names_file_row_field(tmp_path, content, message):
+    path = tmp_path / ("bad.jsonl" if "\n" in content else "bad.json")
+    path.write_text(content)
+    with pytest.raises(SchemaError) as err:
+        load_file(path)
+    assert str(err.value).startswith(str(path)) and message in str(err.value)

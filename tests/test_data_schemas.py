@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import pytest
+
+from data.records import Label, to_row
+from data.schemas import LABELS, SchemaError, conform
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def labels_table(**overrides) -> pa.Table:
+    row = to_row(Label("pair1", "ann", "pairwise", "a", id="l1", created_at=T0)) | overrides
+    return pa.Table.from_pylist([to_row(Label("pair0", "ann", "pairwise", "b", id="l0", created_at=T0)), row])
+
+
+def test_conform_returns_exact_schema():
+    table = conform(labels_table(), "labels", "x.parquet")
+    assert table.schema.equals(LABELS)
+    assert table.column("choice").to_pylist() == ["b", "a"]
+
+
+def test_bad_choice_names_file_row_and_field():
+    with pytest.raises(SchemaError) as err:
+        conform(labels_table(choice="maybe"), "labels", "labels/part-1.parquet")
+    assert str(err.value) == (
+        "labels/part-1.parquet, row 1, field 'choice': pairwise choice 'maybe' is not one of a, b, tie, both_bad"
+    )
+
+
+def test_kto_choice_must_be_desirable_or_undesirable():
+    with pytest.raises(SchemaError, match="row 1, field 'choice'"):
+        conform(labels_table(task="kto", choice="a"), "labels", "f")
+
+
+def test_retracted_label_needs_no_choice():
+    assert conform(labels_table(choice=None, retracted=True), "labels", "f").num_rows == 2
+
+
+def test_missing_column_and_null_and_strength_are_reported():
+    table = labels_table().drop_columns(["annotator"])
+    with pytest.raises(SchemaError, match="field 'annotator': missing column"):
+        conform(table, "labels", "f")
+    with pytest.raises(SchemaError, match="row 1, field 'annotator': must not be empty"):
+        conform(labels_table(annotator=None), "labels", "f")
+    with pytest.raises(SchemaError, match="row 1, field 'strength': strength 7 is not in 1..4"):
+        conform(labels_table(strength=7), "labels", "f")
+
+
+def test_unknown_column_is_an_error():
+    with pytest.raises(SchemaError, match="unknown column"):
+        conform(labels_table().append_column("extra", pa.array([1, 2])), "labels", "f")
+
+
+def test_prompt_messages_are_checked():
+    row = {
+        "id": "p",
+        "messages": [{"role": "robot", "content": "hi"}],
+        "gold": None,
+        "source": "s",
+        "split": "train",
+        "created_at": T0,
+    }
+    with pytest.raises(SchemaError, match="row 0, field 'messages': message role 'robot'"):
+        conform(pa.Table.from_pylist([row]), "prompts", "f")
+    row["messages"] = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    with pytest.raises(SchemaError, match="must not end with an assistant message"):
+        conform(pa.Table.from_pylist([row]), "prompts", "f")
+
+
+def test_pair_needs_two_different_completions():
+    row = {
+        "id": "p",
+        "prompt_id": "q",
+        "completion_a": "c",
+        "completion_b": "c",
+        "kind": "sampled",
+        "round": 0,
+        "created_at": T0,
+    }
+    with pytest.raises(SchemaError, match="row 0, field 'completion_b'"):
+        conform(pa.Table.from_pylist([row]), "pairs", "f")
+    row.update(completion_b="d", kind="other")
+    with pytest.raises(
+        SchemaError, match="field 'kind': value 'other' is not one of sampled, spin, imported"
+    ):
+        conform(pa.Table.from_pylist([row]), "pairs", "f")
