@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+import pytest
+
+from data.config import ConfigError, add_options, build
+
+
+@dataclass(frozen=True)
+class Options:
+    workspace: str = field(default="ws", metadata={"help": "workspace"})
+    n: int = field(default=2, metadata={"help": "samples"})
+    temperature: float = field(default=1.0, metadata={"help": "temperature"})
+    eager: bool = field(default=False, metadata={"help": "eager mode"})
+    seed: int | None = field(default=None, metadata={"help": "seed"})
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser()
+    add_options(parser, Options)
+    return build(Options, parser.parse_args(argv))
+
+
+def test_defaults_yaml_and_flags_override(tmp_path):
+    assert parse([]) == Options()
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "n: 4\ntemperature: 1\nspin-iter-free: null\n".replace("spin-iter-free: null\n", "seed: 7\n")
+    )
+    assert parse(["--config", str(config)]) == Options(n=4, temperature=1.0, seed=7)
+    assert parse(["--config", str(config), "--n", "8", "--eager"]) == Options(
+        n=8, temperature=1.0, seed=7, eager=True
+    )
+
+
+def test_unknown_key_and_wrong_type_are_errors(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("n: 4\nbogus: 1\n")
+    with pytest.raises(ConfigError, match="unknown option\\(s\\) bogus"):
+        parse(["--config", str(config)])
+    config.write_text("n: four\n")
+    with pytest.raises(ConfigError, match="option n: expected int, got 'four'"):
+        parse(["--config", str(config)])
