@@ -1,0 +1,1 @@
+"""The Gradio labelling app: pairwise and KTO labels, written durably into the workspace."""

@@ -1,0 +1,1 @@
+"""The TRL-based trainer that reads the workspace directly: DPO family, KTO, SimPO/CPO, ORPO, SPIN."""
