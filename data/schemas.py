@@ -189,6 +189,8 @@ def check_messages(messages: list | None, source: str, row: int | None, field: s
             raise SchemaError(source, "message content must be text", row=row, field=field)
     if messages[-1]["role"] == "assistant":
         raise SchemaError(source, "a prompt must not end with an assistant message", row=row, field=field)
+    if not messages[-1]["content"].strip():
+        raise SchemaError(source, "the prompt's last message has no text", row=row, field=field)
 
 
 def _check_labels(table: pa.Table, source: str) -> None:

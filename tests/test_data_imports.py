@@ -138,10 +138,14 @@ def test_test_fraction_is_deterministic_by_prompt(tmp_path):
         ('[{"prompt": "a", "completion": "b", "label": "meh"}]', "row 0, field 'label'"),
         ('[{"prompt": "a", "chosen": 3, "rejected": "c"}]', "row 0, field 'chosen': expected answer text"),
         (
-            '[{"prompt": ""}, {"prompt": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}]',
+            '[{"prompt": "q"}, {"prompt": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}]',
             "row 1, field 'messages'",
         ),
         ("[]", "no records"),
+        (
+            '[{"prompt": "q"}, {"prompt": "  "}]',
+            "row 1, field 'messages': the prompt's last message has no text",
+        ),
     ],
 )
 def test_bad_input_names_file_row_field(tmp_path, content, message):

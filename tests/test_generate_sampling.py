@@ -1,0 +1,128 @@
+"""Sampling jobs on the tiny offline model: records, provenance, SPIN pairs, resume after SIGKILL, bad input."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from data import Workspace
+from data.export import to_dpo
+from generate.__main__ import main
+from generate.engines import EngineOptions, HFEngine, SamplingParams
+from generate.sampling import sample_pairs, sample_spin
+
+PARAMS = SamplingParams(temperature=1.0, top_p=1.0, max_tokens=8, seed=0)
+
+
+def write_prompts(path, count, gold=True):
+    rows = [
+        {"prompt": f"Write about the sea, number {i}."} | ({"output": f"The sea {i}."} if gold else {})
+        for i in range(count)
+    ]
+    path.write_text(json.dumps(rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def hf_engine(tiny_model_dir):
+    return HFEngine(str(tiny_model_dir), EngineOptions(batch_size=4))
+
+
+def test_hf_engine_returns_n_samples_per_prompt(hf_engine):
+    prompts = [[{"role": "user", "content": "Name a colour."}], [{"role": "user", "content": "Hello"}]]
+    samples = hf_engine.sample(prompts, 3, PARAMS)
+    assert [len(s) for s in samples] == [3, 3]
+    for sample in (s for row in samples for s in row):
+        assert 0 <= sample.num_tokens <= 8 and sample.finish_reason in ("stop", "length")
+
+
+def test_sample_pairs_writes_completions_and_pairs_with_provenance(tmp_path, hf_engine):
+    from data.imports import import_file
+
+    ws = Workspace.init(tmp_path / "ws")
+    import_file(ws, write_prompts(tmp_path / "p.json", 5))
+    counts = sample_pairs(ws, hf_engine, "tiny", 2, PARAMS, round=1, chunk_size=2)
+    assert counts["prompts"] == 5 and counts["new_completions"] == 10
+    completions = ws.frame("completions").set_index("id")
+    assert set(completions["model"]) == {"tiny"} and set(completions["engine"]) == {"hf"}
+    assert set(completions["round"]) == {1} and json.loads(completions["params"].iloc[0])["max_tokens"] == 8
+    for pair in ws.frame("pairs").itertuples():
+        assert (
+            completions.loc[pair.completion_a, "text"].strip()
+            != completions.loc[pair.completion_b, "text"].strip()
+        )
+        assert pair.kind == "sampled" and pair.round == 1
+    assert counts["new_pairs"] + counts["unpaired_prompts"] == 5
+    assert (
+        sample_pairs(ws, hf_engine, "tiny", 2, PARAMS, round=1)["prompts"] == 0
+    )  # all done: nothing resampled
+
+
+def test_spin_pairs_gold_against_generated(tmp_path, hf_engine):
+    from data.imports import import_file
+
+    ws = Workspace.init(tmp_path / "ws")
+    import_file(ws, write_prompts(tmp_path / "p.json", 3))
+    counts = sample_spin(ws, hf_engine, "tiny", PARAMS, round=2)
+    assert counts["new_pairs"] == 3
+    frames = [ws.frame(n) for n in ("prompts", "completions", "pairs", "labels")]
+    rows, _ = to_dpo(*frames)
+    assert sorted(r["chosen"][0]["content"] for r in rows) == ["The sea 0.", "The sea 1.", "The sea 2."]
+    assert set(frames[2]["kind"]) == {"spin"} and set(frames[3]["annotator"]) == {"spin"}
+
+
+def test_killed_run_resumes_without_duplicates(tmp_path, tiny_model_dir):
+    prompts = write_prompts(tmp_path / "p.json", 12)
+    ws = tmp_path / "ws"
+    args = [
+        "-m",
+        "generate",
+        "-w",
+        str(ws),
+        "--model",
+        str(tiny_model_dir),
+        "--prompts",
+        str(prompts),
+        "--engine",
+        "hf",
+        "--chunk-size",
+        "2",
+        "--max-tokens",
+        "8",
+    ]
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((ws / "completions").glob("part-*.parquet"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = len(Workspace(ws).frame("completions"))
+    assert 0 < partial < 24
+    assert subprocess.run([sys.executable, *args], capture_output=True).returncode == 0
+    completions = Workspace(ws).frame("completions")
+    assert len(completions) == 24 and completions.groupby("prompt_id").size().eq(2).all()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--prompts", "missing.json"], "missing.json: file not found"),
+        (["--prompts", "{empty}"], "row 0, field 'messages': the prompt's last message has no text"),
+        (["--model", "{not_a_model}"], "not a model"),
+        (["--n", "1"], "--n 1: pairs need at least 2 samples per prompt"),
+    ],
+)
+def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, tiny_model_dir, capsys, extra, message):
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps([{"prompt": ""}]))
+    values = {"empty": str(empty), "not_a_model": str(tmp_path)}
+    extra = [e.format(**values) for e in extra]
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", *extra]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "ws").exists()
