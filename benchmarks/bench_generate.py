@@ -17,14 +17,20 @@ import sys
 import time
 
 
-def measure(engine_name: str, model: str, prompts: int, n: int, max_tokens: int) -> dict:
+def measure(
+    engine_name: str, model: str, prompts: int, n: int, max_tokens: int, dtype: str, enforce_eager: bool
+) -> dict:
     from data.imports import load_file
     from data.provision import resolve_model, sample_path
     from generate.engines import EngineOptions, SamplingParams, make_engine
 
     records, _ = load_file(sample_path("sft"))
     messages = [r.messages for r in records if type(r).__name__ == "Prompt"][:prompts]
-    engine = make_engine(engine_name, resolve_model(model), EngineOptions(batch_size=prompts))
+    engine = make_engine(
+        engine_name,
+        resolve_model(model),
+        EngineOptions(batch_size=prompts, dtype=dtype, enforce_eager=enforce_eager),
+    )
     params = SamplingParams(temperature=1.0, top_p=1.0, max_tokens=max_tokens, seed=0)
     engine.sample(messages[:2], 1, SamplingParams(max_tokens=4))  # warm-up: first-call allocations
     start = time.perf_counter()
@@ -54,9 +60,13 @@ def main() -> int:
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--n", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--dtype", default="auto", help="both engines: auto, float32, bfloat16")
+    parser.add_argument(
+        "--enforce-eager", action=argparse.BooleanOptionalAction, default=True, help="vLLM eager mode"
+    )
     parser.add_argument("--only", choices=("vllm", "hf"), help=argparse.SUPPRESS)  # child process mode
     args = parser.parse_args()
-    config = [args.model, args.prompts, args.n, args.max_tokens]
+    config = [args.model, args.prompts, args.n, args.max_tokens, args.dtype, args.enforce_eager]
     if args.only:
         print(json.dumps(measure(args.only, *config)))
         return 0
@@ -75,6 +85,9 @@ def main() -> int:
             str(args.n),
             "--max-tokens",
             str(args.max_tokens),
+            "--dtype",
+            args.dtype,
+            "--enforce-eager" if args.enforce_eager else "--no-enforce-eager",
         ]
         out = subprocess.run(child, capture_output=True, text=True)
         if out.returncode != 0:
@@ -82,7 +95,8 @@ def main() -> int:
             return 1
         results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
     print(
-        f"model {args.model}, {args.prompts} prompts x n={args.n} x {args.max_tokens} max tokens, on {device_name()}"
+        f"model {args.model}, {args.prompts} prompts x n={args.n} x {args.max_tokens} max tokens, "
+        f"dtype {args.dtype}, vLLM eager {args.enforce_eager}, on {device_name()}"
     )
     print(f"{'engine':8} {'load s':>8} {'gen s':>8} {'tokens':>8} {'tok/s':>8}")
     for r in results.values():

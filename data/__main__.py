@@ -7,6 +7,7 @@ python -m data export -w ws --format dpo       # TRL-ready Parquet in ws/exports
 python -m data stats -w ws
 python -m data validate -w ws
 python -m data compact -w ws
+python -m data merge -w ws ws-shard2 ws-shard3   # rows sampled on other machines
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="print JSON")
     with_workspace("validate", "read every file against the schemas and check references")
     with_workspace("compact", "merge each table's part files into one")
+    merge = with_workspace("merge", "add the rows of other workspaces (e.g. shards sampled elsewhere)")
+    merge.add_argument("others", nargs="+", type=Path, help="workspace folders to merge in")
     return parser
 
 
@@ -144,6 +147,18 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    others = [Workspace(path) for path in args.others]  # all must open before anything is written
+    for other in others:
+        added = workspace.merge(other)
+        print(f"{other.path}: " + (", ".join(f"{k} +{v}" for k, v in added.items()) or "nothing new"))
+    problems = integrity_problems(workspace)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     Workspace.init(args.workspace)
     print(f"workspace ready: {args.workspace}")
@@ -158,6 +173,7 @@ COMMANDS = {
     "stats": cmd_stats,
     "validate": cmd_validate,
     "compact": cmd_compact,
+    "merge": cmd_merge,
 }
 
 

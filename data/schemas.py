@@ -86,6 +86,18 @@ MODELS = pa.schema(
     ]
 )
 
+# Reference log-probabilities cached by `train`, so the next run with the same reference skips the reference pass.
+REFLOGPS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("pair_id", pa.string()),
+        pa.field("reference", pa.string(), nullable=False),
+        pa.field("chosen_logps", pa.float64(), nullable=False),
+        pa.field("rejected_logps", pa.float64(), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+    ]
+)
+
 # Write order matters: a reader must never see a row whose parent row is not yet on disk.
 SCHEMAS: dict[str, pa.Schema] = {
     "prompts": PROMPTS,
@@ -93,6 +105,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "pairs": PAIRS,
     "labels": LABELS,
     "models": MODELS,
+    "reflogps": REFLOGPS,
 }
 
 

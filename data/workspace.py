@@ -38,6 +38,8 @@ class Workspace:
         fmt = json.loads(marker.read_text()).get("format")
         if fmt != FORMAT:
             raise WorkspaceError(f"{marker}: workspace format {fmt!r}, this version reads format {FORMAT}")
+        for name in SCHEMAS:  # tables added in later versions (e.g. reflogps) start empty in older workspaces
+            (self.path / name).mkdir(exist_ok=True)
 
     @classmethod
     def init(cls, path: str | Path, exist_ok: bool = True) -> Workspace:
@@ -95,6 +97,13 @@ class Workspace:
                 tables.append((name, pa.Table.from_pylist(batch, schema=SCHEMAS[name])))
         store.write_tables(self.path, tables)
         return {name: table.num_rows for name, table in tables}
+
+    def merge(self, other: Workspace) -> dict[str, int]:
+        """Add every row of ``other`` that this workspace lacks (ids are content hashes or random, so rows
+        sampled on different machines never collide); parents first, idempotent. Returns rows added per table."""
+        if other.path.resolve() == self.path.resolve():
+            raise WorkspaceError(f"{other.path}: cannot merge a workspace into itself")
+        return self.append_rows({name: other.read(name).to_pylist() for name in SCHEMAS}, skip_existing=True)
 
     def compact(self) -> dict[str, tuple[int, int]]:
         return {name: store.compact(self.path / name, name) for name in SCHEMAS}

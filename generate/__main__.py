@@ -3,6 +3,7 @@
     python -m generate -w ws --model smollm2-135m --prompts sft --limit 32 --n 2     # pairs for labellers
     python -m generate -w ws --model smollm2-135m --prompts sft --limit 64 --spin    # SPIN negatives
     python -m generate -w ws --config sample.yaml --temperature 0.8                  # YAML + overriding flags
+    python -m generate -w ws-2 --prompts sft --shard 2/4 ...   # machine 2 of 4; then: python -m data merge -w ws ws-2
 
 Reruns resume: only prompts without completions from this model in this round are sampled.
 """
@@ -21,7 +22,7 @@ from data.provision import DEFAULT_MODEL, EMBEDDED, SAMPLES, ProvisionError, res
 from data.schemas import SchemaError
 from data.workspace import Workspace, WorkspaceError
 from generate.engines import ENGINES, EngineOptions, SamplingParams, make_engine
-from generate.sampling import check_pair_params, sample_pairs, sample_spin
+from generate.sampling import check_pair_params, parse_shard, sample_pairs, sample_spin
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class GenerateOptions:
         default="train", metadata={"help": "sample prompts of this split", "choices": ("train", "test")}
     )
     limit: int = field(default=0, metadata={"help": "sample at most this many pending prompts (0: all)"})
+    shard: str | None = field(
+        default=None,
+        metadata={"help": "I/K: sample only the I-th of K disjoint prompt shards (one per machine)"},
+    )
     round: int = field(default=0, metadata={"help": "round / iteration recorded on every row"})
     spin: bool = field(
         default=False, metadata={"help": "SPIN negatives: one sample per gold prompt, gold chosen"}
@@ -86,6 +91,7 @@ def run(options: GenerateOptions) -> dict:
     """Sample into the workspace as the options say; returns the counts."""
     # Every check comes before the workspace is touched: bad input writes nothing.
     model_path = resolve_model(options.model)
+    shard = parse_shard(options.shard) if options.shard else None
     params = SamplingParams(options.temperature, options.top_p, options.max_tokens, options.seed)
     if not options.spin:
         check_pair_params(options.n, params)
@@ -107,7 +113,11 @@ def run(options: GenerateOptions) -> dict:
         batch_size=options.chunk_size,
     )
     common = dict(
-        round=options.round, split=options.split, limit=options.limit, chunk_size=options.chunk_size
+        round=options.round,
+        split=options.split,
+        limit=options.limit,
+        chunk_size=options.chunk_size,
+        shard=shard,
     )
     engine = make_engine(options.engine, model_path, engine_options)
     label = model_label(options.model)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -69,11 +70,29 @@ def check_pair_params(n: int, params: SamplingParams) -> None:
         raise ValueError("--temperature 0 gives identical samples; pairs need temperature > 0")
 
 
-def pending_prompts(workspace: Workspace, model: str, round: int, split: str | None) -> list[PromptRow]:
-    """Prompts of ``split`` (oldest first) that have no completions from ``model`` in ``round`` yet."""
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/K"`` (1 <= I <= K) -> (I, K): this machine samples the I-th of K disjoint prompt shards."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise ValueError(f"--shard {text!r}: expected I/K with 1 <= I <= K, e.g. 1/4")
+    return int(match[1]), int(match[2])
+
+
+def in_shard(prompt_id: str, shard: tuple[int, int]) -> bool:
+    """Shards split by the prompt's content-hash id, so every machine agrees without coordination."""
+    index, count = shard
+    return int(prompt_id, 16) % count == index - 1
+
+
+def pending_prompts(
+    workspace: Workspace, model: str, round: int, split: str | None, shard: tuple[int, int] | None = None
+) -> list[PromptRow]:
+    """Prompts of ``split`` (and ``shard``; oldest first) without completions from ``model`` in ``round`` yet."""
     prompts = workspace.frame("prompts")
     if split:
         prompts = prompts[prompts["split"] == split]
+    if shard:
+        prompts = prompts[[in_shard(i, shard) for i in prompts["id"]]]
     completions = workspace.frame("completions")
     mine = (
         (completions["model"] == model) & (completions["round"] == round) & (completions["engine"] != "gold")
@@ -144,10 +163,11 @@ def sample_pairs(
     split: str | None = "train",
     limit: int = 0,
     chunk_size: int = 32,
+    shard: tuple[int, int] | None = None,
 ) -> Counter:
     """Sample n completions per pending prompt and pair them for labelling; returns counts."""
     check_pair_params(n, params)
-    prompts = pending_prompts(workspace, model, round, split)
+    prompts = pending_prompts(workspace, model, round, split, shard)
     prompts = prompts[:limit] if limit else prompts
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
@@ -180,9 +200,10 @@ def sample_spin(
     split: str | None = "train",
     limit: int = 0,
     chunk_size: int = 32,
+    shard: tuple[int, int] | None = None,
 ) -> Counter:
     """One sample per pending prompt that has a gold answer, written as a SPIN pair (gold chosen)."""
-    prompts = [p for p in pending_prompts(workspace, model, round, split) if p.gold]
+    prompts = [p for p in pending_prompts(workspace, model, round, split, shard) if p.gold]
     if not prompts:
         log.info("no pending prompts with a gold answer for %s in round %d", model, round)
     prompts = prompts[:limit] if limit else prompts

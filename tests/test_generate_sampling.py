@@ -115,6 +115,7 @@ def test_killed_run_resumes_without_duplicates(tmp_path, tiny_model_dir):
         (["--prompts", "{empty}"], "row 0, field 'messages': the prompt's last message has no text"),
         (["--model", "{not_a_model}"], "not a model"),
         (["--n", "1"], "--n 1: pairs need at least 2 samples per prompt"),
+        (["--shard", "5/4"], "--shard '5/4': expected I/K"),
     ],
 )
 def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, tiny_model_dir, capsys, extra, message):
@@ -126,3 +127,31 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, tiny_model_di
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "ws").exists()
+
+
+def test_shards_are_disjoint_and_merge_into_the_whole_set(tmp_path, hf_engine, capsys):
+    from data.__main__ import main as data_main
+    from data.imports import import_file
+    from generate.sampling import parse_shard
+
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("0/3", "4/3", "1-3", "x"):
+        with pytest.raises(ValueError, match="--shard"):
+            parse_shard(bad)
+    shards = []
+    for index in (1, 2, 3):  # three "machines", each with its own copy of the prompts
+        ws = Workspace.init(tmp_path / f"ws-{index}")
+        import_file(ws, write_prompts(tmp_path / "p.json", 9))
+        sample_pairs(ws, hf_engine, "tiny", 2, PARAMS, shard=(index, 3))
+        shards.append(ws)
+    sampled = [set(ws.frame("completions")["prompt_id"]) for ws in shards]
+    assert sum(map(len, sampled)) == 9 and set.union(*sampled) == shards[0].ids("prompts")
+    assert data_main(["merge", "-w", str(shards[0].path), str(shards[1].path), str(shards[2].path)]) == 0
+    merged = shards[0].frame("completions")
+    assert (
+        len(merged) == 18 and merged["id"].is_unique and set(merged["prompt_id"]) == shards[0].ids("prompts")
+    )
+    assert data_main(["merge", "-w", str(shards[0].path), str(shards[1].path)]) == 0  # idempotent
+    assert len(shards[0].frame("completions")) == 18 and "nothing new" in capsys.readouterr().out
+    # Every prompt now has completions: a rerun without a shard samples nothing.
+    assert sample_pairs(shards[0], hf_engine, "tiny", 2, PARAMS)["prompts"] == 0

@@ -1,0 +1,201 @@
+"""`python -m train` on the tiny offline model: every method trains, the flipped toy set is learned, the
+reference pass is cached in the workspace, the manifest records lineage, and bad input is one clear error."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from data import Completion, Label, Pair, Prompt, Workspace
+from train.__main__ import main
+from train.options import METHODS, TrainOptions
+from train.run import train
+
+TEXTS = ("blue sky blue", "red fire red")
+
+
+def build_workspace(path, count=8, kind="sampled", flip=(), annotators=("ann",), kto=False, test=0):
+    """``count`` prompts, each with the two TEXTS as a pair of ``kind`` (a = TEXTS[0] unless the index is in
+    ``flip``), labelled ``a`` by every annotator (and KTO labels when ``kto``); the last ``test`` prompts are held out."""
+    ws = Workspace.init(path)
+    records = []
+    for i in range(count):
+        split = "test" if i >= count - test else "train"
+        prompt = Prompt([{"role": "user", "content": f"Pick a colour, {i}."}], "toy", TEXTS[0], split)
+        first, second = (TEXTS[1], TEXTS[0]) if i in flip else TEXTS
+        engine = "gold" if kind == "spin" else "import"
+        a = Completion(prompt.id, first, model="toy", engine=engine)
+        b = Completion(prompt.id, second, model="toy", engine="import")
+        pair = Pair(prompt.id, a.id, b.id, kind=kind)
+        records += [prompt, a, b, pair]
+        records += [Label(pair.id, name, "pairwise", "a", strength=2) for name in annotators]
+        if kto:
+            records += [
+                Label(a.id, "ann", "kto", "desirable"),
+                Label(b.id, "ann", "kto", "undesirable"),
+            ]
+    ws.append(records)
+    return ws
+
+
+def options(ws, model, out, **kwargs):
+    defaults = dict(max_steps=2, batch_size=2, learning_rate=1e-3, eval_limit=4, save_steps=1000)
+    return TrainOptions(workspace=ws.path, model=str(model), out=out, **(defaults | kwargs))
+
+
+def weights(path):
+    return load_file(str(path / "model.safetensors"))
+
+
+def changed(before, after) -> bool:
+    return any(not torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize(
+    ("method", "extra"),
+    [
+        ("dpo", {}),
+        ("dpo", {"loss_type": "sigmoid,sft", "loss_weights": "1,0.5"}),
+        ("dpo", {"loss_type": "exo_pair"}),
+        ("ipo", {}),
+        ("slic", {}),
+        ("rdpo", {"label_smoothing": 0.1}),
+        ("dpop", {}),
+        ("simpo", {}),
+        ("cpo", {}),
+        ("orpo", {}),
+        ("kto", {}),
+        ("spin", {}),
+        ("dpo", {"agreement": "weight"}),
+        ("dpo", {"agreement": "smoothing"}),
+        ("dpo", {"lora_r": 4}),
+    ],
+)
+def test_every_method_trains_a_few_steps(tmp_path, tiny_model_dir, method, extra):
+    ws = build_workspace(
+        tmp_path / "ws",
+        kind="spin" if method == "spin" else "sampled",
+        annotators=("ann", "bob", "eve") if extra.get("agreement") else ("ann",),
+        kto=method == "kto",
+    )
+    if extra.get("agreement"):  # one dissenting vote: agreement 2/3 on the first pair
+        pair = ws.frame("pairs").iloc[0]
+        ws.append([Label(pair["id"], "eve", "pairwise", "b")])
+    out = tmp_path / "out"
+    result = train(options(ws, tiny_model_dir, out, method=method, **extra))
+    metrics = result["metrics"]
+    assert metrics["steps"] == 2 and math.isfinite(metrics["final_loss"])
+    assert changed(weights(tiny_model_dir), weights(out))
+    assert {"metrics.json", "report.md", "training.png", "train_config.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert not list(out.glob("checkpoint-*"))
+    if extra.get("agreement"):
+        assert (
+            metrics["agreement"]["multi_labelled_pairs"] == 8
+            and metrics["agreement"]["min"] < metrics["agreement"]["max"]
+        )
+    assert set(METHODS) >= {method}
+
+
+def test_flipped_preferences_are_learned(tmp_path, tiny_model_dir):
+    """As seed 002 does: make 'chosen' the answer the reference finds LESS likely, then train on it."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from train.evaluate import sequence_logps
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    prompts = [[{"role": "user", "content": f"Pick a colour, {i}."}] for i in range(8)]
+    logps = [
+        sequence_logps(model, tokenizer, prompts, [[{"role": "assistant", "content": t}]] * 8) for t in TEXTS
+    ]
+    flip = {i for i in range(8) if logps[0][i] > logps[1][i]}  # a = the less likely text
+    ws = build_workspace(tmp_path / "ws", flip=flip)
+    result = train(
+        options(ws, tiny_model_dir, tmp_path / "out", max_steps=0, epochs=6, learning_rate=5e-4, eval_limit=0)
+    )
+    metrics = result["metrics"]
+    assert metrics["reference_prefers_chosen"] == 0.0
+    assert metrics["model_prefers_chosen"] >= 0.9 and metrics["reward_accuracy"] >= 0.9
+    assert metrics["reward_margin"] > 0 and metrics["chosen_logp_delta"] > 0
+
+
+def test_reference_logps_are_cached_in_the_workspace(tmp_path, tiny_model_dir):
+    ws = build_workspace(tmp_path / "ws", count=6, test=2)
+    first = train(options(ws, tiny_model_dir, tmp_path / "a"))
+    assert first["metrics"]["reference_cache"] == {"hits": 0, "computed": 4}
+    assert len(ws.frame("reflogps")) == 4
+    second = train(options(ws, tiny_model_dir, tmp_path / "b"))
+    assert second["metrics"]["reference_cache"] == {"hits": 4, "computed": 0}
+    assert second["metrics"]["final_loss"] == pytest.approx(first["metrics"]["final_loss"], rel=1e-4)
+    assert len(ws.frame("reflogps")) == 4
+    # A different reference (the trained model) is a different cache entry.
+    third = train(options(ws, tmp_path / "a", tmp_path / "c"))
+    assert third["metrics"]["reference_cache"]["computed"] == 4 and len(ws.frame("reflogps")) == 8
+    assert third["metrics"]["eval_split"] == "test" and third["metrics"]["pairs"] == 2
+
+
+def test_manifest_records_lineage(tmp_path, tiny_model_dir):
+    ws = build_workspace(tmp_path / "ws")
+    first = train(options(ws, tiny_model_dir, tmp_path / "r1"))
+    second = train(options(ws, tmp_path / "r1", tmp_path / "r2", method="ipo"))
+    models = ws.frame("models").set_index("id")
+    base = models[models["method"] == "base"]
+    assert len(base) == 1 and base["path"].iloc[0] == str(tiny_model_dir.resolve())
+    assert models.loc[first["id"], "parent_id"] == base.index[0] and models.loc[first["id"], "round"] == 1
+    assert models.loc[second["id"], "parent_id"] == first["id"] and models.loc[second["id"], "round"] == 2
+    data = json.loads(models.loc[first["id"], "data"])
+    assert len(data["pair_ids"]) == 8 and data["kinds"] == ["sampled"]
+    assert json.loads(models.loc[second["id"], "metrics"])["steps"] == 2
+
+
+def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
+    ws = build_workspace(tmp_path / "ws")
+    argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--out", str(tmp_path / "out")]
+    assert main([*argv, "--max-steps", "1", "--batch-size", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "original model preferred chosen in" in out and "trained model in" in out
+    # The same folder again without --resume/--overwrite is refused before any work.
+    assert main([*argv, "--max-steps", "1"]) == 2
+    assert "not empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("setup", "extra", "message"),
+    [
+        (
+            "unlabelled",
+            [],
+            "no labelled pairs of kind sampled,imported to train on in split train (unlabelled 8)",
+        ),
+        ("empty", [], "no labelled pairs"),
+        ("empty", ["--method", "kto"], "no completions labelled desirable/undesirable"),
+        ("labelled", ["--config", "{bad_yaml}"], "unknown option(s) learning_rat"),
+        ("labelled", ["--beta", "0"], "--beta 0.0: must be > 0"),
+        ("labelled", ["--method", "ipo", "--agreement", "weight"], "applies to the sigmoid DPO family"),
+        ("missing", [], "not a workspace"),
+    ],
+)
+def test_bad_input_is_one_clear_error_and_writes_nothing(
+    tmp_path, tiny_model_dir, capsys, setup, extra, message
+):
+    path = tmp_path / "ws"
+    if setup == "unlabelled":
+        build_workspace(path, annotators=())
+    elif setup == "empty":
+        Workspace.init(path)
+    elif setup == "labelled":
+        build_workspace(path)
+    bad_yaml = tmp_path / "run.yaml"
+    bad_yaml.write_text("learning_rat: 0.1\n")
+    extra = [e.format(bad_yaml=bad_yaml) for e in extra]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    argv = ["-w", str(path), "--model", str(tiny_model_dir), "--out", str(tmp_path / "out"), *extra]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -1,0 +1,67 @@
+"""`python -m train`: train a model on a workspace's labels (DPO family, KTO, SimPO/CPO, ORPO, SPIN).
+
+python -m train -w ws --model smollm2-135m --method dpo                  # labelled pairs -> ws/models/dpo-*
+python -m train -w ws --method dpop --dpop-lambda 50 --out runs/dpop
+python -m train -w ws --method dpo --agreement weight                      # use labeller (dis)agreement
+python -m train -w ws --method kto --lora-r 16
+python -m train -w ws --config run.yaml --learning-rate 1e-6              # YAML + overriding flags
+accelerate launch --config_file configs/accelerate/ddp.yaml -m train -w ws --method dpo   # several GPUs
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from data.config import ConfigError, add_options, build
+from data.provision import ProvisionError
+from data.schemas import SchemaError
+from data.workspace import WorkspaceError
+from train.options import METHODS, TrainOptions
+from train.pairs import TrainDataError
+from train.report import summary_lines
+
+
+def build_parser() -> argparse.ArgumentParser:
+    methods = "\n".join(f"  {name:6} {text}" for name, text in METHODS.items())
+    parser = argparse.ArgumentParser(
+        prog="python -m train",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[1:]) + "\nmethods:\n" + methods,
+    )
+    parser.add_argument(
+        "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
+    )
+    add_options(parser, TrainOptions)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        options = build(TrainOptions, build_parser().parse_args(argv))
+        from train.run import train
+
+        result = train(options)
+    except (
+        SchemaError,
+        WorkspaceError,
+        ProvisionError,
+        ConfigError,
+        TrainDataError,
+        ValueError,
+        OSError,
+    ) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"model {result['id']} saved to {result['path']}")
+    for line in summary_lines(result["method"], result["metrics"]):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

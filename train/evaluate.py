@@ -1,0 +1,110 @@
+"""Held-out checks: does the model prefer the chosen answer, before and after training?
+
+Sequence log-probabilities are summed over the completion's tokens, the prompt rendered with the model's chat
+template exactly as TRL does (generation prompt, then the completion where the two tokenisations diverge).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _ids(tokenizer, prompt: list[dict], completion: list[dict], max_length: int | None) -> tuple[list, int]:
+    def encode(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    prompt_ids = encode(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False))
+    full_ids = encode(tokenizer.apply_chat_template(prompt + completion, tokenize=False))
+    start = 0
+    while start < min(len(prompt_ids), len(full_ids)) and prompt_ids[start] == full_ids[start]:
+        start += 1
+    if max_length:
+        full_ids = full_ids[:max_length]
+    return list(full_ids), start
+
+
+@torch.no_grad()
+def sequence_logps(
+    model, tokenizer, prompts: list, completions: list, batch_size: int = 4, max_length: int | None = None
+) -> list[float]:
+    """log π(completion | prompt) for each row (chat messages in, floats out), in evaluation mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    out: list[float] = []
+    for offset in range(0, len(prompts), batch_size):
+        encoded = [
+            _ids(tokenizer, p, c, max_length)
+            for p, c in zip(prompts[offset : offset + batch_size], completions[offset : offset + batch_size])
+        ]
+        width = max(len(ids) for ids, _ in encoded)
+        input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+        attention = torch.zeros_like(input_ids)
+        completion = torch.zeros_like(input_ids)
+        for row, (ids, start) in enumerate(encoded):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            attention[row, : len(ids)] = 1
+            completion[row, start : len(ids)] = 1
+        input_ids, attention, completion = input_ids.to(device), attention.to(device), completion.to(device)
+        logits = model(input_ids=input_ids, attention_mask=attention, use_cache=False).logits[:, :-1].float()
+        token_logps = torch.gather(F.log_softmax(logits, dim=-1), 2, input_ids[:, 1:, None]).squeeze(2)
+        out += (token_logps * completion[:, 1:]).sum(dim=1).cpu().tolist()
+    model.train(was_training)
+    return out
+
+
+def pair_logps(model, tokenizer, rows: list[dict], batch_size: int = 4, max_length: int | None = None):
+    """(chosen, rejected) log-probs of DPO rows."""
+    prompts = [r["prompt"] for r in rows]
+    chosen = sequence_logps(model, tokenizer, prompts, [r["chosen"] for r in rows], batch_size, max_length)
+    rejected = sequence_logps(
+        model, tokenizer, prompts, [r["rejected"] for r in rows], batch_size, max_length
+    )
+    return chosen, rejected
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else math.nan
+
+
+def preference_metrics(ref_chosen, ref_rejected, chosen, rejected, beta: float) -> dict:
+    """The held-out report of a preference run (all inputs: per-pair summed log-probs).
+
+    - ``reference_prefers_chosen`` / ``model_prefers_chosen``: share of pairs where the model's own likelihood of
+      the chosen answer beats the rejected one's (the before/after check: "original preferred chosen in z/y,
+      trained in x/y");
+    - ``reward_accuracy``: share of pairs whose implicit reward β·(log π/π_ref) is higher for the chosen answer;
+    - ``reward_margin``: mean implicit reward margin; ``chosen_logp_delta``: mean change of log π(chosen).
+    """
+    n = len(chosen)
+    h = [(c - rc) - (r - rr) for c, r, rc, rr in zip(chosen, rejected, ref_chosen, ref_rejected)]
+    return {
+        "pairs": n,
+        "reference_prefers_chosen": _mean(rc > rr for rc, rr in zip(ref_chosen, ref_rejected)),
+        "model_prefers_chosen": _mean(c > r for c, r in zip(chosen, rejected)),
+        "reward_accuracy": _mean(x > 0 for x in h),
+        "reward_margin": beta * _mean(h),
+        "chosen_logp": _mean(chosen),
+        "reference_chosen_logp": _mean(ref_chosen),
+        "chosen_logp_delta": _mean(c - rc for c, rc in zip(chosen, ref_chosen)),
+        "rejected_logp_delta": _mean(r - rr for r, rr in zip(rejected, ref_rejected)),
+    }
+
+
+def kto_metrics(ref_logps, logps, labels, beta: float) -> dict:
+    """Implicit rewards β·(log π − log π_ref) of desirable vs undesirable completions, and their separation."""
+    rewards = [beta * (p - r) for p, r in zip(logps, ref_logps)]
+    good = [x for x, label in zip(rewards, labels) if label]
+    bad = [x for x, label in zip(rewards, labels) if not label]
+    return {
+        "completions": len(rewards),
+        "desirable_reward": _mean(good),
+        "undesirable_reward": _mean(bad),
+        "reward_separation": _mean(good) - _mean(bad),
+        "sign_accuracy": _mean([x > 0 for x in good] + [x < 0 for x in bad]),
+    }

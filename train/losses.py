@@ -1,0 +1,69 @@
+"""Preference losses TRL does not have, as pure functions of per-pair log-ratios, and the agreement rule.
+
+All take the policy/reference log-ratios of each pair (``log π_θ(y|x) − log π_ref(y|x)``, summed over the
+completion's tokens) and return one loss per pair, so per-pair weights, label noise and offsets compose.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+MAX_EPSILON = 0.45  # label-noise estimates are capped below 1/2, where the rDPO correction diverges
+
+
+def pair_loss(
+    chosen_logratios: torch.Tensor,
+    rejected_logratios: torch.Tensor,
+    beta: float,
+    *,
+    dpop_lambda: float = 0.0,
+    epsilon: torch.Tensor | None = None,
+    robust: bool = False,
+    offset: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Per-pair DPO-family loss on z = β·(h − λ·max(0, −chosen_logratio)) − Δ, with h the DPO log-ratio margin.
+
+    - ``dpop_lambda`` λ > 0 is DPO-Positive (Pal et al. 2024): penalises the chosen side falling below the
+      reference's likelihood; λ = 0 is plain DPO.
+    - ``epsilon`` ε (per pair) is the probability that the pair's preference is flipped. Conservative DPO (label
+      smoothing): (1−ε)·ℓ(z) + ε·ℓ(−z); with ``robust`` the unbiased rDPO estimator (Chowdhury et al. 2024):
+      ((1−ε)·ℓ(z) − ε·ℓ(−z)) / (1−2ε), where ℓ(z) = −log σ(z).
+    - ``offset`` Δ (per pair) is ODPO's margin: the chosen side must win by Δ.
+    """
+    margin = chosen_logratios - rejected_logratios
+    if dpop_lambda:
+        margin = margin - dpop_lambda * torch.clamp(-chosen_logratios, min=0)
+    z = beta * margin
+    if offset is not None:
+        z = z - offset
+    loss = -F.logsigmoid(z)
+    if epsilon is not None:
+        flipped = -F.logsigmoid(-z)
+        if robust:
+            loss = ((1 - epsilon) * loss - epsilon * flipped) / (1 - 2 * epsilon)
+        else:
+            loss = (1 - epsilon) * loss + epsilon * flipped
+    return loss
+
+
+def agreement_noise(votes: list[int], agreement: list[float]) -> list[float]:
+    """Per-pair flip probability ε from the labellers' measured agreement (the rule `--agreement` uses).
+
+    - A pair labelled by k ≥ 2 labellers: ε = 1 − agreement, the share of its votes against the verdict.
+    - A pair with one label (or an import): ε = the mean of 1 − agreement over the multi-labelled pairs, i.e. the
+      disagreement measured on this data set; 0 when no pair has two labels (then nothing is known, plain DPO).
+    Capped at ``MAX_EPSILON``.
+    """
+    measured = [1 - a for v, a in zip(votes, agreement) if v >= 2]
+    default = sum(measured) / len(measured) if measured else 0.0
+    return [min(MAX_EPSILON, (1 - a) if v >= 2 else default) for v, a in zip(votes, agreement)]
+
+
+def agreement_weights(votes: list[int], agreement: list[float]) -> list[float]:
+    """Per-pair weight 1 − 2ε (ε from ``agreement_noise``): a unanimous pair weighs 1, a 2-to-1 pair 1/3, and a
+    pair whose verdict is no better than a coin flip would weigh 0. Normalised to mean 1, so the learning rate
+    keeps its meaning."""
+    weights = [1 - 2 * e for e in agreement_noise(votes, agreement)]
+    mean = sum(weights) / len(weights) if weights else 1.0
+    return [w / mean for w in weights] if mean > 0 else [1.0 for _ in weights]

@@ -1,0 +1,116 @@
+"""The one typed config of `python -m train` (flags, or `--config run.yaml` with flags overriding)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data.provision import DEFAULT_MODEL
+from train.pairs import AGREEMENT_MODES
+
+# method -> one-line description (shown by --help and in README's method table)
+METHODS = {
+    "dpo": "DPO (Rafailov et al. 2023); any TRL loss via --loss-type (sigmoid, ipo, hinge, robust, exo_pair, ...)",
+    "ipo": "IPO (Azar et al. 2023): squared loss toward a 1/(2β) margin, robust to deterministic preferences",
+    "slic": "SLiC-HF hinge loss (Zhao et al. 2023): max(0, 1 − β·h)",
+    "rdpo": "robust DPO (Chowdhury et al. 2024): unbiased under label flips at rate --label-smoothing",
+    "dpop": "DPO-Positive (Pal et al. 2024): DPO + λ·max(0, log π_ref(y_w) − log π(y_w)) keeps chosen likely",
+    "simpo": "SimPO (Meng et al. 2024): reference-free, length-normalised reward, target margin --simpo-gamma",
+    "cpo": "CPO (Xu et al. 2024): reference-free sigmoid preference loss + NLL on chosen (--cpo-alpha)",
+    "orpo": "ORPO (Hong et al. 2024): NLL + odds-ratio penalty, no reference model, no SFT stage",
+    "kto": "KTO (Ethayarajh et al. 2024): single desirable/undesirable labels, prospect-theory loss",
+    "spin": "SPIN (Chen et al. 2024): DPO sigmoid on gold-vs-generated pairs, previous iterate as reference",
+}
+DPO_LOSS_OF = {
+    "dpo": None,
+    "ipo": "ipo",
+    "slic": "hinge",
+    "rdpo": "robust",
+    "dpop": "sigmoid",
+    "spin": "sigmoid",
+}
+DEFAULT_KINDS = {"spin": "spin"}  # every other pairwise method: sampled and imported pairs
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    workspace: Path = field(default=Path("ws"), metadata={"help": "workspace to read labels from"})
+    model: str = field(
+        default=DEFAULT_MODEL, metadata={"help": "start (and reference) model: short name or folder"}
+    )
+    method: str = field(default="dpo", metadata={"help": "training method", "choices": tuple(METHODS)})
+    out: Path | None = field(
+        default=None, metadata={"help": "output folder (default: WS/models/<method>-<id>)"}
+    )
+    loss_type: str = field(
+        default="sigmoid",
+        metadata={"help": "dpo: TRL loss type(s), comma-separated to combine (e.g. sigmoid,sft)"},
+    )
+    loss_weights: str | None = field(
+        default=None, metadata={"help": "weights of combined loss types, e.g. 1,0.5"}
+    )
+    beta: float = field(default=0.1, metadata={"help": "β: strength of the KL anchor to the reference"})
+    label_smoothing: float = field(default=0.0, metadata={"help": "rdpo/dpo: assumed label-flip rate ε"})
+    dpop_lambda: float = field(default=50.0, metadata={"help": "dpop: λ of the DPO-Positive penalty"})
+    simpo_gamma: float = field(default=0.5, metadata={"help": "simpo: target reward margin γ"})
+    cpo_alpha: float = field(default=1.0, metadata={"help": "cpo: weight of the NLL term on chosen"})
+    desirable_weight: float | None = field(
+        default=None, metadata={"help": "kto: λ_D (default: balanced from the label counts)"}
+    )
+    undesirable_weight: float | None = field(
+        default=None, metadata={"help": "kto: λ_U (default: balanced from the label counts)"}
+    )
+    agreement: str = field(
+        default="off",
+        metadata={
+            "help": "use labeller disagreement: smoothing (per-pair cDPO ε), robust (per-pair rDPO ε), "
+            "weight (per-pair weight 1−2ε); ε = 1 − agreement, see README",
+            "choices": AGREEMENT_MODES,
+        },
+    )
+    kinds: str | None = field(
+        default=None,
+        metadata={
+            "help": "pair kinds to train on, comma-separated (default: spin for spin, else sampled,imported)"
+        },
+    )
+    rounds: str | None = field(default=None, metadata={"help": "only pairs of these rounds, comma-separated"})
+    round: int | None = field(
+        default=None, metadata={"help": "round recorded for the new model (default: parent's + 1)"}
+    )
+    learning_rate: float = field(default=5e-6, metadata={"help": "peak learning rate"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the training rows"})
+    max_steps: int = field(
+        default=0, metadata={"help": "stop after this many optimiser steps (0: by epochs)"}
+    )
+    batch_size: int = field(default=4, metadata={"help": "pairs per device per step"})
+    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
+    max_length: int = field(default=512, metadata={"help": "tokens per prompt+completion (truncated beyond)"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "linear warm-up share of the steps"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    lora_r: int = field(default=0, metadata={"help": "LoRA rank (0: full fine-tuning)"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA α"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    bf16: str = field(
+        default="auto",
+        metadata={
+            "help": "bf16 mixed precision: auto (on CUDA GPUs that have it), on, off",
+            "choices": ("auto", "on", "off"),
+        },
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "trade compute for activation memory"}
+    )
+    threads: int = field(
+        default=0, metadata={"help": "CPU threads (0: auto, 1 for small models, which run faster)"}
+    )
+    eval_limit: int = field(
+        default=200, metadata={"help": "held-out rows evaluated before and after (0: all)"}
+    )
+    ref_cache: bool = field(
+        default=True, metadata={"help": "read/write reference log-probs in the workspace (DPO family)"}
+    )
+    save_steps: int = field(default=200, metadata={"help": "checkpoint every N steps (for --resume)"})
+    resume: bool = field(default=False, metadata={"help": "continue from the newest checkpoint in --out"})
+    overwrite: bool = field(default=False, metadata={"help": "allow a non-empty --out"})
+    register: bool = field(default=True, metadata={"help": "record the model in the workspace manifest"})

@@ -1,0 +1,96 @@
+"""Training rows from the workspace, through `data`'s exports: preference pairs (DPO family, SPIN) and KTO rows."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from data.export import to_dpo, to_kto
+from data.records import content_id
+from data.workspace import Workspace
+from train.losses import agreement_noise, agreement_weights
+
+AGREEMENT_MODES = ("off", "smoothing", "robust", "weight")
+
+
+class TrainDataError(ValueError):
+    """The workspace holds nothing this method can train on."""
+
+
+def preference_rows(
+    workspace: Workspace, split: str | None, kinds: tuple[str, ...], rounds: tuple[int, ...] | None = None
+) -> tuple[list[dict], Counter]:
+    """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns."""
+    pairs = workspace.frame("pairs")
+    pairs = pairs[pairs["kind"].isin(kinds)]
+    if rounds is not None:
+        pairs = pairs[pairs["round"].isin(rounds)]
+    rows, counts = to_dpo(
+        workspace.frame("prompts"), workspace.frame("completions"), pairs, workspace.frame("labels"), split
+    )
+    for row in rows:
+        row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])
+    return rows, counts
+
+
+def kto_rows(workspace: Workspace, split: str | None, seed: int = 0) -> tuple[list[dict], Counter]:
+    """KTO rows, ordered so that every stretch of the data mixes desirable and undesirable examples.
+
+    TRL's KTOTrainer reads the data in order (its KL estimate pairs each example with its batch neighbours), so a
+    file sorted by label would give one-sided batches. Each kind is shuffled (seeded) and the two are interleaved in
+    proportion to their counts.
+    """
+    rows, counts = to_kto(
+        workspace.frame("prompts"), workspace.frame("completions"), workspace.frame("labels"), split
+    )
+    rng = random.Random(seed)
+    good = [r for r in rows if r["label"]]
+    bad = [r for r in rows if not r["label"]]
+    rng.shuffle(good)
+    rng.shuffle(bad)
+    mixed: list[dict] = []
+    gi = bi = 0
+    while gi < len(good) or bi < len(bad):
+        # Take the kind whose next element sits earlier in its own proportional timeline.
+        if bi >= len(bad) or (gi < len(good) and (gi + 0.5) / len(good) <= (bi + 0.5) / len(bad)):
+            mixed.append(good[gi])
+            gi += 1
+        else:
+            mixed.append(bad[bi])
+            bi += 1
+    return mixed, counts
+
+
+def kto_weights(desirable: int, undesirable: int) -> tuple[float, float]:
+    """(desirable_weight, undesirable_weight) with λ_D·n_D = λ_U·n_U, the balance the KTO paper recommends
+    (its advice: λ_D·n_D / (λ_U·n_U) in [1, 4/3]); the larger class keeps weight 1."""
+    if not desirable or not undesirable:
+        return 1.0, 1.0
+    if desirable >= undesirable:
+        return 1.0, desirable / undesirable
+    return undesirable / desirable, 1.0
+
+
+def add_agreement(rows: list[dict], mode: str) -> dict:
+    """Attach the per-pair columns of ``--agreement`` to ``rows``; returns a summary for the report."""
+    if mode not in AGREEMENT_MODES:
+        raise ValueError(f"--agreement {mode!r}: expected one of {', '.join(AGREEMENT_MODES)}")
+    if mode == "off" or not rows:
+        return {"mode": mode}
+    votes = [r["votes"] for r in rows]
+    agreement = [r["agreement"] for r in rows]
+    if mode == "weight":
+        for row, weight in zip(rows, agreement_weights(votes, agreement)):
+            row["pair_weight"] = weight
+        values = [r["pair_weight"] for r in rows]
+    else:
+        for row, epsilon in zip(rows, agreement_noise(votes, agreement)):
+            row["pair_epsilon"] = epsilon
+        values = [r["pair_epsilon"] for r in rows]
+    return {
+        "mode": mode,
+        "multi_labelled_pairs": sum(v >= 2 for v in votes),
+        "mean": sum(values) / len(values),
+        "min": min(values),
+        "max": max(values),
+    }

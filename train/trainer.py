@@ -1,0 +1,203 @@
+"""TRL's DPOTrainer with three additions, each small: per-pair loss terms TRL lacks (DPOP, label noise from
+labeller agreement, per-pair weights, offsets), and reference log-probs cached in the workspace.
+
+The stock TRL loss types run untouched through TRL's own ``_compute_loss``; only our methods take the short path
+below, which reuses TRL's tokenisation, collation, fused log-prob head, reference pass and training loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+from datasets import Dataset
+from torch.utils.data import DataLoader
+from trl import DPOTrainer
+from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+from data.records import content_id, now
+from data.workspace import Workspace
+from train.losses import pair_loss
+
+log = logging.getLogger(__name__)
+
+# Per-pair columns the collator carries to the loss (absent columns are simply not used).
+PAIR_COLUMNS = ("pair_weight", "pair_epsilon", "pair_offset")
+REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
+
+
+@dataclass
+class PairCollator(DataCollatorForPreference):
+    """TRL's preference collator, plus the per-pair float columns our losses use."""
+
+    def torch_call(self, examples: list[dict]) -> dict:
+        output = super().torch_call(examples)
+        for name in PAIR_COLUMNS:
+            if name in examples[0]:
+                output[name] = torch.tensor([float(e[name]) for e in examples])
+        return output
+
+
+class RefCache:
+    """Reference log-probs in the workspace's ``reflogps`` table, keyed by (reference fingerprint, pair texts)."""
+
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+
+    @staticmethod
+    def row_id(reference: str, key: str) -> str:
+        return content_id("reflogps", reference, key)
+
+    def lookup(self, reference: str, keys: list[str]) -> dict[str, tuple[float, float]]:
+        table = self.workspace.frame("reflogps").set_index("id")
+        found = {}
+        for key in keys:
+            row_id = self.row_id(reference, key)
+            if row_id in table.index:
+                found[key] = (table.at[row_id, "chosen_logps"], table.at[row_id, "rejected_logps"])
+        return found
+
+    def store(self, reference: str, keys, pair_ids, chosen, rejected) -> None:
+        created = now()
+        rows = [
+            {
+                "id": self.row_id(reference, key),
+                "pair_id": pair_id,
+                "reference": reference,
+                "chosen_logps": float(c),
+                "rejected_logps": float(r),
+                "created_at": created,
+            }
+            for key, pair_id, c, r in zip(keys, pair_ids, chosen, rejected)
+        ]
+        self.workspace.append_rows({"reflogps": rows}, skip_existing=True)
+
+
+class PreferenceTrainer(DPOTrainer):
+    """DPOTrainer + our per-pair losses (``custom_loss``) + the workspace reference cache (``ref_cache``)."""
+
+    def __init__(
+        self,
+        *args,
+        custom_loss: dict | None = None,
+        ref_cache: RefCache | None = None,
+        cache_tag: str = "",
+        **kwargs,
+    ):
+        # Read by _precompute_ref_logps, which DPOTrainer.__init__ calls.
+        self.custom_loss = custom_loss
+        self.ref_cache = ref_cache
+        self.cache_tag = cache_tag
+        self.cache_stats = {"hits": 0, "computed": 0}
+        super().__init__(*args, **kwargs)
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        self._signature_columns = [*self._signature_columns, *PAIR_COLUMNS]
+
+    # -- reference log-probs -------------------------------------------------------------------------------
+    def reference_fingerprint(self) -> str:
+        args = self.args
+        return content_id(
+            self._precompute_model_hash,
+            str(self.model.dtype),
+            bool(args.bf16),
+            args.max_length,
+            args.truncation_mode,
+            self.ld_alpha,
+            self.cache_tag,
+        )
+
+    def _precompute_ref_logps(self, dataset: Dataset, name: str, batch_size: int) -> Dataset:
+        if (
+            self.ref_cache is None
+            or "ref_key" not in dataset.column_names
+            or self.accelerator.num_processes > 1
+        ):
+            return super()._precompute_ref_logps(dataset, name, batch_size)
+        reference = self.reference_fingerprint()
+        keys = dataset["ref_key"]
+        found = self.ref_cache.lookup(reference, keys)
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        self.cache_stats["hits"] += len(keys) - len(missing)
+        self.cache_stats["computed"] += len(missing)
+        if missing:
+            log.info("reference log-probs: %d cached, computing %d (%s)", len(found), len(missing), name)
+            chosen, rejected = self._reference_pass(dataset.select(missing), batch_size)
+            subset = [keys[i] for i in missing]
+            pair_ids = (
+                [dataset[i]["pair_id"] for i in missing] if "pair_id" in dataset.column_names else subset
+            )
+            self.ref_cache.store(reference, subset, pair_ids, chosen, rejected)
+            found.update(zip(subset, zip(chosen, rejected)))
+        else:
+            log.info("reference log-probs: all %d read from the workspace cache (%s)", len(keys), name)
+        dataset = dataset.add_column("ref_chosen_logps", [found[k][0] for k in keys])
+        return dataset.add_column("ref_rejected_logps", [found[k][1] for k in keys])
+
+    def _reference_pass(self, dataset: Dataset, batch_size: int) -> tuple[list[float], list[float]]:
+        columns = ["prompt_ids", "chosen_ids", "rejected_ids"]
+        loader = DataLoader(
+            dataset.select_columns(columns).with_format(None),
+            batch_size=batch_size,
+            collate_fn=self.data_collator,
+            shuffle=False,
+        )
+        model = self.ref_model or self.model
+        model.to(self.accelerator.device)
+        chosen, rejected = [], []
+        for batch in loader:
+            batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
+            c, r = self.compute_ref_log_probs(model, batch)
+            chosen += c.float().cpu().tolist()
+            rejected += r.float().cpu().tolist()
+        return chosen, rejected
+
+    def compute_ref_log_probs(self, model, inputs):
+        return super().compute_ref_log_probs(
+            model, {k: v for k, v in inputs.items() if k not in PAIR_COLUMNS}
+        )
+
+    # -- loss ----------------------------------------------------------------------------------------------
+    def _compute_loss(self, model, inputs, return_outputs):
+        extras = {k: inputs.pop(k) for k in PAIR_COLUMNS if k in inputs}
+        if not self.custom_loss:
+            return super()._compute_loss(model, inputs, return_outputs)
+        mode = "train" if self.model.training else "eval"
+        model_kwargs = {k: v for k, v in inputs.items() if k not in ("completion_mask", *REF_COLUMNS)} | {
+            "use_cache": False
+        }
+        completion_mask = inputs["completion_mask"]
+        labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
+        outputs = model(**model_kwargs, labels=labels, fused_lm_head=True)
+        seq_len = completion_mask.size(1) - 1
+        logps = outputs.log_probs[:, -seq_len:].sum(dim=1)
+        chosen_logps, rejected_logps = logps.chunk(2, dim=0)
+        chosen_logratios = chosen_logps - inputs["ref_chosen_logps"]
+        rejected_logratios = rejected_logps - inputs["ref_rejected_logps"]
+        per_pair = pair_loss(
+            chosen_logratios,
+            rejected_logratios,
+            self.beta,
+            dpop_lambda=self.custom_loss.get("dpop_lambda", 0.0),
+            epsilon=extras.get("pair_epsilon"),
+            robust=self.custom_loss.get("robust", False),
+            offset=extras.get("pair_offset"),
+        )
+        weight = extras.get("pair_weight")
+        loss = (per_pair * weight).mean() if weight is not None else per_pair.mean()
+
+        chosen_rewards = self.beta * chosen_logratios.detach()
+        rejected_rewards = self.beta * rejected_logratios.detach()
+        gather = self.accelerator.gather_for_metrics
+        metrics = self._metrics[mode]
+        metrics["rewards/chosen"].append(gather(chosen_rewards).mean().item())
+        metrics["rewards/rejected"].append(gather(rejected_rewards).mean().item())
+        metrics["rewards/accuracies"].append(
+            gather((chosen_rewards > rejected_rewards).float()).mean().item()
+        )
+        metrics["rewards/margins"].append(gather(chosen_rewards - rejected_rewards).mean().item())
+        metrics["logps/chosen"].append(gather(chosen_logps.detach()).mean().item())
+        metrics["logps/rejected"].append(gather(rejected_logps.detach()).mean().item())
+        return (loss, outputs) if return_outputs else loss
