@@ -1,6 +1,6 @@
 """`python -m train`: train a model on a workspace's labels (DPO family, KTO, SimPO/CPO, ORPO, SPIN).
 
-python -m train -w ws --model smollm2-135m --method dpo                  # labelled pairs -> ws/models/dpo-*
+python -m train -w ws --model smollm2-135m --method dpo                  # labelled pairs -> ws/runs/dpo-*
 python -m train -w ws --method dpop --dpop-lambda 50 --out runs/dpop
 python -m train -w ws --method dpo --agreement weight                      # use labeller (dis)agreement
 python -m train -w ws --method kto --lora-r 16
@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if result["id"] is None:  # a non-main rank of `accelerate launch`
+        return 0
     print(f"model {result['id']} saved to {result['path']}")
     for line in summary_lines(result["method"], result["metrics"]):
         print(line)

@@ -40,7 +40,7 @@ class TrainOptions:
     )
     method: str = field(default="dpo", metadata={"help": "training method", "choices": tuple(METHODS)})
     out: Path | None = field(
-        default=None, metadata={"help": "output folder (default: WS/models/<method>-<id>)"}
+        default=None, metadata={"help": "output folder (default: WS/runs/<method>-<id>)"}
     )
     loss_type: str = field(
         default="sigmoid",

@@ -58,7 +58,7 @@ def check_options(options: TrainOptions) -> None:
 
 
 def _out_dir(options: TrainOptions, workspace: Workspace) -> Path:
-    out = options.out or workspace.path / "models" / f"{options.method}-{random_id()[:8]}"
+    out = options.out or workspace.path / "runs" / f"{options.method}-{random_id()[:8]}"
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (options.resume or options.overwrite):
         raise ValueError(
@@ -275,13 +275,24 @@ def _parent(workspace: Workspace, model_path: Path):
 
 
 def _save(trainer, tokenizer, out: Path, lora: bool):
-    model = trainer.model
+    """Write the final model (gathered from all ranks under DDP/ZeRO/FSDP); returns it on the main process."""
     if lora:
-        model = model.merge_and_unload()  # a plain model folder: vLLM and the next round load it directly
-    model.save_pretrained(out, safe_serialization=True)
+        model = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()  # plain folder for vLLM
+        if trainer.is_world_process_zero():
+            model.save_pretrained(out, safe_serialization=True)
+    else:
+        trainer.save_model(str(out))
+        model = trainer.accelerator.unwrap_model(trainer.model)
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return None
     tokenizer.save_pretrained(out)
     for checkpoint in out.glob("checkpoint-*"):
         shutil.rmtree(checkpoint, ignore_errors=True)
+    if trainer.accelerator.num_processes > 1:  # sharded in memory: evaluate the gathered copy
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).to(trainer.accelerator.device)
     return model
 
 
@@ -302,7 +313,7 @@ def train(options: TrainOptions) -> dict:
     _set_threads(options, sum(p.numel() for p in model.parameters()))
     bf16 = _use_bf16(options)
     if torch.cuda.is_available():
-        model.to("cuda")
+        model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
     log.info("evaluating the start model on %d %s rows", len(eval_rows), eval_split)
     before = _evaluate(options, model, tokenizer, eval_rows)
 
@@ -311,6 +322,8 @@ def train(options: TrainOptions) -> dict:
     checkpoint = options.resume and any(out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if checkpoint else None)
     trained = _save(trainer, tokenizer, out, bool(options.lora_r))
+    if trained is None:  # not the main process of a distributed run: it reports and registers
+        return {"id": None, "path": str(out), "method": options.method, "metrics": {}}
     after = _evaluate(options, trained, tokenizer, eval_rows)
 
     metrics = {

@@ -1,0 +1,237 @@
+"""DPO step time: our trainer vs the naive loop, side by side in one run, same model, data and batch size.
+
+    python benchmarks/bench_train.py                       # SmolLM2-135M, the sample DPO pairs, batch 4, 3 timed steps
+    python benchmarks/bench_train.py --model PATH --steps 5 --batch-size 8 --max-length 512 --bf16
+
+The naive loop is the textbook one (seed 002): per step four separate forward passes (policy on chosen, policy on
+rejected, reference on chosen, reference on rejected; the reference recomputed every step, both models in memory),
+full-vocabulary log-softmax, sigmoid DPO loss, AdamW. Ours is `python -m train --method dpo`'s trainer: reference
+log-probs precomputed once (and cached in the workspace), chosen and rejected in one forward pass.
+
+Each side runs in its own fresh process (so neither inherits the other's allocator state); the parent prints the
+median step time, the reference pass (ours, once per data set), peak memory and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def device():
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def peak_memory_mib() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def load_rows(count: int) -> list[dict]:
+    from data.imports import load_file
+    from data.provision import sample_path
+    from data.workspace import Workspace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        from data.imports import write_records
+
+        ws = Workspace.init(Path(tmp) / "ws")
+        write_records(ws, *load_file(sample_path("dpo")))
+        from train.pairs import preference_rows
+
+        rows, _ = preference_rows(ws, "train", ("imported",))
+    return rows[:count]
+
+
+def setup_threads(model) -> None:
+    import torch
+
+    if device() == "cpu":
+        params = sum(p.numel() for p in model.parameters())
+        torch.set_num_threads(1 if params < 50_000_000 else os.cpu_count())
+
+
+def run_naive(args) -> dict:
+    import torch
+    import torch.nn.functional as F
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from data.provision import resolve_model
+    from train.evaluate import _ids
+
+    path = resolve_model(args.model)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    policy = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device())
+    reference = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device()).eval()
+    setup_threads(policy)
+    policy.train()
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-6)
+    rows = load_rows(args.batch_size * (args.steps + 1))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def batch(side_rows, side):
+        encoded = [_ids(tokenizer, r["prompt"], r[side], args.max_length) for r in side_rows]
+        width = max(len(ids) for ids, _ in encoded)
+        ids = torch.full((len(encoded), width), pad)
+        mask = torch.zeros_like(ids)
+        completion = torch.zeros_like(ids)
+        for i, (seq, start) in enumerate(encoded):
+            ids[i, : len(seq)] = torch.tensor(seq)
+            mask[i, : len(seq)] = 1
+            completion[i, start : len(seq)] = 1
+        return ids.to(device()), mask.to(device()), completion.to(device())
+
+    def logps(model, ids, mask, completion):
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+        token = torch.gather(F.log_softmax(logits.float(), -1), 2, ids[:, 1:, None]).squeeze(2)
+        return (token * completion[:, 1:]).sum(1)
+
+    times = []
+    autocast = torch.autocast(device(), dtype=torch.bfloat16, enabled=args.bf16)
+    for step in range(args.steps + 1):  # step 0 warms up
+        chunk = rows[step * args.batch_size : (step + 1) * args.batch_size]
+        chosen, rejected = batch(chunk, "chosen"), batch(chunk, "rejected")
+        start = time.perf_counter()
+        with autocast:
+            policy_chosen = logps(policy, *chosen)
+            policy_rejected = logps(policy, *rejected)
+            with torch.no_grad():
+                ref_chosen = logps(reference, *chosen)
+                ref_rejected = logps(reference, *rejected)
+        margin = (policy_chosen - ref_chosen) - (policy_rejected - ref_rejected)
+        loss = -F.logsigmoid(0.1 * margin).mean()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if device() == "cuda":
+            torch.cuda.synchronize()
+        if step:
+            times.append(time.perf_counter() - start)
+    return {
+        "side": "naive",
+        "step_s": statistics.median(times),
+        "ref_pass_s": 0.0,
+        "peak_mib": peak_memory_mib(),
+    }
+
+
+def run_ours(args) -> dict:
+    import torch
+    from transformers import TrainerCallback
+
+    from data import Workspace
+    from data.imports import load_file, write_records
+    from data.provision import sample_path
+    from train.options import TrainOptions
+    from train.run import build_trainer
+
+    times: list[float] = []
+
+    class StepTimer(TrainerCallback):
+        def on_step_begin(self, *_, **__):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, *_, **__):
+            if device() == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - self.start)
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from data.provision import resolve_model
+
+    path = resolve_model(args.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace.init(Path(tmp) / "ws")
+        write_records(ws, *load_file(sample_path("dpo")))
+        rows = load_rows(args.batch_size * (args.steps + 1))
+        options = TrainOptions(
+            workspace=ws.path,
+            model=str(path),
+            method="dpo",
+            batch_size=args.batch_size,
+            max_length=args.max_length,
+            max_steps=args.steps + 1,
+            learning_rate=1e-6,
+            bf16="on" if args.bf16 else "off",
+            save_steps=10_000,
+        )
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device())
+        setup_threads(model)
+        start = time.perf_counter()
+        trainer = build_trainer(options, model, tokenizer, rows, Path(tmp) / "out", args.bf16, ws)
+        ref_pass = time.perf_counter() - start
+        trainer.add_callback(StepTimer())
+        trainer.args.save_strategy = "no"
+        trainer.train()
+    return {
+        "side": "ours",
+        "step_s": statistics.median(times[1:]),
+        "ref_pass_s": ref_pass,
+        "peak_mib": peak_memory_mib(),
+    }
+
+
+def device_name() -> str:
+    import platform
+
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps (after one warm-up step)")
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast on both sides")
+    parser.add_argument("--only", choices=("naive", "ours"), help=argparse.SUPPRESS)  # child process mode
+    args = parser.parse_args()
+    if args.only:
+        result = run_naive(args) if args.only == "naive" else run_ours(args)
+        print(json.dumps(result))
+        return 0
+    results = {}
+    passthrough = [a for a in sys.argv[1:]]
+    for side in ("naive", "ours"):
+        out = subprocess.run(
+            [sys.executable, __file__, *passthrough, "--only", side], capture_output=True, text=True
+        )
+        if out.returncode != 0:
+            print(out.stderr[-3000:], file=sys.stderr)
+            return 1
+        results[side] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(
+        f"model {args.model}, DPO, batch {args.batch_size} pairs, max length {args.max_length}, "
+        f"{'bf16 autocast' if args.bf16 else 'fp32'}, {args.steps} timed steps, on {device_name()}"
+    )
+    print(f"{'side':6} {'step s':>8} {'ref pass s':>11} {'peak MiB':>9}")
+    for r in results.values():
+        print(f"{r['side']:6} {r['step_s']:8.2f} {r['ref_pass_s']:11.2f} {r['peak_mib']:9.0f}")
+    ratio = results["ours"]["step_s"] / results["naive"]["step_s"]
+    print(f"step time ratio ours / naive: {ratio:.2f}x (target <= 0.55x)")
+    memory = results["ours"]["peak_mib"] / results["naive"]["peak_mib"]
+    print(f"peak memory ratio ours / naive: {memory:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
