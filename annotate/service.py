@@ -124,10 +124,15 @@ class LabelService:
         self._lock = threading.Lock()  # guards the queue and the maps below
         self._user_locks: dict[str, threading.Lock] = {}
         self._shown_at: dict[tuple[str, str], float] = {}
+        self._loaded_at = float("-inf")
         self.reload()
 
-    def reload(self) -> int:
-        """Read new items and labels from the workspace (labels already applied are not counted twice)."""
+    def reload(self, min_interval: float = 0.0) -> int:
+        """Read new items and labels from the workspace (labels already applied are not counted twice), unless
+        the last read is younger than ``min_interval`` seconds; returns the number of items."""
+        if self.clock() - self._loaded_at < min_interval:
+            return len(self.items)
+        self._loaded_at = self.clock()
         items = select_items(self.task, self.workspace)
         labels = _label_records(self.workspace.frame("labels"), self.task)
         with self._lock:
