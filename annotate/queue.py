@@ -127,8 +127,12 @@ class LabelQueue:
 
     def remaining(self, user: str) -> int:
         """Items this labeller could still get (ignoring leases)."""
+        votes, latest, overlap = self.votes, self.latest, self.overlap
         return sum(
-            1 for item in self.items if self.status(user, item) is None and self.votes[item] < self.overlap
+            1
+            for item in self.items
+            if votes.get(item, 0) < overlap
+            and ((item, user) not in latest or self.status(user, item) is None)
         )
 
     def done(self, user: str) -> tuple[int, int]:

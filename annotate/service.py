@@ -16,7 +16,6 @@ import hashlib
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -243,18 +242,18 @@ class LabelService:
             mine, skipped = self.queue.done(user)
             remaining = self.queue.remaining(user)
             votes, overlap = self.queue.votes, self.queue.overlap
-            rounds: dict[int, Counter] = {}
+            rounds: dict[int, list[int]] = {}  # round -> [items, done]; runs on every submit, so plain loops
             for item in self.items.values():
-                counts = rounds.setdefault(item.round, Counter())
-                counts["items"] += 1
-                counts["done"] += votes[item.id] >= overlap
+                counts = rounds.setdefault(item.round, [0, 0])
+                counts[0] += 1
+                counts[1] += votes.get(item.id, 0) >= overlap
             return {
                 "mine": mine,
                 "skipped": skipped,
                 "remaining": remaining,
                 "labels": sum(votes.values()),
                 "items": len(self.items),
-                "done": sum(c["done"] for c in rounds.values()),
+                "done": sum(done for _, done in rounds.values()),
                 "overlap": overlap,
-                "rounds": {r: dict(c) for r, c in sorted(rounds.items())},
+                "rounds": {r: {"items": n, "done": done} for r, (n, done) in sorted(rounds.items())},
             }
