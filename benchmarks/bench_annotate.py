@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +116,9 @@ class StartLine:
         await self.go.wait()
 
 
-async def labeller(url: str, name: str, labels_each: int, acked: list, client_ms: list, start: StartLine):
+async def labeller(
+    url: str, name: str, labels_each: int, think: float, acked: list, client_ms: list, start: StartLine
+):
     import httpx
 
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
@@ -124,6 +127,9 @@ async def labeller(url: str, name: str, labels_each: int, acked: list, client_ms
         view, _ = await call(client, "load", [])
         await start.arrive()
         for n in range(labels_each):
+            await asyncio.sleep(
+                think * (0.5 + (zlib.crc32(f"{name}{n}".encode()) % 1000) / 1000)
+            )  # reading time, jittered
             item = view[0]
             if not item:
                 break
@@ -134,10 +140,10 @@ async def labeller(url: str, name: str, labels_each: int, acked: list, client_ms
             client_ms.append(ms)
 
 
-async def drive(url: str, labellers: int, labels_each: int) -> tuple[list, list, float]:
+async def drive(url: str, labellers: int, labels_each: int, think: float) -> tuple[list, list, float]:
     acked, client_ms, start = [], [], StartLine(labellers)
     tasks = [
-        asyncio.create_task(labeller(url, f"user{i:02d}", labels_each, acked, client_ms, start))
+        asyncio.create_task(labeller(url, f"user{i:02d}", labels_each, think, acked, client_ms, start))
         for i in range(labellers)
     ]
     await asyncio.wait([asyncio.create_task(start.all_ready.wait()), *tasks], return_when="FIRST_COMPLETED")
@@ -151,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labellers", type=int, default=50)
     parser.add_argument("--labels-each", type=int, default=20)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a labeller reads before each label (0: flat out)",
+    )
     parser.add_argument("--serve", nargs=3, metavar=("WS", "PORT", "TIMINGS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -181,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     assert child.stdout.readline().strip() == "READY"
     try:
         acked, client_ms, seconds = asyncio.run(
-            drive(f"http://127.0.0.1:{port}", args.labellers, args.labels_each)
+            drive(f"http://127.0.0.1:{port}", args.labellers, args.labels_each, args.think)
         )
     finally:
         child.stdin.write("quit\n")
@@ -199,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}"
     )
     print(
-        f"{args.labellers} labellers x {args.labels_each} labels: {len(acked)} acknowledged in {seconds:.1f} s "
+        f"think {args.think:g} s, {args.labellers} labellers x {args.labels_each} labels: {len(acked)} acknowledged in {seconds:.1f} s "
         f"({len(acked) / seconds:.0f} labels/s)"
     )
     for name, values in (
