@@ -101,14 +101,14 @@ CSS = """
 kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1px solid var(--border-color-primary); border-bottom-width: 2px; border-radius: 4px; padding: 0 5px;
   font-family: var(--font-mono); font-size: 0.8rem; background: var(--background-fill-secondary); }
 .pf-progress { display: flex; flex-direction: column; gap: 4px; width: 100%; min-width: 320px; }
-.pf-bar { width: 100%; height: 8px; border-radius: 4px; background: var(--background-fill-secondary); overflow: hidden; }
-.pf-fill { height: 100%; background: var(--color-accent); }
+#pf-progress .pf-bar, .pf-bar { display: block; width: 100%; min-height: 8px; height: 8px; border-radius: 4px; background: var(--background-fill-secondary); overflow: hidden; }
+#pf-progress .pf-fill, .pf-fill { display: block; height: 8px; background: var(--color-accent); }
 .pf-message { padding: 8px 12px; border-radius: 8px; }
 .pf-ok { background: #e7f6ec; color: #17663a; }
 .pf-warn { background: #fff4e0; color: #8a5300; }
 .pf-error { background: #fdecec; color: #9b1c1c; }
 .pf-info, .pf-muted.pf-message { background: var(--background-fill-secondary); }
-.pf-keys { border-collapse: collapse; border: 0 !important; }
+#pf-keys table, #pf-keys tr, #pf-keys td, .pf-keys { border: none !important; border-collapse: collapse; }
 .pf-keys td { padding: 3px 8px 3px 0 !important; border: 0 !important; font-size: 0.85rem; vertical-align: top; }
 .pf-keys td:first-child { white-space: nowrap; }
 .pf-table { width: 100%; border-collapse: collapse; font-size: 0.85rem; border: 0 !important; }

@@ -5,6 +5,7 @@ Needs Debian's `chromium` and Playwright's Python client (no `playwright install
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -19,7 +20,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="Playwright's Python client is not installed")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)")
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+# Screenshots refresh docs/ only on request (ANNOTATE_SCREENSHOTS=1), so a test run leaves the tree clean.
+DOCS = Path(__file__).resolve().parents[1] / "docs" if os.environ.get("ANNOTATE_SCREENSHOTS") else None
 PASSWORD = "correct horse battery"
 XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> <a href="javascript:window.__xss=3">link</a>'
 PROMPTS = [
@@ -90,6 +92,10 @@ def browser():
         browser.close()
 
 
+def screenshot(page, name: str, tmp_path: Path) -> None:
+    page.screenshot(path=str((DOCS or tmp_path) / name))
+
+
 def login(page, url, name):
     page.goto(url)
     page.locator("input[type=text]").first.fill(name)
@@ -156,13 +162,13 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
         page.keyboard.press("a")
         page.keyboard.press("1")
         page.wait_for_timeout(200)
-        page.screenshot(path=str(DOCS / "annotate-pairwise.png"))
+        screenshot(page, "annotate-pairwise.png", tmp_path)
 
         page.get_by_role("tab", name="Admin").click()
         page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=10_000)
         page.click("#pf-export-dpo")
         page.locator("#pf-admin-status").get_by_text("Wrote").wait_for(timeout=10_000)
-        page.screenshot(path=str(DOCS / "annotate-admin.png"))
+        screenshot(page, "annotate-admin.png", tmp_path)
 
         import pandas as pd
 
@@ -196,7 +202,7 @@ def test_kto_view(tmp_path, browser, users):
         wait_status(page, "Saved to disk: desirable")
         page.keyboard.press("x")
         page.wait_for_timeout(200)
-        page.screenshot(path=str(DOCS / "annotate-kto.png"))
+        screenshot(page, "annotate-kto.png", tmp_path)
         labels = workspace.frame("labels")
         assert list(labels["choice"]) == ["desirable"] and list(labels["task"]) == ["kto"]
     finally:
