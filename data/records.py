@@ -105,6 +105,7 @@ class Label:
     note: str | None = None
     retracted: bool = False
     supersedes: str | None = None
+    left: str | None = None  # pairwise: the completion ("a" or "b") the labeller saw on the left
     id: str = field(default_factory=random_id)
     created_at: datetime = field(default_factory=now)
 

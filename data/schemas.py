@@ -69,6 +69,7 @@ LABELS = pa.schema(
         pa.field("note", pa.string()),
         pa.field("retracted", pa.bool_(), nullable=False),
         pa.field("supersedes", pa.string()),
+        pa.field("left", pa.string()),
         pa.field("created_at", TIMESTAMP, nullable=False),
     ]
 )
@@ -97,6 +98,10 @@ REFLOGPS = pa.schema(
         pa.field("created_at", TIMESTAMP, nullable=False),
     ]
 )
+
+# Nullable columns added after format 1 was first written: parts from before them read as all-null.
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"labels": ("left",)}
+SIDES = ("a", "b")
 
 # Write order matters: a reader must never see a row whose parent row is not yet on disk.
 SCHEMAS: dict[str, pa.Schema] = {
@@ -128,6 +133,9 @@ def conform(table: pa.Table, name: str, source: str) -> pa.Table:
     Raises SchemaError naming ``source``, the first offending row and field.
     """
     schema = SCHEMAS[name]
+    for added in ADDED_COLUMNS.get(name, ()):
+        if added not in table.column_names:
+            table = table.append_column(added, pa.nulls(table.num_rows, schema.field(added).type))
     missing = [f.name for f in schema if f.name not in table.column_names]
     if missing:
         raise SchemaError(
@@ -219,6 +227,7 @@ def _check_labels(table: pa.Table, source: str) -> None:
             raise SchemaError(
                 source, f"{task} choice {choice!r} is not one of {allowed}", row=row, field="choice"
             )
+    _check_domain(table, "left", SIDES, source, nullable=True)
     strengths = table.column("strength").to_pylist()
     row = _first_bad(strengths, lambda s: s is None or 1 <= s <= 4)
     if row is not None:

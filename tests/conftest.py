@@ -100,3 +100,30 @@ def workspace(tmp_path):
     from data import Workspace
 
     return Workspace.init(tmp_path / "ws")
+
+
+@pytest.fixture()
+def label_ws(workspace):
+    """A workspace with 4 sampled pairs (pairwise items) and so 8 generated completions (KTO items)."""
+    from datetime import datetime, timedelta, timezone
+
+    from data import Completion, Pair, Prompt
+
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    records = []
+    for i in range(4):
+        prompt = Prompt([{"role": "user", "content": f"question {i}"}], source="test")
+        a = Completion(
+            prompt.id, f"answer {i} a", "m", "hf", seed=0, created_at=start + timedelta(seconds=2 * i)
+        )
+        b = Completion(
+            prompt.id, f"answer {i} b", "m", "hf", seed=1, created_at=start + timedelta(seconds=2 * i + 1)
+        )
+        records += [
+            prompt,
+            a,
+            b,
+            Pair(prompt.id, a.id, b.id, "sampled", created_at=start + timedelta(seconds=i)),
+        ]
+    workspace.append(records)
+    return workspace

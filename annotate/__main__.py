@@ -1,0 +1,142 @@
+"""`python -m annotate`: serve the labelling app for a workspace on 127.0.0.1.
+
+    python -m annotate add-user --users ws/users.toml alice [--admin]   # asks for the password twice
+    python -m annotate -w ws                                             # pairwise; users from ws/users.toml
+    python -m annotate -w ws --task kto --overlap 3 --guidelines guide.md --port 7861
+    python -m annotate -w demo-ws --demo-user     # adds user `demo` (admin) with a fresh password, printed once
+    python -m annotate hash-password              # a hash to paste into a users file by hand
+
+Labels are appended to WS/labels/ as they are made; stopping and restarting the app loses nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotate.service import LabelService
+from annotate.users import Authenticator, UsersError, add_user, hash_password, load_users
+from data.config import ConfigError, add_options, build
+from data.schemas import TASKS, SchemaError
+from data.workspace import Workspace, WorkspaceError
+
+DEMO_USER = "demo"
+
+
+@dataclass(frozen=True)
+class AnnotateOptions:
+    workspace: Path = field(default=Path("ws"), metadata={"help": "workspace directory"})
+    task: str = field(default="pairwise", metadata={"help": "what to label", "choices": TASKS})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (loopback by default)"})
+    port: int = field(default=7860, metadata={"help": "port to listen on"})
+    users: Path | None = field(default=None, metadata={"help": "users TOML file (default: WS/users.toml)"})
+    overlap: int = field(default=1, metadata={"help": "labellers per item (K); 2+ measures agreement"})
+    lease_minutes: float = field(
+        default=10.0, metadata={"help": "how long an item on someone's screen is kept from others"}
+    )
+    guidelines: Path | None = field(default=None, metadata={"help": "Markdown file shown beside the item"})
+    demo_user: bool = field(
+        default=False, metadata={"help": "add an admin user `demo` with a fresh password (printed once)"}
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m annotate",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[1:]),
+    )
+    parser.add_argument(
+        "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
+    )
+    add_options(parser, AnnotateOptions)
+    return parser
+
+
+def build_user_parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m annotate {command}")
+    if command == "add-user":
+        parser.add_argument("name", help="labeller name")
+        parser.add_argument("--users", type=Path, required=True, help="users TOML file (created if missing)")
+        parser.add_argument("--admin", action="store_true", help="may see the admin view and export")
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    return parser
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != password:
+        raise ValueError("the passwords differ")
+    return password
+
+
+def user_command(command: str, argv: list[str]) -> int:
+    args = build_user_parser(command).parse_args(argv)
+    password = read_password(args.password_stdin)
+    if command == "hash-password":
+        print(hash_password(password))
+        return 0
+    user = add_user(args.users, args.name, password, admin=args.admin)
+    print(f"{args.users}: user {user.name}{' (admin)' if user.admin else ''} saved")
+    return 0
+
+
+def serve(options: AnnotateOptions) -> int:
+    # Every check comes before anything is served: a bad users file or an empty workspace is one clear line.
+    workspace = Workspace(options.workspace)
+    users_path = options.users or options.workspace / "users.toml"
+    password = None
+    if options.demo_user:
+        password = secrets.token_urlsafe(9)
+        add_user(users_path, DEMO_USER, password, admin=True)
+    auth = Authenticator(load_users(users_path))
+    service = LabelService(workspace, options.task, options.overlap, options.lease_minutes * 60)
+    if not service.items:
+        source = "pairs of kind `sampled`" if options.task == "pairwise" else "generated completions"
+        raise ValueError(
+            f"{options.workspace}: nothing to label for task {options.task} (no {source}); "
+            "run `python -m generate` first"
+        )
+    if options.guidelines and not options.guidelines.is_file():
+        raise ValueError(f"{options.guidelines}: no such guidelines file")
+
+    from annotate.app import build_app, launch, make_context  # gradio is slow to import: only when serving
+
+    ctx = make_context(service, auth, options.guidelines)
+    app = build_app(ctx)
+    url = f"http://{options.host}:{options.port}/"
+    print(
+        f"URL {url}  ({len(service.items)} {options.task} items, {len(auth.users)} users, K={options.overlap})"
+    )
+    if password:
+        print(f"login: {DEMO_USER} / {password}   (demo only: a new password on every start)")
+    sys.stdout.flush()
+    launch(app, ctx, options.host, options.port, quiet=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if argv and argv[0] in ("add-user", "hash-password"):
+            return user_command(argv[0], argv[1:])
+        options = build(AnnotateOptions, build_parser().parse_args(argv))
+        if options.overlap < 1:
+            raise ValueError(f"--overlap must be at least 1, got {options.overlap}")
+        return serve(options)
+    except (SchemaError, WorkspaceError, UsersError, ConfigError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

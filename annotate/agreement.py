@@ -1,0 +1,160 @@
+"""Agreement and bias statistics for the admin view: pure functions over the label log, tested with exact values.
+
+- Cohen's kappa (two labellers), Fleiss' kappa (a fixed number of labels per item), Krippendorff's alpha (nominal,
+  any number of labels per item) — each None where it is undefined (no overlap, or one category only);
+- position bias: how often the completion shown on the left wins among decisive pairwise labels, with an exact
+  two-sided binomial p-value against 50%.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import pandas as pd
+
+from annotate.queue import IMPORT
+from data.aggregate import aggregate, current_labels
+
+
+def cohen_kappa(x: Sequence[str], y: Sequence[str]) -> float | None:
+    """kappa = (p_o - p_e) / (1 - p_e) for two labellers' choices on the same items (Cohen 1960)."""
+    if len(x) != len(y):
+        raise ValueError("cohen_kappa needs two equally long label lists")
+    n = len(x)
+    if n == 0:
+        return None
+    observed = sum(a == b for a, b in zip(x, y)) / n
+    cx, cy = Counter(x), Counter(y)
+    expected = sum(cx[c] * cy[c] for c in cx) / n**2
+    return None if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float | None:
+    """Fleiss' kappa from an items x categories count matrix whose rows all sum to the same n >= 2."""
+    if not counts:
+        return None
+    n = sum(counts[0])
+    if n < 2 or any(sum(row) != n for row in counts):
+        raise ValueError("fleiss_kappa needs the same number (>= 2) of labels on every item")
+    items = len(counts)
+    p_item = [(sum(c * c for c in row) - n) / (n * (n - 1)) for row in counts]
+    p_cat = [sum(row[j] for row in counts) / (items * n) for j in range(len(counts[0]))]
+    observed, expected = sum(p_item) / items, sum(p * p for p in p_cat)
+    return None if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def krippendorff_alpha(units: Sequence[Sequence[str]]) -> float | None:
+    """Krippendorff's alpha for nominal data: 1 - (n - 1) * sum_{c!=k} o_ck / sum_{c!=k} n_c n_k.
+
+    ``units`` holds each item's labels; items with fewer than two are not pairable and are left out.
+    """
+    coincidence: Counter = Counter()
+    for values in units:
+        m = len(values)
+        if m < 2:
+            continue
+        counts = Counter(values)
+        for c, nc in counts.items():
+            for k, nk in counts.items():
+                pairs = nc * (nc - 1) if c == k else nc * nk
+                coincidence[c, k] += pairs / (m - 1)
+    totals: Counter = Counter()
+    for (c, _k), value in coincidence.items():
+        totals[c] += value
+    n = sum(totals.values())
+    disagree = sum(v for (c, k), v in coincidence.items() if c != k)
+    chance = sum(totals[c] * totals[k] for c in totals for k in totals if c != k)
+    return None if chance == 0 else 1 - (n - 1) * disagree / chance
+
+
+def binomial_two_sided(k: int, n: int) -> float:
+    """Exact two-sided p-value of k successes in n fair coin flips."""
+    if n == 0:
+        return 1.0
+    tail = min(k, n - k)
+    p = sum(math.comb(n, i) for i in range(tail + 1)) / 2**n
+    return min(1.0, 2 * p)
+
+
+def position_bias(current: pd.DataFrame) -> dict:
+    """Among decisive pairwise labels that recorded the left side: how often the left completion won."""
+    rows = current[current["choice"].isin(["a", "b"]) & current["left"].notna()]
+    n = len(rows)
+    wins = int((rows["choice"] == rows["left"]).sum())
+    return {
+        "decisive": n,
+        "left_wins": wins,
+        "left_rate": wins / n if n else None,
+        "p_value": binomial_two_sided(wins, n),
+    }
+
+
+def agreement(current: pd.DataFrame) -> dict:
+    """Cohen's kappa when exactly two labellers overlap; Fleiss' kappa over the items with the most common number
+    of labels (>= 2); Krippendorff's alpha over all items with two or more labels."""
+    by_item = current.groupby("item_id")["choice"].apply(list)
+    multi = by_item[by_item.map(len) >= 2]
+    out: dict = {"items": int(len(multi)), "cohen": None, "fleiss": None, "fleiss_items": 0, "alpha": None}
+    if not len(multi):
+        return out
+    out["alpha"] = krippendorff_alpha(list(multi))
+    labellers = sorted(current.loc[current["item_id"].isin(multi.index), "annotator"].unique())
+    if len(labellers) == 2:
+        both = current[current["item_id"].isin(multi.index)].pivot(
+            index="item_id", columns="annotator", values="choice"
+        )
+        out["cohen"] = cohen_kappa(list(both[labellers[0]]), list(both[labellers[1]]))
+    size = multi.map(len).mode().iloc[0]
+    same = multi[multi.map(len) == size]
+    categories = sorted({c for values in same for c in values})
+    out["fleiss"] = fleiss_kappa([[Counter(values)[c] for c in categories] for values in same])
+    out["fleiss_items"] = int(len(same))
+    return out
+
+
+def labeller_table(labels: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Per labeller: labels in force, skips, undos, median seconds per label, last activity."""
+    rows = labels[(labels["task"] == task) & (labels["annotator"] != IMPORT)]
+    current = current_labels(rows, task)
+    latest = rows.sort_values("created_at", kind="stable").groupby(["item_id", "annotator"]).tail(1)
+    out = []
+    for name, group in rows.groupby("annotator", sort=True):
+        mine = current[current["annotator"] == name]
+        skips = latest[(latest["annotator"] == name) & latest["retracted"] & latest["supersedes"].isna()]
+        seconds = mine["seconds"].dropna()
+        out.append(
+            {
+                "labeller": name,
+                "labels": len(mine),
+                "skips": len(skips),
+                "undos": int((group["retracted"] & group["supersedes"].notna()).sum()),
+                "median_seconds": round(float(seconds.median()), 1) if len(seconds) else None,
+                "last_active": group["created_at"].max().strftime("%Y-%m-%d %H:%M"),
+            }
+        )
+    return pd.DataFrame(
+        out, columns=["labeller", "labels", "skips", "undos", "median_seconds", "last_active"]
+    )
+
+
+def disputed(labels: pd.DataFrame, task: str, limit: int = 10) -> pd.DataFrame:
+    """Items with two or more labels, least agreement first (then most votes)."""
+    rows = labels[labels["annotator"] != IMPORT]
+    verdicts = aggregate(rows, task)
+    verdicts = verdicts[verdicts["votes"] >= 2]
+    return verdicts.sort_values(["agreement", "votes", "item_id"], ascending=[True, False, True]).head(limit)
+
+
+def admin_report(labels: pd.DataFrame, task: str) -> dict:
+    """Everything the admin view shows, from the label log of one task."""
+    human = labels[labels["annotator"] != IMPORT]
+    current = current_labels(human, task)
+    return {
+        "labellers": labeller_table(human, task),
+        "distribution": {str(k): int(v) for k, v in current["choice"].value_counts().sort_index().items()},
+        "position": position_bias(current) if task == "pairwise" else None,
+        "agreement": agreement(current),
+        "disputed": disputed(human, task),
+    }

@@ -1,0 +1,404 @@
+"""The Gradio labelling app: handlers are plain functions of an explicit ``Context`` and the signed-in labeller.
+
+Identity always comes from the authenticated session (``gr.Request.username``, set by Gradio's login against the
+users file), never from a field the browser sends. The item id the browser sends back is only checked against the
+item the server put on that labeller's screen. Admin handlers check the admin flag on every call.
+"""
+
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from annotate.agreement import admin_report
+from annotate.assets import CSS, GUIDELINES, HEAD, KTO_KEYS, PAIRWISE_KEYS
+from annotate.render import (
+    STRENGTHS,
+    card_html,
+    cards_html,
+    chat_html,
+    excerpt,
+    keys_html,
+    message_html,
+    progress_html,
+    table_html,
+)
+from annotate.service import LabelService, Shown, StaleItem
+from annotate.users import Authenticator
+from data.export import to_dpo, to_kto, write_parquet
+
+PAIRWISE_CHOICES = [("A is better  [a]", "left"), ("B is better  [b]", "right"), ("Tie  [t]", "tie")]
+PAIRWISE_CHOICES.append(("Both bad  [x]", "both_bad"))
+KTO_CHOICES = [("Desirable  [d]", "desirable"), ("Undesirable  [x]", "undesirable")]
+STRENGTH_CHOICES = [(f"{key}  {STRENGTHS[s]}", s) for key, s in zip("1234", (4, 3, 2, 1))]
+NAMES = {"left": "A better", "right": "B better", "tie": "tie", "both_bad": "both bad"}
+NAMES.update(desirable="desirable", undesirable="undesirable")
+RELOAD_SECONDS = 30.0  # how often a labeller with nothing left may trigger a re-read of the workspace
+
+
+@dataclass
+class Context:
+    service: LabelService
+    auth: Authenticator
+    guidelines: str
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the label tab shows, in the order of the Gradio outputs."""
+
+    item_id: str
+    prompt: str
+    left: str
+    right: str
+    choice: str | None
+    strength: int | None
+    note: str
+    status: str
+    progress: str
+    history: object  # a gr.Dropdown update with this labeller's recent labels
+
+
+def signed_in(request: gr.Request | None) -> str:
+    name = getattr(request, "username", None)
+    if not name:
+        raise gr.Error("Please sign in.")
+    return name
+
+
+def side_of(choice: str | None, left: str | None) -> str | None:
+    """The on-screen choice for a stored one (the inverse of service.choice_from_side)."""
+    if left is None or choice not in ("a", "b"):
+        return choice
+    return "left" if choice == left else "right"
+
+
+def describe(choice: str | None, strength: int | None) -> str:
+    name = NAMES.get(choice or "", str(choice))
+    return f"{name} ({STRENGTHS[strength]})" if strength else name
+
+
+def _history(ctx: Context, user: str) -> object:
+    service = ctx.service
+    choices = []
+    for label in service.my_labels(user):
+        item = service.items.get(label.item_id)
+        if item is None:
+            continue
+        what = describe(side_of(label.choice, label.left), label.strength)
+        choices.append((f"{what} · {excerpt(item.prompt[-1]['content'], 60)}", label.item_id))
+    return gr.Dropdown(choices=choices, value=None)
+
+
+def label_view(ctx: Context, user: str, status: str = "") -> View:
+    """The label tab for this labeller: their item on screen (or why there is none), progress and history."""
+    service = ctx.service
+    shown = service.show(user)
+    if shown is None and service.reload(RELOAD_SECONDS):
+        shown = service.show(user)
+    progress = progress_html(user, service.progress(user))
+    if shown is None:
+        if not service.items:
+            reason = f"There is nothing to label for the {service.task} task in this workspace yet."
+        else:
+            reason = (
+                "All done — nothing is left for you right now. Thank you! New items show up after a reload."
+            )
+        empty = message_html(reason, "info")
+        return View("", empty, "", "", None, None, "", status, progress, _history(ctx, user))
+    left, right = _cards(shown)
+    previous = shown.previous
+    choice = side_of(previous.choice, shown.left) if previous else None
+    if previous:
+        status = status or message_html(f"Editing your label: {describe(choice, previous.strength)}", "info")
+    return View(
+        shown.item.id,
+        chat_html(shown.item.prompt),
+        left,
+        right,
+        choice,
+        previous.strength if previous else None,
+        (previous.note or "") if previous else "",
+        status,
+        progress,
+        _history(ctx, user),
+    )
+
+
+def _cards(shown: Shown) -> tuple[str, str]:
+    texts = shown.item.texts
+    if shown.left is None:
+        return card_html("Answer", "d / x", texts[0]), ""
+    left, right = (texts[0], texts[1]) if shown.left == "a" else (texts[1], texts[0])
+    return card_html("A", "a", left), card_html("B", "b", right)
+
+
+def on_load(ctx: Context, user: str) -> View:
+    return label_view(ctx, user)
+
+
+def on_submit(ctx: Context, user: str, item_id: str, choice: str | None, strength, note: str | None) -> View:
+    if not item_id:
+        return label_view(ctx, user)
+    if not choice:
+        keys = "d / x" if ctx.service.task == "kto" else "a / b / t / x"
+        return label_view(ctx, user, message_html(f"Pick a choice first ({keys}), then Enter.", "warn"))
+    try:
+        label = ctx.service.submit(user, item_id, choice, int(strength) if strength else None, note or "")
+    except StaleItem as exc:
+        return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
+    except ValueError as exc:
+        return label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
+    saved = describe(choice, label.strength)
+    return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
+
+
+def on_skip(ctx: Context, user: str, item_id: str) -> View:
+    if not item_id:
+        return label_view(ctx, user)
+    try:
+        ctx.service.skip(user, item_id)
+    except StaleItem as exc:
+        return label_view(ctx, user, message_html(f"Not skipped: {exc}.", "warn"))
+    return label_view(
+        ctx, user, message_html("Skipped — you will not get this item again (u brings it back).", "ok")
+    )
+
+
+def on_undo(ctx: Context, user: str) -> View:
+    undone = ctx.service.undo(user)
+    if undone is None:
+        return label_view(ctx, user, message_html("Nothing to undo.", "info"))
+    if undone.choice is None:
+        return label_view(ctx, user, message_html("Undid your skip: here is the item again.", "ok"))
+    was = describe(side_of(undone.choice, undone.left), undone.strength)
+    text = f"Undid your label ({was}). Label this item again, or skip it."
+    return label_view(ctx, user, message_html(text, "ok"))
+
+
+def on_edit(ctx: Context, user: str, item_id: str | None) -> View:
+    if not item_id:
+        return label_view(ctx, user)
+    try:
+        ctx.service.reopen(user, item_id)
+    except StaleItem as exc:
+        return label_view(ctx, user, message_html(str(exc), "warn"))
+    return label_view(ctx, user)
+
+
+def _require_admin(ctx: Context, user: str) -> None:
+    if not ctx.auth.is_admin(user):
+        raise gr.Error("Only an admin can see this.")
+
+
+def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
+    """(summary cards, labellers table, disputed items table, status) for an admin."""
+    _require_admin(ctx, user)
+    service = ctx.service
+    service.reload()
+    report = admin_report(service.workspace.frame("labels"), service.task)
+    progress = service.progress(user)
+    agreement, position = report["agreement"], report["position"]
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    cards = [
+        ("items done", f"{progress['done']}/{progress['items']}", f"K = {progress['overlap']} labels each"),
+        ("labels", str(progress["labels"]), ", ".join(f"{k} {v}" for k, v in report["distribution"].items())),
+        ("Cohen's κ (2 labellers)", fmt(agreement["cohen"]), f"{agreement['items']} items with ≥2 labels"),
+        ("Fleiss' κ", fmt(agreement["fleiss"]), f"{agreement['fleiss_items']} items, same label count"),
+        ("Krippendorff's α", fmt(agreement["alpha"]), "nominal, all items with ≥2 labels"),
+    ]
+    if position is not None:
+        rate = "n/a" if position["left_rate"] is None else f"{100 * position['left_rate']:.0f}%"
+        detail = f"of {position['decisive']} decisive labels; p = {position['p_value']:.3f} vs 50%"
+        cards.append(("left side wins", rate, detail))
+    labellers = report["labellers"]
+    disputed = report["disputed"]
+    choice_columns = [c for c in disputed.columns if c.startswith("n_")]
+    rows = [
+        [r["item_id"], _prompt_excerpt(service, r["item_id"]), r["votes"], f"{r['agreement']:.2f}"]
+        + [r[c] for c in choice_columns]
+        for r in disputed.to_dict("records")
+    ]
+    return (
+        cards_html(cards),
+        table_html(list(labellers.columns), labellers.values.tolist(), "no labels yet"),
+        table_html(
+            ["item", "prompt", "votes", "agreement", *choice_columns], rows, "no item has two labels yet"
+        ),
+        "",
+    )
+
+
+def _prompt_excerpt(service: LabelService, item_id: str) -> str:
+    item = service.items.get(item_id)
+    return excerpt(item.prompt[-1]["content"]) if item else ""
+
+
+def export_labels(ctx: Context, user: str, fmt: str) -> str:
+    """Write WS/exports/<fmt>.parquet through data.export; an HTML status line."""
+    _require_admin(ctx, user)
+    workspace = ctx.service.workspace
+    frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
+    if fmt == "dpo":
+        rows, counts = to_dpo(frames["prompts"], frames["completions"], frames["pairs"], frames["labels"])
+    else:
+        rows, counts = to_kto(frames["prompts"], frames["completions"], frames["labels"])
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    if not rows:
+        return message_html(f"Nothing to export as {fmt} yet ({summary}).", "warn")
+    path = write_parquet(rows, workspace.exports / f"{fmt}.parquet")
+    return message_html(f"Wrote {path}: {summary}", "ok")
+
+
+def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
+    """The app for one workspace and task; launch it with ``launch`` (which adds the login, CSS and key script)."""
+    task = ctx.service.task
+    keys = PAIRWISE_KEYS if task == "pairwise" else KTO_KEYS
+    with gr.Blocks(title=f"{title} · {task} labelling") as app:
+        with gr.Row(elem_classes="pf-header"):
+            gr.HTML(f"<h1>{title} · {task} labelling</h1>")
+            progress = gr.HTML(elem_id="pf-progress")
+        with gr.Tabs():
+            with gr.Tab("Label", id="label"):
+                view = _label_tab(ctx, task, keys)
+            with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
+                admin = _admin_tab()
+        outputs = [view[0], *view[1:8], progress, view[8]]
+        wire(ctx, app, outputs, view[9], admin_tab, admin)
+    app.queue(default_concurrency_limit=None)  # the service locks what must be serial
+    return app
+
+
+def _label_tab(ctx: Context, task: str, keys) -> list:
+    with gr.Row():
+        with gr.Column(scale=4):
+            prompt = gr.HTML(elem_id="pf-prompt")
+            with gr.Row(equal_height=True):
+                left = gr.HTML(elem_id="pf-left")
+                right = gr.HTML(elem_id="pf-right", visible=task == "pairwise")
+            with gr.Row():
+                choices = PAIRWISE_CHOICES if task == "pairwise" else KTO_CHOICES
+                choice = gr.Radio(
+                    choices,
+                    label="Your judgement",
+                    elem_id="pf-choice",
+                    elem_classes=f"pf-task-{task}",
+                    scale=3,
+                )
+                strength = gr.Radio(
+                    STRENGTH_CHOICES,
+                    label="How much better? (optional)",
+                    elem_id="pf-strength",
+                    visible=task == "pairwise",
+                    scale=3,
+                )
+            note = gr.Textbox(
+                label="Note (optional) — n to type, Esc to leave, Ctrl+Enter to submit",
+                elem_id="pf-note",
+                lines=1,
+                max_lines=4,
+            )
+            with gr.Row():
+                submit = gr.Button("Submit  ⏎", variant="primary", elem_id="pf-submit")
+                skip = gr.Button("Skip  [s]", elem_id="pf-skip")
+                undo = gr.Button("Undo  [u]", elem_id="pf-undo")
+            status = gr.HTML(elem_id="pf-status")
+            item_id = gr.Textbox(visible=False, elem_id="pf-item")
+        with gr.Column(scale=1, min_width=260):
+            gr.HTML(keys_html(keys), elem_id="pf-keys")
+            with gr.Accordion("Guidelines  [g]", open=True, elem_id="pf-guidelines"):
+                gr.Markdown(ctx.guidelines)
+            with gr.Accordion("My recent labels (pick one to edit)", open=False):
+                history = gr.Dropdown(label="Edit a label", elem_id="pf-history", choices=[])
+    return [item_id, prompt, left, right, choice, strength, note, status, history, (submit, skip, undo)]
+
+
+def _admin_tab() -> tuple:
+    with gr.Row():
+        refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
+        export_dpo = gr.Button("Export DPO Parquet", elem_id="pf-export-dpo")
+        export_kto = gr.Button("Export KTO Parquet", elem_id="pf-export-kto")
+    status = gr.HTML(elem_id="pf-admin-status")
+    cards = gr.HTML(elem_id="pf-admin-cards")
+    gr.Markdown("#### Labellers")
+    labellers = gr.HTML(elem_id="pf-admin-labellers")
+    gr.Markdown("#### Most disputed items")
+    disputed = gr.HTML(elem_id="pf-admin-disputed")
+    return refresh, export_dpo, export_kto, [cards, labellers, disputed, status]
+
+
+def wire(
+    ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, admin_tab: gr.Tab, admin: tuple
+) -> None:
+    """Connect events to handlers; each wrapper only pulls the labeller's name from the session."""
+    item_id, choice, strength, note = outputs[0], outputs[4], outputs[5], outputs[6]
+    history = outputs[-1]
+    submit, skip, undo = buttons
+    common = dict(outputs=outputs, api_visibility="undocumented", show_progress="hidden")
+
+    def load(request: gr.Request):
+        return astuple(on_load(ctx, signed_in(request)))
+
+    def submit_label(item: str, pick: str | None, how, text: str | None, request: gr.Request):
+        return astuple(on_submit(ctx, signed_in(request), item, pick, how, text))
+
+    def skip_item(item: str, request: gr.Request):
+        return astuple(on_skip(ctx, signed_in(request), item))
+
+    def undo_last(request: gr.Request):
+        return astuple(on_undo(ctx, signed_in(request)))
+
+    def edit_label(item: str | None, request: gr.Request):
+        return astuple(on_edit(ctx, signed_in(request), item))
+
+    app.load(load, api_name="load", **common)
+    submit.click(submit_label, [item_id, choice, strength, note], api_name="submit", **common)
+    skip.click(skip_item, [item_id], api_name="skip", **common)
+    undo.click(undo_last, None, api_name="undo", **common)
+    history.input(edit_label, [history], api_name="edit", **common)
+
+    refresh, export_dpo, export_kto, admin_outputs = admin
+
+    def show_admin(request: gr.Request):
+        return gr.Tab(visible=ctx.auth.is_admin(signed_in(request)))
+
+    def admin_stats(request: gr.Request):
+        return admin_view(ctx, signed_in(request))
+
+    def export(fmt: str):
+        def handler(request: gr.Request):
+            return export_labels(ctx, signed_in(request), fmt)
+
+        return handler
+
+    private = dict(api_visibility="undocumented")
+    app.load(show_admin, None, admin_tab, api_name="admin_tab", **private)
+    refresh.click(admin_stats, None, admin_outputs, api_name="admin", **private)
+    admin_tab.select(admin_stats, None, admin_outputs, api_name="admin_select", **private)
+    export_dpo.click(export("dpo"), None, admin_outputs[-1], api_name="export_dpo", **private)
+    export_kto.click(export("kto"), None, admin_outputs[-1], api_name="export_kto", **private)
+
+
+def make_context(service: LabelService, auth: Authenticator, guidelines: Path | None = None) -> Context:
+    text = guidelines.read_text(encoding="utf-8") if guidelines else GUIDELINES[service.task]
+    return Context(service, auth, text)
+
+
+def launch(
+    app: gr.Blocks, ctx: Context, host: str = "127.0.0.1", port: int = 7860, block: bool = True, **kwargs
+):
+    """Serve the app behind the users-file login; with ``block=False`` return once it listens."""
+    return app.launch(
+        server_name=host,
+        server_port=port,
+        auth=ctx.auth,
+        auth_message="Sign in with the name and password from your labelling admin.",
+        prevent_thread_lock=not block,
+        css=CSS,
+        head=HEAD,
+        theme=gr.themes.Soft(),
+        footer_links=[],
+        ssr_mode=False,
+        show_error=True,
+        **kwargs,
+    )

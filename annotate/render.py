@@ -1,0 +1,83 @@
+"""HTML for the app, built from escaped text only: prompts and model outputs are data, never markup.
+
+Every string that came from a prompt, a completion or a labeller goes through ``html.escape`` and into a
+``white-space: pre-wrap`` block, so ``<script>``, ``onerror=`` attributes and ``javascript:`` links show as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+STRENGTHS = {4: "significantly better", 3: "better", 2: "slightly better", 1: "negligibly better / unsure"}
+
+
+def text_block(text: str) -> str:
+    return f'<pre class="pf-text">{escape(text)}</pre>'
+
+
+def chat_html(messages: Sequence[dict]) -> str:
+    turns = "".join(
+        f'<div class="pf-turn pf-{escape(m["role"])}"><div class="pf-role">{escape(m["role"])}</div>'
+        f"{text_block(m['content'])}</div>"
+        for m in messages
+    )
+    return f'<div class="pf-prompt">{turns}</div>'
+
+
+def card_html(title: str, key: str, text: str, note: str = "") -> str:
+    extra = f'<span class="pf-muted">{escape(note)}</span>' if note else ""
+    return (
+        f'<div class="pf-card"><div class="pf-card-head"><span class="pf-side">{escape(title)}</span>'
+        f"<kbd>{escape(key)}</kbd>{extra}</div>{text_block(text)}</div>"
+    )
+
+
+def message_html(text: str, kind: str = "info") -> str:
+    return f'<div class="pf-message pf-{kind}">{escape(text)}</div>'
+
+
+def progress_html(user: str, progress: dict) -> str:
+    items, done, overlap = progress["items"], progress["done"], progress["overlap"]
+    share = 100 * done / items if items else 100
+    rounds = " · ".join(f"round {r}: {c.get('done', 0)}/{c['items']}" for r, c in progress["rounds"].items())
+    return (
+        '<div class="pf-progress">'
+        f'<div class="pf-stat"><b>{escape(user)}</b> · {progress["mine"]} labelled · {progress["skipped"]} skipped'
+        f" · {progress['remaining']} left for you</div>"
+        f'<div class="pf-bar" title="{done} of {items} items have {overlap} label(s)">'
+        f'<div class="pf-fill" style="width:{share:.1f}%"></div></div>'
+        f'<div class="pf-stat pf-muted">everyone: {done}/{items} items done (K={overlap}) · '
+        f"{progress['labels']} labels · {escape(rounds)}</div></div>"
+    )
+
+
+def keys_html(keys: Sequence[tuple[str, str]]) -> str:
+    rows = "".join(f"<tr><td><kbd>{escape(k)}</kbd></td><td>{escape(what)}</td></tr>" for k, what in keys)
+    return f'<table class="pf-keys">{rows}</table>'
+
+
+def table_html(columns: Sequence[str], rows: Sequence[Sequence[object]], empty: str = "nothing yet") -> str:
+    if not rows:
+        return message_html(empty, "muted")
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape('' if v is None else str(v))}</td>" for v in row) + "</tr>"
+        for row in rows
+    )
+    return f'<table class="pf-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def cards_html(cards: Sequence[tuple[str, str, str]]) -> str:
+    """Big-number summary cards: (title, value, detail)."""
+    inner = "".join(
+        f'<div class="pf-kpi"><div class="pf-muted">{escape(t)}</div><div class="pf-big">{escape(v)}</div>'
+        f'<div class="pf-muted">{escape(d)}</div></div>'
+        for t, v, d in cards
+    )
+    return f'<div class="pf-kpis">{inner}</div>'
+
+
+def excerpt(text: str, length: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= length else flat[: length - 1] + "…"

@@ -1,0 +1,231 @@
+"""Load test of the labelling app: many labellers at once over HTTP on loopback, then a check that nothing was lost.
+
+    python benchmarks/bench_annotate.py --labellers 50 --labels-each 20
+
+The app runs in a child process (as `python -m annotate` would); each labeller logs in through Gradio's /login,
+then loads its item and submits labels through the app's own endpoints (/gradio_api/call/load and /submit), one
+request at a time, all labellers concurrently. Reported: submit latency p50/p99 measured by the clients (request to
+the result event) and inside the server (the whole submit handler, and the durable append alone), and
+lost/duplicated labels found by comparing every acknowledged label with the DPO Parquet exported afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PASSWORD = "bench-password"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def build_workspace(path: Path, items: int):
+    from data import Completion, Pair, Prompt, Workspace
+
+    workspace = Workspace.init(path)
+    records = []
+    for i in range(items):
+        prompt = Prompt([{"role": "user", "content": f"Question {i}: what is {i} + {i}?"}], source="bench")
+        a = Completion(prompt.id, f"{2 * i}, because {i} + {i} = {2 * i}.", "bench", "hf", seed=0)
+        b = Completion(prompt.id, f"It is {2 * i + 1}.", "bench", "hf", seed=1)
+        records += [prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")]
+    workspace.append(records)
+    return workspace
+
+
+def serve(workspace: Path, port: int, timings_path: Path) -> None:
+    """Child process: the app with timers around the submit handler and the durable append."""
+    import annotate.app as app_module
+    from annotate.app import build_app, launch, make_context
+    from annotate.service import LabelService
+    from annotate.users import Authenticator, load_users
+    from data import Workspace
+
+    handler_ms, append_ms = [], []
+    service = LabelService(Workspace(workspace), "pairwise", overlap=1)
+    inner_append, inner_submit = service._append, app_module.on_submit
+
+    def timed_append(label):
+        start = time.perf_counter()
+        try:
+            return inner_append(label)
+        finally:
+            append_ms.append(1000 * (time.perf_counter() - start))
+
+    def timed_submit(*args):
+        start = time.perf_counter()
+        try:
+            return inner_submit(*args)
+        finally:
+            handler_ms.append(1000 * (time.perf_counter() - start))
+
+    service._append, app_module.on_submit = timed_append, timed_submit
+    ctx = make_context(service, Authenticator(load_users(workspace / "users.toml")))
+    app = build_app(ctx)
+    launch(app, ctx, port=port, block=False, quiet=True)
+    print("READY", flush=True)
+    sys.stdin.readline()  # the parent says when the run is over
+    timings_path.write_text(json.dumps({"handler_ms": handler_ms, "append_ms": append_ms}))
+    app.close()
+
+
+async def call(client, name: str, data: list) -> tuple[list, float]:
+    start = time.perf_counter()
+    response = await client.post(f"/gradio_api/call/{name}", json={"data": data})
+    response.raise_for_status()
+    event_id = response.json()["event_id"]
+    async with client.stream("GET", f"/gradio_api/call/{name}/{event_id}") as stream:
+        event = None
+        async for line in stream.aiter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                if event == "error":
+                    raise RuntimeError(f"{name}: {line}")
+                return json.loads(line[5:]), 1000 * (time.perf_counter() - start)
+    raise RuntimeError(f"{name}: the stream ended without a result")
+
+
+class StartLine:
+    """Every labeller logs in and loads its first item, then all start labelling together."""
+
+    def __init__(self, count: int):
+        self.count, self.ready, self.all_ready, self.go = count, 0, asyncio.Event(), asyncio.Event()
+
+    async def arrive(self) -> None:
+        self.ready += 1
+        if self.ready == self.count:
+            self.all_ready.set()
+        await self.go.wait()
+
+
+async def labeller(
+    url: str, name: str, labels_each: int, think: float, acked: list, client_ms: list, start: StartLine
+):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        response = await client.post("/login", data={"username": name, "password": PASSWORD})
+        response.raise_for_status()
+        view, _ = await call(client, "load", [])
+        await start.arrive()
+        for n in range(labels_each):
+            await asyncio.sleep(
+                think * (0.5 + (zlib.crc32(f"{name}{n}".encode()) % 1000) / 1000)
+            )  # reading time, jittered
+            item = view[0]
+            if not item:
+                break
+            view, ms = await call(client, "submit", [item, "left" if n % 2 else "right", 2, ""])
+            if "Saved to disk" not in json.dumps(view):
+                raise RuntimeError(f"{name}: submit of {item} not acknowledged")
+            acked.append((name, item))
+            client_ms.append(ms)
+
+
+async def drive(url: str, labellers: int, labels_each: int, think: float) -> tuple[list, list, float]:
+    acked, client_ms, start = [], [], StartLine(labellers)
+    tasks = [
+        asyncio.create_task(labeller(url, f"user{i:02d}", labels_each, think, acked, client_ms, start))
+        for i in range(labellers)
+    ]
+    await asyncio.wait([asyncio.create_task(start.all_ready.wait()), *tasks], return_when="FIRST_COMPLETED")
+    began = time.perf_counter()
+    start.go.set()
+    await asyncio.gather(*tasks)
+    return acked, client_ms, time.perf_counter() - began
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labellers", type=int, default=50)
+    parser.add_argument("--labels-each", type=int, default=20)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a labeller reads before each label (0: flat out)",
+    )
+    parser.add_argument("--serve", nargs=3, metavar=("WS", "PORT", "TIMINGS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(Path(args.serve[0]), int(args.serve[1]), Path(args.serve[2]))
+        return 0
+
+    from annotate.users import User, dump_users, hash_password
+    from data.export import to_dpo
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-annotate-"))
+    items = args.labellers * (args.labels_each + 1)  # each labeller also holds the item after its last label
+    workspace = build_workspace(tmp / "ws", items)
+    hashed = hash_password(PASSWORD)  # one hash for all: the bench measures labelling, not scrypt
+    users = {f"user{i:02d}": User(f"user{i:02d}", hashed) for i in range(args.labellers)}
+    (tmp / "ws" / "users.toml").write_text(dump_users(users))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    timings = tmp / "timings.json"
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(tmp / "ws"), str(port), str(timings)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert child.stdout.readline().strip() == "READY"
+    try:
+        acked, client_ms, seconds = asyncio.run(
+            drive(f"http://127.0.0.1:{port}", args.labellers, args.labels_each, args.think)
+        )
+    finally:
+        child.stdin.write("quit\n")
+        child.stdin.flush()
+        child.wait(timeout=60)
+    server = json.loads(timings.read_text())
+
+    frames = [workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels")]
+    rows, _ = to_dpo(*frames)
+    exported = [row["pair_id"] for row in rows]
+    acked_items = [item for _, item in acked]
+    lost = len(set(acked_items) - set(exported))
+    duplicated = len(acked_items) - len(set(acked_items)) + sum(row["votes"] > 1 for row in rows)
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}"
+    )
+    print(
+        f"think {args.think:g} s, {args.labellers} labellers x {args.labels_each} labels: {len(acked)} acknowledged in {seconds:.1f} s "
+        f"({len(acked) / seconds:.0f} labels/s)"
+    )
+    for name, values in (
+        ("client submit (HTTP round trip)", client_ms),
+        ("server submit handler", server["handler_ms"]),
+        ("server durable append (fsync)", server["append_ms"]),
+    ):
+        print(
+            f"{name}: p50 {percentile(values, 50):.1f} ms, p99 {percentile(values, 99):.1f} ms, "
+            f"mean {statistics.fmean(values):.1f} ms (n={len(values)})"
+        )
+    print(f"labels on disk {len(frames[3])}, DPO rows {len(rows)}: lost {lost}, duplicated {duplicated}")
+    return 1 if lost or duplicated else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

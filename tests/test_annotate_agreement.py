@@ -1,0 +1,77 @@
+"""Agreement and bias statistics with hand-computed values."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from annotate.agreement import (
+    admin_report,
+    binomial_two_sided,
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha,
+    position_bias,
+)
+from data.records import Label, to_row
+
+START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+def frame(labels: list[Label]) -> pd.DataFrame:
+    return pd.DataFrame([to_row(label) for label in labels])
+
+
+def test_cohen_kappa_hand_computed():
+    x = ["a", "a", "b", "b", "a", "tie"]
+    y = ["a", "b", "b", "b", "a", "a"]
+    # p_o = 4/6; p_e = (3*3 + 2*3 + 1*0) / 36 = 15/36; kappa = (24 - 15) / (36 - 15) = 3/7
+    assert cohen_kappa(x, y) == pytest.approx(3 / 7)
+    assert cohen_kappa(["a", "a"], ["a", "a"]) is None  # one category: undefined
+    assert cohen_kappa([], []) is None
+
+
+def test_fleiss_kappa_and_krippendorff_alpha_hand_computed():
+    # items [a,a,a], [a,a,b], [b,b,b]: P_i = 1, 1/3, 1 -> P = 7/9; p_a = 5/9, p_b = 4/9 -> P_e = 41/81
+    assert fleiss_kappa([[3, 0], [2, 1], [0, 3]]) == pytest.approx((63 - 41) / (81 - 41))
+    # coincidences o_aa = 4, o_ab = o_ba = 1, o_bb = 3; n_a = 5, n_b = 4: alpha = 1 - 8 * 2 / 40
+    units = [["a", "a", "a"], ["a", "a", "b"], ["b", "b", "b"]]
+    assert krippendorff_alpha(units) == pytest.approx(0.6)
+    assert krippendorff_alpha([["a"], ["a", "a"]]) is None
+    with pytest.raises(ValueError):
+        fleiss_kappa([[2, 0], [1, 2]])
+
+
+def test_position_bias_exact_binomial():
+    assert binomial_two_sided(8, 10) == pytest.approx(112 / 1024)  # 2 * (45 + 10 + 1) / 2**10
+    assert binomial_two_sided(5, 10) == 1.0
+    labels = [Label(f"p{i}", "ann", "pairwise", "a", left="a" if i < 8 else "b") for i in range(10)]
+    labels.append(Label("p10", "ann", "pairwise", "tie", left="a"))  # not decisive
+    labels.append(Label("p11", "ann", "pairwise", "a"))  # no side recorded (an older label)
+    result = position_bias(frame(labels))
+    assert result == {"decisive": 10, "left_wins": 8, "left_rate": 0.8, "p_value": pytest.approx(112 / 1024)}
+
+
+def test_admin_report_on_two_labellers():
+    x = ["a", "a", "b", "b", "a", "tie"]
+    y = ["a", "b", "b", "b", "a", "a"]
+    labels = []
+    for i, (cx, cy) in enumerate(zip(x, y)):
+        labels.append(Label(f"p{i}", "ann", "pairwise", cx, seconds=4.0, created_at=START + timedelta(i)))
+        labels.append(Label(f"p{i}", "bob", "pairwise", cy, seconds=6.0, created_at=START + timedelta(i)))
+    skipped = Label("p9", "bob", "pairwise", None, retracted=True, created_at=START)
+    undone = Label("p8", "ann", "pairwise", "a", created_at=START)
+    undo = Label("p8", "ann", "pairwise", None, retracted=True, supersedes=undone.id, created_at=START)
+    imported = Label("p0", "import", "pairwise", "b", created_at=START)
+    report = admin_report(frame(labels + [skipped, undone, undo, imported]), "pairwise")
+    assert report["agreement"]["cohen"] == pytest.approx(3 / 7)
+    assert report["agreement"]["items"] == 6 and report["agreement"]["fleiss_items"] == 6
+    assert report["distribution"] == {"a": 6, "b": 5, "tie": 1}
+    table = report["labellers"].set_index("labeller")
+    assert table.loc["ann", ["labels", "skips", "undos"]].tolist() == [6, 0, 1]
+    assert table.loc["bob", ["labels", "skips", "undos", "median_seconds"]].tolist() == [6, 1, 0, 6.0]
+    disputed = report["disputed"]
+    assert list(disputed["item_id"][:2]) == ["p1", "p5"]  # the two split items come first
+    assert list(disputed["agreement"]) == [0.5, 0.5, 1.0, 1.0, 1.0, 1.0]

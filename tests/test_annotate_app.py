@@ -1,0 +1,206 @@
+"""Handler-level tests of the app: identity from the session, blindness, admin checks, inert rendering, CLI errors."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import gradio as gr
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from annotate.__main__ import main
+from annotate.app import (
+    admin_view,
+    export_labels,
+    make_context,
+    on_edit,
+    on_load,
+    on_skip,
+    on_submit,
+    on_undo,
+    signed_in,
+)
+from annotate.render import chat_html
+from annotate.service import LabelService
+from annotate.users import Authenticator, UsersError, add_user, hash_password, load_users, verify_password
+from data import Completion, Pair, Prompt
+from data.export import to_dpo
+from data.store import read_table
+
+PASSWORD = "correct horse battery"
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(2)">',
+    '<a href="javascript:alert(3)">x</a>',
+]
+
+
+@pytest.fixture(scope="module")
+def users_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("users") / "users.toml"
+    add_user(path, "ann", PASSWORD, admin=True)
+    add_user(path, "bob", PASSWORD)
+    return path
+
+
+@pytest.fixture()
+def ctx(label_ws, users_file):
+    return make_context(LabelService(label_ws, overlap=2), Authenticator(load_users(users_file)))
+
+
+def test_passwords_are_salted_hashes_and_bad_ones_are_refused(users_file):
+    text = users_file.read_text()
+    assert PASSWORD not in text and text.count("scrypt$") == 2
+    assert users_file.stat().st_mode & 0o077 == 0  # owner only
+    auth = Authenticator(load_users(users_file))
+    assert auth("ann", PASSWORD) and auth("bob", PASSWORD)
+    assert not auth("ann", "wrong password") and not auth("mallory", PASSWORD) and not auth("", "")
+    assert auth.is_admin("ann") and not auth.is_admin("bob") and not auth.is_admin(None)
+    assert hash_password(PASSWORD) != hash_password(PASSWORD)  # a fresh salt each time
+    assert not verify_password(PASSWORD, "plain text")
+    with pytest.raises(ValueError, match="at least 8"):
+        hash_password("short")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('[users.ann]\npassword = "hunter2hunter2"\n', "never the password itself"),
+        ("[users.ann\n", "cannot read users file"),
+        ("", r"no \[users.NAME\] entries"),
+        ('[users.import]\npassword = "x"\n', "names are"),
+        ('[users.ann]\npassword = "scrypt$1$1$1$a$b"\nadmin = "yes"\n', "'admin' must be true or false"),
+    ],
+)
+def test_bad_users_files_are_clear_errors(tmp_path, content, message):
+    path = tmp_path / "users.toml"
+    path.write_text(content)
+    with pytest.raises(UsersError, match=message):
+        load_users(path)
+    with pytest.raises(UsersError, match="no users file"):
+        load_users(tmp_path / "missing.toml")
+
+
+def test_identity_comes_only_from_the_session():
+    assert signed_in(SimpleNamespace(username="ann")) == "ann"
+    for request in (None, SimpleNamespace(username=None)):
+        with pytest.raises(gr.Error):
+            signed_in(request)
+
+
+def test_label_submit_undo_skip_through_handlers(ctx):
+    view = on_load(ctx, "ann")
+    assert view.item_id and "question" in view.prompt and "ann" in view.progress
+    missing = on_submit(ctx, "ann", view.item_id, None, None, "")
+    assert "Pick a choice first" in missing.status and missing.item_id == view.item_id
+    saved = on_submit(ctx, "ann", view.item_id, "left", 4, "good")
+    assert "Saved to disk: A better (significantly better)" in saved.status
+    assert saved.item_id != view.item_id and "1 labelled" in saved.progress
+    assert len(ctx.service.workspace.frame("labels")) == 1  # on disk when the screen says so
+    stale = on_submit(ctx, "ann", view.item_id, "right", None, "")
+    assert "Not saved" in stale.status and len(ctx.service.workspace.frame("labels")) == 1
+    undone = on_undo(ctx, "ann")
+    assert "Undid your label (A better" in undone.status and undone.item_id == view.item_id
+    skipped = on_skip(ctx, "ann", view.item_id)
+    assert "Skipped" in skipped.status and skipped.item_id != view.item_id
+
+
+def test_labellers_are_blind_to_each_other(ctx):
+    ann = on_load(ctx, "ann")
+    on_submit(ctx, "ann", ann.item_id, "left", None, "ann's secret note")
+    bob = on_load(ctx, "bob")
+    text = " ".join(str(v) for v in vars(bob).values())
+    assert "secret" not in text and "0 labelled" in bob.progress
+    assert "no label of yours" in on_edit(ctx, "bob", ann.item_id).status  # bob cannot open ann's label
+    assert on_undo(ctx, "bob").status.count("Nothing to undo") == 1
+    with pytest.raises(gr.Error, match="admin"):
+        admin_view(ctx, "bob")
+    with pytest.raises(gr.Error, match="admin"):
+        export_labels(ctx, "bob", "dpo")
+
+
+def test_edit_via_history_keeps_one_label(ctx):
+    first = on_load(ctx, "ann").item_id
+    on_submit(ctx, "ann", first, "left", None, "")
+    editing = on_edit(ctx, "ann", first)
+    assert editing.item_id == first and editing.choice == "left" and "Editing" in editing.status
+    on_submit(ctx, "ann", first, "tie", None, "")
+    assert ctx.service.queue.votes[first] == 1
+    assert [label.choice for label in ctx.service.my_labels("ann")] == ["tie"]
+
+
+def test_admin_view_and_export(ctx):
+    for user in ("ann", "bob"):
+        for _ in range(4):
+            view = on_load(ctx, user)
+            on_submit(ctx, user, view.item_id, "left" if user == "ann" else "right", None, "")
+    cards, labellers, disputed, _ = admin_view(ctx, "ann")
+    assert "Cohen" in cards and "left side wins" in cards and "<td>ann</td><td>4</td>" in labellers
+    assert "question" in disputed
+    ws = ctx.service.workspace
+    frames = [ws.frame(name) for name in ("prompts", "completions", "pairs", "labels")]
+    rows, counts = to_dpo(*frames)
+    status = export_labels(ctx, "ann", "dpo")
+    if rows:  # which side ann's "left" is depends on the per-(item, labeller) coin flip
+        assert f"exported {counts['exported']}" in status
+        assert len(pd.read_parquet(ws.exports / "dpo.parquet")) == len(rows)
+    else:
+        assert "Nothing to export as dpo" in status
+    assert "Nothing to export as kto" in export_labels(ctx, "ann", "kto")
+
+
+def test_model_text_is_rendered_inert(workspace):
+    prompt = Prompt([{"role": "user", "content": "Hi " + " ".join(PAYLOADS)}], source="xss")
+    a = Completion(prompt.id, PAYLOADS[1], "m", "hf")
+    b = Completion(prompt.id, PAYLOADS[2], "m", "hf")
+    workspace.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
+    ctx = make_context(LabelService(workspace), Authenticator({}))
+    view = on_load(ctx, "ann")
+    html = view.prompt + view.left + view.right
+    for tag in ("<script", "<img", "<a "):
+        assert tag not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "onerror=&quot;alert(2)&quot;" in html
+    assert 'class="pf-text"' in chat_html([{"role": "user", "content": "x"}])
+
+
+def test_labels_written_before_the_left_column_still_read(tmp_path):
+    old = pa.table(
+        {
+            "id": ["l1"],
+            "item_id": ["p1"],
+            "annotator": ["ann"],
+            "task": ["pairwise"],
+            "choice": ["a"],
+            "strength": pa.array([None], pa.int64()),
+            "seconds": pa.array([None], pa.float64()),
+            "note": pa.array([None], pa.string()),
+            "retracted": [False],
+            "supersedes": pa.array([None], pa.string()),
+            "created_at": pa.array([pd.Timestamp("2025-01-01", tz="UTC")], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    (tmp_path / "labels").mkdir()
+    pq.write_table(old, tmp_path / "labels" / "part-old.parquet")
+    assert read_table(tmp_path / "labels", "labels").column("left").to_pylist() == [None]
+
+
+def test_cli_errors_are_one_line_and_exit_2(tmp_path, label_ws, users_file, capsys, monkeypatch):
+    assert main(["-w", str(tmp_path / "nowhere")]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["-w", str(label_ws.path), "--users", str(tmp_path / "none.toml")]) == 2
+    assert "no users file" in capsys.readouterr().err
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--overlap", "0"]) == 2
+    empty = tmp_path / "empty"
+    from data import Workspace
+
+    Workspace.init(empty)
+    add_user(empty / "users.toml", "ann", PASSWORD)
+    assert main(["-w", str(empty), "--task", "kto"]) == 2
+    assert "nothing to label for task kto" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(["hash-password", "--password-stdin"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("scrypt$") and verify_password(PASSWORD, printed)

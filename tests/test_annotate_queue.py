@@ -1,0 +1,203 @@
+"""Queue rules through the labelling service: overlap K, never the same item twice, leases, skip, undo, resume."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotate.queue import LabelQueue
+from annotate.service import LabelService, StaleItem, choice_from_side, left_side
+from data import Completion, Label, Pair, Prompt
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def service(ws, overlap=1, clock=None, task="pairwise"):
+    return LabelService(ws, task, overlap=overlap, lease_seconds=60, clock=clock or Clock())
+
+
+def label_all(svc, user):
+    seen = []
+    while (shown := svc.show(user)) is not None:
+        seen.append(shown.item.id)
+        svc.submit(user, shown.item.id, "left")
+    return seen
+
+
+def test_items_are_sampled_pairs_in_round_then_creation_order(label_ws):
+    svc = service(label_ws)
+    order = list(svc.items)
+    assert len(order) == 4
+    pairs = label_ws.frame("pairs").sort_values("created_at")
+    assert order == list(pairs["id"])
+    assert svc.items[order[0]].prompt == ({"role": "user", "content": "question 0"},)
+
+
+def test_spin_and_already_labelled_imported_pairs_are_not_queued(label_ws):
+    prompt = Prompt([{"role": "user", "content": "q"}], source="t")
+    a, b = (Completion(prompt.id, t, "m", "import") for t in ("x", "y"))
+    spin = Pair(prompt.id, a.id, b.id, "spin")
+    imported = Pair(prompt.id, b.id, a.id, "imported")
+    bare = Pair(prompt.id, a.id, b.id, "imported")
+    label_ws.append([prompt, a, b, spin, imported, bare, Label(imported.id, "import", "pairwise", "a")])
+    items = set(service(label_ws).items)
+    assert bare.id in items and spin.id not in items and imported.id not in items
+
+
+def test_overlap_k_each_item_to_k_labellers_never_twice_to_one(label_ws):
+    svc = service(label_ws, overlap=2)
+    seen = {user: label_all(svc, user) for user in ("ann", "bob", "cat")}
+    assert len(seen["ann"]) == 4 and len(set(seen["ann"])) == 4
+    assert len(seen["bob"]) == 4
+    assert seen["cat"] == []  # every item has its K=2 labels
+    votes = svc.queue.votes
+    assert all(votes[item] == 2 for item in svc.items)
+    assert svc.progress("cat") == {
+        "mine": 0,
+        "skipped": 0,
+        "remaining": 0,
+        "labels": 8,
+        "items": 4,
+        "done": 4,
+        "overlap": 2,
+        "rounds": {0: {"items": 4, "done": 4}},
+    }
+
+
+def test_leases_keep_an_item_to_k_holders_and_expire():
+    clock = Clock()
+    queue = LabelQueue(["x", "y"], overlap=1, lease_seconds=60, clock=clock)
+    assert queue.next_item("ann") == "x"
+    assert queue.next_item("bob") == "y"  # x is leased to ann
+    assert queue.next_item("cat") is None
+    assert queue.next_item("ann") == "x"  # a reload shows the same item
+    clock.now += 61
+    assert queue.next_item("cat") == "x"  # ann's lease expired
+    assert queue.next_item("ann") == "y"  # x is cat's now; bob's lease on y expired too
+
+
+def test_late_label_after_lease_expiry_is_kept(label_ws):
+    clock = Clock()
+    svc = service(label_ws, clock=clock)
+    first = svc.show("ann").item.id
+    clock.now += 61
+    assert svc.show("bob").item.id == first
+    svc.submit("ann", first, "left")
+    svc.submit("bob", first, "right")
+    assert svc.queue.votes[first] == 2
+    assert len(label_ws.frame("labels")) == 2
+
+
+def test_submit_records_the_side_shown_left_and_maps_the_choice(label_ws):
+    svc = service(label_ws)
+    shown = svc.show("ann")
+    label = svc.submit("ann", shown.item.id, "right", strength=3, note="  crisp  ")
+    stored = label_ws.frame("labels").iloc[0]
+    assert stored["left"] == shown.left == left_side(shown.item.id, "ann")
+    assert stored["choice"] == choice_from_side("right", shown.left) != shown.left
+    assert (stored["strength"], stored["note"], stored["annotator"]) == (3, "crisp", "ann")
+    assert label.id == stored["id"]
+    assert choice_from_side("tie", "b") == "tie"
+
+
+def test_strength_is_dropped_for_ties_and_checked_for_preferences(label_ws):
+    svc = service(label_ws)
+    item = svc.show("ann").item.id
+    with pytest.raises(ValueError, match="strength 9"):
+        svc.submit("ann", item, "left", strength=9)
+    with pytest.raises(ValueError, match="choice 'maybe'"):
+        svc.submit("ann", item, "maybe")
+    assert svc.submit("ann", item, "tie", strength=4).strength is None
+
+
+def test_stale_item_is_refused(label_ws):
+    svc = service(label_ws)
+    item = svc.show("ann").item.id
+    svc.submit("ann", item, "left")
+    with pytest.raises(StaleItem):
+        svc.submit("ann", item, "right")  # a second tab, or a double Enter
+    with pytest.raises(StaleItem):
+        svc.submit("bob", item, "left")  # not on bob's screen
+    assert len(label_ws.frame("labels")) == 1
+
+
+def test_skip_is_remembered_and_frees_the_slot(label_ws):
+    svc = service(label_ws)
+    first = svc.show("ann").item.id
+    svc.skip("ann", first)
+    assert svc.show("ann").item.id != first
+    assert svc.show("bob").item.id == first  # ann's skip does not count towards K
+    restarted = service(label_ws)
+    assert restarted.queue.status("ann", first) == "skipped"
+    assert first not in label_all(restarted, "ann")
+
+
+def test_undo_retracts_the_last_label_and_hands_the_item_back(label_ws):
+    svc = service(label_ws)
+    first = svc.show("ann").item.id
+    svc.submit("ann", first, "left")
+    second = svc.show("ann").item.id
+    svc.submit("ann", second, "tie")
+    assert svc.undo("ann").item_id == second
+    assert svc.show("ann").item.id == second
+    assert svc.undo("ann").item_id == first  # undo goes further back
+    assert svc.show("ann").item.id == first
+    assert svc.queue.votes[first] == svc.queue.votes[second] == 0
+    relabel = svc.submit("ann", first, "right")
+    log = label_ws.frame("labels").sort_values("created_at")
+    assert list(log["retracted"]) == [False, False, True, True, False]
+    assert relabel.supersedes == log.iloc[3]["id"]  # the audit trail links each event to the one before
+    assert svc.undo("bob") is None
+
+
+def test_undo_of_a_skip_puts_the_item_back(label_ws):
+    svc = service(label_ws)
+    first = svc.show("ann").item.id
+    svc.skip("ann", first)
+    assert svc.undo("ann").item_id == first
+    assert svc.show("ann").item.id == first
+
+
+def test_edit_a_label_through_reopen(label_ws):
+    svc = service(label_ws)
+    first = svc.show("ann").item.id
+    original = svc.submit("ann", first, "left")
+    svc.show("ann")
+    shown = svc.reopen("ann", first)
+    assert shown.previous.id == original.id
+    assert svc.show("ann").item.id == first  # stays on screen until saved
+    edit = svc.submit("ann", first, "both_bad")
+    assert edit.supersedes == original.id and svc.queue.votes[first] == 1
+    assert [label.choice for label in svc.my_labels("ann")] == ["both_bad"]
+    with pytest.raises(StaleItem):
+        svc.reopen("bob", first)  # bob cannot open ann's label
+
+
+def test_restart_resumes_every_labeller(label_ws):
+    svc = service(label_ws, overlap=2)
+    ann_first = svc.show("ann").item.id
+    svc.submit("ann", ann_first, "left")
+    ann_second = svc.show("ann").item.id
+    svc.show("bob")
+    svc.skip("bob", svc.show("bob").item.id)
+    restarted = service(label_ws, overlap=2)  # a new app object on the same workspace
+    assert restarted.show("ann").item.id == ann_second
+    assert restarted.progress("ann")["mine"] == 1
+    assert restarted.progress("bob")["skipped"] == 1
+    assert restarted.queue.votes[ann_first] == 1
+    assert restarted.undo("ann").item_id == ann_first  # undo history survives too
+
+
+def test_kto_items_are_generated_completions(label_ws):
+    svc = service(label_ws, task="kto")
+    assert len(svc.items) == 8
+    shown = svc.show("ann")
+    assert shown.left is None and len(shown.item.texts) == 1
+    assert svc.submit("ann", shown.item.id, "desirable").choice == "desirable"
+    with pytest.raises(ValueError):
+        svc.submit("ann", svc.show("ann").item.id, "left")
