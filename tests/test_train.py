@@ -199,3 +199,29 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_compact_head_log_probs_match_trl(tmp_path, tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from train.pairs import preference_rows
+    from train.run import build_trainer
+    from train.trainer import completion_logps
+
+    ws = build_workspace(tmp_path / "ws", count=4)
+    rows, _ = preference_rows(ws, "train", ("sampled",))
+    rows[1]["chosen"] = [{"role": "assistant", "content": "a much longer answer " * 5}]  # ragged batch
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    opts = options(ws, tiny_model_dir, tmp_path / "out")
+    trainer = build_trainer(opts, model, tokenizer, rows, tmp_path / "out", False, ws)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    with torch.no_grad():
+        chosen, rejected = trainer.compute_ref_log_probs(trainer.model, batch)
+        ours = completion_logps(
+            trainer.model,
+            {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]},
+            batch["completion_mask"],
+        )
+    assert torch.allclose(ours, torch.cat([chosen, rejected]), atol=1e-4)
+    assert torch.allclose(batch["ref_chosen_logps"], chosen, atol=1e-4)

@@ -139,11 +139,15 @@ def build_trainer(options, model, tokenizer, rows, out, bf16, workspace, extra_c
         from train.trainer import PairCollator, PreferenceTrainer, RefCache
 
         loss_type = list(_csv(options.loss_type)) if method == "dpo" else [DPO_LOSS_OF[method]]
+        # Sigmoid and robust losses (and DPOP, agreement) run our per-pair loss on a compact LM head
+        # (train.trainer.completion_logps); every other TRL loss type runs TRL's own loss.
         custom = None
-        if method == "dpop":
-            custom = {"dpop_lambda": options.dpop_lambda}
-        if options.agreement != "off":
-            custom = (custom or {}) | {"robust": options.agreement == "robust" or method == "rdpo"}
+        if loss_type in (["sigmoid"], ["robust"]):
+            custom = {
+                "dpop_lambda": options.dpop_lambda if method == "dpop" else 0.0,
+                "robust": loss_type == ["robust"] or options.agreement == "robust",
+                "epsilon": options.label_smoothing,
+            }
         args = DPOConfig(
             **common,
             beta=options.beta,

@@ -39,6 +39,24 @@ class PairCollator(DataCollatorForPreference):
         return output
 
 
+def completion_logps(model, model_kwargs: dict, completion_mask: torch.Tensor) -> torch.Tensor:
+    """Summed log-probs of the completion tokens of each row, projecting through the LM head only the positions
+    from the batch's first completion token on (``logits_to_keep``), not the prompts.
+
+    TRL's fused head does this compaction only where Triton runs; elsewhere (CPU) it scores every position and
+    recomputes the head in the backward pass, which made its DPO step slower than a naive loop here.
+    Called through ``model(...)``, so DDP, FSDP and PEFT wrappers see an ordinary forward.
+    """
+    targets = completion_mask[:, 1:].bool()
+    first = int(targets.any(dim=0).nonzero()[0]) if targets.any() else 0
+    keep = torch.arange(first, completion_mask.size(1) - 1, device=completion_mask.device)
+    logits = model(**model_kwargs, use_cache=False, logits_to_keep=keep).logits
+    token_ids = model_kwargs["input_ids"][:, keep + 1]
+    token_logits = torch.gather(logits, 2, token_ids.unsqueeze(2)).squeeze(2).float()
+    token_logps = token_logits - torch.logsumexp(logits.float(), dim=-1)
+    return (token_logps * targets[:, keep]).sum(dim=1)
+
+
 class RefCache:
     """Reference log-probs in the workspace's ``reflogps`` table, keyed by (reference fingerprint, pair texts)."""
 
@@ -165,23 +183,20 @@ class PreferenceTrainer(DPOTrainer):
         if not self.custom_loss:
             return super()._compute_loss(model, inputs, return_outputs)
         mode = "train" if self.model.training else "eval"
-        model_kwargs = {k: v for k, v in inputs.items() if k not in ("completion_mask", *REF_COLUMNS)} | {
-            "use_cache": False
-        }
-        completion_mask = inputs["completion_mask"]
-        labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
-        outputs = model(**model_kwargs, labels=labels, fused_lm_head=True)
-        seq_len = completion_mask.size(1) - 1
-        logps = outputs.log_probs[:, -seq_len:].sum(dim=1)
+        model_kwargs = {k: v for k, v in inputs.items() if k not in ("completion_mask", *REF_COLUMNS)}
+        logps = completion_logps(model, model_kwargs, inputs["completion_mask"])
         chosen_logps, rejected_logps = logps.chunk(2, dim=0)
         chosen_logratios = chosen_logps - inputs["ref_chosen_logps"]
         rejected_logratios = rejected_logps - inputs["ref_rejected_logps"]
+        epsilon = extras.get("pair_epsilon")
+        if epsilon is None and self.custom_loss.get("epsilon"):
+            epsilon = torch.full_like(chosen_logratios, self.custom_loss["epsilon"])
         per_pair = pair_loss(
             chosen_logratios,
             rejected_logratios,
             self.beta,
             dpop_lambda=self.custom_loss.get("dpop_lambda", 0.0),
-            epsilon=extras.get("pair_epsilon"),
+            epsilon=epsilon,
             robust=self.custom_loss.get("robust", False),
             offset=extras.get("pair_offset"),
         )
@@ -200,4 +215,4 @@ class PreferenceTrainer(DPOTrainer):
         metrics["rewards/margins"].append(gather(chosen_rewards - rejected_rewards).mean().item())
         metrics["logps/chosen"].append(gather(chosen_logps.detach()).mean().item())
         metrics["logps/rejected"].append(gather(rejected_logps.detach()).mean().item())
-        return (loss, outputs) if return_outputs else loss
+        return (loss, None) if return_outputs else loss
