@@ -128,7 +128,7 @@ def run_naive(args) -> dict:
     }
 
 
-def run_ours(args) -> dict:
+def run_ours(args, trl_head: bool = False) -> dict:
     import torch
     from transformers import TrainerCallback
 
@@ -162,6 +162,10 @@ def run_ours(args) -> dict:
             workspace=ws.path,
             model=str(path),
             method="dpo",
+            # "trl": the same trainer with DPO's sigmoid loss written as TRL's own (two halves of it), which
+            # TRL computes on its fused head instead of our compact one: isolates what the compact head buys.
+            loss_type="sigmoid,sigmoid" if trl_head else "sigmoid",
+            loss_weights="0.5,0.5" if trl_head else None,
             batch_size=args.batch_size,
             max_length=args.max_length,
             max_steps=args.steps + 1,
@@ -179,7 +183,7 @@ def run_ours(args) -> dict:
         trainer.args.save_strategy = "no"
         trainer.train()
     return {
-        "side": "ours",
+        "side": "trl" if trl_head else "ours",
         "step_s": statistics.median(times[1:]),
         "ref_pass_s": ref_pass,
         "peak_mib": peak_memory_mib(),
@@ -203,15 +207,22 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=3, help="timed steps (after one warm-up step)")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast on both sides")
-    parser.add_argument("--only", choices=("naive", "ours"), help=argparse.SUPPRESS)  # child process mode
+    parser.add_argument(
+        "--sides",
+        default="naive,ours",
+        help="comma-separated: naive, ours, trl (ours with TRL's log-prob head)",
+    )
+    parser.add_argument(
+        "--only", choices=("naive", "ours", "trl"), help=argparse.SUPPRESS
+    )  # child process mode
     args = parser.parse_args()
     if args.only:
-        result = run_naive(args) if args.only == "naive" else run_ours(args)
+        result = run_naive(args) if args.only == "naive" else run_ours(args, trl_head=args.only == "trl")
         print(json.dumps(result))
         return 0
     results = {}
     passthrough = [a for a in sys.argv[1:]]
-    for side in ("naive", "ours"):
+    for side in args.sides.split(","):
         out = subprocess.run(
             [sys.executable, __file__, *passthrough, "--only", side], capture_output=True, text=True
         )
@@ -230,6 +241,10 @@ def main() -> int:
     print(f"step time ratio ours / naive: {ratio:.2f}x (target <= 0.55x)")
     memory = results["ours"]["peak_mib"] / results["naive"]["peak_mib"]
     print(f"peak memory ratio ours / naive: {memory:.2f}x")
+    if "trl" in results:
+        print(
+            f"step time ratio ours-with-TRL's-head / naive: {results['trl']['step_s'] / results['naive']['step_s']:.2f}x"
+        )
     return 0
 
 

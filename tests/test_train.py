@@ -216,6 +216,7 @@ def test_compact_head_log_probs_match_trl(tmp_path, tiny_model_dir):
     opts = options(ws, tiny_model_dir, tmp_path / "out")
     trainer = build_trainer(opts, model, tokenizer, rows, tmp_path / "out", False, ws)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    batch = {k: v.to(trainer.model.device) for k, v in batch.items()}
     with torch.no_grad():
         chosen, rejected = trainer.compute_ref_log_probs(trainer.model, batch)
         ours = completion_logps(

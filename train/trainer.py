@@ -43,11 +43,16 @@ def completion_logps(model, model_kwargs: dict, completion_mask: torch.Tensor) -
     """Summed log-probs of the completion tokens of each row, projecting through the LM head only the positions
     from the batch's first completion token on (``logits_to_keep``), not the prompts.
 
-    TRL's fused head does this compaction only where Triton runs; elsewhere (CPU) it scores every position and
-    recomputes the head in the backward pass, which made its DPO step slower than a naive loop here.
-    Called through ``model(...)``, so DDP, FSDP and PEFT wrappers see an ordinary forward.
+    TRL's fused head does this compaction only where Triton runs (CUDA), where it also never materialises the
+    logits, so there it is used; elsewhere (CPU) it scores every position and recomputes the head in the backward
+    pass, which made its DPO step slower than a naive loop. Called through ``model(...)``, so DDP, FSDP and PEFT
+    wrappers see an ordinary forward.
     """
     targets = completion_mask[:, 1:].bool()
+    if completion_mask.is_cuda:
+        labels = model_kwargs["input_ids"].masked_fill(completion_mask == 0, -100)
+        outputs = model(**model_kwargs, use_cache=False, labels=labels, fused_lm_head=True)
+        return outputs.log_probs[:, -targets.size(1) :].sum(dim=1)
     first = int(targets.any(dim=0).nonzero()[0]) if targets.any() else 0
     keep = torch.arange(first, completion_mask.size(1) - 1, device=completion_mask.device)
     logits = model(**model_kwargs, use_cache=False, logits_to_keep=keep).logits
