@@ -70,7 +70,7 @@ def run_naive(args) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from data.provision import resolve_model
-    from train.evaluate import _ids
+    from train.evaluate import encode_batch, full_vocab_logps
 
     path = resolve_model(args.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -80,24 +80,12 @@ def run_naive(args) -> dict:
     policy.train()
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-6)
     rows = load_rows(args.batch_size * (args.steps + 1))
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
     def batch(side_rows, side):
-        encoded = [_ids(tokenizer, r["prompt"], r[side], args.max_length) for r in side_rows]
-        width = max(len(ids) for ids, _ in encoded)
-        ids = torch.full((len(encoded), width), pad)
-        mask = torch.zeros_like(ids)
-        completion = torch.zeros_like(ids)
-        for i, (seq, start) in enumerate(encoded):
-            ids[i, : len(seq)] = torch.tensor(seq)
-            mask[i, : len(seq)] = 1
-            completion[i, start : len(seq)] = 1
-        return ids.to(device()), mask.to(device()), completion.to(device())
-
-    def logps(model, ids, mask, completion):
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-        token = torch.gather(F.log_softmax(logits.float(), -1), 2, ids[:, 1:, None]).squeeze(2)
-        return (token * completion[:, 1:]).sum(1)
+        tensors = encode_batch(
+            tokenizer, [r["prompt"] for r in side_rows], [r[side] for r in side_rows], args.max_length
+        )
+        return tuple(t.to(device()) for t in tensors)
 
     times = []
     autocast = torch.autocast(device(), dtype=torch.bfloat16, enabled=args.bf16)
@@ -106,11 +94,11 @@ def run_naive(args) -> dict:
         chosen, rejected = batch(chunk, "chosen"), batch(chunk, "rejected")
         start = time.perf_counter()
         with autocast:
-            policy_chosen = logps(policy, *chosen)
-            policy_rejected = logps(policy, *rejected)
+            policy_chosen = full_vocab_logps(policy, *chosen)
+            policy_rejected = full_vocab_logps(policy, *rejected)
             with torch.no_grad():
-                ref_chosen = logps(reference, *chosen)
-                ref_rejected = logps(reference, *rejected)
+                ref_chosen = full_vocab_logps(reference, *chosen)
+                ref_rejected = full_vocab_logps(reference, *rejected)
         margin = (policy_chosen - ref_chosen) - (policy_rejected - ref_rejected)
         loss = -F.logsigmoid(0.1 * margin).mean()
         loss.backward()

@@ -26,6 +26,28 @@ def _ids(tokenizer, prompt: list[dict], completion: list[dict], max_length: int 
     return list(full_ids), start
 
 
+def encode_batch(tokenizer, prompts: list, completions: list, max_length: int | None = None):
+    """Right-padded (input_ids, attention_mask, completion_mask) for chat prompts and completions."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    encoded = [_ids(tokenizer, p, c, max_length) for p, c in zip(prompts, completions)]
+    width = max(len(ids) for ids, _ in encoded)
+    input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+    attention = torch.zeros_like(input_ids)
+    completion = torch.zeros_like(input_ids)
+    for row, (ids, start) in enumerate(encoded):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        attention[row, : len(ids)] = 1
+        completion[row, start : len(ids)] = 1
+    return input_ids, attention, completion
+
+
+def full_vocab_logps(model, input_ids, attention, completion) -> torch.Tensor:
+    """Summed completion log-probs the textbook way: every position's logits, full log-softmax."""
+    logits = model(input_ids=input_ids, attention_mask=attention, use_cache=False).logits[:, :-1].float()
+    token_logps = torch.gather(F.log_softmax(logits, dim=-1), 2, input_ids[:, 1:, None]).squeeze(2)
+    return (token_logps * completion[:, 1:]).sum(dim=1)
+
+
 @torch.no_grad()
 def sequence_logps(
     model, tokenizer, prompts: list, completions: list, batch_size: int = 4, max_length: int | None = None
@@ -34,25 +56,15 @@ def sequence_logps(
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out: list[float] = []
     for offset in range(0, len(prompts), batch_size):
-        encoded = [
-            _ids(tokenizer, p, c, max_length)
-            for p, c in zip(prompts[offset : offset + batch_size], completions[offset : offset + batch_size])
-        ]
-        width = max(len(ids) for ids, _ in encoded)
-        input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)
-        attention = torch.zeros_like(input_ids)
-        completion = torch.zeros_like(input_ids)
-        for row, (ids, start) in enumerate(encoded):
-            input_ids[row, : len(ids)] = torch.tensor(ids)
-            attention[row, : len(ids)] = 1
-            completion[row, start : len(ids)] = 1
-        input_ids, attention, completion = input_ids.to(device), attention.to(device), completion.to(device)
-        logits = model(input_ids=input_ids, attention_mask=attention, use_cache=False).logits[:, :-1].float()
-        token_logps = torch.gather(F.log_softmax(logits, dim=-1), 2, input_ids[:, 1:, None]).squeeze(2)
-        out += (token_logps * completion[:, 1:]).sum(dim=1).cpu().tolist()
+        batch = encode_batch(
+            tokenizer,
+            prompts[offset : offset + batch_size],
+            completions[offset : offset + batch_size],
+            max_length,
+        )
+        out += full_vocab_logps(model, *(t.to(device) for t in batch)).cpu().tolist()
     model.train(was_training)
     return out
 
