@@ -20,10 +20,9 @@ METHODS = {
     "orpo": "ORPO (Hong et al. 2024): NLL + odds-ratio penalty, no reference model, no SFT stage",
     "kto": "KTO (Ethayarajh et al. 2024): single desirable/undesirable labels, prospect-theory loss",
     "spin": "SPIN (Chen et al. 2024): DPO sigmoid on gold-vs-generated pairs, previous iterate as reference",
-    "odpo": "ODPO (Amini et al. 2024): DPO with a per-pair margin Δ = α·log(label strength), --odpo-alpha",
-    "tdpo1": "TDPO1 (Zeng et al. 2024): DPO + token-level sequential KL; keeps a frozen reference in memory",
-    "tdpo2": "TDPO2 (Zeng et al. 2024): TDPO1 with α-scaled, stop-gradient chosen KL (--tdpo-alpha); "
-    "reference in memory",
+    "odpo": "ODPO (Amini et al. 2024): DPO where chosen must win by Δ = α·log(label strength 1-4), --odpo-alpha",
+    "tdpo1": "TDPO1 (Zeng et al. 2024): DPO + token-level sequential KL; reference in memory (copy, or LoRA off)",
+    "tdpo2": "TDPO2 (Zeng et al. 2024): TDPO1, KL scaled by --tdpo-alpha, chosen side stop-gradient; ref in memory",
     "sdpo": "sDPO (Kim et al. 2024): DPO in --sdpo-steps chunks (default: by round), each step's result "
     "the next reference",
 }
@@ -69,7 +68,8 @@ class TrainOptions:
         metadata={"help": "odpo: α of the offset Δ = α·log(strength), strength 1-4 from the labels"},
     )
     odpo_default_strength: float = field(
-        default=2.5, metadata={"help": "odpo: strength (1-4) assumed for pairs without one, e.g. imports"}
+        default=2.5,
+        metadata={"help": "odpo: strength (1-4) assumed for pairs without one, e.g. imports (1: no margin)"},
     )
     tdpo_alpha: float = field(default=0.5, metadata={"help": "tdpo2: α scaling the sequential-KL term"})
     sdpo_steps: int = field(

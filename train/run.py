@@ -29,14 +29,8 @@ from train.report import write_report
 log = logging.getLogger(__name__)
 
 DPO_FAMILY = tuple(DPO_LOSS_OF)
-AGREEMENT_METHODS = (
-    "dpo",
-    "dpop",
-    "spin",
-    "rdpo",
-    "odpo",
-    "sdpo",
-)  # those whose per-pair loss takes ε or weights
+# Methods whose per-pair loss takes --agreement's ε or weights.
+AGREEMENT_METHODS = ("dpo", "dpop", "spin", "rdpo", "odpo", "sdpo")
 TDPO = ("tdpo1", "tdpo2")
 SMALL_MODEL_PARAMS = 50_000_000  # below this, one CPU thread beats two (measured: 10-20x on hidden-64 models)
 
@@ -170,9 +164,6 @@ def build_trainer(options, model, tokenizer, rows, out, bf16, workspace, extra_c
                 "tdpo": method in TDPO,
                 "tdpo_alpha": options.tdpo_alpha if method == "tdpo2" else None,
             }
-        # TDPO needs the reference's per-token distributions, not cached log-probs: a frozen copy of the start
-        # model stays in memory (with LoRA the policy with its adapters off is the reference, as in TRL).
-        ref_model = _frozen_copy(model) if method in TDPO and not options.lora_r else None
         args = DPOConfig(
             **common,
             beta=options.beta,
@@ -180,7 +171,8 @@ def build_trainer(options, model, tokenizer, rows, out, bf16, workspace, extra_c
             loss_weights=list(_csv(options.loss_weights, float)) if options.loss_weights else None,
             # EXO needs ε > 0; its paper recommends 1e-3.
             label_smoothing=options.label_smoothing or (1e-3 if "exo_pair" in loss_type else 0.0),
-            # Otherwise the reference runs once, never beside the policy in memory.
+            # The reference runs once, never beside the policy in memory; but TDPO compares per-token
+            # distributions, so it keeps a reference in memory (PreferenceTrainer) and scores it live.
             precompute_ref_log_probs=method not in TDPO,
         )
         tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
@@ -193,14 +185,13 @@ def build_trainer(options, model, tokenizer, rows, out, bf16, workspace, extra_c
         names = ("prompt", "chosen", "rejected", "ref_key", "pair_id", *extra_columns)
         return PreferenceTrainer(
             model=model,
-            ref_model=ref_model,
             args=args,
             data_collator=collator,
             train_dataset=_columns(rows, names),
             processing_class=tokenizer,
             peft_config=peft_config,
             custom_loss=custom,
-            ref_cache=RefCache(workspace) if options.ref_cache and method not in TDPO else None,
+            ref_cache=RefCache(workspace) if options.ref_cache else None,
             cache_tag=f"lora{options.lora_r}",
         )
     if method == "kto":
@@ -241,14 +232,6 @@ def build_trainer(options, model, tokenizer, rows, out, bf16, workspace, extra_c
         processing_class=tokenizer,
         peft_config=peft_config,
     )
-
-
-def _frozen_copy(model):
-    import copy
-
-    reference = copy.deepcopy(model).eval()
-    reference.requires_grad_(False)
-    return reference
 
 
 def _rows(options: TrainOptions, workspace: Workspace):

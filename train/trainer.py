@@ -9,6 +9,7 @@ below, which reuses TRL's tokenisation, collation, fused log-prob head, referenc
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 from dataclasses import dataclass
 
@@ -112,22 +113,29 @@ class RefCache:
 
 
 class PreferenceTrainer(DPOTrainer):
-    """DPOTrainer + our per-pair losses (``custom_loss``) + the workspace reference cache (``ref_cache``)."""
+    """DPOTrainer + our per-pair losses (``custom_loss``; with ``tdpo`` a live reference forward for the sequential
+    KL) + the workspace reference cache (``ref_cache``, unused by TDPO)."""
 
     def __init__(
         self,
+        model,
         *args,
         custom_loss: dict | None = None,
         ref_cache: RefCache | None = None,
         cache_tag: str = "",
         **kwargs,
     ):
+        tdpo = bool(custom_loss and custom_loss.get("tdpo"))
+        if tdpo and kwargs.get("peft_config") is None and kwargs.get("ref_model") is None:
+            # TDPO needs the reference's per-token distributions during training, so no cached log-probs: a frozen
+            # copy of the start model stays in memory (with LoRA, TRL's rule: the policy with adapters disabled).
+            kwargs["ref_model"] = copy.deepcopy(model).eval().requires_grad_(False)
         # Read by _precompute_ref_logps, which DPOTrainer.__init__ calls.
         self.custom_loss = custom_loss
-        self.ref_cache = ref_cache
+        self.ref_cache = None if tdpo else ref_cache
         self.cache_tag = cache_tag
         self.cache_stats = {"hits": 0, "computed": 0}
-        super().__init__(*args, **kwargs)
+        super().__init__(model, *args, **kwargs)
 
     def _set_signature_columns_if_needed(self):
         super()._set_signature_columns_if_needed()
