@@ -18,9 +18,10 @@ from train.run import train
 TEXTS = ("blue sky blue", "red fire red")
 
 
-def build_workspace(path, count=8, kind="sampled", flip=(), annotators=("ann",), kto=False, test=0):
+def build_workspace(path, count=8, kind="sampled", flip=(), annotators=("ann",), kto=False, test=0, rounds=1):
     """``count`` prompts, each with the two TEXTS as a pair of ``kind`` (a = TEXTS[0] unless the index is in
-    ``flip``), labelled ``a`` by every annotator (and KTO labels when ``kto``); the last ``test`` prompts are held out."""
+    ``flip``) in round ``index % rounds``, labelled ``a`` with strength 2 by every annotator (and KTO labels when
+    ``kto``); the last ``test`` prompts are held out."""
     ws = Workspace.init(path)
     records = []
     for i in range(count):
@@ -30,7 +31,7 @@ def build_workspace(path, count=8, kind="sampled", flip=(), annotators=("ann",),
         engine = "gold" if kind == "spin" else "import"
         a = Completion(prompt.id, first, model="toy", engine=engine)
         b = Completion(prompt.id, second, model="toy", engine="import")
-        pair = Pair(prompt.id, a.id, b.id, kind=kind)
+        pair = Pair(prompt.id, a.id, b.id, kind=kind, round=i % rounds)
         records += [prompt, a, b, pair]
         records += [Label(pair.id, name, "pairwise", "a", strength=2) for name in annotators]
         if kto:
@@ -55,6 +56,10 @@ def changed(before, after) -> bool:
     return any(not torch.equal(before[k], after[k]) for k in before)
 
 
+# ODPO: strength 2 gives Δ = log 2, loss log(1 + e^(log 2)) = log 3; TDPO: δ = 0, loss log 2.
+FIRST_LOSS = {"odpo": math.log(3), "tdpo1": math.log(2), "tdpo2": math.log(2)}
+
+
 @pytest.mark.parametrize(
     ("method", "extra"),
     [
@@ -73,6 +78,10 @@ def changed(before, after) -> bool:
         ("dpo", {"agreement": "weight"}),
         ("dpo", {"agreement": "smoothing"}),
         ("dpo", {"lora_r": 4}),
+        ("odpo", {}),
+        ("tdpo1", {}),
+        ("tdpo2", {}),
+        ("tdpo2", {"lora_r": 4}),
     ],
 )
 def test_every_method_trains_a_few_steps(tmp_path, tiny_model_dir, method, extra):
@@ -94,12 +103,47 @@ def test_every_method_trains_a_few_steps(tmp_path, tiny_model_dir, method, extra
         p.name for p in out.iterdir()
     }
     assert not list(out.glob("checkpoint-*"))
+    if method in FIRST_LOSS:  # step 1 runs before any update: policy = reference, h = 0 and no KL
+        first = json.loads((out / "log_history.json").read_text())[0]
+        assert first["loss"] == pytest.approx(FIRST_LOSS[method], abs=1e-3)
     if extra.get("agreement"):
         assert (
             metrics["agreement"]["multi_labelled_pairs"] == 8
             and metrics["agreement"]["min"] < metrics["agreement"]["max"]
         )
     assert set(METHODS) >= {method}
+
+
+@pytest.mark.parametrize(("rounds", "sdpo_steps", "sizes"), [(2, 0, [4, 4]), (1, 3, [2, 3, 3])])
+def test_sdpo_trains_and_registers_one_model_per_step(tmp_path, tiny_model_dir, rounds, sdpo_steps, sizes):
+    ws = build_workspace(tmp_path / "ws", rounds=rounds)
+    out = tmp_path / "out"
+    result = train(options(ws, tiny_model_dir, out, method="sdpo", sdpo_steps=sdpo_steps))
+    steps = result["metrics"]["sdpo_steps"]
+    assert [s["pairs"] for s in steps] == sizes and result["metrics"]["steps"] == 2 * len(sizes)
+    assert result["path"] == str((out / f"step-{len(sizes)}").resolve()) == steps[-1]["path"]
+    models = ws.frame("models").set_index("id")
+    base = models.index[models["method"] == "base"][0]
+    parents = [base, *(s["id"] for s in steps[:-1])]
+    for k, (step, parent) in enumerate(zip(steps, parents), 1):
+        row = models.loc[step["id"]]
+        assert (row["method"], row["parent_id"], row["round"]) == ("sdpo", parent, 1)
+        assert row["path"] == str((out / f"step-{k}").resolve())
+        pair_ids = json.loads(row["data"])["pair_ids"]
+        assert len(pair_ids) == step["pairs"] and (
+            rounds == 1 or json.loads(row["data"])["rounds"] == [k - 1]
+        )
+        metrics = json.loads(row["metrics"])
+        assert metrics["reference_cache"] == {
+            "hits": 0,
+            "computed": step["pairs"],
+        }  # a new reference each step
+        assert changed(
+            weights(tiny_model_dir if k == 1 else out / f"step-{k - 1}"), weights(out / f"step-{k}")
+        )
+    all_ids = [i for s in steps for i in json.loads(models.loc[s["id"], "data"])["pair_ids"]]
+    assert sorted(all_ids) == sorted(ws.frame("pairs")["id"])  # the chunks split the data
+    assert json.loads((out / "sdpo.json").read_text())["sdpo_steps"] == steps
 
 
 def test_flipped_preferences_are_learned(tmp_path, tiny_model_dir):
@@ -178,6 +222,10 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
         ("labelled", ["--config", "{bad_yaml}"], "unknown option(s) learning_rat"),
         ("labelled", ["--beta", "0"], "--beta 0.0: must be > 0"),
         ("labelled", ["--method", "ipo", "--agreement", "weight"], "applies to the sigmoid DPO family"),
+        ("labelled", ["--method", "odpo", "--odpo-default-strength", "5"], "must be in [1, 4]"),
+        ("labelled", ["--method", "tdpo2", "--tdpo-alpha", "0"], "--tdpo-alpha 0.0: must be > 0"),
+        ("labelled", ["--method", "sdpo", "--sdpo-steps", "1"], "must be 0 (by round) or >= 2"),
+        ("labelled", ["--method", "sdpo", "--sdpo-steps", "9"], "only 8 training pairs"),
         ("missing", [], "not a workspace"),
     ],
 )

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
-from train.losses import agreement_noise, agreement_weights, pair_loss
-from train.pairs import kto_weights
+from train.losses import (
+    agreement_noise,
+    agreement_weights,
+    odpo_offset,
+    pair_loss,
+    sequential_kl,
+    tdpo_offset,
+)
+from train.pairs import TrainDataError, kto_weights, step_chunks
 
 
 def loss_of(chosen, rejected, **kwargs):
@@ -56,3 +65,71 @@ def test_kto_weights_balance_the_classes():
     assert kto_weights(10, 30) == (3.0, 1.0)  # 3.0 * 10 == 1.0 * 30
     assert kto_weights(40, 20) == (1.0, 2.0)
     assert kto_weights(5, 0) == (1.0, 1.0)
+
+
+def test_odpo_offset_from_label_strength_by_hand():
+    # Δ = α·log(s): s = 1 (negligibly better / unsure) asks for no margin, s = 4 for log 4 = 1.386294.
+    assert odpo_offset(1.0, 1.0, 2.5) == 0.0
+    assert odpo_offset(4.0, 1.0, 2.5) == pytest.approx(1.386294, abs=1e-6)
+    # Two labellers agreeing with strengths 2 and 3: s = 2.5, Δ = log 2.5 = 0.916291; α = 0.5 halves log 2.
+    assert odpo_offset(2.5, 1.0, 1.0) == pytest.approx(0.916291, abs=1e-6)
+    assert odpo_offset(2.0, 0.5, 2.5) == pytest.approx(0.5 * 0.693147, abs=1e-6)
+    # An import without strength takes the default: log 2.5 again.
+    assert odpo_offset(None, 1.0, 2.5) == pytest.approx(0.916291, abs=1e-6)
+    # In the loss, strength 2 with α = 1 on a pair the policy does not yet separate (h = 0):
+    #   z = 0 - log 2, loss = log(1 + e^(log 2)) = log 3 = 1.098612 (plain DPO would be log 2).
+    offset = torch.tensor([odpo_offset(2.0, 1.0, 2.5)])
+    assert loss_of([0.0], [0.0], offset=offset) == pytest.approx([math.log(3)], abs=1e-6)
+
+
+def test_sequential_kl_by_hand():
+    # Vocabulary of 3, two rows of 3 positions; the mask keeps 2 positions of row 1 and 1 of row 2.
+    log2 = math.log(2)
+    reference = torch.tensor([[[log2, 0, 0], [1, 2, 3], [5, 0, 0]], [[0, 0, 0], [5, 0, 0], [5, 0, 0]]])
+    policy = torch.tensor([[[0, 0, 0], [1, 2, 3], [0, 5, 0]], [[log2, 0, 0], [0, 5, 0], [0, 5, 0]]])
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    # Row 1, position 1: π_ref = (1/2, 1/4, 1/4), π_θ uniform:
+    #   KL = 1/2·log(1.5) + 2·1/4·log(0.75) = 0.202733 - 0.143841 = 0.058892
+    # position 2: identical logits, KL 0; position 3 is masked (its large KL must not count).
+    # Row 2, position 1: π_ref uniform, π_θ = (1/2, 1/4, 1/4):
+    #   KL = 1/3·(log(2/3) + 2·log(4/3)) = 1/3·(-0.405465 + 0.575364) = 0.056633
+    assert sequential_kl(policy, reference, mask).tolist() == pytest.approx([0.058892, 0.056633], abs=1e-6)
+    assert sequential_kl(reference, reference, mask).tolist() == pytest.approx([0.0, 0.0], abs=1e-6)
+
+
+def test_tdpo_losses_by_hand():
+    # h = 0.5 - (-0.5) = 1, β = 0.1, so β·h = 0.1; D_SeqKL(y_w) = 2, D_SeqKL(y_l) = 5.
+    #   TDPO1: δ = 0.1·(5 - 2) = 0.3, z = 0.1 - 0.3 = -0.2, loss = log(1 + e^0.2) = 0.798139
+    #     ∂loss/∂z = -σ(-z) = -σ(0.2) = -0.549834; ∂z/∂D_w = +β, ∂z/∂D_l = -β: gradients -0.054983, +0.054983
+    #   TDPO2, α = 0.5: δ = 0.5·0.1·(5 - sg(2)) = 0.15, z = -0.05, loss = log(1 + e^0.05) = 0.718460
+    #     ∂loss/∂D_l = -σ(0.05)·(-α·β) = 0.512497·0.05 = 0.025625; no gradient reaches D_w (stop-gradient).
+    for alpha, expected, grad_w, grad_l in (
+        (None, 0.798139, -0.054983, 0.054983),
+        (0.5, 0.718460, None, 0.025625),
+    ):
+        chosen_kl = torch.tensor([2.0], requires_grad=True)
+        rejected_kl = torch.tensor([5.0], requires_grad=True)
+        offset = tdpo_offset(chosen_kl, rejected_kl, 0.1, alpha)
+        loss = pair_loss(torch.tensor([0.5]), torch.tensor([-0.5]), 0.1, offset=offset)
+        loss.sum().backward()
+        assert loss.item() == pytest.approx(expected, abs=1e-6)
+        assert rejected_kl.grad.item() == pytest.approx(grad_l, abs=1e-6)
+        assert (
+            chosen_kl.grad is None
+            if grad_w is None
+            else chosen_kl.grad.item() == pytest.approx(grad_w, abs=1e-6)
+        )
+
+
+def test_sdpo_chunks_by_round_else_equal_seeded():
+    rows = [{"pair_id": f"p{i}", "round": r} for i, r in enumerate([2, 0, 1, 0, 1])]
+    ids = [[r["pair_id"] for r in chunk] for chunk in step_chunks(rows, 0)]
+    assert ids == [["p1", "p3"], ["p2", "p4"], ["p0"]]  # one step per round, oldest first
+    # K = 2 ignores rounds: a seeded shuffle cut into near-equal chunks (5 rows: 2 + 3), the same for the same seed.
+    chunks = step_chunks(rows, 2, seed=1)
+    assert [len(c) for c in chunks] == [2, 3] and chunks == step_chunks(rows, 2, seed=1)
+    assert sorted(r["pair_id"] for c in chunks for r in c) == [f"p{i}" for i in range(5)]
+    single = [dict(r, round=0) for r in rows]
+    assert [len(c) for c in step_chunks(single, 0)] == [2, 3]  # one round: 2 steps
+    with pytest.raises(TrainDataError, match="only 5 training pairs"):
+        step_chunks(rows, 6)

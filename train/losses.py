@@ -1,15 +1,19 @@
 """Preference losses TRL does not have, as pure functions of per-pair log-ratios, and the agreement rule.
 
 All take the policy/reference log-ratios of each pair (``log π_θ(y|x) − log π_ref(y|x)``, summed over the
-completion's tokens) and return one loss per pair, so per-pair weights, label noise and offsets compose.
+completion's tokens) and return one loss per pair, so per-pair weights, label noise and offsets compose. ODPO and
+TDPO are offsets: ``odpo_offset`` (from the labels' strength) and ``tdpo_offset`` (from sequential KLs).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 
 MAX_EPSILON = 0.45  # label-noise estimates are capped below 1/2, where the rDPO correction diverges
+STRENGTHS = (1.0, 4.0)  # a label's strength: 1 negligibly better / unsure … 4 significantly better
 
 
 def pair_loss(
@@ -45,6 +49,47 @@ def pair_loss(
         else:
             loss = (1 - epsilon) * loss + epsilon * flipped
     return loss
+
+
+def odpo_offset(strength: float | None, alpha: float, default_strength: float) -> float:
+    """ODPO's offset Δ = α·log(s) for a pair whose chosen side won with strength s (1–4, the mean over the agreeing
+    labellers; ``default_strength`` where no labeller gave one, e.g. imports).
+
+    In the spirit of ODPO (Amini et al. 2024), whose offset is α·log of a score difference: s is how much better the
+    chosen answer is, so a negligible win (s = 1) asks for no margin (plain DPO) and a significant one (s = 4) for
+    α·log 4 = 1.386·α nats of β-scaled reward margin; the log makes each step up the scale count less.
+    """
+    s = default_strength if strength is None else strength
+    return alpha * math.log(s)
+
+
+def sequential_kl(
+    policy_logits: torch.Tensor, reference_logits: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """TDPO's D_SeqKL(x, y; π_ref‖π_θ) = Σ_t KL(π_ref(·|x, y<t) ‖ π_θ(·|x, y<t)) over the completion tokens.
+
+    Logits are (B, T, V) at the positions that predict tokens (position t scores token t+1), ``mask`` (B, T) marks
+    the positions whose predicted token belongs to the completion; returns (B,). Gradients flow to the policy side.
+    """
+    policy_logps = F.log_softmax(policy_logits.float(), dim=-1)
+    reference_logps = F.log_softmax(reference_logits.float(), dim=-1)
+    per_position = (reference_logps.exp() * (reference_logps - policy_logps)).sum(dim=-1)
+    return (per_position * mask).sum(dim=1)
+
+
+def tdpo_offset(
+    chosen_seqkl: torch.Tensor, rejected_seqkl: torch.Tensor, beta: float, alpha: float | None = None
+) -> torch.Tensor:
+    """TDPO's δ (Zeng et al. 2024, "Token-level Direct Preference Optimization"), to subtract from β·h in ``pair_loss(offset=...)``.
+
+    - TDPO1 (``alpha`` None): δ = β·(D_SeqKL(x, y_l) − D_SeqKL(x, y_w)).
+    - TDPO2: δ = α·β·(D_SeqKL(x, y_l) − sg(D_SeqKL(x, y_w))), the chosen side's KL under stop-gradient, so the
+      loss pushes the rejected side's KL up without pulling the chosen side's down (the paper's α = 0.5).
+    Shapes (B,) → (B,).
+    """
+    if alpha is None:
+        return beta * (rejected_seqkl - chosen_seqkl)
+    return alpha * beta * (rejected_seqkl - chosen_seqkl.detach())
 
 
 def agreement_noise(votes: list[int], agreement: list[float]) -> list[float]:

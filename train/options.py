@@ -20,6 +20,11 @@ METHODS = {
     "orpo": "ORPO (Hong et al. 2024): NLL + odds-ratio penalty, no reference model, no SFT stage",
     "kto": "KTO (Ethayarajh et al. 2024): single desirable/undesirable labels, prospect-theory loss",
     "spin": "SPIN (Chen et al. 2024): DPO sigmoid on gold-vs-generated pairs, previous iterate as reference",
+    "odpo": "ODPO (Amini et al. 2024): DPO where chosen must win by Δ = α·log(label strength 1-4), --odpo-alpha",
+    "tdpo1": "TDPO1 (Zeng et al. 2024): DPO + token-level sequential KL; reference in memory (copy, or LoRA off)",
+    "tdpo2": "TDPO2 (Zeng et al. 2024): TDPO1, KL scaled by --tdpo-alpha, chosen side stop-gradient; ref in memory",
+    "sdpo": "sDPO (Kim et al. 2024): DPO in --sdpo-steps chunks (default: by round), each step's result "
+    "the next reference",
 }
 DPO_LOSS_OF = {
     "dpo": None,
@@ -28,6 +33,10 @@ DPO_LOSS_OF = {
     "rdpo": "robust",
     "dpop": "sigmoid",
     "spin": "sigmoid",
+    "odpo": "sigmoid",
+    "tdpo1": "sigmoid",
+    "tdpo2": "sigmoid",
+    "sdpo": "sigmoid",
 }
 DEFAULT_KINDS = {"spin": "spin"}  # every other pairwise method: sampled and imported pairs
 
@@ -54,6 +63,22 @@ class TrainOptions:
     dpop_lambda: float = field(default=50.0, metadata={"help": "dpop: λ of the DPO-Positive penalty"})
     simpo_gamma: float = field(default=0.5, metadata={"help": "simpo: target reward margin γ"})
     cpo_alpha: float = field(default=1.0, metadata={"help": "cpo: weight of the NLL term on chosen"})
+    odpo_alpha: float = field(
+        default=1.0,
+        metadata={"help": "odpo: α of the offset Δ = α·log(strength), strength 1-4 from the labels"},
+    )
+    odpo_default_strength: float = field(
+        default=2.5,
+        metadata={"help": "odpo: strength (1-4) assumed for pairs without one, e.g. imports (1: no margin)"},
+    )
+    tdpo_alpha: float = field(default=0.5, metadata={"help": "tdpo2: α scaling the sequential-KL term"})
+    sdpo_steps: int = field(
+        default=0,
+        metadata={
+            "help": "sdpo: number of steps K >= 2, K equal chunks in a seeded order (0: one step per round when "
+            "the pairs span several rounds, else 2)"
+        },
+    )
     desirable_weight: float | None = field(
         default=None, metadata={"help": "kto: λ_D (default: balanced from the label counts)"}
     )

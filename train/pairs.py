@@ -8,7 +8,7 @@ from collections import Counter
 from data.export import to_dpo, to_kto
 from data.records import content_id
 from data.workspace import Workspace
-from train.losses import agreement_noise, agreement_weights
+from train.losses import agreement_noise, agreement_weights, odpo_offset
 
 AGREEMENT_MODES = ("off", "smoothing", "robust", "weight")
 
@@ -94,3 +94,33 @@ def add_agreement(rows: list[dict], mode: str) -> dict:
         "min": min(values),
         "max": max(values),
     }
+
+
+def add_offsets(rows: list[dict], alpha: float, default_strength: float) -> dict:
+    """Attach ODPO's per-pair offset (``pair_offset``, see ``odpo_offset``) to ``rows``; returns a summary."""
+    for row in rows:
+        row["pair_offset"] = odpo_offset(row.get("strength"), alpha, default_strength)
+    offsets = [r["pair_offset"] for r in rows]
+    return {
+        "alpha": alpha,
+        "pairs_without_strength": sum(r.get("strength") is None for r in rows),
+        "mean": sum(offsets) / len(offsets) if offsets else 0.0,
+        "min": min(offsets, default=0.0),
+        "max": max(offsets, default=0.0),
+    }
+
+
+def step_chunks(rows: list[dict], steps: int, seed: int = 0) -> list[list[dict]]:
+    """sDPO's data steps: with ``steps`` 0, one chunk per round (oldest first) when the rows span several rounds,
+    else 2; with ``steps`` K, K chunks of near-equal size after a seeded shuffle (sizes differ by at most one)."""
+    rounds = sorted({r["round"] for r in rows})
+    if not steps and len(rounds) > 1:
+        return [[r for r in rows if r["round"] == k] for k in rounds]
+    steps = steps or 2
+    if steps > len(rows):
+        raise TrainDataError(
+            f"--sdpo-steps {steps}: only {len(rows)} training pairs, need one per step at least"
+        )
+    order = list(rows)
+    random.Random(seed).shuffle(order)
+    return [order[len(order) * i // steps : len(order) * (i + 1) // steps] for i in range(steps)]

@@ -21,13 +21,17 @@ from data.provision import resolve_model
 from data.records import ModelRecord, random_id
 from data.workspace import Workspace
 from train.evaluate import kto_metrics, pair_logps, preference_metrics, sequence_logps
+from train.losses import STRENGTHS
 from train.options import DEFAULT_KINDS, DPO_LOSS_OF, METHODS, TrainOptions
-from train.pairs import TrainDataError, add_agreement, kto_rows, kto_weights, preference_rows
+from train.pairs import TrainDataError, add_agreement, add_offsets, kto_rows, kto_weights, preference_rows
 from train.report import write_report
 
 log = logging.getLogger(__name__)
 
 DPO_FAMILY = tuple(DPO_LOSS_OF)
+# Methods whose per-pair loss takes --agreement's ε or weights.
+AGREEMENT_METHODS = ("dpo", "dpop", "spin", "rdpo", "odpo", "sdpo")
+TDPO = ("tdpo1", "tdpo2")
 SMALL_MODEL_PARAMS = 50_000_000  # below this, one CPU thread beats two (measured: 10-20x on hidden-64 models)
 
 
@@ -47,14 +51,24 @@ def check_options(options: TrainOptions) -> None:
         raise ValueError("--batch-size and --grad-accum must be >= 1")
     if options.method == "kto" and options.batch_size < 2:
         raise ValueError("--method kto needs --batch-size >= 2 (its KL estimate uses the batch's other rows)")
-    if options.agreement != "off" and options.method not in ("dpo", "dpop", "spin", "rdpo"):
+    if options.agreement != "off" and options.method not in AGREEMENT_METHODS:
         raise ValueError(
-            f"--agreement {options.agreement}: applies to the sigmoid DPO family (dpo, dpop, spin, rdpo)"
+            f"--agreement {options.agreement}: applies to the sigmoid DPO family ({', '.join(AGREEMENT_METHODS)})"
         )
     if options.agreement != "off" and options.method == "dpo" and options.loss_type != "sigmoid":
         raise ValueError("--agreement needs --loss-type sigmoid (it defines its own per-pair loss)")
     if options.loss_weights and len(_csv(options.loss_weights)) != len(_csv(options.loss_type)):
         raise ValueError("--loss-weights needs one weight per --loss-type")
+    if options.odpo_alpha < 0:
+        raise ValueError(f"--odpo-alpha {options.odpo_alpha}: must be >= 0")
+    if not STRENGTHS[0] <= options.odpo_default_strength <= STRENGTHS[1]:
+        raise ValueError(f"--odpo-default-strength {options.odpo_default_strength}: must be in [1, 4]")
+    if options.tdpo_alpha <= 0:
+        raise ValueError(f"--tdpo-alpha {options.tdpo_alpha}: must be > 0")
+    if options.sdpo_steps == 1 or options.sdpo_steps < 0:
+        raise ValueError(f"--sdpo-steps {options.sdpo_steps}: must be 0 (by round) or >= 2")
+    if options.method == "sdpo" and options.resume:
+        raise ValueError("--method sdpo does not take --resume (each step is a run of its own; start again)")
 
 
 def _out_dir(options: TrainOptions, workspace: Workspace) -> Path:
@@ -147,6 +161,8 @@ def build_trainer(options, model, tokenizer, rows, out, bf16, workspace, extra_c
                 "dpop_lambda": options.dpop_lambda if method == "dpop" else 0.0,
                 "robust": loss_type == ["robust"] or options.agreement == "robust",
                 "epsilon": options.label_smoothing,
+                "tdpo": method in TDPO,
+                "tdpo_alpha": options.tdpo_alpha if method == "tdpo2" else None,
             }
         args = DPOConfig(
             **common,
@@ -155,7 +171,9 @@ def build_trainer(options, model, tokenizer, rows, out, bf16, workspace, extra_c
             loss_weights=list(_csv(options.loss_weights, float)) if options.loss_weights else None,
             # EXO needs ε > 0; its paper recommends 1e-3.
             label_smoothing=options.label_smoothing or (1e-3 if "exo_pair" in loss_type else 0.0),
-            precompute_ref_log_probs=True,  # the reference runs once, never beside the policy in memory
+            # The reference runs once, never beside the policy in memory; but TDPO compares per-token
+            # distributions, so it keeps a reference in memory (PreferenceTrainer) and scores it live.
+            precompute_ref_log_probs=method not in TDPO,
         )
         tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
         model.config.pad_token_id = tokenizer.pad_token_id
@@ -302,32 +320,64 @@ def _save(trainer, tokenizer, out: Path, lora: bool):
 
 def train(options: TrainOptions) -> dict:
     """Run one training job as ``options`` say; returns the manifest entry (as a dict) with its metrics."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     check_options(options)
     model_path = Path(resolve_model(options.model)).resolve()
     workspace = Workspace(options.workspace)
     train_rows, eval_rows, eval_split, counts = _rows(options, workspace)
-    agreement = add_agreement(train_rows, options.agreement) if options.method != "kto" else {"mode": "off"}
+    notes = {**_pair_columns(options, train_rows), "data_counts": dict(counts)}
     out = _out_dir(options, workspace)
-    started = time.time()
+    if options.method == "sdpo":  # its steps are runs of train_once
+        from train.stepwise import train_stepwise
 
+        return train_stepwise(options, model_path, workspace, train_rows, (eval_rows, eval_split), out, notes)
+    result, _ = train_once(options, model_path, workspace, train_rows, (eval_rows, eval_split), out, notes)
+    return result
+
+
+def _pair_columns(options: TrainOptions, rows: list[dict]) -> dict:
+    """Attach the per-pair loss columns (``--agreement``, ODPO offsets) to ``rows``; their summaries for metrics."""
+    if options.method == "kto":
+        return {"agreement": {"mode": "off"}}
+    notes = {"agreement": add_agreement(rows, options.agreement)}
+    if options.method == "odpo":
+        notes["odpo_offsets"] = add_offsets(rows, options.odpo_alpha, options.odpo_default_strength)
+    return notes
+
+
+def train_once(
+    options: TrainOptions,
+    model_path: Path,
+    workspace: Workspace,
+    train_rows: list[dict],
+    evaluation: tuple[list[dict], str],
+    out: Path,
+    notes: dict,
+    before: dict | None = None,
+) -> tuple[dict, dict]:
+    """Train ``model_path`` on ``train_rows`` into ``out`` and register it; returns (the manifest entry with its
+    metrics, the start and trained models' evaluations {"before", "after"}). ``notes`` go into the metrics as they are; ``before`` is the start
+    model's evaluation where it is already known."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    eval_rows, eval_split = evaluation
+    started = time.time()
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     _set_threads(options, sum(p.numel() for p in model.parameters()))
     bf16 = _use_bf16(options)
     if torch.cuda.is_available():
         model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
-    log.info("evaluating the start model on %d %s rows", len(eval_rows), eval_split)
-    before = _evaluate(options, model, tokenizer, eval_rows)
+    if before is None:
+        log.info("evaluating the start model on %d %s rows", len(eval_rows), eval_split)
+        before = _evaluate(options, model, tokenizer, eval_rows)
 
-    extra = tuple(k for k in ("pair_weight", "pair_epsilon") if train_rows and k in train_rows[0])
+    extra = tuple(k for k in ("pair_weight", "pair_epsilon", "pair_offset") if k in train_rows[0])
     trainer = build_trainer(options, model, tokenizer, train_rows, out, bf16, workspace, extra)
     checkpoint = options.resume and any(out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if checkpoint else None)
     trained = _save(trainer, tokenizer, out, bool(options.lora_r))
     if trained is None:  # not the main process of a distributed run: it reports and registers
-        return {"id": None, "path": str(out), "method": options.method, "metrics": {}}
+        return {"id": None, "path": str(out), "method": options.method, "metrics": {}}, {}
     after = _evaluate(options, trained, tokenizer, eval_rows)
 
     metrics = {
@@ -337,10 +387,9 @@ def train(options: TrainOptions) -> dict:
         "steps": trainer.state.global_step,
         "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
         "seconds": round(time.time() - started, 1),
-        "agreement": agreement,
-        "data_counts": dict(counts),
+        **notes,
     }
-    if hasattr(trainer, "cache_stats"):
+    if getattr(trainer, "ref_cache", None):
         metrics["reference_cache"] = trainer.cache_stats
     parent_id, parent_round = _parent(workspace, model_path) if options.register else (None, 0)
     record = ModelRecord(
@@ -355,7 +404,7 @@ def train(options: TrainOptions) -> dict:
     write_report(out, record, metrics, config, trainer.state.log_history)
     if options.register:
         workspace.append([record])
-    return {**dataclasses.asdict(record), "metrics": metrics}
+    return {**dataclasses.asdict(record), "metrics": metrics}, {"before": before, "after": after}
 
 
 def _data_summary(options: TrainOptions, rows: list[dict]) -> dict:

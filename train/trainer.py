@@ -1,5 +1,6 @@
 """TRL's DPOTrainer with three additions, each small: per-pair loss terms TRL lacks (DPOP, label noise from
-labeller agreement, per-pair weights, offsets), and reference log-probs cached in the workspace.
+labeller agreement, per-pair weights, ODPO offsets, TDPO's token-level KL), and reference log-probs cached in the
+workspace.
 
 The stock TRL loss types run untouched through TRL's own ``_compute_loss``; only our methods take the short path
 below, which reuses TRL's tokenisation, collation, fused log-prob head, reference pass and training loop.
@@ -7,6 +8,8 @@ below, which reuses TRL's tokenisation, collation, fused log-prob head, referenc
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
 from dataclasses import dataclass
 
@@ -14,11 +17,13 @@ import torch
 from datasets import Dataset
 from torch.utils.data import DataLoader
 from trl import DPOTrainer
+from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.dpo_trainer import DataCollatorForPreference
+from trl.trainer.utils import use_adapter
 
 from data.records import content_id, now
 from data.workspace import Workspace
-from train.losses import pair_loss
+from train.losses import pair_loss, sequential_kl, tdpo_offset
 
 log = logging.getLogger(__name__)
 
@@ -39,27 +44,37 @@ class PairCollator(DataCollatorForPreference):
         return output
 
 
-def completion_logps(model, model_kwargs: dict, completion_mask: torch.Tensor) -> torch.Tensor:
-    """Summed log-probs of the completion tokens of each row, projecting through the LM head only the positions
-    from the batch's first completion token on (``logits_to_keep``), not the prompts.
-
-    TRL's fused head does this compaction only where Triton runs (CUDA), where it also never materialises the
-    logits, so there it is used; elsewhere (CPU) it scores every position and recomputes the head in the backward
-    pass, which made its DPO step slower than a naive loop. Called through ``model(...)``, so DDP, FSDP and PEFT
-    wrappers see an ordinary forward.
-    """
+def compact_logits(model, model_kwargs: dict, completion_mask: torch.Tensor):
+    """The LM head's logits only at the positions from the batch's first completion token on
+    (``logits_to_keep``), not over the prompts: (logits (B, K, V), the token each position predicts (B, K), and
+    whether that token is part of the completion (B, K)). Called through ``model(...)``, so DDP, FSDP and PEFT
+    wrappers see an ordinary forward."""
     targets = completion_mask[:, 1:].bool()
-    if completion_mask.is_cuda:
-        labels = model_kwargs["input_ids"].masked_fill(completion_mask == 0, -100)
-        outputs = model(**model_kwargs, use_cache=False, labels=labels, fused_lm_head=True)
-        return outputs.log_probs[:, -targets.size(1) :].sum(dim=1)
     first = int(targets.any(dim=0).nonzero()[0]) if targets.any() else 0
     keep = torch.arange(first, completion_mask.size(1) - 1, device=completion_mask.device)
     logits = model(**model_kwargs, use_cache=False, logits_to_keep=keep).logits
-    token_ids = model_kwargs["input_ids"][:, keep + 1]
+    return logits, model_kwargs["input_ids"][:, keep + 1], targets[:, keep]
+
+
+def token_logps_sum(logits: torch.Tensor, token_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Σ over the masked positions of log softmax(logits)[token]: (B, K, V), (B, K), (B, K) → (B,)."""
     token_logits = torch.gather(logits, 2, token_ids.unsqueeze(2)).squeeze(2).float()
-    token_logps = token_logits - torch.logsumexp(logits.float(), dim=-1)
-    return (token_logps * targets[:, keep]).sum(dim=1)
+    return ((token_logits - torch.logsumexp(logits.float(), dim=-1)) * mask).sum(dim=1)
+
+
+def completion_logps(model, model_kwargs: dict, completion_mask: torch.Tensor) -> torch.Tensor:
+    """Summed log-probs of the completion tokens of each row, through the compact head (``compact_logits``).
+
+    TRL's fused head does this compaction only where Triton runs (CUDA), where it also never materialises the
+    logits, so there it is used; elsewhere (CPU) it scores every position and recomputes the head in the backward
+    pass, which made its DPO step slower than a naive loop.
+    """
+    if completion_mask.is_cuda:
+        targets = completion_mask[:, 1:]
+        labels = model_kwargs["input_ids"].masked_fill(completion_mask == 0, -100)
+        outputs = model(**model_kwargs, use_cache=False, labels=labels, fused_lm_head=True)
+        return outputs.log_probs[:, -targets.size(1) :].sum(dim=1)
+    return token_logps_sum(*compact_logits(model, model_kwargs, completion_mask))
 
 
 class RefCache:
@@ -98,22 +113,29 @@ class RefCache:
 
 
 class PreferenceTrainer(DPOTrainer):
-    """DPOTrainer + our per-pair losses (``custom_loss``) + the workspace reference cache (``ref_cache``)."""
+    """DPOTrainer + our per-pair losses (``custom_loss``; with ``tdpo`` a live reference forward for the sequential
+    KL) + the workspace reference cache (``ref_cache``, unused by TDPO)."""
 
     def __init__(
         self,
+        model,
         *args,
         custom_loss: dict | None = None,
         ref_cache: RefCache | None = None,
         cache_tag: str = "",
         **kwargs,
     ):
+        tdpo = bool(custom_loss and custom_loss.get("tdpo"))
+        if tdpo and kwargs.get("peft_config") is None and kwargs.get("ref_model") is None:
+            # TDPO needs the reference's per-token distributions during training, so no cached log-probs: a frozen
+            # copy of the start model stays in memory (with LoRA, TRL's rule: the policy with adapters disabled).
+            kwargs["ref_model"] = copy.deepcopy(model).eval().requires_grad_(False)
         # Read by _precompute_ref_logps, which DPOTrainer.__init__ calls.
         self.custom_loss = custom_loss
-        self.ref_cache = ref_cache
+        self.ref_cache = None if tdpo else ref_cache
         self.cache_tag = cache_tag
         self.cache_stats = {"hits": 0, "computed": 0}
-        super().__init__(*args, **kwargs)
+        super().__init__(model, *args, **kwargs)
 
     def _set_signature_columns_if_needed(self):
         super()._set_signature_columns_if_needed()
@@ -187,12 +209,20 @@ class PreferenceTrainer(DPOTrainer):
         extras = {k: inputs.pop(k) for k in PAIR_COLUMNS if k in inputs}
         if not self.custom_loss:
             return super()._compute_loss(model, inputs, return_outputs)
-        mode = "train" if self.model.training else "eval"
         model_kwargs = {k: v for k, v in inputs.items() if k not in ("completion_mask", *REF_COLUMNS)}
-        logps = completion_logps(model, model_kwargs, inputs["completion_mask"])
+        offset = extras.get("pair_offset")
+        if self.custom_loss.get("tdpo"):
+            logps, ref_logps, seqkl = self._tdpo_terms(model, model_kwargs, inputs["completion_mask"])
+            ref_chosen_logps, ref_rejected_logps = ref_logps.chunk(2, dim=0)
+            chosen_seqkl, rejected_seqkl = seqkl.chunk(2, dim=0)
+            offset = tdpo_offset(chosen_seqkl, rejected_seqkl, self.beta, self.custom_loss["tdpo_alpha"])
+            self._log_means({"seqkl/chosen": chosen_seqkl, "seqkl/rejected": rejected_seqkl})
+        else:
+            logps = completion_logps(model, model_kwargs, inputs["completion_mask"])
+            ref_chosen_logps, ref_rejected_logps = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
         chosen_logps, rejected_logps = logps.chunk(2, dim=0)
-        chosen_logratios = chosen_logps - inputs["ref_chosen_logps"]
-        rejected_logratios = rejected_logps - inputs["ref_rejected_logps"]
+        chosen_logratios = chosen_logps - ref_chosen_logps
+        rejected_logratios = rejected_logps - ref_rejected_logps
         epsilon = extras.get("pair_epsilon")
         if epsilon is None and self.custom_loss.get("epsilon"):
             epsilon = torch.full_like(chosen_logratios, self.custom_loss["epsilon"])
@@ -203,21 +233,45 @@ class PreferenceTrainer(DPOTrainer):
             dpop_lambda=self.custom_loss.get("dpop_lambda", 0.0),
             epsilon=epsilon,
             robust=self.custom_loss.get("robust", False),
-            offset=extras.get("pair_offset"),
+            offset=offset,
         )
         weight = extras.get("pair_weight")
         loss = (per_pair * weight).mean() if weight is not None else per_pair.mean()
 
         chosen_rewards = self.beta * chosen_logratios.detach()
         rejected_rewards = self.beta * rejected_logratios.detach()
-        gather = self.accelerator.gather_for_metrics
-        metrics = self._metrics[mode]
-        metrics["rewards/chosen"].append(gather(chosen_rewards).mean().item())
-        metrics["rewards/rejected"].append(gather(rejected_rewards).mean().item())
-        metrics["rewards/accuracies"].append(
-            gather((chosen_rewards > rejected_rewards).float()).mean().item()
+        self._log_means(
+            {
+                "rewards/chosen": chosen_rewards,
+                "rewards/rejected": rejected_rewards,
+                "rewards/accuracies": (chosen_rewards > rejected_rewards).float(),
+                "rewards/margins": chosen_rewards - rejected_rewards,
+                "logps/chosen": chosen_logps,
+                "logps/rejected": rejected_logps,
+            }
         )
-        metrics["rewards/margins"].append(gather(chosen_rewards - rejected_rewards).mean().item())
-        metrics["logps/chosen"].append(gather(chosen_logps.detach()).mean().item())
-        metrics["logps/rejected"].append(gather(rejected_logps.detach()).mean().item())
         return (loss, None) if return_outputs else loss
+
+    def _tdpo_terms(self, model, model_kwargs: dict, completion_mask: torch.Tensor):
+        """(policy log-probs, reference log-probs, D_SeqKL(π_ref‖π_θ)), each (2B,), from one policy and one
+        reference forward over the compact completion positions. The reference is the frozen copy built with the
+        trainer (``ref_model``) or, with LoRA, the policy with its adapters disabled."""
+        logits, token_ids, mask = compact_logits(model, model_kwargs, completion_mask)
+        reference, adapters_off = self.ref_model, contextlib.nullcontext()
+        if reference is None:  # LoRA: TRL's own rule (a "ref" adapter if the model came with one, else none)
+            reference = model
+            unwrapped = self.accelerator.unwrap_model(model)
+            adapters_off = use_adapter(unwrapped, "ref" if "ref" in unwrapped.peft_config else None)
+        checkpointing_off = disable_gradient_checkpointing(
+            self.model, self.args.gradient_checkpointing_kwargs
+        )
+        with torch.no_grad(), checkpointing_off, adapters_off:
+            ref_logits, _, _ = compact_logits(reference, model_kwargs, completion_mask)
+        logps = token_logps_sum(logits, token_ids, mask)
+        ref_logps = token_logps_sum(ref_logits, token_ids, mask)
+        return logps, ref_logps, sequential_kl(logits, ref_logits, mask)
+
+    def _log_means(self, values: dict[str, torch.Tensor]) -> None:
+        metrics = self._metrics["train" if self.model.training else "eval"]
+        for name, value in values.items():
+            metrics[name].append(self.accelerator.gather_for_metrics(value.detach()).mean().item())

@@ -1,0 +1,83 @@
+"""sDPO (Kim et al. 2024): DPO run step-wise over chunks of the preference data, each step starting from, and taking
+as its reference, the previous step's result (step 1: the start model).
+
+On disk, ``OUT/step-1`` … ``OUT/step-K`` are complete run folders (model, tokenizer, report, metrics); the final
+model is ``OUT/step-K``, and ``OUT/sdpo.json`` lists the steps. Each step is registered in the manifest with method
+``sdpo``, parent = the previous step and data = its chunk's pair ids; all steps carry the same round (one round of
+the loop, trained in K steps). The reference log-prob cache works per step unchanged: each step's reference is a
+different model, so a different fingerprint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+from data.workspace import Workspace
+from train.options import TrainOptions
+from train.pairs import step_chunks
+from train.run import _metrics, _parent, train_once
+
+log = logging.getLogger(__name__)
+
+
+def train_stepwise(
+    options: TrainOptions,
+    model_path: Path,
+    workspace: Workspace,
+    rows: list[dict],
+    evaluation: tuple[list[dict], str],
+    out: Path,
+    notes: dict,
+) -> dict:
+    """Train ``rows`` in sDPO steps (``step_chunks``); returns the last step's manifest entry, its metrics
+    comparing the start model with the final one and listing the steps (``sdpo_steps``)."""
+    chunks = step_chunks(rows, options.sdpo_steps, options.seed)
+    round_ = options.round
+    if round_ is None and options.register:
+        round_ = _parent(workspace, model_path)[1] + 1
+    start = before = None
+    steps: list[dict] = []
+    for k, chunk in enumerate(chunks, 1):
+        rounds = sorted({r["round"] for r in chunk})
+        log.info(
+            "sDPO step %d/%d: %d pairs of rounds %s, from %s", k, len(chunks), len(chunk), rounds, model_path
+        )
+        step_out = out / f"step-{k}"
+        step_options = dataclasses.replace(options, model=str(model_path), out=step_out, round=round_)
+        result, evaluations = train_once(
+            step_options, model_path, workspace, chunk, evaluation, step_out, notes, before
+        )
+        if result["id"] is None:  # a non-main rank of a distributed run: evaluates again, never reports
+            before = None
+        else:
+            start = start or evaluations["before"]
+            before = evaluations["after"]
+            metrics = result["metrics"]
+            steps.append(
+                {
+                    "id": result["id"],
+                    "path": result["path"],
+                    "parent_id": result["parent_id"],
+                    "pairs": len(chunk),
+                    "rounds": rounds,
+                    "steps": metrics["steps"],
+                    "final_loss": metrics["final_loss"],
+                    "seconds": metrics["seconds"],
+                }
+            )
+        model_path = step_out.resolve()
+    if result["id"] is None:
+        return result
+    overall = {
+        **result["metrics"],
+        **_metrics(options, start, before, evaluation[0]),
+        "train_rows": len(rows),
+        "steps": sum(s["steps"] for s in steps),
+        "seconds": round(sum(s["seconds"] for s in steps), 1),
+        "sdpo_steps": steps,
+    }
+    (out / "sdpo.json").write_text(json.dumps(overall, indent=2) + "\n")
+    return {**result, "metrics": overall}
