@@ -251,6 +251,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
 
 def test_compact_head_log_probs_match_trl(tmp_path, tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOTrainer
 
     from train.pairs import preference_rows
     from train.run import build_trainer
@@ -266,7 +267,7 @@ def test_compact_head_log_probs_match_trl(tmp_path, tiny_model_dir):
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
     batch = {k: v.to(trainer.model.device) for k, v in batch.items()}
     with torch.no_grad():
-        chosen, rejected = trainer.compute_ref_log_probs(trainer.model, batch)
+        chosen, rejected = DPOTrainer.compute_ref_log_probs(trainer, trainer.model, batch)  # TRL's own head
         ours = completion_logps(
             trainer.model,
             {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]},

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 import torch
+from accelerate.utils import is_peft_model
 from datasets import Dataset
 from torch.utils.data import DataLoader
 from trl import DPOTrainer
@@ -200,9 +201,21 @@ class PreferenceTrainer(DPOTrainer):
         return chosen, rejected
 
     def compute_ref_log_probs(self, model, inputs):
-        return super().compute_ref_log_probs(
-            model, {k: v for k, v in inputs.items() if k not in PAIR_COLUMNS}
-        )
+        """Reference log-probs of a batch; on CPU through the compact head (TRL's scores every position there,
+        which made the one-off reference pass slower than training itself)."""
+        inputs = {k: v for k, v in inputs.items() if k not in PAIR_COLUMNS}
+        mask = inputs["completion_mask"]
+        if mask.is_cuda or self.ld_alpha is not None:
+            return super().compute_ref_log_probs(model, inputs)
+        adapter = contextlib.nullcontext()
+        if self.ref_model is None and is_peft_model(
+            self.model
+        ):  # LoRA: the reference is the adapter-free model
+            unwrapped = self.accelerator.unwrap_model(self.model)
+            adapter = use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None)
+        model_kwargs = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+        with torch.no_grad(), adapter, self.accelerator.autocast():
+            return completion_logps(model, model_kwargs, mask).chunk(2, dim=0)
 
     # -- loss ----------------------------------------------------------------------------------------------
     def _compute_loss(self, model, inputs, return_outputs):
