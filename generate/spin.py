@@ -313,8 +313,8 @@ def _block(text: str) -> str:
 def run_spin(options: GenerateOptions, workspace: Workspace) -> dict:
     """``options.spin_iter`` SPIN iterations from ``options.model`` (resuming what is done); returns a summary."""
     limit = options.limit if options.limit is not None else SPIN_LIMIT
-    start = start_iterate(options, workspace)
     sets = prompt_sets(options, workspace, limit)
+    start = start_iterate(options, workspace)
     chain, iterations = [start], []
     for iteration in range(1, options.spin_iter + 1):
         result, iterate = iterate_once(options, workspace, iteration, chain[-1], sets)

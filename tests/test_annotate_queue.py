@@ -228,7 +228,9 @@ def test_uncertainty_order_reads_the_newest_scoring_models_scores(label_ws):
     old, new = ModelRecord("old", "base"), ModelRecord("new", "dpo", round=1)
     early, late = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 1, 2, tzinfo=timezone.utc)
     scores = [Score(p, old.id, 0.0, 0.0, margin=m, created_at=early) for p, m in zip(pairs, [0.0, 9, 9, 9])]
-    scores += [Score(p, new.id, 0.0, 0.0, margin=m, created_at=late) for p, m in zip(pairs[1:], [3.0, -0.5, 1.0])]
+    scores += [
+        Score(p, new.id, 0.0, 0.0, margin=m, created_at=late) for p, m in zip(pairs[1:], [3.0, -0.5, 1.0])
+    ]
     label_ws.append([old, new, *scores])
     svc = LabelService(label_ws, order="uncertainty")
     assert list(svc.items) == [pairs[2], pairs[3], pairs[1], pairs[0]]  # pair 0: scored only by the old model
