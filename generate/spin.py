@@ -110,10 +110,12 @@ def train_step(options, eval_rounds: tuple[int, ...]) -> dict:
 
 
 def _sample(options: GenerateOptions, workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict:
-    pending = {
-        split: [p.id for p in pending_prompts(workspace, iterate.label, round, split) if p.id in set(ids)]
-        for split, ids in sets.items()
-    }
+    pending = {}
+    for split, ids in sets.items():
+        wanted = set(ids)
+        pending[split] = [
+            p.id for p in pending_prompts(workspace, iterate.label, round, split) if p.id in wanted
+        ]
     if not any(pending.values()):  # all sampled already: do not start an engine for nothing
         return {}
     log.info("round %d: %s answers %s", round, iterate.label, {k: len(v) for k, v in pending.items()})
