@@ -3,6 +3,7 @@
     python -m annotate add-user --users ws/users.toml alice [--admin]   # asks for the password twice
     python -m annotate -w ws                                             # pairwise; users from ws/users.toml
     python -m annotate -w ws --task kto --overlap 3 --guidelines guide.md --port 7861
+    python -m annotate -w ws --order uncertainty  # least certain pairs first (after `python -m train score`)
     python -m annotate -w demo-ws --demo-user     # adds user `demo` (admin) with a fresh password, printed once
     python -m annotate hash-password              # a hash to paste into a users file by hand
 
@@ -19,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotate.service import LabelService
+from annotate.service import ORDERS, LabelService
 from annotate.users import Authenticator, UsersError, add_user, hash_password, load_users
 from data.config import ConfigError, add_options, build
 from data.schemas import TASKS, SchemaError
@@ -38,6 +39,14 @@ class AnnotateOptions:
     overlap: int = field(default=1, metadata={"help": "labellers per item (K); 2+ measures agreement"})
     lease_minutes: float = field(
         default=10.0, metadata={"help": "how long an item on someone's screen is kept from others"}
+    )
+    order: str = field(
+        default="round",
+        metadata={
+            "help": "queue order: round (oldest round first), newest (newest round first), uncertainty "
+            "(pairs the current model is least sure about first; run `python -m train score` before)",
+            "choices": tuple(ORDERS),
+        },
     )
     guidelines: Path | None = field(default=None, metadata={"help": "Markdown file shown beside the item"})
     demo_user: bool = field(
@@ -98,7 +107,9 @@ def serve(options: AnnotateOptions) -> int:
         password = secrets.token_urlsafe(9)
         add_user(users_path, DEMO_USER, password, admin=True)
     auth = Authenticator(load_users(users_path))
-    service = LabelService(workspace, options.task, options.overlap, options.lease_minutes * 60)
+    service = LabelService(
+        workspace, options.task, options.overlap, options.lease_minutes * 60, order=options.order
+    )
     if not service.items:
         source = "pairs of kind `sampled`" if options.task == "pairwise" else "generated completions"
         raise ValueError(

@@ -96,7 +96,7 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
     shown = service.show(user)
     if shown is None and service.reload(RELOAD_SECONDS):
         shown = service.show(user)
-    progress = progress_html(user, service.progress(user))
+    progress = progress_html(user, service.progress(user), shown.item.round if shown else None)
     if shown is None:
         if not service.items:
             reason = f"There is nothing to label for the {service.task} task in this workspace yet."

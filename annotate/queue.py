@@ -1,7 +1,8 @@
 """Who labels what next: the queue rules, as pure in-memory state rebuilt from the append-only label log.
 
 Rules:
-- items are handed out in a fixed order (round, then creation), so a round is finished before the next starts;
+- items are handed out in a fixed order, the one they were added in (the service's: by default round, then
+  creation, so a round is finished before the next starts);
 - an item goes to at most ``overlap`` (K) different labellers, and never twice to the same one;
 - a slot is taken by a current label or by a live lease: a labeller looking at an item holds it until they act or
   ``lease_seconds`` pass, so no more than K labellers hold an item at once;

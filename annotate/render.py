@@ -37,8 +37,9 @@ def message_html(text: str, kind: str = "info") -> str:
     return f'<div class="pf-message pf-{kind}">{escape(text)}</div>'
 
 
-def progress_html(user: str, progress: dict) -> str:
+def progress_html(user: str, progress: dict, item_round: int | None = None) -> str:
     items, done, overlap = progress["items"], progress["done"], progress["overlap"]
+    now = f"this item: round {item_round} · " if item_round is not None else ""
     share = 100 * done / items if items else 100
     rounds = " · ".join(f"round {r}: {c.get('done', 0)}/{c['items']}" for r, c in progress["rounds"].items())
     return (
@@ -47,7 +48,7 @@ def progress_html(user: str, progress: dict) -> str:
         f" · {progress['remaining']} left for you</div>"
         f'<div class="pf-bar" title="{done} of {items} items have {overlap} label(s)">'
         f'<div class="pf-fill" style="width:{share:.1f}%"></div></div>'
-        f'<div class="pf-stat pf-muted">everyone: {done}/{items} items done (K={overlap}) · '
+        f'<div class="pf-stat pf-muted">{now}everyone: {done}/{items} items done (K={overlap}) · '
         f"{progress['labels']} labels · {escape(rounds)}</div></div>"
     )
 

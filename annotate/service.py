@@ -8,6 +8,10 @@ Which items are labelled:
 - pairwise: pairs of kind ``sampled``, and ``imported`` pairs that arrived without a preference; ``spin`` pairs are
   never shown (their gold side wins by construction);
 - kto: completions except gold answers, and except imported ones that arrived with a KTO label.
+
+Order (``order``): ``round`` (oldest round first, then creation), ``newest`` (the newest round first), or
+``uncertainty`` (pairwise: the pairs the current model is least sure about first, from `python -m train score`).
+Items that appear after the service started join the end of the queue.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pandas as pd
 from annotate.queue import IMPORT, LabelQueue
 from data.records import Label
 from data.schemas import CHOICES, TASKS
+from data.selection import labelling_pairs, uncertainty_margins
 from data.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -68,28 +73,54 @@ def choice_from_side(side: str, left: str) -> str:
     return side
 
 
-def select_items(task: str, workspace: Workspace) -> list[Item]:
-    """The items of ``task`` open for labelling, in queue order (round, creation, id)."""
+def order_items(items: list[Item], order: str, margins: dict[str, float] | None = None) -> list[Item]:
+    """``items`` (in round, creation order) in the queue order ``order`` (see ORDERS); ``margins``: pair id ->
+    the current model's implicit reward margin, for ``uncertainty``."""
+    if order not in ORDERS:
+        raise ValueError(f"order {order!r} is not one of {', '.join(ORDERS)}")
+    return ORDERS[order](items, margins or {})
+
+
+def _uncertain_first(items: list[Item], margins: dict[str, float]) -> list[Item]:
+    # Scored items by |margin| (the model least sure first); unscored ones after, in round/creation order.
+    rank = {item.id: index for index, item in enumerate(items)}
+    return sorted(
+        items, key=lambda i: (0, abs(margins[i.id]), rank[i.id]) if i.id in margins else (1, 0, rank[i.id])
+    )
+
+
+ORDERS = {
+    "round": lambda items, margins: list(items),  # oldest round first: a round is finished before the next
+    "newest": lambda items, margins: sorted(items, key=lambda i: -i.round),  # the newest round first (stable)
+    "uncertainty": _uncertain_first,  # smallest |margin| of the newest scoring model first (`train score`)
+}
+
+
+def select_items(task: str, workspace: Workspace, order: str = "round") -> list[Item]:
+    """The items of ``task`` open for labelling, in queue order (``round``: round, creation, id)."""
     if task not in TASKS:
         raise ValueError(f"task {task!r} is not one of {', '.join(TASKS)}")
+    if order == "uncertainty" and task != "pairwise":
+        raise ValueError("order uncertainty applies to task pairwise (scores are per pair)")
     labels = workspace.frame("labels")
-    imported = set(labels.loc[(labels["annotator"] == IMPORT) & (labels["task"] == task), "item_id"])
     prompts = {
         row.id: tuple(dict(m) for m in row.messages) for row in workspace.frame("prompts").itertuples()
     }
     completions = workspace.frame("completions")
     text = dict(zip(completions["id"], completions["text"]))
     if task == "pairwise":
-        pairs = workspace.frame("pairs")
-        open_ = (pairs["kind"] == "sampled") | ((pairs["kind"] == "imported") & ~pairs["id"].isin(imported))
-        rows = _ordered(pairs[open_])
-        return [
+        rows = _ordered(labelling_pairs(workspace.frame("pairs"), labels))
+        items = [
             Item(r.id, int(r.round), prompts[r.prompt_id], (text[r.completion_a], text[r.completion_b]))
             for r in rows.itertuples()
         ]
+        margins = uncertainty_margins(workspace.frame("scores")) if order == "uncertainty" else {}
+        return order_items(items, order, margins)
+    imported = set(labels.loc[(labels["annotator"] == IMPORT) & (labels["task"] == task), "item_id"])
     open_ = (completions["engine"] != "gold") & ~completions["id"].isin(imported)
     rows = _ordered(completions[open_])
-    return [Item(r.id, int(r.round), prompts[r.prompt_id], (r.text,)) for r in rows.itertuples()]
+    items = [Item(r.id, int(r.round), prompts[r.prompt_id], (r.text,)) for r in rows.itertuples()]
+    return order_items(items, order)
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
@@ -115,8 +146,9 @@ class LabelService:
         overlap: int = 1,
         lease_seconds: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
+        order: str = "round",
     ):
-        self.workspace, self.task = workspace, task
+        self.workspace, self.task, self.order = workspace, task, order
         self.queue = LabelQueue([], overlap, lease_seconds, clock)
         self.clock = clock
         self.items: dict[str, Item] = {}
@@ -132,7 +164,7 @@ class LabelService:
         if self.clock() - self._loaded_at < min_interval:
             return len(self.items)
         self._loaded_at = self.clock()
-        items = select_items(self.task, self.workspace)
+        items = select_items(self.task, self.workspace, self.order)
         labels = _label_records(self.workspace.frame("labels"), self.task)
         with self._lock:
             self.items.update((item.id, item) for item in items)

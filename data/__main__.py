@@ -23,6 +23,7 @@ from data.export import FORMATS as EXPORT_FORMATS
 from data.export import to_dpo, to_kto, to_sft, write_parquet
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import load_file, write_records
+from data.lineage import lineage_lines
 from data.provision import EMBEDDED, SAMPLES, ProvisionError, provision_model, provision_samples, sample_path
 from data.schemas import SPLITS, SchemaError
 from data.stats import integrity_problems, workspace_stats
@@ -121,12 +122,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 0
     for key, value in stats.items():
         if key == "models":
-            print("models (lineage):")
-            for m in value:
-                metrics = ", ".join(f"{k}={v}" for k, v in m["metrics"].items())
-                print(
-                    f"  round {m['round']}: {m['id']} <- {m['parent'] or '-'} [{m['method']}] {m['path']} {metrics}"
-                )
+            print(
+                "lineage (round -> data -> model -> held-out metrics):" + ("" if value else " no models yet")
+            )
+            for line in lineage_lines(value):
+                print(f"  {line}")
         else:
             print(f"{key}: {value}")
     return 0

@@ -124,12 +124,37 @@ class ModelRecord:
     created_at: datetime = field(default_factory=now)
 
 
+@dataclass(frozen=True)
+class Score:
+    """A model's view of one pair: summed log-probs of both sides under the model and its reference (parent).
+
+    ``margin`` = (log π(a) − log π_ref(a)) − (log π(b) − log π_ref(b)), DPO's implicit reward margin divided by β;
+    without a reference, log π(a) − log π(b). Near 0: the model cannot tell the two apart.
+    """
+
+    pair_id: str
+    model_id: str
+    logp_a: float
+    logp_b: float
+    margin: float
+    reference_id: str | None = None
+    reference_logp_a: float | None = None
+    reference_logp_b: float | None = None
+    id: str = ""
+    created_at: datetime = field(default_factory=now)
+
+    def __post_init__(self):
+        if not self.id:
+            object.__setattr__(self, "id", content_id("score", self.pair_id, self.model_id))
+
+
 TABLE_OF = {
     Prompt: "prompts",
     Completion: "completions",
     Pair: "pairs",
     Label: "labels",
     ModelRecord: "models",
+    Score: "scores",
 }
 
 

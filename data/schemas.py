@@ -99,6 +99,22 @@ REFLOGPS = pa.schema(
     ]
 )
 
+# Pair scores of a model: how sure the model is about a pair (`python -m train score`); orders the labelling queue.
+SCORES = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("pair_id", pa.string(), nullable=False),
+        pa.field("model_id", pa.string(), nullable=False),
+        pa.field("reference_id", pa.string()),
+        pa.field("logp_a", pa.float64(), nullable=False),
+        pa.field("logp_b", pa.float64(), nullable=False),
+        pa.field("reference_logp_a", pa.float64()),
+        pa.field("reference_logp_b", pa.float64()),
+        pa.field("margin", pa.float64(), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+    ]
+)
+
 # Nullable columns added after format 1 was first written: parts from before them read as all-null.
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"labels": ("left",)}
 SIDES = ("a", "b")
@@ -111,6 +127,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "labels": LABELS,
     "models": MODELS,
     "reflogps": REFLOGPS,
+    "scores": SCORES,
 }
 
 

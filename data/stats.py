@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 from data.aggregate import SPLIT, aggregate, label_distribution, mean_agreement
+from data.lineage import model_summary
 from data.workspace import Workspace
 
 
 def workspace_stats(workspace: Workspace) -> dict:
-    frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels", "models")}
-    prompts, completions, pairs, labels, models = frames.values()
+    names = ("prompts", "completions", "pairs", "labels", "models", "scores")
+    frames = {name: workspace.frame(name) for name in names}
+    prompts, completions, pairs, labels, models, _ = frames.values()
     stats: dict = {"rows": {name: len(frame) for name, frame in frames.items()}}
     stats["prompts_by_split"] = prompts["split"].value_counts().sort_index().to_dict()
     stats["prompts_with_gold"] = int(prompts["gold"].notna().sum())
@@ -28,17 +28,7 @@ def workspace_stats(workspace: Workspace) -> dict:
                 "split_votes": int((verdicts["verdict"] == SPLIT).sum()),
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
             }
-    stats["models"] = [
-        {
-            "id": m.id,
-            "parent": m.parent_id,
-            "round": int(m.round),
-            "method": m.method,
-            "path": m.path,
-            "metrics": json.loads(m.metrics),
-        }
-        for m in models.sort_values("created_at").itertuples()
-    ]
+    stats["models"] = [model_summary(row) for _, row in models.sort_values("created_at").iterrows()]
     return stats
 
 
@@ -64,4 +54,7 @@ def integrity_problems(workspace: Workspace) -> list[str]:
     missing("kto label", labels[labels["task"] == "kto"], "item_id", completion_ids)
     models = workspace.frame("models")
     missing("model", models[models["parent_id"].notna()], "parent_id", model_ids)
+    scores = workspace.frame("scores")
+    missing("score", scores, "pair_id", set(pairs["id"]))
+    missing("score", scores, "model_id", model_ids)
     return problems

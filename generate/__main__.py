@@ -5,7 +5,11 @@
     python -m generate -w ws --config sample.yaml --temperature 0.8                  # YAML + overriding flags
     python -m generate -w ws-2 --prompts sft --shard 2/4 ...   # machine 2 of 4; then: python -m data merge -w ws ws-2
 
-Reruns resume: only prompts without completions from this model in this round are sampled.
+    python -m generate -w ws --model newest --n 2         # next human round: the newest model, at its round
+    python -m generate -w ws --prompts sft --spin-iter 2  # SPIN: 2 iterations of sample -> train -> register
+
+Reruns resume: only prompts without completions from this model in this round are sampled; `--spin-iter` reruns
+continue from the last finished step (see generate/spin.py).
 """
 
 from __future__ import annotations
@@ -13,59 +17,26 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.config import ConfigError, add_options, build
 from data.imports import load_file, write_records
-from data.provision import DEFAULT_MODEL, EMBEDDED, SAMPLES, ProvisionError, resolve_model, sample_path
+from data.lineage import NEWEST, find_model, newest_model
+from data.provision import SAMPLES, ProvisionError, resolve_model, sample_path
 from data.schemas import SchemaError
 from data.workspace import Workspace, WorkspaceError
-from generate.engines import ENGINES, EngineOptions, SamplingParams, make_engine
+from generate.engines import make_engine
+from generate.options import (
+    SPIN_TEST_FRACTION,
+    GenerateOptions,
+    engine_options,
+    model_label,
+    sampling_params,
+)
 from generate.sampling import check_pair_params, parse_shard, sample_pairs, sample_spin
+from generate.spin import run_spin
 
-
-@dataclass(frozen=True)
-class GenerateOptions:
-    workspace: Path = field(default=Path("ws"), metadata={"help": "workspace directory (created if missing)"})
-    model: str = field(default=DEFAULT_MODEL, metadata={"help": "model short name or folder"})
-    prompts: str | None = field(
-        default=None,
-        metadata={"help": f"import prompts first: a file, or a sample set ({', '.join(SAMPLES)})"},
-    )
-    split: str = field(
-        default="train", metadata={"help": "sample prompts of this split", "choices": ("train", "test")}
-    )
-    limit: int = field(default=0, metadata={"help": "sample at most this many pending prompts (0: all)"})
-    shard: str | None = field(
-        default=None,
-        metadata={"help": "I/K: sample only the I-th of K disjoint prompt shards (one per machine)"},
-    )
-    round: int = field(default=0, metadata={"help": "round / iteration recorded on every row"})
-    spin: bool = field(
-        default=False, metadata={"help": "SPIN negatives: one sample per gold prompt, gold chosen"}
-    )
-    n: int = field(default=2, metadata={"help": "samples per prompt (pairs)"})
-    pairs_per_prompt: int = field(
-        default=1, metadata={"help": "pairs kept per prompt among the n samples (0: all)"}
-    )
-    temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
-    max_tokens: int = field(default=128, metadata={"help": "new tokens per sample"})
-    seed: int = field(default=0, metadata={"help": "base seed; samples are seeded per prompt and index"})
-    engine: str = field(
-        default="auto", metadata={"help": "vllm, hf, or auto (vLLM if it imports)", "choices": ENGINES}
-    )
-    chunk_size: int = field(default=32, metadata={"help": "prompts per durable write (and per HF batch)"})
-    dtype: str = field(default="auto", metadata={"help": "model dtype: auto, float32, bfloat16, float16"})
-    max_model_len: int | None = field(default=None, metadata={"help": "vLLM max model length"})
-    enforce_eager: bool = field(
-        default=True, metadata={"help": "vLLM eager mode (no graph capture: faster start)"}
-    )
-    tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM tensor parallel GPUs"})
-    data_parallel_size: int = field(default=1, metadata={"help": "vLLM data parallel replicas"})
-    gpu_memory_utilization: float = field(default=0.85, metadata={"help": "vLLM GPU memory fraction"})
-    cpu_kv_cache_gib: int = field(default=2, metadata={"help": "vLLM KV cache on CPU (GiB)"})
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,45 +53,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def model_label(model: str) -> str:
-    """What completions record as their model: the short name, or an absolute folder."""
-    return model if model in EMBEDDED or not Path(model).exists() else str(Path(model).resolve())
+def check_options(options: GenerateOptions) -> None:
+    if options.spin_iter < 0 or (options.limit or 0) < 0 or options.spin_test_limit < 0:
+        raise ValueError("--spin-iter, --limit and --spin-test-limit must be >= 0")
+    if options.spin_iter and options.round is not None:
+        raise ValueError(
+            "--round does not apply to --spin-iter: iteration t samples at the start model's round + t"
+        )
+    if options.spin_iter and options.shard:
+        raise ValueError("--shard does not apply to --spin-iter (every iteration trains on all its prompts)")
+    if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
+        raise ValueError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+
+
+def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: str) -> int:
+    """--round, else the model's round in the manifest (the next labelling round of a trained model), else 0."""
+    if options.round is not None:
+        return options.round
+    entry = find_model(workspace, Path(model_path).resolve())
+    return entry.round if entry else 0
 
 
 def run(options: GenerateOptions) -> dict:
-    """Sample into the workspace as the options say; returns the counts."""
+    """Sample into the workspace as the options say (or run the SPIN driver); returns the counts or summary."""
     # Every check comes before the workspace is touched: bad input writes nothing.
-    model_path = resolve_model(options.model)
+    check_options(options)
+    newest = options.model == NEWEST
+    model = newest_model(Workspace(options.workspace)).path if newest else options.model
+    model_path = resolve_model(model)
     shard = parse_shard(options.shard) if options.shard else None
-    params = SamplingParams(options.temperature, options.top_p, options.max_tokens, options.seed)
-    if not options.spin:
+    params = sampling_params(options)
+    if not options.spin and not options.spin_iter:
         check_pair_params(options.n, params)
     loaded = None
     if options.prompts:
         path = sample_path(options.prompts) if options.prompts in SAMPLES else Path(options.prompts)
-        loaded = load_file(path)
+        default_fraction = SPIN_TEST_FRACTION if options.spin_iter else 0.0
+        fraction = options.test_fraction if options.test_fraction is not None else default_fraction
+        loaded = load_file(path, test_fraction=fraction)
     workspace = Workspace.open_or_init(options.workspace)
     if loaded:
         write_records(workspace, *loaded)
-    engine_options = EngineOptions(
-        dtype=options.dtype,
-        max_model_len=options.max_model_len,
-        enforce_eager=options.enforce_eager,
-        tensor_parallel_size=options.tensor_parallel_size,
-        data_parallel_size=options.data_parallel_size,
-        gpu_memory_utilization=options.gpu_memory_utilization,
-        cpu_kv_cache_gib=options.cpu_kv_cache_gib,
-        batch_size=options.chunk_size,
-    )
+    if options.spin_iter:
+        return run_spin(options, workspace)
+    round = sampling_round(options, workspace, model_path)
     common = dict(
-        round=options.round,
-        split=options.split,
-        limit=options.limit,
-        chunk_size=options.chunk_size,
-        shard=shard,
+        round=round, split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard
     )
-    engine = make_engine(options.engine, model_path, engine_options)
-    label = model_label(options.model)
+    engine = make_engine(options.engine, model_path, engine_options(options))
+    label = model_label(model)
+    log.info("sampling from %s at round %d", label, round)
     if options.spin:
         return dict(sample_spin(workspace, engine, label, params, **common))
     return dict(
@@ -128,6 +110,34 @@ def run(options: GenerateOptions) -> dict:
             workspace, engine, label, options.n, params, pairs_per_prompt=options.pairs_per_prompt, **common
         )
     )
+
+
+def _number(value: object, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def spin_report(summary: dict) -> list[str]:
+    """The driver's summary as lines: one per iteration, with held-out gold log-likelihood and margin."""
+    start, prompts = summary["start"], summary["prompts"]
+    lines = [
+        f"SPIN on {summary['workspace']} from {start['model']} (model {start['id']}, round {start['round']}): "
+        f"{prompts['train']} train prompts, {prompts['test']} held-out prompts per iteration",
+        "iter round model    train pairs eval pairs  gold logp before -> after  margin  accuracy"
+        "  prefers gold before -> after  sample s  train s",
+    ]
+    for it in summary["iterations"]:
+        eval_pairs = f"{it['eval_pairs']} {it['eval_split']}" if it["eval_pairs"] is not None else "-"
+        lines.append(
+            f"{it['iteration']:<4} {it['round']:<5} {it['model'][:8]} {it['train_pairs']!s:<11} {eval_pairs:<11} "
+            f"{_number(it['gold_logp_before'], 1):>16} -> {_number(it['gold_logp_after'], 1):<6} "
+            f"{_number(it['reward_margin']):>7} {_number(it['reward_accuracy']):>9} "
+            f"{_number(it['prefers_gold_before']):>20} -> {_number(it['prefers_gold_after']):<6} "
+            f"{_number(it['sample_seconds'], 0):>8} {_number(it['train_seconds'], 0):>8}"
+            + ("  (done before)" if it["resumed"] else "")
+        )
+    lines.append(f"held-out answers of the last iterate sampled in {summary['final_sample_seconds']:.0f} s")
+    lines += [f"samples: {path}" for path in summary["samples"]]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SchemaError, WorkspaceError, ProvisionError, ConfigError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if options.spin_iter:
+        print("\n".join(spin_report(counts)))
+    else:
+        print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0
 
 

@@ -12,7 +12,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -103,6 +103,16 @@ def pending_prompts(
         PromptRow(p.id, [dict(m) for m in p.messages], None if pd.isna(p.gold) else p.gold)
         for p in prompts.itertuples()
     ]
+
+
+def gold_prompt_ids(workspace: Workspace, split: str, limit: int = 0) -> list[str]:
+    """The first ``limit`` (0: all) prompts of ``split`` with a gold answer, oldest first: a fixed set, whatever
+    has been sampled already."""
+    prompts = workspace.frame("prompts")
+    prompts = prompts[(prompts["split"] == split) & prompts["gold"].notna()]
+    prompts = prompts[prompts["gold"].str.strip() != ""]
+    ids = prompts.sort_values(["created_at", "id"], kind="stable")["id"].tolist()
+    return ids[:limit] if limit else ids
 
 
 def _completion(
@@ -201,9 +211,17 @@ def sample_spin(
     limit: int = 0,
     chunk_size: int = 32,
     shard: tuple[int, int] | None = None,
+    only: Collection[str] | None = None,
 ) -> Counter:
-    """One sample per pending prompt that has a gold answer, written as a SPIN pair (gold chosen)."""
-    prompts = [p for p in pending_prompts(workspace, model, round, split, shard) if p.gold]
+    """One sample per pending prompt that has a gold answer, written as a SPIN pair (gold chosen).
+
+    ``only``: sample just these prompt ids (the SPIN driver's fixed prompt set, so a resumed run tops it up).
+    """
+    prompts = [
+        p
+        for p in pending_prompts(workspace, model, round, split, shard)
+        if p.gold and (only is None or p.id in only)
+    ]
     if not prompts:
         log.info("no pending prompts with a gold answer for %s in round %d", model, round)
     prompts = prompts[:limit] if limit else prompts

@@ -201,3 +201,39 @@ def test_kto_items_are_generated_completions(label_ws):
     assert svc.submit("ann", shown.item.id, "desirable").choice == "desirable"
     with pytest.raises(ValueError):
         svc.submit("ann", svc.show("ann").item.id, "left")
+
+
+def test_queue_orders_round_newest_and_uncertainty():
+    from annotate.service import Item, order_items
+
+    items = [Item(f"p{i}", r, (), ("a", "b")) for i, r in enumerate([0, 0, 1, 1, 2])]
+    ids = lambda order, margins=None: [i.id for i in order_items(items, order, margins)]  # noqa: E731
+    assert ids("round") == ["p0", "p1", "p2", "p3", "p4"]
+    assert ids("newest") == ["p4", "p2", "p3", "p0", "p1"]  # newest round first, creation order within it
+    # Smallest |margin| first; unscored items after, in round/creation order; ties keep queue order.
+    margins = {"p1": -2.0, "p3": 0.1, "p4": -0.1, "p0": 5.0}
+    assert ids("uncertainty", margins) == ["p3", "p4", "p1", "p0", "p2"]
+    assert ids("uncertainty", {}) == ids("round")
+    with pytest.raises(ValueError, match="order 'random' is not one of round, newest, uncertainty"):
+        order_items(items, "random")
+
+
+def test_uncertainty_order_reads_the_newest_scoring_models_scores(label_ws):
+    from datetime import datetime, timezone
+
+    from data import ModelRecord
+    from data.records import Score
+
+    pairs = list(label_ws.frame("pairs").sort_values("created_at")["id"])
+    old, new = ModelRecord("old", "base"), ModelRecord("new", "dpo", round=1)
+    early, late = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 1, 2, tzinfo=timezone.utc)
+    scores = [Score(p, old.id, 0.0, 0.0, margin=m, created_at=early) for p, m in zip(pairs, [0.0, 9, 9, 9])]
+    scores += [
+        Score(p, new.id, 0.0, 0.0, margin=m, created_at=late) for p, m in zip(pairs[1:], [3.0, -0.5, 1.0])
+    ]
+    label_ws.append([old, new, *scores])
+    svc = LabelService(label_ws, order="uncertainty")
+    assert list(svc.items) == [pairs[2], pairs[3], pairs[1], pairs[0]]  # pair 0: scored only by the old model
+    assert label_all(svc, "ann") == [pairs[2], pairs[3], pairs[1], pairs[0]]
+    with pytest.raises(ValueError, match="applies to task pairwise"):
+        LabelService(label_ws, "kto", order="uncertainty")

@@ -28,7 +28,14 @@ def test_import_export_stats_validate_compact(tmp_path, capsys):
     assert main(["stats", "-w", str(ws), "--json"]) == 0
     out = capsys.readouterr().out
     stats = json.loads(out[out.index("{") :])
-    assert stats["rows"] == {"prompts": 3, "completions": 6, "pairs": 3, "labels": 3, "models": 0}
+    assert stats["rows"] == {
+        "prompts": 3,
+        "completions": 6,
+        "pairs": 3,
+        "labels": 3,
+        "models": 0,
+        "scores": 0,
+    }
     assert stats["labels"]["pairwise"] == {"a": 3, "b": 0, "tie": 0, "both_bad": 0}
     assert main(["validate", "-w", str(ws)]) == 0
     assert main(["compact", "-w", str(ws)]) == 0

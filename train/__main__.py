@@ -8,6 +8,8 @@ python -m train -w ws --method odpo --odpo-alpha 0.5                    # margin
 python -m train -w ws --method tdpo2 --tdpo-alpha 0.5                   # token-level KL, reference in memory
 python -m train -w ws --method sdpo --out runs/sdpo                      # one step per round -> runs/sdpo/step-K
 python -m train -w ws --config run.yaml --learning-rate 1e-6              # YAML + overriding flags
+python -m train -w ws --model newest --method dpo --rounds 1               # next human round: newest model, round 1's labels
+python -m train score -w ws                  # score unlabelled pairs with the newest model (annotate --order uncertainty)
 accelerate launch --config_file configs/accelerate/ddp.yaml -m train -w ws --method dpo   # several GPUs
 """
 
@@ -26,6 +28,8 @@ from train.options import METHODS, TrainOptions
 from train.pairs import TrainDataError
 from train.report import summary_lines
 
+ERRORS = (SchemaError, WorkspaceError, ProvisionError, ConfigError, TrainDataError, ValueError, OSError)
+
 
 def build_parser() -> argparse.ArgumentParser:
     methods = "\n".join(f"  {name:6} {text}" for name, text in METHODS.items())
@@ -42,22 +46,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_score_parser() -> argparse.ArgumentParser:
+    from train import score
+
+    parser = argparse.ArgumentParser(
+        prog="python -m train score",
+        description=score.__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(score.__doc__.splitlines()[1:]),
+    )
+    parser.add_argument(
+        "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
+    )
+    add_options(parser, score.ScoreOptions)
+    return parser
+
+
+def score_main(argv: list[str]) -> int:
+    from train.score import ScoreOptions, score_pairs
+
+    counts = score_pairs(build(ScoreOptions, build_score_parser().parse_args(argv)))
+    reference = counts["reference"] or "none (own likelihoods)"
+    print(
+        f"model {counts['model']} (reference {reference}): scored {counts['scored']} of {counts['pairs']} pairs"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if argv and argv[0] == "score":
+            return score_main(argv[1:])
         options = build(TrainOptions, build_parser().parse_args(argv))
         from train.run import train
 
         result = train(options)
-    except (
-        SchemaError,
-        WorkspaceError,
-        ProvisionError,
-        ConfigError,
-        TrainDataError,
-        ValueError,
-        OSError,
-    ) as exc:
+    except ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if result["id"] is None:  # a non-main rank of `accelerate launch`

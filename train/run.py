@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from data.lineage import NEWEST, find_or_register, newest_model
 from data.provision import resolve_model
 from data.records import ModelRecord, random_id
 from data.workspace import Workspace
@@ -234,8 +235,8 @@ def build_trainer(options, model, tokenizer, rows, out, bf16, workspace, extra_c
     )
 
 
-def _rows(options: TrainOptions, workspace: Workspace):
-    """(train rows, eval rows, eval-split name, counts) for the method."""
+def _rows(options: TrainOptions, workspace: Workspace, eval_rounds: tuple[int, ...] | None = None):
+    """(train rows, eval rows, eval-split name, counts) for the method; ``eval_rounds`` narrows the held-out rows."""
     if options.method == "kto":
         train_rows, counts = kto_rows(workspace, "train", options.seed)
         eval_rows, _ = kto_rows(workspace, "test", options.seed)
@@ -244,7 +245,7 @@ def _rows(options: TrainOptions, workspace: Workspace):
         kinds = _csv(options.kinds) or tuple(DEFAULT_KINDS.get(options.method, "sampled,imported").split(","))
         rounds = _csv(options.rounds, int)
         train_rows, counts = preference_rows(workspace, "train", kinds, rounds)
-        eval_rows, _ = preference_rows(workspace, "test", kinds, rounds)
+        eval_rows, _ = preference_rows(workspace, "test", kinds, eval_rounds or rounds)
         what = f"labelled pairs of kind {','.join(kinds)}" + (
             f" in rounds {options.rounds}" if rounds else ""
         )
@@ -284,16 +285,20 @@ def _metrics(options, before: dict, after: dict, rows) -> dict:
     )
 
 
-def _parent(workspace: Workspace, model_path: Path):
-    """The manifest entry of the start model, registered as a base model if it is new."""
-    models = workspace.frame("models")
-    known = models[models["path"] == str(model_path)].sort_values("created_at")
-    if len(known):
-        row = known.iloc[-1]
-        return row["id"], int(row["round"])
-    base = ModelRecord(path=str(model_path), method="base", round=0)
-    workspace.append([base])
-    return base.id, 0
+def model_path(model: str, workspace: Workspace) -> Path:
+    """The start model's folder: ``newest`` is the newest model in the workspace manifest."""
+    if model == NEWEST:
+        return Path(newest_model(workspace).path)
+    return Path(resolve_model(model)).resolve()
+
+
+def drop_partial_checkpoints(out: Path) -> list[Path]:
+    """Remove checkpoints a kill interrupted mid-save (the trainer writes trainer_state.json last)."""
+    partial = [c for c in out.glob("checkpoint-*") if not (c / "trainer_state.json").is_file()]
+    for checkpoint in partial:
+        log.warning("%s: incomplete checkpoint (killed while saving), removed", checkpoint)
+        shutil.rmtree(checkpoint, ignore_errors=True)  # every rank of a distributed run may try
+    return partial
 
 
 def _save(trainer, tokenizer, out: Path, lora: bool):
@@ -318,19 +323,23 @@ def _save(trainer, tokenizer, out: Path, lora: bool):
     return model
 
 
-def train(options: TrainOptions) -> dict:
-    """Run one training job as ``options`` say; returns the manifest entry (as a dict) with its metrics."""
+def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> dict:
+    """Run one training job as ``options`` say; returns the manifest entry (as a dict) with its metrics.
+
+    ``eval_rounds``: evaluate on held-out pairs of these rounds only (the SPIN driver trains on two rounds and
+    evaluates on the newest); default: the rounds trained on.
+    """
     check_options(options)
-    model_path = Path(resolve_model(options.model)).resolve()
     workspace = Workspace(options.workspace)
-    train_rows, eval_rows, eval_split, counts = _rows(options, workspace)
+    start = model_path(options.model, workspace)
+    train_rows, eval_rows, eval_split, counts = _rows(options, workspace, eval_rounds)
     notes = {**_pair_columns(options, train_rows), "data_counts": dict(counts)}
     out = _out_dir(options, workspace)
     if options.method == "sdpo":  # its steps are runs of train_once
         from train.stepwise import train_stepwise
 
-        return train_stepwise(options, model_path, workspace, train_rows, (eval_rows, eval_split), out, notes)
-    result, _ = train_once(options, model_path, workspace, train_rows, (eval_rows, eval_split), out, notes)
+        return train_stepwise(options, start, workspace, train_rows, (eval_rows, eval_split), out, notes)
+    result, _ = train_once(options, start, workspace, train_rows, (eval_rows, eval_split), out, notes)
     return result
 
 
@@ -346,7 +355,7 @@ def _pair_columns(options: TrainOptions, rows: list[dict]) -> dict:
 
 def train_once(
     options: TrainOptions,
-    model_path: Path,
+    start: Path,
     workspace: Workspace,
     train_rows: list[dict],
     evaluation: tuple[list[dict], str],
@@ -354,15 +363,15 @@ def train_once(
     notes: dict,
     before: dict | None = None,
 ) -> tuple[dict, dict]:
-    """Train ``model_path`` on ``train_rows`` into ``out`` and register it; returns (the manifest entry with its
-    metrics, the start and trained models' evaluations {"before", "after"}). ``notes`` go into the metrics as they are; ``before`` is the start
-    model's evaluation where it is already known."""
+    """Train ``start`` on ``train_rows`` into ``out`` and register it; returns (the manifest entry with its
+    metrics, the start and trained models' evaluations {"before", "after"}). ``notes`` go into the metrics as they
+    are; ``before`` is the start model's evaluation where it is already known."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     eval_rows, eval_split = evaluation
     started = time.time()
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(start)
+    model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
     _set_threads(options, sum(p.numel() for p in model.parameters()))
     bf16 = _use_bf16(options)
     if torch.cuda.is_available():
@@ -373,6 +382,8 @@ def train_once(
 
     extra = tuple(k for k in ("pair_weight", "pair_epsilon", "pair_offset") if k in train_rows[0])
     trainer = build_trainer(options, model, tokenizer, train_rows, out, bf16, workspace, extra)
+    if options.resume:
+        drop_partial_checkpoints(out)
     checkpoint = options.resume and any(out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if checkpoint else None)
     trained = _save(trainer, tokenizer, out, bool(options.lora_r))
@@ -391,12 +402,12 @@ def train_once(
     }
     if getattr(trainer, "ref_cache", None):
         metrics["reference_cache"] = trainer.cache_stats
-    parent_id, parent_round = _parent(workspace, model_path) if options.register else (None, 0)
+    parent = find_or_register(workspace, start) if options.register else None
     record = ModelRecord(
         path=str(out.resolve()),
         method=options.method,
-        round=options.round if options.round is not None else parent_round + 1,
-        parent_id=parent_id,
+        round=options.round if options.round is not None else (parent.round if parent else 0) + 1,
+        parent_id=parent.id if parent else None,
         data=json.dumps(_data_summary(options, train_rows)),
         metrics=json.dumps(metrics),
     )

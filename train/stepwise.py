@@ -15,10 +15,11 @@ import json
 import logging
 from pathlib import Path
 
+from data.lineage import find_or_register
 from data.workspace import Workspace
 from train.options import TrainOptions
 from train.pairs import step_chunks
-from train.run import _metrics, _parent, train_once
+from train.run import _metrics, train_once
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def train_stepwise(
     chunks = step_chunks(rows, options.sdpo_steps, options.seed)
     round_ = options.round
     if round_ is None and options.register:
-        round_ = _parent(workspace, model_path)[1] + 1
+        round_ = find_or_register(workspace, model_path).round + 1
     start = before = None
     steps: list[dict] = []
     for k, chunk in enumerate(chunks, 1):

@@ -1,0 +1,123 @@
+"""The model manifest as a lineage: which model is newest, a model's entry (registered as `base` if new), and
+one readable summary per model (round → data → model → metrics) for `python -m data stats`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from data.records import ModelRecord
+from data.workspace import Workspace, WorkspaceError
+
+NEWEST = "newest"  # model name meaning "the newest model in the workspace manifest"
+# metric -> short name in the lineage lines; the first found are shown
+HEADLINE = {
+    "reference_chosen_logp": "chosen logp before",
+    "chosen_logp": "after",
+    "reward_margin": "margin",
+    "reward_accuracy": "accuracy",
+    "model_prefers_chosen": "prefers chosen",
+    "reward_separation": "kto separation",
+}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: str
+    path: str
+    round: int
+    method: str
+    parent_id: str | None
+
+
+def _entry(row) -> ModelEntry:
+    parent = None if pd.isna(row["parent_id"]) else row["parent_id"]
+    return ModelEntry(row["id"], row["path"], int(row["round"]), row["method"], parent)
+
+
+def newest_model(workspace: Workspace) -> ModelEntry:
+    """The most recently registered model (what the next round samples from and trains)."""
+    models = workspace.frame("models")
+    if not len(models):
+        raise WorkspaceError(
+            f"{workspace.path}: the manifest has no models yet (`python -m train` registers them)"
+        )
+    return _entry(models.sort_values(["created_at", "id"], kind="stable").iloc[-1])
+
+
+def get_model(workspace: Workspace, model_id: str) -> ModelEntry:
+    models = workspace.frame("models")
+    rows = models[models["id"] == model_id]
+    if not len(rows):
+        raise WorkspaceError(f"{workspace.path}: no model {model_id} in the manifest")
+    return _entry(rows.iloc[0])
+
+
+def find_model(workspace: Workspace, path: str | Path) -> ModelEntry | None:
+    """The newest manifest entry of the model folder ``path`` (absolute), or None."""
+    models = workspace.frame("models")
+    known = models[models["path"] == str(path)].sort_values(["created_at", "id"], kind="stable")
+    return _entry(known.iloc[-1]) if len(known) else None
+
+
+def find_or_register(workspace: Workspace, path: str | Path) -> ModelEntry:
+    """The manifest entry of the model folder ``path``, registered as a `base` model of round 0 if it is new."""
+    entry = find_model(workspace, path)
+    if entry is not None:
+        return entry
+    base = ModelRecord(path=str(path), method="base", round=0)
+    workspace.append([base])
+    return ModelEntry(base.id, base.path, 0, "base", None)
+
+
+def children(workspace: Workspace, parent_id: str, method: str, round: int) -> list[ModelEntry]:
+    """Models trained from ``parent_id`` with ``method`` in ``round``, oldest first."""
+    models = workspace.frame("models")
+    rows = models[
+        (models["parent_id"] == parent_id) & (models["method"] == method) & (models["round"] == round)
+    ]
+    return [_entry(row) for _, row in rows.sort_values(["created_at", "id"], kind="stable").iterrows()]
+
+
+def model_summary(row: dict) -> dict:
+    """One manifest row as the lineage shows it: parent, method, round, what trained it, headline metrics."""
+    data = json.loads(row["data"] or "{}")
+    metrics = json.loads(row["metrics"] or "{}")
+    trained_on = data.get("pair_ids") or data.get("completion_ids") or []
+    return {
+        "id": row["id"],
+        "parent": None if pd.isna(row["parent_id"]) else row["parent_id"],
+        "round": int(row["round"]),
+        "method": row["method"],
+        "path": row["path"],
+        "trained_on": len(trained_on),
+        "data": {k: v for k, v in data.items() if k not in ("pair_ids", "completion_ids")},
+        "metrics": metrics,
+    }
+
+
+def _number(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def lineage_lines(models: list[dict]) -> list[str]:
+    """Readable lines for ``model_summary`` dicts: one per model, ordered by round, parents named by short id."""
+    lines = []
+    for m in sorted(models, key=lambda m: m["round"]):
+        parent = f"<- {m['parent'][:8]}" if m["parent"] else "(start)"
+        what = ""
+        if m["method"] != "base":
+            kinds = ",".join(m["data"].get("kinds", [])) or "kto labels"
+            rounds = ",".join(map(str, m["data"].get("rounds", [])))
+            what = f" trained on {m['trained_on']} {kinds} rows" + (f" of round {rounds}" if rounds else "")
+        metrics = m["metrics"]
+        headline = ", ".join(f"{name} {_number(metrics[k])}" for k, name in HEADLINE.items() if k in metrics)
+        split = f" [{metrics['eval_split']}]" if "eval_split" in metrics else ""
+        lines.append(
+            f"round {m['round']}  {m['method']:<5} {m['id'][:8]} {parent}{what}  {m['path']}"
+            + (f"\n           held-out{split}: {headline}" if headline else "")
+        )
+    return lines

@@ -1,0 +1,56 @@
+"""Run one step of a long job in a fresh process, so that what it held (vLLM's engine and KV cache, a trained
+model, CUDA context) is given back to the machine when the step ends.
+
+The child dies with its parent: a killed driver leaves no orphan still writing into the workspace or a run folder.
+Input errors (ValueError and its kin) come back as one line; anything else keeps its remote traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class StepFailed(ValueError):
+    """A step in a fresh process stopped on bad input, or its process died."""
+
+
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    while True:
+        if os.getppid() != parent:  # re-parented: the driver is gone
+            os._exit(1)
+        time.sleep(interval)
+
+
+def _start_child(parent: int, level: int) -> None:
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _call(fn: Callable[..., Any], args: tuple) -> Any:
+    try:
+        return fn(*args)
+    except ValueError as exc:  # the project's input errors (SchemaError, ...) may not pickle: send the line
+        raise StepFailed(str(exc)) from None
+
+
+def run_isolated(fn: Callable[..., Any], *args: Any, isolate: bool = True, what: str = "step") -> Any:
+    """``fn(*args)`` in a fresh spawned process (or here when ``isolate`` is False); returns its result."""
+    if not isolate:
+        return fn(*args)
+    context = multiprocessing.get_context("spawn")  # never fork a process that may hold threads or CUDA
+    level = logging.getLogger().getEffectiveLevel()
+    with ProcessPoolExecutor(1, context, initializer=_start_child, initargs=(os.getpid(), level)) as pool:
+        try:
+            return pool.submit(_call, fn, args).result()
+        except BrokenProcessPool as exc:
+            raise StepFailed(f"the {what} process died (killed, or out of memory?)") from exc

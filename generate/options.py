@@ -1,0 +1,145 @@
+"""The one typed config of `python -m generate` (flags, or `--config run.yaml` with flags overriding), shared by a
+single sampling job and the `--spin-iter` driver (whose `--train-*` options pass through to `train`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data.provision import DEFAULT_MODEL, EMBEDDED, SAMPLES
+from generate.engines import ENGINES, EngineOptions, SamplingParams
+
+SPIN_LIMIT = (
+    32  # train prompts per SPIN iteration unless --limit says otherwise: minutes, not hours, on a CPU
+)
+SPIN_TEST_FRACTION = 0.1  # prompts held out when --spin-iter imports --prompts without --test-fraction
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    workspace: Path = field(default=Path("ws"), metadata={"help": "workspace directory (created if missing)"})
+    model: str = field(
+        default=DEFAULT_MODEL,
+        metadata={"help": "model short name, folder, or newest (the newest model in the workspace manifest)"},
+    )
+    prompts: str | None = field(
+        default=None,
+        metadata={"help": f"import prompts first: a file, or a sample set ({', '.join(SAMPLES)})"},
+    )
+    test_fraction: float | None = field(
+        default=None,
+        metadata={
+            "help": "hold out this fraction of the imported --prompts as split test "
+            f"(default: 0, or {SPIN_TEST_FRACTION} with --spin-iter)"
+        },
+    )
+    split: str = field(
+        default="train", metadata={"help": "sample prompts of this split", "choices": ("train", "test")}
+    )
+    limit: int | None = field(
+        default=None,
+        metadata={
+            "help": f"sample at most this many pending prompts (default: all; {SPIN_LIMIT} with --spin-iter)"
+        },
+    )
+    shard: str | None = field(
+        default=None,
+        metadata={"help": "I/K: sample only the I-th of K disjoint prompt shards (one per machine)"},
+    )
+    round: int | None = field(
+        default=None,
+        metadata={"help": "round recorded on every row (default: the model's round in the manifest, else 0)"},
+    )
+    spin: bool = field(
+        default=False, metadata={"help": "SPIN negatives: one sample per gold prompt, gold chosen"}
+    )
+    n: int = field(default=2, metadata={"help": "samples per prompt (pairs)"})
+    pairs_per_prompt: int = field(
+        default=1, metadata={"help": "pairs kept per prompt among the n samples (0: all)"}
+    )
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
+    max_tokens: int = field(default=128, metadata={"help": "new tokens per sample"})
+    seed: int = field(default=0, metadata={"help": "base seed; samples are seeded per prompt and index"})
+    engine: str = field(
+        default="auto", metadata={"help": "vllm, hf, or auto (vLLM if it imports)", "choices": ENGINES}
+    )
+    chunk_size: int = field(default=32, metadata={"help": "prompts per durable write (and per HF batch)"})
+    dtype: str = field(default="auto", metadata={"help": "model dtype: auto, float32, bfloat16, float16"})
+    max_model_len: int | None = field(default=None, metadata={"help": "vLLM max model length"})
+    enforce_eager: bool = field(
+        default=True, metadata={"help": "vLLM eager mode (no graph capture: faster start)"}
+    )
+    tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM tensor parallel GPUs"})
+    data_parallel_size: int = field(default=1, metadata={"help": "vLLM data parallel replicas"})
+    gpu_memory_utilization: float = field(default=0.85, metadata={"help": "vLLM GPU memory fraction"})
+    cpu_kv_cache_gib: int = field(default=2, metadata={"help": "vLLM KV cache on CPU (GiB)"})
+    # The SPIN driver: --spin-iter N runs N iterations of sample -> train -> register.
+    spin_iter: int = field(
+        default=0,
+        metadata={
+            "help": "SPIN: run N iterations (sample with the current iterate, train the next, register it)"
+        },
+    )
+    spin_test_limit: int = field(
+        default=16, metadata={"help": "SPIN: held-out (test) prompts sampled and evaluated per iteration"}
+    )
+    spin_mix_previous: bool = field(
+        default=False, metadata={"help": "SPIN: iteration t also trains on iteration t-1's pairs"}
+    )
+    spin_name: str = field(
+        default="spin", metadata={"help": "SPIN: iterates go to WS/runs/<name>-iter<t> (one name per chain)"}
+    )
+    spin_samples: int = field(
+        default=4, metadata={"help": "SPIN: held-out prompts compared in each iterate's samples.md"}
+    )
+    spin_isolate: bool = field(
+        default=True,
+        metadata={
+            "help": "SPIN: run each sampling and training step in a fresh process (frees vLLM's memory)"
+        },
+    )
+    train_learning_rate: float = field(default=5e-6, metadata={"help": "SPIN training: peak learning rate"})
+    train_epochs: float = field(
+        default=1.0, metadata={"help": "SPIN training: passes over each iteration's pairs"}
+    )
+    train_max_steps: int = field(
+        default=0, metadata={"help": "SPIN training: optimiser steps (0: by epochs)"}
+    )
+    train_batch_size: int = field(default=4, metadata={"help": "SPIN training: pairs per step"})
+    train_grad_accum: int = field(default=1, metadata={"help": "SPIN training: gradient accumulation steps"})
+    train_beta: float = field(default=0.1, metadata={"help": "SPIN training: β (λ in the SPIN paper)"})
+    train_max_length: int = field(default=512, metadata={"help": "SPIN training: tokens per prompt+answer"})
+    train_lora_r: int = field(default=0, metadata={"help": "SPIN training: LoRA rank (0: full fine-tuning)"})
+    train_bf16: str = field(
+        default="auto",
+        metadata={
+            "help": "SPIN training: bf16 auto (CUDA GPUs that have it), on, off",
+            "choices": ("auto", "on", "off"),
+        },
+    )
+    train_save_steps: int = field(
+        default=50, metadata={"help": "SPIN training: checkpoint every N steps (a killed run resumes there)"}
+    )
+
+
+def sampling_params(options: GenerateOptions) -> SamplingParams:
+    return SamplingParams(options.temperature, options.top_p, options.max_tokens, options.seed)
+
+
+def engine_options(options: GenerateOptions) -> EngineOptions:
+    return EngineOptions(
+        dtype=options.dtype,
+        max_model_len=options.max_model_len,
+        enforce_eager=options.enforce_eager,
+        tensor_parallel_size=options.tensor_parallel_size,
+        data_parallel_size=options.data_parallel_size,
+        gpu_memory_utilization=options.gpu_memory_utilization,
+        cpu_kv_cache_gib=options.cpu_kv_cache_gib,
+        batch_size=options.chunk_size,
+    )
+
+
+def model_label(model: str) -> str:
+    """What completions record as their model: the short name, or an absolute folder."""
+    return model if model in EMBEDDED or not Path(model).exists() else str(Path(model).resolve())

@@ -1,0 +1,339 @@
+"""The SPIN driver behind `python -m generate --spin-iter N`: a thin loop over `sample_spin` and `train.run.train`.
+
+Iterate 0 is the start model (registered as `base` if new, round r0). Iteration t (round r0 + t):
+1. the current iterate answers a fixed set of SFT prompts (train split, plus held-out test prompts so every
+   iterate is measured) with `sample_spin` at round r0 + t: gold chosen, its own answer rejected;
+2. `train.run.train` trains `--method spin` (DPO sigmoid) on round r0 + t's pairs (and r0 + t − 1's with
+   `--spin-mix-previous`) with the current iterate as the reference, into WS/runs/<name>-iter<t>, and registers
+   iterate t (parent = iterate t − 1), its held-out metrics evaluated on round r0 + t's test pairs;
+3. after the last iteration, the last iterate answers the held-out prompts too, and each iterate's folder gets a
+   samples.md: gold, the previous iterate's answer and its own, side by side.
+Sampling and training each run in a fresh process, so vLLM's memory is given back before training starts.
+
+Resume: rerun the same command. Sampling tops up the fixed prompt set (completions are keyed by model and round);
+an iteration whose model is in the manifest (method spin, that round, parent = the current iterate) is not
+retrained; a training killed midway continues from its last checkpoint in its folder (`spin.json` there says
+which chain the folder belongs to, so another chain's folder is never overwritten).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from data.lineage import NEWEST, ModelEntry, children, find_or_register, newest_model
+from data.provision import resolve_model
+from data.workspace import Workspace
+from generate.engines import make_engine
+from generate.isolate import run_isolated
+from generate.options import SPIN_LIMIT, GenerateOptions, engine_options, model_label, sampling_params
+from generate.sampling import gold_prompt_ids, pending_prompts, sample_spin
+
+log = logging.getLogger(__name__)
+
+MARKER = (
+    "spin.json"  # in each iterate's folder: the chain it belongs to, then the iteration's counts and timings
+)
+
+
+@dataclass(frozen=True)
+class Iterate:
+    id: str
+    path: str  # model folder
+    label: str  # what its completions record as their model
+    round: int
+
+
+def _iterate(entry: ModelEntry, label: str | None = None) -> Iterate:
+    return Iterate(entry.id, entry.path, label or model_label(entry.path), entry.round)
+
+
+def start_iterate(options: GenerateOptions, workspace: Workspace) -> Iterate:
+    """Iterate 0: the start model's manifest entry (registered as `base` if new)."""
+    if options.model == NEWEST:
+        return _iterate(newest_model(workspace))
+    path = Path(resolve_model(options.model)).resolve()
+    return _iterate(find_or_register(workspace, path), model_label(options.model))
+
+
+def prompt_sets(options: GenerateOptions, workspace: Workspace, limit: int) -> dict[str, list[str]]:
+    """The fixed prompts every iteration samples: the first ``limit`` train and --spin-test-limit test prompts."""
+    sets = {
+        "train": gold_prompt_ids(workspace, "train", limit),
+        "test": gold_prompt_ids(workspace, "test", options.spin_test_limit)
+        if options.spin_test_limit
+        else [],
+    }
+    if not sets["train"]:
+        raise ValueError(
+            f"{workspace.path}: no train prompts with a gold answer; import SFT data (--prompts sft)"
+        )
+    if options.spin_test_limit and not sets["test"]:
+        raise ValueError(
+            f"{workspace.path}: no held-out (split test) prompts with a gold answer to measure iterates on; "
+            "import them with --test-fraction 0.1, or pass --spin-test-limit 0 (metrics then on train pairs)"
+        )
+    return sets
+
+
+def sample_step(options: GenerateOptions, iterate: Iterate, round: int, sets: dict[str, list[str]]) -> dict:
+    """The iterate's answers to the prompt sets at ``round`` (run in its own process); counts per split."""
+    workspace = Workspace(options.workspace)
+    engine = make_engine(options.engine, iterate.path, engine_options(options))
+    params = sampling_params(options)
+    return {
+        split: dict(
+            sample_spin(
+                workspace,
+                engine,
+                iterate.label,
+                params,
+                round,
+                split,
+                chunk_size=options.chunk_size,
+                only=set(ids),
+            )
+        )
+        for split, ids in sets.items()
+        if ids
+    }
+
+
+def train_step(options, eval_rounds: tuple[int, ...]) -> dict:
+    """`train.run.train` (run in its own process)."""
+    from train.run import train
+
+    return train(options, eval_rounds)
+
+
+def _sample(options: GenerateOptions, workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict:
+    pending = {}
+    for split, ids in sets.items():
+        wanted = set(ids)
+        pending[split] = [
+            p.id for p in pending_prompts(workspace, iterate.label, round, split) if p.id in wanted
+        ]
+    if not any(pending.values()):  # all sampled already: do not start an engine for nothing
+        return {}
+    log.info("round %d: %s answers %s", round, iterate.label, {k: len(v) for k, v in pending.items()})
+    return run_isolated(
+        sample_step, options, iterate, round, pending, isolate=options.spin_isolate, what="sampling"
+    )
+
+
+def _check_one_chain(workspace: Workspace, round: int, label: str) -> None:
+    """Training reads a round's SPIN pairs by kind and round: they must all come from this chain's iterate."""
+    pairs = workspace.frame("pairs")
+    pairs = pairs[(pairs["kind"] == "spin") & (pairs["round"] == round)]
+    model_of = workspace.frame("completions").set_index("id")["model"]
+    others = sorted(set(model_of.reindex(pairs["completion_b"]).dropna()) - {label})
+    if others:
+        raise ValueError(
+            f"{workspace.path}: round {round} already holds SPIN pairs sampled by {', '.join(others)}; "
+            "run another SPIN chain in its own workspace, or start it from this chain's newest model"
+        )
+
+
+def _write_json(path: Path, value: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _claim(folder: Path, reference: Iterate, round: int) -> None:
+    """Make ``folder`` this iteration's, or refuse: a folder of another chain is never overwritten."""
+    marker = folder / MARKER
+    if marker.is_file():
+        theirs = json.loads(marker.read_text())
+        if theirs.get("reference_id") != reference.id or theirs.get("round") != round:
+            raise ValueError(
+                f"{folder}: holds round {theirs.get('round')} of another SPIN chain (reference "
+                f"{theirs.get('reference')}); pass --spin-name NAME to put this chain's iterates elsewhere"
+            )
+        return  # ours, from a killed run: training continues from its checkpoint
+    if folder.exists() and any(folder.iterdir()):
+        raise ValueError(f"{folder}: not empty and not a SPIN iterate folder; pass --spin-name NAME")
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_json(marker, {"reference_id": reference.id, "reference": reference.path, "round": round})
+
+
+def _train_options(options: GenerateOptions, reference: Iterate, folder: Path, rounds: list[int]):
+    from train.options import TrainOptions
+
+    return TrainOptions(
+        workspace=options.workspace,
+        model=reference.path,
+        method="spin",
+        out=folder,
+        rounds=",".join(map(str, rounds)),
+        round=rounds[-1],
+        learning_rate=options.train_learning_rate,
+        epochs=options.train_epochs,
+        max_steps=options.train_max_steps,
+        batch_size=options.train_batch_size,
+        grad_accum=options.train_grad_accum,
+        beta=options.train_beta,
+        max_length=options.train_max_length,
+        lora_r=options.train_lora_r,
+        bf16=options.train_bf16,
+        save_steps=options.train_save_steps,
+        seed=options.seed,
+        resume=True,  # continues from a checkpoint of a killed run; starts fresh when there is none
+    )
+
+
+def summary(iteration: int, model: dict, record: dict) -> dict:
+    """One iteration's line: pairs, held-out gold log-likelihood and gold-vs-generated margin, timings."""
+    metrics = model["metrics"]
+    return {
+        "iteration": iteration,
+        "round": model["round"],
+        "model": model["id"],
+        "parent": model["parent_id"],
+        "path": model["path"],
+        "train_pairs": metrics.get("train_rows"),
+        "eval_split": metrics.get("eval_split"),
+        "eval_pairs": metrics.get("pairs"),
+        "gold_logp_before": metrics.get("reference_chosen_logp"),
+        "gold_logp_after": metrics.get("chosen_logp"),
+        "generated_logp_delta": metrics.get("rejected_logp_delta"),
+        "reward_margin": metrics.get("reward_margin"),
+        "reward_accuracy": metrics.get("reward_accuracy"),
+        "prefers_gold_before": metrics.get("reference_prefers_chosen"),
+        "prefers_gold_after": metrics.get("model_prefers_chosen"),
+        "steps": metrics.get("steps"),
+        "sample_seconds": record.get("sample_seconds"),
+        "train_seconds": record.get("train_seconds"),
+        "resumed": record.get("resumed", False),
+    }
+
+
+def _done(workspace: Workspace, reference: Iterate, round: int) -> dict | None:
+    done = children(workspace, reference.id, "spin", round)
+    if not done:
+        return None
+    models = workspace.frame("models")
+    row = models[models["id"] == done[-1].id].iloc[0]
+    return {
+        "id": row["id"],
+        "path": row["path"],
+        "round": int(row["round"]),
+        "parent_id": row["parent_id"],
+        "metrics": json.loads(row["metrics"]),
+    }
+
+
+def iterate_once(
+    options: GenerateOptions, workspace: Workspace, iteration: int, reference: Iterate, sets: dict
+) -> tuple[dict, Iterate]:
+    """Iteration ``iteration`` from ``reference`` (sampled, trained, registered, unless already done)."""
+    round = reference.round + 1
+    folder = workspace.path / "runs" / f"{options.spin_name}-iter{iteration}"
+    model = _done(workspace, reference, round)
+    if model is not None:
+        log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
+        marker = Path(model["path"]) / MARKER
+        record = json.loads(marker.read_text()) if marker.is_file() else {}
+        return summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
+    started = time.perf_counter()
+    sampled = _sample(options, workspace, reference, round, sets)
+    sample_seconds = round_seconds(started)
+    _check_one_chain(workspace, round, reference.label)
+    _claim(folder, reference, round)
+    rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
+    started = time.perf_counter()
+    train_options = _train_options(options, reference, folder, rounds)
+    model = run_isolated(train_step, train_options, (round,), isolate=options.spin_isolate, what="training")
+    record = json.loads((folder / MARKER).read_text()) | {
+        "iteration": iteration,
+        "model_id": model["id"],
+        "trained_on_rounds": rounds,
+        "sampled": sampled,
+        "sample_seconds": sample_seconds,
+        "train_seconds": round_seconds(started),
+    }
+    _write_json(folder / MARKER, record)
+    return summary(iteration, model, record), _iterate_of(model)
+
+
+def _iterate_of(model: dict) -> Iterate:
+    return Iterate(model["id"], model["path"], model_label(model["path"]), int(model["round"]))
+
+
+def round_seconds(started: float) -> float:
+    return round(time.perf_counter() - started, 1)
+
+
+def _answers(workspace: Workspace, label: str, round: int) -> dict[str, str]:
+    completions = workspace.frame("completions")
+    mine = completions[
+        (completions["model"] == label) & (completions["round"] == round) & (completions["engine"] != "gold")
+    ]
+    return dict(zip(mine["prompt_id"], mine["text"]))
+
+
+def write_samples(
+    workspace: Workspace, iterate: Iterate, previous: Iterate, prompt_ids: list[str]
+) -> Path | None:
+    """ITERATE/samples.md: for a few held-out prompts, the gold answer, the previous iterate's answer (sampled in
+    the iterate's round) and the iterate's own (sampled in the next round), once both exist."""
+    before = _answers(workspace, previous.label, iterate.round)
+    after = _answers(workspace, iterate.label, iterate.round + 1)
+    shown = [p for p in prompt_ids if p in before and p in after]
+    if not shown:
+        return None
+    prompts = workspace.frame("prompts").set_index("id")
+    parts = [
+        f"# {Path(iterate.path).name}: held-out answers before and after round {iterate.round}\n",
+        f"Previous iterate: `{previous.label}`; this iterate: `{iterate.label}`.\n",
+    ]
+    for number, prompt_id in enumerate(shown, start=1):
+        prompt = prompts.loc[prompt_id]
+        question = prompt["messages"][-1]["content"]
+        parts.append(f"## {number}. prompt `{prompt_id}`\n\n" + _block(question))
+        for title, text in (
+            ("gold", prompt["gold"]),
+            (f"previous iterate (round {iterate.round} sample)", before[prompt_id]),
+            (f"this iterate (round {iterate.round + 1} sample)", after[prompt_id]),
+        ):
+            parts.append(f"**{title}**\n\n" + _block(text))
+    path = Path(iterate.path) / "samples.md"
+    tmp = path.with_name(".samples.md.tmp")
+    tmp.write_text("\n".join(parts))
+    tmp.replace(path)
+    return path
+
+
+def _block(text: str) -> str:
+    fence = "~~~~" if "```" in text else "```"
+    return f"{fence}text\n{text.strip()}\n{fence}\n"
+
+
+def run_spin(options: GenerateOptions, workspace: Workspace) -> dict:
+    """``options.spin_iter`` SPIN iterations from ``options.model`` (resuming what is done); returns a summary."""
+    limit = options.limit if options.limit is not None else SPIN_LIMIT
+    sets = prompt_sets(options, workspace, limit)
+    start = start_iterate(options, workspace)
+    chain, iterations = [start], []
+    for iteration in range(1, options.spin_iter + 1):
+        result, iterate = iterate_once(options, workspace, iteration, chain[-1], sets)
+        log.info("iteration %d: %s", iteration, result)
+        iterations.append(result)
+        chain.append(iterate)
+    started = time.perf_counter()
+    # The last iterate's answers to the held-out prompts: its samples.md, and round r0+N+1's test half.
+    _sample(options, workspace, chain[-1], chain[-1].round + 1, {"test": sets["test"]})
+    final_seconds = round_seconds(started)
+    shown = sets["test"][: options.spin_samples]
+    samples = [write_samples(workspace, it, prev, shown) for prev, it in zip(chain, chain[1:])]
+    return {
+        "workspace": str(workspace.path),
+        "start": {"id": start.id, "model": start.label, "round": start.round},
+        "prompts": {split: len(ids) for split, ids in sets.items()},
+        "iterations": iterations,
+        "final_sample_seconds": final_seconds,
+        "samples": [str(p) for p in samples if p],
+    }

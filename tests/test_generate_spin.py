@@ -1,0 +1,156 @@
+"""The SPIN driver (`python -m generate --spin-iter N`) on the tiny offline model: both iterations end to end with
+lineage and metrics, a rerun that does nothing twice, a SIGKILL during training that resumes from the checkpoint,
+and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from data import Workspace
+from generate.__main__ import main
+
+
+def write_sft(path, count=12):
+    rows = [
+        {"instruction": f"Describe the sea, part {i}.", "input": "", "output": f"The sea {i} is blue."}
+        for i in range(count)
+    ]
+    path.write_text(json.dumps(rows))
+    return path
+
+
+def spin_args(tmp_path, model, *extra):
+    return [
+        "-w", str(tmp_path / "ws"), "--model", str(model), "--prompts", str(write_sft(tmp_path / "sft.json")),
+        "--test-fraction", "0.4", "--engine", "hf", "--max-tokens", "8", "--limit", "4", "--spin-test-limit", "2",
+        "--train-max-steps", "2", "--train-batch-size", "2", "--train-learning-rate", "1e-3", *extra,
+    ]  # fmt: skip
+
+
+def rows(ws):
+    return {name: len(ws.frame(name)) for name in ("prompts", "completions", "pairs", "labels", "models")}
+
+
+def test_two_iterations_register_a_lineage_with_metrics_and_a_rerun_adds_nothing(
+    tmp_path, tiny_model_dir, capsys
+):
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "2", "--no-spin-isolate", "--spin-mix-previous")
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    ws = Workspace(tmp_path / "ws")
+    models = ws.frame("models").sort_values("round").set_index("round")
+    assert list(models["method"]) == ["base", "spin", "spin"]
+    assert (
+        models.loc[1, "parent_id"] == models.loc[0, "id"]
+        and models.loc[2, "parent_id"] == models.loc[1, "id"]
+    )
+    assert models.loc[0, "path"] == str(tiny_model_dir.resolve())
+    assert models.loc[1, "path"] == str((tmp_path / "ws/runs/spin-iter1").resolve())
+    pairs = ws.frame("pairs")
+    prompts = ws.frame("prompts").set_index("id")
+    split = prompts.loc[pairs["prompt_id"], "split"].to_numpy()
+    # Per round: 4 train + 2 held-out pairs (tiny-model answers never equal the gold); round 3: held-out only.
+    assert pairs[split == "train"].groupby("round").size().to_dict() == {1: 4, 2: 4}
+    assert pairs[split == "test"].groupby("round").size().to_dict() == {1: 2, 2: 2, 3: 2}
+    for round, trained_on in ((1, [1]), (2, [1, 2])):  # iteration 2 mixes in round 1's pairs
+        data, metrics = json.loads(models.loc[round, "data"]), json.loads(models.loc[round, "metrics"])
+        assert data["rounds"] == trained_on and len(data["pair_ids"]) == 4 * len(trained_on)
+        assert metrics["eval_split"] == "test" and metrics["pairs"] == 2  # its own round's held-out pairs
+        assert {"chosen_logp", "reference_chosen_logp", "reward_margin"} <= set(metrics)
+    samples = (tmp_path / "ws/runs/spin-iter2/samples.md").read_text()
+    assert samples.count("**gold**") == 2 and "this iterate (round 3 sample)" in samples
+    assert "gold logp before -> after" in out and "samples: " in out
+    before = rows(ws)
+    assert main(args) == 0  # everything done: nothing sampled, trained or registered again
+    assert rows(ws) == before and "(done before)" in capsys.readouterr().out
+
+
+def child_pids(pid):
+    found = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = Path(f"/proc/{stat}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(stat))
+    return found
+
+
+def test_sigkill_during_training_resumes_from_the_checkpoint(tmp_path, tiny_model_dir):
+    # Iteration 1 here; iteration 2 in a real `python -m generate` (fresh processes per step), killed mid-training.
+    assert main(spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")) == 0
+    args = spin_args(
+        tmp_path, tiny_model_dir, "--spin-iter", "2", "--train-max-steps", "40", "--train-save-steps", "3"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "generate", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    folder = tmp_path / "ws/runs/spin-iter2"
+    deadline, children = time.time() + 120, []
+    while time.time() < deadline and not list(folder.glob("checkpoint-*/trainer_state.json")):
+        children = child_pids(proc.pid) or children
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10  # the training process notices its parent is gone and exits
+    while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in children):
+        time.sleep(0.1)
+    assert children and not any(os.path.exists(f"/proc/{pid}") for pid in children)
+    ws = Workspace(tmp_path / "ws")
+    assert list(ws.frame("models")["method"]).count("spin") == 1  # iteration 2 was not registered
+    assert main([*args, "--no-spin-isolate"]) == 0  # the same command again: continues
+    models = ws.frame("models")
+    spin = models[models["method"] == "spin"]
+    assert (
+        sorted(spin["round"]) == [1, 2]
+        and json.loads(spin[spin["round"] == 2].iloc[0]["metrics"])["steps"] == 40
+    )
+    completions = ws.frame("completions")
+    generated = completions[completions["engine"] != "gold"]
+    assert not generated.duplicated(["prompt_id", "model", "round"]).any()
+    assert len(ws.frame("pairs")) == ws.frame("pairs")["id"].nunique() == 6 + 6 + 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--round", "3"], "--round does not apply to --spin-iter"),
+        (
+            ["--spin-test-limit", "2", "--test-fraction", "0"],
+            "no held-out (split test) prompts with a gold answer",
+        ),
+        (["--test-fraction", "1.5"], "--test-fraction 1.5: must be in [0, 1)"),
+        (["--train-bf16", "maybe"], "invalid choice: 'maybe'"),
+    ],
+)
+def test_bad_spin_input_is_one_clear_error(tmp_path, tiny_model_dir, capsys, extra, message):
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate", *extra)
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "ws/runs").exists()
+
+
+def test_another_chains_folder_is_never_overwritten(tmp_path, tiny_model_dir, capsys):
+    Workspace.init(tmp_path / "ws")
+    folder = tmp_path / "ws/runs/spin-iter1"
+    folder.mkdir(parents=True)
+    (folder / "spin.json").write_text(
+        json.dumps({"reference_id": "someone-else", "reference": "x", "round": 1})
+    )
+    assert main(spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")) == 2
+    assert "holds round 1 of another SPIN chain" in capsys.readouterr().err
+    assert json.loads((folder / "spin.json").read_text())["reference_id"] == "someone-else"

@@ -1,0 +1,124 @@
+"""`python -m train score`: how sure is the current model about each unlabelled pair? (active selection)
+
+For every sampled pair nobody has labelled yet, the summed log-probs of both sides under the model and under its
+reference (the parent in the manifest) give DPO's implicit reward margin (divided by β):
+
+    margin = (log π(a) − log π_ref(a)) − (log π(b) − log π_ref(b))
+
+written to the workspace table ``scores`` in durable chunks. `python -m annotate --order uncertainty` then hands
+out the smallest |margin| first: the pairs where a label teaches the model most. A model without a parent (the
+base) scores with its own likelihoods, log π(a) − log π(b). Reruns score only the pairs this model has not scored.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from data.lineage import NEWEST, ModelEntry, find_or_register, get_model, newest_model
+from data.records import Score
+from data.selection import unlabelled_pairs
+from data.workspace import Workspace
+from train.evaluate import pair_logps
+from train.run import model_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    workspace: Path = field(
+        default=Path("ws"), metadata={"help": "workspace whose unlabelled pairs to score"}
+    )
+    model: str = field(
+        default=NEWEST,
+        metadata={"help": "scoring model: newest (in the manifest), a folder or a short name"},
+    )
+    rounds: str | None = field(default=None, metadata={"help": "only pairs of these rounds, comma-separated"})
+    limit: int = field(default=0, metadata={"help": "score at most this many pairs (0: all)"})
+    batch_size: int = field(default=8, metadata={"help": "sequences per forward pass"})
+    max_length: int = field(default=512, metadata={"help": "tokens per prompt+completion (truncated beyond)"})
+    chunk_size: int = field(default=64, metadata={"help": "pairs per durable write"})
+    threads: int = field(default=0, metadata={"help": "CPU threads (0: torch's default)"})
+
+
+def pending_pairs(workspace: Workspace, model_id: str, rounds: tuple[int, ...] | None) -> list[dict]:
+    """Unlabelled pairs for labelling without a score from ``model_id``, as DPO-style rows (a as chosen)."""
+    pairs = unlabelled_pairs(workspace.frame("pairs"), workspace.frame("labels"))
+    if rounds is not None:
+        pairs = pairs[pairs["round"].isin(rounds)]
+    scores = workspace.frame("scores")
+    pairs = pairs[~pairs["id"].isin(set(scores.loc[scores["model_id"] == model_id, "pair_id"]))]
+    messages = workspace.frame("prompts").set_index("id")["messages"]
+    text = workspace.frame("completions").set_index("id")["text"]
+    return [
+        {
+            "pair_id": p.id,
+            "prompt": [dict(m) for m in messages[p.prompt_id]],
+            "chosen": [{"role": "assistant", "content": text[p.completion_a]}],
+            "rejected": [{"role": "assistant", "content": text[p.completion_b]}],
+        }
+        for p in pairs.sort_values(["round", "created_at", "id"], kind="stable").itertuples()
+    ]
+
+
+def _load(path: str):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    if torch.cuda.is_available():
+        model.to("cuda")
+    return model, tokenizer
+
+
+def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, ModelEntry | None]:
+    """(scoring model, its reference) from the manifest; a model not in it is registered as a base."""
+    entry = newest_model(workspace) if options.model == NEWEST else None
+    entry = entry or find_or_register(workspace, model_path(options.model, workspace))
+    return entry, get_model(workspace, entry.parent_id) if entry.parent_id else None
+
+
+def score_pairs(options: ScoreOptions) -> dict:
+    """Score the pending pairs with the model and its reference; returns counts and the scoring model's id."""
+    workspace = Workspace(options.workspace)
+    rounds = None if options.rounds is None else tuple(int(r) for r in options.rounds.split(",") if r.strip())
+    entry, parent = _entry(options, workspace)
+    rows = pending_pairs(workspace, entry.id, rounds)
+    rows = rows[: options.limit] if options.limit else rows
+    counts = {"model": entry.id, "reference": parent.id if parent else None, "pairs": len(rows), "scored": 0}
+    if not rows:
+        log.info("nothing to score: every unlabelled pair has a score from model %s", entry.id)
+        return counts
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    model, tokenizer = _load(entry.path)
+    reference = _load(parent.path) if parent else None
+    with tqdm(total=len(rows), desc="scoring pairs", unit="pair", disable=None) as bar:
+        for offset in range(0, len(rows), options.chunk_size):
+            chunk = rows[offset : offset + options.chunk_size]
+            a, b = pair_logps(model, tokenizer, chunk, options.batch_size, options.max_length)
+            ref_a = ref_b = [None] * len(chunk)
+            if reference:
+                ref_a, ref_b = pair_logps(*reference, chunk, options.batch_size, options.max_length)
+            records = [
+                Score(
+                    row["pair_id"],
+                    entry.id,
+                    la,
+                    lb,
+                    margin=(la - ra) - (lb - rb) if ra is not None else la - lb,
+                    reference_id=parent.id if parent else None,
+                    reference_logp_a=ra,
+                    reference_logp_b=rb,
+                )
+                for row, la, lb, ra, rb in zip(chunk, a, b, ref_a, ref_b)
+            ]
+            counts["scored"] += workspace.append(records, skip_existing=True).get("scores", 0)
+            bar.update(len(chunk))
+    return counts
