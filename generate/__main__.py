@@ -24,7 +24,7 @@ from data.imports import load_file, write_records
 from data.lineage import NEWEST, find_model, newest_model
 from data.provision import SAMPLES, ProvisionError, resolve_model, sample_path
 from data.schemas import SchemaError
-from data.workspace import Workspace, WorkspaceError
+from data.workspace import MARKER, Workspace, WorkspaceError
 from generate.engines import make_engine
 from generate.options import (
     SPIN_TEST_FRACTION,
@@ -74,6 +74,13 @@ def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: s
     return entry.round if entry else 0
 
 
+def _has_gold_prompts(path: Path) -> bool:
+    if not (path / MARKER).is_file():
+        return False
+    prompts = Workspace(path).frame("prompts")
+    return bool(((prompts["split"] == "train") & prompts["gold"].notna()).any())
+
+
 def run(options: GenerateOptions) -> dict:
     """Sample into the workspace as the options say (or run the SPIN driver); returns the counts or summary."""
     # Every check comes before the workspace is touched: bad input writes nothing.
@@ -86,8 +93,11 @@ def run(options: GenerateOptions) -> dict:
     if not options.spin and not options.spin_iter:
         check_pair_params(options.n, params)
     loaded = None
-    if options.prompts:
-        path = sample_path(options.prompts) if options.prompts in SAMPLES else Path(options.prompts)
+    prompts = options.prompts
+    if options.spin_iter and not prompts and not _has_gold_prompts(options.workspace):
+        prompts = "sft"  # SPIN needs SFT data: the sample set, unless the workspace already holds some
+    if prompts:
+        path = sample_path(prompts) if prompts in SAMPLES else Path(prompts)
         default_fraction = SPIN_TEST_FRACTION if options.spin_iter else 0.0
         fraction = options.test_fraction if options.test_fraction is not None else default_fraction
         loaded = load_file(path, test_fraction=fraction)

@@ -24,7 +24,10 @@ class GenerateOptions:
     )
     prompts: str | None = field(
         default=None,
-        metadata={"help": f"import prompts first: a file, or a sample set ({', '.join(SAMPLES)})"},
+        metadata={
+            "help": f"import prompts first: a file, or a sample set ({', '.join(SAMPLES)}); with --spin-iter "
+            "and no SFT prompts in the workspace: sft"
+        },
     )
     test_fraction: float | None = field(
         default=None,
