@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import time
+
+from common import device_name, run_sides
 
 
 def measure(
@@ -46,14 +46,6 @@ def measure(
     }
 
 
-def device_name() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
@@ -70,30 +62,9 @@ def main() -> int:
     if args.only:
         print(json.dumps(measure(args.only, *config)))
         return 0
-    results = {}
-    for engine in ("vllm", "hf"):
-        child = [
-            sys.executable,
-            __file__,
-            "--only",
-            engine,
-            "--model",
-            args.model,
-            "--prompts",
-            str(args.prompts),
-            "--n",
-            str(args.n),
-            "--max-tokens",
-            str(args.max_tokens),
-            "--dtype",
-            args.dtype,
-            "--enforce-eager" if args.enforce_eager else "--no-enforce-eager",
-        ]
-        out = subprocess.run(child, capture_output=True, text=True)
-        if out.returncode != 0:
-            print(out.stderr[-3000:], file=sys.stderr)
-            return 1
-        results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
+    results = run_sides(__file__, ["vllm", "hf"])
+    if results is None:
+        return 1
     print(
         f"model {args.model}, {args.prompts} prompts x n={args.n} x {args.max_tokens} max tokens, "
         f"dtype {args.dtype}, vLLM eager {args.enforce_eager}, on {device_name()}"

@@ -19,11 +19,12 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import device_name, run_sides
 
 
 def device():
@@ -40,20 +41,17 @@ def peak_memory_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def load_rows(count: int) -> list[dict]:
-    from data.imports import load_file
+def sample_workspace(folder: Path):
+    """A workspace in ``folder`` holding the sample DPO pairs, and their training rows (TRL's columns)."""
+    from data import Workspace
+    from data.imports import load_file, write_records
     from data.provision import sample_path
-    from data.workspace import Workspace
+    from train.pairs import preference_rows
 
-    with tempfile.TemporaryDirectory() as tmp:
-        from data.imports import write_records
-
-        ws = Workspace.init(Path(tmp) / "ws")
-        write_records(ws, *load_file(sample_path("dpo")))
-        from train.pairs import preference_rows
-
-        rows, _ = preference_rows(ws, "train", ("imported",))
-    return rows[:count]
+    ws = Workspace.init(folder / "ws")
+    write_records(ws, *load_file(sample_path("dpo")))
+    rows, _ = preference_rows(ws, "train", ("imported",))
+    return ws, rows
 
 
 def setup_threads(model) -> None:
@@ -79,7 +77,8 @@ def run_naive(args) -> dict:
     setup_threads(policy)
     policy.train()
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-6)
-    rows = load_rows(args.batch_size * (args.steps + 1))
+    with tempfile.TemporaryDirectory() as tmp:
+        _, rows = sample_workspace(Path(tmp))
 
     def batch(side_rows, side):
         tensors = encode_batch(
@@ -118,11 +117,9 @@ def run_naive(args) -> dict:
 
 def run_ours(args, trl_head: bool = False) -> dict:
     import torch
-    from transformers import TrainerCallback
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
-    from data import Workspace
-    from data.imports import load_file, write_records
-    from data.provision import sample_path
+    from data.provision import resolve_model
     from train.options import TrainOptions
     from train.run import build_trainer
 
@@ -137,15 +134,10 @@ def run_ours(args, trl_head: bool = False) -> dict:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - self.start)
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from data.provision import resolve_model
-
     path = resolve_model(args.model)
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace.init(Path(tmp) / "ws")
-        write_records(ws, *load_file(sample_path("dpo")))
-        rows = load_rows(args.batch_size * (args.steps + 1))
+        ws, rows = sample_workspace(Path(tmp))
+        rows = rows[: args.batch_size * (args.steps + 1)]
         options = TrainOptions(
             workspace=ws.path,
             model=str(path),
@@ -178,16 +170,6 @@ def run_ours(args, trl_head: bool = False) -> dict:
     }
 
 
-def device_name() -> str:
-    import platform
-
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
@@ -208,16 +190,9 @@ def main() -> int:
         result = run_naive(args) if args.only == "naive" else run_ours(args, trl_head=args.only == "trl")
         print(json.dumps(result))
         return 0
-    results = {}
-    passthrough = [a for a in sys.argv[1:]]
-    for side in args.sides.split(","):
-        out = subprocess.run(
-            [sys.executable, __file__, *passthrough, "--only", side], capture_output=True, text=True
-        )
-        if out.returncode != 0:
-            print(out.stderr[-3000:], file=sys.stderr)
-            return 1
-        results[side] = json.loads(out.stdout.strip().splitlines()[-1])
+    results = run_sides(__file__, args.sides.split(","))
+    if results is None:
+        return 1
     print(
         f"model {args.model}, DPO, batch {args.batch_size} pairs, max length {args.max_length}, "
         f"{'bf16 autocast' if args.bf16 else 'fp32'}, {args.steps} timed steps, on {device_name()}"
