@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from annotate.queue import IMPORT
 from data.aggregate import aggregate, current_labels
+from data.annotators import human_labels
 
 
 def cohen_kappa(x: Sequence[str], y: Sequence[str]) -> float | None:
@@ -116,7 +116,7 @@ def agreement(current: pd.DataFrame) -> dict:
 
 def labeller_table(labels: pd.DataFrame, task: str) -> pd.DataFrame:
     """Per labeller: labels in force, skips, undos, median seconds per label, last activity."""
-    rows = labels[(labels["task"] == task) & (labels["annotator"] != IMPORT)]
+    rows = human_labels(labels[labels["task"] == task])
     current = current_labels(rows, task)
     latest = rows.sort_values("created_at", kind="stable").groupby(["item_id", "annotator"]).tail(1)
     out = []
@@ -141,7 +141,7 @@ def labeller_table(labels: pd.DataFrame, task: str) -> pd.DataFrame:
 
 def disputed(labels: pd.DataFrame, task: str, limit: int = 10) -> pd.DataFrame:
     """Items with two or more labels, least agreement first (then most votes)."""
-    rows = labels[labels["annotator"] != IMPORT]
+    rows = human_labels(labels)
     verdicts = aggregate(rows, task)
     verdicts = verdicts[verdicts["votes"] >= 2]
     return verdicts.sort_values(["agreement", "votes", "item_id"], ascending=[True, False, True]).head(limit)
@@ -149,7 +149,7 @@ def disputed(labels: pd.DataFrame, task: str, limit: int = 10) -> pd.DataFrame:
 
 def admin_report(labels: pd.DataFrame, task: str) -> dict:
     """Everything the admin view shows, from the label log of one task."""
-    human = labels[labels["annotator"] != IMPORT]
+    human = human_labels(labels)
     current = current_labels(human, task)
     return {
         "labellers": labeller_table(human, task),

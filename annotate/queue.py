@@ -20,9 +20,8 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
+from data.annotators import is_machine
 from data.records import Label
-
-IMPORT = "import"  # annotator of imported preferences: not a labeller, never counts towards K
 
 
 def is_skip(label: Label) -> bool:
@@ -58,7 +57,7 @@ class LabelQueue:
 
     def record(self, label: Label) -> None:
         """Apply one label event; events must come in created_at order. Applying an event twice is a no-op."""
-        if label.id in self._seen or label.annotator == IMPORT:
+        if label.id in self._seen or is_machine(label.annotator):
             return
         self._seen.add(label.id)
         key = (label.item_id, label.annotator)

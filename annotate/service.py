@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from annotate.queue import IMPORT, LabelQueue
+from annotate.queue import LabelQueue
+from data.annotators import IMPORT, human_labels
 from data.records import Label
 from data.schemas import CHOICES, TASKS
 from data.selection import labelling_pairs, uncertainty_margins
@@ -128,7 +129,7 @@ def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _label_records(labels: pd.DataFrame, task: str) -> list[Label]:
-    rows = labels[(labels["task"] == task) & (labels["annotator"] != IMPORT)]
+    rows = human_labels(labels[labels["task"] == task])
     rows = rows.sort_values("created_at", kind="stable")
     out = []
     for row in rows.to_dict("records"):

@@ -19,6 +19,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.annotators import RESERVED_USER_NAMES
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -27,7 +29,7 @@ except ModuleNotFoundError:  # Python 3.10
 # scrypt at n=2**14, r=8, p=1: ~16 MiB and tens of milliseconds per check, which makes guessing expensive.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-RESERVED = {"import"}  # the annotator name of imported preferences
+RESERVED = RESERVED_USER_NAMES  # machine annotators (data.annotators) are not labellers
 MIN_PASSWORD = 8
 
 

@@ -21,11 +21,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from data.annotators import IMPORT
 from data.records import Completion, Label, Message, Pair, Prompt, content_id
 from data.schemas import SchemaError, check_messages
 from data.workspace import Workspace
 
-IMPORT_ANNOTATOR = "import"
 ROLE_ALIASES = {
     "human": "user",
     "user": "user",
@@ -231,7 +231,7 @@ def to_records(example: Example, source: str, row: int, split: str) -> tuple[lis
         pair = Pair(
             prompt.id, a.id, b.id, kind="imported", id=content_id("import-pair", source, row, a.id, b.id)
         )
-        label = Label(pair.id, IMPORT_ANNOTATOR, "pairwise", "a", id=content_id("import-label", pair.id))
+        label = Label(pair.id, IMPORT, "pairwise", "a", id=content_id("import-label", pair.id))
         records += [a, b, pair, label]
     elif example.completion is not None:
         completion = Completion(prompt_id=prompt.id, text=example.completion, **answer)
@@ -240,7 +240,7 @@ def to_records(example: Example, source: str, row: int, split: str) -> tuple[lis
             completion,
             Label(
                 completion.id,
-                IMPORT_ANNOTATOR,
+                IMPORT,
                 "kto",
                 choice,
                 id=content_id("import-label", source, row, completion.id, choice),

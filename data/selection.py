@@ -10,14 +10,12 @@ from __future__ import annotations
 import pandas as pd
 
 from data.aggregate import current_labels
-from data.imports import IMPORT_ANNOTATOR
+from data.annotators import IMPORT
 
 
 def labelling_pairs(pairs: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """The pairs labellers see (kind sampled, or imported without a preference), labelled or not."""
-    imported = labels.loc[
-        (labels["annotator"] == IMPORT_ANNOTATOR) & (labels["task"] == "pairwise"), "item_id"
-    ]
+    imported = labels.loc[(labels["annotator"] == IMPORT) & (labels["task"] == "pairwise"), "item_id"]
     keep = (pairs["kind"] == "sampled") | ((pairs["kind"] == "imported") & ~pairs["id"].isin(set(imported)))
     return pairs[keep]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from data.aggregate import SPLIT, aggregate, label_distribution, mean_agreement
+from data.annotators import machine_mask
 from data.lineage import model_summary
 from data.workspace import Workspace
 
@@ -18,7 +19,9 @@ def workspace_stats(workspace: Workspace) -> dict:
     stats["pairs_by_kind_round"] = {
         f"{kind}/round {rnd}": int(n) for (kind, rnd), n in pairs.groupby(["kind", "round"]).size().items()
     }
-    stats["annotators"] = sorted(labels["annotator"].unique().tolist())
+    machine = machine_mask(labels["annotator"].astype(str))
+    stats["labellers"] = sorted(labels.loc[~machine, "annotator"].unique().tolist())
+    stats["machine_annotators"] = labels.loc[machine, "annotator"].value_counts().sort_index().to_dict()
     stats["labels"] = label_distribution(labels)
     for task in ("pairwise", "kto"):
         verdicts = aggregate(labels, task)

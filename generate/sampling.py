@@ -19,13 +19,12 @@ from itertools import combinations
 import pandas as pd
 from tqdm import tqdm
 
+from data.annotators import SPIN
 from data.records import Completion, Label, Pair, content_id
 from data.workspace import Workspace
 from generate.engines import Engine, Sample, SamplingParams
 
 log = logging.getLogger(__name__)
-
-SPIN_ANNOTATOR = "spin"  # the gold answer is preferred by construction
 
 
 @dataclass(frozen=True)
@@ -197,7 +196,7 @@ def spin_records(
     if not generated.text.strip() or generated.text.strip() == prompt.gold.strip():
         return [generated], Counter(degenerate=1)
     pair = Pair(prompt.id, gold.id, generated.id, kind="spin", round=round)
-    label = Label(pair.id, SPIN_ANNOTATOR, "pairwise", "a", id=content_id("spin-label", pair.id))
+    label = Label(pair.id, SPIN, "pairwise", "a", id=content_id("spin-label", pair.id))
     return [gold, generated, pair, label], Counter()
 
 

@@ -204,3 +204,34 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, label_ws, users_file, caps
     assert main(["hash-password", "--password-stdin"]) == 0
     printed = capsys.readouterr().out.strip()
     assert printed.startswith("scrypt$") and verify_password(PASSWORD, printed)
+
+
+def test_machine_annotators_are_not_labellers(label_ws, users_file):
+    """SPIN's gold-wins labels, imports and judges never show as labellers, in progress, K or agreement."""
+    from data import Label
+    from data.annotators import IMPORT, SPIN, judge_annotator
+
+    prompt = Prompt([{"role": "user", "content": "spin question"}], gold="gold answer", source="test")
+    gold = Completion(prompt.id, "gold answer", "test", "gold")
+    own = Completion(prompt.id, "own answer", "m", "hf")
+    spin_pair = Pair(prompt.id, gold.id, own.id, "spin")
+    sampled = label_ws.frame("pairs")["id"].iloc[0]
+    label_ws.append([prompt, gold, own, spin_pair, Label(spin_pair.id, SPIN, "pairwise", "a")])
+    label_ws.append(
+        [
+            Label(sampled, judge_annotator("big-judge"), "pairwise", "b", strength=3),
+            Label(sampled, IMPORT, "pairwise", "a"),
+        ]
+    )
+    ctx = make_context(LabelService(label_ws, overlap=1), Authenticator(load_users(users_file)))
+    progress = ctx.service.progress("bob")
+    assert progress["labels"] == 0 and progress["done"] == 0 and progress["items"] == 4
+    assert on_load(ctx, "bob").item_id == sampled  # machine labels take no slot of K = 1
+    _, labellers, disputed, _ = admin_view(ctx, "ann")
+    for name in (SPIN, IMPORT, "judge:"):
+        assert f"<td>{name}" not in labellers
+    assert "question" not in disputed
+    with pytest.raises(UsersError, match="names are"):
+        path = label_ws.path / "spin-users.toml"
+        path.write_text('[users.spin]\npassword = "scrypt$1$1$1$a$b"\n')
+        load_users(path)
