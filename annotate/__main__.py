@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotate.service import ORDERS, LabelService
-from annotate.users import Authenticator, UsersError, add_user, hash_password, load_users
-from data.config import ConfigError, add_options, build
-from data.schemas import TASKS, SchemaError
-from data.workspace import Workspace, WorkspaceError
+from annotate.users import Authenticator, add_user, hash_password, load_users
+from data.config import add_options, build
+from data.errors import PrefloopError
+from data.schemas import TASKS
+from data.workspace import Workspace
 
 DEMO_USER = "demo"
 
@@ -83,7 +84,7 @@ def read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\n")
     password = getpass.getpass("password: ")
     if getpass.getpass("again: ") != password:
-        raise ValueError("the passwords differ")
+        raise PrefloopError("the passwords differ")
     return password
 
 
@@ -112,12 +113,12 @@ def serve(options: AnnotateOptions) -> int:
     )
     if not service.items:
         source = "pairs of kind `sampled`" if options.task == "pairwise" else "generated completions"
-        raise ValueError(
+        raise PrefloopError(
             f"{options.workspace}: nothing to label for task {options.task} (no {source}); "
             "run `python -m generate` first"
         )
     if options.guidelines and not options.guidelines.is_file():
-        raise ValueError(f"{options.guidelines}: no such guidelines file")
+        raise PrefloopError(f"{options.guidelines}: no such guidelines file")
 
     from annotate.app import build_app, launch, make_context  # gradio is slow to import: only when serving
 
@@ -142,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
             return user_command(argv[0], argv[1:])
         options = build(AnnotateOptions, build_parser().parse_args(argv))
         if options.overlap < 1:
-            raise ValueError(f"--overlap must be at least 1, got {options.overlap}")
+            raise PrefloopError(f"--overlap must be at least 1, got {options.overlap}")
         return serve(options)
-    except (SchemaError, WorkspaceError, UsersError, ConfigError, ValueError, OSError) as exc:
+    except (PrefloopError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.annotators import RESERVED_USER_NAMES
+from data.errors import PrefloopError
 
 try:
     import tomllib
@@ -33,7 +34,7 @@ RESERVED = RESERVED_USER_NAMES  # machine annotators (data.annotators) are not l
 MIN_PASSWORD = 8
 
 
-class UsersError(ValueError):
+class UsersError(PrefloopError):
     """The users file is missing, unreadable or holds a bad entry; the message names the file and user."""
 
 

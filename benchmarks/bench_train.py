@@ -120,8 +120,8 @@ def run_ours(args, trl_head: bool = False) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
     from data.provision import resolve_model
+    from train.methods import Build, build_trainer
     from train.options import TrainOptions
-    from train.run import build_trainer
 
     times: list[float] = []
 
@@ -144,8 +144,8 @@ def run_ours(args, trl_head: bool = False) -> dict:
             method="dpo",
             # "trl": the same trainer with DPO's sigmoid loss written as TRL's own (two halves of it), which
             # TRL computes on its fused head instead of our compact one: isolates what the compact head buys.
-            loss_type="sigmoid,sigmoid" if trl_head else "sigmoid",
-            loss_weights="0.5,0.5" if trl_head else None,
+            loss_type=("sigmoid", "sigmoid") if trl_head else ("sigmoid",),
+            loss_weights=(0.5, 0.5) if trl_head else None,
             batch_size=args.batch_size,
             max_length=args.max_length,
             max_steps=args.steps + 1,
@@ -157,7 +157,7 @@ def run_ours(args, trl_head: bool = False) -> dict:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device())
         setup_threads(model)
         start = time.perf_counter()
-        trainer = build_trainer(options, model, tokenizer, rows, Path(tmp) / "out", args.bf16, ws)
+        trainer = build_trainer(options, Build(model, tokenizer, rows, Path(tmp) / "out", args.bf16, ws))
         ref_pass = time.perf_counter() - start
         trainer.add_callback(StepTimer())
         trainer.args.save_strategy = "no"

@@ -18,16 +18,16 @@ import logging
 import sys
 from pathlib import Path
 
-from data.config import ConfigError
+from data.errors import PrefloopError
 from data.export import FORMATS as EXPORT_FORMATS
 from data.export import to_dpo, to_kto, to_sft, write_parquet
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import load_file, write_records
 from data.lineage import lineage_lines
-from data.provision import EMBEDDED, SAMPLES, ProvisionError, provision_model, provision_samples, sample_path
-from data.schemas import SPLITS, SchemaError
+from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
+from data.schemas import SPLITS
 from data.stats import integrity_problems, workspace_stats
-from data.workspace import Workspace, WorkspaceError
+from data.workspace import Workspace
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +84,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     files = list(args.files) + [sample_path(kind) for kind in args.sample or []]
     if not files:
-        raise ValueError("nothing to import: give FILE(s) or --sample")
+        raise PrefloopError("nothing to import: give FILE(s) or --sample")
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
     loaded = [
         (path, load_file(path, args.format, args.source, args.split, args.test_fraction)) for path in files
@@ -108,7 +108,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         rows, counts = to_dpo(prompts, *frames, split=args.split)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not rows:
-        raise ValueError(f"{args.workspace}: nothing to export as {args.format} ({summary})")
+        raise PrefloopError(f"{args.workspace}: nothing to export as {args.format} ({summary})")
     name = args.format + (f"-{args.split}" if args.split else "")
     out = write_parquet(rows, args.out or workspace.exports / f"{name}.parquet")
     print(f"wrote {out}: {summary}")
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
-    except (SchemaError, WorkspaceError, ProvisionError, ConfigError, ValueError) as exc:
+    except (PrefloopError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,5 +1,12 @@
 """One typed options dataclass per entry point: flags built from its fields, an optional ``--config file.yaml``,
 flags overriding the file, unknown keys an error. Each field documents itself once via ``metadata={"help": ...}``.
+
+Two kinds of field beyond scalars:
+- ``tuple[X, ...]``: a list. Flags take several values or one comma-separated value (``--rounds 1 2`` or
+  ``--rounds 1,2``); YAML takes a list (or the same comma string).
+- a nested options dataclass (the SPIN driver's ``train: TrainOptions``): YAML takes a mapping under its name, flags
+  are ``--train.learning-rate`` (also spelt ``--train-learning-rate``). Fields named in the field's
+  ``metadata["owned"]`` are set by the outer entry point and are neither flags nor YAML keys.
 """
 
 from __future__ import annotations
@@ -13,10 +20,13 @@ from typing import Any, TypeVar
 
 import yaml
 
+from data.errors import PrefloopError
+
 T = TypeVar("T")
+SCALARS = (int, float, str, bool, Path)
 
 
-class ConfigError(ValueError):
+class ConfigError(PrefloopError):
     """A config file or flag names an unknown option or holds a value of the wrong type."""
 
 
@@ -32,37 +42,75 @@ def _base_type(annotation: Any) -> Any:
     return annotation
 
 
-def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one flag per dataclass field; defaults stay unset so the YAML file can fill them."""
+def _item_type(kind: Any) -> Any | None:
+    """X for ``tuple[X, ...]``, else None."""
+    if typing.get_origin(kind) is tuple:
+        return typing.get_args(kind)[0]
+    return None
+
+
+def _fields(cls: type, exclude: tuple[str, ...] = ()) -> list[tuple[dataclasses.Field, Any]]:
     hints = typing.get_type_hints(cls)
-    parser.add_argument("--config", type=Path, help="YAML file of options; flags override it")
-    for field in dataclasses.fields(cls):
-        kind = _base_type(hints[field.name])
+    return [(f, _base_type(hints[f.name])) for f in dataclasses.fields(cls) if f.name not in exclude]
+
+
+def add_options(parser: argparse.ArgumentParser, cls: type, prefix: str = "", exclude: tuple = ()) -> None:
+    """Add one flag per dataclass field; defaults stay unset so the YAML file can fill them."""
+    if not prefix:
+        parser.add_argument("--config", type=Path, help="YAML file of options; flags override it")
+    for field, kind in _fields(cls, exclude):
+        if dataclasses.is_dataclass(kind):
+            add_options(parser, kind, f"{prefix}{field.name}.", field.metadata.get("owned", ()))
+            continue
         help_text = field.metadata.get("help", "")
-        options: dict[str, Any] = {"dest": field.name, "default": argparse.SUPPRESS, "help": help_text}
+        options: dict[str, Any] = {
+            "dest": prefix + field.name,
+            "default": argparse.SUPPRESS,
+            "help": help_text,
+        }
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
+        elif _item_type(kind) is not None:
+            options.update(type=str, nargs="+", metavar="VALUE")
         else:
             options["type"] = kind if kind in (int, float, str, Path) else str
             if "choices" in field.metadata:
                 options["choices"] = field.metadata["choices"]
-        parser.add_argument(_flag(field.name), **options)
+        names = [_flag(prefix + field.name)]
+        if prefix:  # --train.learning-rate and --train-learning-rate
+            names = [_flag(prefix + field.name), _flag(prefix.replace(".", "_") + field.name)]
+        parser.add_argument(*names, **options)
 
 
-def load_yaml(path: Path, cls: type) -> dict[str, Any]:
+def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc})") from exc
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of option: value")
-    names = {f.name for f in dataclasses.fields(cls)}
-    values = {key.replace("-", "_"): value for key, value in values.items()}
-    unknown = sorted(set(values) - names)
+    return values
+
+
+def load_yaml(path: Path, cls: type) -> dict[str, Any]:
+    """The file's values (nested mappings checked against their own dataclass); unknown keys are errors."""
+    return _check_keys(_read_yaml(path), cls, str(path), ())
+
+
+def _check_keys(values: dict, cls: type, where: str, exclude: tuple) -> dict[str, Any]:
+    fields = dict((f.name, kind) for f, kind in _fields(cls, exclude))
+    owned = {f.name: f.metadata.get("owned", ()) for f, _ in _fields(cls, exclude)}
+    values = {str(key).replace("-", "_"): value for key, value in values.items()}
+    unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
+            f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
         )
+    for name, value in values.items():
+        if dataclasses.is_dataclass(fields[name]):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: option {name} must be a mapping of option: value")
+            values[name] = _check_keys(value, fields[name], f"{where}: {name}", owned[name])
     return values
 
 
@@ -71,18 +119,35 @@ def build(cls: type[T], namespace: argparse.Namespace) -> T:
     flags = dict(vars(namespace))
     config = flags.pop("config", None)
     values = load_yaml(config, cls) if config else {}
-    names = {f.name for f in dataclasses.fields(cls)}
-    values.update({k: v for k, v in flags.items() if k in names})
-    hints = typing.get_type_hints(cls)
-    values = {key: _coerce(key, value, _base_type(hints[key])) for key, value in values.items()}
+    for dest, value in flags.items():  # "train.learning_rate" -> values["train"]["learning_rate"]
+        *outer, name = dest.split(".")
+        target = values
+        for key in outer:
+            target = target.setdefault(key, {})
+        target[name] = value
+    return _construct(cls, values, "")
+
+
+def _construct(cls: type[T], values: dict[str, Any], prefix: str) -> T:
+    kinds = {f.name: kind for f, kind in _fields(cls)}
+    known = {k: v for k, v in values.items() if k in kinds}
+    for key, value in known.items():
+        kind = kinds[key]
+        if dataclasses.is_dataclass(kind):
+            known[key] = _construct(kind, value, f"{prefix}{key}.")
+        else:
+            known[key] = _coerce(prefix + key, value, kind)
     try:
-        return cls(**values)
+        return cls(**known)
     except TypeError as exc:
         raise ConfigError(str(exc)) from exc
 
 
 def _coerce(key: str, value: Any, kind: Any) -> Any:
-    if value is None or kind not in (int, float, str, bool, Path):
+    item = _item_type(kind)
+    if item is not None:
+        return _coerce_list(key, value, item)
+    if value is None or kind not in SCALARS:
         return value
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -91,3 +156,19 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"option {key}: expected {kind.__name__}, got {value!r}")
     return value
+
+
+def _coerce_list(key: str, value: Any, item: Any) -> tuple | None:
+    """A tuple of ``item`` from a list, a scalar, or comma-separated strings (flags give a list of strings)."""
+    if value is None:
+        return None
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    parts: list[Any] = []
+    for v in values:
+        parts += [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else [v]
+    try:
+        return tuple(
+            item(p) if isinstance(p, str) and item is not str else _coerce(key, p, item) for p in parts
+        )
+    except ValueError as exc:
+        raise ConfigError(f"option {key}: expected a list of {item.__name__}, got {value!r}") from exc

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.errors import PrefloopError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -44,7 +46,7 @@ EMBEDDED = {
 }
 
 
-class ProvisionError(RuntimeError):
+class ProvisionError(PrefloopError):
     """A model or sample file could not be found or made; the message says what to install or run."""
 
 

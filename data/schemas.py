@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from data.errors import PrefloopError
+
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
@@ -131,7 +133,7 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
-class SchemaError(ValueError):
+class SchemaError(PrefloopError):
     """A workspace file or an input record breaks the data contract; the message names file, row and field."""
 
     def __init__(self, source: str, message: str, row: int | None = None, field: str | None = None):

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from data import store
+from data.errors import PrefloopError
 from data.records import TABLE_OF, to_row
 from data.schemas import SCHEMAS
 
@@ -23,7 +24,7 @@ FORMAT = 1
 MARKER = "workspace.json"
 
 
-class WorkspaceError(ValueError):
+class WorkspaceError(PrefloopError):
     """The directory is not a usable workspace."""
 
 

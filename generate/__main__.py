@@ -15,16 +15,17 @@ continue from the last finished step (see generate/spin.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
 
-from data.config import ConfigError, add_options, build
+from data.config import add_options, build
+from data.errors import PrefloopError
 from data.imports import load_file, write_records
 from data.lineage import NEWEST, find_model, newest_model
-from data.provision import SAMPLES, ProvisionError, resolve_model, sample_path
-from data.schemas import SchemaError
-from data.workspace import MARKER, Workspace, WorkspaceError
+from data.provision import SAMPLES, resolve_model, sample_path
+from data.workspace import MARKER, Workspace
 from generate.engines import make_engine
 from generate.options import (
     SPIN_TEST_FRACTION,
@@ -35,6 +36,7 @@ from generate.options import (
 )
 from generate.sampling import check_pair_params, parse_shard, sample_pairs, sample_spin
 from generate.spin import run_spin
+from train.options import check_options as check_train_options
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_options(options: GenerateOptions) -> None:
     if options.spin_iter < 0 or (options.limit or 0) < 0 or options.spin_test_limit < 0:
-        raise ValueError("--spin-iter, --limit and --spin-test-limit must be >= 0")
+        raise PrefloopError("--spin-iter, --limit and --spin-test-limit must be >= 0")
     if options.spin_iter and options.round is not None:
-        raise ValueError(
+        raise PrefloopError(
             "--round does not apply to --spin-iter: iteration t samples at the start model's round + t"
         )
     if options.spin_iter and options.shard:
-        raise ValueError("--shard does not apply to --spin-iter (every iteration trains on all its prompts)")
+        raise PrefloopError(
+            "--shard does not apply to --spin-iter (every iteration trains on all its prompts)"
+        )
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
-        raise ValueError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+        raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+    if options.spin_iter:  # the training options, before any sampling
+        check_train_options(dataclasses.replace(options.train, method="spin"))
 
 
 def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: str) -> int:
@@ -155,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = build(GenerateOptions, build_parser().parse_args(argv))
         counts = run(options)
-    except (SchemaError, WorkspaceError, ProvisionError, ConfigError, ValueError, OSError) as exc:
+    except (PrefloopError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if options.spin_iter:

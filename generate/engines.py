@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
+from data.errors import PrefloopError
 from data.records import Message, content_id
 
 log = logging.getLogger(__name__)
@@ -210,4 +211,4 @@ def make_engine(name: str, model: str, options: EngineOptions = EngineOptions())
         return VLLMEngine(model, options)
     if name == "hf":
         return HFEngine(model, options)
-    raise ValueError(f"unknown engine {name!r}; one of {', '.join(ENGINES)}")
+    raise PrefloopError(f"unknown engine {name!r}; one of {', '.join(ENGINES)}")

@@ -1,5 +1,6 @@
 """The one typed config of `python -m generate` (flags, or `--config run.yaml` with flags overriding), shared by a
-single sampling job and the `--spin-iter` driver (whose `--train-*` options pass through to `train`)."""
+single sampling job and the `--spin-iter` driver, whose training options are `train`'s own `TrainOptions`, nested:
+`train:` in the YAML, `--train.learning-rate` (or `--train-learning-rate`) on the command line."""
 
 from __future__ import annotations
 
@@ -8,9 +9,23 @@ from pathlib import Path
 
 from data.provision import DEFAULT_MODEL, EMBEDDED, SAMPLES
 from generate.engines import ENGINES, EngineOptions, SamplingParams
+from train.options import TrainOptions
 
 SPIN_LIMIT = (
     32  # train prompts per SPIN iteration unless --limit says otherwise: minutes, not hours, on a CPU
+)
+# TrainOptions fields the SPIN driver sets itself for each iteration (not options of `train:`).
+SPIN_OWNED = (
+    "workspace",
+    "model",
+    "method",
+    "out",
+    "kinds",
+    "rounds",
+    "round",
+    "resume",
+    "overwrite",
+    "register",
 )
 SPIN_TEST_FRACTION = 0.1  # prompts held out when --spin-iter imports --prompts without --test-fraction
 
@@ -102,27 +117,12 @@ class GenerateOptions:
             "help": "SPIN: run each sampling and training step in a fresh process (frees vLLM's memory)"
         },
     )
-    train_learning_rate: float = field(default=5e-6, metadata={"help": "SPIN training: peak learning rate"})
-    train_epochs: float = field(
-        default=1.0, metadata={"help": "SPIN training: passes over each iteration's pairs"}
-    )
-    train_max_steps: int = field(
-        default=0, metadata={"help": "SPIN training: optimiser steps (0: by epochs)"}
-    )
-    train_batch_size: int = field(default=4, metadata={"help": "SPIN training: pairs per step"})
-    train_grad_accum: int = field(default=1, metadata={"help": "SPIN training: gradient accumulation steps"})
-    train_beta: float = field(default=0.1, metadata={"help": "SPIN training: β (λ in the SPIN paper)"})
-    train_max_length: int = field(default=512, metadata={"help": "SPIN training: tokens per prompt+answer"})
-    train_lora_r: int = field(default=0, metadata={"help": "SPIN training: LoRA rank (0: full fine-tuning)"})
-    train_bf16: str = field(
-        default="auto",
+    train: TrainOptions = field(
+        default_factory=TrainOptions,
         metadata={
-            "help": "SPIN training: bf16 auto (CUDA GPUs that have it), on, off",
-            "choices": ("auto", "on", "off"),
+            "help": "SPIN training options (YAML: a `train:` mapping; flags: --train.NAME or --train-NAME)",
+            "owned": SPIN_OWNED,
         },
-    )
-    train_save_steps: int = field(
-        default=50, metadata={"help": "SPIN training: checkpoint every N steps (a killed run resumes there)"}
     )
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from data.annotators import SPIN
+from data.errors import PrefloopError
 from data.records import Completion, Label, Pair, content_id
 from data.workspace import Workspace
 from generate.engines import Engine, Sample, SamplingParams
@@ -64,16 +65,16 @@ def make_pairs(
 
 def check_pair_params(n: int, params: SamplingParams) -> None:
     if n < 2:
-        raise ValueError(f"--n {n}: pairs need at least 2 samples per prompt")
+        raise PrefloopError(f"--n {n}: pairs need at least 2 samples per prompt")
     if params.temperature <= 0:
-        raise ValueError("--temperature 0 gives identical samples; pairs need temperature > 0")
+        raise PrefloopError("--temperature 0 gives identical samples; pairs need temperature > 0")
 
 
 def parse_shard(text: str) -> tuple[int, int]:
     """``"I/K"`` (1 <= I <= K) -> (I, K): this machine samples the I-th of K disjoint prompt shards."""
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
     if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise ValueError(f"--shard {text!r}: expected I/K with 1 <= I <= K, e.g. 1/4")
+        raise PrefloopError(f"--shard {text!r}: expected I/K with 1 <= I <= K, e.g. 1/4")
     return int(match[1]), int(match[2])
 
 

@@ -18,12 +18,14 @@ which chain the folder belongs to, so another chain's folder is never overwritte
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.errors import PrefloopError
 from data.lineage import NEWEST, ModelEntry, children, find_or_register, newest_model
 from data.provision import resolve_model
 from data.workspace import Workspace
@@ -68,11 +70,11 @@ def prompt_sets(options: GenerateOptions, workspace: Workspace, limit: int) -> d
         else [],
     }
     if not sets["train"]:
-        raise ValueError(
+        raise PrefloopError(
             f"{workspace.path}: no train prompts with a gold answer; import SFT data (--prompts sft)"
         )
     if options.spin_test_limit and not sets["test"]:
-        raise ValueError(
+        raise PrefloopError(
             f"{workspace.path}: no held-out (split test) prompts with a gold answer to measure iterates on; "
             "import them with --test-fraction 0.1, or pass --spin-test-limit 0 (metrics then on train pairs)"
         )
@@ -131,7 +133,7 @@ def _check_one_chain(workspace: Workspace, round: int, label: str) -> None:
     model_of = workspace.frame("completions").set_index("id")["model"]
     others = sorted(set(model_of.reindex(pairs["completion_b"]).dropna()) - {label})
     if others:
-        raise ValueError(
+        raise PrefloopError(
             f"{workspace.path}: round {round} already holds SPIN pairs sampled by {', '.join(others)}; "
             "run another SPIN chain in its own workspace, or start it from this chain's newest model"
         )
@@ -149,38 +151,26 @@ def _claim(folder: Path, reference: Iterate, round: int) -> None:
     if marker.is_file():
         theirs = json.loads(marker.read_text())
         if theirs.get("reference_id") != reference.id or theirs.get("round") != round:
-            raise ValueError(
+            raise PrefloopError(
                 f"{folder}: holds round {theirs.get('round')} of another SPIN chain (reference "
                 f"{theirs.get('reference')}); pass --spin-name NAME to put this chain's iterates elsewhere"
             )
         return  # ours, from a killed run: training continues from its checkpoint
     if folder.exists() and any(folder.iterdir()):
-        raise ValueError(f"{folder}: not empty and not a SPIN iterate folder; pass --spin-name NAME")
+        raise PrefloopError(f"{folder}: not empty and not a SPIN iterate folder; pass --spin-name NAME")
     folder.mkdir(parents=True, exist_ok=True)
     _write_json(marker, {"reference_id": reference.id, "reference": reference.path, "round": round})
 
 
 def _train_options(options: GenerateOptions, reference: Iterate, folder: Path, rounds: list[int]):
-    from train.options import TrainOptions
-
-    return TrainOptions(
+    return dataclasses.replace(
+        options.train,
         workspace=options.workspace,
         model=reference.path,
         method="spin",
         out=folder,
-        rounds=",".join(map(str, rounds)),
+        rounds=tuple(rounds),
         round=rounds[-1],
-        learning_rate=options.train_learning_rate,
-        epochs=options.train_epochs,
-        max_steps=options.train_max_steps,
-        batch_size=options.train_batch_size,
-        grad_accum=options.train_grad_accum,
-        beta=options.train_beta,
-        max_length=options.train_max_length,
-        lora_r=options.train_lora_r,
-        bf16=options.train_bf16,
-        save_steps=options.train_save_steps,
-        seed=options.seed,
         resume=True,  # continues from a checkpoint of a killed run; starts fresh when there is none
     )
 

@@ -27,7 +27,6 @@ from annotate.render import chat_html
 from annotate.service import LabelService
 from annotate.users import Authenticator, UsersError, add_user, hash_password, load_users, verify_password
 from data import Completion, Pair, Prompt
-from data.export import to_dpo
 from data.store import read_table
 
 PASSWORD = "correct horse battery"
@@ -133,22 +132,26 @@ def test_edit_via_history_keeps_one_label(ctx):
 
 
 def test_admin_view_and_export(ctx):
+    """ann prefers completion a on all 4 items, bob on 3 of them: 3 unanimous verdicts, 1 split (disputed)."""
+    from annotate.service import left_side
+
     for user in ("ann", "bob"):
-        for _ in range(4):
+        for k in range(4):
             view = on_load(ctx, user)
-            on_submit(ctx, user, view.item_id, "left" if user == "ann" else "right", None, "")
+            want = "b" if (user, k) == ("bob", 3) else "a"
+            on_submit(
+                ctx, user, view.item_id, "left" if left_side(view.item_id, user) == want else "right", 2, ""
+            )
     cards, labellers, disputed, _ = admin_view(ctx, "ann")
-    assert "Cohen" in cards and "left side wins" in cards and "<td>ann</td><td>4</td>" in labellers
-    assert "question" in disputed
-    ws = ctx.service.workspace
-    frames = [ws.frame(name) for name in ("prompts", "completions", "pairs", "labels")]
-    rows, counts = to_dpo(*frames)
+    assert (
+        "Cohen" in cards and "<td>ann</td><td>4</td>" in labellers and "<td>bob</td><td>4</td>" in labellers
+    )
+    assert disputed.count("<td>0.50</td>") == 1 and disputed.count("<td>1.00</td>") == 3  # least agreement first
+    assert disputed.index("<td>0.50</td>") < disputed.index("<td>1.00</td>")
     status = export_labels(ctx, "ann", "dpo")
-    if rows:  # which side ann's "left" is depends on the per-(item, labeller) coin flip
-        assert f"exported {counts['exported']}" in status
-        assert len(pd.read_parquet(ws.exports / "dpo.parquet")) == len(rows)
-    else:
-        assert "Nothing to export as dpo" in status
+    assert "exported 3" in status
+    exported = pd.read_parquet(ctx.service.workspace.exports / "dpo.parquet")
+    assert len(exported) == 3 and all(c[0]["content"].endswith(" a") for c in exported["chosen"])
     assert "Nothing to export as kto" in export_labels(ctx, "ann", "kto")
 
 

@@ -28,3 +28,68 @@ def test_package_imports_only_what_architecture_allows(package):
     for path in sorted((ROOT / package).rglob("*.py")):
         wrong = imported_packages(path) - ALLOWED[package] - {package}
         assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}; see ARCHITECTURE.md"
+
+
+def _module_imports(path: Path, package: str) -> set[str]:
+    """Modules of ``package`` that ``path`` imports, at any depth (function-level imports count: they still close
+    a cycle), except under ``if TYPE_CHECKING:``."""
+    tree = ast.parse(path.read_text())
+    skipped = {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+        for child in ast.walk(node)
+    }
+    names = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    prefix = package + "."
+    return {n[len(prefix) :].split(".")[0] for n in names if n.startswith(prefix)} - {path.stem}
+
+
+def train_import_graph() -> dict[str, set[str]]:
+    return {p.stem: _module_imports(p, "train") for p in sorted((ROOT / "train").glob("*.py"))}
+
+
+def documented_train_graph() -> dict[str, set[str]]:
+    """The table under "Modules of `train/`" in ARCHITECTURE.md: | `module` | `a`, `b` (or —) |."""
+    text = (ROOT / "ARCHITECTURE.md").read_text().split("### Modules of `train/`", 1)[1]
+    graph = {}
+    for line in text.splitlines()[1:]:
+        if line.startswith("#"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0].startswith("`"):
+            graph[cells[0].strip("`")] = {c.strip(" `") for c in cells[1].split(",")} - {"—", ""}
+    return graph
+
+
+def test_train_modules_have_no_import_cycle_and_match_architecture():
+    graph = train_import_graph()
+    assert documented_train_graph() == graph, "ARCHITECTURE.md's train/ import table differs from the code"
+    done, path = set(), []
+
+    def visit(module):
+        assert module not in path, f"import cycle in train/: {' -> '.join([*path, module])}"
+        if module in done:
+            return
+        path.append(module)
+        for dependency in sorted(graph.get(module, ())):
+            visit(dependency)
+        path.pop()
+        done.add(module)
+
+    for module in graph:
+        visit(module)
+
+
+def test_generate_uses_only_trains_public_entry_points():
+    used = set()
+    for path in sorted((ROOT / "generate").glob("*.py")):
+        used |= _module_imports(path, "train")
+    assert used <= {"run", "options"}, f"generate imports train.{sorted(used - {'run', 'options'})}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from data.__main__ import main
@@ -39,7 +41,7 @@ def _train_one_step(trainer_name: str, parquet, model_dir, tokenizer, tmp_path):
         args = trl.KTOConfig(**common)
         trainer = trl.KTOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     result = trainer.train()
-    assert result.training_loss == pytest.approx(result.training_loss)  # finite, not NaN
+    assert math.isfinite(result.training_loss) and result.training_loss > 0
     assert any(not (a == b).all() for a, b in zip(before, model.parameters()))
     return dataset
 

@@ -20,19 +20,15 @@ import logging
 import sys
 from pathlib import Path
 
-from data.config import ConfigError, add_options, build
-from data.provision import ProvisionError
-from data.schemas import SchemaError
-from data.workspace import WorkspaceError
-from train.options import METHODS, TrainOptions
-from train.pairs import TrainDataError
+from data.config import add_options, build
+from data.errors import PrefloopError
+from train.methods import METHODS
+from train.options import TrainOptions
 from train.report import summary_lines
-
-ERRORS = (SchemaError, WorkspaceError, ProvisionError, ConfigError, TrainDataError, ValueError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    methods = "\n".join(f"  {name:6} {text}" for name, text in METHODS.items())
+    methods = "\n".join(f"  {name:6} {method.help}" for name, method in METHODS.items())
     parser = argparse.ArgumentParser(
         prog="python -m train",
         description=__doc__.splitlines()[0],
@@ -83,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         from train.run import train
 
         result = train(options)
-    except ERRORS as exc:
+    except (PrefloopError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if result["id"] is None:  # a non-main rank of `accelerate launch`

@@ -120,3 +120,20 @@ def kto_metrics(ref_logps, logps, labels, beta: float) -> dict:
         "reward_separation": _mean(good) - _mean(bad),
         "sign_accuracy": _mean([x > 0 for x in good] + [x < 0 for x in bad]),
     }
+
+
+def evaluate_rows(data: str, model, tokenizer, rows: list[dict], batch_size: int, max_length: int) -> dict:
+    """Summed log-probs of the held-out ``rows``: {"chosen", "rejected"} for pairs, {"logps"} for KTO
+    completions (``data`` as in `train.methods.Method.data`)."""
+    if data == "completions":
+        prompts, completions = [r["prompt"] for r in rows], [r["completion"] for r in rows]
+        return {"logps": sequence_logps(model, tokenizer, prompts, completions, batch_size, max_length)}
+    chosen, rejected = pair_logps(model, tokenizer, rows, batch_size, max_length)
+    return {"chosen": chosen, "rejected": rejected}
+
+
+def compare(data: str, before: dict, after: dict, rows: list[dict], beta: float) -> dict:
+    """The held-out metrics of the trained model (``after``) against the start model (``before``)."""
+    if data == "completions":
+        return kto_metrics(before["logps"], after["logps"], [r["label"] for r in rows], beta)
+    return preference_metrics(before["chosen"], before["rejected"], after["chosen"], after["rejected"], beta)

@@ -8,12 +8,30 @@ TDPO are offsets: ``odpo_offset`` (from the labels' strength) and ``tdpo_offset`
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 MAX_EPSILON = 0.45  # label-noise estimates are capped below 1/2, where the rDPO correction diverges
 STRENGTHS = (1.0, 4.0)  # a label's strength: 1 negligibly better / unsure … 4 significantly better
+
+
+@dataclass(frozen=True)
+class PairLoss:
+    """The options of our per-pair loss (``pair_loss``) for one method; per-pair ε, weights and offsets come with
+    the data (the ``pair_*`` columns).
+
+    ``dpop_lambda``: DPO-Positive's λ (0: plain DPO). ``epsilon``: a global label-flip rate (cDPO, or rDPO with
+    ``robust``) used where no per-pair ε is given. ``tdpo``: TDPO's sequential-KL offset from a live reference;
+    ``tdpo_alpha``: TDPO2's scale of it (None: TDPO1).
+    """
+
+    dpop_lambda: float = 0.0
+    epsilon: float = 0.0
+    robust: bool = False
+    tdpo: bool = False
+    tdpo_alpha: float | None = None
 
 
 def pair_loss(

@@ -5,40 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.errors import PrefloopError
 from data.provision import DEFAULT_MODEL
+from train.losses import STRENGTHS
+from train.methods import METHODS, get_method
 from train.pairs import AGREEMENT_MODES
-
-# method -> one-line description (shown by --help and in README's method table)
-METHODS = {
-    "dpo": "DPO (Rafailov et al. 2023); any TRL loss via --loss-type (sigmoid, ipo, hinge, robust, exo_pair, ...)",
-    "ipo": "IPO (Azar et al. 2023): squared loss toward a 1/(2β) margin, robust to deterministic preferences",
-    "slic": "SLiC-HF hinge loss (Zhao et al. 2023): max(0, 1 − β·h)",
-    "rdpo": "robust DPO (Chowdhury et al. 2024): unbiased under label flips at rate --label-smoothing",
-    "dpop": "DPO-Positive (Pal et al. 2024): DPO + λ·max(0, log π_ref(y_w) − log π(y_w)) keeps chosen likely",
-    "simpo": "SimPO (Meng et al. 2024): reference-free, length-normalised reward, target margin --simpo-gamma",
-    "cpo": "CPO (Xu et al. 2024): reference-free sigmoid preference loss + NLL on chosen (--cpo-alpha)",
-    "orpo": "ORPO (Hong et al. 2024): NLL + odds-ratio penalty, no reference model, no SFT stage",
-    "kto": "KTO (Ethayarajh et al. 2024): single desirable/undesirable labels, prospect-theory loss",
-    "spin": "SPIN (Chen et al. 2024): DPO sigmoid on gold-vs-generated pairs, previous iterate as reference",
-    "odpo": "ODPO (Amini et al. 2024): DPO where chosen must win by Δ = α·log(label strength 1-4), --odpo-alpha",
-    "tdpo1": "TDPO1 (Zeng et al. 2024): DPO + token-level sequential KL; reference in memory (copy, or LoRA off)",
-    "tdpo2": "TDPO2 (Zeng et al. 2024): TDPO1, KL scaled by --tdpo-alpha, chosen side stop-gradient; ref in memory",
-    "sdpo": "sDPO (Kim et al. 2024): DPO in --sdpo-steps chunks (default: by round), each step's result "
-    "the next reference",
-}
-DPO_LOSS_OF = {
-    "dpo": None,
-    "ipo": "ipo",
-    "slic": "hinge",
-    "rdpo": "robust",
-    "dpop": "sigmoid",
-    "spin": "sigmoid",
-    "odpo": "sigmoid",
-    "tdpo1": "sigmoid",
-    "tdpo2": "sigmoid",
-    "sdpo": "sigmoid",
-}
-DEFAULT_KINDS = {"spin": "spin"}  # every other pairwise method: sampled and imported pairs
 
 
 @dataclass(frozen=True)
@@ -47,16 +18,16 @@ class TrainOptions:
     model: str = field(
         default=DEFAULT_MODEL, metadata={"help": "start (and reference) model: short name or folder"}
     )
-    method: str = field(default="dpo", metadata={"help": "training method", "choices": tuple(METHODS)})
+    method: str = field(default="dpo", metadata={"help": "training method (listed below)"})
     out: Path | None = field(
         default=None, metadata={"help": "output folder (default: WS/runs/<method>-<id>)"}
     )
-    loss_type: str = field(
-        default="sigmoid",
-        metadata={"help": "dpo: TRL loss type(s), comma-separated to combine (e.g. sigmoid,sft)"},
+    loss_type: tuple[str, ...] = field(
+        default=("sigmoid",),
+        metadata={"help": "dpo: TRL loss type(s); several combine (e.g. sigmoid sft)"},
     )
-    loss_weights: str | None = field(
-        default=None, metadata={"help": "weights of combined loss types, e.g. 1,0.5"}
+    loss_weights: tuple[float, ...] | None = field(
+        default=None, metadata={"help": "weights of combined loss types, e.g. 1 0.5"}
     )
     beta: float = field(default=0.1, metadata={"help": "β: strength of the KL anchor to the reference"})
     label_smoothing: float = field(default=0.0, metadata={"help": "rdpo/dpo: assumed label-flip rate ε"})
@@ -93,13 +64,11 @@ class TrainOptions:
             "choices": AGREEMENT_MODES,
         },
     )
-    kinds: str | None = field(
+    kinds: tuple[str, ...] | None = field(
         default=None,
-        metadata={
-            "help": "pair kinds to train on, comma-separated (default: spin for spin, else sampled,imported)"
-        },
+        metadata={"help": "pair kinds to train on (default: spin for spin, else sampled imported)"},
     )
-    rounds: str | None = field(default=None, metadata={"help": "only pairs of these rounds, comma-separated"})
+    rounds: tuple[int, ...] | None = field(default=None, metadata={"help": "only pairs of these rounds"})
     round: int | None = field(
         default=None, metadata={"help": "round recorded for the new model (default: parent's + 1)"}
     )
@@ -139,3 +108,31 @@ class TrainOptions:
     resume: bool = field(default=False, metadata={"help": "continue from the newest checkpoint in --out"})
     overwrite: bool = field(default=False, metadata={"help": "allow a non-empty --out"})
     register: bool = field(default=True, metadata={"help": "record the model in the workspace manifest"})
+
+
+def check_options(options: TrainOptions) -> None:
+    """Every option error before anything is loaded or written: the general ranges, then the method's own."""
+    method = get_method(options.method)
+    if options.beta <= 0:
+        raise PrefloopError(f"--beta {options.beta}: must be > 0")
+    if not 0 <= options.label_smoothing < 0.5:
+        raise PrefloopError(f"--label-smoothing {options.label_smoothing}: must be in [0, 0.5)")
+    if options.batch_size < 1 or options.grad_accum < 1:
+        raise PrefloopError("--batch-size and --grad-accum must be >= 1")
+    if options.agreement not in AGREEMENT_MODES:
+        raise PrefloopError(
+            f"--agreement {options.agreement!r}: expected one of {', '.join(AGREEMENT_MODES)}"
+        )
+    if options.agreement != "off" and not method.agreement:
+        takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
+        raise PrefloopError(f"--agreement {options.agreement}: applies to {takes}")
+    if options.odpo_alpha < 0:
+        raise PrefloopError(f"--odpo-alpha {options.odpo_alpha}: must be >= 0")
+    if not STRENGTHS[0] <= options.odpo_default_strength <= STRENGTHS[1]:
+        raise PrefloopError(f"--odpo-default-strength {options.odpo_default_strength}: must be in [1, 4]")
+    if options.tdpo_alpha <= 0:
+        raise PrefloopError(f"--tdpo-alpha {options.tdpo_alpha}: must be > 0")
+    if options.sdpo_steps == 1 or options.sdpo_steps < 0:
+        raise PrefloopError(f"--sdpo-steps {options.sdpo_steps}: must be 0 (by round) or >= 2")
+    if method.check:
+        method.check(options)

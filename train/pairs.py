@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+from data.errors import PrefloopError
 from data.export import to_dpo, to_kto
 from data.records import content_id
 from data.workspace import Workspace
@@ -13,7 +14,7 @@ from train.losses import agreement_noise, agreement_weights, odpo_offset
 AGREEMENT_MODES = ("off", "smoothing", "robust", "weight")
 
 
-class TrainDataError(ValueError):
+class TrainDataError(PrefloopError):
     """The workspace holds nothing this method can train on."""
 
 
@@ -74,7 +75,7 @@ def kto_weights(desirable: int, undesirable: int) -> tuple[float, float]:
 def add_agreement(rows: list[dict], mode: str) -> dict:
     """Attach the per-pair columns of ``--agreement`` to ``rows``; returns a summary for the report."""
     if mode not in AGREEMENT_MODES:
-        raise ValueError(f"--agreement {mode!r}: expected one of {', '.join(AGREEMENT_MODES)}")
+        raise PrefloopError(f"--agreement {mode!r}: expected one of {', '.join(AGREEMENT_MODES)}")
     if mode == "off" or not rows:
         return {"mode": mode}
     votes = [r["votes"] for r in rows]

@@ -24,7 +24,7 @@ from data.records import Score
 from data.selection import unlabelled_pairs
 from data.workspace import Workspace
 from train.evaluate import pair_logps
-from train.run import model_path
+from train.saving import model_path
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class ScoreOptions:
         default=NEWEST,
         metadata={"help": "scoring model: newest (in the manifest), a folder or a short name"},
     )
-    rounds: str | None = field(default=None, metadata={"help": "only pairs of these rounds, comma-separated"})
+    rounds: tuple[int, ...] | None = field(default=None, metadata={"help": "only pairs of these rounds"})
     limit: int = field(default=0, metadata={"help": "score at most this many pairs (0: all)"})
     batch_size: int = field(default=8, metadata={"help": "sequences per forward pass"})
     max_length: int = field(default=512, metadata={"help": "tokens per prompt+completion (truncated beyond)"})
@@ -87,7 +87,7 @@ def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, Mod
 def score_pairs(options: ScoreOptions) -> dict:
     """Score the pending pairs with the model and its reference; returns counts and the scoring model's id."""
     workspace = Workspace(options.workspace)
-    rounds = None if options.rounds is None else tuple(int(r) for r in options.rounds.split(",") if r.strip())
+    rounds = options.rounds
     entry, parent = _entry(options, workspace)
     rows = pending_pairs(workspace, entry.id, rounds)
     rows = rows[: options.limit] if options.limit else rows

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from data.lineage import find_or_register
 from data.workspace import Workspace
+from train.once import held_out_metrics, train_once
 from train.options import TrainOptions
 from train.pairs import step_chunks
-from train.run import _metrics, train_once
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def train_stepwise(
         return result
     overall = {
         **result["metrics"],
-        **_metrics(options, start, before, evaluation[0]),
+        **held_out_metrics(options, start, before, evaluation[0]),
         "train_rows": len(rows),
         "steps": sum(s["steps"] for s in steps),
         "seconds": round(sum(s["seconds"] for s in steps), 1),

@@ -1,9 +1,11 @@
-"""TRL's DPOTrainer with three additions, each small: per-pair loss terms TRL lacks (DPOP, label noise from
-labeller agreement, per-pair weights, ODPO offsets, TDPO's token-level KL), and reference log-probs cached in the
-workspace.
+"""TRL's DPOTrainer (through `train.seam`) with small additions: our per-pair loss for the sigmoid/robust family
+(DPOP, label noise from labeller agreement, per-pair weights, ODPO offsets, TDPO's token-level KL) on a compact LM
+head, and reference log-probs cached in the workspace.
 
-The stock TRL loss types run untouched through TRL's own ``_compute_loss``; only our methods take the short path
-below, which reuses TRL's tokenisation, collation, fused log-prob head, reference pass and training loop.
+Which loss runs: every method whose loss is sigmoid or robust (dpo with --loss-type sigmoid or robust, rdpo, dpop,
+spin, odpo, tdpo1/2, sdpo) runs ``train.losses.pair_loss`` through ``preference_loss`` below; the other TRL loss
+types (ipo, hinge, exo_pair, combinations, ...) run TRL's own loss unchanged. Both reuse TRL's tokenisation,
+collation, reference pass and training loop.
 """
 
 from __future__ import annotations
@@ -17,14 +19,11 @@ import torch
 from accelerate.utils import is_peft_model
 from datasets import Dataset
 from torch.utils.data import DataLoader
-from trl import DPOTrainer
-from trl.models.utils import disable_gradient_checkpointing
-from trl.trainer.dpo_trainer import DataCollatorForPreference
-from trl.trainer.utils import use_adapter
 
 from data.records import content_id, now
 from data.workspace import Workspace
-from train.losses import pair_loss, sequential_kl, tdpo_offset
+from train.losses import PairLoss, pair_loss, sequential_kl, tdpo_offset
+from train.seam import PreferenceCollator, SeamDPOTrainer, fused_completion_logps, reference_adapter
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
 
 
 @dataclass
-class PairCollator(DataCollatorForPreference):
+class PairCollator(PreferenceCollator):
     """TRL's preference collator, plus the per-pair float columns our losses use."""
 
     def torch_call(self, examples: list[dict]) -> dict:
@@ -71,10 +70,7 @@ def completion_logps(model, model_kwargs: dict, completion_mask: torch.Tensor) -
     pass, which made its DPO step slower than a naive loop.
     """
     if completion_mask.is_cuda:
-        targets = completion_mask[:, 1:]
-        labels = model_kwargs["input_ids"].masked_fill(completion_mask == 0, -100)
-        outputs = model(**model_kwargs, use_cache=False, labels=labels, fused_lm_head=True)
-        return outputs.log_probs[:, -targets.size(1) :].sum(dim=1)
+        return fused_completion_logps(model, model_kwargs, completion_mask).sum(dim=1)
     return token_logps_sum(*compact_logits(model, model_kwargs, completion_mask))
 
 
@@ -113,40 +109,38 @@ class RefCache:
         self.workspace.append_rows({"reflogps": rows}, skip_existing=True)
 
 
-class PreferenceTrainer(DPOTrainer):
-    """DPOTrainer + our per-pair losses (``custom_loss``; with ``tdpo`` a live reference forward for the sequential
-    KL) + the workspace reference cache (``ref_cache``, unused by TDPO)."""
+class PreferenceTrainer(SeamDPOTrainer):
+    """DPOTrainer + our per-pair loss (``custom_loss``, None: TRL's loss; with ``tdpo`` a live reference forward for
+    the sequential KL) + the workspace reference cache (``ref_cache``, unused by TDPO)."""
+
+    extra_columns = PAIR_COLUMNS
 
     def __init__(
         self,
         model,
         *args,
-        custom_loss: dict | None = None,
+        custom_loss: PairLoss | None = None,
         ref_cache: RefCache | None = None,
         cache_tag: str = "",
         **kwargs,
     ):
-        tdpo = bool(custom_loss and custom_loss.get("tdpo"))
+        tdpo = bool(custom_loss and custom_loss.tdpo)
         if tdpo and kwargs.get("peft_config") is None and kwargs.get("ref_model") is None:
             # TDPO needs the reference's per-token distributions during training, so no cached log-probs: a frozen
             # copy of the start model stays in memory (with LoRA, TRL's rule: the policy with adapters disabled).
             kwargs["ref_model"] = copy.deepcopy(model).eval().requires_grad_(False)
-        # Read by _precompute_ref_logps, which DPOTrainer.__init__ calls.
+        # Read by reference_logps, which DPOTrainer.__init__ calls.
         self.custom_loss = custom_loss
         self.ref_cache = None if tdpo else ref_cache
         self.cache_tag = cache_tag
         self.cache_stats = {"hits": 0, "computed": 0}
         super().__init__(model, *args, **kwargs)
 
-    def _set_signature_columns_if_needed(self):
-        super()._set_signature_columns_if_needed()
-        self._signature_columns = [*self._signature_columns, *PAIR_COLUMNS]
-
     # -- reference log-probs -------------------------------------------------------------------------------
     def reference_fingerprint(self) -> str:
         args = self.args
         return content_id(
-            self._precompute_model_hash,
+            self.weights_hash,
             str(self.model.dtype),
             bool(args.bf16),
             args.max_length,
@@ -155,13 +149,13 @@ class PreferenceTrainer(DPOTrainer):
             self.cache_tag,
         )
 
-    def _precompute_ref_logps(self, dataset: Dataset, name: str, batch_size: int) -> Dataset:
+    def reference_logps(self, dataset: Dataset, name: str, batch_size: int) -> Dataset:
         if (
             self.ref_cache is None
             or "ref_key" not in dataset.column_names
             or self.accelerator.num_processes > 1
         ):
-            return super()._precompute_ref_logps(dataset, name, batch_size)
+            return self.stock_reference_logps(dataset, name, batch_size)
         reference = self.reference_fingerprint()
         keys = dataset["ref_key"]
         found = self.ref_cache.lookup(reference, keys)
@@ -195,41 +189,41 @@ class PreferenceTrainer(DPOTrainer):
         chosen, rejected = [], []
         for batch in loader:
             batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
-            c, r = self.compute_ref_log_probs(model, batch)
+            c, r = self.reference_batch_logps(model, batch)
             chosen += c.float().cpu().tolist()
             rejected += r.float().cpu().tolist()
         return chosen, rejected
 
-    def compute_ref_log_probs(self, model, inputs):
+    def reference_batch_logps(self, model, inputs):
         """Reference log-probs of a batch; on CPU through the compact head (TRL's scores every position there,
         which made the one-off reference pass slower than training itself)."""
         inputs = {k: v for k, v in inputs.items() if k not in PAIR_COLUMNS}
         mask = inputs["completion_mask"]
-        if mask.is_cuda or self.ld_alpha is not None:
-            return super().compute_ref_log_probs(model, inputs)
+        if mask.is_cuda or self.length_desensitised:
+            return self.stock_reference_batch_logps(model, inputs)
         adapter = contextlib.nullcontext()
         if self.ref_model is None and is_peft_model(
             self.model
         ):  # LoRA: the reference is the adapter-free model
-            unwrapped = self.accelerator.unwrap_model(self.model)
-            adapter = use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None)
+            adapter = reference_adapter(self.accelerator.unwrap_model(self.model))
         model_kwargs = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
         with torch.no_grad(), adapter, self.accelerator.autocast():
             return completion_logps(model, model_kwargs, mask).chunk(2, dim=0)
 
     # -- loss ----------------------------------------------------------------------------------------------
-    def _compute_loss(self, model, inputs, return_outputs):
+    def preference_loss(self, model, inputs, return_outputs):
         extras = {k: inputs.pop(k) for k in PAIR_COLUMNS if k in inputs}
         if not self.custom_loss:
-            return super()._compute_loss(model, inputs, return_outputs)
+            return self.stock_loss(model, inputs, return_outputs)
         model_kwargs = {k: v for k, v in inputs.items() if k not in ("completion_mask", *REF_COLUMNS)}
         offset = extras.get("pair_offset")
-        if self.custom_loss.get("tdpo"):
+        loss_options = self.custom_loss
+        if loss_options.tdpo:
             logps, ref_logps, seqkl = self._tdpo_terms(model, model_kwargs, inputs["completion_mask"])
             ref_chosen_logps, ref_rejected_logps = ref_logps.chunk(2, dim=0)
             chosen_seqkl, rejected_seqkl = seqkl.chunk(2, dim=0)
-            offset = tdpo_offset(chosen_seqkl, rejected_seqkl, self.beta, self.custom_loss["tdpo_alpha"])
-            self._log_means({"seqkl/chosen": chosen_seqkl, "seqkl/rejected": rejected_seqkl})
+            offset = tdpo_offset(chosen_seqkl, rejected_seqkl, self.beta, loss_options.tdpo_alpha)
+            self.log_means({"seqkl/chosen": chosen_seqkl, "seqkl/rejected": rejected_seqkl})
         else:
             logps = completion_logps(model, model_kwargs, inputs["completion_mask"])
             ref_chosen_logps, ref_rejected_logps = inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
@@ -237,15 +231,15 @@ class PreferenceTrainer(DPOTrainer):
         chosen_logratios = chosen_logps - ref_chosen_logps
         rejected_logratios = rejected_logps - ref_rejected_logps
         epsilon = extras.get("pair_epsilon")
-        if epsilon is None and self.custom_loss.get("epsilon"):
-            epsilon = torch.full_like(chosen_logratios, self.custom_loss["epsilon"])
+        if epsilon is None and loss_options.epsilon:
+            epsilon = torch.full_like(chosen_logratios, loss_options.epsilon)
         per_pair = pair_loss(
             chosen_logratios,
             rejected_logratios,
             self.beta,
-            dpop_lambda=self.custom_loss.get("dpop_lambda", 0.0),
+            dpop_lambda=loss_options.dpop_lambda,
             epsilon=epsilon,
-            robust=self.custom_loss.get("robust", False),
+            robust=loss_options.robust,
             offset=offset,
         )
         weight = extras.get("pair_weight")
@@ -253,7 +247,7 @@ class PreferenceTrainer(DPOTrainer):
 
         chosen_rewards = self.beta * chosen_logratios.detach()
         rejected_rewards = self.beta * rejected_logratios.detach()
-        self._log_means(
+        self.log_means(
             {
                 "rewards/chosen": chosen_rewards,
                 "rewards/rejected": rejected_rewards,
@@ -273,18 +267,9 @@ class PreferenceTrainer(DPOTrainer):
         reference, adapters_off = self.ref_model, contextlib.nullcontext()
         if reference is None:  # LoRA: TRL's own rule (a "ref" adapter if the model came with one, else none)
             reference = model
-            unwrapped = self.accelerator.unwrap_model(model)
-            adapters_off = use_adapter(unwrapped, "ref" if "ref" in unwrapped.peft_config else None)
-        checkpointing_off = disable_gradient_checkpointing(
-            self.model, self.args.gradient_checkpointing_kwargs
-        )
-        with torch.no_grad(), checkpointing_off, adapters_off:
+            adapters_off = reference_adapter(self.accelerator.unwrap_model(model))
+        with torch.no_grad(), self.checkpointing_off(), adapters_off:
             ref_logits, _, _ = compact_logits(reference, model_kwargs, completion_mask)
         logps = token_logps_sum(logits, token_ids, mask)
         ref_logps = token_logps_sum(ref_logits, token_ids, mask)
         return logps, ref_logps, sequential_kl(logits, ref_logits, mask)
-
-    def _log_means(self, values: dict[str, torch.Tensor]) -> None:
-        metrics = self._metrics["train" if self.model.training else "eval"]
-        for name, value in values.items():
-            metrics[name].append(self.accelerator.gather_for_metrics(value.detach()).mean().item())

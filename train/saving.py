@@ -1,0 +1,71 @@
+"""Where models come from and go: the start model's folder, the final save (LoRA merged, gathered across
+ranks), interrupted checkpoints, and the manifest entry that registers a trained model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import torch
+
+from data.lineage import NEWEST, find_or_register, newest_model
+from data.provision import resolve_model
+from data.records import ModelRecord
+from data.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+def model_path(model: str, workspace: Workspace) -> Path:
+    """The start model's folder: ``newest`` is the newest model in the workspace manifest."""
+    if model == NEWEST:
+        return Path(newest_model(workspace).path)
+    return Path(resolve_model(model)).resolve()
+
+
+def drop_partial_checkpoints(out: Path) -> list[Path]:
+    """Remove checkpoints a kill interrupted mid-save (the trainer writes trainer_state.json last)."""
+    partial = [c for c in out.glob("checkpoint-*") if not (c / "trainer_state.json").is_file()]
+    for checkpoint in partial:
+        log.warning("%s: incomplete checkpoint (killed while saving), removed", checkpoint)
+        shutil.rmtree(checkpoint, ignore_errors=True)  # every rank of a distributed run may try
+    return partial
+
+
+def save_model(trainer, tokenizer, out: Path, lora: bool):
+    """Write the final model (gathered from all ranks under DDP/ZeRO/FSDP); returns it on the main process."""
+    if lora:
+        model = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()  # plain folder for vLLM
+        if trainer.is_world_process_zero():
+            model.save_pretrained(out, safe_serialization=True)
+    else:
+        trainer.save_model(str(out))
+        model = trainer.accelerator.unwrap_model(trainer.model)
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return None
+    tokenizer.save_pretrained(out)
+    for checkpoint in out.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    if trainer.accelerator.num_processes > 1:  # sharded in memory: evaluate the gathered copy
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).to(trainer.accelerator.device)
+    return model
+
+
+def model_record(
+    options, workspace: Workspace, start: Path, out: Path, data: dict, metrics: dict
+) -> ModelRecord:
+    """The manifest entry of a trained model: parent = the start model (registered as ``base`` if new)."""
+    parent = find_or_register(workspace, start) if options.register else None
+    return ModelRecord(
+        path=str(out.resolve()),
+        method=options.method,
+        round=options.round if options.round is not None else (parent.round if parent else 0) + 1,
+        parent_id=parent.id if parent else None,
+        data=json.dumps(data),
+        metrics=json.dumps(metrics),
+    )
