@@ -146,7 +146,9 @@ def test_admin_view_and_export(ctx):
     assert (
         "Cohen" in cards and "<td>ann</td><td>4</td>" in labellers and "<td>bob</td><td>4</td>" in labellers
     )
-    assert disputed.count("<td>0.50</td>") == 1 and disputed.count("<td>1.00</td>") == 3  # least agreement first
+    assert (
+        disputed.count("<td>0.50</td>") == 1 and disputed.count("<td>1.00</td>") == 3
+    )  # least agreement first
     assert disputed.index("<td>0.50</td>") < disputed.index("<td>1.00</td>")
     status = export_labels(ctx, "ann", "dpo")
     assert "exported 3" in status
