@@ -193,7 +193,7 @@ def test_manifest_records_lineage(tmp_path, tiny_model_dir):
     assert models.loc[first["id"], "parent_id"] == base.index[0] and models.loc[first["id"], "round"] == 1
     assert models.loc[second["id"], "parent_id"] == first["id"] and models.loc[second["id"], "round"] == 2
     data = json.loads(models.loc[first["id"], "data"])
-    assert len(data["pair_ids"]) == 8 and data["kinds"] == ["sampled"]
+    assert len(data["pair_ids"]) == 4 and data["kinds"] == ["sampled"]  # 2 steps x 2 pairs: the rows trained
     assert json.loads(models.loc[second["id"], "metrics"])["steps"] == 2
 
 

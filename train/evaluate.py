@@ -79,6 +79,23 @@ def pair_logps(model, tokenizer, rows: list[dict], batch_size: int = 4, max_leng
     return chosen, rejected
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95 % with z = 1.96): (p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) /
+    (1 + z²/n). Unlike p ± z·√(p(1−p)/n) it stays inside [0, 1] and is honest at small n and at 0 or n."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    return (max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale))
+
+
+def _share(flags: list[bool]) -> tuple[float, list[float]]:
+    """(share of True, its 95 % Wilson interval)."""
+    return _mean(flags), list(wilson_interval(sum(flags), len(flags)))
+
+
 def _mean(values) -> float:
     values = list(values)
     return sum(values) / len(values) if values else math.nan
@@ -95,11 +112,17 @@ def preference_metrics(ref_chosen, ref_rejected, chosen, rejected, beta: float) 
     """
     n = len(chosen)
     h = [(c - rc) - (r - rr) for c, r, rc, rr in zip(chosen, rejected, ref_chosen, ref_rejected)]
+    reference, reference_ci = _share([rc > rr for rc, rr in zip(ref_chosen, ref_rejected)])
+    model, model_ci = _share([c > r for c, r in zip(chosen, rejected)])
+    accuracy, accuracy_ci = _share([x > 0 for x in h])
     return {
         "pairs": n,
-        "reference_prefers_chosen": _mean(rc > rr for rc, rr in zip(ref_chosen, ref_rejected)),
-        "model_prefers_chosen": _mean(c > r for c, r in zip(chosen, rejected)),
-        "reward_accuracy": _mean(x > 0 for x in h),
+        "reference_prefers_chosen": reference,
+        "reference_prefers_chosen_ci95": reference_ci,
+        "model_prefers_chosen": model,
+        "model_prefers_chosen_ci95": model_ci,
+        "reward_accuracy": accuracy,
+        "reward_accuracy_ci95": accuracy_ci,
         "reward_margin": beta * _mean(h),
         "chosen_logp": _mean(chosen),
         "reference_chosen_logp": _mean(ref_chosen),
@@ -113,12 +136,14 @@ def kto_metrics(ref_logps, logps, labels, beta: float) -> dict:
     rewards = [beta * (p - r) for p, r in zip(logps, ref_logps)]
     good = [x for x, label in zip(rewards, labels) if label]
     bad = [x for x, label in zip(rewards, labels) if not label]
+    sign, sign_ci = _share([x > 0 for x in good] + [x < 0 for x in bad])
     return {
         "completions": len(rewards),
         "desirable_reward": _mean(good),
         "undesirable_reward": _mean(bad),
         "reward_separation": _mean(good) - _mean(bad),
-        "sign_accuracy": _mean([x > 0 for x in good] + [x < 0 for x in bad]),
+        "sign_accuracy": sign,
+        "sign_accuracy_ci95": sign_ci,
     }
 
 

@@ -9,6 +9,7 @@ step-wise (sDPO), and its own option checks. Adding a method is adding one entry
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Build:
     out: Path
     bf16: bool
     workspace: Workspace
+    eval_rows: list[dict] | None = None  # held-out rows for the learning curve (--eval-steps)
 
 
 @dataclass(frozen=True)
@@ -57,19 +59,28 @@ class Method:
     check: Callable[[TrainOptions], None] | None = None
 
 
-def common_args(options: TrainOptions, out: Path, bf16: bool) -> dict:
+def warmup_steps(options: TrainOptions, rows: int) -> int:
+    """Linear warm-up steps: --warmup-ratio of the run's steps, rounded down, so a run shorter than 1/ratio steps
+    has none (its first step would otherwise train at learning rate 0)."""
+    per_step = options.batch_size * options.grad_accum * int(os.environ.get("WORLD_SIZE", 1))
+    steps = options.max_steps or math.ceil(math.ceil(rows / per_step) * options.epochs)
+    return int(options.warmup_ratio * steps)
+
+
+def common_args(options: TrainOptions, b: Build) -> dict:
     """TrainingArguments shared by every method."""
     import torch
 
+    curve = bool(options.eval_steps and b.eval_rows)
     return dict(
-        output_dir=str(out),
+        output_dir=str(b.out),
         per_device_train_batch_size=options.batch_size,
         per_device_eval_batch_size=options.batch_size,
         gradient_accumulation_steps=options.grad_accum,
         learning_rate=options.learning_rate,
         num_train_epochs=options.epochs,
         max_steps=options.max_steps or -1,
-        warmup_steps=options.warmup_ratio,  # a float in [0, 1) is a share of the steps
+        warmup_steps=warmup_steps(options, len(b.rows)),
         lr_scheduler_type="linear",
         logging_steps=1,
         save_strategy="steps",
@@ -77,7 +88,9 @@ def common_args(options: TrainOptions, out: Path, bf16: bool) -> dict:
         save_total_limit=1,
         report_to=[],
         seed=options.seed,
-        bf16=bf16,
+        bf16=b.bf16,
+        eval_strategy="steps" if curve else "no",
+        eval_steps=options.eval_steps or None,
         gradient_checkpointing=options.gradient_checkpointing,
         use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0,
@@ -114,7 +127,7 @@ def build_dpo_family(options: TrainOptions, b: Build, method: Method):
 
     loss_type = list(options.loss_type) if method.trl_loss is None else [method.trl_loss]
     args = DPOConfig(
-        **common_args(options, b.out, b.bf16),
+        **common_args(options, b),
         beta=options.beta,
         loss_type=loss_type,
         loss_weights=list(options.loss_weights) if options.loss_weights else None,
@@ -132,11 +145,13 @@ def build_dpo_family(options: TrainOptions, b: Build, method: Method):
         truncation_mode=args.truncation_mode,
     )
     extra = tuple(k for k in PAIR_COLUMNS if k in b.rows[0])
+    columns = ("prompt", "chosen", "rejected", "ref_key", "pair_id", *extra)
     return PreferenceTrainer(
         model=b.model,
         args=args,
         data_collator=collator,
-        train_dataset=_dataset(b.rows, ("prompt", "chosen", "rejected", "ref_key", "pair_id", *extra)),
+        train_dataset=_dataset(b.rows, columns),
+        eval_dataset=_dataset(b.eval_rows, columns) if options.eval_steps and b.eval_rows else None,
         processing_class=b.tokenizer,
         peft_config=peft_config(options),
         custom_loss=method.pair_loss(options) if method.pair_loss else None,
@@ -151,7 +166,7 @@ def build_kto(options: TrainOptions, b: Build, method: Method):
     good = sum(r["label"] for r in b.rows)
     weights = kto_weights(good, len(b.rows) - good)
     args = KTOConfig(
-        **common_args(options, b.out, b.bf16),
+        **common_args(options, b),
         beta=options.beta,
         desirable_weight=options.desirable_weight or weights[0],
         undesirable_weight=options.undesirable_weight or weights[1],
@@ -170,7 +185,7 @@ def _reference_free(classes: Callable[[], tuple]):
 
     def build(options: TrainOptions, b: Build, method: Method):
         config_cls, trainer_cls = classes()
-        args = config_cls(**common_args(options, b.out, b.bf16), beta=options.beta, **method.config(options))
+        args = config_cls(**common_args(options, b), beta=options.beta, **method.config(options))
         return trainer_cls(
             model=b.model,
             args=args,

@@ -75,7 +75,7 @@ def train_once(
         log.info("evaluating the start model on %d %s rows", len(eval_rows), eval_split)
         before = evaluate(options, model, tokenizer, eval_rows)
 
-    trainer = build_trainer(options, Build(model, tokenizer, train_rows, out, bf16, workspace))
+    trainer = build_trainer(options, Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows))
     if options.resume:
         drop_partial_checkpoints(out)
     checkpoint = options.resume and any(out.glob("checkpoint-*"))

@@ -7,9 +7,14 @@ from pathlib import Path
 
 from data.errors import PrefloopError
 from data.provision import DEFAULT_MODEL
+from train.fit import TRUNCATION_MODES
 from train.losses import STRENGTHS
 from train.methods import METHODS, get_method
 from train.pairs import AGREEMENT_MODES
+
+CPU_EVAL_LIMIT = (
+    100  # held-out rows scored before and after training on CPU unless --eval-limit says otherwise
+)
 
 
 @dataclass(frozen=True)
@@ -79,10 +84,24 @@ class TrainOptions:
     )
     batch_size: int = field(default=4, metadata={"help": "pairs per device per step"})
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
-    max_length: int = field(default=512, metadata={"help": "tokens per prompt+completion (truncated beyond)"})
+    max_length: int = field(default=512, metadata={"help": "tokens per prompt+completion (see --truncation)"})
+    truncation: str = field(
+        default="prompt",
+        metadata={
+            "help": "rows longer than --max-length: prompt (keep the completions and the prompt's end; every row "
+            "trains) or drop (prompts as they are; rows whose prompt fills --max-length are dropped and counted)",
+            "choices": TRUNCATION_MODES,
+        },
+    )
     warmup_ratio: float = field(default=0.1, metadata={"help": "linear warm-up share of the steps"})
     seed: int = field(default=0, metadata={"help": "random seed"})
-    lora_r: int = field(default=0, metadata={"help": "LoRA rank (0: full fine-tuning)"})
+    lora_r: int | None = field(
+        default=None,
+        metadata={
+            "help": "LoRA rank; default: the memory plan's choice (full fine-tuning when it fits, else LoRA 16); "
+            "0 forces full fine-tuning"
+        },
+    )
     lora_alpha: int = field(default=16, metadata={"help": "LoRA α"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
     bf16: str = field(
@@ -98,8 +117,17 @@ class TrainOptions:
     threads: int = field(
         default=0, metadata={"help": "CPU threads (0: auto, 1 for small models, which run faster)"}
     )
-    eval_limit: int = field(
-        default=200, metadata={"help": "held-out rows evaluated before and after (0: all)"}
+    eval_limit: int | None = field(
+        default=None,
+        metadata={
+            "help": f"held-out rows evaluated before and after (0: all; default {CPU_EVAL_LIMIT} on CPU, all on GPU)"
+        },
+    )
+    eval_steps: int = field(
+        default=0,
+        metadata={
+            "help": "DPO family: held-out reward accuracy every N steps, for the learning curve (0: off)"
+        },
     )
     ref_cache: bool = field(
         default=True, metadata={"help": "read/write reference log-probs in the workspace (DPO family)"}
@@ -132,6 +160,12 @@ def check_options(options: TrainOptions) -> None:
         raise PrefloopError(f"--odpo-default-strength {options.odpo_default_strength}: must be in [1, 4]")
     if options.tdpo_alpha <= 0:
         raise PrefloopError(f"--tdpo-alpha {options.tdpo_alpha}: must be > 0")
+    if options.lora_r is not None and options.lora_r < 0:
+        raise PrefloopError(f"--lora-r {options.lora_r}: must be >= 0 (0: full fine-tuning)")
+    if options.max_length < 16:
+        raise PrefloopError(f"--max-length {options.max_length}: must be >= 16")
+    if options.max_steps < 0 or options.eval_steps < 0 or (options.eval_limit or 0) < 0:
+        raise PrefloopError("--max-steps, --eval-steps and --eval-limit must be >= 0")
     if options.sdpo_steps == 1 or options.sdpo_steps < 0:
         raise PrefloopError(f"--sdpo-steps {options.sdpo_steps}: must be 0 (by round) or >= 2")
     if method.check:

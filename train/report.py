@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ CURVES = (
     ("loss", "loss"),
     ("rewards/margins", "reward margin (chosen − rejected)"),
     ("rewards/accuracies", "reward accuracy"),
+    ("eval_rewards/accuracies", "held-out reward accuracy (--eval-steps)"),
     ("rewards/chosen", "reward of chosen"),
     ("rewards/rejected", "reward of rejected"),
 )
@@ -46,21 +48,63 @@ def plot_curves(log_history: list[dict], path: Path) -> Path | None:
     return path
 
 
+def _ci(metrics: dict, name: str) -> str:
+    low, high = metrics.get(f"{name}_ci95") or (math.nan, math.nan)
+    return f" (95 % CI {low:.2f}-{high:.2f})" if low == low else ""
+
+
+def _count(metrics: dict, name: str, n: int) -> str:
+    return f"{round(metrics[name] * n)}/{n}{_ci(metrics, name)}"
+
+
+def rows_line(metrics: dict) -> str | None:
+    """What happened to every row: in, trained, truncated, dropped by reason, beyond --max-steps."""
+    rows = metrics.get("rows")
+    if not rows:
+        return None
+    dropped = sum(rows["rows_dropped"].values())
+    line = f"rows: {rows['rows_in']} in, {rows['rows_trained']} trained, {rows['rows_truncated']} truncated to fit"
+    line += f", {dropped} dropped" + (
+        f" ({', '.join(f'{k}: {v}' for k, v in rows['rows_dropped'].items())})" if dropped else ""
+    )
+    if rows.get("rows_beyond_max_steps"):
+        line += f", {rows['rows_beyond_max_steps']} not reached by --max-steps"
+    return line
+
+
+def eval_line(metrics: dict) -> str | None:
+    held = metrics.get("eval_rows")
+    if not held:
+        return None
+    excluded = sum(held["excluded"].values())
+    line = f"held-out rows: {held['held_out']}, evaluated {held['evaluated']}"
+    if held["beyond_eval_limit"]:
+        line += f" (--eval-limit left out {held['beyond_eval_limit']})"
+    if excluded:
+        line += f", excluded {excluded} ({', '.join(f'{k}: {v}' for k, v in held['excluded'].items())})"
+    return line
+
+
 def summary_lines(method: str, metrics: dict) -> list[str]:
     split = metrics.get("eval_split", "test")
+    lines = [line for line in (metrics.get("memory_plan"), rows_line(metrics), eval_line(metrics)) if line]
+    if not metrics.get("pairs", metrics.get("completions")):
+        return [*lines, f"held-out ({split}): nothing could be scored"]
     if "pairs" in metrics:
         n = metrics["pairs"]
-        return [
+        return lines + [
             f"held-out ({split}) pairs: {n}",
-            f"original model preferred chosen in {round(metrics['reference_prefers_chosen'] * n)}/{n}, "
-            f"trained model in {round(metrics['model_prefers_chosen'] * n)}/{n}",
-            f"implicit reward accuracy {metrics['reward_accuracy']:.3f}, mean margin {metrics['reward_margin']:.4f}",
+            f"original model preferred chosen in {_count(metrics, 'reference_prefers_chosen', n)}, "
+            f"trained model in {_count(metrics, 'model_prefers_chosen', n)}",
+            f"implicit reward accuracy {metrics['reward_accuracy']:.3f}{_ci(metrics, 'reward_accuracy')}, "
+            f"mean margin {metrics['reward_margin']:.4f}",
             f"mean log p(chosen) {metrics['reference_chosen_logp']:.2f} -> {metrics['chosen_logp']:.2f}",
         ]
-    return [
+    return lines + [
         f"held-out ({split}) completions: {metrics['completions']}",
         f"reward desirable {metrics['desirable_reward']:.4f}, undesirable {metrics['undesirable_reward']:.4f}, "
-        f"separation {metrics['reward_separation']:.4f}, sign accuracy {metrics['sign_accuracy']:.3f}",
+        f"separation {metrics['reward_separation']:.4f}, sign accuracy {metrics['sign_accuracy']:.3f}"
+        f"{_ci(metrics, 'sign_accuracy')}",
     ]
 
 
@@ -74,7 +118,7 @@ def write_report(out: Path, record, metrics: dict, config: dict, log_history: li
         f"# {record.method} run {record.id}",
         "",
         f"- model: `{record.path}` (round {record.round}, parent `{record.parent_id}`)",
-        f"- steps: {metrics['steps']}, training rows: {metrics['train_rows']}, "
+        f"- steps: {metrics['steps']}, rows trained: {metrics['train_rows']}, "
         f"final loss: {metrics['final_loss']}, {metrics['seconds']} s",
         *(f"- {line}" for line in summary_lines(record.method, metrics)),
         "",

@@ -7,15 +7,22 @@ The steps: check the options → read the method's rows through `data` (`train.p
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import random
 from pathlib import Path
 
+import torch
+
 from data.errors import PrefloopError
-from data.records import random_id
+from data.records import content_id, random_id
 from data.workspace import Workspace
+from train.fit import fit_rows
+from train.memory import available_memory, model_shape, plan_memory
 from train.methods import Method, get_method
 from train.once import train_once
-from train.options import TrainOptions, check_options
+from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
 from train.pairs import TrainDataError, add_agreement, kto_rows, preference_rows
 from train.saving import model_path
 from train.stepwise import train_stepwise
@@ -51,8 +58,6 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
     split = "test"
     if not eval_rows:  # no held-out split: report on (a sample of) the training rows, and say so
         eval_rows, split = train_rows, "train"
-    if options.eval_limit:
-        eval_rows = eval_rows[: options.eval_limit]
     return train_rows, eval_rows, split, counts
 
 
@@ -66,6 +71,75 @@ def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> di
     return notes
 
 
+def _completion_keys(method: Method) -> tuple[str, ...]:
+    return ("completion",) if method.data == "completions" else ("chosen", "rejected")
+
+
+def _fit(options: TrainOptions, method: Method, start: Path, rows: list[dict], eval_rows: list[dict]):
+    """Rows fitted into --max-length (`train.fit`), the max-steps subset and the held-out cap; their accounting."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(start)
+    keys = _completion_keys(method)
+    rows, fitted = fit_rows(tokenizer, rows, keys, options.max_length, options.truncation)
+    if not rows:
+        raise TrainDataError(
+            f"--max-length {options.max_length}: none of the {fitted['rows_in']} rows can be trained "
+            f"({', '.join(f'{k}: {v}' for k, v in fitted['rows_dropped'].items())}); raise --max-length"
+        )
+    limit = (
+        options.eval_limit
+        if options.eval_limit is not None
+        else (0 if torch.cuda.is_available() else CPU_EVAL_LIMIT)
+    )
+    held_out = len(eval_rows)
+    eval_rows, eval_fitted = fit_rows(
+        tokenizer, eval_rows[:limit] if limit else eval_rows, keys, options.max_length, options.truncation
+    )
+    if method.data == "pairs":  # the reference cache keys on the texts actually trained
+        for row in (*rows, *eval_rows):
+            row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])
+    evaluation = {
+        "held_out": held_out,
+        "evaluated": len(eval_rows),
+        "beyond_eval_limit": held_out - eval_fitted["rows_in"],
+        "excluded": eval_fitted["rows_dropped"],
+        "truncated": eval_fitted["rows_truncated"],
+    }
+    return rows, eval_rows, {"rows": fitted, "eval_rows": evaluation}
+
+
+def _rows_for_steps(options: TrainOptions, method: Method, rows: list[dict], fitted: dict) -> list[dict]:
+    """With --max-steps N, the N steps' rows only (a seeded draw; KTO keeps its interleaved order), so that the
+    reference pass covers exactly the rows these steps see."""
+    per_step = options.batch_size * options.grad_accum * int(os.environ.get("WORLD_SIZE", 1))
+    needed = options.max_steps * per_step
+    if not options.max_steps or needed >= len(rows) or method.stepwise:  # sDPO: --max-steps is per step
+        return rows
+    if method.data == "pairs":
+        rows = random.Random(options.seed).sample(rows, len(rows))
+    fitted["rows_beyond_max_steps"] = len(rows) - needed
+    fitted["rows_trained"] = needed
+    return rows[:needed]
+
+
+def _plan(options: TrainOptions, method: Method, start: Path) -> tuple[TrainOptions, dict]:
+    plan = plan_memory(
+        model_shape(start),
+        available_memory(),
+        lora_r=options.lora_r,
+        checkpointing=options.gradient_checkpointing,
+        batch_size=options.batch_size,
+        max_length=options.max_length,
+        reference_in_memory=method.reference_in_memory,
+    )
+    log.info(plan.line())
+    options = dataclasses.replace(
+        options, lora_r=plan.lora_r, gradient_checkpointing=plan.gradient_checkpointing
+    )
+    return options, {"memory_plan": plan.line()}
+
+
 def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> dict:
     """Run one training job as ``options`` say; returns the manifest entry (as a dict) with its metrics.
 
@@ -76,9 +150,12 @@ def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> 
     method = get_method(options.method)
     workspace = Workspace(options.workspace)
     start = model_path(options.model, workspace)
-    train_rows, eval_rows, eval_split, counts = _rows(options, method, workspace, eval_rounds)
-    notes = {**_pair_columns(options, method, train_rows), "data_counts": dict(counts)}
     out = _out_dir(options, workspace)
+    train_rows, eval_rows, eval_split, counts = _rows(options, method, workspace, eval_rounds)
+    train_rows, eval_rows, accounting = _fit(options, method, start, train_rows, eval_rows)
+    options, plan = _plan(options, method, start)
+    notes = {**_pair_columns(options, method, train_rows), "data_counts": dict(counts), **accounting, **plan}
+    train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
     evaluation = (eval_rows, eval_split)
     if method.stepwise:  # its steps are runs of train_once
         return train_stepwise(options, start, workspace, train_rows, evaluation, out, notes)

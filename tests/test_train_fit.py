@@ -1,0 +1,176 @@
+"""Nothing dropped silently, a run that fits, predictable cost: rows fitted into --max-length and counted, KTO
+weights from the rows trained, the reference pass limited to --max-steps' rows, the memory plan, the intervals."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from data import Completion, Label, Pair, Prompt, Workspace
+from tests.test_train import TEXTS, build_workspace, options
+from train.evaluate import preference_metrics, wilson_interval
+from train.fit import PROMPT_FILLS, fit_rows, shorten_prompt
+from train.memory import GIB, ModelShape, estimate_bytes, plan_memory
+from train.report import summary_lines
+from train.run import train
+
+LONG = "the quick brown fox jumps over the lazy dog " * 40  # far beyond 96 tokens
+
+
+def long_prompt_workspace(path, kto=False):
+    """build_workspace's 8 short pairs plus 2 whose prompt alone is longer than 96 tokens."""
+    ws = build_workspace(path, kto=kto)
+    records = []
+    for i in range(2):
+        prompt = Prompt([{"role": "user", "content": f"{i} {LONG} Pick a colour."}], "toy", None, "train")
+        a = Completion(prompt.id, TEXTS[0], model="toy", engine="import")
+        b = Completion(prompt.id, TEXTS[1], model="toy", engine="import")
+        pair = Pair(prompt.id, a.id, b.id, kind="sampled")
+        records += [prompt, a, b, pair, Label(pair.id, "ann", "pairwise", "a", strength=2)]
+        if kto:
+            records += [Label(a.id, "ann", "kto", "desirable"), Label(b.id, "ann", "kto", "desirable")]
+    ws.append(records)
+    return ws
+
+
+def test_shorten_prompt_keeps_the_end_and_the_template(tiny_tokenizer):
+    messages = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "old turn " * 50},
+        {"role": "assistant", "content": "old answer " * 50},
+        {"role": "user", "content": LONG + " Which colour?"},
+    ]
+    short, length = shorten_prompt(tiny_tokenizer, messages, 60)
+    assert length <= 60 and length == len(
+        tiny_tokenizer.apply_chat_template(
+            short, add_generation_prompt=True, tokenize=True, return_dict=False
+        )
+    )
+    assert [m["role"] for m in short] == [
+        "system",
+        "user",
+    ]  # earlier turns went first, the system message stays
+    assert short[0]["content"] == "be brief"
+    assert short[1]["content"].startswith("…") and short[1]["content"].endswith("Which colour?")
+
+
+@pytest.mark.parametrize("method", ["dpo", "kto"])
+def test_long_prompts_are_truncated_and_trained_and_counted(tmp_path, tiny_model_dir, method):
+    ws = long_prompt_workspace(tmp_path / "ws", kto=method == "kto")
+    result = train(options(ws, tiny_model_dir, tmp_path / "out", method=method, max_length=96, max_steps=0))
+    rows = result["metrics"]["rows"]
+    total = 10 if method == "dpo" else 20  # KTO: both completions of every prompt
+    assert rows == {"rows_in": total, "rows_trained": total, "rows_truncated": 2 if method == "dpo" else 4,
+                    "rows_dropped": {}}  # fmt: skip
+    assert result["metrics"]["train_rows"] == total
+    trained = json.loads(ws.frame("models").set_index("id").loc[result["id"], "data"])
+    assert len(trained.get("pair_ids", trained.get("completion_ids"))) == total
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert (
+        f"rows: {total} in, {total} trained, {rows['rows_truncated']} truncated to fit, 0 dropped" in report
+    )
+
+
+def test_rows_that_cannot_be_trained_are_counted_by_reason(tmp_path, tiny_model_dir):
+    ws = long_prompt_workspace(tmp_path / "ws")
+    result = train(
+        options(ws, tiny_model_dir, tmp_path / "out", max_length=96, max_steps=0, truncation="drop")
+    )
+    assert result["metrics"]["rows"]["rows_dropped"] == {PROMPT_FILLS: 2}
+    assert result["metrics"]["rows"]["rows_trained"] == result["metrics"]["train_rows"] == 8
+    assert f"2 dropped ({PROMPT_FILLS}: 2)" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_kto_weights_come_from_the_rows_trained(tmp_path, tiny_model_dir):
+    """8 short prompts (desirable a, undesirable b) + 2 long ones (both desirable): dropping the long ones in
+    drop mode leaves 8/8, so weights 1/1; TRL would have balanced 12/8 and then dropped 4 desirable rows."""
+    ws = long_prompt_workspace(tmp_path / "ws", kto=True)
+    opts = options(
+        ws, tiny_model_dir, tmp_path / "out", method="kto", max_length=96, max_steps=1, truncation="drop"
+    )
+    result = train(opts)
+    assert result["metrics"]["rows"]["rows_dropped"] == {PROMPT_FILLS: 4}
+    config = json.loads((tmp_path / "out" / "train_config.json").read_text())
+    assert config["truncation"] == "drop"
+    from train.methods import Build, build_kto, get_method
+    from train.pairs import kto_rows
+
+    rows, _ = kto_rows(ws, "train")
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    fitted, counts = fit_rows(tokenizer, rows, ("completion",), 96, "drop")
+    assert counts["rows_trained"] == 16 and sum(r["label"] for r in fitted) == 8
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    trainer = build_kto(opts, Build(model, tokenizer, fitted, tmp_path / "k", False, ws), get_method("kto"))
+    assert (trainer.args.desirable_weight, trainer.args.undesirable_weight) == (1.0, 1.0)
+    assert len(trainer.train_dataset) == 16  # TRL dropped nothing more
+
+
+def test_max_steps_computes_reference_log_probs_for_its_rows_only(tmp_path, tiny_model_dir):
+    ws = build_workspace(tmp_path / "ws", count=20)
+    result = train(options(ws, tiny_model_dir, tmp_path / "out", max_steps=2, batch_size=3))
+    metrics = result["metrics"]
+    assert metrics["reference_cache"] == {"hits": 0, "computed": 6} and len(ws.frame("reflogps")) == 6
+    assert metrics["rows"]["rows_trained"] == 6 and metrics["rows"]["rows_beyond_max_steps"] == 14
+    assert metrics["steps"] == 2
+
+
+def test_short_runs_have_no_warmup_step_at_learning_rate_zero(tmp_path, tiny_model_dir):
+    ws = build_workspace(tmp_path / "ws")
+    train(options(ws, tiny_model_dir, tmp_path / "out", max_steps=3, batch_size=2, warmup_ratio=0.1))
+    history = json.loads((tmp_path / "out" / "log_history.json").read_text())
+    assert history[0]["learning_rate"] == pytest.approx(1e-3)
+
+
+QWEN_05B = ModelShape(params=494_032_768, layers=24, hidden=896, vocab=151_936)
+SMOLLM_135M = ModelShape(params=134_515_008, layers=30, hidden=576, vocab=49_152)
+
+
+def test_memory_plan_picks_lora_when_full_fine_tuning_does_not_fit():
+    plan = plan_memory(QWEN_05B, 22 * GIB, lora_r=None, checkpointing=False, batch_size=4, max_length=512)
+    assert plan.lora_r == 16 and "full fine-tuning needs about" in plan.reason
+    full = estimate_bytes(QWEN_05B, lora=False, checkpointing=False, batch_size=4, max_length=512)
+    assert full > 0.85 * 22 * GIB  # the 0.5B run that was OOM-killed at 20.9 GB does not pass as fitting
+    assert (
+        plan_memory(
+            SMOLLM_135M, 22 * GIB, lora_r=None, checkpointing=False, batch_size=4, max_length=512
+        ).lora_r
+        == 0
+    )
+    forced = plan_memory(QWEN_05B, 22 * GIB, lora_r=0, checkpointing=False, batch_size=4, max_length=512)
+    assert forced.lora_r == 0 and forced.reason == "as asked"
+    tight = plan_memory(QWEN_05B, 9 * GIB, lora_r=None, checkpointing=False, batch_size=4, max_length=512)
+    assert (tight.lora_r, tight.gradient_checkpointing) == (16, True)
+    assert "memory plan: LoRA r=16" in plan.line()
+
+
+def test_wilson_interval_and_the_report_print_it():
+    low, high = wilson_interval(15, 20)  # p = 0.75, n = 20: 0.5313 .. 0.8881 (textbook value)
+    assert (round(low, 4), round(high, 4)) == (0.5313, 0.8881)
+    assert wilson_interval(0, 10)[0] == 0.0 and math.isnan(wilson_interval(0, 0)[0])
+    n = 20
+    metrics = preference_metrics([0.0] * n, [1.0] * n, [1.0] * 15 + [-1.0] * 5, [0.0] * n, 0.1)
+    metrics.update(eval_split="test")
+    lines = "\n".join(summary_lines("dpo", metrics))
+    assert "implicit reward accuracy 0.750 (95 % CI 0.53-0.89)" in lines
+    assert (
+        "trained model in 15/20 (95 % CI 0.53-0.89)" in lines
+        and "original model preferred chosen in 0/20" in lines
+    )
+
+
+def test_held_out_rows_that_cannot_be_scored_are_excluded_and_counted(tmp_path, tiny_model_dir):
+    ws = Workspace(long_prompt_workspace(tmp_path / "ws").path)
+    prompt = Prompt([{"role": "user", "content": LONG}], "toy", None, "test")
+    a = Completion(prompt.id, TEXTS[0], model="toy", engine="import")
+    b = Completion(prompt.id, TEXTS[1], model="toy", engine="import")
+    pair = Pair(prompt.id, a.id, b.id, kind="sampled")
+    ws.append([prompt, a, b, pair, Label(pair.id, "ann", "pairwise", "a")])
+    result = train(options(ws, tiny_model_dir, tmp_path / "out", max_length=96, truncation="drop"))
+    assert result["metrics"]["eval_rows"]["excluded"] == {PROMPT_FILLS: 1}
+    assert result["metrics"]["eval_split"] == "test" and result["metrics"]["pairs"] == 0

@@ -1,0 +1,112 @@
+"""Fitting rows into ``--max-length`` before any trainer sees them, so that nothing is dropped silently.
+
+TRL drops every row whose prompt alone reaches ``max_length`` (its KTO trainer always, its DPO trainer with the
+default ``keep_start`` truncation) and its collators cut the end of longer sequences. We decide first, per row,
+with the model's own chat template:
+
+- ``--truncation prompt`` (default): keep the completions and the end of the prompt. Earlier turns go first, then
+  the start of the oldest remaining message's text (marked with "…"), until the prompt fits its budget: what the
+  longest completion leaves of ``max_length``, but at least half of ``max_length`` (or all of it when shorter), so a
+  very long completion is cut at its end instead of erasing the question. Every such row is trained and counted
+  as truncated.
+- ``--truncation drop``: prompts are left as they are; a row whose prompt alone fills ``max_length`` cannot be
+  trained (no completion token would remain) and is dropped, counted under that reason.
+
+The same fitting applies to held-out rows, so evaluation scores what training sees; a held-out row that still
+cannot be scored is left out of the metrics and counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+TRUNCATION_MODES = ("prompt", "drop")
+ELLIPSIS = "…"
+PROMPT_FILLS = "prompt fills --max-length"
+TEMPLATE_FILLS = "chat template alone fills --max-length"
+EMPTY_AFTER_TEMPLATE = "completion has no tokens"
+
+
+def _prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
+    return tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=False
+    )
+
+
+def _completion_length(tokenizer, prompt: list[dict], completion: list[dict], prompt_length: int) -> int:
+    full = tokenizer.apply_chat_template(prompt + completion, tokenize=True, return_dict=False)
+    return len(full) - prompt_length
+
+
+def _cut_text(tokenizer, text: str, keep: int) -> str:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return ELLIPSIS + tokenizer.decode(ids[len(ids) - max(keep, 0) :]) if keep < len(ids) else text
+
+
+def shorten_prompt(tokenizer, messages: list[dict], budget: int) -> tuple[list[dict], int]:
+    """The prompt cut from its start to at most ``budget`` tokens (as rendered by the chat template): earlier
+    turns dropped (a leading system message kept), then the oldest remaining message's text cut from its start,
+    then the system message's. Returns (messages, their token count); the count can stay above ``budget`` only when
+    the template's own tokens exceed it."""
+    messages = [dict(m) for m in messages]
+    length = len(_prompt_ids(tokenizer, messages))
+    system = 1 if messages and messages[0]["role"] == "system" else 0
+    while length > budget and len(messages) - system > 1:  # whole earlier turns first, never the last one
+        del messages[system]
+        length = len(_prompt_ids(tokenizer, messages))
+    marker = len(tokenizer(ELLIPSIS, add_special_tokens=False)["input_ids"])
+    for index in (system, 0) if system else (0,):
+        for _ in range(4):  # re-rendering can merge tokens at the cut: a few passes settle it
+            if length <= budget:
+                return messages, length
+            content = messages[index]["content"].removeprefix(ELLIPSIS)
+            own = len(tokenizer(content, add_special_tokens=False)["input_ids"])
+            cut = _cut_text(tokenizer, content, own - (length - budget) - marker)
+            if cut == messages[index]["content"] or not own:
+                break
+            messages[index]["content"] = cut
+            length = len(_prompt_ids(tokenizer, messages))
+    return messages, length
+
+
+def fit_rows(
+    tokenizer, rows: list[dict], completion_keys: tuple[str, ...], max_length: int, mode: str = "prompt"
+) -> tuple[list[dict], dict]:
+    """The rows that will be trained (prompts shortened where ``mode`` is ``prompt``), and their accounting:
+    ``rows_in``, ``rows_trained``, ``rows_truncated`` (prompt shortened or a completion cut at its end) and
+    ``rows_dropped`` {reason: count}."""
+    if mode not in TRUNCATION_MODES:
+        raise ValueError(f"truncation mode {mode!r}: expected one of {', '.join(TRUNCATION_MODES)}")
+    kept, truncated, dropped = [], 0, Counter()
+    for row in rows:
+        prompt_length = len(_prompt_ids(tokenizer, row["prompt"]))
+        lengths = [
+            _completion_length(tokenizer, row["prompt"], row[k], prompt_length) for k in completion_keys
+        ]
+        if min(lengths) <= 0:
+            dropped[EMPTY_AFTER_TEMPLATE] += 1
+            continue
+        if prompt_length + max(lengths) <= max_length:
+            kept.append(row)
+            continue
+        if mode == "drop":
+            if prompt_length >= max_length:
+                dropped[PROMPT_FILLS] += 1
+                continue
+            kept.append(row)  # trainable: the collator cuts the completion's end
+            truncated += 1
+            continue
+        budget = max(max_length - max(lengths), min(prompt_length, max_length // 2))
+        prompt, prompt_length = shorten_prompt(tokenizer, row["prompt"], budget)
+        if prompt_length >= max_length:
+            dropped[TEMPLATE_FILLS] += 1
+            continue
+        kept.append({**row, "prompt": prompt, "prompt_truncated": True})
+        truncated += 1
+    counts = {
+        "rows_in": len(rows),
+        "rows_trained": len(kept),
+        "rows_truncated": truncated,
+        "rows_dropped": dict(sorted(dropped.items())),
+    }
+    return kept, counts
