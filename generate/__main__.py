@@ -19,6 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
+from data.chat_template import chat_template_for
 from data.config import ConfigError, add_options, build
 from data.imports import load_file, write_records
 from data.lineage import NEWEST, find_model, newest_model
@@ -88,6 +89,9 @@ def run(options: GenerateOptions) -> dict:
     newest = options.model == NEWEST
     model = newest_model(Workspace(options.workspace)).path if newest else options.model
     model_path = resolve_model(model)
+    chat_template_for(
+        model_path, options.chat_template
+    )  # a base model without --chat-template: one line, now
     shard = parse_shard(options.shard) if options.shard else None
     params = sampling_params(options)
     if not options.spin and not options.spin_iter:
