@@ -45,7 +45,8 @@ class RecordError(SchemaError):
 def json_error(exc: json.JSONDecodeError, line: int | None = None) -> str:
     """A JSON syntax error as one whole sentence with its line and column."""
     message = exc.msg[:1].lower() + exc.msg[1:]
-    return f"invalid JSON: {message} at line {line or exc.lineno}, column {exc.colno}"
+    at = "" if message.endswith(" at") else " at"  # "Unterminated string starting at"
+    return f"invalid JSON: {message}{at} line {line or exc.lineno}, column {exc.colno}"
 
 
 def read_records(path: Path) -> list[object]:
