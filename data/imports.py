@@ -233,7 +233,7 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
 
 def _append_line(path: Path, entry: dict) -> None:
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+        handle.write(json.dumps(entry, default=str) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -247,9 +247,7 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
     if loaded.rejects:
         rejects = folder / f"{stamp}-{loaded.path.stem}.rejects.jsonl"
         tmp = rejects.with_name(f".tmp-{rejects.name}")
-        tmp.write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in loaded.rejects), encoding="utf-8"
-        )
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in loaded.rejects), encoding="utf-8")
         os.replace(tmp, rejects)
     entry = {
         "at": now().isoformat(),
