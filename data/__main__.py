@@ -16,13 +16,14 @@ import argparse
 import json
 import logging
 import sys
+from collections import Counter
 from pathlib import Path
 
 from data.errors import PrefloopError
 from data.export import FORMATS as EXPORT_FORMATS
 from data.export import to_dpo, to_kto, to_sft, write_parquet
 from data.imports import FORMATS as IMPORT_FORMATS
-from data.imports import load_file, write_records
+from data.imports import ON_ERROR, ImportOptions, Loaded, check_file, log_import, write_records
 from data.lineage import lineage_lines
 from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
 from data.schemas import SPLITS
@@ -55,7 +56,33 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--source", help="source name recorded on every row (default: the file name)")
     imp.add_argument("--split", default="train", choices=SPLITS, help="split for rows that name none")
     imp.add_argument(
-        "--test-fraction", type=float, default=0.0, help="hold out this fraction of prompts as test"
+        "--test-fraction",
+        type=float,
+        default=0.0,
+        help="hold out this fraction of prompts as test, in [0, 1)",
+    )
+    imp.add_argument(
+        "--on-error",
+        default="fail",
+        choices=ON_ERROR,
+        help="a bad record stops the import (fail), or is left out, counted and listed in WS/imports/ (skip)",
+    )
+    imp.add_argument(
+        "--unlabelled",
+        action="store_true",
+        help="store no preference/label: chosen and rejected become a pair for labellers (KTO rows: items)",
+    )
+    imp.add_argument(
+        "--pairs-per-prompt",
+        type=int,
+        default=1,
+        help="pairs made among a prompt's candidate completions (0: every pair), as for sampled completions",
+    )
+    imp.add_argument(
+        "--non-text",
+        default="fail",
+        choices=("fail", "drop"),
+        help="a non-text content part (image, tool call) is an error (fail) or left out and counted (drop)",
     )
 
     exp = with_workspace("export", "write a TRL-ready Parquet table (TRL's own column names)")
@@ -85,15 +112,38 @@ def cmd_import(args: argparse.Namespace) -> int:
     files = list(args.files) + [sample_path(kind) for kind in args.sample or []]
     if not files:
         raise PrefloopError("nothing to import: give FILE(s) or --sample")
+    options = ImportOptions(
+        args.format,
+        args.source,
+        args.split,
+        args.test_fraction,
+        args.on_error,
+        args.unlabelled,
+        args.non_text,
+        args.pairs_per_prompt,
+    )
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
-    loaded = [
-        (path, load_file(path, args.format, args.source, args.split, args.test_fraction)) for path in files
-    ]
+    loaded = [check_file(path, options) for path in files]
     workspace = Workspace.open_or_init(args.workspace)
-    for path, (batch, counts) in loaded:
-        counts = write_records(workspace, batch, counts)
-        print(f"imported {path}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for item in loaded:
+        counts = write_records(workspace, item.records, item.counts)
+        rejects = log_import(workspace, item, counts, options)
+        print(import_summary(item, counts, rejects))
     return 0
+
+
+def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None) -> str:
+    """One line per file: counts, then what was skipped and where the rejects are listed."""
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if not k.startswith("skipped"))
+    line = f"imported {loaded.path} ({loaded.format}): {shown}"
+    if rejects:
+        reasons = ", ".join(
+            f"{k[len('skipped_') :]} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped_")
+        )
+        line += f"; skipped {counts['skipped']} record(s) ({reasons}), listed in {rejects}"
+    if counts["skipped_truncated"]:
+        line += "; the file was cut off: only its complete records were imported"
+    return line
 
 
 def cmd_export(args: argparse.Namespace) -> int:

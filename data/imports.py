@@ -1,214 +1,84 @@
 """Imports: read a file (JSON, JSONL, Parquet, CSV, or a `datasets` folder saved to disk), recognise its record
-format, and turn each record into workspace records. Every record is checked before anything is written, so a bad
-file writes nothing; ids are content-derived, so importing a file twice adds nothing twice.
+format (`data.import_formats`), check every record, and turn each into workspace records. Nothing is written
+until every record is checked, so a bad file writes nothing; ids are content-derived, so importing a file twice
+adds nothing twice.
 
-Recognised record formats (auto-detected from the first record's keys):
-- alpaca (LLaMA-Factory): instruction, input, output [, system, history] [, chosen, rejected]
-- chat (ShareGPT / LLaMA-Factory / TRL conversational): conversations | messages [, system],
-  plus chosen + rejected (preference) or label (KTO); otherwise the last assistant turn is the gold answer
-- prompt (TRL standard): prompt, plus chosen + rejected (preference), completion + label (KTO),
-  or completion | response | output | gold (SFT gold answer)
+- ``on_error="fail"`` (default): the first bad record stops the import with one line naming file, row and field.
+  ``"skip"``: bad records are left out, counted by reason, and listed (row, field, reason) in a rejects file beside
+  the workspace's import log (`WS/imports/`); a JSON array cut off mid-file imports its complete records only so.
+- Preferences are stored as the file's label (annotator `import`); with ``unlabelled`` (or a ``completions`` list
+  in the record) the answers become pairs for labellers instead, paired as sampled completions are.
+- Identical rows are counted (`duplicate_rows`); a prompt seen again with a different gold answer keeps the first
+  and is counted (`gold_conflicts`) and logged with its rows, never dropped silently.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import pandas as pd
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from data.annotators import IMPORT
-from data.records import Completion, Label, Message, Pair, Prompt, content_id
+from data.errors import PrefloopError
+from data.import_formats import FORMATS, NON_TEXT, Example, RecordContext, detect_format, parse_record
+from data.import_readers import RecordError, read_records
+from data.pairing import make_pairs
+from data.records import Completion, Label, Pair, Prompt, content_id, now
 from data.schemas import SchemaError, check_messages
 from data.workspace import Workspace
 
-ROLE_ALIASES = {
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "system": "system",
-}
-GOLD_KEYS = ("completion", "response", "output", "gold")
-TEST_SPLIT_NAMES = ("test", "validation", "valid", "eval")
+__all__ = ["FORMATS", "ImportOptions", "Loaded", "check_file", "import_file", "load_file", "write_records"]
+log = logging.getLogger(__name__)
+
+ON_ERROR = ("fail", "skip")
+LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the rejects files beside it
 
 
 @dataclass(frozen=True)
-class Example:
-    """One input record, normalised: a prompt plus what the record says about answers to it."""
+class ImportOptions:
+    """How a file is read and what its records become (the flags of `python -m data import`)."""
 
-    messages: list[Message]
-    gold: str | None = None
-    chosen: str | None = None
-    rejected: str | None = None
-    completion: str | None = None
-    desirable: bool | None = None
-    split: str | None = None
-
-
-def read_records(path: Path) -> list[dict]:
-    """The records of a data file or a `datasets.save_to_disk` folder, as plain dicts."""
-    if not path.exists():
-        raise SchemaError(str(path), "file not found")
-    if path.is_dir():
-        return _read_dataset_dir(path)
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pq.read_table(path).to_pylist()
-        if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=object, keep_default_na=False)
-            return frame.to_dict("records")
-        text = path.read_text(encoding="utf-8")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise SchemaError(str(path), f"cannot be read: {exc}") from exc
-    if suffix == ".json" and text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SchemaError(str(path), f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-    else:
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise SchemaError(str(path), f"invalid JSON on line {number}: {exc.msg}") from exc
-    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
-    if bad is not None:
-        raise SchemaError(str(path), "each record must be a JSON object", row=bad)
-    return records
+    fmt: str = "auto"
+    source: str | None = None
+    split: str = "train"
+    test_fraction: float = 0.0
+    on_error: str = "fail"
+    unlabelled: bool = False
+    non_text: str = "fail"
+    pairs_per_prompt: int = 1
 
 
-def _read_dataset_dir(path: Path) -> list[dict]:
-    import datasets
+@dataclass
+class Loaded:
+    """A checked file: the workspace records it becomes, its counts, and the rows left out (with skip)."""
 
-    try:
-        loaded = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError) as exc:
-        raise SchemaError(str(path), f"not a dataset saved with save_to_disk ({exc})") from exc
-    if isinstance(loaded, datasets.DatasetDict):
-        records = []
-        for name, split in loaded.items():
-            hint = "test" if name in TEST_SPLIT_NAMES else "train"
-            records += [dict(r, _split=hint) for r in split.to_list()]
-        return records
-    return loaded.to_list()
+    path: Path
+    format: str
+    records: list[object]
+    counts: Counter
+    rejects: list[dict] = field(default_factory=list)
+    gold_conflicts: list[dict] = field(default_factory=list)
 
 
-def detect_format(record: dict, source: str) -> str:
-    if "instruction" in record:
-        return "alpaca"
-    if "conversations" in record or "messages" in record:
-        return "chat"
-    if "prompt" in record:
-        return "prompt"
-    raise SchemaError(
-        source,
-        f"unknown record format (keys: {', '.join(sorted(record))}); expected alpaca, chat or prompt",
-        row=0,
-    )
-
-
-def _text(value: object, source: str, row: int, field: str) -> str:
-    """Answer text from a string, a {from|role, value|content} turn, or a message list ending on the answer."""
-    if isinstance(value, list) and value:
-        value = value[-1]
-    if isinstance(value, dict):
-        value = value.get("content", value.get("value"))
-    if not isinstance(value, str):
-        raise SchemaError(source, f"expected answer text, got {type(value).__name__}", row=row, field=field)
-    return value
-
-
-def _turns(raw: object, source: str, row: int, field: str) -> list[Message]:
-    if not isinstance(raw, list):
-        raise SchemaError(source, "expected a list of messages", row=row, field=field)
-    turns = []
-    for turn in raw:
-        if not isinstance(turn, dict):
-            raise SchemaError(source, "each message must be an object", row=row, field=field)
-        role = turn.get("role", turn.get("from"))
-        if role not in ROLE_ALIASES:
-            raise SchemaError(source, f"unknown message role {role!r}", row=row, field=field)
-        turns.append({"role": ROLE_ALIASES[role], "content": _text(turn, source, row, field)})
-    return turns
-
-
-def _desirable(value: object, source: str, row: int) -> bool:
-    lookup = {"true": True, "1": True, "desirable": True, "false": False, "0": False, "undesirable": False}
-    if isinstance(value, bool):
-        return value
-    if str(value).strip().lower() in lookup:
-        return lookup[str(value).strip().lower()]
-    raise SchemaError(
-        source, f"label {value!r} is not true/false or desirable/undesirable", row=row, field="label"
-    )
-
-
-def _answers(record: dict, messages: list[Message], source: str, row: int, gold: str | None) -> Example:
-    split = record.get("_split")
-    if "chosen" in record or "rejected" in record:
-        chosen = _text(record.get("chosen"), source, row, "chosen")
-        rejected = _text(record.get("rejected"), source, row, "rejected")
-        return Example(messages, chosen=chosen, rejected=rejected, split=split)
-    if "label" in record:
-        completion = gold if gold is not None else _text(record.get("completion"), source, row, "completion")
-        return Example(
-            messages, completion=completion, desirable=_desirable(record["label"], source, row), split=split
+def check_options(options: ImportOptions) -> None:
+    if not 0 <= options.test_fraction < 1:
+        raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+    if options.fmt not in FORMATS:
+        raise PrefloopError(f"--format {options.fmt}: one of {', '.join(FORMATS)}")
+    if options.on_error not in ON_ERROR or options.non_text not in NON_TEXT:
+        raise PrefloopError(
+            f"--on-error is one of {', '.join(ON_ERROR)}; --non-text one of {', '.join(NON_TEXT)}"
         )
-    return Example(messages, gold=gold, split=split)
+    if options.pairs_per_prompt < 0:
+        raise PrefloopError(f"--pairs-per-prompt {options.pairs_per_prompt}: must be >= 0 (0: every pair)")
 
 
-def parse_alpaca(record: dict, source: str, row: int) -> Example:
-    messages: list[Message] = []
-    if record.get("system"):
-        messages.append({"role": "system", "content": str(record["system"])})
-    for pair in record.get("history") or []:
-        messages += [
-            {"role": "user", "content": str(pair[0])},
-            {"role": "assistant", "content": str(pair[1])},
-        ]
-    instruction = str(record.get("instruction") or "")
-    extra = str(record.get("input") or "")
-    messages.append({"role": "user", "content": f"{instruction}\n\n{extra}" if extra else instruction})
-    gold = record.get("output")
-    return _answers(record, messages, source, row, gold if isinstance(gold, str) else None)
-
-
-def parse_chat(record: dict, source: str, row: int) -> Example:
-    field = "conversations" if "conversations" in record else "messages"
-    turns = _turns(record[field], source, row, field)
-    if record.get("system") and not (turns and turns[0]["role"] == "system"):
-        turns.insert(0, {"role": "system", "content": str(record["system"])})
-    gold = None
-    if turns and turns[-1]["role"] == "assistant":
-        gold = turns.pop()["content"]
-    return _answers(record, turns, source, row, gold)
-
-
-def parse_prompt(record: dict, source: str, row: int) -> Example:
-    prompt = record["prompt"]
-    messages = (
-        [{"role": "user", "content": prompt}]
-        if isinstance(prompt, str)
-        else _turns(prompt, source, row, "prompt")
-    )
-    gold_key = next((k for k in GOLD_KEYS if record.get(k) not in (None, "")), None)
-    gold = _text(record[gold_key], source, row, gold_key) if gold_key and "label" not in record else None
-    return _answers(record, messages, source, row, gold)
-
-
-PARSERS = {"alpaca": parse_alpaca, "chat": parse_chat, "prompt": parse_prompt}
-FORMATS = ("auto", *PARSERS)
-
-
-def _split_for(messages: list[Message], hint: str | None, split: str, test_fraction: float) -> str:
+def _split_for(messages: list, hint: str | None, split: str, test_fraction: float) -> str:
     if hint:
         return hint
     if test_fraction > 0:
@@ -217,36 +87,131 @@ def _split_for(messages: list[Message], hint: str | None, split: str, test_fract
     return split
 
 
-def to_records(example: Example, source: str, row: int, split: str) -> tuple[list[object], str | None]:
-    """Workspace records for one example; the second value names why it was dropped (or None)."""
-    prompt = Prompt(messages=example.messages, gold=example.gold, source=source, split=split)
-    records: list[object] = [prompt]
-    answer = {"model": source, "engine": "import", "round": 0}
+def to_records(
+    example: Example, prompt: Prompt, source: str, row: int, options: ImportOptions
+) -> tuple[list[object], Counter]:
+    """Workspace records of one example's answers (the prompt itself is kept by the caller), and counts."""
+    answer = {"prompt_id": prompt.id, "model": source, "engine": "import", "round": 0}
+    candidates = example.candidates
+    if candidates is None and options.unlabelled and example.chosen is not None:
+        candidates = ((example.chosen, None), (example.rejected, None))
+    elif candidates is not None:
+        candidates = tuple((c.text, c.model) for c in candidates)
+    if candidates is not None:
+        completions = [
+            Completion(text=text, **(answer | {"model": model or source})) for text, model in candidates
+        ]
+        pairs, counts = make_pairs(prompt.id, completions, options.pairs_per_prompt, 0, kind="imported")
+        return [*completions, *pairs], counts
     if example.chosen is not None:
         if example.chosen.strip() == example.rejected.strip():
-            return records, "degenerate"
-        a = Completion(prompt_id=prompt.id, text=example.chosen, **answer)
-        b = Completion(prompt_id=prompt.id, text=example.rejected, **answer)
+            return [], Counter(degenerate=1)
+        a = Completion(text=example.chosen, **answer)
+        b = Completion(text=example.rejected, **answer)
         # Keyed by file row, so duplicate rows in a data set stay separate pairs, as the set intends.
         pair = Pair(
             prompt.id, a.id, b.id, kind="imported", id=content_id("import-pair", source, row, a.id, b.id)
         )
         label = Label(pair.id, IMPORT, "pairwise", "a", id=content_id("import-label", pair.id))
-        records += [a, b, pair, label]
-    elif example.completion is not None:
-        completion = Completion(prompt_id=prompt.id, text=example.completion, **answer)
+        return [a, b, pair, label], Counter()
+    if example.completion is not None:
+        completion = Completion(text=example.completion, **answer)
+        if options.unlabelled:
+            return [completion], Counter()
         choice = "desirable" if example.desirable else "undesirable"
-        records += [
-            completion,
-            Label(
-                completion.id,
-                IMPORT,
-                "kto",
-                choice,
-                id=content_id("import-label", source, row, completion.id, choice),
-            ),
-        ]
-    return records, None
+        label_id = content_id("import-label", source, row, completion.id, choice)
+        return [completion, Label(completion.id, IMPORT, "kto", choice, id=label_id)], Counter()
+    return [], Counter()
+
+
+class _Prompts:
+    """The file's prompts by id: the first row's prompt is kept; a later gold answer fills a missing one, and a
+    different gold answer is counted and listed (a Prompt holds one gold)."""
+
+    def __init__(self):
+        self.by_id: dict[str, tuple[Prompt, int]] = {}
+        self.conflicts: list[dict] = []
+
+    def add(self, prompt: Prompt, row: int) -> Prompt:
+        kept, first_row = self.by_id.get(prompt.id, (None, row))
+        if kept is None or (kept.gold is None and prompt.gold is not None):
+            self.by_id[prompt.id] = (prompt if kept is None else replace(kept, gold=prompt.gold), first_row)
+        elif prompt.gold is not None and prompt.gold != kept.gold:
+            self.conflicts.append({"row": row, "first_row": first_row, "prompt_id": prompt.id})
+        return self.by_id[prompt.id][0]
+
+
+def _reject(exc: SchemaError) -> dict:
+    detail = getattr(exc, "detail", str(exc))
+    return {"row": exc.row, "field": exc.field, "reason": getattr(exc, "reason", "invalid"), "error": detail}
+
+
+def _file_format(rows: list[object], name: str) -> str:
+    """The format of the first record that has one; a file of unknown records is refused at its first record."""
+    objects = [(row, r) for row, r in enumerate(rows) if isinstance(r, dict)]
+    if not objects:
+        raise rows[0]
+    fmt = next((f for f in map(detect_format, (r for _, r in objects)) if f), None)
+    if fmt is None:
+        row, first = objects[0]
+        keys = ", ".join(sorted(first)[:8])
+        raise SchemaError(
+            name, f"unknown record format (keys: {keys}); expected alpaca, chat, pair or prompt", row
+        )
+    return fmt
+
+
+def check_file(path: str | Path, options: ImportOptions = ImportOptions()) -> Loaded:
+    """Read and check every record of ``path``; returns what it becomes. Writes nothing."""
+    check_options(options)
+    path = Path(path)
+    name, source = str(path), options.source or path.stem
+    rows = read_records(path)
+    if not rows:
+        raise SchemaError(name, "no records")
+    fmt = options.fmt
+    if fmt == "auto":
+        fmt = _file_format(rows, name)
+    counts: Counter = Counter(records=len(rows))
+    prompts, answers, rejects, seen = _Prompts(), [], [], set()
+    for row, raw in enumerate(tqdm(rows, desc=f"reading {path.name}", unit="rec", disable=None)):
+        ctx = RecordContext(name, row, options.non_text)
+        try:
+            if isinstance(raw, RecordError):
+                raise raw
+            example = parse_record(raw, fmt, ctx)
+            check_messages(example.messages, name, row)
+        except SchemaError as exc:
+            if options.on_error == "fail":
+                raise
+            rejects.append(_reject(exc))
+            counts[f"skipped_{rejects[-1]['reason']}"] += 1
+            continue
+        split = _split_for(example.messages, example.split, options.split, options.test_fraction)
+        prompt = prompts.add(
+            Prompt(messages=example.messages, gold=example.gold, source=source, split=split), row
+        )
+        out, dropped = to_records(example, prompt, source, row, options)
+        answers += out
+        counts += dropped + Counter(non_text_parts_dropped=ctx.dropped_parts)
+        key = content_id("row", vars(example))
+        counts["duplicate_rows"] += key in seen
+        seen.add(key)
+    counts["skipped"] = len(rejects)
+    counts["gold_conflicts"] = len(prompts.conflicts)
+    if rejects and len(rejects) == len(rows):
+        raise SchemaError(
+            name, f"no importable records: all {len(rows)} skipped; the first: {rejects[0]['error']}"
+        )
+    for conflict in prompts.conflicts[:5]:
+        log.warning(
+            "%s, row %d: same prompt as row %d with a different gold answer; the first is kept",
+            name,
+            conflict["row"],
+            conflict["first_row"],
+        )
+    batch = [prompt for prompt, _ in prompts.by_id.values()] + answers
+    return Loaded(path, fmt, batch, +counts, rejects, prompts.conflicts)
 
 
 def load_file(
@@ -255,27 +220,11 @@ def load_file(
     source: str | None = None,
     split: str = "train",
     test_fraction: float = 0.0,
+    **options,
 ) -> tuple[list[object], Counter]:
     """Read and check every record of ``path``; returns workspace records and counts. Writes nothing."""
-    path = Path(path)
-    name = str(path)
-    records = read_records(path)
-    if not records:
-        raise SchemaError(name, "no records")
-    fmt = detect_format(records[0], name) if fmt == "auto" else fmt
-    parse = PARSERS[fmt]
-    source = source or path.stem
-    counts: Counter = Counter(records=len(records))
-    batch: list[object] = []
-    for row, record in enumerate(tqdm(records, desc=f"reading {path.name}", unit="rec", disable=None)):
-        example = parse(record, name, row)
-        check_messages(example.messages, name, row)
-        split_name = _split_for(example.messages, example.split, split, test_fraction)
-        out, dropped = to_records(example, source, row, split_name)
-        if dropped:
-            counts[dropped] += 1
-        batch += out
-    return batch, counts
+    loaded = check_file(path, ImportOptions(fmt, source, split, test_fraction, **options))
+    return loaded.records, loaded.counts
 
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
@@ -283,6 +232,41 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
     return counts + Counter({f"new_{table}": n for table, n in written.items()})
 
 
+def _append_line(path: Path, entry: dict) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, default=str) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: ImportOptions) -> Path | None:
+    """One line in WS/imports/log.jsonl; the rows left out, if any, in a rejects file beside it (returned)."""
+    folder = workspace.path / LOG_DIR
+    folder.mkdir(exist_ok=True)
+    stamp = now().strftime("%Y%m%dT%H%M%S%fZ")
+    rejects = None
+    if loaded.rejects:
+        rejects = folder / f"{stamp}-{loaded.path.stem}.rejects.jsonl"
+        tmp = rejects.with_name(f".tmp-{rejects.name}")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in loaded.rejects), encoding="utf-8")
+        os.replace(tmp, rejects)
+    entry = {
+        "at": now().isoformat(),
+        "file": str(loaded.path.resolve()),
+        "format": loaded.format,
+        "options": vars(options),
+        "counts": dict(counts),
+        "rejects": rejects.name if rejects else None,
+        "gold_conflicts": loaded.gold_conflicts,
+    }
+    _append_line(folder / "log.jsonl", entry)
+    return rejects
+
+
 def import_file(workspace: Workspace, path: str | Path, **options) -> Counter:
-    """Import every record of ``path`` (see load_file for options); returns counts read, written, dropped."""
-    return write_records(workspace, *load_file(path, **options))
+    """Import every record of ``path`` (options: see ImportOptions); returns counts read, written, dropped."""
+    options = ImportOptions(**options)
+    loaded = check_file(path, options)
+    counts = write_records(workspace, loaded.records, loaded.counts)
+    log_import(workspace, loaded, counts, options)
+    return counts

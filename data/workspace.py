@@ -45,6 +45,8 @@ class Workspace:
     @classmethod
     def init(cls, path: str | Path, exist_ok: bool = True) -> Workspace:
         path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise WorkspaceError(f"{path}: is a file, not a workspace directory")
         if (path / MARKER).is_file():
             if not exist_ok:
                 raise WorkspaceError(f"{path}: a workspace already exists")

@@ -20,6 +20,7 @@ import logging
 import sys
 from pathlib import Path
 
+from data.chat_template import chat_template_for
 from data.config import add_options, build
 from data.errors import PrefloopError
 from data.imports import load_file, write_records
@@ -94,6 +95,9 @@ def run(options: GenerateOptions) -> dict:
     newest = options.model == NEWEST
     model = newest_model(Workspace(options.workspace)).path if newest else options.model
     model_path = resolve_model(model)
+    chat_template_for(
+        model_path, options.chat_template
+    )  # a base model without --chat-template: one line, now
     shard = parse_shard(options.shard) if options.shard else None
     params = sampling_params(options)
     if not options.spin and not options.spin_iter:

@@ -56,6 +56,7 @@ class EngineOptions:
     gpu_memory_utilization: float = 0.85
     cpu_kv_cache_gib: int = 2
     batch_size: int = 32
+    chat_template: str | None = None  # Jinja text (data.chat_template); None: the model's own template
 
 
 class Engine(Protocol):
@@ -95,6 +96,7 @@ class HFEngine:
             AutoModelForCausalLM.from_pretrained(model, dtype=dtype[options.dtype]).to(self.device).eval()
         )
         self.batch_size = options.batch_size
+        self.chat_template = options.chat_template
         self.load_seconds = time.perf_counter() - start
 
     def sample(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:
@@ -107,7 +109,10 @@ class HFEngine:
         import torch
 
         texts = [
-            self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in prompts
+            self.tokenizer.apply_chat_template(
+                m, add_generation_prompt=True, tokenize=False, chat_template=self.chat_template
+            )
+            for m in prompts
         ]
         inputs = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
             self.device
@@ -141,7 +146,8 @@ class HFEngine:
 
 
 class VLLMEngine:
-    """vLLM's ``LLM.chat`` over all prompts at once, the model's own chat template, one seeded request per sample."""
+    """vLLM's ``LLM.chat`` over all prompts at once, the model's own chat template (or ``--chat-template``), one
+    seeded request per sample."""
 
     name = "vllm"
 
@@ -168,6 +174,7 @@ class VLLMEngine:
         if on_gpu:
             kwargs["gpu_memory_utilization"] = options.gpu_memory_utilization
         self.llm = LLM(**kwargs)
+        self.chat_template = options.chat_template
         self.load_seconds = time.perf_counter() - start
 
     def sample(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:
@@ -187,7 +194,7 @@ class VLLMEngine:
                         seed=seed,
                     )
                 )
-        outputs = self.llm.chat(requests, request_params, use_tqdm=False)
+        outputs = self.llm.chat(requests, request_params, use_tqdm=False, chat_template=self.chat_template)
         samples = []
         for output, p in zip(outputs, request_params):
             result = output.outputs[0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.chat_template import NAMED, resolve_chat_template
 from data.provision import DEFAULT_MODEL, EMBEDDED, SAMPLES
 from generate.engines import ENGINES, EngineOptions, SamplingParams
 from train.options import TrainOptions
@@ -36,6 +37,13 @@ class GenerateOptions:
     model: str = field(
         default=DEFAULT_MODEL,
         metadata={"help": "model short name, folder, or newest (the newest model in the workspace manifest)"},
+    )
+    chat_template: str | None = field(
+        default=None,
+        metadata={
+            "help": f"chat template for a model without one (a base model): {', '.join(NAMED)}, or a Jinja file; "
+            "default: the model's own"
+        },
     )
     prompts: str | None = field(
         default=None,
@@ -140,6 +148,7 @@ def engine_options(options: GenerateOptions) -> EngineOptions:
         gpu_memory_utilization=options.gpu_memory_utilization,
         cpu_kv_cache_gib=options.cpu_kv_cache_gib,
         batch_size=options.chunk_size,
+        chat_template=resolve_chat_template(options.chat_template),
     )
 
 

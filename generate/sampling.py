@@ -8,19 +8,18 @@ model in this round.
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from itertools import combinations
 
 import pandas as pd
 from tqdm import tqdm
 
 from data.annotators import SPIN
 from data.errors import PrefloopError
+from data.pairing import make_pairs
 from data.records import Completion, Label, Pair, content_id
 from data.workspace import Workspace
 from generate.engines import Engine, Sample, SamplingParams
@@ -33,34 +32,6 @@ class PromptRow:
     id: str
     messages: list[dict]
     gold: str | None
-
-
-def make_pairs(
-    prompt_id: str, completions: Sequence[Completion], per_prompt: int, round: int, seed: int = 0
-) -> tuple[list[Pair], Counter]:
-    """Pairs among one prompt's completions; identical or empty completions are not paired (counted instead).
-
-    ``per_prompt`` 0 keeps every pair; otherwise that many, drawn reproducibly (seeded by prompt) from all pairs.
-    """
-    counts: Counter = Counter()
-    usable: list[Completion] = []
-    seen: set[str] = set()
-    for completion in completions:
-        key = completion.text.strip()
-        if not key:
-            counts["empty"] += 1
-        elif key in seen:
-            counts["duplicate"] += 1
-        else:
-            seen.add(key)
-            usable.append(completion)
-    candidates = list(combinations(usable, 2))
-    if per_prompt and len(candidates) > per_prompt:
-        candidates = random.Random(content_id("pairs", seed, prompt_id)).sample(candidates, per_prompt)
-    if not candidates:
-        counts["unpaired_prompts"] += 1
-    pairs = [Pair(prompt_id, a.id, b.id, kind="sampled", round=round) for a, b in candidates]
-    return pairs, counts
 
 
 def check_pair_params(n: int, params: SamplingParams) -> None:

@@ -172,6 +172,7 @@ def _train_options(options: GenerateOptions, reference: Iterate, folder: Path, r
         rounds=tuple(rounds),
         round=rounds[-1],
         resume=True,  # continues from a checkpoint of a killed run; starts fresh when there is none
+        chat_template=options.train.chat_template or options.chat_template,
     )
 
 

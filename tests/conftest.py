@@ -89,6 +89,21 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_base_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model saved without a chat template, as a base model is (e.g. Gemma-3-270m base)."""
+    import json
+    import shutil
+
+    path = tmp_path_factory.mktemp("tiny-base") / "model"
+    shutil.copytree(tiny_model_dir, path)
+    (path / "chat_template.jinja").unlink(missing_ok=True)
+    config = json.loads((path / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (path / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
+    return path
+
+
+@pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_model_dir):
     from transformers import AutoTokenizer
 

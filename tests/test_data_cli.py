@@ -59,7 +59,7 @@ def test_malformed_file_one_line_error_nonzero_and_workspace_unchanged(tmp_path)
         for line in result.stderr.splitlines()
         if line.strip() and "it/s" not in line and "rec/s" not in line
     ]
-    assert lines == [f"error: {bad}, row 1, field 'chosen': expected answer text, got NoneType"]
+    assert lines == [f"error: {bad}, row 1, field 'chosen': no answer: the field is missing or null"]
     assert snapshot(ws) == before
 
 
@@ -67,7 +67,10 @@ def test_import_into_new_workspace_with_bad_file_creates_nothing(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": \n')
     result = run_cli("import", "-w", tmp_path / "new-ws", bad)
-    assert result.returncode == 2 and "invalid JSON on line 1" in result.stderr
+    assert (
+        result.returncode == 2
+        and "row 0: invalid JSON: expecting value at line 1, column 12" in result.stderr
+    )
     assert not (tmp_path / "new-ws").exists()
 
 

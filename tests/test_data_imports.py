@@ -128,23 +128,23 @@ def test_test_fraction_is_deterministic_by_prompt(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('[{"prompt": "a", "chosen": "b", "rejected": "c"}, ', "invalid JSON at line 1"),
-        ('{"prompt": "a"}\n{"prompt": \n', "invalid JSON on line 2"),
+        ('[{"prompt": "a", "chosen": "b", "rejected": "c"}, ', "row 1: the file ends inside this record"),
+        ('{"prompt": "a"}\n{"prompt": \n', "row 1: invalid JSON: expecting value at line 2, column 12"),
         ('[{"question": "a"}]', "row 0: unknown record format (keys: question)"),
         (
             '[{"prompt": "a"}, {"prompt": [{"role": "bot", "content": "x"}]}]',
             "row 1, field 'prompt': unknown message role 'bot'",
         ),
         ('[{"prompt": "a", "completion": "b", "label": "meh"}]', "row 0, field 'label'"),
-        ('[{"prompt": "a", "chosen": 3, "rejected": "c"}]', "row 0, field 'chosen': expected answer text"),
+        ('[{"prompt": "a", "chosen": 3, "rejected": "c"}]', "row 0, field 'chosen': expected text, got int"),
         (
             '[{"prompt": "q"}, {"prompt": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}]',
-            "row 1, field 'messages'",
+            "row 1, field 'prompt': a prompt must not end with an assistant message",
         ),
         ("[]", "no records"),
         (
             '[{"prompt": "q"}, {"prompt": "  "}]',
-            "row 1, field 'messages': the prompt's last message has no text",
+            "row 1, field 'prompt': the prompt's last message has no text",
         ),
     ],
 )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from data.pairing import make_pairs
 from data.records import Completion
-from generate.sampling import make_pairs
 
 
 def completions(*texts):

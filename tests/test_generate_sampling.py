@@ -112,7 +112,7 @@ def test_killed_run_resumes_without_duplicates(tmp_path, tiny_model_dir):
     ("extra", "message"),
     [
         (["--prompts", "missing.json"], "missing.json: file not found"),
-        (["--prompts", "{empty}"], "row 0, field 'messages': the prompt's last message has no text"),
+        (["--prompts", "{empty}"], "row 0, field 'prompt': the prompt's last message has no text"),
         (["--model", "{not_a_model}"], "not a model"),
         (["--n", "1"], "--n 1: pairs need at least 2 samples per prompt"),
         (["--shard", "5/4"], "--shard '5/4': expected I/K"),

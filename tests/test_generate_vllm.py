@@ -56,3 +56,20 @@ def test_vllm_job_writes_the_same_schema_as_hf(tmp_path, vllm_engine):
         "temperature": 1.0,
         "top_p": 1.0,
     }
+
+
+def test_vllm_renders_prompts_with_the_chat_template_given(vllm_engine, monkeypatch):
+    from data.chat_template import PLAIN
+
+    seen = []
+    chat = vllm_engine.llm.chat
+
+    def spy(*args, **kwargs):
+        outputs = chat(*args, **kwargs)
+        seen.extend((kwargs.get("chat_template"), output.prompt) for output in outputs)
+        return outputs
+
+    monkeypatch.setattr(vllm_engine.llm, "chat", spy)
+    monkeypatch.setattr(vllm_engine, "chat_template", PLAIN)
+    vllm_engine.sample([[{"role": "user", "content": "Name a colour."}]], 1, SamplingParams(max_tokens=2))
+    assert seen == [(PLAIN, "<|im_start|>Name a colour.\n\n")]

@@ -174,3 +174,17 @@ def test_held_out_rows_that_cannot_be_scored_are_excluded_and_counted(tmp_path, 
     result = train(options(ws, tiny_model_dir, tmp_path / "out", max_length=96, truncation="drop"))
     assert result["metrics"]["eval_rows"]["excluded"] == {PROMPT_FILLS: 1}
     assert result["metrics"]["eval_split"] == "test" and result["metrics"]["pairs"] == 0
+
+
+def test_a_base_model_needs_a_chat_template_and_trains_with_one(tmp_path, tiny_base_model_dir, capsys):
+    from train.__main__ import main
+
+    ws = build_workspace(tmp_path / "ws")
+    argv = ["-w", str(ws.path), "--model", str(tiny_base_model_dir), "--max-steps", "1", "--batch-size", "2"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert str(tiny_base_model_dir) in err and "--chat-template" in err and not (tmp_path / "a").exists()
+    assert main([*argv, "--out", str(tmp_path / "b"), "--chat-template", "plain"]) == 0
+    assert "chat_template" in (tmp_path / "b" / "tokenizer_config.json").read_text() or (
+        tmp_path / "b" / "chat_template.jinja"
+    ).exists()

@@ -16,7 +16,7 @@ from train.evaluate import compare, evaluate_rows
 from train.methods import Build, build_trainer, get_method
 from train.options import TrainOptions
 from train.report import write_report
-from train.saving import drop_partial_checkpoints, model_record, save_model
+from train.saving import drop_partial_checkpoints, load_tokenizer, model_record, save_model
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,11 @@ def train_once(
     """Train ``start`` on ``train_rows`` into ``out`` and register it; returns (the manifest entry with its
     metrics, the start and trained models' evaluations {"before", "after"}). ``notes`` go into the metrics as they
     are; ``before`` is the start model's evaluation where it is already known."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     eval_rows, eval_split = evaluation
     started = time.time()
-    tokenizer = AutoTokenizer.from_pretrained(start)
+    tokenizer = load_tokenizer(start, options.chat_template)
     model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
     _set_threads(options, sum(p.numel() for p in model.parameters()))
     bf16 = _use_bf16(options)

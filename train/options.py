@@ -85,6 +85,12 @@ class TrainOptions:
     batch_size: int = field(default=4, metadata={"help": "pairs per device per step"})
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
     max_length: int = field(default=512, metadata={"help": "tokens per prompt+completion (see --truncation)"})
+    chat_template: str | None = field(
+        default=None,
+        metadata={
+            "help": "chat template for a model folder without one: a Jinja file, or plain / roles (base models)"
+        },
+    )
     truncation: str = field(
         default="prompt",
         metadata={

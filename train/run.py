@@ -24,7 +24,7 @@ from train.methods import Method, get_method
 from train.once import train_once
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
 from train.pairs import TrainDataError, add_agreement, kto_rows, preference_rows
-from train.saving import model_path
+from train.saving import load_tokenizer, model_path
 from train.stepwise import train_stepwise
 
 log = logging.getLogger(__name__)
@@ -77,9 +77,7 @@ def _completion_keys(method: Method) -> tuple[str, ...]:
 
 def _fit(options: TrainOptions, method: Method, start: Path, rows: list[dict], eval_rows: list[dict]):
     """Rows fitted into --max-length (`train.fit`), the max-steps subset and the held-out cap; their accounting."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(start)
+    tokenizer = load_tokenizer(start, options.chat_template)
     keys = _completion_keys(method)
     rows, fitted = fit_rows(tokenizer, rows, keys, options.max_length, options.truncation)
     if not rows:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from data.chat_template import chat_template_for
 from data.lineage import NEWEST, find_or_register, newest_model
 from data.provision import resolve_model
 from data.records import ModelRecord
@@ -23,6 +24,18 @@ def model_path(model: str, workspace: Workspace) -> Path:
     if model == NEWEST:
         return Path(newest_model(workspace).path)
     return Path(resolve_model(model)).resolve()
+
+
+def load_tokenizer(start: Path, chat_template: str | None = None):
+    """The start model's tokenizer, with ``--chat-template`` (a name, file or text) where given; a folder with no
+    template and no flag is a `ChatTemplateError` naming both, raised before any weights load."""
+    from transformers import AutoTokenizer
+
+    text = chat_template_for(start, chat_template)
+    tokenizer = AutoTokenizer.from_pretrained(start)
+    if text:
+        tokenizer.chat_template = text
+    return tokenizer
 
 
 def drop_partial_checkpoints(out: Path) -> list[Path]:

@@ -1,0 +1,336 @@
+"""Record formats of imported files, recognised from their keys; each record becomes one ``Example``.
+
+| format | keys |
+|---|---|
+| alpaca | instruction, input [, system, history] + output, or chosen + rejected, or completions |
+| chat | conversations or messages [, system] + chosen + rejected, label (KTO), completions, or a last assistant turn (gold) |
+| pair | chosen_messages + rejected_messages (LLaMA-Factory v1), or chosen + rejected whole conversations (TRL) |
+| prompt | prompt + chosen + rejected, completion + label (KTO), completions, or a gold completion/response/output/gold |
+
+Message content is a string or a list of content parts (`{"type": "text", "text"|"value": ...}`, the OpenAI / TRL /
+LLaMA-Factory v1 form): text parts are joined with newlines, as vLLM joins them; any other part (an image, a tool
+call) is an error, or is left out and counted with ``non_text="drop"``. Every check raises a ``RecordError`` naming
+the file, row and field, with a short reason that `--on-error skip` counts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from data.import_readers import RecordError
+from data.records import Message
+
+ROLE_ALIASES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "model": "assistant",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "system": "system",
+}
+GOLD_KEYS = ("completion", "response", "output", "gold")
+LABEL_KEYS = ("label", "kto_tag")
+TEXT_KEYS = ("content", "value", "text", "completion")  # where a message or candidate object keeps its text
+TEXT_PART_TYPES = ("text", "input_text", "output_text")
+NON_TEXT = ("fail", "drop")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One completion offered for labelling, and the model that wrote it when the file says."""
+
+    text: str
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Example:
+    """One input record, normalised: a prompt plus what the record says about answers to it."""
+
+    messages: list[Message]
+    gold: str | None = None
+    chosen: str | None = None
+    rejected: str | None = None
+    completion: str | None = None
+    desirable: bool | None = None
+    candidates: tuple[Candidate, ...] | None = None
+    split: str | None = None
+
+
+@dataclass
+class RecordContext:
+    """Where a record came from, for its errors; counts the non-text parts left out of it."""
+
+    source: str
+    row: int
+    non_text: str = "fail"
+    dropped_parts: int = 0
+
+    def error(self, message: str, field: str | None = None, reason: str = "invalid") -> RecordError:
+        return RecordError(self.source, message, row=self.row, field=field, reason=reason)
+
+
+def _kind(value: object) -> str:
+    return {list: "a list", dict: "an object", type(None): "nothing"}.get(type(value), type(value).__name__)
+
+
+def clean_text(value: object, ctx: RecordContext, field: str) -> str:
+    """``value`` as text, refusing what Parquet could not store: an invalid UTF-8 byte or a lone surrogate."""
+    if not isinstance(value, str):
+        raise ctx.error(f"expected text, got {_kind(value)}", field, "not_text")
+    bad = _SURROGATE.search(value)
+    if bad:
+        code = ord(bad.group())
+        what = (
+            f"byte 0x{code - 0xDC00:02x} is not UTF-8"
+            if 0xDC80 <= code <= 0xDCFF
+            else f"lone surrogate U+{code:04X}"
+        )
+        raise ctx.error(f"invalid text at character {bad.start()}: {what}", field, "invalid_text")
+    return value
+
+
+def _is_parts(value: object) -> bool:
+    return isinstance(value, list) and any(
+        isinstance(p, dict) and "type" in p and "role" not in p for p in value
+    )
+
+
+def content_text(content: object, ctx: RecordContext, field: str) -> str:
+    """A message's text from a string or a list of content parts."""
+    if not isinstance(content, list):
+        return clean_text(content, ctx, field)
+    texts = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(clean_text(part, ctx, field))
+            continue
+        kind = part.get("type", "text") if isinstance(part, dict) else _kind(part)
+        if kind in TEXT_PART_TYPES:
+            texts.append(clean_text(part.get("text", part.get("value")), ctx, field))
+        elif ctx.non_text == "drop":
+            ctx.dropped_parts += 1
+        else:
+            raise ctx.error(
+                f"content part of type {kind!r} is not text (--non-text drop leaves it out)",
+                field,
+                "non_text",
+            )
+    return "\n".join(texts)
+
+
+def answer(value: object, ctx: RecordContext, field: str) -> str:
+    """Answer text from a string, content parts, a message object, or a message list ending on the answer."""
+    if value is None:
+        raise ctx.error("no answer: the field is missing or null", field, "missing_field")
+    if not _is_parts(value) and isinstance(value, list):
+        if not value:
+            raise ctx.error("the answer is empty (an empty list)", field, "empty_answer")
+        value = value[-1]
+    if isinstance(value, dict):
+        value = next((value[key] for key in TEXT_KEYS if key in value), None)
+        if value is None:
+            raise ctx.error("the answer object has no content", field, "missing_field")
+    text = content_text(value, ctx, field)
+    if not text.strip():
+        raise ctx.error("the answer is empty", field, "empty_answer")
+    return text
+
+
+def turns(raw: object, ctx: RecordContext, field: str) -> list[Message]:
+    """Chat messages from {role|from, content|value} objects, roles mapped to system/user/assistant."""
+    if not isinstance(raw, list):
+        raise ctx.error(f"expected a list of messages, got {_kind(raw)}", field, "bad_messages")
+    messages = []
+    for index, turn in enumerate(raw):
+        if not isinstance(turn, dict):
+            raise ctx.error(f"message {index} must be an object, got {_kind(turn)}", field, "bad_messages")
+        role = turn.get("role", turn.get("from"))
+        if role not in ROLE_ALIASES:
+            raise ctx.error(f"unknown message role {role!r} (message {index})", field, "bad_role")
+        content = turn.get("content", turn.get("value"))
+        if content is None:
+            raise ctx.error(f"message {index} has no content", field, "missing_field")
+        messages.append({"role": ROLE_ALIASES[role], "content": content_text(content, ctx, field)})
+    return messages
+
+
+def check_prompt(messages: list[Message], ctx: RecordContext, field: str) -> None:
+    """A prompt asks something: it holds a user message, does not end on the assistant, and ends on text."""
+    if not any(m["role"] == "user" for m in messages):
+        raise ctx.error("no user message: the record has nothing to answer", field, "no_user_message")
+    if messages[-1]["role"] == "assistant":
+        raise ctx.error("a prompt must not end with an assistant message", field, "ends_on_assistant")
+    if not messages[-1]["content"].strip():
+        raise ctx.error("the prompt's last message has no text", field, "empty_prompt")
+
+
+def _system(record: dict, ctx: RecordContext) -> list[Message]:
+    system = record.get("system")
+    return [{"role": "system", "content": content_text(system, ctx, "system")}] if system else []
+
+
+def _desirable(value: object, ctx: RecordContext, field: str) -> bool:
+    lookup = {"true": True, "1": True, "desirable": True, "false": False, "0": False, "undesirable": False}
+    if isinstance(value, bool):
+        return value
+    if str(value).strip().lower() in lookup:
+        return lookup[str(value).strip().lower()]
+    raise ctx.error(f"label {value!r} is not true/false or desirable/undesirable", field, "bad_label")
+
+
+def _candidates(value: object, ctx: RecordContext) -> tuple[Candidate, ...]:
+    if not isinstance(value, list):
+        raise ctx.error(
+            f"expected a list of completions, got {_kind(value)}", "completions", "bad_completions"
+        )
+    out = []
+    for index, item in enumerate(value):
+        text = answer(item, ctx, f"completions[{index}]")
+        model = item.get("model") if isinstance(item, dict) else None
+        out.append(
+            Candidate(text, None if model is None else clean_text(model, ctx, f"completions[{index}]"))
+        )
+    if len(out) < 2:
+        raise ctx.error(
+            f"needs at least 2 completions to compare, got {len(out)}", "completions", "too_few_completions"
+        )
+    return tuple(out)
+
+
+def _answers(
+    record: dict, messages: list[Message], ctx: RecordContext, gold: str | None, gold_field: str
+) -> Example:
+    """What the record says about answers: candidates, a preference, a KTO label, or a gold answer."""
+    split = record.get("_split")
+    if "completions" in record:
+        return Example(messages, candidates=_candidates(record["completions"], ctx), split=split)
+    if "chosen" in record or "rejected" in record:
+        chosen = answer(record.get("chosen"), ctx, "chosen")
+        return Example(
+            messages, chosen=chosen, rejected=answer(record.get("rejected"), ctx, "rejected"), split=split
+        )
+    label_key = next((key for key in LABEL_KEYS if key in record), None)
+    if label_key:
+        completion = (
+            answer(gold, ctx, gold_field)
+            if gold is not None
+            else answer(record.get("completion"), ctx, "completion")
+        )
+        return Example(
+            messages,
+            completion=completion,
+            desirable=_desirable(record[label_key], ctx, label_key),
+            split=split,
+        )
+    return Example(messages, gold=None if gold is None else answer(gold, ctx, gold_field), split=split)
+
+
+def parse_alpaca(record: dict, ctx: RecordContext) -> Example:
+    messages = _system(record, ctx)
+    history = record.get("history") or []
+    for pair in history if isinstance(history, list) else [history]:
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ctx.error("each history entry must be a [question, answer] pair", "history", "bad_history")
+        messages += [
+            {"role": "user", "content": clean_text(str(pair[0]), ctx, "history")},
+            {"role": "assistant", "content": clean_text(str(pair[1]), ctx, "history")},
+        ]
+    instruction = clean_text(str(record.get("instruction") or ""), ctx, "instruction")
+    extra = clean_text(str(record.get("input") or ""), ctx, "input")
+    messages.append({"role": "user", "content": f"{instruction}\n\n{extra}" if extra else instruction})
+    check_prompt(messages, ctx, "instruction")
+    return _answers(record, messages, ctx, record.get("output"), "output")
+
+
+def parse_chat(record: dict, ctx: RecordContext) -> Example:
+    field = "conversations" if "conversations" in record else "messages"
+    if record[field] == []:
+        raise ctx.error("empty conversation", field, "empty_conversation")
+    messages = turns(record[field], ctx, field)
+    if record.get("system") and messages[0]["role"] != "system":
+        messages = _system(record, ctx) + messages
+    gold = messages.pop()["content"] if messages[-1]["role"] == "assistant" else None
+    if not messages:
+        raise ctx.error("no user message: the conversation holds only an answer", field, "no_user_message")
+    check_prompt(messages, ctx, field)
+    return _answers(record, messages, ctx, gold, field)
+
+
+def parse_prompt(record: dict, ctx: RecordContext) -> Example:
+    prompt = record["prompt"]
+    if isinstance(prompt, str) or _is_parts(prompt):
+        messages = [{"role": "user", "content": content_text(prompt, ctx, "prompt")}]
+    else:
+        messages = turns(prompt, ctx, "prompt")
+    if not messages:
+        raise ctx.error("empty prompt", "prompt", "empty_conversation")
+    check_prompt(messages, ctx, "prompt")
+    labelled = any(key in record for key in LABEL_KEYS)
+    gold_key = None if labelled else next((k for k in GOLD_KEYS if record.get(k) is not None), None)
+    return _answers(record, messages, ctx, record[gold_key] if gold_key else None, gold_key or "completion")
+
+
+def parse_pair(record: dict, ctx: RecordContext) -> Example:
+    """Two whole conversations that share everything but the last answer."""
+    keys = ("chosen_messages", "rejected_messages") if "chosen_messages" in record else ("chosen", "rejected")
+    sides = []
+    for key in keys:
+        messages = turns(record[key], ctx, key)
+        if not messages or messages[-1]["role"] != "assistant":
+            raise ctx.error("the conversation must end with the assistant's answer", key, "no_answer")
+        sides.append((messages[:-1], answer(messages[-1], ctx, key)))
+    (prompt, chosen), (other_prompt, rejected) = sides
+    if prompt != other_prompt:
+        raise ctx.error(
+            "chosen and rejected conversations differ before their last answer", keys[1], "mismatched_prompt"
+        )
+    if not prompt:
+        raise ctx.error("no user message: the conversation holds only an answer", keys[0], "no_user_message")
+    check_prompt(prompt, ctx, keys[0])
+    return Example(prompt, chosen=chosen, rejected=rejected, split=record.get("_split"))
+
+
+def _is_conversation(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(t, dict) and "role" in t for t in value)
+
+
+# Detection order matters: the first format whose keys a record has is the file's format.
+FITS = {
+    "alpaca": lambda r: "instruction" in r,
+    "chat": lambda r: "conversations" in r or "messages" in r,
+    "pair": lambda r: (
+        ("chosen_messages" in r and "rejected_messages" in r)
+        or ("prompt" not in r and _is_conversation(r.get("chosen")) and _is_conversation(r.get("rejected")))
+    ),
+    "prompt": lambda r: "prompt" in r,
+}
+NEEDS = {
+    "alpaca": "'instruction'",
+    "chat": "'conversations' or 'messages'",
+    "pair": "'chosen_messages' and 'rejected_messages', or whole chosen and rejected conversations",
+    "prompt": "'prompt'",
+}
+PARSERS = {"alpaca": parse_alpaca, "chat": parse_chat, "pair": parse_pair, "prompt": parse_prompt}
+FORMATS = ("auto", *PARSERS)
+
+
+def detect_format(record: dict) -> str | None:
+    return next((name for name, fits in FITS.items() if fits(record)), None)
+
+
+def parse_record(record: dict, fmt: str, ctx: RecordContext) -> Example:
+    """The record as an Example of format ``fmt``; a record that does not fit it is a one-line error."""
+    if not FITS[fmt](record):
+        keys = ", ".join(sorted(record)[:8]) or "none"
+        found = detect_format(record)
+        hint = f"; it looks like {found}" if found else ""
+        raise ctx.error(
+            f"record does not fit format {fmt} (keys: {keys}): it needs {NEEDS[fmt]}{hint}",
+            reason="wrong_format",
+        )
+    return PARSERS[fmt](record, ctx)

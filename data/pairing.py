@@ -1,0 +1,44 @@
+"""Pairing a prompt's completions for labelling: one rule for sampled completions (`generate`) and imported
+candidates (`data import` of a candidates file or `--unlabelled`)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from itertools import combinations
+
+from data.records import Completion, Pair, content_id
+
+
+def make_pairs(
+    prompt_id: str,
+    completions: Sequence[Completion],
+    per_prompt: int,
+    round: int,
+    seed: int = 0,
+    kind: str = "sampled",
+) -> tuple[list[Pair], Counter]:
+    """Pairs among one prompt's completions; identical or empty completions are not paired (counted instead).
+
+    ``per_prompt`` 0 keeps every pair; otherwise that many, drawn reproducibly (seeded by prompt) from all pairs.
+    """
+    counts: Counter = Counter()
+    usable: list[Completion] = []
+    seen: set[str] = set()
+    for completion in completions:
+        key = completion.text.strip()
+        if not key:
+            counts["empty"] += 1
+        elif key in seen:
+            counts["duplicate"] += 1
+        else:
+            seen.add(key)
+            usable.append(completion)
+    candidates = list(combinations(usable, 2))
+    if per_prompt and len(candidates) > per_prompt:
+        candidates = random.Random(content_id("pairs", seed, prompt_id)).sample(candidates, per_prompt)
+    if not candidates:
+        counts["unpaired_prompts"] += 1
+    pairs = [Pair(prompt_id, a.id, b.id, kind=kind, round=round) for a, b in candidates]
+    return pairs, counts

@@ -1,0 +1,59 @@
+"""Candidates imported without a preference reach labellers: an `--unlabelled` chosen/rejected file and a
+candidates file show in the app's queue (through the handlers), and the labels made there export to DPO."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from annotate.app import export_labels, make_context, on_load, on_submit
+from annotate.service import LabelService
+from annotate.users import Authenticator, add_user, load_users
+from data import Workspace
+from data.__main__ import main as data_main
+
+PASSWORD = "correct horse battery"
+
+
+def test_unlabelled_imports_are_labelled_in_the_app_and_export_to_dpo(tmp_path, capsys):
+    prefs = tmp_path / "two-models.jsonl"
+    prefs.write_text(
+        "".join(
+            json.dumps(
+                {"prompt": f"Question {i}?", "chosen": f"GOOD answer {i}", "rejected": f"weak answer {i}"}
+            )
+            + "\n"
+            for i in range(2)
+        )
+    )
+    cands = tmp_path / "cands.jsonl"
+    cands.write_text(
+        json.dumps(
+            {
+                "prompt": "Question 2?",
+                "completions": [{"text": "GOOD answer 2", "model": "m1"}, "weak answer 2"],
+            }
+        )
+        + "\n"
+    )
+    ws = tmp_path / "ws"
+    assert data_main(["import", "-w", str(ws), str(prefs), "--unlabelled", "--source", "system-x"]) == 0
+    assert data_main(["import", "-w", str(ws), str(cands)]) == 0
+    users = tmp_path / "users.toml"
+    add_user(users, "ann", PASSWORD, admin=True)
+    ctx = make_context(LabelService(Workspace(ws), overlap=1), Authenticator(load_users(users)))
+
+    shown = []
+    view = on_load(ctx, "ann")
+    while view.item_id:
+        shown.append(view.prompt)
+        side = "left" if "GOOD" in view.left else "right"
+        view = on_submit(ctx, "ann", view.item_id, side, 3, "")
+    assert len(shown) == 3 and all("Question" in prompt for prompt in shown)
+    assert "Wrote" in export_labels(ctx, "ann", "dpo")
+    dpo = pd.read_parquet(ws / "exports" / "dpo.parquet")
+    assert sorted(row[0]["content"] for row in dpo["chosen"]) == [f"GOOD answer {i}" for i in range(3)]
+    assert sorted(row[0]["content"] for row in dpo["rejected"]) == [f"weak answer {i}" for i in range(3)]
+    completions = Workspace(ws).frame("completions")
+    assert set(completions["model"]) == {"system-x", "m1", "cands"}

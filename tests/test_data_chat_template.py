@@ -1,0 +1,80 @@
+"""Chat templates for base models: names, files and inline text resolve to Jinja, a model folder without one is a
+one-line error naming the folder and the flag, and the named templates render prompts as prefixes of answers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from data.chat_template import (
+    PLAIN,
+    ROLES,
+    ChatTemplateError,
+    chat_template_for,
+    model_chat_template,
+    resolve_chat_template,
+)
+
+CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}]
+ANSWER = {"role": "assistant", "content": "Hello."}
+
+
+def test_names_files_and_inline_text_resolve(tmp_path):
+    assert resolve_chat_template(None) is None
+    assert resolve_chat_template("plain") == PLAIN and resolve_chat_template("roles") == ROLES
+    path = tmp_path / "t.jinja"
+    path.write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    assert resolve_chat_template(str(path)) == path.read_text()
+    assert resolve_chat_template("{{ messages[0]['content'] }}") == "{{ messages[0]['content'] }}"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("chatml", "--chat-template chatml: not a file and not a named template (plain, roles)"),
+        ("BAD_FILE", "bad.jinja: not a Jinja template (line 1: "),
+    ],
+)
+def test_unknown_names_and_broken_files_are_one_line(tmp_path, value, message):
+    bad = tmp_path / "bad.jinja"
+    bad.write_text("{% for m in messages %}{{ m }}")
+    with pytest.raises(ChatTemplateError) as err:
+        resolve_chat_template(str(bad) if value == "BAD_FILE" else value)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_model_folder_check_reads_only_the_tokenizer_files(tmp_path, tiny_model_dir, tiny_base_model_dir):
+    assert model_chat_template(tiny_model_dir) and model_chat_template(tiny_base_model_dir) is None
+    assert chat_template_for(tiny_model_dir) is None  # its own template: nothing to override
+    assert chat_template_for(tiny_base_model_dir, "plain") == PLAIN
+    assert chat_template_for("some-org/some-model") is None  # a hub id: left to the library
+    with pytest.raises(ChatTemplateError) as err:
+        chat_template_for(tiny_base_model_dir)
+    assert str(err.value).startswith(f"{tiny_base_model_dir}: the model has no chat template")
+    assert "--chat-template plain" in str(err.value)
+    # Older tokenizer configs keep the template inline, sometimes as a list of named templates.
+    folder = tmp_path / "old"
+    folder.mkdir()
+    named = [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}]
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": named}))
+    assert model_chat_template(folder) == "D"
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": "X"}))
+    assert model_chat_template(folder) == "X"
+
+
+@pytest.mark.parametrize(
+    ("template", "prompt", "full"),
+    [
+        (PLAIN, "<|im_start|>Be brief.\n\nHi?\n\n", "<|im_start|>Be brief.\n\nHi?\n\nHello.<|im_end|>"),
+        (
+            ROLES,
+            "<|im_start|>System: Be brief.\n\nUser: Hi?\n\nAssistant:",
+            "<|im_start|>System: Be brief.\n\nUser: Hi?\n\nAssistant: Hello.<|im_end|>",
+        ),
+    ],
+)
+def test_named_templates_render_the_prompt_as_a_prefix_of_the_answer(tiny_tokenizer, template, prompt, full):
+    render = tiny_tokenizer.apply_chat_template
+    assert render(CHAT, chat_template=template, tokenize=False, add_generation_prompt=True) == prompt
+    assert render([*CHAT, ANSWER], chat_template=template, tokenize=False) == full

@@ -1,0 +1,215 @@
+"""Dirty real-world files through `python -m data import`: every bad input is one line naming file, row, field and
+reason, exit 2, and the workspace byte-identical (every file hashed before and after); `--on-error skip` imports
+the rest with exact counts by reason and a rejects file listing the rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from data.__main__ import main
+from data.import_readers import RecordError
+
+GOOD = {"prompt": "q", "chosen": "yes", "rejected": "no"}
+
+
+def jsonl(*records):
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+def v1(role, text):
+    return {"role": role, "content": [{"type": "text", "value": text}], "loss_weight": 0.0}
+
+
+def digest(ws):
+    """Every file and folder of the workspace and a hash of its bytes."""
+    return {
+        str(p.relative_to(ws)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(ws.rglob("*"))
+    }
+
+
+@pytest.fixture()
+def ws(tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(jsonl(GOOD))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(good)]) == 0
+    return tmp_path / "ws"
+
+
+def error_lines(capsys):
+    return [line for line in capsys.readouterr().err.splitlines() if line.strip() and "rec/s" not in line]
+
+
+BAD_INPUTS = [
+    # (file name, content, extra flags, the line after "error: <file>")
+    ("later.jsonl", jsonl(GOOD, {"instruction": "q", "output": "a"}), [],
+     ", row 1: record does not fit format prompt (keys: instruction, output): it needs 'prompt'; it looks like alpaca"),
+    ("deep.json", b"[" + b"[" * 100_000 + b"]" * 100_000 + b"]", [], ", row 0: JSON nested too deeply to read"),
+    ("utf8.jsonl", jsonl(GOOD) + b'{"prompt": "q2", "chosen": "a\xff", "rejected": "b"}\n', [],
+     ", row 1, field 'chosen': invalid text at character 1: byte 0xff is not UTF-8"),
+    ("utf8.csv", b"prompt,chosen,rejected\nq,a,b\nq2,a,b\xfe\n", [],
+     ", row 1, field 'rejected': invalid text at character 1: byte 0xfe is not UTF-8"),
+    ("surrogate.json", b'[{"prompt": "q", "chosen": "a\\ud800", "rejected": "b"}]', [],
+     ", row 0, field 'chosen': invalid text at character 1: lone surrogate U+D800"),
+    ("object.json", json.dumps({"data": [GOOD]}, indent=2).encode(), [],
+     ": holds a single JSON object (keys: data), not records: expected a JSON array of records or one record per "
+     "line (JSON Lines)"),
+    ("cut.json", b'[{"prompt": "a", "chosen": "b", "rejected": "c"},\n {"prompt": "d", "chosen": "e", "rej', [],
+     ", row 1: the file ends inside this record (invalid JSON: unterminated string starting at line 2, column 33); "
+     "the 1 record(s) before it are complete (--on-error skip imports them)"),
+    ("broken.json", b'[{"prompt": "a", "chosen": "b", "rejected": "c"},\n {"prompt" "d"}]', [],
+     ", row 1: invalid JSON: expecting ':' delimiter at line 2, column 12"),
+    ("line.jsonl", jsonl(GOOD) + b'{"prompt": "x",}\n', [],
+     ", row 1: invalid JSON: expecting property name enclosed in double quotes at line 2, column 16"),
+    ("scalars.json", b"[1, 2]", [], ", row 0: each record must be a JSON object, got int"),
+    ("empty-chosen.jsonl", jsonl({"prompt": "q", "chosen": "", "rejected": "no"}), [],
+     ", row 0, field 'chosen': the answer is empty"),
+    ("empty-cell.csv", b"prompt,chosen,rejected\nq,a,b\nq2,a,\n", [], ", row 1, field 'rejected': the answer is empty"),
+    ("empty-kto.jsonl", jsonl({"prompt": "q", "completion": " ", "label": True}), [],
+     ", row 0, field 'completion': the answer is empty"),
+    ("system-only.jsonl", jsonl({"messages": [{"role": "system", "content": "Be nice."}]}), [],
+     ", row 0, field 'messages': no user message: the record has nothing to answer"),
+    ("image.jsonl",
+     jsonl({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}), [],
+     ", row 0, field 'messages': content part of type 'image_url' is not text (--non-text drop leaves it out)"),
+    ("one-candidate.jsonl", jsonl({"prompt": "q", "completions": ["only"]}), [],
+     ", row 0, field 'completions': needs at least 2 completions to compare, got 1"),
+    ("role.jsonl", jsonl({"conversations": [{"from": "tool", "value": "x"}]}), [],
+     ", row 0, field 'conversations': unknown message role 'tool' (message 0)"),
+    ("v1-mismatch.jsonl",
+     jsonl({"chosen_messages": [v1("user", "a"), v1("assistant", "b")],
+            "rejected_messages": [v1("user", "other"), v1("assistant", "c")]}), [],
+     ", row 0, field 'rejected_messages': chosen and rejected conversations differ before their last answer"),
+    ("v1.jsonl", jsonl({"chosen_messages": [v1("user", "a"), v1("assistant", "b")],
+                        "rejected_messages": [v1("user", "a"), v1("assistant", "c")]}), ["--format", "prompt"],
+     ", row 0: record does not fit format prompt (keys: chosen_messages, rejected_messages): it needs 'prompt'; "
+     "it looks like pair"),
+    ("prefs.jsonl", jsonl(GOOD), ["--format", "chat"],
+     ", row 0: record does not fit format chat (keys: chosen, prompt, rejected): it needs 'conversations' or "
+     "'messages'; it looks like prompt"),
+    ("unknown.json", b'[{"question": "a"}]', [],
+     ", row 0: unknown record format (keys: question); expected alpaca, chat, pair or prompt"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "content", "extra", "message"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2_and_the_workspace_byte_identical(
+    ws, tmp_path, capsys, name, content, extra, message
+):
+    path = tmp_path / name
+    path.write_bytes(content)
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(path), *extra]) == 2
+    assert error_lines(capsys) == [f"error: {path}{message}"]
+    assert digest(ws) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--test-fraction", "5"], "error: --test-fraction 5.0: must be in [0, 1)"),
+        (["--test-fraction", "-0.1"], "error: --test-fraction -0.1: must be in [0, 1)"),
+        (["-w", "{file}"], "error: {file}: is a file, not a workspace directory"),
+    ],
+)
+def test_bad_options_are_one_line_and_write_nothing(ws, tmp_path, capsys, args, message):
+    good = tmp_path / "good.jsonl"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    args = [a.format(file=a_file) for a in args]
+    before = digest(tmp_path)
+    assert main(["import", "-w", str(ws), *args, str(good)]) == 2
+    assert error_lines(capsys) == [message.format(file=a_file)]
+    assert digest(tmp_path) == before
+
+
+def sharegpt_slice():
+    """A ShareGPT-dump-shaped file: 12 clean conversations and the 8 kinds of dirt met in the public dump."""
+
+    def turn(who, text):
+        return {"from": who, "value": text}
+
+    clean = [
+        {"id": f"c{i}", "conversations": [turn("human", f"question {i}"), turn("gpt", f"answer {i}")]}
+        for i in range(12)
+    ]
+    dirty = {
+        2: {"id": "d0", "conversations": []},
+        5: {"id": "d1", "conversations": []},
+        7: {"id": "d2", "conversations": []},
+        9: {"id": "d3", "conversations": [turn("gpt", "an answer to nothing")]},
+        11: {"id": "d4", "conversations": [turn("gpt", "one"), turn("gpt", "two")]},
+        13: {"id": "d5", "conversations": [turn("system", "sys"), turn("gpt", "hello")]},
+        15: {"id": "d6", "conversations": [turn("human", "question?"), turn("gpt", "")]},
+        17: {"id": "d7", "conversations": [turn("human", "x"), turn("observation", "y")]},
+    }
+    rows, clean_rows = [], iter(clean)
+    for row in range(20):
+        rows.append(dirty[row] if row in dirty else next(clean_rows))
+    return rows
+
+
+def test_dirty_sharegpt_slice_fails_whole_or_skips_with_counts_and_rejects(ws, tmp_path, capsys):
+    path = tmp_path / "sharegpt.json"
+    path.write_text(json.dumps(sharegpt_slice()))
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert error_lines(capsys) == [f"error: {path}, row 2, field 'conversations': empty conversation"]
+    assert digest(ws) == before
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    rejects = next((ws / "imports").glob("*-sharegpt.rejects.jsonl"))
+    assert (
+        "skipped 8 record(s) (bad_role 1, empty_answer 1, empty_conversation 3, no_user_message 3), "
+        f"listed in {rejects}" in out
+    )
+    assert "new_prompts 12" in out and "new_completions" not in out
+    listed = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(r["row"], r["field"], r["reason"]) for r in listed] == [
+        (2, "conversations", "empty_conversation"),
+        (5, "conversations", "empty_conversation"),
+        (7, "conversations", "empty_conversation"),
+        (9, "conversations", "no_user_message"),
+        (11, "conversations", "no_user_message"),
+        (13, "conversations", "no_user_message"),
+        (15, "conversations", "empty_answer"),
+        (17, "conversations", "bad_role"),
+    ]
+    log = [json.loads(line) for line in (ws / "imports" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["rejects"] == rejects.name and log[-1]["counts"]["skipped"] == 8
+
+
+def test_truncated_array_imports_its_complete_records_only_with_skip(ws, tmp_path, capsys):
+    records = [{"prompt": f"p{i}", "chosen": "yes", "rejected": "no"} for i in range(5)]
+    text = json.dumps(records, indent=1)
+    path = tmp_path / "cut.json"
+    path.write_text(text[: text.index('"p3"') + 2])  # cut inside row 3's prompt
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert "row 3: the file ends inside this record" in error_lines(capsys)[0]
+    assert digest(ws) == before
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert "new_pairs 3" in out and "records 4" in out and "skipped 1 record(s) (truncated 1)" in out
+    assert "the file was cut off: only its complete records were imported" in out
+    rejects = next((ws / "imports").glob("*-cut.rejects.jsonl"))
+    assert [json.loads(line)["row"] for line in rejects.read_text().splitlines()] == [3]
+
+
+def test_a_file_of_nothing_but_bad_records_is_refused_even_with_skip(ws, tmp_path, capsys):
+    path = tmp_path / "all-bad.jsonl"
+    path.write_bytes(jsonl({"prompt": "q", "chosen": "", "rejected": "x"}) * 2)
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 2
+    assert error_lines(capsys) == [
+        f"error: {path}: no importable records: all 2 skipped; the first: the answer is empty"
+    ]
+    assert digest(ws) == before
+
+
+def test_record_errors_carry_a_reason():
+    err = RecordError("f.json", "the answer is empty", row=3, field="chosen", reason="empty_answer")
+    assert str(err) == "f.json, row 3, field 'chosen': the answer is empty" and err.reason == "empty_answer"
