@@ -162,8 +162,12 @@ def spin_report(summary: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("transformers", "httpx", "urllib3", "filelock"):  # their INFO lines bury our summary
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         options = build(GenerateOptions, build_parser().parse_args(argv))
+        if options.verbose:
+            logging.getLogger("transformers").setLevel(logging.INFO)
         counts = run(options)
     except (PrefloopError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

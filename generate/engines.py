@@ -30,8 +30,10 @@ class SamplingParams:
     max_tokens: int = 128
     seed: int = 0
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+    def to_json(self, dtype: str | None = None) -> str:
+        """The parameters as stored with each completion, with the dtype the engine ran in where known."""
+        values = asdict(self) | ({"dtype": dtype} if dtype else {})
+        return json.dumps(values, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,35 @@ class EngineOptions:
     cpu_kv_cache_gib: int = 2
     batch_size: int = 32
     chat_template: str | None = None  # Jinja text (data.chat_template); None: the model's own template
+    verbose: bool = False  # vLLM's own INFO lines and per-weight dtype messages
+
+
+class _CastCounter(logging.Filter):
+    """Drops vLLM's one-line-per-weight "Attempted to load weight ... with dtype" messages (a model stored in
+    float32 served in bfloat16 prints hundreds) and counts them, so our summary says it once."""
+
+    def __init__(self):
+        super().__init__()
+        self.casts = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Attempted to load weight"):
+            self.casts += 1
+            return False
+        return True
+
+
+def quiet_vllm(verbose: bool) -> _CastCounter | None:
+    """vLLM at WARNING (its INFO lines bury our summary) unless ``verbose``; returns the dtype-message counter."""
+    if verbose:
+        return None
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    counter = _CastCounter()
+    vllm_logger = logging.getLogger("vllm")
+    for handler in [*vllm_logger.handlers, *logging.getLogger().handlers]:
+        handler.addFilter(counter)
+    vllm_logger.addFilter(counter)
+    return counter
 
 
 class Engine(Protocol):
@@ -97,6 +128,7 @@ class HFEngine:
         )
         self.batch_size = options.batch_size
         self.chat_template = options.chat_template
+        self.dtype = str(self.model.dtype).removeprefix("torch.")
         self.load_seconds = time.perf_counter() - start
 
     def sample(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:
@@ -158,7 +190,12 @@ class VLLMEngine:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(options.cpu_kv_cache_gib))
         # In-process engine core: no spawned process, so no __main__ guard is needed and start-up is quicker.
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        counter = quiet_vllm(options.verbose)
         from vllm import LLM
+
+        if counter is not None:  # vLLM configures its handlers on import: filter those too
+            for handler in logging.getLogger("vllm").handlers:
+                handler.addFilter(counter)
 
         start = time.perf_counter()
         kwargs = dict(
@@ -175,6 +212,11 @@ class VLLMEngine:
             kwargs["gpu_memory_utilization"] = options.gpu_memory_utilization
         self.llm = LLM(**kwargs)
         self.chat_template = options.chat_template
+        self.dtype = str(getattr(self.llm.llm_engine.model_config, "dtype", options.dtype)).removeprefix(
+            "torch."
+        )
+        if counter is not None and counter.casts:
+            log.info("vLLM cast %d stored weights to %s on load", counter.casts, self.dtype)
         self.load_seconds = time.perf_counter() - start
 
     def sample(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:

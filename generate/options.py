@@ -99,6 +99,10 @@ class GenerateOptions:
     tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM tensor parallel GPUs"})
     data_parallel_size: int = field(default=1, metadata={"help": "vLLM data parallel replicas"})
     gpu_memory_utilization: float = field(default=0.85, metadata={"help": "vLLM GPU memory fraction"})
+    verbose: bool = field(
+        default=False,
+        metadata={"help": "show vLLM's and transformers' own INFO logs (default: warnings only)"},
+    )
     cpu_kv_cache_gib: int = field(default=2, metadata={"help": "vLLM KV cache on CPU (GiB)"})
     # The SPIN driver: --spin-iter N runs N iterations of sample -> train -> register.
     spin_iter: int = field(
@@ -149,6 +153,7 @@ def engine_options(options: GenerateOptions) -> EngineOptions:
         cpu_kv_cache_gib=options.cpu_kv_cache_gib,
         batch_size=options.chunk_size,
         chat_template=resolve_chat_template(options.chat_template),
+        verbose=options.verbose,
     )
 
 

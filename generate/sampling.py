@@ -87,14 +87,20 @@ def gold_prompt_ids(workspace: Workspace, split: str, limit: int = 0) -> list[st
 
 
 def _completion(
-    prompt: PromptRow, sample: Sample, model: str, engine: str, params: SamplingParams, round: int
+    prompt: PromptRow,
+    sample: Sample,
+    model: str,
+    engine: str,
+    params: SamplingParams,
+    round: int,
+    dtype: str | None = None,
 ):
     return Completion(
         prompt_id=prompt.id,
         text=sample.text,
         model=model,
         engine=engine,
-        params=params.to_json(),
+        params=params.to_json(dtype),
         seed=sample.seed,
         round=round,
         num_tokens=sample.num_tokens,
@@ -152,7 +158,8 @@ def sample_pairs(
     prompts = prompts[:limit] if limit else prompts
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
-        completions = [_completion(prompt, s, model, engine.name, params, round) for s in samples]
+        dtype = getattr(engine, "dtype", None)
+        completions = [_completion(prompt, s, model, engine.name, params, round, dtype) for s in samples]
         pairs, counts = make_pairs(prompt.id, completions, pairs_per_prompt, round, params.seed)
         return [*completions, *pairs], counts
 
@@ -160,11 +167,17 @@ def sample_pairs(
 
 
 def spin_records(
-    prompt: PromptRow, sample: Sample, model: str, engine: str, params: SamplingParams, round: int
+    prompt: PromptRow,
+    sample: Sample,
+    model: str,
+    engine: str,
+    params: SamplingParams,
+    round: int,
+    dtype: str | None = None,
 ):
     """Gold-vs-generated records for one prompt: the gold as a completion, the pair, and its by-construction label."""
     gold = Completion(prompt.id, prompt.gold, model="gold", engine="gold", round=round)
-    generated = _completion(prompt, sample, model, engine, params, round)
+    generated = _completion(prompt, sample, model, engine, params, round, dtype)
     if not generated.text.strip() or generated.text.strip() == prompt.gold.strip():
         return [generated], Counter(degenerate=1)
     pair = Pair(prompt.id, gold.id, generated.id, kind="spin", round=round)
@@ -198,6 +211,8 @@ def sample_spin(
     prompts = prompts[:limit] if limit else prompts
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
-        return spin_records(prompt, samples[0], model, engine.name, params, round)
+        return spin_records(
+            prompt, samples[0], model, engine.name, params, round, getattr(engine, "dtype", None)
+        )
 
     return _run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, "sampling SPIN negatives")

@@ -50,7 +50,8 @@ def test_sample_pairs_writes_completions_and_pairs_with_provenance(tmp_path, hf_
     assert counts["prompts"] == 5 and counts["new_completions"] == 10
     completions = ws.frame("completions").set_index("id")
     assert set(completions["model"]) == {"tiny"} and set(completions["engine"]) == {"hf"}
-    assert set(completions["round"]) == {1} and json.loads(completions["params"].iloc[0])["max_tokens"] == 8
+    params = json.loads(completions["params"].iloc[0])
+    assert set(completions["round"]) == {1} and params["max_tokens"] == 8 and params["dtype"] == "float32"
     for pair in ws.frame("pairs").itertuples():
         assert (
             completions.loc[pair.completion_a, "text"].strip()

@@ -51,6 +51,7 @@ def test_vllm_job_writes_the_same_schema_as_hf(tmp_path, vllm_engine):
     assert completions["num_tokens"].between(1, 8).all() and completions["seed"].notna().all()
     assert set(completions["finish_reason"]) <= {"stop", "length"}
     assert json.loads(completions["params"].iloc[0]) == {
+        "dtype": vllm_engine.dtype,  # what the engine ran in, recorded with every completion
         "max_tokens": 8,
         "seed": 0,
         "temperature": 1.0,

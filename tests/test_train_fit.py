@@ -185,6 +185,7 @@ def test_a_base_model_needs_a_chat_template_and_trains_with_one(tmp_path, tiny_b
     err = capsys.readouterr().err
     assert str(tiny_base_model_dir) in err and "--chat-template" in err and not (tmp_path / "a").exists()
     assert main([*argv, "--out", str(tmp_path / "b"), "--chat-template", "plain"]) == 0
-    assert "chat_template" in (tmp_path / "b" / "tokenizer_config.json").read_text() or (
-        tmp_path / "b" / "chat_template.jinja"
-    ).exists()
+    assert (
+        "chat_template" in (tmp_path / "b" / "tokenizer_config.json").read_text()
+        or (tmp_path / "b" / "chat_template.jinja").exists()
+    )
