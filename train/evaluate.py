@@ -10,6 +10,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 
 def _ids(tokenizer, prompt: list[dict], completion: list[dict], max_length: int | None) -> tuple[list, int]:
@@ -50,14 +51,21 @@ def full_vocab_logps(model, input_ids, attention, completion) -> torch.Tensor:
 
 @torch.no_grad()
 def sequence_logps(
-    model, tokenizer, prompts: list, completions: list, batch_size: int = 4, max_length: int | None = None
+    model,
+    tokenizer,
+    prompts: list,
+    completions: list,
+    batch_size: int = 4,
+    max_length: int | None = None,
+    desc: str | None = None,
 ) -> list[float]:
     """log π(completion | prompt) for each row (chat messages in, floats out), in evaluation mode."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     out: list[float] = []
-    for offset in range(0, len(prompts), batch_size):
+    batches = range(0, len(prompts), batch_size)
+    for offset in tqdm(batches, desc=desc, unit="batch", disable=not desc or len(batches) < 2):
         batch = encode_batch(
             tokenizer,
             prompts[offset : offset + batch_size],
@@ -69,12 +77,33 @@ def sequence_logps(
     return out
 
 
-def pair_logps(model, tokenizer, rows: list[dict], batch_size: int = 4, max_length: int | None = None):
+def pair_logps(
+    model,
+    tokenizer,
+    rows: list[dict],
+    batch_size: int = 4,
+    max_length: int | None = None,
+    desc: str | None = None,
+):
     """(chosen, rejected) log-probs of DPO rows."""
     prompts = [r["prompt"] for r in rows]
-    chosen = sequence_logps(model, tokenizer, prompts, [r["chosen"] for r in rows], batch_size, max_length)
+    chosen = sequence_logps(
+        model,
+        tokenizer,
+        prompts,
+        [r["chosen"] for r in rows],
+        batch_size,
+        max_length,
+        desc and f"{desc} (chosen)",
+    )
     rejected = sequence_logps(
-        model, tokenizer, prompts, [r["rejected"] for r in rows], batch_size, max_length
+        model,
+        tokenizer,
+        prompts,
+        [r["rejected"] for r in rows],
+        batch_size,
+        max_length,
+        desc and f"{desc} (rejected)",
     )
     return chosen, rejected
 
@@ -150,10 +179,11 @@ def kto_metrics(ref_logps, logps, labels, beta: float) -> dict:
 def evaluate_rows(data: str, model, tokenizer, rows: list[dict], batch_size: int, max_length: int) -> dict:
     """Summed log-probs of the held-out ``rows``: {"chosen", "rejected"} for pairs, {"logps"} for KTO
     completions (``data`` as in `train.methods.Method.data`)."""
+    desc = "held-out evaluation"
     if data == "completions":
         prompts, completions = [r["prompt"] for r in rows], [r["completion"] for r in rows]
-        return {"logps": sequence_logps(model, tokenizer, prompts, completions, batch_size, max_length)}
-    chosen, rejected = pair_logps(model, tokenizer, rows, batch_size, max_length)
+        return {"logps": sequence_logps(model, tokenizer, prompts, completions, batch_size, max_length, desc)}
+    chosen, rejected = pair_logps(model, tokenizer, rows, batch_size, max_length, desc)
     return {"chosen": chosen, "rejected": rejected}
 
 

@@ -59,12 +59,15 @@ class Method:
     check: Callable[[TrainOptions], None] | None = None
 
 
+SHORT_RUN = 20  # optimiser steps below which a run has no warm-up
+
+
 def warmup_steps(options: TrainOptions, rows: int) -> int:
-    """Linear warm-up steps: --warmup-ratio of the run's steps, rounded down, so a run shorter than 1/ratio steps
-    has none (its first step would otherwise train at learning rate 0)."""
+    """Linear warm-up steps: --warmup-ratio of the run's steps; none for a run under SHORT_RUN steps, whose first
+    step(s) would otherwise train at (near) learning rate 0 — a share of the run it cannot spare."""
     per_step = options.batch_size * options.grad_accum * int(os.environ.get("WORLD_SIZE", 1))
     steps = options.max_steps or math.ceil(math.ceil(rows / per_step) * options.epochs)
-    return int(options.warmup_ratio * steps)
+    return int(options.warmup_ratio * steps) if steps >= SHORT_RUN else 0
 
 
 def common_args(options: TrainOptions, b: Build) -> dict:

@@ -19,6 +19,7 @@ import torch
 from accelerate.utils import is_peft_model
 from datasets import Dataset
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from data.records import content_id, now
 from data.workspace import Workspace
@@ -187,7 +188,7 @@ class PreferenceTrainer(SeamDPOTrainer):
         model = self.ref_model or self.model
         model.to(self.accelerator.device)
         chosen, rejected = [], []
-        for batch in loader:
+        for batch in tqdm(loader, desc="reference log-probs", unit="batch", disable=len(loader) < 2):
             batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
             c, r = self.reference_batch_logps(model, batch)
             chosen += c.float().cpu().tolist()
