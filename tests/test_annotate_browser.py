@@ -1,4 +1,6 @@
-"""End to end in a real headless Chromium: log in, label with the keyboard only, undo, reload, export, screenshots.
+"""End to end in a real headless Chromium: log in, label with the keyboard only, undo, reload, export and download,
+a SIGKILL restart with an open tab, login throttling, headers and refusals, a phone-sized screen, fast typing,
+bidi markers, screenshots.
 
 Needs Debian's `chromium` and Playwright's Python client (no `playwright install`: we drive the system browser).
 """
@@ -101,7 +103,17 @@ def login(page, url, name):
     page.locator("input[type=text]").first.fill(name)
     page.locator("input[type=password]").fill(PASSWORD)
     page.keyboard.press("Enter")
+    if name == "ann":  # an admin lands on the admin tab and gets an item only from the label tab
+        page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=20_000)
+        page.get_by_role("tab", name="Label").click()
     page.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
+
+
+def csp_errors(page) -> list[str]:
+    """Collects the page's Content-Security-Policy violations (the app's own scripts must cause none)."""
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    return errors
 
 
 def wait_status(page, text):
@@ -114,7 +126,8 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
     workspace = build_workspace(Workspace.init(tmp_path / "ws"))
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        page = browser.new_page(viewport={"width": 1440, "height": 960}, accept_downloads=True)
+        violations = csp_errors(page)
         login(page, url, "ann")
         first = ctx.service.queue.held["ann"]
 
@@ -156,6 +169,8 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
         assert page.evaluate("window.__xss") is None
 
         page.reload()
+        page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=20_000)  # an admin lands on the admin tab
+        page.get_by_role("tab", name="Label").click()
         page.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
         assert "Hamlet" in page.inner_text("#pf-prompt")  # resumed on the same item
         assert "2 labelled" in page.inner_text("#pf-progress")
@@ -169,10 +184,14 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
         page.click("#pf-export-dpo")
         page.locator("#pf-admin-status").get_by_text("Wrote").wait_for(timeout=10_000)
         screenshot(page, "annotate-admin.png", tmp_path)
+        with page.expect_download(timeout=10_000) as download:
+            page.click("#pf-admin-status a.pf-download")
+        saved = tmp_path / "downloaded-dpo.parquet"
+        download.value.save_as(saved)
 
         import pandas as pd
 
-        dpo = pd.read_parquet(workspace.exports / "dpo.parquet")
+        dpo = pd.read_parquet(saved)
         assert list(dpo["pair_id"]) == [first]
         texts = {row.id: row.text for row in workspace.frame("completions").itertuples()}
         pair = workspace.frame("pairs").set_index("id").loc[first]
@@ -185,6 +204,10 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
         login(other, url, "bob")
         assert other.get_by_role("tab", name="Admin").count() == 0
         assert "0 labelled" in other.inner_text("#pf-progress")
+        assert other.request.get(f"{url}prefloop/export/dpo.parquet").status == 403
+        other.click("#pf-logout-button")
+        other.locator("input[type=password]").wait_for(timeout=10_000)
+        assert violations == []
     finally:
         app.close()
 
