@@ -55,7 +55,7 @@ SCRIPT_TEMPLATE = """
   const KEYMAP = __KEYMAP__;
   const BUTTONS = {"enter": "pf-submit", "s": "pf-skip", "u": "pf-undo"};
   const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000;
-  let inflight = 0, lastView = null, queued = [];
+  let inflight = 0, lastView = null, queued = [], restoring = true;
 
   const $ = (selector) => document.querySelector(selector);
   const typing = (el) => el && (el.isContentEditable || el.tagName === "TEXTAREA" ||
@@ -87,16 +87,22 @@ SCRIPT_TEMPLATE = """
   // (the server refuses a second label for an item that already has this labeller's label).
   const remember = (submitted) => {
     const view = shown();
-    if (!view || !view.dataset.item) return;
-    const choice = radios("pf-choice").findIndex((i) => i.checked);
-    const strength = radios("pf-strength").findIndex((i) => i.checked);
+    if (restoring || !view || !view.dataset.item) return;
+    let choice = radios("pf-choice").findIndex((i) => i.checked);
+    let strength = radios("pf-strength").findIndex((i) => i.checked);
     const note = $("#pf-note textarea")?.value || "";
     const previous = load();
-    submitted = submitted || (previous?.item === view.dataset.item && previous.submitted);
+    if (previous?.item === view.dataset.item) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
+      submitted = submitted || previous.submitted;
+      if (choice < 0) choice = previous.choice;
+      if (strength < 0) strength = previous.strength;
+    }
     save({item: view.dataset.item, choice, strength, note, submitted});
   };
 
-  const restore = (pending) => {
+  // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.
+  const restore = (pending, tries = 10) => {
+    if (shown()?.dataset.item !== pending.item) { restoring = false; return; }
     if (pending.choice >= 0) pick("pf-choice", pending.choice);
     if (pending.strength >= 0) pick("pf-strength", pending.strength);
     const note = $("#pf-note textarea");
@@ -104,7 +110,14 @@ SCRIPT_TEMPLATE = """
       note.value = pending.note;
       note.dispatchEvent(new Event("input", {bubbles: true}));
     }
-    if (pending.submitted && pending.choice >= 0) setTimeout(() => press("pf-submit"), 100);
+    const held = pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked;
+    if (!held && tries > 0) { setTimeout(() => restore(pending, tries - 1), 300); return; }
+    setTimeout(() => {
+      const settled = pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked;
+      restoring = false;
+      if (settled && pending.submitted) press("pf-submit");
+      else if (!settled && tries > 0) restore(pending, tries - 1);
+    }, 300);
   };
 
   const onView = (view) => {
@@ -113,7 +126,8 @@ SCRIPT_TEMPLATE = """
     inflight = 0;
     const pending = load();
     if (pending && pending.item !== view.dataset.item) save(null);  // the server moved on: saved, or not ours
-    else if (pending && first) setTimeout(() => restore(pending), 50);
+    if (pending && first && pending.item === view.dataset.item) setTimeout(() => restore(pending), 300);
+    else restoring = false;
     setTimeout(flush, 30);  // after the answer's own updates (the radios reset for the next item)
   };
 
@@ -229,13 +243,14 @@ kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1p
 .pf-big { font-size: 1.5rem; font-weight: 700; }
 #pf-submit { min-width: 160px; }
 .pf-bidi { color: #9b1c1c; background: #fdecec; border-radius: 3px; font-family: var(--font-mono); font-size: 0.75em; }
-.pf-logout { margin-left: auto; }
+.pf-header > .pf-logout { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; margin-left: auto; }
 .pf-logout button { background: none; border: 1px solid var(--border-color-primary); border-radius: 6px;
   padding: 2px 10px; cursor: pointer; color: var(--body-text-color); font: inherit; font-size: 0.85rem; }
 .pf-download { display: inline-block; margin-top: 6px; font-weight: 600; }
 /* Phones: the header wraps instead of being cut off, and the A/B cards stack at full width. */
 @media (max-width: 720px) {
   .pf-header { flex-wrap: wrap; }
+  .pf-header > :not(.pf-logout) { flex: 1 1 100% !important; min-width: 0 !important; }
   .pf-progress { min-width: 0; }
   #pf-cards { flex-direction: column; }
   #pf-cards > * { width: 100%; min-width: 0 !important; }
