@@ -7,7 +7,8 @@
     python -m annotate -w demo-ws --demo-user     # adds user `demo` (admin) with a fresh password, printed once
     python -m annotate hash-password              # a hash to paste into a users file by hand
 
-Labels are appended to WS/labels/ as they are made; stopping and restarting the app loses nothing.
+Labels are appended to WS/labels/ as they are made; stopping and restarting the app loses nothing, and signed-in
+labellers stay signed in (sessions are signed with WS/session.key). Sign-in is throttled (--login-* flags).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotate.service import ORDERS, LabelService
-from annotate.users import Authenticator, add_user, hash_password, load_users
+from annotate.users import Authenticator, LoginLimits, add_user, hash_password, load_users
 from data.config import add_options, build
 from data.errors import PrefloopError
 from data.schemas import TASKS
@@ -53,6 +54,36 @@ class AnnotateOptions:
     demo_user: bool = field(
         default=False, metadata={"help": "add an admin user `demo` with a fresh password (printed once)"}
     )
+    session_idle_minutes: float = field(
+        default=120.0, metadata={"help": "sign a labeller out after this long without an action"}
+    )
+    login_attempts: int = field(
+        default=10, metadata={"help": "wrong passwords for one user name before it is locked out"}
+    )
+    login_address_attempts: int = field(
+        default=50, metadata={"help": "wrong passwords from one client address before it is locked out"}
+    )
+    login_lockout_minutes: float = field(
+        default=15.0, metadata={"help": "how long a lock-out lasts (older failures are forgotten)"}
+    )
+    login_backoff: float = field(
+        default=1.0,
+        metadata={"help": "seconds a name waits after its first wrong password, doubling after each"},
+    )
+
+    def login_limits(self) -> LoginLimits:
+        for name in (
+            "session_idle_minutes",
+            "login_attempts",
+            "login_address_attempts",
+            "login_lockout_minutes",
+        ):
+            if getattr(self, name) <= 0:
+                raise PrefloopError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.login_backoff < 0:
+            raise PrefloopError(f"--login-backoff must be 0 or more, got {self.login_backoff}")
+        lockout = 60 * self.login_lockout_minutes
+        return LoginLimits(self.login_attempts, self.login_address_attempts, lockout, self.login_backoff)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +133,7 @@ def user_command(command: str, argv: list[str]) -> int:
 def serve(options: AnnotateOptions) -> int:
     # Every check comes before anything is served: a bad users file or an empty workspace is one clear line.
     workspace = Workspace(options.workspace)
+    limits = options.login_limits()
     users_path = options.users or options.workspace / "users.toml"
     password = None
     if options.demo_user:
@@ -131,7 +163,15 @@ def serve(options: AnnotateOptions) -> int:
     if password:
         print(f"login: {DEMO_USER} / {password}   (demo only: a new password on every start)")
     sys.stdout.flush()
-    launch(app, ctx, options.host, options.port, quiet=True)
+    launch(
+        app,
+        ctx,
+        options.host,
+        options.port,
+        limits=limits,
+        idle_minutes=options.session_idle_minutes,
+        quiet=True,
+    )
     return 0
 
 

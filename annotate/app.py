@@ -1,17 +1,21 @@
 """The Gradio labelling app: handlers are plain functions of an explicit ``Context`` and the signed-in labeller.
 
-Identity always comes from the authenticated session (``gr.Request.username``, set by Gradio's login against the
-users file), never from a field the browser sends. The item id the browser sends back is only checked against the
-item the server put on that labeller's screen. Admin handlers check the admin flag on every call.
+Identity always comes from the authenticated session (``gr.Request.username``, which Gradio takes from the signed
+session cookie of annotate.web), never from a field the browser sends. The item id the browser sends back is only
+checked against the item the server put on that labeller's screen. Admin handlers check the admin flag on every
+call; an admin is handed items only once they open the Label tab.
 """
 
-from dataclasses import astuple, dataclass
+import secrets
+from dataclasses import astuple, dataclass, replace
+from html import escape
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from annotate.agreement import admin_report
-from annotate.assets import CSS, GUIDELINES, HEAD, KTO_KEYS, PAIRWISE_KEYS
+from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
 from annotate.render import (
     STRENGTHS,
     card_html,
@@ -24,8 +28,11 @@ from annotate.render import (
     table_html,
 )
 from annotate.service import LabelService, Shown, StaleItem
-from annotate.users import Authenticator
+from annotate.sessions import Sessions
+from annotate.users import Authenticator, LoginLimits, LoginThrottle
+from annotate.web import Guard
 from data.export import to_dpo, to_kto, write_parquet
+from data.records import Label
 
 PAIRWISE_CHOICES = [("A is better  [a]", "left"), ("B is better  [b]", "right"), ("Tie  [t]", "tie")]
 PAIRWISE_CHOICES.append(("Both bad  [x]", "both_bad"))
@@ -33,7 +40,16 @@ KTO_CHOICES = [("Desirable  [d]", "desirable"), ("Undesirable  [x]", "undesirabl
 STRENGTH_CHOICES = [(f"{key}  {STRENGTHS[s]}", s) for key, s in zip("1234", (4, 3, 2, 1))]
 NAMES = {"left": "A better", "right": "B better", "tie": "tie", "both_bad": "both bad"}
 NAMES.update(desirable="desirable", undesirable="undesirable")
-RELOAD_SECONDS = 30.0  # how often a labeller with nothing left may trigger a re-read of the workspace
+LOGOUT = (
+    '<form method="post" action="logout"><button type="submit" id="pf-logout-button">Log out</button></form>'
+)
+RELOAD_SECONDS = 30.0
+# Local fonts only: the app works offline, and the CSP allows no third-party stylesheet.
+SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
+MONO_FONTS = [
+    "ui-monospace",
+    "monospace",
+]  # how often a labeller with nothing left may trigger a re-read of the workspace
 
 
 @dataclass
@@ -90,13 +106,24 @@ def _history(ctx: Context, user: str) -> object:
     return gr.Dropdown(choices=choices, value=None)
 
 
+def stamped(item_id: str, html: str) -> str:
+    """The prompt HTML inside a marker the page script reads: which item is shown, and a fresh id per answer."""
+    return f'<div data-item="{escape(item_id)}" data-view="{secrets.token_hex(6)}">{html}</div>'
+
+
+def idle_view(ctx: Context, user: str, text: str) -> View:
+    """The label tab with no item leased (an admin who has not opened it, or nothing left)."""
+    progress = progress_html(user, ctx.service.progress(user))
+    empty = stamped("", message_html(text, "info"))
+    return View("", empty, "", "", None, None, "", "", progress, _history(ctx, user))
+
+
 def label_view(ctx: Context, user: str, status: str = "") -> View:
     """The label tab for this labeller: their item on screen (or why there is none), progress and history."""
     service = ctx.service
     shown = service.show(user)
     if shown is None and service.reload(RELOAD_SECONDS):
         shown = service.show(user)
-    progress = progress_html(user, service.progress(user), shown.item.round if shown else None)
     if shown is None:
         if not service.items:
             reason = f"There is nothing to label for the {service.task} task in this workspace yet."
@@ -104,8 +131,8 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
             reason = (
                 "All done — nothing is left for you right now. Thank you! New items show up after a reload."
             )
-        empty = message_html(reason, "info")
-        return View("", empty, "", "", None, None, "", status, progress, _history(ctx, user))
+        return replace(idle_view(ctx, user, reason), status=status)
+    progress = progress_html(user, service.progress(user), shown.item.round)
     left, right = _cards(shown)
     previous = shown.previous
     choice = side_of(previous.choice, shown.left) if previous else None
@@ -113,7 +140,7 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
         status = status or message_html(f"Editing your label: {describe(choice, previous.strength)}", "info")
     return View(
         shown.item.id,
-        chat_html(shown.item.prompt),
+        stamped(shown.item.id, chat_html(shown.item.prompt)),
         left,
         right,
         choice,
@@ -134,7 +161,19 @@ def _cards(shown: Shown) -> tuple[str, str]:
 
 
 def on_load(ctx: Context, user: str) -> View:
+    if ctx.auth.is_admin(user):  # an admin opening the app to check progress must not hold up an item
+        return idle_view(
+            ctx, user, "Open this tab when you want to label: only then are items handed to you."
+        )
     return label_view(ctx, user)
+
+
+def _already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label | None:
+    """This labeller's label in force on the item when it is the same choice (a submit that arrived twice)."""
+    label = ctx.service.queue.latest.get((item_id, user))
+    if label is None or label.retracted or side_of(label.choice, label.left) != choice:
+        return None
+    return label
 
 
 def on_submit(ctx: Context, user: str, item_id: str, choice: str | None, strength, note: str | None) -> View:
@@ -146,6 +185,9 @@ def on_submit(ctx: Context, user: str, item_id: str, choice: str | None, strengt
     try:
         label = ctx.service.submit(user, item_id, choice, int(strength) if strength else None, note or "")
     except StaleItem as exc:
+        if (label := _already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
+            saved = describe(choice, label.strength)
+            return label_view(ctx, user, message_html(f"✓ Already saved: {saved}. (u undoes it)", "ok"))
         return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
     except ValueError as exc:
         return label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
@@ -247,24 +289,29 @@ def export_labels(ctx: Context, user: str, fmt: str) -> str:
     if not rows:
         return message_html(f"Nothing to export as {fmt} yet ({summary}).", "warn")
     path = write_parquet(rows, workspace.exports / f"{fmt}.parquet")
-    return message_html(f"Wrote {path}: {summary}", "ok")
+    link = f'<a class="pf-download" href="prefloop/export/{fmt}.parquet" download>Download {fmt}.parquet</a>'
+    return message_html(f"Wrote {path}: {summary}", "ok") + link
 
 
 def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
-    """The app for one workspace and task; launch it with ``launch`` (which adds the login, CSS and key script)."""
+    """The app for one workspace and task; launch it with ``launch`` (which adds the login, CSS and page script)."""
     task = ctx.service.task
     keys = PAIRWISE_KEYS if task == "pairwise" else KTO_KEYS
     with gr.Blocks(title=f"{title} · {task} labelling") as app:
         with gr.Row(elem_classes="pf-header"):
             gr.HTML(f"<h1>{title} · {task} labelling</h1>")
             progress = gr.HTML(elem_id="pf-progress")
-        with gr.Tabs():
-            with gr.Tab("Label", id="label"):
+            # A plain form: POST (not a link) so another site cannot sign a labeller out with a GET.
+            gr.HTML(LOGOUT, elem_classes="pf-logout", elem_id="pf-logout")
+        # The admin tab is the one selected: hidden from labellers (they see the label tab), and an admin is not
+        # handed an item by a label tab that opened on its own.
+        with gr.Tabs(selected="admin") as tabs:
+            with gr.Tab("Label", id="label") as label_tab:
                 view = _label_tab(ctx, task, keys)
             with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
                 admin = _admin_tab()
         outputs = [view[0], *view[1:8], progress, view[8]]
-        wire(ctx, app, outputs, view[9], admin_tab, admin)
+        wire(ctx, app, outputs, view[9], (tabs, label_tab, admin_tab), admin)
     app.queue(default_concurrency_limit=None)  # the service locks what must be serial
     return app
 
@@ -273,7 +320,7 @@ def _label_tab(ctx: Context, task: str, keys) -> list:
     with gr.Row():
         with gr.Column(scale=4):
             prompt = gr.HTML(elem_id="pf-prompt")
-            with gr.Row(equal_height=True):
+            with gr.Row(equal_height=True, elem_id="pf-cards"):
                 left = gr.HTML(elem_id="pf-left")
                 right = gr.HTML(elem_id="pf-right", visible=task == "pairwise")
             with gr.Row():
@@ -327,9 +374,7 @@ def _admin_tab() -> tuple:
     return refresh, export_dpo, export_kto, [cards, labellers, disputed, status]
 
 
-def wire(
-    ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, admin_tab: gr.Tab, admin: tuple
-) -> None:
+def wire(ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, tabs: tuple, admin: tuple) -> None:
     """Connect events to handlers; each wrapper only pulls the labeller's name from the session."""
     item_id, choice, strength, note = outputs[0], outputs[4], outputs[5], outputs[6]
     history = outputs[-1]
@@ -338,6 +383,9 @@ def wire(
 
     def load(request: gr.Request):
         return astuple(on_load(ctx, signed_in(request)))
+
+    def open_label_tab(request: gr.Request):
+        return astuple(label_view(ctx, signed_in(request)))
 
     def submit_label(item: str, pick: str | None, how, text: str | None, request: gr.Request):
         return astuple(on_submit(ctx, signed_in(request), item, pick, how, text))
@@ -352,6 +400,7 @@ def wire(
         return astuple(on_edit(ctx, signed_in(request), item))
 
     app.load(load, api_name="load", **common)
+    tabs[1].select(open_label_tab, None, api_name="label_tab", **common)
     submit.click(submit_label, [item_id, choice, strength, note], api_name="submit", **common)
     skip.click(skip_item, [item_id], api_name="skip", **common)
     undo.click(undo_last, None, api_name="undo", **common)
@@ -360,7 +409,10 @@ def wire(
     refresh, export_dpo, export_kto, admin_outputs = admin
 
     def show_admin(request: gr.Request):
-        return gr.Tab(visible=ctx.auth.is_admin(signed_in(request)))
+        user = signed_in(request)
+        if not ctx.auth.is_admin(user):
+            return gr.Tab(visible=False), gr.Tabs(selected="label"), *(gr.skip(),) * len(admin_outputs)
+        return gr.Tab(visible=True), gr.skip(), *admin_view(ctx, user)
 
     def admin_stats(request: gr.Request):
         return admin_view(ctx, signed_in(request))
@@ -372,7 +424,8 @@ def wire(
         return handler
 
     private = dict(api_visibility="undocumented")
-    app.load(show_admin, None, admin_tab, api_name="admin_tab", **private)
+    admin_tab = tabs[2]  # tabs: (the Tabs, the label tab, the admin tab)
+    app.load(show_admin, None, [admin_tab, tabs[0], *admin_outputs], api_name="admin_tab", **private)
     refresh.click(admin_stats, None, admin_outputs, api_name="admin", **private)
     admin_tab.select(admin_stats, None, admin_outputs, api_name="admin_select", **private)
     export_dpo.click(export("dpo"), None, admin_outputs[-1], api_name="export_dpo", **private)
@@ -385,20 +438,44 @@ def make_context(service: LabelService, auth: Authenticator, guidelines: Path | 
 
 
 def launch(
-    app: gr.Blocks, ctx: Context, host: str = "127.0.0.1", port: int = 7860, block: bool = True, **kwargs
-):
-    """Serve the app behind the users-file login; with ``block=False`` return once it listens."""
-    return app.launch(
+    app: gr.Blocks,
+    ctx: Context,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+    limits: LoginLimits | None = None,
+    idle_minutes: float = 120.0,
+    **kwargs,
+) -> gr.Blocks:
+    """Serve the app behind the users-file login (annotate.web); with ``block=False`` return once it listens."""
+    workspace = ctx.service.workspace
+    sessions = Sessions.for_workspace(workspace.path, ctx.auth.users, 60 * idle_minutes)
+    guard = Middleware(
+        Guard,
+        sessions=sessions,
+        throttle=LoginThrottle(limits or LoginLimits()),
+        check=ctx.auth,
+        is_admin=ctx.auth.is_admin,
+        exports=workspace.exports,
+        script=SCRIPT,
+    )
+    app.launch(
         server_name=host,
         server_port=port,
-        auth=ctx.auth,
+        auth=ctx.auth,  # Gradio's login page; the form's POST /login is answered by Guard
         auth_message="Sign in with the name and password from your labelling admin.",
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         css=CSS,
-        head=HEAD,
-        theme=gr.themes.Soft(),
+        theme=gr.themes.Soft(font=SYSTEM_FONTS, font_mono=MONO_FONTS),
         footer_links=[],
         ssr_mode=False,
         show_error=True,
+        app_kwargs={"middleware": [guard]},
         **kwargs,
     )
+    # Gradio asks ``app.tokens`` for the user behind its cookie: our signed tokens, under a name stable per workspace.
+    app.server_app.cookie_id = sessions.cookie_id
+    app.server_app.tokens = sessions
+    if block:
+        app.block_thread()
+    return app

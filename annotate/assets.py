@@ -1,8 +1,11 @@
-"""Static parts of the app: the stylesheet, the keyboard script and the default guidelines.
+"""Static parts of the app: the stylesheet, the page script and the default guidelines.
 
-Gradio has no hotkeys, so a small script in the page head maps keys to clicks on the app's own buttons and radio
-options (by element id). Keys never fire while a text field has focus: Esc leaves the note, Ctrl+Enter submits from
-it, and key repeats are ignored so that a held key cannot label several items.
+Gradio has no hotkeys, so a small script (served as ``/prefloop/app.js`` by annotate.web, so the CSP needs no
+inline script of ours) maps keys to clicks on the app's own buttons and radio options (by element id). Keys never
+fire while a text field has focus: Esc leaves the note, Ctrl+Enter submits from it, and key repeats are ignored so
+that a held key cannot label several items. Keys pressed while a submit is on its way are queued and applied after
+the answer (or, with no answer, dropped with a visible message). The script also keeps the labeller's pick in
+``localStorage`` across a lost connection (see ``remember``) and shows why a sign-in was throttled.
 """
 
 from __future__ import annotations
@@ -46,20 +49,113 @@ KEYMAP = {
     "kto": {"d": ["pf-choice", 0], "x": ["pf-choice", 1]},
 }
 
-_SCRIPT = """
-<script>
+SCRIPT_TEMPLATE = """
 (() => {
+  "use strict";
   const KEYMAP = __KEYMAP__;
   const BUTTONS = {"enter": "pf-submit", "s": "pf-skip", "u": "pf-undo"};
+  const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000;
+  let inflight = 0, lastView = null, queued = [], restoring = true;
+
+  const $ = (selector) => document.querySelector(selector);
   const typing = (el) => el && (el.isContentEditable || el.tagName === "TEXTAREA" ||
     (el.tagName === "INPUT" && !["radio", "checkbox", "button", "submit"].includes(el.type)));
   const press = (id) => { const el = document.getElementById(id); if (el && !el.disabled) el.click(); };
-  const pick = (group, index) => {
-    const inputs = document.querySelectorAll(`#${group} input[type=radio]`);
-    if (inputs[index] && !inputs[index].checked) inputs[index].click();
+  const radios = (group) => [...document.querySelectorAll(`#${group} input[type=radio]`)];
+  const pick = (group, index) => { const input = radios(group)[index]; if (input && !input.checked) input.click(); };
+  const shown = () => $("#pf-prompt [data-view]");
+  const load = () => { try { return JSON.parse(localStorage.getItem(PENDING)); } catch { return null; } };
+  const save = (p) => p ? localStorage.setItem(PENDING, JSON.stringify(p)) : localStorage.removeItem(PENDING);
+
+  // A visible line for what the page itself decides (queued keys, throttled sign-in); text only, never HTML.
+  const say = (text) => {
+    let el = $("#pf-js-note");
+    if (!el) {
+      el = document.createElement("div");
+      el.id = "pf-js-note";
+      el.setAttribute("role", "status");
+      el.style.cssText = "position:fixed;top:8px;left:50%;transform:translateX(-50%);z-index:1000;padding:8px 14px;" +
+        "border-radius:8px;background:#fff4e0;color:#8a5300;font:14px sans-serif;box-shadow:0 1px 4px #0003";
+      document.body.appendChild(el);
+    }
+    el.textContent = text;
+    el.hidden = !text;
   };
+
+  // The choice on screen is kept in this browser until the server moves past the item, so a restart or a lost
+  // connection cannot lose it; after a reload it is picked again and, if it had been submitted, sent again
+  // (the server refuses a second label for an item that already has this labeller's label).
+  const remember = (submitted) => {
+    const view = shown();
+    if (restoring || !view || !view.dataset.item) return;
+    let choice = radios("pf-choice").findIndex((i) => i.checked);
+    let strength = radios("pf-strength").findIndex((i) => i.checked);
+    const note = $("#pf-note textarea")?.value || "";
+    const previous = load();
+    if (previous?.item === view.dataset.item) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
+      submitted = submitted || previous.submitted;
+      if (choice < 0) choice = previous.choice;
+      if (strength < 0) strength = previous.strength;
+    }
+    save({item: view.dataset.item, choice, strength, note, submitted});
+  };
+
+  // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.
+  const restore = (pending, tries = 10) => {
+    if (shown()?.dataset.item !== pending.item) { restoring = false; return; }
+    if (pending.choice >= 0) pick("pf-choice", pending.choice);
+    if (pending.strength >= 0) pick("pf-strength", pending.strength);
+    const note = $("#pf-note textarea");
+    if (note && pending.note && !note.value) {
+      note.value = pending.note;
+      note.dispatchEvent(new Event("input", {bubbles: true}));
+    }
+    const held = pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked;
+    if (!held && tries > 0) { setTimeout(() => restore(pending, tries - 1), 300); return; }
+    setTimeout(() => {
+      const settled = pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked;
+      restoring = false;
+      if (settled && pending.submitted) press("pf-submit");
+      else if (!settled && tries > 0) restore(pending, tries - 1);
+    }, 300);
+  };
+
+  const onView = (view) => {
+    const first = lastView === null;
+    lastView = view.dataset.view;
+    inflight = 0;
+    const pending = load();
+    if (pending && pending.item !== view.dataset.item) save(null);  // the server moved on: saved, or not ours
+    if (pending && first && pending.item === view.dataset.item) setTimeout(() => restore(pending), 300);
+    else restoring = false;
+    setTimeout(flush, 30);  // after the answer's own updates (the radios reset for the next item)
+  };
+
+  // Keys that arrive while a submit, skip or undo is on its way wait for the answer, then apply to the next item.
+  const flush = () => {
+    while (queued.length && !inflight) act(queued.shift());
+    say(queued.length ? `Saving… ${queued.length} key(s) queued` : "");
+  };
+  setInterval(() => {
+    if (inflight && Date.now() - inflight > ANSWER_MS) {
+      inflight = 0;
+      if (queued.length) say(`No answer from the app: ${queued.length} key(s) not applied; check the item and press them again.`);
+      queued = [];
+    }
+  }, 1000);
+
+  const act = ({key, ctrl}) => {
+    if (ctrl && key === "z") return press("pf-undo");
+    const task = $(".pf-task-kto") ? "kto" : "pairwise";
+    if (KEYMAP[task][key]) return pick(...KEYMAP[task][key]);
+    if (BUTTONS[key]) return press(BUTTONS[key]);
+    if (key === "n") return $("#pf-note textarea")?.focus();
+    if (key === "g") $("#pf-guidelines button, #pf-guidelines .label-wrap")?.click();
+  };
+
   document.addEventListener("keydown", (event) => {
-    if (event.isComposing || event.altKey || !document.getElementById("pf-submit")) return;
+    const submit = document.getElementById("pf-submit");
+    if (event.isComposing || event.altKey || !submit || submit.offsetParent === null) return;
     const key = event.key.toLowerCase();
     if (typing(event.target)) {
       if (key === "escape") { event.target.blur(); event.preventDefault(); }
@@ -69,19 +165,46 @@ _SCRIPT = """
       return;
     }
     if (event.repeat) return;
-    if ((event.ctrlKey || event.metaKey) && key === "z") { event.preventDefault(); press("pf-undo"); return; }
-    if (event.ctrlKey || event.metaKey) return;
-    const task = document.querySelector(".pf-task-kto") ? "kto" : "pairwise";
-    if (KEYMAP[task][key]) { event.preventDefault(); pick(...KEYMAP[task][key]); return; }
-    if (BUTTONS[key]) { event.preventDefault(); press(BUTTONS[key]); return; }
-    if (key === "n") { event.preventDefault(); document.querySelector("#pf-note textarea")?.focus(); return; }
-    if (key === "g") { event.preventDefault(); document.querySelector("#pf-guidelines button, #pf-guidelines .label-wrap")?.click(); }
+    const ctrl = event.ctrlKey || event.metaKey;
+    const task = $(".pf-task-kto") ? "kto" : "pairwise";
+    if (ctrl ? key !== "z" : !(KEYMAP[task][key] || BUTTONS[key] || key === "n" || key === "g")) return;
+    event.preventDefault();
+    if (!inflight) return act({key, ctrl});
+    if (queued.length >= QUEUE_LIMIT) return say(`Still saving: key ${event.key} not applied (${QUEUE_LIMIT} keys waiting).`);
+    queued.push({key, ctrl});
+    say(`Saving… ${queued.length} key(s) queued`);
   });
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo");
+    if (!button) return;
+    if (button.id === "pf-submit") remember(true);
+    inflight = Date.now();
+  }, true);
+  document.addEventListener("change", (event) => {
+    if (event.target.closest?.("#pf-choice, #pf-strength")) remember(false);
+  }, true);
+  document.addEventListener("input", (event) => {
+    if (event.target.closest?.("#pf-note")) remember(false);
+  }, true);
+  new MutationObserver(() => {
+    const view = shown();
+    if (view && view.dataset.view !== lastView) onView(view);
+  }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+
+  // Gradio's login form shows nothing for a refused (throttled) sign-in: say why.
+  const fetch0 = window.fetch;
+  window.fetch = async (...args) => {
+    const response = await fetch0(...args);
+    if (response.status === 429 && String(args[0]?.url || args[0]).endsWith("login")) {
+      response.clone().json().then((body) => say(String(body.detail))).catch(() => {});
+    }
+    return response;
+  };
 })();
-</script>
 """
 
-HEAD = _SCRIPT.replace("__KEYMAP__", json.dumps(KEYMAP))
+SCRIPT = SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP))
 
 CSS = """
 .gradio-container { max-width: 1500px !important; }
@@ -119,6 +242,20 @@ kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1p
 .pf-kpi { flex: 1 1 160px; border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px; }
 .pf-big { font-size: 1.5rem; font-weight: 700; }
 #pf-submit { min-width: 160px; }
+.pf-bidi { color: #9b1c1c; background: #fdecec; border-radius: 3px; font-family: var(--font-mono); font-size: 0.75em; }
+.pf-header > .pf-logout { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; margin-left: auto; }
+.pf-logout button { background: none; border: 1px solid var(--border-color-primary); border-radius: 6px;
+  padding: 2px 10px; cursor: pointer; color: var(--body-text-color); font: inherit; font-size: 0.85rem; }
+.pf-download { display: inline-block; margin-top: 6px; font-weight: 600; }
+/* Phones: the header wraps instead of being cut off, and the A/B cards stack at full width. */
+@media (max-width: 720px) {
+  .pf-header { flex-wrap: wrap; }
+  .pf-header > :not(.pf-logout) { flex: 1 1 100% !important; min-width: 0 !important; }
+  .pf-progress { min-width: 0; }
+  #pf-cards { flex-direction: column; }
+  #pf-cards > * { width: 100%; min-width: 0 !important; }
+  .pf-text { max-height: none; }
+}
 """
 
 GUIDELINES = {

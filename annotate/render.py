@@ -2,6 +2,8 @@
 
 Every string that came from a prompt, a completion or a labeller goes through ``html.escape`` and into a
 ``white-space: pre-wrap`` block, so ``<script>``, ``onerror=`` attributes and ``javascript:`` links show as text.
+Bidirectional control characters are replaced by visible markers (``⟦RLO⟧``): left in, they reorder what is shown
+(``"\u202eevil.exe"`` reads as "exe.live") and a labeller would judge text that is not what the model wrote.
 """
 
 from __future__ import annotations
@@ -9,11 +11,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+# The bidi embedding, override and isolate controls and the invisible direction marks, by their Unicode abbreviation.
+BIDI = {"\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO"}
+BIDI.update({"\u2066": "LRI", "\u2067": "RLI", "\u2068": "FSI", "\u2069": "PDI"})
+BIDI.update({"\u200e": "LRM", "\u200f": "RLM", "\u061c": "ALM"})
+_BIDI_TEXT = str.maketrans({char: f"⟦{name}⟧" for char, name in BIDI.items()})
+_BIDI_HTML = str.maketrans(
+    {
+        char: f'<span class="pf-bidi" title="bidi control character U+{ord(char):04X}">⟦{name}⟧</span>'
+        for char, name in BIDI.items()
+    }
+)
+
 STRENGTHS = {4: "significantly better", 3: "better", 2: "slightly better", 1: "negligibly better / unsure"}
 
 
+def show_bidi(text: str) -> str:
+    """``text`` with each bidi control character replaced by a visible marker such as ``⟦RLO⟧``."""
+    return text.translate(_BIDI_TEXT)
+
+
 def text_block(text: str) -> str:
-    return f'<pre class="pf-text">{escape(text)}</pre>'
+    return f'<pre class="pf-text">{escape(text).translate(_BIDI_HTML)}</pre>'
 
 
 def chat_html(messages: Sequence[dict]) -> str:
@@ -80,5 +99,5 @@ def cards_html(cards: Sequence[tuple[str, str, str]]) -> str:
 
 
 def excerpt(text: str, length: int = 80) -> str:
-    flat = " ".join(text.split())
+    flat = " ".join(show_bidi(text).split())
     return flat if len(flat) <= length else flat[: length - 1] + "…"

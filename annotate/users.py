@@ -16,6 +16,8 @@ import json
 import os
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,10 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 RESERVED = RESERVED_USER_NAMES  # machine annotators (data.annotators) are not labellers
 MIN_PASSWORD = 8
+# Bounds checked when the users file loads: n=0 or bad base64 would lock a user out silently, and p=64 would make
+# every login (and every guess) take seconds. 32 MiB is hashlib.scrypt's default memory limit.
+SCRYPT_NS = frozenset(2**k for k in range(10, 17))
+SCRYPT_MAX_R, SCRYPT_MAX_P, SCRYPT_MAXMEM = 16, 4, 32 * 2**20
 
 
 class UsersError(PrefloopError):
@@ -77,12 +83,28 @@ def verify_password(password: str, encoded: str) -> bool:
 
 
 def _check_hash(encoded: object, where: str) -> str:
+    """The encoded hash, checked once at load: a malformed one would otherwise fail every login without a word."""
     parts = encoded.split("$") if isinstance(encoded, str) else []
     if len(parts) != 6 or parts[0] != "scrypt" or not all(p.isdigit() for p in parts[1:4]):
         raise UsersError(
             f"{where}: 'password' must be a scrypt hash (scrypt$n$r$p$salt$hash) written by "
             "`python -m annotate add-user` or `hash-password`, never the password itself"
         )
+    n, r, p = (int(v) for v in parts[1:4])
+    if not (
+        n in SCRYPT_NS and 1 <= r <= SCRYPT_MAX_R and 1 <= p <= SCRYPT_MAX_P and 128 * n * r <= SCRYPT_MAXMEM
+    ):
+        raise UsersError(
+            f"{where}: scrypt parameters n={n} r={r} p={p} are out of bounds (n a power of two 2^10..2^16, "
+            f"r 1..{SCRYPT_MAX_R}, p 1..{SCRYPT_MAX_P}, 128·n·r ≤ 32 MiB); hash it again with `python -m annotate "
+            "add-user`"
+        )
+    try:
+        salt, digest = (base64.b64decode(v, validate=True) for v in parts[4:])
+    except ValueError:
+        raise UsersError(f"{where}: the salt or hash of 'password' is not valid base64") from None
+    if len(salt) < 8 or not 16 <= len(digest) <= 64:
+        raise UsersError(f"{where}: 'password' needs a salt of 8+ bytes and a hash of 16-64 bytes")
     return encoded
 
 
@@ -157,3 +179,68 @@ class Authenticator:
     def is_admin(self, username: str | None) -> bool:
         user = self.users.get(username or "")
         return bool(user and user.admin)
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many wrong passwords are tolerated before sign-in is refused (the `--login-*` flags)."""
+
+    attempts: int = 10  # failures of one user name before its lock-out
+    address_attempts: int = 50  # failures from one client address (any names) before its lock-out
+    lockout_seconds: float = 900.0  # how long a lock-out lasts; failures older than this are forgotten
+    backoff_seconds: float = 1.0  # after a name's k-th failure its next try waits backoff * 2**(k-1) s
+
+
+class LoginThrottle:
+    """Failed sign-ins per user name and per client address; pure state, the caller asks before checking a password.
+
+    A name backs off exponentially and is locked out after ``attempts`` failures; an address (one guesser trying many
+    names) is locked out after ``address_attempts``. A refused attempt costs no password check. Failures older than
+    the lock-out window are forgotten, and at most ``max_keys`` keys are kept, so guessed names cannot fill memory.
+    """
+
+    def __init__(
+        self, limits: LoginLimits, clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000
+    ):
+        self.limits, self.clock, self.max_keys = limits, clock, max_keys
+        self._failures: dict[tuple[str, str], tuple[int, float]] = {}  # (kind, key) -> (count, last failure)
+
+    def _count(self, key: tuple[str, str], now: float) -> tuple[int, float]:
+        count, last = self._failures.get(key, (0, now))
+        if count and now - last >= self.limits.lockout_seconds:
+            self._failures.pop(key, None)
+            return 0, now
+        return count, last
+
+    def wait(self, user: str, address: str) -> float:
+        """Seconds until this name may try from this address (0.0: now)."""
+        limits, now = self.limits, self.clock()
+        count, last = self._count(("user", user), now)
+        if count >= limits.attempts:
+            until = last + limits.lockout_seconds
+        elif count:
+            until = last + min(limits.backoff_seconds * 2 ** (count - 1), limits.lockout_seconds)
+        else:
+            until = now
+        count, last = self._count(("address", address), now)
+        if count >= limits.address_attempts:
+            until = max(until, last + limits.lockout_seconds)
+        return max(0.0, until - now)
+
+    def failed(self, user: str, address: str) -> int:
+        """Record a wrong password; the name's failure count."""
+        now = self.clock()
+        if len(self._failures) >= self.max_keys:
+            for key in [
+                k for k, (_, last) in self._failures.items() if now - last >= self.limits.lockout_seconds
+            ]:
+                del self._failures[key]
+            while len(self._failures) > self.max_keys - 2:  # still full: forget the oldest (room for 2 keys)
+                del self._failures[min(self._failures, key=lambda k: self._failures[k][1])]
+        for key in (("user", user), ("address", address)):
+            self._failures[key] = (self._count(key, now)[0] + 1, now)
+        return self._failures[("user", user)][0]
+
+    def succeeded(self, user: str) -> None:
+        """A right password clears the name's failures (not the address's: one account must not reset guessing)."""
+        self._failures.pop(("user", user), None)

@@ -1,12 +1,16 @@
 """Load test of the labelling app: many labellers at once over HTTP on loopback, then a check that nothing was lost.
 
     python benchmarks/bench_annotate.py --labellers 50 --labels-each 20
+    python benchmarks/bench_annotate.py --labellers 4 --labels-each 50 --think 0.05 --guessers 4   # under attack
 
 The app runs in a child process (as `python -m annotate` would); each labeller logs in through Gradio's /login,
 then loads its item and submits labels through the app's own endpoints (/gradio_api/call/load and /submit), one
 request at a time, all labellers concurrently. Reported: submit latency p50/p99 measured by the clients (request to
 the result event) and inside the server (the whole submit handler, and the durable append alone), and
 lost/duplicated labels found by comparing every acknowledged label with the DPO Parquet exported afterwards.
+With ``--guessers N``, N more clients post wrong passwords to /login, flat out, while the labellers work; the server
+runs with lock-outs high enough that every guess pays a full scrypt check (the worst case for the labellers), and
+the report adds how many guesses were checked and refused.
 """
 
 from __future__ import annotations
@@ -50,12 +54,12 @@ def build_workspace(path: Path, items: int):
     return workspace
 
 
-def serve(workspace: Path, port: int, timings_path: Path) -> None:
+def serve(workspace: Path, port: int, timings_path: Path, guessing: bool = False) -> None:
     """Child process: the app with timers around the submit handler and the durable append."""
     import annotate.app as app_module
     from annotate.app import build_app, launch, make_context
     from annotate.service import LabelService
-    from annotate.users import Authenticator, load_users
+    from annotate.users import Authenticator, LoginLimits, load_users
     from data import Workspace
 
     handler_ms, append_ms = [], []
@@ -79,7 +83,9 @@ def serve(workspace: Path, port: int, timings_path: Path) -> None:
     service._append, app_module.on_submit = timed_append, timed_submit
     ctx = make_context(service, Authenticator(load_users(workspace / "users.toml")))
     app = build_app(ctx)
-    launch(app, ctx, port=port, block=False, quiet=True)
+    # Under attack, no name or address is locked out: every guess costs a scrypt check, and the labellers still log in.
+    limits = LoginLimits(10**6, 10**6, 1.0, 0.0) if guessing else None
+    launch(app, ctx, port=port, block=False, limits=limits, quiet=True)
     print("READY", flush=True)
     sys.stdin.readline()  # the parent says when the run is over
     timings_path.write_text(json.dumps({"handler_ms": handler_ms, "append_ms": append_ms}))
@@ -140,17 +146,34 @@ async def labeller(
             client_ms.append(ms)
 
 
-async def drive(url: str, labellers: int, labels_each: int, think: float) -> tuple[list, list, float]:
-    acked, client_ms, start = [], [], StartLine(labellers)
+async def guesser(url: str, name: str, done: asyncio.Event, outcomes: list) -> None:
+    """Wrong passwords for one labeller's name as fast as the server answers, until the labellers are done."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        n = 0
+        while not done.is_set() and n < 100_000:
+            response = await client.post("/login", data={"username": name, "password": f"guess-{n}"})
+            outcomes.append(response.status_code)
+            n += 1
+
+
+async def drive(url: str, labellers: int, labels_each: int, think: float, guessers: int = 0):
+    acked, client_ms, start, outcomes = [], [], StartLine(labellers), []
     tasks = [
         asyncio.create_task(labeller(url, f"user{i:02d}", labels_each, think, acked, client_ms, start))
         for i in range(labellers)
     ]
     await asyncio.wait([asyncio.create_task(start.all_ready.wait()), *tasks], return_when="FIRST_COMPLETED")
+    done = asyncio.Event()
+    guessing = [asyncio.create_task(guesser(url, f"user{i:02d}", done, outcomes)) for i in range(guessers)]
     began = time.perf_counter()
     start.go.set()
     await asyncio.gather(*tasks)
-    return acked, client_ms, time.perf_counter() - began
+    seconds = time.perf_counter() - began
+    done.set()
+    await asyncio.gather(*guessing)
+    return acked, client_ms, seconds, outcomes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,10 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="mean seconds a labeller reads before each label (0: flat out)",
     )
-    parser.add_argument("--serve", nargs=3, metavar=("WS", "PORT", "TIMINGS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--guessers", type=int, default=0, help="clients posting wrong passwords meanwhile (a login attack)"
+    )
+    parser.add_argument(
+        "--serve", nargs=4, metavar=("WS", "PORT", "TIMINGS", "GUESS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]), Path(args.serve[2]))
+        serve(Path(args.serve[0]), int(args.serve[1]), Path(args.serve[2]), args.serve[3] == "1")
         return 0
 
     from annotate.users import User, dump_users, hash_password
@@ -183,7 +211,15 @@ def main(argv: list[str] | None = None) -> int:
         port = sock.getsockname()[1]
     timings = tmp / "timings.json"
     child = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(tmp / "ws"), str(port), str(timings)],
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            str(tmp / "ws"),
+            str(port),
+            str(timings),
+            str(int(args.guessers > 0)),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -192,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     assert child.stdout.readline().strip() == "READY"
     try:
-        acked, client_ms, seconds = asyncio.run(
-            drive(f"http://127.0.0.1:{port}", args.labellers, args.labels_each, args.think)
+        acked, client_ms, seconds, guesses = asyncio.run(
+            drive(f"http://127.0.0.1:{port}", args.labellers, args.labels_each, args.think, args.guessers)
         )
     finally:
         child.stdin.write("quit\n")
@@ -222,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name}: p50 {percentile(values, 50):.1f} ms, p99 {percentile(values, 99):.1f} ms, "
             f"mean {statistics.fmean(values):.1f} ms (n={len(values)})"
+        )
+    if args.guessers:
+        print(
+            f"{args.guessers} guessers: {len(guesses)} wrong passwords ({guesses.count(400)} checked, "
+            f"{guesses.count(429)} refused), none accepted: {200 not in guesses}"
         )
     print(f"labels on disk {len(frames[3])}, DPO rows {len(rows)}: lost {lost}, duplicated {duplicated}")
     return 1 if lost or duplicated else 0

@@ -15,6 +15,7 @@ from annotate.__main__ import main
 from annotate.app import (
     admin_view,
     export_labels,
+    label_view,
     make_context,
     on_edit,
     on_load,
@@ -72,6 +73,16 @@ def test_passwords_are_salted_hashes_and_bad_ones_are_refused(users_file):
         ("", r"no \[users.NAME\] entries"),
         ('[users.import]\npassword = "x"\n', "names are"),
         ('[users.ann]\npassword = "scrypt$1$1$1$a$b"\nadmin = "yes"\n', "'admin' must be true or false"),
+        (
+            '[users.ann]\npassword = "scrypt$0$8$1$c2FsdHNhbHQ=$' + "A" * 44 + '"\n',
+            "user 'ann': scrypt parameters n=0",
+        ),
+        (
+            '[users.ann]\npassword = "scrypt$16384$8$64$c2FsdHNhbHQ=$' + "A" * 44 + '"\n',
+            "n=16384 r=8 p=64 are out",
+        ),
+        ('[users.ann]\npassword = "scrypt$16384$8$1$not base64!$' + "A" * 44 + '"\n', "not valid base64"),
+        ('[users.ann]\npassword = "scrypt$16384$8$1$c2FsdA==$' + "A" * 44 + '"\n', "salt of 8\\+ bytes"),
     ],
 )
 def test_bad_users_files_are_clear_errors(tmp_path, content, message):
@@ -83,15 +94,28 @@ def test_bad_users_files_are_clear_errors(tmp_path, content, message):
         load_users(tmp_path / "missing.toml")
 
 
-def test_identity_comes_only_from_the_session():
+def test_identity_comes_only_from_the_session(ctx):
+    """Every event handler the built app registers takes the user from Gradio's request (the signed session) and
+    from no input the browser sends; without a signed-in user each one refuses."""
+    import inspect
+
+    from annotate.app import build_app
+
+    handlers = [f.fn for f in build_app(ctx).fns.values() if f.fn is not None]
+    assert len(handlers) >= 8
+    for fn in handlers:
+        params = inspect.signature(fn).parameters
+        assert params["request"].annotation is gr.Request, fn.__name__
+        assert not {"user", "username", "name", "annotator"} & set(params), fn.__name__
+        inputs = {name: None for name in params if name != "request"}
+        for request in (None, SimpleNamespace(username=None)):
+            with pytest.raises(gr.Error):
+                fn(**inputs, request=request)
     assert signed_in(SimpleNamespace(username="ann")) == "ann"
-    for request in (None, SimpleNamespace(username=None)):
-        with pytest.raises(gr.Error):
-            signed_in(request)
 
 
 def test_label_submit_undo_skip_through_handlers(ctx):
-    view = on_load(ctx, "ann")
+    view = label_view(ctx, "ann")
     assert view.item_id and "question" in view.prompt and "ann" in view.progress
     missing = on_submit(ctx, "ann", view.item_id, None, None, "")
     assert "Pick a choice first" in missing.status and missing.item_id == view.item_id
@@ -108,7 +132,7 @@ def test_label_submit_undo_skip_through_handlers(ctx):
 
 
 def test_labellers_are_blind_to_each_other(ctx):
-    ann = on_load(ctx, "ann")
+    ann = label_view(ctx, "ann")
     on_submit(ctx, "ann", ann.item_id, "left", None, "ann's secret note")
     bob = on_load(ctx, "bob")
     text = " ".join(str(v) for v in vars(bob).values())
@@ -122,7 +146,7 @@ def test_labellers_are_blind_to_each_other(ctx):
 
 
 def test_edit_via_history_keeps_one_label(ctx):
-    first = on_load(ctx, "ann").item_id
+    first = label_view(ctx, "ann").item_id
     on_submit(ctx, "ann", first, "left", None, "")
     editing = on_edit(ctx, "ann", first)
     assert editing.item_id == first and editing.choice == "left" and "Editing" in editing.status
@@ -137,7 +161,7 @@ def test_admin_view_and_export(ctx):
 
     for user in ("ann", "bob"):
         for k in range(4):
-            view = on_load(ctx, user)
+            view = label_view(ctx, user)
             want = "b" if (user, k) == ("bob", 3) else "a"
             on_submit(
                 ctx, user, view.item_id, "left" if left_side(view.item_id, user) == want else "right", 2, ""

@@ -1,4 +1,6 @@
-"""End to end in a real headless Chromium: log in, label with the keyboard only, undo, reload, export, screenshots.
+"""End to end in a real headless Chromium: log in, label with the keyboard only, undo, reload, export and download,
+a SIGKILL restart with an open tab, login throttling, headers and refusals, a phone-sized screen, fast typing,
+bidi markers, screenshots.
 
 Needs Debian's `chromium` and Playwright's Python client (no `playwright install`: we drive the system browser).
 """
@@ -7,7 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +27,8 @@ playwright = pytest.importorskip("playwright.sync_api", reason="Playwright's Pyt
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)")
 
 # Screenshots refresh docs/ only on request (ANNOTATE_SCREENSHOTS=1), so a test run leaves the tree clean.
-DOCS = Path(__file__).resolve().parents[1] / "docs" if os.environ.get("ANNOTATE_SCREENSHOTS") else None
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" if os.environ.get("ANNOTATE_SCREENSHOTS") else None
 PASSWORD = "correct horse battery"
 XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> <a href="javascript:window.__xss=3">link</a>'
 PROMPTS = [
@@ -101,7 +108,17 @@ def login(page, url, name):
     page.locator("input[type=text]").first.fill(name)
     page.locator("input[type=password]").fill(PASSWORD)
     page.keyboard.press("Enter")
+    if name == "ann":  # an admin lands on the admin tab and gets an item only from the label tab
+        page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=20_000)
+        page.get_by_role("tab", name="Label").click()
     page.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
+
+
+def csp_errors(page) -> list[str]:
+    """Collects the page's Content-Security-Policy violations (the app's own scripts must cause none)."""
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    return errors
 
 
 def wait_status(page, text):
@@ -114,7 +131,8 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
     workspace = build_workspace(Workspace.init(tmp_path / "ws"))
     app, ctx, url = serve(workspace, "pairwise", users)
     try:
-        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        page = browser.new_page(viewport={"width": 1440, "height": 960}, accept_downloads=True)
+        violations = csp_errors(page)
         login(page, url, "ann")
         first = ctx.service.queue.held["ann"]
 
@@ -156,6 +174,8 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
         assert page.evaluate("window.__xss") is None
 
         page.reload()
+        page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=20_000)  # an admin lands on the admin tab
+        page.get_by_role("tab", name="Label").click()
         page.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
         assert "Hamlet" in page.inner_text("#pf-prompt")  # resumed on the same item
         assert "2 labelled" in page.inner_text("#pf-progress")
@@ -169,10 +189,14 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
         page.click("#pf-export-dpo")
         page.locator("#pf-admin-status").get_by_text("Wrote").wait_for(timeout=10_000)
         screenshot(page, "annotate-admin.png", tmp_path)
+        with page.expect_download(timeout=10_000) as download:
+            page.click("#pf-admin-status a.pf-download")
+        saved = tmp_path / "downloaded-dpo.parquet"
+        download.value.save_as(saved)
 
         import pandas as pd
 
-        dpo = pd.read_parquet(workspace.exports / "dpo.parquet")
+        dpo = pd.read_parquet(saved)
         assert list(dpo["pair_id"]) == [first]
         texts = {row.id: row.text for row in workspace.frame("completions").itertuples()}
         pair = workspace.frame("pairs").set_index("id").loc[first]
@@ -185,6 +209,10 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
         login(other, url, "bob")
         assert other.get_by_role("tab", name="Admin").count() == 0
         assert "0 labelled" in other.inner_text("#pf-progress")
+        assert other.request.get(f"{url}prefloop/export/dpo.parquet").status == 403
+        other.click("#pf-logout-button")
+        other.locator("input[type=password]").wait_for(timeout=10_000)
+        assert violations == []
     finally:
         app.close()
 
@@ -205,5 +233,125 @@ def test_kto_view(tmp_path, browser, users):
         screenshot(page, "annotate-kto.png", tmp_path)
         labels = workspace.frame("labels")
         assert list(labels["choice"]) == ["desirable"] and list(labels["task"]) == ["kto"]
+    finally:
+        app.close()
+
+
+def start_cli(ws: Path, port: int) -> subprocess.Popen:
+    """`python -m annotate` in a child process (so it can be SIGKILLed); returns once it serves."""
+    command = [sys.executable, "-m", "annotate", "-w", str(ws), "--port", str(port), "--login-attempts", "5"]
+    command += ["--login-lockout-minutes", "0.05", "--login-backoff", "0"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
+    )
+    for line in child.stdout:  # the URL line is printed just before it listens
+        if line.startswith("URL"):
+            break
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return child
+        time.sleep(0.2)
+    child.kill()
+    raise RuntimeError("the app did not start")
+
+
+def test_sigkill_restart_throttling_headers_and_uploads(tmp_path, browser):
+    import httpx
+
+    from annotate.users import add_user
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    for name in ("ann", "bob"):
+        add_user(workspace.path / "users.toml", name, PASSWORD)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    child = start_cli(workspace.path, port)
+    try:
+        # 20 wrong passwords: 5 are checked, the rest refused unchecked; the right one works after the window.
+        with httpx.Client(base_url=url) as client:
+            codes = [
+                client.post("login", data={"username": "ann", "password": f"guess {i}"}).status_code
+                for i in range(20)
+            ]
+            assert codes == [400] * 5 + [429] * 15
+            assert client.post("login", data={"username": "ann", "password": PASSWORD}).status_code == 429
+            time.sleep(3.2)
+            assert client.post("login", data={"username": "ann", "password": PASSWORD}).status_code == 200
+            page = client.get("")
+            assert (
+                page.headers["x-frame-options"] == "DENY"
+                and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+            )
+            assert page.headers["x-content-type-options"] == "nosniff" and page.headers["referrer-policy"]
+            upload = client.post("gradio_api/upload", files={"files": ("big.bin", b"\0" * 20_000_000)})
+            assert upload.status_code == 403
+
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        violations = csp_errors(page)
+        login(page, url, "bob")
+        cookie = next(c for c in page.context.cookies() if c["name"].startswith("access-token"))
+        assert cookie["sameSite"] == "Lax" and cookie["httpOnly"]
+        item = page.locator("#pf-prompt [data-item]").get_attribute("data-item")
+        page.keyboard.press("b")
+        page.wait_for_timeout(200)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        page.keyboard.press("Enter")  # sent to a dead server: nothing is saved, the pick stays in the page
+        page.wait_for_timeout(500)
+        assert len(workspace.frame("labels")) == 0
+        child = start_cli(workspace.path, port)
+        # Gradio reloads the page once the server is back: still signed in, and the pick is sent again, once.
+        wait_status(page, "Saved to disk: B better")
+        page.wait_for_timeout(1500)
+        labels = workspace.frame("labels")
+        assert len(labels) == 1 and labels.iloc[0]["item_id"] == item and labels.iloc[0]["annotator"] == "bob"
+        assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
+        page.reload()
+        page.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
+        assert len(workspace.frame("labels")) == 1 and "1 labelled" in page.inner_text("#pf-progress")
+        assert violations == []
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_phone_layout_fast_keys_and_bidi(tmp_path, browser, users):
+    from data import Workspace
+
+    workspace = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Name the attachment in the email."}], source="e2e")
+    a = Completion(prompt.id, "The file is \u202eevil.exe\u202c, open it.", "smollm2-135m", "hf", seed=0)
+    b = Completion(prompt.id, "There is no attachment.", "smollm2-135m", "hf", seed=1)
+    workspace.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
+    build_workspace(workspace)
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        login(page, url, "bob")
+        cards = page.locator("#pf-left").bounding_box(), page.locator("#pf-right").bounding_box()
+        assert cards[1]["y"] >= cards[0]["y"] + cards[0]["height"] - 1 and cards[0]["width"] > 300  # stacked
+        for part in ("#pf-progress", ".pf-header h1", "#pf-logout-button"):
+            box = page.locator(part).first.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, part  # the whole header is on screen
+        cards_text = page.inner_text("#pf-left") + page.inner_text("#pf-right")
+        assert "⟦RLO⟧evil.exe⟦PDF⟧" in cards_text and "\u202e" not in cards_text
+        screenshot(page, "annotate-phone.png", tmp_path)
+        page.locator(".pf-bidi").first.scroll_into_view_if_needed()
+        page.set_viewport_size({"width": 900, "height": 700})
+        screenshot(page, "annotate-bidi.png", tmp_path)
+
+        # Typed fast: the second label's keys arrive while the first submit is on its way.
+        first = ctx.service.queue.held["bob"]
+        for key in ("b", "2", "Enter", "x", "Enter"):
+            page.keyboard.press(key)
+        wait_status(page, "Saved to disk: both bad")
+        labels = workspace.frame("labels").sort_values("created_at")
+        assert len(labels) == 2 and labels.iloc[0]["item_id"] == first and labels.iloc[0]["strength"] == 3
+        assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
+        assert labels.iloc[1]["item_id"] != first and labels.iloc[1]["choice"] == "both_bad"
     finally:
         app.close()

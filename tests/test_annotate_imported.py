@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from annotate.app import export_labels, make_context, on_load, on_submit
+from annotate.app import export_labels, label_view, make_context, on_submit
 from annotate.service import LabelService
 from annotate.users import Authenticator, add_user, load_users
 from data import Workspace
@@ -45,7 +45,7 @@ def test_unlabelled_imports_are_labelled_in_the_app_and_export_to_dpo(tmp_path, 
     ctx = make_context(LabelService(Workspace(ws), overlap=1), Authenticator(load_users(users)))
 
     shown = []
-    view = on_load(ctx, "ann")
+    view = label_view(ctx, "ann")  # an admin is handed items once the Label tab is open
     while view.item_id:
         shown.append(view.prompt)
         side = "left" if "GOOD" in view.left else "right"

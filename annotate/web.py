@@ -1,0 +1,202 @@
+"""The HTTP edge of the app: an ASGI middleware in front of Gradio's routes.
+
+Gradio serves the pages and events; ``Guard`` adds what it lacks for a labelling team on a shared network:
+- sign-in (``POST /login``, the form Gradio's login page posts): throttled per user name and per client address
+  (``users.LoginThrottle``), the scrypt check in a worker thread (one at a time) so guessing never stalls the event
+  loop, failures logged, and a signed session cookie (``sessions.Sessions``: HttpOnly, SameSite=Lax) that a restart
+  keeps valid; ``POST /logout`` ends the user's sessions;
+- the session's idle clock: a page load or an event refreshes the cookie;
+- security headers on every response (a CSP whose script nonce is added to Gradio's own page, frame-ancestors
+  'none' and X-Frame-Options DENY, nosniff, Referrer-Policy) and the app's script, served from ``/prefloop/app.js``;
+- refusals: file uploads (the app needs none), multipart bodies other than the login form, bodies over 1 MiB;
+- ``GET /prefloop/export/{dpo,kto}.parquet``: the workspace's export, to admins only, as a download.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from annotate.sessions import Sessions
+from annotate.users import LoginThrottle
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 2**20  # the largest request body accepted (events carry a note at most)
+MAX_LOGIN_BODY = 4096
+SCRIPT_PATH = "/prefloop/app.js"
+EXPORT = re.compile(r"^/prefloop/export/(dpo|kto)\.parquet$")
+REFUSED = re.compile(r"^/gradio_api/(upload|upload_progress|process_recording|stream/)")
+SCRIPT_TAG = re.compile(rb"<script(?=[\s>])")
+HEADERS = {
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cross-origin-opener-policy": "same-origin",
+}
+# Gradio 6's HTML component compiles its template with Function(), hence 'unsafe-eval'; no inline script runs
+# without the page's nonce, so injected markup still cannot execute.
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'{nonce}; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class Guard:
+    """ASGI middleware; ``check(name, password) -> bool`` verifies a password, ``is_admin(name)`` the admin flag."""
+
+    def __init__(
+        self,
+        app,
+        sessions: Sessions,
+        throttle: LoginThrottle,
+        check: Callable[[str, str], bool],
+        is_admin: Callable[[str], bool],
+        exports: Path,
+        script: str,
+    ):
+        self.app, self.sessions, self.throttle = app, sessions, throttle
+        self.check, self.is_admin, self.exports = check, is_admin, exports
+        self.script = script.encode()
+        self._checks = anyio.CapacityLimiter(1)  # one scrypt at a time: guesses queue, labellers keep a core
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request = Request(scope, receive)
+        path, method = scope["path"], scope["method"]
+        token = request.cookies.get(self.sessions.cookie)
+        nonce = secrets.token_urlsafe(16)
+        refreshed = None
+        if method == "POST" and path.rstrip("/") == "/login":
+            response = await self.login(request)
+        elif method == "POST" and path.rstrip("/") == "/logout":
+            response = self.logout(request, token)
+        elif path == SCRIPT_PATH:
+            response = Response(
+                self.script, media_type="text/javascript", headers={"cache-control": "no-cache"}
+            )
+        elif EXPORT.match(path):
+            response = self.export(EXPORT.match(path).group(1), token)
+        else:
+            response = self.refuse(request)
+            if response is None:
+                if path == "/" or path.endswith("/queue/join"):
+                    refreshed = self.sessions.refreshed(token)  # only real use keeps a session alive
+                return await self.app(scope, receive, self._sender(send, nonce, refreshed, request))
+        await response(scope, receive, self._sender(send, nonce, None, request))
+
+    def refuse(self, request: Request) -> Response | None:
+        headers = request.headers
+        if REFUSED.match(request.url.path):
+            return PlainTextResponse("uploads are disabled in this app", status_code=403)
+        if request.method in ("POST", "PUT", "PATCH"):
+            if headers.get("content-type", "").startswith("multipart/"):
+                return PlainTextResponse("multipart bodies are refused", status_code=415)
+            length = headers.get("content-length")
+            if length is None or not length.isdigit():
+                return PlainTextResponse("a request body needs a Content-Length", status_code=411)
+            if int(length) > MAX_BODY:
+                return PlainTextResponse("request body too large", status_code=413)
+        return None
+
+    async def login(self, request: Request) -> Response:
+        length = request.headers.get("content-length", "")
+        if not length.isdigit() or int(length) > MAX_LOGIN_BODY:
+            return PlainTextResponse("login form too large", status_code=413)
+        form = await request.form()
+        name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+        address = request.client.host if request.client else "?"
+        wait = self.throttle.wait(name, address)
+        if wait > 0:
+            log.warning("sign-in refused for %r from %s: throttled for %.0f s more", name, address, wait)
+            detail = f"Too many failed sign-ins: try again in {wait:.0f} s."
+            return JSONResponse({"detail": detail}, 429, {"retry-after": str(int(wait) + 1)})
+        if not await anyio.to_thread.run_sync(self.check, name, password, limiter=self._checks):
+            failures = self.throttle.failed(name, address)
+            log.warning(
+                "sign-in failed for %r from %s (%d recent failures of this name)", name, address, failures
+            )
+            return JSONResponse({"detail": "Incorrect credentials."}, 400)
+        self.throttle.succeeded(name)
+        log.info("%s signed in from %s", name, address)
+        response = JSONResponse({"success": True})
+        self._set_cookie(response, self.sessions.issue(name), request)
+        return response
+
+    def logout(self, request: Request, token: str | None) -> Response:
+        name = self.sessions.logout(token)
+        if name:
+            log.info("%s signed out", name)
+        response = RedirectResponse("./", status_code=303)
+        response.delete_cookie(self.sessions.cookie, path="/", httponly=True, samesite="lax")
+        return response
+
+    def export(self, fmt: str, token: str | None) -> Response:
+        name = self.sessions.get(token)
+        if name is None or not self.is_admin(name):
+            return PlainTextResponse("only an admin can download exports", status_code=403)
+        path = self.exports / f"{fmt}.parquet"
+        if not path.is_file():
+            return PlainTextResponse(f"no {fmt} export yet: press Export in the admin tab", status_code=404)
+        return FileResponse(path, filename=f"{fmt}.parquet", media_type="application/vnd.apache.parquet")
+
+    def _set_cookie(self, response: Response, token: str, request: Request) -> None:
+        response.set_cookie(
+            self.sessions.cookie,
+            token,
+            max_age=int(self.sessions.idle_seconds),
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+
+    def _sender(self, send, nonce: str, refreshed: str | None, request: Request):
+        """Wrap ``send``: security headers on every response; on HTML pages, the nonce and the app's script."""
+        state = {"html": False, "start": None, "body": []}
+
+        async def sender(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                state["html"] = headers.get("content-type", "").startswith("text/html")
+                for key, value in HEADERS.items():
+                    headers[key] = value
+                headers["content-security-policy"] = CSP.format(
+                    nonce=f" 'nonce-{nonce}'" if state["html"] else ""
+                )
+                if refreshed:
+                    cookie = Response()
+                    self._set_cookie(cookie, refreshed, request)
+                    headers.append("set-cookie", cookie.headers["set-cookie"])
+                if state["html"]:
+                    state["start"] = message  # held back until the whole page is here to be rewritten
+                    return
+            elif message["type"] == "http.response.body" and state["html"]:
+                state["body"].append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                page = self._rewrite(b"".join(state["body"]), nonce)
+                start = state["start"]
+                MutableHeaders(scope=start)["content-length"] = str(len(page))
+                await send(start)
+                message = {"type": "http.response.body", "body": page}
+            await send(message)
+
+        return sender
+
+    @staticmethod
+    def _rewrite(page: bytes, nonce: str) -> bytes:
+        """Gradio's page with a nonce on each of its own inline scripts and the app's script in the head."""
+        page = SCRIPT_TAG.sub(f'<script nonce="{nonce}"'.encode(), page)
+        tag = f'<script nonce="{nonce}" src=".{SCRIPT_PATH}"></script></head>'.encode()
+        return page.replace(b"</head>", tag, 1)
