@@ -35,15 +35,10 @@ class PromptRow:
     gold: str | None
 
 
-def make_pairs(
-    prompt_id: str, completions: Sequence[Completion], per_prompt: int, round: int, seed: int = 0
-) -> tuple[list[Pair], Counter]:
-    """Pairs among one prompt's completions; identical or empty completions are not paired (counted instead).
-
-    ``per_prompt`` 0 keeps every pair; otherwise that many, drawn reproducibly (seeded by prompt) from all pairs.
-    """
+def distinct_completions(completions: Sequence) -> tuple[list, Counter]:
+    """The completions worth pairing: non-empty, first of each text; the others counted (empty, duplicate)."""
     counts: Counter = Counter()
-    usable: list[Completion] = []
+    usable: list = []
     seen: set[str] = set()
     for completion in completions:
         key = completion.text.strip()
@@ -54,6 +49,17 @@ def make_pairs(
         else:
             seen.add(key)
             usable.append(completion)
+    return usable, counts
+
+
+def make_pairs(
+    prompt_id: str, completions: Sequence[Completion], per_prompt: int, round: int, seed: int = 0
+) -> tuple[list[Pair], Counter]:
+    """Pairs among one prompt's completions; identical or empty completions are not paired (counted instead).
+
+    ``per_prompt`` 0 keeps every pair; otherwise that many, drawn reproducibly (seeded by prompt) from all pairs.
+    """
+    usable, counts = distinct_completions(completions)
     candidates = list(combinations(usable, 2))
     if per_prompt and len(candidates) > per_prompt:
         candidates = random.Random(content_id("pairs", seed, prompt_id)).sample(candidates, per_prompt)
@@ -174,14 +180,22 @@ def sample_pairs(
     limit: int = 0,
     chunk_size: int = 32,
     shard: tuple[int, int] | None = None,
+    pairing: bool = True,
+    only: Collection[str] | None = None,
 ) -> Counter:
-    """Sample n completions per pending prompt and pair them for labelling; returns counts."""
+    """Sample n completions per pending prompt and pair them for labelling; returns counts.
+
+    ``pairing`` False writes the completions only (`--pairs best-worst` pairs them after a judge scored them);
+    ``only``: sample just these prompt ids."""
     check_pair_params(n, params)
     prompts = pending_prompts(workspace, model, round, split, shard)
+    prompts = [p for p in prompts if only is None or p.id in only]
     prompts = prompts[:limit] if limit else prompts
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         completions = [_completion(prompt, s, model, engine.name, params, round) for s in samples]
+        if not pairing:
+            return completions, Counter()
         pairs, counts = make_pairs(prompt.id, completions, pairs_per_prompt, round, params.seed)
         return [*completions, *pairs], counts
 

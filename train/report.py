@@ -48,6 +48,18 @@ def plot_curves(log_history: list[dict], path: Path) -> Path | None:
 
 def summary_lines(method: str, metrics: dict) -> list[str]:
     split = metrics.get("eval_split", "test")
+    if "rm_accuracy" in metrics:  # a reward model
+        levels = ", ".join(
+            f"{level}: {cell['accuracy']:.3f} of {cell['pairs']}"
+            for level, cell in metrics["rm_accuracy_by_strength"].items()
+        )
+        before = metrics["rm_accuracy_before"]
+        return [
+            f"held-out ({split}) pairs: {metrics['eval_pairs']}",
+            f"reward model accuracy {metrics['rm_accuracy']:.3f} (untrained head: "
+            f"{'-' if before is None else f'{before:.3f}'}), mean margin {metrics['rm_margin_mean']:.4f}",
+            f"accuracy by label strength: {levels or '-'}",
+        ]
     if "pairs" in metrics:
         n = metrics["pairs"]
         return [

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from data.errors import PrefloopError
+from data.lineage import reward_model_entry
 from data.records import random_id
 from data.workspace import Workspace
 from train.methods import Method, get_method
@@ -18,6 +19,7 @@ from train.once import train_once
 from train.options import TrainOptions, check_options
 from train.pairs import TrainDataError, add_agreement, kto_rows, preference_rows
 from train.saving import model_path
+from train.sources import add_source_weights
 from train.stepwise import train_stepwise
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,8 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
         what = "completions labelled desirable/undesirable"
     else:
         kinds, rounds = options.kinds or method.kinds, options.rounds
-        train_rows, counts = preference_rows(workspace, "train", kinds, rounds)
-        eval_rows, _ = preference_rows(workspace, "test", kinds, eval_rounds or rounds)
+        train_rows, counts = preference_rows(workspace, "train", kinds, rounds, options.labels)
+        eval_rows, _ = preference_rows(workspace, "test", kinds, eval_rounds or rounds, options.labels)
         what = f"labelled pairs of kind {','.join(kinds)}" + (
             f" in rounds {','.join(map(str, rounds))}" if rounds else ""
         )
@@ -61,6 +63,7 @@ def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> di
     if method.data == "completions":
         return {"agreement": {"mode": "off"}}
     notes = {"agreement": add_agreement(rows, options.agreement)}
+    notes["labels"] = {"source": options.labels, **add_source_weights(rows, options.machine_weight)}
     if method.columns:
         notes.update(method.columns(options, rows))
     return notes
@@ -83,3 +86,12 @@ def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> 
     if method.stepwise:  # its steps are runs of train_once
         return train_stepwise(options, start, workspace, train_rows, evaluation, out, notes)
     return train_once(options, start, workspace, train_rows, evaluation, out, notes)[0]
+
+
+def reward_scorer(model: str, workspace: Workspace, batch_size: int = 8, max_length: int = 1024):
+    """A trained reward model as a scorer (``.score(prompt, texts) -> rewards``) and its manifest entry: ``model``
+    is ``rm`` (the newest reward model) or ``rm:<model id>`` (the annotator name of its labels)."""
+    from train.reward import RewardScorer
+
+    entry = reward_model_entry(model, workspace)
+    return RewardScorer(entry.path, batch_size, max_length), entry
