@@ -4,6 +4,7 @@
     python -m annotate -w ws                                             # pairwise; users from ws/users.toml
     python -m annotate -w ws --task kto --overlap 3 --guidelines guide.md --port 7861
     python -m annotate -w ws --order uncertainty  # least certain pairs first (after `python -m train score`)
+    python -m annotate -w ws --order machine-uncertain --suggest  # machine labellers unsure first; show their pick
     python -m annotate -w demo-ws --demo-user     # adds user `demo` (admin) with a fresh password, printed once
     python -m annotate hash-password              # a hash to paste into a users file by hand
 
@@ -46,8 +47,16 @@ class AnnotateOptions:
         default="round",
         metadata={
             "help": "queue order: round (oldest round first), newest (newest round first), uncertainty "
-            "(pairs the current model is least sure about first; run `python -m train score` before)",
+            "(pairs the current model is least sure about first; run `python -m train score` before), "
+            "machine-uncertain (pairs where judges / reward models disagree or are least confident first)",
             "choices": tuple(ORDERS),
+        },
+    )
+    suggest: bool = field(
+        default=False,
+        metadata={
+            "help": "show the machine labellers' pick beside a pair (hidden on a random 20% so that "
+            "`python -m data stats` can measure how much labellers follow it)"
         },
     )
     guidelines: Path | None = field(default=None, metadata={"help": "Markdown file shown beside the item"})
@@ -141,7 +150,12 @@ def serve(options: AnnotateOptions) -> int:
         add_user(users_path, DEMO_USER, password, admin=True)
     auth = Authenticator(load_users(users_path))
     service = LabelService(
-        workspace, options.task, options.overlap, options.lease_minutes * 60, order=options.order
+        workspace,
+        options.task,
+        options.overlap,
+        options.lease_minutes * 60,
+        order=options.order,
+        suggest=options.suggest,
     )
     if not service.items:
         source = "pairs of kind `sampled`" if options.task == "pairwise" else "generated completions"

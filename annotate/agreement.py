@@ -16,19 +16,7 @@ import pandas as pd
 
 from data.aggregate import aggregate, current_labels
 from data.annotators import human_labels
-
-
-def cohen_kappa(x: Sequence[str], y: Sequence[str]) -> float | None:
-    """kappa = (p_o - p_e) / (1 - p_e) for two labellers' choices on the same items (Cohen 1960)."""
-    if len(x) != len(y):
-        raise ValueError("cohen_kappa needs two equally long label lists")
-    n = len(x)
-    if n == 0:
-        return None
-    observed = sum(a == b for a, b in zip(x, y)) / n
-    cx, cy = Counter(x), Counter(y)
-    expected = sum(cx[c] * cy[c] for c in cx) / n**2
-    return None if expected == 1 else (observed - expected) / (1 - expected)
+from data.machine import cohen_kappa, machine_agreement, suggestion_follow
 
 
 def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float | None:
@@ -147,8 +135,9 @@ def disputed(labels: pd.DataFrame, task: str, limit: int = 10) -> pd.DataFrame:
     return verdicts.sort_values(["agreement", "votes", "item_id"], ascending=[True, False, True]).head(limit)
 
 
-def admin_report(labels: pd.DataFrame, task: str) -> dict:
-    """Everything the admin view shows, from the label log of one task."""
+def admin_report(labels: pd.DataFrame, task: str, pairs: pd.DataFrame | None = None) -> dict:
+    """Everything the admin view shows, from the label log of one task (``pairs``: rounds of the machine
+    labellers' agreement with people)."""
     human = human_labels(labels)
     current = current_labels(human, task)
     return {
@@ -157,4 +146,6 @@ def admin_report(labels: pd.DataFrame, task: str) -> dict:
         "position": position_bias(current) if task == "pairwise" else None,
         "agreement": agreement(current),
         "disputed": disputed(human, task),
+        "machines": machine_agreement(labels, pairs) if task == "pairwise" and pairs is not None else [],
+        "suggestions": suggestion_follow(labels) if task == "pairwise" else None,
     }

@@ -140,7 +140,7 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
         status = status or message_html(f"Editing your label: {describe(choice, previous.strength)}", "info")
     return View(
         shown.item.id,
-        stamped(shown.item.id, chat_html(shown.item.prompt)),
+        stamped(shown.item.id, chat_html(shown.item.prompt) + suggestion_html(shown)),
         left,
         right,
         choice,
@@ -150,6 +150,13 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
         progress,
         _history(ctx, user),
     )
+
+
+def suggestion_html(shown: Shown) -> str:
+    """The machine labellers' pick in this labeller's screen terms (`--suggest`), or nothing."""
+    if shown.suggestion is None:
+        return ""
+    return message_html(f"Machine suggestion: {NAMES[side_of(shown.suggestion, shown.left)]}", "info")
 
 
 def _cards(shown: Shown) -> tuple[str, str]:
@@ -238,7 +245,8 @@ def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
     _require_admin(ctx, user)
     service = ctx.service
     service.reload()
-    report = admin_report(service.workspace.frame("labels"), service.task)
+    workspace = service.workspace
+    report = admin_report(workspace.frame("labels"), service.task, workspace.frame("pairs"))
     progress = service.progress(user)
     agreement, position = report["agreement"], report["position"]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
@@ -253,6 +261,7 @@ def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
         rate = "n/a" if position["left_rate"] is None else f"{100 * position['left_rate']:.0f}%"
         detail = f"of {position['decisive']} decisive labels; p = {position['p_value']:.3f} vs 50%"
         cards.append(("left side wins", rate, detail))
+    cards += machine_cards(report)
     labellers = report["labellers"]
     disputed = report["disputed"]
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]
@@ -269,6 +278,27 @@ def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
         ),
         "",
     )
+
+
+def machine_cards(report: dict) -> list[tuple[str, str, str]]:
+    """A card per machine labeller (all rounds): κ against the human majority, raw agreement with and without
+    ties; one for how often labellers follow a shown vs a hidden suggestion."""
+    fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+    cards = [
+        (
+            f"{r['annotator']} vs people (κ)",
+            fmt(r["kappa"]),
+            f"agree {fmt(r['agreement'])}, {fmt(r['agreement_without_ties'])} without ties; {r['pairs']} pairs",
+        )
+        for r in report.get("machines", [])
+        if r["round"] == "all"
+    ]
+    follow = report.get("suggestions")
+    if follow and follow["shown"]["labels"] + follow["hidden"]["labels"]:
+        shown, hidden = follow["shown"], follow["hidden"]
+        detail = f"hidden: {fmt(hidden['rate'])} of {hidden['labels']}"
+        cards.append((f"suggestion followed ({shown['labels']} shown)", fmt(shown["rate"]), detail))
+    return cards
 
 
 def _prompt_excerpt(service: LabelService, item_id: str) -> str:

@@ -9,9 +9,14 @@ Which items are labelled:
   never shown (their gold side wins by construction);
 - kto: completions except gold answers, and except imported ones that arrived with a KTO label.
 
-Order (``order``): ``round`` (oldest round first, then creation), ``newest`` (the newest round first), or
-``uncertainty`` (pairwise: the pairs the current model is least sure about first, from `python -m train score`).
+Order (``order``): ``round`` (oldest round first, then creation), ``newest`` (the newest round first),
+``uncertainty`` (pairwise: the pairs the current model is least sure about first, from `python -m train score`), or
+``machine-uncertain`` (pairwise: the pairs where machine labellers disagree or are least confident first).
 Items that appear after the service started join the end of the queue.
+
+Suggestions (``suggest``): a pairwise labeller sees the machine labellers' pick, except on a fixed random
+``HIDDEN_SHARE`` of (item, labeller); each label records whether the pick was "shown" or "hidden", so that
+`python -m data stats` can compare how often labellers agree with the machine in both cases.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import pandas as pd
 
 from annotate.queue import LabelQueue
 from data.annotators import IMPORT, human_labels
+from data.machine import machine_certainty, machine_picks
 from data.records import Label
 from data.schemas import CHOICES, TASKS
 from data.selection import labelling_pairs, uncertainty_margins
@@ -35,6 +41,7 @@ from data.workspace import Workspace
 log = logging.getLogger(__name__)
 
 SIDE_CHOICES = ("left", "right", "tie", "both_bad")  # what a pairwise labeller picks, by screen position
+HIDDEN_SHARE = 0.2  # --suggest: the share of (item, labeller) that does not see the machine's pick
 
 
 class StaleItem(ValueError):
@@ -56,6 +63,14 @@ class Shown:
     item: Item
     left: str | None
     previous: Label | None = None
+    suggestion: str | None = None  # --suggest: the machine's pick (a, b or tie) when shown
+    suggestion_mode: str | None = None  # "shown", "hidden", or None without a machine pick
+
+
+def suggestion_hidden(item_id: str, user: str) -> bool:
+    """Whether this labeller is in the hidden slice for this item: a fixed draw per (item, labeller)."""
+    draw = int.from_bytes(hashlib.sha256(f"suggest\0{item_id}\0{user}".encode()).digest()[:4], "big")
+    return draw / 2**32 < HIDDEN_SHARE
 
 
 def left_side(item_id: str, user: str) -> str:
@@ -94,6 +109,7 @@ ORDERS = {
     "round": lambda items, margins: list(items),  # oldest round first: a round is finished before the next
     "newest": lambda items, margins: sorted(items, key=lambda i: -i.round),  # the newest round first (stable)
     "uncertainty": _uncertain_first,  # smallest |margin| of the newest scoring model first (`train score`)
+    "machine-uncertain": _uncertain_first,  # machine labellers disagreeing or least confident first
 }
 
 
@@ -101,8 +117,8 @@ def select_items(task: str, workspace: Workspace, order: str = "round") -> list[
     """The items of ``task`` open for labelling, in queue order (``round``: round, creation, id)."""
     if task not in TASKS:
         raise ValueError(f"task {task!r} is not one of {', '.join(TASKS)}")
-    if order == "uncertainty" and task != "pairwise":
-        raise ValueError("order uncertainty applies to task pairwise (scores are per pair)")
+    if order in ("uncertainty", "machine-uncertain") and task != "pairwise":
+        raise ValueError(f"order {order} applies to task pairwise (scores are per pair)")
     labels = workspace.frame("labels")
     prompts = {
         row.id: tuple(dict(m) for m in row.messages) for row in workspace.frame("prompts").itertuples()
@@ -115,7 +131,11 @@ def select_items(task: str, workspace: Workspace, order: str = "round") -> list[
             Item(r.id, int(r.round), prompts[r.prompt_id], (text[r.completion_a], text[r.completion_b]))
             for r in rows.itertuples()
         ]
-        margins = uncertainty_margins(workspace.frame("scores")) if order == "uncertainty" else {}
+        margins = {}
+        if order == "uncertainty":
+            margins = uncertainty_margins(workspace.frame("scores"))
+        elif order == "machine-uncertain":
+            margins = machine_certainty(labels)
         return order_items(items, order, margins)
     imported = set(labels.loc[(labels["annotator"] == IMPORT) & (labels["task"] == task), "item_id"])
     open_ = (completions["engine"] != "gold") & ~completions["id"].isin(imported)
@@ -148,8 +168,11 @@ class LabelService:
         lease_seconds: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
         order: str = "round",
+        suggest: bool = False,
     ):
         self.workspace, self.task, self.order = workspace, task, order
+        self.suggest = suggest and task == "pairwise"
+        self.picks: dict[str, str] = {}  # item -> the machine labellers' pick (for --suggest)
         self.queue = LabelQueue([], overlap, lease_seconds, clock)
         self.clock = clock
         self.items: dict[str, Item] = {}
@@ -166,8 +189,11 @@ class LabelService:
             return len(self.items)
         self._loaded_at = self.clock()
         items = select_items(self.task, self.workspace, self.order)
-        labels = _label_records(self.workspace.frame("labels"), self.task)
+        frame = self.workspace.frame("labels")
+        labels = _label_records(frame, self.task)
+        picks = machine_picks(frame) if self.suggest else {}
         with self._lock:
+            self.picks = picks
             self.items.update((item.id, item) for item in items)
             self.queue.add_items(item.id for item in items)
             for label in labels:
@@ -183,7 +209,14 @@ class LabelService:
         previous = previous if previous is not None and not previous.retracted else None
         self._shown_at.setdefault((user, item_id), self.clock())
         left = left_side(item_id, user) if self.task == "pairwise" else None
-        return Shown(self.items[item_id], left, previous)
+        pick, mode = self._suggestion(user, item_id)
+        return Shown(self.items[item_id], left, previous, pick if mode == "shown" else None, mode)
+
+    def _suggestion(self, user: str, item_id: str) -> tuple[str | None, str | None]:
+        pick = self.picks.get(item_id) if self.suggest else None
+        if pick is None:
+            return None, None
+        return pick, "hidden" if suggestion_hidden(item_id, user) else "shown"
 
     def show(self, user: str) -> Shown | None:
         """The item on this labeller's screen (the same one after a reload or restart), or None when done."""
@@ -226,6 +259,8 @@ class LabelService:
                 previous = self.queue.latest.get((item_id, user))
                 started = self._shown_at.get((user, item_id))
             seconds = None if started is None else max(0.0, self.clock() - started)
+            with self._lock:
+                suggestion = self._suggestion(user, item_id)[1]
             label = Label(
                 item_id,
                 user,
@@ -236,6 +271,7 @@ class LabelService:
                 note=note.strip() or None,
                 supersedes=previous.id if previous else None,
                 left=left,
+                suggestion=suggestion,
             )
             return self._append(label)
 

@@ -25,6 +25,7 @@ from data.export import to_dpo, to_kto, to_sft, write_parquet
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR, ImportOptions, Loaded, check_file, log_import, write_records
 from data.lineage import lineage_lines
+from data.machine import machine_lines
 from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
 from data.schemas import SPLITS
 from data.stats import integrity_problems, workspace_stats
@@ -170,8 +171,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
         return 0
+    follow = stats.pop("suggestions")
     for key, value in stats.items():
-        if key == "models":
+        if key == "machine_agreement":
+            print("machine labellers vs the human majority:" + ("" if value else " none"))
+            for line in machine_lines(value, follow):
+                print(f"  {line}")
+        elif key == "models":
             print(
                 "lineage (round -> data -> model -> held-out metrics):" + ("" if value else " no models yet")
             )

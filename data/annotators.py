@@ -37,9 +37,19 @@ def is_machine(annotator: str) -> bool:
     return annotator in FIXED or annotator.startswith(PREFIXES)
 
 
+def is_machine_labeller(annotator: str) -> bool:
+    """A judge or a reward model: a machine that labels like a labeller (not an import or SPIN's construction)."""
+    return annotator.startswith(PREFIXES)
+
+
 def machine_mask(annotators: pd.Series) -> pd.Series:
     """True where the annotator is a machine (vectorised :func:`is_machine`)."""
     return annotators.isin(FIXED) | annotators.str.startswith(PREFIXES)
+
+
+def machine_labeller_mask(annotators: pd.Series) -> pd.Series:
+    """True where the annotator is a judge or a reward model (vectorised :func:`is_machine_labeller`)."""
+    return annotators.astype(str).str.startswith(PREFIXES)
 
 
 def human_labels(labels: pd.DataFrame) -> pd.DataFrame:

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from data.annotators import RM_PREFIX
 from data.records import ModelRecord
 from data.workspace import Workspace, WorkspaceError
 
-NEWEST = "newest"  # model name meaning "the newest model in the workspace manifest"
+NEWEST = (
+    "newest"  # model name meaning "the newest model in the workspace manifest" (a policy, not a reward model)
+)
+REWARD_MODEL = (
+    "rm"  # the manifest method of reward models (`train --method rm`); `rm` also names the newest one
+)
 # metric -> short name in the lineage lines; the first found are shown
 HEADLINE = {
     "reference_chosen_logp": "chosen logp before",
@@ -21,6 +27,8 @@ HEADLINE = {
     "reward_accuracy": "accuracy",
     "model_prefers_chosen": "prefers chosen",
     "reward_separation": "kto separation",
+    "rm_accuracy_before": "rm accuracy before",
+    "rm_accuracy": "rm accuracy",
 }
 
 
@@ -39,11 +47,30 @@ def _entry(row) -> ModelEntry:
 
 
 def newest_model(workspace: Workspace) -> ModelEntry:
-    """The most recently registered model (what the next round samples from and trains)."""
+    """The most recently registered policy (what the next round samples from and trains); reward models never."""
     models = workspace.frame("models")
+    models = models[models["method"] != REWARD_MODEL]
     if not len(models):
         raise WorkspaceError(
             f"{workspace.path}: the manifest has no models yet (`python -m train` registers them)"
+        )
+    return _entry(models.sort_values(["created_at", "id"], kind="stable").iloc[-1])
+
+
+def is_reward_model_name(name: str) -> bool:
+    """``rm`` (the newest reward model) or ``rm:<model id>`` (one of them; the annotator name of its labels)."""
+    return name == REWARD_MODEL or name.startswith(RM_PREFIX)
+
+
+def reward_model_entry(name: str, workspace: Workspace) -> ModelEntry:
+    """The reward model ``name`` names (see `is_reward_model_name`) in the manifest."""
+    models = workspace.frame("models")
+    models = models[models["method"] == REWARD_MODEL]
+    if name != REWARD_MODEL:
+        models = models[models["id"] == name[len(RM_PREFIX) :]]
+    if not len(models):
+        raise WorkspaceError(
+            f"{workspace.path}: no reward model {name!r} in the manifest (train one: `python -m train --method rm`)"
         )
     return _entry(models.sort_values(["created_at", "id"], kind="stable").iloc[-1])
 

@@ -11,6 +11,23 @@ from itertools import combinations
 from data.records import Completion, Pair, content_id
 
 
+def distinct_completions(completions: Sequence) -> tuple[list, Counter]:
+    """The completions worth pairing: non-empty, first of each text; the others counted (empty, duplicate)."""
+    counts: Counter = Counter()
+    usable: list = []
+    seen: set[str] = set()
+    for completion in completions:
+        key = completion.text.strip()
+        if not key:
+            counts["empty"] += 1
+        elif key in seen:
+            counts["duplicate"] += 1
+        else:
+            seen.add(key)
+            usable.append(completion)
+    return usable, counts
+
+
 def make_pairs(
     prompt_id: str,
     completions: Sequence[Completion],
@@ -23,18 +40,7 @@ def make_pairs(
 
     ``per_prompt`` 0 keeps every pair; otherwise that many, drawn reproducibly (seeded by prompt) from all pairs.
     """
-    counts: Counter = Counter()
-    usable: list[Completion] = []
-    seen: set[str] = set()
-    for completion in completions:
-        key = completion.text.strip()
-        if not key:
-            counts["empty"] += 1
-        elif key in seen:
-            counts["duplicate"] += 1
-        else:
-            seen.add(key)
-            usable.append(completion)
+    usable, counts = distinct_completions(completions)
     candidates = list(combinations(usable, 2))
     if per_prompt and len(candidates) > per_prompt:
         candidates = random.Random(content_id("pairs", seed, prompt_id)).sample(candidates, per_prompt)

@@ -106,6 +106,8 @@ class Label:
     retracted: bool = False
     supersedes: str | None = None
     left: str | None = None  # pairwise: the completion ("a" or "b") the labeller saw on the left
+    confidence: float | None = None  # machine verdicts: probability, or agreement of both orders (0-1)
+    suggestion: str | None = None  # `annotate --suggest`: "shown" or "hidden" (the machine's pick held back)
     id: str = field(default_factory=random_id)
     created_at: datetime = field(default_factory=now)
 

@@ -72,6 +72,8 @@ LABELS = pa.schema(
         pa.field("retracted", pa.bool_(), nullable=False),
         pa.field("supersedes", pa.string()),
         pa.field("left", pa.string()),
+        pa.field("confidence", pa.float64()),
+        pa.field("suggestion", pa.string()),
         pa.field("created_at", TIMESTAMP, nullable=False),
     ]
 )
@@ -118,8 +120,9 @@ SCORES = pa.schema(
 )
 
 # Nullable columns added after format 1 was first written: parts from before them read as all-null.
-ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"labels": ("left",)}
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"labels": ("left", "confidence", "suggestion")}
 SIDES = ("a", "b")
+SUGGESTIONS = ("shown", "hidden")  # labels.suggestion: the machine's pick was on screen, or held back
 
 # Write order matters: a reader must never see a row whose parent row is not yet on disk.
 SCHEMAS: dict[str, pa.Schema] = {
@@ -247,6 +250,13 @@ def _check_labels(table: pa.Table, source: str) -> None:
                 source, f"{task} choice {choice!r} is not one of {allowed}", row=row, field="choice"
             )
     _check_domain(table, "left", SIDES, source, nullable=True)
+    _check_domain(table, "suggestion", SUGGESTIONS, source, nullable=True)
+    confidences = table.column("confidence").to_pylist()
+    row = _first_bad(confidences, lambda c: c is None or 0 <= c <= 1)
+    if row is not None:
+        raise SchemaError(
+            source, f"confidence {confidences[row]} is not in [0, 1]", row=row, field="confidence"
+        )
     strengths = table.column("strength").to_pylist()
     row = _first_bad(strengths, lambda s: s is None or 1 <= s <= 4)
     if row is not None:

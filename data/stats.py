@@ -5,6 +5,7 @@ from __future__ import annotations
 from data.aggregate import SPLIT, aggregate, label_distribution, mean_agreement
 from data.annotators import machine_mask
 from data.lineage import model_summary
+from data.machine import machine_agreement, suggestion_follow
 from data.workspace import Workspace
 
 
@@ -23,6 +24,8 @@ def workspace_stats(workspace: Workspace) -> dict:
     stats["labellers"] = sorted(labels.loc[~machine, "annotator"].unique().tolist())
     stats["machine_annotators"] = labels.loc[machine, "annotator"].value_counts().sort_index().to_dict()
     stats["labels"] = label_distribution(labels)
+    stats["machine_agreement"] = machine_agreement(labels, pairs)
+    stats["suggestions"] = suggestion_follow(labels)
     for task in ("pairwise", "kto"):
         verdicts = aggregate(labels, task)
         if len(verdicts):

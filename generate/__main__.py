@@ -8,6 +8,11 @@
     python -m generate -w ws --model newest --n 2         # next human round: the newest model, at its round
     python -m generate -w ws --prompts sft --spin-iter 2  # SPIN: 2 iterations of sample -> train -> register
 
+    python -m generate -w ws --judge smollm2-135m          # an LLM judge labels the unlabelled pairs (both orders)
+    python -m generate -w ws --judge rm --split test --judge-labelled   # the newest reward model, measured
+    python -m generate -w ws --n 4 --pairs best-worst --judge rm        # best vs worst of 4 samples (RLHFlow)
+    python -m generate -w ws --judge-iter 2 --judge rm --n 4            # machine rounds: sample, judge, DPO
+
 Reruns resume: only prompts without completions from this model in this round are sampled; `--spin-iter` reruns
 continue from the last finished step (see generate/spin.py).
 """
@@ -24,10 +29,11 @@ from data.chat_template import chat_template_for
 from data.config import add_options, build
 from data.errors import PrefloopError
 from data.imports import load_file, write_records
-from data.lineage import NEWEST, find_model, newest_model
+from data.lineage import NEWEST, find_model, is_reward_model_name, newest_model
 from data.provision import SAMPLES, resolve_model, sample_path
 from data.workspace import MARKER, Workspace
 from generate.engines import make_engine
+from generate.judge import load_template
 from generate.options import (
     SPIN_TEST_FRACTION,
     GenerateOptions,
@@ -69,8 +75,24 @@ def check_options(options: GenerateOptions) -> None:
         )
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
         raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
-    if options.spin_iter:  # the training options, before any sampling
-        check_train_options(dataclasses.replace(options.train, method="spin"))
+    loops = options.spin_iter or options.judge_iter
+    if options.judge_iter < 0 or options.n < 1:
+        raise PrefloopError("--judge-iter must be >= 0 and --n >= 1")
+    if options.spin_iter and options.judge_iter:
+        raise PrefloopError("--spin-iter and --judge-iter are two drivers: run one at a time")
+    if options.judge_iter and (options.round is not None or options.shard):
+        raise PrefloopError(
+            "--round and --shard do not apply to --judge-iter (iteration t samples at round r0 + t)"
+        )
+    if (options.judge_iter or options.pairs == "best-worst") and not options.judge:
+        raise PrefloopError("--pairs best-worst and --judge-iter need --judge (rm, rm:<id>, or a chat model)")
+    if options.judge and options.spin:
+        raise PrefloopError("--judge does not apply to --spin (SPIN's gold answer wins by construction)")
+    if options.judge and not is_reward_model_name(options.judge):
+        load_template(options.judge_template)  # a bad template file fails before any model loads
+    if loops:  # the training options, before any sampling
+        method = "spin" if options.spin_iter else "dpo"
+        check_train_options(dataclasses.replace(options.train, method=method))
 
 
 def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: str) -> int:
@@ -104,11 +126,16 @@ def run(options: GenerateOptions) -> dict:
         check_pair_params(options.n, params)
     loaded = None
     prompts = options.prompts
-    if options.spin_iter and not prompts and not _has_gold_prompts(options.workspace):
+    loops = options.spin_iter or options.judge_iter
+    if options.judge and not loops and options.pairs != "best-worst":  # judge the pairs already there
+        from generate.bestofn import judge_workspace
+
+        return judge_workspace(options, Workspace(options.workspace))
+    if loops and not prompts and not _has_gold_prompts(options.workspace):
         prompts = "sft"  # SPIN needs SFT data: the sample set, unless the workspace already holds some
     if prompts:
         path = sample_path(prompts) if prompts in SAMPLES else Path(prompts)
-        default_fraction = SPIN_TEST_FRACTION if options.spin_iter else 0.0
+        default_fraction = SPIN_TEST_FRACTION if loops else 0.0
         fraction = options.test_fraction if options.test_fraction is not None else default_fraction
         loaded = load_file(path, test_fraction=fraction)
     workspace = Workspace.open_or_init(options.workspace)
@@ -116,10 +143,17 @@ def run(options: GenerateOptions) -> dict:
         write_records(workspace, *loaded)
     if options.spin_iter:
         return run_spin(options, workspace)
+    if options.judge_iter:
+        from generate.bestofn import run_judge_loop
+
+        return run_judge_loop(options, workspace)
     round = sampling_round(options, workspace, model_path)
-    common = dict(
-        round=round, split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard
-    )
+    common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
+    if options.pairs == "best-worst":
+        from generate.bestofn import sample_best_worst
+
+        return sample_best_worst(options, workspace, model_path, model_label(model), round, **common)
+    common["round"] = round
     engine = make_engine(options.engine, model_path, engine_options(options))
     label = model_label(model)
     log.info("sampling from %s at round %d", label, round)
@@ -137,13 +171,15 @@ def _number(value: object, digits: int = 3) -> str:
 
 
 def spin_report(summary: dict) -> list[str]:
-    """The driver's summary as lines: one per iteration, with held-out gold log-likelihood and margin."""
+    """A round driver's summary as lines: one per iteration, with the held-out log-likelihood of the chosen
+    answers (SPIN: the gold ones) and the reward margin."""
     start, prompts = summary["start"], summary["prompts"]
+    chosen = "gold" if summary["kind"] == "spin" else "chosen"
     lines = [
-        f"SPIN on {summary['workspace']} from {start['model']} (model {start['id']}, round {start['round']}): "
+        f"{summary['kind'].upper()} on {summary['workspace']} from {start['model']} (model {start['id']}, round {start['round']}): "
         f"{prompts['train']} train prompts, {prompts['test']} held-out prompts per iteration",
-        "iter round model    train pairs eval pairs  gold logp before -> after  margin  accuracy"
-        "  prefers gold before -> after  sample s  train s",
+        f"iter round model    train pairs eval pairs  {chosen} logp before -> after  margin  accuracy"
+        f"  prefers {chosen} before -> after  sample s  train s",
     ]
     for it in summary["iterations"]:
         eval_pairs = f"{it['eval_pairs']} {it['eval_split']}" if it["eval_pairs"] is not None else "-"
@@ -155,9 +191,24 @@ def spin_report(summary: dict) -> list[str]:
             f"{_number(it['sample_seconds'], 0):>8} {_number(it['train_seconds'], 0):>8}"
             + ("  (done before)" if it["resumed"] else "")
         )
-    lines.append(f"held-out answers of the last iterate sampled in {summary['final_sample_seconds']:.0f} s")
-    lines += [f"samples: {path}" for path in summary["samples"]]
+    if "final_sample_seconds" in summary:
+        lines.append(
+            f"held-out answers of the last iterate sampled in {summary['final_sample_seconds']:.0f} s"
+        )
+    lines += [f"samples: {path}" for path in summary.get("samples", [])]
     return lines
+
+
+def judge_report(result: dict) -> list[str]:
+    """What a judging job did and what it cost per pair."""
+    counts, cost = result["counts"], result["cost_per_pair"]
+    verdicts = ", ".join(f"{k} {counts.get(k, 0)}" for k in ("a", "b", "tie", "unreadable"))
+    return [
+        f"{result['annotator']}: judged {counts.get('pairs', 0)} pairs ({verdicts}); "
+        f"{counts.get('labels_written', 0)} labels written",
+        f"cost per pair: {cost['calls']:.1f} model calls, {cost['tokens']:.0f} generated tokens, "
+        f"{cost['seconds']:.2f} s",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,8 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     except (PrefloopError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if options.spin_iter:
+    if options.spin_iter or options.judge_iter:
         print("\n".join(spin_report(counts)))
+    elif options.judge and "cost_per_pair" in counts:
+        print("\n".join(judge_report(counts)))
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0

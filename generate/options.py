@@ -112,7 +112,10 @@ class GenerateOptions:
         },
     )
     spin_test_limit: int = field(
-        default=16, metadata={"help": "SPIN: held-out (test) prompts sampled and evaluated per iteration"}
+        default=16,
+        metadata={
+            "help": "SPIN and judge loops: held-out (test) prompts sampled and evaluated per iteration"
+        },
     )
     spin_mix_previous: bool = field(
         default=False, metadata={"help": "SPIN: iteration t also trains on iteration t-1's pairs"}
@@ -126,13 +129,53 @@ class GenerateOptions:
     spin_isolate: bool = field(
         default=True,
         metadata={
-            "help": "SPIN: run each sampling and training step in a fresh process (frees vLLM's memory)"
+            "help": "SPIN and judge loops: run each sampling and training step in a fresh process (frees vLLM's "
+            "memory)"
         },
+    )
+    # Machine labellers (generate.judge, generate.bestofn).
+    judge: str | None = field(
+        default=None,
+        metadata={
+            "help": "machine labeller: rm (newest reward model), rm:<model id>, or a chat model (short name or "
+            "folder) judging with MT-Bench's pairwise prompt; alone: label the workspace's unlabelled pairs"
+        },
+    )
+    judge_template: Path | None = field(
+        default=None,
+        metadata={"help": "judge prompt file with {question}, {answer_a}, {answer_b} (default: MT-Bench's)"},
+    )
+    judge_max_tokens: int = field(default=512, metadata={"help": "judge: new tokens per verdict (greedy)"})
+    judge_max_length: int = field(
+        default=1024, metadata={"help": "reward-model judge: tokens per prompt+completion (truncated beyond)"}
+    )
+    judge_labelled: bool = field(
+        default=False,
+        metadata={"help": "judge: also pairs people labelled already (to measure the judge against them)"},
+    )
+    pairs: str = field(
+        default="random",
+        metadata={
+            "help": "how n samples become pairs: random (--pairs-per-prompt drawn) or best-worst (the best- and "
+            "worst-scored by --judge, labelled by it)",
+            "choices": ("random", "best-worst"),
+        },
+    )
+    judge_iter: int = field(
+        default=0,
+        metadata={
+            "help": "machine rounds: N iterations of sample --n -> best-worst pairs by --judge -> DPO -> register"
+        },
+    )
+    judge_name: str = field(
+        default="judge",
+        metadata={"help": "judge loop: iterates go to WS/runs/<name>-iter<t> (one per chain)"},
     )
     train: TrainOptions = field(
         default_factory=TrainOptions,
         metadata={
-            "help": "SPIN training options (YAML: a `train:` mapping; flags: --train.NAME or --train-NAME)",
+            "help": "training options of --spin-iter / --judge-iter (YAML: a `train:` mapping; flags: "
+            "--train.NAME or --train-NAME)",
             "owned": SPIN_OWNED,
         },
     )

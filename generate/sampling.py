@@ -151,15 +151,23 @@ def sample_pairs(
     limit: int = 0,
     chunk_size: int = 32,
     shard: tuple[int, int] | None = None,
+    pairing: bool = True,
+    only: Collection[str] | None = None,
 ) -> Counter:
-    """Sample n completions per pending prompt and pair them for labelling; returns counts."""
+    """Sample n completions per pending prompt and pair them for labelling; returns counts.
+
+    ``pairing`` False writes the completions only (`--pairs best-worst` pairs them after a judge scored them);
+    ``only``: sample just these prompt ids."""
     check_pair_params(n, params)
     prompts = pending_prompts(workspace, model, round, split, shard)
+    prompts = [p for p in prompts if only is None or p.id in only]
     prompts = prompts[:limit] if limit else prompts
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         dtype = getattr(engine, "dtype", None)
         completions = [_completion(prompt, s, model, engine.name, params, round, dtype) for s in samples]
+        if not pairing:
+            return completions, Counter()
         pairs, counts = make_pairs(prompt.id, completions, pairs_per_prompt, round, params.seed)
         return [*completions, *pairs], counts
 

@@ -1,4 +1,6 @@
-"""The SPIN driver behind `python -m generate --spin-iter N`: a thin loop over `sample_spin` and `train.run.train`.
+"""The round drivers behind `python -m generate --spin-iter N` and `--judge-iter N`: a thin loop of sampling and
+`train.run.train`, one `Loop` per kind. SPIN (below) samples gold-vs-own-answer pairs; the judge loop
+(`generate.bestofn.JUDGE_LOOP`) samples n answers and pairs the best and worst a machine labeller scores.
 
 Iterate 0 is the start model (registered as `base` if new, round r0). Iteration t (round r0 + t):
 1. the current iterate answers a fixed set of SFT prompts (train split, plus held-out test prompts so every
@@ -13,7 +15,7 @@ Sampling and training each run in a fresh process, so vLLM's memory is given bac
 Resume: rerun the same command. Sampling tops up the fixed prompt set (completions are keyed by model and round);
 an iteration whose model is in the manifest (method spin, that round, parent = the current iterate) is not
 retrained; a training killed midway continues from its last checkpoint in its folder (`spin.json` there says
-which chain the folder belongs to, so another chain's folder is never overwritten).
+which chain the folder belongs to, so another chain's folder is never overwritten; `judge.json` for the judge loop).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +39,6 @@ from generate.sampling import gold_prompt_ids, pending_prompts, sample_spin
 
 log = logging.getLogger(__name__)
 
-MARKER = (
-    "spin.json"  # in each iterate's folder: the chain it belongs to, then the iteration's counts and timings
-)
-
 
 @dataclass(frozen=True)
 class Iterate:
@@ -47,6 +46,20 @@ class Iterate:
     path: str  # model folder
     label: str  # what its completions record as their model
     round: int
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One kind of round driver: what an iteration samples, and what trains on it."""
+
+    kind: str  # "spin" or "judge": names the marker file <kind>.json in each iterate's folder
+    method: str  # the training method
+    kinds: tuple[str, ...]  # the pair kinds it trains on
+    name: Callable[[GenerateOptions], str]  # iterates go to WS/runs/<name>-iter<t>
+    prompt_sets: Callable[[GenerateOptions, Workspace, int], dict[str, list[str]]]
+    pending: Callable[[Workspace, Iterate, int, dict], dict[str, list[str]]]  # prompt ids still to sample
+    sample_step: Callable  # (options, iterate, round, pending) -> counts; runs in a fresh process
+    limit: int  # train prompts per iteration unless --limit says otherwise
 
 
 def _iterate(entry: ModelEntry, label: str | None = None) -> Iterate:
@@ -111,31 +124,39 @@ def train_step(options, eval_rounds: tuple[int, ...]) -> dict:
     return train(options, eval_rounds)
 
 
-def _sample(options: GenerateOptions, workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict:
+def unsampled(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict[str, list[str]]:
+    """Per split, the prompts of ``sets`` the iterate has not answered in ``round`` yet."""
     pending = {}
     for split, ids in sets.items():
         wanted = set(ids)
         pending[split] = [
             p.id for p in pending_prompts(workspace, iterate.label, round, split) if p.id in wanted
         ]
+    return pending
+
+
+def _sample(
+    options: GenerateOptions, workspace: Workspace, iterate: Iterate, round: int, sets: dict, loop: Loop
+) -> dict:
+    pending = loop.pending(workspace, iterate, round, sets)
     if not any(pending.values()):  # all sampled already: do not start an engine for nothing
         return {}
     log.info("round %d: %s answers %s", round, iterate.label, {k: len(v) for k, v in pending.items()})
     return run_isolated(
-        sample_step, options, iterate, round, pending, isolate=options.spin_isolate, what="sampling"
+        loop.sample_step, options, iterate, round, pending, isolate=options.spin_isolate, what="sampling"
     )
 
 
-def _check_one_chain(workspace: Workspace, round: int, label: str) -> None:
-    """Training reads a round's SPIN pairs by kind and round: they must all come from this chain's iterate."""
+def _check_one_chain(workspace: Workspace, round: int, label: str, loop: Loop) -> None:
+    """Training reads a round's pairs by kind and round: they must all come from this chain's iterate."""
     pairs = workspace.frame("pairs")
-    pairs = pairs[(pairs["kind"] == "spin") & (pairs["round"] == round)]
+    pairs = pairs[pairs["kind"].isin(loop.kinds) & (pairs["round"] == round)]
     model_of = workspace.frame("completions").set_index("id")["model"]
     others = sorted(set(model_of.reindex(pairs["completion_b"]).dropna()) - {label})
     if others:
         raise PrefloopError(
-            f"{workspace.path}: round {round} already holds SPIN pairs sampled by {', '.join(others)}; "
-            "run another SPIN chain in its own workspace, or start it from this chain's newest model"
+            f"{workspace.path}: round {round} already holds {loop.kind} pairs sampled by {', '.join(others)}; "
+            f"run another {loop.kind} chain in its own workspace, or start it from this chain's newest model"
         )
 
 
@@ -145,29 +166,31 @@ def _write_json(path: Path, value: dict) -> None:
     tmp.replace(path)
 
 
-def _claim(folder: Path, reference: Iterate, round: int) -> None:
+def _claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
     """Make ``folder`` this iteration's, or refuse: a folder of another chain is never overwritten."""
-    marker = folder / MARKER
+    marker = folder / f"{loop.kind}.json"
+    flag = f"--{loop.kind}-name NAME"
     if marker.is_file():
         theirs = json.loads(marker.read_text())
         if theirs.get("reference_id") != reference.id or theirs.get("round") != round:
             raise PrefloopError(
-                f"{folder}: holds round {theirs.get('round')} of another SPIN chain (reference "
-                f"{theirs.get('reference')}); pass --spin-name NAME to put this chain's iterates elsewhere"
+                f"{folder}: holds round {theirs.get('round')} of another {loop.kind.upper()} chain (reference "
+                f"{theirs.get('reference')}); pass {flag} to put this chain's iterates elsewhere"
             )
         return  # ours, from a killed run: training continues from its checkpoint
     if folder.exists() and any(folder.iterdir()):
-        raise PrefloopError(f"{folder}: not empty and not a SPIN iterate folder; pass --spin-name NAME")
+        raise PrefloopError(f"{folder}: not empty and not a {loop.kind} iterate folder; pass {flag}")
     folder.mkdir(parents=True, exist_ok=True)
     _write_json(marker, {"reference_id": reference.id, "reference": reference.path, "round": round})
 
 
-def _train_options(options: GenerateOptions, reference: Iterate, folder: Path, rounds: list[int]):
+def _train_options(options: GenerateOptions, reference: Iterate, folder: Path, rounds: list[int], loop: Loop):
     return dataclasses.replace(
         options.train,
         workspace=options.workspace,
         model=reference.path,
-        method="spin",
+        method=loop.method,
+        kinds=loop.kinds,
         out=folder,
         rounds=tuple(rounds),
         round=rounds[-1],
@@ -202,8 +225,8 @@ def summary(iteration: int, model: dict, record: dict) -> dict:
     }
 
 
-def _done(workspace: Workspace, reference: Iterate, round: int) -> dict | None:
-    done = children(workspace, reference.id, "spin", round)
+def _done(workspace: Workspace, reference: Iterate, round: int, method: str) -> dict | None:
+    done = children(workspace, reference.id, method, round)
     if not done:
         return None
     models = workspace.frame("models")
@@ -218,27 +241,28 @@ def _done(workspace: Workspace, reference: Iterate, round: int) -> dict | None:
 
 
 def iterate_once(
-    options: GenerateOptions, workspace: Workspace, iteration: int, reference: Iterate, sets: dict
+    options: GenerateOptions, workspace: Workspace, iteration: int, reference: Iterate, sets: dict, loop: Loop
 ) -> tuple[dict, Iterate]:
     """Iteration ``iteration`` from ``reference`` (sampled, trained, registered, unless already done)."""
     round = reference.round + 1
-    folder = workspace.path / "runs" / f"{options.spin_name}-iter{iteration}"
-    model = _done(workspace, reference, round)
+    folder = workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
+    marker_name = f"{loop.kind}.json"
+    model = _done(workspace, reference, round, loop.method)
     if model is not None:
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
-        marker = Path(model["path"]) / MARKER
+        marker = Path(model["path"]) / marker_name
         record = json.loads(marker.read_text()) if marker.is_file() else {}
         return summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
     started = time.perf_counter()
-    sampled = _sample(options, workspace, reference, round, sets)
+    sampled = _sample(options, workspace, reference, round, sets, loop)
     sample_seconds = round_seconds(started)
-    _check_one_chain(workspace, round, reference.label)
-    _claim(folder, reference, round)
+    _check_one_chain(workspace, round, reference.label, loop)
+    _claim(folder, reference, round, loop)
     rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
     started = time.perf_counter()
-    train_options = _train_options(options, reference, folder, rounds)
+    train_options = _train_options(options, reference, folder, rounds, loop)
     model = run_isolated(train_step, train_options, (round,), isolate=options.spin_isolate, what="training")
-    record = json.loads((folder / MARKER).read_text()) | {
+    record = json.loads((folder / marker_name).read_text()) | {
         "iteration": iteration,
         "model_id": model["id"],
         "trained_on_rounds": rounds,
@@ -246,7 +270,7 @@ def iterate_once(
         "sample_seconds": sample_seconds,
         "train_seconds": round_seconds(started),
     }
-    _write_json(folder / MARKER, record)
+    _write_json(folder / marker_name, record)
     return summary(iteration, model, record), _iterate_of(model)
 
 
@@ -303,28 +327,49 @@ def _block(text: str) -> str:
     return f"{fence}text\n{text.strip()}\n{fence}\n"
 
 
-def run_spin(options: GenerateOptions, workspace: Workspace) -> dict:
-    """``options.spin_iter`` SPIN iterations from ``options.model`` (resuming what is done); returns a summary."""
-    limit = options.limit if options.limit is not None else SPIN_LIMIT
-    sets = prompt_sets(options, workspace, limit)
+def run_loop(options: GenerateOptions, workspace: Workspace, loop: Loop, iterations: int) -> dict:
+    """``iterations`` iterations of ``loop`` from ``options.model`` (resuming what is done); returns a summary
+    and the chain of iterates."""
+    limit = options.limit if options.limit is not None else loop.limit
+    sets = loop.prompt_sets(options, workspace, limit)
     start = start_iterate(options, workspace)
-    chain, iterations = [start], []
-    for iteration in range(1, options.spin_iter + 1):
-        result, iterate = iterate_once(options, workspace, iteration, chain[-1], sets)
+    chain, results = [start], []
+    for iteration in range(1, iterations + 1):
+        result, iterate = iterate_once(options, workspace, iteration, chain[-1], sets, loop)
         log.info("iteration %d: %s", iteration, result)
-        iterations.append(result)
+        results.append(result)
         chain.append(iterate)
-    started = time.perf_counter()
-    # The last iterate's answers to the held-out prompts: its samples.md, and round r0+N+1's test half.
-    _sample(options, workspace, chain[-1], chain[-1].round + 1, {"test": sets["test"]})
-    final_seconds = round_seconds(started)
-    shown = sets["test"][: options.spin_samples]
-    samples = [write_samples(workspace, it, prev, shown) for prev, it in zip(chain, chain[1:])]
     return {
+        "kind": loop.kind,
         "workspace": str(workspace.path),
         "start": {"id": start.id, "model": start.label, "round": start.round},
         "prompts": {split: len(ids) for split, ids in sets.items()},
-        "iterations": iterations,
-        "final_sample_seconds": final_seconds,
-        "samples": [str(p) for p in samples if p],
+        "iterations": results,
+        "chain": chain,
+        "sets": sets,
     }
+
+
+SPIN_LOOP = Loop(
+    kind="spin",
+    method="spin",
+    kinds=("spin",),
+    name=lambda options: options.spin_name,
+    prompt_sets=prompt_sets,
+    pending=unsampled,
+    sample_step=sample_step,
+    limit=SPIN_LIMIT,
+)
+
+
+def run_spin(options: GenerateOptions, workspace: Workspace) -> dict:
+    """``options.spin_iter`` SPIN iterations from ``options.model`` (resuming what is done); returns a summary."""
+    result = run_loop(options, workspace, SPIN_LOOP, options.spin_iter)
+    chain, sets = result.pop("chain"), result.pop("sets")
+    started = time.perf_counter()
+    # The last iterate's answers to the held-out prompts: its samples.md, and round r0+N+1's test half.
+    _sample(options, workspace, chain[-1], chain[-1].round + 1, {"test": sets["test"]}, SPIN_LOOP)
+    final_seconds = round_seconds(started)
+    shown = sets["test"][: options.spin_samples]
+    samples = [write_samples(workspace, it, prev, shown) for prev, it in zip(chain, chain[1:])]
+    return {**result, "final_sample_seconds": final_seconds, "samples": [str(p) for p in samples if p]}

@@ -223,7 +223,7 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
         (
             "labelled",
             ["--method", "ipo", "--agreement", "weight"],
-            "applies to dpo, rdpo, dpop, spin, odpo, sdpo",
+            "applies to dpo, rdpo, dpop, spin, odpo, rm, sdpo",
         ),
         ("labelled", ["--method", "rdpo", "--agreement", "smoothing"], "use --agreement robust"),
         ("labelled", ["--loss-type", "ipo", "--agreement", "weight"], "needs --loss-type sigmoid or robust"),

@@ -25,6 +25,7 @@ ELLIPSIS = "…"
 PROMPT_FILLS = "prompt fills --max-length"
 TEMPLATE_FILLS = "chat template alone fills --max-length"
 EMPTY_AFTER_TEMPLATE = "completion has no tokens"
+SEQUENCE_OVER = "prompt + completion over --max-length (whole sequences only)"
 
 
 def _prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
@@ -69,12 +70,33 @@ def shorten_prompt(tokenizer, messages: list[dict], budget: int) -> tuple[list[d
     return messages, length
 
 
+def shorten_completion(tokenizer, prompt: list[dict], completion: list[dict], room: int) -> list[dict]:
+    """The completion's text cut at its end to at most ``room`` tokens after the prompt (as rendered)."""
+    prompt_length = len(_prompt_ids(tokenizer, prompt))
+    message = dict(completion[-1])
+    for _ in range(4):
+        over = _completion_length(tokenizer, prompt, [message], prompt_length) - room
+        if over <= 0:
+            break
+        ids = tokenizer(message["content"], add_special_tokens=False)["input_ids"]
+        if not ids:
+            break
+        message["content"] = tokenizer.decode(ids[: max(len(ids) - over - 1, 0)])
+    return [*completion[:-1], message]
+
+
 def fit_rows(
-    tokenizer, rows: list[dict], completion_keys: tuple[str, ...], max_length: int, mode: str = "prompt"
+    tokenizer,
+    rows: list[dict],
+    completion_keys: tuple[str, ...],
+    max_length: int,
+    mode: str = "prompt",
+    whole: bool = False,
 ) -> tuple[list[dict], dict]:
     """The rows that will be trained (prompts shortened where ``mode`` is ``prompt``), and their accounting:
     ``rows_in``, ``rows_trained``, ``rows_truncated`` (prompt shortened or a completion cut at its end) and
-    ``rows_dropped`` {reason: count}."""
+    ``rows_dropped`` {reason: count}. ``whole``: the trainer drops sequences over ``max_length`` instead of cutting
+    them (TRL's reward trainer), so completions are cut at their end here, to fit whole."""
     if mode not in TRUNCATION_MODES:
         raise ValueError(f"truncation mode {mode!r}: expected one of {', '.join(TRUNCATION_MODES)}")
     kept, truncated, dropped = [], 0, Counter()
@@ -90,8 +112,8 @@ def fit_rows(
             kept.append(row)
             continue
         if mode == "drop":
-            if prompt_length >= max_length:
-                dropped[PROMPT_FILLS] += 1
+            if prompt_length >= max_length or whole:
+                dropped[PROMPT_FILLS if prompt_length >= max_length else SEQUENCE_OVER] += 1
                 continue
             kept.append(row)  # trainable: the collator cuts the completion's end
             truncated += 1
@@ -101,7 +123,11 @@ def fit_rows(
         if prompt_length >= max_length:
             dropped[TEMPLATE_FILLS] += 1
             continue
-        kept.append({**row, "prompt": prompt, "prompt_truncated": True})
+        row = {**row, "prompt": prompt, "prompt_truncated": True}
+        if whole:
+            for key in completion_keys:
+                row[key] = shorten_completion(tokenizer, prompt, row[key], max_length - prompt_length)
+        kept.append(row)
         truncated += 1
     counts = {
         "rows_in": len(rows),

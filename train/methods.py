@@ -3,7 +3,8 @@
 An entry says which TRL trainer family builds it (`build`), which rows it reads (`data`: preference pairs or KTO
 completions) and of which pair kinds, its TRL loss type or our per-pair loss options (`pair_loss`, typed:
 `train.losses.PairLoss`), whether it takes `--agreement`, per-pair columns it adds (`columns`), whether it runs
-step-wise (sDPO), and its own option checks. Adding a method is adding one entry here (and its loss function in
+step-wise (sDPO), how its model is loaded and measured when it is not a causal LM (`held_out`: the reward model),
+and its own option checks. Adding a method is adding one entry here (and its loss function in
 `train.losses` if TRL has none). Heavy imports (trl, the trainer) happen inside the builders.
 """
 
@@ -20,6 +21,7 @@ from data.errors import PrefloopError
 from data.workspace import Workspace
 from train.losses import PairLoss
 from train.pairs import add_offsets, kto_weights
+from train.reward import RM_MARGINS, add_margins, evaluate_pairs, load_reward_model, reward_metrics
 
 if TYPE_CHECKING:
     from train.options import TrainOptions
@@ -42,6 +44,15 @@ class Build:
 
 
 @dataclass(frozen=True)
+class HeldOut:
+    """How a method's model is loaded and evaluated when it is not a causal LM measured by log-probs."""
+
+    load: Callable[[Path, Any], Any]  # (folder, tokenizer) -> model
+    evaluate: Callable[[Any, Any, list[dict], int, int], dict]  # (model, tokenizer, rows, batch, max length)
+    compare: Callable[[dict, dict, list[dict]], dict]  # (before, after, rows) -> held-out metrics
+
+
+@dataclass(frozen=True)
 class Method:
     help: str
     build: Callable[[TrainOptions, Build, Method], Any]
@@ -57,6 +68,10 @@ class Method:
     stepwise: bool = False  # sDPO: run once per chunk, each from the previous step
     reference_in_memory: bool = False  # TDPO: a live reference, no precomputed log-probs
     check: Callable[[TrainOptions], None] | None = None
+    held_out: HeldOut | None = None  # None: a causal LM, evaluated by its log-probs (train.evaluate)
+    whole_sequences: bool = (
+        False  # its TRL trainer drops (not cuts) sequences over max_length: fit them whole
+    )
 
 
 SHORT_RUN = 20  # optimiser steps below which a run has no warm-up
@@ -102,7 +117,7 @@ def common_args(options: TrainOptions, b: Build) -> dict:
     )
 
 
-def peft_config(options: TrainOptions):
+def peft_config(options: TrainOptions, task_type: str = "CAUSAL_LM"):
     if not options.lora_r:
         return None
     from peft import LoraConfig
@@ -112,7 +127,7 @@ def peft_config(options: TrainOptions):
         lora_alpha=options.lora_alpha,
         lora_dropout=options.lora_dropout,
         target_modules="all-linear",
-        task_type="CAUSAL_LM",
+        task_type=task_type,  # SEQ_CLS (reward model): peft also trains and saves the new score head
     )
 
 
@@ -183,6 +198,25 @@ def build_kto(options: TrainOptions, b: Build, method: Method):
     )
 
 
+def build_reward(options: TrainOptions, b: Build, method: Method):
+    from trl import RewardConfig
+
+    from train.reward import make_reward_trainer
+    from train.seam import RewardCollator
+
+    args = RewardConfig(**common_args(options, b))
+    b.tokenizer.pad_token = b.tokenizer.pad_token or b.tokenizer.eos_token
+    b.model.config.pad_token_id = b.tokenizer.pad_token_id
+    return make_reward_trainer(
+        model=b.model,
+        args=args,
+        data_collator=RewardCollator(pad_token_id=b.tokenizer.pad_token_id),
+        train_dataset=_dataset(b.rows, ("prompt", "chosen", "rejected", "margin", "pair_weight")),
+        processing_class=b.tokenizer,
+        peft_config=peft_config(options, "SEQ_CLS"),
+    )
+
+
 def _reference_free(classes: Callable[[], tuple]):
     """A builder for TRL's reference-free trainers (CPO/SimPO, ORPO), from (Config, Trainer) ``classes``."""
 
@@ -229,6 +263,10 @@ def _check_dpo(options: TrainOptions) -> None:
         raise PrefloopError(
             "--agreement needs --loss-type sigmoid or robust (it is a per-pair term of our loss)"
         )
+    if options.machine_weight != 1 and options.loss_type not in OUR_LOSS_TYPES:
+        raise PrefloopError(
+            "--machine-weight needs --loss-type sigmoid or robust (a per-pair weight of our loss)"
+        )
     if options.loss_weights and len(options.loss_weights) != len(options.loss_type):
         raise PrefloopError("--loss-weights needs one weight per --loss-type")
 
@@ -253,6 +291,19 @@ def _check_sdpo(options: TrainOptions) -> None:
         raise PrefloopError(
             "--method sdpo does not take --resume (each step is a run of its own; start again)"
         )
+
+
+def _check_rm(options: TrainOptions) -> None:
+    if options.agreement not in ("off", "weight"):
+        raise PrefloopError(
+            f"--method rm --agreement {options.agreement}: a reward model takes --agreement weight"
+        )
+    if options.rm_margin not in RM_MARGINS:
+        raise PrefloopError(f"--rm-margin {options.rm_margin!r}: expected one of {', '.join(RM_MARGINS)}")
+
+
+def _rm_columns(options: TrainOptions, rows: list[dict]) -> dict:
+    return {"margins": add_margins(rows, options.rm_margin)}
 
 
 def _odpo_columns(options: TrainOptions, rows: list[dict]) -> dict:
@@ -341,6 +392,16 @@ METHODS: dict[str, Method] = {
         trl_loss="sigmoid",
         pair_loss=lambda o: PairLoss(epsilon=o.label_smoothing, tdpo=True, tdpo_alpha=o.tdpo_alpha),
         reference_in_memory=True,
+    ),
+    "rm": Method(
+        "reward model (Bradley–Terry, TRL's RewardTrainer): --rm-margin strength (Llama 2), --agreement weight; "
+        "held-out accuracy by strength; registered as method rm",
+        build_reward,
+        agreement=True,
+        columns=_rm_columns,
+        check=_check_rm,
+        held_out=HeldOut(load_reward_model, evaluate_pairs, reward_metrics),
+        whole_sequences=True,
     ),
     "sdpo": Method(
         "sDPO (Kim et al. 2024): DPO in --sdpo-steps chunks (default: by round), each step's result the next "

@@ -39,13 +39,19 @@ def _use_bf16(options: TrainOptions) -> bool:
 
 
 def evaluate(options: TrainOptions, model, tokenizer, rows: list[dict]) -> dict:
-    """The held-out log-probs of ``rows`` under ``model`` (see `train.evaluate.evaluate_rows`)."""
-    data = get_method(options.method).data
-    return evaluate_rows(data, model, tokenizer, rows, max(1, options.batch_size), options.max_length)
+    """The held-out log-probs of ``rows`` under ``model`` (see `train.evaluate.evaluate_rows`), or the method's
+    own measure (a reward model's scores)."""
+    method, batch = get_method(options.method), max(1, options.batch_size)
+    if method.held_out:
+        return method.held_out.evaluate(model, tokenizer, rows, batch, options.max_length)
+    return evaluate_rows(method.data, model, tokenizer, rows, batch, options.max_length)
 
 
 def held_out_metrics(options: TrainOptions, before: dict, after: dict, rows: list[dict]) -> dict:
-    return compare(get_method(options.method).data, before, after, rows, options.beta)
+    method = get_method(options.method)
+    if method.held_out:
+        return method.held_out.compare(before, after, rows)
+    return compare(method.data, before, after, rows, options.beta)
 
 
 def train_once(
@@ -66,7 +72,11 @@ def train_once(
     eval_rows, eval_split = evaluation
     started = time.time()
     tokenizer = load_tokenizer(start, options.chat_template)
-    model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
+    held_out = get_method(options.method).held_out
+    if held_out:  # e.g. a reward model: the start model with a new scalar head
+        model = held_out.load(start, tokenizer)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
     _set_threads(options, sum(p.numel() for p in model.parameters()))
     bf16 = _use_bf16(options)
     if torch.cuda.is_available():

@@ -11,6 +11,8 @@ from train.fit import TRUNCATION_MODES
 from train.losses import STRENGTHS
 from train.methods import METHODS, get_method
 from train.pairs import AGREEMENT_MODES
+from train.reward import RM_MARGINS
+from train.sources import LABEL_SOURCES
 
 CPU_EVAL_LIMIT = (
     100  # held-out rows scored before and after training on CPU unless --eval-limit says otherwise
@@ -68,6 +70,25 @@ class TrainOptions:
             "weight (per-pair weight 1−2ε); ε = 1 − agreement, see README",
             "choices": AGREEMENT_MODES,
         },
+    )
+    rm_margin: str = field(
+        default="off",
+        metadata={
+            "help": "rm: Bradley–Terry margin from the labels' strength (Llama 2's: (strength − 1)/3), or off",
+            "choices": RM_MARGINS,
+        },
+    )
+    labels: str = field(
+        default="auto",
+        metadata={
+            "help": "whose pairwise labels train: human (people and imports), machine (judge:/rm: labellers), "
+            "all, or auto (per pair: human where present, else machine)",
+            "choices": LABEL_SOURCES,
+        },
+    )
+    machine_weight: float = field(
+        default=1.0,
+        metadata={"help": "loss weight of pairs whose verdict comes from machine labellers only (humans: 1)"},
     )
     kinds: tuple[str, ...] | None = field(
         default=None,
@@ -160,6 +181,13 @@ def check_options(options: TrainOptions) -> None:
     if options.agreement != "off" and not method.agreement:
         takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
         raise PrefloopError(f"--agreement {options.agreement}: applies to {takes}")
+    if options.labels not in LABEL_SOURCES:
+        raise PrefloopError(f"--labels {options.labels!r}: expected one of {', '.join(LABEL_SOURCES)}")
+    if options.machine_weight < 0:
+        raise PrefloopError(f"--machine-weight {options.machine_weight}: must be >= 0")
+    if options.machine_weight != 1 and not method.agreement:
+        takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
+        raise PrefloopError(f"--machine-weight {options.machine_weight}: applies to {takes}")
     if options.odpo_alpha < 0:
         raise PrefloopError(f"--odpo-alpha {options.odpo_alpha}: must be >= 0")
     if not STRENGTHS[0] <= options.odpo_default_strength <= STRENGTHS[1]:

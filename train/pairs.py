@@ -10,6 +10,7 @@ from data.export import to_dpo, to_kto
 from data.records import content_id
 from data.workspace import Workspace
 from train.losses import agreement_noise, agreement_weights, odpo_offset
+from train.sources import choose_labels, machine_only_items
 
 AGREEMENT_MODES = ("off", "smoothing", "robust", "weight")
 
@@ -19,18 +20,26 @@ class TrainDataError(PrefloopError):
 
 
 def preference_rows(
-    workspace: Workspace, split: str | None, kinds: tuple[str, ...], rounds: tuple[int, ...] | None = None
+    workspace: Workspace,
+    split: str | None,
+    kinds: tuple[str, ...],
+    rounds: tuple[int, ...] | None = None,
+    labels: str = "auto",
 ) -> tuple[list[dict], Counter]:
-    """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns."""
+    """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns, from the labels
+    of ``labels`` (`train.sources`); each row's ``source`` says whether only machine labellers decided it."""
     pairs = workspace.frame("pairs")
     pairs = pairs[pairs["kind"].isin(kinds)]
     if rounds is not None:
         pairs = pairs[pairs["round"].isin(rounds)]
+    chosen_labels = choose_labels(workspace.frame("labels"), labels)
     rows, counts = to_dpo(
-        workspace.frame("prompts"), workspace.frame("completions"), pairs, workspace.frame("labels"), split
+        workspace.frame("prompts"), workspace.frame("completions"), pairs, chosen_labels, split
     )
+    machine = machine_only_items(chosen_labels)
     for row in rows:
         row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])
+        row["source"] = "machine" if row["pair_id"] in machine else "human"
     return rows, counts
 
 

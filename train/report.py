@@ -53,6 +53,15 @@ def _ci(metrics: dict, name: str) -> str:
     return f" (95 % CI {low:.2f}-{high:.2f})" if low == low else ""
 
 
+def _interval(share: float, n: int) -> str:
+    from train.evaluate import wilson_interval
+
+    if not n or share != share:
+        return ""
+    low, high = wilson_interval(round(share * n), n)
+    return f" (95 % CI {low:.2f}-{high:.2f})"
+
+
 def _count(metrics: dict, name: str, n: int) -> str:
     return f"{round(metrics[name] * n)}/{n}{_ci(metrics, name)}"
 
@@ -88,6 +97,20 @@ def eval_line(metrics: dict) -> str | None:
 def summary_lines(method: str, metrics: dict) -> list[str]:
     split = metrics.get("eval_split", "test")
     lines = [line for line in (metrics.get("memory_plan"), rows_line(metrics), eval_line(metrics)) if line]
+    if "rm_accuracy" in metrics:  # a reward model
+        levels = ", ".join(
+            f"{level}: {cell['accuracy']:.3f} of {cell['pairs']}"
+            for level, cell in metrics["rm_accuracy_by_strength"].items()
+        )
+        before = metrics["rm_accuracy_before"]
+        return [
+            *lines,
+            f"held-out ({split}) pairs: {metrics['eval_pairs']}",
+            f"reward model accuracy {metrics['rm_accuracy']:.3f}{_interval(metrics['rm_accuracy'], metrics['eval_pairs'])}"
+            " (untrained head: "
+            f"{'-' if before is None else f'{before:.3f}'}), mean margin {metrics['rm_margin_mean']:.4f}",
+            f"accuracy by label strength: {levels or '-'}",
+        ]
     if not metrics.get("pairs", metrics.get("completions")):
         return [*lines, f"held-out ({split}): nothing could be scored"]
     if "pairs" in metrics:

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from data.errors import PrefloopError
+from data.lineage import reward_model_entry
 from data.records import content_id, random_id
 from data.workspace import Workspace
 from train.fit import fit_rows
@@ -25,6 +26,7 @@ from train.once import train_once
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
 from train.pairs import TrainDataError, add_agreement, kto_rows, preference_rows
 from train.saving import load_tokenizer, model_path
+from train.sources import add_source_weights
 from train.stepwise import train_stepwise
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,8 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
         what = "completions labelled desirable/undesirable"
     else:
         kinds, rounds = options.kinds or method.kinds, options.rounds
-        train_rows, counts = preference_rows(workspace, "train", kinds, rounds)
-        eval_rows, _ = preference_rows(workspace, "test", kinds, eval_rounds or rounds)
+        train_rows, counts = preference_rows(workspace, "train", kinds, rounds, options.labels)
+        eval_rows, _ = preference_rows(workspace, "test", kinds, eval_rounds or rounds, options.labels)
         what = f"labelled pairs of kind {','.join(kinds)}" + (
             f" in rounds {','.join(map(str, rounds))}" if rounds else ""
         )
@@ -66,6 +68,7 @@ def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> di
     if method.data == "completions":
         return {"agreement": {"mode": "off"}}
     notes = {"agreement": add_agreement(rows, options.agreement)}
+    notes["labels"] = {"source": options.labels, **add_source_weights(rows, options.machine_weight)}
     if method.columns:
         notes.update(method.columns(options, rows))
     return notes
@@ -79,7 +82,8 @@ def _fit(options: TrainOptions, method: Method, start: Path, rows: list[dict], e
     """Rows fitted into --max-length (`train.fit`), the max-steps subset and the held-out cap; their accounting."""
     tokenizer = load_tokenizer(start, options.chat_template)
     keys = _completion_keys(method)
-    rows, fitted = fit_rows(tokenizer, rows, keys, options.max_length, options.truncation)
+    whole = method.whole_sequences
+    rows, fitted = fit_rows(tokenizer, rows, keys, options.max_length, options.truncation, whole)
     if not rows:
         raise TrainDataError(
             f"--max-length {options.max_length}: none of the {fitted['rows_in']} rows can be trained "
@@ -92,7 +96,12 @@ def _fit(options: TrainOptions, method: Method, start: Path, rows: list[dict], e
     )
     held_out = len(eval_rows)
     eval_rows, eval_fitted = fit_rows(
-        tokenizer, eval_rows[:limit] if limit else eval_rows, keys, options.max_length, options.truncation
+        tokenizer,
+        eval_rows[:limit] if limit else eval_rows,
+        keys,
+        options.max_length,
+        options.truncation,
+        whole,
     )
     if method.data == "pairs":  # the reference cache keys on the texts actually trained
         for row in (*rows, *eval_rows):
@@ -158,3 +167,12 @@ def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> 
     if method.stepwise:  # its steps are runs of train_once
         return train_stepwise(options, start, workspace, train_rows, evaluation, out, notes)
     return train_once(options, start, workspace, train_rows, evaluation, out, notes)[0]
+
+
+def reward_scorer(model: str, workspace: Workspace, batch_size: int = 8, max_length: int = 1024):
+    """A trained reward model as a scorer (``.score(prompt, texts) -> rewards``) and its manifest entry: ``model``
+    is ``rm`` (the newest reward model) or ``rm:<model id>`` (the annotator name of its labels)."""
+    from train.reward import RewardScorer
+
+    entry = reward_model_entry(model, workspace)
+    return RewardScorer(entry.path, batch_size, max_length), entry

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import importlib
 
-from trl import DPOTrainer
+import torch
+from trl import DPOTrainer, RewardTrainer
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.dpo_trainer import DataCollatorForPreference
+from trl.trainer.reward_trainer import DataCollatorForPreference as RewardDataCollator
 from trl.trainer.utils import use_adapter
 
 # (module, attribute path, parameter names we pass) for every private/internal/experimental symbol we rely on.
@@ -28,6 +30,10 @@ CONTRACT: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("trl", "DPOTrainer.compute_ref_log_probs", ("model", "inputs")),
     ("trl", "DPOTrainer._set_signature_columns_if_needed", ()),
     ("trl.trainer.utils", "use_adapter", ("model", "adapter_name")),
+    ("trl.trainer.reward_trainer", "DataCollatorForPreference", ("pad_token_id",)),
+    ("trl.trainer.reward_trainer", "DataCollatorForPreference.torch_call", ("examples",)),
+    ("trl", "RewardTrainer._set_signature_columns_if_needed", ()),
+    ("trl", "RewardTrainer.compute_loss", ("model", "inputs", "return_outputs", "num_items_in_batch")),
     ("trl.models.utils", "disable_gradient_checkpointing", ("model", "gradient_checkpointing_kwargs")),
     ("trl.experimental.cpo", "CPOConfig", ("loss_type", "cpo_alpha", "simpo_gamma")),
     (
@@ -148,3 +154,38 @@ class SeamDPOTrainer(DPOTrainer):
     def checkpointing_off(self):
         """Context with gradient checkpointing disabled (for a no-grad reference forward)."""
         return disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs)
+
+
+class RewardCollator(RewardDataCollator):
+    """TRL's internal reward-model collator (chosen rows, then rejected rows; ``margin`` passed through), also
+    stacking our per-pair weight ``pair_weight``."""
+
+    def torch_call(self, examples: list[dict]) -> dict:
+        output = super().torch_call(examples)
+        if "pair_weight" in examples[0]:
+            output["pair_weight"] = torch.tensor([e["pair_weight"] for e in examples], dtype=torch.float)
+        return output
+
+
+class SeamRewardTrainer(RewardTrainer):
+    """TRL's RewardTrainer (Bradley–Terry, TRL's ``margin`` column) with a per-pair weight: the ``pair_weight``
+    column reaches the loss, ``pair_loss(chosen_rewards, rejected_rewards, margin, weight)`` (one value)."""
+
+    extra_columns = ("pair_weight",)
+
+    def __init__(self, *args, pair_loss, **kwargs):
+        self.pair_loss = pair_loss
+        super().__init__(*args, **kwargs)
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        missing = [c for c in self.extra_columns if c not in self._signature_columns]
+        self._signature_columns = [*self._signature_columns, *missing]
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        weight = inputs.pop("pair_weight", None)
+        loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)  # TRL's metrics too
+        if weight is not None:
+            chosen, rejected = outputs.logits.squeeze(-1).chunk(2)
+            loss = self.pair_loss(chosen, rejected, inputs.get("margin"), weight)
+        return (loss, outputs) if return_outputs else loss

@@ -1,0 +1,199 @@
+"""Machine labellers in `generate`: verdict parsing, both orders (inconsistent -> tie), best-worst pairing, and end
+to end with a scripted fake engine (the verdict text is controlled): `--judge`, `--pairs best-worst`, `--judge-iter`,
+plus a reward model trained on the tiny model as the judge."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from data import Workspace
+from data.__main__ import main as data_main
+from data.annotators import judge_annotator
+from generate import bestofn
+from generate.__main__ import main
+from generate.engines import Sample
+from generate.judge import MT_BENCH_TEMPLATE, best_worst, combine, judge_messages, parse_verdict
+
+ANSWER = re.compile(r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End", re.S)
+
+
+def quality(text: str) -> int:
+    return int(re.search(r"answer (\d+)", text).group(1))
+
+
+class ScriptedEngine:
+    """Answers sampling prompts with "answer k ..." (k = sample index) and judge prompts with ``verdict(a, b)``."""
+
+    name = "hf"
+
+    def __init__(self, verdict):
+        self.verdict = verdict
+        self.judge_calls = 0
+
+    def sample(self, prompts, n, params):
+        out = []
+        for messages in prompts:
+            text = messages[-1]["content"]
+            answers = dict(ANSWER.findall(text))
+            if answers:
+                self.judge_calls += 1
+                out.append(
+                    [Sample(f"Both are fine. {self.verdict(answers['A'], answers['B'])}", 7, "stop", 0)]
+                )
+            else:
+                out.append([Sample(f"answer {i} to {text[:12]}", 4, "stop", i) for i in range(n)])
+        return out
+
+
+def fair(a: str, b: str) -> str:  # prefers the higher-numbered answer, whatever the order
+    return "[[A]]" if quality(a) > quality(b) else "[[B]]" if quality(b) > quality(a) else "[[C]]"
+
+
+def biased(a: str, b: str) -> str:  # always the first shown: position bias, no preference
+    return "I think [[B]] at first, but my final verdict: [[A]]"
+
+
+def test_parse_verdict_takes_the_last_marker():
+    assert parse_verdict("[[A]]") == "a" and parse_verdict("x [[C]]") == "tie"
+    assert parse_verdict("first [[B]] then [[A]]") == "a"
+    assert parse_verdict("A is better") is None
+
+
+def test_both_orders_inconsistent_verdicts_become_ties():
+    # backward verdicts are in the swapped order's terms: "b" there means completion a.
+    assert combine("a", "b") == ("a", 1.0)
+    assert combine("b", "a") == ("b", 1.0)
+    assert combine("a", "a") == ("tie", 0.0)  # "A" both times: the first shown, whichever it was
+    assert combine("tie", "tie") == ("tie", 1.0)
+    assert combine("a", "tie") == ("tie", 0.0)
+    assert combine(None, "a") == ("b", 0.5) and combine(None, None) == (None, None)
+
+
+def test_best_worst_picks_the_right_samples():
+    assert best_worst([0.1, 2.0, -1.0, 0.5]) == (1, 2)
+    assert best_worst([3.0, 1.0, 3.0, 1.0]) == (0, 1)  # first on equal scores
+    assert best_worst([1.0, 1.0]) is None and best_worst([4.0]) is None
+
+
+def test_template_fills_placeholders_without_format():
+    messages = judge_messages(MT_BENCH_TEMPLATE, [{"role": "user", "content": "Q {x}?"}], "one {}", "two")
+    assert (
+        "Q {x}?" in messages[0]["content"]
+        and "one {}\n[The End of Assistant A's Answer]" in messages[0]["content"]
+    )
+
+
+# The fixture's pairs "answer i a" / "answer i b" are equally good: the fair judge calls a tie in both orders
+# (confidence 1), the biased one picks the first shown in both (inconsistent: a tie, confidence 0).
+@pytest.mark.parametrize(("verdict", "confidence"), [(fair, 1.0), (biased, 0.0)])
+def test_judge_labels_pairs_resumably_and_shows_cost(label_ws, monkeypatch, capsys, verdict, confidence):
+    engine = ScriptedEngine(verdict)
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    args = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert (
+        "judge:tiny-judge: judged 4 pairs" in out
+        and "cost per pair: 2.0 model calls, 14 generated tokens" in out
+    )
+    labels = Workspace(label_ws.path).frame("labels")
+    assert set(labels["annotator"]) == {judge_annotator("tiny-judge")} and len(labels) == 4
+    assert set(labels["confidence"]) == {confidence}
+    assert set(labels["choice"]) == {"tie"}
+    assert engine.judge_calls == 8
+    assert main(args) == 0  # resumed: nothing left to judge
+    assert engine.judge_calls == 8 and len(Workspace(label_ws.path).frame("labels")) == 4
+
+
+def test_bad_judge_template_is_one_clear_error(label_ws, tmp_path, capsys):
+    template = tmp_path / "judge.txt"
+    template.write_text("Which is better? {answer_a} or {answer_b}")
+    assert main(["-w", str(label_ws.path), "--judge", "x", "--judge-template", str(template)]) == 2
+    assert "missing placeholder(s) {question}" in capsys.readouterr().err
+
+
+def write_prompts(path, count=6):
+    path.write_text(json.dumps([{"prompt": f"Write about the sea, number {i}."} for i in range(count)]))
+    return path
+
+
+def test_best_worst_pairs_from_a_scripted_judge(tmp_path, tiny_model_dir, monkeypatch):
+    engine = ScriptedEngine(fair)
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    ws = tmp_path / "ws"
+    args = [
+        "-w",
+        str(ws),
+        "--model",
+        str(tiny_model_dir),
+        "--prompts",
+        str(write_prompts(tmp_path / "p.json", 3)),
+    ]
+    assert main([*args, "--n", "4", "--pairs", "best-worst", "--judge", "tiny-judge"]) == 0
+    workspace = Workspace(ws)
+    pairs, labels = workspace.frame("pairs"), workspace.frame("labels")
+    text = workspace.frame("completions").set_index("id")["text"]
+    assert len(pairs) == 3 and len(workspace.frame("completions")) == 12
+    assert all(
+        quality(text[a]) == 3 and quality(text[b]) == 0
+        for a, b in zip(pairs["completion_a"], pairs["completion_b"])
+    )
+    assert set(labels["choice"]) == {"a"} and set(labels["annotator"]) == {"judge:tiny-judge"}
+    assert engine.judge_calls == 3 * 6 * 2  # every pair of 4 samples, both orders
+
+
+def test_judge_round_driver_trains_on_machine_labels_and_resumes(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    engine = ScriptedEngine(fair)
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    args = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
+        "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",
+        "--train-max-steps", "2", "--train-batch-size", "2", "--train-learning-rate", "1e-3",
+    ]  # fmt: skip
+    assert main(args) == 0
+    assert "JUDGE on" in capsys.readouterr().out
+    ws = Workspace(tmp_path / "ws")
+    models = ws.frame("models").sort_values("round").set_index("round")
+    assert list(models["method"]) == ["base", "dpo"] and models.loc[1, "parent_id"] == models.loc[0, "id"]
+    data, metrics = json.loads(models.loc[1, "data"]), json.loads(models.loc[1, "metrics"])
+    assert data["rounds"] == [1] and len(data["pair_ids"]) == 4  # the 4 train prompts' best-worst pairs
+    assert (
+        metrics["labels"]["machine_rows"] == 4 and metrics["eval_split"] == "test" and metrics["pairs"] == 2
+    )
+    assert (tmp_path / "ws/runs/judge-iter1/judge.json").is_file()
+    before = {name: len(ws.frame(name)) for name in ("completions", "pairs", "labels", "models")}
+    assert main(args) == 0  # done: nothing sampled, judged or trained again
+    assert before == {name: len(ws.frame(name)) for name in ("completions", "pairs", "labels", "models")}
+
+
+def test_a_reward_model_judges_pairs_and_stats_measure_it(tmp_path, tiny_model_dir, capsys):
+    from tests.test_train import build_workspace, options
+    from train.run import train
+
+    ws = build_workspace(tmp_path / "ws", count=6, test=2)
+    model = train(options(ws, tiny_model_dir, tmp_path / "rm", method="rm"))
+    args = ["-w", str(ws.path), "--judge", "rm", "--judge-labelled", "--split", "test"]
+    assert main(args) == 0
+    assert f"rm:{model['id']}: judged 2 pairs" in capsys.readouterr().out
+    labels = ws.frame("labels")
+    machine = labels[labels["annotator"] == f"rm:{model['id']}"]
+    assert len(machine) == 2 and machine["confidence"].between(0.5, 1).all()
+    assert data_main(["stats", "-w", str(ws.path)]) == 0
+    out = capsys.readouterr().out
+    assert f"rm:{model['id']}  round 0: 2 pairs" in out and "correct by human strength 2:" in out
+    # Best of 3 samples of the tiny model, scored by the reward model.
+    known = set(ws.frame("pairs")["id"])
+    assert main(["-w", str(ws.path), "--model", str(tiny_model_dir), "--engine", "hf", "--n", "3", "--max-tokens", "6",
+                 "--pairs", "best-worst", "--judge", f"rm:{model['id']}", "--limit", "2"]) == 0  # fmt: skip
+    pairs = ws.frame("pairs")
+    best_worst_pairs = pairs[~pairs["id"].isin(known)]
+    assert 1 <= len(best_worst_pairs) <= 2
+    assert set(ws.frame("labels").set_index("item_id").loc[best_worst_pairs["id"], "choice"]) == {"a"}
