@@ -20,7 +20,7 @@ from pathlib import Path
 
 from data.config import ConfigError
 from data.export import FORMATS as EXPORT_FORMATS
-from data.export import to_dpo, to_kto, to_sft, write_parquet
+from data.export import dpo_table, kto_table, to_sft, write_parquet
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import load_file, write_records
 from data.lineage import lineage_lines
@@ -98,16 +98,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
-    prompts = workspace.frame("prompts")
+    batches = workspace.snapshot()  # one consistent view of every table
+    prompts = workspace.read("prompts", batches)
     if args.format == "sft":
-        rows, counts = to_sft(prompts, args.split)
+        rows, counts = to_sft(prompts.to_pandas(), args.split)
     elif args.format == "kto":
-        rows, counts = to_kto(prompts, workspace.frame("completions"), workspace.frame("labels"), args.split)
+        tables = (workspace.read(name, batches) for name in ("completions", "labels"))
+        rows, counts = kto_table(prompts, *tables, split=args.split)
     else:
-        frames = (workspace.frame(name) for name in ("completions", "pairs", "labels"))
-        rows, counts = to_dpo(prompts, *frames, split=args.split)
+        tables = (workspace.read(name, batches) for name in ("completions", "pairs", "labels"))
+        rows, counts = dpo_table(prompts, *tables, split=args.split)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    if not rows:
+    if not len(rows):
         raise ValueError(f"{args.workspace}: nothing to export as {args.format} ({summary})")
     name = args.format + (f"-{args.split}" if args.split else "")
     out = write_parquet(rows, args.out or workspace.exports / f"{name}.parquet")
@@ -142,8 +144,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    for name, (parts, rows) in Workspace(args.workspace).compact().items():
-        print(f"{name}: {parts} part(s) -> {min(parts, 1)}, {rows} rows")
+    for name, (before, after) in Workspace(args.workspace).compact().items():
+        print(f"{name}: {before} part(s) -> {after}")
     return 0
 
 
@@ -182,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
-    except (SchemaError, WorkspaceError, ProvisionError, ConfigError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (SchemaError, WorkspaceError, ProvisionError, ConfigError, ValueError, OSError) as exc:
+        print(
+            f"error: {exc}", file=sys.stderr
+        )  # a WriteError reads "the disk is full: nothing was written to ..."
         return 2
 
 
