@@ -1,4 +1,4 @@
-"""Who labels what next: the queue rules, as pure in-memory state rebuilt from the append-only label log.
+"""Who labels what next: the queue rules, as in-memory state rebuilt from the append-only label log.
 
 Rules:
 - items are handed out in a fixed order, the one they were added in (the service's: by default round, then
@@ -12,6 +12,10 @@ Rules:
 
 A label that arrives after its lease expired is still kept (nothing labelled is lost), so an item may exceptionally
 end with K+1 labels. The class is not thread-safe: its owner (annotate.service) serialises calls.
+
+Scale: a workspace's whole log loads with ``load`` on Arrow columns (votes per item from one sort; no Python object
+per label). A labeller's own records become ``Label`` objects only when that labeller is first served. Counts for
+the progress bar are kept up to date as labels arrive, and ``next_item`` starts at the first item not yet full.
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.aggregate import current_positions
 from data.annotators import is_machine
 from data.records import Label
 
@@ -40,41 +49,103 @@ class LabelQueue:
             raise ValueError(f"overlap must be at least 1, got {overlap}")
         self.items: list[str] = []
         self.overlap, self.lease_seconds, self.clock = overlap, lease_seconds, clock
-        self.latest: dict[tuple[str, str], Label] = {}  # (item, labeller) -> their latest record
         self.votes: Counter[str] = Counter()  # item -> current labels from labellers
-        self.history: dict[str, list[Label]] = defaultdict(list)  # labeller -> their records, oldest first
         self.leases: dict[str, dict[str, float]] = defaultdict(dict)  # item -> labeller -> expiry
         self.held: dict[str, str] = {}  # labeller -> the item on their screen
-        self._seen: set[str] = set()
+        self.total_votes = 0
+        self.full = 0  # items with K current labels or more
+        self.group_items: Counter = Counter()  # group (round) -> items
+        self.group_full: Counter = Counter()  # group (round) -> full items
+        self._index: dict[str, int] = {}
+        self._group: dict[str, object] = {}
+        self._cursor = 0  # every item before it is full
+        self._latest: dict[str, dict[str, Label]] = {}  # labeller -> item -> their latest record
+        self._history: dict[str, list[Label]] = {}  # labeller -> their latest records, oldest first
+        self._recorded: set[str] = set()
+        self._base: pa.Table | None = None  # the bulk-loaded log: latest record per (item, labeller)
+        self._base_rows: dict[str, np.ndarray] = {}  # labeller -> their rows in _base
         self.add_items(items)
 
-    def add_items(self, items: Iterable[str]) -> None:
-        known = set(self.items)
-        for item in items:
-            if item not in known:
-                known.add(item)
-                self.items.append(item)
+    def add_items(self, items: Iterable[str], groups: Iterable[object] | None = None) -> None:
+        items = list(items)
+        for item, group in zip(items, groups if groups is not None else [None] * len(items)):
+            if item in self._index:
+                continue
+            self._index[item] = len(self.items)
+            self.items.append(item)
+            self._group[item] = group
+            self.group_items[group] += 1
+            if self.votes.get(item, 0) >= self.overlap:
+                self._count_full(item, 1)
+
+    def _count_full(self, item: str, change: int) -> None:
+        if item in self._index:
+            self.full += change
+            self.group_full[self._group[item]] += change
+
+    def _vote(self, item: str, change: int) -> None:
+        before = self.votes.get(item, 0)
+        self.votes[item] = before + change
+        self.total_votes += change
+        if before < self.overlap <= before + change:
+            self._count_full(item, 1)
+        elif before + change < self.overlap <= before:
+            self._count_full(item, -1)
+            self._cursor = min(self._cursor, self._index.get(item, self._cursor))
+
+    def load(self, labels: pa.Table) -> None:
+        """Apply a whole label log at once (labellers' records of one task; the service's first read)."""
+        voted = labels.column("item_id").take(current_positions(labels))
+        for entry in pc.value_counts(voted).to_pylist():
+            self._vote(entry["values"], entry["counts"])
+        # Everyone's latest record, retracted or not (status needs skips and undos too), kept as columns.
+        self._base = _latest_records(labels)
+        names, codes = _groups(self._base.column("annotator"))
+        self._base_rows = {name: rows for name, rows in zip(names, codes)}
+        self._latest.clear()
+        self._history.clear()
+
+    def _user(self, user: str) -> dict[str, Label]:
+        """This labeller's latest record per item, built from the bulk-loaded log on first use."""
+        latest = self._latest.get(user)
+        if latest is None:
+            rows = self._base_rows.get(user)
+            records = [] if rows is None else [Label(**row) for row in self._base.take(rows).to_pylist()]
+            records.sort(key=lambda label: label.created_at)
+            latest = self._latest[user] = {label.item_id: label for label in records}
+            self._history[user] = records
+        return latest
+
+    def label_of(self, user: str, item: str) -> Label | None:
+        """The labeller's latest record on the item (a label, a skip, or an undo), or None."""
+        return self._user(user).get(item)
+
+    def known(self, label_id: str) -> bool:
+        return label_id in self._recorded
 
     def record(self, label: Label) -> None:
-        """Apply one label event; events must come in created_at order. Applying an event twice is a no-op."""
-        if label.id in self._seen or is_machine(label.annotator):
+        """Apply one label event (events of one labeller and item in created_at order; an older one only joins
+        the log). Applying an event twice is a no-op."""
+        if label.id in self._recorded or is_machine(label.annotator):
             return
-        self._seen.add(label.id)
-        key = (label.item_id, label.annotator)
-        previous = self.latest.get(key)
+        self._recorded.add(label.id)
+        latest = self._user(label.annotator)
+        previous = latest.get(label.item_id)
+        if previous is not None and (previous.id == label.id or previous.created_at > label.created_at):
+            return
         if previous is not None and not previous.retracted:
-            self.votes[label.item_id] -= 1
+            self._vote(label.item_id, -1)
         if not label.retracted:
-            self.votes[label.item_id] += 1
-        self.latest[key] = label
-        self.history[label.annotator].append(label)
+            self._vote(label.item_id, 1)
+        latest[label.item_id] = label
+        self._history[label.annotator].append(label)
         self.leases[label.item_id].pop(label.annotator, None)
         if self.held.get(label.annotator) == label.item_id:
             del self.held[label.annotator]
 
     def status(self, user: str, item: str) -> str | None:
         """'labelled', 'skipped', or None when the item is open to this labeller."""
-        label = self.latest.get((item, user))
+        label = self._user(user).get(item)
         if label is None:
             return None
         if not label.retracted:
@@ -84,7 +155,7 @@ class LabelQueue:
     def _taken(self, item: str, user: str, now: float) -> int:
         leases = self.leases.get(item, {})
         live = sum(1 for who, expiry in leases.items() if who != user and expiry > now)
-        return self.votes[item] + live
+        return self.votes.get(item, 0) + live
 
     def next_item(self, user: str) -> str | None:
         """The item this labeller should see now (leased to them), or None when nothing is left for them."""
@@ -96,8 +167,13 @@ class LabelQueue:
                 self.hold(user, held)
                 return held
         self.held.pop(user, None)
-        for item in self.items:
-            if self.status(user, item) is None and self._taken(item, user, now) < self.overlap:
+        votes, overlap = self.votes, self.overlap
+        while self._cursor < len(self.items) and votes.get(self.items[self._cursor], 0) >= overlap:
+            self._cursor += 1
+        for index in range(self._cursor, len(self.items)):
+            item = self.items[index]
+            open_ = votes.get(item, 0) < overlap and self.status(user, item) is None
+            if open_ and self._taken(item, user, now) < overlap:
                 self.hold(user, item)
                 return item
         return None
@@ -110,33 +186,61 @@ class LabelQueue:
         self.held[user] = item
         self.leases[item][user] = self.clock() + self.lease_seconds
 
+    def _in_force(self, user: str) -> Iterable[Label]:
+        latest = self._user(user)
+        for label in reversed(self._history[user]):
+            if latest.get(label.item_id) is label:
+                yield label
+
     def last_action(self, user: str) -> Label | None:
         """The labeller's most recent label or skip that is still in force (what undo takes back)."""
-        for label in reversed(self.history.get(user, [])):
-            if self.latest[(label.item_id, user)] is label and (not label.retracted or is_skip(label)):
-                return label
-        return None
+        return next((label for label in self._in_force(user) if not label.retracted or is_skip(label)), None)
 
-    def current_labels(self, user: str) -> list[Label]:
-        """The labeller's labels in force, newest first."""
-        return [
-            label
-            for label in reversed(self.history.get(user, []))
-            if not label.retracted and self.latest[(label.item_id, user)] is label
-        ]
+    def current_labels(self, user: str, limit: int | None = None) -> list[Label]:
+        """The labeller's labels in force, newest first (the first ``limit``)."""
+        out = []
+        for label in self._in_force(user):
+            if limit is not None and len(out) >= limit:
+                break
+            if not label.retracted:
+                out.append(label)
+        return out
+
+    def counts(self, user: str) -> tuple[int, int, int]:
+        """(labelled, skipped, remaining) for this labeller: remaining = items they could still get (ignoring
+        leases)."""
+        labelled = skipped = closed = 0
+        votes, overlap = self.votes, self.overlap
+        for item, label in self._user(user).items():
+            state = "labelled" if not label.retracted else "skipped" if is_skip(label) else None
+            labelled += state == "labelled"
+            skipped += state == "skipped"
+            closed += state is not None and item in self._index and votes.get(item, 0) < overlap
+        return labelled, skipped, len(self.items) - self.full - closed
 
     def remaining(self, user: str) -> int:
-        """Items this labeller could still get (ignoring leases)."""
-        votes, latest, overlap = self.votes, self.latest, self.overlap
-        return sum(
-            1
-            for item in self.items
-            if votes.get(item, 0) < overlap
-            and ((item, user) not in latest or self.status(user, item) is None)
-        )
+        return self.counts(user)[2]
 
     def done(self, user: str) -> tuple[int, int]:
         """(labelled, skipped) items of this labeller."""
-        items = {label.item_id for label in self.history.get(user, [])}
-        counts = Counter(self.status(user, item) for item in items)
-        return counts["labelled"], counts["skipped"]
+        return self.counts(user)[:2]
+
+
+def _latest_records(labels: pa.Table) -> pa.Table:
+    """The latest record of each (item, labeller), retracted ones included."""
+    if not labels.num_rows:
+        return labels
+    unretracted = pa.chunked_array([pa.repeat(pa.scalar(False), labels.num_rows)])
+    marked = labels.set_column(labels.schema.get_field_index("retracted"), "retracted", unretracted)
+    return labels.take(current_positions(marked))
+
+
+def _groups(column: pa.ChunkedArray) -> tuple[list[str], list[np.ndarray]]:
+    """Distinct values of ``column`` and the row positions of each."""
+    if not len(column):
+        return [], []
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(encoded.dictionary) + 1))
+    return encoded.dictionary.to_pylist(), [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]

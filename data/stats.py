@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import SPLIT, label_distribution, mean_agreement, verdicts_table
-from data.annotators import FIXED, PREFIXES
+from data.annotators import machine_column
 from data.lineage import model_summary
 from data.workspace import Workspace
 
@@ -22,14 +22,6 @@ def _counts(column: pa.ChunkedArray) -> dict:
         e["values"]: e["counts"]
         for e in sorted(pc.value_counts(column).to_pylist(), key=lambda e: e["values"])
     }
-
-
-def machine_column(annotators: pa.ChunkedArray) -> pa.ChunkedArray:
-    """True where the annotator is a machine (data.annotators.is_machine, on an Arrow column)."""
-    machine = pc.is_in(annotators, value_set=pa.array(sorted(FIXED)))
-    for prefix in PREFIXES:
-        machine = pc.or_(machine, pc.starts_with(annotators, prefix))
-    return machine
 
 
 def workspace_stats(workspace: Workspace) -> dict:

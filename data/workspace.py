@@ -129,6 +129,10 @@ class Workspace:
             self.maybe_compact(*(name for name, _ in out))
         return {name: table.num_rows for name, table in out}
 
+    def write_part(self, name: str, table: pa.Table) -> Path:
+        """Durably append rows to one table as one part, without compacting; returns the part's path."""
+        return store.write_tables(self.path, [(name, table)])[0]
+
     def maybe_compact(self, *names: str) -> None:
         """Compact each table named that holds more parts than the bound (what writers do after writing)."""
         for name in names:

@@ -1,0 +1,157 @@
+"""The items labellers see, chosen and ordered on Arrow columns and kept as columns: an ``Item`` object is built only
+when one is looked up (an item on someone's screen, a line of their history), never one per pair at start-up.
+
+Which items are labelled:
+- pairwise: pairs of kind ``sampled``, and ``imported`` pairs that arrived without a preference; ``spin`` pairs are
+  never shown (their gold side wins by construction);
+- kto: completions except gold answers, and except imported ones that arrived with a KTO label.
+
+Order (``order``): ``round`` (oldest round first, then creation), ``newest`` (the newest round first), or
+``uncertainty`` (pairwise: the pairs the current model is least sure about first, from `python -m train score`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.schemas import TASKS
+from data.selection import imported_items, labelling_pairs
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    round: int
+    prompt: tuple[dict, ...]  # chat messages
+    texts: tuple[str, ...]  # pairwise: (completion a, completion b); kto: (completion,)
+
+
+def _uncertain_first(ids: list[str], rounds: np.ndarray, margins: dict[str, float]) -> np.ndarray:
+    # Scored items by |margin| (the model least sure first); unscored ones after, in round/creation order.
+    margin = np.array([margins.get(i, np.nan) for i in ids], dtype=float)
+    unscored = np.isnan(margin)
+    return np.lexsort((np.arange(len(ids)), np.where(unscored, 0.0, np.abs(margin)), unscored))
+
+
+ORDERS = {  # each: a permutation of items given in round, creation order
+    "round": lambda ids, rounds, margins: np.arange(
+        len(ids)
+    ),  # oldest round first: a round ends before the next
+    "newest": lambda ids, rounds, margins: np.argsort(-rounds, kind="stable"),  # newest round first (stable)
+    "uncertainty": _uncertain_first,  # smallest |margin| of the newest scoring model first (`train score`)
+}
+
+
+def check_order(task: str, order: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"task {task!r} is not one of {', '.join(TASKS)}")
+    if order not in ORDERS:
+        raise ValueError(f"order {order!r} is not one of {', '.join(ORDERS)}")
+    if order == "uncertainty" and task != "pairwise":
+        raise ValueError("order uncertainty applies to task pairwise (scores are per pair)")
+
+
+def order_items(items: list[Item], order: str, margins: dict[str, float] | None = None) -> list[Item]:
+    """``items`` (in round, creation order) in the queue order ``order`` (see ORDERS); ``margins``: pair id ->
+    the current model's implicit reward margin, for ``uncertainty``."""
+    if order not in ORDERS:
+        raise ValueError(f"order {order!r} is not one of {', '.join(ORDERS)}")
+    rounds = np.array([item.round for item in items], dtype=np.int64)
+    return [items[i] for i in ORDERS[order]([item.id for item in items], rounds, margins or {})]
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    ids: list[str]
+    rounds: np.ndarray
+    messages: pa.Array  # per item: its prompt's messages
+    texts: tuple[pa.Array, ...]  # per side (a, b; or the kto completion): the text of each item
+
+    def item(self, row: int) -> Item:
+        prompt = tuple(self.messages[row].as_py())
+        return Item(
+            self.ids[row], int(self.rounds[row]), prompt, tuple(side[row].as_py() for side in self.texts)
+        )
+
+
+class ItemCatalog(Mapping):
+    """Items in queue order (``iter`` gives ids); ``catalog[id]`` builds that one ``Item``."""
+
+    def __init__(self):
+        self._ids: list[str] = []
+        self._where: dict[str, tuple[int, int]] = {}
+        self._chunks: list[_Chunk] = []
+
+    def __getitem__(self, item_id: str) -> Item:
+        chunk, row = self._where[item_id]
+        return self._chunks[chunk].item(row)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._where
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def extend(self, chunk: _Chunk) -> tuple[list[str], list[int]]:
+        """Add the chunk's items not already known, at the end; returns their ids and rounds."""
+        index = len(self._chunks)
+        self._chunks.append(chunk)
+        ids, rounds = [], []
+        for row, item_id in enumerate(chunk.ids):
+            if item_id not in self._where:
+                self._where[item_id] = (index, row)
+                self._ids.append(item_id)
+                ids.append(item_id)
+                rounds.append(int(chunk.rounds[row]))
+        return ids, rounds
+
+
+def _rows(keys: pa.ChunkedArray, table: pa.Table) -> pa.Array:
+    return pc.index_in(keys, value_set=table.column("id").combine_chunks())
+
+
+def select_chunk(
+    task: str,
+    prompts: pa.Table,
+    completions: pa.Table,
+    candidates: pa.Table,
+    labels: pa.Table,
+    order: str = "round",
+    margins: dict[str, float] | None = None,
+) -> _Chunk:
+    """The items of ``task`` open for labelling among ``candidates`` (pairs, or completions for kto), in queue
+    order. ``prompts``/``completions`` must hold every row the candidates refer to; ``labels`` the imported labels
+    that close items."""
+    if task == "pairwise":
+        rows = labelling_pairs(candidates, labels)
+        sides = ("completion_a", "completion_b")
+    else:
+        closed = imported_items(labels, task)
+        open_ = pc.and_(
+            pc.not_equal(candidates.column("engine"), "gold"),
+            pc.invert(pc.is_in(candidates.column("id"), value_set=closed)),
+        )
+        rows, sides = candidates.filter(open_), ("id",)
+    rows = rows.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
+    found = [_rows(rows.column("prompt_id"), prompts)] + [_rows(rows.column(s), completions) for s in sides]
+    whole = pc.is_valid(found[0])
+    for side in found[1:]:
+        whole = pc.and_(
+            whole, pc.is_valid(side)
+        )  # a row whose parent is not read (yet) waits for a later read
+    rows, found = rows.filter(whole), [f.filter(whole) for f in found]
+    ids = rows.column("id").to_pylist()
+    rounds = rows.column("round").to_numpy()
+    permutation = ORDERS[order](ids, rounds, margins or {})
+    found = [f.take(pa.array(permutation, pa.int64())) for f in found]
+    messages = prompts.column("messages").take(found[0]).combine_chunks()
+    texts = tuple(completions.column("text").take(side).combine_chunks() for side in found[1:])
+    return _Chunk([ids[i] for i in permutation], rounds[permutation], messages, texts)
