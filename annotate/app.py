@@ -5,7 +5,7 @@ users file), never from a field the browser sends. The item id the browser sends
 item the server put on that labeller's screen. Admin handlers check the admin flag on every call.
 """
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 
 import gradio as gr
@@ -23,7 +23,7 @@ from annotate.render import (
     progress_html,
     table_html,
 )
-from annotate.service import LabelService, Shown, StaleItem
+from annotate.service import LabelService, NotSaved, Shown, StaleItem
 from annotate.users import Authenticator
 from data.export import to_dpo, to_kto, write_parquet
 
@@ -147,6 +147,11 @@ def on_submit(ctx: Context, user: str, item_id: str, choice: str | None, strengt
         label = ctx.service.submit(user, item_id, choice, int(strength) if strength else None, note or "")
     except StaleItem as exc:
         return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
+    except NotSaved as exc:
+        # e.g. the disk is full: the item stays on screen with the labeller's choice, to submit again
+        status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
+        view = label_view(ctx, user, status)
+        return replace(view, choice=choice, strength=int(strength) if strength else None, note=note or "")
     except ValueError as exc:
         return label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
     saved = describe(choice, label.strength)
