@@ -29,7 +29,7 @@ from data import store
 from data.annotators import machine_column
 from data.files import WriteError
 from data.group_commit import BackgroundCompactor, GroupCommit
-from data.records import Label, to_row
+from data.records import Label
 from data.schemas import CHOICES, LABELS, SCHEMAS
 from data.selection import uncertainty_margins
 from data.workspace import Workspace
@@ -182,7 +182,7 @@ class LabelService:
                 raise StaleItem(f"item {item_id} is no longer on your screen (saved already, or another tab)")
 
     def _write_labels(self, labels: list[Label]) -> None:
-        table = pa.Table.from_pylist([to_row(label) for label in labels], schema=LABELS)
+        table = pa.Table.from_pylist([vars(label) for label in labels], schema=LABELS)  # flat records
         part = self.workspace.write_part("labels", table)  # returns after fsync
         with self._lock:
             self._seen["labels"].add(

@@ -46,7 +46,7 @@ COMMIT_SUFFIX = ".commit"
 SOURCES_KEY = b"prefloop.sources"  # merged parts: JSON list of the part names they replaced
 MAX_PARTS = 32  # a writer compacts a table that holds more parts than this
 FANOUT = 4  # parts within a factor FANOUT in size form a tier; FANOUT of them merge into one
-TIER_BASE_BYTES = 16 * 1024
+TIER_BASE_BYTES = 1024
 READ_ROUNDS = 100
 # part-<time ns>-<pid>-<random>[-b<batch>][-m|-compacted].parquet; other names read as plain parts
 PART_NAME = re.compile(r"^part-(\d+)-(\d+)-([0-9a-f]+)(?:-b([0-9a-f]+))?(-m|-compacted)?\.parquet$")
@@ -191,11 +191,20 @@ def write_tables(root: Path, tables: Iterable[tuple[str, pa.Table]]) -> list[Pat
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         raise
-    for tmp, final in staged:
-        publish(tmp, final)
-    if batch:
-        _commit(root, batch)
-    return [final for _, final in staged]
+    published: list[Path] = []
+    try:
+        for tmp, final in staged:
+            publish(tmp, final)
+            published.append(final)
+        if batch:
+            _commit(root, batch)
+    except BaseException:
+        for tmp, final in staged:  # an uncommitted batch is invisible; tidy it up now rather than at compaction
+            tmp.unlink(missing_ok=True)
+            if batch:
+                final.unlink(missing_ok=True)
+        raise
+    return published
 
 
 def _commit(root: Path, batch: str) -> None:
@@ -209,7 +218,11 @@ def _commit(root: Path, batch: str) -> None:
 
 @contextmanager
 def _lock(directory: Path):
-    fd = os.open(directory / ".compact.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    path = directory / ".compact.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise write_error(exc, path) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
