@@ -104,14 +104,12 @@ class ItemCatalog(Mapping):
         """Add the chunk's items not already known, at the end; returns their ids and rounds."""
         index = len(self._chunks)
         self._chunks.append(chunk)
-        ids, rounds = [], []
-        for row, item_id in enumerate(chunk.ids):
-            if item_id not in self._where:
-                self._where[item_id] = (index, row)
-                self._ids.append(item_id)
-                ids.append(item_id)
-                rounds.append(int(chunk.rounds[row]))
-        return ids, rounds
+        where = self._where
+        rows = [row for row, item_id in enumerate(chunk.ids) if item_id not in where]
+        ids = [chunk.ids[row] for row in rows]
+        where.update(zip(ids, ((index, row) for row in rows)))
+        self._ids.extend(ids)
+        return ids, chunk.rounds[rows].tolist()
 
 
 def _rows(keys: pa.ChunkedArray, table: pa.Table) -> pa.Array:

@@ -68,14 +68,16 @@ class LabelQueue:
 
     def add_items(self, items: Iterable[str], groups: Iterable[object] | None = None) -> None:
         items = list(items)
-        for item, group in zip(items, groups if groups is not None else [None] * len(items)):
-            if item in self._index:
-                continue
-            self._index[item] = len(self.items)
-            self.items.append(item)
-            self._group[item] = group
-            self.group_items[group] += 1
-            if self.votes.get(item, 0) >= self.overlap:
+        groups = list(groups) if groups is not None else [None] * len(items)
+        new = [(item, group) for item, group in zip(items, groups) if item not in self._index]
+        new = list(dict(new).items())  # an id given twice is added once
+        self._index.update((item, len(self.items) + n) for n, (item, _) in enumerate(new))
+        self.items.extend(item for item, _ in new)
+        self._group.update(new)
+        self.group_items.update(group for _, group in new)
+        votes, overlap = self.votes, self.overlap
+        for item, _ in new:
+            if votes.get(item, 0) >= overlap:
                 self._count_full(item, 1)
 
     def _count_full(self, item: str, change: int) -> None:
@@ -95,9 +97,18 @@ class LabelQueue:
 
     def load(self, labels: pa.Table) -> None:
         """Apply a whole label log at once (labellers' records of one task; the service's first read)."""
-        voted = labels.column("item_id").take(current_positions(labels))
-        for entry in pc.value_counts(voted).to_pylist():
-            self._vote(entry["values"], entry["counts"])
+        voted = pc.value_counts(labels.column("item_id").take(current_positions(labels)))
+        votes = dict(zip(voted.field("values").to_pylist(), voted.field("counts").to_pylist()))
+        if not self.votes and not self.full:  # the first load: count in bulk
+            self.votes.update(votes)
+            self.total_votes = sum(votes.values())
+            index, group = self._index, self._group
+            full = [item for item, n in votes.items() if n >= self.overlap and item in index]
+            self.full = len(full)
+            self.group_full.update(group[item] for item in full)
+        else:
+            for item, n in votes.items():
+                self._vote(item, n)
         # Everyone's latest record, retracted or not (status needs skips and undos too), kept as columns.
         self._base = _latest_records(labels)
         names, codes = _groups(self._base.column("annotator"))

@@ -74,6 +74,16 @@ def choice_from_side(side: str, left: str) -> str:
     return side
 
 
+# What the service reads of each table (None: every column).
+READ_COLUMNS = {
+    "pairwise": {"prompts": ["id", "messages"], "completions": ["id", "text"]},
+    "kto": {
+        "prompts": ["id", "messages"],
+        "completions": ["id", "prompt_id", "text", "engine", "round", "created_at"],
+    },
+}
+
+
 class LabelService:
     def __init__(
         self,
@@ -134,12 +144,18 @@ class LabelService:
         return len(self.items)
 
     def _read_new(self, name: str, batches: set[str]) -> pa.Table:
+        columns = READ_COLUMNS[self.task].get(name)
         with self._lock:
             seen = set(self._seen[name])
-        table, names = store.read_new(self.workspace.path, name, seen, batches)
+        table, names = store.read_new(self.workspace.path, name, seen, batches, columns)
         with self._lock:
             self._seen[name].update(names)
-        return SCHEMAS[name].empty_table() if table is None else store.unique_ids(table)
+        if table is None:
+            schema = SCHEMAS[name]
+            return (
+                schema if columns is None else pa.schema([schema.field(c) for c in columns])
+            ).empty_table()
+        return store.unique_ids(table)
 
     def _apply(self, chunk, labels: pa.Table) -> None:
         first = not self._known

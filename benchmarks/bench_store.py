@@ -83,7 +83,12 @@ def write_items(workspace, pairs: int) -> None:
                     | {"created_at": created}
                 )
             pair_rows.append(
-                {"id": hex_id("pair", i), "prompt_id": pid, "completion_a": sides[0], "completion_b": sides[1]}
+                {
+                    "id": hex_id("pair", i),
+                    "prompt_id": pid,
+                    "completion_a": sides[0],
+                    "completion_b": sides[1],
+                }
                 | {"kind": "sampled", "round": 0, "created_at": created}
             )
         workspace.append_tables(
@@ -229,7 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labellers", type=int, default=50)
     parser.add_argument("--labels-each", type=int, default=8, help="labels per labeller in the submit test")
     parser.add_argument("--think", type=float, default=5.0, help="mean seconds between a labeller's submits")
-    parser.add_argument("--keep", type=Path, help="build the workspace here and keep it (default: a temp dir)")
+    parser.add_argument(
+        "--no-submit", action="store_true", help="skip the submit-latency test (no app server)"
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="build the workspace here and keep it, or re-measure the one there (default: temp)",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -237,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     path = base / "ws"
     try:
         began = time.perf_counter()
-        rate = build(path, args.labels, args.labellers, args.labellers * (args.labels_each + 1))
+        if args.keep and (path / "workspace.json").is_file():
+            rate = float("nan")  # --keep of an existing workspace: measure it again without rebuilding
+        else:
+            rate = build(path, args.labels, args.labellers, args.labellers * (args.labels_each + 1))
         build_s = time.perf_counter() - began
         parts, bytes_per_label = disk_figures(path)
         python = sys.executable
@@ -251,19 +266,22 @@ def main(argv: list[str] | None = None) -> int:
             "max parts per table": max(parts.values()),
             "disk bytes per label": bytes_per_label,
         }
-        latency = submit_latency(path, args.labellers, args.labels_each, args.think)
-        figures["submit p50 ms (server)"], figures["submit p99 ms (server)"] = latency["handler"]
+        latency = None
+        if not args.no_submit:
+            latency = submit_latency(path, args.labellers, args.labels_each, args.think)
+            figures["submit p50 ms (server)"], figures["submit p99 ms (server)"] = latency["handler"]
     finally:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
 
     print(f"{args.labels} labels, {args.labellers} labellers; workspace built in {build_s:.0f} s")
     print(f"parts per table: {parts}")
-    print(
-        f"submit ({latency['submits']} at --think {args.think:g}): client p50/p99 {latency['client'][0]:.1f}/"
-        f"{latency['client'][1]:.1f} ms, handler {latency['handler'][0]:.1f}/{latency['handler'][1]:.1f} ms, "
-        f"durable append {latency['append'][0]:.1f}/{latency['append'][1]:.1f} ms"
-    )
+    if latency:
+        print(
+            f"submit ({latency['submits']} at --think {args.think:g}): client p50/p99 {latency['client'][0]:.1f}/"
+            f"{latency['client'][1]:.1f} ms, handler {latency['handler'][0]:.1f}/{latency['handler'][1]:.1f} ms, "
+            f"durable append {latency['append'][0]:.1f}/{latency['append'][1]:.1f} ms"
+        )
     print("| figure | measured | target |")
     print("|---|---|---|")
     for name, value in figures.items():

@@ -18,6 +18,8 @@ import logging
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+
 from data.config import ConfigError
 from data.export import FORMATS as EXPORT_FORMATS
 from data.export import dpo_table, kto_table, to_sft, write_parquet
@@ -26,7 +28,7 @@ from data.imports import load_file, write_records
 from data.lineage import lineage_lines
 from data.provision import EMBEDDED, SAMPLES, ProvisionError, provision_model, provision_samples, sample_path
 from data.schemas import SPLITS, SchemaError
-from data.stats import integrity_problems, workspace_stats
+from data.stats import AGGREGATED, integrity_problems, workspace_stats
 from data.workspace import Workspace, WorkspaceError
 
 
@@ -96,18 +98,37 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
+EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
+    "dpo": {
+        "prompts": ["messages", "split"],
+        "completions": ["text"],
+        "pairs": PAIR_COLUMNS,
+        "labels": AGGREGATED,
+    },
+    "kto": {
+        "prompts": ["messages", "split"],
+        "completions": ["prompt_id", "text", "round", "created_at"],
+        "labels": AGGREGATED,
+    },
+    "sft": {"prompts": None},
+}
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
     batches = workspace.snapshot()  # one consistent view of every table
-    prompts = workspace.read("prompts", batches)
+
+    def read(name: str) -> pa.Table:
+        return workspace.read(name, batches, EXPORT_COLUMNS[args.format].get(name))
+
     if args.format == "sft":
-        rows, counts = to_sft(prompts.to_pandas(), args.split)
+        rows, counts = to_sft(read("prompts").to_pandas(), args.split)
     elif args.format == "kto":
-        tables = (workspace.read(name, batches) for name in ("completions", "labels"))
-        rows, counts = kto_table(prompts, *tables, split=args.split)
+        rows, counts = kto_table(read("prompts"), read("completions"), read("labels"), split=args.split)
     else:
-        tables = (workspace.read(name, batches) for name in ("completions", "pairs", "labels"))
-        rows, counts = dpo_table(prompts, *tables, split=args.split)
+        tables = (read(name) for name in ("prompts", "completions", "pairs", "labels"))
+        rows, counts = dpo_table(*tables, split=args.split)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not len(rows):
         raise ValueError(f"{args.workspace}: nothing to export as {args.format} ({summary})")

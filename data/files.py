@@ -58,9 +58,13 @@ def temp_pid(name: str) -> int | None:
     return int(head) if head.isdigit() and "-" in name[len(TMP_PREFIX) :] else None
 
 
+def _token() -> str:
+    return uuid.uuid4().hex
+
+
 def create_temp(directory: Path, suffix: str = "", mode: int = 0o644) -> tuple[int, Path]:
     """A new, empty temp file in ``directory`` opened for writing: created exclusively, never through a symlink."""
-    path = directory / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}{suffix}"
+    path = directory / f"{TMP_PREFIX}{os.getpid()}-{_token()}{suffix}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     return os.open(path, flags, mode), path
 

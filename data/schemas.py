@@ -147,14 +147,15 @@ class SchemaError(ValueError):
         self.source, self.row, self.field = source, row, field
 
 
-def conform(table: pa.Table, name: str, source: str) -> pa.Table:
-    """Check ``table`` against the schema of table ``name`` and return it cast to exactly that schema.
+def conform(table: pa.Table, name: str, source: str, columns: list[str] | None = None) -> pa.Table:
+    """Check ``table`` against the schema of table ``name`` and return it cast to exactly that schema (or to the
+    schema's ``columns``, for a read of some columns: then only those are checked).
 
     Raises SchemaError naming ``source``, the first offending row and field.
     """
-    schema = SCHEMAS[name]
+    schema = SCHEMAS[name] if columns is None else pa.schema([SCHEMAS[name].field(c) for c in columns])
     for added in ADDED_COLUMNS.get(name, ()):
-        if added not in table.column_names:
+        if added in schema.names and added not in table.column_names:
             table = table.append_column(added, pa.nulls(table.num_rows, schema.field(added).type))
     missing = [f.name for f in schema if f.name not in table.column_names]
     if missing:
@@ -205,19 +206,27 @@ def _check_domain(table: pa.Table, field: str, allowed, source: str, nullable: b
 
 
 def _check_values(table: pa.Table, name: str, source: str) -> None:
-    row = _first_bad(pc.greater(pc.utf8_length(table.column("id")), 0))
-    if row is not None:
-        raise SchemaError(source, "id must be a non-empty string", row=row, field="id")
-    if name == "prompts":
-        _check_domain(table, "split", SPLITS, source)
-        _check_prompts(table.column("messages"), source)
-    elif name == "pairs":
-        _check_domain(table, "kind", PAIR_KINDS, source)
-        row = _first_bad(pc.not_equal(table.column("completion_a"), table.column("completion_b")))
+    has = set(table.column_names)
+    if "id" in has:
+        row = _first_bad(pc.greater(pc.utf8_length(table.column("id")), 0))
         if row is not None:
-            raise SchemaError(source, "a pair needs two different completions", row=row, field="completion_b")
+            raise SchemaError(source, "id must be a non-empty string", row=row, field="id")
+    if name == "prompts":
+        if "split" in has:
+            _check_domain(table, "split", SPLITS, source)
+        if "messages" in has:
+            _check_prompts(table.column("messages"), source)
+    elif name == "pairs":
+        if "kind" in has:
+            _check_domain(table, "kind", PAIR_KINDS, source)
+        if {"completion_a", "completion_b"} <= has:
+            row = _first_bad(pc.not_equal(table.column("completion_a"), table.column("completion_b")))
+            if row is not None:
+                raise SchemaError(
+                    source, "a pair needs two different completions", row=row, field="completion_b"
+                )
     elif name == "labels":
-        _check_labels(table, source)
+        _check_labels(table, source, has)
 
 
 def _check_prompts(messages: pa.ChunkedArray, source: str) -> None:
@@ -259,30 +268,30 @@ def check_messages(messages: list | None, source: str, row: int | None, field: s
         raise SchemaError(source, "the prompt's last message has no text", row=row, field=field)
 
 
-def _check_labels(table: pa.Table, source: str) -> None:
-    _check_domain(table, "task", TASKS, source)
-    task, choice = table.column("task"), table.column("choice")
-    allowed = [f"{t}/{c}" for t, cs in CHOICES.items() for c in cs]
-    ok = pc.is_in(pc.binary_join_element_wise(task, choice, "/"), value_set=pa.array(allowed))
-    row = _first_bad(pc.or_kleene(table.column("retracted"), pc.fill_null(ok, False)))
-    if row is not None:
-        allowed = ", ".join(CHOICES[task[row].as_py()])
-        raise SchemaError(
-            source,
-            f"{task[row].as_py()} choice {choice[row].as_py()!r} is not one of {allowed}",
-            row,
-            "choice",
-        )
-    _check_domain(table, "left", SIDES, source, nullable=True)
-    strength = table.column("strength")
-    row = _first_bad(
-        pc.or_kleene(pc.is_null(strength), pc.and_(pc.greater_equal(strength, 1), pc.less_equal(strength, 4)))
-    )
-    if row is not None:
-        raise SchemaError(
-            source, f"strength {strength[row].as_py()} is not in 1..4", row=row, field="strength"
-        )
-    seconds = table.column("seconds")
-    row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))
-    if row is not None:
-        raise SchemaError(source, f"seconds {seconds[row].as_py()} is negative", row=row, field="seconds")
+def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
+    if "task" in has:
+        _check_domain(table, "task", TASKS, source)
+    if {"task", "choice", "retracted"} <= has:
+        task, choice = table.column("task"), table.column("choice")
+        allowed = [f"{t}/{c}" for t, cs in CHOICES.items() for c in cs]
+        ok = pc.is_in(pc.binary_join_element_wise(task, choice, "/"), value_set=pa.array(allowed))
+        row = _first_bad(pc.or_kleene(table.column("retracted"), pc.fill_null(ok, False)))
+        if row is not None:
+            allowed = ", ".join(CHOICES[task[row].as_py()])
+            message = f"{task[row].as_py()} choice {choice[row].as_py()!r} is not one of {allowed}"
+            raise SchemaError(source, message, row, "choice")
+    if "left" in has:
+        _check_domain(table, "left", SIDES, source, nullable=True)
+    if "strength" in has:
+        strength = table.column("strength")
+        in_range = pc.and_(pc.greater_equal(strength, 1), pc.less_equal(strength, 4))
+        row = _first_bad(pc.or_kleene(pc.is_null(strength), in_range))
+        if row is not None:
+            raise SchemaError(
+                source, f"strength {strength[row].as_py()} is not in 1..4", row=row, field="strength"
+            )
+    if "seconds" in has:
+        seconds = table.column("seconds")
+        row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))
+        if row is not None:
+            raise SchemaError(source, f"seconds {seconds[row].as_py()} is negative", row=row, field="seconds")

@@ -15,6 +15,15 @@ from data.lineage import model_summary
 from data.workspace import Workspace
 
 TABLES = ("prompts", "completions", "pairs", "labels", "models", "scores")
+AGGREGATED = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]
+# What stats reads of each table (texts and messages stay on disk); `validate` reads and checks every column.
+STATS_COLUMNS = {
+    "prompts": ["split", "gold"],
+    "completions": ["engine"],
+    "pairs": ["kind", "round"],
+    "labels": AGGREGATED,
+    "scores": [],
+}
 
 
 def _counts(column: pa.ChunkedArray) -> dict:
@@ -26,7 +35,7 @@ def _counts(column: pa.ChunkedArray) -> dict:
 
 def workspace_stats(workspace: Workspace) -> dict:
     batches = workspace.snapshot()
-    tables = {name: workspace.read(name, batches) for name in TABLES}
+    tables = {name: workspace.read(name, batches, STATS_COLUMNS.get(name)) for name in TABLES}
     prompts, completions, pairs, labels, models = (tables[name] for name in TABLES[:5])
     stats: dict = {"rows": {name: table.num_rows for name, table in tables.items()}}
     stats["prompts_by_split"] = _counts(prompts.column("split"))

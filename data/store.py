@@ -100,19 +100,23 @@ def orphans(root: Path) -> dict[str, list[Path]]:
     for name in SCHEMAS:
         for path in part_files(root / name):
             batch = batch_of(path.name)
-            if batch and batch not in batches and not pid_alive(_writer_pid(path.name)):
+            if batch is not None and batch not in batches and _orphan(root, path):
                 found[batch].append(path)
     return dict(found)
 
 
-def read_part(path: Path, name: str) -> pa.Table:
+def read_part(path: Path, name: str, columns: list[str] | None = None) -> pa.Table:
+    """One part, validated: all columns, or only ``columns`` (those are the ones checked)."""
     try:
-        table = pq.read_table(path)
+        part = pq.ParquetFile(path)
+        present = part.schema_arrow.names
+        # Columns added to the format later (schemas.ADDED_COLUMNS) are filled in by conform.
+        table = part.read(columns=None if columns is None else [c for c in columns if c in present])
     except FileNotFoundError:
         raise
     except (pa.ArrowInvalid, OSError) as exc:
         raise SchemaError(str(path), f"not a readable Parquet file ({exc})") from exc
-    return conform(table, name, str(path))
+    return conform(table, name, str(path), columns)
 
 
 def _sources(path: Path) -> list[str]:
@@ -123,7 +127,7 @@ def _sources(path: Path) -> list[str]:
 
 
 def read_new(
-    root: Path, name: str, seen: set[str], batches: set[str] | None = None
+    root: Path, name: str, seen: set[str], batches: set[str] | None = None, columns: list[str] | None = None
 ) -> tuple[pa.Table | None, list[str]]:
     """Rows of the visible parts of ``name`` not in ``seen`` (part names), and the names now seen.
 
@@ -141,7 +145,7 @@ def read_new(
             try:
                 sources = _sources(path)
                 if not sources or not set(sources) <= seen:
-                    tables.append(read_part(path, name))
+                    tables.append(read_part(path, name, columns))
             except FileNotFoundError:
                 vanished = True  # merged away: its rows are in a part the next listing shows
                 continue
@@ -152,20 +156,31 @@ def read_new(
     raise RuntimeError(f"{root / name}: parts kept vanishing while reading ({READ_ROUNDS} listings)")
 
 
-def read_table(root: Path, name: str, batches: set[str] | None = None) -> pa.Table:
-    """All visible rows of table ``name``, one per id, validated."""
-    table, _ = read_new(root, name, set(), batches)
-    return SCHEMAS[name].empty_table() if table is None else unique_ids(table)
+def read_table(
+    root: Path, name: str, batches: set[str] | None = None, columns: list[str] | None = None
+) -> pa.Table:
+    """All visible rows of table ``name``, one per id, validated (all columns, or ``columns`` plus the id)."""
+    if columns is not None and "id" not in columns:
+        columns = ["id", *columns]
+    table, _ = read_new(root, name, set(), batches, columns)
+    if table is None:
+        schema = SCHEMAS[name]
+        return (
+            schema.empty_table()
+            if columns is None
+            else pa.schema([schema.field(c) for c in columns]).empty_table()
+        )
+    return unique_ids(table)
 
 
 def unique_ids(table: pa.Table) -> pa.Table:
     """The first row of each id, in table order."""
     ids = table.column("id")
-    if pc.count_distinct(ids).as_py() == table.num_rows:
+    encoded = pc.dictionary_encode(ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0))
+    if len(encoded.dictionary) == table.num_rows:
         return table
-    index = pa.table({"id": ids, "row": pa.array(np.arange(table.num_rows))})
-    first = index.group_by("id", use_threads=False).aggregate([("row", "min")]).column("row_min")
-    return table.take(np.sort(first.to_numpy()))
+    _, first = np.unique(encoded.indices.to_numpy(zero_copy_only=False), return_index=True)
+    return table.take(np.sort(first))
 
 
 def _write_part(directory: Path, table: pa.Table, metadata: dict | None = None) -> Path:
@@ -199,7 +214,10 @@ def write_tables(root: Path, tables: Iterable[tuple[str, pa.Table]]) -> list[Pat
         if batch:
             _commit(root, batch)
     except BaseException:
-        for tmp, final in staged:  # an uncommitted batch is invisible; tidy it up now rather than at compaction
+        for (
+            tmp,
+            final,
+        ) in staged:  # an uncommitted batch is invisible; tidy it up now rather than at compaction
             tmp.unlink(missing_ok=True)
             if batch:
                 final.unlink(missing_ok=True)
@@ -313,19 +331,29 @@ def compact(root: Path, name: str, bound: int | None = None) -> tuple[int, int]:
 
 
 def maybe_compact(root: Path, name: str, bound: int = MAX_PARTS) -> None:
-    """What every writer runs after it writes: drop dead writers' temp files; compact if over ``bound`` parts."""
+    """What every writer runs after it writes: drop dead writers' temp files and orphaned batch parts; compact if
+    the table holds more than ``bound`` parts."""
     directory = root / name
     remove_dead_temps(directory)
+    _remove_orphans(root, name)
     if sum(1 for _ in directory.glob(PART_GLOB)) > bound:
         compact(root, name, bound)
+
+
+def _orphan(root: Path, path: Path) -> bool:
+    """A part of a batch that will never commit: its writer is gone and (checked after that) no commit record is
+    there. A dead writer cannot commit any more, and a commit record is dropped only after all its parts merged."""
+    batch = batch_of(path.name)
+    if batch is None or pid_alive(_writer_pid(path.name)):
+        return False
+    return not (root / BATCHES / f"{batch}{COMMIT_SUFFIX}").exists()
 
 
 def _remove_orphans(root: Path, name: str) -> None:
     batches = committed_batches(root)
     for path in part_files(root / name):
-        batch = batch_of(path.name)
-        if batch and batch not in batches and not pid_alive(_writer_pid(path.name)):
-            log.warning("removing %s: part of batch %s, whose writer died before committing it", path, batch)
+        if batch_of(path.name) not in (None, *batches) and _orphan(root, path):
+            log.warning("removing %s: part of a batch whose writer died before committing it", path)
             path.unlink(missing_ok=True)
 
 

@@ -68,10 +68,11 @@ class Workspace:
     def exports(self) -> Path:
         return self.path / "exports"
 
-    def read(self, name: str, batches: set[str] | None = None) -> pa.Table:
+    def read(self, name: str, batches: set[str] | None = None, columns: list[str] | None = None) -> pa.Table:
         """All rows of table ``name`` (Arrow), one per id; ``batches``: the committed batches to see (default:
-        those committed now; pass one ``snapshot()`` to several reads for one consistent view of all tables)."""
-        return store.read_table(self.path, name, batches)
+        those committed now; pass one ``snapshot()`` to several reads for one consistent view of all tables);
+        ``columns``: read (and check) only these, plus the id."""
+        return store.read_table(self.path, name, batches, columns)
 
     def snapshot(self) -> set[str]:
         """The batches committed now: reads given it ignore batches that commit later, in every table."""
@@ -81,7 +82,7 @@ class Workspace:
         return self.read(name, batches).to_pandas()
 
     def ids(self, name: str) -> set[str]:
-        return set(self.read(name).column("id").to_pylist())
+        return set(self.read(name, columns=["id"]).column("id").to_pylist())
 
     def append(
         self, records: Iterable[object], skip_existing: bool = False, compact: bool = True
@@ -118,7 +119,7 @@ class Workspace:
                 continue
             table = store.unique_ids(table)
             if skip_existing:
-                existing = self.read(name).column("id")
+                existing = self.read(name, columns=["id"]).column("id")
                 table = table.filter(
                     pc.invert(pc.is_in(table.column("id"), value_set=existing.combine_chunks()))
                 )
