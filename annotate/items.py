@@ -12,6 +12,7 @@ Order (``order``): ``round`` (oldest round first, then creation), ``newest`` (th
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -69,14 +70,15 @@ def order_items(items: list[Item], order: str, margins: dict[str, float] | None 
 class _Chunk:
     ids: list[str]
     rounds: np.ndarray
-    messages: pa.Array  # per item: its prompt's messages
-    texts: tuple[pa.Array, ...]  # per side (a, b; or the kto completion): the text of each item
+    messages: pa.ChunkedArray  # the prompts' messages column (not copied); prompt_row indexes it
+    texts: pa.ChunkedArray  # the completions' text column (not copied); text_rows index it
+    prompt_row: np.ndarray
+    text_rows: tuple[np.ndarray, ...]  # one array per side
 
     def item(self, row: int) -> Item:
-        prompt = tuple(self.messages[row].as_py())
-        return Item(
-            self.ids[row], int(self.rounds[row]), prompt, tuple(side[row].as_py() for side in self.texts)
-        )
+        prompt = tuple(self.messages[int(self.prompt_row[row])].as_py())
+        texts = tuple(self.texts[int(side[row])].as_py() for side in self.text_rows)
+        return Item(self.ids[row], int(self.rounds[row]), prompt, texts)
 
 
 class ItemCatalog(Mapping):
@@ -84,12 +86,14 @@ class ItemCatalog(Mapping):
 
     def __init__(self):
         self._ids: list[str] = []
-        self._where: dict[str, tuple[int, int]] = {}
+        self._where: dict[str, int] = {}  # id -> position over all chunks
+        self._starts: list[int] = []  # position of each chunk's first row
         self._chunks: list[_Chunk] = []
 
     def __getitem__(self, item_id: str) -> Item:
-        chunk, row = self._where[item_id]
-        return self._chunks[chunk].item(row)
+        where = self._where[item_id]
+        chunk = bisect.bisect_right(self._starts, where) - 1
+        return self._chunks[chunk].item(where - self._starts[chunk])
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._where
@@ -102,14 +106,19 @@ class ItemCatalog(Mapping):
 
     def extend(self, chunk: _Chunk) -> tuple[list[str], list[int]]:
         """Add the chunk's items not already known, at the end; returns their ids and rounds."""
-        index = len(self._chunks)
+        start = self._starts[-1] + len(self._chunks[-1].ids) if self._chunks else 0
+        self._starts.append(start)
         self._chunks.append(chunk)
         where = self._where
-        rows = [row for row, item_id in enumerate(chunk.ids) if item_id not in where]
-        ids = [chunk.ids[row] for row in rows]
-        where.update(zip(ids, ((index, row) for row in rows)))
+        if where.keys().isdisjoint(chunk.ids):
+            rows = range(len(chunk.ids))
+            ids = chunk.ids
+        else:
+            rows = [row for row, item_id in enumerate(chunk.ids) if item_id not in where]
+            ids = [chunk.ids[row] for row in rows]
+        where.update(zip(ids, (start + row for row in rows)))
         self._ids.extend(ids)
-        return ids, chunk.rounds[rows].tolist()
+        return ids, chunk.rounds[list(rows)].tolist()
 
 
 def _rows(keys: pa.ChunkedArray, table: pa.Table) -> pa.Array:
@@ -149,7 +158,12 @@ def select_chunk(
     ids = rows.column("id").to_pylist()
     rounds = rows.column("round").to_numpy()
     permutation = ORDERS[order](ids, rounds, margins or {})
-    found = [f.take(pa.array(permutation, pa.int64())) for f in found]
-    messages = prompts.column("messages").take(found[0]).combine_chunks()
-    texts = tuple(completions.column("text").take(side).combine_chunks() for side in found[1:])
-    return _Chunk([ids[i] for i in permutation], rounds[permutation], messages, texts)
+    found = [f.to_numpy(zero_copy_only=False)[permutation] for f in found]
+    return _Chunk(
+        [ids[i] for i in permutation],
+        rounds[permutation],
+        prompts.column("messages"),
+        completions.column("text"),
+        found[0],
+        tuple(found[1:]),
+    )

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.aggregate import current_positions
+from data.aggregate import latest_positions
 from data.annotators import is_machine
 from data.records import Label
 
@@ -57,7 +57,7 @@ class LabelQueue:
         self.group_items: Counter = Counter()  # group (round) -> items
         self.group_full: Counter = Counter()  # group (round) -> full items
         self._index: dict[str, int] = {}
-        self._group: dict[str, object] = {}
+        self._groups: list[object] = []  # group (round) of each item, by index
         self._cursor = 0  # every item before it is full
         self._latest: dict[str, dict[str, Label]] = {}  # labeller -> item -> their latest record
         self._history: dict[str, list[Label]] = {}  # labeller -> their latest records, oldest first
@@ -69,21 +69,22 @@ class LabelQueue:
     def add_items(self, items: Iterable[str], groups: Iterable[object] | None = None) -> None:
         items = list(items)
         groups = list(groups) if groups is not None else [None] * len(items)
-        new = [(item, group) for item, group in zip(items, groups) if item not in self._index]
-        new = list(dict(new).items())  # an id given twice is added once
-        self._index.update((item, len(self.items) + n) for n, (item, _) in enumerate(new))
-        self.items.extend(item for item, _ in new)
-        self._group.update(new)
-        self.group_items.update(group for _, group in new)
-        votes, overlap = self.votes, self.overlap
-        for item, _ in new:
-            if votes.get(item, 0) >= overlap:
-                self._count_full(item, 1)
+        if len(set(items)) != len(items) or not self._index.keys().isdisjoint(items):
+            pairs = dict((i, g) for i, g in zip(items, groups) if i not in self._index)  # each id once
+            items, groups = list(pairs), list(pairs.values())
+        self._index.update(zip(items, range(len(self.items), len(self.items) + len(items))))
+        self.items.extend(items)
+        self._groups.extend(groups)
+        self.group_items.update(groups)
+        if self.votes:
+            for item in items:
+                if self.votes.get(item, 0) >= self.overlap:
+                    self._count_full(item, 1)
 
     def _count_full(self, item: str, change: int) -> None:
         if item in self._index:
             self.full += change
-            self.group_full[self._group[item]] += change
+            self.group_full[self._groups[self._index[item]]] += change
 
     def _vote(self, item: str, change: int) -> None:
         before = self.votes.get(item, 0)
@@ -97,22 +98,26 @@ class LabelQueue:
 
     def load(self, labels: pa.Table) -> None:
         """Apply a whole label log at once (labellers' records of one task; the service's first read)."""
-        voted = pc.value_counts(labels.column("item_id").take(current_positions(labels)))
+        latest = latest_positions(labels)  # everyone's latest record: status needs skips and undos too
+        current = latest[
+            ~pc.fill_null(labels.column("retracted"), False).to_numpy(zero_copy_only=False)[latest]
+        ]
+        voted = pc.value_counts(labels.column("item_id").take(current))
         votes = dict(zip(voted.field("values").to_pylist(), voted.field("counts").to_pylist()))
         if not self.votes and not self.full:  # the first load: count in bulk
             self.votes.update(votes)
             self.total_votes = sum(votes.values())
-            index, group = self._index, self._group
-            full = [item for item, n in votes.items() if n >= self.overlap and item in index]
+            index, groups = self._index, self._groups
+            full = [index[item] for item, n in votes.items() if n >= self.overlap and item in index]
             self.full = len(full)
-            self.group_full.update(group[item] for item in full)
+            self.group_full.update(groups[i] for i in full)
         else:
             for item, n in votes.items():
                 self._vote(item, n)
-        # Everyone's latest record, retracted or not (status needs skips and undos too), kept as columns.
-        self._base = _latest_records(labels)
-        names, codes = _groups(self._base.column("annotator"))
-        self._base_rows = {name: rows for name, rows in zip(names, codes)}
+        # Kept as columns; a labeller's records become Label objects when they are first served.
+        self._base = labels
+        names, rows = _groups(labels.column("annotator").take(latest))
+        self._base_rows = {name: latest[positions] for name, positions in zip(names, rows)}
         self._latest.clear()
         self._history.clear()
 
@@ -235,15 +240,6 @@ class LabelQueue:
     def done(self, user: str) -> tuple[int, int]:
         """(labelled, skipped) items of this labeller."""
         return self.counts(user)[:2]
-
-
-def _latest_records(labels: pa.Table) -> pa.Table:
-    """The latest record of each (item, labeller), retracted ones included."""
-    if not labels.num_rows:
-        return labels
-    unretracted = pa.chunked_array([pa.repeat(pa.scalar(False), labels.num_rows)])
-    marked = labels.set_column(labels.schema.get_field_index("retracted"), "retracted", unretracted)
-    return labels.take(current_positions(marked))
 
 
 def _groups(column: pa.ChunkedArray) -> tuple[list[str], list[np.ndarray]]:

@@ -155,7 +155,8 @@ class LabelService:
             return (
                 schema if columns is None else pa.schema([schema.field(c) for c in columns])
             ).empty_table()
-        return store.unique_ids(table)
+        # Rows read twice are harmless here: lookups take the first, items and labels are keyed by id.
+        return table
 
     def _apply(self, chunk, labels: pa.Table) -> None:
         first = not self._known

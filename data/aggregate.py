@@ -44,8 +44,8 @@ def _numpy(column: pa.ChunkedArray, fill) -> np.ndarray:
     return pc.fill_null(column, fill).to_numpy(zero_copy_only=False)
 
 
-def current_positions(labels: pa.Table) -> np.ndarray:
-    """Row positions of the current labels (latest per item and annotator, retracted ones removed), in created_at
+def latest_positions(labels: pa.Table) -> np.ndarray:
+    """Row positions of the latest record of each (item, annotator), retracted ones included, in created_at
     order; ``labels`` holds one task."""
     if not labels.num_rows:
         return np.zeros(0, dtype=np.int64)
@@ -56,8 +56,14 @@ def current_positions(labels: pa.Table) -> np.ndarray:
     order = np.lexsort((times, key))  # stable: among equal times the later row wins, as in the log
     ordered = key[order]
     last = order[np.append(ordered[1:] != ordered[:-1], True)]
-    last = last[~_numpy(labels.column("retracted"), False)[last]]
     return last[np.lexsort((last, times[last]))]
+
+
+def current_positions(labels: pa.Table) -> np.ndarray:
+    """Row positions of the current labels (latest per item and annotator, retracted ones removed), in created_at
+    order; ``labels`` holds one task."""
+    last = latest_positions(labels)
+    return last[~_numpy(labels.column("retracted"), False)[last]]
 
 
 def _of_task(labels: pa.Table, task: str) -> pa.Table:
