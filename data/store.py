@@ -176,11 +176,27 @@ def read_table(
 def unique_ids(table: pa.Table) -> pa.Table:
     """The first row of each id, in table order."""
     ids = table.column("id")
-    encoded = pc.dictionary_encode(ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0))
+    ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
+    if not _may_repeat(ids):
+        return table
+    encoded = pc.dictionary_encode(ids)
     if len(encoded.dictionary) == table.num_rows:
         return table
     _, first = np.unique(encoded.indices.to_numpy(zero_copy_only=False), return_index=True)
     return table.take(np.sort(first))
+
+
+def _may_repeat(ids: pa.Array) -> bool:
+    """False when ``ids`` surely holds no id twice. Our ids are 16 characters: each is hashed to one integer from its
+    bytes, and only a repeated hash (a repeat, or a rare collision) sends the caller to the exact, slower check."""
+    if len(ids) < 2:
+        return False
+    offsets = np.frombuffer(ids.buffers()[1], np.int32)[ids.offset : ids.offset + len(ids) + 1]
+    if offsets[-1] - offsets[0] != 16 * len(ids) or np.any(np.diff(offsets) != 16):
+        return True
+    raw = np.frombuffer(ids.buffers()[2], np.uint64, count=2 * len(ids), offset=int(offsets[0]))
+    keys = np.sort(raw[0::2] * np.uint64(0x9E3779B97F4A7C15) + raw[1::2])
+    return bool(np.any(keys[1:] == keys[:-1]))
 
 
 def _write_part(directory: Path, table: pa.Table, metadata: dict | None = None) -> Path:
