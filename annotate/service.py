@@ -118,10 +118,8 @@ class LabelService:
             return len(self.items)
         with self._reload_lock:
             self._loaded_at = self.clock()
-            batches = self.workspace.snapshot()  # one consistent view of every table
-            new = {
-                name: self._read_new(name, batches) for name in ("prompts", "completions", "pairs", "labels")
-            }
+            # Children first: every label and pair read has its parents among the rows read (Workspace.read).
+            new = {name: self._read_new(name) for name in ("labels", "pairs", "completions", "prompts")}
             for name in ("prompts", "completions"):
                 self._tables[name] = _concat(self._tables.get(name), new[name])
             labels = new["labels"].filter(pc.equal(new["labels"].column("task"), self.task))
@@ -130,7 +128,7 @@ class LabelService:
             candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
             margins = {}
             if self.order == "uncertainty":
-                margins = uncertainty_margins(self.workspace.frame("scores", batches))
+                margins = uncertainty_margins(self.workspace.frame("scores"))
             chunk = select_chunk(
                 self.task,
                 self._tables["prompts"],
@@ -143,11 +141,11 @@ class LabelService:
             self._apply(chunk, labels.filter(pc.invert(machine)))
         return len(self.items)
 
-    def _read_new(self, name: str, batches: set[str]) -> pa.Table:
+    def _read_new(self, name: str) -> pa.Table:
         columns = READ_COLUMNS[self.task].get(name)
         with self._lock:
             seen = set(self._seen[name])
-        table, names = store.read_new(self.workspace.path, name, seen, batches, columns)
+        table, names = store.read_new(self.workspace.path, name, seen, columns=columns)
         with self._lock:
             self._seen[name].update(names)
         if table is None:

@@ -117,18 +117,18 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
 
 def cmd_export(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
-    batches = workspace.snapshot()  # one consistent view of every table
 
     def read(name: str) -> pa.Table:
-        return workspace.read(name, batches, EXPORT_COLUMNS[args.format].get(name))
+        return workspace.read(name, EXPORT_COLUMNS[args.format].get(name))
 
     if args.format == "sft":
         rows, counts = to_sft(read("prompts").to_pandas(), args.split)
     elif args.format == "kto":
-        rows, counts = kto_table(read("prompts"), read("completions"), read("labels"), split=args.split)
+        labels, completions = read("labels"), read("completions")  # children first (Workspace.read)
+        rows, counts = kto_table(read("prompts"), completions, labels, split=args.split)
     else:
-        tables = (read(name) for name in ("prompts", "completions", "pairs", "labels"))
-        rows, counts = dpo_table(*tables, split=args.split)
+        labels, pairs, completions = read("labels"), read("pairs"), read("completions")
+        rows, counts = dpo_table(read("prompts"), completions, pairs, labels, split=args.split)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not len(rows):
         raise ValueError(f"{args.workspace}: nothing to export as {args.format} ({summary})")

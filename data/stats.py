@@ -1,7 +1,7 @@
 """Workspace statistics and integrity checks, as plain dicts and lists for the CLI and the app to show.
 
-Both read one snapshot of the workspace (data.store: batches committed later are left out of every table) and work
-on Arrow columns, never one Python object per row.
+Both read the tables children first (workspace.READ_ORDER), so every row they see has its parents, and work on Arrow
+columns, never one Python object per row.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from data.aggregate import SPLIT, label_distribution, mean_agreement, verdicts_table
 from data.annotators import machine_column
 from data.lineage import model_summary
-from data.workspace import Workspace
+from data.workspace import READ_ORDER, Workspace
 
 TABLES = ("prompts", "completions", "pairs", "labels", "models", "scores")
 AGGREGATED = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]
@@ -34,8 +34,7 @@ def _counts(column: pa.ChunkedArray) -> dict:
 
 
 def workspace_stats(workspace: Workspace) -> dict:
-    batches = workspace.snapshot()
-    tables = {name: workspace.read(name, batches, STATS_COLUMNS.get(name)) for name in TABLES}
+    tables = {name: workspace.read(name, STATS_COLUMNS.get(name)) for name in READ_ORDER if name in TABLES}
     prompts, completions, pairs, labels, models = (tables[name] for name in TABLES[:5])
     stats: dict = {"rows": {name: table.num_rows for name, table in tables.items()}}
     stats["prompts_by_split"] = _counts(prompts.column("split"))
@@ -68,8 +67,7 @@ def workspace_stats(workspace: Workspace) -> dict:
 def integrity_problems(workspace: Workspace) -> list[str]:
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
     validated on read)."""
-    batches = workspace.snapshot()
-    tables = {name: workspace.read(name, batches) for name in TABLES}
+    tables = {name: workspace.read(name) for name in READ_ORDER if name in TABLES}
     ids = {name: table.column("id").combine_chunks() for name, table in tables.items()}
     problems = []
 

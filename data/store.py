@@ -10,6 +10,8 @@
 - Reads keep the first row of each ``id`` and tolerate parts vanishing under them: compaction renames the merged
   part in before it deletes the sources, so when a listed part is gone its rows are in a part the next listing shows.
   Merged parts name their sources in their Parquet metadata, so a reader that has seen every source skips them.
+  A row once visible stays visible, so a reader of several tables that reads children before parents sees every
+  row with its parents (workspace.READ_ORDER).
 - Compaction (``compact``, under a per-table ``flock``) merges parts of similar size (tiers by powers of ``FANOUT``)
   whenever a table holds more than ``MAX_PARTS`` parts; every writer calls ``maybe_compact`` after it writes, so the
   part count stays bounded and each row is rewritten O(log rows) times.
@@ -81,11 +83,9 @@ def committed_batches(root: Path) -> set[str]:
     return {name[: -len(COMMIT_SUFFIX)] for name in names if name.endswith(COMMIT_SUFFIX)}
 
 
-def visible_parts(root: Path, name: str, batches: set[str] | None = None) -> list[Path]:
+def visible_parts(root: Path, name: str) -> list[Path]:
     """The parts of table ``name`` a reader may use: plain parts and parts of committed batches."""
-    batches = (
-        committed_batches(root) if batches is None else batches
-    )  # listed before the parts: see module doc
+    batches = committed_batches(root)  # listed before the parts: see the module docstring
     return [path for path in part_files(root / name) if _visible(batch_of(path.name), batches)]
 
 
@@ -127,7 +127,7 @@ def _sources(path: Path) -> list[str]:
 
 
 def read_new(
-    root: Path, name: str, seen: set[str], batches: set[str] | None = None, columns: list[str] | None = None
+    root: Path, name: str, seen: set[str], columns: list[str] | None = None
 ) -> tuple[pa.Table | None, list[str]]:
     """Rows of the visible parts of ``name`` not in ``seen`` (part names), and the names now seen.
 
@@ -139,7 +139,7 @@ def read_new(
     tables = []
     for _round in range(READ_ROUNDS):
         vanished = False
-        for path in visible_parts(root, name, batches):
+        for path in visible_parts(root, name):
             if path.name in seen:
                 continue
             try:
@@ -156,13 +156,11 @@ def read_new(
     raise RuntimeError(f"{root / name}: parts kept vanishing while reading ({READ_ROUNDS} listings)")
 
 
-def read_table(
-    root: Path, name: str, batches: set[str] | None = None, columns: list[str] | None = None
-) -> pa.Table:
+def read_table(root: Path, name: str, columns: list[str] | None = None) -> pa.Table:
     """All visible rows of table ``name``, one per id, validated (all columns, or ``columns`` plus the id)."""
     if columns is not None and "id" not in columns:
         columns = ["id", *columns]
-    table, _ = read_new(root, name, set(), batches, columns)
+    table, _ = read_new(root, name, set(), columns)
     if table is None:
         schema = SCHEMAS[name]
         return (

@@ -24,6 +24,8 @@ from data.schemas import SCHEMAS
 
 FORMAT = 1
 MARKER = "workspace.json"
+# Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
+READ_ORDER = ("scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
 
 
 class WorkspaceError(ValueError):
@@ -68,18 +70,16 @@ class Workspace:
     def exports(self) -> Path:
         return self.path / "exports"
 
-    def read(self, name: str, batches: set[str] | None = None, columns: list[str] | None = None) -> pa.Table:
-        """All rows of table ``name`` (Arrow), one per id; ``batches``: the committed batches to see (default:
-        those committed now; pass one ``snapshot()`` to several reads for one consistent view of all tables);
-        ``columns``: read (and check) only these, plus the id."""
-        return store.read_table(self.path, name, batches, columns)
+    def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """All rows of table ``name`` (Arrow), one per id, of committed writes; ``columns``: read (and check)
+        only these, plus the id.
 
-    def snapshot(self) -> set[str]:
-        """The batches committed now: reads given it ignore batches that commit later, in every table."""
-        return store.committed_batches(self.path)
+        To see rows with their parents, read children before parents (labels, pairs, completions, prompts): a row
+        visible now stays visible, and its parents were committed with or before it (``READ_ORDER``)."""
+        return store.read_table(self.path, name, columns)
 
-    def frame(self, name: str, batches: set[str] | None = None) -> pd.DataFrame:
-        return self.read(name, batches).to_pandas()
+    def frame(self, name: str) -> pd.DataFrame:
+        return self.read(name).to_pandas()
 
     def ids(self, name: str) -> set[str]:
         return set(self.read(name, columns=["id"]).column("id").to_pylist())
@@ -144,8 +144,8 @@ class Workspace:
         sampled on different machines never collide); one batch, idempotent. Returns rows added per table."""
         if other.path.resolve() == self.path.resolve():
             raise WorkspaceError(f"{other.path}: cannot merge a workspace into itself")
-        batches = other.snapshot()
-        return self.append_tables({name: other.read(name, batches) for name in SCHEMAS}, skip_existing=True)
+        tables = {name: other.read(name) for name in READ_ORDER}  # children first: every row with its parents
+        return self.append_tables(tables, skip_existing=True)
 
     def compact(self) -> dict[str, tuple[int, int]]:
         """Merge each table's parts into one; returns (parts before, parts after) per table."""
