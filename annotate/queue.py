@@ -37,6 +37,15 @@ def is_skip(label: Label) -> bool:
     return label.retracted and label.supersedes is None
 
 
+def state(label: Label | None) -> str | None:
+    """'labelled', 'skipped', or None (no record, or an undo) for a labeller's latest record on an item."""
+    if label is None:
+        return None
+    if not label.retracted:
+        return "labelled"
+    return "skipped" if is_skip(label) else None
+
+
 class LabelQueue:
     def __init__(
         self,
@@ -62,6 +71,10 @@ class LabelQueue:
         self._latest: dict[str, dict[str, Label]] = {}  # labeller -> item -> their latest record
         self._history: dict[str, list[Label]] = {}  # labeller -> their latest records, oldest first
         self._recorded: set[str] = set()
+        # labeller -> [labelled, skipped, closed]: closed = items they labelled or skipped that are not yet full
+        # (what they cannot get although others can); kept up to date so progress never walks their records.
+        self._counts: dict[str, list[int]] = {}
+        self._recording: str | None = None
         self._base: pa.Table | None = None  # the bulk-loaded log: latest record per (item, labeller)
         self._base_rows: dict[str, np.ndarray] = {}  # labeller -> their rows in _base
         self.add_items(items)
@@ -80,6 +93,14 @@ class LabelQueue:
             for item in items:
                 if self.votes.get(item, 0) >= self.overlap:
                     self._count_full(item, 1)
+        for user, latest in self._latest.items():  # records that arrived before their item (rare)
+            self._counts[user][2] += sum(
+                self._closes(latest.get(item), item) for item in items if item in latest
+            )
+
+    def _closes(self, label: Label | None, item: str) -> bool:
+        """Whether this record keeps its labeller from an item that is still open to others."""
+        return state(label) is not None and item in self._index and self.votes.get(item, 0) < self.overlap
 
     def _count_full(self, item: str, change: int) -> None:
         if item in self._index:
@@ -92,9 +113,19 @@ class LabelQueue:
         self.total_votes += change
         if before < self.overlap <= before + change:
             self._count_full(item, 1)
+            self._crossed(item, -1)
         elif before + change < self.overlap <= before:
             self._count_full(item, -1)
+            self._crossed(item, 1)
             self._cursor = min(self._cursor, self._index.get(item, self._cursor))
+
+    def _crossed(self, item: str, change: int) -> None:
+        """The item became full (change -1) or open again (+1): labellers with a record on it close one less/more."""
+        if item not in self._index:
+            return
+        for user, latest in self._latest.items():
+            if user != self._recording and state(latest.get(item)) is not None:
+                self._counts[user][2] += change
 
     def load(self, labels: pa.Table) -> None:
         """Apply a whole label log at once (labellers' records of one task; the service's first read)."""
@@ -120,6 +151,7 @@ class LabelQueue:
         self._base_rows = {name: latest[positions] for name, positions in zip(names, rows)}
         self._latest.clear()
         self._history.clear()
+        self._counts.clear()
 
     def _user(self, user: str) -> dict[str, Label]:
         """This labeller's latest record per item, built from the bulk-loaded log on first use."""
@@ -128,8 +160,14 @@ class LabelQueue:
             rows = self._base_rows.get(user)
             records = [] if rows is None else [Label(**row) for row in self._base.take(rows).to_pylist()]
             records.sort(key=lambda label: label.created_at)
-            latest = self._latest[user] = {label.item_id: label for label in records}
-            self._history[user] = records
+            latest = {label.item_id: label for label in records}
+            counts = [0, 0, 0]
+            for item, label in latest.items():
+                now = state(label)
+                counts[0] += now == "labelled"
+                counts[1] += now == "skipped"
+                counts[2] += self._closes(label, item)
+            self._latest[user], self._history[user], self._counts[user] = latest, records, counts
         return latest
 
     def label_of(self, user: str, item: str) -> Label | None:
@@ -149,11 +187,19 @@ class LabelQueue:
         previous = latest.get(label.item_id)
         if previous is not None and (previous.id == label.id or previous.created_at > label.created_at):
             return
+        counts, item = self._counts[label.annotator], label.item_id
+        counts[2] -= self._closes(previous, item)  # before the votes move; _crossed skips this labeller
+        self._recording = label.annotator
         if previous is not None and not previous.retracted:
-            self._vote(label.item_id, -1)
+            self._vote(item, -1)
         if not label.retracted:
-            self._vote(label.item_id, 1)
-        latest[label.item_id] = label
+            self._vote(item, 1)
+        self._recording = None
+        latest[item] = label
+        before, now = state(previous), state(label)
+        counts[0] += (now == "labelled") - (before == "labelled")
+        counts[1] += (now == "skipped") - (before == "skipped")
+        counts[2] += self._closes(label, item)
         self._history[label.annotator].append(label)
         self.leases[label.item_id].pop(label.annotator, None)
         if self.held.get(label.annotator) == label.item_id:
@@ -161,12 +207,7 @@ class LabelQueue:
 
     def status(self, user: str, item: str) -> str | None:
         """'labelled', 'skipped', or None when the item is open to this labeller."""
-        label = self._user(user).get(item)
-        if label is None:
-            return None
-        if not label.retracted:
-            return "labelled"
-        return "skipped" if is_skip(label) else None
+        return state(self._user(user).get(item))
 
     def _taken(self, item: str, user: str, now: float) -> int:
         leases = self.leases.get(item, {})
@@ -225,13 +266,8 @@ class LabelQueue:
     def counts(self, user: str) -> tuple[int, int, int]:
         """(labelled, skipped, remaining) for this labeller: remaining = items they could still get (ignoring
         leases)."""
-        labelled = skipped = closed = 0
-        votes, overlap = self.votes, self.overlap
-        for item, label in self._user(user).items():
-            state = "labelled" if not label.retracted else "skipped" if is_skip(label) else None
-            labelled += state == "labelled"
-            skipped += state == "skipped"
-            closed += state is not None and item in self._index and votes.get(item, 0) < overlap
+        self._user(user)
+        labelled, skipped, closed = self._counts[user]
         return labelled, skipped, len(self.items) - self.full - closed
 
     def remaining(self, user: str) -> int:
