@@ -14,8 +14,9 @@ A label that arrives after its lease expired is still kept (nothing labelled is 
 end with K+1 labels. The class is not thread-safe: its owner (annotate.service) serialises calls.
 
 Scale: a workspace's whole log loads with ``load`` on Arrow columns (votes per item from one sort; no Python object
-per label). A labeller's own records become ``Label`` objects only when that labeller is first served. Counts for
-the progress bar are kept up to date as labels arrive, and ``next_item`` starts at the first item not yet full.
+per label). A labeller's latest records are indexed (item -> row) when that labeller is first served, and a row
+becomes a ``Label`` only when one is asked for (their history, an edit, an undo). Counts for the progress bar are
+kept up to date as labels arrive, and ``next_item`` starts at the first item not yet full.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import pyarrow.compute as pc
 from data.aggregate import latest_positions
 from data.annotators import is_machine
 from data.records import Label
+
+Record = Label | int  # a Label, or the row of one in the bulk-loaded log
 
 
 def is_skip(label: Label) -> bool:
@@ -68,14 +71,16 @@ class LabelQueue:
         self._index: dict[str, int] = {}
         self._groups: list[object] = []  # group (round) of each item, by index
         self._cursor = 0  # every item before it is full
-        self._latest: dict[str, dict[str, Label]] = {}  # labeller -> item -> their latest record
-        self._history: dict[str, list[Label]] = {}  # labeller -> their latest records, oldest first
+        self._latest: dict[str, dict[str, Record]] = {}  # labeller -> item -> their latest record
+        self._history: dict[str, list[tuple[str, Record]]] = {}  # labeller -> (item, record), oldest first
         self._recorded: set[str] = set()
         # labeller -> [labelled, skipped, closed]: closed = items they labelled or skipped that are not yet full
         # (what they cannot get although others can); kept up to date so progress never walks their records.
         self._counts: dict[str, list[int]] = {}
         self._recording: str | None = None
-        self._base: pa.Table | None = None  # the bulk-loaded log: latest record per (item, labeller)
+        self._base: pa.Table | None = None  # the bulk-loaded log
+        self._base_retracted = np.zeros(0, dtype=bool)
+        self._base_skip = np.zeros(0, dtype=bool)  # retracted and superseding nothing
         self._base_rows: dict[str, np.ndarray] = {}  # labeller -> their rows in _base
         self.add_items(items)
 
@@ -98,9 +103,11 @@ class LabelQueue:
                 self._closes(latest.get(item), item) for item in items if item in latest
             )
 
-    def _closes(self, label: Label | None, item: str) -> bool:
+    def _closes(self, record: Record | None, item: str) -> bool:
         """Whether this record keeps its labeller from an item that is still open to others."""
-        return state(label) is not None and item in self._index and self.votes.get(item, 0) < self.overlap
+        return (
+            self._state(record) is not None and item in self._index and self.votes.get(item, 0) < self.overlap
+        )
 
     def _count_full(self, item: str, change: int) -> None:
         if item in self._index:
@@ -124,7 +131,7 @@ class LabelQueue:
         if item not in self._index:
             return
         for user, latest in self._latest.items():
-            if user != self._recording and state(latest.get(item)) is not None:
+            if user != self._recording and self._state(latest.get(item)) is not None:
                 self._counts[user][2] += change
 
     def load(self, labels: pa.Table) -> None:
@@ -145,34 +152,49 @@ class LabelQueue:
         else:
             for item, n in votes.items():
                 self._vote(item, n)
-        # Kept as columns; a labeller's records become Label objects when they are first served.
+        # Kept as columns; a labeller's records become Label objects only when one is asked for.
         self._base = labels
+        self._base_retracted = pc.fill_null(labels.column("retracted"), False).to_numpy(zero_copy_only=False)
+        self._base_skip = self._base_retracted & pc.is_null(labels.column("supersedes")).to_numpy(
+            zero_copy_only=False
+        )
         names, rows = _groups(labels.column("annotator").take(latest))
         self._base_rows = {name: latest[positions] for name, positions in zip(names, rows)}
         self._latest.clear()
         self._history.clear()
         self._counts.clear()
 
-    def _user(self, user: str) -> dict[str, Label]:
-        """This labeller's latest record per item, built from the bulk-loaded log on first use."""
+    def _user(self, user: str) -> dict[str, Record]:
+        """This labeller's latest record per item, built from the bulk-loaded log on first use: a record from
+        there is its row number (a ``Label`` is made only when one is asked for), a later one its ``Label``."""
         latest = self._latest.get(user)
         if latest is None:
-            rows = self._base_rows.get(user)
-            records = [] if rows is None else [Label(**row) for row in self._base.take(rows).to_pylist()]
-            records.sort(key=lambda label: label.created_at)
-            latest = {label.item_id: label for label in records}
-            counts = [0, 0, 0]
-            for item, label in latest.items():
-                now = state(label)
-                counts[0] += now == "labelled"
-                counts[1] += now == "skipped"
-                counts[2] += self._closes(label, item)
-            self._latest[user], self._history[user], self._counts[user] = latest, records, counts
+            rows = self._base_rows.get(user, np.zeros(0, dtype=np.int64))  # in created_at order
+            items = self._base.column("item_id").take(rows).to_pylist() if len(rows) else []
+            rows = rows.tolist()
+            latest = dict(zip(items, rows))
+            labelled = sum(not self._base_retracted[row] for row in rows)
+            skipped = sum(bool(self._base_retracted[row] and self._base_skip[row]) for row in rows)
+            closed = sum(self._closes(row, item) for item, row in latest.items())
+            self._latest[user], self._history[user] = latest, list(zip(items, rows))
+            self._counts[user] = [labelled, skipped, closed]
         return latest
+
+    def _state(self, record: Record | None) -> str | None:
+        if record is None or isinstance(record, Label):
+            return state(record)
+        if not self._base_retracted[record]:
+            return "labelled"
+        return "skipped" if self._base_skip[record] else None
+
+    def _label(self, record: Record | None) -> Label | None:
+        if record is None or isinstance(record, Label):
+            return record
+        return Label(**self._base.slice(record, 1).to_pylist()[0])
 
     def label_of(self, user: str, item: str) -> Label | None:
         """The labeller's latest record on the item (a label, a skip, or an undo), or None."""
-        return self._user(user).get(item)
+        return self._label(self._user(user).get(item))
 
     def known(self, label_id: str) -> bool:
         return label_id in self._recorded
@@ -185,29 +207,31 @@ class LabelQueue:
         self._recorded.add(label.id)
         latest = self._user(label.annotator)
         previous = latest.get(label.item_id)
-        if previous is not None and (previous.id == label.id or previous.created_at > label.created_at):
+        last = self._label(previous)
+        if last is not None and (last.id == label.id or last.created_at > label.created_at):
             return
         counts, item = self._counts[label.annotator], label.item_id
         counts[2] -= self._closes(previous, item)  # before the votes move; _crossed skips this labeller
         self._recording = label.annotator
-        if previous is not None and not previous.retracted:
+        before = self._state(previous)
+        if before == "labelled":
             self._vote(item, -1)
         if not label.retracted:
             self._vote(item, 1)
         self._recording = None
         latest[item] = label
-        before, now = state(previous), state(label)
+        now = state(label)
         counts[0] += (now == "labelled") - (before == "labelled")
         counts[1] += (now == "skipped") - (before == "skipped")
         counts[2] += self._closes(label, item)
-        self._history[label.annotator].append(label)
+        self._history[label.annotator].append((item, label))
         self.leases[label.item_id].pop(label.annotator, None)
         if self.held.get(label.annotator) == label.item_id:
             del self.held[label.annotator]
 
     def status(self, user: str, item: str) -> str | None:
         """'labelled', 'skipped', or None when the item is open to this labeller."""
-        return state(self._user(user).get(item))
+        return self._state(self._user(user).get(item))
 
     def _taken(self, item: str, user: str, now: float) -> int:
         leases = self.leases.get(item, {})
@@ -243,24 +267,27 @@ class LabelQueue:
         self.held[user] = item
         self.leases[item][user] = self.clock() + self.lease_seconds
 
-    def _in_force(self, user: str) -> Iterable[Label]:
+    def _in_force(self, user: str) -> Iterable[Record]:
+        """The labeller's records still in force (their latest on an item), newest first."""
         latest = self._user(user)
-        for label in reversed(self._history[user]):
-            if latest.get(label.item_id) is label:
-                yield label
+        for item, record in reversed(self._history[user]):
+            now = latest.get(item)
+            if now is record or (type(record) is int and now == record):
+                yield record
 
     def last_action(self, user: str) -> Label | None:
         """The labeller's most recent label or skip that is still in force (what undo takes back)."""
-        return next((label for label in self._in_force(user) if not label.retracted or is_skip(label)), None)
+        found = (record for record in self._in_force(user) if self._state(record) is not None)
+        return self._label(next(found, None))
 
     def current_labels(self, user: str, limit: int | None = None) -> list[Label]:
         """The labeller's labels in force, newest first (the first ``limit``)."""
         out = []
-        for label in self._in_force(user):
+        for record in self._in_force(user):
             if limit is not None and len(out) >= limit:
                 break
-            if not label.retracted:
-                out.append(label)
+            if self._state(record) == "labelled":
+                out.append(self._label(record))
         return out
 
     def counts(self, user: str) -> tuple[int, int, int]:
