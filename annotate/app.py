@@ -27,7 +27,7 @@ from annotate.render import (
     progress_html,
     table_html,
 )
-from annotate.service import LabelService, Shown, StaleItem
+from annotate.service import LabelService, NotSaved, Shown, StaleItem
 from annotate.sessions import Sessions
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
 from annotate.web import Guard
@@ -177,7 +177,7 @@ def on_load(ctx: Context, user: str) -> View:
 
 def _already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label | None:
     """This labeller's label in force on the item when it is the same choice (a submit that arrived twice)."""
-    label = ctx.service.queue.latest.get((item_id, user))
+    label = ctx.service.latest_label(user, item_id)
     if label is None or label.retracted or side_of(label.choice, label.left) != choice:
         return None
     return label
@@ -196,6 +196,11 @@ def on_submit(ctx: Context, user: str, item_id: str, choice: str | None, strengt
             saved = describe(choice, label.strength)
             return label_view(ctx, user, message_html(f"✓ Already saved: {saved}. (u undoes it)", "ok"))
         return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
+    except NotSaved as exc:
+        # e.g. the disk is full: the item stays on screen with the labeller's choice, to submit again
+        status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
+        view = label_view(ctx, user, status)
+        return replace(view, choice=choice, strength=int(strength) if strength else None, note=note or "")
     except ValueError as exc:
         return label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
     saved = describe(choice, label.strength)
@@ -438,14 +443,17 @@ def wire(ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, tabs: tupl
 
     refresh, export_dpo, export_kto, admin_outputs = admin
 
+    # The status line belongs to the export buttons: a refresh that lands after an export must not blank it.
+    views, status = admin_outputs[:-1], admin_outputs[-1]
+
     def show_admin(request: gr.Request):
         user = signed_in(request)
         if not ctx.auth.is_admin(user):
-            return gr.Tab(visible=False), gr.Tabs(selected="label"), *(gr.skip(),) * len(admin_outputs)
-        return gr.Tab(visible=True), gr.skip(), *admin_view(ctx, user)
+            return gr.Tab(visible=False), gr.Tabs(selected="label"), *(gr.skip(),) * len(views)
+        return gr.Tab(visible=True), gr.skip(), *admin_view(ctx, user)[:-1]
 
     def admin_stats(request: gr.Request):
-        return admin_view(ctx, signed_in(request))
+        return admin_view(ctx, signed_in(request))[:-1]
 
     def export(fmt: str):
         def handler(request: gr.Request):
@@ -455,11 +463,11 @@ def wire(ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, tabs: tupl
 
     private = dict(api_visibility="undocumented")
     admin_tab = tabs[2]  # tabs: (the Tabs, the label tab, the admin tab)
-    app.load(show_admin, None, [admin_tab, tabs[0], *admin_outputs], api_name="admin_tab", **private)
-    refresh.click(admin_stats, None, admin_outputs, api_name="admin", **private)
-    admin_tab.select(admin_stats, None, admin_outputs, api_name="admin_select", **private)
-    export_dpo.click(export("dpo"), None, admin_outputs[-1], api_name="export_dpo", **private)
-    export_kto.click(export("kto"), None, admin_outputs[-1], api_name="export_kto", **private)
+    app.load(show_admin, None, [admin_tab, tabs[0], *views], api_name="admin_tab", **private)
+    refresh.click(admin_stats, None, views, api_name="admin", **private)
+    admin_tab.select(admin_stats, None, views, api_name="admin_select", **private)
+    export_dpo.click(export("dpo"), None, status, api_name="export_dpo", **private)
+    export_kto.click(export("kto"), None, status, api_name="export_kto", **private)
 
 
 def make_context(service: LabelService, auth: Authenticator, guidelines: Path | None = None) -> Context:

@@ -1,4 +1,4 @@
-"""Who labels what next: the queue rules, as pure in-memory state rebuilt from the append-only label log.
+"""Who labels what next: the queue rules, as in-memory state rebuilt from the append-only label log.
 
 Rules:
 - items are handed out in a fixed order, the one they were added in (the service's: by default round, then
@@ -12,6 +12,11 @@ Rules:
 
 A label that arrives after its lease expired is still kept (nothing labelled is lost), so an item may exceptionally
 end with K+1 labels. The class is not thread-safe: its owner (annotate.service) serialises calls.
+
+Scale: a workspace's whole log loads with ``load`` on Arrow columns (votes per item from one sort; no Python object
+per label). A labeller's latest records are indexed (item -> row) when that labeller is first served, and a row
+becomes a ``Label`` only when one is asked for (their history, an edit, an undo). Counts for the progress bar are
+kept up to date as labels arrive, and ``next_item`` starts at the first item not yet full.
 """
 
 from __future__ import annotations
@@ -20,12 +25,28 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.aggregate import latest_positions
 from data.annotators import is_machine
 from data.records import Label
+
+Record = Label | int  # a Label, or the row of one in the bulk-loaded log
 
 
 def is_skip(label: Label) -> bool:
     return label.retracted and label.supersedes is None
+
+
+def state(label: Label | None) -> str | None:
+    """'labelled', 'skipped', or None (no record, or an undo) for a labeller's latest record on an item."""
+    if label is None:
+        return None
+    if not label.retracted:
+        return "labelled"
+    return "skipped" if is_skip(label) else None
 
 
 class LabelQueue:
@@ -40,51 +61,182 @@ class LabelQueue:
             raise ValueError(f"overlap must be at least 1, got {overlap}")
         self.items: list[str] = []
         self.overlap, self.lease_seconds, self.clock = overlap, lease_seconds, clock
-        self.latest: dict[tuple[str, str], Label] = {}  # (item, labeller) -> their latest record
         self.votes: Counter[str] = Counter()  # item -> current labels from labellers
-        self.history: dict[str, list[Label]] = defaultdict(list)  # labeller -> their records, oldest first
         self.leases: dict[str, dict[str, float]] = defaultdict(dict)  # item -> labeller -> expiry
         self.held: dict[str, str] = {}  # labeller -> the item on their screen
-        self._seen: set[str] = set()
+        self.total_votes = 0
+        self.full = 0  # items with K current labels or more
+        self.group_items: Counter = Counter()  # group (round) -> items
+        self.group_full: Counter = Counter()  # group (round) -> full items
+        self._index: dict[str, int] = {}
+        self._groups: list[object] = []  # group (round) of each item, by index
+        self._cursor = 0  # every item before it is full
+        self._latest: dict[str, dict[str, Record]] = {}  # labeller -> item -> their latest record
+        self._history: dict[str, list[tuple[str, Record]]] = {}  # labeller -> (item, record), oldest first
+        self._recorded: set[str] = set()
+        # labeller -> [labelled, skipped, closed]: closed = items they labelled or skipped that are not yet full
+        # (what they cannot get although others can); kept up to date so progress never walks their records.
+        self._counts: dict[str, list[int]] = {}
+        self._recording: str | None = None
+        self._base: pa.Table | None = None  # the bulk-loaded log
+        self._base_retracted = np.zeros(0, dtype=bool)
+        self._base_skip = np.zeros(0, dtype=bool)  # retracted and superseding nothing
+        self._base_rows: dict[str, np.ndarray] = {}  # labeller -> their rows in _base
         self.add_items(items)
 
-    def add_items(self, items: Iterable[str]) -> None:
-        known = set(self.items)
-        for item in items:
-            if item not in known:
-                known.add(item)
-                self.items.append(item)
+    def add_items(self, items: Iterable[str], groups: Iterable[object] | None = None) -> None:
+        items = list(items)
+        groups = list(groups) if groups is not None else [None] * len(items)
+        if len(set(items)) != len(items) or not self._index.keys().isdisjoint(items):
+            pairs = dict((i, g) for i, g in zip(items, groups) if i not in self._index)  # each id once
+            items, groups = list(pairs), list(pairs.values())
+        self._index.update(zip(items, range(len(self.items), len(self.items) + len(items))))
+        self.items.extend(items)
+        self._groups.extend(groups)
+        self.group_items.update(groups)
+        if self.votes:
+            for item in items:
+                if self.votes.get(item, 0) >= self.overlap:
+                    self._count_full(item, 1)
+        for user, latest in self._latest.items():  # records that arrived before their item (rare)
+            self._counts[user][2] += sum(
+                self._closes(latest.get(item), item) for item in items if item in latest
+            )
+
+    def _closes(self, record: Record | None, item: str) -> bool:
+        """Whether this record keeps its labeller from an item that is still open to others."""
+        return (
+            self._state(record) is not None and item in self._index and self.votes.get(item, 0) < self.overlap
+        )
+
+    def _count_full(self, item: str, change: int) -> None:
+        if item in self._index:
+            self.full += change
+            self.group_full[self._groups[self._index[item]]] += change
+
+    def _vote(self, item: str, change: int) -> None:
+        before = self.votes.get(item, 0)
+        self.votes[item] = before + change
+        self.total_votes += change
+        if before < self.overlap <= before + change:
+            self._count_full(item, 1)
+            self._crossed(item, -1)
+        elif before + change < self.overlap <= before:
+            self._count_full(item, -1)
+            self._crossed(item, 1)
+            self._cursor = min(self._cursor, self._index.get(item, self._cursor))
+
+    def _crossed(self, item: str, change: int) -> None:
+        """The item became full (change -1) or open again (+1): labellers with a record on it close one less/more."""
+        if item not in self._index:
+            return
+        for user, latest in self._latest.items():
+            if user != self._recording and self._state(latest.get(item)) is not None:
+                self._counts[user][2] += change
+
+    def load(self, labels: pa.Table) -> None:
+        """Apply a whole label log at once (labellers' records of one task; the service's first read)."""
+        latest = latest_positions(labels)  # everyone's latest record: status needs skips and undos too
+        current = latest[
+            ~pc.fill_null(labels.column("retracted"), False).to_numpy(zero_copy_only=False)[latest]
+        ]
+        voted = pc.value_counts(labels.column("item_id").take(current))
+        votes = dict(zip(voted.field("values").to_pylist(), voted.field("counts").to_pylist()))
+        if not self.votes and not self.full:  # the first load: count in bulk
+            self.votes.update(votes)
+            self.total_votes = sum(votes.values())
+            index, groups = self._index, self._groups
+            full = [index[item] for item, n in votes.items() if n >= self.overlap and item in index]
+            self.full = len(full)
+            self.group_full.update(groups[i] for i in full)
+        else:
+            for item, n in votes.items():
+                self._vote(item, n)
+        # Kept as columns; a labeller's records become Label objects only when one is asked for.
+        self._base = labels
+        self._base_retracted = pc.fill_null(labels.column("retracted"), False).to_numpy(zero_copy_only=False)
+        self._base_skip = self._base_retracted & pc.is_null(labels.column("supersedes")).to_numpy(
+            zero_copy_only=False
+        )
+        names, rows = _groups(labels.column("annotator").take(latest))
+        self._base_rows = {name: latest[positions] for name, positions in zip(names, rows)}
+        self._latest.clear()
+        self._history.clear()
+        self._counts.clear()
+
+    def _user(self, user: str) -> dict[str, Record]:
+        """This labeller's latest record per item, built from the bulk-loaded log on first use: a record from
+        there is its row number (a ``Label`` is made only when one is asked for), a later one its ``Label``."""
+        latest = self._latest.get(user)
+        if latest is None:
+            rows = self._base_rows.get(user, np.zeros(0, dtype=np.int64))  # in created_at order
+            items = self._base.column("item_id").take(rows).to_pylist() if len(rows) else []
+            rows = rows.tolist()
+            latest = dict(zip(items, rows))
+            labelled = sum(not self._base_retracted[row] for row in rows)
+            skipped = sum(bool(self._base_retracted[row] and self._base_skip[row]) for row in rows)
+            closed = sum(self._closes(row, item) for item, row in latest.items())
+            self._latest[user], self._history[user] = latest, list(zip(items, rows))
+            self._counts[user] = [labelled, skipped, closed]
+        return latest
+
+    def _state(self, record: Record | None) -> str | None:
+        if record is None or isinstance(record, Label):
+            return state(record)
+        if not self._base_retracted[record]:
+            return "labelled"
+        return "skipped" if self._base_skip[record] else None
+
+    def _label(self, record: Record | None) -> Label | None:
+        if record is None or isinstance(record, Label):
+            return record
+        return Label(**self._base.slice(record, 1).to_pylist()[0])
+
+    def label_of(self, user: str, item: str) -> Label | None:
+        """The labeller's latest record on the item (a label, a skip, or an undo), or None."""
+        return self._label(self._user(user).get(item))
+
+    def known(self, label_id: str) -> bool:
+        return label_id in self._recorded
 
     def record(self, label: Label) -> None:
-        """Apply one label event; events must come in created_at order. Applying an event twice is a no-op."""
-        if label.id in self._seen or is_machine(label.annotator):
+        """Apply one label event (events of one labeller and item in created_at order; an older one only joins
+        the log). Applying an event twice is a no-op."""
+        if label.id in self._recorded or is_machine(label.annotator):
             return
-        self._seen.add(label.id)
-        key = (label.item_id, label.annotator)
-        previous = self.latest.get(key)
-        if previous is not None and not previous.retracted:
-            self.votes[label.item_id] -= 1
+        self._recorded.add(label.id)
+        latest = self._user(label.annotator)
+        previous = latest.get(label.item_id)
+        last = self._label(previous)
+        if last is not None and (last.id == label.id or last.created_at > label.created_at):
+            return
+        counts, item = self._counts[label.annotator], label.item_id
+        counts[2] -= self._closes(previous, item)  # before the votes move; _crossed skips this labeller
+        self._recording = label.annotator
+        before = self._state(previous)
+        if before == "labelled":
+            self._vote(item, -1)
         if not label.retracted:
-            self.votes[label.item_id] += 1
-        self.latest[key] = label
-        self.history[label.annotator].append(label)
+            self._vote(item, 1)
+        self._recording = None
+        latest[item] = label
+        now = state(label)
+        counts[0] += (now == "labelled") - (before == "labelled")
+        counts[1] += (now == "skipped") - (before == "skipped")
+        counts[2] += self._closes(label, item)
+        self._history[label.annotator].append((item, label))
         self.leases[label.item_id].pop(label.annotator, None)
         if self.held.get(label.annotator) == label.item_id:
             del self.held[label.annotator]
 
     def status(self, user: str, item: str) -> str | None:
         """'labelled', 'skipped', or None when the item is open to this labeller."""
-        label = self.latest.get((item, user))
-        if label is None:
-            return None
-        if not label.retracted:
-            return "labelled"
-        return "skipped" if is_skip(label) else None
+        return self._state(self._user(user).get(item))
 
     def _taken(self, item: str, user: str, now: float) -> int:
         leases = self.leases.get(item, {})
         live = sum(1 for who, expiry in leases.items() if who != user and expiry > now)
-        return self.votes[item] + live
+        return self.votes.get(item, 0) + live
 
     def next_item(self, user: str) -> str | None:
         """The item this labeller should see now (leased to them), or None when nothing is left for them."""
@@ -96,8 +248,13 @@ class LabelQueue:
                 self.hold(user, held)
                 return held
         self.held.pop(user, None)
-        for item in self.items:
-            if self.status(user, item) is None and self._taken(item, user, now) < self.overlap:
+        votes, overlap = self.votes, self.overlap
+        while self._cursor < len(self.items) and votes.get(self.items[self._cursor], 0) >= overlap:
+            self._cursor += 1
+        for index in range(self._cursor, len(self.items)):
+            item = self.items[index]
+            open_ = votes.get(item, 0) < overlap and self.status(user, item) is None
+            if open_ and self._taken(item, user, now) < overlap:
                 self.hold(user, item)
                 return item
         return None
@@ -110,33 +267,50 @@ class LabelQueue:
         self.held[user] = item
         self.leases[item][user] = self.clock() + self.lease_seconds
 
+    def _in_force(self, user: str) -> Iterable[Record]:
+        """The labeller's records still in force (their latest on an item), newest first."""
+        latest = self._user(user)
+        for item, record in reversed(self._history[user]):
+            now = latest.get(item)
+            if now is record or (type(record) is int and now == record):
+                yield record
+
     def last_action(self, user: str) -> Label | None:
         """The labeller's most recent label or skip that is still in force (what undo takes back)."""
-        for label in reversed(self.history.get(user, [])):
-            if self.latest[(label.item_id, user)] is label and (not label.retracted or is_skip(label)):
-                return label
-        return None
+        found = (record for record in self._in_force(user) if self._state(record) is not None)
+        return self._label(next(found, None))
 
-    def current_labels(self, user: str) -> list[Label]:
-        """The labeller's labels in force, newest first."""
-        return [
-            label
-            for label in reversed(self.history.get(user, []))
-            if not label.retracted and self.latest[(label.item_id, user)] is label
-        ]
+    def current_labels(self, user: str, limit: int | None = None) -> list[Label]:
+        """The labeller's labels in force, newest first (the first ``limit``)."""
+        out = []
+        for record in self._in_force(user):
+            if limit is not None and len(out) >= limit:
+                break
+            if self._state(record) == "labelled":
+                out.append(self._label(record))
+        return out
+
+    def counts(self, user: str) -> tuple[int, int, int]:
+        """(labelled, skipped, remaining) for this labeller: remaining = items they could still get (ignoring
+        leases)."""
+        self._user(user)
+        labelled, skipped, closed = self._counts[user]
+        return labelled, skipped, len(self.items) - self.full - closed
 
     def remaining(self, user: str) -> int:
-        """Items this labeller could still get (ignoring leases)."""
-        votes, latest, overlap = self.votes, self.latest, self.overlap
-        return sum(
-            1
-            for item in self.items
-            if votes.get(item, 0) < overlap
-            and ((item, user) not in latest or self.status(user, item) is None)
-        )
+        return self.counts(user)[2]
 
     def done(self, user: str) -> tuple[int, int]:
         """(labelled, skipped) items of this labeller."""
-        items = {label.item_id for label in self.history.get(user, [])}
-        counts = Counter(self.status(user, item) for item in items)
-        return counts["labelled"], counts["skipped"]
+        return self.counts(user)[:2]
+
+
+def _groups(column: pa.ChunkedArray) -> tuple[list[str], list[np.ndarray]]:
+    """Distinct values of ``column`` and the row positions of each."""
+    if not len(column):
+        return [], []
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(encoded.dictionary) + 1))
+    return encoded.dictionary.to_pylist(), [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]

@@ -2,17 +2,13 @@
 
 Every method takes the labeller's name from the caller, which (in the app) is the authenticated session, never a
 client-supplied field. A label is appended to the workspace (fsynced) before the in-memory queue learns of it and
-before the method returns, so whatever the screen acknowledges is on disk.
+before the method returns, so whatever the screen acknowledges is on disk. Labels submitted at the same moment share
+one part file and one fsync (group commit, data.group_commit); the labels table is compacted in a background thread
+when it holds too many parts, never on a labeller's time.
 
-Which items are labelled:
-- pairwise: pairs of kind ``sampled``, and ``imported`` pairs that arrived without a preference; ``spin`` pairs are
-  never shown (their gold side wins by construction);
-- kto: completions except gold answers, and except imported ones that arrived with a KTO label.
-
-Order (``order``): ``round`` (oldest round first, then creation), ``newest`` (the newest round first),
-``uncertainty`` (pairwise: the pairs the current model is least sure about first, from `python -m train score`), or
-``machine-uncertain`` (pairwise: the pairs where machine labellers disagree or are least confident first).
-Items that appear after the service started join the end of the queue.
+State lives in memory: start-up reads the workspace once on Arrow columns (annotate.items, annotate.queue), and a
+reload reads only the part files it has not seen (data.store.read_new). Which items are labelled, and in which
+order, is in annotate.items; items that appear after the service started join the end of the queue.
 
 Suggestions (``suggest``): a pairwise labeller sees the machine labellers' pick, except on a fixed random
 ``HIDDEN_SHARE`` of (item, labeller); each label records whether the pick was "shown" or "hidden", so that
@@ -28,17 +24,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from annotate.items import ORDERS, Item, ItemCatalog, check_order, order_items, select_chunk
 from annotate.queue import LabelQueue
-from data.annotators import IMPORT, human_labels
+from data import store
+from data.annotators import machine_column
+from data.files import WriteError
+from data.group_commit import BackgroundCompactor, GroupCommit
 from data.machine import machine_certainty, machine_picks
 from data.records import Label
-from data.schemas import CHOICES, TASKS
-from data.selection import labelling_pairs, uncertainty_margins
+from data.schemas import CHOICES, LABELS, SCHEMAS
+from data.selection import uncertainty_margins
 from data.workspace import Workspace
 
 log = logging.getLogger(__name__)
+__all__ = ["ORDERS", "Item", "LabelService", "NotSaved", "Shown", "StaleItem", "order_items"]
 
 SIDE_CHOICES = ("left", "right", "tie", "both_bad")  # what a pairwise labeller picks, by screen position
 HIDDEN_SHARE = 0.2  # --suggest: the share of (item, labeller) that does not see the machine's pick
@@ -48,12 +50,9 @@ class StaleItem(ValueError):
     """The action names an item that is no longer on this labeller's screen (already saved, or another tab)."""
 
 
-@dataclass(frozen=True)
-class Item:
-    id: str
-    round: int
-    prompt: tuple[dict, ...]  # chat messages
-    texts: tuple[str, ...]  # pairwise: (completion a, completion b); kto: (completion,)
+class NotSaved(Exception):
+    """The label could not be written (the disk is full, permissions, ...): nothing was saved, the item stays on
+    the labeller's screen, and trying again is safe. ``str()`` is one line for the labeller."""
 
 
 @dataclass(frozen=True)
@@ -89,74 +88,14 @@ def choice_from_side(side: str, left: str) -> str:
     return side
 
 
-def order_items(items: list[Item], order: str, margins: dict[str, float] | None = None) -> list[Item]:
-    """``items`` (in round, creation order) in the queue order ``order`` (see ORDERS); ``margins``: pair id ->
-    the current model's implicit reward margin, for ``uncertainty``."""
-    if order not in ORDERS:
-        raise ValueError(f"order {order!r} is not one of {', '.join(ORDERS)}")
-    return ORDERS[order](items, margins or {})
-
-
-def _uncertain_first(items: list[Item], margins: dict[str, float]) -> list[Item]:
-    # Scored items by |margin| (the model least sure first); unscored ones after, in round/creation order.
-    rank = {item.id: index for index, item in enumerate(items)}
-    return sorted(
-        items, key=lambda i: (0, abs(margins[i.id]), rank[i.id]) if i.id in margins else (1, 0, rank[i.id])
-    )
-
-
-ORDERS = {
-    "round": lambda items, margins: list(items),  # oldest round first: a round is finished before the next
-    "newest": lambda items, margins: sorted(items, key=lambda i: -i.round),  # the newest round first (stable)
-    "uncertainty": _uncertain_first,  # smallest |margin| of the newest scoring model first (`train score`)
-    "machine-uncertain": _uncertain_first,  # machine labellers disagreeing or least confident first
+# What the service reads of each table (None: every column).
+READ_COLUMNS = {
+    "pairwise": {"prompts": ["id", "messages"], "completions": ["id", "text"]},
+    "kto": {
+        "prompts": ["id", "messages"],
+        "completions": ["id", "prompt_id", "text", "engine", "round", "created_at"],
+    },
 }
-
-
-def select_items(task: str, workspace: Workspace, order: str = "round") -> list[Item]:
-    """The items of ``task`` open for labelling, in queue order (``round``: round, creation, id)."""
-    if task not in TASKS:
-        raise ValueError(f"task {task!r} is not one of {', '.join(TASKS)}")
-    if order in ("uncertainty", "machine-uncertain") and task != "pairwise":
-        raise ValueError(f"order {order} applies to task pairwise (scores are per pair)")
-    labels = workspace.frame("labels")
-    prompts = {
-        row.id: tuple(dict(m) for m in row.messages) for row in workspace.frame("prompts").itertuples()
-    }
-    completions = workspace.frame("completions")
-    text = dict(zip(completions["id"], completions["text"]))
-    if task == "pairwise":
-        rows = _ordered(labelling_pairs(workspace.frame("pairs"), labels))
-        items = [
-            Item(r.id, int(r.round), prompts[r.prompt_id], (text[r.completion_a], text[r.completion_b]))
-            for r in rows.itertuples()
-        ]
-        margins = {}
-        if order == "uncertainty":
-            margins = uncertainty_margins(workspace.frame("scores"))
-        elif order == "machine-uncertain":
-            margins = machine_certainty(labels)
-        return order_items(items, order, margins)
-    imported = set(labels.loc[(labels["annotator"] == IMPORT) & (labels["task"] == task), "item_id"])
-    open_ = (completions["engine"] != "gold") & ~completions["id"].isin(imported)
-    rows = _ordered(completions[open_])
-    items = [Item(r.id, int(r.round), prompts[r.prompt_id], (r.text,)) for r in rows.itertuples()]
-    return order_items(items, order)
-
-
-def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(["round", "created_at", "id"], kind="stable")
-
-
-def _label_records(labels: pd.DataFrame, task: str) -> list[Label]:
-    rows = human_labels(labels[labels["task"] == task])
-    rows = rows.sort_values("created_at", kind="stable")
-    out = []
-    for row in rows.to_dict("records"):
-        row = {k: (None if not isinstance(v, str | list) and pd.isna(v) else v) for k, v in row.items()}
-        row["created_at"] = row["created_at"].to_pydatetime()
-        out.append(Label(**row))
-    return out
 
 
 class LabelService:
@@ -170,42 +109,99 @@ class LabelService:
         order: str = "round",
         suggest: bool = False,
     ):
+        check_order(task, order)
         self.workspace, self.task, self.order = workspace, task, order
         self.suggest = suggest and task == "pairwise"
         self.picks: dict[str, str] = {}  # item -> the machine labellers' pick (for --suggest)
         self.queue = LabelQueue([], overlap, lease_seconds, clock)
         self.clock = clock
-        self.items: dict[str, Item] = {}
-        self._lock = threading.Lock()  # guards the queue and the maps below
+        self.items = ItemCatalog()
+        self._lock = threading.Lock()  # guards the queue, the catalog and the maps below
+        self._reload_lock = threading.Lock()  # one reload at a time
         self._user_locks: dict[str, threading.Lock] = {}
         self._shown_at: dict[tuple[str, str], float] = {}
         self._loaded_at = float("-inf")
+        self._seen: dict[str, set[str]] = {name: set() for name in SCHEMAS}  # part files already read
+        self._tables: dict[str, pa.Table] = {}  # prompts, completions and import labels read so far
+        self._known: list[pa.Array] = []  # ids of the labels applied in bulk
+        self._commits: GroupCommit[Label] = GroupCommit(self._write_labels)
+        self._compactor = BackgroundCompactor(lambda: workspace.maybe_compact("labels"))
         self.reload()
 
     def reload(self, min_interval: float = 0.0) -> int:
-        """Read new items and labels from the workspace (labels already applied are not counted twice), unless
-        the last read is younger than ``min_interval`` seconds; returns the number of items."""
+        """Read the part files not read yet (new items and labels; labels already applied are not counted twice),
+        unless the last read is younger than ``min_interval`` seconds; returns the number of items."""
         if self.clock() - self._loaded_at < min_interval:
             return len(self.items)
-        self._loaded_at = self.clock()
-        items = select_items(self.task, self.workspace, self.order)
-        frame = self.workspace.frame("labels")
-        labels = _label_records(frame, self.task)
-        picks = machine_picks(frame) if self.suggest else {}
-        with self._lock:
-            self.picks = picks
-            self.items.update((item.id, item) for item in items)
-            self.queue.add_items(item.id for item in items)
-            for label in labels:
-                self.queue.record(label)
+        with self._reload_lock:
+            self._loaded_at = self.clock()
+            # Children first: every label and pair read has its parents among the rows read (Workspace.read).
+            new = {name: self._read_new(name) for name in ("labels", "pairs", "completions", "prompts")}
+            for name in ("prompts", "completions"):
+                self._tables[name] = _concat(self._tables.get(name), new[name])
+            labels = new["labels"].filter(pc.equal(new["labels"].column("task"), self.task))
+            machine = machine_column(labels.column("annotator"))
+            self._tables["imported"] = _concat(self._tables.get("imported"), labels.filter(machine))
+            candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
+            margins = {}
+            if self.order == "uncertainty":
+                margins = uncertainty_margins(self.workspace.frame("scores"))
+            elif self.order == "machine-uncertain" or self.suggest:  # judges' and reward models' labels
+                machine_labels = self._tables["imported"].to_pandas()
+                if self.order == "machine-uncertain":
+                    margins = machine_certainty(machine_labels)
+                if self.suggest:
+                    picks = machine_picks(machine_labels)
+                    with self._lock:
+                        self.picks = picks
+            chunk = select_chunk(
+                self.task,
+                self._tables["prompts"],
+                self._tables["completions"],
+                candidates,
+                self._tables["imported"],
+                self.order,
+                margins,
+            )
+            self._apply(chunk, labels.filter(pc.invert(machine)))
         return len(self.items)
+
+    def _read_new(self, name: str) -> pa.Table:
+        columns = READ_COLUMNS[self.task].get(name)
+        with self._lock:
+            seen = set(self._seen[name])
+        table, names = store.read_new(self.workspace.path, name, seen, columns=columns)
+        with self._lock:
+            self._seen[name].update(names)
+        if table is None:
+            schema = SCHEMAS[name]
+            return (
+                schema if columns is None else pa.schema([schema.field(c) for c in columns])
+            ).empty_table()
+        # Rows read twice are harmless here: lookups take the first, items and labels are keyed by id.
+        return table
+
+    def _apply(self, chunk, labels: pa.Table) -> None:
+        first = not self._known
+        if not first and labels.num_rows:
+            known = pa.chunked_array(self._known, pa.string()).combine_chunks()
+            labels = labels.filter(pc.invert(pc.is_in(labels.column("id"), value_set=known)))
+        self._known.append(labels.column("id").combine_chunks())
+        records = [] if first else [Label(**row) for row in labels.sort_by("created_at").to_pylist()]
+        with self._lock:
+            ids, rounds = self.items.extend(chunk)
+            self.queue.add_items(ids, rounds)
+            if first:
+                self.queue.load(labels)
+            for label in records:
+                self.queue.record(label)
 
     def _user_lock(self, user: str) -> threading.Lock:
         with self._lock:
             return self._user_locks.setdefault(user, threading.Lock())
 
     def _shown(self, user: str, item_id: str) -> Shown:
-        previous = self.queue.latest.get((item_id, user))
+        previous = self.queue.label_of(user, item_id)
         previous = previous if previous is not None and not previous.retracted else None
         self._shown_at.setdefault((user, item_id), self.clock())
         left = left_side(item_id, user) if self.task == "pairwise" else None
@@ -217,6 +213,11 @@ class LabelService:
         if pick is None:
             return None, None
         return pick, "hidden" if suggestion_hidden(item_id, user) else "shown"
+
+    def latest_label(self, user: str, item_id: str) -> Label | None:
+        """This labeller's latest record on the item (a label, a skip or an undo), or None."""
+        with self._lock:
+            return self.queue.label_of(user, item_id)
 
     def show(self, user: str) -> Shown | None:
         """The item on this labeller's screen (the same one after a reload or restart), or None when done."""
@@ -232,11 +233,25 @@ class LabelService:
             if self.queue.held.get(user) != item_id:
                 raise StaleItem(f"item {item_id} is no longer on your screen (saved already, or another tab)")
 
+    def _write_labels(self, labels: list[Label]) -> None:
+        table = pa.Table.from_pylist([vars(label) for label in labels], schema=LABELS)  # flat records
+        part = self.workspace.write_part("labels", table)  # returns after fsync
+        with self._lock:
+            self._seen["labels"].add(
+                part.name
+            )  # applied in memory by the submitters; no need to read it back
+
     def _append(self, label: Label) -> Label:
-        self.workspace.append([label])  # returns after fsync: the label is durable from here on
+        try:
+            self._commits.commit(label)  # shares a part and an fsync with labels submitted at the same time
+        except WriteError as exc:
+            raise NotSaved(str(exc)) from exc
+        except OSError as exc:
+            raise NotSaved(f"the label could not be written ({exc})") from exc
         with self._lock:
             self.queue.record(label)
             self._shown_at.pop((label.annotator, label.item_id), None)
+        self._compactor.poke()
         return label
 
     def submit(
@@ -256,7 +271,7 @@ class LabelService:
             elif strength is not None and not 1 <= strength <= 4:
                 raise ValueError(f"strength {strength} is not in 1..4")
             with self._lock:
-                previous = self.queue.latest.get((item_id, user))
+                previous = self.queue.label_of(user, item_id)
                 started = self._shown_at.get((user, item_id))
             seconds = None if started is None else max(0.0, self.clock() - started)
             with self._lock:
@@ -303,26 +318,28 @@ class LabelService:
 
     def my_labels(self, user: str, limit: int = 20) -> list[Label]:
         with self._lock:
-            return self.queue.current_labels(user)[:limit]
+            return self.queue.current_labels(user, limit)
 
     def progress(self, user: str) -> dict:
-        """Counts for the progress bar: this labeller's, everyone's, and per round (an item is done at K labels)."""
+        """Counts for the progress bar: this labeller's, everyone's, and per round (an item is done at K labels).
+        Runs on every submit, so it reads counters the queue keeps up to date, never the whole queue."""
         with self._lock:
-            mine, skipped = self.queue.done(user)
-            remaining = self.queue.remaining(user)
-            votes, overlap = self.queue.votes, self.queue.overlap
-            rounds: dict[int, list[int]] = {}  # round -> [items, done]; runs on every submit, so plain loops
-            for item in self.items.values():
-                counts = rounds.setdefault(item.round, [0, 0])
-                counts[0] += 1
-                counts[1] += votes.get(item.id, 0) >= overlap
+            queue = self.queue
+            mine, skipped, remaining = queue.counts(user)
+            rounds = {
+                r: {"items": n, "done": queue.group_full[r]} for r, n in sorted(queue.group_items.items())
+            }
             return {
                 "mine": mine,
                 "skipped": skipped,
                 "remaining": remaining,
-                "labels": sum(votes.values()),
+                "labels": queue.total_votes,
                 "items": len(self.items),
-                "done": sum(done for _, done in rounds.values()),
-                "overlap": overlap,
-                "rounds": {r: {"items": n, "done": done} for r, (n, done) in sorted(rounds.items())},
+                "done": queue.full,
+                "overlap": queue.overlap,
+                "rounds": rounds,
             }
+
+
+def _concat(old: pa.Table | None, new: pa.Table) -> pa.Table:
+    return new if old is None else pa.concat_tables([old, new])

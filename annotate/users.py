@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from data.annotators import RESERVED_USER_NAMES
 from data.errors import PrefloopError
+from data.files import atomic_write
 
 try:
     import tomllib
@@ -152,14 +152,9 @@ def add_user(path: Path, name: str, password: str, admin: bool = False) -> User:
         raise UsersError(f"user name {name!r}: use 1-64 of A-Z a-z 0-9 _ . @ - (and not {sorted(RESERVED)})")
     users = load_users(path) if path.is_file() else {}
     users[name] = User(name, hash_password(password), admin)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(dump_users(users))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    text = dump_users(users).encode("utf-8")
+    # 0600 from creation: an exclusive temp file (never through a symlink) renamed over the old file.
+    atomic_write(path, lambda handle: handle.write(text), mode=0o600)
     return users[name]
 
 

@@ -19,16 +19,18 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pyarrow as pa
+
 from data.errors import PrefloopError
 from data.export import FORMATS as EXPORT_FORMATS
-from data.export import to_dpo, to_kto, to_sft, write_parquet
+from data.export import dpo_table, kto_table, to_sft, write_parquet
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR, ImportOptions, Loaded, check_file, log_import, write_records
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
 from data.schemas import SPLITS
-from data.stats import integrity_problems, workspace_stats
+from data.stats import AGGREGATED, integrity_problems, workspace_stats
 from data.workspace import Workspace
 
 
@@ -147,18 +149,39 @@ def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None) -> str
     return line
 
 
+PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
+EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
+    "dpo": {
+        "prompts": ["messages", "split"],
+        "completions": ["text"],
+        "pairs": PAIR_COLUMNS,
+        "labels": AGGREGATED,
+    },
+    "kto": {
+        "prompts": ["messages", "split"],
+        "completions": ["prompt_id", "text", "round", "created_at"],
+        "labels": AGGREGATED,
+    },
+    "sft": {"prompts": None},
+}
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
-    prompts = workspace.frame("prompts")
+
+    def read(name: str) -> pa.Table:
+        return workspace.read(name, EXPORT_COLUMNS[args.format].get(name))
+
     if args.format == "sft":
-        rows, counts = to_sft(prompts, args.split)
+        rows, counts = to_sft(read("prompts").to_pandas(), args.split)
     elif args.format == "kto":
-        rows, counts = to_kto(prompts, workspace.frame("completions"), workspace.frame("labels"), args.split)
+        labels, completions = read("labels"), read("completions")  # children first (Workspace.read)
+        rows, counts = kto_table(read("prompts"), completions, labels, split=args.split)
     else:
-        frames = (workspace.frame(name) for name in ("completions", "pairs", "labels"))
-        rows, counts = to_dpo(prompts, *frames, split=args.split)
+        labels, pairs, completions = read("labels"), read("pairs"), read("completions")
+        rows, counts = dpo_table(read("prompts"), completions, pairs, labels, split=args.split)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    if not rows:
+    if not len(rows):
         raise PrefloopError(f"{args.workspace}: nothing to export as {args.format} ({summary})")
     name = args.format + (f"-{args.split}" if args.split else "")
     out = write_parquet(rows, args.out or workspace.exports / f"{name}.parquet")
@@ -198,8 +221,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    for name, (parts, rows) in Workspace(args.workspace).compact().items():
-        print(f"{name}: {parts} part(s) -> {min(parts, 1)}, {rows} rows")
+    for name, (before, after) in Workspace(args.workspace).compact().items():
+        print(f"{name}: {before} part(s) -> {after}")
     return 0
 
 
@@ -239,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (PrefloopError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(
+            f"error: {exc}", file=sys.stderr
+        )  # a WriteError: "the disk is full: nothing was written to ..."
         return 2
 
 

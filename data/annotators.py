@@ -12,6 +12,8 @@ left out of the app's progress, admin view and agreement; `python -m data stats`
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 IMPORT = "import"
 SPIN = "spin"
@@ -55,3 +57,11 @@ def machine_labeller_mask(annotators: pd.Series) -> pd.Series:
 def human_labels(labels: pd.DataFrame) -> pd.DataFrame:
     """The rows of a labels frame written by people."""
     return labels[~machine_mask(labels["annotator"].astype(str))]
+
+
+def machine_column(annotators: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """True where the annotator is a machine (:func:`is_machine` on an Arrow column)."""
+    machine = pc.is_in(annotators, value_set=pa.array(sorted(FIXED)))
+    for prefix in PREFIXES:
+        machine = pc.or_(machine, pc.starts_with(annotators, prefix))
+    return machine

@@ -7,21 +7,42 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from data.aggregate import SPLIT, aggregate
+from data.aggregate import SPLIT, verdicts_table
+from data.files import atomic_write
+from data.schemas import MESSAGE
 
 FORMATS = ("dpo", "kto", "sft")
+Frame = pd.DataFrame | pa.Table
+
+
+def _arrow(frame: Frame) -> pa.Table:
+    return frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def _assistant(text: str) -> list[dict]:
     return [{"role": "assistant", "content": text}]
+
+
+def _assistant_column(texts: pa.ChunkedArray) -> pa.ListArray:
+    """[{"role": "assistant", "content": text}] per row, built on whole columns."""
+    texts = pc.cast(texts, pa.string())
+    texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
+    roles = pa.repeat(pa.scalar("assistant"), len(texts))
+    messages = pa.StructArray.from_arrays([roles, texts], fields=list(MESSAGE))
+    return pa.ListArray.from_arrays(pa.array(np.arange(len(texts) + 1), pa.int32()), messages)
+
+
+def _blank(texts: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    return pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0)
 
 
 def _degenerate(a: str, b: str | None = None) -> bool:
@@ -33,86 +54,119 @@ def _with_split(prompts: pd.DataFrame, split: str | None) -> pd.DataFrame:
     return prompts if split is None else prompts[prompts["split"] == split]
 
 
+def _prompts_of(prompts: Frame, split: str | None) -> pa.Table:
+    prompts = _arrow(prompts).select(["id", "messages", "split"])
+    return prompts if split is None else prompts.filter(pc.equal(prompts.column("split"), split))
+
+
+def _in_order(table: pa.Table, prompts: pa.Table) -> pa.Table:
+    """Rows whose prompt is in ``prompts``, in round, creation, id order."""
+    table = table.filter(pc.is_in(table.column("prompt_id"), value_set=prompts.column("id").combine_chunks()))
+    return table.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
+
+
+def _lookup(keys: pa.ChunkedArray, table: pa.Table, column: str) -> pa.ChunkedArray:
+    return table.column(column).take(pc.index_in(keys, value_set=table.column("id").combine_chunks()))
+
+
+def _count(counts: Counter, values: pa.ChunkedArray) -> None:
+    for entry in pc.value_counts(values).to_pylist():
+        counts[entry["values"]] += entry["counts"]
+
+
+def dpo_table(
+    prompts: Frame, completions: Frame, pairs: Frame, labels: Frame, split: str | None = None
+) -> tuple[pa.Table, Counter]:
+    """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why."""
+    counts: Counter = Counter()
+    prompts = _prompts_of(prompts, split)
+    completions = _arrow(completions).select(["id", "text"])
+    pairs = _in_order(_arrow(pairs), prompts)
+    verdicts = verdicts_table(labels, "pairwise")
+    at = pc.index_in(pairs.column("id"), value_set=verdicts.column("item_id").combine_chunks())
+    counts["unlabelled"] += at.null_count
+    pairs = pairs.filter(pc.is_valid(at))
+    at = at.drop_null()
+    verdict = verdicts.column("verdict").take(at)
+    decided = pc.is_in(verdict, value_set=pa.array(["a", "b"]))
+    _count(counts, verdict.filter(pc.invert(decided)))
+    pairs, at, verdict = pairs.filter(decided), at.filter(decided), verdict.filter(decided)
+    text_a = _lookup(pairs.column("completion_a"), completions, "text")
+    text_b = _lookup(pairs.column("completion_b"), completions, "text")
+    b_wins = pc.equal(verdict, "b")
+    chosen, rejected = pc.if_else(b_wins, text_b, text_a), pc.if_else(b_wins, text_a, text_b)
+    bad = pc.or_kleene(
+        pc.or_kleene(_blank(chosen), _blank(rejected)),
+        pc.equal(pc.utf8_trim_whitespace(chosen), pc.utf8_trim_whitespace(rejected)),
+    )
+    bad = pc.fill_null(bad, True)  # a side that does not exist is nothing to learn from either
+    counts["degenerate"] += pc.sum(bad).as_py() or 0
+    keep = pc.invert(bad)
+    pairs, at, chosen, rejected = (x.filter(keep) for x in (pairs, at, chosen, rejected))
+    table = pa.table(
+        {
+            "prompt": _lookup(pairs.column("prompt_id"), prompts, "messages"),
+            "chosen": _assistant_column(chosen),
+            "rejected": _assistant_column(rejected),
+            "pair_id": pairs.column("id"),
+            "kind": pairs.column("kind"),
+            "round": pc.cast(pairs.column("round"), pa.int64()),
+            **{name: verdicts.column(name).take(at) for name in ("votes", "agreement", "strength")},
+        }
+    )
+    counts = Counter({k: v for k, v in counts.items() if v})
+    counts["exported"] = table.num_rows
+    return table, counts
+
+
 def to_dpo(
-    prompts: pd.DataFrame,
-    completions: pd.DataFrame,
-    pairs: pd.DataFrame,
-    labels: pd.DataFrame,
-    split: str | None = None,
+    prompts: Frame, completions: Frame, pairs: Frame, labels: Frame, split: str | None = None
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why."""
+    table, counts = dpo_table(prompts, completions, pairs, labels, split)
+    return table.to_pylist(), counts
+
+
+def kto_table(
+    prompts: Frame, completions: Frame, labels: Frame, split: str | None = None
+) -> tuple[pa.Table, Counter]:
+    """TRL KTOTrainer columns from completions labelled desirable/undesirable (one Arrow table), and counts."""
     counts: Counter = Counter()
-    messages = _with_split(prompts, split).set_index("id")["messages"]
-    text = completions.set_index("id")["text"]
-    verdicts = aggregate(labels, "pairwise").set_index("item_id")
-    rows = []
-    for pair in pairs.sort_values(["round", "created_at", "id"], kind="stable").itertuples(index=False):
-        if pair.prompt_id not in messages.index:
-            continue
-        if pair.id not in verdicts.index:
-            counts["unlabelled"] += 1
-            continue
-        verdict = verdicts.loc[pair.id]
-        if verdict["verdict"] not in ("a", "b"):
-            counts[verdict["verdict"]] += 1
-            continue
-        chosen, rejected = text[pair.completion_a], text[pair.completion_b]
-        if verdict["verdict"] == "b":
-            chosen, rejected = rejected, chosen
-        if _degenerate(chosen, rejected):
-            counts["degenerate"] += 1
-            continue
-        rows.append(
-            {
-                "prompt": list(messages[pair.prompt_id]),
-                "chosen": _assistant(chosen),
-                "rejected": _assistant(rejected),
-                "pair_id": pair.id,
-                "kind": pair.kind,
-                "round": int(pair.round),
-                "votes": int(verdict["votes"]),
-                "agreement": float(verdict["agreement"]),
-                "strength": None if pd.isna(verdict["strength"]) else float(verdict["strength"]),
-            }
-        )
-    counts["exported"] = len(rows)
-    return rows, counts
+    prompts = _prompts_of(prompts, split)
+    completions = _in_order(_arrow(completions), prompts)
+    verdicts = verdicts_table(labels, "kto")
+    at = pc.index_in(completions.column("id"), value_set=verdicts.column("item_id").combine_chunks())
+    completions, at = completions.filter(pc.is_valid(at)), at.drop_null()
+    verdict = verdicts.column("verdict").take(at)
+    split_vote = pc.equal(verdict, SPLIT)
+    counts[SPLIT] += pc.sum(split_vote).as_py() or 0
+    bad = _blank(completions.column("text"))
+    counts["degenerate"] += pc.sum(pc.and_(bad, pc.invert(split_vote))).as_py() or 0
+    keep = pc.invert(pc.or_(split_vote, bad))
+    completions, at, verdict = completions.filter(keep), at.filter(keep), verdict.filter(keep)
+    table = pa.table(
+        {
+            "prompt": _lookup(completions.column("prompt_id"), prompts, "messages"),
+            "completion": _assistant_column(completions.column("text")),
+            "label": pc.equal(verdict, "desirable"),
+            "completion_id": completions.column("id"),
+            "votes": verdicts.column("votes").take(at),
+            "agreement": verdicts.column("agreement").take(at),
+        }
+    )
+    counts = Counter({k: v for k, v in counts.items() if v})
+    counts["exported"] = table.num_rows
+    counts["desirable"] = pc.sum(table.column("label")).as_py() or 0
+    counts["undesirable"] = counts["exported"] - counts["desirable"]
+    return table, counts
 
 
 def to_kto(
-    prompts: pd.DataFrame, completions: pd.DataFrame, labels: pd.DataFrame, split: str | None = None
+    prompts: Frame, completions: Frame, labels: Frame, split: str | None = None
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's KTOTrainer from completions labelled desirable/undesirable."""
-    counts: Counter = Counter()
-    messages = _with_split(prompts, split).set_index("id")["messages"]
-    verdicts = aggregate(labels, "kto").set_index("item_id")
-    rows = []
-    for completion in completions.sort_values(["round", "created_at", "id"], kind="stable").itertuples(
-        index=False
-    ):
-        if completion.id not in verdicts.index or completion.prompt_id not in messages.index:
-            continue
-        verdict = verdicts.loc[completion.id]
-        if verdict["verdict"] == SPLIT:
-            counts[SPLIT] += 1
-            continue
-        if _degenerate(completion.text):
-            counts["degenerate"] += 1
-            continue
-        rows.append(
-            {
-                "prompt": list(messages[completion.prompt_id]),
-                "completion": _assistant(completion.text),
-                "label": verdict["verdict"] == "desirable",
-                "completion_id": completion.id,
-                "votes": int(verdict["votes"]),
-                "agreement": float(verdict["agreement"]),
-            }
-        )
-    counts["exported"] = len(rows)
-    counts["desirable"] = sum(r["label"] for r in rows)
-    counts["undesirable"] = counts["exported"] - counts["desirable"]
-    return rows, counts
+    table, counts = kto_table(prompts, completions, labels, split)
+    return table.to_pylist(), counts
 
 
 def to_sft(prompts: pd.DataFrame, split: str | None = None) -> tuple[list[dict], Counter]:
@@ -128,15 +182,8 @@ def to_sft(prompts: pd.DataFrame, split: str | None = None) -> tuple[list[dict],
     return rows, counts
 
 
-def write_parquet(rows: list[dict], path: str | Path) -> Path:
-    """Write rows atomically (temp file, fsync, rename): a reader never sees half an export."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    table = pa.Table.from_pylist(rows)
-    with open(tmp, "wb") as handle:
-        pq.write_table(table, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return path
+def write_parquet(rows: list[dict] | pa.Table, path: str | Path) -> Path:
+    """Write rows atomically (exclusive temp file, fsync, rename): a reader never sees half an export, and a
+    symlink at the target or temp name is replaced, never written through."""
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows)
+    return atomic_write(path, lambda handle: pq.write_table(table, handle))

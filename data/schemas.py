@@ -1,12 +1,15 @@
 """The data contract: one explicit pyarrow schema per workspace table, and the checks every read and write runs.
 
 A table is a set of Parquet part files; every row has a unique ``id``. Value domains (label choices, pair kinds,
-...) are checked row by row so that a bad file is reported with its path, row and field, never silently loaded.
+...) are checked on whole columns (Arrow compute), and the first bad row is reported with its path, row and field,
+never silently loaded.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.errors import PrefloopError
 
@@ -149,14 +152,15 @@ class SchemaError(PrefloopError):
         self.source, self.row, self.field = source, row, field
 
 
-def conform(table: pa.Table, name: str, source: str) -> pa.Table:
-    """Check ``table`` against the schema of table ``name`` and return it cast to exactly that schema.
+def conform(table: pa.Table, name: str, source: str, columns: list[str] | None = None) -> pa.Table:
+    """Check ``table`` against the schema of table ``name`` and return it cast to exactly that schema (or to the
+    schema's ``columns``, for a read of some columns: then only those are checked).
 
     Raises SchemaError naming ``source``, the first offending row and field.
     """
-    schema = SCHEMAS[name]
+    schema = SCHEMAS[name] if columns is None else pa.schema([SCHEMAS[name].field(c) for c in columns])
     for added in ADDED_COLUMNS.get(name, ()):
-        if added not in table.column_names:
+        if added in schema.names and added not in table.column_names:
             table = table.append_column(added, pa.nulls(table.num_rows, schema.field(added).type))
     missing = [f.name for f in schema if f.name not in table.column_names]
     if missing:
@@ -177,7 +181,7 @@ def conform(table: pa.Table, name: str, source: str) -> pa.Table:
                     source, f"type {column.type} cannot be read as {field.type}", field=field.name
                 ) from exc
         if not field.nullable and column.null_count:
-            row = column.to_pylist().index(None)
+            row = _first_bad(pc.is_valid(column))
             raise SchemaError(source, "must not be empty (null)", row=row, field=field.name)
         columns.append(column)
     table = pa.Table.from_arrays(columns, schema=schema)
@@ -185,39 +189,72 @@ def conform(table: pa.Table, name: str, source: str) -> pa.Table:
     return table
 
 
-def _first_bad(values: list, ok) -> int | None:
-    return next((i for i, v in enumerate(values) if not ok(v)), None)
+def _first_bad(ok: pa.ChunkedArray | pa.Array) -> int | None:
+    """The index of the first row where ``ok`` is false or null, or None when every row is fine."""
+    ok = pc.fill_null(ok, False)
+    if pc.all(ok).as_py() is not False:
+        return None
+    return pc.index(ok, False).as_py()
 
 
 def _check_domain(table: pa.Table, field: str, allowed, source: str, nullable: bool = False) -> None:
-    values = table.column(field).to_pylist()
-    row = _first_bad(values, lambda v: (v is None and nullable) or v in allowed)
+    column = table.column(field)
+    ok = pc.is_in(column, value_set=pa.array(list(allowed), column.type))
+    row = _first_bad(pc.or_kleene(pc.is_null(column), ok) if nullable else ok)
     if row is not None:
         raise SchemaError(
             source,
-            f"value {values[row]!r} is not one of {', '.join(map(str, allowed))}",
+            f"value {column[row].as_py()!r} is not one of {', '.join(map(str, allowed))}",
             row=row,
             field=field,
         )
 
 
 def _check_values(table: pa.Table, name: str, source: str) -> None:
-    ids = table.column("id").to_pylist()
-    row = _first_bad(ids, bool)
-    if row is not None:
-        raise SchemaError(source, "id must be a non-empty string", row=row, field="id")
-    if name == "prompts":
-        _check_domain(table, "split", SPLITS, source)
-        for row, messages in enumerate(table.column("messages").to_pylist()):
-            check_messages(messages, source, row)
-    elif name == "pairs":
-        _check_domain(table, "kind", PAIR_KINDS, source)
-        pairs = zip(table.column("completion_a").to_pylist(), table.column("completion_b").to_pylist())
-        row = _first_bad(list(pairs), lambda ab: ab[0] != ab[1])
+    has = set(table.column_names)
+    if "id" in has:
+        row = _first_bad(pc.greater(pc.utf8_length(table.column("id")), 0))
         if row is not None:
-            raise SchemaError(source, "a pair needs two different completions", row=row, field="completion_b")
+            raise SchemaError(source, "id must be a non-empty string", row=row, field="id")
+    if name == "prompts":
+        if "split" in has:
+            _check_domain(table, "split", SPLITS, source)
+        if "messages" in has:
+            _check_prompts(table.column("messages"), source)
+    elif name == "pairs":
+        if "kind" in has:
+            _check_domain(table, "kind", PAIR_KINDS, source)
+        if {"completion_a", "completion_b"} <= has:
+            row = _first_bad(pc.not_equal(table.column("completion_a"), table.column("completion_b")))
+            if row is not None:
+                raise SchemaError(
+                    source, "a pair needs two different completions", row=row, field="completion_b"
+                )
     elif name == "labels":
-        _check_labels(table, source)
+        _check_labels(table, source, has)
+
+
+def _check_prompts(messages: pa.ChunkedArray, source: str) -> None:
+    """``check_messages`` on every row, screened on whole columns: Python looks only at rows that fail the screen."""
+    messages = messages.combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(messages), 0).to_numpy(zero_copy_only=False)
+    flat = pc.list_flatten(messages)
+    roles, contents = flat.field("role"), flat.field("content")
+    bad = lengths == 0
+    wrong = ~pc.fill_null(pc.is_in(roles, value_set=pa.array(ROLES)), False).to_numpy(zero_copy_only=False)
+    wrong |= pc.is_null(contents).to_numpy(zero_copy_only=False)
+    if wrong.any():
+        bad[np.unique(pc.list_parent_indices(messages).to_numpy()[wrong])] = True
+    ends = np.cumsum(lengths) - 1
+    filled = np.flatnonzero(lengths > 0)
+    last = ends[filled]
+    last_role = roles.take(pa.array(last)).to_numpy(zero_copy_only=False)
+    last_text = pc.utf8_length(pc.utf8_trim_whitespace(contents.take(pa.array(last))))
+    bad[filled] |= (last_role == "assistant") | (
+        pc.fill_null(last_text, 0).to_numpy(zero_copy_only=False) == 0
+    )
+    for row in np.flatnonzero(bad):
+        check_messages(messages[int(row)].as_py(), source, int(row))
 
 
 def check_messages(messages: list | None, source: str, row: int | None, field: str = "messages") -> None:
@@ -236,32 +273,40 @@ def check_messages(messages: list | None, source: str, row: int | None, field: s
         raise SchemaError(source, "the prompt's last message has no text", row=row, field=field)
 
 
-def _check_labels(table: pa.Table, source: str) -> None:
-    _check_domain(table, "task", TASKS, source)
-    tasks = table.column("task").to_pylist()
-    choices = table.column("choice").to_pylist()
-    retracted = table.column("retracted").to_pylist()
-    for row, (task, choice, gone) in enumerate(zip(tasks, choices, retracted)):
-        if gone:
-            continue
-        if choice not in CHOICES[task]:
-            allowed = ", ".join(CHOICES[task])
+def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
+    if "task" in has:
+        _check_domain(table, "task", TASKS, source)
+    if {"task", "choice", "retracted"} <= has:
+        task, choice = table.column("task"), table.column("choice")
+        allowed = [f"{t}/{c}" for t, cs in CHOICES.items() for c in cs]
+        ok = pc.is_in(pc.binary_join_element_wise(task, choice, "/"), value_set=pa.array(allowed))
+        row = _first_bad(pc.or_kleene(table.column("retracted"), pc.fill_null(ok, False)))
+        if row is not None:
+            allowed = ", ".join(CHOICES[task[row].as_py()])
+            message = f"{task[row].as_py()} choice {choice[row].as_py()!r} is not one of {allowed}"
+            raise SchemaError(source, message, row, "choice")
+    if "left" in has:
+        _check_domain(table, "left", SIDES, source, nullable=True)
+    if "strength" in has:
+        strength = table.column("strength")
+        in_range = pc.and_(pc.greater_equal(strength, 1), pc.less_equal(strength, 4))
+        row = _first_bad(pc.or_kleene(pc.is_null(strength), in_range))
+        if row is not None:
             raise SchemaError(
-                source, f"{task} choice {choice!r} is not one of {allowed}", row=row, field="choice"
+                source, f"strength {strength[row].as_py()} is not in 1..4", row=row, field="strength"
             )
-    _check_domain(table, "left", SIDES, source, nullable=True)
-    _check_domain(table, "suggestion", SUGGESTIONS, source, nullable=True)
-    confidences = table.column("confidence").to_pylist()
-    row = _first_bad(confidences, lambda c: c is None or 0 <= c <= 1)
-    if row is not None:
-        raise SchemaError(
-            source, f"confidence {confidences[row]} is not in [0, 1]", row=row, field="confidence"
-        )
-    strengths = table.column("strength").to_pylist()
-    row = _first_bad(strengths, lambda s: s is None or 1 <= s <= 4)
-    if row is not None:
-        raise SchemaError(source, f"strength {strengths[row]} is not in 1..4", row=row, field="strength")
-    seconds = table.column("seconds").to_pylist()
-    row = _first_bad(seconds, lambda s: s is None or s >= 0)
-    if row is not None:
-        raise SchemaError(source, f"seconds {seconds[row]} is negative", row=row, field="seconds")
+    if "suggestion" in has:
+        _check_domain(table, "suggestion", SUGGESTIONS, source, nullable=True)
+    if "confidence" in has:
+        confidence = table.column("confidence")
+        in_range = pc.and_(pc.greater_equal(confidence, 0), pc.less_equal(confidence, 1))
+        row = _first_bad(pc.or_kleene(pc.is_null(confidence), in_range))
+        if row is not None:
+            raise SchemaError(
+                source, f"confidence {confidence[row].as_py()} is not in [0, 1]", row=row, field="confidence"
+            )
+    if "seconds" in has:
+        seconds = table.column("seconds")
+        row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))
+        if row is not None:
+            raise SchemaError(source, f"seconds {seconds[row].as_py()} is negative", row=row, field="seconds")

@@ -8,13 +8,27 @@ order hands out first the pairs on which the newest scoring model is least sure 
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.aggregate import current_labels
 from data.annotators import IMPORT
 
 
-def labelling_pairs(pairs: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+def imported_items(labels: pa.Table, task: str) -> pa.Array:
+    """Ids of the items that arrived with an imported label of ``task`` (Arrow)."""
+    mine = pc.and_(pc.equal(labels.column("annotator"), IMPORT), pc.equal(labels.column("task"), task))
+    return labels.column("item_id").filter(mine).combine_chunks()
+
+
+def labelling_pairs(
+    pairs: pd.DataFrame | pa.Table, labels: pd.DataFrame | pa.Table
+) -> pd.DataFrame | pa.Table:
     """The pairs labellers see (kind sampled, or imported without a preference), labelled or not."""
+    if isinstance(pairs, pa.Table):
+        kind, ids = pairs.column("kind"), pairs.column("id")
+        bare = pc.invert(pc.is_in(ids, value_set=imported_items(labels, "pairwise")))
+        return pairs.filter(pc.or_(pc.equal(kind, "sampled"), pc.and_(pc.equal(kind, "imported"), bare)))
     imported = labels.loc[(labels["annotator"] == IMPORT) & (labels["task"] == "pairwise"), "item_id"]
     keep = (pairs["kind"] == "sampled") | ((pairs["kind"] == "imported") & ~pairs["id"].isin(set(imported)))
     return pairs[keep]

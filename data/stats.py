@@ -1,66 +1,107 @@
-"""Workspace statistics and integrity checks, as plain dicts and lists for the CLI and the app to show."""
+"""Workspace statistics and integrity checks, as plain dicts and lists for the CLI and the app to show.
+
+Both read the tables children first (workspace.READ_ORDER), so every row they see has its parents, and work on Arrow
+columns, never one Python object per row.
+"""
 
 from __future__ import annotations
 
-from data.aggregate import SPLIT, aggregate, label_distribution, mean_agreement
-from data.annotators import machine_mask
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.aggregate import SPLIT, label_distribution, mean_agreement, verdicts_table
+from data.annotators import JUDGE_PREFIX, RM_PREFIX, machine_column
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
-from data.workspace import Workspace
+from data.workspace import READ_ORDER, Workspace
+
+TABLES = ("prompts", "completions", "pairs", "labels", "models", "scores")
+AGGREGATED = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]
+# What stats reads of each table (texts and messages stay on disk); `validate` reads and checks every column.
+STATS_COLUMNS = {
+    "prompts": ["split", "gold"],
+    "completions": ["engine"],
+    "pairs": ["kind", "round"],
+    "labels": [*AGGREGATED, "suggestion"],
+    "scores": [],
+}
+
+
+def _counts(column: pa.ChunkedArray) -> dict:
+    return {
+        e["values"]: e["counts"]
+        for e in sorted(pc.value_counts(column).to_pylist(), key=lambda e: e["values"])
+    }
+
+
+def _machine_stats(labels: pa.Table, pairs: pa.Table) -> tuple[list[dict], dict]:
+    """Judge/RM agreement with the human majority and the suggestion follow rate, computed on the labels of the
+    items a judge or reward model labelled (usually few; the rest of a million labels is not converted)."""
+    annotators = labels.column("annotator")
+    judges = pc.or_(pc.starts_with(annotators, JUDGE_PREFIX), pc.starts_with(annotators, RM_PREFIX))
+    items = pc.unique(labels.column("item_id").filter(judges))
+    judged = labels.filter(pc.is_in(labels.column("item_id"), value_set=items)).to_pandas()
+    pair_rounds = pairs.select(["id", "round"]).to_pandas()
+    return machine_agreement(judged, pair_rounds), suggestion_follow(judged)
 
 
 def workspace_stats(workspace: Workspace) -> dict:
-    names = ("prompts", "completions", "pairs", "labels", "models", "scores")
-    frames = {name: workspace.frame(name) for name in names}
-    prompts, completions, pairs, labels, models, _ = frames.values()
-    stats: dict = {"rows": {name: len(frame) for name, frame in frames.items()}}
-    stats["prompts_by_split"] = prompts["split"].value_counts().sort_index().to_dict()
-    stats["prompts_with_gold"] = int(prompts["gold"].notna().sum())
-    stats["completions_by_engine"] = completions["engine"].value_counts().sort_index().to_dict()
+    tables = {name: workspace.read(name, STATS_COLUMNS.get(name)) for name in READ_ORDER if name in TABLES}
+    prompts, completions, pairs, labels, models = (tables[name] for name in TABLES[:5])
+    stats: dict = {"rows": {name: table.num_rows for name, table in tables.items()}}
+    stats["prompts_by_split"] = _counts(prompts.column("split"))
+    stats["prompts_with_gold"] = len(prompts) - prompts.column("gold").null_count
+    stats["completions_by_engine"] = _counts(completions.column("engine"))
+    groups = pairs.group_by(["kind", "round"]).aggregate([("id", "count")]).sort_by([("kind", "ascending")])
     stats["pairs_by_kind_round"] = {
-        f"{kind}/round {rnd}": int(n) for (kind, rnd), n in pairs.groupby(["kind", "round"]).size().items()
+        f"{kind}/round {rnd}": n
+        for kind, rnd, n in sorted(
+            zip(*(groups.column(c).to_pylist() for c in ("kind", "round", "id_count")))
+        )
     }
-    machine = machine_mask(labels["annotator"].astype(str))
-    stats["labellers"] = sorted(labels.loc[~machine, "annotator"].unique().tolist())
-    stats["machine_annotators"] = labels.loc[machine, "annotator"].value_counts().sort_index().to_dict()
+    machine = machine_column(labels.column("annotator"))
+    stats["labellers"] = sorted(pc.unique(labels.column("annotator").filter(pc.invert(machine))).to_pylist())
+    stats["machine_annotators"] = _counts(labels.column("annotator").filter(machine))
     stats["labels"] = label_distribution(labels)
-    stats["machine_agreement"] = machine_agreement(labels, pairs)
-    stats["suggestions"] = suggestion_follow(labels)
+    stats["machine_agreement"], stats["suggestions"] = _machine_stats(labels, pairs)
     for task in ("pairwise", "kto"):
-        verdicts = aggregate(labels, task)
+        verdicts = verdicts_table(labels, task)
         if len(verdicts):
             stats[f"{task}_items"] = {
                 "labelled": len(verdicts),
-                "split_votes": int((verdicts["verdict"] == SPLIT).sum()),
+                "split_votes": pc.sum(pc.equal(verdicts.column("verdict"), SPLIT)).as_py() or 0,
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
             }
-    stats["models"] = [model_summary(row) for _, row in models.sort_values("created_at").iterrows()]
+    rows = models.sort_by([("created_at", "ascending")]).to_pandas()
+    stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats
 
 
 def integrity_problems(workspace: Workspace) -> list[str]:
-    """Dangling references between tables (each table's own rows are validated on read)."""
-    prompt_ids = workspace.ids("prompts")
-    completions = workspace.frame("completions")
-    pairs = workspace.frame("pairs")
-    labels = workspace.frame("labels")
-    model_ids = workspace.ids("models")
-    completion_ids = set(completions["id"])
+    """Dangling references between tables, and parts of interrupted batches (each table's own rows are
+    validated on read)."""
+    tables = {name: workspace.read(name) for name in READ_ORDER if name in TABLES}
+    ids = {name: table.column("id").combine_chunks() for name, table in tables.items()}
     problems = []
 
-    def missing(table, frame, column, known):
-        for row in frame[~frame[column].isin(known)].itertuples():
-            problems.append(f"{table} {row.id}: {column} {getattr(row, column)} does not exist")
+    def missing(table: str, rows: pa.Table, column: str, known: str) -> None:
+        bad = rows.filter(pc.invert(pc.is_in(rows.column(column), value_set=ids[known])))
+        for row_id, value in zip(bad.column("id").to_pylist(), bad.column(column).to_pylist()):
+            problems.append(f"{table} {row_id}: {column} {value} does not exist")
 
-    missing("completion", completions, "prompt_id", prompt_ids)
-    missing("pair", pairs, "prompt_id", prompt_ids)
-    missing("pair", pairs, "completion_a", completion_ids)
-    missing("pair", pairs, "completion_b", completion_ids)
-    missing("pairwise label", labels[labels["task"] == "pairwise"], "item_id", set(pairs["id"]))
-    missing("kto label", labels[labels["task"] == "kto"], "item_id", completion_ids)
-    models = workspace.frame("models")
-    missing("model", models[models["parent_id"].notna()], "parent_id", model_ids)
-    scores = workspace.frame("scores")
-    missing("score", scores, "pair_id", set(pairs["id"]))
-    missing("score", scores, "model_id", model_ids)
+    labels, models = tables["labels"], tables["models"]
+    missing("completion", tables["completions"], "prompt_id", "prompts")
+    for column in ("prompt_id", "completion_a", "completion_b"):
+        missing("pair", tables["pairs"], column, "prompts" if column == "prompt_id" else "completions")
+    missing("pairwise label", labels.filter(pc.equal(labels.column("task"), "pairwise")), "item_id", "pairs")
+    missing("kto label", labels.filter(pc.equal(labels.column("task"), "kto")), "item_id", "completions")
+    missing("model", models.filter(pc.is_valid(models.column("parent_id"))), "parent_id", "models")
+    missing("score", tables["scores"], "pair_id", "pairs")
+    missing("score", tables["scores"], "model_id", "models")
+    for batch, parts in sorted(workspace.orphans().items()):
+        tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
+        problems.append(
+            f"batch {batch}: {len(parts)} part(s) in {tables_hit} of a write that was interrupted before it "
+            "committed (not visible to readers); `python -m data compact` removes them — rerun the import or job"
+        )
     return problems

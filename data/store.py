@@ -1,159 +1,388 @@
-"""Crash-safe, append-only Parquet tables made of part files.
+"""Crash-safe, append-only Parquet tables made of part files, with batch commits and size-tiered compaction.
 
-Each write is one new part file per table: written to a hidden temp file in the same directory, fsynced, renamed
-atomically into place, and the directory fsynced, so a reader never sees a partial file and a write that returned is
-on disk. Writers never touch each other's files, so any number of processes may append at once. Reads take the
-union of all parts and keep the first row of each ``id``: that is what makes ``compact`` (merge many parts into one,
-then delete them) safe to interrupt at any point.
+- A table is the union of its visible ``part-*.parquet`` files. A write is one new part per table: a temp file in the
+  same directory (``data.files``: exclusive, never through a symlink), fsync, atomic rename, fsync of the directory.
+  A write that returned survives SIGKILL or power loss; a reader never sees a partial file.
+- A write that spans tables is a batch: its parts carry the batch id in their names (``...-b<batch>.parquet``) and
+  become visible together when ``WS/batches/<batch>.commit`` appears, written last. A reader lists the commit
+  records before the parts, so it sees a batch whole or not at all; parts of a batch whose writer died uncommitted
+  are orphans (``orphans``), removed by compaction.
+- Reads keep the first row of each ``id`` and tolerate parts vanishing under them: compaction renames the merged
+  part in before it deletes the sources, so when a listed part is gone its rows are in a part the next listing shows.
+  Merged parts name their sources in their Parquet metadata, so a reader that has seen every source skips them.
+  A row once visible stays visible, so a reader of several tables that reads children before parents sees every
+  row with its parents (workspace.READ_ORDER).
+- Compaction (``compact``, under a per-table ``flock``) merges parts of similar size (tiers by powers of ``FANOUT``)
+  whenever a table holds more than ``MAX_PARTS`` parts; every writer calls ``maybe_compact`` after it writes, so the
+  part count stays bounded and each row is rewritten O(log rows) times.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
+import math
 import os
+import re
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from data.files import fsync_dir, pid_alive, publish, remove_dead_temps, write_error, write_temp
 from data.schemas import SCHEMAS, SchemaError, conform
 
 log = logging.getLogger(__name__)
 
 PART_GLOB = "part-*.parquet"
-TMP_PREFIX = ".tmp-"
-STALE_TMP_SECONDS = 3600
+BATCHES = "batches"  # WS/batches/<batch id>.commit: the batches whose parts are visible
+COMMIT_SUFFIX = ".commit"
+SOURCES_KEY = b"prefloop.sources"  # merged parts: JSON list of the part names they replaced
+MAX_PARTS = 32  # a writer compacts a table that holds more parts than this
+FANOUT = 4  # parts within a factor FANOUT in size form a tier; FANOUT of them merge into one
+TIER_BASE_BYTES = 1024
+READ_ROUNDS = 100
+# part-<time ns>-<pid>-<random>[-b<batch>][-m|-compacted].parquet; other names read as plain parts
+PART_NAME = re.compile(r"^part-(\d+)-(\d+)-([0-9a-f]+)(?:-b([0-9a-f]+))?(-m|-compacted)?\.parquet$")
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_tmp(directory: Path, table: pa.Table) -> Path:
-    tmp = directory / f"{TMP_PREFIX}{uuid.uuid4().hex}.parquet"
-    try:
-        with open(tmp, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def _part_name() -> str:
+def _part_name(batch: str | None = None, merged: bool = False, stamp: int | None = None) -> str:
     # Time first so that a listing sorted by name is (close to) write order.
-    return f"part-{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+    stamp = time.time_ns() if stamp is None else stamp
+    tail = (f"-b{batch}" if batch else "") + ("-m" if merged else "")
+    return f"part-{stamp:020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}{tail}.parquet"
 
 
-def write_tables(root: Path, tables: Iterable[tuple[str, pa.Table]]) -> list[Path]:
-    """Durably append each (table name, rows) under ``root/<name>/``; returns the new part paths.
+def batch_of(name: str) -> str | None:
+    match = PART_NAME.match(name)
+    return match.group(4) if match else None
 
-    All temp files are written and fsynced first, then renamed in the order given (parents before children), so
-    a crash leaves either nothing or a prefix of the tables, each complete.
-    """
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for name, table in tables:
-            if table.num_rows == 0:
-                continue
-            directory = root / name
-            staged.append((_write_tmp(directory, conform(table, name, f"new rows for '{name}'")), directory))
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    written = []
-    for tmp, directory in staged:
-        final = directory / _part_name()
-        os.rename(tmp, final)
-        _fsync_dir(directory)
-        written.append(final)
-    return written
+
+def _writer_pid(name: str) -> int | None:
+    match = PART_NAME.match(name)
+    return int(match.group(2)) if match else None
 
 
 def part_files(directory: Path) -> list[Path]:
     return sorted(directory.glob(PART_GLOB))
 
 
-def read_part(path: Path, name: str) -> pa.Table:
+def committed_batches(root: Path) -> set[str]:
     try:
-        table = pq.read_table(path)
+        names = os.listdir(root / BATCHES)
+    except FileNotFoundError:
+        return set()
+    return {name[: -len(COMMIT_SUFFIX)] for name in names if name.endswith(COMMIT_SUFFIX)}
+
+
+def visible_parts(root: Path, name: str) -> list[Path]:
+    """The parts of table ``name`` a reader may use: plain parts and parts of committed batches."""
+    batches = committed_batches(root)  # listed before the parts: see the module docstring
+    return [path for path in part_files(root / name) if _visible(batch_of(path.name), batches)]
+
+
+def _visible(batch: str | None, batches: set[str]) -> bool:
+    return batch is None or batch in batches
+
+
+def orphans(root: Path) -> dict[str, list[Path]]:
+    """Parts of uncommitted batches whose writer is gone (killed mid-batch), by batch id."""
+    batches = committed_batches(root)
+    found: dict[str, list[Path]] = defaultdict(list)
+    for name in SCHEMAS:
+        for path in part_files(root / name):
+            batch = batch_of(path.name)
+            if batch is not None and batch not in batches and _orphan(root, path):
+                found[batch].append(path)
+    return dict(found)
+
+
+def read_part(path: Path, name: str, columns: list[str] | None = None) -> pa.Table:
+    """One part, validated: all columns, or only ``columns`` (those are the ones checked)."""
+    try:
+        part = pq.ParquetFile(path)
+        present = part.schema_arrow.names
+        # Columns added to the format later (schemas.ADDED_COLUMNS) are filled in by conform.
+        table = part.read(columns=None if columns is None else [c for c in columns if c in present])
     except FileNotFoundError:
         raise
     except (pa.ArrowInvalid, OSError) as exc:
         raise SchemaError(str(path), f"not a readable Parquet file ({exc})") from exc
-    return conform(table, name, str(path))
+    return conform(table, name, str(path), columns)
 
 
-def read_table(directory: Path, name: str) -> pa.Table:
-    """All rows of table ``name`` stored under ``directory``, one row per id, validated."""
-    for _attempt in range(5):
-        try:
-            parts = [read_part(path, name) for path in part_files(directory)]
-            break
-        except FileNotFoundError:
-            # A compaction removed a part between listing and reading; its rows are in the merged part now.
-            time.sleep(0.05)
-    else:
-        raise RuntimeError(f"{directory}: parts kept vanishing while reading (compaction loop?)")
-    if not parts:
-        return SCHEMAS[name].empty_table()
-    return unique_ids(pa.concat_tables(parts))
+def _sources(path: Path) -> list[str]:
+    if not path.name.endswith("-m.parquet"):
+        return []
+    metadata = pq.read_schema(path).metadata or {}
+    return json.loads(metadata.get(SOURCES_KEY, b"[]"))
+
+
+def read_new(
+    root: Path, name: str, seen: set[str], columns: list[str] | None = None
+) -> tuple[pa.Table | None, list[str]]:
+    """Rows of the visible parts of ``name`` not in ``seen`` (part names), and the names now seen.
+
+    Rows may repeat ones read before (a merged part whose sources were partly seen); callers keep one per id.
+    A merged part whose sources were all seen is marked seen without reading it.
+    """
+    seen = set(seen)
+    new: list[str] = []
+    tables = []
+    for _round in range(READ_ROUNDS):
+        vanished = False
+        for path in visible_parts(root, name):
+            if path.name in seen:
+                continue
+            try:
+                sources = _sources(path)
+                if not sources or not set(sources) <= seen:
+                    tables.append(read_part(path, name, columns))
+            except FileNotFoundError:
+                vanished = True  # merged away: its rows are in a part the next listing shows
+                continue
+            seen.add(path.name)
+            new.append(path.name)
+        if not vanished:
+            return (pa.concat_tables(tables) if tables else None), new
+    raise RuntimeError(f"{root / name}: parts kept vanishing while reading ({READ_ROUNDS} listings)")
+
+
+def read_table(root: Path, name: str, columns: list[str] | None = None) -> pa.Table:
+    """All visible rows of table ``name``, one per id, validated (all columns, or ``columns`` plus the id)."""
+    if columns is not None and "id" not in columns:
+        columns = ["id", *columns]
+    table, _ = read_new(root, name, set(), columns)
+    if table is None:
+        schema = SCHEMAS[name]
+        return (
+            schema.empty_table()
+            if columns is None
+            else pa.schema([schema.field(c) for c in columns]).empty_table()
+        )
+    return unique_ids(table)
 
 
 def unique_ids(table: pa.Table) -> pa.Table:
-    seen: set[str] = set()
-    keep = []
-    for index, row_id in enumerate(table.column("id").to_pylist()):
-        if row_id not in seen:
-            seen.add(row_id)
-            keep.append(index)
-    return table if len(keep) == table.num_rows else table.take(keep)
+    """The first row of each id, in table order."""
+    ids = table.column("id")
+    ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
+    if not _may_repeat(ids):
+        return table
+    encoded = pc.dictionary_encode(ids)
+    if len(encoded.dictionary) == table.num_rows:
+        return table
+    _, first = np.unique(encoded.indices.to_numpy(zero_copy_only=False), return_index=True)
+    return table.take(np.sort(first))
+
+
+def _may_repeat(ids: pa.Array) -> bool:
+    """False when ``ids`` surely holds no id twice. Our ids are 16 characters: each is hashed to one integer from its
+    bytes, and only a repeated hash (a repeat, or a rare collision) sends the caller to the exact, slower check."""
+    if len(ids) < 2:
+        return False
+    offsets = np.frombuffer(ids.buffers()[1], np.int32)[ids.offset : ids.offset + len(ids) + 1]
+    if offsets[-1] - offsets[0] != 16 * len(ids) or np.any(np.diff(offsets) != 16):
+        return True
+    raw = np.frombuffer(ids.buffers()[2], np.uint64, count=2 * len(ids), offset=int(offsets[0]))
+    keys = np.sort(raw[0::2] * np.uint64(0x9E3779B97F4A7C15) + raw[1::2])
+    return bool(np.any(keys[1:] == keys[:-1]))
+
+
+def _write_part(directory: Path, table: pa.Table, metadata: dict | None = None) -> Path:
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    return write_temp(directory, lambda handle: pq.write_table(table, handle, compression="zstd"), ".parquet")
+
+
+def write_tables(root: Path, tables: Iterable[tuple[str, pa.Table]]) -> list[Path]:
+    """Durably append each (table name, rows) under ``root/<name>/`` as one part; returns the new part paths.
+
+    Rows for more than one table are one batch: visible all together once its commit record is written, or never.
+    """
+    tables = [
+        (name, conform(table, name, f"new rows for '{name}'")) for name, table in tables if table.num_rows
+    ]
+    batch = uuid.uuid4().hex[:16] if len(tables) > 1 else None
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, table in tables:
+            staged.append((_write_part(root / name, table), root / name / _part_name(batch)))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    published: list[Path] = []
+    try:
+        for tmp, final in staged:
+            publish(tmp, final)
+            published.append(final)
+        if batch:
+            _commit(root, batch)
+    except BaseException:
+        for (
+            tmp,
+            final,
+        ) in staged:  # an uncommitted batch is invisible; tidy it up now rather than at compaction
+            tmp.unlink(missing_ok=True)
+            if batch:
+                final.unlink(missing_ok=True)
+        raise
+    return published
+
+
+def _commit(root: Path, batch: str) -> None:
+    directory = root / BATCHES
+    try:
+        directory.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, directory) from exc
+    publish(write_temp(directory, lambda handle: handle.write(b"")), directory / f"{batch}{COMMIT_SUFFIX}")
 
 
 @contextmanager
 def _lock(directory: Path):
-    with open(directory / ".compact.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    path = directory / ".compact.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise write_error(exc, path) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _sizes(paths: list[Path]) -> list[tuple[Path, int]]:
+    out = []
+    for path in paths:
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            out.append((path, path.stat().st_size))
+        except FileNotFoundError:
+            continue
+    return out
 
 
-def compact(directory: Path, name: str) -> tuple[int, int]:
-    """Merge all current parts of a table into one; returns (parts before, rows). Safe beside live writers."""
+def _tier_groups(parts: list[tuple[Path, int]], bound: int) -> list[list[Path]]:
+    """Groups of parts to merge so that at most ``bound`` remain: each tier of >= FANOUT similar sizes merges; if
+    no tier is that full, the smallest parts merge."""
+    if len(parts) <= bound:
+        return []
+    tiers: dict[int, list[Path]] = defaultdict(list)
+    for path, size in parts:
+        tiers[int(math.log(max(size, TIER_BASE_BYTES) / TIER_BASE_BYTES, FANOUT))].append(path)
+    groups = [sorted(group) for _, group in sorted(tiers.items()) if len(group) >= FANOUT]
+    if groups:
+        return groups
+    smallest = sorted(parts, key=lambda p: p[1])[: len(parts) - bound + 1]
+    return [sorted(path for path, _ in smallest)]
+
+
+def _merge(root: Path, name: str, sources: list[Path]) -> tuple[Path, int] | None:
+    tables = []
+    present = []
+    for path in sources:
+        try:
+            tables.append(read_part(path, name))
+            present.append(path)
+        except FileNotFoundError:
+            continue  # removed by an older version's compaction running beside us
+    if len(present) < 2:
+        return None
+    merged = unique_ids(pa.concat_tables(tables))
+    names = json.dumps([path.name for path in present]).encode()
+    tmp = _write_part(root / name, merged, {SOURCES_KEY: names})
+    # Named after the newest merged part so that name order stays (close to) write order.
+    newest = PART_NAME.match(present[-1].name)
+    final = root / name / _part_name(merged=True, stamp=int(newest.group(1)) if newest else None)
+    publish(tmp, final)
+    for path in present:
+        path.unlink(missing_ok=True)
+    fsync_dir(root / name)
+    _drop_commits(root, {batch_of(path.name) for path in present} - {None})
+    return final, merged.num_rows
+
+
+def _parseable(paths: list[Path]) -> list[Path]:
+    return [path for path in paths if PART_NAME.match(path.name)]
+
+
+def compact(root: Path, name: str, bound: int | None = None) -> tuple[int, int]:
+    """Merge parts of table ``name``: all into one (``bound`` None), or size-tiered until at most ``bound`` remain.
+
+    Removes temp files and orphaned batch parts of dead writers first. Safe beside live writers and readers, and
+    tolerant of any file vanishing. Returns (visible parts before, parts after)."""
+    directory = root / name
     with _lock(directory):
-        _remove_stale_tmp(directory)
-        parts = part_files(directory)
-        if len(parts) <= 1:
-            return len(parts), sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
-        merged = unique_ids(pa.concat_tables([read_part(path, name) for path in parts]))
-        tmp = _write_tmp(directory, merged)
-        # Named after the newest merged part so that name order stays write order.
-        final = parts[-1].with_name(parts[-1].stem + "-compacted.parquet")
-        os.rename(tmp, final)
-        _fsync_dir(directory)
-        for path in parts:
-            path.unlink()
-        _fsync_dir(directory)
-        log.info("compacted %s: %d parts -> 1 (%d rows)", directory, len(parts), merged.num_rows)
-        return len(parts), merged.num_rows
+        remove_dead_temps(directory)
+        _remove_orphans(root, name)
+        parts = visible_parts(root, name)
+        before = len(parts)
+        # Parts with names from older versions merge only in a full compaction (their order is unknown).
+        mergeable = parts if bound is None else _parseable(parts)
+        if bound is None:
+            groups = [mergeable] if len(mergeable) > 1 else []
+        else:
+            groups = _tier_groups(_sizes(mergeable), bound)
+        while groups:
+            for group in groups:
+                done = _merge(root, name, group)
+                if done:
+                    log.info("compacted %s: %d parts -> 1 (%d rows)", directory, len(group), done[1])
+            if bound is None:
+                break
+            groups = _tier_groups(_sizes(_parseable(visible_parts(root, name))), bound)
+        return before, len(visible_parts(root, name))
 
 
-def _remove_stale_tmp(directory: Path) -> None:
-    cutoff = time.time() - STALE_TMP_SECONDS
-    for tmp in directory.glob(f"{TMP_PREFIX}*"):
-        if tmp.stat().st_mtime < cutoff:
-            tmp.unlink(missing_ok=True)
+def maybe_compact(root: Path, name: str, bound: int = MAX_PARTS) -> None:
+    """What every writer runs after it writes: drop dead writers' temp files and orphaned batch parts; compact if
+    the table holds more than ``bound`` parts."""
+    directory = root / name
+    remove_dead_temps(directory)
+    _remove_orphans(root, name)
+    if sum(1 for _ in directory.glob(PART_GLOB)) > bound:
+        compact(root, name, bound)
+
+
+def _orphan(root: Path, path: Path) -> bool:
+    """A part of a batch that will never commit: its writer is gone and (checked after that) no commit record is
+    there. A dead writer cannot commit any more, and a commit record is dropped only after all its parts merged."""
+    batch = batch_of(path.name)
+    if batch is None or pid_alive(_writer_pid(path.name)):
+        return False
+    return not (root / BATCHES / f"{batch}{COMMIT_SUFFIX}").exists()
+
+
+def _remove_orphans(root: Path, name: str) -> None:
+    batches = committed_batches(root)
+    for path in part_files(root / name):
+        if batch_of(path.name) not in (None, *batches) and _orphan(root, path):
+            log.warning("removing %s: part of a batch whose writer died before committing it", path)
+            path.unlink(missing_ok=True)
+
+
+def _drop_commits(root: Path, batches: set[str]) -> None:
+    """Commit records of batches that no longer have parts anywhere (all merged) are not needed any more."""
+    for batch in batches:
+        if not any((root / name).glob(f"part-*-b{batch}*.parquet") for name in SCHEMAS):
+            (root / BATCHES / f"{batch}{COMMIT_SUFFIX}").unlink(missing_ok=True)
+
+
+def part_rows(paths: list[Path]) -> int:
+    total = 0
+    for path in paths:
+        try:
+            total += pq.read_metadata(path).num_rows
+        except FileNotFoundError:
+            continue
+    return total

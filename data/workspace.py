@@ -2,7 +2,8 @@
 
 WS/
   workspace.json        format marker
-  prompts/ completions/ pairs/ labels/ models/   part-*.parquet (see data.store)
+  prompts/ completions/ pairs/ labels/ models/ reflogps/ scores/   part-*.parquet (see data.store)
+  batches/              <batch>.commit: multi-table writes that are complete (see data.store)
   exports/              TRL-ready tables written by `python -m data export`
 """
 
@@ -14,14 +15,18 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from data import store
 from data.errors import PrefloopError
+from data.files import atomic_write
 from data.records import TABLE_OF, to_row
 from data.schemas import SCHEMAS
 
 FORMAT = 1
 MARKER = "workspace.json"
+# Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
+READ_ORDER = ("scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
 
 
 class WorkspaceError(PrefloopError):
@@ -56,9 +61,8 @@ class Workspace:
         for name in SCHEMAS:
             (path / name).mkdir(parents=True, exist_ok=True)
         (path / "exports").mkdir(exist_ok=True)
-        tmp = path / f".{MARKER}.tmp"
-        tmp.write_text(json.dumps({"format": FORMAT}) + "\n")
-        tmp.rename(path / MARKER)
+        marker = (json.dumps({"format": FORMAT}) + "\n").encode()
+        atomic_write(path / MARKER, lambda handle: handle.write(marker))
         return cls(path)
 
     @classmethod
@@ -69,47 +73,90 @@ class Workspace:
     def exports(self) -> Path:
         return self.path / "exports"
 
-    def read(self, name: str) -> pa.Table:
-        return store.read_table(self.path / name, name)
+    def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """All rows of table ``name`` (Arrow), one per id, of committed writes; ``columns``: read (and check)
+        only these, plus the id.
+
+        To see rows with their parents, read children before parents (labels, pairs, completions, prompts): a row
+        visible now stays visible, and its parents were committed with or before it (``READ_ORDER``)."""
+        return store.read_table(self.path, name, columns)
 
     def frame(self, name: str) -> pd.DataFrame:
         return self.read(name).to_pandas()
 
     def ids(self, name: str) -> set[str]:
-        return set(self.read(name).column("id").to_pylist())
+        return set(self.read(name, columns=["id"]).column("id").to_pylist())
 
-    def append(self, records: Iterable[object], skip_existing: bool = False) -> dict[str, int]:
+    def append(
+        self, records: Iterable[object], skip_existing: bool = False, compact: bool = True
+    ) -> dict[str, int]:
         """Durably write records (any mix of data.records types); returns rows written per table.
 
-        Tables are committed parents first. With ``skip_existing``, records whose id is already stored are left
-        out, which makes imports and resumed jobs idempotent.
+        Records of several tables are one batch, visible whole or not at all. With ``skip_existing``, records whose
+        id is already stored are left out, which makes imports and resumed jobs idempotent. With ``compact``, the
+        tables written are compacted afterwards if they hold too many parts (see data.store).
         """
         grouped: dict[str, list[dict]] = {name: [] for name in SCHEMAS}
         for record in records:
             grouped[TABLE_OF[type(record)]].append(to_row(record))
-        return self.append_rows(grouped, skip_existing=skip_existing)
+        return self.append_rows(grouped, skip_existing=skip_existing, compact=compact)
 
-    def append_rows(self, rows: Mapping[str, list[dict]], skip_existing: bool = False) -> dict[str, int]:
-        tables = []
+    def append_rows(
+        self, rows: Mapping[str, list[dict]], skip_existing: bool = False, compact: bool = True
+    ) -> dict[str, int]:
+        tables = {
+            name: pa.Table.from_pylist(_unique(rows[name]), schema=SCHEMAS[name])
+            for name in rows
+            if rows[name]
+        }
+        return self.append_tables(tables, skip_existing=skip_existing, compact=compact)
+
+    def append_tables(
+        self, tables: Mapping[str, pa.Table], skip_existing: bool = False, compact: bool = True
+    ) -> dict[str, int]:
+        """``append`` for Arrow tables (rows with the same id inside one table are kept once)."""
+        out = []
         for name in SCHEMAS:  # parents before children
-            batch = _unique(rows.get(name, []))
-            if batch and skip_existing:
-                existing = self.ids(name)
-                batch = [row for row in batch if row["id"] not in existing]
-            if batch:
-                tables.append((name, pa.Table.from_pylist(batch, schema=SCHEMAS[name])))
-        store.write_tables(self.path, tables)
-        return {name: table.num_rows for name, table in tables}
+            table = tables.get(name)
+            if table is None or not table.num_rows:
+                continue
+            table = store.unique_ids(table)
+            if skip_existing:
+                existing = self.read(name, columns=["id"]).column("id")
+                table = table.filter(
+                    pc.invert(pc.is_in(table.column("id"), value_set=existing.combine_chunks()))
+                )
+            if table.num_rows:
+                out.append((name, table))
+        store.write_tables(self.path, out)
+        if compact:
+            self.maybe_compact(*(name for name, _ in out))
+        return {name: table.num_rows for name, table in out}
+
+    def write_part(self, name: str, table: pa.Table) -> Path:
+        """Durably append rows to one table as one part, without compacting; returns the part's path."""
+        return store.write_tables(self.path, [(name, table)])[0]
+
+    def maybe_compact(self, *names: str) -> None:
+        """Compact each table named that holds more parts than the bound (what writers do after writing)."""
+        for name in names:
+            store.maybe_compact(self.path, name)
 
     def merge(self, other: Workspace) -> dict[str, int]:
         """Add every row of ``other`` that this workspace lacks (ids are content hashes or random, so rows
-        sampled on different machines never collide); parents first, idempotent. Returns rows added per table."""
+        sampled on different machines never collide); one batch, idempotent. Returns rows added per table."""
         if other.path.resolve() == self.path.resolve():
             raise WorkspaceError(f"{other.path}: cannot merge a workspace into itself")
-        return self.append_rows({name: other.read(name).to_pylist() for name in SCHEMAS}, skip_existing=True)
+        tables = {name: other.read(name) for name in READ_ORDER}  # children first: every row with its parents
+        return self.append_tables(tables, skip_existing=True)
 
     def compact(self) -> dict[str, tuple[int, int]]:
-        return {name: store.compact(self.path / name, name) for name in SCHEMAS}
+        """Merge each table's parts into one; returns (parts before, parts after) per table."""
+        return {name: store.compact(self.path, name) for name in SCHEMAS}
+
+    def orphans(self) -> dict[str, list[Path]]:
+        """Parts of batches whose writer died before committing them (invisible; `compact` removes them)."""
+        return store.orphans(self.path)
 
 
 def _unique(rows: list[dict]) -> list[dict]:

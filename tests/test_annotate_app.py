@@ -213,7 +213,7 @@ def test_labels_written_before_the_left_column_still_read(tmp_path):
     )
     (tmp_path / "labels").mkdir()
     pq.write_table(old, tmp_path / "labels" / "part-old.parquet")
-    assert read_table(tmp_path / "labels", "labels").column("left").to_pylist() == [None]
+    assert read_table(tmp_path, "labels").column("left").to_pylist() == [None]
 
 
 def test_cli_errors_are_one_line_and_exit_2(tmp_path, label_ws, users_file, capsys, monkeypatch):

@@ -237,3 +237,39 @@ def test_uncertainty_order_reads_the_newest_scoring_models_scores(label_ws):
     assert label_all(svc, "ann") == [pairs[2], pairs[3], pairs[1], pairs[0]]
     with pytest.raises(ValueError, match="applies to task pairwise"):
         LabelService(label_ws, "kto", order="uncertainty")
+
+
+def test_progress_counts_kept_up_to_date_match_a_recount():
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    queue = LabelQueue([f"i{n}" for n in range(10)], overlap=2, lease_seconds=60, clock=Clock())
+    users, rng, start = (
+        ["ann", "bob", "cat", "dan"],
+        random.Random(0),
+        datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+
+    def recount(user):
+        states = [queue.status(user, item) for item in queue._user(user)]
+        remaining = sum(queue.votes[i] < 2 and queue.status(user, i) is None for i in queue.items)
+        return states.count("labelled"), states.count("skipped"), remaining
+
+    for step in range(300):
+        user, item, kind = rng.choice(users[: 2 + step // 100]), f"i{rng.randrange(12)}", rng.random()
+        previous = queue.label_of(user, item)
+        undo = kind < 0.2 and previous is not None
+        label = Label(
+            item,
+            user,
+            "pairwise",
+            "a" if kind > 0.4 else None,
+            retracted=kind <= 0.4,
+            supersedes=previous.id if undo else None,
+            created_at=start + timedelta(seconds=step),
+        )
+        queue.record(label)
+        if step % 50 == 0:
+            queue.add_items([f"i{10 + step // 150}"])  # items 10 and 11 arrive after labels on them
+        for name in users[: 2 + step // 100]:
+            assert queue.counts(name) == recount(name), (step, name)

@@ -1,0 +1,171 @@
+"""The items labellers see, chosen and ordered on Arrow columns and kept as columns: an ``Item`` object is built only
+when one is looked up (an item on someone's screen, a line of their history), never one per pair at start-up.
+
+Which items are labelled:
+- pairwise: pairs of kind ``sampled``, and ``imported`` pairs that arrived without a preference; ``spin`` pairs are
+  never shown (their gold side wins by construction);
+- kto: completions except gold answers, and except imported ones that arrived with a KTO label.
+
+Order (``order``): ``round`` (oldest round first, then creation), ``newest`` (the newest round first),
+``uncertainty`` (pairwise: the pairs the current model is least sure about first, from `python -m train score`), or
+``machine-uncertain`` (pairwise: the pairs where machine labellers disagree or are least confident first).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.schemas import TASKS
+from data.selection import imported_items, labelling_pairs
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    round: int
+    prompt: tuple[dict, ...]  # chat messages
+    texts: tuple[str, ...]  # pairwise: (completion a, completion b); kto: (completion,)
+
+
+def _uncertain_first(ids: list[str], rounds: np.ndarray, margins: dict[str, float]) -> np.ndarray:
+    # Scored items by |margin| (the model least sure first); unscored ones after, in round/creation order.
+    margin = np.array([margins.get(i, np.nan) for i in ids], dtype=float)
+    unscored = np.isnan(margin)
+    return np.lexsort((np.arange(len(ids)), np.where(unscored, 0.0, np.abs(margin)), unscored))
+
+
+ORDERS = {  # each: a permutation of items given in round, creation order
+    "round": lambda ids, rounds, margins: np.arange(
+        len(ids)
+    ),  # oldest round first: a round ends before the next
+    "newest": lambda ids, rounds, margins: np.argsort(-rounds, kind="stable"),  # newest round first (stable)
+    "uncertainty": _uncertain_first,  # smallest |margin| of the newest scoring model first (`train score`)
+    "machine-uncertain": _uncertain_first,  # machine labellers disagreeing or least confident first
+}
+
+
+def check_order(task: str, order: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"task {task!r} is not one of {', '.join(TASKS)}")
+    if order not in ORDERS:
+        raise ValueError(f"order {order!r} is not one of {', '.join(ORDERS)}")
+    if order in ("uncertainty", "machine-uncertain") and task != "pairwise":
+        raise ValueError(f"order {order} applies to task pairwise (scores are per pair)")
+
+
+def order_items(items: list[Item], order: str, margins: dict[str, float] | None = None) -> list[Item]:
+    """``items`` (in round, creation order) in the queue order ``order`` (see ORDERS); ``margins``: pair id ->
+    the current model's implicit reward margin, for ``uncertainty``."""
+    if order not in ORDERS:
+        raise ValueError(f"order {order!r} is not one of {', '.join(ORDERS)}")
+    rounds = np.array([item.round for item in items], dtype=np.int64)
+    return [items[i] for i in ORDERS[order]([item.id for item in items], rounds, margins or {})]
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    ids: list[str]
+    rounds: np.ndarray
+    messages: pa.ChunkedArray  # the prompts' messages column (not copied); prompt_row indexes it
+    texts: pa.ChunkedArray  # the completions' text column (not copied); text_rows index it
+    prompt_row: np.ndarray
+    text_rows: tuple[np.ndarray, ...]  # one array per side
+
+    def item(self, row: int) -> Item:
+        prompt = tuple(self.messages[int(self.prompt_row[row])].as_py())
+        texts = tuple(self.texts[int(side[row])].as_py() for side in self.text_rows)
+        return Item(self.ids[row], int(self.rounds[row]), prompt, texts)
+
+
+class ItemCatalog(Mapping):
+    """Items in queue order (``iter`` gives ids); ``catalog[id]`` builds that one ``Item``."""
+
+    def __init__(self):
+        self._ids: list[str] = []
+        self._where: dict[str, int] = {}  # id -> position over all chunks
+        self._starts: list[int] = []  # position of each chunk's first row
+        self._chunks: list[_Chunk] = []
+
+    def __getitem__(self, item_id: str) -> Item:
+        where = self._where[item_id]
+        chunk = bisect.bisect_right(self._starts, where) - 1
+        return self._chunks[chunk].item(where - self._starts[chunk])
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._where
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def extend(self, chunk: _Chunk) -> tuple[list[str], list[int]]:
+        """Add the chunk's items not already known, at the end; returns their ids and rounds."""
+        start = self._starts[-1] + len(self._chunks[-1].ids) if self._chunks else 0
+        self._starts.append(start)
+        self._chunks.append(chunk)
+        where = self._where
+        if where.keys().isdisjoint(chunk.ids):
+            rows = range(len(chunk.ids))
+            ids = chunk.ids
+        else:
+            rows = [row for row, item_id in enumerate(chunk.ids) if item_id not in where]
+            ids = [chunk.ids[row] for row in rows]
+        where.update(zip(ids, (start + row for row in rows)))
+        self._ids.extend(ids)
+        return ids, chunk.rounds[list(rows)].tolist()
+
+
+def _rows(keys: pa.ChunkedArray, table: pa.Table) -> pa.Array:
+    return pc.index_in(keys, value_set=table.column("id").combine_chunks())
+
+
+def select_chunk(
+    task: str,
+    prompts: pa.Table,
+    completions: pa.Table,
+    candidates: pa.Table,
+    labels: pa.Table,
+    order: str = "round",
+    margins: dict[str, float] | None = None,
+) -> _Chunk:
+    """The items of ``task`` open for labelling among ``candidates`` (pairs, or completions for kto), in queue
+    order. ``prompts``/``completions`` must hold every row the candidates refer to; ``labels`` the imported labels
+    that close items."""
+    if task == "pairwise":
+        rows = labelling_pairs(candidates, labels)
+        sides = ("completion_a", "completion_b")
+    else:
+        closed = imported_items(labels, task)
+        open_ = pc.and_(
+            pc.not_equal(candidates.column("engine"), "gold"),
+            pc.invert(pc.is_in(candidates.column("id"), value_set=closed)),
+        )
+        rows, sides = candidates.filter(open_), ("id",)
+    rows = rows.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
+    found = [_rows(rows.column("prompt_id"), prompts)] + [_rows(rows.column(s), completions) for s in sides]
+    whole = pc.is_valid(found[0])
+    for side in found[1:]:
+        whole = pc.and_(
+            whole, pc.is_valid(side)
+        )  # a row whose parent is not read (yet) waits for a later read
+    rows, found = rows.filter(whole), [f.filter(whole) for f in found]
+    ids = rows.column("id").to_pylist()
+    rounds = rows.column("round").to_numpy()
+    permutation = ORDERS[order](ids, rounds, margins or {})
+    found = [f.to_numpy(zero_copy_only=False)[permutation] for f in found]
+    return _Chunk(
+        [ids[i] for i in permutation],
+        rounds[permutation],
+        prompts.column("messages"),
+        completions.column("text"),
+        found[0],
+        tuple(found[1:]),
+    )

@@ -1,0 +1,144 @@
+"""Safe file writes: exclusive temp files that never follow a symlink, atomic replace, and one clear error.
+
+Every file this project writes goes through a temp file created here: with ``O_CREAT | O_EXCL | O_NOFOLLOW`` in the
+target's own directory, under a random name that carries the writer's pid. A symlink planted at any name therefore
+makes the create fail instead of writing through it, and a temp file whose pid is gone belongs to a dead writer and
+may be removed at once (``remove_dead_temps``). OS errors on the write path become :class:`WriteError`, one line
+saying what happened ("the disk is full") and that nothing was written.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+TMP_PREFIX = ".tmp-"
+STALE_TMP_SECONDS = 3600  # a temp file whose name holds no pid (older versions) is stale after this long
+
+REASONS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.EEXIST: "a file is in the way",
+    errno.ELOOP: "a symlink is in the way",
+}
+
+
+class WriteError(OSError):
+    """A write failed (disk full, permissions, ...); nothing of it was kept. ``str()`` is one line for a user."""
+
+
+def write_error(exc: OSError, where: Path | str) -> WriteError:
+    reason = REASONS.get(exc.errno, exc.strerror or str(exc))
+    error = WriteError(f"{reason}: nothing was written to {where}")
+    error.errno = exc.errno
+    return error
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def temp_pid(name: str) -> int | None:
+    """The writer pid in a temp file name ``.tmp-<pid>-<random>...``, or None for an older name."""
+    head = name[len(TMP_PREFIX) :].split("-", 1)[0]
+    return int(head) if head.isdigit() and "-" in name[len(TMP_PREFIX) :] else None
+
+
+def _token() -> str:
+    return uuid.uuid4().hex
+
+
+def create_temp(directory: Path, suffix: str = "", mode: int = 0o644) -> tuple[int, Path]:
+    """A new, empty temp file in ``directory`` opened for writing: created exclusively, never through a symlink."""
+    path = directory / f"{TMP_PREFIX}{os.getpid()}-{_token()}{suffix}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.open(path, flags, mode), path
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_temp(
+    directory: Path, write: Callable[[BinaryIO], None], suffix: str = "", mode: int = 0o644
+) -> Path:
+    """Write a durable (fsynced) temp file in ``directory`` with ``write(handle)``; removed again on any error."""
+    try:
+        fd, tmp = create_temp(directory, suffix, mode)
+    except OSError as exc:
+        raise write_error(exc, directory) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise write_error(exc, directory) from exc
+        raise
+    return tmp
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Rename a written temp file into place (replacing ``final``, never writing through a link there) and make
+    the rename durable."""
+    try:
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(exc, final) from exc
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], mode: int = 0o644) -> Path:
+    """Write ``path`` whole or not at all: a temp file beside it, fsync, rename. Readers never see half a file."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, path.parent) from exc
+    publish(write_temp(path.parent, write, suffix=f".{path.name}", mode=mode), path)
+    return path
+
+
+def remove_dead_temps(directory: Path) -> int:
+    """Remove temp files of writers that are gone (pid not alive; or no pid and older than an hour)."""
+    removed = 0
+    cutoff = time.time() - STALE_TMP_SECONDS
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(TMP_PREFIX):
+            continue
+        pid = temp_pid(entry.name)
+        try:
+            dead = (
+                not pid_alive(pid) if pid is not None else entry.stat(follow_symlinks=False).st_mtime < cutoff
+            )
+            if dead:
+                os.unlink(entry.path)
+                removed += 1
+        except FileNotFoundError:
+            continue  # another cleaner got there first
+    return removed

@@ -1,0 +1,150 @@
+"""No write outside the workspace, and a full disk or a permission error is one clear line: symlinks planted at every
+temp-file name, a simulated ENOSPC in the CLIs and in the app's submit."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import pytest
+
+from data import Label, Workspace, files
+from data.__main__ import main
+from data.files import WriteError
+
+TOKEN = "f" * 32  # every temp file name made while it is patched in, so a test can plant links at those names
+
+
+def tree(path):
+    return {
+        p.relative_to(path): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+@pytest.fixture()
+def prefs(tmp_path):
+    path = tmp_path / "prefs.json"
+    path.write_text(json.dumps([{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(3)]))
+    return path
+
+
+def test_symlinks_at_every_temp_name_get_nothing_written_outside(tmp_path, prefs, monkeypatch, capsys):
+    from annotate.users import add_user
+
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim"
+    victim.write_text("keep me")
+    before = tree(outside)
+    monkeypatch.setattr(files, "_token", lambda: TOKEN)
+    pid = os.getpid()
+    links = [
+        ws / name / f".tmp-{pid}-{TOKEN}.parquet" for name in ("prompts", "completions", "pairs", "labels")
+    ]
+    links += [ws / "batches" / f".tmp-{pid}-{TOKEN}", ws / "exports" / f".tmp-{pid}-{TOKEN}.dpo.parquet"]
+    links += [ws / f".tmp-{pid}-{TOKEN}.users.toml", ws / "labels" / ".compact.lock"]
+    links += [
+        ws / name for name in (".dpo.parquet.tmp", ".users.toml.tmp", ".workspace.json.tmp")
+    ]  # old names
+    for link in links:
+        link.parent.mkdir(exist_ok=True)
+        link.symlink_to(victim)
+
+    workspace = Workspace(ws)
+    with pytest.raises(WriteError, match="a file is in the way"):
+        workspace.append([Label("x", "ann", "pairwise", "a")])
+    assert main(["export", "-w", str(ws), "--format", "dpo"]) == 2
+    assert main(["compact", "-w", str(ws)]) == 2
+    with pytest.raises(WriteError):
+        add_user(ws / "users.toml", "alice", "a good password")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(
+        line.startswith("error: a ") and "nothing was written" in line for line in err
+    )
+    assert tree(outside) == before
+
+    # Links at the final names are replaced by the new file, never written through.
+    monkeypatch.undo()
+    (ws / "exports" / "dpo.parquet").symlink_to(victim)
+    (ws / "users.toml").symlink_to(outside / "created")  # dangling: writing through it would create a file
+    assert main(["export", "-w", str(ws), "--format", "dpo"]) == 0
+    add_user(ws / "users.toml", "alice", "a good password")
+    assert not (ws / "exports" / "dpo.parquet").is_symlink() and not (ws / "users.toml").is_symlink()
+    assert (ws / "users.toml").stat().st_mode & 0o777 == 0o600
+    assert tree(outside) == before
+
+
+def test_users_file_is_0600_from_creation(tmp_path, monkeypatch):
+    from annotate.users import add_user
+
+    modes = []
+    create_temp = files.create_temp
+
+    def watch(directory, suffix="", mode=0o644):
+        fd, path = create_temp(directory, suffix, mode)
+        modes.append(os.stat(path).st_mode & 0o777)
+        return fd, path
+
+    monkeypatch.setattr(files, "create_temp", watch)
+    add_user(tmp_path / "users.toml", "alice", "a good password")
+    assert modes == [0o600]  # no moment where the hashes sat in a world-readable file
+
+
+def full_disk(monkeypatch):
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+
+
+def test_full_disk_is_one_line_and_nothing_half_written(tmp_path, prefs, monkeypatch, capsys):
+    ws = tmp_path / "ws"
+    assert main(["init", "-w", str(ws)]) == 0
+    before = tree(ws)
+    full_disk(monkeypatch)
+    assert main(["import", "-w", str(ws), str(prefs)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the disk is full: nothing was written to ")
+    assert tree(ws) == before  # no part, no temp file, no commit record
+    monkeypatch.undo()
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    full_disk(monkeypatch)
+    assert main(["export", "-w", str(ws), "--format", "dpo"]) == 2
+    assert "the disk is full" in capsys.readouterr().err
+    assert list((ws / "exports").iterdir()) == []
+
+
+def test_permission_error_is_one_line(tmp_path, prefs, monkeypatch, capsys):
+    ws = tmp_path / "ws"
+    assert main(["init", "-w", str(ws)]) == 0
+
+    def denied(
+        directory, suffix="", mode=0o644
+    ):  # what a read-only folder gives (also for root, unlike chmod)
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(directory))
+
+    monkeypatch.setattr(files, "create_temp", denied)
+    assert main(["import", "-w", str(ws), str(prefs)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: permission denied: nothing was written to ")
+
+
+def test_app_submit_on_a_full_disk_keeps_the_choice(label_ws, monkeypatch):
+    from annotate.app import Context, on_submit
+    from annotate.service import LabelService
+    from annotate.users import Authenticator
+
+    ctx = Context(LabelService(label_ws), Authenticator({}), "")
+    item = ctx.service.show("ann").item.id
+    full_disk(monkeypatch)
+    view = on_submit(ctx, "ann", item, "left", 3, "close call")
+    assert "Not saved: the disk is full" in view.status
+    assert (view.item_id, view.choice, view.strength, view.note) == (item, "left", 3, "close call")
+    assert ctx.service.queue.votes[item] == 0
+    monkeypatch.undo()
+    assert "Saved to disk" in on_submit(ctx, "ann", item, "left", 3, "close call").status
