@@ -150,14 +150,16 @@ def run_ours(args, trl_head: bool = False) -> dict:
             max_length=args.max_length,
             max_steps=args.steps + 1,
             learning_rate=1e-6,
-            bf16="on" if args.bf16 else "off",
+            bf16="on" if args.bf16 or args.ours_bf16 else "off",
             save_steps=10_000,
         )
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device())
         setup_threads(model)
         start = time.perf_counter()
-        trainer = build_trainer(options, Build(model, tokenizer, rows, Path(tmp) / "out", args.bf16, ws))
+        trainer = build_trainer(
+            options, Build(model, tokenizer, rows, Path(tmp) / "out", args.bf16 or args.ours_bf16, ws)
+        )
         ref_pass = time.perf_counter() - start
         trainer.add_callback(StepTimer())
         trainer.args.save_strategy = "no"
@@ -178,6 +180,11 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast on both sides")
     parser.add_argument(
+        "--ours-bf16",
+        action="store_true",
+        help="bf16 autocast on our side only (fp32 master weights), against the textbook fp32 naive loop",
+    )
+    parser.add_argument(
         "--sides",
         default="naive,ours",
         help="comma-separated: naive, ours, trl (ours with TRL's log-prob head)",
@@ -195,7 +202,8 @@ def main() -> int:
         return 1
     print(
         f"model {args.model}, DPO, batch {args.batch_size} pairs, max length {args.max_length}, "
-        f"{'bf16 autocast' if args.bf16 else 'fp32'}, {args.steps} timed steps, on {device_name()}"
+        f"{'bf16 autocast' if args.bf16 else 'ours bf16 autocast, naive fp32' if args.ours_bf16 else 'fp32'}, "
+        f"{args.steps} timed steps, on {device_name()}"
     )
     print(f"{'side':6} {'step s':>8} {'ref pass s':>11} {'peak MiB':>9}")
     for r in results.values():

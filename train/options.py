@@ -134,7 +134,7 @@ class TrainOptions:
     bf16: str = field(
         default="auto",
         metadata={
-            "help": "bf16 mixed precision: auto (on CUDA GPUs that have it), on, off",
+            "help": "bf16 autocast, fp32 master weights: auto (on GPUs and CPUs with native bf16), on, off",
             "choices": ("auto", "on", "off"),
         },
     )
