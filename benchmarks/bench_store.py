@@ -201,7 +201,7 @@ def submit_latency(path: Path, labellers: int, labels_each: int, think: float) -
         port = sock.getsockname()[1]
     timings = path.parent / "timings.json"
     child = subprocess.Popen(
-        [sys.executable, bench.__file__, "--serve", str(path), str(port), str(timings)],
+        [sys.executable, bench.__file__, "--serve", str(path), str(port), str(timings), "0"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -211,7 +211,7 @@ def submit_latency(path: Path, labellers: int, labels_each: int, think: float) -
     if child.stdout.readline().strip() != "READY":
         raise RuntimeError("the app did not start")
     try:
-        acked, client_ms, _ = asyncio.run(
+        acked, client_ms, _, _ = asyncio.run(
             bench.drive(f"http://127.0.0.1:{port}", labellers, labels_each, think)
         )
     finally:
