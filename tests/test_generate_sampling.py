@@ -156,3 +156,29 @@ def test_shards_are_disjoint_and_merge_into_the_whole_set(tmp_path, hf_engine, c
     assert len(shards[0].frame("completions")) == 18 and "nothing new" in capsys.readouterr().out
     # Every prompt now has completions: a rerun without a shard samples nothing.
     assert sample_pairs(shards[0], hf_engine, "tiny", 2, PARAMS)["prompts"] == 0
+
+
+def test_vllm_weight_cast_lines_are_counted_not_printed(monkeypatch):
+    """A float32 folder served in bfloat16 makes vLLM log one line per weight; we count them and print one."""
+    import logging
+
+    from generate.engines import NOISY_VLLM_LOGGERS, quiet_vllm
+
+    monkeypatch.setenv("VLLM_LOGGING_LEVEL", "WARNING")
+    counter = quiet_vllm(verbose=False)
+    logger = logging.getLogger(NOISY_VLLM_LOGGERS[0])
+    records: list = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        logger.warning(
+            "Attempted to load weight %s with dtype %s into parameter with dtype %s", "w", "f32", "bf16"
+        )
+        logger.warning("something else")
+    finally:
+        logger.removeHandler(handler)
+        for name in NOISY_VLLM_LOGGERS:
+            logging.getLogger(name).removeFilter(counter)
+    assert counter.casts == 1 and [r.getMessage() for r in records] == ["something else"]
+    assert quiet_vllm(verbose=True) is None
