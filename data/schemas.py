@@ -273,6 +273,15 @@ def check_messages(messages: list | None, source: str, row: int | None, field: s
         raise SchemaError(source, "the prompt's last message has no text", row=row, field=field)
 
 
+def _check_range(table: pa.Table, field: str, low: float, high: float, shown: str, source: str) -> None:
+    """A nullable numeric column whose values lie in [low, high] (``shown`` is how the message writes the range)."""
+    column = table.column(field)
+    in_range = pc.and_(pc.greater_equal(column, low), pc.less_equal(column, high))
+    row = _first_bad(pc.or_kleene(pc.is_null(column), in_range))
+    if row is not None:
+        raise SchemaError(source, f"{field} {column[row].as_py()} is not in {shown}", row=row, field=field)
+
+
 def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
     if "task" in has:
         _check_domain(table, "task", TASKS, source)
@@ -288,23 +297,11 @@ def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
     if "left" in has:
         _check_domain(table, "left", SIDES, source, nullable=True)
     if "strength" in has:
-        strength = table.column("strength")
-        in_range = pc.and_(pc.greater_equal(strength, 1), pc.less_equal(strength, 4))
-        row = _first_bad(pc.or_kleene(pc.is_null(strength), in_range))
-        if row is not None:
-            raise SchemaError(
-                source, f"strength {strength[row].as_py()} is not in 1..4", row=row, field="strength"
-            )
+        _check_range(table, "strength", 1, 4, "1..4", source)
     if "suggestion" in has:
         _check_domain(table, "suggestion", SUGGESTIONS, source, nullable=True)
     if "confidence" in has:
-        confidence = table.column("confidence")
-        in_range = pc.and_(pc.greater_equal(confidence, 0), pc.less_equal(confidence, 1))
-        row = _first_bad(pc.or_kleene(pc.is_null(confidence), in_range))
-        if row is not None:
-            raise SchemaError(
-                source, f"confidence {confidence[row].as_py()} is not in [0, 1]", row=row, field="confidence"
-            )
+        _check_range(table, "confidence", 0, 1, "[0, 1]", source)
     if "seconds" in has:
         seconds = table.column("seconds")
         row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))

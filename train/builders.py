@@ -35,11 +35,15 @@ class Build:
 SHORT_RUN = 20  # optimiser steps below which a run has no warm-up
 
 
+def rows_per_step(options: TrainOptions) -> int:
+    """Rows one optimiser step consumes: batch × accumulation × processes (WORLD_SIZE under accelerate)."""
+    return options.batch_size * options.grad_accum * int(os.environ.get("WORLD_SIZE", 1))
+
+
 def warmup_steps(options: TrainOptions, rows: int) -> int:
     """Linear warm-up steps: --warmup-ratio of the run's steps; none for a run under SHORT_RUN steps, whose first
     step(s) would otherwise train at (near) learning rate 0 — a share of the run it cannot spare."""
-    per_step = options.batch_size * options.grad_accum * int(os.environ.get("WORLD_SIZE", 1))
-    steps = options.max_steps or math.ceil(math.ceil(rows / per_step) * options.epochs)
+    steps = options.max_steps or math.ceil(math.ceil(rows / rows_per_step(options)) * options.epochs)
     return int(options.warmup_ratio * steps) if steps >= SHORT_RUN else 0
 
 

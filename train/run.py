@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import random
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from data.errors import PrefloopError
 from data.lineage import reward_model_entry
 from data.records import content_id, random_id
 from data.workspace import Workspace
+from train.builders import rows_per_step
 from train.fit import fit_rows
 from train.memory import available_memory, model_shape, plan_memory
 from train.methods import Method, get_method
@@ -119,8 +119,7 @@ def _fit(options: TrainOptions, method: Method, start: Path, rows: list[dict], e
 def _rows_for_steps(options: TrainOptions, method: Method, rows: list[dict], fitted: dict) -> list[dict]:
     """With --max-steps N, the N steps' rows only (a seeded draw; KTO keeps its interleaved order), so that the
     reference pass covers exactly the rows these steps see."""
-    per_step = options.batch_size * options.grad_accum * int(os.environ.get("WORLD_SIZE", 1))
-    needed = options.max_steps * per_step
+    needed = options.max_steps * rows_per_step(options)
     if not options.max_steps or needed >= len(rows) or method.stepwise:  # sDPO: --max-steps is per step
         return rows
     if method.data == "pairs":
