@@ -134,9 +134,11 @@ class LabelQueue:
             if user != self._recording and self._state(latest.get(item)) is not None:
                 self._counts[user][2] += change
 
-    def load(self, labels: pa.Table) -> None:
-        """Apply a whole label log at once (labellers' records of one task; the service's first read)."""
-        latest = latest_positions(labels)  # everyone's latest record: status needs skips and undos too
+    def load(self, labels: pa.Table, latest: np.ndarray | None = None) -> None:
+        """Apply a whole label log at once (labellers' records of one task; the service's first read). ``latest``:
+        `latest_positions(labels)` where the caller computed it already (on another thread)."""
+        if latest is None:
+            latest = latest_positions(labels)  # everyone's latest record: status needs skips and undos too
         current = latest[
             ~pc.fill_null(labels.column("retracted"), False).to_numpy(zero_copy_only=False)[latest]
         ]

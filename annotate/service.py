@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -30,6 +31,7 @@ import pyarrow.compute as pc
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, order_items, select_chunk
 from annotate.queue import LabelQueue
 from data import store
+from data.aggregate import latest_positions
 from data.annotators import machine_column
 from data.files import WriteError
 from data.group_commit import BackgroundCompactor, GroupCommit
@@ -154,16 +156,21 @@ class LabelService:
                     picks = machine_picks(machine_labels)
                     with self._lock:
                         self.picks = picks
-            chunk = select_chunk(
-                self.task,
-                self._tables["prompts"],
-                self._tables["completions"],
-                candidates,
-                self._tables["imported"],
-                self.order,
-                margins,
-            )
-            self._apply(chunk, labels.filter(pc.invert(machine)))
+            human = labels.filter(pc.invert(machine))
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                # The first read of a large workspace: the labellers' latest records are found while the items
+                # are chosen (both run in Arrow and numpy, outside the GIL).
+                latest = pool.submit(latest_positions, human) if not self._known else None
+                chunk = select_chunk(
+                    self.task,
+                    self._tables["prompts"],
+                    self._tables["completions"],
+                    candidates,
+                    self._tables["imported"],
+                    self.order,
+                    margins,
+                )
+                self._apply(chunk, human, latest and latest.result())
         return len(self.items)
 
     def _read_new(self, name: str) -> pa.Table:
@@ -181,7 +188,7 @@ class LabelService:
         # Rows read twice are harmless here: lookups take the first, items and labels are keyed by id.
         return table
 
-    def _apply(self, chunk, labels: pa.Table) -> None:
+    def _apply(self, chunk, labels: pa.Table, latest=None) -> None:
         first = not self._known
         if not first and labels.num_rows:
             known = pa.chunked_array(self._known, pa.string()).combine_chunks()
@@ -192,7 +199,7 @@ class LabelService:
             ids, rounds = self.items.extend(chunk)
             self.queue.add_items(ids, rounds)
             if first:
-                self.queue.load(labels)
+                self.queue.load(labels, latest)
             for label in records:
                 self.queue.record(label)
 

@@ -225,6 +225,7 @@ def submit_latency(path: Path, labellers: int, labels_each: int, think: float) -
         "client": (pct(client_ms, 50), pct(client_ms, 99)),
         "handler": (pct(server["handler_ms"], 50), pct(server["handler_ms"], 99)),
         "append": (pct(server["append_ms"], 50), pct(server["append_ms"], 99)),
+        "slow": bench.slow_appends(server["spans"]),
     }
 
 
@@ -281,6 +282,14 @@ def main(argv: list[str] | None = None) -> int:
             f"submit ({latency['submits']} at --think {args.think:g}): client p50/p99 {latency['client'][0]:.1f}/"
             f"{latency['client'][1]:.1f} ms, handler {latency['handler'][0]:.1f}/{latency['handler'][1]:.1f} ms, "
             f"durable append {latency['append'][0]:.1f}/{latency['append'][1]:.1f} ms"
+        )
+        slow = latency["slow"]
+        print(
+            f"appends over 50 ms: {slow['slow']}, of them during a background compaction: "
+            f"{slow['slow_during_compaction']}, during a full GC: {slow['slow_during_gc']} ({slow['full_gcs']} full "
+            f"GCs); group disk writes p99 {slow['write_p99_ms']:.1f} ms, slowest under "
+            f"a slow append {slow['slow_write_ms_max']:.1f} ms; compactions {slow['compactions']} "
+            f"({', '.join(map(str, slow['compaction_ms'][:10]))} ms)"
         )
     print("| figure | measured | target |")
     print("|---|---|---|")

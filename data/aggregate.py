@@ -44,12 +44,12 @@ def _numpy(column: pa.ChunkedArray, fill) -> np.ndarray:
     return pc.fill_null(column, fill).to_numpy(zero_copy_only=False)
 
 
-def latest_positions(labels: pa.Table) -> np.ndarray:
+def latest_positions(labels: pa.Table, item_codes: np.ndarray | None = None) -> np.ndarray:
     """Row positions of the latest record of each (item, annotator), retracted ones included, in created_at
-    order; ``labels`` holds one task."""
+    order; ``labels`` holds one task. ``item_codes``: `_codes` of its item_id column, where known."""
     if not labels.num_rows:
         return np.zeros(0, dtype=np.int64)
-    items, _ = _codes(labels.column("item_id"))
+    items = _codes(labels.column("item_id"))[0] if item_codes is None else item_codes
     annotators, names = _codes(labels.column("annotator"))
     key = items * max(len(names), 1) + annotators
     times = pc.cast(labels.column("created_at"), pa.int64()).to_numpy(zero_copy_only=False)
@@ -59,15 +59,18 @@ def latest_positions(labels: pa.Table) -> np.ndarray:
     return last[np.lexsort((last, times[last]))]
 
 
-def current_positions(labels: pa.Table) -> np.ndarray:
+def current_positions(labels: pa.Table, item_codes: np.ndarray | None = None) -> np.ndarray:
     """Row positions of the current labels (latest per item and annotator, retracted ones removed), in created_at
     order; ``labels`` holds one task."""
-    last = latest_positions(labels)
+    last = latest_positions(labels, item_codes)
     return last[~_numpy(labels.column("retracted"), False)[last]]
 
 
 def _of_task(labels: pa.Table, task: str) -> pa.Table:
-    return labels.filter(pc.equal(labels.column("task"), task))
+    mine = pc.equal(labels.column("task"), task)
+    if pc.all(mine).as_py() is not False:  # all of one task (the usual workspace): no copy
+        return labels if labels.column("task").null_count == 0 else labels.filter(mine)
+    return labels.filter(mine)
 
 
 def current_labels(labels: Labels, task: str) -> pd.DataFrame:
@@ -84,11 +87,18 @@ def verdicts_table(labels: Labels, task: str) -> pa.Table:
     strength, and n_<choice> counts."""
     choices = CHOICES[task]
     rows = _of_task(_table(labels), task)
-    current = rows.take(current_positions(rows))
-    items, ids = _codes(current.column("item_id"))
+    codes, ids = _codes(rows.column("item_id"))  # every item with a record; those without a current label go
+    positions = current_positions(rows, codes)
+    current = rows.select(["choice", "strength"]).take(positions)
+    items = codes[positions]
     choice = _numpy(pc.index_in(current.column("choice"), value_set=pa.array(choices)), 0).astype(np.int64)
     k, n = len(choices), len(ids)
     counts = np.bincount(items * k + choice, minlength=n * k).reshape(n, k)
+    labelled = counts.sum(axis=1) > 0
+    if not labelled.all():  # items whose every record was retracted: not labelled
+        renumber = np.cumsum(labelled) - 1
+        items, counts, ids = renumber[items], counts[labelled], ids.filter(pa.array(labelled))
+        n = len(ids)
     top = counts.max(axis=1) if n else np.zeros(0, dtype=np.int64)
     single = (counts == top[:, None]).sum(axis=1) == 1
     leader = counts.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
@@ -117,17 +127,16 @@ def aggregate(labels: Labels, task: str) -> pd.DataFrame:
     return verdicts_table(labels, task).to_pandas()
 
 
-def label_distribution(labels: Labels) -> dict[str, dict[str, int]]:
-    """Counts of current labels per task and choice."""
-    table = _table(labels)
+def label_distribution(
+    labels: Labels, verdicts: dict[str, pa.Table] | None = None
+) -> dict[str, dict[str, int]]:
+    """Counts of current labels per task and choice (the sums of `verdicts_table`'s n_<choice> columns;
+    ``verdicts``: those tables per task, where already computed)."""
     out = {}
     for task, choices in CHOICES.items():
-        rows = _of_task(table, task)
-        current = rows.take(current_positions(rows)).column("choice")
-        if len(current):
-            index = _numpy(pc.index_in(current, value_set=pa.array(choices)), 0)
-            counts = np.bincount(index, minlength=len(choices))
-            out[task] = {c: int(n) for c, n in zip(choices, counts)}
+        table = verdicts[task] if verdicts and task in verdicts else verdicts_table(labels, task)
+        if table.num_rows:
+            out[task] = {c: int(pc.sum(table.column(f"n_{c}")).as_py() or 0) for c in choices}
     return out
 
 

@@ -91,8 +91,11 @@ def dpo_table(
     decided = pc.is_in(verdict, value_set=pa.array(["a", "b"]))
     _count(counts, verdict.filter(pc.invert(decided)))
     pairs, at, verdict = pairs.filter(decided), at.filter(decided), verdict.filter(decided)
-    text_a = _lookup(pairs.column("completion_a"), completions, "text")
-    text_b = _lookup(pairs.column("completion_b"), completions, "text")
+    both = pa.chunked_array(pairs.column("completion_a").chunks + pairs.column("completion_b").chunks)
+    texts = _lookup(
+        both, completions, "text"
+    ).combine_chunks()  # one hash of the completion ids for both sides
+    text_a, text_b = texts.slice(0, pairs.num_rows), texts.slice(pairs.num_rows)
     b_wins = pc.equal(verdict, "b")
     chosen, rejected = pc.if_else(b_wins, text_b, text_a), pc.if_else(b_wins, text_a, text_b)
     bad = pc.or_kleene(

@@ -80,8 +80,10 @@ def machine_agreement(labels: pd.DataFrame, pairs: pd.DataFrame) -> list[dict]:
     human = human_verdicts(labels)
     machine = machine_current(labels)
     machine = machine[machine["item_id"].isin(human.index)]
-    round_of = dict(zip(pairs["id"], pairs["round"]))
     rows = []
+    if machine.empty:
+        return rows
+    round_of = pd.Series(pairs["round"].to_numpy(), index=pairs["id"].to_numpy())
     for annotator, group in machine.groupby("annotator", sort=True):
         group = group.assign(round=group["item_id"].map(round_of))
         parts = [(int(r), g) for r, g in group.groupby("round", sort=True)] + [("all", group)]

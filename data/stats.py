@@ -62,10 +62,10 @@ def workspace_stats(workspace: Workspace) -> dict:
     machine = machine_column(labels.column("annotator"))
     stats["labellers"] = sorted(pc.unique(labels.column("annotator").filter(pc.invert(machine))).to_pylist())
     stats["machine_annotators"] = _counts(labels.column("annotator").filter(machine))
-    stats["labels"] = label_distribution(labels)
+    verdicts_of = {task: verdicts_table(labels, task) for task in ("pairwise", "kto")}
+    stats["labels"] = label_distribution(labels, verdicts_of)
     stats["machine_agreement"], stats["suggestions"] = _machine_stats(labels, pairs)
-    for task in ("pairwise", "kto"):
-        verdicts = verdicts_table(labels, task)
+    for task, verdicts in verdicts_of.items():
         if len(verdicts):
             stats[f"{task}_items"] = {
                 "labelled": len(verdicts),

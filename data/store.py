@@ -29,6 +29,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,6 +51,7 @@ MAX_PARTS = 32  # a writer compacts a table that holds more parts than this
 FANOUT = 4  # parts within a factor FANOUT in size form a tier; FANOUT of them merge into one
 TIER_BASE_BYTES = 1024
 READ_ROUNDS = 100
+READ_THREADS = max(2, min(8, os.cpu_count() or 2))
 # part-<time ns>-<pid>-<random>[-b<batch>][-m|-compacted].parquet; other names read as plain parts
 PART_NAME = re.compile(r"^part-(\d+)-(\d+)-([0-9a-f]+)(?:-b([0-9a-f]+))?(-m|-compacted)?\.parquet$")
 
@@ -139,21 +141,43 @@ def read_new(
     tables = []
     for _round in range(READ_ROUNDS):
         vanished = False
-        for path in visible_parts(root, name):
-            if path.name in seen:
-                continue
-            try:
-                sources = _sources(path)
-                if not sources or not set(sources) <= seen:
-                    tables.append(read_part(path, name, columns))
-            except FileNotFoundError:
+        listed = [path for path in visible_parts(root, name) if path.name not in seen]
+        for path, read in zip(listed, _read_parts(listed, name, seen, columns)):
+            if read is VANISHED:
                 vanished = True  # merged away: its rows are in a part the next listing shows
                 continue
+            sources, table = read
+            if not sources or not set(sources) <= seen:  # (sources read just before in this listing count)
+                tables.append(table)
             seen.add(path.name)
             new.append(path.name)
         if not vanished:
             return (pa.concat_tables(tables) if tables else None), new
     raise RuntimeError(f"{root / name}: parts kept vanishing while reading ({READ_ROUNDS} listings)")
+
+
+VANISHED = object()  # a part removed between listing and reading
+
+
+def _read_parts(paths: list[Path], name: str, seen: set[str], columns: list[str] | None) -> list:
+    """Each part's (merge sources, rows), in order, or VANISHED; rows are None for a merged part whose sources
+    were all seen before.
+    Parts are read on threads (Parquet decoding and the checks run in Arrow, outside the GIL): a cold start of a
+    large workspace reads tens of parts."""
+
+    def one(path: Path):
+        try:
+            sources = _sources(path)
+            if sources and set(sources) <= seen:
+                return sources, None
+            return sources, read_part(path, name, columns)
+        except FileNotFoundError:
+            return VANISHED
+
+    if len(paths) < 2:
+        return [one(path) for path in paths]
+    with ThreadPoolExecutor(max_workers=min(len(paths), READ_THREADS)) as pool:
+        return list(pool.map(one, paths))
 
 
 def read_table(root: Path, name: str, columns: list[str] | None = None) -> pa.Table:

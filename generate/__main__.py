@@ -196,7 +196,29 @@ def spin_report(summary: dict) -> list[str]:
             f"held-out answers of the last iterate sampled in {summary['final_sample_seconds']:.0f} s"
         )
     lines += [f"samples: {path}" for path in summary.get("samples", [])]
-    return lines
+    return lines + chain_lines(summary.get("gold_chain"))
+
+
+def chain_lines(chain: dict | None) -> list[str]:
+    """The gold log-likelihood of every iterate on the same held-out prompts: each step's change and base -> last,
+    with 95 % intervals (bootstrap for the mean change, Wilson for the share of prompts that rose)."""
+    if not chain:
+        return []
+
+    def line(title: str, c: dict) -> str:
+        if not c["rows"]:
+            return f"{title}: no held-out prompt in common"
+        low, high = c["mean_change_ci95"]
+        share_low, share_high = c["rose_share_ci95"]
+        return (
+            f"{title}: {c['mean_before']:.1f} -> {c['mean_after']:.1f}, change {c['mean_change']:+.2f} "
+            f"(95 % CI {low:+.2f} to {high:+.2f}); rose on {c['rose']}/{c['rows']} prompts "
+            f"(95 % CI {share_low:.2f}-{share_high:.2f})"
+        )
+
+    lines = [f"{chain['metric']}, same prompts under every iterate:"]
+    lines += [line(f"  iteration {step['iteration']}", step) for step in chain["steps"]]
+    return lines + [line("  base -> last", chain["overall"])]
 
 
 def judge_report(result: dict) -> list[str]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.errors import PrefloopError
+from data.files import atomic_write
 from data.lineage import NEWEST, ModelEntry, children, find_or_register, newest_model
 from data.provision import resolve_model
 from data.workspace import Workspace
@@ -161,9 +162,8 @@ def _check_one_chain(workspace: Workspace, round: int, label: str, loop: Loop) -
 
 
 def _write_json(path: Path, value: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    text = json.dumps(value, indent=2, default=str) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def _claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
@@ -316,9 +316,7 @@ def write_samples(
         ):
             parts.append(f"**{title}**\n\n" + _block(text))
     path = Path(iterate.path) / "samples.md"
-    tmp = path.with_name(".samples.md.tmp")
-    tmp.write_text("\n".join(parts))
-    tmp.replace(path)
+    atomic_write(path, lambda f: f.write("\n".join(parts).encode()))
     return path
 
 
@@ -372,4 +370,43 @@ def run_spin(options: GenerateOptions, workspace: Workspace) -> dict:
     final_seconds = round_seconds(started)
     shown = sets["test"][: options.spin_samples]
     samples = [write_samples(workspace, it, prev, shown) for prev, it in zip(chain, chain[1:])]
-    return {**result, "final_sample_seconds": final_seconds, "samples": [str(p) for p in samples if p]}
+    chain_metrics = gold_chain(workspace, result["iterations"])
+    if chain_metrics:
+        _write_json(workspace.path / "runs" / f"{options.spin_name}-chain.json", chain_metrics)
+    return {
+        **result,
+        "final_sample_seconds": final_seconds,
+        "samples": [str(p) for p in samples if p],
+        "gold_chain": chain_metrics,
+    }
+
+
+def gold_chain(workspace: Workspace, iterations: list[dict]) -> dict | None:
+    """The held-out log-likelihood of the gold answers under every iterate (base, 1, ..., N), prompt by prompt,
+    from each iteration's held_out.json: the change at each iteration and from base to the last iterate, with
+    95 % intervals (`train.evaluate.paired_change`). None when an iteration has no per-row held-out numbers."""
+    from train.evaluate import paired_change, read_held_out
+
+    prompt_of = workspace.frame("pairs").set_index("id")["prompt_id"]
+    logps: list[dict[str, float]] = []  # per iterate: prompt id -> log p(gold)
+    for it in iterations:
+        held = read_held_out(it["path"])
+        if not held or "chosen" not in held["after"]:
+            return None
+        prompts = list(prompt_of.reindex(held["ids"]))
+        if not logps:
+            logps.append(dict(zip(prompts, held["before"]["chosen"])))
+        logps.append(dict(zip(prompts, held["after"]["chosen"])))
+
+    def change(before: dict, after: dict) -> dict:
+        common = [p for p in before if p in after]
+        return paired_change([before[p] for p in common], [after[p] for p in common])
+
+    return {
+        "metric": "held-out log p(gold answer), summed over its tokens",
+        "steps": [
+            {"iteration": number, **change(before, after)}
+            for number, (before, after) in enumerate(zip(logps, logps[1:]), start=1)
+        ],
+        "overall": change(logps[0], logps[-1]),
+    }

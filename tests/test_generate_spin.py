@@ -70,6 +70,17 @@ def test_two_iterations_register_a_lineage_with_metrics_and_a_rerun_adds_nothing
     samples = (tmp_path / "ws/runs/spin-iter2/samples.md").read_text()
     assert samples.count("**gold**") == 2 and "this iterate (round 3 sample)" in samples
     assert "gold logp before -> after" in out and "samples: " in out
+    # The chain: log p(gold) of each held-out prompt under base, iterate 1 and 2, from each run's held_out.json.
+    chain = json.loads((tmp_path / "ws/runs/spin-chain.json").read_text())
+    held = [json.loads((tmp_path / f"ws/runs/spin-iter{i}/held_out.json").read_text()) for i in (1, 2)]
+    assert [step["rows"] for step in chain["steps"]] == [2, 2] and chain["overall"]["rows"] == 2
+    gold = {pid: p for pid, p in zip(pairs["id"], pairs["prompt_id"])}
+    after_1 = dict(zip((gold[i] for i in held[0]["ids"]), held[0]["after"]["chosen"]))
+    after_2 = dict(zip((gold[i] for i in held[1]["ids"]), held[1]["after"]["chosen"]))
+    assert chain["steps"][1]["mean_change"] == pytest.approx(
+        sum(after_2[p] - after_1[p] for p in after_1) / 2
+    )
+    assert "same prompts under every iterate" in out and "base -> last" in out
     before = rows(ws)
     assert main(args) == 0  # everything done: nothing sampled, trained or registered again
     assert rows(ws) == before and "(done before)" in capsys.readouterr().out

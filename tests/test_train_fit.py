@@ -10,7 +10,7 @@ import pytest
 
 from data import Completion, Label, Pair, Prompt, Workspace
 from tests.test_train import TEXTS, build_workspace, options
-from train.evaluate import preference_metrics, wilson_interval
+from train.evaluate import paired_change, preference_metrics, wilson_interval
 from train.fit import PROMPT_FILLS, fit_rows, shorten_prompt
 from train.memory import GIB, ModelShape, estimate_bytes, plan_memory
 from train.report import summary_lines
@@ -162,6 +162,19 @@ def test_wilson_interval_and_the_report_print_it():
         "trained model in 15/20 (95 % CI 0.53-0.89)" in lines
         and "original model preferred chosen in 0/20" in lines
     )
+
+
+def test_paired_change_gives_the_mean_change_its_bootstrap_interval_and_the_share_that_rose():
+    before = [-10.0, -20.0, -30.0, -40.0]
+    change = paired_change(before, [-9.0, -18.0, -30.0, -41.0])  # deltas +1, +2, 0, -1
+    assert change["rows"] == 4 and change["mean_change"] == pytest.approx(0.5)
+    assert change["mean_before"] == -25.0 and change["rose"] == 2 and change["rose_share"] == 0.5
+    low, high = change["mean_change_ci95"]  # resampled means of {+1, +2, 0, -1} lie in [-1, 2]
+    assert -1.0 <= low < 0.5 < high <= 2.0
+    assert change["rose_share_ci95"] == pytest.approx(list(wilson_interval(2, 4)))
+    same = paired_change(before, [b + 3.0 for b in before])  # every row rose by exactly 3: no spread
+    assert same["mean_change_ci95"] == pytest.approx([3.0, 3.0]) and same["rose_share"] == 1.0
+    assert paired_change([], [])["rows"] == 0
 
 
 def test_held_out_rows_that_cannot_be_scored_are_excluded_and_counted(tmp_path, tiny_model_dir):

@@ -6,11 +6,18 @@ template exactly as TRL does (generation prompt, then the completion where the t
 
 from __future__ import annotations
 
+import json
 import math
+import random
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
+
+from data.files import atomic_write
+
+HELD_OUT_FILE = "held_out.json"
 
 
 def _ids(tokenizer, prompt: list[dict], completion: list[dict], max_length: int | None) -> tuple[list, int]:
@@ -192,3 +199,40 @@ def compare(data: str, before: dict, after: dict, rows: list[dict], beta: float)
     if data == "completions":
         return kto_metrics(before["logps"], after["logps"], [r["label"] for r in rows], beta)
     return preference_metrics(before["chosen"], before["rejected"], after["chosen"], after["rejected"], beta)
+
+
+def write_held_out(out: Path, rows: list[dict], before: dict, after: dict) -> None:
+    """OUT/held_out.json: the per-row held-out numbers behind the metrics (log-probs, or a reward model's
+    scores), keyed by pair or completion id, so that runs on the same rows compare row by row (the SPIN chain)."""
+    ids = [r.get("pair_id") or r.get("completion_id") for r in rows]
+    text = json.dumps({"ids": ids, "before": before, "after": after}, default=float)
+    atomic_write(Path(out) / HELD_OUT_FILE, lambda f: f.write(text.encode()))
+
+
+def read_held_out(folder: str | Path) -> dict | None:
+    """A run folder's held-out numbers (see `write_held_out`), or None when it has none."""
+    path = Path(folder) / HELD_OUT_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def paired_change(before: list[float], after: list[float], resamples: int = 10_000, seed: int = 0) -> dict:
+    """How ``after`` moved from ``before``, row by row (the same rows under two models): the mean change with a
+    95 % percentile-bootstrap interval (rows resampled with replacement, fixed seed), and the share of rows that
+    rose with its Wilson interval. An interval above 0 (share: above 0.5) is a change the rows support."""
+    deltas = [a - b for a, b in zip(after, before)]
+    n = len(deltas)
+    if not n:
+        return {"rows": 0, "mean_change": math.nan, "mean_change_ci95": [math.nan, math.nan]}
+    draw = random.Random(seed)
+    means = sorted(sum(draw.choices(deltas, k=n)) / n for _ in range(resamples))
+    rose = sum(d > 0 for d in deltas)
+    return {
+        "rows": n,
+        "mean_before": _mean(before),
+        "mean_after": _mean(after),
+        "mean_change": _mean(deltas),
+        "mean_change_ci95": [means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]],
+        "rose": rose,
+        "rose_share": rose / n,
+        "rose_share_ci95": list(wilson_interval(rose, n)),
+    }

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from data.workspace import Workspace
-from train.evaluate import compare, evaluate_rows
+from train.evaluate import compare, evaluate_rows, write_held_out
 from train.methods import Build, build_trainer, get_method
 from train.options import TrainOptions
 from train.report import write_report
@@ -122,6 +122,7 @@ def train_once(
     record = model_record(options, workspace, start, out, _data_summary(options, train_rows), metrics)
     config = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(options).items()}
     write_report(out, record, metrics, config, trainer.state.log_history)
+    write_held_out(out, eval_rows, before, after)
     if options.register:
         workspace.append([record])
     return {**dataclasses.asdict(record), "metrics": metrics}, {"before": before, "after": after}
