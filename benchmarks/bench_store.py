@@ -54,15 +54,16 @@ def hex_id(*parts: object) -> str:
     return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
-def write_items(workspace, pairs: int) -> None:
-    """Prompts, completions and pairs in generation-sized batches (each one commit, as `generate` writes)."""
+def write_items(workspace, pairs: int, first: int = 0) -> None:
+    """Prompts, completions and pairs ``first`` .. ``first + pairs - 1`` in generation-sized batches (each one
+    commit, as `generate` writes)."""
     import pyarrow as pa
 
     from data.schemas import COMPLETIONS, PAIRS, PROMPTS
 
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    for offset in range(0, pairs, CHUNK):
-        rows = range(offset, min(pairs, offset + CHUNK))
+    for offset in range(first, first + pairs, CHUNK):
+        rows = range(offset, min(first + pairs, offset + CHUNK))
         prompts, completions, pair_rows = [], [], []
         for i in rows:
             created = start + timedelta(seconds=i)
@@ -132,6 +133,22 @@ def write_labels(workspace, labellers: int, labels: int) -> float:
     rate = labels / (time.perf_counter() - began)
     workspace.maybe_compact("labels")  # what the app's compactor thread finishes after the last write
     return rate
+
+
+def top_up_open_pairs(path: Path, wanted: int) -> int:
+    """A kept workspace measured again: add unlabelled pairs until ``wanted`` are open for the submit test (an
+    earlier run labelled some); returns how many were added."""
+    import pyarrow.compute as pc
+
+    from data.workspace import Workspace
+
+    workspace = Workspace(path)
+    pairs = workspace.read("pairs", ["id"]).column("id")
+    labelled = pc.is_in(pairs, value_set=pc.unique(workspace.read("labels", ["item_id"]).column("item_id")))
+    missing = wanted - (len(pairs) - (pc.sum(labelled).as_py() or 0))
+    if missing > 0:
+        write_items(workspace, missing, first=len(pairs))
+    return max(missing, 0)
 
 
 def build(path: Path, labels: int, labellers: int, open_pairs: int) -> float:
@@ -252,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         if args.keep and (path / "workspace.json").is_file():
             rate = float("nan")  # --keep of an existing workspace: measure it again without rebuilding
+            if not args.no_submit:
+                top_up_open_pairs(path, args.labellers * (args.labels_each + 1))
         else:
             rate = build(path, args.labels, args.labellers, args.labellers * (args.labels_each + 1))
         build_s = time.perf_counter() - began

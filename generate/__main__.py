@@ -216,7 +216,7 @@ def chain_lines(chain: dict | None) -> list[str]:
             f"(95 % CI {share_low:.2f}-{share_high:.2f})"
         )
 
-    lines = [f"{chain['metric']}, same prompts under every iterate:"]
+    lines = [f"{chain['metric']}, the same held-out prompts through the chain:"]
     lines += [line(f"  iteration {step['iteration']}", step) for step in chain["steps"]]
     return lines + [line("  base -> last", chain["overall"])]
 

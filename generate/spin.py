@@ -382,31 +382,36 @@ def run_spin(options: GenerateOptions, workspace: Workspace) -> dict:
 
 
 def gold_chain(workspace: Workspace, iterations: list[dict]) -> dict | None:
-    """The held-out log-likelihood of the gold answers under every iterate (base, 1, ..., N), prompt by prompt,
-    from each iteration's held_out.json: the change at each iteration and from base to the last iterate, with
-    95 % intervals (`train.evaluate.paired_change`). None when an iteration has no per-row held-out numbers."""
+    """The held-out log-likelihood of the gold answers, prompt by prompt, from each iteration's held_out.json: each
+    iteration's change (iterate t against iterate t − 1 on the very same inputs: the prompts of round t's held-out
+    pairs, fitted to the length once) and base → last as the per-prompt sum of those changes, each with 95 %
+    intervals (`train.evaluate.paired_change`). None when an iteration has no per-row held-out numbers.
+
+    Iterations are not compared through their "after" numbers: a held-out pair's prompt may be cut to fit the length
+    differently in each round (the generated side changes), so only the before/after of one run share their inputs."""
     from train.evaluate import paired_change, read_held_out
 
     prompt_of = workspace.frame("pairs").set_index("id")["prompt_id"]
-    logps: list[dict[str, float]] = []  # per iterate: prompt id -> log p(gold)
-    for it in iterations:
+    steps, base, reached = [], {}, {}
+    for number, it in enumerate(iterations, start=1):
         held = read_held_out(it["path"])
         if not held or "chosen" not in held["after"]:
             return None
         prompts = list(prompt_of.reindex(held["ids"]))
-        if not logps:
-            logps.append(dict(zip(prompts, held["before"]["chosen"])))
-        logps.append(dict(zip(prompts, held["after"]["chosen"])))
-
-    def change(before: dict, after: dict) -> dict:
+        before = dict(zip(prompts, held["before"]["chosen"]))
+        after = dict(zip(prompts, held["after"]["chosen"]))
         common = [p for p in before if p in after]
-        return paired_change([before[p] for p in common], [after[p] for p in common])
-
+        steps.append(
+            {"iteration": number, **paired_change([before[p] for p in common], [after[p] for p in common])}
+        )
+        if number == 1:
+            base, reached = dict(before), dict(before)
+        reached = {
+            p: value + after[p] - before[p] for p, value in reached.items() if p in before and p in after
+        }
+    common = list(reached)
     return {
         "metric": "held-out log p(gold answer), summed over its tokens",
-        "steps": [
-            {"iteration": number, **change(before, after)}
-            for number, (before, after) in enumerate(zip(logps, logps[1:]), start=1)
-        ],
-        "overall": change(logps[0], logps[-1]),
+        "steps": steps,
+        "overall": paired_change([base[p] for p in common], [reached[p] for p in common]),
     }

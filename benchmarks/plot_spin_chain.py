@@ -1,0 +1,52 @@
+"""The SPIN proof's image: held-out gold log-likelihood of every iterate, from WS/runs/<name>-chain.json.
+
+    python benchmarks/plot_spin_chain.py workspaces/spin/runs/spin-chain.json docs/spin-proof-chain.png
+
+Left: the mean log p(gold) over the held-out prompts under base, then base plus the changes of iterations 1..t
+(each measured on the same inputs for iterate t − 1 and t). Right: each iteration's mean
+change with its 95 % bootstrap interval, and the share of prompts that rose with its 95 % Wilson interval.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    chain = json.loads(Path(argv[0]).read_text())
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = chain["steps"]
+    means = [steps[0]["mean_before"]]  # base, then base plus each iteration's change (measured on equal inputs)
+    for step in steps:
+        means.append(means[-1] + step["mean_change"])
+    labels = ["base"] + [f"iter {step['iteration']}" for step in steps]
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(12, 3.4))
+    left.plot(labels, means, marker="o")
+    left.set_title(f"held-out mean log p(gold), {steps[0]['rows']} prompts")
+    left.set_ylabel("base + summed changes")
+    for ax, key, title, zero in (
+        (middle, "mean_change", "change of log p(gold) per iteration", 0.0),
+        (right, "rose_share", "share of prompts whose gold rose", 0.5),
+    ):
+        values = [step[key] for step in steps]
+        low = [step[key] - step[f"{key}_ci95"][0] for step in steps]
+        high = [step[f"{key}_ci95"][1] - step[key] for step in steps]
+        ax.errorbar(labels[1:], values, yerr=[low, high], fmt="o", capsize=4)
+        ax.axhline(zero, color="grey", linewidth=0.8, linestyle="--")
+        ax.set_title(f"{title} (95 % CI)")
+    for ax in (left, middle, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(argv[1], dpi=100)
+    print(f"wrote {argv[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
