@@ -22,7 +22,8 @@ def main(argv: list[str]) -> int:
     import matplotlib.pyplot as plt
 
     steps = chain["steps"]
-    means = [steps[0]["mean_before"]]  # base, then base plus each iteration's change (measured on equal inputs)
+    # Base, then base plus each iteration's change (each measured on equal inputs).
+    means = [steps[0]["mean_before"]]
     for step in steps:
         means.append(means[-1] + step["mean_change"])
     labels = ["base"] + [f"iter {step['iteration']}" for step in steps]
