@@ -218,3 +218,19 @@ def test_bf16_autocast_keeps_the_learning_curve_of_fp32(tmp_path, tiny_model_dir
     assert len(curves["on"]) == len(curves["off"]) == 12
     assert max(abs(a - b) for a, b in zip(curves["on"], curves["off"])) < 0.05
     assert curves["on"][-1] < curves["on"][0] - 0.1 and curves["off"][-1] < curves["off"][0] - 0.1
+
+
+def test_scoring_a_row_too_long_cuts_the_prompt_start_and_keeps_the_completion(tiny_tokenizer):
+    from train.evaluate import encode_batch
+
+    prompt = [{"role": "user", "content": LONG}]
+    answers = [[{"role": "assistant", "content": text}] for text in TEXTS[:2]]
+    full, full_attention, full_completion = encode_batch(tiny_tokenizer, [prompt] * 2, answers)
+    ids, attention, completion = encode_batch(tiny_tokenizer, [prompt] * 2, answers, max_length=48)
+    for row in range(2):
+        length = int(full_attention[row].sum())
+        assert length > 48 and int(attention[row].sum()) == 48
+        assert ids[row].tolist() == full[row][length - 48 : length].tolist()  # the last 48 tokens
+        scored = ids[row][completion[row].bool()].tolist()
+        assert scored == full[row][full_completion[row].bool()].tolist()  # the whole completion is scored
+    assert ids[0].tolist() != ids[1].tolist()  # so two answers to one long prompt never score the same

@@ -29,8 +29,10 @@ def _ids(tokenizer, prompt: list[dict], completion: list[dict], max_length: int 
     start = 0
     while start < min(len(prompt_ids), len(full_ids)) and prompt_ids[start] == full_ids[start]:
         start += 1
-    if max_length:
-        full_ids = full_ids[:max_length]
+    if max_length and len(full_ids) > max_length:
+        # Too long: the prompt's start goes first (the completion is what is scored), then the completion's end.
+        cut = min(len(full_ids) - max_length, start)
+        full_ids, start = full_ids[cut:][:max_length], start - cut
     return list(full_ids), start
 
 
