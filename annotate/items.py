@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,7 +151,13 @@ def select_chunk(
         )
         rows, sides = candidates.filter(open_), ("id",)
     rows = rows.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
-    found = [_rows(rows.column("prompt_id"), prompts)] + [_rows(rows.column(s), completions) for s in sides]
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the two hash lookups run in Arrow, outside the GIL
+        prompt_rows = pool.submit(_rows, rows.column("prompt_id"), prompts)
+        # Both sides in one lookup: the completion ids are hashed once.
+        keys = pa.chunked_array([chunk for s in sides for chunk in rows.column(s).chunks], pa.string())
+        text_rows = _rows(keys, completions)
+        n = rows.num_rows
+        found = [prompt_rows.result()] + [text_rows.slice(i * n, n) for i in range(len(sides))]
     whole = pc.is_valid(found[0])
     for side in found[1:]:
         whole = pc.and_(

@@ -141,9 +141,9 @@ class LabelService:
             new = {name: self._read_new(name) for name in ("labels", "pairs", "completions", "prompts")}
             for name in ("prompts", "completions"):
                 self._tables[name] = _concat(self._tables.get(name), new[name])
-            labels = new["labels"].filter(pc.equal(new["labels"].column("task"), self.task))
+            labels = _where(new["labels"], pc.equal(new["labels"].column("task"), self.task))
             machine = machine_column(labels.column("annotator"))
-            self._tables["imported"] = _concat(self._tables.get("imported"), labels.filter(machine))
+            self._tables["imported"] = _concat(self._tables.get("imported"), _where(labels, machine))
             candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
             margins = {}
             if self.order == "uncertainty":
@@ -156,7 +156,7 @@ class LabelService:
                     picks = machine_picks(machine_labels)
                     with self._lock:
                         self.picks = picks
-            human = labels.filter(pc.invert(machine))
+            human = _where(labels, pc.invert(machine))
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # The first read of a large workspace: the labellers' latest records are found while the items
                 # are chosen (both run in Arrow and numpy, outside the GIL).
@@ -346,6 +346,14 @@ class LabelService:
                 "overlap": queue.overlap,
                 "rounds": rounds,
             }
+
+
+def _where(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
+    """``table.filter(mask)``, without copying a million rows when the mask keeps all or none of them."""
+    kept = pc.sum(mask).as_py() or 0
+    if kept == table.num_rows and mask.null_count == 0:
+        return table
+    return table.slice(0, 0) if kept == 0 else table.filter(mask)
 
 
 def _concat(old: pa.Table | None, new: pa.Table) -> pa.Table:

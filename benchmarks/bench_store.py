@@ -11,7 +11,8 @@ with the service's background compactor merging parts as it does in the app ("la
 workspace is therefore 20,000 group commits, as 50 labellers would make them, minus the labellers' thinking time.
 A further ``labellers x (labels-each + 1)`` pairs stay open for the submit test.
 
-Then, on that workspace, each in a fresh process: app start-up (``LabelService``), reading the labels table,
+Then, on that workspace, each in a fresh process, ``--repeat`` times (the median is the figure; every run is
+printed): app start-up (``LabelService``), reading the labels table,
 ``python -m data stats``, ``export --format dpo`` and ``validate`` (wall time of the whole command); part files per
 table and disk bytes per label; and submit latency with 50 labellers over HTTP at a labeller's pace
 (``bench_annotate.py``'s server and clients, ``--think`` seconds between labels). One table, targets beside.
@@ -27,6 +28,7 @@ import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -256,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         "--no-submit", action="store_true", help="skip the submit-latency test (no app server)"
     )
     parser.add_argument(
+        "--repeat", type=int, default=3, help="fresh-process runs per timing (median reported)"
+    )
+    parser.add_argument(
         "--keep",
         type=Path,
         help="build the workspace here and keep it, or re-measure the one there (default: temp)",
@@ -276,13 +281,19 @@ def main(argv: list[str] | None = None) -> int:
         build_s = time.perf_counter() - began
         parts, bytes_per_label = disk_figures(path)
         python = sys.executable
+        measured = {
+            "app start-up s": lambda: probe(path, "service"),
+            "read labels s": lambda: probe(path, "read"),
+            "stats s": lambda: timed([python, "-m", "data", "stats", "-w", str(path)]),
+            "export dpo s": lambda: timed(
+                [python, "-m", "data", "export", "-w", str(path), "--format", "dpo"]
+            ),
+            "validate s": lambda: timed([python, "-m", "data", "validate", "-w", str(path)]),
+        }
+        runs = {name: [measure() for _ in range(args.repeat)] for name, measure in measured.items()}
         figures = {
             "labels/s written": rate,
-            "app start-up s": probe(path, "service"),
-            "read labels s": probe(path, "read"),
-            "stats s": timed([python, "-m", "data", "stats", "-w", str(path)]),
-            "export dpo s": timed([python, "-m", "data", "export", "-w", str(path), "--format", "dpo"]),
-            "validate s": timed([python, "-m", "data", "validate", "-w", str(path)]),
+            **{name: statistics.median(times) for name, times in runs.items()},
             "max parts per table": max(parts.values()),
             "disk bytes per label": bytes_per_label,
         }
@@ -296,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{args.labels} labels, {args.labellers} labellers; workspace built in {build_s:.0f} s")
     print(f"parts per table: {parts}")
+    print(
+        f"each timing: the median of {args.repeat} fresh processes; every run, in order (the first after a pause "
+        "can find the page cache reclaimed): "
+        + "; ".join(f"{name} {', '.join(f'{t:.2f}' for t in times)}" for name, times in runs.items())
+    )
     if latency:
         print(
             f"submit ({latency['submits']} at --think {args.think:g}): client p50/p99 {latency['client'][0]:.1f}/"
