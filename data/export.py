@@ -91,7 +91,8 @@ def dpo_table(
     decided = pc.is_in(verdict, value_set=pa.array(["a", "b"]))
     _count(counts, verdict.filter(pc.invert(decided)))
     pairs, at, verdict = pairs.filter(decided), at.filter(decided), verdict.filter(decided)
-    both = pa.chunked_array(pairs.column("completion_a").chunks + pairs.column("completion_b").chunks)
+    sides = pairs.column("completion_a").chunks + pairs.column("completion_b").chunks
+    both = pa.chunked_array(sides, pairs.schema.field("completion_a").type)
     texts = _lookup(
         both, completions, "text"
     ).combine_chunks()  # one hash of the completion ids for both sides
