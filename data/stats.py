@@ -34,12 +34,15 @@ def _counts(column: pa.ChunkedArray) -> dict:
     }
 
 
+def _machine_labeller_column(annotators: pa.ChunkedArray) -> pa.ChunkedArray:
+    """True where a judge or a reward model wrote the label."""
+    return pc.or_(pc.starts_with(annotators, JUDGE_PREFIX), pc.starts_with(annotators, RM_PREFIX))
+
+
 def _machine_stats(labels: pa.Table, pairs: pa.Table) -> tuple[list[dict], dict]:
     """Judge/RM agreement with the human majority and the suggestion follow rate, computed on the labels of the
     items a judge or reward model labelled (usually few; the rest of a million labels is not converted)."""
-    annotators = labels.column("annotator")
-    judges = pc.or_(pc.starts_with(annotators, JUDGE_PREFIX), pc.starts_with(annotators, RM_PREFIX))
-    items = pc.unique(labels.column("item_id").filter(judges))
+    items = pc.unique(labels.column("item_id").filter(_machine_labeller_column(labels.column("annotator"))))
     judged = labels.filter(pc.is_in(labels.column("item_id"), value_set=items)).to_pandas()
     pair_rounds = pairs.select(["id", "round"]).to_pandas()
     return machine_agreement(judged, pair_rounds), suggestion_follow(judged)
@@ -62,8 +65,14 @@ def workspace_stats(workspace: Workspace) -> dict:
     machine = machine_column(labels.column("annotator"))
     stats["labellers"] = sorted(pc.unique(labels.column("annotator").filter(pc.invert(machine))).to_pylist())
     stats["machine_annotators"] = _counts(labels.column("annotator").filter(machine))
-    verdicts_of = {task: verdicts_table(labels, task) for task in ("pairwise", "kto")}
-    stats["labels"] = label_distribution(labels, verdicts_of)
+    # People's (and imported) labels make the label counts and verdict figures; judges' and reward models' labels
+    # are counted apart and measured against them below, never mixed into them.
+    judged = _machine_labeller_column(labels.column("annotator"))
+    people = labels.filter(pc.invert(judged))
+    verdicts_of = {task: verdicts_table(people, task) for task in ("pairwise", "kto")}
+    stats["labels"] = label_distribution(people, verdicts_of)
+    if people.num_rows < labels.num_rows:
+        stats["machine_labels"] = label_distribution(labels.filter(judged))
     stats["machine_agreement"], stats["suggestions"] = _machine_stats(labels, pairs)
     for task, verdicts in verdicts_of.items():
         if len(verdicts):

@@ -90,3 +90,21 @@ def test_suggestion_follow_rate_shown_vs_hidden():
     follow = suggestion_follow(frame(labels))
     assert follow["shown"] == {"labels": 3, "followed": 2, "rate": pytest.approx(2 / 3)}
     assert follow["hidden"] == {"labels": 2, "followed": 1, "rate": 0.5}
+
+
+def test_stats_count_peoples_labels_apart_from_judges(label_ws):
+    from data.stats import workspace_stats
+
+    pairs = list(label_ws.frame("pairs").sort_values("created_at")["id"])
+    label_ws.append(
+        [Label(pairs[0], "ann", "pairwise", "a"), Label(pairs[1], "ann", "pairwise", "b")]
+        + [Label(p, "judge:j", "pairwise", "b", confidence=1.0) for p in pairs]
+        + [Label(pairs[2], "rm:abc", "pairwise", "tie", confidence=0.5)]
+    )
+    stats = workspace_stats(label_ws)
+    # People: a 1, b 1 on two items, each with one vote; the judges' 5 labels do not change those figures.
+    assert stats["labels"]["pairwise"] == {"a": 1, "b": 1, "tie": 0, "both_bad": 0}
+    assert stats["pairwise_items"]["labelled"] == 2 and stats["pairwise_items"]["split_votes"] == 0
+    assert stats["machine_labels"]["pairwise"] == {"a": 0, "b": 4, "tie": 1, "both_bad": 0}
+    agreement = {row["annotator"]: row for row in stats["machine_agreement"] if row["round"] == "all"}
+    assert agreement["judge:j"]["pairs"] == 2  # measured on the items people labelled
