@@ -34,6 +34,7 @@ from annotate.users import Authenticator, LoginLimits, LoginThrottle
 from annotate.web import Guard
 from data.export import to_dpo, to_kto, write_parquet
 from data.records import Label
+from data.selection import choose_labels
 
 PAIRWISE_CHOICES = [("A is better  [a]", "left"), ("B is better  [b]", "right"), ("Tie  [t]", "tie")]
 PAIRWISE_CHOICES.append(("Both bad  [x]", "both_bad"))
@@ -317,6 +318,7 @@ def export_labels(ctx: Context, user: str, fmt: str) -> str:
     _require_admin(ctx, user)
     workspace = ctx.service.workspace
     frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
+    frames["labels"] = choose_labels(frames["labels"], "auto")  # as train's default: people's first
     if fmt == "dpo":
         rows, counts = to_dpo(frames["prompts"], frames["completions"], frames["pairs"], frames["labels"])
     else:

@@ -30,6 +30,7 @@ from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
 from data.schemas import SPLITS
+from data.selection import LABEL_SOURCES, choose_labels
 from data.stats import AGGREGATED, integrity_problems, workspace_stats
 from data.workspace import Workspace
 
@@ -92,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     exp.add_argument("--out", type=Path, help="output file (default: WS/exports/<format>[-<split>].parquet)")
     exp.add_argument("--split", choices=SPLITS, help="only prompts of this split (default: all)")
+    exp.add_argument(
+        "--labels",
+        choices=LABEL_SOURCES,
+        default="auto",
+        help="whose labels decide (as train --labels): auto = people's where a pair has one, else judges' and "
+        "reward models'; human; machine; all",
+    )
 
     stats = with_workspace("stats", "counts, label distribution, agreement, model lineage")
     stats.add_argument("--json", action="store_true", help="print JSON")
@@ -176,9 +184,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         rows, counts = to_sft(read("prompts").to_pandas(), args.split)
     elif args.format == "kto":
         labels, completions = read("labels"), read("completions")  # children first (Workspace.read)
+        labels = choose_labels(labels, args.labels)
         rows, counts = kto_table(read("prompts"), completions, labels, split=args.split)
     else:
         labels, pairs, completions = read("labels"), read("pairs"), read("completions")
+        labels = choose_labels(labels, args.labels)
         rows, counts = dpo_table(read("prompts"), completions, pairs, labels, split=args.split)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not len(rows):

@@ -12,7 +12,40 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import current_labels
-from data.annotators import IMPORT
+from data.annotators import IMPORT, PREFIXES, machine_labeller_mask
+
+LABEL_SOURCES = ("auto", "human", "machine", "all")
+
+
+def choose_labels(labels: pd.DataFrame | pa.Table, source: str) -> pd.DataFrame | pa.Table:
+    """The label events that count for ``source`` (``--labels`` of train and export): ``human`` all but the judges'
+    and reward models' (people's, imported, SPIN's), ``machine`` only theirs, ``all`` both, ``auto`` per pair:
+    people's where the pair has a current one, else the machines'. Arrow in, Arrow out; pandas likewise."""
+    if source == "all":
+        return labels
+    if isinstance(labels, pa.Table):
+        annotators = labels.column("annotator")
+        machine = pc.starts_with(annotators, PREFIXES[0])
+        for prefix in PREFIXES[1:]:
+            machine = pc.or_(machine, pc.starts_with(annotators, prefix))
+        if source != "machine" and not pc.any(machine).as_py():
+            return labels  # no judge or reward-model label: nothing to choose (a million rows stay uncopied)
+        people = labels.filter(pc.invert(machine))
+        if source == "human":
+            return people
+        if source == "machine":
+            return labels.filter(machine)
+        decided = pa.array(current_labels(people, "pairwise")["item_id"], pa.string())
+        return labels.filter(
+            pc.or_(pc.invert(machine), pc.invert(pc.is_in(labels.column("item_id"), decided)))
+        )
+    machine = machine_labeller_mask(labels["annotator"])
+    if source == "human":
+        return labels[~machine]
+    if source == "machine":
+        return labels[machine]
+    people = current_labels(labels[~machine], "pairwise")
+    return labels[~machine | ~labels["item_id"].isin(set(people["item_id"]))]
 
 
 def imported_items(labels: pa.Table, task: str) -> pa.Array:

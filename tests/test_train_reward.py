@@ -125,3 +125,30 @@ def test_rm_options_are_checked(tmp_path, tiny_model_dir, capsys):
     assert "a reward model takes --agreement weight" in capsys.readouterr().err
     assert main(["-w", str(ws.path), "--method", "ipo", "--machine-weight", "0.5"]) == 2
     assert "--machine-weight 0.5: applies to" in capsys.readouterr().err
+
+
+def test_export_chooses_labels_as_training_does(tmp_path):
+    # The fixture above, exported: the Arrow path of choose_labels gives the rows the training pandas path gives.
+    import pyarrow.parquet as pq
+
+    from data.__main__ import main as data_main
+
+    ws = build_workspace(tmp_path / "ws", count=8)
+    pairs = ws.frame("pairs").sort_values("prompt_id")
+    judge = judge_annotator("big-judge")
+    labels = ws.frame("labels")
+    human = dict(zip(labels["item_id"], labels["id"]))
+    ws.append(
+        [Label(p, judge, "pairwise", "b", confidence=1.0) for p in pairs["id"][:6]]
+        + [Label(p, "ann", "pairwise", None, retracted=True, supersedes=human[p]) for p in pairs["id"][6:]]
+        + [Label(p, judge, "pairwise", "b") for p in pairs["id"][6:]]
+    )
+    exported = {}
+    for source in ("human", "machine", "all", "auto"):
+        out = tmp_path / f"{source}.parquet"
+        args = ["export", "-w", str(ws.path), "--format", "dpo", "--split", "train", "--labels", source]
+        assert data_main([*args, "--out", str(out)]) == 0
+        exported[source] = pq.read_table(out).num_rows
+        rows, _ = preference_rows(ws, "train", ("sampled",), labels=source)
+        assert exported[source] == len(rows), source
+    assert exported == {"human": 6, "machine": 8, "all": 2, "auto": 8}

@@ -1,9 +1,10 @@
 """Whose labels train a model: people's, machine labellers' (`judge:`/`rm:`), or both, and the weight of each.
 
-``--labels``: ``human`` keeps every label but the machine labellers' (people, and the preferences imported with a
-data set, and SPIN's by-construction labels); ``machine`` only theirs; ``all`` both, aggregated together; ``auto``
-(the default), per pair: people's labels where the pair has a current one, else the machines'. A row whose verdict
-rests on machine labels only is a ``machine`` row, and ``--machine-weight`` scales its loss.
+``--labels`` (`data.selection.choose_labels`, shared with `python -m data export`): ``human`` keeps every label but
+the machine labellers' (people, and the preferences imported with a data set, and SPIN's by-construction labels);
+``machine`` only theirs; ``all`` both, aggregated together; ``auto`` (the default), per pair: people's labels where
+the pair has a current one, else the machines'. A row whose verdict rests on machine labels only is a ``machine``
+row, and ``--machine-weight`` scales its loss.
 """
 
 from __future__ import annotations
@@ -12,21 +13,9 @@ import pandas as pd
 
 from data.aggregate import current_labels
 from data.annotators import machine_labeller_mask
+from data.selection import LABEL_SOURCES, choose_labels
 
-LABEL_SOURCES = ("auto", "human", "machine", "all")
-
-
-def choose_labels(labels: pd.DataFrame, source: str) -> pd.DataFrame:
-    """The label events that count for ``source`` (see the module docstring)."""
-    machine = machine_labeller_mask(labels["annotator"])
-    if source == "human":
-        return labels[~machine]
-    if source == "machine":
-        return labels[machine]
-    if source == "all":
-        return labels
-    people = current_labels(labels[~machine], "pairwise")
-    return labels[~machine | ~labels["item_id"].isin(set(people["item_id"]))]
+__all__ = ["LABEL_SOURCES", "add_source_weights", "choose_labels", "machine_only_items"]
 
 
 def machine_only_items(labels: pd.DataFrame) -> set[str]:
