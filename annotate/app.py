@@ -15,26 +15,22 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from annotate.agreement import admin_report
+from annotate.admin import admin_view, export_labels
 from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
 from annotate.render import (
     STRENGTHS,
     card_html,
-    cards_html,
     chat_html,
     excerpt,
     keys_html,
     message_html,
     progress_html,
-    table_html,
 )
 from annotate.service import LabelService, NotSaved, Shown, StaleItem
 from annotate.sessions import Sessions
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
 from annotate.web import Guard
-from data.export import to_dpo, to_kto, write_parquet
 from data.records import Label
-from data.selection import choose_labels
 
 PAIRWISE_CHOICES = [("A is better  [a]", "left"), ("B is better  [b]", "right"), ("Tie  [t]", "tie")]
 PAIRWISE_CHOICES.append(("Both bad  [x]", "both_bad"))
@@ -240,95 +236,6 @@ def on_edit(ctx: Context, user: str, item_id: str | None) -> View:
     except StaleItem as exc:
         return label_view(ctx, user, message_html(str(exc), "warn"))
     return label_view(ctx, user)
-
-
-def _require_admin(ctx: Context, user: str) -> None:
-    if not ctx.auth.is_admin(user):
-        raise gr.Error("Only an admin can see this.")
-
-
-def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
-    """(summary cards, labellers table, disputed items table, status) for an admin."""
-    _require_admin(ctx, user)
-    service = ctx.service
-    service.reload()
-    workspace = service.workspace
-    report = admin_report(workspace.frame("labels"), service.task, workspace.frame("pairs"))
-    progress = service.progress(user)
-    agreement, position = report["agreement"], report["position"]
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    cards = [
-        ("items done", f"{progress['done']}/{progress['items']}", f"K = {progress['overlap']} labels each"),
-        ("labels", str(progress["labels"]), ", ".join(f"{k} {v}" for k, v in report["distribution"].items())),
-        ("Cohen's κ (2 labellers)", fmt(agreement["cohen"]), f"{agreement['items']} items with ≥2 labels"),
-        ("Fleiss' κ", fmt(agreement["fleiss"]), f"{agreement['fleiss_items']} items, same label count"),
-        ("Krippendorff's α", fmt(agreement["alpha"]), "nominal, all items with ≥2 labels"),
-    ]
-    if position is not None:
-        rate = "n/a" if position["left_rate"] is None else f"{100 * position['left_rate']:.0f}%"
-        detail = f"of {position['decisive']} decisive labels; p = {position['p_value']:.3f} vs 50%"
-        cards.append(("left side wins", rate, detail))
-    cards += machine_cards(report)
-    labellers = report["labellers"]
-    disputed = report["disputed"]
-    choice_columns = [c for c in disputed.columns if c.startswith("n_")]
-    rows = [
-        [r["item_id"], _prompt_excerpt(service, r["item_id"]), r["votes"], f"{r['agreement']:.2f}"]
-        + [r[c] for c in choice_columns]
-        for r in disputed.to_dict("records")
-    ]
-    return (
-        cards_html(cards),
-        table_html(list(labellers.columns), labellers.values.tolist(), "no labels yet"),
-        table_html(
-            ["item", "prompt", "votes", "agreement", *choice_columns], rows, "no item has two labels yet"
-        ),
-        "",
-    )
-
-
-def machine_cards(report: dict) -> list[tuple[str, str, str]]:
-    """A card per machine labeller (all rounds): κ against the human majority, raw agreement with and without
-    ties; one for how often labellers follow a shown vs a hidden suggestion."""
-    fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
-    cards = [
-        (
-            f"{r['annotator']} vs people (κ)",
-            fmt(r["kappa"]),
-            f"agree {fmt(r['agreement'])}, {fmt(r['agreement_without_ties'])} without ties; {r['pairs']} pairs",
-        )
-        for r in report.get("machines", [])
-        if r["round"] == "all"
-    ]
-    follow = report.get("suggestions")
-    if follow and follow["shown"]["labels"] + follow["hidden"]["labels"]:
-        shown, hidden = follow["shown"], follow["hidden"]
-        detail = f"hidden: {fmt(hidden['rate'])} of {hidden['labels']}"
-        cards.append((f"suggestion followed ({shown['labels']} shown)", fmt(shown["rate"]), detail))
-    return cards
-
-
-def _prompt_excerpt(service: LabelService, item_id: str) -> str:
-    item = service.items.get(item_id)
-    return excerpt(item.prompt[-1]["content"]) if item else ""
-
-
-def export_labels(ctx: Context, user: str, fmt: str) -> str:
-    """Write WS/exports/<fmt>.parquet through data.export; an HTML status line."""
-    _require_admin(ctx, user)
-    workspace = ctx.service.workspace
-    frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
-    frames["labels"] = choose_labels(frames["labels"], "auto")  # as train's default: people's first
-    if fmt == "dpo":
-        rows, counts = to_dpo(frames["prompts"], frames["completions"], frames["pairs"], frames["labels"])
-    else:
-        rows, counts = to_kto(frames["prompts"], frames["completions"], frames["labels"])
-    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    if not rows:
-        return message_html(f"Nothing to export as {fmt} yet ({summary}).", "warn")
-    path = write_parquet(rows, workspace.exports / f"{fmt}.parquet")
-    link = f'<a class="pf-download" href="prefloop/export/{fmt}.parquet" download>Download {fmt}.parquet</a>'
-    return message_html(f"Wrote {path}: {summary}", "ok") + link
 
 
 def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:

@@ -12,9 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from annotate.__main__ import main
+from annotate.admin import admin_view, export_labels
 from annotate.app import (
-    admin_view,
-    export_labels,
     label_view,
     make_context,
     on_edit,

@@ -7,7 +7,8 @@ import json
 
 import pandas as pd
 
-from annotate.app import export_labels, label_view, make_context, on_submit
+from annotate.admin import export_labels
+from annotate.app import label_view, make_context, on_submit
 from annotate.service import LabelService
 from annotate.users import Authenticator, add_user, load_users
 from data import Workspace

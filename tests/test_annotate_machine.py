@@ -61,8 +61,8 @@ def test_suggest_shows_the_machine_pick_except_on_the_hidden_slice(label_ws):
 
 
 def test_admin_cards_show_machine_agreement_and_follow_rate(label_ws):
+    from annotate.admin import machine_cards
     from annotate.agreement import admin_report
-    from annotate.app import machine_cards
 
     pairs = judge_labels(label_ws, [("a", 1.0)] * 4)
     label_ws.append(
