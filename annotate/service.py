@@ -100,6 +100,9 @@ READ_COLUMNS = {
 }
 
 
+COMPACT_SECONDS = 5.0
+
+
 class LabelService:
     def __init__(
         self,
@@ -127,7 +130,13 @@ class LabelService:
         self._tables: dict[str, pa.Table] = {}  # prompts, completions and import labels read so far
         self._known: list[pa.Array] = []  # ids of the labels applied in bulk
         self._commits: GroupCommit[Label] = GroupCommit(self._write_labels)
-        self._compactor = BackgroundCompactor(lambda: workspace.maybe_compact("labels"))
+        # Every COMPACT_SECONDS at most (each compaction's fsync slows the submits beside it), at once when the
+        # labels table holds twice its bound of parts.
+        self._compactor = BackgroundCompactor(
+            lambda: workspace.maybe_compact("labels"),
+            COMPACT_SECONDS,
+            lambda: store.part_count(workspace.path, "labels") > 2 * store.MAX_PARTS,
+        )
         self.reload()
 
     def reload(self, min_interval: float = 0.0) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -63,10 +64,23 @@ class GroupCommit(Generic[T]):
 
 
 class BackgroundCompactor:
-    """Runs ``compact()`` in a daemon thread after ``poke()``, never two at once and never on the caller's time."""
+    """Runs ``compact()`` in a daemon thread after ``poke()``, never two at once and never on the caller's time, and
+    at most once per ``min_interval`` seconds unless ``urgent()`` says the table is far over its bound.
 
-    def __init__(self, compact: Callable[[], None]):
+    Why the pause: a compaction writes and fsyncs a merged part, and on ext4 (data=ordered) a labeller's small fsync
+    that lands meanwhile waits for that data too. Measured at a million labels with 50 labellers: compacting after
+    every group commit (about 4 a second) put 55 of 73 slow appends (> 50 ms, p99 589 ms) inside a compaction."""
+
+    def __init__(
+        self,
+        compact: Callable[[], None],
+        min_interval: float = 0.0,
+        urgent: Callable[[], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._compact = compact
+        self._min_interval, self._urgent, self._clock = min_interval, urgent, clock
+        self._last = float("-inf")
         self._wanted = threading.Event()
         self._thread = threading.Thread(target=self._run, name="compactor", daemon=True)
         self._thread.start()
@@ -74,9 +88,21 @@ class BackgroundCompactor:
     def poke(self) -> None:
         self._wanted.set()
 
+    def _due(self) -> bool:
+        if self._clock() - self._last >= self._min_interval:
+            return True
+        try:
+            return bool(self._urgent and self._urgent())
+        except OSError:
+            return False
+
     def _run(self) -> None:
         while self._wanted.wait():
+            if not self._due():
+                time.sleep(min(0.5, self._min_interval))  # the poke stays set: checked again shortly
+                continue
             self._wanted.clear()
+            self._last = self._clock()
             try:
                 self._compact()
             except Exception:  # a failed compaction loses nothing; the next write tries again

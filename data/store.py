@@ -368,13 +368,18 @@ def compact(root: Path, name: str, bound: int | None = None) -> tuple[int, int]:
         return before, len(visible_parts(root, name))
 
 
+def part_count(root: Path, name: str) -> int:
+    """Part files of table ``name`` (a directory listing; no file is opened)."""
+    return sum(1 for _ in (root / name).glob(PART_GLOB))
+
+
 def maybe_compact(root: Path, name: str, bound: int = MAX_PARTS) -> None:
     """What every writer runs after it writes: drop dead writers' temp files and orphaned batch parts; compact if
     the table holds more than ``bound`` parts."""
     directory = root / name
     remove_dead_temps(directory)
     _remove_orphans(root, name)
-    if sum(1 for _ in directory.glob(PART_GLOB)) > bound:
+    if part_count(root, name) > bound:
         compact(root, name, bound)
 
 

@@ -143,6 +143,34 @@ def test_a_failed_group_write_fails_every_caller_of_the_group():
         GroupCommit(write).commit("r0")
 
 
+def test_background_compaction_waits_its_interval_unless_urgent():
+    from data.group_commit import BackgroundCompactor
+
+    now, runs, urgent = [100.0], [], [False]
+    done = threading.Event()
+
+    def compact():
+        runs.append(now[0])
+        done.set()
+
+    compactor = BackgroundCompactor(compact, 5.0, lambda: urgent[0], clock=lambda: now[0])
+
+    def poke_and_wait(expect_run: bool) -> None:
+        done.clear()
+        compactor.poke()
+        assert done.wait(2) is expect_run
+
+    poke_and_wait(True)  # the first poke compacts at once
+    now[0] += 1.0
+    poke_and_wait(False)  # 1 s later: not due, the poke waits
+    urgent[0] = True
+    assert done.wait(2)  # ... until the table is far over its bound
+    urgent[0] = False
+    now[0] += 5.0
+    poke_and_wait(True)  # and once the interval has passed
+    assert runs == [100.0, 101.0, 106.0]
+
+
 SUBMITTER = textwrap.dedent(
     """
     import sys, threading
