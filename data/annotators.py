@@ -65,3 +65,11 @@ def machine_column(annotators: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | 
     for prefix in PREFIXES:
         machine = pc.or_(machine, pc.starts_with(annotators, prefix))
     return machine
+
+
+def machine_labeller_column(annotators: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """True where the annotator is a judge or a reward model (:func:`is_machine_labeller` on an Arrow column)."""
+    found = pc.starts_with(annotators, PREFIXES[0])
+    for prefix in PREFIXES[1:]:
+        found = pc.or_(found, pc.starts_with(annotators, prefix))
+    return found

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import current_labels
-from data.annotators import IMPORT, PREFIXES, machine_labeller_mask
+from data.annotators import IMPORT, machine_labeller_column, machine_labeller_mask
 
 LABEL_SOURCES = ("auto", "human", "machine", "all")
 
@@ -24,10 +24,7 @@ def choose_labels(labels: pd.DataFrame | pa.Table, source: str) -> pd.DataFrame 
     if source == "all":
         return labels
     if isinstance(labels, pa.Table):
-        annotators = labels.column("annotator")
-        machine = pc.starts_with(annotators, PREFIXES[0])
-        for prefix in PREFIXES[1:]:
-            machine = pc.or_(machine, pc.starts_with(annotators, prefix))
+        machine = machine_labeller_column(labels.column("annotator"))
         if source != "machine" and not pc.any(machine).as_py():
             return labels  # no judge or reward-model label: nothing to choose (a million rows stay uncopied)
         people = labels.filter(pc.invert(machine))

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import SPLIT, label_distribution, mean_agreement, verdicts_table
-from data.annotators import JUDGE_PREFIX, RM_PREFIX, machine_column
+from data.annotators import machine_column, machine_labeller_column
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
 from data.workspace import READ_ORDER, Workspace
@@ -34,15 +34,10 @@ def _counts(column: pa.ChunkedArray) -> dict:
     }
 
 
-def _machine_labeller_column(annotators: pa.ChunkedArray) -> pa.ChunkedArray:
-    """True where a judge or a reward model wrote the label."""
-    return pc.or_(pc.starts_with(annotators, JUDGE_PREFIX), pc.starts_with(annotators, RM_PREFIX))
-
-
 def _machine_stats(labels: pa.Table, pairs: pa.Table) -> tuple[list[dict], dict]:
     """Judge/RM agreement with the human majority and the suggestion follow rate, computed on the labels of the
     items a judge or reward model labelled (usually few; the rest of a million labels is not converted)."""
-    items = pc.unique(labels.column("item_id").filter(_machine_labeller_column(labels.column("annotator"))))
+    items = pc.unique(labels.column("item_id").filter(machine_labeller_column(labels.column("annotator"))))
     judged = labels.filter(pc.is_in(labels.column("item_id"), value_set=items)).to_pandas()
     pair_rounds = pairs.select(["id", "round"]).to_pandas()
     return machine_agreement(judged, pair_rounds), suggestion_follow(judged)
@@ -67,7 +62,7 @@ def workspace_stats(workspace: Workspace) -> dict:
     stats["machine_annotators"] = _counts(labels.column("annotator").filter(machine))
     # People's (and imported) labels make the label counts and verdict figures; judges' and reward models' labels
     # are counted apart and measured against them below, never mixed into them.
-    judged = _machine_labeller_column(labels.column("annotator"))
+    judged = machine_labeller_column(labels.column("annotator"))
     people = labels.filter(pc.invert(judged))
     verdicts_of = {task: verdicts_table(people, task) for task in ("pairwise", "kto")}
     stats["labels"] = label_distribution(people, verdicts_of)
