@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, order_items, select_chunk
 from annotate.queue import LabelQueue
 from data import store
-from data.aggregate import latest_positions
+from data.aggregate import keep_rows, latest_positions
 from data.annotators import machine_column
 from data.files import WriteError
 from data.group_commit import BackgroundCompactor, GroupCommit
@@ -150,9 +150,9 @@ class LabelService:
             new = {name: self._read_new(name) for name in ("labels", "pairs", "completions", "prompts")}
             for name in ("prompts", "completions"):
                 self._tables[name] = _concat(self._tables.get(name), new[name])
-            labels = _where(new["labels"], pc.equal(new["labels"].column("task"), self.task))
+            labels = keep_rows(new["labels"], pc.equal(new["labels"].column("task"), self.task))
             machine = machine_column(labels.column("annotator"))
-            self._tables["imported"] = _concat(self._tables.get("imported"), _where(labels, machine))
+            self._tables["imported"] = _concat(self._tables.get("imported"), keep_rows(labels, machine))
             candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
             margins = {}
             if self.order == "uncertainty":
@@ -165,7 +165,7 @@ class LabelService:
                     picks = machine_picks(machine_labels)
                     with self._lock:
                         self.picks = picks
-            human = _where(labels, pc.invert(machine))
+            human = keep_rows(labels, pc.invert(machine))
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # The first read of a large workspace: the labellers' latest records are found while the items
                 # are chosen (both run in Arrow and numpy, outside the GIL).
@@ -355,14 +355,6 @@ class LabelService:
                 "overlap": queue.overlap,
                 "rounds": rounds,
             }
-
-
-def _where(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
-    """``table.filter(mask)``, without copying a million rows when the mask keeps all or none of them."""
-    kept = pc.sum(mask).as_py() or 0
-    if kept == table.num_rows and mask.null_count == 0:
-        return table
-    return table.slice(0, 0) if kept == 0 else table.filter(mask)
 
 
 def _concat(old: pa.Table | None, new: pa.Table) -> pa.Table:

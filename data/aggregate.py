@@ -66,11 +66,17 @@ def current_positions(labels: pa.Table, item_codes: np.ndarray | None = None) ->
     return last[~_numpy(labels.column("retracted"), False)[last]]
 
 
+def keep_rows(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
+    """``table.filter(mask)``, without copying a million rows when the mask keeps all or none of them (all labels
+    of one task, no machine labels: the usual workspace)."""
+    kept = pc.sum(mask).as_py() or 0
+    if kept == table.num_rows and mask.null_count == 0:
+        return table
+    return table.slice(0, 0) if kept == 0 else table.filter(mask)
+
+
 def _of_task(labels: pa.Table, task: str) -> pa.Table:
-    mine = pc.equal(labels.column("task"), task)
-    if pc.all(mine).as_py() is not False:  # all of one task (the usual workspace): no copy
-        return labels if labels.column("task").null_count == 0 else labels.filter(mine)
-    return labels.filter(mine)
+    return keep_rows(labels, pc.equal(labels.column("task"), task))
 
 
 def current_labels(labels: Labels, task: str) -> pd.DataFrame:

@@ -34,10 +34,10 @@ def _counts(column: pa.ChunkedArray) -> dict:
     }
 
 
-def _machine_stats(labels: pa.Table, pairs: pa.Table) -> tuple[list[dict], dict]:
+def _machine_stats(labels: pa.Table, pairs: pa.Table, by_machine: pa.ChunkedArray) -> tuple[list[dict], dict]:
     """Judge/RM agreement with the human majority and the suggestion follow rate, computed on the labels of the
     items a judge or reward model labelled (usually few; the rest of a million labels is not converted)."""
-    items = pc.unique(labels.column("item_id").filter(machine_labeller_column(labels.column("annotator"))))
+    items = pc.unique(labels.column("item_id").filter(by_machine))
     judged = labels.filter(pc.is_in(labels.column("item_id"), value_set=items)).to_pandas()
     pair_rounds = pairs.select(["id", "round"]).to_pandas()
     return machine_agreement(judged, pair_rounds), suggestion_follow(judged)
@@ -62,13 +62,13 @@ def workspace_stats(workspace: Workspace) -> dict:
     stats["machine_annotators"] = _counts(labels.column("annotator").filter(machine))
     # People's (and imported) labels make the label counts and verdict figures; judges' and reward models' labels
     # are counted apart and measured against them below, never mixed into them.
-    judged = machine_labeller_column(labels.column("annotator"))
-    people = labels.filter(pc.invert(judged))
+    by_machine = machine_labeller_column(labels.column("annotator"))
+    people = labels.filter(pc.invert(by_machine))
     verdicts_of = {task: verdicts_table(people, task) for task in ("pairwise", "kto")}
     stats["labels"] = label_distribution(people, verdicts_of)
     if people.num_rows < labels.num_rows:
-        stats["machine_labels"] = label_distribution(labels.filter(judged))
-    stats["machine_agreement"], stats["suggestions"] = _machine_stats(labels, pairs)
+        stats["machine_labels"] = label_distribution(labels.filter(by_machine))
+    stats["machine_agreement"], stats["suggestions"] = _machine_stats(labels, pairs, by_machine)
     for task, verdicts in verdicts_of.items():
         if len(verdicts):
             stats[f"{task}_items"] = {

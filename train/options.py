@@ -7,12 +7,12 @@ from pathlib import Path
 
 from data.errors import PrefloopError
 from data.provision import DEFAULT_MODEL
+from data.selection import LABEL_SOURCES
 from train.fit import TRUNCATION_MODES
 from train.losses import STRENGTHS
 from train.methods import METHODS, get_method
 from train.pairs import AGREEMENT_MODES
 from train.reward import RM_MARGINS
-from train.sources import LABEL_SOURCES
 
 CPU_EVAL_LIMIT = (
     100  # held-out rows scored before and after training on CPU unless --eval-limit says otherwise

@@ -8,9 +8,10 @@ from collections import Counter
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto
 from data.records import content_id
+from data.selection import choose_labels
 from data.workspace import Workspace
 from train.losses import agreement_noise, agreement_weights, odpo_offset
-from train.sources import choose_labels, machine_only_items
+from train.sources import machine_only_items
 
 AGREEMENT_MODES = ("off", "smoothing", "robust", "weight")
 

@@ -13,9 +13,6 @@ import pandas as pd
 
 from data.aggregate import current_labels
 from data.annotators import machine_labeller_mask
-from data.selection import LABEL_SOURCES, choose_labels
-
-__all__ = ["LABEL_SOURCES", "add_source_weights", "choose_labels", "machine_only_items"]
 
 
 def machine_only_items(labels: pd.DataFrame) -> set[str]:
