@@ -257,13 +257,13 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
-def test_compact_head_log_probs_match_trl(tmp_path, tiny_model_dir):
+def test_chunked_head_log_probs_match_trl(tmp_path, tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOTrainer
 
     from train.methods import Build, build_trainer
     from train.pairs import preference_rows
-    from train.trainer import completion_logps
+    from train.head import completion_logps
 
     ws = build_workspace(tmp_path / "ws", count=4)
     rows, _ = preference_rows(ws, "train", ("sampled",))
@@ -296,7 +296,7 @@ def _shifted_loss(tmp_path, tiny_model_dir, method, **extra) -> float:
 
     from train.methods import Build, build_trainer, get_method
     from train.pairs import add_agreement, preference_rows
-    from train.trainer import completion_logps
+    from train.head import completion_logps
 
     ws = build_workspace(tmp_path / method, count=4)
     opts = options(ws, tiny_model_dir, tmp_path / f"{method}-out", method=method, **extra)

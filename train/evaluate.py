@@ -1,6 +1,7 @@
 """Held-out checks: does the model prefer the chosen answer, before and after training?
 
-Sequence log-probabilities are summed over the completion's tokens, the prompt rendered with the model's chat
+Sequence log-probabilities are summed over the completion's tokens through the training's chunked head
+(`train.head`: never the batch's full-vocabulary logits), the prompt rendered with the model's chat
 template exactly as TRL does (generation prompt, then the completion where the two tokenisations diverge).
 """
 
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from data.files import atomic_write
+from train.head import completion_logps
 
 HELD_OUT_FILE = "held_out.json"
 
@@ -52,7 +54,8 @@ def encode_batch(tokenizer, prompts: list, completions: list, max_length: int | 
 
 
 def full_vocab_logps(model, input_ids, attention, completion) -> torch.Tensor:
-    """Summed completion log-probs the textbook way: every position's logits, full log-softmax."""
+    """Summed completion log-probs the textbook way: every position's logits, full log-softmax (the naive loop of
+    benchmarks/bench_train.py and the reference the chunked head is tested against)."""
     logits = model(input_ids=input_ids, attention_mask=attention, use_cache=False).logits[:, :-1].float()
     token_logps = torch.gather(F.log_softmax(logits, dim=-1), 2, input_ids[:, 1:, None]).squeeze(2)
     return (token_logps * completion[:, 1:]).sum(dim=1)
@@ -81,7 +84,9 @@ def sequence_logps(
             completions[offset : offset + batch_size],
             max_length,
         )
-        out += full_vocab_logps(model, *(t.to(device) for t in batch)).cpu().tolist()
+        input_ids, attention, completion = (t.to(device) for t in batch)
+        ids = {"input_ids": input_ids, "attention_mask": attention}
+        out += completion_logps(model, ids, completion).cpu().tolist()
     model.train(was_training)
     return out
 

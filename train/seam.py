@@ -80,15 +80,6 @@ def orpo_classes():
     return ORPOConfig, ORPOTrainer
 
 
-def fused_completion_logps(model, model_kwargs: dict, completion_mask):
-    """Per-token completion log-probs through TRL's fused (Triton) LM head, which TRL patches into the model's
-    ``forward`` (``fused_lm_head=True``, returning ``log_probs``); CUDA only. Returns (B, T-1)."""
-    targets = completion_mask[:, 1:]
-    labels = model_kwargs["input_ids"].masked_fill(completion_mask == 0, -100)
-    outputs = model(**model_kwargs, use_cache=False, labels=labels, fused_lm_head=True)
-    return outputs.log_probs[:, -targets.size(1) :]
-
-
 def reference_adapter(unwrapped_model):
     """Context in which a PEFT policy acts as its reference: the "ref" adapter when it has one, else none."""
     name = REF_ADAPTER if REF_ADAPTER in unwrapped_model.peft_config else None

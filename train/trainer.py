@@ -24,7 +24,17 @@ from tqdm import tqdm
 from data.records import content_id, now
 from data.workspace import Workspace
 from train.losses import PairLoss, pair_loss, sequential_kl, tdpo_offset
-from train.seam import PreferenceCollator, SeamDPOTrainer, fused_completion_logps, reference_adapter
+from train.head import (
+    compact_logits,
+    completion_hidden,
+    completion_logps,
+    per_row_sum,
+    plain_head,
+    position_kl,
+    token_logps,
+    token_logps_sum,
+)
+from train.seam import PreferenceCollator, SeamDPOTrainer, reference_adapter
 
 log = logging.getLogger(__name__)
 
@@ -43,36 +53,6 @@ class PairCollator(PreferenceCollator):
             if name in examples[0]:
                 output[name] = torch.tensor([float(e[name]) for e in examples])
         return output
-
-
-def compact_logits(model, model_kwargs: dict, completion_mask: torch.Tensor):
-    """The LM head's logits only at the positions from the batch's first completion token on
-    (``logits_to_keep``), not over the prompts: (logits (B, K, V), the token each position predicts (B, K), and
-    whether that token is part of the completion (B, K)). Called through ``model(...)``, so DDP, FSDP and PEFT
-    wrappers see an ordinary forward."""
-    targets = completion_mask[:, 1:].bool()
-    first = int(targets.any(dim=0).nonzero()[0]) if targets.any() else 0
-    keep = torch.arange(first, completion_mask.size(1) - 1, device=completion_mask.device)
-    logits = model(**model_kwargs, use_cache=False, logits_to_keep=keep).logits
-    return logits, model_kwargs["input_ids"][:, keep + 1], targets[:, keep]
-
-
-def token_logps_sum(logits: torch.Tensor, token_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Σ over the masked positions of log softmax(logits)[token]: (B, K, V), (B, K), (B, K) → (B,)."""
-    token_logits = torch.gather(logits, 2, token_ids.unsqueeze(2)).squeeze(2).float()
-    return ((token_logits - torch.logsumexp(logits.float(), dim=-1)) * mask).sum(dim=1)
-
-
-def completion_logps(model, model_kwargs: dict, completion_mask: torch.Tensor) -> torch.Tensor:
-    """Summed log-probs of the completion tokens of each row, through the compact head (``compact_logits``).
-
-    TRL's fused head does this compaction only where Triton runs (CUDA), where it also never materialises the
-    logits, so there it is used; elsewhere (CPU) it scores every position and recomputes the head in the backward
-    pass, which made its DPO step slower than a naive loop.
-    """
-    if completion_mask.is_cuda:
-        return fused_completion_logps(model, model_kwargs, completion_mask).sum(dim=1)
-    return token_logps_sum(*compact_logits(model, model_kwargs, completion_mask))
 
 
 class RefCache:
@@ -196,11 +176,10 @@ class PreferenceTrainer(SeamDPOTrainer):
         return chosen, rejected
 
     def reference_batch_logps(self, model, inputs):
-        """Reference log-probs of a batch; on CPU through the compact head (TRL's scores every position there,
-        which made the one-off reference pass slower than training itself)."""
+        """Reference log-probs of a batch through the chunked head (`train.head`), the head training uses."""
         inputs = {k: v for k, v in inputs.items() if k not in PAIR_COLUMNS}
         mask = inputs["completion_mask"]
-        if mask.is_cuda or self.length_desensitised:
+        if self.length_desensitised:
             return self.stock_reference_batch_logps(model, inputs)
         adapter = contextlib.nullcontext()
         if self.ref_model is None and is_peft_model(
@@ -262,13 +241,27 @@ class PreferenceTrainer(SeamDPOTrainer):
 
     def _tdpo_terms(self, model, model_kwargs: dict, completion_mask: torch.Tensor):
         """(policy log-probs, reference log-probs, D_SeqKL(π_ref‖π_θ)), each (2B,), from one policy and one
-        reference forward over the compact completion positions. The reference is the frozen copy built with the
-        trainer (``ref_model``) or, with LoRA, the policy with its adapters disabled."""
-        logits, token_ids, mask = compact_logits(model, model_kwargs, completion_mask)
+        reference forward over the compact completion positions, through the chunked head. The reference is the
+        frozen copy built with the trainer (``ref_model``) or, with LoRA, the policy with its adapters disabled."""
         reference, adapters_off = self.ref_model, contextlib.nullcontext()
         if reference is None:  # LoRA: TRL's own rule (a "ref" adapter if the model came with one, else none)
             reference = model
             adapters_off = reference_adapter(self.accelerator.unwrap_model(model))
+        head, ref_head = plain_head(model), plain_head(reference)
+        if head is None or ref_head is None:
+            return self._tdpo_terms_full_logits(model, reference, adapters_off, model_kwargs, completion_mask)
+        hidden, targets, rows = completion_hidden(model, model_kwargs, completion_mask, head)
+        with torch.no_grad(), self.checkpointing_off(), adapters_off:
+            ref_hidden, _, _ = completion_hidden(reference, model_kwargs, completion_mask, ref_head)
+            ref_logps = token_logps(ref_hidden, ref_head, targets)
+        batch = completion_mask.size(0)
+        logps = token_logps(hidden, head, targets)
+        seqkl = position_kl(hidden, head, ref_hidden, ref_head)
+        return per_row_sum(logps, rows, batch), per_row_sum(ref_logps, rows, batch), per_row_sum(seqkl, rows, batch)
+
+    def _tdpo_terms_full_logits(self, model, reference, adapters_off, model_kwargs, completion_mask):
+        """``_tdpo_terms`` on the compact full logits, for models without a plain head (a logit soft-cap)."""
+        logits, token_ids, mask = compact_logits(model, model_kwargs, completion_mask)
         with torch.no_grad(), self.checkpointing_off(), adapters_off:
             ref_logits, _, _ = compact_logits(reference, model_kwargs, completion_mask)
         logps = token_logps_sum(logits, token_ids, mask)
