@@ -261,9 +261,9 @@ def test_chunked_head_log_probs_match_trl(tmp_path, tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOTrainer
 
+    from train.head import completion_logps
     from train.methods import Build, build_trainer
     from train.pairs import preference_rows
-    from train.head import completion_logps
 
     ws = build_workspace(tmp_path / "ws", count=4)
     rows, _ = preference_rows(ws, "train", ("sampled",))
@@ -294,9 +294,9 @@ def _shifted_loss(tmp_path, tiny_model_dir, method, **extra) -> float:
     pair has chosen log-ratio c = -1 and rejected log-ratio 0 (DPO margin h = -1; strength 2 on every label)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from train.head import completion_logps
     from train.methods import Build, build_trainer, get_method
     from train.pairs import add_agreement, preference_rows
-    from train.head import completion_logps
 
     ws = build_workspace(tmp_path / method, count=4)
     opts = options(ws, tiny_model_dir, tmp_path / f"{method}-out", method=method, **extra)

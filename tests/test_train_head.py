@@ -7,10 +7,13 @@ import torch
 
 from train import head as head_module
 from train.evaluate import encode_batch, full_vocab_logps
-from train.head import completion_hidden, completion_logps, per_row_sum, plain_head, position_kl, token_logps
+from train.head import completion_logps, per_row_sum, plain_head, position_kl, through_head, token_logps
 from train.losses import sequential_kl
 
-PROMPTS = [[{"role": "user", "content": "The capital of France?"}], [{"role": "user", "content": "Write a poem"}]]
+PROMPTS = [
+    [{"role": "user", "content": "The capital of France?"}],
+    [{"role": "user", "content": "Write a poem"}],
+]
 ANSWERS = [
     [{"role": "assistant", "content": "Paris. The capital of Italy is Rome."}],
     [{"role": "assistant", "content": "The sea is wide and blue, wide and blue."}],
@@ -78,10 +81,12 @@ def test_chunked_sequential_kl_equals_full(tiny_model_dir, tiny_tokenizer, small
 
     def chunked(m):
         h, head = plain_head(m), plain_head(reference)
-        hidden, targets, rows = completion_hidden(m, ids, completion, h)
         with torch.no_grad():
-            ref_hidden, _, _ = completion_hidden(reference, ids, completion, head)
-        return per_row_sum(position_kl(hidden, h, ref_hidden, head), rows, 2)
+            ref_hidden, _ = through_head(reference, ids, completion, head, lambda hidden, _: hidden)
+        kl, rows = through_head(
+            m, ids, completion, h, lambda hidden, _: position_kl(hidden, h, ref_hidden, head)
+        )
+        return per_row_sum(kl, rows, 2)
 
     def full(m):
         logits = m(**ids).logits[:, :-1]
@@ -101,8 +106,14 @@ def test_token_logps_of_frozen_head_gives_no_weight_grad(tiny_model_dir, tiny_to
     model, (input_ids, attention, completion) = _model_and_batch(tiny_model_dir, tiny_tokenizer)
     model.lm_head.weight.requires_grad_(False)  # LoRA: the head is frozen
     head = plain_head(model)
-    hidden, targets, _ = completion_hidden(model, {"input_ids": input_ids}, completion, head)
-    token_logps(hidden, head, targets).sum().backward()
+    logps, _ = through_head(
+        model,
+        {"input_ids": input_ids},
+        completion,
+        head,
+        lambda hidden, targets: token_logps(hidden, head, targets),
+    )
+    logps.sum().backward()
     assert model.lm_head.weight.grad is None
     assert model.model.embed_tokens.weight.grad.abs().sum() > 0
     assert "forward" not in model.lm_head.__dict__  # the short-circuit is undone

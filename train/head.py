@@ -3,9 +3,8 @@
 A DPO step needs log π(token) at each completion position, i.e. one logit minus the logsumexp over the vocabulary.
 Materialising (positions × vocabulary) fp32 logits for the whole batch costs 40 GB at 32 × 1024 tokens with
 Qwen2.5's 151,936-token vocabulary — more than the model, its gradients and Adam's moments together. Here the
-model runs with its LM head short-circuited (it returns the final hidden states of the kept positions), and
-``token_logps`` multiplies the completion positions' hidden states by the head's weight ``CHUNK_BYTES`` of fp32
-logits at a time: logsumexp and the target's logit per chunk, nothing of the chunk kept. The backward pass
+model's LM head is replaced, for one forward, by ``token_logps`` over the completion positions' final hidden
+states (``through_head``): the head's weight multiplies them ``CHUNK_BYTES`` of fp32 logits at a time: logsumexp and the target's logit per chunk, nothing of the chunk kept. The backward pass
 recomputes each chunk's logits from the saved hidden states and weight (``_TokenLogps``), so the largest
 vocabulary-sized tensor alive is one chunk's, forward and backward. TDPO's per-token KL to the reference is chunked
 the same way (``_SequentialKL``). Results equal the full-vocabulary computation to float rounding
@@ -23,7 +22,9 @@ import torch
 import torch.nn.functional as F
 from accelerate.utils import extract_model_from_parallel
 
-CHUNK_BYTES = 128 * 2**20  # fp32 logits of one chunk of positions: a fraction of a GiB, whatever the vocabulary
+CHUNK_BYTES = (
+    128 * 2**20
+)  # fp32 logits of one chunk of positions: a fraction of a GiB, whatever the vocabulary
 
 
 def chunk_rows(vocab: int) -> int:
@@ -57,7 +58,9 @@ def _grad_buffers(ctx, hidden, weight, bias) -> dict:
     need_hidden, need_weight, need_bias = ctx.needs_input_grad[:3]
     return {
         "hidden": torch.empty_like(hidden) if need_hidden else None,
-        "weight": torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if need_weight else None,
+        "weight": torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+        if need_weight
+        else None,
         "bias": torch.zeros(bias.shape, dtype=torch.float32, device=bias.device)
         if bias is not None and need_bias
         else None,
@@ -154,17 +157,24 @@ def plain_head(model):
     logit scale), else None."""
     inner = extract_model_from_parallel(model)
     config = getattr(inner, "config", None)
-    if config is None or getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+    if (
+        config is None
+        or getattr(config, "final_logit_softcapping", None)
+        or getattr(config, "logit_scale", None)
+    ):
         return None
     head = inner.get_output_embeddings()
     return head if isinstance(head, torch.nn.Linear) else None
 
 
 @contextlib.contextmanager
-def _hidden_out(head: torch.nn.Linear):
-    """Within: ``head`` returns its input, so the model's "logits" are its final hidden states."""
-    own = head.__dict__.get("forward")  # a hook's wrapper (accelerate's device hooks set one) comes back after
-    head.forward = _identity
+def _replaced(head: torch.nn.Linear, forward):
+    """Within: ``head(hidden)`` is ``forward(hidden)``. The head's own hooks still run (DeepSpeed ZeRO-3 gathers its
+    weight in one), and its weight is used inside the model's forward, as DDP's unused-parameter search expects."""
+    own = head.__dict__.get(
+        "forward"
+    )  # a hook's wrapper (accelerate's device hooks set one) comes back after
+    head.forward = forward
     try:
         yield
     finally:
@@ -172,10 +182,6 @@ def _hidden_out(head: torch.nn.Linear):
             del head.forward
         else:
             head.forward = own
-
-
-def _identity(hidden: torch.Tensor) -> torch.Tensor:
-    return hidden
 
 
 def kept_positions(completion_mask: torch.Tensor) -> torch.Tensor:
@@ -195,15 +201,18 @@ def compact_logits(model, model_kwargs: dict, completion_mask: torch.Tensor):
     return logits, model_kwargs["input_ids"][:, keep + 1], completion_mask[:, 1:].bool()[:, keep]
 
 
-def completion_hidden(model, model_kwargs: dict, completion_mask: torch.Tensor, head: torch.nn.Linear):
-    """(hidden states (N, H) of the N positions that predict a completion token, those tokens (N,), their row
-    (N,)) from one forward through ``model(...)`` with ``head`` short-circuited."""
+def through_head(model, model_kwargs: dict, completion_mask: torch.Tensor, head: torch.nn.Linear, fn):
+    """One forward through ``model(...)`` whose LM ``head`` is replaced by ``fn(hidden states (N, H) of the N
+    positions that predict a completion token, those tokens (N,))``; returns (what ``fn`` returned, each
+    position's row (N,)). Called through ``model(...)``, so DDP, PEFT and DeepSpeed wrappers see an ordinary
+    forward."""
     keep = kept_positions(completion_mask)
-    with _hidden_out(head):
-        hidden = model(**model_kwargs, use_cache=False, logits_to_keep=keep).logits
     mask = completion_mask[:, 1:].bool()[:, keep]
+    targets = model_kwargs["input_ids"][:, keep + 1][mask]
+    with _replaced(head, lambda hidden: fn(hidden[mask], targets)):
+        out = model(**model_kwargs, use_cache=False, logits_to_keep=keep).logits
     rows = torch.arange(mask.size(0), device=mask.device)[:, None].expand_as(mask)
-    return hidden[mask], model_kwargs["input_ids"][:, keep + 1][mask], rows[mask]
+    return out, rows[mask]
 
 
 def token_logps(hidden: torch.Tensor, head: torch.nn.Linear, targets: torch.Tensor) -> torch.Tensor:
@@ -216,7 +225,14 @@ def position_kl(hidden, head, ref_hidden, ref_head) -> torch.Tensor:
     """KL(π_ref ‖ π_θ) per position (N,), chunked (``_SequentialKL``)."""
     rows = chunk_rows(head.out_features)
     return _SequentialKL.apply(
-        hidden, head.weight, head.bias, ref_hidden, ref_head.weight, ref_head.bias, rows, _matmul_dtype(hidden)
+        hidden,
+        head.weight,
+        head.bias,
+        ref_hidden,
+        ref_head.weight,
+        ref_head.bias,
+        rows,
+        _matmul_dtype(hidden),
     )
 
 
@@ -238,5 +254,7 @@ def completion_logps(model, model_kwargs: dict, completion_mask: torch.Tensor) -
     head = plain_head(model)
     if head is None:
         return token_logps_sum(*compact_logits(model, model_kwargs, completion_mask))
-    hidden, targets, rows = completion_hidden(model, model_kwargs, completion_mask, head)
-    return per_row_sum(token_logps(hidden, head, targets), rows, completion_mask.size(0))
+    logps, rows = through_head(
+        model, model_kwargs, completion_mask, head, lambda hidden, targets: token_logps(hidden, head, targets)
+    )
+    return per_row_sum(logps, rows, completion_mask.size(0))

@@ -16,24 +16,24 @@ import logging
 from dataclasses import dataclass
 
 import torch
-from accelerate.utils import is_peft_model
+from accelerate.utils import gather_object, is_peft_model
 from datasets import Dataset
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from data.records import content_id, now
 from data.workspace import Workspace
-from train.losses import PairLoss, pair_loss, sequential_kl, tdpo_offset
 from train.head import (
     compact_logits,
-    completion_hidden,
     completion_logps,
     per_row_sum,
     plain_head,
     position_kl,
+    through_head,
     token_logps,
     token_logps_sum,
 )
+from train.losses import PairLoss, pair_loss, sequential_kl, tdpo_offset
 from train.seam import PreferenceCollator, SeamDPOTrainer, reference_adapter
 
 log = logging.getLogger(__name__)
@@ -131,11 +131,7 @@ class PreferenceTrainer(SeamDPOTrainer):
         )
 
     def reference_logps(self, dataset: Dataset, name: str, batch_size: int) -> Dataset:
-        if (
-            self.ref_cache is None
-            or "ref_key" not in dataset.column_names
-            or self.accelerator.num_processes > 1
-        ):
+        if self.ref_cache is None or "ref_key" not in dataset.column_names:
             return self.stock_reference_logps(dataset, name, batch_size)
         reference = self.reference_fingerprint()
         keys = dataset["ref_key"]
@@ -150,7 +146,9 @@ class PreferenceTrainer(SeamDPOTrainer):
             pair_ids = (
                 [dataset[i]["pair_id"] for i in missing] if "pair_id" in dataset.column_names else subset
             )
-            self.ref_cache.store(reference, subset, pair_ids, chosen, rejected)
+            if self.accelerator.is_main_process:  # one writer; the other ranks hold the same values
+                self.ref_cache.store(reference, subset, pair_ids, chosen, rejected)
+            self.accelerator.wait_for_everyone()
             found.update(zip(subset, zip(chosen, rejected)))
         else:
             log.info("reference log-probs: all %d read from the workspace cache (%s)", len(keys), name)
@@ -158,6 +156,16 @@ class PreferenceTrainer(SeamDPOTrainer):
         return dataset.add_column("ref_rejected_logps", [found[k][1] for k in keys])
 
     def _reference_pass(self, dataset: Dataset, batch_size: int) -> tuple[list[float], list[float]]:
+        """(chosen, rejected) reference log-probs of every row of ``dataset``: each process scores a contiguous
+        share of the rows, and every process gets all of them back in order."""
+        indices = list(range(len(dataset)))
+        with self.accelerator.split_between_processes(indices) as share:
+            chosen, rejected = self._reference_rows(dataset.select(share), batch_size) if share else ([], [])
+        if self.accelerator.num_processes > 1:
+            chosen, rejected = gather_object(chosen), gather_object(rejected)
+        return chosen, rejected
+
+    def _reference_rows(self, dataset: Dataset, batch_size: int) -> tuple[list[float], list[float]]:
         columns = ["prompt_ids", "chosen_ids", "rejected_ids"]
         loader = DataLoader(
             dataset.select_columns(columns).with_format(None),
@@ -250,14 +258,26 @@ class PreferenceTrainer(SeamDPOTrainer):
         head, ref_head = plain_head(model), plain_head(reference)
         if head is None or ref_head is None:
             return self._tdpo_terms_full_logits(model, reference, adapters_off, model_kwargs, completion_mask)
-        hidden, targets, rows = completion_hidden(model, model_kwargs, completion_mask, head)
+
+        def ref_terms(hidden, targets):  # (N, H + 1): the hidden states and the token log-probs
+            return torch.cat([hidden.float(), token_logps(hidden, ref_head, targets)[:, None]], dim=1)
+
         with torch.no_grad(), self.checkpointing_off(), adapters_off:
-            ref_hidden, _, _ = completion_hidden(reference, model_kwargs, completion_mask, ref_head)
-            ref_logps = token_logps(ref_hidden, ref_head, targets)
+            ref_out, rows = through_head(reference, model_kwargs, completion_mask, ref_head, ref_terms)
+        ref_hidden, ref_logps = ref_out[:, :-1], ref_out[:, -1]
+
+        def policy_terms(hidden, targets):  # (2, N): token log-probs, KL(π_ref ‖ π_θ) per position
+            return torch.stack(
+                [token_logps(hidden, head, targets), position_kl(hidden, head, ref_hidden, ref_head)]
+            )
+
+        (logps, seqkl), _ = through_head(model, model_kwargs, completion_mask, head, policy_terms)
         batch = completion_mask.size(0)
-        logps = token_logps(hidden, head, targets)
-        seqkl = position_kl(hidden, head, ref_hidden, ref_head)
-        return per_row_sum(logps, rows, batch), per_row_sum(ref_logps, rows, batch), per_row_sum(seqkl, rows, batch)
+        return (
+            per_row_sum(logps, rows, batch),
+            per_row_sum(ref_logps, rows, batch),
+            per_row_sum(seqkl, rows, batch),
+        )
 
     def _tdpo_terms_full_logits(self, model, reference, adapters_off, model_kwargs, completion_mask):
         """``_tdpo_terms`` on the compact full logits, for models without a plain head (a logit soft-cap)."""
