@@ -12,7 +12,7 @@ from data import Completion, Label, Pair, Prompt, Workspace
 from tests.test_train import TEXTS, build_workspace, options
 from train.evaluate import paired_change, preference_metrics, wilson_interval
 from train.fit import PROMPT_FILLS, fit_rows, shorten_prompt
-from train.memory import GIB, ModelShape, estimate_bytes, plan_memory
+from train.memory import GIB, Batch, MemoryPlanError, ModelShape, Setup, estimate_bytes, plan_memory
 from train.report import summary_lines
 from train.run import train
 
@@ -63,7 +63,7 @@ def test_long_prompts_are_truncated_and_trained_and_counted(tmp_path, tiny_model
     rows = result["metrics"]["rows"]
     total = 10 if method == "dpo" else 20  # KTO: both completions of every prompt
     assert rows == {"rows_in": total, "rows_trained": total, "rows_truncated": 2 if method == "dpo" else 4,
-                    "rows_dropped": {}}  # fmt: skip
+                    "rows_dropped": {}, "longest_tokens": 96}  # fmt: skip
     assert result["metrics"]["train_rows"] == total
     trained = json.loads(ws.frame("models").set_index("id").loc[result["id"], "data"])
     assert len(trained.get("pair_ids", trained.get("completion_ids"))) == total
@@ -127,26 +127,46 @@ def test_short_runs_have_no_warmup_step_at_learning_rate_zero(tmp_path, tiny_mod
     assert history[0]["learning_rate"] == pytest.approx(1e-3)
 
 
-QWEN_05B = ModelShape(params=494_032_768, layers=24, hidden=896, vocab=151_936)
-SMOLLM_135M = ModelShape(params=134_515_008, layers=30, hidden=576, vocab=49_152)
+QWEN_05B = ModelShape(params=494_032_768, layers=24, hidden=896, vocab=151_936, intermediate=4864)
+SMOLLM_135M = ModelShape(params=134_515_008, layers=30, hidden=576, vocab=49_152, intermediate=1536)
+ASKED = Setup(0, False, Batch(4, 1, 512))
 
 
-def test_memory_plan_picks_lora_when_full_fine_tuning_does_not_fit():
-    plan = plan_memory(QWEN_05B, 22 * GIB, lora_r=None, checkpointing=False, batch_size=4, max_length=512)
-    assert plan.lora_r == 16 and "full fine-tuning needs about" in plan.reason
-    full = estimate_bytes(QWEN_05B, lora=False, checkpointing=False, batch_size=4, max_length=512)
-    assert full > 0.85 * 22 * GIB  # the 0.5B run that was OOM-killed at 20.9 GB does not pass as fitting
+def test_memory_plan_estimate_by_hand():
+    # weights 16 + 2 (bf16 copies) per parameter; activations 2·4·512 tokens × 24 layers × (20·896 + 8·4864);
+    # the chunked head: 3 chunks + the head's fp32 gradient; 1 GiB overhead.
+    expected = 18 * 494_032_768 + 4096 * 24 * (20 * 896 + 8 * 4864) + 3 * 2**27 + 151_936 * 896 * 4 + GIB
+    assert estimate_bytes(QWEN_05B, ASKED, bf16=True) == expected
+    # TRL's head holds the batch's fp32 logits three times instead
+    trl_head = estimate_bytes(QWEN_05B, ASKED, bf16=True, chunked_head=False)
+    assert trl_head - expected == 4096 * 151_936 * 12 - 3 * 2**27 - 151_936 * 896 * 4
+
+
+def test_memory_plan_falls_back_in_order_and_keeps_the_effective_batch():
+    def plan(gib, **kwargs):
+        return plan_memory(QWEN_05B, gib * GIB, ASKED, lora_fixed=False, bf16=True, **kwargs)
+
+    assert plan(22).setup == ASKED and plan(22).reason == "as asked"
+    assert plan(13).setup == Setup(0, True, Batch(4, 1, 512))  # gradient checkpointing first
+    assert plan(12.2).setup == Setup(0, True, Batch(1, 4, 512))  # then a smaller micro-batch
     assert (
-        plan_memory(
-            SMOLLM_135M, 22 * GIB, lora_r=None, checkpointing=False, batch_size=4, max_length=512
-        ).lora_r
-        == 0
+        plan(12.2)
+        .line()
+        .startswith(
+            "memory plan: full fine-tuning with gradient checkpointing, micro-batch 1 x 4 accumulation steps "
+            "(effective 4), about"
+        )
     )
-    forced = plan_memory(QWEN_05B, 22 * GIB, lora_r=0, checkpointing=False, batch_size=4, max_length=512)
-    assert forced.lora_r == 0 and forced.reason == "as asked"
-    tight = plan_memory(QWEN_05B, 9 * GIB, lora_r=None, checkpointing=False, batch_size=4, max_length=512)
-    assert (tight.lora_r, tight.gradient_checkpointing) == (16, True)
-    assert "memory plan: LoRA r=16" in plan.line()
+    lora = plan(11)
+    assert lora.setup.lora_r == 16 and "--lora-r 0 forces full fine-tuning" in lora.reason
+    with pytest.raises(MemoryPlanError, match="nothing fits in 85% of 4.0 GiB; the smallest plan, LoRA r=16"):
+        plan(4)
+    forced = plan_memory(QWEN_05B, 13 * GIB, Setup(0, False, ASKED.batch), lora_fixed=True, bf16=True)
+    with pytest.raises(MemoryPlanError):  # --lora-r 0 on too small a machine: stop, not OOM later
+        plan_memory(QWEN_05B, 11 * GIB, Setup(0, False, ASKED.batch), lora_fixed=True, bf16=True)
+    assert forced.setup.lora_r == 0 and forced.setup.checkpointing
+    small = plan_memory(SMOLLM_135M, 22 * GIB, ASKED, lora_fixed=False)
+    assert small.setup == ASKED
 
 
 def test_wilson_interval_and_the_report_print_it():

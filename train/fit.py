@@ -95,11 +95,12 @@ def fit_rows(
 ) -> tuple[list[dict], dict]:
     """The rows that will be trained (prompts shortened where ``mode`` is ``prompt``), and their accounting:
     ``rows_in``, ``rows_trained``, ``rows_truncated`` (prompt shortened or a completion cut at its end) and
-    ``rows_dropped`` {reason: count}. ``whole``: the trainer drops sequences over ``max_length`` instead of cutting
+    ``rows_dropped`` {reason: count}, ``longest_tokens`` (the longest trained row, at most ``max_length``: what the
+    memory plan budgets a sequence at). ``whole``: the trainer drops sequences over ``max_length`` instead of cutting
     them (TRL's reward trainer), so completions are cut at their end here, to fit whole."""
     if mode not in TRUNCATION_MODES:
         raise ValueError(f"truncation mode {mode!r}: expected one of {', '.join(TRUNCATION_MODES)}")
-    kept, truncated, dropped = [], 0, Counter()
+    kept, truncated, dropped, longest = [], 0, Counter(), 0
     for row in rows:
         prompt_length = len(_prompt_ids(tokenizer, row["prompt"]))
         lengths = [
@@ -110,7 +111,9 @@ def fit_rows(
             continue
         if prompt_length + max(lengths) <= max_length:
             kept.append(row)
+            longest = max(longest, prompt_length + max(lengths))
             continue
+        longest = max_length  # a kept row longer than max_length is cut to it
         if mode == "drop":
             if prompt_length >= max_length or whole:
                 dropped[PROMPT_FILLS if prompt_length >= max_length else SEQUENCE_OVER] += 1
@@ -134,5 +137,6 @@ def fit_rows(
         "rows_trained": len(kept),
         "rows_truncated": truncated,
         "rows_dropped": dict(sorted(dropped.items())),
+        "longest_tokens": longest if kept else 0,
     }
     return kept, counts

@@ -1,16 +1,26 @@
-"""The memory plan: before any weights load, pick full fine-tuning or LoRA (and gradient checkpointing) so that the
-run fits the machine, and say so in one line.
+"""The memory plan: before any weights load, pick how the run trains so that it fits the machine, and say so in
+one line.
 
-The estimate, in bytes (fp32 weights, AdamW):
-- full fine-tuning: 16 per parameter (weights 4, gradients 4, Adam's two moments 8); LoRA: 4 per frozen parameter
-  (the adapters are a rounding error); a method that keeps its reference in memory (TDPO) adds 4 per parameter;
-- activations: per sequence token, layers × hidden × 40 bytes kept for the backward pass (about 1/layers of that
-  with gradient checkpointing), plus the LM head's logits, their log-softmax and its gradient (3 × vocab × 4 bytes
-  per completion position); a pairwise batch holds 2 × batch sequences, KTO's 2 × batch (its KL batch);
-- 2 GiB for the framework, the data and the allocator's slack.
-The plan takes the cheapest change that fits within 85 % of the available memory: full fine-tuning, then LoRA,
-then LoRA with gradient checkpointing. ``--lora-r 0`` forces full fine-tuning and ``--lora-r N`` LoRA: the plan
-then only warns when the estimate does not fit.
+The estimate, in bytes (fp32 master weights, AdamW), calibrated against measured peaks (benchmarks/bench_plan.py,
+RESULTS.md "Memory plan"):
+- weights: full fine-tuning 16 per parameter (weights 4, gradients 4, Adam's two moments 8), LoRA 4 per frozen
+  parameter; bf16 autocast adds the 2-byte copies of the weights it casts; a method that keeps its reference in
+  memory (TDPO) adds 4 per parameter;
+- activations kept for the backward pass, per token and layer: about 20 bytes per hidden unit and 8 per MLP unit
+  under bf16 autocast, twice that in fp32 (the layer's inputs, its attention's q/k/v and output, the MLP's gate,
+  up and activation); with gradient checkpointing, each layer's fp32 input plus one layer's activations;
+- the log-prob head: with the chunked head (`train.head`, our sigmoid-family loss) three chunks of
+  ``CHUNK_BYTES`` and the head's fp32 gradient; with TRL's head (its other loss types, KTO) the batch's fp32 logits,
+  their log-softmax and its gradient (3 × vocabulary × 4 bytes per token);
+- ``OVERHEAD`` for the interpreter, the libraries, the data and the allocator's slack.
+A batch holds 2 × micro-batch sequences (chosen and rejected; KTO: its KL batch), each as long as the longest row
+fitted into --max-length.
+
+If the estimate does not fit within ``HEADROOM`` of the available memory, the plan takes the first change that
+fits, in this order: gradient checkpointing; a smaller micro-batch with gradient accumulation (the same
+effective batch: micro-batch × accumulation stays --batch-size × --grad-accum); LoRA (r=16) with the same two
+fallbacks. ``--lora-r 0`` forces full fine-tuning and ``--lora-r N`` LoRA (the other fallbacks still apply). When
+nothing fits, it stops with one line naming the estimate rather than starting a run that cannot finish.
 """
 
 from __future__ import annotations
@@ -21,13 +31,20 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.errors import PrefloopError
+from train.head import CHUNK_BYTES
+
 log = logging.getLogger(__name__)
 
 GIB = 2**30
-OVERHEAD = 2 * GIB
+OVERHEAD = GIB
 HEADROOM = 0.85
 DEFAULT_LORA_R = 16
-ACTIVATION_BYTES = 40  # per token, layer and hidden unit, fp32, no checkpointing
+HIDDEN_BYTES, MLP_BYTES = 20, 8  # per token and layer, bf16 autocast; fp32 doubles them
+
+
+class MemoryPlanError(PrefloopError):
+    """No plan fits the available memory."""
 
 
 @dataclass(frozen=True)
@@ -36,91 +53,145 @@ class ModelShape:
     layers: int
     hidden: int
     vocab: int
+    intermediate: int = 0  # MLP width (0: 4 × hidden)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one optimiser step holds: micro-batch rows per device, accumulation steps, tokens per sequence."""
+
+    micro: int
+    accumulation: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Setup:
+    """How the run trains: what the plan may change (LoRA rank, checkpointing, the micro-batch)."""
+
+    lora_r: int
+    checkpointing: bool
+    batch: Batch
 
 
 @dataclass(frozen=True)
 class Plan:
-    lora_r: int
-    gradient_checkpointing: bool
+    setup: Setup
     estimate: int  # bytes
     available: int  # bytes
     reason: str
 
+    @property
+    def lora_r(self) -> int:
+        return self.setup.lora_r
+
+    @property
+    def gradient_checkpointing(self) -> bool:
+        return self.setup.checkpointing
+
     def line(self) -> str:
-        how = f"LoRA r={self.lora_r}" if self.lora_r else "full fine-tuning"
-        if self.gradient_checkpointing:
-            how += " with gradient checkpointing"
-        return f"memory plan: {how}, about {self.estimate / GIB:.1f} of {self.available / GIB:.1f} GiB ({self.reason})"
+        return (
+            f"memory plan: {describe(self.setup)}, about {self.estimate / GIB:.1f} of "
+            f"{self.available / GIB:.1f} GiB ({self.reason})"
+        )
+
+
+def describe(setup: Setup) -> str:
+    """E.g. "full fine-tuning with gradient checkpointing, micro-batch 2 x 2 accumulation steps (effective 4)"."""
+    how = f"LoRA r={setup.lora_r}" if setup.lora_r else "full fine-tuning"
+    if setup.checkpointing:
+        how += " with gradient checkpointing"
+    batch = setup.batch
+    how += f", micro-batch {batch.micro}"
+    if batch.accumulation > 1:
+        how += f" x {batch.accumulation} accumulation steps (effective {batch.micro * batch.accumulation})"
+    return how
 
 
 def estimate_bytes(
     shape: ModelShape,
+    setup: Setup,
     *,
-    lora: bool,
-    checkpointing: bool,
-    batch_size: int,
-    max_length: int,
+    bf16: bool = False,
+    chunked_head: bool = True,
     reference_in_memory: bool = False,
 ) -> int:
-    weights = shape.params * (4 if lora else 16) + (4 * shape.params if reference_in_memory else 0)
-    tokens = 2 * batch_size * max_length
-    per_token = shape.layers * shape.hidden * ACTIVATION_BYTES
-    if checkpointing:
-        per_token = per_token // max(shape.layers, 1) + shape.hidden * 4 * shape.layers
-    logits = tokens * shape.vocab * 4 * 3
-    return weights + tokens * per_token + logits + OVERHEAD
+    """Peak bytes of a training step of a model of ``shape`` trained as ``setup`` says (see the module doc)."""
+    params = shape.params
+    weights = params * (4 if setup.lora_r else 16) + (2 * params if bf16 else 0)
+    weights += 4 * params if reference_in_memory else 0
+    tokens = 2 * setup.batch.micro * setup.batch.length
+    scale = 1 if bf16 else 2
+    per_layer = scale * (HIDDEN_BYTES * shape.hidden + MLP_BYTES * (shape.intermediate or 4 * shape.hidden))
+    if setup.checkpointing:
+        activations = tokens * (shape.layers * shape.hidden * 4 + per_layer)
+    else:
+        activations = tokens * shape.layers * per_layer
+    if chunked_head:
+        head = 3 * CHUNK_BYTES + (0 if setup.lora_r else shape.vocab * shape.hidden * 4)
+    else:
+        head = tokens * shape.vocab * 4 * 3
+    return weights + activations + head + OVERHEAD
+
+
+def _micro_batches(batch: Batch) -> list[Batch]:
+    """The micro-batches that keep the effective batch: each divisor of the micro-batch, largest first."""
+    total = batch.micro * batch.accumulation
+    return [
+        Batch(micro, total // micro, batch.length)
+        for micro in range(batch.micro, 0, -1)
+        if batch.micro % micro == 0
+    ]
+
+
+def candidate_setups(requested: Setup, lora_fixed: bool) -> list[Setup]:
+    """Setups in the plan's order of preference: as asked, then gradient checkpointing, then smaller micro-batches
+    (with checkpointing), then the same with LoRA (unless the user fixed --lora-r)."""
+    ranks = [requested.lora_r] if lora_fixed or requested.lora_r else [0, DEFAULT_LORA_R]
+    setups = []
+    for rank in ranks:
+        setups.append(Setup(rank, requested.checkpointing, requested.batch))
+        setups += [Setup(rank, True, batch) for batch in _micro_batches(requested.batch)]
+    return list(dict.fromkeys(setups))
 
 
 def plan_memory(
     shape: ModelShape,
     available: int,
+    requested: Setup,
     *,
-    lora_r: int | None,
-    checkpointing: bool,
-    batch_size: int,
-    max_length: int,
+    lora_fixed: bool,
+    bf16: bool = False,
+    chunked_head: bool = True,
     reference_in_memory: bool = False,
 ) -> Plan:
-    """The plan for a model of ``shape`` in ``available`` bytes; ``lora_r`` None lets the plan choose."""
+    """The first setup (``candidate_setups``) whose estimate fits ``HEADROOM`` of ``available`` bytes;
+    ``MemoryPlanError`` when none does."""
     budget = int(available * HEADROOM)
 
-    def estimate(lora: bool, ckpt: bool) -> int:
+    def estimate(setup: Setup) -> int:
         return estimate_bytes(
-            shape,
-            lora=lora,
-            checkpointing=ckpt,
-            batch_size=batch_size,
-            max_length=max_length,
-            reference_in_memory=reference_in_memory,
+            shape, setup, bf16=bf16, chunked_head=chunked_head, reference_in_memory=reference_in_memory
         )
 
-    if lora_r is not None:  # the user chose
-        need = estimate(bool(lora_r), checkpointing)
-        if need > budget:
-            log.warning(
-                "the run may not fit: about %.1f GiB needed, %.1f GiB available (--lora-r, --batch-size, "
-                "--max-length or --gradient-checkpointing lower it)",
-                need / GIB,
-                available / GIB,
-            )
-        return Plan(lora_r, checkpointing, need, available, "as asked")
-    for lora, ckpt in ((False, checkpointing), (True, checkpointing), (True, True)):
-        need = estimate(lora, ckpt)
+    candidates = candidate_setups(requested, lora_fixed)
+    for setup in candidates:
+        need = estimate(setup)
         if need <= budget:
-            r = DEFAULT_LORA_R if lora else 0
             reason = (
-                "full fine-tuning fits"
-                if not lora
-                else f"full fine-tuning needs about {estimate(False, checkpointing) / GIB:.1f} GiB; --lora-r 0 forces it"
+                "as asked"
+                if setup == candidates[0]
+                else f"as asked needs about {estimate(requested) / GIB:.1f} GiB"
             )
-            return Plan(r, ckpt, need, available, reason)
-    need = estimate(True, True)
-    log.warning(
-        "even LoRA with gradient checkpointing needs about %.1f GiB of %.1f GiB: lower --batch-size or --max-length",
-        need / GIB,
-        available / GIB,
+            if setup.lora_r and not lora_fixed:
+                reason += "; --lora-r 0 forces full fine-tuning"
+            return Plan(setup, need, available, reason)
+    smallest = candidates[-1]
+    raise MemoryPlanError(
+        f"memory plan: nothing fits in {HEADROOM:.0%} of {available / GIB:.1f} GiB; the smallest plan, "
+        f"{describe(smallest)}, needs about {estimate(smallest) / GIB:.1f} GiB: lower --max-length or train a "
+        "smaller model"
     )
-    return Plan(DEFAULT_LORA_R, True, need, available, "nothing fits; trying the smallest plan")
 
 
 def model_shape(folder: Path) -> ModelShape:
@@ -140,6 +211,7 @@ def model_shape(folder: Path) -> ModelShape:
         layers=int(config.get("num_hidden_layers", 1)),
         hidden=int(config.get("hidden_size", 1)),
         vocab=int(config.get("vocab_size", 1)),
+        intermediate=int(config.get("intermediate_size") or 0),
     )
 
 

@@ -41,7 +41,7 @@ def cpu_has_bf16() -> bool:
     return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
-def _use_bf16(options: TrainOptions) -> bool:
+def use_bf16(options: TrainOptions) -> bool:
     """bf16 autocast (fp32 master weights): ``auto`` turns it on for CUDA GPUs and CPUs that compute in bf16
     natively (tests/test_train_fit.py checks that the learning curve matches fp32's; RESULTS.md the speed)."""
     if options.bf16 == "auto":
@@ -91,7 +91,7 @@ def train_once(
     else:
         model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
     _set_threads(options, sum(p.numel() for p in model.parameters()))
-    bf16 = _use_bf16(options)
+    bf16 = use_bf16(options)
     if torch.cuda.is_available():
         model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
     if before is None:

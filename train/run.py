@@ -20,9 +20,9 @@ from data.records import content_id, random_id
 from data.workspace import Workspace
 from train.builders import rows_per_step
 from train.fit import fit_rows
-from train.memory import available_memory, model_shape, plan_memory
+from train.memory import Batch, Setup, available_memory, model_shape, plan_memory
 from train.methods import Method, get_method
-from train.once import train_once
+from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
 from train.pairs import TrainDataError, add_agreement, kto_rows, preference_rows
 from train.saving import load_tokenizer, model_path
@@ -129,19 +129,30 @@ def _rows_for_steps(options: TrainOptions, method: Method, rows: list[dict], fit
     return rows[:needed]
 
 
-def _plan(options: TrainOptions, method: Method, start: Path) -> tuple[TrainOptions, dict]:
+def _plan(options: TrainOptions, method: Method, start: Path, longest: int) -> tuple[TrainOptions, dict]:
+    """The memory plan (`train.memory`) for sequences of ``longest`` tokens; the options it changes applied."""
+    requested = Setup(
+        options.lora_r or 0,
+        options.gradient_checkpointing,
+        Batch(options.batch_size, options.grad_accum, min(longest, options.max_length)),
+    )
     plan = plan_memory(
         model_shape(start),
         available_memory(),
-        lora_r=options.lora_r,
-        checkpointing=options.gradient_checkpointing,
-        batch_size=options.batch_size,
-        max_length=options.max_length,
+        requested,
+        lora_fixed=options.lora_r is not None,
+        bf16=use_bf16(options),
+        chunked_head=bool(method.pair_loss and method.pair_loss(options)),
         reference_in_memory=method.reference_in_memory,
     )
     log.info(plan.line())
+    batch = plan.setup.batch
     options = dataclasses.replace(
-        options, lora_r=plan.lora_r, gradient_checkpointing=plan.gradient_checkpointing
+        options,
+        lora_r=plan.lora_r,
+        gradient_checkpointing=plan.gradient_checkpointing,
+        batch_size=batch.micro,
+        grad_accum=batch.accumulation,
     )
     return options, {"memory_plan": plan.line()}
 
@@ -159,7 +170,7 @@ def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> 
     out = _out_dir(options, workspace)
     train_rows, eval_rows, eval_split, counts = _rows(options, method, workspace, eval_rounds)
     train_rows, eval_rows, accounting = _fit(options, method, start, train_rows, eval_rows)
-    options, plan = _plan(options, method, start)
+    options, plan = _plan(options, method, start, accounting["rows"]["longest_tokens"])
     notes = {**_pair_columns(options, method, train_rows), "data_counts": dict(counts), **accounting, **plan}
     train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
     evaluation = (eval_rows, eval_split)
