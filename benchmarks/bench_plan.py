@@ -2,6 +2,7 @@
 
     python benchmarks/bench_plan.py                                   # the three shapes below, one at a time
     python benchmarks/bench_plan.py --shapes qwen2.5-0.5b --batch-size 4 --max-length 512 --lora-r 0
+    python benchmarks/bench_plan.py --build-only     # only build the folders (for bench_train.py --model)
 
 For each shape: a model folder with that architecture and random weights (built once under --folder, SmolLM2's
 tokenizer and chat template: its token ids fit every vocabulary here; memory does not depend on the weights'
@@ -130,6 +131,8 @@ def measure(model: Path, args, tmp: Path) -> dict:
     ]  # fmt: skip
     if args.lora_r is not None:
         command += ["--lora-r", str(args.lora_r)]
+    if args.gradient_checkpointing:
+        command.append("--gradient-checkpointing")
     done = subprocess.run(command, capture_output=True, text=True)
     log = done.stdout + done.stderr
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", log)
@@ -151,12 +154,24 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--lora-r", type=int, help="passed to python -m train (default: the plan chooses)")
+    parser.add_argument("--gradient-checkpointing", action="store_true", help="passed to python -m train")
     parser.add_argument(
         "--folder", type=Path, default=Path(tempfile.gettempdir()) / "prefloop-shapes", help="model folders"
     )
+    parser.add_argument("--build-only", action="store_true", help="build the model folders, print them, stop")
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
-    print(f"python -m train --method dpo --max-steps 2, batch {args.batch_size} x {args.max_length} tokens")
+    if args.build_only:
+        for name in args.shapes.split(","):
+            print(build_shape(name, args.folder))
+        return 0
+    asked = (f" --lora-r {args.lora_r}" if args.lora_r is not None else "") + (
+        " --gradient-checkpointing" if args.gradient_checkpointing else ""
+    )
+    print(
+        f"python -m train --method dpo --max-steps 2 --batch-size {args.batch_size} --max-length "
+        f"{args.max_length}{asked} (rows filling --max-length)"
+    )
     print(f"{'shape':14} {'exit':>4} {'estimate GiB':>12} {'peak GiB':>9} {'est/peak':>8}  plan")
     failed = 0
     for name in args.shapes.split(","):
