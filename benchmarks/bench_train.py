@@ -1,15 +1,22 @@
-"""DPO step time: our trainer vs the naive loop, side by side in one run, same model, data and batch size.
+"""DPO step time and peak memory: our trainer against the naive loop and stock TRL, side by side, same model,
+rows, batch, length and precision.
 
     python benchmarks/bench_train.py                       # SmolLM2-135M, the sample DPO pairs, batch 4, 3 timed steps
     python benchmarks/bench_train.py --model PATH --steps 5 --batch-size 8 --max-length 512 --bf16
+    python benchmarks/bench_train.py --sides naive,ours,trl-stock,trl-precompute --model PATH --batch-size 4 \
+        --max-length 512 --ours-bf16 --bf16                # the anchor users would pick instead: stock TRL
 
-The naive loop is the textbook one (seed 002): per step four separate forward passes (policy on chosen, policy on
-rejected, reference on chosen, reference on rejected; the reference recomputed every step, both models in memory),
-full-vocabulary log-softmax, sigmoid DPO loss, AdamW. Ours is `python -m train --method dpo`'s trainer: reference
-log-probs precomputed once (and cached in the workspace), chosen and rejected in one forward pass.
+Sides: ``naive`` is the textbook loop (seed 002): per step four separate forward passes (policy on chosen, policy
+on rejected, reference on chosen, reference on rejected; the reference recomputed every step, both models in
+memory), full-vocabulary log-softmax, sigmoid DPO loss, AdamW. ``ours`` is `python -m train --method dpo`'s
+trainer: reference log-probs precomputed once (and cached in the workspace), chosen and rejected in one forward
+pass, the chunked log-prob head (`train.head`). ``trl`` is ours with TRL's loss and head. ``trl-stock`` is
+``trl.DPOTrainer`` with its defaults (a reference model in memory, gradient checkpointing on) and
+``trl-precompute`` the same with ``precompute_ref_log_probs=True``.
 
-Each side runs in its own fresh process (so neither inherits the other's allocator state); the parent prints the
-median step time, the reference pass (ours, once per data set), peak memory and the ratio.
+Each side runs in its own fresh process (so neither inherits the other's allocator state or peak memory); the
+parent prints the median step time, the reference pass / trainer construction, the peak memory (CPU: peak RSS;
+CUDA: peak allocated) and ours' ratios to the others, with their targets.
 """
 
 from __future__ import annotations
@@ -162,6 +169,7 @@ def run_ours(args, trl_head: bool = False) -> dict:
             max_steps=args.steps + 1,
             learning_rate=1e-6,
             bf16="on" if args.bf16 or args.ours_bf16 else "off",
+            gradient_checkpointing=args.gradient_checkpointing,
             save_steps=10_000,
         )
         start = time.perf_counter()
@@ -244,6 +252,11 @@ def main() -> int:
         help="bf16 autocast on our side only (fp32 master weights), against the textbook fp32 naive loop",
     )
     parser.add_argument(
+        "--gradient-checkpointing",
+        action="store_true",
+        help="ours with gradient checkpointing (trl-stock has it on: TRL's default)",
+    )
+    parser.add_argument(
         "--sides",
         default="naive,ours",
         help="comma-separated: naive, ours, trl (ours with TRL's log-prob head), trl-stock (trl.DPOTrainer with "
@@ -260,7 +273,8 @@ def main() -> int:
     print(
         f"model {args.model}, DPO, batch {args.batch_size} pairs, max length {args.max_length}, "
         f"{'bf16 autocast' if args.bf16 else 'ours bf16 autocast, naive fp32' if args.ours_bf16 else 'fp32'}, "
-        f"{args.steps} timed steps, on {device_name()}"
+        f"{args.steps} timed steps, ours {'with' if args.gradient_checkpointing else 'without'} gradient "
+        f"checkpointing, on {device_name()}"
     )
     print(f"{'side':14} {'step s':>8} {'ref pass s':>11} {'peak MiB':>9}")
     for r in results.values():
