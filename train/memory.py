@@ -8,7 +8,8 @@ RESULTS.md "Memory plan"):
   memory (TDPO) adds 4 per parameter;
 - activations kept for the backward pass, per token and layer: about 20 bytes per hidden unit and 8 per MLP unit
   under bf16 autocast, twice that in fp32 (the layer's inputs, its attention's q/k/v and output, the MLP's gate,
-  up and activation); with gradient checkpointing, each layer's fp32 input plus one layer's activations;
+  up and activation), plus 4 bytes per head and key position (the attention probabilities: quadratic in the
+  length); with gradient checkpointing, each layer's fp32 input plus one layer's activations;
 - the log-prob head: with the chunked head (`train.head`, our sigmoid-family loss) three chunks of
   ``CHUNK_BYTES`` and the head's fp32 gradient; with TRL's head (its other loss types, KTO) the batch's fp32 logits,
   their log-softmax and its gradient (3 × vocabulary × 4 bytes per token);
@@ -37,10 +38,11 @@ from train.head import CHUNK_BYTES
 log = logging.getLogger(__name__)
 
 GIB = 2**30
-OVERHEAD = GIB
+OVERHEAD = GIB // 2
 HEADROOM = 0.85
 DEFAULT_LORA_R = 16
 HIDDEN_BYTES, MLP_BYTES = 20, 8  # per token and layer, bf16 autocast; fp32 doubles them
+ATTENTION_BYTES = 4  # per token, layer, head and key position: the attention probabilities kept for backward
 
 
 class MemoryPlanError(PrefloopError):
@@ -54,6 +56,7 @@ class ModelShape:
     hidden: int
     vocab: int
     intermediate: int = 0  # MLP width (0: 4 × hidden)
+    heads: int = 0  # attention heads (0: hidden / 64)
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ def estimate_bytes(
     tokens = 2 * setup.batch.micro * setup.batch.length
     scale = 1 if bf16 else 2
     per_layer = scale * (HIDDEN_BYTES * shape.hidden + MLP_BYTES * (shape.intermediate or 4 * shape.hidden))
+    per_layer += ATTENTION_BYTES * (shape.heads or shape.hidden // 64) * setup.batch.length
     if setup.checkpointing:
         activations = tokens * (shape.layers * shape.hidden * 4 + per_layer)
     else:
@@ -212,6 +216,7 @@ def model_shape(folder: Path) -> ModelShape:
         hidden=int(config.get("hidden_size", 1)),
         vocab=int(config.get("vocab_size", 1)),
         intermediate=int(config.get("intermediate_size") or 0),
+        heads=int(config.get("num_attention_heads") or 0),
     )
 
 
