@@ -1,6 +1,7 @@
 """TRL's DPOTrainer (through `train.seam`) with small additions: our per-pair loss for the sigmoid/robust family
-(DPOP, label noise from labeller agreement, per-pair weights, ODPO offsets, TDPO's token-level KL) on a compact LM
-head, and reference log-probs cached in the workspace.
+(DPOP, label noise from labeller agreement, per-pair weights, ODPO offsets, TDPO's token-level KL) on the chunked
+log-prob head (`train.head`), and reference log-probs cached in the workspace (shared by the ranks of a
+multi-process run).
 
 Which loss runs: every method whose loss is sigmoid or robust (dpo with --loss-type sigmoid or robust, rdpo, dpop,
 spin, odpo, tdpo1/2, sdpo) runs ``train.losses.pair_loss`` through ``preference_loss`` below; the other TRL loss
