@@ -8,6 +8,7 @@ python -m data stats -w ws
 python -m data validate -w ws
 python -m data compact -w ws
 python -m data merge -w ws ws-shard2 ws-shard3   # rows sampled on other machines
+python -m data leaderboard -w ws [--by people|judge:NAME|rm:ID] [--json]   # the arena's Bradley–Terry table
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.errors import PrefloopError
 from data.export import FORMATS as EXPORT_FORMATS
 from data.export import dpo_table, kto_table, to_sft, write_parquet
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR, ImportOptions, Loaded, check_file, log_import, write_records
+from data.leaderboard import PEOPLE, board_json, board_lines, leaderboard, plot_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
-from data.schemas import SPLITS
+from data.schemas import PAIR_KINDS, SPLITS
 from data.selection import LABEL_SOURCES, choose_labels
 from data.stats import AGGREGATED, integrity_problems, workspace_stats
 from data.workspace import Workspace
@@ -100,6 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="whose labels decide (as train --labels): auto = people's where a pair has one, else judges' and "
         "reward models'; human; machine; all",
     )
+    exp.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=PAIR_KINDS,
+        default=EXPORT_KINDS,
+        help=f"dpo: pair kinds exported (default: {' '.join(EXPORT_KINDS)}; arena pairs are evaluation data)",
+    )
+    board = with_workspace("leaderboard", "Bradley–Terry strengths of the arena's models from blind votes")
+    board.add_argument(
+        "--by", default=PEOPLE, help="whose votes: people (default), judge:NAME or rm:ID (a machine labeller)"
+    )
+    board.add_argument("--json", action="store_true", help="print JSON")
+    board.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the prompts")
+    board.add_argument("--seed", type=int, default=0, help="bootstrap seed")
 
     stats = with_workspace("stats", "counts, label distribution, agreement, model lineage")
     stats.add_argument("--json", action="store_true", help="print JSON")
@@ -157,6 +174,7 @@ def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None) -> str
     return line
 
 
+EXPORT_KINDS = ("sampled", "spin", "imported")  # every kind but arena: evaluation pairs stay out unless asked
 PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
 EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "dpo": {
@@ -189,6 +207,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         labels, pairs, completions = read("labels"), read("pairs"), read("completions")
         labels = choose_labels(labels, args.labels)
+        pairs = pairs.filter(pc.is_in(pairs.column("kind"), pa.array(list(args.kinds))))
         rows, counts = dpo_table(read("prompts"), completions, pairs, labels, split=args.split)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not len(rows):
@@ -218,6 +237,27 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 print(f"  {line}")
         else:
             print(f"{key}: {value}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
+    if args.bootstrap < 1:
+        raise PrefloopError(f"--bootstrap {args.bootstrap}: must be at least 1")
+    rows = leaderboard(
+        tables["pairs"],
+        tables["completions"],
+        tables["labels"],
+        tables["models"],
+        args.by,
+        args.bootstrap,
+        args.seed,
+    )
+    png = plot_leaderboard(rows, args.by, workspace.path / "leaderboard.png")
+    print(
+        board_json(rows, args.by) if args.json else "\n".join([*board_lines(rows, args.by), f"plot: {png}"])
+    )
     return 0
 
 
@@ -263,6 +303,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "compact": cmd_compact,
     "merge": cmd_merge,
+    "leaderboard": cmd_leaderboard,
 }
 
 

@@ -13,6 +13,9 @@
     python -m generate -w ws --n 4 --pairs best-worst --judge rm        # best vs worst of 4 samples (RLHFlow)
     python -m generate -w ws --judge-iter 2 --judge rm --n 4            # machine rounds: sample, judge, DPO
 
+    python -m generate -w ws --arena base,newest --split test --limit 64    # arena: models head to head
+    python -m generate -w ws --judge smollm2-135m --kinds arena --split test  # a judge votes on the arena
+
 Reruns resume: only prompts without completions from this model in this round are sampled; `--spin-iter` reruns
 continue from the last finished step (see generate/spin.py).
 """
@@ -90,9 +93,20 @@ def check_options(options: GenerateOptions) -> None:
         raise PrefloopError("--judge does not apply to --spin (SPIN's gold answer wins by construction)")
     if options.judge and not is_reward_model_name(options.judge):
         load_template(options.judge_template)  # a bad template file fails before any model loads
+    if options.arena is not None:
+        check_arena_options(options)
     if loops:  # the training options, before any sampling
         method = "spin" if options.spin_iter else "dpo"
         check_train_options(dataclasses.replace(options.train, method=method))
+
+
+def check_arena_options(options: GenerateOptions) -> None:
+    if len(options.arena) < 2 or options.arena_pairs < 0 or options.arena_n < 1:
+        raise PrefloopError("--arena needs two models or more, --arena-pairs >= 0 and --arena-n >= 1")
+    if options.spin or options.shard or options.pairs == "best-worst":
+        raise PrefloopError(
+            "--arena samples its own pairs: --spin, --shard and --pairs best-worst do not apply"
+        )
 
 
 def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: str) -> int:
@@ -122,12 +136,14 @@ def run(options: GenerateOptions) -> dict:
     )  # a base model without --chat-template: one line, now
     shard = parse_shard(options.shard) if options.shard else None
     params = sampling_params(options)
-    if not options.spin and not options.spin_iter:
+    if not options.spin and not options.spin_iter and not options.arena:
         check_pair_params(options.n, params)
     loaded = None
     prompts = options.prompts
     loops = options.spin_iter or options.judge_iter
-    if options.judge and not loops and options.pairs != "best-worst":  # judge the pairs already there
+    if (
+        options.judge and not loops and not options.arena and options.pairs != "best-worst"
+    ):  # judge the pairs there
         from generate.bestofn import judge_workspace
 
         return judge_workspace(options, Workspace(options.workspace))
@@ -142,11 +158,15 @@ def run(options: GenerateOptions) -> dict:
     if loaded:
         write_records(workspace, *loaded)
     if options.spin_iter:
-        return run_spin(options, workspace)
+        return with_arena(options, workspace, run_spin(options, workspace))
     if options.judge_iter:
         from generate.bestofn import run_judge_loop
 
-        return run_judge_loop(options, workspace)
+        return with_arena(options, workspace, run_judge_loop(options, workspace))
+    if options.arena:
+        from generate.arena import run_arena
+
+        return run_arena(options, workspace)  # and, with --judge, the judge's votes on its pairs
     round = sampling_round(options, workspace, model_path)
     common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
     if options.pairs == "best-worst":
@@ -164,6 +184,15 @@ def run(options: GenerateOptions) -> dict:
             workspace, engine, label, options.n, params, pairs_per_prompt=options.pairs_per_prompt, **common
         )
     )
+
+
+def with_arena(options: GenerateOptions, workspace: Workspace, summary: dict) -> dict:
+    """After a loop, with --arena: the arena on the loop's held-out prompts, judged by --judge if given."""
+    if not options.arena:
+        return summary
+    from generate.arena import arena_leaderboard
+
+    return summary | {"arena": arena_leaderboard(options, workspace)}
 
 
 def _number(value: object, digits: int = 3) -> str:
@@ -246,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if options.spin_iter or options.judge_iter:
-        print("\n".join(spin_report(counts)))
+        print("\n".join(spin_report(counts) + counts.get("arena", [])))
     elif options.judge and "cost_per_pair" in counts:
         print("\n".join(judge_report(counts)))
     else:

@@ -171,6 +171,24 @@ class GenerateOptions:
         default="judge",
         metadata={"help": "judge loop: iterates go to WS/runs/<name>-iter<t> (one per chain)"},
     )
+    # Arena rounds (generate.arena): model versions answer the same prompts, paired head to head.
+    arena: tuple[str, ...] | None = field(
+        default=None,
+        metadata={
+            "help": "models to compare: base, newest, a manifest id, a short name or folder (e.g. base,newest); "
+            "after --spin-iter/--judge-iter: sampled on the loop's held-out prompts, then the leaderboard"
+        },
+    )
+    arena_pairs: int = field(
+        default=0, metadata={"help": "arena: random model pairs per prompt (0: every pair of models)"}
+    )
+    arena_n: int = field(default=1, metadata={"help": "arena: answers per prompt and model"})
+    kinds: tuple[str, ...] | None = field(
+        default=None,
+        metadata={
+            "help": "--judge alone: judge pairs of these kinds (e.g. arena; default: the labelling pairs)"
+        },
+    )
     train: TrainOptions = field(
         default_factory=TrainOptions,
         metadata={
