@@ -3,6 +3,7 @@
     python -m annotate add-user --users ws/users.toml alice [--admin]   # asks for the password twice
     python -m annotate -w ws                                             # pairwise; users from ws/users.toml
     python -m annotate -w ws --task kto --overlap 3 --guidelines guide.md --port 7861
+    python -m annotate -w ws --task arena --overlap 3   # blind votes on model versions (`generate --arena`)
     python -m annotate -w ws --order uncertainty  # least certain pairs first (after `python -m train score`)
     python -m annotate -w ws --order machine-uncertain --suggest  # machine labellers unsure first; show their pick
     python -m annotate -w demo-ws --demo-user     # adds user `demo` (admin) with a fresh password, printed once
@@ -22,11 +23,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotate.items import VIEWS
 from annotate.service import ORDERS, LabelService
 from annotate.users import Authenticator, LoginLimits, add_user, hash_password, load_users
 from data.config import add_options, build
 from data.errors import PrefloopError
-from data.schemas import TASKS
 from data.workspace import Workspace
 
 DEMO_USER = "demo"
@@ -35,7 +36,13 @@ DEMO_USER = "demo"
 @dataclass(frozen=True)
 class AnnotateOptions:
     workspace: Path = field(default=Path("ws"), metadata={"help": "workspace directory"})
-    task: str = field(default="pairwise", metadata={"help": "what to label", "choices": TASKS})
+    task: str = field(
+        default="pairwise",
+        metadata={
+            "help": "what to label (arena: the arena's pairs, blind, as pairwise labels)",
+            "choices": VIEWS,
+        },
+    )
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (loopback by default)"})
     port: int = field(default=7860, metadata={"help": "port to listen on"})
     users: Path | None = field(default=None, metadata={"help": "users TOML file (default: WS/users.toml)"})
@@ -158,7 +165,9 @@ def serve(options: AnnotateOptions) -> int:
         suggest=options.suggest,
     )
     if not service.items:
-        source = "pairs of kind `sampled`" if options.task == "pairwise" else "generated completions"
+        source = {"pairwise": "pairs of kind `sampled`", "arena": "arena pairs (`generate --arena`)"}.get(
+            options.task, "generated completions"
+        )
         raise PrefloopError(
             f"{options.workspace}: nothing to label for task {options.task} (no {source}); "
             "run `python -m generate` first"
