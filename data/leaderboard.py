@@ -257,3 +257,49 @@ def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
     atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120))
     plt.close(figure)
     return path
+
+
+# -- checking the fit by simulation (tests/test_data_leaderboard.py, benchmarks/bench_leaderboard.py) ----------
+def simulated_wins(
+    strengths: Sequence[float], prompts: int, votes: int, rng: np.random.Generator
+) -> np.ndarray:
+    """wins[p, i, j] of ``votes`` Bradley–Terry votes per prompt on every pair of models with the true
+    ``strengths`` (logits)."""
+    theta = np.asarray(strengths, dtype=float)
+    p_win = 1.0 / (1.0 + np.exp(theta[None, :] - theta[:, None]))  # σ(θ_i − θ_j)
+    upper = np.triu(np.ones_like(p_win, dtype=bool), 1)
+    wins_upper = rng.binomial(votes, np.broadcast_to(p_win, (prompts, *p_win.shape)))
+    wins = np.where(upper, wins_upper, 0).astype(float)
+    return wins + np.where(upper, votes - wins, 0).transpose(0, 2, 1)
+
+
+def simulation_check(
+    strengths: Sequence[float],
+    prompts: int = 64,
+    votes: int = 3,
+    repetitions: int = 200,
+    samples: int = BOOTSTRAP,
+    seed: int = 0,
+) -> dict:
+    """Fit ``repetitions`` simulated arenas (strengths relative to model 0, the reference): how often the fitted
+    order equals the true order, and how often each 95 % bootstrap interval holds the true strength."""
+    theta = np.asarray(strengths, dtype=float) - strengths[0]
+    rng = np.random.default_rng(seed)
+    ordered, covered = 0, np.zeros(len(theta))
+    for repetition in range(repetitions):
+        wins = simulated_wins(theta, prompts, votes, rng)
+        fitted = fit_strengths(wins.sum(axis=0))
+        low, high = bootstrap_intervals(wins, samples=samples, seed=seed + repetition)
+        ordered += bool((np.argsort(fitted) == np.argsort(theta)).all())
+        covered += (low <= theta) & (theta <= high)
+    free = covered[1:] / repetitions  # the reference is fixed at 0: always "covered"
+    return {
+        "strengths": theta.tolist(),
+        "prompts": prompts,
+        "votes_per_pair": votes,
+        "repetitions": repetitions,
+        "bootstrap": samples,
+        "order_correct": ordered / repetitions,
+        "coverage_per_model": free.tolist(),
+        "coverage": float(free.mean()),
+    }
