@@ -208,3 +208,41 @@ def test_leaderboard_of_the_judges_votes(judged_arena, three_models, capsys):
     assert (judged_arena / "leaderboard.png").stat().st_size > 0
     assert data_main(["leaderboard", "-w", str(judged_arena)]) == 2  # no people's votes yet
     assert "no votes by people on arena pairs yet" in capsys.readouterr().err
+
+
+def test_a_judge_loop_with_arena_samples_the_arena_after_the_last_iteration(tmp_path, tiny_model_dir, capsys):
+    from tests.test_generate_judge import ScriptedEngine
+
+    def better(a: str, b: str) -> str:  # the loop's "answer k" samples by k, the arena's answers by length
+        key = lambda t: (int(m.group(1)) if (m := re.search(r"answer (\d+)", t)) else 0, len(t))  # noqa: E731
+        return "[[A]]" if key(a) > key(b) else "[[B]]" if key(b) > key(a) else "[[C]]"
+
+    engine = ScriptedEngine(better)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    patch.setattr(bestofn, "resolve_model", lambda name: name)
+    prompts = tmp_path / "p.json"
+    prompts.write_text(
+        json.dumps([{"prompt": f"Write about the sea, number {i}.", "output": "x"} for i in range(9)])
+    )
+    args = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(prompts), "--engine", "hf",
+        "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",
+        "--train-max-steps", "1", "--train-batch-size", "2", "--train-learning-rate", "0.05",
+        "--arena", "base,newest", "--max-tokens", "6",
+    ]  # fmt: skip
+    try:
+        assert main(args) == 0
+    finally:
+        patch.undo()
+    out = capsys.readouterr().out
+    workspace = Workspace(tmp_path / "ws")
+    models = workspace.frame("models").sort_values("round")
+    arena = workspace.frame("pairs").query("kind == 'arena'")
+    assert f"of {models['id'].iloc[0]},{models['id'].iloc[1]} at round 1" in out
+    test_prompts = workspace.frame("prompts").query("split == 'test'")
+    assert set(arena["prompt_id"]) <= set(test_prompts["id"])
+    assert len(arena) == len(test_prompts) == 3  # a large step: the iterate answers differently from the base
+    assert "arena leaderboard by judge:tiny-judge" in out and (tmp_path / "ws/leaderboard.png").is_file()
+    labels = workspace.frame("labels")
+    assert set(arena["id"]) <= set(labels.loc[labels["annotator"] == "judge:tiny-judge", "item_id"])
