@@ -115,6 +115,7 @@ def export_labels(ctx: Context, user: str, fmt: str) -> str:
     workspace = ctx.service.workspace
     frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
     frames["labels"] = choose_labels(frames["labels"], "auto")  # as train's default: people's first
+    frames["pairs"] = frames["pairs"][frames["pairs"]["kind"] != ARENA]  # evaluation data, as `data export`
     if fmt == "dpo":
         rows, counts = to_dpo(frames["prompts"], frames["completions"], frames["pairs"], frames["labels"])
     else:

@@ -28,7 +28,7 @@ from data.export import FORMATS as EXPORT_FORMATS
 from data.export import dpo_table, kto_table, to_sft, write_parquet
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR, ImportOptions, Loaded, check_file, log_import, write_records
-from data.leaderboard import PEOPLE, board_json, board_lines, leaderboard, plot_leaderboard
+from data.leaderboard import ARENA, PEOPLE, board_json, board_lines, leaderboard, plot_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
@@ -174,7 +174,7 @@ def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None) -> str
     return line
 
 
-EXPORT_KINDS = ("sampled", "spin", "imported")  # every kind but arena: evaluation pairs stay out unless asked
+EXPORT_KINDS = tuple(k for k in PAIR_KINDS if k != ARENA)  # arena pairs are evaluation data: out unless asked
 PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
 EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "dpo": {

@@ -141,9 +141,8 @@ def run(options: GenerateOptions) -> dict:
     loaded = None
     prompts = options.prompts
     loops = options.spin_iter or options.judge_iter
-    if (
-        options.judge and not loops and not options.arena and options.pairs != "best-worst"
-    ):  # judge the pairs there
+    judge_only = options.judge and not loops and not options.arena and options.pairs != "best-worst"
+    if judge_only:  # judge the pairs already there
         from generate.bestofn import judge_workspace
 
         return judge_workspace(options, Workspace(options.workspace))

@@ -262,7 +262,8 @@ def pairs_to_judge(
     if kinds:
         pairs = pairs[pairs["kind"].isin(kinds)]
     else:
-        pairs = pairs[pairs["kind"] != "spin"] if labelled else labelling_pairs(pairs, labels)
+        labelled_kinds = ~pairs["kind"].isin(("spin", "arena"))  # arena pairs only when asked (--kinds)
+        pairs = pairs[labelled_kinds] if labelled else labelling_pairs(pairs, labels)
     if split:
         prompts = workspace.frame("prompts")
         pairs = pairs[pairs["prompt_id"].isin(set(prompts.loc[prompts["split"] == split, "id"]))]

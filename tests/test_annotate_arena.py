@@ -10,7 +10,8 @@ from itertools import combinations
 
 import pytest
 
-from annotate.admin import arena_html
+from annotate.admin import arena_html, export_labels
+from annotate.app import make_context
 from annotate.service import LabelService, left_side
 from annotate.users import Authenticator, User, hash_password
 from data import Completion, Pair, Prompt, Workspace
@@ -63,6 +64,9 @@ def test_arena_view_serves_only_arena_pairs_as_pairwise_labels(tmp_path):
     service.submit("lea", shown.item.id, "left")
     label = workspace.frame("labels").iloc[0]
     assert (label["task"], label["left"], label["choice"]) == ("pairwise", shown.left, shown.left)
+    # The admin's export, as `data export`, leaves the arena's votes out: nothing else is labelled here.
+    ctx = make_context(service, Authenticator({"ann": User("ann", hash_password(PASSWORD), admin=True)}))
+    assert "Nothing to export as dpo" in export_labels(ctx, "ann", "dpo")
     assert set(LabelService(workspace, "pairwise").items) == set(
         workspace.frame("pairs").query("kind == 'sampled'")["id"]
     )
