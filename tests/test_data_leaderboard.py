@@ -95,7 +95,10 @@ def tables():
             "choice": [r[2] for r in rows],
             "retracted": [r[3] for r in rows],
             "created_at": [T0 + timedelta(minutes=r[4]) for r in rows],
-            **{c: None for c in ("strength", "seconds", "note", "left", "confidence", "suggestion", "supersedes")},
+            **{
+                c: None
+                for c in ("strength", "seconds", "note", "left", "confidence", "suggestion", "supersedes")
+            },
         }
     )
     return pairs, completions, labels, models
