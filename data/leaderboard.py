@@ -224,13 +224,13 @@ def board_lines(rows: list[Row], by: str) -> list[str]:
     lines = [
         f"arena leaderboard by {by} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap "
         "intervals over prompts; win rate vs the reference with a Wilson interval, ties half)",
-        f"{'model':<{width}}  strength  95 % CI          win rate vs ref  95 % CI      votes",
+        f"{'model':<{width}}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
     ]
     for r in rows:
         win = "-" if r.win_rate is None else f"{r.win_rate:.3f} ({r.games})"
         ci = "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}"
         lines.append(
-            f"{r.name:<{width}}  {r.strength:+8.3f}  {r.low:+.2f} to {r.high:+.2f}  {win:<15}  {ci:<11}  {r.votes}"
+            f"{r.name:<{width}}  {(r.parent or '-')[:8]:<8}  {r.strength:+8.3f}  {r.low:+.2f} to {r.high:+.2f}  {win:<15}  {ci:<11}  {r.votes}"
         )
     return lines
 
