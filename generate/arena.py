@@ -7,9 +7,9 @@
 
 Every model answers the first ``--limit`` prompts of ``--split`` (a fixed set, oldest first) with the same sampling
 settings and seeds (``--arena-n`` answers each, 1 by default), at one round for all (``--round``, else the newest
-model's). Each model is in the manifest (a new folder is registered as a `base` model), and its completions record
-its absolute folder as their model, which is the manifest's path: the leaderboard resolves each side to its
-manifest entry (`data.leaderboard`). Pairs are of kind ``arena``: every pair of models per prompt and answer index,
+model's). Completions record the model's absolute folder as their model, which is the manifest's path: the
+leaderboard resolves each side to its manifest entry (`data.leaderboard`); a folder the manifest does not know is
+compared by its folder and listed after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and answer index,
 or ``--arena-pairs K`` drawn per prompt (seeded). They are evaluation data: `train` and `data export` leave them out
 unless asked (``--kinds arena``). A rerun samples only what is missing and adds no pair twice.
 """
@@ -32,7 +32,9 @@ from data.errors import PrefloopError
 from data.leaderboard import ARENA, PEOPLE, board_lines, leaderboard, plot_leaderboard
 from data.lineage import (
     NEWEST,
+    REWARD_MODEL,
     ModelEntry,
+    find_model,
     find_or_register,
     get_model,
     is_reward_model_name,
@@ -61,21 +63,27 @@ def _root(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
 
 
 def resolve_arena(workspace: Workspace, names: tuple[str, ...], default_model: str) -> list[ModelEntry]:
-    """The manifest entries ``--arena`` names: ``base``, ``newest``, a manifest id, or a short name or folder
-    (registered as a `base` model if new); duplicates are dropped, and at least two models must remain."""
+    """The models ``--arena`` names: ``base``, ``newest``, a manifest id, or a short name or folder; duplicates are
+    dropped, and at least two models must remain.
+
+    A folder the manifest does not know is compared as it is, not registered (registering it would make it the
+    workspace's ``newest``): its entry has the folder as id, method ``external``, round 0. ``base`` on an empty
+    manifest is the default model, registered as the workspace's `base` (as `train` and `--spin-iter` do)."""
     models = workspace.frame("models")
+    has_policies = bool(len(models[models["method"] != REWARD_MODEL]))
+    newest = newest_model(workspace) if has_policies else None  # before anything is registered
     found: list[ModelEntry] = []
     for name in names:
         if name == NEWEST:
-            entry = newest_model(workspace)
+            entry = newest or newest_model(workspace)  # an empty manifest: its one-line error
         elif name == BASE:
-            has_models = bool(len(models[models["method"] != "rm"]))
-            entry = _root(workspace, newest_model(workspace)) if has_models else None
-            entry = entry or find_or_register(workspace, Path(resolve_model(default_model)).resolve())
+            default = Path(resolve_model(default_model)).resolve()
+            entry = _root(workspace, newest) if newest else find_or_register(workspace, default)
         elif name in set(models["id"]):
             entry = get_model(workspace, name)
         else:
-            entry = find_or_register(workspace, Path(resolve_model(name)).resolve())
+            path = Path(resolve_model(name)).resolve()
+            entry = find_model(workspace, path) or ModelEntry(str(path), str(path), 0, "external", None)
         if entry.id not in {e.id for e in found}:
             found.append(entry)
     if len(found) < 2:

@@ -66,10 +66,10 @@ def write_prompts(path, count):
     return path
 
 
-def arena_args(ws, models, prompts, *extra):
+def arena_args(ws, models, prompts, *extra, names=None):
     return [
         "-w", str(ws), "--model", str(models[0]), "--engine", "hf", "--prompts", str(prompts),
-        "--arena", ",".join(str(m) for m in models), "--max-tokens", "6", "--chunk-size", "2", *extra,
+        "--arena", names or ",".join(str(m) for m in models), "--max-tokens", "6", "--chunk-size", "2", *extra,
     ]  # fmt: skip
 
 
@@ -77,11 +77,9 @@ def test_every_model_answers_the_same_prompts_with_the_same_seeds(tmp_path, thre
     ws = tmp_path / "ws"
     assert main(arena_args(ws, three_models, write_prompts(tmp_path / "p.json", 4), "--limit", "3")) == 0
     workspace = Workspace(ws)
-    models = workspace.frame("models")
-    assert sorted(models["path"]) == sorted(str(m.resolve()) for m in three_models)
-    assert set(models["method"]) == {"base"}
+    assert len(workspace.frame("models")) == 0  # folders are compared as they are, not registered
     completions = workspace.frame("completions")
-    assert len(completions) == 9 and set(completions["model"]) == set(models["path"])
+    assert len(completions) == 9 and set(completions["model"]) == {str(m.resolve()) for m in three_models}
     # Same prompts, same seed per prompt for every model.
     seeds = completions.groupby("prompt_id")["seed"].nunique()
     assert len(seeds) == 3 and seeds.eq(1).all()
@@ -155,7 +153,8 @@ def judged_arena(three_models, tmp_path_factory):
     """An arena of three models on 4 prompts, judged by a scripted judge that prefers the longer answer."""
     tmp = tmp_path_factory.mktemp("judged")
     ws = tmp / "ws"
-    assert main(arena_args(ws, three_models, write_prompts(tmp / "p.json", 4))) == 0
+    names = f"base,{three_models[1]},{three_models[2]}"  # base: --model, registered on the empty manifest
+    assert main(arena_args(ws, three_models, write_prompts(tmp / "p.json", 4), names=names)) == 0
     engine = LongerWins()
     patch = pytest.MonkeyPatch()
     patch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
@@ -196,12 +195,17 @@ def test_leaderboard_of_the_judges_votes(judged_arena, three_models, capsys):
     assert data_main(argv) == 0
     board = json.loads(capsys.readouterr().out)
     workspace = Workspace(judged_arena)
-    paths = workspace.frame("models").set_index("id")["path"]
+    paths = workspace.frame("models").set_index("id")["path"].to_dict()
+    assert list(paths.values()) == [
+        str(three_models[0].resolve())
+    ]  # the base; the others are external folders
+    paths |= {str(m.resolve()): str(m.resolve()) for m in three_models[1:]}
+    # The manifest's base first (the reference), then the external folders by name.
     assert [paths[m["model"]] for m in board["models"]] == [str(m.resolve()) for m in three_models]
     assert board["models"][0]["strength"] == 0 and board["models"][0]["win_rate"] is None
     model_of = workspace.frame("completions").set_index("id")["model"]
     pairs = workspace.frame("pairs").set_index("id")
-    votes = {path: 0 for path in paths}
+    votes = {path: 0 for path in paths.values()}
     for item in workspace.frame("labels")["item_id"]:
         for side in ("completion_a", "completion_b"):
             votes[model_of[pairs.at[item, side]]] += 1
