@@ -46,6 +46,7 @@ from data.records import Pair, content_id
 from data.workspace import Workspace
 from generate.bestofn import prompt_ids
 from generate.engines import SamplingParams, make_engine
+from generate.isolate import run_isolated
 from generate.options import GenerateOptions, engine_options, model_label, sampling_params
 from generate.sampling import PromptRow, _completion, _run_chunks
 
@@ -110,10 +111,10 @@ def arena_completions(
     return mine[np.array([_same_params(p, params) for p in mine["params"]], dtype=bool)]
 
 
-def sample_model(
-    options: GenerateOptions, workspace: Workspace, entry: ModelEntry, round: int, ids: list[str]
-) -> Counter:
-    """One model's ``--arena-n`` answers to the prompts ``ids`` it has not answered yet with these settings."""
+def sample_model(options: GenerateOptions, entry: ModelEntry, round: int, ids: list[str]) -> Counter:
+    """One model's ``--arena-n`` answers to the prompts ``ids`` it has not answered yet with these settings (run
+    in a fresh process unless --no-spin-isolate: each model's engine is given back before the next loads)."""
+    workspace = Workspace(options.workspace)
     params = sampling_params(options)
     done = set(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
     prompts = workspace.frame("prompts").set_index("id")
@@ -182,7 +183,9 @@ def run_arena(
     counts: Counter = Counter()
     for entry in models:
         log.info("arena: model %s (round %d) answers %d %s prompts", entry.id, entry.round, len(ids), split)
-        counts += sample_model(options, workspace, entry, round, ids)
+        counts += run_isolated(
+            sample_model, options, entry, round, ids, isolate=options.spin_isolate, what="arena sampling"
+        )
     pairs, paired = arena_pairs(workspace, models, round, sampling_params(options), ids, options.arena_pairs)
     written = workspace.append(pairs, skip_existing=True).get("pairs", 0) if pairs else 0
     result = {

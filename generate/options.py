@@ -129,8 +129,8 @@ class GenerateOptions:
     spin_isolate: bool = field(
         default=True,
         metadata={
-            "help": "SPIN and judge loops: run each sampling and training step in a fresh process (frees vLLM's "
-            "memory)"
+            "help": "SPIN and judge loops, arena: run each sampling and training step (the arena: each model's "
+            "sampling) in a fresh process (frees vLLM's memory)"
         },
     )
     # Machine labellers (generate.judge, generate.bestofn).
