@@ -24,7 +24,8 @@ from pathlib import Path
 
 from annotate.service import ORDERS, LabelService
 from annotate.users import Authenticator, LoginLimits, add_user, hash_password, load_users
-from data.config import add_options, build
+from data.cli import options_parser, run_cli
+from data.config import build
 from data.errors import PrefloopError
 from data.schemas import TASKS
 from data.workspace import Workspace
@@ -95,28 +96,31 @@ class AnnotateOptions:
         return LoginLimits(self.login_attempts, self.login_address_attempts, lockout, self.login_backoff)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m annotate",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n".join(__doc__.splitlines()[1:]),
-    )
-    parser.add_argument(
-        "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
-    )
-    add_options(parser, AnnotateOptions)
-    return parser
+def build_parser(prog: str = "python -m annotate") -> argparse.ArgumentParser:
+    return options_parser(AnnotateOptions, prog, __doc__)
 
 
-def build_user_parser(command: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m annotate {command}")
-    if command == "add-user":
-        parser.add_argument("name", help="labeller name")
-        parser.add_argument("--users", type=Path, required=True, help="users TOML file (created if missing)")
-        parser.add_argument("--admin", action="store_true", help="may see the admin view and export")
-    parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    return parser
+@dataclass(frozen=True)
+class AddUserOptions:
+    name: str = field(default="", metadata={"help": "labeller name", "positional": True})
+    users: Path = field(
+        default=Path("users.toml"),
+        metadata={"help": "users TOML file (created if missing)", "required": True},
+    )
+    admin: bool = field(default=False, metadata={"help": "may see the admin view and export", "switch": True})
+    password_stdin: bool = field(
+        default=False, metadata={"help": "read the password from stdin", "switch": True}
+    )
+
+
+@dataclass(frozen=True)
+class HashPasswordOptions:
+    password_stdin: bool = field(
+        default=False, metadata={"help": "read the password from stdin", "switch": True}
+    )
+
+
+USER_COMMANDS = {"add-user": AddUserOptions, "hash-password": HashPasswordOptions}
 
 
 def read_password(from_stdin: bool) -> str:
@@ -128,8 +132,10 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-def user_command(command: str, argv: list[str]) -> int:
-    args = build_user_parser(command).parse_args(argv)
+def user_command(command: str, argv: list[str], prog: str = "python -m annotate") -> int:
+    cls = USER_COMMANDS[command]
+    parser = options_parser(cls, f"{prog} {command}", None, workspace_alias=False, config=False)
+    args = build(cls, parser.parse_args(argv))
     password = read_password(args.password_stdin)
     if command == "hash-password":
         print(hash_password(password))
@@ -189,19 +195,19 @@ def serve(options: AnnotateOptions) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None, prog: str) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        if argv and argv[0] in ("add-user", "hash-password"):
-            return user_command(argv[0], argv[1:])
-        options = build(AnnotateOptions, build_parser().parse_args(argv))
-        if options.overlap < 1:
-            raise PrefloopError(f"--overlap must be at least 1, got {options.overlap}")
-        return serve(options)
-    except (PrefloopError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if argv and argv[0] in USER_COMMANDS:
+        return user_command(argv[0], argv[1:], prog)
+    options = build(AnnotateOptions, build_parser(prog).parse_args(argv))
+    if options.overlap < 1:
+        raise PrefloopError(f"--overlap must be at least 1, got {options.overlap}")
+    return serve(options)
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m annotate") -> int:
+    return run_cli(lambda args: _main(args, prog), argv)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ import sys
 from pathlib import Path
 
 from data.chat_template import chat_template_for
-from data.config import add_options, build
+from data.cli import options_parser, run_cli
+from data.config import build
 from data.errors import PrefloopError
 from data.imports import load_file, write_records
 from data.lineage import NEWEST, find_model, is_reward_model_name, newest_model
@@ -48,18 +49,8 @@ from train.options import check_options as check_train_options
 log = logging.getLogger(__name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m generate",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n".join(__doc__.splitlines()[1:]),
-    )
-    parser.add_argument(
-        "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
-    )
-    add_options(parser, GenerateOptions)
-    return parser
+def build_parser(prog: str = "python -m generate") -> argparse.ArgumentParser:
+    return options_parser(GenerateOptions, prog, __doc__)
 
 
 def check_options(options: GenerateOptions) -> None:
@@ -233,18 +224,14 @@ def judge_report(result: dict) -> list[str]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None, prog: str) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for name in ("transformers", "httpx", "urllib3", "filelock"):  # their INFO lines bury our summary
         logging.getLogger(name).setLevel(logging.WARNING)
-    try:
-        options = build(GenerateOptions, build_parser().parse_args(argv))
-        if options.verbose:
-            logging.getLogger("transformers").setLevel(logging.INFO)
-        counts = run(options)
-    except (PrefloopError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    options = build(GenerateOptions, build_parser(prog).parse_args(argv))
+    if options.verbose:
+        logging.getLogger("transformers").setLevel(logging.INFO)
+    counts = run(options)
     if options.spin_iter or options.judge_iter:
         print("\n".join(spin_report(counts)))
     elif options.judge and "cost_per_pair" in counts:
@@ -252,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m generate") -> int:
+    return run_cli(lambda args: _main(args, prog), argv)
 
 
 if __name__ == "__main__":
