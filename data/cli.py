@@ -88,19 +88,21 @@ def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = No
         return 2
 
 
-def explicit_names(namespace: argparse.Namespace) -> set[str]:
-    """The options the user set by flag or in the ``--config`` file (defaults are not among them)."""
-    names = {dest.split(".")[0] for dest in vars(namespace) if dest != "config"}
+def explicit_names(namespace: argparse.Namespace, section: str = "") -> set[str]:
+    """The options the user set by flag or in the ``--config`` file (defaults are not among them); with
+    ``section``, those of a nested options section (the SPIN driver's ``train``)."""
+    prefix = f"{section}." if section else ""
+    names = {d[len(prefix) :] for d in vars(namespace) if d != "config" and d.startswith(prefix)}
     config = getattr(namespace, "config", None)
-    return names | (load_yaml_keys(config) if config else set())
+    return {n.split(".")[0] for n in names} | (load_yaml_keys(config, section) if config else set())
 
 
 def check_applies(explicit: set[str], chosen: str, owners: dict[str, tuple[str, ...]], selector: str) -> None:
     """Refuse an option set explicitly that does nothing for the chosen method or mode: ``owners`` maps each
-    option to the methods (modes) it belongs to; ``selector`` is the flag that chooses (``--method``)."""
+    option to the methods (modes) that read it; ``selector`` is the flag that chooses (``--method``)."""
     for name in sorted(explicit):
         belongs = owners.get(name)
         if belongs and chosen not in belongs:
-            flag = "--" + name.replace("_", "-")
-            which = " or ".join(f"{selector} {b}" for b in belongs)
-            raise ConfigError(f"{flag} applies to {which}, not {chosen}")
+            raise ConfigError(
+                f"{'--' + name.replace('_', '-')} applies to {selector} {', '.join(belongs)}, not {chosen}"
+            )

@@ -134,9 +134,13 @@ def load_yaml(path: Path, cls: type) -> dict[str, Any]:
     return _check_keys(_read_yaml(path), cls, str(path), ())
 
 
-def load_yaml_keys(path: Path) -> set[str]:
-    """The top-level option names a config file sets."""
-    return {str(key).replace("-", "_") for key in _read_yaml(path)}
+def load_yaml_keys(path: Path, section: str = "") -> set[str]:
+    """The option names a config file sets (at the top level, or in the mapping under ``section``)."""
+    values = _read_yaml(path)
+    if section:
+        values = next((v for k, v in values.items() if str(k).replace("-", "_") == section), None)
+        values = values if isinstance(values, dict) else {}
+    return {str(key).replace("-", "_") for key in values}
 
 
 def _check_keys(values: dict, cls: type, where: str, exclude: tuple) -> dict[str, Any]:

@@ -20,22 +20,37 @@ import logging
 import sys
 from pathlib import Path
 
-from data.cli import options_parser, run_cli
+from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import add_options, build
-from train.methods import METHODS
+from train.methods import METHODS, method_options
 from train.options import TrainOptions
 from train.report import summary_lines
 
 
 def build_parser(prog: str = "python -m train") -> argparse.ArgumentParser:
+    """Options every method reads first, then each method's own in a group of its own."""
     methods = "\n".join(f"  {name:6} {method.help}" for name, method in METHODS.items())
     parser = options_parser(None, prog, __doc__)
     parser.epilog += "\nmethods:\n" + methods
+    groups: dict[tuple[str, ...], argparse._ArgumentGroup] = {}
+    owned = {}
+    for option, owners in method_options().items():
+        if owners not in groups:
+            groups[owners] = parser.add_argument_group(f"options of --method {', '.join(owners)}")
+        owned[option] = groups[owners]
     parser.add_argument(
         "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
     )
-    add_options(parser, TrainOptions)
+    add_options(parser, TrainOptions, groups=owned)
     return parser
+
+
+def parse_train_options(argv: list[str], prog: str = "python -m train") -> TrainOptions:
+    """The options object; a method-specific option set (by flag or YAML) for another method is an error."""
+    namespace = build_parser(prog).parse_args(argv)
+    options = build(TrainOptions, namespace)
+    check_applies(explicit_names(namespace), options.method, method_options(), "--method")
+    return options
 
 
 def build_score_parser(prog: str = "python -m train") -> argparse.ArgumentParser:
@@ -60,7 +75,7 @@ def _main(argv: list[str] | None, prog: str) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if argv and argv[0] == "score":
         return score_main(argv[1:], prog)
-    options = build(TrainOptions, build_parser(prog).parse_args(argv))
+    options = parse_train_options(argv, prog)
     from train.run import train
 
     result = train(options)
