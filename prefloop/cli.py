@@ -4,6 +4,7 @@
     prefloop generate -w ws --n 2               # = python -m generate ...
     prefloop annotate -w ws                     # = python -m annotate ...
     prefloop train -w ws --method dpo           # = python -m train ...
+    prefloop loop -w ws --spin-iter 2           # = python -m generate --spin-iter 2 ...
 
 Each subcommand takes the same options and prints the same help as its `python -m` form. Unlike `python -m train`,
 `prefloop train` runs our package even from a folder holding a `train.py` (the current folder is not on the path of
@@ -23,6 +24,7 @@ COMMANDS = {  # subcommand -> (module whose main(argv, prog) runs it, one line o
     "generate": ("generate.__main__", "sample pairs or SPIN negatives from a model; label pairs by a judge"),
     "annotate": ("annotate.__main__", "serve the labelling app; add users"),
     "train": ("train.__main__", "train a model on the workspace's labels (DPO family, KTO, ORPO, SPIN, ...)"),
+    "loop": ("generate.loop.__main__", "round drivers: SPIN iterations, judge iterations"),
 }
 
 

@@ -16,6 +16,7 @@ from generate import bestofn
 from generate.__main__ import main
 from generate.engines import Sample
 from generate.judge import MT_BENCH_TEMPLATE, best_worst, combine, judge_messages, parse_verdict
+from generate.loop import judge as loop_judge
 
 ANSWER = re.compile(r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End", re.S)
 
@@ -152,6 +153,7 @@ def test_judge_round_driver_trains_on_machine_labels_and_resumes(
 ):
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
     args = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_help_lists_every_subcommand(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("data", "generate", "annotate", "train"):
+    for name in ("data", "generate", "annotate", "train", "loop"):
         assert f"  {name} " in out
     assert main([]) == 2
     assert main(["sample"]) == 2
