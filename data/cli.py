@@ -97,12 +97,17 @@ def explicit_names(namespace: argparse.Namespace, section: str = "") -> set[str]
     return {n.split(".")[0] for n in names} | (load_yaml_keys(config, section) if config else set())
 
 
-def check_applies(explicit: set[str], chosen: str, owners: dict[str, tuple[str, ...]], selector: str) -> None:
+def check_applies(
+    explicit: set[str], chosen: str, owners: dict[str, tuple[str, ...]], selector: str, section: str = ""
+) -> None:
     """Refuse an option set explicitly that does nothing for the chosen method or mode: ``owners`` maps each
-    option to the methods (modes) that read it; ``selector`` is the flag that chooses (``--method``)."""
+    option to the methods (modes) that read it; ``selector`` is the flag that chooses (``--method``);
+    ``section`` names a nested options section (``train``: the flag is ``--train-NAME``)."""
     for name in sorted(explicit):
         belongs = owners.get(name)
         if belongs and chosen not in belongs:
-            raise ConfigError(
-                f"{'--' + name.replace('_', '-')} applies to {selector} {', '.join(belongs)}, not {chosen}"
+            flag = "--" + (f"{section}_{name}" if section else name).replace("_", "-")
+            which = ", ".join(f"{selector} {b}".strip() for b in belongs[:1]) + "".join(
+                f", {b}" for b in belongs[1:]
             )
+            raise ConfigError(f"{flag} applies to {which}, not {chosen}")

@@ -89,7 +89,8 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
     if driver:
         owners = {name: (d,) for d, names in DRIVERS.items() for name in names}
         check_applies(explicit_names(namespace), driver, owners, "")
-        check_applies(explicit_names(namespace, "train"), METHOD[driver], method_options(), "--method")
+        train = explicit_names(namespace, "train")
+        check_applies(train, METHOD[driver], method_options(), "--method", section="train")
     return options
 
 
