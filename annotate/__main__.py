@@ -145,6 +145,20 @@ def user_command(command: str, argv: list[str], prog: str = "python -m annotate"
     return 0
 
 
+def nothing_to_label(workspace: Workspace, options: AnnotateOptions) -> str:
+    """Why the queue is empty, and the command that fills it."""
+    source = "pairs of kind `sampled`" if options.task == "pairwise" else "generated completions"
+    message = f"{options.workspace}: nothing to label for task {options.task} (no {source}); "
+    imported = workspace.frame("pairs")["kind"].eq("imported").sum() if options.task == "pairwise" else 0
+    if imported:
+        return message + (
+            f"its {imported} imported pairs came labelled by their file; to label such pairs here, import the "
+            f"file again with `python -m data import -w {options.workspace} FILE --unlabelled`, or sample new "
+            "pairs with `python -m generate`"
+        )
+    return message + "run `python -m generate` first"
+
+
 def serve(options: AnnotateOptions) -> int:
     # Every check comes before anything is served: a bad users file or an empty workspace is one clear line.
     workspace = Workspace(options.workspace)
@@ -164,11 +178,7 @@ def serve(options: AnnotateOptions) -> int:
         suggest=options.suggest,
     )
     if not service.items:
-        source = "pairs of kind `sampled`" if options.task == "pairwise" else "generated completions"
-        raise PrefloopError(
-            f"{options.workspace}: nothing to label for task {options.task} (no {source}); "
-            "run `python -m generate` first"
-        )
+        raise PrefloopError(nothing_to_label(workspace, options))
     if options.guidelines and not options.guidelines.is_file():
         raise PrefloopError(f"{options.guidelines}: no such guidelines file")
 
