@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from data.__main__ import SUBCOMMANDS as DATA_COMMANDS
 from prefloop.cli import COMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,3 +59,34 @@ def test_prefloop_train_help_from_a_folder_holding_train_py(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: prefloop train ")
     assert "--dpop-lambda" in done.stdout
+
+
+README_COMMAND = re.compile(
+    r"(?:python -m|prefloop) (data|generate\.loop|generate|annotate|train|loop)( [a-z][a-z-]*)?"
+)
+SUBCOMMANDS = {"data": set(DATA_COMMANDS), "annotate": {"add-user", "hash-password"}, "train": {"score"}}
+
+
+def readme_commands() -> list[tuple[str, ...]]:
+    """Every (package, subcommand) the README runs with `python -m` or `prefloop`."""
+    found = set()
+    for package, word in README_COMMAND.findall((ROOT / "README.md").read_text()):
+        package = {"loop": "generate.loop"}.get(package, package)
+        word = word.strip()
+        found.add((package, word) if word in SUBCOMMANDS.get(package, ()) else (package,))
+    return sorted(found)
+
+
+def test_readme_documents_every_entry_point():
+    packages = {c[0] for c in readme_commands()}
+    assert {"data", "generate", "annotate", "train", "generate.loop"} <= packages
+    assert ("data", "import") in readme_commands() and ("train", "score") in readme_commands()
+
+
+@pytest.mark.parametrize("command", readme_commands(), ids=" ".join)
+def test_every_command_in_the_readme_has_a_working_help(command, capsys):
+    module = importlib.import_module(f"{command[0]}.__main__")
+    with pytest.raises(SystemExit) as exit_:
+        module.main([*command[1:], "--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: python -m ")
