@@ -46,10 +46,16 @@ def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def options_parser(
-    cls: type | None, prog: str, doc: str | None, workspace_alias: bool = True, **kwargs
+    cls: type | None,
+    prog: str,
+    doc: str | None,
+    workspace_alias: bool = True,
+    groups: dict[str, str] | None = None,
+    **kwargs,
 ) -> argparse.ArgumentParser:
     """A parser whose description is the first line of ``doc`` and whose epilog is the rest (the usage examples),
-    with one flag per field of ``cls`` (and ``-w`` for ``--workspace``)."""
+    with one flag per field of ``cls`` (and ``-w`` for ``--workspace``); ``groups`` maps a field to the title of the
+    ``--help`` group it is shown in (a method's or mode's own options)."""
     lines = (doc or "").strip("\n").splitlines() or [""]
     parser = Parser(
         prog=prog,
@@ -62,7 +68,9 @@ def options_parser(
             parser.add_argument(
                 "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
             )
-        add_options(parser, cls, **kwargs)
+        titles = {title: parser.add_argument_group(title) for title in dict.fromkeys((groups or {}).values())}
+        containers = {name: titles[title] for name, title in (groups or {}).items()}
+        add_options(parser, cls, groups=containers, **kwargs)
     return parser
 
 

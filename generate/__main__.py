@@ -53,16 +53,8 @@ LOOP_FLAGS = ("--spin-iter", "--judge-iter")
 
 def build_parser(prog: str = "python -m generate") -> argparse.ArgumentParser:
     """Options every mode reads, then each mode's own in a group of its own."""
-    parser = options_parser(None, prog, __doc__)
-    owners = mode_options(MODES, SHARED)
-    groups = {m: parser.add_argument_group(f"options of {' or '.join(m)}") for m in set(owners.values())}
-    parser.add_argument(
-        "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
-    )
-    from data.config import add_options
-
-    add_options(parser, GenerateOptions, groups={name: groups[m] for name, m in owners.items()})
-    return parser
+    groups = {name: f"options of {' or '.join(m)}" for name, m in mode_options(MODES, SHARED).items()}
+    return options_parser(GenerateOptions, prog, __doc__, groups=groups)
 
 
 def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> GenerateOptions:

@@ -18,10 +18,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
-from data.config import add_options, build
+from data.config import build
 from train.methods import METHODS, method_options
 from train.options import TrainOptions
 from train.report import summary_lines
@@ -30,18 +29,9 @@ from train.report import summary_lines
 def build_parser(prog: str = "python -m train") -> argparse.ArgumentParser:
     """Options every method reads first, then each method's own in a group of its own."""
     methods = "\n".join(f"  {name:6} {method.help}" for name, method in METHODS.items())
-    parser = options_parser(None, prog, __doc__)
+    groups = {name: f"options of --method {', '.join(m)}" for name, m in method_options().items()}
+    parser = options_parser(TrainOptions, prog, __doc__, groups=groups)
     parser.epilog += "\nmethods:\n" + methods
-    groups: dict[tuple[str, ...], argparse._ArgumentGroup] = {}
-    owned = {}
-    for option, owners in method_options().items():
-        if owners not in groups:
-            groups[owners] = parser.add_argument_group(f"options of --method {', '.join(owners)}")
-        owned[option] = groups[owners]
-    parser.add_argument(
-        "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
-    )
-    add_options(parser, TrainOptions, groups=owned)
     return parser
 
 

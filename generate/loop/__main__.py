@@ -57,16 +57,8 @@ RUN: dict[str, Callable[[LoopOptions, Workspace], dict]] = {"--spin-iter": _spin
 
 def build_parser(prog: str = "python -m generate.loop") -> argparse.ArgumentParser:
     """Options every driver reads, then each driver's own in a group of its own."""
-    parser = options_parser(None, prog, __doc__)
-    groups = {d: parser.add_argument_group(f"options of {d}") for d in DRIVERS}
-    parser.add_argument(
-        "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
-    )
-    from data.config import add_options
-
-    owned = {name: groups[d] for d, names in DRIVERS.items() for name in names}
-    add_options(parser, LoopOptions, groups=owned)
-    return parser
+    groups = {name: f"options of {driver}" for driver, names in DRIVERS.items() for name in names}
+    return options_parser(LoopOptions, prog, __doc__, groups=groups)
 
 
 def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> LoopOptions:
