@@ -21,7 +21,7 @@ import json
 import logging
 import random
 from collections import Counter
-from dataclasses import replace
+from dataclasses import fields, replace
 from itertools import combinations
 from pathlib import Path
 
@@ -47,7 +47,7 @@ from data.workspace import Workspace
 from generate.bestofn import prompt_ids
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
-from generate.options import GenerateOptions, engine_options, model_label, sampling_params
+from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
 from generate.sampling import PromptRow, _completion, _run_chunks
 
 log = logging.getLogger(__name__)
@@ -203,10 +203,11 @@ def run_arena(
     return result
 
 
-def arena_leaderboard(options: GenerateOptions, workspace: Workspace) -> list[str]:
-    """After a loop: the arena on the loop's held-out prompts (the first --spin-test-limit of split test),
-    judged by --judge when given, and the leaderboard of those votes (people's without a judge) as lines."""
-    result = run_arena(options, workspace, split="test", limit=options.spin_test_limit)
+def arena_leaderboard(options: SampleOptions, workspace: Workspace, limit: int) -> list[str]:
+    """After a loop: the arena on the loop's held-out prompts (the first ``limit`` of split test), judged by
+    --judge when given, and the leaderboard of those votes (people's without a judge) as lines."""
+    shared = {f.name: getattr(options, f.name) for f in fields(SampleOptions)}
+    result = run_arena(GenerateOptions(**shared), workspace, split="test", limit=limit)
     by = judge_name(options, workspace) if options.judge else PEOPLE
     tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
     lines = [
