@@ -82,8 +82,6 @@ def check_options(options: GenerateOptions) -> None:
         raise PrefloopError("--judge does not apply to --spin (SPIN's gold answer wins by construction)")
     if options.judge and not is_reward_model_name(options.judge):
         load_template(options.judge_template)  # a bad template file fails before any model loads
-    if options.kinds and not options.judge:
-        raise PrefloopError("--kinds chooses the pairs --judge votes on: give --judge")
     if options.arena is not None:
         check_arena_options(options)
 

@@ -44,11 +44,10 @@ from data.lineage import (
 from data.provision import resolve_model
 from data.records import Pair, content_id
 from data.workspace import Workspace
-from generate.bestofn import prompt_ids
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
 from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
-from generate.sampling import PromptRow, _completion, _run_chunks
+from generate.sampling import PromptRow, _completion, _run_chunks, prompt_ids
 
 log = logging.getLogger(__name__)
 

@@ -126,7 +126,7 @@ def test_arena_pairs_per_prompt_draws_k_pairs(tmp_path, three_models):
         (["--arena", "newest"], "--arena needs two models or more"),
         (["--arena", "a,b", "--arena-pairs", "-1"], "--arena-pairs >= 0"),
         (["--arena", "a,b", "--spin"], "--spin, --shard and --pairs best-worst do not apply"),
-        (["--kinds", "arena"], "--kinds chooses the pairs --judge votes on"),
+        (["--kinds", "arena"], "--kinds applies to --judge, not sampling"),
     ],
 )
 def test_bad_arena_options_are_one_line_and_write_nothing(tmp_path, tiny_model_dir, capsys, extra, message):
