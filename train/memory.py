@@ -5,7 +5,7 @@ The estimate, in bytes (fp32 master weights, AdamW), calibrated against measured
 RESULTS.md "Memory plan"):
 - weights: full fine-tuning 16 per parameter (weights 4, gradients 4, Adam's two moments 8), LoRA 4 per frozen
   parameter; bf16 autocast adds the 2-byte copies of the weights it casts; a method that keeps its reference in
-  memory (TDPO) adds 4 per parameter;
+  memory (TDPO) adds 4 per parameter (not with LoRA: the reference is the policy with its adapters off);
 - activations kept for the backward pass, per token and layer: about 20 bytes per hidden unit and 8 per MLP unit
   under bf16 autocast, twice that in fp32 (the layer's inputs, its attention's q/k/v and output, the MLP's gate,
   up and activation), plus 4 bytes per head and key position (the attention probabilities: quadratic in the
@@ -122,7 +122,7 @@ def estimate_bytes(
     """Peak bytes of a training step of a model of ``shape`` trained as ``setup`` says (see the module doc)."""
     params = shape.params
     weights = params * (4 if setup.lora_r else 16) + (2 * params if bf16 else 0)
-    weights += 4 * params if reference_in_memory else 0
+    weights += 4 * params if reference_in_memory and not setup.lora_r else 0  # LoRA: adapters off instead
     tokens = 2 * setup.batch.micro * setup.batch.length
     scale = 1 if bf16 else 2
     per_layer = scale * (HIDDEN_BYTES * shape.hidden + MLP_BYTES * (shape.intermediate or 4 * shape.hidden))
