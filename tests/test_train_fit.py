@@ -170,6 +170,14 @@ def test_memory_plan_falls_back_in_order_and_keeps_the_effective_batch():
     assert small.setup == ASKED
 
 
+def test_a_run_the_plan_cannot_fit_stops_before_anything_is_written(tmp_path, tiny_model_dir, monkeypatch):
+    monkeypatch.setattr("train.run.available_memory", lambda: 256 * 2**20)
+    ws = build_workspace(tmp_path / "ws")
+    with pytest.raises(MemoryPlanError, match="nothing fits in 85% of 0.2 GiB; the smallest plan, LoRA r=16"):
+        train(options(ws, tiny_model_dir, tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
 def test_wilson_interval_and_the_report_print_it():
     low, high = wilson_interval(15, 20)  # p = 0.75, n = 20: 0.5313 .. 0.8881 (textbook value)
     assert (round(low, 4), round(high, 4)) == (0.5313, 0.8881)
