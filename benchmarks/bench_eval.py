@@ -6,7 +6,8 @@ them before and after training (`train.evaluate.evaluate_rows`, the chunked head
 
 The workspace is the proof recipe's (the demo DPO pairs imported with --test-fraction 0.25: 228 train / 72
 held-out). Each head runs in its own fresh process; the parent prints wall seconds (model load excluded) and peak
-memory, and checks that both heads give the same log-probs (within 1e-3 per sequence).
+memory, and checks that both heads give the same log-probs (within 1e-5 of each sequence's log-prob: fp32 sums of hundreds
+of tokens differ in their last digits with the matmul's blocking).
 """
 
 from __future__ import annotations
@@ -90,9 +91,14 @@ def main() -> int:
         )
     if len(results) == 2:
         a, b = results["chunked"], results["full"]
-        gap = max(abs(x - y) for k in ("chosen", "rejected") for x, y in zip(a[k], b[k]))
-        print(f"largest difference between the heads: {gap:.2e} per sequence (must be <= 1e-3)")
-        return 0 if gap <= 1e-3 else 1
+        pairs = [(x, y) for k in ("chosen", "rejected") for x, y in zip(a[k], b[k])]
+        gap = max(abs(x - y) for x, y in pairs)
+        relative = max(abs(x - y) / max(1.0, abs(y)) for x, y in pairs)
+        # fp32 sums of hundreds of per-token log-probs differ in the last digits with the matmul's blocking
+        print(
+            f"largest difference between the heads: {gap:.2e} per sequence, {relative:.1e} relative (<= 1e-5)"
+        )
+        return 0 if relative <= 1e-5 else 1
     return 0
 
 
