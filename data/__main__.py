@@ -5,6 +5,8 @@ python -m data init -w ws
 python -m data import -w ws --sample dpo       # or: import -w ws FILE [FILE ...]
 python -m data export -w ws --format dpo       # TRL-ready Parquet in ws/exports/
 python -m data stats -w ws
+python -m data stats -w ws --labellers --aggregate dawid-skene   # each labeller's quality and pace
+python -m data gold -w ws --from-split test    # gold items mixed into labellers' queues (or FILE, --pair/--answer)
 python -m data validate -w ws
 python -m data compact -w ws
 python -m data merge -w ws ws-shard2 ws-shard3   # rows sampled on other machines
@@ -21,17 +23,20 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from data.aggregate import AGGREGATIONS, MAJORITY
 from data.errors import PrefloopError
 from data.export import FORMATS as EXPORT_FORMATS
 from data.export import dpo_table, kto_table, to_sft, write_parquet
+from data.gold import gold_from_file, gold_from_split, mark_gold, read_gold, remove_gold
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR, ImportOptions, Loaded, check_file, log_import, write_records
+from data.labellers import labeller_lines
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
 from data.schemas import SPLITS
-from data.selection import LABEL_SOURCES, choose_labels
-from data.stats import AGGREGATED, integrity_problems, workspace_stats
+from data.selection import LABEL_SOURCES, choose_labels, without_labellers
+from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
 
 
@@ -103,6 +108,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     stats = with_workspace("stats", "counts, label distribution, agreement, model lineage")
     stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.add_argument(
+        "--labellers",
+        action="store_true",
+        help="each labeller's quality and pace (gold, agreement, κ, flags)",
+    )
+    for sub in (exp, stats):
+        sub.add_argument(
+            "--aggregate",
+            choices=AGGREGATIONS,
+            default=MAJORITY,
+            help="how labels become a verdict: majority vote, or dawid-skene (weighs each labeller by their "
+            "estimated confusion matrix; exports carry its posterior)",
+        )
+        sub.add_argument(
+            "--exclude-labeller",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="leave this labeller's labels out of every verdict (they stay stored); repeatable",
+        )
+    gold = with_workspace("gold", "pairs with a known answer, mixed into labellers' queues (--gold-rate)")
+    gold.add_argument("files", nargs="*", type=Path, help="preference files: their pairs become gold")
+    gold.add_argument("--from-split", choices=SPLITS, help="the imported preferences of this split's pairs")
+    gold.add_argument("--pair", action="append", default=[], help="a pair id to make gold (with --answer)")
+    gold.add_argument("--answer", action="append", default=[], help="the gold answer of each --pair")
+    gold.add_argument("--remove", action="append", default=[], metavar="PAIR", help="a pair no longer gold")
     with_workspace("validate", "read every file against the schemas and check references")
     with_workspace("compact", "merge each table's part files into one")
     merge = with_workspace("merge", "add the rows of other workspaces (e.g. shards sampled elsewhere)")
@@ -180,16 +211,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     def read(name: str) -> pa.Table:
         return workspace.read(name, EXPORT_COLUMNS[args.format].get(name))
 
+    verdicts = {"split": args.split, "method": args.aggregate}
     if args.format == "sft":
         rows, counts = to_sft(read("prompts").to_pandas(), args.split)
     elif args.format == "kto":
-        labels, completions = read("labels"), read("completions")  # children first (Workspace.read)
-        labels = choose_labels(labels, args.labels)
-        rows, counts = kto_table(read("prompts"), completions, labels, split=args.split)
-    else:
-        labels, pairs, completions = read("labels"), read("pairs"), read("completions")
-        labels = choose_labels(labels, args.labels)
-        rows, counts = dpo_table(read("prompts"), completions, pairs, labels, split=args.split)
+        gold, labels, completions = read_gold(workspace, "kto"), read("labels"), read("completions")
+        labels = choose_labels(without_labellers(labels, args.exclude_labeller), args.labels)
+        rows, counts = kto_table(read("prompts"), completions, labels, gold=gold, **verdicts)
+    else:  # children first (Workspace.read)
+        gold, labels, pairs, completions = (
+            read_gold(workspace),
+            read("labels"),
+            read("pairs"),
+            read("completions"),
+        )
+        labels = choose_labels(without_labellers(labels, args.exclude_labeller), args.labels)
+        rows, counts = dpo_table(read("prompts"), completions, pairs, labels, gold=gold, **verdicts)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not len(rows):
         raise PrefloopError(f"{args.workspace}: nothing to export as {args.format} ({summary})")
@@ -200,7 +237,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    stats = workspace_stats(Workspace(args.workspace))
+    workspace = Workspace(args.workspace)
+    if args.labellers:
+        report = labeller_report(workspace, tuple(args.exclude_labeller))
+        print(json.dumps(report, indent=2) if args.json else "\n".join(labeller_lines(report)))
+        return 0
+    stats = workspace_stats(workspace, args.aggregate, tuple(args.exclude_labeller))
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
         return 0
@@ -218,6 +260,30 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 print(f"  {line}")
         else:
             print(f"{key}: {value}")
+    return 0
+
+
+def cmd_gold(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    if len(args.answer) != len(args.pair):
+        raise PrefloopError(
+            f"--pair needs one --answer each: {len(args.pair)} pair(s), {len(args.answer)} answer(s)"
+        )
+    added = mark_gold(workspace, args.pair, args.answer, "cli") if args.pair else 0
+    for path in args.files:
+        added += mark_gold(workspace, *gold_from_file(workspace, path), str(path))
+    if args.from_split:
+        ids, answers = gold_from_split(workspace, args.from_split)
+        if not ids:
+            raise PrefloopError(
+                f"--from-split {args.from_split}: no pair of that split has an imported preference"
+            )
+        added += mark_gold(workspace, ids, answers, f"split:{args.from_split}")
+    removed = remove_gold(workspace, args.remove) if args.remove else 0
+    gold = read_gold(workspace)
+    for item, choice, source in zip(*(gold.column(c).to_pylist() for c in ("item_id", "choice", "source"))):
+        print(f"{item}\t{choice}\t{source}")
+    print(f"gold items: {gold.num_rows} (+{added} marked, -{removed} removed)")
     return 0
 
 
@@ -260,6 +326,7 @@ COMMANDS = {
     "import": cmd_import,
     "export": cmd_export,
     "stats": cmd_stats,
+    "gold": cmd_gold,
     "validate": cmd_validate,
     "compact": cmd_compact,
     "merge": cmd_merge,

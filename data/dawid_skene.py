@@ -13,6 +13,7 @@ Python loop per label), so a million labels fit in seconds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,14 +103,12 @@ def fit(
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
     posterior = _clamp(majority_posterior(items, choices, n_items, k), gold)
     confusion, prior = m_step(posterior, items, labellers, choices, n_labellers)
-    iterations = 0
-    for iterations in range(1, max_iterations + 1):
+    iterations, change = 0, math.inf
+    while iterations < max_iterations and change >= tolerance:
         updated = _clamp(e_step(confusion, prior, items, labellers, choices, n_items), gold)
         change = float(np.abs(updated - posterior).max()) if n_items else 0.0
-        posterior = updated
+        posterior, iterations = updated, iterations + 1
         confusion, prior = m_step(posterior, items, labellers, choices, n_labellers)
-        if change < tolerance:
-            break
     return DawidSkene(posterior, confusion, prior, iterations)
 
 

@@ -45,6 +45,18 @@ def choose_labels(labels: pd.DataFrame | pa.Table, source: str) -> pd.DataFrame 
     return labels[~machine | ~labels["item_id"].isin(set(people["item_id"]))]
 
 
+def without_labellers(
+    labels: pd.DataFrame | pa.Table, names: tuple[str, ...] | list[str]
+) -> pd.DataFrame | pa.Table:
+    """``labels`` less those of the labellers ``names`` (``--exclude-labeller``): their labels stay stored, out of
+    every verdict."""
+    if not names:
+        return labels
+    if isinstance(labels, pa.Table):
+        return labels.filter(pc.invert(pc.is_in(labels.column("annotator"), value_set=pa.array(list(names)))))
+    return labels[~labels["annotator"].isin(set(names))]
+
+
 def imported_items(labels: pa.Table, task: str) -> pa.Array:
     """Ids of the items that arrived with an imported label of ``task`` (Arrow)."""
     mine = pc.and_(pc.equal(labels.column("annotator"), IMPORT), pc.equal(labels.column("task"), task))

@@ -9,10 +9,13 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.aggregate import SPLIT, label_distribution, mean_agreement, verdicts_table
+from data.aggregate import MAJORITY, SPLIT, label_distribution, mean_agreement, verdicts_table
 from data.annotators import machine_column, machine_labeller_column
+from data.gold import current_gold, read_gold
+from data.labellers import labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
+from data.selection import without_labellers
 from data.workspace import READ_ORDER, Workspace
 
 TABLES = ("prompts", "completions", "pairs", "labels", "models", "scores")
@@ -43,7 +46,17 @@ def _machine_stats(labels: pa.Table, pairs: pa.Table, by_machine: pa.ChunkedArra
     return machine_agreement(judged, pair_rounds), suggestion_follow(judged)
 
 
-def workspace_stats(workspace: Workspace) -> dict:
+def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dict:
+    """Each labeller's quality and pace (`data.labellers`), and the team's pace."""
+    gold = read_gold(workspace)
+    labels = workspace.frame("labels")
+    return {"team": team_pace(labels), "labellers": labeller_rows(labels, gold, excluded)}
+
+
+def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tuple[str, ...] = ()) -> dict:
+    """Counts, label distribution and verdict figures (``method``: the aggregation; ``excluded`` labellers' labels
+    out of the verdicts), machine labellers' agreement, lineage."""
+    gold_events = workspace.read("gold")
     tables = {name: workspace.read(name, STATS_COLUMNS.get(name)) for name in READ_ORDER if name in TABLES}
     prompts, completions, pairs, labels, models = (tables[name] for name in TABLES[:5])
     stats: dict = {"rows": {name: table.num_rows for name, table in tables.items()}}
@@ -63,8 +76,10 @@ def workspace_stats(workspace: Workspace) -> dict:
     # People's (and imported) labels make the label counts and verdict figures; judges' and reward models' labels
     # are counted apart and measured against them below, never mixed into them.
     by_machine = machine_labeller_column(labels.column("annotator"))
-    people = labels.filter(pc.invert(by_machine))
-    verdicts_of = {task: verdicts_table(people, task) for task in ("pairwise", "kto")}
+    people = without_labellers(labels.filter(pc.invert(by_machine)), excluded)
+    gold = {task: current_gold(gold_events, task) for task in ("pairwise", "kto")}
+    stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
+    verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
     stats["labels"] = label_distribution(people, verdicts_of)
     if people.num_rows < labels.num_rows:
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
@@ -75,6 +90,7 @@ def workspace_stats(workspace: Workspace) -> dict:
                 "labelled": len(verdicts),
                 "split_votes": pc.sum(pc.equal(verdicts.column("verdict"), SPLIT)).as_py() or 0,
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
+                "aggregate": method,
             }
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]

@@ -2,7 +2,7 @@
 
 WS/
   workspace.json        format marker
-  prompts/ completions/ pairs/ labels/ models/ reflogps/ scores/   part-*.parquet (see data.store)
+  prompts/ completions/ pairs/ labels/ models/ reflogps/ scores/ gold/   part-*.parquet (see data.store)
   batches/              <batch>.commit: multi-table writes that are complete (see data.store)
   exports/              TRL-ready tables written by `python -m data export`
 """
@@ -26,7 +26,7 @@ from data.schemas import SCHEMAS
 FORMAT = 1
 MARKER = "workspace.json"
 # Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
-READ_ORDER = ("scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
+READ_ORDER = ("gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
 
 
 class WorkspaceError(PrefloopError):
