@@ -77,6 +77,10 @@ LABELS = pa.schema(
         pa.field("left", pa.string()),
         pa.field("confidence", pa.float64()),
         pa.field("suggestion", pa.string()),
+        # Pace: when the server handed the item out (created_at is when the label arrived), and the seconds the
+        # browser saw the labeller active on it (tab visible, a key or pointer event in the last 60 s).
+        pa.field("served_at", TIMESTAMP),
+        pa.field("active_seconds", pa.float64()),
         pa.field("created_at", TIMESTAMP, nullable=False),
     ]
 )
@@ -137,7 +141,9 @@ GOLD = pa.schema(
 )
 
 # Nullable columns added after format 1 was first written: parts from before them read as all-null.
-ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"labels": ("left", "confidence", "suggestion")}
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "labels": ("left", "confidence", "suggestion", "served_at", "active_seconds")
+}
 SIDES = ("a", "b")
 SUGGESTIONS = ("shown", "hidden")  # labels.suggestion: the machine's pick was on screen, or held back
 
@@ -325,8 +331,9 @@ def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
         _check_domain(table, "suggestion", SUGGESTIONS, source, nullable=True)
     if "confidence" in has:
         _check_range(table, "confidence", 0, 1, "[0, 1]", source)
-    if "seconds" in has:
-        seconds = table.column("seconds")
-        row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))
-        if row is not None:
-            raise SchemaError(source, f"seconds {seconds[row].as_py()} is negative", row=row, field="seconds")
+    for field in ("seconds", "active_seconds"):
+        if field in has:
+            seconds = table.column(field)
+            row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))
+            if row is not None:
+                raise SchemaError(source, f"{field} {seconds[row].as_py()} is negative", row=row, field=field)

@@ -8,7 +8,7 @@ import pytest
 
 from data.__main__ import main
 from data.gold import read_gold
-from data.labellers import wilson_interval
+from data.labellers import labeller_rows, wilson_interval
 from data.records import Completion, Label, Pair, Prompt
 from data.workspace import Workspace
 from train.pairs import add_agreement, preference_rows
@@ -144,3 +144,31 @@ def test_gold_from_file_split_and_remove(tmp_path, capsys):
     open_file.write_text(json.dumps({"prompt": "Say hi.", "completions": ["Hi.", "Hello."]}) + "\n")
     assert main(["gold", "-w", str(ws.path), str(open_file)]) == 2
     assert "has no answer (chosen/rejected)" in capsys.readouterr().err
+
+
+def test_labels_written_before_the_pace_columns_still_read(tmp_path):
+    import pyarrow as pa
+
+    from data.schemas import LABELS
+
+    ws, ids = build(tmp_path / "ws")
+    old = LABELS.remove(LABELS.get_field_index("active_seconds")).remove(LABELS.get_field_index("served_at"))
+    row = {
+        "id": "old1",
+        "item_id": ids[0],
+        "annotator": "veteran",
+        "task": "pairwise",
+        "choice": "a",
+        "seconds": 8.0,
+        "retracted": False,
+        "created_at": T0,
+    }
+    ws.write_part("labels", pa.Table.from_pylist([row], schema=old))
+    labels = ws.read("labels")
+    veteran = labels.filter(pa.compute.equal(labels.column("annotator"), "veteran")).to_pylist()[0]
+    assert veteran["served_at"] is None and veteran["active_seconds"] is None and veteran["seconds"] == 8.0
+    with_pace = Label(ids[1], "veteran", "pairwise", "b", seconds=30.0, active_seconds=6.0, served_at=T0)
+    ws.append([with_pace])
+    report = {r["labeller"]: r for r in labeller_rows(ws.frame("labels"))}
+    # the median of 8 s (old label: time on the item) and 6 s (new: the browser's active seconds)
+    assert report["veteran"]["median_seconds"] == 7.0 and report["veteran"]["labels_per_hour"] == round(3600 / 7, 1)
