@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotate.service import ORDERS, LabelService
+from annotate.service import ORDERS, LabelService, check_gold_rate
 from annotate.users import Authenticator, LoginLimits, add_user, hash_password, load_users
 from data.config import add_options, build
 from data.errors import PrefloopError
@@ -57,6 +57,13 @@ class AnnotateOptions:
         metadata={
             "help": "show the machine labellers' pick beside a pair (hidden on a random 20% so that "
             "`python -m data stats` can measure how much labellers follow it)"
+        },
+    )
+    gold_rate: float = field(
+        default=0.05,
+        metadata={
+            "help": "share of each labeller's items that are gold (pairs with a known answer, `python -m data "
+            "gold`), in [0, 0.5]; never the same gold item twice to one person"
         },
     )
     guidelines: Path | None = field(default=None, metadata={"help": "Markdown file shown beside the item"})
@@ -156,6 +163,7 @@ def serve(options: AnnotateOptions) -> int:
         options.lease_minutes * 60,
         order=options.order,
         suggest=options.suggest,
+        gold_rate=options.gold_rate,
     )
     if not service.items:
         source = "pairs of kind `sampled`" if options.task == "pairwise" else "generated completions"
@@ -198,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         options = build(AnnotateOptions, build_parser().parse_args(argv))
         if options.overlap < 1:
             raise PrefloopError(f"--overlap must be at least 1, got {options.overlap}")
+        check_gold_rate(options.gold_rate)
         return serve(options)
     except (PrefloopError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
