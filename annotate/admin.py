@@ -1,5 +1,6 @@
-"""The admin tab's handlers: agreement and progress cards, the labellers' and disputed items' tables, and the export
-of the labels to TRL's columns. Every handler checks the admin flag of the signed-in user on every call."""
+"""The admin tab's handlers: agreement and progress cards, the labellers' table (activity, pace and quality, from
+`data.labellers`) and the disputed items' table, "make gold" on a decided item, and the export of the labels to TRL's
+columns (gold items left out). Every handler checks the admin flag of the signed-in user on every call."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import gradio as gr
 from annotate.agreement import admin_report
 from annotate.render import cards_html, excerpt, message_html, table_html
 from annotate.service import LabelService
+from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
+from data.gold import mark_gold, read_gold
+from data.labellers import labeller_rows
+from data.schemas import CHOICES
 from data.selection import choose_labels
 
 if TYPE_CHECKING:
@@ -28,7 +33,8 @@ def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
     service = ctx.service
     service.reload()
     workspace = service.workspace
-    report = admin_report(workspace.frame("labels"), service.task, workspace.frame("pairs"))
+    labels = workspace.frame("labels")
+    report = admin_report(labels, service.task, workspace.frame("pairs"))
     progress = service.progress(user)
     agreement, position = report["agreement"], report["position"]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
@@ -44,7 +50,7 @@ def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
         detail = f"of {position['decisive']} decisive labels; p = {position['p_value']:.3f} vs 50%"
         cards.append(("left side wins", rate, detail))
     cards += machine_cards(report)
-    labellers = report["labellers"]
+    who_columns, who = labeller_columns(report["labellers"], labels, workspace, service.task)
     disputed = report["disputed"]
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]
     rows = [
@@ -54,11 +60,62 @@ def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
     ]
     return (
         cards_html(cards),
-        table_html(list(labellers.columns), labellers.values.tolist(), "no labels yet"),
+        table_html(who_columns, who, "no labels yet"),
         table_html(
             ["item", "prompt", "votes", "agreement", *choice_columns], rows, "no item has two labels yet"
         ),
         "",
+    )
+
+
+QUALITY_COLUMNS = [
+    "gold right",
+    "gold 95 % CI",
+    "agrees with others",
+    "DS accuracy",
+    "left share",
+    "labels/hour",
+]
+
+
+def labeller_columns(activity, labels, workspace, task: str) -> tuple[list[str], list[list]]:
+    """The labellers table: activity (labels, skips, undos, median seconds, last active) and, for pairwise, each
+    labeller's quality and pace (`data.labellers.labeller_rows`) with their flags."""
+    columns, rows = list(activity.columns), activity.values.tolist()
+    if task != "pairwise" or not rows:
+        return columns, rows
+    quality = {r["labeller"]: r for r in labeller_rows(labels, read_gold(workspace))}
+    for row in rows:
+        q = quality.get(row[0])
+        gold = q["gold"] if q else {"answered": 0}
+        row += [
+            f"{gold['correct']}/{gold['answered']}" if gold["answered"] else "–",
+            "–" if not gold["answered"] else f"{gold['ci95'][0]:.2f}–{gold['ci95'][1]:.2f}",
+            q and q["loo_agreement"],
+            q and q["ds_accuracy"],
+            q and q["left_share"],
+            q and q["labels_per_hour"],
+            "; ".join(q["flags"]) if q else "",
+        ]
+    return columns + QUALITY_COLUMNS + ["flags"], rows
+
+
+def make_gold(ctx: Context, user: str, item_id: str | None, answer: str | None) -> str:
+    """Make a (decided) item gold with the admin's answer; it joins every labeller's queue at --gold-rate."""
+    _require_admin(ctx, user)
+    service = ctx.service
+    if service.task != "pairwise":
+        return message_html("Gold items are pairs: start the app with --task pairwise.", "warn")
+    item_id = (item_id or "").strip()
+    if not item_id or answer not in CHOICES["pairwise"]:
+        return message_html("Give the item id and its answer (a, b, tie or both_bad).", "warn")
+    try:
+        mark_gold(service.workspace, [item_id], [answer], f"admin:{user}")
+    except PrefloopError as exc:
+        return message_html(f"Not made gold: {exc}", "error")
+    service.reload()
+    return message_html(
+        f"{item_id} is gold now (answer {answer}); its labels stay, and it never trains.", "ok"
     )
 
 
@@ -95,9 +152,14 @@ def export_labels(ctx: Context, user: str, fmt: str) -> str:
     frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
     frames["labels"] = choose_labels(frames["labels"], "auto")  # as train's default: people's first
     if fmt == "dpo":
-        rows, counts = to_dpo(frames["prompts"], frames["completions"], frames["pairs"], frames["labels"])
+        gold = read_gold(workspace)
+        rows, counts = to_dpo(
+            frames["prompts"], frames["completions"], frames["pairs"], frames["labels"], gold=gold
+        )
     else:
-        rows, counts = to_kto(frames["prompts"], frames["completions"], frames["labels"])
+        rows, counts = to_kto(
+            frames["prompts"], frames["completions"], frames["labels"], gold=read_gold(workspace, "kto")
+        )
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not rows:
         return message_html(f"Nothing to export as {fmt} yet ({summary}).", "warn")

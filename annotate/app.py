@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from annotate.admin import admin_view, export_labels
+from annotate.admin import admin_view, export_labels, make_gold
 from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
 from annotate.render import (
     STRENGTHS,
@@ -31,6 +31,7 @@ from annotate.sessions import Sessions
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
 from annotate.web import Guard
 from data.records import Label
+from data.schemas import CHOICES
 
 PAIRWISE_CHOICES = [("A is better  [a]", "left"), ("B is better  [b]", "right"), ("Tie  [t]", "tie")]
 PAIRWISE_CHOICES.append(("Both bad  [x]", "both_bad"))
@@ -316,7 +317,14 @@ def _admin_tab() -> tuple:
     labellers = gr.HTML(elem_id="pf-admin-labellers")
     gr.Markdown("#### Most disputed items")
     disputed = gr.HTML(elem_id="pf-admin-disputed")
-    return refresh, export_dpo, export_kto, [cards, labellers, disputed, status]
+    with gr.Row():  # a decided item becomes gold: mixed into every labeller's queue at --gold-rate
+        gold_item = gr.Textbox(label="Item id", elem_id="pf-gold-item", scale=3)
+        gold_answer = gr.Radio(
+            list(CHOICES["pairwise"]), label="Its answer", elem_id="pf-gold-answer", scale=2
+        )
+        gold_button = gr.Button("Make gold", elem_id="pf-make-gold", scale=1)
+    gold = (gold_item, gold_answer, gold_button)
+    return refresh, export_dpo, export_kto, [cards, labellers, disputed, status], gold
 
 
 def wire(ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, tabs: tuple, admin: tuple) -> None:
@@ -351,7 +359,7 @@ def wire(ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, tabs: tupl
     undo.click(undo_last, None, api_name="undo", **common)
     history.input(edit_label, [history], api_name="edit", **common)
 
-    refresh, export_dpo, export_kto, admin_outputs = admin
+    refresh, export_dpo, export_kto, admin_outputs, (gold_item, gold_answer, gold_button) = admin
 
     # The status line belongs to the export buttons: a refresh that lands after an export must not blank it.
     views, status = admin_outputs[:-1], admin_outputs[-1]
@@ -378,6 +386,11 @@ def wire(ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, tabs: tupl
     admin_tab.select(admin_stats, None, views, api_name="admin_select", **private)
     export_dpo.click(export("dpo"), None, status, api_name="export_dpo", **private)
     export_kto.click(export("kto"), None, status, api_name="export_kto", **private)
+
+    def gold(item: str | None, answer: str | None, request: gr.Request):
+        return make_gold(ctx, signed_in(request), item, answer)
+
+    gold_button.click(gold, [gold_item, gold_answer], status, api_name="make_gold", **private)
 
 
 def make_context(service: LabelService, auth: Authenticator, guidelines: Path | None = None) -> Context:

@@ -78,3 +78,30 @@ def test_no_gold_without_a_rate_and_rate_errors(tmp_path, capsys):
         LabelService(ws, gold_rate=0.6)
     assert main(["-w", str(ws.path), "--gold-rate", "-0.1"]) == 2
     assert capsys.readouterr().err.strip() == "error: --gold-rate -0.1: must be in [0, 0.5]"
+
+
+def test_admin_makes_a_decided_item_gold_and_sees_the_labeller_table(tmp_path):
+    import gradio as gr
+
+    from annotate.admin import admin_view, make_gold
+    from annotate.app import make_context
+    from annotate.users import Authenticator, User, hash_password
+
+    ws, ids = build(tmp_path / "ws")
+    users = {
+        "ann": User("ann", hash_password("pw-ann-12345"), admin=True),
+        "bob": User("bob", hash_password("pw-bob-12345")),
+    }
+    ctx = make_context(LabelService(ws, overlap=2, gold_rate=0.05), Authenticator(users))
+    for user in ("ann", "bob"):
+        label_everything(ctx.service, user)
+    item = ids[GOLD]  # a regular item both labelled
+    assert "Give the item id" in make_gold(ctx, "ann", item, None)
+    assert "is not in" in make_gold(ctx, "ann", "nope", "a")
+    with pytest.raises(gr.Error):
+        make_gold(ctx, "bob", item, "a")
+    assert "is gold now" in make_gold(ctx, "ann", item, "b")
+    assert item in read_gold(ws).column("item_id").to_pylist() and item in ctx.service.queue.gold
+    _, labellers, _, _ = admin_view(ctx, "ann")
+    assert "<th>gold right</th>" in labellers and "<th>flags</th>" in labellers
+    assert "<td>ann</td>" in labellers and "<td>bob</td>" in labellers
