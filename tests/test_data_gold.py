@@ -171,4 +171,6 @@ def test_labels_written_before_the_pace_columns_still_read(tmp_path):
     ws.append([with_pace])
     report = {r["labeller"]: r for r in labeller_rows(ws.frame("labels"))}
     # the median of 8 s (old label: time on the item) and 6 s (new: the browser's active seconds)
-    assert report["veteran"]["median_seconds"] == 7.0 and report["veteran"]["labels_per_hour"] == round(3600 / 7, 1)
+    assert report["veteran"]["median_seconds"] == 7.0 and report["veteran"]["labels_per_hour"] == round(
+        3600 / 7, 1
+    )
