@@ -85,8 +85,11 @@ def labeller_columns(activity, labels, workspace, task: str) -> tuple[list[str],
     if task != "pairwise" or not rows:
         return columns, rows
     quality = {r["labeller"]: r for r in labeller_rows(labels, read_gold(workspace))}
+    median = columns.index("median_seconds")
     for row in rows:
         q = quality.get(row[0])
+        if q:  # one median: the browser's active seconds where it sent them, else the time on the item
+            row[median] = q["median_seconds"]
         gold = q["gold"] if q else {"answered": 0}
         row += [
             f"{gold['correct']}/{gold['answered']}" if gold["answered"] else "–",

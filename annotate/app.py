@@ -182,14 +182,23 @@ def _already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label 
     return label
 
 
-def on_submit(ctx: Context, user: str, item_id: str, choice: str | None, strength, note: str | None) -> View:
+def on_submit(
+    ctx: Context,
+    user: str,
+    item_id: str,
+    choice: str | None,
+    strength,
+    note: str | None,
+    active_seconds: float | None = None,
+) -> View:
     if not item_id:
         return label_view(ctx, user)
     if not choice:
         keys = "d / x" if ctx.service.task == "kto" else "a / b / t / x"
         return label_view(ctx, user, message_html(f"Pick a choice first ({keys}), then Enter.", "warn"))
     try:
-        label = ctx.service.submit(user, item_id, choice, int(strength) if strength else None, note or "")
+        how = int(strength) if strength else None
+        label = ctx.service.submit(user, item_id, choice, how, note or "", _seconds(active_seconds))
     except StaleItem as exc:
         if (label := _already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
             saved = describe(choice, label.strength)
@@ -204,6 +213,15 @@ def on_submit(ctx: Context, user: str, item_id: str, choice: str | None, strengt
         return label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
     saved = describe(choice, label.strength)
     return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
+
+
+def _seconds(value) -> float | None:
+    """The browser's active seconds, if it sent a number (anything else is ignored, never an error)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0 <= seconds < 86400 else None
 
 
 def on_skip(ctx: Context, user: str, item_id: str) -> View:
@@ -340,8 +358,8 @@ def wire(ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, tabs: tupl
     def open_label_tab(request: gr.Request):
         return astuple(label_view(ctx, signed_in(request)))
 
-    def submit_label(item: str, pick: str | None, how, text: str | None, request: gr.Request):
-        return astuple(on_submit(ctx, signed_in(request), item, pick, how, text))
+    def submit_label(item: str, pick: str | None, how, text: str | None, active, request: gr.Request):
+        return astuple(on_submit(ctx, signed_in(request), item, pick, how, text, active))
 
     def skip_item(item: str, request: gr.Request):
         return astuple(on_skip(ctx, signed_in(request), item))
@@ -354,7 +372,13 @@ def wire(ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, tabs: tupl
 
     app.load(load, api_name="load", **common)
     tabs[1].select(open_label_tab, None, api_name="label_tab", **common)
-    submit.click(submit_label, [item_id, choice, strength, note], api_name="submit", **common)
+    active = gr.Number(visible=False, elem_id="pf-active")  # filled by the page script's pace count on submit
+    with_pace = (
+        "(...a) => [...a.slice(0, 4), window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null]"
+    )
+    submit.click(
+        submit_label, [item_id, choice, strength, note, active], api_name="submit", js=with_pace, **common
+    )
     skip.click(skip_item, [item_id], api_name="skip", **common)
     undo.click(undo_last, None, api_name="undo", **common)
     history.input(edit_label, [history], api_name="edit", **common)

@@ -204,7 +204,27 @@ SCRIPT_TEMPLATE = """
 })();
 """
 
-SCRIPT = SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP))
+# Pace: the seconds this tab was visible with a key or pointer event in the last 60 s, for the item on screen; the
+# submit sends it along (app.py reads it in the submit event's `js`), and the label stores it as active_seconds.
+PACE_SCRIPT = """
+(() => {
+  "use strict";
+  const IDLE_MS = 60000;
+  let item = null, active = 0, lastInput = 0;
+  const mark = () => { lastInput = Date.now(); };
+  for (const name of ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"]) {
+    document.addEventListener(name, mark, {passive: true, capture: true});
+  }
+  setInterval(() => {
+    const now = document.querySelector("#pf-prompt [data-view]")?.dataset.item || null;
+    if (now !== item) { item = now; active = 0; }
+    if (item && document.visibilityState === "visible" && Date.now() - lastInput < IDLE_MS) active += 1;
+  }, 1000);
+  window.prefloopActiveSeconds = () => active;
+})();
+"""
+
+SCRIPT = SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)) + PACE_SCRIPT
 
 CSS = """
 .gradio-container { max-width: 1500px !important; }
