@@ -60,7 +60,7 @@ def m_step(
             for t in range(k)
         ],
         axis=1,
-    )
+    ).astype(float)  # bincount of nothing is integer
     confusion += PSEUDO_COUNT
     confusion /= confusion.sum(axis=2, keepdims=True)
     prior = posterior.sum(axis=0) + PSEUDO_COUNT
@@ -101,6 +101,9 @@ def fit(
     """EM from the majority. ``items``, ``labellers``, ``choices``: one integer code per label (one current label
     per item and labeller); ``gold``: per item the known choice's code, or -1 (None: no gold)."""
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
+    if not len(items):  # nothing to learn from: uniform, gold still clamped
+        uniform = np.full((n_items, k), 1.0 / k)
+        return DawidSkene(_clamp(uniform, gold), np.full((n_labellers, k, k), 1.0 / k), np.full(k, 1.0 / k), 0)
     posterior = _clamp(majority_posterior(items, choices, n_items, k), gold)
     confusion, prior = m_step(posterior, items, labellers, choices, n_labellers)
     iterations, change = 0, math.inf

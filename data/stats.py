@@ -81,7 +81,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
     verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
     stats["labels"] = label_distribution(people, verdicts_of)
-    if people.num_rows < labels.num_rows:
+    if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
     stats["machine_agreement"], stats["suggestions"] = _machine_stats(labels, pairs, by_machine)
     for task, verdicts in verdicts_of.items():

@@ -91,3 +91,9 @@ def test_aggregate_dawid_skene_decides_what_the_majority_splits():
 def test_aggregate_unknown_method_is_an_error():
     with pytest.raises(PrefloopError, match="--aggregate 'mean'"):
         aggregate(frame([("c1", "x", "desirable")]), "kto", "mean")
+
+
+def test_aggregate_dawid_skene_of_nothing():
+    empty = frame([("c1", "x", "desirable")]).iloc[0:0]
+    assert len(aggregate(empty, "kto", "dawid-skene")) == 0
+    assert len(aggregate(empty, "pairwise", "dawid-skene")) == 0

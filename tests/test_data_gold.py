@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -174,3 +175,40 @@ def test_labels_written_before_the_pace_columns_still_read(tmp_path):
     assert report["veteran"]["median_seconds"] == 7.0 and report["veteran"]["labels_per_hour"] == round(
         3600 / 7, 1
     )
+
+
+def test_kappa_against_labellers_sharing_twenty_items_and_the_left_flag():
+    from data.machine import cohen_kappa
+
+    rows = []
+    for i in range(30):
+        ann = "a" if i % 2 else "b"
+        bob = ann if i < 24 else ("b" if ann == "a" else "a")  # bob disagrees on the last 6 items
+        rows += [("ann", ann, "a"), ("bob", bob, "b" if bob == "a" else "a")]  # bob never picks the left side
+        rows[-2:] = [(who, choice, left, f"p{i}") for who, choice, left in rows[-2:]]
+    rows.append(("cyd", "a", "a", "p0"))  # shares one item: no κ
+    frame = pd.DataFrame(
+        [
+            {
+                "item_id": item,
+                "annotator": who,
+                "task": "pairwise",
+                "choice": choice,
+                "strength": None,
+                "seconds": 10.0,
+                "retracted": False,
+                "supersedes": None,
+                "left": left,
+                "created_at": T0 + timedelta(seconds=n),
+            }
+            for n, (who, choice, left, item) in enumerate(rows)
+        ]
+    )
+    report = {r["labeller"]: r for r in labeller_rows(frame)}
+    ann = [r[1] for r in rows if r[0] == "ann"]
+    bob = [r[1] for r in rows if r[0] == "bob"]
+    assert report["ann"]["kappa"] == {"bob": round(cohen_kappa(ann, bob), 3)}
+    assert report["cyd"]["kappa"] == {}
+    assert report["bob"]["left_share"] == 0.0 and report["bob"]["left_decisive"] == 30
+    assert report["bob"]["flags"] == ["picks the left side 0% of the time (outside 30%-70%)"]
+    assert report["ann"]["flags"] == []
