@@ -103,7 +103,9 @@ def fit(
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
     if not len(items):  # nothing to learn from: uniform, gold still clamped
         uniform = np.full((n_items, k), 1.0 / k)
-        return DawidSkene(_clamp(uniform, gold), np.full((n_labellers, k, k), 1.0 / k), np.full(k, 1.0 / k), 0)
+        return DawidSkene(
+            _clamp(uniform, gold), np.full((n_labellers, k, k), 1.0 / k), np.full(k, 1.0 / k), 0
+        )
     posterior = _clamp(majority_posterior(items, choices, n_items, k), gold)
     confusion, prior = m_step(posterior, items, labellers, choices, n_labellers)
     iterations, change = 0, math.inf
