@@ -14,7 +14,7 @@ from annotate.service import LabelService
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
 from data.gold import mark_gold, read_gold
-from data.labellers import labeller_rows
+from data.labellers import labeller_rows, team_pace
 from data.schemas import CHOICES
 from data.selection import choose_labels
 
@@ -49,6 +49,15 @@ def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
         rate = "n/a" if position["left_rate"] is None else f"{100 * position['left_rate']:.0f}%"
         detail = f"of {position['decisive']} decisive labels; p = {position['p_value']:.3f} vs 50%"
         cards.append(("left side wins", rate, detail))
+    pace = team_pace(labels)
+    if pace["median_seconds"] is not None:
+        cards.append(
+            (
+                "median seconds per label",
+                f"{pace['median_seconds']:g}",
+                f"{pace['labels_per_hour']} labels/hour",
+            )
+        )
     cards += machine_cards(report)
     who_columns, who = labeller_columns(report["labellers"], labels, workspace, service.task)
     disputed = report["disputed"]

@@ -420,6 +420,7 @@ def test_gold_items_look_like_any_item_and_the_admin_sees_each_labeller(tmp_path
         on_gold = labels[labels["item_id"].isin(gold_ids)]
         assert f"{(on_gold['choice'] == 'a').sum()}/{len(met)}" in table  # bob's gold answers, scored
         admin.locator("#pf-admin-labellers").scroll_into_view_if_needed()
+        admin.wait_for_timeout(2000)  # the admin tab's own refresh settles (no half-faded screenshot)
         screenshot(admin, "annotate-labellers.png", tmp_path)
         assert violations == []
     finally:

@@ -102,6 +102,7 @@ def test_admin_makes_a_decided_item_gold_and_sees_the_labeller_table(tmp_path):
         make_gold(ctx, "bob", item, "a")
     assert "is gold now" in make_gold(ctx, "ann", item, "b")
     assert item in read_gold(ws).column("item_id").to_pylist() and item in ctx.service.queue.gold
-    _, labellers, _, _ = admin_view(ctx, "ann")
+    cards, labellers, _, _ = admin_view(ctx, "ann")
+    assert "median seconds per label" in cards and "labels/hour" in cards
     assert "<th>gold right</th>" in labellers and "<th>flags</th>" in labellers
     assert "<td>ann</td>" in labellers and "<td>bob</td>" in labellers
