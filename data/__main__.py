@@ -19,11 +19,15 @@ import json
 import logging
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
 from data.aggregate import AGGREGATIONS, MAJORITY
+from data.cli import add_subcommands, options_parser, run_cli
+from data.config import build
 from data.errors import PrefloopError
 from data.export import FORMATS as EXPORT_FORMATS
 from data.export import dpo_table, kto_table, to_sft, write_parquet
@@ -39,109 +43,175 @@ from data.selection import LABEL_SOURCES, choose_labels, without_labellers
 from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
 
+WORKSPACE = field(metadata={"help": "workspace directory", "short": "-w", "required": True})
+AGGREGATE = field(
+    default=MAJORITY,
+    metadata={
+        "help": "how labels become a verdict: majority vote, or dawid-skene (weighs each labeller by their "
+        "estimated confusion matrix; exports carry its posterior)",
+        "choices": AGGREGATIONS,
+    },
+)
+EXCLUDE_LABELLER = field(
+    default=(),
+    metadata={"help": "leave this labeller's labels out of every verdict (they stay stored)", "repeat": True},
+)
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m data", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
 
-    provision = commands.add_parser(
-        "provision", help="convert the embedded default model and fetch sample data"
+@dataclass(frozen=True)
+class ProvisionOptions:
+    model: tuple[str, ...] = field(
+        default=(), metadata={"help": "model short name(s)", "choices": sorted(EMBEDDED), "repeat": True}
     )
-    provision.add_argument("--model", action="append", choices=sorted(EMBEDDED), help="model short name(s)")
-    provision.add_argument("--no-samples", action="store_true", help="skip the sample data")
+    no_samples: bool = field(default=False, metadata={"help": "skip the sample data", "switch": True})
 
-    def with_workspace(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("-w", "--workspace", type=Path, required=True, help="workspace directory")
-        return sub
 
-    with_workspace("init", "create an empty workspace")
-    imp = with_workspace("import", "import prompts, gold answers, preferences or KTO labels")
-    imp.add_argument("files", nargs="*", type=Path, help="JSON, JSONL, Parquet, CSV or a datasets folder")
-    imp.add_argument("--sample", choices=sorted(SAMPLES), action="append", help="a provisioned sample set")
-    imp.add_argument(
-        "--format", default="auto", choices=IMPORT_FORMATS, help="record format (default: detect)"
+@dataclass(frozen=True)
+class WorkspaceOptions:
+    workspace: Path = WORKSPACE
+
+
+@dataclass(frozen=True)
+class ImportCommand:
+    workspace: Path = WORKSPACE
+    files: tuple[Path, ...] = field(
+        default=(), metadata={"help": "JSON, JSONL, Parquet, CSV or a datasets folder", "positional": True}
     )
-    imp.add_argument("--source", help="source name recorded on every row (default: the file name)")
-    imp.add_argument("--split", default="train", choices=SPLITS, help="split for rows that name none")
-    imp.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.0,
-        help="hold out this fraction of prompts as test, in [0, 1)",
+    sample: tuple[str, ...] = field(
+        default=(), metadata={"help": "a provisioned sample set", "choices": sorted(SAMPLES), "repeat": True}
     )
-    imp.add_argument(
-        "--on-error",
+    format: str = field(
+        default="auto", metadata={"help": "record format (default: detect)", "choices": IMPORT_FORMATS}
+    )
+    source: str | None = field(
+        default=None, metadata={"help": "source name recorded on every row (default: the file name)"}
+    )
+    split: str = field(default="train", metadata={"help": "split for rows that name none", "choices": SPLITS})
+    test_fraction: float = field(
+        default=0.0, metadata={"help": "hold out this fraction of prompts as test, in [0, 1)"}
+    )
+    on_error: str = field(
         default="fail",
-        choices=ON_ERROR,
-        help="a bad record stops the import (fail), or is left out, counted and listed in WS/imports/ (skip)",
+        metadata={
+            "help": "a bad record stops the import (fail), or is left out, counted and listed in WS/imports/ "
+            "(skip)",
+            "choices": ON_ERROR,
+        },
     )
-    imp.add_argument(
-        "--unlabelled",
-        action="store_true",
-        help="store no preference/label: chosen and rejected become a pair for labellers (KTO rows: items)",
+    unlabelled: bool = field(
+        default=False,
+        metadata={
+            "help": "store no preference/label: chosen and rejected become a pair for labellers (KTO rows: "
+            "items)",
+            "switch": True,
+        },
     )
-    imp.add_argument(
-        "--pairs-per-prompt",
-        type=int,
+    pairs_per_prompt: int = field(
         default=1,
-        help="pairs made among a prompt's candidate completions (0: every pair), as for sampled completions",
+        metadata={
+            "help": "pairs made among a prompt's candidate completions (0: every pair), as for sampled "
+            "completions"
+        },
     )
-    imp.add_argument(
-        "--non-text",
+    non_text: str = field(
         default="fail",
-        choices=("fail", "drop"),
-        help="a non-text content part (image, tool call) is an error (fail) or left out and counted (drop)",
+        metadata={
+            "help": "a non-text content part (image, tool call) is an error (fail) or left out and counted "
+            "(drop)",
+            "choices": ("fail", "drop"),
+        },
     )
 
-    exp = with_workspace("export", "write a TRL-ready Parquet table (TRL's own column names)")
-    exp.add_argument("--format", required=True, choices=EXPORT_FORMATS)
-    exp.add_argument("--out", type=Path, help="output file (default: WS/exports/<format>[-<split>].parquet)")
-    exp.add_argument("--split", choices=SPLITS, help="only prompts of this split (default: all)")
-    exp.add_argument(
-        "--labels",
-        choices=LABEL_SOURCES,
+
+@dataclass(frozen=True)
+class ExportCommand:
+    workspace: Path = WORKSPACE
+    format: str = field(default="dpo", metadata={"choices": EXPORT_FORMATS, "required": True})
+    out: Path | None = field(
+        default=None, metadata={"help": "output file (default: WS/exports/<format>[-<split>].parquet)"}
+    )
+    split: str | None = field(
+        default=None, metadata={"help": "only prompts of this split (default: all)", "choices": SPLITS}
+    )
+    labels: str = field(
         default="auto",
-        help="whose labels decide (as train --labels): auto = people's where a pair has one, else judges' and "
-        "reward models'; human; machine; all",
+        metadata={
+            "help": "whose labels decide (as train --labels): auto = people's where a pair has one, else "
+            "judges' and reward models'; human; machine; all",
+            "choices": LABEL_SOURCES,
+        },
+    )
+    aggregate: str = AGGREGATE
+    exclude_labeller: tuple[str, ...] = EXCLUDE_LABELLER
+
+
+@dataclass(frozen=True)
+class StatsCommand:
+    workspace: Path = WORKSPACE
+    json: bool = field(default=False, metadata={"help": "print JSON", "switch": True})
+    labellers: bool = field(
+        default=False,
+        metadata={"help": "each labeller's quality and pace (gold, agreement, κ, flags)", "switch": True},
+    )
+    aggregate: str = AGGREGATE
+    exclude_labeller: tuple[str, ...] = EXCLUDE_LABELLER
+
+
+@dataclass(frozen=True)
+class GoldCommand:
+    workspace: Path = WORKSPACE
+    files: tuple[Path, ...] = field(
+        default=(), metadata={"help": "preference files: their pairs become gold", "positional": True}
+    )
+    from_split: str | None = field(
+        default=None, metadata={"help": "the imported preferences of this split's pairs", "choices": SPLITS}
+    )
+    pair: tuple[str, ...] = field(
+        default=(), metadata={"help": "a pair id to make gold (with --answer)", "repeat": True}
+    )
+    answer: tuple[str, ...] = field(
+        default=(), metadata={"help": "the gold answer of each --pair", "repeat": True}
+    )
+    remove: tuple[str, ...] = field(default=(), metadata={"help": "a pair no longer gold", "repeat": True})
+
+
+@dataclass(frozen=True)
+class MergeCommand:
+    workspace: Path = WORKSPACE
+    others: tuple[Path, ...] = field(
+        default=(),
+        metadata={"help": "workspace folders to merge in", "positional": True, "required": True},
     )
 
-    stats = with_workspace("stats", "counts, label distribution, agreement, model lineage")
-    stats.add_argument("--json", action="store_true", help="print JSON")
-    stats.add_argument(
-        "--labellers",
-        action="store_true",
-        help="each labeller's quality and pace (gold, agreement, κ, flags)",
-    )
-    for sub in (exp, stats):
-        sub.add_argument(
-            "--aggregate",
-            choices=AGGREGATIONS,
-            default=MAJORITY,
-            help="how labels become a verdict: majority vote, or dawid-skene (weighs each labeller by their "
-            "estimated confusion matrix; exports carry its posterior)",
-        )
-        sub.add_argument(
-            "--exclude-labeller",
-            action="append",
-            default=[],
-            metavar="NAME",
-            help="leave this labeller's labels out of every verdict (they stay stored); repeatable",
-        )
-    gold = with_workspace("gold", "pairs with a known answer, mixed into labellers' queues (--gold-rate)")
-    gold.add_argument("files", nargs="*", type=Path, help="preference files: their pairs become gold")
-    gold.add_argument("--from-split", choices=SPLITS, help="the imported preferences of this split's pairs")
-    gold.add_argument("--pair", action="append", default=[], help="a pair id to make gold (with --answer)")
-    gold.add_argument("--answer", action="append", default=[], help="the gold answer of each --pair")
-    gold.add_argument("--remove", action="append", default=[], metavar="PAIR", help="a pair no longer gold")
-    with_workspace("validate", "read every file against the schemas and check references")
-    with_workspace("compact", "merge each table's part files into one")
-    merge = with_workspace("merge", "add the rows of other workspaces (e.g. shards sampled elsewhere)")
-    merge.add_argument("others", nargs="+", type=Path, help="workspace folders to merge in")
+
+SUBCOMMANDS: dict[str, tuple[type, str]] = {
+    "provision": (ProvisionOptions, "convert the embedded default model and fetch sample data"),
+    "init": (WorkspaceOptions, "create an empty workspace"),
+    "import": (ImportCommand, "import prompts, gold answers, preferences or KTO labels"),
+    "export": (ExportCommand, "write a TRL-ready Parquet table (TRL's own column names)"),
+    "stats": (StatsCommand, "counts, label distribution, agreement, model lineage"),
+    "gold": (GoldCommand, "pairs with a known answer, mixed into labellers' queues (annotate --gold-rate)"),
+    "validate": (WorkspaceOptions, "read every file against the schemas and check references"),
+    "compact": (WorkspaceOptions, "merge each table's part files into one"),
+    "merge": (MergeCommand, "add the rows of other workspaces (e.g. shards sampled elsewhere)"),
+}
+
+
+def build_parser(prog: str = "python -m data") -> argparse.ArgumentParser:
+    parser = options_parser(None, prog, __doc__)
+    add_subcommands(parser, SUBCOMMANDS, prog)
     return parser
 
 
-def cmd_provision(args: argparse.Namespace) -> int:
+def parse(argv: list[str] | None, prog: str = "python -m data") -> tuple[str, Any]:
+    """The subcommand and its options object."""
+    namespace = build_parser(prog).parse_args(argv)
+    command = namespace.command
+    del namespace.command
+    return command, build(SUBCOMMANDS[command][0], namespace)
+
+
+def cmd_provision(args: Any) -> int:
     for name in args.model or sorted(EMBEDDED):
         print(f"model {name}: {provision_model(name)}")
     if not args.no_samples:
@@ -150,8 +220,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    files = list(args.files) + [sample_path(kind) for kind in args.sample or []]
+def cmd_import(args: Any) -> int:
+    files = list(args.files) + [sample_path(kind) for kind in args.sample]
     if not files:
         raise PrefloopError("nothing to import: give FILE(s) or --sample")
     options = ImportOptions(
@@ -205,7 +275,7 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
 }
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def cmd_export(args: Any) -> int:
     workspace = Workspace(args.workspace)
 
     def read(name: str) -> pa.Table:
@@ -236,7 +306,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
+def cmd_stats(args: Any) -> int:
     workspace = Workspace(args.workspace)
     if args.labellers:
         report = labeller_report(workspace, tuple(args.exclude_labeller))
@@ -263,7 +333,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_gold(args: argparse.Namespace) -> int:
+def cmd_gold(args: Any) -> int:
     workspace = Workspace(args.workspace)
     if len(args.answer) != len(args.pair):
         raise PrefloopError(
@@ -287,7 +357,7 @@ def cmd_gold(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def cmd_validate(args: Any) -> int:
     workspace = Workspace(args.workspace)
     problems = integrity_problems(workspace)  # reading every table validates every part file on the way
     for problem in problems:
@@ -296,13 +366,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def cmd_compact(args: argparse.Namespace) -> int:
+def cmd_compact(args: Any) -> int:
     for name, (before, after) in Workspace(args.workspace).compact().items():
         print(f"{name}: {before} part(s) -> {after}")
     return 0
 
 
-def cmd_merge(args: argparse.Namespace) -> int:
+def cmd_merge(args: Any) -> int:
     workspace = Workspace(args.workspace)
     others = [Workspace(path) for path in args.others]  # all must open before anything is written
     for other in others:
@@ -314,7 +384,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_init(args: argparse.Namespace) -> int:
+def cmd_init(args: Any) -> int:
     Workspace.init(args.workspace)
     print(f"workspace ready: {args.workspace}")
     return 0
@@ -333,16 +403,14 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _main(argv: list[str] | None, prog: str = "python -m data") -> int:
+    command, options = parse(argv, prog)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return COMMANDS[args.command](args)
-    except (PrefloopError, OSError) as exc:
-        print(
-            f"error: {exc}", file=sys.stderr
-        )  # a WriteError: "the disk is full: nothing was written to ..."
-        return 2
+    return COMMANDS[command](options)
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m data") -> int:
+    return run_cli(lambda args: _main(args, prog), argv)
 
 
 if __name__ == "__main__":

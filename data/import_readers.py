@@ -73,7 +73,29 @@ def read_records(path: Path) -> list[object]:
         raise SchemaError(str(path), f"cannot be read: {exc}") from exc
     if suffix != ".jsonl" and text.lstrip().startswith("["):
         return _read_json_array(text, str(path))
+    if suffix != ".jsonl" and text.lstrip().startswith("{"):
+        _refuse_nested(text, str(path))
     return _read_json_lines(text, str(path))
+
+
+def _refuse_nested(text: str, source: str) -> None:
+    """A file holding one object whose only value is the list of records (``{"data": [...]}``): say so."""
+    try:
+        _nested_records(json.loads(text), source)
+    except (json.JSONDecodeError, RecursionError):
+        return  # JSON lines, or broken: read line by line
+
+
+def _nested_records(document: object, source: str) -> None:
+    if isinstance(document, dict) and len(document) == 1:
+        key, value = next(iter(document.items()))
+        rows = isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        if rows and not any("role" in v for v in value):  # a conversation's messages are one record
+            raise SchemaError(
+                source,
+                f'the records are nested under one key "{key}" ({len(value)} records): import the list itself, '
+                f"e.g. jq '.[\"{key}\"]' {source} > records.json",
+            )
 
 
 def _decode(decoder: json.JSONDecoder, text: str, pos: int, source: str, row: int) -> tuple[object, int]:
@@ -178,6 +200,7 @@ def _refuse_single_document(text: str, source: str) -> None:
         document = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         return
+    _nested_records(document, source)
     if isinstance(document, dict):
         keys = ", ".join(sorted(document)[:8])
         raise SchemaError(
@@ -188,12 +211,23 @@ def _refuse_single_document(text: str, source: str) -> None:
     raise SchemaError(source, f"holds a single JSON {type(document).__name__}, not records")
 
 
+LOOSE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
+
+
 def _read_dataset_dir(path: Path) -> list[object]:
     import datasets
 
     try:
         loaded = datasets.load_from_disk(str(path))
     except (FileNotFoundError, ValueError) as exc:
+        loose = sorted(p.name for p in path.iterdir() if p.suffix.lower() in LOOSE_SUFFIXES)
+        if loose:
+            shown = " ".join(str(path / name) for name in loose[:3]) + (" ..." if len(loose) > 3 else "")
+            raise SchemaError(
+                str(path),
+                f"a folder of {len(loose)} data file(s), not a dataset saved with save_to_disk: pass the files "
+                f"themselves ({shown})",
+            ) from exc
         raise SchemaError(str(path), f"not a dataset saved with save_to_disk ({exc})") from exc
     if isinstance(loaded, datasets.DatasetDict):
         records = []
