@@ -3,6 +3,7 @@
     python -m annotate add-user --users ws/users.toml alice [--admin]   # asks for the password twice
     python -m annotate -w ws                                             # pairwise; users from ws/users.toml
     python -m annotate -w ws --task kto --overlap 3 --guidelines guide.md --port 7861
+    python -m annotate -w ws --task arena --overlap 3   # blind votes on model versions (`generate --arena`)
     python -m annotate -w ws --order uncertainty  # least certain pairs first (after `python -m train score`)
     python -m annotate -w ws --order machine-uncertain --suggest  # machine labellers unsure first; show their pick
     python -m annotate -w demo-ws --demo-user     # adds user `demo` (admin) with a fresh password, printed once
@@ -22,12 +23,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotate.items import VIEWS
 from annotate.service import ORDERS, LabelService, check_gold_rate
 from annotate.users import Authenticator, LoginLimits, add_user, hash_password, load_users
 from data.cli import options_parser, run_cli
 from data.config import build
 from data.errors import PrefloopError
-from data.schemas import TASKS
 from data.workspace import Workspace
 
 DEMO_USER = "demo"
@@ -36,7 +37,13 @@ DEMO_USER = "demo"
 @dataclass(frozen=True)
 class AnnotateOptions:
     workspace: Path = field(default=Path("ws"), metadata={"help": "workspace directory"})
-    task: str = field(default="pairwise", metadata={"help": "what to label", "choices": TASKS})
+    task: str = field(
+        default="pairwise",
+        metadata={
+            "help": "what to label (arena: the arena's pairs, blind, as pairwise labels)",
+            "choices": VIEWS,
+        },
+    )
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (loopback by default)"})
     port: int = field(default=7860, metadata={"help": "port to listen on"})
     users: Path | None = field(default=None, metadata={"help": "users TOML file (default: WS/users.toml)"})
@@ -154,7 +161,9 @@ def user_command(command: str, argv: list[str], prog: str = "python -m annotate"
 
 def nothing_to_label(workspace: Workspace, options: AnnotateOptions) -> str:
     """Why the queue is empty, and the command that fills it."""
-    source = "pairs of kind `sampled`" if options.task == "pairwise" else "generated completions"
+    source = {"pairwise": "pairs of kind `sampled`", "arena": "arena pairs (`generate --arena`)"}.get(
+        options.task, "generated completions"
+    )
     message = f"{options.workspace}: nothing to label for task {options.task} (no {source}); "
     imported = workspace.frame("pairs")["kind"].eq("imported").sum() if options.task == "pairwise" else 0
     if imported:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotate.items import ORDERS, Item, ItemCatalog, check_order, order_items, select_chunk
+from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items, select_chunk
 from annotate.queue import LabelQueue
 from data import store
 from data.aggregate import keep_rows, latest_positions
@@ -127,7 +127,8 @@ class LabelService:
     ):
         check_order(task, order)
         self.gold_rate = check_gold_rate(gold_rate)
-        self.workspace, self.task, self.order = workspace, task, order
+        # view: what is served (a task, or the arena's pairs); task: what the labels record (arena: pairwise)
+        self.workspace, self.view, self.task, self.order = workspace, task, label_task(task), order
         self.suggest = suggest and task == "pairwise"
         self.picks: dict[str, str] = {}  # item -> the machine labellers' pick (for --suggest)
         self.queue = LabelQueue([], overlap, lease_seconds, clock)
@@ -185,7 +186,7 @@ class LabelService:
                 # are chosen (both run in Arrow and numpy, outside the GIL).
                 latest = pool.submit(latest_positions, human) if not self._known else None
                 chunk = select_chunk(
-                    self.task,
+                    self.view,
                     self._tables["prompts"],
                     self._tables["completions"],
                     candidates,

@@ -10,6 +10,7 @@ python -m data gold -w ws --from-split test    # gold items mixed into labellers
 python -m data validate -w ws
 python -m data compact -w ws
 python -m data merge -w ws ws-shard2 ws-shard3   # rows sampled on other machines
+python -m data leaderboard -w ws [--by people|judge:NAME|rm:ID] [--json]   # the arena's Bradley–Terry table
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.cli import add_subcommands, options_parser, run_cli
@@ -35,14 +37,16 @@ from data.gold import gold_from_file, gold_from_split, mark_gold, read_gold, rem
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR, ImportOptions, Loaded, check_file, log_import, write_records
 from data.labellers import labeller_lines
+from data.leaderboard import ARENA, PEOPLE, board_json, board_lines, leaderboard, plot_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
-from data.schemas import SPLITS
+from data.schemas import PAIR_KINDS, SPLITS
 from data.selection import LABEL_SOURCES, choose_labels, without_labellers
 from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
 
+EXPORT_KINDS = tuple(k for k in PAIR_KINDS if k != ARENA)  # arena pairs are evaluation data: out unless asked
 WORKSPACE = field(metadata={"help": "workspace directory", "short": "-w", "required": True})
 AGGREGATE = field(
     default=MAJORITY,
@@ -143,6 +147,26 @@ class ExportCommand:
     )
     aggregate: str = AGGREGATE
     exclude_labeller: tuple[str, ...] = EXCLUDE_LABELLER
+    kinds: tuple[str, ...] = field(
+        default=EXPORT_KINDS,
+        metadata={
+            "help": f"dpo: pair kinds exported (default: {' '.join(EXPORT_KINDS)}; arena pairs are evaluation "
+            "data)",
+            "choices": PAIR_KINDS,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class LeaderboardCommand:
+    workspace: Path = WORKSPACE
+    by: str = field(
+        default=PEOPLE,
+        metadata={"help": "whose votes: people (default), judge:NAME or rm:ID (a machine labeller)"},
+    )
+    json: bool = field(default=False, metadata={"help": "print JSON", "switch": True})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples of the prompts"})
+    seed: int = field(default=0, metadata={"help": "bootstrap seed"})
 
 
 @dataclass(frozen=True)
@@ -191,6 +215,7 @@ SUBCOMMANDS: dict[str, tuple[type, str]] = {
     "export": (ExportCommand, "write a TRL-ready Parquet table (TRL's own column names)"),
     "stats": (StatsCommand, "counts, label distribution, agreement, model lineage"),
     "gold": (GoldCommand, "pairs with a known answer, mixed into labellers' queues (annotate --gold-rate)"),
+    "leaderboard": (LeaderboardCommand, "Bradley–Terry strengths of the arena's models from blind votes"),
     "validate": (WorkspaceOptions, "read every file against the schemas and check references"),
     "compact": (WorkspaceOptions, "merge each table's part files into one"),
     "merge": (MergeCommand, "add the rows of other workspaces (e.g. shards sampled elsewhere)"),
@@ -296,6 +321,7 @@ def cmd_export(args: Any) -> int:
             read("completions"),
         )
         labels = choose_labels(without_labellers(labels, args.exclude_labeller), args.labels)
+        pairs = pairs.filter(pc.is_in(pairs.column("kind"), pa.array(list(args.kinds))))
         rows, counts = dpo_table(read("prompts"), completions, pairs, labels, gold=gold, **verdicts)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not len(rows):
@@ -357,6 +383,27 @@ def cmd_gold(args: Any) -> int:
     return 0
 
 
+def cmd_leaderboard(args: Any) -> int:
+    workspace = Workspace(args.workspace)
+    tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
+    if args.bootstrap < 1:
+        raise PrefloopError(f"--bootstrap {args.bootstrap}: must be at least 1")
+    rows = leaderboard(
+        tables["pairs"],
+        tables["completions"],
+        tables["labels"],
+        tables["models"],
+        args.by,
+        args.bootstrap,
+        args.seed,
+    )
+    png = plot_leaderboard(rows, args.by, workspace.path / "leaderboard.png")
+    print(
+        board_json(rows, args.by) if args.json else "\n".join([*board_lines(rows, args.by), f"plot: {png}"])
+    )
+    return 0
+
+
 def cmd_validate(args: Any) -> int:
     workspace = Workspace(args.workspace)
     problems = integrity_problems(workspace)  # reading every table validates every part file on the way
@@ -400,6 +447,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "compact": cmd_compact,
     "merge": cmd_merge,
+    "leaderboard": cmd_leaderboard,
 }
 
 

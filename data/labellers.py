@@ -30,8 +30,8 @@ LEFT_SHARE_MIN_LABELS = 30  # ... over at least this many decisive labels
 PAIRWISE = CHOICES["pairwise"]
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (95 % with z = 1.96): (p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) /
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95 % with z = 1.96; successes may count ties as halves): (p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) /
     (1 + z²/n). Unlike p ± z·√(p(1−p)/n) it stays inside [0, 1] and is honest at small n and at 0 or n."""
     if n == 0:
         return (math.nan, math.nan)

@@ -14,6 +14,9 @@
     python -m generate -w ws --n 4 --pairs best-worst --judge rm        # best vs worst of 4 samples (RLHFlow)
     python -m generate -w ws --judge-iter 2 --judge rm --n 4            # machine rounds: sample, judge, DPO
 
+    python -m generate -w ws --arena base,newest --split test --limit 64    # arena: models head to head
+    python -m generate -w ws --judge smollm2-135m --kinds arena --split test  # a judge votes on the arena
+
 Reruns resume: only prompts without completions from this model in this round are sampled; `--spin-iter` reruns
 continue from the last finished step (see generate/loop/spin.py). With `--spin-iter N` or `--judge-iter N` (flag or
 YAML) the command is the round driver's, `python -m generate.loop` = `prefloop loop`, with that command's options.
@@ -38,6 +41,7 @@ from generate.options import (
     MODES,
     SHARED,
     GenerateOptions,
+    check_arena,
     engine_options,
     mode_of,
     mode_options,
@@ -78,6 +82,16 @@ def check_options(options: GenerateOptions) -> None:
         raise PrefloopError("--judge does not apply to --spin (SPIN's gold answer wins by construction)")
     if options.judge and not is_reward_model_name(options.judge):
         load_template(options.judge_template)  # a bad template file fails before any model loads
+    if options.arena is not None:
+        check_arena_options(options)
+
+
+def check_arena_options(options: GenerateOptions) -> None:
+    check_arena(options)
+    if options.spin or options.shard or options.pairs == "best-worst":
+        raise PrefloopError(
+            "--arena samples its own pairs: --spin, --shard and --pairs best-worst do not apply"
+        )
 
 
 def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: str) -> int:
@@ -95,7 +109,7 @@ def run(options: GenerateOptions) -> dict:
     model, model_path = start_model(options)
     shard = parse_shard(options.shard) if options.shard else None
     params = sampling_params(options)
-    if not options.spin:
+    if not options.spin and not options.arena:
         check_pair_params(options.n, params)
     if mode_of(options) == "--judge":  # judge the pairs already there
         from generate.bestofn import judge_workspace
@@ -105,6 +119,10 @@ def run(options: GenerateOptions) -> dict:
     workspace = Workspace.open_or_init(options.workspace)
     if loaded:
         write_records(workspace, *loaded)
+    if options.arena:
+        from generate.arena import run_arena
+
+        return run_arena(options, workspace)  # and, with --judge, the judge's votes on its pairs
     round = sampling_round(options, workspace, model_path)
     common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
     if options.pairs == "best-worst":

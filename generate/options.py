@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.chat_template import NAMED, resolve_chat_template
+from data.errors import PrefloopError
 from data.provision import DEFAULT_MODEL, EMBEDDED, SAMPLES
 from generate.engines import ENGINES, EngineOptions, SamplingParams
 
@@ -76,6 +77,26 @@ class SampleOptions:
         metadata={"help": "show vLLM's and transformers' own INFO logs (default: warnings only)"},
     )
     cpu_kv_cache_gib: int = field(default=2, metadata={"help": "vLLM KV cache on CPU (GiB)"})
+    # Arena rounds (generate.arena): model versions answer the same prompts, paired head to head.
+    arena: tuple[str, ...] | None = field(
+        default=None,
+        metadata={
+            "help": "models to compare: base, newest, a manifest id, a short name or folder (e.g. base,newest); "
+            "after --spin-iter/--judge-iter: sampled on the loop's held-out prompts, then the leaderboard"
+        },
+    )
+    arena_pairs: int = field(
+        default=0, metadata={"help": "arena: random model pairs per prompt (0: every pair of models)"}
+    )
+    arena_n: int = field(default=1, metadata={"help": "arena: answers per prompt and model"})
+    spin_isolate: bool = field(
+        default=True,
+        metadata={
+            "help": "SPIN and judge loops, arena: run each sampling and training step (the arena: each model's "
+            "sampling) in a fresh process (frees vLLM's memory)"
+        },
+    )
+    # Machine labellers (generate.judge, generate.bestofn).
     judge: str | None = field(
         default=None,
         metadata={
@@ -124,14 +145,25 @@ class GenerateOptions(SampleOptions):
         default=False,
         metadata={"help": "judge: also pairs people labelled already (to measure the judge against them)"},
     )
+    kinds: tuple[str, ...] | None = field(
+        default=None,
+        metadata={
+            "help": "--judge alone: judge pairs of these kinds (e.g. arena; default: the labelling pairs)"
+        },
+    )
 
 
-JUDGED = ("--judge", "--pairs best-worst")  # the modes that load a machine labeller
+JUDGED = ("--judge", "--pairs best-worst", "--arena")  # the modes that load a machine labeller
 # Each mode of `python -m generate` and the options only it reads (the mode is chosen by the flag it is named after).
 MODES: dict[str, tuple[str, ...]] = {
     "sampling": ("pairs_per_prompt",),  # n samples per prompt, random pairs for labellers
     "--spin": (),  # SPIN negatives: one sample per gold prompt
-    "--judge": ("judge_labelled",),  # machine labels on the workspace's pairs
+    "--judge": ("judge_labelled", "kinds"),  # machine labels on the workspace's pairs
+    "--arena": (
+        "arena_pairs",
+        "arena_n",
+        "spin_isolate",
+    ),  # model versions head to head (and --judge's votes on them)
     "--pairs best-worst": (),  # best vs worst of n samples, labelled by --judge
 }
 SHARED = {  # options read by several modes
@@ -143,6 +175,8 @@ SHARED = {  # options read by several modes
 
 
 def mode_of(options: GenerateOptions) -> str:
+    if options.arena:
+        return "--arena"
     if options.spin:
         return "--spin"
     if options.pairs == "best-worst":
@@ -157,6 +191,11 @@ def mode_options(modes: dict[str, tuple[str, ...]], shared: dict[str, tuple[str,
         for name in names:
             owners[name] = (*owners.get(name, ()), mode)
     return owners
+
+
+def check_arena(options: SampleOptions) -> None:
+    if len(options.arena) < 2 or options.arena_pairs < 0 or options.arena_n < 1:
+        raise PrefloopError("--arena needs two models or more, --arena-pairs >= 0 and --arena-n >= 1")
 
 
 def sampling_params(options: SampleOptions) -> SamplingParams:

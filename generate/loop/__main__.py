@@ -26,7 +26,7 @@ from data.workspace import MARKER, Workspace
 from generate.judge import load_template
 from generate.loop.options import DRIVERS, LoopOptions, driver_of
 from generate.loop.report import spin_report
-from generate.options import SPIN_TEST_FRACTION, GenerateOptions, sampling_params
+from generate.options import SPIN_TEST_FRACTION, GenerateOptions, check_arena, sampling_params
 from generate.prepare import quiet_logs, read_prompts, start_model
 from generate.sampling import check_pair_params
 from train.methods import method_options
@@ -103,6 +103,8 @@ def check_options(options: LoopOptions) -> None:
     if options.judge_iter and not is_reward_model_name(options.judge):
         load_template(options.judge_template)  # a bad template file fails before any model loads
     check_train_options(dataclasses.replace(options.train, method=METHOD[driver]))
+    if options.arena is not None:
+        check_arena(options)
 
 
 def _has_gold_prompts(path: Path) -> bool:
@@ -126,13 +128,19 @@ def run(options: LoopOptions) -> dict:
     workspace = Workspace.open_or_init(options.workspace)
     if loaded:
         write_records(workspace, *loaded)
-    return RUN[driver_of(options)](options, workspace)
+    summary = RUN[driver_of(options)](options, workspace)
+    if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
+        from generate.arena import arena_leaderboard
+
+        summary["arena"] = arena_leaderboard(options, workspace, options.spin_test_limit)
+    return summary
 
 
 def _main(argv: list[str] | None, prog: str) -> int:
     options = parse_options(sys.argv[1:] if argv is None else argv, prog)
     quiet_logs(options.verbose)
-    print("\n".join(spin_report(run(options))))
+    summary = run(options)
+    print("\n".join(spin_report(summary) + summary.get("arena", [])))
     return 0
 
 

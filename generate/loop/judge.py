@@ -12,16 +12,9 @@ from generate.engines import make_engine
 from generate.loop.options import LoopOptions
 from generate.loop.spin import Iterate, Loop, run_loop, unsampled
 from generate.options import engine_options, sampling_params
-from generate.sampling import sample_pairs
+from generate.sampling import prompt_ids, sample_pairs
 
 JUDGE_LIMIT = 32  # train prompts per judge-loop iteration unless --limit says otherwise
-
-
-def prompt_ids(workspace: Workspace, split: str, limit: int = 0) -> list[str]:
-    """The first ``limit`` (0: all) prompts of ``split``, oldest first: a fixed set, whatever was sampled."""
-    prompts = workspace.frame("prompts")
-    ids = prompts[prompts["split"] == split].sort_values(["created_at", "id"], kind="stable")["id"].tolist()
-    return ids[:limit] if limit else ids
 
 
 def judge_prompt_sets(options: LoopOptions, workspace: Workspace, limit: int) -> dict[str, list[str]]:

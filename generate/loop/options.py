@@ -53,13 +53,6 @@ class LoopOptions(SampleOptions):
     spin_samples: int = field(
         default=4, metadata={"help": "SPIN: held-out prompts compared in each iterate's samples.md"}
     )
-    spin_isolate: bool = field(
-        default=True,
-        metadata={
-            "help": "SPIN and judge loops: run each sampling and training step in a fresh process (frees vLLM's "
-            "memory)"
-        },
-    )
     judge_name: str = field(
         default="judge",
         metadata={"help": "judge loop: iterates go to WS/runs/<name>-iter<t> (one per chain)"},
