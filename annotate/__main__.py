@@ -70,7 +70,11 @@ class AnnotateOptions:
         default=10, metadata={"help": "wrong passwords for one user name before it is locked out"}
     )
     login_address_attempts: int = field(
-        default=50, metadata={"help": "wrong passwords from one client address before it is locked out"}
+        default=50,
+        metadata={
+            "help": "wrong passwords from one client address before its wrong answers slow down (an address is "
+            "never locked out: a labeller behind the same proxy still signs in)"
+        },
     )
     login_lockout_minutes: float = field(
         default=15.0, metadata={"help": "how long a lock-out lasts (older failures are forgotten)"}
@@ -78,6 +82,14 @@ class AnnotateOptions:
     login_backoff: float = field(
         default=1.0,
         metadata={"help": "seconds a name waits after its first wrong password, doubling after each"},
+    )
+
+    trusted_proxy: str | None = field(
+        default=None,
+        metadata={
+            "help": "address of the reverse proxy whose X-Forwarded-For names the client; without it the header "
+            "is ignored"
+        },
     )
 
     def login_limits(self) -> LoginLimits:
@@ -184,6 +196,7 @@ def serve(options: AnnotateOptions) -> int:
         options.port,
         limits=limits,
         idle_minutes=options.session_idle_minutes,
+        trusted_proxy=options.trusted_proxy,
         quiet=True,
     )
     return 0

@@ -29,7 +29,7 @@ from annotate.render import (
 from annotate.service import LabelService, NotSaved, Shown, StaleItem
 from annotate.sessions import Sessions
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
-from annotate.web import Guard
+from annotate.web import Guard, trust_forwarded_for
 from data.records import Label
 
 PAIRWISE_CHOICES = [("A is better  [a]", "left"), ("B is better  [b]", "right"), ("Tie  [t]", "tie")]
@@ -393,10 +393,12 @@ def launch(
     block: bool = True,
     limits: LoginLimits | None = None,
     idle_minutes: float = 120.0,
+    trusted_proxy: str | None = None,
     **kwargs,
 ) -> gr.Blocks:
     """Serve the app behind the users-file login (annotate.web); with ``block=False`` return once it listens."""
     workspace = ctx.service.workspace
+    trust_forwarded_for(trusted_proxy)
     sessions = Sessions.for_workspace(workspace.path, ctx.auth.users, 60 * idle_minutes)
     guard = Middleware(
         Guard,
