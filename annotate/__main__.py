@@ -26,6 +26,7 @@ from annotate.service import ORDERS, LabelService
 from annotate.users import Authenticator, LoginLimits, add_user, hash_password, load_users
 from data.config import add_options, build
 from data.errors import PrefloopError
+from data.files import WriteError, check_writable
 from data.schemas import TASKS
 from data.workspace import Workspace
 
@@ -154,6 +155,13 @@ def user_command(command: str, argv: list[str]) -> int:
 def serve(options: AnnotateOptions) -> int:
     # Every check comes before anything is served: a bad users file or an empty workspace is one clear line.
     workspace = Workspace(options.workspace)
+    try:
+        check_writable(workspace.path)
+    except WriteError as exc:
+        raise PrefloopError(
+            f"{options.workspace}: labelling needs a writable workspace ({exc.reason}); stats, validate "
+            "and `export --out` to a writable folder work on this one"
+        ) from None
     limits = options.login_limits()
     users_path = options.users or options.workspace / "users.toml"
     password = None

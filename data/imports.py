@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +24,7 @@ from tqdm import tqdm
 
 from data.annotators import IMPORT
 from data.errors import PrefloopError
+from data.files import append_line, atomic_write, check_not_link, write_error
 from data.import_formats import FORMATS, NON_TEXT, Example, RecordContext, detect_format, parse_record
 from data.import_readers import RecordError, read_records
 from data.pairing import make_pairs
@@ -228,28 +228,27 @@ def load_file(
 
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
+    folder = workspace.path / LOG_DIR
+    for path in (folder, folder / "log.jsonl"):  # refused before the records are written, not after
+        check_not_link(path)
     written = workspace.append(batch, skip_existing=True)
     return counts + Counter({f"new_{table}": n for table, n in written.items()})
-
-
-def _append_line(path: Path, entry: dict) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry, default=str) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: ImportOptions) -> Path | None:
     """One line in WS/imports/log.jsonl; the rows left out, if any, in a rejects file beside it (returned)."""
     folder = workspace.path / LOG_DIR
-    folder.mkdir(exist_ok=True)
+    check_not_link(folder)
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, folder) from exc
     stamp = now().strftime("%Y%m%dT%H%M%S%fZ")
     rejects = None
     if loaded.rejects:
         rejects = folder / f"{stamp}-{loaded.path.stem}.rejects.jsonl"
-        tmp = rejects.with_name(f".tmp-{rejects.name}")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in loaded.rejects), encoding="utf-8")
-        os.replace(tmp, rejects)
+        text = "".join(json.dumps(r) + "\n" for r in loaded.rejects).encode("utf-8")
+        atomic_write(rejects, lambda handle: handle.write(text))
     entry = {
         "at": now().isoformat(),
         "file": str(loaded.path.resolve()),
@@ -259,7 +258,7 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
         "rejects": rejects.name if rejects else None,
         "gold_conflicts": loaded.gold_conflicts,
     }
-    _append_line(folder / "log.jsonl", entry)
+    append_line(folder / "log.jsonl", json.dumps(entry, default=str))
     return rejects
 
 

@@ -144,6 +144,31 @@ def test_session_key_readable_by_others_is_refused(tmp_path):
         load_key(path)
 
 
+def test_session_key_is_whole_or_absent_and_an_existing_one_is_only_read(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from data import files
+
+    path = tmp_path / "session.key"
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(SessionError, match="^cannot create the session key: the disk is full: nothing was"):
+        load_key(path)
+    assert list(tmp_path.iterdir()) == []  # no empty key that every later start would refuse
+    monkeypatch.undo()
+    key = load_key(path)
+
+    def read_only(directory, suffix="", mode=0o644):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(files, "create_temp", read_only)
+    assert load_key(path) == key  # a read-only workspace: the key is read, nothing created
+
+
 async def stand_in(scope, receive, send):
     """Gradio's place: a page with inline scripts, and a JSON answer elsewhere."""
     page = scope["path"] == "/"
