@@ -24,6 +24,7 @@ import pyarrow as pa
 from data.errors import PrefloopError
 from data.export import FORMATS as EXPORT_FORMATS
 from data.export import dpo_table, kto_table, to_sft, write_parquet
+from data.import_readers import MAX_RECORD_BYTES
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR, ImportOptions, Loaded, check_file, log_import, write_records
 from data.lineage import lineage_lines
@@ -88,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("fail", "drop"),
         help="a non-text content part (image, tool call) is an error (fail) or left out and counted (drop)",
     )
+    imp.add_argument(
+        "--max-record-bytes",
+        type=int,
+        default=MAX_RECORD_BYTES,
+        help="a longer JSON record or JSON Lines line is refused (or skipped with --on-error skip) unread",
+    )
 
     exp = with_workspace("export", "write a TRL-ready Parquet table (TRL's own column names)")
     exp.add_argument("--format", required=True, choices=EXPORT_FORMATS)
@@ -132,6 +139,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         args.unlabelled,
         args.non_text,
         args.pairs_per_prompt,
+        args.max_record_bytes,
     )
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
     loaded = [check_file(path, options) for path in files]

@@ -26,7 +26,7 @@ from data.annotators import IMPORT
 from data.errors import PrefloopError
 from data.files import append_line, atomic_write, check_not_link, write_error
 from data.import_formats import FORMATS, NON_TEXT, Example, RecordContext, detect_format, parse_record
-from data.import_readers import RecordError, read_records
+from data.import_readers import MAX_RECORD_BYTES, RecordError, read_records
 from data.pairing import make_pairs
 from data.records import Completion, Label, Pair, Prompt, content_id, now
 from data.schemas import SchemaError, check_messages
@@ -51,6 +51,7 @@ class ImportOptions:
     unlabelled: bool = False
     non_text: str = "fail"
     pairs_per_prompt: int = 1
+    max_record_bytes: int = MAX_RECORD_BYTES
 
 
 @dataclass
@@ -74,6 +75,8 @@ def check_options(options: ImportOptions) -> None:
         raise PrefloopError(
             f"--on-error is one of {', '.join(ON_ERROR)}; --non-text one of {', '.join(NON_TEXT)}"
         )
+    if options.max_record_bytes < 1:
+        raise PrefloopError(f"--max-record-bytes {options.max_record_bytes}: must be at least 1")
     if options.pairs_per_prompt < 0:
         raise PrefloopError(f"--pairs-per-prompt {options.pairs_per_prompt}: must be >= 0 (0: every pair)")
 
@@ -166,7 +169,7 @@ def check_file(path: str | Path, options: ImportOptions = ImportOptions()) -> Lo
     check_options(options)
     path = Path(path)
     name, source = str(path), options.source or path.stem
-    rows = read_records(path)
+    rows = read_records(path, options.max_record_bytes)
     if not rows:
         raise SchemaError(name, "no records")
     fmt = options.fmt
