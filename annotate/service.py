@@ -246,7 +246,9 @@ class LabelService:
 
     def _check_held(self, user: str, item_id: str) -> None:
         with self._lock:
-            if self.queue.held.get(user) != item_id:
+            # A tab that outlived a restart (nothing held in memory yet) keeps its item while that is still open
+            # to this labeller: the submit counts, as if the page had been loaded again.
+            if self.queue.held.get(user) != item_id and not self.queue.adopt(user, item_id):
                 raise StaleItem(f"item {item_id} is no longer on your screen (saved already, or another tab)")
 
     def _write_labels(self, labels: list[Label]) -> None:
