@@ -223,9 +223,13 @@ def on_undo(ctx: Context, user: str) -> View:
         return label_view(ctx, user, message_html("Nothing to undo.", "info"))
     if undone.choice is None:
         return label_view(ctx, user, message_html("Undid your skip: here is the item again.", "ok"))
-    was = describe(side_of(undone.choice, undone.left), undone.strength)
-    text = f"Undid your label ({was}). Label this item again, or skip it."
-    return label_view(ctx, user, message_html(text, "ok"))
+    side = side_of(undone.choice, undone.left)
+    text = f"Undid your label ({describe(side, undone.strength)}). Label this item again, or skip it."
+    view = label_view(ctx, user, message_html(text, "ok"))
+    if view.item_id != undone.item_id:
+        return view
+    # The undone pick and note stay on screen, so a slip of the key is fixed by one more key.
+    return replace(view, choice=side, strength=undone.strength, note=undone.note or "")
 
 
 def on_edit(ctx: Context, user: str, item_id: str | None) -> View:

@@ -262,10 +262,12 @@ class LabelService:
     def _append(self, label: Label) -> Label:
         try:
             self._commits.commit(label)  # shares a part and an fsync with labels submitted at the same time
-        except WriteError as exc:
-            raise NotSaved(str(exc)) from exc
+        except (
+            WriteError
+        ) as exc:  # the reason only ("the disk is full"): no server path on a labeller's screen
+            raise NotSaved(exc.reason) from exc
         except OSError as exc:
-            raise NotSaved(f"the label could not be written ({exc})") from exc
+            raise NotSaved(f"the label could not be written ({exc.strerror or 'an OS error'})") from exc
         with self._lock:
             self.queue.record(label)
             self._shown_at.pop((label.annotator, label.item_id), None)
