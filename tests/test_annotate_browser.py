@@ -353,6 +353,20 @@ def test_phone_layout_fast_keys_and_bidi(tmp_path, browser, users):
         assert len(labels) == 2 and labels.iloc[0]["item_id"] == first and labels.iloc[0]["strength"] == 3
         assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
         assert labels.iloc[1]["item_id"] != first and labels.iloc[1]["choice"] == "both_bad"
+
+        # The admin's tables scroll sideways on the phone instead of being cut off.
+        admin = browser.new_page(viewport={"width": 390, "height": 844})
+        admin.goto(url)
+        admin.locator("input[type=text]").first.fill("ann")
+        admin.locator("input[type=password]").fill(PASSWORD)
+        admin.keyboard.press("Enter")
+        table = admin.locator("#pf-admin-labellers .pf-scroll")
+        table.wait_for(timeout=20_000)
+        box = table.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert table.evaluate("e => getComputedStyle(e).overflowX") == "auto"
+        assert table.evaluate("e => e.scrollWidth > e.clientWidth")  # wider than the phone: it scrolls
+        assert "right" in admin.inner_text("#pf-admin-cards")  # labels counted by the side seen on screen
     finally:
         app.close()
 
