@@ -129,6 +129,11 @@ def test_a_read_only_workspace_serves_reads_and_refuses_labelling_in_one_line(se
     assert main(["validate", "-w", str(ws)]) == 0
     assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(outside / "dpo.parquet")]) == 0
     capsys.readouterr()
+    fresh = outside / "fresh.jsonl"
+    fresh.write_text(json.dumps({"prompt": "new", "chosen": "a", "rejected": "b"}) + "\n")
+    assert main(["import", "-w", str(ws), str(fresh)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the file system is read-only: nothing was written to ")
     assert annotate_main(["-w", str(ws)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
