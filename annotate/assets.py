@@ -137,9 +137,16 @@ SCRIPT_TEMPLATE = """
     while (queued.length && !inflight) act(queued.shift());
     say(queued.length ? `Saving… ${queued.length} key(s) queued` : "");
   };
+  // No answer at all: after a restart Gradio can keep waiting on its old connection. A submitted pick is kept in
+  // this browser, so a reload sends it again (the server saves it once, or answers "Already saved").
   setInterval(() => {
     if (inflight && Date.now() - inflight > ANSWER_MS) {
       inflight = 0;
+      if (load()?.submitted && shown()?.dataset.item === load().item) {
+        say("No answer from the app: reloading to send your label again…");
+        window.location.reload();
+        return;
+      }
       if (queued.length) say(`No answer from the app: ${queued.length} key(s) not applied; check the item and press them again.`);
       queued = [];
     }

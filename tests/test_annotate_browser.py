@@ -419,10 +419,22 @@ def test_restarts_sign_in_logout_signed_out_tab_and_long_answers(tmp_path, brows
             stop(child, sig)
             child = start_cli(workspace.path, port)
             item = page.locator("#pf-prompt [data-item]").get_attribute("data-item")
-            page.keyboard.press("Enter")
-            page.wait_for_function(
-                f"document.querySelector('#pf-prompt [data-item]')?.dataset.item !== '{item}'", timeout=20_000
+            moved_or_refused = (
+                f"document.querySelector('#pf-prompt [data-item]')?.dataset.item !== '{item}' || "
+                "(document.querySelector('#pf-status')?.innerText || '').includes('Not saved')"
             )
+            page.keyboard.press("Enter")
+            try:  # a submit that Gradio's stale connection never answers is sent again by a reload (app.js)
+                page.wait_for_function(moved_or_refused, timeout=40_000)
+            except playwright.TimeoutError:
+                # The Enter fell into the reload Gradio does once it reconnects: the fresh page has the pick
+                # again (kept in the browser), so the labeller presses Enter again.
+                page.wait_for_selector("#pf-prompt [data-item]", timeout=20_000)
+                radio = page.locator("#pf-choice input[type=radio]").nth(number - 1)
+                if not radio.is_checked():
+                    page.keyboard.press("a" if number == 1 else "b")
+                page.keyboard.press("Enter")
+                page.wait_for_function(moved_or_refused, timeout=15_000)
             wait_status(page, "Saved to disk")
             assert "Not saved" not in page.inner_text("#pf-status")
             assert len(workspace.frame("labels")) == number
