@@ -129,13 +129,26 @@ def orphans(root: Path) -> dict[str, list[Path]]:
     return dict(found)
 
 
+@contextmanager
+def _part_source(path: Path):
+    """A part opened without following a link (``files.open_regular``); Arrow reads it through /proc/self/fd where
+    there is one (its own I/O, outside the GIL, as when it opens a path), else through the Python file."""
+    with open_regular(path) as handle:
+        proc = f"/proc/self/fd/{handle.fileno()}"
+        if not os.path.exists(proc):
+            yield handle
+            return
+        with pa.OSFile(proc) as source:
+            yield source
+
+
 def read_part(path: Path, name: str, columns: list[str] | None = None) -> pa.Table:
     """One part, validated: all columns, or only ``columns`` (those are the ones checked)."""
     try:
-        with open_regular(
+        with _part_source(
             path
-        ) as handle:  # a symlink planted in the workspace is an error, never read as data
-            part = pq.ParquetFile(handle)
+        ) as source:  # a symlink planted in the workspace is an error, never read as data
+            part = pq.ParquetFile(source)
             present = part.schema_arrow.names
             # Columns added to the format later (schemas.ADDED_COLUMNS) are filled in by conform.
             table = part.read(columns=None if columns is None else [c for c in columns if c in present])
@@ -152,8 +165,8 @@ def _sources(path: Path) -> list[str]:
     if not path.name.endswith("-m.parquet"):
         return []
     try:
-        with open_regular(path) as handle:
-            metadata = pq.read_schema(handle).metadata or {}
+        with _part_source(path) as source:
+            metadata = pq.read_schema(source).metadata or {}
     except NotAFileError as exc:
         raise SchemaError(str(path), NOT_A_FILE) from exc
     return json.loads(metadata.get(SOURCES_KEY, b"[]"))
