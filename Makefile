@@ -11,7 +11,7 @@ VLLM_EXTRA := $(if $(GPU),gpu,cpu)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install provision demo test lint clean
+.PHONY: install provision demo test lint clean reproduce
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ demo: provision
 test: provision
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# Rerun every documented model-quality recipe and compare with benchmarks/documented.json (about an hour on CPU).
+reproduce: provision
+	$(BIN)/python benchmarks/reproduce.py all
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -3,6 +3,7 @@
     python -m annotate add-user --users ws/users.toml alice [--admin]   # asks for the password twice
     python -m annotate -w ws                                             # pairwise; users from ws/users.toml
     python -m annotate -w ws --task kto --overlap 3 --guidelines guide.md --port 7861
+    python -m annotate -w ws --task arena --overlap 3   # blind votes on model versions (`generate --arena`)
     python -m annotate -w ws --order uncertainty  # least certain pairs first (after `python -m train score`)
     python -m annotate -w ws --order machine-uncertain --suggest  # machine labellers unsure first; show their pick
     python -m annotate -w demo-ws --demo-user     # adds user `demo` (admin) with a fresh password, printed once
@@ -22,12 +23,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotate.items import VIEWS
 from annotate.service import ORDERS, LabelService
 from annotate.users import Authenticator, LoginLimits, add_user, hash_password, load_users
-from data.config import add_options, build
+from data.cli import options_parser, run_cli
+from data.config import build
 from data.errors import PrefloopError
 from data.files import WriteError, check_writable
-from data.schemas import TASKS
 from data.workspace import Workspace
 
 DEMO_USER = "demo"
@@ -36,7 +38,13 @@ DEMO_USER = "demo"
 @dataclass(frozen=True)
 class AnnotateOptions:
     workspace: Path = field(default=Path("ws"), metadata={"help": "workspace directory"})
-    task: str = field(default="pairwise", metadata={"help": "what to label", "choices": TASKS})
+    task: str = field(
+        default="pairwise",
+        metadata={
+            "help": "what to label (arena: the arena's pairs, blind, as pairwise labels)",
+            "choices": VIEWS,
+        },
+    )
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (loopback by default)"})
     port: int = field(default=7860, metadata={"help": "port to listen on"})
     users: Path | None = field(default=None, metadata={"help": "users TOML file (default: WS/users.toml)"})
@@ -108,28 +116,31 @@ class AnnotateOptions:
         return LoginLimits(self.login_attempts, self.login_address_attempts, lockout, self.login_backoff)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m annotate",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n".join(__doc__.splitlines()[1:]),
-    )
-    parser.add_argument(
-        "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
-    )
-    add_options(parser, AnnotateOptions)
-    return parser
+def build_parser(prog: str = "python -m annotate") -> argparse.ArgumentParser:
+    return options_parser(AnnotateOptions, prog, __doc__)
 
 
-def build_user_parser(command: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m annotate {command}")
-    if command == "add-user":
-        parser.add_argument("name", help="labeller name")
-        parser.add_argument("--users", type=Path, required=True, help="users TOML file (created if missing)")
-        parser.add_argument("--admin", action="store_true", help="may see the admin view and export")
-    parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    return parser
+@dataclass(frozen=True)
+class AddUserOptions:
+    name: str = field(default="", metadata={"help": "labeller name", "positional": True})
+    users: Path = field(
+        default=Path("users.toml"),
+        metadata={"help": "users TOML file (created if missing)", "required": True},
+    )
+    admin: bool = field(default=False, metadata={"help": "may see the admin view and export", "switch": True})
+    password_stdin: bool = field(
+        default=False, metadata={"help": "read the password from stdin", "switch": True}
+    )
+
+
+@dataclass(frozen=True)
+class HashPasswordOptions:
+    password_stdin: bool = field(
+        default=False, metadata={"help": "read the password from stdin", "switch": True}
+    )
+
+
+USER_COMMANDS = {"add-user": AddUserOptions, "hash-password": HashPasswordOptions}
 
 
 def read_password(from_stdin: bool) -> str:
@@ -141,8 +152,10 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-def user_command(command: str, argv: list[str]) -> int:
-    args = build_user_parser(command).parse_args(argv)
+def user_command(command: str, argv: list[str], prog: str = "python -m annotate") -> int:
+    cls = USER_COMMANDS[command]
+    parser = options_parser(cls, f"{prog} {command}", None, workspace_alias=False, config=False)
+    args = build(cls, parser.parse_args(argv))
     password = read_password(args.password_stdin)
     if command == "hash-password":
         print(hash_password(password))
@@ -150,6 +163,22 @@ def user_command(command: str, argv: list[str]) -> int:
     user = add_user(args.users, args.name, password, admin=args.admin)
     print(f"{args.users}: user {user.name}{' (admin)' if user.admin else ''} saved")
     return 0
+
+
+def nothing_to_label(workspace: Workspace, options: AnnotateOptions) -> str:
+    """Why the queue is empty, and the command that fills it."""
+    source = {"pairwise": "pairs of kind `sampled`", "arena": "arena pairs (`generate --arena`)"}.get(
+        options.task, "generated completions"
+    )
+    message = f"{options.workspace}: nothing to label for task {options.task} (no {source}); "
+    imported = workspace.frame("pairs")["kind"].eq("imported").sum() if options.task == "pairwise" else 0
+    if imported:
+        return message + (
+            f"its {imported} imported pairs came labelled by their file; to label such pairs here, import the "
+            f"file again with `python -m data import -w {options.workspace} FILE --unlabelled`, or sample new "
+            "pairs with `python -m generate`"
+        )
+    return message + "run `python -m generate` first"
 
 
 def serve(options: AnnotateOptions) -> int:
@@ -178,11 +207,7 @@ def serve(options: AnnotateOptions) -> int:
         suggest=options.suggest,
     )
     if not service.items:
-        source = "pairs of kind `sampled`" if options.task == "pairwise" else "generated completions"
-        raise PrefloopError(
-            f"{options.workspace}: nothing to label for task {options.task} (no {source}); "
-            "run `python -m generate` first"
-        )
+        raise PrefloopError(nothing_to_label(workspace, options))
     if options.guidelines and not options.guidelines.is_file():
         raise PrefloopError(f"{options.guidelines}: no such guidelines file")
 
@@ -210,19 +235,19 @@ def serve(options: AnnotateOptions) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None, prog: str) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        if argv and argv[0] in ("add-user", "hash-password"):
-            return user_command(argv[0], argv[1:])
-        options = build(AnnotateOptions, build_parser().parse_args(argv))
-        if options.overlap < 1:
-            raise PrefloopError(f"--overlap must be at least 1, got {options.overlap}")
-        return serve(options)
-    except (PrefloopError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if argv and argv[0] in USER_COMMANDS:
+        return user_command(argv[0], argv[1:], prog)
+    options = build(AnnotateOptions, build_parser(prog).parse_args(argv))
+    if options.overlap < 1:
+        raise PrefloopError(f"--overlap must be at least 1, got {options.overlap}")
+    return serve(options)
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m annotate") -> int:
+    return run_cli(lambda args: _main(args, prog), argv)
 
 
 if __name__ == "__main__":

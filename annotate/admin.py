@@ -10,7 +10,9 @@ import gradio as gr
 from annotate.agreement import admin_report
 from annotate.render import cards_html, excerpt, message_html, table_html
 from annotate.service import LabelService
+from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
+from data.leaderboard import ARENA, leaderboard
 from data.selection import choose_labels
 
 if TYPE_CHECKING:
@@ -53,13 +55,32 @@ def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
         for r in disputed.to_dict("records")
     ]
     return (
-        cards_html(cards),
+        cards_html(cards) + arena_html(workspace),
         table_html(list(labellers.columns), labellers.values.tolist(), "no labels yet"),
         table_html(
             ["item", "prompt", "votes", "agreement", *choice_columns], rows, "no item has two labels yet"
         ),
         "",
     )
+
+
+def arena_html(workspace) -> str:
+    """The arena leaderboard of people's votes (as `python -m data leaderboard`), or nothing without votes."""
+    tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
+    if not (tables["pairs"]["kind"] == ARENA).any():
+        return ""
+    try:
+        rows = leaderboard(tables["pairs"], tables["completions"], tables["labels"], tables["models"])
+    except PrefloopError as exc:
+        return message_html(str(exc), "muted")
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    cells = [
+        [r.name, f"{r.strength:+.3f}", f"{r.low:+.2f} to {r.high:+.2f}", fmt(r.win_rate),
+         "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}", r.votes]
+        for r in rows
+    ]  # fmt: skip
+    columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]
+    return "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>" + table_html(columns, cells)
 
 
 def machine_cards(report: dict) -> list[tuple[str, str, str]]:
@@ -94,6 +115,7 @@ def export_labels(ctx: Context, user: str, fmt: str) -> str:
     workspace = ctx.service.workspace
     frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
     frames["labels"] = choose_labels(frames["labels"], "auto")  # as train's default: people's first
+    frames["pairs"] = frames["pairs"][frames["pairs"]["kind"] != ARENA]  # evaluation data, as `data export`
     if fmt == "dpo":
         rows, counts = to_dpo(frames["prompts"], frames["completions"], frames["pairs"], frames["labels"])
     else:

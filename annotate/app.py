@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 
 from annotate.admin import admin_view, export_labels
 from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
+from annotate.components import AdminTab, LabelTab, TabSet, View
 from annotate.render import (
     STRENGTHS,
     card_html,
@@ -55,22 +56,6 @@ class Context:
     service: LabelService
     auth: Authenticator
     guidelines: str
-
-
-@dataclass(frozen=True)
-class View:
-    """Everything the label tab shows, in the order of the Gradio outputs."""
-
-    item_id: str
-    prompt: str
-    left: str
-    right: str
-    choice: str | None
-    strength: int | None
-    note: str
-    status: str
-    progress: str
-    history: object  # a gr.Dropdown update with this labeller's recent labels
 
 
 def signed_in(request: gr.Request | None) -> str:
@@ -256,16 +241,15 @@ def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
         # handed an item by a label tab that opened on its own.
         with gr.Tabs(selected="admin") as tabs:
             with gr.Tab("Label", id="label") as label_tab:
-                view = _label_tab(ctx, task, keys)
+                label = _label_tab(ctx, task, keys, progress)
             with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
                 admin = _admin_tab()
-        outputs = [view[0], *view[1:8], progress, view[8]]
-        wire(ctx, app, outputs, view[9], (tabs, label_tab, admin_tab), admin)
+        wire(ctx, app, label, TabSet(tabs, label_tab, admin_tab), admin)
     app.queue(default_concurrency_limit=None)  # the service locks what must be serial
     return app
 
 
-def _label_tab(ctx: Context, task: str, keys) -> list:
+def _label_tab(ctx: Context, task: str, keys, progress: gr.HTML) -> LabelTab:
     with gr.Row():
         with gr.Column(scale=4):
             prompt = gr.HTML(elem_id="pf-prompt")
@@ -306,10 +290,12 @@ def _label_tab(ctx: Context, task: str, keys) -> list:
                 gr.Markdown(ctx.guidelines)
             with gr.Accordion("My recent labels (pick one to edit)", open=False):
                 history = gr.Dropdown(label="Edit a label", elem_id="pf-history", choices=[])
-    return [item_id, prompt, left, right, choice, strength, note, status, history, (submit, skip, undo)]
+    return LabelTab(
+        item_id, prompt, left, right, choice, strength, note, status, progress, history, submit, skip, undo
+    )
 
 
-def _admin_tab() -> tuple:
+def _admin_tab() -> AdminTab:
     with gr.Row():
         refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
         export_dpo = gr.Button("Export DPO Parquet", elem_id="pf-export-dpo")
@@ -320,15 +306,12 @@ def _admin_tab() -> tuple:
     labellers = gr.HTML(elem_id="pf-admin-labellers")
     gr.Markdown("#### Most disputed items")
     disputed = gr.HTML(elem_id="pf-admin-disputed")
-    return refresh, export_dpo, export_kto, [cards, labellers, disputed, status]
+    return AdminTab(refresh, export_dpo, export_kto, cards, labellers, disputed, status)
 
 
-def wire(ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, tabs: tuple, admin: tuple) -> None:
+def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: AdminTab) -> None:
     """Connect events to handlers; each wrapper only pulls the labeller's name from the session."""
-    item_id, choice, strength, note = outputs[0], outputs[4], outputs[5], outputs[6]
-    history = outputs[-1]
-    submit, skip, undo = buttons
-    common = dict(outputs=outputs, api_visibility="undocumented", show_progress="hidden")
+    common = dict(outputs=label.outputs(), api_visibility="undocumented", show_progress="hidden")
 
     def load(request: gr.Request):
         return astuple(on_load(ctx, signed_in(request)))
@@ -349,16 +332,13 @@ def wire(ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, tabs: tupl
         return astuple(on_edit(ctx, signed_in(request), item))
 
     app.load(load, api_name="load", **common)
-    tabs[1].select(open_label_tab, None, api_name="label_tab", **common)
-    submit.click(submit_label, [item_id, choice, strength, note], api_name="submit", **common)
-    skip.click(skip_item, [item_id], api_name="skip", **common)
-    undo.click(undo_last, None, api_name="undo", **common)
-    history.input(edit_label, [history], api_name="edit", **common)
-
-    refresh, export_dpo, export_kto, admin_outputs = admin
-
-    # The status line belongs to the export buttons: a refresh that lands after an export must not blank it.
-    views, status = admin_outputs[:-1], admin_outputs[-1]
+    tabs.label.select(open_label_tab, None, api_name="label_tab", **common)
+    inputs = [label.item_id, label.choice, label.strength, label.note]
+    label.submit.click(submit_label, inputs, api_name="submit", **common)
+    label.skip.click(skip_item, [label.item_id], api_name="skip", **common)
+    label.undo.click(undo_last, None, api_name="undo", **common)
+    label.history.input(edit_label, [label.history], api_name="edit", **common)
+    views = admin.views()
 
     def show_admin(request: gr.Request):
         user = signed_in(request)
@@ -376,12 +356,11 @@ def wire(ctx: Context, app: gr.Blocks, outputs: list, buttons: tuple, tabs: tupl
         return handler
 
     private = dict(api_visibility="undocumented")
-    admin_tab = tabs[2]  # tabs: (the Tabs, the label tab, the admin tab)
-    app.load(show_admin, None, [admin_tab, tabs[0], *views], api_name="admin_tab", **private)
-    refresh.click(admin_stats, None, views, api_name="admin", **private)
-    admin_tab.select(admin_stats, None, views, api_name="admin_select", **private)
-    export_dpo.click(export("dpo"), None, status, api_name="export_dpo", **private)
-    export_kto.click(export("kto"), None, status, api_name="export_kto", **private)
+    app.load(show_admin, None, [tabs.admin, tabs.tabs, *views], api_name="admin_tab", **private)
+    admin.refresh.click(admin_stats, None, views, api_name="admin", **private)
+    tabs.admin.select(admin_stats, None, views, api_name="admin_select", **private)
+    admin.export_dpo.click(export("dpo"), None, admin.status, api_name="export_dpo", **private)
+    admin.export_kto.click(export("kto"), None, admin.status, api_name="export_kto", **private)
 
 
 def make_context(service: LabelService, auth: Authenticator, guidelines: Path | None = None) -> Context:

@@ -4,7 +4,9 @@ when one is looked up (an item on someone's screen, a line of their history), ne
 Which items are labelled:
 - pairwise: pairs of kind ``sampled``, and ``imported`` pairs that arrived without a preference; ``spin`` pairs are
   never shown (their gold side wins by construction);
-- kto: completions except gold answers, and except imported ones that arrived with a KTO label.
+- kto: completions except gold answers, and except imported ones that arrived with a KTO label;
+- arena: pairs of kind ``arena`` (two models' answers to one prompt, `generate --arena`), shown as pairwise items
+  and labelled as task ``pairwise``; nothing of the models is part of an item.
 
 Order (``order``): ``round`` (oldest round first, then creation), ``newest`` (the newest round first),
 ``uncertainty`` (pairwise: the pairs the current model is least sure about first, from `python -m train score`), or
@@ -22,8 +24,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data.leaderboard import ARENA
 from data.schemas import TASKS
 from data.selection import imported_items, labelling_pairs
+
+VIEWS = (*TASKS, ARENA)  # what the app can serve: a label task, or the arena's pairs (labelled pairwise)
+
+
+def label_task(view: str) -> str:
+    """The label task of a view: the arena's votes are pairwise labels."""
+    return "pairwise" if view == ARENA else view
 
 
 @dataclass(frozen=True)
@@ -52,11 +62,11 @@ ORDERS = {  # each: a permutation of items given in round, creation order
 
 
 def check_order(task: str, order: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"task {task!r} is not one of {', '.join(TASKS)}")
+    if task not in VIEWS:
+        raise ValueError(f"task {task!r} is not one of {', '.join(VIEWS)}")
     if order not in ORDERS:
         raise ValueError(f"order {order!r} is not one of {', '.join(ORDERS)}")
-    if order in ("uncertainty", "machine-uncertain") and task != "pairwise":
+    if order in ("uncertainty", "machine-uncertain") and label_task(task) != "pairwise":
         raise ValueError(f"order {order} applies to task pairwise (scores are per pair)")
 
 
@@ -142,6 +152,9 @@ def select_chunk(
     that close items."""
     if task == "pairwise":
         rows = labelling_pairs(candidates, labels)
+        sides = ("completion_a", "completion_b")
+    elif task == ARENA:
+        rows = candidates.filter(pc.equal(candidates.column("kind"), ARENA))
         sides = ("completion_a", "completion_b")
     else:
         closed = imported_items(labels, task)

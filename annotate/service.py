@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotate.items import ORDERS, Item, ItemCatalog, check_order, order_items, select_chunk
+from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items, select_chunk
 from annotate.queue import LabelQueue
 from data import store
 from data.aggregate import keep_rows, latest_positions
@@ -115,7 +115,8 @@ class LabelService:
         suggest: bool = False,
     ):
         check_order(task, order)
-        self.workspace, self.task, self.order = workspace, task, order
+        # view: what is served (a task, or the arena's pairs); task: what the labels record (arena: pairwise)
+        self.workspace, self.view, self.task, self.order = workspace, task, label_task(task), order
         self.suggest = suggest and task == "pairwise"
         self.picks: dict[str, str] = {}  # item -> the machine labellers' pick (for --suggest)
         self.queue = LabelQueue([], overlap, lease_seconds, clock)
@@ -171,7 +172,7 @@ class LabelService:
                 # are chosen (both run in Arrow and numpy, outside the GIL).
                 latest = pool.submit(latest_positions, human) if not self._known else None
                 chunk = select_chunk(
-                    self.task,
+                    self.view,
                     self._tables["prompts"],
                     self._tables["completions"],
                     candidates,
@@ -262,10 +263,8 @@ class LabelService:
     def _append(self, label: Label) -> Label:
         try:
             self._commits.commit(label)  # shares a part and an fsync with labels submitted at the same time
-        except (
-            WriteError
-        ) as exc:  # the reason only ("the disk is full"): no server path on a labeller's screen
-            raise NotSaved(exc.reason) from exc
+        except WriteError as exc:
+            raise NotSaved(exc.reason) from exc  # "the disk is full": no server path on a labeller's screen
         except OSError as exc:
             raise NotSaved(f"the label could not be written ({exc.strerror or 'an OS error'})") from exc
         with self._lock:

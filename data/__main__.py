@@ -8,6 +8,7 @@ python -m data stats -w ws
 python -m data validate -w ws
 python -m data compact -w ws
 python -m data merge -w ws ws-shard2 ws-shard3   # rows sampled on other machines
+python -m data leaderboard -w ws [--by people|judge:NAME|rm:ID] [--json]   # the arena's Bradley–Terry table
 """
 
 from __future__ import annotations
@@ -17,107 +18,188 @@ import json
 import logging
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from data.cli import add_subcommands, options_parser, run_cli
+from data.config import build
 from data.errors import PrefloopError
 from data.export import FORMATS as EXPORT_FORMATS
 from data.export import dpo_table, kto_table, to_sft, write_parquet
 from data.import_readers import MAX_RECORD_BYTES
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR, ImportOptions, Loaded, check_file, log_import, write_records
+from data.leaderboard import ARENA, PEOPLE, board_json, board_lines, leaderboard, plot_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
-from data.schemas import SPLITS
+from data.schemas import PAIR_KINDS, SPLITS
 from data.selection import LABEL_SOURCES, choose_labels
 from data.stats import AGGREGATED, integrity_problems, workspace_stats
 from data.workspace import Workspace
 
+EXPORT_KINDS = tuple(k for k in PAIR_KINDS if k != ARENA)  # arena pairs are evaluation data: out unless asked
+WORKSPACE = field(metadata={"help": "workspace directory", "short": "-w", "required": True})
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m data", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
 
-    provision = commands.add_parser(
-        "provision", help="convert the embedded default model and fetch sample data"
+@dataclass(frozen=True)
+class ProvisionOptions:
+    model: tuple[str, ...] = field(
+        default=(), metadata={"help": "model short name(s)", "choices": sorted(EMBEDDED), "repeat": True}
     )
-    provision.add_argument("--model", action="append", choices=sorted(EMBEDDED), help="model short name(s)")
-    provision.add_argument("--no-samples", action="store_true", help="skip the sample data")
+    no_samples: bool = field(default=False, metadata={"help": "skip the sample data", "switch": True})
 
-    def with_workspace(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("-w", "--workspace", type=Path, required=True, help="workspace directory")
-        return sub
 
-    with_workspace("init", "create an empty workspace")
-    imp = with_workspace("import", "import prompts, gold answers, preferences or KTO labels")
-    imp.add_argument("files", nargs="*", type=Path, help="JSON, JSONL, Parquet, CSV or a datasets folder")
-    imp.add_argument("--sample", choices=sorted(SAMPLES), action="append", help="a provisioned sample set")
-    imp.add_argument(
-        "--format", default="auto", choices=IMPORT_FORMATS, help="record format (default: detect)"
+@dataclass(frozen=True)
+class WorkspaceOptions:
+    workspace: Path = WORKSPACE
+
+
+@dataclass(frozen=True)
+class ImportCommand:
+    workspace: Path = WORKSPACE
+    files: tuple[Path, ...] = field(
+        default=(), metadata={"help": "JSON, JSONL, Parquet, CSV or a datasets folder", "positional": True}
     )
-    imp.add_argument("--source", help="source name recorded on every row (default: the file name)")
-    imp.add_argument("--split", default="train", choices=SPLITS, help="split for rows that name none")
-    imp.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.0,
-        help="hold out this fraction of prompts as test, in [0, 1)",
+    sample: tuple[str, ...] = field(
+        default=(), metadata={"help": "a provisioned sample set", "choices": sorted(SAMPLES), "repeat": True}
     )
-    imp.add_argument(
-        "--on-error",
+    format: str = field(
+        default="auto", metadata={"help": "record format (default: detect)", "choices": IMPORT_FORMATS}
+    )
+    source: str | None = field(
+        default=None, metadata={"help": "source name recorded on every row (default: the file name)"}
+    )
+    split: str = field(default="train", metadata={"help": "split for rows that name none", "choices": SPLITS})
+    test_fraction: float = field(
+        default=0.0, metadata={"help": "hold out this fraction of prompts as test, in [0, 1)"}
+    )
+    on_error: str = field(
         default="fail",
-        choices=ON_ERROR,
-        help="a bad record stops the import (fail), or is left out, counted and listed in WS/imports/ (skip)",
+        metadata={
+            "help": "a bad record stops the import (fail), or is left out, counted and listed in WS/imports/ "
+            "(skip)",
+            "choices": ON_ERROR,
+        },
     )
-    imp.add_argument(
-        "--unlabelled",
-        action="store_true",
-        help="store no preference/label: chosen and rejected become a pair for labellers (KTO rows: items)",
+    unlabelled: bool = field(
+        default=False,
+        metadata={
+            "help": "store no preference/label: chosen and rejected become a pair for labellers (KTO rows: "
+            "items)",
+            "switch": True,
+        },
     )
-    imp.add_argument(
-        "--pairs-per-prompt",
-        type=int,
+    pairs_per_prompt: int = field(
         default=1,
-        help="pairs made among a prompt's candidate completions (0: every pair), as for sampled completions",
+        metadata={
+            "help": "pairs made among a prompt's candidate completions (0: every pair), as for sampled "
+            "completions"
+        },
     )
-    imp.add_argument(
-        "--non-text",
+    non_text: str = field(
         default="fail",
-        choices=("fail", "drop"),
-        help="a non-text content part (image, tool call) is an error (fail) or left out and counted (drop)",
+        metadata={
+            "help": "a non-text content part (image, tool call) is an error (fail) or left out and counted "
+            "(drop)",
+            "choices": ("fail", "drop"),
+        },
     )
-    imp.add_argument(
-        "--max-record-bytes",
-        type=int,
+    max_record_bytes: int = field(
         default=MAX_RECORD_BYTES,
-        help="a longer JSON record or JSON Lines line is refused (or skipped with --on-error skip) unread",
+        metadata={
+            "help": "a longer JSON record or JSON Lines line is refused (or skipped with --on-error skip) unread"
+        },
     )
 
-    exp = with_workspace("export", "write a TRL-ready Parquet table (TRL's own column names)")
-    exp.add_argument("--format", required=True, choices=EXPORT_FORMATS)
-    exp.add_argument("--out", type=Path, help="output file (default: WS/exports/<format>[-<split>].parquet)")
-    exp.add_argument("--split", choices=SPLITS, help="only prompts of this split (default: all)")
-    exp.add_argument(
-        "--labels",
-        choices=LABEL_SOURCES,
+
+@dataclass(frozen=True)
+class ExportCommand:
+    workspace: Path = WORKSPACE
+    format: str = field(default="dpo", metadata={"choices": EXPORT_FORMATS, "required": True})
+    out: Path | None = field(
+        default=None, metadata={"help": "output file (default: WS/exports/<format>[-<split>].parquet)"}
+    )
+    split: str | None = field(
+        default=None, metadata={"help": "only prompts of this split (default: all)", "choices": SPLITS}
+    )
+    labels: str = field(
         default="auto",
-        help="whose labels decide (as train --labels): auto = people's where a pair has one, else judges' and "
-        "reward models'; human; machine; all",
+        metadata={
+            "help": "whose labels decide (as train --labels): auto = people's where a pair has one, else "
+            "judges' and reward models'; human; machine; all",
+            "choices": LABEL_SOURCES,
+        },
+    )
+    kinds: tuple[str, ...] = field(
+        default=EXPORT_KINDS,
+        metadata={
+            "help": f"dpo: pair kinds exported (default: {' '.join(EXPORT_KINDS)}; arena pairs are evaluation "
+            "data)",
+            "choices": PAIR_KINDS,
+        },
     )
 
-    stats = with_workspace("stats", "counts, label distribution, agreement, model lineage")
-    stats.add_argument("--json", action="store_true", help="print JSON")
-    with_workspace("validate", "read every file against the schemas and check references")
-    with_workspace("compact", "merge each table's part files into one")
-    merge = with_workspace("merge", "add the rows of other workspaces (e.g. shards sampled elsewhere)")
-    merge.add_argument("others", nargs="+", type=Path, help="workspace folders to merge in")
+
+@dataclass(frozen=True)
+class LeaderboardCommand:
+    workspace: Path = WORKSPACE
+    by: str = field(
+        default=PEOPLE,
+        metadata={"help": "whose votes: people (default), judge:NAME or rm:ID (a machine labeller)"},
+    )
+    json: bool = field(default=False, metadata={"help": "print JSON", "switch": True})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples of the prompts"})
+    seed: int = field(default=0, metadata={"help": "bootstrap seed"})
+
+
+@dataclass(frozen=True)
+class StatsCommand:
+    workspace: Path = WORKSPACE
+    json: bool = field(default=False, metadata={"help": "print JSON", "switch": True})
+
+
+@dataclass(frozen=True)
+class MergeCommand:
+    workspace: Path = WORKSPACE
+    others: tuple[Path, ...] = field(
+        default=(),
+        metadata={"help": "workspace folders to merge in", "positional": True, "required": True},
+    )
+
+
+SUBCOMMANDS: dict[str, tuple[type, str]] = {
+    "provision": (ProvisionOptions, "convert the embedded default model and fetch sample data"),
+    "init": (WorkspaceOptions, "create an empty workspace"),
+    "import": (ImportCommand, "import prompts, gold answers, preferences or KTO labels"),
+    "export": (ExportCommand, "write a TRL-ready Parquet table (TRL's own column names)"),
+    "stats": (StatsCommand, "counts, label distribution, agreement, model lineage"),
+    "leaderboard": (LeaderboardCommand, "Bradley–Terry strengths of the arena's models from blind votes"),
+    "validate": (WorkspaceOptions, "read every file against the schemas and check references"),
+    "compact": (WorkspaceOptions, "merge each table's part files into one"),
+    "merge": (MergeCommand, "add the rows of other workspaces (e.g. shards sampled elsewhere)"),
+}
+
+
+def build_parser(prog: str = "python -m data") -> argparse.ArgumentParser:
+    parser = options_parser(None, prog, __doc__)
+    add_subcommands(parser, SUBCOMMANDS, prog)
     return parser
 
 
-def cmd_provision(args: argparse.Namespace) -> int:
+def parse(argv: list[str] | None, prog: str = "python -m data") -> tuple[str, Any]:
+    """The subcommand and its options object."""
+    namespace = build_parser(prog).parse_args(argv)
+    command = namespace.command
+    del namespace.command
+    return command, build(SUBCOMMANDS[command][0], namespace)
+
+
+def cmd_provision(args: Any) -> int:
     for name in args.model or sorted(EMBEDDED):
         print(f"model {name}: {provision_model(name)}")
     if not args.no_samples:
@@ -126,8 +208,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    files = list(args.files) + [sample_path(kind) for kind in args.sample or []]
+def cmd_import(args: Any) -> int:
+    files = list(args.files) + [sample_path(kind) for kind in args.sample]
     if not files:
         raise PrefloopError("nothing to import: give FILE(s) or --sample")
     options = ImportOptions(
@@ -182,7 +264,7 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
 }
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def cmd_export(args: Any) -> int:
     workspace = Workspace(args.workspace)
 
     def read(name: str) -> pa.Table:
@@ -197,6 +279,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         labels, pairs, completions = read("labels"), read("pairs"), read("completions")
         labels = choose_labels(labels, args.labels)
+        pairs = pairs.filter(pc.is_in(pairs.column("kind"), pa.array(list(args.kinds))))
         rows, counts = dpo_table(read("prompts"), completions, pairs, labels, split=args.split)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not len(rows):
@@ -207,7 +290,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
+def cmd_stats(args: Any) -> int:
     stats = workspace_stats(Workspace(args.workspace))
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
@@ -229,7 +312,28 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def cmd_leaderboard(args: Any) -> int:
+    workspace = Workspace(args.workspace)
+    tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
+    if args.bootstrap < 1:
+        raise PrefloopError(f"--bootstrap {args.bootstrap}: must be at least 1")
+    rows = leaderboard(
+        tables["pairs"],
+        tables["completions"],
+        tables["labels"],
+        tables["models"],
+        args.by,
+        args.bootstrap,
+        args.seed,
+    )
+    png = plot_leaderboard(rows, args.by, workspace.path / "leaderboard.png")
+    print(
+        board_json(rows, args.by) if args.json else "\n".join([*board_lines(rows, args.by), f"plot: {png}"])
+    )
+    return 0
+
+
+def cmd_validate(args: Any) -> int:
     workspace = Workspace(args.workspace)
     problems = integrity_problems(workspace)  # reading every table validates every part file on the way
     for problem in problems:
@@ -238,13 +342,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def cmd_compact(args: argparse.Namespace) -> int:
+def cmd_compact(args: Any) -> int:
     for name, (before, after) in Workspace(args.workspace).compact().items():
         print(f"{name}: {before} part(s) -> {after}")
     return 0
 
 
-def cmd_merge(args: argparse.Namespace) -> int:
+def cmd_merge(args: Any) -> int:
     workspace = Workspace(args.workspace)
     others = [Workspace(path) for path in args.others]  # all must open before anything is written
     for other in others:
@@ -256,7 +360,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_init(args: argparse.Namespace) -> int:
+def cmd_init(args: Any) -> int:
     Workspace.init(args.workspace)
     print(f"workspace ready: {args.workspace}")
     return 0
@@ -271,19 +375,18 @@ COMMANDS = {
     "validate": cmd_validate,
     "compact": cmd_compact,
     "merge": cmd_merge,
+    "leaderboard": cmd_leaderboard,
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _main(argv: list[str] | None, prog: str = "python -m data") -> int:
+    command, options = parse(argv, prog)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return COMMANDS[args.command](args)
-    except (PrefloopError, OSError) as exc:
-        print(
-            f"error: {exc}", file=sys.stderr
-        )  # a WriteError: "the disk is full: nothing was written to ..."
-        return 2
+    return COMMANDS[command](options)
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m data") -> int:
+    return run_cli(lambda args: _main(args, prog), argv)
 
 
 if __name__ == "__main__":

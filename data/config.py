@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import types
 import typing
 from pathlib import Path
@@ -54,32 +55,68 @@ def _fields(cls: type, exclude: tuple[str, ...] = ()) -> list[tuple[dataclasses.
     return [(f, _base_type(hints[f.name])) for f in dataclasses.fields(cls) if f.name not in exclude]
 
 
-def add_options(parser: argparse.ArgumentParser, cls: type, prefix: str = "", exclude: tuple = ()) -> None:
-    """Add one flag per dataclass field; defaults stay unset so the YAML file can fill them."""
-    if not prefix:
+def add_options(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    prefix: str = "",
+    exclude: tuple = (),
+    config: bool = True,
+    groups: dict[str, Any] | None = None,
+) -> None:
+    """Add one flag per dataclass field; defaults stay unset so the YAML file can fill them.
+
+    Field metadata beyond ``help``/``choices``: ``positional`` (an argument, not a flag), ``required``,
+    ``short`` (e.g. ``-w``), ``repeat`` (a list given one value a flag), ``switch`` (a bool that is only ``--name``, no ``--no-name``). ``groups`` maps a
+    field name to the argument group its flag is shown in (a method's own options)."""
+    if config and not prefix:
         parser.add_argument("--config", type=Path, help="YAML file of options; flags override it")
     for field, kind in _fields(cls, exclude):
         if dataclasses.is_dataclass(kind):
-            add_options(parser, kind, f"{prefix}{field.name}.", field.metadata.get("owned", ()))
+            add_options(parser, kind, f"{prefix}{field.name}.", field.metadata.get("owned", ()), config)
             continue
-        help_text = field.metadata.get("help", "")
+        meta = field.metadata
         options: dict[str, Any] = {
             "dest": prefix + field.name,
             "default": argparse.SUPPRESS,
-            "help": help_text,
+            "help": meta.get("help", "").replace("%", "%%"),  # argparse %-formats help text
         }
         if kind is bool:
-            options["action"] = argparse.BooleanOptionalAction
+            options["action"] = "store_true" if meta.get("switch") else argparse.BooleanOptionalAction
         elif _item_type(kind) is not None:
-            options.update(type=str, nargs="+", metavar="VALUE")
+            if meta.get("repeat"):  # one value a flag, repeatable: --sample dpo --sample kto FILE
+                options.update(type=str, action="append")
+            else:  # --rounds 1 2, or --rounds 1,2; a repeated flag adds to the list
+                options.update(type=str, nargs="*" if meta.get("positional") else "+", action="extend")
+            if "choices" not in meta and not meta.get("positional"):
+                options["metavar"] = "VALUE"
         else:
             options["type"] = kind if kind in (int, float, str, Path) else str
-            if "choices" in field.metadata:
-                options["choices"] = field.metadata["choices"]
+        if "choices" in meta:
+            options["choices"] = meta["choices"]
+        if meta.get("positional"):
+            del options["dest"]
+            options.pop("action", None)
+            options["default"] = None if field.default is dataclasses.MISSING else field.default
+            if meta.get("required"):
+                options["nargs"] = "+"
+            parser.add_argument(prefix + field.name, **options)
+            continue
+        if meta.get("required"):
+            options.update(required=True)
+            del options["default"]
         names = [_flag(prefix + field.name)]
         if prefix:  # --train.learning-rate and --train-learning-rate
             names = [_flag(prefix + field.name), _flag(prefix.replace(".", "_") + field.name)]
-        parser.add_argument(*names, **options)
+        if "short" in meta:
+            names.insert(0, meta["short"])
+        container = (groups or {}).get(field.name, parser)
+        container.add_argument(*names, **options)
+
+
+def did_you_mean(name: str, known: Any) -> str:
+    """ " (did you mean learning_rate?)" for the nearest known name, or "" when none is close."""
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]}?)" if match else ""
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -97,6 +134,15 @@ def load_yaml(path: Path, cls: type) -> dict[str, Any]:
     return _check_keys(_read_yaml(path), cls, str(path), ())
 
 
+def load_yaml_keys(path: Path, section: str = "") -> set[str]:
+    """The option names a config file sets (at the top level, or in the mapping under ``section``)."""
+    values = _read_yaml(path)
+    if section:
+        values = next((v for k, v in values.items() if str(k).replace("-", "_") == section), None)
+        values = values if isinstance(values, dict) else {}
+    return {str(key).replace("-", "_") for key in values}
+
+
 def _check_keys(values: dict, cls: type, where: str, exclude: tuple) -> dict[str, Any]:
     fields = dict((f.name, kind) for f, kind in _fields(cls, exclude))
     owned = {f.name: f.metadata.get("owned", ()) for f, _ in _fields(cls, exclude)}
@@ -104,7 +150,8 @@ def _check_keys(values: dict, cls: type, where: str, exclude: tuple) -> dict[str
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
+            f"{where}: unknown option(s) {', '.join(unknown)}{did_you_mean(unknown[0], fields)}; "
+            f"known: {', '.join(sorted(fields))}"
         )
     for name, value in values.items():
         if dataclasses.is_dataclass(fields[name]):

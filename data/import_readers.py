@@ -83,13 +83,47 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
             return frame.to_dict("records")
         with open(path, "rb") as handle:
             text = _Text(handle, max_record_bytes)
-            if suffix != ".jsonl" and text.first_char() == "[":
+            first = text.first_char() if suffix != ".jsonl" else ""
+            if first == "[":
                 return _read_json_array(text, str(path))
+            if first == "{":
+                _refuse_nested(_whole(handle, max_record_bytes), str(path))
             return _read_json_lines(handle, str(path), max_record_bytes)
     except SchemaError:
         raise
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise SchemaError(str(path), f"cannot be read: {exc}") from exc
+
+
+def _whole(handle, limit: int) -> str | None:
+    """The whole file's text when it fits in ``limit`` bytes (the position kept), else None."""
+    where = handle.tell()
+    handle.seek(0)
+    data = handle.read(limit + 1)
+    handle.seek(where)
+    return data.decode("utf-8-sig", errors="surrogateescape") if len(data) <= limit else None
+
+
+def _refuse_nested(text: str | None, source: str) -> None:
+    """A file holding one object whose only value is the list of records (``{"data": [...]}``): say so."""
+    if text is None:
+        return
+    try:
+        _nested_records(json.loads(text), source)
+    except (json.JSONDecodeError, RecursionError):
+        return  # JSON lines, or broken: read line by line
+
+
+def _nested_records(document: object, source: str) -> None:
+    if isinstance(document, dict) and len(document) == 1:
+        key, value = next(iter(document.items()))
+        rows = isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        if rows and not any("role" in v for v in value):  # a conversation's messages are one record
+            raise SchemaError(
+                source,
+                f'the records are nested under one key "{key}" ({len(value)} records): import the list itself, '
+                f"e.g. jq '.[\"{key}\"]' {source} > records.json",
+            )
 
 
 class _DuplicateKey(ValueError):
@@ -352,16 +386,12 @@ def _read_json_lines(handle, source: str, limit: int) -> list[object]:
 
 def _refuse_single_document(handle, source: str, limit: int) -> None:
     """A file holding one multi-line JSON value is not JSON Lines; say what it is instead of 'bad line 1'."""
-    where = handle.tell()
-    handle.seek(0)
-    data = handle.read(limit + 1)
-    handle.seek(where)
+    text = _whole(handle, limit)
     try:
-        document = (
-            json.loads(data.decode("utf-8-sig", errors="surrogateescape")) if len(data) <= limit else None
-        )
+        document = json.loads(text) if text is not None else None
     except (json.JSONDecodeError, RecursionError):
         return
+    _nested_records(document, source)
     if isinstance(document, dict):
         keys = ", ".join(sorted(document)[:8])
         raise SchemaError(
@@ -373,12 +403,23 @@ def _refuse_single_document(handle, source: str, limit: int) -> None:
         raise SchemaError(source, f"holds a single JSON {type(document).__name__}, not records")
 
 
+LOOSE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
+
+
 def _read_dataset_dir(path: Path) -> list[object]:
     import datasets
 
     try:
         loaded = datasets.load_from_disk(str(path))
     except (FileNotFoundError, ValueError) as exc:
+        loose = sorted(p.name for p in path.iterdir() if p.suffix.lower() in LOOSE_SUFFIXES)
+        if loose:
+            shown = " ".join(str(path / name) for name in loose[:3]) + (" ..." if len(loose) > 3 else "")
+            raise SchemaError(
+                str(path),
+                f"a folder of {len(loose)} data file(s), not a dataset saved with save_to_disk: pass the files "
+                f"themselves ({shown})",
+            ) from exc
         raise SchemaError(str(path), f"not a dataset saved with save_to_disk ({exc})") from exc
     if isinstance(loaded, datasets.DatasetDict):
         records = []

@@ -17,7 +17,7 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
 
-PAIR_KINDS = ("sampled", "spin", "imported")
+PAIR_KINDS = ("sampled", "spin", "imported", "arena")
 TASKS = ("pairwise", "kto")
 CHOICES = {"pairwise": ("a", "b", "tie", "both_bad"), "kto": ("desirable", "undesirable")}
 ROLES = ("system", "user", "assistant")

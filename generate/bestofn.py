@@ -1,6 +1,6 @@
 """Machine labelling jobs: judge a workspace's pairs (`--judge`), pair the best and worst of n samples as a machine
-labeller scores them (`--n 4 --pairs best-worst --judge ...`, RLHFlow's iterative DPO), and the round driver
-`--judge-iter N` that runs sample → machine-label → train → sample again with no human.
+labeller scores them (`--n 4 --pairs best-worst --judge ...`, RLHFlow's iterative DPO); the round driver
+`--judge-iter N` built on them is `generate.loop.judge`.
 
 ``--judge`` names the machine labeller: ``rm`` (the newest reward model in the manifest) or ``rm:<model id>``
 (`python -m train --method rm` trains one), else a chat model (a short name or folder) asked MT-Bench's pairwise
@@ -29,16 +29,13 @@ from generate.judge import (
     machine_label,
     pairs_to_judge,
 )
-from generate.options import GenerateOptions, engine_options, model_label, sampling_params
+from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
 from generate.sampling import sample_pairs
-from generate.spin import Iterate, Loop, run_loop, unsampled
 
 log = logging.getLogger(__name__)
 
-JUDGE_LIMIT = 32  # train prompts per judge-loop iteration unless --limit says otherwise
 
-
-def make_judge(options: GenerateOptions, workspace: Workspace):
+def make_judge(options: SampleOptions, workspace: Workspace):
     """The machine labeller ``options.judge`` names (see the module docstring)."""
     if is_reward_model_name(options.judge):
         from train.run import reward_scorer
@@ -57,8 +54,9 @@ def make_judge(options: GenerateOptions, workspace: Workspace):
 def judge_workspace(options: GenerateOptions, workspace: Workspace) -> dict:
     """`--judge` alone: machine labels on the workspace's pairs that have none from this judge yet."""
     judge = make_judge(options, workspace)
+    labelled = options.judge_labelled or bool(options.kinds)  # arena votes are every annotator's own
     pairs = pairs_to_judge(
-        workspace, judge.annotator, options.split, options.judge_labelled, options.limit or 0
+        workspace, judge.annotator, options.split, labelled, options.limit or 0, options.kinds
     )
     log.info("%s judges %d pairs of split %s", judge.annotator, len(pairs), options.split)
     return judge_pairs(workspace, judge, pairs, options.chunk_size)
@@ -124,89 +122,3 @@ def sample_best_worst(
         "judge": judge.annotator,
         "judge_cost_per_prompt": judge.cost.per_pair(judged),
     }
-
-
-# -- the judge round driver (`--judge-iter N`) --------------------------------------------------------------
-def prompt_ids(workspace: Workspace, split: str, limit: int = 0) -> list[str]:
-    """The first ``limit`` (0: all) prompts of ``split``, oldest first: a fixed set, whatever was sampled."""
-    prompts = workspace.frame("prompts")
-    ids = prompts[prompts["split"] == split].sort_values(["created_at", "id"], kind="stable")["id"].tolist()
-    return ids[:limit] if limit else ids
-
-
-def judge_prompt_sets(options: GenerateOptions, workspace: Workspace, limit: int) -> dict[str, list[str]]:
-    from data.errors import PrefloopError
-
-    sets = {
-        "train": prompt_ids(workspace, "train", limit),
-        "test": prompt_ids(workspace, "test", options.spin_test_limit) if options.spin_test_limit else [],
-    }
-    if not sets["train"]:
-        raise PrefloopError(f"{workspace.path}: no train prompts to sample; import some (--prompts FILE)")
-    return sets
-
-
-def unpaired(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict[str, list[str]]:
-    """Per split, prompts of ``sets`` the iterate has not answered in ``round``, or whose answers are unpaired."""
-    pending = unsampled(workspace, iterate, round, sets)
-    completions = workspace.frame("completions")
-    mine = completions[(completions["model"] == iterate.label) & (completions["round"] == round)]
-    pairs = workspace.frame("pairs")
-    paired = set(pairs.loc[pairs["completion_a"].isin(set(mine["id"])), "prompt_id"])
-    answered = set(mine["prompt_id"])
-    return {
-        split: [p for p in ids if p in set(pending[split]) or (p in answered and p not in paired)]
-        for split, ids in sets.items()
-    }
-
-
-def judge_loop_step(options: GenerateOptions, iterate: Iterate, round: int, pending: dict) -> dict:
-    """One iteration's data (run in its own process): the iterate's n answers, then best-vs-worst pairs."""
-    workspace = Workspace(options.workspace)
-    todo = unsampled(workspace, iterate, round, pending)
-    counts: dict = {}
-    if any(todo.values()):
-        engine = make_engine(options.engine, iterate.path, engine_options(options))
-        for split, ids in todo.items():
-            if ids:
-                counts[split] = dict(
-                    sample_pairs(
-                        workspace,
-                        engine,
-                        iterate.label,
-                        options.n,
-                        sampling_params(options),
-                        round=round,
-                        split=split,
-                        chunk_size=options.chunk_size,
-                        pairing=False,
-                        only=set(ids),
-                    )
-                )
-        del engine
-        gc.collect()
-    judge = make_judge(options, workspace)
-    for split, ids in pending.items():
-        counts[f"{split}_pairs"] = dict(
-            pair_best_worst(workspace, judge, iterate.label, round, set(ids), options.chunk_size)
-        )
-    return counts
-
-
-JUDGE_LOOP = Loop(
-    kind="judge",
-    method="dpo",
-    kinds=("sampled",),
-    name=lambda options: options.judge_name,
-    prompt_sets=judge_prompt_sets,
-    pending=unpaired,
-    sample_step=judge_loop_step,
-    limit=JUDGE_LIMIT,
-)
-
-
-def run_judge_loop(options: GenerateOptions, workspace: Workspace) -> dict:
-    """``options.judge_iter`` iterations of sample → machine-label → DPO → register (resuming what is done)."""
-    result = run_loop(options, workspace, JUDGE_LOOP, options.judge_iter)
-    result.pop("chain"), result.pop("sets")
-    return result

@@ -2,7 +2,10 @@
 model, CUDA context) is given back to the machine when the step ends.
 
 The child dies with its parent: a killed driver leaves no orphan still writing into the workspace or a run folder.
-Input errors (ValueError and its kin) come back as one line; anything else keeps its remote traceback.
+The error contract of the CLIs holds across the process boundary: a user error (a ``PrefloopError``: a bad option, a
+missing file) comes back as ``StepFailed``, itself a ``PrefloopError`` carrying the message and the original class
+name, so the command prints the same one line as without isolation; anything else (a library's ``ValueError``, a
+bug) comes back as itself with the child's traceback attached.
 """
 
 from __future__ import annotations
@@ -17,11 +20,20 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from data.errors import PrefloopError
+
 log = logging.getLogger(__name__)
 
 
-class StepFailed(ValueError):
-    """A step in a fresh process stopped on bad input, or its process died."""
+class StepFailed(PrefloopError):
+    """A step in a fresh process stopped on bad input (``kind``: the error's class there), or its process died."""
+
+    def __init__(self, message: str, kind: str = "StepFailed"):
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self):  # pickled with both fields (the default would drop ``kind``)
+        return StepFailed, (str(self), self.kind)
 
 
 def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
@@ -39,8 +51,10 @@ def _start_child(parent: int, level: int) -> None:
 def _call(fn: Callable[..., Any], args: tuple) -> Any:
     try:
         return fn(*args)
-    except ValueError as exc:  # the project's input errors (SchemaError, ...) may not pickle: send the line
-        raise StepFailed(str(exc)) from None
+    except (
+        PrefloopError
+    ) as exc:  # our errors may not pickle (extra __init__ arguments): send the line and kind
+        raise StepFailed(str(exc), type(exc).__name__) from None
 
 
 def run_isolated(fn: Callable[..., Any], *args: Any, isolate: bool = True, what: str = "step") -> Any:

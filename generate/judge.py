@@ -248,12 +248,22 @@ def machine_label(pair_id: str, annotator: str, verdict: Verdict) -> Label:
 
 
 def pairs_to_judge(
-    workspace: Workspace, annotator: str, split: str | None, labelled: bool = False, limit: int = 0
+    workspace: Workspace,
+    annotator: str,
+    split: str | None,
+    labelled: bool = False,
+    limit: int = 0,
+    kinds: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """Pairs for labelling (``labelled``: also those people labelled already, to measure the judge) of ``split``
-    that have no label from ``annotator`` yet, oldest round first."""
+    """Pairs for labelling (``labelled``: also those people labelled already, to measure the judge; ``kinds``:
+    pairs of these kinds instead, e.g. ``arena``) of ``split`` that have no label from ``annotator`` yet, oldest
+    round first."""
     pairs, labels = workspace.frame("pairs"), workspace.frame("labels")
-    pairs = pairs[pairs["kind"] != "spin"] if labelled else labelling_pairs(pairs, labels)
+    if kinds:
+        pairs = pairs[pairs["kind"].isin(kinds)]
+    else:
+        labelled_kinds = ~pairs["kind"].isin(("spin", "arena"))  # arena pairs only when asked (--kinds)
+        pairs = pairs[labelled_kinds] if labelled else labelling_pairs(pairs, labels)
     if split:
         prompts = workspace.frame("prompts")
         pairs = pairs[pairs["prompt_id"].isin(set(prompts.loc[prompts["split"] == split, "id"]))]

@@ -1,6 +1,9 @@
-"""The one typed config of `python -m generate` (flags, or `--config run.yaml` with flags overriding), shared by a
-single sampling job and the `--spin-iter` driver, whose training options are `train`'s own `TrainOptions`, nested:
-`train:` in the YAML, `--train.learning-rate` (or `--train-learning-rate`) on the command line."""
+"""The typed config of `python -m generate` (flags, or `--config run.yaml` with flags overriding): `SampleOptions`,
+what every sampling job reads (model, prompts, sampling, engine, machine labeller), and `GenerateOptions`, one
+sampling or labelling job. The round drivers extend `SampleOptions` with their own (`generate.loop.options`).
+
+Each mode's own options are declared with it in `MODES`: shown in their own `--help` group, and refused (one line)
+when set for another mode."""
 
 from __future__ import annotations
 
@@ -8,31 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.chat_template import NAMED, resolve_chat_template
+from data.errors import PrefloopError
 from data.provision import DEFAULT_MODEL, EMBEDDED, SAMPLES
 from generate.engines import ENGINES, EngineOptions, SamplingParams
-from train.options import TrainOptions
 
 SPIN_LIMIT = (
     32  # train prompts per SPIN iteration unless --limit says otherwise: minutes, not hours, on a CPU
-)
-# TrainOptions fields the SPIN driver sets itself for each iteration (not options of `train:`).
-SPIN_OWNED = (
-    "workspace",
-    "model",
-    "method",
-    "out",
-    "kinds",
-    "rounds",
-    "round",
-    "resume",
-    "overwrite",
-    "register",
 )
 SPIN_TEST_FRACTION = 0.1  # prompts held out when --spin-iter imports --prompts without --test-fraction
 
 
 @dataclass(frozen=True)
-class GenerateOptions:
+class SampleOptions:
     workspace: Path = field(default=Path("ws"), metadata={"help": "workspace directory (created if missing)"})
     model: str = field(
         default=DEFAULT_MODEL,
@@ -59,30 +49,13 @@ class GenerateOptions:
             f"(default: 0, or {SPIN_TEST_FRACTION} with --spin-iter)"
         },
     )
-    split: str = field(
-        default="train", metadata={"help": "sample prompts of this split", "choices": ("train", "test")}
-    )
     limit: int | None = field(
         default=None,
         metadata={
             "help": f"sample at most this many pending prompts (default: all; {SPIN_LIMIT} with --spin-iter)"
         },
     )
-    shard: str | None = field(
-        default=None,
-        metadata={"help": "I/K: sample only the I-th of K disjoint prompt shards (one per machine)"},
-    )
-    round: int | None = field(
-        default=None,
-        metadata={"help": "round recorded on every row (default: the model's round in the manifest, else 0)"},
-    )
-    spin: bool = field(
-        default=False, metadata={"help": "SPIN negatives: one sample per gold prompt, gold chosen"}
-    )
     n: int = field(default=2, metadata={"help": "samples per prompt (pairs)"})
-    pairs_per_prompt: int = field(
-        default=1, metadata={"help": "pairs kept per prompt among the n samples (0: all)"}
-    )
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
     max_tokens: int = field(default=128, metadata={"help": "new tokens per sample"})
@@ -104,33 +77,23 @@ class GenerateOptions:
         metadata={"help": "show vLLM's and transformers' own INFO logs (default: warnings only)"},
     )
     cpu_kv_cache_gib: int = field(default=2, metadata={"help": "vLLM KV cache on CPU (GiB)"})
-    # The SPIN driver: --spin-iter N runs N iterations of sample -> train -> register.
-    spin_iter: int = field(
-        default=0,
+    # Arena rounds (generate.arena): model versions answer the same prompts, paired head to head.
+    arena: tuple[str, ...] | None = field(
+        default=None,
         metadata={
-            "help": "SPIN: run N iterations (sample with the current iterate, train the next, register it)"
+            "help": "models to compare: base, newest, a manifest id, a short name or folder (e.g. base,newest); "
+            "after --spin-iter/--judge-iter: sampled on the loop's held-out prompts, then the leaderboard"
         },
     )
-    spin_test_limit: int = field(
-        default=16,
-        metadata={
-            "help": "SPIN and judge loops: held-out (test) prompts sampled and evaluated per iteration"
-        },
+    arena_pairs: int = field(
+        default=0, metadata={"help": "arena: random model pairs per prompt (0: every pair of models)"}
     )
-    spin_mix_previous: bool = field(
-        default=False, metadata={"help": "SPIN: iteration t also trains on iteration t-1's pairs"}
-    )
-    spin_name: str = field(
-        default="spin", metadata={"help": "SPIN: iterates go to WS/runs/<name>-iter<t> (one name per chain)"}
-    )
-    spin_samples: int = field(
-        default=4, metadata={"help": "SPIN: held-out prompts compared in each iterate's samples.md"}
-    )
+    arena_n: int = field(default=1, metadata={"help": "arena: answers per prompt and model"})
     spin_isolate: bool = field(
         default=True,
         metadata={
-            "help": "SPIN and judge loops: run each sampling and training step in a fresh process (frees vLLM's "
-            "memory)"
+            "help": "SPIN and judge loops, arena: run each sampling and training step (the arena: each model's "
+            "sampling) in a fresh process (frees vLLM's memory)"
         },
     )
     # Machine labellers (generate.judge, generate.bestofn).
@@ -149,9 +112,26 @@ class GenerateOptions:
     judge_max_length: int = field(
         default=1024, metadata={"help": "reward-model judge: tokens per prompt+completion (truncated beyond)"}
     )
-    judge_labelled: bool = field(
-        default=False,
-        metadata={"help": "judge: also pairs people labelled already (to measure the judge against them)"},
+
+
+@dataclass(frozen=True)
+class GenerateOptions(SampleOptions):
+    split: str = field(
+        default="train", metadata={"help": "sample prompts of this split", "choices": ("train", "test")}
+    )
+    shard: str | None = field(
+        default=None,
+        metadata={"help": "I/K: sample only the I-th of K disjoint prompt shards (one per machine)"},
+    )
+    round: int | None = field(
+        default=None,
+        metadata={"help": "round recorded on every row (default: the model's round in the manifest, else 0)"},
+    )
+    spin: bool = field(
+        default=False, metadata={"help": "SPIN negatives: one sample per gold prompt, gold chosen"}
+    )
+    pairs_per_prompt: int = field(
+        default=1, metadata={"help": "pairs kept per prompt among the n samples (0: all)"}
     )
     pairs: str = field(
         default="random",
@@ -161,31 +141,68 @@ class GenerateOptions:
             "choices": ("random", "best-worst"),
         },
     )
-    judge_iter: int = field(
-        default=0,
-        metadata={
-            "help": "machine rounds: N iterations of sample --n -> best-worst pairs by --judge -> DPO -> register"
-        },
+    judge_labelled: bool = field(
+        default=False,
+        metadata={"help": "judge: also pairs people labelled already (to measure the judge against them)"},
     )
-    judge_name: str = field(
-        default="judge",
-        metadata={"help": "judge loop: iterates go to WS/runs/<name>-iter<t> (one per chain)"},
-    )
-    train: TrainOptions = field(
-        default_factory=TrainOptions,
+    kinds: tuple[str, ...] | None = field(
+        default=None,
         metadata={
-            "help": "training options of --spin-iter / --judge-iter (YAML: a `train:` mapping; flags: "
-            "--train.NAME or --train-NAME)",
-            "owned": SPIN_OWNED,
+            "help": "--judge alone: judge pairs of these kinds (e.g. arena; default: the labelling pairs)"
         },
     )
 
 
-def sampling_params(options: GenerateOptions) -> SamplingParams:
+JUDGED = ("--judge", "--pairs best-worst", "--arena")  # the modes that load a machine labeller
+# Each mode of `python -m generate` and the options only it reads (the mode is chosen by the flag it is named after).
+MODES: dict[str, tuple[str, ...]] = {
+    "sampling": ("pairs_per_prompt",),  # n samples per prompt, random pairs for labellers
+    "--spin": (),  # SPIN negatives: one sample per gold prompt
+    "--judge": ("judge_labelled", "kinds"),  # machine labels on the workspace's pairs
+    "--arena": (
+        "arena_pairs",
+        "arena_n",
+        "spin_isolate",
+    ),  # model versions head to head (and --judge's votes on them)
+    "--pairs best-worst": (),  # best vs worst of n samples, labelled by --judge
+}
+SHARED = {  # options read by several modes
+    "n": ("sampling", "--pairs best-worst"),
+    "judge_template": JUDGED,
+    "judge_max_tokens": JUDGED,
+    "judge_max_length": JUDGED,
+}
+
+
+def mode_of(options: GenerateOptions) -> str:
+    if options.arena:
+        return "--arena"
+    if options.spin:
+        return "--spin"
+    if options.pairs == "best-worst":
+        return "--pairs best-worst"
+    return "--judge" if options.judge else "sampling"
+
+
+def mode_options(modes: dict[str, tuple[str, ...]], shared: dict[str, tuple[str, ...]]) -> dict[str, tuple]:
+    """Each mode-specific option and the modes that read it."""
+    owners = dict(shared)
+    for mode, names in modes.items():
+        for name in names:
+            owners[name] = (*owners.get(name, ()), mode)
+    return owners
+
+
+def check_arena(options: SampleOptions) -> None:
+    if len(options.arena) < 2 or options.arena_pairs < 0 or options.arena_n < 1:
+        raise PrefloopError("--arena needs two models or more, --arena-pairs >= 0 and --arena-n >= 1")
+
+
+def sampling_params(options: SampleOptions) -> SamplingParams:
     return SamplingParams(options.temperature, options.top_p, options.max_tokens, options.seed)
 
 
-def engine_options(options: GenerateOptions) -> EngineOptions:
+def engine_options(options: SampleOptions) -> EngineOptions:
     return EngineOptions(
         dtype=options.dtype,
         max_model_len=options.max_model_len,

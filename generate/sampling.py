@@ -76,14 +76,19 @@ def pending_prompts(
     ]
 
 
-def gold_prompt_ids(workspace: Workspace, split: str, limit: int = 0) -> list[str]:
-    """The first ``limit`` (0: all) prompts of ``split`` with a gold answer, oldest first: a fixed set, whatever
-    has been sampled already."""
+def prompt_ids(workspace: Workspace, split: str, limit: int = 0, gold: bool = False) -> list[str]:
+    """The first ``limit`` (0: all) prompts of ``split`` (with ``gold``: those with a gold answer), oldest first:
+    a fixed set, whatever has been sampled already."""
     prompts = workspace.frame("prompts")
-    prompts = prompts[(prompts["split"] == split) & prompts["gold"].notna()]
-    prompts = prompts[prompts["gold"].str.strip() != ""]
+    prompts = prompts[prompts["split"] == split]
+    if gold:
+        prompts = prompts[prompts["gold"].notna() & (prompts["gold"].fillna("").str.strip() != "")]
     ids = prompts.sort_values(["created_at", "id"], kind="stable")["id"].tolist()
     return ids[:limit] if limit else ids
+
+
+def gold_prompt_ids(workspace: Workspace, split: str, limit: int = 0) -> list[str]:
+    return prompt_ids(workspace, split, limit, gold=True)
 
 
 def _completion(

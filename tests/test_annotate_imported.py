@@ -58,3 +58,20 @@ def test_unlabelled_imports_are_labelled_in_the_app_and_export_to_dpo(tmp_path, 
     assert sorted(row[0]["content"] for row in dpo["rejected"]) == [f"weak answer {i}" for i in range(3)]
     completions = Workspace(ws).frame("completions")
     assert set(completions["model"]) == {"system-x", "m1", "cands"}
+
+
+def test_a_workspace_of_labelled_imports_says_how_to_label_them(tmp_path, capsys):
+    from annotate.__main__ import main as annotate_main
+
+    prefs = tmp_path / "prefs.jsonl"
+    prefs.write_text(json.dumps({"prompt": "Q?", "chosen": "good", "rejected": "bad"}) + "\n")
+    ws = tmp_path / "ws"
+    assert data_main(["import", "-w", str(ws), str(prefs)]) == 0
+    add_user(tmp_path / "users.toml", "ann", PASSWORD)
+    capsys.readouterr()
+    assert annotate_main(["-w", str(ws), "--users", str(tmp_path / "users.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: {ws}: nothing to label for task pairwise (no pairs of kind `sampled`); its 1 "
+    )
+    assert f"`python -m data import -w {ws} FILE --unlabelled`" in err and err.count("\n") == 1

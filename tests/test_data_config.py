@@ -43,3 +43,17 @@ def test_unknown_key_and_wrong_type_are_errors(tmp_path):
     config.write_text("n: four\n")
     with pytest.raises(ConfigError, match="option n: expected int, got 'four'"):
         parse(["--config", str(config)])
+
+
+def test_errors_name_the_nearest_known_option(tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text("temprature: 0.7\n")
+    with pytest.raises(
+        ConfigError, match="unknown option\\(s\\) temprature \\(did you mean temperature\\?\\)"
+    ):
+        parse(["--config", str(config)])
+    from data.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["export", "-w", str(tmp_path), "--format", "dpo", "--splt", "test"])
+    assert "unrecognized arguments: --splt test (did you mean --split?)" in capsys.readouterr().err

@@ -54,9 +54,9 @@ BAD_INPUTS = [
      ", row 1, field 'rejected': invalid text at character 1: byte 0xfe is not UTF-8"),
     ("surrogate.json", b'[{"prompt": "q", "chosen": "a\\ud800", "rejected": "b"}]', [],
      ", row 0, field 'chosen': invalid text at character 1: lone surrogate U+D800"),
-    ("object.json", json.dumps({"data": [GOOD]}, indent=2).encode(), [],
-     ": holds a single JSON object (keys: data), not records: expected a JSON array of records or one record per "
-     "line (JSON Lines)"),
+    ("object.json", json.dumps({"data": [GOOD], "meta": 1}, indent=2).encode(), [],
+     ": holds a single JSON object (keys: data, meta), not records: expected a JSON array of records or one record "
+     "per line (JSON Lines)"),
     ("cut.json", b'[{"prompt": "a", "chosen": "b", "rejected": "c"},\n {"prompt": "d", "chosen": "e", "rej', [],
      ", row 1: the file ends inside this record (invalid JSON: unterminated string starting at line 2, column 33); "
      "the 1 record(s) before it are complete (--on-error skip imports them)"),
@@ -213,3 +213,23 @@ def test_a_file_of_nothing_but_bad_records_is_refused_even_with_skip(ws, tmp_pat
 def test_record_errors_carry_a_reason():
     err = RecordError("f.json", "the answer is empty", row=3, field="chosen", reason="empty_answer")
     assert str(err) == "f.json, row 3, field 'chosen': the answer is empty" and err.reason == "empty_answer"
+
+
+def test_records_nested_under_one_key_and_a_folder_of_files_say_what_to_pass(tmp_path, capsys):
+    nested = tmp_path / "nested.json"
+    nested.write_text(json.dumps({"data": [{"prompt": "Hi?", "chosen": "a", "rejected": "b"}] * 2}))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(nested)]) == 2
+    assert capsys.readouterr().err == (
+        f'error: {nested}: the records are nested under one key "data" (2 records): import the list itself, '
+        f"e.g. jq '.[\"data\"]' {nested} > records.json\n"
+    )
+    folder = tmp_path / "loose"
+    folder.mkdir()
+    for name in ("b.jsonl", "a.json", "notes.txt"):
+        (folder / name).write_text("{}\n")
+    assert main(["import", "-w", str(tmp_path / "ws"), str(folder)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {folder}: a folder of 2 data file(s), not a dataset saved with save_to_disk: pass the files "
+        f"themselves ({folder / 'a.json'} {folder / 'b.jsonl'})\n"
+    )
+    assert not (tmp_path / "ws").exists()

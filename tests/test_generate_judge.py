@@ -16,6 +16,7 @@ from generate import bestofn
 from generate.__main__ import main
 from generate.engines import Sample
 from generate.judge import MT_BENCH_TEMPLATE, best_worst, combine, judge_messages, parse_verdict
+from generate.loop import judge as loop_judge
 
 ANSWER = re.compile(r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End", re.S)
 
@@ -152,6 +153,7 @@ def test_judge_round_driver_trains_on_machine_labels_and_resumes(
 ):
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
     args = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
@@ -197,3 +199,18 @@ def test_a_reward_model_judges_pairs_and_stats_measure_it(tmp_path, tiny_model_d
     best_worst_pairs = pairs[~pairs["id"].isin(known)]
     assert 1 <= len(best_worst_pairs) <= 2
     assert set(ws.frame("labels").set_index("item_id").loc[best_worst_pairs["id"], "choice"]) == {"a"}
+
+
+def test_a_user_error_inside_an_isolated_judge_loop_step_is_one_line(tmp_path, tiny_model_dir, capsys):
+    # Isolation on (the default): the step samples in a fresh process, then finds the judge is not a model.
+    args = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
+        "--test-fraction", "0.34", "--judge-iter", "1", "--judge", str(tmp_path / "no-judge"), "--n", "2",
+        "--engine", "hf", "--max-tokens", "4", "--train-max-steps", "1",
+    ]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"error: {tmp_path / 'no-judge'}: not a model (expected a folder")
+        and err.count("\n") == 1
+    )

@@ -166,3 +166,37 @@ def test_another_chains_folder_is_never_overwritten(tmp_path, tiny_model_dir, ca
     assert main(spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")) == 2
     assert "holds round 1 of another SPIN chain" in capsys.readouterr().err
     assert json.loads((folder / "spin.json").read_text())["reference_id"] == "someone-else"
+
+
+def test_a_user_error_inside_an_isolated_step_is_the_same_one_line(tmp_path, tiny_model_dir, capsys):
+    # Isolation on (the default): the training step runs in a fresh process and finds no machine labels.
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--train-labels", "machine")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no labelled pairs" in err and len(err.strip().splitlines()) == 1
+    assert main([*args, "--no-spin-isolate"]) == 2
+    assert capsys.readouterr().err == err  # the same line as without isolation
+
+
+def _user_error():
+    from data.schemas import SchemaError
+
+    raise SchemaError("rows.jsonl", "missing", row=3, field="prompt")  # does not pickle as itself
+
+
+def _library_error():
+    raise ValueError("a library's own complaint")
+
+
+def test_isolated_step_errors_keep_their_contract():
+    from data.errors import PrefloopError
+    from generate.isolate import StepFailed, run_isolated
+
+    with pytest.raises(StepFailed) as failed:
+        run_isolated(_user_error)
+    assert isinstance(failed.value, PrefloopError) and failed.value.kind == "SchemaError"
+    assert str(failed.value) == "rows.jsonl, row 3, field 'prompt': missing"
+    with pytest.raises(ValueError) as library:
+        run_isolated(_library_error)
+    assert not isinstance(library.value, PrefloopError)  # a bug or library error: not one line
+    assert "_library_error" in str(library.value.__cause__)  # the child's traceback comes along

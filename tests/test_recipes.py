@@ -32,9 +32,10 @@ def test_recipe_parses_and_is_documented(path):
         options = build(TrainOptions, build_parser().parse_args(["--config", str(path)]))
         check_options(options)
     else:
-        from generate.__main__ import build_parser, check_options
-        from generate.options import GenerateOptions
+        from generate import __main__ as generate_cli
+        from generate.loop import __main__ as loop_cli
 
-        options = build(GenerateOptions, build_parser().parse_args(["--config", str(path)]))
-        check_options(options)  # the nested train: section included
+        argv = ["--config", str(path)]
+        cli = loop_cli if generate_cli.runs_a_loop(argv) else generate_cli
+        cli.check_options(cli.parse_options(argv))  # the nested train: section included
     assert f"--config {relative}" in (ROOT / "README.md").read_text(), f"README does not show {relative}"

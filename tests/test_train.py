@@ -337,3 +337,40 @@ def test_each_method_has_its_own_loss(tmp_path, tiny_model_dir, method, extra, e
         assert abs(loss - ELL(-BETA)) > 1e-3, f"{method} computed plain DPO's loss"
     else:
         assert loss == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--method", "dpo", "--dpop-lambda", "10"], "--dpop-lambda applies to --method dpop, not dpo"),
+        (["--method", "kto", "--loss-type", "ipo"], "--loss-type applies to --method dpo, not kto"),
+        (["--method", "ipo", "--label-smoothing", "0.1"], "--label-smoothing applies to --method dpo, rdpo"),
+        (["--simpo-gamma", "1"], "--simpo-gamma applies to --method simpo, not dpo"),  # dpo by default
+    ],
+)
+def test_an_option_of_another_method_is_one_line(tmp_path, capsys, argv, message):
+    assert main(["-w", str(tmp_path / "no-ws"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+
+
+def test_only_options_set_by_flag_or_yaml_are_checked_against_the_method(tmp_path):
+    from data.config import ConfigError
+    from train.__main__ import parse_train_options
+
+    # Defaults of every method's options never count; a method's own options are fine.
+    assert parse_train_options(["--method", "kto"]).dpop_lambda == 50.0
+    assert parse_train_options(["--method", "dpop", "--dpop-lambda", "10"]).dpop_lambda == 10.0
+    config = tmp_path / "run.yaml"
+    config.write_text("method: dpo\nodpo_alpha: 2\n")
+    with pytest.raises(ConfigError, match="--odpo-alpha applies to --method odpo, not dpo"):
+        parse_train_options(["--config", str(config)])
+    assert parse_train_options(["--config", str(config), "--method", "odpo"]).odpo_alpha == 2.0
+
+
+def test_help_shows_each_methods_options_in_its_own_group(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    group = out.split("options of --method dpop:\n", 1)[1].split("\n\n", 1)[0]
+    assert "--dpop-lambda" in group and "--beta" not in group

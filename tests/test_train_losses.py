@@ -133,3 +133,60 @@ def test_sdpo_chunks_by_round_else_equal_seeded():
     assert [len(c) for c in step_chunks(single, 0)] == [2, 3]  # one round: 2 steps
     with pytest.raises(TrainDataError, match="only 5 training pairs"):
         step_chunks(rows, 6)
+
+
+def test_per_pair_weight_and_epsilon_change_the_trainers_loss_by_hand(monkeypatch):
+    """Agreement-aware training and --machine-weight through the trainer's own loss: rows -> pair_weight /
+    pair_epsilon columns (train.pairs, train.sources) -> PreferenceTrainer.preference_loss, model log-probs stubbed."""
+    from types import SimpleNamespace
+
+    from train import trainer
+    from train.losses import PairLoss
+    from train.pairs import add_agreement
+    from train.sources import add_source_weights
+
+    # Two pairs: a unanimous human pair (3 of 3 agree) and a machine pair with one label.
+    rows = [
+        {"votes": 3, "agreement": 1.0, "source": "human"},
+        {"votes": 1, "agreement": 1.0, "source": "machine"},
+    ]
+    policy = torch.tensor(
+        [-1.0, -2.0, -3.0, -1.5]
+    )  # chosen 1, chosen 2, rejected 1, rejected 2 (TRL's order)
+    ref = {"ref_chosen_logps": torch.tensor([-1.5, -2.0]), "ref_rejected_logps": torch.tensor([-2.0, -1.0])}
+    monkeypatch.setattr(trainer, "completion_logps", lambda model, kwargs, mask: policy)
+    fake = SimpleNamespace(beta=0.5, custom_loss=PairLoss(), log_means=lambda values: None)
+
+    def loss_of(rows: list[dict]) -> float:
+        inputs = {"completion_mask": None, **ref}
+        for column in ("pair_weight", "pair_epsilon"):
+            if column in rows[0]:
+                inputs[column] = torch.tensor([r[column] for r in rows])
+        return trainer.PreferenceTrainer.preference_loss(fake, None, inputs, False).item()
+
+    # z = β·((c − c_ref) − (r − r_ref)): pair 1: 0.5·(0.5 − (−1)) = 0.75; pair 2: 0.5·(0 − (−0.5)) = 0.25.
+    l1, l2 = -math.log(1 / (1 + math.exp(-0.75))), -math.log(1 / (1 + math.exp(-0.25)))
+    assert loss_of([dict(r) for r in rows]) == pytest.approx((l1 + l2) / 2)
+    # --machine-weight 0.5: the machine pair's loss counts half; the mean is still over both pairs.
+    weighted = [dict(r) for r in rows]
+    add_source_weights(weighted, 0.5)
+    assert [r["pair_weight"] for r in weighted] == [1.0, 0.5]
+    assert loss_of(weighted) == pytest.approx((l1 + 0.5 * l2) / 2)
+    # --agreement smoothing: ε = 0 for the unanimous pair; the one-label pair takes the measured mean, 1 − 1 = 0.
+    # With one 2-of-3 pair instead, ε = 1/3 for it and for the one-label pair: (1−ε)·ℓ(z) + ε·ℓ(−z).
+    split = [
+        {"votes": 3, "agreement": 2 / 3, "source": "human"},
+        {"votes": 1, "agreement": 1.0, "source": "machine"},
+    ]
+    add_agreement(split, "smoothing")
+    assert [r["pair_epsilon"] for r in split] == pytest.approx([1 / 3, 1 / 3])
+    f1, f2 = -math.log(1 / (1 + math.exp(0.75))), -math.log(1 / (1 + math.exp(0.25)))
+    smoothed = ((2 / 3) * l1 + (1 / 3) * f1 + (2 / 3) * l2 + (1 / 3) * f2) / 2
+    assert loss_of(split) == pytest.approx(smoothed)
+    # --agreement weight: weights 1 − 2ε = 1/3 each, normalised to mean 1 -> 1 each; then --machine-weight 0.5.
+    add_agreement(split, "weight")
+    add_source_weights(split, 0.5)
+    assert [r["pair_weight"] for r in split] == pytest.approx([1.0, 0.5])
+    assert loss_of([{k: v for k, v in r.items() if k != "pair_epsilon"} for r in split]) == pytest.approx(
+        (l1 + 0.5 * l2) / 2
+    )

@@ -18,50 +18,41 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-from data.config import add_options, build
-from data.errors import PrefloopError
-from train.methods import METHODS
+from data.cli import check_applies, explicit_names, options_parser, run_cli
+from data.config import build
+from train.methods import METHODS, method_options
 from train.options import TrainOptions
 from train.report import summary_lines
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m train") -> argparse.ArgumentParser:
+    """Options every method reads first, then each method's own in a group of its own."""
     methods = "\n".join(f"  {name:6} {method.help}" for name, method in METHODS.items())
-    parser = argparse.ArgumentParser(
-        prog="python -m train",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n".join(__doc__.splitlines()[1:]) + "\nmethods:\n" + methods,
-    )
-    parser.add_argument(
-        "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
-    )
-    add_options(parser, TrainOptions)
+    groups = {name: f"options of --method {', '.join(m)}" for name, m in method_options().items()}
+    parser = options_parser(TrainOptions, prog, __doc__, groups=groups)
+    parser.epilog += "\nmethods:\n" + methods
     return parser
 
 
-def build_score_parser() -> argparse.ArgumentParser:
+def parse_train_options(argv: list[str], prog: str = "python -m train") -> TrainOptions:
+    """The options object; a method-specific option set (by flag or YAML) for another method is an error."""
+    namespace = build_parser(prog).parse_args(argv)
+    options = build(TrainOptions, namespace)
+    check_applies(explicit_names(namespace), options.method, method_options(), "--method")
+    return options
+
+
+def build_score_parser(prog: str = "python -m train") -> argparse.ArgumentParser:
     from train import score
 
-    parser = argparse.ArgumentParser(
-        prog="python -m train score",
-        description=score.__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n".join(score.__doc__.splitlines()[1:]),
-    )
-    parser.add_argument(
-        "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
-    )
-    add_options(parser, score.ScoreOptions)
-    return parser
+    return options_parser(score.ScoreOptions, f"{prog} score", score.__doc__)
 
 
-def score_main(argv: list[str]) -> int:
+def score_main(argv: list[str], prog: str = "python -m train") -> int:
     from train.score import ScoreOptions, score_pairs
 
-    counts = score_pairs(build(ScoreOptions, build_score_parser().parse_args(argv)))
+    counts = score_pairs(build(ScoreOptions, build_score_parser(prog).parse_args(argv)))
     reference = counts["reference"] or "none (own likelihoods)"
     print(
         f"model {counts['model']} (reference {reference}): scored {counts['scored']} of {counts['pairs']} pairs"
@@ -69,25 +60,25 @@ def score_main(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None, prog: str) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        if argv and argv[0] == "score":
-            return score_main(argv[1:])
-        options = build(TrainOptions, build_parser().parse_args(argv))
-        from train.run import train
+    if argv and argv[0] == "score":
+        return score_main(argv[1:], prog)
+    options = parse_train_options(argv, prog)
+    from train.run import train
 
-        result = train(options)
-    except (PrefloopError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    result = train(options)
     if result["id"] is None:  # a non-main rank of `accelerate launch`
         return 0
     print(f"model {result['id']} saved to {result['path']}")
     for line in summary_lines(result["method"], result["metrics"]):
         print(line)
     return 0
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m train") -> int:
+    return run_cli(lambda args: _main(args, prog), argv)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ An entry says which TRL trainer family builds it (`build`), which rows it reads 
 completions) and of which pair kinds, its TRL loss type or our per-pair loss options (`pair_loss`, typed:
 `train.losses.PairLoss`), whether it takes `--agreement`, per-pair columns it adds (`columns`), whether it runs
 step-wise (sDPO), how its model is loaded and measured when it is not a causal LM (`held_out`: the reward model),
-and its own option checks. Adding a method is adding one entry here (and its loss function in
+its own option checks, and its own options (`options`: shown in their own `--help` group; set for another method, an
+error). Adding a method is adding one entry here (and its loss function in
 `train.losses` if TRL has none). Heavy imports (trl, the trainer) happen inside the builders.
 """
 
@@ -57,6 +58,7 @@ class Method:
     whole_sequences: bool = (
         False  # its TRL trainer drops (not cuts) sequences over max_length: fit them whole
     )
+    options: tuple[str, ...] = ()  # TrainOptions fields that only this method (and others naming them) reads
 
 
 def _sigmoid(options: TrainOptions) -> PairLoss:
@@ -123,6 +125,7 @@ def _odpo_columns(options: TrainOptions, rows: list[dict]) -> dict:
 
 
 _dpo, _cpo, _orpo = build_dpo_family, cpo_family, orpo_family
+SMOOTHING = "label_smoothing"  # ε of the sigmoid/robust losses (TRL's ipo and hinge ignore it)
 
 METHODS: dict[str, Method] = {
     "dpo": Method(
@@ -131,6 +134,7 @@ METHODS: dict[str, Method] = {
         pair_loss=_dpo_loss,
         agreement=True,
         check=_check_dpo,
+        options=("loss_type", "loss_weights", SMOOTHING),
     ),
     "ipo": Method(
         "IPO (Azar et al. 2023): squared loss toward a 1/(2β) margin, robust to deterministic preferences",
@@ -145,6 +149,7 @@ METHODS: dict[str, Method] = {
         pair_loss=lambda o: PairLoss(epsilon=o.label_smoothing, robust=True),
         agreement=True,
         check=_check_rdpo,
+        options=(SMOOTHING,),
     ),
     "dpop": Method(
         "DPO-Positive (Pal et al. 2024): DPO + λ·max(0, log π_ref(y_w) − log π(y_w)) keeps chosen likely",
@@ -154,16 +159,19 @@ METHODS: dict[str, Method] = {
             dpop_lambda=o.dpop_lambda, epsilon=o.label_smoothing, robust=o.agreement == "robust"
         ),
         agreement=True,
+        options=("dpop_lambda", SMOOTHING),
     ),
     "simpo": Method(
         "SimPO (Meng et al. 2024): reference-free, length-normalised reward, target margin --simpo-gamma",
         _cpo,
         config=lambda o: {"loss_type": "simpo", "cpo_alpha": 0.0, "simpo_gamma": o.simpo_gamma},
+        options=("simpo_gamma",),
     ),
     "cpo": Method(
         "CPO (Xu et al. 2024): reference-free sigmoid preference loss + NLL on chosen (--cpo-alpha)",
         _cpo,
         config=lambda o: {"loss_type": "sigmoid", "cpo_alpha": o.cpo_alpha},
+        options=("cpo_alpha",),
     ),
     "orpo": Method(
         "ORPO (Hong et al. 2024): NLL + odds-ratio penalty, no reference model, no SFT stage", _orpo
@@ -174,6 +182,7 @@ METHODS: dict[str, Method] = {
         data="completions",
         kinds=(),
         check=_check_kto,
+        options=("desirable_weight", "undesirable_weight"),
     ),
     "spin": Method(
         "SPIN (Chen et al. 2024): DPO sigmoid on gold-vs-generated pairs, previous iterate as reference",
@@ -182,6 +191,7 @@ METHODS: dict[str, Method] = {
         trl_loss="sigmoid",
         pair_loss=_sigmoid,
         agreement=True,
+        options=(SMOOTHING,),
     ),
     "odpo": Method(
         "ODPO (Amini et al. 2024): DPO where chosen must win by Δ = α·log(label strength 1-4), --odpo-alpha",
@@ -190,6 +200,7 @@ METHODS: dict[str, Method] = {
         pair_loss=_sigmoid,
         agreement=True,
         columns=_odpo_columns,
+        options=("odpo_alpha", "odpo_default_strength", SMOOTHING),
     ),
     "tdpo1": Method(
         "TDPO1 (Zeng et al. 2024): DPO + token-level sequential KL; reference in memory (copy, or LoRA off)",
@@ -197,6 +208,7 @@ METHODS: dict[str, Method] = {
         trl_loss="sigmoid",
         pair_loss=lambda o: PairLoss(epsilon=o.label_smoothing, tdpo=True),
         reference_in_memory=True,
+        options=(SMOOTHING,),
     ),
     "tdpo2": Method(
         "TDPO2 (Zeng et al. 2024): TDPO1, KL scaled by --tdpo-alpha, chosen side stop-gradient; ref in memory",
@@ -204,6 +216,7 @@ METHODS: dict[str, Method] = {
         trl_loss="sigmoid",
         pair_loss=lambda o: PairLoss(epsilon=o.label_smoothing, tdpo=True, tdpo_alpha=o.tdpo_alpha),
         reference_in_memory=True,
+        options=("tdpo_alpha", SMOOTHING),
     ),
     "rm": Method(
         "reward model (Bradley–Terry, TRL's RewardTrainer): --rm-margin strength (Llama 2), --agreement weight; "
@@ -214,6 +227,7 @@ METHODS: dict[str, Method] = {
         check=_check_rm,
         held_out=HeldOut(load_reward_model, evaluate_pairs, reward_metrics),
         whole_sequences=True,
+        options=("rm_margin",),
     ),
     "sdpo": Method(
         "sDPO (Kim et al. 2024): DPO in --sdpo-steps chunks (default: by round), each step's result the next "
@@ -224,8 +238,18 @@ METHODS: dict[str, Method] = {
         agreement=True,
         stepwise=True,
         check=_check_sdpo,
+        options=("sdpo_steps", SMOOTHING),
     ),
 }
+
+
+def method_options() -> dict[str, tuple[str, ...]]:
+    """Each method-specific option and the methods that read it."""
+    owners: dict[str, tuple[str, ...]] = {}
+    for name, method in METHODS.items():
+        for option in method.options:
+            owners[option] = (*owners.get(option, ()), name)
+    return owners
 
 
 def get_method(name: str) -> Method:

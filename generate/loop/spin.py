@@ -34,10 +34,11 @@ from data.files import atomic_write
 from data.lineage import NEWEST, ModelEntry, children, find_or_register, newest_model
 from data.provision import resolve_model
 from data.workspace import Workspace
-from generate.chain import gold_chain, write_samples
 from generate.engines import make_engine
 from generate.isolate import run_isolated
-from generate.options import SPIN_LIMIT, GenerateOptions, engine_options, model_label, sampling_params
+from generate.loop.chain import gold_chain, write_samples
+from generate.loop.options import LoopOptions
+from generate.options import SPIN_LIMIT, engine_options, model_label, sampling_params
 from generate.sampling import gold_prompt_ids, pending_prompts, sample_spin
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,8 @@ class Loop:
     kind: str  # "spin" or "judge": names the marker file <kind>.json in each iterate's folder
     method: str  # the training method
     kinds: tuple[str, ...]  # the pair kinds it trains on
-    name: Callable[[GenerateOptions], str]  # iterates go to WS/runs/<name>-iter<t>
-    prompt_sets: Callable[[GenerateOptions, Workspace, int], dict[str, list[str]]]
+    name: Callable[[LoopOptions], str]  # iterates go to WS/runs/<name>-iter<t>
+    prompt_sets: Callable[[LoopOptions, Workspace, int], dict[str, list[str]]]
     pending: Callable[[Workspace, Iterate, int, dict], dict[str, list[str]]]  # prompt ids still to sample
     sample_step: Callable  # (options, iterate, round, pending) -> counts; runs in a fresh process
     limit: int  # train prompts per iteration unless --limit says otherwise
@@ -69,7 +70,7 @@ def _iterate(entry: ModelEntry, label: str | None = None) -> Iterate:
     return Iterate(entry.id, entry.path, label or model_label(entry.path), entry.round)
 
 
-def start_iterate(options: GenerateOptions, workspace: Workspace) -> Iterate:
+def start_iterate(options: LoopOptions, workspace: Workspace) -> Iterate:
     """Iterate 0: the start model's manifest entry (registered as `base` if new)."""
     if options.model == NEWEST:
         return _iterate(newest_model(workspace))
@@ -77,7 +78,7 @@ def start_iterate(options: GenerateOptions, workspace: Workspace) -> Iterate:
     return _iterate(find_or_register(workspace, path), model_label(options.model))
 
 
-def prompt_sets(options: GenerateOptions, workspace: Workspace, limit: int) -> dict[str, list[str]]:
+def prompt_sets(options: LoopOptions, workspace: Workspace, limit: int) -> dict[str, list[str]]:
     """The fixed prompts every iteration samples: the first ``limit`` train and --spin-test-limit test prompts."""
     sets = {
         "train": gold_prompt_ids(workspace, "train", limit),
@@ -97,7 +98,7 @@ def prompt_sets(options: GenerateOptions, workspace: Workspace, limit: int) -> d
     return sets
 
 
-def sample_step(options: GenerateOptions, iterate: Iterate, round: int, sets: dict[str, list[str]]) -> dict:
+def sample_step(options: LoopOptions, iterate: Iterate, round: int, sets: dict[str, list[str]]) -> dict:
     """The iterate's answers to the prompt sets at ``round`` (run in its own process); counts per split."""
     workspace = Workspace(options.workspace)
     engine = make_engine(options.engine, iterate.path, engine_options(options))
@@ -139,7 +140,7 @@ def unsampled(workspace: Workspace, iterate: Iterate, round: int, sets: dict) ->
 
 
 def _sample(
-    options: GenerateOptions, workspace: Workspace, iterate: Iterate, round: int, sets: dict, loop: Loop
+    options: LoopOptions, workspace: Workspace, iterate: Iterate, round: int, sets: dict, loop: Loop
 ) -> dict:
     pending = loop.pending(workspace, iterate, round, sets)
     if not any(pending.values()):  # all sampled already: do not start an engine for nothing
@@ -186,7 +187,7 @@ def _claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
     _write_json(marker, {"reference_id": reference.id, "reference": reference.path, "round": round})
 
 
-def _train_options(options: GenerateOptions, reference: Iterate, folder: Path, rounds: list[int], loop: Loop):
+def _train_options(options: LoopOptions, reference: Iterate, folder: Path, rounds: list[int], loop: Loop):
     return dataclasses.replace(
         options.train,
         workspace=options.workspace,
@@ -243,7 +244,7 @@ def _done(workspace: Workspace, reference: Iterate, round: int, method: str) -> 
 
 
 def iterate_once(
-    options: GenerateOptions, workspace: Workspace, iteration: int, reference: Iterate, sets: dict, loop: Loop
+    options: LoopOptions, workspace: Workspace, iteration: int, reference: Iterate, sets: dict, loop: Loop
 ) -> tuple[dict, Iterate]:
     """Iteration ``iteration`` from ``reference`` (sampled, trained, registered, unless already done)."""
     round = reference.round + 1
@@ -284,7 +285,7 @@ def round_seconds(started: float) -> float:
     return round(time.perf_counter() - started, 1)
 
 
-def run_loop(options: GenerateOptions, workspace: Workspace, loop: Loop, iterations: int) -> dict:
+def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, iterations: int) -> dict:
     """``iterations`` iterations of ``loop`` from ``options.model`` (resuming what is done); returns a summary
     and the chain of iterates."""
     limit = options.limit if options.limit is not None else loop.limit
@@ -319,7 +320,7 @@ SPIN_LOOP = Loop(
 )
 
 
-def run_spin(options: GenerateOptions, workspace: Workspace) -> dict:
+def run_spin(options: LoopOptions, workspace: Workspace) -> dict:
     """``options.spin_iter`` SPIN iterations from ``options.model`` (resuming what is done); returns a summary."""
     result = run_loop(options, workspace, SPIN_LOOP, options.spin_iter)
     chain, sets = result.pop("chain"), result.pop("sets")

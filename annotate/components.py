@@ -1,0 +1,68 @@
+"""The labelling app's Gradio components by name (no positions): what the label tab shows (`View`, one value per
+output, in order), the label and admin tabs' components, and the tabs themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import gradio as gr
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the label tab shows, in the order of the Gradio outputs."""
+
+    item_id: str
+    prompt: str
+    left: str
+    right: str
+    choice: str | None
+    strength: int | None
+    note: str
+    status: str
+    progress: str
+    history: object  # a gr.Dropdown update with this labeller's recent labels
+
+
+@dataclass(frozen=True)
+class LabelTab:
+    """The label tab's components by name; ``outputs()`` lists them in the order of ``View``'s fields."""
+
+    item_id: gr.Textbox
+    prompt: gr.HTML
+    left: gr.HTML
+    right: gr.HTML
+    choice: gr.Radio
+    strength: gr.Radio
+    note: gr.Textbox
+    status: gr.HTML
+    progress: gr.HTML  # in the header, updated with the tab
+    history: gr.Dropdown
+    submit: gr.Button
+    skip: gr.Button
+    undo: gr.Button
+
+    def outputs(self) -> list:
+        return [getattr(self, f.name) for f in fields(View)]
+
+
+@dataclass(frozen=True)
+class AdminTab:
+    refresh: gr.Button
+    export_dpo: gr.Button
+    export_kto: gr.Button
+    cards: gr.HTML
+    labellers: gr.HTML
+    disputed: gr.HTML
+    status: gr.HTML  # the export buttons' line: a refresh that lands after an export must not blank it
+
+    def views(self) -> list:
+        """What ``admin_view`` fills, in its order (its last value, the status, aside)."""
+        return [self.cards, self.labellers, self.disputed]
+
+
+@dataclass(frozen=True)
+class TabSet:
+    tabs: gr.Tabs
+    label: gr.Tab
+    admin: gr.Tab

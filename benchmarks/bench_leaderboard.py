@@ -1,0 +1,51 @@
+"""Is the arena leaderboard right? Votes drawn from known Bradley–Terry strengths, fitted as `python -m data
+leaderboard` fits them: how often the fitted order is the true order, and how often the 95 % bootstrap intervals
+cover the true strengths. These are accuracy figures, not timings.
+
+    python benchmarks/bench_leaderboard.py                      # 4 models, 64 prompts, 3 votes per pair, 200 reps
+    python benchmarks/bench_leaderboard.py --strengths 0 0.3 0.6 0.9 --repetitions 50
+
+Targets (issue 22): order correct whenever the true gaps exceed 0.5 logits; coverage 90-99 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from data.leaderboard import simulation_check  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--strengths", type=float, nargs="+", default=[0.0, 0.6, 1.2, 1.8])
+    parser.add_argument("--prompts", type=int, default=64)
+    parser.add_argument("--votes", type=int, default=3, help="votes per pair of models per prompt")
+    parser.add_argument("--repetitions", type=int, default=200)
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per fit")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    result = simulation_check(
+        args.strengths, args.prompts, args.votes, args.repetitions, args.bootstrap, args.seed
+    )
+    gaps = [b - a for a, b in zip(sorted(args.strengths), sorted(args.strengths)[1:])]
+    print(
+        f"{len(args.strengths)} models (strengths {args.strengths}), {args.prompts} prompts, {args.votes} votes per "
+        f"pair, {args.repetitions} repetitions, {args.bootstrap} bootstrap resamples"
+    )
+    order_target = "target: 1.000 (gaps > 0.5)" if min(gaps) > 0.5 else "gaps <= 0.5: no target"
+    print(f"fitted order = true order: {result['order_correct']:.3f}  ({order_target})")
+    per_model = ", ".join(f"{c:.3f}" for c in result["coverage_per_model"])
+    print(
+        f"95 % interval covers the true strength: {result['coverage']:.3f} (per model: {per_model}; target 0.90-0.99)"
+    )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

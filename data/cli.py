@@ -1,0 +1,121 @@
+"""The shell every command line shares: a parser built from an options dataclass (data.config), subcommands
+that each have their own dataclass, and one handler that turns a user error into one line.
+
+    parser = options_parser(TrainOptions, "python -m train", __doc__)
+    def main(argv=None): return run_cli(_main, argv)
+
+The error contract: a ``PrefloopError`` (bad input, an option out of range) or an ``OSError`` (a missing file, a
+full disk) is printed as one ``error: ...`` line on stderr and the command exits 2; any other exception is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from data.config import ConfigError, add_options, did_you_mean, load_yaml_keys
+from data.errors import PrefloopError
+
+USER_ERRORS = (PrefloopError, OSError)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose unknown flags name the nearest known one."""
+
+    def error(self, message: str):  # argparse's hook: exits 2 with usage + the message
+        if message.startswith("unrecognized arguments:"):
+            known = [s for s in _option_strings(self) if s.startswith("--")]
+            flags = [w.split("=")[0] for w in message.split(":", 1)[1].split() if w.startswith("--")]
+            message += "".join(did_you_mean(flag, known) for flag in flags[:1])
+        super().error(message)
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every flag of ``parser`` and of its subcommands."""
+    names = []
+    for action in parser._actions:
+        names += action.option_strings
+        choices = getattr(action, "choices", None)
+        for sub in choices.values() if isinstance(choices, dict) else ():
+            if isinstance(sub, argparse.ArgumentParser):
+                names += _option_strings(sub)
+    return names
+
+
+def options_parser(
+    cls: type | None,
+    prog: str,
+    doc: str | None,
+    workspace_alias: bool = True,
+    groups: dict[str, str] | None = None,
+    **kwargs,
+) -> argparse.ArgumentParser:
+    """A parser whose description is the first line of ``doc`` and whose epilog is the rest (the usage examples),
+    with one flag per field of ``cls`` (and ``-w`` for ``--workspace``); ``groups`` maps a field to the title of the
+    ``--help`` group it is shown in (a method's or mode's own options)."""
+    lines = (doc or "").strip("\n").splitlines() or [""]
+    parser = Parser(
+        prog=prog,
+        description=lines[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(lines[1:]) or None,
+    )
+    if cls is not None:
+        if workspace_alias:
+            parser.add_argument(
+                "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
+            )
+        titles = {title: parser.add_argument_group(title) for title in dict.fromkeys((groups or {}).values())}
+        containers = {name: titles[title] for name, title in (groups or {}).items()}
+        add_options(parser, cls, groups=containers, **kwargs)
+    return parser
+
+
+def add_subcommands(
+    parser: argparse.ArgumentParser, commands: dict[str, tuple[type, str]], prog: str
+) -> dict[str, argparse.ArgumentParser]:
+    """One subparser per command, each with its own options dataclass: ``{name: (options class, help)}``."""
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    made = {}
+    for name, (cls, help_text) in commands.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text, prog=f"{prog} {name}")
+        add_options(sub, cls, config=False)
+        made[name] = sub
+    return made
+
+
+def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """``main(argv)``, with a user error printed as one line and exit status 2."""
+    try:
+        return main(argv)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)  # e.g. a WriteError: "the disk is full: nothing was written"
+        return 2
+
+
+def explicit_names(namespace: argparse.Namespace, section: str = "") -> set[str]:
+    """The options the user set by flag or in the ``--config`` file (defaults are not among them); with
+    ``section``, those of a nested options section (the SPIN driver's ``train``)."""
+    prefix = f"{section}." if section else ""
+    names = {d[len(prefix) :] for d in vars(namespace) if d != "config" and d.startswith(prefix)}
+    config = getattr(namespace, "config", None)
+    return {n.split(".")[0] for n in names} | (load_yaml_keys(config, section) if config else set())
+
+
+def check_applies(
+    explicit: set[str], chosen: str, owners: dict[str, tuple[str, ...]], selector: str, section: str = ""
+) -> None:
+    """Refuse an option set explicitly that does nothing for the chosen method or mode: ``owners`` maps each
+    option to the methods (modes) that read it; ``selector`` is the flag that chooses (``--method``);
+    ``section`` names a nested options section (``train``: the flag is ``--train-NAME``)."""
+    for name in sorted(explicit):
+        belongs = owners.get(name)
+        if belongs and chosen not in belongs:
+            flag = "--" + (f"{section}_{name}" if section else name).replace("_", "-")
+            which = ", ".join(f"{selector} {b}".strip() for b in belongs[:1]) + "".join(
+                f", {b}" for b in belongs[1:]
+            )
+            raise ConfigError(f"{flag} applies to {which}, not {chosen}")

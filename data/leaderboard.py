@@ -1,0 +1,305 @@
+"""The arena leaderboard: Bradley–Terry strengths of model versions from blind pairwise votes on `arena` pairs.
+
+A vote on an arena pair (both sides answers of different models to the same prompt) is a win for the chosen
+model, half a win to each side for a tie or ``both_bad``. Strengths θ maximise Σ wins_ij · log σ(θ_i − θ_j) with the
+reference model (the base) fixed at 0, by Newton's method (Chatbot Arena's fit). Intervals are 95 % percentile
+bootstrap intervals that resample prompts (a prompt's votes travel together, as they are not independent), seeded.
+Each model also gets its win rate against the reference (ties half) on the pairs they met, with a Wilson interval.
+
+Pure functions over the workspace's tables; `python -m data leaderboard` is the shell, `plot_leaderboard` the PNG.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.aggregate import current_labels
+from data.annotators import machine_mask
+from data.errors import PrefloopError
+
+ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
+PEOPLE = "people"
+SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}  # what a vote gives side a
+RIDGE = 1e-6  # keeps a model that never won (or never lost) finite; far too weak to move a fitted strength
+BOOTSTRAP = 1000
+Z95 = 1.959964
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model on the leaderboard."""
+
+    model: str  # manifest id, or the completions' model label when the manifest does not know it
+    name: str  # readable: method, round, short id, folder
+    round: int | None
+    parent: str | None
+    strength: float
+    low: float
+    high: float
+    votes: int
+    win_rate: float | None  # against the reference (ties half), None for the reference itself
+    win_low: float | None
+    win_high: float | None
+    games: int  # votes between this model and the reference
+
+
+def votes_table(
+    pairs: pd.DataFrame, completions: pd.DataFrame, labels: pd.DataFrame, by: str = PEOPLE
+) -> pd.DataFrame:
+    """One row per current vote on an arena pair: prompt_id, model_a, model_b, score_a (1 a won, 0 b won, 0.5
+    tie/both bad). ``by``: ``people`` (every labeller, no machine), or one machine annotator (``judge:<name>``,
+    ``rm:<id>``)."""
+    arena = pairs[pairs["kind"] == ARENA]
+    votes = current_labels(labels[labels["item_id"].isin(set(arena["id"]))], "pairwise")
+    votes = (
+        votes[~machine_mask(votes["annotator"].astype(str))]
+        if by == PEOPLE
+        else votes[votes["annotator"] == by]
+    )
+    votes = votes[votes["choice"].isin(list(SCORE_A))]
+    model = completions.set_index("id")["model"]
+    merged = votes.merge(
+        arena[["id", "prompt_id", "completion_a", "completion_b"]], left_on="item_id", right_on="id"
+    )
+    return pd.DataFrame(
+        {
+            "prompt_id": merged["prompt_id"].to_numpy(),
+            "model_a": model.reindex(merged["completion_a"]).to_numpy(),
+            "model_b": model.reindex(merged["completion_b"]).to_numpy(),
+            "score_a": merged["choice"].map(SCORE_A).to_numpy(dtype=float),
+        }
+    )
+
+
+def win_matrices(votes: pd.DataFrame, models: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(prompt ids' order, wins[p, i, j]): per prompt, the wins of model i over model j (ties half each)."""
+    index = {m: k for k, m in enumerate(models)}
+    prompts, prompt_of = np.unique(votes["prompt_id"].to_numpy(), return_inverse=True)
+    wins = np.zeros((len(prompts), len(models), len(models)))
+    a = votes["model_a"].map(index).to_numpy()
+    b = votes["model_b"].map(index).to_numpy()
+    score = votes["score_a"].to_numpy(dtype=float)
+    np.add.at(wins, (prompt_of, a, b), score)
+    np.add.at(wins, (prompt_of, b, a), 1.0 - score)
+    return prompts, wins
+
+
+def fit_strengths(wins: np.ndarray, reference: int = 0, iterations: int = 100) -> np.ndarray:
+    """Bradley–Terry strengths (logits) maximising Σ wins_ij log σ(θ_i − θ_j), θ_reference = 0, by Newton's method.
+
+    ``wins``: (M, M), or a batch (B, M, M) fitted at once (the bootstrap); returns (M,) or (B, M)."""
+    batch = wins[None] if wins.ndim == 2 else wins
+    count, size = batch.shape[0], batch.shape[1]
+    free = [k for k in range(size) if k != reference]
+    games = batch + batch.transpose(0, 2, 1)
+    theta = np.zeros((count, size))
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(theta[:, None, :] - theta[:, :, None]))  # p[b, i, j] = σ(θ_i − θ_j)
+        gradient = (batch - games * p).sum(axis=2) - RIDGE * theta
+        weight = games * p * (1.0 - p)
+        hessian = weight - np.eye(size) * (weight.sum(axis=2)[:, :, None] + RIDGE)
+        step = np.linalg.solve(hessian[:, free][:, :, free], gradient[:, free][..., None])[..., 0]
+        step = np.clip(step, -5.0, 5.0)  # Newton from 0 on lopsided data can overshoot; the optimum is unique
+        theta[:, free] -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return theta[0] if wins.ndim == 2 else theta
+
+
+def bootstrap_intervals(
+    wins: np.ndarray, reference: int = 0, samples: int = BOOTSTRAP, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """95 % percentile intervals (low, high) of the strengths, resampling prompts (``wins``: (P, M, M))."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, wins.shape[0], size=(samples, wins.shape[0]))
+    totals = np.stack([wins[d].sum(axis=0) for d in draws])
+    thetas = fit_strengths(totals, reference)
+    return np.percentile(thetas, 2.5, axis=0), np.percentile(thetas, 97.5, axis=0)
+
+
+def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (successes may count ties as halves)."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    return (max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale))
+
+
+def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
+    """The arena's models (completion labels) with their manifest entries, in lineage order (round, then
+    registration); a label is a manifest id or a model folder; unknown labels come last, by name."""
+    manifest = models.sort_values(["created_at", "id"], kind="stable")
+    by_path = {row["path"]: row for _, row in manifest.iterrows()}  # the newest entry of each folder
+    by_id = {row["id"]: row for _, row in manifest.iterrows()}
+    found = []
+    for label in labels:
+        row = by_id.get(label)
+        row = by_path.get(label) if row is None else row
+        if row is None:
+            found.append(
+                {"label": label, "id": label, "name": label, "round": None, "parent": None, "order": None}
+            )
+            continue
+        parent = None if pd.isna(row["parent_id"]) else row["parent_id"]
+        name = f"{row['method']} r{int(row['round'])} {row['id'][:8]} ({Path(row['path']).name})"
+        order = (int(row["round"]), manifest.index.get_loc(row.name))
+        found.append(
+            {
+                "label": label,
+                "id": row["id"],
+                "name": name,
+                "round": int(row["round"]),
+                "parent": parent,
+                "order": order,
+            }
+        )
+    return sorted(found, key=lambda m: (m["order"] is None, m["order"] or (0, 0), m["name"]))
+
+
+def leaderboard(
+    pairs: pd.DataFrame,
+    completions: pd.DataFrame,
+    labels: pd.DataFrame,
+    models: pd.DataFrame,
+    by: str = PEOPLE,
+    samples: int = BOOTSTRAP,
+    seed: int = 0,
+) -> list[Row]:
+    """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`); the reference
+    (strength 0) is the first model in lineage order (the base)."""
+    votes = votes_table(pairs, completions, labels, by)
+    if not len(votes):
+        raise PrefloopError(
+            f"no votes by {by} on arena pairs yet (label them: `python -m annotate --task arena`)"
+        )
+    labels_seen = sorted(set(votes["model_a"]) | set(votes["model_b"]))
+    ordered = lineage_order(models, labels_seen)
+    names = [m["label"] for m in ordered]
+    _, wins = win_matrices(votes, names)
+    total = wins.sum(axis=0)
+    theta = fit_strengths(total)
+    low, high = bootstrap_intervals(wins, samples=samples, seed=seed)
+    rows = []
+    for k, m in enumerate(ordered):
+        games = int(round(total[k, 0] + total[0, k]))
+        rate = (total[k, 0] / games) if k and games else None
+        wl, wh = wilson_interval(total[k, 0], games) if k and games else (None, None)
+        votes_k = int(round(total[k].sum() + total[:, k].sum()))
+        rows.append(
+            Row(
+                m["id"],
+                m["name"],
+                m["round"],
+                m["parent"],
+                float(theta[k]),
+                float(low[k]),
+                float(high[k]),
+                votes_k,
+                rate,
+                wl,
+                wh,
+                games,
+            )  # fmt: skip
+        )
+    return rows
+
+
+def board_json(rows: list[Row], by: str) -> str:
+    return json.dumps({"by": by, "reference": rows[0].model, "models": [asdict(r) for r in rows]}, indent=2)
+
+
+def board_lines(rows: list[Row], by: str) -> list[str]:
+    """The table as text: strength with its 95 % interval, win rate against the reference, votes."""
+    width = max(len(r.name) for r in rows)
+    lines = [
+        f"arena leaderboard by {by} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap "
+        "intervals over prompts; win rate vs the reference with a Wilson interval, ties half)",
+        f"{'model':<{width}}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
+    ]
+    for r in rows:
+        win = "-" if r.win_rate is None else f"{r.win_rate:.3f} ({r.games})"
+        ci = "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}"
+        lines.append(
+            f"{r.name:<{width}}  {(r.parent or '-')[:8]:<8}  {r.strength:+8.3f}  {r.low:+.2f} to {r.high:+.2f}  {win:<15}  {ci:<11}  {r.votes}"
+        )
+    return lines
+
+
+def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
+    """WS/leaderboard.png: each model's strength with its interval, in lineage order (written atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from data.files import atomic_write
+
+    figure, axis = plt.subplots(figsize=(7, 1.2 + 0.5 * len(rows)))
+    y = np.arange(len(rows))[::-1]
+    strengths = np.array([r.strength for r in rows])
+    errors = np.array([[r.strength - r.low for r in rows], [r.high - r.strength for r in rows]])
+    axis.errorbar(strengths, y, xerr=errors, fmt="o", capsize=4)
+    axis.axvline(0, color="grey", lw=0.8, ls="--")
+    axis.set_yticks(y, [r.name for r in rows])
+    axis.set_xlabel("Bradley–Terry strength (logits vs the reference), 95 % bootstrap interval")
+    axis.set_title(f"arena leaderboard by {by}")
+    figure.tight_layout()
+    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120))
+    plt.close(figure)
+    return path
+
+
+# -- checking the fit by simulation (tests/test_data_leaderboard.py, benchmarks/bench_leaderboard.py) ----------
+def simulated_wins(
+    strengths: Sequence[float], prompts: int, votes: int, rng: np.random.Generator
+) -> np.ndarray:
+    """wins[p, i, j] of ``votes`` Bradley–Terry votes per prompt on every pair of models with the true
+    ``strengths`` (logits)."""
+    theta = np.asarray(strengths, dtype=float)
+    p_win = 1.0 / (1.0 + np.exp(theta[None, :] - theta[:, None]))  # σ(θ_i − θ_j)
+    upper = np.triu(np.ones_like(p_win, dtype=bool), 1)
+    wins_upper = rng.binomial(votes, np.broadcast_to(p_win, (prompts, *p_win.shape)))
+    wins = np.where(upper, wins_upper, 0).astype(float)
+    return wins + np.where(upper, votes - wins, 0).transpose(0, 2, 1)
+
+
+def simulation_check(
+    strengths: Sequence[float],
+    prompts: int = 64,
+    votes: int = 3,
+    repetitions: int = 200,
+    samples: int = BOOTSTRAP,
+    seed: int = 0,
+) -> dict:
+    """Fit ``repetitions`` simulated arenas (strengths relative to model 0, the reference): how often the fitted
+    order equals the true order, and how often each 95 % bootstrap interval holds the true strength."""
+    theta = np.asarray(strengths, dtype=float) - strengths[0]
+    rng = np.random.default_rng(seed)
+    ordered, covered = 0, np.zeros(len(theta))
+    for repetition in range(repetitions):
+        wins = simulated_wins(theta, prompts, votes, rng)
+        fitted = fit_strengths(wins.sum(axis=0))
+        low, high = bootstrap_intervals(wins, samples=samples, seed=seed + repetition)
+        ordered += bool((np.argsort(fitted) == np.argsort(theta)).all())
+        covered += (low <= theta) & (theta <= high)
+    free = covered[1:] / repetitions  # the reference is fixed at 0: always "covered"
+    return {
+        "strengths": theta.tolist(),
+        "prompts": prompts,
+        "votes_per_pair": votes,
+        "repetitions": repetitions,
+        "bootstrap": samples,
+        "order_correct": ordered / repetitions,
+        "coverage_per_model": free.tolist(),
+        "coverage": float(free.mean()),
+    }

@@ -1,0 +1,227 @@
+"""Arena rounds: model versions answer the same prompts, and their answers are paired head to head for blind votes.
+
+    python -m generate -w ws --arena base,newest --split test --limit 64            # every pair of models
+    python -m generate -w ws --arena base,newest,runs/dpo-1 --arena-pairs 1 --split test  # 1 random pair/prompt
+    python -m generate -w ws --judge smollm2-135m --kinds arena --split test         # a judge votes (both orders)
+    python -m data leaderboard -w ws --by judge:smollm2-135m                          # Bradley–Terry table
+
+Every model answers the first ``--limit`` prompts of ``--split`` (a fixed set, oldest first) with the same sampling
+settings and seeds (``--arena-n`` answers each, 1 by default), at one round for all (``--round``, else the newest
+model's). Completions record the model's absolute folder as their model, which is the manifest's path: the
+leaderboard resolves each side to its manifest entry (`data.leaderboard`); a folder the manifest does not know is
+compared by its folder and listed after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and answer index,
+or ``--arena-pairs K`` drawn per prompt (seeded). They are evaluation data: `train` and `data export` leave them out
+unless asked (``--kinds arena``). A rerun samples only what is missing and adds no pair twice.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import random
+from collections import Counter
+from dataclasses import fields, replace
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from data.annotators import judge_annotator, rm_annotator
+from data.errors import PrefloopError
+from data.leaderboard import ARENA, PEOPLE, board_lines, leaderboard, plot_leaderboard
+from data.lineage import (
+    NEWEST,
+    REWARD_MODEL,
+    ModelEntry,
+    find_model,
+    find_or_register,
+    get_model,
+    is_reward_model_name,
+    newest_model,
+    reward_model_entry,
+)
+from data.provision import resolve_model
+from data.records import Pair, content_id
+from data.workspace import Workspace
+from generate.engines import SamplingParams, make_engine
+from generate.isolate import run_isolated
+from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
+from generate.sampling import PromptRow, _completion, _run_chunks, prompt_ids
+
+log = logging.getLogger(__name__)
+
+BASE = "base"  # names the root of the newest model's lineage (the default model when the manifest is empty)
+
+
+def _root(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
+    seen = set()
+    while entry.parent_id and entry.parent_id not in seen:
+        seen.add(entry.id)
+        entry = get_model(workspace, entry.parent_id)
+    return entry
+
+
+def resolve_arena(workspace: Workspace, names: tuple[str, ...], default_model: str) -> list[ModelEntry]:
+    """The models ``--arena`` names: ``base``, ``newest``, a manifest id, or a short name or folder; duplicates are
+    dropped, and at least two models must remain.
+
+    A folder the manifest does not know is compared as it is, not registered (registering it would make it the
+    workspace's ``newest``): its entry has the folder as id, method ``external``, round 0. ``base`` on an empty
+    manifest is the default model, registered as the workspace's `base` (as `train` and `--spin-iter` do)."""
+    models = workspace.frame("models")
+    has_policies = bool(len(models[models["method"] != REWARD_MODEL]))
+    newest = newest_model(workspace) if has_policies else None  # before anything is registered
+    found: list[ModelEntry] = []
+    for name in names:
+        if name == NEWEST:
+            entry = newest or newest_model(workspace)  # an empty manifest: its one-line error
+        elif name == BASE:
+            default = Path(resolve_model(default_model)).resolve()
+            entry = _root(workspace, newest) if newest else find_or_register(workspace, default)
+        elif name in set(models["id"]):
+            entry = get_model(workspace, name)
+        else:
+            path = Path(resolve_model(name)).resolve()
+            entry = find_model(workspace, path) or ModelEntry(str(path), str(path), 0, "external", None)
+        if entry.id not in {e.id for e in found}:
+            found.append(entry)
+    if len(found) < 2:
+        raise PrefloopError(f"--arena {','.join(names)}: names fewer than two distinct models")
+    return found
+
+
+def _same_params(stored: str, params: SamplingParams) -> bool:
+    values = json.loads(stored or "{}")
+    values.pop("dtype", None)  # the engine's dtype is recorded, not chosen
+    return values == json.loads(params.to_json())
+
+
+def arena_completions(
+    workspace: Workspace, label: str, round: int, params: SamplingParams, prompts: set[str]
+):
+    """The completions ``label`` wrote in ``round`` with ``params`` for ``prompts`` (a DataFrame)."""
+    completions = workspace.frame("completions")
+    mine = completions[
+        (completions["model"] == label)
+        & (completions["round"] == round)
+        & completions["prompt_id"].isin(prompts)
+    ]
+    return mine[np.array([_same_params(p, params) for p in mine["params"]], dtype=bool)]
+
+
+def sample_model(options: GenerateOptions, entry: ModelEntry, round: int, ids: list[str]) -> Counter:
+    """One model's ``--arena-n`` answers to the prompts ``ids`` it has not answered yet with these settings (run
+    in a fresh process unless --no-spin-isolate: each model's engine is given back before the next loads)."""
+    workspace = Workspace(options.workspace)
+    params = sampling_params(options)
+    done = set(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
+    prompts = workspace.frame("prompts").set_index("id")
+    todo = [PromptRow(i, [dict(m) for m in prompts.at[i, "messages"]], None) for i in ids if i not in done]
+    if not todo:
+        return Counter()
+    engine = make_engine(options.engine, entry.path, engine_options(options))
+    dtype, name = getattr(engine, "dtype", None), engine.name
+
+    def build(prompt: PromptRow, samples) -> tuple[list[object], Counter]:
+        return [_completion(prompt, s, entry.path, name, params, round, dtype) for s in samples], Counter()
+
+    counts = _run_chunks(
+        workspace, engine, todo, options.arena_n, params, options.chunk_size, build, "sampling arena"
+    )
+    del engine
+    gc.collect()  # this model's memory before the next one loads
+    return counts
+
+
+def arena_pairs(
+    workspace: Workspace,
+    models: list[ModelEntry],
+    round: int,
+    params: SamplingParams,
+    ids: list[str],
+    per_prompt: int,
+) -> tuple[list[Pair], Counter]:
+    """Pairs of kind ``arena`` across models: per prompt and answer index, every pair of models, or ``per_prompt``
+    of them drawn reproducibly; answers with the same text are not paired (counted as ``identical``)."""
+    answers = {}  # (model id, prompt id) -> texts' completions ordered by seed
+    for entry in models:
+        mine = arena_completions(workspace, entry.path, round, params, set(ids)).sort_values(["seed", "id"])
+        for prompt_id, group in mine.groupby("prompt_id"):
+            answers[entry.id, prompt_id] = list(group.itertuples())
+    pairs: list[Pair] = []
+    counts: Counter = Counter()
+    for prompt_id in ids:
+        width = min((len(answers.get((m.id, prompt_id), [])) for m in models), default=0)
+        for index in range(width):
+            candidates = list(combinations(models, 2))
+            if per_prompt and len(candidates) > per_prompt:
+                draw = random.Random(content_id("arena", params.seed, prompt_id, index))
+                candidates = draw.sample(candidates, per_prompt)
+            for left, right in candidates:
+                a, b = answers[left.id, prompt_id][index], answers[right.id, prompt_id][index]
+                if a.text.strip() == b.text.strip():
+                    counts["identical"] += 1
+                    continue
+                pairs.append(Pair(prompt_id, a.id, b.id, kind=ARENA, round=round))
+    return pairs, counts
+
+
+def run_arena(
+    options: GenerateOptions, workspace: Workspace, split: str | None = None, limit: int | None = None
+) -> dict:
+    """Sample every ``--arena`` model on the fixed prompt set and write the arena pairs; returns counts."""
+    models = resolve_arena(workspace, options.arena, options.model)
+    split = split or options.split
+    ids = prompt_ids(workspace, split, (options.limit or 0) if limit is None else limit)
+    if not ids:
+        raise PrefloopError(
+            f"{workspace.path}: no {split} prompts for the arena; import some (--prompts FILE)"
+        )
+    round = options.round if options.round is not None else max(m.round for m in models)
+    counts: Counter = Counter()
+    for entry in models:
+        log.info("arena: model %s (round %d) answers %d %s prompts", entry.id, entry.round, len(ids), split)
+        counts += run_isolated(
+            sample_model, options, entry, round, ids, isolate=options.spin_isolate, what="arena sampling"
+        )
+    pairs, paired = arena_pairs(workspace, models, round, sampling_params(options), ids, options.arena_pairs)
+    written = workspace.append(pairs, skip_existing=True).get("pairs", 0) if pairs else 0
+    result = {
+        **{f"arena_{k}": v for k, v in (counts + paired).items()},
+        "arena_pairs": len(pairs),
+        "arena_new_pairs": written,
+        "arena_models": ",".join(m.id for m in models),
+        "arena_round": round,
+    }
+    if options.judge:  # the judge votes on the arena's pairs of this split (both orders), as `--kinds arena`
+        from generate.bestofn import judge_workspace
+
+        judged = replace(options, kinds=(ARENA,), split=split, limit=None, judge_labelled=True)
+        result["judged"] = judge_workspace(judged, workspace)["counts"].get("labels_written", 0)
+    return result
+
+
+def arena_leaderboard(options: SampleOptions, workspace: Workspace, limit: int) -> list[str]:
+    """After a loop: the arena on the loop's held-out prompts (the first ``limit`` of split test), judged by
+    --judge when given, and the leaderboard of those votes (people's without a judge) as lines."""
+    shared = {f.name: getattr(options, f.name) for f in fields(SampleOptions)}
+    result = run_arena(GenerateOptions(**shared), workspace, split="test", limit=limit)
+    by = judge_name(options, workspace) if options.judge else PEOPLE
+    tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
+    lines = [
+        f"arena: {result['arena_pairs']} pairs of {result['arena_models']} at round {result['arena_round']}"
+    ]
+    try:
+        rows = leaderboard(tables["pairs"], tables["completions"], tables["labels"], tables["models"], by)
+    except PrefloopError as exc:  # no votes yet: the pairs wait for labellers
+        return [*lines, str(exc)]
+    png = plot_leaderboard(rows, by, workspace.path / "leaderboard.png")
+    return [*lines, *board_lines(rows, by), f"plot: {png}"]
+
+
+def judge_name(options: GenerateOptions, workspace: Workspace) -> str:
+    """The annotator name of --judge's votes (``rm`` resolves to the newest reward model's id)."""
+    if is_reward_model_name(options.judge):
+        return rm_annotator(reward_model_entry(options.judge, workspace).id)
+    return judge_annotator(model_label(options.judge))

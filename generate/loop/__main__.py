@@ -1,0 +1,152 @@
+"""`prefloop loop` (= `python -m generate.loop`, = `python -m generate --spin-iter N | --judge-iter N`): the round
+drivers, each iteration sample -> pair -> train -> register, resuming what is done.
+
+    prefloop loop -w ws --prompts sft --spin-iter 2               # SPIN: gold answer vs the iterate's own
+    prefloop loop -w ws --judge-iter 2 --judge rm --n 4           # machine rounds: best vs worst of 4, DPO
+    prefloop loop -w ws --config configs/recipes/spin-2iter.yaml  # YAML (training options under `train:`)
+
+Training options are `train`'s own: `--train-learning-rate 1e-5` (or `--train.learning-rate`), `train:` in YAML.
+A rerun of the same command continues from the last finished step (see generate/loop/spin.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from data.cli import check_applies, explicit_names, options_parser, run_cli
+from data.config import ConfigError, build
+from data.errors import PrefloopError
+from data.imports import write_records
+from data.lineage import is_reward_model_name
+from data.workspace import MARKER, Workspace
+from generate.judge import load_template
+from generate.loop.options import DRIVERS, LoopOptions, driver_of
+from generate.loop.report import spin_report
+from generate.options import SPIN_TEST_FRACTION, GenerateOptions, check_arena, sampling_params
+from generate.prepare import quiet_logs, read_prompts, start_model
+from generate.sampling import check_pair_params
+from train.methods import method_options
+from train.options import check_options as check_train_options
+
+# Options of a single sampling job that a driver sets itself, and why.
+NOT_FOR_LOOPS = {
+    "round": "iteration t samples at the start model's round + t",
+    "shard": "every iteration trains on all its prompts",
+}
+METHOD = {"--spin-iter": "spin", "--judge-iter": "dpo"}  # what each driver trains
+
+
+def _spin(options: LoopOptions, workspace: Workspace) -> dict:
+    from generate.loop.spin import run_spin
+
+    return run_spin(options, workspace)
+
+
+def _judge(options: LoopOptions, workspace: Workspace) -> dict:
+    from generate.loop.judge import run_judge_loop
+
+    return run_judge_loop(options, workspace)
+
+
+RUN: dict[str, Callable[[LoopOptions, Workspace], dict]] = {"--spin-iter": _spin, "--judge-iter": _judge}
+
+
+def build_parser(prog: str = "python -m generate.loop") -> argparse.ArgumentParser:
+    """Options every driver reads, then each driver's own in a group of its own."""
+    groups = {name: f"options of {driver}" for driver, names in DRIVERS.items() for name in names}
+    return options_parser(LoopOptions, prog, __doc__, groups=groups)
+
+
+def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> LoopOptions:
+    """The options object. A sampling job's option the drivers set themselves, another driver's option, or a
+    training option the driver's method does not read: one line each."""
+    namespace, rest = build_parser(prog).parse_known_args(argv)
+    sampling_only = {f.name for f in dataclasses.fields(GenerateOptions)} - {
+        f.name for f in dataclasses.fields(LoopOptions)
+    }
+    for arg in rest:
+        name = arg.split("=")[0].lstrip("-").replace("-", "_")
+        if arg.startswith("--") and name in sampling_only:
+            why = f": {NOT_FOR_LOOPS[name]}" if name in NOT_FOR_LOOPS else " (a single sampling job's option)"
+            driver = next((a.split("=")[0] for a in argv if a.split("=")[0] in DRIVERS), "the round drivers")
+            raise ConfigError(f"--{name.replace('_', '-')} does not apply to {driver}{why}")
+    if rest:
+        build_parser(prog).parse_args(argv)  # argparse's own message (nearest flag included)
+    options = build(LoopOptions, namespace)
+    driver = driver_of(options)
+    if driver:
+        owners = {name: (d,) for d, names in DRIVERS.items() for name in names}
+        check_applies(explicit_names(namespace), driver, owners, "")
+        train = explicit_names(namespace, "train")
+        check_applies(train, METHOD[driver], method_options(), "--method", section="train")
+    return options
+
+
+def check_options(options: LoopOptions) -> None:
+    if options.spin_iter < 0 or options.judge_iter < 0:
+        raise PrefloopError("--spin-iter and --judge-iter must be >= 0")
+    if (options.limit or 0) < 0 or options.spin_test_limit < 0 or options.n < 1:
+        raise PrefloopError("--limit and --spin-test-limit must be >= 0, --n >= 1")
+    if options.spin_iter and options.judge_iter:
+        raise PrefloopError("--spin-iter and --judge-iter are two drivers: run one at a time")
+    driver = driver_of(options)
+    if driver is None:
+        raise PrefloopError(f"which driver? give {' N or '.join(DRIVERS)} N")
+    if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
+        raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+    if options.judge_iter and not options.judge:
+        raise PrefloopError("--judge-iter needs --judge (rm, rm:<id>, or a chat model)")
+    if options.judge_iter and not is_reward_model_name(options.judge):
+        load_template(options.judge_template)  # a bad template file fails before any model loads
+    check_train_options(dataclasses.replace(options.train, method=METHOD[driver]))
+    if options.arena is not None:
+        check_arena(options)
+
+
+def _has_gold_prompts(path: Path) -> bool:
+    if not (path / MARKER).is_file():
+        return False
+    prompts = Workspace(path).frame("prompts")
+    return bool(((prompts["split"] == "train") & prompts["gold"].notna()).any())
+
+
+def run(options: LoopOptions) -> dict:
+    """The driver the options name, from a checked start (bad input writes nothing); returns its summary."""
+    check_options(options)
+    start_model(options)
+    if options.judge_iter:
+        check_pair_params(options.n, sampling_params(options))
+    prompts = options.prompts
+    if not prompts and not _has_gold_prompts(options.workspace):
+        prompts = "sft"  # SPIN needs SFT data: the sample set, unless the workspace already holds some
+    fraction = options.test_fraction if options.test_fraction is not None else SPIN_TEST_FRACTION
+    loaded = read_prompts(prompts, fraction)
+    workspace = Workspace.open_or_init(options.workspace)
+    if loaded:
+        write_records(workspace, *loaded)
+    summary = RUN[driver_of(options)](options, workspace)
+    if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
+        from generate.arena import arena_leaderboard
+
+        summary["arena"] = arena_leaderboard(options, workspace, options.spin_test_limit)
+    return summary
+
+
+def _main(argv: list[str] | None, prog: str) -> int:
+    options = parse_options(sys.argv[1:] if argv is None else argv, prog)
+    quiet_logs(options.verbose)
+    summary = run(options)
+    print("\n".join(spin_report(summary) + summary.get("arena", [])))
+    return 0
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m generate.loop") -> int:
+    return run_cli(lambda args: _main(args, prog), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

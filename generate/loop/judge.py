@@ -1,0 +1,93 @@
+"""The judge round driver (`--judge-iter N`): sample --n answers, pair the best and worst a machine labeller
+scores (`generate.bestofn`), train DPO on those pairs, register, sample again; no human in the loop."""
+
+from __future__ import annotations
+
+import gc
+
+from data.errors import PrefloopError
+from data.workspace import Workspace
+from generate.bestofn import make_judge, pair_best_worst
+from generate.engines import make_engine
+from generate.loop.options import LoopOptions
+from generate.loop.spin import Iterate, Loop, run_loop, unsampled
+from generate.options import engine_options, sampling_params
+from generate.sampling import prompt_ids, sample_pairs
+
+JUDGE_LIMIT = 32  # train prompts per judge-loop iteration unless --limit says otherwise
+
+
+def judge_prompt_sets(options: LoopOptions, workspace: Workspace, limit: int) -> dict[str, list[str]]:
+    sets = {
+        "train": prompt_ids(workspace, "train", limit),
+        "test": prompt_ids(workspace, "test", options.spin_test_limit) if options.spin_test_limit else [],
+    }
+    if not sets["train"]:
+        raise PrefloopError(f"{workspace.path}: no train prompts to sample; import some (--prompts FILE)")
+    return sets
+
+
+def unpaired(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict[str, list[str]]:
+    """Per split, prompts of ``sets`` the iterate has not answered in ``round``, or whose answers are unpaired."""
+    pending = unsampled(workspace, iterate, round, sets)
+    completions = workspace.frame("completions")
+    mine = completions[(completions["model"] == iterate.label) & (completions["round"] == round)]
+    pairs = workspace.frame("pairs")
+    paired = set(pairs.loc[pairs["completion_a"].isin(set(mine["id"])), "prompt_id"])
+    answered = set(mine["prompt_id"])
+    return {
+        split: [p for p in ids if p in set(pending[split]) or (p in answered and p not in paired)]
+        for split, ids in sets.items()
+    }
+
+
+def judge_loop_step(options: LoopOptions, iterate: Iterate, round: int, pending: dict) -> dict:
+    """One iteration's data (run in its own process): the iterate's n answers, then best-vs-worst pairs."""
+    workspace = Workspace(options.workspace)
+    todo = unsampled(workspace, iterate, round, pending)
+    counts: dict = {}
+    if any(todo.values()):
+        engine = make_engine(options.engine, iterate.path, engine_options(options))
+        for split, ids in todo.items():
+            if ids:
+                counts[split] = dict(
+                    sample_pairs(
+                        workspace,
+                        engine,
+                        iterate.label,
+                        options.n,
+                        sampling_params(options),
+                        round=round,
+                        split=split,
+                        chunk_size=options.chunk_size,
+                        pairing=False,
+                        only=set(ids),
+                    )
+                )
+        del engine
+        gc.collect()
+    judge = make_judge(options, workspace)
+    for split, ids in pending.items():
+        counts[f"{split}_pairs"] = dict(
+            pair_best_worst(workspace, judge, iterate.label, round, set(ids), options.chunk_size)
+        )
+    return counts
+
+
+JUDGE_LOOP = Loop(
+    kind="judge",
+    method="dpo",
+    kinds=("sampled",),
+    name=lambda options: options.judge_name,
+    prompt_sets=judge_prompt_sets,
+    pending=unpaired,
+    sample_step=judge_loop_step,
+    limit=JUDGE_LIMIT,
+)
+
+
+def run_judge_loop(options: LoopOptions, workspace: Workspace) -> dict:
+    """``options.judge_iter`` iterations of sample → machine-label → DPO → register (resuming what is done)."""
+    result = run_loop(options, workspace, JUDGE_LOOP, options.judge_iter)
+    result.pop("chain"), result.pop("sets")
+    return result

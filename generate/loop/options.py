@@ -1,0 +1,79 @@
+"""The options of the round drivers (`prefloop loop`, `python -m generate --spin-iter N | --judge-iter N`): what
+every sampling job reads (`SampleOptions`) plus the loop's own, with `train`'s own `TrainOptions` nested: `train:`
+in the YAML, `--train.learning-rate` (or `--train-learning-rate`) on the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from generate.options import SampleOptions
+from train.options import TrainOptions
+
+# TrainOptions fields the driver sets itself for each iteration (not options of `train:`).
+SPIN_OWNED = (
+    "workspace",
+    "model",
+    "method",
+    "out",
+    "kinds",
+    "rounds",
+    "round",
+    "resume",
+    "overwrite",
+    "register",
+)
+
+
+@dataclass(frozen=True)
+class LoopOptions(SampleOptions):
+    spin_iter: int = field(
+        default=0,
+        metadata={
+            "help": "SPIN: run N iterations (sample with the current iterate, train the next, register it)"
+        },
+    )
+    judge_iter: int = field(
+        default=0,
+        metadata={
+            "help": "machine rounds: N iterations of sample --n -> best-worst pairs by --judge -> DPO -> register"
+        },
+    )
+    spin_test_limit: int = field(
+        default=16,
+        metadata={
+            "help": "SPIN and judge loops: held-out (test) prompts sampled and evaluated per iteration"
+        },
+    )
+    spin_mix_previous: bool = field(
+        default=False, metadata={"help": "SPIN: iteration t also trains on iteration t-1's pairs"}
+    )
+    spin_name: str = field(
+        default="spin", metadata={"help": "SPIN: iterates go to WS/runs/<name>-iter<t> (one name per chain)"}
+    )
+    spin_samples: int = field(
+        default=4, metadata={"help": "SPIN: held-out prompts compared in each iterate's samples.md"}
+    )
+    judge_name: str = field(
+        default="judge",
+        metadata={"help": "judge loop: iterates go to WS/runs/<name>-iter<t> (one per chain)"},
+    )
+    train: TrainOptions = field(
+        default_factory=TrainOptions,
+        metadata={
+            "help": "training options of --spin-iter / --judge-iter (YAML: a `train:` mapping; flags: "
+            "--train.NAME or --train-NAME)",
+            "owned": SPIN_OWNED,
+        },
+    )
+
+
+# Each driver: the option that runs it (its iteration count), and the options only it reads.
+DRIVERS: dict[str, tuple[str, ...]] = {
+    "--spin-iter": ("spin_mix_previous", "spin_name", "spin_samples"),
+    "--judge-iter": ("judge", "judge_name", "n", "judge_template", "judge_max_tokens", "judge_max_length"),
+}
+
+
+def driver_of(options: LoopOptions) -> str | None:
+    """The driver the options run (None: neither iteration count is set)."""
+    return "--spin-iter" if options.spin_iter else "--judge-iter" if options.judge_iter else None

@@ -1,0 +1,58 @@
+"""A round driver's summary as lines for the terminal: one per iteration, then the gold chain."""
+
+from __future__ import annotations
+
+
+def _number(value: object, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def spin_report(summary: dict) -> list[str]:
+    """A round driver's summary as lines: one per iteration, with the held-out log-likelihood of the chosen
+    answers (SPIN: the gold ones) and the reward margin."""
+    start, prompts = summary["start"], summary["prompts"]
+    chosen = "gold" if summary["kind"] == "spin" else "chosen"
+    lines = [
+        f"{summary['kind'].upper()} on {summary['workspace']} from {start['model']} (model {start['id']}, round {start['round']}): "
+        f"{prompts['train']} train prompts, {prompts['test']} held-out prompts per iteration",
+        f"iter round model    train pairs eval pairs  {chosen} logp before -> after  margin  accuracy"
+        f"  prefers {chosen} before -> after  sample s  train s",
+    ]
+    for it in summary["iterations"]:
+        eval_pairs = f"{it['eval_pairs']} {it['eval_split']}" if it["eval_pairs"] is not None else "-"
+        lines.append(
+            f"{it['iteration']:<4} {it['round']:<5} {it['model'][:8]} {it['train_pairs']!s:<11} {eval_pairs:<11} "
+            f"{_number(it['gold_logp_before'], 1):>16} -> {_number(it['gold_logp_after'], 1):<6} "
+            f"{_number(it['reward_margin']):>7} {_number(it['reward_accuracy']):>9} "
+            f"{_number(it['prefers_gold_before']):>20} -> {_number(it['prefers_gold_after']):<6} "
+            f"{_number(it['sample_seconds'], 0):>8} {_number(it['train_seconds'], 0):>8}"
+            + ("  (done before)" if it["resumed"] else "")
+        )
+    if "final_sample_seconds" in summary:
+        lines.append(
+            f"held-out answers of the last iterate sampled in {summary['final_sample_seconds']:.0f} s"
+        )
+    lines += [f"samples: {path}" for path in summary.get("samples", [])]
+    return lines + chain_lines(summary.get("gold_chain"))
+
+
+def chain_lines(chain: dict | None) -> list[str]:
+    """The gold log-likelihood of every iterate on the same held-out prompts: each step's change and base -> last,
+    with 95 % intervals (bootstrap for the mean change, Wilson for the share of prompts that rose)."""
+    if not chain:
+        return []
+
+    def line(title: str, c: dict) -> str:
+        if not c["rows"]:
+            return f"{title}: no held-out prompt in common"
+        low, high = c["mean_change_ci95"]
+        share_low, share_high = c["rose_share_ci95"]
+        return (
+            f"{title}: {c['mean_before']:.1f} -> {c['mean_after']:.1f}, change {c['mean_change']:+.2f} "
+            f"(95 % CI {low:+.2f} to {high:+.2f}); rose on {c['rose']}/{c['rows']} prompts "
+            f"(95 % CI {share_low:.2f}-{share_high:.2f})"
+        )
+
+    lines = [f"{chain['metric']}, the same held-out prompts through the chain:"]
+    lines += [line(f"  iteration {step['iteration']}", step) for step in chain["steps"]]
+    return lines + [line("  base -> last", chain["overall"])]

@@ -1,0 +1,164 @@
+"""The arena in the labelling app: arena pairs served blind as pairwise items, sides shuffled per labeller, and
+(in a real headless Chromium) two scripted labellers whose votes the leaderboard reflects exactly, with no model
+name or id in any page or response they receive."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from itertools import combinations
+
+import pytest
+
+from annotate.admin import arena_html, export_labels
+from annotate.app import make_context
+from annotate.service import LabelService, left_side
+from annotate.users import Authenticator, User, hash_password
+from data import Completion, Pair, Prompt, Workspace
+from data.leaderboard import leaderboard
+from data.records import ModelRecord
+
+PASSWORD = "correct horse battery"
+RANK = {"plain": 0, "fine": 1, "great": 2}  # the answers' quality words, by model
+PATHS = {
+    "plain": "/models/SECRETBASE-alpha",
+    "fine": "/models/SECRETDPO-beta",
+    "great": "/models/SECRETSPIN-gamma",
+}
+
+
+def arena_workspace(path) -> tuple[Workspace, dict[str, ModelRecord]]:
+    """3 models (base -> dpo -> spin) in the manifest, 3 prompts, every model pair per prompt as an arena pair, plus
+    one sampled pair the arena view must not show."""
+    workspace = Workspace.init(path)
+    base = ModelRecord(path=PATHS["plain"], method="base", round=0)
+    dpo = ModelRecord(path=PATHS["fine"], method="dpo", round=1, parent_id=base.id)
+    spin = ModelRecord(path=PATHS["great"], method="spin", round=2, parent_id=dpo.id)
+    models = {"plain": base, "fine": dpo, "great": spin}
+    records: list[object] = [base, dpo, spin]
+    for i in range(3):
+        prompt = Prompt(
+            [{"role": "user", "content": f"Tell me about topic {i}."}], source="arena", split="test"
+        )
+        answers = {
+            w: Completion(prompt.id, f"A {w} answer about topic {i}.", PATHS[w], "hf", seed=7) for w in RANK
+        }
+        records += [prompt, *answers.values()]
+        records += [
+            Pair(prompt.id, answers[x].id, answers[y].id, "arena", 2) for x, y in combinations(RANK, 2)
+        ]
+        if i == 0:
+            other = Completion(prompt.id, "a sampled answer", PATHS["plain"], "hf", seed=8)
+            records += [other, Pair(prompt.id, answers["plain"].id, other.id, "sampled", 0)]
+    workspace.append(records)
+    return workspace, models
+
+
+def test_arena_view_serves_only_arena_pairs_as_pairwise_labels(tmp_path):
+    workspace, _ = arena_workspace(tmp_path / "ws")
+    service = LabelService(workspace, "arena", overlap=2)
+    arena = workspace.frame("pairs").query("kind == 'arena'")
+    assert set(service.items) == set(arena["id"]) and service.task == "pairwise"
+    shown = service.show("lea")
+    assert shown.left == left_side(shown.item.id, "lea")
+    service.submit("lea", shown.item.id, "left")
+    label = workspace.frame("labels").iloc[0]
+    assert (label["task"], label["left"], label["choice"]) == ("pairwise", shown.left, shown.left)
+    # The admin's export, as `data export`, leaves the arena's votes out: nothing else is labelled here.
+    ctx = make_context(service, Authenticator({"ann": User("ann", hash_password(PASSWORD), admin=True)}))
+    assert "Nothing to export as dpo" in export_labels(ctx, "ann", "dpo")
+    assert set(LabelService(workspace, "pairwise").items) == set(
+        workspace.frame("pairs").query("kind == 'sampled'")["id"]
+    )
+
+
+# -- in a real browser --------------------------------------------------------------------------------------
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def vote(lea_or_max: str, left: str, right: str) -> str:
+    """The scripted labellers: lea picks the better answer; max calls a tie whenever the plain answer is in."""
+    rank_left, rank_right = (RANK[re.search(r"A (\w+) answer", t).group(1)] for t in (left, right))
+    if lea_or_max == "max" and 0 in (rank_left, rank_right):
+        return "t"
+    return "a" if rank_left > rank_right else "b"
+
+
+def test_two_labellers_vote_blind_and_the_leaderboard_is_their_votes(tmp_path):
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright's Python client is not installed"
+    )
+    if CHROMIUM is None:
+        pytest.skip("no chromium on PATH (apt-get install chromium)")
+    from annotate.app import build_app, launch, make_context
+    from tests.test_annotate_browser import free_port
+
+    workspace, models = arena_workspace(tmp_path / "ws")
+    users = {name: User(name, hash_password(PASSWORD)) for name in ("lea", "max")}
+    ctx = make_context(LabelService(workspace, "arena", overlap=2), Authenticator(users))
+    app = build_app(ctx)
+    port = free_port()
+    launch(app, ctx, port=port, block=False, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    secrets = [m.id for m in models.values()] + list(PATHS.values()) + ["SECRET"]
+    bodies: list[str] = []
+    try:
+        with playwright.sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
+            for name in ("lea", "max"):
+                page = browser.new_page()
+                responses = []
+                page.on("response", lambda response, seen=responses: seen.append(response))
+                page.goto(url)
+                page.locator("input[type=text]").first.fill(name)
+                page.locator("input[type=password]").fill(PASSWORD)
+                page.keyboard.press("Enter")
+                page.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
+                for count in range(1, 10):
+                    item = page.locator("#pf-prompt [data-item]").get_attribute("data-item")
+                    page.keyboard.press(vote(name, page.inner_text("#pf-left"), page.inner_text("#pf-right")))
+                    page.keyboard.press("Enter")
+                    page.locator("#pf-progress").get_by_text(f"{count} labelled").wait_for(timeout=10_000)
+                    page.wait_for_function(
+                        "old => document.querySelector('#pf-prompt [data-item]')?.dataset.item !== old",
+                        arg=item,
+                    )
+                    bodies.append(page.content())
+                page.locator("#pf-prompt").get_by_text("All done").wait_for(timeout=10_000)
+                for response in responses:
+                    if "text/event-stream" in (response.headers.get("content-type") or ""):
+                        continue  # the event stream's payloads are the outputs the page rendered (scanned above)
+                    try:
+                        bodies.append(response.text())
+                    except Exception:  # a redirect or an aborted request has no body
+                        continue
+                page.close()
+            browser.close()
+    finally:
+        app.close()
+    leaked = sorted({s for s in secrets for body in bodies if s in body})
+    assert leaked == [] and len(bodies) > 18
+    assert any("A great answer about topic" in body for body in bodies)  # the scan sees what was served
+
+    labels = workspace.frame("labels")
+    assert (
+        len(labels) == 18
+        and set(labels["annotator"]) == {"lea", "max"}
+        and set(labels["task"]) == {"pairwise"}
+    )
+    assert all(row.left == left_side(row.item_id, row.annotator) for row in labels.itertuples())
+    frames = {name: workspace.frame(name) for name in ("pairs", "completions", "labels", "models")}
+    board = leaderboard(
+        frames["pairs"], frames["completions"], frames["labels"], frames["models"], samples=200
+    )
+    assert [row.model for row in board] == [models[w].id for w in ("plain", "fine", "great")]
+    # Their votes, exactly: each model met each other on 3 prompts x 2 labellers; against the base, lea's 3 wins
+    # and max's 3 ties give 4.5 / 6.
+    assert [row.votes for row in board] == [12, 12, 12]
+    assert [row.games for row in board] == [0, 6, 6]
+    assert [row.win_rate for row in board] == [None, 0.75, 0.75]
+    assert board[0].strength == 0 < board[1].strength < board[2].strength
+    html = arena_html(workspace)
+    assert "Arena leaderboard" in html and models["great"].id[:8] in html and "0.750" in html

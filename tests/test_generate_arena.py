@@ -1,0 +1,256 @@
+"""Arena rounds on tiny offline models: every model answers the same prompts with the same seeds, pairs of kind
+`arena` across models, never trained on or exported unless asked, judged by a machine labeller, and the
+leaderboard of those votes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from data import Workspace
+from data.__main__ import main as data_main
+from data.annotators import judge_annotator
+from generate import bestofn
+from generate.__main__ import main
+from generate.engines import Sample
+from train.methods import PAIR_KINDS as TRAIN_KINDS
+from train.pairs import preference_rows
+
+
+class LongerWins:
+    """A scripted judge engine: prefers the longer answer (MT-Bench's [[A]]/[[B]]/[[C]] verdicts)."""
+
+    name = "hf"
+
+    def sample(self, prompts, n, params):
+        answers = [dict(ANSWER.findall(m[-1]["content"])) for m in prompts]
+        return [[Sample(verdict(a["A"], a["B"]), 3, "stop", 0)] for a in answers]
+
+
+def verdict(a: str, b: str) -> str:
+    return "[[A]]" if len(a) > len(b) else "[[B]]" if len(b) > len(a) else "[[C]]"
+
+
+def perturbed_copy(source, path, seed):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    shutil.copytree(source, path)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.5 * torch.randn_like(parameter))
+    model.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def three_models(tiny_model_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("arena-models")
+    return [
+        tiny_model_dir,
+        perturbed_copy(tiny_model_dir, root / "m1", 1),
+        perturbed_copy(tiny_model_dir, root / "m2", 2),
+    ]
+
+
+ANSWER = re.compile(r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End", re.S)
+
+
+def write_prompts(path, count):
+    path.write_text(json.dumps([{"prompt": f"Say something about the number {i}."} for i in range(count)]))
+    return path
+
+
+def arena_args(ws, models, prompts, *extra, names=None):
+    return [
+        "-w", str(ws), "--model", str(models[0]), "--engine", "hf", "--prompts", str(prompts),
+        "--arena", names or ",".join(str(m) for m in models), "--max-tokens", "6", "--chunk-size", "2",
+        "--no-spin-isolate", *extra,
+    ]  # fmt: skip
+
+
+def test_every_model_answers_the_same_prompts_with_the_same_seeds(tmp_path, three_models, capsys):
+    ws = tmp_path / "ws"
+    argv = arena_args(ws, three_models, write_prompts(tmp_path / "p.json", 4), "--limit", "3")
+    argv.remove("--no-spin-isolate")  # each model samples in its own process, as by default
+    assert main(argv) == 0
+    workspace = Workspace(ws)
+    assert len(workspace.frame("models")) == 0  # folders are compared as they are, not registered
+    completions = workspace.frame("completions")
+    assert len(completions) == 9 and set(completions["model"]) == {str(m.resolve()) for m in three_models}
+    # Same prompts, same seed per prompt for every model.
+    seeds = completions.groupby("prompt_id")["seed"].nunique()
+    assert len(seeds) == 3 and seeds.eq(1).all()
+    assert completions.groupby("prompt_id")["model"].nunique().eq(3).all()
+    pairs = workspace.frame("pairs")
+    assert set(pairs["kind"]) == {"arena"}
+    model_of = completions.set_index("id")["model"]
+    text_of = completions.set_index("id")["text"]
+    sides = list(zip(model_of[pairs["completion_a"]], model_of[pairs["completion_b"]]))
+    assert all(a != b for a, b in sides)
+    identical = sum(
+        1
+        for _, group in completions.groupby("prompt_id")
+        for i, x in enumerate(group["text"].str.strip())
+        for y in list(group["text"].str.strip())[i + 1 :]
+        if x == y
+    )
+    assert (
+        len(pairs) == 9 - identical and len(pairs) > 0
+    )  # 3 model pairs x 3 prompts, identical ones left out
+    assert all(
+        text_of[a].strip() != text_of[b].strip() for a, b in zip(pairs["completion_a"], pairs["completion_b"])
+    )
+    assert "arena_pairs" in capsys.readouterr().out
+    # A rerun samples nothing and adds no pair.
+    assert main(arena_args(ws, three_models, write_prompts(tmp_path / "p.json", 4), "--limit", "3")) == 0
+    assert len(Workspace(ws).frame("completions")) == 9 and len(Workspace(ws).frame("pairs")) == len(pairs)
+
+
+def test_arena_pairs_per_prompt_draws_k_pairs(tmp_path, three_models):
+    ws = tmp_path / "ws"
+    args = arena_args(ws, three_models, write_prompts(tmp_path / "p.json", 4), "--arena-pairs", "1")
+    assert main(args) == 0
+    pairs = Workspace(ws).frame("pairs")
+    assert len(pairs) >= 1 and pairs.groupby("prompt_id").size().max() == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--arena", "newest"], "--arena needs two models or more"),
+        (["--arena", "a,b", "--arena-pairs", "-1"], "--arena-pairs >= 0"),
+        (["--arena", "a,b", "--spin"], "--spin, --shard and --pairs best-worst do not apply"),
+        (["--kinds", "arena"], "--kinds applies to --judge, not sampling"),
+    ],
+)
+def test_bad_arena_options_are_one_line_and_write_nothing(tmp_path, tiny_model_dir, capsys, extra, message):
+    assert main(["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "ws").exists()
+
+
+def test_one_model_named_twice_is_refused(tmp_path, tiny_model_dir, capsys):
+    prompts = write_prompts(tmp_path / "p.json", 2)
+    argv = [
+        "-w",
+        str(tmp_path / "ws"),
+        "--model",
+        str(tiny_model_dir),
+        "--engine",
+        "hf",
+        "--prompts",
+        str(prompts),
+    ]
+    assert main([*argv, "--arena", f"base,{tiny_model_dir}"]) == 2
+    assert "names fewer than two distinct models" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def judged_arena(three_models, tmp_path_factory):
+    """An arena of three models on 4 prompts, judged by a scripted judge that prefers the longer answer."""
+    tmp = tmp_path_factory.mktemp("judged")
+    ws = tmp / "ws"
+    names = f"base,{three_models[1]},{three_models[2]}"  # base: --model, registered on the empty manifest
+    assert main(arena_args(ws, three_models, write_prompts(tmp / "p.json", 4), names=names)) == 0
+    engine = LongerWins()
+    patch = pytest.MonkeyPatch()
+    patch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    patch.setattr(bestofn, "resolve_model", lambda name: name)
+    try:
+        assert main(["-w", str(ws), "--judge", "scripted", "--kinds", "arena", "--engine", "hf"]) == 0
+    finally:
+        patch.undo()
+    return ws
+
+
+def test_a_judge_votes_on_arena_pairs_with_kinds_arena(judged_arena):
+    workspace = Workspace(judged_arena)
+    labels, pairs = workspace.frame("labels"), workspace.frame("pairs")
+    assert set(labels["annotator"]) == {judge_annotator("scripted")}
+    assert set(labels["item_id"]) == set(pairs["id"])
+
+
+def test_arena_pairs_are_never_trained_on_unless_asked(judged_arena):
+    workspace = Workspace(judged_arena)
+    rows, _ = preference_rows(workspace, "train", TRAIN_KINDS, labels="all")
+    assert rows == []  # train's default kinds leave the arena out
+    rows, _ = preference_rows(workspace, "train", ("arena",), labels="all")
+    decided = workspace.frame("labels")["choice"].isin(["a", "b"]).sum()
+    assert len(rows) == decided > 0
+
+
+def test_exports_leave_arena_pairs_out_by_default(judged_arena, capsys):
+    assert data_main(["export", "-w", str(judged_arena), "--format", "dpo"]) == 2
+    assert "nothing to export as dpo" in capsys.readouterr().err
+    assert data_main(["export", "-w", str(judged_arena), "--format", "dpo", "--kinds", "arena"]) == 0
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_leaderboard_of_the_judges_votes(judged_arena, three_models, capsys):
+    by = judge_annotator("scripted")
+    argv = ["leaderboard", "-w", str(judged_arena), "--by", by, "--json", "--bootstrap", "50"]
+    assert data_main(argv) == 0
+    board = json.loads(capsys.readouterr().out)
+    workspace = Workspace(judged_arena)
+    paths = workspace.frame("models").set_index("id")["path"].to_dict()
+    assert list(paths.values()) == [
+        str(three_models[0].resolve())
+    ]  # the base; the others are external folders
+    paths |= {str(m.resolve()): str(m.resolve()) for m in three_models[1:]}
+    # The manifest's base first (the reference), then the external folders by name.
+    assert [paths[m["model"]] for m in board["models"]] == [str(m.resolve()) for m in three_models]
+    assert board["models"][0]["strength"] == 0 and board["models"][0]["win_rate"] is None
+    model_of = workspace.frame("completions").set_index("id")["model"]
+    pairs = workspace.frame("pairs").set_index("id")
+    votes = {path: 0 for path in paths.values()}
+    for item in workspace.frame("labels")["item_id"]:
+        for side in ("completion_a", "completion_b"):
+            votes[model_of[pairs.at[item, side]]] += 1
+    assert {paths[m["model"]]: m["votes"] for m in board["models"]} == votes
+    assert (judged_arena / "leaderboard.png").stat().st_size > 0
+    assert data_main(["leaderboard", "-w", str(judged_arena)]) == 2  # no people's votes yet
+    assert "no votes by people on arena pairs yet" in capsys.readouterr().err
+
+
+def test_a_judge_loop_with_arena_samples_the_arena_after_the_last_iteration(tmp_path, tiny_model_dir, capsys):
+    from tests.test_generate_judge import ScriptedEngine
+
+    def better(a: str, b: str) -> str:  # the loop's "answer k" samples by k, the arena's answers by length
+        key = lambda t: (int(m.group(1)) if (m := re.search(r"answer (\d+)", t)) else 0, len(t))  # noqa: E731
+        return "[[A]]" if key(a) > key(b) else "[[B]]" if key(b) > key(a) else "[[C]]"
+
+    engine = ScriptedEngine(better)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    patch.setattr(bestofn, "resolve_model", lambda name: name)
+    prompts = tmp_path / "p.json"
+    prompts.write_text(
+        json.dumps([{"prompt": f"Write about the sea, number {i}.", "output": "x"} for i in range(9)])
+    )
+    args = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(prompts), "--engine", "hf",
+        "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",
+        "--train-max-steps", "1", "--train-batch-size", "2", "--train-learning-rate", "0.05",
+        "--arena", "base,newest", "--max-tokens", "6",
+    ]  # fmt: skip
+    try:
+        assert main(args) == 0
+    finally:
+        patch.undo()
+    out = capsys.readouterr().out
+    workspace = Workspace(tmp_path / "ws")
+    models = workspace.frame("models").sort_values("round")
+    arena = workspace.frame("pairs").query("kind == 'arena'")
+    assert f"of {models['id'].iloc[0]},{models['id'].iloc[1]} at round 1" in out
+    test_prompts = workspace.frame("prompts").query("split == 'test'")
+    assert set(arena["prompt_id"]) <= set(test_prompts["id"])
+    assert len(arena) == len(test_prompts) == 3  # a large step: the iterate answers differently from the base
+    assert "arena leaderboard by judge:tiny-judge" in out and (tmp_path / "ws/leaderboard.png").is_file()
+    labels = workspace.frame("labels")
+    assert set(arena["id"]) <= set(labels.loc[labels["annotator"] == "judge:tiny-judge", "item_id"])

@@ -1,0 +1,92 @@
+"""The `prefloop` console script: subcommands, the same help as `python -m`, immune to a local `train.py`."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from data.__main__ import SUBCOMMANDS as DATA_COMMANDS
+from prefloop.cli import COMMANDS, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_lists_every_subcommand(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("data", "generate", "annotate", "train", "loop"):
+        assert f"  {name} " in out
+    assert main([]) == 2
+    assert main(["sample"]) == 2
+    assert "unknown command 'sample'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_subcommand_help_is_the_python_m_help_under_its_own_name(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: prefloop {command} ")
+
+
+def _prefloop_command(tmp_path: Path) -> list[str]:
+    """The installed console script (`make test` installs the package), else an equivalent script kept outside
+    the working folder, which is what a console script is."""
+    installed = Path(sys.executable).with_name("prefloop")
+    if installed.exists():
+        return [str(installed)]
+    script = tmp_path / "bin" / "prefloop"
+    script.parent.mkdir()
+    script.write_text("import sys\nfrom prefloop.cli import main\nsys.exit(main())\n")
+    return [sys.executable, str(script)]
+
+
+def test_prefloop_train_help_from_a_folder_holding_train_py(tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "train.py").write_text("raise SystemExit('the local train.py ran')\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [*_prefloop_command(tmp_path), "train", "--help"], cwd=folder, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: prefloop train ")
+    assert "--dpop-lambda" in done.stdout
+
+
+README_COMMAND = re.compile(
+    r"(?:python -m|prefloop) (data|generate\.loop|generate|annotate|train|loop)( [a-z][a-z-]*)?"
+)
+SUBCOMMANDS = {"data": set(DATA_COMMANDS), "annotate": {"add-user", "hash-password"}, "train": {"score"}}
+
+
+def readme_commands() -> list[tuple[str, ...]]:
+    """Every (package, subcommand) the README runs with `python -m` or `prefloop`."""
+    found = set()
+    for package, word in README_COMMAND.findall((ROOT / "README.md").read_text()):
+        package = {"loop": "generate.loop"}.get(package, package)
+        word = word.strip()
+        found.add((package, word) if word in SUBCOMMANDS.get(package, ()) else (package,))
+    return sorted(found)
+
+
+def test_readme_documents_every_entry_point():
+    packages = {c[0] for c in readme_commands()}
+    assert {"data", "generate", "annotate", "train", "generate.loop"} <= packages
+    assert ("data", "import") in readme_commands() and ("train", "score") in readme_commands()
+
+
+@pytest.mark.parametrize("command", readme_commands(), ids=" ".join)
+def test_every_command_in_the_readme_has_a_working_help(command, capsys):
+    module = importlib.import_module(f"{command[0]}.__main__")
+    with pytest.raises(SystemExit) as exit_:
+        module.main([*command[1:], "--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: python -m ")
