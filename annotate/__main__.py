@@ -29,6 +29,7 @@ from annotate.users import Authenticator, LoginLimits, add_user, hash_password, 
 from data.cli import options_parser, run_cli
 from data.config import build
 from data.errors import PrefloopError
+from data.files import WriteError, check_writable
 from data.workspace import Workspace
 
 DEMO_USER = "demo"
@@ -85,7 +86,11 @@ class AnnotateOptions:
         default=10, metadata={"help": "wrong passwords for one user name before it is locked out"}
     )
     login_address_attempts: int = field(
-        default=50, metadata={"help": "wrong passwords from one client address before it is locked out"}
+        default=50,
+        metadata={
+            "help": "wrong passwords from one client address before its wrong answers slow down (an address is "
+            "never locked out: a labeller behind the same proxy still signs in)"
+        },
     )
     login_lockout_minutes: float = field(
         default=15.0, metadata={"help": "how long a lock-out lasts (older failures are forgotten)"}
@@ -93,6 +98,14 @@ class AnnotateOptions:
     login_backoff: float = field(
         default=1.0,
         metadata={"help": "seconds a name waits after its first wrong password, doubling after each"},
+    )
+
+    trusted_proxy: str | None = field(
+        default=None,
+        metadata={
+            "help": "address of the reverse proxy whose X-Forwarded-For names the client; without it the header "
+            "is ignored"
+        },
     )
 
     def login_limits(self) -> LoginLimits:
@@ -178,6 +191,13 @@ def nothing_to_label(workspace: Workspace, options: AnnotateOptions) -> str:
 def serve(options: AnnotateOptions) -> int:
     # Every check comes before anything is served: a bad users file or an empty workspace is one clear line.
     workspace = Workspace(options.workspace)
+    try:
+        check_writable(workspace.path)
+    except WriteError as exc:
+        raise PrefloopError(
+            f"{options.workspace}: labelling needs a writable workspace ({exc.reason}); stats, validate "
+            "and `export --out` to a writable folder work on this one"
+        ) from None
     limits = options.login_limits()
     users_path = options.users or options.workspace / "users.toml"
     password = None
@@ -217,6 +237,7 @@ def serve(options: AnnotateOptions) -> int:
         options.port,
         limits=limits,
         idle_minutes=options.session_idle_minutes,
+        trusted_proxy=options.trusted_proxy,
         quiet=True,
     )
     return 0

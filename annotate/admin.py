@@ -196,6 +196,7 @@ def export_labels(ctx: Context, user: str, fmt: str) -> str:
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not rows:
         return message_html(f"Nothing to export as {fmt} yet ({summary}).", "warn")
-    path = write_parquet(rows, workspace.exports / f"{fmt}.parquet")
+    write_parquet(rows, workspace.exports / f"{fmt}.parquet")
     link = f'<a class="pf-download" href="prefloop/export/{fmt}.parquet" download>Download {fmt}.parquet</a>'
-    return message_html(f"Wrote {path}: {summary}", "ok") + link
+    # The workspace's own name for the file: the server's paths are not the labellers' business.
+    return message_html(f"Wrote exports/{fmt}.parquet: {summary}", "ok") + link

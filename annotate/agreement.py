@@ -135,6 +135,16 @@ def disputed(labels: pd.DataFrame, task: str, limit: int = 10) -> pd.DataFrame:
     return verdicts.sort_values(["agreement", "votes", "item_id"], ascending=[True, False, True]).head(limit)
 
 
+def screen_distribution(current: pd.DataFrame) -> dict[str, int]:
+    """Labels in force by what the labeller picked on screen: a preference for the answer shown on the left or on
+    the right (each labeller sees a pair's sides in their own order), not the stored completion a or b; labels
+    that recorded no side (imported ones) keep a and b."""
+    choice = current["choice"].astype(object)
+    sided = choice.isin(["a", "b"]) & current["left"].notna()
+    screen = choice.where(~sided, (choice == current["left"]).map({True: "left", False: "right"}))
+    return {str(k): int(v) for k, v in screen.value_counts().sort_index().items()}
+
+
 def admin_report(labels: pd.DataFrame, task: str, pairs: pd.DataFrame | None = None) -> dict:
     """Everything the admin view shows, from the label log of one task (``pairs``: rounds of the machine
     labellers' agreement with people)."""
@@ -142,7 +152,7 @@ def admin_report(labels: pd.DataFrame, task: str, pairs: pd.DataFrame | None = N
     current = current_labels(human, task)
     return {
         "labellers": labeller_table(human, task),
-        "distribution": {str(k): int(v) for k, v in current["choice"].value_counts().sort_index().items()},
+        "distribution": screen_distribution(current),
         "position": position_bias(current) if task == "pairwise" else None,
         "agreement": agreement(current),
         "disputed": disputed(human, task),

@@ -30,7 +30,7 @@ from annotate.render import (
 from annotate.service import LabelService, NotSaved, Shown, StaleItem
 from annotate.sessions import Sessions
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
-from annotate.web import Guard
+from annotate.web import Guard, trust_forwarded_for
 from data.records import Label
 from data.schemas import CHOICES
 
@@ -227,9 +227,13 @@ def on_undo(ctx: Context, user: str) -> View:
         return label_view(ctx, user, message_html("Nothing to undo.", "info"))
     if undone.choice is None:
         return label_view(ctx, user, message_html("Undid your skip: here is the item again.", "ok"))
-    was = describe(side_of(undone.choice, undone.left), undone.strength)
-    text = f"Undid your label ({was}). Label this item again, or skip it."
-    return label_view(ctx, user, message_html(text, "ok"))
+    side = side_of(undone.choice, undone.left)
+    text = f"Undid your label ({describe(side, undone.strength)}). Label this item again, or skip it."
+    view = label_view(ctx, user, message_html(text, "ok"))
+    if view.item_id != undone.item_id:
+        return view
+    # The undone pick and note stay on screen, so a slip of the key is fixed by one more key.
+    return replace(view, choice=side, strength=undone.strength, note=undone.note or "")
 
 
 def on_edit(ctx: Context, user: str, item_id: str | None) -> View:
@@ -419,10 +423,12 @@ def launch(
     block: bool = True,
     limits: LoginLimits | None = None,
     idle_minutes: float = 120.0,
+    trusted_proxy: str | None = None,
     **kwargs,
 ) -> gr.Blocks:
     """Serve the app behind the users-file login (annotate.web); with ``block=False`` return once it listens."""
     workspace = ctx.service.workspace
+    trust_forwarded_for(trusted_proxy)
     sessions = Sessions.for_workspace(workspace.path, ctx.auth.users, 60 * idle_minutes)
     guard = Middleware(
         Guard,

@@ -290,6 +290,16 @@ class LabelQueue:
                 return item
         return None
 
+    def adopt(self, user: str, item: str) -> bool:
+        """Hold ``item`` for a labeller who holds nothing (a tab that outlived a restart) when it is one the queue
+        could hand them now: open to them and not taken by others up to the overlap. True when held."""
+        if user in self.held or item not in self._index:
+            return False
+        if self.status(user, item) is not None or self._taken(item, user, self.clock()) >= self.overlap:
+            return False
+        self.hold(user, item)
+        return True
+
     def hold(self, user: str, item: str) -> None:
         """Put ``item`` on the labeller's screen and lease it to them (also used to hand back an undone item)."""
         previous = self.held.get(user)

@@ -266,7 +266,9 @@ class LabelService:
 
     def _check_held(self, user: str, item_id: str) -> None:
         with self._lock:
-            if self.queue.held.get(user) != item_id:
+            # A tab that outlived a restart (nothing held in memory yet) keeps its item while that is still open
+            # to this labeller: the submit counts, as if the page had been loaded again.
+            if self.queue.held.get(user) != item_id and not self.queue.adopt(user, item_id):
                 raise StaleItem(f"item {item_id} is no longer on your screen (saved already, or another tab)")
 
     def _write_labels(self, labels: list[Label]) -> None:
@@ -281,9 +283,9 @@ class LabelService:
         try:
             self._commits.commit(label)  # shares a part and an fsync with labels submitted at the same time
         except WriteError as exc:
-            raise NotSaved(str(exc)) from exc
+            raise NotSaved(exc.reason) from exc  # "the disk is full": no server path on a labeller's screen
         except OSError as exc:
-            raise NotSaved(f"the label could not be written ({exc})") from exc
+            raise NotSaved(f"the label could not be written ({exc.strerror or 'an OS error'})") from exc
         with self._lock:
             self.queue.record(label)
             self._shown_at.pop((label.annotator, label.item_id), None)

@@ -34,6 +34,7 @@ from data.errors import PrefloopError
 from data.export import FORMATS as EXPORT_FORMATS
 from data.export import dpo_table, kto_table, to_sft, write_parquet
 from data.gold import gold_from_file, gold_from_split, mark_gold, read_gold, remove_gold
+from data.import_readers import MAX_RECORD_BYTES
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR, ImportOptions, Loaded, check_file, log_import, write_records
 from data.labellers import labeller_lines
@@ -123,6 +124,12 @@ class ImportCommand:
             "help": "a non-text content part (image, tool call) is an error (fail) or left out and counted "
             "(drop)",
             "choices": ("fail", "drop"),
+        },
+    )
+    max_record_bytes: int = field(
+        default=MAX_RECORD_BYTES,
+        metadata={
+            "help": "a longer JSON record or JSON Lines line is refused (or skipped with --on-error skip) unread"
         },
     )
 
@@ -258,6 +265,7 @@ def cmd_import(args: Any) -> int:
         args.unlabelled,
         args.non_text,
         args.pairs_per_prompt,
+        args.max_record_bytes,
     )
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
     loaded = [check_file(path, options) for path in files]

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from data.aggregate import MAJORITY, SPLIT, label_distribution, mean_agreement, verdicts_table
 from data.annotators import machine_column, machine_labeller_column
+from data.files import NOT_A_FILE
 from data.gold import current_gold, read_gold
 from data.labellers import labeller_rows, team_pace
 from data.lineage import model_summary
@@ -99,7 +100,10 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
 
 def integrity_problems(workspace: Workspace) -> list[str]:
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
-    validated on read)."""
+    validated on read); symlinks planted among the parts, which are refused unread."""
+    planted = workspace.not_files()
+    if planted:
+        return [f"{path}: {NOT_A_FILE}" for path in planted]
     tables = {name: workspace.read(name) for name in READ_ORDER if name in TABLES}
     ids = {name: table.column("id").combine_chunks() for name, table in tables.items()}
     problems = []
