@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from annotate.admin import admin_view, export_labels, make_gold
+from annotate.admin import admin_view, exclude_labeller, export_labels, make_gold
 from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
 from annotate.components import AdminTab, LabelTab, TabSet, View
 from annotate.render import (
@@ -31,6 +31,7 @@ from annotate.service import LabelService, NotSaved, Shown, StaleItem
 from annotate.sessions import Sessions
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
 from annotate.web import Guard, trust_forwarded_for
+from data.aggregate import AGGREGATIONS, MAJORITY
 from data.records import Label
 from data.schemas import CHOICES
 
@@ -319,6 +320,9 @@ def _admin_tab() -> AdminTab:
         refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
         export_dpo = gr.Button("Export DPO Parquet", elem_id="pf-export-dpo")
         export_kto = gr.Button("Export KTO Parquet", elem_id="pf-export-kto")
+        aggregate = gr.Radio(
+            list(AGGREGATIONS), value=MAJORITY, label="Verdicts by", elem_id="pf-aggregate", scale=2
+        )
     status = gr.HTML(elem_id="pf-admin-status")
     cards = gr.HTML(elem_id="pf-admin-cards")
     gr.Markdown("#### Labellers")
@@ -331,6 +335,10 @@ def _admin_tab() -> AdminTab:
             list(CHOICES["pairwise"]), label="Its answer", elem_id="pf-gold-answer", scale=2
         )
         gold_button = gr.Button("Make gold", elem_id="pf-make-gold", scale=1)
+    with gr.Row():  # an excluded labeller's labels stay stored, out of every verdict (WS/excluded.json)
+        labeller = gr.Textbox(label="Labeller", elem_id="pf-exclude-name", scale=3)
+        exclude = gr.Button("Exclude from verdicts", elem_id="pf-exclude", scale=1)
+        include = gr.Button("Include again", elem_id="pf-include", scale=1)
     return AdminTab(
         refresh,
         export_dpo,
@@ -342,6 +350,10 @@ def _admin_tab() -> AdminTab:
         gold_item,
         gold_answer,
         gold_button,
+        aggregate,
+        labeller,
+        exclude,
+        include,
     )
 
 
@@ -386,21 +398,33 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
             return gr.Tab(visible=False), gr.Tabs(selected="label"), *(gr.skip(),) * len(views)
         return gr.Tab(visible=True), gr.skip(), *admin_view(ctx, user)[:-1]
 
-    def admin_stats(request: gr.Request):
-        return admin_view(ctx, signed_in(request))[:-1]
+    def admin_stats(method: str, request: gr.Request):
+        return admin_view(ctx, signed_in(request), method)[:-1]
 
     def export(fmt: str):
-        def handler(request: gr.Request):
-            return export_labels(ctx, signed_in(request), fmt)
+        def handler(method: str, request: gr.Request):
+            return export_labels(ctx, signed_in(request), fmt, method)
+
+        return handler
+
+    def switch(exclude: bool):
+        def handler(name: str | None, request: gr.Request):
+            return exclude_labeller(ctx, signed_in(request), name, exclude)
 
         return handler
 
     private = dict(api_visibility="undocumented")
+    method = [admin.aggregate]
     app.load(show_admin, None, [tabs.admin, tabs.tabs, *views], api_name="admin_tab", **private)
-    admin.refresh.click(admin_stats, None, views, api_name="admin", **private)
-    tabs.admin.select(admin_stats, None, views, api_name="admin_select", **private)
-    admin.export_dpo.click(export("dpo"), None, admin.status, api_name="export_dpo", **private)
-    admin.export_kto.click(export("kto"), None, admin.status, api_name="export_kto", **private)
+    admin.refresh.click(admin_stats, method, views, api_name="admin", **private)
+    admin.aggregate.change(admin_stats, method, views, api_name="admin_aggregate", **private)
+    tabs.admin.select(admin_stats, method, views, api_name="admin_select", **private)
+    admin.export_dpo.click(export("dpo"), method, admin.status, api_name="export_dpo", **private)
+    admin.export_kto.click(export("kto"), method, admin.status, api_name="export_kto", **private)
+    for button, exclude in ((admin.exclude, True), (admin.include, False)):
+        button.click(
+            switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private
+        ).then(admin_stats, method, views, **private)
 
     def gold(item: str | None, answer: str | None, request: gr.Request):
         return make_gold(ctx, signed_in(request), item, answer)

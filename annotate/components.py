@@ -58,6 +58,10 @@ class AdminTab:
     gold_item: gr.Textbox  # "make gold": the item id, its answer, the button
     gold_answer: gr.Radio
     make_gold: gr.Button
+    aggregate: gr.Radio  # majority or dawid-skene: the verdict figures and the export
+    labeller: gr.Textbox  # the switch that keeps a labeller's labels out of every verdict
+    exclude: gr.Button
+    include: gr.Button
 
     def views(self) -> list:
         """What ``admin_view`` fills, in its order (its last value, the status, aside)."""

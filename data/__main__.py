@@ -43,7 +43,7 @@ from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
 from data.schemas import PAIR_KINDS, SPLITS
-from data.selection import LABEL_SOURCES, choose_labels, without_labellers
+from data.selection import LABEL_SOURCES, choose_labels, excluded_labellers, without_labellers
 from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
 
@@ -315,11 +315,12 @@ def cmd_export(args: Any) -> int:
         return workspace.read(name, EXPORT_COLUMNS[args.format].get(name))
 
     verdicts = {"split": args.split, "method": args.aggregate}
+    excluded = excluded_labellers(workspace.path, args.exclude_labeller)  # and the admin tab's switch
     if args.format == "sft":
         rows, counts = to_sft(read("prompts").to_pandas(), args.split)
     elif args.format == "kto":
         gold, labels, completions = read_gold(workspace, "kto"), read("labels"), read("completions")
-        labels = choose_labels(without_labellers(labels, args.exclude_labeller), args.labels)
+        labels = choose_labels(without_labellers(labels, excluded), args.labels)
         rows, counts = kto_table(read("prompts"), completions, labels, gold=gold, **verdicts)
     else:  # children first (Workspace.read)
         gold, labels, pairs, completions = (
@@ -328,7 +329,7 @@ def cmd_export(args: Any) -> int:
             read("pairs"),
             read("completions"),
         )
-        labels = choose_labels(without_labellers(labels, args.exclude_labeller), args.labels)
+        labels = choose_labels(without_labellers(labels, excluded), args.labels)
         pairs = pairs.filter(pc.is_in(pairs.column("kind"), pa.array(list(args.kinds))))
         rows, counts = dpo_table(read("prompts"), completions, pairs, labels, gold=gold, **verdicts)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))

@@ -16,7 +16,7 @@ from data.gold import current_gold, read_gold
 from data.labellers import labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
-from data.selection import without_labellers
+from data.selection import excluded_labellers, without_labellers
 from data.workspace import READ_ORDER, Workspace
 
 TABLES = ("prompts", "completions", "pairs", "labels", "models", "scores")
@@ -48,15 +48,18 @@ def _machine_stats(labels: pa.Table, pairs: pa.Table, by_machine: pa.ChunkedArra
 
 
 def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dict:
-    """Each labeller's quality and pace (`data.labellers`), and the team's pace."""
+    """Each labeller's quality and pace (`data.labellers`), and the team's pace; ``excluded`` (and those in
+    excluded.json) are marked, their quality still measured."""
     gold = read_gold(workspace)
     labels = workspace.frame("labels")
+    excluded = excluded_labellers(workspace.path, excluded)
     return {"team": team_pace(labels), "labellers": labeller_rows(labels, gold, excluded)}
 
 
 def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tuple[str, ...] = ()) -> dict:
     """Counts, label distribution and verdict figures (``method``: the aggregation; ``excluded`` labellers' labels
-    out of the verdicts), machine labellers' agreement, lineage."""
+    and those in excluded.json out of the verdicts), machine labellers' agreement, lineage."""
+    excluded = excluded_labellers(workspace.path, excluded)
     gold_events = workspace.read("gold")
     tables = {name: workspace.read(name, STATS_COLUMNS.get(name)) for name in READ_ORDER if name in TABLES}
     prompts, completions, pairs, labels, models = (tables[name] for name in TABLES[:5])
@@ -73,6 +76,8 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     }
     machine = machine_column(labels.column("annotator"))
     stats["labellers"] = sorted(pc.unique(labels.column("annotator").filter(pc.invert(machine))).to_pylist())
+    if excluded:
+        stats["excluded_labellers"] = list(excluded)  # labels stored, out of the verdicts below
     stats["machine_annotators"] = _counts(labels.column("annotator").filter(machine))
     # People's (and imported) labels make the label counts and verdict figures; judges' and reward models' labels
     # are counted apart and measured against them below, never mixed into them.

@@ -10,7 +10,7 @@ from data.errors import PrefloopError
 from data.export import to_dpo, to_kto
 from data.gold import read_gold
 from data.records import content_id
-from data.selection import choose_labels, without_labellers
+from data.selection import choose_labels, excluded_labellers, without_labellers
 from data.workspace import Workspace
 from train.losses import agreement_noise, agreement_weights, odpo_offset
 from train.sources import machine_only_items
@@ -32,7 +32,7 @@ def preference_rows(
     excluded: tuple[str, ...] = (),
 ) -> tuple[list[dict], Counter]:
     """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns, from the labels
-    of ``labels`` (`train.sources`) less the ``excluded`` labellers', aggregated by ``aggregate`` (majority or
+    of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by ``aggregate`` (majority or
     dawid-skene, as `python -m data export`); gold pairs never train. Each row's ``source`` says whether only
     machine labellers decided it."""
     gold = read_gold(workspace)
@@ -40,6 +40,7 @@ def preference_rows(
     pairs = pairs[pairs["kind"].isin(kinds)]
     if rounds is not None:
         pairs = pairs[pairs["round"].isin(rounds)]
+    excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
     chosen_labels = choose_labels(without_labellers(workspace.frame("labels"), excluded), labels)
     rows, counts = to_dpo(
         workspace.frame("prompts"),
@@ -71,7 +72,7 @@ def kto_rows(
     proportion to their counts.
     """
     gold = read_gold(workspace, "kto")
-    labels = without_labellers(workspace.frame("labels"), excluded)
+    labels = without_labellers(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
     rows, counts = to_kto(
         workspace.frame("prompts"), workspace.frame("completions"), labels, split, aggregate, gold
     )
