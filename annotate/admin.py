@@ -243,7 +243,7 @@ def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -
     _require_admin(ctx, user)
     name = (name or "").strip()
     if not name:
-        return message_html("Give the labeller's name.", "warn")
+        return message_html("Give the name of a labeller.", "warn")
     workspace = ctx.service.workspace
     annotators = workspace.read("labels", ["annotator"]).column("annotator")
     if exclude and not pc.any(pc.equal(annotators, name)).as_py():
@@ -254,7 +254,5 @@ def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -
         return message_html(f"Not changed: {exc}", "error")
     now = ", ".join(excluded) or "nobody"
     if exclude:
-        return message_html(
-            f"{name}'s labels are out of every verdict now (stored still). Excluded: {now}.", "ok"
-        )
-    return message_html(f"{name}'s labels count in the verdicts again. Excluded: {now}.", "ok")
+        return message_html(f"{name}: labels out of every verdict now (still stored). Excluded: {now}.", "ok")
+    return message_html(f"{name}: labels count in the verdicts again. Excluded: {now}.", "ok")

@@ -408,8 +408,8 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
         return handler
 
     def switch(exclude: bool):
-        def handler(name: str | None, request: gr.Request):
-            return exclude_labeller(ctx, signed_in(request), name, exclude)
+        def handler(labeller: str | None, request: gr.Request):
+            return exclude_labeller(ctx, signed_in(request), labeller, exclude)
 
         return handler
 

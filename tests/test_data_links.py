@@ -56,6 +56,7 @@ FILES = {
     "workspace.json": "victim",
     "session.key": "session.key",
     "logouts.json": "logouts.json",
+    "excluded.json": "victim",  # the admin tab's exclusions: stats and export refuse it unread
 }
 FOLDERS = ["imports", "labels", "prompts", "batches", "exports"]
 
