@@ -39,6 +39,14 @@ def _method(method: str | None) -> str:
     return method
 
 
+def _excluded(workspace) -> tuple[str, ...]:
+    """The labellers excluded in WS/excluded.json; a damaged file or a link there is the admin's one-line error."""
+    try:
+        return excluded_labellers(workspace.path)
+    except (PrefloopError, OSError) as exc:
+        raise gr.Error(str(exc)) from None
+
+
 def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, str, str, str]:
     """(summary cards, labellers table, disputed items table, status) for an admin; ``method`` aggregates the
     verdicts (`data.aggregate.AGGREGATIONS`), without the labellers excluded in WS/excluded.json."""
@@ -47,7 +55,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     service.reload()
     workspace = service.workspace
     labels = workspace.frame("labels")
-    excluded = excluded_labellers(workspace.path)
+    excluded = _excluded(workspace)
     gold = read_gold(workspace, service.task)
     report = admin_report(labels, service.task, workspace.frame("pairs"), _method(method), gold, excluded)
     progress = service.progress(user)
@@ -211,7 +219,7 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
     method = _method(method)
     workspace = ctx.service.workspace
     frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
-    labels = without_labellers(frames["labels"], excluded_labellers(workspace.path))
+    labels = without_labellers(frames["labels"], _excluded(workspace))
     frames["labels"] = choose_labels(labels, "auto")  # as train's default: people's first
     frames["pairs"] = frames["pairs"][frames["pairs"]["kind"] != ARENA]  # evaluation data, as `data export`
     if fmt == "dpo":

@@ -144,6 +144,10 @@ def test_a_planted_symlink_at_excluded_json_is_refused(setup, tmp_path):
     assert victim.read_text() == '["bob"]' and (ws.path / EXCLUDED_FILE).is_symlink()
     with pytest.raises(NotAFileError, match=NOT_A_FILE):
         read_excluded(ws.path)
+    with pytest.raises(gr.Error, match=f"excluded.json: {NOT_A_FILE}"):
+        admin_view(ctx, "ann")
+    with pytest.raises(gr.Error, match=f"excluded.json: {NOT_A_FILE}"):
+        export_labels(ctx, "ann", "dpo")
     assert main(["stats", "-w", str(ws.path)]) == 2  # never read as the workspace's list
     with pytest.raises(NotAFileError):
         preference_rows(ws, "train", ("sampled",))
