@@ -25,7 +25,7 @@ from data.schemas import CHOICES
 from data.selection import choose_labels, excluded_labellers, set_excluded, without_labellers
 
 if TYPE_CHECKING:
-    from annotate.app import Context
+    from annotate.components import Context
 
 
 def _require_admin(ctx: Context, user: str) -> None:

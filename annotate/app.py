@@ -8,16 +8,16 @@ call; an admin is handed items only once they open the Label tab.
 
 import gc
 import secrets
-from dataclasses import astuple, dataclass, replace
+from dataclasses import astuple, replace
 from html import escape
 from pathlib import Path
 
 import gradio as gr
 from starlette.middleware import Middleware
 
-from annotate.admin import admin_view, exclude_labeller, export_labels, make_gold
+from annotate.admin_tab import admin_components, wire_admin
 from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
-from annotate.components import AdminTab, LabelTab, TabSet, View
+from annotate.components import AdminTab, Context, LabelTab, TabSet, View, signed_in
 from annotate.render import (
     STRENGTHS,
     card_html,
@@ -31,9 +31,7 @@ from annotate.service import LabelService, NotSaved, Shown, StaleItem
 from annotate.sessions import Sessions
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
 from annotate.web import Guard, trust_forwarded_for
-from data.aggregate import AGGREGATIONS, MAJORITY
 from data.records import Label
-from data.schemas import CHOICES
 
 PAIRWISE_CHOICES = [("A is better  [a]", "left"), ("B is better  [b]", "right"), ("Tie  [t]", "tie")]
 PAIRWISE_CHOICES.append(("Both bad  [x]", "both_bad"))
@@ -51,20 +49,6 @@ MONO_FONTS = [
     "ui-monospace",
     "monospace",
 ]  # how often a labeller with nothing left may trigger a re-read of the workspace
-
-
-@dataclass
-class Context:
-    service: LabelService
-    auth: Authenticator
-    guidelines: str
-
-
-def signed_in(request: gr.Request | None) -> str:
-    name = getattr(request, "username", None)
-    if not name:
-        raise gr.Error("Please sign in.")
-    return name
 
 
 def side_of(choice: str | None, left: str | None) -> str | None:
@@ -263,7 +247,7 @@ def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
             with gr.Tab("Label", id="label") as label_tab:
                 label = _label_tab(ctx, task, keys, progress)
             with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
-                admin = _admin_tab()
+                admin = admin_components()
         wire(ctx, app, label, TabSet(tabs, label_tab, admin_tab), admin)
     app.queue(default_concurrency_limit=None)  # the service locks what must be serial
     return app
@@ -315,48 +299,6 @@ def _label_tab(ctx: Context, task: str, keys, progress: gr.HTML) -> LabelTab:
     )
 
 
-def _admin_tab() -> AdminTab:
-    with gr.Row():
-        refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
-        export_dpo = gr.Button("Export DPO Parquet", elem_id="pf-export-dpo")
-        export_kto = gr.Button("Export KTO Parquet", elem_id="pf-export-kto")
-        aggregate = gr.Radio(
-            list(AGGREGATIONS), value=MAJORITY, label="Verdicts by", elem_id="pf-aggregate", scale=2
-        )
-    status = gr.HTML(elem_id="pf-admin-status")
-    cards = gr.HTML(elem_id="pf-admin-cards")
-    gr.Markdown("#### Labellers")
-    labellers = gr.HTML(elem_id="pf-admin-labellers")
-    gr.Markdown("#### Most disputed items")
-    disputed = gr.HTML(elem_id="pf-admin-disputed")
-    with gr.Row():  # a decided item becomes gold: mixed into every labeller's queue at --gold-rate
-        gold_item = gr.Textbox(label="Item id", elem_id="pf-gold-item", scale=3)
-        gold_answer = gr.Radio(
-            list(CHOICES["pairwise"]), label="Its answer", elem_id="pf-gold-answer", scale=2
-        )
-        gold_button = gr.Button("Make gold", elem_id="pf-make-gold", scale=1)
-    with gr.Row():  # an excluded labeller's labels stay stored, out of every verdict (WS/excluded.json)
-        labeller = gr.Textbox(label="Labeller", elem_id="pf-exclude-name", scale=3)
-        exclude = gr.Button("Exclude from verdicts", elem_id="pf-exclude", scale=1)
-        include = gr.Button("Include again", elem_id="pf-include", scale=1)
-    return AdminTab(
-        refresh,
-        export_dpo,
-        export_kto,
-        cards,
-        labellers,
-        disputed,
-        status,
-        gold_item,
-        gold_answer,
-        gold_button,
-        aggregate,
-        labeller,
-        exclude,
-        include,
-    )
-
-
 def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: AdminTab) -> None:
     """Connect events to handlers; each wrapper only pulls the labeller's name from the session."""
     common = dict(outputs=label.outputs(), api_visibility="undocumented", show_progress="hidden")
@@ -390,48 +332,7 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     label.skip.click(skip_item, [label.item_id], api_name="skip", **common)
     label.undo.click(undo_last, None, api_name="undo", **common)
     label.history.input(edit_label, [label.history], api_name="edit", **common)
-    views = admin.views()
-
-    def show_admin(request: gr.Request):
-        user = signed_in(request)
-        if not ctx.auth.is_admin(user):
-            return gr.Tab(visible=False), gr.Tabs(selected="label"), *(gr.skip(),) * len(views)
-        return gr.Tab(visible=True), gr.skip(), *admin_view(ctx, user)[:-1]
-
-    def admin_stats(method: str, request: gr.Request):
-        return admin_view(ctx, signed_in(request), method)[:-1]
-
-    def export(fmt: str):
-        def handler(method: str, request: gr.Request):
-            return export_labels(ctx, signed_in(request), fmt, method)
-
-        return handler
-
-    def switch(exclude: bool):
-        def handler(labeller: str | None, request: gr.Request):
-            return exclude_labeller(ctx, signed_in(request), labeller, exclude)
-
-        return handler
-
-    private = dict(api_visibility="undocumented")
-    method = [admin.aggregate]
-    app.load(show_admin, None, [tabs.admin, tabs.tabs, *views], api_name="admin_tab", **private)
-    admin.refresh.click(admin_stats, method, views, api_name="admin", **private)
-    admin.aggregate.change(admin_stats, method, views, api_name="admin_aggregate", **private)
-    tabs.admin.select(admin_stats, method, views, api_name="admin_select", **private)
-    admin.export_dpo.click(export("dpo"), method, admin.status, api_name="export_dpo", **private)
-    admin.export_kto.click(export("kto"), method, admin.status, api_name="export_kto", **private)
-    for button, exclude in ((admin.exclude, True), (admin.include, False)):
-        button.click(
-            switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private
-        ).then(admin_stats, method, views, **private)
-
-    def gold(item: str | None, answer: str | None, request: gr.Request):
-        return make_gold(ctx, signed_in(request), item, answer)
-
-    admin.make_gold.click(
-        gold, [admin.gold_item, admin.gold_answer], admin.status, api_name="make_gold", **private
-    )
+    wire_admin(ctx, app, tabs, admin)
 
 
 def make_context(service: LabelService, auth: Authenticator, guidelines: Path | None = None) -> Context:

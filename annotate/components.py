@@ -4,8 +4,13 @@ output, in order), the label and admin tabs' components, and the tabs themselves
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import gradio as gr
+
+if TYPE_CHECKING:
+    from annotate.service import LabelService
+    from annotate.users import Authenticator
 
 
 @dataclass(frozen=True)
@@ -73,3 +78,19 @@ class TabSet:
     tabs: gr.Tabs
     label: gr.Tab
     admin: gr.Tab
+
+
+@dataclass
+class Context:
+    """What every handler reads: the labelling service, the users, the guidelines text."""
+
+    service: LabelService
+    auth: Authenticator
+    guidelines: str
+
+
+def signed_in(request: gr.Request | None) -> str:
+    name = getattr(request, "username", None)
+    if not name:
+        raise gr.Error("Please sign in.")
+    return name
