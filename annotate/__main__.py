@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotate.items import VIEWS
-from annotate.service import ORDERS, LabelService
+from annotate.service import ORDERS, LabelService, check_gold_rate
 from annotate.users import Authenticator, LoginLimits, add_user, hash_password, load_users
 from data.cli import options_parser, run_cli
 from data.config import build
 from data.errors import PrefloopError
+from data.files import WriteError, check_writable
 from data.workspace import Workspace
 
 DEMO_USER = "demo"
@@ -67,6 +68,13 @@ class AnnotateOptions:
             "`python -m data stats` can measure how much labellers follow it)"
         },
     )
+    gold_rate: float = field(
+        default=0.05,
+        metadata={
+            "help": "share of each labeller's items that are gold (pairs with a known answer, `python -m data "
+            "gold`), in [0, 0.5]; never the same gold item twice to one person"
+        },
+    )
     guidelines: Path | None = field(default=None, metadata={"help": "Markdown file shown beside the item"})
     demo_user: bool = field(
         default=False, metadata={"help": "add an admin user `demo` with a fresh password (printed once)"}
@@ -78,7 +86,11 @@ class AnnotateOptions:
         default=10, metadata={"help": "wrong passwords for one user name before it is locked out"}
     )
     login_address_attempts: int = field(
-        default=50, metadata={"help": "wrong passwords from one client address before it is locked out"}
+        default=50,
+        metadata={
+            "help": "wrong passwords from one client address before its wrong answers slow down (an address is "
+            "never locked out: a labeller behind the same proxy still signs in)"
+        },
     )
     login_lockout_minutes: float = field(
         default=15.0, metadata={"help": "how long a lock-out lasts (older failures are forgotten)"}
@@ -86,6 +98,14 @@ class AnnotateOptions:
     login_backoff: float = field(
         default=1.0,
         metadata={"help": "seconds a name waits after its first wrong password, doubling after each"},
+    )
+
+    trusted_proxy: str | None = field(
+        default=None,
+        metadata={
+            "help": "address of the reverse proxy whose X-Forwarded-For names the client; without it the header "
+            "is ignored"
+        },
     )
 
     def login_limits(self) -> LoginLimits:
@@ -171,6 +191,13 @@ def nothing_to_label(workspace: Workspace, options: AnnotateOptions) -> str:
 def serve(options: AnnotateOptions) -> int:
     # Every check comes before anything is served: a bad users file or an empty workspace is one clear line.
     workspace = Workspace(options.workspace)
+    try:
+        check_writable(workspace.path)
+    except WriteError as exc:
+        raise PrefloopError(
+            f"{options.workspace}: labelling needs a writable workspace ({exc.reason}); stats, validate "
+            "and `export --out` to a writable folder work on this one"
+        ) from None
     limits = options.login_limits()
     users_path = options.users or options.workspace / "users.toml"
     password = None
@@ -185,6 +212,7 @@ def serve(options: AnnotateOptions) -> int:
         options.lease_minutes * 60,
         order=options.order,
         suggest=options.suggest,
+        gold_rate=options.gold_rate,
     )
     if not service.items:
         raise PrefloopError(nothing_to_label(workspace, options))
@@ -209,6 +237,7 @@ def serve(options: AnnotateOptions) -> int:
         options.port,
         limits=limits,
         idle_minutes=options.session_idle_minutes,
+        trusted_proxy=options.trusted_proxy,
         quiet=True,
     )
     return 0
@@ -222,6 +251,7 @@ def _main(argv: list[str] | None, prog: str) -> int:
     options = build(AnnotateOptions, build_parser(prog).parse_args(argv))
     if options.overlap < 1:
         raise PrefloopError(f"--overlap must be at least 1, got {options.overlap}")
+    check_gold_rate(options.gold_rate)
     return serve(options)
 
 

@@ -1,22 +1,31 @@
-"""The admin tab's handlers: agreement and progress cards, the labellers' and disputed items' tables, and the export
-of the labels to TRL's columns. Every handler checks the admin flag of the signed-in user on every call."""
+"""The admin tab's handlers: agreement, progress and verdict cards, the labellers' table (activity, pace and quality,
+from `data.labellers`; who is excluded) and the disputed items' table, "make gold" on a decided item, the switch that
+keeps a labeller's labels out of every verdict (WS/excluded.json, `data.selection`), and the export of the labels to
+TRL's columns (gold items left out). Verdicts and the export use the aggregation the admin picks (majority or
+dawid-skene, as `python -m data export --aggregate`). Every handler checks the admin flag of the signed-in user on
+every call."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 import gradio as gr
+import pyarrow.compute as pc
 
 from annotate.agreement import admin_report
 from annotate.render import cards_html, excerpt, message_html, table_html
 from annotate.service import LabelService
+from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
+from data.gold import mark_gold, read_gold
+from data.labellers import labeller_rows, team_pace
 from data.leaderboard import ARENA, leaderboard
-from data.selection import choose_labels
+from data.schemas import CHOICES
+from data.selection import choose_labels, excluded_labellers, set_excluded, without_labellers
 
 if TYPE_CHECKING:
-    from annotate.app import Context
+    from annotate.components import Context
 
 
 def _require_admin(ctx: Context, user: str) -> None:
@@ -24,13 +33,31 @@ def _require_admin(ctx: Context, user: str) -> None:
         raise gr.Error("Only an admin can see this.")
 
 
-def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
-    """(summary cards, labellers table, disputed items table, status) for an admin."""
+def _method(method: str | None) -> str:
+    if method not in AGGREGATIONS:
+        raise gr.Error(f"Aggregation {method!r}: expected one of {', '.join(AGGREGATIONS)}.")
+    return method
+
+
+def _excluded(workspace) -> tuple[str, ...]:
+    """The labellers excluded in WS/excluded.json; a damaged file or a link there is the admin's one-line error."""
+    try:
+        return excluded_labellers(workspace.path)
+    except (PrefloopError, OSError) as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, str, str, str]:
+    """(summary cards, labellers table, disputed items table, status) for an admin; ``method`` aggregates the
+    verdicts (`data.aggregate.AGGREGATIONS`), without the labellers excluded in WS/excluded.json."""
     _require_admin(ctx, user)
     service = ctx.service
     service.reload()
     workspace = service.workspace
-    report = admin_report(workspace.frame("labels"), service.task, workspace.frame("pairs"))
+    labels = workspace.frame("labels")
+    excluded = _excluded(workspace)
+    gold = read_gold(workspace, service.task)
+    report = admin_report(labels, service.task, workspace.frame("pairs"), _method(method), gold, excluded)
     progress = service.progress(user)
     agreement, position = report["agreement"], report["position"]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
@@ -45,22 +72,98 @@ def admin_view(ctx: Context, user: str) -> tuple[str, str, str, str]:
         rate = "n/a" if position["left_rate"] is None else f"{100 * position['left_rate']:.0f}%"
         detail = f"of {position['decisive']} decisive labels; p = {position['p_value']:.3f} vs 50%"
         cards.append(("left side wins", rate, detail))
-    cards += machine_cards(report)
-    labellers = report["labellers"]
+    pace = team_pace(labels)
+    if pace["median_seconds"] is not None:
+        cards.append(
+            (
+                "median seconds per label",
+                f"{pace['median_seconds']:g}",
+                f"{pace['labels_per_hour']} labels/hour",
+            )
+        )
+    cards += [verdict_card(report["verdicts"], method, excluded), *machine_cards(report)]
+    who_columns, who = labeller_columns(report["labellers"], labels, workspace, service.task)
+    who_columns, who = who_columns + ["verdicts"], [row + [_counted(row[0], excluded)] for row in who]
     disputed = report["disputed"]
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]
+    posterior = ["posterior"] if method != MAJORITY else []
     rows = [
         [r["item_id"], _prompt_excerpt(service, r["item_id"]), r["votes"], f"{r['agreement']:.2f}"]
+        + [f"{r[c]:.2f}" for c in posterior]
         + [r[c] for c in choice_columns]
         for r in disputed.to_dict("records")
     ]
+    columns = ["item", "prompt", "votes", "agreement", *posterior, *choice_columns]
     return (
         cards_html(cards) + arena_html(workspace),
-        table_html(list(labellers.columns), labellers.values.tolist(), "no labels yet"),
-        table_html(
-            ["item", "prompt", "votes", "agreement", *choice_columns], rows, "no item has two labels yet"
-        ),
+        table_html(who_columns, who, "no labels yet"),
+        table_html(columns, rows, "no item has two labels yet"),
         "",
+    )
+
+
+def _counted(name: str, excluded: tuple[str, ...]) -> str:
+    return "excluded" if name in excluded else "counted"
+
+
+def verdict_card(verdicts, method: str, excluded: tuple[str, ...]) -> tuple[str, str, str]:
+    """The verdicts card: items with a verdict under ``method``, how many are split, and who is left out."""
+    split = int((verdicts["verdict"] == SPLIT).sum())
+    detail = f"{split} split" + (f"; excluded: {', '.join(excluded)}" if excluded else "")
+    return (f"verdicts ({method})", str(len(verdicts)), detail)
+
+
+QUALITY_COLUMNS = [
+    "gold right",
+    "gold 95 % CI",
+    "agrees with others",
+    "DS accuracy",
+    "left share",
+    "labels/hour",
+]
+
+
+def labeller_columns(activity, labels, workspace, task: str) -> tuple[list[str], list[list]]:
+    """The labellers table: activity (labels, skips, undos, median seconds, last active) and, for pairwise, each
+    labeller's quality and pace (`data.labellers.labeller_rows`) with their flags."""
+    columns, rows = list(activity.columns), activity.values.tolist()
+    if task != "pairwise" or not rows:
+        return columns, rows
+    quality = {r["labeller"]: r for r in labeller_rows(labels, read_gold(workspace))}
+    median = columns.index("median_seconds")
+    for row in rows:
+        q = quality.get(row[0])
+        if q:  # one median: the browser's active seconds where it sent them, else the time on the item
+            row[median] = q["median_seconds"]
+        gold = q["gold"] if q else {"answered": 0}
+        row += [
+            f"{gold['correct']}/{gold['answered']}" if gold["answered"] else "–",
+            "–" if not gold["answered"] else f"{gold['ci95'][0]:.2f}–{gold['ci95'][1]:.2f}",
+            q and q["loo_agreement"],
+            q and q["ds_accuracy"],
+            q and q["left_share"],
+            q and q["labels_per_hour"],
+            "; ".join(q["flags"]) if q else "",
+        ]
+    return columns + QUALITY_COLUMNS + ["flags"], rows
+
+
+def make_gold(ctx: Context, user: str, item_id: str | None, answer: str | None) -> str:
+    """Make a (decided) item gold with the admin's answer; it joins every labeller's queue at --gold-rate."""
+    _require_admin(ctx, user)
+    service = ctx.service
+    if service.task != "pairwise":
+        return message_html("Gold items are pairs: start the app with --task pairwise.", "warn")
+    item_id = (item_id or "").strip()
+    if not item_id or answer not in CHOICES["pairwise"]:
+        return message_html("Give the item id and its answer (a, b, tie or both_bad).", "warn")
+    try:
+        mark_gold(service.workspace, [item_id], [answer], f"admin:{user}")
+    except PrefloopError as exc:
+        return message_html(f"Not made gold: {exc}", "error")
+    service.reload()
+    return message_html(
+        f"{item_id} is gold now (answer {answer}); its labels stay, and it never trains.", "ok"
     )
 
 
@@ -109,20 +212,55 @@ def _prompt_excerpt(service: LabelService, item_id: str) -> str:
     return excerpt(item.prompt[-1]["content"]) if item else ""
 
 
-def export_labels(ctx: Context, user: str, fmt: str) -> str:
-    """Write WS/exports/<fmt>.parquet through data.export; an HTML status line."""
+def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> str:
+    """Write WS/exports/<fmt>.parquet through data.export, aggregated by ``method`` without the excluded
+    labellers (as `python -m data export --aggregate METHOD`); an HTML status line."""
     _require_admin(ctx, user)
+    method = _method(method)
     workspace = ctx.service.workspace
     frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
-    frames["labels"] = choose_labels(frames["labels"], "auto")  # as train's default: people's first
+    labels = without_labellers(frames["labels"], _excluded(workspace))
+    frames["labels"] = choose_labels(labels, "auto")  # as train's default: people's first
     frames["pairs"] = frames["pairs"][frames["pairs"]["kind"] != ARENA]  # evaluation data, as `data export`
     if fmt == "dpo":
-        rows, counts = to_dpo(frames["prompts"], frames["completions"], frames["pairs"], frames["labels"])
+        gold = read_gold(workspace)
+        rows, counts = to_dpo(
+            frames["prompts"], frames["completions"], frames["pairs"], frames["labels"], None, method, gold
+        )
     else:
-        rows, counts = to_kto(frames["prompts"], frames["completions"], frames["labels"])
+        rows, counts = to_kto(
+            frames["prompts"],
+            frames["completions"],
+            frames["labels"],
+            None,
+            method,
+            read_gold(workspace, "kto"),
+        )
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not rows:
         return message_html(f"Nothing to export as {fmt} yet ({summary}).", "warn")
-    path = write_parquet(rows, workspace.exports / f"{fmt}.parquet")
+    write_parquet(rows, workspace.exports / f"{fmt}.parquet")
     link = f'<a class="pf-download" href="prefloop/export/{fmt}.parquet" download>Download {fmt}.parquet</a>'
-    return message_html(f"Wrote {path}: {summary}", "ok") + link
+    # The workspace's own name for the file: the server's paths are not the labellers' business.
+    return message_html(f"Wrote exports/{fmt}.parquet ({method}): {summary}", "ok") + link
+
+
+def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -> str:
+    """Switch a labeller's labels out of (``exclude``) or back into every verdict: stats, export, train and this
+    tab read WS/excluded.json. Their labels stay stored; an HTML status line."""
+    _require_admin(ctx, user)
+    name = (name or "").strip()
+    if not name:
+        return message_html("Give the name of a labeller.", "warn")
+    workspace = ctx.service.workspace
+    annotators = workspace.read("labels", ["annotator"]).column("annotator")
+    if exclude and not pc.any(pc.equal(annotators, name)).as_py():
+        return message_html(f"{name} has no labels in this workspace.", "warn")
+    try:
+        excluded = set_excluded(workspace.path, name, exclude)
+    except (PrefloopError, OSError) as exc:
+        return message_html(f"Not changed: {exc}", "error")
+    now = ", ".join(excluded) or "nobody"
+    if exclude:
+        return message_html(f"{name}: labels out of every verdict now (still stored). Excluded: {now}.", "ok")
+    return message_html(f"{name}: labels count in the verdicts again. Excluded: {now}.", "ok")

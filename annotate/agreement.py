@@ -13,10 +13,12 @@ from collections import Counter
 from collections.abc import Sequence
 
 import pandas as pd
+import pyarrow as pa
 
-from data.aggregate import aggregate, current_labels
+from data.aggregate import MAJORITY, aggregate, current_labels
 from data.annotators import human_labels
 from data.machine import cohen_kappa, machine_agreement, suggestion_follow
+from data.selection import without_labellers
 
 
 def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float | None:
@@ -127,25 +129,48 @@ def labeller_table(labels: pd.DataFrame, task: str) -> pd.DataFrame:
     )
 
 
-def disputed(labels: pd.DataFrame, task: str, limit: int = 10) -> pd.DataFrame:
-    """Items with two or more labels, least agreement first (then most votes)."""
-    rows = human_labels(labels)
-    verdicts = aggregate(rows, task)
+def most_disputed(verdicts: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
+    """The ``limit`` verdicts of two or more votes least sure: lowest Dawid–Skene posterior first where there is
+    one, then least agreement, then most votes."""
     verdicts = verdicts[verdicts["votes"] >= 2]
-    return verdicts.sort_values(["agreement", "votes", "item_id"], ascending=[True, False, True]).head(limit)
+    order = (["posterior"] if verdicts["posterior"].notna().any() else []) + ["agreement", "votes", "item_id"]
+    ascending = [True] * (len(order) - 2) + [False, True]
+    return verdicts.sort_values(order, ascending=ascending).head(limit)
 
 
-def admin_report(labels: pd.DataFrame, task: str, pairs: pd.DataFrame | None = None) -> dict:
+def screen_distribution(current: pd.DataFrame) -> dict[str, int]:
+    """Labels in force by what the labeller picked on screen: a preference for the answer shown on the left or on
+    the right (each labeller sees a pair's sides in their own order), not the stored completion a or b; labels
+    that recorded no side (imported ones) keep a and b."""
+    choice = current["choice"].astype(object)
+    sided = choice.isin(["a", "b"]) & current["left"].notna()
+    screen = choice.where(~sided, (choice == current["left"]).map({True: "left", False: "right"}))
+    return {str(k): int(v) for k, v in screen.value_counts().sort_index().items()}
+
+
+def admin_report(
+    labels: pd.DataFrame,
+    task: str,
+    pairs: pd.DataFrame | None = None,
+    method: str = MAJORITY,
+    gold: pa.Table | None = None,
+    excluded: tuple[str, ...] = (),
+) -> dict:
     """Everything the admin view shows, from the label log of one task (``pairs``: rounds of the machine
-    labellers' agreement with people)."""
+    labellers' agreement with people). The ``excluded`` labellers stay in the labellers table and out of every
+    figure made of verdicts or of the team's labels; ``method`` and ``gold`` make the verdicts."""
     human = human_labels(labels)
-    current = current_labels(human, task)
+    counted = without_labellers(human, excluded)
+    current = current_labels(counted, task)
+    verdicts = aggregate(counted, task, method, gold)
+    machines = task == "pairwise" and pairs is not None
     return {
         "labellers": labeller_table(human, task),
-        "distribution": {str(k): int(v) for k, v in current["choice"].value_counts().sort_index().items()},
+        "distribution": screen_distribution(current),
         "position": position_bias(current) if task == "pairwise" else None,
         "agreement": agreement(current),
-        "disputed": disputed(human, task),
-        "machines": machine_agreement(labels, pairs) if task == "pairwise" and pairs is not None else [],
+        "verdicts": verdicts,
+        "disputed": most_disputed(verdicts),
+        "machines": machine_agreement(without_labellers(labels, excluded), pairs) if machines else [],
         "suggestions": suggestion_follow(labels) if task == "pairwise" else None,
     }

@@ -8,16 +8,16 @@ call; an admin is handed items only once they open the Label tab.
 
 import gc
 import secrets
-from dataclasses import astuple, dataclass, replace
+from dataclasses import astuple, replace
 from html import escape
 from pathlib import Path
 
 import gradio as gr
 from starlette.middleware import Middleware
 
-from annotate.admin import admin_view, export_labels
+from annotate.admin_tab import admin_components, wire_admin
 from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
-from annotate.components import AdminTab, LabelTab, TabSet, View
+from annotate.components import AdminTab, Context, LabelTab, TabSet, View, signed_in
 from annotate.render import (
     STRENGTHS,
     card_html,
@@ -30,7 +30,7 @@ from annotate.render import (
 from annotate.service import LabelService, NotSaved, Shown, StaleItem
 from annotate.sessions import Sessions
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
-from annotate.web import Guard
+from annotate.web import Guard, trust_forwarded_for
 from data.records import Label
 
 PAIRWISE_CHOICES = [("A is better  [a]", "left"), ("B is better  [b]", "right"), ("Tie  [t]", "tie")]
@@ -49,20 +49,6 @@ MONO_FONTS = [
     "ui-monospace",
     "monospace",
 ]  # how often a labeller with nothing left may trigger a re-read of the workspace
-
-
-@dataclass
-class Context:
-    service: LabelService
-    auth: Authenticator
-    guidelines: str
-
-
-def signed_in(request: gr.Request | None) -> str:
-    name = getattr(request, "username", None)
-    if not name:
-        raise gr.Error("Please sign in.")
-    return name
 
 
 def side_of(choice: str | None, left: str | None) -> str | None:
@@ -166,14 +152,23 @@ def _already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label 
     return label
 
 
-def on_submit(ctx: Context, user: str, item_id: str, choice: str | None, strength, note: str | None) -> View:
+def on_submit(
+    ctx: Context,
+    user: str,
+    item_id: str,
+    choice: str | None,
+    strength,
+    note: str | None,
+    active_seconds: float | None = None,
+) -> View:
     if not item_id:
         return label_view(ctx, user)
     if not choice:
         keys = "d / x" if ctx.service.task == "kto" else "a / b / t / x"
         return label_view(ctx, user, message_html(f"Pick a choice first ({keys}), then Enter.", "warn"))
     try:
-        label = ctx.service.submit(user, item_id, choice, int(strength) if strength else None, note or "")
+        how = int(strength) if strength else None
+        label = ctx.service.submit(user, item_id, choice, how, note or "", _seconds(active_seconds))
     except StaleItem as exc:
         if (label := _already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
             saved = describe(choice, label.strength)
@@ -188,6 +183,15 @@ def on_submit(ctx: Context, user: str, item_id: str, choice: str | None, strengt
         return label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
     saved = describe(choice, label.strength)
     return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
+
+
+def _seconds(value) -> float | None:
+    """The browser's active seconds, if it sent a number (anything else is ignored, never an error)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0 <= seconds < 86400 else None
 
 
 def on_skip(ctx: Context, user: str, item_id: str) -> View:
@@ -208,9 +212,13 @@ def on_undo(ctx: Context, user: str) -> View:
         return label_view(ctx, user, message_html("Nothing to undo.", "info"))
     if undone.choice is None:
         return label_view(ctx, user, message_html("Undid your skip: here is the item again.", "ok"))
-    was = describe(side_of(undone.choice, undone.left), undone.strength)
-    text = f"Undid your label ({was}). Label this item again, or skip it."
-    return label_view(ctx, user, message_html(text, "ok"))
+    side = side_of(undone.choice, undone.left)
+    text = f"Undid your label ({describe(side, undone.strength)}). Label this item again, or skip it."
+    view = label_view(ctx, user, message_html(text, "ok"))
+    if view.item_id != undone.item_id:
+        return view
+    # The undone pick and note stay on screen, so a slip of the key is fixed by one more key.
+    return replace(view, choice=side, strength=undone.strength, note=undone.note or "")
 
 
 def on_edit(ctx: Context, user: str, item_id: str | None) -> View:
@@ -239,7 +247,7 @@ def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
             with gr.Tab("Label", id="label") as label_tab:
                 label = _label_tab(ctx, task, keys, progress)
             with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
-                admin = _admin_tab()
+                admin = admin_components()
         wire(ctx, app, label, TabSet(tabs, label_tab, admin_tab), admin)
     app.queue(default_concurrency_limit=None)  # the service locks what must be serial
     return app
@@ -291,20 +299,6 @@ def _label_tab(ctx: Context, task: str, keys, progress: gr.HTML) -> LabelTab:
     )
 
 
-def _admin_tab() -> AdminTab:
-    with gr.Row():
-        refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
-        export_dpo = gr.Button("Export DPO Parquet", elem_id="pf-export-dpo")
-        export_kto = gr.Button("Export KTO Parquet", elem_id="pf-export-kto")
-    status = gr.HTML(elem_id="pf-admin-status")
-    cards = gr.HTML(elem_id="pf-admin-cards")
-    gr.Markdown("#### Labellers")
-    labellers = gr.HTML(elem_id="pf-admin-labellers")
-    gr.Markdown("#### Most disputed items")
-    disputed = gr.HTML(elem_id="pf-admin-disputed")
-    return AdminTab(refresh, export_dpo, export_kto, cards, labellers, disputed, status)
-
-
 def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: AdminTab) -> None:
     """Connect events to handlers; each wrapper only pulls the labeller's name from the session."""
     common = dict(outputs=label.outputs(), api_visibility="undocumented", show_progress="hidden")
@@ -315,8 +309,8 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     def open_label_tab(request: gr.Request):
         return astuple(label_view(ctx, signed_in(request)))
 
-    def submit_label(item: str, pick: str | None, how, text: str | None, request: gr.Request):
-        return astuple(on_submit(ctx, signed_in(request), item, pick, how, text))
+    def submit_label(item: str, pick: str | None, how, text: str | None, active, request: gr.Request):
+        return astuple(on_submit(ctx, signed_in(request), item, pick, how, text, active))
 
     def skip_item(item: str, request: gr.Request):
         return astuple(on_skip(ctx, signed_in(request), item))
@@ -329,34 +323,16 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
 
     app.load(load, api_name="load", **common)
     tabs.label.select(open_label_tab, None, api_name="label_tab", **common)
-    inputs = [label.item_id, label.choice, label.strength, label.note]
-    label.submit.click(submit_label, inputs, api_name="submit", **common)
+    active = gr.Number(visible=False, elem_id="pf-active")  # filled by the page script's pace count on submit
+    with_pace = (
+        "(...a) => [...a.slice(0, 4), window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null]"
+    )
+    inputs = [label.item_id, label.choice, label.strength, label.note, active]
+    label.submit.click(submit_label, inputs, api_name="submit", js=with_pace, **common)
     label.skip.click(skip_item, [label.item_id], api_name="skip", **common)
     label.undo.click(undo_last, None, api_name="undo", **common)
     label.history.input(edit_label, [label.history], api_name="edit", **common)
-    views = admin.views()
-
-    def show_admin(request: gr.Request):
-        user = signed_in(request)
-        if not ctx.auth.is_admin(user):
-            return gr.Tab(visible=False), gr.Tabs(selected="label"), *(gr.skip(),) * len(views)
-        return gr.Tab(visible=True), gr.skip(), *admin_view(ctx, user)[:-1]
-
-    def admin_stats(request: gr.Request):
-        return admin_view(ctx, signed_in(request))[:-1]
-
-    def export(fmt: str):
-        def handler(request: gr.Request):
-            return export_labels(ctx, signed_in(request), fmt)
-
-        return handler
-
-    private = dict(api_visibility="undocumented")
-    app.load(show_admin, None, [tabs.admin, tabs.tabs, *views], api_name="admin_tab", **private)
-    admin.refresh.click(admin_stats, None, views, api_name="admin", **private)
-    tabs.admin.select(admin_stats, None, views, api_name="admin_select", **private)
-    admin.export_dpo.click(export("dpo"), None, admin.status, api_name="export_dpo", **private)
-    admin.export_kto.click(export("kto"), None, admin.status, api_name="export_kto", **private)
+    wire_admin(ctx, app, tabs, admin)
 
 
 def make_context(service: LabelService, auth: Authenticator, guidelines: Path | None = None) -> Context:
@@ -372,10 +348,12 @@ def launch(
     block: bool = True,
     limits: LoginLimits | None = None,
     idle_minutes: float = 120.0,
+    trusted_proxy: str | None = None,
     **kwargs,
 ) -> gr.Blocks:
     """Serve the app behind the users-file login (annotate.web); with ``block=False`` return once it listens."""
     workspace = ctx.service.workspace
+    trust_forwarded_for(trusted_proxy)
     sessions = Sessions.for_workspace(workspace.path, ctx.auth.users, 60 * idle_minutes)
     guard = Middleware(
         Guard,

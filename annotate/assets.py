@@ -5,7 +5,8 @@ inline script of ours) maps keys to clicks on the app's own buttons and radio op
 fire while a text field has focus: Esc leaves the note, Ctrl+Enter submits from it, and key repeats are ignored so
 that a held key cannot label several items. Keys pressed while a submit is on its way are queued and applied after
 the answer (or, with no answer, dropped with a visible message). The script also keeps the labeller's pick in
-``localStorage`` across a lost connection (see ``remember``) and shows why a sign-in was throttled.
+``localStorage`` across a lost connection (see ``remember``) and forgets it on Log out, shows why a sign-in was
+throttled (and keeps the name after a wrong password), and says so when the tab has been signed out.
 """
 
 from __future__ import annotations
@@ -136,9 +137,16 @@ SCRIPT_TEMPLATE = """
     while (queued.length && !inflight) act(queued.shift());
     say(queued.length ? `Saving… ${queued.length} key(s) queued` : "");
   };
+  // No answer at all: after a restart Gradio can keep waiting on its old connection. A submitted pick is kept in
+  // this browser, so a reload sends it again (the server saves it once, or answers "Already saved").
   setInterval(() => {
     if (inflight && Date.now() - inflight > ANSWER_MS) {
       inflight = 0;
+      if (load()?.submitted && shown()?.dataset.item === load().item) {
+        say("No answer from the app: reloading to send your label again…");
+        window.location.reload();
+        return;
+      }
       if (queued.length) say(`No answer from the app: ${queued.length} key(s) not applied; check the item and press them again.`);
       queued = [];
     }
@@ -192,19 +200,75 @@ SCRIPT_TEMPLATE = """
     if (view && view.dataset.view !== lastView) onView(view);
   }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
 
-  // Gradio's login form shows nothing for a refused (throttled) sign-in: say why.
+  // Log out forgets the unsent pick: the next person at a shared computer must not find (or send) it.
+  document.addEventListener("submit", (event) => {
+    if (event.target.closest?.(".pf-logout")) save(null);
+  }, true);
+
+  // A signed-out tab (logged out elsewhere, or idle too long): say so and offer the sign-in, instead of Gradio's
+  // small "Error" beside a stale "Saved" line.
+  const signedOut = () => {
+    say("You are signed out: nothing was saved. Your pick is kept in this browser.");
+    const note = $("#pf-js-note");
+    if (note && !note.querySelector("a")) {
+      const link = document.createElement("a");
+      link.href = "./";
+      link.textContent = " Sign in again";
+      link.id = "pf-sign-in";
+      note.appendChild(link);
+    }
+    const status = $("#pf-status");
+    if (status) status.textContent = "";
+  };
+
+  // Gradio's login form shows nothing for a refused (throttled) sign-in: say why; and it clears the name after a
+  // wrong password: put it back.
   const fetch0 = window.fetch;
   window.fetch = async (...args) => {
+    const url = String(args[0]?.url || args[0]);
+    const body = args[1]?.body;
+    const name = url.endsWith("login") && body instanceof FormData ? body.get("username") : null;
     const response = await fetch0(...args);
-    if (response.status === 429 && String(args[0]?.url || args[0]).endsWith("login")) {
+    if (response.status === 429 && url.endsWith("login")) {
       response.clone().json().then((body) => say(String(body.detail))).catch(() => {});
     }
+    if (name && !response.ok) {
+      const refill = (tries) => {
+        const input = $("input[type=text]");
+        if (input && !input.value) {
+          input.value = name;
+          input.dispatchEvent(new Event("input", {bubbles: true}));
+        } else if (!input && tries > 0) setTimeout(() => refill(tries - 1), 100);
+      };
+      setTimeout(() => refill(20), 50);
+    }
+    if (response.status === 401 && url.includes("/gradio_api/")) signedOut();
     return response;
   };
 })();
 """
 
-SCRIPT = SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP))
+# Pace: the seconds this tab was visible with a key or pointer event in the last 60 s, for the item on screen; the
+# submit sends it along (app.py reads it in the submit event's `js`), and the label stores it as active_seconds.
+PACE_SCRIPT = """
+(() => {
+  "use strict";
+  const IDLE_MS = 60000;
+  let item = null, active = 0, lastInput = 0;
+  const mark = () => { lastInput = Date.now(); };
+  for (const name of ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"]) {
+    document.addEventListener(name, mark, {passive: true, capture: true});
+  }
+  setInterval(() => {
+    const now = document.querySelector("#pf-prompt [data-view]")?.dataset.item || null;
+    if (now !== item) { item = now; active = 0; }
+    if (item && document.visibilityState === "visible" && Date.now() - lastInput < IDLE_MS) active += 1;
+  }, 1000);
+  window.prefloopActiveSeconds = () => active;
+})();
+"""
+
+SCRIPT = SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)) + PACE_SCRIPT
 
 CSS = """
 .gradio-container { max-width: 1500px !important; }
@@ -247,6 +311,11 @@ kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1p
 .pf-logout button { background: none; border: 1px solid var(--border-color-primary); border-radius: 6px;
   padding: 2px 10px; cursor: pointer; color: var(--body-text-color); font: inherit; font-size: 0.85rem; }
 .pf-download { display: inline-block; margin-top: 6px; font-weight: 600; }
+.pf-scroll { overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }
+#pf-admin-labellers, #pf-admin-disputed { max-width: 100%; overflow-x: auto; }
+.pf-more summary { cursor: pointer; color: var(--color-accent); font-size: 0.85rem; margin-top: 6px; }
+.pf-bar-own .pf-fill { background: var(--color-accent); }
+#pf-progress .pf-fill-team, .pf-fill-team { background: var(--body-text-color-subdued); opacity: 0.5; }
 /* Phones: the header wraps instead of being cut off, and the A/B cards stack at full width. */
 @media (max-width: 720px) {
   .pf-header { flex-wrap: wrap; }
@@ -255,6 +324,7 @@ kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1p
   #pf-cards { flex-direction: column; }
   #pf-cards > * { width: 100%; min-width: 0 !important; }
   .pf-text { max-height: none; }
+  .pf-table th, .pf-table td { white-space: nowrap; }
 }
 """
 

@@ -4,8 +4,13 @@ output, in order), the label and admin tabs' components, and the tabs themselves
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import gradio as gr
+
+if TYPE_CHECKING:
+    from annotate.service import LabelService
+    from annotate.users import Authenticator
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,13 @@ class AdminTab:
     labellers: gr.HTML
     disputed: gr.HTML
     status: gr.HTML  # the export buttons' line: a refresh that lands after an export must not blank it
+    gold_item: gr.Textbox  # "make gold": the item id, its answer, the button
+    gold_answer: gr.Radio
+    make_gold: gr.Button
+    aggregate: gr.Radio  # majority or dawid-skene: the verdict figures and the export
+    labeller: gr.Textbox  # the switch that keeps a labeller's labels out of every verdict
+    exclude: gr.Button
+    include: gr.Button
 
     def views(self) -> list:
         """What ``admin_view`` fills, in its order (its last value, the status, aside)."""
@@ -66,3 +78,19 @@ class TabSet:
     tabs: gr.Tabs
     label: gr.Tab
     admin: gr.Tab
+
+
+@dataclass
+class Context:
+    """What every handler reads: the labelling service, the users, the guidelines text."""
+
+    service: LabelService
+    auth: Authenticator
+    guidelines: str
+
+
+def signed_in(request: gr.Request | None) -> str:
+    name = getattr(request, "username", None)
+    if not name:
+        raise gr.Error("Please sign in.")
+    return name

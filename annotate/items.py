@@ -146,12 +146,19 @@ def select_chunk(
     labels: pa.Table,
     order: str = "round",
     margins: dict[str, float] | None = None,
+    gold: pa.Array | None = None,
 ) -> _Chunk:
     """The items of ``task`` open for labelling among ``candidates`` (pairs, or completions for kto), in queue
-    order. ``prompts``/``completions`` must hold every row the candidates refer to; ``labels`` the imported labels
-    that close items."""
+    order, and the ``gold`` items among them whatever their kind. ``prompts``/``completions`` must hold every row
+    the candidates refer to; ``labels`` the imported labels that close items."""
+    gold = pa.array([], pa.string()) if gold is None else gold
     if task == "pairwise":
         rows = labelling_pairs(candidates, labels)
+        extra = pc.and_(
+            pc.is_in(candidates.column("id"), value_set=gold),
+            pc.invert(pc.is_in(candidates.column("id"), value_set=rows.column("id").combine_chunks())),
+        )
+        rows = pa.concat_tables([rows, candidates.filter(extra)])
         sides = ("completion_a", "completion_b")
     elif task == ARENA:
         rows = candidates.filter(pc.equal(candidates.column("kind"), ARENA))
@@ -162,6 +169,7 @@ def select_chunk(
             pc.not_equal(candidates.column("engine"), "gold"),
             pc.invert(pc.is_in(candidates.column("id"), value_set=closed)),
         )
+        open_ = pc.or_(open_, pc.is_in(candidates.column("id"), value_set=gold))
         rows, sides = candidates.filter(open_), ("id",)
     rows = rows.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
     with ThreadPoolExecutor(max_workers=1) as pool:  # the two hash lookups run in Arrow, outside the GIL

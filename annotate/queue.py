@@ -8,7 +8,11 @@ Rules:
   ``lease_seconds`` pass, so no more than K labellers hold an item at once;
 - a skip (a retracted label that supersedes nothing) is remembered: the item is not handed to that labeller again
   and frees its slot for someone else;
-- undo appends a retraction of the labeller's last label or skip and hands that item straight back to them.
+- undo appends a retraction of the labeller's last label or skip and hands that item straight back to them;
+- gold items (pairs with a known answer, `python -m data gold`) are mixed into each labeller's stream: before each
+  new item, a fixed draw per (labeller, items done so far) below ``gold_rate`` hands them a gold item they have no
+  record on, when one is left (never twice to one person, no K limit). Gold items stay out of the regular order,
+  the progress counts and the K rule; nothing on the screen tells them apart.
 
 A label that arrives after its lease expired is still kept (nothing labelled is lost), so an item may exceptionally
 end with K+1 labels. The class is not thread-safe: its owner (annotate.service) serialises calls.
@@ -21,6 +25,7 @@ kept up to date as labels arrive, and ``next_item`` starts at the first item not
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -82,7 +87,16 @@ class LabelQueue:
         self._base_retracted = np.zeros(0, dtype=bool)
         self._base_skip = np.zeros(0, dtype=bool)  # retracted and superseding nothing
         self._base_rows: dict[str, np.ndarray] = {}  # labeller -> their rows in _base
+        self.gold: list[str] = []  # gold items, mixed in at gold_rate
+        self._gold_set: frozenset[str] = frozenset()
+        self.gold_rate = 0.0
         self.add_items(items)
+
+    def set_gold(self, items: Iterable[str], rate: float) -> None:
+        """The gold items (in the order they are handed out) and the share of new items that are gold."""
+        self.gold = list(dict.fromkeys(items))
+        self._gold_set = frozenset(self.gold)
+        self.gold_rate = rate
 
     def add_items(self, items: Iterable[str], groups: Iterable[object] | None = None) -> None:
         items = list(items)
@@ -250,16 +264,41 @@ class LabelQueue:
                 self.hold(user, held)
                 return held
         self.held.pop(user, None)
-        votes, overlap = self.votes, self.overlap
+        item = self._next_regular(user, now)
+        if item is not None and self._gold_turn(user):
+            item = next((g for g in self.gold if self.status(user, g) is None), item)
+        if item is not None:
+            self.hold(user, item)
+        return item
+
+    def _gold_turn(self, user: str) -> bool:
+        """Whether this labeller's next item is a gold one: a fixed draw per (labeller, items done so far)."""
+        if not self.gold or self.gold_rate <= 0:
+            return False
+        done = sum(self.counts(user)[:2])
+        draw = int.from_bytes(hashlib.sha256(f"gold\0{user}\0{done}".encode()).digest()[:4], "big")
+        return draw / 2**32 < self.gold_rate
+
+    def _next_regular(self, user: str, now: float) -> str | None:
+        votes, overlap, gold = self.votes, self.overlap, self._gold_set
         while self._cursor < len(self.items) and votes.get(self.items[self._cursor], 0) >= overlap:
             self._cursor += 1
         for index in range(self._cursor, len(self.items)):
             item = self.items[index]
-            open_ = votes.get(item, 0) < overlap and self.status(user, item) is None
+            open_ = votes.get(item, 0) < overlap and self.status(user, item) is None and item not in gold
             if open_ and self._taken(item, user, now) < overlap:
-                self.hold(user, item)
                 return item
         return None
+
+    def adopt(self, user: str, item: str) -> bool:
+        """Hold ``item`` for a labeller who holds nothing (a tab that outlived a restart) when it is one the queue
+        could hand them now: open to them and not taken by others up to the overlap. True when held."""
+        if user in self.held or item not in self._index:
+            return False
+        if self.status(user, item) is not None or self._taken(item, user, self.clock()) >= self.overlap:
+            return False
+        self.hold(user, item)
+        return True
 
     def hold(self, user: str, item: str) -> None:
         """Put ``item`` on the labeller's screen and lease it to them (also used to hand back an undone item)."""

@@ -44,11 +44,28 @@ def chat_html(messages: Sequence[dict]) -> str:
     return f'<div class="pf-prompt">{turns}</div>'
 
 
+LONG_ANSWER = 2000  # characters shown before the rest of an answer folds away behind "show all"
+
+
+def long_text_block(text: str, limit: int = LONG_ANSWER) -> str:
+    """``text_block``, with what is past ``limit`` characters folded in a <details> ("show all"): a 20,000-character
+    answer no longer pushes the choices off the screen, and the keys still reach them (no focus is taken)."""
+    if len(text) <= limit + 200:  # not worth folding a few lines
+        return text_block(text)
+    cut = text.rfind("\n", limit - 400, limit)
+    cut = cut + 1 if cut > 0 else limit
+    rest = len(text) - cut
+    return (
+        f'{text_block(text[:cut])}<details class="pf-more"><summary>show all ({rest:,} more characters)</summary>'
+        f"{text_block(text[cut:])}</details>"
+    )
+
+
 def card_html(title: str, key: str, text: str, note: str = "") -> str:
     extra = f'<span class="pf-muted">{escape(note)}</span>' if note else ""
     return (
         f'<div class="pf-card"><div class="pf-card-head"><span class="pf-side">{escape(title)}</span>'
-        f"<kbd>{escape(key)}</kbd>{extra}</div>{text_block(text)}</div>"
+        f"<kbd>{escape(key)}</kbd>{extra}</div>{long_text_block(text)}</div>"
     )
 
 
@@ -57,16 +74,21 @@ def message_html(text: str, kind: str = "info") -> str:
 
 
 def progress_html(user: str, progress: dict, item_round: int | None = None) -> str:
+    """The labeller's own progress (labelled of labelled + left for them) beside the team's (items at K labels)."""
     items, done, overlap = progress["items"], progress["done"], progress["overlap"]
+    mine, remaining = progress["mine"], progress["remaining"]
     now = f"this item: round {item_round} · " if item_round is not None else ""
     share = 100 * done / items if items else 100
+    own = 100 * mine / (mine + remaining) if mine + remaining else 100
     rounds = " · ".join(f"round {r}: {c.get('done', 0)}/{c['items']}" for r, c in progress["rounds"].items())
     return (
         '<div class="pf-progress">'
-        f'<div class="pf-stat"><b>{escape(user)}</b> · {progress["mine"]} labelled · {progress["skipped"]} skipped'
-        f" · {progress['remaining']} left for you</div>"
-        f'<div class="pf-bar" title="{done} of {items} items have {overlap} label(s)">'
-        f'<div class="pf-fill" style="width:{share:.1f}%"></div></div>'
+        f'<div class="pf-stat"><b>{escape(user)}</b> · {mine} labelled · {progress["skipped"]} skipped'
+        f" · {remaining} left for you</div>"
+        f'<div class="pf-bar pf-bar-own" title="you: {mine} of {mine + remaining} items labelled">'
+        f'<div class="pf-fill" style="width:{own:.1f}%"></div></div>'
+        f'<div class="pf-bar" title="everyone: {done} of {items} items have {overlap} label(s)">'
+        f'<div class="pf-fill pf-fill-team" style="width:{share:.1f}%"></div></div>'
         f'<div class="pf-stat pf-muted">{now}everyone: {done}/{items} items done (K={overlap}) · '
         f"{progress['labels']} labels · {escape(rounds)}</div></div>"
     )
@@ -85,7 +107,8 @@ def table_html(columns: Sequence[str], rows: Sequence[Sequence[object]], empty: 
         "<tr>" + "".join(f"<td>{escape('' if v is None else str(v))}</td>" for v in row) + "</tr>"
         for row in rows
     )
-    return f'<table class="pf-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    table = f'<table class="pf-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div class="pf-scroll">{table}</div>'  # scrolls sideways on a phone instead of being cut off
 
 
 def cards_html(cards: Sequence[tuple[str, str, str]]) -> str:

@@ -33,10 +33,12 @@ from annotate.queue import LabelQueue
 from data import store
 from data.aggregate import keep_rows, latest_positions
 from data.annotators import machine_column
+from data.errors import PrefloopError
 from data.files import WriteError
+from data.gold import current_gold
 from data.group_commit import BackgroundCompactor, GroupCommit
 from data.machine import machine_certainty, machine_picks
-from data.records import Label
+from data.records import Label, now
 from data.schemas import CHOICES, LABELS, SCHEMAS
 from data.selection import uncertainty_margins
 from data.workspace import Workspace
@@ -46,6 +48,14 @@ __all__ = ["ORDERS", "Item", "LabelService", "NotSaved", "Shown", "StaleItem", "
 
 SIDE_CHOICES = ("left", "right", "tie", "both_bad")  # what a pairwise labeller picks, by screen position
 HIDDEN_SHARE = 0.2  # --suggest: the share of (item, labeller) that does not see the machine's pick
+MAX_GOLD_RATE = 0.5
+
+
+def check_gold_rate(rate: float) -> float:
+    """``--gold-rate`` lies in [0, MAX_GOLD_RATE] (more gold than that would measure labellers, not label data)."""
+    if not 0 <= rate <= MAX_GOLD_RATE:
+        raise PrefloopError(f"--gold-rate {rate}: must be in [0, {MAX_GOLD_RATE}]")
+    return rate
 
 
 class StaleItem(ValueError):
@@ -113,8 +123,10 @@ class LabelService:
         clock: Callable[[], float] = time.monotonic,
         order: str = "round",
         suggest: bool = False,
+        gold_rate: float = 0.0,
     ):
         check_order(task, order)
+        self.gold_rate = check_gold_rate(gold_rate)
         # view: what is served (a task, or the arena's pairs); task: what the labels record (arena: pairwise)
         self.workspace, self.view, self.task, self.order = workspace, task, label_task(task), order
         self.suggest = suggest and task == "pairwise"
@@ -126,6 +138,7 @@ class LabelService:
         self._reload_lock = threading.Lock()  # one reload at a time
         self._user_locks: dict[str, threading.Lock] = {}
         self._shown_at: dict[tuple[str, str], float] = {}
+        self._served_at: dict[tuple[str, str], object] = {}  # wall time each item was first handed out
         self._loaded_at = float("-inf")
         self._seen: dict[str, set[str]] = {name: set() for name in SCHEMAS}  # part files already read
         self._tables: dict[str, pa.Table] = {}  # prompts, completions and import labels read so far
@@ -167,6 +180,7 @@ class LabelService:
                     with self._lock:
                         self.picks = picks
             human = keep_rows(labels, pc.invert(machine))
+            gold = current_gold(self.workspace.read("gold"), self.task).column("item_id").combine_chunks()
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # The first read of a large workspace: the labellers' latest records are found while the items
                 # are chosen (both run in Arrow and numpy, outside the GIL).
@@ -179,8 +193,9 @@ class LabelService:
                     self._tables["imported"],
                     self.order,
                     margins,
+                    gold,
                 )
-                self._apply(chunk, human, latest and latest.result())
+                self._apply(chunk, human, latest and latest.result(), gold.to_pylist())
         return len(self.items)
 
     def _read_new(self, name: str) -> pa.Table:
@@ -198,16 +213,19 @@ class LabelService:
         # Rows read twice are harmless here: lookups take the first, items and labels are keyed by id.
         return table
 
-    def _apply(self, chunk, labels: pa.Table, latest=None) -> None:
+    def _apply(self, chunk, labels: pa.Table, latest=None, gold: list[str] = ()) -> None:
         first = not self._known
         if not first and labels.num_rows:
             known = pa.chunked_array(self._known, pa.string()).combine_chunks()
             labels = labels.filter(pc.invert(pc.is_in(labels.column("id"), value_set=known)))
         self._known.append(labels.column("id").combine_chunks())
         records = [] if first else [Label(**row) for row in labels.sort_by("created_at").to_pylist()]
+        is_gold = set(gold)
         with self._lock:
             ids, rounds = self.items.extend(chunk)
-            self.queue.add_items(ids, rounds)
+            regular = [(i, r) for i, r in zip(ids, rounds) if i not in is_gold]
+            self.queue.add_items([i for i, _ in regular], [r for _, r in regular])
+            self.queue.set_gold([g for g in gold if g in self.items], self.gold_rate)
             if first:
                 self.queue.load(labels, latest)
             for label in records:
@@ -221,6 +239,7 @@ class LabelService:
         previous = self.queue.label_of(user, item_id)
         previous = previous if previous is not None and not previous.retracted else None
         self._shown_at.setdefault((user, item_id), self.clock())
+        self._served_at.setdefault((user, item_id), now())
         left = left_side(item_id, user) if self.task == "pairwise" else None
         pick, mode = self._suggestion(user, item_id)
         return Shown(self.items[item_id], left, previous, pick if mode == "shown" else None, mode)
@@ -247,7 +266,9 @@ class LabelService:
 
     def _check_held(self, user: str, item_id: str) -> None:
         with self._lock:
-            if self.queue.held.get(user) != item_id:
+            # A tab that outlived a restart (nothing held in memory yet) keeps its item while that is still open
+            # to this labeller: the submit counts, as if the page had been loaded again.
+            if self.queue.held.get(user) != item_id and not self.queue.adopt(user, item_id):
                 raise StaleItem(f"item {item_id} is no longer on your screen (saved already, or another tab)")
 
     def _write_labels(self, labels: list[Label]) -> None:
@@ -262,19 +283,27 @@ class LabelService:
         try:
             self._commits.commit(label)  # shares a part and an fsync with labels submitted at the same time
         except WriteError as exc:
-            raise NotSaved(str(exc)) from exc
+            raise NotSaved(exc.reason) from exc  # "the disk is full": no server path on a labeller's screen
         except OSError as exc:
-            raise NotSaved(f"the label could not be written ({exc})") from exc
+            raise NotSaved(f"the label could not be written ({exc.strerror or 'an OS error'})") from exc
         with self._lock:
             self.queue.record(label)
             self._shown_at.pop((label.annotator, label.item_id), None)
+            self._served_at.pop((label.annotator, label.item_id), None)
         self._compactor.poke()
         return label
 
     def submit(
-        self, user: str, item_id: str, choice: str, strength: int | None = None, note: str = ""
+        self,
+        user: str,
+        item_id: str,
+        choice: str,
+        strength: int | None = None,
+        note: str = "",
+        active_seconds: float | None = None,
     ) -> Label:
-        """Durably record this labeller's label on the item on their screen (an edit if they had one)."""
+        """Durably record this labeller's label on the item on their screen (an edit if they had one);
+        ``active_seconds``: the browser's count of seconds the labeller was active on it."""
         with self._user_lock(user):
             self._check_held(user, item_id)
             left = left_side(item_id, user) if self.task == "pairwise" else None
@@ -290,6 +319,7 @@ class LabelService:
             with self._lock:
                 previous = self.queue.label_of(user, item_id)
                 started = self._shown_at.get((user, item_id))
+                served_at = self._served_at.get((user, item_id))
             seconds = None if started is None else max(0.0, self.clock() - started)
             with self._lock:
                 suggestion = self._suggestion(user, item_id)[1]
@@ -304,6 +334,8 @@ class LabelService:
                 supersedes=previous.id if previous else None,
                 left=left,
                 suggestion=suggestion,
+                served_at=served_at,
+                active_seconds=None if active_seconds is None else max(0.0, float(active_seconds)),
             )
             return self._append(label)
 
@@ -351,7 +383,7 @@ class LabelService:
                 "skipped": skipped,
                 "remaining": remaining,
                 "labels": queue.total_votes,
-                "items": len(self.items),
+                "items": len(queue.items),  # gold items are not part of the job
                 "done": queue.full,
                 "overlap": queue.overlap,
                 "rounds": rounds,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from annotate.users import User
 from data.errors import PrefloopError
+from data.files import NotAFileError, atomic_write, create_once, open_regular
 
 KEY_FILE, LOGOUTS_FILE = "session.key", "logouts.json"
 
@@ -30,24 +31,30 @@ class SessionError(PrefloopError):
 
 
 def load_key(path: Path) -> bytes:
-    """The workspace's session key, created on first use with mode 0600 (never readable by anyone else)."""
+    """The workspace's session key: an existing one is only read (a read-only workspace keeps working); a missing
+    one is created whole (temp file, fsync, link into place) with mode 0600, so a full disk leaves no key or a
+    whole one, never an empty file that every later start refuses."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
         return _read_key(path)
+    except FileNotFoundError:
+        pass
     key = secrets.token_bytes(32)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key.hex() + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    return key
+    try:
+        created = create_once(path, lambda handle: handle.write(key.hex().encode() + b"\n"), mode=0o600)
+    except OSError as exc:  # WriteError: one line saying why
+        raise SessionError(f"cannot create the session key: {exc}") from None
+    return key if created else _read_key(path)  # another process created it first: use theirs
 
 
 def _read_key(path: Path) -> bytes:
-    mode = path.stat().st_mode
+    try:
+        with open_regular(path) as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            text = handle.read(200).decode("ascii", errors="replace").strip()
+    except NotAFileError as exc:
+        raise SessionError(str(exc)) from None
     if mode & 0o077:
         raise SessionError(f"{path}: readable by others (mode {mode & 0o777:o}); run `chmod 600 {path}`")
-    text = path.read_text(encoding="ascii", errors="replace").strip()
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
         raise SessionError(f"{path}: not a session key (64 hex digits); delete it to sign everyone out")
     return bytes.fromhex(text)
@@ -75,9 +82,12 @@ class Sessions:
         self._key, self.users, self.idle_seconds, self.clock = key, users, idle_seconds, clock
         self._logouts_path = logouts
         self._not_before: dict[str, int] = {}
-        if logouts is not None and logouts.is_file():
+        if logouts is not None and (logouts.is_file() or logouts.is_symlink()):
             try:
-                self._not_before = {str(k): int(v) for k, v in json.loads(logouts.read_text()).items()}
+                with open_regular(logouts) as handle:
+                    self._not_before = {str(k): int(v) for k, v in json.load(handle).items()}
+            except NotAFileError as exc:
+                raise SessionError(str(exc)) from None
             except (OSError, ValueError, TypeError, AttributeError) as exc:
                 raise SessionError(
                     f"{logouts}: unreadable ({exc}); delete it to forget past logouts"
@@ -139,11 +149,6 @@ class Sessions:
             return None
         self._not_before[parsed[0]] = self._now()
         if self._logouts_path is not None:
-            tmp = self._logouts_path.with_name(f".{self._logouts_path.name}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self._not_before, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self._logouts_path)
+            record = json.dumps(self._not_before).encode()
+            atomic_write(self._logouts_path, lambda handle: handle.write(record), mode=0o600)
         return parsed[0]

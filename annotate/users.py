@@ -15,6 +15,7 @@ import hmac
 import json
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -178,20 +179,31 @@ class Authenticator:
 
 @dataclass(frozen=True)
 class LoginLimits:
-    """How many wrong passwords are tolerated before sign-in is refused (the `--login-*` flags)."""
+    """How wrong passwords are answered (the `--login-*` flags)."""
 
     attempts: int = 10  # failures of one user name before its lock-out
-    address_attempts: int = 50  # failures from one client address (any names) before its lock-out
+    address_attempts: int = (
+        50  # failures from one client address (any names) before its wrong answers slow down
+    )
     lockout_seconds: float = 900.0  # how long a lock-out lasts; failures older than this are forgotten
     backoff_seconds: float = 1.0  # after a name's k-th failure its next try waits backoff * 2**(k-1) s
+    address_delay_max: float = 10.0  # the longest a wrong answer to a guessing address is held back
+
+
+REPORT_SECONDS = 60.0  # refused sign-ins are logged once per name per this long, with a count
 
 
 class LoginThrottle:
-    """Failed sign-ins per user name and per client address; pure state, the caller asks before checking a password.
+    """Failed sign-ins per user name and per client address; the caller reserves an attempt before the check.
 
-    A name backs off exponentially and is locked out after ``attempts`` failures; an address (one guesser trying many
-    names) is locked out after ``address_attempts``. A refused attempt costs no password check. Failures older than
-    the lock-out window are forgotten, and at most ``max_keys`` keys are kept, so guessed names cannot fill memory.
+    ``begin`` is the check-and-count in one step under a lock: it counts the attempt against the name before the
+    password is checked, so concurrent guesses see each other and at most ``attempts`` of them are ever checked
+    (a right password clears the count again). A name backs off exponentially and is locked out after
+    ``attempts`` failures. An address is never locked: a labeller behind the same proxy or office NAT as a guesser
+    must still sign in with the right password. Instead, once an address has ``address_attempts`` failures, its
+    wrong answers are held back (``delay``), doubling up to ``address_delay_max``. A refused attempt costs no
+    password check. Failures older than the lock-out window are forgotten, and at most ``max_keys`` keys are kept,
+    so guessed names cannot fill memory.
     """
 
     def __init__(
@@ -199,6 +211,10 @@ class LoginThrottle:
     ):
         self.limits, self.clock, self.max_keys = limits, clock, max_keys
         self._failures: dict[tuple[str, str], tuple[int, float]] = {}  # (kind, key) -> (count, last failure)
+        self._refusals: dict[
+            str, tuple[int, float]
+        ] = {}  # name -> (refused since the last report, report time)
+        self._lock = threading.Lock()
 
     def _count(self, key: tuple[str, str], now: float) -> tuple[int, float]:
         count, last = self._failures.get(key, (0, now))
@@ -207,9 +223,8 @@ class LoginThrottle:
             return 0, now
         return count, last
 
-    def wait(self, user: str, address: str) -> float:
-        """Seconds until this name may try from this address (0.0: now)."""
-        limits, now = self.limits, self.clock()
+    def _wait(self, user: str, now: float) -> float:
+        limits = self.limits
         count, last = self._count(("user", user), now)
         if count >= limits.attempts:
             until = last + limits.lockout_seconds
@@ -217,25 +232,62 @@ class LoginThrottle:
             until = last + min(limits.backoff_seconds * 2 ** (count - 1), limits.lockout_seconds)
         else:
             until = now
-        count, last = self._count(("address", address), now)
-        if count >= limits.address_attempts:
-            until = max(until, last + limits.lockout_seconds)
         return max(0.0, until - now)
 
-    def failed(self, user: str, address: str) -> int:
-        """Record a wrong password; the name's failure count."""
-        now = self.clock()
-        if len(self._failures) >= self.max_keys:
-            for key in [
-                k for k, (_, last) in self._failures.items() if now - last >= self.limits.lockout_seconds
-            ]:
-                del self._failures[key]
-            while len(self._failures) > self.max_keys - 2:  # still full: forget the oldest (room for 2 keys)
-                del self._failures[min(self._failures, key=lambda k: self._failures[k][1])]
-        for key in (("user", user), ("address", address)):
-            self._failures[key] = (self._count(key, now)[0] + 1, now)
-        return self._failures[("user", user)][0]
+    def wait(self, user: str) -> float:
+        """Seconds until this name may try again (0.0: now)."""
+        with self._lock:
+            return self._wait(user, self.clock())
+
+    def begin(self, user: str) -> float:
+        """Reserve one attempt for ``user``: 0.0 when its password may be checked now (the attempt is counted
+        as a failure until ``succeeded``), else the seconds to wait (nothing counted, nothing to check)."""
+        with self._lock:
+            now = self.clock()
+            wait = self._wait(user, now)
+            if wait == 0:
+                self._bump(("user", user), now)
+            return wait
+
+    def failed(self, user: str, address: str) -> tuple[int, float]:
+        """A reserved attempt had a wrong password: (the name's failure count, seconds to hold the answer back)."""
+        with self._lock:
+            now = self.clock()
+            count = self._bump(("address", address), now)
+            excess = count - self.limits.address_attempts
+            delay = 0.0 if excess < 0 else min(self.limits.address_delay_max, 0.1 * 2.0 ** min(excess, 30))
+            return self._count(("user", user), now)[0], delay
 
     def succeeded(self, user: str) -> None:
         """A right password clears the name's failures (not the address's: one account must not reset guessing)."""
-        self._failures.pop(("user", user), None)
+        with self._lock:
+            self._failures.pop(("user", user), None)
+
+    def refused(self, user: str) -> int:
+        """Count a refused attempt; the number to report now (once per name per ``REPORT_SECONDS``), else 0."""
+        with self._lock:
+            now = self.clock()
+            count, reported = self._refusals.get(user, (0, now - REPORT_SECONDS))
+            count += 1
+            if now - reported >= REPORT_SECONDS:
+                self._refusals[user] = (0, now)
+                return count
+            if user in self._refusals or len(self._refusals) < self.max_keys:
+                self._refusals[user] = (count, reported)
+            return 0
+
+    def _bump(self, key: tuple[str, str], now: float) -> int:
+        if len(self._failures) >= self.max_keys:
+            self._forget(now)
+        count = self._count(key, now)[0] + 1
+        self._failures[key] = (count, now)
+        return count
+
+    def _forget(self, now: float) -> None:
+        stale = [k for k, (_, last) in self._failures.items() if now - last >= self.limits.lockout_seconds]
+        for key in stale:
+            del self._failures[key]
+        while len(self._failures) > self.max_keys - 2:  # still full: forget the oldest (room for 2 keys)
+            del self._failures[min(self._failures, key=lambda k: self._failures[k][1])]
+        if len(self._refusals) >= self.max_keys:
+            self._refusals.clear()

@@ -1,10 +1,12 @@
 """The HTTP edge of the app: an ASGI middleware in front of Gradio's routes.
 
 Gradio serves the pages and events; ``Guard`` adds what it lacks for a labelling team on a shared network:
-- sign-in (``POST /login``, the form Gradio's login page posts): throttled per user name and per client address
-  (``users.LoginThrottle``), the scrypt check in a worker thread (one at a time) so guessing never stalls the event
-  loop, failures logged, and a signed session cookie (``sessions.Sessions``: HttpOnly, SameSite=Lax) that a restart
-  keeps valid; ``POST /logout`` ends the user's sessions;
+- sign-in (``POST /login``, the form Gradio's login page posts): each attempt is reserved and counted before its
+  password is checked (``users.LoginThrottle``), so concurrent guesses are throttled like sequential ones; a name is
+  locked out after its failures, a guessing address only slowed down; the scrypt check runs on a thread of its own
+  (one at a time) so guessing stalls neither the event loop nor the labellers' handlers; failures logged, refusals
+  once a minute per name with a count; a signed session cookie (``sessions.Sessions``: HttpOnly, SameSite=Lax)
+  that a restart keeps valid; ``POST /logout`` (or ``GET``) ends the user's sessions;
 - the session's idle clock: a page load or an event refreshes the cookie;
 - security headers on every response (a CSP whose script nonce is added to Gradio's own page, frame-ancestors
   'none' and X-Frame-Options DENY, nosniff, Referrer-Policy) and the app's script, served from ``/prefloop/app.js``;
@@ -14,10 +16,13 @@ Gradio serves the pages and events; ``Guard`` adds what it lacks for a labelling
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import re
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -51,6 +56,14 @@ CSP = (
 )
 
 
+def trust_forwarded_for(proxy: str | None) -> None:
+    """Let uvicorn take the client address from X-Forwarded-For only when the peer is ``proxy`` (--trusted-proxy).
+
+    Gradio builds uvicorn's config without ``forwarded_allow_ips``, so uvicorn reads FORWARDED_ALLOW_IPS, which it
+    defaults to loopback: any local client could then name any address. Set before the server starts."""
+    os.environ["FORWARDED_ALLOW_IPS"] = proxy or ""
+
+
 class Guard:
     """ASGI middleware; ``check(name, password) -> bool`` verifies a password, ``is_admin(name)`` the admin flag."""
 
@@ -67,7 +80,9 @@ class Guard:
         self.app, self.sessions, self.throttle = app, sessions, throttle
         self.check, self.is_admin, self.exports = check, is_admin, exports
         self.script = script.encode()
-        self._checks = anyio.CapacityLimiter(1)  # one scrypt at a time: guesses queue, labellers keep a core
+        # Password checks run on a thread of their own, one at a time: a burst of guesses queues there and takes
+        # one core, while the threads that serve labellers' submits (Gradio's) never wait behind an scrypt.
+        self._checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefloop-scrypt")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -79,7 +94,7 @@ class Guard:
         refreshed = None
         if method == "POST" and path.rstrip("/") == "/login":
             response = await self.login(request)
-        elif method == "POST" and path.rstrip("/") == "/logout":
+        elif method in ("GET", "POST") and path.rstrip("/") == "/logout":
             response = self.logout(request, token)
         elif path == SCRIPT_PATH:
             response = Response(
@@ -115,17 +130,24 @@ class Guard:
             return PlainTextResponse("login form too large", status_code=413)
         form = await request.form()
         name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+        # The peer's address: uvicorn rewrites it from X-Forwarded-For only for --trusted-proxy (app.launch).
         address = request.client.host if request.client else "?"
-        wait = self.throttle.wait(name, address)
+        wait = self.throttle.begin(name)  # check and count in one step: concurrent guesses see each other
         if wait > 0:
-            log.warning("sign-in refused for %r from %s: throttled for %.0f s more", name, address, wait)
+            refused = self.throttle.refused(name)
+            if refused:
+                log.warning(
+                    "sign-in refused for %r: throttled (%d refused in the last minute)", name, refused
+                )
             detail = f"Too many failed sign-ins: try again in {wait:.0f} s."
             return JSONResponse({"detail": detail}, 429, {"retry-after": str(int(wait) + 1)})
-        if not await anyio.to_thread.run_sync(self.check, name, password, limiter=self._checks):
-            failures = self.throttle.failed(name, address)
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(self._checks, self.check, name, password):
+            failures, delay = self.throttle.failed(name, address)
             log.warning(
                 "sign-in failed for %r from %s (%d recent failures of this name)", name, address, failures
             )
+            await anyio.sleep(delay)  # a guessing address is slowed down, never locked out
             return JSONResponse({"detail": "Incorrect credentials."}, 400)
         self.throttle.succeeded(name)
         log.info("%s signed in from %s", name, address)

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_annotate.py --labellers 50 --labels-each 20
     python benchmarks/bench_annotate.py --labellers 4 --labels-each 50 --think 0.05 --guessers 4   # under attack
+    python benchmarks/bench_annotate.py --labellers 8 --labels-each 60 --think 0.1 --burst 150    # a guessing burst
 
 The app runs in a child process (as `python -m annotate` would); each labeller logs in through Gradio's /login,
 then loads its item and submits labels through the app's own endpoints (/gradio_api/call/load and /submit), one
@@ -10,7 +11,8 @@ the result event) and inside the server (the whole submit handler, and the durab
 lost/duplicated labels found by comparing every acknowledged label with the DPO Parquet exported afterwards.
 With ``--guessers N``, N more clients post wrong passwords to /login, flat out, while the labellers work; the server
 runs with lock-outs high enough that every guess pays a full scrypt check (the worst case for the labellers), and
-the report adds how many guesses were checked and refused.
+the report adds how many guesses were checked and refused. With ``--burst N``, N wrong passwords arrive at once
+(the app's default throttling) and the report adds the labellers' submit p99 over the submits that overlapped it.
 """
 
 from __future__ import annotations
@@ -200,7 +202,7 @@ async def labeller(
             if "Saved to disk" not in json.dumps(view):
                 raise RuntimeError(f"{name}: submit of {item} not acknowledged")
             acked.append((name, item))
-            client_ms.append(ms)
+            client_ms.append((time.perf_counter() - ms / 1000, ms))
 
 
 async def guesser(url: str, name: str, done: asyncio.Event, outcomes: list) -> None:
@@ -215,8 +217,26 @@ async def guesser(url: str, name: str, done: asyncio.Event, outcomes: list) -> N
             n += 1
 
 
-async def drive(url: str, labellers: int, labels_each: int, think: float, guessers: int = 0):
-    acked, client_ms, start, outcomes = [], [], StartLine(labellers), []
+async def burst(url: str, requests: int, names: int, after: float, window: list, outcomes: list) -> None:
+    """``requests`` wrong passwords at once (over ``names`` user names that exist nowhere), ``after`` seconds into
+    the labelling; ``window`` gets the burst's (start, end)."""
+    import httpx
+
+    await asyncio.sleep(after)
+    limits = httpx.Limits(max_connections=requests)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+
+        async def one(i: int) -> int:
+            form = {"username": f"guessed{i % names}", "password": f"guess-{i}"}
+            return (await client.post("/login", data=form)).status_code
+
+        began = time.perf_counter()
+        outcomes += await asyncio.gather(*(one(i) for i in range(requests)))
+        window.append((began, time.perf_counter()))
+
+
+async def drive(url: str, labellers: int, labels_each: int, think: float, guessers: int = 0, burst_of=None):
+    acked, client_ms, start, outcomes, window = [], [], StartLine(labellers), [], []
     tasks = [
         asyncio.create_task(labeller(url, f"user{i:02d}", labels_each, think, acked, client_ms, start))
         for i in range(labellers)
@@ -224,13 +244,15 @@ async def drive(url: str, labellers: int, labels_each: int, think: float, guesse
     await asyncio.wait([asyncio.create_task(start.all_ready.wait()), *tasks], return_when="FIRST_COMPLETED")
     done = asyncio.Event()
     guessing = [asyncio.create_task(guesser(url, f"user{i:02d}", done, outcomes)) for i in range(guessers)]
+    if burst_of:
+        guessing.append(asyncio.create_task(burst(url, *burst_of, window, outcomes)))
     began = time.perf_counter()
     start.go.set()
     await asyncio.gather(*tasks)
     seconds = time.perf_counter() - began
     done.set()
     await asyncio.gather(*guessing)
-    return acked, client_ms, seconds, outcomes
+    return acked, client_ms, seconds, outcomes, window
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,6 +268,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--guessers", type=int, default=0, help="clients posting wrong passwords meanwhile (a login attack)"
     )
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=0,
+        help="wrong passwords sent at once, --burst-after s into the labelling (the app's default lock-outs)",
+    )
+    parser.add_argument("--burst-names", type=int, default=1, help="user names the burst guesses")
+    parser.add_argument("--burst-after", type=float, default=2.0, help="seconds before the burst starts")
     parser.add_argument(
         "--serve", nargs=4, metavar=("WS", "PORT", "TIMINGS", "GUESS"), help=argparse.SUPPRESS
     )
@@ -285,8 +315,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     assert child.stdout.readline().strip() == "READY"
     try:
-        acked, client_ms, seconds, guesses = asyncio.run(
-            drive(f"http://127.0.0.1:{port}", args.labellers, args.labels_each, args.think, args.guessers)
+        burst_of = (args.burst, args.burst_names, args.burst_after) if args.burst else None
+        url = f"http://127.0.0.1:{port}"
+        acked, client_ms, seconds, guesses, window = asyncio.run(
+            drive(url, args.labellers, args.labels_each, args.think, args.guessers, burst_of)
         )
     finally:
         child.stdin.write("quit\n")
@@ -307,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         f"think {args.think:g} s, {args.labellers} labellers x {args.labels_each} labels: {len(acked)} acknowledged in {seconds:.1f} s "
         f"({len(acked) / seconds:.0f} labels/s)"
     )
+    during = [ms for at, ms in client_ms if window and at < window[0][1] and at + ms / 1000 > window[0][0]]
+    client_ms = [ms for _, ms in client_ms]
     for name, values in (
         ("client submit (HTTP round trip)", client_ms),
         ("server submit handler", server["handler_ms"]),
@@ -315,6 +349,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name}: p50 {percentile(values, 50):.1f} ms, p99 {percentile(values, 99):.1f} ms, "
             f"mean {statistics.fmean(values):.1f} ms (n={len(values)})"
+        )
+    if window:
+        began, ended = window[0]
+        print(
+            f"burst of {args.burst} wrong passwords over {args.burst_names} name(s): answered in "
+            f"{ended - began:.2f} s, {guesses.count(400)} checked, {guesses.count(429)} refused; other labellers' "
+            f"submits during it: p99 {percentile(during, 99) if during else float('nan'):.1f} ms (n={len(during)})"
         )
     if args.guessers:
         print(

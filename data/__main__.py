@@ -5,6 +5,8 @@ python -m data init -w ws
 python -m data import -w ws --sample dpo       # or: import -w ws FILE [FILE ...]
 python -m data export -w ws --format dpo       # TRL-ready Parquet in ws/exports/
 python -m data stats -w ws
+python -m data stats -w ws --labellers --aggregate dawid-skene   # each labeller's quality and pace
+python -m data gold -w ws --from-split test    # gold items mixed into labellers' queues (or FILE, --pair/--answer)
 python -m data validate -w ws
 python -m data compact -w ws
 python -m data merge -w ws ws-shard2 ws-shard3   # rows sampled on other machines
@@ -18,7 +20,6 @@ import json
 import logging
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,156 +27,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.cli import add_subcommands, options_parser, run_cli
+from data.commands import SUBCOMMANDS
 from data.config import build
 from data.errors import PrefloopError
-from data.export import FORMATS as EXPORT_FORMATS
 from data.export import dpo_table, kto_table, to_sft, write_parquet
-from data.imports import FORMATS as IMPORT_FORMATS
-from data.imports import ON_ERROR, ImportOptions, Loaded, check_file, log_import, write_records
-from data.leaderboard import ARENA, PEOPLE, board_json, board_lines, leaderboard, plot_leaderboard
+from data.gold import gold_from_file, gold_from_split, mark_gold, read_gold, remove_gold
+from data.imports import ImportOptions, Loaded, check_file, log_import, write_records
+from data.labellers import labeller_lines
+from data.leaderboard import board_json, board_lines, leaderboard, plot_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
-from data.provision import EMBEDDED, SAMPLES, provision_model, provision_samples, sample_path
-from data.schemas import PAIR_KINDS, SPLITS
-from data.selection import LABEL_SOURCES, choose_labels
-from data.stats import AGGREGATED, integrity_problems, workspace_stats
+from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
+from data.selection import choose_labels, excluded_labellers, without_labellers
+from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
-
-EXPORT_KINDS = tuple(k for k in PAIR_KINDS if k != ARENA)  # arena pairs are evaluation data: out unless asked
-WORKSPACE = field(metadata={"help": "workspace directory", "short": "-w", "required": True})
-
-
-@dataclass(frozen=True)
-class ProvisionOptions:
-    model: tuple[str, ...] = field(
-        default=(), metadata={"help": "model short name(s)", "choices": sorted(EMBEDDED), "repeat": True}
-    )
-    no_samples: bool = field(default=False, metadata={"help": "skip the sample data", "switch": True})
-
-
-@dataclass(frozen=True)
-class WorkspaceOptions:
-    workspace: Path = WORKSPACE
-
-
-@dataclass(frozen=True)
-class ImportCommand:
-    workspace: Path = WORKSPACE
-    files: tuple[Path, ...] = field(
-        default=(), metadata={"help": "JSON, JSONL, Parquet, CSV or a datasets folder", "positional": True}
-    )
-    sample: tuple[str, ...] = field(
-        default=(), metadata={"help": "a provisioned sample set", "choices": sorted(SAMPLES), "repeat": True}
-    )
-    format: str = field(
-        default="auto", metadata={"help": "record format (default: detect)", "choices": IMPORT_FORMATS}
-    )
-    source: str | None = field(
-        default=None, metadata={"help": "source name recorded on every row (default: the file name)"}
-    )
-    split: str = field(default="train", metadata={"help": "split for rows that name none", "choices": SPLITS})
-    test_fraction: float = field(
-        default=0.0, metadata={"help": "hold out this fraction of prompts as test, in [0, 1)"}
-    )
-    on_error: str = field(
-        default="fail",
-        metadata={
-            "help": "a bad record stops the import (fail), or is left out, counted and listed in WS/imports/ "
-            "(skip)",
-            "choices": ON_ERROR,
-        },
-    )
-    unlabelled: bool = field(
-        default=False,
-        metadata={
-            "help": "store no preference/label: chosen and rejected become a pair for labellers (KTO rows: "
-            "items)",
-            "switch": True,
-        },
-    )
-    pairs_per_prompt: int = field(
-        default=1,
-        metadata={
-            "help": "pairs made among a prompt's candidate completions (0: every pair), as for sampled "
-            "completions"
-        },
-    )
-    non_text: str = field(
-        default="fail",
-        metadata={
-            "help": "a non-text content part (image, tool call) is an error (fail) or left out and counted "
-            "(drop)",
-            "choices": ("fail", "drop"),
-        },
-    )
-
-
-@dataclass(frozen=True)
-class ExportCommand:
-    workspace: Path = WORKSPACE
-    format: str = field(default="dpo", metadata={"choices": EXPORT_FORMATS, "required": True})
-    out: Path | None = field(
-        default=None, metadata={"help": "output file (default: WS/exports/<format>[-<split>].parquet)"}
-    )
-    split: str | None = field(
-        default=None, metadata={"help": "only prompts of this split (default: all)", "choices": SPLITS}
-    )
-    labels: str = field(
-        default="auto",
-        metadata={
-            "help": "whose labels decide (as train --labels): auto = people's where a pair has one, else "
-            "judges' and reward models'; human; machine; all",
-            "choices": LABEL_SOURCES,
-        },
-    )
-    kinds: tuple[str, ...] = field(
-        default=EXPORT_KINDS,
-        metadata={
-            "help": f"dpo: pair kinds exported (default: {' '.join(EXPORT_KINDS)}; arena pairs are evaluation "
-            "data)",
-            "choices": PAIR_KINDS,
-        },
-    )
-
-
-@dataclass(frozen=True)
-class LeaderboardCommand:
-    workspace: Path = WORKSPACE
-    by: str = field(
-        default=PEOPLE,
-        metadata={"help": "whose votes: people (default), judge:NAME or rm:ID (a machine labeller)"},
-    )
-    json: bool = field(default=False, metadata={"help": "print JSON", "switch": True})
-    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples of the prompts"})
-    seed: int = field(default=0, metadata={"help": "bootstrap seed"})
-
-
-@dataclass(frozen=True)
-class StatsCommand:
-    workspace: Path = WORKSPACE
-    json: bool = field(default=False, metadata={"help": "print JSON", "switch": True})
-
-
-@dataclass(frozen=True)
-class MergeCommand:
-    workspace: Path = WORKSPACE
-    others: tuple[Path, ...] = field(
-        default=(),
-        metadata={"help": "workspace folders to merge in", "positional": True, "required": True},
-    )
-
-
-SUBCOMMANDS: dict[str, tuple[type, str]] = {
-    "provision": (ProvisionOptions, "convert the embedded default model and fetch sample data"),
-    "init": (WorkspaceOptions, "create an empty workspace"),
-    "import": (ImportCommand, "import prompts, gold answers, preferences or KTO labels"),
-    "export": (ExportCommand, "write a TRL-ready Parquet table (TRL's own column names)"),
-    "stats": (StatsCommand, "counts, label distribution, agreement, model lineage"),
-    "leaderboard": (LeaderboardCommand, "Bradley–Terry strengths of the arena's models from blind votes"),
-    "validate": (WorkspaceOptions, "read every file against the schemas and check references"),
-    "compact": (WorkspaceOptions, "merge each table's part files into one"),
-    "merge": (MergeCommand, "add the rows of other workspaces (e.g. shards sampled elsewhere)"),
-}
 
 
 def build_parser(prog: str = "python -m data") -> argparse.ArgumentParser:
@@ -214,6 +79,7 @@ def cmd_import(args: Any) -> int:
         args.unlabelled,
         args.non_text,
         args.pairs_per_prompt,
+        args.max_record_bytes,
     )
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
     loaded = [check_file(path, options) for path in files]
@@ -262,17 +128,24 @@ def cmd_export(args: Any) -> int:
     def read(name: str) -> pa.Table:
         return workspace.read(name, EXPORT_COLUMNS[args.format].get(name))
 
+    verdicts = {"split": args.split, "method": args.aggregate}
+    excluded = excluded_labellers(workspace.path, args.exclude_labeller)  # and the admin tab's switch
     if args.format == "sft":
         rows, counts = to_sft(read("prompts").to_pandas(), args.split)
     elif args.format == "kto":
-        labels, completions = read("labels"), read("completions")  # children first (Workspace.read)
-        labels = choose_labels(labels, args.labels)
-        rows, counts = kto_table(read("prompts"), completions, labels, split=args.split)
-    else:
-        labels, pairs, completions = read("labels"), read("pairs"), read("completions")
-        labels = choose_labels(labels, args.labels)
+        gold, labels, completions = read_gold(workspace, "kto"), read("labels"), read("completions")
+        labels = choose_labels(without_labellers(labels, excluded), args.labels)
+        rows, counts = kto_table(read("prompts"), completions, labels, gold=gold, **verdicts)
+    else:  # children first (Workspace.read)
+        gold, labels, pairs, completions = (
+            read_gold(workspace),
+            read("labels"),
+            read("pairs"),
+            read("completions"),
+        )
+        labels = choose_labels(without_labellers(labels, excluded), args.labels)
         pairs = pairs.filter(pc.is_in(pairs.column("kind"), pa.array(list(args.kinds))))
-        rows, counts = dpo_table(read("prompts"), completions, pairs, labels, split=args.split)
+        rows, counts = dpo_table(read("prompts"), completions, pairs, labels, gold=gold, **verdicts)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not len(rows):
         raise PrefloopError(f"{args.workspace}: nothing to export as {args.format} ({summary})")
@@ -283,7 +156,12 @@ def cmd_export(args: Any) -> int:
 
 
 def cmd_stats(args: Any) -> int:
-    stats = workspace_stats(Workspace(args.workspace))
+    workspace = Workspace(args.workspace)
+    if args.labellers:
+        report = labeller_report(workspace, tuple(args.exclude_labeller))
+        print(json.dumps(report, indent=2) if args.json else "\n".join(labeller_lines(report)))
+        return 0
+    stats = workspace_stats(workspace, args.aggregate, tuple(args.exclude_labeller))
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
         return 0
@@ -301,6 +179,30 @@ def cmd_stats(args: Any) -> int:
                 print(f"  {line}")
         else:
             print(f"{key}: {value}")
+    return 0
+
+
+def cmd_gold(args: Any) -> int:
+    workspace = Workspace(args.workspace)
+    if len(args.answer) != len(args.pair):
+        raise PrefloopError(
+            f"--pair needs one --answer each: {len(args.pair)} pair(s), {len(args.answer)} answer(s)"
+        )
+    added = mark_gold(workspace, args.pair, args.answer, "cli") if args.pair else 0
+    for path in args.files:
+        added += mark_gold(workspace, *gold_from_file(workspace, path), str(path))
+    if args.from_split:
+        ids, answers = gold_from_split(workspace, args.from_split)
+        if not ids:
+            raise PrefloopError(
+                f"--from-split {args.from_split}: no pair of that split has an imported preference"
+            )
+        added += mark_gold(workspace, ids, answers, f"split:{args.from_split}")
+    removed = remove_gold(workspace, args.remove) if args.remove else 0
+    gold = read_gold(workspace)
+    for item, choice, source in zip(*(gold.column(c).to_pylist() for c in ("item_id", "choice", "source"))):
+        print(f"{item}\t{choice}\t{source}")
+    print(f"gold items: {gold.num_rows} (+{added} marked, -{removed} removed)")
     return 0
 
 
@@ -364,6 +266,7 @@ COMMANDS = {
     "import": cmd_import,
     "export": cmd_export,
     "stats": cmd_stats,
+    "gold": cmd_gold,
     "validate": cmd_validate,
     "compact": cmd_compact,
     "merge": cmd_merge,

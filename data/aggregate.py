@@ -18,9 +18,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data import dawid_skene
+from data.errors import PrefloopError
 from data.schemas import CHOICES
 
 SPLIT = "split"  # no single majority choice
+MAJORITY, DAWID_SKENE = "majority", "dawid-skene"
+AGGREGATIONS = (MAJORITY, DAWID_SKENE)  # --aggregate of stats, export and train
 VERDICT_COLUMNS = ["item_id", "verdict", "votes", "agreement", "strength"]
 Labels = pd.DataFrame | pa.Table
 
@@ -88,27 +92,65 @@ def current_labels(labels: Labels, task: str) -> pd.DataFrame:
     return rows.iloc[current_positions(_table(rows))].reset_index(drop=True)
 
 
-def verdicts_table(labels: Labels, task: str) -> pa.Table:
+def _counts(items: np.ndarray, choice: np.ndarray, n: int, k: int) -> np.ndarray:
+    return np.bincount(items * k + choice, minlength=n * k).reshape(n, k)
+
+
+def _gold_codes(gold: pa.Table | None, ids: pa.Array, choices: tuple[str, ...]) -> np.ndarray | None:
+    """Per item (in ``ids`` order) the code of its gold answer, or -1; None without gold."""
+    if gold is None or not gold.num_rows:
+        return None
+    at = pc.index_in(ids, value_set=gold.column("item_id").combine_chunks())
+    answer = pc.index_in(gold.column("choice").combine_chunks().take(pc.fill_null(at, 0)), pa.array(choices))
+    known = pc.and_(pc.is_valid(at), pc.is_valid(answer))
+    return np.where(_numpy(known, False), _numpy(answer, 0), -1).astype(np.int64)
+
+
+def _leaders(
+    counts: np.ndarray, method: str, fit_inputs: tuple, gold: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(leader code, decided?, posterior of the leader or None) per item, by the majority or Dawid–Skene."""
+    n, k = counts.shape
+    if method == DAWID_SKENE:
+        items, labellers, choice, n_labellers = fit_inputs
+        posterior = dawid_skene.fit(items, labellers, choice, n, n_labellers, k, gold).posterior
+        leader = posterior.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
+        return leader, np.ones(n, dtype=bool), posterior[np.arange(n), leader]
+    top = counts.max(axis=1) if n else np.zeros(0, dtype=np.int64)
+    single = (counts == top[:, None]).sum(axis=1) == 1
+    leader = counts.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
+    return leader, single, None
+
+
+def verdicts_table(
+    labels: Labels, task: str, method: str = MAJORITY, gold: pa.Table | None = None
+) -> pa.Table:
     """One row per labelled item (sorted by id): item_id, verdict (a choice, or SPLIT), votes, agreement,
-    strength, and n_<choice> counts."""
+    strength, posterior (Dawid–Skene's confidence in the verdict; null for the majority), and n_<choice> counts.
+    ``method``: majority or dawid-skene (`AGGREGATIONS`); ``gold``: item_id, choice of gold items, clamped to
+    their answer by Dawid–Skene."""
+    if method not in AGGREGATIONS:
+        raise PrefloopError(f"--aggregate {method!r}: expected one of {', '.join(AGGREGATIONS)}")
     choices = CHOICES[task]
     rows = _of_task(_table(labels), task)
     codes, ids = _codes(rows.column("item_id"))  # every item with a record; those without a current label go
     positions = current_positions(rows, codes)
-    current = rows.select(["choice", "strength"]).take(positions)
+    current = rows.select(["annotator", "choice", "strength"]).take(positions)
     items = codes[positions]
     choice = _numpy(pc.index_in(current.column("choice"), value_set=pa.array(choices)), 0).astype(np.int64)
     k, n = len(choices), len(ids)
-    counts = np.bincount(items * k + choice, minlength=n * k).reshape(n, k)
+    counts = _counts(items, choice, n, k)
     labelled = counts.sum(axis=1) > 0
     if not labelled.all():  # items whose every record was retracted: not labelled
         renumber = np.cumsum(labelled) - 1
         items, counts, ids = renumber[items], counts[labelled], ids.filter(pa.array(labelled))
         n = len(ids)
-    top = counts.max(axis=1) if n else np.zeros(0, dtype=np.int64)
-    single = (counts == top[:, None]).sum(axis=1) == 1
-    leader = counts.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
+    labellers, names = _codes(current.column("annotator"))
+    leader, single, posterior = _leaders(
+        counts, method, (items, labellers, choice, len(names)), _gold_codes(gold, ids, choices)
+    )
     votes = counts.sum(axis=1)
+    top = counts[np.arange(n), leader] if n else np.zeros(0, dtype=np.int64)
     strength = pc.cast(current.column("strength"), pa.float64())
     agree = single[items] & (choice == leader[items]) & _numpy(pc.is_valid(strength), False)
     total = np.bincount(items[agree], weights=_numpy(strength, 0.0)[agree], minlength=n)
@@ -122,15 +164,21 @@ def verdicts_table(labels: Labels, task: str) -> pa.Table:
         "strength": pa.array(
             np.where(given > 0, total / np.maximum(given, 1), np.nan), pa.float64(), given == 0
         ),
+        "posterior": pa.array(posterior, pa.float64())
+        if posterior is not None
+        else pa.nulls(n, pa.float64()),
     }
     columns.update({f"n_{c}": pa.array(counts[:, i], pa.int64()) for i, c in enumerate(choices)})
     table = pa.table(columns)
     return table.take(pc.sort_indices(table, [("item_id", "ascending")]))
 
 
-def aggregate(labels: Labels, task: str) -> pd.DataFrame:
-    """One row per labelled item: verdict (a choice, or SPLIT), votes, agreement, strength, n_<choice> counts."""
-    return verdicts_table(labels, task).to_pandas()
+def aggregate(
+    labels: Labels, task: str, method: str = MAJORITY, gold: pa.Table | None = None
+) -> pd.DataFrame:
+    """One row per labelled item: verdict (a choice, or SPLIT), votes, agreement, strength, posterior,
+    n_<choice> counts (`verdicts_table`)."""
+    return verdicts_table(labels, task, method, gold).to_pandas()
 
 
 def label_distribution(

@@ -1,8 +1,12 @@
 """Conversion from workspace tables to TRL's own column names (pure functions) and writing them out.
 
-- dpo: prompt, chosen, rejected (conversational: message lists) + pair_id, kind, round, votes, agreement, strength
-- kto: prompt, completion, label (bool) + completion_id, votes, agreement
+- dpo: prompt, chosen, rejected (conversational: message lists) + pair_id, kind, round, votes, agreement, strength,
+  posterior (Dawid–Skene's confidence in the verdict with ``method="dawid-skene"``, else null)
+- kto: prompt, completion, label (bool) + completion_id, votes, agreement, posterior
 - sft: messages + prompt_id
+
+Gold items (``gold``: item_id, choice) are never exported: their labels measure labellers, they are no training
+votes. They still inform Dawid–Skene's estimate of each labeller, clamped to their answer.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from data.aggregate import SPLIT, verdicts_table
+from data.aggregate import MAJORITY, SPLIT, verdicts_table
 from data.files import atomic_write
 from data.schemas import MESSAGE
 
@@ -74,15 +78,30 @@ def _count(counts: Counter, values: pa.ChunkedArray) -> None:
         counts[entry["values"]] += entry["counts"]
 
 
+def _without_gold(table: pa.Table, gold: pa.Table | None, counts: Counter) -> pa.Table:
+    if gold is None or not gold.num_rows:
+        return table
+    is_gold = pc.is_in(table.column("id"), value_set=gold.column("item_id").combine_chunks())
+    counts["gold"] += pc.sum(is_gold).as_py() or 0
+    return table.filter(pc.invert(is_gold))
+
+
 def dpo_table(
-    prompts: Frame, completions: Frame, pairs: Frame, labels: Frame, split: str | None = None
+    prompts: Frame,
+    completions: Frame,
+    pairs: Frame,
+    labels: Frame,
+    split: str | None = None,
+    method: str = MAJORITY,
+    gold: pa.Table | None = None,
 ) -> tuple[pa.Table, Counter]:
-    """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why."""
+    """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
+    ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``gold`` items are left out."""
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
     completions = _arrow(completions).select(["id", "text"])
-    pairs = _in_order(_arrow(pairs), prompts)
-    verdicts = verdicts_table(labels, "pairwise")
+    pairs = _without_gold(_in_order(_arrow(pairs), prompts), gold, counts)
+    verdicts = verdicts_table(labels, "pairwise", method, gold)
     at = pc.index_in(pairs.column("id"), value_set=verdicts.column("item_id").combine_chunks())
     counts["unlabelled"] += at.null_count
     pairs = pairs.filter(pc.is_valid(at))
@@ -115,7 +134,10 @@ def dpo_table(
             "pair_id": pairs.column("id"),
             "kind": pairs.column("kind"),
             "round": pc.cast(pairs.column("round"), pa.int64()),
-            **{name: verdicts.column(name).take(at) for name in ("votes", "agreement", "strength")},
+            **{
+                name: verdicts.column(name).take(at)
+                for name in ("votes", "agreement", "strength", "posterior")
+            },
         }
     )
     counts = Counter({k: v for k, v in counts.items() if v})
@@ -124,21 +146,32 @@ def dpo_table(
 
 
 def to_dpo(
-    prompts: Frame, completions: Frame, pairs: Frame, labels: Frame, split: str | None = None
+    prompts: Frame,
+    completions: Frame,
+    pairs: Frame,
+    labels: Frame,
+    split: str | None = None,
+    method: str = MAJORITY,
+    gold: pa.Table | None = None,
 ) -> tuple[list[dict], Counter]:
-    """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why."""
-    table, counts = dpo_table(prompts, completions, pairs, labels, split)
+    """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why (`dpo_table`)."""
+    table, counts = dpo_table(prompts, completions, pairs, labels, split, method, gold)
     return table.to_pylist(), counts
 
 
 def kto_table(
-    prompts: Frame, completions: Frame, labels: Frame, split: str | None = None
+    prompts: Frame,
+    completions: Frame,
+    labels: Frame,
+    split: str | None = None,
+    method: str = MAJORITY,
+    gold: pa.Table | None = None,
 ) -> tuple[pa.Table, Counter]:
     """TRL KTOTrainer columns from completions labelled desirable/undesirable (one Arrow table), and counts."""
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
-    completions = _in_order(_arrow(completions), prompts)
-    verdicts = verdicts_table(labels, "kto")
+    completions = _without_gold(_in_order(_arrow(completions), prompts), gold, counts)
+    verdicts = verdicts_table(labels, "kto", method, gold)
     at = pc.index_in(completions.column("id"), value_set=verdicts.column("item_id").combine_chunks())
     completions, at = completions.filter(pc.is_valid(at)), at.drop_null()
     verdict = verdicts.column("verdict").take(at)
@@ -156,6 +189,7 @@ def kto_table(
             "completion_id": completions.column("id"),
             "votes": verdicts.column("votes").take(at),
             "agreement": verdicts.column("agreement").take(at),
+            "posterior": verdicts.column("posterior").take(at),
         }
     )
     counts = Counter({k: v for k, v in counts.items() if v})
@@ -166,10 +200,15 @@ def kto_table(
 
 
 def to_kto(
-    prompts: Frame, completions: Frame, labels: Frame, split: str | None = None
+    prompts: Frame,
+    completions: Frame,
+    labels: Frame,
+    split: str | None = None,
+    method: str = MAJORITY,
+    gold: pa.Table | None = None,
 ) -> tuple[list[dict], Counter]:
-    """Rows for TRL's KTOTrainer from completions labelled desirable/undesirable."""
-    table, counts = kto_table(prompts, completions, labels, split)
+    """Rows for TRL's KTOTrainer from completions labelled desirable/undesirable (`kto_table`)."""
+    table, counts = kto_table(prompts, completions, labels, split, method, gold)
     return table.to_pylist(), counts
 
 

@@ -1,16 +1,20 @@
-"""Safe file writes: exclusive temp files that never follow a symlink, atomic replace, and one clear error.
+"""Safe file writes and reads: exclusive temp files that never follow a symlink, atomic replace, no-follow appends
+and reads, and one clear error.
 
 Every file this project writes goes through a temp file created here: with ``O_CREAT | O_EXCL | O_NOFOLLOW`` in the
 target's own directory, under a random name that carries the writer's pid. A symlink planted at any name therefore
 makes the create fail instead of writing through it, and a temp file whose pid is gone belongs to a dead writer and
-may be removed at once (``remove_dead_temps``). OS errors on the write path become :class:`WriteError`, one line
-saying what happened ("the disk is full") and that nothing was written.
+may be removed at once (``remove_dead_temps``). Logs are appended through an ``O_NOFOLLOW`` descriptor
+(``append_line``), and workspace files are read the same way (``open_regular``): a symlink planted in the workspace
+is an error naming it, never data read or written elsewhere. OS errors on the write path become
+:class:`WriteError`, one line saying what happened ("the disk is full") and that nothing was written.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 import time
 import uuid
 from collections.abc import Callable
@@ -35,10 +39,83 @@ class WriteError(OSError):
     """A write failed (disk full, permissions, ...); nothing of it was kept. ``str()`` is one line for a user."""
 
 
+class NotAFileError(OSError):
+    """A workspace path is a symlink (or a device, FIFO, ...) where this project writes only plain files and
+    folders; ``str()`` names it."""
+
+
+NOT_A_FILE = "a symlink or special file, not one written by prefloop: remove it"
+
+
+def not_a_file(path: Path | str) -> NotAFileError:
+    error = NotAFileError(f"{path}: {NOT_A_FILE}")
+    error.errno = errno.ELOOP
+    return error
+
+
+def check_not_link(path: Path) -> None:
+    """Refuse a symlink at ``path`` (a folder of the workspace that a writer or reader is about to use)."""
+    if path.is_symlink():
+        raise not_a_file(path)
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """``path`` opened for reading without following a symlink; a symlink or a non-regular file (FIFO, device)
+    raises NotAFileError naming it (opened non-blocking, so a FIFO without a writer cannot hang the reader)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise not_a_file(path) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise not_a_file(path)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def append_line(path: Path, line: str, mode: int = 0o644) -> None:
+    """Append one line (and fsync) through an ``O_NOFOLLOW`` descriptor: a symlink at ``path`` is refused."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as exc:
+        raise (not_a_file(path) if exc.errno == errno.ELOOP else write_error(exc, path)) from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise not_a_file(path)
+        os.write(fd, line.encode("utf-8") + b"\n")
+        os.fsync(fd)
+    except NotAFileError:
+        raise
+    except OSError as exc:
+        raise write_error(exc, path) from exc
+    finally:
+        os.close(fd)
+
+
+def create_once(path: Path, write: Callable[[BinaryIO], None], mode: int = 0o644) -> bool:
+    """Create ``path`` whole (temp file, fsync, hard link into place) unless it exists; False when it did (another
+    writer got there first). A full disk leaves no file or a whole one, never an empty one."""
+    tmp = write_temp(path.parent, write, suffix=f".{path.name}", mode=mode)
+    try:
+        os.link(tmp, path, follow_symlinks=False)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise write_error(exc, path) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+    return True
+
+
 def write_error(exc: OSError, where: Path | str) -> WriteError:
     reason = REASONS.get(exc.errno, exc.strerror or str(exc))
     error = WriteError(f"{reason}: nothing was written to {where}")
-    error.errno = exc.errno
+    error.errno, error.reason = exc.errno, reason
     return error
 
 
@@ -67,6 +144,16 @@ def create_temp(directory: Path, suffix: str = "", mode: int = 0o644) -> tuple[i
     path = directory / f"{TMP_PREFIX}{os.getpid()}-{_token()}{suffix}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     return os.open(path, flags, mode), path
+
+
+def check_writable(directory: Path) -> None:
+    """Raise WriteError (one line: why) unless a file can be created in ``directory``."""
+    try:
+        fd, tmp = create_temp(directory)
+    except OSError as exc:
+        raise write_error(exc, directory) from exc
+    os.close(fd)
+    tmp.unlink(missing_ok=True)
 
 
 def fsync_dir(directory: Path) -> None:

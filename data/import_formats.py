@@ -91,6 +91,9 @@ def clean_text(value: object, ctx: RecordContext, field: str) -> str:
             else f"lone surrogate U+{code:04X}"
         )
         raise ctx.error(f"invalid text at character {bad.start()}: {what}", field, "invalid_text")
+    nul = value.find("\x00")
+    if nul >= 0:  # a NUL would end the text early in C tools and terminals downstream
+        raise ctx.error(f"NUL character at character {nul}", field, "nul_character")
     return value
 
 

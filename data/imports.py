@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,8 +24,9 @@ from tqdm import tqdm
 
 from data.annotators import IMPORT
 from data.errors import PrefloopError
+from data.files import append_line, atomic_write, check_not_link, write_error
 from data.import_formats import FORMATS, NON_TEXT, Example, RecordContext, detect_format, parse_record
-from data.import_readers import RecordError, read_records
+from data.import_readers import MAX_RECORD_BYTES, RecordError, read_records
 from data.pairing import make_pairs
 from data.records import Completion, Label, Pair, Prompt, content_id, now
 from data.schemas import SchemaError, check_messages
@@ -51,6 +51,7 @@ class ImportOptions:
     unlabelled: bool = False
     non_text: str = "fail"
     pairs_per_prompt: int = 1
+    max_record_bytes: int = MAX_RECORD_BYTES
 
 
 @dataclass
@@ -74,6 +75,8 @@ def check_options(options: ImportOptions) -> None:
         raise PrefloopError(
             f"--on-error is one of {', '.join(ON_ERROR)}; --non-text one of {', '.join(NON_TEXT)}"
         )
+    if options.max_record_bytes < 1:
+        raise PrefloopError(f"--max-record-bytes {options.max_record_bytes}: must be at least 1")
     if options.pairs_per_prompt < 0:
         raise PrefloopError(f"--pairs-per-prompt {options.pairs_per_prompt}: must be >= 0 (0: every pair)")
 
@@ -166,7 +169,7 @@ def check_file(path: str | Path, options: ImportOptions = ImportOptions()) -> Lo
     check_options(options)
     path = Path(path)
     name, source = str(path), options.source or path.stem
-    rows = read_records(path)
+    rows = read_records(path, options.max_record_bytes)
     if not rows:
         raise SchemaError(name, "no records")
     fmt = options.fmt
@@ -228,28 +231,27 @@ def load_file(
 
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
+    folder = workspace.path / LOG_DIR
+    for path in (folder, folder / "log.jsonl"):  # refused before the records are written, not after
+        check_not_link(path)
     written = workspace.append(batch, skip_existing=True)
     return counts + Counter({f"new_{table}": n for table, n in written.items()})
-
-
-def _append_line(path: Path, entry: dict) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry, default=str) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: ImportOptions) -> Path | None:
     """One line in WS/imports/log.jsonl; the rows left out, if any, in a rejects file beside it (returned)."""
     folder = workspace.path / LOG_DIR
-    folder.mkdir(exist_ok=True)
+    check_not_link(folder)
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, folder) from exc
     stamp = now().strftime("%Y%m%dT%H%M%S%fZ")
     rejects = None
     if loaded.rejects:
         rejects = folder / f"{stamp}-{loaded.path.stem}.rejects.jsonl"
-        tmp = rejects.with_name(f".tmp-{rejects.name}")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in loaded.rejects), encoding="utf-8")
-        os.replace(tmp, rejects)
+        text = "".join(json.dumps(r) + "\n" for r in loaded.rejects).encode("utf-8")
+        atomic_write(rejects, lambda handle: handle.write(text))
     entry = {
         "at": now().isoformat(),
         "file": str(loaded.path.resolve()),
@@ -259,7 +261,7 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
         "rejects": rejects.name if rejects else None,
         "gold_conflicts": loaded.gold_conflicts,
     }
-    _append_line(folder / "log.jsonl", entry)
+    append_line(folder / "log.jsonl", json.dumps(entry, default=str))
     return rejects
 
 

@@ -12,7 +12,6 @@ Pure functions over the workspace's tables; `python -m data leaderboard` is the 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import pandas as pd
 from data.aggregate import current_labels
 from data.annotators import machine_mask
 from data.errors import PrefloopError
+from data.labellers import wilson_interval
 
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
 PEOPLE = "people"
@@ -122,17 +122,6 @@ def bootstrap_intervals(
     totals = np.stack([wins[d].sum(axis=0) for d in draws])
     thetas = fit_strengths(totals, reference)
     return np.percentile(thetas, 2.5, axis=0), np.percentile(thetas, 97.5, axis=0)
-
-
-def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion (successes may count ties as halves)."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    centre = p + z * z / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    scale = 1 + z * z / n
-    return (max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale))
 
 
 def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:

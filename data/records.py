@@ -108,6 +108,10 @@ class Label:
     left: str | None = None  # pairwise: the completion ("a" or "b") the labeller saw on the left
     confidence: float | None = None  # machine verdicts: probability, or agreement of both orders (0-1)
     suggestion: str | None = None  # `annotate --suggest`: "shown" or "hidden" (the machine's pick held back)
+    served_at: datetime | None = (
+        None  # when the server handed the item to the labeller (created_at: the label)
+    )
+    active_seconds: float | None = None  # the browser's count of seconds with the labeller active on the item
     id: str = field(default_factory=random_id)
     created_at: datetime = field(default_factory=now)
 

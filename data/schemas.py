@@ -77,6 +77,10 @@ LABELS = pa.schema(
         pa.field("left", pa.string()),
         pa.field("confidence", pa.float64()),
         pa.field("suggestion", pa.string()),
+        # Pace: when the server handed the item out (created_at is when the label arrived), and the seconds the
+        # browser saw the labeller active on it (tab visible, a key or pointer event in the last 60 s).
+        pa.field("served_at", TIMESTAMP),
+        pa.field("active_seconds", pa.float64()),
         pa.field("created_at", TIMESTAMP, nullable=False),
     ]
 )
@@ -122,8 +126,24 @@ SCORES = pa.schema(
     ]
 )
 
+# Gold items: pairs with a known answer, mixed into labellers' queues to measure each labeller (`python -m data gold`).
+# Rows are events like labels: an item's current gold is its latest row, and a retracted latest row means none.
+GOLD = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("task", pa.string(), nullable=False),
+        pa.field("choice", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("retracted", pa.bool_(), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+    ]
+)
+
 # Nullable columns added after format 1 was first written: parts from before them read as all-null.
-ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"labels": ("left", "confidence", "suggestion")}
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "labels": ("left", "confidence", "suggestion", "served_at", "active_seconds")
+}
 SIDES = ("a", "b")
 SUGGESTIONS = ("shown", "hidden")  # labels.suggestion: the machine's pick was on screen, or held back
 
@@ -136,6 +156,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "models": MODELS,
     "reflogps": REFLOGPS,
     "scores": SCORES,
+    "gold": GOLD,
 }
 
 
@@ -232,6 +253,9 @@ def _check_values(table: pa.Table, name: str, source: str) -> None:
                 )
     elif name == "labels":
         _check_labels(table, source, has)
+    elif name == "gold" and {"task", "choice"} <= has:
+        _check_domain(table, "task", TASKS, source)
+        _check_choices(table, pa.repeat(pa.scalar(False), table.num_rows), source)
 
 
 def _check_prompts(messages: pa.ChunkedArray, source: str) -> None:
@@ -282,18 +306,23 @@ def _check_range(table: pa.Table, field: str, low: float, high: float, shown: st
         raise SchemaError(source, f"{field} {column[row].as_py()} is not in {shown}", row=row, field=field)
 
 
+def _check_choices(table: pa.Table, exempt: pa.ChunkedArray, source: str) -> None:
+    """Each row's choice is one of its task's choices, except where ``exempt`` is true (a retracted label)."""
+    task, choice = table.column("task"), table.column("choice")
+    allowed = [f"{t}/{c}" for t, cs in CHOICES.items() for c in cs]
+    ok = pc.is_in(pc.binary_join_element_wise(task, choice, "/"), value_set=pa.array(allowed))
+    row = _first_bad(pc.or_kleene(pc.fill_null(exempt, False), pc.fill_null(ok, False)))
+    if row is not None:
+        allowed = ", ".join(CHOICES[task[row].as_py()])
+        message = f"{task[row].as_py()} choice {choice[row].as_py()!r} is not one of {allowed}"
+        raise SchemaError(source, message, row, "choice")
+
+
 def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
     if "task" in has:
         _check_domain(table, "task", TASKS, source)
     if {"task", "choice", "retracted"} <= has:
-        task, choice = table.column("task"), table.column("choice")
-        allowed = [f"{t}/{c}" for t, cs in CHOICES.items() for c in cs]
-        ok = pc.is_in(pc.binary_join_element_wise(task, choice, "/"), value_set=pa.array(allowed))
-        row = _first_bad(pc.or_kleene(table.column("retracted"), pc.fill_null(ok, False)))
-        if row is not None:
-            allowed = ", ".join(CHOICES[task[row].as_py()])
-            message = f"{task[row].as_py()} choice {choice[row].as_py()!r} is not one of {allowed}"
-            raise SchemaError(source, message, row, "choice")
+        _check_choices(table, table.column("retracted"), source)
     if "left" in has:
         _check_domain(table, "left", SIDES, source, nullable=True)
     if "strength" in has:
@@ -302,8 +331,9 @@ def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
         _check_domain(table, "suggestion", SUGGESTIONS, source, nullable=True)
     if "confidence" in has:
         _check_range(table, "confidence", 0, 1, "[0, 1]", source)
-    if "seconds" in has:
-        seconds = table.column("seconds")
-        row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))
-        if row is not None:
-            raise SchemaError(source, f"seconds {seconds[row].as_py()} is negative", row=row, field="seconds")
+    for field in ("seconds", "active_seconds"):
+        if field in has:
+            seconds = table.column(field)
+            row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))
+            if row is not None:
+                raise SchemaError(source, f"{field} {seconds[row].as_py()} is negative", row=row, field=field)

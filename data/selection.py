@@ -7,14 +7,20 @@ order hands out first the pairs on which the newest scoring model is least sure 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import current_labels
 from data.annotators import IMPORT, machine_labeller_column, machine_labeller_mask
+from data.errors import PrefloopError
+from data.files import atomic_write, check_not_link, open_regular
 
 LABEL_SOURCES = ("auto", "human", "machine", "all")
+EXCLUDED_FILE = "excluded.json"  # WS/excluded.json: the labellers the admin tab switched out of every verdict
 
 
 def choose_labels(labels: pd.DataFrame | pa.Table, source: str) -> pd.DataFrame | pa.Table:
@@ -43,6 +49,53 @@ def choose_labels(labels: pd.DataFrame | pa.Table, source: str) -> pd.DataFrame 
         return labels[machine]
     people = current_labels(labels[~machine], "pairwise")
     return labels[~machine | ~labels["item_id"].isin(set(people["item_id"]))]
+
+
+def without_labellers(
+    labels: pd.DataFrame | pa.Table, names: tuple[str, ...] | list[str]
+) -> pd.DataFrame | pa.Table:
+    """``labels`` less those of the labellers ``names`` (``--exclude-labeller``): their labels stay stored, out of
+    every verdict."""
+    if not names:
+        return labels
+    if isinstance(labels, pa.Table):
+        return labels.filter(pc.invert(pc.is_in(labels.column("annotator"), value_set=pa.array(list(names)))))
+    return labels[~labels["annotator"].isin(set(names))]
+
+
+def read_excluded(workspace: Path) -> tuple[str, ...]:
+    """The labellers switched out of every verdict in ``workspace/excluded.json`` (the admin tab's switch), sorted;
+    none without the file. A symlink there is refused unread; a damaged file is one line naming it."""
+    path = Path(workspace) / EXCLUDED_FILE
+    if not (path.is_file() or path.is_symlink()):
+        return ()
+    with open_regular(path) as handle:
+        try:
+            names = json.load(handle)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PrefloopError(f"{path}: not JSON ({exc}); delete it to include every labeller") from None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise PrefloopError(
+            f"{path}: expected a JSON list of labeller names; delete it to include every labeller"
+        )
+    return tuple(sorted(set(names)))
+
+
+def excluded_labellers(workspace: Path, names: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
+    """Whose labels stay out of every verdict: ``names`` (``--exclude-labeller``) and those in excluded.json."""
+    return tuple(sorted(set(names) | set(read_excluded(workspace))))
+
+
+def set_excluded(workspace: Path, name: str, excluded: bool) -> tuple[str, ...]:
+    """Switch labeller ``name`` out of (``excluded``) or back into every verdict, in excluded.json (written whole,
+    never through a symlink planted at its name); their labels stay stored either way. The names now excluded."""
+    path = Path(workspace) / EXCLUDED_FILE
+    check_not_link(path)
+    names = set(read_excluded(workspace))
+    names = names | {name} if excluded else names - {name}
+    record = json.dumps(sorted(names)).encode()
+    atomic_write(path, lambda handle: handle.write(record))
+    return tuple(sorted(names))
 
 
 def imported_items(labels: pa.Table, task: str) -> pa.Array:

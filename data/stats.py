@@ -9,10 +9,14 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.aggregate import SPLIT, label_distribution, mean_agreement, verdicts_table
+from data.aggregate import MAJORITY, SPLIT, label_distribution, mean_agreement, verdicts_table
 from data.annotators import machine_column, machine_labeller_column
+from data.files import NOT_A_FILE
+from data.gold import current_gold, read_gold
+from data.labellers import labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
+from data.selection import excluded_labellers, without_labellers
 from data.workspace import READ_ORDER, Workspace
 
 TABLES = ("prompts", "completions", "pairs", "labels", "models", "scores")
@@ -43,7 +47,20 @@ def _machine_stats(labels: pa.Table, pairs: pa.Table, by_machine: pa.ChunkedArra
     return machine_agreement(judged, pair_rounds), suggestion_follow(judged)
 
 
-def workspace_stats(workspace: Workspace) -> dict:
+def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dict:
+    """Each labeller's quality and pace (`data.labellers`), and the team's pace; ``excluded`` (and those in
+    excluded.json) are marked, their quality still measured."""
+    gold = read_gold(workspace)
+    labels = workspace.frame("labels")
+    excluded = excluded_labellers(workspace.path, excluded)
+    return {"team": team_pace(labels), "labellers": labeller_rows(labels, gold, excluded)}
+
+
+def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tuple[str, ...] = ()) -> dict:
+    """Counts, label distribution and verdict figures (``method``: the aggregation; ``excluded`` labellers' labels
+    and those in excluded.json out of the verdicts), machine labellers' agreement, lineage."""
+    excluded = excluded_labellers(workspace.path, excluded)
+    gold_events = workspace.read("gold")
     tables = {name: workspace.read(name, STATS_COLUMNS.get(name)) for name in READ_ORDER if name in TABLES}
     prompts, completions, pairs, labels, models = (tables[name] for name in TABLES[:5])
     stats: dict = {"rows": {name: table.num_rows for name, table in tables.items()}}
@@ -59,14 +76,18 @@ def workspace_stats(workspace: Workspace) -> dict:
     }
     machine = machine_column(labels.column("annotator"))
     stats["labellers"] = sorted(pc.unique(labels.column("annotator").filter(pc.invert(machine))).to_pylist())
+    if excluded:
+        stats["excluded_labellers"] = list(excluded)  # labels stored, out of the verdicts below
     stats["machine_annotators"] = _counts(labels.column("annotator").filter(machine))
     # People's (and imported) labels make the label counts and verdict figures; judges' and reward models' labels
     # are counted apart and measured against them below, never mixed into them.
     by_machine = machine_labeller_column(labels.column("annotator"))
-    people = labels.filter(pc.invert(by_machine))
-    verdicts_of = {task: verdicts_table(people, task) for task in ("pairwise", "kto")}
+    people = without_labellers(labels.filter(pc.invert(by_machine)), excluded)
+    gold = {task: current_gold(gold_events, task) for task in ("pairwise", "kto")}
+    stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
+    verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
     stats["labels"] = label_distribution(people, verdicts_of)
-    if people.num_rows < labels.num_rows:
+    if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
     stats["machine_agreement"], stats["suggestions"] = _machine_stats(labels, pairs, by_machine)
     for task, verdicts in verdicts_of.items():
@@ -75,6 +96,7 @@ def workspace_stats(workspace: Workspace) -> dict:
                 "labelled": len(verdicts),
                 "split_votes": pc.sum(pc.equal(verdicts.column("verdict"), SPLIT)).as_py() or 0,
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
+                "aggregate": method,
             }
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
@@ -83,7 +105,10 @@ def workspace_stats(workspace: Workspace) -> dict:
 
 def integrity_problems(workspace: Workspace) -> list[str]:
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
-    validated on read)."""
+    validated on read); symlinks planted among the parts, which are refused unread."""
+    planted = workspace.not_files()
+    if planted:
+        return [f"{path}: {NOT_A_FILE}" for path in planted]
     tables = {name: workspace.read(name) for name in READ_ORDER if name in TABLES}
     ids = {name: table.column("id").combine_chunks() for name, table in tables.items()}
     problems = []

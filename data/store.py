@@ -38,7 +38,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from data.files import fsync_dir, pid_alive, publish, remove_dead_temps, write_error, write_temp
+from data.files import (
+    NOT_A_FILE,
+    NotAFileError,
+    fsync_dir,
+    open_regular,
+    pid_alive,
+    publish,
+    remove_dead_temps,
+    write_error,
+    write_temp,
+)
 from data.schemas import SCHEMAS, SchemaError, conform
 
 log = logging.getLogger(__name__)
@@ -77,6 +87,18 @@ def part_files(directory: Path) -> list[Path]:
     return sorted(directory.glob(PART_GLOB))
 
 
+def not_files(root: Path) -> list[Path]:
+    """Symlinks (and other non-files) among the parts and commit markers: nothing this project writes."""
+    found = []
+    for name in [*SCHEMAS, BATCHES]:
+        try:
+            entries = list(os.scandir(root / name))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        found += [Path(e.path) for e in entries if not e.is_file(follow_symlinks=False)]
+    return sorted(found)
+
+
 def committed_batches(root: Path) -> set[str]:
     try:
         names = os.listdir(root / BATCHES)
@@ -107,15 +129,33 @@ def orphans(root: Path) -> dict[str, list[Path]]:
     return dict(found)
 
 
+@contextmanager
+def _part_source(path: Path):
+    """A part opened without following a link (``files.open_regular``); Arrow reads it through /proc/self/fd where
+    there is one (its own I/O, outside the GIL, as when it opens a path), else through the Python file."""
+    with open_regular(path) as handle:
+        proc = f"/proc/self/fd/{handle.fileno()}"
+        if not os.path.exists(proc):
+            yield handle
+            return
+        with pa.OSFile(proc) as source:
+            yield source
+
+
 def read_part(path: Path, name: str, columns: list[str] | None = None) -> pa.Table:
     """One part, validated: all columns, or only ``columns`` (those are the ones checked)."""
     try:
-        part = pq.ParquetFile(path)
-        present = part.schema_arrow.names
-        # Columns added to the format later (schemas.ADDED_COLUMNS) are filled in by conform.
-        table = part.read(columns=None if columns is None else [c for c in columns if c in present])
+        with _part_source(
+            path
+        ) as source:  # a symlink planted in the workspace is an error, never read as data
+            part = pq.ParquetFile(source)
+            present = part.schema_arrow.names
+            # Columns added to the format later (schemas.ADDED_COLUMNS) are filled in by conform.
+            table = part.read(columns=None if columns is None else [c for c in columns if c in present])
     except FileNotFoundError:
         raise
+    except NotAFileError as exc:
+        raise SchemaError(str(path), NOT_A_FILE) from exc
     except (pa.ArrowInvalid, OSError) as exc:
         raise SchemaError(str(path), f"not a readable Parquet file ({exc})") from exc
     return conform(table, name, str(path), columns)
@@ -124,7 +164,11 @@ def read_part(path: Path, name: str, columns: list[str] | None = None) -> pa.Tab
 def _sources(path: Path) -> list[str]:
     if not path.name.endswith("-m.parquet"):
         return []
-    metadata = pq.read_schema(path).metadata or {}
+    try:
+        with _part_source(path) as source:
+            metadata = pq.read_schema(source).metadata or {}
+    except NotAFileError as exc:
+        raise SchemaError(str(path), NOT_A_FILE) from exc
     return json.loads(metadata.get(SOURCES_KEY, b"[]"))
 
 

@@ -2,7 +2,7 @@
 
 WS/
   workspace.json        format marker
-  prompts/ completions/ pairs/ labels/ models/ reflogps/ scores/   part-*.parquet (see data.store)
+  prompts/ completions/ pairs/ labels/ models/ reflogps/ scores/ gold/   part-*.parquet (see data.store)
   batches/              <batch>.commit: multi-table writes that are complete (see data.store)
   exports/              TRL-ready tables written by `python -m data export`
 """
@@ -19,14 +19,15 @@ import pyarrow.compute as pc
 
 from data import store
 from data.errors import PrefloopError
-from data.files import atomic_write
+from data.files import NOT_A_FILE, NotAFileError, atomic_write, open_regular, write_error
 from data.records import TABLE_OF, to_row
 from data.schemas import SCHEMAS
 
 FORMAT = 1
 MARKER = "workspace.json"
 # Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
-READ_ORDER = ("scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
+FOLDERS = (store.BATCHES, "exports", "imports")  # besides the tables'; imports/ is data.imports' log
+READ_ORDER = ("gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
 
 
 class WorkspaceError(PrefloopError):
@@ -41,11 +42,24 @@ class Workspace:
             raise WorkspaceError(
                 f"{self.path}: not a workspace (no {MARKER}); create it with `python -m data init`"
             )
-        fmt = json.loads(marker.read_text()).get("format")
+        try:
+            with open_regular(marker) as handle:
+                fmt = json.load(handle).get("format")
+        except NotAFileError as exc:
+            raise WorkspaceError(str(exc)) from None
         if fmt != FORMAT:
             raise WorkspaceError(f"{marker}: workspace format {fmt!r}, this version reads format {FORMAT}")
+        for name in [
+            *SCHEMAS,
+            *FOLDERS,
+        ]:  # a folder planted as a symlink would send reads and writes elsewhere
+            if (self.path / name).is_symlink():
+                raise WorkspaceError(f"{self.path / name}: {NOT_A_FILE}")
         for name in SCHEMAS:  # tables added in later versions (e.g. reflogps) start empty in older workspaces
-            (self.path / name).mkdir(exist_ok=True)
+            try:
+                (self.path / name).mkdir(exist_ok=True)
+            except OSError as exc:
+                raise write_error(exc, self.path / name) from exc
 
     @classmethod
     def init(cls, path: str | Path, exist_ok: bool = True) -> Workspace:
@@ -153,6 +167,10 @@ class Workspace:
     def compact(self) -> dict[str, tuple[int, int]]:
         """Merge each table's parts into one; returns (parts before, parts after) per table."""
         return {name: store.compact(self.path, name) for name in SCHEMAS}
+
+    def not_files(self) -> list[Path]:
+        """Symlinks and other non-files among the workspace's parts and commit markers (`validate` lists them)."""
+        return store.not_files(self.path)
 
     def orphans(self) -> dict[str, list[Path]]:
         """Parts of batches whose writer died before committing them (invisible; `compact` removes them)."""

@@ -75,3 +75,16 @@ def test_admin_report_on_two_labellers():
     disputed = report["disputed"]
     assert list(disputed["item_id"][:2]) == ["p1", "p5"]  # the two split items come first
     assert list(disputed["agreement"]) == [0.5, 0.5, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_admin_distribution_counts_the_sides_labellers_saw():
+    """Stored a/b become left/right through the side each labeller saw on the left; no side recorded: a/b."""
+    labels = [
+        Label("p0", "ann", "pairwise", "a", left="a", created_at=START),  # picked the left answer
+        Label("p0", "bob", "pairwise", "a", left="b", created_at=START),  # a was on bob's right
+        Label("p1", "ann", "pairwise", "b", left="b", created_at=START),
+        Label("p1", "bob", "pairwise", "tie", left="a", created_at=START),
+        Label("p2", "ann", "pairwise", "b", created_at=START),  # no side recorded
+    ]
+    report = admin_report(frame(labels), "pairwise")
+    assert report["distribution"] == {"b": 1, "left": 2, "right": 1, "tie": 1}

@@ -126,6 +126,7 @@ def test_label_submit_undo_skip_through_handlers(ctx):
     assert "Not saved" in stale.status and len(ctx.service.workspace.frame("labels")) == 1
     undone = on_undo(ctx, "ann")
     assert "Undid your label (A better" in undone.status and undone.item_id == view.item_id
+    assert (undone.choice, undone.strength, undone.note) == ("left", 4, "good")  # pick and note come back
     skipped = on_skip(ctx, "ann", view.item_id)
     assert "Skipped" in skipped.status and skipped.item_id != view.item_id
 
@@ -263,3 +264,26 @@ def test_machine_annotators_are_not_labellers(label_ws, users_file):
         path = label_ws.path / "spin-users.toml"
         path.write_text('[users.spin]\npassword = "scrypt$1$1$1$a$b"\n')
         load_users(path)
+
+
+def test_long_answers_fold_and_progress_shows_mine_beside_the_team():
+    from annotate.render import card_html, progress_html
+
+    text = "line\n" * 1000  # 5,000 characters
+    html = card_html("A", "a", text)
+    shown, folded = html.split("<details", 1)
+    assert shown.count("line") == 400 and folded.count("line") == 600  # cut at the line break before 2,000
+    assert "show all (3,000 more characters)" in folded
+    assert "<details" not in card_html("A", "a", "x" * 2100)  # a little over: not folded
+    rounds = {0: {"items": 10, "done": 2}}
+    progress = {"mine": 3, "skipped": 1, "remaining": 1, "items": 10, "done": 2, "overlap": 2, "labels": 7}
+    html = progress_html("ann", progress | {"rounds": rounds})
+    assert 'title="you: 3 of 4 items labelled"><div class="pf-fill" style="width:75.0%"' in html
+    assert 'style="width:20.0%"' in html and "everyone: 2/10 items done (K=2)" in html
+
+
+def test_export_message_names_no_server_path(ctx):
+    view = label_view(ctx, "ann")
+    on_submit(ctx, "ann", view.item_id, "left", None, "")
+    message = export_labels(ctx, "ann", "dpo")
+    assert "Wrote exports/dpo.parquet" in message and str(ctx.service.workspace.path) not in message

@@ -353,5 +353,181 @@ def test_phone_layout_fast_keys_and_bidi(tmp_path, browser, users):
         assert len(labels) == 2 and labels.iloc[0]["item_id"] == first and labels.iloc[0]["strength"] == 3
         assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
         assert labels.iloc[1]["item_id"] != first and labels.iloc[1]["choice"] == "both_bad"
+
+        # The admin's tables scroll sideways on the phone instead of being cut off.
+        admin = browser.new_page(viewport={"width": 390, "height": 844})
+        admin.goto(url)
+        admin.locator("input[type=text]").first.fill("ann")
+        admin.locator("input[type=password]").fill(PASSWORD)
+        admin.keyboard.press("Enter")
+        table = admin.locator("#pf-admin-labellers .pf-scroll")
+        table.wait_for(timeout=20_000)
+        box = table.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert table.evaluate("e => getComputedStyle(e).overflowX") == "auto"
+        assert table.evaluate("e => e.scrollWidth > e.clientWidth")  # wider than the phone: it scrolls
+        assert "right" in admin.inner_text("#pf-admin-cards")  # labels counted by the side seen on screen
     finally:
         app.close()
+
+
+def test_gold_items_look_like_any_item_and_the_admin_sees_each_labeller(tmp_path, browser, users):
+    """bob meets gold items (same page, same requests) among his items; ann's admin tab shows his gold accuracy."""
+    from annotate.app import build_app, launch, make_context
+    from data import Workspace
+    from data.gold import mark_gold
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    gold_records = []
+    for i in range(4):
+        prompt = Prompt(
+            [{"role": "user", "content": f"Which answer names a prime number? ({i})"}], source="gold"
+        )
+        a = Completion(prompt.id, f"{[2, 3, 5, 7][i]} is prime.", "smollm2-135m", "hf", seed=0)
+        b = Completion(prompt.id, f"{[4, 6, 8, 9][i]} is prime.", "smollm2-135m", "hf", seed=1)
+        gold_records += [prompt, a, b, Pair(prompt.id, a.id, b.id, "imported")]
+    workspace.append(gold_records)
+    gold_ids = [r.id for r in gold_records if isinstance(r, Pair)]
+    mark_gold(workspace, gold_ids, ["a"] * 4, "test")
+    ctx = make_context(LabelService(workspace, "pairwise", overlap=2, gold_rate=0.5), Authenticator(users))
+    app = build_app(ctx)
+    port = free_port()
+    launch(app, ctx, port=port, block=False, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        violations = csp_errors(page)
+        sent = []
+        page.on("request", lambda r: sent.append(r.post_data or "") if r.method == "POST" else None)
+        login(page, url, "bob")
+        shapes, seen = {}, []
+        while (held := ctx.service.queue.held.get("bob")) is not None:
+            page.wait_for_timeout(1200)  # the pace count ticks each second of activity
+            page.mouse.move(200 + len(seen), 300)
+            shapes[held] = page.evaluate(
+                "[...document.querySelectorAll('[id^=pf-], .pf-prompt, .pf-text')]"
+                ".map(e => e.tagName + '#' + e.id + '.' + e.className).join(' ')"
+            )
+            seen.append(held)
+            page.keyboard.press("a")
+            page.keyboard.press("Enter")
+            page.wait_for_function(
+                f"document.querySelector('#pf-prompt [data-view]')?.dataset.item !== '{held}'"
+            )
+        met = [i for i in seen if i in gold_ids]
+        assert met and len(set(seen)) == len(seen) == 4 + len(met)  # every item once, some gold among them
+        regular = next(i for i in seen if i not in gold_ids)
+        assert shapes[met[0]] == shapes[regular]  # the same markup, ids and classes
+        assert not [body for body in sent if "gold" in body.lower()]  # and no hint in the requests
+        labels = workspace.frame("labels")
+        assert labels["active_seconds"].notna().all() and (labels["active_seconds"] > 0).any()
+        assert labels["served_at"].notna().all()
+
+        admin = browser.new_page(viewport={"width": 1440, "height": 900})
+        admin.goto(url)
+        admin.locator("input[type=text]").first.fill("ann")
+        admin.locator("input[type=password]").fill(PASSWORD)
+        admin.keyboard.press("Enter")
+        admin.locator("#pf-admin-labellers table").wait_for(timeout=20_000)
+        table = admin.inner_text("#pf-admin-labellers")
+        assert "gold right" in table and "DS accuracy" in table and "flags" in table
+        on_gold = labels[labels["item_id"].isin(gold_ids)]
+        assert f"{(on_gold['choice'] == 'a').sum()}/{len(met)}" in table  # bob's gold answers, scored
+        admin.locator("#pf-admin-labellers").scroll_into_view_if_needed()
+        admin.wait_for_timeout(2000)  # the admin tab's own refresh settles (no half-faded screenshot)
+        screenshot(admin, "annotate-labellers.png", tmp_path)
+        assert violations == []
+    finally:
+        app.close()
+
+
+def stop(child: subprocess.Popen, sig: int) -> None:
+    os.kill(child.pid, sig)
+    child.wait(timeout=30)
+
+
+def test_restarts_sign_in_logout_signed_out_tab_and_long_answers(tmp_path, browser):
+    """The first submit after SIGTERM and after SIGKILL saves; the sign-in form keeps the name after a wrong
+    password; a 20,000-character answer folds behind "show all" and keys still reach the choices; Log out forgets
+    the unsent pick; a tab signed out elsewhere says so and offers the sign-in."""
+    from annotate.users import add_user
+    from data import Workspace
+
+    workspace = Workspace.init(tmp_path / "ws")
+    records = []
+    for i in range(4):
+        prompt = Prompt([{"role": "user", "content": f"Question {i}: tell me a long story."}], source="e2e")
+        a = Completion(
+            prompt.id, ("Once upon a time. " * 1200) if i == 0 else f"Short {i}.", "m", "hf", seed=0
+        )
+        b = Completion(prompt.id, f"Another answer {i}.", "m", "hf", seed=1)
+        records += [prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")]
+    workspace.append(records)
+    add_user(workspace.path / "users.toml", "bob", PASSWORD)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    child = start_cli(workspace.path, port)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.locator("input[type=text]").first.fill("bob")
+        page.locator("input[type=password]").fill("wrong password")
+        with page.expect_response(lambda r: r.url.endswith("login")):
+            page.keyboard.press("Enter")
+        page.wait_for_timeout(500)
+        assert page.locator("input[type=text]").first.input_value() == "bob"  # the name is kept
+        page.locator("input[type=password]").fill(PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
+
+        page.locator(".pf-more summary").first.wait_for(timeout=10_000)
+        assert "show all" in page.locator(".pf-more summary").first.inner_text()
+        assert page.evaluate("document.documentElement.scrollHeight") < 4000
+        for number, sig in enumerate((signal.SIGTERM, signal.SIGKILL), start=1):
+            page.keyboard.press("a" if number == 1 else "b")
+            assert page.locator("#pf-choice input[type=radio]").nth(number - 1).is_checked()
+            stop(child, sig)
+            child = start_cli(workspace.path, port)
+            item = page.locator("#pf-prompt [data-item]").get_attribute("data-item")
+            moved_or_refused = (
+                f"document.querySelector('#pf-prompt [data-item]')?.dataset.item !== '{item}' || "
+                "(document.querySelector('#pf-status')?.innerText || '').includes('Not saved')"
+            )
+            page.keyboard.press("Enter")
+            try:  # a submit that Gradio's stale connection never answers is sent again by a reload (app.js)
+                page.wait_for_function(moved_or_refused, timeout=40_000)
+            except playwright.TimeoutError:
+                # The Enter fell into the reload Gradio does once it reconnects: the fresh page has the pick
+                # again (kept in the browser), so the labeller presses Enter again.
+                page.wait_for_selector("#pf-prompt [data-item]", timeout=20_000)
+                radio = page.locator("#pf-choice input[type=radio]").nth(number - 1)
+                if not radio.is_checked():
+                    page.keyboard.press("a" if number == 1 else "b")
+                page.keyboard.press("Enter")
+                page.wait_for_function(moved_or_refused, timeout=15_000)
+            wait_status(page, "Saved to disk")
+            assert "Not saved" not in page.inner_text("#pf-status")
+            assert len(workspace.frame("labels")) == number
+
+        # Log out forgets the pick that was never sent.
+        page.keyboard.press("a")
+        page.wait_for_timeout(300)
+        assert page.evaluate("localStorage.getItem('prefloop-pending')") is not None
+        page.locator("#pf-logout-button").click()
+        page.wait_for_selector("input[type=password]", timeout=20_000)
+        assert page.evaluate("localStorage.getItem('prefloop-pending')") is None
+
+        # Signed out in another browser: this tab says so on its next action and offers the sign-in.
+        login(page, url, "bob")
+        other = browser.new_page()
+        login(other, url, "bob")
+        other.locator("#pf-logout-button").click()
+        other.wait_for_selector("input[type=password]", timeout=20_000)
+        page.keyboard.press("a")
+        page.keyboard.press("Enter")
+        page.locator("#pf-js-note").get_by_text("You are signed out").wait_for(timeout=10_000)
+        assert page.locator("#pf-sign-in").get_attribute("href") == "./"
+        assert len(workspace.frame("labels")) == 2
+    finally:
+        child.kill()
+        child.wait()

@@ -273,3 +273,20 @@ def test_progress_counts_kept_up_to_date_match_a_recount():
             queue.add_items([f"i{10 + step // 150}"])  # items 10 and 11 arrive after labels on them
         for name in users[: 2 + step // 100]:
             assert queue.counts(name) == recount(name), (step, name)
+
+
+def test_a_tab_that_outlived_a_restart_submits_its_item(label_ws):
+    """The app restarted (SIGTERM or SIGKILL): nothing is held in memory, and the open tab's first submit saves."""
+    first = service(label_ws, overlap=2)
+    item = first.show("ann").item.id
+    restarted = service(label_ws, overlap=2)
+    assert restarted.submit("ann", item, "left").item_id == item
+    with pytest.raises(StaleItem):
+        restarted.submit("ann", item, "left")  # the same submit again: on_submit answers "already saved"
+    again = service(label_ws, overlap=1)
+    with pytest.raises(StaleItem):
+        again.submit("bob", item, "left")  # full (K=1) since ann's label: not one the queue would hand bob
+    shown = again.show("bob").item.id
+    with pytest.raises(StaleItem):
+        again.submit("bob", item, "left")  # bob holds another item now
+    assert again.submit("bob", shown, "right").item_id == shown

@@ -4,6 +4,9 @@ stand-in for Gradio), bidi markers, idempotent submits and admins who are not ha
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+import time
 
 import httpx
 import pytest
@@ -13,7 +16,7 @@ from annotate.render import excerpt, text_block
 from annotate.service import LabelService
 from annotate.sessions import SessionError, Sessions, load_key
 from annotate.users import Authenticator, LoginLimits, LoginThrottle, User, hash_password
-from annotate.web import Guard
+from annotate.web import Guard, trust_forwarded_for
 
 PASSWORD = "correct horse battery"
 
@@ -37,36 +40,69 @@ def users():
 def test_throttle_backs_off_then_locks_out_and_forgets():
     clock = Clock()
     throttle = LoginThrottle(
-        LoginLimits(attempts=3, address_attempts=5, lockout_seconds=60, backoff_seconds=1), clock
+        LoginLimits(attempts=3, address_attempts=2, lockout_seconds=60, backoff_seconds=1), clock
     )
-    assert throttle.wait("ann", "1.2.3.4") == 0
-    assert throttle.failed("ann", "1.2.3.4") == 1
-    assert throttle.wait("ann", "1.2.3.4") == 1  # backoff * 2**0
+    assert throttle.begin("ann") == 0
+    assert throttle.begin("ann") == 1  # the first attempt is counted before its check: backoff * 2**0
+    assert throttle.failed("ann", "1.2.3.4") == (1, 0.0)
     clock.now += 1
-    throttle.failed("ann", "1.2.3.4")
-    assert throttle.wait("ann", "9.9.9.9") == 2  # per name, whatever the address
+    assert throttle.begin("ann") == 0
+    assert throttle.failed("ann", "1.2.3.4") == (2, 0.1)  # the address's 2nd failure: answers held back
+    assert throttle.wait("ann") == 2  # per name, whatever the address
     clock.now += 2
-    throttle.failed("ann", "1.2.3.4")
-    assert throttle.wait("ann", "1.2.3.4") == 60  # third failure: locked out
+    throttle.begin("ann")
+    assert throttle.failed("ann", "1.2.3.4") == (3, 0.2)
+    assert throttle.wait("ann") == 60  # third failure: locked out
     clock.now += 59
-    assert throttle.wait("ann", "1.2.3.4") == 1
+    assert throttle.wait("ann") == 1
     clock.now += 1
-    assert throttle.wait("ann", "1.2.3.4") == 0  # the window passed: forgotten
-    for name in ("a", "b"):  # one address trying many names
-        throttle.failed(name, "6.6.6.6")
-    throttle.failed("c", "6.6.6.6")
-    throttle.failed("d", "6.6.6.6")
-    throttle.failed("e", "6.6.6.6")
-    assert throttle.wait("fresh-name", "6.6.6.6") == 60 and throttle.wait("fresh-name", "7.7.7.7") == 0
-    throttle.succeeded("ann")
-    assert throttle.wait("ann", "1.2.3.4") == 0
+    assert throttle.wait("ann") == 0  # the window passed: forgotten
+    for name in "abcdefghijklmnopqrstuvwxyz":  # one address trying many names: slowed, never locked
+        assert throttle.begin(name) == 0
+        delay = throttle.failed(name, "6.6.6.6")[1]
+    assert delay == 10.0  # capped at address_delay_max
+    assert throttle.begin("fresh-name") == 0  # a name that was not guessed may always try
+    throttle.succeeded("fresh-name")
+    assert throttle.wait("fresh-name") == 0 and throttle.wait("a") == 1
+
+
+def test_concurrent_attempts_are_counted_before_the_check():
+    """150 threads guessing one name at once: at most `attempts` passwords are checked (the check-and-count is
+    one step), the rest refused without a check."""
+    throttle = LoginThrottle(LoginLimits(attempts=10, backoff_seconds=0.0))
+    checked, start = [], threading.Barrier(150)
+
+    def guess(i: int) -> None:
+        start.wait()
+        if throttle.begin("ann") == 0:
+            checked.append(i)
+            time.sleep(0.01)  # the scrypt check
+            throttle.failed("ann", "10.0.0.1")
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(150)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(checked) == 10
+
+
+def test_refusals_are_reported_once_a_minute_per_name():
+    clock = Clock()
+    throttle = LoginThrottle(LoginLimits(), clock)
+    assert [throttle.refused("ann") for _ in range(5)] == [1, 0, 0, 0, 0]
+    assert throttle.refused("bob") == 1
+    clock.now += 60
+    assert throttle.refused("ann") == 5  # four since the last report, and this one
 
 
 def test_throttle_memory_is_bounded():
     throttle = LoginThrottle(LoginLimits(), Clock(), max_keys=10)
     for i in range(100):
+        throttle.begin(f"guess{i}")
         throttle.failed(f"guess{i}", f"10.0.0.{i}")
-    assert len(throttle._failures) <= 10
+        throttle.refused(f"guess{i}")
+    assert len(throttle._failures) <= 10 and len(throttle._refusals) <= 10
 
 
 def test_sessions_are_signed_survive_a_restart_and_expire(tmp_path, users):
@@ -106,6 +142,31 @@ def test_session_key_readable_by_others_is_refused(tmp_path):
     path.write_text("short\n")
     with pytest.raises(SessionError, match="not a session key"):
         load_key(path)
+
+
+def test_session_key_is_whole_or_absent_and_an_existing_one_is_only_read(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from data import files
+
+    path = tmp_path / "session.key"
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(SessionError, match="^cannot create the session key: the disk is full: nothing was"):
+        load_key(path)
+    assert list(tmp_path.iterdir()) == []  # no empty key that every later start would refuse
+    monkeypatch.undo()
+    key = load_key(path)
+
+    def read_only(directory, suffix="", mode=0o644):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(files, "create_temp", read_only)
+    assert load_key(path) == key  # a read-only workspace: the key is read, nothing created
 
 
 async def stand_in(scope, receive, send):
@@ -185,6 +246,96 @@ def test_guard_login_throttle_cookie_headers_refusals_and_downloads(tmp_path, us
             assert download.status_code == 200 and download.content == b"PAR1"
             assert "attachment" in download.headers["content-disposition"]
             assert (await client.get("/prefloop/export/kto.parquet")).status_code == 404
+
+    asyncio.run(run())
+
+
+class CountingCheck:
+    def __init__(self, users):
+        self.auth, self.names = Authenticator(users), []
+
+    def __call__(self, name: str, password: str) -> bool:
+        self.names.append(name)
+        return self.auth(name, password)
+
+
+def counting_guard(tmp_path, users, limits: LoginLimits, client: str = "10.0.0.7"):
+    sessions = Sessions(load_key(tmp_path / "session.key"), users, 600, tmp_path / "logouts.json")
+    check = CountingCheck(users)
+    guard = Guard(stand_in, sessions, LoginThrottle(limits), check, check.auth.is_admin, tmp_path, "// js")
+    transport = httpx.ASGITransport(app=guard, client=(client, 5555))
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1"), check
+
+
+def test_150_concurrent_guesses_check_at_most_the_limit_and_forwarded_for_changes_nothing(
+    tmp_path, users, caplog
+):
+    limits = LoginLimits(
+        10, address_attempts=20, lockout_seconds=60, backoff_seconds=0, address_delay_max=0.05
+    )
+
+    async def run():
+        client, check = counting_guard(tmp_path, users, limits)
+        async with client:
+
+            async def guess(i: int) -> int:
+                form = {"username": "bob", "password": f"guess {i}"}
+                headers = {"x-forwarded-for": f"203.0.113.{i % 250}"}  # rotating: must change nothing
+                return (await client.post("/login", data=form, headers=headers)).status_code
+
+            with caplog.at_level(logging.WARNING, logger="annotate.web"):
+                codes = await asyncio.gather(*(guess(i) for i in range(150)))
+            assert len(check.names) == 10 and codes.count(400) == 10 and codes.count(429) == 140
+            refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+            assert refusals == ["sign-in refused for 'bob': throttled (1 refused in the last minute)"]
+            assert not any("203.0.113" in r.getMessage() for r in caplog.records)  # the peer is logged
+            # Guessing more names from the same address: slowed down, never locked. ann was not attacked and
+            # signs in at once from the attacked address with her password; bob stays locked (his own name).
+            for i in range(20):
+                await client.post("/login", data={"username": f"user{i}", "password": "wrong"})
+            started = time.monotonic()
+            ann = await client.post("/login", data={"username": "ann", "password": PASSWORD})
+            assert ann.status_code == 200 and time.monotonic() - started < 1.0
+            bob = await client.post("/login", data={"username": "bob", "password": PASSWORD})
+            assert bob.status_code == 429
+
+    asyncio.run(run())
+
+
+def test_forwarded_for_is_trusted_only_from_the_named_proxy(monkeypatch):
+    """What uvicorn (behind Gradio) does with X-Forwarded-For after ``trust_forwarded_for``."""
+    import uvicorn
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["client"][0])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def one(proxy: str | None, peer: str) -> str:
+        monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+        trust_forwarded_for(proxy)
+        trusted = uvicorn.Config(app).forwarded_allow_ips
+        transport = httpx.ASGITransport(app=ProxyHeadersMiddleware(app, trusted), client=(peer, 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            await client.get("/", headers={"x-forwarded-for": "198.51.100.9"})
+        return seen[-1]
+
+    assert asyncio.run(one(None, "127.0.0.1")) == "127.0.0.1"  # loopback is not trusted by default
+    assert asyncio.run(one("10.0.0.2", "127.0.0.1")) == "127.0.0.1"
+    assert asyncio.run(one("10.0.0.2", "10.0.0.2")) == "198.51.100.9"
+
+
+def test_get_logout_signs_out(tmp_path, users):
+    async def run():
+        client, sessions = guard_client(tmp_path, users, LoginLimits())
+        async with client:
+            await client.post("/login", data={"username": "bob", "password": PASSWORD})
+            token = client.cookies[sessions.cookie]
+            response = await client.get("/logout")
+            assert response.status_code == 303 and sessions.get(token) is None
 
     asyncio.run(run())
 

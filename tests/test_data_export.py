@@ -66,6 +66,7 @@ def test_dpo_rows_and_drop_counts_exact():
             "votes": 2,
             "agreement": 1.0,
             "strength": 4.0,
+            "posterior": None,
         }
     ]
     assert dict(counts) == {"exported": 1, "degenerate": 2, "tie": 1, "unlabelled": 1}

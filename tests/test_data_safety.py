@@ -135,7 +135,8 @@ def test_permission_error_is_one_line(tmp_path, prefs, monkeypatch, capsys):
 
 
 def test_app_submit_on_a_full_disk_keeps_the_choice(label_ws, monkeypatch):
-    from annotate.app import Context, on_submit
+    from annotate.app import on_submit
+    from annotate.components import Context
     from annotate.service import LabelService
     from annotate.users import Authenticator
 

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from data.files import atomic_write
+from data.labellers import wilson_interval
 from train.head import completion_logps
 
 HELD_OUT_FILE = "held_out.json"
@@ -120,18 +121,6 @@ def pair_logps(
         desc and f"{desc} (rejected)",
     )
     return chosen, rejected
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (95 % with z = 1.96): (p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) /
-    (1 + z²/n). Unlike p ± z·√(p(1−p)/n) it stays inside [0, 1] and is honest at small n and at 0 or n."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    centre = p + z * z / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    scale = 1 + z * z / n
-    return (max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale))
 
 
 def _share(flags: list[bool]) -> tuple[float, list[float]]:

@@ -110,23 +110,31 @@ def tdpo_offset(
     return alpha * beta * (rejected_seqkl - chosen_seqkl.detach())
 
 
-def agreement_noise(votes: list[int], agreement: list[float]) -> list[float]:
+def agreement_noise(
+    votes: list[int], agreement: list[float], posterior: list[float | None] | None = None
+) -> list[float]:
     """Per-pair flip probability ε from the labellers' measured agreement (the rule `--agreement` uses).
 
-    - A pair labelled by k ≥ 2 labellers: ε = 1 − agreement, the share of its votes against the verdict.
+    - With Dawid–Skene's ``posterior`` of the verdict (``--aggregate dawid-skene``): ε = 1 − posterior, for every
+      pair, single-labelled ones included (the posterior already weighs who voted).
+    - Else, a pair labelled by k ≥ 2 labellers: ε = 1 − agreement, the share of its votes against the verdict.
     - A pair with one label (or an import): ε = the mean of 1 − agreement over the multi-labelled pairs, i.e. the
       disagreement measured on this data set; 0 when no pair has two labels (then nothing is known, plain DPO).
     Capped at ``MAX_EPSILON``.
     """
+    if posterior is not None and all(p is not None for p in posterior):
+        return [min(MAX_EPSILON, 1 - p) for p in posterior]
     measured = [1 - a for v, a in zip(votes, agreement) if v >= 2]
     default = sum(measured) / len(measured) if measured else 0.0
     return [min(MAX_EPSILON, (1 - a) if v >= 2 else default) for v, a in zip(votes, agreement)]
 
 
-def agreement_weights(votes: list[int], agreement: list[float]) -> list[float]:
+def agreement_weights(
+    votes: list[int], agreement: list[float], posterior: list[float | None] | None = None
+) -> list[float]:
     """Per-pair weight 1 − 2ε (ε from ``agreement_noise``): a unanimous pair weighs 1, a 2-to-1 pair 1/3, and a
     pair whose verdict is no better than a coin flip would weigh 0. Normalised to mean 1, so the learning rate
     keeps its meaning."""
-    weights = [1 - 2 * e for e in agreement_noise(votes, agreement)]
+    weights = [1 - 2 * e for e in agreement_noise(votes, agreement, posterior)]
     mean = sum(weights) / len(weights) if weights else 1.0
     return [w / mean for w in weights] if mean > 0 else [1.0 for _ in weights]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.aggregate import AGGREGATIONS
 from data.errors import PrefloopError
 from data.provision import DEFAULT_MODEL
 from data.selection import LABEL_SOURCES
@@ -85,6 +86,17 @@ class TrainOptions:
             "all, or auto (per pair: human where present, else machine)",
             "choices": LABEL_SOURCES,
         },
+    )
+    aggregate: str = field(
+        default="majority",
+        metadata={
+            "help": "how labels become a verdict (as data export): majority, or dawid-skene (each labeller weighed "
+            "by their estimated confusion matrix; with --agreement, ε = 1 − its posterior)",
+            "choices": AGGREGATIONS,
+        },
+    )
+    exclude_labeller: tuple[str, ...] = field(
+        default=(), metadata={"help": "labellers whose labels count in no verdict (they stay stored)"}
     )
     machine_weight: float = field(
         default=1.0,
@@ -183,6 +195,8 @@ def check_options(options: TrainOptions) -> None:
         raise PrefloopError(f"--agreement {options.agreement}: applies to {takes}")
     if options.labels not in LABEL_SOURCES:
         raise PrefloopError(f"--labels {options.labels!r}: expected one of {', '.join(LABEL_SOURCES)}")
+    if options.aggregate not in AGGREGATIONS:
+        raise PrefloopError(f"--aggregate {options.aggregate!r}: expected one of {', '.join(AGGREGATIONS)}")
     if options.machine_weight < 0:
         raise PrefloopError(f"--machine-weight {options.machine_weight}: must be >= 0")
     if options.machine_weight != 1 and not method.agreement:

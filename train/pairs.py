@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+from data.aggregate import MAJORITY
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto
+from data.gold import read_gold
 from data.records import content_id
-from data.selection import choose_labels
+from data.selection import choose_labels, excluded_labellers, without_labellers
 from data.workspace import Workspace
 from train.losses import agreement_noise, agreement_weights, odpo_offset
 from train.sources import machine_only_items
@@ -26,16 +28,28 @@ def preference_rows(
     kinds: tuple[str, ...],
     rounds: tuple[int, ...] | None = None,
     labels: str = "auto",
+    aggregate: str = MAJORITY,
+    excluded: tuple[str, ...] = (),
 ) -> tuple[list[dict], Counter]:
     """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns, from the labels
-    of ``labels`` (`train.sources`); each row's ``source`` says whether only machine labellers decided it."""
+    of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by ``aggregate`` (majority or
+    dawid-skene, as `python -m data export`); gold pairs never train. Each row's ``source`` says whether only
+    machine labellers decided it."""
+    gold = read_gold(workspace)
     pairs = workspace.frame("pairs")
     pairs = pairs[pairs["kind"].isin(kinds)]
     if rounds is not None:
         pairs = pairs[pairs["round"].isin(rounds)]
-    chosen_labels = choose_labels(workspace.frame("labels"), labels)
+    excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
+    chosen_labels = choose_labels(without_labellers(workspace.frame("labels"), excluded), labels)
     rows, counts = to_dpo(
-        workspace.frame("prompts"), workspace.frame("completions"), pairs, chosen_labels, split
+        workspace.frame("prompts"),
+        workspace.frame("completions"),
+        pairs,
+        chosen_labels,
+        split,
+        aggregate,
+        gold,
     )
     machine = machine_only_items(chosen_labels)
     for row in rows:
@@ -44,15 +58,23 @@ def preference_rows(
     return rows, counts
 
 
-def kto_rows(workspace: Workspace, split: str | None, seed: int = 0) -> tuple[list[dict], Counter]:
+def kto_rows(
+    workspace: Workspace,
+    split: str | None,
+    seed: int = 0,
+    aggregate: str = MAJORITY,
+    excluded: tuple[str, ...] = (),
+) -> tuple[list[dict], Counter]:
     """KTO rows, ordered so that every stretch of the data mixes desirable and undesirable examples.
 
     TRL's KTOTrainer reads the data in order (its KL estimate pairs each example with its batch neighbours), so a
     file sorted by label would give one-sided batches. Each kind is shuffled (seeded) and the two are interleaved in
     proportion to their counts.
     """
+    gold = read_gold(workspace, "kto")
+    labels = without_labellers(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
     rows, counts = to_kto(
-        workspace.frame("prompts"), workspace.frame("completions"), workspace.frame("labels"), split
+        workspace.frame("prompts"), workspace.frame("completions"), labels, split, aggregate, gold
     )
     rng = random.Random(seed)
     good = [r for r in rows if r["label"]]
@@ -90,16 +112,18 @@ def add_agreement(rows: list[dict], mode: str) -> dict:
         return {"mode": mode}
     votes = [r["votes"] for r in rows]
     agreement = [r["agreement"] for r in rows]
+    posterior = [r.get("posterior") for r in rows]  # Dawid–Skene's, with --aggregate dawid-skene: ε = 1 − it
     if mode == "weight":
-        for row, weight in zip(rows, agreement_weights(votes, agreement)):
+        for row, weight in zip(rows, agreement_weights(votes, agreement, posterior)):
             row["pair_weight"] = weight
         values = [r["pair_weight"] for r in rows]
     else:
-        for row, epsilon in zip(rows, agreement_noise(votes, agreement)):
+        for row, epsilon in zip(rows, agreement_noise(votes, agreement, posterior)):
             row["pair_epsilon"] = epsilon
         values = [r["pair_epsilon"] for r in rows]
     return {
         "mode": mode,
+        "from": "posterior" if all(p is not None for p in posterior) else "agreement",
         "multi_labelled_pairs": sum(v >= 2 for v in votes),
         "mean": sum(values) / len(values),
         "min": min(values),

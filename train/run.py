@@ -44,13 +44,15 @@ def _out_dir(options: TrainOptions, workspace: Workspace) -> Path:
 def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_rounds: tuple[int, ...] | None):
     """(train rows, eval rows, eval-split name, counts) for the method; ``eval_rounds`` narrows the held-out rows."""
     if method.data == "completions":
-        train_rows, counts = kto_rows(workspace, "train", options.seed)
-        eval_rows, _ = kto_rows(workspace, "test", options.seed)
+        verdicts = (options.seed, options.aggregate, options.exclude_labeller)
+        train_rows, counts = kto_rows(workspace, "train", *verdicts)
+        eval_rows, _ = kto_rows(workspace, "test", *verdicts)
         what = "completions labelled desirable/undesirable"
     else:
         kinds, rounds = options.kinds or method.kinds, options.rounds
-        train_rows, counts = preference_rows(workspace, "train", kinds, rounds, options.labels)
-        eval_rows, _ = preference_rows(workspace, "test", kinds, eval_rounds or rounds, options.labels)
+        verdicts = (options.labels, options.aggregate, options.exclude_labeller)
+        train_rows, counts = preference_rows(workspace, "train", kinds, rounds, *verdicts)
+        eval_rows, _ = preference_rows(workspace, "test", kinds, eval_rounds or rounds, *verdicts)
         what = f"labelled pairs of kind {','.join(kinds)}" + (
             f" in rounds {','.join(map(str, rounds))}" if rounds else ""
         )

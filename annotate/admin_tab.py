@@ -1,0 +1,99 @@
+"""The admin tab's components and their wiring: verdicts by the chosen aggregation, the labellers' table, the
+disputed items, gold, excluding a labeller, exports. The handlers themselves are `annotate.admin`'s."""
+
+# No `from __future__ import annotations`: Gradio reads the `gr.Request` annotation itself to pass the request.
+
+import gradio as gr
+
+from annotate.admin import admin_view, exclude_labeller, export_labels, make_gold
+from annotate.components import AdminTab, Context, TabSet, signed_in
+from data.aggregate import AGGREGATIONS, MAJORITY
+from data.schemas import CHOICES
+
+
+def admin_components() -> AdminTab:
+    with gr.Row():
+        refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
+        export_dpo = gr.Button("Export DPO Parquet", elem_id="pf-export-dpo")
+        export_kto = gr.Button("Export KTO Parquet", elem_id="pf-export-kto")
+        aggregate = gr.Radio(
+            list(AGGREGATIONS), value=MAJORITY, label="Verdicts by", elem_id="pf-aggregate", scale=2
+        )
+    status = gr.HTML(elem_id="pf-admin-status")
+    cards = gr.HTML(elem_id="pf-admin-cards")
+    gr.Markdown("#### Labellers")
+    labellers = gr.HTML(elem_id="pf-admin-labellers")
+    gr.Markdown("#### Most disputed items")
+    disputed = gr.HTML(elem_id="pf-admin-disputed")
+    with gr.Row():  # a decided item becomes gold: mixed into every labeller's queue at --gold-rate
+        gold_item = gr.Textbox(label="Item id", elem_id="pf-gold-item", scale=3)
+        gold_answer = gr.Radio(
+            list(CHOICES["pairwise"]), label="Its answer", elem_id="pf-gold-answer", scale=2
+        )
+        gold_button = gr.Button("Make gold", elem_id="pf-make-gold", scale=1)
+    with gr.Row():  # an excluded labeller's labels stay stored, out of every verdict (WS/excluded.json)
+        labeller = gr.Textbox(label="Labeller", elem_id="pf-exclude-name", scale=3)
+        exclude = gr.Button("Exclude from verdicts", elem_id="pf-exclude", scale=1)
+        include = gr.Button("Include again", elem_id="pf-include", scale=1)
+    return AdminTab(
+        refresh,
+        export_dpo,
+        export_kto,
+        cards,
+        labellers,
+        disputed,
+        status,
+        gold_item,
+        gold_answer,
+        gold_button,
+        aggregate,
+        labeller,
+        exclude,
+        include,
+    )
+
+
+def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> None:
+    """Connect the admin tab's events; every handler checks the admin flag itself."""
+    views = admin.views()
+
+    def show_admin(request: gr.Request):
+        user = signed_in(request)
+        if not ctx.auth.is_admin(user):
+            return gr.Tab(visible=False), gr.Tabs(selected="label"), *(gr.skip(),) * len(views)
+        return gr.Tab(visible=True), gr.skip(), *admin_view(ctx, user)[:-1]
+
+    def admin_stats(method: str, request: gr.Request):
+        return admin_view(ctx, signed_in(request), method)[:-1]
+
+    def export(fmt: str):
+        def handler(method: str, request: gr.Request):
+            return export_labels(ctx, signed_in(request), fmt, method)
+
+        return handler
+
+    def switch(exclude: bool):
+        def handler(labeller: str | None, request: gr.Request):
+            return exclude_labeller(ctx, signed_in(request), labeller, exclude)
+
+        return handler
+
+    private = dict(api_visibility="undocumented")
+    method = [admin.aggregate]
+    app.load(show_admin, None, [tabs.admin, tabs.tabs, *views], api_name="admin_tab", **private)
+    admin.refresh.click(admin_stats, method, views, api_name="admin", **private)
+    admin.aggregate.change(admin_stats, method, views, api_name="admin_aggregate", **private)
+    tabs.admin.select(admin_stats, method, views, api_name="admin_select", **private)
+    admin.export_dpo.click(export("dpo"), method, admin.status, api_name="export_dpo", **private)
+    admin.export_kto.click(export("kto"), method, admin.status, api_name="export_kto", **private)
+    for button, exclude in ((admin.exclude, True), (admin.include, False)):
+        button.click(
+            switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private
+        ).then(admin_stats, method, views, **private)
+
+    def gold(item: str | None, answer: str | None, request: gr.Request):
+        return make_gold(ctx, signed_in(request), item, answer)
+
+    admin.make_gold.click(
+        gold, [admin.gold_item, admin.gold_answer], admin.status, api_name="make_gold", **private
+    )

@@ -1,0 +1,198 @@
+"""The options of each `python -m data` subcommand (one dataclass each, flags built from their fields by
+`data.cli`), and the table of subcommands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data.aggregate import AGGREGATIONS, MAJORITY
+from data.export import FORMATS as EXPORT_FORMATS
+from data.import_readers import MAX_RECORD_BYTES
+from data.imports import FORMATS as IMPORT_FORMATS
+from data.imports import ON_ERROR
+from data.leaderboard import ARENA, PEOPLE
+from data.provision import EMBEDDED, SAMPLES
+from data.schemas import PAIR_KINDS, SPLITS
+from data.selection import LABEL_SOURCES
+
+EXPORT_KINDS = tuple(k for k in PAIR_KINDS if k != ARENA)  # arena pairs are evaluation data: out unless asked
+WORKSPACE = field(metadata={"help": "workspace directory", "short": "-w", "required": True})
+AGGREGATE = field(
+    default=MAJORITY,
+    metadata={
+        "help": "how labels become a verdict: majority vote, or dawid-skene (weighs each labeller by their "
+        "estimated confusion matrix; exports carry its posterior)",
+        "choices": AGGREGATIONS,
+    },
+)
+EXCLUDE_LABELLER = field(
+    default=(),
+    metadata={"help": "leave this labeller's labels out of every verdict (they stay stored)", "repeat": True},
+)
+
+
+@dataclass(frozen=True)
+class ProvisionOptions:
+    model: tuple[str, ...] = field(
+        default=(), metadata={"help": "model short name(s)", "choices": sorted(EMBEDDED), "repeat": True}
+    )
+    no_samples: bool = field(default=False, metadata={"help": "skip the sample data", "switch": True})
+
+
+@dataclass(frozen=True)
+class WorkspaceOptions:
+    workspace: Path = WORKSPACE
+
+
+@dataclass(frozen=True)
+class ImportCommand:
+    workspace: Path = WORKSPACE
+    files: tuple[Path, ...] = field(
+        default=(), metadata={"help": "JSON, JSONL, Parquet, CSV or a datasets folder", "positional": True}
+    )
+    sample: tuple[str, ...] = field(
+        default=(), metadata={"help": "a provisioned sample set", "choices": sorted(SAMPLES), "repeat": True}
+    )
+    format: str = field(
+        default="auto", metadata={"help": "record format (default: detect)", "choices": IMPORT_FORMATS}
+    )
+    source: str | None = field(
+        default=None, metadata={"help": "source name recorded on every row (default: the file name)"}
+    )
+    split: str = field(default="train", metadata={"help": "split for rows that name none", "choices": SPLITS})
+    test_fraction: float = field(
+        default=0.0, metadata={"help": "hold out this fraction of prompts as test, in [0, 1)"}
+    )
+    on_error: str = field(
+        default="fail",
+        metadata={
+            "help": "a bad record stops the import (fail), or is left out, counted and listed in WS/imports/ "
+            "(skip)",
+            "choices": ON_ERROR,
+        },
+    )
+    unlabelled: bool = field(
+        default=False,
+        metadata={
+            "help": "store no preference/label: chosen and rejected become a pair for labellers (KTO rows: "
+            "items)",
+            "switch": True,
+        },
+    )
+    pairs_per_prompt: int = field(
+        default=1,
+        metadata={
+            "help": "pairs made among a prompt's candidate completions (0: every pair), as for sampled "
+            "completions"
+        },
+    )
+    non_text: str = field(
+        default="fail",
+        metadata={
+            "help": "a non-text content part (image, tool call) is an error (fail) or left out and counted "
+            "(drop)",
+            "choices": ("fail", "drop"),
+        },
+    )
+    max_record_bytes: int = field(
+        default=MAX_RECORD_BYTES,
+        metadata={
+            "help": "a longer JSON record or JSON Lines line is refused (or skipped with --on-error skip) unread"
+        },
+    )
+
+
+@dataclass(frozen=True)
+class ExportCommand:
+    workspace: Path = WORKSPACE
+    format: str = field(default="dpo", metadata={"choices": EXPORT_FORMATS, "required": True})
+    out: Path | None = field(
+        default=None, metadata={"help": "output file (default: WS/exports/<format>[-<split>].parquet)"}
+    )
+    split: str | None = field(
+        default=None, metadata={"help": "only prompts of this split (default: all)", "choices": SPLITS}
+    )
+    labels: str = field(
+        default="auto",
+        metadata={
+            "help": "whose labels decide (as train --labels): auto = people's where a pair has one, else "
+            "judges' and reward models'; human; machine; all",
+            "choices": LABEL_SOURCES,
+        },
+    )
+    aggregate: str = AGGREGATE
+    exclude_labeller: tuple[str, ...] = EXCLUDE_LABELLER
+    kinds: tuple[str, ...] = field(
+        default=EXPORT_KINDS,
+        metadata={
+            "help": f"dpo: pair kinds exported (default: {' '.join(EXPORT_KINDS)}; arena pairs are evaluation "
+            "data)",
+            "choices": PAIR_KINDS,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class LeaderboardCommand:
+    workspace: Path = WORKSPACE
+    by: str = field(
+        default=PEOPLE,
+        metadata={"help": "whose votes: people (default), judge:NAME or rm:ID (a machine labeller)"},
+    )
+    json: bool = field(default=False, metadata={"help": "print JSON", "switch": True})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples of the prompts"})
+    seed: int = field(default=0, metadata={"help": "bootstrap seed"})
+
+
+@dataclass(frozen=True)
+class StatsCommand:
+    workspace: Path = WORKSPACE
+    json: bool = field(default=False, metadata={"help": "print JSON", "switch": True})
+    labellers: bool = field(
+        default=False,
+        metadata={"help": "each labeller's quality and pace (gold, agreement, κ, flags)", "switch": True},
+    )
+    aggregate: str = AGGREGATE
+    exclude_labeller: tuple[str, ...] = EXCLUDE_LABELLER
+
+
+@dataclass(frozen=True)
+class GoldCommand:
+    workspace: Path = WORKSPACE
+    files: tuple[Path, ...] = field(
+        default=(), metadata={"help": "preference files: their pairs become gold", "positional": True}
+    )
+    from_split: str | None = field(
+        default=None, metadata={"help": "the imported preferences of this split's pairs", "choices": SPLITS}
+    )
+    pair: tuple[str, ...] = field(
+        default=(), metadata={"help": "a pair id to make gold (with --answer)", "repeat": True}
+    )
+    answer: tuple[str, ...] = field(
+        default=(), metadata={"help": "the gold answer of each --pair", "repeat": True}
+    )
+    remove: tuple[str, ...] = field(default=(), metadata={"help": "a pair no longer gold", "repeat": True})
+
+
+@dataclass(frozen=True)
+class MergeCommand:
+    workspace: Path = WORKSPACE
+    others: tuple[Path, ...] = field(
+        default=(),
+        metadata={"help": "workspace folders to merge in", "positional": True, "required": True},
+    )
+
+
+SUBCOMMANDS: dict[str, tuple[type, str]] = {
+    "provision": (ProvisionOptions, "convert the embedded default model and fetch sample data"),
+    "init": (WorkspaceOptions, "create an empty workspace"),
+    "import": (ImportCommand, "import prompts, gold answers, preferences or KTO labels"),
+    "export": (ExportCommand, "write a TRL-ready Parquet table (TRL's own column names)"),
+    "stats": (StatsCommand, "counts, label distribution, agreement, model lineage"),
+    "gold": (GoldCommand, "pairs with a known answer, mixed into labellers' queues (annotate --gold-rate)"),
+    "leaderboard": (LeaderboardCommand, "Bradley–Terry strengths of the arena's models from blind votes"),
+    "validate": (WorkspaceOptions, "read every file against the schemas and check references"),
+    "compact": (WorkspaceOptions, "merge each table's part files into one"),
+    "merge": (MergeCommand, "add the rows of other workspaces (e.g. shards sampled elsewhere)"),
+}

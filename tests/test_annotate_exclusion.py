@@ -1,0 +1,157 @@
+"""The admin tab's switch that keeps a labeller's labels out of every verdict (WS/excluded.json), read alike by
+`data stats`, `data export`, training's rows and the admin tab; and the admin's choice of aggregation."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import pytest
+
+from annotate.admin import admin_view, exclude_labeller, export_labels
+from annotate.app import make_context
+from annotate.service import LabelService
+from annotate.users import Authenticator, User, hash_password
+from data.__main__ import main
+from data.errors import PrefloopError
+from data.files import NOT_A_FILE, NotAFileError
+from data.records import Completion, Label, Pair, Prompt
+from data.selection import EXCLUDED_FILE, excluded_labellers, read_excluded
+from data.workspace import Workspace
+from train.pairs import preference_rows
+
+# pair -> {labeller: choice}. With cat: p0 split (a vs b), p1 a (cat alone), p2 a, p3 b.
+# Without cat: p0 a, p1 unlabelled, p2 a, p3 b.
+VOTES = [
+    {"bob": "a", "cat": "b"},
+    {"cat": "a"},
+    {"bob": "a", "ann": "a", "cat": "b"},
+    {"bob": "b"},
+]
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    ws = Workspace.init(tmp_path / "ws")
+    records, ids = [], []
+    for i, votes in enumerate(VOTES):
+        prompt = Prompt([{"role": "user", "content": f"question {i}"}], source="test")
+        a, b = (Completion(prompt.id, f"answer {i} {side}", "m", "hf") for side in "ab")
+        pair = Pair(prompt.id, a.id, b.id, "sampled")
+        records += [prompt, a, b, pair]
+        records += [Label(pair.id, name, "pairwise", choice, strength=2) for name, choice in votes.items()]
+        ids.append(pair.id)
+    ws.append(records)
+    users = {
+        "ann": User("ann", hash_password("pw-ann-12345"), admin=True),
+        "bob": User("bob", hash_password("pw-bob-12345")),
+    }
+    return make_context(LabelService(ws, overlap=3), Authenticator(users)), ids
+
+
+def verdict_counts(ctx, capsys) -> tuple[dict, set, set, set]:
+    """(stats' pairwise_items, pairs exported by `data export`, by the admin tab, in training's rows)."""
+    ws = ctx.service.workspace
+    capsys.readouterr()
+    assert main(["stats", "-w", str(ws.path), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert main(["export", "-w", str(ws.path), "--format", "dpo", "--out", str(ws.path / "cli.parquet")]) == 0
+    cli = set(pd.read_parquet(ws.path / "cli.parquet")["pair_id"])
+    assert "Wrote exports/dpo.parquet (majority)" in export_labels(ctx, "ann", "dpo")
+    admin = set(pd.read_parquet(ws.exports / "dpo.parquet")["pair_id"])
+    rows, _ = preference_rows(ws, "train", ("sampled",))
+    return stats["pairwise_items"], cli, admin, {row["pair_id"] for row in rows}
+
+
+def test_excluding_a_labeller_changes_every_verdict_alike_and_including_restores_them(setup, capsys):
+    ctx, (p0, p1, p2, p3) = setup
+    items, cli, admin, train = verdict_counts(ctx, capsys)
+    assert (items["labelled"], items["split_votes"]) == (4, 1)
+    assert cli == admin == train == {p1, p2, p3}
+    cards, labellers, _, _ = admin_view(ctx, "ann")
+    assert "verdicts (majority)" in cards and "1 split" in cards
+    assert "<td>cat</td>" in labellers and "excluded</td>" not in labellers
+
+    assert "cat: labels out of every verdict now (still stored). Excluded: cat." in exclude_labeller(
+        ctx, "ann", " cat ", True
+    )
+    assert read_excluded(ctx.service.workspace.path) == ("cat",)
+    items, cli, admin, train = verdict_counts(ctx, capsys)
+    assert (items["labelled"], items["split_votes"]) == (3, 0)
+    assert cli == admin == train == {p0, p2, p3}
+    cards, labellers, _, _ = admin_view(ctx, "ann")
+    assert "excluded: cat" in cards and labellers.count("<td>excluded</td>") == 1
+    assert len(ctx.service.workspace.frame("labels")) == 7  # the labels stay stored
+    capsys.readouterr()
+    assert main(["stats", "-w", str(ctx.service.workspace.path), "--labellers", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["labellers"]
+    assert {r["labeller"]: r["excluded"] for r in report} == {"ann": False, "bob": False, "cat": True}
+
+    assert "count in the verdicts again. Excluded: nobody" in exclude_labeller(ctx, "ann", "cat", False)
+    items, cli, admin, train = verdict_counts(ctx, capsys)
+    assert (items["labelled"], items["split_votes"]) == (4, 1)
+    assert cli == admin == train == {p1, p2, p3}
+    assert json.loads((ctx.service.workspace.path / EXCLUDED_FILE).read_text()) == []
+
+
+def test_the_switch_is_admin_only_and_unions_with_the_flag(setup):
+    ctx, _ = setup
+    with pytest.raises(gr.Error, match="admin"):
+        exclude_labeller(ctx, "bob", "cat", True)
+    assert "Give the name of a labeller" in exclude_labeller(ctx, "ann", "  ", True)
+    assert "nobody has no labels" in exclude_labeller(ctx, "ann", "nobody", True)
+    assert read_excluded(ctx.service.workspace.path) == ()
+    exclude_labeller(ctx, "ann", "cat", True)
+    assert excluded_labellers(ctx.service.workspace.path, ["bob", "cat"]) == ("bob", "cat")
+    with pytest.raises(gr.Error, match="Aggregation 'mean'"):
+        admin_view(ctx, "ann", "mean")
+
+
+def test_the_admin_aggregates_as_data_export_does(setup, capsys):
+    ctx, _ = setup
+    ws = ctx.service.workspace
+    for method in ("majority", "dawid-skene"):
+        out = ws.path / f"{method}.parquet"
+        assert (
+            main(["export", "-w", str(ws.path), "--format", "dpo", "--aggregate", method, "--out", str(out)])
+            == 0
+        )
+        assert f"({method})" in export_labels(ctx, "ann", "dpo", method)
+        cli, admin = pd.read_parquet(out), pd.read_parquet(ws.exports / "dpo.parquet")
+        assert list(cli["pair_id"]) == list(admin["pair_id"])
+        assert [c[0]["content"] for c in cli["chosen"]] == [c[0]["content"] for c in admin["chosen"]]
+        posteriors = [admin["posterior"].astype(float).to_numpy(), cli["posterior"].to_numpy()]
+        np.testing.assert_array_equal(*posteriors)  # null for the majority, the same figures for dawid-skene
+        missing = np.isnan(posteriors[0])
+        assert missing.all() if method == "majority" else not missing.any()
+        capsys.readouterr()
+        assert main(["stats", "-w", str(ws.path), "--json", "--aggregate", method]) == 0
+        items = json.loads(capsys.readouterr().out)["pairwise_items"]
+        cards, _, disputed, _ = admin_view(ctx, "ann", method)
+        assert f"verdicts ({method})" in cards and f"{items['split_votes']} split" in cards
+        assert ("<th>posterior</th>" in disputed) == (method == "dawid-skene")
+
+
+def test_a_planted_symlink_at_excluded_json_is_refused(setup, tmp_path):
+    ctx, _ = setup
+    ws = ctx.service.workspace
+    victim = tmp_path / "victim.json"
+    victim.write_text('["bob"]')
+    (ws.path / EXCLUDED_FILE).symlink_to(victim)
+    assert "Not changed" in exclude_labeller(ctx, "ann", "cat", True)
+    assert victim.read_text() == '["bob"]' and (ws.path / EXCLUDED_FILE).is_symlink()
+    with pytest.raises(NotAFileError, match=NOT_A_FILE):
+        read_excluded(ws.path)
+    with pytest.raises(gr.Error, match=f"excluded.json: {NOT_A_FILE}"):
+        admin_view(ctx, "ann")
+    with pytest.raises(gr.Error, match=f"excluded.json: {NOT_A_FILE}"):
+        export_labels(ctx, "ann", "dpo")
+    assert main(["stats", "-w", str(ws.path)]) == 2  # never read as the workspace's list
+    with pytest.raises(NotAFileError):
+        preference_rows(ws, "train", ("sampled",))
+    (ws.path / EXCLUDED_FILE).unlink()
+    (ws.path / EXCLUDED_FILE).write_text('{"cat": true}')
+    with pytest.raises(PrefloopError, match="excluded.json: expected a JSON list of labeller names"):
+        read_excluded(ws.path)

@@ -1,0 +1,108 @@
+"""Gold items in the labelling queue: mixed in at --gold-rate, never twice to one person, stored as labels, never
+trained on; pace columns on every label."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pyarrow.compute as pc
+import pytest
+
+from annotate.__main__ import main
+from annotate.service import LabelService, Shown
+from data.errors import PrefloopError
+from data.export import dpo_table
+from data.gold import mark_gold, read_gold
+from data.records import Completion, Pair, Prompt
+from data.workspace import Workspace
+
+PAIRS = 40
+GOLD = 6
+
+
+def build(path) -> tuple[Workspace, list[str]]:
+    ws = Workspace.init(path)
+    records, ids = [], []
+    for i in range(PAIRS):
+        prompt = Prompt([{"role": "user", "content": f"question {i}"}], source="test")
+        a, b = (Completion(prompt.id, f"answer {i} {side}", "m", "hf") for side in "ab")
+        pair = Pair(prompt.id, a.id, b.id, "sampled")
+        records += [prompt, a, b, pair]
+        ids.append(pair.id)
+    ws.append(records)
+    mark_gold(ws, ids[:GOLD], ["a"] * GOLD, "test")
+    return ws, ids
+
+
+def label_everything(service: LabelService, user: str) -> list[Shown]:
+    seen = []
+    while (shown := service.show(user)) is not None:
+        seen.append(shown)
+        service.submit(user, shown.item.id, "left", strength=2, active_seconds=4.5)
+    return seen
+
+
+def test_gold_is_mixed_in_once_per_labeller_and_looks_like_any_item(tmp_path):
+    ws, ids = build(tmp_path / "ws")
+    service = LabelService(ws, overlap=2, gold_rate=0.3)
+    gold = set(ids[:GOLD])
+    assert len(service.items) == PAIRS and service.progress("ann")["items"] == PAIRS - GOLD
+    for user in ("ann", "bob"):
+        seen = label_everything(service, user)
+        served = [s.item.id for s in seen]
+        assert len(served) == len(set(served))  # never twice to one person
+        assert set(served) - gold == set(ids[GOLD:])  # every regular item (K = 2 lets both have all)
+        mixed = [i for i in served if i in gold]
+        assert 1 <= len(mixed) <= GOLD
+        gold_shown = next(s for s in seen if s.item.id in gold)
+        regular = next(s for s in seen if s.item.id not in gold)
+        # the same record shape on screen: nothing but the item itself differs
+        assert [f.name for f in fields(gold_shown)] == [f.name for f in fields(regular)]
+        assert (gold_shown.suggestion, gold_shown.previous) == (regular.suggestion, regular.previous)
+    labels = ws.read("labels")
+    on_gold = labels.filter(pc.is_in(labels.column("item_id"), value_set=read_gold(ws).column("item_id")))
+    assert on_gold.num_rows >= 2  # stored as those labellers' labels, like any other
+    assert pc.all(pc.is_valid(labels.column("served_at"))).as_py()
+    assert set(labels.column("active_seconds").to_pylist()) == {4.5}
+    rows, counts = dpo_table(
+        ws.read("prompts"), ws.read("completions"), ws.read("pairs"), labels, gold=read_gold(ws)
+    )
+    assert counts["gold"] == GOLD and not gold & set(rows.column("pair_id").to_pylist())  # never trained on
+
+
+def test_no_gold_without_a_rate_and_rate_errors(tmp_path, capsys):
+    ws, ids = build(tmp_path / "ws")
+    served = {s.item.id for s in label_everything(LabelService(ws, gold_rate=0.0), "ann")}
+    assert not served & set(ids[:GOLD])
+    with pytest.raises(PrefloopError, match=r"--gold-rate 0.6: must be in \[0, 0.5\]"):
+        LabelService(ws, gold_rate=0.6)
+    assert main(["-w", str(ws.path), "--gold-rate", "-0.1"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --gold-rate -0.1: must be in [0, 0.5]"
+
+
+def test_admin_makes_a_decided_item_gold_and_sees_the_labeller_table(tmp_path):
+    import gradio as gr
+
+    from annotate.admin import admin_view, make_gold
+    from annotate.app import make_context
+    from annotate.users import Authenticator, User, hash_password
+
+    ws, ids = build(tmp_path / "ws")
+    users = {
+        "ann": User("ann", hash_password("pw-ann-12345"), admin=True),
+        "bob": User("bob", hash_password("pw-bob-12345")),
+    }
+    ctx = make_context(LabelService(ws, overlap=2, gold_rate=0.05), Authenticator(users))
+    for user in ("ann", "bob"):
+        label_everything(ctx.service, user)
+    item = ids[GOLD]  # a regular item both labelled
+    assert "Give the item id" in make_gold(ctx, "ann", item, None)
+    assert "is not in" in make_gold(ctx, "ann", "nope", "a")
+    with pytest.raises(gr.Error):
+        make_gold(ctx, "bob", item, "a")
+    assert "is gold now" in make_gold(ctx, "ann", item, "b")
+    assert item in read_gold(ws).column("item_id").to_pylist() and item in ctx.service.queue.gold
+    cards, labellers, _, _ = admin_view(ctx, "ann")
+    assert "median seconds per label" in cards and "labels/hour" in cards
+    assert "<th>gold right</th>" in labellers and "<th>flags</th>" in labellers
+    assert "<td>ann</td>" in labellers and "<td>bob</td>" in labellers

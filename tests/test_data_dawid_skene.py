@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from data import dawid_skene
+from data.aggregate import aggregate
+from data.errors import PrefloopError
+from data.records import Label, to_row
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+# Six items with true classes 0,0,0,1,1,1. Labellers 0 and 1 always answer the truth, labeller 2 always the
+# opposite. Items 0-3 get all three labels (2 against 1: the majority is right); items 4 and 5 only labellers 0
+# and 2 (1 against 1: the majority cannot decide).
+ITEMS = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 5, 5])
+LABELLERS = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 2, 0, 2])
+TRUTH = np.array([0, 0, 0, 1, 1, 1])
+CHOICES = np.where(LABELLERS == 2, 1 - TRUTH[ITEMS], TRUTH[ITEMS])
+
+
+def test_e_step_exact():
+    confusion = np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.5, 0.5], [0.5, 0.5]]])
+    prior = np.array([0.25, 0.75])
+    posterior = dawid_skene.e_step(confusion, prior, np.array([0, 0]), np.array([0, 1]), np.array([0, 1]), 1)
+    # P(t=0) ∝ 0.25 · 0.9 · 0.5, P(t=1) ∝ 0.75 · 0.2 · 0.5
+    expected = np.array([0.25 * 0.9, 0.75 * 0.2]) / (0.25 * 0.9 + 0.75 * 0.2)
+    np.testing.assert_allclose(posterior[0], expected, rtol=1e-12)
+
+
+def test_m_step_exact():
+    posterior = np.array([[1.0, 0.0], [0.5, 0.5]])
+    confusion, prior = dawid_skene.m_step(posterior, np.array([0, 1]), np.array([0, 0]), np.array([0, 1]), 1)
+    pc = dawid_skene.PSEUDO_COUNT
+    # labeller 0: true 0 -> answered 0 with weight 1, answered 1 with weight 0.5; true 1 -> answered 1 with 0.5
+    np.testing.assert_allclose(confusion[0, 0], np.array([1 + pc, 0.5 + pc]) / (1.5 + 2 * pc))
+    np.testing.assert_allclose(confusion[0, 1], np.array([pc, 0.5 + pc]) / (0.5 + 2 * pc))
+    np.testing.assert_allclose(prior, np.array([1.5 + pc, 0.5 + pc]) / (2 + 2 * pc))
+
+
+def test_fit_reaches_the_known_fixed_point():
+    fit = dawid_skene.fit(ITEMS, LABELLERS, CHOICES, 6, 3, 2)
+    assert fit.iterations < dawid_skene.MAX_ITERATIONS
+    # The fixed point: every item's posterior on its truth, labeller 2's confusion the flip matrix.
+    np.testing.assert_allclose(fit.posterior[np.arange(6), TRUTH], 1.0, atol=1e-3)
+    pc = dawid_skene.PSEUDO_COUNT
+    truthful = np.array([[3 + pc, pc], [pc, 3 + pc]]) / (3 + 2 * pc)
+    np.testing.assert_allclose(fit.confusion[0], truthful, atol=1e-3)
+    np.testing.assert_allclose(fit.confusion[2], truthful[:, ::-1], atol=1e-3)
+    # One more E and M step moves nothing: it is a fixed point.
+    again = dawid_skene.e_step(fit.confusion, fit.prior, ITEMS, LABELLERS, CHOICES, 6)
+    np.testing.assert_allclose(again, fit.posterior, atol=1e-5)
+    accuracy = dawid_skene.labeller_accuracy(fit, ITEMS, LABELLERS, CHOICES)
+    np.testing.assert_allclose(accuracy, [1.0, 1.0, 0.0], atol=1e-3)
+
+
+def test_fit_clamps_gold_items():
+    gold = np.array([-1, -1, -1, -1, 0, -1])  # item 4's known answer: 0, against its truth in the votes
+    fit = dawid_skene.fit(ITEMS, LABELLERS, CHOICES, 6, 3, 2, gold)
+    assert fit.posterior[4].tolist() == [1.0, 0.0]
+
+
+def frame(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    labels = [
+        Label(item, who, "kto", choice, created_at=T0 + timedelta(seconds=i))
+        for i, (item, who, choice) in enumerate(rows)
+    ]
+    return pd.DataFrame([to_row(label) for label in labels])
+
+
+def test_aggregate_dawid_skene_decides_what_the_majority_splits():
+    names = ["good1", "good2", "flipper"]
+    kto = ("desirable", "undesirable")
+    rows = [(f"c{i}", names[w], kto[c]) for i, w, c in zip(ITEMS, LABELLERS, CHOICES)]
+    labels = frame(rows)
+    majority = aggregate(labels, "kto").set_index("item_id")
+    assert majority.loc[["c4", "c5"], "verdict"].tolist() == ["split", "split"]
+    assert majority["posterior"].isna().all()
+    ds = aggregate(labels, "kto", "dawid-skene").set_index("item_id")
+    assert ds["verdict"].tolist() == [kto[t] for t in TRUTH]
+    assert (ds["posterior"] > 0.99).all()
+    gold = pa.table({"item_id": ["c4"], "choice": ["desirable"]})
+    clamped = aggregate(labels, "kto", "dawid-skene", gold).set_index("item_id")
+    assert (clamped.loc["c4", "verdict"], clamped.loc["c4", "posterior"]) == ("desirable", 1.0)
+
+
+def test_aggregate_unknown_method_is_an_error():
+    with pytest.raises(PrefloopError, match="--aggregate 'mean'"):
+        aggregate(frame([("c1", "x", "desirable")]), "kto", "mean")
+
+
+def test_aggregate_dawid_skene_of_nothing():
+    empty = frame([("c1", "x", "desirable")]).iloc[0:0]
+    assert len(aggregate(empty, "kto", "dawid-skene")) == 0
+    assert len(aggregate(empty, "pairwise", "dawid-skene")) == 0

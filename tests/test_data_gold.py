@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from data.__main__ import main
+from data.gold import read_gold
+from data.labellers import labeller_rows, wilson_interval
+from data.records import Completion, Label, Pair, Prompt
+from data.workspace import Workspace
+from train.pairs import add_agreement, preference_rows
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+TRUTH = ["a", "b", "a", "b", "a", "b", "a", "b", "a"]
+OPPOSITE = {"a": "b", "b": "a"}
+
+
+def build(path) -> tuple[Workspace, list[str]]:
+    """Nine pairs with known truths. good1 and good2 answer the truth, flipper the opposite: pairs 0-5 and the gold
+    pair 8 get all three labels (the majority is right 2 to 1), pairs 6 and 7 only good1's and flipper's (1 to 1)."""
+    ws = Workspace.init(path)
+    records, ids, minute = [], [], 0
+    for i, truth in enumerate(TRUTH):
+        prompt = Prompt([{"role": "user", "content": f"Question {i}?"}], "toy")
+        a, b = (Completion(prompt.id, f"answer {i} {side}", "toy", "hf") for side in "ab")
+        pair = Pair(prompt.id, a.id, b.id, "sampled")
+        records += [prompt, a, b, pair]
+        ids.append(pair.id)
+        who = ["good1", "flipper"] if i in (6, 7) else ["good1", "good2", "flipper"]
+        for name in who:
+            choice = OPPOSITE[truth] if name == "flipper" else truth
+            minute += 1
+            records.append(
+                Label(
+                    pair.id,
+                    name,
+                    "pairwise",
+                    choice,
+                    strength=2,
+                    seconds=1.0 if name == "flipper" else 20.0,
+                    left="a",
+                    created_at=T0 + timedelta(minutes=minute),
+                )
+            )
+    ws.append(records)
+    return ws, ids
+
+
+def export(ws, tmp_path, *flags) -> tuple[list[dict], str]:
+    out = tmp_path / f"dpo{len(flags)}.parquet"
+    assert main(["export", "-w", str(ws.path), "--format", "dpo", "--out", str(out), *flags]) == 0
+    return pq.read_table(out).to_pylist(), str(out)
+
+
+def test_dawid_skene_changes_verdicts_in_export_and_train_alike(tmp_path, capsys):
+    ws, ids = build(tmp_path / "ws")
+    assert main(["gold", "-w", str(ws.path), "--pair", ids[8], "--answer", "a"]) == 0
+    majority, _ = export(ws, tmp_path)
+    assert sorted(r["pair_id"] for r in majority) == sorted(ids[:6])  # 6 and 7 split, 8 is gold
+    ds, _ = export(ws, tmp_path, "--aggregate", "dawid-skene")
+    assert capsys.readouterr().out.splitlines()[-1].endswith(": exported 8, gold 1")
+    assert sorted(r["pair_id"] for r in ds) == sorted(ids[:8])
+    chosen = {r["pair_id"]: r["chosen"][0]["content"][-1] for r in ds}
+    assert chosen == dict(zip(ids[:8], TRUTH[:8]))  # the flipper is found out: every verdict is the truth
+    assert all(r["posterior"] > 0.9 for r in ds) and all(r["posterior"] is None for r in majority)
+    # train reads the same verdicts: the same pairs, chosen sides and posteriors, and never the gold pair
+    for method, exported in (("majority", majority), ("dawid-skene", ds)):
+        rows, counts = preference_rows(ws, None, ("sampled",), aggregate=method)
+        assert counts["exported"] == len(exported) and counts["gold"] == 1
+        assert {(r["pair_id"], r["chosen"][0]["content"], r["posterior"]) for r in rows} == {
+            (r["pair_id"], r["chosen"][0]["content"], r["posterior"]) for r in exported
+        }
+        assert ids[8] not in {r["pair_id"] for r in rows}
+    rows, _ = preference_rows(ws, None, ("sampled",), aggregate="dawid-skene")
+    summary = add_agreement(rows, "smoothing")
+    assert summary["from"] == "posterior"
+    assert [r["pair_epsilon"] for r in rows] == pytest.approx([1 - r["posterior"] for r in rows])
+
+
+def test_exclude_labeller_keeps_labels_out_of_verdicts(tmp_path):
+    ws, ids = build(tmp_path / "ws")
+    rows, _ = export(ws, tmp_path, "--exclude-labeller", "flipper")
+    assert sorted(r["pair_id"] for r in rows) == sorted(ids)  # no more split votes
+    assert all(r["votes"] in (1, 2) and r["agreement"] == 1.0 for r in rows)
+    assert "flipper" in set(ws.read("labels").column("annotator").to_pylist())  # still stored
+    train_rows, _ = preference_rows(ws, None, ("sampled",), excluded=("flipper",))
+    assert sorted(r["pair_id"] for r in train_rows) == sorted(ids)
+
+
+def test_labeller_report_json_flags_the_flipper(tmp_path, capsys):
+    ws, ids = build(tmp_path / "ws")
+    gold = [0, 1, 2, 3, 7, 8]
+    pairs = [x for i in gold for x in ("--pair", ids[i], "--answer", TRUTH[i])]
+    assert main(["gold", "-w", str(ws.path), *pairs]) == 0
+    capsys.readouterr()
+    assert main(["stats", "-w", str(ws.path), "--labellers", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {r["labeller"]: r for r in report["labellers"]}
+    assert sorted(rows) == ["flipper", "good1", "good2"]
+    low = round(wilson_interval(6, 6)[0], 3)
+    assert rows["good1"]["gold"] == {"answered": 6, "correct": 6, "accuracy": 1.0, "ci95": [low, 1.0]}
+    assert rows["flipper"]["gold"]["correct"] == 0 and rows["flipper"]["gold"]["ci95"][1] < 0.6
+    # leave-one-out: good1's others on 0-5 and 8 split 1-1 (not counted); on 6 and 7 the flipper alone outvotes it
+    loo = [rows[name]["loo_agreement"] for name in ("good1", "good2", "flipper")]
+    assert loo == [0.0, None, 0.0]
+    assert rows["flipper"]["median_seconds"] == 1.0 and rows["good1"]["labels_per_hour"] == 180.0
+    assert rows["good1"]["ds_accuracy"] == pytest.approx(1.0, abs=0.01)
+    assert rows["flipper"]["ds_accuracy"] == pytest.approx(0.0, abs=0.01)
+    assert rows["good2"]["flags"] == [] and rows["good1"]["flags"] == []
+    assert [f.split()[0] for f in rows["flipper"]["flags"]] == ["gold", "median"]
+    assert report["team"]["median_seconds"] == 20.0
+
+
+def test_gold_configuration_errors_are_one_line(tmp_path, capsys):
+    ws, ids = build(tmp_path / "ws")
+    assert main(["gold", "-w", str(ws.path), "--pair", ids[0]]) == 2
+    assert capsys.readouterr().err.strip() == "error: --pair needs one --answer each: 1 pair(s), 0 answer(s)"
+    assert main(["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "left"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: cli: gold pair {ids[0]} has answer 'left' is not one of a, b, tie, both_bad"
+    assert main(["gold", "-w", str(ws.path), "--pair", "nope", "--answer", "a"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: cli: pair nope is not in {ws.path}"
+    assert read_gold(ws).num_rows == 0
+
+
+def test_gold_from_file_split_and_remove(tmp_path, capsys):
+    ws, _ = build(tmp_path / "ws")
+    prefs = tmp_path / "gold.jsonl"
+    prefs.write_text(
+        json.dumps({"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Rome."}) + "\n"
+    )
+    assert main(["gold", "-w", str(ws.path), str(prefs)]) == 0
+    gold = read_gold(ws)
+    assert gold.num_rows == 1 and gold.column("source").to_pylist() == [str(prefs)]
+    assert not [
+        x for x in ws.read("labels").column("annotator").to_pylist() if x == "import"
+    ]  # no label stored
+    assert main(["gold", "-w", str(ws.path), "--remove", gold.column("item_id")[0].as_py()]) == 0
+    assert read_gold(ws).num_rows == 0 and "gold items: 0 (+0 marked, -1 removed)" in capsys.readouterr().out
+    open_file = tmp_path / "open.jsonl"
+    open_file.write_text(json.dumps({"prompt": "Say hi.", "completions": ["Hi.", "Hello."]}) + "\n")
+    assert main(["gold", "-w", str(ws.path), str(open_file)]) == 2
+    assert "has no answer (chosen/rejected)" in capsys.readouterr().err
+
+
+def test_labels_written_before_the_pace_columns_still_read(tmp_path):
+    import pyarrow as pa
+
+    from data.schemas import LABELS
+
+    ws, ids = build(tmp_path / "ws")
+    old = LABELS.remove(LABELS.get_field_index("active_seconds")).remove(LABELS.get_field_index("served_at"))
+    row = {
+        "id": "old1",
+        "item_id": ids[0],
+        "annotator": "veteran",
+        "task": "pairwise",
+        "choice": "a",
+        "seconds": 8.0,
+        "retracted": False,
+        "created_at": T0,
+    }
+    ws.write_part("labels", pa.Table.from_pylist([row], schema=old))
+    labels = ws.read("labels")
+    veteran = labels.filter(pa.compute.equal(labels.column("annotator"), "veteran")).to_pylist()[0]
+    assert veteran["served_at"] is None and veteran["active_seconds"] is None and veteran["seconds"] == 8.0
+    with_pace = Label(ids[1], "veteran", "pairwise", "b", seconds=30.0, active_seconds=6.0, served_at=T0)
+    ws.append([with_pace])
+    report = {r["labeller"]: r for r in labeller_rows(ws.frame("labels"))}
+    # the median of 8 s (old label: time on the item) and 6 s (new: the browser's active seconds)
+    assert report["veteran"]["median_seconds"] == 7.0 and report["veteran"]["labels_per_hour"] == round(
+        3600 / 7, 1
+    )
+
+
+def test_kappa_against_labellers_sharing_twenty_items_and_the_left_flag():
+    from data.machine import cohen_kappa
+
+    rows = []
+    for i in range(30):
+        ann = "a" if i % 2 else "b"
+        bob = ann if i < 24 else ("b" if ann == "a" else "a")  # bob disagrees on the last 6 items
+        rows += [("ann", ann, "a"), ("bob", bob, "b" if bob == "a" else "a")]  # bob never picks the left side
+        rows[-2:] = [(who, choice, left, f"p{i}") for who, choice, left in rows[-2:]]
+    rows.append(("cyd", "a", "a", "p0"))  # shares one item: no κ
+    frame = pd.DataFrame(
+        [
+            {
+                "item_id": item,
+                "annotator": who,
+                "task": "pairwise",
+                "choice": choice,
+                "strength": None,
+                "seconds": 10.0,
+                "retracted": False,
+                "supersedes": None,
+                "left": left,
+                "created_at": T0 + timedelta(seconds=n),
+            }
+            for n, (who, choice, left, item) in enumerate(rows)
+        ]
+    )
+    report = {r["labeller"]: r for r in labeller_rows(frame)}
+    ann = [r[1] for r in rows if r[0] == "ann"]
+    bob = [r[1] for r in rows if r[0] == "bob"]
+    assert report["ann"]["kappa"] == {"bob": round(cohen_kappa(ann, bob), 3)}
+    assert report["cyd"]["kappa"] == {}
+    assert report["bob"]["left_share"] == 0.0 and report["bob"]["left_decisive"] == 30
+    assert report["bob"]["flags"] == ["picks the left side 0% of the time (outside 30%-70%)"]
+    assert report["ann"]["flags"] == []

@@ -1,0 +1,149 @@
+"""Input bounds of `python -m data import`: a device, FIFO or socket is refused in one line; a record or line over
+--max-record-bytes is refused (or skipped) without being read whole; a too-deep element inside a JSON array, a
+duplicate key and a NUL character are refused naming row and field, or skipped with --on-error skip."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import pytest
+
+from data import import_readers
+from data.__main__ import main
+from tests.test_data_import_errors import BAD_INPUTS, GOOD, digest, error_lines, jsonl
+
+
+@pytest.fixture()
+def ws(tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(jsonl(GOOD))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(good)]) == 0
+    return tmp_path / "ws"
+
+
+def test_devices_fifos_and_sockets_are_refused_in_one_line(ws, tmp_path, capsys):
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)  # no writer: opening it for reading would block forever
+    sock_path = tmp_path / "s.jsonl"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(sock_path))
+        for path in ("/dev/zero", fifo, sock_path):
+            capsys.readouterr()
+            assert main(["import", "-w", str(ws), str(path)]) == 2
+            assert error_lines(capsys) == [
+                f"error: {path}: not a regular file (a device, FIFO or socket): import a file"
+            ]
+
+
+def big(i: int, size: int) -> dict:
+    return {"prompt": f"big {i}", "chosen": "x" * size, "rejected": "no"}
+
+
+@pytest.mark.parametrize("chunk", [7, 2**20])
+@pytest.mark.parametrize("suffix", ["jsonl", "json"])
+def test_a_record_over_max_record_bytes_is_refused_or_skipped(
+    ws, tmp_path, capsys, monkeypatch, suffix, chunk
+):
+    monkeypatch.setattr(import_readers, "CHUNK", chunk)  # 7: the array is read a few characters at a time
+    records = [{"prompt": "a", "chosen": "b", "rejected": "c"}, big(1, 5000), GOOD, big(3, 300)]
+    path = tmp_path / f"big.{suffix}"
+    path.write_bytes(jsonl(*records) if suffix == "jsonl" else json.dumps(records).encode())
+    before = digest(ws)
+    limit = ["--max-record-bytes", "1000"]
+    assert main(["import", "-w", str(ws), str(path), *limit]) == 2
+    what = (
+        "line 2 is longer than --max-record-bytes (1000 bytes)"
+        if suffix == "jsonl"
+        else ("record over --max-record-bytes (1000 bytes), or broken JSON")
+    )
+    assert error_lines(capsys) == [f"error: {path}, row 1: {what}"]
+    assert digest(ws) == before
+    assert main(["import", "-w", str(ws), str(path), *limit, "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert "records 4" in out and "skipped 1 record(s) (too_large 1)" in out and "new_pairs 3" in out
+
+
+def test_the_reader_never_holds_a_long_line(tmp_path, monkeypatch):
+    """A 5 MB line under a 1,000-byte bound: no read asks for more than the bound plus one byte."""
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(jsonl(GOOD, big(1, 5_000_000), GOOD))
+    sizes = []
+    real_open = open
+
+    class Watched:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def readline(self, size=-1):
+            sizes.append(size)
+            return self.handle.readline(size)
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+    monkeypatch.setattr(import_readers, "open", lambda *a: Watched(real_open(*a)), raising=False)
+    rows = import_readers.read_records(path, 1000)
+    assert [type(r).__name__ for r in rows] == ["dict", "RecordError", "dict"]
+    assert 0 < max(sizes) <= 2**20 and all(s > 0 for s in sizes)
+
+
+@pytest.mark.parametrize("chunk", [5, 2**20])
+def test_a_too_deep_element_a_duplicate_key_and_a_nul_in_an_array(ws, tmp_path, capsys, monkeypatch, chunk):
+    monkeypatch.setattr(import_readers, "CHUNK", chunk)
+    deep = "[" * 100_000 + "]" * 100_000
+    nul = json.dumps(dict(GOOD, chosen="a\x00b"))
+    text = (
+        f'[{json.dumps(GOOD)}, {{"prompt": {deep}}}, {{"prompt": "p", "chosen": "a", "prompt": "q"}},'
+        f" {json.dumps(dict(GOOD, prompt='q1'))}, {nul}]"
+    )
+    path = tmp_path / "mixed.json"
+    path.write_text(text)
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert error_lines(capsys) == [f"error: {path}, row 1: JSON nested too deeply to read"]
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped 3 record(s) (duplicate_key 1, nul_character 1, too_deep 1)" in out
+    rejects = next((ws / "imports").glob("*-mixed.rejects.jsonl"))
+    listed = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(r["row"], r["field"], r["reason"]) for r in listed] == [
+        (1, None, "too_deep"),
+        (2, "prompt", "duplicate_key"),
+        (4, "chosen", "nul_character"),
+    ]
+    assert listed[1]["error"] == "key 'prompt' appears twice in one object (which to keep is a guess)"
+    assert listed[2]["error"] == "NUL character at character 1"
+
+
+def test_duplicate_keys_and_nul_in_json_lines_name_row_and_field(ws, tmp_path, capsys):
+    path = tmp_path / "dup.jsonl"
+    path.write_bytes(jsonl(GOOD) + b'{"prompt": "q", "chosen": "a", "rejected": "b", "chosen": "c"}\n')
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert error_lines(capsys) == [
+        f"error: {path}, row 1, field 'chosen': key 'chosen' appears twice in one object (which to keep is a guess)"
+    ]
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"prompt,chosen,rejected\nq,a,b\nq2,a\x00,b\n")
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert error_lines(capsys) == [f"error: {path}, row 1, field 'chosen': NUL character at character 1"]
+
+
+ARRAYS = [b for b in BAD_INPUTS if b[0].endswith(".json")]
+
+
+@pytest.mark.parametrize(("name", "content", "extra", "message"), ARRAYS, ids=[b[0] for b in ARRAYS])
+def test_array_errors_read_in_small_chunks_say_the_same(
+    ws, tmp_path, capsys, monkeypatch, name, content, extra, message
+):
+    monkeypatch.setattr(import_readers, "CHUNK", 3)
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert main(["import", "-w", str(ws), str(path), *extra]) == 2
+    assert error_lines(capsys) == [f"error: {path}{message}"]
