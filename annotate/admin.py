@@ -20,7 +20,7 @@ from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
 from data.gold import mark_gold, read_gold
 from data.labellers import labeller_rows, team_pace
-from data.leaderboard import ARENA, leaderboard
+from data.leaderboard import ARENA, workspace_leaderboard
 from data.schemas import CHOICES
 from data.selection import choose_labels, excluded_labellers, set_excluded, without_labellers
 
@@ -169,11 +169,10 @@ def make_gold(ctx: Context, user: str, item_id: str | None, answer: str | None) 
 
 def arena_html(workspace) -> str:
     """The arena leaderboard of people's votes (as `python -m data leaderboard`), or nothing without votes."""
-    tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
-    if not (tables["pairs"]["kind"] == ARENA).any():
+    if not (workspace.frame("pairs")["kind"] == ARENA).any():
         return ""
     try:
-        rows = leaderboard(tables["pairs"], tables["completions"], tables["labels"], tables["models"])
+        rows = workspace_leaderboard(workspace)
     except PrefloopError as exc:
         return message_html(str(exc), "muted")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731

@@ -34,7 +34,7 @@ from data.export import dpo_table, kto_table, to_sft, write_parquet
 from data.gold import gold_from_file, gold_from_split, mark_gold, read_gold, remove_gold
 from data.imports import ImportOptions, Loaded, check_file, log_import, write_records
 from data.labellers import labeller_lines
-from data.leaderboard import board_json, board_lines, leaderboard, plot_leaderboard
+from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
@@ -208,18 +208,9 @@ def cmd_gold(args: Any) -> int:
 
 def cmd_leaderboard(args: Any) -> int:
     workspace = Workspace(args.workspace)
-    tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
     if args.bootstrap < 1:
         raise PrefloopError(f"--bootstrap {args.bootstrap}: must be at least 1")
-    rows = leaderboard(
-        tables["pairs"],
-        tables["completions"],
-        tables["labels"],
-        tables["models"],
-        args.by,
-        args.bootstrap,
-        args.seed,
-    )
+    rows = workspace_leaderboard(workspace, args.by, args.bootstrap, args.seed)
     png = plot_leaderboard(rows, args.by, workspace.path / "leaderboard.png")
     print(
         board_json(rows, args.by) if args.json else "\n".join([*board_lines(rows, args.by), f"plot: {png}"])

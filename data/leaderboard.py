@@ -155,6 +155,15 @@ def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
     return sorted(found, key=lambda m: (m["order"] is None, m["order"] or (0, 0), m["name"]))
 
 
+def workspace_leaderboard(workspace, by: str = PEOPLE, samples: int = BOOTSTRAP, seed: int = 0) -> list[Row]:
+    """`leaderboard` over a workspace's tables, read children first (labels, pairs, completions, models) so every
+    vote's pair, completions and models are in the snapshot."""
+    tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
+    return leaderboard(
+        tables["pairs"], tables["completions"], tables["labels"], tables["models"], by, samples, seed
+    )
+
+
 def leaderboard(
     pairs: pd.DataFrame,
     completions: pd.DataFrame,

@@ -29,7 +29,7 @@ import numpy as np
 
 from data.annotators import judge_annotator, rm_annotator
 from data.errors import PrefloopError
-from data.leaderboard import ARENA, PEOPLE, board_lines, leaderboard, plot_leaderboard
+from data.leaderboard import ARENA, PEOPLE, board_lines, plot_leaderboard, workspace_leaderboard
 from data.lineage import (
     NEWEST,
     REWARD_MODEL,
@@ -208,12 +208,11 @@ def arena_leaderboard(options: SampleOptions, workspace: Workspace, limit: int) 
     shared = {f.name: getattr(options, f.name) for f in fields(SampleOptions)}
     result = run_arena(GenerateOptions(**shared), workspace, split="test", limit=limit)
     by = judge_name(options, workspace) if options.judge else PEOPLE
-    tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
     lines = [
         f"arena: {result['arena_pairs']} pairs of {result['arena_models']} at round {result['arena_round']}"
     ]
     try:
-        rows = leaderboard(tables["pairs"], tables["completions"], tables["labels"], tables["models"], by)
+        rows = workspace_leaderboard(workspace, by)
     except PrefloopError as exc:  # no votes yet: the pairs wait for labellers
         return [*lines, str(exc)]
     png = plot_leaderboard(rows, by, workspace.path / "leaderboard.png")
