@@ -16,6 +16,7 @@ from annotate.agreement import admin_report
 from annotate.render import cards_html, excerpt, message_html, table_html
 from annotate.service import LabelService
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
+from data.edits import EDIT, without_gold_edits
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
 from data.gold import mark_gold, read_gold
@@ -54,10 +55,12 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     service = ctx.service
     service.reload()
     workspace = service.workspace
-    labels = workspace.frame("labels")
+    labels, pairs = workspace.frame("labels"), workspace.frame("pairs")
+    # An edit's own label (the edit wins, data.edits) is no judgement of an item: out of agreement and pace.
+    labels = labels[~labels["item_id"].isin(set(pairs.loc[pairs["kind"] == EDIT, "id"]))]
     excluded = _excluded(workspace)
     gold = read_gold(workspace, service.task)
-    report = admin_report(labels, service.task, workspace.frame("pairs"), _method(method), gold, excluded)
+    report = admin_report(labels, service.task, pairs, _method(method), gold, excluded)
     progress = service.progress(user)
     agreement, position = report["agreement"], report["position"]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
@@ -223,8 +226,9 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
     frames["pairs"] = frames["pairs"][frames["pairs"]["kind"] != ARENA]  # evaluation data, as `data export`
     if fmt == "dpo":
         gold = read_gold(workspace)
+        pairs = without_gold_edits(frames["pairs"], gold)  # as `data export`: edits of gold answers stay out
         rows, counts = to_dpo(
-            frames["prompts"], frames["completions"], frames["pairs"], frames["labels"], None, method, gold
+            frames["prompts"], frames["completions"], pairs, frames["labels"], None, method, gold
         )
     else:
         rows, counts = to_kto(

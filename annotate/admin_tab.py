@@ -25,6 +25,8 @@ def admin_components() -> AdminTab:
     labellers = gr.HTML(elem_id="pf-admin-labellers")
     gr.Markdown("#### Most disputed items")
     disputed = gr.HTML(elem_id="pf-admin-disputed")
+    gr.Markdown("#### Edits (edit to gold: original vs edit)")
+    edits = gr.HTML(elem_id="pf-admin-edits")
     with gr.Row():  # a decided item becomes gold: mixed into every labeller's queue at --gold-rate
         gold_item = gr.Textbox(label="Item id", elem_id="pf-gold-item", scale=3)
         gold_answer = gr.Radio(
@@ -50,6 +52,7 @@ def admin_components() -> AdminTab:
         labeller,
         exclude,
         include,
+        edits,
     )
 
 

@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 from annotate.admin_tab import admin_components, wire_admin
 from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, View, signed_in
+from annotate.edit_view import EDIT_KEY, editor_components, wire_editor, wire_edits_admin
 from annotate.render import (
     STRENGTHS,
     card_html,
@@ -235,6 +236,7 @@ def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
     """The app for one workspace and task; launch it with ``launch`` (which adds the login, CSS and page script)."""
     task = ctx.service.task
     keys = PAIRWISE_KEYS if task == "pairwise" else KTO_KEYS
+    keys = [*keys, EDIT_KEY] if ctx.service.view == "pairwise" else keys  # not the arena: it rates models
     with gr.Blocks(title=f"{title} · {task} labelling") as app:
         with gr.Row(elem_classes="pf-header"):
             gr.HTML(f"<h1>{title} · {task} labelling</h1>")
@@ -245,7 +247,7 @@ def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
         # handed an item by a label tab that opened on its own.
         with gr.Tabs(selected="admin") as tabs:
             with gr.Tab("Label", id="label") as label_tab:
-                label = _label_tab(ctx, task, keys, progress)
+                label = _label_tab(ctx, task, keys, progress, ctx.service.view == "pairwise")
             with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
                 admin = admin_components()
         wire(ctx, app, label, TabSet(tabs, label_tab, admin_tab), admin)
@@ -253,7 +255,7 @@ def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
     return app
 
 
-def _label_tab(ctx: Context, task: str, keys, progress: gr.HTML) -> LabelTab:
+def _label_tab(ctx: Context, task: str, keys, progress: gr.HTML, editable: bool = False) -> LabelTab:
     with gr.Row():
         with gr.Column(scale=4):
             prompt = gr.HTML(elem_id="pf-prompt")
@@ -286,6 +288,8 @@ def _label_tab(ctx: Context, task: str, keys, progress: gr.HTML) -> LabelTab:
                 submit = gr.Button("Submit  ⏎", variant="primary", elem_id="pf-submit")
                 skip = gr.Button("Skip  [s]", elem_id="pf-skip")
                 undo = gr.Button("Undo  [u]", elem_id="pf-undo")
+                edit_open = gr.Button("Edit the answer  [e]", elem_id="pf-edit-open", visible=editable)
+            editor, draft, edit_save, edit_cancel = editor_components()
             status = gr.HTML(elem_id="pf-status")
             item_id = gr.Textbox(visible=False, elem_id="pf-item")
         with gr.Column(scale=1, min_width=260):
@@ -295,8 +299,9 @@ def _label_tab(ctx: Context, task: str, keys, progress: gr.HTML) -> LabelTab:
             with gr.Accordion("My recent labels (pick one to edit)", open=False):
                 history = gr.Dropdown(label="Edit a label", elem_id="pf-history", choices=[])
     return LabelTab(
-        item_id, prompt, left, right, choice, strength, note, status, progress, history, submit, skip, undo
-    )
+        item_id, prompt, left, right, choice, strength, note, status, progress, history, submit, skip, undo,
+        editor, draft, edit_open, edit_save, edit_cancel,
+    )  # fmt: skip
 
 
 def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: AdminTab) -> None:
@@ -332,7 +337,9 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     label.skip.click(skip_item, [label.item_id], api_name="skip", **common)
     label.undo.click(undo_last, None, api_name="undo", **common)
     label.history.input(edit_label, [label.history], api_name="edit", **common)
+    wire_editor(ctx, label, active, common)
     wire_admin(ctx, app, tabs, admin)
+    wire_edits_admin(ctx, app, tabs, admin)
 
 
 def make_context(service: LabelService, auth: Authenticator, guidelines: Path | None = None) -> Context:

@@ -184,7 +184,7 @@ SCRIPT_TEMPLATE = """
   });
 
   document.addEventListener("click", (event) => {
-    const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo");
+    const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo, #pf-edit-save");
     if (!button) return;
     if (button.id === "pf-submit") remember(true);
     inflight = Date.now();
@@ -268,7 +268,42 @@ PACE_SCRIPT = """
 })();
 """
 
-SCRIPT = SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)) + PACE_SCRIPT
+# Edit to gold (annotate.edit_view): e opens the editor (or goes back into it), and in it every key is text except
+# Ctrl+Enter (save, with the label) and Esc (cancel); caught before the label keys' handler sees them.
+EDIT_SCRIPT = """
+(() => {
+  "use strict";
+  const box = () => document.querySelector("#pf-edit textarea");
+  const press = (id) => { const el = document.getElementById(id); if (el && !el.disabled) el.click(); };
+  const visible = (el) => !!el && el.offsetParent !== null;
+  const typing = (el) => el && (el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "INPUT");
+  window.addEventListener("keydown", (event) => {
+    const key = event.key.toLowerCase();
+    if (event.target.closest?.("#pf-edit")) {
+      const save = key === "enter" && (event.ctrlKey || event.metaKey);
+      if (key !== "escape" && !save) return;
+      event.preventDefault(); event.stopImmediatePropagation();
+      event.target.blur();
+      press(save ? "pf-edit-save" : "pf-edit-cancel");
+      return;
+    }
+    if (key !== "e" || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (typing(event.target) || !visible(document.getElementById("pf-edit-open"))) return;
+    event.preventDefault(); event.stopImmediatePropagation();
+    if (event.repeat) return;
+    if (visible(box())) box().focus(); else press("pf-edit-open");
+  }, true);
+  // The editor opened (the server's answer to e, or a refused save): the cursor goes into it, at the start.
+  let open = false;
+  new MutationObserver(() => {
+    const now = visible(box());
+    if (now && !open) { box().focus(); box().setSelectionRange(0, 0); }
+    open = now;
+  }).observe(document.documentElement, {childList: true, subtree: true, attributes: true});
+})();
+"""
+
+SCRIPT = SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)) + PACE_SCRIPT + EDIT_SCRIPT
 
 CSS = """
 .gradio-container { max-width: 1500px !important; }
@@ -306,6 +341,8 @@ kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1p
 .pf-kpi { flex: 1 1 160px; border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px; }
 .pf-big { font-size: 1.5rem; font-weight: 700; }
 #pf-submit { min-width: 160px; }
+.pf-diff del { background: #fdecec; color: #9b1c1c; } .pf-diff ins { background: #e7f6ec; color: #17663a; }
+.pf-edit-entry { margin: 10px 0; padding: 8px 12px; border: 1px solid var(--border-color-primary); border-radius: 8px; }
 .pf-bidi { color: #9b1c1c; background: #fdecec; border-radius: 3px; font-family: var(--font-mono); font-size: 0.75em; }
 .pf-header > .pf-logout { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; margin-left: auto; }
 .pf-logout button { background: none; border: 1px solid var(--border-color-primary); border-radius: 6px;

@@ -3,7 +3,7 @@ output, in order), the label and admin tabs' components, and the tabs themselves
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import gradio as gr
@@ -27,6 +27,10 @@ class View:
     status: str
     progress: str
     history: object  # a gr.Dropdown update with this labeller's recent labels
+    editor: object = field(
+        default_factory=lambda: gr.update(visible=False)
+    )  # edit to gold: closed by any view
+    draft: str = ""  # the editor's text
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,11 @@ class LabelTab:
     submit: gr.Button
     skip: gr.Button
     undo: gr.Button
+    editor: gr.Group | None = None  # edit to gold (annotate.edit_view): the editor, its text, its buttons
+    draft: gr.Textbox | None = None
+    edit_open: gr.Button | None = None
+    edit_save: gr.Button | None = None
+    edit_cancel: gr.Button | None = None
 
     def outputs(self) -> list:
         return [getattr(self, f.name) for f in fields(View)]
@@ -67,6 +76,7 @@ class AdminTab:
     labeller: gr.Textbox  # the switch that keeps a labeller's labels out of every verdict
     exclude: gr.Button
     include: gr.Button
+    edits: gr.HTML | None = None  # edit to gold: edits per labeller and the latest as diffs
 
     def views(self) -> list:
         """What ``admin_view`` fills, in its order (its last value, the status, aside)."""

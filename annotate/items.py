@@ -4,7 +4,8 @@ when one is looked up (an item on someone's screen, a line of their history), ne
 Which items are labelled:
 - pairwise: pairs of kind ``sampled``, and ``imported`` pairs that arrived without a preference; ``spin`` pairs are
   never shown (their gold side wins by construction);
-- kto: completions except gold answers, and except imported ones that arrived with a KTO label;
+- kto: completions except gold answers and labellers' edits (`data.edits`), and except imported ones that arrived
+  with a KTO label;
 - arena: pairs of kind ``arena`` (two models' answers to one prompt, `generate --arena`), shown as pairwise items
   and labelled as task ``pairwise``; nothing of the models is part of an item.
 
@@ -87,11 +88,18 @@ class _Chunk:
     texts: pa.ChunkedArray  # the completions' text column (not copied); text_rows index it
     prompt_row: np.ndarray
     text_rows: tuple[np.ndarray, ...]  # one array per side
+    prompt_ids: pa.ChunkedArray | None = None  # the prompts' and completions' id columns (not copied)
+    completion_ids: pa.ChunkedArray | None = None
 
     def item(self, row: int) -> Item:
         prompt = tuple(self.messages[int(self.prompt_row[row])].as_py())
         texts = tuple(self.texts[int(side[row])].as_py() for side in self.text_rows)
         return Item(self.ids[row], int(self.rounds[row]), prompt, texts)
+
+    def sources(self, row: int) -> tuple[str, tuple[str, ...]]:
+        """The item's prompt id and completion ids (one per side)."""
+        prompt = self.prompt_ids[int(self.prompt_row[row])].as_py()
+        return prompt, tuple(self.completion_ids[int(side[row])].as_py() for side in self.text_rows)
 
 
 class ItemCatalog(Mapping):
@@ -104,9 +112,18 @@ class ItemCatalog(Mapping):
         self._chunks: list[_Chunk] = []
 
     def __getitem__(self, item_id: str) -> Item:
+        chunk, row = self._locate(item_id)
+        return chunk.item(row)
+
+    def _locate(self, item_id: str) -> tuple[_Chunk, int]:
         where = self._where[item_id]
         chunk = bisect.bisect_right(self._starts, where) - 1
-        return self._chunks[chunk].item(where - self._starts[chunk])
+        return self._chunks[chunk], where - self._starts[chunk]
+
+    def sources(self, item_id: str) -> tuple[str, tuple[str, ...]]:
+        """The prompt id and completion ids (a, b; kto: the one) of an item."""
+        chunk, row = self._locate(item_id)
+        return chunk.sources(row)
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._where
@@ -165,8 +182,8 @@ def select_chunk(
         sides = ("completion_a", "completion_b")
     else:
         closed = imported_items(labels, task)
-        open_ = pc.and_(
-            pc.not_equal(candidates.column("engine"), "gold"),
+        open_ = pc.and_(  # gold answers and labellers' edits (engine human) are nobody's item
+            pc.invert(pc.is_in(candidates.column("engine"), value_set=pa.array(["gold", "human"]))),
             pc.invert(pc.is_in(candidates.column("id"), value_set=closed)),
         )
         open_ = pc.or_(open_, pc.is_in(candidates.column("id"), value_set=gold))
@@ -196,4 +213,6 @@ def select_chunk(
         completions.column("text"),
         found[0],
         tuple(found[1:]),
+        prompts.column("id"),
+        completions.column("id"),
     )

@@ -28,11 +28,13 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from annotate.editing import Editing, EditLog
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items, select_chunk
 from annotate.queue import LabelQueue
 from data import store
 from data.aggregate import keep_rows, latest_positions
 from data.annotators import machine_column
+from data.edits import EditError
 from data.errors import PrefloopError
 from data.files import WriteError
 from data.gold import current_gold
@@ -44,7 +46,7 @@ from data.selection import uncertainty_margins
 from data.workspace import Workspace
 
 log = logging.getLogger(__name__)
-__all__ = ["ORDERS", "Item", "LabelService", "NotSaved", "Shown", "StaleItem", "order_items"]
+__all__ = ["ORDERS", "EditError", "Item", "LabelService", "NotSaved", "Shown", "StaleItem", "order_items"]
 
 SIDE_CHOICES = ("left", "right", "tie", "both_bad")  # what a pairwise labeller picks, by screen position
 HIDDEN_SHARE = 0.2  # --suggest: the share of (item, labeller) that does not see the machine's pick
@@ -113,7 +115,7 @@ READ_COLUMNS = {
 COMPACT_SECONDS = 5.0
 
 
-class LabelService:
+class LabelService(Editing):
     def __init__(
         self,
         workspace: Workspace,
@@ -134,6 +136,7 @@ class LabelService:
         self.queue = LabelQueue([], overlap, lease_seconds, clock)
         self.clock = clock
         self.items = ItemCatalog()
+        self.edits = EditLog()  # edit pairs and their labels (annotate.editing): out of the queue
         self._lock = threading.Lock()  # guards the queue, the catalog and the maps below
         self._reload_lock = threading.Lock()  # one reload at a time
         self._user_locks: dict[str, threading.Lock] = {}
@@ -179,7 +182,8 @@ class LabelService:
                     picks = machine_picks(machine_labels)
                     with self._lock:
                         self.picks = picks
-            human = keep_rows(labels, pc.invert(machine))
+            self.edits.add_pairs(new["pairs"])  # first: labels read now may be on pairs read now
+            human = self.edits.split(keep_rows(labels, pc.invert(machine)))
             gold = current_gold(self.workspace.read("gold"), self.task).column("item_id").combine_chunks()
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # The first read of a large workspace: the labellers' latest records are found while the items
@@ -279,13 +283,20 @@ class LabelService:
                 part.name
             )  # applied in memory by the submitters; no need to read it back
 
-    def _append(self, label: Label) -> Label:
+    def _durably(self, write: Callable[[], object]) -> object:
         try:
-            self._commits.commit(label)  # shares a part and an fsync with labels submitted at the same time
+            return write()
         except WriteError as exc:
             raise NotSaved(exc.reason) from exc  # "the disk is full": no server path on a labeller's screen
         except OSError as exc:
             raise NotSaved(f"the label could not be written ({exc.strerror or 'an OS error'})") from exc
+
+    def _append(self, label: Label) -> Label:
+        # shares a part and an fsync with labels submitted at the same time
+        self._durably(lambda: self._commits.commit(label))
+        return self._applied(label)
+
+    def _applied(self, label: Label) -> Label:
         with self._lock:
             self.queue.record(label)
             self._shown_at.pop((label.annotator, label.item_id), None)
@@ -301,9 +312,11 @@ class LabelService:
         strength: int | None = None,
         note: str = "",
         active_seconds: float | None = None,
+        edit: str | None = None,
     ) -> Label:
         """Durably record this labeller's label on the item on their screen (an edit if they had one);
-        ``active_seconds``: the browser's count of seconds the labeller was active on it."""
+        ``active_seconds``: the browser's count of seconds the labeller was active on it; ``edit``: their edit of
+        the answer they prefer, saved with the label (edit to gold, annotate.editing; EditError if refused)."""
         with self._user_lock(user):
             self._check_held(user, item_id)
             left = left_side(item_id, user) if self.task == "pairwise" else None
@@ -337,7 +350,7 @@ class LabelService:
                 served_at=served_at,
                 active_seconds=None if active_seconds is None else max(0.0, float(active_seconds)),
             )
-            return self._append(label)
+            return self._append(label) if edit is None else self._save_edit(label, edit)
 
     def skip(self, user: str, item_id: str) -> Label:
         """Durably remember that this labeller passed on the item; it is not handed to them again."""
@@ -352,10 +365,22 @@ class LabelService:
                 last = self.queue.last_action(user)
             if last is None:
                 return None
-            self._append(Label(last.item_id, user, self.task, None, retracted=True, supersedes=last.id))
+            undo = Label(last.item_id, user, self.task, None, retracted=True, supersedes=last.id)
+            if not self._undo_with_edits(last, undo):  # the edits saved with the label go with it
+                self._append(undo)
             with self._lock:
                 self.queue.hold(user, last.item_id)
             return last
+
+    def edit_source(self, user: str, item_id: str, choice: str | None) -> str:
+        """The text of the answer this labeller picked on screen (``left``/``right``), to edit; StaleItem when the
+        item is not on their screen, EditError when no answer is picked or this view takes no edits."""
+        if self.view != "pairwise":
+            raise EditError(f"edits are made in the pairwise task, not in the {self.view} view")
+        self._check_held(user, item_id)
+        if choice not in ("left", "right"):
+            raise EditError("pick the better answer first (a or b), then press e")
+        return self.items[item_id].texts["ab".index(choice_from_side(choice, left_side(item_id, user)))]
 
     def reopen(self, user: str, item_id: str) -> Shown:
         """Put one of this labeller's own labelled items back on their screen to edit it."""

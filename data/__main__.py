@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from data.cli import add_subcommands, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
+from data.edits import sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.export import dpo_table, kto_table, to_sft, write_parquet
 from data.gold import gold_from_file, gold_from_split, mark_gold, read_gold, remove_gold
@@ -119,18 +120,34 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
         "labels": AGGREGATED,
     },
     "sft": {"prompts": None},
+    "sft-edits": {"prompts": ["messages", "split"], "labels": AGGREGATED},
 }
 
 
 def cmd_export(args: Any) -> int:
     workspace = Workspace(args.workspace)
 
-    def read(name: str) -> pa.Table:
-        return workspace.read(name, EXPORT_COLUMNS[args.format].get(name))
+    if args.edits and args.format != "sft":
+        raise PrefloopError(
+            f"--edits applies to --format sft (edit pairs are in --format {args.format} already)"
+        )
+    name = args.format + ("-edits" if args.edits else "")
+
+    def read(name_: str) -> pa.Table:
+        return workspace.read(name_, EXPORT_COLUMNS[name].get(name_))
 
     verdicts = {"split": args.split, "method": args.aggregate}
     excluded = excluded_labellers(workspace.path, args.exclude_labeller)  # and the admin tab's switch
-    if args.format == "sft":
+    if args.edits:  # children first (Workspace.read)
+        gold, labels, pairs, completions = (
+            read_gold(workspace),
+            read("labels"),
+            read("pairs"),
+            read("completions"),
+        )
+        labels = choose_labels(without_labellers(labels, excluded), args.labels)
+        rows, counts = sft_edits_table(read("prompts"), completions, pairs, labels, args.split, gold)
+    elif args.format == "sft":
         rows, counts = to_sft(read("prompts").to_pandas(), args.split)
     elif args.format == "kto":
         gold, labels, completions = read_gold(workspace, "kto"), read("labels"), read("completions")
@@ -144,12 +161,15 @@ def cmd_export(args: Any) -> int:
             read("completions"),
         )
         labels = choose_labels(without_labellers(labels, excluded), args.labels)
+        dropped: Counter = Counter()  # edits of gold items' answers never export
+        pairs = without_gold_edits(pairs, gold, dropped)
         pairs = pairs.filter(pc.is_in(pairs.column("kind"), pa.array(list(args.kinds))))
         rows, counts = dpo_table(read("prompts"), completions, pairs, labels, gold=gold, **verdicts)
+        counts.update(dropped)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not len(rows):
         raise PrefloopError(f"{args.workspace}: nothing to export as {args.format} ({summary})")
-    name = args.format + (f"-{args.split}" if args.split else "")
+    name += f"-{args.split}" if args.split else ""
     out = write_parquet(rows, args.out or workspace.exports / f"{name}.parquet")
     print(f"wrote {out}: {summary}")
     return 0

@@ -131,6 +131,14 @@ class ExportCommand:
             "choices": PAIR_KINDS,
         },
     )
+    edits: bool = field(
+        default=False,
+        metadata={
+            "help": "sft: the labellers' edits (prompt + edited answer; undone edits and gold items' answers "
+            "left out) instead of the prompts' gold answers",
+            "switch": True,
+        },
+    )
 
 
 @dataclass(frozen=True)

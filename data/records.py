@@ -59,6 +59,7 @@ class Completion:
     round: int = 0
     num_tokens: int | None = None
     finish_reason: str | None = None
+    parent_id: str | None = None  # an edit: the completion it was edited from (not part of the id)
     id: str = ""
     created_at: datetime = field(default_factory=now)
 

@@ -17,7 +17,7 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
 
-PAIR_KINDS = ("sampled", "spin", "imported", "arena")
+PAIR_KINDS = ("sampled", "spin", "imported", "arena", "edit")  # edit: a labeller's edit vs its original
 TASKS = ("pairwise", "kto")
 CHOICES = {"pairwise": ("a", "b", "tie", "both_bad"), "kto": ("desirable", "undesirable")}
 ROLES = ("system", "user", "assistant")
@@ -46,6 +46,7 @@ COMPLETIONS = pa.schema(
         pa.field("round", pa.int64(), nullable=False),
         pa.field("num_tokens", pa.int64()),
         pa.field("finish_reason", pa.string()),
+        pa.field("parent_id", pa.string()),  # an edit (engine "human"): the completion it was edited from
         pa.field("created_at", TIMESTAMP, nullable=False),
     ]
 )
@@ -142,7 +143,8 @@ GOLD = pa.schema(
 
 # Nullable columns added after format 1 was first written: parts from before them read as all-null.
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "labels": ("left", "confidence", "suggestion", "served_at", "active_seconds")
+    "labels": ("left", "confidence", "suggestion", "served_at", "active_seconds"),
+    "completions": ("parent_id",),
 }
 SIDES = ("a", "b")
 SUGGESTIONS = ("shown", "hidden")  # labels.suggestion: the machine's pick was on screen, or held back

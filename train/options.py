@@ -104,7 +104,7 @@ class TrainOptions:
     )
     kinds: tuple[str, ...] | None = field(
         default=None,
-        metadata={"help": "pair kinds to train on (default: spin for spin, else sampled imported)"},
+        metadata={"help": "pair kinds to train on (default: spin for spin, else sampled imported edit)"},
     )
     rounds: tuple[int, ...] | None = field(default=None, metadata={"help": "only pairs of these rounds"})
     round: int | None = field(

@@ -6,6 +6,7 @@ import random
 from collections import Counter
 
 from data.aggregate import MAJORITY
+from data.edits import without_gold_edits
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto
 from data.gold import read_gold
@@ -36,7 +37,8 @@ def preference_rows(
     dawid-skene, as `python -m data export`); gold pairs never train. Each row's ``source`` says whether only
     machine labellers decided it."""
     gold = read_gold(workspace)
-    pairs = workspace.frame("pairs")
+    dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
+    pairs = without_gold_edits(workspace.frame("pairs"), gold, dropped)
     pairs = pairs[pairs["kind"].isin(kinds)]
     if rounds is not None:
         pairs = pairs[pairs["round"].isin(rounds)]
@@ -51,6 +53,7 @@ def preference_rows(
         aggregate,
         gold,
     )
+    counts.update(dropped)
     machine = machine_only_items(chosen_labels)
     for row in rows:
         row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])

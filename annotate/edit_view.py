@@ -1,0 +1,194 @@
+"""Edit to gold in the app (`data.edits`): the editor under the answers, its handlers, and the admin's list of edits.
+
+`e` (pairwise view only) opens the answer the labeller picked in a text box; Ctrl+Enter saves it with their label
+(one batch: the label, the edit, the edit pair and its label), Esc cancels. The page script (annotate.assets) keeps
+every other key in the box as text. An empty edit or one that changes nothing is refused with one line on screen,
+the editor staying open with the text typed. The admin sees the latest edits as word-level diffs (original vs
+edit) built from escaped text only, and the number of edits per labeller.
+"""
+
+# No `from __future__ import annotations`: Gradio reads the `gr.Request` annotation itself to pass the request.
+
+import difflib
+import re
+from dataclasses import astuple, replace
+from html import escape
+from typing import TYPE_CHECKING
+
+import gradio as gr
+
+from annotate.components import signed_in
+from annotate.render import message_html, show_bidi, table_html
+from annotate.service import EditError, NotSaved, StaleItem
+from data.edits import edit_counts, recent_edits
+
+if TYPE_CHECKING:
+    from annotate.components import AdminTab, Context, LabelTab, View
+
+EDIT_KEY = ("e", "edit the answer you picked into a gold one (Ctrl+Enter saves, Esc cancels)")
+RECENT = 20
+# The save sends the page's count of active seconds, as a submit does (annotate.assets' pace script).
+WITH_PACE = (
+    "(...a) => [...a.slice(0, 5), window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null]"
+)
+_TOKENS = re.compile(r"\s+|\w+|[^\w\s]")  # words, runs of white space, single punctuation marks
+
+
+def closed() -> dict:
+    return gr.update(visible=False)
+
+
+def opened() -> dict:
+    return gr.update(visible=True)
+
+
+def editor_components() -> tuple:
+    """The editor (hidden until `e`), its text box and its Save and Cancel buttons."""
+    with gr.Group(visible=False, elem_id="pf-editor") as editor:
+        draft = gr.Textbox(
+            label="Your edit of the answer you picked — Ctrl+Enter saves it with your label, Esc cancels",
+            elem_id="pf-edit",
+            lines=8,
+            max_lines=30,
+        )
+        with gr.Row():
+            save = gr.Button("Save edit  Ctrl+⏎", variant="primary", elem_id="pf-edit-save")
+            cancel = gr.Button("Cancel  Esc", elem_id="pf-edit-cancel")
+    return editor, draft, save, cancel
+
+
+def on_edit_open(ctx: "Context", user: str, item_id: str | None, choice: str | None) -> tuple:
+    """(editor, text box, status): the picked answer's text in the editor, or why it does not open."""
+    if not item_id:
+        return closed(), "", ""
+    try:
+        text = ctx.service.edit_source(user, item_id, choice)
+    except (StaleItem, EditError) as exc:
+        return closed(), "", message_html(f"Not opened: {exc}.", "warn")
+    hint = "Editing the answer you picked: Ctrl+Enter saves the edit with your label, Esc cancels."
+    return opened(), text, message_html(hint, "info")
+
+
+def on_edit_cancel() -> tuple:
+    return closed(), "", message_html("Edit cancelled: nothing was saved.", "info")
+
+
+def on_edit_save(
+    ctx: "Context",
+    user: str,
+    item_id: str | None,
+    choice: str | None,
+    strength,
+    note: str | None,
+    text: str | None,
+    active_seconds=None,
+) -> "View":
+    """Save the label with the edit (`LabelService.submit` with ``edit``); a refused edit keeps the editor open."""
+    from annotate.app import _seconds, describe, label_view  # the app imports this module to build itself
+
+    if not item_id:
+        return label_view(ctx, user)
+    how = int(strength) if strength else None
+    try:
+        label = ctx.service.submit(
+            user, item_id, choice or "", how, note or "", _seconds(active_seconds), text
+        )
+    except (EditError, NotSaved) as exc:  # the text typed stays in the editor, to fix or to save again
+        kind = "warn" if isinstance(exc, EditError) else "error"
+        view = label_view(ctx, user, message_html(f"Not saved: {exc}.", kind))
+        if view.item_id != item_id:
+            return view
+        return replace(view, choice=choice, strength=how, note=note or "", editor=opened(), draft=text or "")
+    except StaleItem as exc:
+        return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
+    except ValueError as exc:
+        return label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
+    saved = describe(choice, label.strength)
+    return label_view(
+        ctx, user, message_html(f"✓ Saved to disk: {saved}, with your edit. (u undoes both)", "ok")
+    )
+
+
+def wire_editor(ctx: "Context", label: "LabelTab", active: gr.Number, common: dict) -> None:
+    """Connect `e`'s button, Save and Cancel (the labeller's name from the session, as every handler);
+    ``common``: the label tab's outputs and event options; ``active``: the pace input (as for a submit)."""
+
+    def open_editor(item: str, pick: str | None, request: gr.Request):
+        return on_edit_open(ctx, signed_in(request), item, pick)
+
+    def cancel_edit(request: gr.Request):
+        signed_in(request)
+        return on_edit_cancel()
+
+    def save_edit(item: str, pick, how, text_note, draft, seconds, request: gr.Request):
+        return astuple(on_edit_save(ctx, signed_in(request), item, pick, how, text_note, draft, seconds))
+
+    quiet = dict(api_visibility="undocumented", show_progress="hidden")
+    editor = [label.editor, label.draft, label.status]
+    label.edit_open.click(open_editor, [label.item_id, label.choice], editor, api_name="edit_open", **quiet)
+    label.edit_cancel.click(cancel_edit, None, editor, api_name="edit_cancel", **quiet)
+    inputs = [label.item_id, label.choice, label.strength, label.note, label.draft, active]
+    label.edit_save.click(save_edit, inputs, js=WITH_PACE, api_name="edit_save", **common)
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKENS.findall(text)
+
+
+def _inert(text: str) -> str:
+    return show_bidi(escape(text))
+
+
+def diff_html(original: str, edited: str) -> str:
+    """A word-level diff (difflib) of the edit against the original: removed words in <del>, added ones in <ins>,
+    every piece escaped (and bidi controls made visible) before it is marked up."""
+    a, b = _tokens(original), _tokens(edited)
+    out = []
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            out.append(_inert("".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            out.append(f"<del>{_inert(''.join(a[i1:i2]))}</del>")
+        if j2 > j1:
+            out.append(f"<ins>{_inert(''.join(b[j1:j2]))}</ins>")
+    return f'<pre class="pf-text pf-diff">{"".join(out)}</pre>'
+
+
+def edits_html(workspace) -> str:
+    """The admin's view of edits: edits per labeller (made, kept: not undone), then the latest as diffs."""
+    tables = {name: workspace.read(name) for name in ("labels", "pairs", "completions")}  # children first
+    counts = edit_counts(tables["completions"], tables["pairs"], tables["labels"])
+    if not counts:
+        return message_html("No edits yet (a labeller presses e on the answer they picked).", "muted")
+    rows = [[name, c["edits"], c["kept"]] for name, c in counts.items()]
+    parts = [table_html(["labeller", "edits", "kept (not undone)"], rows)]
+    for edit in recent_edits(tables["completions"], tables["pairs"], tables["labels"], RECENT):
+        state = "" if edit["kept"] else " · undone"
+        when = edit["created_at"].strftime("%Y-%m-%d %H:%M")
+        head = f"{edit['editor']} · {when} · item {edit['item'] or '?'}{state}"
+        parts.append(
+            f'<div class="pf-edit-entry"><div class="pf-muted">{escape(head)}</div>'
+            f"{diff_html(edit['original'], edit['text'])}</div>"
+        )
+    return "".join(parts)
+
+
+def edits_view(ctx: "Context", user: str) -> str:
+    if not ctx.auth.is_admin(user):
+        raise gr.Error("Only an admin can see this.")
+    return edits_html(ctx.service.workspace)
+
+
+def wire_edits_admin(ctx: "Context", app: gr.Blocks, tabs, admin: "AdminTab") -> None:
+    """The admin tab's list of edits, refreshed with the rest of the tab."""
+
+    def show(request: gr.Request):
+        user = signed_in(request)
+        return edits_view(ctx, user) if ctx.auth.is_admin(user) else gr.skip()
+
+    private = dict(api_visibility="undocumented")
+    app.load(show, None, admin.edits, api_name="admin_edits", **private)
+    admin.refresh.click(show, None, admin.edits, api_name="admin_edits_refresh", **private)
+    tabs.admin.select(show, None, admin.edits, api_name="admin_edits_select", **private)

@@ -1,0 +1,129 @@
+"""Edit to gold in the labelling service (`data.edits`): the save of a label with its edit, and the undo that takes
+both back. `Editing` is mixed into annotate.service.LabelService (it uses the service's item catalog, locks and
+durable writes); `EditLog` is the service's memory of edits.
+
+An edit's own label carries the ``created_at`` of the labeller's label on the item it was made on (they are written
+in one batch); that shared time is how an undo finds it, also after a restart (the log is rebuilt from the labels
+table). Edit pairs and their labels stay out of the queue: they are nobody's item, and an edit's label is no
+labeller's "last action".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data import store
+from data.edits import EDIT, EditError, edit_records
+from data.records import Label
+from data.schemas import SCHEMAS
+
+
+class EditLog:
+    def __init__(self) -> None:
+        self._pairs: set[str] = set()
+        # (labeller, edit pair) -> (created_at, label id, retracted) of their latest record on it
+        self._latest: dict[tuple[str, str], tuple[datetime, str, bool]] = {}
+
+    def add_pairs(self, pairs: pa.Table) -> None:
+        """Learn the edit pairs among ``pairs`` (rows of the pairs table)."""
+        edits = pairs.filter(pc.equal(pairs.column("kind"), EDIT))
+        self._pairs.update(edits.column("id").to_pylist())
+
+    def split(self, labels: pa.Table) -> pa.Table:
+        """``labels`` less those on edit pairs, which are kept here (in any order, read twice or not)."""
+        if not self._pairs or not labels.num_rows:
+            return labels
+        on_edit = pc.is_in(labels.column("item_id"), value_set=pa.array(list(self._pairs), pa.string()))
+        if not pc.any(on_edit).as_py():
+            return labels
+        mine = labels.filter(on_edit).select(["id", "item_id", "annotator", "retracted", "created_at"])
+        for row in mine.to_pylist():
+            self._note(row["annotator"], row["item_id"], row["created_at"], row["id"], row["retracted"])
+        return labels.filter(pc.invert(on_edit))
+
+    def _note(self, user: str, pair: str, at: datetime, label_id: str, retracted: bool) -> None:
+        known = self._latest.get((user, pair))
+        if known is None or (at, label_id) >= known[:2]:
+            self._latest[(user, pair)] = (at, label_id, retracted)
+
+    def record(self, label: Label) -> None:
+        """A label on an edit pair written by the service (the edit's, or its retraction)."""
+        self._pairs.add(label.item_id)
+        self._note(label.annotator, label.item_id, label.created_at, label.id, label.retracted)
+
+    def saved_with(self, label: Label) -> list[tuple[str, str]]:
+        """(edit pair, label id) of the edits in force that were saved with this label (same labeller and time)."""
+        return sorted(
+            (pair, label_id)
+            for (user, pair), (at, label_id, retracted) in self._latest.items()
+            if user == label.annotator and at == label.created_at and not retracted
+        )
+
+
+class Editing:
+    """LabelService's edit-to-gold methods (the service provides what is named below)."""
+
+    view: str
+    items: object  # annotate.items.ItemCatalog
+    edits: EditLog
+    _durably: Callable
+    _applied: Callable
+    _lock: object
+    _seen: dict
+    workspace: object
+
+    def _save_edit(self, label: Label, text: str | None) -> Label:
+        """Durably write ``label`` (the labeller's, checked) with their edit of the answer it prefers: the edit,
+        the edit pair and the edit's label, one batch. EditError for an edit that is refused."""
+        if self.view != "pairwise":
+            raise EditError(f"edits are made in the pairwise task, not in the {self.view} view")
+        if label.choice not in ("a", "b"):
+            raise EditError("pick the better answer first (a or b), then press e")
+        side = "ab".index(label.choice)
+        item = self.items[label.item_id]
+        prompt_id, sides = self.items.sources(label.item_id)
+        edit, pair, edit_label = edit_records(
+            prompt_id,
+            sides[side],
+            item.texts[side],
+            text,
+            label.annotator,
+            item.id,
+            item.round,
+            label.created_at,
+        )
+        self._write_batch({"completions": [edit], "pairs": [pair], "labels": [label, edit_label]})
+        with self._lock:
+            self.edits.record(edit_label)
+        return self._applied(label)
+
+    def _undo_with_edits(self, last: Label, undo: Label) -> bool:
+        """Write ``undo`` (of ``last``) with the retractions of the edits saved with ``last``, in one part; False
+        (nothing written) when no edit was."""
+        with self._lock:
+            edits = self.edits.saved_with(last)
+        if not edits:
+            return False
+        undone = [Label(p, undo.annotator, "pairwise", None, retracted=True, supersedes=i) for p, i in edits]
+        self._write_batch({"labels": [undo, *undone]})
+        with self._lock:
+            for retraction in undone:
+                self.edits.record(retraction)
+        self._applied(undo)
+        return True
+
+    def _write_batch(self, tables: dict[str, list]) -> None:
+        """Records of one or more tables as one batch (visible whole or not at all); the caller applies them in
+        memory, so the parts are marked read."""
+        tables = {
+            name: pa.Table.from_pylist([vars(r) for r in rows], schema=SCHEMAS[name])
+            for name, rows in tables.items()
+        }
+        parts = self._durably(lambda: store.write_tables(self.workspace.path, list(tables.items())))
+        with self._lock:
+            for name, part in zip(tables, parts):
+                self._seen[name].add(part.name)

@@ -1,0 +1,231 @@
+"""Edit to gold: a labeller rewrites the better answer of a pair, and the edit becomes training data twice over.
+
+One edit is three rows, written with the labeller's label on the item in one batch (`annotate.service`):
+- a completion of model ``human:<labeller>``, engine ``human``, whose ``parent_id`` is the completion it was edited
+  from and whose ``params`` name the item it was made on (``{"item": ...}``);
+- a pair of kind ``edit``: the edit as ``completion_a``, the original as ``completion_b``;
+- that labeller's label on the edit pair: ``a`` (the edit wins) at strength 4, with the same ``created_at`` as their
+  label on the item (undo retracts both).
+
+Edit pairs are training data like labelled sampled pairs (`train`, `export --format dpo`) and never go to
+labellers; `export --format sft --edits` turns each edit whose pair still says "the edit wins" into an SFT row.
+An edit of an answer of a gold item (its pair is gold) is kept out of both: gold answers measure labellers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.aggregate import MAJORITY, verdicts_table
+from data.errors import PrefloopError
+from data.records import Completion, Label, Pair
+
+HUMAN = "human"  # the engine of an edit
+EDIT = "edit"  # the pair kind: the edit (a) vs the original (b)
+EDITED_SIDE = "a"
+EDIT_STRENGTH = 4  # the editor's verdict: the edit is significantly better than what it fixes
+EDITOR_PREFIX = "human:"
+Frame = pd.DataFrame | pa.Table
+
+
+class EditError(PrefloopError):
+    """An edit that cannot be saved (empty, or the same text as the original); one line for the labeller."""
+
+
+def editor_model(labeller: str) -> str:
+    """The model name of a labeller's edits."""
+    return EDITOR_PREFIX + labeller
+
+
+def check_edit(original: str, edited: str | None) -> str:
+    """The edited text to store (line endings made ``\\n``); an empty edit or one that changes nothing (besides
+    surrounding white space) is refused."""
+    text = (edited or "").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise EditError("the edit is empty: write the better answer, or press Esc to cancel")
+    if text.strip() == original.strip():
+        raise EditError("the edit changes nothing: fix the answer, or press Esc to cancel")
+    return text
+
+
+def edit_records(
+    prompt_id: str,
+    original_id: str,
+    original: str,
+    edited: str | None,
+    labeller: str,
+    item_id: str,
+    round: int,
+    created_at: datetime,
+) -> tuple[Completion, Pair, Label]:
+    """The completion, edit pair and the editor's label on it for one edit (checked by `check_edit`)."""
+    text = check_edit(original, edited)
+    completion = Completion(
+        prompt_id,
+        text,
+        editor_model(labeller),
+        HUMAN,
+        params=json.dumps({"item": item_id}),
+        round=round,
+        parent_id=original_id,
+    )
+    pair = Pair(prompt_id, completion.id, original_id, EDIT, round=round)
+    label = Label(pair.id, labeller, "pairwise", EDITED_SIDE, strength=EDIT_STRENGTH, created_at=created_at)
+    return completion, pair, label
+
+
+def _arrow(frame: Frame) -> pa.Table:
+    return frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def gold_edits(pairs: Frame, gold: pa.Table | None) -> set[str]:
+    """Ids of the edit pairs whose original is an answer of a gold item (never trained on or exported)."""
+    if gold is None or not gold.num_rows:
+        return set()
+    table = _arrow(pairs).select(["id", "kind", "completion_a", "completion_b"])
+    golden = table.filter(pc.is_in(table.column("id"), value_set=gold.column("item_id").combine_chunks()))
+    answers = set(golden.column("completion_a").to_pylist()) | set(golden.column("completion_b").to_pylist())
+    edits = table.filter(pc.equal(table.column("kind"), EDIT))
+    originals = edits.column("completion_b").to_pylist()
+    return {i for i, original in zip(edits.column("id").to_pylist(), originals) if original in answers}
+
+
+def without_gold_edits(pairs: Frame, gold: pa.Table | None, counts: Counter | None = None) -> Frame:
+    """``pairs`` less the edit pairs of gold items' answers (`gold_edits`), counted as ``gold`` in ``counts``."""
+    drop = gold_edits(pairs, gold)
+    if not drop:
+        return pairs
+    if counts is not None:
+        counts["gold"] += len(drop)
+    if isinstance(pairs, pa.Table):
+        return pairs.filter(pc.invert(pc.is_in(pairs.column("id"), value_set=pa.array(sorted(drop)))))
+    return pairs[~pairs["id"].isin(drop)]
+
+
+def _edits(completions: Frame, pairs: Frame, labels: Frame) -> pd.DataFrame:
+    """One row per edit pair: pair_id, prompt_id, the edit (completion_id, text, model, params, created_at,
+    round), parent_id and the original's text, and whether the edit still wins (``kept``: its current verdict is
+    the edit; false once undone)."""
+    pairs = _arrow(pairs)
+    pairs = pairs.filter(pc.equal(pairs.column("kind"), EDIT)).to_pandas()
+    columns = ["pair_id", "prompt_id", "completion_id", "text", "model", "params", "created_at", "round"]
+    if pairs.empty:
+        return pd.DataFrame(columns=[*columns, "parent_id", "original", "kept"])
+    completions = _arrow(completions).to_pandas().set_index("id")
+    edited = completions.loc[pairs["completion_a"]]
+    verdicts = verdicts_table(_labels_of(labels, pairs["id"]), "pairwise", MAJORITY)
+    verdicts = verdicts.to_pandas().set_index("item_id")["verdict"]
+    return pd.DataFrame(
+        {
+            "pair_id": pairs["id"].to_numpy(),
+            "prompt_id": pairs["prompt_id"].to_numpy(),
+            "completion_id": pairs["completion_a"].to_numpy(),
+            "text": edited["text"].to_numpy(),
+            "model": edited["model"].to_numpy(),
+            "params": edited["params"].to_numpy(),
+            "created_at": edited["created_at"].to_numpy(),
+            "round": pairs["round"].to_numpy(),
+            "parent_id": pairs["completion_b"].to_numpy(),
+            "original": completions.loc[pairs["completion_b"], "text"].to_numpy(),
+            "kept": (pairs["id"].map(verdicts) == EDITED_SIDE).to_numpy(),
+        }
+    )
+
+
+def _labels_of(labels: Frame, items: pd.Series) -> Frame:
+    """The labels of ``items`` only (the edit pairs: a few among many)."""
+    if isinstance(labels, pa.Table):
+        return labels.filter(pc.is_in(labels.column("item_id"), value_set=pa.array(items, pa.string())))
+    return labels[labels["item_id"].isin(set(items))]
+
+
+def sft_edits_table(
+    prompts: Frame,
+    completions: Frame,
+    pairs: Frame,
+    labels: Frame,
+    split: str | None = None,
+    gold: pa.Table | None = None,
+) -> tuple[pa.Table, Counter]:
+    """TRL SFTTrainer rows from edits: ``messages`` (the prompt, then the edit as the assistant's answer) +
+    prompt_id, completion_id, parent_id, editor, pair_id; only edits whose pair's verdict is still the edit
+    (undone edits count as ``undone``), none of a gold item's answer (``gold``), prompts of ``split``."""
+    counts: Counter = Counter()
+    pairs = without_gold_edits(pairs, gold, counts)
+    edits = _edits(completions, pairs, labels)
+    prompts = _arrow(prompts).select(["id", "messages", "split"]).to_pandas().set_index("id")
+    if split is not None:
+        out = ~edits["prompt_id"].map(prompts["split"]).eq(split)
+        counts["other_split"] += int(out.sum())
+        edits = edits[~out]
+    counts["undone"] += int((~edits["kept"]).sum())
+    edits = edits[edits["kept"]].sort_values(["round", "created_at", "completion_id"], kind="stable")
+    rows = [
+        {
+            "messages": list(prompts.at[e.prompt_id, "messages"])
+            + [{"role": "assistant", "content": e.text}],
+            "prompt_id": e.prompt_id,
+            "completion_id": e.completion_id,
+            "parent_id": e.parent_id,
+            "editor": e.model.removeprefix(EDITOR_PREFIX),
+            "pair_id": e.pair_id,
+        }
+        for e in edits.itertuples(index=False)
+    ]
+    counts = Counter({k: v for k, v in counts.items() if v})
+    counts["exported"] = len(rows)
+    return pa.Table.from_pylist(rows, schema=SFT_EDITS), counts
+
+
+SFT_EDITS = pa.schema(
+    [
+        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("prompt_id", pa.string()),
+        ("completion_id", pa.string()),
+        ("parent_id", pa.string()),
+        ("editor", pa.string()),
+        ("pair_id", pa.string()),
+    ]
+)
+
+
+def recent_edits(completions: Frame, pairs: Frame, labels: Frame, limit: int = 20) -> list[dict]:
+    """The newest ``limit`` edits for the admin: editor, created_at, item (where it was made), original, text
+    (the edit), kept (still the verdict of its pair)."""
+    edits = _edits(completions, pairs, labels).sort_values("created_at", ascending=False, kind="stable")
+    return [
+        {
+            "editor": e.model.removeprefix(EDITOR_PREFIX),
+            "created_at": e.created_at,
+            "item": _item(e.params),
+            "original": e.original,
+            "text": e.text,
+            "kept": bool(e.kept),
+        }
+        for e in edits.head(limit).itertuples(index=False)
+    ]
+
+
+def edit_counts(completions: Frame, pairs: Frame, labels: Frame) -> dict[str, dict[str, int]]:
+    """Per labeller: ``edits`` made and ``kept`` (not undone), sorted by name."""
+    edits = _edits(completions, pairs, labels)
+    out: dict[str, dict[str, int]] = {}
+    for model, kept in sorted(zip(edits["model"], edits["kept"])):
+        entry = out.setdefault(model.removeprefix(EDITOR_PREFIX), {"edits": 0, "kept": 0})
+        entry["edits"] += 1
+        entry["kept"] += bool(kept)
+    return out
+
+
+def _item(params: str) -> str | None:
+    try:
+        item = json.loads(params).get("item")
+    except (ValueError, AttributeError):
+        return None
+    return item if isinstance(item, str) else None
