@@ -116,7 +116,8 @@ def _edits(completions: Frame, pairs: Frame, labels: Frame) -> pd.DataFrame:
     pairs = pairs.filter(pc.equal(pairs.column("kind"), EDIT)).to_pandas()
     columns = ["pair_id", "prompt_id", "completion_id", "text", "model", "params", "created_at", "round"]
     if pairs.empty:
-        return pd.DataFrame(columns=[*columns, "parent_id", "original", "kept"])
+        empty = {c: pd.Series(dtype=object) for c in [*columns, "parent_id", "original"]}
+        return pd.DataFrame(empty | {"kept": pd.Series(dtype=bool)})
     completions = _arrow(completions).to_pandas().set_index("id")
     edited = completions.loc[pairs["completion_a"]]
     verdicts = verdicts_table(_labels_of(labels, pairs["id"]), "pairwise", MAJORITY)
@@ -163,9 +164,9 @@ def sft_edits_table(
     if split is not None:
         out = ~edits["prompt_id"].map(prompts["split"]).eq(split)
         counts["other_split"] += int(out.sum())
-        edits = edits[~out]
+        edits = edits.loc[~out]
     counts["undone"] += int((~edits["kept"]).sum())
-    edits = edits[edits["kept"]].sort_values(["round", "created_at", "completion_id"], kind="stable")
+    edits = edits.loc[edits["kept"]].sort_values(["round", "created_at", "completion_id"], kind="stable")
     rows = [
         {
             "messages": list(prompts.at[e.prompt_id, "messages"])

@@ -1,0 +1,214 @@
+"""Edit to gold in the service and the app's handlers: one batch per edit, refusals that write nothing, undo that
+takes the edit back (also after a restart), edit labels out of the queue and the admin's figures, the arena
+refused, a gold item's edit kept out of training, and the admin's diff built from escaped text."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+
+from annotate.admin import admin_view
+from annotate.app import make_context, on_load, on_undo
+from annotate.edit_view import diff_html, edits_html, edits_view, on_edit_open, on_edit_save
+from annotate.service import EditError, LabelService, choice_from_side
+from annotate.users import Authenticator, User, hash_password
+from data import Completion, Pair, Prompt
+from data.edits import sft_edits_table
+from data.gold import mark_gold, read_gold
+
+EDIT = "A better answer, fixed by hand."
+
+
+def parts(ws) -> set:
+    return {p.relative_to(ws.path) for p in ws.path.glob("*/part-*.parquet")}
+
+
+def edited(ws):
+    t = {name: ws.read(name) for name in ("labels", "pairs", "completions", "prompts")}
+    return sft_edits_table(t["prompts"], t["completions"], t["pairs"], t["labels"], gold=read_gold(ws))
+
+
+def held_sides(service, user):
+    """The item on the labeller's screen, and the completion ids shown left and right."""
+    shown = service.show(user)
+    _, (a, b) = service.items.sources(shown.item.id)
+    return shown, (a, b) if shown.left == "a" else (b, a)
+
+
+def test_an_edit_is_saved_with_the_label_in_one_batch(label_ws):
+    service = LabelService(label_ws)
+    shown, (left_id, _) = held_sides(service, "ann")
+    before, commits = parts(label_ws), set((label_ws.path / "batches").glob("*.commit"))
+    label = service.submit("ann", shown.item.id, "left", 3, "typo", edit=EDIT)
+    new = parts(label_ws) - before
+    assert sorted(p.parts[0] for p in new) == ["completions", "labels", "pairs"]
+    (commit,) = set((label_ws.path / "batches").glob("*.commit")) - commits
+    assert all(p.name.endswith(f"-b{commit.stem}.parquet") for p in new)  # one batch: all visible, or none
+    labels = label_ws.read("labels").to_pandas().sort_values("strength").astype(object)
+    labels = labels.where(labels.notna(), None)
+    assert labels[["item_id", "choice", "strength", "note", "left"]].values.tolist() == [
+        [shown.item.id, choice_from_side("left", shown.left), 3, "typo", shown.left],  # the label, as today
+        [labels.iloc[1]["item_id"], "a", 4, None, None],  # the edit wins its pair
+    ]
+    assert labels.iloc[0]["id"] == label.id and labels["created_at"].nunique() == 1
+    edit = label_ws.frame("completions").set_index("id").query("engine == 'human'").iloc[0]
+    assert (edit["text"], edit["model"], edit["parent_id"]) == (EDIT, "human:ann", left_id)
+    pair = label_ws.frame("pairs").set_index("kind").loc["edit"]
+    assert (pair["id"], pair["completion_a"], pair["completion_b"]) == (
+        labels.iloc[1]["item_id"],
+        edit.name,
+        left_id,
+    )
+    assert edited(label_ws)[1] == {"exported": 1}
+
+
+@pytest.mark.parametrize(
+    ("choice", "text", "message"),
+    [
+        ("left", "  ", "the edit is empty"),
+        ("right", None, "the edit is empty"),
+        ("tie", EDIT, r"pick the better answer first \(a or b\), then press e"),
+        ("both_bad", EDIT, "pick the better answer first"),
+    ],
+)
+def test_a_refused_edit_writes_nothing(label_ws, choice, text, message):
+    service = LabelService(label_ws)
+    shown = service.show("ann")
+    before = parts(label_ws)
+    with pytest.raises(EditError, match=message):
+        service.submit("ann", shown.item.id, choice, edit=text if text is not None else "")
+    assert parts(label_ws) == before and service.show("ann").item.id == shown.item.id
+
+
+def test_an_unchanged_edit_is_refused(label_ws):
+    service = LabelService(label_ws)
+    shown = service.show("ann")
+    original = service.edit_source("ann", shown.item.id, "right")
+    assert original in shown.item.texts and original != service.edit_source("ann", shown.item.id, "left")
+    before = parts(label_ws)
+    with pytest.raises(EditError, match="the edit changes nothing"):
+        service.submit("ann", shown.item.id, "right", edit=original + "\n")
+    assert parts(label_ws) == before
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_undo_retracts_the_label_and_its_edit_together(label_ws, restart):
+    service = LabelService(label_ws)
+    shown = service.show("ann")
+    label = service.submit("ann", shown.item.id, "left", edit=EDIT)
+    service.submit("bob", service.show("bob").item.id, "right")  # someone else's label: untouched
+    if restart:
+        service = LabelService(label_ws)
+    assert not set(label_ws.frame("pairs").query("kind == 'edit'")["id"]) & set(service.items)
+    assert service.progress("ann")["mine"] == 1 and service.progress("ann")["labels"] == 2  # no edit label
+    before = parts(label_ws)
+    assert service.undo("ann").id == label.id
+    (part,) = parts(label_ws) - before  # the two retractions: one part
+    retractions = label_ws.frame("labels").query("retracted")
+    assert sorted(retractions["supersedes"]) == sorted([label.id, *_edit_label_ids(label_ws)])
+    assert service.show("ann").item.id == shown.item.id
+    assert edited(label_ws)[1] == {"undone": 1, "exported": 0}
+    assert service.undo("ann") is None  # the edit's label is nobody's "last action"
+
+
+def _edit_label_ids(ws) -> list[str]:
+    labels, pairs = ws.frame("labels"), ws.frame("pairs")
+    return list(
+        labels[labels["item_id"].isin(pairs.query("kind == 'edit'")["id"]) & ~labels["retracted"]]["id"]
+    )
+
+
+def test_edits_stay_out_of_the_queue_and_the_admin_figures(label_ws):
+    auth = Authenticator({"ann": User("ann", hash_password("correct horse"), admin=True)})
+    service = LabelService(label_ws)
+    ctx = make_context(service, auth)
+    shown = service.show("ann")
+    service.submit("ann", shown.item.id, "left", 2, edit=EDIT)
+    restarted = LabelService(label_ws)
+    assert len(restarted.items) == 4 and restarted.progress("ann")["mine"] == 1
+    cards = admin_view(ctx, "ann")[0]
+    assert (
+        '<div class="pf-muted">labels</div><div class="pf-big">1</div><div class="pf-muted">left 1</div>'
+        in cards
+    )
+
+
+def test_an_arena_vote_takes_no_edit(tmp_path):
+    from data import Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "hi"}], "t")
+    a, b = (Completion(prompt.id, t, m, "hf") for t, m in (("hello", "m1"), ("hey", "m2")))
+    ws.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "arena")])
+    service = LabelService(ws, "arena")
+    shown = service.show("ann")
+    before = parts(ws)
+    for attempt in (
+        lambda: service.edit_source("ann", shown.item.id, "left"),
+        lambda: service.submit("ann", shown.item.id, "left", edit=EDIT),
+    ):
+        with pytest.raises(EditError, match="^edits are made in the pairwise task, not in the arena view$"):
+            attempt()
+    assert parts(ws) == before
+
+
+def test_a_gold_items_edit_is_saved_but_never_trained_on(label_ws):
+    service = LabelService(label_ws)
+    shown = service.show("ann")
+    service.submit("ann", shown.item.id, "left", edit=EDIT)
+    mark_gold(label_ws, [shown.item.id], ["a"], "test")  # gold afterwards: its answers' edits leave training
+    assert edited(label_ws)[1] == {"gold": 1, "exported": 0}
+
+
+@pytest.fixture()
+def ctx(label_ws):
+    users = {name: User(name, hash_password("correct horse"), admin=name == "ann") for name in ("ann", "bob")}
+    return make_context(LabelService(label_ws), Authenticator(users))
+
+
+def test_handlers_open_refuse_save_and_undo(ctx, label_ws):
+    view, before = on_load(ctx, "bob"), parts(label_ws)
+    closed, text, status = on_edit_open(ctx, "bob", view.item_id, None)
+    assert (closed, text) == (gr.update(visible=False), "")
+    assert "Not opened: pick the better answer first (a or b), then press e." in status
+    opened, text, status = on_edit_open(ctx, "bob", view.item_id, "right")
+    assert opened == gr.update(visible=True) and text == ctx.service.edit_source("bob", view.item_id, "right")
+    assert "Ctrl+Enter saves the edit with your label, Esc cancels." in status
+    refused = on_edit_save(ctx, "bob", view.item_id, "right", "1", "", text)
+    assert "Not saved: the edit changes nothing: fix the answer, or press Esc to cancel." in refused.status
+    assert (refused.item_id, refused.choice, refused.strength, refused.draft) == (
+        view.item_id,
+        "right",
+        1,
+        text,
+    )
+    assert refused.editor == gr.update(visible=True) and parts(label_ws) == before
+    saved = on_edit_save(ctx, "bob", view.item_id, "right", "4", "", "Fixed. " + text)
+    assert "✓ Saved to disk: B better (significantly better), with your edit. (u undoes both)" in saved.status
+    assert saved.item_id != view.item_id and saved.editor == gr.update(visible=False) and saved.draft == ""
+    assert edited(label_ws)[1] == {"exported": 1}
+    undone = on_undo(ctx, "bob")
+    assert (
+        undone.item_id == view.item_id
+        and "Undid your label (B better (significantly better))" in undone.status
+    )
+    assert edited(label_ws)[1] == {"undone": 1, "exported": 0}
+
+
+def test_the_admins_diff_is_word_level_and_inert(ctx, label_ws):
+    assert diff_html("the cat sat", "the dog sat") == (
+        '<pre class="pf-text pf-diff">the <del>cat</del><ins>dog</ins> sat</pre>'
+    )
+    hostile = diff_html("fine", 'fine <img src=x onerror="alert(1)"><script>alert(2)</script>\u202eexe')
+    assert hostile == (
+        '<pre class="pf-text pf-diff">fine<ins> &lt;img src=x onerror=&quot;alert(1)&quot;&gt;&lt;script&gt;'
+        "alert(2)&lt;/script&gt;⟦RLO⟧exe</ins></pre>"
+    )
+    assert "No edits yet" in edits_html(label_ws)
+    view = on_load(ctx, "bob")
+    on_edit_save(ctx, "bob", view.item_id, "left", None, "", "<script>alert(3)</script>")
+    html = edits_view(ctx, "ann")
+    assert "<script>" not in html and "<ins>&lt;script&gt;alert(3)&lt;/script&gt;</ins>" in html
+    assert "<td>bob</td><td>1</td><td>1</td>" in html
+    with pytest.raises(gr.Error, match="Only an admin"):
+        edits_view(ctx, "bob")
