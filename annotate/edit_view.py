@@ -144,7 +144,8 @@ def diff_html(original: str, edited: str) -> str:
     every piece escaped (and bidi controls made visible) before it is marked up."""
     a, b = _tokens(original), _tokens(edited)
     out = []
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    # White space is no anchor: two unrelated texts are one removal and one insertion, not a word salad.
+    matcher = difflib.SequenceMatcher(str.isspace, a, b, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             out.append(_inert("".join(a[i1:i2])))

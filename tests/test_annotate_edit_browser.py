@@ -1,0 +1,127 @@
+"""Edit to gold end to end in headless Chromium, keys only: e without a pick is refused, a then e opens the answer,
+an unchanged edit is refused on screen, the label keys stay text in the editor, Ctrl+Enter saves label and edit
+(in Parquet), Esc cancels; the admin's diff shows hostile text inert. Screenshot docs/annotate-edit.png with
+ANNOTATE_SCREENSHOTS=1. Uses the helpers of tests/test_annotate_browser.py (Debian chromium + Playwright)."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotate.service import choice_from_side
+from tests.test_annotate_browser import (  # noqa: F401  (browser, users: fixtures)
+    CHROMIUM,
+    PASSWORD,
+    browser,
+    build_workspace,
+    csp_errors,
+    login,
+    screenshot,
+    serve,
+    users,
+    wait_status,
+)
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)")
+
+FIX = "Blue light is scattered more than red light by the air, so the sky looks blue."
+HOSTILE = 'a b t x s u n g <script>window.__xss = 4</script><img src=x onerror="window.__xss = 5">'
+
+
+def editor_open(page) -> bool:
+    return page.locator("#pf-edit textarea").is_visible()
+
+
+def test_edit_to_gold_with_keys_only(tmp_path, browser, users):  # noqa: F811
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        violations = csp_errors(page)
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("e")
+        wait_status(page, "Not opened: pick the better answer first (a or b), then press e.")
+        assert not editor_open(page)
+
+        page.keyboard.press("a")
+        page.keyboard.press("e")
+        wait_status(page, "Editing the answer you picked")
+        box = page.locator("#pf-edit textarea")
+        original = ctx.service.edit_source("bob", first, "left")
+        assert box.input_value() == original
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null")
+        page.keyboard.press("Control+Enter")  # nothing changed yet
+        wait_status(page, "Not saved: the edit changes nothing: fix the answer, or press Esc to cancel.")
+        assert editor_open(page) and box.input_value() == original
+
+        page.keyboard.press("e")  # back into the open editor, its text kept
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null")
+        page.keyboard.press("Control+a")
+        page.keyboard.type(FIX)
+        page.wait_for_timeout(300)
+        screenshot(page, "annotate-edit.png", tmp_path)
+        page.keyboard.press("Control+Enter")
+        wait_status(page, "Saved to disk: A better, with your edit. (u undoes both)")
+        assert not editor_open(page)
+
+        completions = workspace.frame("completions")
+        edit = completions[completions["engine"] == "human"].iloc[0]
+        _, (a, b) = ctx.service.items.sources(first)
+        labels = workspace.frame("labels").sort_values("strength", na_position="first")
+        mine = labels[labels["item_id"] == first].iloc[0]
+        assert (edit["text"], edit["model"]) == (FIX, "human:bob")
+        assert edit["parent_id"] == (a if mine["choice"] == "a" else b)
+        assert mine["choice"] == choice_from_side("left", mine["left"])
+        pairs = workspace.frame("pairs")
+        (edit_pair,) = pairs[pairs["kind"] == "edit"].itertuples()
+        assert (edit_pair.completion_a, edit_pair.completion_b) == (edit["id"], edit["parent_id"])
+        on_pair = labels[labels["item_id"] == edit_pair.id]
+        assert on_pair[["annotator", "choice", "strength"]].values.tolist() == [["bob", "a", 4]]
+
+        # In the editor every label key is text: the hostile answer is typed whole, nothing else is saved.
+        second = ctx.service.queue.held["bob"]
+        page.keyboard.press("b")
+        page.keyboard.press("e")
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null")
+        page.keyboard.press("Control+a")
+        page.keyboard.type(HOSTILE)
+        page.keyboard.press("Control+Enter")
+        wait_status(page, "Saved to disk: B better, with your edit.")
+        assert set(workspace.frame("completions")["text"]) >= {FIX, HOSTILE}
+        labels = workspace.frame("labels")
+        assert len(labels) == 4 and not labels["retracted"].any()  # two labels, two edits: no skip, undo
+
+        # Esc cancels: nothing written, and the keys label again.
+        third = ctx.service.queue.held["bob"]
+        assert third not in (first, second)
+        page.keyboard.press("a")
+        page.keyboard.press("e")
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null")
+        page.keyboard.type("not this")
+        page.keyboard.press("Escape")
+        wait_status(page, "Edit cancelled: nothing was saved.")
+        assert not editor_open(page) and len(workspace.frame("labels")) == 4
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: A better. (u undoes it)")
+        assert len(workspace.frame("labels")) == 5
+
+        admin = browser.new_page(viewport={"width": 1440, "height": 1000})
+        admin_violations = csp_errors(admin)
+        admin.goto(url)
+        admin.locator("input[type=text]").first.fill("ann")
+        admin.locator("input[type=password]").fill(PASSWORD)
+        admin.keyboard.press("Enter")
+        admin.locator("#pf-admin-edits .pf-diff").first.wait_for(timeout=20_000)
+        text = admin.inner_text("#pf-admin-edits")
+        assert (
+            "bob\t2\t2" in text
+            and '<script>window.__xss = 4</script><img src=x onerror="window.__xss = 5">' in text
+        )
+        assert admin.locator("#pf-admin-edits ins").count() >= 2
+        assert admin.locator("#pf-admin-edits img, #pf-admin-edits script").count() == 0
+        assert admin.evaluate("window.__xss") is None and page.evaluate("window.__xss") is None
+        assert violations == [] and admin_violations == []
+    finally:
+        app.close()
