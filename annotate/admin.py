@@ -16,7 +16,7 @@ from annotate.agreement import admin_report
 from annotate.render import cards_html, excerpt, message_html, table_html
 from annotate.service import LabelService
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
-from data.edits import EDIT, without_gold_edits
+from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
 from data.gold import mark_gold, read_gold
@@ -57,7 +57,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     workspace = service.workspace
     labels, pairs = workspace.frame("labels"), workspace.frame("pairs")
     # An edit's own label (the edit wins, data.edits) is no judgement of an item: out of agreement and pace.
-    labels = labels[~labels["item_id"].isin(set(pairs.loc[pairs["kind"] == EDIT, "id"]))]
+    labels = labels[~labels["item_id"].isin(edit_pair_ids(pairs))]
     excluded = _excluded(workspace)
     gold = read_gold(workspace, service.task)
     report = admin_report(labels, service.task, pairs, _method(method), gold, excluded)

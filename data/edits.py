@@ -84,6 +84,12 @@ def _arrow(frame: Frame) -> pa.Table:
     return frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
 
 
+def edit_pair_ids(pairs: Frame) -> set[str]:
+    """Ids of the edit pairs: their labels are the editors' own verdicts, which no labeller figure should count."""
+    table = _arrow(pairs).select(["id", "kind"])
+    return set(table.column("id").filter(pc.equal(table.column("kind"), EDIT)).to_pylist())
+
+
 def gold_edits(pairs: Frame, gold: pa.Table | None) -> set[str]:
     """Ids of the edit pairs whose original is an answer of a gold item (never trained on or exported)."""
     if gold is None or not gold.num_rows:

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from data.aggregate import MAJORITY, SPLIT, label_distribution, mean_agreement, verdicts_table
 from data.annotators import machine_column, machine_labeller_column
+from data.edits import edit_pair_ids
 from data.files import NOT_A_FILE
 from data.gold import current_gold, read_gold
 from data.labellers import labeller_rows, team_pace
@@ -51,7 +52,10 @@ def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dic
     """Each labeller's quality and pace (`data.labellers`), and the team's pace; ``excluded`` (and those in
     excluded.json) are marked, their quality still measured."""
     gold = read_gold(workspace)
-    labels = workspace.frame("labels")
+    labels = workspace.frame("labels")  # children first (Workspace.read)
+    labels = labels[
+        ~labels["item_id"].isin(edit_pair_ids(workspace.read("pairs", ["kind"])))
+    ]  # no judgements
     excluded = excluded_labellers(workspace.path, excluded)
     return {"team": team_pace(labels), "labellers": labeller_rows(labels, gold, excluded)}
 

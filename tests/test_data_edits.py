@@ -223,3 +223,15 @@ def test_dpo_trains_on_edit_pairs(tmp_path, tiny_model_dir):
         load_file(str(out / "model.safetensors")),
     )
     assert any(not (before[k] == after[k]).all() for k in before)
+
+
+def test_an_edits_own_label_is_no_judgement_in_the_labellers_figures(tmp_path):
+    from data.stats import labeller_report
+
+    ws, _ = world(tmp_path / "ws")
+    (ann,) = labeller_report(ws)["labellers"]
+    assert (ann["labeller"], ann["labels"], ann["strength"]) == (
+        "ann",
+        2,
+        {"3": 2},
+    )  # the two labels, not the edits'
