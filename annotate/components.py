@@ -27,10 +27,9 @@ class View:
     status: str
     progress: str
     history: object  # a gr.Dropdown update with this labeller's recent labels
-    editor: object = field(
-        default_factory=lambda: gr.update(visible=False)
-    )  # edit to gold: closed by any view
-    draft: str = ""  # the editor's text
+    # Edit to gold (annotate.edit_view): the editor, closed by every view unless one says otherwise, and its text
+    editor: object = field(default_factory=lambda: gr.update(visible=False))
+    draft: str = ""
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,8 @@ def on_edit_save(
     how = int(strength) if strength else None
     try:
         label = ctx.service.submit(
-            user, item_id, choice or "", how, note or "", _seconds(active_seconds), text
-        )
+            user, item_id, choice or "", how, note or "", _seconds(active_seconds), text or ""
+        )  # an edit, even an empty one (refused): never a plain label
     except (EditError, NotSaved) as exc:  # the text typed stays in the editor, to fix or to save again
         kind = "warn" if isinstance(exc, EditError) else "error"
         view = label_view(ctx, user, message_html(f"Not saved: {exc}.", kind))

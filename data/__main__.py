@@ -131,10 +131,10 @@ def cmd_export(args: Any) -> int:
         raise PrefloopError(
             f"--edits applies to --format sft (edit pairs are in --format {args.format} already)"
         )
-    name = args.format + ("-edits" if args.edits else "")
+    export = args.format + ("-edits" if args.edits else "")
 
-    def read(name_: str) -> pa.Table:
-        return workspace.read(name_, EXPORT_COLUMNS[name].get(name_))
+    def read(name: str) -> pa.Table:
+        return workspace.read(name, EXPORT_COLUMNS[export].get(name))
 
     verdicts = {"split": args.split, "method": args.aggregate}
     excluded = excluded_labellers(workspace.path, args.exclude_labeller)  # and the admin tab's switch
@@ -168,9 +168,9 @@ def cmd_export(args: Any) -> int:
         counts.update(dropped)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not len(rows):
-        raise PrefloopError(f"{args.workspace}: nothing to export as {args.format} ({summary})")
-    name += f"-{args.split}" if args.split else ""
-    out = write_parquet(rows, args.out or workspace.exports / f"{name}.parquet")
+        raise PrefloopError(f"{args.workspace}: nothing to export as {export} ({summary})")
+    export += f"-{args.split}" if args.split else ""
+    out = write_parquet(rows, args.out or workspace.exports / f"{export}.parquet")
     print(f"wrote {out}: {summary}")
     return 0
 

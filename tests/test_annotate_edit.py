@@ -212,3 +212,9 @@ def test_the_admins_diff_is_word_level_and_inert(ctx, label_ws):
     assert "<td>bob</td><td>1</td><td>1</td>" in html
     with pytest.raises(gr.Error, match="Only an admin"):
         edits_view(ctx, "bob")
+
+
+def test_a_save_without_text_is_a_refused_edit_not_a_plain_label(ctx, label_ws):
+    view, before = on_load(ctx, "bob"), parts(label_ws)
+    refused = on_edit_save(ctx, "bob", view.item_id, "left", None, "", None)
+    assert "Not saved: the edit is empty" in refused.status and parts(label_ws) == before
