@@ -189,7 +189,11 @@ def test_conversational_export_loads_with_datasets_and_trains_dpo(tmp_path, tiny
 
     records = [
         {
-            "messages": [turn("user", f"Pick a colour, {i}."), turn("assistant", "Which kind?"), turn("user", "Any.")],
+            "messages": [
+                turn("user", f"Pick a colour, {i}."),
+                turn("assistant", "Which kind?"),
+                turn("user", "Any."),
+            ],
             "chosen": {"role": "assistant", "content": "blue sky blue"},
             "rejected": {"role": "assistant", "content": "red fire red"},
         }
