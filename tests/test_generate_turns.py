@@ -152,3 +152,19 @@ def test_vllm_requests_carry_the_turn_markers_as_stop_strings():
     assert messages == [TURNS, TURNS] and template == ROLES
     assert [p.stop for p in params] == [["\nUser:", "\nAssistant:", "\nSystem:"]] * 2
     assert (a.text, a.finish_reason) == (" Waves.", "turn_marker")
+
+
+@pytest.mark.vllm
+def test_vllm_base_model_with_roles_samples_multi_turn_prompts_without_a_next_turn(tiny_base_model_dir):
+    from generate.engines import vllm_importable
+
+    if not vllm_importable():
+        pytest.skip("vllm does not import here")
+    options = EngineOptions(max_model_len=256, cpu_kv_cache_gib=1, dtype="float32", chat_template=ROLES)
+    engine = VLLMEngine(str(tiny_base_model_dir), options)
+    assert engine.stops == turn_markers(ROLES) and "<|im_end|>" in engine.specials
+    samples = engine.sample([TURNS, TURNS[1:2]], 4, SamplingParams(temperature=1.0, max_tokens=24, seed=1))
+    texts = [s.text for prompt in samples for s in prompt]
+    assert len(texts) == 8
+    assert not any(marker in text for text in texts for marker in engine.stops)
+    assert not any(special in text for text in texts for special in engine.specials)
