@@ -5,6 +5,7 @@
 | alpaca | instruction, input [, system, history] + output, or chosen + rejected, or completions |
 | chat | conversations or messages [, system] + chosen + rejected, label (KTO), completions, or a last assistant turn (gold) |
 | pair | chosen_messages + rejected_messages (LLaMA-Factory v1), or chosen + rejected whole conversations (TRL) |
+| openai | input.messages + preferred_output + non_preferred_output (OpenAI's preference fine-tuning file) |
 | prompt | prompt + chosen + rejected, completion + label (KTO), completions, or a gold completion/response/output/gold |
 
 Message content is a string or a list of content parts (`{"type": "text", "text"|"value": ...}`, the OpenAI / TRL /
@@ -303,6 +304,19 @@ def parse_pair(record: dict, ctx: RecordContext) -> Example:
     return Example(prompt, chosen=chosen, rejected=rejected, split=record.get("_split"))
 
 
+def parse_openai(record: dict, ctx: RecordContext) -> Example:
+    """OpenAI's preference fine-tuning record: the conversation in ``input.messages``, the answers as one-message
+    lists (``preferred_output``, ``non_preferred_output``); ``input``'s tools are not part of a prompt."""
+    field = "input.messages"
+    if not record["input"].get("messages"):
+        raise ctx.error("empty conversation", field, "empty_conversation")
+    messages = turns(record["input"]["messages"], ctx, field)
+    check_prompt(messages, ctx, field)
+    chosen = answer(record.get("preferred_output"), ctx, "preferred_output")
+    rejected = answer(record.get("non_preferred_output"), ctx, "non_preferred_output")
+    return Example(messages, chosen=chosen, rejected=rejected, split=record.get("_split"))
+
+
 def _is_conversation(value: object) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(t, dict) and "role" in t for t in value)
 
@@ -315,15 +329,23 @@ FITS = {
         ("chosen_messages" in r and "rejected_messages" in r)
         or ("prompt" not in r and _is_conversation(r.get("chosen")) and _is_conversation(r.get("rejected")))
     ),
+    "openai": lambda r: isinstance(r.get("input"), dict) and "preferred_output" in r,
     "prompt": lambda r: "prompt" in r,
 }
 NEEDS = {
     "alpaca": "'instruction'",
     "chat": "'conversations' or 'messages'",
     "pair": "'chosen_messages' and 'rejected_messages', or whole chosen and rejected conversations",
+    "openai": "'input' (with 'messages') and 'preferred_output'",
     "prompt": "'prompt'",
 }
-PARSERS = {"alpaca": parse_alpaca, "chat": parse_chat, "pair": parse_pair, "prompt": parse_prompt}
+PARSERS = {
+    "alpaca": parse_alpaca,
+    "chat": parse_chat,
+    "pair": parse_pair,
+    "openai": parse_openai,
+    "prompt": parse_prompt,
+}
 FORMATS = ("auto", *PARSERS)
 
 

@@ -70,6 +70,12 @@ PREFERENCE_RECORDS = {
         "chosen": [*CONVERSATION, {"role": "assistant", "content": "6."}],
         "rejected": [*CONVERSATION, {"role": "assistant", "content": "7."}],
     },
+    # OpenAI's preference fine-tuning file: input.messages, the answers as one-message lists.
+    "openai-preference": {
+        "input": {"messages": CONVERSATION, "tools": [], "parallel_tool_calls": True},
+        "preferred_output": [{"role": "assistant", "content": "6."}],
+        "non_preferred_output": [{"role": "assistant", "content": "7."}],
+    },
     # LLaMA-Factory alpaca preference form with history.
     "llamafactory": {
         "instruction": U3,
@@ -133,6 +139,14 @@ BAD_TURNS = [
      {"conversations": [{"from": "human", "value": "a"}, {"from": "function_call", "value": "f()"},
                         {"from": "human", "value": "c"}], "chosen": "x", "rejected": "y"},
      ", row 0, field 'conversations': unknown message role 'function_call' (message 1)"),
+    ("openai-order.jsonl",
+     {"input": {"messages": [turn("user", "a"), turn("assistant", "b"), turn("assistant", "c"), turn("user", "d")]},
+      "preferred_output": [turn("assistant", "x")], "non_preferred_output": [turn("assistant", "y")]},
+     ", row 0, field 'input.messages': message 2: two assistant turns in a row (user and assistant turns "
+     "alternate)"),
+    ("openai-no-answer.jsonl",
+     {"input": {"messages": [turn("user", "a")]}, "preferred_output": [], "non_preferred_output": [turn("assistant", "y")]},
+     ", row 0, field 'preferred_output': the answer is empty (an empty list)"),
     ("history-empty.jsonl",
      {"instruction": "q", "history": [["hi", "hello"], ["again", ""]], "chosen": "x", "rejected": "y"},
      ", row 0, field 'history': history entry 1 has an empty answer"),
