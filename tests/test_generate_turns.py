@@ -168,3 +168,38 @@ def test_vllm_base_model_with_roles_samples_multi_turn_prompts_without_a_next_tu
     assert len(texts) == 8
     assert not any(marker in text for text in texts for marker in engine.stops)
     assert not any(special in text for text in texts for special in engine.specials)
+
+
+def test_generate_cli_samples_a_conversation_file_on_a_base_model_with_roles(
+    tmp_path, tiny_base_model_dir, monkeypatch, capsys
+):
+    import json
+
+    import generate.__main__ as cli
+
+    path = tmp_path / "chats.jsonl"
+    path.write_text(json.dumps({"messages": TURNS[1:]}) + "\n")
+    rendered, make_engine = [], cli.make_engine
+
+    def spy(name, model, options):
+        engine = make_engine(name, model, options)
+        render = engine.tokenizer.apply_chat_template
+        engine.tokenizer.apply_chat_template = lambda *a, **k: (
+            rendered.append(render(*a, **k)) or rendered[-1]
+        )
+        return engine
+
+    monkeypatch.setattr(cli, "make_engine", spy)
+    ws = tmp_path / "ws"
+    argv = ["-w", str(ws), "--model", str(tiny_base_model_dir), "--engine", "hf", "--prompts", str(path)]
+    assert cli.main([*argv, "--chat-template", "roles", "--max-tokens", "4"]) == 0
+    assert rendered == [
+        "<|im_start|>User: The capital of France?\n\nAssistant: Paris.<|im_end|>\n\nUser: And of Italy?\n\n"
+        "Assistant: Rome.<|im_end|>\n\nUser: Write a short poem about the sea.\n\nAssistant:"
+    ]
+    completions = Workspace(ws).frame("completions")
+    assert len(completions) == 2
+    assert set(completions["finish_reason"]) <= {"stop", "length", "turn_marker"}
+    prompts = Workspace(ws).frame("prompts")
+    assert [list(map(dict, m)) for m in prompts["messages"]] == [TURNS[1:]]
+    capsys.readouterr()
