@@ -12,9 +12,9 @@ import pytest
 
 from data.__main__ import main
 from data.conversation import turn_problem
-from data.export import to_dpo, to_kto, to_sft
 from data.imports import import_file
 from data.workspace import Workspace
+from tests.test_data_imports import exports
 
 U1, A1, U2, A2, U3 = "What is 2+2?", "4.", "And times 3?", "12.", "Now halve it."
 CONVERSATION = [
@@ -35,14 +35,6 @@ def sharegpt(messages):
 def write(path, *records):
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
-
-
-def exports(ws):
-    frames = {name: ws.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
-    dpo, _ = to_dpo(*frames.values())
-    kto, _ = to_kto(frames["prompts"], frames["completions"], frames["labels"])
-    sft, _ = to_sft(frames["prompts"])
-    return dpo, kto, sft
 
 
 PREFERENCE_RECORDS = {
