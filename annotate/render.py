@@ -62,7 +62,7 @@ def chat_html(messages: Sequence[dict], recent: int = RECENT_TURNS) -> str:
         )
     after = ""
     if numbered:
-        after = f'<div class="pf-next">the answers below are the assistant\'s turn {len(messages) + 1}</div>'
+        after = f'<div class="pf-next">assistant · turn {len(messages) + 1}: the answer labelled below</div>'
     return f'<div class="pf-prompt">{folded}{"".join(shown)}{after}</div>'
 
 

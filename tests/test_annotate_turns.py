@@ -38,7 +38,7 @@ def test_four_turns_are_all_open_and_the_answers_are_the_next_turn():
         "assistant · turn 3",
         "user · turn 4",
     ]
-    assert html.endswith('<div class="pf-next">the answers below are the assistant\'s turn 5</div></div>')
+    assert html.endswith('<div class="pf-next">assistant · turn 5: the answer labelled below</div></div>')
 
 
 def test_turns_before_the_last_four_fold_behind_a_summary():
