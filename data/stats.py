@@ -124,6 +124,13 @@ def integrity_problems(workspace: Workspace) -> list[str]:
 
     labels, models = tables["labels"], tables["models"]
     missing("completion", tables["completions"], "prompt_id", "prompts")
+    completions = tables["completions"]  # an edit's parent: the completion it was edited from
+    missing(
+        "completion",
+        completions.filter(pc.is_valid(completions.column("parent_id"))),
+        "parent_id",
+        "completions",
+    )
     for column in ("prompt_id", "completion_a", "completion_b"):
         missing("pair", tables["pairs"], column, "prompts" if column == "prompt_id" else "completions")
     missing("pairwise label", labels.filter(pc.equal(labels.column("task"), "pairwise")), "item_id", "pairs")

@@ -235,3 +235,12 @@ def test_an_edits_own_label_is_no_judgement_in_the_labellers_figures(tmp_path):
         2,
         {"3": 2},
     )  # the two labels, not the edits'
+
+
+def test_validate_names_an_edit_whose_parent_is_missing(tmp_path, capsys):
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt(USER, "t")
+    edit = Completion(prompt.id, "Blue.", "human:ann", "human", parent_id="no-such-completion")
+    ws.append([prompt, edit])
+    assert main(["validate", "-w", str(ws.path)]) != 0
+    assert f"completion {edit.id}: parent_id no-such-completion does not exist" in capsys.readouterr().out
