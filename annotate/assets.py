@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 
+from annotate.rank_view import RANK_CSS, RANK_GUIDELINES, RANK_SCRIPT
+
 PAIRWISE_KEYS = [
     ("a", "left (A) is better"),
     ("b", "right (B) is better"),
@@ -48,6 +50,7 @@ KEYMAP = {
         "4": ["pf-strength", 3],
     },
     "kto": {"d": ["pf-choice", 0], "x": ["pf-choice", 1]},
+    "rank": {},  # the answers' numbers, = and Backspace: rankKey (annotate.rank_view)
 }
 
 SCRIPT_TEMPLATE = """
@@ -59,6 +62,7 @@ SCRIPT_TEMPLATE = """
   let inflight = 0, lastView = null, queued = [], restoring = true;
 
   const $ = (selector) => document.querySelector(selector);
+  const taskOf = () => $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
   const typing = (el) => el && (el.isContentEditable || el.tagName === "TEXTAREA" ||
     (el.tagName === "INPUT" && !["radio", "checkbox", "button", "submit"].includes(el.type)));
   const press = (id) => { const el = document.getElementById(id); if (el && !el.disabled) el.click(); };
@@ -82,7 +86,7 @@ SCRIPT_TEMPLATE = """
     el.textContent = text;
     el.hidden = !text;
   };
-
+__RANK__
   // The choice on screen is kept in this browser until the server moves past the item, so a restart or a lost
   // connection cannot lose it; after a reload it is picked again and, if it had been submitted, sent again
   // (the server refuses a second label for an item that already has this labeller's label).
@@ -154,7 +158,8 @@ SCRIPT_TEMPLATE = """
 
   const act = ({key, ctrl}) => {
     if (ctrl && key === "z") return press("pf-undo");
-    const task = $(".pf-task-kto") ? "kto" : "pairwise";
+    const task = taskOf();
+    if (task === "rank" && RANK_KEY.test(key)) return rankKey(key);
     if (KEYMAP[task][key]) return pick(...KEYMAP[task][key]);
     if (BUTTONS[key]) return press(BUTTONS[key]);
     if (key === "n") return $("#pf-note textarea")?.focus();
@@ -174,8 +179,9 @@ SCRIPT_TEMPLATE = """
     }
     if (event.repeat) return;
     const ctrl = event.ctrlKey || event.metaKey;
-    const task = $(".pf-task-kto") ? "kto" : "pairwise";
-    if (ctrl ? key !== "z" : !(KEYMAP[task][key] || BUTTONS[key] || key === "n" || key === "g")) return;
+    const task = taskOf();
+    const known = KEYMAP[task][key] || BUTTONS[key] || key === "n" || key === "g" || (task === "rank" && RANK_KEY.test(key));
+    if (ctrl ? key !== "z" : !known) return;
     event.preventDefault();
     if (!inflight) return act({key, ctrl});
     if (queued.length >= QUEUE_LIMIT) return say(`Still saving: key ${event.key} not applied (${QUEUE_LIMIT} keys waiting).`);
@@ -268,7 +274,9 @@ PACE_SCRIPT = """
 })();
 """
 
-SCRIPT = SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)) + PACE_SCRIPT
+SCRIPT = (
+    SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)).replace("__RANK__", RANK_SCRIPT) + PACE_SCRIPT
+)
 
 CSS = """
 .gradio-container { max-width: 1500px !important; }
@@ -346,4 +354,6 @@ Read the prompt and the answer. Is this an answer you would be **glad to receive
 - **Undesirable** — wrong, unsafe, evasive, off-topic or empty.
 - Skip (**s**) when you cannot judge; add a note for anything odd.
 """,
+    "rank": RANK_GUIDELINES,
 }
+CSS += RANK_CSS

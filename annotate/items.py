@@ -5,6 +5,7 @@ Which items are labelled:
 - pairwise: pairs of kind ``sampled``, and ``imported`` pairs that arrived without a preference; ``spin`` pairs are
   never shown (their gold side wins by construction);
 - kto: completions except gold answers, and except imported ones that arrived with a KTO label;
+- rank: the k = 3..6 answers of one prompt in one round (annotate.rank_items, data.rank_pairs);
 - arena: pairs of kind ``arena`` (two models' answers to one prompt, `generate --arena`), shown as pairwise items
   and labelled as task ``pairwise``; nothing of the models is part of an item.
 
@@ -41,7 +42,8 @@ class Item:
     id: str
     round: int
     prompt: tuple[dict, ...]  # chat messages
-    texts: tuple[str, ...]  # pairwise: (completion a, completion b); kto: (completion,)
+    texts: tuple[str, ...]  # pairwise: (completion a, completion b); kto: (completion,); rank: k answers
+    completion_ids: tuple[str, ...] = ()  # rank: the answers' ids, in the order of ``texts``
 
 
 def _uncertain_first(ids: list[str], rounds: np.ndarray, margins: dict[str, float]) -> np.ndarray:

@@ -16,6 +16,7 @@ from data.gold import current_gold, read_gold
 from data.labellers import labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
+from data.rank_agreement import ranking_agreement
 from data.selection import excluded_labellers, without_labellers
 from data.workspace import READ_ORDER, Workspace
 
@@ -26,7 +27,7 @@ STATS_COLUMNS = {
     "prompts": ["split", "gold"],
     "completions": ["engine"],
     "pairs": ["kind", "round"],
-    "labels": [*AGGREGATED, "suggestion"],
+    "labels": [*AGGREGATED, "suggestion", "ranking"],
     "scores": [],
 }
 
@@ -98,6 +99,9 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
                 "aggregate": method,
             }
+    if pc.any(pc.equal(people.column("task"), "rank")).as_py():
+        figures = ranking_agreement(people)
+        stats["rank_items"] = {k: v for k, v in figures.items() if k != "per_item_tau"}
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats
