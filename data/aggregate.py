@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from data import dawid_skene
 from data.errors import PrefloopError
-from data.schemas import CHOICES
+from data.schemas import CHOICES, LABELS
 
 SPLIT = "split"  # no single majority choice
 MAJORITY, DAWID_SKENE = "majority", "dawid-skene"
@@ -34,7 +34,9 @@ def _table(labels: Labels) -> pa.Table:
         return labels
     columns = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]
     frame = labels[columns].reset_index(drop=True)
-    return pa.Table.from_pandas(frame.astype({"strength": "Float64"}), preserve_index=False)
+    # The labels' own types: a column of nulls (no choice in a workspace of rankings only) is still text.
+    schema = pa.schema([(c, pa.float64() if c == "strength" else LABELS.field(c).type) for c in columns])
+    return pa.Table.from_pandas(frame.astype({"strength": "Float64"}), schema=schema, preserve_index=False)
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:

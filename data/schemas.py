@@ -367,7 +367,9 @@ def _check_rankings(table: pa.Table, source: str) -> None:
     for row in pc.indices_nonzero(pc.fill_null(needs, False).combine_chunks()).to_pylist():
         value = ranking[row].as_py()
         try:
-            if value is None or canonical_ranking(value) != value:
+            if value is None:
+                raise RankingError("a rank label needs a ranking")
+            if canonical_ranking(value) != value:
                 raise RankingError(
                     f"ranking {value!r} is not in canonical form (ids sorted in a tie, no spaces)"
                 )
