@@ -157,6 +157,10 @@ def _rank_in_browser(browser, helpers, ctx, workspace, url, tmp_path):
         page.keyboard.press("s")
         page.wait_for_timeout(400)
     item = ctx.service.queue.held["ann"]
+    assert "<script>window.__xss = 1</script>" in page.inner_text("#pf-left") and "⟦RLO⟧" in page.inner_text(
+        "#pf-left"
+    )
+    assert page.locator("#pf-prompt img, #pf-left img").count() == 0 and page.evaluate("window.__xss") is None
     for key in ["3", "1", "=", "4", "9", "2", "Backspace", "2"]:  # 9: no such answer, Backspace takes 2 back
         page.keyboard.press(key)
     assert box.input_value() == "3 > 1 = 4 > 2"
@@ -167,8 +171,6 @@ def _rank_in_browser(browser, helpers, ctx, workspace, url, tmp_path):
     shown = label["left"].split(",")
     assert label["item_id"] == item and label["task"] == "rank" and pd.isna(label["choice"])
     assert label["ranking"] == f"{shown[2]}>{'='.join(sorted([shown[0], shown[3]]))}>{shown[1]}"
-    assert "<script>window.__xss = 1</script>" in page.inner_text("#pf-left")
-    assert page.locator("#pf-prompt img, #pf-left img").count() == 0 and page.evaluate("window.__xss") is None
 
     page.keyboard.press("u")  # undo: the item and its ranking come back
     helpers.wait_status(page, "Undid your label (ranking 3 > 1 = 4 > 2)")
