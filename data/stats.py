@@ -17,6 +17,7 @@ from data.labellers import labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
 from data.rank_agreement import ranking_agreement
+from data.ranking import rank_of
 from data.selection import excluded_labellers, without_labellers
 from data.workspace import READ_ORDER, Workspace
 
@@ -128,6 +129,12 @@ def integrity_problems(workspace: Workspace) -> list[str]:
         missing("pair", tables["pairs"], column, "prompts" if column == "prompt_id" else "completions")
     missing("pairwise label", labels.filter(pc.equal(labels.column("task"), "pairwise")), "item_id", "pairs")
     missing("kto label", labels.filter(pc.equal(labels.column("task"), "kto")), "item_id", "completions")
+    ranked = labels.filter(pc.is_valid(labels.column("ranking")))
+    known = set(ids["completions"].to_pylist()) if ranked.num_rows else set()
+    for row_id, ranking in zip(ranked.column("id").to_pylist(), ranked.column("ranking").to_pylist()):
+        problems += [
+            f"rank label {row_id}: completion {c} does not exist" for c in rank_of(ranking) if c not in known
+        ]
     missing("model", models.filter(pc.is_valid(models.column("parent_id"))), "parent_id", "models")
     missing("score", tables["scores"], "pair_id", "pairs")
     missing("score", tables["scores"], "model_id", "models")

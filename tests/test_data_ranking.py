@@ -271,3 +271,7 @@ def test_export_cli_expands_rankings_and_datasets_loads_it(tmp_path, capsys):
     assert "nothing to export as dpo" in capsys.readouterr().err
     assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
     assert '"rank_items"' in capsys.readouterr().out
+    assert data_main(["validate", "-w", str(ws.path)]) == 0
+    ws.append([Label("elsewhere", "ann", "rank", None, ranking="nope1>nope2")])
+    assert data_main(["validate", "-w", str(ws.path)]) != 0
+    assert "completion nope1 does not exist" in capsys.readouterr().out
