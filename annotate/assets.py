@@ -63,6 +63,7 @@ SCRIPT_TEMPLATE = """
 
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
+  const rankBox = () => $("#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input");
   const typing = (el) => el && (el.isContentEditable || el.tagName === "TEXTAREA" ||
     (el.tagName === "INPUT" && !["radio", "checkbox", "button", "submit"].includes(el.type)));
   const press = (id) => { const el = document.getElementById(id); if (el && !el.disabled) el.click(); };
@@ -96,13 +97,14 @@ __RANK__
     let choice = radios("pf-choice").findIndex((i) => i.checked);
     let strength = radios("pf-strength").findIndex((i) => i.checked);
     const note = $("#pf-note textarea")?.value || "";
+    const ranking = rankBox()?.value || "";  // rank: the ranking typed so far
     const previous = load();
     if (previous?.item === view.dataset.item) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
       submitted = submitted || previous.submitted;
       if (choice < 0) choice = previous.choice;
       if (strength < 0) strength = previous.strength;
     }
-    save({item: view.dataset.item, choice, strength, note, submitted});
+    save({item: view.dataset.item, choice, strength, note, submitted, ranking});
   };
 
   // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.
@@ -115,10 +117,16 @@ __RANK__
       note.value = pending.note;
       note.dispatchEvent(new Event("input", {bubbles: true}));
     }
-    const held = pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked;
+    const box = rankBox();
+    if (box && pending.ranking && !box.value) {
+      box.value = pending.ranking;
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+    }
+    const ranked = () => !rankBox() || !pending.ranking || rankBox().value === pending.ranking;
+    const held = (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) && ranked();
     if (!held && tries > 0) { setTimeout(() => restore(pending, tries - 1), 300); return; }
     setTimeout(() => {
-      const settled = pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked;
+      const settled = (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) && ranked();
       restoring = false;
       if (settled && pending.submitted) press("pf-submit");
       else if (!settled && tries > 0) restore(pending, tries - 1);
@@ -199,7 +207,7 @@ __RANK__
     if (event.target.closest?.("#pf-choice, #pf-strength")) remember(false);
   }, true);
   document.addEventListener("input", (event) => {
-    if (event.target.closest?.("#pf-note")) remember(false);
+    if (event.target.closest?.("#pf-note, #pf-choice")) remember(false);
   }, true);
   new MutationObserver(() => {
     const view = shown();

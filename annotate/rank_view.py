@@ -42,12 +42,12 @@ helpful, correct, honest and harmless, in that order when they conflict.
 - Skip (**s**) when you cannot judge the prompt; add a note for anything odd.
 """
 
-# Inserted into the page script of annotate.assets (its `$` and `say`); digits, '=' and Backspace reach `rankKey`
+# Inserted into the page script of annotate.assets (its `$`, `say` and `rankBox`); digits, '=' and Backspace reach `rankKey`
 # only on the rank view (a `.pf-task-rank` element), through the same queue as the other keys.
 RANK_SCRIPT = r"""
   const RANK_KEY = /^([1-9]|=|backspace)$/;
   const rankKey = (key) => {
-    const box = $("#pf-choice textarea, #pf-choice input");
+    const box = rankBox();
     if (!box) return;
     const count = document.querySelectorAll("#pf-left .pf-rank-card").length;
     let text = box.value.replace(/\s+/g, "");

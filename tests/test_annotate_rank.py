@@ -134,7 +134,10 @@ def test_rank_keys_only_in_the_browser(tmp_path):
     browser_tests = pytest.importorskip("tests.test_annotate_browser")
     if browser_tests.CHROMIUM is None:
         pytest.skip("no chromium on PATH")
-    users = {"ann": User("ann", hash_password(browser_tests.PASSWORD), admin=True)}
+    users = {
+        "ann": User("ann", hash_password(browser_tests.PASSWORD), admin=True),
+        "bob": User("bob", hash_password(browser_tests.PASSWORD)),
+    }
     workspace = build_workspace(tmp_path / "ws")
     app, ctx, url = browser_tests.serve(workspace, "rank", users)
     with browser_tests.playwright.sync_playwright() as pw:
@@ -192,3 +195,16 @@ def _rank_in_browser(browser, helpers, ctx, workspace, url, tmp_path):
     current = workspace.frame("labels").sort_values("created_at").iloc[-1]
     assert current["ranking"] == f"{shown[2]}>{'='.join(sorted([shown[1], shown[3]]))}>{shown[0]}"
     assert violations == []
+
+    # A ranking half typed survives a reload (kept in the browser until the server moves on).
+    other = browser.new_page()
+    helpers.login(other, url, "bob")
+    other.keyboard.press("2")
+    other.keyboard.press("=")
+    other.keyboard.press("1")
+    other.wait_for_timeout(300)
+    other.reload()
+    other.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
+    other.wait_for_function(
+        "document.querySelector('#pf-choice textarea, #pf-choice input')?.value === '2 = 1'", timeout=10_000
+    )
