@@ -207,7 +207,7 @@ __RANK__
     if (event.target.closest?.("#pf-choice, #pf-strength")) remember(false);
   }, true);
   document.addEventListener("input", (event) => {
-    if (event.target.closest?.("#pf-note, #pf-choice")) remember(false);
+    if (event.target.closest?.("#pf-note, #pf-choice.pf-task-rank")) remember(false);
   }, true);
   new MutationObserver(() => {
     const view = shown();
