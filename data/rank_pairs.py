@@ -70,9 +70,10 @@ def rank_votes(
     if isinstance(completions, pa.Table):
         completions = completions.select(["id", "prompt_id", "round"]).to_pandas()
     where = completions.set_index("id")[["prompt_id", "round"]] if len(rankings) else None
+    known = set(where.index) if where is not None else set()
     for row in rankings.itertuples(index=False):
         ids = sorted(rank_of(row.ranking))
-        if not set(ids) <= set(where.index):
+        if not known.issuperset(ids):
             counts["rank_unknown_completion"] += 1
             continue
         prompts = where.loc[ids]
