@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data.errors import PrefloopError
 from data.leaderboard import ARENA
 from data.schemas import TASKS
 from data.selection import imported_items, labelling_pairs
@@ -64,12 +65,13 @@ ORDERS = {  # each: a permutation of items given in round, creation order
 
 
 def check_order(task: str, order: str) -> None:
+    """PrefloopError (a ValueError; the CLI's one line) for a task or order that does not exist or fit."""
     if task not in VIEWS:
-        raise ValueError(f"task {task!r} is not one of {', '.join(VIEWS)}")
+        raise PrefloopError(f"task {task!r} is not one of {', '.join(VIEWS)}")
     if order not in ORDERS:
-        raise ValueError(f"order {order!r} is not one of {', '.join(ORDERS)}")
+        raise PrefloopError(f"order {order!r} is not one of {', '.join(ORDERS)}")
     if order in ("uncertainty", "machine-uncertain") and label_task(task) != "pairwise":
-        raise ValueError(f"order {order} applies to task pairwise (scores are per pair)")
+        raise PrefloopError(f"--order {order} applies to task pairwise (scores are per pair)")
 
 
 def order_items(items: list[Item], order: str, margins: dict[str, float] | None = None) -> list[Item]:

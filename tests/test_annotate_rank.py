@@ -208,3 +208,19 @@ def _rank_in_browser(browser, helpers, ctx, workspace, url, tmp_path):
     other.wait_for_function(
         "document.querySelector('#pf-choice textarea, #pf-choice input')?.value === '2 = 1'", timeout=10_000
     )
+
+
+def test_cli_names_what_a_rank_queue_needs(tmp_path, capsys):
+    from annotate.__main__ import main
+    from annotate.users import add_user
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Two answers only"}], source="t")
+    ws.append([prompt, Completion(prompt.id, "x", "m", "hf"), Completion(prompt.id, "y", "m", "hf")])
+    add_user(ws.path / "users.toml", "ann", PASSWORD)
+    assert main(["-w", str(ws.path), "--task", "rank"]) == 2
+    assert (
+        "nothing to label for task rank (no prompt with 3-6 answers in one round" in capsys.readouterr().err
+    )
+    assert main(["-w", str(ws.path), "--task", "rank", "--order", "uncertainty"]) == 2
+    assert "--order uncertainty applies to task pairwise" in capsys.readouterr().err
