@@ -28,7 +28,7 @@ MIN_K, MAX_K = 3, 6
 MAX_STRENGTH = 4
 
 
-class RankingError(PrefloopError, ValueError):
+class RankingError(PrefloopError):
     """A ranking that cannot be read: the message says what is wrong with it."""
 
 

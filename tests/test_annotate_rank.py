@@ -224,3 +224,21 @@ def test_cli_names_what_a_rank_queue_needs(tmp_path, capsys):
     )
     assert main(["-w", str(ws.path), "--task", "rank", "--order", "uncertainty"]) == 2
     assert "--order uncertainty applies to task pairwise" in capsys.readouterr().err
+
+
+def test_imported_candidates_are_a_rank_item(tmp_path):
+    import json
+
+    from data.__main__ import main as data_main
+
+    ws = Workspace.init(tmp_path / "ws")
+    record = {
+        "prompt": "Which is best?",
+        "completions": [{"content": f"answer {i}", "model": f"m{i}"} for i in range(5)],
+    }
+    path = tmp_path / "candidates.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    assert data_main(["import", "-w", str(ws.path), str(path)]) == 0
+    service = LabelService(ws, "rank")
+    shown = service.show("ann")
+    assert len(service.items) == 1 and sorted(shown.item.texts) == [f"answer {i}" for i in range(5)]
