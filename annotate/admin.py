@@ -13,6 +13,7 @@ import gradio as gr
 import pyarrow.compute as pc
 
 from annotate.agreement import admin_report
+from annotate.rank_admin import rank_admin_html
 from annotate.render import cards_html, excerpt, message_html, table_html
 from annotate.service import LabelService
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
@@ -59,6 +60,8 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     # An edit's own label (the edit wins, data.edits) is no judgement of an item: out of agreement and pace.
     labels = labels[~labels["item_id"].isin(edit_pair_ids(pairs))]
     excluded = _excluded(workspace)
+    if service.task == "rank":
+        return (*rank_admin_html(service, user, labels, excluded), "")
     gold = read_gold(workspace, service.task)
     report = admin_report(labels, service.task, pairs, _method(method), gold, excluded)
     progress = service.progress(user)

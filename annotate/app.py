@@ -18,7 +18,8 @@ from starlette.middleware import Middleware
 from annotate.admin_tab import admin_components, wire_admin
 from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, View, signed_in
-from annotate.edit_view import EDIT_KEY, editor_components, wire_editor, wire_edits_admin
+from annotate.edit_view import EDITABLE_VIEWS, edit_key, editor_components, wire_editor, wire_edits_admin
+from annotate.rank_view import RANK_KEYS, describe_ranking, rank_cards, ranking_box, same_ranking, screen_of
 from annotate.render import (
     STRENGTHS,
     card_html,
@@ -64,6 +65,17 @@ def describe(choice: str | None, strength: int | None) -> str:
     return f"{name} ({STRENGTHS[strength]})" if strength else name
 
 
+def screen_choice(label: Label) -> str | None:
+    """What the labeller picked, in their screen's terms: a side, a KTO choice, or a ranking's numbers."""
+    return screen_of(label) if label.ranking else side_of(label.choice, label.left)
+
+
+def describe_label(label: Label) -> str:
+    if label.ranking:
+        return describe_ranking(label)
+    return describe(side_of(label.choice, label.left), label.strength)
+
+
 def _history(ctx: Context, user: str) -> object:
     service = ctx.service
     choices = []
@@ -71,7 +83,7 @@ def _history(ctx: Context, user: str) -> object:
         item = service.items.get(label.item_id)
         if item is None:
             continue
-        what = describe(side_of(label.choice, label.left), label.strength)
+        what = describe_label(label)
         choices.append((f"{what} · {excerpt(item.prompt[-1]['content'], 60)}", label.item_id))
     return gr.Dropdown(choices=choices, value=None)
 
@@ -105,9 +117,9 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
     progress = progress_html(user, service.progress(user), shown.item.round)
     left, right = _cards(shown)
     previous = shown.previous
-    choice = side_of(previous.choice, shown.left) if previous else None
+    choice = screen_choice(previous) if previous else None
     if previous:
-        status = status or message_html(f"Editing your label: {describe(choice, previous.strength)}", "info")
+        status = status or message_html(f"Editing your label: {describe_label(previous)}", "info")
     return View(
         shown.item.id,
         stamped(shown.item.id, chat_html(shown.item.prompt) + suggestion_html(shown)),
@@ -131,6 +143,8 @@ def suggestion_html(shown: Shown) -> str:
 
 def _cards(shown: Shown) -> tuple[str, str]:
     texts = shown.item.texts
+    if shown.order:
+        return rank_cards(shown), ""
     if shown.left is None:
         return card_html("Answer", "d / x", texts[0]), ""
     left, right = (texts[0], texts[1]) if shown.left == "a" else (texts[1], texts[0])
@@ -148,9 +162,10 @@ def on_load(ctx: Context, user: str) -> View:
 def _already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label | None:
     """This labeller's label in force on the item when it is the same choice (a submit that arrived twice)."""
     label = ctx.service.latest_label(user, item_id)
-    if label is None or label.retracted or side_of(label.choice, label.left) != choice:
+    if label is None or label.retracted:
         return None
-    return label
+    same = same_ranking(label, choice) if label.ranking else side_of(label.choice, label.left) == choice
+    return label if same else None
 
 
 def on_submit(
@@ -165,14 +180,16 @@ def on_submit(
     if not item_id:
         return label_view(ctx, user)
     if not choice:
-        keys = "d / x" if ctx.service.task == "kto" else "a / b / t / x"
+        keys = {"kto": "d / x", "rank": "the answers' numbers, best first"}.get(
+            ctx.service.task, "a / b / t / x"
+        )
         return label_view(ctx, user, message_html(f"Pick a choice first ({keys}), then Enter.", "warn"))
     try:
         how = int(strength) if strength else None
         label = ctx.service.submit(user, item_id, choice, how, note or "", _seconds(active_seconds))
     except StaleItem as exc:
         if (label := _already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
-            saved = describe(choice, label.strength)
+            saved = describe_label(label)
             return label_view(ctx, user, message_html(f"✓ Already saved: {saved}. (u undoes it)", "ok"))
         return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
     except NotSaved as exc:
@@ -180,9 +197,12 @@ def on_submit(
         status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
         view = label_view(ctx, user, status)
         return replace(view, choice=choice, strength=int(strength) if strength else None, note=note or "")
-    except ValueError as exc:
-        return label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
-    saved = describe(choice, label.strength)
+    except ValueError as exc:  # a ranking not finished yet stays on screen to finish
+        view = label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
+        return (
+            replace(view, choice=choice) if ctx.service.task == "rank" and view.item_id == item_id else view
+        )
+    saved = describe_label(label)
     return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
 
 
@@ -211,10 +231,10 @@ def on_undo(ctx: Context, user: str) -> View:
     undone = ctx.service.undo(user)
     if undone is None:
         return label_view(ctx, user, message_html("Nothing to undo.", "info"))
-    if undone.choice is None:
+    if undone.choice is None and undone.ranking is None:
         return label_view(ctx, user, message_html("Undid your skip: here is the item again.", "ok"))
-    side = side_of(undone.choice, undone.left)
-    text = f"Undid your label ({describe(side, undone.strength)}). Label this item again, or skip it."
+    side = screen_choice(undone)
+    text = f"Undid your label ({describe_label(undone)}). Label this item again, or skip it."
     view = label_view(ctx, user, message_html(text, "ok"))
     if view.item_id != undone.item_id:
         return view
@@ -235,8 +255,9 @@ def on_edit(ctx: Context, user: str, item_id: str | None) -> View:
 def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
     """The app for one workspace and task; launch it with ``launch`` (which adds the login, CSS and page script)."""
     task = ctx.service.task
-    keys = PAIRWISE_KEYS if task == "pairwise" else KTO_KEYS
-    keys = [*keys, EDIT_KEY] if ctx.service.view == "pairwise" else keys  # not the arena: it rates models
+    keys = {"pairwise": PAIRWISE_KEYS, "rank": RANK_KEYS}.get(task, KTO_KEYS)
+    editable = ctx.service.view in EDITABLE_VIEWS  # not the arena: its votes rate models, not answers
+    keys = [*keys, edit_key(ctx.service.view)] if editable else keys
     with gr.Blocks(title=f"{title} · {task} labelling") as app:
         with gr.Row(elem_classes="pf-header"):
             gr.HTML(f"<h1>{title} · {task} labelling</h1>")
@@ -247,7 +268,7 @@ def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
         # handed an item by a label tab that opened on its own.
         with gr.Tabs(selected="admin") as tabs:
             with gr.Tab("Label", id="label") as label_tab:
-                label = _label_tab(ctx, task, keys, progress, ctx.service.view == "pairwise")
+                label = _label_tab(ctx, task, keys, progress, editable)
             with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
                 admin = admin_components()
         wire(ctx, app, label, TabSet(tabs, label_tab, admin_tab), admin)
@@ -264,12 +285,16 @@ def _label_tab(ctx: Context, task: str, keys, progress: gr.HTML, editable: bool 
                 right = gr.HTML(elem_id="pf-right", visible=task == "pairwise")
             with gr.Row():
                 choices = PAIRWISE_CHOICES if task == "pairwise" else KTO_CHOICES
-                choice = gr.Radio(
-                    choices,
-                    label="Your judgement",
-                    elem_id="pf-choice",
-                    elem_classes=f"pf-task-{task}",
-                    scale=3,
+                choice = (
+                    ranking_box()
+                    if task == "rank"
+                    else gr.Radio(
+                        choices,
+                        label="Your judgement",
+                        elem_id="pf-choice",
+                        elem_classes=f"pf-task-{task}",
+                        scale=3,
+                    )
                 )
                 strength = gr.Radio(
                     STRENGTH_CHOICES,

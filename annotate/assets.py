@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 
+from annotate.rank_view import RANK_CSS, RANK_GUIDELINES, RANK_SCRIPT
+
 PAIRWISE_KEYS = [
     ("a", "left (A) is better"),
     ("b", "right (B) is better"),
@@ -50,6 +52,7 @@ KEYMAP = {
         "4": ["pf-strength", 3],
     },
     "kto": {"d": ["pf-choice", 0], "x": ["pf-choice", 1]},
+    "rank": {},  # the answers' numbers, = and Backspace: rankKey (annotate.rank_view)
 }
 
 SCRIPT_TEMPLATE = """
@@ -61,6 +64,8 @@ SCRIPT_TEMPLATE = """
   let inflight = 0, lastView = null, queued = [], restoring = true;
 
   const $ = (selector) => document.querySelector(selector);
+  const taskOf = () => $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
+  const rankBox = () => $("#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input");
   const typing = (el) => el && (el.isContentEditable || el.tagName === "TEXTAREA" ||
     (el.tagName === "INPUT" && !["radio", "checkbox", "button", "submit"].includes(el.type)));
   const press = (id) => { const el = document.getElementById(id); if (el && !el.disabled) el.click(); };
@@ -84,7 +89,7 @@ SCRIPT_TEMPLATE = """
     el.textContent = text;
     el.hidden = !text;
   };
-
+__RANK__
   // The choice on screen is kept in this browser until the server moves past the item, so a restart or a lost
   // connection cannot lose it; after a reload it is picked again and, if it had been submitted, sent again
   // (the server refuses a second label for an item that already has this labeller's label).
@@ -94,13 +99,14 @@ SCRIPT_TEMPLATE = """
     let choice = radios("pf-choice").findIndex((i) => i.checked);
     let strength = radios("pf-strength").findIndex((i) => i.checked);
     const note = $("#pf-note textarea")?.value || "";
+    const ranking = rankBox()?.value || "";  // rank: the ranking typed so far
     const previous = load();
     if (previous?.item === view.dataset.item) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
       submitted = submitted || previous.submitted;
       if (choice < 0) choice = previous.choice;
       if (strength < 0) strength = previous.strength;
     }
-    save({item: view.dataset.item, choice, strength, note, submitted});
+    save({item: view.dataset.item, choice, strength, note, submitted, ranking});
   };
 
   // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.
@@ -113,10 +119,16 @@ SCRIPT_TEMPLATE = """
       note.value = pending.note;
       note.dispatchEvent(new Event("input", {bubbles: true}));
     }
-    const held = pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked;
+    const box = rankBox();
+    if (box && pending.ranking && !box.value) {
+      box.value = pending.ranking;
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+    }
+    const ranked = () => !rankBox() || !pending.ranking || rankBox().value === pending.ranking;
+    const held = (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) && ranked();
     if (!held && tries > 0) { setTimeout(() => restore(pending, tries - 1), 300); return; }
     setTimeout(() => {
-      const settled = pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked;
+      const settled = (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) && ranked();
       restoring = false;
       if (settled && pending.submitted) press("pf-submit");
       else if (!settled && tries > 0) restore(pending, tries - 1);
@@ -156,7 +168,8 @@ SCRIPT_TEMPLATE = """
 
   const act = ({key, ctrl}) => {
     if (ctrl && key === "z") return press("pf-undo");
-    const task = $(".pf-task-kto") ? "kto" : "pairwise";
+    const task = taskOf();
+    if (task === "rank" && RANK_KEY.test(key)) return rankKey(key);
     if (KEYMAP[task][key]) return pick(...KEYMAP[task][key]);
     if (BUTTONS[key]) return press(BUTTONS[key]);
     if (key === "n") return $("#pf-note textarea")?.focus();
@@ -185,8 +198,9 @@ SCRIPT_TEMPLATE = """
     // Enter or Space on a focused <summary> (reached with Tab) opens its fold, as the browser does: not a submit.
     if (event.target.tagName === "SUMMARY" && (key === "enter" || key === " ")) return;
     const ctrl = event.ctrlKey || event.metaKey;
-    const task = $(".pf-task-kto") ? "kto" : "pairwise";
-    if (ctrl ? key !== "z" : !(KEYMAP[task][key] || BUTTONS[key] || ["n", "c", "g"].includes(key))) return;
+    const task = taskOf();
+    const known = KEYMAP[task][key] || BUTTONS[key] || ["n", "c", "g"].includes(key) || (task === "rank" && RANK_KEY.test(key));
+    if (ctrl ? key !== "z" : !known) return;
     event.preventDefault();
     if (!inflight) return act({key, ctrl});
     if (queued.length >= QUEUE_LIMIT) return say(`Still saving: key ${event.key} not applied (${QUEUE_LIMIT} keys waiting).`);
@@ -204,7 +218,7 @@ SCRIPT_TEMPLATE = """
     if (event.target.closest?.("#pf-choice, #pf-strength")) remember(false);
   }, true);
   document.addEventListener("input", (event) => {
-    if (event.target.closest?.("#pf-note")) remember(false);
+    if (event.target.closest?.("#pf-note, #pf-choice.pf-task-rank")) remember(false);
   }, true);
   new MutationObserver(() => {
     const view = shown();
@@ -314,7 +328,11 @@ EDIT_SCRIPT = """
 })();
 """
 
-SCRIPT = SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)) + PACE_SCRIPT + EDIT_SCRIPT
+SCRIPT = (
+    SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)).replace("__RANK__", RANK_SCRIPT)
+    + PACE_SCRIPT
+    + EDIT_SCRIPT
+)
 
 CSS = """
 .gradio-container { max-width: 1500px !important; }
@@ -399,4 +417,6 @@ Read the prompt and the answer. Is this an answer you would be **glad to receive
 - **Undesirable** — wrong, unsafe, evasive, off-topic or empty.
 - Skip (**s**) when you cannot judge; add a note for anything odd.
 """,
+    "rank": RANK_GUIDELINES,
 }
+CSS += RANK_CSS

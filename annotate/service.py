@@ -28,9 +28,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotate.editing import Editing, EditLog
+from annotate.editing import PICK_FIRST, Editing, EditLog
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items, select_chunk
 from annotate.queue import LabelQueue
+from annotate.rank_items import rank_chunk
 from data import store
 from data.aggregate import keep_rows, latest_positions
 from data.annotators import machine_column
@@ -40,6 +41,7 @@ from data.files import WriteError
 from data.gold import current_gold
 from data.group_commit import BackgroundCompactor, GroupCommit
 from data.machine import machine_certainty, machine_picks
+from data.ranking import screen_ranking, shown_order
 from data.records import Label, now
 from data.schemas import CHOICES, LABELS, SCHEMAS
 from data.selection import uncertainty_margins
@@ -78,6 +80,7 @@ class Shown:
     previous: Label | None = None
     suggestion: str | None = None  # --suggest: the machine's pick (a, b or tie) when shown
     suggestion_mode: str | None = None  # "shown", "hidden", or None without a machine pick
+    order: tuple[str, ...] = ()  # rank: the answers' completion ids in the order shown (answer 1 first)
 
 
 def suggestion_hidden(item_id: str, user: str) -> bool:
@@ -110,6 +113,7 @@ READ_COLUMNS = {
         "completions": ["id", "prompt_id", "text", "engine", "round", "created_at"],
     },
 }
+READ_COLUMNS["rank"] = READ_COLUMNS["kto"]
 
 
 COMPACT_SECONDS = 5.0
@@ -189,16 +193,13 @@ class LabelService(Editing):
                 # The first read of a large workspace: the labellers' latest records are found while the items
                 # are chosen (both run in Arrow and numpy, outside the GIL).
                 latest = pool.submit(latest_positions, human) if not self._known else None
-                chunk = select_chunk(
-                    self.view,
-                    self._tables["prompts"],
-                    self._tables["completions"],
-                    candidates,
-                    self._tables["imported"],
-                    self.order,
-                    margins,
-                    gold,
-                )
+                tables = self._tables["prompts"], self._tables["completions"], candidates
+                if self.view == "rank":
+                    chunk = rank_chunk(*tables, self.order)
+                else:
+                    chunk = select_chunk(
+                        self.view, *tables, self._tables["imported"], self.order, margins, gold
+                    )
                 self._apply(chunk, human, latest and latest.result(), gold.to_pylist())
         return len(self.items)
 
@@ -246,7 +247,9 @@ class LabelService(Editing):
         self._served_at.setdefault((user, item_id), now())
         left = left_side(item_id, user) if self.task == "pairwise" else None
         pick, mode = self._suggestion(user, item_id)
-        return Shown(self.items[item_id], left, previous, pick if mode == "shown" else None, mode)
+        item = self.items[item_id]
+        order = shown_order(item_id, user, item.completion_ids) if self.task == "rank" else ()
+        return Shown(item, left, previous, pick if mode == "shown" else None, mode, order)
 
     def _suggestion(self, user: str, item_id: str) -> tuple[str | None, str | None]:
         pick = self.picks.get(item_id) if self.suggest else None
@@ -315,13 +318,19 @@ class LabelService(Editing):
         edit: str | None = None,
     ) -> Label:
         """Durably record this labeller's label on the item on their screen (an edit if they had one);
-        ``active_seconds``: the browser's count of seconds the labeller was active on it; ``edit``: their edit of
-        the answer they prefer, saved with the label (edit to gold, annotate.editing; EditError if refused)."""
+        ``active_seconds``: the browser's count of seconds the labeller was active on it. A rank label's
+        ``choice`` is the ranking in the numbers shown ("3 > 1 = 4 > 2", data.ranking.screen_ranking); ``edit``: their edit
+        of the answer they prefer, saved with the label (edit to gold, annotate.editing; EditError if refused)."""
         with self._user_lock(user):
             self._check_held(user, item_id)
             left = left_side(item_id, user) if self.task == "pairwise" else None
-            stored = choice_from_side(choice, left) if left else choice
-            if stored not in CHOICES[self.task]:
+            stored, ranking = choice_from_side(choice, left) if left else choice, None
+            if (
+                self.task == "rank"
+            ):  # the order shown is recorded in ``left``, as a pairwise label's left side
+                order = shown_order(item_id, user, self.items[item_id].completion_ids)
+                stored, ranking, left = None, screen_ranking(choice, order), ",".join(order)
+            elif stored not in CHOICES[self.task]:
                 raise ValueError(
                     f"{self.task} choice {choice!r} is not one of {', '.join(CHOICES[self.task])}"
                 )
@@ -349,6 +358,7 @@ class LabelService(Editing):
                 suggestion=suggestion,
                 served_at=served_at,
                 active_seconds=None if active_seconds is None else max(0.0, float(active_seconds)),
+                ranking=ranking,
             )
             return self._append(label) if edit is None else self._save_edit(label, edit)
 
@@ -373,13 +383,15 @@ class LabelService(Editing):
             return last
 
     def edit_source(self, user: str, item_id: str, choice: str | None) -> str:
-        """The text of the answer this labeller picked on screen (``left``/``right``), to edit; StaleItem when the
-        item is not on their screen, EditError when no answer is picked or this view takes no edits."""
-        if self.view != "pairwise":
-            raise EditError(f"edits are made in the pairwise task, not in the {self.view} view")
+        """The text of the answer this labeller prefers on screen (pairwise: ``left``/``right``; rank: the one ranked
+        first in the ranking typed so far), to edit; StaleItem when the item is not on their screen, EditError when
+        no answer is picked or this view takes no edits."""
+        self._check_editable()
         self._check_held(user, item_id)
+        if self.view == "rank":
+            return self.items[item_id].texts[self._ranked_first(user, item_id, choice)]
         if choice not in ("left", "right"):
-            raise EditError("pick the better answer first (a or b), then press e")
+            raise EditError(PICK_FIRST)
         return self.items[item_id].texts["ab".index(choice_from_side(choice, left_side(item_id, user)))]
 
     def reopen(self, user: str, item_id: str) -> Shown:

@@ -12,13 +12,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.errors import PrefloopError
+from data.ranking import RankingError, canonical_ranking
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
 
 PAIR_KINDS = ("sampled", "spin", "imported", "arena", "edit")  # edit: a labeller's edit vs its original
-TASKS = ("pairwise", "kto")
+TASKS = ("pairwise", "kto", "rank")  # rank: no choice, a `ranking` (data.ranking)
 CHOICES = {"pairwise": ("a", "b", "tie", "both_bad"), "kto": ("desirable", "undesirable")}
 ROLES = ("system", "user", "assistant")
 SPLITS = ("train", "test")
@@ -82,6 +83,9 @@ LABELS = pa.schema(
         # browser saw the labeller active on it (tab visible, a key or pointer event in the last 60 s).
         pa.field("served_at", TIMESTAMP),
         pa.field("active_seconds", pa.float64()),
+        # rank: the completion ids best first, '>' between ranks, '=' in a tie (data.ranking); `left` holds the
+        # ids in the order shown, comma-separated.
+        pa.field("ranking", pa.string()),
         pa.field("created_at", TIMESTAMP, nullable=False),
     ]
 )
@@ -143,7 +147,7 @@ GOLD = pa.schema(
 
 # Nullable columns added after format 1 was first written: parts from before them read as all-null.
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "labels": ("left", "confidence", "suggestion", "served_at", "active_seconds"),
+    "labels": ("left", "confidence", "suggestion", "served_at", "active_seconds", "ranking"),
     "completions": ("parent_id",),
 }
 SIDES = ("a", "b")
@@ -323,10 +327,24 @@ def _check_choices(table: pa.Table, exempt: pa.ChunkedArray, source: str) -> Non
 def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
     if "task" in has:
         _check_domain(table, "task", TASKS, source)
-    if {"task", "choice", "retracted"} <= has:
-        _check_choices(table, table.column("retracted"), source)
+    unchosen = (
+        pc.invert(pc.is_in(table.column("task"), value_set=pa.array(list(CHOICES))))
+        if "task" in has
+        else None
+    )
+    if {"task", "choice", "retracted"} <= has:  # a rank label has no choice: its ranking says it
+        _check_choices(table, pc.or_(table.column("retracted"), unchosen), source)
+    if {"task", "retracted", "ranking"} <= has:
+        _check_rankings(table, source)
     if "left" in has:
-        _check_domain(table, "left", SIDES, source, nullable=True)
+        left = table.column("left")
+        ranked = unchosen if unchosen is not None else pa.repeat(pa.scalar(False), table.num_rows)
+        ok = pc.or_kleene(pc.or_kleene(pc.is_null(left), pc.is_in(left, value_set=pa.array(SIDES))), ranked)
+        row = _first_bad(ok)
+        if row is not None:
+            raise SchemaError(
+                source, f"value {left[row].as_py()!r} is not one of a, b", row=row, field="left"
+            )
     if "strength" in has:
         _check_range(table, "strength", 1, 4, "1..4", source)
     if "suggestion" in has:
@@ -339,3 +357,23 @@ def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
             row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))
             if row is not None:
                 raise SchemaError(source, f"{field} {seconds[row].as_py()} is negative", row=row, field=field)
+
+
+def _check_rankings(table: pa.Table, source: str) -> None:
+    """A current rank label holds a canonical ranking (data.ranking); no other label holds one."""
+    ranking, rank = table.column("ranking"), pc.equal(table.column("task"), "rank")
+    row = _first_bad(pc.or_kleene(pc.is_null(ranking), rank))
+    if row is not None:
+        raise SchemaError(source, "only a rank label holds a ranking", row=row, field="ranking")
+    needs = pc.and_(rank, pc.invert(table.column("retracted")))
+    for row in pc.indices_nonzero(pc.fill_null(needs, False).combine_chunks()).to_pylist():
+        value = ranking[row].as_py()
+        try:
+            if value is None:
+                raise RankingError("a rank label needs a ranking")
+            if canonical_ranking(value) != value:
+                raise RankingError(
+                    f"ranking {value!r} is not in canonical form (ids sorted in a tie, no spaces)"
+                )
+        except RankingError as exc:
+            raise SchemaError(source, str(exc), row=row, field="ranking") from None

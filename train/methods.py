@@ -25,7 +25,9 @@ from train.reward import RM_MARGINS, add_margins, evaluate_pairs, load_reward_mo
 if TYPE_CHECKING:
     from train.options import TrainOptions
 
-PAIR_KINDS = ("sampled", "imported", "edit")  # what a pairwise method trains on unless --kinds says otherwise
+# What a pairwise method trains on unless --kinds says otherwise (rank: the pairs rankings expand into;
+# edit: labellers' edits over the answers they fixed).
+PAIR_KINDS = ("sampled", "imported", "rank", "edit")
 OUR_LOSS_TYPES = (("sigmoid",), ("robust",))  # dpo --loss-type values that run our per-pair loss
 
 

@@ -10,6 +10,7 @@ from data.edits import without_gold_edits
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto
 from data.gold import read_gold
+from data.rank_pairs import RANK_KIND
 from data.records import content_id
 from data.selection import choose_labels, excluded_labellers, without_labellers
 from data.workspace import Workspace
@@ -31,11 +32,13 @@ def preference_rows(
     labels: str = "auto",
     aggregate: str = MAJORITY,
     excluded: tuple[str, ...] = (),
+    rank_pairs: str = "all",
 ) -> tuple[list[dict], Counter]:
     """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns, from the labels
     of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by ``aggregate`` (majority or
-    dawid-skene, as `python -m data export`); gold pairs never train. Each row's ``source`` says whether only
-    machine labellers decided it."""
+    dawid-skene, as `python -m data export`); gold pairs never train. Kind ``rank``: the ``rank_pairs`` (all or
+    adjacent) of each ranking (`data.rank_pairs`). Each row's ``source`` says whether only machine labellers
+    decided it."""
     gold = read_gold(workspace)
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     pairs = without_gold_edits(workspace.frame("pairs"), gold, dropped)
@@ -44,6 +47,7 @@ def preference_rows(
         pairs = pairs[pairs["round"].isin(rounds)]
     excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
     chosen_labels = choose_labels(without_labellers(workspace.frame("labels"), excluded), labels)
+    ranks = rank_pairs if RANK_KIND in kinds else "none"
     rows, counts = to_dpo(
         workspace.frame("prompts"),
         workspace.frame("completions"),
@@ -52,8 +56,11 @@ def preference_rows(
         split,
         aggregate,
         gold,
+        ranks,
     )
     counts.update(dropped)
+    if rounds is not None:  # the pairs were chosen by round already; rankings' pairs here
+        rows = [row for row in rows if row["round"] in rounds]
     machine = machine_only_items(chosen_labels)
     for row in rows:
         row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])
