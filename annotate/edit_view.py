@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from annotate.components import signed_in
+from annotate.editing import EDITABLE_VIEWS
 from annotate.render import message_html, show_bidi, table_html
 from annotate.service import EditError, NotSaved, StaleItem
 from data.edits import edit_counts, recent_edits
@@ -25,7 +26,15 @@ from data.edits import edit_counts, recent_edits
 if TYPE_CHECKING:
     from annotate.components import AdminTab, Context, LabelTab, View
 
-EDIT_KEY = ("e", "edit the answer you picked into a gold one (Ctrl+Enter saves, Esc cancels)")
+__all__ = ["EDITABLE_VIEWS", "edit_key", "editor_components", "wire_editor", "wire_edits_admin"]
+PREFERRED = {"pairwise": "the answer you picked", "rank": "the answer you ranked first"}
+
+
+def edit_key(view: str) -> tuple[str, str]:
+    """The `e` line of the keys table in ``view`` (pairwise or rank)."""
+    return "e", f"edit {PREFERRED[view]} into a gold one (Ctrl+Enter saves, Esc cancels)"
+
+
 RECENT = 20
 # The save sends the page's count of active seconds, as a submit does (annotate.assets' pace script).
 WITH_PACE = (
@@ -65,7 +74,7 @@ def on_edit_open(ctx: "Context", user: str, item_id: str | None, choice: str | N
         text = ctx.service.edit_source(user, item_id, choice)
     except (StaleItem, EditError) as exc:
         return closed(), "", message_html(f"Not opened: {exc}.", "warn")
-    hint = "Editing the answer you picked: Ctrl+Enter saves the edit with your label, Esc cancels."
+    hint = f"Editing {PREFERRED[ctx.service.view]}: Ctrl+Enter saves the edit with your label, Esc cancels."
     return opened(), text, message_html(hint, "info")
 
 
@@ -84,7 +93,11 @@ def on_edit_save(
     active_seconds=None,
 ) -> "View":
     """Save the label with the edit (`LabelService.submit` with ``edit``); a refused edit keeps the editor open."""
-    from annotate.app import _seconds, describe, label_view  # the app imports this module to build itself
+    from annotate.app import (
+        _seconds,
+        describe_label,
+        label_view,
+    )  # the app imports this module to build itself
 
     if not item_id:
         return label_view(ctx, user)
@@ -103,7 +116,7 @@ def on_edit_save(
         return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
     except ValueError as exc:
         return label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
-    saved = describe(choice, label.strength)
+    saved = describe_label(label)
     return label_view(
         ctx, user, message_html(f"✓ Saved to disk: {saved}, with your edit. (u undoes both)", "ok")
     )

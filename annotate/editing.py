@@ -18,8 +18,14 @@ import pyarrow.compute as pc
 
 from data import store
 from data.edits import EDIT, EditError, edit_records
+from data.ranking import parse_ranking, shown_order
 from data.records import Label
 from data.schemas import SCHEMAS
+
+EDITABLE_VIEWS = ("pairwise", "rank")  # not the arena: its votes rate models, not answers
+PICK_FIRST = "pick the better answer first (a or b), then press e"
+RANK_FIRST = "rank the answers first (best first), then press e"
+TIED_FIRST = "your best answers are tied: rank one of them first to edit it"
 
 
 class EditLog:
@@ -76,14 +82,36 @@ class Editing:
     _seen: dict
     workspace: object
 
+    def _check_editable(self) -> None:
+        if self.view not in EDITABLE_VIEWS:
+            raise EditError(f"edits are made in the pairwise and rank tasks, not in the {self.view} view")
+
+    def _ranked_first(self, user: str, item_id: str, typed: str | None) -> int:
+        """The index (in the item's answers) of the answer this labeller has ranked first on screen so far
+        (``"3 > 1 = ..."``: answer 3); EditError when none is, or the first place is a tie."""
+        text = (typed or "").replace(" ", "")
+        first = text.replace("=", ">").split(">")[0]
+        answers = self.items[item_id].completion_ids
+        if not first.isdigit() or not 1 <= int(first) <= len(answers):
+            raise EditError(RANK_FIRST)
+        if text[len(first) :].startswith("="):
+            raise EditError(TIED_FIRST)
+        return answers.index(shown_order(item_id, user, answers)[int(first) - 1])
+
     def _save_edit(self, label: Label, text: str | None) -> Label:
-        """Durably write ``label`` (the labeller's, checked) with their edit of the answer it prefers: the edit,
-        the edit pair and the edit's label, one batch. EditError for an edit that is refused."""
-        if self.view != "pairwise":
-            raise EditError(f"edits are made in the pairwise task, not in the {self.view} view")
-        if label.choice not in ("a", "b"):
-            raise EditError("pick the better answer first (a or b), then press e")
-        side = "ab".index(label.choice)
+        """Durably write ``label`` (the labeller's, checked) with their edit of the answer it prefers (pairwise:
+        the one picked; rank: the one ranked first): the edit, the edit pair and the edit's label, one batch.
+        EditError for an edit that is refused."""
+        self._check_editable()
+        if label.ranking:
+            best = parse_ranking(label.ranking)[0]
+            if len(best) > 1:
+                raise EditError(TIED_FIRST)
+            side = self.items.sources(label.item_id)[1].index(best[0])
+        elif label.choice in ("a", "b"):
+            side = "ab".index(label.choice)
+        else:
+            raise EditError(PICK_FIRST)
         item = self.items[label.item_id]
         prompt_id, sides = self.items.sources(label.item_id)
         edit, pair, edit_label = edit_records(

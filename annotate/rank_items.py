@@ -22,11 +22,16 @@ class RankChunk:
     prompt_row: np.ndarray
     answers: list[list[str]]  # each item's completion ids, in creation order
     text_rows: list[list[int]]  # their rows in ``texts``
+    prompt_ids: pa.ChunkedArray | None = None  # the prompts' id column (not copied)
 
     def item(self, row: int) -> Item:
         prompt = tuple(self.messages[int(self.prompt_row[row])].as_py())
         texts = tuple(self.texts[i].as_py() for i in self.text_rows[row])
         return Item(self.ids[row], int(self.rounds[row]), prompt, texts, tuple(self.answers[row]))
+
+    def sources(self, row: int) -> tuple[str, tuple[str, ...]]:
+        """The item's prompt id and answer ids (as annotate.items' chunks: for an edit's rows)."""
+        return self.prompt_ids[int(self.prompt_row[row])].as_py(), tuple(self.answers[row])
 
 
 def rank_chunk(
@@ -60,4 +65,5 @@ def rank_chunk(
         prompt_rows.to_numpy(zero_copy_only=False)[pick],
         [answers[i] for i in pick],
         [rows[i].astype(np.int64).tolist() for i in pick],
+        prompts.column("id"),
     )

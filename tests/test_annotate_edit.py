@@ -147,7 +147,9 @@ def test_an_arena_vote_takes_no_edit(tmp_path):
         lambda: service.edit_source("ann", shown.item.id, "left"),
         lambda: service.submit("ann", shown.item.id, "left", edit=EDIT),
     ):
-        with pytest.raises(EditError, match="^edits are made in the pairwise task, not in the arena view$"):
+        with pytest.raises(
+            EditError, match="^edits are made in the pairwise and rank tasks, not in the arena view$"
+        ):
             attempt()
     assert parts(ws) == before
 
@@ -218,3 +220,48 @@ def test_a_save_without_text_is_a_refused_edit_not_a_plain_label(ctx, label_ws):
     view, before = on_load(ctx, "bob"), parts(label_ws)
     refused = on_edit_save(ctx, "bob", view.item_id, "left", None, "", None)
     assert "Not saved: the edit is empty" in refused.status and parts(label_ws) == before
+
+
+@pytest.fixture()
+def rank_ws(tmp_path):
+    from tests.test_annotate_rank import build_workspace
+
+    return build_workspace(tmp_path / "rank-ws")
+
+
+def test_a_rank_edit_fixes_the_answer_ranked_first(rank_ws):
+    service = LabelService(rank_ws, "rank")
+    shown = service.show("ann")
+    best = shown.order[2]  # answer 3 on this labeller's screen
+    original = shown.item.texts[shown.item.completion_ids.index(best)]
+    assert service.edit_source("ann", shown.item.id, "3 > 1") == original
+    for typed, message in (("", "rank the answers first"), ("3 = 1 > 2", "your best answers are tied")):
+        with pytest.raises(EditError, match=message):
+            service.edit_source("ann", shown.item.id, typed)
+    before = parts(rank_ws)
+    with pytest.raises(EditError, match="your best answers are tied: rank one of them first to edit it"):
+        service.submit("ann", shown.item.id, "3 = 1 > 2 > 4", edit=EDIT)
+    assert parts(rank_ws) == before
+    label = service.submit("ann", shown.item.id, "3 > 1 = 4 > 2", edit=EDIT)
+    assert label.ranking.startswith(best + ">")
+    edit = rank_ws.frame("completions").query("engine == 'human'").iloc[0]
+    pair = rank_ws.frame("pairs").query("kind == 'edit'").iloc[0]
+    assert (edit["text"], edit["parent_id"], pair["completion_a"], pair["completion_b"]) == (
+        EDIT,
+        best,
+        edit["id"],
+        best,
+    )
+    assert edited(rank_ws)[1] == {"exported": 1}
+    assert service.undo("ann").id == label.id and edited(rank_ws)[1] == {"undone": 1, "exported": 0}
+
+
+def test_the_rank_view_opens_and_saves_an_edit(rank_ws):
+    users = {"bob": User("bob", hash_password("correct horse"))}
+    ctx = make_context(LabelService(rank_ws, "rank"), Authenticator(users))
+    view = on_load(ctx, "bob")
+    opened, text, status = on_edit_open(ctx, "bob", view.item_id, "2 > 4")
+    assert opened == gr.update(visible=True) and "Editing the answer you ranked first" in status
+    saved = on_edit_save(ctx, "bob", view.item_id, "2 > 4 > 1 > 3", None, "", "Fixed. " + text)
+    assert "✓ Saved to disk: ranking 2 &gt; 4 &gt; 1 &gt; 3, with your edit. (u undoes both)" in saved.status
+    assert edited(rank_ws)[1] == {"exported": 1}
