@@ -316,15 +316,17 @@ EDIT_SCRIPT = """
     if (typing(event.target) || !visible(document.getElementById("pf-edit-open"))) return;
     event.preventDefault(); event.stopImmediatePropagation();
     if (event.repeat) return;
-    if (visible(box())) box().focus(); else press("pf-edit-open");
+    if (visible(box())) return box().focus();
+    press("pf-edit-open");
+    intoEditor(100);
   }, true);
-  // The editor opened (the server's answer to e, or a refused save): the cursor goes into it, at the start.
-  let open = false;
-  new MutationObserver(() => {
-    const now = visible(box());
-    if (now && !open) { box().focus(); box().setSelectionRange(0, 0); }
-    open = now;
-  }).observe(document.documentElement, {childList: true, subtree: true, attributes: true});
+  // Once the server's answer opens the editor, the cursor goes into it, at the start (looked for every 50 ms for
+  // 5 s after e only: no observer runs while the labeller labels).
+  const intoEditor = (tries) => {
+    const el = box();
+    if (visible(el)) { el.focus(); el.setSelectionRange(0, 0); }
+    else if (tries > 0) setTimeout(() => intoEditor(tries - 1), 50);
+  };
 })();
 """
 

@@ -55,7 +55,7 @@ def editor_components() -> tuple:
     """The editor (hidden until `e`), its text box and its Save and Cancel buttons."""
     with gr.Group(visible=False, elem_id="pf-editor") as editor:
         draft = gr.Textbox(
-            label="Your edit of the answer you picked — Ctrl+Enter saves it with your label, Esc cancels",
+            label="Your edit of the answer you prefer — Ctrl+Enter saves it with your label, Esc cancels",
             elem_id="pf-edit",
             lines=8,
             max_lines=30,
