@@ -18,7 +18,7 @@ MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
 
 PAIR_KINDS = ("sampled", "spin", "imported", "arena")
-TASKS = ("pairwise", "kto")
+TASKS = ("pairwise", "kto", "rate")  # rate: rubric ratings of one answer (choice null, `ratings` JSON)
 CHOICES = {"pairwise": ("a", "b", "tie", "both_bad"), "kto": ("desirable", "undesirable")}
 ROLES = ("system", "user", "assistant")
 SPLITS = ("train", "test")
@@ -81,6 +81,9 @@ LABELS = pa.schema(
         # browser saw the labeller active on it (tab visible, a key or pointer event in the last 60 s).
         pa.field("served_at", TIMESTAMP),
         pa.field("active_seconds", pa.float64()),
+        # Task rate: {aspect: value} as compact JSON, keys sorted, and the rubric's name (data.rubric).
+        pa.field("ratings", pa.string()),
+        pa.field("rubric", pa.string()),
         pa.field("created_at", TIMESTAMP, nullable=False),
     ]
 )
@@ -142,7 +145,7 @@ GOLD = pa.schema(
 
 # Nullable columns added after format 1 was first written: parts from before them read as all-null.
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "labels": ("left", "confidence", "suggestion", "served_at", "active_seconds")
+    "labels": ("left", "confidence", "suggestion", "served_at", "active_seconds", "ratings", "rubric")
 }
 SIDES = ("a", "b")
 SUGGESTIONS = ("shown", "hidden")  # labels.suggestion: the machine's pick was on screen, or held back
@@ -254,7 +257,7 @@ def _check_values(table: pa.Table, name: str, source: str) -> None:
     elif name == "labels":
         _check_labels(table, source, has)
     elif name == "gold" and {"task", "choice"} <= has:
-        _check_domain(table, "task", TASKS, source)
+        _check_domain(table, "task", tuple(CHOICES), source)  # gold answers are choices: no gold ratings
         _check_choices(table, pa.repeat(pa.scalar(False), table.num_rows), source)
 
 
@@ -318,11 +321,29 @@ def _check_choices(table: pa.Table, exempt: pa.ChunkedArray, source: str) -> Non
         raise SchemaError(source, message, row, "choice")
 
 
+def _check_ratings(table: pa.Table, rated: pa.ChunkedArray, source: str) -> None:
+    """A rating that is not retracted carries ratings and no choice; other labels carry no ratings."""
+    ratings, retracted = table.column("ratings"), table.column("retracted")
+    needs = pc.and_(rated, pc.invert(retracted))
+    row = _first_bad(
+        pc.or_(pc.invert(needs), pc.and_(pc.is_valid(ratings), pc.is_null(table.column("choice"))))
+    )
+    if row is not None:
+        raise SchemaError(source, "a rate label needs ratings and no choice", row=row, field="ratings")
+    row = _first_bad(pc.or_(rated, pc.is_null(ratings)))
+    if row is not None:
+        raise SchemaError(source, "only rate labels carry ratings", row=row, field="ratings")
+
+
 def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
     if "task" in has:
         _check_domain(table, "task", TASKS, source)
     if {"task", "choice", "retracted"} <= has:
-        _check_choices(table, table.column("retracted"), source)
+        # A rating (task rate) has no choice: its value is the ratings column, required unless retracted.
+        rated = pc.equal(table.column("task"), "rate")
+        _check_choices(table, pc.or_(table.column("retracted"), rated), source)
+        if "ratings" in has:
+            _check_ratings(table, rated, source)
     if "left" in has:
         _check_domain(table, "left", SIDES, source, nullable=True)
     if "strength" in has:
