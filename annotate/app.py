@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 from annotate.admin_tab import admin_components, wire_admin
 from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, View, signed_in
+from annotate.rate_view import RATE_KEYS, rating_panel, ratings_text
 from annotate.render import (
     STRENGTHS,
     card_html,
@@ -32,6 +33,7 @@ from annotate.sessions import Sessions
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
 from annotate.web import Guard, trust_forwarded_for
 from data.records import Label
+from data.rubric import parse_ratings
 
 PAIRWISE_CHOICES = [("A is better  [a]", "left"), ("B is better  [b]", "right"), ("Tie  [t]", "tie")]
 PAIRWISE_CHOICES.append(("Both bad  [x]", "both_bad"))
@@ -63,6 +65,13 @@ def describe(choice: str | None, strength: int | None) -> str:
     return f"{name} ({STRENGTHS[strength]})" if strength else name
 
 
+def described(label: Label) -> str:
+    """A stored label in the labeller's screen terms: the side and strength picked, or the ratings given."""
+    if label.ratings:
+        return ratings_text(label.ratings)
+    return describe(side_of(label.choice, label.left), label.strength)
+
+
 def _history(ctx: Context, user: str) -> object:
     service = ctx.service
     choices = []
@@ -70,7 +79,7 @@ def _history(ctx: Context, user: str) -> object:
         item = service.items.get(label.item_id)
         if item is None:
             continue
-        what = describe(side_of(label.choice, label.left), label.strength)
+        what = described(label)
         choices.append((f"{what} · {excerpt(item.prompt[-1]['content'], 60)}", label.item_id))
     return gr.Dropdown(choices=choices, value=None)
 
@@ -105,8 +114,14 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
     left, right = _cards(shown)
     previous = shown.previous
     choice = side_of(previous.choice, shown.left) if previous else None
+    if service.rubric is not None:  # task rate: the rubric panel beside the answer, an edit's ratings picked
+        right, choice = (
+            rating_panel(service.rubric, previous and previous.ratings),
+            previous and previous.ratings,
+        )
+        left = card_html("Answer", "rate →", shown.item.texts[0])
     if previous:
-        status = status or message_html(f"Editing your label: {describe(choice, previous.strength)}", "info")
+        status = status or message_html(f"Editing your label: {described(previous)}", "info")
     return View(
         shown.item.id,
         stamped(shown.item.id, chat_html(shown.item.prompt) + suggestion_html(shown)),
@@ -147,9 +162,14 @@ def on_load(ctx: Context, user: str) -> View:
 def _already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label | None:
     """This labeller's label in force on the item when it is the same choice (a submit that arrived twice)."""
     label = ctx.service.latest_label(user, item_id)
-    if label is None or label.retracted or side_of(label.choice, label.left) != choice:
+    if label is None or label.retracted:
         return None
-    return label
+    if label.ratings is not None:  # a rating: the same ratings, whatever their order in the JSON sent
+        try:
+            return label if label.ratings == ctx.service.rubric.encode(parse_ratings(choice)) else None
+        except ValueError:
+            return None
+    return label if side_of(label.choice, label.left) == choice else None
 
 
 def on_submit(
@@ -164,25 +184,38 @@ def on_submit(
     if not item_id:
         return label_view(ctx, user)
     if not choice:
-        keys = "d / x" if ctx.service.task == "kto" else "a / b / t / x"
+        keys = {"kto": "d / x", "rate": "digits, Tab to move"}.get(ctx.service.task, "a / b / t / x")
         return label_view(ctx, user, message_html(f"Pick a choice first ({keys}), then Enter.", "warn"))
     try:
         how = int(strength) if strength else None
         label = ctx.service.submit(user, item_id, choice, how, note or "", _seconds(active_seconds))
     except StaleItem as exc:
         if (label := _already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
-            saved = describe(choice, label.strength)
+            saved = described(label)
             return label_view(ctx, user, message_html(f"✓ Already saved: {saved}. (u undoes it)", "ok"))
         return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
     except NotSaved as exc:
         # e.g. the disk is full: the item stays on screen with the labeller's choice, to submit again
         status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
         view = label_view(ctx, user, status)
-        return replace(view, choice=choice, strength=int(strength) if strength else None, note=note or "")
+        return _kept(ctx, view, choice, int(strength) if strength else None, note)
     except ValueError as exc:
-        return label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
-    saved = describe(choice, label.strength)
+        return _kept(
+            ctx, label_view(ctx, user, message_html(f"Not saved: {exc}", "error")), choice, None, note
+        )
+    saved = described(label)
     return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
+
+
+def _kept(ctx: Context, view: View, choice: str | None, strength: int | None, note: str | None) -> View:
+    """``view`` with the labeller's pick, strength and note still on screen (a label not saved, or undone)."""
+    if ctx.service.rubric is not None:  # the ratings stay picked in the panel
+        try:
+            right = rating_panel(ctx.service.rubric, choice)
+        except ValueError:
+            right = view.right
+        return replace(view, choice=choice, right=right, note=note or "")
+    return replace(view, choice=choice, strength=strength, note=note or "")
 
 
 def _seconds(value) -> float | None:
@@ -210,15 +243,15 @@ def on_undo(ctx: Context, user: str) -> View:
     undone = ctx.service.undo(user)
     if undone is None:
         return label_view(ctx, user, message_html("Nothing to undo.", "info"))
-    if undone.choice is None:
+    if undone.choice is None and undone.ratings is None:
         return label_view(ctx, user, message_html("Undid your skip: here is the item again.", "ok"))
-    side = side_of(undone.choice, undone.left)
-    text = f"Undid your label ({describe(side, undone.strength)}). Label this item again, or skip it."
+    side = undone.ratings or side_of(undone.choice, undone.left)
+    text = f"Undid your label ({described(undone)}). Label this item again, or skip it."
     view = label_view(ctx, user, message_html(text, "ok"))
     if view.item_id != undone.item_id:
         return view
     # The undone pick and note stay on screen, so a slip of the key is fixed by one more key.
-    return replace(view, choice=side, strength=undone.strength, note=undone.note or "")
+    return _kept(ctx, view, side, undone.strength, undone.note)
 
 
 def on_edit(ctx: Context, user: str, item_id: str | None) -> View:
@@ -234,7 +267,7 @@ def on_edit(ctx: Context, user: str, item_id: str | None) -> View:
 def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
     """The app for one workspace and task; launch it with ``launch`` (which adds the login, CSS and page script)."""
     task = ctx.service.task
-    keys = PAIRWISE_KEYS if task == "pairwise" else KTO_KEYS
+    keys = {"pairwise": PAIRWISE_KEYS, "rate": RATE_KEYS}.get(task, KTO_KEYS)
     with gr.Blocks(title=f"{title} · {task} labelling") as app:
         with gr.Row(elem_classes="pf-header"):
             gr.HTML(f"<h1>{title} · {task} labelling</h1>")
@@ -259,16 +292,19 @@ def _label_tab(ctx: Context, task: str, keys, progress: gr.HTML) -> LabelTab:
             prompt = gr.HTML(elem_id="pf-prompt")
             with gr.Row(equal_height=True, elem_id="pf-cards"):
                 left = gr.HTML(elem_id="pf-left")
-                right = gr.HTML(elem_id="pf-right", visible=task == "pairwise")
+                right = gr.HTML(elem_id="pf-right", visible=task in ("pairwise", "rate"))
             with gr.Row():
                 choices = PAIRWISE_CHOICES if task == "pairwise" else KTO_CHOICES
-                choice = gr.Radio(
-                    choices,
-                    label="Your judgement",
-                    elem_id="pf-choice",
-                    elem_classes=f"pf-task-{task}",
-                    scale=3,
-                )
+                if task == "rate":  # the ratings (JSON) come from the rubric panel (annotate.rate_view)
+                    choice = gr.Textbox(visible=False, elem_id="pf-ratings")
+                else:
+                    choice = gr.Radio(
+                        choices,
+                        label="Your judgement",
+                        elem_id="pf-choice",
+                        elem_classes=f"pf-task-{task}",
+                        scale=3,
+                    )
                 strength = gr.Radio(
                     STRENGTH_CHOICES,
                     label="How much better? (optional)",
@@ -324,8 +360,9 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     app.load(load, api_name="load", **common)
     tabs.label.select(open_label_tab, None, api_name="label_tab", **common)
     active = gr.Number(visible=False, elem_id="pf-active")  # filled by the page script's pace count on submit
-    with_pace = (
-        "(...a) => [...a.slice(0, 4), window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null]"
+    with_pace = (  # and the rubric panel's ratings in place of the choice (task rate)
+        "(...a) => [a[0], (window.prefloopRatings && window.prefloopRatings()) || a[1], a[2], a[3], "
+        "window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null]"
     )
     inputs = [label.item_id, label.choice, label.strength, label.note, active]
     label.submit.click(submit_label, inputs, api_name="submit", js=with_pace, **common)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 
+from annotate.rate_view import RATE_CSS, RATE_GUIDELINES, RATE_SCRIPT
+
 PAIRWISE_KEYS = [
     ("a", "left (A) is better"),
     ("b", "right (B) is better"),
@@ -48,12 +50,14 @@ KEYMAP = {
         "4": ["pf-strength", 3],
     },
     "kto": {"d": ["pf-choice", 0], "x": ["pf-choice", 1]},
+    "rate": {},  # digits, Tab and the arrows go to the rubric panel (annotate.rate_view.RATE_SCRIPT)
 }
+RATE_PANEL_KEYS = [*"0123456789", "tab", "arrowup", "arrowdown", "arrowleft", "arrowright"]
 
 SCRIPT_TEMPLATE = """
 (() => {
   "use strict";
-  const KEYMAP = __KEYMAP__;
+  const KEYMAP = __KEYMAP__, RATE_KEYS = __RATE_KEYS__;
   const BUTTONS = {"enter": "pf-submit", "s": "pf-skip", "u": "pf-undo"};
   const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000;
   let inflight = 0, lastView = null, queued = [], restoring = true;
@@ -65,6 +69,7 @@ SCRIPT_TEMPLATE = """
   const radios = (group) => [...document.querySelectorAll(`#${group} input[type=radio]`)];
   const pick = (group, index) => { const input = radios(group)[index]; if (input && !input.checked) input.click(); };
   const shown = () => $("#pf-prompt [data-view]");
+  const taskOf = () => ($("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : "pairwise");
   const load = () => { try { return JSON.parse(localStorage.getItem(PENDING)); } catch { return null; } };
   const save = (p) => p ? localStorage.setItem(PENDING, JSON.stringify(p)) : localStorage.removeItem(PENDING);
 
@@ -92,13 +97,15 @@ SCRIPT_TEMPLATE = """
     let choice = radios("pf-choice").findIndex((i) => i.checked);
     let strength = radios("pf-strength").findIndex((i) => i.checked);
     const note = $("#pf-note textarea")?.value || "";
+    let ratings = window.prefloopRatings?.() ?? null;
     const previous = load();
     if (previous?.item === view.dataset.item) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
       submitted = submitted || previous.submitted;
       if (choice < 0) choice = previous.choice;
       if (strength < 0) strength = previous.strength;
+      if (ratings === "{}") ratings = previous.ratings;
     }
-    save({item: view.dataset.item, choice, strength, note, submitted});
+    save({item: view.dataset.item, choice, strength, note, ratings, submitted});
   };
 
   // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.
@@ -106,6 +113,7 @@ SCRIPT_TEMPLATE = """
     if (shown()?.dataset.item !== pending.item) { restoring = false; return; }
     if (pending.choice >= 0) pick("pf-choice", pending.choice);
     if (pending.strength >= 0) pick("pf-strength", pending.strength);
+    if (pending.ratings) window.prefloopSetRatings?.(pending.ratings);
     const note = $("#pf-note textarea");
     if (note && pending.note && !note.value) {
       note.value = pending.note;
@@ -152,9 +160,10 @@ SCRIPT_TEMPLATE = """
     }
   }, 1000);
 
-  const act = ({key, ctrl}) => {
+  const act = ({key, ctrl, shift}) => {
     if (ctrl && key === "z") return press("pf-undo");
-    const task = $(".pf-task-kto") ? "kto" : "pairwise";
+    const task = taskOf();
+    if (task === "rate" && window.prefloopRate?.(key, shift)) return;
     if (KEYMAP[task][key]) return pick(...KEYMAP[task][key]);
     if (BUTTONS[key]) return press(BUTTONS[key]);
     if (key === "n") return $("#pf-note textarea")?.focus();
@@ -174,12 +183,13 @@ SCRIPT_TEMPLATE = """
     }
     if (event.repeat) return;
     const ctrl = event.ctrlKey || event.metaKey;
-    const task = $(".pf-task-kto") ? "kto" : "pairwise";
-    if (ctrl ? key !== "z" : !(KEYMAP[task][key] || BUTTONS[key] || key === "n" || key === "g")) return;
+    const task = taskOf(), shift = event.shiftKey;
+    const rating = task === "rate" && RATE_KEYS.includes(key);
+    if (ctrl ? key !== "z" : !(KEYMAP[task][key] || BUTTONS[key] || key === "n" || key === "g" || rating)) return;
     event.preventDefault();
-    if (!inflight) return act({key, ctrl});
+    if (!inflight) return act({key, ctrl, shift});
     if (queued.length >= QUEUE_LIMIT) return say(`Still saving: key ${event.key} not applied (${QUEUE_LIMIT} keys waiting).`);
-    queued.push({key, ctrl});
+    queued.push({key, ctrl, shift});
     say(`Saving… ${queued.length} key(s) queued`);
   });
 
@@ -190,7 +200,7 @@ SCRIPT_TEMPLATE = """
     inflight = Date.now();
   }, true);
   document.addEventListener("change", (event) => {
-    if (event.target.closest?.("#pf-choice, #pf-strength")) remember(false);
+    if (event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) remember(false);
   }, true);
   document.addEventListener("input", (event) => {
     if (event.target.closest?.("#pf-note")) remember(false);
@@ -268,9 +278,16 @@ PACE_SCRIPT = """
 })();
 """
 
-SCRIPT = SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)) + PACE_SCRIPT
+SCRIPT = (
+    SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)).replace(
+        "__RATE_KEYS__", json.dumps(RATE_PANEL_KEYS)
+    )
+    + PACE_SCRIPT
+    + RATE_SCRIPT
+)
 
-CSS = """
+CSS = (
+    """
 .gradio-container { max-width: 1500px !important; }
 .pf-header { display: flex; align-items: baseline; gap: 12px; }
 .pf-header h1 { font-size: 1.25rem; margin: 0; }
@@ -327,6 +344,8 @@ kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1p
   .pf-table th, .pf-table td { white-space: nowrap; }
 }
 """
+    + RATE_CSS
+)
 
 GUIDELINES = {
     "pairwise": """### Pairwise guidelines
@@ -346,4 +365,5 @@ Read the prompt and the answer. Is this an answer you would be **glad to receive
 - **Undesirable** — wrong, unsafe, evasive, off-topic or empty.
 - Skip (**s**) when you cannot judge; add a note for anything odd.
 """,
+    "rate": RATE_GUIDELINES,
 }

@@ -39,6 +39,7 @@ from data.gold import current_gold
 from data.group_commit import BackgroundCompactor, GroupCommit
 from data.machine import machine_certainty, machine_picks
 from data.records import Label, now
+from data.rubric import Rubric, load_rubric, parse_ratings
 from data.schemas import CHOICES, LABELS, SCHEMAS
 from data.selection import uncertainty_margins
 from data.workspace import Workspace
@@ -108,6 +109,7 @@ READ_COLUMNS = {
         "completions": ["id", "prompt_id", "text", "engine", "round", "created_at"],
     },
 }
+READ_COLUMNS["rate"] = READ_COLUMNS["kto"]  # one answer per item, as kto
 
 
 COMPACT_SECONDS = 5.0
@@ -124,8 +126,11 @@ class LabelService:
         order: str = "round",
         suggest: bool = False,
         gold_rate: float = 0.0,
+        rubric: Rubric | None = None,
     ):
         check_order(task, order)
+        # task rate: the aspects each answer is rated on (default: HelpSteer2's five, data.rubric)
+        self.rubric = (rubric or load_rubric()) if task == "rate" else None
         self.gold_rate = check_gold_rate(gold_rate)
         # view: what is served (a task, or the arena's pairs); task: what the labels record (arena: pairwise)
         self.workspace, self.view, self.task, self.order = workspace, task, label_task(task), order
@@ -308,7 +313,12 @@ class LabelService:
             self._check_held(user, item_id)
             left = left_side(item_id, user) if self.task == "pairwise" else None
             stored = choice_from_side(choice, left) if left else choice
-            if stored not in CHOICES[self.task]:
+            ratings = None
+            if (
+                self.rubric is not None
+            ):  # a rating: ``choice`` is the ratings JSON, checked against the rubric
+                ratings, stored, strength = self.rubric.encode(parse_ratings(choice)), None, None
+            elif stored not in CHOICES[self.task]:
                 raise ValueError(
                     f"{self.task} choice {choice!r} is not one of {', '.join(CHOICES[self.task])}"
                 )
@@ -336,6 +346,8 @@ class LabelService:
                 suggestion=suggestion,
                 served_at=served_at,
                 active_seconds=None if active_seconds is None else max(0.0, float(active_seconds)),
+                ratings=ratings,
+                rubric=self.rubric.name if ratings else None,
             )
             return self._append(label)
 

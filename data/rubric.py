@@ -87,8 +87,11 @@ class Rubric:
         return json.dumps(self.check(ratings), sort_keys=True, separators=(",", ":"))
 
 
-def parse_ratings(text: str | None) -> dict:
-    """A stored or submitted ratings JSON object; {} for nothing, a RubricError for anything but an object."""
+def parse_ratings(text: str | dict | None) -> dict:
+    """A stored or submitted ratings JSON object (or the dict itself); {} for nothing, a RubricError for anything
+    but an object."""
+    if isinstance(text, dict):
+        return text
     if not text:
         return {}
     try:
