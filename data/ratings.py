@@ -42,8 +42,9 @@ def current_ratings(labels: pd.DataFrame | pa.Table) -> pd.DataFrame:
     """Each labeller's current rating per answer (item_id, annotator, rubric, and one column per aspect, NaN
     where that rating has no such aspect); aspects in sorted order."""
     current = current_labels(labels, TASK)
-    if "ratings" not in current.columns:
-        current = current.assign(ratings=None, rubric=None)
+    for column in ("ratings", "rubric"):  # labels read without them (older parts read them as null)
+        if column not in current.columns:
+            current = current.assign(**{column: None})
     parsed = [json.loads(text) if isinstance(text, str) else {} for text in current["ratings"]]
     aspects = sorted({name for values in parsed for name in values})
     frame = current[["item_id", "annotator", "rubric"]].reset_index(drop=True)
@@ -152,6 +153,34 @@ def rating_agreement(labels: pd.DataFrame | pa.Table) -> dict[str, dict]:
         units = [u for u in units if len(u) >= 2]
         out[name] = {"items": len(units), **{level: alpha(units, level) for level in ("interval", "ordinal")}}
     return out
+
+
+def rating_stats(labels: pd.DataFrame | pa.Table) -> dict:
+    """For `python -m data stats`: rated answers, current ratings, and per aspect the answers with two or more
+    ratings and Krippendorff's alpha (interval, ordinal)."""
+    ratings = current_ratings(labels)
+    return {
+        "rated": int(ratings["item_id"].nunique()),
+        "ratings": len(ratings),
+        "alpha_per_aspect": rating_agreement(labels),
+    }
+
+
+def rating_spread(labels: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """Answers rated by two or more labellers, furthest apart first: per item, ``raters``, the aspect whose
+    ratings differ most (``widest``) and that difference (``range``, highest minus lowest rating)."""
+    ratings = current_ratings(labels)
+    aspects = aspect_names(ratings)
+    columns = ["raters", "widest", "range"]
+    if not aspects:
+        return pd.DataFrame(columns=columns)
+    grouped = ratings.groupby("item_id")
+    ranges = grouped[aspects].max() - grouped[aspects].min()
+    frame = pd.DataFrame({"raters": grouped["annotator"].nunique()})
+    frame["widest"] = ranges.fillna(-1).idxmax(axis=1)
+    frame["range"] = ranges.max(axis=1).fillna(0.0)
+    frame = frame[frame["raters"] >= 2]
+    return frame.sort_values(["range", "raters"], ascending=False, kind="stable")[columns]
 
 
 def parse_rule(rule: str) -> tuple[str, str, float]:

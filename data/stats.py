@@ -16,6 +16,7 @@ from data.gold import current_gold, read_gold
 from data.labellers import labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
+from data.ratings import rating_stats
 from data.selection import excluded_labellers, without_labellers
 from data.workspace import READ_ORDER, Workspace
 
@@ -26,7 +27,7 @@ STATS_COLUMNS = {
     "prompts": ["split", "gold"],
     "completions": ["engine"],
     "pairs": ["kind", "round"],
-    "labels": [*AGGREGATED, "suggestion"],
+    "labels": [*AGGREGATED, "suggestion", "ratings"],
     "scores": [],
 }
 
@@ -98,6 +99,8 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
                 "aggregate": method,
             }
+    if pc.any(pc.equal(people.column("task"), "rate")).as_py():
+        stats["rate_items"] = rating_stats(people)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats
@@ -124,6 +127,7 @@ def integrity_problems(workspace: Workspace) -> list[str]:
         missing("pair", tables["pairs"], column, "prompts" if column == "prompt_id" else "completions")
     missing("pairwise label", labels.filter(pc.equal(labels.column("task"), "pairwise")), "item_id", "pairs")
     missing("kto label", labels.filter(pc.equal(labels.column("task"), "kto")), "item_id", "completions")
+    missing("rate label", labels.filter(pc.equal(labels.column("task"), "rate")), "item_id", "completions")
     missing("model", models.filter(pc.is_valid(models.column("parent_id"))), "parent_id", "models")
     missing("score", tables["scores"], "pair_id", "pairs")
     missing("score", tables["scores"], "model_id", "models")
