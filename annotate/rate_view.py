@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from html import escape
 
+from annotate.render import show_bidi
 from data.rubric import Rubric, parse_ratings
 
 RATE_KEYS = [
@@ -31,6 +32,11 @@ long one unhelpful.
 - Press the value's key; the focus moves to the next aspect. **Tab** / **Shift+Tab** move between aspects.
 - **Enter** saves once every aspect has a value; **s** skips an answer you cannot judge.
 """
+
+
+def _text(text: str) -> str:
+    """Rubric text (from a file the admin wrote, still text, never markup): escaped, bidi controls made visible."""
+    return escape(show_bidi(text))
 
 
 def ratings_text(ratings: str | dict | None) -> str:
@@ -65,11 +71,11 @@ def rating_panel(rubric: Rubric, ratings: str | dict | None = None) -> str:
             f'data-aspect="{escape(aspect.name)}" data-value="{"" if picked is None else picked}">'
             f'<div class="pf-aspect-head"><b>{escape(aspect.name)}</b>'
             f'<span class="pf-muted">{aspect.low}–{aspect.high}</span></div>'
-            f'<div class="pf-vals">{cells}</div><div class="pf-muted">{escape(aspect.description)}</div></div>'
+            f'<div class="pf-vals">{cells}</div><div class="pf-muted">{_text(aspect.description)}</div></div>'
         )
     return (
-        f'<div id="pf-rate" class="pf-card pf-rate" data-rubric="{escape(rubric.name)}">'
-        f'<div class="pf-card-head"><span class="pf-side">Rubric: {escape(rubric.name)}</span>'
+        f'<div id="pf-rate" class="pf-card pf-rate" data-rubric="{_text(rubric.name)}">'
+        f'<div class="pf-card-head"><span class="pf-side">Rubric: {_text(rubric.name)}</span>'
         "<kbd>Tab</kbd><kbd>0–9</kbd></div>"
         f'{"".join(rows)}<div class="pf-rate-note" role="status"></div></div>'
     )
