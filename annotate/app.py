@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from annotate.admin_tab import admin_components, wire_admin
 from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, View, signed_in
-from annotate.rate_view import RATE_KEYS, rating_panel, ratings_text
+from annotate.rate_view import RATE_KEYS, rating_panel, ratings_text, same_ratings
 from annotate.render import (
     STRENGTHS,
     card_html,
@@ -33,7 +33,6 @@ from annotate.sessions import Sessions
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
 from annotate.web import Guard, trust_forwarded_for
 from data.records import Label
-from data.rubric import parse_ratings
 
 PAIRWISE_CHOICES = [("A is better  [a]", "left"), ("B is better  [b]", "right"), ("Tie  [t]", "tie")]
 PAIRWISE_CHOICES.append(("Both bad  [x]", "both_bad"))
@@ -115,11 +114,8 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
     previous = shown.previous
     choice = side_of(previous.choice, shown.left) if previous else None
     if service.rubric is not None:  # task rate: the rubric panel beside the answer, an edit's ratings picked
-        right, choice = (
-            rating_panel(service.rubric, previous and previous.ratings),
-            previous and previous.ratings,
-        )
-        left = card_html("Answer", "rate →", shown.item.texts[0])
+        choice = previous and previous.ratings
+        left, right = card_html("Answer", "rate →", shown.item.texts[0]), rating_panel(service.rubric, choice)
     if previous:
         status = status or message_html(f"Editing your label: {described(previous)}", "info")
     return View(
@@ -165,10 +161,7 @@ def _already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label 
     if label is None or label.retracted:
         return None
     if label.ratings is not None:  # a rating: the same ratings, whatever their order in the JSON sent
-        try:
-            return label if label.ratings == ctx.service.rubric.encode(parse_ratings(choice)) else None
-        except ValueError:
-            return None
+        return label if same_ratings(ctx.service.rubric, label.ratings, choice) else None
     return label if side_of(label.choice, label.left) == choice else None
 
 
@@ -200,9 +193,8 @@ def on_submit(
         view = label_view(ctx, user, status)
         return _kept(ctx, view, choice, int(strength) if strength else None, note)
     except ValueError as exc:
-        return _kept(
-            ctx, label_view(ctx, user, message_html(f"Not saved: {exc}", "error")), choice, None, note
-        )
+        view = label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
+        return _kept(ctx, view, choice, None, note)
     saved = described(label)
     return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
 
@@ -210,11 +202,7 @@ def on_submit(
 def _kept(ctx: Context, view: View, choice: str | None, strength: int | None, note: str | None) -> View:
     """``view`` with the labeller's pick, strength and note still on screen (a label not saved, or undone)."""
     if ctx.service.rubric is not None:  # the ratings stay picked in the panel
-        try:
-            right = rating_panel(ctx.service.rubric, choice)
-        except ValueError:
-            right = view.right
-        return replace(view, choice=choice, right=right, note=note or "")
+        return replace(view, choice=choice, right=rating_panel(ctx.service.rubric, choice), note=note or "")
     return replace(view, choice=choice, strength=strength, note=note or "")
 
 

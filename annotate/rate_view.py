@@ -48,6 +48,14 @@ def ratings_text(ratings: str | dict | None) -> str:
     return " · ".join(f"{name} {value}" for name, value in values.items()) or "no ratings"
 
 
+def same_ratings(rubric: Rubric, stored: str, sent: str | dict | None) -> bool:
+    """Whether ``sent`` (a submit that arrived again) is the stored rating, whatever its key order."""
+    try:
+        return stored == rubric.encode(parse_ratings(sent))
+    except ValueError:
+        return False
+
+
 def rating_panel(rubric: Rubric, ratings: str | dict | None = None) -> str:
     """The rubric panel with ``ratings`` picked (a stored rating being edited or undone), the focus on the first
     aspect without a value."""
