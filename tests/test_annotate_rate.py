@@ -64,7 +64,7 @@ def test_service_submit_edit_undo_skip_store_ratings(label_ws):
 
 def test_handlers_keep_ratings_and_render_inert(ctx, label_ws):
     view = label_view(ctx, "bob")
-    assert 'id="pf-rate"' in view.right and view.right.count('data-aspect=') == 5
+    assert 'id="pf-rate"' in view.right and view.right.count("data-aspect=") == 5
     assert 'class="pf-aspect pf-focus" data-aspect="helpfulness" data-value=""' in view.right
     partial = json.dumps({"helpfulness": 2})
     refused = on_submit(ctx, "bob", view.item_id, partial, None, "")
