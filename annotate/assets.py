@@ -25,6 +25,7 @@ PAIRWISE_KEYS = [
     ("s", "skip"),
     ("u  or  Ctrl+Z", "undo my last label"),
     ("n", "write a note (Esc leaves it, Ctrl+Enter submits)"),
+    ("c", "show / hide a conversation's earlier turns"),
     ("g", "show / hide guidelines"),
 ]
 KTO_KEYS = [
@@ -34,6 +35,7 @@ KTO_KEYS = [
     ("s", "skip"),
     ("u  or  Ctrl+Z", "undo my last label"),
     ("n", "write a note (Esc leaves it, Ctrl+Enter submits)"),
+    ("c", "show / hide a conversation's earlier turns"),
     ("g", "show / hide guidelines"),
 ]
 
@@ -167,7 +169,14 @@ SCRIPT_TEMPLATE = """
     if (KEYMAP[task][key]) return pick(...KEYMAP[task][key]);
     if (BUTTONS[key]) return press(BUTTONS[key]);
     if (key === "n") return $("#pf-note textarea")?.focus();
+    if (key === "c") return toggleEarlier();
     if (key === "g") $("#pf-guidelines button, #pf-guidelines .label-wrap")?.click();
+  };
+  // A conversation's earlier turns (annotate.render.chat_html folds them in a <details>): open or close them all.
+  const toggleEarlier = () => {
+    const folds = [...document.querySelectorAll("#pf-prompt details.pf-earlier")];
+    const open = !folds.some((d) => d.open);
+    folds.forEach((d) => { d.open = open; });
   };
 
   document.addEventListener("keydown", (event) => {
@@ -182,10 +191,12 @@ SCRIPT_TEMPLATE = """
       return;
     }
     if (event.repeat) return;
+    // Enter or Space on a focused <summary> (reached with Tab) opens its fold, as the browser does: not a submit.
+    if (event.target.tagName === "SUMMARY" && (key === "enter" || key === " ")) return;
     const ctrl = event.ctrlKey || event.metaKey;
     const task = taskOf(), shift = event.shiftKey;
     const rating = task === "rate" && RATE_KEYS.includes(key);
-    if (ctrl ? key !== "z" : !(KEYMAP[task][key] || BUTTONS[key] || key === "n" || key === "g" || rating)) return;
+    if (ctrl ? key !== "z" : !(KEYMAP[task][key] || BUTTONS[key] || ["n", "c", "g"].includes(key) || rating)) return;
     event.preventDefault();
     if (!inflight) return act({key, ctrl, shift});
     if (queued.length >= QUEUE_LIMIT) return say(`Still saving: key ${event.key} not applied (${QUEUE_LIMIT} keys waiting).`);
@@ -331,6 +342,11 @@ kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1p
 .pf-scroll { overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }
 #pf-admin-labellers, #pf-admin-disputed { max-width: 100%; overflow-x: auto; }
 .pf-more summary { cursor: pointer; color: var(--color-accent); font-size: 0.85rem; margin-top: 6px; }
+.pf-earlier { margin-bottom: 8px; }
+.pf-earlier > summary { cursor: pointer; color: var(--color-accent); font-size: 0.85rem; }
+.pf-earlier > summary:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 2px; }
+.pf-earlier[open] > summary { margin-bottom: 8px; }
+.pf-next { margin-top: 8px; font-size: 0.8rem; color: var(--body-text-color-subdued); font-style: italic; }
 .pf-bar-own .pf-fill { background: var(--color-accent); }
 #pf-progress .pf-fill-team, .pf-fill-team { background: var(--body-text-color-subdued); opacity: 0.5; }
 /* Phones: the header wraps instead of being cut off, and the A/B cards stack at full width. */

@@ -21,6 +21,7 @@ RATE_KEYS = [
     ("s", "skip"),
     ("u  or  Ctrl+Z", "undo my last label"),
     ("n", "write a note (Esc leaves it, Ctrl+Enter submits)"),
+    ("c", "show / hide a conversation's earlier turns"),
     ("g", "show / hide guidelines"),
 ]
 

@@ -35,13 +35,35 @@ def text_block(text: str) -> str:
     return f'<pre class="pf-text">{escape(text).translate(_BIDI_HTML)}</pre>'
 
 
-def chat_html(messages: Sequence[dict]) -> str:
-    turns = "".join(
-        f'<div class="pf-turn pf-{escape(m["role"])}"><div class="pf-role">{escape(m["role"])}</div>'
-        f"{text_block(m['content'])}</div>"
-        for m in messages
-    )
-    return f'<div class="pf-prompt">{turns}</div>'
+RECENT_TURNS = 4  # turns of a conversation shown open; the earlier ones fold behind "N earlier turns"
+
+
+def _turn_html(message: dict, number: int, numbered: bool) -> str:
+    role = escape(message["role"])
+    head = f"{role} · turn {number}" if numbered else role
+    text = text_block(message["content"])
+    return f'<div class="pf-turn pf-{role}"><div class="pf-role">{head}</div>{text}</div>'
+
+
+def chat_html(messages: Sequence[dict], recent: int = RECENT_TURNS) -> str:
+    """A prompt as a conversation, the one view of a prompt in every task: each turn under its role, the turns
+    before the last ``recent`` folded in a <details> (its summary is reachable with Tab, and the `c` key opens
+    and closes it), and a last line saying the answers shown below are the assistant's next turn. Every text is
+    escaped (``text_block``)."""
+    numbered = len(messages) > 1
+    turns = [_turn_html(m, n, numbered) for n, m in enumerate(messages, start=1)]
+    cut = max(len(turns) - recent, 0)
+    earlier, shown = turns[:cut], turns[cut:]
+    folded = ""
+    if earlier:
+        count = f"{len(earlier)} earlier turn{'s' if len(earlier) > 1 else ''}"
+        folded = (
+            f'<details class="pf-earlier"><summary>{count} <kbd>c</kbd></summary>{"".join(earlier)}</details>'
+        )
+    after = ""
+    if numbered:
+        after = f'<div class="pf-next">assistant · turn {len(messages) + 1}: the answer labelled below</div>'
+    return f'<div class="pf-prompt">{folded}{"".join(shown)}{after}</div>'
 
 
 LONG_ANSWER = 2000  # characters shown before the rest of an answer folds away behind "show all"

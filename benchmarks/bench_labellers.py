@@ -11,7 +11,9 @@ answers; an always-left clicker picks the side shown on the left. Every labeller
 (median 12 s, the clickers 4 s, so that a flag must come from quality, not speed). 5 % of the pairs are gold.
 
 Printed: every labeller's true accuracy (share of their labels equal to the truth), Dawid–Skene's estimate and its
-error, gold accuracy, left-side share, flags; the verdict accuracy of the majority (a split vote counts as wrong, and
+error, the same estimator given the simulation's own confusion matrices and prior ("ideal": a perfect fit, so an
+error in the estimate but not here lies in the fitted parameters, not in how accuracy is read off them), gold
+accuracy, left-side share, flags; the verdict accuracy of the majority (a split vote counts as wrong, and
 with ties broken at random) and of Dawid–Skene on the non-gold pairs; the fit's wall time. Targets beside each.
 Everything goes through the code the app uses (`data.aggregate.verdicts_table`, `data.labellers.labeller_rows`).
 """
@@ -70,6 +72,29 @@ def simulate(pairs: int, k: int, gold_share: float, seed: int) -> dict:
         "seconds": seconds,
         "gold": gold,
     }
+
+
+def true_parameters() -> tuple[np.ndarray, np.ndarray]:
+    """(confusion, prior) that ``simulate`` draws from: labellers × truth × answer, and the truths' shares."""
+    other = np.array([[0, 1, 0, 0], [1, 0, 0, 0], [0.5, 0.5, 0, 0], [0.5, 0.5, 0, 0]])  # the other side
+    ties = np.array([[0, 0, 1, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 1, 0]])  # the tie error
+    error = (1 - TIE_SHARE_OF_ERRORS) * other + TIE_SHARE_OF_ERRORS * ties
+    good = [p * np.eye(4) + (1 - p) * error for p in GOOD.values()]
+    left = np.tile([0.5, 0.5, 0, 0], (4, 1))  # a or b, each on the left half the time; never a tie
+    confusion = np.maximum(np.stack([*good, np.full((4, 4), 0.25), left]), 1e-12)  # log π finite
+    return confusion / confusion.sum(axis=2, keepdims=True), np.array(TRUTH_SHARES)
+
+
+def true_parameter_estimates(sim: dict) -> np.ndarray:
+    """Each labeller's accuracy by the app's estimator (mean posterior of the answer given, gold clamped), with the
+    simulation's own confusion matrices and prior in place of fitted ones: what the estimator gives when the fit is
+    perfect, which separates the estimator's definition from the fit's error."""
+    confusion, prior = true_parameters()
+    pairs = len(sim["truth"])
+    posterior = dawid_skene.e_step(confusion, prior, sim["item"], sim["who"], sim["choice"], pairs)
+    posterior[sim["gold"]] = np.eye(4)[sim["truth"][sim["gold"]]]  # gold clamped, as in the fit
+    fit = dawid_skene.DawidSkene(posterior, confusion, prior, 0)
+    return dawid_skene.labeller_accuracy(fit, sim["item"], sim["who"], sim["choice"])
 
 
 def label_table(sim: dict) -> pa.Table:
@@ -135,6 +160,8 @@ def targets(sim: dict, labels: pa.Table, gold: pa.Table, seed: int) -> dict:
     majority, broken = verdict_accuracy(verdicts_table(labels, "pairwise"), sim, rng)
     ds, _ = verdict_accuracy(verdicts_table(labels, "pairwise", "dawid-skene", gold), sim, rng)
     worst = max(abs(est - true) for true, est, _ in rows.values())
+    ideal = dict(zip(NAMES, true_parameter_estimates(sim).tolist()))
+    worst_ideal = max(abs(ideal[name] - true) for name, (true, _, _) in rows.items())
     flags_ok = all(bool(r["flags"]) == (name in CLICKERS) for name, (_, _, r) in rows.items())
     met = worst <= 0.05 and flags_ok and ds >= max(majority, broken) + 0.03
     return {
@@ -143,6 +170,8 @@ def targets(sim: dict, labels: pa.Table, gold: pa.Table, seed: int) -> dict:
         "broken": broken,
         "ds": ds,
         "worst": worst,
+        "ideal": ideal,
+        "worst_ideal": worst_ideal,
         "flags_ok": flags_ok,
         "met": met,
     }
@@ -155,7 +184,8 @@ def summarise_seeds(args: argparse.Namespace) -> int:
         out = targets(sim, label_table(sim), gold_table(sim), seed)
         met += out["met"]
         print(
-            f"seed {seed}: largest estimate error {out['worst']:.3f}, flags {'right' if out['flags_ok'] else 'WRONG'}"
+            f"seed {seed}: largest estimate error {out['worst']:.3f} (with the true parameters "
+            f"{out['worst_ideal']:.3f}), flags {'right' if out['flags_ok'] else 'WRONG'}"
             f", majority {out['majority']:.3f} / {out['broken']:.3f} (random tie-break), DS {out['ds']:.3f}: "
             f"{'met' if out['met'] else 'NOT met'}"
         )
@@ -185,13 +215,19 @@ def main(argv: list[str] | None = None) -> int:
     if len(sim["item"]) <= REPORT_LIMIT:
         out = targets(sim, labels, gold, args.seed)
         ok = out["met"]
-        print(f"{'labeller':<15} {'true':>6} {'DS est':>7} {'error':>6} {'gold':>10} {'left':>5}  flags")
+        print(
+            f"{'labeller':<15} {'true':>6} {'DS est':>7} {'error':>6} {'ideal':>6} {'gold':>10} {'left':>5}  flags"
+        )
         for name, (true, estimate, row) in out["rows"].items():
             gold_shown = f"{row['gold']['correct']}/{row['gold']['answered']}"
             print(
-                f"{name:<15} {true:6.3f} {estimate:7.3f} {estimate - true:+6.3f} {gold_shown:>10} "
+                f"{name:<15} {true:6.3f} {estimate:7.3f} {estimate - true:+6.3f} {out['ideal'][name]:6.3f} {gold_shown:>10} "
                 f"{row['left_share']:5.2f}  {'; '.join(row['flags']) or '-'}"
             )
+        print(
+            "ideal: the same estimator with the simulation's own confusion matrices and prior in place of the fitted "
+            "ones (a perfect fit)"
+        )
         print(
             f"verdict accuracy on the non-gold pairs: majority {out['majority']:.3f} (split = wrong), "
             f"{out['broken']:.3f} (splits broken at random); Dawid–Skene {out['ds']:.3f} "

