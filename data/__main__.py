@@ -185,6 +185,15 @@ def cmd_stats(args: Any) -> int:
             print("machine labellers vs the human majority:" + ("" if value else " none"))
             for line in machine_lines(value, follow):
                 print(f"  {line}")
+        elif key == "rate_items":
+            print(
+                f"rated answers: {value['rated']} ({value['ratings']} ratings); Krippendorff's α per aspect:"
+            )
+            for aspect, alphas in value["alpha_per_aspect"].items():
+                shown = " / ".join(
+                    "n/a" if alphas[k] is None else f"{alphas[k]:.3f}" for k in ("interval", "ordinal")
+                )
+                print(f"  {aspect}: {shown} (interval / ordinal; {alphas['items']} answers with ≥2 ratings)")
         elif key == "models":
             print(
                 "lineage (round -> data -> model -> held-out metrics):" + ("" if value else " no models yet")

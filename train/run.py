@@ -60,6 +60,7 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
         train_rows, counts = build(workspace, "train", rule, *extra, options.exclude_labeller)
         eval_rows, _ = build(workspace, "test", rule, *extra, options.exclude_labeller)
         what = f"rated answers for {'--kto-from' if options.kto_from else '--rm-from-ratings'} {rule}"
+        log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     elif method.data == "completions":
         verdicts = (options.seed, options.aggregate, options.exclude_labeller)
         train_rows, counts = kto_rows(workspace, "train", *verdicts)
