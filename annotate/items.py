@@ -5,6 +5,7 @@ Which items are labelled:
 - pairwise: pairs of kind ``sampled``, and ``imported`` pairs that arrived without a preference; ``spin`` pairs are
   never shown (their gold side wins by construction);
 - kto: completions except gold answers, and except imported ones that arrived with a KTO label;
+- rate: the same answers as kto (rated on a rubric's aspects, `annotate.rate_view`);
 - arena: pairs of kind ``arena`` (two models' answers to one prompt, `generate --arena`), shown as pairwise items
   and labelled as task ``pairwise``; nothing of the models is part of an item.
 

@@ -308,7 +308,8 @@ class LabelService:
         active_seconds: float | None = None,
     ) -> Label:
         """Durably record this labeller's label on the item on their screen (an edit if they had one);
-        ``active_seconds``: the browser's count of seconds the labeller was active on it."""
+        ``active_seconds``: the browser's count of seconds the labeller was active on it. Task rate: ``choice`` is
+        the ratings, a JSON object {aspect: value} checked against the rubric (a RubricError, nothing stored)."""
         with self._user_lock(user):
             self._check_held(user, item_id)
             left = left_side(item_id, user) if self.task == "pairwise" else None
