@@ -22,7 +22,7 @@ from data.export import to_dpo, to_kto, write_parquet
 from data.gold import mark_gold, read_gold
 from data.labellers import labeller_rows, team_pace
 from data.leaderboard import ARENA, workspace_leaderboard
-from data.ratings import rating_agreement, rating_spread
+from data.ratings import rating_agreement, rating_spread, ratings_table
 from data.schemas import CHOICES
 from data.selection import choose_labels, excluded_labellers, set_excluded, without_labellers
 
@@ -254,7 +254,10 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
     labels = without_labellers(frames["labels"], _excluded(workspace))
     frames["labels"] = choose_labels(labels, "auto")  # as train's default: people's first
     frames["pairs"] = frames["pairs"][frames["pairs"]["kind"] != ARENA]  # evaluation data, as `data export`
-    if fmt == "dpo":
+    if fmt == "ratings":  # as `python -m data export --format ratings`: means per aspect, no verdicts
+        gold = read_gold(workspace, "rate").column("item_id").to_pylist()
+        rows, counts = ratings_table(frames["prompts"], frames["completions"], labels, None, gold)
+    elif fmt == "dpo":
         gold = read_gold(workspace)
         rows, counts = to_dpo(
             frames["prompts"], frames["completions"], frames["pairs"], frames["labels"], None, method, gold

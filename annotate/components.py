@@ -67,6 +67,7 @@ class AdminTab:
     labeller: gr.Textbox  # the switch that keeps a labeller's labels out of every verdict
     exclude: gr.Button
     include: gr.Button
+    export_ratings: gr.Button  # task rate: the ratings export (`data export --format ratings`)
 
     def views(self) -> list:
         """What ``admin_view`` fills, in its order (its last value, the status, aside)."""

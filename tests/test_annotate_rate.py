@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pyarrow.parquet as pq
 import pytest
 
 from annotate.__main__ import main
-from annotate.admin import admin_view
+from annotate.admin import admin_view, export_labels
 from annotate.app import label_view, make_context, on_skip, on_submit, on_undo
 from annotate.rate_view import rating_panel, ratings_text
 from annotate.service import LabelService, StaleItem
@@ -123,6 +124,11 @@ def test_admin_tab_shows_alpha_per_aspect(ctx):
     assert "helpfulness" in disputed and ">2<" in disputed  # 3 vs 1: the widest aspect, range 2
     with pytest.raises(Exception, match="Only an admin"):
         admin_view(ctx, "bob")
+    status = export_labels(ctx, "ann", "ratings")
+    assert "Wrote exports/ratings.parquet" in status and "exported 1" in status
+    assert 'href="prefloop/export/ratings.parquet"' in status
+    table = pq.read_table(ctx.service.workspace.exports / "ratings.parquet")
+    assert table.column("helpfulness").to_pylist() == [2.0] and table.column("raters").to_pylist() == [2]
 
 
 def test_cli_checks_the_rubric_before_serving(label_ws, tmp_path, capsys):
