@@ -77,6 +77,8 @@ def test_rating_options_are_refused_where_they_do_not_apply(tmp_path, tiny_model
     assert "--rm-from-ratings" in capsys.readouterr().err
     assert main([*base, "--method", "kto", "--kto-from", "helpfulness=3"]) == 2
     assert "expected ASPECT>=VALUE" in capsys.readouterr().err
+    assert main([*base, "--method", "rm", "--rm-from-ratings", "helpfulness", "--rounds", "0"]) == 2
+    assert "--kinds and --rounds do not apply" in capsys.readouterr().err
     out = tmp_path / "x"
     assert main([*base, "--method", "rm", "--rm-from-ratings", "speed", "--out", str(out)]) == 2
     assert "no aspect 'speed' among the workspace's ratings (aspects: helpfulness, verbosity)" in (

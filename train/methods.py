@@ -115,6 +115,10 @@ def _check_rm(options: TrainOptions) -> None:
         raise PrefloopError(
             f"--method rm --agreement {options.agreement}: a reward model takes --agreement weight"
         )
+    if options.rm_from_ratings is not None and (options.kinds or options.rounds):
+        raise PrefloopError(
+            "--rm-from-ratings trains on ratings, not on the pairs table: --kinds and --rounds do not apply"
+        )
     if options.rm_margin not in RM_MARGINS:
         raise PrefloopError(f"--rm-margin {options.rm_margin!r}: expected one of {', '.join(RM_MARGINS)}")
 
