@@ -5,6 +5,7 @@
     python -m annotate -w ws --task kto --overlap 3 --guidelines guide.md --port 7861
     python -m annotate -w ws --task rate [--rubric my-rubric.yaml]   # rate answers on HelpSteer2's 5 aspects (0-4)
     python -m annotate -w ws --task arena --overlap 3   # blind votes on model versions (`generate --arena`)
+    python -m annotate -w ws --task rank --overlap 2    # rank the k = 3-6 answers of one prompt (`generate --n 4`)
     python -m annotate -w ws --order uncertainty  # least certain pairs first (after `python -m train score`)
     python -m annotate -w ws --order machine-uncertain --suggest  # machine labellers unsure first; show their pick
     python -m annotate -w demo-ws --demo-user     # adds user `demo` (admin) with a fresh password, printed once
@@ -185,9 +186,11 @@ def user_command(command: str, argv: list[str], prog: str = "python -m annotate"
 
 def nothing_to_label(workspace: Workspace, options: AnnotateOptions) -> str:
     """Why the queue is empty, and the command that fills it."""
-    source = {"pairwise": "pairs of kind `sampled`", "arena": "arena pairs (`generate --arena`)"}.get(
-        options.task, "generated completions"
-    )
+    source = {
+        "pairwise": "pairs of kind `sampled`",
+        "arena": "arena pairs (`generate --arena`)",
+        "rank": "prompt with 3-6 answers in one round: `generate --n 4`, or import candidates",
+    }.get(options.task, "generated completions")
     message = f"{options.workspace}: nothing to label for task {options.task} (no {source}); "
     imported = workspace.frame("pairs")["kind"].eq("imported").sum() if options.task == "pairwise" else 0
     if imported:

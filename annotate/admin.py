@@ -13,6 +13,7 @@ import gradio as gr
 import pyarrow.compute as pc
 
 from annotate.agreement import admin_report, labeller_table
+from annotate.rank_admin import rank_admin_html
 from annotate.render import cards_html, excerpt, message_html, table_html
 from annotate.service import LabelService
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
@@ -58,6 +59,8 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     workspace = service.workspace
     labels = workspace.frame("labels")
     excluded = _excluded(workspace)
+    if service.task == "rank":
+        return (*rank_admin_html(service, user, labels, excluded), "")
     if service.task == "rate":
         return rating_view(ctx, user, labels, excluded)
     gold = read_gold(workspace, service.task)

@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 from annotate.admin_tab import admin_components, wire_admin
 from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, View, signed_in
+from annotate.rank_view import RANK_KEYS, describe_ranking, rank_cards, ranking_box, same_ranking, screen_of
 from annotate.rate_view import RATE_KEYS, rating_panel, ratings_text, same_ratings
 from annotate.render import (
     STRENGTHS,
@@ -43,6 +44,7 @@ NAMES.update(desirable="desirable", undesirable="undesirable")
 LOGOUT = (
     '<form method="post" action="logout"><button type="submit" id="pf-logout-button">Log out</button></form>'
 )
+PICK_KEYS = {"kto": "d / x", "rank": "the answers' numbers, best first", "rate": "digits, Tab to move"}
 RELOAD_SECONDS = 30.0
 # Local fonts only: the app works offline, and the CSP allows no third-party stylesheet.
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
@@ -64,8 +66,16 @@ def describe(choice: str | None, strength: int | None) -> str:
     return f"{name} ({STRENGTHS[strength]})" if strength else name
 
 
-def described(label: Label) -> str:
-    """A stored label in the labeller's screen terms: the side and strength picked, or the ratings given."""
+def screen_choice(label: Label) -> str | None:
+    """What the labeller picked, in their screen's terms: a side, a KTO choice, a ranking's numbers, or ratings."""
+    if label.ratings:
+        return label.ratings
+    return screen_of(label) if label.ranking else side_of(label.choice, label.left)
+
+
+def describe_label(label: Label) -> str:
+    if label.ranking:
+        return describe_ranking(label)
     if label.ratings:
         return ratings_text(label.ratings)
     return describe(side_of(label.choice, label.left), label.strength)
@@ -78,7 +88,7 @@ def _history(ctx: Context, user: str) -> object:
         item = service.items.get(label.item_id)
         if item is None:
             continue
-        what = described(label)
+        what = describe_label(label)
         choices.append((f"{what} · {excerpt(item.prompt[-1]['content'], 60)}", label.item_id))
     return gr.Dropdown(choices=choices, value=None)
 
@@ -112,12 +122,11 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
     progress = progress_html(user, service.progress(user), shown.item.round)
     left, right = _cards(shown)
     previous = shown.previous
-    choice = side_of(previous.choice, shown.left) if previous else None
+    choice = screen_choice(previous) if previous else None
     if service.rubric is not None:  # task rate: the rubric panel beside the answer, an edit's ratings picked
-        choice = previous and previous.ratings
         left, right = card_html("Answer", "rate →", shown.item.texts[0]), rating_panel(service.rubric, choice)
     if previous:
-        status = status or message_html(f"Editing your label: {described(previous)}", "info")
+        status = status or message_html(f"Editing your label: {describe_label(previous)}", "info")
     return View(
         shown.item.id,
         stamped(shown.item.id, chat_html(shown.item.prompt) + suggestion_html(shown)),
@@ -141,6 +150,8 @@ def suggestion_html(shown: Shown) -> str:
 
 def _cards(shown: Shown) -> tuple[str, str]:
     texts = shown.item.texts
+    if shown.order:
+        return rank_cards(shown), ""
     if shown.left is None:
         return card_html("Answer", "d / x", texts[0]), ""
     left, right = (texts[0], texts[1]) if shown.left == "a" else (texts[1], texts[0])
@@ -162,7 +173,8 @@ def _already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label 
         return None
     if label.ratings is not None:  # a rating: the same ratings, whatever their order in the JSON sent
         return label if same_ratings(ctx.service.rubric, label.ratings, choice) else None
-    return label if side_of(label.choice, label.left) == choice else None
+    same = same_ranking(label, choice) if label.ranking else side_of(label.choice, label.left) == choice
+    return label if same else None
 
 
 def on_submit(
@@ -177,14 +189,14 @@ def on_submit(
     if not item_id:
         return label_view(ctx, user)
     if not choice:
-        keys = {"kto": "d / x", "rate": "digits, Tab to move"}.get(ctx.service.task, "a / b / t / x")
+        keys = PICK_KEYS.get(ctx.service.task, "a / b / t / x")
         return label_view(ctx, user, message_html(f"Pick a choice first ({keys}), then Enter.", "warn"))
     try:
         how = int(strength) if strength else None
         label = ctx.service.submit(user, item_id, choice, how, note or "", _seconds(active_seconds))
     except StaleItem as exc:
         if (label := _already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
-            saved = described(label)
+            saved = describe_label(label)
             return label_view(ctx, user, message_html(f"✓ Already saved: {saved}. (u undoes it)", "ok"))
         return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
     except NotSaved as exc:
@@ -192,10 +204,14 @@ def on_submit(
         status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
         view = label_view(ctx, user, status)
         return _kept(ctx, view, choice, int(strength) if strength else None, note)
-    except ValueError as exc:
+    except ValueError as exc:  # an unfinished ranking or rating stays on screen to finish
         view = label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
-        return _kept(ctx, view, choice, None, note)
-    saved = described(label)
+        if ctx.service.rubric is not None and view.item_id == item_id:
+            return _kept(ctx, view, choice, None, note)
+        return (
+            replace(view, choice=choice) if ctx.service.task == "rank" and view.item_id == item_id else view
+        )
+    saved = describe_label(label)
     return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
 
 
@@ -231,10 +247,10 @@ def on_undo(ctx: Context, user: str) -> View:
     undone = ctx.service.undo(user)
     if undone is None:
         return label_view(ctx, user, message_html("Nothing to undo.", "info"))
-    if undone.choice is None and undone.ratings is None:
+    if undone.choice is None and undone.ranking is None and undone.ratings is None:
         return label_view(ctx, user, message_html("Undid your skip: here is the item again.", "ok"))
-    side = undone.ratings or side_of(undone.choice, undone.left)
-    text = f"Undid your label ({described(undone)}). Label this item again, or skip it."
+    side = screen_choice(undone)
+    text = f"Undid your label ({describe_label(undone)}). Label this item again, or skip it."
     view = label_view(ctx, user, message_html(text, "ok"))
     if view.item_id != undone.item_id:
         return view
@@ -255,7 +271,7 @@ def on_edit(ctx: Context, user: str, item_id: str | None) -> View:
 def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
     """The app for one workspace and task; launch it with ``launch`` (which adds the login, CSS and page script)."""
     task = ctx.service.task
-    keys = {"pairwise": PAIRWISE_KEYS, "rate": RATE_KEYS}.get(task, KTO_KEYS)
+    keys = {"pairwise": PAIRWISE_KEYS, "rank": RANK_KEYS, "rate": RATE_KEYS}.get(task, KTO_KEYS)
     with gr.Blocks(title=f"{title} · {task} labelling") as app:
         with gr.Row(elem_classes="pf-header"):
             gr.HTML(f"<h1>{title} · {task} labelling</h1>")
@@ -283,16 +299,19 @@ def _label_tab(ctx: Context, task: str, keys, progress: gr.HTML) -> LabelTab:
                 right = gr.HTML(elem_id="pf-right", visible=task in ("pairwise", "rate"))
             with gr.Row():
                 choices = PAIRWISE_CHOICES if task == "pairwise" else KTO_CHOICES
-                if task == "rate":  # the ratings (JSON) come from the rubric panel (annotate.rate_view)
-                    choice = gr.Textbox(visible=False, elem_id="pf-ratings")
-                else:
-                    choice = gr.Radio(
+                choice = (
+                    ranking_box()
+                    if task == "rank"
+                    else gr.Textbox(visible=False, elem_id="pf-ratings")  # the rubric panel's ratings (JSON)
+                    if task == "rate"
+                    else gr.Radio(
                         choices,
                         label="Your judgement",
                         elem_id="pf-choice",
                         elem_classes=f"pf-task-{task}",
                         scale=3,
                     )
+                )
                 strength = gr.Radio(
                     STRENGTH_CHOICES,
                     label="How much better? (optional)",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+from annotate.rank_view import RANK_CSS, RANK_GUIDELINES, RANK_SCRIPT
 from annotate.rate_view import RATE_CSS, RATE_GUIDELINES, RATE_SCRIPT
 
 PAIRWISE_KEYS = [
@@ -52,6 +53,7 @@ KEYMAP = {
         "4": ["pf-strength", 3],
     },
     "kto": {"d": ["pf-choice", 0], "x": ["pf-choice", 1]},
+    "rank": {},  # the answers' numbers, = and Backspace: rankKey (annotate.rank_view)
     "rate": {},  # digits, Tab and the arrows go to the rubric panel (annotate.rate_view.RATE_SCRIPT)
 }
 RATE_PANEL_KEYS = [*"0123456789", "tab", "arrowup", "arrowdown", "arrowleft", "arrowright"]
@@ -65,13 +67,14 @@ SCRIPT_TEMPLATE = """
   let inflight = 0, lastView = null, queued = [], restoring = true;
 
   const $ = (selector) => document.querySelector(selector);
+  const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
+  const rankBox = () => $("#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input");
   const typing = (el) => el && (el.isContentEditable || el.tagName === "TEXTAREA" ||
     (el.tagName === "INPUT" && !["radio", "checkbox", "button", "submit"].includes(el.type)));
   const press = (id) => { const el = document.getElementById(id); if (el && !el.disabled) el.click(); };
   const radios = (group) => [...document.querySelectorAll(`#${group} input[type=radio]`)];
   const pick = (group, index) => { const input = radios(group)[index]; if (input && !input.checked) input.click(); };
   const shown = () => $("#pf-prompt [data-view]");
-  const taskOf = () => ($("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : "pairwise");
   const load = () => { try { return JSON.parse(localStorage.getItem(PENDING)); } catch { return null; } };
   const save = (p) => p ? localStorage.setItem(PENDING, JSON.stringify(p)) : localStorage.removeItem(PENDING);
 
@@ -89,7 +92,7 @@ SCRIPT_TEMPLATE = """
     el.textContent = text;
     el.hidden = !text;
   };
-
+__RANK__
   // The choice on screen is kept in this browser until the server moves past the item, so a restart or a lost
   // connection cannot lose it; after a reload it is picked again and, if it had been submitted, sent again
   // (the server refuses a second label for an item that already has this labeller's label).
@@ -99,7 +102,8 @@ SCRIPT_TEMPLATE = """
     let choice = radios("pf-choice").findIndex((i) => i.checked);
     let strength = radios("pf-strength").findIndex((i) => i.checked);
     const note = $("#pf-note textarea")?.value || "";
-    let ratings = window.prefloopRatings?.() ?? null;
+    const ranking = rankBox()?.value || "";  // rank: the ranking typed so far
+    let ratings = window.prefloopRatings?.() ?? null;  // rate: the rubric panel's picks
     const previous = load();
     if (previous?.item === view.dataset.item) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
       submitted = submitted || previous.submitted;
@@ -107,7 +111,7 @@ SCRIPT_TEMPLATE = """
       if (strength < 0) strength = previous.strength;
       if (ratings === "{}") ratings = previous.ratings;
     }
-    save({item: view.dataset.item, choice, strength, note, ratings, submitted});
+    save({item: view.dataset.item, choice, strength, note, submitted, ranking, ratings});
   };
 
   // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.
@@ -121,10 +125,16 @@ SCRIPT_TEMPLATE = """
       note.value = pending.note;
       note.dispatchEvent(new Event("input", {bubbles: true}));
     }
-    const held = pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked;
+    const box = rankBox();
+    if (box && pending.ranking && !box.value) {
+      box.value = pending.ranking;
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+    }
+    const ranked = () => !rankBox() || !pending.ranking || rankBox().value === pending.ranking;
+    const held = (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) && ranked();
     if (!held && tries > 0) { setTimeout(() => restore(pending, tries - 1), 300); return; }
     setTimeout(() => {
-      const settled = pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked;
+      const settled = (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) && ranked();
       restoring = false;
       if (settled && pending.submitted) press("pf-submit");
       else if (!settled && tries > 0) restore(pending, tries - 1);
@@ -166,6 +176,7 @@ SCRIPT_TEMPLATE = """
     if (ctrl && key === "z") return press("pf-undo");
     const task = taskOf();
     if (task === "rate" && window.prefloopRate?.(key, shift)) return;
+    if (task === "rank" && RANK_KEY.test(key)) return rankKey(key);
     if (KEYMAP[task][key]) return pick(...KEYMAP[task][key]);
     if (BUTTONS[key]) return press(BUTTONS[key]);
     if (key === "n") return $("#pf-note textarea")?.focus();
@@ -195,8 +206,9 @@ SCRIPT_TEMPLATE = """
     if (event.target.tagName === "SUMMARY" && (key === "enter" || key === " ")) return;
     const ctrl = event.ctrlKey || event.metaKey;
     const task = taskOf(), shift = event.shiftKey;
-    const rating = task === "rate" && RATE_KEYS.includes(key);
-    if (ctrl ? key !== "z" : !(KEYMAP[task][key] || BUTTONS[key] || ["n", "c", "g"].includes(key) || rating)) return;
+    const known = KEYMAP[task][key] || BUTTONS[key] || ["n", "c", "g"].includes(key) ||
+      (task === "rank" && RANK_KEY.test(key)) || (task === "rate" && RATE_KEYS.includes(key));
+    if (ctrl ? key !== "z" : !known) return;
     event.preventDefault();
     if (!inflight) return act({key, ctrl, shift});
     if (queued.length >= QUEUE_LIMIT) return say(`Still saving: key ${event.key} not applied (${QUEUE_LIMIT} keys waiting).`);
@@ -214,7 +226,7 @@ SCRIPT_TEMPLATE = """
     if (event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) remember(false);
   }, true);
   document.addEventListener("input", (event) => {
-    if (event.target.closest?.("#pf-note")) remember(false);
+    if (event.target.closest?.("#pf-note, #pf-choice.pf-task-rank")) remember(false);
   }, true);
   new MutationObserver(() => {
     const view = shown();
@@ -290,15 +302,14 @@ PACE_SCRIPT = """
 """
 
 SCRIPT = (
-    SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)).replace(
-        "__RATE_KEYS__", json.dumps(RATE_PANEL_KEYS)
-    )
+    SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP))
+    .replace("__RATE_KEYS__", json.dumps(RATE_PANEL_KEYS))
+    .replace("__RANK__", RANK_SCRIPT)
     + PACE_SCRIPT
     + RATE_SCRIPT
 )
 
-CSS = (
-    """
+CSS = """
 .gradio-container { max-width: 1500px !important; }
 .pf-header { display: flex; align-items: baseline; gap: 12px; }
 .pf-header h1 { font-size: 1.25rem; margin: 0; }
@@ -360,8 +371,6 @@ kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1p
   .pf-table th, .pf-table td { white-space: nowrap; }
 }
 """
-    + RATE_CSS
-)
 
 GUIDELINES = {
     "pairwise": """### Pairwise guidelines
@@ -381,5 +390,7 @@ Read the prompt and the answer. Is this an answer you would be **glad to receive
 - **Undesirable** — wrong, unsafe, evasive, off-topic or empty.
 - Skip (**s**) when you cannot judge; add a note for anything odd.
 """,
+    "rank": RANK_GUIDELINES,
     "rate": RATE_GUIDELINES,
 }
+CSS += RANK_CSS + RATE_CSS

@@ -5,6 +5,7 @@ Which items are labelled:
 - pairwise: pairs of kind ``sampled``, and ``imported`` pairs that arrived without a preference; ``spin`` pairs are
   never shown (their gold side wins by construction);
 - kto: completions except gold answers, and except imported ones that arrived with a KTO label;
+- rank: the k = 3..6 answers of one prompt in one round (annotate.rank_items, data.rank_pairs);
 - rate: the same answers as kto (rated on a rubric's aspects, `annotate.rate_view`);
 - arena: pairs of kind ``arena`` (two models' answers to one prompt, `generate --arena`), shown as pairwise items
   and labelled as task ``pairwise``; nothing of the models is part of an item.
@@ -25,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data.errors import PrefloopError
 from data.leaderboard import ARENA
 from data.schemas import TASKS
 from data.selection import imported_items, labelling_pairs
@@ -42,7 +44,8 @@ class Item:
     id: str
     round: int
     prompt: tuple[dict, ...]  # chat messages
-    texts: tuple[str, ...]  # pairwise: (completion a, completion b); kto: (completion,)
+    texts: tuple[str, ...]  # pairwise: (completion a, completion b); kto: (completion,); rank: k answers
+    completion_ids: tuple[str, ...] = ()  # rank: the answers' ids, in the order of ``texts``
 
 
 def _uncertain_first(ids: list[str], rounds: np.ndarray, margins: dict[str, float]) -> np.ndarray:
@@ -63,12 +66,13 @@ ORDERS = {  # each: a permutation of items given in round, creation order
 
 
 def check_order(task: str, order: str) -> None:
+    """PrefloopError (a ValueError; the CLI's one line) for a task or order that does not exist or fit."""
     if task not in VIEWS:
-        raise ValueError(f"task {task!r} is not one of {', '.join(VIEWS)}")
+        raise PrefloopError(f"task {task!r} is not one of {', '.join(VIEWS)}")
     if order not in ORDERS:
-        raise ValueError(f"order {order!r} is not one of {', '.join(ORDERS)}")
+        raise PrefloopError(f"order {order!r} is not one of {', '.join(ORDERS)}")
     if order in ("uncertainty", "machine-uncertain") and label_task(task) != "pairwise":
-        raise ValueError(f"order {order} applies to task pairwise (scores are per pair)")
+        raise PrefloopError(f"--order {order} applies to task pairwise (scores are per pair)")
 
 
 def order_items(items: list[Item], order: str, margins: dict[str, float] | None = None) -> list[Item]:

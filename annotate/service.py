@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items, select_chunk
 from annotate.queue import LabelQueue
+from annotate.rank_items import rank_chunk
 from data import store
 from data.aggregate import keep_rows, latest_positions
 from data.annotators import machine_column
@@ -38,6 +39,7 @@ from data.files import WriteError
 from data.gold import current_gold
 from data.group_commit import BackgroundCompactor, GroupCommit
 from data.machine import machine_certainty, machine_picks
+from data.ranking import screen_ranking, shown_order
 from data.records import Label, now
 from data.rubric import Rubric, load_rubric, parse_ratings
 from data.schemas import CHOICES, LABELS, SCHEMAS
@@ -77,6 +79,7 @@ class Shown:
     previous: Label | None = None
     suggestion: str | None = None  # --suggest: the machine's pick (a, b or tie) when shown
     suggestion_mode: str | None = None  # "shown", "hidden", or None without a machine pick
+    order: tuple[str, ...] = ()  # rank: the answers' completion ids in the order shown (answer 1 first)
 
 
 def suggestion_hidden(item_id: str, user: str) -> bool:
@@ -109,6 +112,7 @@ READ_COLUMNS = {
         "completions": ["id", "prompt_id", "text", "engine", "round", "created_at"],
     },
 }
+READ_COLUMNS["rank"] = READ_COLUMNS["kto"]
 READ_COLUMNS["rate"] = READ_COLUMNS["kto"]  # one answer per item, as kto
 
 
@@ -190,16 +194,13 @@ class LabelService:
                 # The first read of a large workspace: the labellers' latest records are found while the items
                 # are chosen (both run in Arrow and numpy, outside the GIL).
                 latest = pool.submit(latest_positions, human) if not self._known else None
-                chunk = select_chunk(
-                    self.view,
-                    self._tables["prompts"],
-                    self._tables["completions"],
-                    candidates,
-                    self._tables["imported"],
-                    self.order,
-                    margins,
-                    gold,
-                )
+                tables = self._tables["prompts"], self._tables["completions"], candidates
+                if self.view == "rank":
+                    chunk = rank_chunk(*tables, self.order)
+                else:
+                    chunk = select_chunk(
+                        self.view, *tables, self._tables["imported"], self.order, margins, gold
+                    )
                 self._apply(chunk, human, latest and latest.result(), gold.to_pylist())
         return len(self.items)
 
@@ -247,7 +248,9 @@ class LabelService:
         self._served_at.setdefault((user, item_id), now())
         left = left_side(item_id, user) if self.task == "pairwise" else None
         pick, mode = self._suggestion(user, item_id)
-        return Shown(self.items[item_id], left, previous, pick if mode == "shown" else None, mode)
+        item = self.items[item_id]
+        order = shown_order(item_id, user, item.completion_ids) if self.task == "rank" else ()
+        return Shown(item, left, previous, pick if mode == "shown" else None, mode, order)
 
     def _suggestion(self, user: str, item_id: str) -> tuple[str | None, str | None]:
         pick = self.picks.get(item_id) if self.suggest else None
@@ -308,14 +311,19 @@ class LabelService:
         active_seconds: float | None = None,
     ) -> Label:
         """Durably record this labeller's label on the item on their screen (an edit if they had one);
-        ``active_seconds``: the browser's count of seconds the labeller was active on it. Task rate: ``choice`` is
+        ``active_seconds``: the browser's count of seconds the labeller was active on it. A rank label's
+        ``choice`` is the ranking in the numbers shown ("3 > 1 = 4 > 2", data.ranking.screen_ranking); a rating's
         the ratings, a JSON object {aspect: value} checked against the rubric (a RubricError, nothing stored)."""
         with self._user_lock(user):
             self._check_held(user, item_id)
             left = left_side(item_id, user) if self.task == "pairwise" else None
-            stored = choice_from_side(choice, left) if left else choice
-            ratings = None
+            stored, ranking, ratings = choice_from_side(choice, left) if left else choice, None, None
             if (
+                self.task == "rank"
+            ):  # the order shown is recorded in ``left``, as a pairwise label's left side
+                order = shown_order(item_id, user, self.items[item_id].completion_ids)
+                stored, ranking, left = None, screen_ranking(choice, order), ",".join(order)
+            elif (
                 self.rubric is not None
             ):  # a rating: ``choice`` is the ratings JSON, checked against the rubric
                 ratings, stored, strength = self.rubric.encode(parse_ratings(choice)), None, None
@@ -347,6 +355,7 @@ class LabelService:
                 suggestion=suggestion,
                 served_at=served_at,
                 active_seconds=None if active_seconds is None else max(0.0, float(active_seconds)),
+                ranking=ranking,
                 ratings=ratings,
                 rubric=self.rubric.name if ratings else None,
             )

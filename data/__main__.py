@@ -39,6 +39,7 @@ from data.leaderboard import board_json, board_lines, plot_leaderboard, workspac
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
+from data.rank_pairs import RANK_KIND
 from data.ratings import ratings_table
 from data.selection import choose_labels, excluded_labellers, without_labellers
 from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
@@ -111,9 +112,9 @@ PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "c
 EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "dpo": {
         "prompts": ["messages", "split"],
-        "completions": ["text"],
+        "completions": ["prompt_id", "text", "round"],  # prompt and round: of the pairs rankings expand into
         "pairs": PAIR_COLUMNS,
-        "labels": AGGREGATED,
+        "labels": [*AGGREGATED, "ranking"],
     },
     "kto": {
         "prompts": ["messages", "split"],
@@ -159,7 +160,10 @@ def cmd_export(args: Any) -> int:
         )
         labels = choose_labels(without_labellers(labels, excluded), args.labels)
         pairs = pairs.filter(pc.is_in(pairs.column("kind"), pa.array(list(args.kinds))))
-        rows, counts = dpo_table(read("prompts"), completions, pairs, labels, gold=gold, **verdicts)
+        ranks = args.rank_pairs if RANK_KIND in args.kinds else "none"
+        rows, counts = dpo_table(
+            read("prompts"), completions, pairs, labels, gold=gold, rank_pairs=ranks, **verdicts
+        )
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     if not len(rows):
         raise PrefloopError(f"{args.workspace}: nothing to export as {args.format} ({summary})")

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from data import dawid_skene
 from data.errors import PrefloopError
-from data.schemas import CHOICES
+from data.schemas import CHOICES, LABELS
 
 SPLIT = "split"  # no single majority choice
 MAJORITY, DAWID_SKENE = "majority", "dawid-skene"
@@ -34,7 +34,12 @@ def _table(labels: Labels) -> pa.Table:
         return labels
     columns = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]
     frame = labels[columns].reset_index(drop=True)
-    return pa.Table.from_pandas(frame.astype({"strength": "Float64"}), preserve_index=False)
+    table = pa.Table.from_pandas(frame.astype({"strength": "Float64"}), preserve_index=False)
+    # A column of nulls (no choice in a workspace of rankings only) is still the labels' own type.
+    for i, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(LABELS.field(field.name).type))
+    return table
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:

@@ -13,10 +13,13 @@ from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR
 from data.leaderboard import ARENA, PEOPLE
 from data.provision import EMBEDDED, SAMPLES
+from data.rank_pairs import RANK_KIND
+from data.ranking import RANK_PAIRS
 from data.schemas import PAIR_KINDS, SPLITS
 from data.selection import LABEL_SOURCES
 
-EXPORT_KINDS = tuple(k for k in PAIR_KINDS if k != ARENA)  # arena pairs are evaluation data: out unless asked
+# Arena pairs are evaluation data: out unless asked; rank: the pairs rankings expand into (data.rank_pairs).
+EXPORT_KINDS = (*(k for k in PAIR_KINDS if k != ARENA), RANK_KIND)
 WORKSPACE = field(metadata={"help": "workspace directory", "short": "-w", "required": True})
 AGGREGATE = field(
     default=MAJORITY,
@@ -24,6 +27,14 @@ AGGREGATE = field(
         "help": "how labels become a verdict: majority vote, or dawid-skene (weighs each labeller by their "
         "estimated confusion matrix; exports carry its posterior)",
         "choices": AGGREGATIONS,
+    },
+)
+RANK_PAIRS_OPTION = field(
+    default="all",
+    metadata={
+        "help": "the pairs a ranking of k answers expands into: all k(k-1)/2, adjacent ranks only, or none "
+        "(the rank gap is the pair's strength)",
+        "choices": RANK_PAIRS,
     },
 )
 EXCLUDE_LABELLER = field(
@@ -128,9 +139,10 @@ class ExportCommand:
         metadata={
             "help": f"dpo: pair kinds exported (default: {' '.join(EXPORT_KINDS)}; arena pairs are evaluation "
             "data)",
-            "choices": PAIR_KINDS,
+            "choices": (*PAIR_KINDS, RANK_KIND),
         },
     )
+    rank_pairs: str = RANK_PAIRS_OPTION
 
 
 @dataclass(frozen=True)

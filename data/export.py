@@ -1,7 +1,8 @@
 """Conversion from workspace tables to TRL's own column names (pure functions) and writing them out.
 
 - dpo: prompt, chosen, rejected (conversational: message lists) + pair_id, kind, round, votes, agreement, strength,
-  posterior (Dawid–Skene's confidence in the verdict with ``method="dawid-skene"``, else null)
+  posterior (Dawid–Skene's confidence in the verdict with ``method="dawid-skene"``, else null); rankings add rows
+  of kind ``rank`` (all or adjacent pairs, ``rank_pairs``; data.ranking), their drops counted as ``rank_<reason>``
 - kto: prompt, completion, label (bool) + completion_id, votes, agreement, posterior
 - sft: messages + prompt_id
 - ratings: prompt, completion + completion_id, prompt_id, round, one column per rubric aspect (the mean rating),
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 
 from data.aggregate import MAJORITY, SPLIT, verdicts_table
 from data.files import atomic_write
+from data.rank_pairs import rank_votes
 from data.schemas import MESSAGE
 
 FORMATS = ("dpo", "kto", "sft", "ratings")
@@ -96,9 +98,37 @@ def dpo_table(
     split: str | None = None,
     method: str = MAJORITY,
     gold: pa.Table | None = None,
+    rank_pairs: str = "all",
 ) -> tuple[pa.Table, Counter]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
-    ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``gold`` items are left out."""
+    ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``gold`` items are left out; ``rank_pairs``: the
+    pairs of each ranking label that are votes (all, adjacent or none; ``completions`` then need prompt_id, round)."""
+    table, counts = _pairs_table(prompts, completions, pairs, labels, split, method, gold)
+    if rank_pairs == "none" or not _has_rankings(labels):
+        return table, counts
+    rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs)
+    ranked, ranked_counts = _pairs_table(prompts, completions, rank_pairs_, votes, split, method)
+    counts.update(dropped)
+    counts.update({f"rank_{k}": v for k, v in ranked_counts.items() if k != "exported"})
+    counts["exported"] += ranked_counts["exported"]
+    return pa.concat_tables([table, ranked.cast(table.schema)]), counts
+
+
+def _has_rankings(labels: Frame) -> bool:
+    if isinstance(labels, pa.Table):
+        return bool(pc.any(pc.equal(labels.column("task"), "rank")).as_py())
+    return bool((labels["task"] == "rank").any())
+
+
+def _pairs_table(
+    prompts: Frame,
+    completions: Frame,
+    pairs: Frame,
+    labels: Frame,
+    split: str | None = None,
+    method: str = MAJORITY,
+    gold: pa.Table | None = None,
+) -> tuple[pa.Table, Counter]:
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
     completions = _arrow(completions).select(["id", "text"])
@@ -155,9 +185,10 @@ def to_dpo(
     split: str | None = None,
     method: str = MAJORITY,
     gold: pa.Table | None = None,
+    rank_pairs: str = "all",
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why (`dpo_table`)."""
-    table, counts = dpo_table(prompts, completions, pairs, labels, split, method, gold)
+    table, counts = dpo_table(prompts, completions, pairs, labels, split, method, gold, rank_pairs)
     return table.to_pylist(), counts
 
 

@@ -112,6 +112,9 @@ class Label:
         None  # when the server handed the item to the labeller (created_at: the label)
     )
     active_seconds: float | None = None  # the browser's count of seconds with the labeller active on the item
+    ranking: str | None = (
+        None  # rank: completion ids best first ("c3>c1=c4>c2"); ``left`` then holds the shown order
+    )
     ratings: str | None = None  # task rate: {aspect: value} as compact JSON, keys sorted (data.rubric)
     rubric: str | None = None  # task rate: the rubric's name
     id: str = field(default_factory=random_id)

@@ -12,13 +12,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.errors import PrefloopError
+from data.ranking import RankingError, canonical_ranking
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
 
 PAIR_KINDS = ("sampled", "spin", "imported", "arena")
-TASKS = ("pairwise", "kto", "rate")  # rate: rubric ratings of one answer (choice null, `ratings` JSON)
+TASKS = ("pairwise", "kto", "rank", "rate")  # rank: a `ranking` (data.ranking); rate: `ratings` (data.rubric)
 CHOICES = {"pairwise": ("a", "b", "tie", "both_bad"), "kto": ("desirable", "undesirable")}
 ROLES = ("system", "user", "assistant")
 SPLITS = ("train", "test")
@@ -81,6 +82,9 @@ LABELS = pa.schema(
         # browser saw the labeller active on it (tab visible, a key or pointer event in the last 60 s).
         pa.field("served_at", TIMESTAMP),
         pa.field("active_seconds", pa.float64()),
+        # rank: the completion ids best first, '>' between ranks, '=' in a tie (data.ranking); `left` holds the
+        # ids in the order shown, comma-separated.
+        pa.field("ranking", pa.string()),
         # Task rate: {aspect: value} as compact JSON, keys sorted, and the rubric's name (data.rubric).
         pa.field("ratings", pa.string()),
         pa.field("rubric", pa.string()),
@@ -145,7 +149,16 @@ GOLD = pa.schema(
 
 # Nullable columns added after format 1 was first written: parts from before them read as all-null.
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "labels": ("left", "confidence", "suggestion", "served_at", "active_seconds", "ratings", "rubric")
+    "labels": (
+        "left",
+        "confidence",
+        "suggestion",
+        "served_at",
+        "active_seconds",
+        "ranking",
+        "ratings",
+        "rubric",
+    )
 }
 SIDES = ("a", "b")
 SUGGESTIONS = ("shown", "hidden")  # labels.suggestion: the machine's pick was on screen, or held back
@@ -338,14 +351,26 @@ def _check_ratings(table: pa.Table, rated: pa.ChunkedArray, source: str) -> None
 def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
     if "task" in has:
         _check_domain(table, "task", TASKS, source)
-    if {"task", "choice", "retracted"} <= has:
-        # A rating (task rate) has no choice: its value is the ratings column, required unless retracted.
-        rated = pc.equal(table.column("task"), "rate")
-        _check_choices(table, pc.or_(table.column("retracted"), rated), source)
-        if "ratings" in has:
-            _check_ratings(table, rated, source)
+    unchosen = (
+        pc.invert(pc.is_in(table.column("task"), value_set=pa.array(list(CHOICES))))
+        if "task" in has
+        else None
+    )
+    if {"task", "choice", "retracted"} <= has:  # a rank label has no choice: its ranking says it
+        _check_choices(table, pc.or_(table.column("retracted"), unchosen), source)
+    if {"task", "retracted", "ranking"} <= has:
+        _check_rankings(table, source)
+    if {"task", "choice", "retracted", "ratings"} <= has:  # a rating has no choice either: its ratings say it
+        _check_ratings(table, pc.equal(table.column("task"), "rate"), source)
     if "left" in has:
-        _check_domain(table, "left", SIDES, source, nullable=True)
+        left = table.column("left")
+        ranked = unchosen if unchosen is not None else pa.repeat(pa.scalar(False), table.num_rows)
+        ok = pc.or_kleene(pc.or_kleene(pc.is_null(left), pc.is_in(left, value_set=pa.array(SIDES))), ranked)
+        row = _first_bad(ok)
+        if row is not None:
+            raise SchemaError(
+                source, f"value {left[row].as_py()!r} is not one of a, b", row=row, field="left"
+            )
     if "strength" in has:
         _check_range(table, "strength", 1, 4, "1..4", source)
     if "suggestion" in has:
@@ -358,3 +383,23 @@ def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
             row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))
             if row is not None:
                 raise SchemaError(source, f"{field} {seconds[row].as_py()} is negative", row=row, field=field)
+
+
+def _check_rankings(table: pa.Table, source: str) -> None:
+    """A current rank label holds a canonical ranking (data.ranking); no other label holds one."""
+    ranking, rank = table.column("ranking"), pc.equal(table.column("task"), "rank")
+    row = _first_bad(pc.or_kleene(pc.is_null(ranking), rank))
+    if row is not None:
+        raise SchemaError(source, "only a rank label holds a ranking", row=row, field="ranking")
+    needs = pc.and_(rank, pc.invert(table.column("retracted")))
+    for row in pc.indices_nonzero(pc.fill_null(needs, False).combine_chunks()).to_pylist():
+        value = ranking[row].as_py()
+        try:
+            if value is None:
+                raise RankingError("a rank label needs a ranking")
+            if canonical_ranking(value) != value:
+                raise RankingError(
+                    f"ranking {value!r} is not in canonical form (ids sorted in a tie, no spaces)"
+                )
+        except RankingError as exc:
+            raise SchemaError(source, str(exc), row=row, field="ranking") from None

@@ -16,6 +16,8 @@ from data.gold import current_gold, read_gold
 from data.labellers import labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
+from data.rank_agreement import ranking_agreement
+from data.ranking import rank_of
 from data.ratings import rating_stats
 from data.selection import excluded_labellers, without_labellers
 from data.workspace import READ_ORDER, Workspace
@@ -27,7 +29,7 @@ STATS_COLUMNS = {
     "prompts": ["split", "gold"],
     "completions": ["engine"],
     "pairs": ["kind", "round"],
-    "labels": [*AGGREGATED, "suggestion", "ratings"],
+    "labels": [*AGGREGATED, "suggestion", "ranking", "ratings"],
     "scores": [],
 }
 
@@ -99,6 +101,9 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
                 "aggregate": method,
             }
+    if pc.any(pc.equal(people.column("task"), "rank")).as_py():
+        figures = ranking_agreement(people)
+        stats["rank_items"] = {k: v for k, v in figures.items() if k != "per_item_tau"}
     if pc.any(pc.equal(people.column("task"), "rate")).as_py():
         stats["rate_items"] = rating_stats(people)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
@@ -127,6 +132,12 @@ def integrity_problems(workspace: Workspace) -> list[str]:
         missing("pair", tables["pairs"], column, "prompts" if column == "prompt_id" else "completions")
     missing("pairwise label", labels.filter(pc.equal(labels.column("task"), "pairwise")), "item_id", "pairs")
     missing("kto label", labels.filter(pc.equal(labels.column("task"), "kto")), "item_id", "completions")
+    ranked = labels.filter(pc.is_valid(labels.column("ranking")))
+    known = set(ids["completions"].to_pylist()) if ranked.num_rows else set()
+    for row_id, ranking in zip(ranked.column("id").to_pylist(), ranked.column("ranking").to_pylist()):
+        problems += [
+            f"rank label {row_id}: completion {c} does not exist" for c in rank_of(ranking) if c not in known
+        ]
     missing("rate label", labels.filter(pc.equal(labels.column("task"), "rate")), "item_id", "completions")
     missing("model", models.filter(pc.is_valid(models.column("parent_id"))), "parent_id", "models")
     missing("score", tables["scores"], "pair_id", "pairs")

@@ -214,7 +214,7 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
         (
             "unlabelled",
             [],
-            "no labelled pairs of kind sampled,imported to train on in split train (unlabelled 8)",
+            "no labelled pairs of kind sampled,imported,rank to train on in split train (unlabelled 8)",
         ),
         ("empty", [], "no labelled pairs"),
         ("empty", ["--method", "kto"], "no completions labelled desirable/undesirable"),

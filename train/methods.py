@@ -26,7 +26,8 @@ from train.reward import RM_MARGINS, add_margins, evaluate_pairs, load_reward_mo
 if TYPE_CHECKING:
     from train.options import TrainOptions
 
-PAIR_KINDS = ("sampled", "imported")  # what a pairwise method trains on unless --kinds says otherwise
+# What a pairwise method trains on unless --kinds says otherwise (rank: the pairs rankings expand into).
+PAIR_KINDS = ("sampled", "imported", "rank")
 OUR_LOSS_TYPES = (("sigmoid",), ("robust",))  # dpo --loss-type values that run our per-pair loss
 
 

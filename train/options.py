@@ -8,6 +8,7 @@ from pathlib import Path
 from data.aggregate import AGGREGATIONS
 from data.errors import PrefloopError
 from data.provision import DEFAULT_MODEL
+from data.ranking import RANK_PAIRS
 from data.selection import LABEL_SOURCES
 from train.fit import TRUNCATION_MODES
 from train.losses import STRENGTHS
@@ -118,9 +119,17 @@ class TrainOptions:
     )
     kinds: tuple[str, ...] | None = field(
         default=None,
-        metadata={"help": "pair kinds to train on (default: spin for spin, else sampled imported)"},
+        metadata={"help": "pair kinds to train on (default: spin for spin, else sampled imported rank)"},
     )
     rounds: tuple[int, ...] | None = field(default=None, metadata={"help": "only pairs of these rounds"})
+    rank_pairs: str = field(
+        default="all",
+        metadata={
+            "help": "the pairs a ranking of k answers trains as (kind rank): all, adjacent ranks only, or none "
+            "(the rank gap is the pair's strength, for --odpo-alpha and --rm-margin strength)",
+            "choices": RANK_PAIRS,
+        },
+    )
     round: int | None = field(
         default=None, metadata={"help": "round recorded for the new model (default: parent's + 1)"}
     )

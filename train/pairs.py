@@ -10,6 +10,7 @@ from data.aggregate import MAJORITY
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto
 from data.gold import read_gold
+from data.rank_pairs import RANK_KIND
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
 from data.records import content_id
 from data.selection import choose_labels, excluded_labellers, without_labellers
@@ -32,11 +33,13 @@ def preference_rows(
     labels: str = "auto",
     aggregate: str = MAJORITY,
     excluded: tuple[str, ...] = (),
+    rank_pairs: str = "all",
 ) -> tuple[list[dict], Counter]:
     """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns, from the labels
     of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by ``aggregate`` (majority or
-    dawid-skene, as `python -m data export`); gold pairs never train. Each row's ``source`` says whether only
-    machine labellers decided it."""
+    dawid-skene, as `python -m data export`); gold pairs never train. Kind ``rank``: the ``rank_pairs`` (all or
+    adjacent) of each ranking (`data.rank_pairs`). Each row's ``source`` says whether only machine labellers
+    decided it."""
     gold = read_gold(workspace)
     pairs = workspace.frame("pairs")
     pairs = pairs[pairs["kind"].isin(kinds)]
@@ -44,6 +47,7 @@ def preference_rows(
         pairs = pairs[pairs["round"].isin(rounds)]
     excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
     chosen_labels = choose_labels(without_labellers(workspace.frame("labels"), excluded), labels)
+    ranks = rank_pairs if RANK_KIND in kinds else "none"
     rows, counts = to_dpo(
         workspace.frame("prompts"),
         workspace.frame("completions"),
@@ -52,7 +56,10 @@ def preference_rows(
         split,
         aggregate,
         gold,
+        ranks,
     )
+    if rounds is not None:  # the pairs were chosen by round already; rankings' pairs here
+        rows = [row for row in rows if row["round"] in rounds]
     machine = machine_only_items(chosen_labels)
     for row in rows:
         row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])

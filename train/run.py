@@ -68,7 +68,7 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
         what = "completions labelled desirable/undesirable"
     else:
         kinds, rounds = options.kinds or method.kinds, options.rounds
-        verdicts = (options.labels, options.aggregate, options.exclude_labeller)
+        verdicts = (options.labels, options.aggregate, options.exclude_labeller, options.rank_pairs)
         train_rows, counts = preference_rows(workspace, "train", kinds, rounds, *verdicts)
         eval_rows, _ = preference_rows(workspace, "test", kinds, eval_rounds or rounds, *verdicts)
         what = f"labelled pairs of kind {','.join(kinds)}" + (

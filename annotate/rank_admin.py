@@ -1,0 +1,54 @@
+"""The admin tab's figures for rankings (`annotate --task rank`): Kendall's τ-b and Krippendorff's ordinal α between
+labellers (data.rank_agreement), the pairs the rankings expand into, the labellers' activity and the items whose
+rankings agree least."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from annotate.agreement import labeller_table
+from annotate.render import cards_html, excerpt, table_html
+from annotate.service import LabelService
+from data.annotators import human_labels
+from data.rank_agreement import ranking_agreement
+from data.rank_pairs import current_rankings
+from data.ranking import ranking_votes
+
+
+def rank_admin_html(
+    service: LabelService, user: str, labels: pd.DataFrame, excluded: tuple[str, ...]
+) -> tuple[str, str, str]:
+    """(summary cards, labellers table, least agreed items table) of the rank task; ``excluded`` labellers'
+    rankings stay out of the agreement figures (they stay in the labellers table)."""
+    human = human_labels(labels)
+    report = ranking_agreement(human, excluded)
+    progress = service.progress(user)
+    rankings = current_rankings(human)
+    rankings = rankings[~rankings["annotator"].isin(list(excluded))]
+    every = sum(len(ranking_votes(r)) for r in rankings["ranking"])
+    adjacent = sum(len(ranking_votes(r, "adjacent")) for r in rankings["ranking"])
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    multi = f"{report['multi_ranked_items']} items ranked by ≥2"
+    cards = [
+        ("items done", f"{progress['done']}/{progress['items']}", f"K = {progress['overlap']} rankings each"),
+        ("rankings", str(report["rankings"]), f"of {report['items']} items"),
+        ("Kendall's τ-b", fmt(report["kendall_tau"]), f"mean over labeller pairs; {multi}"),
+        ("Krippendorff's α", fmt(report["alpha_ordinal"]), "ordinal; units (item, answer), values = rank"),
+        ("pair votes", f"{every} all / {adjacent} adjacent", "ties included; export --rank-pairs"),
+    ]
+    activity = labeller_table(human, "rank")
+    disputed = sorted(
+        ((tau, item) for item, tau in report["per_item_tau"].items() if tau is not None), key=lambda t: t
+    )[:10]
+    counts = rankings["item_id"].value_counts()
+    rows = [[item, _prompt(service, item), int(counts.get(item, 0)), f"{tau:.2f}"] for tau, item in disputed]
+    return (
+        cards_html(cards),
+        table_html(list(activity.columns), activity.values.tolist(), "no rankings yet"),
+        table_html(["item", "prompt", "rankings", "mean τ-b"], rows, "no item has two rankings yet"),
+    )
+
+
+def _prompt(service: LabelService, item_id: str) -> str:
+    item = service.items.get(item_id)
+    return excerpt(item.prompt[-1]["content"]) if item else ""

@@ -1,0 +1,101 @@
+"""Rank items and the pairs rankings expand into, on workspace tables (the rules are in data.ranking's docstring)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.aggregate import current_labels
+from data.errors import PrefloopError
+from data.ranking import MAX_K, MIN_K, RANK_PAIRS, gap_strength, rank_item_id, rank_of, ranking_votes
+from data.records import content_id
+
+RANK_KIND = "rank"  # the kind of the pairs a ranking expands into (never stored in the pairs table)
+NOT_RANKED_ENGINES = ("gold", "human")  # reference answers and labellers' edits are not ranked
+
+
+def rank_groups(completions: pa.Table) -> pa.Table:
+    """The rank items among ``completions`` (id, prompt_id, engine, round, created_at): item_id, prompt_id, round,
+    created_at (the first answer's) and completion_ids (in creation order), in round, creation order."""
+    rows = completions.filter(
+        pc.invert(pc.is_in(completions.column("engine"), value_set=pa.array(NOT_RANKED_ENGINES)))
+    )
+    rows = rows.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
+    groups = rows.group_by(["prompt_id", "round"], use_threads=False).aggregate(
+        [("id", "list"), ("created_at", "min")]
+    )
+    sizes = pc.list_value_length(groups.column("id_list"))
+    groups = groups.filter(pc.and_(pc.greater_equal(sizes, MIN_K), pc.less_equal(sizes, MAX_K)))
+    ids = [rank_item_id(p, r) for p, r in zip(groups["prompt_id"].to_pylist(), groups["round"].to_pylist())]
+    table = pa.table(
+        {
+            "item_id": pa.array(ids, pa.string()),
+            "prompt_id": groups.column("prompt_id"),
+            "round": groups.column("round"),
+            "created_at": groups.column("created_at_min"),
+            "completion_ids": groups.column("id_list"),
+        }
+    )
+    return table.sort_by([("round", "ascending"), ("created_at", "ascending"), ("item_id", "ascending")])
+
+
+def current_rankings(labels: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """Each labeller's ranking in force per rank item (item_id, annotator, ranking, created_at)."""
+    current = current_labels(labels, "rank") if len(labels) else pd.DataFrame()
+    columns = ["item_id", "annotator", "ranking", "created_at"]
+    if not len(current) or "ranking" not in current:
+        return pd.DataFrame(columns=columns)
+    return current[columns].reset_index(drop=True)
+
+
+VOTE_COLUMNS = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]
+
+
+def rank_votes(
+    labels: pd.DataFrame | pa.Table, completions: pd.DataFrame | pa.Table, mode: str = "all"
+) -> tuple[pd.DataFrame, pd.DataFrame, Counter]:
+    """The pairs the current rankings expand into (pairs-table columns, kind ``rank``) and one pairwise vote per
+    labeller and pair (labels columns), for `data.aggregate`; counts of what was left out and why: rankings naming
+    an unknown completion (``rank_unknown_completion``) or answers of several prompts (``rank_mixed_prompts``),
+    pairs more than one rank apart with ``adjacent`` (``rank_not_adjacent``)."""
+    if mode not in RANK_PAIRS:
+        raise PrefloopError(f"--rank-pairs {mode!r}: expected one of {', '.join(RANK_PAIRS)}")
+    counts: Counter = Counter()
+    pairs: dict[str, dict] = {}
+    votes: list[dict] = []
+    rankings = current_rankings(labels) if mode != "none" else pd.DataFrame()
+    if isinstance(completions, pa.Table):
+        completions = completions.select(["id", "prompt_id", "round"]).to_pandas()
+    where = completions.set_index("id")[["prompt_id", "round"]] if len(rankings) else None
+    known = set(where.index) if where is not None else set()
+    for row in rankings.itertuples(index=False):
+        ids = sorted(rank_of(row.ranking))
+        if not known.issuperset(ids):
+            counts["rank_unknown_completion"] += 1
+            continue
+        prompts = where.loc[ids]
+        if prompts["prompt_id"].nunique() != 1:
+            counts["rank_mixed_prompts"] += 1
+            continue
+        prompt, round = prompts["prompt_id"].iloc[0], int(prompts["round"].max())
+        kept = ranking_votes(row.ranking, mode)
+        counts["rank_not_adjacent"] += len(ids) * (len(ids) - 1) // 2 - len(kept)
+        for better, worse, gap in kept:
+            a, b = sorted((better, worse))
+            pair_id = content_id("rank-pair", row.item_id, a, b)
+            pairs.setdefault(pair_id, dict(id=pair_id, prompt_id=prompt, completion_a=a, completion_b=b,
+                                           kind=RANK_KIND, round=round, created_at=row.created_at))  # fmt: skip
+            choice = "tie" if gap == 0 else ("a" if better == a else "b")
+            strength = gap_strength(gap) if gap else None
+            votes.append(dict(item_id=pair_id, annotator=row.annotator, task="pairwise", choice=choice,
+                              strength=strength, retracted=False, created_at=row.created_at))  # fmt: skip
+    pair_columns = ["id", "prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
+    counts = Counter({k: v for k, v in counts.items() if v})
+    return (
+        pd.DataFrame(list(pairs.values()), columns=pair_columns),
+        pd.DataFrame(votes, columns=VOTE_COLUMNS),
+        counts,
+    )

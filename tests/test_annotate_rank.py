@@ -1,0 +1,244 @@
+"""The rank task: the service (submit, undo, skip of a ranking; overlap), the handlers (inert rendering, a ranking
+not finished stays on screen, the admin's agreement cards), and end to end in headless Chromium with keys only."""
+
+from __future__ import annotations
+
+from html import unescape
+
+import pandas as pd
+import pytest
+
+from annotate.admin import admin_view
+from annotate.app import label_view, make_context, on_submit, on_undo
+from annotate.service import LabelService
+from annotate.users import Authenticator, User, hash_password
+from data import Completion, Prompt, Workspace
+from data.ranking import rank_item_id, shown_order, to_screen
+
+PASSWORD = "correct horse battery"
+XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> \u202eevil.exe'
+QUESTIONS = ["Name a colour of the sky.", "What is 2 + 2? " + XSS]
+ANSWERS = [
+    ["Blue, on a clear day.", "Green.", "Grey when it rains, blue otherwise.", "Purple at noon."],
+    ["4", "5", "Four. " + XSS, "22"],
+]
+
+
+def build_workspace(path) -> Workspace:
+    """Two prompts with 4 answers each (one rank item each), and one prompt with 2 (not a rank item)."""
+    ws = Workspace.init(path)
+    records = []
+    for question, answers in zip(QUESTIONS, ANSWERS):
+        prompt = Prompt([{"role": "user", "content": question}], source="t")
+        records += [prompt] + [
+            Completion(prompt.id, text, "m", "hf", seed=i) for i, text in enumerate(answers)
+        ]
+    lone = Prompt([{"role": "user", "content": "Only two answers"}], source="t")
+    records += [lone, Completion(lone.id, "x", "m", "hf"), Completion(lone.id, "y", "m", "hf")]
+    ws.append(records)
+    return ws
+
+
+@pytest.fixture()
+def ws(tmp_path):
+    return build_workspace(tmp_path / "ws")
+
+
+def test_items_submit_undo_and_skip_of_a_ranking(ws):
+    service = LabelService(ws, "rank", overlap=2)
+    assert len(service.items) == 2
+    shown = service.show("ann")
+    assert len(shown.item.texts) == 4 and sorted(shown.order) == sorted(shown.item.completion_ids)
+    assert shown.order == shown_order(shown.item.id, "ann", shown.item.completion_ids)
+    first = shown.item.id
+    prompt_id = ws.frame("completions").set_index("id").loc[shown.order[0], "prompt_id"]
+    assert first == rank_item_id(prompt_id, 0)
+    with pytest.raises(ValueError, match=r"rank all 4 answers \(not ranked yet: 4\)"):
+        service.submit("ann", first, "3 > 1 > 2")
+    label = service.submit("ann", first, "3 > 1 = 4 > 2", note=" close call ")
+    o = shown.order
+    assert label.ranking == ">".join([o[2], "=".join(sorted([o[0], o[3]])), o[1]])
+    assert label.choice is None and label.strength is None and label.left == ",".join(o)
+    stored = ws.frame("labels").iloc[0]
+    assert stored["task"] == "rank" and stored["ranking"] == label.ranking and stored["note"] == "close call"
+    assert to_screen(stored["ranking"], stored["left"].split(",")) == "3 > 1 = 4 > 2"
+
+    second = service.show("ann").item.id
+    assert second != first
+    undone = service.undo("ann")  # takes back the ranking: the first item is back on screen
+    assert undone.id == label.id and service.show("ann").item.id == first
+    service.submit("ann", first, "1>2>3>4")
+    service.skip("ann", second)
+    assert service.show("ann") is None and service.progress("ann")["skipped"] == 1
+    assert service.show("bob").item.id == first  # overlap 2: bob gets the item ann ranked
+    labels = ws.frame("labels").sort_values("created_at")
+    assert list(labels["retracted"]) == [False, True, False, True]
+    assert pd.isna(labels.iloc[3]["ranking"]) and pd.isna(labels.iloc[3]["supersedes"])  # the skip
+
+    restarted = LabelService(ws, "rank", overlap=2)  # the log rebuilds the same state
+    assert (
+        restarted.show("ann") is None
+        and restarted.latest_label("ann", first).ranking == labels.iloc[2]["ranking"]
+    )
+
+
+def test_handlers_keep_an_unfinished_ranking_render_inert_and_undo_restores(ws):
+    users = {
+        "ann": User("ann", hash_password(PASSWORD), admin=True),
+        "bob": User("bob", hash_password(PASSWORD)),
+    }
+    ctx = make_context(LabelService(ws, "rank", overlap=2), Authenticator(users))
+    view = label_view(ctx, "bob")
+    while "2 + 2" not in view.prompt:
+        ctx.service.skip("bob", view.item_id)
+        view = label_view(ctx, "bob")
+    for html in (view.prompt, view.left):
+        assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
+        assert "⟦RLO⟧" in html
+    assert view.left.count('class="pf-rank-card"') == 4 and view.right == ""
+    unfinished = on_submit(ctx, "bob", view.item_id, "2 > 1", None, "")
+    assert "rank all 4 answers" in unescape(unfinished.status) and unfinished.choice == "2 > 1"
+    saved = on_submit(ctx, "bob", view.item_id, "2>1=3>4", None, "")
+    assert "Saved to disk: ranking 2 > 1 = 3 > 4" in unescape(saved.status)
+    again = on_submit(ctx, "bob", view.item_id, "2 > 3 = 1 > 4", None, "")  # the same submit, arriving twice
+    assert "Already saved: ranking 2 > 1 = 3 > 4" in unescape(again.status)
+    undone = on_undo(ctx, "bob")
+    assert (
+        "Undid your label (ranking 2 > 1 = 3 > 4)" in unescape(undone.status)
+        and undone.choice == "2 > 1 = 3 > 4"
+    )
+
+    ctx.service.submit("bob", view.item_id, "2>1=3>4")
+    ann = label_view(ctx, "ann").item_id
+    while ann != view.item_id:
+        ctx.service.skip("ann", ann)
+        ann = label_view(ctx, "ann").item_id
+    shown = ctx.service.show("ann")
+    bob_order = shown_order(view.item_id, "bob", shown.item.completion_ids)
+    # ann ranks as bob without his tie: 5 concordant pairs, 1 tied in bob's: τ-b = 5 / √(6 · 5) = 0.91
+    number = {answer: n for n, answer in enumerate(shown.order, 1)}
+    same = " > ".join(str(number[bob_order[i - 1]]) for i in (2, 1, 3, 4))
+    on_submit(ctx, "ann", view.item_id, same, None, "")
+    cards, labellers, disputed, _ = admin_view(ctx, "ann")
+    assert "Kendall" in cards and "Krippendorff" in cards and "ordinal" in cards
+    assert (
+        "1 items ranked by ≥2" in cards and "12 all / 8 adjacent" in cards
+    )  # bob: 6 / 5 (a tie), ann: 6 / 3
+    assert "bob" in labellers and "<script>" not in disputed and "<td>0.91</td>" in disputed
+
+
+# ---- end to end in a real browser, keys only (helpers of test_annotate_browser) ----
+
+
+def test_rank_keys_only_in_the_browser(tmp_path):
+    browser_tests = pytest.importorskip("tests.test_annotate_browser")
+    if browser_tests.CHROMIUM is None:
+        pytest.skip("no chromium on PATH")
+    users = {
+        "ann": User("ann", hash_password(browser_tests.PASSWORD), admin=True),
+        "bob": User("bob", hash_password(browser_tests.PASSWORD)),
+    }
+    workspace = build_workspace(tmp_path / "ws")
+    app, ctx, url = browser_tests.serve(workspace, "rank", users)
+    with browser_tests.playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=browser_tests.CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            _rank_in_browser(browser, browser_tests, ctx, workspace, url, tmp_path)
+        finally:
+            browser.close()
+            app.close()
+
+
+def _rank_in_browser(browser, helpers, ctx, workspace, url, tmp_path):
+    page = browser.new_page(viewport={"width": 1440, "height": 1100})
+    violations = helpers.csp_errors(page)
+    helpers.login(page, url, "ann")
+    box = page.locator("#pf-choice textarea, #pf-choice input").first
+    while "2 + 2" not in page.inner_text("#pf-prompt"):  # the item with hostile text
+        page.keyboard.press("s")
+        page.wait_for_timeout(400)
+    item = ctx.service.queue.held["ann"]
+    assert "<script>window.__xss = 1</script>" in page.inner_text("#pf-left") and "⟦RLO⟧" in page.inner_text(
+        "#pf-left"
+    )
+    assert page.locator("#pf-prompt img, #pf-left img").count() == 0 and page.evaluate("window.__xss") is None
+    for key in ["3", "1", "=", "4", "9", "2", "Backspace", "2"]:  # 9: no such answer, Backspace takes 2 back
+        page.keyboard.press(key)
+    assert box.input_value() == "3 > 1 = 4 > 2"
+    page.keyboard.press("Enter")
+    helpers.wait_status(page, "Saved to disk: ranking 3 > 1 = 4 > 2")
+    labels = workspace.frame("labels")
+    label = labels[~labels["retracted"]].iloc[-1]
+    shown = label["left"].split(",")
+    assert label["item_id"] == item and label["task"] == "rank" and pd.isna(label["choice"])
+    assert label["ranking"] == f"{shown[2]}>{'='.join(sorted([shown[0], shown[3]]))}>{shown[1]}"
+
+    page.keyboard.press("u")  # undo: the item and its ranking come back
+    helpers.wait_status(page, "Undid your label (ranking 3 > 1 = 4 > 2)")
+    assert box.input_value() == "3 > 1 = 4 > 2"
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("2")
+    page.keyboard.press("=")
+    page.keyboard.press("4")
+    assert box.input_value() == "3 > 2 = 4"
+    page.wait_for_timeout(200)
+    helpers.screenshot(page, "annotate-rank.png", tmp_path)
+    page.keyboard.press("Enter")  # answer 1 not ranked yet: not saved, the ranking stays to finish
+    page.locator("#pf-status").get_by_text("rank all 4 answers").wait_for(timeout=10_000)
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    helpers.wait_status(page, "Saved to disk: ranking 3 > 2 = 4 > 1")
+    current = workspace.frame("labels").sort_values("created_at").iloc[-1]
+    assert current["ranking"] == f"{shown[2]}>{'='.join(sorted([shown[1], shown[3]]))}>{shown[0]}"
+    assert violations == []
+
+    # A ranking half typed survives a reload (kept in the browser until the server moves on).
+    other = browser.new_page()
+    helpers.login(other, url, "bob")
+    other.keyboard.press("2")
+    other.keyboard.press("=")
+    other.keyboard.press("1")
+    other.wait_for_timeout(300)
+    other.reload()
+    other.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
+    other.wait_for_function(
+        "document.querySelector('#pf-choice textarea, #pf-choice input')?.value === '2 = 1'", timeout=10_000
+    )
+
+
+def test_cli_names_what_a_rank_queue_needs(tmp_path, capsys):
+    from annotate.__main__ import main
+    from annotate.users import add_user
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Two answers only"}], source="t")
+    ws.append([prompt, Completion(prompt.id, "x", "m", "hf"), Completion(prompt.id, "y", "m", "hf")])
+    add_user(ws.path / "users.toml", "ann", PASSWORD)
+    assert main(["-w", str(ws.path), "--task", "rank"]) == 2
+    assert (
+        "nothing to label for task rank (no prompt with 3-6 answers in one round" in capsys.readouterr().err
+    )
+    assert main(["-w", str(ws.path), "--task", "rank", "--order", "uncertainty"]) == 2
+    assert "--order uncertainty applies to task pairwise" in capsys.readouterr().err
+
+
+def test_imported_candidates_are_a_rank_item(tmp_path):
+    import json
+
+    from data.__main__ import main as data_main
+
+    ws = Workspace.init(tmp_path / "ws")
+    record = {
+        "prompt": "Which is best?",
+        "completions": [{"content": f"answer {i}", "model": f"m{i}"} for i in range(5)],
+    }
+    path = tmp_path / "candidates.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    assert data_main(["import", "-w", str(ws.path), str(path)]) == 0
+    service = LabelService(ws, "rank")
+    shown = service.show("ann")
+    assert len(service.items) == 1 and sorted(shown.item.texts) == [f"answer {i}" for i in range(5)]

@@ -1,0 +1,74 @@
+"""Rankings train: `train` expands each ranking into DPO pairs (all or adjacent, the rank gap as strength) and the
+tiny model trains on them with DPO and ODPO (whose offset grows with the gap)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from data import Completion, Label, Prompt, Workspace
+from data.ranking import canonical_ranking, rank_item_id
+from train.options import TrainOptions
+from train.pairs import add_offsets, preference_rows
+from train.run import train
+
+TEXTS = ("blue sky blue", "red fire red", "the sea is wide", "crepes are thin")
+
+
+def build_workspace(path, count: int = 4) -> Workspace:
+    """``count`` prompts with the 4 TEXTS as answers, each ranked TEXTS[0] > TEXTS[1] > TEXTS[2] = TEXTS[3]."""
+    ws = Workspace.init(path)
+    records = []
+    for i in range(count):
+        prompt = Prompt([{"role": "user", "content": f"Say something, {i}."}], "toy")
+        answers = [Completion(prompt.id, text, "toy", "hf", seed=k) for k, text in enumerate(TEXTS)]
+        ids = [a.id for a in answers]
+        ranking = canonical_ranking(f"{ids[0]}>{ids[1]}>{ids[2]}={ids[3]}")
+        left = ",".join(ids)
+        records += [
+            prompt,
+            *answers,
+            Label(rank_item_id(prompt.id, 0), "ann", "rank", None, ranking=ranking, left=left),
+        ]
+    ws.append(records)
+    return ws
+
+
+def test_rankings_become_pairs_with_the_gap_as_strength(tmp_path):
+    ws = build_workspace(tmp_path / "ws")
+    kinds = ("sampled", "imported", "rank")
+    rows, counts = preference_rows(ws, "train", kinds)
+    # per ranking: 0>1 (gap 1), 0>2, 0>3 (gap 2), 1>2, 1>3 (gap 1); 2=3 a tie
+    assert counts == {"exported": 20, "rank_tie": 4} and {r["kind"] for r in rows} == {"rank"}
+    strengths = {(r["chosen"][0]["content"], r["rejected"][0]["content"]): r["strength"] for r in rows}
+    assert strengths == {
+        (TEXTS[0], TEXTS[1]): 1, (TEXTS[0], TEXTS[2]): 2, (TEXTS[0], TEXTS[3]): 2,
+        (TEXTS[1], TEXTS[2]): 1, (TEXTS[1], TEXTS[3]): 1,
+    }  # fmt: skip
+    adjacent, counts = preference_rows(ws, "train", kinds, rank_pairs="adjacent")
+    assert len(adjacent) == 12 and counts["rank_not_adjacent"] == 8
+    assert preference_rows(ws, "train", ("sampled",))[0] == []  # rank not among the kinds: no ranking pairs
+    summary = add_offsets(rows, alpha=1.0, default_strength=1.0)
+    assert summary["max"] == pytest.approx(math.log(2)) and summary["min"] == 0.0
+
+
+@pytest.mark.parametrize("method", ["dpo", "odpo"])
+def test_a_ranking_trains_the_tiny_model(tmp_path, tiny_model_dir, method):
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    options = dict(
+        max_steps=2, batch_size=2, learning_rate=1e-3, eval_limit=4, save_steps=1000, method=method
+    )
+    result = train(
+        TrainOptions(workspace=ws.path, model=str(tiny_model_dir), out=out, rank_pairs="adjacent", **options)
+    )
+    assert result["metrics"]["steps"] == 2 and math.isfinite(result["metrics"]["final_loss"])
+    before, after = (load_file(str(p / "model.safetensors")) for p in (tiny_model_dir, out))
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    models = ws.frame("models")
+    data = json.loads(models.iloc[-1]["data"])
+    assert data["kinds"] == ["rank"]
