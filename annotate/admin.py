@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING
 import gradio as gr
 import pyarrow.compute as pc
 
-from annotate.agreement import admin_report, labeller_table
+from annotate.agreement import admin_report
 from annotate.rank_admin import rank_admin_html
+from annotate.rate_admin import rate_admin_html
 from annotate.render import cards_html, excerpt, message_html, table_html
 from annotate.service import LabelService
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
-from data.annotators import human_labels
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
 from data.gold import mark_gold, read_gold
 from data.labellers import labeller_rows, team_pace
 from data.leaderboard import ARENA, workspace_leaderboard
-from data.ratings import rating_agreement, rating_spread, ratings_table
+from data.ratings import ratings_table
 from data.schemas import CHOICES
 from data.selection import choose_labels, excluded_labellers, set_excluded, without_labellers
 
@@ -62,7 +62,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     if service.task == "rank":
         return (*rank_admin_html(service, user, labels, excluded), "")
     if service.task == "rate":
-        return rating_view(ctx, user, labels, excluded)
+        return (*rate_admin_html(service, user, labels, excluded), "")
     gold = read_gold(workspace, service.task)
     report = admin_report(labels, service.task, workspace.frame("pairs"), _method(method), gold, excluded)
     progress = service.progress(user)
@@ -105,35 +105,6 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
         cards_html(cards) + arena_html(workspace),
         table_html(who_columns, who, "no labels yet"),
         table_html(columns, rows, "no item has two labels yet"),
-        "",
-    )
-
-
-def rating_view(ctx: Context, user: str, labels, excluded: tuple[str, ...]) -> tuple[str, str, str, str]:
-    """The admin view of task rate: progress, Krippendorff's alpha per aspect (interval and ordinal, over the
-    answers with two or more current ratings), the labellers' activity, and the answers rated furthest apart."""
-    service = ctx.service
-    counted = without_labellers(human_labels(labels), excluded)
-    progress = service.progress(user)
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    cards = [
-        ("items done", f"{progress['done']}/{progress['items']}", f"K = {progress['overlap']} labels each"),
-        ("ratings", str(progress["labels"]), f"rubric {service.rubric.name}"),
-    ]
-    for aspect, figures in rating_agreement(counted).items():
-        detail = f"ordinal {fmt(figures['ordinal'])}; {figures['items']} answers with ≥2 ratings"
-        cards.append((f"α {aspect} (interval)", fmt(figures["interval"]), detail))
-    activity = labeller_table(human_labels(labels), "rate")
-    who = [row + [_counted(row[0], excluded)] for row in activity.values.tolist()]
-    spread = rating_spread(counted)
-    rows = [
-        [item, _prompt_excerpt(service, item), int(r["raters"]), r["widest"], f"{r['range']:g}"]
-        for item, r in spread.head(10).iterrows()
-    ]
-    return (
-        cards_html(cards),
-        table_html([*activity.columns, "verdicts"], who, "no ratings yet"),
-        table_html(["item", "prompt", "raters", "aspect", "range"], rows, "no answer has two ratings yet"),
         "",
     )
 
