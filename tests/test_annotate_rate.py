@@ -10,7 +10,7 @@ import pytest
 
 from annotate.__main__ import main
 from annotate.admin import admin_view, export_labels
-from annotate.app import label_view, make_context, on_skip, on_submit, on_undo
+from annotate.app import label_view, make_context, on_edit, on_skip, on_submit, on_undo
 from annotate.rate_view import rating_panel, ratings_text
 from annotate.service import LabelService, StaleItem
 from annotate.users import Authenticator, add_user, load_users
@@ -85,6 +85,13 @@ def test_handlers_keep_ratings_and_render_inert(ctx, label_ws):
     assert 'data-aspect="verbosity" data-value="2"' in undone.right and "Undid your label" in undone.status
     skipped = on_skip(ctx, "bob", view.item_id)
     assert "Skipped" in skipped.status and skipped.item_id != view.item_id
+    second = on_submit(ctx, "bob", skipped.item_id, json.dumps(FULL), None, "")
+    edited = on_edit(ctx, "bob", skipped.item_id)  # from the history: the rating back on screen to change
+    assert edited.item_id == skipped.item_id and "Editing your label: coherence 4" in edited.status
+    assert 'data-aspect="helpfulness" data-value="3"' in edited.right and second.item_id != skipped.item_id
+    on_submit(ctx, "bob", skipped.item_id, json.dumps({**FULL, "helpfulness": 0}), None, "")
+    latest = ctx.service.latest_label("bob", skipped.item_id)
+    assert json.loads(latest.ratings)["helpfulness"] == 0 and latest.supersedes is not None
 
 
 def test_rubric_panel_and_answer_are_inert(label_ws, tmp_path):
