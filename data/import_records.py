@@ -49,7 +49,6 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
-_PLAIN = json.JSONDecoder()
 
 
 def decode_value(text: str, pos: int, source: str, row: int) -> tuple[object, int]:
