@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items, select_chunk
 from annotate.queue import LabelQueue
 from annotate.rank_items import rank_chunk
-from data import store
+from data import compaction, store
 from data.aggregate import keep_rows, latest_positions
 from data.annotators import machine_column
 from data.errors import PrefloopError
@@ -158,7 +158,7 @@ class LabelService:
         self._compactor = BackgroundCompactor(
             lambda: workspace.maybe_compact("labels"),
             COMPACT_SECONDS,
-            lambda: store.part_count(workspace.path, "labels") > 2 * store.MAX_PARTS,
+            lambda: compaction.part_count(workspace.path, "labels") > 2 * compaction.MAX_PARTS,
         )
         self.reload()
 
