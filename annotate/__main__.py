@@ -3,6 +3,7 @@
     python -m annotate add-user --users ws/users.toml alice [--admin]   # asks for the password twice
     python -m annotate -w ws                                             # pairwise; users from ws/users.toml
     python -m annotate -w ws --task kto --overlap 3 --guidelines guide.md --port 7861
+    python -m annotate -w ws --task rate [--rubric my-rubric.yaml]   # rate answers on HelpSteer2's 5 aspects (0-4)
     python -m annotate -w ws --task arena --overlap 3   # blind votes on model versions (`generate --arena`)
     python -m annotate -w ws --task rank --overlap 2    # rank the k = 3-6 answers of one prompt (`generate --n 4`)
     python -m annotate -w ws --order uncertainty  # least certain pairs first (after `python -m train score`)
@@ -31,6 +32,7 @@ from data.cli import options_parser, run_cli
 from data.config import build
 from data.errors import PrefloopError
 from data.files import WriteError, check_writable
+from data.rubric import load_rubric
 from data.workspace import Workspace
 
 DEMO_USER = "demo"
@@ -42,8 +44,17 @@ class AnnotateOptions:
     task: str = field(
         default="pairwise",
         metadata={
-            "help": "what to label (arena: the arena's pairs, blind, as pairwise labels)",
+            "help": "what to label (rate: one answer on a rubric's aspects, see --rubric; arena: the arena's "
+            "pairs, blind, as pairwise labels)",
             "choices": VIEWS,
+        },
+    )
+    rubric: Path | None = field(
+        default=None,
+        metadata={
+            "help": "task rate: a rubric YAML file (name; aspects, each with name, scale [low, high] and a "
+            "one-line description); default: configs/rubrics/helpsteer2.yaml, HelpSteer2's helpfulness, "
+            "correctness, coherence, complexity and verbosity, each 0-4"
         },
     )
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (loopback by default)"})
@@ -208,6 +219,7 @@ def serve(options: AnnotateOptions) -> int:
         password = secrets.token_urlsafe(9)
         add_user(users_path, DEMO_USER, password, admin=True)
     auth = Authenticator(load_users(users_path))
+    rubric = load_rubric(options.rubric) if options.task == "rate" else None
     service = LabelService(
         workspace,
         options.task,
@@ -216,6 +228,7 @@ def serve(options: AnnotateOptions) -> int:
         order=options.order,
         suggest=options.suggest,
         gold_rate=options.gold_rate,
+        rubric=rubric,
     )
     if not service.items:
         raise PrefloopError(nothing_to_label(workspace, options))
@@ -255,6 +268,10 @@ def _main(argv: list[str] | None, prog: str) -> int:
     if options.overlap < 1:
         raise PrefloopError(f"--overlap must be at least 1, got {options.overlap}")
     check_gold_rate(options.gold_rate)
+    if options.rubric is not None:
+        if options.task != "rate":
+            raise PrefloopError(f"--rubric applies to --task rate, not {options.task}")
+        load_rubric(options.rubric)  # a bad rubric is one line before anything else is read
     return serve(options)
 
 

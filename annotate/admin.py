@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from annotate.agreement import admin_report
 from annotate.rank_admin import rank_admin_html
+from annotate.rate_admin import rate_admin_html
 from annotate.render import cards_html, excerpt, message_html, table_html
 from annotate.service import LabelService
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
@@ -23,6 +24,7 @@ from data.export import to_dpo, to_kto, write_parquet
 from data.gold import mark_gold, read_gold
 from data.labellers import labeller_rows, team_pace
 from data.leaderboard import ARENA, workspace_leaderboard
+from data.ratings import ratings_table
 from data.schemas import CHOICES
 from data.selection import choose_labels, excluded_labellers, set_excluded, without_labellers
 
@@ -62,6 +64,8 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     excluded = _excluded(workspace)
     if service.task == "rank":
         return (*rank_admin_html(service, user, labels, excluded), "")
+    if service.task == "rate":
+        return (*rate_admin_html(service, user, labels, excluded), "")
     gold = read_gold(workspace, service.task)
     report = admin_report(labels, service.task, pairs, _method(method), gold, excluded)
     progress = service.progress(user)
@@ -227,7 +231,10 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
     labels = without_labellers(frames["labels"], _excluded(workspace))
     frames["labels"] = choose_labels(labels, "auto")  # as train's default: people's first
     frames["pairs"] = frames["pairs"][frames["pairs"]["kind"] != ARENA]  # evaluation data, as `data export`
-    if fmt == "dpo":
+    if fmt == "ratings":  # as `python -m data export --format ratings`: means per aspect, no verdicts
+        gold = read_gold(workspace, "rate").column("item_id").to_pylist()
+        rows, counts = ratings_table(frames["prompts"], frames["completions"], labels, None, gold)
+    elif fmt == "dpo":
         gold = read_gold(workspace)
         pairs = without_gold_edits(frames["pairs"], gold)  # as `data export`: edits of gold answers stay out
         rows, counts = to_dpo(

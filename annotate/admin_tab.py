@@ -11,11 +11,14 @@ from data.aggregate import AGGREGATIONS, MAJORITY
 from data.schemas import CHOICES
 
 
-def admin_components() -> AdminTab:
+def admin_components(task: str = "pairwise") -> AdminTab:
     with gr.Row():
         refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
         export_dpo = gr.Button("Export DPO Parquet", elem_id="pf-export-dpo")
         export_kto = gr.Button("Export KTO Parquet", elem_id="pf-export-kto")
+        export_ratings = gr.Button(
+            "Export ratings Parquet", elem_id="pf-export-ratings", visible=task == "rate"
+        )
         aggregate = gr.Radio(
             list(AGGREGATIONS), value=MAJORITY, label="Verdicts by", elem_id="pf-aggregate", scale=2
         )
@@ -52,6 +55,7 @@ def admin_components() -> AdminTab:
         labeller,
         exclude,
         include,
+        export_ratings,
         edits,
     )
 
@@ -89,6 +93,7 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     tabs.admin.select(admin_stats, method, views, api_name="admin_select", **private)
     admin.export_dpo.click(export("dpo"), method, admin.status, api_name="export_dpo", **private)
     admin.export_kto.click(export("kto"), method, admin.status, api_name="export_kto", **private)
+    admin.export_ratings.click(export("ratings"), method, admin.status, api_name="export_ratings", **private)
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
         button.click(
             switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private

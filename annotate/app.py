@@ -20,6 +20,7 @@ from annotate.assets import CSS, GUIDELINES, KTO_KEYS, PAIRWISE_KEYS, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, View, signed_in
 from annotate.edit_view import EDITABLE_VIEWS, edit_key, editor_components, wire_editor, wire_edits_admin
 from annotate.rank_view import RANK_KEYS, describe_ranking, rank_cards, ranking_box, same_ranking, screen_of
+from annotate.rate_view import RATE_KEYS, rating_panel, ratings_text, same_ratings
 from annotate.render import (
     STRENGTHS,
     card_html,
@@ -44,6 +45,7 @@ NAMES.update(desirable="desirable", undesirable="undesirable")
 LOGOUT = (
     '<form method="post" action="logout"><button type="submit" id="pf-logout-button">Log out</button></form>'
 )
+PICK_KEYS = {"kto": "d / x", "rank": "the answers' numbers, best first", "rate": "digits, Tab to move"}
 RELOAD_SECONDS = 30.0
 # Local fonts only: the app works offline, and the CSP allows no third-party stylesheet.
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
@@ -66,13 +68,17 @@ def describe(choice: str | None, strength: int | None) -> str:
 
 
 def screen_choice(label: Label) -> str | None:
-    """What the labeller picked, in their screen's terms: a side, a KTO choice, or a ranking's numbers."""
+    """What the labeller picked, in their screen's terms: a side, a KTO choice, a ranking's numbers, or ratings."""
+    if label.ratings:
+        return label.ratings
     return screen_of(label) if label.ranking else side_of(label.choice, label.left)
 
 
 def describe_label(label: Label) -> str:
     if label.ranking:
         return describe_ranking(label)
+    if label.ratings:
+        return ratings_text(label.ratings)
     return describe(side_of(label.choice, label.left), label.strength)
 
 
@@ -118,6 +124,8 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
     left, right = _cards(shown)
     previous = shown.previous
     choice = screen_choice(previous) if previous else None
+    if service.rubric is not None:  # task rate: the rubric panel beside the answer, an edit's ratings picked
+        left, right = card_html("Answer", "rate →", shown.item.texts[0]), rating_panel(service.rubric, choice)
     if previous:
         status = status or message_html(f"Editing your label: {describe_label(previous)}", "info")
     return View(
@@ -164,6 +172,8 @@ def _already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label 
     label = ctx.service.latest_label(user, item_id)
     if label is None or label.retracted:
         return None
+    if label.ratings is not None:  # a rating: the same ratings, whatever their order in the JSON sent
+        return label if same_ratings(ctx.service.rubric, label.ratings, choice) else None
     same = same_ranking(label, choice) if label.ranking else side_of(label.choice, label.left) == choice
     return label if same else None
 
@@ -180,9 +190,7 @@ def on_submit(
     if not item_id:
         return label_view(ctx, user)
     if not choice:
-        keys = {"kto": "d / x", "rank": "the answers' numbers, best first"}.get(
-            ctx.service.task, "a / b / t / x"
-        )
+        keys = PICK_KEYS.get(ctx.service.task, "a / b / t / x")
         return label_view(ctx, user, message_html(f"Pick a choice first ({keys}), then Enter.", "warn"))
     try:
         how = int(strength) if strength else None
@@ -196,14 +204,23 @@ def on_submit(
         # e.g. the disk is full: the item stays on screen with the labeller's choice, to submit again
         status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
         view = label_view(ctx, user, status)
-        return replace(view, choice=choice, strength=int(strength) if strength else None, note=note or "")
-    except ValueError as exc:  # a ranking not finished yet stays on screen to finish
+        return _kept(ctx, view, choice, int(strength) if strength else None, note)
+    except ValueError as exc:  # an unfinished ranking or rating stays on screen to finish
         view = label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
+        if ctx.service.rubric is not None and view.item_id == item_id:
+            return _kept(ctx, view, choice, None, note)
         return (
             replace(view, choice=choice) if ctx.service.task == "rank" and view.item_id == item_id else view
         )
     saved = describe_label(label)
     return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
+
+
+def _kept(ctx: Context, view: View, choice: str | None, strength: int | None, note: str | None) -> View:
+    """``view`` with the labeller's pick, strength and note still on screen (a label not saved, or undone)."""
+    if ctx.service.rubric is not None:  # the ratings stay picked in the panel
+        return replace(view, choice=choice, right=rating_panel(ctx.service.rubric, choice), note=note or "")
+    return replace(view, choice=choice, strength=strength, note=note or "")
 
 
 def _seconds(value) -> float | None:
@@ -231,7 +248,7 @@ def on_undo(ctx: Context, user: str) -> View:
     undone = ctx.service.undo(user)
     if undone is None:
         return label_view(ctx, user, message_html("Nothing to undo.", "info"))
-    if undone.choice is None and undone.ranking is None:
+    if undone.choice is None and undone.ranking is None and undone.ratings is None:
         return label_view(ctx, user, message_html("Undid your skip: here is the item again.", "ok"))
     side = screen_choice(undone)
     text = f"Undid your label ({describe_label(undone)}). Label this item again, or skip it."
@@ -239,7 +256,7 @@ def on_undo(ctx: Context, user: str) -> View:
     if view.item_id != undone.item_id:
         return view
     # The undone pick and note stay on screen, so a slip of the key is fixed by one more key.
-    return replace(view, choice=side, strength=undone.strength, note=undone.note or "")
+    return _kept(ctx, view, side, undone.strength, undone.note)
 
 
 def on_edit(ctx: Context, user: str, item_id: str | None) -> View:
@@ -255,7 +272,7 @@ def on_edit(ctx: Context, user: str, item_id: str | None) -> View:
 def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
     """The app for one workspace and task; launch it with ``launch`` (which adds the login, CSS and page script)."""
     task = ctx.service.task
-    keys = {"pairwise": PAIRWISE_KEYS, "rank": RANK_KEYS}.get(task, KTO_KEYS)
+    keys = {"pairwise": PAIRWISE_KEYS, "rank": RANK_KEYS, "rate": RATE_KEYS}.get(task, KTO_KEYS)
     editable = ctx.service.view in EDITABLE_VIEWS  # not the arena: its votes rate models, not answers
     keys = [*keys, edit_key(ctx.service.view)] if editable else keys
     with gr.Blocks(title=f"{title} · {task} labelling") as app:
@@ -270,7 +287,7 @@ def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
             with gr.Tab("Label", id="label") as label_tab:
                 label = _label_tab(ctx, task, keys, progress, editable)
             with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
-                admin = admin_components()
+                admin = admin_components(task)
         wire(ctx, app, label, TabSet(tabs, label_tab, admin_tab), admin)
     app.queue(default_concurrency_limit=None)  # the service locks what must be serial
     return app
@@ -282,12 +299,14 @@ def _label_tab(ctx: Context, task: str, keys, progress: gr.HTML, editable: bool 
             prompt = gr.HTML(elem_id="pf-prompt")
             with gr.Row(equal_height=True, elem_id="pf-cards"):
                 left = gr.HTML(elem_id="pf-left")
-                right = gr.HTML(elem_id="pf-right", visible=task == "pairwise")
+                right = gr.HTML(elem_id="pf-right", visible=task in ("pairwise", "rate"))
             with gr.Row():
                 choices = PAIRWISE_CHOICES if task == "pairwise" else KTO_CHOICES
                 choice = (
                     ranking_box()
                     if task == "rank"
+                    else gr.Textbox(visible=False, elem_id="pf-ratings")  # the rubric panel's ratings (JSON)
+                    if task == "rate"
                     else gr.Radio(
                         choices,
                         label="Your judgement",
@@ -354,8 +373,9 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     app.load(load, api_name="load", **common)
     tabs.label.select(open_label_tab, None, api_name="label_tab", **common)
     active = gr.Number(visible=False, elem_id="pf-active")  # filled by the page script's pace count on submit
-    with_pace = (
-        "(...a) => [...a.slice(0, 4), window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null]"
+    with_pace = (  # and the rubric panel's ratings in place of the choice (task rate)
+        "(...a) => [a[0], (window.prefloopRatings && window.prefloopRatings()) || a[1], a[2], a[3], "
+        "window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null]"
     )
     inputs = [label.item_id, label.choice, label.strength, label.note, active]
     label.submit.click(submit_label, inputs, api_name="submit", js=with_pace, **common)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from annotate.rank_view import RANK_CSS, RANK_GUIDELINES, RANK_SCRIPT
+from annotate.rate_view import RATE_CSS, RATE_GUIDELINES, RATE_SCRIPT
 
 PAIRWISE_KEYS = [
     ("a", "left (A) is better"),
@@ -53,18 +54,20 @@ KEYMAP = {
     },
     "kto": {"d": ["pf-choice", 0], "x": ["pf-choice", 1]},
     "rank": {},  # the answers' numbers, = and Backspace: rankKey (annotate.rank_view)
+    "rate": {},  # digits, Tab and the arrows go to the rubric panel (annotate.rate_view.RATE_SCRIPT)
 }
+RATE_PANEL_KEYS = [*"0123456789", "tab", "arrowup", "arrowdown", "arrowleft", "arrowright"]
 
 SCRIPT_TEMPLATE = """
 (() => {
   "use strict";
-  const KEYMAP = __KEYMAP__;
+  const KEYMAP = __KEYMAP__, RATE_KEYS = __RATE_KEYS__;
   const BUTTONS = {"enter": "pf-submit", "s": "pf-skip", "u": "pf-undo"};
   const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000;
   let inflight = 0, lastView = null, queued = [], restoring = true;
 
   const $ = (selector) => document.querySelector(selector);
-  const taskOf = () => $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
+  const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
   const rankBox = () => $("#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input");
   const typing = (el) => el && (el.isContentEditable || el.tagName === "TEXTAREA" ||
     (el.tagName === "INPUT" && !["radio", "checkbox", "button", "submit"].includes(el.type)));
@@ -100,13 +103,15 @@ __RANK__
     let strength = radios("pf-strength").findIndex((i) => i.checked);
     const note = $("#pf-note textarea")?.value || "";
     const ranking = rankBox()?.value || "";  // rank: the ranking typed so far
+    let ratings = window.prefloopRatings?.() ?? null;  // rate: the rubric panel's picks
     const previous = load();
     if (previous?.item === view.dataset.item) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
       submitted = submitted || previous.submitted;
       if (choice < 0) choice = previous.choice;
       if (strength < 0) strength = previous.strength;
+      if (ratings === "{}") ratings = previous.ratings;
     }
-    save({item: view.dataset.item, choice, strength, note, submitted, ranking});
+    save({item: view.dataset.item, choice, strength, note, submitted, ranking, ratings});
   };
 
   // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.
@@ -114,6 +119,7 @@ __RANK__
     if (shown()?.dataset.item !== pending.item) { restoring = false; return; }
     if (pending.choice >= 0) pick("pf-choice", pending.choice);
     if (pending.strength >= 0) pick("pf-strength", pending.strength);
+    if (pending.ratings) window.prefloopSetRatings?.(pending.ratings);
     const note = $("#pf-note textarea");
     if (note && pending.note && !note.value) {
       note.value = pending.note;
@@ -166,9 +172,10 @@ __RANK__
     }
   }, 1000);
 
-  const act = ({key, ctrl}) => {
+  const act = ({key, ctrl, shift}) => {
     if (ctrl && key === "z") return press("pf-undo");
     const task = taskOf();
+    if (task === "rate" && window.prefloopRate?.(key, shift)) return;
     if (task === "rank" && RANK_KEY.test(key)) return rankKey(key);
     if (KEYMAP[task][key]) return pick(...KEYMAP[task][key]);
     if (BUTTONS[key]) return press(BUTTONS[key]);
@@ -198,13 +205,14 @@ __RANK__
     // Enter or Space on a focused <summary> (reached with Tab) opens its fold, as the browser does: not a submit.
     if (event.target.tagName === "SUMMARY" && (key === "enter" || key === " ")) return;
     const ctrl = event.ctrlKey || event.metaKey;
-    const task = taskOf();
-    const known = KEYMAP[task][key] || BUTTONS[key] || ["n", "c", "g"].includes(key) || (task === "rank" && RANK_KEY.test(key));
+    const task = taskOf(), shift = event.shiftKey;
+    const known = KEYMAP[task][key] || BUTTONS[key] || ["n", "c", "g"].includes(key) ||
+      (task === "rank" && RANK_KEY.test(key)) || (task === "rate" && RATE_KEYS.includes(key));
     if (ctrl ? key !== "z" : !known) return;
     event.preventDefault();
-    if (!inflight) return act({key, ctrl});
+    if (!inflight) return act({key, ctrl, shift});
     if (queued.length >= QUEUE_LIMIT) return say(`Still saving: key ${event.key} not applied (${QUEUE_LIMIT} keys waiting).`);
-    queued.push({key, ctrl});
+    queued.push({key, ctrl, shift});
     say(`Saving… ${queued.length} key(s) queued`);
   });
 
@@ -215,7 +223,7 @@ __RANK__
     inflight = Date.now();
   }, true);
   document.addEventListener("change", (event) => {
-    if (event.target.closest?.("#pf-choice, #pf-strength")) remember(false);
+    if (event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) remember(false);
   }, true);
   document.addEventListener("input", (event) => {
     if (event.target.closest?.("#pf-note, #pf-choice.pf-task-rank")) remember(false);
@@ -331,8 +339,11 @@ EDIT_SCRIPT = """
 """
 
 SCRIPT = (
-    SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP)).replace("__RANK__", RANK_SCRIPT)
+    SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP))
+    .replace("__RATE_KEYS__", json.dumps(RATE_PANEL_KEYS))
+    .replace("__RANK__", RANK_SCRIPT)
     + PACE_SCRIPT
+    + RATE_SCRIPT
     + EDIT_SCRIPT
 )
 
@@ -420,5 +431,6 @@ Read the prompt and the answer. Is this an answer you would be **glad to receive
 - Skip (**s**) when you cannot judge; add a note for anything odd.
 """,
     "rank": RANK_GUIDELINES,
+    "rate": RATE_GUIDELINES,
 }
-CSS += RANK_CSS
+CSS += RANK_CSS + RATE_CSS

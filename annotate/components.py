@@ -75,6 +75,7 @@ class AdminTab:
     labeller: gr.Textbox  # the switch that keeps a labeller's labels out of every verdict
     exclude: gr.Button
     include: gr.Button
+    export_ratings: gr.Button  # task rate: the ratings export (`data export --format ratings`)
     edits: gr.HTML | None = None  # edit to gold: edits per labeller and the latest as diffs
 
     def views(self) -> list:

@@ -7,6 +7,7 @@ Which items are labelled:
 - kto: completions except gold answers and labellers' edits (`data.edits`), and except imported ones that arrived
   with a KTO label;
 - rank: the k = 3..6 answers of one prompt in one round (annotate.rank_items, data.rank_pairs);
+- rate: the same answers as kto (rated on a rubric's aspects, `annotate.rate_view`);
 - arena: pairs of kind ``arena`` (two models' answers to one prompt, `generate --arena`), shown as pairwise items
   and labelled as task ``pairwise``; nothing of the models is part of an item.
 

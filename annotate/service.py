@@ -32,7 +32,7 @@ from annotate.editing import PICK_FIRST, Editing, EditLog
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items, select_chunk
 from annotate.queue import LabelQueue
 from annotate.rank_items import rank_chunk
-from data import store
+from data import compaction, store
 from data.aggregate import keep_rows, latest_positions
 from data.annotators import machine_column
 from data.edits import EditError
@@ -43,6 +43,7 @@ from data.group_commit import BackgroundCompactor, GroupCommit
 from data.machine import machine_certainty, machine_picks
 from data.ranking import screen_ranking, shown_order
 from data.records import Label, now
+from data.rubric import Rubric, load_rubric, parse_ratings
 from data.schemas import CHOICES, LABELS, SCHEMAS
 from data.selection import uncertainty_margins
 from data.workspace import Workspace
@@ -114,6 +115,7 @@ READ_COLUMNS = {
     },
 }
 READ_COLUMNS["rank"] = READ_COLUMNS["kto"]
+READ_COLUMNS["rate"] = READ_COLUMNS["kto"]  # one answer per item, as kto
 
 
 COMPACT_SECONDS = 5.0
@@ -130,8 +132,11 @@ class LabelService(Editing):
         order: str = "round",
         suggest: bool = False,
         gold_rate: float = 0.0,
+        rubric: Rubric | None = None,
     ):
         check_order(task, order)
+        # task rate: the aspects each answer is rated on (default: HelpSteer2's five, data.rubric)
+        self.rubric = (rubric or load_rubric()) if task == "rate" else None
         self.gold_rate = check_gold_rate(gold_rate)
         # view: what is served (a task, or the arena's pairs); task: what the labels record (arena: pairwise)
         self.workspace, self.view, self.task, self.order = workspace, task, label_task(task), order
@@ -156,7 +161,7 @@ class LabelService(Editing):
         self._compactor = BackgroundCompactor(
             lambda: workspace.maybe_compact("labels"),
             COMPACT_SECONDS,
-            lambda: store.part_count(workspace.path, "labels") > 2 * store.MAX_PARTS,
+            lambda: compaction.part_count(workspace.path, "labels") > 2 * compaction.MAX_PARTS,
         )
         self.reload()
 
@@ -319,17 +324,23 @@ class LabelService(Editing):
     ) -> Label:
         """Durably record this labeller's label on the item on their screen (an edit if they had one);
         ``active_seconds``: the browser's count of seconds the labeller was active on it. A rank label's
-        ``choice`` is the ranking in the numbers shown ("3 > 1 = 4 > 2", data.ranking.screen_ranking); ``edit``: their edit
-        of the answer they prefer, saved with the label (edit to gold, annotate.editing; EditError if refused)."""
+        ``choice`` is the ranking in the numbers shown ("3 > 1 = 4 > 2", data.ranking.screen_ranking); a rating's
+        the ratings, a JSON object {aspect: value} checked against the rubric (a RubricError, nothing stored);
+        ``edit``: their edit of the answer they prefer, saved with the label (edit to gold, annotate.editing;
+        EditError if refused)."""
         with self._user_lock(user):
             self._check_held(user, item_id)
             left = left_side(item_id, user) if self.task == "pairwise" else None
-            stored, ranking = choice_from_side(choice, left) if left else choice, None
+            stored, ranking, ratings = choice_from_side(choice, left) if left else choice, None, None
             if (
                 self.task == "rank"
             ):  # the order shown is recorded in ``left``, as a pairwise label's left side
                 order = shown_order(item_id, user, self.items[item_id].completion_ids)
                 stored, ranking, left = None, screen_ranking(choice, order), ",".join(order)
+            elif (
+                self.rubric is not None
+            ):  # a rating: ``choice`` is the ratings JSON, checked against the rubric
+                ratings, stored, strength = self.rubric.encode(parse_ratings(choice)), None, None
             elif stored not in CHOICES[self.task]:
                 raise ValueError(
                     f"{self.task} choice {choice!r} is not one of {', '.join(CHOICES[self.task])}"
@@ -359,6 +370,8 @@ class LabelService(Editing):
                 served_at=served_at,
                 active_seconds=None if active_seconds is None else max(0.0, float(active_seconds)),
                 ranking=ranking,
+                ratings=ratings,
+                rubric=self.rubric.name if ratings else None,
             )
             return self._append(label) if edit is None else self._save_edit(label, edit)
 

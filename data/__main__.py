@@ -4,6 +4,7 @@ python -m data provision                       # default model + sample data int
 python -m data init -w ws
 python -m data import -w ws --sample dpo       # or: import -w ws FILE [FILE ...]
 python -m data export -w ws --format dpo       # TRL-ready Parquet in ws/exports/
+python -m data export -w ws --format ratings   # one row per rated answer, one column per rubric aspect
 python -m data stats -w ws
 python -m data stats -w ws --labellers --aggregate dawid-skene   # each labeller's quality and pace
 python -m data gold -w ws --from-split test    # gold items mixed into labellers' queues (or FILE, --pair/--answer)
@@ -40,6 +41,7 @@ from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.rank_pairs import RANK_KIND
+from data.ratings import ratings_table
 from data.selection import choose_labels, excluded_labellers, without_labellers
 from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
@@ -122,6 +124,11 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     },
     "sft": {"prompts": None},
     "sft-edits": {"prompts": ["messages", "split"], "labels": AGGREGATED},
+    "ratings": {
+        "prompts": ["messages", "split"],
+        "completions": ["prompt_id", "text", "round", "created_at"],
+        "labels": [*AGGREGATED, "ratings", "rubric"],
+    },
 }
 
 
@@ -150,6 +157,13 @@ def cmd_export(args: Any) -> int:
         rows, counts = sft_edits_table(read("prompts"), completions, pairs, labels, args.split, gold)
     elif args.format == "sft":
         rows, counts = to_sft(read("prompts").to_pandas(), args.split)
+    elif args.format == "ratings":  # children first (Workspace.read)
+        gold, labels, completions = read_gold(workspace, "rate"), read("labels"), read("completions")
+        labels = without_labellers(labels, excluded)
+        prompts, completions = read("prompts").to_pandas(), completions.to_pandas()
+        rows, counts = ratings_table(
+            prompts, completions, labels, args.split, gold.column("item_id").to_pylist()
+        )
     elif args.format == "kto":
         gold, labels, completions = read_gold(workspace, "kto"), read("labels"), read("completions")
         labels = choose_labels(without_labellers(labels, excluded), args.labels)
@@ -195,6 +209,15 @@ def cmd_stats(args: Any) -> int:
             print("machine labellers vs the human majority:" + ("" if value else " none"))
             for line in machine_lines(value, follow):
                 print(f"  {line}")
+        elif key == "rate_items":
+            print(
+                f"rated answers: {value['rated']} ({value['ratings']} ratings); Krippendorff's α per aspect:"
+            )
+            for aspect, alphas in value["alpha_per_aspect"].items():
+                shown = " / ".join(
+                    "n/a" if alphas[k] is None else f"{alphas[k]:.3f}" for k in ("interval", "ordinal")
+                )
+                print(f"  {aspect}: {shown} (interval / ordinal; {alphas['items']} answers with ≥2 ratings)")
         elif key == "models":
             print(
                 "lineage (round -> data -> model -> held-out metrics):" + ("" if value else " no models yet")

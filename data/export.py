@@ -5,6 +5,8 @@
   of kind ``rank`` (all or adjacent pairs, ``rank_pairs``; data.ranking), their drops counted as ``rank_<reason>``
 - kto: prompt, completion, label (bool) + completion_id, votes, agreement, posterior
 - sft: messages + prompt_id
+- ratings: prompt, completion + completion_id, prompt_id, round, one column per rubric aspect (the mean rating),
+  raters, rubric (`data.ratings.ratings_table`)
 
 Gold items (``gold``: item_id, choice) are never exported: their labels measure labellers, they are no training
 votes. They still inform Dawid–Skene's estimate of each labeller, clamped to their answer.
@@ -26,7 +28,7 @@ from data.files import atomic_write
 from data.rank_pairs import rank_votes
 from data.schemas import MESSAGE
 
-FORMATS = ("dpo", "kto", "sft")
+FORMATS = ("dpo", "kto", "sft", "ratings")
 Frame = pd.DataFrame | pa.Table
 
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from data.conversation import turn_problem
-from data.import_readers import RecordError
+from data.import_records import RecordError
 from data.records import Message
 
 ROLE_ALIASES = {

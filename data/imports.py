@@ -34,7 +34,8 @@ from data.import_formats import (
     detect_format,
     parse_record,
 )
-from data.import_readers import MAX_RECORD_BYTES, RecordError, read_records
+from data.import_readers import MAX_RECORD_BYTES, read_records
+from data.import_records import RecordError
 from data.pairing import make_pairs
 from data.records import Completion, Label, Pair, Prompt, content_id, now
 from data.schemas import SchemaError, check_messages

@@ -116,6 +116,8 @@ class Label:
     ranking: str | None = (
         None  # rank: completion ids best first ("c3>c1=c4>c2"); ``left`` then holds the shown order
     )
+    ratings: str | None = None  # task rate: {aspect: value} as compact JSON, keys sorted (data.rubric)
+    rubric: str | None = None  # task rate: the rubric's name
     id: str = field(default_factory=random_id)
     created_at: datetime = field(default_factory=now)
 

@@ -19,7 +19,7 @@ MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
 
 PAIR_KINDS = ("sampled", "spin", "imported", "arena", "edit")  # edit: a labeller's edit vs its original
-TASKS = ("pairwise", "kto", "rank")  # rank: no choice, a `ranking` (data.ranking)
+TASKS = ("pairwise", "kto", "rank", "rate")  # rank: a `ranking` (data.ranking); rate: `ratings` (data.rubric)
 CHOICES = {"pairwise": ("a", "b", "tie", "both_bad"), "kto": ("desirable", "undesirable")}
 ROLES = ("system", "user", "assistant")
 SPLITS = ("train", "test")
@@ -86,6 +86,9 @@ LABELS = pa.schema(
         # rank: the completion ids best first, '>' between ranks, '=' in a tie (data.ranking); `left` holds the
         # ids in the order shown, comma-separated.
         pa.field("ranking", pa.string()),
+        # Task rate: {aspect: value} as compact JSON, keys sorted, and the rubric's name (data.rubric).
+        pa.field("ratings", pa.string()),
+        pa.field("rubric", pa.string()),
         pa.field("created_at", TIMESTAMP, nullable=False),
     ]
 )
@@ -147,7 +150,16 @@ GOLD = pa.schema(
 
 # Nullable columns added after format 1 was first written: parts from before them read as all-null.
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "labels": ("left", "confidence", "suggestion", "served_at", "active_seconds", "ranking"),
+    "labels": (
+        "left",
+        "confidence",
+        "suggestion",
+        "served_at",
+        "active_seconds",
+        "ranking",
+        "ratings",
+        "rubric",
+    ),
     "completions": ("parent_id",),
 }
 SIDES = ("a", "b")
@@ -260,7 +272,7 @@ def _check_values(table: pa.Table, name: str, source: str) -> None:
     elif name == "labels":
         _check_labels(table, source, has)
     elif name == "gold" and {"task", "choice"} <= has:
-        _check_domain(table, "task", TASKS, source)
+        _check_domain(table, "task", tuple(CHOICES), source)  # gold answers are choices: no gold ratings
         _check_choices(table, pa.repeat(pa.scalar(False), table.num_rows), source)
 
 
@@ -324,6 +336,20 @@ def _check_choices(table: pa.Table, exempt: pa.ChunkedArray, source: str) -> Non
         raise SchemaError(source, message, row, "choice")
 
 
+def _check_ratings(table: pa.Table, rated: pa.ChunkedArray, source: str) -> None:
+    """A rating that is not retracted carries ratings and no choice; other labels carry no ratings."""
+    ratings, retracted = table.column("ratings"), table.column("retracted")
+    needs = pc.and_(rated, pc.invert(retracted))
+    row = _first_bad(
+        pc.or_(pc.invert(needs), pc.and_(pc.is_valid(ratings), pc.is_null(table.column("choice"))))
+    )
+    if row is not None:
+        raise SchemaError(source, "a rate label needs ratings and no choice", row=row, field="ratings")
+    row = _first_bad(pc.or_(rated, pc.is_null(ratings)))
+    if row is not None:
+        raise SchemaError(source, "only rate labels carry ratings", row=row, field="ratings")
+
+
 def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
     if "task" in has:
         _check_domain(table, "task", TASKS, source)
@@ -336,6 +362,8 @@ def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
         _check_choices(table, pc.or_(table.column("retracted"), unchosen), source)
     if {"task", "retracted", "ranking"} <= has:
         _check_rankings(table, source)
+    if {"task", "choice", "retracted", "ratings"} <= has:  # a rating has no choice either: its ratings say it
+        _check_ratings(table, pc.equal(table.column("task"), "rate"), source)
     if "left" in has:
         left = table.column("left")
         ranked = unchosen if unchosen is not None else pa.repeat(pa.scalar(False), table.num_rows)

@@ -19,6 +19,7 @@ from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
 from data.rank_agreement import ranking_agreement
 from data.ranking import rank_of
+from data.ratings import rating_stats
 from data.selection import excluded_labellers, without_labellers
 from data.workspace import READ_ORDER, Workspace
 
@@ -29,7 +30,7 @@ STATS_COLUMNS = {
     "prompts": ["split", "gold"],
     "completions": ["engine"],
     "pairs": ["kind", "round"],
-    "labels": [*AGGREGATED, "suggestion", "ranking"],
+    "labels": [*AGGREGATED, "suggestion", "ranking", "ratings"],
     "scores": [],
 }
 
@@ -107,6 +108,8 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     if pc.any(pc.equal(people.column("task"), "rank")).as_py():
         figures = ranking_agreement(people)
         stats["rank_items"] = {k: v for k, v in figures.items() if k != "per_item_tau"}
+    if pc.any(pc.equal(people.column("task"), "rate")).as_py():
+        stats["rate_items"] = rating_stats(people)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats
@@ -146,6 +149,7 @@ def integrity_problems(workspace: Workspace) -> list[str]:
         problems += [
             f"rank label {row_id}: completion {c} does not exist" for c in rank_of(ranking) if c not in known
         ]
+    missing("rate label", labels.filter(pc.equal(labels.column("task"), "rate")), "item_id", "completions")
     missing("model", models.filter(pc.is_valid(models.column("parent_id"))), "parent_id", "models")
     missing("score", tables["scores"], "pair_id", "pairs")
     missing("score", tables["scores"], "model_id", "models")

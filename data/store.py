@@ -1,4 +1,4 @@
-"""Crash-safe, append-only Parquet tables made of part files, with batch commits and size-tiered compaction.
+"""Crash-safe, append-only Parquet tables made of part files, with batch commits (compaction: ``data.compaction``).
 
 - A table is the union of its visible ``part-*.parquet`` files. A write is one new part per table: a temp file in the
   same directory (``data.files``: exclusive, never through a symlink), fsync, atomic rename, fsync of the directory.
@@ -12,17 +12,11 @@
   Merged parts name their sources in their Parquet metadata, so a reader that has seen every source skips them.
   A row once visible stays visible, so a reader of several tables that reads children before parents sees every
   row with its parents (workspace.READ_ORDER).
-- Compaction (``compact``, under a per-table ``flock``) merges parts of similar size (tiers by powers of ``FANOUT``)
-  whenever a table holds more than ``MAX_PARTS`` parts; every writer calls ``maybe_compact`` after it writes, so the
-  part count stays bounded and each row is rewritten O(log rows) times.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import logging
-import math
 import os
 import re
 import time
@@ -41,32 +35,25 @@ import pyarrow.parquet as pq
 from data.files import (
     NOT_A_FILE,
     NotAFileError,
-    fsync_dir,
     open_regular,
     pid_alive,
     publish,
-    remove_dead_temps,
     write_error,
     write_temp,
 )
 from data.schemas import SCHEMAS, SchemaError, conform
 
-log = logging.getLogger(__name__)
-
 PART_GLOB = "part-*.parquet"
 BATCHES = "batches"  # WS/batches/<batch id>.commit: the batches whose parts are visible
 COMMIT_SUFFIX = ".commit"
 SOURCES_KEY = b"prefloop.sources"  # merged parts: JSON list of the part names they replaced
-MAX_PARTS = 32  # a writer compacts a table that holds more parts than this
-FANOUT = 4  # parts within a factor FANOUT in size form a tier; FANOUT of them merge into one
-TIER_BASE_BYTES = 1024
 READ_ROUNDS = 100
 READ_THREADS = max(2, min(8, os.cpu_count() or 2))
 # part-<time ns>-<pid>-<random>[-b<batch>][-m|-compacted].parquet; other names read as plain parts
 PART_NAME = re.compile(r"^part-(\d+)-(\d+)-([0-9a-f]+)(?:-b([0-9a-f]+))?(-m|-compacted)?\.parquet$")
 
 
-def _part_name(batch: str | None = None, merged: bool = False, stamp: int | None = None) -> str:
+def part_name(batch: str | None = None, merged: bool = False, stamp: int | None = None) -> str:
     # Time first so that a listing sorted by name is (close to) write order.
     stamp = time.time_ns() if stamp is None else stamp
     tail = (f"-b{batch}" if batch else "") + ("-m" if merged else "")
@@ -124,7 +111,7 @@ def orphans(root: Path) -> dict[str, list[Path]]:
     for name in SCHEMAS:
         for path in part_files(root / name):
             batch = batch_of(path.name)
-            if batch is not None and batch not in batches and _orphan(root, path):
+            if batch is not None and batch not in batches and is_orphan(root, path):
                 found[batch].append(path)
     return dict(found)
 
@@ -265,7 +252,7 @@ def _may_repeat(ids: pa.Array) -> bool:
     return bool(np.any(keys[1:] == keys[:-1]))
 
 
-def _write_part(directory: Path, table: pa.Table, metadata: dict | None = None) -> Path:
+def write_part(directory: Path, table: pa.Table, metadata: dict | None = None) -> Path:
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     return write_temp(directory, lambda handle: pq.write_table(table, handle, compression="zstd"), ".parquet")
@@ -283,7 +270,7 @@ def write_tables(root: Path, tables: Iterable[tuple[str, pa.Table]]) -> list[Pat
     staged: list[tuple[Path, Path]] = []
     try:
         for name, table in tables:
-            staged.append((_write_part(root / name, table), root / name / _part_name(batch)))
+            staged.append((write_part(root / name, table), root / name / part_name(batch)))
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
@@ -316,139 +303,13 @@ def _commit(root: Path, batch: str) -> None:
     publish(write_temp(directory, lambda handle: handle.write(b"")), directory / f"{batch}{COMMIT_SUFFIX}")
 
 
-@contextmanager
-def _lock(directory: Path):
-    path = directory / ".compact.lock"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise write_error(exc, path) from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _sizes(paths: list[Path]) -> list[tuple[Path, int]]:
-    out = []
-    for path in paths:
-        try:
-            out.append((path, path.stat().st_size))
-        except FileNotFoundError:
-            continue
-    return out
-
-
-def _tier_groups(parts: list[tuple[Path, int]], bound: int) -> list[list[Path]]:
-    """Groups of parts to merge so that at most ``bound`` remain: each tier of >= FANOUT similar sizes merges; if
-    no tier is that full, the smallest parts merge."""
-    if len(parts) <= bound:
-        return []
-    tiers: dict[int, list[Path]] = defaultdict(list)
-    for path, size in parts:
-        tiers[int(math.log(max(size, TIER_BASE_BYTES) / TIER_BASE_BYTES, FANOUT))].append(path)
-    groups = [sorted(group) for _, group in sorted(tiers.items()) if len(group) >= FANOUT]
-    if groups:
-        return groups
-    smallest = sorted(parts, key=lambda p: p[1])[: len(parts) - bound + 1]
-    return [sorted(path for path, _ in smallest)]
-
-
-def _merge(root: Path, name: str, sources: list[Path]) -> tuple[Path, int] | None:
-    tables = []
-    present = []
-    for path in sources:
-        try:
-            tables.append(read_part(path, name))
-            present.append(path)
-        except FileNotFoundError:
-            continue  # removed by an older version's compaction running beside us
-    if len(present) < 2:
-        return None
-    merged = unique_ids(pa.concat_tables(tables))
-    names = json.dumps([path.name for path in present]).encode()
-    tmp = _write_part(root / name, merged, {SOURCES_KEY: names})
-    # Named after the newest merged part so that name order stays (close to) write order.
-    newest = PART_NAME.match(present[-1].name)
-    final = root / name / _part_name(merged=True, stamp=int(newest.group(1)) if newest else None)
-    publish(tmp, final)
-    for path in present:
-        path.unlink(missing_ok=True)
-    fsync_dir(root / name)
-    _drop_commits(root, {batch_of(path.name) for path in present} - {None})
-    return final, merged.num_rows
-
-
-def _parseable(paths: list[Path]) -> list[Path]:
-    return [path for path in paths if PART_NAME.match(path.name)]
-
-
-def compact(root: Path, name: str, bound: int | None = None) -> tuple[int, int]:
-    """Merge parts of table ``name``: all into one (``bound`` None), or size-tiered until at most ``bound`` remain.
-
-    Removes temp files and orphaned batch parts of dead writers first. Safe beside live writers and readers, and
-    tolerant of any file vanishing. Returns (visible parts before, parts after)."""
-    directory = root / name
-    with _lock(directory):
-        remove_dead_temps(directory)
-        _remove_orphans(root, name)
-        parts = visible_parts(root, name)
-        before = len(parts)
-        # Parts with names from older versions merge only in a full compaction (their order is unknown).
-        mergeable = parts if bound is None else _parseable(parts)
-        if bound is None:
-            groups = [mergeable] if len(mergeable) > 1 else []
-        else:
-            groups = _tier_groups(_sizes(mergeable), bound)
-        while groups:
-            for group in groups:
-                done = _merge(root, name, group)
-                if done:
-                    log.info("compacted %s: %d parts -> 1 (%d rows)", directory, len(group), done[1])
-            if bound is None:
-                break
-            groups = _tier_groups(_sizes(_parseable(visible_parts(root, name))), bound)
-        return before, len(visible_parts(root, name))
-
-
-def part_count(root: Path, name: str) -> int:
-    """Part files of table ``name`` (a directory listing; no file is opened)."""
-    return sum(1 for _ in (root / name).glob(PART_GLOB))
-
-
-def maybe_compact(root: Path, name: str, bound: int = MAX_PARTS) -> None:
-    """What every writer runs after it writes: drop dead writers' temp files and orphaned batch parts; compact if
-    the table holds more than ``bound`` parts."""
-    directory = root / name
-    remove_dead_temps(directory)
-    _remove_orphans(root, name)
-    if part_count(root, name) > bound:
-        compact(root, name, bound)
-
-
-def _orphan(root: Path, path: Path) -> bool:
+def is_orphan(root: Path, path: Path) -> bool:
     """A part of a batch that will never commit: its writer is gone and (checked after that) no commit record is
     there. A dead writer cannot commit any more, and a commit record is dropped only after all its parts merged."""
     batch = batch_of(path.name)
     if batch is None or pid_alive(_writer_pid(path.name)):
         return False
     return not (root / BATCHES / f"{batch}{COMMIT_SUFFIX}").exists()
-
-
-def _remove_orphans(root: Path, name: str) -> None:
-    batches = committed_batches(root)
-    for path in part_files(root / name):
-        if batch_of(path.name) not in (None, *batches) and _orphan(root, path):
-            log.warning("removing %s: part of a batch whose writer died before committing it", path)
-            path.unlink(missing_ok=True)
-
-
-def _drop_commits(root: Path, batches: set[str]) -> None:
-    """Commit records of batches that no longer have parts anywhere (all merged) are not needed any more."""
-    for batch in batches:
-        if not any((root / name).glob(f"part-*-b{batch}*.parquet") for name in SCHEMAS):
-            (root / BATCHES / f"{batch}{COMMIT_SUFFIX}").unlink(missing_ok=True)
 
 
 def part_rows(paths: list[Path]) -> int:

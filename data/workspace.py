@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data import store
+from data import compaction, store
 from data.errors import PrefloopError
 from data.files import NOT_A_FILE, NotAFileError, atomic_write, open_regular, write_error
 from data.records import TABLE_OF, to_row
@@ -108,7 +108,7 @@ class Workspace:
 
         Records of several tables are one batch, visible whole or not at all. With ``skip_existing``, records whose
         id is already stored are left out, which makes imports and resumed jobs idempotent. With ``compact``, the
-        tables written are compacted afterwards if they hold too many parts (see data.store).
+        tables written are compacted afterwards if they hold too many parts (see data.compaction).
         """
         grouped: dict[str, list[dict]] = {name: [] for name in SCHEMAS}
         for record in records:
@@ -154,7 +154,7 @@ class Workspace:
     def maybe_compact(self, *names: str) -> None:
         """Compact each table named that holds more parts than the bound (what writers do after writing)."""
         for name in names:
-            store.maybe_compact(self.path, name)
+            compaction.maybe_compact(self.path, name)
 
     def merge(self, other: Workspace) -> dict[str, int]:
         """Add every row of ``other`` that this workspace lacks (ids are content hashes or random, so rows
@@ -166,7 +166,7 @@ class Workspace:
 
     def compact(self) -> dict[str, tuple[int, int]]:
         """Merge each table's parts into one; returns (parts before, parts after) per table."""
-        return {name: store.compact(self.path, name) for name in SCHEMAS}
+        return {name: compaction.compact(self.path, name) for name in SCHEMAS}
 
     def not_files(self) -> list[Path]:
         """Symlinks and other non-files among the workspace's parts and commit markers (`validate` lists them)."""

@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from data import import_readers
+from data import import_readers, json_array
 from data.__main__ import main
 from tests.test_data_import_errors import BAD_INPUTS, GOOD, digest, error_lines, jsonl
 
@@ -37,6 +37,12 @@ def test_devices_fifos_and_sockets_are_refused_in_one_line(ws, tmp_path, capsys)
             ]
 
 
+def small_chunks(monkeypatch, chunk: int) -> None:
+    """Read JSON arrays ``chunk`` characters at a time, and long lines past in ``chunk``-byte reads."""
+    for module in (import_readers, json_array):  # one constant, imported by the line reader
+        monkeypatch.setattr(module, "CHUNK", chunk)
+
+
 def big(i: int, size: int) -> dict:
     return {"prompt": f"big {i}", "chosen": "x" * size, "rejected": "no"}
 
@@ -46,7 +52,7 @@ def big(i: int, size: int) -> dict:
 def test_a_record_over_max_record_bytes_is_refused_or_skipped(
     ws, tmp_path, capsys, monkeypatch, suffix, chunk
 ):
-    monkeypatch.setattr(import_readers, "CHUNK", chunk)  # 7: the array is read a few characters at a time
+    small_chunks(monkeypatch, chunk)  # 7: the array is read a few characters at a time
     records = [{"prompt": "a", "chosen": "b", "rejected": "c"}, big(1, 5000), GOOD, big(3, 300)]
     path = tmp_path / f"big.{suffix}"
     path.write_bytes(jsonl(*records) if suffix == "jsonl" else json.dumps(records).encode())
@@ -97,7 +103,7 @@ def test_the_reader_never_holds_a_long_line(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("chunk", [5, 2**20])
 def test_a_too_deep_element_a_duplicate_key_and_a_nul_in_an_array(ws, tmp_path, capsys, monkeypatch, chunk):
-    monkeypatch.setattr(import_readers, "CHUNK", chunk)
+    small_chunks(monkeypatch, chunk)
     deep = "[" * 100_000 + "]" * 100_000
     nul = json.dumps(dict(GOOD, chosen="a\x00b"))
     text = (
@@ -142,7 +148,7 @@ ARRAYS = [b for b in BAD_INPUTS if b[0].endswith(".json")]
 def test_array_errors_read_in_small_chunks_say_the_same(
     ws, tmp_path, capsys, monkeypatch, name, content, extra, message
 ):
-    monkeypatch.setattr(import_readers, "CHUNK", 3)
+    small_chunks(monkeypatch, 3)
     path = tmp_path / name
     path.write_bytes(content)
     assert main(["import", "-w", str(ws), str(path), *extra]) == 2

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from data.__main__ import main
-from data.import_readers import RecordError
+from data.import_records import RecordError
 
 GOOD = {"prompt": "q", "chosen": "yes", "rejected": "no"}
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from data import Label, Prompt, Workspace, WorkspaceError, store
+from data import Label, Prompt, Workspace, WorkspaceError, compaction, store
 from data.schemas import SchemaError
 from data.stats import integrity_problems
 from data.store import part_files
@@ -220,10 +220,10 @@ def test_sigkill_during_group_commit_keeps_every_acknowledged_label(workspace):
 
 
 def test_writers_keep_part_counts_bounded(workspace):
-    for i in range(3 * store.MAX_PARTS):
+    for i in range(3 * compaction.MAX_PARTS):
         workspace.append([Label(f"item{i}", "ann", "pairwise", "a")])
-        assert len(part_files(workspace.path / "labels")) <= store.MAX_PARTS
-    assert workspace.read("labels").num_rows == 3 * store.MAX_PARTS
+        assert len(part_files(workspace.path / "labels")) <= compaction.MAX_PARTS
+    assert workspace.read("labels").num_rows == 3 * compaction.MAX_PARTS
 
 
 def test_readers_skip_merged_parts_whose_sources_they_read(workspace):
@@ -247,7 +247,7 @@ def test_compact_tolerates_vanishing_files_and_removes_dead_writers_temp_files(w
     stale.write_bytes(b"half a part")
     live = labels / f".tmp-{os.getpid()}-{'1' * 32}.parquet"
     live.write_bytes(b"being written")
-    read_part, first = store.read_part, part_files(labels)[0]
+    read_part, first = compaction.read_part, part_files(labels)[0]
 
     def vanishing(path, name):  # another compaction removes a part between listing and reading
         if path == first:
@@ -255,8 +255,8 @@ def test_compact_tolerates_vanishing_files_and_removes_dead_writers_temp_files(w
             raise FileNotFoundError(path)
         return read_part(path, name)
 
-    monkeypatch.setattr(store, "read_part", vanishing)
-    store.compact(workspace.path, "labels")
+    monkeypatch.setattr(compaction, "read_part", vanishing)
+    compaction.compact(workspace.path, "labels")
     monkeypatch.undo()
     assert not stale.exists() and live.exists()  # a live writer's temp file stays
     assert workspace.read("labels").num_rows == 2

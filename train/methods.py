@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data.errors import PrefloopError
+from data.ratings import parse_rule
 from train.builders import Build, build_dpo_family, build_kto, build_reward, cpo_family, orpo_family
 from train.losses import PairLoss
 from train.pairs import add_offsets
@@ -96,6 +97,8 @@ def _check_rdpo(options: TrainOptions) -> None:
 
 
 def _check_kto(options: TrainOptions) -> None:
+    if options.kto_from is not None:
+        parse_rule(options.kto_from)
     if options.batch_size < 2:
         raise PrefloopError(
             "--method kto needs --batch-size >= 2 (its KL estimate uses the batch's other rows)"
@@ -113,6 +116,10 @@ def _check_rm(options: TrainOptions) -> None:
     if options.agreement not in ("off", "weight"):
         raise PrefloopError(
             f"--method rm --agreement {options.agreement}: a reward model takes --agreement weight"
+        )
+    if options.rm_from_ratings is not None and (options.kinds or options.rounds):
+        raise PrefloopError(
+            "--rm-from-ratings trains on ratings, not on the pairs table: --kinds and --rounds do not apply"
         )
     if options.rm_margin not in RM_MARGINS:
         raise PrefloopError(f"--rm-margin {options.rm_margin!r}: expected one of {', '.join(RM_MARGINS)}")
@@ -184,7 +191,7 @@ METHODS: dict[str, Method] = {
         data="completions",
         kinds=(),
         check=_check_kto,
-        options=("desirable_weight", "undesirable_weight"),
+        options=("desirable_weight", "undesirable_weight", "kto_from"),
     ),
     "spin": Method(
         "SPIN (Chen et al. 2024): DPO sigmoid on gold-vs-generated pairs, previous iterate as reference",
@@ -229,7 +236,7 @@ METHODS: dict[str, Method] = {
         check=_check_rm,
         held_out=HeldOut(load_reward_model, evaluate_pairs, reward_metrics),
         whole_sequences=True,
-        options=("rm_margin",),
+        options=("rm_margin", "rm_from_ratings"),
     ),
     "sdpo": Method(
         "sDPO (Kim et al. 2024): DPO in --sdpo-steps chunks (default: by round), each step's result the next "

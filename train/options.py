@@ -65,6 +65,20 @@ class TrainOptions:
     undesirable_weight: float | None = field(
         default=None, metadata={"help": "kto: λ_U (default: balanced from the label counts)"}
     )
+    kto_from: str | None = field(
+        default=None,
+        metadata={
+            "help": "kto: train on rubric ratings (`annotate --task rate`) instead of KTO labels: an answer is "
+            "desirable when its mean rating meets 'ASPECT>=VALUE' (or >, <=, <), e.g. 'helpfulness>=3'"
+        },
+    )
+    rm_from_ratings: str | None = field(
+        default=None,
+        metadata={
+            "help": "rm: train on rubric ratings as pairs: two rated answers to one prompt, the higher mean "
+            "rating of this ASPECT wins (equal ratings give no pair)"
+        },
+    )
     agreement: str = field(
         default="off",
         metadata={

@@ -1,4 +1,5 @@
-"""Training rows from the workspace, through `data`'s exports: preference pairs (DPO family, SPIN) and KTO rows."""
+"""Training rows from the workspace, through `data`'s exports: preference pairs (DPO family, SPIN) and KTO rows,
+from pairwise and KTO labels or from rubric ratings (`data.ratings`: --kto-from, --rm-from-ratings)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from data.errors import PrefloopError
 from data.export import to_dpo, to_kto
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND
+from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
 from data.records import content_id
 from data.selection import choose_labels, excluded_labellers, without_labellers
 from data.workspace import Workspace
@@ -86,6 +88,42 @@ def kto_rows(
     rows, counts = to_kto(
         workspace.frame("prompts"), workspace.frame("completions"), labels, split, aggregate, gold
     )
+    return interleave(rows, seed), counts
+
+
+def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...]):
+    """The ratings export (`data.ratings.ratings_table`) of ``split`` and the labels it was made from."""
+    labels = without_labellers(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
+    gold = read_gold(workspace, "rate").column("item_id").to_pylist()
+    table, _ = ratings_table(workspace.frame("prompts"), workspace.frame("completions"), labels, split, gold)
+    return table, labels
+
+
+def rating_kto_rows(
+    workspace: Workspace, split: str | None, rule: str, seed: int = 0, excluded: tuple[str, ...] = ()
+) -> tuple[list[dict], Counter]:
+    """KTO rows from rubric ratings (``--kto-from 'ASPECT>=3'``, `data.ratings.kto_from_ratings`), interleaved
+    as `kto_rows`; the counts name what was left out (unrated, ambiguous)."""
+    table, labels = _rated(workspace, split, excluded)
+    rows, counts = kto_from_ratings(table, rule, labels)
+    return interleave(rows, seed), counts
+
+
+def rating_preference_rows(
+    workspace: Workspace, split: str | None, aspect: str, excluded: tuple[str, ...] = ()
+) -> tuple[list[dict], Counter]:
+    """Preference rows from rubric ratings (``--rm-from-ratings ASPECT``, `data.ratings.pairs_from_ratings`):
+    every two rated answers to a prompt, the higher rated chosen; equal ratings give no pair (counted)."""
+    table, _ = _rated(workspace, split, excluded)
+    rows, counts = pairs_from_ratings(table, aspect)
+    for row in rows:
+        row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])
+        row["source"] = "human"
+    return rows, counts
+
+
+def interleave(rows: list[dict], seed: int) -> list[dict]:
+    """KTO rows shuffled (seeded) within each label and interleaved in proportion to the counts."""
     rng = random.Random(seed)
     good = [r for r in rows if r["label"]]
     bad = [r for r in rows if not r["label"]]
@@ -101,7 +139,7 @@ def kto_rows(
         else:
             mixed.append(bad[bi])
             bi += 1
-    return mixed, counts
+    return mixed
 
 
 def kto_weights(desirable: int, undesirable: int) -> tuple[float, float]:

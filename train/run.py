@@ -24,7 +24,14 @@ from train.memory import Batch, Setup, available_memory, model_shape, plan_memor
 from train.methods import Method, get_method
 from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
-from train.pairs import TrainDataError, add_agreement, kto_rows, preference_rows
+from train.pairs import (
+    TrainDataError,
+    add_agreement,
+    kto_rows,
+    preference_rows,
+    rating_kto_rows,
+    rating_preference_rows,
+)
 from train.saving import load_tokenizer, model_path
 from train.sources import add_source_weights
 from train.stepwise import train_stepwise
@@ -43,7 +50,18 @@ def _out_dir(options: TrainOptions, workspace: Workspace) -> Path:
 
 def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_rounds: tuple[int, ...] | None):
     """(train rows, eval rows, eval-split name, counts) for the method; ``eval_rounds`` narrows the held-out rows."""
-    if method.data == "completions":
+    if options.kto_from or options.rm_from_ratings:  # rubric ratings (task rate) instead of labels
+        rule, build = (
+            (options.kto_from, rating_kto_rows)
+            if options.kto_from
+            else (options.rm_from_ratings, rating_preference_rows)
+        )
+        extra = (options.seed,) if options.kto_from else ()
+        train_rows, counts = build(workspace, "train", rule, *extra, options.exclude_labeller)
+        eval_rows, _ = build(workspace, "test", rule, *extra, options.exclude_labeller)
+        what = f"rated answers for {'--kto-from' if options.kto_from else '--rm-from-ratings'} {rule}"
+        log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    elif method.data == "completions":
         verdicts = (options.seed, options.aggregate, options.exclude_labeller)
         train_rows, counts = kto_rows(workspace, "train", *verdicts)
         eval_rows, _ = kto_rows(workspace, "test", *verdicts)

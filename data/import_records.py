@@ -1,0 +1,73 @@
+"""One record of an import file: the ``RecordError`` that names its row and field, and strict decoding of one JSON
+value (an object with a key twice, or a value nested too deeply, is an error of its row, not a guess)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from data.schemas import SchemaError
+
+SPACE = re.compile(r"\s*")
+
+
+class RecordError(SchemaError):
+    """One input record breaks the import rules. ``reason`` is a short name, counted when records are skipped."""
+
+    def __init__(
+        self,
+        source: str,
+        message: str,
+        row: int | None = None,
+        field: str | None = None,
+        reason: str = "invalid",
+    ):
+        super().__init__(source, message, row=row, field=field)
+        self.reason = reason
+        self.detail = message
+
+
+def json_error(exc: json.JSONDecodeError, line: int | None = None) -> str:
+    """A JSON syntax error as one whole sentence with its line and column."""
+    message = exc.msg[:1].lower() + exc.msg[1:]
+    at = "" if message.endswith(" at") else " at"  # "Unterminated string starting at"
+    return f"invalid JSON: {message}{at} line {line or exc.lineno}, column {exc.colno}"
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return record
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
+def decode_value(text: str, pos: int, source: str, row: int) -> tuple[object, int]:
+    """One JSON value at ``pos``: (value, end). A value nested too deeply, or an object with a key twice, is a
+    RecordError of the row (in an array, the caller finds the value's end with ``JsonText.skip``)."""
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except RecursionError:
+        error = RecordError(source, "JSON nested too deeply to read", row=row, reason="too_deep")
+    except _DuplicateKey as exc:
+        message = f"key {exc.key!r} appears twice in one object (which to keep is a guess)"
+        error = RecordError(source, message, row=row, field=exc.key, reason="duplicate_key")
+    raise error
+
+
+def object_or_error(record: object, source: str, row: int) -> object:
+    if isinstance(record, dict):
+        return record
+    kind = "array" if isinstance(record, list) else type(record).__name__
+    return RecordError(
+        source, f"each record must be a JSON object, got {kind}", row=row, reason="not_an_object"
+    )

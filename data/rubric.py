@@ -1,0 +1,171 @@
+"""Rubrics for the `rate` task: aspects, each rated on a small integer scale, read from a YAML file.
+
+    name: helpsteer2                 # optional; default: the file's stem
+    aspects:
+      - name: helpfulness            # a column name: lower-case letters, digits, _
+        scale: [0, 4]                # low, high (integers, low < high, at most 10 values)
+        description: Overall helpfulness of the response to the prompt.   # one line
+
+Every check names the file and the field (``aspects[2].scale``): a rubric is checked once, before the app serves or
+an export reads ratings, and a rating is checked against it (`Rubric.check`) before it is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from data.errors import PrefloopError
+
+DEFAULT_RUBRIC = Path(__file__).resolve().parents[1] / "configs" / "rubrics" / "helpsteer2.yaml"
+MAX_VALUES = 10  # one digit key per value
+NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# Columns of the ratings export that an aspect must not shadow.
+RESERVED = ("prompt", "completion", "completion_id", "prompt_id", "raters", "rubric", "round")
+ASPECT_KEYS = ("name", "scale", "description")
+
+
+class RubricError(PrefloopError):
+    """A rubric file (or a rating) that breaks the rules above; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Aspect:
+    name: str
+    low: int
+    high: int
+    description: str
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        return tuple(range(self.low, self.high + 1))
+
+    def keys(self) -> tuple[str, ...]:
+        """The key of each value: the value's own digit on a scale within 0..9, else 1, 2, ... 9, 0 by position."""
+        if self.low >= 0 and self.high <= 9:
+            return tuple(str(v) for v in self.values)
+        return tuple("1234567890"[i] for i in range(len(self.values)))
+
+
+@dataclass(frozen=True)
+class Rubric:
+    name: str
+    aspects: tuple[Aspect, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.aspects)
+
+    def check(self, ratings: dict) -> dict[str, int]:
+        """``ratings`` ({aspect: value}) complete and in range, as ints in rubric order; else a RubricError."""
+        if not isinstance(ratings, dict):
+            raise RubricError(f"ratings must be an object of aspect: value, got {type(ratings).__name__}")
+        unknown = sorted(set(ratings) - set(self.names))
+        if unknown:
+            raise RubricError(f"rubric {self.name} has no aspect {unknown[0]!r}")
+        missing = [name for name in self.names if ratings.get(name) is None]
+        if missing:
+            raise RubricError(f"rate every aspect: {', '.join(missing)} not rated yet")
+        out = {}
+        for aspect in self.aspects:
+            value = ratings[aspect.name]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not aspect.low <= value <= aspect.high
+            ):
+                raise RubricError(f"{aspect.name} {value!r} is not an integer in {aspect.low}..{aspect.high}")
+            out[aspect.name] = value
+        return out
+
+    def encode(self, ratings: dict) -> str:
+        """The stored form (labels.ratings): compact JSON, keys sorted, after `check`."""
+        return json.dumps(self.check(ratings), sort_keys=True, separators=(",", ":"))
+
+
+def parse_ratings(text: str | dict | None) -> dict:
+    """A stored or submitted ratings JSON object (or the dict itself); {} for nothing, a RubricError for anything
+    but an object."""
+    if isinstance(text, dict):
+        return text
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise RubricError("ratings are not JSON") from None
+    if not isinstance(value, dict):
+        raise RubricError("ratings must be a JSON object of aspect: value")
+    return value
+
+
+def _aspect(entry: object, source: str, index: int) -> Aspect:
+    def fail(key: str, message: str) -> RubricError:
+        return RubricError(f"{source}, field 'aspects[{index}]{'.' + key if key else ''}': {message}")
+
+    if not isinstance(entry, dict):
+        raise fail("", f"must be a mapping with {', '.join(ASPECT_KEYS)}")
+    unknown = sorted(set(entry) - set(ASPECT_KEYS))
+    if unknown:
+        raise fail(str(unknown[0]), f"unknown key (expected {', '.join(ASPECT_KEYS)})")
+    for key in ASPECT_KEYS:
+        if entry.get(key) in (None, ""):
+            raise fail(key, "missing")
+    name = entry["name"]
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED:
+        raise fail(
+            "name",
+            f"{name!r} must be lower-case letters, digits or _ (starting with a letter, at most 40), not one "
+            f"of {', '.join(RESERVED)}",
+        )
+    scale = entry["scale"]
+    if not (isinstance(scale, list) and len(scale) == 2 and all(type(v) is int for v in scale)):
+        raise fail("scale", f"{scale!r} must be [low, high], two integers")
+    low, high = scale
+    if low >= high:
+        raise fail("scale", f"low {low} must be below high {high}")
+    if high - low + 1 > MAX_VALUES:
+        raise fail("scale", f"{high - low + 1} values, at most {MAX_VALUES} (one key each)")
+    description = entry["description"]
+    if not isinstance(description, str) or "\n" in description.strip():
+        raise fail("description", "must be one line of text")
+    return Aspect(name, low, high, description.strip())
+
+
+def rubric_from_dict(values: object, source: str, default_name: str = "rubric") -> Rubric:
+    """A checked Rubric from parsed YAML; errors name ``source`` and the field."""
+    if not isinstance(values, dict):
+        raise RubricError(f"{source}: a rubric is a mapping with name and aspects")
+    unknown = sorted(set(values) - {"name", "aspects"})
+    if unknown:
+        raise RubricError(f"{source}, field '{unknown[0]}': unknown key (expected name, aspects)")
+    name = values.get("name", default_name)
+    if not isinstance(name, str) or not name.strip() or "\n" in name:
+        raise RubricError(f"{source}, field 'name': must be one line of text")
+    entries = values.get("aspects")
+    if not isinstance(entries, list) or not entries:
+        raise RubricError(f"{source}, field 'aspects': missing (a list of aspects)")
+    aspects, seen = [], set()
+    for i, entry in enumerate(entries):
+        aspect = _aspect(entry, source, i)
+        if aspect.name in seen:
+            raise RubricError(f"{source}, field 'aspects[{i}].name': duplicate aspect {aspect.name!r}")
+        seen.add(aspect.name)
+        aspects.append(aspect)
+    return Rubric(name.strip(), tuple(aspects))
+
+
+def load_rubric(path: Path | str | None = None) -> Rubric:
+    """The rubric in ``path`` (default: HelpSteer2's five aspects, configs/rubrics/helpsteer2.yaml)."""
+    path = Path(path) if path is not None else DEFAULT_RUBRIC
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RubricError(f"{path}: cannot read the rubric ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise RubricError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+    return rubric_from_dict(values, str(path), path.stem)

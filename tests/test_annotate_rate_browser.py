@@ -1,0 +1,95 @@
+"""The `rate` task end to end in headless Chromium, keys only: sign in, Enter refused until every aspect is rated,
+digits rate the focused aspect, Shift+Tab goes back, Enter saves; the Parquet label holds exactly those ratings;
+undo puts them back on screen; hostile text stays inert. Helpers from tests/test_annotate_browser.py."""
+
+from __future__ import annotations
+
+import json
+
+from annotate.service import LabelService
+from annotate.users import Authenticator
+from data import Completion, Prompt, Workspace
+from tests.test_annotate_browser import (  # noqa: F401  (browser and users are fixtures)
+    XSS,
+    browser,
+    csp_errors,
+    free_port,
+    login,
+    screenshot,
+    users,
+    wait_status,
+)
+
+HOSTILE_ANSWER = "A prince's father dies. " + XSS + " \u202eevil.exe"
+
+
+def rate_workspace(path) -> Workspace:
+    workspace = Workspace.init(path)
+    prompt = Prompt(
+        [{"role": "user", "content": "Summarise Hamlet for a ten-year-old. " + XSS}], source="e2e"
+    )
+    other = Prompt([{"role": "user", "content": "Write a haiku about a rainy Monday."}], source="e2e")
+    workspace.append(
+        [
+            prompt,
+            other,
+            Completion(prompt.id, HOSTILE_ANSWER, "m", "hf", seed=0),
+            Completion(other.id, "Grey drops on the glass\ncoffee cools beside the phone\nthe week clears its throat", "m", "hf", seed=0),
+        ]
+    )  # fmt: skip
+    return workspace
+
+
+def test_rate_keyboard_only(tmp_path, browser, users):  # noqa: F811
+    from annotate.app import build_app, launch, make_context
+
+    workspace = rate_workspace(tmp_path / "ws")
+    ctx = make_context(LabelService(workspace, "rate", overlap=2), Authenticator(users))
+    app = build_app(ctx)
+    port = free_port()
+    launch(app, ctx, port=port, block=False, quiet=True)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        violations = csp_errors(page)
+        login(page, f"http://127.0.0.1:{port}/", "bob")
+        first = ctx.service.queue.held["bob"]
+        assert "evil.exe" in page.locator("#pf-left").inner_text()  # the hostile answer, as text
+        page.keyboard.press("Enter")  # nothing rated yet: refused on the page, nothing sent
+        page.locator("#pf-rate .pf-rate-note").get_by_text("Rate every aspect first").wait_for(timeout=5_000)
+        for key in "34412":  # each digit rates the focused aspect and moves on
+            page.keyboard.press(key)
+        page.keyboard.press("Shift+Tab")  # back to complexity
+        page.keyboard.press("0")
+        focused = page.locator("#pf-rate .pf-aspect.pf-focus").get_attribute("data-aspect")
+        assert focused == "verbosity"
+        page.keyboard.press("Enter")
+        wait_status(
+            page, "Saved to disk: coherence 4 · complexity 0 · correctness 4 · helpfulness 3 · verbosity 2"
+        )
+        labels = workspace.frame("labels")
+        assert list(labels["item_id"]) == [first] and list(labels["annotator"]) == ["bob"]
+        assert list(labels["task"]) == ["rate"] and list(labels["rubric"]) == ["helpsteer2"]
+        assert json.loads(labels["ratings"].iloc[0]) == {
+            "helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 0, "verbosity": 2
+        }  # fmt: skip
+        assert labels["choice"].isna().all()
+
+        page.keyboard.press("u")  # the undone ratings come back on screen: Enter saves them again
+        wait_status(page, "Undid your label")
+        assert (
+            page.locator('#pf-rate .pf-aspect[data-aspect="complexity"]').get_attribute("data-value") == "0"
+        )
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk")
+        labels = workspace.frame("labels")
+        assert len(labels) == 3 and labels["ratings"].iloc[-1] == labels["ratings"].iloc[0]
+
+        for key in ("3", "2", "ArrowDown"):  # the next answer, half rated, for the screenshot
+            page.keyboard.press(key)
+        page.wait_for_timeout(200)
+        screenshot(page, "annotate-rate.png", tmp_path)
+        assert page.evaluate("window.__xss") is None
+        assert page.locator("#pf-prompt script, #pf-left script, #pf-left img").count() == 0
+        assert violations == []
+    finally:
+        app.close()

@@ -1,0 +1,261 @@
+"""Rubric ratings in `data`: rubric files and their errors, Krippendorff's alpha against his published worked
+example, the ratings export (loads with `datasets`), KTO rows and pairs made from ratings, the schema's checks."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pyarrow as pa
+import pytest
+
+from data import Completion, Label, Prompt, Workspace
+from data.__main__ import main as data_main
+from data.ratings import (
+    alpha,
+    kto_from_ratings,
+    pairs_from_ratings,
+    parse_rule,
+    rating_agreement,
+    ratings_table,
+)
+from data.rubric import DEFAULT_RUBRIC, RubricError, load_rubric, rubric_from_dict
+from data.schemas import LABELS, SchemaError, conform
+
+START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+HELPSTEER2 = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
+
+
+def test_default_rubric_is_helpsteer2_five_aspects_0_to_4():
+    rubric = load_rubric()
+    assert DEFAULT_RUBRIC.name == "helpsteer2.yaml" and rubric.name == "helpsteer2"
+    assert rubric.names == HELPSTEER2
+    assert {(a.low, a.high) for a in rubric.aspects} == {(0, 4)}
+    assert rubric.aspects[0].description == "Overall helpfulness of the response to the prompt."
+    assert rubric.aspects[0].keys() == ("0", "1", "2", "3", "4")
+    ratings = dict(zip(HELPSTEER2, (3, 4, 4, 1, 2)))
+    assert rubric.encode(ratings) == (
+        '{"coherence":4,"complexity":1,"correctness":4,"helpfulness":3,"verbosity":2}'
+    )
+
+
+def aspect(name="clarity", scale=(1, 5), description="How clear it is.", **extra):
+    return {"name": name, "scale": list(scale), "description": description, **extra}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"aspects": [{"scale": [0, 4], "description": "x"}]}, r"field 'aspects\[0\].name': missing"),
+        ({"aspects": [{"name": "a", "description": "x"}]}, r"field 'aspects\[0\].scale': missing"),
+        ({"aspects": [aspect(description="")]}, r"field 'aspects\[0\].description': missing"),
+        ({"aspects": [aspect(scale=(3, 3))]}, r"field 'aspects\[0\].scale': low 3 must be below high 3"),
+        ({"aspects": [aspect(scale=(4, 0))]}, r"low 4 must be below high 0"),
+        ({"aspects": [aspect(scale=(0, 10))]}, r"'aspects\[0\].scale': 11 values, at most 10"),
+        ({"aspects": [aspect(scale=(0, 2.5))]}, r"'aspects\[0\].scale': .* two integers"),
+        ({"aspects": [aspect(), aspect()]}, r"field 'aspects\[1\].name': duplicate aspect 'clarity'"),
+        ({"aspects": [aspect(weight=2)]}, r"field 'aspects\[0\].weight': unknown key"),
+        ({"aspects": [aspect()], "version": 2}, r"field 'version': unknown key"),
+        ({"aspects": [aspect(name="Has Space")]}, r"'aspects\[0\].name': 'Has Space' must be lower-case"),
+        ({"aspects": [aspect(name="prompt")]}, r"'aspects\[0\].name': 'prompt' must be .* not one of"),
+        ({"aspects": [aspect(description="two\nlines")]}, r"'aspects\[0\].description': must be one line"),
+        ({"aspects": []}, r"field 'aspects': missing"),
+        ({"name": "r"}, r"field 'aspects': missing"),
+    ],
+)
+def test_bad_rubrics_name_the_file_and_field(values, message):
+    with pytest.raises(RubricError, match=r"^my\.yaml, .*" + message):
+        rubric_from_dict(values, "my.yaml")
+
+
+def test_rubric_file_errors_are_one_line(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("aspects: [\n")
+    with pytest.raises(RubricError, match=r"r.yaml: not YAML"):
+        load_rubric(path)
+    with pytest.raises(RubricError, match=r"nothing.yaml: cannot read the rubric"):
+        load_rubric(tmp_path / "nothing.yaml")
+    path.write_text(
+        "aspects:\n  - name: clarity\n    scale: [1, 10]\n    description: How clear.\n"
+        "  - name: tone\n    scale: [-2, 2]\n    description: How polite.\n"
+    )
+    rubric = load_rubric(path)
+    assert rubric.name == "r"  # the file's stem
+    assert rubric.aspects[0].keys() == tuple("1234567890")  # 10 values: the 10th is key 0
+    assert rubric.aspects[1].keys() == ("1", "2", "3", "4", "5") and rubric.aspects[1].values == (
+        -2,
+        -1,
+        0,
+        1,
+        2,
+    )
+    with pytest.raises(RubricError, match="rate every aspect: tone not rated yet"):
+        rubric.check({"clarity": 3})
+    with pytest.raises(RubricError, match=r"tone 3 is not an integer in -2..2"):
+        rubric.check({"clarity": 3, "tone": 3})
+    with pytest.raises(RubricError, match="has no aspect 'speed'"):
+        rubric.check({"clarity": 3, "tone": 0, "speed": 1})
+    with pytest.raises(RubricError, match="not an integer"):
+        rubric.check({"clarity": True, "tone": 0})
+
+
+# Krippendorff, "Computing Krippendorff's Alpha-Reliability" (2011), section C: 4 observers, 12 units, missing
+# values (None); he reports nominal .743, ordinal .815, interval .849.
+OBSERVERS = [
+    [1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None],
+    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, None, 3],
+    [None, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, None],
+    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, None],
+]
+
+
+def test_alpha_matches_krippendorff_published_example():
+    units = [[v for v in unit if v is not None] for unit in zip(*OBSERVERS)]
+    assert round(alpha(units, "nominal"), 3) == 0.743
+    assert round(alpha(units, "ordinal"), 3) == 0.815
+    assert round(alpha(units, "interval"), 3) == 0.849
+    assert alpha([[1, 1], [1, 1, 1]], "interval") is None  # one value only: undefined
+    assert alpha([[3]], "ordinal") is None  # nothing pairable
+    assert alpha([[0, 4], [4, 0]], "interval") == pytest.approx(1 - 3 * 32 / 64)  # total disagreement: -0.5
+
+
+def test_alpha_nominal_equals_the_app_existing_alpha():
+    from annotate.agreement import krippendorff_alpha
+
+    units = [[v for v in unit if v is not None] for unit in zip(*OBSERVERS)]
+    assert alpha(units, "nominal") == pytest.approx(krippendorff_alpha([[str(v) for v in u] for u in units]))
+
+
+def rated_workspace(path, ratings: dict[str, list[dict]], test: int = 0) -> Workspace:
+    """Two prompts with two answers each (answers "p0 a0", ...); ``ratings``: labeller -> one dict per answer
+    (in that order, None: not rated) of aspect values; the last ``test`` prompts are held out."""
+    ws = Workspace.init(path)
+    records, answers = [], []
+    for p in range(2):
+        split = "test" if p >= 2 - test else "train"
+        prompt = Prompt([{"role": "user", "content": f"question {p}"}], "t", split=split)
+        records.append(prompt)
+        for a in range(2):
+            created = START + timedelta(seconds=2 * p + a)
+            answers.append(Completion(prompt.id, f"p{p} a{a}", "m", "hf", seed=a, created_at=created))
+    records += answers
+    for name, per_answer in ratings.items():
+        for answer, values in zip(answers, per_answer):
+            if values is not None:
+                text = json.dumps(values, sort_keys=True, separators=(",", ":"))
+                records.append(Label(answer.id, name, "rate", None, ratings=text, rubric="r"))
+    ws.append(records)
+    return ws
+
+
+def test_ratings_table_means_counts_and_agreement(tmp_path):
+    ws = rated_workspace(
+        tmp_path / "ws",
+        {
+            "ann": [{"help": 4, "tone": 1}, {"help": 1, "tone": 2}, {"help": 3, "tone": 3}, None],
+            "bob": [{"help": 2, "tone": 1}, {"help": 1, "tone": 2}, None, None],
+        },
+    )
+    table, counts = ratings_table(ws.frame("prompts"), ws.frame("completions"), ws.frame("labels"))
+    assert counts == {"exported": 3}
+    rows = table.to_pylist()
+    assert [r["completion"][0]["content"] for r in rows] == ["p0 a0", "p0 a1", "p1 a0"]
+    assert [(r["help"], r["tone"], r["raters"]) for r in rows] == [
+        (3.0, 1.0, 2),
+        (1.0, 2.0, 2),
+        (3.0, 3.0, 1),
+    ]
+    assert rows[0]["prompt"] == [{"role": "user", "content": "question 0"}] and rows[0]["rubric"] == "r"
+    agreement = rating_agreement(ws.frame("labels"))
+    # help's pairable units (4, 2) and (1, 1): o(2,4) = o(4,2) = 1, o(1,1) = 2; n = 4, n_1 = 2, n_2 = n_4 = 1.
+    # Σ o δ² = 2·4 = 8; Σ n_c n_k δ² = 2·(2·1·1 + 2·1·9 + 1·1·4) = 48; α = 1 − 3·8/48 = 0.5
+    assert agreement["help"]["items"] == 2
+    assert agreement["help"]["interval"] == pytest.approx(1 - 3 * 8 / 48)
+    assert agreement["tone"]["interval"] == 1.0
+    # an undo takes bob's rating of answer 0 out: one rater left there
+    labels = ws.frame("labels")
+    bob = labels[(labels["annotator"] == "bob")].iloc[0]
+    ws.append([Label(bob["item_id"], "bob", "rate", None, retracted=True, supersedes=bob["id"])])
+    table, _ = ratings_table(ws.frame("prompts"), ws.frame("completions"), ws.frame("labels"))
+    assert table.to_pylist()[0]["help"] == 4.0 and table.to_pylist()[0]["raters"] == 1
+
+
+def test_kto_from_ratings_thresholds_and_counts(tmp_path):
+    ws = rated_workspace(
+        tmp_path / "ws",
+        {
+            "ann": [{"help": 4}, {"help": 1}, {"help": 4}, {"tone": 2}],
+            "bob": [{"help": 3}, {"help": 2}, {"help": 2}, None],
+        },
+    )
+    table, _ = ratings_table(ws.frame("prompts"), ws.frame("completions"), ws.frame("labels"))
+    rows, counts = kto_from_ratings(table, "help>=3", ws.frame("labels"))
+    # p0 a0 (4, 3) desirable; p0 a1 (1, 2) undesirable; p1 a0 (4, 2) one on each side: ambiguous; p1 a1 unrated
+    assert [(r["completion"][0]["content"], r["label"]) for r in rows] == [("p0 a0", True), ("p0 a1", False)]
+    assert counts == {"desirable": 1, "undesirable": 1, "ambiguous": 1, "unrated": 1, "exported": 2}
+    rows, counts = kto_from_ratings(table, "help < 2", ws.frame("labels"))
+    assert [r["label"] for r in rows] == [False, False] and counts["ambiguous"] == 1  # 1 < 2, 2 is not
+    assert parse_rule("verbosity<=1.5") == ("verbosity", "<=", 1.5)
+    with pytest.raises(ValueError, match=r"--kto-from 'help=3': expected ASPECT>=VALUE"):
+        parse_rule("help=3")
+    with pytest.raises(ValueError, match=r"--kto-from: no aspect 'speed' .* \(aspects: help, tone\)"):
+        kto_from_ratings(table, "speed>=3", ws.frame("labels"))
+
+
+def test_pairs_from_ratings_higher_wins_equal_gives_none(tmp_path):
+    ws = rated_workspace(
+        tmp_path / "ws",
+        {
+            "ann": [{"help": 4}, {"help": 1}, {"help": 2}, {"help": 2}],
+            "bob": [{"help": 4}, {"help": 2}, None, None],
+        },
+    )
+    table, _ = ratings_table(ws.frame("prompts"), ws.frame("completions"), ws.frame("labels"))
+    rows, counts = pairs_from_ratings(table, "help")
+    assert counts == {"equal": 1, "pairs": 1}  # p1: 2 vs 2, no pair
+    (row,) = rows
+    assert row["chosen"][0]["content"] == "p0 a0" and row["rejected"][0]["content"] == "p0 a1"
+    assert row["strength"] == 2.5 and row["votes"] == 2 and row["kind"] == "rating"  # gap 4 - 1.5
+
+
+def test_schema_refuses_a_rating_without_ratings_or_a_choice_with_them():
+    row = {f.name: None for f in LABELS}
+    row.update(id="l1", item_id="c1", annotator="ann", task="rate", retracted=False, created_at=START)
+    with pytest.raises(SchemaError, match=r"row 0, field 'ratings': a rate label needs ratings"):
+        conform(pa.Table.from_pylist([row], schema=LABELS), "labels", "x.parquet")
+    skip = dict(row, retracted=True)
+    assert conform(pa.Table.from_pylist([skip], schema=LABELS), "labels", "x.parquet").num_rows == 1
+    kto = dict(row, task="kto", choice="desirable", ratings='{"a":1}')
+    with pytest.raises(SchemaError, match=r"field 'ratings': only rate labels carry ratings"):
+        conform(pa.Table.from_pylist([kto], schema=LABELS), "labels", "x.parquet")
+
+
+def test_export_ratings_cli_loads_with_datasets(tmp_path, capsys):
+    ws = rated_workspace(
+        tmp_path / "ws",
+        {"ann": [{"help": 4}, {"help": 1}, None, {"help": 3}], "bob": [{"help": 2}, None, None, None]},
+    )
+    assert data_main(["export", "-w", str(ws.path), "--format", "ratings"]) == 0
+    assert "exported 3" in capsys.readouterr().out
+    import datasets
+
+    dataset = datasets.load_dataset("parquet", data_files=str(ws.path / "exports" / "ratings.parquet"))[
+        "train"
+    ]
+    assert dataset.column_names == [
+        "prompt", "completion", "completion_id", "prompt_id", "round", "help", "raters", "rubric"
+    ]  # fmt: skip
+    assert dataset["help"] == [3.0, 1.0, 3.0] and dataset["raters"] == [2, 1, 1]
+    assert dataset[0]["completion"] == [{"role": "assistant", "content": "p0 a0"}]
+    assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["rate_items"]["rated"] == 3 and stats["rate_items"]["ratings"] == 4
+    assert stats["rate_items"]["alpha_per_aspect"]["help"]["items"] == 1
+    assert data_main(["stats", "-w", str(ws.path)]) == 0
+    text = capsys.readouterr().out  # one unit, (4, 2): no agreement beyond chance, α = 0 on both levels
+    assert "rated answers: 3 (4 ratings)" in text
+    assert "  help: 0.000 / 0.000 (interval / ordinal; 1 answers with ≥2 ratings)" in text
+    assert data_main(["validate", "-w", str(ws.path)]) == 0 and ": OK" in capsys.readouterr().out
+    empty = Workspace.init(tmp_path / "empty")
+    assert data_main(["export", "-w", str(empty.path), "--format", "ratings"]) == 2
+    assert "nothing to export as ratings" in capsys.readouterr().err

@@ -1,0 +1,86 @@
+"""Training on rubric ratings: `--method kto --kto-from 'ASPECT>=3'` and `--method rm --rm-from-ratings ASPECT` on
+the tiny model, the rows and counts they read, and the options refused where they do not apply."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from data import Completion, Label, Prompt, Workspace
+from tests.test_train import TEXTS, options
+from train.__main__ import main
+from train.pairs import rating_kto_rows, rating_preference_rows
+from train.run import train
+
+
+def rated_workspace(path, count=8, test=2) -> Workspace:
+    """``count`` prompts with TEXTS' two answers: ann and bob rate the first 4 on helpfulness and 1 on the
+    second, but on prompt 0 bob gives the second 4 too (its means 4 and 2.5)."""
+    ws = Workspace.init(path)
+    records = []
+    for i in range(count):
+        split = "test" if i >= count - test else "train"
+        prompt = Prompt([{"role": "user", "content": f"Pick a colour, {i}."}], "toy", None, split)
+        good = Completion(prompt.id, TEXTS[0], model="toy", engine="hf")
+        bad = Completion(prompt.id, TEXTS[1], model="toy", engine="hf")
+        records += [prompt, good, bad]
+        for name in ("ann", "bob"):
+            low = 4 if (i, name) == (0, "bob") else 1
+            for answer, value in ((good, 4), (bad, low)):
+                ratings = json.dumps({"helpfulness": value, "verbosity": 2}, separators=(",", ":"))
+                records.append(Label(answer.id, name, "rate", None, ratings=ratings, rubric="helpsteer2"))
+    ws.append(records)
+    return ws
+
+
+def test_rows_from_ratings_count_what_is_left_out(tmp_path):
+    ws = rated_workspace(tmp_path / "ws")
+    rows, counts = rating_kto_rows(ws, "train", "helpfulness>=3")
+    # 6 train prompts: 6 good answers desirable, 5 bad ones undesirable; prompt 0's bad one (4, 1): ambiguous
+    assert counts == {"desirable": 6, "undesirable": 5, "ambiguous": 1, "exported": 11}
+    assert sum(r["label"] for r in rows) == 6 and rows[0]["label"] != rows[1]["label"]  # interleaved
+    pairs, counts = rating_preference_rows(ws, "train", "helpfulness")
+    assert counts == {"pairs": 6} and all(r["chosen"][0]["content"] == TEXTS[0] for r in pairs)
+    assert sorted(r["strength"] for r in pairs) == [1.5] + [3.0] * 5  # the gap: 4 - 2.5, 4 - 1
+    _, counts = rating_preference_rows(ws, "train", "verbosity")
+    assert counts == {"equal": 6, "pairs": 0}  # equal ratings give no pair
+
+
+def test_kto_trains_from_a_rating_threshold(tmp_path, tiny_model_dir):
+    ws = rated_workspace(tmp_path / "ws")
+    result = train(options(ws, tiny_model_dir, tmp_path / "kto", method="kto", kto_from="helpfulness>=3"))
+    metrics = result["metrics"]
+    assert result["method"] == "kto" and math.isfinite(metrics["final_loss"])
+    assert metrics["rows"]["rows_in"] == 11 and metrics["rows"]["rows_trained"] == 4  # --max-steps 2
+    assert metrics["data_counts"] == {"desirable": 6, "undesirable": 5, "ambiguous": 1, "exported": 11}
+    config = json.loads((tmp_path / "kto" / "train_config.json").read_text())
+    assert config["kto_from"] == "helpfulness>=3"
+
+
+def test_reward_model_trains_on_rating_pairs(tmp_path, tiny_model_dir):
+    ws = rated_workspace(tmp_path / "ws")
+    opts = options(ws, tiny_model_dir, tmp_path / "rm", method="rm", rm_from_ratings="helpfulness")
+    result = train(opts)
+    metrics = result["metrics"]
+    assert result["method"] == "rm" and math.isfinite(metrics["final_loss"])
+    assert metrics["rows"]["rows_in"] == 6 and metrics["data_counts"] == {"pairs": 6}
+    assert metrics["eval_pairs"] == 2  # the 2 held-out prompts' pairs
+    assert 0 <= metrics["rm_accuracy"] <= 1
+
+
+def test_rating_options_are_refused_where_they_do_not_apply(tmp_path, tiny_model_dir, capsys):
+    ws = rated_workspace(tmp_path / "ws", count=2, test=0)
+    base = ["-w", str(ws.path), "--model", str(tiny_model_dir)]
+    assert main([*base, "--method", "dpo", "--kto-from", "helpfulness>=3"]) == 2
+    assert "--kto-from" in capsys.readouterr().err
+    assert main([*base, "--method", "kto", "--rm-from-ratings", "helpfulness"]) == 2
+    assert "--rm-from-ratings" in capsys.readouterr().err
+    assert main([*base, "--method", "kto", "--kto-from", "helpfulness=3"]) == 2
+    assert "expected ASPECT>=VALUE" in capsys.readouterr().err
+    assert main([*base, "--method", "rm", "--rm-from-ratings", "helpfulness", "--rounds", "0"]) == 2
+    assert "--kinds and --rounds do not apply" in capsys.readouterr().err
+    out = tmp_path / "x"
+    assert main([*base, "--method", "rm", "--rm-from-ratings", "speed", "--out", str(out)]) == 2
+    assert "no aspect 'speed' among the workspace's ratings (aspects: helpfulness, verbosity)" in (
+        capsys.readouterr().err
+    )
