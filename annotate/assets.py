@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+from annotate.edit_script import EDIT_CSS, EDIT_SCRIPT
 from annotate.rank_view import RANK_CSS, RANK_GUIDELINES, RANK_SCRIPT
 from annotate.rate_view import RATE_CSS, RATE_GUIDELINES, RATE_SCRIPT
 
@@ -301,42 +302,6 @@ PACE_SCRIPT = """
 })();
 """
 
-# Edit to gold (annotate.edit_view): e opens the editor (or goes back into it), and in it every key is text except
-# Ctrl+Enter (save, with the label) and Esc (cancel); caught before the label keys' handler sees them.
-EDIT_SCRIPT = """
-(() => {
-  "use strict";
-  const box = () => document.querySelector("#pf-edit textarea");
-  const press = (id) => { const el = document.getElementById(id); if (el && !el.disabled) el.click(); };
-  const visible = (el) => !!el && el.offsetParent !== null;
-  const typing = (el) => el && (el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "INPUT");
-  window.addEventListener("keydown", (event) => {
-    const key = event.key.toLowerCase();
-    if (event.target.closest?.("#pf-edit")) {
-      const save = key === "enter" && (event.ctrlKey || event.metaKey);
-      if (key !== "escape" && !save) return;
-      event.preventDefault(); event.stopImmediatePropagation();
-      event.target.blur();
-      press(save ? "pf-edit-save" : "pf-edit-cancel");
-      return;
-    }
-    if (key !== "e" || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
-    if (typing(event.target) || !visible(document.getElementById("pf-edit-open"))) return;
-    event.preventDefault(); event.stopImmediatePropagation();
-    if (event.repeat) return;
-    if (visible(box())) return box().focus();
-    press("pf-edit-open");
-    intoEditor(100);
-  }, true);
-  // Once the server's answer opens the editor, the cursor goes into it, at the start (looked for every 50 ms for
-  // 5 s after e only: no observer runs while the labeller labels).
-  const intoEditor = (tries) => {
-    const el = box();
-    if (visible(el)) { el.focus(); el.setSelectionRange(0, 0); }
-    else if (tries > 0) setTimeout(() => intoEditor(tries - 1), 50);
-  };
-})();
-"""
 
 SCRIPT = (
     SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP))
@@ -383,8 +348,6 @@ kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1p
 .pf-kpi { flex: 1 1 160px; border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px; }
 .pf-big { font-size: 1.5rem; font-weight: 700; }
 #pf-submit { min-width: 160px; }
-.pf-diff del { background: #fdecec; color: #9b1c1c; } .pf-diff ins { background: #e7f6ec; color: #17663a; }
-.pf-edit-entry { margin: 10px 0; padding: 8px 12px; border: 1px solid var(--border-color-primary); border-radius: 8px; }
 .pf-bidi { color: #9b1c1c; background: #fdecec; border-radius: 3px; font-family: var(--font-mono); font-size: 0.75em; }
 .pf-header > .pf-logout { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; margin-left: auto; }
 .pf-logout button { background: none; border: 1px solid var(--border-color-primary); border-radius: 6px;
@@ -433,4 +396,4 @@ Read the prompt and the answer. Is this an answer you would be **glad to receive
     "rank": RANK_GUIDELINES,
     "rate": RATE_GUIDELINES,
 }
-CSS += RANK_CSS + RATE_CSS
+CSS += RANK_CSS + RATE_CSS + EDIT_CSS
