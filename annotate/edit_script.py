@@ -28,14 +28,16 @@ EDIT_SCRIPT = """
     if (event.repeat) return;
     if (visible(box())) return box().focus();
     press("pf-edit-open");
+    clearTimeout(waiting);  // one wait at a time: an earlier e's must not move the cursor while the labeller types
     intoEditor(100);
   }, true);
   // Once the server's answer opens the editor, the cursor goes into it, at the start (looked for every 50 ms for
   // 5 s after e only: no observer runs while the labeller labels).
+  let waiting = null;
   const intoEditor = (tries) => {
     const el = box();
     if (visible(el)) { el.focus(); el.setSelectionRange(0, 0); }
-    else if (tries > 0) setTimeout(() => intoEditor(tries - 1), 50);
+    else if (tries > 0) waiting = setTimeout(() => intoEditor(tries - 1), 50);
   };
 })();
 """

@@ -106,16 +106,19 @@ def on_edit_save(
         label = ctx.service.submit(
             user, item_id, choice or "", how, note or "", _seconds(active_seconds), text or ""
         )  # an edit, even an empty one (refused): never a plain label
-    except (EditError, NotSaved) as exc:  # the text typed stays in the editor, to fix or to save again
-        kind = "warn" if isinstance(exc, EditError) else "error"
+    except StaleItem as exc:
+        return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
+    except (
+        ValueError,
+        NotSaved,
+    ) as exc:  # refused (EditError, a ranking not finished) or not written: the text
+        kind = (
+            "error" if isinstance(exc, NotSaved) else "warn"
+        )  # typed stays in the editor, to fix or save again
         view = label_view(ctx, user, message_html(f"Not saved: {exc}.", kind))
         if view.item_id != item_id:
             return view
         return replace(view, choice=choice, strength=how, note=note or "", editor=opened(), draft=text or "")
-    except StaleItem as exc:
-        return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
-    except ValueError as exc:
-        return label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
     saved = describe_label(label)
     return label_view(
         ctx, user, message_html(f"✓ Saved to disk: {saved}, with your edit. (u undoes both)", "ok")

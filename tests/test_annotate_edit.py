@@ -262,6 +262,9 @@ def test_the_rank_view_opens_and_saves_an_edit(rank_ws):
     view = on_load(ctx, "bob")
     opened, text, status = on_edit_open(ctx, "bob", view.item_id, "2 > 4")
     assert opened == gr.update(visible=True) and "Editing the answer you ranked first" in status
+    unfinished = on_edit_save(ctx, "bob", view.item_id, "2 > 4", None, "", "Fixed. " + text)
+    assert "Not saved: rank all 4 answers (not ranked yet: 1, 3)." in unfinished.status
+    assert (unfinished.editor, unfinished.draft, unfinished.choice) == (opened, "Fixed. " + text, "2 > 4")
     saved = on_edit_save(ctx, "bob", view.item_id, "2 > 4 > 1 > 3", None, "", "Fixed. " + text)
     assert "✓ Saved to disk: ranking 2 &gt; 4 &gt; 1 &gt; 3, with your edit. (u undoes both)" in saved.status
     assert edited(rank_ws)[1] == {"exported": 1}

@@ -125,3 +125,42 @@ def test_edit_to_gold_with_keys_only(tmp_path, browser, users):  # noqa: F811
         assert violations == [] and admin_violations == []
     finally:
         app.close()
+
+
+def test_rank_edit_with_keys_only(tmp_path, browser, users):  # noqa: F811
+    from tests.test_annotate_rank import build_workspace as rank_workspace
+
+    workspace = rank_workspace(tmp_path / "ws")
+    app, ctx, url = serve(workspace, "rank", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        login(page, url, "bob")
+        item = ctx.service.queue.held["bob"]
+        page.keyboard.press("e")
+        wait_status(page, "Not opened: rank the answers first (best first), then press e.")
+        for key in ("2", "=", "1"):
+            page.keyboard.press(key)
+        page.keyboard.press("e")
+        wait_status(page, "Not opened: your best answers are tied: rank one of them first to edit it.")
+        for key in ("Backspace", "2", "e"):
+            page.keyboard.press(key)
+        wait_status(page, "Editing the answer you ranked first")
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null")
+        page.keyboard.press("Control+a")
+        page.keyboard.type(FIX)
+        page.keyboard.press("Control+Enter")  # the ranking is not finished: refused, the edit kept
+        wait_status(page, "Not saved: rank all 4 answers")
+        assert editor_open(page) and page.locator("#pf-edit textarea").input_value() == FIX
+        for key in ("1", "3", "4", "e"):  # finish the ranking, then back into the editor
+            page.keyboard.press(key)
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null")
+        page.keyboard.press("Control+Enter")
+        wait_status(page, "Saved to disk: ranking 2 > 1 > 3 > 4, with your edit. (u undoes both)")
+        edit = workspace.frame("completions").query("engine == 'human'").iloc[0]
+        best = ctx.service.items[item].completion_ids  # the answers; the one shown second was ranked first
+        from data.ranking import shown_order
+
+        assert edit["text"] == FIX and edit["parent_id"] == shown_order(item, "bob", best)[1]
+        assert workspace.frame("labels")["ranking"].dropna().tolist()[0].startswith(edit["parent_id"] + ">")
+    finally:
+        app.close()
