@@ -7,7 +7,7 @@ import random
 from collections import Counter
 
 from data.aggregate import MAJORITY
-from data.edits import without_gold_edits
+from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto
 from data.gold import read_gold
@@ -43,7 +43,9 @@ def preference_rows(
     decided it."""
     gold = read_gold(workspace)
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
-    pairs = without_gold_edits(workspace.frame("pairs"), gold, dropped)
+    pairs = workspace.frame("pairs")
+    edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
+    pairs = without_gold_edits(pairs, gold, dropped)
     pairs = pairs[pairs["kind"].isin(kinds)]
     if rounds is not None:
         pairs = pairs[pairs["round"].isin(rounds)]
@@ -59,6 +61,7 @@ def preference_rows(
         aggregate,
         gold,
         ranks,
+        edits,
     )
     counts.update(dropped)
     if rounds is not None:  # the pairs were chosen by round already; rankings' pairs here
