@@ -150,6 +150,8 @@ def _edit_pairs(pairs: Frame) -> pd.DataFrame:
 
 def _kept(pair_ids: pd.Series, labels: Frame) -> np.ndarray:
     """Per edit pair: is its current verdict still the edit (false once undone)."""
+    if pair_ids.empty:
+        return np.zeros(0, dtype=bool)
     verdicts = verdicts_table(_labels_of(labels, pair_ids), "pairwise", MAJORITY)
     verdicts = verdicts.to_pandas().set_index("item_id")["verdict"]
     return (pair_ids.map(verdicts) == EDITED_SIDE).to_numpy(dtype=bool)
@@ -233,7 +235,9 @@ def edit_counts(completions: Frame, pairs: Frame, labels: Frame) -> dict[str, di
     """Per labeller: ``edits`` made and ``kept`` (not undone), sorted by name; ``completions`` need only id and
     model."""
     pairs = _edit_pairs(pairs)
-    models = _arrow(completions).select(["id", "model"]).to_pandas().set_index("id")["model"]
+    completions = _arrow(completions).select(["id", "model"])
+    edited = pc.is_in(completions.column("id"), value_set=pa.array(pairs["completion_a"], pa.string()))
+    models = completions.filter(edited).to_pandas().set_index("id")["model"]  # a few among many
     out: dict[str, dict[str, int]] = {}
     for model, kept in sorted(zip(pairs["completion_a"].map(models), _kept(pairs["id"], labels))):
         entry = out.setdefault(str(model).removeprefix(EDITOR_PREFIX), {"edits": 0, "kept": 0})
