@@ -110,6 +110,13 @@ def test_sft_trains_on_gold_and_edits_and_registers_the_model(tmp_path, tiny_mod
     assert len(data["completion_ids"]) == 3  # the edits
 
 
+def test_a_base_model_trains_with_a_chat_template_given(tmp_path, tiny_base_model_dir):
+    ws = sft_workspace(tmp_path / "ws", gold=2, edits=2, test=1)
+    options = sft_options(ws, tiny_base_model_dir, tmp_path / "out", max_steps=1, chat_template="roles")
+    metrics = train(options)["metrics"]
+    assert metrics["steps"] == 1 and math.isfinite(metrics["final_loss"]) and metrics["answers"] == 1
+
+
 def test_the_loss_is_on_the_answer_only(tmp_path, tiny_model_dir):
     """The first step's loss is the mean NLL of the answers' tokens under the start model: the prompt's tokens
     (which differ between the rows) are masked out."""
@@ -196,3 +203,16 @@ def test_options_of_other_methods_are_refused_in_one_line(tmp_path, capsys, argv
     assert main(["-w", str(tmp_path / "no-ws"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {message}") and err.count("\n") == 1
+
+
+def test_the_memory_plan_budgets_one_sequence_per_sft_row():
+    """SFT has no rejected answer and no KL batch: half the tokens of a pair method at the same batch, with TRL's
+    full-vocabulary head (its loss is TRL's own)."""
+    from train.memory import GIB, Batch, ModelShape, Setup, estimate_bytes
+
+    shape = ModelShape(params=494_032_768, layers=24, hidden=896, vocab=151_936, intermediate=4864, heads=14)
+    tokens = 4 * 512  # micro-batch 4 × 512 tokens, one sequence per row
+    activations = tokens * 24 * (20 * 896 + 8 * 4864 + 4 * 14 * 512)
+    expected = 18 * 494_032_768 + activations + tokens * 151_936 * 12 + GIB // 2
+    setup = Setup(0, False, Batch(4, 1, 512))
+    assert estimate_bytes(shape, setup, bf16=True, chunked_head=False, sequences=1) == expected

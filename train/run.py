@@ -171,6 +171,7 @@ def _plan(options: TrainOptions, method: Method, start: Path, longest: int) -> t
         bf16=use_bf16(options),
         chunked_head=bool(method.pair_loss and method.pair_loss(options)),
         reference_in_memory=method.reference_in_memory,
+        sequences=1 if method.data == "sft" else 2,  # SFT: one answer per row, no pair, no KL batch
     )
     log.info(plan.line())
     batch = plan.setup.batch
