@@ -113,11 +113,8 @@ def model_summary(row: dict) -> dict:
     """One manifest row as the lineage shows it: parent, method, round, what trained it, headline metrics."""
     data = json.loads(row["data"] or "{}")
     metrics = json.loads(row["metrics"] or "{}")
-    ids = (
-        "pair_ids",
-        "completion_ids",
-        "gold_prompt_ids",
-    )  # SFT: edits by completion, gold answers by prompt
+    # SFT runs list their edits by completion and their gold answers by prompt
+    ids = ("pair_ids", "completion_ids", "gold_prompt_ids")
     trained_on = data.get("pair_ids") or [*data.get("completion_ids", []), *data.get("gold_prompt_ids", [])]
     return {
         "id": row["id"],

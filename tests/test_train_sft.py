@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 
 from data import Completion, Prompt, Workspace
 from data.edits import edit_records
+from data.lineage import model_summary
 from train.__main__ import main
 from train.options import TrainOptions
 from train.pairs import sft_rows
@@ -108,6 +109,7 @@ def test_sft_trains_on_gold_and_edits_and_registers_the_model(tmp_path, tiny_mod
     data = json.loads(entry["data"])
     assert data["sft_from"] == ["gold", "edits"] and len(data["gold_prompt_ids"]) == 3
     assert len(data["completion_ids"]) == 3  # the edits
+    assert model_summary(entry)["trained_on"] == 6  # `data stats` lineage: gold answers and edits
 
 
 def test_a_base_model_trains_with_a_chat_template_given(tmp_path, tiny_base_model_dir):

@@ -53,8 +53,8 @@ class HeldOut:
 class Method:
     help: str
     build: Callable[[TrainOptions, Build, Method], Any]
-    data: str = "pairs"  # "pairs": chosen/rejected rows; "completions": KTO's desirable/undesirable rows;
-    # "sft": prompt + answer rows (gold answers, edits)
+    # "pairs": chosen/rejected rows; "completions": KTO's desirable/undesirable rows; "sft": prompt + answer rows
+    data: str = "pairs"
     kinds: tuple[str, ...] = PAIR_KINDS
     trl_loss: str | None = None  # the TRL loss type of a DPO-family method (dpo: --loss-type)
     pair_loss: Callable[[TrainOptions], PairLoss | None] | None = None  # None: TRL's own loss
@@ -134,14 +134,8 @@ def _check_rm(options: TrainOptions) -> None:
         raise PrefloopError(f"--rm-margin {options.rm_margin!r}: expected one of {', '.join(RM_MARGINS)}")
 
 
-PAIR_SETTINGS = (
-    "kinds",
-    "rounds",
-    "rank_pairs",
-    "aggregate",
-    "beta",
-    "eval_steps",
-)  # what SFT has no use for
+# General options that only pairwise (or reference-anchored) methods read: set for SFT, an error.
+PAIR_SETTINGS = ("kinds", "rounds", "rank_pairs", "aggregate", "beta", "eval_steps")
 
 
 def _check_sft(options: TrainOptions) -> None:

@@ -108,7 +108,7 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
             f"{'-' if before is None else f'{before:.3f}'}), mean margin {metrics['rm_margin_mean']:.4f}",
             f"accuracy by label strength: {levels or '-'}",
         ]
-    if "answers" in metrics and metrics["answers"]:  # SFT
+    if metrics.get("answers"):  # SFT
         n = metrics["answers"]
         low, high = metrics["answer_logp_change_ci95"]
         return lines + [
