@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from data import Completion, Label, Prompt, Workspace
 from tests.test_train import TEXTS, options
 from train.__main__ import main
@@ -78,9 +80,44 @@ def test_rating_options_are_refused_where_they_do_not_apply(tmp_path, tiny_model
     assert main([*base, "--method", "kto", "--kto-from", "helpfulness=3"]) == 2
     assert "expected ASPECT>=VALUE" in capsys.readouterr().err
     assert main([*base, "--method", "rm", "--rm-from-ratings", "helpfulness", "--rounds", "0"]) == 2
-    assert "--kinds and --rounds do not apply" in capsys.readouterr().err
+    assert "error: --rm-from-ratings trains on ratings, not on the pairs table: --rounds does not apply" in (
+        capsys.readouterr().err
+    )
     out = tmp_path / "x"
     assert main([*base, "--method", "rm", "--rm-from-ratings", "speed", "--out", str(out)]) == 2
     assert "no aspect 'speed' among the workspace's ratings (aspects: helpfulness, verbosity)" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--kto-from", "helpfulness>=3", "--kinds", "rank"],
+            "--kto-from trains on ratings, not on the pairs table: --kinds does not apply",
+        ),
+        (
+            ["--kto-from", "helpfulness>=3", "--rounds", "0"],
+            "--kto-from trains on ratings, not on the pairs table: --rounds does not apply",
+        ),
+        (
+            ["--kinds", "sampled", "--rounds", "0"],
+            "--method kto trains on labelled completions, not on the pairs table: --kinds and --rounds do not apply",
+        ),
+        (
+            ["--rank-pairs", "adjacent"],
+            "--method kto trains on labelled completions, not on the pairs table: --rank-pairs does not apply",
+        ),
+    ],
+)
+def test_kto_refuses_the_pair_table_options(tmp_path, tiny_model_dir, capsys, flags, message):
+    """KTO reads labelled (or rated) completions, never the pairs table: the options that choose pairs are
+    refused, as for --rm-from-ratings, instead of being silently ignored; nothing is written."""
+    ws = rated_workspace(tmp_path / "ws", count=2, test=0)
+    out = tmp_path / "kto"
+    args = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--method", "kto", "--out", str(out)]
+    assert main([*args, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {message}\n"
+    assert not out.exists()

@@ -105,9 +105,24 @@ def _check_rdpo(options: TrainOptions) -> None:
         )
 
 
+def _refuse_pair_table(options: TrainOptions, source: str) -> None:
+    """``--kinds``, ``--rounds`` and ``--rank-pairs`` choose rows of the pairs table: refused where a run reads none."""
+    given = [f"--{n.replace('_', '-')}" for n in ("kinds", "rounds") if getattr(options, n)]
+    given += ["--rank-pairs"] if options.rank_pairs != "all" else []
+    if given:
+        raise PrefloopError(
+            f"{source}, not on the pairs table: {' and '.join(given)} "
+            f"{'do' if len(given) > 1 else 'does'} not apply"
+        )
+
+
 def _check_kto(options: TrainOptions) -> None:
     if options.kto_from is not None:
         parse_rule(options.kto_from)
+    _refuse_pair_table(
+        options,
+        "--kto-from trains on ratings" if options.kto_from else "--method kto trains on labelled completions",
+    )
     if options.batch_size < 2:
         raise PrefloopError(
             "--method kto needs --batch-size >= 2 (its KL estimate uses the batch's other rows)"
@@ -126,10 +141,8 @@ def _check_rm(options: TrainOptions) -> None:
         raise PrefloopError(
             f"--method rm --agreement {options.agreement}: a reward model takes --agreement weight"
         )
-    if options.rm_from_ratings is not None and (options.kinds or options.rounds):
-        raise PrefloopError(
-            "--rm-from-ratings trains on ratings, not on the pairs table: --kinds and --rounds do not apply"
-        )
+    if options.rm_from_ratings is not None:
+        _refuse_pair_table(options, "--rm-from-ratings trains on ratings")
     if options.rm_margin not in RM_MARGINS:
         raise PrefloopError(f"--rm-margin {options.rm_margin!r}: expected one of {', '.join(RM_MARGINS)}")
 
