@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.cli import add_subcommands, options_parser, run_cli
-from data.commands import SUBCOMMANDS
+from data.commands import EXPORT_KINDS, SUBCOMMANDS
 from data.config import build
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
@@ -132,13 +132,21 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
 }
 
 
+def _check_export_options(args: Any) -> None:
+    """Refuse an option the chosen format does not read, rather than ignore it."""
+    if args.edits and args.format != "sft":
+        why = " (edit pairs are in --format dpo already)" if args.format == "dpo" else f", not {args.format}"
+        raise PrefloopError(f"--edits applies to --format sft{why}")
+    pair_options = {"--kinds": tuple(args.kinds) != EXPORT_KINDS, "--rank-pairs": args.rank_pairs != "all"}
+    for flag, given in pair_options.items():
+        if given and args.format != "dpo":
+            raise PrefloopError(f"{flag} applies to --format dpo, not {args.format} (it chooses pairs)")
+
+
 def cmd_export(args: Any) -> int:
     workspace = Workspace(args.workspace)
 
-    if args.edits and args.format != "sft":
-        raise PrefloopError(
-            f"--edits applies to --format sft (edit pairs are in --format {args.format} already)"
-        )
+    _check_export_options(args)
     export = args.format + ("-edits" if args.edits else "")
 
     def read(name: str) -> pa.Table:

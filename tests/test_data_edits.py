@@ -177,6 +177,8 @@ def test_export_keeps_a_gold_items_edit_out_and_edits_is_only_for_sft(tmp_path, 
         .err.strip()
         .endswith("--edits applies to --format sft (edit pairs are in --format dpo already)")
     )
+    assert main(["export", "-w", str(ws.path), "--format", "ratings", "--edits"]) == 2
+    assert capsys.readouterr().err == "error: --edits applies to --format sft, not ratings\n"
 
 
 def test_edit_pairs_and_edits_are_never_queued(tmp_path):

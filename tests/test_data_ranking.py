@@ -269,6 +269,14 @@ def test_export_cli_expands_rankings_and_datasets_loads_it(tmp_path, capsys):
     assert "exported 4, rank_not_adjacent 1, rank_tie 1" in capsys.readouterr().out
     assert data_main(["export", "-w", str(ws.path), "--format", "dpo", "--kinds", "sampled"]) == 2
     assert "nothing to export as dpo" in capsys.readouterr().err
+    for fmt, flags in [("kto", ["--rank-pairs", "adjacent"]), ("ratings", ["--kinds", "rank"]),
+                       ("sft", ["--rank-pairs", "none"])]:  # fmt: skip
+        out = ws.path / "exports" / f"{fmt}.parquet"
+        assert data_main(["export", "-w", str(ws.path), "--format", fmt, *flags]) == 2
+        assert capsys.readouterr().err == (
+            f"error: {flags[0]} applies to --format dpo, not {fmt} (it chooses pairs)\n"
+        )  # refused, not ignored; nothing written
+        assert not out.exists()
     assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
     assert '"rank_items"' in capsys.readouterr().out
     assert data_main(["validate", "-w", str(ws.path)]) == 0
