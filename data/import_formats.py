@@ -267,7 +267,19 @@ def parse_chat(record: dict, ctx: RecordContext) -> Example:
     if not messages:
         raise ctx.error("no user message: the conversation holds only an answer", field, "no_user_message")
     check_prompt(messages, ctx, field, start)
-    return _answers(record, messages, ctx, gold, field)
+    example = _answers(record, messages, ctx, gold, field)
+    answers = (example.chosen,) if example.chosen is not None else ()
+    answers += tuple(c.text for c in example.candidates or ())
+    if gold is not None and answers and gold not in answers:
+        # A last assistant turn is the answer (UltraFeedback's ``messages`` end on the chosen one); any other
+        # would be dropped without a word.
+        raise ctx.error(
+            f"message {len(messages) + start} (assistant) ends the conversation but is not among the answers "
+            "(chosen / completions): a prompt ends on the user's turn",
+            field,
+            "ends_on_assistant",
+        )
+    return example
 
 
 def parse_prompt(record: dict, ctx: RecordContext) -> Example:

@@ -170,6 +170,29 @@ def test_skipped_turn_errors_are_counted_by_reason(tmp_path, capsys):
     assert "new_pairs 1" in out
 
 
+def test_a_last_assistant_turn_beside_the_answers_must_be_one_of_them(tmp_path, capsys):
+    """A conversation ending on the assistant next to chosen/rejected lost that turn without a word; now it must
+    be the chosen answer (UltraFeedback's ``messages`` are the chosen conversation) or the record is refused."""
+    ask, good, bad = turn("user", "q?"), turn("assistant", "good"), turn("assistant", "bad")
+    ultrafeedback = {"prompt": "q?", "messages": [ask, good], "chosen": [ask, good], "rejected": [ask, bad]}
+    assert main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "uf.jsonl", ultrafeedback))]) == 0
+    assert "new_pairs 1, new_prompts 1" in capsys.readouterr().out
+    dropped = {"messages": [turn("user", "a"), turn("assistant", "b")], "chosen": "x", "rejected": "y"}
+    others = {
+        "system": "S",
+        "messages": [turn("user", "a"), turn("assistant", "b")],
+        "completions": ["x", "y", "z"],
+    }
+    for name, record, index in (("dropped.jsonl", dropped, 1), ("candidates.jsonl", others, 1)):
+        path = write(tmp_path / name, record)
+        assert main(["import", "-w", str(tmp_path / "ws2"), str(path)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: {path}, row 0, field 'messages': message {index} (assistant) ends the conversation but is not "
+            "among the answers (chosen / completions): a prompt ends on the user's turn\n"
+        )
+    assert not (tmp_path / "ws2" / "prompts").exists() or not list((tmp_path / "ws2" / "prompts").iterdir())
+
+
 def test_turn_problem_exact():
     assert turn_problem(CONVERSATION) is None
     assert turn_problem(CONVERSATION[1:]) is None
