@@ -237,8 +237,9 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
     elif fmt == "dpo":
         gold = read_gold(workspace)
         pairs = without_gold_edits(frames["pairs"], gold)  # as `data export`: edits of gold answers stay out
+        edits = edit_pair_ids(frames["pairs"])  # gold ones too: no edit's label enters Dawid–Skene's fit
         rows, counts = to_dpo(
-            frames["prompts"], frames["completions"], pairs, frames["labels"], None, method, gold
+            frames["prompts"], frames["completions"], pairs, frames["labels"], None, method, gold, edits=edits
         )
     else:
         rows, counts = to_kto(

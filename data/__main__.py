@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from data.cli import add_subcommands, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
-from data.edits import sft_edits_table, without_gold_edits
+from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.export import dpo_table, kto_table, to_sft, write_parquet
 from data.gold import gold_from_file, gold_from_split, mark_gold, read_gold, remove_gold
@@ -177,11 +177,12 @@ def cmd_export(args: Any) -> int:
         )
         labels = choose_labels(without_labellers(labels, excluded), args.labels)
         dropped: Counter = Counter()  # edits of gold items' answers never export
+        edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
         pairs = without_gold_edits(pairs, gold, dropped)
         pairs = pairs.filter(pc.is_in(pairs.column("kind"), pa.array(list(args.kinds))))
         ranks = args.rank_pairs if RANK_KIND in args.kinds else "none"
         rows, counts = dpo_table(
-            read("prompts"), completions, pairs, labels, gold=gold, rank_pairs=ranks, **verdicts
+            read("prompts"), completions, pairs, labels, gold=gold, rank_pairs=ranks, edits=edits, **verdicts
         )
         counts.update(dropped)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
@@ -218,6 +219,14 @@ def cmd_stats(args: Any) -> int:
                     "n/a" if alphas[k] is None else f"{alphas[k]:.3f}" for k in ("interval", "ordinal")
                 )
                 print(f"  {aspect}: {shown} (interval / ordinal; {alphas['items']} answers with ≥2 ratings)")
+        elif key == "edits":
+            editors = ", ".join(
+                f"{n} {e['edits']} ({e['kept']} kept)" for n, e in value["by_labeller"].items()
+            )
+            print(
+                f"edits: {value['made']} made, {value['kept']} kept, {value['undone']} undone ({editors}); "
+                "their own labels are not in the label counts or agreement"
+            )
         elif key == "models":
             print(
                 "lineage (round -> data -> model -> held-out metrics):" + ("" if value else " no models yet")

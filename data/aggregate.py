@@ -13,6 +13,8 @@ one Python object per label, so a million labels aggregate in well under a secon
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -111,29 +113,53 @@ def _gold_codes(gold: pa.Table | None, ids: pa.Array, choices: tuple[str, ...]) 
     return np.where(_numpy(known, False), _numpy(answer, 0), -1).astype(np.int64)
 
 
+def _majority(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(leader code, decided?) per item by the majority of its counts."""
+    if not len(counts):
+        return np.zeros(0, dtype=np.int64), np.ones(0, dtype=bool)
+    single = (counts == counts.max(axis=1)[:, None]).sum(axis=1) == 1
+    return counts.argmax(axis=1), single
+
+
 def _leaders(
-    counts: np.ndarray, method: str, fit_inputs: tuple, gold: np.ndarray | None
+    counts: np.ndarray, method: str, fit_inputs: tuple, gold: np.ndarray | None, apart: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(leader code, decided?, posterior of the leader or None) per item, by the majority or Dawid–Skene."""
+    """(leader code, decided?, posterior of the leader or None) per item, by the majority or Dawid–Skene.
+    ``apart`` (per item): items whose labels stay out of the Dawid–Skene fit; they keep their majority, with its
+    vote share as posterior."""
+    leader, single = _majority(counts)
+    if method != DAWID_SKENE:
+        return leader, single, None
+    items, labellers, choice, n_labellers = fit_inputs
     n, k = counts.shape
-    if method == DAWID_SKENE:
-        items, labellers, choice, n_labellers = fit_inputs
-        posterior = dawid_skene.fit(items, labellers, choice, n, n_labellers, k, gold).posterior
-        leader = posterior.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
-        return leader, np.ones(n, dtype=bool), posterior[np.arange(n), leader]
-    top = counts.max(axis=1) if n else np.zeros(0, dtype=np.int64)
-    single = (counts == top[:, None]).sum(axis=1) == 1
-    leader = counts.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
-    return leader, single, None
+    posterior = counts[np.arange(n), leader] / np.maximum(counts.sum(axis=1), 1) if n else np.zeros(0)
+    kept = ~apart
+    fitted = kept[items]
+    items, labellers, choice = np.cumsum(kept)[items[fitted]] - 1, labellers[fitted], choice[fitted]
+    if apart.any():  # the fit sees the workspace as it would be without those items: labellers renumbered
+        labellers = np.unique(labellers, return_inverse=True)[1].reshape(-1)
+        n_labellers = int(labellers.max()) + 1 if len(labellers) else 0
+    gold = None if gold is None else gold[kept]
+    fit = dawid_skene.fit(items, labellers, choice, int(kept.sum()), n_labellers, k, gold).posterior
+    best = fit.argmax(axis=1) if len(fit) else np.zeros(0, dtype=np.int64)
+    leader, single = leader.copy(), single.copy()
+    leader[kept], single[kept], posterior[kept] = best, True, fit[np.arange(len(fit)), best]
+    return leader, single, posterior
 
 
 def verdicts_table(
-    labels: Labels, task: str, method: str = MAJORITY, gold: pa.Table | None = None
+    labels: Labels,
+    task: str,
+    method: str = MAJORITY,
+    gold: pa.Table | None = None,
+    edits: Iterable[str] = (),
 ) -> pa.Table:
     """One row per labelled item (sorted by id): item_id, verdict (a choice, or SPLIT), votes, agreement,
     strength, posterior (Dawid–Skene's confidence in the verdict; null for the majority), and n_<choice> counts.
     ``method``: majority or dawid-skene (`AGGREGATIONS`); ``gold``: item_id, choice of gold items, clamped to
-    their answer by Dawid–Skene."""
+    their answer by Dawid–Skene; ``edits``: ids of items whose labels are their labeller's own verdict by
+    construction (edit pairs, `data.edits`), no judgement of the item: kept out of the Dawid–Skene fit, they keep
+    their majority verdict, its vote share as posterior."""
     if method not in AGGREGATIONS:
         raise PrefloopError(f"--aggregate {method!r}: expected one of {', '.join(AGGREGATIONS)}")
     choices = CHOICES[task]
@@ -151,8 +177,9 @@ def verdicts_table(
         items, counts, ids = renumber[items], counts[labelled], ids.filter(pa.array(labelled))
         n = len(ids)
     labellers, names = _codes(current.column("annotator"))
+    apart = _numpy(pc.is_in(ids, value_set=pa.array(sorted(set(edits)), pa.string())), False)
     leader, single, posterior = _leaders(
-        counts, method, (items, labellers, choice, len(names)), _gold_codes(gold, ids, choices)
+        counts, method, (items, labellers, choice, len(names)), _gold_codes(gold, ids, choices), apart
     )
     votes = counts.sum(axis=1)
     top = counts[np.arange(n), leader] if n else np.zeros(0, dtype=np.int64)
@@ -179,11 +206,15 @@ def verdicts_table(
 
 
 def aggregate(
-    labels: Labels, task: str, method: str = MAJORITY, gold: pa.Table | None = None
+    labels: Labels,
+    task: str,
+    method: str = MAJORITY,
+    gold: pa.Table | None = None,
+    edits: Iterable[str] = (),
 ) -> pd.DataFrame:
     """One row per labelled item: verdict (a choice, or SPLIT), votes, agreement, strength, posterior,
     n_<choice> counts (`verdicts_table`)."""
-    return verdicts_table(labels, task, method, gold).to_pandas()
+    return verdicts_table(labels, task, method, gold, edits).to_pandas()
 
 
 def label_distribution(

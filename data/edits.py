@@ -18,6 +18,7 @@ import json
 from collections import Counter
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -118,16 +119,13 @@ def _edits(completions: Frame, pairs: Frame, labels: Frame) -> pd.DataFrame:
     """One row per edit pair: pair_id, prompt_id, the edit (completion_id, text, model, params, created_at,
     round), parent_id and the original's text, and whether the edit still wins (``kept``: its current verdict is
     the edit; false once undone)."""
-    pairs = _arrow(pairs)
-    pairs = pairs.filter(pc.equal(pairs.column("kind"), EDIT)).to_pandas()
+    pairs = _edit_pairs(pairs)
     columns = ["pair_id", "prompt_id", "completion_id", "text", "model", "params", "created_at", "round"]
     if pairs.empty:
         empty = {c: pd.Series(dtype=object) for c in [*columns, "parent_id", "original"]}
         return pd.DataFrame(empty | {"kept": pd.Series(dtype=bool)})
     completions = _arrow(completions).to_pandas().set_index("id")
     edited = completions.loc[pairs["completion_a"]]
-    verdicts = verdicts_table(_labels_of(labels, pairs["id"]), "pairwise", MAJORITY)
-    verdicts = verdicts.to_pandas().set_index("item_id")["verdict"]
     return pd.DataFrame(
         {
             "pair_id": pairs["id"].to_numpy(),
@@ -140,9 +138,23 @@ def _edits(completions: Frame, pairs: Frame, labels: Frame) -> pd.DataFrame:
             "round": pairs["round"].to_numpy(),
             "parent_id": pairs["completion_b"].to_numpy(),
             "original": completions.loc[pairs["completion_b"], "text"].to_numpy(),
-            "kept": (pairs["id"].map(verdicts) == EDITED_SIDE).to_numpy(),
+            "kept": _kept(pairs["id"], labels),
         }
     )
+
+
+def _edit_pairs(pairs: Frame) -> pd.DataFrame:
+    pairs = _arrow(pairs)
+    return pairs.filter(pc.equal(pairs.column("kind"), EDIT)).to_pandas()
+
+
+def _kept(pair_ids: pd.Series, labels: Frame) -> np.ndarray:
+    """Per edit pair: is its current verdict still the edit (false once undone)."""
+    if pair_ids.empty:
+        return np.zeros(0, dtype=bool)
+    verdicts = verdicts_table(_labels_of(labels, pair_ids), "pairwise", MAJORITY)
+    verdicts = verdicts.to_pandas().set_index("item_id")["verdict"]
+    return (pair_ids.map(verdicts) == EDITED_SIDE).to_numpy(dtype=bool)
 
 
 def _labels_of(labels: Frame, items: pd.Series) -> Frame:
@@ -220,14 +232,27 @@ def recent_edits(completions: Frame, pairs: Frame, labels: Frame, limit: int = 2
 
 
 def edit_counts(completions: Frame, pairs: Frame, labels: Frame) -> dict[str, dict[str, int]]:
-    """Per labeller: ``edits`` made and ``kept`` (not undone), sorted by name."""
-    edits = _edits(completions, pairs, labels)
+    """Per labeller: ``edits`` made and ``kept`` (not undone), sorted by name; ``completions`` need only id and
+    model."""
+    pairs = _edit_pairs(pairs)
+    completions = _arrow(completions).select(["id", "model"])
+    edited = pc.is_in(completions.column("id"), value_set=pa.array(pairs["completion_a"], pa.string()))
+    models = completions.filter(edited).to_pandas().set_index("id")["model"]  # a few among many
     out: dict[str, dict[str, int]] = {}
-    for model, kept in sorted(zip(edits["model"], edits["kept"])):
-        entry = out.setdefault(model.removeprefix(EDITOR_PREFIX), {"edits": 0, "kept": 0})
+    for model, kept in sorted(zip(pairs["completion_a"].map(models), _kept(pairs["id"], labels))):
+        entry = out.setdefault(str(model).removeprefix(EDITOR_PREFIX), {"edits": 0, "kept": 0})
         entry["edits"] += 1
         entry["kept"] += bool(kept)
     return out
+
+
+def edit_summary(completions: Frame, pairs: Frame, labels: Frame) -> dict:
+    """The edits as `python -m data stats` shows them, apart from the labels' figures (an edit's own label is no
+    judgement of an item): ``made``, ``kept``, ``undone``, and ``by_labeller`` (`edit_counts`)."""
+    by_labeller = edit_counts(completions, pairs, labels)
+    made = sum(e["edits"] for e in by_labeller.values())
+    kept = sum(e["kept"] for e in by_labeller.values())
+    return {"made": made, "kept": kept, "undone": made - kept, "by_labeller": by_labeller}
 
 
 def _item(params: str) -> str | None:

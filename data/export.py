@@ -15,6 +15,7 @@ votes. They still inform Dawid–Skene's estimate of each labeller, clamped to t
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data.aggregate import MAJORITY, SPLIT, verdicts_table
+from data.edits import edit_pair_ids
 from data.files import atomic_write
 from data.rank_pairs import rank_votes
 from data.schemas import MESSAGE
@@ -99,11 +101,15 @@ def dpo_table(
     method: str = MAJORITY,
     gold: pa.Table | None = None,
     rank_pairs: str = "all",
+    edits: Iterable[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
     ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``gold`` items are left out; ``rank_pairs``: the
-    pairs of each ranking label that are votes (all, adjacent or none; ``completions`` then need prompt_id, round)."""
-    table, counts = _pairs_table(prompts, completions, pairs, labels, split, method, gold)
+    pairs of each ranking label that are votes (all, adjacent or none; ``completions`` then need prompt_id, round).
+    The labels of edit pairs (those of ``pairs`` and the ids ``edits``: the workspace's, where ``pairs`` is a
+    selection) stay out of Dawid–Skene's fit and keep their editor's verdict (`data.aggregate.verdicts_table`)."""
+    edits = edit_pair_ids(pairs) | set(edits)
+    table, counts = _pairs_table(prompts, completions, pairs, labels, split, method, gold, edits)
     if rank_pairs == "none" or not _has_rankings(labels):
         return table, counts
     rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs)
@@ -128,12 +134,13 @@ def _pairs_table(
     split: str | None = None,
     method: str = MAJORITY,
     gold: pa.Table | None = None,
+    edits: Iterable[str] = (),
 ) -> tuple[pa.Table, Counter]:
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
     completions = _arrow(completions).select(["id", "text"])
     pairs = _without_gold(_in_order(_arrow(pairs), prompts), gold, counts)
-    verdicts = verdicts_table(labels, "pairwise", method, gold)
+    verdicts = verdicts_table(labels, "pairwise", method, gold, edits)
     at = pc.index_in(pairs.column("id"), value_set=verdicts.column("item_id").combine_chunks())
     counts["unlabelled"] += at.null_count
     pairs = pairs.filter(pc.is_valid(at))
@@ -186,9 +193,10 @@ def to_dpo(
     method: str = MAJORITY,
     gold: pa.Table | None = None,
     rank_pairs: str = "all",
+    edits: Iterable[str] = (),
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why (`dpo_table`)."""
-    table, counts = dpo_table(prompts, completions, pairs, labels, split, method, gold, rank_pairs)
+    table, counts = dpo_table(prompts, completions, pairs, labels, split, method, gold, rank_pairs, edits)
     return table.to_pylist(), counts
 
 

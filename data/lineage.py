@@ -113,7 +113,9 @@ def model_summary(row: dict) -> dict:
     """One manifest row as the lineage shows it: parent, method, round, what trained it, headline metrics."""
     data = json.loads(row["data"] or "{}")
     metrics = json.loads(row["metrics"] or "{}")
-    trained_on = data.get("pair_ids") or data.get("completion_ids") or []
+    # SFT runs list their edits by completion and their gold answers by prompt
+    ids = ("pair_ids", "completion_ids", "gold_prompt_ids")
+    trained_on = data.get("pair_ids") or [*data.get("completion_ids", []), *data.get("gold_prompt_ids", [])]
     return {
         "id": row["id"],
         "parent": None if pd.isna(row["parent_id"]) else row["parent_id"],
@@ -121,7 +123,7 @@ def model_summary(row: dict) -> dict:
         "method": row["method"],
         "path": row["path"],
         "trained_on": len(trained_on),
-        "data": {k: v for k, v in data.items() if k not in ("pair_ids", "completion_ids")},
+        "data": {k: v for k, v in data.items() if k not in ids},
         "metrics": metrics,
     }
 

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from data.aggregate import MAJORITY, SPLIT, label_distribution, mean_agreement, verdicts_table
 from data.annotators import machine_column, machine_labeller_column
-from data.edits import edit_pair_ids
+from data.edits import edit_pair_ids, edit_summary
 from data.files import NOT_A_FILE
 from data.gold import current_gold, read_gold
 from data.labellers import labeller_rows, team_pace
@@ -28,8 +28,8 @@ AGGREGATED = ["item_id", "annotator", "task", "choice", "strength", "retracted",
 # What stats reads of each table (texts and messages stay on disk); `validate` reads and checks every column.
 STATS_COLUMNS = {
     "prompts": ["split", "gold"],
-    "completions": ["engine"],
-    "pairs": ["kind", "round"],
+    "completions": ["engine", "model"],
+    "pairs": ["kind", "round", "completion_a"],
     "labels": [*AGGREGATED, "suggestion", "ranking", "ratings"],
     "scores": [],
 }
@@ -90,6 +90,10 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     # are counted apart and measured against them below, never mixed into them.
     by_machine = machine_labeller_column(labels.column("annotator"))
     people = without_labellers(labels.filter(pc.invert(by_machine)), excluded)
+    edits = pa.array(sorted(edit_pair_ids(pairs)), pa.string())
+    if len(edits):  # an edit's own label (the edit wins) is no judgement of an item: counted apart
+        stats["edits"] = edit_summary(completions, pairs, labels)
+        people = people.filter(pc.invert(pc.is_in(people.column("item_id"), value_set=edits)))
     gold = {task: current_gold(gold_events, task) for task in ("pairwise", "kto")}
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
     verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}

@@ -192,7 +192,7 @@ def test_edit_pairs_and_edits_are_never_queued(tmp_path):
 
 
 def test_dpo_trains_on_edit_pairs(tmp_path, tiny_model_dir):
-    """There is no SFT method in `train`: the edits train as preferences (edit > original) with --method dpo."""
+    """The edits train as preferences (edit > original) with --method dpo (as SFT rows: tests/test_train_sft.py)."""
     from safetensors.torch import load_file
 
     from train.methods import PAIR_KINDS

@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from data.__main__ import main
+from data.edits import edit_records
 from data.gold import read_gold
 from data.labellers import labeller_rows, wilson_interval
 from data.records import Completion, Label, Pair, Prompt
@@ -79,6 +80,25 @@ def test_dawid_skene_changes_verdicts_in_export_and_train_alike(tmp_path, capsys
     summary = add_agreement(rows, "smoothing")
     assert summary["from"] == "posterior"
     assert [r["pair_epsilon"] for r in rows] == pytest.approx([1 - r["posterior"] for r in rows])
+    # The flipper rewrites answer a of every pair: the edit pairs export and train alike (the edit chosen, strength
+    # 4; posterior 1 under Dawid–Skene), and their labels move no other verdict (tests/test_data_edit_aggregate.py).
+    pairs, texts = ws.frame("pairs").set_index("id"), ws.frame("completions").set_index("id")["text"]
+    edits = [
+        edit_records(p.prompt_id, p.completion_a, texts[p.completion_a], f"fixed {i}", "flipper", i, 0, T0)
+        for i, p in pairs.loc[ids].iterrows()
+    ]
+    ws.append([x for made in edits for x in made])
+    for method, before in (("majority", majority), ("dawid-skene", ds)):
+        exported, _ = export(ws, tmp_path, "--aggregate", method)
+        rows, counts = preference_rows(ws, None, ("sampled", "edit"), aggregate=method)
+        assert counts["exported"] == len(exported) == len(before) + 8 and counts["gold"] == 2
+        key = lambda r: (r["pair_id"], r["chosen"][0]["content"], r["strength"], r["posterior"])  # noqa: E731
+        assert sorted(map(key, rows)) == sorted(map(key, exported))
+        own = [key(r)[1:] for r in exported if r["kind"] == "edit"]
+        assert sorted(own) == sorted(
+            (f"fixed {i}", 4.0, 1.0 if method == "dawid-skene" else None) for i in ids[:8]
+        )
+        assert sorted(map(key, before)) == sorted(key(r) for r in exported if r["kind"] == "sampled")
 
 
 def test_exclude_labeller_keeps_labels_out_of_verdicts(tmp_path):

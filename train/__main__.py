@@ -1,4 +1,5 @@
-"""`python -m train`: train a model on a workspace's labels (DPO family, KTO, SimPO/CPO, ORPO, SPIN, sDPO).
+"""`python -m train`: train a model on a workspace's labels (DPO family, KTO, SimPO/CPO, ORPO, SPIN, sDPO, RM) or on
+its gold answers and labellers' edits (SFT).
 
 python -m train -w ws --model smollm2-135m --method dpo                  # labelled pairs -> ws/runs/dpo-*
 python -m train -w ws --method dpop --dpop-lambda 50 --out runs/dpop
@@ -6,6 +7,7 @@ python -m train -w ws --method dpo --agreement weight                      # use
 python -m train -w ws --method kto --lora-r 16
 python -m train -w ws --method odpo --odpo-alpha 0.5                    # margin from the labels' strength
 python -m train -w ws --method tdpo2 --tdpo-alpha 0.5                   # token-level KL, reference in memory
+python -m train -w ws --method sft --sft-from gold,edits                # gold answers + edits, loss on the answer
 python -m train -w ws --method sdpo --out runs/sdpo                      # one step per round -> runs/sdpo/step-K
 python -m train -w ws --config run.yaml --learning-rate 1e-6              # YAML + overriding flags
 python -m train -w ws --model newest --method dpo --rounds 1               # next human round: newest model, round 1's labels

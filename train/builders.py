@@ -179,6 +179,21 @@ def build_reward(options: TrainOptions, b: Build, method: Method):
     )
 
 
+def build_sft(options: TrainOptions, b: Build, method: Method):
+    """TRL's SFTTrainer on conversational prompt-completion rows: the loss is on the answer's tokens only
+    (``completion_only_loss``), the prompt rendered with the chat template's generation prompt, as evaluation does."""
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(**common_args(options, b), completion_only_loss=True)
+    return SFTTrainer(
+        model=b.model,
+        args=args,
+        train_dataset=_dataset(b.rows, ("prompt", "completion")),
+        processing_class=b.tokenizer,
+        peft_config=peft_config(options),
+    )
+
+
 def _reference_free(classes: Callable[[], tuple]):
     """A builder for TRL's reference-free trainers (CPO/SimPO, ORPO), from (Config, Trainer) ``classes``."""
 

@@ -173,11 +173,28 @@ def kto_metrics(ref_logps, logps, labels, beta: float) -> dict:
     }
 
 
+def answer_metrics(before: list[float], after: list[float]) -> dict:
+    """The held-out report of an SFT run: mean log π(answer | prompt) of the held-out answers (gold answers,
+    edits) under the start model and the trained one, and the change row by row with its 95 % bootstrap interval
+    and the share of answers that became more likely (`paired_change`)."""
+    change = paired_change(before, after)
+    nan = math.nan
+    return {
+        "answers": change["rows"],
+        "reference_answer_logp": change.get("mean_before", nan),
+        "answer_logp": change.get("mean_after", nan),
+        "answer_logp_change": change["mean_change"],
+        "answer_logp_change_ci95": change["mean_change_ci95"],
+        "answers_more_likely": change.get("rose_share", nan),
+        "answers_more_likely_ci95": change.get("rose_share_ci95", [nan, nan]),
+    }
+
+
 def evaluate_rows(data: str, model, tokenizer, rows: list[dict], batch_size: int, max_length: int) -> dict:
     """Summed log-probs of the held-out ``rows``: {"chosen", "rejected"} for pairs, {"logps"} for KTO
-    completions (``data`` as in `train.methods.Method.data`)."""
+    completions and SFT answers (``data`` as in `train.methods.Method.data`)."""
     desc = "held-out evaluation"
-    if data == "completions":
+    if data != "pairs":
         prompts, completions = [r["prompt"] for r in rows], [r["completion"] for r in rows]
         return {"logps": sequence_logps(model, tokenizer, prompts, completions, batch_size, max_length, desc)}
     chosen, rejected = pair_logps(model, tokenizer, rows, batch_size, max_length, desc)
@@ -186,6 +203,8 @@ def evaluate_rows(data: str, model, tokenizer, rows: list[dict], batch_size: int
 
 def compare(data: str, before: dict, after: dict, rows: list[dict], beta: float) -> dict:
     """The held-out metrics of the trained model (``after``) against the start model (``before``)."""
+    if data == "sft":
+        return answer_metrics(before["logps"], after["logps"])
     if data == "completions":
         return kto_metrics(before["logps"], after["logps"], [r["label"] for r in rows], beta)
     return preference_metrics(before["chosen"], before["rejected"], after["chosen"], after["rejected"], beta)
@@ -193,8 +212,9 @@ def compare(data: str, before: dict, after: dict, rows: list[dict], beta: float)
 
 def write_held_out(out: Path, rows: list[dict], before: dict, after: dict) -> None:
     """OUT/held_out.json: the per-row held-out numbers behind the metrics (log-probs, or a reward model's
-    scores), keyed by pair or completion id, so that runs on the same rows compare row by row (the SPIN chain)."""
-    ids = [r.get("pair_id") or r.get("completion_id") for r in rows]
+    scores), keyed by pair or completion id (an SFT gold answer: its prompt's), so that runs on the same rows
+    compare row by row (the SPIN chain)."""
+    ids = [r.get("pair_id") or r.get("completion_id") or r.get("prompt_id") for r in rows]
     text = json.dumps({"ids": ids, "before": before, "after": after}, default=float)
     atomic_write(Path(out) / HELD_OUT_FILE, lambda f: f.write(text.encode()))
 

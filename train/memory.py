@@ -14,8 +14,8 @@ RESULTS.md "Memory plan"):
   ``CHUNK_BYTES`` and the head's fp32 gradient; with TRL's head (its other loss types, KTO) the batch's fp32 logits,
   their log-softmax and its gradient (3 × vocabulary × 4 bytes per token);
 - ``OVERHEAD`` for the interpreter, the libraries, the data and the allocator's slack.
-A batch holds 2 × micro-batch sequences (chosen and rejected; KTO: its KL batch), each as long as the longest row
-fitted into --max-length.
+A batch holds 2 × micro-batch sequences (chosen and rejected; KTO: its KL batch; SFT: 1 ×, one answer per row),
+each as long as the longest row fitted into --max-length.
 
 If the estimate does not fit within ``HEADROOM`` of the available memory, the plan takes the first change that
 fits, in this order: gradient checkpointing; a smaller micro-batch with gradient accumulation (the same
@@ -118,12 +118,14 @@ def estimate_bytes(
     bf16: bool = False,
     chunked_head: bool = True,
     reference_in_memory: bool = False,
+    sequences: int = 2,
 ) -> int:
-    """Peak bytes of a training step of a model of ``shape`` trained as ``setup`` says (see the module doc)."""
+    """Peak bytes of a training step of a model of ``shape`` trained as ``setup`` says (see the module doc);
+    ``sequences`` per row (2: chosen and rejected, or KTO's KL batch; 1: SFT)."""
     params = shape.params
     weights = params * (4 if setup.lora_r else 16) + (2 * params if bf16 else 0)
     weights += 4 * params if reference_in_memory and not setup.lora_r else 0  # LoRA: adapters off instead
-    tokens = 2 * setup.batch.micro * setup.batch.length
+    tokens = sequences * setup.batch.micro * setup.batch.length
     scale = 1 if bf16 else 2
     per_layer = scale * (HIDDEN_BYTES * shape.hidden + MLP_BYTES * (shape.intermediate or 4 * shape.hidden))
     per_layer += ATTENTION_BYTES * (shape.heads or shape.hidden // 64) * setup.batch.length
@@ -168,6 +170,7 @@ def plan_memory(
     bf16: bool = False,
     chunked_head: bool = True,
     reference_in_memory: bool = False,
+    sequences: int = 2,
 ) -> Plan:
     """The first setup (``candidate_setups``) whose estimate fits ``HEADROOM`` of ``available`` bytes;
     ``MemoryPlanError`` when none does."""
@@ -175,7 +178,12 @@ def plan_memory(
 
     def estimate(setup: Setup) -> int:
         return estimate_bytes(
-            shape, setup, bf16=bf16, chunked_head=chunked_head, reference_in_memory=reference_in_memory
+            shape,
+            setup,
+            bf16=bf16,
+            chunked_head=chunked_head,
+            reference_in_memory=reference_in_memory,
+            sequences=sequences,
         )
 
     candidates = candidate_setups(requested, lora_fixed)

@@ -12,15 +12,23 @@ error). Adding a method is adding one entry here (and its loss function in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data.errors import PrefloopError
 from data.ratings import parse_rule
-from train.builders import Build, build_dpo_family, build_kto, build_reward, cpo_family, orpo_family
+from train.builders import (
+    Build,
+    build_dpo_family,
+    build_kto,
+    build_reward,
+    build_sft,
+    cpo_family,
+    orpo_family,
+)
 from train.losses import PairLoss
-from train.pairs import add_offsets
+from train.pairs import add_offsets, check_sft_sources
 from train.reward import RM_MARGINS, add_margins, evaluate_pairs, load_reward_model, reward_metrics
 
 if TYPE_CHECKING:
@@ -45,7 +53,8 @@ class HeldOut:
 class Method:
     help: str
     build: Callable[[TrainOptions, Build, Method], Any]
-    data: str = "pairs"  # "pairs": chosen/rejected rows; "completions": KTO's desirable/undesirable rows
+    # "pairs": chosen/rejected rows; "completions": KTO's desirable/undesirable rows; "sft": prompt + answer rows
+    data: str = "pairs"
     kinds: tuple[str, ...] = PAIR_KINDS
     trl_loss: str | None = None  # the TRL loss type of a DPO-family method (dpo: --loss-type)
     pair_loss: Callable[[TrainOptions], PairLoss | None] | None = None  # None: TRL's own loss
@@ -123,6 +132,21 @@ def _check_rm(options: TrainOptions) -> None:
         )
     if options.rm_margin not in RM_MARGINS:
         raise PrefloopError(f"--rm-margin {options.rm_margin!r}: expected one of {', '.join(RM_MARGINS)}")
+
+
+# General options that only pairwise (or reference-anchored) methods read: set for SFT, an error.
+PAIR_SETTINGS = ("kinds", "rounds", "rank_pairs", "aggregate", "beta", "eval_steps")
+
+
+def _check_sft(options: TrainOptions) -> None:
+    check_sft_sources(options.sft_from)
+    defaults = {f.name: f.default for f in fields(options)}
+    for name in PAIR_SETTINGS:
+        if getattr(options, name) != defaults[name]:
+            raise PrefloopError(
+                f"--{name.replace('_', '-')} does not apply to --method sft (it trains on gold answers and edits, "
+                "not on labelled pairs; --sft-from chooses which)"
+            )
 
 
 def _rm_columns(options: TrainOptions, rows: list[dict]) -> dict:
@@ -237,6 +261,15 @@ METHODS: dict[str, Method] = {
         held_out=HeldOut(load_reward_model, evaluate_pairs, reward_metrics),
         whole_sequences=True,
         options=("rm_margin", "rm_from_ratings"),
+    ),
+    "sft": Method(
+        "SFT (TRL's SFTTrainer): the answer's tokens only, on gold answers and labellers' edits (--sft-from); "
+        "held-out: mean log p(answer) before/after",
+        build_sft,
+        data="sft",
+        kinds=(),
+        check=_check_sft,
+        options=("sft_from",),
     ),
     "sdpo": Method(
         "sDPO (Kim et al. 2024): DPO in --sdpo-steps chunks (default: by round), each step's result the next "

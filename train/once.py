@@ -129,7 +129,15 @@ def train_once(
 
 
 def _data_summary(options: TrainOptions, rows: list[dict]) -> dict:
-    if get_method(options.method).data == "completions":
+    data = get_method(options.method).data
+    if data == "sft":  # gold answers by prompt, edits by their completion
+        return {
+            "split": "train",
+            "sft_from": list(options.sft_from),
+            "gold_prompt_ids": [r["prompt_id"] for r in rows if r["source"] == "gold"],
+            "completion_ids": [r["completion_id"] for r in rows if r["source"] == "edit"],
+        }
+    if data == "completions":
         return {"split": "train", "completion_ids": [r["completion_id"] for r in rows]}
     return {
         "split": "train",

@@ -13,7 +13,7 @@ from data.selection import LABEL_SOURCES
 from train.fit import TRUNCATION_MODES
 from train.losses import STRENGTHS
 from train.methods import METHODS, get_method
-from train.pairs import AGREEMENT_MODES
+from train.pairs import AGREEMENT_MODES, SFT_SOURCES
 from train.reward import RM_MARGINS
 
 CPU_EVAL_LIMIT = (
@@ -77,6 +77,13 @@ class TrainOptions:
         metadata={
             "help": "rm: train on rubric ratings as pairs: two rated answers to one prompt, the higher mean "
             "rating of this ASPECT wins (equal ratings give no pair)"
+        },
+    )
+    sft_from: tuple[str, ...] = field(
+        default=SFT_SOURCES,
+        metadata={
+            "help": "sft: the rows to train on: gold (prompts' gold answers, as data export --format sft) and/or "
+            "edits (labellers' kept edits, as --format sft --edits)",
         },
     )
     agreement: str = field(

@@ -1,5 +1,6 @@
 """Training rows from the workspace, through `data`'s exports: preference pairs (DPO family, SPIN) and KTO rows,
-from pairwise and KTO labels or from rubric ratings (`data.ratings`: --kto-from, --rm-from-ratings)."""
+from pairwise and KTO labels or from rubric ratings (`data.ratings`: --kto-from, --rm-from-ratings), and SFT rows
+(gold answers and labellers' edits, as `python -m data export --format sft [--edits]`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import random
 from collections import Counter
 
 from data.aggregate import MAJORITY
-from data.edits import without_gold_edits
+from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
-from data.export import to_dpo, to_kto
+from data.export import to_dpo, to_kto, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
@@ -20,6 +21,7 @@ from train.losses import agreement_noise, agreement_weights, odpo_offset
 from train.sources import machine_only_items
 
 AGREEMENT_MODES = ("off", "smoothing", "robust", "weight")
+SFT_SOURCES = ("gold", "edits")  # --sft-from: prompts' gold answers, labellers' kept edits
 
 
 class TrainDataError(PrefloopError):
@@ -43,7 +45,9 @@ def preference_rows(
     decided it."""
     gold = read_gold(workspace)
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
-    pairs = without_gold_edits(workspace.frame("pairs"), gold, dropped)
+    pairs = workspace.frame("pairs")
+    edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
+    pairs = without_gold_edits(pairs, gold, dropped)
     pairs = pairs[pairs["kind"].isin(kinds)]
     if rounds is not None:
         pairs = pairs[pairs["round"].isin(rounds)]
@@ -59,6 +63,7 @@ def preference_rows(
         aggregate,
         gold,
         ranks,
+        edits,
     )
     counts.update(dropped)
     if rounds is not None:  # the pairs were chosen by round already; rankings' pairs here
@@ -89,6 +94,50 @@ def kto_rows(
         workspace.frame("prompts"), workspace.frame("completions"), labels, split, aggregate, gold
     )
     return interleave(rows, seed), counts
+
+
+def check_sft_sources(sources: tuple[str, ...]) -> None:
+    unknown = sorted(set(sources) - set(SFT_SOURCES))
+    if unknown or not sources:
+        raise PrefloopError(
+            f"--sft-from {','.join(unknown)}: expected one or both of {', '.join(SFT_SOURCES)}"
+        )
+
+
+def sft_rows(
+    workspace: Workspace,
+    split: str | None,
+    sources: tuple[str, ...] = SFT_SOURCES,
+    labels: str = "auto",
+    excluded: tuple[str, ...] = (),
+) -> tuple[list[dict], Counter]:
+    """SFT rows in TRL's conversational prompt-completion columns (so that the loss is on the answer only): the
+    gold answers of the prompts of ``split`` (`data.export.to_sft`) and the labellers' kept edits
+    (`data.edits.sft_edits_table`, the labels of ``labels`` less the ``excluded`` labellers' deciding whether an
+    edit still stands), as ``sources`` say. Each row's ``source`` is ``gold`` or ``edit``; the counts name what was
+    left out (``no_gold``, ``undone``, ``gold``: edits of a gold item's answer, ...)."""
+    check_sft_sources(sources)
+    counts: Counter = Counter()
+    rows: list[dict] = []
+    if "gold" in sources:
+        gold_rows, gold_counts = to_sft(workspace.frame("prompts"), split)
+        rows += [{**row, "source": "gold"} for row in gold_rows]
+        counts.update({"gold_answers": gold_counts.pop("exported"), **gold_counts})
+    if "edits" in sources:
+        gold = read_gold(workspace)  # children first (Workspace.read): a concurrent append never half-shows
+        chosen = choose_labels(
+            without_labellers(workspace.frame("labels"), excluded_labellers(workspace.path, excluded)), labels
+        )
+        pairs, completions = workspace.frame("pairs"), workspace.frame("completions")
+        table, edit_counts = sft_edits_table(
+            workspace.frame("prompts"), completions, pairs, chosen, split, gold
+        )
+        rows += [{**row, "source": "edit"} for row in table.to_pylist()]
+        counts.update({"edits": edit_counts.pop("exported"), **edit_counts})
+    for row in rows:
+        messages = [{"role": m["role"], "content": m["content"]} for m in row.pop("messages")]
+        row["prompt"], row["completion"] = messages[:-1], messages[-1:]
+    return rows, Counter({k: v for k, v in counts.items() if v})
 
 
 def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...]):

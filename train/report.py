@@ -108,7 +108,16 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
             f"{'-' if before is None else f'{before:.3f}'}), mean margin {metrics['rm_margin_mean']:.4f}",
             f"accuracy by label strength: {levels or '-'}",
         ]
-    if not metrics.get("pairs", metrics.get("completions")):
+    if metrics.get("answers"):  # SFT
+        n = metrics["answers"]
+        low, high = metrics["answer_logp_change_ci95"]
+        return lines + [
+            f"held-out ({split}) answers: {n}",
+            f"mean log p(answer) {metrics['reference_answer_logp']:.2f} -> {metrics['answer_logp']:.2f}, "
+            f"change {metrics['answer_logp_change']:+.2f} (95 % CI {low:+.2f} to {high:+.2f})",
+            f"answers more likely after training: {_count(metrics, 'answers_more_likely', n)}",
+        ]
+    if not metrics.get("pairs", metrics.get("completions", metrics.get("answers"))):
         return [*lines, f"held-out ({split}): nothing could be scored"]
     if "pairs" in metrics:
         n = metrics["pairs"]

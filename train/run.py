@@ -31,12 +31,14 @@ from train.pairs import (
     preference_rows,
     rating_kto_rows,
     rating_preference_rows,
+    sft_rows,
 )
 from train.saving import load_tokenizer, model_path
 from train.sources import add_source_weights
 from train.stepwise import train_stepwise
 
 log = logging.getLogger(__name__)
+SFT_WHAT = {"gold": "prompts' gold answers", "edits": "labellers' kept edits"}  # --sft-from, as errors say it
 
 
 def _out_dir(options: TrainOptions, workspace: Workspace) -> Path:
@@ -61,6 +63,11 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
         eval_rows, _ = build(workspace, "test", rule, *extra, options.exclude_labeller)
         what = f"rated answers for {'--kto-from' if options.kto_from else '--rm-from-ratings'} {rule}"
         log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    elif method.data == "sft":
+        sources = (options.sft_from, options.labels, options.exclude_labeller)
+        train_rows, counts = sft_rows(workspace, "train", *sources)
+        eval_rows, _ = sft_rows(workspace, "test", *sources)
+        what = "SFT rows (" + " or ".join(SFT_WHAT[s] for s in options.sft_from) + ")"
     elif method.data == "completions":
         verdicts = (options.seed, options.aggregate, options.exclude_labeller)
         train_rows, counts = kto_rows(workspace, "train", *verdicts)
@@ -85,7 +92,7 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
 
 def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> dict:
     """Attach the per-pair loss columns (``--agreement``, the method's own) to ``rows``; their summaries."""
-    if method.data == "completions":
+    if method.data != "pairs":
         return {"agreement": {"mode": "off"}}
     notes = {"agreement": add_agreement(rows, options.agreement)}
     notes["labels"] = {"source": options.labels, **add_source_weights(rows, options.machine_weight)}
@@ -95,7 +102,7 @@ def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> di
 
 
 def _completion_keys(method: Method) -> tuple[str, ...]:
-    return ("completion",) if method.data == "completions" else ("chosen", "rejected")
+    return ("chosen", "rejected") if method.data == "pairs" else ("completion",)
 
 
 def _fit(options: TrainOptions, method: Method, start: Path, rows: list[dict], eval_rows: list[dict]):
@@ -137,12 +144,12 @@ def _fit(options: TrainOptions, method: Method, start: Path, rows: list[dict], e
 
 
 def _rows_for_steps(options: TrainOptions, method: Method, rows: list[dict], fitted: dict) -> list[dict]:
-    """With --max-steps N, the N steps' rows only (a seeded draw; KTO keeps its interleaved order), so that the
-    reference pass covers exactly the rows these steps see."""
+    """With --max-steps N, the N steps' rows only (a seeded draw, which also mixes SFT's gold answers and edits;
+    KTO keeps its interleaved order), so that the reference pass covers exactly the rows these steps see."""
     needed = options.max_steps * rows_per_step(options)
     if not options.max_steps or needed >= len(rows) or method.stepwise:  # sDPO: --max-steps is per step
         return rows
-    if method.data == "pairs":
+    if method.data != "completions":
         rows = random.Random(options.seed).sample(rows, len(rows))
     fitted["rows_beyond_max_steps"] = len(rows) - needed
     fitted["rows_trained"] = needed
@@ -164,6 +171,7 @@ def _plan(options: TrainOptions, method: Method, start: Path, longest: int) -> t
         bf16=use_bf16(options),
         chunked_head=bool(method.pair_loss and method.pair_loss(options)),
         reference_in_memory=method.reference_in_memory,
+        sequences=1 if method.data == "sft" else 2,  # SFT: one answer per row, no pair, no KL batch
     )
     log.info(plan.line())
     batch = plan.setup.batch
