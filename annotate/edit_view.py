@@ -1,6 +1,6 @@
 """Edit to gold in the app (`data.edits`): the editor under the answers, its handlers, and the admin's list of edits.
 
-`e` (pairwise view only) opens the answer the labeller picked in a text box; Ctrl+Enter saves it with their label
+`e` (pairwise and rank views) opens the answer the labeller picked (rank: the one ranked first) in a text box; Ctrl+Enter saves it with their label
 (one batch: the label, the edit, the edit pair and its label), Esc cancels. The page script (annotate.assets) keeps
 every other key in the box as text. An empty edit or one that changes nothing is refused with one line on screen,
 the editor staying open with the text typed. The admin sees the latest edits as word-level diffs (original vs
