@@ -41,7 +41,7 @@ KTO_KEYS = [
     ("g", "show / hide guidelines"),
 ]
 
-# key -> [radio group element id, option index]; the same option order as the radios in annotate.app.
+# key -> [radio group element id, option index]; the same option order as the radios in annotate.tasks.
 KEYMAP = {
     "pairwise": {
         "a": ["pf-choice", 0],

@@ -1,6 +1,6 @@
 """Edit to gold in the app (`data.edits`): the editor under the answers, its handlers, and the admin's list of edits.
 
-`e` (pairwise view only) opens the answer the labeller picked in a text box; Ctrl+Enter saves it with their label
+`e` (pairwise and rank views) opens the answer the labeller picked (rank: the one ranked first) in a text box; Ctrl+Enter saves it with their label
 (one batch: the label, the edit, the edit pair and its label), Esc cancels. The page script (annotate.assets) keeps
 every other key in the box as text. An empty edit or one that changes nothing is refused with one line on screen,
 the editor staying open with the text typed. The admin sees the latest edits as word-level diffs (original vs
@@ -19,6 +19,7 @@ import gradio as gr
 
 from annotate.components import signed_in
 from annotate.editing import EDITABLE_VIEWS
+from annotate.labelling import browser_seconds, describe_label, label_view
 from annotate.render import message_html, show_bidi, table_html
 from annotate.service import EditError, NotSaved, StaleItem
 from data.edits import edit_counts, recent_edits
@@ -93,18 +94,12 @@ def on_edit_save(
     active_seconds=None,
 ) -> "View":
     """Save the label with the edit (`LabelService.submit` with ``edit``); a refused edit keeps the editor open."""
-    from annotate.app import (
-        _seconds,
-        describe_label,
-        label_view,
-    )  # the app imports this module to build itself
-
     if not item_id:
         return label_view(ctx, user)
     how = int(strength) if strength else None
     try:
         label = ctx.service.submit(
-            user, item_id, choice or "", how, note or "", _seconds(active_seconds), text or ""
+            user, item_id, choice or "", how, note or "", browser_seconds(active_seconds), text or ""
         )  # an edit, even an empty one (refused): never a plain label
     except StaleItem as exc:
         return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))

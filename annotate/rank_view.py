@@ -18,7 +18,7 @@ from data.ranking import RankingError, screen_ranking, to_screen
 from data.records import Label
 
 if TYPE_CHECKING:
-    from annotate.service import Shown
+    from annotate.screen import Shown
 
 RANK_KEYS = [
     ("1 – 6", "the answers' numbers, best first"),

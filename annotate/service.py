@@ -6,9 +6,11 @@ before the method returns, so whatever the screen acknowledges is on disk. Label
 one part file and one fsync (group commit, data.group_commit); the labels table is compacted in a background thread
 when it holds too many parts, never on a labeller's time.
 
-State lives in memory: start-up reads the workspace once on Arrow columns (annotate.items, annotate.queue), and a
-reload reads only the part files it has not seen (data.store.read_new). Which items are labelled, and in which
-order, is in annotate.items; items that appear after the service started join the end of the queue.
+State lives in memory: start-up reads the workspace once on Arrow columns, and a reload reads only the part files
+it has not seen (annotate.loading, mixed in as is annotate.editing's edit to gold). Which items are labelled, and in
+which order, is in annotate.items; items that appear after the service started join the end of the queue. How a
+pick on a labeller's screen becomes a label's fields (their side shown left, the order of a ranking's answers) is
+annotate.screen's.
 
 Suggestions (``suggest``): a pairwise labeller sees the machine labellers' pick, except on a fixed random
 ``HIDDEN_SHARE`` of (item, labeller); each label records whether the pick was "shown" or "hidden", so that
@@ -17,42 +19,53 @@ Suggestions (``suggest``): a pairwise labeller sees the machine labellers' pick,
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from annotate.editing import PICK_FIRST, Editing, EditLog
-from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items, select_chunk
+from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items
+from annotate.loading import Loading
 from annotate.queue import LabelQueue
-from annotate.rank_items import rank_chunk
-from data import compaction, store
-from data.aggregate import keep_rows, latest_positions
-from data.annotators import machine_column
+from annotate.screen import (
+    HIDDEN_SHARE,
+    Shown,
+    choice_from_side,
+    left_side,
+    stored_pick,
+    suggestion_hidden,
+)
+from data import compaction
 from data.edits import EditError
 from data.errors import PrefloopError
 from data.files import WriteError
-from data.gold import current_gold
 from data.group_commit import BackgroundCompactor, GroupCommit
-from data.machine import machine_certainty, machine_picks
-from data.ranking import screen_ranking, shown_order
+from data.ranking import shown_order
 from data.records import Label, now
-from data.rubric import Rubric, load_rubric, parse_ratings
-from data.schemas import CHOICES, LABELS, SCHEMAS
-from data.selection import uncertainty_margins
+from data.rubric import Rubric, load_rubric
+from data.schemas import LABELS, SCHEMAS
 from data.workspace import Workspace
 
 log = logging.getLogger(__name__)
-__all__ = ["ORDERS", "EditError", "Item", "LabelService", "NotSaved", "Shown", "StaleItem", "order_items"]
+# Also importable from here: the screen's pure functions (annotate.screen) and the items' (annotate.items).
+__all__ = [
+    "HIDDEN_SHARE",
+    "ORDERS",
+    "EditError",
+    "Item",
+    "LabelService",
+    "NotSaved",
+    "Shown",
+    "StaleItem",
+    "choice_from_side",
+    "left_side",
+    "order_items",
+    "suggestion_hidden",
+]
 
-SIDE_CHOICES = ("left", "right", "tie", "both_bad")  # what a pairwise labeller picks, by screen position
-HIDDEN_SHARE = 0.2  # --suggest: the share of (item, labeller) that does not see the machine's pick
 MAX_GOLD_RATE = 0.5
 
 
@@ -72,56 +85,10 @@ class NotSaved(Exception):
     the labeller's screen, and trying again is safe. ``str()`` is one line for the labeller."""
 
 
-@dataclass(frozen=True)
-class Shown:
-    """What one labeller has on screen: the item, the side shown left (pairwise), and their label if editing."""
-
-    item: Item
-    left: str | None
-    previous: Label | None = None
-    suggestion: str | None = None  # --suggest: the machine's pick (a, b or tie) when shown
-    suggestion_mode: str | None = None  # "shown", "hidden", or None without a machine pick
-    order: tuple[str, ...] = ()  # rank: the answers' completion ids in the order shown (answer 1 first)
-
-
-def suggestion_hidden(item_id: str, user: str) -> bool:
-    """Whether this labeller is in the hidden slice for this item: a fixed draw per (item, labeller)."""
-    draw = int.from_bytes(hashlib.sha256(f"suggest\0{item_id}\0{user}".encode()).digest()[:4], "big")
-    return draw / 2**32 < HIDDEN_SHARE
-
-
-def left_side(item_id: str, user: str) -> str:
-    """Which completion ("a" or "b") this labeller sees on the left: a fixed coin flip per (item, labeller)."""
-    return "a" if hashlib.sha256(f"{item_id}\0{user}".encode()).digest()[0] & 1 else "b"
-
-
-def choice_from_side(side: str, left: str) -> str:
-    """The stored choice (about completions a/b) for what the labeller picked on screen."""
-    if side not in SIDE_CHOICES:
-        raise ValueError(f"pairwise choice {side!r} is not one of {', '.join(SIDE_CHOICES)}")
-    if side == "left":
-        return left
-    if side == "right":
-        return "b" if left == "a" else "a"
-    return side
-
-
-# What the service reads of each table (None: every column).
-READ_COLUMNS = {
-    "pairwise": {"prompts": ["id", "messages"], "completions": ["id", "text"]},
-    "kto": {
-        "prompts": ["id", "messages"],
-        "completions": ["id", "prompt_id", "text", "engine", "round", "created_at"],
-    },
-}
-READ_COLUMNS["rank"] = READ_COLUMNS["kto"]
-READ_COLUMNS["rate"] = READ_COLUMNS["kto"]  # one answer per item, as kto
-
-
 COMPACT_SECONDS = 5.0
 
 
-class LabelService(Editing):
+class LabelService(Loading, Editing):
     def __init__(
         self,
         workspace: Workspace,
@@ -164,82 +131,6 @@ class LabelService(Editing):
             lambda: compaction.part_count(workspace.path, "labels") > 2 * compaction.MAX_PARTS,
         )
         self.reload()
-
-    def reload(self, min_interval: float = 0.0) -> int:
-        """Read the part files not read yet (new items and labels; labels already applied are not counted twice),
-        unless the last read is younger than ``min_interval`` seconds; returns the number of items."""
-        if self.clock() - self._loaded_at < min_interval:
-            return len(self.items)
-        with self._reload_lock:
-            self._loaded_at = self.clock()
-            # Children first: every label and pair read has its parents among the rows read (Workspace.read).
-            new = {name: self._read_new(name) for name in ("labels", "pairs", "completions", "prompts")}
-            for name in ("prompts", "completions"):
-                self._tables[name] = _concat(self._tables.get(name), new[name])
-            labels = keep_rows(new["labels"], pc.equal(new["labels"].column("task"), self.task))
-            machine = machine_column(labels.column("annotator"))
-            self._tables["imported"] = _concat(self._tables.get("imported"), keep_rows(labels, machine))
-            candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
-            margins = {}
-            if self.order == "uncertainty":
-                margins = uncertainty_margins(self.workspace.frame("scores"))
-            elif self.order == "machine-uncertain" or self.suggest:  # judges' and reward models' labels
-                machine_labels = self._tables["imported"].to_pandas()
-                if self.order == "machine-uncertain":
-                    margins = machine_certainty(machine_labels)
-                if self.suggest:
-                    picks = machine_picks(machine_labels)
-                    with self._lock:
-                        self.picks = picks
-            self.edits.add_pairs(new["pairs"])  # first: labels read now may be on pairs read now
-            human = self.edits.split(keep_rows(labels, pc.invert(machine)))
-            gold = current_gold(self.workspace.read("gold"), self.task).column("item_id").combine_chunks()
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                # The first read of a large workspace: the labellers' latest records are found while the items
-                # are chosen (both run in Arrow and numpy, outside the GIL).
-                latest = pool.submit(latest_positions, human) if not self._known else None
-                tables = self._tables["prompts"], self._tables["completions"], candidates
-                if self.view == "rank":
-                    chunk = rank_chunk(*tables, self.order)
-                else:
-                    chunk = select_chunk(
-                        self.view, *tables, self._tables["imported"], self.order, margins, gold
-                    )
-                self._apply(chunk, human, latest and latest.result(), gold.to_pylist())
-        return len(self.items)
-
-    def _read_new(self, name: str) -> pa.Table:
-        columns = READ_COLUMNS[self.task].get(name)
-        with self._lock:
-            seen = set(self._seen[name])
-        table, names = store.read_new(self.workspace.path, name, seen, columns=columns)
-        with self._lock:
-            self._seen[name].update(names)
-        if table is None:
-            schema = SCHEMAS[name]
-            return (
-                schema if columns is None else pa.schema([schema.field(c) for c in columns])
-            ).empty_table()
-        # Rows read twice are harmless here: lookups take the first, items and labels are keyed by id.
-        return table
-
-    def _apply(self, chunk, labels: pa.Table, latest=None, gold: list[str] = ()) -> None:
-        first = not self._known
-        if not first and labels.num_rows:
-            known = pa.chunked_array(self._known, pa.string()).combine_chunks()
-            labels = labels.filter(pc.invert(pc.is_in(labels.column("id"), value_set=known)))
-        self._known.append(labels.column("id").combine_chunks())
-        records = [] if first else [Label(**row) for row in labels.sort_by("created_at").to_pylist()]
-        is_gold = set(gold)
-        with self._lock:
-            ids, rounds = self.items.extend(chunk)
-            regular = [(i, r) for i, r in zip(ids, rounds) if i not in is_gold]
-            self.queue.add_items([i for i, _ in regular], [r for _, r in regular])
-            self.queue.set_gold([g for g in gold if g in self.items], self.gold_rate)
-            if first:
-                self.queue.load(labels, latest)
-            for label in records:
-                self.queue.record(label)
 
     def _user_lock(self, user: str) -> threading.Lock:
         with self._lock:
@@ -287,9 +178,8 @@ class LabelService(Editing):
         table = pa.Table.from_pylist([vars(label) for label in labels], schema=LABELS)  # flat records
         part = self.workspace.write_part("labels", table)  # returns after fsync
         with self._lock:
-            self._seen["labels"].add(
-                part.name
-            )  # applied in memory by the submitters; no need to read it back
+            # applied in memory by the submitters; no need to read it back
+            self._seen["labels"].add(part.name)
 
     def _durably(self, write: Callable[[], object]) -> object:
         try:
@@ -330,48 +220,29 @@ class LabelService(Editing):
         EditError if refused)."""
         with self._user_lock(user):
             self._check_held(user, item_id)
-            left = left_side(item_id, user) if self.task == "pairwise" else None
-            stored, ranking, ratings = choice_from_side(choice, left) if left else choice, None, None
-            if (
-                self.task == "rank"
-            ):  # the order shown is recorded in ``left``, as a pairwise label's left side
-                order = shown_order(item_id, user, self.items[item_id].completion_ids)
-                stored, ranking, left = None, screen_ranking(choice, order), ",".join(order)
-            elif (
-                self.rubric is not None
-            ):  # a rating: ``choice`` is the ratings JSON, checked against the rubric
-                ratings, stored, strength = self.rubric.encode(parse_ratings(choice)), None, None
-            elif stored not in CHOICES[self.task]:
-                raise ValueError(
-                    f"{self.task} choice {choice!r} is not one of {', '.join(CHOICES[self.task])}"
-                )
-            if stored not in ("a", "b"):
-                strength = None  # strength grades a preference; a tie, both-bad or KTO label has none
-            elif strength is not None and not 1 <= strength <= 4:
-                raise ValueError(f"strength {strength} is not in 1..4")
+            pick = stored_pick(self.task, user, item_id, choice, strength, self.items, self.rubric)
             with self._lock:
                 previous = self.queue.label_of(user, item_id)
                 started = self._shown_at.get((user, item_id))
                 served_at = self._served_at.get((user, item_id))
-            seconds = None if started is None else max(0.0, self.clock() - started)
-            with self._lock:
                 suggestion = self._suggestion(user, item_id)[1]
+            seconds = None if started is None else max(0.0, self.clock() - started)
             label = Label(
                 item_id,
                 user,
                 self.task,
-                stored,
-                strength=strength,
+                pick.choice,
+                strength=pick.strength,
                 seconds=seconds,
                 note=note.strip() or None,
                 supersedes=previous.id if previous else None,
-                left=left,
+                left=pick.left,
                 suggestion=suggestion,
                 served_at=served_at,
                 active_seconds=None if active_seconds is None else max(0.0, float(active_seconds)),
-                ranking=ranking,
-                ratings=ratings,
-                rubric=self.rubric.name if ratings else None,
+                ranking=pick.ranking,
+                ratings=pick.ratings,
+                rubric=self.rubric.name if pick.ratings else None,
             )
             return self._append(label) if edit is None else self._save_edit(label, edit)
 
@@ -438,7 +309,3 @@ class LabelService(Editing):
                 "overlap": queue.overlap,
                 "rounds": rounds,
             }
-
-
-def _concat(old: pa.Table | None, new: pa.Table) -> pa.Table:
-    return new if old is None else pa.concat_tables([old, new])

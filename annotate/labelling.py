@@ -1,0 +1,223 @@
+"""The label tab's handlers: what a labeller's screen shows (`label_view`) and their actions on it (submit, skip,
+undo, edit a past label), plain functions of an explicit ``Context`` and the signed-in labeller (annotate.app wires
+them to the tab's events, taking the name from the session).
+
+The item id the browser sends back is only checked against the item the server put on that labeller's screen
+(annotate.service). What differs per task on screen is annotate.tasks' table.
+"""
+
+import secrets
+from dataclasses import replace
+from html import escape
+
+import gradio as gr
+
+from annotate.components import Context, View
+from annotate.rank_view import describe_ranking, same_ranking, screen_of
+from annotate.rate_view import rating_panel, ratings_text, same_ratings
+from annotate.render import STRENGTHS, chat_html, excerpt, message_html, progress_html
+from annotate.screen import Shown, side_of
+from annotate.service import NotSaved, StaleItem
+from annotate.tasks import TASKS
+from data.records import Label
+
+NAMES = {"left": "A better", "right": "B better", "tie": "tie", "both_bad": "both bad"}
+NAMES.update(desirable="desirable", undesirable="undesirable")
+RELOAD_SECONDS = 30.0  # how often a labeller with nothing left may trigger a re-read of the workspace
+
+
+def describe(choice: str | None, strength: int | None) -> str:
+    name = NAMES.get(choice or "", str(choice))
+    return f"{name} ({STRENGTHS[strength]})" if strength else name
+
+
+def screen_choice(label: Label) -> str | None:
+    """What the labeller picked, in their screen's terms: a side, a KTO choice, a ranking's numbers, or ratings."""
+    if label.ratings:
+        return label.ratings
+    return screen_of(label) if label.ranking else side_of(label.choice, label.left)
+
+
+def describe_label(label: Label) -> str:
+    if label.ranking:
+        return describe_ranking(label)
+    if label.ratings:
+        return ratings_text(label.ratings)
+    return describe(side_of(label.choice, label.left), label.strength)
+
+
+def _history(ctx: Context, user: str) -> object:
+    service = ctx.service
+    choices = []
+    for label in service.my_labels(user):
+        item = service.items.get(label.item_id)
+        if item is None:
+            continue
+        what = describe_label(label)
+        choices.append((f"{what} · {excerpt(item.prompt[-1]['content'], 60)}", label.item_id))
+    return gr.Dropdown(choices=choices, value=None)
+
+
+def stamped(item_id: str, html: str) -> str:
+    """The prompt HTML inside a marker the page script reads: which item is shown, and a fresh id per answer."""
+    return f'<div data-item="{escape(item_id)}" data-view="{secrets.token_hex(6)}">{html}</div>'
+
+
+def idle_view(ctx: Context, user: str, text: str) -> View:
+    """The label tab with no item leased (an admin who has not opened it, or nothing left)."""
+    progress = progress_html(user, ctx.service.progress(user))
+    empty = stamped("", message_html(text, "info"))
+    return View("", empty, "", "", None, None, "", "", progress, _history(ctx, user))
+
+
+def label_view(ctx: Context, user: str, status: str = "") -> View:
+    """The label tab for this labeller: their item on screen (or why there is none), progress and history."""
+    service = ctx.service
+    shown = service.show(user)
+    if shown is None and service.reload(RELOAD_SECONDS):
+        shown = service.show(user)
+    if shown is None:
+        if not service.items:
+            reason = f"There is nothing to label for the {service.task} task in this workspace yet."
+        else:
+            reason = (
+                "All done — nothing is left for you right now. Thank you! New items show up after a reload."
+            )
+        return replace(idle_view(ctx, user, reason), status=status)
+    progress = progress_html(user, service.progress(user), shown.item.round)
+    previous = shown.previous
+    choice = screen_choice(previous) if previous else None
+    left, right = TASKS[service.task].cards(shown, service.rubric, choice)
+    if previous:
+        status = status or message_html(f"Editing your label: {describe_label(previous)}", "info")
+    return View(
+        shown.item.id,
+        stamped(shown.item.id, chat_html(shown.item.prompt) + suggestion_html(shown)),
+        left,
+        right,
+        choice,
+        previous.strength if previous else None,
+        (previous.note or "") if previous else "",
+        status,
+        progress,
+        _history(ctx, user),
+    )
+
+
+def suggestion_html(shown: Shown) -> str:
+    """The machine labellers' pick in this labeller's screen terms (`--suggest`), or nothing."""
+    if shown.suggestion is None:
+        return ""
+    return message_html(f"Machine suggestion: {NAMES[side_of(shown.suggestion, shown.left)]}", "info")
+
+
+def on_load(ctx: Context, user: str) -> View:
+    if ctx.auth.is_admin(user):  # an admin opening the app to check progress must not hold up an item
+        return idle_view(
+            ctx, user, "Open this tab when you want to label: only then are items handed to you."
+        )
+    return label_view(ctx, user)
+
+
+def _already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label | None:
+    """This labeller's label in force on the item when it is the same choice (a submit that arrived twice)."""
+    label = ctx.service.latest_label(user, item_id)
+    if label is None or label.retracted:
+        return None
+    if label.ratings is not None:  # a rating: the same ratings, whatever their order in the JSON sent
+        return label if same_ratings(ctx.service.rubric, label.ratings, choice) else None
+    same = same_ranking(label, choice) if label.ranking else side_of(label.choice, label.left) == choice
+    return label if same else None
+
+
+def on_submit(
+    ctx: Context,
+    user: str,
+    item_id: str,
+    choice: str | None,
+    strength,
+    note: str | None,
+    active_seconds: float | None = None,
+) -> View:
+    if not item_id:
+        return label_view(ctx, user)
+    task = TASKS[ctx.service.task]
+    if not choice:
+        return label_view(
+            ctx, user, message_html(f"Pick a choice first ({task.pick_hint}), then Enter.", "warn")
+        )
+    try:
+        how = int(strength) if strength else None
+        label = ctx.service.submit(user, item_id, choice, how, note or "", browser_seconds(active_seconds))
+    except StaleItem as exc:
+        if (label := _already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
+            saved = describe_label(label)
+            return label_view(ctx, user, message_html(f"✓ Already saved: {saved}. (u undoes it)", "ok"))
+        return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
+    except NotSaved as exc:
+        # e.g. the disk is full: the item stays on screen with the labeller's choice, to submit again
+        status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
+        view = label_view(ctx, user, status)
+        return _kept(ctx, view, choice, int(strength) if strength else None, note)
+    except ValueError as exc:  # an unfinished ranking or rating stays on screen to finish
+        view = label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
+        if not task.keeps_unfinished or view.item_id != item_id:
+            return view
+        if ctx.service.rubric is not None:
+            return _kept(ctx, view, choice, None, note)
+        return replace(view, choice=choice)
+    saved = describe_label(label)
+    return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
+
+
+def _kept(ctx: Context, view: View, choice: str | None, strength: int | None, note: str | None) -> View:
+    """``view`` with the labeller's pick, strength and note still on screen (a label not saved, or undone)."""
+    if ctx.service.rubric is not None:  # the ratings stay picked in the panel
+        return replace(view, choice=choice, right=rating_panel(ctx.service.rubric, choice), note=note or "")
+    return replace(view, choice=choice, strength=strength, note=note or "")
+
+
+def browser_seconds(value) -> float | None:
+    """The browser's active seconds, if it sent a number (anything else is ignored, never an error)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0 <= seconds < 86400 else None
+
+
+def on_skip(ctx: Context, user: str, item_id: str) -> View:
+    if not item_id:
+        return label_view(ctx, user)
+    try:
+        ctx.service.skip(user, item_id)
+    except StaleItem as exc:
+        return label_view(ctx, user, message_html(f"Not skipped: {exc}.", "warn"))
+    return label_view(
+        ctx, user, message_html("Skipped — you will not get this item again (u brings it back).", "ok")
+    )
+
+
+def on_undo(ctx: Context, user: str) -> View:
+    undone = ctx.service.undo(user)
+    if undone is None:
+        return label_view(ctx, user, message_html("Nothing to undo.", "info"))
+    if undone.choice is None and undone.ranking is None and undone.ratings is None:
+        return label_view(ctx, user, message_html("Undid your skip: here is the item again.", "ok"))
+    side = screen_choice(undone)
+    text = f"Undid your label ({describe_label(undone)}). Label this item again, or skip it."
+    view = label_view(ctx, user, message_html(text, "ok"))
+    if view.item_id != undone.item_id:
+        return view
+    # The undone pick and note stay on screen, so a slip of the key is fixed by one more key.
+    return _kept(ctx, view, side, undone.strength, undone.note)
+
+
+def on_edit(ctx: Context, user: str, item_id: str | None) -> View:
+    if not item_id:
+        return label_view(ctx, user)
+    try:
+        ctx.service.reopen(user, item_id)
+    except StaleItem as exc:
+        return label_view(ctx, user, message_html(str(exc), "warn"))
+    return label_view(ctx, user)

@@ -1,0 +1,142 @@
+"""Reading the workspace into the labelling service: start-up and every reload read only the part files not read yet
+(data.store.read_new), on Arrow columns. `Loading` is mixed into annotate.service.LabelService (it fills the
+service's item catalog, queue, edit log and machine picks, under the service's locks).
+
+Which items are queued, and in which order, is annotate.items' (rank: annotate.rank_items); items that appear after
+the service started join the end of the queue. The labellers' labels are applied in bulk on the first read and one
+by one afterwards, each once (the ids applied so far are kept); the machine labellers' labels are kept as a table
+(the order ``machine-uncertain`` and ``--suggest`` read them), never queued.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from annotate.items import select_chunk
+from annotate.rank_items import rank_chunk
+from data import store
+from data.aggregate import keep_rows, latest_positions
+from data.annotators import machine_column
+from data.gold import current_gold
+from data.machine import machine_certainty, machine_picks
+from data.records import Label
+from data.schemas import SCHEMAS
+from data.selection import uncertainty_margins
+
+# What the service reads of each table (None: every column).
+READ_COLUMNS = {
+    "pairwise": {"prompts": ["id", "messages"], "completions": ["id", "text"]},
+    "kto": {
+        "prompts": ["id", "messages"],
+        "completions": ["id", "prompt_id", "text", "engine", "round", "created_at"],
+    },
+}
+READ_COLUMNS["rank"] = READ_COLUMNS["kto"]
+READ_COLUMNS["rate"] = READ_COLUMNS["kto"]  # one answer per item, as kto
+
+
+class Loading:
+    """LabelService's reads of the workspace (the service provides what is named below)."""
+
+    workspace: object  # data.workspace.Workspace
+    view: str
+    task: str
+    order: str
+    suggest: bool
+    gold_rate: float
+    picks: dict[str, str]
+    queue: object  # annotate.queue.LabelQueue
+    items: object  # annotate.items.ItemCatalog
+    edits: object  # annotate.editing.EditLog
+    clock: Callable[[], float]
+    _lock: threading.Lock
+    _reload_lock: threading.Lock
+    _loaded_at: float
+    _seen: dict[str, set[str]]  # part files already read, per table
+    _tables: dict[str, pa.Table]  # prompts, completions and import labels read so far
+    _known: list[pa.Array]  # ids of the labels applied in bulk
+
+    def reload(self, min_interval: float = 0.0) -> int:
+        """Read the part files not read yet (new items and labels; labels already applied are not counted twice),
+        unless the last read is younger than ``min_interval`` seconds; returns the number of items."""
+        if self.clock() - self._loaded_at < min_interval:
+            return len(self.items)
+        with self._reload_lock:
+            self._loaded_at = self.clock()
+            # Children first: every label and pair read has its parents among the rows read (Workspace.read).
+            new = {name: self._read_new(name) for name in ("labels", "pairs", "completions", "prompts")}
+            for name in ("prompts", "completions"):
+                self._tables[name] = _concat(self._tables.get(name), new[name])
+            labels = keep_rows(new["labels"], pc.equal(new["labels"].column("task"), self.task))
+            machine = machine_column(labels.column("annotator"))
+            self._tables["imported"] = _concat(self._tables.get("imported"), keep_rows(labels, machine))
+            candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
+            margins = {}
+            if self.order == "uncertainty":
+                margins = uncertainty_margins(self.workspace.frame("scores"))
+            elif self.order == "machine-uncertain" or self.suggest:  # judges' and reward models' labels
+                machine_labels = self._tables["imported"].to_pandas()
+                if self.order == "machine-uncertain":
+                    margins = machine_certainty(machine_labels)
+                if self.suggest:
+                    picks = machine_picks(machine_labels)
+                    with self._lock:
+                        self.picks = picks
+            self.edits.add_pairs(new["pairs"])  # first: labels read now may be on pairs read now
+            human = self.edits.split(keep_rows(labels, pc.invert(machine)))
+            gold = current_gold(self.workspace.read("gold"), self.task).column("item_id").combine_chunks()
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                # The first read of a large workspace: the labellers' latest records are found while the items
+                # are chosen (both run in Arrow and numpy, outside the GIL).
+                latest = pool.submit(latest_positions, human) if not self._known else None
+                tables = self._tables["prompts"], self._tables["completions"], candidates
+                if self.view == "rank":
+                    chunk = rank_chunk(*tables, self.order)
+                else:
+                    chunk = select_chunk(
+                        self.view, *tables, self._tables["imported"], self.order, margins, gold
+                    )
+                self._apply(chunk, human, latest and latest.result(), gold.to_pylist())
+        return len(self.items)
+
+    def _read_new(self, name: str) -> pa.Table:
+        columns = READ_COLUMNS[self.task].get(name)
+        with self._lock:
+            seen = set(self._seen[name])
+        table, names = store.read_new(self.workspace.path, name, seen, columns=columns)
+        with self._lock:
+            self._seen[name].update(names)
+        if table is None:
+            schema = SCHEMAS[name]
+            return (
+                schema if columns is None else pa.schema([schema.field(c) for c in columns])
+            ).empty_table()
+        # Rows read twice are harmless here: lookups take the first, items and labels are keyed by id.
+        return table
+
+    def _apply(self, chunk, labels: pa.Table, latest=None, gold: list[str] = ()) -> None:
+        first = not self._known
+        if not first and labels.num_rows:
+            known = pa.chunked_array(self._known, pa.string()).combine_chunks()
+            labels = labels.filter(pc.invert(pc.is_in(labels.column("id"), value_set=known)))
+        self._known.append(labels.column("id").combine_chunks())
+        records = [] if first else [Label(**row) for row in labels.sort_by("created_at").to_pylist()]
+        is_gold = set(gold)
+        with self._lock:
+            ids, rounds = self.items.extend(chunk)
+            regular = [(i, r) for i, r in zip(ids, rounds) if i not in is_gold]
+            self.queue.add_items([i for i, _ in regular], [r for _, r in regular])
+            self.queue.set_gold([g for g in gold if g in self.items], self.gold_rate)
+            if first:
+                self.queue.load(labels, latest)
+            for label in records:
+                self.queue.record(label)
+
+
+def _concat(old: pa.Table | None, new: pa.Table) -> pa.Table:
+    return new if old is None else pa.concat_tables([old, new])

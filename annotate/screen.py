@@ -1,0 +1,126 @@
+"""What one labeller sees, and their pick in stored terms: pure functions of (item, labeller), no state.
+
+Each labeller sees an item's answers in a fixed arrangement of their own (pairwise: which answer is on the left,
+`left_side`; rank: a shuffle, data.ranking.shown_order), so a pick on screen ("left", "3 > 1 > 2") is turned into
+stored terms (a/b, completion ids) through that arrangement (`stored_pick`, one small function per task), and
+back for display (`side_of`). ``--suggest`` hides the machine's pick from a fixed share of (item, labeller).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from annotate.items import Item
+from data.ranking import screen_ranking, shown_order
+from data.records import Label
+from data.rubric import Rubric, parse_ratings
+from data.schemas import CHOICES
+
+Items = Mapping[str, Item]  # item id -> Item (annotate.items.ItemCatalog)
+SIDE_CHOICES = ("left", "right", "tie", "both_bad")  # what a pairwise labeller picks, by screen position
+HIDDEN_SHARE = 0.2  # --suggest: the share of (item, labeller) that does not see the machine's pick
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What one labeller has on screen: the item, the side shown left (pairwise), and their label if editing."""
+
+    item: Item
+    left: str | None
+    previous: Label | None = None
+    suggestion: str | None = None  # --suggest: the machine's pick (a, b or tie) when shown
+    suggestion_mode: str | None = None  # "shown", "hidden", or None without a machine pick
+    order: tuple[str, ...] = ()  # rank: the answers' completion ids in the order shown (answer 1 first)
+
+
+def suggestion_hidden(item_id: str, user: str) -> bool:
+    """Whether this labeller is in the hidden slice for this item: a fixed draw per (item, labeller)."""
+    draw = int.from_bytes(hashlib.sha256(f"suggest\0{item_id}\0{user}".encode()).digest()[:4], "big")
+    return draw / 2**32 < HIDDEN_SHARE
+
+
+def left_side(item_id: str, user: str) -> str:
+    """Which completion ("a" or "b") this labeller sees on the left: a fixed coin flip per (item, labeller)."""
+    return "a" if hashlib.sha256(f"{item_id}\0{user}".encode()).digest()[0] & 1 else "b"
+
+
+def choice_from_side(side: str, left: str) -> str:
+    """The stored choice (about completions a/b) for what the labeller picked on screen."""
+    if side not in SIDE_CHOICES:
+        raise ValueError(f"pairwise choice {side!r} is not one of {', '.join(SIDE_CHOICES)}")
+    if side == "left":
+        return left
+    if side == "right":
+        return "b" if left == "a" else "a"
+    return side
+
+
+def side_of(choice: str | None, left: str | None) -> str | None:
+    """The on-screen choice for a stored one (the inverse of ``choice_from_side``)."""
+    if left is None or choice not in ("a", "b"):
+        return choice
+    return "left" if choice == left else "right"
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A labeller's pick in the label's stored fields (data.records.Label)."""
+
+    choice: str | None
+    strength: int | None = None
+    left: str | None = None  # pairwise: the side shown left; rank: the order shown, comma-joined
+    ranking: str | None = None
+    ratings: str | None = None  # rate: the ratings JSON, checked against the rubric
+
+
+def _pairwise(user: str, item_id: str, choice: str, items: Items, rubric: Rubric | None) -> Pick:
+    left = left_side(item_id, user)
+    return Pick(choice_from_side(choice, left), left=left)
+
+
+def _kto(user: str, item_id: str, choice: str, items: Items, rubric: Rubric | None) -> Pick:
+    if choice not in CHOICES["kto"]:
+        raise ValueError(f"kto choice {choice!r} is not one of {', '.join(CHOICES['kto'])}")
+    return Pick(choice)
+
+
+def _rank(user: str, item_id: str, choice: str, items: Items, rubric: Rubric | None) -> Pick:
+    # the order shown is recorded in ``left``, as a pairwise label's left side
+    order = shown_order(item_id, user, items[item_id].completion_ids)
+    return Pick(None, left=",".join(order), ranking=screen_ranking(choice, order))
+
+
+def _rate(user: str, item_id: str, choice: str, items: Items, rubric: Rubric | None) -> Pick:
+    return Pick(
+        None, ratings=rubric.encode(parse_ratings(choice))
+    )  # a RubricError for ratings out of the rubric
+
+
+PICKS: dict[str, Callable[[str, str, str, Items, Rubric | None], Pick]] = {
+    "pairwise": _pairwise,
+    "kto": _kto,
+    "rank": _rank,
+    "rate": _rate,
+}
+
+
+def stored_pick(
+    task: str,
+    user: str,
+    item_id: str,
+    choice: str,
+    strength: int | None,
+    items: Items,
+    rubric: Rubric | None = None,
+) -> Pick:
+    """What ``user`` picked on screen for the item (a side, a KTO choice, a ranking in the numbers shown, the
+    ratings JSON) in stored terms; ValueError for a pick the task does not take. ``items``: the service's
+    catalog (a rank item's answers)."""
+    pick = PICKS[task](user, item_id, choice, items, rubric)
+    if pick.choice not in ("a", "b"):
+        strength = None  # strength grades a preference; a tie, both-bad, KTO, rank or rate label has none
+    elif strength is not None and not 1 <= strength <= 4:
+        raise ValueError(f"strength {strength} is not in 1..4")
+    return Pick(pick.choice, strength, pick.left, pick.ranking, pick.ratings)
