@@ -121,3 +121,18 @@ def test_kto_refuses_the_pair_table_options(tmp_path, tiny_model_dir, capsys, fl
     err = capsys.readouterr().err
     assert err == f"error: {message}\n"
     assert not out.exists()
+
+
+def test_a_threshold_that_splits_nothing_is_one_line(tmp_path, tiny_model_dir, capsys):
+    """`--kto-from 'helpfulness>=9'` on a 0-4 scale makes every answer undesirable: refused with one line, not a
+    run whose KTO metrics are nan; nothing is written (12 answers: none ambiguous at 9)."""
+    ws = rated_workspace(tmp_path / "ws")
+    out = tmp_path / "kto"
+    args = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--method", "kto", "--out", str(out)]
+    assert main([*args, "--kto-from", "helpfulness>=9"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {ws.path}: --kto-from helpfulness>=9: all 12 rated answers of split train are undesirable, so KTO"
+        " has nothing to contrast (is the threshold inside the rubric's scale?)\n"
+    )
+    assert not out.exists()

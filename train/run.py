@@ -63,6 +63,12 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
         eval_rows, _ = build(workspace, "test", rule, *extra, options.exclude_labeller)
         what = f"rated answers for {'--kto-from' if options.kto_from else '--rm-from-ratings'} {rule}"
         log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        if options.kto_from and train_rows and len({row["label"] for row in train_rows}) == 1:
+            side = "desirable" if train_rows[0]["label"] else "undesirable"
+            raise TrainDataError(
+                f"{workspace.path}: --kto-from {rule}: all {len(train_rows)} rated answers of split train are "
+                f"{side}, so KTO has nothing to contrast (is the threshold inside the rubric's scale?)"
+            )
     elif method.data == "sft":
         sources = (options.sft_from, options.labels, options.exclude_labeller)
         train_rows, counts = sft_rows(workspace, "train", *sources)
