@@ -198,7 +198,12 @@ def run_arena(
         from generate.bestofn import judge_workspace
 
         judged = replace(options, kinds=(ARENA,), split=split, limit=None, judge_labelled=True)
-        result["judged"] = judge_workspace(judged, workspace)["counts"].get("labels_written", 0)
+        counts = judge_workspace(judged, workspace)["counts"]
+        result["judged"] = counts.get("labels_written", 0)
+        if counts.get(
+            "unreadable"
+        ):  # both orders without a verdict marker: nothing written, a rerun asks again
+            result["judge_unreadable"] = counts["unreadable"]
     return result
 
 

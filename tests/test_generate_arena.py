@@ -254,3 +254,23 @@ def test_a_judge_loop_with_arena_samples_the_arena_after_the_last_iteration(tmp_
     assert "arena leaderboard by judge:tiny-judge" in out and (tmp_path / "ws/leaderboard.png").is_file()
     labels = workspace.frame("labels")
     assert set(arena["id"]) <= set(labels.loc[labels["annotator"] == "judge:tiny-judge", "item_id"])
+
+
+class Mute:
+    """A judge engine whose answers never carry a verdict marker (as SmolLM2-135M's did under MT-Bench's prompt)."""
+
+    name = "hf"
+
+    def sample(self, prompts, n, params):
+        return [[Sample("Both answers are good.", 5, "stop", 0)] for _ in prompts]
+
+
+def test_an_arena_judge_without_readable_verdicts_says_so(tmp_path, three_models, monkeypatch, capsys):
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: Mute())
+    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    ws = tmp_path / "ws"
+    argv = arena_args(ws, three_models[:2], write_prompts(tmp_path / "p.json", 3), "--judge", "scripted")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "judge_unreadable 3" in out and "judged 0" in out  # 3 pairs, none with a verdict in either order
+    assert len(Workspace(ws).frame("labels")) == 0
