@@ -15,8 +15,7 @@ import pyarrow.compute as pc
 from annotate.agreement import admin_report
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
-from annotate.render import cards_html, excerpt, message_html, table_html
-from annotate.service import LabelService
+from annotate.render import cards_html, figure, message_html, prompt_excerpt, table_html
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
@@ -70,13 +69,12 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     report = admin_report(labels, service.task, pairs, _method(method), gold, excluded)
     progress = service.progress(user)
     agreement, position = report["agreement"], report["position"]
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     cards = [
         ("items done", f"{progress['done']}/{progress['items']}", f"K = {progress['overlap']} labels each"),
         ("labels", str(progress["labels"]), ", ".join(f"{k} {v}" for k, v in report["distribution"].items())),
-        ("Cohen's κ (2 labellers)", fmt(agreement["cohen"]), f"{agreement['items']} items with ≥2 labels"),
-        ("Fleiss' κ", fmt(agreement["fleiss"]), f"{agreement['fleiss_items']} items, same label count"),
-        ("Krippendorff's α", fmt(agreement["alpha"]), "nominal, all items with ≥2 labels"),
+        ("Cohen's κ (2 labellers)", figure(agreement["cohen"]), f"{agreement['items']} items with ≥2 labels"),
+        ("Fleiss' κ", figure(agreement["fleiss"]), f"{agreement['fleiss_items']} items, same label count"),
+        ("Krippendorff's α", figure(agreement["alpha"]), "nominal, all items with ≥2 labels"),
     ]
     if position is not None:
         rate = "n/a" if position["left_rate"] is None else f"{100 * position['left_rate']:.0f}%"
@@ -98,7 +96,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]
     posterior = ["posterior"] if method != MAJORITY else []
     rows = [
-        [r["item_id"], _prompt_excerpt(service, r["item_id"]), r["votes"], f"{r['agreement']:.2f}"]
+        [r["item_id"], prompt_excerpt(service.items.get(r["item_id"])), r["votes"], f"{r['agreement']:.2f}"]
         + [f"{r[c]:.2f}" for c in posterior]
         + [r[c] for c in choice_columns]
         for r in disputed.to_dict("records")
@@ -198,7 +196,7 @@ def arena_html(workspace) -> str:
 def machine_cards(report: dict) -> list[tuple[str, str, str]]:
     """A card per machine labeller (all rounds): κ against the human majority, raw agreement with and without
     ties; one for how often labellers follow a shown vs a hidden suggestion."""
-    fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+    fmt = lambda v: figure(v, 2)  # noqa: E731
     cards = [
         (
             f"{r['annotator']} vs people (κ)",
@@ -214,11 +212,6 @@ def machine_cards(report: dict) -> list[tuple[str, str, str]]:
         detail = f"hidden: {fmt(hidden['rate'])} of {hidden['labels']}"
         cards.append((f"suggestion followed ({shown['labels']} shown)", fmt(shown["rate"]), detail))
     return cards
-
-
-def _prompt_excerpt(service: LabelService, item_id: str) -> str:
-    item = service.items.get(item_id)
-    return excerpt(item.prompt[-1]["content"]) if item else ""
 
 
 def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> str:

@@ -15,7 +15,7 @@ import gradio as gr
 from annotate.components import Context, View
 from annotate.rank_view import describe_ranking, same_ranking, screen_of
 from annotate.rate_view import rating_panel, ratings_text, same_ratings
-from annotate.render import STRENGTHS, chat_html, excerpt, message_html, progress_html
+from annotate.render import STRENGTHS, chat_html, message_html, progress_html, prompt_excerpt
 from annotate.screen import Shown, side_of
 from annotate.service import NotSaved, StaleItem
 from annotate.tasks import TASKS
@@ -54,7 +54,7 @@ def _history(ctx: Context, user: str) -> object:
         if item is None:
             continue
         what = describe_label(label)
-        choices.append((f"{what} · {excerpt(item.prompt[-1]['content'], 60)}", label.item_id))
+        choices.append((f"{what} · {prompt_excerpt(item, 60)}", label.item_id))
     return gr.Dropdown(choices=choices, value=None)
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import pandas as pd
 
 from annotate.agreement import labeller_table
-from annotate.render import cards_html, excerpt, table_html
+from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
 from data.rank_agreement import ranking_agreement
 from data.rank_pairs import current_rankings
 from data.ranking import ranking_votes
+from data.selection import without_labellers
 
 
 def rank_admin_html(
@@ -23,17 +24,15 @@ def rank_admin_html(
     human = human_labels(labels)
     report = ranking_agreement(human, excluded)
     progress = service.progress(user)
-    rankings = current_rankings(human)
-    rankings = rankings[~rankings["annotator"].isin(list(excluded))]
+    rankings = without_labellers(current_rankings(human), excluded)
     every = sum(len(ranking_votes(r)) for r in rankings["ranking"])
     adjacent = sum(len(ranking_votes(r, "adjacent")) for r in rankings["ranking"])
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     multi = f"{report['multi_ranked_items']} items ranked by ≥2"
     cards = [
         ("items done", f"{progress['done']}/{progress['items']}", f"K = {progress['overlap']} rankings each"),
         ("rankings", str(report["rankings"]), f"of {report['items']} items"),
-        ("Kendall's τ-b", fmt(report["kendall_tau"]), f"mean over labeller pairs; {multi}"),
-        ("Krippendorff's α", fmt(report["alpha_ordinal"]), "ordinal; units (item, answer), values = rank"),
+        ("Kendall's τ-b", figure(report["kendall_tau"]), f"mean over labeller pairs; {multi}"),
+        ("Krippendorff's α", figure(report["alpha_ordinal"]), "ordinal; units (item, answer), values = rank"),
         ("pair votes", f"{every} all / {adjacent} adjacent", "ties included; export --rank-pairs"),
     ]
     activity = labeller_table(human, "rank")
@@ -41,14 +40,12 @@ def rank_admin_html(
         ((tau, item) for item, tau in report["per_item_tau"].items() if tau is not None), key=lambda t: t
     )[:10]
     counts = rankings["item_id"].value_counts()
-    rows = [[item, _prompt(service, item), int(counts.get(item, 0)), f"{tau:.2f}"] for tau, item in disputed]
+    rows = [
+        [item, prompt_excerpt(service.items.get(item)), int(counts.get(item, 0)), f"{tau:.2f}"]
+        for tau, item in disputed
+    ]
     return (
         cards_html(cards),
         table_html(list(activity.columns), activity.values.tolist(), "no rankings yet"),
         table_html(["item", "prompt", "rankings", "mean τ-b"], rows, "no item has two rankings yet"),
     )
-
-
-def _prompt(service: LabelService, item_id: str) -> str:
-    item = service.items.get(item_id)
-    return excerpt(item.prompt[-1]["content"]) if item else ""

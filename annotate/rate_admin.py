@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from annotate.agreement import labeller_table
-from annotate.render import cards_html, excerpt, table_html
+from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
 from data.ratings import rating_agreement, rating_spread
@@ -21,20 +21,18 @@ def rate_admin_html(
     human = human_labels(labels)
     counted = without_labellers(human, excluded)
     progress = service.progress(user)
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     cards = [
         ("items done", f"{progress['done']}/{progress['items']}", f"K = {progress['overlap']} labels each"),
         ("ratings", str(progress["labels"]), f"rubric {service.rubric.name}"),
     ]
     for aspect, figures in rating_agreement(counted).items():
-        detail = f"ordinal {fmt(figures['ordinal'])}; {figures['items']} answers with ≥2 ratings"
-        cards.append((f"α {aspect} (interval)", fmt(figures["interval"]), detail))
+        detail = f"ordinal {figure(figures['ordinal'])}; {figures['items']} answers with ≥2 ratings"
+        cards.append((f"α {aspect} (interval)", figure(figures["interval"]), detail))
     activity = labeller_table(human, "rate")
     who = [row + ["excluded" if row[0] in excluded else "counted"] for row in activity.values.tolist()]
     rows = []
     for item_id, spread in rating_spread(counted).head(10).iterrows():
-        item = service.items.get(item_id)
-        prompt = excerpt(item.prompt[-1]["content"]) if item else ""
+        prompt = prompt_excerpt(service.items.get(item_id))
         rows.append([item_id, prompt, int(spread["raters"]), spread["widest"], f"{spread['range']:g}"])
     return (
         cards_html(cards),

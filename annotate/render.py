@@ -146,3 +146,13 @@ def cards_html(cards: Sequence[tuple[str, str, str]]) -> str:
 def excerpt(text: str, length: int = 80) -> str:
     flat = " ".join(show_bidi(text).split())
     return flat if len(flat) <= length else flat[: length - 1] + "…"
+
+
+def prompt_excerpt(item, length: int = 80) -> str:
+    """The excerpt of an item's last prompt turn (``item``: an `annotate.items.Item`, or None: an empty string)."""
+    return excerpt(item.prompt[-1]["content"], length) if item else ""
+
+
+def figure(value: float | None, digits: int = 3) -> str:
+    """An agreement figure for a card: ``n/a`` where there is none (too few items)."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
