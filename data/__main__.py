@@ -154,14 +154,19 @@ def cmd_export(args: Any) -> int:
 
     verdicts = {"split": args.split, "method": args.aggregate}
     excluded = excluded_labellers(workspace.path, args.exclude_labeller)  # and the admin tab's switch
-    if args.edits:  # children first (Workspace.read)
+
+    def pairwise() -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+        """(gold, the labels in force, pairs, completions), read children first (Workspace.read)."""
         gold, labels, pairs, completions = (
             read_gold(workspace),
             read("labels"),
             read("pairs"),
             read("completions"),
         )
-        labels = choose_labels(without_labellers(labels, excluded), args.labels)
+        return gold, choose_labels(without_labellers(labels, excluded), args.labels), pairs, completions
+
+    if args.edits:
+        gold, labels, pairs, completions = pairwise()
         rows, counts = sft_edits_table(read("prompts"), completions, pairs, labels, args.split, gold)
     elif args.format == "sft":
         rows, counts = to_sft(read("prompts").to_pandas(), args.split)
@@ -176,14 +181,8 @@ def cmd_export(args: Any) -> int:
         gold, labels, completions = read_gold(workspace, "kto"), read("labels"), read("completions")
         labels = choose_labels(without_labellers(labels, excluded), args.labels)
         rows, counts = kto_table(read("prompts"), completions, labels, gold=gold, **verdicts)
-    else:  # children first (Workspace.read)
-        gold, labels, pairs, completions = (
-            read_gold(workspace),
-            read("labels"),
-            read("pairs"),
-            read("completions"),
-        )
-        labels = choose_labels(without_labellers(labels, excluded), args.labels)
+    else:
+        gold, labels, pairs, completions = pairwise()
         dropped: Counter = Counter()  # edits of gold items' answers never export
         edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
         pairs = without_gold_edits(pairs, gold, dropped)
