@@ -37,9 +37,8 @@ def test_base_model_without_a_template_is_one_line_before_loading(
     assert not (tmp_path / "ws").exists()
 
 
-def test_base_model_samples_with_the_plain_template(
-    tmp_path, tiny_base_model_dir, prompts, capsys, monkeypatch
-):
+def record_rendered_prompts(monkeypatch) -> list[str]:
+    """The text of every chat-template rendering of the engines `python -m generate` makes, in order."""
     rendered = []
     make_engine = cli.make_engine
 
@@ -52,6 +51,13 @@ def test_base_model_samples_with_the_plain_template(
         return engine
 
     monkeypatch.setattr(cli, "make_engine", spy)
+    return rendered
+
+
+def test_base_model_samples_with_the_plain_template(
+    tmp_path, tiny_base_model_dir, prompts, capsys, monkeypatch
+):
+    rendered = record_rendered_prompts(monkeypatch)
     ws = tmp_path / "ws"
     argv = ["-w", str(ws), "--model", str(tiny_base_model_dir), "--engine", "hf", "--prompts", str(prompts)]
     assert cli.main([*argv, "--chat-template", "plain", "--max-tokens", "4"]) == 0

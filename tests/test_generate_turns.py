@@ -176,20 +176,11 @@ def test_generate_cli_samples_a_conversation_file_on_a_base_model_with_roles(
     import json
 
     import generate.__main__ as cli
+    from tests.test_generate_chat_template import record_rendered_prompts
 
     path = tmp_path / "chats.jsonl"
     path.write_text(json.dumps({"messages": TURNS[1:]}) + "\n")
-    rendered, make_engine = [], cli.make_engine
-
-    def spy(name, model, options):
-        engine = make_engine(name, model, options)
-        render = engine.tokenizer.apply_chat_template
-        engine.tokenizer.apply_chat_template = lambda *a, **k: (
-            rendered.append(render(*a, **k)) or rendered[-1]
-        )
-        return engine
-
-    monkeypatch.setattr(cli, "make_engine", spy)
+    rendered = record_rendered_prompts(monkeypatch)
     ws = tmp_path / "ws"
     argv = ["-w", str(ws), "--model", str(tiny_base_model_dir), "--engine", "hf", "--prompts", str(path)]
     assert cli.main([*argv, "--chat-template", "roles", "--max-tokens", "4"]) == 0
