@@ -198,12 +198,11 @@ def run_arena(
         from generate.bestofn import judge_workspace
 
         judged = replace(options, kinds=(ARENA,), split=split, limit=None, judge_labelled=True)
-        counts = judge_workspace(judged, workspace)["counts"]
-        result["judged"] = counts.get("labels_written", 0)
-        if counts.get(
-            "unreadable"
-        ):  # both orders without a verdict marker: nothing written, a rerun asks again
-            result["judge_unreadable"] = counts["unreadable"]
+        verdicts = judge_workspace(judged, workspace)["counts"]
+        result["judged"] = verdicts.get("labels_written", 0)
+        # Pairs without a verdict marker in either order: nothing written for them, a rerun asks again.
+        if verdicts.get("unreadable"):
+            result["judge_unreadable"] = verdicts["unreadable"]
     return result
 
 

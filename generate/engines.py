@@ -103,7 +103,11 @@ def quiet_vllm(verbose: bool) -> _CastCounter | None:
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     counter = _CastCounter()
     for name in NOISY_VLLM_LOGGERS:
-        logging.getLogger(name).addFilter(counter)
+        logger = logging.getLogger(name)
+        # An earlier engine's counter would swallow the lines before this one counts them.
+        for earlier in [f for f in logger.filters if isinstance(f, _CastCounter)]:
+            logger.removeFilter(earlier)
+        logger.addFilter(counter)
     return counter
 
 
@@ -147,6 +151,9 @@ class HFEngine:
         self.chat_template = options.chat_template
         self.stops = turn_markers(options.chat_template)
         self.special_ids = special_token_ids(self.tokenizer)
+        eos = self.model.generation_config.eos_token_id
+        self.ends = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        self.ends.update({self.tokenizer.eos_token_id, self.tokenizer.pad_token_id} - {None})
         self.dtype = str(self.model.dtype).removeprefix("torch.")
         self.load_seconds = time.perf_counter() - start
 
@@ -192,10 +199,7 @@ class HFEngine:
     def _sample(self, row: list[int], seed: int) -> Sample:
         """One generated row as a Sample: up to its end of sequence (or the padding after a stop string), with no
         special token in its text and cut before a turn marker."""
-        eos = self.model.generation_config.eos_token_id
-        ends = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-        ends.update({self.tokenizer.eos_token_id, self.tokenizer.pad_token_id} - {None})
-        stop = next((i for i, token in enumerate(row) if token in ends), None)
+        stop = next((i for i, token in enumerate(row) if token in self.ends), None)
         tokens = row if stop is None else row[:stop]
         text = self.tokenizer.decode(
             [t for t in tokens if t not in self.special_ids], skip_special_tokens=True
