@@ -10,7 +10,8 @@ Sides: ``naive`` is the textbook loop (seed 002): per step four separate forward
 on rejected, reference on chosen, reference on rejected; the reference recomputed every step, both models in
 memory), full-vocabulary log-softmax, sigmoid DPO loss, AdamW. ``ours`` is `python -m train --method dpo`'s
 trainer: reference log-probs precomputed once (and cached in the workspace), chosen and rejected in one forward
-pass, the chunked log-prob head (`train.head`). ``trl`` is ours with TRL's loss and head. ``trl-stock`` is
+pass, the chunked log-prob head (`train.head`), the elementwise work recomputed in the backward pass
+(`train.recompute`); ``ours-keep`` is the same keeping every activation. ``trl`` is ours with TRL's loss and head. ``trl-stock`` is
 ``trl.DPOTrainer`` with its defaults (a reference model in memory, gradient checkpointing on) and
 ``trl-precompute`` the same with ``precompute_ref_log_probs=True``.
 
@@ -147,9 +148,13 @@ def load_model(args):
     return path, model, AutoTokenizer.from_pretrained(path)
 
 
-def run_ours(args, trl_head: bool = False) -> dict:
+def run_ours(args, trl_head: bool = False, keep_all: bool = False) -> dict:
+    from train import methods
     from train.methods import Build, build_trainer
     from train.options import TrainOptions
+
+    if keep_all:  # "ours-keep": every activation kept, none recomputed (train.recompute off)
+        methods.recompute_elementwise = lambda model: {"norms": 0, "mlps": 0}
 
     times: list[float] = []
     path, model, tokenizer = load_model(args)
@@ -181,7 +186,7 @@ def run_ours(args, trl_head: bool = False) -> dict:
         trainer.args.save_strategy = "no"
         trainer.train()
     return {
-        "side": "trl" if trl_head else "ours",
+        "side": "trl" if trl_head else "ours-keep" if keep_all else "ours",
         "step_s": statistics.median(times[1:]),
         "ref_pass_s": ref_pass,
         "peak_mib": peak_memory_mib(),
@@ -233,6 +238,7 @@ def run_trl_stock(args, precompute: bool) -> dict:
 SIDES = {
     "naive": run_naive,
     "ours": run_ours,
+    "ours-keep": lambda args: run_ours(args, keep_all=True),
     "trl": lambda args: run_ours(args, trl_head=True),
     "trl-stock": lambda args: run_trl_stock(args, precompute=False),
     "trl-precompute": lambda args: run_trl_stock(args, precompute=True),
@@ -259,7 +265,8 @@ def main() -> int:
     parser.add_argument(
         "--sides",
         default="naive,ours",
-        help="comma-separated: naive, ours, trl (ours with TRL's log-prob head), trl-stock (trl.DPOTrainer with "
+        help="comma-separated: naive, ours, ours-keep (ours keeping every activation: no elementwise recompute), "
+        "trl (ours with TRL's log-prob head), trl-stock (trl.DPOTrainer with "
         "its defaults), trl-precompute (the same with precompute_ref_log_probs)",
     )
     parser.add_argument("--only", choices=tuple(SIDES), help=argparse.SUPPRESS)  # child process mode

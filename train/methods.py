@@ -11,6 +11,7 @@ error). Adding a method is adding one entry here (and its loss function in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -29,10 +30,13 @@ from train.builders import (
 )
 from train.losses import PairLoss
 from train.pairs import add_offsets, check_sft_sources
+from train.recompute import recompute_elementwise
 from train.reward import RM_MARGINS, add_margins, evaluate_pairs, load_reward_model, reward_metrics
 
 if TYPE_CHECKING:
     from train.options import TrainOptions
+
+log = logging.getLogger(__name__)
 
 # What a pairwise method trains on unless --kinds says otherwise (rank: the pairs rankings expand into;
 # edit: labellers' edits over the answers they fixed).
@@ -314,6 +318,10 @@ def get_method(name: str) -> Method:
 
 
 def build_trainer(options: TrainOptions, b: Build):
-    """The TRL trainer for ``options.method`` over ``b.rows`` (TRL's columns)."""
+    """The TRL trainer for ``options.method`` over ``b.rows`` (TRL's columns). Without gradient checkpointing, the
+    model's elementwise work is recomputed in the backward pass instead of kept (`train.recompute`)."""
     method = get_method(options.method)
+    if not options.gradient_checkpointing:
+        counts = recompute_elementwise(b.model)
+        log.info("recomputing in the backward pass: %(norms)d norms, %(mlps)d MLP activations", counts)
     return method.build(options, b, method)
