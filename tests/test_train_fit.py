@@ -133,9 +133,9 @@ ASKED = Setup(0, False, Batch(4, 1, 512))
 
 
 def test_memory_plan_estimate_by_hand():
-    # weights 16 + 2 (bf16 copies) per parameter; activations 2·4·512 tokens × 24 layers × (20·896 + 8·4864 +
+    # weights 16 + 2 (bf16 copies) per parameter; activations 2·4·512 tokens × 24 layers × (12·896 + 6·4864 +
     # 4·14 heads·512); the chunked head: 3 chunks + the head's fp32 gradient; 0.5 GiB overhead.
-    activations = 4096 * 24 * (20 * 896 + 8 * 4864 + 4 * 14 * 512)
+    activations = 4096 * 24 * (12 * 896 + 6 * 4864 + 4 * 14 * 512)
     expected = 18 * 494_032_768 + activations + 3 * 2**27 + 151_936 * 896 * 4 + GIB // 2
     assert estimate_bytes(QWEN_05B, ASKED, bf16=True) == expected
     # TRL's head holds the batch's fp32 logits three times instead

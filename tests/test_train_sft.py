@@ -214,7 +214,7 @@ def test_the_memory_plan_budgets_one_sequence_per_sft_row():
 
     shape = ModelShape(params=494_032_768, layers=24, hidden=896, vocab=151_936, intermediate=4864, heads=14)
     tokens = 4 * 512  # micro-batch 4 × 512 tokens, one sequence per row
-    activations = tokens * 24 * (20 * 896 + 8 * 4864 + 4 * 14 * 512)
+    activations = tokens * 24 * (12 * 896 + 6 * 4864 + 4 * 14 * 512)
     expected = 18 * 494_032_768 + activations + tokens * 151_936 * 12 + GIB // 2
     setup = Setup(0, False, Batch(4, 1, 512))
     assert estimate_bytes(shape, setup, bf16=True, chunked_head=False, sequences=1) == expected

@@ -6,10 +6,12 @@ RESULTS.md "Memory plan"):
 - weights: full fine-tuning 16 per parameter (weights 4, gradients 4, Adam's two moments 8), LoRA 4 per frozen
   parameter; bf16 autocast adds the 2-byte copies of the weights it casts; a method that keeps its reference in
   memory (TDPO) adds 4 per parameter (not with LoRA: the reference is the policy with its adapters off);
-- activations kept for the backward pass, per token and layer: about 20 bytes per hidden unit and 8 per MLP unit
-  under bf16 autocast, twice that in fp32 (the layer's inputs, its attention's q/k/v and output, the MLP's gate,
-  up and activation), plus 4 bytes per head and key position (the attention probabilities: quadratic in the
-  length); with gradient checkpointing, each layer's fp32 input plus one layer's activations;
+- activations kept for the backward pass, per token and layer: about 12 bytes per hidden unit and 6 per MLP unit
+  under bf16 autocast, twice that in fp32 (the layer's fp32 inputs, the bf16 casts its matmuls keep, its
+  attention's q/k/v and output, the MLP's gate and up), plus 4 bytes per head and key position (the attention
+  probabilities: quadratic in the length); the norms' outputs and the MLP's activation are recomputed in the
+  backward pass (`train.recompute`), which without it would add 8 bytes per hidden unit and 2 per MLP unit; with
+  gradient checkpointing, each layer's fp32 input plus one layer's activations, all kept;
 - the log-prob head: with the chunked head (`train.head`, our sigmoid-family loss) three chunks of
   ``CHUNK_BYTES`` and the head's fp32 gradient; with TRL's head (its other loss types, KTO) the batch's fp32 logits,
   their log-softmax and its gradient (3 × vocabulary × 4 bytes per token);
@@ -41,7 +43,9 @@ GIB = 2**30
 OVERHEAD = GIB // 2
 HEADROOM = 0.85
 DEFAULT_LORA_R = 16
-HIDDEN_BYTES, MLP_BYTES = 20, 8  # per token and layer, bf16 autocast; fp32 doubles them
+HIDDEN_BYTES, MLP_BYTES = 12, 6  # per token and layer, bf16 autocast; fp32 doubles them
+# What train.recompute keeps out of that (the norms' fp32 outputs, act(gate)), per token and layer, bf16 autocast
+RECOMPUTED_HIDDEN, RECOMPUTED_MLP = 8, 2
 ATTENTION_BYTES = 4  # per token, layer, head and key position: the attention probabilities kept for backward
 
 
@@ -127,10 +131,12 @@ def estimate_bytes(
     weights += 4 * params if reference_in_memory and not setup.lora_r else 0  # LoRA: adapters off instead
     tokens = sequences * setup.batch.micro * setup.batch.length
     scale = 1 if bf16 else 2
-    per_layer = scale * (HIDDEN_BYTES * shape.hidden + MLP_BYTES * (shape.intermediate or 4 * shape.hidden))
+    mlp = shape.intermediate or 4 * shape.hidden
+    per_layer = scale * (HIDDEN_BYTES * shape.hidden + MLP_BYTES * mlp)
     per_layer += ATTENTION_BYTES * (shape.heads or shape.hidden // 64) * setup.batch.length
-    if setup.checkpointing:
-        activations = tokens * (shape.layers * shape.hidden * 4 + per_layer)
+    if setup.checkpointing:  # the one layer being recomputed holds everything (no elementwise recompute then)
+        whole_layer = per_layer + scale * (RECOMPUTED_HIDDEN * shape.hidden + RECOMPUTED_MLP * mlp)
+        activations = tokens * (shape.layers * shape.hidden * 4 + whole_layer)
     else:
         activations = tokens * shape.layers * per_layer
     if chunked_head:
