@@ -123,3 +123,23 @@ def test_an_mlp_that_is_not_the_gated_form_is_left_alone():
     forward = module.forward
     assert recompute_elementwise(module) == {"norms": 0, "mlps": 0}
     assert module.forward == forward
+
+
+def test_no_recompute_under_deepspeed_zero3(monkeypatch):
+    """ZeRO-3 gathers weights in module hooks that a direct call to a norm's forward would bypass."""
+    from train import methods
+
+    built = []
+    monkeypatch.setattr(
+        methods, "recompute_elementwise", lambda model: built.append(model) or {"norms": 1, "mlps": 1}
+    )
+    stub = type("Method", (), {"build": staticmethod(lambda options, b, method: "trainer")})()
+    monkeypatch.setattr(methods, "get_method", lambda name: stub)
+    options = type("Options", (), {"method": "dpo", "gradient_checkpointing": False})()
+    build = type("Build", (), {"model": "model"})()
+    monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO_STAGE", "3")
+    assert methods.build_trainer(options, build) == "trainer"
+    assert built == []
+    monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO_STAGE", "2")
+    methods.build_trainer(options, build)
+    assert built == ["model"]

@@ -12,6 +12,7 @@ error). Adding a method is adding one entry here (and its loss function in
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -317,11 +318,20 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
+def _zero3() -> bool:
+    """DeepSpeed ZeRO-3 partitions every weight and gathers it in module hooks, which a recompute that calls a
+    norm's forward directly would bypass: no elementwise recompute there (``accelerate launch`` with
+    configs/accelerate/zero3.yaml sets the stage before any TRL config exists)."""
+    from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+
+    return os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3" or is_deepspeed_zero3_enabled()
+
+
 def build_trainer(options: TrainOptions, b: Build):
     """The TRL trainer for ``options.method`` over ``b.rows`` (TRL's columns). Without gradient checkpointing, the
     model's elementwise work is recomputed in the backward pass instead of kept (`train.recompute`)."""
     method = get_method(options.method)
-    if not options.gradient_checkpointing:
+    if not options.gradient_checkpointing and not _zero3():
         counts = recompute_elementwise(b.model)
         log.info("recomputing in the backward pass: %(norms)d norms, %(mlps)d MLP activations", counts)
     return method.build(options, b, method)
