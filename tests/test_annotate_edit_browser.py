@@ -27,6 +27,13 @@ FIX = "Blue light is scattered more than red light by the air, so the sky looks 
 HOSTILE = 'a b t x s u n g <script>window.__xss = 4</script><img src=x onerror="window.__xss = 5">'
 
 
+def ready_for_keys(page) -> None:
+    """The item's edit button is on screen and no text field holds the focus, so `e` reaches the page's keys (a
+    key pressed while the first item still renders is a race of the test, not of a labeller who sees the page)."""
+    page.locator("#pf-edit-open").wait_for(state="visible", timeout=20_000)
+    page.wait_for_function("!['INPUT', 'TEXTAREA'].includes(document.activeElement?.tagName)", timeout=20_000)
+
+
 def editor_open(page) -> bool:
     return page.locator("#pf-edit textarea").is_visible()
 
@@ -41,6 +48,7 @@ def test_edit_to_gold_with_keys_only(tmp_path, browser, users):  # noqa: F811
         violations = csp_errors(page)
         login(page, url, "bob")
         first = ctx.service.queue.held["bob"]
+        ready_for_keys(page)
         page.keyboard.press("e")
         wait_status(page, "Not opened: pick the better answer first (a or b), then press e.")
         assert not editor_open(page)
@@ -136,6 +144,7 @@ def test_rank_edit_with_keys_only(tmp_path, browser, users):  # noqa: F811
         page = browser.new_page(viewport={"width": 1440, "height": 1100})
         login(page, url, "bob")
         item = ctx.service.queue.held["bob"]
+        ready_for_keys(page)
         page.keyboard.press("e")
         wait_status(page, "Not opened: rank the answers first (best first), then press e.")
         for key in ("2", "=", "1"):

@@ -321,10 +321,8 @@ def get_method(name: str) -> Method:
 def _zero3() -> bool:
     """DeepSpeed ZeRO-3 partitions every weight and gathers it in module hooks, which a recompute that calls a
     norm's forward directly would bypass: no elementwise recompute there (``accelerate launch`` with
-    configs/accelerate/zero3.yaml sets the stage before any TRL config exists)."""
-    from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
-
-    return os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3" or is_deepspeed_zero3_enabled()
+    configs/accelerate/zero3.yaml sets this before any model or TRL config exists)."""
+    return os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3"
 
 
 def build_trainer(options: TrainOptions, b: Build):
