@@ -83,6 +83,13 @@ def test_rating_options_are_refused_where_they_do_not_apply(tmp_path, tiny_model
     assert "error: --rm-from-ratings trains on ratings, not on the pairs table: --rounds does not apply" in (
         capsys.readouterr().err
     )
+    assert (
+        main([*base, "--method", "rm", "--rm-from-ratings", "helpfulness", "--aggregate", "dawid-skene"]) == 2
+    )
+    assert (
+        "error: --rm-from-ratings uses each answer's mean rating over its raters: --aggregate dawid-skene"
+        in (capsys.readouterr().err)
+    )
     out = tmp_path / "x"
     assert main([*base, "--method", "rm", "--rm-from-ratings", "speed", "--out", str(out)]) == 2
     assert "no aspect 'speed' among the workspace's ratings (aspects: helpfulness, verbosity)" in (
@@ -100,6 +107,11 @@ def test_rating_options_are_refused_where_they_do_not_apply(tmp_path, tiny_model
         (
             ["--kto-from", "helpfulness>=3", "--rounds", "0"],
             "--kto-from trains on ratings, not on the pairs table: --rounds does not apply",
+        ),
+        (
+            ["--kto-from", "helpfulness>=3", "--aggregate", "dawid-skene"],
+            "--kto-from uses each answer's mean rating over its raters: --aggregate dawid-skene does not apply "
+            "(it aggregates pairwise and KTO labels)",
         ),
         (
             ["--kinds", "sampled", "--rounds", "0"],

@@ -121,9 +121,19 @@ def _refuse_pair_table(options: TrainOptions, source: str) -> None:
         )
 
 
+def _refuse_aggregate_on_ratings(options: TrainOptions, flag: str) -> None:
+    """Ratings become rows by each answer's mean over its raters; --aggregate decides pairwise and KTO verdicts."""
+    if options.aggregate != "majority":
+        raise PrefloopError(
+            f"{flag} uses each answer's mean rating over its raters: --aggregate {options.aggregate} does not "
+            "apply (it aggregates pairwise and KTO labels)"
+        )
+
+
 def _check_kto(options: TrainOptions) -> None:
     if options.kto_from is not None:
         parse_rule(options.kto_from)
+        _refuse_aggregate_on_ratings(options, "--kto-from")
     _refuse_pair_table(
         options,
         "--kto-from trains on ratings" if options.kto_from else "--method kto trains on labelled completions",
@@ -148,6 +158,7 @@ def _check_rm(options: TrainOptions) -> None:
         )
     if options.rm_from_ratings is not None:
         _refuse_pair_table(options, "--rm-from-ratings trains on ratings")
+        _refuse_aggregate_on_ratings(options, "--rm-from-ratings")
     if options.rm_margin not in RM_MARGINS:
         raise PrefloopError(f"--rm-margin {options.rm_margin!r}: expected one of {', '.join(RM_MARGINS)}")
 
