@@ -3,7 +3,7 @@
 service's item catalog, queue, edit log and machine picks, under the service's locks).
 
 Which items are queued, and in which order, is annotate.items' (rank: annotate.rank_items); items that appear after
-the service started join the end of the queue. The labellers' labels are applied in bulk on the first read and one
+the service started join the end of the queue (rank: also a prompt whose answers arrive over several reads). The labellers' labels are applied in bulk on the first read and one
 by one afterwards, each once (the ids applied so far are kept); the machine labellers' labels are kept as a table
 (the order ``machine-uncertain`` and ``--suggest`` read them), never queued.
 """
@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from annotate.items import select_chunk
-from annotate.rank_items import rank_chunk
+from annotate.rank_items import rank_chunk, touched_groups
 from data import store
 from data.aggregate import keep_rows, latest_positions
 from data.annotators import machine_column
@@ -96,7 +96,8 @@ class Loading:
                 latest = pool.submit(latest_positions, human) if not self._known else None
                 tables = self._tables["prompts"], self._tables["completions"], candidates
                 if self.view == "rank":
-                    chunk = rank_chunk(*tables, self.order)
+                    touched = touched_groups(self._tables["completions"], candidates)
+                    chunk = rank_chunk(*tables[:2], touched, self.order)
                 else:
                     chunk = select_chunk(
                         self.view, *tables, self._tables["imported"], self.order, margins, gold

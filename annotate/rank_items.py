@@ -34,6 +34,23 @@ class RankChunk:
         return self.prompt_ids[int(self.prompt_row[row])].as_py(), tuple(self.answers[row])
 
 
+def touched_groups(completions: pa.Table, new: pa.Table) -> pa.Table:
+    """The completions read so far (``completions``, which holds ``new``) of every prompt and round that ``new``
+    adds an answer to, each id once: a prompt whose answers arrive over several reads becomes a rank item as soon as
+    it has enough, as it would after a restart. (An item already queued keeps the answers it was queued with.)"""
+    if not new.num_rows:
+        return new
+
+    def keys(table: pa.Table) -> pa.Array:
+        rounds = pc.cast(table.column("round"), pa.string())
+        return pc.binary_join_element_wise(table.column("prompt_id"), rounds, "\x1f")
+
+    rows = completions.filter(pc.is_in(keys(completions), value_set=keys(new).combine_chunks()))
+    ids = rows.column("id").combine_chunks()
+    first = pc.index_in(ids, value_set=ids).to_numpy(zero_copy_only=False)  # rows read twice: the first
+    return rows.filter(pa.array(first == np.arange(len(first))))
+
+
 def rank_chunk(
     prompts: pa.Table, completions: pa.Table, candidates: pa.Table, order: str = "round"
 ) -> RankChunk:

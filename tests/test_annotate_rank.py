@@ -44,6 +44,37 @@ def ws(tmp_path):
     return build_workspace(tmp_path / "ws")
 
 
+def test_answers_that_arrive_while_the_app_runs_make_rank_items_as_a_restart_would(ws):
+    service = LabelService(ws, "rank", overlap=2)
+    assert len(service.items) == 2
+    new = Prompt([{"role": "user", "content": "A new question"}], source="t")
+    ws.append([new] + [Completion(new.id, f"answer {i}", "m", "hf", seed=i) for i in range(3)])
+    assert service.reload() == 3  # a whole new prompt of three answers
+    lone = next(p for p in ws.frame("prompts").itertuples() if "Only two" in str(p.messages))
+    ws.append([Completion(lone.id, "z", "m", "hf")])  # its third answer, in a read of its own
+    assert service.reload() == 4
+    item = service.items[rank_item_id(lone.id, 0)]
+    assert len(item.completion_ids) == 3
+    restarted = LabelService(ws, "rank", overlap=2)
+    assert len(restarted.items) == 4
+    assert restarted.items[rank_item_id(lone.id, 0)].completion_ids == item.completion_ids
+
+
+def test_touched_groups_take_each_answer_once():
+    import pyarrow as pa
+
+    from annotate.rank_items import touched_groups
+
+    def table(rows):
+        names = ("id", "prompt_id", "round")
+        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
+    read = [("c1", "p", 0), ("c2", "p", 0), ("c3", "q", 0), ("c4", "p", 1)]
+    again = read + [("c1", "p", 0), ("c5", "p", 0)]  # c1 read twice (a compacted part file), c5 new
+    touched = touched_groups(table(again), table([("c1", "p", 0), ("c5", "p", 0)]))
+    assert touched.column("id").to_pylist() == ["c1", "c2", "c5"]  # prompt p, round 0 only; c1 once
+
+
 def test_items_submit_undo_and_skip_of_a_ranking(ws):
     service = LabelService(ws, "rank", overlap=2)
     assert len(service.items) == 2
