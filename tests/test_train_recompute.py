@@ -34,10 +34,10 @@ def _batch():
     return ids, mask
 
 
-def _loss_and_grads(model, autocast: bool):
-    ids, mask = _batch()
+def _loss_and_grads(model, autocast: bool, device: str = "cpu"):
+    ids, mask = (t.to(device) for t in _batch())
     model.zero_grad()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
         logits = model(input_ids=ids, attention_mask=mask).logits
     loss = (torch.log_softmax(logits.float(), -1)[..., 5] * mask).sum()
     loss.backward()
@@ -64,6 +64,19 @@ def test_recompute_gives_the_same_values_and_gradients(autocast):
             model(input_ids=ids, attention_mask=mask).logits,
             rewritten(input_ids=ids, attention_mask=mask).logits,
         )
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_recompute_on_cuda_gives_the_same_values_and_gradients():
+    model = _tiny_llama().to("cuda")
+    rewritten = copy.deepcopy(model)
+    recompute_elementwise(rewritten)
+    loss, grads = _loss_and_grads(model, True, "cuda")
+    loss_re, grads_re = _loss_and_grads(rewritten, True, "cuda")
+    assert torch.allclose(loss, loss_re, rtol=1e-5)
+    for name, grad in grads.items():
+        assert torch.allclose(grads_re[name], grad, rtol=1e-4, atol=1e-5), name
 
 
 def _kept_bytes(model) -> int:
