@@ -112,6 +112,10 @@ def login(page, url, name):
         page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=20_000)
         page.get_by_role("tab", name="Label").click()
     page.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
+    # Keys reach the page's handler once the submit button shows and no field holds the focus: a key pressed
+    # while the app still renders is a race of the test, not of a labeller who sees the page.
+    page.locator("#pf-submit").wait_for(state="visible", timeout=20_000)
+    page.wait_for_function("!['INPUT', 'TEXTAREA'].includes(document.activeElement?.tagName)", timeout=20_000)
 
 
 def csp_errors(page) -> list[str]:
