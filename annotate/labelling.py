@@ -163,9 +163,7 @@ def on_submit(
         view = label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
         if not task.keeps_unfinished or view.item_id != item_id:
             return view
-        if ctx.service.rubric is not None:
-            return _kept(ctx, view, choice, None, note)
-        return replace(view, choice=choice)
+        return _kept(ctx, view, choice, None, note)  # the pick as far as it went, and the note typed
     saved = describe_label(label)
     return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
 

@@ -127,8 +127,9 @@ def test_handlers_keep_an_unfinished_ranking_render_inert_and_undo_restores(ws):
         assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
         assert "⟦RLO⟧" in html
     assert view.left.count('class="pf-rank-card"') == 4 and view.right == ""
-    unfinished = on_submit(ctx, "bob", view.item_id, "2 > 1", None, "")
+    unfinished = on_submit(ctx, "bob", view.item_id, "2 > 1", None, "answer 4 cites nothing")
     assert "rank all 4 answers" in unescape(unfinished.status) and unfinished.choice == "2 > 1"
+    assert unfinished.note == "answer 4 cites nothing"  # the note typed stays, as the ranking does
     saved = on_submit(ctx, "bob", view.item_id, "2>1=3>4", None, "")
     assert "Saved to disk: ranking 2 > 1 = 3 > 4" in unescape(saved.status)
     again = on_submit(ctx, "bob", view.item_id, "2 > 3 = 1 > 4", None, "")  # the same submit, arriving twice
