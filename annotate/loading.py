@@ -3,9 +3,10 @@
 service's item catalog, queue, edit log and machine picks, under the service's locks).
 
 Which items are queued, and in which order, is annotate.items' (rank: annotate.rank_items); items that appear after
-the service started join the end of the queue (rank: also a prompt whose answers arrive over several reads). The labellers' labels are applied in bulk on the first read and one
-by one afterwards, each once (the ids applied so far are kept); the machine labellers' labels are kept as a table
-(the order ``machine-uncertain`` and ``--suggest`` read them), never queued.
+the service started join the end of the queue (rank: also a prompt whose answers arrive over several reads). The
+labellers' labels are applied in bulk on the first read and one by one afterwards, each once (the ids applied so far
+are kept); the machine labellers' labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read
+them), never queued.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class Loading:
             machine = machine_column(labels.column("annotator"))
             self._tables["imported"] = _concat(self._tables.get("imported"), keep_rows(labels, machine))
             candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
+            if self.view == "rank":  # the new answers' prompts and rounds, with the answers they join
+                candidates = touched_groups(self._tables["completions"], candidates)
             margins = {}
             if self.order == "uncertainty":
                 margins = uncertainty_margins(self.workspace.frame("scores"))
@@ -96,8 +99,7 @@ class Loading:
                 latest = pool.submit(latest_positions, human) if not self._known else None
                 tables = self._tables["prompts"], self._tables["completions"], candidates
                 if self.view == "rank":
-                    touched = touched_groups(self._tables["completions"], candidates)
-                    chunk = rank_chunk(*tables[:2], touched, self.order)
+                    chunk = rank_chunk(*tables, self.order)
                 else:
                     chunk = select_chunk(
                         self.view, *tables, self._tables["imported"], self.order, margins, gold

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from data.aggregate import MAJORITY
 from data.errors import PrefloopError
 from data.ratings import parse_rule
 from train.builders import (
@@ -123,7 +124,7 @@ def _refuse_pair_table(options: TrainOptions, source: str) -> None:
 
 def _refuse_aggregate_on_ratings(options: TrainOptions, flag: str) -> None:
     """Ratings become rows by each answer's mean over its raters; --aggregate decides pairwise and KTO verdicts."""
-    if options.aggregate != "majority":
+    if options.aggregate != MAJORITY:
         raise PrefloopError(
             f"{flag} uses each answer's mean rating over its raters: --aggregate {options.aggregate} does not "
             "apply (it aggregates pairwise and KTO labels)"
