@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 import pyarrow.compute as pc
 
-from annotate.agreement import admin_report
+from annotate.agreement import admin_report, pace_card, quality_table
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
 from annotate.render import cards_html, figure, message_html, prompt_excerpt, table_html
@@ -21,7 +21,6 @@ from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
 from data.gold import mark_gold, read_gold
-from data.labellers import labeller_rows, team_pace
 from data.leaderboard import ARENA, workspace_leaderboard
 from data.ratings import ratings_table
 from data.schemas import CHOICES
@@ -80,17 +79,12 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
         rate = "n/a" if position["left_rate"] is None else f"{100 * position['left_rate']:.0f}%"
         detail = f"of {position['decisive']} decisive labels; p = {position['p_value']:.3f} vs 50%"
         cards.append(("left side wins", rate, detail))
-    pace = team_pace(labels)
-    if pace["median_seconds"] is not None:
-        cards.append(
-            (
-                "median seconds per label",
-                f"{pace['median_seconds']:g}",
-                f"{pace['labels_per_hour']} labels/hour",
-            )
-        )
-    cards += [verdict_card(report["verdicts"], method, excluded), *machine_cards(report)]
-    who_columns, who = labeller_columns(report["labellers"], labels, workspace, service.task)
+    cards += [
+        *pace_card(labels, service.task),
+        verdict_card(report["verdicts"], method, excluded),
+        *machine_cards(report),
+    ]
+    who_columns, who = quality_table(report["labellers"], labels, service.task, gold)
     who_columns, who = who_columns + ["verdicts"], [row + [_counted(row[0], excluded)] for row in who]
     disputed = report["disputed"]
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]
@@ -119,41 +113,6 @@ def verdict_card(verdicts, method: str, excluded: tuple[str, ...]) -> tuple[str,
     split = int((verdicts["verdict"] == SPLIT).sum())
     detail = f"{split} split" + (f"; excluded: {', '.join(excluded)}" if excluded else "")
     return (f"verdicts ({method})", str(len(verdicts)), detail)
-
-
-QUALITY_COLUMNS = [
-    "gold right",
-    "gold 95 % CI",
-    "agrees with others",
-    "DS accuracy",
-    "left share",
-    "labels/hour",
-]
-
-
-def labeller_columns(activity, labels, workspace, task: str) -> tuple[list[str], list[list]]:
-    """The labellers table: activity (labels, skips, undos, median seconds, last active) and, for pairwise, each
-    labeller's quality and pace (`data.labellers.labeller_rows`) with their flags."""
-    columns, rows = list(activity.columns), activity.values.tolist()
-    if task != "pairwise" or not rows:
-        return columns, rows
-    quality = {r["labeller"]: r for r in labeller_rows(labels, read_gold(workspace))}
-    median = columns.index("median_seconds")
-    for row in rows:
-        q = quality.get(row[0])
-        if q:  # one median: the browser's active seconds where it sent them, else the time on the item
-            row[median] = q["median_seconds"]
-        gold = q["gold"] if q else {"answered": 0}
-        row += [
-            f"{gold['correct']}/{gold['answered']}" if gold["answered"] else "–",
-            "–" if not gold["answered"] else f"{gold['ci95'][0]:.2f}–{gold['ci95'][1]:.2f}",
-            q and q["loo_agreement"],
-            q and q["ds_accuracy"],
-            q and q["left_share"],
-            q and q["labels_per_hour"],
-            "; ".join(q["flags"]) if q else "",
-        ]
-    return columns + QUALITY_COLUMNS + ["flags"], rows
 
 
 def make_gold(ctx: Context, user: str, item_id: str | None, answer: str | None) -> str:

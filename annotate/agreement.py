@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from data.aggregate import MAJORITY, aggregate, current_labels
 from data.annotators import human_labels
+from data.labellers import labeller_rows, team_pace
 from data.machine import cohen_kappa, machine_agreement, suggestion_follow
 from data.selection import without_labellers
 
@@ -127,6 +128,72 @@ def labeller_table(labels: pd.DataFrame, task: str) -> pd.DataFrame:
     return pd.DataFrame(
         out, columns=["labeller", "labels", "skips", "undos", "median_seconds", "last_active"]
     )
+
+
+# Per task, the quality figures the labellers table adds to the activity: (column, `labeller_rows` key or a
+# function of the row).
+def _gold_right(q: dict) -> str:
+    gold = q["gold"]
+    return f"{gold['correct']}/{gold['answered']}" if gold["answered"] else "–"
+
+
+def _gold_ci(q: dict) -> str:
+    gold = q["gold"]
+    return f"{gold['ci95'][0]:.2f}–{gold['ci95'][1]:.2f}" if gold["answered"] else "–"
+
+
+_CHOICE_QUALITY = [
+    ("gold right", _gold_right),
+    ("gold 95 % CI", _gold_ci),
+    ("agrees with others", "loo_agreement"),
+    ("DS accuracy", "ds_accuracy"),
+]
+QUALITY = {
+    "pairwise": [*_CHOICE_QUALITY, ("left share", "left_share"), ("labels/hour", "labels_per_hour")],
+    "kto": [*_CHOICE_QUALITY, ("desirable share", "desirable_rate"), ("labels/hour", "labels_per_hour")],
+    "rank": [
+        ("τ-b with others", "tau_with_others"),
+        ("τ-b with order shown", "shown_order_tau"),
+        ("labels/hour", "labels_per_hour"),
+    ],
+    "rate": [
+        ("|difference| from others", "mean_abs_difference"),
+        ("bias", "bias"),
+        ("labels/hour", "labels_per_hour"),
+    ],
+}
+
+
+def pace_card(labels: pd.DataFrame, task: str) -> list[tuple[str, str, str]]:
+    """The team's pace card for ``task`` (none before the first label with a time)."""
+    pace = team_pace(labels, task)
+    if pace["median_seconds"] is None:
+        return []
+    return [
+        ("median seconds per label", f"{pace['median_seconds']:g}", f"{pace['labels_per_hour']} labels/hour")
+    ]
+
+
+def quality_table(
+    activity: pd.DataFrame, labels: pd.DataFrame, task: str, gold: pa.Table | None = None
+) -> tuple[list[str], list[list]]:
+    """The admin's labellers table: activity (`labeller_table`) and each labeller's quality and pace of ``task``
+    (`data.labellers.labeller_rows`, ``gold`` its gold answers) with their flags. One median seconds: the browser's
+    active seconds where it sent them, else the time on the item."""
+    columns, rows = list(activity.columns), activity.values.tolist()
+    if not rows:
+        return columns, rows
+    quality = {r["labeller"]: r for r in labeller_rows(labels, gold, task=task)}
+    median = columns.index("median_seconds")
+    for row in rows:
+        q = quality.get(row[0])
+        if q is None:  # not a person (labeller_table keeps people only)
+            row += [None] * len(QUALITY[task]) + [""]
+            continue
+        row[median] = q["median_seconds"]
+        row += [key(q) if callable(key) else q[key] for _, key in QUALITY[task]]
+        row.append("; ".join(q["flags"]))
+    return columns + [name for name, _ in QUALITY[task]] + ["flags"], rows
 
 
 def most_disputed(verdicts: pd.DataFrame, limit: int = 10) -> pd.DataFrame:

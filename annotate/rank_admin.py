@@ -1,12 +1,12 @@
 """The admin tab's figures for rankings (`annotate --task rank`): Kendall's τ-b and Krippendorff's ordinal α between
-labellers (data.rank_agreement), the pairs the rankings expand into, the labellers' activity and the items whose
-rankings agree least."""
+labellers (data.rank_agreement), the pairs the rankings expand into, the team's pace, the labellers' activity, pace and
+quality (τ-b with the others and with the order shown, data.labellers) and the items whose rankings agree least."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from annotate.agreement import labeller_table
+from annotate.agreement import labeller_table, pace_card, quality_table
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
@@ -34,8 +34,10 @@ def rank_admin_html(
         ("Kendall's τ-b", figure(report["kendall_tau"]), f"mean over labeller pairs; {multi}"),
         ("Krippendorff's α", figure(report["alpha_ordinal"]), "ordinal; units (item, answer), values = rank"),
         ("pair votes", f"{every} all / {adjacent} adjacent", "ties included; export --rank-pairs"),
+        *pace_card(human, "rank"),
     ]
-    activity = labeller_table(human, "rank")
+    columns, who = quality_table(labeller_table(human, "rank"), human, "rank")
+    who = [row + ["excluded" if row[0] in excluded else "counted"] for row in who]
     disputed = sorted(
         ((tau, item) for item, tau in report["per_item_tau"].items() if tau is not None), key=lambda t: t
     )[:10]
@@ -46,6 +48,6 @@ def rank_admin_html(
     ]
     return (
         cards_html(cards),
-        table_html(list(activity.columns), activity.values.tolist(), "no rankings yet"),
+        table_html([*columns, "verdicts"], who, "no rankings yet"),
         table_html(["item", "prompt", "rankings", "mean τ-b"], rows, "no item has two rankings yet"),
     )

@@ -1,11 +1,12 @@
 """The admin tab's figures for rubric ratings (`annotate --task rate`): Krippendorff's alpha per aspect (interval and
-ordinal, data.ratings), the labellers' activity and the answers rated furthest apart."""
+ordinal, data.ratings), the team's pace, the labellers' activity, pace and quality (difference from the other raters'
+mean, data.labellers) and the answers rated furthest apart."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from annotate.agreement import labeller_table
+from annotate.agreement import labeller_table, pace_card, quality_table
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
@@ -28,14 +29,15 @@ def rate_admin_html(
     for aspect, figures in rating_agreement(counted).items():
         detail = f"ordinal {figure(figures['ordinal'])}; {figures['items']} answers with ≥2 ratings"
         cards.append((f"α {aspect} (interval)", figure(figures["interval"]), detail))
-    activity = labeller_table(human, "rate")
-    who = [row + ["excluded" if row[0] in excluded else "counted"] for row in activity.values.tolist()]
+    cards += pace_card(human, "rate")
+    columns, who = quality_table(labeller_table(human, "rate"), human, "rate")
+    who = [row + ["excluded" if row[0] in excluded else "counted"] for row in who]
     rows = []
     for item_id, spread in rating_spread(counted).head(10).iterrows():
         prompt = prompt_excerpt(service.items.get(item_id))
         rows.append([item_id, prompt, int(spread["raters"]), spread["widest"], f"{spread['range']:g}"])
     return (
         cards_html(cards),
-        table_html([*activity.columns, "verdicts"], who, "no ratings yet"),
+        table_html([*columns, "verdicts"], who, "no ratings yet"),
         table_html(["item", "prompt", "raters", "aspect", "range"], rows, "no answer has two ratings yet"),
     )

@@ -171,7 +171,10 @@ class StatsCommand:
     json: bool = field(default=False, metadata={"help": "print JSON", "switch": True})
     labellers: bool = field(
         default=False,
-        metadata={"help": "each labeller's quality and pace (gold, agreement, κ, flags)", "switch": True},
+        metadata={
+            "help": "each labeller's quality and pace per task (gold, agreement, κ, τ-b, flags)",
+            "switch": True,
+        },
     )
     aggregate: str = AGGREGATE
     exclude_labeller: tuple[str, ...] = EXCLUDE_LABELLER

@@ -1,16 +1,27 @@
 """Each labeller's quality and pace (`python -m data stats --labellers`, the admin tab's per-labeller table).
 
-Per labeller, over their current pairwise labels: gold accuracy with a 95 % Wilson interval, agreement with the
-majority of the *other* labellers of each item (leave-one-out), Cohen's κ against each labeller they share at least
-`KAPPA_MIN_SHARED` items with, the share of decisive answers that picked the side shown on the left, tie / both-bad /
-skip rates, the strength distribution, median seconds per label and labels per hour, and Dawid–Skene's estimate of
-their accuracy. Flags name what a lead acts on (`FLAG_RULES`). Pure functions over the label log; whole columns,
-one short loop over labellers (never over labels).
+Per labeller, over their current labels of one task:
+
+- every task: labels, skip rate, median seconds per label and labels per hour (the browser's active seconds where
+  it sent them), and flags (`flags`);
+- pairwise and kto (choices): gold accuracy with a 95 % Wilson interval, agreement with the majority of the *other*
+  labellers of each item (leave-one-out), Cohen's κ against each labeller they share at least `KAPPA_MIN_SHARED`
+  items with, their share of some choices (`SHARE_CHOICES`: tie and both-bad; desirable), and Dawid–Skene's
+  estimate of their accuracy; pairwise adds the share of decisive answers that picked the side shown on the left and the
+  strength distribution;
+- rank: Kendall's τ-b against the other rankings of the same items, τ-b against the order the answers were shown in
+  (the ranking analogue of the left-side share), the share of rankings with a tie;
+- rate: the mean absolute and signed difference from the other raters' mean, per (answer, aspect).
+
+Flags name what a lead acts on (`flags`). Pure functions over the label log; whole columns, one short loop over
+labellers (never over labels), except that rankings are parsed one by one as data.rank_agreement does.
 """
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -20,14 +31,20 @@ from data import dawid_skene
 from data.aggregate import current_labels
 from data.annotators import human_labels
 from data.machine import cohen_kappa
+from data.rank_agreement import kendall_tau_b, mid_ranks
+from data.ratings import aspect_names, current_ratings
 from data.schemas import CHOICES
 
 KAPPA_MIN_SHARED = 20
 GOLD_ACCURACY_FLOOR = 0.6  # flag when the whole 95 % interval of gold accuracy lies below this
 FAST_SECONDS = 3.0  # flag a median below this many seconds per label
 LEFT_SHARE_RANGE = (0.3, 0.7)  # flag a left-side share outside this range ...
-LEFT_SHARE_MIN_LABELS = 30  # ... over at least this many decisive labels
-PAIRWISE = CHOICES["pairwise"]
+LEFT_SHARE_MIN_LABELS = 30  # ... over at least this many decisive labels (rank: rankings)
+# Rank: flag a mean τ-b against the shown order beyond this (±0.4 is what the left-side range is for two answers:
+# τ = 2 · left share − 1), over at least LEFT_SHARE_MIN_LABELS rankings.
+SHOWN_ORDER_TAU = 0.4
+SHARE_CHOICES = {"pairwise": ("tie", "both_bad"), "kto": ("desirable",)}  # each labeller's share of these
+TASKS = ("pairwise", "kto", "rank", "rate")
 
 
 def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -46,11 +63,13 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
 
 
-def leave_one_out_agreement(current: pd.DataFrame) -> pd.Series:
+def leave_one_out_agreement(
+    current: pd.DataFrame, choices: tuple[str, ...] = CHOICES["pairwise"]
+) -> pd.Series:
     """Per label: does it match the majority of the item's other labels (NaN where the others are none or split)."""
     items, _ = pd.factorize(current["item_id"])
-    choice = pd.Categorical(current["choice"], categories=PAIRWISE).codes.astype(np.int64)
-    n, k = (items.max() + 1 if len(items) else 0), len(PAIRWISE)
+    choice = pd.Categorical(current["choice"], categories=choices).codes.astype(np.int64)
+    n, k = (items.max() + 1 if len(items) else 0), len(choices)
     counts = np.bincount(items * k + choice, minlength=n * k).reshape(n, k)
     others = counts[items] - np.eye(k, dtype=np.int64)[choice]
     top = others.max(axis=1)
@@ -59,21 +78,23 @@ def leave_one_out_agreement(current: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(decided, agree, np.nan), index=current.index)
 
 
-def dawid_skene_accuracy(current: pd.DataFrame, gold: pa.Table | None) -> dict[str, float]:
+def dawid_skene_accuracy(
+    current: pd.DataFrame, gold: pa.Table | None, choices: tuple[str, ...] = CHOICES["pairwise"]
+) -> dict[str, float]:
     """Each labeller's accuracy as Dawid–Skene estimates it (gold items clamped)."""
     if not len(current):
         return {}
     items, item_ids = pd.factorize(current["item_id"])
     labellers, names = pd.factorize(current["annotator"])
-    choice = pd.Categorical(current["choice"], categories=PAIRWISE).codes.astype(np.int64)
+    choice = pd.Categorical(current["choice"], categories=choices).codes.astype(np.int64)
     known = -np.ones(len(item_ids), dtype=np.int64)
     if gold is not None and gold.num_rows:
         answers = dict(zip(gold.column("item_id").to_pylist(), gold.column("choice").to_pylist()))
-        at = [(i, PAIRWISE.index(answers[item])) for i, item in enumerate(item_ids) if item in answers]
+        at = [(i, choices.index(answers[item])) for i, item in enumerate(item_ids) if item in answers]
         if at:
             index, code = zip(*at)
             known[list(index)] = code
-    fit = dawid_skene.fit(items, labellers, choice, len(item_ids), len(names), len(PAIRWISE), known)
+    fit = dawid_skene.fit(items, labellers, choice, len(item_ids), len(names), len(choices), known)
     accuracy = dawid_skene.labeller_accuracy(fit, items, labellers, choice)
     return dict(zip(names, accuracy.tolist()))
 
@@ -126,19 +147,28 @@ def _kappas(current: pd.DataFrame, name: str) -> dict[str, float | None]:
 
 
 def flags(row: dict) -> list[str]:
-    """What a lead acts on: gold accuracy surely below the floor, labelling too fast, a side preference."""
+    """What a lead acts on: gold accuracy surely below the floor, labelling too fast, a side preference (pairwise:
+    the left side; rank: the order shown)."""
     out = []
-    ci = row["gold"]["ci95"]
+    gold = row.get("gold") or {}
+    ci = gold.get("ci95")
     if ci and ci[1] < GOLD_ACCURACY_FLOOR:
-        out.append(
-            f"gold accuracy {row['gold']['accuracy']} (95 % CI up to {ci[1]}) below {GOLD_ACCURACY_FLOOR}"
-        )
+        out.append(f"gold accuracy {gold['accuracy']} (95 % CI up to {ci[1]}) below {GOLD_ACCURACY_FLOOR}")
     if row["median_seconds"] is not None and row["median_seconds"] < FAST_SECONDS:
         out.append(f"median {row['median_seconds']} s per label (< {FAST_SECONDS:g} s)")
     low, high = LEFT_SHARE_RANGE
-    share = row["left_share"]
+    share = row.get("left_share")
     if share is not None and row["left_decisive"] >= LEFT_SHARE_MIN_LABELS and not low <= share <= high:
         out.append(f"picks the left side {share:.0%} of the time (outside {low:.0%}-{high:.0%})")
+    tau = row.get("shown_order_tau")
+    if (
+        tau is not None
+        and row["shown_order_rankings"] >= LEFT_SHARE_MIN_LABELS
+        and abs(tau) > SHOWN_ORDER_TAU
+    ):
+        out.append(
+            f"ranks {'in' if tau > 0 else 'against'} the order shown (mean τ-b {tau:+.2f}, beyond ±{SHOWN_ORDER_TAU})"
+        )
     return out
 
 
@@ -148,68 +178,187 @@ def _skips(rows: pd.DataFrame) -> pd.Series:
     return latest[latest["retracted"] & latest["supersedes"].isna()].groupby("annotator").size()
 
 
-def labeller_rows(
-    labels: pd.DataFrame, gold: pa.Table | None = None, excluded: tuple[str, ...] = ()
-) -> list[dict]:
-    """One dict per labeller (people only) from the pairwise label log; ``gold``: item_id, choice."""
-    rows = human_labels(labels[labels["task"] == "pairwise"])
-    current = current_labels(rows, "pairwise")
-    current = current.assign(loo=leave_one_out_agreement(current), spent=label_seconds(current))
+def _choice_figures(
+    current: pd.DataFrame, names: list[str], gold: pa.Table | None, task: str
+) -> dict[str, dict]:
+    """Per labeller of a choice task (pairwise, kto): gold accuracy, leave-one-out agreement, Cohen's κ, the share
+    of each choice, Dawid–Skene's accuracy; pairwise adds the left-side share and the strengths."""
+    choices = CHOICES[task]
+    current = current.assign(loo=leave_one_out_agreement(current, choices))
     answers = (
         {}
         if gold is None
         else dict(zip(gold.column("item_id").to_pylist(), gold.column("choice").to_pylist()))
     )
-    estimated = dawid_skene_accuracy(current, gold)
+    estimated = dawid_skene_accuracy(current, gold, choices)
+    shares = SHARE_CHOICES[task]
+    out = {}
+    for name in names:
+        mine = current[current["annotator"] == name]
+        row = {
+            "gold": _gold(mine, answers),
+            "loo_agreement": _round(float(mine["loo"].mean())) if mine["loo"].notna().any() else None,
+            "kappa": _kappas(current, name),
+            **{
+                f"{c}_rate": _round(float((mine["choice"] == c).mean())) if len(mine) else None
+                for c in shares
+            },
+        }
+        if task == "pairwise":
+            share, decisive = _left_share(mine)
+            strengths = mine["strength"].dropna().astype(int).value_counts().sort_index()
+            row |= {
+                "left_share": share,
+                "left_decisive": decisive,
+                "strength": {str(s): int(c) for s, c in strengths.items()},
+            }
+        out[name] = row | {"ds_accuracy": _round(estimated.get(name))}
+    return out
+
+
+def _rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
+    """Per ranker: Kendall's τ-b against every other ranking of the same items (the mean over those pairs, on the
+    answers both ranked), how many such pairs, the mean τ-b between their ranking and the order the answers were shown
+    in (answers are shuffled per labeller, so a careful ranker's is near 0; 1 is ranking in the order shown), and the
+    share of rankings with a tie. Each ranking is parsed once (as data.rank_agreement does)."""
+    places = [mid_ranks(r) if isinstance(r, str) else {} for r in current["ranking"]]
+    shown = [s.split(",") if isinstance(s, str) and s else [] for s in current["left"]]
+    names = current["annotator"].tolist()
+    against: dict[str, list[float]] = defaultdict(list)
+    by_item: dict[str, list[int]] = defaultdict(list)
+    for row, item in enumerate(current["item_id"]):
+        by_item[item].append(row)
+    for rows in by_item.values():
+        for i, j in combinations(rows, 2):
+            both = sorted(set(places[i]) & set(places[j]))
+            tau = kendall_tau_b([places[i][x] for x in both], [places[j][x] for x in both])
+            if tau is not None:
+                against[names[i]].append(tau)
+                against[names[j]].append(tau)
+    order: dict[str, list[float]] = defaultdict(list)
+    for name, place, seen in zip(names, places, shown):
+        seen = [x for x in seen if x in place]
+        tau = kendall_tau_b([place[x] for x in seen], list(range(1, len(seen) + 1)))
+        if tau is not None:
+            order[name].append(tau)
+    tied = current["ranking"].fillna("").str.contains("=", regex=False)
+    out = {}
+    for name in names:
+        mine = tied[current["annotator"] == name]
+        out[name] = {
+            "tau_with_others": _mean(against[name]),
+            "compared": len(against[name]),
+            "shown_order_tau": _mean(order[name]),
+            "shown_order_rankings": len(order[name]),
+            "tie_rate": _round(float(mine.mean())) if len(mine) else None,
+        }
+    return out
+
+
+def _rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
+    """Per rater, over the (answer, aspect) values another labeller rated too: the mean absolute difference from the
+    others' mean rating (in rating points) and the mean signed difference (> 0: rates higher than the others)."""
+    ratings = current_ratings(current)
+    long = ratings.melt(id_vars=["item_id", "annotator"], value_vars=aspect_names(ratings)).dropna(
+        subset=["value"]
+    )
+    grouped = long.groupby(["item_id", "variable"])["value"]
+    total, count = grouped.transform("sum"), grouped.transform("count")
+    shared = long[count >= 2].assign(
+        difference=(long["value"] - (total - long["value"]) / (count - 1))[count >= 2]
+    )
+    out = {}
+    for name in names:
+        mine = shared.loc[shared["annotator"] == name, "difference"]
+        out[name] = {
+            "compared": len(mine),
+            "mean_abs_difference": _round(float(mine.abs().mean())) if len(mine) else None,
+            "bias": _round(float(mine.mean())) if len(mine) else None,
+        }
+    return out
+
+
+def _mean(values: list[float]) -> float | None:
+    return _round(sum(values) / len(values)) if values else None
+
+
+def labeller_rows(
+    labels: pd.DataFrame,
+    gold: pa.Table | None = None,
+    excluded: tuple[str, ...] = (),
+    task: str = "pairwise",
+) -> list[dict]:
+    """One dict per labeller (people only) from the label log's ``task`` labels; ``gold``: item_id, choice."""
+    rows = human_labels(labels[labels["task"] == task])
+    if not len(rows):
+        return []
+    current = current_labels(rows, task)
+    current = current.assign(spent=label_seconds(current)).reset_index(drop=True)
+    names = sorted(rows["annotator"].unique())
+    if task in CHOICES:
+        quality = _choice_figures(current, names, gold, task)
+    else:
+        quality = (_rank_figures if task == "rank" else _rate_figures)(current, names)
     skips = _skips(rows)
     out = []
-    for name in sorted(rows["annotator"].unique()):
+    for name in names:
         mine = current[current["annotator"] == name]
         n, skipped = len(mine), int(skips.get(name, 0))
-        share, decisive = _left_share(mine)
-        strengths = mine["strength"].dropna().astype(int).value_counts().sort_index()
         row = {
             "labeller": name,
             "labels": n,
             "excluded": name in excluded,
-            "gold": _gold(mine, answers),
-            "loo_agreement": _round(float(mine["loo"].mean())) if mine["loo"].notna().any() else None,
-            "kappa": _kappas(current, name),
-            "left_share": share,
-            "left_decisive": decisive,
-            **{
-                f"{c}_rate": _round(float((mine["choice"] == c).mean())) if n else None
-                for c in ("tie", "both_bad")
-            },
+            **quality[name],
             "skip_rate": _round(skipped / (n + skipped)) if n + skipped else None,
-            "strength": {str(s): int(c) for s, c in strengths.items()},
             **_pace(mine["spent"]),
-            "ds_accuracy": _round(estimated.get(name)),
         }
         row["flags"] = flags(row)
         out.append(row)
     return out
 
 
-def team_pace(labels: pd.DataFrame) -> dict:
-    """Median seconds per label and labels per hour over every person's current pairwise labels."""
-    current = current_labels(human_labels(labels[labels["task"] == "pairwise"]), "pairwise")
-    return _pace(label_seconds(current))
+def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
+    """Median seconds per label and labels per hour over every person's current ``task`` labels."""
+    rows = human_labels(labels[labels["task"] == task])
+    return _pace(label_seconds(current_labels(rows, task)) if len(rows) else pd.Series(dtype=float))
+
+
+def _row_line(task: str, row: dict) -> str:
+    """One labeller's figures of ``task`` as one line."""
+    head = f"{row['labeller']}{' (excluded)' if row['excluded'] else ''}: {row['labels']} labels"
+    pace = f"skip {row['skip_rate']}, median {row['median_seconds']} s, {row['labels_per_hour']}/h"
+    if task == "rank":
+        return (
+            f"{head}, τ-b with others {row['tau_with_others']} ({row['compared']} pairs), τ-b with the order shown "
+            f"{row['shown_order_tau']}, ties {row['tie_rate']}, {pace}"
+        )
+    if task == "rate":
+        return (
+            f"{head}, mean |difference| from the others {row['mean_abs_difference']}, bias {row['bias']} "
+            f"({row['compared']} values shared), {pace}"
+        )
+    gold = row["gold"]
+    shown = f"{gold['correct']}/{gold['answered']} {gold['ci95']}" if gold["answered"] else "-"
+    shares = ", ".join(f"{c} {row[f'{c}_rate']}" for c in SHARE_CHOICES[task])
+    left = f"left {row['left_share']}, " if task == "pairwise" else ""
+    return (
+        f"{head}, gold {shown}, loo agreement {row['loo_agreement']}, DS accuracy {row['ds_accuracy']}, {left}"
+        f"{shares}, {pace}, κ {row['kappa'] or '-'}"
+    )
 
 
 def labeller_lines(report: dict) -> list[str]:
-    """The report as text lines (one per labeller, then their flags)."""
-    lines = [
-        f"team: median {report['team']['median_seconds']} s per label, {report['team']['labels_per_hour']} labels/hour"
-    ]
-    for row in report["labellers"]:
-        gold = row["gold"]
-        shown = f"{gold['correct']}/{gold['answered']} {gold['ci95']}" if gold["answered"] else "-"
+    """The report as text lines: per task with labels, the team's pace, then one line per labeller and their flags."""
+    sections = {"pairwise": report, **report.get("tasks", {})}
+    lines = []
+    for task, section in sections.items():
+        if task != "pairwise" and not section["labellers"]:
+            continue
+        team = section["team"]
         lines.append(
-            f"{row['labeller']}{' (excluded)' if row['excluded'] else ''}: {row['labels']} labels, gold {shown}, "
-            f"loo agreement {row['loo_agreement']}, DS accuracy {row['ds_accuracy']}, left {row['left_share']}, "
-            f"tie {row['tie_rate']}, both_bad {row['both_bad_rate']}, skip {row['skip_rate']}, "
-            f"median {row['median_seconds']} s, {row['labels_per_hour']}/h, κ {row['kappa'] or '-'}"
+            f"{task}: team median {team['median_seconds']} s per label, {team['labels_per_hour']} labels/hour"
         )
-        lines += [f"  FLAG {flag}" for flag in row["flags"]]
+        for row in section["labellers"]:
+            lines.append(f"  {_row_line(task, row)}")
+            lines += [f"    FLAG {flag}" for flag in row["flags"]]
     return lines

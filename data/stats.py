@@ -14,12 +14,13 @@ from data.annotators import machine_column, machine_labeller_column
 from data.edits import edit_pair_ids, edit_summary
 from data.files import NOT_A_FILE
 from data.gold import current_gold, read_gold
-from data.labellers import labeller_rows, team_pace
+from data.labellers import TASKS, labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
 from data.rank_agreement import ranking_agreement
 from data.ranking import rank_of
 from data.ratings import rating_stats
+from data.schemas import CHOICES
 from data.selection import excluded_labellers, without_labellers
 from data.workspace import READ_ORDER, Workspace
 
@@ -52,15 +53,21 @@ def _machine_stats(labels: pa.Table, pairs: pa.Table, by_machine: pa.ChunkedArra
 
 
 def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dict:
-    """Each labeller's quality and pace (`data.labellers`), and the team's pace; ``excluded`` (and those in
-    excluded.json) are marked, their quality still measured."""
+    """Each labeller's quality and pace (`data.labellers`), and the team's pace: pairwise at the top level, each
+    other task with labels of people under ``tasks``; ``excluded`` (and those in excluded.json) are marked, their
+    quality still measured."""
     gold = read_gold(workspace)
     labels = workspace.frame("labels")  # children first (Workspace.read)
     labels = labels[
         ~labels["item_id"].isin(edit_pair_ids(workspace.read("pairs", ["kind"])))
     ]  # no judgements
     excluded = excluded_labellers(workspace.path, excluded)
-    return {"team": team_pace(labels), "labellers": labeller_rows(labels, gold, excluded)}
+    report = {"team": team_pace(labels), "labellers": labeller_rows(labels, gold, excluded), "tasks": {}}
+    for task in TASKS[1:]:  # pairwise above (as before); each other task with labels of people
+        rows = labeller_rows(labels, read_gold(workspace, task) if task in CHOICES else None, excluded, task)
+        if rows:
+            report["tasks"][task] = {"team": team_pace(labels, task), "labellers": rows}
+    return report
 
 
 def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tuple[str, ...] = ()) -> dict:

@@ -157,6 +157,9 @@ def test_handlers_keep_an_unfinished_ranking_render_inert_and_undo_restores(ws):
         "1 items ranked by ≥2" in cards and "12 all / 8 adjacent" in cards
     )  # bob: 6 / 5 (a tie), ann: 6 / 3
     assert "bob" in labellers and "<script>" not in disputed and "<td>0.91</td>" in disputed
+    # each labeller's quality: τ-b with the other ranking (0.913 for both) and with the order they were shown
+    assert "<th>τ-b with others</th><th>τ-b with order shown</th>" in labellers
+    assert labellers.count("<td>0.913</td>") == 2 and "median seconds per label" in cards
 
 
 # ---- end to end in a real browser, keys only (helpers of test_annotate_browser) ----

@@ -1,0 +1,169 @@
+"""Each labeller's report for the tasks beyond pairwise (`data.labellers`, `python -m data stats --labellers`):
+KTO choices (leave-one-out agreement, κ, Dawid–Skene, gold), rankings (τ-b with the others and with the order the
+answers were shown in, its flag) and rubric ratings (difference from the other raters' mean)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from data.__main__ import main
+from data.labellers import labeller_rows, team_pace
+from data.records import Completion, Label, Pair, Prompt
+from data.workspace import Workspace
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    """Label-log rows (one current label each) with the columns the report reads."""
+    base = {
+        "choice": None,
+        "strength": None,
+        "seconds": 10.0,
+        "active_seconds": None,
+        "retracted": False,
+        "supersedes": None,
+        "left": None,
+        "ranking": None,
+        "ratings": None,
+        "rubric": None,
+    }
+    return pd.DataFrame(
+        [base | row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)]
+    )
+
+
+def test_kto_labellers_agreement_dawid_skene_and_flags():
+    truth = ["desirable" if i % 3 else "undesirable" for i in range(30)]
+    flip = {"desirable": "undesirable", "undesirable": "desirable"}
+    rows = []
+    for i, answer in enumerate(truth):
+        for who in ("good1", "good2", "good3", "flipper"):
+            choice = flip[answer] if who == "flipper" else answer
+            seconds = 1.0 if who == "flipper" else 12.0
+            rows.append(
+                {"item_id": f"c{i}", "annotator": who, "task": "kto", "choice": choice, "seconds": seconds}
+            )
+    rows.append({"item_id": "c0", "annotator": "pairs-only", "task": "pairwise", "choice": "a"})
+    report = {r["labeller"]: r for r in labeller_rows(frame(rows), task="kto")}
+    assert set(report) == {"good1", "good2", "good3", "flipper"}  # the kto task's labellers only
+    good, flipper = report["good1"], report["flipper"]
+    assert good["labels"] == 30 and good["loo_agreement"] == 1.0 and flipper["loo_agreement"] == 0.0
+    assert good["kappa"] == {"flipper": -0.8, "good2": 1.0, "good3": 1.0}
+    assert good["desirable_rate"] == round(20 / 30, 3) and flipper["desirable_rate"] == round(10 / 30, 3)
+    assert good["ds_accuracy"] > 0.95 and flipper["ds_accuracy"] < 0.05
+    assert "left_share" not in good and "tie_rate" not in good  # no sides, no ties in KTO
+    assert good["flags"] == [] and flipper["flags"] == ["median 1.0 s per label (< 3 s)"]
+    assert team_pace(frame(rows), "kto")["median_seconds"] == 12.0
+
+
+def ranked(order: list[str]) -> str:
+    return ">".join(order)
+
+
+def test_rankers_tau_with_others_and_the_shown_order_flag():
+    rng = random.Random(0)
+    rows = []
+    for i in range(40):
+        best_first = [f"i{i}a{j}" for j in range(4)]  # the true order
+        for who in ("careful1", "careful2", "clicker"):
+            shown = rng.sample(best_first, 4)  # shuffled for every labeller, as the rank view does
+            order = shown if who == "clicker" else best_first
+            ranking = ranked(order)
+            if who == "careful2" and i == 0:
+                ranking = f"{best_first[0]}>{best_first[1]}={best_first[2]}>{best_first[3]}"
+            rows.append(
+                {
+                    "item_id": f"r{i}",
+                    "annotator": who,
+                    "task": "rank",
+                    "ranking": ranking,
+                    "left": ",".join(shown),
+                }
+            )
+    report = {r["labeller"]: r for r in labeller_rows(frame(rows), task="rank")}
+    clicker, careful = report["clicker"], report["careful1"]
+    assert clicker["shown_order_tau"] == 1.0 and clicker["shown_order_rankings"] == 40
+    assert clicker["flags"] == ["ranks in the order shown (mean τ-b +1.00, beyond ±0.4)"]
+    assert (
+        abs(careful["shown_order_tau"]) < 0.4 and careful["flags"] == [] and report["careful2"]["flags"] == []
+    )
+    assert careful["compared"] == 80  # 40 items, two other rankings each
+    assert careful["tau_with_others"] > 0.45 > abs(clicker["tau_with_others"])
+    assert report["careful2"]["tie_rate"] == 0.025 and careful["tie_rate"] == 0.0
+
+
+def test_raters_difference_from_the_others_mean():
+    def rating(item, who, values):
+        return {
+            "item_id": item,
+            "annotator": who,
+            "task": "rate",
+            "ratings": json.dumps(values),
+            "rubric": "r",
+        }
+
+    rows = [
+        rating("x", "ann", {"help": 4, "tone": 3}),
+        rating("x", "bob", {"help": 2, "tone": 3}),
+        rating("x", "cyd", {"help": 3}),
+        rating("y", "ann", {"help": 1}),  # rated by ann alone: compared with nobody
+    ]
+    report = {r["labeller"]: r for r in labeller_rows(frame(rows), task="rate")}
+    # help on x: ann 4 against (2 + 3) / 2 -> +1.5, bob -1.5, cyd 0; tone on x: ann 3 against 3 -> 0, bob 0
+    assert report["ann"]["compared"] == 2 and report["ann"]["mean_abs_difference"] == 0.75
+    assert report["ann"]["bias"] == 0.75 and report["bob"]["bias"] == -0.75
+    assert report["cyd"] == report["cyd"] | {"compared": 1, "mean_abs_difference": 0.0, "bias": 0.0}
+    assert report["ann"]["labels"] == 2 and report["ann"]["flags"] == []
+
+
+@pytest.fixture
+def kto_workspace(tmp_path) -> Workspace:
+    ws = Workspace.init(tmp_path / "ws")
+    records = []
+    for i in range(6):
+        prompt = Prompt([{"role": "user", "content": f"Question {i}?"}], "toy")
+        a, b = (Completion(prompt.id, f"answer {i} {side}", "toy", "hf") for side in "ab")
+        records += [prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")]
+        for who in ("ann", "bob"):
+            choice = "desirable" if (i % 2 == 0) or who == "ann" else "undesirable"
+            records.append(Label(a.id, who, "kto", choice, seconds=9.0, created_at=T0 + timedelta(minutes=i)))
+    ws.append(records)
+    return ws
+
+
+def test_stats_labellers_reports_each_task_with_labels(kto_workspace, capsys):
+    assert main(["stats", "-w", str(kto_workspace.path), "--labellers", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["labellers"] == [] and list(report["tasks"]) == ["kto"]
+    kto = {r["labeller"]: r for r in report["tasks"]["kto"]["labellers"]}
+    assert kto["ann"]["loo_agreement"] == 0.5 and kto["bob"]["desirable_rate"] == 0.5
+    assert report["tasks"]["kto"]["team"]["median_seconds"] == 9.0
+    assert main(["stats", "-w", str(kto_workspace.path), "--labellers"]) == 0
+    text = capsys.readouterr().out
+    assert "kto: team median 9.0 s per label, 400.0 labels/hour" in text
+    assert "  bob: 6 labels, gold -, loo agreement 0.5, DS accuracy" in text
+
+
+def test_admin_labellers_table_for_kto(label_ws, tmp_path):
+    from annotate.admin import admin_view
+    from annotate.app import make_context
+    from annotate.service import LabelService
+    from annotate.users import Authenticator, User, hash_password
+
+    users = {n: User(n, hash_password("correct horse battery"), admin=n == "ann") for n in ("ann", "bob")}
+    ctx = make_context(LabelService(label_ws, "kto", overlap=2), Authenticator(users))
+    for user in ("ann", "bob"):
+        for k in range(8):
+            shown = ctx.service.show(user)
+            choice = "undesirable" if (user, k) == ("bob", 0) else "desirable"
+            ctx.service.submit(user, shown.item.id, choice, active_seconds=5.0)
+    cards, labellers, _, _ = admin_view(ctx, "ann")
+    assert "<th>agrees with others</th><th>DS accuracy</th><th>desirable share</th>" in labellers
+    assert "<td>ann</td><td>8</td>" in labellers and "<td>0.875</td>" in labellers  # bob: 7 of 8 desirable
+    assert "<td>5.0</td>" in labellers and "median seconds per label" in cards  # the browser's active seconds
