@@ -83,7 +83,7 @@ class AnnotateOptions:
     gold_rate: float = field(
         default=0.05,
         metadata={
-            "help": "share of each labeller's items that are gold (pairs with a known answer, `python -m data "
+            "help": "share of each labeller's items that are gold (pairs or KTO completions with a known answer, `python -m data "
             "gold`), in [0, 0.5]; never the same gold item twice to one person"
         },
     )

@@ -20,7 +20,7 @@ from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
-from data.gold import mark_gold, read_gold
+from data.gold import GOLD_TASKS, mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_leaderboard
 from data.ratings import ratings_table
 from data.schemas import CHOICES
@@ -118,14 +118,14 @@ def verdict_card(verdicts, method: str, excluded: tuple[str, ...]) -> tuple[str,
 def make_gold(ctx: Context, user: str, item_id: str | None, answer: str | None) -> str:
     """Make a (decided) item gold with the admin's answer; it joins every labeller's queue at --gold-rate."""
     _require_admin(ctx, user)
-    service = ctx.service
-    if service.task != "pairwise":
-        return message_html("Gold items are pairs: start the app with --task pairwise.", "warn")
+    service, task = ctx.service, ctx.service.task
+    if task not in GOLD_TASKS:
+        return message_html("Gold items are pairs or KTO completions: not items of this task.", "warn")
     item_id = (item_id or "").strip()
-    if not item_id or answer not in CHOICES["pairwise"]:
-        return message_html("Give the item id and its answer (a, b, tie or both_bad).", "warn")
+    if not item_id or answer not in CHOICES[task]:
+        return message_html(f"Give the item id and its answer ({' or '.join(CHOICES[task])}).", "warn")
     try:
-        mark_gold(service.workspace, [item_id], [answer], f"admin:{user}")
+        mark_gold(service.workspace, [item_id], [answer], f"admin:{user}", task)
     except PrefloopError as exc:
         return message_html(f"Not made gold: {exc}", "error")
     service.reload()

@@ -8,6 +8,7 @@ import gradio as gr
 from annotate.admin import admin_view, exclude_labeller, export_labels, make_gold
 from annotate.components import AdminTab, Context, TabSet, signed_in
 from data.aggregate import AGGREGATIONS, MAJORITY
+from data.gold import GOLD_TASKS
 from data.schemas import CHOICES
 
 
@@ -30,10 +31,14 @@ def admin_components(task: str = "pairwise") -> AdminTab:
     disputed = gr.HTML(elem_id="pf-admin-disputed")
     gr.Markdown("#### Edits (edit to gold: original vs edit)")
     edits = gr.HTML(elem_id="pf-admin-edits")
-    with gr.Row():  # a decided item becomes gold: mixed into every labeller's queue at --gold-rate
+    # A decided item becomes gold: mixed into every labeller's queue at --gold-rate (pairs, and KTO's completions).
+    with gr.Row(visible=task in GOLD_TASKS):
         gold_item = gr.Textbox(label="Item id", elem_id="pf-gold-item", scale=3)
         gold_answer = gr.Radio(
-            list(CHOICES["pairwise"]), label="Its answer", elem_id="pf-gold-answer", scale=2
+            list(CHOICES.get(task, CHOICES["pairwise"])),
+            label="Its answer",
+            elem_id="pf-gold-answer",
+            scale=2,
         )
         gold_button = gr.Button("Make gold", elem_id="pf-make-gold", scale=1)
     with gr.Row():  # an excluded labeller's labels stay stored, out of every verdict (WS/excluded.json)

@@ -7,7 +7,7 @@ python -m data export -w ws --format dpo       # TRL-ready Parquet in ws/exports
 python -m data export -w ws --format ratings   # one row per rated answer, one column per rubric aspect
 python -m data stats -w ws
 python -m data stats -w ws --labellers --aggregate dawid-skene   # each labeller's quality and pace
-python -m data gold -w ws --from-split test    # gold items mixed into labellers' queues (or FILE, --pair/--answer)
+python -m data gold -w ws --from-split test    # gold items mixed into labellers' queues (or FILE, --pair/--completion + --answer)
 python -m data validate -w ws
 python -m data compact -w ws
 python -m data merge -w ws ws-shard2 ws-shard3   # rows sampled on other machines
@@ -33,7 +33,7 @@ from data.config import build
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.export import dpo_table, kto_table, to_sft, write_parquet
-from data.gold import gold_from_file, gold_from_split, mark_gold, read_gold, remove_gold
+from data.gold import GOLD_TASKS, gold_from_file, gold_from_split, mark_gold, read_gold, remove_gold
 from data.imports import ImportOptions, Loaded, check_file, log_import, write_records
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
@@ -247,25 +247,40 @@ def cmd_stats(args: Any) -> int:
 
 def cmd_gold(args: Any) -> int:
     workspace = Workspace(args.workspace)
-    if len(args.answer) != len(args.pair):
+    if args.pair and args.completion:
         raise PrefloopError(
-            f"--pair needs one --answer each: {len(args.pair)} pair(s), {len(args.answer)} answer(s)"
+            "--answer goes with each --pair or with each --completion: give one of them per call"
         )
-    added = mark_gold(workspace, args.pair, args.answer, "cli") if args.pair else 0
+    given, task, noun = (
+        (args.pair, "pairwise", "pair") if args.pair else (args.completion, "kto", "completion")
+    )
+    if len(args.answer) != len(given):
+        raise PrefloopError(
+            f"--{noun} needs one --answer each: {len(given)} {noun}(s), {len(args.answer)} answer(s)"
+        )
+    added = mark_gold(workspace, list(given), list(args.answer), "cli", task) if given else 0
     for path in args.files:
-        added += mark_gold(workspace, *gold_from_file(workspace, path), str(path))
+        for task, (ids, answers) in gold_from_file(workspace, path).items():
+            added += mark_gold(workspace, ids, answers, str(path), task) if ids else 0
     if args.from_split:
-        ids, answers = gold_from_split(workspace, args.from_split)
-        if not ids:
+        found = gold_from_split(workspace, args.from_split)
+        if not any(ids for ids, _ in found.values()):
             raise PrefloopError(
-                f"--from-split {args.from_split}: no pair of that split has an imported preference"
+                f"--from-split {args.from_split}: no pair or completion of that split has an imported "
+                "preference or KTO label"
             )
-        added += mark_gold(workspace, ids, answers, f"split:{args.from_split}")
+        for task, (ids, answers) in found.items():
+            added += mark_gold(workspace, ids, answers, f"split:{args.from_split}", task) if ids else 0
     removed = remove_gold(workspace, args.remove) if args.remove else 0
-    gold = read_gold(workspace)
-    for item, choice, source in zip(*(gold.column(c).to_pylist() for c in ("item_id", "choice", "source"))):
-        print(f"{item}\t{choice}\t{source}")
-    print(f"gold items: {gold.num_rows} (+{added} marked, -{removed} removed)")
+    total = 0
+    for task in GOLD_TASKS:
+        gold = read_gold(workspace, task)
+        total += gold.num_rows
+        for item, choice, source in zip(
+            *(gold.column(c).to_pylist() for c in ("item_id", "choice", "source"))
+        ):
+            print(f"{item}\t{task}\t{choice}\t{source}")
+    print(f"gold items: {total} (+{added} marked, -{removed} removed)")
     return 0
 
 

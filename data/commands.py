@@ -184,18 +184,36 @@ class StatsCommand:
 class GoldCommand:
     workspace: Path = WORKSPACE
     files: tuple[Path, ...] = field(
-        default=(), metadata={"help": "preference files: their pairs become gold", "positional": True}
+        default=(),
+        metadata={
+            "help": "preference or KTO files: their pairs and completions become gold",
+            "positional": True,
+        },
     )
     from_split: str | None = field(
-        default=None, metadata={"help": "the imported preferences of this split's pairs", "choices": SPLITS}
+        default=None,
+        metadata={
+            "help": "the imported preferences and KTO labels of this split's items",
+            "choices": SPLITS,
+        },
     )
     pair: tuple[str, ...] = field(
         default=(), metadata={"help": "a pair id to make gold (with --answer)", "repeat": True}
     )
-    answer: tuple[str, ...] = field(
-        default=(), metadata={"help": "the gold answer of each --pair", "repeat": True}
+    completion: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "a completion id to make gold for the KTO task (with --answer)", "repeat": True},
     )
-    remove: tuple[str, ...] = field(default=(), metadata={"help": "a pair no longer gold", "repeat": True})
+    answer: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "the gold answer of each --pair (a, b, tie, both_bad) or --completion (desirable, undesirable)",
+            "repeat": True,
+        },
+    )
+    remove: tuple[str, ...] = field(
+        default=(), metadata={"help": "a pair or completion no longer gold", "repeat": True}
+    )
 
 
 @dataclass(frozen=True)
@@ -213,7 +231,10 @@ SUBCOMMANDS: dict[str, tuple[type, str]] = {
     "import": (ImportCommand, "import prompts, gold answers, preferences or KTO labels"),
     "export": (ExportCommand, "write a TRL-ready Parquet table (TRL's own column names)"),
     "stats": (StatsCommand, "counts, label distribution, agreement, model lineage"),
-    "gold": (GoldCommand, "pairs with a known answer, mixed into labellers' queues (annotate --gold-rate)"),
+    "gold": (
+        GoldCommand,
+        "pairs (or KTO completions) with a known answer, mixed into labellers' queues (annotate --gold-rate)",
+    ),
     "leaderboard": (LeaderboardCommand, "Bradley–Terry strengths of the arena's models from blind votes"),
     "validate": (WorkspaceOptions, "read every file against the schemas and check references"),
     "compact": (WorkspaceOptions, "merge each table's part files into one"),

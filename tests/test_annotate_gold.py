@@ -106,3 +106,47 @@ def test_admin_makes_a_decided_item_gold_and_sees_the_labeller_table(tmp_path):
     assert "median seconds per label" in cards and "labels/hour" in cards
     assert "<th>gold right</th>" in labellers and "<th>flags</th>" in labellers
     assert "<td>ann</td>" in labellers and "<td>bob</td>" in labellers
+
+
+def test_kto_gold_completions_are_mixed_in_measured_and_never_trained(tmp_path, capsys):
+    """Gold for the KTO task: completions with a known desirable/undesirable, made gold by `data gold --completion`
+    or the admin tab, mixed into the KTO queue once per labeller, scored in the labeller report, out of the export."""
+    from annotate.admin import admin_view, make_gold
+    from annotate.app import make_context
+    from annotate.users import Authenticator, User, hash_password
+    from data.__main__ import main as data_main
+    from data.export import kto_table
+    from data.stats import labeller_report
+
+    ws, _ = build(tmp_path / "ws")
+    completions = ws.read("completions").column("id").to_pylist()
+    gold = completions[:GOLD]
+    args = ["gold", "-w", str(ws.path)] + [
+        x for c in gold for x in ("--completion", c, "--answer", "desirable")
+    ]
+    assert (
+        data_main(args) == 0 and f"gold items: {GOLD * 2}" in capsys.readouterr().out
+    )  # 6 pairs + 6 completions
+    assert read_gold(ws, "kto").column("item_id").to_pylist() == sorted(gold)
+    service = LabelService(ws, "kto", overlap=2, gold_rate=0.3)
+    assert service.progress("ann")["items"] == 2 * PAIRS - GOLD  # gold completions are not part of the job
+    for user, choice in (("ann", "desirable"), ("bob", "undesirable")):
+        served = []
+        while (shown := service.show(user)) is not None:
+            served.append(shown.item.id)
+            service.submit(user, shown.item.id, choice, active_seconds=6.0)
+        assert len(served) == len(set(served)) and 1 <= len(set(served) & set(gold)) <= GOLD
+    report = {r["labeller"]: r for r in labeller_report(ws)["tasks"]["kto"]["labellers"]}
+    assert report["ann"]["gold"]["accuracy"] == 1.0 and report["bob"]["gold"]["accuracy"] == 0.0
+    rows, counts = kto_table(
+        ws.read("prompts"), ws.read("completions"), ws.read("labels"), gold=read_gold(ws, "kto")
+    )
+    assert counts["gold"] == GOLD and not set(gold) & set(rows.column("completion_id").to_pylist())
+    users = {"ann": User("ann", hash_password("pw-ann-12345"), admin=True)}
+    ctx = make_context(service, Authenticator(users))
+    regular = completions[GOLD]
+    assert "Give the item id and its answer (desirable or undesirable)" in make_gold(ctx, "ann", regular, "a")
+    assert "is gold now" in make_gold(ctx, "ann", regular, "undesirable")
+    assert regular in read_gold(ws, "kto").column("item_id").to_pylist() and regular in service.queue.gold
+    _, labellers, _, _ = admin_view(ctx, "ann")
+    assert "<th>gold right</th>" in labellers and "<th>desirable share</th>" in labellers

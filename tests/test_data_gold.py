@@ -232,3 +232,43 @@ def test_kappa_against_labellers_sharing_twenty_items_and_the_left_flag():
     assert report["bob"]["left_share"] == 0.0 and report["bob"]["left_decisive"] == 30
     assert report["bob"]["flags"] == ["picks the left side 0% of the time (outside 30%-70%)"]
     assert report["ann"]["flags"] == []
+
+
+def test_kto_gold_from_a_file_a_split_and_errors(tmp_path, capsys):
+    ws, ids = build(tmp_path / "ws")
+    kto = tmp_path / "kto.jsonl"
+    kto.write_text(
+        json.dumps({"prompt": "Capital of France?", "completion": "Paris.", "label": True})
+        + "\n"
+        + json.dumps({"prompt": "Capital of Italy?", "completion": "Paris.", "label": False})
+        + "\n"
+    )
+    assert main(["gold", "-w", str(ws.path), str(kto)]) == 0
+    gold = read_gold(ws, "kto")
+    assert gold.column("choice").to_pylist().count("undesirable") == 1 and gold.num_rows == 2
+    assert f"\tkto\tdesirable\t{kto}" in capsys.readouterr().out
+    assert not ws.read("labels").num_rows - 25  # the 25 labels of build(): the file's answers are no labels
+    imported = tmp_path / "imported.jsonl"
+    imported.write_text(json.dumps({"prompt": "2 + 2?", "completion": "4", "label": True}) + "\n")
+    assert main(["import", "-w", str(ws.path), str(imported), "--split", "test"]) == 0
+    assert main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 0
+    assert "gold items: 3 (+1 marked, -0 removed)" in capsys.readouterr().out
+    assert main(["gold", "-w", str(ws.path), "--remove", gold.column("item_id")[0].as_py()]) == 0
+    assert read_gold(ws, "kto").num_rows == 2
+    completion = ws.read("completions").column("id")[0].as_py()
+    for args, error in (
+        (["--completion", completion], "--completion needs one --answer each: 1 completion(s), 0 answer(s)"),
+        (
+            ["--completion", completion, "--answer", "a"],
+            f"cli: gold completion {completion} has answer 'a' is not one of desirable, undesirable",
+        ),
+        (["--completion", "nope", "--answer", "desirable"], f"cli: completion nope is not in {ws.path}"),
+        (
+            ["--completion", completion, "--pair", ids[0], "--answer", "a"],
+            "--answer goes with each --pair or with each --completion: give one of them per call",
+        ),
+    ):
+        capsys.readouterr()
+        assert main(["gold", "-w", str(ws.path), *args]) == 2
+        assert capsys.readouterr().err.strip() == f"error: {error}"
+    assert read_gold(ws, "kto").num_rows == 2 and read_gold(ws).num_rows == 0
