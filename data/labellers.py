@@ -323,8 +323,14 @@ def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
     return _pace(label_seconds(current_labels(rows, task)) if len(rows) else pd.Series(dtype=float))
 
 
+def _dashed(figures: dict) -> dict:
+    """The figures to print: one there is no data for (None) is shown as -."""
+    return {key: "-" if value is None else value for key, value in figures.items()}
+
+
 def _row_line(task: str, row: dict) -> str:
     """One labeller's figures of ``task`` as one line."""
+    row = _dashed(row)
     head = f"{row['labeller']}{' (excluded)' if row['excluded'] else ''}: {row['labels']} labels"
     pace = f"skip {row['skip_rate']}, median {row['median_seconds']} s, {row['labels_per_hour']}/h"
     if task == "rank":
@@ -355,8 +361,14 @@ def labeller_lines(report: dict) -> list[str]:
         if task != "pairwise" and not section["labellers"]:
             continue
         team = section["team"]
+        if not section["labellers"]:  # imported and machine labels are nobody's: no labeller to report on
+            lines.append(
+                f"{task}: no labels by a person yet (imported and machine labels are not a labeller's)"
+            )
+            continue
+        shown = _dashed(team)
         lines.append(
-            f"{task}: team median {team['median_seconds']} s per label, {team['labels_per_hour']} labels/hour"
+            f"{task}: team median {shown['median_seconds']} s per label, {shown['labels_per_hour']} labels/hour"
         )
         for row in section["labellers"]:
             lines.append(f"  {_row_line(task, row)}")

@@ -148,6 +148,9 @@ def test_stats_labellers_reports_each_task_with_labels(kto_workspace, capsys):
     text = capsys.readouterr().out
     assert "kto: team median 9.0 s per label, 400.0 labels/hour" in text
     assert "  bob: 6 labels, gold -, loo agreement 0.5, DS accuracy" in text
+    # No person labelled a pair: said so, not a team pace of None; no figure anywhere is printed as None.
+    assert "pairwise: no labels by a person yet (imported and machine labels are not a labeller's)" in text
+    assert "None" not in text
 
 
 def test_admin_labellers_table_for_kto(label_ws, tmp_path):
