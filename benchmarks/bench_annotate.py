@@ -12,7 +12,9 @@ lost/duplicated labels found by comparing every acknowledged label with the DPO 
 With ``--guessers N``, N more clients post wrong passwords to /login, flat out, while the labellers work; the server
 runs with lock-outs high enough that every guess pays a full scrypt check (the worst case for the labellers), and
 the report adds how many guesses were checked and refused. With ``--burst N``, N wrong passwords arrive at once
-(the app's default throttling) and the report adds the labellers' submit p99 over the submits that overlapped it.
+(the app's default throttling) from a process of their own, as an attacker's would (its client-side work does not
+run on the event loop that times the labellers' submits; it does share this machine's cores with the server and
+the labellers), and the report adds the labellers' submit p99 over the submits that overlapped it.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def serve(workspace: Path, port: int, timings_path: Path, guessing: bool = False
 
 
 async def call(client, name: str, data: list) -> tuple[list, float]:
-    start = time.perf_counter()
+    start = time.monotonic()
     response = await client.post(f"/gradio_api/call/{name}", json={"data": data})
     response.raise_for_status()
     event_id = response.json()["event_id"]
@@ -164,7 +166,7 @@ async def call(client, name: str, data: list) -> tuple[list, float]:
             elif line.startswith("data:") and event in ("complete", "error"):
                 if event == "error":
                     raise RuntimeError(f"{name}: {line}")
-                return json.loads(line[5:]), 1000 * (time.perf_counter() - start)
+                return json.loads(line[5:]), 1000 * (time.monotonic() - start)
     raise RuntimeError(f"{name}: the stream ended without a result")
 
 
@@ -202,7 +204,7 @@ async def labeller(
             if "Saved to disk" not in json.dumps(view):
                 raise RuntimeError(f"{name}: submit of {item} not acknowledged")
             acked.append((name, item))
-            client_ms.append((time.perf_counter() - ms / 1000, ms))
+            client_ms.append((time.monotonic() - ms / 1000, ms))
 
 
 async def guesser(url: str, name: str, done: asyncio.Event, outcomes: list) -> None:
@@ -217,22 +219,52 @@ async def guesser(url: str, name: str, done: asyncio.Event, outcomes: list) -> N
             n += 1
 
 
-async def burst(url: str, requests: int, names: int, after: float, window: list, outcomes: list) -> None:
-    """``requests`` wrong passwords at once (over ``names`` user names that exist nowhere), ``after`` seconds into
-    the labelling; ``window`` gets the burst's (start, end)."""
+async def burst(url: str, requests: int, names: int, after: float) -> dict:
+    """``requests`` wrong passwords at once (over ``names`` user names that exist nowhere), ``after`` seconds from
+    now; returns the burst's window (time.monotonic, comparable across processes) and its status codes."""
     import httpx
 
-    await asyncio.sleep(after)
     limits = httpx.Limits(max_connections=requests)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+        await asyncio.sleep(after)
 
         async def one(i: int) -> int:
             form = {"username": f"guessed{i % names}", "password": f"guess-{i}"}
             return (await client.post("/login", data=form)).status_code
 
-        began = time.perf_counter()
-        outcomes += await asyncio.gather(*(one(i) for i in range(requests)))
-        window.append((began, time.perf_counter()))
+        began = time.monotonic()
+        outcomes = await asyncio.gather(*(one(i) for i in range(requests)))
+        return {"window": [began, time.monotonic()], "outcomes": outcomes}
+
+
+def burst_client(url: str, requests: int, names: int, after: float) -> None:
+    """The burst from a process of its own, as an attacker's would be: its client-side work (150 connections at
+    once) runs on its own event loop, not on the one that times the labellers' submits. Prints READY once httpx is
+    imported, waits for a line on stdin (the labelling started), then bursts and prints the result as JSON."""
+    import httpx  # noqa: F401  (imported before READY: the import is not part of the burst)
+
+    print("READY", flush=True)
+    sys.stdin.readline()
+    print(json.dumps(asyncio.run(burst(url, requests, names, after))), flush=True)
+
+
+async def burst_process(url: str, requests: int, names: int, after: float):
+    """Start the burst's own process; returns it once it is ready to fire."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--burst-client",
+        url,
+        str(requests),
+        str(names),
+        str(after),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    if (await child.stdout.readline()).decode().strip() != "READY":
+        raise RuntimeError("the burst's process did not start")
+    return child
 
 
 async def drive(url: str, labellers: int, labels_each: int, think: float, guessers: int = 0, burst_of=None):
@@ -244,14 +276,20 @@ async def drive(url: str, labellers: int, labels_each: int, think: float, guesse
     await asyncio.wait([asyncio.create_task(start.all_ready.wait()), *tasks], return_when="FIRST_COMPLETED")
     done = asyncio.Event()
     guessing = [asyncio.create_task(guesser(url, f"user{i:02d}", done, outcomes)) for i in range(guessers)]
-    if burst_of:
-        guessing.append(asyncio.create_task(burst(url, *burst_of, window, outcomes)))
-    began = time.perf_counter()
+    burster = await burst_process(url, *burst_of) if burst_of else None
+    began = time.monotonic()
     start.go.set()
+    if burster:
+        burster.stdin.write(b"go\n")
+        await burster.stdin.drain()
     await asyncio.gather(*tasks)
-    seconds = time.perf_counter() - began
+    seconds = time.monotonic() - began
     done.set()
     await asyncio.gather(*guessing)
+    if burster:
+        result = json.loads((await burster.communicate())[0])
+        window.append(tuple(result["window"]))
+        outcomes += result["outcomes"]
     return acked, client_ms, seconds, outcomes, window
 
 
@@ -279,7 +317,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--serve", nargs=4, metavar=("WS", "PORT", "TIMINGS", "GUESS"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--burst-client", nargs=4, metavar=("URL", "REQUESTS", "NAMES", "AFTER"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
+    if args.burst_client:
+        url, requests, names, after = args.burst_client
+        burst_client(url, int(requests), int(names), float(after))
+        return 0
     if args.serve:
         serve(Path(args.serve[0]), int(args.serve[1]), Path(args.serve[2]), args.serve[3] == "1")
         return 0
