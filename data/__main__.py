@@ -6,7 +6,7 @@ python -m data import -w ws --sample dpo       # or: import -w ws FILE [FILE ...
 python -m data export -w ws --format dpo       # TRL-ready Parquet in ws/exports/
 python -m data export -w ws --format ratings   # one row per rated answer, one column per rubric aspect
 python -m data stats -w ws
-python -m data stats -w ws --labellers --aggregate dawid-skene   # each labeller's quality and pace
+python -m data stats -w ws --labellers        # each labeller's quality and pace (--json for every figure)
 python -m data gold -w ws --from-split test    # gold items mixed into labellers' queues (or FILE, --pair/--completion + --answer)
 python -m data validate -w ws
 python -m data compact -w ws
@@ -27,13 +27,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data.aggregate import MAJORITY
 from data.cli import add_subcommands, options_parser, run_cli
 from data.commands import EXPORT_KINDS, SUBCOMMANDS
 from data.config import build
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.export import dpo_table, kto_table, to_sft, write_parquet
-from data.gold import GOLD_TASKS, gold_from_file, gold_from_split, mark_gold, read_gold, remove_gold
+from data.gold import GOLD_TASKS, Mark, apply_gold, gold_from_file, gold_from_split, read_gold
 from data.imports import ImportOptions, Loaded, check_file, log_import, write_records
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
@@ -42,7 +43,7 @@ from data.machine import machine_lines
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.rank_pairs import RANK_KIND
 from data.ratings import ratings_table
-from data.selection import choose_labels, excluded_labellers, without_labellers
+from data.selection import check_labellers, choose_labels, excluded_labellers, without_labellers
 from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
 
@@ -141,12 +142,23 @@ def _check_export_options(args: Any) -> None:
     for flag, given in pair_options.items():
         if given and args.format != "dpo":
             raise PrefloopError(f"{flag} applies to --format dpo, not {args.format} (it chooses pairs)")
+    export = f"{args.format}{' --edits' if args.edits else ''}"
+    if args.aggregate != MAJORITY and (args.format not in ("dpo", "kto") or args.edits):
+        raise PrefloopError(
+            f"--aggregate applies to --format dpo and kto (how their labels become verdicts), not {export}"
+        )
+    if args.exclude_labeller and args.format == "sft" and not args.edits:
+        raise PrefloopError(
+            "--exclude-labeller applies to the formats made from labels (dpo, kto, ratings, sft --edits), not sft "
+            "(the prompts' gold answers)"
+        )
 
 
 def cmd_export(args: Any) -> int:
     workspace = Workspace(args.workspace)
 
     _check_export_options(args)
+    check_labellers(workspace, args.exclude_labeller)
     export = args.format + ("-edits" if args.edits else "")
 
     def read(name: str) -> pa.Table:
@@ -203,7 +215,13 @@ def cmd_export(args: Any) -> int:
 
 def cmd_stats(args: Any) -> int:
     workspace = Workspace(args.workspace)
+    check_labellers(workspace, args.exclude_labeller)
     if args.labellers:
+        if args.aggregate != MAJORITY:
+            raise PrefloopError(
+                "--aggregate does not change --labellers: the report gives every labeller's Dawid–Skene accuracy "
+                "and agreement with the others' majority whatever the verdicts' method; leave it out"
+            )
         report = labeller_report(workspace, tuple(args.exclude_labeller))
         print(json.dumps(report, indent=2) if args.json else "\n".join(labeller_lines(report)))
         return 0
@@ -254,24 +272,27 @@ def cmd_gold(args: Any) -> int:
     given, task, noun = (
         (args.pair, "pairwise", "pair") if args.pair else (args.completion, "kto", "completion")
     )
+    if args.answer and not given:
+        raise PrefloopError("--answer goes with a --pair or a --completion: give the item it answers")
     if len(args.answer) != len(given):
         raise PrefloopError(
             f"--{noun} needs one --answer each: {len(given)} {noun}(s), {len(args.answer)} answer(s)"
         )
-    added = mark_gold(workspace, list(given), list(args.answer), "cli", task) if given else 0
-    for path in args.files:
-        for task, (ids, answers) in gold_from_file(workspace, path).items():
-            added += mark_gold(workspace, ids, answers, str(path), task) if ids else 0
+    marks = [Mark(task, list(given), list(args.answer), "cli")] if given else []
+    records: list[object] = []
+    for path in args.files:  # every file is read and checked before anything is written
+        added, from_file = gold_from_file(path)
+        records += added
+        marks += from_file
     if args.from_split:
         found = gold_from_split(workspace, args.from_split)
-        if not any(ids for ids, _ in found.values()):
+        if not found:
             raise PrefloopError(
                 f"--from-split {args.from_split}: no pair or completion of that split has an imported "
                 "preference or KTO label"
             )
-        for task, (ids, answers) in found.items():
-            added += mark_gold(workspace, ids, answers, f"split:{args.from_split}", task) if ids else 0
-    removed = remove_gold(workspace, args.remove) if args.remove else 0
+        marks += found
+    change = apply_gold(workspace, marks, list(args.remove), records)
     total = 0
     for task in GOLD_TASKS:
         gold = read_gold(workspace, task)
@@ -280,7 +301,8 @@ def cmd_gold(args: Any) -> int:
             *(gold.column(c).to_pylist() for c in ("item_id", "choice", "source"))
         ):
             print(f"{item}\t{task}\t{choice}\t{source}")
-    print(f"gold items: {total} (+{added} marked, -{removed} removed)")
+    already = f", {change.unchanged} already gold with that answer" if change.unchanged else ""
+    print(f"gold items: {total} (+{change.marked} marked{already}, -{change.removed} removed)")
     return 0
 
 

@@ -16,9 +16,9 @@ out of training (`data.export`), and Dawid–Skene clamps them to their answer (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,9 +26,9 @@ from data.aggregate import latest_positions
 from data.annotators import IMPORT
 from data.errors import PrefloopError
 from data.imports import ImportOptions, check_file
-from data.records import Label, Pair, now, random_id
+from data.records import Completion, Label, Pair, Prompt, now, random_id
 from data.schemas import CHOICES, GOLD, SchemaError
-from data.workspace import Workspace
+from data.workspace import Workspace, rows_by_table
 
 GOLD_COLUMNS = ["item_id", "choice"]
 GOLD_TASKS = ("pairwise", "kto")  # the tasks whose items can be gold (their answers are choices)
@@ -53,11 +53,11 @@ def gold_rows(
     for item, choice in zip(item_ids, choices):
         if choice not in CHOICES[task]:
             shown = (
-                "no answer"
+                " has no answer"
                 if choice is None
-                else f"answer {choice!r} is not one of {', '.join(CHOICES[task])}"
+                else f": answer {choice!r} is not one of {', '.join(CHOICES[task])}"
             )
-            raise GoldError(f"{source}: gold {ITEM_TABLES[task][1]} {item} has {shown}")
+            raise GoldError(f"{source}: gold {ITEM_TABLES[task][1]} {item}{shown}")
     n, stamp = len(item_ids), now()
     return pa.table(
         {
@@ -89,47 +89,106 @@ def read_gold(workspace: Workspace, task: str = "pairwise") -> pa.Table:
     return current_gold(workspace.read("gold"), task)
 
 
-def _known_items(workspace: Workspace, item_ids: list[str], source: str, task: str) -> None:
-    table, noun = ITEM_TABLES[task]
-    known = workspace.read(table, ["id"]).column("id").combine_chunks()
-    missing = pc.invert(pc.is_in(pa.array(item_ids, pa.string()), value_set=known)).to_numpy(
-        zero_copy_only=False
-    )
-    if missing.any():
-        raise GoldError(f"{source}: {noun} {item_ids[int(np.argmax(missing))]} is not in {workspace.path}")
+def _known(workspace: Workspace, records: list[object]) -> dict[str, set[str]]:
+    """Per task, the ids its gold items can have: the workspace's pairs / completions and those ``records`` add."""
+    return {
+        task: set(workspace.read(table, ["id"]).column("id").to_pylist())
+        | {r.id for r in records if isinstance(r, Pair if task == "pairwise" else Completion)}
+        for task, (table, _) in ITEM_TABLES.items()
+    }
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Gold answers asked for from one source: ``ids`` of ``task`` (pairs; kto: completions) with ``answers``."""
+
+    task: str
+    ids: list[str]
+    answers: list[str | None]
+    source: str
+
+
+@dataclass(frozen=True)
+class GoldChange:
+    """What `apply_gold` wrote: answers marked, answers already gold as given, items no longer gold."""
+
+    marked: int
+    unchanged: int
+    removed: int
+
+
+def apply_gold(
+    workspace: Workspace, marks: list[Mark], remove: list[str] = (), records: list[object] = ()
+) -> GoldChange:
+    """Check every mark and removal, then write them (with the prompts, completions and pairs ``records`` add) in
+    one batch; a GoldError leaves the workspace as it was. An item given two different answers, an unknown item,
+    an answer not of its task, and a removal of an item that is not gold (or is made gold in the same call) are
+    errors. An answer an item already has as gold is not written again (counted as unchanged)."""
+    events = workspace.read("gold")
+    current = {task: current_gold(events, task) for task in GOLD_TASKS}
+    gold_now = {
+        task: dict(zip(table.column("item_id").to_pylist(), table.column("choice").to_pylist()))
+        for task, table in current.items()
+    }
+    known = _known(workspace, list(records))
+    asked: dict[tuple[str, str], tuple[str, str]] = {}  # (task, item) -> (answer, source)
+    for mark in marks:
+        gold_rows(mark.ids, mark.answers, mark.source, mark.task)  # every answer one of the task's
+        noun = ITEM_TABLES[mark.task][1]
+        for item, answer in zip(mark.ids, mark.answers):
+            if item not in known[mark.task]:
+                raise GoldError(f"{mark.source}: {noun} {item} is not in {workspace.path}")
+            first = asked.setdefault((mark.task, item), (answer, mark.source))
+            if first[0] != answer:
+                raise GoldError(
+                    f"{noun} {item} is given two gold answers: {first[0]} ({first[1]}) and {answer} "
+                    f"({mark.source}); give one"
+                )
+    for item in dict.fromkeys(remove):
+        if any(key[1] == item for key in asked):
+            raise GoldError(f"--remove {item}: the same call makes it gold; give one of the two")
+        if not any(item in answers for answers in gold_now.values()):
+            raise GoldError(f"--remove {item}: not a gold item in {workspace.path}")
+    tables, marked = [], 0
+    for task in GOLD_TASKS:
+        by_source: dict[str, list[tuple[str, str]]] = {}
+        for (of_task, item), (answer, source) in asked.items():
+            if of_task == task and gold_now[task].get(item) != answer:
+                by_source.setdefault(source, []).append((item, answer))
+        for source, given in by_source.items():
+            tables.append(gold_rows([i for i, _ in given], [a for _, a in given], source, task))
+            marked += len(given)
+        held = [item for item in dict.fromkeys(remove) if item in gold_now[task]]
+        if held:  # the retracting row repeats the answer it withdraws
+            answers = [gold_now[task][item] for item in held]
+            tables.append(gold_rows(held, answers, "remove", task, retracted=True))
+    rows = rows_by_table(records)
+    rows["gold"] = [row for table in tables for row in table.to_pylist()]
+    workspace.append_rows(rows, skip_existing=True)
+    return GoldChange(marked, len(asked) - marked, len(dict.fromkeys(remove)))
 
 
 def mark_gold(
     workspace: Workspace, item_ids: list[str], choices: list[str | None], source: str, task: str = "pairwise"
 ) -> int:
     """Make these items of ``task`` (pairs; kto: completions) gold with these answers; returns how many were
-    written."""
-    rows = gold_rows(item_ids, choices, source, task)
-    _known_items(workspace, item_ids, source, task)
-    return workspace.append_tables({"gold": rows}).get("gold", 0)
+    written (an answer the item already has as gold is not written again)."""
+    return apply_gold(workspace, [Mark(task, list(item_ids), list(choices), source)]).marked
 
 
 def remove_gold(workspace: Workspace, item_ids: list[str]) -> int:
-    """Items (pairs or completions) no longer gold (their labels stay); returns how many were gold."""
-    removed, events = 0, workspace.read("gold")
-    for task in GOLD_TASKS:
-        gold = current_gold(events, task)
-        answers = dict(zip(gold.column("item_id").to_pylist(), gold.column("choice").to_pylist()))
-        held = [i for i in dict.fromkeys(item_ids) if i in answers]
-        if held:  # the retracting row repeats the answer it withdraws
-            rows = gold_rows(held, [answers[i] for i in held], "remove", task, retracted=True)
-            workspace.append_tables({"gold": rows})
-        removed += len(held)
-    return removed
+    """Items (pairs or completions) no longer gold (their labels stay); returns how many were gold. An id that is
+    not gold is a GoldError."""
+    return apply_gold(workspace, [], item_ids).removed
 
 
-def gold_from_split(workspace: Workspace, split: str) -> dict[str, tuple[list[str], list[str]]]:
-    """Per task, (item ids, answers) of the pairs (pairwise) and completions (kto) whose prompt is in ``split`` and
-    that arrived with an imported preference or KTO label (its latest import label)."""
+def gold_from_split(workspace: Workspace, split: str) -> list[Mark]:
+    """Per task, the pairs (pairwise) and completions (kto) whose prompt is in ``split`` and that arrived with an
+    imported preference or KTO label (its latest import label), that label as their answer."""
     labels = workspace.read("labels")
     prompts = workspace.read("prompts", ["split"])
     in_split = prompts.column("id").filter(pc.equal(prompts.column("split"), split)).combine_chunks()
-    out = {}
+    out = []
     for task in GOLD_TASKS:
         items = workspace.read(ITEM_TABLES[task][0], ["prompt_id"])
         item_ids = items.column("id").filter(pc.is_in(items.column("prompt_id"), value_set=in_split))
@@ -141,26 +200,39 @@ def gold_from_split(workspace: Workspace, split: str) -> dict[str, tuple[list[st
         )
         latest = mine.take(latest_positions(mine))
         latest = latest.filter(pc.invert(latest.column("retracted"))).sort_by("item_id")
-        out[task] = (latest.column("item_id").to_pylist(), latest.column("choice").to_pylist())
+        ids, answers = latest.column("item_id").to_pylist(), latest.column("choice").to_pylist()
+        if ids:
+            out.append(Mark(task, ids, answers, f"split:{split}"))
     return out
 
 
-def gold_from_file(workspace: Workspace, path: Path) -> dict[str, tuple[list[str], list[str]]]:
-    """Add the file's pairs and KTO completions (prompts, completions, pairs; no labels) and return per task
-    (item ids, answers) from its preferences and KTO labels. A pair of the file without a preference is a
-    GoldError; nothing is written then."""
+def gold_from_file(path: Path) -> tuple[list[object], list[Mark]]:
+    """The file's pairs and KTO completions (its prompts, completions and pairs, no labels: for `apply_gold` to
+    write) and their answers from its preferences and KTO labels. Writes nothing. A pair of the file without a
+    preference, or a row that gives neither a preference nor a KTO label (nothing to make gold), is an error."""
     loaded = check_file(path, ImportOptions(split="test"))
     labels = [r for r in loaded.records if isinstance(r, Label)]
     answers = {task: {r.item_id: r.choice for r in labels if r.task == task} for task in GOLD_TASKS}
-    pairs = [r.id for r in loaded.records if isinstance(r, Pair)]
+    pairs = [r for r in loaded.records if isinstance(r, Pair)]
     if not pairs and not answers["kto"]:
         raise GoldError(f"{path}: no preference pairs or KTO labels to make gold")
     for pair in pairs:
-        if answers["pairwise"].get(pair) not in CHOICES["pairwise"]:
-            raise SchemaError(str(path), f"gold pair {pair} has no answer (chosen/rejected)", field="chosen")
-    workspace.append([r for r in loaded.records if not isinstance(r, Label)], skip_existing=True)
-    kto = list(answers["kto"])
-    return {
-        "pairwise": (pairs, [answers["pairwise"][p] for p in pairs]),
-        "kto": (kto, [answers["kto"][c] for c in kto]),
-    }
+        if answers["pairwise"].get(pair.id) not in CHOICES["pairwise"]:
+            raise SchemaError(
+                str(path), f"gold pair {pair.id} has no answer (chosen/rejected)", field="chosen"
+            )
+    completions = [r for r in loaded.records if isinstance(r, Completion)]
+    in_pairs = {c for pair in pairs for c in (pair.completion_a, pair.completion_b)}
+    used = {c.prompt_id for c in completions if c.id in in_pairs or c.id in answers["kto"]}
+    for record in loaded.records:
+        if isinstance(record, Prompt) and record.id not in used:
+            raise SchemaError(
+                str(path),
+                "nothing to make gold: no preference (chosen/rejected) and no KTO label",
+                row=loaded.prompt_rows.get(record.id),
+            )
+    records = [r for r in loaded.records if not isinstance(r, Label)]
+    source = str(path)
+    marks = [Mark("pairwise", [p.id for p in pairs], [answers["pairwise"][p.id] for p in pairs], source)]
+    marks.append(Mark("kto", list(answers["kto"]), list(answers["kto"].values()), source))
+    return records, [m for m in marks if m.ids]

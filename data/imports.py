@@ -73,6 +73,7 @@ class Loaded:
     counts: Counter
     rejects: list[dict] = field(default_factory=list)
     gold_conflicts: list[dict] = field(default_factory=list)
+    prompt_rows: dict[str, int] = field(default_factory=dict)  # each prompt's first row in the file
 
 
 def check_options(options: ImportOptions) -> None:
@@ -224,7 +225,8 @@ def check_file(path: str | Path, options: ImportOptions = ImportOptions()) -> Lo
             conflict["first_row"],
         )
     batch = [prompt for prompt, _ in prompts.by_id.values()] + answers
-    return Loaded(path, fmt, batch, +counts, rejects, prompts.conflicts)
+    rows_of = {prompt_id: row for prompt_id, (_, row) in prompts.by_id.items()}
+    return Loaded(path, fmt, batch, +counts, rejects, prompts.conflicts, rows_of)
 
 
 def load_file(

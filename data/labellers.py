@@ -63,6 +63,29 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
 
 
+def _value(value: float | None) -> float | None:
+    """A figure as computed (None for no data): flags compare these, `_rounded` rounds them for the report."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+PACE_DIGITS = {"median_seconds": 1, "labels_per_hour": 1}  # every other figure is shown to 3 decimals
+
+
+def _rounded(figures: dict) -> dict:
+    """The report's figures rounded for reading (nested dicts and lists too); counts stay as they are."""
+
+    def one(key: str, value):
+        if isinstance(value, dict):
+            return _rounded(value)
+        if isinstance(value, list):
+            return [one(key, v) for v in value]
+        if isinstance(value, float):
+            return _round(value, PACE_DIGITS.get(key, 3))
+        return value
+
+    return {key: one(key, value) for key, value in figures.items()}
+
+
 def leave_one_out_agreement(
     current: pd.DataFrame, choices: tuple[str, ...] = CHOICES["pairwise"]
 ) -> pd.Series:
@@ -104,8 +127,8 @@ def _pace(seconds: pd.Series) -> dict:
     if not len(seconds):
         return {"median_seconds": None, "labels_per_hour": None}
     return {
-        "median_seconds": _round(float(seconds.median()), 1),
-        "labels_per_hour": _round(3600 / float(seconds.mean()), 1) if seconds.mean() > 0 else None,
+        "median_seconds": _value(float(seconds.median())),
+        "labels_per_hour": _value(3600 / float(seconds.mean())) if seconds.mean() > 0 else None,
     }
 
 
@@ -123,15 +146,15 @@ def _gold(mine: pd.DataFrame, answers: dict[str, str]) -> dict:
     return {
         "answered": len(on_gold),
         "correct": right,
-        "accuracy": _round(right / len(on_gold)) if len(on_gold) else None,
-        "ci95": [_round(low), _round(high)] if len(on_gold) else None,
+        "accuracy": _value(right / len(on_gold)) if len(on_gold) else None,
+        "ci95": [_value(low), _value(high)] if len(on_gold) else None,
     }
 
 
 def _left_share(mine: pd.DataFrame) -> tuple[float | None, int]:
     decisive = mine[mine["choice"].isin(["a", "b"]) & mine["left"].notna()]
     n = len(decisive)
-    return (_round(float((decisive["choice"] == decisive["left"]).mean())) if n else None), n
+    return (_value(float((decisive["choice"] == decisive["left"]).mean())) if n else None), n
 
 
 def _kappas(current: pd.DataFrame, name: str) -> dict[str, float | None]:
@@ -142,8 +165,16 @@ def _kappas(current: pd.DataFrame, name: str) -> dict[str, float | None]:
             continue
         both = wide[[name, other]].dropna()
         if len(both) >= KAPPA_MIN_SHARED:
-            out[str(other)] = _round(cohen_kappa(list(both[name]), list(both[other])))
+            out[str(other)] = _value(cohen_kappa(list(both[name]), list(both[other])))
     return out
+
+
+def _apart(value: float, limit: float, digits: int, percent: bool = False) -> str:
+    """``value`` with ``digits`` decimals, or as many more (up to 6) as it takes not to read as ``limit``."""
+    scale = 100 if percent else 1
+    while digits < 6 and round(value * scale, digits) == round(limit * scale, digits) and value != limit:
+        digits += 1
+    return f"{value * scale:.{digits}f}{'%' if percent else ''}"
 
 
 def flags(row: dict) -> list[str]:
@@ -153,13 +184,18 @@ def flags(row: dict) -> list[str]:
     gold = row.get("gold") or {}
     ci = gold.get("ci95")
     if ci and ci[1] < GOLD_ACCURACY_FLOOR:
-        out.append(f"gold accuracy {gold['accuracy']} (95 % CI up to {ci[1]}) below {GOLD_ACCURACY_FLOOR}")
-    if row["median_seconds"] is not None and row["median_seconds"] < FAST_SECONDS:
-        out.append(f"median {row['median_seconds']} s per label (< {FAST_SECONDS:g} s)")
+        high = _apart(ci[1], GOLD_ACCURACY_FLOOR, 3)
+        out.append(
+            f"gold accuracy {round(gold['accuracy'], 3)} (95 % CI up to {high}) below {GOLD_ACCURACY_FLOOR}"
+        )
+    seconds = row["median_seconds"]
+    if seconds is not None and seconds < FAST_SECONDS:
+        out.append(f"median {_apart(seconds, FAST_SECONDS, 1)} s per label (< {FAST_SECONDS:g} s)")
     low, high = LEFT_SHARE_RANGE
     share = row.get("left_share")
     if share is not None and row["left_decisive"] >= LEFT_SHARE_MIN_LABELS and not low <= share <= high:
-        out.append(f"picks the left side {share:.0%} of the time (outside {low:.0%}-{high:.0%})")
+        shown = _apart(share, low if share < low else high, 0, percent=True)
+        out.append(f"picks the left side {shown} of the time (outside {low:.0%}-{high:.0%})")
     tau = row.get("shown_order_tau")
     if (
         tau is not None
@@ -197,10 +233,10 @@ def _choice_figures(
         mine = current[current["annotator"] == name]
         row = {
             "gold": _gold(mine, answers),
-            "loo_agreement": _round(float(mine["loo"].mean())) if mine["loo"].notna().any() else None,
+            "loo_agreement": _value(float(mine["loo"].mean())) if mine["loo"].notna().any() else None,
             "kappa": _kappas(current, name),
             **{
-                f"{c}_rate": _round(float((mine["choice"] == c).mean())) if len(mine) else None
+                f"{c}_rate": _value(float((mine["choice"] == c).mean())) if len(mine) else None
                 for c in shares
             },
         }
@@ -212,7 +248,7 @@ def _choice_figures(
                 "left_decisive": decisive,
                 "strength": {str(s): int(c) for s, c in strengths.items()},
             }
-        out[name] = row | {"ds_accuracy": _round(estimated.get(name))}
+        out[name] = row | {"ds_accuracy": _value(estimated.get(name))}
     return out
 
 
@@ -250,7 +286,7 @@ def _rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
             "compared": len(against[name]),
             "shown_order_tau": _mean(order[name]),
             "shown_order_rankings": len(order[name]),
-            "tie_rate": _round(float(mine.mean())) if len(mine) else None,
+            "tie_rate": _value(float(mine.mean())) if len(mine) else None,
         }
     return out
 
@@ -272,14 +308,14 @@ def _rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
         mine = shared.loc[shared["annotator"] == name, "difference"]
         out[name] = {
             "compared": len(mine),
-            "mean_abs_difference": _round(float(mine.abs().mean())) if len(mine) else None,
-            "bias": _round(float(mine.mean())) if len(mine) else None,
+            "mean_abs_difference": _value(float(mine.abs().mean())) if len(mine) else None,
+            "bias": _value(float(mine.mean())) if len(mine) else None,
         }
     return out
 
 
 def _mean(values: list[float]) -> float | None:
-    return _round(sum(values) / len(values)) if values else None
+    return _value(sum(values) / len(values)) if values else None
 
 
 def labeller_rows(
@@ -309,18 +345,18 @@ def labeller_rows(
             "labels": n,
             "excluded": name in excluded,
             **quality[name],
-            "skip_rate": _round(skipped / (n + skipped)) if n + skipped else None,
+            "skip_rate": _value(skipped / (n + skipped)) if n + skipped else None,
             **_pace(mine["spent"]),
         }
-        row["flags"] = flags(row)
-        out.append(row)
+        row["flags"] = flags(row)  # on the figures as computed: a rounded 3.0 s can be a median under 3 s
+        out.append(_rounded(row))
     return out
 
 
 def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
     """Median seconds per label and labels per hour over every person's current ``task`` labels."""
     rows = human_labels(labels[labels["task"] == task])
-    return _pace(label_seconds(current_labels(rows, task)) if len(rows) else pd.Series(dtype=float))
+    return _rounded(_pace(label_seconds(current_labels(rows, task)) if len(rows) else pd.Series(dtype=float)))
 
 
 def _dashed(figures: dict) -> dict:

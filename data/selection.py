@@ -15,9 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import current_labels
-from data.annotators import IMPORT, machine_labeller_column, machine_labeller_mask
+from data.annotators import IMPORT, is_machine, machine_labeller_column, machine_labeller_mask
 from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
+from data.workspace import Workspace
 
 LABEL_SOURCES = ("auto", "human", "machine", "all")
 EXCLUDED_FILE = "excluded.json"  # WS/excluded.json: the labellers the admin tab switched out of every verdict
@@ -84,6 +85,21 @@ def read_excluded(workspace: Path) -> tuple[str, ...]:
 def excluded_labellers(workspace: Path, names: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
     """Whose labels stay out of every verdict: ``names`` (``--exclude-labeller``) and those in excluded.json."""
     return tuple(sorted(set(names) | set(read_excluded(workspace))))
+
+
+def check_labellers(workspace: Workspace, names: tuple[str, ...] | list[str]) -> None:
+    """``--exclude-labeller`` names must be labellers of the workspace (someone with a label): a misspelt name
+    would otherwise exclude nobody, silently."""
+    if not names:
+        return
+    annotators = workspace.read("labels", ["annotator"]).column("annotator").unique().to_pylist()
+    unknown = sorted(set(names) - set(annotators))
+    if unknown:
+        people = sorted(name for name in annotators if not is_machine(name))
+        shown = ", ".join(people[:10]) + (", ..." if len(people) > 10 else "") or "none yet"
+        raise PrefloopError(
+            f"--exclude-labeller {unknown[0]}: no labels by that name in {workspace.path} (labellers: {shown})"
+        )
 
 
 def set_excluded(workspace: Path, name: str, excluded: bool) -> tuple[str, ...]:

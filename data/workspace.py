@@ -110,10 +110,7 @@ class Workspace:
         id is already stored are left out, which makes imports and resumed jobs idempotent. With ``compact``, the
         tables written are compacted afterwards if they hold too many parts (see data.compaction).
         """
-        grouped: dict[str, list[dict]] = {name: [] for name in SCHEMAS}
-        for record in records:
-            grouped[TABLE_OF[type(record)]].append(to_row(record))
-        return self.append_rows(grouped, skip_existing=skip_existing, compact=compact)
+        return self.append_rows(rows_by_table(records), skip_existing=skip_existing, compact=compact)
 
     def append_rows(
         self, rows: Mapping[str, list[dict]], skip_existing: bool = False, compact: bool = True
@@ -175,6 +172,14 @@ class Workspace:
     def orphans(self) -> dict[str, list[Path]]:
         """Parts of batches whose writer died before committing them (invisible; `compact` removes them)."""
         return store.orphans(self.path)
+
+
+def rows_by_table(records: Iterable[object]) -> dict[str, list[dict]]:
+    """Records (any mix of data.records types) as rows per table, for `Workspace.append_rows`."""
+    grouped: dict[str, list[dict]] = {name: [] for name in SCHEMAS}
+    for record in records:
+        grouped[TABLE_OF[type(record)]].append(to_row(record))
+    return grouped
 
 
 def _unique(rows: list[dict]) -> list[dict]:

@@ -141,7 +141,7 @@ def test_gold_configuration_errors_are_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: --pair needs one --answer each: 1 pair(s), 0 answer(s)"
     assert main(["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "left"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"error: cli: gold pair {ids[0]} has answer 'left' is not one of a, b, tie, both_bad"
+    assert err == f"error: cli: gold pair {ids[0]}: answer 'left' is not one of a, b, tie, both_bad"
     assert main(["gold", "-w", str(ws.path), "--pair", "nope", "--answer", "a"]) == 2
     assert capsys.readouterr().err.strip() == f"error: cli: pair nope is not in {ws.path}"
     assert read_gold(ws).num_rows == 0
@@ -260,7 +260,7 @@ def test_kto_gold_from_a_file_a_split_and_errors(tmp_path, capsys):
         (["--completion", completion], "--completion needs one --answer each: 1 completion(s), 0 answer(s)"),
         (
             ["--completion", completion, "--answer", "a"],
-            f"cli: gold completion {completion} has answer 'a' is not one of desirable, undesirable",
+            f"cli: gold completion {completion}: answer 'a' is not one of desirable, undesirable",
         ),
         (["--completion", "nope", "--answer", "desirable"], f"cli: completion nope is not in {ws.path}"),
         (
@@ -272,3 +272,78 @@ def test_kto_gold_from_a_file_a_split_and_errors(tmp_path, capsys):
         assert main(["gold", "-w", str(ws.path), *args]) == 2
         assert capsys.readouterr().err.strip() == f"error: {error}"
     assert read_gold(ws, "kto").num_rows == 2 and read_gold(ws).num_rows == 0
+
+
+def test_a_gold_call_is_checked_whole_before_anything_is_written(tmp_path, capsys):
+    ws, ids = build(tmp_path / "ws")
+    good = tmp_path / "good.jsonl"
+    good.write_text(
+        json.dumps({"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Rome."}) + "\n"
+    )
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"question": "?"}) + "\n")
+    sft = tmp_path / "sft.jsonl"  # a row with no preference and no KTO label: nothing in it can be gold
+    sft.write_text(
+        json.dumps({"prompt": "Q1?", "chosen": "A.", "rejected": "B."})
+        + "\n"
+        + json.dumps({"prompt": "Q2?", "completion": "A2."})
+        + "\n"
+    )
+    tables = {name: ws.read(name).num_rows for name in ("prompts", "completions", "pairs", "gold")}
+    for args, error in (
+        ([str(good), str(bad)], f"{bad}, row 0"),  # the first file's pairs are not written either
+        (
+            ["--pair", ids[0], "--answer", "a", "--from-split", "test"],
+            "--from-split test: no pair or completion",
+        ),
+        (["--pair", ids[0], "--answer", "a", "--pair", ids[0], "--answer", "b"], "given two gold answers"),
+        (["--remove", "nope"], "--remove nope: not a gold item"),
+        (
+            ["--pair", ids[0], "--answer", "a", "--remove", ids[0]],
+            f"--remove {ids[0]}: the same call makes it",
+        ),
+        ([str(sft)], f"{sft}, row 1: nothing to make gold: no preference (chosen/rejected) and no KTO label"),
+        (["--answer", "a"], "--answer goes with a --pair or a --completion"),
+    ):
+        assert main(["gold", "-w", str(ws.path), *args]) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert error in err and len(err.splitlines()) == 1, err
+        assert {name: ws.read(name).num_rows for name in tables} == tables, args
+    assert (
+        main(
+            ["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "a", "--pair", ids[0], "--answer", "a"]
+        )
+        == 0
+    )
+    assert "gold items: 1 (+1 marked, -0 removed)" in capsys.readouterr().out  # the same answer twice: once
+    assert main(["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "a"]) == 0
+    assert "gold items: 1 (+0 marked, 1 already gold with that answer, -0 removed)" in capsys.readouterr().out
+    assert ws.read("gold").num_rows == 1  # not written again
+    assert main(["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "b"]) == 0
+    assert read_gold(ws).column("choice").to_pylist() == ["b"]  # a new answer replaces the old one
+
+
+def test_labeller_options_that_would_change_nothing_are_refused(tmp_path, capsys):
+    ws, _ = build(tmp_path / "ws")
+    w = ["-w", str(ws.path)]
+    for args, error in (
+        (["stats", *w, "--exclude-labeller", "fliper"], "--exclude-labeller fliper: no labels by that name"),
+        (
+            ["export", *w, "--format", "dpo", "--exclude-labeller", "fliper"],
+            "(labellers: flipper, good1, good2)",
+        ),
+        (
+            ["stats", *w, "--labellers", "--aggregate", "dawid-skene"],
+            "--aggregate does not change --labellers",
+        ),
+        (
+            ["export", *w, "--format", "sft", "--aggregate", "dawid-skene"],
+            "--aggregate applies to --format dpo",
+        ),
+        (["export", *w, "--format", "sft", "--exclude-labeller", "flipper"], "not sft (the prompts' gold"),
+    ):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert error in err and len(err.splitlines()) == 1, err
+    assert not list(ws.exports.iterdir())  # nothing written
+    assert main(["stats", *w, "--labellers", "--exclude-labeller", "flipper"]) == 0

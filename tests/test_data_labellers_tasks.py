@@ -170,3 +170,26 @@ def test_admin_labellers_table_for_kto(label_ws, tmp_path):
     assert "<th>agrees with others</th><th>DS accuracy</th><th>desirable share</th>" in labellers
     assert "<td>ann</td><td>8</td>" in labellers and "<td>0.875</td>" in labellers  # bob: 7 of 8 desirable
     assert "<td>5.0</td>" in labellers and "median seconds per label" in cards  # the browser's active seconds
+
+
+def test_flags_compare_the_figures_before_they_are_rounded():
+    import pyarrow as pa
+
+    from data.labellers import wilson_interval
+
+    # 2,001 labels, always a: the left side 1,401 times (0.70015, shown 0.7); 2.96 s each (shown 3.0); 28 of 59 gold
+    # right (interval up to 0.5996, shown 0.6). Each is past its threshold, so each is flagged.
+    rows = [
+        {"item_id": f"p{i}", "annotator": "edge", "task": "pairwise", "choice": "a", "seconds": 2.96}
+        | {"left": "a" if i < 1401 else "b", "strength": 2}
+        for i in range(2001)
+    ]
+    gold = pa.table({"item_id": [f"p{i}" for i in range(59)], "choice": ["a"] * 28 + ["b"] * 31})
+    (row,) = labeller_rows(frame(rows), gold)
+    assert row["left_share"] == 0.7 and row["median_seconds"] == 3.0 and row["gold"]["ci95"][1] == 0.6
+    assert wilson_interval(28, 59)[1] < 0.6
+    assert row["flags"] == [
+        "gold accuracy 0.475 (95 % CI up to 0.5996) below 0.6",
+        "median 2.96 s per label (< 3 s)",
+        "picks the left side 70.01% of the time (outside 30%-70%)",
+    ]

@@ -235,6 +235,7 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
         ("labelled", ["--method", "sdpo", "--sdpo-steps", "1"], "must be 0 (by round) or >= 2"),
         ("labelled", ["--method", "sdpo", "--sdpo-steps", "9"], "only 8 training pairs"),
         ("missing", [], "not a workspace"),
+        ("labelled", ["--exclude-labeller", "nobody"], "--exclude-labeller nobody: no labels by that name"),
     ],
 )
 def test_bad_input_is_one_clear_error_and_writes_nothing(

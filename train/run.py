@@ -17,6 +17,7 @@ import torch
 from data.errors import PrefloopError
 from data.lineage import reward_model_entry
 from data.records import content_id, random_id
+from data.selection import check_labellers
 from data.workspace import Workspace
 from train.builders import rows_per_step
 from train.fit import fit_rows
@@ -52,6 +53,7 @@ def _out_dir(options: TrainOptions, workspace: Workspace) -> Path:
 
 def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_rounds: tuple[int, ...] | None):
     """(train rows, eval rows, eval-split name, counts) for the method; ``eval_rounds`` narrows the held-out rows."""
+    check_labellers(workspace, options.exclude_labeller)
     if options.kto_from or options.rm_from_ratings:  # rubric ratings (task rate) instead of labels
         rule, build = (
             (options.kto_from, rating_kto_rows)
