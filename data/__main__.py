@@ -198,7 +198,10 @@ def cmd_export(args: Any) -> int:
         dropped: Counter = Counter()  # edits of gold items' answers never export
         edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
         pairs = without_gold_edits(pairs, gold, dropped)
-        pairs = pairs.filter(pc.is_in(pairs.column("kind"), pa.array(list(args.kinds))))
+        asked = pc.is_in(pairs.column("kind"), pa.array(list(args.kinds)))
+        for entry in pc.value_counts(pairs.column("kind").filter(pc.invert(asked))).to_pylist():
+            dropped[f"kind_{entry['values']}_not_asked"] += entry["counts"]  # arena pairs: --kinds arena
+        pairs = pairs.filter(asked)
         ranks = args.rank_pairs if RANK_KIND in args.kinds else "none"
         rows, counts = dpo_table(
             read("prompts"), completions, pairs, labels, gold=gold, rank_pairs=ranks, edits=edits, **verdicts

@@ -139,7 +139,10 @@ def _pairs_table(
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
     completions = _arrow(completions).select(["id", "text"])
-    pairs = _without_gold(_in_order(_arrow(pairs), prompts), gold, counts)
+    pairs = _arrow(pairs)
+    ordered = _in_order(pairs, prompts)
+    counts["other_split"] += pairs.num_rows - ordered.num_rows  # their prompt is in another split
+    pairs = _without_gold(ordered, gold, counts)
     verdicts = verdicts_table(labels, "pairwise", method, gold, edits)
     at = pc.index_in(pairs.column("id"), value_set=verdicts.column("item_id").combine_chunks())
     counts["unlabelled"] += at.null_count
@@ -211,8 +214,15 @@ def kto_table(
     """TRL KTOTrainer columns from completions labelled desirable/undesirable (one Arrow table), and counts."""
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
-    completions = _without_gold(_in_order(_arrow(completions), prompts), gold, counts)
+    every = _arrow(completions)
+    completions = _without_gold(_in_order(every, prompts), gold, counts)
     verdicts = verdicts_table(labels, "kto", method, gold)
+    labelled = verdicts.column("item_id").combine_chunks()
+    elsewhere = pc.and_(  # labelled completions whose prompt is in another split
+        pc.is_in(labelled, value_set=every.column("id").combine_chunks()),
+        pc.invert(pc.is_in(labelled, value_set=completions.column("id").combine_chunks())),
+    )
+    counts["other_split"] += pc.sum(elsewhere).as_py() or 0
     at = pc.index_in(completions.column("id"), value_set=verdicts.column("item_id").combine_chunks())
     completions, at = completions.filter(pc.is_valid(at)), at.drop_null()
     verdict = verdicts.column("verdict").take(at)

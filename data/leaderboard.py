@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from data.aggregate import current_labels
-from data.annotators import machine_mask
+from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, machine_mask
 from data.errors import PrefloopError
 from data.labellers import wilson_interval
 
@@ -175,11 +175,21 @@ def leaderboard(
 ) -> list[Row]:
     """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`); the reference
     (strength 0) is the first model in lineage order (the base)."""
+    if by != PEOPLE and not is_machine_labeller(by):
+        raise PrefloopError(
+            f"--by {by}: one of {PEOPLE}, {JUDGE_PREFIX}NAME or {RM_PREFIX}ID (a machine labeller)"
+        )
     votes = votes_table(pairs, completions, labels, by)
     if not len(votes):
-        raise PrefloopError(
-            f"no votes by {by} on arena pairs yet (label them: `python -m annotate --task arena`)"
+        arena = labels[labels["item_id"].isin(set(pairs.loc[pairs["kind"] == ARENA, "id"]))]["annotator"]
+        machines = sorted({str(a) for a in arena if is_machine_labeller(str(a))})
+        how = (
+            "label them: `python -m annotate --task arena`"
+            if by == PEOPLE
+            else "judge them: `python -m generate --judge MODEL --kinds arena`"
         )
+        voted = f"; machine votes there are by {', '.join(machines)}" if machines else ""
+        raise PrefloopError(f"no votes by {by} on arena pairs yet ({how}{voted})")
     labels_seen = sorted(set(votes["model_a"]) | set(votes["model_b"]))
     ordered = lineage_order(models, labels_seen)
     names = [m["label"] for m in ordered]

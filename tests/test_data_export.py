@@ -69,7 +69,7 @@ def test_dpo_rows_and_drop_counts_exact():
             "posterior": None,
         }
     ]
-    assert dict(counts) == {"exported": 1, "degenerate": 2, "tie": 1, "unlabelled": 1}
+    assert dict(counts) == {"exported": 1, "degenerate": 2, "tie": 1, "unlabelled": 1, "other_split": 1}
     all_rows, _ = to_dpo(prompts, completions, pairs_df, labels)
     assert len(all_rows) == 2 and all_rows[1]["prompt"] == [{"role": "user", "content": "Held out?"}]
 
@@ -80,6 +80,8 @@ def test_kto_rows_exact():
     assert [(r["completion"][0]["content"], r["label"]) for r in rows] == [("Red.", False), ("Blue.", True)]
     assert rows[0]["prompt"] == USER and rows[0]["completion_id"] == c[0].id
     assert dict(counts) == {"exported": 2, "desirable": 1, "undesirable": 1, "degenerate": 1}
+    _, held_out = to_kto(prompts, completions, labels, split="test")  # every KTO label is on a train prompt
+    assert held_out["other_split"] == 3 and held_out["exported"] == 0
 
 
 def test_sft_rows_exact():

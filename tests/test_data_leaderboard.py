@@ -137,8 +137,12 @@ def test_leaderboard_rows_in_lineage_order_with_the_base_as_reference():
     assert (child.win_low, child.win_high) == pytest.approx(wilson_interval(2, 3))
     assert child.low <= child.strength <= child.high and base.low == base.high == 0.0
     assert child.name == "dpo r1 id-child (child)"
-    with pytest.raises(PrefloopError, match="no votes by rm:zz on arena pairs yet"):
+    with pytest.raises(
+        PrefloopError, match="no votes by rm:zz on arena pairs yet \\(judge them: `python -m gen"
+    ):
         leaderboard(pairs, completions, labels, models, by="rm:zz")
+    with pytest.raises(PrefloopError, match="--by bogus: one of people, judge:NAME or rm:ID"):
+        leaderboard(pairs, completions, labels, models, by="bogus")
 
 
 def test_simulation_order_and_interval_coverage():

@@ -187,7 +187,8 @@ def test_arena_pairs_are_never_trained_on_unless_asked(judged_arena):
 
 def test_exports_leave_arena_pairs_out_by_default(judged_arena, capsys):
     assert data_main(["export", "-w", str(judged_arena), "--format", "dpo"]) == 2
-    assert "nothing to export as dpo" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "nothing to export as dpo" in err and "kind_arena_not_asked" in err  # what was left out, and why
     assert data_main(["export", "-w", str(judged_arena), "--format", "dpo", "--kinds", "arena"]) == 0
     assert "wrote" in capsys.readouterr().out
 
