@@ -347,3 +347,35 @@ def test_labeller_options_that_would_change_nothing_are_refused(tmp_path, capsys
         assert error in err and len(err.splitlines()) == 1, err
     assert not list(ws.exports.iterdir())  # nothing written
     assert main(["stats", *w, "--labellers", "--exclude-labeller", "flipper"]) == 0
+
+
+def test_gold_pairs_are_held_out_rows_decided_by_their_answer_and_never_train(tmp_path, capsys):
+    from train.pairs import kto_rows
+
+    ws = Workspace.init(tmp_path / "ws")
+    prefs, kto = tmp_path / "prefs.jsonl", tmp_path / "kto.jsonl"
+    prefs.write_text(
+        "".join(
+            json.dumps({"prompt": f"Q{i}?", "chosen": f"good {i}", "rejected": f"bad {i}"}) + "\n"
+            for i in range(3)
+        )
+    )
+    kto.write_text(json.dumps({"prompt": "K?", "completion": "fine", "label": True}) + "\n")
+    for path in (prefs, kto):
+        assert main(["import", "-w", str(ws.path), str(path), "--split", "test"]) == 0
+    assert main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 0  # every held-out item is gold now
+    pair = ws.read("pairs").to_pylist()[0]
+    assert (
+        main(["gold", "-w", str(ws.path), "--pair", pair["id"], "--answer", "b"]) == 0
+    )  # the gold answer decides
+    rows, counts = preference_rows(ws, "test", ("imported",))
+    assert rows == [] and counts["gold"] == 3  # not a verdict of the labels
+    rows, counts = preference_rows(ws, "test", ("imported",), held_out=True)
+    assert len(rows) == 3 and counts["gold_evaluated"] == 3
+    flipped = next(r for r in rows if r["pair_id"] == pair["id"])
+    texts = dict(ws.frame("completions")[["id", "text"]].values)
+    assert flipped["chosen"][0]["content"] == texts[pair["completion_b"]]
+    assert preference_rows(ws, None, ("imported",))[0] == []  # gold never trains, whatever the split
+    held, counts = kto_rows(ws, "test", held_out=True)
+    assert [r["label"] for r in held] == [True] and counts["gold_evaluated"] == 1
+    assert kto_rows(ws, "test")[0] == []

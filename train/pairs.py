@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import pandas as pd
+
 from data.aggregate import MAJORITY
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
@@ -14,7 +16,7 @@ from data.export import to_dpo, to_kto, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
-from data.records import content_id
+from data.records import Label, content_id, to_row
 from data.selection import choose_labels, excluded_labellers, without_labellers
 from data.workspace import Workspace
 from train.losses import agreement_noise, agreement_weights, odpo_offset
@@ -37,12 +39,14 @@ def preference_rows(
     aggregate: str = MAJORITY,
     excluded: tuple[str, ...] = (),
     rank_pairs: str = "all",
+    held_out: bool = False,
 ) -> tuple[list[dict], Counter]:
     """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns, from the labels
     of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by ``aggregate`` (majority or
     dawid-skene, as `python -m data export`); gold pairs never train. Kind ``rank``: the ``rank_pairs`` (all or
     adjacent) of each ranking (`data.rank_pairs`). Each row's ``source`` says whether only machine labellers
-    decided it."""
+    decided it. ``held_out`` (the evaluation's rows): gold pairs join too, decided by their gold answer alone (they
+    are the surest verdicts there are; evaluating on them trains nothing)."""
     gold = read_gold(workspace)
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     pairs = workspace.frame("pairs")
@@ -66,6 +70,17 @@ def preference_rows(
         edits,
     )
     counts.update(dropped)
+    if held_out and gold.num_rows:
+        scored = pairs[pairs["id"].isin(set(gold.column("item_id").to_pylist()))]
+        on_gold, _ = to_dpo(
+            workspace.frame("prompts"),
+            workspace.frame("completions"),
+            scored,
+            _answers(gold, "pairwise"),
+            split,
+        )
+        rows += on_gold
+        counts["gold_evaluated"] = len(on_gold)
     if rounds is not None:  # the pairs were chosen by round already; rankings' pairs here
         rows = [row for row in rows if row["round"] in rounds]
     machine = machine_only_items(chosen_labels)
@@ -75,12 +90,23 @@ def preference_rows(
     return rows, counts
 
 
+def _answers(gold, task: str) -> pd.DataFrame:
+    """Gold answers as one label each (annotator ``gold``), for the verdicts of the held-out rows."""
+    return pd.DataFrame(
+        [
+            to_row(Label(item, "gold", task, choice))
+            for item, choice in zip(*gold.select(["item_id", "choice"]).columns)
+        ]
+    )
+
+
 def kto_rows(
     workspace: Workspace,
     split: str | None,
     seed: int = 0,
     aggregate: str = MAJORITY,
     excluded: tuple[str, ...] = (),
+    held_out: bool = False,
 ) -> tuple[list[dict], Counter]:
     """KTO rows, ordered so that every stretch of the data mixes desirable and undesirable examples.
 
@@ -93,6 +119,12 @@ def kto_rows(
     rows, counts = to_kto(
         workspace.frame("prompts"), workspace.frame("completions"), labels, split, aggregate, gold
     )
+    if held_out and gold.num_rows:  # gold completions, decided by their gold answer (as preference_rows)
+        on_gold, _ = to_kto(
+            workspace.frame("prompts"), workspace.frame("completions"), _answers(gold, "kto"), split
+        )
+        rows += on_gold
+        counts["gold_evaluated"] = len(on_gold)
     return interleave(rows, seed), counts
 
 
