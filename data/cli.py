@@ -23,26 +23,38 @@ USER_ERRORS = (PrefloopError, OSError)
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose unknown flags name the nearest known one."""
+    """An ArgumentParser whose unknown flags name the nearest known one. With subcommands (``add_subcommands``), an
+    unknown flag is reported by the chosen subcommand's parser: its usage, a suggestion among its own flags only, or
+    the subcommand the flag belongs to."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.subcommands: dict[str, Parser] = {}  # name -> parser, on a parser with subcommands
+        self.siblings: dict[str, Parser] = {}  # "data export" -> its parser, on a subcommand's parser
+        self.label = self.prog  # "data import": how a sibling names this subcommand
+
+    def parse_args(self, args=None, namespace=None):
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:  # argparse would report a subcommand's unknown flag with the top-level usage
+            chosen = self.subcommands.get(getattr(namespace, "command", None), self)
+            chosen.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace
 
     def error(self, message: str):  # argparse's hook: exits 2 with usage + the message
         if message.startswith("unrecognized arguments:"):
-            known = [s for s in _option_strings(self) if s.startswith("--")]
             flags = [w.split("=")[0] for w in message.split(":", 1)[1].split() if w.startswith("--")]
-            message += "".join(did_you_mean(flag, known) for flag in flags[:1])
+            message += "".join(self._hint(flag) for flag in flags[:1])
         super().error(message)
 
+    def _hint(self, flag: str) -> str:
+        owners = [label for label, sibling in self.siblings.items() if flag in _flags(sibling)]
+        if owners:
+            return f" ({flag} is an option of {' and '.join(owners)}, not {self.label})"
+        return did_you_mean(flag, [s for s in _flags(self) if s.startswith("--")])
 
-def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
-    """Every flag of ``parser`` and of its subcommands."""
-    names = []
-    for action in parser._actions:
-        names += action.option_strings
-        choices = getattr(action, "choices", None)
-        for sub in choices.values() if isinstance(choices, dict) else ():
-            if isinstance(sub, argparse.ArgumentParser):
-                names += _option_strings(sub)
-    return names
+
+def _flags(parser: argparse.ArgumentParser) -> list[str]:
+    return [s for action in parser._actions for s in action.option_strings]
 
 
 def options_parser(
@@ -52,7 +64,7 @@ def options_parser(
     workspace_alias: bool = True,
     groups: dict[str, str] | None = None,
     **kwargs,
-) -> argparse.ArgumentParser:
+) -> Parser:
     """A parser whose description is the first line of ``doc`` and whose epilog is the rest (the usage examples),
     with one flag per field of ``cls`` (and ``-w`` for ``--workspace``); ``groups`` maps a field to the title of the
     ``--help`` group it is shown in (a method's or mode's own options)."""
@@ -75,7 +87,7 @@ def options_parser(
 
 
 def add_subcommands(
-    parser: argparse.ArgumentParser, commands: dict[str, tuple[type, str]], prog: str
+    parser: Parser, commands: dict[str, tuple[type, str]], prog: str
 ) -> dict[str, argparse.ArgumentParser]:
     """One subparser per command, each with its own options dataclass: ``{name: (options class, help)}``."""
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -83,7 +95,11 @@ def add_subcommands(
     for name, (cls, help_text) in commands.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text, prog=f"{prog} {name}")
         add_options(sub, cls, config=False)
+        sub.label = f"{prog.split()[-1]} {name}"  # "data import", from "python -m data" or "prefloop data"
         made[name] = sub
+    for sub in made.values():
+        sub.siblings = {other.label: other for other in made.values() if other is not sub}
+    parser.subcommands = made
     return made
 
 

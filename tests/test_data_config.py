@@ -57,3 +57,36 @@ def test_errors_name_the_nearest_known_option(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["export", "-w", str(tmp_path), "--format", "dpo", "--splt", "test"])
     assert "unrecognized arguments: --splt test (did you mean --split?)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("entry", ["python -m data", "prefloop data"])
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["import", "-w", "ws", "x.jsonl", "--edits"],
+            "--edits (--edits is an option of data export, not data import)",
+        ),
+        (
+            ["export", "-w", "ws", "--format", "dpo", "--test-fraction", "0.1"],
+            "--test-fraction 0.1 (--test-fraction is an option of data import, not data export)",
+        ),
+        (
+            ["validate", "-w", "ws", "--json"],
+            "--json (--json is an option of data stats and data leaderboard, not data validate)",
+        ),
+        (["import", "-w", "ws", "x.jsonl", "--bogus"], "--bogus\n"),  # --out is export's: no suggestion
+        (["import", "-w", "ws", "--sourse", "s", "x.jsonl"], "--sourse (did you mean --source?)"),
+    ],
+)
+def test_a_subcommand_reports_its_own_unknown_flags(entry, argv, said, capsys):
+    """The subcommand's usage; a suggestion among its own flags only, or the subcommand a flag belongs to."""
+    from data.__main__ import main as data_main
+    from prefloop.cli import main as prefloop_main
+
+    with pytest.raises(SystemExit) as exit_:
+        data_main(argv, prog=entry) if entry == "python -m data" else prefloop_main(["data", *argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: {entry} {argv[0]} ")
+    assert f"{entry} {argv[0]}: error: unrecognized arguments: {said}" in err
