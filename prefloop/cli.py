@@ -17,10 +17,7 @@ import importlib
 import sys
 
 COMMANDS = {  # subcommand -> (module whose main(argv, prog) runs it, one line of help)
-    "data": (
-        "data.__main__",
-        "the workspace: provision, init, import, export, stats, validate, compact, merge",
-    ),
+    "data": ("data.__main__", "the workspace: {data}"),  # {data}: the names in data.commands.SUBCOMMANDS
     "generate": ("generate.__main__", "sample pairs or SPIN negatives from a model; label pairs by a judge"),
     "annotate": ("annotate.__main__", "serve the labelling app; add users"),
     "train": ("train.__main__", "train a model on the workspace's labels (DPO family, KTO, ORPO, SPIN, ...)"),
@@ -30,7 +27,8 @@ COMMANDS = {  # subcommand -> (module whose main(argv, prog) runs it, one line o
 
 def usage() -> str:
     lines = [__doc__.splitlines()[0], "", "usage: prefloop COMMAND [options]   (prefloop COMMAND --help)", ""]
-    lines += [f"  {name:9} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    data = ", ".join(importlib.import_module("data.commands").SUBCOMMANDS)  # only when the help is shown
+    lines += [f"  {name:9} {help_text.format(data=data)}" for name, (_, help_text) in COMMANDS.items()]
     return "\n".join(lines)
 
 

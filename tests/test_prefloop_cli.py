@@ -22,6 +22,8 @@ def test_help_lists_every_subcommand(capsys):
     out = capsys.readouterr().out
     for name in ("data", "generate", "annotate", "train", "loop"):
         assert f"  {name} " in out
+    data_line = next(line for line in out.splitlines() if line.startswith("  data "))
+    assert data_line.split(": ", 1)[1] == ", ".join(DATA_COMMANDS)  # gold and leaderboard were left out
     assert main([]) == 2
     assert main(["sample"]) == 2
     assert "unknown command 'sample'" in capsys.readouterr().err
