@@ -34,12 +34,13 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
+    if argv[:1] in (["-h"], ["--help"]):
         print(usage())
-        return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
-    if command not in COMMANDS:
-        print(f"{usage()}\n\nprefloop: error: unknown command {command!r}", file=sys.stderr)
+        return 0
+    if not argv or argv[0] not in COMMANDS:  # as argparse: usage and one error line on stderr, exit 2
+        problem = f"unknown command {argv[0]!r}" if argv else "no command given"
+        print(f"{usage()}\n\nprefloop: error: {problem}", file=sys.stderr)
         return 2
+    command, rest = argv[0], argv[1:]
     module = importlib.import_module(COMMANDS[command][0])
     return module.main(rest, prog=f"prefloop {command}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from data.__main__ import SUBCOMMANDS as DATA_COMMANDS
-from prefloop.cli import COMMANDS, main
+from prefloop.cli import COMMANDS, main, usage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,9 @@ def test_help_lists_every_subcommand(capsys):
         assert f"  {name} " in out
     data_line = next(line for line in out.splitlines() if line.startswith("  data "))
     assert data_line.split(": ", 1)[1] == ", ".join(DATA_COMMANDS)  # gold and leaderboard were left out
-    assert main([]) == 2
+    assert main([]) == 2  # as `python -m data`: usage and one error line on stderr, nothing on stdout
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(usage()) and err.endswith("\nprefloop: error: no command given\n")
     assert main(["sample"]) == 2
     assert "unknown command 'sample'" in capsys.readouterr().err
 
