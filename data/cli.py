@@ -65,15 +65,15 @@ def options_parser(
     groups: dict[str, str] | None = None,
     **kwargs,
 ) -> Parser:
-    """A parser whose description is the first line of ``doc`` and whose epilog is the rest (the usage examples),
-    with one flag per field of ``cls`` (and ``-w`` for ``--workspace``); ``groups`` maps a field to the title of the
-    ``--help`` group it is shown in (a method's or mode's own options)."""
-    lines = (doc or "").strip("\n").splitlines() or [""]
+    """A parser whose description is the first paragraph of ``doc`` and whose epilog is the rest (the usage
+    examples), with one flag per field of ``cls`` (and ``-w`` for ``--workspace``); ``groups`` maps a field to the
+    title of the ``--help`` group it is shown in (a method's or mode's own options)."""
+    description, _, epilog = (doc or "").strip("\n").partition("\n\n")
     parser = Parser(
         prog=prog,
-        description=lines[0],
+        description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n".join(lines[1:]) or None,
+        epilog=epilog or None,
     )
     if cls is not None:
         if workspace_alias:

@@ -40,6 +40,17 @@ def test_subcommand_help_is_the_python_m_help_under_its_own_name(command, capsys
     assert out.startswith(f"usage: prefloop {command} ")
 
 
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_help_shows_the_whole_first_paragraph_before_the_options(command, capsys):
+    module = importlib.import_module(COMMANDS[command][0])
+    with pytest.raises(SystemExit):
+        module.main(["--help"])
+    first = module.__doc__.strip("\n").split("\n\n")[0]
+    assert (
+        capsys.readouterr().out.split("\n\n")[1] == first
+    )  # train's was cut at "or on", its end after the options
+
+
 def _prefloop_command(tmp_path: Path) -> list[str]:
     """The installed console script (`make test` installs the package), else an equivalent script kept outside
     the working folder, which is what a console script is."""
