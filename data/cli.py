@@ -12,6 +12,7 @@ keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -104,9 +105,15 @@ def add_subcommands(
 
 
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """``main(argv)``, with a user error printed as one line and exit status 2."""
+    """``main(argv)``, with a user error printed as one line and exit status 2; output cut short by a closed pipe
+    (``... | head``) ends quietly with status 141, as a command killed by SIGPIPE."""
     try:
-        return main(argv)
+        status = main(argv)
+        sys.stdout.flush()  # a closed pipe shows here rather than in the flush at exit
+        return status
+    except BrokenPipeError:  # Python's "Note on SIGPIPE": what is left to flush at exit goes nowhere, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the status a shell shows for a command the pipe closed on
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)  # e.g. a WriteError: "the disk is full: nothing was written"
         return 2

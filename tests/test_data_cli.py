@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -90,3 +91,17 @@ def test_workspace_errors_are_one_line(tmp_path):
         result.stderr.strip()
         == f"error: {tmp_path}: not a workspace (no workspace.json); create it with `python -m data init`"
     )
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`python -m data stats -w ws --json | head -c 10`: no `error: [Errno 32] Broken pipe`, no traceback."""
+    ws = tmp_path / "ws"
+    assert main(["init", "-w", str(ws)]) == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        command = [sys.executable, "-m", "data", "stats", "-w", str(ws), "--json"]
+        result = subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
