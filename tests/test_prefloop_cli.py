@@ -105,3 +105,19 @@ def test_every_command_in_the_readme_has_a_working_help(command, capsys):
         module.main([*command[1:], "--help"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.startswith("usage: python -m ")
+
+
+def test_readme_names_exactly_the_commands_that_take_config(capsys):
+    """It said every command took `--config file.yaml`; data's subcommands and annotate's user commands do not."""
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    takers = readme.split("`--config file.yaml` (flags override it): ", 1)[1].split(";", 1)[0]
+    named = set(re.findall(r"`([a-z -]+)`", takers))
+    commands = [command for command in COMMANDS if command != "data"]  # data takes a subcommand
+    commands += [f"{command} {sub}" for command, subs in SUBCOMMANDS.items() for sub in sorted(subs)]
+    takes = set()
+    for command in commands:
+        with pytest.raises(SystemExit):
+            main([*command.split(), "--help"])
+        if "--config" in capsys.readouterr().out:
+            takes.add(command)
+    assert named == takes
