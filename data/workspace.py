@@ -25,6 +25,7 @@ from data.schemas import SCHEMAS
 
 FORMAT = 1
 MARKER = "workspace.json"
+MARKER_TEXT = json.dumps({"format": FORMAT})  # what the marker holds
 # Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
 FOLDERS = (store.BATCHES, "exports", "imports")  # besides the tables'; imports/ is data.imports' log
 READ_ORDER = ("gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
@@ -42,11 +43,7 @@ class Workspace:
             raise WorkspaceError(
                 f"{self.path}: not a workspace (no {MARKER}); create it with `python -m data init`"
             )
-        try:
-            with open_regular(marker) as handle:
-                fmt = json.load(handle).get("format")
-        except NotAFileError as exc:
-            raise WorkspaceError(str(exc)) from None
+        fmt = _read_format(marker)
         if fmt != FORMAT:
             raise WorkspaceError(f"{marker}: workspace format {fmt!r}, this version reads format {FORMAT}")
         for name in [
@@ -75,7 +72,7 @@ class Workspace:
         for name in SCHEMAS:
             (path / name).mkdir(parents=True, exist_ok=True)
         (path / "exports").mkdir(exist_ok=True)
-        marker = (json.dumps({"format": FORMAT}) + "\n").encode()
+        marker = (MARKER_TEXT + "\n").encode()
         atomic_write(path / MARKER, lambda handle: handle.write(marker))
         return cls(path)
 
@@ -172,6 +169,23 @@ class Workspace:
     def orphans(self) -> dict[str, list[Path]]:
         """Parts of batches whose writer died before committing them (invisible; `compact` removes them)."""
         return store.orphans(self.path)
+
+
+def _read_format(marker: Path) -> object:
+    """The ``format`` field of a workspace's marker file; a damaged one (a hand edit, a stray write) is a
+    WorkspaceError naming it, since every command opens the workspace first."""
+    try:
+        with open_regular(marker) as handle:
+            meta = json.load(handle)
+    except NotAFileError as exc:
+        raise WorkspaceError(str(exc)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WorkspaceError(f"{marker}: not valid JSON ({exc}); it should read {MARKER_TEXT}") from None
+    if not isinstance(meta, dict):
+        raise WorkspaceError(f"{marker}: not a JSON object; it should read {MARKER_TEXT}")
+    if "format" not in meta:
+        raise WorkspaceError(f'{marker}: no "format" field; it should read {MARKER_TEXT}')
+    return meta["format"]
 
 
 def rows_by_table(records: Iterable[object]) -> dict[str, list[dict]]:

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from data.__main__ import main
 
 
@@ -105,3 +107,36 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
     finally:
         os.close(write_end)
     assert (result.returncode, result.stderr) == (141, "")
+
+
+@pytest.mark.parametrize(
+    "marker, why",
+    [
+        (
+            b"{\n",
+            "not valid JSON (Expecting property name enclosed in double quotes: line 2 column 1 (char 2))",
+        ),
+        (b"\xff\x00junk", "not valid JSON ("),
+        (b"[1]\n", "not a JSON object"),
+        (b'{"version": 1}\n', 'no "format" field'),
+    ],
+)
+def test_damaged_workspace_json_is_one_line_and_nothing_written(tmp_path, capsys, marker, why):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "workspace.json").write_bytes(marker)
+    data = tmp_path / "prefs.jsonl"
+    data.write_text(json.dumps({"prompt": "q", "chosen": "yes", "rejected": "no"}) + "\n")
+    for args in (["stats"], ["validate"], ["import", str(data)], ["export", "--format", "dpo"]):
+        assert main([*args, "-w", str(ws)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {ws / 'workspace.json'}: {why}") and err.count("\n") == 1
+        assert err.rstrip().endswith('it should read {"format": 1}')
+    assert sorted(p.name for p in ws.iterdir()) == ["workspace.json"]
+
+
+def test_damaged_workspace_json_has_no_traceback(tmp_path):
+    (tmp_path / "workspace.json").write_text("{\n")
+    result = run_cli("stats", "-w", tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {tmp_path / 'workspace.json'}: not valid JSON (")
