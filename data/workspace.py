@@ -59,16 +59,26 @@ class Workspace:
                 raise write_error(exc, self.path / name) from exc
 
     @classmethod
-    def init(cls, path: str | Path, exist_ok: bool = True) -> Workspace:
+    def existing(cls, path: str | Path) -> Workspace | None:
+        """The workspace at ``path``, or None where `init` would create one (no such path, an empty folder); a path
+        `init` refuses raises its error. A command checks its whole input against this before creating anything."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise WorkspaceError(f"{path}: is a file, not a workspace directory")
         if (path / MARKER).is_file():
-            if not exist_ok:
-                raise WorkspaceError(f"{path}: a workspace already exists")
             return cls(path)
         if path.exists() and any(path.iterdir()):
             raise WorkspaceError(f"{path}: directory is not empty and not a workspace")
+        return None
+
+    @classmethod
+    def init(cls, path: str | Path, exist_ok: bool = True) -> Workspace:
+        path = Path(path)
+        if not exist_ok and (path / MARKER).is_file():
+            raise WorkspaceError(f"{path}: a workspace already exists")
+        workspace = cls.existing(path)
+        if workspace is not None:
+            return workspace
         for name in SCHEMAS:
             (path / name).mkdir(parents=True, exist_ok=True)
         (path / "exports").mkdir(exist_ok=True)

@@ -33,7 +33,7 @@ from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import build, load_yaml_keys
 from data.errors import PrefloopError
 from data.imports import write_records
-from data.lineage import find_model, is_reward_model_name
+from data.lineage import find_model, is_reward_model_name, reward_model_entry
 from data.workspace import Workspace
 from generate.engines import make_engine
 from generate.judge import load_template
@@ -94,6 +94,22 @@ def check_arena_options(options: GenerateOptions) -> None:
         )
 
 
+def check_models(options: GenerateOptions, existing: Workspace | None) -> None:
+    """The models the workspace must name (``existing``; None: not created yet): the arena's, and a reward-model
+    --judge, whose errors would otherwise come after the workspace was created or sampled into."""
+    if options.arena:
+        from generate.arena import resolve_arena
+
+        resolve_arena(existing, options.arena, options.model)
+    if options.judge and is_reward_model_name(options.judge):
+        if existing is None:
+            raise PrefloopError(
+                f"{options.workspace}: no reward model {options.judge!r}: the workspace does not exist yet "
+                "(train one with `python -m train --method rm`)"
+            )
+        reward_model_entry(options.judge, existing)
+
+
 def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: str) -> int:
     """--round, else the model's round in the manifest (the next labelling round of a trained model), else 0."""
     if options.round is not None:
@@ -104,7 +120,7 @@ def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: s
 
 def run(options: GenerateOptions) -> dict:
     """Sample into the workspace, or label its pairs by machine, as the options say; returns the counts."""
-    # Every check comes before the workspace is touched: bad input writes nothing.
+    # Every check comes before the workspace is created or written: bad input writes nothing.
     check_options(options)
     model, model_path = start_model(options)
     shard = parse_shard(options.shard) if options.shard else None
@@ -116,7 +132,9 @@ def run(options: GenerateOptions) -> dict:
 
         return judge_workspace(options, Workspace(options.workspace))
     loaded = read_prompts(options.prompts, options.test_fraction or 0.0)
-    workspace = Workspace.open_or_init(options.workspace)
+    existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
+    check_models(options, existing)
+    workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, *loaded)
     if options.arena:

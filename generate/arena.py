@@ -62,33 +62,64 @@ def _root(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
     return entry
 
 
-def resolve_arena(workspace: Workspace, names: tuple[str, ...], default_model: str) -> list[ModelEntry]:
+def resolve_arena(
+    workspace: Workspace | None, names: tuple[str, ...], default_model: str
+) -> list[ModelEntry]:
     """The models ``--arena`` names: ``base``, ``newest``, a manifest id, or a short name or folder; duplicates are
-    dropped, and at least two models must remain.
+    dropped, and at least two models must remain. Reads only (``workspace`` None: one not created yet, whose
+    manifest is empty), so a bad name writes nothing.
 
     A folder the manifest does not know is compared as it is, not registered (registering it would make it the
     workspace's ``newest``): its entry has the folder as id, method ``external``, round 0. ``base`` on an empty
-    manifest is the default model, registered as the workspace's `base` (as `train` and `--spin-iter` do)."""
-    models = workspace.frame("models")
-    has_policies = bool(len(models[models["method"] != REWARD_MODEL]))
-    newest = newest_model(workspace) if has_policies else None  # before anything is registered
+    manifest is the default model, its entry also named by its folder until `register_base` registers it as the
+    workspace's `base` (as `train` and `--spin-iter` do), once every check has passed."""
+    models = workspace.frame("models") if workspace else None
+    has_policies = models is not None and bool((models["method"] != REWARD_MODEL).any())
+    newest = newest_model(workspace) if has_policies else None
     found: list[ModelEntry] = []
     for name in names:
         if name == NEWEST:
-            entry = newest or newest_model(workspace)  # an empty manifest: its one-line error
+            if newest is None:
+                raise PrefloopError(
+                    f"--arena {','.join(names)}: no model is newest yet: the manifest has no models "
+                    "(`python -m train` registers them)"
+                )
+            entry = newest
         elif name == BASE:
-            default = Path(resolve_model(default_model)).resolve()
-            entry = _root(workspace, newest) if newest else find_or_register(workspace, default)
-        elif name in set(models["id"]):
+            default = str(Path(resolve_model(default_model)).resolve())
+            entry = _root(workspace, newest) if newest else _known(workspace, default, "base")
+        elif models is not None and name in set(models["id"]):
             entry = get_model(workspace, name)
         else:
-            path = Path(resolve_model(name)).resolve()
-            entry = find_model(workspace, path) or ModelEntry(str(path), str(path), 0, "external", None)
+            entry = _known(workspace, str(Path(resolve_model(name)).resolve()), "external")
         if entry.id not in {e.id for e in found}:
             found.append(entry)
     if len(found) < 2:
         raise PrefloopError(f"--arena {','.join(names)}: names fewer than two distinct models")
     return found
+
+
+def check_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> None:
+    """What a round driver can check of its ``--arena`` before it trains (which models ``base`` and ``newest`` are,
+    its training decides): no name given twice, and every other name a manifest id or a model."""
+    if len(set(names)) < len(names):
+        raise PrefloopError(f"--arena {','.join(names)}: a model is named twice")
+    ids = set(workspace.frame("models")["id"]) if workspace else set()
+    for name in set(names) - {BASE, NEWEST} - ids:
+        resolve_model(name)  # not a model: its one-line error
+
+
+def _known(workspace: Workspace | None, path: str, method: str) -> ModelEntry:
+    """The manifest's entry of the folder ``path``, else one named by the folder (round 0, ``method``)."""
+    entry = find_model(workspace, path) if workspace else None
+    return entry or ModelEntry(path, path, 0, method, None)
+
+
+def register_base(workspace: Workspace, models: list[ModelEntry]) -> list[ModelEntry]:
+    """``models`` with a ``base`` not in the manifest yet (`resolve_arena`) registered there."""
+    return [
+        find_or_register(workspace, m.path) if (m.method, m.id) == ("base", m.path) else m for m in models
+    ]
 
 
 def _same_params(stored: str, params: SamplingParams) -> bool:
@@ -178,6 +209,7 @@ def run_arena(
         raise PrefloopError(
             f"{workspace.path}: no {split} prompts for the arena; import some (--prompts FILE)"
         )
+    models = register_base(workspace, models)  # every check passed
     round = options.round if options.round is not None else max(m.round for m in models)
     counts: Counter = Counter()
     for entry in models:

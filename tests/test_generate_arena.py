@@ -149,6 +149,53 @@ def test_one_model_named_twice_is_refused(tmp_path, tiny_model_dir, capsys):
     ]
     assert main([*argv, "--arena", f"base,{tiny_model_dir}"]) == 2
     assert "names fewer than two distinct models" in capsys.readouterr().err
+    assert not (tmp_path / "ws").exists()  # nothing created, no base registered
+
+
+def snapshot(path):
+    return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("names", "extra", "message"),
+    [
+        ("base,newest", [], "--arena base,newest: no model is newest yet: the manifest has no models"),
+        ("newest,base", [], "--arena newest,base: no model is newest yet"),
+        ("base,{model}", [], "names fewer than two distinct models"),
+        ("base,{missing}", [], "{missing}: not a model"),
+        ("base,{other}", ["--judge", "rm"], "no reward model 'rm'"),
+    ],
+)
+@pytest.mark.parametrize("exists", [False, True])
+def test_a_refused_arena_creates_and_registers_nothing(
+    tmp_path, three_models, capsys, monkeypatch, names, extra, message, exists
+):
+    from generate import arena
+
+    monkeypatch.setattr(arena, "make_engine", lambda *args, **kwargs: pytest.fail("a model was loaded"))
+    ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 2)
+    values = {"model": three_models[0], "other": three_models[1], "missing": tmp_path / "nope"}
+    if exists:  # prompts imported, an empty manifest
+        assert data_main(["import", "-w", str(ws), str(prompts)]) == 0
+        capsys.readouterr()
+    before = snapshot(ws) if exists else None
+    assert main([*arena_args(ws, three_models, prompts, *extra, names=names.format(**values))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message.format(**values) in err and err.count("\n") == 1
+    assert (snapshot(ws) if ws.exists() else None) == before
+
+
+def test_a_loop_refuses_a_bad_arena_name_before_it_trains(tmp_path, tiny_model_dir, capsys):
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": f"q{i}", "output": "x"} for i in range(4)]))
+    args = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(prompts)]
+    for names, message in [
+        (f"base,{tmp_path / 'nope'}", "not a model"),
+        ("base,base", "a model is named twice"),
+    ]:
+        assert main([*args, "--spin-iter", "1", "--no-spin-isolate", "--arena", names]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "ws").exists()
 
 
 @pytest.fixture(scope="module")

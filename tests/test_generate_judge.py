@@ -201,6 +201,21 @@ def test_a_reward_model_judges_pairs_and_stats_measure_it(tmp_path, tiny_model_d
     assert set(ws.frame("labels").set_index("item_id").loc[best_worst_pairs["id"], "choice"]) == {"a"}
 
 
+def test_best_worst_with_a_missing_reward_model_is_refused_before_sampling(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    from generate import __main__ as cli
+
+    for module in (cli, bestofn):
+        monkeypatch.setattr(module, "make_engine", lambda *a, **k: pytest.fail("a model was loaded"))
+    ws = Workspace.init(tmp_path / "ws")
+    prompts = str(write_prompts(tmp_path / "p.json"))
+    args = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--prompts", prompts, "--engine", "hf"]
+    assert main([*args, "--n", "4", "--pairs", "best-worst", "--judge", "rm"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {ws.path}: no reward model 'rm' in the manifest")
+    assert ws.ids("prompts") == set() and ws.ids("completions") == set()  # not even the prompts
+
+
 def test_a_user_error_inside_an_isolated_judge_loop_step_is_one_line(tmp_path, tiny_model_dir, capsys):
     # Isolation on (the default): the step samples in a fresh process, then finds the judge is not a model.
     args = [

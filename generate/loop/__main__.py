@@ -15,14 +15,13 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import ConfigError, build
 from data.errors import PrefloopError
 from data.imports import write_records
 from data.lineage import is_reward_model_name
-from data.workspace import MARKER, Workspace
+from data.workspace import Workspace
 from generate.judge import load_template
 from generate.loop.options import DRIVERS, LoopOptions, driver_of
 from generate.loop.report import spin_report
@@ -107,10 +106,10 @@ def check_options(options: LoopOptions) -> None:
         check_arena(options)
 
 
-def _has_gold_prompts(path: Path) -> bool:
-    if not (path / MARKER).is_file():
+def _has_gold_prompts(workspace: Workspace | None) -> bool:
+    if workspace is None:
         return False
-    prompts = Workspace(path).frame("prompts")
+    prompts = workspace.frame("prompts")
     return bool(((prompts["split"] == "train") & prompts["gold"].notna()).any())
 
 
@@ -120,12 +119,17 @@ def run(options: LoopOptions) -> dict:
     start_model(options)
     if options.judge_iter:
         check_pair_params(options.n, sampling_params(options))
+    existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
+    if options.arena:
+        from generate.arena import check_arena_names
+
+        check_arena_names(existing, options.arena)
     prompts = options.prompts
-    if not prompts and not _has_gold_prompts(options.workspace):
+    if not prompts and not _has_gold_prompts(existing):
         prompts = "sft"  # SPIN needs SFT data: the sample set, unless the workspace already holds some
     fraction = options.test_fraction if options.test_fraction is not None else SPIN_TEST_FRACTION
     loaded = read_prompts(prompts, fraction)
-    workspace = Workspace.open_or_init(options.workspace)
+    workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, *loaded)
     summary = RUN[driver_of(options)](options, workspace)
