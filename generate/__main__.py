@@ -48,7 +48,7 @@ from generate.options import (
     model_label,
     sampling_params,
 )
-from generate.prepare import quiet_logs, read_prompts, start_model
+from generate.prepare import check_prompts, quiet_logs, read_prompts, start_model
 from generate.sampling import check_pair_params, parse_shard, sample_pairs, sample_spin
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,7 @@ def run(options: GenerateOptions) -> dict:
         return judge_workspace(options, Workspace(options.workspace))
     loaded = read_prompts(options.prompts, options.test_fraction or 0.0)
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
+    check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
     check_models(options, existing)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
@@ -195,6 +196,12 @@ def _main(argv: list[str] | None, prog: str) -> int:
         print("\n".join(judge_report(counts)))
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        if not options.arena and not counts.get("prompts"):  # check_prompts found some: all sampled already
+            within = f"--split {options.split}" + (f" --shard {options.shard}" if options.shard else "")
+            print(
+                f"nothing left to sample: every prompt of {within} already has completions from this model "
+                "in this round (a rerun samples only the missing ones)"
+            )
     return 0
 
 

@@ -4,14 +4,18 @@ prompts to import. All of it before the workspace is touched, so bad input write
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
 from data.chat_template import chat_template_for
+from data.errors import PrefloopError
 from data.imports import load_file
 from data.lineage import NEWEST, newest_model
 from data.provision import SAMPLES, resolve_model, sample_path
+from data.records import Prompt
 from data.workspace import Workspace
 from generate.options import SampleOptions
+from generate.sampling import in_shard
 
 
 def quiet_logs(verbose: bool) -> None:
@@ -38,3 +42,48 @@ def read_prompts(prompts: str | None, test_fraction: float):
     return load_file(
         sample_path(prompts) if prompts in SAMPLES else Path(prompts), test_fraction=test_fraction
     )
+
+
+def check_prompts(
+    workspace: Workspace | None,
+    where: Path,
+    loaded: tuple[list[object], Counter] | None,
+    split: str,
+    shard: tuple[int, int] | None = None,
+    gold: bool = False,
+) -> None:
+    """Refuse a job with no prompt to sample, before the workspace is created or written: none in ``workspace``
+    (None: not created yet) or in the ``loaded`` --prompts, or none left by ``split``, ``shard`` and (SPIN's
+    ``gold``) a gold answer. Prompts that are all sampled already are not refused: a rerun has nothing left to do."""
+    prompts = {p.id: (p.split, p.gold) for p in (loaded[0] if loaded else ()) if isinstance(p, Prompt)}
+    if workspace is not None:  # a stored prompt keeps its split and gold: the import skips it
+        stored = workspace.read("prompts", columns=["split", "gold"]).to_pydict()
+        prompts.update(zip(stored["id"], zip(stored["split"], stored["gold"])))
+    if not prompts:
+        raise PrefloopError(
+            f"{where}: no prompts to sample from: import some with `python -m data import -w {where} FILE`, "
+            f"or pass --prompts FILE (or a sample set: {', '.join(SAMPLES)})"
+        )
+    matching = {i: answer for i, (of, answer) in prompts.items() if of == split}
+    if not matching:
+        held = ", ".join(
+            f"{n} {name}" for name, n in sorted(Counter(of for of, _ in prompts.values()).items())
+        )
+        raise PrefloopError(
+            f"{where}: no prompts of --split {split} to sample from (the workspace and --prompts hold {held}): "
+            f"choose another --split, or import {split} prompts (`python -m data import --split {split}`)"
+        )
+    within = f"--split {split}"
+    if shard:
+        shard_of = {i: answer for i, answer in matching.items() if in_shard(i, shard)}
+        if not shard_of:
+            raise PrefloopError(
+                f"{where}: none of the {len(matching)} prompts of {within} falls in --shard {shard[0]}/{shard[1]}: "
+                "use fewer shards"
+            )
+        matching, within = shard_of, f"{within} --shard {shard[0]}/{shard[1]}"
+    if gold and not any(matching.values()):
+        raise PrefloopError(
+            f"{where}: no prompts with a gold answer in {within}, and --spin needs them: import prompts with "
+            "answers (e.g. --prompts sft)"
+        )

@@ -130,6 +130,77 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, tiny_model_di
     assert not (tmp_path / "ws").exists()
 
 
+def snapshot(path):
+    return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def no_loading(*args, **kwargs):
+    raise AssertionError("a model was loaded")
+
+
+@pytest.mark.parametrize(
+    ("setup", "extra", "message"),
+    [
+        ("none", [], "no prompts to sample from: import some with `python -m data import -w {ws} FILE`"),
+        ("empty", [], "no prompts to sample from: import some"),
+        ("empty", ["--spin"], "no prompts to sample from"),
+        ("empty", ["--arena", "base,newest"], "no prompts to sample from"),
+        (
+            "train",
+            ["--split", "test"],
+            "no prompts of --split test to sample from (the workspace and --prompts",
+        ),
+        ("none", ["--prompts", "{train}", "--split", "test"], "no prompts of --split test"),
+        ("train", ["--spin"], "no prompts with a gold answer in --split train, and --spin needs them"),
+        ("train", ["--shard", "{other}"], "none of the 1 prompts of --split train falls in --shard {other}"),
+    ],
+)
+def test_nothing_to_sample_is_one_line_and_creates_nothing(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, setup, extra, message
+):
+    from data.imports import import_file
+    from generate import __main__ as cli
+    from generate.sampling import in_shard
+
+    monkeypatch.setattr(cli, "make_engine", no_loading)
+    ws = tmp_path / "ws"
+    train = write_prompts(tmp_path / "p.json", 1, gold=False)
+    other = ""
+    if setup != "none":
+        workspace = Workspace.init(ws)
+        if setup == "train":
+            import_file(workspace, train)
+            (prompt,) = workspace.ids("prompts")
+            other = next(f"{i}/2" for i in (1, 2) if not in_shard(prompt, (i, 2)))
+    before = snapshot(ws) if ws.exists() else None
+    extra = [e.format(train=train, other=other) for e in extra]
+    assert main(["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {ws}: {message.format(ws=ws, other=other)}") and err.count("\n") == 1
+    assert (snapshot(ws) if ws.exists() else None) == before
+
+
+def test_bare_generate_without_prompts_creates_no_workspace(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    from generate import __main__ as cli
+
+    monkeypatch.setattr(cli, "make_engine", no_loading)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--model", str(tiny_model_dir), "--engine", "hf"]) == 2  # -w's default: ./ws
+    assert capsys.readouterr().err.startswith("error: ws: no prompts to sample from")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_rerun_with_every_prompt_sampled_succeeds_and_says_so(tmp_path, tiny_model_dir, capsys):
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    argv += ["--prompts", str(write_prompts(tmp_path / "p.json", 2))]
+    assert main(argv) == 0
+    assert "nothing left to sample" not in capsys.readouterr().out
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "done: tokens 0" in out
+    assert "nothing left to sample: every prompt of --split train already has completions" in out
+
+
 def test_shards_are_disjoint_and_merge_into_the_whole_set(tmp_path, hf_engine, capsys):
     from data.__main__ import main as data_main
     from data.imports import import_file
