@@ -40,7 +40,7 @@ DEMO_USER = "demo"
 
 @dataclass(frozen=True)
 class AnnotateOptions:
-    workspace: Path = field(default=Path("ws"), metadata={"help": "workspace directory"})
+    workspace: Path = field(default=Path("ws"), metadata={"help": "workspace directory (default: ws)"})
     task: str = field(
         default="pairwise",
         metadata={

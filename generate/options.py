@@ -23,7 +23,9 @@ SPIN_TEST_FRACTION = 0.1  # prompts held out when --spin-iter imports --prompts 
 
 @dataclass(frozen=True)
 class SampleOptions:
-    workspace: Path = field(default=Path("ws"), metadata={"help": "workspace directory (created if missing)"})
+    workspace: Path = field(
+        default=Path("ws"), metadata={"help": "workspace directory, created if missing (default: ws)"}
+    )
     model: str = field(
         default=DEFAULT_MODEL,
         metadata={"help": "model short name, folder, or newest (the newest model in the workspace manifest)"},

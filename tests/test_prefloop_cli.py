@@ -51,6 +51,14 @@ def test_help_shows_the_whole_first_paragraph_before_the_options(command, capsys
     )  # train's was cut at "or on", its end after the options
 
 
+@pytest.mark.parametrize("argv", [["generate"], ["loop"], ["train"], ["train", "score"], ["annotate"]])
+def test_help_shows_the_default_workspace(argv, capsys):
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # as wrapped at any width
+    assert re.search(r"--workspace WORKSPACE workspace[^(]*\(default: ws\)", out)
+
+
 def _prefloop_command(tmp_path: Path) -> list[str]:
     """The installed console script (`make test` installs the package), else an equivalent script kept outside
     the working folder, which is what a console script is."""

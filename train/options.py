@@ -23,7 +23,9 @@ CPU_EVAL_LIMIT = (
 
 @dataclass(frozen=True)
 class TrainOptions:
-    workspace: Path = field(default=Path("ws"), metadata={"help": "workspace to read labels from"})
+    workspace: Path = field(
+        default=Path("ws"), metadata={"help": "workspace to read labels from (default: ws)"}
+    )
     model: str = field(
         default=DEFAULT_MODEL, metadata={"help": "start (and reference) model: short name or folder"}
     )
