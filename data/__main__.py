@@ -142,6 +142,8 @@ def _check_export_options(args: Any) -> None:
     for flag, given in pair_options.items():
         if given and args.format != "dpo":
             raise PrefloopError(f"{flag} applies to --format dpo, not {args.format} (it chooses pairs)")
+    if args.out is not None and Path(args.out).suffix not in (".parquet", ".pq"):
+        raise PrefloopError(f"--out {args.out}: exports are Parquet files: give a name ending in .parquet")
     export = f"{args.format}{' --edits' if args.edits else ''}"
     if args.aggregate != MAJORITY and (args.format not in ("dpo", "kto") or args.edits):
         raise PrefloopError(

@@ -140,3 +140,13 @@ def test_damaged_workspace_json_has_no_traceback(tmp_path):
     result = run_cli("stats", "-w", tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: {tmp_path / 'workspace.json'}: not valid JSON (")
+
+
+def test_export_out_must_be_a_parquet_name(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    assert main(["init", "-w", str(ws)]) == 0
+    out = tmp_path / "dpo.csv"  # it would hold Parquet under a CSV name
+    assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --out {out}: exports are Parquet files: give a name ending in .parquet\n"
+    assert not out.exists()
