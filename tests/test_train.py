@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from data import Completion, Label, Pair, Prompt, Workspace
 from train.__main__ import main
 from train.options import TrainOptions
+from train.pairs import preference_rows
 from train.run import train
 
 TEXTS = ("blue sky blue", "red fire red")
@@ -203,6 +204,10 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
     assert main([*argv, "--max-steps", "1", "--batch-size", "2"]) == 0
     out = capsys.readouterr().out
     assert "original model preferred chosen in" in out and "trained model in" in out
+    assert (
+        "workspace: 8 rows taken\n" in out
+    )  # and, with no test split, the evaluation says it is not held out
+    assert "evaluation rows (training): 8" in out and "training (no test split: not held-out) pairs: 8" in out
     # The same folder again without --resume/--overwrite is refused before any work.
     assert main([*argv, "--max-steps", "1"]) == 2
     assert "not empty" in capsys.readouterr().err
@@ -235,6 +240,11 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
         ("labelled", ["--method", "sdpo", "--sdpo-steps", "1"], "must be 0 (by round) or >= 2"),
         ("labelled", ["--method", "sdpo", "--sdpo-steps", "9"], "only 8 training pairs"),
         ("missing", [], "not a workspace"),
+        (
+            "spin",
+            [],
+            "(kind_spin_not_asked 8; --kinds chooses the kinds that train (spin pairs: --method spin))",
+        ),
         ("labelled", ["--exclude-labeller", "nobody"], "--exclude-labeller nobody: no labels by that name"),
     ],
 )
@@ -248,6 +258,8 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
         Workspace.init(path)
     elif setup == "labelled":
         build_workspace(path)
+    elif setup == "spin":
+        build_workspace(path, kind="spin")
     bad_yaml = tmp_path / "run.yaml"
     bad_yaml.write_text("learning_rat: 0.1\n")
     extra = [e.format(bad_yaml=bad_yaml) for e in extra]
@@ -375,3 +387,14 @@ def test_help_shows_each_methods_options_in_its_own_group(capsys):
     out = capsys.readouterr().out
     group = out.split("options of --method dpop:\n", 1)[1].split("\n\n", 1)[0]
     assert "--dpop-lambda" in group and "--beta" not in group
+
+
+def test_pairs_left_out_by_kind_and_round_are_counted(tmp_path):
+    ws = build_workspace(tmp_path / "ws", rounds=2)
+    spin = build_workspace(tmp_path / "spin", count=3, kind="spin")
+    ws.merge(spin)
+    rows, counts = preference_rows(ws, "train", ("sampled",), (0,))
+    assert len(rows) == 4 and counts["other_round"] == 4 and counts["kind_spin_not_asked"] == 3
+    assert (
+        counts["exported"] + counts["other_round"] + counts["kind_spin_not_asked"] == 11
+    )  # every pair, once

@@ -149,7 +149,7 @@ def test_cli_trains_on_edits_only_and_says_the_held_out_split(tmp_path, tiny_mod
     argv += ["--max-steps", "1", "--batch-size", "2", "--eval-limit", "0", "--out", str(tmp_path / "out")]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "held-out (train) answers: 2\nmean log p(answer) " in out
+    assert "training (no test split: not held-out) answers: 2\nmean log p(answer) " in out
     (entry,) = ws.frame("models").query("method == 'sft'").to_dict("records")
     assert json.loads(entry["metrics"])["data_counts"] == {"edits": 2}
 

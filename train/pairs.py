@@ -52,9 +52,14 @@ def preference_rows(
     pairs = workspace.frame("pairs")
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
     pairs = without_gold_edits(pairs, gold, dropped)
-    pairs = pairs[pairs["kind"].isin(kinds)]
+    asked = pairs["kind"].isin(kinds)
+    for kind, n in pairs.loc[~asked, "kind"].value_counts().items():
+        dropped[f"kind_{kind}_not_asked"] += int(n)  # as data export counts them
+    pairs = pairs[asked]
     if rounds is not None:
-        pairs = pairs[pairs["round"].isin(rounds)]
+        inside = pairs["round"].isin(rounds)
+        dropped["other_round"] += int((~inside).sum())
+        pairs = pairs[inside]
     excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
     chosen_labels = choose_labels(without_labellers(workspace.frame("labels"), excluded), labels)
     ranks = rank_pairs if RANK_KIND in kinds else "none"

@@ -78,12 +78,30 @@ def rows_line(metrics: dict) -> str | None:
     return line
 
 
+def data_line(metrics: dict) -> str | None:
+    """What the workspace gave: the rows taken and every row left out, by reason (`data.export`'s counts)."""
+    counts = dict(metrics.get("data_counts") or {})
+    if not counts:
+        return None
+    taken = counts.pop("exported", None)
+    listed = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
+    if taken is None:  # SFT rows: counted by source (gold_answers, edits) and reason
+        return f"workspace: {listed}"
+    return f"workspace: {taken} rows taken" + (f", left out: {listed}" if listed else "")
+
+
+def _held(split: str) -> str:
+    """How the evaluation's rows are named: held-out (test), or training rows when there is no test split."""
+    return f"held-out ({split})" if split != "train" else "training (no test split: not held-out)"
+
+
 def eval_line(metrics: dict) -> str | None:
     held = metrics.get("eval_rows")
     if not held:
         return None
     excluded = sum(held["excluded"].values())
-    line = f"held-out rows: {held['held_out']}, evaluated {held['evaluated']}"
+    name = "held-out rows" if metrics.get("eval_split", "test") != "train" else "evaluation rows (training)"
+    line = f"{name}: {held['held_out']}, evaluated {held['evaluated']}"
     if held["beyond_eval_limit"]:
         line += f" (--eval-limit left out {held['beyond_eval_limit']})"
     if excluded:
@@ -93,7 +111,8 @@ def eval_line(metrics: dict) -> str | None:
 
 def summary_lines(method: str, metrics: dict) -> list[str]:
     split = metrics.get("eval_split", "test")
-    lines = [line for line in (metrics.get("memory_plan"), rows_line(metrics), eval_line(metrics)) if line]
+    parts = (metrics.get("memory_plan"), data_line(metrics), rows_line(metrics), eval_line(metrics))
+    lines = [line for line in parts if line]
     if "rm_accuracy" in metrics:  # a reward model
         levels = ", ".join(
             f"{level}: {cell['accuracy']:.3f} of {cell['pairs']}"
@@ -102,7 +121,7 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
         before = metrics["rm_accuracy_before"]
         return [
             *lines,
-            f"held-out ({split}) pairs: {metrics['eval_pairs']}",
+            f"{_held(split)} pairs: {metrics['eval_pairs']}",
             f"reward model accuracy {metrics['rm_accuracy']:.3f}{_interval(metrics['rm_accuracy'], metrics['eval_pairs'])}"
             " (untrained head: "
             f"{'-' if before is None else f'{before:.3f}'}), mean margin {metrics['rm_margin_mean']:.4f}",
@@ -112,17 +131,17 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
         n = metrics["answers"]
         low, high = metrics["answer_logp_change_ci95"]
         return lines + [
-            f"held-out ({split}) answers: {n}",
+            f"{_held(split)} answers: {n}",
             f"mean log p(answer) {metrics['reference_answer_logp']:.2f} -> {metrics['answer_logp']:.2f}, "
             f"change {metrics['answer_logp_change']:+.2f} (95 % CI {low:+.2f} to {high:+.2f})",
             f"answers more likely after training: {_count(metrics, 'answers_more_likely', n)}",
         ]
     if not metrics.get("pairs", metrics.get("completions", metrics.get("answers"))):
-        return [*lines, f"held-out ({split}): nothing could be scored"]
+        return [*lines, f"{_held(split)}: nothing could be scored"]
     if "pairs" in metrics:
         n = metrics["pairs"]
         return lines + [
-            f"held-out ({split}) pairs: {n}",
+            f"{_held(split)} pairs: {n}",
             f"original model preferred chosen in {_count(metrics, 'reference_prefers_chosen', n)}, "
             f"trained model in {_count(metrics, 'model_prefers_chosen', n)}",
             f"implicit reward accuracy {metrics['reward_accuracy']:.3f}{_ci(metrics, 'reward_accuracy')}, "
@@ -130,7 +149,7 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
             f"mean log p(chosen) {metrics['reference_chosen_logp']:.2f} -> {metrics['chosen_logp']:.2f}",
         ]
     return lines + [
-        f"held-out ({split}) completions: {metrics['completions']}",
+        f"{_held(split)} completions: {metrics['completions']}",
         f"reward desirable {metrics['desirable_reward']:.4f}, undesirable {metrics['undesirable_reward']:.4f}, "
         f"separation {metrics['reward_separation']:.4f}, sign accuracy {metrics['sign_accuracy']:.3f}"
         f"{_ci(metrics, 'sign_accuracy')}",

@@ -93,6 +93,8 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
         )
     if not train_rows:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "the workspace has none"
+        if any(k.startswith("kind_") for k in counts):
+            detail += "; --kinds chooses the kinds that train (spin pairs: --method spin)"
         raise TrainDataError(f"{workspace.path}: no {what} to train on in split train ({detail})")
     split = "test"
     if not eval_rows:  # no held-out split: report on (a sample of) the training rows, and say so
