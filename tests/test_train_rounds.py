@@ -64,7 +64,7 @@ def test_a_labelled_round_trains_the_next_model_which_samples_the_next_round(
     )
     assert scores["margin"].to_numpy() == pytest.approx(expected.to_numpy())
     assert train_main(["score", "-w", str(ws.path)]) == 0  # rerun: nothing left to score
-    assert "scored 0 of 0 pairs" in capsys.readouterr().out
+    assert "nothing to score (every unlabelled pair has its score from this model)" in capsys.readouterr().out
 
     # The labeller gets round 1 least-certain first (round 0 is done), then model 2 trains on round 1 only.
     margins = dict(zip(scores["pair_id"], scores["margin"].abs()))

@@ -56,6 +56,11 @@ def score_main(argv: list[str], prog: str = "python -m train") -> int:
 
     counts = score_pairs(build(ScoreOptions, build_score_parser(prog).parse_args(argv)))
     reference = counts["reference"] or "none (own likelihoods)"
+    if not counts["pairs"]:  # a rerun: the pairs it would score have this model's scores already
+        print(
+            f"model {counts['model']}: nothing to score (every unlabelled pair has its score from this model)"
+        )
+        return 0
     print(
         f"model {counts['model']} (reference {reference}): scored {counts['scored']} of {counts['pairs']} pairs"
     )
