@@ -246,6 +246,18 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
             "(kind_spin_not_asked 8; --kinds chooses the kinds that train (spin pairs: --method spin))",
         ),
         ("labelled", ["--exclude-labeller", "nobody"], "--exclude-labeller nobody: no labels by that name"),
+        ("labelled", ["--learning-rate", "-1"], "--learning-rate -1.0: must be > 0"),
+        ("labelled", ["--epochs", "0"], "--epochs 0.0: must be > 0"),
+        ("labelled", ["--epochs", "-1"], "--epochs -1.0: must be > 0"),
+        ("labelled", ["--warmup-ratio", "2"], "--warmup-ratio 2.0: must be in [0, 1]"),
+        ("labelled", ["--beta", "nan"], "--beta nan: must be > 0"),
+        ("labelled", ["--seed", "-5"], "--seed -5: must be in [0, 4294967295]"),
+        ("labelled", ["--threads", "-1"], "--threads -1: must be >= 0 (0: auto)"),
+        ("labelled", ["--round", "-3"], "--round -3: must be >= 0"),
+        ("labelled", ["--lora-r", "4", "--lora-dropout", "1.5"], "--lora-dropout 1.5: must be in [0, 1)"),
+        ("labelled", ["--lora-r", "4", "--lora-alpha", "0"], "--lora-alpha 0: must be > 0"),
+        ("labelled", ["--save-steps", "0"], "--save-steps 0: must be >= 1"),
+        ("labelled", ["--method", "kto", "--desirable-weight", "0"], "--desirable-weight 0.0: must be > 0"),
     ],
 )
 def test_bad_input_is_one_clear_error_and_writes_nothing(

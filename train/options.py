@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,15 +211,51 @@ class TrainOptions:
     register: bool = field(default=True, metadata={"help": "record the model in the workspace manifest"})
 
 
+# Each numeric option's valid values: (test, as the error says them). Floats must also be finite; None is unset.
+RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "beta": (lambda v: v > 0, "> 0"),
+    "label_smoothing": (lambda v: 0 <= v < 0.5, "in [0, 0.5)"),
+    "dpop_lambda": (lambda v: v >= 0, ">= 0"),
+    "cpo_alpha": (lambda v: v >= 0, ">= 0"),
+    "odpo_alpha": (lambda v: v >= 0, ">= 0"),
+    "odpo_default_strength": (lambda v: STRENGTHS[0] <= v <= STRENGTHS[1], "in [1, 4]"),
+    "tdpo_alpha": (lambda v: v > 0, "> 0"),
+    "sdpo_steps": (lambda v: v == 0 or v >= 2, "0 (by round) or >= 2"),
+    "desirable_weight": (lambda v: v > 0, "> 0"),
+    "undesirable_weight": (lambda v: v > 0, "> 0"),
+    "machine_weight": (lambda v: v >= 0, ">= 0"),
+    "round": (lambda v: v >= 0, ">= 0"),
+    "learning_rate": (lambda v: v > 0, "> 0"),
+    "epochs": (lambda v: v > 0, "> 0"),
+    "max_steps": (lambda v: v >= 0, ">= 0 (0: by --epochs)"),
+    "batch_size": (lambda v: v >= 1, ">= 1"),
+    "grad_accum": (lambda v: v >= 1, ">= 1"),
+    "max_length": (lambda v: v >= 16, ">= 16"),
+    "warmup_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "seed": (lambda v: 0 <= v < 2**32, "in [0, 4294967295]"),  # numpy's seeds (TRL seeds numpy too)
+    "lora_r": (lambda v: v >= 0, ">= 0 (0: full fine-tuning)"),
+    "lora_alpha": (lambda v: v > 0, "> 0"),
+    "lora_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "threads": (lambda v: v >= 0, ">= 0 (0: auto)"),
+    "eval_limit": (lambda v: v >= 0, ">= 0 (0: all)"),
+    "eval_steps": (lambda v: v >= 0, ">= 0 (0: off)"),
+    "save_steps": (lambda v: v >= 1, ">= 1"),
+}
+
+
+def _check_ranges(options: TrainOptions) -> None:
+    for name, (valid, expected) in RANGES.items():
+        value = getattr(options, name)
+        if value is None:
+            continue
+        if not valid(value) or (isinstance(value, float) and not math.isfinite(value)):
+            raise PrefloopError(f"--{name.replace('_', '-')} {value}: must be {expected}")
+
+
 def check_options(options: TrainOptions) -> None:
     """Every option error before anything is loaded or written: the general ranges, then the method's own."""
     method = get_method(options.method)
-    if options.beta <= 0:
-        raise PrefloopError(f"--beta {options.beta}: must be > 0")
-    if not 0 <= options.label_smoothing < 0.5:
-        raise PrefloopError(f"--label-smoothing {options.label_smoothing}: must be in [0, 0.5)")
-    if options.batch_size < 1 or options.grad_accum < 1:
-        raise PrefloopError("--batch-size and --grad-accum must be >= 1")
+    _check_ranges(options)
     if options.agreement not in AGREEMENT_MODES:
         raise PrefloopError(
             f"--agreement {options.agreement!r}: expected one of {', '.join(AGREEMENT_MODES)}"
@@ -229,24 +267,8 @@ def check_options(options: TrainOptions) -> None:
         raise PrefloopError(f"--labels {options.labels!r}: expected one of {', '.join(LABEL_SOURCES)}")
     if options.aggregate not in AGGREGATIONS:
         raise PrefloopError(f"--aggregate {options.aggregate!r}: expected one of {', '.join(AGGREGATIONS)}")
-    if options.machine_weight < 0:
-        raise PrefloopError(f"--machine-weight {options.machine_weight}: must be >= 0")
     if options.machine_weight != 1 and not method.agreement:
         takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
         raise PrefloopError(f"--machine-weight {options.machine_weight}: applies to {takes}")
-    if options.odpo_alpha < 0:
-        raise PrefloopError(f"--odpo-alpha {options.odpo_alpha}: must be >= 0")
-    if not STRENGTHS[0] <= options.odpo_default_strength <= STRENGTHS[1]:
-        raise PrefloopError(f"--odpo-default-strength {options.odpo_default_strength}: must be in [1, 4]")
-    if options.tdpo_alpha <= 0:
-        raise PrefloopError(f"--tdpo-alpha {options.tdpo_alpha}: must be > 0")
-    if options.lora_r is not None and options.lora_r < 0:
-        raise PrefloopError(f"--lora-r {options.lora_r}: must be >= 0 (0: full fine-tuning)")
-    if options.max_length < 16:
-        raise PrefloopError(f"--max-length {options.max_length}: must be >= 16")
-    if options.max_steps < 0 or options.eval_steps < 0 or (options.eval_limit or 0) < 0:
-        raise PrefloopError("--max-steps, --eval-steps and --eval-limit must be >= 0")
-    if options.sdpo_steps == 1 or options.sdpo_steps < 0:
-        raise PrefloopError(f"--sdpo-steps {options.sdpo_steps}: must be 0 (by round) or >= 2")
     if method.check:
         method.check(options)
