@@ -258,6 +258,11 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
         ("labelled", ["--lora-r", "4", "--lora-alpha", "0"], "--lora-alpha 0: must be > 0"),
         ("labelled", ["--save-steps", "0"], "--save-steps 0: must be >= 1"),
         ("labelled", ["--method", "kto", "--desirable-weight", "0"], "--desirable-weight 0.0: must be > 0"),
+        (
+            "labelled",
+            ["--method", "kto", "--eval-steps", "1"],
+            "--eval-steps applies to --method dpo, ipo, slic, rdpo, dpop, spin, odpo, tdpo1, tdpo2, sdpo, not kto",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_error_and_writes_nothing(
@@ -371,6 +376,10 @@ def test_each_method_has_its_own_loss(tmp_path, tiny_model_dir, method, extra, e
         (["--method", "kto", "--loss-type", "ipo"], "--loss-type applies to --method dpo, not kto"),
         (["--method", "ipo", "--label-smoothing", "0.1"], "--label-smoothing applies to --method dpo, rdpo"),
         (["--simpo-gamma", "1"], "--simpo-gamma applies to --method simpo, not dpo"),  # dpo by default
+        (["--method", "rm", "--eval-steps", "1"], "--eval-steps applies to --method dpo, ipo, slic, rdpo"),
+        (["--method", "simpo", "--eval-steps", "1"], "--eval-steps applies to --method dpo, ipo, slic, rdpo"),
+        (["--method", "orpo", "--eval-steps", "1"], "--eval-steps applies to --method dpo, ipo, slic, rdpo"),
+        (["--method", "sft", "--eval-steps", "1"], "--eval-steps applies to --method dpo, ipo, slic, rdpo"),
     ],
 )
 def test_an_option_of_another_method_is_one_line(tmp_path, capsys, argv, message):

@@ -78,6 +78,11 @@ class Method:
     )
     options: tuple[str, ...] = ()  # TrainOptions fields that only this method (and others naming them) reads
 
+    @property
+    def learning_curve(self) -> bool:
+        """Takes --eval-steps: only the DPO family's trainer is handed the held-out rows to evaluate while training."""
+        return self.build is build_dpo_family
+
 
 def _sigmoid(options: TrainOptions) -> PairLoss:
     return PairLoss(epsilon=options.label_smoothing, robust=options.agreement == "robust")
@@ -164,8 +169,9 @@ def _check_rm(options: TrainOptions) -> None:
         raise PrefloopError(f"--rm-margin {options.rm_margin!r}: expected one of {', '.join(RM_MARGINS)}")
 
 
-# General options that only pairwise (or reference-anchored) methods read: set for SFT, an error.
-PAIR_SETTINGS = ("kinds", "rounds", "rank_pairs", "aggregate", "beta", "eval_steps")
+# General options that only pairwise (or reference-anchored) methods read: set for SFT, an error (--eval-steps:
+# check_options refuses it for every method outside the DPO family).
+PAIR_SETTINGS = ("kinds", "rounds", "rank_pairs", "aggregate", "beta")
 
 
 def _check_sft(options: TrainOptions) -> None:

@@ -270,5 +270,8 @@ def check_options(options: TrainOptions) -> None:
     if options.machine_weight != 1 and not method.agreement:
         takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
         raise PrefloopError(f"--machine-weight {options.machine_weight}: applies to {takes}")
+    if options.eval_steps and not method.learning_curve:
+        takes = ", ".join(name for name, m in METHODS.items() if m.learning_curve)
+        raise PrefloopError(f"--eval-steps applies to --method {takes}, not {options.method}")
     if method.check:
         method.check(options)
