@@ -258,6 +258,18 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
         ("labelled", ["--lora-r", "4", "--lora-alpha", "0"], "--lora-alpha 0: must be > 0"),
         ("labelled", ["--save-steps", "0"], "--save-steps 0: must be >= 1"),
         ("labelled", ["--method", "kto", "--desirable-weight", "0"], "--desirable-weight 0.0: must be > 0"),
+        ("labelled", ["--loss-type", "bogus"], "--loss-type bogus: expected one or more of sigmoid, hinge"),
+        (
+            "labelled",
+            ["--loss-type", "hinge", "--label-smoothing", "0.1"],
+            "--label-smoothing needs --loss-type sigmoid or robust (our loss), or one of TRL's losses that read ε "
+            "(robust, exo_pair, aot, aot_unpaired): hinge ignores it",
+        ),
+        (
+            "labelled",
+            ["--loss-type", "sigmoid", "sft", "--label-smoothing", "0.1"],
+            "sigmoid sft ignores it",  # TRL's sigmoid, unlike ours, has no ε
+        ),
         (
             "labelled",
             ["--method", "kto", "--eval-steps", "1"],
@@ -285,6 +297,15 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "loss_type", [("sigmoid",), ("robust",), ("exo_pair",), ("aot",), ("aot_unpaired",), ("ipo", "robust")]
+)
+def test_label_smoothing_is_taken_by_the_losses_that_read_it(loss_type):
+    from train.options import check_options
+
+    check_options(TrainOptions(loss_type=loss_type, label_smoothing=0.1))
 
 
 def test_chunked_head_log_probs_match_trl(tmp_path, tiny_model_dir):

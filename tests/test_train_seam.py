@@ -24,6 +24,19 @@ def test_private_symbol_exists_with_our_parameters(module, path, params):
         assert set(params) <= names, f"{module}.{path} lost parameter(s) {sorted(set(params) - names)}"
 
 
+def test_our_list_of_trl_loss_types_is_the_installed_trls():
+    """`--loss-type` is checked against `train.methods.TRL_LOSS_TYPES` before anything loads (TRL itself only
+    refuses an unknown name at the first loss, after the reference pass): the list must be TRL's own."""
+    import re
+
+    from trl import DPOConfig
+
+    from train.methods import TRL_LOSS_TYPES
+
+    documented = re.findall(r"`'(\w+)'`", DPOConfig.__dataclass_fields__["loss_type"].metadata["help"])
+    assert sorted(documented) == sorted(TRL_LOSS_TYPES)
+
+
 def test_a_built_trainer_carries_the_private_attributes(tmp_path, tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -44,6 +44,13 @@ log = logging.getLogger(__name__)
 # edit: labellers' edits over the answers they fixed).
 PAIR_KINDS = ("sampled", "imported", "rank", "edit")
 OUR_LOSS_TYPES = (("sigmoid",), ("robust",))  # dpo --loss-type values that run our per-pair loss
+# TRL's DPO loss types (DPOConfig.loss_type; tests/test_train_seam.py checks the installed TRL lists the same), and
+# those of TRL's own losses that read ε (label_smoothing); TRL's sigmoid, ipo, hinge and the others ignore it.
+TRL_LOSS_TYPES = (
+    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot", "aot_unpaired",
+    "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm",
+)  # fmt: skip
+TRL_SMOOTHED_LOSSES = ("robust", "exo_pair", "aot", "aot_unpaired")
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,22 @@ def _dpo_loss(options: TrainOptions) -> PairLoss | None:
 
 
 def _check_dpo(options: TrainOptions) -> None:
-    if options.agreement != "off" and options.loss_type not in OUR_LOSS_TYPES:
+    unknown = [name for name in options.loss_type if name not in TRL_LOSS_TYPES]
+    if unknown or not options.loss_type:
+        raise PrefloopError(
+            f"--loss-type {' '.join(unknown) or '(none)'}: expected one or more of {', '.join(TRL_LOSS_TYPES)}"
+        )
+    ours = options.loss_type in OUR_LOSS_TYPES
+    if options.label_smoothing and not ours and not set(options.loss_type) & set(TRL_SMOOTHED_LOSSES):
+        raise PrefloopError(
+            f"--label-smoothing needs --loss-type sigmoid or robust (our loss), or one of TRL's losses that read ε "
+            f"({', '.join(TRL_SMOOTHED_LOSSES)}): {' '.join(options.loss_type)} ignores it"
+        )
+    if options.agreement != "off" and not ours:
         raise PrefloopError(
             "--agreement needs --loss-type sigmoid or robust (it is a per-pair term of our loss)"
         )
-    if options.machine_weight != 1 and options.loss_type not in OUR_LOSS_TYPES:
+    if options.machine_weight != 1 and not ours:
         raise PrefloopError(
             "--machine-weight needs --loss-type sigmoid or robust (a per-pair weight of our loss)"
         )
@@ -194,7 +212,7 @@ def _odpo_columns(options: TrainOptions, rows: list[dict]) -> dict:
 
 
 _dpo, _cpo, _orpo = build_dpo_family, cpo_family, orpo_family
-SMOOTHING = "label_smoothing"  # ε of the sigmoid/robust losses (TRL's ipo and hinge ignore it)
+SMOOTHING = "label_smoothing"  # ε of our sigmoid/robust loss (and of TRL_SMOOTHED_LOSSES)
 
 METHODS: dict[str, Method] = {
     "dpo": Method(
