@@ -223,6 +223,12 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
         ),
         ("empty", [], "no labelled pairs"),
         ("empty", ["--method", "kto"], "no completions labelled desirable/undesirable"),
+        (
+            "desirable only",
+            ["--method", "kto"],
+            "ws: all 4 KTO-labelled completions of split train are desirable: KTO needs both desirable and "
+            "undesirable examples",
+        ),
         ("labelled", ["--config", "{bad_yaml}"], "unknown option(s) learning_rat"),
         ("labelled", ["--beta", "0"], "--beta 0.0: must be > 0"),
         (
@@ -289,6 +295,9 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
         build_workspace(path)
     elif setup == "spin":
         build_workspace(path, kind="spin")
+    elif setup == "desirable only":
+        ws = build_workspace(path, count=4, annotators=())
+        ws.append([Label(a, "ann", "kto", "desirable") for a in ws.frame("pairs")["completion_a"]])
     bad_yaml = tmp_path / "run.yaml"
     bad_yaml.write_text("learning_rat: 0.1\n")
     extra = [e.format(bad_yaml=bad_yaml) for e in extra]

@@ -65,12 +65,6 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
         eval_rows, _ = build(workspace, "test", rule, *extra, options.exclude_labeller)
         what = f"rated answers for {'--kto-from' if options.kto_from else '--rm-from-ratings'} {rule}"
         log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-        if options.kto_from and train_rows and len({row["label"] for row in train_rows}) == 1:
-            side = "desirable" if train_rows[0]["label"] else "undesirable"
-            raise TrainDataError(
-                f"{workspace.path}: --kto-from {rule}: all {len(train_rows)} rated answers of split train are "
-                f"{side}, so KTO has nothing to contrast (is the threshold inside the rubric's scale?)"
-            )
     elif method.data == "sft":
         sources = (options.sft_from, options.labels, options.exclude_labeller)
         train_rows, counts = sft_rows(workspace, "train", *sources)
@@ -96,10 +90,29 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
         if any(k.startswith("kind_") for k in counts):
             detail += "; --kinds chooses the kinds that train (spin pairs: --method spin)"
         raise TrainDataError(f"{workspace.path}: no {what} to train on in split train ({detail})")
+    if method.data == "completions":
+        _refuse_one_sided(options, workspace, train_rows)
     split = "test"
     if not eval_rows:  # no held-out split: report on (a sample of) the training rows, and say so
         eval_rows, split = train_rows, "train"
     return train_rows, eval_rows, split, counts
+
+
+def _refuse_one_sided(options: TrainOptions, workspace: Workspace, rows: list[dict]) -> None:
+    """KTO contrasts desirable with undesirable answers: training rows of one side only are an error (TRL would
+    train on them and report the other side's rewards as nan)."""
+    if len({row["label"] for row in rows}) > 1:
+        return
+    side = "desirable" if rows[0]["label"] else "undesirable"
+    if options.kto_from:
+        raise TrainDataError(
+            f"{workspace.path}: --kto-from {options.kto_from}: all {len(rows)} rated answers of split train are "
+            f"{side}, so KTO has nothing to contrast (is the threshold inside the rubric's scale?)"
+        )
+    raise TrainDataError(
+        f"{workspace.path}: all {len(rows)} KTO-labelled completions of split train are {side}: KTO needs both "
+        "desirable and undesirable examples"
+    )
 
 
 def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> dict:
