@@ -251,6 +251,8 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
             [],
             "(kind_spin_not_asked 8; --kinds chooses the kinds that train (spin pairs: --method spin))",
         ),
+        ("out is a file", [], "/out: is a file, not a folder"),
+        ("out is a file", ["--out", "{out}/run"], "/out/run: {out} is a file, not a folder"),
         ("labelled", ["--exclude-labeller", "nobody"], "--exclude-labeller nobody: no labels by that name"),
         ("labelled", ["--learning-rate", "-1"], "--learning-rate -1.0: must be > 0"),
         ("labelled", ["--epochs", "0"], "--epochs 0.0: must be > 0"),
@@ -295,16 +297,19 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
         build_workspace(path)
     elif setup == "spin":
         build_workspace(path, kind="spin")
+    elif setup == "out is a file":
+        build_workspace(path)
+        (tmp_path / "out").write_text("")
     elif setup == "desirable only":
         ws = build_workspace(path, count=4, annotators=())
         ws.append([Label(a, "ann", "kto", "desirable") for a in ws.frame("pairs")["completion_a"]])
     bad_yaml = tmp_path / "run.yaml"
     bad_yaml.write_text("learning_rat: 0.1\n")
-    extra = [e.format(bad_yaml=bad_yaml) for e in extra]
+    extra = [e.format(bad_yaml=bad_yaml, out=tmp_path / "out") for e in extra]
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     argv = ["-w", str(path), "--model", str(tiny_model_dir), "--out", str(tmp_path / "out"), *extra]
     assert main(argv) == 2
-    assert message in capsys.readouterr().err
+    assert message.format(out=tmp_path / "out") in capsys.readouterr().err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 

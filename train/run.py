@@ -44,6 +44,10 @@ SFT_WHAT = {"gold": "prompts' gold answers", "edits": "labellers' kept edits"}  
 
 def _out_dir(options: TrainOptions, workspace: Workspace) -> Path:
     out = Path(options.out or workspace.path / "runs" / f"{options.method}-{random_id()[:8]}")
+    existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
+    if not existing.is_dir():
+        where = "" if existing == out else f"{existing} "
+        raise PrefloopError(f"--out {out}: {where}is a file, not a folder")
     if out.exists() and any(out.iterdir()) and not (options.resume or options.overwrite):
         raise PrefloopError(
             f"{out}: output folder is not empty (pass --resume to continue, --overwrite to replace)"
