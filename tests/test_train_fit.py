@@ -10,6 +10,7 @@ import pytest
 
 from data import Completion, Label, Pair, Prompt, Workspace
 from tests.test_train import TEXTS, build_workspace, options
+from train.__main__ import main
 from train.evaluate import paired_change, preference_metrics, wilson_interval
 from train.fit import PROMPT_FILLS, fit_rows, shorten_prompt
 from train.memory import GIB, Batch, MemoryPlanError, ModelShape, Setup, estimate_bytes, plan_memory
@@ -71,6 +72,33 @@ def test_long_prompts_are_truncated_and_trained_and_counted(tmp_path, tiny_model
     assert (
         f"rows: {total} in, {total} trained, {rows['rows_truncated']} truncated to fit, 0 dropped" in report
     )
+
+
+def test_each_sdpo_step_counts_its_own_rows(tmp_path, tiny_model_dir, capsys):
+    """10 rows (2 with long prompts, truncated) in 2 steps of 5; --max-steps 1 of 2 rows is per step, so each step
+    trains 2 of its 5 rows and leaves 3; the run counts 10 in, 4 trained, 6 beyond --max-steps."""
+    ws = long_prompt_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--out", str(out), "--method", "sdpo"]
+    assert (
+        main([*argv, "--max-length", "96", "--max-steps", "1", "--batch-size", "2", "--eval-limit", "4"]) == 0
+    )
+    assert "rows: 10 in, 4 trained, 2 truncated to fit, 0 dropped, 6 not reached by --max-steps" in (
+        capsys.readouterr().out
+    )
+    run = json.loads((out / "sdpo.json").read_text())
+    assert run["rows"]["rows_trained"] == run["train_rows"] == 4 and run["rows"]["rows_beyond_max_steps"] == 6
+    models = ws.frame("models").set_index("id")
+    truncated = 0
+    for k, step in enumerate(run["sdpo_steps"], 1):
+        rows = json.loads((out / f"step-{k}" / "metrics.json").read_text())["rows"]
+        assert step["rows"] == rows and step["pairs"] == 2
+        assert (rows["rows_in"], rows["rows_trained"], rows["rows_beyond_max_steps"]) == (5, 2, 3)
+        assert len(json.loads(models.loc[step["id"], "data"])["pair_ids"]) == 2  # the rows it trained
+        assert json.loads(models.loc[step["id"], "metrics"])["reference_cache"]["computed"] == 2
+        truncated += rows["rows_truncated"]
+        assert "rows: 5 in, 2 trained" in (out / f"step-{k}" / "report.md").read_text()
+    assert truncated == 2
 
 
 def test_rows_that_cannot_be_trained_are_counted_by_reason(tmp_path, tiny_model_dir):

@@ -118,7 +118,7 @@ def fit_rows(
             if prompt_length >= max_length or whole:
                 dropped[PROMPT_FILLS if prompt_length >= max_length else SEQUENCE_OVER] += 1
                 continue
-            kept.append(row)  # trainable: the collator cuts the completion's end
+            kept.append({**row, "truncated": True})  # trainable: the collator cuts the completion's end
             truncated += 1
             continue
         budget = max(max_length - max(lengths), min(prompt_length, max_length // 2))
@@ -126,7 +126,7 @@ def fit_rows(
         if prompt_length >= max_length:
             dropped[TEMPLATE_FILLS] += 1
             continue
-        row = {**row, "prompt": prompt, "prompt_truncated": True}
+        row = {**row, "prompt": prompt, "truncated": True}
         if whole:
             for key in completion_keys:
                 row[key] = shorten_completion(tokenizer, prompt, row[key], max_length - prompt_length)

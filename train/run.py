@@ -33,6 +33,7 @@ from train.pairs import (
     rating_kto_rows,
     rating_preference_rows,
     sft_rows,
+    step_chunks,
 )
 from train.saving import load_tokenizer, model_path
 from train.sources import add_source_weights
@@ -176,13 +177,32 @@ def _rows_for_steps(options: TrainOptions, method: Method, rows: list[dict], fit
     """With --max-steps N, the N steps' rows only (a seeded draw, which also mixes SFT's gold answers and edits;
     KTO keeps its interleaved order), so that the reference pass covers exactly the rows these steps see."""
     needed = options.max_steps * rows_per_step(options)
-    if not options.max_steps or needed >= len(rows) or method.stepwise:  # sDPO: --max-steps is per step
+    if not options.max_steps or needed >= len(rows):
         return rows
     if method.data != "completions":
         rows = random.Random(options.seed).sample(rows, len(rows))
     fitted["rows_beyond_max_steps"] = len(rows) - needed
     fitted["rows_trained"] = needed
     return rows[:needed]
+
+
+def _steps(options: TrainOptions, method: Method, rows: list[dict], fitted: dict) -> list[tuple[list, dict]]:
+    """A step-wise method's steps: each chunk (`train.pairs.step_chunks`) within --max-steps (per step), with
+    its own accounting of rows; ``fitted``, the run's, then counts the rows the steps trained and left out."""
+    steps = []
+    for chunk in step_chunks(rows, options.sdpo_steps, options.seed):
+        counts = {
+            "rows_in": len(chunk),
+            "rows_trained": len(chunk),
+            "rows_truncated": sum(bool(row.get("truncated")) for row in chunk),
+            "rows_dropped": {},  # rows dropped while fitting reach no step: the run's count has them
+        }
+        steps.append((_rows_for_steps(options, method, chunk, counts), counts))
+    fitted["rows_trained"] = sum(counts["rows_trained"] for _, counts in steps)
+    beyond = sum(counts.get("rows_beyond_max_steps", 0) for _, counts in steps)
+    if beyond:
+        fitted["rows_beyond_max_steps"] = beyond
+    return steps
 
 
 def _plan(options: TrainOptions, method: Method, start: Path, longest: int) -> tuple[TrainOptions, dict]:
@@ -229,10 +249,11 @@ def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> 
     train_rows, eval_rows, accounting = _fit(options, method, start, train_rows, eval_rows)
     options, plan = _plan(options, method, start, accounting["rows"]["longest_tokens"])
     notes = {**_pair_columns(options, method, train_rows), "data_counts": dict(counts), **accounting, **plan}
-    train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
     evaluation = (eval_rows, eval_split)
     if method.stepwise:  # its steps are runs of train_once
-        return train_stepwise(options, start, workspace, train_rows, evaluation, out, notes)
+        steps = _steps(options, method, train_rows, accounting["rows"])
+        return train_stepwise(options, start, workspace, steps, evaluation, out, notes)
+    train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
     return train_once(options, start, workspace, train_rows, evaluation, out, notes)[0]
 
 

@@ -19,7 +19,6 @@ from data.lineage import find_or_register
 from data.workspace import Workspace
 from train.once import held_out_metrics, train_once
 from train.options import TrainOptions
-from train.pairs import step_chunks
 
 log = logging.getLogger(__name__)
 
@@ -28,28 +27,29 @@ def train_stepwise(
     options: TrainOptions,
     model_path: Path,
     workspace: Workspace,
-    rows: list[dict],
+    chunks: list[tuple[list[dict], dict]],
     evaluation: tuple[list[dict], str],
     out: Path,
     notes: dict,
 ) -> dict:
-    """Train ``rows`` in sDPO steps (``step_chunks``); returns the last step's manifest entry, its metrics
-    comparing the start model with the final one and listing the steps (``sdpo_steps``)."""
-    chunks = step_chunks(rows, options.sdpo_steps, options.seed)
+    """Train the sDPO steps ``chunks`` (each step's rows and their accounting, ``rows`` in its metrics); returns
+    the last step's manifest entry, its metrics comparing the start model with the final one and listing the
+    steps (``sdpo_steps``), with the run's ``rows`` from ``notes``."""
     round_ = options.round
     if round_ is None and options.register:
         round_ = find_or_register(workspace, model_path).round + 1
     start = before = None
     steps: list[dict] = []
-    for k, chunk in enumerate(chunks, 1):
+    for k, (chunk, counts) in enumerate(chunks, 1):
         rounds = sorted({r["round"] for r in chunk})
         log.info(
             "sDPO step %d/%d: %d pairs of rounds %s, from %s", k, len(chunks), len(chunk), rounds, model_path
         )
         step_out = out / f"step-{k}"
         step_options = dataclasses.replace(options, model=str(model_path), out=step_out, round=round_)
+        step_notes = {**notes, "rows": counts}  # its own rows: in, trained, beyond --max-steps
         result, evaluations = train_once(
-            step_options, model_path, workspace, chunk, evaluation, step_out, notes, before
+            step_options, model_path, workspace, chunk, evaluation, step_out, step_notes, before
         )
         if result["id"] is None:  # a non-main rank of a distributed run: evaluates again, never reports
             before = None
@@ -63,6 +63,7 @@ def train_stepwise(
                     "path": result["path"],
                     "parent_id": result["parent_id"],
                     "pairs": len(chunk),
+                    "rows": counts,
                     "rounds": rounds,
                     "steps": metrics["steps"],
                     "final_loss": metrics["final_loss"],
@@ -75,7 +76,8 @@ def train_stepwise(
     overall = {
         **result["metrics"],
         **held_out_metrics(options, start, before, evaluation[0]),
-        "train_rows": len(rows),
+        "train_rows": sum(len(chunk) for chunk, _ in chunks),
+        "rows": notes["rows"],
         "steps": sum(s["steps"] for s in steps),
         "seconds": round(sum(s["seconds"] for s in steps), 1),
         "sdpo_steps": steps,
