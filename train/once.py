@@ -15,6 +15,7 @@ from data.workspace import Workspace
 from train.evaluate import compare, evaluate_rows, write_held_out
 from train.methods import Build, build_trainer, get_method
 from train.options import TrainOptions
+from train.out_folder import run_config
 from train.report import write_report
 from train.saving import drop_partial_checkpoints, load_tokenizer, model_record, save_model
 
@@ -120,8 +121,7 @@ def train_once(
     if getattr(trainer, "ref_cache", None):
         metrics["reference_cache"] = trainer.cache_stats
     record = model_record(options, workspace, start, out, _data_summary(options, train_rows), metrics)
-    config = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(options).items()}
-    write_report(out, record, metrics, config, trainer.state.log_history)
+    write_report(out, record, metrics, run_config(options), trainer.state.log_history)
     write_held_out(out, eval_rows, before, after)
     if options.register:
         workspace.append([record])

@@ -206,7 +206,9 @@ class TrainOptions:
         default=True, metadata={"help": "read/write reference log-probs in the workspace (DPO family)"}
     )
     save_steps: int = field(default=200, metadata={"help": "checkpoint every N steps (for --resume)"})
-    resume: bool = field(default=False, metadata={"help": "continue from the newest checkpoint in --out"})
+    resume: bool = field(
+        default=False, metadata={"help": "continue the unfinished run in --out from its newest checkpoint"}
+    )
     overwrite: bool = field(default=False, metadata={"help": "allow a non-empty --out"})
     register: bool = field(default=True, metadata={"help": "record the model in the workspace manifest"})
 

@@ -25,6 +25,7 @@ from train.memory import Batch, Setup, available_memory, model_shape, plan_memor
 from train.methods import Method, get_method
 from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
+from train.out_folder import check_out_folder, claim_out_folder
 from train.pairs import (
     TrainDataError,
     add_agreement,
@@ -49,10 +50,7 @@ def _out_dir(options: TrainOptions, workspace: Workspace) -> Path:
     if not existing.is_dir():
         where = "" if existing == out else f"{existing} "
         raise PrefloopError(f"--out {out}: {where}is a file, not a folder")
-    if out.exists() and any(out.iterdir()) and not (options.resume or options.overwrite):
-        raise PrefloopError(
-            f"{out}: output folder is not empty (pass --resume to continue, --overwrite to replace)"
-        )
+    check_out_folder(out, options)
     return out
 
 
@@ -252,8 +250,10 @@ def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> 
     evaluation = (eval_rows, eval_split)
     if method.stepwise:  # its steps are runs of train_once
         steps = _steps(options, method, train_rows, accounting["rows"])
+        claim_out_folder(out, options)  # every check passed: from here on the folder is this run's
         return train_stepwise(options, start, workspace, steps, evaluation, out, notes)
     train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
+    claim_out_folder(out, options)
     return train_once(options, start, workspace, train_rows, evaluation, out, notes)[0]
 
 

@@ -1,0 +1,67 @@
+"""The run's output folder (``--out``): checked before anything loads, claimed when training starts.
+
+A run records its options in ``OUT/train_config.json`` when training starts (and again, with the options the
+memory plan settled on, when it ends), so even a run killed before its first checkpoint says what it was:
+``--resume`` continues only a run of the same method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from data.errors import PrefloopError
+from data.files import atomic_write
+
+CONFIG_FILE = "train_config.json"
+
+
+def run_config(options) -> dict:
+    """The options as ``train_config.json`` holds them (paths as text)."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(options).items()}
+
+
+def _recorded_method(out: Path) -> str | None:
+    path = out / CONFIG_FILE
+    if not path.is_file():
+        return None  # a run of an older version records nothing before it ends
+    try:
+        return json.loads(path.read_text())["method"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PrefloopError(f"{path}: not a train config ({exc}); --overwrite replaces the run") from None
+
+
+def _main_process() -> bool:
+    """Rank 0 of a distributed run (or the only process): the one that checks and claims the folder; another
+    rank checking later could find the folder rank 0 just claimed."""
+    return not int(os.environ.get("RANK", 0))
+
+
+def check_out_folder(out: Path, options) -> None:
+    """Refuse what ``--out``, ``--resume`` and ``--overwrite`` cannot do together, before anything loads."""
+    if not _main_process():
+        return
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if options.overwrite:
+        return
+    if not options.resume:
+        raise PrefloopError(
+            f"{out}: output folder is not empty (pass --resume to continue, --overwrite to replace)"
+        )
+    method = _recorded_method(out)
+    if method is not None and method != options.method:
+        what = "its checkpoint is" if any(out.glob("**/checkpoint-*")) else "the run there is"
+        raise PrefloopError(f"{out}: {what} from --method {method}, not {options.method}")
+
+
+def claim_out_folder(out: Path, options) -> None:
+    """Make ``out`` this run's as training starts: record the options. One process does it (rank 0 of a
+    distributed run; the others only train into the folder)."""
+    if not _main_process():
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(run_config(options), indent=2) + "\n"
+    atomic_write(out / CONFIG_FILE, lambda f: f.write(text.encode()))
