@@ -1,5 +1,5 @@
-"""The output folder: a run records its method as it starts, so `--resume` continues only a run of the same
-method."""
+"""The output folder: a run records its method as it starts, so `--resume` continues only an unfinished run of the
+same method; a finished run is not resumed."""
 
 from __future__ import annotations
 
@@ -60,3 +60,16 @@ def test_a_killed_run_resumes_only_with_its_own_method(tmp_path, tiny_model_dir,
     trained = models(ws, "dpo")
     assert len(trained) == 1 and json.loads(trained.iloc[0]["metrics"])["steps"] == 2
     assert not list(out.glob("checkpoint-*"))
+
+
+def test_a_finished_run_is_not_resumed(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    assert main(argv(ws, tiny_model_dir, out)) == 0
+    capsys.readouterr()
+    before = files(out)
+    no_loading(monkeypatch)
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 2
+    message = f"error: {out}: the run there finished (nothing to resume); --overwrite replaces it\n"
+    assert capsys.readouterr().err == message
+    assert files(out) == before and len(models(ws, "dpo")) == 1

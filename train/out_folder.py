@@ -2,7 +2,7 @@
 
 A run records its options in ``OUT/train_config.json`` when training starts (and again, with the options the
 memory plan settled on, when it ends), so even a run killed before its first checkpoint says what it was:
-``--resume`` continues only a run of the same method.
+``--resume`` continues only an unfinished run of the same method.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from data.errors import PrefloopError
 from data.files import atomic_write
 
 CONFIG_FILE = "train_config.json"
+FINISHED_FILES = ("metrics.json", "sdpo.json")  # written last: a run's report (sDPO: the whole run's)
 
 
 def run_config(options) -> dict:
@@ -51,6 +52,8 @@ def check_out_folder(out: Path, options) -> None:
         raise PrefloopError(
             f"{out}: output folder is not empty (pass --resume to continue, --overwrite to replace)"
         )
+    if any((out / name).is_file() for name in FINISHED_FILES):
+        raise PrefloopError(f"{out}: the run there finished (nothing to resume); --overwrite replaces it")
     method = _recorded_method(out)
     if method is not None and method != options.method:
         what = "its checkpoint is" if any(out.glob("**/checkpoint-*")) else "the run there is"
