@@ -1,5 +1,5 @@
 """The output folder: a run records its method as it starts, so `--resume` continues only an unfinished run of the
-same method; a finished run is not resumed."""
+same method; a finished run is not resumed; `--overwrite` replaces a train output folder and no other."""
 
 from __future__ import annotations
 
@@ -62,14 +62,67 @@ def test_a_killed_run_resumes_only_with_its_own_method(tmp_path, tiny_model_dir,
     assert not list(out.glob("checkpoint-*"))
 
 
-def test_a_finished_run_is_not_resumed(tmp_path, tiny_model_dir, capsys, monkeypatch):
+@pytest.mark.parametrize(
+    ("model", "flag", "message"),
+    [
+        ("tiny", "--resume", "{out}: the run there finished (nothing to resume); --overwrite replaces it"),
+        (
+            "out",
+            "--overwrite",
+            "{out}: --overwrite would delete {path}, which this run reads; give another --out",
+        ),
+    ],
+)
+def test_a_finished_run_is_not_resumed_nor_deleted_under_its_own_next_run(
+    tmp_path, tiny_model_dir, capsys, monkeypatch, model, flag, message
+):
+    """--resume on a finished run would train again from scratch; --overwrite of the folder the next run starts
+    from (--model OUT --out OUT) would delete the model before it loads."""
     ws = build_workspace(tmp_path / "ws")
     out = tmp_path / "out"
     assert main(argv(ws, tiny_model_dir, out)) == 0
     capsys.readouterr()
     before = files(out)
     no_loading(monkeypatch)
-    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 2
-    message = f"error: {out}: the run there finished (nothing to resume); --overwrite replaces it\n"
-    assert capsys.readouterr().err == message
+    assert main(argv(ws, out if model == "out" else tiny_model_dir, out, flag)) == 2
+    assert capsys.readouterr().err == "error: " + message.format(out=out, path=out.resolve()) + "\n"
     assert files(out) == before and len(models(ws, "dpo")) == 1
+
+
+def test_overwrite_replaces_a_train_output_folder(tmp_path, tiny_model_dir, capsys):
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    assert main(argv(ws, tiny_model_dir, out, "--method", "sdpo", "--max-steps", "1")) == 0
+    assert {"sdpo.json", "step-1", "step-2"} <= {p.name for p in out.iterdir()}
+    assert main(argv(ws, tiny_model_dir, out, "--overwrite")) == 0
+    names = {p.name for p in out.iterdir()}
+    assert not {"sdpo.json", "step-1", "step-2"} & names and "model.safetensors" in names
+    assert json.loads((out / "train_config.json").read_text())["method"] == "dpo"
+    # The manifest is history: the replaced run's rows stay, now naming folders that are gone.
+    assert len(models(ws, "sdpo")) == 2 and len(models(ws, "dpo")) == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "flags", "message"),
+    [
+        ("other", ["--overwrite"], "{out}: not a train output folder; give an empty or new --out"),
+        ("other", ["--resume", "--overwrite"], "--resume and --overwrite: give one"),
+        ("file", [], "{out}: not a folder; give a folder for --out"),
+    ],
+)
+def test_overwrite_never_clears_another_folder(
+    tmp_path, tiny_model_dir, capsys, monkeypatch, setup, flags, message
+):
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    if setup == "other":
+        out.mkdir()
+        (out / "thesis.tex").write_text("years of work\n")
+    else:
+        out.write_text("a file\n")
+    before = files(tmp_path)
+    no_loading(monkeypatch)
+    assert main(argv(ws, tiny_model_dir, out, *flags)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + message.format(out=out)) and err.count("\n") == 1
+    assert files(tmp_path) == before

@@ -209,7 +209,7 @@ class TrainOptions:
     resume: bool = field(
         default=False, metadata={"help": "continue the unfinished run in --out from its newest checkpoint"}
     )
-    overwrite: bool = field(default=False, metadata={"help": "allow a non-empty --out"})
+    overwrite: bool = field(default=False, metadata={"help": "replace the train run in a non-empty --out"})
     register: bool = field(default=True, metadata={"help": "record the model in the workspace manifest"})
 
 

@@ -44,13 +44,13 @@ log = logging.getLogger(__name__)
 SFT_WHAT = {"gold": "prompts' gold answers", "edits": "labellers' kept edits"}  # --sft-from, as errors say it
 
 
-def _out_dir(options: TrainOptions, workspace: Workspace) -> Path:
+def _out_dir(options: TrainOptions, workspace: Workspace, start: Path) -> Path:
     out = Path(options.out or workspace.path / "runs" / f"{options.method}-{random_id()[:8]}")
     existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
     if not existing.is_dir():
         where = "" if existing == out else f"{existing} "
         raise PrefloopError(f"--out {out}: {where}is a file, not a folder")
-    check_out_folder(out, options)
+    check_out_folder(out, options, reads=(start, workspace.path))
     return out
 
 
@@ -242,7 +242,7 @@ def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> 
     method = get_method(options.method)
     workspace = Workspace(options.workspace)
     start = model_path(options.model, workspace)
-    out = _out_dir(options, workspace)
+    out = _out_dir(options, workspace, start)
     train_rows, eval_rows, eval_split, counts = _rows(options, method, workspace, eval_rounds)
     train_rows, eval_rows, accounting = _fit(options, method, start, train_rows, eval_rows)
     options, plan = _plan(options, method, start, accounting["rows"]["longest_tokens"])
