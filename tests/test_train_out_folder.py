@@ -107,7 +107,7 @@ def test_overwrite_replaces_a_train_output_folder(tmp_path, tiny_model_dir, caps
     [
         ("other", ["--overwrite"], "{out}: not a train output folder; give an empty or new --out"),
         ("other", ["--resume", "--overwrite"], "--resume and --overwrite: give one"),
-        ("file", [], "{out}: not a folder; give a folder for --out"),
+        ("file", [], "--out {out}: is a file, not a folder"),
     ],
 )
 def test_overwrite_never_clears_another_folder(

@@ -59,10 +59,12 @@ def check_out_folder(out: Path, options: TrainOptions, reads: tuple[Path, ...] =
     ``reads``: the folders the run reads (start model, workspace), which --overwrite must not empty."""
     if options.resume and options.overwrite:
         raise PrefloopError("--resume and --overwrite: give one (continue the run in --out, or replace it)")
+    existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
+    if not existing.is_dir():
+        where = "" if existing == out else f"{existing} "
+        raise PrefloopError(f"--out {out}: {where}is a file, not a folder")
     if not _main_process():
         return
-    if out.exists() and not out.is_dir():
-        raise PrefloopError(f"{out}: not a folder; give a folder for --out")
     if not out.exists() or not any(out.iterdir()):
         return
     if options.overwrite:

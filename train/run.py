@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 
-from data.errors import PrefloopError
 from data.lineage import reward_model_entry
 from data.records import content_id, random_id
 from data.selection import check_labellers
@@ -46,10 +45,6 @@ SFT_WHAT = {"gold": "prompts' gold answers", "edits": "labellers' kept edits"}  
 
 def _out_dir(options: TrainOptions, workspace: Workspace, start: Path) -> Path:
     out = Path(options.out or workspace.path / "runs" / f"{options.method}-{random_id()[:8]}")
-    existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
-    if not existing.is_dir():
-        where = "" if existing == out else f"{existing} "
-        raise PrefloopError(f"--out {out}: {where}is a file, not a folder")
     check_out_folder(out, options, reads=(start, workspace.path))
     return out
 
