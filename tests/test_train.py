@@ -454,3 +454,12 @@ def test_pairs_left_out_by_kind_and_round_are_counted(tmp_path):
     assert (
         counts["exported"] + counts["other_round"] + counts["kind_spin_not_asked"] == 11
     )  # every pair, once
+
+
+def test_a_launch_of_several_processes_needs_out(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    ws = build_workspace(tmp_path / "ws")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as accelerate launch sets it in each process
+    assert main(["-w", str(ws.path), "--model", str(tiny_model_dir), "--max-steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: a launch of 2 processes needs --out (each would pick its own runs/ folder)")
+    assert not (ws.path / "runs").exists()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import random
 from pathlib import Path
 
 import torch
 
+from data.errors import PrefloopError
 from data.lineage import reward_model_entry
 from data.records import content_id, random_id
 from data.selection import check_labellers
@@ -44,6 +46,12 @@ SFT_WHAT = {"gold": "prompts' gold answers", "edits": "labellers' kept edits"}  
 
 
 def _out_dir(options: TrainOptions, workspace: Workspace, start: Path) -> Path:
+    processes = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if options.out is None and processes > 1:  # the default folder's name is drawn at random, in each process
+        raise PrefloopError(
+            f"a launch of {processes} processes needs --out (each would pick its own runs/ folder): "
+            f"e.g. --out {workspace.path / 'runs' / options.method}-ddp"
+        )
     out = Path(options.out or workspace.path / "runs" / f"{options.method}-{random_id()[:8]}")
     check_out_folder(out, options, reads=(start, workspace.path))
     return out
