@@ -463,3 +463,17 @@ def test_a_launch_of_several_processes_needs_out(tmp_path, tiny_model_dir, capsy
     err = capsys.readouterr().err
     assert err.startswith("error: a launch of 2 processes needs --out (each would pick its own runs/ folder)")
     assert not (ws.path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        (["--threads", "-1"], "--threads -1: must be >= 0 (0: auto)"),
+        (["--batch-size", "0"], "--batch-size 0: must be >= 1"),
+        (["--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
+        (["--limit", "-2"], "--limit -2: must be >= 0 (0: all)"),
+    ],
+)
+def test_score_options_out_of_range_are_one_line(tmp_path, capsys, flag, message):
+    assert main(["score", "-w", str(tmp_path / "no-ws"), *flag]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"

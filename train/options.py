@@ -245,8 +245,9 @@ RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
 }
 
 
-def _check_ranges(options: TrainOptions) -> None:
-    for name, (valid, expected) in RANGES.items():
+def check_ranges(options, ranges: dict = RANGES) -> None:
+    """Each option of ``ranges`` (name: (valid, what it must be)) in its range: one line naming the flag."""
+    for name, (valid, expected) in ranges.items():
         value = getattr(options, name)
         if value is None:
             continue
@@ -257,7 +258,7 @@ def _check_ranges(options: TrainOptions) -> None:
 def check_options(options: TrainOptions) -> None:
     """Every option error before anything is loaded or written: the general ranges, then the method's own."""
     method = get_method(options.method)
-    _check_ranges(options)
+    check_ranges(options)
     if options.agreement not in AGREEMENT_MODES:
         raise PrefloopError(
             f"--agreement {options.agreement!r}: expected one of {', '.join(AGREEMENT_MODES)}"

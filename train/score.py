@@ -24,6 +24,7 @@ from data.records import Score
 from data.selection import unlabelled_pairs
 from data.workspace import Workspace
 from train.evaluate import pair_logps
+from train.options import RANGES, check_ranges
 from train.saving import model_path
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,12 @@ class ScoreOptions:
     max_length: int = field(default=512, metadata={"help": "tokens per prompt+completion (truncated beyond)"})
     chunk_size: int = field(default=64, metadata={"help": "pairs per durable write"})
     threads: int = field(default=0, metadata={"help": "CPU threads (0: torch's default)"})
+
+
+SCORE_RANGES = {name: RANGES[name] for name in ("batch_size", "max_length", "threads")} | {
+    "limit": (lambda v: v >= 0, ">= 0 (0: all)"),
+    "chunk_size": (lambda v: v >= 1, ">= 1"),
+}
 
 
 def pending_pairs(workspace: Workspace, model_id: str, rounds: tuple[int, ...] | None) -> list[dict]:
@@ -86,6 +93,7 @@ def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, Mod
 
 def score_pairs(options: ScoreOptions) -> dict:
     """Score the pending pairs with the model and its reference; returns counts and the scoring model's id."""
+    check_ranges(options, SCORE_RANGES)
     workspace = Workspace(options.workspace)
     rounds = options.rounds
     entry, parent = _entry(options, workspace)
