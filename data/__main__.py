@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from data.aggregate import MAJORITY
 from data.cli import add_subcommands, options_parser, run_cli
@@ -43,7 +42,7 @@ from data.machine import machine_lines
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.rank_pairs import RANK_KIND
 from data.ratings import ratings_table
-from data.selection import check_labellers, choose_labels, excluded_labellers, without_labellers
+from data.selection import check_labellers, choose_labels, excluded_labellers, of_kinds, without_labellers
 from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
 
@@ -200,10 +199,7 @@ def cmd_export(args: Any) -> int:
         dropped: Counter = Counter()  # edits of gold items' answers never export
         edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
         pairs = without_gold_edits(pairs, gold, dropped)
-        asked = pc.is_in(pairs.column("kind"), pa.array(list(args.kinds)))
-        for entry in pc.value_counts(pairs.column("kind").filter(pc.invert(asked))).to_pylist():
-            dropped[f"kind_{entry['values']}_not_asked"] += entry["counts"]  # arena pairs: --kinds arena
-        pairs = pairs.filter(asked)
+        pairs = of_kinds(pairs, args.kinds, dropped)  # e.g. arena pairs, counted: --kinds arena exports them
         ranks = args.rank_pairs if RANK_KIND in args.kinds else "none"
         rows, counts = dpo_table(
             read("prompts"), completions, pairs, labels, gold=gold, rank_pairs=ranks, edits=edits, **verdicts

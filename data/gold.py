@@ -33,13 +33,25 @@ from data.workspace import Workspace, rows_by_table
 GOLD_COLUMNS = ["item_id", "choice"]
 GOLD_TASKS = ("pairwise", "kto")  # the tasks whose items can be gold (their answers are choices)
 ITEM_TABLES = {
-    "pairwise": ("pairs", "pair"),
-    "kto": ("completions", "completion"),
-}  # where each task's items live
+    "pairwise": ("pairs", "pair", Pair),
+    "kto": ("completions", "completion", Completion),
+}  # where each task's items live: table, noun, record type
 
 
 class GoldError(PrefloopError):
     """A gold configuration that cannot be used (a pair without an answer, an unknown pair)."""
+
+
+def _check_answers(item_ids: list[str], choices: list[str | None], source: str, task: str) -> None:
+    """Every answer one of ``task``'s choices; the first that is not is a GoldError."""
+    for item, choice in zip(item_ids, choices):
+        if choice not in CHOICES[task]:
+            shown = (
+                " has no answer"
+                if choice is None
+                else f": answer {choice!r} is not one of {', '.join(CHOICES[task])}"
+            )
+            raise GoldError(f"{source}: gold {ITEM_TABLES[task][1]} {item}{shown}")
 
 
 def gold_rows(
@@ -50,14 +62,7 @@ def gold_rows(
     retracted: bool = False,
 ) -> pa.Table:
     """Gold events for ``item_ids`` with their answers; a missing or unknown answer is a GoldError."""
-    for item, choice in zip(item_ids, choices):
-        if choice not in CHOICES[task]:
-            shown = (
-                " has no answer"
-                if choice is None
-                else f": answer {choice!r} is not one of {', '.join(CHOICES[task])}"
-            )
-            raise GoldError(f"{source}: gold {ITEM_TABLES[task][1]} {item}{shown}")
+    _check_answers(item_ids, choices, source, task)
     n, stamp = len(item_ids), now()
     return pa.table(
         {
@@ -89,13 +94,17 @@ def read_gold(workspace: Workspace, task: str = "pairwise") -> pa.Table:
     return current_gold(workspace.read("gold"), task)
 
 
-def _known(workspace: Workspace, records: list[object]) -> dict[str, set[str]]:
-    """Per task, the ids its gold items can have: the workspace's pairs / completions and those ``records`` add."""
-    return {
-        task: set(workspace.read(table, ["id"]).column("id").to_pylist())
-        | {r.id for r in records if isinstance(r, Pair if task == "pairwise" else Completion)}
-        for task, (table, _) in ITEM_TABLES.items()
-    }
+def _unknown(workspace: Workspace, marks: list[Mark], records: list[object]) -> dict[str, set[str]]:
+    """Per task asked, the ids of ``marks`` that are neither in the workspace's items of that task (pairs,
+    completions: one Arrow lookup of the ids column) nor among those ``records`` add."""
+    out = {}
+    for task in {mark.task for mark in marks}:
+        table, _, kind = ITEM_TABLES[task]
+        asked = pa.array([i for mark in marks if mark.task == task for i in mark.ids], pa.string())
+        stored = workspace.read(table, ["id"]).column("id").combine_chunks()
+        missing = asked.filter(pc.invert(pc.is_in(asked, value_set=stored))).to_pylist()
+        out[task] = set(missing) - {r.id for r in records if isinstance(r, kind)}
+    return out
 
 
 @dataclass(frozen=True)
@@ -130,13 +139,13 @@ def apply_gold(
         task: dict(zip(table.column("item_id").to_pylist(), table.column("choice").to_pylist()))
         for task, table in current.items()
     }
-    known = _known(workspace, list(records))
+    unknown = _unknown(workspace, marks, list(records))
     asked: dict[tuple[str, str], tuple[str, str]] = {}  # (task, item) -> (answer, source)
     for mark in marks:
-        gold_rows(mark.ids, mark.answers, mark.source, mark.task)  # every answer one of the task's
+        _check_answers(mark.ids, mark.answers, mark.source, mark.task)
         noun = ITEM_TABLES[mark.task][1]
         for item, answer in zip(mark.ids, mark.answers):
-            if item not in known[mark.task]:
+            if item in unknown[mark.task]:
                 raise GoldError(f"{mark.source}: {noun} {item} is not in {workspace.path}")
             first = asked.setdefault((mark.task, item), (answer, mark.source))
             if first[0] != answer:

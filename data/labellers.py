@@ -259,7 +259,7 @@ def _rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     share of rankings with a tie. Each ranking is parsed once (as data.rank_agreement does)."""
     places = [mid_ranks(r) if isinstance(r, str) else {} for r in current["ranking"]]
     shown = [s.split(",") if isinstance(s, str) and s else [] for s in current["left"]]
-    names = current["annotator"].tolist()
+    by_row = current["annotator"].tolist()  # each ranking's labeller
     against: dict[str, list[float]] = defaultdict(list)
     by_item: dict[str, list[int]] = defaultdict(list)
     for row, item in enumerate(current["item_id"]):
@@ -269,10 +269,10 @@ def _rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
             both = sorted(set(places[i]) & set(places[j]))
             tau = kendall_tau_b([places[i][x] for x in both], [places[j][x] for x in both])
             if tau is not None:
-                against[names[i]].append(tau)
-                against[names[j]].append(tau)
+                against[by_row[i]].append(tau)
+                against[by_row[j]].append(tau)
     order: dict[str, list[float]] = defaultdict(list)
-    for name, place, seen in zip(names, places, shown):
+    for name, place, seen in zip(by_row, places, shown):
         seen = [x for x in seen if x in place]
         tau = kendall_tau_b([place[x] for x in seen], list(range(1, len(seen) + 1)))
         if tau is not None:

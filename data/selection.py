@@ -114,6 +114,20 @@ def set_excluded(workspace: Path, name: str, excluded: bool) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+def of_kinds(pairs: pd.DataFrame | pa.Table, kinds, counts) -> pd.DataFrame | pa.Table:
+    """The pairs of ``kinds``; the others are counted in ``counts`` by kind (``kind_X_not_asked``), as export and
+    train report them."""
+    if isinstance(pairs, pa.Table):
+        asked = pc.is_in(pairs.column("kind"), value_set=pa.array(list(kinds), pa.string()))
+        for entry in pc.value_counts(pairs.column("kind").filter(pc.invert(asked))).to_pylist():
+            counts[f"kind_{entry['values']}_not_asked"] += entry["counts"]
+        return pairs.filter(asked)
+    asked = pairs["kind"].isin(kinds)
+    for kind, n in pairs.loc[~asked, "kind"].value_counts().items():
+        counts[f"kind_{kind}_not_asked"] += int(n)
+    return pairs[asked]
+
+
 def imported_items(labels: pa.Table, task: str) -> pa.Array:
     """Ids of the items that arrived with an imported label of ``task`` (Arrow)."""
     mine = pc.and_(pc.equal(labels.column("annotator"), IMPORT), pc.equal(labels.column("task"), task))

@@ -17,7 +17,7 @@ from data.gold import read_gold
 from data.rank_pairs import RANK_KIND
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
 from data.records import Label, content_id, to_row
-from data.selection import choose_labels, excluded_labellers, without_labellers
+from data.selection import choose_labels, excluded_labellers, of_kinds, without_labellers
 from data.workspace import Workspace
 from train.losses import agreement_noise, agreement_weights, odpo_offset
 from train.sources import machine_only_items
@@ -52,10 +52,7 @@ def preference_rows(
     pairs = workspace.frame("pairs")
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
     pairs = without_gold_edits(pairs, gold, dropped)
-    asked = pairs["kind"].isin(kinds)
-    for kind, n in pairs.loc[~asked, "kind"].value_counts().items():
-        dropped[f"kind_{kind}_not_asked"] += int(n)  # as data export counts them
-    pairs = pairs[asked]
+    pairs = of_kinds(pairs, kinds, dropped)  # as data export counts them
     if rounds is not None:
         inside = pairs["round"].isin(rounds)
         dropped["other_round"] += int((~inside).sum())
@@ -63,9 +60,10 @@ def preference_rows(
     excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
     chosen_labels = choose_labels(without_labellers(workspace.frame("labels"), excluded), labels)
     ranks = rank_pairs if RANK_KIND in kinds else "none"
+    prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
     rows, counts = to_dpo(
-        workspace.frame("prompts"),
-        workspace.frame("completions"),
+        prompts,
+        completions,
         pairs,
         chosen_labels,
         split,
@@ -77,13 +75,7 @@ def preference_rows(
     counts.update(dropped)
     if held_out and gold.num_rows:
         scored = pairs[pairs["id"].isin(set(gold.column("item_id").to_pylist()))]
-        on_gold, _ = to_dpo(
-            workspace.frame("prompts"),
-            workspace.frame("completions"),
-            scored,
-            _answers(gold, "pairwise"),
-            split,
-        )
+        on_gold, _ = to_dpo(prompts, completions, scored, _answers(gold, "pairwise"), split)
         rows += on_gold
         counts["gold_evaluated"] = len(on_gold)
     if rounds is not None:  # the pairs were chosen by round already; rankings' pairs here
@@ -121,13 +113,10 @@ def kto_rows(
     """
     gold = read_gold(workspace, "kto")
     labels = without_labellers(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
-    rows, counts = to_kto(
-        workspace.frame("prompts"), workspace.frame("completions"), labels, split, aggregate, gold
-    )
+    prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
+    rows, counts = to_kto(prompts, completions, labels, split, aggregate, gold)
     if held_out and gold.num_rows:  # gold completions, decided by their gold answer (as preference_rows)
-        on_gold, _ = to_kto(
-            workspace.frame("prompts"), workspace.frame("completions"), _answers(gold, "kto"), split
-        )
+        on_gold, _ = to_kto(prompts, completions, _answers(gold, "kto"), split)
         rows += on_gold
         counts["gold_evaluated"] = len(on_gold)
     return interleave(rows, seed), counts
