@@ -126,3 +126,16 @@ def test_overwrite_never_clears_another_folder(
     err = capsys.readouterr().err
     assert err.startswith("error: " + message.format(out=out)) and err.count("\n") == 1
     assert files(tmp_path) == before
+
+
+def test_resume_never_reads_a_config_through_a_symlink(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps({"method": "dpo"}))
+    (out / "train_config.json").symlink_to(elsewhere)
+    no_loading(monkeypatch)
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert "train_config.json" in err and err.count("\n") == 1

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from data.errors import PrefloopError
-from data.files import atomic_write
+from data.files import NotAFileError, atomic_write, open_regular
 from train.options import TrainOptions
 
 CONFIG_FILE = "train_config.json"
@@ -29,10 +29,13 @@ def run_config(options: TrainOptions) -> dict:
 
 def _recorded_method(out: Path) -> str | None:
     path = out / CONFIG_FILE
-    if not path.is_file():
+    if not (path.is_file() or path.is_symlink()):
         return None  # a run of an older version records nothing before it ends
     try:
-        return json.loads(path.read_text())["method"]
+        with open_regular(path) as handle:  # never through a symlink planted at its name
+            return json.load(handle)["method"]
+    except NotAFileError as exc:
+        raise PrefloopError(str(exc)) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PrefloopError(f"{path}: not a train config ({exc}); --overwrite replaces the run") from None
 
