@@ -2,6 +2,7 @@
 
     python benchmarks/bench_labellers.py                    # 2,000 pairs, K = 3 of six labellers, 5 % gold
     python benchmarks/bench_labellers.py --labels 1000000   # the fit on a million labels, timed
+    python benchmarks/bench_labellers.py --small            # small workspaces: majority vs Dawid–Skene, 50 seeds
 
 The simulation: each pair's truth is a (45 %), b (45 %), tie (5 %) or both_bad (5 %); each pair goes to K = 3 of
 six labellers drawn at random, each label with a random side shown on the left. Four labellers answer the truth
@@ -45,22 +46,25 @@ TIE_SHARE_OF_ERRORS = 0.2
 REPORT_LIMIT = 200_000  # the per-labeller report (pandas) runs up to this many labels
 
 
-def simulate(pairs: int, k: int, gold_share: float, seed: int) -> dict:
-    """Labels as whole arrays: item, labeller, choice and left codes per label; truths and gold per pair."""
+def simulate(pairs: int, k: int, gold_share: float, seed: int, good: dict | None = None) -> dict:
+    """Labels as whole arrays: item, labeller, choice and left codes per label; truths and gold per pair. ``good``:
+    another team (name: accuracy) in place of the six labellers, clickers left out."""
     rng = np.random.default_rng(seed)
+    names = NAMES if good is None else list(good)
     truth = rng.choice(4, size=pairs, p=TRUTH_SHARES)
-    who = np.argsort(rng.random((pairs, len(NAMES))), axis=1)[:, :k].ravel()  # k distinct labellers per pair
+    who = np.argsort(rng.random((pairs, len(names))), axis=1)[:, :k].ravel()  # k distinct labellers per pair
     item = np.repeat(np.arange(pairs), k)
     true = truth[item]
     left = rng.integers(0, 2, size=len(item))  # 0: a shown on the left, 1: b
     other_side = np.where(true == 0, 1, np.where(true == 1, 0, rng.integers(0, 2, size=len(item))))
     tie_error = np.where(true == 2, 3, 2)
     error = np.where(rng.random(len(item)) < TIE_SHARE_OF_ERRORS, tie_error, other_side)
-    accuracy = np.array([*GOOD.values(), 0.0, 0.0])[who]
+    accuracy = np.array([*(GOOD if good is None else good).values(), 0.0, 0.0])[who]
     choice = np.where(rng.random(len(item)) < accuracy, true, error)
-    choice = np.where(who == NAMES.index("random_clicker"), rng.integers(0, 4, size=len(item)), choice)
-    choice = np.where(who == NAMES.index("left_clicker"), left, choice)
-    median = np.where(who >= len(GOOD), 4.0, 12.0)
+    if good is None:
+        choice = np.where(who == NAMES.index("random_clicker"), rng.integers(0, 4, size=len(item)), choice)
+        choice = np.where(who == NAMES.index("left_clicker"), left, choice)
+    median = np.where(who >= len(GOOD), 4.0, 12.0) if good is None else np.full(len(item), 12.0)
     seconds = median * np.exp(rng.normal(0, 0.5, size=len(item)))
     gold = rng.random(pairs) < gold_share
     return {
@@ -71,6 +75,7 @@ def simulate(pairs: int, k: int, gold_share: float, seed: int) -> dict:
         "left": left,
         "seconds": seconds,
         "gold": gold,
+        "names": names,
     }
 
 
@@ -103,7 +108,7 @@ def label_table(sim: dict) -> pa.Table:
     return pa.table(
         {
             "item_id": pa.array(np.char.add("p", sim["item"].astype(str))),
-            "annotator": pa.array(np.array(NAMES)[sim["who"]]),
+            "annotator": pa.array(np.array(sim["names"])[sim["who"]]),
             "task": pa.array(np.full(n, "pairwise")),
             "choice": pa.array(CHOICES[sim["choice"]]),
             "strength": pa.array(np.full(n, 2), pa.int64()),
@@ -177,6 +182,52 @@ def targets(sim: dict, labels: pa.Table, gold: pa.Table, seed: int) -> dict:
     }
 
 
+SMALL_TEAMS = {  # name: (labellers (None: the six above), K per pair, gold share)
+    "the six labellers above, K = 3, 5 % gold": (None, 3, 0.05),
+    "five labellers 0.90-0.70, K = 2, no gold": (
+        {"w90": 0.9, "w85": 0.85, "w80": 0.8, "w75": 0.75, "w70": 0.7},
+        2,
+        0,
+    ),
+    "three labellers 0.85/0.80/0.70 on every pair, no gold": ({"w85": 0.85, "w80": 0.8, "w70": 0.7}, 3, 0),
+}
+SMALL_PAIRS = (30, 100, 300, 2000)
+
+
+def small_workspaces(seeds: int) -> int:
+    """Verdict accuracy on the non-gold pairs of small workspaces: the majority (splits broken at random), the
+    app's Dawid–Skene, and the same fit without its prior (`dawid_skene.PRIOR_RIGHT` = 0), each a mean over seeds."""
+    print(
+        f"verdict accuracy on the non-gold pairs, mean of seeds 0-{seeds - 1}: majority (splits broken at random) | "
+        f"Dawid-Skene without the prior | Dawid-Skene (prior {dawid_skene.PRIOR_RIGHT:g} right answers per "
+        "true choice); DS >= majority in how many seeds"
+    )
+    for team, (good, k, gold_share) in SMALL_TEAMS.items():
+        print(team)
+        for pairs in SMALL_PAIRS:
+            majority, plain, ds, ahead = [], [], [], 0
+            for seed in range(seeds):
+                sim = simulate(pairs, k, gold_share, seed, good)
+                labels, gold = label_table(sim), gold_table(sim)
+                rng = np.random.default_rng(seed + 1)
+                majority.append(verdict_accuracy(verdicts_table(labels, "pairwise"), sim, rng)[1])
+                ds.append(
+                    verdict_accuracy(verdicts_table(labels, "pairwise", "dawid-skene", gold), sim, rng)[0]
+                )
+                known = np.where(sim["gold"], sim["truth"], -1)
+                fit = dawid_skene.fit(
+                    sim["item"], sim["who"], sim["choice"], pairs, len(sim["names"]), 4, known, prior_right=0
+                )
+                plain.append(float((fit.posterior.argmax(axis=1) == sim["truth"])[~sim["gold"]].mean()))
+                ahead += ds[-1] >= majority[-1]
+            print(
+                f"  {pairs:5d} pairs ({pairs * k // len(sim['names'])} labels per labeller): majority "
+                f"{np.mean(majority):.3f} | without prior {np.mean(plain):.3f} | Dawid-Skene {np.mean(ds):.3f}; "
+                f"DS >= majority in {ahead} of {seeds}"
+            )
+    return 0
+
+
 def summarise_seeds(args: argparse.Namespace) -> int:
     met = 0
     for seed in range(args.seeds):
@@ -201,7 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gold", type=float, default=0.05, help="share of gold pairs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=0, help="run seeds 0..N-1 and summarise the targets")
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="verdict accuracy of small workspaces over --seeds (default 50) seeds",
+    )
     args = parser.parse_args(argv)
+    if args.small:
+        return small_workspaces(args.seeds or 50)
     if args.seeds:
         return summarise_seeds(args)
     pairs = args.labels // args.k if args.labels else args.pairs
