@@ -142,6 +142,14 @@ def _gold_ci(q: dict) -> str:
     return f"{gold['ci95'][0]:.2f}–{gold['ci95'][1]:.2f}" if gold["answered"] else "–"
 
 
+def _interval(key: str):
+    def shown(q: dict) -> str:
+        low, high = q[key]
+        return f"{low:.2f}–{high:.2f}" if low is not None else "–"
+
+    return shown
+
+
 _CHOICE_QUALITY = [
     ("gold right", _gold_right),
     ("gold 95 % CI", _gold_ci),
@@ -153,12 +161,15 @@ QUALITY = {
     "kto": [*_CHOICE_QUALITY, ("desirable share", "desirable_rate"), ("labels/hour", "labels_per_hour")],
     "rank": [
         ("τ-b with others", "tau_with_others"),
+        ("τ-b 95 % CI", _interval("tau_with_others_ci95")),
         ("τ-b with order shown", "shown_order_tau"),
         ("labels/hour", "labels_per_hour"),
     ],
     "rate": [
         ("|difference| from others", "mean_abs_difference"),
         ("bias", "bias"),
+        ("r with others", "r_with_others"),
+        ("r 95 % CI", _interval("r_with_others_ci95")),
         ("labels/hour", "labels_per_hour"),
     ],
 }

@@ -3,6 +3,7 @@
     python benchmarks/bench_labellers.py                    # 2,000 pairs, K = 3 of six labellers, 5 % gold
     python benchmarks/bench_labellers.py --labels 1000000   # the fit on a million labels, timed
     python benchmarks/bench_labellers.py --small            # small workspaces: majority vs Dawid–Skene, 50 seeds
+    python benchmarks/bench_labellers.py --tasks            # rank and rate teams: agreement intervals and flags
 
 The simulation: each pair's truth is a (45 %), b (45 %), tie (5 %) or both_bad (5 %); each pair goes to K = 3 of
 six labellers drawn at random, each label with a random side shown on the left. Four labellers answer the truth
@@ -22,12 +23,14 @@ Everything goes through the code the app uses (`data.aggregate.verdicts_table`, 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from data import dawid_skene  # noqa: E402
 from data.aggregate import verdicts_table  # noqa: E402
 from data.labellers import labeller_rows  # noqa: E402
+from data.rank_agreement import kendall_tau_b  # noqa: E402
 
 CHOICES = np.array(["a", "b", "tie", "both_bad"])
 TRUTH_SHARES = [0.45, 0.45, 0.05, 0.05]
@@ -182,6 +186,110 @@ def targets(sim: dict, labels: pa.Table, gold: pa.Table, seed: int) -> dict:
     }
 
 
+RANKERS = {"careful": 0.5, "good": 0.8, "fair": 1.2, "sloppy": 1.8, "random": None, "shown_order": None}
+RATERS = {"careful": 0.5, "fair": 1.0, "sloppy": 1.5, "harsh": 0.5, "random": None, "constant": None}
+TASK_CLICKERS = {"rank": ("random", "shown_order"), "rate": ("random", "constant")}
+ASPECTS = {"help": (1, 5), "safety": (0, 4)}
+
+
+def _task_rows(task: str, items: int, seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
+    """A rank or rate team's label log (K = 3 of six labellers per item), and each labeller's agreement with the
+    truth (rank: mean τ-b with the true order; rate: correlation with the true values, centred per aspect).
+    Rank: each prompt's 4 answers have a latent quality ~ N(0, 1); a ranker orders them by quality + N(0, σ²),
+    the random ranker at random, the shown-order ranker in the order shown (shuffled per label). Rate: each answer
+    has a true value per aspect (uniform on its scale); a rater gives it + N(0, σ²) rounded and clipped (harsh:
+    one point lower), the random rater a uniform value, the constant rater the scale's middle."""
+    rng = np.random.default_rng(seed)
+    team = RANKERS if task == "rank" else RATERS
+    names = list(team)
+    who = np.argsort(rng.random((items, len(names))), axis=1)[:, :3]
+    rows, truth_fit = [], {name: [] for name in names}
+    base = {"choice": None, "strength": None, "active_seconds": None, "retracted": False, "supersedes": None}
+    for i in range(items):
+        quality = rng.normal(size=4)
+        true = {a: int(rng.integers(lo, hi + 1)) for a, (lo, hi) in ASPECTS.items()}
+        answers = [f"r{i}a{j}" for j in range(4)]
+        for w in who[i]:
+            name, sigma = names[w], team[names[w]]
+            row = base | {"item_id": f"r{i}", "annotator": name, "task": task, "seconds": 12.0}
+            if task == "rank":
+                shown = list(rng.permutation(4))
+                if name == "random":
+                    score = rng.random(4)
+                elif name == "shown_order":
+                    score = -np.argsort(shown).astype(float)  # the first shown ranks first
+                else:
+                    score = quality + rng.normal(0, sigma, 4)
+                order = np.argsort(-score)
+                row |= {
+                    "ranking": ">".join(answers[j] for j in order),
+                    "left": ",".join(answers[j] for j in shown),
+                    "ratings": None,
+                    "rubric": None,
+                }
+                truth_fit[name].append(kendall_tau_b(list(-score), list(-quality)))
+            else:
+                values = {}
+                for aspect, (lo, hi) in ASPECTS.items():
+                    if name == "random":
+                        value = int(rng.integers(lo, hi + 1))
+                    elif name == "constant":
+                        value = (lo + hi) // 2
+                    else:
+                        shift = -1 if name == "harsh" else 0
+                        value = int(np.clip(round(true[aspect] + shift + rng.normal(0, sigma)), lo, hi))
+                    values[aspect] = value
+                    truth_fit[name].append((value - (lo + hi) / 2, true[aspect] - (lo + hi) / 2))
+                row |= {"ranking": None, "left": None, "ratings": json.dumps(values), "rubric": "r"}
+            rows.append(row)
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    frame = pd.DataFrame(rows).assign(created_at=[start + timedelta(seconds=n) for n in range(len(rows))])
+    if task == "rank":
+        fit = {name: float(np.mean(taus)) for name, taus in truth_fit.items()}
+    else:
+        fit = {}
+        for name, pairs in truth_fit.items():
+            given, true = np.array(pairs).T
+            fit[name] = float(np.corrcoef(given, true)[0, 1]) if given.std() > 0 else float("nan")
+    return frame, fit
+
+
+def task_flags(seeds: int) -> int:
+    """Rank and rate teams with known truths: each labeller's agreement with the others, its interval, the flags."""
+    ok = True
+    for task in ("rank", "rate"):
+        key = "tau_with_others" if task == "rank" else "r_with_others"
+        truth_name = "τ-b with the true order" if task == "rank" else "r with the true values"
+        frame, fit = _task_rows(task, 300, 0)
+        report = {r["labeller"]: r for r in labeller_rows(frame, task=task)}
+        print(f"{task}: 300 items, K = 3 of six labellers (seed 0); {truth_name} | {key} [95 % CI] | flags")
+        for name, row in report.items():
+            low, high = row[f"{key}_ci95"]
+            shown = f"{row[key]:+.3f} [{low:+.3f}, {high:+.3f}]" if row[key] is not None else "-"
+            print(f"  {name:<12} {fit[name]:+.3f} | {shown} | {'; '.join(row['flags']) or '-'}")
+        for items in (100, 150, 300):
+            flagged = {name: 0 for name in report}
+            for seed in range(seeds):
+                frame, _ = _task_rows(task, items, seed)
+                for row in labeller_rows(frame, task=task):
+                    flagged[row["labeller"]] += bool(row["flags"])
+            clickers = TASK_CLICKERS[task]
+            right = all(flagged[c] == seeds for c in clickers) and not any(
+                n for name, n in flagged.items() if name not in clickers
+            )
+            ok &= right or items < 300
+            counts = ", ".join(f"{name} {n}" for name, n in flagged.items())
+            print(
+                f"  {items} items ({items // 2} labels each), seeds 0-{seeds - 1}, flagged in how many: {counts}"
+                f"{'' if items < 300 else ' -> ' + ('met' if right else 'NOT met')}"
+            )
+    print(
+        "target (300 items, 150 labels each): both clickers flagged in every seed, no other labeller in any: "
+        f"{'MET' if ok else 'NOT MET'}"
+    )
+    return 0 if ok else 1
+
+
 SMALL_TEAMS = {  # name: (labellers (None: the six above), K per pair, gold share)
     "the six labellers above, K = 3, 5 % gold": (None, 3, 0.05),
     "five labellers 0.90-0.70, K = 2, no gold": (
@@ -253,6 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=0, help="run seeds 0..N-1 and summarise the targets")
     parser.add_argument(
+        "--tasks",
+        action="store_true",
+        help="rank and rate teams with known truths: the flags, over --seeds (20)",
+    )
+    parser.add_argument(
         "--small",
         action="store_true",
         help="verdict accuracy of small workspaces over --seeds (default 50) seeds",
@@ -260,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.small:
         return small_workspaces(args.seeds or 50)
+    if args.tasks:
+        return task_flags(args.seeds or 20)
     if args.seeds:
         return summarise_seeds(args)
     pairs = args.labels // args.k if args.labels else args.pairs

@@ -9,9 +9,10 @@ Per labeller, over their current labels of one task:
   items with, their share of some choices (`SHARE_CHOICES`: tie and both-bad; desirable), and Dawid–Skene's
   estimate of their accuracy; pairwise adds the share of decisive answers that picked the side shown on the left and the
   strength distribution;
-- rank: Kendall's τ-b against the other rankings of the same items, τ-b against the order the answers were shown in
-  (the ranking analogue of the left-side share), the share of rankings with a tie;
-- rate: the mean absolute and signed difference from the other raters' mean, per (answer, aspect).
+- rank: Kendall's τ-b against the other rankers' consensus on the same items with its 95 % interval, τ-b against the
+  order the answers were shown in (the ranking analogue of the left-side share), the share of rankings with a tie;
+- rate: the mean absolute and signed difference from the other raters' mean, per (answer, aspect), and the
+  correlation with that mean with its 95 % interval.
 
 Flags name what a lead acts on (`flags`). Pure functions over the label log; whole columns, one short loop over
 labellers (never over labels), except that rankings are parsed one by one as data.rank_agreement does.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,13 @@ LEFT_SHARE_MIN_LABELS = 30  # ... over at least this many decisive labels (rank:
 # Rank: flag a mean τ-b against the shown order beyond this (±0.4 is what the left-side range is for two answers:
 # τ = 2 · left share − 1), over at least LEFT_SHARE_MIN_LABELS rankings.
 SHOWN_ORDER_TAU = 0.4
+# Rank and rate have no gold: flag a labeller whose agreement with the others is surely weak, i.e. the whole 95 %
+# interval of their mean τ-b with the other rankers' consensus (rank) or of their correlation with the other raters'
+# mean (rate) lies below these floors, over at least AGREEMENT_MIN_VALUES rankings or shared values. The two
+# are one floor: Greiner's relation τ = (2/π)·arcsin(r) puts r = 0.3 at τ = 0.19. A random or position clicker
+# sits near 0; a careful ranker or rater is far above even in a noisy team (benchmarks/bench_labellers.py --tasks).
+AGREEMENT_FLOOR = {"tau_with_others": 0.2, "r_with_others": 0.3}
+AGREEMENT_MIN_VALUES = 30
 SHARE_CHOICES = {"pairwise": ("tie", "both_bad"), "kto": ("desirable",)}  # each labeller's share of these
 TASKS = ("pairwise", "kto", "rank", "rate")
 
@@ -57,6 +64,23 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     scale = 1 + z * z / n
     return (max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale))
+
+
+def mean_interval(values: list[float], z: float = 1.96, bounds: tuple[float, float] = (-1.0, 1.0)) -> list:
+    """The mean's normal 95 % interval (mean ± z·s/√n, clipped to ``bounds``); [None, None] under two values."""
+    if len(values) < 2:
+        return [None, None]
+    mean = sum(values) / len(values)
+    spread = z * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    return [_value(max(bounds[0], mean - spread)), _value(min(bounds[1], mean + spread))]
+
+
+def correlation_interval(r: float, n: int, z: float = 1.96) -> list:
+    """Pearson r's 95 % interval by Fisher's z (tanh(atanh r ± z/√(n − 3))); [None, None] for n ≤ 3."""
+    if n <= 3:
+        return [None, None]
+    centre, spread = math.atanh(max(-0.999999, min(0.999999, r))), z / math.sqrt(n - 3)
+    return [_value(math.tanh(centre - spread)), _value(math.tanh(centre + spread))]
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -205,7 +229,28 @@ def flags(row: dict) -> list[str]:
         out.append(
             f"ranks {'in' if tau > 0 else 'against'} the order shown (mean τ-b {tau:+.2f}, beyond ±{SHOWN_ORDER_TAU})"
         )
+    out += _chance_flags(row)
     return out
+
+
+def _chance_flags(row: dict) -> list[str]:
+    """Rank and rate: agreement with the others surely weak (or none), or (rate) one value for everything."""
+    for key, n_key, what, unit in (
+        ("tau_with_others", "compared", "mean τ-b with the other rankers' consensus", "rankings"),
+        ("r_with_others", "compared", "correlation with the other raters' mean", "values"),
+    ):
+        ci, n, floor = row.get(f"{key}_ci95"), row.get(n_key) or 0, AGREEMENT_FLOOR[key]
+        if ci and ci[1] is not None and n >= AGREEMENT_MIN_VALUES and ci[1] < floor:
+            high = _apart(ci[1], floor, 3)
+            return [
+                f"agrees with the others weakly or not at all ({what} {row[key]:+.2f}, 95 % CI up to {high}, "
+                f"below {floor} over {n} {unit})"
+            ]
+    values = row.get("one_value")
+    if values and (row.get("compared") or 0) >= AGREEMENT_MIN_VALUES:
+        shown = ", ".join(f"{aspect} {value:g}" for aspect, value in values.items())
+        return [f"gives every answer the same rating ({shown}) over {row['compared']} values"]
+    return []
 
 
 def _skips(rows: pd.DataFrame) -> pd.Series:
@@ -253,10 +298,13 @@ def _choice_figures(
 
 
 def _rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
-    """Per ranker: Kendall's τ-b against every other ranking of the same items (the mean over those pairs, on the
-    answers both ranked), how many such pairs, the mean τ-b between their ranking and the order the answers were shown
-    in (answers are shuffled per labeller, so a careful ranker's is near 0; 1 is ranking in the order shown), and the
-    share of rankings with a tie. Each ranking is parsed once (as data.rank_agreement does)."""
+    """Per ranker: Kendall's τ-b between each of their rankings and the other rankers' consensus on that item (each
+    answer's mean place over the other rankings that placed it; the answers of theirs some other ranking placed),
+    the mean over their rankings with its 95 % interval and how many were compared; the mean τ-b between their
+    ranking and the order the answers were shown in (answers are shuffled per labeller, so a careful ranker's is near
+    0; 1 is ranking in the order shown); and the share of rankings with a tie. Against the consensus rather than
+    each other ranking: a careful ranker beside a random one still agrees with the consensus of the two
+    (benchmarks/bench_labellers.py --tasks). Each ranking is parsed once (as data.rank_agreement does)."""
     places = [mid_ranks(r) if isinstance(r, str) else {} for r in current["ranking"]]
     shown = [s.split(",") if isinstance(s, str) and s else [] for s in current["left"]]
     by_row = current["annotator"].tolist()  # each ranking's labeller
@@ -265,12 +313,17 @@ def _rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     for row, item in enumerate(current["item_id"]):
         by_item[item].append(row)
     for rows in by_item.values():
-        for i, j in combinations(rows, 2):
-            both = sorted(set(places[i]) & set(places[j]))
-            tau = kendall_tau_b([places[i][x] for x in both], [places[j][x] for x in both])
+        for i in rows:
+            others = [places[j] for j in rows if j != i]
+            consensus = {}
+            for answer in places[i]:
+                placed = [other[answer] for other in others if answer in other]
+                if placed:
+                    consensus[answer] = sum(placed) / len(placed)
+            both = sorted(consensus)
+            tau = kendall_tau_b([places[i][x] for x in both], [consensus[x] for x in both])
             if tau is not None:
                 against[by_row[i]].append(tau)
-                against[by_row[j]].append(tau)
     order: dict[str, list[float]] = defaultdict(list)
     for name, place, seen in zip(by_row, places, shown):
         seen = [x for x in seen if x in place]
@@ -283,6 +336,7 @@ def _rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
         mine = tied[current["annotator"] == name]
         out[name] = {
             "tau_with_others": _mean(against[name]),
+            "tau_with_others_ci95": mean_interval(against[name]),
             "compared": len(against[name]),
             "shown_order_tau": _mean(order[name]),
             "shown_order_rankings": len(order[name]),
@@ -293,23 +347,40 @@ def _rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
 
 def _rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     """Per rater, over the (answer, aspect) values another labeller rated too: the mean absolute difference from the
-    others' mean rating (in rating points) and the mean signed difference (> 0: rates higher than the others)."""
+    others' mean rating (in rating points), the mean signed difference (> 0: rates higher than the others), and the
+    Pearson correlation of their values with the others' means (both centred on the aspect's mean over every rating,
+    so aspects on different scales pool) with its 95 % interval, over at least three answers (on one answer the
+    centred values of two raters are each other's negatives: r would be -1 however close they are); ``one_value``:
+    aspect -> the one value they gave it, when they gave each aspect only one (no correlation then)."""
     ratings = current_ratings(current)
     long = ratings.melt(id_vars=["item_id", "annotator"], value_vars=aspect_names(ratings)).dropna(
         subset=["value"]
     )
     grouped = long.groupby(["item_id", "variable"])["value"]
     total, count = grouped.transform("sum"), grouped.transform("count")
+    centre = long.groupby("variable")["value"].transform("mean")
+    others = (total - long["value"]) / (count - 1)
     shared = long[count >= 2].assign(
-        difference=(long["value"] - (total - long["value"]) / (count - 1))[count >= 2]
+        difference=(long["value"] - others)[count >= 2],
+        mine=(long["value"] - centre)[count >= 2],
+        theirs=(others - centre)[count >= 2],
     )
     out = {}
     for name in names:
-        mine = shared.loc[shared["annotator"] == name, "difference"]
+        mine = shared[shared["annotator"] == name]
+        n = len(mine)
+        same = bool(n) and bool((mine.groupby("variable")["value"].nunique() == 1).all())
+        varied = not same and mine["item_id"].nunique() >= 3 and mine["theirs"].std() > 0
+        r = float(np.corrcoef(mine["mine"], mine["theirs"])[0, 1]) if varied else None
         out[name] = {
-            "compared": len(mine),
-            "mean_abs_difference": _value(float(mine.abs().mean())) if len(mine) else None,
-            "bias": _value(float(mine.mean())) if len(mine) else None,
+            "compared": n,
+            "mean_abs_difference": _value(float(mine["difference"].abs().mean())) if n else None,
+            "bias": _value(float(mine["difference"].mean())) if n else None,
+            "r_with_others": _value(r),
+            "r_with_others_ci95": correlation_interval(r, n) if r is not None else [None, None],
+            "one_value": {a: float(v) for a, v in mine.groupby("variable")["value"].first().items()}
+            if same
+            else None,
         }
     return out
 
@@ -371,13 +442,13 @@ def _row_line(task: str, row: dict) -> str:
     pace = f"skip {row['skip_rate']}, median {row['median_seconds']} s, {row['labels_per_hour']}/h"
     if task == "rank":
         return (
-            f"{head}, τ-b with others {row['tau_with_others']} ({row['compared']} pairs), τ-b with the order shown "
-            f"{row['shown_order_tau']}, ties {row['tie_rate']}, {pace}"
+            f"{head}, τ-b with others {row['tau_with_others']} {row['tau_with_others_ci95']} ({row['compared']} "
+            f"rankings), τ-b with the order shown {row['shown_order_tau']}, ties {row['tie_rate']}, {pace}"
         )
     if task == "rate":
         return (
-            f"{head}, mean |difference| from the others {row['mean_abs_difference']}, bias {row['bias']} "
-            f"({row['compared']} values shared), {pace}"
+            f"{head}, mean |difference| from the others {row['mean_abs_difference']}, bias {row['bias']}, r with "
+            f"the others {row['r_with_others']} {row['r_with_others_ci95']} ({row['compared']} values shared), {pace}"
         )
     gold = row["gold"]
     shown = f"{gold['correct']}/{gold['answered']} {gold['ci95']}" if gold["answered"] else "-"

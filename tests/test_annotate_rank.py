@@ -158,7 +158,8 @@ def test_handlers_keep_an_unfinished_ranking_render_inert_and_undo_restores(ws):
     )  # bob: 6 / 5 (a tie), ann: 6 / 3
     assert "bob" in labellers and "<script>" not in disputed and "<td>0.91</td>" in disputed
     # each labeller's quality: τ-b with the other ranking (0.913 for both) and with the order they were shown
-    assert "<th>τ-b with others</th><th>τ-b with order shown</th>" in labellers
+    assert "<th>τ-b with others</th><th>τ-b 95 % CI</th><th>τ-b with order shown</th>" in labellers
+    assert "<td>–</td>" in labellers  # one item compared: no interval
     assert labellers.count("<td>0.913</td>") == 2 and "median seconds per label" in cards
 
 

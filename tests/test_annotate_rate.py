@@ -129,7 +129,10 @@ def test_admin_tab_shows_alpha_per_aspect(ctx):
     assert "α helpfulness (interval)" in cards and "ordinal" in cards and "1 answers with ≥2 ratings" in cards
     assert "ann" in labellers and "bob" in labellers
     # helpfulness 3 against 1, the other four aspects equal: |difference| 2 / 5 aspects, bias ±0.4
-    assert "<th>|difference| from others</th><th>bias</th>" in labellers
+    assert (
+        "<th>|difference| from others</th><th>bias</th><th>r with others</th><th>r 95 % CI</th>" in labellers
+    )
+    assert "<td>–</td>" in labellers  # one answer rated: no correlation, no interval
     assert "<td>0.4</td><td>0.4</td>" in labellers and "<td>0.4</td><td>-0.4</td>" in labellers
     assert "median seconds per label" in cards
     assert "helpfulness" in disputed and ">2<" in disputed  # 3 vs 1: the widest aspect, range 2

@@ -5,6 +5,7 @@ answers were shown in, its flag) and rubric ratings (difference from the other r
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -89,12 +90,20 @@ def test_rankers_tau_with_others_and_the_shown_order_flag():
     report = {r["labeller"]: r for r in labeller_rows(frame(rows), task="rank")}
     clicker, careful = report["clicker"], report["careful1"]
     assert clicker["shown_order_tau"] == 1.0 and clicker["shown_order_rankings"] == 40
-    assert clicker["flags"] == ["ranks in the order shown (mean τ-b +1.00, beyond ±0.4)"]
+    assert clicker["flags"] == [
+        "ranks in the order shown (mean τ-b +1.00, beyond ±0.4)",
+        "agrees with the others weakly or not at all (mean τ-b with the other rankers' consensus -0.06, 95 % CI "
+        "up to 0.078, below 0.2 over 40 rankings)",
+    ]
     assert (
         abs(careful["shown_order_tau"]) < 0.4 and careful["flags"] == [] and report["careful2"]["flags"] == []
     )
-    assert careful["compared"] == 80  # 40 items, two other rankings each
+    # each of its 40 rankings against the consensus (mean places) of the two others, but 3 whose consensus ties
+    # every answer (the clicker's order careful2's reversed) and so ranks nothing
+    assert careful["compared"] == 37
     assert careful["tau_with_others"] > 0.45 > abs(clicker["tau_with_others"])
+    low, high = careful["tau_with_others_ci95"]
+    assert 0.1 < low < careful["tau_with_others"] < high <= 1
     assert report["careful2"]["tie_rate"] == 0.025 and careful["tie_rate"] == 0.0
 
 
@@ -193,3 +202,41 @@ def test_flags_compare_the_figures_before_they_are_rounded():
         "median 2.96 s per label (< 3 s)",
         "picks the left side 70.01% of the time (outside 30%-70%)",
     ]
+
+
+def test_raters_correlation_interval_and_the_chance_and_one_value_flags():
+    rng = random.Random(1)
+    rows = []
+    for i in range(40):
+        truth = 1 + i % 5  # each answer's true helpfulness, 1..5
+        values = {
+            "careful": truth if rng.random() < 0.8 else max(1, min(5, truth + rng.choice((-1, 1)))),
+            "harsh": max(1, truth - 1),
+            "random": rng.randint(1, 5),
+            "constant": 3,
+        }
+        for who, value in values.items():
+            rows.append(
+                {
+                    "item_id": f"x{i}",
+                    "annotator": who,
+                    "task": "rate",
+                    "ratings": json.dumps({"help": value}),
+                    "rubric": "r",
+                }
+            )
+    report = {r["labeller"]: r for r in labeller_rows(frame(rows), task="rate")}
+    careful, harsh, noise, constant = (report[w] for w in ("careful", "harsh", "random", "constant"))
+    assert careful["flags"] == [] and harsh["flags"] == []  # a harsh rater is biased, not careless
+    assert harsh["bias"] < -0.5 and careful["r_with_others"] > 0.5 and harsh["r_with_others"] > 0.5
+    # the interval is Fisher's: tanh(atanh r ± 1.96 / √(n − 3)), n = 40 shared values
+    r = careful["r_with_others"]
+    low, high = careful["r_with_others_ci95"]
+    assert low == pytest.approx(math.tanh(math.atanh(r) - 1.96 / math.sqrt(37)), abs=2e-3) and high < 1
+    assert len(noise["flags"]) == 1 and noise["flags"][0].startswith(
+        "agrees with the others weakly or not at all (correlation with the other raters' mean -0.15, 95 % CI up "
+        "to 0.171, below 0.3 over 40 values)"
+    )
+    assert noise["compared"] == 40 and careful["r_with_others_ci95"][0] > 0.3
+    assert constant["r_with_others"] is None and constant["one_value"] == {"help": 3.0}
+    assert constant["flags"] == ["gives every answer the same rating (help 3) over 40 values"]
