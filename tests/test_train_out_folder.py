@@ -139,3 +139,34 @@ def test_resume_never_reads_a_config_through_a_symlink(tmp_path, tiny_model_dir,
     assert main(argv(ws, tiny_model_dir, out, "--resume")) == 2
     err = capsys.readouterr().err
     assert "train_config.json" in err and err.count("\n") == 1
+
+
+def test_a_run_killed_after_saving_its_model_resumes_without_training_again(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """Saving the final model removes the checkpoints; a kill before the report used to make --resume train again
+    from the start model. Now the saved model is evaluated and reported as it is."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+
+    def killed(*args, **kwargs):  # as a kill between the save and metrics.json
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("train.once.write_report", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(options(ws, tiny_model_dir, out))
+    assert not list(out.glob("checkpoint-*")) and not (out / "metrics.json").exists()
+    weights = (out / "model.safetensors").read_bytes()
+    assert json.loads((out / "trained.json").read_text())["steps"] == 2
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("train.once.build_trainer", no_training)
+        assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+    metrics = json.loads(models(ws, "dpo").iloc[0]["metrics"])
+    assert metrics["steps"] == 2 and metrics["reported_after_resume"] is True
+    assert metrics["final_loss"] is not None  # from the trainer's log, kept with the saved model
+    assert (out / "model.safetensors").read_bytes() == weights and (out / "metrics.json").is_file()

@@ -15,9 +15,16 @@ from data.workspace import Workspace
 from train.evaluate import compare, evaluate_rows, write_held_out
 from train.methods import Build, build_trainer, get_method
 from train.options import TrainOptions
-from train.out_folder import run_config
+from train.out_folder import is_main_process, run_config
 from train.report import write_report
-from train.saving import drop_partial_checkpoints, load_tokenizer, model_record, save_model
+from train.saving import (
+    drop_partial_checkpoints,
+    load_tokenizer,
+    model_record,
+    read_trained,
+    save_model,
+    write_trained,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +106,27 @@ def train_once(
         log.info("evaluating the start model on %d %s rows", len(eval_rows), eval_split)
         before = evaluate(options, model, tokenizer, eval_rows)
 
-    trainer = build_trainer(options, Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows))
-    if options.resume:
-        drop_partial_checkpoints(out)
-    checkpoint = options.resume and any(out.glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if checkpoint else None)
-    trained = save_model(trainer, tokenizer, out, bool(options.lora_r))
+    saved = read_trained(out) if options.resume else None
+    if (
+        saved is not None
+    ):  # killed after the final save, before its report: evaluate the saved model, no training
+        log.warning(
+            "%s: the run saved its model (step %d) before it stopped; reporting it", out, saved["steps"]
+        )
+        del model
+        trained = _load_saved(options, out, tokenizer) if is_main_process() else None
+        history, steps, cache = saved["log_history"], saved["steps"], None
+    else:
+        trainer = build_trainer(options, Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows))
+        if options.resume:
+            drop_partial_checkpoints(out)
+        checkpoint = options.resume and any(out.glob("checkpoint-*"))
+        trainer.train(resume_from_checkpoint=True if checkpoint else None)
+        trained = save_model(trainer, tokenizer, out, bool(options.lora_r))
+        history, steps = trainer.state.log_history, trainer.state.global_step
+        cache = trainer.cache_stats if getattr(trainer, "ref_cache", None) else None
+        if trained is not None:
+            write_trained(out, steps, history)
     if trained is None:  # not the main process of a distributed run: it reports and registers
         return {"id": None, "path": str(out), "method": options.method, "metrics": {}}, {}
     after = evaluate(options, trained, tokenizer, eval_rows)
@@ -113,19 +135,32 @@ def train_once(
         "eval_split": eval_split,
         **held_out_metrics(options, before, after, eval_rows),
         "train_rows": len(train_rows),
-        "steps": trainer.state.global_step,
-        "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
+        "steps": steps,
+        "final_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
         "seconds": round(time.time() - started, 1),
         **notes,
     }
-    if getattr(trainer, "ref_cache", None):
-        metrics["reference_cache"] = trainer.cache_stats
+    if saved is not None:
+        metrics["reported_after_resume"] = True  # its seconds are the evaluation's, not the training's
+    if cache:
+        metrics["reference_cache"] = cache
     record = model_record(options, workspace, start, out, _data_summary(options, train_rows), metrics)
-    write_report(out, record, metrics, run_config(options), trainer.state.log_history)
+    write_report(out, record, metrics, run_config(options), history)
     write_held_out(out, eval_rows, before, after)
     if options.register:
         workspace.append([record])
     return {**dataclasses.asdict(record), "metrics": metrics}, {"before": before, "after": after}
+
+
+def _load_saved(options: TrainOptions, out: Path, tokenizer):
+    """The model a run saved in ``out`` (a merged folder even after LoRA), as the method evaluates it."""
+    from transformers import AutoModelForCausalLM
+
+    held_out = get_method(options.method).held_out
+    if held_out:
+        return held_out.load(out, tokenizer)
+    model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+    return model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if torch.cuda.is_available() else model
 
 
 def _data_summary(options: TrainOptions, rows: list[dict]) -> dict:

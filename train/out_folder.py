@@ -46,7 +46,7 @@ def _is_train_output(out: Path) -> bool:
     )
 
 
-def _main_process() -> bool:
+def is_main_process() -> bool:
     """Rank 0 of a distributed run (or the only process): the one that checks and claims the folder; another
     rank checking later could find the folder rank 0 just claimed."""
     return not int(os.environ.get("RANK", 0))
@@ -66,7 +66,7 @@ def check_out_folder(out: Path, options: TrainOptions, reads: tuple[Path, ...] =
     if not existing.is_dir():
         where = "" if existing == out else f"{existing} "
         raise PrefloopError(f"--out {out}: {where}is a file, not a folder")
-    if not _main_process():
+    if not is_main_process():
         return
     if not out.exists() or not any(out.iterdir()):
         return
@@ -94,7 +94,7 @@ def check_out_folder(out: Path, options: TrainOptions, reads: tuple[Path, ...] =
 def claim_out_folder(out: Path, options: TrainOptions) -> None:
     """Make ``out`` this run's as training starts: with ``--overwrite`` empty it, then record the options.
     One process does it (rank 0 of a distributed run; the others only train into the folder)."""
-    if not _main_process():
+    if not is_main_process():
         return
     if options.overwrite and out.is_dir():
         for entry in out.iterdir():  # the folder itself stays (it may be a mount point or a link)

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from data.chat_template import chat_template_for
+from data.files import NotAFileError, atomic_write, open_regular
 from data.lineage import NEWEST, find_or_register, newest_model
 from data.provision import resolve_model
 from data.records import ModelRecord
@@ -45,6 +46,27 @@ def drop_partial_checkpoints(out: Path) -> list[Path]:
         log.warning("%s: incomplete checkpoint (killed while saving), removed", checkpoint)
         shutil.rmtree(checkpoint, ignore_errors=True)  # every rank of a distributed run may try
     return partial
+
+
+TRAINED_FILE = "trained.json"  # written once the final model is saved: a resume after it trains nothing again
+
+
+def write_trained(out: Path, steps: int, log_history: list[dict]) -> None:
+    """Record that ``out`` holds the run's final model, with what its report needs from the trainer: a run killed
+    between the save and its report (metrics.json) resumes by evaluating that model, not by training again from
+    the start model (the checkpoints are gone once the model is saved)."""
+    text = json.dumps({"steps": steps, "log_history": log_history}) + "\n"
+    atomic_write(out / TRAINED_FILE, lambda f: f.write(text.encode()))
+
+
+def read_trained(out: Path) -> dict | None:
+    """``write_trained``'s record, when ``out`` holds a saved final model; None otherwise (or if unreadable)."""
+    try:
+        with open_regular(out / TRAINED_FILE) as handle:
+            saved = json.load(handle)
+        return {"steps": int(saved["steps"]), "log_history": list(saved["log_history"])}
+    except (OSError, NotAFileError, ValueError, KeyError, TypeError):
+        return None
 
 
 def save_model(trainer, tokenizer, out: Path, lora: bool):
