@@ -90,3 +90,31 @@ def test_a_subcommand_reports_its_own_unknown_flags(entry, argv, said, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"usage: {entry} {argv[0]} ")
     assert f"{entry} {argv[0]}: error: unrecognized arguments: {said}" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["score", "-w", "ws", "--method", "dpo"],
+            "python -m train score: error: unrecognized arguments: --method dpo (--method is an option of "
+            "python -m train, not python -m train score)",
+        ),
+        (
+            ["-w", "ws", "--limit", "5"],
+            "python -m train: error: unrecognized arguments: --limit 5 (--limit is an option of python -m train "
+            "score, not python -m train)",
+        ),
+        (
+            ["score", "--lmit", "5"],
+            "python -m train score: error: unrecognized arguments: --lmit 5 (did you mean --limit?)",
+        ),
+    ],
+)
+def test_train_and_train_score_name_each_others_flags(argv, said, capsys):
+    """`train score --method dpo` suggested --model (the nearest of its own flags); --method is train's."""
+    from train.__main__ import main as train_main
+
+    with pytest.raises(SystemExit) as exit_:
+        train_main(argv)
+    assert exit_.value.code == 2 and said in capsys.readouterr().err

@@ -37,9 +37,16 @@ def build_parser(prog: str = "python -m train") -> argparse.ArgumentParser:
     return parser
 
 
+def _with_sibling(parser, sibling):
+    """An unknown flag that is the other command's names it ("--method is an option of python -m train, not
+    python -m train score"), rather than the nearest flag of this one."""
+    parser.siblings = {sibling.prog: sibling}
+    return parser
+
+
 def parse_train_options(argv: list[str], prog: str = "python -m train") -> TrainOptions:
     """The options object; a method-specific option set (by flag or YAML) for another method is an error."""
-    namespace = build_parser(prog).parse_args(argv)
+    namespace = _with_sibling(build_parser(prog), build_score_parser(prog)).parse_args(argv)
     options = build(TrainOptions, namespace)
     check_applies(explicit_names(namespace), options.method, method_options(), "--method")
     return options
@@ -54,7 +61,8 @@ def build_score_parser(prog: str = "python -m train") -> argparse.ArgumentParser
 def score_main(argv: list[str], prog: str = "python -m train") -> int:
     from train.score import ScoreOptions, score_pairs
 
-    counts = score_pairs(build(ScoreOptions, build_score_parser(prog).parse_args(argv)))
+    parser = _with_sibling(build_score_parser(prog), build_parser(prog))
+    counts = score_pairs(build(ScoreOptions, parser.parse_args(argv)))
     reference = counts["reference"] or "none (own likelihoods)"
     if not counts["pairs"]:  # a rerun: the pairs it would score have this model's scores already
         print(
