@@ -27,8 +27,8 @@ from typing import Any
 import pyarrow as pa
 
 from data.aggregate import MAJORITY
-from data.cli import add_subcommands, options_parser, run_cli
-from data.commands import EXPORT_KINDS, SUBCOMMANDS
+from data.cli import add_subcommands, explicit_names, options_parser, run_cli
+from data.commands import SUBCOMMANDS
 from data.config import build
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
@@ -54,11 +54,15 @@ def build_parser(prog: str = "python -m data") -> argparse.ArgumentParser:
 
 
 def parse(argv: list[str] | None, prog: str = "python -m data") -> tuple[str, Any]:
-    """The subcommand and its options object."""
+    """The subcommand and its options object; an option that does nothing for the options chosen beside it,
+    given by flag or in the config file (at its default value too), is refused here."""
     namespace = build_parser(prog).parse_args(argv)
     command = namespace.command
     del namespace.command
-    return command, build(SUBCOMMANDS[command][0], namespace)
+    options = build(SUBCOMMANDS[command][0], namespace)
+    if command == "export":
+        _check_export_options(options, explicit_names(namespace))
+    return command, options
 
 
 def cmd_provision(args: Any) -> int:
@@ -132,14 +136,14 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
 }
 
 
-def _check_export_options(args: Any) -> None:
-    """Refuse an option the chosen format does not read, rather than ignore it."""
+def _check_export_options(args: Any, explicit: set[str]) -> None:
+    """Refuse an option the chosen format does not read, rather than ignore it (``explicit``: the options the
+    user set, by flag or config file)."""
     if args.edits and args.format != "sft":
         why = " (edit pairs are in --format dpo already)" if args.format == "dpo" else f", not {args.format}"
         raise PrefloopError(f"--edits applies to --format sft{why}")
-    pair_options = {"--kinds": tuple(args.kinds) != EXPORT_KINDS, "--rank-pairs": args.rank_pairs != "all"}
-    for flag, given in pair_options.items():
-        if given and args.format != "dpo":
+    for flag, name in (("--kinds", "kinds"), ("--rank-pairs", "rank_pairs")):
+        if name in explicit and args.format != "dpo":
             raise PrefloopError(f"{flag} applies to --format dpo, not {args.format} (it chooses pairs)")
     if args.out is not None and Path(args.out).suffix not in (".parquet", ".pq"):
         raise PrefloopError(f"--out {args.out}: exports are Parquet files: give a name ending in .parquet")
@@ -158,7 +162,6 @@ def _check_export_options(args: Any) -> None:
 def cmd_export(args: Any) -> int:
     workspace = Workspace(args.workspace)
 
-    _check_export_options(args)
     check_labellers(workspace, args.exclude_labeller)
     export = args.format + ("-edits" if args.edits else "")
 

@@ -270,7 +270,9 @@ def test_export_cli_expands_rankings_and_datasets_loads_it(tmp_path, capsys):
     assert data_main(["export", "-w", str(ws.path), "--format", "dpo", "--kinds", "sampled"]) == 2
     assert "nothing to export as dpo" in capsys.readouterr().err
     for fmt, flags in [("kto", ["--rank-pairs", "adjacent"]), ("ratings", ["--kinds", "rank"]),
-                       ("sft", ["--rank-pairs", "none"])]:  # fmt: skip
+                       ("sft", ["--rank-pairs", "none"]),
+                       ("kto", ["--rank-pairs", "all"]),  # given at their defaults: still given, still refused
+                       ("ratings", ["--kinds", "sampled", "spin", "imported", "edit", "rank"])]:  # fmt: skip
         out = ws.path / "exports" / f"{fmt}.parquet"
         assert data_main(["export", "-w", str(ws.path), "--format", fmt, *flags]) == 2
         assert capsys.readouterr().err == (
