@@ -26,7 +26,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from data.aggregate import MAJORITY
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
@@ -60,8 +59,8 @@ def parse(argv: list[str] | None, prog: str = "python -m data") -> tuple[str, An
     command = namespace.command
     del namespace.command
     options = build(SUBCOMMANDS[command][0], namespace)
-    if command == "export":
-        _check_export_options(options, explicit_names(namespace))
+    if command in OPTION_CHECKS:
+        OPTION_CHECKS[command](options, explicit_names(namespace))
     return command, options
 
 
@@ -148,7 +147,7 @@ def _check_export_options(args: Any, explicit: set[str]) -> None:
     if args.out is not None and Path(args.out).suffix not in (".parquet", ".pq"):
         raise PrefloopError(f"--out {args.out}: exports are Parquet files: give a name ending in .parquet")
     export = f"{args.format}{' --edits' if args.edits else ''}"
-    if args.aggregate != MAJORITY and (args.format not in ("dpo", "kto") or args.edits):
+    if "aggregate" in explicit and (args.format not in ("dpo", "kto") or args.edits):
         raise PrefloopError(
             f"--aggregate applies to --format dpo and kto (how their labels become verdicts), not {export}"
         )
@@ -217,15 +216,21 @@ def cmd_export(args: Any) -> int:
     return 0
 
 
+def _check_stats_options(args: Any, explicit: set[str]) -> None:
+    if args.labellers and "aggregate" in explicit:
+        raise PrefloopError(
+            "--aggregate does not change --labellers: the report gives every labeller's Dawid–Skene accuracy "
+            "and agreement with the others' majority whatever the verdicts' method; leave it out"
+        )
+
+
+OPTION_CHECKS = {"export": _check_export_options, "stats": _check_stats_options}  # (options, options given)
+
+
 def cmd_stats(args: Any) -> int:
     workspace = Workspace(args.workspace)
     check_labellers(workspace, args.exclude_labeller)
     if args.labellers:
-        if args.aggregate != MAJORITY:
-            raise PrefloopError(
-                "--aggregate does not change --labellers: the report gives every labeller's Dawid–Skene accuracy "
-                "and agreement with the others' majority whatever the verdicts' method; leave it out"
-            )
         report = labeller_report(workspace, tuple(args.exclude_labeller))
         print(json.dumps(report, indent=2) if args.json else "\n".join(labeller_lines(report)))
         return 0

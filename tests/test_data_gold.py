@@ -341,6 +341,9 @@ def test_labeller_options_that_would_change_nothing_are_refused(tmp_path, capsys
             "--aggregate applies to --format dpo",
         ),
         (["export", *w, "--format", "sft", "--exclude-labeller", "flipper"], "not sft (the prompts' gold"),
+        # given at its default value: given all the same, and it changes nothing all the same
+        (["stats", *w, "--labellers", "--aggregate", "majority"], "--aggregate does not change --labellers"),
+        (["export", *w, "--format", "sft", "--aggregate", "majority"], "--aggregate applies to --format dpo"),
     ):
         assert main(args) == 2, args
         err = capsys.readouterr().err.strip()
