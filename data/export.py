@@ -215,14 +215,17 @@ def kto_table(
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
     every = _arrow(completions)
-    completions = _without_gold(_in_order(every, prompts), gold, counts)
+    in_split = _in_order(every, prompts)
     verdicts = verdicts_table(labels, "kto", method, gold)
     labelled = verdicts.column("item_id").combine_chunks()
-    elsewhere = pc.and_(  # labelled completions whose prompt is in another split
-        pc.is_in(labelled, value_set=every.column("id").combine_chunks()),
-        pc.invert(pc.is_in(labelled, value_set=completions.column("id").combine_chunks())),
+    elsewhere = (
+        pc.and_(  # labelled completions whose prompt is in another split (gold ones are counted as gold)
+            pc.is_in(labelled, value_set=every.column("id").combine_chunks()),
+            pc.invert(pc.is_in(labelled, value_set=in_split.column("id").combine_chunks())),
+        )
     )
     counts["other_split"] += pc.sum(elsewhere).as_py() or 0
+    completions = _without_gold(in_split, gold, counts)
     at = pc.index_in(completions.column("id"), value_set=verdicts.column("item_id").combine_chunks())
     completions, at = completions.filter(pc.is_valid(at)), at.drop_null()
     verdict = verdicts.column("verdict").take(at)

@@ -45,7 +45,7 @@ LEFT_SHARE_MIN_LABELS = 30  # ... over at least this many decisive labels (rank:
 SHOWN_ORDER_TAU = 0.4
 # Rank and rate have no gold: flag a labeller whose agreement with the others is surely weak, i.e. the whole 95 %
 # interval of their mean τ-b with the other rankers' consensus (rank) or of their correlation with the other raters'
-# mean (rate) lies below these floors, over at least AGREEMENT_MIN_VALUES rankings or shared values. The two
+# mean (rate) lies below these floors, over at least AGREEMENT_MIN_VALUES rankings or rated answers. The two
 # are one floor: Greiner's relation τ = (2/π)·arcsin(r) puts r = 0.3 at τ = 0.19. A random or position clicker
 # sits near 0; a careful ranker or rater is far above even in a noisy team (benchmarks/bench_labellers.py --tasks).
 AGREEMENT_FLOOR = {"tau_with_others": 0.2, "r_with_others": 0.3}
@@ -184,6 +184,8 @@ def _left_share(mine: pd.DataFrame) -> tuple[float | None, int]:
 def _kappas(current: pd.DataFrame, name: str) -> dict[str, float | None]:
     wide = current.pivot_table(index="item_id", columns="annotator", values="choice", aggfunc="first")
     out = {}
+    if name not in wide.columns:  # skipped or undid everything: no label to compare
+        return out
     for other in wide.columns:
         if other == name:
             continue
@@ -237,7 +239,7 @@ def _chance_flags(row: dict) -> list[str]:
     """Rank and rate: agreement with the others surely weak (or none), or (rate) one value for everything."""
     for key, n_key, what, unit in (
         ("tau_with_others", "compared", "mean τ-b with the other rankers' consensus", "rankings"),
-        ("r_with_others", "compared", "correlation with the other raters' mean", "values"),
+        ("r_with_others", "answers_compared", "correlation with the other raters' mean", "rated answers"),
     ):
         ci, n, floor = row.get(f"{key}_ci95"), row.get(n_key) or 0, AGREEMENT_FLOOR[key]
         if ci and ci[1] is not None and n >= AGREEMENT_MIN_VALUES and ci[1] < floor:
@@ -247,9 +249,9 @@ def _chance_flags(row: dict) -> list[str]:
                 f"below {floor} over {n} {unit})"
             ]
     values = row.get("one_value")
-    if values and (row.get("compared") or 0) >= AGREEMENT_MIN_VALUES:
+    if values and (row.get("answers_compared") or 0) >= AGREEMENT_MIN_VALUES:
         shown = ", ".join(f"{aspect} {value:g}" for aspect, value in values.items())
-        return [f"gives every answer the same rating ({shown}) over {row['compared']} values"]
+        return [f"gives every answer the same rating ({shown}) over {row['answers_compared']} rated answers"]
     return []
 
 
@@ -351,7 +353,9 @@ def _rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     Pearson correlation of their values with the others' means (both centred on the aspect's mean over every rating,
     so aspects on different scales pool) with its 95 % interval, over at least three answers (on one answer the
     centred values of two raters are each other's negatives: r would be -1 however close they are); ``one_value``:
-    aspect -> the one value they gave it, when they gave each aspect only one (no correlation then)."""
+    aspect -> the one value they gave it, when they gave each aspect only one (no correlation then). The interval
+    counts answers, not values: one answer's aspects are rated together, so five aspects are not five independent
+    observations (counted by value, six answers of a five-aspect rubric made a flag-sized sample)."""
     ratings = current_ratings(current)
     long = ratings.melt(id_vars=["item_id", "annotator"], value_vars=aspect_names(ratings)).dropna(
         subset=["value"]
@@ -372,12 +376,14 @@ def _rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
         same = bool(n) and bool((mine.groupby("variable")["value"].nunique() == 1).all())
         varied = not same and mine["item_id"].nunique() >= 3 and mine["theirs"].std() > 0
         r = float(np.corrcoef(mine["mine"], mine["theirs"])[0, 1]) if varied else None
+        answers = int(mine["item_id"].nunique())
         out[name] = {
             "compared": n,
+            "answers_compared": answers,
             "mean_abs_difference": _value(float(mine["difference"].abs().mean())) if n else None,
             "bias": _value(float(mine["difference"].mean())) if n else None,
             "r_with_others": _value(r),
-            "r_with_others_ci95": correlation_interval(r, n) if r is not None else [None, None],
+            "r_with_others_ci95": correlation_interval(r, answers) if r is not None else [None, None],
             "one_value": {a: float(v) for a, v in mine.groupby("variable")["value"].first().items()}
             if same
             else None,
@@ -431,8 +437,8 @@ def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
 
 
 def _dashed(figures: dict) -> dict:
-    """The figures to print: one there is no data for (None) is shown as -."""
-    return {key: "-" if value is None else value for key, value in figures.items()}
+    """The figures to print: one there is no data for (None, or an interval of Nones) is shown as -."""
+    return {key: "-" if value is None or value == [None, None] else value for key, value in figures.items()}
 
 
 def _row_line(task: str, row: dict) -> str:
@@ -448,7 +454,8 @@ def _row_line(task: str, row: dict) -> str:
     if task == "rate":
         return (
             f"{head}, mean |difference| from the others {row['mean_abs_difference']}, bias {row['bias']}, r with "
-            f"the others {row['r_with_others']} {row['r_with_others_ci95']} ({row['compared']} values shared), {pace}"
+            f"the others {row['r_with_others']} {row['r_with_others_ci95']} ({row['compared']} values of "
+            f"{row['answers_compared']} answers shared), {pace}"
         )
     gold = row["gold"]
     shown = f"{gold['correct']}/{gold['answered']} {gold['ci95']}" if gold["answered"] else "-"
@@ -463,9 +470,10 @@ def _row_line(task: str, row: dict) -> str:
 def labeller_lines(report: dict) -> list[str]:
     """The report as text lines: per task with labels, the team's pace, then one line per labeller and their flags."""
     sections = {"pairwise": report, **report.get("tasks", {})}
+    anyone = any(section["labellers"] for section in sections.values())
     lines = []
     for task, section in sections.items():
-        if task != "pairwise" and not section["labellers"]:
+        if not section["labellers"] and (task != "pairwise" or anyone):  # say "nobody" once, not per task
             continue
         team = section["team"]
         if not section["labellers"]:  # imported and machine labels are nobody's: no labeller to report on

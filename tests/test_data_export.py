@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
+import pyarrow as pa
 
 from data.export import to_dpo, to_kto, to_sft
 from data.records import Completion, Label, Pair, Prompt, to_row
@@ -82,6 +83,10 @@ def test_kto_rows_exact():
     assert dict(counts) == {"exported": 2, "desirable": 1, "undesirable": 1, "degenerate": 1}
     _, held_out = to_kto(prompts, completions, labels, split="test")  # every KTO label is on a train prompt
     assert held_out["other_split"] == 3 and held_out["exported"] == 0
+    # A labelled gold completion is counted once, as gold (it was also counted as other_split: 7 + 1 + 1 of 8)
+    gold = pa.table({"item_id": [c[4].id], "choice": ["desirable"]})
+    rows, counts = to_kto(prompts, completions, labels, gold=gold)
+    assert dict(counts) == {"exported": 1, "desirable": 0, "undesirable": 1, "degenerate": 1, "gold": 1}
 
 
 def test_sft_rows_exact():

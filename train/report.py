@@ -78,16 +78,24 @@ def rows_line(metrics: dict) -> str | None:
     return line
 
 
+TAKEN_KINDS = (
+    "desirable",
+    "undesirable",
+)  # KTO's counts of the rows taken, by label: not reasons to leave out
+
+
 def data_line(metrics: dict) -> str | None:
     """What the workspace gave: the rows taken and every row left out, by reason (`data.export`'s counts)."""
     counts = dict(metrics.get("data_counts") or {})
     if not counts:
         return None
-    taken = counts.pop("exported", None)
+    taken = counts.pop("exported", counts.pop("pairs", None))  # pairs: --rm-from-ratings' rows
+    kinds = ", ".join(f"{k} {counts.pop(k)}" for k in TAKEN_KINDS if k in counts)
     listed = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
     if taken is None:  # SFT rows: counted by source (gold_answers, edits) and reason
         return f"workspace: {listed}"
-    return f"workspace: {taken} rows taken" + (f", left out: {listed}" if listed else "")
+    line = f"workspace: {taken} rows taken" + (f" ({kinds})" if kinds else "")
+    return line + (f", left out: {listed}" if listed else "")
 
 
 def _held(split: str) -> str:

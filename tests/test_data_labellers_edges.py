@@ -1,0 +1,84 @@
+"""Each labeller's report at its edges: a labeller whose every record is a skip or an undone label (the first day of
+any team), in every task, and the admin tab's table over the same labels."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from annotate.agreement import labeller_table, quality_table
+from data.labellers import labeller_lines, labeller_rows
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+ANSWERS = {"pairwise": "a", "kto": "desirable"}
+
+
+def log(task: str) -> pd.DataFrame:
+    """ann labels two items; dave skipped one (a retraction that supersedes nothing) and undid his only label."""
+    base = {"task": task, "strength": None, "seconds": 9.0, "active_seconds": None, "left": None, "ranking": None,
+            "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
+    rows = [
+        base | {"item_id": "i1", "annotator": "ann", "choice": ANSWERS[task], "id": "l1"},
+        base | {"item_id": "i2", "annotator": "ann", "choice": ANSWERS[task], "id": "l2"},
+        base
+        | {"item_id": "i1", "annotator": "dave", "choice": None, "retracted": True, "id": "l3"},  # a skip
+        base | {"item_id": "i2", "annotator": "dave", "choice": ANSWERS[task], "id": "l4"},
+        base
+        | {
+            "item_id": "i2",
+            "annotator": "dave",
+            "choice": None,
+            "retracted": True,
+            "supersedes": "l4",
+            "id": "l5",
+        },  # undo  # fmt: skip
+    ]
+    return pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+
+
+@pytest.mark.parametrize("task", ["pairwise", "kto"])
+def test_a_labeller_with_no_current_label_is_reported_not_a_traceback(task):
+    labels = log(task)
+    report = {
+        r["labeller"]: r for r in labeller_rows(labels, task=task)
+    }  # was KeyError: "['dave'] not in index"
+    assert report["dave"]["labels"] == 0 and report["dave"]["kappa"] == {} and report["dave"]["flags"] == []
+    assert report["dave"]["skip_rate"] == 1.0 and report["ann"]["labels"] == 2
+    columns, rows = quality_table(labeller_table(labels, task), labels, task)  # the admin tab's table
+    assert "flags" in columns and len(rows) == 2
+    section = {"team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": list(report.values())}
+    lines = labeller_lines(
+        section if task == "pairwise" else {"labellers": [], "team": {}, "tasks": {task: section}}
+    )
+    assert any(line.startswith("  dave: 0 labels") for line in lines)
+
+
+def test_no_labeller_anywhere_is_said_once():
+    empty = {"labellers": [], "team": {}, "tasks": {"kto": {"labellers": [], "team": {}}}}
+    assert labeller_lines(empty) == [
+        "pairwise: no labels by a person yet (imported and machine labels are not a labeller's)"
+    ]
+
+
+def test_a_raters_interval_counts_answers_not_aspects():
+    """Eight answers rated on five aspects are 40 values but 8 observations: too few to flag anyone (counted by
+    value, the r interval was as narrow as 40 independent answers would make it)."""
+    base = {"task": "rate", "choice": None, "strength": None, "seconds": 9.0, "active_seconds": None, "left": None,
+            "ranking": None, "rubric": "r", "retracted": False, "supersedes": None}  # fmt: skip
+    aspects = ("a1", "a2", "a3", "a4", "a5")
+    rows = []
+    for i in range(8):
+        good = {a: 1 + (i + j) % 5 for j, a in enumerate(aspects)}
+        noise = {a: 1 + (3 * i + 2 * j + 1) % 5 for j, a in enumerate(aspects)}
+        for who, values in (("ann", good), ("bob", good), ("cyd", noise)):
+            rows.append(base | {"item_id": f"x{i}", "annotator": who, "ratings": json.dumps(values)})
+    labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+    cyd = {r["labeller"]: r for r in labeller_rows(labels, task="rate")}["cyd"]
+    assert cyd["compared"] == 40 and cyd["answers_compared"] == 8 and cyd["flags"] == []
+    low, high = cyd["r_with_others_ci95"]
+    r = cyd["r_with_others"]
+    assert high == pytest.approx(math.tanh(math.atanh(r) + 1.96 / math.sqrt(8 - 3)), abs=2e-3)

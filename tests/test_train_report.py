@@ -1,0 +1,33 @@
+"""The run's one-line account of the workspace's rows (`train.report.data_line`): what was taken, what left out."""
+
+from __future__ import annotations
+
+import pytest
+
+from train.report import data_line
+
+
+@pytest.mark.parametrize(
+    ("counts", "line"),
+    [
+        # KTO's rows by label are what was taken, not reasons to leave a row out (they were printed as left out)
+        (
+            {"exported": 6, "desirable": 2, "undesirable": 4, "gold": 1},
+            "workspace: 6 rows taken (desirable 2, undesirable 4), left out: gold 1",
+        ),
+        (
+            {"exported": 80, "desirable": 7, "undesirable": 73},
+            "workspace: 80 rows taken (desirable 7, undesirable 73)",
+        ),
+        # --rm-from-ratings counts its rows as pairs
+        (
+            {"pairs": 5, "alone": 2, "equal": 1, "unrated": 0},
+            "workspace: 5 rows taken, left out: alone 2, equal 1",
+        ),
+        ({"exported": 8, "unlabelled": 0}, "workspace: 8 rows taken"),
+        ({"gold_answers": 3, "edits": 2}, "workspace: edits 2, gold_answers 3"),  # SFT: by source
+        ({}, None),
+    ],
+)
+def test_data_line_tells_rows_taken_from_rows_left_out(counts, line):
+    assert data_line({"data_counts": counts}) == line
