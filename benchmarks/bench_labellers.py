@@ -302,25 +302,52 @@ SMALL_TEAMS = {  # name: (labellers (None: the six above), K per pair, gold shar
 SMALL_PAIRS = (30, 100, 300, 2000)
 
 
+SURE = 0.9  # the --min-posterior whose export --small measures beside the others
+
+
+def exported_pairs(verdicts: pa.Table, sim: dict, min_posterior: float | None = None) -> tuple[float, float]:
+    """What a DPO export of these verdicts trains on: (share of the non-gold pairs exported, i.e. verdict a or b
+    and, with ``min_posterior``, posterior at least that; share of those whose verdict is not the truth) — splits,
+    ties and both_bad give no row."""
+    frame = verdicts.to_pandas()
+    index = frame["item_id"].str.slice(1).astype(int).to_numpy()
+    keep = ~sim["gold"][index]
+    verdict, truth = frame["verdict"].to_numpy()[keep], CHOICES[sim["truth"][index]][keep]
+    rows = np.isin(verdict, ["a", "b"])
+    if min_posterior is not None:
+        rows &= frame["posterior"].to_numpy()[keep] >= min_posterior
+    return float(rows.mean()), float((verdict[rows] != truth[rows]).mean()) if rows.any() else float("nan")
+
+
 def small_workspaces(seeds: int) -> int:
     """Verdict accuracy on the non-gold pairs of small workspaces: the majority (splits broken at random), the
-    app's Dawid–Skene, and the same fit without its prior (`dawid_skene.PRIOR_RIGHT` = 0), each a mean over seeds."""
+    app's Dawid–Skene, and the same fit without its prior (`dawid_skene.PRIOR_RIGHT` = 0), each a mean over seeds;
+    then what a DPO export trains on under each aggregation (the majority's export leaves split votes out; a
+    Dawid–Skene export keeps every a/b verdict, or with --min-posterior only the sure ones)."""
     print(
         f"verdict accuracy on the non-gold pairs, mean of seeds 0-{seeds - 1}: majority (splits broken at random) | "
         f"Dawid-Skene without the prior | Dawid-Skene (prior {dawid_skene.PRIOR_RIGHT:g} right answers per "
-        "true choice); DS >= majority in how many seeds"
+        "true choice); DS >= majority in how many seeds; a DPO export (rows: share of the pairs exported, wrong: "
+        f"share of those rows against the truth), majority | Dawid-Skene | Dawid-Skene --min-posterior {SURE}"
     )
     for team, (good, k, gold_share) in SMALL_TEAMS.items():
         print(team)
         for pairs in SMALL_PAIRS:
-            majority, plain, ds, ahead = [], [], [], 0
+            majority, plain, ds, ahead, export = [], [], [], 0, []
             for seed in range(seeds):
                 sim = simulate(pairs, k, gold_share, seed, good)
                 labels, gold = label_table(sim), gold_table(sim)
                 rng = np.random.default_rng(seed + 1)
-                majority.append(verdict_accuracy(verdicts_table(labels, "pairwise"), sim, rng)[1])
-                ds.append(
-                    verdict_accuracy(verdicts_table(labels, "pairwise", "dawid-skene", gold), sim, rng)[0]
+                by_majority = verdicts_table(labels, "pairwise")
+                by_ds = verdicts_table(labels, "pairwise", "dawid-skene", gold)
+                majority.append(verdict_accuracy(by_majority, sim, rng)[1])
+                ds.append(verdict_accuracy(by_ds, sim, rng)[0])
+                export.append(
+                    [
+                        *exported_pairs(by_majority, sim),
+                        *exported_pairs(by_ds, sim),
+                        *exported_pairs(by_ds, sim, SURE),
+                    ]
                 )
                 known = np.where(sim["gold"], sim["truth"], -1)
                 fit = dawid_skene.fit(
@@ -328,10 +355,13 @@ def small_workspaces(seeds: int) -> int:
                 )
                 plain.append(float((fit.posterior.argmax(axis=1) == sim["truth"])[~sim["gold"]].mean()))
                 ahead += ds[-1] >= majority[-1]
+            rows_m, wrong_m, rows_ds, wrong_ds, rows_sure, wrong_sure = np.nanmean(np.array(export), axis=0)
             print(
                 f"  {pairs:5d} pairs ({pairs * k // len(sim['names'])} labels per labeller): majority "
                 f"{np.mean(majority):.3f} | without prior {np.mean(plain):.3f} | Dawid-Skene {np.mean(ds):.3f}; "
-                f"DS >= majority in {ahead} of {seeds}"
+                f"DS >= majority in {ahead} of {seeds}; export rows {rows_m:.2f} wrong {wrong_m:.3f} | rows "
+                f"{rows_ds:.2f} wrong {wrong_ds:.3f} | at --min-posterior {SURE}: rows {rows_sure:.2f} wrong "
+                f"{wrong_sure:.3f}"
             )
     return 0
 

@@ -31,7 +31,7 @@ from data.commands import SUBCOMMANDS
 from data.config import build
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
-from data.export import dpo_table, kto_table, to_sft, write_parquet
+from data.export import check_min_posterior, dpo_table, kto_table, to_sft, write_parquet
 from data.gold import GOLD_TASKS, Mark, apply_gold, gold_from_file, gold_from_split, read_gold
 from data.imports import ImportOptions, Loaded, check_file, log_import, write_records
 from data.labellers import labeller_lines
@@ -151,6 +151,10 @@ def _check_export_options(args: Any, explicit: set[str]) -> None:
         raise PrefloopError(
             f"--aggregate applies to --format dpo and kto (how their labels become verdicts), not {export}"
         )
+    if "min_posterior" in explicit:
+        check_min_posterior(args.min_posterior, args.aggregate)
+        if args.format not in ("dpo", "kto") or args.edits:
+            raise PrefloopError(f"--min-posterior applies to --format dpo and kto, not {export}")
     if args.exclude_labeller and args.format == "sft" and not args.edits:
         raise PrefloopError(
             "--exclude-labeller applies to the formats made from labels (dpo, kto, ratings, sft --edits), not sft "
@@ -167,7 +171,7 @@ def cmd_export(args: Any) -> int:
     def read(name: str) -> pa.Table:
         return workspace.read(name, EXPORT_COLUMNS[export].get(name))
 
-    verdicts = {"split": args.split, "method": args.aggregate}
+    verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
     excluded = excluded_labellers(workspace.path, args.exclude_labeller)  # and the admin tab's switch
 
     def pairwise() -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:

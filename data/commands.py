@@ -37,6 +37,13 @@ RANK_PAIRS_OPTION = field(
         "choices": RANK_PAIRS,
     },
 )
+MIN_POSTERIOR = field(
+    default=None,
+    metadata={
+        "help": "with --aggregate dawid-skene: leave out verdicts whose posterior is below this (in (0, 1]): fewer "
+        "rows, fewer of them wrong",
+    },
+)
 EXCLUDE_LABELLER = field(
     default=(),
     metadata={"help": "leave this labeller's labels out of every verdict (they stay stored)", "repeat": True},
@@ -133,6 +140,7 @@ class ExportCommand:
         },
     )
     aggregate: str = AGGREGATE
+    min_posterior: float | None = MIN_POSTERIOR
     exclude_labeller: tuple[str, ...] = EXCLUDE_LABELLER
     kinds: tuple[str, ...] = field(
         default=EXPORT_KINDS,

@@ -24,8 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from data.aggregate import MAJORITY, SPLIT, verdicts_table
+from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, verdicts_table
 from data.edits import edit_pair_ids
+from data.errors import PrefloopError
 from data.files import atomic_write
 from data.rank_pairs import rank_votes
 from data.schemas import MESSAGE
@@ -92,6 +93,30 @@ def _without_gold(table: pa.Table, gold: pa.Table | None, counts: Counter) -> pa
     return table.filter(pc.invert(is_gold))
 
 
+def check_min_posterior(min_posterior: float | None, aggregate: str) -> None:
+    """``--min-posterior``: a probability in (0, 1], and only where verdicts have a posterior (Dawid–Skene)."""
+    if min_posterior is None:
+        return
+    if not 0 < min_posterior <= 1:  # NaN fails too
+        raise PrefloopError(f"--min-posterior {min_posterior}: must be in (0, 1]")
+    if aggregate != DAWID_SKENE:
+        raise PrefloopError(
+            "--min-posterior needs --aggregate dawid-skene (a majority verdict has no posterior; its agreement "
+            "is the vote share)"
+        )
+
+
+def _sure(verdicts: pa.Table, at: pa.Array, min_posterior: float | None, counts: Counter) -> pa.Array | None:
+    """Which of the verdicts at ``at`` have a Dawid–Skene posterior of at least ``min_posterior`` (None: no
+    threshold); the others are counted ``below_min_posterior`` (`--min-posterior`: fewer rows, fewer of them wrong;
+    benchmarks/bench_labellers.py --small). Applied after every other reason, so each row is counted once."""
+    if min_posterior is None:
+        return None
+    sure = pc.fill_null(pc.greater_equal(verdicts.column("posterior").take(at), min_posterior), False)
+    counts["below_min_posterior"] += len(sure) - (pc.sum(sure).as_py() or 0)
+    return sure
+
+
 def dpo_table(
     prompts: Frame,
     completions: Frame,
@@ -102,18 +127,24 @@ def dpo_table(
     gold: pa.Table | None = None,
     rank_pairs: str = "all",
     edits: Iterable[str] = (),
+    min_posterior: float | None = None,
 ) -> tuple[pa.Table, Counter]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
-    ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``gold`` items are left out; ``rank_pairs``: the
+    ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``min_posterior``: leave out verdicts whose
+    Dawid–Skene posterior is below it (`_sure`); ``gold`` items are left out; ``rank_pairs``: the
     pairs of each ranking label that are votes (all, adjacent or none; ``completions`` then need prompt_id, round).
     The labels of edit pairs (those of ``pairs`` and the ids ``edits``: the workspace's, where ``pairs`` is a
     selection) stay out of Dawid–Skene's fit and keep their editor's verdict (`data.aggregate.verdicts_table`)."""
     edits = edit_pair_ids(pairs) | set(edits)
-    table, counts = _pairs_table(prompts, completions, pairs, labels, split, method, gold, edits)
+    table, counts = _pairs_table(
+        prompts, completions, pairs, labels, split, method, gold, edits, min_posterior
+    )
     if rank_pairs == "none" or not _has_rankings(labels):
         return table, counts
     rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs)
-    ranked, ranked_counts = _pairs_table(prompts, completions, rank_pairs_, votes, split, method)
+    ranked, ranked_counts = _pairs_table(
+        prompts, completions, rank_pairs_, votes, split, method, min_posterior=min_posterior
+    )
     counts.update(dropped)
     counts.update({f"rank_{k}": v for k, v in ranked_counts.items() if k != "exported"})
     counts["exported"] += ranked_counts["exported"]
@@ -135,6 +166,7 @@ def _pairs_table(
     method: str = MAJORITY,
     gold: pa.Table | None = None,
     edits: Iterable[str] = (),
+    min_posterior: float | None = None,
 ) -> tuple[pa.Table, Counter]:
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
@@ -152,6 +184,9 @@ def _pairs_table(
     decided = pc.is_in(verdict, value_set=pa.array(["a", "b"]))
     _count(counts, verdict.filter(pc.invert(decided)))
     pairs, at, verdict = pairs.filter(decided), at.filter(decided), verdict.filter(decided)
+    sure = _sure(verdicts, at, min_posterior, counts)
+    if sure is not None:
+        pairs, at, verdict = pairs.filter(sure), at.filter(sure), verdict.filter(sure)
     sides = pairs.column("completion_a").chunks + pairs.column("completion_b").chunks
     both = pa.chunked_array(sides, pairs.schema.field("completion_a").type)
     texts = _lookup(
@@ -197,9 +232,12 @@ def to_dpo(
     gold: pa.Table | None = None,
     rank_pairs: str = "all",
     edits: Iterable[str] = (),
+    min_posterior: float | None = None,
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why (`dpo_table`)."""
-    table, counts = dpo_table(prompts, completions, pairs, labels, split, method, gold, rank_pairs, edits)
+    table, counts = dpo_table(
+        prompts, completions, pairs, labels, split, method, gold, rank_pairs, edits, min_posterior
+    )
     return table.to_pylist(), counts
 
 
@@ -210,8 +248,10 @@ def kto_table(
     split: str | None = None,
     method: str = MAJORITY,
     gold: pa.Table | None = None,
+    min_posterior: float | None = None,
 ) -> tuple[pa.Table, Counter]:
-    """TRL KTOTrainer columns from completions labelled desirable/undesirable (one Arrow table), and counts."""
+    """TRL KTOTrainer columns from completions labelled desirable/undesirable (one Arrow table), and counts;
+    ``min_posterior`` as `dpo_table`."""
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
     every = _arrow(completions)
@@ -235,6 +275,9 @@ def kto_table(
     counts["degenerate"] += pc.sum(pc.and_(bad, pc.invert(split_vote))).as_py() or 0
     keep = pc.invert(pc.or_(split_vote, bad))
     completions, at, verdict = completions.filter(keep), at.filter(keep), verdict.filter(keep)
+    sure = _sure(verdicts, at, min_posterior, counts)
+    if sure is not None:
+        completions, at, verdict = completions.filter(sure), at.filter(sure), verdict.filter(sure)
     table = pa.table(
         {
             "prompt": _lookup(completions.column("prompt_id"), prompts, "messages"),
@@ -260,9 +303,10 @@ def to_kto(
     split: str | None = None,
     method: str = MAJORITY,
     gold: pa.Table | None = None,
+    min_posterior: float | None = None,
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's KTOTrainer from completions labelled desirable/undesirable (`kto_table`)."""
-    table, counts = kto_table(prompts, completions, labels, split, method, gold)
+    table, counts = kto_table(prompts, completions, labels, split, method, gold, min_posterior)
     return table.to_pylist(), counts
 
 

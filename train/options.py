@@ -9,6 +9,7 @@ from pathlib import Path
 
 from data.aggregate import AGGREGATIONS
 from data.errors import PrefloopError
+from data.export import check_min_posterior
 from data.provision import DEFAULT_MODEL
 from data.ranking import RANK_PAIRS
 from data.selection import LABEL_SOURCES
@@ -119,6 +120,13 @@ class TrainOptions:
             "help": "how labels become a verdict (as data export): majority, or dawid-skene (each labeller weighed "
             "by their estimated confusion matrix; with --agreement, ε = 1 − its posterior)",
             "choices": AGGREGATIONS,
+        },
+    )
+    min_posterior: float | None = field(
+        default=None,
+        metadata={
+            "help": "with --aggregate dawid-skene: train (and evaluate) only on verdicts whose posterior is at least "
+            "this (in (0, 1]): fewer pairs, fewer of them wrong",
         },
     )
     exclude_labeller: tuple[str, ...] = field(
@@ -270,6 +278,9 @@ def check_options(options: TrainOptions) -> None:
         raise PrefloopError(f"--labels {options.labels!r}: expected one of {', '.join(LABEL_SOURCES)}")
     if options.aggregate not in AGGREGATIONS:
         raise PrefloopError(f"--aggregate {options.aggregate!r}: expected one of {', '.join(AGGREGATIONS)}")
+    check_min_posterior(options.min_posterior, options.aggregate)
+    if options.min_posterior is not None and method.data not in ("pairs", "completions"):
+        raise PrefloopError(f"--min-posterior applies to methods trained on verdicts, not {options.method}")
     if options.machine_weight != 1 and not method.agreement:
         takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
         raise PrefloopError(f"--machine-weight {options.machine_weight}: applies to {takes}")

@@ -40,6 +40,7 @@ def preference_rows(
     excluded: tuple[str, ...] = (),
     rank_pairs: str = "all",
     held_out: bool = False,
+    min_posterior: float | None = None,
 ) -> tuple[list[dict], Counter]:
     """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns, from the labels
     of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by ``aggregate`` (majority or
@@ -71,6 +72,7 @@ def preference_rows(
         gold,
         ranks,
         edits,
+        min_posterior,
     )
     counts.update(dropped)
     if held_out and gold.num_rows:
@@ -104,6 +106,7 @@ def kto_rows(
     aggregate: str = MAJORITY,
     excluded: tuple[str, ...] = (),
     held_out: bool = False,
+    min_posterior: float | None = None,
 ) -> tuple[list[dict], Counter]:
     """KTO rows, ordered so that every stretch of the data mixes desirable and undesirable examples.
 
@@ -114,7 +117,7 @@ def kto_rows(
     gold = read_gold(workspace, "kto")
     labels = without_labellers(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
     prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
-    rows, counts = to_kto(prompts, completions, labels, split, aggregate, gold)
+    rows, counts = to_kto(prompts, completions, labels, split, aggregate, gold, min_posterior)
     if held_out and gold.num_rows:  # gold completions, decided by their gold answer (as preference_rows)
         on_gold, _ = to_kto(prompts, completions, _answers(gold, "kto"), split)
         rows += on_gold

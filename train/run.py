@@ -78,15 +78,17 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
         what = "SFT rows (" + " or ".join(SFT_WHAT[s] for s in options.sft_from) + ")"
     elif method.data == "completions":
         verdicts = (options.seed, options.aggregate, options.exclude_labeller)
-        train_rows, counts = kto_rows(workspace, "train", *verdicts)
-        eval_rows, _ = kto_rows(workspace, "test", *verdicts, held_out=True)
+        sure = {"min_posterior": options.min_posterior}
+        train_rows, counts = kto_rows(workspace, "train", *verdicts, **sure)
+        eval_rows, _ = kto_rows(workspace, "test", *verdicts, held_out=True, **sure)
         what = "completions labelled desirable/undesirable"
     else:
         kinds, rounds = options.kinds or method.kinds, options.rounds
         verdicts = (options.labels, options.aggregate, options.exclude_labeller, options.rank_pairs)
-        train_rows, counts = preference_rows(workspace, "train", kinds, rounds, *verdicts)
+        sure = {"min_posterior": options.min_posterior}
+        train_rows, counts = preference_rows(workspace, "train", kinds, rounds, *verdicts, **sure)
         eval_rows, _ = preference_rows(
-            workspace, "test", kinds, eval_rounds or rounds, *verdicts, held_out=True
+            workspace, "test", kinds, eval_rounds or rounds, *verdicts, held_out=True, **sure
         )
         what = f"labelled pairs of kind {','.join(kinds)}" + (
             f" in rounds {','.join(map(str, rounds))}" if rounds else ""

@@ -1,0 +1,80 @@
+"""`--min-posterior` (export and train, with `--aggregate dawid-skene`): verdicts less sure than the threshold stay
+out, counted `below_min_posterior` once each; a threshold without a posterior to read, out of range, or for a format
+or method that has no verdicts is a one-line error."""
+
+from __future__ import annotations
+
+import pytest
+
+from data.__main__ import main
+from data.aggregate import verdicts_table
+from data.errors import PrefloopError
+from data.records import Label
+from tests.test_train import build_workspace, options
+from train.options import check_options
+from train.pairs import kto_rows, preference_rows
+
+
+@pytest.fixture
+def ws(tmp_path):
+    """12 pairs: ann always a, bob a on odd pairs, cyd b on every third: verdicts of several sureness."""
+    workspace = build_workspace(tmp_path / "ws", count=12, annotators=("ann",), kto=True)
+    pairs = workspace.frame("pairs")
+    labels = []
+    for i, pair in enumerate(pairs["id"]):
+        labels.append(Label(pair, "bob", "pairwise", "a" if i % 2 else "b", strength=2))
+        labels.append(Label(pair, "cyd", "pairwise", "b" if i % 3 == 0 else "a", strength=2))
+    workspace.append(labels)
+    return workspace
+
+
+def test_export_leaves_out_verdicts_below_the_posterior(ws, capsys):
+    capsys.readouterr()
+    verdicts = verdicts_table(ws.read("labels"), "pairwise", "dawid-skene")
+    posterior = verdicts.column("posterior").to_pylist()
+    threshold = sorted(posterior)[len(posterior) // 2]  # about half the verdicts are less sure than this
+    sure = sum(
+        p >= threshold for p, v in zip(posterior, verdicts.column("verdict").to_pylist()) if v in ("a", "b")
+    )
+    decided = sum(v in ("a", "b") for v in verdicts.column("verdict").to_pylist())
+    assert 0 < sure < decided
+    w = ["export", "-w", str(ws.path), "--format", "dpo", "--aggregate", "dawid-skene"]
+    assert main([*w, "--min-posterior", str(threshold)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(f": below_min_posterior {decided - sure}, exported {sure}\n")
+    rows, counts = preference_rows(ws, None, ("sampled",), aggregate="dawid-skene", min_posterior=threshold)
+    assert len(rows) == sure and counts["below_min_posterior"] == decided - sure
+    assert all(row["posterior"] >= threshold for row in rows)
+    kto, kto_counts = kto_rows(
+        ws, None, aggregate="dawid-skene", min_posterior=1.0
+    )  # one labeller: posterior ~1
+    assert len(kto) + kto_counts["below_min_posterior"] == 24
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--format", "dpo", "--min-posterior", "0.9"], "--min-posterior needs --aggregate dawid-skene"),
+        (["--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "0"], "must be in (0, 1]"),
+        (["--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "nan"], "must be in (0, 1]"),
+        (["--format", "ratings", "--min-posterior", "0.9"], "--aggregate"),
+    ],
+)
+def test_export_refuses_a_threshold_it_cannot_apply(ws, argv, error, capsys):
+    assert main(["export", "-w", str(ws.path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert error in err and len(err.strip().splitlines()) == 1
+    assert not list(ws.exports.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ({"min_posterior": 0.9}, "--min-posterior needs --aggregate dawid-skene"),
+        ({"min_posterior": 1.5, "aggregate": "dawid-skene"}, "--min-posterior 1.5: must be in (0, 1]"),
+        ({"min_posterior": 0.9, "aggregate": "dawid-skene", "method": "sft"}, "not sft"),
+    ],
+)
+def test_train_refuses_a_threshold_it_cannot_apply(ws, tmp_path, extra, error):
+    with pytest.raises(PrefloopError, match=error.replace("(", r"\(").replace(")", r"\)")):
+        check_options(options(ws, "tiny", tmp_path / "out", **extra))
