@@ -20,7 +20,7 @@ from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
-from data.gold import GOLD_TASKS, mark_gold, read_gold
+from data.gold import mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_leaderboard
 from data.ratings import ratings_table
 from data.schemas import CHOICES
@@ -119,8 +119,10 @@ def make_gold(ctx: Context, user: str, item_id: str | None, answer: str | None) 
     """Make a (decided) item gold with the admin's answer; it joins every labeller's queue at --gold-rate."""
     _require_admin(ctx, user)
     service, task = ctx.service, ctx.service.task
-    if task not in GOLD_TASKS:
-        return message_html("Gold items are pairs or KTO completions: not items of this task.", "warn")
+    if task not in CHOICES:  # a ranking or ratings as gold: `python -m data gold --rank-item/--rate-item`
+        return message_html(
+            "Here gold items are made with `python -m data gold` (--rank-item, --rate-item).", "warn"
+        )
     item_id = (item_id or "").strip()
     if not item_id or answer not in CHOICES[task]:
         return message_html(f"Give the item id and its answer ({' or '.join(CHOICES[task])}).", "warn")
