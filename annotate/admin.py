@@ -192,8 +192,17 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
         gold = read_gold(workspace)
         pairs = without_gold_edits(frames["pairs"], gold)  # as `data export`: edits of gold answers stay out
         edits = edit_pair_ids(frames["pairs"])  # gold ones too: no edit's label enters Dawid–Skene's fit
+        rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()
         rows, counts = to_dpo(
-            frames["prompts"], frames["completions"], pairs, frames["labels"], None, method, gold, edits=edits
+            frames["prompts"],
+            frames["completions"],
+            pairs,
+            frames["labels"],
+            None,
+            method,
+            gold,
+            edits=edits,
+            rank_gold=rank_gold,
         )
     else:
         rows, counts = to_kto(

@@ -204,8 +204,17 @@ def cmd_export(args: Any) -> int:
         pairs = without_gold_edits(pairs, gold, dropped)
         pairs = of_kinds(pairs, args.kinds, dropped)  # e.g. arena pairs, counted: --kinds arena exports them
         ranks = args.rank_pairs if RANK_KIND in args.kinds else "none"
+        rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never export
         rows, counts = dpo_table(
-            read("prompts"), completions, pairs, labels, gold=gold, rank_pairs=ranks, edits=edits, **verdicts
+            read("prompts"),
+            completions,
+            pairs,
+            labels,
+            gold=gold,
+            rank_pairs=ranks,
+            edits=edits,
+            rank_gold=rank_gold,
+            **verdicts,
         )
         counts.update(dropped)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))

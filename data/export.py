@@ -9,13 +9,14 @@
   raters, rubric (`data.ratings.ratings_table`)
 
 Gold items (``gold``: item_id, choice) are never exported: their labels measure labellers, they are no training
-votes. They still inform Dawid–Skene's estimate of each labeller, clamped to their answer.
+votes. They still inform Dawid–Skene's estimate of each labeller, clamped to their answer. The rankings of gold rank
+items (``rank_gold``) expand into no pair, and rated gold answers make no ratings row (`data.ratings`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -102,9 +103,11 @@ def dpo_table(
     gold: pa.Table | None = None,
     rank_pairs: str = "all",
     edits: Iterable[str] = (),
+    rank_gold: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
-    ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``gold`` items are left out; ``rank_pairs``: the
+    ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``gold`` items are left out, and so are the
+    rankings of the ``rank_gold`` items (ids); ``rank_pairs``: the
     pairs of each ranking label that are votes (all, adjacent or none; ``completions`` then need prompt_id, round).
     The labels of edit pairs (those of ``pairs`` and the ids ``edits``: the workspace's, where ``pairs`` is a
     selection) stay out of Dawid–Skene's fit and keep their editor's verdict (`data.aggregate.verdicts_table`)."""
@@ -112,7 +115,7 @@ def dpo_table(
     table, counts = _pairs_table(prompts, completions, pairs, labels, split, method, gold, edits)
     if rank_pairs == "none" or not _has_rankings(labels):
         return table, counts
-    rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs)
+    rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs, rank_gold)
     ranked, ranked_counts = _pairs_table(prompts, completions, rank_pairs_, votes, split, method)
     counts.update(dropped)
     counts.update({f"rank_{k}": v for k, v in ranked_counts.items() if k != "exported"})
@@ -197,9 +200,12 @@ def to_dpo(
     gold: pa.Table | None = None,
     rank_pairs: str = "all",
     edits: Iterable[str] = (),
+    rank_gold: Collection[str] = (),
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why (`dpo_table`)."""
-    table, counts = dpo_table(prompts, completions, pairs, labels, split, method, gold, rank_pairs, edits)
+    table, counts = dpo_table(
+        prompts, completions, pairs, labels, split, method, gold, rank_pairs, edits, rank_gold
+    )
     return table.to_pylist(), counts
 
 

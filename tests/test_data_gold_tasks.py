@@ -186,3 +186,36 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"error: {error}") and len(err.splitlines()) == 1, err
         assert ws.read("gold").to_pylist() == before, args
+
+
+def test_gold_rankings_and_ratings_never_export_or_train(tmp_path, capsys):
+    from data.records import Label
+    from train.pairs import preference_rows, rating_kto_rows, rating_preference_rows
+
+    ws, items, answers = build(tmp_path / "ws")
+    c = answers[0]
+    worse = json.dumps({**FULL, "helpfulness": 1}, sort_keys=True, separators=(",", ":"))
+    best = json.dumps({**FULL, "helpfulness": 4}, sort_keys=True, separators=(",", ":"))
+    labels = [Label(item, who, "rank", None, ranking=">".join(ids)) for who in ("ann", "bob")
+              for item, ids in zip(items, answers)]  # fmt: skip
+    labels += [Label(i, "ann", "rate", None, ratings=r, rubric="helpsteer2") for i, r in
+               ((c[0], STORED), (c[1], worse), (c[2], best))]  # fmt: skip
+    ws.append(labels)
+    assert gold(ws, "--rank-item", items[1], "--ranking", ">".join(answers[1])) == 0
+    assert gold(ws, "--rate-item", c[2], "--ratings", best) == 0
+    capsys.readouterr()
+    w = ["-w", str(ws.path)]
+    assert main(["export", *w, "--format", "dpo", "--out", str(tmp_path / "dpo.parquet")]) == 0
+    assert capsys.readouterr().out.strip().endswith(": exported 6, rank_gold 1")  # item 0's 4·3/2 pairs only
+    rows, counts = preference_rows(ws, None, ("rank",))
+    assert len(rows) == 6 and counts["rank_gold"] == 1
+    assert {x for r in rows for x in (r["chosen"][0]["content"], r["rejected"][0]["content"])} == {
+        f"answer 0.{k}" for k in range(4)
+    }
+    assert main(["export", *w, "--format", "ratings", "--out", str(tmp_path / "ratings.parquet")]) == 0
+    assert capsys.readouterr().out.strip().endswith(": exported 2, gold 1")
+    kto, counts = rating_kto_rows(ws, None, "helpfulness>=3")
+    assert counts == {"desirable": 1, "undesirable": 1, "exported": 2, "gold": 1}
+    assert sorted(r["completion_id"] for r in kto) == sorted(c[:2])
+    pairs, counts = rating_preference_rows(ws, None, "helpfulness")
+    assert counts == {"pairs": 1, "gold": 1} and len(pairs) == 1  # c0 over c1; c2 is gold
