@@ -188,7 +188,7 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         assert ws.read("gold").to_pylist() == before, args
 
 
-def test_gold_rankings_and_ratings_never_export_or_train(tmp_path, capsys):
+def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_path, capsys):
     from data.records import Label
     from train.pairs import preference_rows, rating_kto_rows, rating_preference_rows
 
@@ -219,3 +219,23 @@ def test_gold_rankings_and_ratings_never_export_or_train(tmp_path, capsys):
     assert sorted(r["completion_id"] for r in kto) == sorted(c[:2])
     pairs, counts = rating_preference_rows(ws, None, "helpfulness")
     assert counts == {"pairs": 1, "gold": 1} and len(pairs) == 1  # c0 over c1; c2 is gold
+    assert main(["stats", *w, "--labellers", "--json"]) == 0
+    tasks = json.loads(capsys.readouterr().out)["tasks"]
+    ann = {
+        task: next(r for r in tasks[task]["labellers"] if r["labeller"] == "ann") for task in ("rank", "rate")
+    }
+    assert ann["rank"]["gold"] == {"answered": 1, "tau": 1.0, "ci95": [None, None]}
+    assert ann["rate"]["gold"] == {
+        "answered": 1,
+        "values": 5,
+        "mean_abs_difference": 0.0,
+        "within_one": 5,
+        "within_one_share": 1.0,
+        "ci95": [0.566, 1.0],
+    }
+    assert main(["stats", *w, "--labellers"]) == 0
+    text = capsys.readouterr().out
+    assert "  ann: 2 labels, gold τ-b 1.0 [None, None] (1 rankings), τ-b with others" in text
+    assert (
+        "  ann: 3 labels, gold within ±1 5/5 [0.566, 1.0], |difference| 0.0, mean |difference| from" in text
+    )
