@@ -168,10 +168,11 @@ def _unknown(
     completions: one Arrow lookup of the ids column; rank items: ``ranked``) nor among those ``records`` add."""
     out = {}
     for task in {mark.task for mark in marks}:
-        asked = pa.array([i for mark in marks if mark.task == task for i in mark.ids], pa.string())
+        ids = [i for mark in marks if mark.task == task for i in mark.ids]
         if task == "rank":
-            out[task] = {i for i in asked.to_pylist() if i not in ranked}
+            out[task] = {i for i in ids if i not in ranked}
             continue
+        asked = pa.array(ids, pa.string())
         table, kind = ITEM_TABLES[task]
         stored = workspace.read(table, ["id"]).column("id").combine_chunks()
         missing = asked.filter(pc.invert(pc.is_in(asked, value_set=stored))).to_pylist()

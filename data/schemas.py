@@ -165,11 +165,7 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
         "rubric",
     ),
     "completions": ("parent_id",),
-    "gold": (
-        "ranking",
-        "ratings",
-        "rubric",
-    ),  # gold of rank and rate items; older gold parts hold choices only
+    "gold": ("ranking", "ratings", "rubric"),  # rank and rate gold answers; older parts hold choices
 }
 SIDES = ("a", "b")
 SUGGESTIONS = ("shown", "hidden")  # labels.suggestion: the machine's pick was on screen, or held back
