@@ -83,8 +83,9 @@ class AnnotateOptions:
     gold_rate: float = field(
         default=0.05,
         metadata={
-            "help": "share of each labeller's items that are gold (pairs or KTO completions with a known answer, `python -m data "
-            "gold`), in [0, 0.5]; never the same gold item twice to one person"
+            "help": "share of each labeller's items that are gold (items of the task with a known answer: a "
+            "choice, a ranking or ratings, `python -m data gold`), in [0, 0.5]; never the same gold item twice to "
+            "one person"
         },
     )
     guidelines: Path | None = field(default=None, metadata={"help": "Markdown file shown beside the item"})

@@ -20,7 +20,7 @@ from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
-from data.gold import GOLD_TASKS, mark_gold, read_gold
+from data.gold import mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_leaderboard
 from data.ratings import ratings_table
 from data.schemas import CHOICES
@@ -119,8 +119,10 @@ def make_gold(ctx: Context, user: str, item_id: str | None, answer: str | None) 
     """Make a (decided) item gold with the admin's answer; it joins every labeller's queue at --gold-rate."""
     _require_admin(ctx, user)
     service, task = ctx.service, ctx.service.task
-    if task not in GOLD_TASKS:
-        return message_html("Gold items are pairs or KTO completions: not items of this task.", "warn")
+    if task not in CHOICES:  # a ranking or ratings as gold: `python -m data gold --rank-item/--rate-item`
+        return message_html(
+            "Here gold items are made with `python -m data gold` (--rank-item, --rate-item).", "warn"
+        )
     item_id = (item_id or "").strip()
     if not item_id or answer not in CHOICES[task]:
         return message_html(f"Give the item id and its answer ({' or '.join(CHOICES[task])}).", "warn")
@@ -190,8 +192,17 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
         gold = read_gold(workspace)
         pairs = without_gold_edits(frames["pairs"], gold)  # as `data export`: edits of gold answers stay out
         edits = edit_pair_ids(frames["pairs"])  # gold ones too: no edit's label enters Dawid–Skene's fit
+        rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()
         rows, counts = to_dpo(
-            frames["prompts"], frames["completions"], pairs, frames["labels"], None, method, gold, edits=edits
+            frames["prompts"],
+            frames["completions"],
+            pairs,
+            frames["labels"],
+            None,
+            method,
+            gold,
+            edits=edits,
+            rank_gold=rank_gold,
         )
     else:
         rows, counts = to_kto(

@@ -8,7 +8,6 @@ import gradio as gr
 from annotate.admin import admin_view, exclude_labeller, export_labels, make_gold
 from annotate.components import AdminTab, Context, TabSet, signed_in
 from data.aggregate import AGGREGATIONS, MAJORITY
-from data.gold import GOLD_TASKS
 from data.schemas import CHOICES
 
 
@@ -32,7 +31,7 @@ def admin_components(task: str = "pairwise") -> AdminTab:
     gr.Markdown("#### Edits (edit to gold: original vs edit)")
     edits = gr.HTML(elem_id="pf-admin-edits")
     # A decided item becomes gold: mixed into every labeller's queue at --gold-rate (pairs, and KTO's completions).
-    with gr.Row(visible=task in GOLD_TASKS):
+    with gr.Row(visible=task in CHOICES):  # rank and rate gold: `python -m data gold`
         gold_item = gr.Textbox(label="Item id", elem_id="pf-gold-item", scale=3)
         gold_answer = gr.Radio(
             list(CHOICES.get(task, CHOICES["pairwise"])),

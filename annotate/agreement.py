@@ -138,8 +138,18 @@ def _gold_right(q: dict) -> str:
 
 
 def _gold_ci(q: dict) -> str:
+    ci = q["gold"]["ci95"]
+    return f"{ci[0]:.2f}–{ci[1]:.2f}" if ci and ci[0] is not None else "–"
+
+
+def _gold_tau(q: dict) -> str:
     gold = q["gold"]
-    return f"{gold['ci95'][0]:.2f}–{gold['ci95'][1]:.2f}" if gold["answered"] else "–"
+    return f"{gold['tau']:.2f} ({gold['answered']})" if gold["answered"] else "–"
+
+
+def _gold_within(q: dict) -> str:
+    gold = q["gold"]
+    return f"{gold['within_one']}/{gold['values']}" if gold["values"] else "–"
 
 
 def _interval(key: str):
@@ -160,12 +170,16 @@ QUALITY = {
     "pairwise": [*_CHOICE_QUALITY, ("left share", "left_share"), ("labels/hour", "labels_per_hour")],
     "kto": [*_CHOICE_QUALITY, ("desirable share", "desirable_rate"), ("labels/hour", "labels_per_hour")],
     "rank": [
+        ("gold τ-b (rankings)", _gold_tau),
+        ("gold 95 % CI", _gold_ci),
         ("τ-b with others", "tau_with_others"),
         ("τ-b 95 % CI", _interval("tau_with_others_ci95")),
         ("τ-b with order shown", "shown_order_tau"),
         ("labels/hour", "labels_per_hour"),
     ],
     "rate": [
+        ("gold within ±1", _gold_within),
+        ("gold 95 % CI", _gold_ci),
         ("|difference| from others", "mean_abs_difference"),
         ("bias", "bias"),
         ("r with others", "r_with_others"),

@@ -9,10 +9,11 @@ Rules:
 - a skip (a retracted label that supersedes nothing) is remembered: the item is not handed to that labeller again
   and frees its slot for someone else;
 - undo appends a retraction of the labeller's last label or skip and hands that item straight back to them;
-- gold items (pairs or KTO completions with a known answer, `python -m data gold`) are mixed into each labeller's
-  stream: before each new item, a fixed draw per (labeller, items done so far) below ``gold_rate`` hands them a gold
-  item they have no record on, when one is left (never twice to one person, no K limit). Gold items stay out of the
-  regular order, the progress counts and the K rule; nothing on the screen tells them apart.
+- gold items (items with a known answer, `python -m data gold`: pairs, KTO or rated completions, rank items) are
+  mixed into each labeller's stream: before each new item, a fixed draw per (labeller, items done so far) below
+  ``gold_rate`` hands them a gold item they have no record on, when one is left (never twice to one person, no K
+  limit). Gold items stay out of the regular order, the progress counts and the K rule; nothing on the screen tells
+  them apart.
 
 A label that arrives after its lease expired is still kept (nothing labelled is lost), so an item may exceptionally
 end with K+1 labels. The class is not thread-safe: its owner (annotate.service) serialises calls.

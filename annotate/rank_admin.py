@@ -1,6 +1,7 @@
 """The admin tab's figures for rankings (`annotate --task rank`): Kendall's τ-b and Krippendorff's ordinal α between
 labellers (data.rank_agreement), the pairs the rankings expand into, the team's pace, the labellers' activity, pace and
-quality (τ-b with the others and with the order shown, data.labellers) and the items whose rankings agree least."""
+quality (τ-b with the gold rankings, with the others and with the order shown, data.labellers) and the items whose
+rankings agree least."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from annotate.agreement import labeller_table, pace_card, quality_table
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
+from data.gold import read_gold
 from data.rank_agreement import ranking_agreement
 from data.rank_pairs import current_rankings
 from data.ranking import ranking_votes
@@ -36,7 +38,8 @@ def rank_admin_html(
         ("pair votes", f"{every} all / {adjacent} adjacent", "ties included; export --rank-pairs"),
         *pace_card(human, "rank"),
     ]
-    columns, who = quality_table(labeller_table(human, "rank"), human, "rank")
+    gold = read_gold(service.workspace, "rank")  # the labellers table measures each against it
+    columns, who = quality_table(labeller_table(human, "rank"), human, "rank", gold)
     who = [row + ["excluded" if row[0] in excluded else "counted"] for row in who]
     disputed = sorted(
         ((tau, item) for item, tau in report["per_item_tau"].items() if tau is not None), key=lambda t: t

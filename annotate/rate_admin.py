@@ -1,6 +1,6 @@
 """The admin tab's figures for rubric ratings (`annotate --task rate`): Krippendorff's alpha per aspect (interval and
 ordinal, data.ratings), the team's pace, the labellers' activity, pace and quality (difference from the other raters'
-mean, data.labellers) and the answers rated furthest apart."""
+mean and from the gold ratings, data.labellers) and the answers rated furthest apart."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from annotate.agreement import labeller_table, pace_card, quality_table
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
+from data.gold import read_gold
 from data.ratings import rating_agreement, rating_spread
 from data.selection import without_labellers
 
@@ -30,7 +31,8 @@ def rate_admin_html(
         detail = f"ordinal {figure(figures['ordinal'])}; {figures['items']} answers with ≥2 ratings"
         cards.append((f"α {aspect} (interval)", figure(figures["interval"]), detail))
     cards += pace_card(human, "rate")
-    columns, who = quality_table(labeller_table(human, "rate"), human, "rate")
+    gold = read_gold(service.workspace, "rate")  # the labellers table measures each against it
+    columns, who = quality_table(labeller_table(human, "rate"), human, "rate", gold)
     who = [row + ["excluded" if row[0] in excluded else "counted"] for row in who]
     rows = []
     for item_id, spread in rating_spread(counted).head(10).iterrows():

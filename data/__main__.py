@@ -7,7 +7,8 @@ python -m data export -w ws --format dpo       # TRL-ready Parquet in ws/exports
 python -m data export -w ws --format ratings   # one row per rated answer, one column per rubric aspect
 python -m data stats -w ws
 python -m data stats -w ws --labellers        # each labeller's quality and pace (--json for every figure)
-python -m data gold -w ws --from-split test    # gold items mixed into labellers' queues (or FILE, --pair/--completion + --answer)
+python -m data gold -w ws --from-split test    # gold items mixed into labellers' queues (or FILE, --pair/--completion
+                                               #   + --answer, --rank-item + --ranking, --rate-item + --ratings)
 python -m data validate -w ws
 python -m data compact -w ws
 python -m data merge -w ws ws-shard2 ws-shard3   # rows sampled on other machines
@@ -32,7 +33,8 @@ from data.config import build
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.export import check_min_posterior, dpo_table, kto_table, to_sft, write_parquet
-from data.gold import GOLD_TASKS, Mark, apply_gold, gold_from_file, gold_from_split, read_gold
+from data.gold import ANSWER, CLI, GOLD_TASKS, Mark, apply_gold, read_gold
+from data.gold_sources import gold_from_file, gold_from_split
 from data.imports import ImportOptions, Loaded, check_file, log_import, write_records
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
@@ -41,6 +43,7 @@ from data.machine import machine_lines
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.rank_pairs import RANK_KIND
 from data.ratings import ratings_table
+from data.rubric import load_rubric
 from data.selection import check_labellers, choose_labels, excluded_labellers, of_kinds, without_labellers
 from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
@@ -207,8 +210,17 @@ def cmd_export(args: Any) -> int:
         pairs = without_gold_edits(pairs, gold, dropped)
         pairs = of_kinds(pairs, args.kinds, dropped)  # e.g. arena pairs, counted: --kinds arena exports them
         ranks = args.rank_pairs if RANK_KIND in args.kinds else "none"
+        rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never export
         rows, counts = dpo_table(
-            read("prompts"), completions, pairs, labels, gold=gold, rank_pairs=ranks, edits=edits, **verdicts
+            read("prompts"),
+            completions,
+            pairs,
+            labels,
+            gold=gold,
+            rank_pairs=ranks,
+            edits=edits,
+            rank_gold=rank_gold,
+            **verdicts,
         )
         counts.update(dropped)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
@@ -276,22 +288,39 @@ def cmd_stats(args: Any) -> int:
     return 0
 
 
-def cmd_gold(args: Any) -> int:
-    workspace = Workspace(args.workspace)
+def _cli_marks(args: Any) -> list[Mark]:
+    """The items and answers given on the command line, one Mark per task (an item flag needs one answer each)."""
     if args.pair and args.completion:
         raise PrefloopError(
             "--answer goes with each --pair or with each --completion: give one of them per call"
         )
-    given, task, noun = (
+    chosen, of_choice, noun = (
         (args.pair, "pairwise", "pair") if args.pair else (args.completion, "kto", "completion")
     )
-    if args.answer and not given:
+    if args.answer and not chosen:
         raise PrefloopError("--answer goes with a --pair or a --completion: give the item it answers")
-    if len(args.answer) != len(given):
-        raise PrefloopError(
-            f"--{noun} needs one --answer each: {len(given)} {noun}(s), {len(args.answer)} answer(s)"
-        )
-    marks = [Mark(task, list(given), list(args.answer), "cli")] if given else []
+    if args.rubric is not None and not args.rate_item:
+        raise PrefloopError("--rubric goes with --rate-item (it checks their --ratings)")
+    marks = []
+    for given, answers, task, item_flag, answer_flag in (
+        (chosen, args.answer, of_choice, noun, "answer"),
+        (args.rank_item, args.ranking, "rank", "rank-item", "ranking"),
+        (args.rate_item, args.ratings, "rate", "rate-item", "ratings"),
+    ):
+        if len(answers) != len(given):
+            raise PrefloopError(
+                f"--{item_flag} needs one --{answer_flag} each: {len(given)} {item_flag}(s), "
+                f"{len(answers)} {answer_flag}(s)"
+            )
+        if given:
+            rubric = load_rubric(args.rubric) if task == "rate" else None
+            marks.append(Mark(task, list(given), list(answers), CLI, rubric))
+    return marks
+
+
+def cmd_gold(args: Any) -> int:
+    workspace = Workspace(args.workspace)
+    marks = _cli_marks(args)
     records: list[object] = []
     for path in args.files:  # every file is read and checked before anything is written
         added, from_file = gold_from_file(path)
@@ -307,15 +336,20 @@ def cmd_gold(args: Any) -> int:
         marks += found
     change = apply_gold(workspace, marks, list(args.remove), records)
     total = 0
-    for task in GOLD_TASKS:
+    for (
+        task
+    ) in GOLD_TASKS:  # the whole list for a call that asks nothing; a call that marks or removes says so
         gold = read_gold(workspace, task)
         total += gold.num_rows
-        for item, choice, source in zip(
-            *(gold.column(c).to_pylist() for c in ("item_id", "choice", "source"))
+        if marks or args.remove:
+            continue
+        for item, answer, source in zip(
+            *(gold.column(c).to_pylist() for c in ("item_id", ANSWER[task], "source"))
         ):
-            print(f"{item}\t{task}\t{choice}\t{source}")
+            print(f"{item}\t{task}\t{answer}\t{source}")
     already = f", {change.unchanged} already gold with that answer" if change.unchanged else ""
-    print(f"gold items: {total} (+{change.marked} marked{already}, -{change.removed} removed)")
+    changed = f", {change.changed} of them a new answer for a gold item" if change.changed else ""
+    print(f"gold items: {total} (+{change.marked} marked{changed}{already}, -{change.removed} removed)")
     return 0
 
 

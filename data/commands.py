@@ -219,8 +219,40 @@ class GoldCommand:
             "repeat": True,
         },
     )
+    rank_item: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "a rank item id to make gold (with --ranking; the app's item id)", "repeat": True},
+    )
+    ranking: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "the gold ranking of each --rank-item: every one of its answers' completion ids once, best "
+            "first, '>' between ranks and '=' in a tie (c3>c1=c4>c2)",
+            "repeat": True,
+        },
+    )
+    rate_item: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "a completion id to make gold for the rate task (with --ratings)", "repeat": True},
+    )
+    ratings: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "the gold ratings of each --rate-item, a JSON object of every rubric aspect: value",
+            "repeat": True,
+            "whole": True,
+        },
+    )
+    rubric: Path | None = field(
+        default=None,
+        metadata={
+            "help": "the rubric YAML that --ratings are checked against (as annotate --task rate --rubric); "
+            "default: configs/rubrics/helpsteer2.yaml"
+        },
+    )
     remove: tuple[str, ...] = field(
-        default=(), metadata={"help": "a pair or completion no longer gold", "repeat": True}
+        default=(),
+        metadata={"help": "an item (pair, completion, rank item) no longer gold", "repeat": True},
     )
 
 
@@ -241,7 +273,8 @@ SUBCOMMANDS: dict[str, tuple[type, str]] = {
     "stats": (StatsCommand, "counts, label distribution, agreement, model lineage"),
     "gold": (
         GoldCommand,
-        "pairs (or KTO completions) with a known answer, mixed into labellers' queues (annotate --gold-rate)",
+        "items with a known answer (pairs, KTO and rated completions, rank items), mixed into labellers' "
+        "queues (annotate --gold-rate)",
     ),
     "leaderboard": (LeaderboardCommand, "Bradley–Terry strengths of the arena's models from blind votes"),
     "validate": (WorkspaceOptions, "read every file against the schemas and check references"),

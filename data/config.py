@@ -66,7 +66,8 @@ def add_options(
     """Add one flag per dataclass field; defaults stay unset so the YAML file can fill them.
 
     Field metadata beyond ``help``/``choices``: ``positional`` (an argument, not a flag), ``required``,
-    ``short`` (e.g. ``-w``), ``repeat`` (a list given one value a flag), ``switch`` (a bool that is only ``--name``, no ``--no-name``). ``groups`` maps a
+    ``short`` (e.g. ``-w``), ``repeat`` (a list given one value a flag), ``whole`` (a list whose values are never
+    split at commas: JSON), ``switch`` (a bool that is only ``--name``, no ``--no-name``). ``groups`` maps a
     field name to the argument group its flag is shown in (a method's own options)."""
     if config and not prefix:
         parser.add_argument("--config", type=Path, help="YAML file of options; flags override it")
@@ -177,11 +178,16 @@ def build(cls: type[T], namespace: argparse.Namespace) -> T:
 
 def _construct(cls: type[T], values: dict[str, Any], prefix: str) -> T:
     kinds = {f.name: kind for f, kind in _fields(cls)}
+    whole = {f.name for f, _ in _fields(cls) if f.metadata.get("whole")}
     known = {k: v for k, v in values.items() if k in kinds}
     for key, value in known.items():
         kind = kinds[key]
         if dataclasses.is_dataclass(kind):
             known[key] = _construct(kind, value, f"{prefix}{key}.")
+        elif key in whole and _item_type(kind) is not None:  # values that hold commas (JSON) are not split
+            known[key] = (
+                None if value is None else tuple(value if isinstance(value, list | tuple) else [value])
+            )
         else:
             known[key] = _coerce(prefix + key, value, kind)
     try:
@@ -212,6 +218,10 @@ def _coerce_list(key: str, value: Any, item: Any) -> tuple | None:
     values = list(value) if isinstance(value, list | tuple) else [value]
     parts: list[Any] = []
     for v in values:
+        if (
+            isinstance(v, str) and not v.replace(",", "").strip()
+        ):  # `--exclude-labeller ""` excluded nobody, silently
+            raise ConfigError(f"option {key}: {v!r} names nothing; give a value or leave the option out")
         parts += [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else [v]
     try:
         return tuple(

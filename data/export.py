@@ -9,13 +9,14 @@
   raters, rubric (`data.ratings.ratings_table`)
 
 Gold items (``gold``: item_id, choice) are never exported: their labels measure labellers, they are no training
-votes. They still inform Dawid–Skene's estimate of each labeller, clamped to their answer.
+votes. They still inform Dawid–Skene's estimate of each labeller, clamped to their answer. The rankings of gold rank
+items (``rank_gold``) expand into no pair, and rated gold answers make no ratings row (`data.ratings`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -127,11 +128,13 @@ def dpo_table(
     gold: pa.Table | None = None,
     rank_pairs: str = "all",
     edits: Iterable[str] = (),
+    rank_gold: Collection[str] = (),
     min_posterior: float | None = None,
 ) -> tuple[pa.Table, Counter]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
     ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``min_posterior``: leave out verdicts whose
-    Dawid–Skene posterior is below it (`_sure`); ``gold`` items are left out; ``rank_pairs``: the
+    Dawid–Skene posterior is below it (`_sure`); ``gold`` items are left out, and so are the rankings of the
+    ``rank_gold`` items (ids); ``rank_pairs``: the
     pairs of each ranking label that are votes (all, adjacent or none; ``completions`` then need prompt_id, round).
     The labels of edit pairs (those of ``pairs`` and the ids ``edits``: the workspace's, where ``pairs`` is a
     selection) stay out of Dawid–Skene's fit and keep their editor's verdict (`data.aggregate.verdicts_table`)."""
@@ -141,7 +144,7 @@ def dpo_table(
     )
     if rank_pairs == "none" or not _has_rankings(labels):
         return table, counts
-    rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs)
+    rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs, rank_gold)
     ranked, ranked_counts = _pairs_table(
         prompts, completions, rank_pairs_, votes, split, method, min_posterior=min_posterior
     )
@@ -232,11 +235,12 @@ def to_dpo(
     gold: pa.Table | None = None,
     rank_pairs: str = "all",
     edits: Iterable[str] = (),
+    rank_gold: Collection[str] = (),
     min_posterior: float | None = None,
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why (`dpo_table`)."""
     table, counts = dpo_table(
-        prompts, completions, pairs, labels, split, method, gold, rank_pairs, edits, min_posterior
+        prompts, completions, pairs, labels, split, method, gold, rank_pairs, edits, rank_gold, min_posterior
     )
     return table.to_pylist(), counts
 

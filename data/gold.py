@@ -1,41 +1,54 @@
 """Gold items: items with a known answer, mixed into every labeller's queue to measure each labeller. An item of the
-pairwise task is a pair (answer a, b, tie or both_bad), one of the KTO task a completion (desirable or undesirable).
+pairwise task is a pair (answer a, b, tie or both_bad), one of the KTO task a completion (desirable or undesirable),
+one of the rank task a rank item (`data.ranking`: the 3-6 answers of one prompt in one round; answer: a full ranking
+of them, as a rank label holds it, ``"c3>c1=c4>c2"``), one of the rate task a completion (answer: its ratings on a
+rubric's aspects, as a rate label holds them, ``{"helpfulness": 3, ...}``).
 
 Stored as events in the workspace's ``gold`` table (like labels, with the task): an item's current gold answer is its
 latest row, and a retracted latest row means the item is no longer gold. Sources (`python -m data gold`):
 
-- a file of preferences or KTO rows (any import format): its pairs and completions are added unlabelled, their
-  preference or KTO label becomes the gold answer (never a label);
+- a file of preferences or KTO rows (any import format; `data.gold_sources`): its pairs and completions are added
+  unlabelled, their preference or KTO label becomes the gold answer (never a label);
 - ``--from-split test``: the imported preferences and KTO labels of the items whose prompt is in that split;
-- ``--pair ID --answer CHOICE`` or ``--completion ID --answer desirable`` (the admin tab's "make gold" on a decided
-  item calls `mark_gold`).
+- ``--pair ID --answer CHOICE``, ``--completion ID --answer desirable``, ``--rank-item ID --ranking R``,
+  ``--rate-item ID --ratings JSON`` (the admin tab's "make gold" on a decided item calls `mark_gold`).
 
 A labeller's answer on a gold item is stored as their label like any other; verdicts and exports leave gold items
-out of training (`data.export`), and Dawid–Skene clamps them to their answer (`data.aggregate`).
+out of training (`data.export`, `data.rank_pairs`, `data.ratings`), and Dawid–Skene clamps them to their answer
+(`data.aggregate`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import latest_positions
-from data.annotators import IMPORT
 from data.errors import PrefloopError
-from data.imports import ImportOptions, check_file
-from data.records import Completion, Label, Pair, Prompt, now, random_id
-from data.schemas import CHOICES, GOLD, SchemaError
+from data.rank_pairs import rank_groups
+from data.ranking import RankingError, canonical_ranking, rank_of
+from data.records import Completion, Pair, now, random_id
+from data.rubric import Rubric, RubricError, parse_ratings
+from data.schemas import CHOICES, GOLD
 from data.workspace import Workspace, rows_by_table
 
-GOLD_COLUMNS = ["item_id", "choice"]
-GOLD_TASKS = ("pairwise", "kto")  # the tasks whose items can be gold (their answers are choices)
+GOLD_TASKS = ("pairwise", "kto", "rank", "rate")  # every task's items can be gold
+ANSWER = {"pairwise": "choice", "kto": "choice", "rank": "ranking", "rate": "ratings"}  # the answer's column
+NOUN = {"pairwise": "pair", "kto": "completion", "rank": "rank item", "rate": "rate item"}
+CLI = "cli"  # the source of the marks given on the command line ...
+CLI_FLAGS = {
+    "pairwise": "--pair",
+    "kto": "--completion",
+    "rank": "--rank-item",
+    "rate": "--rate-item",
+}  # ... named so
 ITEM_TABLES = {
-    "pairwise": ("pairs", "pair", Pair),
-    "kto": ("completions", "completion", Completion),
-}  # where each task's items live: table, noun, record type
+    "pairwise": ("pairs", Pair),
+    "kto": ("completions", Completion),
+    "rate": ("completions", Completion),
+}  # where each task's items live (rank items are groups of completions: `data.rank_pairs.rank_groups`)
 
 
 class GoldError(PrefloopError):
@@ -51,27 +64,83 @@ def _check_answers(item_ids: list[str], choices: list[str | None], source: str, 
                 if choice is None
                 else f": answer {choice!r} is not one of {', '.join(CHOICES[task])}"
             )
-            raise GoldError(f"{source}: gold {ITEM_TABLES[task][1]} {item}{shown}")
+            raise GoldError(f"{source}: gold {NOUN[task]} {item}{shown}")
+
+
+def check_ranking(text: object, answers: tuple[str, ...], source: str, item: str) -> str:
+    """A rank item's gold ranking in canonical form: every one of the item's ``answers`` once, nothing else."""
+
+    def fail(message: str) -> GoldError:
+        return GoldError(f"{source}: gold rank item {item}, field 'ranking': {message}")
+
+    try:
+        ranking = canonical_ranking(text)
+    except RankingError as exc:
+        raise fail(str(exc)) from None
+    ranked = rank_of(ranking)
+    strangers = [i for i in ranked if i not in answers]
+    if strangers:
+        raise fail(f"{strangers[0]} is not an answer of this item (its answers: {', '.join(answers)})")
+    missing = [i for i in answers if i not in ranked]
+    if missing:
+        raise fail(
+            f"{', '.join(missing)} not ranked: a gold ranking ranks each of the item's {len(answers)} answers"
+        )
+    return ranking
+
+
+def check_ratings(value: object, rubric: Rubric | None, source: str, item: str) -> str:
+    """A rated answer's gold ratings (a JSON object or dict) as stored: every aspect of ``rubric`` in its scale."""
+    try:
+        if rubric is None:
+            raise RubricError("no rubric to check the ratings against")
+        return rubric.encode(parse_ratings(value))
+    except RubricError as exc:
+        raise GoldError(f"{source}: gold rate item {item}, field 'ratings': {exc}") from None
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Gold answers asked for from one source: ``ids`` of ``task`` (pairs; kto, rate: completions; rank: rank items)
+    with ``answers`` (choices; rank: rankings; rate: ratings, checked against ``rubric``)."""
+
+    task: str
+    ids: list[str]
+    answers: list
+    source: str
+    rubric: Rubric | None = None
+
+    @property
+    def where(self) -> str:
+        """How an error names the source: the flag for the command line's marks (``--pair``), else the source."""
+        return CLI_FLAGS[self.task] if self.source == CLI else self.source
 
 
 def gold_rows(
     item_ids: list[str],
-    choices: list[str | None],
+    answers: list,
     source: str,
     task: str = "pairwise",
     retracted: bool = False,
+    rubric: str | None = None,
 ) -> pa.Table:
-    """Gold events for ``item_ids`` with their answers; a missing or unknown answer is a GoldError."""
-    _check_answers(item_ids, choices, source, task)
+    """Gold events for ``item_ids`` with their answers (choices: a missing or unknown one is a GoldError; rankings
+    and ratings as `check_ranking` and `check_ratings` return them)."""
+    if ANSWER[task] == "choice":
+        _check_answers(item_ids, answers, source, task)
     n, stamp = len(item_ids), now()
+    answer = {column: answers if column == ANSWER[task] else [None] * n for column in ANSWER.values()}
     return pa.table(
         {
             "id": [random_id() for _ in range(n)],
             "item_id": item_ids,
             "task": [task] * n,
-            "choice": choices,
+            "choice": answer["choice"],
             "source": [source] * n,
             "retracted": [retracted] * n,
+            "ranking": answer["ranking"],
+            "ratings": answer["ratings"],
+            "rubric": [rubric] * n,
             "created_at": pa.array([stamp] * n, GOLD.field("created_at").type),
         },
         schema=GOLD,
@@ -79,51 +148,134 @@ def gold_rows(
 
 
 def current_gold(events: pa.Table, task: str = "pairwise") -> pa.Table:
-    """item_id, choice (and source) of the items that are gold now, sorted by item_id."""
+    """item_id, the answer (``choice``; rank: ``ranking``; rate: ``ratings`` and ``rubric``) and source of the items
+    of ``task`` that are gold now, sorted by item_id."""
+    columns = ["item_id", ANSWER[task], "source", *(["rubric"] if task == "rate" else [])]
     events = events.filter(pc.equal(events.column("task"), task))
     if not events.num_rows:
-        return pa.table({c: pa.array([], pa.string()) for c in ("item_id", "choice", "source")})
+        return pa.table({c: pa.array([], pa.string()) for c in columns})
     keyed = events.rename_columns(["annotator" if n == "task" else n for n in events.column_names])
     latest = events.take(latest_positions(keyed))  # one "annotator" (the task): the latest row per item
     latest = latest.filter(pc.invert(latest.column("retracted")))
-    return latest.select(["item_id", "choice", "source"]).sort_by("item_id")
+    return latest.select(columns).sort_by("item_id")
 
 
 def read_gold(workspace: Workspace, task: str = "pairwise") -> pa.Table:
-    """The workspace's current gold items of ``task``: item_id, choice, source."""
+    """The workspace's current gold items of ``task``: item_id, the answer, source (`current_gold`)."""
     return current_gold(workspace.read("gold"), task)
 
 
-def _unknown(workspace: Workspace, marks: list[Mark], records: list[object]) -> dict[str, set[str]]:
+def rank_items(workspace: Workspace) -> dict[str, tuple[str, ...]]:
+    """The workspace's rank items: item id -> its answers (completion ids), as the rank app groups them."""
+    groups = rank_groups(workspace.read("completions", ["prompt_id", "engine", "round", "created_at"]))
+    return dict(
+        zip(groups.column("item_id").to_pylist(), map(tuple, groups.column("completion_ids").to_pylist()))
+    )
+
+
+def _unknown(
+    workspace: Workspace, marks: list[Mark], records: list[object], ranked: dict
+) -> dict[str, set[str]]:
     """Per task asked, the ids of ``marks`` that are neither in the workspace's items of that task (pairs,
-    completions: one Arrow lookup of the ids column) nor among those ``records`` add."""
+    completions: one Arrow lookup of the ids column; rank items: ``ranked``) nor among those ``records`` add."""
     out = {}
     for task in {mark.task for mark in marks}:
-        table, _, kind = ITEM_TABLES[task]
-        asked = pa.array([i for mark in marks if mark.task == task for i in mark.ids], pa.string())
+        ids = [i for mark in marks if mark.task == task for i in mark.ids]
+        if task == "rank":
+            out[task] = {i for i in ids if i not in ranked}
+            continue
+        asked = pa.array(ids, pa.string())
+        table, kind = ITEM_TABLES[task]
         stored = workspace.read(table, ["id"]).column("id").combine_chunks()
         missing = asked.filter(pc.invert(pc.is_in(asked, value_set=stored))).to_pylist()
         out[task] = set(missing) - {r.id for r in records if isinstance(r, kind)}
     return out
 
 
-@dataclass(frozen=True)
-class Mark:
-    """Gold answers asked for from one source: ``ids`` of ``task`` (pairs; kto: completions) with ``answers``."""
-
-    task: str
-    ids: list[str]
-    answers: list[str | None]
-    source: str
+def _stored_answers(mark: Mark, ranked: dict[str, tuple[str, ...]]) -> list:
+    """The mark's answers as the gold table stores them; the first that is not one of its task's is a GoldError."""
+    if mark.task == "rank":
+        return [check_ranking(a, ranked[i], mark.where, i) for i, a in zip(mark.ids, mark.answers)]
+    if mark.task == "rate":
+        return [check_ratings(a, mark.rubric, mark.where, i) for i, a in zip(mark.ids, mark.answers)]
+    _check_answers(mark.ids, mark.answers, mark.where, mark.task)
+    return list(mark.answers)
 
 
 @dataclass(frozen=True)
 class GoldChange:
-    """What `apply_gold` wrote: answers marked, answers already gold as given, items no longer gold."""
+    """What `apply_gold` wrote: answers marked (``changed`` of them replacing another gold answer of the item),
+    answers already gold as given, items no longer gold."""
 
     marked: int
     unchanged: int
     removed: int
+    changed: int = 0
+
+
+def _asked(workspace: Workspace, marks: list[Mark], records: list[object]) -> dict[tuple[str, str], tuple]:
+    """(task, item) -> (stored answer, source, rubric name) of every mark, checked; a GoldError at the first bad."""
+    ranked = rank_items(workspace) if any(mark.task == "rank" for mark in marks) else {}
+    unknown = _unknown(workspace, marks, records, ranked)
+    asked: dict[tuple[str, str], tuple] = {}
+    for mark in marks:
+        noun = NOUN[mark.task]
+        for item in mark.ids:
+            if item in unknown[mark.task]:
+                raise GoldError(f"{mark.where}: {noun} {item} is not in {workspace.path}")
+        rubric = mark.rubric.name if mark.task == "rate" and mark.rubric else None
+        for item, answer in zip(mark.ids, _stored_answers(mark, ranked)):
+            first = asked.setdefault((mark.task, item), (answer, mark.source, rubric, mark.where))
+            if first[0] != answer:
+                raise GoldError(
+                    f"{noun} {item} is given two gold answers: {first[0]} ({first[3]}) and {answer} "
+                    f"({mark.where}); give one"
+                )
+    return asked
+
+
+def _verdict(sides: tuple[str, str], answer: str) -> tuple[str, ...]:
+    """A pairwise answer in terms of the two answers' texts, whichever is shown as a: the winner, or the answer."""
+    return ("over", sides[0] if answer == "a" else sides[1]) if answer in ("a", "b") else (answer,)
+
+
+def _check_pair_agreement(workspace: Workspace, gold: dict[str, str], records: list[object]) -> None:
+    """Two gold pairs of the same prompt and the same two answer texts (one the other's sides swapped, from one file
+    or two: an import names its completions by the file, so the same text can be two completions) must say the same:
+    "x over y" on one and "y over x" on the other would mark every labeller wrong on one of them."""
+    if len(gold) < 2:
+        return
+    pairs = workspace.read("pairs", ["id", "completion_a", "completion_b"])
+    pairs = pairs.filter(pc.is_in(pairs.column("id"), value_set=pa.array(list(gold), pa.string())))
+    rows = pairs.to_pylist() + [
+        {"id": r.id, "completion_a": r.completion_a, "completion_b": r.completion_b}
+        for r in records
+        if isinstance(r, Pair) and r.id in gold
+    ]
+    wanted = pa.array([row[side] for row in rows for side in ("completion_a", "completion_b")], pa.string())
+    stored = workspace.read("completions", ["id", "prompt_id", "text"])
+    stored = stored.filter(pc.is_in(stored.column("id"), value_set=wanted)).to_pylist()
+    answers = {c["id"]: (c["prompt_id"], c["text"]) for c in stored}
+    answers |= {r.id: (r.prompt_id, r.text) for r in records if isinstance(r, Completion)}
+    seen: dict[tuple, tuple[str, tuple[str, ...]]] = {}
+    for row in rows:
+        a, b = answers.get(row["completion_a"]), answers.get(row["completion_b"])
+        if a is None or b is None:
+            continue
+        verdict = _verdict((a[1], b[1]), gold[row["id"]])
+        first = seen.setdefault((a[0], frozenset((a[1], b[1]))), (row["id"], verdict))
+        if first[1] != verdict:
+            raise GoldError(
+                f"gold pairs {first[0]} and {row['id']} compare the same two answers to one prompt but disagree "
+                f"(one says {_said(first[1])}, the other {_said(verdict)}); give one answer"
+            )
+
+
+def _said(verdict: tuple[str, ...]) -> str:
+    if verdict[0] != "over":
+        return verdict[0]
+    text = verdict[1] if len(verdict[1]) <= 40 else verdict[1][:39] + "…"  # one line, however long the answer
+    return f"{text!r} wins"
 
 
 def apply_gold(
@@ -131,117 +283,62 @@ def apply_gold(
 ) -> GoldChange:
     """Check every mark and removal, then write them (with the prompts, completions and pairs ``records`` add) in
     one batch; a GoldError leaves the workspace as it was. An item given two different answers, an unknown item,
-    an answer not of its task, and a removal of an item that is not gold (or is made gold in the same call) are
-    errors. An answer an item already has as gold is not written again (counted as unchanged)."""
+    an answer not of its task (a ranking that misses one of the item's answers, a rating off its rubric), and a
+    removal of an item that is not gold (or is made gold in the same call) are errors. An answer an item already
+    has as gold is not written again (counted as unchanged). A removal retracts the item in every task it is gold
+    in (a completion can be a KTO and a rate gold item)."""
     events = workspace.read("gold")
     current = {task: current_gold(events, task) for task in GOLD_TASKS}
     gold_now = {
-        task: dict(zip(table.column("item_id").to_pylist(), table.column("choice").to_pylist()))
+        task: dict(zip(table.column("item_id").to_pylist(), table.column(ANSWER[task]).to_pylist()))
         for task, table in current.items()
     }
-    unknown = _unknown(workspace, marks, list(records))
-    asked: dict[tuple[str, str], tuple[str, str]] = {}  # (task, item) -> (answer, source)
-    for mark in marks:
-        _check_answers(mark.ids, mark.answers, mark.source, mark.task)
-        noun = ITEM_TABLES[mark.task][1]
-        for item, answer in zip(mark.ids, mark.answers):
-            if item in unknown[mark.task]:
-                raise GoldError(f"{mark.source}: {noun} {item} is not in {workspace.path}")
-            first = asked.setdefault((mark.task, item), (answer, mark.source))
-            if first[0] != answer:
-                raise GoldError(
-                    f"{noun} {item} is given two gold answers: {first[0]} ({first[1]}) and {answer} "
-                    f"({mark.source}); give one"
-                )
+    rubric_now = dict(zip(*(current["rate"].column(c).to_pylist() for c in ("item_id", "rubric"))))
+    asked = _asked(workspace, marks, list(records))
     for item in dict.fromkeys(remove):
         if any(key[1] == item for key in asked):
             raise GoldError(f"--remove {item}: the same call makes it gold; give one of the two")
         if not any(item in answers for answers in gold_now.values()):
             raise GoldError(f"--remove {item}: not a gold item in {workspace.path}")
-    tables, marked = [], 0
+    if any(task == "pairwise" for task, _ in asked):
+        pairwise = {i: a for i, a in gold_now["pairwise"].items() if i not in set(remove)}
+        pairwise |= {item: given[0] for (task, item), given in asked.items() if task == "pairwise"}
+        _check_pair_agreement(workspace, pairwise, list(records))
+    tables, marked, changed = [], 0, 0
     for task in GOLD_TASKS:
-        by_source: dict[str, list[tuple[str, str]]] = {}
-        for (of_task, item), (answer, source) in asked.items():
+        by_source: dict[tuple[str, str | None], list[tuple[str, str]]] = {}
+        for (of_task, item), (answer, source, rubric, _) in asked.items():
             if of_task == task and gold_now[task].get(item) != answer:
-                by_source.setdefault(source, []).append((item, answer))
-        for source, given in by_source.items():
-            tables.append(gold_rows([i for i, _ in given], [a for _, a in given], source, task))
+                by_source.setdefault((source, rubric), []).append((item, answer))
+                changed += item in gold_now[task]
+        for (source, rubric), given in by_source.items():
+            tables.append(
+                gold_rows([i for i, _ in given], [a for _, a in given], source, task, rubric=rubric)
+            )
             marked += len(given)
-        held = [item for item in dict.fromkeys(remove) if item in gold_now[task]]
-        if held:  # the retracting row repeats the answer it withdraws
-            answers = [gold_now[task][item] for item in held]
-            tables.append(gold_rows(held, answers, "remove", task, retracted=True))
+        for item in dict.fromkeys(remove):  # the retracting row repeats the answer it withdraws
+            if item in gold_now[task]:
+                answer, rubric = gold_now[task][item], rubric_now.get(item) if task == "rate" else None
+                tables.append(gold_rows([item], [answer], "remove", task, retracted=True, rubric=rubric))
     rows = rows_by_table(records)
     rows["gold"] = [row for table in tables for row in table.to_pylist()]
     workspace.append_rows(rows, skip_existing=True)
-    return GoldChange(marked, len(asked) - marked, len(dict.fromkeys(remove)))
+    return GoldChange(marked, len(asked) - marked, len(dict.fromkeys(remove)), changed)
 
 
 def mark_gold(
-    workspace: Workspace, item_ids: list[str], choices: list[str | None], source: str, task: str = "pairwise"
+    workspace: Workspace,
+    item_ids: list[str],
+    answers: list,
+    source: str,
+    task: str = "pairwise",
+    rubric: Rubric | None = None,
 ) -> int:
-    """Make these items of ``task`` (pairs; kto: completions) gold with these answers; returns how many were
-    written (an answer the item already has as gold is not written again)."""
-    return apply_gold(workspace, [Mark(task, list(item_ids), list(choices), source)]).marked
+    """Make these items of ``task`` gold with these answers (`Mark`); returns how many were written (an answer the
+    item already has as gold is not written again)."""
+    return apply_gold(workspace, [Mark(task, list(item_ids), list(answers), source, rubric)]).marked
 
 
 def remove_gold(workspace: Workspace, item_ids: list[str]) -> int:
-    """Items (pairs or completions) no longer gold (their labels stay); returns how many were gold. An id that is
-    not gold is a GoldError."""
+    """Items no longer gold (their labels stay); returns how many were gold. An id that is not gold is a GoldError."""
     return apply_gold(workspace, [], item_ids).removed
-
-
-def gold_from_split(workspace: Workspace, split: str) -> list[Mark]:
-    """Per task, the pairs (pairwise) and completions (kto) whose prompt is in ``split`` and that arrived with an
-    imported preference or KTO label (its latest import label), that label as their answer."""
-    labels = workspace.read("labels")
-    prompts = workspace.read("prompts", ["split"])
-    in_split = prompts.column("id").filter(pc.equal(prompts.column("split"), split)).combine_chunks()
-    out = []
-    for task in GOLD_TASKS:
-        items = workspace.read(ITEM_TABLES[task][0], ["prompt_id"])
-        item_ids = items.column("id").filter(pc.is_in(items.column("prompt_id"), value_set=in_split))
-        mine = labels.filter(
-            pc.and_(
-                pc.and_(pc.equal(labels.column("annotator"), IMPORT), pc.equal(labels.column("task"), task)),
-                pc.is_in(labels.column("item_id"), value_set=item_ids.combine_chunks()),
-            )
-        )
-        latest = mine.take(latest_positions(mine))
-        latest = latest.filter(pc.invert(latest.column("retracted"))).sort_by("item_id")
-        ids, answers = latest.column("item_id").to_pylist(), latest.column("choice").to_pylist()
-        if ids:
-            out.append(Mark(task, ids, answers, f"split:{split}"))
-    return out
-
-
-def gold_from_file(path: Path) -> tuple[list[object], list[Mark]]:
-    """The file's pairs and KTO completions (its prompts, completions and pairs, no labels: for `apply_gold` to
-    write) and their answers from its preferences and KTO labels. Writes nothing. A pair of the file without a
-    preference, or a row that gives neither a preference nor a KTO label (nothing to make gold), is an error."""
-    loaded = check_file(path, ImportOptions(split="test"))
-    labels = [r for r in loaded.records if isinstance(r, Label)]
-    answers = {task: {r.item_id: r.choice for r in labels if r.task == task} for task in GOLD_TASKS}
-    pairs = [r for r in loaded.records if isinstance(r, Pair)]
-    if not pairs and not answers["kto"]:
-        raise GoldError(f"{path}: no preference pairs or KTO labels to make gold")
-    for pair in pairs:
-        if answers["pairwise"].get(pair.id) not in CHOICES["pairwise"]:
-            raise SchemaError(
-                str(path), f"gold pair {pair.id} has no answer (chosen/rejected)", field="chosen"
-            )
-    completions = [r for r in loaded.records if isinstance(r, Completion)]
-    in_pairs = {c for pair in pairs for c in (pair.completion_a, pair.completion_b)}
-    used = {c.prompt_id for c in completions if c.id in in_pairs or c.id in answers["kto"]}
-    for record in loaded.records:
-        if isinstance(record, Prompt) and record.id not in used:
-            raise SchemaError(
-                str(path),
-                "nothing to make gold: no preference (chosen/rejected) and no KTO label",
-                row=loaded.prompt_rows.get(record.id),
-            )
-    records = [r for r in loaded.records if not isinstance(r, Label)]
-    source = str(path)
-    marks = [Mark("pairwise", [p.id for p in pairs], [answers["pairwise"][p.id] for p in pairs], source)]
-    marks.append(Mark("kto", list(answers["kto"]), list(answers["kto"].values()), source))
-    return records, [m for m in marks if m.ids]

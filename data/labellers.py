@@ -9,10 +9,12 @@ Per labeller, over their current labels of one task:
   items with, their share of some choices (`SHARE_CHOICES`: tie and both-bad; desirable), and Dawid–Skene's
   estimate of their accuracy; pairwise adds the share of decisive answers that picked the side shown on the left and the
   strength distribution;
-- rank: Kendall's τ-b against the other rankers' consensus on the same items with its 95 % interval, τ-b against the
-  order the answers were shown in (the ranking analogue of the left-side share), the share of rankings with a tie;
-- rate: the mean absolute and signed difference from the other raters' mean, per (answer, aspect), and the
-  correlation with that mean with its 95 % interval.
+- rank: the mean Kendall τ-b with the gold rankings with its 95 % interval (`data.rank_rate_quality`), τ-b against the
+  other rankers' consensus on the same items with its 95 % interval, τ-b against the order the answers were shown in
+  (the ranking analogue of the left-side share), the share of rankings with a tie;
+- rate: the mean absolute difference from the gold ratings and the share within ±1 point with a 95 % Wilson interval
+  (`data.rank_rate_quality`), the mean absolute and signed difference from the other raters' mean, per (answer, aspect),
+  and the correlation with that mean with its 95 % interval.
 
 Flags name what a lead acts on (`flags`). Pure functions over the label log; whole columns, one short loop over
 labellers (never over labels), except that rankings are parsed one by one as data.rank_agreement does.
@@ -21,7 +23,6 @@ labellers (never over labels), except that rankings are parsed one by one as dat
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 
 import numpy as np
 import pandas as pd
@@ -30,9 +31,9 @@ import pyarrow as pa
 from data import dawid_skene
 from data.aggregate import current_labels
 from data.annotators import human_labels
+from data.intervals import as_figure, wilson_interval
 from data.machine import cohen_kappa
-from data.rank_agreement import kendall_tau_b, mid_ranks
-from data.ratings import aspect_names, current_ratings
+from data.rank_rate_quality import rank_figures, rank_gold, rate_figures, rate_gold
 from data.schemas import CHOICES
 
 KAPPA_MIN_SHARED = 20
@@ -43,53 +44,27 @@ LEFT_SHARE_MIN_LABELS = 30  # ... over at least this many decisive labels (rank:
 # Rank: flag a mean τ-b against the shown order beyond this (±0.4 is what the left-side range is for two answers:
 # τ = 2 · left share − 1), over at least LEFT_SHARE_MIN_LABELS rankings.
 SHOWN_ORDER_TAU = 0.4
-# Rank and rate have no gold: flag a labeller whose agreement with the others is surely weak, i.e. the whole 95 %
-# interval of their mean τ-b with the other rankers' consensus (rank) or of their correlation with the other raters'
-# mean (rate) lies below these floors, over at least AGREEMENT_MIN_VALUES rankings or rated answers. The two
+# Rank and rate gold is rare (no import carries it): flag a labeller whose agreement with the others is surely weak,
+# i.e. the whole 95 % interval of their mean τ-b with the other rankers' consensus (rank) or of their correlation
+# with the other raters' mean (rate) lies below these floors, over at least AGREEMENT_MIN_VALUES rankings or rated answers. The two
 # are one floor: Greiner's relation τ = (2/π)·arcsin(r) puts r = 0.3 at τ = 0.19. A random or position clicker
 # sits near 0; a careful ranker or rater is far above even in a noisy team (benchmarks/bench_labellers.py --tasks).
 AGREEMENT_FLOOR = {"tau_with_others": 0.2, "r_with_others": 0.3}
 AGREEMENT_MIN_VALUES = 30
 SHARE_CHOICES = {"pairwise": ("tie", "both_bad"), "kto": ("desirable",)}  # each labeller's share of these
+# Per task's gold figure (choices: accuracy; rank: mean τ-b with the gold rankings; rate: share of values within ±1 of
+# gold): what its flag calls it, the floor the whole 95 % interval lies below to flag, and the gold answers needed.
+# Rank takes the agreement floor (τ-b 0.2) and 5 gold rankings: its normal interval is too narrow on fewer.
+GOLD_FLOORS = {
+    "accuracy": ("gold accuracy", GOLD_ACCURACY_FLOOR, 1),
+    "tau": ("mean τ-b with the gold rankings", AGREEMENT_FLOOR["tau_with_others"], 5),
+    "within_one_share": ("share of ratings within ±1 of gold", GOLD_ACCURACY_FLOOR, 1),
+}
 TASKS = ("pairwise", "kto", "rank", "rate")
-
-
-def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (95 % with z = 1.96; successes may count ties as halves): (p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) /
-    (1 + z²/n). Unlike p ± z·√(p(1−p)/n) it stays inside [0, 1] and is honest at small n and at 0 or n."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    centre = p + z * z / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    scale = 1 + z * z / n
-    return (max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale))
-
-
-def mean_interval(values: list[float], z: float = 1.96, bounds: tuple[float, float] = (-1.0, 1.0)) -> list:
-    """The mean's normal 95 % interval (mean ± z·s/√n, clipped to ``bounds``); [None, None] under two values."""
-    if len(values) < 2:
-        return [None, None]
-    mean = sum(values) / len(values)
-    spread = z * float(np.std(values, ddof=1)) / math.sqrt(len(values))
-    return [_value(max(bounds[0], mean - spread)), _value(min(bounds[1], mean + spread))]
-
-
-def correlation_interval(r: float, n: int, z: float = 1.96) -> list:
-    """Pearson r's 95 % interval by Fisher's z (tanh(atanh r ± z/√(n − 3))); [None, None] for n ≤ 3."""
-    if n <= 3:
-        return [None, None]
-    centre, spread = math.atanh(max(-0.999999, min(0.999999, r))), z / math.sqrt(n - 3)
-    return [_value(math.tanh(centre - spread)), _value(math.tanh(centre + spread))]
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
-
-
-def _value(value: float | None) -> float | None:
-    """A figure as computed (None for no data): flags compare these, `_rounded` rounds them for the report."""
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
 PACE_DIGITS = {"median_seconds": 1, "labels_per_hour": 1}  # every other figure is shown to 3 decimals
@@ -151,8 +126,8 @@ def _pace(seconds: pd.Series) -> dict:
     if not len(seconds):
         return {"median_seconds": None, "labels_per_hour": None}
     return {
-        "median_seconds": _value(float(seconds.median())),
-        "labels_per_hour": _value(3600 / float(seconds.mean())) if seconds.mean() > 0 else None,
+        "median_seconds": as_figure(float(seconds.median())),
+        "labels_per_hour": as_figure(3600 / float(seconds.mean())) if seconds.mean() > 0 else None,
     }
 
 
@@ -170,15 +145,15 @@ def _gold(mine: pd.DataFrame, answers: dict[str, str]) -> dict:
     return {
         "answered": len(on_gold),
         "correct": right,
-        "accuracy": _value(right / len(on_gold)) if len(on_gold) else None,
-        "ci95": [_value(low), _value(high)] if len(on_gold) else None,
+        "accuracy": as_figure(right / len(on_gold)) if len(on_gold) else None,
+        "ci95": [as_figure(low), as_figure(high)] if len(on_gold) else None,
     }
 
 
 def _left_share(mine: pd.DataFrame) -> tuple[float | None, int]:
     decisive = mine[mine["choice"].isin(["a", "b"]) & mine["left"].notna()]
     n = len(decisive)
-    return (_value(float((decisive["choice"] == decisive["left"]).mean())) if n else None), n
+    return (as_figure(float((decisive["choice"] == decisive["left"]).mean())) if n else None), n
 
 
 def _kappas(current: pd.DataFrame, name: str) -> dict[str, float | None]:
@@ -191,7 +166,7 @@ def _kappas(current: pd.DataFrame, name: str) -> dict[str, float | None]:
             continue
         both = wide[[name, other]].dropna()
         if len(both) >= KAPPA_MIN_SHARED:
-            out[str(other)] = _value(cohen_kappa(list(both[name]), list(both[other])))
+            out[str(other)] = as_figure(cohen_kappa(list(both[name]), list(both[other])))
     return out
 
 
@@ -204,16 +179,16 @@ def _apart(value: float, limit: float, digits: int, percent: bool = False) -> st
 
 
 def flags(row: dict) -> list[str]:
-    """What a lead acts on: gold accuracy surely below the floor, labelling too fast, a side preference (pairwise:
-    the left side; rank: the order shown)."""
+    """What a lead acts on: agreement with gold surely below the floor (`GOLD_FLOORS`), labelling too fast, a side
+    preference (pairwise: the left side; rank: the order shown)."""
     out = []
     gold = row.get("gold") or {}
     ci = gold.get("ci95")
-    if ci and ci[1] < GOLD_ACCURACY_FLOOR:
-        high = _apart(ci[1], GOLD_ACCURACY_FLOOR, 3)
-        out.append(
-            f"gold accuracy {round(gold['accuracy'], 3)} (95 % CI up to {high}) below {GOLD_ACCURACY_FLOOR}"
-        )
+    for key, (what, floor, least) in GOLD_FLOORS.items():
+        if key in gold and ci and ci[1] is not None and ci[1] < floor and gold["answered"] >= least:
+            out.append(
+                f"{what} {round(gold[key], 3)} (95 % CI up to {_apart(ci[1], floor, 3)}) below {floor}"
+            )
     seconds = row["median_seconds"]
     if seconds is not None and seconds < FAST_SECONDS:
         out.append(f"median {_apart(seconds, FAST_SECONDS, 1)} s per label (< {FAST_SECONDS:g} s)")
@@ -280,10 +255,10 @@ def _choice_figures(
         mine = current[current["annotator"] == name]
         row = {
             "gold": _gold(mine, answers),
-            "loo_agreement": _value(float(mine["loo"].mean())) if mine["loo"].notna().any() else None,
+            "loo_agreement": as_figure(float(mine["loo"].mean())) if mine["loo"].notna().any() else None,
             "kappa": _kappas(current, name),
             **{
-                f"{c}_rate": _value(float((mine["choice"] == c).mean())) if len(mine) else None
+                f"{c}_rate": as_figure(float((mine["choice"] == c).mean())) if len(mine) else None
                 for c in shares
             },
         }
@@ -295,104 +270,14 @@ def _choice_figures(
                 "left_decisive": decisive,
                 "strength": {str(s): int(c) for s, c in strengths.items()},
             }
-        out[name] = row | {"ds_accuracy": _value(estimated.get(name))}
+        out[name] = row | {"ds_accuracy": as_figure(estimated.get(name))}
     return out
 
 
-def _rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
-    """Per ranker: Kendall's τ-b between each of their rankings and the other rankers' consensus on that item (each
-    answer's mean place over the other rankings that placed it; the answers of theirs some other ranking placed),
-    the mean over their rankings with its 95 % interval and how many were compared; the mean τ-b between their
-    ranking and the order the answers were shown in (answers are shuffled per labeller, so a careful ranker's is near
-    0; 1 is ranking in the order shown); and the share of rankings with a tie. Against the consensus rather than
-    each other ranking: a careful ranker beside a random one still agrees with the consensus of the two
-    (benchmarks/bench_labellers.py --tasks). Each ranking is parsed once (as data.rank_agreement does)."""
-    places = [mid_ranks(r) if isinstance(r, str) else {} for r in current["ranking"]]
-    shown = [s.split(",") if isinstance(s, str) and s else [] for s in current["left"]]
-    by_row = current["annotator"].tolist()  # each ranking's labeller
-    against: dict[str, list[float]] = defaultdict(list)
-    by_item: dict[str, list[int]] = defaultdict(list)
-    for row, item in enumerate(current["item_id"]):
-        by_item[item].append(row)
-    for rows in by_item.values():
-        for i in rows:
-            others = [places[j] for j in rows if j != i]
-            consensus = {}
-            for answer in places[i]:
-                placed = [other[answer] for other in others if answer in other]
-                if placed:
-                    consensus[answer] = sum(placed) / len(placed)
-            both = sorted(consensus)
-            tau = kendall_tau_b([places[i][x] for x in both], [consensus[x] for x in both])
-            if tau is not None:
-                against[by_row[i]].append(tau)
-    order: dict[str, list[float]] = defaultdict(list)
-    for name, place, seen in zip(by_row, places, shown):
-        seen = [x for x in seen if x in place]
-        tau = kendall_tau_b([place[x] for x in seen], list(range(1, len(seen) + 1)))
-        if tau is not None:
-            order[name].append(tau)
-    tied = current["ranking"].fillna("").str.contains("=", regex=False)
-    out = {}
-    for name in names:
-        mine = tied[current["annotator"] == name]
-        out[name] = {
-            "tau_with_others": _mean(against[name]),
-            "tau_with_others_ci95": mean_interval(against[name]),
-            "compared": len(against[name]),
-            "shown_order_tau": _mean(order[name]),
-            "shown_order_rankings": len(order[name]),
-            "tie_rate": _value(float(mine.mean())) if len(mine) else None,
-        }
-    return out
-
-
-def _rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
-    """Per rater, over the (answer, aspect) values another labeller rated too: the mean absolute difference from the
-    others' mean rating (in rating points), the mean signed difference (> 0: rates higher than the others), and the
-    Pearson correlation of their values with the others' means (both centred on the aspect's mean over every rating,
-    so aspects on different scales pool) with its 95 % interval, over at least three answers (on one answer the
-    centred values of two raters are each other's negatives: r would be -1 however close they are); ``one_value``:
-    aspect -> the one value they gave it, when they gave each aspect only one (no correlation then). The interval
-    counts answers, not values: one answer's aspects are rated together, so five aspects are not five independent
-    observations (counted by value, six answers of a five-aspect rubric made a flag-sized sample)."""
-    ratings = current_ratings(current)
-    long = ratings.melt(id_vars=["item_id", "annotator"], value_vars=aspect_names(ratings)).dropna(
-        subset=["value"]
-    )
-    grouped = long.groupby(["item_id", "variable"])["value"]
-    total, count = grouped.transform("sum"), grouped.transform("count")
-    centre = long.groupby("variable")["value"].transform("mean")
-    others = (total - long["value"]) / (count - 1)
-    shared = long[count >= 2].assign(
-        difference=(long["value"] - others)[count >= 2],
-        mine=(long["value"] - centre)[count >= 2],
-        theirs=(others - centre)[count >= 2],
-    )
-    out = {}
-    for name in names:
-        mine = shared[shared["annotator"] == name]
-        n = len(mine)
-        same = bool(n) and bool((mine.groupby("variable")["value"].nunique() == 1).all())
-        varied = not same and mine["item_id"].nunique() >= 3 and mine["theirs"].std() > 0
-        r = float(np.corrcoef(mine["mine"], mine["theirs"])[0, 1]) if varied else None
-        answers = int(mine["item_id"].nunique())
-        out[name] = {
-            "compared": n,
-            "answers_compared": answers,
-            "mean_abs_difference": _value(float(mine["difference"].abs().mean())) if n else None,
-            "bias": _value(float(mine["difference"].mean())) if n else None,
-            "r_with_others": _value(r),
-            "r_with_others_ci95": correlation_interval(r, answers) if r is not None else [None, None],
-            "one_value": {a: float(v) for a, v in mine.groupby("variable")["value"].first().items()}
-            if same
-            else None,
-        }
-    return out
-
-
-def _mean(values: list[float]) -> float | None:
-    return _value(sum(values) / len(values)) if values else None
+OTHER_FIGURES = {
+    "rank": (rank_figures, rank_gold),
+    "rate": (rate_figures, rate_gold),
+}  # task: (figures, gold)
 
 
 def labeller_rows(
@@ -401,7 +286,8 @@ def labeller_rows(
     excluded: tuple[str, ...] = (),
     task: str = "pairwise",
 ) -> list[dict]:
-    """One dict per labeller (people only) from the label log's ``task`` labels; ``gold``: item_id, choice."""
+    """One dict per labeller (people only) from the label log's ``task`` labels; ``gold``: the current gold of
+    ``task`` (`data.gold.read_gold`: item_id and the answer)."""
     rows = human_labels(labels[labels["task"] == task])
     if not len(rows):
         return []
@@ -411,7 +297,9 @@ def labeller_rows(
     if task in CHOICES:
         quality = _choice_figures(current, names, gold, task)
     else:
-        quality = (_rank_figures if task == "rank" else _rate_figures)(current, names)
+        figures, against_gold = OTHER_FIGURES[task]
+        gold_figures, quality = against_gold(current, names, gold), figures(current, names)
+        quality = {name: {"gold": gold_figures[name], **quality[name]} for name in names}
     skips = _skips(rows)
     out = []
     for name in names:
@@ -422,7 +310,7 @@ def labeller_rows(
             "labels": n,
             "excluded": name in excluded,
             **quality[name],
-            "skip_rate": _value(skipped / (n + skipped)) if n + skipped else None,
+            "skip_rate": as_figure(skipped / (n + skipped)) if n + skipped else None,
             **_pace(mine["spent"]),
         }
         row["flags"] = flags(row)  # on the figures as computed: a rounded 3.0 s can be a median under 3 s
@@ -446,18 +334,26 @@ def _row_line(task: str, row: dict) -> str:
     row = _dashed(row)
     head = f"{row['labeller']}{' (excluded)' if row['excluded'] else ''}: {row['labels']} labels"
     pace = f"skip {row['skip_rate']}, median {row['median_seconds']} s, {row['labels_per_hour']}/h"
+    gold = _dashed(row["gold"])
     if task == "rank":
+        shown = f"{gold['tau']} {gold['ci95']} ({gold['answered']} rankings)" if gold["answered"] else "-"
         return (
-            f"{head}, τ-b with others {row['tau_with_others']} {row['tau_with_others_ci95']} ({row['compared']} "
-            f"rankings), τ-b with the order shown {row['shown_order_tau']}, ties {row['tie_rate']}, {pace}"
+            f"{head}, gold τ-b {shown}, τ-b with others {row['tau_with_others']} {row['tau_with_others_ci95']} "
+            f"({row['compared']} rankings), τ-b with the order shown {row['shown_order_tau']}, ties "
+            f"{row['tie_rate']}, {pace}"
         )
     if task == "rate":
-        return (
-            f"{head}, mean |difference| from the others {row['mean_abs_difference']}, bias {row['bias']}, r with "
-            f"the others {row['r_with_others']} {row['r_with_others_ci95']} ({row['compared']} values of "
-            f"{row['answers_compared']} answers shared), {pace}"
+        shown = (
+            f"within ±1 {gold['within_one']}/{gold['values']} {gold['ci95']} ({gold['answered']} answers), "
+            f"|difference| {gold['mean_abs_difference']}"
+            if gold["values"]
+            else "-"
         )
-    gold = row["gold"]
+        return (
+            f"{head}, gold {shown}, mean |difference| from the others {row['mean_abs_difference']}, bias "
+            f"{row['bias']}, r with the others {row['r_with_others']} {row['r_with_others_ci95']} "
+            f"({row['compared']} values of {row['answers_compared']} answers shared), {pace}"
+        )
     shown = f"{gold['correct']}/{gold['answered']} {gold['ci95']}" if gold["answered"] else "-"
     shares = ", ".join(f"{c} {row[f'{c}_rate']}" for c in SHARE_CHOICES[task])
     left = f"left {row['left_share']}, " if task == "pairwise" else ""

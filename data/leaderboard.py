@@ -22,7 +22,7 @@ import pandas as pd
 from data.aggregate import current_labels
 from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, machine_mask
 from data.errors import PrefloopError
-from data.labellers import wilson_interval
+from data.intervals import wilson_interval
 
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
 PEOPLE = "people"

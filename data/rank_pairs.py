@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 
 import pandas as pd
 import pyarrow as pa
@@ -55,18 +56,26 @@ VOTE_COLUMNS = ["item_id", "annotator", "task", "choice", "strength", "retracted
 
 
 def rank_votes(
-    labels: pd.DataFrame | pa.Table, completions: pd.DataFrame | pa.Table, mode: str = "all"
+    labels: pd.DataFrame | pa.Table,
+    completions: pd.DataFrame | pa.Table,
+    mode: str = "all",
+    gold: Collection[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame, Counter]:
     """The pairs the current rankings expand into (pairs-table columns, kind ``rank``) and one pairwise vote per
-    labeller and pair (labels columns), for `data.aggregate`; counts of what was left out and why: rankings naming
-    an unknown completion (``rank_unknown_completion``) or answers of several prompts (``rank_mixed_prompts``),
-    pairs more than one rank apart with ``adjacent`` (``rank_not_adjacent``)."""
+    labeller and pair (labels columns), for `data.aggregate`; counts of what was left out and why: the rankings of
+    ``gold`` rank items (gold items measure labellers, they never train: ``rank_gold`` counts those items), rankings
+    naming an unknown completion (``rank_unknown_completion``) or answers of several prompts
+    (``rank_mixed_prompts``), pairs more than one rank apart with ``adjacent`` (``rank_not_adjacent``)."""
     if mode not in RANK_PAIRS:
         raise PrefloopError(f"--rank-pairs {mode!r}: expected one of {', '.join(RANK_PAIRS)}")
     counts: Counter = Counter()
     pairs: dict[str, dict] = {}
     votes: list[dict] = []
     rankings = current_rankings(labels) if mode != "none" else pd.DataFrame()
+    if len(rankings) and len(gold):
+        on_gold = rankings["item_id"].isin(set(gold))
+        counts["rank_gold"] = int(rankings.loc[on_gold, "item_id"].nunique())
+        rankings = rankings[~on_gold]
     if isinstance(completions, pa.Table):
         completions = completions.select(["id", "prompt_id", "round"]).to_pandas()
     where = completions.set_index("id")[["prompt_id", "round"]] if len(rankings) else None

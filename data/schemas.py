@@ -134,16 +134,20 @@ SCORES = pa.schema(
     ]
 )
 
-# Gold items: pairs with a known answer, mixed into labellers' queues to measure each labeller (`python -m data gold`).
-# Rows are events like labels: an item's current gold is its latest row, and a retracted latest row means none.
+# Gold items: items with a known answer, mixed into labellers' queues to measure each labeller (`python -m data gold`).
+# Rows are events like labels: an item's current gold is its latest row, and a retracted latest row means none. The
+# answer is held as a label holds it: a choice (pairwise, kto), a ranking (rank), ratings and their rubric (rate).
 GOLD = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
         pa.field("item_id", pa.string(), nullable=False),
         pa.field("task", pa.string(), nullable=False),
-        pa.field("choice", pa.string(), nullable=False),
+        pa.field("choice", pa.string()),
         pa.field("source", pa.string(), nullable=False),
         pa.field("retracted", pa.bool_(), nullable=False),
+        pa.field("ranking", pa.string()),
+        pa.field("ratings", pa.string()),
+        pa.field("rubric", pa.string()),
         pa.field("created_at", TIMESTAMP, nullable=False),
     ]
 )
@@ -161,6 +165,7 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
         "rubric",
     ),
     "completions": ("parent_id",),
+    "gold": ("ranking", "ratings", "rubric"),  # rank and rate gold answers; older parts hold choices
 }
 SIDES = ("a", "b")
 SUGGESTIONS = ("shown", "hidden")  # labels.suggestion: the machine's pick was on screen, or held back
@@ -269,11 +274,8 @@ def _check_values(table: pa.Table, name: str, source: str) -> None:
                 raise SchemaError(
                     source, "a pair needs two different completions", row=row, field="completion_b"
                 )
-    elif name == "labels":
-        _check_labels(table, source, has)
-    elif name == "gold" and {"task", "choice"} <= has:
-        _check_domain(table, "task", tuple(CHOICES), source)  # gold answers are choices: no gold ratings
-        _check_choices(table, pa.repeat(pa.scalar(False), table.num_rows), source)
+    elif name in ("labels", "gold"):  # a gold answer is held as a label holds it
+        _check_labels(table, source, has, "label" if name == "labels" else "gold item")
 
 
 def _check_prompts(messages: pa.ChunkedArray, source: str) -> None:
@@ -336,7 +338,7 @@ def _check_choices(table: pa.Table, exempt: pa.ChunkedArray, source: str) -> Non
         raise SchemaError(source, message, row, "choice")
 
 
-def _check_ratings(table: pa.Table, rated: pa.ChunkedArray, source: str) -> None:
+def _check_ratings(table: pa.Table, rated: pa.ChunkedArray, source: str, noun: str = "label") -> None:
     """A rating that is not retracted carries ratings and no choice; other labels carry no ratings."""
     ratings, retracted = table.column("ratings"), table.column("retracted")
     needs = pc.and_(rated, pc.invert(retracted))
@@ -344,13 +346,13 @@ def _check_ratings(table: pa.Table, rated: pa.ChunkedArray, source: str) -> None
         pc.or_(pc.invert(needs), pc.and_(pc.is_valid(ratings), pc.is_null(table.column("choice"))))
     )
     if row is not None:
-        raise SchemaError(source, "a rate label needs ratings and no choice", row=row, field="ratings")
+        raise SchemaError(source, f"a rate {noun} needs ratings and no choice", row=row, field="ratings")
     row = _first_bad(pc.or_(rated, pc.is_null(ratings)))
     if row is not None:
-        raise SchemaError(source, "only rate labels carry ratings", row=row, field="ratings")
+        raise SchemaError(source, f"only rate {noun}s carry ratings", row=row, field="ratings")
 
 
-def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
+def _check_labels(table: pa.Table, source: str, has: set[str], noun: str = "label") -> None:
     if "task" in has:
         _check_domain(table, "task", TASKS, source)
     unchosen = (
@@ -361,9 +363,9 @@ def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
     if {"task", "choice", "retracted"} <= has:  # a rank label has no choice: its ranking says it
         _check_choices(table, pc.or_(table.column("retracted"), unchosen), source)
     if {"task", "retracted", "ranking"} <= has:
-        _check_rankings(table, source)
+        _check_rankings(table, source, noun)
     if {"task", "choice", "retracted", "ratings"} <= has:  # a rating has no choice either: its ratings say it
-        _check_ratings(table, pc.equal(table.column("task"), "rate"), source)
+        _check_ratings(table, pc.equal(table.column("task"), "rate"), source, noun)
     if "left" in has:
         left = table.column("left")
         ranked = unchosen if unchosen is not None else pa.repeat(pa.scalar(False), table.num_rows)
@@ -387,18 +389,18 @@ def _check_labels(table: pa.Table, source: str, has: set[str]) -> None:
                 raise SchemaError(source, f"{field} {seconds[row].as_py()} is negative", row=row, field=field)
 
 
-def _check_rankings(table: pa.Table, source: str) -> None:
+def _check_rankings(table: pa.Table, source: str, noun: str = "label") -> None:
     """A current rank label holds a canonical ranking (data.ranking); no other label holds one."""
     ranking, rank = table.column("ranking"), pc.equal(table.column("task"), "rank")
     row = _first_bad(pc.or_kleene(pc.is_null(ranking), rank))
     if row is not None:
-        raise SchemaError(source, "only a rank label holds a ranking", row=row, field="ranking")
+        raise SchemaError(source, f"only a rank {noun} holds a ranking", row=row, field="ranking")
     needs = pc.and_(rank, pc.invert(table.column("retracted")))
     for row in pc.indices_nonzero(pc.fill_null(needs, False).combine_chunks()).to_pylist():
         value = ranking[row].as_py()
         try:
             if value is None:
-                raise RankingError("a rank label needs a ranking")
+                raise RankingError(f"a rank {noun} needs a ranking")
             if canonical_ranking(value) != value:
                 raise RankingError(
                     f"ranking {value!r} is not in canonical form (ids sorted in a tie, no spaces)"

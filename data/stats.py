@@ -13,14 +13,13 @@ from data.aggregate import MAJORITY, SPLIT, label_distribution, mean_agreement, 
 from data.annotators import machine_column, machine_labeller_column
 from data.edits import edit_pair_ids, edit_summary
 from data.files import NOT_A_FILE
-from data.gold import current_gold, read_gold
+from data.gold import GOLD_TASKS, current_gold, read_gold
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
 from data.rank_agreement import ranking_agreement
 from data.ranking import rank_of
 from data.ratings import rating_stats
-from data.schemas import CHOICES
 from data.selection import excluded_labellers, without_labellers
 from data.workspace import READ_ORDER, Workspace
 
@@ -64,7 +63,7 @@ def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dic
     excluded = excluded_labellers(workspace.path, excluded)
     report = {"team": team_pace(labels), "labellers": labeller_rows(labels, gold, excluded), "tasks": {}}
     for task in TASKS[1:]:  # pairwise above (as before); each other task with labels of people
-        rows = labeller_rows(labels, read_gold(workspace, task) if task in CHOICES else None, excluded, task)
+        rows = labeller_rows(labels, read_gold(workspace, task), excluded, task)
         if rows:
             report["tasks"][task] = {"team": team_pace(labels, task), "labellers": rows}
     return report
@@ -101,7 +100,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     if len(edits):  # an edit's own label (the edit wins) is no judgement of an item: counted apart
         stats["edits"] = edit_summary(completions, pairs, labels)
         people = people.filter(pc.invert(pc.is_in(people.column("item_id"), value_set=edits)))
-    gold = {task: current_gold(gold_events, task) for task in ("pairwise", "kto")}
+    gold = {task: current_gold(gold_events, task) for task in GOLD_TASKS}
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
     verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
     stats["labels"] = label_distribution(people, verdicts_of)

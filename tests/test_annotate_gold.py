@@ -150,3 +150,61 @@ def test_kto_gold_completions_are_mixed_in_measured_and_never_trained(tmp_path, 
     assert regular in read_gold(ws, "kto").column("item_id").to_pylist() and regular in service.queue.gold
     _, labellers, _, _ = admin_view(ctx, "ann")
     assert "<th>gold right</th>" in labellers and "<th>desirable share</th>" in labellers
+
+
+def test_rank_and_rate_gold_items_are_mixed_in_once_measured_and_shown_to_the_admin(tmp_path, capsys):
+    """Gold rank items (a gold ranking) and gold rate items (gold ratings), made by `data gold`, come up in the
+    rank and rate queues at --gold-rate as pairwise gold does: once per labeller, looking like any item, out of the
+    job's count; their labels measure each labeller (stats and the admin's labellers table)."""
+    import json
+
+    from annotate.admin import admin_view
+    from annotate.app import make_context
+    from annotate.users import Authenticator, User, hash_password
+    from data.__main__ import main as data_main
+    from data.ranking import rank_item_id, to_screen
+    from data.stats import labeller_report
+
+    ws = Workspace.init(tmp_path / "ws")
+    records, items = [], {}
+    for i in range(20):
+        prompt = Prompt([{"role": "user", "content": f"question {i}"}], source="test")
+        answers = [Completion(prompt.id, f"answer {i}.{k}", "m", "hf", seed=k) for k in range(3)]
+        records += [prompt, *answers]
+        items[rank_item_id(prompt.id, 0)] = [c.id for c in answers]
+    ws.append(records)
+    ranked = list(items)[:4]
+    rated = [items[i][0] for i in ranked]
+    full = {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 2}
+    args = [x for i in ranked for x in ("--rank-item", i, "--ranking", ">".join(items[i]))]
+    args += [x for c in rated for x in ("--rate-item", c, "--ratings", json.dumps(full))]
+    assert data_main(["gold", "-w", str(ws.path), *args]) == 0
+    assert "gold items: 8 (+8 marked, -0 removed)" in capsys.readouterr().out
+    users = {"ann": User("ann", hash_password("pw-ann-12345"), admin=True)}
+    for task, gold in (("rank", ranked), ("rate", rated)):
+        service = LabelService(ws, task, overlap=2, gold_rate=0.3)
+        assert service.progress("ann")["items"] == len(service.items) - len(gold)
+        for user in ("ann", "bob"):
+            served = []
+            while (shown := service.show(user)) is not None:
+                served.append(shown.item.id)
+                if task == "rank":  # ann ranks as the gold does, bob the other way round
+                    ids = items[shown.item.id]
+                    answer = to_screen(">".join(ids if user == "ann" else ids[::-1]), shown.order)
+                else:
+                    answer = json.dumps(
+                        full if user == "ann" else {**full, "helpfulness": 0, "correctness": 0}
+                    )
+                service.submit(user, shown.item.id, answer, active_seconds=6.0)
+            mixed = set(served) & set(gold)
+            assert len(served) == len(set(served)) == len(service.items) - len(gold) + len(mixed)
+            assert 1 <= len(mixed) <= len(gold)
+        report = {r["labeller"]: r for r in labeller_report(ws)["tasks"][task]["labellers"]}
+        if task == "rank":
+            assert report["ann"]["gold"]["tau"] == 1.0 and report["bob"]["gold"]["tau"] == -1.0
+        else:
+            assert report["ann"]["gold"]["within_one_share"] == 1.0
+            assert report["bob"]["gold"]["mean_abs_difference"] == 1.4  # 3 and 4 off on two of five aspects
+        _, labellers, _, _ = admin_view(make_context(service, Authenticator(users)), "ann")
+        assert f"<th>{'gold τ-b (rankings)' if task == 'rank' else 'gold within ±1'}</th>" in labellers
+        assert "<th>gold 95 % CI</th>" in labellers

@@ -118,3 +118,13 @@ def test_train_and_train_score_name_each_others_flags(argv, said, capsys):
     with pytest.raises(SystemExit) as exit_:
         train_main(argv)
     assert exit_.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_an_empty_list_value_is_an_error_not_a_silent_no_op(tmp_path, capsys):
+    """`--exclude-labeller ""` excluded nobody and said nothing (a new-user audit)."""
+    from data.__main__ import main as data_main
+
+    assert data_main(["stats", "-w", str(tmp_path), "--exclude-labeller", ""]) == 2
+    assert capsys.readouterr().err == (
+        "error: option exclude_labeller: '' names nothing; give a value or leave the option out\n"
+    )

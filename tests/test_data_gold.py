@@ -141,9 +141,9 @@ def test_gold_configuration_errors_are_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: --pair needs one --answer each: 1 pair(s), 0 answer(s)"
     assert main(["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "left"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"error: cli: gold pair {ids[0]}: answer 'left' is not one of a, b, tie, both_bad"
+    assert err == f"error: --pair: gold pair {ids[0]}: answer 'left' is not one of a, b, tie, both_bad"
     assert main(["gold", "-w", str(ws.path), "--pair", "nope", "--answer", "a"]) == 2
-    assert capsys.readouterr().err.strip() == f"error: cli: pair nope is not in {ws.path}"
+    assert capsys.readouterr().err.strip() == f"error: --pair: pair nope is not in {ws.path}"
     assert read_gold(ws).num_rows == 0
 
 
@@ -246,6 +246,8 @@ def test_kto_gold_from_a_file_a_split_and_errors(tmp_path, capsys):
     assert main(["gold", "-w", str(ws.path), str(kto)]) == 0
     gold = read_gold(ws, "kto")
     assert gold.column("choice").to_pylist().count("undesirable") == 1 and gold.num_rows == 2
+    assert capsys.readouterr().out == "gold items: 2 (+2 marked, -0 removed)\n"  # a call that marks says so
+    assert main(["gold", "-w", str(ws.path)]) == 0  # a call that asks nothing lists the gold items
     assert f"\tkto\tdesirable\t{kto}" in capsys.readouterr().out
     assert not ws.read("labels").num_rows - 25  # the 25 labels of build(): the file's answers are no labels
     imported = tmp_path / "imported.jsonl"
@@ -260,9 +262,12 @@ def test_kto_gold_from_a_file_a_split_and_errors(tmp_path, capsys):
         (["--completion", completion], "--completion needs one --answer each: 1 completion(s), 0 answer(s)"),
         (
             ["--completion", completion, "--answer", "a"],
-            f"cli: gold completion {completion}: answer 'a' is not one of desirable, undesirable",
+            f"--completion: gold completion {completion}: answer 'a' is not one of desirable, undesirable",
         ),
-        (["--completion", "nope", "--answer", "desirable"], f"cli: completion nope is not in {ws.path}"),
+        (
+            ["--completion", "nope", "--answer", "desirable"],
+            f"--completion: completion nope is not in {ws.path}",
+        ),
         (
             ["--completion", completion, "--pair", ids[0], "--answer", "a"],
             "--answer goes with each --pair or with each --completion: give one of them per call",
@@ -382,3 +387,37 @@ def test_gold_pairs_are_held_out_rows_decided_by_their_answer_and_never_train(tm
     held, counts = kto_rows(ws, "test", held_out=True)
     assert [r["label"] for r in held] == [True] and counts["gold_evaluated"] == 1
     assert kto_rows(ws, "test")[0] == []
+
+
+def test_gold_pairs_of_the_same_two_completions_must_agree(tmp_path, capsys):
+    """Two rows of a gold file, one the other swapped ("x over y", "y over x"), are two pairs of the same two
+    completions: both gold "a" marked every labeller wrong on one of them (found by a new-user audit)."""
+    ws = Workspace.init(tmp_path / "ws")
+    forward, backward, same = (tmp_path / name for name in ("forward.jsonl", "backward.jsonl", "same.jsonl"))
+    forward.write_text(json.dumps({"prompt": "p1", "chosen": "x", "rejected": "y"}) + "\n")
+    backward.write_text(json.dumps({"prompt": "p1", "chosen": "y", "rejected": "x"}) + "\n")
+    both = tmp_path / "both.jsonl"
+    both.write_text(forward.read_text() + backward.read_text())
+    assert main(["gold", "-w", str(ws.path), str(both)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "compare the same two answers to one prompt but disagree" in err and len(err.splitlines()) == 1
+    assert read_gold(ws).num_rows == 0 and ws.read("pairs").num_rows == 0  # nothing written
+    assert main(["gold", "-w", str(ws.path), str(forward)]) == 0
+    capsys.readouterr()
+    assert main(["gold", "-w", str(ws.path), str(backward)]) == 2  # against the gold already there
+    assert "disagree" in capsys.readouterr().err and read_gold(ws).num_rows == 1
+    # the same verdict through the swapped pair ("y" rejected: b) agrees, and is accepted
+    same.write_text(json.dumps({"prompt": "p1", "chosen": "x", "rejected": "y"}) + "\n")
+    pair = ws.read("pairs").to_pylist()[0]
+    swapped = Pair(pair["prompt_id"], pair["completion_b"], pair["completion_a"], "imported")
+    ws.append([swapped])
+    assert main(["gold", "-w", str(ws.path), "--pair", swapped.id, "--answer", "b"]) == 0
+    assert main(["gold", "-w", str(ws.path), "--pair", swapped.id, "--answer", "a"]) == 2
+
+
+def test_a_new_answer_for_a_gold_item_is_said(tmp_path, capsys):
+    ws, ids = build(tmp_path / "ws")
+    assert main(["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "tie"]) == 0
+    capsys.readouterr()
+    assert main(["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "both_bad"]) == 0
+    assert "+1 marked, 1 of them a new answer for a gold item" in capsys.readouterr().out

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from data.files import atomic_write
-from data.labellers import wilson_interval
+from data.intervals import wilson_interval
 from train.head import completion_logps
 
 HELD_OUT_FILE = "held_out.json"

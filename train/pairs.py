@@ -49,6 +49,7 @@ def preference_rows(
     decided it. ``held_out`` (the evaluation's rows): gold pairs join too, decided by their gold answer alone (they
     are the surest verdicts there are; evaluating on them trains nothing)."""
     gold = read_gold(workspace)
+    rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never train either
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     pairs = workspace.frame("pairs")
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
@@ -72,6 +73,7 @@ def preference_rows(
         gold,
         ranks,
         edits,
+        rank_gold,
         min_posterior,
     )
     counts.update(dropped)
@@ -170,21 +172,24 @@ def sft_rows(
 
 
 def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...]):
-    """The ratings export (`data.ratings.ratings_table`) of ``split`` and the labels it was made from."""
+    """The ratings export (`data.ratings.ratings_table`) of ``split``, the labels it was made from, and the count
+    of the gold answers it left out (``gold``: they measure raters, never train)."""
     labels = without_labellers(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
     gold = read_gold(workspace, "rate").column("item_id").to_pylist()
-    table, _ = ratings_table(workspace.frame("prompts"), workspace.frame("completions"), labels, split, gold)
-    return table, labels
+    table, counts = ratings_table(
+        workspace.frame("prompts"), workspace.frame("completions"), labels, split, gold
+    )
+    return table, labels, Counter({"gold": counts["gold"]} if counts["gold"] else {})
 
 
 def rating_kto_rows(
     workspace: Workspace, split: str | None, rule: str, seed: int = 0, excluded: tuple[str, ...] = ()
 ) -> tuple[list[dict], Counter]:
     """KTO rows from rubric ratings (``--kto-from 'ASPECT>=3'``, `data.ratings.kto_from_ratings`), interleaved
-    as `kto_rows`; the counts name what was left out (unrated, ambiguous)."""
-    table, labels = _rated(workspace, split, excluded)
+    as `kto_rows`; the counts name what was left out (unrated, ambiguous, gold)."""
+    table, labels, left_out = _rated(workspace, split, excluded)
     rows, counts = kto_from_ratings(table, rule, labels)
-    return interleave(rows, seed), counts
+    return interleave(rows, seed), counts + left_out
 
 
 def rating_preference_rows(
@@ -192,8 +197,9 @@ def rating_preference_rows(
 ) -> tuple[list[dict], Counter]:
     """Preference rows from rubric ratings (``--rm-from-ratings ASPECT``, `data.ratings.pairs_from_ratings`):
     every two rated answers to a prompt, the higher rated chosen; equal ratings give no pair (counted)."""
-    table, _ = _rated(workspace, split, excluded)
+    table, _, left_out = _rated(workspace, split, excluded)
     rows, counts = pairs_from_ratings(table, aspect)
+    counts.update(left_out)
     for row in rows:
         row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])
         row["source"] = "human"

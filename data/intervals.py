@@ -1,0 +1,42 @@
+"""Confidence intervals of the labeller figures (`data.labellers`, `data.rank_rate_quality`, `train.evaluate`,
+`data.leaderboard`) and the one form a figure is kept in before it is rounded for the report."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95 % with z = 1.96; successes may count ties as halves): (p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) /
+    (1 + z²/n). Unlike p ± z·√(p(1−p)/n) it stays inside [0, 1] and is honest at small n and at 0 or n."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    return (max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale))
+
+
+def mean_interval(values: list[float], z: float = 1.96, bounds: tuple[float, float] = (-1.0, 1.0)) -> list:
+    """The mean's normal 95 % interval (mean ± z·s/√n, clipped to ``bounds``); [None, None] under two values."""
+    if len(values) < 2:
+        return [None, None]
+    mean = sum(values) / len(values)
+    spread = z * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    return [as_figure(max(bounds[0], mean - spread)), as_figure(min(bounds[1], mean + spread))]
+
+
+def correlation_interval(r: float, n: int, z: float = 1.96) -> list:
+    """Pearson r's 95 % interval by Fisher's z (tanh(atanh r ± z/√(n − 3))); [None, None] for n ≤ 3."""
+    if n <= 3:
+        return [None, None]
+    centre, spread = math.atanh(max(-0.999999, min(0.999999, r))), z / math.sqrt(n - 3)
+    return [as_figure(math.tanh(centre - spread)), as_figure(math.tanh(centre + spread))]
+
+
+def as_figure(value: float | None) -> float | None:
+    """A figure as computed (None for no data): flags compare these, `data.labellers` rounds them for the report."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)

@@ -1,0 +1,182 @@
+"""Each ranker's and rater's quality figures, for `data.labellers`' rows: pure functions over their current labels
+(and the current gold, `data.gold`). Against the other labellers of the same items (`rank_figures`, `rate_figures`:
+see their docstrings) and against the gold answers:
+
+- rank: Kendall's τ-b of each of their rankings of a gold item with its gold ranking (over the answers both place;
+  ties as mid-ranks, data.rank_agreement), the mean over those rankings and its normal 95 % interval;
+- rate: per (answer, aspect) that they and the gold rated, the absolute difference from the gold value; its mean, and
+  the share within ±1 point with a 95 % Wilson interval over the gold answers rated, not the values: the values of
+  one answer are not independent of each other (a rater's view of an answer moves its aspects together).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from data.intervals import as_figure, correlation_interval, mean_interval, wilson_interval
+from data.rank_agreement import kendall_tau_b, mid_ranks
+from data.ratings import aspect_names, current_ratings
+
+WITHIN = 1  # rate: a value this close to the gold value (in rating points) counts as agreeing with it
+
+
+def _answers(gold: pa.Table | None, column: str) -> dict[str, str]:
+    if gold is None or not gold.num_rows:
+        return {}
+    return dict(zip(gold.column("item_id").to_pylist(), gold.column(column).to_pylist()))
+
+
+def rank_gold(current: pd.DataFrame, names: list[str], gold: pa.Table | None) -> dict[str, dict]:
+    """Per ranker: ``answered`` (their rankings of gold items with a τ-b), ``tau`` (the mean τ-b with the gold
+    rankings) and ``ci95`` (its 95 % interval, `mean_interval`; None without a gold item ranked)."""
+    known = {item: mid_ranks(ranking) for item, ranking in _answers(gold, "ranking").items()}
+    taus: dict[str, list[float]] = defaultdict(list)
+    for name, item, ranking in zip(current["annotator"], current["item_id"], current["ranking"]):
+        if item not in known or not isinstance(ranking, str):
+            continue
+        mine = mid_ranks(ranking)
+        both = sorted(set(mine) & set(known[item]))
+        tau = kendall_tau_b([mine[x] for x in both], [known[item][x] for x in both])
+        if tau is not None:
+            taus[name].append(tau)
+    return {
+        name: {
+            "answered": len(taus[name]),
+            "tau": as_figure(sum(taus[name]) / len(taus[name])) if taus[name] else None,
+            "ci95": mean_interval(taus[name]) if taus[name] else None,
+        }
+        for name in names
+    }
+
+
+def rate_gold(current: pd.DataFrame, names: list[str], gold: pa.Table | None) -> dict[str, dict]:
+    """Per rater: ``answered`` (gold answers they rated), ``values`` ((answer, aspect) values compared with gold),
+    ``mean_abs_difference`` from the gold values, ``within_one`` (values within ±1 point) and its share with a 95 %
+    Wilson interval (``within_one_share``, ``ci95``; None without a value compared)."""
+    known = {item: json.loads(text) for item, text in _answers(gold, "ratings").items()}
+    ratings = current_ratings(current)
+    ratings = ratings[ratings["item_id"].isin(known)]
+    long = ratings.melt(id_vars=["item_id", "annotator"], value_vars=aspect_names(ratings)).dropna(
+        subset=["value"]
+    )
+    truth = [known[item].get(aspect) for item, aspect in zip(long["item_id"], long["variable"])]
+    long = long.assign(gold=pd.Series(truth, index=long.index, dtype=float)).dropna(subset=["gold"])
+    long = long.assign(difference=(long["value"] - long["gold"]).abs())
+    out = {}
+    for name in names:
+        mine = long[long["annotator"] == name]
+        n, close = len(mine), int((mine["difference"] <= WITHIN).sum())
+        answered = int(mine["item_id"].nunique())
+        low, high = (
+            wilson_interval(close / n * answered, answered) if n else (None, None)
+        )  # answers, not values
+        out[name] = {
+            "answered": answered,
+            "values": n,
+            "mean_abs_difference": as_figure(float(mine["difference"].mean())) if n else None,
+            "within_one": close,
+            "within_one_share": as_figure(close / n) if n else None,
+            "ci95": [as_figure(low), as_figure(high)] if n else None,
+        }
+    return out
+
+
+def rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
+    """Per ranker: Kendall's τ-b between each of their rankings and the other rankers' consensus on that item (each
+    answer's mean place over the other rankings that placed it; the answers of theirs some other ranking placed),
+    the mean over their rankings with its 95 % interval and how many were compared; the mean τ-b between their
+    ranking and the order the answers were shown in (answers are shuffled per labeller, so a careful ranker's is near
+    0; 1 is ranking in the order shown); and the share of rankings with a tie. Against the consensus rather than
+    each other ranking: a careful ranker beside a random one still agrees with the consensus of the two
+    (benchmarks/bench_labellers.py --tasks). Each ranking is parsed once (as data.rank_agreement does)."""
+    places = [mid_ranks(r) if isinstance(r, str) else {} for r in current["ranking"]]
+    shown = [s.split(",") if isinstance(s, str) and s else [] for s in current["left"]]
+    by_row = current["annotator"].tolist()  # each ranking's labeller
+    against: dict[str, list[float]] = defaultdict(list)
+    by_item: dict[str, list[int]] = defaultdict(list)
+    for row, item in enumerate(current["item_id"]):
+        by_item[item].append(row)
+    for rows in by_item.values():
+        for i in rows:
+            others = [places[j] for j in rows if j != i]
+            consensus = {}
+            for answer in places[i]:
+                placed = [other[answer] for other in others if answer in other]
+                if placed:
+                    consensus[answer] = sum(placed) / len(placed)
+            both = sorted(consensus)
+            tau = kendall_tau_b([places[i][x] for x in both], [consensus[x] for x in both])
+            if tau is not None:
+                against[by_row[i]].append(tau)
+    order: dict[str, list[float]] = defaultdict(list)
+    for name, place, seen in zip(by_row, places, shown):
+        seen = [x for x in seen if x in place]
+        tau = kendall_tau_b([place[x] for x in seen], list(range(1, len(seen) + 1)))
+        if tau is not None:
+            order[name].append(tau)
+    tied = current["ranking"].fillna("").str.contains("=", regex=False)
+    out = {}
+    for name in names:
+        mine = tied[current["annotator"] == name]
+        out[name] = {
+            "tau_with_others": _mean(against[name]),
+            "tau_with_others_ci95": mean_interval(against[name]),
+            "compared": len(against[name]),
+            "shown_order_tau": _mean(order[name]),
+            "shown_order_rankings": len(order[name]),
+            "tie_rate": as_figure(float(mine.mean())) if len(mine) else None,
+        }
+    return out
+
+
+def rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
+    """Per rater, over the (answer, aspect) values another labeller rated too: the mean absolute difference from the
+    others' mean rating (in rating points), the mean signed difference (> 0: rates higher than the others), and the
+    Pearson correlation of their values with the others' means (both centred on the aspect's mean over every rating,
+    so aspects on different scales pool) with its 95 % interval, over at least three answers (on one answer the
+    centred values of two raters are each other's negatives: r would be -1 however close they are); ``one_value``:
+    aspect -> the one value they gave it, when they gave each aspect only one (no correlation then). The interval
+    counts answers, not values: one answer's aspects are rated together, so five aspects are not five independent
+    observations (counted by value, six answers of a five-aspect rubric made a flag-sized sample)."""
+    ratings = current_ratings(current)
+    long = ratings.melt(id_vars=["item_id", "annotator"], value_vars=aspect_names(ratings)).dropna(
+        subset=["value"]
+    )
+    grouped = long.groupby(["item_id", "variable"])["value"]
+    total, count = grouped.transform("sum"), grouped.transform("count")
+    centre = long.groupby("variable")["value"].transform("mean")
+    others = (total - long["value"]) / (count - 1)
+    shared = long[count >= 2].assign(
+        difference=(long["value"] - others)[count >= 2],
+        mine=(long["value"] - centre)[count >= 2],
+        theirs=(others - centre)[count >= 2],
+    )
+    out = {}
+    for name in names:
+        mine = shared[shared["annotator"] == name]
+        n = len(mine)
+        same = bool(n) and bool((mine.groupby("variable")["value"].nunique() == 1).all())
+        varied = not same and mine["item_id"].nunique() >= 3 and mine["theirs"].std() > 0
+        r = float(np.corrcoef(mine["mine"], mine["theirs"])[0, 1]) if varied else None
+        answers = int(mine["item_id"].nunique())
+        out[name] = {
+            "compared": n,
+            "answers_compared": answers,
+            "mean_abs_difference": as_figure(float(mine["difference"].abs().mean())) if n else None,
+            "bias": as_figure(float(mine["difference"].mean())) if n else None,
+            "r_with_others": as_figure(r),
+            "r_with_others_ci95": correlation_interval(r, answers) if r is not None else [None, None],
+            "one_value": {a: float(v) for a, v in mine.groupby("variable")["value"].first().items()}
+            if same
+            else None,
+        }
+    return out
+
+
+def _mean(values: list[float]) -> float | None:
+    return as_figure(sum(values) / len(values)) if values else None
