@@ -150,14 +150,16 @@ def _check_export_options(args: Any, explicit: set[str]) -> None:
     if args.out is not None and Path(args.out).suffix not in (".parquet", ".pq"):
         raise PrefloopError(f"--out {args.out}: exports are Parquet files: give a name ending in .parquet")
     export = f"{args.format}{' --edits' if args.edits else ''}"
+    if "min_posterior" in explicit:
+        if (
+            args.format not in ("dpo", "kto") or args.edits
+        ):  # said first: --aggregate does not apply there either
+            raise PrefloopError(f"--min-posterior applies to --format dpo and kto, not {export}")
+        check_min_posterior(args.min_posterior, args.aggregate)
     if "aggregate" in explicit and (args.format not in ("dpo", "kto") or args.edits):
         raise PrefloopError(
             f"--aggregate applies to --format dpo and kto (how their labels become verdicts), not {export}"
         )
-    if "min_posterior" in explicit:
-        check_min_posterior(args.min_posterior, args.aggregate)
-        if args.format not in ("dpo", "kto") or args.edits:
-            raise PrefloopError(f"--min-posterior applies to --format dpo and kto, not {export}")
     if args.exclude_labeller and args.format == "sft" and not args.edits:
         raise PrefloopError(
             "--exclude-labeller applies to the formats made from labels (dpo, kto, ratings, sft --edits), not sft "

@@ -86,6 +86,8 @@ def check_ranking(text: object, answers: tuple[str, ...], source: str, item: str
         raise fail(
             f"{', '.join(missing)} not ranked: a gold ranking ranks each of the item's {len(answers)} answers"
         )
+    if len(set(ranked.values())) < 2:  # τ-b against it is undefined: it would measure no one
+        raise fail("every answer tied: a gold ranking puts at least one answer above another")
     return ranking
 
 
@@ -205,7 +207,7 @@ def _stored_answers(mark: Mark, ranked: dict[str, tuple[str, ...]]) -> list:
 @dataclass(frozen=True)
 class GoldChange:
     """What `apply_gold` wrote: answers marked (``changed`` of them replacing another gold answer of the item),
-    answers already gold as given, items no longer gold."""
+    answers already gold as given, gold items withdrawn (per task: one id gold for KTO and rating counts two)."""
 
     marked: int
     unchanged: int
@@ -252,11 +254,9 @@ def _check_pair_agreement(workspace: Workspace, gold: dict[str, str], records: l
         for r in records
         if isinstance(r, Pair) and r.id in gold
     ]
-    wanted = pa.array([row[side] for row in rows for side in ("completion_a", "completion_b")], pa.string())
-    stored = workspace.read("completions", ["id", "prompt_id", "text"])
-    stored = stored.filter(pc.is_in(stored.column("id"), value_set=wanted)).to_pylist()
-    answers = {c["id"]: (c["prompt_id"], c["text"]) for c in stored}
-    answers |= {r.id: (r.prompt_id, r.text) for r in records if isinstance(r, Completion)}
+    answers = _answer_texts(
+        workspace, [row[side] for row in rows for side in ("completion_a", "completion_b")], records
+    )
     seen: dict[tuple, tuple[str, tuple[str, ...]]] = {}
     for row in rows:
         a, b = answers.get(row["completion_a"]), answers.get(row["completion_b"])
@@ -268,6 +268,31 @@ def _check_pair_agreement(workspace: Workspace, gold: dict[str, str], records: l
             raise GoldError(
                 f"gold pairs {first[0]} and {row['id']} compare the same two answers to one prompt but disagree "
                 f"(one says {_said(first[1])}, the other {_said(verdict)}); give one answer"
+            )
+
+
+def _answer_texts(workspace: Workspace, ids: list[str], records: list[object]) -> dict[str, tuple[str, str]]:
+    """Completion id -> (prompt id, text), for ``ids`` stored or among ``records``."""
+    stored = workspace.read("completions", ["id", "prompt_id", "text"])
+    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(ids, pa.string()))).to_pylist()
+    texts = {c["id"]: (c["prompt_id"], c["text"]) for c in stored}
+    return texts | {r.id: (r.prompt_id, r.text) for r in records if isinstance(r, Completion)}
+
+
+def _check_kto_agreement(workspace: Workspace, gold: dict[str, str], records: list[object]) -> None:
+    """Two gold completions of the same prompt and text (an import names its completions by the file, so one answer
+    in two KTO files is two completions) must have the same gold answer."""
+    if len(gold) < 2:
+        return
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    for item, (prompt, text) in _answer_texts(workspace, list(gold), records).items():
+        if item not in gold:
+            continue
+        first = seen.setdefault((prompt, text), (item, gold[item]))
+        if first[1] != gold[item]:
+            raise GoldError(
+                f"gold completions {first[0]} ({first[1]}) and {item} ({gold[item]}) are the same answer to one "
+                "prompt; give one gold answer"
             )
 
 
@@ -300,11 +325,12 @@ def apply_gold(
             raise GoldError(f"--remove {item}: the same call makes it gold; give one of the two")
         if not any(item in answers for answers in gold_now.values()):
             raise GoldError(f"--remove {item}: not a gold item in {workspace.path}")
-    if any(task == "pairwise" for task, _ in asked):
-        pairwise = {i: a for i, a in gold_now["pairwise"].items() if i not in set(remove)}
-        pairwise |= {item: given[0] for (task, item), given in asked.items() if task == "pairwise"}
-        _check_pair_agreement(workspace, pairwise, list(records))
-    tables, marked, changed = [], 0, 0
+    for task, check in (("pairwise", _check_pair_agreement), ("kto", _check_kto_agreement)):
+        if any(of_task == task for of_task, _ in asked):
+            after = {i: a for i, a in gold_now[task].items() if i not in set(remove)}
+            after |= {item: given[0] for (of_task, item), given in asked.items() if of_task == task}
+            check(workspace, after, list(records))
+    tables, marked, changed, removed = [], 0, 0, 0
     for task in GOLD_TASKS:
         by_source: dict[tuple[str, str | None], list[tuple[str, str]]] = {}
         for (of_task, item), (answer, source, rubric, _) in asked.items():
@@ -318,12 +344,13 @@ def apply_gold(
             marked += len(given)
         for item in dict.fromkeys(remove):  # the retracting row repeats the answer it withdraws
             if item in gold_now[task]:
+                removed += 1  # per task: an item gold for KTO and for rating is two gold items
                 answer, rubric = gold_now[task][item], rubric_now.get(item) if task == "rate" else None
                 tables.append(gold_rows([item], [answer], "remove", task, retracted=True, rubric=rubric))
     rows = rows_by_table(records)
     rows["gold"] = [row for table in tables for row in table.to_pylist()]
     workspace.append_rows(rows, skip_existing=True)
-    return GoldChange(marked, len(asked) - marked, len(dict.fromkeys(remove)), changed)
+    return GoldChange(marked, len(asked) - marked, removed, changed)
 
 
 def mark_gold(
@@ -340,5 +367,6 @@ def mark_gold(
 
 
 def remove_gold(workspace: Workspace, item_ids: list[str]) -> int:
-    """Items no longer gold (their labels stay); returns how many were gold. An id that is not gold is a GoldError."""
+    """Items no longer gold (their labels stay); returns how many gold items were withdrawn (per task). An id that
+    is not gold is a GoldError."""
     return apply_gold(workspace, [], item_ids).removed

@@ -51,6 +51,7 @@ SHOWN_ORDER_TAU = 0.4
 # sits near 0; a careful ranker or rater is far above even in a noisy team (benchmarks/bench_labellers.py --tasks).
 AGREEMENT_FLOOR = {"tau_with_others": 0.2, "r_with_others": 0.3}
 AGREEMENT_MIN_VALUES = 30
+ALL_TIED_SHARE = 0.5  # rank: flag a ranker who ties every answer in more than this share of >= 30 rankings
 SHARE_CHOICES = {"pairwise": ("tie", "both_bad"), "kto": ("desirable",)}  # each labeller's share of these
 # Per task's gold figure (choices: accuracy; rank: mean τ-b with the gold rankings; rate: share of values within ±1 of
 # gold): what its flag calls it, the floor the whole 95 % interval lies below to flag, and the gold answers needed.
@@ -223,6 +224,9 @@ def _chance_flags(row: dict) -> list[str]:
                 f"agrees with the others weakly or not at all ({what} {row[key]:+.2f}, 95 % CI up to {high}, "
                 f"below {floor} over {n} {unit})"
             ]
+    flat = row.get("all_tied_rate")
+    if flat is not None and row["labels"] >= AGREEMENT_MIN_VALUES and flat > ALL_TIED_SHARE:
+        return [f"ties every answer in {flat:.0%} of rankings (> {ALL_TIED_SHARE:.0%}): they order nothing"]
     values = row.get("one_value")
     if values and (row.get("answers_compared") or 0) >= AGREEMENT_MIN_VALUES:
         shown = ", ".join(f"{aspect} {value:g}" for aspect, value in values.items())
@@ -329,6 +333,11 @@ def _dashed(figures: dict) -> dict:
     return {key: "-" if value is None or value == [None, None] else value for key, value in figures.items()}
 
 
+def _with_interval(row: dict, key: str) -> str:
+    """A figure and its interval as printed; a figure without data is one -, not "- -"."""
+    return "-" if row[key] == "-" else f"{row[key]} {row[f'{key}_ci95']}"
+
+
 def _row_line(task: str, row: dict) -> str:
     """One labeller's figures of ``task`` as one line."""
     row = _dashed(row)
@@ -336,9 +345,13 @@ def _row_line(task: str, row: dict) -> str:
     pace = f"skip {row['skip_rate']}, median {row['median_seconds']} s, {row['labels_per_hour']}/h"
     gold = _dashed(row["gold"])
     if task == "rank":
-        shown = f"{gold['tau']} {gold['ci95']} ({gold['answered']} rankings)" if gold["answered"] else "-"
+        tied = f", {gold['all_tied']} all tied" if gold.get("all_tied") not in (None, "-", 0) else ""
+        shown = (
+            f"{gold['tau']} {gold['ci95']} ({gold['answered']} rankings{tied})" if gold["answered"] else "-"
+        )
+        shown = shown if gold["answered"] or not tied else f"- (0 rankings{tied})"
         return (
-            f"{head}, gold τ-b {shown}, τ-b with others {row['tau_with_others']} {row['tau_with_others_ci95']} "
+            f"{head}, gold τ-b {shown}, τ-b with others {_with_interval(row, 'tau_with_others')} "
             f"({row['compared']} rankings), τ-b with the order shown {row['shown_order_tau']}, ties "
             f"{row['tie_rate']}, {pace}"
         )
@@ -351,7 +364,7 @@ def _row_line(task: str, row: dict) -> str:
         )
         return (
             f"{head}, gold {shown}, mean |difference| from the others {row['mean_abs_difference']}, bias "
-            f"{row['bias']}, r with the others {row['r_with_others']} {row['r_with_others_ci95']} "
+            f"{row['bias']}, r with the others {_with_interval(row, 'r_with_others')} "
             f"({row['compared']} values of {row['answers_compared']} answers shared), {pace}"
         )
     shown = f"{gold['correct']}/{gold['answered']} {gold['ci95']}" if gold["answered"] else "-"

@@ -63,7 +63,7 @@ def rank_votes(
 ) -> tuple[pd.DataFrame, pd.DataFrame, Counter]:
     """The pairs the current rankings expand into (pairs-table columns, kind ``rank``) and one pairwise vote per
     labeller and pair (labels columns), for `data.aggregate`; counts of what was left out and why: the rankings of
-    ``gold`` rank items (gold items measure labellers, they never train: ``rank_gold`` counts those items), rankings
+    ``gold`` rank items (gold items measure labellers, they never train: ``rank_gold`` counts those rankings), rankings
     naming an unknown completion (``rank_unknown_completion``) or answers of several prompts
     (``rank_mixed_prompts``), pairs more than one rank apart with ``adjacent`` (``rank_not_adjacent``)."""
     if mode not in RANK_PAIRS:
@@ -74,7 +74,7 @@ def rank_votes(
     rankings = current_rankings(labels) if mode != "none" else pd.DataFrame()
     if len(rankings) and len(gold):
         on_gold = rankings["item_id"].isin(set(gold))
-        counts["rank_gold"] = int(rankings.loc[on_gold, "item_id"].nunique())
+        counts["rank_gold"] = int(on_gold.sum())  # rankings, as the other reasons a ranking is left out
         rankings = rankings[~on_gold]
     if isinstance(completions, pa.Table):
         completions = completions.select(["id", "prompt_id", "round"]).to_pandas()

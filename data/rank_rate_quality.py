@@ -36,6 +36,7 @@ def rank_gold(current: pd.DataFrame, names: list[str], gold: pa.Table | None) ->
     rankings) and ``ci95`` (its 95 % interval, `mean_interval`; None without a gold item ranked)."""
     known = {item: mid_ranks(ranking) for item, ranking in _answers(gold, "ranking").items()}
     taus: dict[str, list[float]] = defaultdict(list)
+    unscored: dict[str, int] = defaultdict(int)
     for name, item, ranking in zip(current["annotator"], current["item_id"], current["ranking"]):
         if item not in known or not isinstance(ranking, str):
             continue
@@ -44,9 +45,12 @@ def rank_gold(current: pd.DataFrame, names: list[str], gold: pa.Table | None) ->
         tau = kendall_tau_b([mine[x] for x in both], [known[item][x] for x in both])
         if tau is not None:
             taus[name].append(tau)
+        else:  # every answer tied: no order to compare (counted, not dropped)
+            unscored[name] += 1
     return {
         name: {
             "answered": len(taus[name]),
+            "all_tied": unscored[name],
             "tau": as_figure(sum(taus[name]) / len(taus[name])) if taus[name] else None,
             "ci95": mean_interval(taus[name]) if taus[name] else None,
         }
@@ -91,7 +95,8 @@ def rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     answer's mean place over the other rankings that placed it; the answers of theirs some other ranking placed),
     the mean over their rankings with its 95 % interval and how many were compared; the mean τ-b between their
     ranking and the order the answers were shown in (answers are shuffled per labeller, so a careful ranker's is near
-    0; 1 is ranking in the order shown); and the share of rankings with a tie. Against the consensus rather than
+    0; 1 is ranking in the order shown); the share of rankings with a tie, and of those that tie every answer (they
+    order nothing, so no τ-b counts them: the all-tied flag does). Against the consensus rather than
     each other ranking: a careful ranker beside a random one still agrees with the consensus of the two
     (benchmarks/bench_labellers.py --tasks). Each ranking is parsed once (as data.rank_agreement does)."""
     places = [mid_ranks(r) if isinstance(r, str) else {} for r in current["ranking"]]
@@ -120,9 +125,11 @@ def rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
         if tau is not None:
             order[name].append(tau)
     tied = current["ranking"].fillna("").str.contains("=", regex=False)
+    all_tied = pd.Series([len(p) > 1 and len(set(p.values())) == 1 for p in places], index=current.index)
     out = {}
     for name in names:
         mine = tied[current["annotator"] == name]
+        flat = all_tied[current["annotator"] == name]
         out[name] = {
             "tau_with_others": _mean(against[name]),
             "tau_with_others_ci95": mean_interval(against[name]),
@@ -130,6 +137,7 @@ def rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
             "shown_order_tau": _mean(order[name]),
             "shown_order_rankings": len(order[name]),
             "tie_rate": as_figure(float(mine.mean())) if len(mine) else None,
+            "all_tied_rate": as_figure(float(flat.mean())) if len(flat) else None,
         }
     return out
 

@@ -72,9 +72,12 @@ def ratings_table(
         prompts = prompts[prompts["split"] == split]
     answers = completions[completions["prompt_id"].isin(prompts["id"])]
     answers = answers.sort_values(["round", "created_at", "id"], kind="stable")
+    elsewhere = ~ratings["item_id"].isin(answers["id"]) & ratings["item_id"].isin(completions["id"])
+    counts["other_split"] = int(ratings.loc[elsewhere, "item_id"].nunique())  # each rated answer counted once
+    ratings = ratings[ratings["item_id"].isin(answers["id"])]
     gold_rated = ratings["item_id"].isin(set(gold))
     counts["gold"] = int(ratings.loc[gold_rated, "item_id"].nunique())
-    ratings = ratings[~gold_rated & ratings["item_id"].isin(answers["id"])]
+    ratings = ratings[~gold_rated]
     means = ratings.groupby("item_id")[aspects].mean() if aspects else pd.DataFrame()
     raters = ratings.groupby("item_id")["annotator"].nunique()
     rubrics = ratings.groupby("item_id")["rubric"].agg(lambda r: ",".join(sorted(set(r.dropna()))))

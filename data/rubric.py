@@ -87,6 +87,15 @@ class Rubric:
         return json.dumps(self.check(ratings), sort_keys=True, separators=(",", ":"))
 
 
+def _no_repeated_key(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are all different: `{"helpfulness": 3, "helpfulness": 2}` kept the last silently."""
+    keys = [key for key, _ in pairs]
+    repeated = next((key for key in keys if keys.count(key) > 1), None)
+    if repeated is not None:
+        raise RubricError(f"aspect {repeated!r} is given twice")
+    return dict(pairs)
+
+
 def parse_ratings(text: str | dict | None) -> dict:
     """A stored or submitted ratings JSON object (or the dict itself); {} for nothing, a RubricError for anything
     but an object."""
@@ -95,7 +104,7 @@ def parse_ratings(text: str | dict | None) -> dict:
     if not text:
         return {}
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_no_repeated_key)
     except json.JSONDecodeError:
         raise RubricError("ratings are not JSON") from None
     if not isinstance(value, dict):

@@ -145,6 +145,15 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
             f"--rank-item: gold rank item {items[0]}, field 'ranking': ranking '{c[0]}>{c[0]}': an answer is ranked twice",
         ),
         (["--rank-item", items[0]], "--rank-item needs one --ranking each: 1 rank-item(s), 0 ranking(s)"),
+        (  # all tied: it would measure no ranker
+            ["--rank-item", items[0], "--ranking", "=".join(c)],
+            f"--rank-item: gold rank item {items[0]}, field 'ranking': every answer tied: a gold ranking puts at "
+            "least one answer above another",
+        ),
+        (  # a key twice: the last value won, silently
+            ["--rate-item", c[0], "--ratings", rate[:-1] + ', "helpfulness": 0}'],
+            f"--rate-item: gold rate item {c[0]}, field 'ratings': aspect 'helpfulness' is given twice",
+        ),
         (
             ["--rate-item", c[0], "--ratings", json.dumps({**FULL, "helpfulness": 5})],
             f"--rate-item: gold rate item {c[0]}, field 'ratings': helpfulness 5 is not an integer in 0..4",
@@ -208,9 +217,10 @@ def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_p
     capsys.readouterr()
     w = ["-w", str(ws.path)]
     assert main(["export", *w, "--format", "dpo", "--out", str(tmp_path / "dpo.parquet")]) == 0
-    assert capsys.readouterr().out.strip().endswith(": exported 6, rank_gold 1")  # item 0's 4·3/2 pairs only
+    # item 0's 4·3/2 pairs only; ann's and bob's rankings of the gold item 1 left out (counted as rankings)
+    assert capsys.readouterr().out.strip().endswith(": exported 6, rank_gold 2")
     rows, counts = preference_rows(ws, None, ("rank",))
-    assert len(rows) == 6 and counts["rank_gold"] == 1
+    assert len(rows) == 6 and counts["rank_gold"] == 2
     assert {x for r in rows for x in (r["chosen"][0]["content"], r["rejected"][0]["content"])} == {
         f"answer 0.{k}" for k in range(4)
     }
@@ -226,7 +236,7 @@ def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_p
     ann = {
         task: next(r for r in tasks[task]["labellers"] if r["labeller"] == "ann") for task in ("rank", "rate")
     }
-    assert ann["rank"]["gold"] == {"answered": 1, "tau": 1.0, "ci95": [None, None]}
+    assert ann["rank"]["gold"] == {"answered": 1, "all_tied": 0, "tau": 1.0, "ci95": [None, None]}
     assert ann["rate"]["gold"] == {
         "answered": 1,
         "values": 5,
@@ -242,3 +252,21 @@ def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_p
         "  ann: 3 labels, gold within ±1 5/5 [0.207, 1.0] (1 answers), |difference| 0.0, mean |difference| from"
         in text
     )
+
+
+def test_kto_gold_of_the_same_answer_must_agree_and_removal_counts_each_task(tmp_path, capsys):
+    """One answer in two KTO files is two completions (an import names them by the file): opposite gold answers
+    for them marked every labeller wrong on one; a completion gold for KTO and for rating counts as two removed."""
+    ws = Workspace.init(tmp_path / "ws")
+    k1, k2 = tmp_path / "k1.jsonl", tmp_path / "k2.jsonl"
+    k1.write_text(json.dumps({"prompt": "What is 2+2?", "completion": "4", "label": True}) + "\n")
+    k2.write_text(json.dumps({"prompt": "What is 2+2?", "completion": "4", "label": False}) + "\n")
+    assert gold(ws, str(k1), str(k2)) == 2
+    assert "are the same answer to one prompt; give one gold answer" in capsys.readouterr().err
+    assert read_gold(ws, "kto").num_rows == 0
+    assert gold(ws, str(k1)) == 0 and gold(ws, str(k2)) == 2
+    completion = read_gold(ws, "kto").column("item_id")[0].as_py()
+    capsys.readouterr()
+    assert gold(ws, "--rate-item", completion, "--ratings", json.dumps(FULL)) == 0
+    assert gold(ws, "--remove", completion) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "gold items: 0 (+0 marked, -2 removed)"

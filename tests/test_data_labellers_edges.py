@@ -82,3 +82,34 @@ def test_a_raters_interval_counts_answers_not_aspects():
     low, high = cyd["r_with_others_ci95"]
     r = cyd["r_with_others"]
     assert high == pytest.approx(math.tanh(math.atanh(r) + 1.96 / math.sqrt(8 - 3)), abs=2e-3)
+
+
+def test_a_ranker_who_ties_every_answer_is_flagged_and_counted_on_gold():
+    """τ-b against an all-tied ranking is undefined, so such rankings fell out of every figure: the ranker showed
+    0 rankings compared, 'answered 0' on gold, and no flag (a new-user audit)."""
+    import pyarrow as pa
+
+    base = {"task": "rank", "choice": None, "strength": None, "seconds": 9.0, "active_seconds": None,
+            "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
+    rows = []
+    for i in range(32):
+        answers = [f"r{i}a{j}" for j in range(4)]
+        for who, ranking in (
+            ("ann", ">".join(answers)),
+            ("bob", ">".join(answers)),
+            ("flat", "=".join(answers)),
+        ):
+            rows.append(base | {"item_id": f"r{i}", "annotator": who, "ranking": ranking,
+                                "left": ",".join(answers)})  # fmt: skip
+    labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+    gold = pa.table({"item_id": ["r0", "r1"], "ranking": ["r0a0>r0a1>r0a2>r0a3", "r1a0>r1a1>r1a2>r1a3"]})
+    report = {r["labeller"]: r for r in labeller_rows(labels, gold, task="rank")}
+    flat = report["flat"]
+    assert flat["all_tied_rate"] == 1.0 and flat["gold"]["answered"] == 0 and flat["gold"]["all_tied"] == 2
+    assert flat["flags"] == ["ties every answer in 100% of rankings (> 50%): they order nothing"]
+    assert report["ann"]["all_tied_rate"] == 0.0 and report["ann"]["gold"]["answered"] == 2
+    assert not any("ties every answer" in f for f in report["ann"]["flags"])
+    line = next(x for x in labeller_lines({"labellers": [], "team": {}, "tasks": {"rank": {
+        "team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": list(report.values())}}})
+        if x.startswith("  flat:"))  # fmt: skip
+    assert "gold τ-b - (0 rankings, 2 all tied)" in line

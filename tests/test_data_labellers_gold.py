@@ -39,15 +39,16 @@ def test_rankers_mean_tau_b_with_gold_its_interval_and_flag():
     labels += [rank(g, "cyd", "d>c>b>a") for g in items[:4]]  # as bob, on four gold items only: no flag yet
     labels += [rank("g0", "dan", "a=b>c>d"), rank("other", "dan", "a>b>c")]  # a tie: τ-b 5/√30; not gold
     rows = {r["labeller"]: r for r in labeller_rows(frame(labels), gold, task="rank")}
-    assert rows["ann"]["gold"] == {"answered": 5, "tau": 0.733, "ci95": [0.603, 0.864]}
-    assert rows["bob"]["gold"] == {"answered": 5, "tau": -1.0, "ci95": [-1.0, -1.0]}
-    assert rows["cyd"]["gold"] == {"answered": 4, "tau": -1.0, "ci95": [-1.0, -1.0]}
-    assert rows["dan"]["gold"] == {"answered": 1, "tau": 0.913, "ci95": [None, None]}
+    assert rows["ann"]["gold"] == {"answered": 5, "all_tied": 0, "tau": 0.733, "ci95": [0.603, 0.864]}
+    assert rows["bob"]["gold"] == {"answered": 5, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -1.0]}
+    assert rows["cyd"]["gold"] == {"answered": 4, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -1.0]}
+    assert rows["dan"]["gold"] == {"answered": 1, "all_tied": 0, "tau": 0.913, "ci95": [None, None]}
     assert rows["bob"]["flags"] == ["mean τ-b with the gold rankings -1.0 (95 % CI up to -1.000) below 0.2"]
     assert rows["ann"]["flags"] == rows["cyd"]["flags"] == rows["dan"]["flags"] == []
     without = {r["labeller"]: r for r in labeller_rows(frame(labels), task="rank")}
     assert (
-        without["bob"]["gold"] == {"answered": 0, "tau": None, "ci95": None} and without["bob"]["flags"] == []
+        without["bob"]["gold"] == {"answered": 0, "all_tied": 0, "tau": None, "ci95": None}
+        and without["bob"]["flags"] == []
     )
     report = {"team": {}, "labellers": [], "tasks": {"rank": {"team": {}, "labellers": list(rows.values())}}}
     report["tasks"]["rank"]["team"] = {"median_seconds": 10.0, "labels_per_hour": 360.0}

@@ -57,7 +57,15 @@ def test_export_leaves_out_verdicts_below_the_posterior(ws, capsys):
         (["--format", "dpo", "--min-posterior", "0.9"], "--min-posterior needs --aggregate dawid-skene"),
         (["--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "0"], "must be in (0, 1]"),
         (["--format", "dpo", "--aggregate", "dawid-skene", "--min-posterior", "nan"], "must be in (0, 1]"),
-        (["--format", "ratings", "--min-posterior", "0.9"], "--aggregate"),
+        # where it cannot apply that is said first (it said "needs --aggregate dawid-skene", which sft refuses)
+        (
+            ["--format", "sft", "--min-posterior", "0.9"],
+            "--min-posterior applies to --format dpo and kto, not sft",
+        ),
+        (
+            ["--format", "ratings", "--min-posterior", "0.9"],
+            "--min-posterior applies to --format dpo and kto",
+        ),
     ],
 )
 def test_export_refuses_a_threshold_it_cannot_apply(ws, argv, error, capsys):
@@ -73,6 +81,8 @@ def test_export_refuses_a_threshold_it_cannot_apply(ws, argv, error, capsys):
         ({"min_posterior": 0.9}, "--min-posterior needs --aggregate dawid-skene"),
         ({"min_posterior": 1.5, "aggregate": "dawid-skene"}, "--min-posterior 1.5: must be in (0, 1]"),
         ({"min_posterior": 0.9, "aggregate": "dawid-skene", "method": "sft"}, "not sft"),
+        ({"min_posterior": 0.9, "method": "sft"}, "applies to methods trained on verdicts, not sft"),
+        ({"min_posterior": 0.9, "method": "kto", "kto_from": "helpfulness>=3"}, "not --kto-from"),
     ],
 )
 def test_train_refuses_a_threshold_it_cannot_apply(ws, tmp_path, extra, error):

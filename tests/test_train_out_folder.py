@@ -18,7 +18,7 @@ def files(folder):
 
 def argv(ws, model, out, *extra):
     return ["-w", str(ws.path), "--model", str(model), "--out", str(out), "--max-steps", "2", "--batch-size", "2",
-            "--eval-limit", "4", *extra]  # fmt: skip
+            "--eval-limit", "4", "--learning-rate", "0.001", *extra]  # fmt: skip  # as options(): a resume's own
 
 
 def models(ws, method):
@@ -149,11 +149,11 @@ def test_a_run_killed_after_saving_its_model_resumes_without_training_again(
     ws = build_workspace(tmp_path / "ws")
     out = tmp_path / "out"
 
-    def killed(*args, **kwargs):  # as a kill between the save and metrics.json
+    def killed(*args, **kwargs):  # as a kill between the save and the registration
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr("train.once.write_report", killed)
+        patch.setattr("train.once.write_held_out", killed)
         with pytest.raises(KeyboardInterrupt):
             train(options(ws, tiny_model_dir, out))
     assert not list(out.glob("checkpoint-*")) and not (out / "metrics.json").exists()
@@ -170,3 +170,55 @@ def test_a_run_killed_after_saving_its_model_resumes_without_training_again(
     assert metrics["steps"] == 2 and metrics["reported_after_resume"] is True
     assert metrics["final_loss"] is not None  # from the trainer's log, kept with the saved model
     assert (out / "model.safetensors").read_bytes() == weights and (out / "metrics.json").is_file()
+
+
+def test_a_resume_keeps_the_options_the_run_was_started_with(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    """A run killed after saving its model, resumed with other data options, reported and registered the command
+    line's selection (its steps, rows and pair ids) as what trained the saved model (a new-user audit)."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("train.once.write_report", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(options(ws, tiny_model_dir, out))
+    capsys.readouterr()
+    with monkeypatch.context() as patch:
+        no_loading(patch)
+        assert main(argv(ws, tiny_model_dir, out, "--resume", "--max-steps", "8")) == 2
+        assert capsys.readouterr().err == (
+            f"error: {out}: the run there was started with --max-steps 2, not 8; --resume continues it with the "
+            "options it was started with (--overwrite starts again)\n"
+        )
+        assert main(argv(ws, tiny_model_dir, out, "--resume", "--aggregate", "dawid-skene")) == 2
+        assert "started with --aggregate majority, not dawid-skene" in capsys.readouterr().err
+        assert main(argv(ws, out, out, "--resume")) == 2  # the start model inside the run's own folder
+        assert "inside the run's own folder" in capsys.readouterr().err
+    # what a resume may change: threads, eval limit, the batch (the memory plan settles it again)
+    assert main(argv(ws, tiny_model_dir, out, "--resume", "--threads", "1", "--batch-size", "4")) == 0
+    assert len(models(ws, "dpo")) == 1
+
+
+def test_a_run_killed_after_registering_its_model_is_reported_and_registered_once(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """metrics.json marks a run finished; it used to come before the registration, so a kill between them left a
+    model nobody registered and a folder --resume refused. Now it is written last, and registration is once."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+
+    def killed(*args, **kwargs):  # a kill after the registration, before the report
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("train.once.write_report", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(options(ws, tiny_model_dir, out))
+    assert len(models(ws, "dpo")) == 1 and not (out / "metrics.json").exists()
+    registered = models(ws, "dpo").iloc[0]["id"]
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+    assert models(ws, "dpo")["id"].tolist() == [registered]  # the same entry, once
+    assert (out / "metrics.json").is_file() and "reported on --resume" in (out / "report.md").read_text()

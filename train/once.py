@@ -22,6 +22,7 @@ from train.saving import (
     load_tokenizer,
     model_record,
     read_trained,
+    register_once,
     save_model,
     write_trained,
 )
@@ -115,7 +116,7 @@ def train_once(
         )
         del model
         trained = _load_saved(options, out, tokenizer) if is_main_process() else None
-        history, steps, cache = saved["log_history"], saved["steps"], None
+        history, steps, cache, record_id = saved["log_history"], saved["steps"], None, saved["record_id"]
     else:
         trainer = build_trainer(options, Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows))
         if options.resume:
@@ -125,8 +126,7 @@ def train_once(
         trained = save_model(trainer, tokenizer, out, bool(options.lora_r))
         history, steps = trainer.state.log_history, trainer.state.global_step
         cache = trainer.cache_stats if getattr(trainer, "ref_cache", None) else None
-        if trained is not None:
-            write_trained(out, steps, history)
+        record_id = write_trained(out, steps, history) if trained is not None else None
     if trained is None:  # not the main process of a distributed run: it reports and registers
         return {"id": None, "path": str(out), "method": options.method, "metrics": {}}, {}
     after = evaluate(options, trained, tokenizer, eval_rows)
@@ -144,11 +144,12 @@ def train_once(
         metrics["reported_after_resume"] = True  # its seconds are the evaluation's, not the training's
     if cache:
         metrics["reference_cache"] = cache
-    record = model_record(options, workspace, start, out, _data_summary(options, train_rows), metrics)
-    write_report(out, record, metrics, run_config(options), history)
+    summary = _data_summary(options, train_rows)
+    record = model_record(options, workspace, start, out, summary, metrics, record_id)
     write_held_out(out, eval_rows, before, after)
     if options.register:
-        workspace.append([record])
+        register_once(workspace, record)
+    write_report(out, record, metrics, run_config(options), history)  # metrics.json last: the run is finished
     return {**dataclasses.asdict(record), "metrics": metrics}, {"before": before, "after": after}
 
 

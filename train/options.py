@@ -278,9 +278,17 @@ def check_options(options: TrainOptions) -> None:
         raise PrefloopError(f"--labels {options.labels!r}: expected one of {', '.join(LABEL_SOURCES)}")
     if options.aggregate not in AGGREGATIONS:
         raise PrefloopError(f"--aggregate {options.aggregate!r}: expected one of {', '.join(AGGREGATIONS)}")
-    check_min_posterior(options.min_posterior, options.aggregate)
-    if options.min_posterior is not None and method.data not in ("pairs", "completions"):
-        raise PrefloopError(f"--min-posterior applies to methods trained on verdicts, not {options.method}")
+    if options.min_posterior is not None:  # where it cannot apply, said before what it needs
+        if method.data not in ("pairs", "completions"):
+            raise PrefloopError(
+                f"--min-posterior applies to methods trained on verdicts, not {options.method}"
+            )
+        for flag, given in (("--kto-from", options.kto_from), ("--rm-from-ratings", options.rm_from_ratings)):
+            if given:
+                raise PrefloopError(
+                    f"--min-posterior applies to verdicts of labels, not {flag} (ratings' means)"
+                )
+        check_min_posterior(options.min_posterior, options.aggregate)
     if options.machine_weight != 1 and not method.agreement:
         takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
         raise PrefloopError(f"--machine-weight {options.machine_weight}: applies to {takes}")

@@ -27,17 +27,56 @@ def run_config(options: TrainOptions) -> dict:
     return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(options).items()}
 
 
-def _recorded_method(out: Path) -> str | None:
+# What a resume may change: where and how the run is done, not what it trains. The memory plan's own options are
+# settled again from the same inputs (the recorded ones are the plan's, not the flags').
+RESUME_MAY_CHANGE = frozenset(
+    {
+        "out",
+        "resume",
+        "overwrite",
+        "threads",
+        "eval_limit",
+        "eval_steps",
+        "save_steps",
+        "register",
+        "ref_cache",
+    }
+    | {"lora_r", "gradient_checkpointing", "batch_size", "grad_accum"}
+)
+
+
+def _recorded(out: Path) -> dict | None:
     path = out / CONFIG_FILE
     if not (path.is_file() or path.is_symlink()):
         return None  # a run of an older version records nothing before it ends
     try:
         with open_regular(path) as handle:  # never through a symlink planted at its name
-            return json.load(handle)["method"]
+            recorded = json.load(handle)
+        recorded["method"]  # noqa: B018 - a config without its method is not one
+        return recorded
     except NotAFileError as exc:
         raise PrefloopError(str(exc)) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PrefloopError(f"{path}: not a train config ({exc}); --overwrite replaces the run") from None
+
+
+def _same_path(a: object, b: object) -> bool:
+    return a == b or (a is not None and b is not None and Path(str(a)).resolve() == Path(str(b)).resolve())
+
+
+def _changed_option(recorded: dict, options: TrainOptions) -> str | None:
+    """The first option (not one a resume may change) whose value differs from the run's recorded one, or None."""
+    now = run_config(options)
+    for name, value in now.items():
+        if name in RESUME_MAY_CHANGE or name not in recorded:
+            continue
+        was = recorded[name]
+        if name in ("workspace", "model"):
+            if not _same_path(was, value):
+                return name
+        elif json.loads(json.dumps(value)) != was:  # tuples are lists in the file
+            return name
+    return None
 
 
 def _is_train_output(out: Path) -> bool:
@@ -85,10 +124,28 @@ def check_out_folder(out: Path, options: TrainOptions, reads: tuple[Path, ...] =
         )
     if any((out / name).is_file() for name in FINISHED_FILES):
         raise PrefloopError(f"{out}: the run there finished (nothing to resume); --overwrite replaces it")
-    method = _recorded_method(out)
-    if method is not None and method != options.method:
+    for path in reads:
+        if _inside(path, out):
+            raise PrefloopError(f"{out}: --resume from {path}, which is inside the run's own folder")
+    recorded = _recorded(out)
+    if recorded is not None and recorded["method"] != options.method:
         what = "its checkpoint is" if any(out.glob("**/checkpoint-*")) else "the run there is"
-        raise PrefloopError(f"{out}: {what} from --method {method}, not {options.method}")
+        raise PrefloopError(f"{out}: {what} from --method {recorded['method']}, not {options.method}")
+    changed = _changed_option(recorded, options) if recorded is not None else None
+    if changed is not None:  # its checkpoints or its saved model were made with the recorded options
+        flag, was = changed.replace("_", "-"), recorded[changed]
+        raise PrefloopError(
+            f"{out}: the run there was started with --{flag} {_shown(was)}, not {_shown(getattr(options, changed))}; "
+            "--resume continues it with the options it was started with (--overwrite starts again)"
+        )
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "(not given)"
+    if isinstance(value, list | tuple):
+        return " ".join(map(str, value)) or "(none)"
+    return str(value)
 
 
 def claim_out_folder(out: Path, options: TrainOptions) -> None:

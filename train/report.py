@@ -165,8 +165,9 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
 
 
 def write_report(out: Path, record, metrics: dict, config: dict, log_history: list[dict]) -> None:
+    """The run's report files; metrics.json last: it marks the run finished (`train.out_folder`), so a kill
+    before it leaves a run that --resume reports again, never a finished run without its report."""
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     _write(out / "train_config.json", json.dumps(config, indent=2) + "\n")
     _write(out / "log_history.json", json.dumps(log_history, indent=2) + "\n")
     plot = plot_curves(log_history, out / "training.png")
@@ -175,10 +176,16 @@ def write_report(out: Path, record, metrics: dict, config: dict, log_history: li
         "",
         f"- model: `{record.path}` (round {record.round}, parent `{record.parent_id}`)",
         f"- steps: {metrics['steps']}, rows trained: {metrics['train_rows']}, "
-        f"final loss: {metrics['final_loss']}, {metrics['seconds']} s",
+        f"final loss: {metrics['final_loss']}, {metrics['seconds']} s"
+        + (
+            " (reported on --resume: the model was saved by an earlier process)"
+            if metrics.get("reported_after_resume")
+            else ""
+        ),
         *(f"- {line}" for line in summary_lines(record.method, metrics)),
         "",
     ]
     if plot:
         lines += ["![training curves](training.png)", ""]
     _write(out / "report.md", "\n".join(lines))
+    _write(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")

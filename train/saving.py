@@ -14,7 +14,7 @@ from data.chat_template import chat_template_for
 from data.files import NotAFileError, atomic_write, open_regular
 from data.lineage import NEWEST, find_or_register, newest_model
 from data.provision import resolve_model
-from data.records import ModelRecord
+from data.records import ModelRecord, random_id
 from data.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,15 @@ def drop_partial_checkpoints(out: Path) -> list[Path]:
 TRAINED_FILE = "trained.json"  # written once the final model is saved: a resume after it trains nothing again
 
 
-def write_trained(out: Path, steps: int, log_history: list[dict]) -> None:
-    """Record that ``out`` holds the run's final model, with what its report needs from the trainer: a run killed
-    between the save and its report (metrics.json) resumes by evaluating that model, not by training again from
-    the start model (the checkpoints are gone once the model is saved)."""
-    text = json.dumps({"steps": steps, "log_history": log_history}) + "\n"
+def write_trained(out: Path, steps: int, log_history: list[dict]) -> str:
+    """Record that ``out`` holds the run's final model, with what its report needs from the trainer and the id its
+    manifest entry will have: a run killed between the save and its report (metrics.json) resumes by evaluating
+    that model, not by training again from the start model (the checkpoints are gone once the model is saved), and
+    registers it once (a kill after the registration finds the id in the manifest). Returns that id."""
+    record_id = random_id()
+    text = json.dumps({"steps": steps, "log_history": log_history, "record_id": record_id}) + "\n"
     atomic_write(out / TRAINED_FILE, lambda f: f.write(text.encode()))
+    return record_id
 
 
 def read_trained(out: Path) -> dict | None:
@@ -64,7 +67,11 @@ def read_trained(out: Path) -> dict | None:
     try:
         with open_regular(out / TRAINED_FILE) as handle:
             saved = json.load(handle)
-        return {"steps": int(saved["steps"]), "log_history": list(saved["log_history"])}
+        return {
+            "steps": int(saved["steps"]),
+            "log_history": list(saved["log_history"]),
+            "record_id": str(saved["record_id"]),
+        }
     except (OSError, NotAFileError, ValueError, KeyError, TypeError):
         return None
 
@@ -92,7 +99,13 @@ def save_model(trainer, tokenizer, out: Path, lora: bool):
 
 
 def model_record(
-    options, workspace: Workspace, start: Path, out: Path, data: dict, metrics: dict
+    options,
+    workspace: Workspace,
+    start: Path,
+    out: Path,
+    data: dict,
+    metrics: dict,
+    record_id: str | None = None,
 ) -> ModelRecord:
     """The manifest entry of a trained model: parent = the start model (registered as ``base`` if new)."""
     parent = find_or_register(workspace, start) if options.register else None
@@ -103,4 +116,15 @@ def model_record(
         parent_id=parent.id if parent else None,
         data=json.dumps(data),
         metrics=json.dumps(metrics),
+        **({"id": record_id} if record_id else {}),
     )
+
+
+def register_once(workspace: Workspace, record: ModelRecord) -> bool:
+    """Append ``record`` to the manifest unless an entry with its id is there (a resumed run that was killed after
+    registering); whether it was appended."""
+    ids = workspace.read("models", ["id"]).column("id")
+    if record.id in set(ids.to_pylist()):
+        return False
+    workspace.append([record])
+    return True
