@@ -33,8 +33,8 @@ from data.config import build
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.export import check_min_posterior, dpo_table, kto_table, to_sft, write_parquet
-from data.gold import ANSWER, CLI, GOLD_TASKS, Mark, apply_gold, read_gold
-from data.gold_sources import gold_from_file, gold_from_split
+from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
+from data.gold_sources import gold_from_file, gold_from_flags, gold_from_split
 from data.imports import ImportOptions, Loaded, check_file, log_import, write_records
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
@@ -43,7 +43,6 @@ from data.machine import machine_lines
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.rank_pairs import RANK_KIND
 from data.ratings import ratings_table
-from data.rubric import load_rubric
 from data.selection import check_labellers, choose_labels, excluded_labellers, of_kinds, without_labellers
 from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
@@ -290,39 +289,9 @@ def cmd_stats(args: Any) -> int:
     return 0
 
 
-def _cli_marks(args: Any) -> list[Mark]:
-    """The items and answers given on the command line, one Mark per task (an item flag needs one answer each)."""
-    if args.pair and args.completion:
-        raise PrefloopError(
-            "--answer goes with each --pair or with each --completion: give one of them per call"
-        )
-    chosen, of_choice, noun = (
-        (args.pair, "pairwise", "pair") if args.pair else (args.completion, "kto", "completion")
-    )
-    if args.answer and not chosen:
-        raise PrefloopError("--answer goes with a --pair or a --completion: give the item it answers")
-    if args.rubric is not None and not args.rate_item:
-        raise PrefloopError("--rubric goes with --rate-item (it checks their --ratings)")
-    marks = []
-    for given, answers, task, item_flag, answer_flag in (
-        (chosen, args.answer, of_choice, noun, "answer"),
-        (args.rank_item, args.ranking, "rank", "rank-item", "ranking"),
-        (args.rate_item, args.ratings, "rate", "rate-item", "ratings"),
-    ):
-        if len(answers) != len(given):
-            raise PrefloopError(
-                f"--{item_flag} needs one --{answer_flag} each: {len(given)} {item_flag}(s), "
-                f"{len(answers)} {answer_flag}(s)"
-            )
-        if given:
-            rubric = load_rubric(args.rubric) if task == "rate" else None
-            marks.append(Mark(task, list(given), list(answers), CLI, rubric))
-    return marks
-
-
 def cmd_gold(args: Any) -> int:
     workspace = Workspace(args.workspace)
-    marks = _cli_marks(args)
+    marks = gold_from_flags(args)
     records: list[object] = []
     for path in args.files:  # every file is read and checked before anything is written
         added, from_file = gold_from_file(path)

@@ -1,17 +1,21 @@
-"""Where gold answers of pairwise and KTO items come from besides the command line (`python -m data gold`): a file of
-preferences or KTO rows read through the importer, and the imported labels of a split's items (`data.gold`)."""
+"""Where gold answers come from (`python -m data gold`, then `data.gold.apply_gold`): the command line's items and
+answers (every task), a file of preferences or KTO rows read through the importer, and the imported labels of a
+split's items (pairwise and KTO)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 
 from data.aggregate import latest_positions
 from data.annotators import IMPORT
-from data.gold import ITEM_TABLES, GoldError, Mark
+from data.errors import PrefloopError
+from data.gold import CLI, ITEM_TABLES, GoldError, Mark
 from data.imports import ImportOptions, check_file
 from data.records import Completion, Label, Pair, Prompt
+from data.rubric import load_rubric
 from data.schemas import CHOICES, SchemaError
 from data.workspace import Workspace
 
@@ -72,3 +76,34 @@ def gold_from_file(path: Path) -> tuple[list[object], list[Mark]]:
     marks = [Mark("pairwise", [p.id for p in pairs], [answers["pairwise"][p.id] for p in pairs], source)]
     marks.append(Mark("kto", list(answers["kto"]), list(answers["kto"].values()), source))
     return records, [m for m in marks if m.ids]
+
+
+def gold_from_flags(args: Any) -> list[Mark]:
+    """The items and answers given on the command line (`python -m data gold`'s namespace), one Mark per task (an
+    item flag needs one answer each)."""
+    if args.pair and args.completion:
+        raise PrefloopError(
+            "--answer goes with each --pair or with each --completion: give one of them per call"
+        )
+    chosen, of_choice, noun = (
+        (args.pair, "pairwise", "pair") if args.pair else (args.completion, "kto", "completion")
+    )
+    if args.answer and not chosen:
+        raise PrefloopError("--answer goes with a --pair or a --completion: give the item it answers")
+    if args.rubric is not None and not args.rate_item:
+        raise PrefloopError("--rubric goes with --rate-item (it checks their --ratings)")
+    marks = []
+    for given, answers, task, item_flag, answer_flag in (
+        (chosen, args.answer, of_choice, noun, "answer"),
+        (args.rank_item, args.ranking, "rank", "rank-item", "ranking"),
+        (args.rate_item, args.ratings, "rate", "rate-item", "ratings"),
+    ):
+        if len(answers) != len(given):
+            raise PrefloopError(
+                f"--{item_flag} needs one --{answer_flag} each: {len(given)} {item_flag}(s), "
+                f"{len(answers)} {answer_flag}(s)"
+            )
+        if given:
+            rubric = load_rubric(args.rubric) if task == "rate" else None
+            marks.append(Mark(task, list(given), list(answers), CLI, rubric))
+    return marks
