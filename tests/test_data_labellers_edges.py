@@ -113,3 +113,28 @@ def test_a_ranker_who_ties_every_answer_is_flagged_and_counted_on_gold():
         "team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": list(report.values())}}})
         if x.startswith("  flat:"))  # fmt: skip
     assert "gold τ-b - (0 rankings, 2 all tied)" in line
+
+
+def test_a_labeller_who_gives_one_answer_to_everything_is_flagged_unless_the_others_agree():
+    """An always-"desirable" KTO labeller scored 0.5 on balanced gold, above the gold flag's floor, and had no other
+    flag (a new-user audit); a careful labeller on data that is nearly all desirable must not be flagged."""
+    base = {"task": "kto", "strength": None, "seconds": 9.0, "active_seconds": None, "left": None, "ranking": None,
+            "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
+
+    def report(truths: list[str]) -> dict:
+        rows = []
+        for i, truth in enumerate(truths):
+            for who, answer in (("ann", truth), ("bob", truth), ("always", "desirable")):
+                rows.append(base | {"item_id": f"c{i}", "annotator": who, "choice": answer})
+        labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+        return {r["labeller"]: r for r in labeller_rows(labels, task="kto")}
+
+    balanced = report(["desirable" if i % 2 else "undesirable" for i in range(40)])
+    assert balanced["always"]["top_answer"] == {"choice": "desirable", "share": 1.0}
+    assert balanced["always"]["flags"] == [
+        "answers desirable to 100% of items while the others' majority differs on 50% of them"
+    ]
+    assert balanced["ann"]["flags"] == []
+    skewed = report(["undesirable" if i == 0 else "desirable" for i in range(40)])  # the data is one answer
+    assert skewed["ann"]["top_answer"]["share"] == 0.975 and skewed["ann"]["flags"] == []
+    assert skewed["always"]["flags"] == []  # right on 39 of 40: nothing to act on
