@@ -108,25 +108,20 @@ def train_once(
         before = evaluate(options, model, tokenizer, eval_rows)
 
     saved = read_trained(out) if options.resume else None
-    if (
-        saved is not None
-    ):  # killed after the final save, before its report: evaluate the saved model, no training
+    if saved is None:
+        trained, trainer = _train(
+            options, Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows)
+        )
+        history, steps = trainer.state.log_history, trainer.state.global_step
+        cache = trainer.cache_stats if getattr(trainer, "ref_cache", None) else None
+        record_id = write_trained(out, steps, history) if trained is not None else None
+    else:  # killed after the final save, before its report: evaluate the saved model, no training
         log.warning(
             "%s: the run saved its model (step %d) before it stopped; reporting it", out, saved["steps"]
         )
         del model
         trained = _load_saved(options, out, tokenizer) if is_main_process() else None
         history, steps, cache, record_id = saved["log_history"], saved["steps"], None, saved["record_id"]
-    else:
-        trainer = build_trainer(options, Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows))
-        if options.resume:
-            drop_partial_checkpoints(out)
-        checkpoint = options.resume and any(out.glob("checkpoint-*"))
-        trainer.train(resume_from_checkpoint=True if checkpoint else None)
-        trained = save_model(trainer, tokenizer, out, bool(options.lora_r))
-        history, steps = trainer.state.log_history, trainer.state.global_step
-        cache = trainer.cache_stats if getattr(trainer, "ref_cache", None) else None
-        record_id = write_trained(out, steps, history) if trained is not None else None
     if trained is None:  # not the main process of a distributed run: it reports and registers
         return {"id": None, "path": str(out), "method": options.method, "metrics": {}}, {}
     after = evaluate(options, trained, tokenizer, eval_rows)
@@ -151,6 +146,17 @@ def train_once(
         register_once(workspace, record)
     write_report(out, record, metrics, run_config(options), history)  # metrics.json last: the run is finished
     return {**dataclasses.asdict(record), "metrics": metrics}, {"before": before, "after": after}
+
+
+def _train(options: TrainOptions, build: Build):
+    """Build the method's trainer, train (from the newest complete checkpoint on --resume) and save; returns (the
+    saved model on the main process, else None; the trainer)."""
+    trainer = build_trainer(options, build)
+    if options.resume:
+        drop_partial_checkpoints(build.out)
+    checkpoint = options.resume and any(build.out.glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if checkpoint else None)
+    return save_model(trainer, build.tokenizer, build.out, bool(options.lora_r)), trainer
 
 
 def _load_saved(options: TrainOptions, out: Path, tokenizer):
