@@ -90,6 +90,29 @@ def rate_gold(current: pd.DataFrame, names: list[str], gold: pa.Table | None) ->
     return out
 
 
+def _consensus_taus(
+    places: list[dict[str, float]], by_item: dict[str, list[int]], by_row: list[str], weight: dict[str, float]
+) -> dict[str, list[float]]:
+    """Per ranker, the τ-b of each of their rankings with the other rankings of its item, each answer's place
+    averaged over them with the rankers' ``weight`` (1 for a ranker not in it); an item whose other rankers all
+    weigh 0 gives no τ-b."""
+    against: dict[str, list[float]] = defaultdict(list)
+    for rows in by_item.values():
+        for i in rows:
+            others = [(places[j], weight.get(by_row[j], 1.0)) for j in rows if j != i]
+            consensus = {}
+            for answer in places[i]:
+                placed = [(other[answer], w) for other, w in others if answer in other]
+                total = sum(w for _, w in placed)
+                if total > 0:
+                    consensus[answer] = sum(place * w for place, w in placed) / total
+            both = sorted(consensus)
+            tau = kendall_tau_b([places[i][x] for x in both], [consensus[x] for x in both])
+            if tau is not None:
+                against[by_row[i]].append(tau)
+    return against
+
+
 def rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     """Per ranker: Kendall's τ-b between each of their rankings and the other rankers' consensus on that item (each
     answer's mean place over the other rankings that placed it; the answers of theirs some other ranking placed),
@@ -97,27 +120,20 @@ def rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     ranking and the order the answers were shown in (answers are shuffled per labeller, so a careful ranker's is near
     0; 1 is ranking in the order shown); the share of rankings with a tie, and of those that tie every answer (they
     order nothing, so no τ-b counts them: the all-tied flag does). Against the consensus rather than
-    each other ranking: a careful ranker beside a random one still agrees with the consensus of the two
-    (benchmarks/bench_labellers.py --tasks). Each ranking is parsed once (as data.rank_agreement does)."""
+    each other ranking: a careful ranker beside a random one still agrees with the consensus of the two; and the
+    consensus weighs each other ranker by their own mean τ-b with an unweighted one (0 below 0), so clickers do not
+    dilute it: unweighted, fair and sloppy rankers beside two clickers were flagged 5 times over 40 workspaces of 50
+    and 75 labels each, weighted never (benchmarks/bench_labellers.py --tasks). Each ranking is parsed once (as
+    data.rank_agreement does)."""
     places = [mid_ranks(r) if isinstance(r, str) else {} for r in current["ranking"]]
     shown = [s.split(",") if isinstance(s, str) and s else [] for s in current["left"]]
     by_row = current["annotator"].tolist()  # each ranking's labeller
-    against: dict[str, list[float]] = defaultdict(list)
     by_item: dict[str, list[int]] = defaultdict(list)
     for row, item in enumerate(current["item_id"]):
         by_item[item].append(row)
-    for rows in by_item.values():
-        for i in rows:
-            others = [places[j] for j in rows if j != i]
-            consensus = {}
-            for answer in places[i]:
-                placed = [other[answer] for other in others if answer in other]
-                if placed:
-                    consensus[answer] = sum(placed) / len(placed)
-            both = sorted(consensus)
-            tau = kendall_tau_b([places[i][x] for x in both], [consensus[x] for x in both])
-            if tau is not None:
-                against[by_row[i]].append(tau)
+    first = _consensus_taus(places, by_item, by_row, {})
+    weight = {name: max(sum(taus) / len(taus), 0.0) for name, taus in first.items() if taus}
+    against = _consensus_taus(places, by_item, by_row, weight)
     order: dict[str, list[float]] = defaultdict(list)
     for name, place, seen in zip(by_row, places, shown):
         seen = [x for x in seen if x in place]

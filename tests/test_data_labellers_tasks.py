@@ -98,9 +98,10 @@ def test_rankers_tau_with_others_and_the_shown_order_flag():
     assert (
         abs(careful["shown_order_tau"]) < 0.4 and careful["flags"] == [] and report["careful2"]["flags"] == []
     )
-    # each of its 40 rankings against the consensus (mean places) of the two others, but 3 whose consensus ties
-    # every answer (the clicker's order careful2's reversed) and so ranks nothing
-    assert careful["compared"] == 37
+    # each of its 40 rankings against the consensus of the two others, the clicker weighing nothing (its own τ-b with
+    # an unweighted consensus is below 0): unweighted, 3 consensuses tied every answer (the clicker's order careful2's
+    # reversed) and ranked nothing
+    assert careful["compared"] == 40
     assert careful["tau_with_others"] > 0.45 > abs(clicker["tau_with_others"])
     low, high = careful["tau_with_others_ci95"]
     assert 0.1 < low < careful["tau_with_others"] < high <= 1
