@@ -222,3 +222,27 @@ def test_a_run_killed_after_registering_its_model_is_reported_and_registered_onc
     assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
     assert models(ws, "dpo")["id"].tolist() == [registered]  # the same entry, once
     assert (out / "metrics.json").is_file() and "reported on --resume" in (out / "report.md").read_text()
+
+
+def test_a_resumed_report_names_the_rows_that_trained_the_saved_model(tmp_path, tiny_model_dir, monkeypatch):
+    """Labels that arrive between the kill and the resume are no part of the saved model: its report and manifest
+    entry keep the rows it trained on (they were the resume's new selection)."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+
+    def killed(*args, **kwargs):  # between the save and the registration
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("train.once.write_held_out", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(options(ws, tiny_model_dir, out))
+    trained_on = json.loads((out / "trained.json").read_text())["data"]["pair_ids"]
+    more = build_workspace(tmp_path / "more", count=4)  # four more labelled pairs arrive
+    ws.append_rows(
+        {name: more.read(name).to_pylist() for name in ("prompts", "completions", "pairs", "labels")}
+    )
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+    entry = models(ws, "dpo").iloc[0]
+    assert json.loads(entry["data"])["pair_ids"] == trained_on and len(trained_on) == 4  # 2 steps of 2
+    assert json.loads(entry["metrics"])["data_counts"]["exported"] == 8

@@ -112,35 +112,41 @@ def train_once(
         trained, trainer = _train(
             options, Build(model, tokenizer, train_rows, out, bf16, workspace, eval_rows)
         )
-        history, steps = trainer.state.log_history, trainer.state.global_step
+        run = {
+            "steps": trainer.state.global_step,
+            "log_history": trainer.state.log_history,
+            "train_rows": len(train_rows),
+            "data": _data_summary(options, train_rows),
+            "notes": notes,
+        }
         cache = trainer.cache_stats if getattr(trainer, "ref_cache", None) else None
-        record_id = write_trained(out, steps, history) if trained is not None else None
+        record_id = write_trained(out, run) if trained is not None else None
     else:  # killed after the final save, before its report: evaluate the saved model, no training
         log.warning(
             "%s: the run saved its model (step %d) before it stopped; reporting it", out, saved["steps"]
         )
         del model
         trained = _load_saved(options, out, tokenizer) if is_main_process() else None
-        history, steps, cache, record_id = saved["log_history"], saved["steps"], None, saved["record_id"]
+        run, cache, record_id = saved, None, saved["record_id"]  # the rows that trained it, not today's
     if trained is None:  # not the main process of a distributed run: it reports and registers
         return {"id": None, "path": str(out), "method": options.method, "metrics": {}}, {}
     after = evaluate(options, trained, tokenizer, eval_rows)
 
+    history = run["log_history"]
     metrics = {
         "eval_split": eval_split,
         **held_out_metrics(options, before, after, eval_rows),
-        "train_rows": len(train_rows),
-        "steps": steps,
+        "train_rows": run["train_rows"],
+        "steps": run["steps"],
         "final_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
         "seconds": round(time.time() - started, 1),
-        **notes,
+        **run["notes"],
     }
     if saved is not None:
         metrics["reported_after_resume"] = True  # its seconds are the evaluation's, not the training's
     if cache:
         metrics["reference_cache"] = cache
-    summary = _data_summary(options, train_rows)
-    record = model_record(options, workspace, start, out, summary, metrics, record_id)
+    record = model_record(options, workspace, start, out, run["data"], metrics, record_id)
     write_held_out(out, eval_rows, before, after)
     if options.register:
         register_once(workspace, record)

@@ -51,15 +51,20 @@ def drop_partial_checkpoints(out: Path) -> list[Path]:
 TRAINED_FILE = "trained.json"  # written once the final model is saved: a resume after it trains nothing again
 
 
-def write_trained(out: Path, steps: int, log_history: list[dict]) -> str:
-    """Record that ``out`` holds the run's final model, with what its report needs from the trainer and the id its
-    manifest entry will have: a run killed between the save and its report (metrics.json) resumes by evaluating
-    that model, not by training again from the start model (the checkpoints are gone once the model is saved), and
-    registers it once (a kill after the registration finds the id in the manifest). Returns that id."""
-    record_id = random_id()
-    text = json.dumps({"steps": steps, "log_history": log_history, "record_id": record_id}) + "\n"
+RUN_KEYS = ("steps", "log_history", "train_rows", "data", "notes")  # what write_trained keeps of a run
+
+
+def write_trained(out: Path, run: dict) -> str:
+    """Record that ``out`` holds the run's final model, with what its report needs (``run``: `RUN_KEYS`, the
+    trainer's steps and log, the rows it trained and the notes of their selection) and the id its manifest entry
+    will have: a run killed between the save and its report (metrics.json) resumes by evaluating that model, not by
+    training again from the start model (the checkpoints are gone once the model is saved), reports the rows that
+    trained it (not a new selection), and registers it once (a kill after the registration finds the id in the
+    manifest). Returns that id."""
+    record = {key: run[key] for key in RUN_KEYS} | {"record_id": random_id()}
+    text = json.dumps(record) + "\n"
     atomic_write(out / TRAINED_FILE, lambda f: f.write(text.encode()))
-    return record_id
+    return record["record_id"]
 
 
 def read_trained(out: Path) -> dict | None:
@@ -67,12 +72,10 @@ def read_trained(out: Path) -> dict | None:
     try:
         with open_regular(out / TRAINED_FILE) as handle:
             saved = json.load(handle)
-        return {
-            "steps": int(saved["steps"]),
-            "log_history": list(saved["log_history"]),
-            "record_id": str(saved["record_id"]),
-        }
-    except (OSError, NotAFileError, ValueError, KeyError, TypeError):
+        if not isinstance(saved, dict) or not all(key in saved for key in (*RUN_KEYS, "record_id")):
+            return None
+        return saved
+    except (OSError, NotAFileError, ValueError):
         return None
 
 
