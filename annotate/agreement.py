@@ -154,8 +154,7 @@ def _gold_within(q: dict) -> str:
 
 def _interval(key: str):
     def shown(q: dict) -> str:
-        low, high = q[key]
-        return f"{low:.2f}–{high:.2f}" if low is not None else "–"
+        return "–" if q[key] is None else f"{q[key][0]:.2f}–{q[key][1]:.2f}"
 
     return shown
 

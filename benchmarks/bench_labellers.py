@@ -264,8 +264,8 @@ def task_flags(seeds: int) -> int:
         report = {r["labeller"]: r for r in labeller_rows(frame, task=task)}
         print(f"{task}: 300 items, K = 3 of six labellers (seed 0); {truth_name} | {key} [95 % CI] | flags")
         for name, row in report.items():
-            low, high = row[f"{key}_ci95"]
-            shown = f"{row[key]:+.3f} [{low:+.3f}, {high:+.3f}]" if row[key] is not None else "-"
+            ci = row[f"{key}_ci95"]
+            shown = f"{row[key]:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci is not None else "-"
             print(f"  {name:<12} {fit[name]:+.3f} | {shown} | {'; '.join(row['flags']) or '-'}")
         for items in (100, 150, 300):
             flagged = {name: 0 for name in report}

@@ -20,19 +20,22 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     return (max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale))
 
 
-def mean_interval(values: list[float], z: float = 1.96, bounds: tuple[float, float] = (-1.0, 1.0)) -> list:
-    """The mean's normal 95 % interval (mean ± z·s/√n, clipped to ``bounds``); [None, None] under two values."""
+def mean_interval(
+    values: list[float], z: float = 1.96, bounds: tuple[float, float] = (-1.0, 1.0)
+) -> list | None:
+    """The mean's normal 95 % interval (mean ± z·s/√n, clipped to ``bounds``); None under two values (every figure
+    without an interval is None, in the JSON null)."""
     if len(values) < 2:
-        return [None, None]
+        return None
     mean = sum(values) / len(values)
     spread = z * float(np.std(values, ddof=1)) / math.sqrt(len(values))
     return [as_figure(max(bounds[0], mean - spread)), as_figure(min(bounds[1], mean + spread))]
 
 
-def correlation_interval(r: float, n: int, z: float = 1.96) -> list:
-    """Pearson r's 95 % interval by Fisher's z (tanh(atanh r ± z/√(n − 3))); [None, None] for n ≤ 3."""
-    if n <= 3:
-        return [None, None]
+def correlation_interval(r: float | None, n: int, z: float = 1.96) -> list | None:
+    """Pearson r's 95 % interval by Fisher's z (tanh(atanh r ± z/√(n − 3))); None without r or for n ≤ 3."""
+    if r is None or n <= 3:
+        return None
     centre, spread = math.atanh(max(-0.999999, min(0.999999, r))), z / math.sqrt(n - 3)
     return [as_figure(math.tanh(centre - spread)), as_figure(math.tanh(centre + spread))]
 

@@ -254,8 +254,8 @@ def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
 
 
 def _dashed(figures: dict) -> dict:
-    """The figures to print: one there is no data for (None, or an interval of Nones) is shown as -."""
-    return {key: "-" if value is None or value == [None, None] else value for key, value in figures.items()}
+    """The figures to print: one there is no data for (None) is shown as -."""
+    return {key: "-" if value is None else value for key, value in figures.items()}
 
 
 def _with_interval(row: dict, key: str) -> str:

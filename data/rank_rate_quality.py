@@ -52,7 +52,7 @@ def rank_gold(current: pd.DataFrame, names: list[str], gold: pa.Table | None) ->
             "answered": len(taus[name]),
             "all_tied": unscored[name],
             "tau": as_figure(sum(taus[name]) / len(taus[name])) if taus[name] else None,
-            "ci95": mean_interval(taus[name]) if taus[name] else None,
+            "ci95": mean_interval(taus[name]),
         }
         for name in names
     }
@@ -194,7 +194,7 @@ def rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
             "mean_abs_difference": as_figure(float(mine["difference"].abs().mean())) if n else None,
             "bias": as_figure(float(mine["difference"].mean())) if n else None,
             "r_with_others": as_figure(r),
-            "r_with_others_ci95": correlation_interval(r, answers) if r is not None else [None, None],
+            "r_with_others_ci95": correlation_interval(r, answers),
             "one_value": {a: float(v) for a, v in mine.groupby("variable")["value"].first().items()}
             if same
             else None,

@@ -236,7 +236,7 @@ def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_p
     ann = {
         task: next(r for r in tasks[task]["labellers"] if r["labeller"] == "ann") for task in ("rank", "rate")
     }
-    assert ann["rank"]["gold"] == {"answered": 1, "all_tied": 0, "tau": 1.0, "ci95": [None, None]}
+    assert ann["rank"]["gold"] == {"answered": 1, "all_tied": 0, "tau": 1.0, "ci95": None}
     assert ann["rate"]["gold"] == {
         "answered": 1,
         "values": 5,

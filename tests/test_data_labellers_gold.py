@@ -42,7 +42,7 @@ def test_rankers_mean_tau_b_with_gold_its_interval_and_flag():
     assert rows["ann"]["gold"] == {"answered": 5, "all_tied": 0, "tau": 0.733, "ci95": [0.603, 0.864]}
     assert rows["bob"]["gold"] == {"answered": 5, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -1.0]}
     assert rows["cyd"]["gold"] == {"answered": 4, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -1.0]}
-    assert rows["dan"]["gold"] == {"answered": 1, "all_tied": 0, "tau": 0.913, "ci95": [None, None]}
+    assert rows["dan"]["gold"] == {"answered": 1, "all_tied": 0, "tau": 0.913, "ci95": None}
     assert rows["bob"]["flags"] == ["mean τ-b with the gold rankings -1.0 (95 % CI up to -1.000) below 0.2"]
     assert rows["ann"]["flags"] == rows["cyd"]["flags"] == rows["dan"]["flags"] == []
     without = {r["labeller"]: r for r in labeller_rows(frame(labels), task="rank")}
