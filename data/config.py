@@ -218,9 +218,8 @@ def _coerce_list(key: str, value: Any, item: Any) -> tuple | None:
     values = list(value) if isinstance(value, list | tuple) else [value]
     parts: list[Any] = []
     for v in values:
-        if (
-            isinstance(v, str) and not v.replace(",", "").strip()
-        ):  # `--exclude-labeller ""` excluded nobody, silently
+        # `--exclude-labeller ""` excluded nobody, silently
+        if isinstance(v, str) and not v.replace(",", "").strip():
             raise ConfigError(f"option {key}: {v!r} names nothing; give a value or leave the option out")
         parts += [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else [v]
     try:

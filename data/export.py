@@ -262,11 +262,10 @@ def kto_table(
     in_split = _in_order(every, prompts)
     verdicts = verdicts_table(labels, "kto", method, gold)
     labelled = verdicts.column("item_id").combine_chunks()
-    elsewhere = (
-        pc.and_(  # labelled completions whose prompt is in another split (gold ones are counted as gold)
-            pc.is_in(labelled, value_set=every.column("id").combine_chunks()),
-            pc.invert(pc.is_in(labelled, value_set=in_split.column("id").combine_chunks())),
-        )
+    # labelled completions whose prompt is in another split (gold ones are counted as gold, below)
+    elsewhere = pc.and_(
+        pc.is_in(labelled, value_set=every.column("id").combine_chunks()),
+        pc.invert(pc.is_in(labelled, value_set=in_split.column("id").combine_chunks())),
     )
     counts["other_split"] += pc.sum(elsewhere).as_py() or 0
     completions = _without_gold(in_split, gold, counts)

@@ -126,10 +126,8 @@ def gold_rows(
     retracted: bool = False,
     rubric: str | None = None,
 ) -> pa.Table:
-    """Gold events for ``item_ids`` with their answers (choices: a missing or unknown one is a GoldError; rankings
-    and ratings as `check_ranking` and `check_ratings` return them)."""
-    if ANSWER[task] == "choice":
-        _check_answers(item_ids, answers, source, task)
+    """Gold events for ``item_ids`` with their answers, checked before (`apply_gold`: choices by `_check_answers`,
+    rankings and ratings as `check_ranking` and `check_ratings` return them)."""
     n, stamp = len(item_ids), now()
     answer = {column: answers if column == ANSWER[task] else [None] * n for column in ANSWER.values()}
     return pa.table(
@@ -241,29 +239,54 @@ def _verdict(sides: tuple[str, str], answer: str) -> tuple[str, ...]:
     return ("over", sides[0] if answer == "a" else sides[1]) if answer in ("a", "b") else (answer,)
 
 
-def _check_pair_agreement(workspace: Workspace, gold: dict[str, str], records: list[object]) -> None:
+def _beside_new(rows: list[dict], new: set[str]) -> list[dict]:
+    """The ``rows`` (id, prompt_id, ...) of the prompts where a ``new`` gold item stands beside another gold item:
+    only there can two gold answers disagree (the rest were checked when they were marked), so only their texts are
+    read, not the completions' text column on every mark."""
+    by_prompt: dict[str, list[dict]] = {}
+    for row in rows:
+        by_prompt.setdefault(row["prompt_id"], []).append(row)
+    return [
+        row
+        for group in by_prompt.values()
+        if len(group) > 1 and any(r["id"] in new for r in group)
+        for row in group
+    ]
+
+
+def _gold_rows_of(
+    workspace: Workspace, table: str, columns: list[str], gold: dict[str, str], records: list[object]
+) -> list[dict]:
+    """``columns`` of the ``gold`` items stored in ``table`` or among ``records`` of its kind."""
+    stored = workspace.read(table, columns)
+    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(list(gold), pa.string())))
+    kind = Pair if table == "pairs" else Completion
+    added = [
+        {c: getattr(r, c) for c in ("id", *columns)} for r in records if isinstance(r, kind) and r.id in gold
+    ]
+    return stored.select(["id", *columns]).to_pylist() + added
+
+
+def _check_pair_agreement(
+    workspace: Workspace, gold: dict[str, str], new: set[str], records: list[object]
+) -> None:
     """Two gold pairs of the same prompt and the same two answer texts (one the other's sides swapped, from one file
     or two: an import names its completions by the file, so the same text can be two completions) must say the same:
     "x over y" on one and "y over x" on the other would mark every labeller wrong on one of them."""
     if len(gold) < 2:
         return
-    pairs = workspace.read("pairs", ["id", "completion_a", "completion_b"])
-    pairs = pairs.filter(pc.is_in(pairs.column("id"), value_set=pa.array(list(gold), pa.string())))
-    rows = pairs.to_pylist() + [
-        {"id": r.id, "completion_a": r.completion_a, "completion_b": r.completion_b}
-        for r in records
-        if isinstance(r, Pair) and r.id in gold
-    ]
-    answers = _answer_texts(
-        workspace, [row[side] for row in rows for side in ("completion_a", "completion_b")], records
-    )
+    columns = ["prompt_id", "completion_a", "completion_b"]
+    rows = _beside_new(_gold_rows_of(workspace, "pairs", columns, gold, records), new)
+    if not rows:
+        return
+    texts = _answer_texts(workspace, [row[side] for row in rows for side in columns[1:]], records)
     seen: dict[tuple, tuple[str, tuple[str, ...]]] = {}
     for row in rows:
-        a, b = answers.get(row["completion_a"]), answers.get(row["completion_b"])
+        a, b = texts.get(row["completion_a"]), texts.get(row["completion_b"])
         if a is None or b is None:
             continue
-        verdict = _verdict((a[1], b[1]), gold[row["id"]])
-        first = seen.setdefault((a[0], frozenset((a[1], b[1]))), (row["id"], verdict))
+        verdict = _verdict((a, b), gold[row["id"]])
+        first = seen.setdefault((row["prompt_id"], frozenset((a, b))), (row["id"], verdict))
         if first[1] != verdict:
             raise GoldError(
                 f"gold pairs {first[0]} and {row['id']} compare the same two answers to one prompt but disagree "
@@ -271,24 +294,29 @@ def _check_pair_agreement(workspace: Workspace, gold: dict[str, str], records: l
             )
 
 
-def _answer_texts(workspace: Workspace, ids: list[str], records: list[object]) -> dict[str, tuple[str, str]]:
-    """Completion id -> (prompt id, text), for ``ids`` stored or among ``records``."""
-    stored = workspace.read("completions", ["id", "prompt_id", "text"])
-    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(ids, pa.string()))).to_pylist()
-    texts = {c["id"]: (c["prompt_id"], c["text"]) for c in stored}
-    return texts | {r.id: (r.prompt_id, r.text) for r in records if isinstance(r, Completion)}
+def _answer_texts(workspace: Workspace, ids: list[str], records: list[object]) -> dict[str, str]:
+    """Completion id -> text, for ``ids`` stored or among ``records``."""
+    stored = workspace.read("completions", ["text"])
+    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(ids, pa.string())))
+    texts = dict(zip(stored.column("id").to_pylist(), stored.column("text").to_pylist()))
+    return texts | {r.id: r.text for r in records if isinstance(r, Completion)}
 
 
-def _check_kto_agreement(workspace: Workspace, gold: dict[str, str], records: list[object]) -> None:
+def _check_kto_agreement(
+    workspace: Workspace, gold: dict[str, str], new: set[str], records: list[object]
+) -> None:
     """Two gold completions of the same prompt and text (an import names its completions by the file, so one answer
     in two KTO files is two completions) must have the same gold answer."""
     if len(gold) < 2:
         return
+    rows = _beside_new(_gold_rows_of(workspace, "completions", ["prompt_id"], gold, records), new)
+    if not rows:
+        return
+    texts = _answer_texts(workspace, [row["id"] for row in rows], records)
     seen: dict[tuple[str, str], tuple[str, str]] = {}
-    for item, (prompt, text) in _answer_texts(workspace, list(gold), records).items():
-        if item not in gold:
-            continue
-        first = seen.setdefault((prompt, text), (item, gold[item]))
+    for row in rows:
+        item = row["id"]
+        first = seen.setdefault((row["prompt_id"], texts.get(item)), (item, gold[item]))
         if first[1] != gold[item]:
             raise GoldError(
                 f"gold completions {first[0]} ({first[1]}) and {item} ({gold[item]}) are the same answer to one "
@@ -325,11 +353,12 @@ def apply_gold(
             raise GoldError(f"--remove {item}: the same call makes it gold; give one of the two")
         if not any(item in answers for answers in gold_now.values()):
             raise GoldError(f"--remove {item}: not a gold item in {workspace.path}")
+    removing = set(remove)
     for task, check in (("pairwise", _check_pair_agreement), ("kto", _check_kto_agreement)):
-        if any(of_task == task for of_task, _ in asked):
-            after = {i: a for i, a in gold_now[task].items() if i not in set(remove)}
-            after |= {item: given[0] for (of_task, item), given in asked.items() if of_task == task}
-            check(workspace, after, list(records))
+        new = {item: given[0] for (of_task, item), given in asked.items() if of_task == task}
+        if new:
+            after = {i: a for i, a in gold_now[task].items() if i not in removing} | new
+            check(workspace, after, set(new), list(records))
     tables, marked, changed, removed = [], 0, 0, 0
     for task in GOLD_TASKS:
         by_source: dict[tuple[str, str | None], list[tuple[str, str]]] = {}

@@ -34,21 +34,24 @@ def json_error(exc: json.JSONDecodeError, line: int | None = None) -> str:
     return f"invalid JSON: {message}{at} line {line or exc.lineno}, column {exc.colno}"
 
 
-class _DuplicateKey(ValueError):
+class DuplicateKey(ValueError):
+    """A JSON object with a key twice (``key``): which value to keep is a guess."""
+
     def __init__(self, key: str):
         super().__init__(key)
         self.key = key
 
 
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+def no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    """``json``'s ``object_pairs_hook`` that refuses an object with a key twice (`DuplicateKey`)."""
     record = dict(pairs)
     if len(record) != len(pairs):
         seen: set[str] = set()
-        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+        raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
     return record
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+_DECODER = json.JSONDecoder(object_pairs_hook=no_duplicate_keys)
 
 
 def decode_value(text: str, pos: int, source: str, row: int) -> tuple[object, int]:
@@ -58,7 +61,7 @@ def decode_value(text: str, pos: int, source: str, row: int) -> tuple[object, in
         return _DECODER.raw_decode(text, pos)
     except RecursionError:
         error = RecordError(source, "JSON nested too deeply to read", row=row, reason="too_deep")
-    except _DuplicateKey as exc:
+    except DuplicateKey as exc:
         message = f"key {exc.key!r} appears twice in one object (which to keep is a guess)"
         error = RecordError(source, message, row=row, field=exc.key, reason="duplicate_key")
     raise error

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from data.errors import PrefloopError
+from data.import_records import DuplicateKey, no_duplicate_keys
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parents[1] / "configs" / "rubrics" / "helpsteer2.yaml"
 MAX_VALUES = 10  # one digit key per value
@@ -87,15 +88,6 @@ class Rubric:
         return json.dumps(self.check(ratings), sort_keys=True, separators=(",", ":"))
 
 
-def _no_repeated_key(pairs: list[tuple[str, object]]) -> dict:
-    """A JSON object whose keys are all different: `{"helpfulness": 3, "helpfulness": 2}` kept the last silently."""
-    keys = [key for key, _ in pairs]
-    repeated = next((key for key in keys if keys.count(key) > 1), None)
-    if repeated is not None:
-        raise RubricError(f"aspect {repeated!r} is given twice")
-    return dict(pairs)
-
-
 def parse_ratings(text: str | dict | None) -> dict:
     """A stored or submitted ratings JSON object (or the dict itself); {} for nothing, a RubricError for anything
     but an object."""
@@ -104,9 +96,11 @@ def parse_ratings(text: str | dict | None) -> dict:
     if not text:
         return {}
     try:
-        value = json.loads(text, object_pairs_hook=_no_repeated_key)
+        value = json.loads(text, object_pairs_hook=no_duplicate_keys)  # the last of a key twice won, silently
     except json.JSONDecodeError:
         raise RubricError("ratings are not JSON") from None
+    except DuplicateKey as exc:
+        raise RubricError(f"aspect {exc.key!r} is given twice") from None
     if not isinstance(value, dict):
         raise RubricError("ratings must be a JSON object of aspect: value")
     return value
