@@ -51,7 +51,7 @@ def rank_gold(current: pd.DataFrame, names: list[str], gold: pa.Table | None) ->
         name: {
             "answered": len(taus[name]),
             "all_tied": unscored[name],
-            "tau": as_figure(sum(taus[name]) / len(taus[name])) if taus[name] else None,
+            "tau": _mean(taus[name]),
             "ci95": mean_interval(taus[name]),
         }
         for name in names
