@@ -20,7 +20,7 @@ from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, write_parquet
-from data.gold import mark_gold, read_gold
+from data.gold import ANSWER, mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_leaderboard
 from data.ratings import ratings_table
 from data.schemas import CHOICES
@@ -115,24 +115,35 @@ def verdict_card(verdicts, method: str, excluded: tuple[str, ...]) -> tuple[str,
     return (f"verdicts ({method})", str(len(verdicts)), detail)
 
 
-def make_gold(ctx: Context, user: str, item_id: str | None, answer: str | None) -> str:
-    """Make a (decided) item gold with the admin's answer; it joins every labeller's queue at --gold-rate."""
+# What the admin gives as a rank or rate item's gold answer, in the gold row's text box (`data gold`'s forms)
+GOLD_TEXT = {
+    "rank": "its gold ranking: every answer's id once, best first, '>' between ranks, '=' in a tie",
+    "rate": "its gold ratings: a JSON object of every rubric aspect",
+}
+
+
+def make_gold(
+    ctx: Context, user: str, item_id: str | None, answer: str | None, text: str | None = None
+) -> str:
+    """Make a (decided) item gold with the admin's answer; it joins every labeller's queue at --gold-rate. A choice
+    (``answer``) for pairs and KTO completions; ``text`` for a rank item (its ranking, as `data gold --ranking`) and
+    a rated answer (its ratings JSON, checked against the app's rubric, as `data gold --ratings`)."""
     _require_admin(ctx, user)
     service, task = ctx.service, ctx.service.task
-    if task not in CHOICES:  # a ranking or ratings as gold: `python -m data gold --rank-item/--rate-item`
-        return message_html(
-            "Here gold items are made with `python -m data gold` (--rank-item, --rate-item).", "warn"
-        )
     item_id = (item_id or "").strip()
-    if not item_id or answer not in CHOICES[task]:
-        return message_html(f"Give the item id and its answer ({' or '.join(CHOICES[task])}).", "warn")
+    given = answer if task in CHOICES else (text or "").strip()
+    if not item_id or not (given in CHOICES[task] if task in CHOICES else given):
+        wanted = " or ".join(CHOICES[task]) if task in CHOICES else GOLD_TEXT[task]
+        return message_html(f"Give the item id and its answer ({wanted}).", "warn")
     try:
-        mark_gold(service.workspace, [item_id], [answer], f"admin:{user}", task)
+        mark_gold(service.workspace, [item_id], [given], f"admin:{user}", task, service.rubric)
     except PrefloopError as exc:
         return message_html(f"Not made gold: {exc}", "error")
     service.reload()
+    stored = read_gold(service.workspace, task)
+    shown = stored.filter(pc.equal(stored.column("item_id"), item_id)).column(ANSWER[task])[0].as_py()
     return message_html(
-        f"{item_id} is gold now (answer {answer}); its labels stay, and it never trains.", "ok"
+        f"{item_id} is gold now (answer {shown}); its labels stay, and it never trains.", "ok"
     )
 
 

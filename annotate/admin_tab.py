@@ -5,10 +5,12 @@ disputed items, gold, excluding a labeller, exports. The handlers themselves are
 
 import gradio as gr
 
-from annotate.admin import admin_view, exclude_labeller, export_labels, make_gold
+from annotate.admin import GOLD_TEXT, admin_view, exclude_labeller, export_labels, make_gold
 from annotate.components import AdminTab, Context, TabSet, signed_in
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.schemas import CHOICES
+
+GOLD_PLACEHOLDER = {"rank": "c3>c1=c4>c2", "rate": '{"helpfulness": 3, "correctness": 4, ...}'}
 
 
 def admin_components(task: str = "pairwise") -> AdminTab:
@@ -30,14 +32,23 @@ def admin_components(task: str = "pairwise") -> AdminTab:
     disputed = gr.HTML(elem_id="pf-admin-disputed")
     gr.Markdown("#### Edits (edit to gold: original vs edit)")
     edits = gr.HTML(elem_id="pf-admin-edits")
-    # A decided item becomes gold: mixed into every labeller's queue at --gold-rate (pairs, and KTO's completions).
-    with gr.Row(visible=task in CHOICES):  # rank and rate gold: `python -m data gold`
+    # A decided item becomes gold: mixed into every labeller's queue at --gold-rate (pairs, KTO's completions, rank
+    # items with a ranking, rated answers with their ratings: `python -m data gold`'s answers).
+    with gr.Row():
         gold_item = gr.Textbox(label="Item id", elem_id="pf-gold-item", scale=3)
         gold_answer = gr.Radio(
             list(CHOICES.get(task, CHOICES["pairwise"])),
             label="Its answer",
             elem_id="pf-gold-answer",
             scale=2,
+            visible=task in CHOICES,
+        )
+        gold_text = gr.Textbox(
+            label=f"Its answer: {GOLD_TEXT.get(task, '')}",
+            placeholder=GOLD_PLACEHOLDER.get(task),
+            elem_id="pf-gold-text",
+            scale=3,
+            visible=task not in CHOICES,
         )
         gold_button = gr.Button("Make gold", elem_id="pf-make-gold", scale=1)
     with gr.Row():  # an excluded labeller's labels stay stored, out of every verdict (WS/excluded.json)
@@ -61,6 +72,7 @@ def admin_components(task: str = "pairwise") -> AdminTab:
         include,
         export_ratings,
         edits,
+        gold_text,
     )
 
 
@@ -103,9 +115,8 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
             switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private
         ).then(admin_stats, method, views, **private)
 
-    def gold(item: str | None, answer: str | None, request: gr.Request):
-        return make_gold(ctx, signed_in(request), item, answer)
+    def gold(item: str | None, answer: str | None, text: str | None, request: gr.Request):
+        return make_gold(ctx, signed_in(request), item, answer, text)
 
-    admin.make_gold.click(
-        gold, [admin.gold_item, admin.gold_answer], admin.status, api_name="make_gold", **private
-    )
+    given = [admin.gold_item, admin.gold_answer, admin.gold_text]
+    admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **private)

@@ -77,6 +77,7 @@ class AdminTab:
     include: gr.Button
     export_ratings: gr.Button  # task rate: the ratings export (`data export --format ratings`)
     edits: gr.HTML | None = None  # edit to gold: edits per labeller and the latest as diffs
+    gold_text: gr.Textbox | None = None  # rank and rate tasks: the gold ranking or ratings (not a choice)
 
     def views(self) -> list:
         """What ``admin_view`` fills, in its order (its last value, the status, aside)."""

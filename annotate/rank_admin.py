@@ -1,7 +1,7 @@
 """The admin tab's figures for rankings (`annotate --task rank`): Kendall's τ-b and Krippendorff's ordinal α between
 labellers (data.rank_agreement), the pairs the rankings expand into, the team's pace, the labellers' activity, pace and
 quality (τ-b with the gold rankings, with the others and with the order shown, data.labellers) and the items whose
-rankings agree least."""
+rankings agree least, each with its rankings' mean order (a starting point for "make gold")."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
 from data.gold import read_gold
-from data.rank_agreement import ranking_agreement
+from data.rank_agreement import mid_ranks, ranking_agreement
 from data.rank_pairs import current_rankings
-from data.ranking import ranking_votes
+from data.ranking import canonical, ranking_votes
 from data.selection import without_labellers
 
 
@@ -44,13 +44,34 @@ def rank_admin_html(
     disputed = sorted(
         ((tau, item) for item, tau in report["per_item_tau"].items() if tau is not None), key=lambda t: t
     )[:10]
-    counts = rankings["item_id"].value_counts()
+    of_item = rankings.groupby("item_id")["ranking"].agg(list)
     rows = [
-        [item, prompt_excerpt(service.items.get(item)), int(counts.get(item, 0)), f"{tau:.2f}"]
+        [
+            item,
+            prompt_excerpt(service.items.get(item)),
+            len(of_item.get(item, [])),
+            f"{tau:.2f}",
+            mean_order(of_item.get(item, [])),
+        ]
         for tau, item in disputed
     ]
     return (
         cards_html(cards),
         table_html([*columns, "verdicts"], who, "no rankings yet"),
-        table_html(["item", "prompt", "rankings", "mean τ-b"], rows, "no item has two rankings yet"),
+        table_html(
+            ["item", "prompt", "rankings", "mean τ-b", "mean order"], rows, "no item has two rankings yet"
+        ),
     )
+
+
+def mean_order(rankings: list[str]) -> str:
+    """The answers of one item by their mean place over ``rankings`` (best first; equal means tied), written as a
+    ranking is (`data.ranking`): what the admin edits into a gold ranking."""
+    places: dict[str, list[float]] = {}
+    for ranking in rankings:
+        for answer, place in mid_ranks(ranking).items():
+            places.setdefault(answer, []).append(place)
+    means: dict[float, list[str]] = {}
+    for answer, values in places.items():
+        means.setdefault(round(sum(values) / len(values), 9), []).append(answer)
+    return canonical([means[mean] for mean in sorted(means)])

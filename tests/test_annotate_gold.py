@@ -208,3 +208,70 @@ def test_rank_and_rate_gold_items_are_mixed_in_once_measured_and_shown_to_the_ad
         _, labellers, _, _ = admin_view(make_context(service, Authenticator(users)), "ann")
         assert f"<th>{'gold τ-b (rankings)' if task == 'rank' else 'gold within ±1'}</th>" in labellers
         assert "<th>gold 95 % CI</th>" in labellers
+
+
+def test_admin_makes_rank_and_rate_items_gold_from_the_least_agreed_table(tmp_path):
+    """The rank and rate apps' admin tab makes gold as `data gold --rank-item/--rate-item` does: the least agreed
+    rank items show their rankings' mean order (every answer id, ready to edit into the gold ranking); a ranking
+    missing an answer and ratings off the app's rubric are refused in one line, nothing written; a made gold item
+    joins the queue at once."""
+    import json
+
+    import gradio as gr
+
+    from annotate.admin import admin_view, make_gold
+    from annotate.app import make_context
+    from annotate.rank_admin import mean_order
+    from annotate.users import Authenticator, User, hash_password
+    from data.ranking import rank_item_id, to_screen
+
+    assert mean_order(["c1>c2>c3", "c2>c1>c3", "c1>c2=c3"]) == "c1>c2>c3"
+    assert mean_order(["c1>c2", "c2>c1"]) == "c1=c2"
+    ws = Workspace.init(tmp_path / "ws")
+    records, items = [], {}
+    for i in range(6):
+        prompt = Prompt([{"role": "user", "content": f"question {i}"}], source="test")
+        answers = [Completion(prompt.id, f"answer {i}.{k}", "m", "hf", seed=k) for k in range(3)]
+        records += [prompt, *answers]
+        items[rank_item_id(prompt.id, 0)] = [c.id for c in answers]
+    ws.append(records)
+    users = {
+        "ann": User("ann", hash_password("pw-ann-12345"), admin=True),
+        "bob": User("bob", hash_password("pw-bob-12345")),
+    }
+    full = {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 2}
+    for task in ("rank", "rate"):
+        ctx = make_context(LabelService(ws, task, overlap=2), Authenticator(users))
+        for user in ("ann", "bob"):
+            while (shown := ctx.service.show(user)) is not None:
+                if task == "rank":  # ann ranks in creation order, bob the first two swapped
+                    ids = items[shown.item.id]
+                    ids = ids if user == "ann" else [ids[1], ids[0], ids[2]]
+                    answer = to_screen(">".join(ids), shown.order)
+                else:
+                    answer = json.dumps({**full, "helpfulness": 3 if user == "ann" else 1})
+                ctx.service.submit(user, shown.item.id, answer, active_seconds=6.0)
+        item = next(iter(items))
+        target = item if task == "rank" else items[item][0]
+        _, _, disputed, _ = admin_view(ctx, "ann")
+        first, second, third = items[item]
+        if task == "rank":
+            tied = "=".join(sorted((first, second)))
+            assert "<th>mean order</th>" in disputed and f"<td>{tied}&gt;{third}</td>" in disputed
+            good, bad = f"{second}>{first}>{third}", f"{second}>{first}"
+        else:
+            good, bad = json.dumps(full), json.dumps({**full, "helpfulness": 9})
+        with pytest.raises(gr.Error):
+            make_gold(ctx, "bob", target, None, good)
+        assert "Give the item id and its answer" in make_gold(ctx, "ann", target, None, " ")
+        refused = make_gold(ctx, "ann", target, None, bad)
+        assert "Not made gold" in refused and target in refused and not len(read_gold(ws, task))
+        made = make_gold(ctx, "ann", target, None, good)
+        stored = read_gold(ws, task)
+        assert f"{target} is gold now" in made and stored.column("item_id").to_pylist() == [target]
+        assert stored.column("source").to_pylist() == ["admin:ann"]
+        if task == "rank":
+            assert stored.column("ranking").to_pylist() == [good]
+        else:
+            assert json.loads(stored.column("ratings")[0].as_py()) == full
+        assert target in ctx.service.queue.gold
