@@ -152,6 +152,21 @@ def test_kto_gold_completions_are_mixed_in_measured_and_never_trained(tmp_path, 
     assert "<th>gold right</th>" in labellers and "<th>desirable share</th>" in labellers
 
 
+def rank_workspace(path, n: int) -> tuple[Workspace, dict[str, list[str]]]:
+    """A workspace of ``n`` prompts with three answers each (rank items of round 0): it and {item id: answer ids}."""
+    from data.ranking import rank_item_id
+
+    ws = Workspace.init(path)
+    records, items = [], {}
+    for i in range(n):
+        prompt = Prompt([{"role": "user", "content": f"question {i}"}], source="test")
+        answers = [Completion(prompt.id, f"answer {i}.{k}", "m", "hf", seed=k) for k in range(3)]
+        records += [prompt, *answers]
+        items[rank_item_id(prompt.id, 0)] = [c.id for c in answers]
+    ws.append(records)
+    return ws, items
+
+
 def test_rank_and_rate_gold_items_are_mixed_in_once_measured_and_shown_to_the_admin(tmp_path, capsys):
     """Gold rank items (a gold ranking) and gold rate items (gold ratings), made by `data gold`, come up in the
     rank and rate queues at --gold-rate as pairwise gold does: once per labeller, looking like any item, out of the
@@ -162,17 +177,10 @@ def test_rank_and_rate_gold_items_are_mixed_in_once_measured_and_shown_to_the_ad
     from annotate.app import make_context
     from annotate.users import Authenticator, User, hash_password
     from data.__main__ import main as data_main
-    from data.ranking import rank_item_id, to_screen
+    from data.ranking import to_screen
     from data.stats import labeller_report
 
-    ws = Workspace.init(tmp_path / "ws")
-    records, items = [], {}
-    for i in range(20):
-        prompt = Prompt([{"role": "user", "content": f"question {i}"}], source="test")
-        answers = [Completion(prompt.id, f"answer {i}.{k}", "m", "hf", seed=k) for k in range(3)]
-        records += [prompt, *answers]
-        items[rank_item_id(prompt.id, 0)] = [c.id for c in answers]
-    ws.append(records)
+    ws, items = rank_workspace(tmp_path / "ws", 20)
     ranked = list(items)[:4]
     rated = [items[i][0] for i in ranked]
     full = {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 2}
@@ -223,18 +231,11 @@ def test_admin_makes_rank_and_rate_items_gold_from_the_least_agreed_table(tmp_pa
     from annotate.app import make_context
     from annotate.rank_admin import mean_order
     from annotate.users import Authenticator, User, hash_password
-    from data.ranking import rank_item_id, to_screen
+    from data.ranking import to_screen
 
     assert mean_order(["c1>c2>c3", "c2>c1>c3", "c1>c2=c3"]) == "c1>c2>c3"
     assert mean_order(["c1>c2", "c2>c1"]) == "c1=c2"
-    ws = Workspace.init(tmp_path / "ws")
-    records, items = [], {}
-    for i in range(6):
-        prompt = Prompt([{"role": "user", "content": f"question {i}"}], source="test")
-        answers = [Completion(prompt.id, f"answer {i}.{k}", "m", "hf", seed=k) for k in range(3)]
-        records += [prompt, *answers]
-        items[rank_item_id(prompt.id, 0)] = [c.id for c in answers]
-    ws.append(records)
+    ws, items = rank_workspace(tmp_path / "ws", 6)
     users = {
         "ann": User("ann", hash_password("pw-ann-12345"), admin=True),
         "bob": User("bob", hash_password("pw-bob-12345")),
