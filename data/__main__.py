@@ -34,7 +34,8 @@ from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.export import check_min_posterior, dpo_table, kto_table, to_sft, write_parquet
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
-from data.gold_sources import gold_from_file, gold_from_flags, gold_from_split
+from data.gold_file import gold_from_files
+from data.gold_sources import gold_from_flags, gold_from_split
 from data.imports import ImportOptions, Loaded, check_file, log_import, write_records
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
@@ -292,20 +293,11 @@ def cmd_stats(args: Any) -> int:
 def cmd_gold(args: Any) -> int:
     workspace = Workspace(args.workspace)
     marks = gold_from_flags(args)
-    records: list[object] = []
-    for path in args.files:  # every file is read and checked before anything is written
-        added, from_file = gold_from_file(path)
-        records += added
-        marks += from_file
+    files = gold_from_files(workspace, list(args.files), args.split)  # all checked before anything is written
+    marks += files.marks
     if args.from_split:
-        found = gold_from_split(workspace, args.from_split)
-        if not found:
-            raise PrefloopError(
-                f"--from-split {args.from_split}: no pair or completion of that split has an imported "
-                "preference or KTO label"
-            )
-        marks += found
-    change = apply_gold(workspace, marks, list(args.remove), records)
+        marks += gold_from_split(workspace, args.from_split)
+    change = apply_gold(workspace, marks, list(args.remove), files.records)
     total = 0
     for (
         task
@@ -320,7 +312,8 @@ def cmd_gold(args: Any) -> int:
             print(f"{item}\t{task}\t{answer}\t{source}")
     already = f", {change.unchanged} already gold with that answer" if change.unchanged else ""
     changed = f", {change.changed} of them a new answer for a gold item" if change.changed else ""
-    print(f"gold items: {total} (+{change.marked} marked{changed}{already}, -{change.removed} removed)")
+    summary = f"gold items: {total} (+{change.marked} marked{changed}{already}, -{change.removed} removed)"
+    print(summary + files.summary())
     return 0
 
 

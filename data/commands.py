@@ -194,7 +194,8 @@ class GoldCommand:
     files: tuple[Path, ...] = field(
         default=(),
         metadata={
-            "help": "preference or KTO files: their pairs and completions become gold",
+            "help": "preference or KTO files: the stored pairs and completions of their rows' prompts and answer "
+            "texts become gold (rows that match none add theirs)",
             "positional": True,
         },
     )
@@ -202,6 +203,14 @@ class GoldCommand:
         default=None,
         metadata={
             "help": "the imported preferences and KTO labels of this split's items",
+            "choices": SPLITS,
+        },
+    )
+    split: str | None = field(
+        default=None,
+        metadata={
+            "help": "split of the new prompts the files' rows add when nothing stored matches them (default: test, "
+            "which train holds out; rows of a datasets folder keep their split's)",
             "choices": SPLITS,
         },
     )

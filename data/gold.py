@@ -7,8 +7,9 @@ rubric's aspects, as a rate label holds them, ``{"helpfulness": 3, ...}``).
 Stored as events in the workspace's ``gold`` table (like labels, with the task): an item's current gold answer is its
 latest row, and a retracted latest row means the item is no longer gold. Sources (`python -m data gold`):
 
-- a file of preferences or KTO rows (any import format; `data.gold_sources`): its pairs and completions are added
-  unlabelled, their preference or KTO label becomes the gold answer (never a label);
+- a file of preferences or KTO rows (any import format; `data.gold_file`): each row marks the stored pairs or
+  completions of its prompt and answer texts, or adds its own unlabelled when none matches; its preference or KTO
+  label becomes the gold answer (never a label);
 - ``--from-split test``: the imported preferences and KTO labels of the items whose prompt is in that split;
 - ``--pair ID --answer CHOICE``, ``--completion ID --answer desirable``, ``--rank-item ID --ranking R``,
   ``--rate-item ID --ratings JSON`` (the admin tab's "make gold" on a decided item calls `mark_gold`).
@@ -26,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import latest_positions
-from data.errors import PrefloopError
+from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement
 from data.rank_pairs import rank_groups
 from data.ranking import RankingError, canonical_ranking, rank_of
 from data.records import Completion, Pair, now, random_id
@@ -49,10 +50,6 @@ ITEM_TABLES = {
     "kto": ("completions", Completion),
     "rate": ("completions", Completion),
 }  # where each task's items live (rank items are groups of completions: `data.rank_pairs.rank_groups`)
-
-
-class GoldError(PrefloopError):
-    """A gold configuration that cannot be used (a pair without an answer, an unknown pair)."""
 
 
 def _check_answers(item_ids: list[str], choices: list[str | None], source: str, task: str) -> None:
@@ -104,18 +101,27 @@ def check_ratings(value: object, rubric: Rubric | None, source: str, item: str) 
 @dataclass(frozen=True)
 class Mark:
     """Gold answers asked for from one source: ``ids`` of ``task`` (pairs; kto, rate: completions; rank: rank items)
-    with ``answers`` (choices; rank: rankings; rate: ratings, checked against ``rubric``)."""
+    with ``answers`` (choices; rank: rankings; rate: ratings, checked against ``rubric``); a file's marks name the
+    ``rows`` (0-based) and the ``field`` each answer came from."""
 
     task: str
     ids: list[str]
     answers: list
     source: str
     rubric: Rubric | None = None
+    rows: list[int] | None = None
+    field: str | None = None
 
     @property
     def where(self) -> str:
         """How an error names the source: the flag for the command line's marks (``--pair``), else the source."""
         return CLI_FLAGS[self.task] if self.source == CLI else self.source
+
+    def where_of(self, index: int) -> str:
+        """How an error names where the ``index``-th answer was given: `where`, with a file's row and field."""
+        if self.rows is None:
+            return self.where
+        return f"{self.source}, row {self.rows[index]}, field '{self.field}'"
 
 
 def gold_rows(
@@ -224,111 +230,15 @@ def _asked(workspace: Workspace, marks: list[Mark], records: list[object]) -> di
             if item in unknown[mark.task]:
                 raise GoldError(f"{mark.where}: {noun} {item} is not in {workspace.path}")
         rubric = mark.rubric.name if mark.task == "rate" and mark.rubric else None
-        for item, answer in zip(mark.ids, _stored_answers(mark, ranked)):
-            first = asked.setdefault((mark.task, item), (answer, mark.source, rubric, mark.where))
+        for index, (item, answer) in enumerate(zip(mark.ids, _stored_answers(mark, ranked))):
+            where = mark.where_of(index)
+            first = asked.setdefault((mark.task, item), (answer, mark.source, rubric, where))
             if first[0] != answer:
                 raise GoldError(
-                    f"{noun} {item} is given two gold answers: {first[0]} ({first[3]}) and {answer} "
-                    f"({mark.where}); give one"
+                    f"{noun} {item} is given two gold answers: {first[0]} ({first[3]}) and {answer} ({where}); "
+                    "give one"
                 )
     return asked
-
-
-def _verdict(sides: tuple[str, str], answer: str) -> tuple[str, ...]:
-    """A pairwise answer in terms of the two answers' texts, whichever is shown as a: the winner, or the answer."""
-    return ("over", sides[0] if answer == "a" else sides[1]) if answer in ("a", "b") else (answer,)
-
-
-def _beside_new(rows: list[dict], new: set[str]) -> list[dict]:
-    """The ``rows`` (id, prompt_id, ...) of the prompts where a ``new`` gold item stands beside another gold item:
-    only there can two gold answers disagree (the rest were checked when they were marked), so only their texts are
-    read, not the completions' text column on every mark."""
-    by_prompt: dict[str, list[dict]] = {}
-    for row in rows:
-        by_prompt.setdefault(row["prompt_id"], []).append(row)
-    return [
-        row
-        for group in by_prompt.values()
-        if len(group) > 1 and any(r["id"] in new for r in group)
-        for row in group
-    ]
-
-
-def _gold_rows_of(
-    workspace: Workspace, table: str, columns: list[str], gold: dict[str, str], records: list[object]
-) -> list[dict]:
-    """``columns`` of the ``gold`` items stored in ``table`` or among ``records`` of its kind."""
-    stored = workspace.read(table, columns)
-    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(list(gold), pa.string())))
-    kind = Pair if table == "pairs" else Completion
-    added = [
-        {c: getattr(r, c) for c in ("id", *columns)} for r in records if isinstance(r, kind) and r.id in gold
-    ]
-    return stored.select(["id", *columns]).to_pylist() + added
-
-
-def _check_pair_agreement(
-    workspace: Workspace, gold: dict[str, str], new: set[str], records: list[object]
-) -> None:
-    """Two gold pairs of the same prompt and the same two answer texts (one the other's sides swapped, from one file
-    or two: an import names its completions by the file, so the same text can be two completions) must say the same:
-    "x over y" on one and "y over x" on the other would mark every labeller wrong on one of them."""
-    if len(gold) < 2:
-        return
-    columns = ["prompt_id", "completion_a", "completion_b"]
-    rows = _beside_new(_gold_rows_of(workspace, "pairs", columns, gold, records), new)
-    if not rows:
-        return
-    texts = _answer_texts(workspace, [row[side] for row in rows for side in columns[1:]], records)
-    seen: dict[tuple, tuple[str, tuple[str, ...]]] = {}
-    for row in rows:
-        a, b = texts.get(row["completion_a"]), texts.get(row["completion_b"])
-        if a is None or b is None:
-            continue
-        verdict = _verdict((a, b), gold[row["id"]])
-        first = seen.setdefault((row["prompt_id"], frozenset((a, b))), (row["id"], verdict))
-        if first[1] != verdict:
-            raise GoldError(
-                f"gold pairs {first[0]} and {row['id']} compare the same two answers to one prompt but disagree "
-                f"(one says {_said(first[1])}, the other {_said(verdict)}); give one answer"
-            )
-
-
-def _answer_texts(workspace: Workspace, ids: list[str], records: list[object]) -> dict[str, str]:
-    """Completion id -> text, for ``ids`` stored or among ``records``."""
-    stored = workspace.read("completions", ["text"])
-    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(ids, pa.string())))
-    texts = dict(zip(stored.column("id").to_pylist(), stored.column("text").to_pylist()))
-    return texts | {r.id: r.text for r in records if isinstance(r, Completion)}
-
-
-def _check_kto_agreement(
-    workspace: Workspace, gold: dict[str, str], new: set[str], records: list[object]
-) -> None:
-    """Two gold completions of the same prompt and text (an import names its completions by the file, so one answer
-    in two KTO files is two completions) must have the same gold answer."""
-    if len(gold) < 2:
-        return
-    rows = _beside_new(_gold_rows_of(workspace, "completions", ["prompt_id"], gold, records), new)
-    if not rows:
-        return
-    texts = _answer_texts(workspace, [row["id"] for row in rows], records)
-    seen: dict[tuple[str, str], tuple[str, str]] = {}
-    for row in rows:
-        item = row["id"]
-        first = seen.setdefault((row["prompt_id"], texts.get(item)), (item, gold[item]))
-        if first[1] != gold[item]:
-            raise GoldError(
-                f"gold completions {first[0]} ({first[1]}) and {item} ({gold[item]}) are the same answer to one "
-                "prompt; give one gold answer"
-            )
-
-
-def _said(verdict: tuple[str, ...]) -> str:
-    if verdict[0] != "over":
-        return verdict[0]
-    text = verdict[1] if len(verdict[1]) <= 40 else verdict[1][:39] + "…"  # one line, however long the answer
-    return f"{text!r} wins"
 
 
 def apply_gold(
@@ -353,12 +263,18 @@ def apply_gold(
             raise GoldError(f"--remove {item}: the same call makes it gold; give one of the two")
         if not any(item in answers for answers in gold_now.values()):
             raise GoldError(f"--remove {item}: not a gold item in {workspace.path}")
-    removing = set(remove)
-    for task, check in (("pairwise", _check_pair_agreement), ("kto", _check_kto_agreement)):
-        new = {item: given[0] for (of_task, item), given in asked.items() if of_task == task}
+    removing = pa.array(list(remove), pa.string())
+    for task, check in (("pairwise", check_pair_agreement), ("kto", check_kto_agreement)):
+        new = {item: given for (of_task, item), given in asked.items() if of_task == task}
         if new:
-            after = {i: a for i, a in gold_now[task].items() if i not in removing} | new
-            check(workspace, after, set(new), list(records))
+            kept = current[task].filter(
+                pc.invert(pc.is_in(current[task].column("item_id"), value_set=removing))
+            )
+            ids, answers, sources = (kept.column(c).to_pylist() for c in ("item_id", ANSWER[task], "source"))
+            after = dict(zip(ids, answers)) | {i: given[0] for i, given in new.items()}
+            stored = [CLI_FLAGS[task] if source == CLI else source for source in sources]
+            who = dict(zip(ids, stored)) | {i: given[3] for i, given in new.items()}
+            check(workspace, after, who, set(new), list(records))
     tables, marked, changed, removed = [], 0, 0, 0
     for task in GOLD_TASKS:
         by_source: dict[tuple[str, str | None], list[tuple[str, str]]] = {}

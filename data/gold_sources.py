@@ -1,10 +1,9 @@
 """Where gold answers come from (`python -m data gold`, then `data.gold.apply_gold`): the command line's items and
-answers (every task), a file of preferences or KTO rows read through the importer, and the imported labels of a
-split's items (pairwise and KTO)."""
+answers (every task) and the imported labels of a split's items (pairwise and KTO); files of preferences or KTO
+rows are `data.gold_file`'s."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
@@ -12,11 +11,8 @@ import pyarrow.compute as pc
 from data.aggregate import latest_positions
 from data.annotators import IMPORT
 from data.errors import PrefloopError
-from data.gold import CLI, ITEM_TABLES, GoldError, Mark
-from data.imports import ImportOptions, check_file
-from data.records import Completion, Label, Pair, Prompt
+from data.gold import CLI, ITEM_TABLES, Mark
 from data.rubric import load_rubric
-from data.schemas import CHOICES, SchemaError
 from data.workspace import Workspace
 
 CHOICE_TASKS = ("pairwise", "kto")  # the tasks whose gold a file or a split's imported labels can give
@@ -24,7 +20,7 @@ CHOICE_TASKS = ("pairwise", "kto")  # the tasks whose gold a file or a split's i
 
 def gold_from_split(workspace: Workspace, split: str) -> list[Mark]:
     """Per task, the pairs (pairwise) and completions (kto) whose prompt is in ``split`` and that arrived with an
-    imported preference or KTO label (its latest import label), that label as their answer."""
+    imported preference or KTO label (its latest import label), that label as their answer; none is an error."""
     labels = workspace.read("labels")
     prompts = workspace.read("prompts", ["split"])
     in_split = prompts.column("id").filter(pc.equal(prompts.column("split"), split)).combine_chunks()
@@ -43,39 +39,11 @@ def gold_from_split(workspace: Workspace, split: str) -> list[Mark]:
         ids, answers = latest.column("item_id").to_pylist(), latest.column("choice").to_pylist()
         if ids:
             out.append(Mark(task, ids, answers, f"split:{split}"))
+    if not out:
+        raise PrefloopError(
+            f"--from-split {split}: no pair or completion of that split has an imported preference or KTO label"
+        )
     return out
-
-
-def gold_from_file(path: Path) -> tuple[list[object], list[Mark]]:
-    """The file's pairs and KTO completions (its prompts, completions and pairs, no labels: for `apply_gold` to
-    write) and their answers from its preferences and KTO labels. Writes nothing. A pair of the file without a
-    preference, or a row that gives neither a preference nor a KTO label (nothing to make gold), is an error."""
-    loaded = check_file(path, ImportOptions(split="test"))
-    labels = [r for r in loaded.records if isinstance(r, Label)]
-    answers = {task: {r.item_id: r.choice for r in labels if r.task == task} for task in CHOICE_TASKS}
-    pairs = [r for r in loaded.records if isinstance(r, Pair)]
-    if not pairs and not answers["kto"]:
-        raise GoldError(f"{path}: no preference pairs or KTO labels to make gold")
-    for pair in pairs:
-        if answers["pairwise"].get(pair.id) not in CHOICES["pairwise"]:
-            raise SchemaError(
-                str(path), f"gold pair {pair.id} has no answer (chosen/rejected)", field="chosen"
-            )
-    completions = [r for r in loaded.records if isinstance(r, Completion)]
-    in_pairs = {c for pair in pairs for c in (pair.completion_a, pair.completion_b)}
-    used = {c.prompt_id for c in completions if c.id in in_pairs or c.id in answers["kto"]}
-    for record in loaded.records:
-        if isinstance(record, Prompt) and record.id not in used:
-            raise SchemaError(
-                str(path),
-                "nothing to make gold: no preference (chosen/rejected) and no KTO label",
-                row=loaded.prompt_rows.get(record.id),
-            )
-    records = [r for r in loaded.records if not isinstance(r, Label)]
-    source = str(path)
-    marks = [Mark("pairwise", [p.id for p in pairs], [answers["pairwise"][p.id] for p in pairs], source)]
-    marks.append(Mark("kto", list(answers["kto"]), list(answers["kto"].values()), source))
-    return records, [m for m in marks if m.ids]
 
 
 def gold_from_flags(args: Any) -> list[Mark]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -175,8 +176,15 @@ def _file_format(rows: list[object], name: str) -> str:
     return fmt
 
 
-def check_file(path: str | Path, options: ImportOptions = ImportOptions()) -> Loaded:
-    """Read and check every record of ``path``; returns what it becomes. Writes nothing."""
+# on_row's arguments: a checked row's number, its Example, and the records it makes (its prompt aside)
+RowHook = Callable[[int, Example, list[object]], None]
+
+
+def check_file(
+    path: str | Path, options: ImportOptions = ImportOptions(), on_row: RowHook | None = None
+) -> Loaded:
+    """Read and check every record of ``path``; returns what it becomes. Writes nothing. ``on_row`` sees each
+    checked row (`data.gold_file` reads a gold file's rows so, one question each)."""
     check_options(options)
     path = Path(path)
     name, source = str(path), options.source or path.stem
@@ -206,6 +214,8 @@ def check_file(path: str | Path, options: ImportOptions = ImportOptions()) -> Lo
             Prompt(messages=example.messages, gold=example.gold, source=source, split=split), row
         )
         out, dropped = to_records(example, prompt, source, row, options)
+        if on_row is not None:
+            on_row(row, example, out)
         answers += out
         counts += dropped + Counter(non_text_parts_dropped=ctx.dropped_parts)
         key = content_id("row", vars(example))

@@ -246,7 +246,10 @@ def test_kto_gold_from_a_file_a_split_and_errors(tmp_path, capsys):
     assert main(["gold", "-w", str(ws.path), str(kto)]) == 0
     gold = read_gold(ws, "kto")
     assert gold.column("choice").to_pylist().count("undesirable") == 1 and gold.num_rows == 2
-    assert capsys.readouterr().out == "gold items: 2 (+2 marked, -0 removed)\n"  # a call that marks says so
+    assert capsys.readouterr().out == (  # a call that marks says so, and what its files added where
+        "gold items: 2 (+2 marked, -0 removed); files: matched 0 stored pairs, 0 stored completions; new: 2 gold "
+        "items (2 in split test: train's held-out set counts them), 2 prompts, 2 completions, 0 pairs\n"
+    )
     assert main(["gold", "-w", str(ws.path)]) == 0  # a call that asks nothing lists the gold items
     assert f"\tkto\tdesirable\t{kto}" in capsys.readouterr().out
     assert not ws.read("labels").num_rows - 25  # the 25 labels of build(): the file's answers are no labels

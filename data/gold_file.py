@@ -1,0 +1,246 @@
+"""Gold from files of preferences or KTO rows (`python -m data gold -w WS FILE...`, then `data.gold.apply_gold`).
+
+Each row is one gold question, read through the importer (any import format): a preference (a prompt and two
+answer texts, the chosen one winning) or a KTO answer (a prompt, an answer text and its label). A question is
+matched to the workspace by content, not by id: an import keys completions by their model, which it takes from the
+file's name, so the same texts under another file name are other ids. A question whose prompt and answer texts
+are those of items already stored marks every such item (a pair whose sides are the other way round gets the
+answer on its own sides); only a question that matches nothing adds its prompt, completions and pair, as an import
+of the file would, its new prompts in ``split`` (default ``test``: a gold item never trains, and train's held-out
+set counts test-split gold items decided by their gold answer) unless the row names its own (a datasets folder's
+split). Identical rows are one question (counted, ``duplicate_rows``); two rows of one question with different
+answers, in one file or two, are an error, as is an answer that disagrees with an item's stored gold answer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.errors import PrefloopError
+from data.gold import CLI, CLI_FLAGS, Mark, read_gold
+from data.gold_agreement import GoldError, said, verdict
+from data.import_formats import Example
+from data.imports import ImportOptions, check_file
+from data.records import Prompt
+from data.schemas import SchemaError
+from data.workspace import Workspace
+
+DEFAULT_SPLIT = "test"
+PREFERENCE_FIELDS = {"openai": ("preferred_output", "non_preferred_output")}  # else chosen, rejected
+NOUN = {"pairwise": "pair", "kto": "completion"}
+HELD_OUT = ": train's held-out set counts them"  # test-split gold items (train/pairs.py, held_out=True)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One gold question of a file's row: ``texts`` the two answers, the chosen one first (task pairwise; answer
+    ``a``), or the one answer (kto; answer desirable / undesirable), to the prompt ``prompt_id``; ``records``: the
+    prompt, completions and pair the row adds if nothing stored matches it."""
+
+    task: str
+    prompt_id: str
+    texts: tuple[str, ...]
+    answer: str
+    source: str
+    row: int
+    field: str
+    records: list[object]
+
+    @property
+    def key(self) -> tuple:
+        return self.task, self.prompt_id, frozenset(self.texts)
+
+    @property
+    def verdict(self) -> tuple[str, ...]:
+        """What the row says: the winning text (pairwise), or the KTO answer."""
+        return verdict(self.texts, self.answer) if self.task == "pairwise" else (self.answer,)
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}, row {self.row}, field '{self.field}'"
+
+
+def _questions(path: Path, split: str) -> list[Question]:
+    """Every row of ``path`` as a Question; a row that is not one (several answers and no preference, two equal
+    answers, no preference and no KTO label) is a SchemaError naming its row and field."""
+    seen: list[tuple[int, Example, list[object]]] = []
+    loaded = check_file(path, ImportOptions(split=split), lambda *row: seen.append(row))
+    prompts = {r.id: r for r in loaded.records if isinstance(r, Prompt)}
+    chosen, rejected = PREFERENCE_FIELDS.get(loaded.format, ("chosen", "rejected"))
+    name, out = str(path), []
+    for row, example, made in seen:
+        if example.candidates is not None:
+            raise SchemaError(
+                name,
+                f"{len(example.candidates)} answers to choose from, but the row has no answer (chosen/rejected) "
+                "or KTO label to make gold",
+                row,
+                "completions",
+            )
+        if example.chosen is not None:
+            if not made:  # the importer drops a pair of two equal answers (degenerate)
+                raise SchemaError(
+                    name,
+                    f"the same answer as '{chosen}' (spaces aside): a gold pair compares two different answers",
+                    row,
+                    rejected,
+                )
+            a, b, pair = made[:3]
+            task, texts, answer, field_, records = "pairwise", (a.text, b.text), "a", chosen, [a, b, pair]
+        elif example.completion is not None:
+            completion, label = made
+            task, texts, answer, field_ = "kto", (completion.text,), label.choice, "label"
+            records = [completion]
+        else:
+            message = "nothing to make gold: no preference (chosen/rejected) and no KTO label"
+            raise SchemaError(name, message, row)
+        prompt = prompts[records[0].prompt_id]
+        out.append(Question(task, prompt.id, texts, answer, name, row, field_, [prompt, *records]))
+    return out
+
+
+def _distinct(questions: list[Question]) -> tuple[list[Question], int]:
+    """One question per key (the first row's), and how many rows repeated one; two rows of one question with
+    different answers are a GoldError naming both."""
+    kept: dict[tuple, Question] = {}
+    for question in questions:
+        first = kept.setdefault(question.key, question)
+        if first.verdict != question.verdict:
+            other = (
+                f"row {first.row}" if first.source == question.source else f"{first.source}, row {first.row}"
+            )
+            why = (
+                "compare the same two answers to one prompt but disagree; give one answer"
+                if question.task == "pairwise"
+                else "are the same answer to one prompt; give one gold answer"
+            )
+            raise GoldError(
+                f"{question.where}: this row ({said(question.verdict)}) and {other} ({said(first.verdict)}) {why}"
+            )
+    return list(kept.values()), len(questions) - len(kept)
+
+
+def _stored(
+    workspace: Workspace, prompt_ids: list[str]
+) -> tuple[dict[tuple, list], set[str], dict[str, str]]:
+    """The workspace's pairs and completions of ``prompt_ids`` by their question's key (as `Question.key`), each
+    with its id and texts (a pair's: a's, b's); the ids of those completions; those prompts' splits. Reads the
+    pairs, the completions' texts and the prompts' splits once (children first, as `Workspace.read` asks), kept
+    to those prompts on Arrow columns."""
+    asked = pa.array(prompt_ids, pa.string())
+    tables = [
+        workspace.read("pairs", ["prompt_id", "completion_a", "completion_b"]),
+        workspace.read("completions", ["prompt_id", "text"]),
+        workspace.read("prompts", ["split"]),
+    ]
+    key = ["prompt_id", "prompt_id", "id"]
+    pairs, completions, prompts = (
+        t.filter(pc.is_in(t.column(k), value_set=asked)) for t, k in zip(tables, key)
+    )
+    found: dict[tuple, list] = {}
+    ids, of_prompt, texts = (completions.column(c).to_pylist() for c in ("id", "prompt_id", "text"))
+    for item, prompt, text in zip(ids, of_prompt, texts):
+        found.setdefault(("kto", prompt, frozenset((text,))), []).append((item, (text,)))
+    text_of = dict(zip(ids, texts))
+    columns = ("id", "prompt_id", "completion_a", "completion_b")
+    for item, prompt, a, b in zip(*(pairs.column(c).to_pylist() for c in columns)):
+        sides = (text_of.get(a), text_of.get(b))
+        found.setdefault(("pairwise", prompt, frozenset(sides)), []).append((item, sides))
+    return found, set(ids), dict(zip(*(prompts.column(c).to_pylist() for c in ("id", "split"))))
+
+
+def _answer_on(question: Question, texts: tuple[str, ...]) -> str:
+    """The question's answer for a stored item of ``texts``: a preference on the pair's own sides."""
+    if question.task == "kto" or texts[0] == question.texts[0]:
+        return question.answer
+    return {"a": "b", "b": "a"}.get(question.answer, question.answer)
+
+
+def _check_stored(question: Question, item: str, texts: tuple, answer: str, gold: dict) -> None:
+    """A question's answer on a stored item must be the item's gold answer if it has one (a file never replaces a
+    gold answer: `--remove` it first, or give `--pair ID --answer`). ``gold``: task -> item -> (answer, source)."""
+    stored, source = gold[question.task].get(item, (answer, None))
+    if stored != answer:
+        theirs = said(verdict(texts, stored) if question.task == "pairwise" else (stored,))
+        raise GoldError(
+            f"{question.where}: disagrees with {NOUN[question.task]} {item}, already gold (from {source}) "
+            f"({theirs}; this row: {said(question.verdict)}); `data gold --remove {item}` first to replace it"
+        )
+
+
+@dataclass
+class FileGold:
+    """What a call's files give `apply_gold`: ``marks`` and the ``records`` that the questions matching nothing
+    stored add (those not stored yet), and what the summary line says of them."""
+
+    marks: list[Mark] = field(default_factory=list)
+    records: list[object] = field(default_factory=list)
+    matched: Counter = field(default_factory=Counter)  # stored items marked, by noun
+    new: Counter = field(default_factory=Counter)  # items added, by their prompt's split
+    duplicate_rows: int = 0
+    given: bool = False
+
+    def summary(self) -> str:
+        """The files' part of `data gold`'s summary line: stored items matched, items added and their split."""
+        if not self.given:
+            return ""
+        added = Counter(type(r).__name__ for r in self.records)
+        splits = ", ".join(
+            f"{n} in split {split}{HELD_OUT if split == DEFAULT_SPLIT else ''}"
+            for split, n in sorted(self.new.items())
+        )
+        duplicates = f"; duplicate_rows {self.duplicate_rows}" if self.duplicate_rows else ""
+        return (
+            f"; files: matched {self.matched['pair']} stored pairs, {self.matched['completion']} stored completions; "
+            f"new: {self.new.total()} gold items{f' ({splits})' if splits else ''}, {added['Prompt']} prompts, "
+            f"{added['Completion']} completions, {added['Pair']} pairs{duplicates}"
+        )
+
+
+def _gold_now(workspace: Workspace) -> dict[str, dict[str, tuple[str, str]]]:
+    """Per task a file can give: the stored gold items -> (answer, source)."""
+    out = {}
+    for task in NOUN:
+        table = read_gold(workspace, task)
+        ids, answers, sources = (table.column(c).to_pylist() for c in ("item_id", "choice", "source"))
+        sources = [CLI_FLAGS[task] if source == CLI else source for source in sources]
+        out[task] = dict(zip(ids, zip(answers, sources)))
+    return out
+
+
+def gold_from_files(workspace: Workspace, paths: list[Path], split: str | None = None) -> FileGold:
+    """Every file's rows as gold questions (`_questions`), one per distinct question over all ``paths``, matched
+    to the workspace's items by prompt and texts (`_stored`): marks on every stored item a question matches, or on
+    the items it adds when it matches none (their new prompts in ``split``, default test). Writes nothing."""
+    if split is not None and not paths:
+        raise PrefloopError(
+            f"--split {split} goes with a gold FILE: the split of the new prompts its rows add"
+        )
+    if not paths:
+        return FileGold()
+    questions, duplicates = _distinct([q for p in paths for q in _questions(Path(p), split or DEFAULT_SPLIT)])
+    found, stored, splits = _stored(workspace, sorted({q.prompt_id for q in questions}))
+    gold, out, added = _gold_now(workspace), FileGold(duplicate_rows=duplicates, given=True), {}
+    given: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
+    for question in questions:
+        mark = given.setdefault((question.task, question.source, question.field), [])
+        for item, texts in found.get(question.key, []):
+            answer = _answer_on(question, texts)
+            _check_stored(question, item, texts, answer, gold)
+            mark.append((item, answer, question.row))
+            out.matched[NOUN[question.task]] += 1
+        if question.key not in found:
+            prompt, *records = question.records
+            mark.append((records[-1].id, question.answer, question.row))
+            out.new[splits.get(prompt.id, prompt.split)] += 1
+            added |= {r.id: r for r in question.records if r.id not in stored and r.id not in splits}
+    out.records = list(added.values())
+    for (task, source, field_), marked in given.items():  # every question marks one item or more
+        ids, answers, rows = (list(column) for column in zip(*marked))
+        out.marks.append(Mark(task, ids, answers, source, rows=rows, field=field_))
+    return out

@@ -1,0 +1,197 @@
+"""Gold from files (`python -m data gold -w WS FILE`): a row marks the stored items of its prompt and answer texts,
+whatever file or model they came from; only a row that matches nothing adds items, in the split the summary line
+names; one file's rows are one question each (duplicates counted, conflicts refused); every refusal is one line
+naming the file, the row and the field (found by a new-user audit)."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.compute as pc
+
+from data.__main__ import main
+from data.gold import read_gold
+from data.records import Completion, Pair, Prompt
+from data.workspace import Workspace
+
+TABLES = ("prompts", "completions", "pairs", "gold")
+
+
+def write(path, *rows: dict):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def gold(ws, *args) -> int:
+    return main(["gold", "-w", str(ws.path), *args])
+
+
+def counts(ws) -> dict[str, int]:
+    return {name: ws.read(name).num_rows for name in TABLES}
+
+
+def texts_of(ws, pair_ids) -> dict[str, tuple[str, str]]:
+    text = dict(zip(*(ws.read("completions").column(c).to_pylist() for c in ("id", "text"))))
+    pairs = ws.read("pairs").to_pylist()
+    return {p["id"]: (text[p["completion_a"]], text[p["completion_b"]]) for p in pairs if p["id"] in pair_ids}
+
+
+def test_a_gold_file_marks_the_stored_items_of_its_texts_whatever_its_name(tmp_path, capsys):
+    """The audit: the sample imported, then a renamed copy of it given as gold made 300 new pairs (an import names
+    completions by the file) and left the identical stored ones non-gold, training and never scored."""
+    ws = Workspace.init(tmp_path / "ws")
+    p1 = {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Rome."}
+    kto = {"prompt": "2 + 2?", "completion": "4", "label": True}
+    w = ["-w", str(ws.path)]
+    assert main(["import", *w, str(write(tmp_path / "data.jsonl", p1, kto))]) == 0
+    assert main(["import", *w, str(write(tmp_path / "copy.jsonl", p1))]) == 0  # the same texts, other ids
+    swapped = write(tmp_path / "open.jsonl", {**p1, "chosen": "Rome.", "rejected": "Paris."})
+    assert main(["import", *w, str(swapped), "--unlabelled"]) == 0  # a pair for labellers, sides swapped
+    assert ws.read("pairs").num_rows == 3
+    before = counts(ws)
+    new = {"prompt": "Capital of Spain?", "chosen": "Madrid.", "rejected": "Lisbon."}
+    renamed = write(tmp_path / "renamed.jsonl", p1, {**kto, "label": False}, new)
+    capsys.readouterr()
+    assert gold(ws, str(renamed)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("gold items: 5 (+5 marked, -0 removed); files: matched 3 stored pairs, 1 stored ")
+    assert (
+        "new: 1 gold items (1 in split test: train's held-out set counts them), 1 prompts, 2 completions"
+        in out
+    )
+    after = counts(ws)
+    assert {t: after[t] - before[t] for t in TABLES} == {
+        "prompts": 1,
+        "completions": 2,
+        "pairs": 1,
+        "gold": 5,
+    }
+    pairs = read_gold(ws)
+    answers = dict(zip(pairs.column("item_id").to_pylist(), pairs.column("choice").to_pylist()))
+    # each stored pair gets "Paris. wins" on its own sides: b on the swapped one
+    assert sorted((texts, answers[i]) for i, texts in texts_of(ws, answers).items()) == [
+        (("Madrid.", "Lisbon."), "a"),
+        (("Paris.", "Rome."), "a"),
+        (("Paris.", "Rome."), "a"),
+        (("Rome.", "Paris."), "b"),
+    ]
+    completions = ws.read("completions")
+    four = completions.filter(pc.equal(completions.column("text"), "4")).column("id").to_pylist()
+    kto_gold = read_gold(ws, "kto")
+    assert kto_gold.column("item_id").to_pylist() == four and kto_gold.column("choice").to_pylist() == [
+        "undesirable"
+    ]
+    assert gold(ws, str(renamed)) == 0  # again: nothing new, every item already gold with that answer
+    assert counts(ws) == after and "(+0 marked, 5 already gold with that answer" in capsys.readouterr().out
+
+
+def test_new_gold_prompts_go_to_the_split_asked_and_the_summary_says_so(tmp_path, capsys):
+    import datasets
+
+    ws = Workspace.init(tmp_path / "ws")
+    row = {"prompt": "Q1?", "chosen": "x", "rejected": "y"}
+    assert gold(ws, "--split", "train", str(write(tmp_path / "g.jsonl", row))) == 0
+    assert "new: 1 gold items (1 in split train), 1 prompts" in capsys.readouterr().out
+    assert ws.read("prompts").column("split").to_pylist() == ["train"]
+    rows = [
+        {"prompt": "Q2?", "chosen": "x", "rejected": "y"},
+        {"prompt": "Q3?", "chosen": "x", "rejected": "y"},
+    ]
+    folder = tmp_path / "dsdir"  # a datasets folder's rows keep their split's, whatever --split says
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list(rows[:1]), "test": datasets.Dataset.from_list(rows[1:])}
+    ).save_to_disk(folder)
+    assert gold(ws, str(folder)) == 0
+    assert "(1 in split test: train's held-out set counts them, 1 in split train)" in capsys.readouterr().out
+    prompts = ws.read("prompts").to_pylist()
+    assert sorted((p["messages"][0]["content"], p["split"]) for p in prompts) == [
+        ("Q1?", "train"),
+        ("Q2?", "train"),
+        ("Q3?", "test"),
+    ]
+    assert gold(ws, "--split", "test") == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --split test goes with a gold FILE: the split of the new prompts its rows add"
+    )
+
+
+def test_identical_gold_rows_are_one_gold_item(tmp_path, capsys):
+    """Two identical rows made two gold pairs: a labeller could meet the same gold question twice."""
+    ws = Workspace.init(tmp_path / "ws")
+    row = {"prompt": "d1?", "chosen": "x", "rejected": "y"}
+    assert gold(ws, str(write(tmp_path / "d.jsonl", row, row))) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("gold items: 1 (+1 marked") and out.endswith("; duplicate_rows 1")
+    assert ws.read("pairs").num_rows == 1
+
+
+def test_opposite_kto_gold_rows_are_refused_naming_both(tmp_path, capsys):
+    """Two rows of one KTO question with opposite labels in one file were accepted (the last won); in one file as in
+    two they are refused, naming both rows."""
+    ws = Workspace.init(tmp_path / "ws")
+    yes, no = ({"prompt": "q?", "completion": "c", "label": label} for label in (True, False))
+    k = write(tmp_path / "k.jsonl", yes, no)
+    k1, k2 = write(tmp_path / "k1.jsonl", yes), write(tmp_path / "k2.jsonl", no)
+    before = counts(ws)
+    for args, error in (
+        (
+            [str(k)],
+            f"{k}, row 1, field 'label': this row (undesirable) and row 0 (desirable) are the same answer to one "
+            "prompt; give one gold answer",
+        ),
+        (
+            [str(k1), str(k2)],
+            f"{k2}, row 0, field 'label': this row (undesirable) and {k1}, row 0 (desirable) are the same answer",
+        ),
+    ):
+        assert gold(ws, *args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: {error}") and len(err.splitlines()) == 1, err
+        assert counts(ws) == before
+
+
+def test_gold_file_refusals_name_the_file_row_and_field(tmp_path, capsys):
+    ws = Workspace.init(tmp_path / "ws")
+    forward = write(tmp_path / "forward.jsonl", {"prompt": "p1", "chosen": "x", "rejected": "y"})
+    assert gold(ws, str(forward)) == 0
+    pair = ws.read("pairs").to_pylist()[0]
+    swapped = Pair(pair["prompt_id"], pair["completion_b"], pair["completion_a"], "imported")
+    prompt = Prompt([{"role": "user", "content": "k?"}], "toy")
+    same = [Completion(prompt.id, "c", model, "hf") for model in ("m1", "m2")]  # one answer, two models
+    ws.append([swapped, prompt, *same])
+    assert gold(ws, "--completion", same[0].id, "--answer", "desirable") == 0
+    backward = write(tmp_path / "backward.jsonl", {"prompt": "p1", "chosen": "y", "rejected": "x"})
+    cands = write(tmp_path / "cands.jsonl", {"prompt": "s?", "completions": ["a", "b"]})
+    degenerate = write(tmp_path / "same.jsonl", {"prompt": "s?", "chosen": "a", "rejected": "a "})
+    before = counts(ws)
+    capsys.readouterr()
+    for args, error in (
+        (
+            [str(backward)],
+            f"{backward}, row 0, field 'chosen': disagrees with pair {pair['id']}, already gold (from {forward}) "
+            f"('x' wins; this row: 'y' wins); `data gold --remove {pair['id']}` first to replace it",
+        ),
+        (
+            ["--pair", swapped.id, "--answer", "a"],
+            f"--pair: gold pair {swapped.id} ('y' wins) and pair {pair['id']}, already gold (from {forward}) "
+            "('x' wins), compare the same two answers to one prompt but disagree; give one answer",
+        ),
+        (
+            ["--completion", same[1].id, "--answer", "undesirable"],
+            f"--completion: gold completion {same[1].id} (undesirable) and completion {same[0].id}, already gold "
+            "(from --completion) (desirable), are the same answer to one prompt; give one gold answer",
+        ),
+        (
+            [str(cands)],
+            f"{cands}, row 0, field 'completions': 2 answers to choose from, but the row has no answer "
+            "(chosen/rejected) or KTO label to make gold",
+        ),
+        (
+            [str(degenerate)],
+            f"{degenerate}, row 0, field 'rejected': the same answer as 'chosen' (spaces aside): a gold pair "
+            "compares two different answers",
+        ),
+    ):
+        assert gold(ws, *args) == 2, args
+        assert capsys.readouterr().err == f"error: {error}\n"
+        assert counts(ws) == before, args
