@@ -52,6 +52,13 @@ ITEM_TABLES = {
 }  # where each task's items live (rank items are groups of completions: `data.rank_pairs.rank_groups`)
 
 
+# Where a rank item's id comes from: the app derives it (`data.ranking.rank_item_id`), no import names it
+UNKNOWN_HINT = {
+    "rank": " (a rank item is one prompt's 3-6 answers of one round; its id is the rank labels' item_id, and the "
+    "rank app's admin tab lists the least agreed items with their answers)"
+}
+
+
 def _check_answers(item_ids: list[str], choices: list[str | None], source: str, task: str) -> None:
     """Every answer one of ``task``'s choices; the first that is not is a GoldError."""
     for item, choice in zip(item_ids, choices):
@@ -73,7 +80,7 @@ def check_ranking(text: object, answers: tuple[str, ...], source: str, item: str
     try:
         ranking = canonical_ranking(text)
     except RankingError as exc:
-        raise fail(str(exc)) from None
+        raise fail(f"{exc} (its answers: {', '.join(answers)})") from None
     ranked = rank_of(ranking)
     strangers = [i for i in ranked if i not in answers]
     if strangers:
@@ -228,7 +235,9 @@ def _asked(workspace: Workspace, marks: list[Mark], records: list[object]) -> di
         noun = NOUN[mark.task]
         for item in mark.ids:
             if item in unknown[mark.task]:
-                raise GoldError(f"{mark.where}: {noun} {item} is not in {workspace.path}")
+                raise GoldError(
+                    f"{mark.where}: {noun} {item} is not in {workspace.path}{UNKNOWN_HINT.get(mark.task, '')}"
+                )
         rubric = mark.rubric.name if mark.task == "rate" and mark.rubric else None
         for index, (item, answer) in enumerate(zip(mark.ids, _stored_answers(mark, ranked))):
             where = mark.where_of(index)

@@ -129,7 +129,11 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
     before = ws.read("gold").to_pylist()
     rate = json.dumps(FULL)
     for args, error in (
-        (["--rank-item", "nope", "--ranking", whole], f"--rank-item: rank item nope is not in {ws.path}"),
+        (  # where the id comes from: the app derives it, no file names it
+            ["--rank-item", "nope", "--ranking", whole],
+            f"--rank-item: rank item nope is not in {ws.path} (a rank item is one prompt's 3-6 answers of one round; "
+            "its id is the rank labels' item_id",
+        ),
         (
             ["--rank-item", items[0], "--ranking", ">".join(c[:3])],
             f"--rank-item: gold rank item {items[0]}, field 'ranking': {c[3]} not ranked: a gold ranking ranks each of "
@@ -142,7 +146,8 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         ),
         (
             ["--rank-item", items[0], "--ranking", f"{c[0]}>{c[0]}"],
-            f"--rank-item: gold rank item {items[0]}, field 'ranking': ranking '{c[0]}>{c[0]}': an answer is ranked twice",
+            f"--rank-item: gold rank item {items[0]}, field 'ranking': ranking '{c[0]}>{c[0]}': an answer is ranked twice "
+            f"(its answers: {', '.join(c)})",
         ),
         (["--rank-item", items[0]], "--rank-item needs one --ranking each: 1 rank-item(s), 0 ranking(s)"),
         (  # all tied: it would measure no ranker
