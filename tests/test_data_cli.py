@@ -95,6 +95,16 @@ def test_workspace_errors_are_one_line(tmp_path):
     )
 
 
+@pytest.mark.parametrize("command", [["stats"], ["gold"], ["export", "--format", "dpo"], ["validate"]])
+def test_a_file_where_the_workspace_should_be_is_said(tmp_path, command, capsys):
+    """It said "not a workspace ...; create it with `python -m data init`", which then refused the file."""
+    a_file = tmp_path / "f"
+    a_file.write_text("keep me")
+    assert main([command[0], "-w", str(a_file), *command[1:]]) == 2
+    assert capsys.readouterr().err == f"error: {a_file}: is a file, not a workspace directory\n"
+    assert a_file.read_text() == "keep me"
+
+
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
     """`python -m data stats -w ws --json | head -c 10`: no `error: [Errno 32] Broken pipe`, no traceback."""
     ws = tmp_path / "ws"
