@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import yaml
 
 from data.errors import PrefloopError
+from data.import_records import TooDeep, within_depth
 
 T = TypeVar("T")
 SCALARS = (int, float, str, bool, Path)
@@ -122,8 +123,8 @@ def did_you_mean(name: str, known: Any) -> str:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        values = within_depth(yaml.safe_load, path.read_text()) or {}
+    except (OSError, yaml.YAMLError, TooDeep) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc})") from exc
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of option: value")

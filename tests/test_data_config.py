@@ -128,3 +128,15 @@ def test_an_empty_list_value_is_an_error_not_a_silent_no_op(tmp_path, capsys):
     assert capsys.readouterr().err == (
         "error: option exclude_labeller: '' names nothing; give a value or leave the option out\n"
     )
+
+
+def test_a_config_nested_too_deeply_is_one_line_naming_the_file(tmp_path, capsys):
+    """PyYAML recurses once a level: `[[[...]]]` 5,000 deep was a RecursionError traceback."""
+    config = tmp_path / "deep.yaml"
+    config.write_text("exclude_labeller: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=f"^{config}: cannot read config \\(nested too deeply to read\\)$"):
+        parse(["--config", str(config)])
+    from train.__main__ import main as train_main
+
+    assert train_main(["-w", str(tmp_path), "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"error: {config}: cannot read config (nested too deeply to read)\n"
