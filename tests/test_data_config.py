@@ -15,6 +15,12 @@ class Options:
     temperature: float = field(default=1.0, metadata={"help": "temperature"})
     eager: bool = field(default=False, metadata={"help": "eager mode"})
     seed: int | None = field(default=None, metadata={"help": "seed"})
+    rounds: tuple[int, ...] = field(default=(), metadata={"help": "rounds"})
+
+
+@dataclass(frozen=True)
+class Outer:
+    inner: Options = field(default_factory=Options, metadata={"help": "a nested section"})
 
 
 def parse(argv):
@@ -41,7 +47,7 @@ def test_unknown_key_and_wrong_type_are_errors(tmp_path):
     with pytest.raises(ConfigError, match="unknown option\\(s\\) bogus"):
         parse(["--config", str(config)])
     config.write_text("n: four\n")
-    with pytest.raises(ConfigError, match="option n: expected int, got 'four'"):
+    with pytest.raises(ConfigError, match=f"^{config}, key n: expected int, got 'four'$"):
         parse(["--config", str(config)])
 
 
@@ -126,8 +132,25 @@ def test_an_empty_list_value_is_an_error_not_a_silent_no_op(tmp_path, capsys):
 
     assert data_main(["stats", "-w", str(tmp_path), "--exclude-labeller", ""]) == 2
     assert capsys.readouterr().err == (
-        "error: option exclude_labeller: '' names nothing; give a value or leave the option out\n"
+        "error: --exclude-labeller: '' names nothing; give a value or leave the option out\n"
     )
+
+
+def test_a_value_error_names_the_flag_or_the_file_and_key_it_came_from(tmp_path):
+    """`option exclude_labeller: ...` named the dataclass field, neither the flag typed nor the YAML key."""
+    config = tmp_path / "run.yaml"
+    config.write_text("rounds: ''\n")
+    with pytest.raises(ConfigError, match=f"^{config}, key rounds: '' names nothing"):
+        parse(["--config", str(config)])
+    with pytest.raises(ConfigError, match="^--rounds: '' names nothing"):  # the flag overrides the file
+        parse(["--config", str(config), "--rounds", ""])
+    with pytest.raises(ConfigError, match=r"^--rounds: expected a list of int, got \['one'\]$"):
+        parse(["--rounds", "one"])
+    config.write_text("inner:\n  temperature: hot\n")
+    parser = argparse.ArgumentParser()
+    add_options(parser, Outer)
+    with pytest.raises(ConfigError, match=f"^{config}, key inner.temperature: expected float, got 'hot'$"):
+        build(Outer, parser.parse_args(["--config", str(config)]))
 
 
 def test_a_config_nested_too_deeply_is_one_line_naming_the_file(tmp_path, capsys):
