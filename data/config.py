@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -213,11 +214,23 @@ def _coerce(where: str, value: Any, kind: Any) -> Any:
         return value
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is float and isinstance(value, str):  # YAML 1.1 (PyYAML) reads 1e-2, with no dot, as a string
+        value = _finite_float(value)
     if kind is Path and isinstance(value, str):
         return Path(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
     return value
+
+
+def _finite_float(text: str) -> float | str:
+    """The number ``text`` spells, or ``text`` itself (refused as not a float) when it spells none, NaN or an
+    infinity."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
 
 
 def _coerce_list(where: str, value: Any, item: Any) -> tuple | None:

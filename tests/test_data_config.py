@@ -153,6 +153,24 @@ def test_a_value_error_names_the_flag_or_the_file_and_key_it_came_from(tmp_path)
         build(Outer, parser.parse_args(["--config", str(config)]))
 
 
+@pytest.mark.parametrize(
+    ("text", "value"), [("1e-2", 0.01), ("5E3", 5000.0), ("-1e-2", -0.01), ("1e+2", 100.0)]
+)
+def test_a_yaml_float_without_a_dot_is_a_float(tmp_path, text, value):
+    """PyYAML (YAML 1.1) reads `temperature: 1e-2` as the string '1e-2'."""
+    config = tmp_path / "run.yaml"
+    config.write_text(f"temperature: {text}\n")
+    assert parse(["--config", str(config)]).temperature == value
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-infinity", "warm", "'1e-2 degrees'"])
+def test_a_yaml_string_that_is_no_finite_number_is_still_refused(tmp_path, text):
+    config = tmp_path / "run.yaml"
+    config.write_text(f"temperature: {text}\n")
+    with pytest.raises(ConfigError, match=f"^{config}, key temperature: expected float, got '"):
+        parse(["--config", str(config)])
+
+
 def test_a_config_nested_too_deeply_is_one_line_naming_the_file(tmp_path, capsys):
     """PyYAML recurses once a level: `[[[...]]]` 5,000 deep was a RecursionError traceback."""
     config = tmp_path / "deep.yaml"
