@@ -5,14 +5,15 @@ that each have their own dataclass, and one handler that turns a user error into
     def main(argv=None): return run_cli(_main, argv)
 
 The error contract: a ``PrefloopError`` (bad input, an option out of range) or an ``OSError`` (a missing file, a
-full disk) is printed as one ``error: ...`` line on stderr and the command exits 2; any other exception is a bug and
-keeps its traceback.
+full disk) is printed as one ``error: ...`` line on stderr (control characters in it escaped, as repr does) and the
+command exits 2; any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from data.config import ConfigError, add_options, did_you_mean, load_yaml_keys
 from data.errors import PrefloopError
 
 USER_ERRORS = (PrefloopError, OSError)
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line and paragraph separators
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,13 +47,20 @@ class Parser(argparse.ArgumentParser):
         if message.startswith("unrecognized arguments:"):
             flags = [w.split("=")[0] for w in message.split(":", 1)[1].split() if w.startswith("--")]
             message += "".join(self._hint(flag) for flag in flags[:1])
-        super().error(message)
+        super().error(one_line(message))
 
     def _hint(self, flag: str) -> str:
         owners = [label for label, sibling in self.siblings.items() if flag in _flags(sibling)]
         if owners:
             return f" ({flag} is an option of {' and '.join(owners)}, not {self.label})"
         return did_you_mean(flag, [s for s in _flags(self) if s.startswith("--")])
+
+
+def one_line(message: str) -> str:
+    """``message`` with its control characters (a newline, an escape sequence, a Unicode line separator) written
+    as repr writes them (``\\n``, ``\\x1b``): an id or value the user typed cannot break the error line in two or
+    restyle the terminal. Any other text, non-ASCII included, is left as it is."""
+    return CONTROL.sub(lambda match: repr(match.group())[1:-1], message)
 
 
 def _flags(parser: argparse.ArgumentParser) -> list[str]:
@@ -115,7 +124,9 @@ def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = No
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, the status a shell shows for a command the pipe closed on
     except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)  # e.g. a WriteError: "the disk is full: nothing was written"
+        print(
+            f"error: {one_line(str(exc))}", file=sys.stderr
+        )  # e.g. a WriteError: "the disk is full: nothing was written"
         return 2
 
 

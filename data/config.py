@@ -14,14 +14,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import math
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
 from data.errors import PrefloopError
+from data.import_records import TooDeep, within_depth
 
 T = TypeVar("T")
 SCALARS = (int, float, str, bool, Path)
@@ -122,8 +125,8 @@ def did_you_mean(name: str, known: Any) -> str:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        values = within_depth(yaml.safe_load, path.read_text()) or {}
+    except (OSError, yaml.YAMLError, TooDeep) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc})") from exc
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of option: value")
@@ -173,45 +176,64 @@ def build(cls: type[T], namespace: argparse.Namespace) -> T:
         for key in outer:
             target = target.setdefault(key, {})
         target[name] = value
-    return _construct(cls, values, "")
+
+    def where(key: str) -> str:  # a value's errors say where the user gave it: the flag, or the file and key
+        return _flag(key) if key in flags else f"{config}, key {key}"
+
+    return _construct(cls, values, "", where)
 
 
-def _construct(cls: type[T], values: dict[str, Any], prefix: str) -> T:
-    kinds = {f.name: kind for f, kind in _fields(cls)}
-    whole = {f.name for f, _ in _fields(cls) if f.metadata.get("whole")}
-    known = {k: v for k, v in values.items() if k in kinds}
+def _construct(cls: type[T], values: dict[str, Any], prefix: str, where: Callable[[str], str]) -> T:
+    fields = {f.name: (f, kind) for f, kind in _fields(cls)}
+    known = {k: v for k, v in values.items() if k in fields}
     for key, value in known.items():
-        kind = kinds[key]
+        field, kind = fields[key]
         if dataclasses.is_dataclass(kind):
-            known[key] = _construct(kind, value, f"{prefix}{key}.")
-        elif key in whole and _item_type(kind) is not None:  # values that hold commas (JSON) are not split
+            known[key] = _construct(kind, value, f"{prefix}{key}.", where)
+        elif (
+            field.metadata.get("whole") and _item_type(kind) is not None
+        ):  # JSON values hold commas: not split
             known[key] = (
                 None if value is None else tuple(value if isinstance(value, list | tuple) else [value])
             )
         else:
-            known[key] = _coerce(prefix + key, value, kind)
+            label = key if field.metadata.get("positional") else where(prefix + key)
+            known[key] = _coerce(label, value, kind)
     try:
         return cls(**known)
     except TypeError as exc:
         raise ConfigError(str(exc)) from exc
 
 
-def _coerce(key: str, value: Any, kind: Any) -> Any:
+def _coerce(where: str, value: Any, kind: Any) -> Any:
+    """``value`` as ``kind``; ``where`` names where it was given (``--seed``, ``run.yaml, key seed``)."""
     item = _item_type(kind)
     if item is not None:
-        return _coerce_list(key, value, item)
+        return _coerce_list(where, value, item)
     if value is None or kind not in SCALARS:
         return value
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is float and isinstance(value, str):  # YAML 1.1 (PyYAML) reads 1e-2, with no dot, as a string
+        value = _finite_float(value)
     if kind is Path and isinstance(value, str):
         return Path(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"option {key}: expected {kind.__name__}, got {value!r}")
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
     return value
 
 
-def _coerce_list(key: str, value: Any, item: Any) -> tuple | None:
+def _finite_float(text: str) -> float | str:
+    """The number ``text`` spells, or ``text`` itself (refused as not a float) when it spells none, NaN or an
+    infinity."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
+
+
+def _coerce_list(where: str, value: Any, item: Any) -> tuple | None:
     """A tuple of ``item`` from a list, a scalar, or comma-separated strings (flags give a list of strings)."""
     if value is None:
         return None
@@ -220,11 +242,11 @@ def _coerce_list(key: str, value: Any, item: Any) -> tuple | None:
     for v in values:
         # `--exclude-labeller ""` excluded nobody, silently
         if isinstance(v, str) and not v.replace(",", "").strip():
-            raise ConfigError(f"option {key}: {v!r} names nothing; give a value or leave the option out")
+            raise ConfigError(f"{where}: {v!r} names nothing; give a value or leave the option out")
         parts += [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else [v]
     try:
         return tuple(
-            item(p) if isinstance(p, str) and item is not str else _coerce(key, p, item) for p in parts
+            item(p) if isinstance(p, str) and item is not str else _coerce(where, p, item) for p in parts
         )
     except ValueError as exc:
-        raise ConfigError(f"option {key}: expected a list of {item.__name__}, got {value!r}") from exc
+        raise ConfigError(f"{where}: expected a list of {item.__name__}, got {value!r}") from exc

@@ -1,14 +1,21 @@
 """One record of an import file: the ``RecordError`` that names its row and field, and strict decoding of one JSON
-value (an object with a key twice, or a value nested too deeply, is an error of its row, not a guess)."""
+value (an object with a key twice, or a value nested too deeply, is an error of its row, not a guess).
+
+The depth guard (`within_depth`) serves every parser of what a user typed or wrote too: ``--ratings`` JSON
+(`strict_json`), config and rubric YAML."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from data.schemas import SchemaError
 
 SPACE = re.compile(r"\s*")
+T = TypeVar("T")
+TOO_DEEP = "nested too deeply to read"
 
 
 class RecordError(SchemaError):
@@ -51,16 +58,38 @@ def no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
     return record
 
 
+class TooDeep(ValueError):
+    """A JSON or YAML value nested deeper than its parser can follow."""
+
+    def __init__(self):
+        super().__init__(TOO_DEEP)
+
+
+def within_depth(parse: Callable[..., T], *args: object) -> T:
+    """``parse(*args)`` (json's decoder, ``yaml.safe_load``), with a value nested too deeply a `TooDeep`: both
+    parsers recurse once a level, so ``[[[...]]]`` a few thousand deep would end in a RecursionError traceback."""
+    try:
+        return parse(*args)
+    except RecursionError:
+        raise TooDeep() from None
+
+
 _DECODER = json.JSONDecoder(object_pairs_hook=no_duplicate_keys)
+
+
+def strict_json(text: str) -> object:
+    """The JSON value ``text`` holds; a syntax error is a JSONDecodeError, an object with a key twice a
+    `DuplicateKey`, a value nested too deeply a `TooDeep` (each a ValueError)."""
+    return within_depth(_DECODER.decode, text)
 
 
 def decode_value(text: str, pos: int, source: str, row: int) -> tuple[object, int]:
     """One JSON value at ``pos``: (value, end). A value nested too deeply, or an object with a key twice, is a
     RecordError of the row (in an array, the caller finds the value's end with ``JsonText.skip``)."""
     try:
-        return _DECODER.raw_decode(text, pos)
-    except RecursionError:
-        error = RecordError(source, "JSON nested too deeply to read", row=row, reason="too_deep")
+        return within_depth(_DECODER.raw_decode, text, pos)
+    except TooDeep:
+        error = RecordError(source, f"JSON {TOO_DEEP}", row=row, reason="too_deep")
     except DuplicateKey as exc:
         message = f"key {exc.key!r} appears twice in one object (which to keep is a guess)"
         error = RecordError(source, message, row=row, field=exc.key, reason="duplicate_key")

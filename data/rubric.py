@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from data.errors import PrefloopError
-from data.import_records import DuplicateKey, no_duplicate_keys
+from data.import_records import TOO_DEEP, DuplicateKey, TooDeep, strict_json, within_depth
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parents[1] / "configs" / "rubrics" / "helpsteer2.yaml"
 MAX_VALUES = 10  # one digit key per value
@@ -96,11 +96,13 @@ def parse_ratings(text: str | dict | None) -> dict:
     if not text:
         return {}
     try:
-        value = json.loads(text, object_pairs_hook=no_duplicate_keys)  # the last of a key twice won, silently
+        value = strict_json(text)  # with json.loads the last of a key twice won, silently
     except json.JSONDecodeError:
         raise RubricError("ratings are not JSON") from None
     except DuplicateKey as exc:
         raise RubricError(f"aspect {exc.key!r} is given twice") from None
+    except TooDeep:
+        raise RubricError(f"ratings are JSON {TOO_DEEP}") from None
     if not isinstance(value, dict):
         raise RubricError("ratings must be a JSON object of aspect: value")
     return value
@@ -166,9 +168,11 @@ def load_rubric(path: Path | str | None = None) -> Rubric:
     """The rubric in ``path`` (default: HelpSteer2's five aspects, configs/rubrics/helpsteer2.yaml)."""
     path = Path(path) if path is not None else DEFAULT_RUBRIC
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        values = within_depth(yaml.safe_load, path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RubricError(f"{path}: cannot read the rubric ({exc.strerror or exc})") from None
+    except TooDeep as exc:
+        raise RubricError(f"{path}: cannot read the rubric ({exc})") from None
     except yaml.YAMLError as exc:
         raise RubricError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
     return rubric_from_dict(values, str(path), path.stem)

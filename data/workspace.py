@@ -39,6 +39,7 @@ class Workspace:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         marker = self.path / MARKER
+        _refuse_a_file(self.path)
         if not marker.is_file():
             raise WorkspaceError(
                 f"{self.path}: not a workspace (no {MARKER}); create it with `python -m data init`"
@@ -63,8 +64,7 @@ class Workspace:
         """The workspace at ``path``, or None where `init` would create one (no such path, an empty folder); a path
         `init` refuses raises its error. A command checks its whole input against this before creating anything."""
         path = Path(path)
-        if path.exists() and not path.is_dir():
-            raise WorkspaceError(f"{path}: is a file, not a workspace directory")
+        _refuse_a_file(path)
         if (path / MARKER).is_file():
             return cls(path)
         if path.exists() and any(path.iterdir()):
@@ -179,6 +179,12 @@ class Workspace:
     def orphans(self) -> dict[str, list[Path]]:
         """Parts of batches whose writer died before committing them (invisible; `compact` removes them)."""
         return store.orphans(self.path)
+
+
+def _refuse_a_file(path: Path) -> None:
+    """A file where the workspace should be: said as such (`init` there would not help)."""
+    if path.exists() and not path.is_dir():
+        raise WorkspaceError(f"{path}: is a file, not a workspace directory")
 
 
 def _read_format(marker: Path) -> object:

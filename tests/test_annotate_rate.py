@@ -46,6 +46,8 @@ def test_service_submit_edit_undo_skip_store_ratings(label_ws):
         service.submit("ann", service.show("ann").item.id, json.dumps({**FULL, "verbosity": None}))
     with pytest.raises(RubricError, match=r"helpfulness 7 is not an integer in 0..4"):
         service.submit("ann", service.show("ann").item.id, json.dumps({**FULL, "helpfulness": 7}))
+    with pytest.raises(RubricError, match=r"^ratings are JSON nested too deeply to read$"):
+        service.submit("ann", service.show("ann").item.id, "[" * 100_000 + "]" * 100_000)
     assert len(read_table(label_ws.path, "labels")) == 1  # nothing half-written
     undone = service.undo("ann")
     assert undone.id == label.id and service.show("ann").item.id == shown.item.id

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from data.__main__ import main
+from data.cli import one_line
 
 
 def snapshot(path):
@@ -93,6 +94,46 @@ def test_workspace_errors_are_one_line(tmp_path):
         result.stderr.strip()
         == f"error: {tmp_path}: not a workspace (no workspace.json); create it with `python -m data init`"
     )
+
+
+@pytest.mark.parametrize("command", [["stats"], ["gold"], ["export", "--format", "dpo"], ["validate"]])
+def test_a_file_where_the_workspace_should_be_is_said(tmp_path, command, capsys):
+    """It said "not a workspace ...; create it with `python -m data init`", which then refused the file."""
+    a_file = tmp_path / "f"
+    a_file.write_text("keep me")
+    assert main([command[0], "-w", str(a_file), *command[1:]]) == 2
+    assert capsys.readouterr().err == f"error: {a_file}: is a file, not a workspace directory\n"
+    assert a_file.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["gold", "--pair", "ab\ncd", "--answer", "a"], "error: --pair: pair ab\\ncd is not in "),
+        (
+            ["stats", "--exclude-labeller", "x\ny\x1b[31m"],
+            "error: --exclude-labeller x\\ny\\x1b[31m: no labels",
+        ),
+        (["stats", "--bogus", "a\u2028b"], "error: unrecognized arguments: --bogus a\\u2028b"),
+    ],
+)
+def test_a_control_character_in_what_the_user_typed_keeps_the_error_one_line(tmp_path, args, said, capsys):
+    """An id with a newline printed a two-line error; an escape sequence would restyle the terminal."""
+    main(["init", "-w", str(tmp_path / "ws")])
+    capsys.readouterr()
+    try:
+        assert main([args[0], "-w", str(tmp_path / "ws"), *args[1:]]) == 2
+    except SystemExit as exit_:  # argparse's own errors: the usage, then the error line
+        assert exit_.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error: " in line]
+    assert len(errors) == 1 and said in errors[0] and err.endswith(errors[0] + "\n"), err
+    assert "\x1b" not in err
+
+
+def test_only_control_characters_are_escaped():
+    assert one_line("ré 中 'x' \"y\" → ok") == "ré 中 'x' \"y\" → ok"
+    assert one_line("a\nb\r\tc\x1b[0m\x85\u2029") == "a\\nb\\r\\tc\\x1b[0m\\x85\\u2029"
 
 
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path):

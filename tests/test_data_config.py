@@ -15,6 +15,12 @@ class Options:
     temperature: float = field(default=1.0, metadata={"help": "temperature"})
     eager: bool = field(default=False, metadata={"help": "eager mode"})
     seed: int | None = field(default=None, metadata={"help": "seed"})
+    rounds: tuple[int, ...] = field(default=(), metadata={"help": "rounds"})
+
+
+@dataclass(frozen=True)
+class Outer:
+    inner: Options = field(default_factory=Options, metadata={"help": "a nested section"})
 
 
 def parse(argv):
@@ -41,7 +47,7 @@ def test_unknown_key_and_wrong_type_are_errors(tmp_path):
     with pytest.raises(ConfigError, match="unknown option\\(s\\) bogus"):
         parse(["--config", str(config)])
     config.write_text("n: four\n")
-    with pytest.raises(ConfigError, match="option n: expected int, got 'four'"):
+    with pytest.raises(ConfigError, match=f"^{config}, key n: expected int, got 'four'$"):
         parse(["--config", str(config)])
 
 
@@ -126,5 +132,52 @@ def test_an_empty_list_value_is_an_error_not_a_silent_no_op(tmp_path, capsys):
 
     assert data_main(["stats", "-w", str(tmp_path), "--exclude-labeller", ""]) == 2
     assert capsys.readouterr().err == (
-        "error: option exclude_labeller: '' names nothing; give a value or leave the option out\n"
+        "error: --exclude-labeller: '' names nothing; give a value or leave the option out\n"
     )
+
+
+def test_a_value_error_names_the_flag_or_the_file_and_key_it_came_from(tmp_path):
+    """`option exclude_labeller: ...` named the dataclass field, neither the flag typed nor the YAML key."""
+    config = tmp_path / "run.yaml"
+    config.write_text("rounds: ''\n")
+    with pytest.raises(ConfigError, match=f"^{config}, key rounds: '' names nothing"):
+        parse(["--config", str(config)])
+    with pytest.raises(ConfigError, match="^--rounds: '' names nothing"):  # the flag overrides the file
+        parse(["--config", str(config), "--rounds", ""])
+    with pytest.raises(ConfigError, match=r"^--rounds: expected a list of int, got \['one'\]$"):
+        parse(["--rounds", "one"])
+    config.write_text("inner:\n  temperature: hot\n")
+    parser = argparse.ArgumentParser()
+    add_options(parser, Outer)
+    with pytest.raises(ConfigError, match=f"^{config}, key inner.temperature: expected float, got 'hot'$"):
+        build(Outer, parser.parse_args(["--config", str(config)]))
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("1e-2", 0.01), ("5E3", 5000.0), ("-1e-2", -0.01), ("1e+2", 100.0)]
+)
+def test_a_yaml_float_without_a_dot_is_a_float(tmp_path, text, value):
+    """PyYAML (YAML 1.1) reads `temperature: 1e-2` as the string '1e-2'."""
+    config = tmp_path / "run.yaml"
+    config.write_text(f"temperature: {text}\n")
+    assert parse(["--config", str(config)]).temperature == value
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-infinity", "warm", "'1e-2 degrees'"])
+def test_a_yaml_string_that_is_no_finite_number_is_still_refused(tmp_path, text):
+    config = tmp_path / "run.yaml"
+    config.write_text(f"temperature: {text}\n")
+    with pytest.raises(ConfigError, match=f"^{config}, key temperature: expected float, got '"):
+        parse(["--config", str(config)])
+
+
+def test_a_config_nested_too_deeply_is_one_line_naming_the_file(tmp_path, capsys):
+    """PyYAML recurses once a level: `[[[...]]]` 5,000 deep was a RecursionError traceback."""
+    config = tmp_path / "deep.yaml"
+    config.write_text("exclude_labeller: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=f"^{config}: cannot read config \\(nested too deeply to read\\)$"):
+        parse(["--config", str(config)])
+    from train.__main__ import main as train_main
+
+    assert train_main(["-w", str(tmp_path), "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"error: {config}: cannot read config (nested too deeply to read)\n"

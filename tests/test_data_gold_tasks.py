@@ -128,6 +128,8 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
     )  # gold already: stays as it is
     before = ws.read("gold").to_pylist()
     rate = json.dumps(FULL)
+    deep_rubric = tmp_path / "deep.yaml"  # PyYAML and json recurse once a level: a RecursionError traceback
+    deep_rubric.write_text("aspects: " + "[" * 5000 + "]" * 5000 + "\n")
     for args, error in (
         (  # where the id comes from: the app derives it, no file names it
             ["--rank-item", "nope", "--ranking", whole],
@@ -175,6 +177,14 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         (
             ["--rate-item", c[0], "--ratings", "3"],
             f"--rate-item: gold rate item {c[0]}, field 'ratings': ratings must be a JSON object of aspect: value",
+        ),
+        (
+            ["--rate-item", c[0], "--ratings", "[" * 100_000 + "]" * 100_000],
+            f"--rate-item: gold rate item {c[0]}, field 'ratings': ratings are JSON nested too deeply to read",
+        ),
+        (
+            ["--rate-item", c[0], "--ratings", rate, "--rubric", str(deep_rubric)],
+            f"{deep_rubric}: cannot read the rubric (nested too deeply to read)",
         ),
         (["--rate-item", "nope", "--ratings", rate], f"--rate-item: rate item nope is not in {ws.path}"),
         (["--ratings", rate], "--rate-item needs one --ratings each: 0 rate-item(s), 1 ratings(s)"),

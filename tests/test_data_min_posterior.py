@@ -88,3 +88,20 @@ def test_export_refuses_a_threshold_it_cannot_apply(ws, argv, error, capsys):
 def test_train_refuses_a_threshold_it_cannot_apply(ws, tmp_path, extra, error):
     with pytest.raises(PrefloopError, match=error.replace("(", r"\(").replace(")", r"\)")):
         check_options(options(ws, "tiny", tmp_path / "out", **extra))
+
+
+def test_a_yaml_threshold_written_1e_minus_2_is_read_and_still_range_checked(ws, tmp_path):
+    """PyYAML (YAML 1.1) reads `min_posterior: 1e-2` as the string '1e-2': it was "expected float"."""
+    from train.__main__ import parse_train_options
+
+    config = tmp_path / "run.yaml"
+    argv = ["-w", str(ws.path), "--config", str(config)]
+    config.write_text("aggregate: dawid-skene\nmin_posterior: 1e-2\n")
+    read = parse_train_options(argv)
+    assert read.min_posterior == 0.01
+    check_options(read)
+    config.write_text("aggregate: dawid-skene\nmin_posterior: 5e-1\n")
+    assert parse_train_options(argv).min_posterior == 0.5
+    config.write_text("aggregate: dawid-skene\nmin_posterior: 1e2\n")
+    with pytest.raises(PrefloopError, match=r"--min-posterior 100.0: must be in \(0, 1\]"):
+        check_options(parse_train_options(argv))

@@ -240,7 +240,7 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
         ("labelled", ["--loss-type", "ipo", "--agreement", "weight"], "needs --loss-type sigmoid or robust"),
         ("labelled", ["--loss-type", "sigmoid", "sft", "--loss-weights", "1"], "one weight per --loss-type"),
         ("labelled", ["--method", "nope"], "--method 'nope': expected one of dpo, ipo"),
-        ("labelled", ["--rounds", "one"], "option rounds: expected a list of int"),
+        ("labelled", ["--rounds", "one"], "--rounds: expected a list of int"),
         ("labelled", ["--method", "odpo", "--odpo-default-strength", "5"], "must be in [1, 4]"),
         ("labelled", ["--method", "tdpo2", "--tdpo-alpha", "0"], "--tdpo-alpha 0.0: must be > 0"),
         ("labelled", ["--method", "sdpo", "--sdpo-steps", "1"], "must be 0 (by round) or >= 2"),
