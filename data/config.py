@@ -126,6 +126,8 @@ def did_you_mean(name: str, known: Any) -> str:
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         values = within_depth(yaml.safe_load, path.read_text()) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read config (not UTF-8 text: byte {exc.start})") from None
     except (OSError, yaml.YAMLError, TooDeep) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc})") from exc
     if not isinstance(values, dict):
@@ -190,9 +192,7 @@ def _construct(cls: type[T], values: dict[str, Any], prefix: str, where: Callabl
         field, kind = fields[key]
         if dataclasses.is_dataclass(kind):
             known[key] = _construct(kind, value, f"{prefix}{key}.", where)
-        elif (
-            field.metadata.get("whole") and _item_type(kind) is not None
-        ):  # JSON values hold commas: not split
+        elif field.metadata.get("whole") and _item_type(kind) is not None:  # JSON holds commas: not split
             known[key] = (
                 None if value is None else tuple(value if isinstance(value, list | tuple) else [value])
             )

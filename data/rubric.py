@@ -173,6 +173,8 @@ def load_rubric(path: Path | str | None = None) -> Rubric:
         raise RubricError(f"{path}: cannot read the rubric ({exc.strerror or exc})") from None
     except TooDeep as exc:
         raise RubricError(f"{path}: cannot read the rubric ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise RubricError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise RubricError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
     return rubric_from_dict(values, str(path), path.stem)

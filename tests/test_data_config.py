@@ -181,3 +181,11 @@ def test_a_config_nested_too_deeply_is_one_line_naming_the_file(tmp_path, capsys
 
     assert train_main(["-w", str(tmp_path), "--config", str(config)]) == 2
     assert capsys.readouterr().err == f"error: {config}: cannot read config (nested too deeply to read)\n"
+
+
+def test_a_config_that_is_not_utf8_is_one_line_naming_the_file(tmp_path, capsys):
+    """A config saved in UTF-16 (or any other encoding) was a UnicodeDecodeError traceback."""
+    config = tmp_path / "utf16.yaml"
+    config.write_bytes("seed: 1\n".encode("utf-16"))
+    with pytest.raises(ConfigError, match=f"^{config}: cannot read config \\(not UTF-8 text: byte 0\\)$"):
+        parse(["--config", str(config)])

@@ -130,6 +130,8 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
     rate = json.dumps(FULL)
     deep_rubric = tmp_path / "deep.yaml"  # PyYAML and json recurse once a level: a RecursionError traceback
     deep_rubric.write_text("aspects: " + "[" * 5000 + "]" * 5000 + "\n")
+    utf16_rubric = tmp_path / "utf16.yaml"
+    utf16_rubric.write_bytes("name: r\n".encode("utf-16"))
     for args, error in (
         (  # where the id comes from: the app derives it, no file names it
             ["--rank-item", "nope", "--ranking", whole],
@@ -185,6 +187,10 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         (
             ["--rate-item", c[0], "--ratings", rate, "--rubric", str(deep_rubric)],
             f"{deep_rubric}: cannot read the rubric (nested too deeply to read)",
+        ),
+        (  # a rubric saved in UTF-16 was a UnicodeDecodeError traceback
+            ["--rate-item", c[0], "--ratings", rate, "--rubric", str(utf16_rubric)],
+            f"{utf16_rubric}: not UTF-8 text (byte 0)",
         ),
         (["--rate-item", "nope", "--ratings", rate], f"--rate-item: rate item nope is not in {ws.path}"),
         (["--ratings", rate], "--rate-item needs one --ratings each: 0 rate-item(s), 1 ratings(s)"),
