@@ -19,12 +19,13 @@ from annotate.render import cards_html, figure, message_html, prompt_excerpt, ta
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
+from data.exclusion import excluded_line, labels_in_force
 from data.export import to_dpo, to_kto, write_parquet
 from data.gold import ANSWER, mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_leaderboard
 from data.ratings import ratings_table
 from data.schemas import CHOICES
-from data.selection import choose_labels, excluded_labellers, set_excluded, without_labellers
+from data.selection import EXCLUDED_FILE, excluded_labellers, set_excluded, stored_names
 
 if TYPE_CHECKING:
     from annotate.components import Context
@@ -188,17 +189,21 @@ def machine_cards(report: dict) -> list[tuple[str, str, str]]:
 
 def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> str:
     """Write WS/exports/<fmt>.parquet through data.export, aggregated by ``method`` without the excluded
-    labellers (as `python -m data export --aggregate METHOD`); an HTML status line."""
+    labellers (as `python -m data export --aggregate METHOD`: the items only they labelled counted
+    ``excluded_only``, and who was excluded said); an HTML status line."""
     _require_admin(ctx, user)
     method = _method(method)
     workspace = ctx.service.workspace
+    excluded = _excluded(workspace)
     frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
-    labels = without_labellers(frames["labels"], _excluded(workspace))
-    frames["labels"] = choose_labels(labels, "auto")  # as train's default: people's first
+    # as train's default: people's first; ratings are people's (no machine rates)
+    labels, lost = labels_in_force(frames["labels"], excluded, "all" if fmt == "ratings" else "auto")
     frames["pairs"] = frames["pairs"][frames["pairs"]["kind"] != ARENA]  # evaluation data, as `data export`
     if fmt == "ratings":  # as `python -m data export --format ratings`: means per aspect, no verdicts
         gold = read_gold(workspace, "rate").column("item_id").to_pylist()
-        rows, counts = ratings_table(frames["prompts"], frames["completions"], labels, None, gold)
+        rows, counts = ratings_table(
+            frames["prompts"], frames["completions"], labels, None, gold, lost.get("rate", ())
+        )
     elif fmt == "dpo":
         gold = read_gold(workspace)
         pairs = without_gold_edits(frames["pairs"], gold)  # as `data export`: edits of gold answers stay out
@@ -208,23 +213,27 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
             frames["prompts"],
             frames["completions"],
             pairs,
-            frames["labels"],
+            labels,
             None,
             method,
             gold,
             edits=edits,
             rank_gold=rank_gold,
+            excluded_only=lost.get("pairwise", ()),
+            rank_excluded_only=lost.get("rank", ()),
         )
     else:
         rows, counts = to_kto(
             frames["prompts"],
             frames["completions"],
-            frames["labels"],
+            labels,
             None,
             method,
             read_gold(workspace, "kto"),
+            excluded_only=lost.get("kto", ()),
         )
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    summary += f"; {excluded_line(dict.fromkeys(excluded, EXCLUDED_FILE))}" if excluded else ""
     if not rows:
         return message_html(f"Nothing to export as {fmt} yet ({summary}).", "warn")
     write_parquet(rows, workspace.exports / f"{fmt}.parquet")
@@ -242,7 +251,7 @@ def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -
         return message_html("Give the name of a labeller.", "warn")
     workspace = ctx.service.workspace
     annotators = workspace.read("labels", ["annotator"]).column("annotator")
-    if exclude and not pc.any(pc.equal(annotators, name)).as_py():
+    if exclude and not stored_names(annotators, [name]):  # matched as data.selection.same_name
         return message_html(f"{name} has no labels in this workspace.", "warn")
     try:
         excluded = set_excluded(workspace.path, name, exclude)

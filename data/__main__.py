@@ -25,14 +25,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
-from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
-from data.export import check_min_posterior, dpo_table, kto_table, to_sft, write_parquet
+from data.exclusion import Exclusion, check_exclusion, stray_names
+from data.export import write_parquet
+from data.export_workspace import check_export_options, export_rows, reads_labels
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
@@ -42,10 +41,7 @@ from data.leaderboard import board_json, board_lines, plot_leaderboard, workspac
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
-from data.rank_pairs import RANK_KIND
-from data.ratings import ratings_table
-from data.selection import check_labellers, choose_labels, excluded_labellers, of_kinds, without_labellers
-from data.stats import AGGREGATED, integrity_problems, labeller_report, workspace_stats
+from data.stats import integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
 
 
@@ -58,7 +54,13 @@ def build_parser(prog: str = "python -m data") -> argparse.ArgumentParser:
 def parse(argv: list[str] | None, prog: str = "python -m data") -> tuple[str, Any]:
     """The subcommand and its options object; an option that does nothing for the options chosen beside it,
     given by flag or in the config file (at its default value too), is refused here."""
-    namespace = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    namespace, extras = parser.parse_known_args(argv)
+    if extras:  # --exclude-labeller ann bob: say how to give two names; anything else as argparse says it
+        hint = stray_names(sys.argv[1:] if argv is None else list(argv), extras)
+        if hint:
+            parser.subcommands[namespace.command].error(hint)
+        parser.parse_args(argv)
     command = namespace.command
     del namespace.command
     options = build(SUBCOMMANDS[command][0], namespace)
@@ -115,117 +117,16 @@ def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None) -> str
     return line
 
 
-PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
-EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
-    "dpo": {
-        "prompts": ["messages", "split"],
-        "completions": ["prompt_id", "text", "round"],  # prompt and round: of the pairs rankings expand into
-        "pairs": PAIR_COLUMNS,
-        "labels": [*AGGREGATED, "ranking"],
-    },
-    "kto": {
-        "prompts": ["messages", "split"],
-        "completions": ["prompt_id", "text", "round", "created_at"],
-        "labels": AGGREGATED,
-    },
-    "sft": {"prompts": None},
-    "sft-edits": {"prompts": ["messages", "split"], "labels": AGGREGATED},
-    "ratings": {
-        "prompts": ["messages", "split"],
-        "completions": ["prompt_id", "text", "round", "created_at"],
-        "labels": [*AGGREGATED, "ratings", "rubric"],
-    },
-}
-
-
-def _check_export_options(args: Any, explicit: set[str]) -> None:
-    """Refuse an option the chosen format does not read, rather than ignore it (``explicit``: the options the
-    user set, by flag or config file)."""
-    if args.edits and args.format != "sft":
-        why = " (edit pairs are in --format dpo already)" if args.format == "dpo" else f", not {args.format}"
-        raise PrefloopError(f"--edits applies to --format sft{why}")
-    for flag, name in (("--kinds", "kinds"), ("--rank-pairs", "rank_pairs")):
-        if name in explicit and args.format != "dpo":
-            raise PrefloopError(f"{flag} applies to --format dpo, not {args.format} (it chooses pairs)")
-    if args.out is not None and Path(args.out).suffix not in (".parquet", ".pq"):
-        raise PrefloopError(f"--out {args.out}: exports are Parquet files: give a name ending in .parquet")
-    export = f"{args.format}{' --edits' if args.edits else ''}"
-    if "min_posterior" in explicit:
-        if (
-            args.format not in ("dpo", "kto") or args.edits
-        ):  # said first: --aggregate does not apply there either
-            raise PrefloopError(f"--min-posterior applies to --format dpo and kto, not {export}")
-        check_min_posterior(args.min_posterior, args.aggregate)
-    if "aggregate" in explicit and (args.format not in ("dpo", "kto") or args.edits):
-        raise PrefloopError(
-            f"--aggregate applies to --format dpo and kto (how their labels become verdicts), not {export}"
-        )
-    if args.exclude_labeller and args.format == "sft" and not args.edits:
-        raise PrefloopError(
-            "--exclude-labeller applies to the formats made from labels (dpo, kto, ratings, sft --edits), not sft "
-            "(the prompts' gold answers)"
-        )
-
-
 def cmd_export(args: Any) -> int:
     workspace = Workspace(args.workspace)
-
-    check_labellers(workspace, args.exclude_labeller)
+    exclusion = check_exclusion(workspace, args.exclude_labeller) if reads_labels(args) else Exclusion()
+    for line in exclusion.warnings():
+        print(f"warning: {line}", file=sys.stderr)
+    rows, counts = export_rows(workspace, args, exclusion.names)
     export = args.format + ("-edits" if args.edits else "")
-
-    def read(name: str) -> pa.Table:
-        return workspace.read(name, EXPORT_COLUMNS[export].get(name))
-
-    verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
-    excluded = excluded_labellers(workspace.path, args.exclude_labeller)  # and the admin tab's switch
-
-    def pairwise() -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
-        """(gold, the labels in force, pairs, completions), read children first (Workspace.read)."""
-        gold, labels, pairs, completions = (
-            read_gold(workspace),
-            read("labels"),
-            read("pairs"),
-            read("completions"),
-        )
-        return gold, choose_labels(without_labellers(labels, excluded), args.labels), pairs, completions
-
-    if args.edits:
-        gold, labels, pairs, completions = pairwise()
-        rows, counts = sft_edits_table(read("prompts"), completions, pairs, labels, args.split, gold)
-    elif args.format == "sft":
-        rows, counts = to_sft(read("prompts").to_pandas(), args.split)
-    elif args.format == "ratings":  # children first (Workspace.read)
-        gold, labels, completions = read_gold(workspace, "rate"), read("labels"), read("completions")
-        labels = without_labellers(labels, excluded)
-        prompts, completions = read("prompts").to_pandas(), completions.to_pandas()
-        rows, counts = ratings_table(
-            prompts, completions, labels, args.split, gold.column("item_id").to_pylist()
-        )
-    elif args.format == "kto":
-        gold, labels, completions = read_gold(workspace, "kto"), read("labels"), read("completions")
-        labels = choose_labels(without_labellers(labels, excluded), args.labels)
-        rows, counts = kto_table(read("prompts"), completions, labels, gold=gold, **verdicts)
-    else:
-        gold, labels, pairs, completions = pairwise()
-        dropped: Counter = Counter()  # edits of gold items' answers never export
-        edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
-        pairs = without_gold_edits(pairs, gold, dropped)
-        pairs = of_kinds(pairs, args.kinds, dropped)  # e.g. arena pairs, counted: --kinds arena exports them
-        ranks = args.rank_pairs if RANK_KIND in args.kinds else "none"
-        rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never export
-        rows, counts = dpo_table(
-            read("prompts"),
-            completions,
-            pairs,
-            labels,
-            gold=gold,
-            rank_pairs=ranks,
-            edits=edits,
-            rank_gold=rank_gold,
-            **verdicts,
-        )
-        counts.update(dropped)
-    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    summary = "; ".join(
+        filter(None, [", ".join(f"{k} {v}" for k, v in sorted(counts.items())), exclusion.line()])
+    )
     if not len(rows):
         raise PrefloopError(f"{args.workspace}: nothing to export as {export} ({summary})")
     export += f"-{args.split}" if args.split else ""
@@ -242,17 +143,19 @@ def _check_stats_options(args: Any, explicit: set[str]) -> None:
         )
 
 
-OPTION_CHECKS = {"export": _check_export_options, "stats": _check_stats_options}  # (options, options given)
+OPTION_CHECKS = {"export": check_export_options, "stats": _check_stats_options}  # (options, options given)
 
 
 def cmd_stats(args: Any) -> int:
     workspace = Workspace(args.workspace)
-    check_labellers(workspace, args.exclude_labeller)
+    exclusion = check_exclusion(workspace, args.exclude_labeller)
+    for line in exclusion.warnings():
+        print(f"warning: {line}", file=sys.stderr)
     if args.labellers:
-        report = labeller_report(workspace, tuple(args.exclude_labeller))
+        report = labeller_report(workspace, exclusion.names)
         print(json.dumps(report, indent=2) if args.json else "\n".join(labeller_lines(report)))
         return 0
-    stats = workspace_stats(workspace, args.aggregate, tuple(args.exclude_labeller))
+    stats = workspace_stats(workspace, args.aggregate, exclusion.names)
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
         return 0
@@ -271,6 +174,11 @@ def cmd_stats(args: Any) -> int:
                     "n/a" if alphas[k] is None else f"{alphas[k]:.3f}" for k in ("interval", "ordinal")
                 )
                 print(f"  {aspect}: {shown} (interval / ordinal; {alphas['items']} answers with ≥2 ratings)")
+        elif key == "excluded_labellers":  # who, from where, and which lines below leave them out
+            print(
+                f"{exclusion.line()}: labels stored and counted in labels, left out of "
+                + ", ".join(value["left_out_of"])
+            )
         elif key == "edits":
             editors = ", ".join(
                 f"{n} {e['edits']} ({e['kept']} kept)" for n, e in value["by_labeller"].items()

@@ -46,7 +46,12 @@ MIN_POSTERIOR = field(
 )
 EXCLUDE_LABELLER = field(
     default=(),
-    metadata={"help": "leave this labeller's labels out of every verdict (they stay stored)", "repeat": True},
+    metadata={
+        "help": "leave this labeller's labels out of every verdict (they stay stored); one name a flag: repeat "
+        "the flag or join names with commas (ann,bob; spaces around a name are dropped); names match in any "
+        "Unicode normalisation",
+        "repeat": True,
+    },
 )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Collection
 from datetime import datetime
 
 import numpy as np
@@ -171,10 +172,13 @@ def sft_edits_table(
     labels: Frame,
     split: str | None = None,
     gold: pa.Table | None = None,
+    excluded_only: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL SFTTrainer rows from edits: ``messages`` (the prompt, then the edit as the assistant's answer) +
     prompt_id, completion_id, parent_id, editor, pair_id; only edits whose pair's verdict is still the edit
-    (undone edits count as ``undone``), none of a gold item's answer (``gold``), prompts of ``split``."""
+    (undone edits count as ``undone``), none of a gold item's answer (``gold``), prompts of ``split``; an edit whose
+    editor is excluded (its pair among ``excluded_only``, `data.exclusion.labels_in_force`) counts as
+    ``excluded_only``."""
     counts: Counter = Counter()
     pairs = without_gold_edits(pairs, gold, counts)
     edits = _edits(completions, pairs, labels)
@@ -183,6 +187,9 @@ def sft_edits_table(
         out = ~edits["prompt_id"].map(prompts["split"]).eq(split)
         counts["other_split"] += int(out.sum())
         edits = edits.loc[~out]
+    excluded = edits["pair_id"].isin(set(excluded_only))
+    counts["excluded_only"] += int(excluded.sum())
+    edits = edits.loc[~excluded]
     counts["undone"] += int((~edits["kept"]).sum())
     edits = edits.loc[edits["kept"]].sort_values(["round", "created_at", "completion_id"], kind="stable")
     rows = [

@@ -94,6 +94,17 @@ def _without_gold(table: pa.Table, gold: pa.Table | None, counts: Counter) -> pa
     return table.filter(pc.invert(is_gold))
 
 
+def _excluded_only(ids: pa.ChunkedArray, at: pa.Array, lost: Collection[str], counts: Counter) -> int:
+    """Count as ``excluded_only`` the items of ``ids`` without a verdict (``at`` null) whose every label is an
+    excluded labeller's (``lost``); how many."""
+    if not lost:
+        return 0
+    gone = pc.and_(pc.is_null(at), pc.is_in(ids, value_set=pa.array(sorted(lost), pa.string())))
+    n = pc.sum(gone).as_py() or 0
+    counts["excluded_only"] += n
+    return n
+
+
 def check_min_posterior(min_posterior: float | None, aggregate: str) -> None:
     """``--min-posterior``: a probability in (0, 1], and only where verdicts have a posterior (Dawid–Skene)."""
     if min_posterior is None:
@@ -130,6 +141,8 @@ def dpo_table(
     edits: Iterable[str] = (),
     rank_gold: Collection[str] = (),
     min_posterior: float | None = None,
+    excluded_only: Collection[str] = (),
+    rank_excluded_only: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
     ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``min_posterior``: leave out verdicts whose
@@ -137,11 +150,16 @@ def dpo_table(
     ``rank_gold`` items (ids); ``rank_pairs``: the
     pairs of each ranking label that are votes (all, adjacent or none; ``completions`` then need prompt_id, round).
     The labels of edit pairs (those of ``pairs`` and the ids ``edits``: the workspace's, where ``pairs`` is a
-    selection) stay out of Dawid–Skene's fit and keep their editor's verdict (`data.aggregate.verdicts_table`)."""
+    selection) stay out of Dawid–Skene's fit and keep their editor's verdict (`data.aggregate.verdicts_table`).
+    ``excluded_only``: the pairs, ``rank_excluded_only`` the rank items, whose every label is an excluded
+    labeller's (`data.exclusion.labels_in_force`): counted ``excluded_only`` (``rank_excluded_only``: rank items
+    of any split) rather than unlabelled."""
     edits = edit_pair_ids(pairs) | set(edits)
     table, counts = _pairs_table(
-        prompts, completions, pairs, labels, split, method, gold, edits, min_posterior
+        prompts, completions, pairs, labels, split, method, gold, edits, min_posterior, excluded_only
     )
+    if rank_pairs != "none" and rank_excluded_only:
+        counts["rank_excluded_only"] = len(rank_excluded_only)
     if rank_pairs == "none" or not _has_rankings(labels):
         return table, counts
     rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs, rank_gold)
@@ -170,6 +188,7 @@ def _pairs_table(
     gold: pa.Table | None = None,
     edits: Iterable[str] = (),
     min_posterior: float | None = None,
+    excluded_only: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
@@ -180,7 +199,8 @@ def _pairs_table(
     pairs = _without_gold(ordered, gold, counts)
     verdicts = verdicts_table(labels, "pairwise", method, gold, edits)
     at = pc.index_in(pairs.column("id"), value_set=verdicts.column("item_id").combine_chunks())
-    counts["unlabelled"] += at.null_count
+    lost = _excluded_only(pairs.column("id"), at, excluded_only, counts)
+    counts["unlabelled"] += at.null_count - lost
     pairs = pairs.filter(pc.is_valid(at))
     at = at.drop_null()
     verdict = verdicts.column("verdict").take(at)
@@ -237,10 +257,24 @@ def to_dpo(
     edits: Iterable[str] = (),
     rank_gold: Collection[str] = (),
     min_posterior: float | None = None,
+    excluded_only: Collection[str] = (),
+    rank_excluded_only: Collection[str] = (),
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why (`dpo_table`)."""
     table, counts = dpo_table(
-        prompts, completions, pairs, labels, split, method, gold, rank_pairs, edits, rank_gold, min_posterior
+        prompts,
+        completions,
+        pairs,
+        labels,
+        split,
+        method,
+        gold,
+        rank_pairs,
+        edits,
+        rank_gold,
+        min_posterior,
+        excluded_only,
+        rank_excluded_only,
     )
     return table.to_pylist(), counts
 
@@ -253,15 +287,22 @@ def kto_table(
     method: str = MAJORITY,
     gold: pa.Table | None = None,
     min_posterior: float | None = None,
+    excluded_only: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL KTOTrainer columns from completions labelled desirable/undesirable (one Arrow table), and counts;
-    ``min_posterior`` as `dpo_table`."""
+    ``min_posterior`` and ``excluded_only`` (completions whose every label is an excluded labeller's) as
+    `dpo_table`."""
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
     every = _arrow(completions)
     in_split = _in_order(every, prompts)
     verdicts = verdicts_table(labels, "kto", method, gold)
-    labelled = verdicts.column("item_id").combine_chunks()
+    labelled = pa.concat_arrays(  # labelled by anyone: those whose labels are all excluded too
+        [
+            verdicts.column("item_id").combine_chunks().cast(pa.string()),
+            pa.array(sorted(excluded_only), pa.string()),
+        ]
+    )
     # labelled completions whose prompt is in another split (gold ones are counted as gold, below)
     elsewhere = pc.and_(
         pc.is_in(labelled, value_set=every.column("id").combine_chunks()),
@@ -270,6 +311,7 @@ def kto_table(
     counts["other_split"] += pc.sum(elsewhere).as_py() or 0
     completions = _without_gold(in_split, gold, counts)
     at = pc.index_in(completions.column("id"), value_set=verdicts.column("item_id").combine_chunks())
+    _excluded_only(completions.column("id"), at, excluded_only, counts)
     completions, at = completions.filter(pc.is_valid(at)), at.drop_null()
     verdict = verdicts.column("verdict").take(at)
     split_vote = pc.equal(verdict, SPLIT)
@@ -307,9 +349,10 @@ def to_kto(
     method: str = MAJORITY,
     gold: pa.Table | None = None,
     min_posterior: float | None = None,
+    excluded_only: Collection[str] = (),
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's KTOTrainer from completions labelled desirable/undesirable (`kto_table`)."""
-    table, counts = kto_table(prompts, completions, labels, split, method, gold, min_posterior)
+    table, counts = kto_table(prompts, completions, labels, split, method, gold, min_posterior, excluded_only)
     return table.to_pylist(), counts
 
 

@@ -23,6 +23,7 @@ labellers (never over labels), except that rankings are parsed one by one as dat
 from __future__ import annotations
 
 import math
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -230,6 +231,7 @@ def labeller_rows(
         gold_figures, quality = against_gold(current, names, gold), figures(current, names)
         quality = {name: {"gold": gold_figures[name], **quality[name]} for name in names}
     skips = _skips(rows)
+    excluded = {unicodedata.normalize("NFC", name) for name in excluded}  # as data.selection.same_name
     out = []
     for name in names:
         mine = current[current["annotator"] == name]
@@ -237,7 +239,7 @@ def labeller_rows(
         row = {
             "labeller": name,
             "labels": n,
-            "excluded": name in excluded,
+            "excluded": unicodedata.normalize("NFC", name) in excluded,
             **quality[name],
             "skip_rate": as_figure(skipped / (n + skipped)) if n + skipped else None,
             **_pace(mine["spent"]),

@@ -16,7 +16,7 @@ import math
 import operator
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from itertools import combinations
 
 import numpy as np
@@ -63,8 +63,11 @@ def ratings_table(
     labels: pd.DataFrame | pa.Table,
     split: str | None = None,
     gold: Sequence[str] = (),
+    excluded_only: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
-    """One row per rated answer (the module docstring's columns) in round, creation order, and counts."""
+    """One row per rated answer (the module docstring's columns) in round, creation order, and counts of the rated
+    answers left out, each once: ``other_split``, ``gold``, ``excluded_only`` (every rating of it is an excluded
+    labeller's, `data.exclusion.labels_in_force`), ``degenerate``."""
     counts: Counter = Counter()
     ratings = current_ratings(labels)
     aspects = aspect_names(ratings)
@@ -72,12 +75,14 @@ def ratings_table(
         prompts = prompts[prompts["split"] == split]
     answers = completions[completions["prompt_id"].isin(prompts["id"])]
     answers = answers.sort_values(["round", "created_at", "id"], kind="stable")
-    elsewhere = ~ratings["item_id"].isin(answers["id"]) & ratings["item_id"].isin(completions["id"])
-    counts["other_split"] = int(ratings.loc[elsewhere, "item_id"].nunique())  # each rated answer counted once
-    ratings = ratings[ratings["item_id"].isin(answers["id"])]
-    gold_rated = ratings["item_id"].isin(set(gold))
-    counts["gold"] = int(ratings.loc[gold_rated, "item_id"].nunique())
-    ratings = ratings[~gold_rated]
+    rated = pd.Index(ratings["item_id"].unique()).union(pd.Index(sorted(excluded_only), dtype=object))
+    here, on_gold = rated.isin(answers["id"]), rated.isin(set(gold))
+    counts["other_split"] = int(
+        (~here & rated.isin(completions["id"])).sum()
+    )  # each rated answer counted once
+    counts["gold"] = int((here & on_gold).sum())
+    counts["excluded_only"] = int((here & ~on_gold & rated.isin(set(excluded_only))).sum())
+    ratings = ratings[ratings["item_id"].isin(answers["id"]) & ~ratings["item_id"].isin(set(gold))]
     means = ratings.groupby("item_id")[aspects].mean() if aspects else pd.DataFrame()
     raters = ratings.groupby("item_id")["annotator"].nunique()
     rubrics = ratings.groupby("item_id")["rubric"].agg(lambda r: ",".join(sorted(set(r.dropna()))))

@@ -8,6 +8,7 @@ order hands out first the pairs on which the newest scoring model is least sure 
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -15,10 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import current_labels
-from data.annotators import IMPORT, is_machine, machine_labeller_column, machine_labeller_mask
+from data.annotators import IMPORT, machine_labeller_column, machine_labeller_mask
 from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
-from data.workspace import Workspace
 
 LABEL_SOURCES = ("auto", "human", "machine", "all")
 EXCLUDED_FILE = "excluded.json"  # WS/excluded.json: the labellers the admin tab switched out of every verdict
@@ -52,16 +52,33 @@ def choose_labels(labels: pd.DataFrame | pa.Table, source: str) -> pd.DataFrame 
     return labels[~machine | ~labels["item_id"].isin(set(people["item_id"]))]
 
 
+def same_name(name: str) -> str:
+    """A labeller's name as names are compared: Unicode NFC, so that ``zoë`` typed with a combining diaeresis
+    (NFD) is the ``zoë`` stored precomposed. App users' names are ASCII (`annotate.users`); imported and
+    API-written annotators may be anything."""
+    return unicodedata.normalize("NFC", name)
+
+
+def stored_names(annotators: pd.Series | pa.ChunkedArray | pa.Array, names) -> list[str]:
+    """The spellings among ``annotators`` (a label column) of the labellers ``names``, matched as `same_name`."""
+    wanted = {same_name(name) for name in names}
+    unique = annotators.unique() if isinstance(annotators, pd.Series) else pc.unique(annotators).to_pylist()
+    return sorted(a for a in unique if isinstance(a, str) and same_name(a) in wanted)
+
+
 def without_labellers(
     labels: pd.DataFrame | pa.Table, names: tuple[str, ...] | list[str]
 ) -> pd.DataFrame | pa.Table:
-    """``labels`` less those of the labellers ``names`` (``--exclude-labeller``): their labels stay stored, out of
-    every verdict."""
+    """``labels`` less those of the labellers ``names`` (``--exclude-labeller``, matched as `same_name`): their
+    labels stay stored, out of every verdict."""
     if not names:
         return labels
     if isinstance(labels, pa.Table):
-        return labels.filter(pc.invert(pc.is_in(labels.column("annotator"), value_set=pa.array(list(names)))))
-    return labels[~labels["annotator"].isin(set(names))]
+        found = stored_names(labels.column("annotator"), names)
+        return labels.filter(
+            pc.invert(pc.is_in(labels.column("annotator"), value_set=pa.array(found, pa.string())))
+        )
+    return labels[~labels["annotator"].isin(stored_names(labels["annotator"], names))]
 
 
 def read_excluded(workspace: Path) -> tuple[str, ...]:
@@ -83,23 +100,9 @@ def read_excluded(workspace: Path) -> tuple[str, ...]:
 
 
 def excluded_labellers(workspace: Path, names: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
-    """Whose labels stay out of every verdict: ``names`` (``--exclude-labeller``) and those in excluded.json."""
-    return tuple(sorted(set(names) | set(read_excluded(workspace))))
-
-
-def check_labellers(workspace: Workspace, names: tuple[str, ...] | list[str]) -> None:
-    """``--exclude-labeller`` names must be labellers of the workspace (someone with a label): a misspelt name
-    would otherwise exclude nobody, silently."""
-    if not names:
-        return
-    annotators = workspace.read("labels", ["annotator"]).column("annotator").unique().to_pylist()
-    unknown = sorted(set(names) - set(annotators))
-    if unknown:
-        people = sorted(name for name in annotators if not is_machine(name))
-        shown = ", ".join(people[:10]) + (", ..." if len(people) > 10 else "") or "none yet"
-        raise PrefloopError(
-            f"--exclude-labeller {unknown[0]}: no labels by that name in {workspace.path} (labellers: {shown})"
-        )
+    """Whose labels stay out of every verdict: ``names`` (``--exclude-labeller``) and those in excluded.json, each
+    as `same_name` spells it."""
+    return tuple(sorted({same_name(name) for name in (*names, *read_excluded(workspace))}))
 
 
 def set_excluded(workspace: Path, name: str, excluded: bool) -> tuple[str, ...]:
@@ -107,7 +110,7 @@ def set_excluded(workspace: Path, name: str, excluded: bool) -> tuple[str, ...]:
     never through a symlink planted at its name); their labels stay stored either way. The names now excluded."""
     path = Path(workspace) / EXCLUDED_FILE
     check_not_link(path)
-    names = set(read_excluded(workspace))
+    names, name = {same_name(n) for n in read_excluded(workspace)}, same_name(name)
     names = names | {name} if excluded else names - {name}
     record = json.dumps(sorted(names)).encode()
     atomic_write(path, lambda handle: handle.write(record))

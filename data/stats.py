@@ -35,6 +35,11 @@ STATS_COLUMNS = {
 }
 
 
+# The tasks whose figures (`<task>_items`: verdicts, and the agreement among the labels that make them) are made
+# from the labels in force: the excluded labellers' labels are left out of these, and counted in every other figure.
+VERDICT_TASKS = ("pairwise", "kto", "rank", "rate")
+
+
 def _counts(column: pa.ChunkedArray) -> dict:
     return {
         e["values"]: e["counts"]
@@ -71,7 +76,8 @@ def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dic
 
 def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tuple[str, ...] = ()) -> dict:
     """Counts, label distribution and verdict figures (``method``: the aggregation; ``excluded`` labellers' labels
-    and those in excluded.json out of the verdicts), machine labellers' agreement, lineage."""
+    and those in excluded.json out of the `VERDICT_TASKS`' figures, which ``excluded_labellers`` names; every stored
+    label in the label distribution), machine labellers' agreement, lineage."""
     excluded = excluded_labellers(workspace.path, excluded)
     gold_events = workspace.read("gold")
     tables = {name: workspace.read(name, STATS_COLUMNS.get(name)) for name in READ_ORDER if name in TABLES}
@@ -89,21 +95,26 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     }
     machine = machine_column(labels.column("annotator"))
     stats["labellers"] = sorted(pc.unique(labels.column("annotator").filter(pc.invert(machine))).to_pylist())
-    if excluded:
-        stats["excluded_labellers"] = list(excluded)  # labels stored, out of the verdicts below
     stats["machine_annotators"] = _counts(labels.column("annotator").filter(machine))
+    if excluded:  # and the figures their labels are left out of, below
+        stats["excluded_labellers"] = {"names": list(excluded)}
     # People's (and imported) labels make the label counts and verdict figures; judges' and reward models' labels
     # are counted apart and measured against them below, never mixed into them.
     by_machine = machine_labeller_column(labels.column("annotator"))
-    people = without_labellers(labels.filter(pc.invert(by_machine)), excluded)
+    stored = labels.filter(pc.invert(by_machine))
     edits = pa.array(sorted(edit_pair_ids(pairs)), pa.string())
     if len(edits):  # an edit's own label (the edit wins) is no judgement of an item: counted apart
         stats["edits"] = edit_summary(completions, pairs, labels)
-        people = people.filter(pc.invert(pc.is_in(people.column("item_id"), value_set=edits)))
+        stored = stored.filter(pc.invert(pc.is_in(stored.column("item_id"), value_set=edits)))
+    people = without_labellers(stored, excluded)  # the labels in force: they make the verdict figures
+    if excluded:
+        tasks = set(pc.unique(stored.column("task")).to_pylist())
+        stats["excluded_labellers"]["left_out_of"] = [f"{t}_items" for t in VERDICT_TASKS if t in tasks]
     gold = {task: current_gold(gold_events, task) for task in GOLD_TASKS}
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
     verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
-    stats["labels"] = label_distribution(people, verdicts_of)
+    # Every stored label is counted (exclusion changes verdicts, not what is measured)
+    stats["labels"] = label_distribution(stored, None if excluded else verdicts_of)
     if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
     stats["machine_agreement"], stats["suggestions"] = _machine_stats(labels, pairs, by_machine)

@@ -155,3 +155,10 @@ def test_a_planted_symlink_at_excluded_json_is_refused(setup, tmp_path):
     (ws.path / EXCLUDED_FILE).write_text('{"cat": true}')
     with pytest.raises(PrefloopError, match="excluded.json: expected a JSON list of labeller names"):
         read_excluded(ws.path)
+
+
+def test_the_admins_export_counts_what_only_excluded_labellers_labelled_and_names_them(setup):
+    ctx, _ = setup
+    exclude_labeller(ctx, "ann", "cat", True)  # p1 was cat's alone
+    status = export_labels(ctx, "ann", "dpo")
+    assert "excluded_only 1, exported 3; excluded labellers: cat (excluded.json)" in status

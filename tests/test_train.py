@@ -213,6 +213,27 @@ def test_cli_trains_and_reports(tmp_path, tiny_model_dir, capsys):
     assert "not empty" in capsys.readouterr().err
 
 
+def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_labelled(
+    tmp_path, tiny_model_dir, capsys
+):
+    ws = build_workspace(tmp_path / "ws", annotators=("mallory",))
+    ws.append([Label(pair, "ann", "pairwise", "a", strength=2) for pair in ws.frame("pairs")["id"][:6]])
+    argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--max-steps", "1", "--batch-size", "2"]
+    assert main([*argv, "--out", str(tmp_path / "none"), "--exclude-labeller", "ann", "mallory"]) == 2
+    assert (
+        capsys.readouterr()
+        .err.rstrip()
+        .endswith(
+            "(excluded_only 8; excluded labellers: ann (--exclude-labeller), mallory (--exclude-labeller))"
+        )
+    )
+    assert main([*argv, "--out", str(tmp_path / "out"), "--exclude-labeller", "mallory"]) == 0
+    assert (
+        "workspace: 6 rows taken, left out: excluded_only 2; excluded labellers: mallory (--exclude-labeller)\n"
+        in capsys.readouterr().out
+    )
+
+
 @pytest.mark.parametrize(
     ("setup", "extra", "message"),
     [

@@ -31,3 +31,14 @@ from train.report import data_line
 )
 def test_data_line_tells_rows_taken_from_rows_left_out(counts, line):
     assert data_line({"data_counts": counts}) == line
+
+
+def test_data_line_names_whose_labels_were_excluded():
+    excluded = {"ann": "excluded.json", "mallory": "--exclude-labeller"}
+    metrics = {"data_counts": {"exported": 5, "excluded_only": 2}, "excluded_labellers": excluded}
+    assert data_line(metrics) == (
+        "workspace: 5 rows taken, left out: excluded_only 2; excluded labellers: ann (excluded.json), "
+        "mallory (--exclude-labeller)"
+    )
+    sft = {"data_counts": {"edits": 1, "excluded_only": 1}, "excluded_labellers": excluded}
+    assert data_line(sft).startswith("workspace: edits 1, excluded_only 1; excluded labellers: ann")

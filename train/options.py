@@ -130,7 +130,12 @@ class TrainOptions:
         },
     )
     exclude_labeller: tuple[str, ...] = field(
-        default=(), metadata={"help": "labellers whose labels count in no verdict (they stay stored)"}
+        default=(),
+        metadata={
+            "help": "labellers whose labels count in no verdict (they stay stored): several names, or names "
+            "joined with commas (ann,bob; spaces around a name are dropped); names match in any Unicode "
+            "normalisation"
+        },
     )
     machine_weight: float = field(
         default=1.0,

@@ -12,12 +12,13 @@ import pandas as pd
 from data.aggregate import MAJORITY
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
+from data.exclusion import labels_in_force
 from data.export import to_dpo, to_kto, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
 from data.records import Label, content_id, to_row
-from data.selection import choose_labels, excluded_labellers, of_kinds, without_labellers
+from data.selection import excluded_labellers, of_kinds
 from data.workspace import Workspace
 from train.losses import agreement_noise, agreement_weights, odpo_offset
 from train.sources import machine_only_items
@@ -60,7 +61,7 @@ def preference_rows(
         dropped["other_round"] += int((~inside).sum())
         pairs = pairs[inside]
     excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
-    chosen_labels = choose_labels(without_labellers(workspace.frame("labels"), excluded), labels)
+    chosen_labels, lost = labels_in_force(workspace.frame("labels"), excluded, labels)
     ranks = rank_pairs if RANK_KIND in kinds else "none"
     prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
     rows, counts = to_dpo(
@@ -75,6 +76,8 @@ def preference_rows(
         edits,
         rank_gold,
         min_posterior,
+        lost.get("pairwise", ()),  # pairs whose every label is an excluded labeller's: counted excluded_only
+        lost.get("rank", ()),
     )
     counts.update(dropped)
     if held_out and gold.num_rows:
@@ -117,9 +120,11 @@ def kto_rows(
     proportion to their counts.
     """
     gold = read_gold(workspace, "kto")
-    labels = without_labellers(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
+    labels, lost = labels_in_force(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
     prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
-    rows, counts = to_kto(prompts, completions, labels, split, aggregate, gold, min_posterior)
+    rows, counts = to_kto(
+        prompts, completions, labels, split, aggregate, gold, min_posterior, lost.get("kto", ())
+    )
     if held_out and gold.num_rows:  # gold completions, decided by their gold answer (as preference_rows)
         on_gold, _ = to_kto(prompts, completions, _answers(gold, "kto"), split)
         rows += on_gold
@@ -156,12 +161,12 @@ def sft_rows(
         counts.update({"gold_answers": gold_counts.pop("exported"), **gold_counts})
     if "edits" in sources:
         gold = read_gold(workspace)  # children first (Workspace.read): a concurrent append never half-shows
-        chosen = choose_labels(
-            without_labellers(workspace.frame("labels"), excluded_labellers(workspace.path, excluded)), labels
+        chosen, lost = labels_in_force(
+            workspace.frame("labels"), excluded_labellers(workspace.path, excluded), labels
         )
         pairs, completions = workspace.frame("pairs"), workspace.frame("completions")
         table, edit_counts = sft_edits_table(
-            workspace.frame("prompts"), completions, pairs, chosen, split, gold
+            workspace.frame("prompts"), completions, pairs, chosen, split, gold, lost.get("pairwise", ())
         )
         rows += [{**row, "source": "edit"} for row in table.to_pylist()]
         counts.update({"edits": edit_counts.pop("exported"), **edit_counts})
@@ -172,14 +177,15 @@ def sft_rows(
 
 
 def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...]):
-    """The ratings export (`data.ratings.ratings_table`) of ``split``, the labels it was made from, and the count
-    of the gold answers it left out (``gold``: they measure raters, never train)."""
-    labels = without_labellers(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
-    gold = read_gold(workspace, "rate").column("item_id").to_pylist()
+    """The ratings export (`data.ratings.ratings_table`) of ``split``, the labels it was made from, and the counts
+    of the rated answers it left out for being gold (``gold``: they measure raters, never train) or rated by
+    excluded labellers only (``excluded_only``)."""
+    gold = read_gold(workspace, "rate").column("item_id").to_pylist()  # children first (Workspace.read)
+    labels, lost = labels_in_force(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
     table, counts = ratings_table(
-        workspace.frame("prompts"), workspace.frame("completions"), labels, split, gold
+        workspace.frame("prompts"), workspace.frame("completions"), labels, split, gold, lost.get("rate", ())
     )
-    return table, labels, Counter({"gold": counts["gold"]} if counts["gold"] else {})
+    return table, labels, Counter({k: counts[k] for k in ("gold", "excluded_only") if counts[k]})
 
 
 def rating_kto_rows(

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+from data.exclusion import excluded_line
 from data.files import atomic_write
 
 CURVES = (
@@ -85,17 +86,21 @@ TAKEN_KINDS = (
 
 
 def data_line(metrics: dict) -> str | None:
-    """What the workspace gave: the rows taken and every row left out, by reason (`data.export`'s counts)."""
+    """What the workspace gave: the rows taken and every row left out, by reason (`data.export`'s counts), and
+    whose labels were kept out of the verdicts."""
     counts = dict(metrics.get("data_counts") or {})
     if not counts:
         return None
     taken = counts.pop("exported", counts.pop("pairs", None))  # pairs: --rm-from-ratings' rows
     kinds = ", ".join(f"{k} {counts.pop(k)}" for k in TAKEN_KINDS if k in counts)
     listed = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
+    excluded = excluded_line(metrics.get("excluded_labellers") or {})
     if taken is None:  # SFT rows: counted by source (gold_answers, edits) and reason
-        return f"workspace: {listed}"
-    line = f"workspace: {taken} rows taken" + (f" ({kinds})" if kinds else "")
-    return line + (f", left out: {listed}" if listed else "")
+        line = f"workspace: {listed}"
+    else:
+        line = f"workspace: {taken} rows taken" + (f" ({kinds})" if kinds else "")
+        line += f", left out: {listed}" if listed else ""
+    return line + (f"; {excluded}" if excluded else "")
 
 
 def _held(split: str) -> str:

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from data.errors import PrefloopError
+from data.exclusion import Exclusion, check_exclusion
 from data.lineage import reward_model_entry
 from data.records import content_id, random_id
-from data.selection import check_labellers
 from data.workspace import Workspace
 from train.builders import rows_per_step
 from train.fit import fit_rows
@@ -57,9 +57,28 @@ def _out_dir(options: TrainOptions, workspace: Workspace, start: Path) -> Path:
     return out
 
 
-def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_rounds: tuple[int, ...] | None):
-    """(train rows, eval rows, eval-split name, counts) for the method; ``eval_rounds`` narrows the held-out rows."""
-    check_labellers(workspace, options.exclude_labeller)
+def _exclusion(options: TrainOptions, method: Method, workspace: Workspace) -> Exclusion:
+    """Who is kept out of the verdicts (the flag's names checked, excluded.json's that label nothing warned of);
+    nobody where the rows are made without labels (SFT on the prompts' gold answers)."""
+    exclusion = check_exclusion(workspace, options.exclude_labeller)
+    for line in exclusion.warnings():
+        log.warning(line)
+    ratings = options.kto_from or options.rm_from_ratings
+    return (
+        Exclusion() if method.data == "sft" and "edits" not in options.sft_from and not ratings else exclusion
+    )
+
+
+def _rows(
+    options: TrainOptions,
+    method: Method,
+    workspace: Workspace,
+    eval_rounds: tuple[int, ...] | None,
+    exclusion: Exclusion,
+):
+    """(train rows, eval rows, eval-split name, counts) for the method, without the labels of the labellers
+    ``exclusion`` names; ``eval_rounds`` narrows the held-out rows."""
+    excluded = exclusion.names
     if options.kto_from or options.rm_from_ratings:  # rubric ratings (task rate) instead of labels
         rule, build = (
             (options.kto_from, rating_kto_rows)
@@ -67,24 +86,24 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
             else (options.rm_from_ratings, rating_preference_rows)
         )
         extra = (options.seed,) if options.kto_from else ()
-        train_rows, counts = build(workspace, "train", rule, *extra, options.exclude_labeller)
-        eval_rows, _ = build(workspace, "test", rule, *extra, options.exclude_labeller)
+        train_rows, counts = build(workspace, "train", rule, *extra, excluded)
+        eval_rows, _ = build(workspace, "test", rule, *extra, excluded)
         what = f"rated answers for {'--kto-from' if options.kto_from else '--rm-from-ratings'} {rule}"
         log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     elif method.data == "sft":
-        sources = (options.sft_from, options.labels, options.exclude_labeller)
+        sources = (options.sft_from, options.labels, excluded)
         train_rows, counts = sft_rows(workspace, "train", *sources)
         eval_rows, _ = sft_rows(workspace, "test", *sources)
         what = "SFT rows (" + " or ".join(SFT_WHAT[s] for s in options.sft_from) + ")"
     elif method.data == "completions":
-        verdicts = (options.seed, options.aggregate, options.exclude_labeller)
+        verdicts = (options.seed, options.aggregate, excluded)
         sure = {"min_posterior": options.min_posterior}
         train_rows, counts = kto_rows(workspace, "train", *verdicts, **sure)
         eval_rows, _ = kto_rows(workspace, "test", *verdicts, held_out=True, **sure)
         what = "completions labelled desirable/undesirable"
     else:
         kinds, rounds = options.kinds or method.kinds, options.rounds
-        verdicts = (options.labels, options.aggregate, options.exclude_labeller, options.rank_pairs)
+        verdicts = (options.labels, options.aggregate, excluded, options.rank_pairs)
         sure = {"min_posterior": options.min_posterior}
         train_rows, counts = preference_rows(workspace, "train", kinds, rounds, *verdicts, **sure)
         eval_rows, _ = preference_rows(
@@ -97,6 +116,7 @@ def _rows(options: TrainOptions, method: Method, workspace: Workspace, eval_roun
         detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "the workspace has none"
         if any(k.startswith("kind_") for k in counts):
             detail += "; --kinds chooses the kinds that train (spin pairs: --method spin)"
+        detail += f"; {exclusion.line()}" if exclusion.sources else ""
         raise TrainDataError(f"{workspace.path}: no {what} to train on in split train ({detail})")
     if method.data == "completions":
         _refuse_one_sided(options, workspace, train_rows)
@@ -248,10 +268,13 @@ def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> 
     workspace = Workspace(options.workspace)
     start = model_path(options.model, workspace)
     out = _out_dir(options, workspace, start)
-    train_rows, eval_rows, eval_split, counts = _rows(options, method, workspace, eval_rounds)
+    exclusion = _exclusion(options, method, workspace)
+    train_rows, eval_rows, eval_split, counts = _rows(options, method, workspace, eval_rounds, exclusion)
     train_rows, eval_rows, accounting = _fit(options, method, start, train_rows, eval_rows)
     options, plan = _plan(options, method, start, accounting["rows"]["longest_tokens"])
     notes = {**_pair_columns(options, method, train_rows), "data_counts": dict(counts), **accounting, **plan}
+    if exclusion.sources:  # who was left out of the verdicts, and where each was named: the report says it
+        notes["excluded_labellers"] = exclusion.sources
     evaluation = (eval_rows, eval_split)
     if method.stepwise:  # its steps are runs of train_once
         steps = _steps(options, method, train_rows, accounting["rows"])

@@ -1,0 +1,158 @@
+"""Labellers kept out of every verdict (``--exclude-labeller`` and the admin tab's WS/excluded.json) without losing
+track of anything a user labelled:
+
+- ``check_exclusion``: the flag's names must be annotators of the workspace (a misspelt name would exclude nobody,
+  silently), matched as `data.selection.same_name` (Unicode NFC) spells them; the names of excluded.json that have
+  no label yet are a warning, not an error (a labeller may be switched off before their first label).
+- ``labels_in_force``: the labels that decide (`data.selection.choose_labels` without the excluded labellers') and,
+  per task, the items whose every label is an excluded labeller's: each export counts them ``excluded_only``.
+- ``Exclusion.line``: who was excluded and where each was named, said beside every count exclusion changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.aggregate import current_labels
+from data.annotators import is_machine
+from data.errors import PrefloopError
+from data.selection import (
+    EXCLUDED_FILE,
+    choose_labels,
+    read_excluded,
+    same_name,
+    stored_names,
+    without_labellers,
+)
+from data.workspace import Workspace
+
+FLAG = "--exclude-labeller"
+EXCLUDED_ONLY = "excluded_only"  # the count of the items whose every label is an excluded labeller's
+LABEL_TASKS = ("pairwise", "kto", "rank", "rate")
+SHOWN = (
+    10  # names listed in the error for an unknown name, of the labellers and of the machine annotators each
+)
+Labels = pd.DataFrame | pa.Table
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Who is excluded (`same_name` spellings) -> where they were named; ``idle``: the names of excluded.json with
+    no label in the workspace (they exclude nothing yet), ``file``: that file."""
+
+    sources: dict[str, str] = field(default_factory=dict)
+    idle: tuple[str, ...] = ()
+    file: Path | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self.sources))
+
+    def line(self) -> str:
+        """``excluded labellers: mallory (--exclude-labeller), zoe (excluded.json)``; "" when nobody is."""
+        return excluded_line(self.sources)
+
+    def warnings(self) -> list[str]:
+        if not self.idle:
+            return []
+        return [
+            f"{self.file}: no labels by {', '.join(self.idle)} in this workspace: excluding "
+            f"{'them' if len(self.idle) > 1 else 'that name'} changes nothing yet"
+        ]
+
+
+def excluded_line(sources: dict[str, str]) -> str:
+    """Who was excluded and where each was named (`Exclusion.sources`), for a command's summary."""
+    if not sources:
+        return ""
+    return "excluded labellers: " + ", ".join(f"{name} ({where})" for name, where in sorted(sources.items()))
+
+
+def check_exclusion(workspace: Workspace, names: tuple[str, ...] | list[str] = ()) -> Exclusion:
+    """The labellers kept out of the verdicts: ``names`` (the flag's; each must have a label in the workspace)
+    and those of excluded.json, with where each was named."""
+    listed = read_excluded(workspace.path)
+    if not names and not listed:
+        return Exclusion()
+    annotators = pc.unique(workspace.read("labels", ["annotator"]).column("annotator")).to_pylist()
+    known = {same_name(name) for name in annotators}
+    unknown = [name for name in names if same_name(name) not in known]
+    if unknown:
+        raise PrefloopError(
+            f"{FLAG} {unknown[0]}: no labels by that name in {workspace.path} ({_annotators(annotators)})"
+        )
+    sources: dict[str, str] = {same_name(name): FLAG for name in names}
+    for name in map(same_name, listed):
+        sources[name] = f"{FLAG} and {EXCLUDED_FILE}" if name in sources else EXCLUDED_FILE
+    idle = tuple(sorted({same_name(name) for name in listed} - known))
+    return Exclusion(sources, idle, workspace.path / EXCLUDED_FILE)
+
+
+def _annotators(annotators: list[str]) -> str:
+    """``labellers: ann, bob; annotators: import, judge:m`` (the first `SHOWN` of each)."""
+
+    def shown(names: list[str]) -> str:
+        return ", ".join(names[:SHOWN]) + (", ..." if len(names) > SHOWN else "")
+
+    people = sorted(name for name in annotators if not is_machine(name))
+    machines = sorted(name for name in annotators if is_machine(name))
+    listing = f"labellers: {shown(people) or 'none yet'}"
+    return listing + (f"; annotators: {shown(machines)}" if machines else "")
+
+
+def labels_in_force(
+    labels: Labels, excluded: tuple[str, ...] | list[str], source: str = "all"
+) -> tuple[Labels, dict[str, frozenset[str]]]:
+    """The labels that decide (``source`` as ``--labels``, `data.selection.choose_labels`, less the ``excluded``
+    labellers'), and per task the ids of the items that had a current label among those ``source`` chooses and
+    have none once the excluded labellers' are out: each export counts them ``excluded_only``."""
+    kept = choose_labels(without_labellers(labels, excluded), source)
+    if not excluded:
+        return kept, {}
+    before = choose_labels(labels, source)
+    theirs = _rows_in(before, "annotator", stored_names(_column(before, "annotator"), excluded))
+    lost = {}
+    for task in LABEL_TASKS:
+        items = set(current_labels(theirs, task)["item_id"]) if len(theirs) else set()
+        if items:
+            still = set(current_labels(_rows_in(kept, "item_id", sorted(items)), task)["item_id"])
+            if items - still:
+                lost[task] = frozenset(items - still)
+    return kept, lost
+
+
+def _column(labels: Labels, name: str) -> pd.Series | pa.ChunkedArray:
+    return labels.column(name) if isinstance(labels, pa.Table) else labels[name]
+
+
+def _rows_in(labels: Labels, column: str, values: list[str]) -> Labels:
+    if isinstance(labels, pa.Table):
+        return labels.filter(pc.is_in(labels.column(column), value_set=pa.array(values, pa.string())))
+    return labels[labels[column].isin(values)]
+
+
+def stray_names(argv: list[str], extras: list[str]) -> str | None:
+    """The hint for ``--exclude-labeller ann bob`` on `python -m data export` and `stats` (one name a flag, as
+    their other repeatable options), whose ``bob`` argparse leaves unrecognised; None when the first unrecognised
+    word does not follow the flag's name."""
+    if extras[0].startswith("-"):  # an unknown flag: argparse's own message (and its suggestion) says it
+        return None
+    for at, word in enumerate(argv):
+        if word != extras[0]:
+            continue
+        before = at - 1
+        while before >= 0 and not argv[before].startswith("-"):
+            before -= 1
+        flag = argv[before] if before >= 0 else ""
+        first = flag.partition("=")[2] if "=" in flag else (argv[before + 1] if before + 1 < at else "")
+        if first and (flag == FLAG or flag.startswith(f"{FLAG}=")):
+            return (
+                f"{FLAG} takes one name a flag, not '{first} {word}': repeat the flag ({FLAG} {first} {FLAG} "
+                f"{word}) or join the names with commas ({FLAG} {first},{word})"
+            )
+    return None

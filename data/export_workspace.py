@@ -1,0 +1,138 @@
+"""What `python -m data export` makes of a workspace: the options checked against the format, the tables read
+(only the columns the format needs, children first), the labels in force chosen (``--labels``, less the excluded
+labellers', `data.exclusion`), and the conversion (`data.export`, `data.ratings`, `data.edits`) with its counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
+from data.errors import PrefloopError
+from data.exclusion import labels_in_force
+from data.export import check_min_posterior, dpo_table, kto_table, to_sft
+from data.gold import read_gold
+from data.rank_pairs import RANK_KIND
+from data.ratings import ratings_table
+from data.selection import of_kinds
+from data.stats import AGGREGATED
+from data.workspace import Workspace
+
+PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
+EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
+    "dpo": {
+        "prompts": ["messages", "split"],
+        "completions": ["prompt_id", "text", "round"],  # prompt and round: of the pairs rankings expand into
+        "pairs": PAIR_COLUMNS,
+        "labels": [*AGGREGATED, "ranking"],
+    },
+    "kto": {
+        "prompts": ["messages", "split"],
+        "completions": ["prompt_id", "text", "round", "created_at"],
+        "labels": AGGREGATED,
+    },
+    "sft": {"prompts": None},
+    "sft-edits": {"prompts": ["messages", "split"], "labels": AGGREGATED},
+    "ratings": {
+        "prompts": ["messages", "split"],
+        "completions": ["prompt_id", "text", "round", "created_at"],
+        "labels": [*AGGREGATED, "ratings", "rubric"],
+    },
+}
+
+
+def check_export_options(args: Any, explicit: set[str]) -> None:
+    """Refuse an option the chosen format does not read, rather than ignore it (``explicit``: the options the
+    user set, by flag or config file)."""
+    if args.edits and args.format != "sft":
+        why = " (edit pairs are in --format dpo already)" if args.format == "dpo" else f", not {args.format}"
+        raise PrefloopError(f"--edits applies to --format sft{why}")
+    for flag, name in (("--kinds", "kinds"), ("--rank-pairs", "rank_pairs")):
+        if name in explicit and args.format != "dpo":
+            raise PrefloopError(f"{flag} applies to --format dpo, not {args.format} (it chooses pairs)")
+    if args.out is not None and Path(args.out).suffix not in (".parquet", ".pq"):
+        raise PrefloopError(f"--out {args.out}: exports are Parquet files: give a name ending in .parquet")
+    export = f"{args.format}{' --edits' if args.edits else ''}"
+    if "min_posterior" in explicit:
+        if (
+            args.format not in ("dpo", "kto") or args.edits
+        ):  # said first: --aggregate does not apply there either
+            raise PrefloopError(f"--min-posterior applies to --format dpo and kto, not {export}")
+        check_min_posterior(args.min_posterior, args.aggregate)
+    if "aggregate" in explicit and (args.format not in ("dpo", "kto") or args.edits):
+        raise PrefloopError(
+            f"--aggregate applies to --format dpo and kto (how their labels become verdicts), not {export}"
+        )
+    if args.exclude_labeller and not reads_labels(args):
+        raise PrefloopError(
+            "--exclude-labeller applies to the formats made from labels (dpo, kto, ratings, sft --edits), not sft "
+            "(the prompts' gold answers)"
+        )
+
+
+def reads_labels(args: Any) -> bool:
+    """Whether the export is made from labels (every format but sft without --edits): exclusion changes it."""
+    return args.format != "sft" or args.edits
+
+
+def export_rows(
+    workspace: Workspace, args: Any, excluded: tuple[str, ...]
+) -> tuple[pa.Table | list, Counter]:
+    """The export's rows and counts of what was left out and why, without the ``excluded`` labellers' labels
+    (the flag's and excluded.json's: `data.exclusion.check_exclusion`)."""
+    export = args.format + ("-edits" if args.edits else "")
+
+    def read(name: str) -> pa.Table:
+        return workspace.read(name, EXPORT_COLUMNS[export].get(name))
+
+    if export == "sft":
+        return to_sft(read("prompts").to_pandas(), args.split)
+    task = {"kto": "kto", "ratings": "rate", "sft-edits": "pairwise"}.get(export, "pairwise")
+    gold = read_gold(
+        workspace, task
+    )  # children first (Workspace.read): gold, labels, pairs, completions, prompts
+    rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never export
+    source = "all" if export == "ratings" else args.labels  # ratings are people's: no machine rates
+    labels, lost = labels_in_force(read("labels"), excluded, source)
+    pairs = read("pairs") if export in ("dpo", "sft-edits") else None
+    completions, prompts = read("completions"), read("prompts")
+    verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
+    if export == "sft-edits":
+        return sft_edits_table(
+            prompts, completions, pairs, labels, args.split, gold, lost.get("pairwise", ())
+        )
+    if export == "ratings":
+        return ratings_table(
+            prompts.to_pandas(),
+            completions.to_pandas(),
+            labels,
+            args.split,
+            gold.column("item_id").to_pylist(),
+            lost.get("rate", ()),
+        )
+    if export == "kto":
+        return kto_table(
+            prompts, completions, labels, gold=gold, excluded_only=lost.get("kto", ()), **verdicts
+        )
+    dropped: Counter = Counter()  # edits of gold items' answers never export
+    edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
+    pairs = without_gold_edits(pairs, gold, dropped)
+    pairs = of_kinds(pairs, args.kinds, dropped)  # e.g. arena pairs, counted: --kinds arena exports them
+    rows, counts = dpo_table(
+        prompts,
+        completions,
+        pairs,
+        labels,
+        gold=gold,
+        rank_pairs=args.rank_pairs if RANK_KIND in args.kinds else "none",
+        edits=edits,
+        rank_gold=rank_gold,
+        excluded_only=lost.get("pairwise", ()),
+        rank_excluded_only=lost.get("rank", ()),
+        **verdicts,
+    )
+    counts.update(dropped)
+    return rows, counts

@@ -1,0 +1,276 @@
+"""Excluding labellers (``--exclude-labeller``, WS/excluded.json) loses nothing from the counts: the items whose every
+label is an excluded labeller's are counted ``excluded_only`` by every export and by train's rows alike, who was
+excluded is said beside the counts, `stats` still counts every stored label, and the names are matched as Unicode
+NFC."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from datetime import datetime, timezone
+
+import pytest
+
+from data.__main__ import main
+from data.commands import EXPORT_KINDS
+from data.edits import edit_records
+from data.ranking import canonical_ranking, rank_item_id
+from data.records import Completion, Label, Pair, Prompt
+from data.selection import EXCLUDED_FILE
+from data.workspace import Workspace
+from train.pairs import kto_rows, preference_rows, rating_kto_rows, sft_rows
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+RATING = json.dumps(dict.fromkeys(["coherence", "complexity", "correctness", "helpfulness", "verbosity"], 3))
+
+
+def build(path) -> tuple[Workspace, dict]:
+    """Eight prompts (6 and 7 held out as test), each with answers a and b and their sampled pair; prompt 0 has a
+    third answer c (a rank item). Who labelled what, mallory alone where it says so:
+
+    - pairwise: ann and bob on pairs 0-2; mallory alone on 3, 4 and 6 (test); mallory and ann on 5;
+      mallory's edit of answer a of pair 3 (an edit pair with her label);
+    - kto, answer a: ann on 0-2 (desirable) and 3 (undesirable); mallory alone on 4, 5 (gold) and 7 (test);
+    - rate, answer b: ann on 0; mallory alone on 1 and 2 (gold);
+    - rank: mallory alone ranks prompt 0's three answers."""
+    ws = Workspace.init(path)
+    records, ids = [], {"pair": [], "a": [], "b": []}
+    for i in range(8):
+        prompt = Prompt(
+            [{"role": "user", "content": f"Question {i}?"}], "toy", split="test" if i >= 6 else "train"
+        )
+        a, b = (Completion(prompt.id, f"answer {i} {side}", "toy", "hf") for side in "ab")
+        pair = Pair(prompt.id, a.id, b.id, "sampled")
+        records += [prompt, a, b, pair]
+        for key, value in (("pair", pair), ("a", a), ("b", b)):
+            ids[key].append(value.id)
+        if i == 0:
+            c = Completion(prompt.id, "answer 0 c", "toy", "hf")
+            ranking = canonical_ranking(f"{b.id}>{a.id}>{c.id}")
+            records += [c, Label(rank_item_id(prompt.id, 0), "mallory", "rank", None, ranking=ranking)]
+    by = {
+        0: "ann bob",
+        1: "ann bob",
+        2: "ann bob",
+        3: "mallory",
+        4: "mallory",
+        5: "mallory ann",
+        6: "mallory",
+    }
+    records += [
+        Label(ids["pair"][i], who, "pairwise", "a") for i, names in by.items() for who in names.split()
+    ]
+    kto = {0: "ann", 1: "ann", 2: "ann", 3: "ann", 4: "mallory", 5: "mallory", 7: "mallory"}
+    records += [
+        Label(ids["a"][i], who, "kto", "undesirable" if i == 3 else "desirable") for i, who in kto.items()
+    ]
+    rate = {0: "ann", 1: "mallory", 2: "mallory"}
+    records += [
+        Label(ids["b"][i], who, "rate", None, ratings=RATING, rubric="helpsteer2") for i, who in rate.items()
+    ]
+    ws.append(records)
+    pair = next(p for p in records if isinstance(p, Pair) and p.id == ids["pair"][3])
+    ws.append(
+        list(
+            edit_records(
+                pair.prompt_id, pair.completion_a, "answer 3 a", "fixed 3", "mallory", pair.id, 0, T0
+            )
+        )
+    )
+    w = ["-w", str(ws.path)]
+    assert main(["gold", *w, "--completion", ids["a"][5], "--answer", "desirable"]) == 0
+    assert main(["gold", *w, "--rate-item", ids["b"][2], "--ratings", RATING]) == 0
+    return ws, ids
+
+
+def export(ws, capsys, *flags) -> tuple[dict, str]:
+    """(the counts `data export` printed, what follows them), whether it wrote a file or had nothing to write."""
+    capsys.readouterr()
+    code = main(["export", "-w", str(ws.path), "--out", str(ws.path / "out.parquet"), *flags])
+    io = capsys.readouterr()
+    line = io.out.strip() if code == 0 else io.err.strip()
+    assert code in (0, 2) and line, (code, io.err)
+    counts = line.split(": ", 1)[1] if code == 0 else line.split(" (", 1)[1].rsplit(")", 1)[0]
+    listed, _, rest = counts.partition("; ")
+    return {k: int(v) for k, v in (item.rsplit(" ", 1) for item in listed.split(", "))}, rest
+
+
+@pytest.fixture()
+def ws(tmp_path):
+    return build(tmp_path / "ws")
+
+
+@pytest.mark.parametrize(
+    ("flags", "everyone", "without_mallory"),
+    [
+        (  # pairs 3, 4 and the edit pair only she labelled (6 too, in the other split); her ranking
+            ["--format", "dpo", "--split", "train"],
+            {"exported": 10, "other_split": 2},
+            {"exported": 4, "excluded_only": 3, "other_split": 2, "rank_excluded_only": 1},
+        ),
+        (
+            ["--format", "dpo"],
+            {"exported": 11, "unlabelled": 1},
+            {"exported": 4, "excluded_only": 4, "unlabelled": 1, "rank_excluded_only": 1},
+        ),
+        (  # answer 4 only she labelled; 5 stays gold, 7 in the other split
+            ["--format", "kto", "--split", "train"],
+            {"exported": 5, "desirable": 4, "undesirable": 1, "gold": 1, "other_split": 1},
+            {
+                "exported": 4,
+                "desirable": 3,
+                "undesirable": 1,
+                "gold": 1,
+                "other_split": 1,
+                "excluded_only": 1,
+            },
+        ),
+        (  # answer 1 only she rated; the gold answer 2 stays counted as gold though only she rated it
+            ["--format", "ratings"],
+            {"exported": 2, "gold": 1},
+            {"exported": 1, "gold": 1, "excluded_only": 1},
+        ),
+        (["--format", "sft", "--edits"], {"exported": 1}, {"exported": 0, "excluded_only": 1}),  # her edit
+    ],
+)
+def test_every_item_only_excluded_labellers_labelled_is_counted_excluded_only(
+    ws, capsys, flags, everyone, without_mallory
+):
+    ws, _ = ws
+    assert export(ws, capsys, *flags) == (everyone, "")
+    counts, named = export(ws, capsys, *flags, "--exclude-labeller", "mallory")
+    assert counts == without_mallory and named == "excluded labellers: mallory (--exclude-labeller)"
+
+
+def test_train_counts_what_export_of_split_train_counts(ws, capsys):
+    """train's "workspace:" line is `data export --split train`'s counts, exclusion's among them."""
+    ws, _ = ws
+    out = ["--split", "train", "--exclude-labeller", "mallory"]
+    rows, counts = preference_rows(ws, "train", EXPORT_KINDS, excluded=("mallory",))
+    assert counts == export(ws, capsys, "--format", "dpo", *out)[0] and counts["excluded_only"] == 3
+    rows, counts = kto_rows(ws, "train", excluded=("mallory",))
+    assert counts == export(ws, capsys, "--format", "kto", *out)[0] and counts["excluded_only"] == 1
+    rows, counts = sft_rows(ws, "train", ("edits",), excluded=("mallory",))
+    assert counts == {"excluded_only": 1}  # train names its rows "edits"; none is left
+    rows, counts = rating_kto_rows(ws, "train", "helpfulness>=3", excluded=("mallory",))
+    assert counts["excluded_only"] == 1 and counts["gold"] == 1 and len(rows) == 1
+
+
+def test_everyone_excluded_is_said_not_unlabelled(ws, capsys):
+    """Excluding every labeller of a format left "nothing to export (unlabelled N)" or no reason at all."""
+    ws, _ = ws
+    (ws.path / EXCLUDED_FILE).write_text('["ann"]')  # the admin tab's switch, joined to the flag
+    counts, named = export(ws, capsys, "--format", "kto", "--exclude-labeller", "mallory")
+    assert counts == {"exported": 0, "desirable": 0, "undesirable": 0, "gold": 1, "excluded_only": 6}
+    assert named == "excluded labellers: ann (excluded.json), mallory (--exclude-labeller)"
+    counts, _ = export(ws, capsys, "--format", "dpo", "--exclude-labeller", "bob,mallory")
+    assert counts == {"exported": 0, "excluded_only": 8, "unlabelled": 1, "rank_excluded_only": 1}
+    (ws.path / EXCLUDED_FILE).write_text('["nobody"]')  # labels nothing yet: said, and no error
+    capsys.readouterr()
+    assert main(["export", "-w", str(ws.path), "--format", "dpo", "--out", str(ws.path / "o.parquet")]) == 0
+    io = capsys.readouterr()
+    assert (
+        io.err
+        == f"warning: {ws.path / EXCLUDED_FILE}: no labels by nobody in this workspace: excluding that name changes nothing yet\n"
+    )
+    assert io.out.rstrip().endswith("; excluded labellers: nobody (excluded.json)")
+
+
+def stats(ws, capsys, *flags) -> dict:
+    capsys.readouterr()
+    assert main(["stats", "-w", str(ws.path), "--json", *flags]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_stats_counts_every_stored_label_and_says_which_figures_leave_whom_out(ws, capsys):
+    ws, _ = ws
+    everyone, excluded = stats(ws, capsys), stats(ws, capsys, "--exclude-labeller", "mallory")
+    assert excluded["labels"] == everyone["labels"] and excluded["rows"] == everyone["rows"]  # all stored
+    assert everyone["labels"]["pairwise"]["a"] == 11 and "excluded_labellers" not in everyone
+    assert (everyone["pairwise_items"]["labelled"], excluded["pairwise_items"]["labelled"]) == (7, 4)
+    assert (everyone["kto_items"]["labelled"], excluded["kto_items"]["labelled"]) == (7, 4)
+    assert "rank_items" in everyone and "rank_items" not in excluded  # she was the only ranker
+    assert excluded["excluded_labellers"] == {
+        "names": ["mallory"],
+        "left_out_of": ["pairwise_items", "kto_items", "rank_items", "rate_items"],
+    }
+    capsys.readouterr()
+    assert main(["stats", "-w", str(ws.path), "--exclude-labeller", "mallory"]) == 0
+    assert (
+        "excluded labellers: mallory (--exclude-labeller): labels stored and counted in labels, left out of "
+        "pairwise_items, kto_items, rank_items, rate_items\n"
+    ) in capsys.readouterr().out
+    (ws.path / EXCLUDED_FILE).write_text('["nobody"]')
+    assert stats(ws, capsys)["labels"] == everyone["labels"]
+    capsys.readouterr()
+    assert main(["stats", "-w", str(ws.path)]) == 0
+    assert capsys.readouterr().err == (
+        f"warning: {ws.path / EXCLUDED_FILE}: no labels by nobody in this workspace: excluding that name changes "
+        "nothing yet\n"
+    )
+
+
+def test_names_match_in_any_unicode_normalisation(tmp_path, capsys):
+    """A name typed decomposed (NFD: e + U+0308) was refused while the list showed the same-looking stored zoë."""
+    ws, ids = build(tmp_path / "ws")
+    nfc, nfd = "zo\u00eb", unicodedata.normalize("NFD", "zo\u00eb")
+    ws.append([Label(ids["pair"][7], nfc, "pairwise", "b"), Label(ids["a"][6], nfd, "kto", "desirable")])
+    assert export(ws, capsys, "--format", "dpo")[0] == {"exported": 12}
+    for typed in (nfd, nfc):
+        counts, named = export(ws, capsys, "--format", "dpo", "--exclude-labeller", typed)
+        assert (
+            counts == {"exported": 11, "excluded_only": 1}
+            and named == f"excluded labellers: {nfc} (--exclude-labeller)"
+        )
+        counts, _ = export(ws, capsys, "--format", "kto", "--exclude-labeller", typed)
+        assert counts["excluded_only"] == 1
+    (ws.path / EXCLUDED_FILE).write_text(json.dumps([nfd]))
+    assert export(ws, capsys, "--format", "dpo")[0] == {"exported": 11, "excluded_only": 1}
+    rows, counts = preference_rows(ws, None, EXPORT_KINDS)
+    assert counts["excluded_only"] == 1 and ids["pair"][7] not in {row["pair_id"] for row in rows}
+    assert {r["labeller"]: r["excluded"] for r in stats(ws, capsys, "--labellers")["labellers"]}[nfc]
+
+
+def test_an_unknown_name_lists_labellers_and_machine_annotators(ws, capsys):
+    ws, ids = ws
+    ws.append(
+        [
+            Label(ids["pair"][7], "judge:toy", "pairwise", "a"),
+            Label(ids["a"][6], "import", "kto", "desirable"),
+        ]
+    )
+    assert main(["export", "-w", str(ws.path), "--format", "dpo", "--exclude-labeller", "nobody"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --exclude-labeller nobody: no labels by that name in {ws.path} (labellers: ann, bob, mallory; "
+        "annotators: import, judge:toy)\n"
+    )
+    counts, named = export(ws, capsys, "--format", "dpo", "--exclude-labeller", "judge:toy, mallory")
+    assert counts["excluded_only"] == 5 and named == (
+        "excluded labellers: judge:toy (--exclude-labeller), mallory (--exclude-labeller)"
+    )
+
+
+@pytest.mark.parametrize("command", [["export", "--format", "dpo"], ["stats"]])
+def test_two_names_after_one_flag_say_how_to_give_two(ws, capsys, command):
+    ws, _ = ws
+    with pytest.raises(SystemExit) as exit:
+        main([*command, "-w", str(ws.path), "--exclude-labeller", "ann", "bob"])
+    assert exit.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith(
+            "error: --exclude-labeller takes one name a flag, not 'ann bob': repeat the flag (--exclude-labeller ann "
+            "--exclude-labeller bob) or join the names with commas (--exclude-labeller ann,bob)"
+        )
+    )
+    for stray in (
+        ["stray"],
+        ["--exclude-labeller", "ann", "--bogus"],
+    ):  # not a second name: as argparse says it
+        with pytest.raises(SystemExit):
+            main([*command, "-w", str(ws.path), *stray])
+        assert f"error: unrecognized arguments: {stray[-1]}" in capsys.readouterr().err.splitlines()[-1]
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    assert "join names with commas" in " ".join(capsys.readouterr().out.split())
