@@ -29,7 +29,7 @@ from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
 from data.errors import PrefloopError
-from data.exclusion import Exclusion, check_exclusion, stray_names
+from data.exclusion import Exclusion, check_exclusion
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_rows, reads_labels
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
@@ -55,12 +55,7 @@ def parse(argv: list[str] | None, prog: str = "python -m data") -> tuple[str, An
     """The subcommand and its options object; an option that does nothing for the options chosen beside it,
     given by flag or in the config file (at its default value too), is refused here."""
     parser = build_parser(prog)
-    namespace, extras = parser.parse_known_args(argv)
-    if extras:  # --exclude-labeller ann bob: say how to give two names; anything else as argparse says it
-        hint = stray_names(sys.argv[1:] if argv is None else list(argv), extras)
-        if hint:
-            parser.subcommands[namespace.command].error(hint)
-        parser.parse_args(argv)
+    namespace = parser.parse_args(argv)
     command = namespace.command
     del namespace.command
     options = build(SUBCOMMANDS[command][0], namespace)

@@ -47,10 +47,9 @@ MIN_POSTERIOR = field(
 EXCLUDE_LABELLER = field(
     default=(),
     metadata={
-        "help": "leave this labeller's labels out of every verdict (they stay stored); one name a flag: repeat "
-        "the flag or join names with commas (ann,bob; spaces around a name are dropped); names match in any "
-        "Unicode normalisation",
-        "repeat": True,
+        "help": "leave these labellers' labels out of every verdict (they stay stored): names one after the other "
+        "(ann bob), joined with commas (ann,bob; spaces around a name are dropped) or the flag repeated; names "
+        "match in any Unicode normalisation",
     },
 )
 

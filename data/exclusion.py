@@ -134,25 +134,3 @@ def _rows_in(labels: Labels, column: str, values: list[str]) -> Labels:
     if isinstance(labels, pa.Table):
         return labels.filter(pc.is_in(labels.column(column), value_set=pa.array(values, pa.string())))
     return labels[labels[column].isin(values)]
-
-
-def stray_names(argv: list[str], extras: list[str]) -> str | None:
-    """The hint for ``--exclude-labeller ann bob`` on `python -m data export` and `stats` (one name a flag, as
-    their other repeatable options), whose ``bob`` argparse leaves unrecognised; None when the first unrecognised
-    word does not follow the flag's name."""
-    if extras[0].startswith("-"):  # an unknown flag: argparse's own message (and its suggestion) says it
-        return None
-    for at, word in enumerate(argv):
-        if word != extras[0]:
-            continue
-        before = at - 1
-        while before >= 0 and not argv[before].startswith("-"):
-            before -= 1
-        flag = argv[before] if before >= 0 else ""
-        first = flag.partition("=")[2] if "=" in flag else (argv[before + 1] if before + 1 < at else "")
-        if first and (flag == FLAG or flag.startswith(f"{FLAG}=")):
-            return (
-                f"{FLAG} takes one name a flag, not '{first} {word}': repeat the flag ({FLAG} {first} {FLAG} "
-                f"{word}) or join the names with commas ({FLAG} {first},{word})"
-            )
-    return None
