@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import MAJORITY, SPLIT, label_distribution, mean_agreement, verdicts_table
-from data.annotators import machine_column, machine_labeller_column
+from data.annotators import is_machine_labeller, machine_column, machine_labeller_column
 from data.edits import edit_pair_ids, edit_summary
 from data.files import NOT_A_FILE
 from data.gold import GOLD_TASKS, current_gold, read_gold
@@ -117,7 +117,14 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     stats["labels"] = label_distribution(stored, None if excluded else verdicts_of)
     if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
-    stats["machine_agreement"], stats["suggestions"] = _machine_stats(labels, pairs, by_machine)
+    # The human majority a judge is measured against is the verdicts' own: without the excluded people
+    humans_out = [name for name in excluded if not is_machine_labeller(name)]
+    measured = without_labellers(labels, humans_out)
+    stats["machine_agreement"], stats["suggestions"] = _machine_stats(
+        measured, pairs, machine_labeller_column(measured.column("annotator"))
+    )
+    if humans_out and stats["machine_agreement"]:
+        stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
     for task, verdicts in verdicts_of.items():
         if len(verdicts):
             stats[f"{task}_items"] = {

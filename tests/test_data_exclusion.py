@@ -257,12 +257,25 @@ def test_several_names_after_one_flag_as_on_train(ws, capsys):
     ws, _ = ws
     one_after_other = export(ws, capsys, "--format", "dpo", "--exclude-labeller", "bob", "mallory")
     assert one_after_other == export(ws, capsys, "--format", "dpo", "--exclude-labeller", "bob,mallory")
-    assert (
-        one_after_other[1]
-        == "excluded labellers: bob (--exclude-labeller), mallory (--exclude-labeller)"
-    )
+    assert one_after_other[1] == "excluded labellers: bob (--exclude-labeller), mallory (--exclude-labeller)"
     assert main(["stats", "-w", str(ws.path), "--exclude-labeller", "bob", "mallory"]) == 0
     assert "excluded labellers: bob (--exclude-labeller), mallory" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["stats", "--help"])
     assert "one after the other" in " ".join(capsys.readouterr().out.split())
+
+
+def test_judges_are_measured_against_the_majority_without_the_excluded(ws, capsys):
+    """A judge's agreement with the human majority used every person's labels, the excluded ones' too, where the
+    verdicts leave them out: with mallory excluded, the pair she alone labelled has no human verdict to be
+    measured on."""
+    ws, ids = ws
+    ws.append([Label(ids["pair"][i], "judge:toy", "pairwise", "b") for i in (0, 3)])
+    everyone, excluded = stats(ws, capsys), stats(ws, capsys, "--exclude-labeller", "mallory")
+    overall = {s["annotator"]: s for s in everyone["machine_agreement"] if s["round"] == "all"}
+    assert overall["judge:toy"]["pairs"] == 2
+    overall = {s["annotator"]: s for s in excluded["machine_agreement"] if s["round"] == "all"}
+    assert overall["judge:toy"]["pairs"] == 1 and overall["judge:toy"]["agreement"] == 0.0
+    assert excluded["excluded_labellers"]["left_out_of"][-1] == "machine_agreement"
+    judged = stats(ws, capsys, "--exclude-labeller", "judge:toy")  # an excluded judge is still measured
+    assert [s["pairs"] for s in judged["machine_agreement"] if s["round"] == "all"] == [2]
