@@ -246,3 +246,55 @@ def test_a_resumed_report_names_the_rows_that_trained_the_saved_model(tmp_path, 
     entry = models(ws, "dpo").iloc[0]
     assert json.loads(entry["data"])["pair_ids"] == trained_on and len(trained_on) == 4  # 2 steps of 2
     assert json.loads(entry["metrics"])["data_counts"]["exported"] == 8
+
+
+def test_a_resume_trains_on_the_rows_the_run_started_with(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    """A resume selected its rows again: labels that arrived since the kill, or a changed WS/excluded.json, changed
+    what the rest of the run trained on, silently (an audit: the first steps had trained without dave, the rest
+    without eve). Now the run records its selection as it starts and a resume continues on it."""
+    ws = build_workspace(tmp_path / "ws", annotators=("ann", "bob"), test=2)
+    out = tmp_path / "out"
+
+    def killed(*args, **kwargs):  # as a kill after the last checkpoint
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("train.once.save_model", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(options(ws, tiny_model_dir, out, save_steps=1))
+    assert (out / "selection.json.gz").is_file()
+    more = build_workspace(tmp_path / "more", count=4)  # four more labelled pairs arrive
+    ws.append_rows(
+        {name: more.read(name).to_pylist() for name in ("prompts", "completions", "pairs", "labels")}
+    )
+    (ws.path / "excluded.json").write_text('["ann", "bob"]')  # every verdict of the start is out now
+    capsys.readouterr()
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0  # a new selection would have no rows at all
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data_counts"] == {"exported": 6, "other_split": 2} and "excluded_labellers" not in metrics
+    assert metrics["eval_rows"]["held_out"] == 2 and metrics["selection_recorded_at"]
+    assert "(as selected when the run started, " in (out / "report.md").read_text()
+    assert metrics["verdicts"] == {"aggregate": "majority", "min_posterior": None}
+
+
+def test_an_unreadable_selection_record_is_refused_not_replaced(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("train.once.save_model", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(options(ws, tiny_model_dir, out, save_steps=1))
+    (out / "selection.json.gz").write_bytes(b"not gzip")
+    capsys.readouterr()
+    with monkeypatch.context() as patch:
+        no_loading(patch)
+        assert main(argv(ws, tiny_model_dir, out, "--resume")) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: {out / 'selection.json.gz'}: not the run's recorded selection"
+    )

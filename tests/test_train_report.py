@@ -42,3 +42,27 @@ def test_data_line_names_whose_labels_were_excluded():
     )
     sft = {"data_counts": {"edits": 1, "excluded_only": 1}, "excluded_labellers": excluded}
     assert data_line(sft).startswith("workspace: edits 1, excluded_only 1; excluded labellers: ann")
+
+
+def test_the_report_says_how_labels_became_rows_and_what_the_held_out_set_left_out():
+    """metrics.json and report.md did not say which aggregation or posterior floor made the rows, and the test
+    split's items left out of the held-out set (split votes, low posteriors) were counted nowhere (an audit)."""
+    from train.report import eval_line, verdicts_line
+
+    metrics = {
+        "verdicts": {"aggregate": "dawid-skene", "min_posterior": 0.9},
+        "agreement": {"mode": "smoothing", "from": "posterior"},
+    }
+    assert verdicts_line(metrics) == (
+        "verdicts: dawid-skene, posterior at least 0.9; --agreement smoothing (ε from the posterior)"
+    )
+    assert (
+        verdicts_line({"verdicts": {"aggregate": "majority", "min_posterior": None}}) == "verdicts: majority"
+    )
+    assert verdicts_line({}) is None  # SFT: no verdicts
+    held = {"held_out": 48, "evaluated": 48, "beyond_eval_limit": 0, "excluded": {}, "truncated": 0}
+    counts = {"exported": 43, "gold_evaluated": 5, "split": 2, "below_min_posterior": 1, "other_split": 245}
+    assert eval_line({"eval_rows": held, "eval_counts": counts}) == (
+        "held-out rows: 48 (5 gold, decided by their gold answer); test-split items left out: below_min_posterior "
+        "1, split 2, evaluated 48"
+    )

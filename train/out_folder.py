@@ -4,11 +4,16 @@ A run records its options in ``OUT/train_config.json`` when training starts (and
 memory plan settled on, when it ends), so even a run killed before its first checkpoint says what it was.
 ``--resume`` continues only an unfinished run of the same method; ``--overwrite`` replaces only what a train run
 wrote (a folder holding a run's config, report or checkpoints), never any other folder's files.
+
+The run also records the rows it selected (``OUT/selection.json.gz``: its training and held-out rows, their counts
+and who was excluded) as training starts, and a resume trains and evaluates on those, not on a new selection:
+labels that arrive after the start, or a change of WS/excluded.json, are no part of a run already under way.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 import shutil
@@ -16,9 +21,12 @@ from pathlib import Path
 
 from data.errors import PrefloopError
 from data.files import NotAFileError, atomic_write, open_regular
+from data.records import now
 from train.options import TrainOptions
 
 CONFIG_FILE = "train_config.json"
+SELECTION_FILE = "selection.json.gz"
+SELECTION_KEYS = ("train_rows", "eval_rows", "eval_split", "counts", "eval_counts", "excluded")
 FINISHED_FILES = ("metrics.json", "sdpo.json")  # written last: a run's report (sDPO: the whole run's)
 
 
@@ -162,3 +170,36 @@ def claim_out_folder(out: Path, options: TrainOptions) -> None:
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(run_config(options), indent=2) + "\n"
     atomic_write(out / CONFIG_FILE, lambda f: f.write(text.encode()))
+
+
+def selection_record(selection: dict) -> bytes:
+    """The rows the run starts with (`SELECTION_KEYS`) as `write_selection` stores them: taken before fitting adds
+    its own columns to the rows, so a resume fits them again exactly as the start did."""
+    record = {key: selection[key] for key in SELECTION_KEYS} | {"written_at": now().isoformat()}
+    return gzip.compress(json.dumps(record, ensure_ascii=False).encode(), compresslevel=1, mtime=0)
+
+
+def write_selection(out: Path, record: bytes) -> None:
+    """Record the rows the run starts with (`selection_record`), for a resume to continue on them."""
+    if is_main_process():
+        atomic_write(out / SELECTION_FILE, lambda f: f.write(record))
+
+
+def read_selection(out: Path) -> dict | None:
+    """The rows the run in ``out`` started with (`write_selection`), or None where it recorded none (a run of an
+    older version, or one killed before training started). An unreadable record is an error, not a new selection."""
+    path = out / SELECTION_FILE
+    if not (path.is_file() or path.is_symlink()):
+        return None
+    try:
+        with open_regular(path) as handle:  # never through a symlink planted at its name
+            record = json.loads(gzip.decompress(handle.read()))
+        if not isinstance(record, dict) or not all(key in record for key in SELECTION_KEYS):
+            raise ValueError("keys missing")
+        return record
+    except NotAFileError as exc:
+        raise PrefloopError(str(exc)) from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise PrefloopError(
+            f"{path}: not the run's recorded selection ({exc}); --overwrite starts again"
+        ) from None

@@ -100,12 +100,43 @@ def data_line(metrics: dict) -> str | None:
     else:
         line = f"workspace: {taken} rows taken" + (f" ({kinds})" if kinds else "")
         line += f", left out: {listed}" if listed else ""
-    return line + (f"; {excluded}" if excluded else "")
+    line += f"; {excluded}" if excluded else ""
+    if metrics.get("selection_recorded_at"):  # a resume trains on the rows the run started with
+        line += f" (as selected when the run started, {metrics['selection_recorded_at']})"
+    return line
 
 
 def _held(split: str) -> str:
     """How the evaluation's rows are named: held-out (test), or training rows when there is no test split."""
     return f"held-out ({split})" if split != "train" else "training (no test split: not held-out)"
+
+
+def verdicts_line(metrics: dict) -> str | None:
+    """How labels became the rows: the aggregation, the posterior floor, the agreement-aware loss."""
+    verdicts = metrics.get("verdicts")
+    if not verdicts:
+        return None
+    line = f"verdicts: {verdicts['aggregate']}"
+    if verdicts.get("min_posterior") is not None:
+        line += f", posterior at least {verdicts['min_posterior']:g}"
+    agreement = metrics.get("agreement") or {}
+    if agreement.get("mode", "off") != "off":
+        line += f"; --agreement {agreement['mode']} (ε from the {agreement.get('from', 'agreement')})"
+    return line
+
+
+HELD_OUT_TAKEN = ("exported", "desirable", "undesirable", "gold_evaluated", "other_split")
+
+
+def _held_out_reasons(metrics: dict) -> str:
+    """The test split's items left out of the held-out rows, by reason, and its gold items scored by their gold
+    answer (the training split's items, `other_split` there, are no part of it)."""
+    counts = metrics.get("eval_counts") or {}
+    left = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v and k not in HELD_OUT_TAKEN)
+    gold = counts.get("gold_evaluated")
+    return (f" ({gold} gold, decided by their gold answer)" if gold else "") + (
+        f"; test-split items left out: {left}" if left else ""
+    )
 
 
 def eval_line(metrics: dict) -> str | None:
@@ -114,7 +145,7 @@ def eval_line(metrics: dict) -> str | None:
         return None
     excluded = sum(held["excluded"].values())
     name = "held-out rows" if metrics.get("eval_split", "test") != "train" else "evaluation rows (training)"
-    line = f"{name}: {held['held_out']}, evaluated {held['evaluated']}"
+    line = f"{name}: {held['held_out']}{_held_out_reasons(metrics)}, evaluated {held['evaluated']}"
     if held["beyond_eval_limit"]:
         line += f" (--eval-limit left out {held['beyond_eval_limit']})"
     if excluded:
@@ -124,7 +155,13 @@ def eval_line(metrics: dict) -> str | None:
 
 def summary_lines(method: str, metrics: dict) -> list[str]:
     split = metrics.get("eval_split", "test")
-    parts = (metrics.get("memory_plan"), data_line(metrics), rows_line(metrics), eval_line(metrics))
+    parts = (
+        metrics.get("memory_plan"),
+        verdicts_line(metrics),
+        data_line(metrics),
+        rows_line(metrics),
+        eval_line(metrics),
+    )
     lines = [line for line in parts if line]
     if "rm_accuracy" in metrics:  # a reward model
         levels = ", ".join(

@@ -26,7 +26,13 @@ from train.memory import Batch, Setup, available_memory, model_shape, plan_memor
 from train.methods import Method, get_method
 from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
-from train.out_folder import check_out_folder, claim_out_folder
+from train.out_folder import (
+    check_out_folder,
+    claim_out_folder,
+    read_selection,
+    selection_record,
+    write_selection,
+)
 from train.pairs import (
     TrainDataError,
     add_agreement,
@@ -76,8 +82,9 @@ def _rows(
     eval_rounds: tuple[int, ...] | None,
     exclusion: Exclusion,
 ):
-    """(train rows, eval rows, eval-split name, counts) for the method, without the labels of the labellers
-    ``exclusion`` names; ``eval_rounds`` narrows the held-out rows."""
+    """The run's selection (`train.out_folder.SELECTION_KEYS`): its training and held-out rows, the held-out
+    split's name and both splits' counts by reason, without the labels of the labellers ``exclusion`` names (and
+    who they are); ``eval_rounds`` narrows the held-out rows."""
     excluded = exclusion.names
     if options.kto_from or options.rm_from_ratings:  # rubric ratings (task rate) instead of labels
         rule, build = (
@@ -87,26 +94,26 @@ def _rows(
         )
         extra = (options.seed,) if options.kto_from else ()
         train_rows, counts = build(workspace, "train", rule, *extra, excluded)
-        eval_rows, _ = build(workspace, "test", rule, *extra, excluded)
+        eval_rows, eval_counts = build(workspace, "test", rule, *extra, excluded)
         what = f"rated answers for {'--kto-from' if options.kto_from else '--rm-from-ratings'} {rule}"
         log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     elif method.data == "sft":
         sources = (options.sft_from, options.labels, excluded)
         train_rows, counts = sft_rows(workspace, "train", *sources)
-        eval_rows, _ = sft_rows(workspace, "test", *sources)
+        eval_rows, eval_counts = sft_rows(workspace, "test", *sources)
         what = "SFT rows (" + " or ".join(SFT_WHAT[s] for s in options.sft_from) + ")"
     elif method.data == "completions":
         verdicts = (options.seed, options.aggregate, excluded)
         sure = {"min_posterior": options.min_posterior}
         train_rows, counts = kto_rows(workspace, "train", *verdicts, **sure)
-        eval_rows, _ = kto_rows(workspace, "test", *verdicts, held_out=True, **sure)
+        eval_rows, eval_counts = kto_rows(workspace, "test", *verdicts, held_out=True, **sure)
         what = "completions labelled desirable/undesirable"
     else:
         kinds, rounds = options.kinds or method.kinds, options.rounds
         verdicts = (options.labels, options.aggregate, excluded, options.rank_pairs)
         sure = {"min_posterior": options.min_posterior}
         train_rows, counts = preference_rows(workspace, "train", kinds, rounds, *verdicts, **sure)
-        eval_rows, _ = preference_rows(
+        eval_rows, eval_counts = preference_rows(
             workspace, "test", kinds, eval_rounds or rounds, *verdicts, held_out=True, **sure
         )
         what = f"labelled pairs of kind {','.join(kinds)}" + (
@@ -122,8 +129,15 @@ def _rows(
         _refuse_one_sided(options, workspace, train_rows)
     split = "test"
     if not eval_rows:  # no held-out split: report on (a sample of) the training rows, and say so
-        eval_rows, split = train_rows, "train"
-    return train_rows, eval_rows, split, counts
+        eval_rows, split, eval_counts = train_rows, "train", {}
+    return {
+        "train_rows": train_rows,
+        "eval_rows": eval_rows,
+        "eval_split": split,
+        "counts": dict(counts),
+        "eval_counts": dict(eval_counts),
+        "excluded": exclusion.sources,
+    }
 
 
 def _refuse_one_sided(options: TrainOptions, workspace: Workspace, rows: list[dict]) -> None:
@@ -268,21 +282,56 @@ def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> 
     workspace = Workspace(options.workspace)
     start = model_path(options.model, workspace)
     out = _out_dir(options, workspace, start)
-    exclusion = _exclusion(options, method, workspace)
-    train_rows, eval_rows, eval_split, counts = _rows(options, method, workspace, eval_rounds, exclusion)
-    train_rows, eval_rows, accounting = _fit(options, method, start, train_rows, eval_rows)
+    recorded = read_selection(out) if options.resume else None
+    if recorded is None:
+        selection = _rows(options, method, workspace, eval_rounds, _exclusion(options, method, workspace))
+    else:  # labels that arrived since the start, or a changed excluded.json, are no part of a run under way
+        selection = recorded
+        log.warning(
+            "%s: resuming on the %d training and %d held-out rows the run selected as it started (%s); labels "
+            "since are no part of it",
+            out,
+            len(recorded["train_rows"]),
+            len(recorded["eval_rows"]),
+            recorded["written_at"],
+        )
+    record = selection_record(selection) if recorded is None else None  # before fitting adds columns
+    train_rows, eval_rows, accounting = _fit(
+        options, method, start, selection["train_rows"], selection["eval_rows"]
+    )
     options, plan = _plan(options, method, start, accounting["rows"]["longest_tokens"])
-    notes = {**_pair_columns(options, method, train_rows), "data_counts": dict(counts), **accounting, **plan}
-    if exclusion.sources:  # who was left out of the verdicts, and where each was named: the report says it
-        notes["excluded_labellers"] = exclusion.sources
-    evaluation = (eval_rows, eval_split)
-    if method.stepwise:  # its steps are runs of train_once
-        steps = _steps(options, method, train_rows, accounting["rows"])
-        claim_out_folder(out, options)  # every check passed: from here on the folder is this run's
+    notes = {
+        **_pair_columns(options, method, train_rows),
+        **_verdict_notes(options, method),
+        "data_counts": selection["counts"],
+        "eval_counts": selection["eval_counts"],
+        **accounting,
+        **plan,
+    }
+    if selection[
+        "excluded"
+    ]:  # who was left out of the verdicts, and where each was named: the report says it
+        notes["excluded_labellers"] = selection["excluded"]
+    if recorded is not None:
+        notes["selection_recorded_at"] = recorded["written_at"]
+    evaluation = (eval_rows, selection["eval_split"])
+    steps = _steps(options, method, train_rows, accounting["rows"]) if method.stepwise else None
+    if steps is None:
+        train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
+    claim_out_folder(out, options)  # every check passed: from here on the folder is this run's
+    if record is not None:
+        write_selection(out, record)
+    if steps is not None:  # a step-wise method's steps are runs of train_once
         return train_stepwise(options, start, workspace, steps, evaluation, out, notes)
-    train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
-    claim_out_folder(out, options)
     return train_once(options, start, workspace, train_rows, evaluation, out, notes)[0]
+
+
+def _verdict_notes(options: TrainOptions, method: Method) -> dict:
+    """How the labels became the rows (the report and metrics.json say it): the aggregation and the posterior
+    floor, where the rows come from labellers' verdicts."""
+    if method.data == "sft" or options.kto_from or options.rm_from_ratings:
+        return {}
+    return {"verdicts": {"aggregate": options.aggregate, "min_posterior": options.min_posterior}}
 
 
 def reward_scorer(model: str, workspace: Workspace, batch_size: int = 8, max_length: int = 1024):
