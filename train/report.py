@@ -125,7 +125,9 @@ def verdicts_line(metrics: dict) -> str | None:
     return line
 
 
-HELD_OUT_TAKEN = ("exported", "desirable", "undesirable", "gold_evaluated", "other_split")
+# The held-out counts that are no reason to leave an item out: rows taken (preference and KTO rows, --rm-from-ratings'
+# pairs, SFT's sources) and the training split's items (`other_split` in the test split's counts)
+HELD_OUT_TAKEN = (*TAKEN_KINDS, "exported", "pairs", "gold_answers", "edits", "gold_evaluated", "other_split")
 
 
 def _held_out_reasons(metrics: dict) -> str:
