@@ -279,3 +279,23 @@ def test_judges_are_measured_against_the_majority_without_the_excluded(ws, capsy
     assert excluded["excluded_labellers"]["left_out_of"][-1] == "machine_agreement"
     judged = stats(ws, capsys, "--exclude-labeller", "judge:toy")  # an excluded judge is still measured
     assert [s["pairs"] for s in judged["machine_agreement"] if s["round"] == "all"] == [2]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('[""]', "entry 0 ('') names nobody"),
+        ('["ann", "  "]', "entry 1 ('  ') names nobody"),
+        ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply to read"),  # a RecursionError traceback
+    ],
+)
+def test_a_blank_or_too_deep_excluded_json_is_one_line_naming_the_file(ws, capsys, text, said):
+    """An empty name in excluded.json excluded nobody, silently (the flag refuses `--exclude-labeller ""`)."""
+    ws, _ = ws
+    (ws.path / EXCLUDED_FILE).write_text(text)
+    for command in (["stats"], ["export", "--format", "dpo"]):
+        capsys.readouterr()
+        assert main([command[0], "-w", str(ws.path), *command[1:]]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {ws.path / EXCLUDED_FILE}: {said}") and err.count("\n") == 1, err
+    assert not list((ws.path / "exports").glob("*.parquet"))
