@@ -189,7 +189,9 @@ def test_stats_counts_every_stored_label_and_says_which_figures_leave_whom_out(w
     assert everyone["labels"]["pairwise"]["a"] == 11 and "excluded_labellers" not in everyone
     assert (everyone["pairwise_items"]["labelled"], excluded["pairwise_items"]["labelled"]) == (7, 4)
     assert (everyone["kto_items"]["labelled"], excluded["kto_items"]["labelled"]) == (7, 4)
-    assert "rank_items" in everyone and "rank_items" not in excluded  # she was the only ranker
+    assert (
+        everyone["rank_items"]["rankings"] == 1 and excluded["rank_items"]["rankings"] == 0
+    )  # the only ranker
     assert excluded["excluded_labellers"] == {
         "names": ["mallory"],
         "left_out_of": ["pairwise_items", "kto_items", "rank_items", "rate_items"],
@@ -208,6 +210,44 @@ def test_stats_counts_every_stored_label_and_says_which_figures_leave_whom_out(w
         f"warning: {ws.path / EXCLUDED_FILE}: no labels by nobody in this workspace: excluding that name changes "
         "nothing yet\n"
     )
+
+
+def test_stats_shows_every_figure_its_excluded_line_names_with_no_data_where_nobody_counts(ws, capsys):
+    """With every labeller excluded, the line said "left out of pairwise_items, kto_items, ..." and the figures were
+    missing, line and JSON key alike."""
+    ws, _ = ws
+    figures = stats(ws, capsys, "--exclude-labeller", "ann,bob,mallory")
+    assert figures["excluded_labellers"]["left_out_of"] == [
+        "pairwise_items",
+        "kto_items",
+        "rank_items",
+        "rate_items",
+    ]
+    nothing = {
+        "labelled": 0,
+        "split_votes": 0,
+        "mean_agreement_multi_annotator": None,
+        "aggregate": "majority",
+    }
+    assert figures["pairwise_items"] == figures["kto_items"] == nothing
+    assert figures["rank_items"] == {
+        "rankings": 0,
+        "items": 0,
+        "multi_ranked_items": 0,
+        "kendall_tau": None,
+        "alpha_ordinal": None,
+    }
+    assert figures["rate_items"] == {"rated": 0, "ratings": 0, "alpha_per_aspect": {}}
+    assert figures["labels"] == stats(ws, capsys)["labels"]  # every stored label still counted
+    assert main(["stats", "-w", str(ws.path), "--exclude-labeller", "ann,bob,mallory"]) == 0
+    out = capsys.readouterr().out
+    for line in (
+        "pairwise_items: {'labelled': 0,",
+        "kto_items: {'labelled': 0,",
+        "rank_items: {'rankings': 0,",
+    ):
+        assert f"\n{line}" in out
+    assert "\nrated answers: 0 (0 ratings); Krippendorff's α per aspect:\n" in out
 
 
 def test_names_match_in_any_unicode_normalisation(tmp_path, capsys):
