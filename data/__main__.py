@@ -35,7 +35,7 @@ from data.export_workspace import check_export_options, export_rows, reads_label
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
-from data.imports import ImportOptions, Loaded, check_file, log_import, write_records
+from data.imports import ImportOptions, Loaded, check_file, kept_lines, log_import, write_records
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
 from data.lineage import lineage_lines
@@ -95,6 +95,8 @@ def cmd_import(args: Any) -> int:
         counts = write_records(workspace, item.records, item.counts)
         rejects = log_import(workspace, item, counts, options)
         print(import_summary(item, counts, rejects))
+        for line in kept_lines(counts):
+            print(f"warning: {item.path}: {line}", file=sys.stderr)
     return 0
 
 
