@@ -31,7 +31,7 @@ from data.config import build
 from data.errors import PrefloopError
 from data.exclusion import Exclusion, check_exclusion
 from data.export import write_parquet
-from data.export_workspace import check_export_options, export_rows, reads_labels
+from data.export_workspace import check_export_options, counts_line, export_rows, reads_labels
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
@@ -121,9 +121,7 @@ def cmd_export(args: Any) -> int:
         print(f"warning: {line}", file=sys.stderr)
     rows, counts = export_rows(workspace, args, exclusion.names)
     export = args.format + ("-edits" if args.edits else "")
-    summary = "; ".join(
-        filter(None, [", ".join(f"{k} {v}" for k, v in sorted(counts.items())), exclusion.line()])
-    )
+    summary = "; ".join(filter(None, [counts_line(counts, export), exclusion.line()]))
     if not len(rows):
         raise PrefloopError(f"{args.workspace}: nothing to export as {export} ({summary})")
     export += f"-{args.split}" if args.split else ""
