@@ -117,7 +117,7 @@ def export_rows(
     stored = read("labels")
     labels, lost = labels_in_force(stored, excluded, source)
     # the items labelled only by labellers --labels does not choose: counted unlabelled
-    unchosen = not_chosen(stored, source)
+    unchosen = not_chosen(stored, source) if export in ("dpo", "kto") else {}
     pairs = read("pairs") if export in ("dpo", "sft-edits") else None
     completions, prompts = read("completions"), read("prompts")
     verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
