@@ -31,11 +31,11 @@ from data.config import build
 from data.errors import PrefloopError
 from data.exclusion import Exclusion, check_exclusion
 from data.export import write_parquet
-from data.export_workspace import check_export_options, export_rows, reads_labels
+from data.export_workspace import check_export_options, counts_line, export_rows, reads_labels
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
-from data.imports import ImportOptions, Loaded, check_file, log_import, write_records
+from data.imports import ImportOptions, Loaded, check_file, kept_lines, log_import, write_records
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
 from data.lineage import lineage_lines
@@ -95,6 +95,8 @@ def cmd_import(args: Any) -> int:
         counts = write_records(workspace, item.records, item.counts)
         rejects = log_import(workspace, item, counts, options)
         print(import_summary(item, counts, rejects))
+        for line in kept_lines(counts):
+            print(f"warning: {item.path}: {line}", file=sys.stderr)
     return 0
 
 
@@ -119,9 +121,7 @@ def cmd_export(args: Any) -> int:
         print(f"warning: {line}", file=sys.stderr)
     rows, counts = export_rows(workspace, args, exclusion.names)
     export = args.format + ("-edits" if args.edits else "")
-    summary = "; ".join(
-        filter(None, [", ".join(f"{k} {v}" for k, v in sorted(counts.items())), exclusion.line()])
-    )
+    summary = "; ".join(filter(None, [counts_line(counts, export), exclusion.line()]))
     if not len(rows):
         raise PrefloopError(f"{args.workspace}: nothing to export as {export} ({summary})")
     export += f"-{args.split}" if args.split else ""

@@ -6,6 +6,7 @@ track of anything a user labelled:
   no label yet are a warning, not an error (a labeller may be switched off before their first label).
 - ``labels_in_force``: the labels that decide (`data.selection.choose_labels` without the excluded labellers') and,
   per task, the items whose every label is an excluded labeller's: each export counts them ``excluded_only``.
+- ``not_chosen``: per task, the items labelled only by labellers ``--labels`` does not choose (counted unlabelled).
 - ``Exclusion.line``: who was excluded and where each was named, said beside every count exclusion changed.
 """
 
@@ -124,6 +125,23 @@ def labels_in_force(
             if items - still:
                 lost[task] = frozenset(items - still)
     return kept, lost
+
+
+def not_chosen(
+    labels: Labels, source: str, tasks: tuple[str, ...] = ("kto", "rank")
+) -> dict[str, frozenset[str]]:
+    """Per task, the ids of the items with a current label whose every current label is of labellers ``source``
+    (``--labels``, `data.selection.choose_labels`) does not choose: a KTO answer only a judge labelled, with
+    ``--labels human``. The exports count them unlabelled, as a pair of the kind (pairs are counted whole)."""
+    if source not in ("human", "machine"):  # all: every label; auto chooses among the labels of a pair only
+        return {}
+    chosen = choose_labels(labels, source)
+    out = {}
+    for task in tasks:
+        items = set(current_labels(labels, task)["item_id"]) - set(current_labels(chosen, task)["item_id"])
+        if items:
+            out[task] = frozenset(items)
+    return out
 
 
 def _column(labels: Labels, name: str) -> pd.Series | pa.ChunkedArray:

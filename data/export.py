@@ -29,7 +29,7 @@ from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, verdicts_table
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError
 from data.files import atomic_write
-from data.rank_pairs import rank_votes
+from data.rank_pairs import current_rankings, rank_votes
 from data.schemas import MESSAGE
 
 FORMATS = ("dpo", "kto", "sft", "ratings")
@@ -94,15 +94,25 @@ def _without_gold(table: pa.Table, gold: pa.Table | None, counts: Counter) -> pa
     return table.filter(pc.invert(is_gold))
 
 
-def _excluded_only(ids: pa.ChunkedArray, at: pa.Array, lost: Collection[str], counts: Counter) -> int:
-    """Count as ``excluded_only`` the items of ``ids`` without a verdict (``at`` null) whose every label is an
-    excluded labeller's (``lost``); how many."""
-    if not lost:
+def _without_verdict(
+    ids: pa.ChunkedArray, at: pa.Array, items: Collection[str], counts: Counter, reason: str = "excluded_only"
+) -> int:
+    """Count as ``reason`` the items of ``ids`` without a verdict (``at`` null) that are among ``items`` (those
+    whose every label is an excluded labeller's, or of labellers ``--labels`` does not choose); how many."""
+    if not items:
         return 0
-    gone = pc.and_(pc.is_null(at), pc.is_in(ids, value_set=pa.array(sorted(lost), pa.string())))
+    gone = pc.and_(pc.is_null(at), pc.is_in(ids, value_set=pa.array(sorted(items), pa.string())))
     n = pc.sum(gone).as_py() or 0
-    counts["excluded_only"] += n
+    counts[reason] += n
     return n
+
+
+def _other_split(items: list[pa.ChunkedArray], every: pa.Table, in_split: pa.Table) -> int:
+    """How many of the distinct ids in ``items`` (labelled answers of any split, gold ones) are rows of ``every``
+    but not of ``in_split``."""
+    ids = pc.unique(pa.chunked_array([c for i in items for c in i.cast(pa.string()).chunks], pa.string()))
+    other = pc.invert(pc.is_in(ids, value_set=in_split.column("id").combine_chunks()))
+    return pc.sum(pc.and_(pc.is_in(ids, value_set=every.column("id").combine_chunks()), other)).as_py() or 0
 
 
 def check_min_posterior(min_posterior: float | None, aggregate: str) -> None:
@@ -143,6 +153,7 @@ def dpo_table(
     min_posterior: float | None = None,
     excluded_only: Collection[str] = (),
     rank_excluded_only: Collection[str] = (),
+    rank_unlabelled: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
     ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``min_posterior``: leave out verdicts whose
@@ -153,13 +164,19 @@ def dpo_table(
     selection) stay out of Dawid–Skene's fit and keep their editor's verdict (`data.aggregate.verdicts_table`).
     ``excluded_only``: the pairs, ``rank_excluded_only`` the rank items, whose every label is an excluded
     labeller's (`data.exclusion.labels_in_force`): counted ``excluded_only`` (``rank_excluded_only``: rank items
-    of any split) rather than unlabelled."""
+    of any split) rather than unlabelled; ``rank_unlabelled``: the rank items ranked only by labellers ``--labels``
+    does not choose (`data.exclusion.not_chosen`). With ``rank_pairs`` none, every ranked item is counted
+    ``kind_rank_not_asked`` instead."""
     edits = edit_pair_ids(pairs) | set(edits)
     table, counts = _pairs_table(
         prompts, completions, pairs, labels, split, method, gold, edits, min_posterior, excluded_only
     )
-    if rank_pairs != "none" and rank_excluded_only:
-        counts["rank_excluded_only"] = len(rank_excluded_only)
+    if rank_pairs == "none":  # `--kinds` without rank, or `--rank-pairs none`: every ranked item, counted
+        ranked = set(current_rankings(labels)["item_id"]) if _has_rankings(labels) else set()
+        missing = {"kind_rank_not_asked": ranked | set(rank_excluded_only) | set(rank_unlabelled)}
+    else:
+        missing = {"rank_excluded_only": rank_excluded_only, "rank_unlabelled": rank_unlabelled}
+    counts.update({reason: len(items) for reason, items in missing.items() if items})
     if rank_pairs == "none" or not _has_rankings(labels):
         return table, counts
     rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs, rank_gold)
@@ -199,7 +216,7 @@ def _pairs_table(
     pairs = _without_gold(ordered, gold, counts)
     verdicts = verdicts_table(labels, "pairwise", method, gold, edits)
     at = pc.index_in(pairs.column("id"), value_set=verdicts.column("item_id").combine_chunks())
-    lost = _excluded_only(pairs.column("id"), at, excluded_only, counts)
+    lost = _without_verdict(pairs.column("id"), at, excluded_only, counts)
     counts["unlabelled"] += at.null_count - lost
     pairs = pairs.filter(pc.is_valid(at))
     at = at.drop_null()
@@ -259,6 +276,7 @@ def to_dpo(
     min_posterior: float | None = None,
     excluded_only: Collection[str] = (),
     rank_excluded_only: Collection[str] = (),
+    rank_unlabelled: Collection[str] = (),
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why (`dpo_table`)."""
     table, counts = dpo_table(
@@ -275,6 +293,7 @@ def to_dpo(
         min_posterior,
         excluded_only,
         rank_excluded_only,
+        rank_unlabelled,
     )
     return table.to_pylist(), counts
 
@@ -288,30 +307,27 @@ def kto_table(
     gold: pa.Table | None = None,
     min_posterior: float | None = None,
     excluded_only: Collection[str] = (),
+    unlabelled: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL KTOTrainer columns from completions labelled desirable/undesirable (one Arrow table), and counts;
     ``min_posterior`` and ``excluded_only`` (completions whose every label is an excluded labeller's) as
-    `dpo_table`."""
+    `dpo_table`; ``unlabelled``: completions labelled only by labellers ``--labels`` does not choose
+    (`data.exclusion.not_chosen`). The items counted are the labelled completions and the gold ones."""
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
     every = _arrow(completions)
     in_split = _in_order(every, prompts)
     verdicts = verdicts_table(labels, "kto", method, gold)
-    labelled = pa.concat_arrays(  # labelled by anyone: those whose labels are all excluded too
-        [
-            verdicts.column("item_id").combine_chunks().cast(pa.string()),
-            pa.array(sorted(excluded_only), pa.string()),
-        ]
-    )
-    # labelled completions whose prompt is in another split (gold ones are counted as gold, below)
-    elsewhere = pc.and_(
-        pc.is_in(labelled, value_set=every.column("id").combine_chunks()),
-        pc.invert(pc.is_in(labelled, value_set=in_split.column("id").combine_chunks())),
-    )
-    counts["other_split"] += pc.sum(elsewhere).as_py() or 0
+    items = [
+        verdicts.column("item_id"),
+        pa.chunked_array([sorted({*excluded_only, *unlabelled})], pa.string()),
+    ]
+    items += [] if gold is None else [gold.column("item_id")]
+    counts["other_split"] += _other_split(items, every, in_split)  # labelled or gold, of another split
     completions = _without_gold(in_split, gold, counts)
     at = pc.index_in(completions.column("id"), value_set=verdicts.column("item_id").combine_chunks())
-    _excluded_only(completions.column("id"), at, excluded_only, counts)
+    _without_verdict(completions.column("id"), at, excluded_only, counts)
+    _without_verdict(completions.column("id"), at, unlabelled, counts, "unlabelled")
     completions, at = completions.filter(pc.is_valid(at)), at.drop_null()
     verdict = verdicts.column("verdict").take(at)
     split_vote = pc.equal(verdict, SPLIT)
@@ -350,21 +366,28 @@ def to_kto(
     gold: pa.Table | None = None,
     min_posterior: float | None = None,
     excluded_only: Collection[str] = (),
+    unlabelled: Collection[str] = (),
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's KTOTrainer from completions labelled desirable/undesirable (`kto_table`)."""
-    table, counts = kto_table(prompts, completions, labels, split, method, gold, min_posterior, excluded_only)
+    table, counts = kto_table(
+        prompts, completions, labels, split, method, gold, min_posterior, excluded_only, unlabelled
+    )
     return table.to_pylist(), counts
 
 
 def to_sft(prompts: pd.DataFrame, split: str | None = None) -> tuple[list[dict], Counter]:
-    """Rows for TRL's SFTTrainer: each prompt with a gold answer as one conversation."""
+    """Rows for TRL's SFTTrainer: each prompt with a gold answer as one conversation; every other prompt counted,
+    ``no_gold`` or ``other_split``."""
     counts: Counter = Counter()
     rows = []
-    for prompt in _with_split(prompts, split).itertuples(index=False):
+    chosen = _with_split(prompts, split)
+    counts["other_split"] += len(prompts) - len(chosen)
+    for prompt in chosen.itertuples(index=False):
         if pd.isna(prompt.gold) or _degenerate(prompt.gold):
             counts["no_gold"] += 1
             continue
         rows.append({"messages": list(prompt.messages) + _assistant(prompt.gold), "prompt_id": prompt.id})
+    counts = +counts
     counts["exported"] = len(rows)
     return rows, counts
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
-from data.exclusion import labels_in_force
+from data.exclusion import labels_in_force, not_chosen
 from data.export import check_min_posterior, dpo_table, kto_table, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND
@@ -42,6 +42,24 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
         "labels": [*AGGREGATED, "ratings", "rubric"],
     },
 }
+
+
+# What each export is made of, named when the workspace holds none of it (no count to give a reason)
+MADE_OF = {
+    "dpo": "pairs or rankings",
+    "kto": "KTO labels",
+    "sft": "prompts",
+    "sft-edits": "edits",
+    "ratings": "ratings",
+}
+
+
+def counts_line(counts: Counter, export: str) -> str:
+    """``exported 0, other_split 985``: what an export wrote and left out, by reason; where nothing at all was
+    counted, that the workspace has nothing it is made of (``no edits in the workspace``)."""
+    if not sum(counts.values()):
+        return f"no {MADE_OF[export]} in the workspace"
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
 def check_export_options(args: Any, explicit: set[str]) -> None:
@@ -96,7 +114,10 @@ def export_rows(
     )  # children first (Workspace.read): gold, labels, pairs, completions, prompts
     rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never export
     source = "all" if export == "ratings" else args.labels  # ratings are people's: no machine rates
-    labels, lost = labels_in_force(read("labels"), excluded, source)
+    stored = read("labels")
+    labels, lost = labels_in_force(stored, excluded, source)
+    # the items labelled only by labellers --labels does not choose: counted unlabelled
+    unchosen = not_chosen(stored, source) if export in ("dpo", "kto") else {}
     pairs = read("pairs") if export in ("dpo", "sft-edits") else None
     completions, prompts = read("completions"), read("prompts")
     verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
@@ -114,9 +135,8 @@ def export_rows(
             lost.get("rate", ()),
         )
     if export == "kto":
-        return kto_table(
-            prompts, completions, labels, gold=gold, excluded_only=lost.get("kto", ()), **verdicts
-        )
+        missing = {"excluded_only": lost.get("kto", ()), "unlabelled": unchosen.get("kto", ())}
+        return kto_table(prompts, completions, labels, gold=gold, **missing, **verdicts)
     dropped: Counter = Counter()  # edits of gold items' answers never export
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
     pairs = without_gold_edits(pairs, gold, dropped)
@@ -132,6 +152,7 @@ def export_rows(
         rank_gold=rank_gold,
         excluded_only=lost.get("pairwise", ()),
         rank_excluded_only=lost.get("rank", ()),
+        rank_unlabelled=unchosen.get("rank", ()),
         **verdicts,
     )
     counts.update(dropped)

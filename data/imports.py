@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from tqdm import tqdm
 
 from data.annotators import IMPORT
@@ -42,7 +44,16 @@ from data.records import Completion, Label, Pair, Prompt, content_id, now
 from data.schemas import SchemaError, check_messages
 from data.workspace import Workspace
 
-__all__ = ["FORMATS", "ImportOptions", "Loaded", "check_file", "import_file", "load_file", "write_records"]
+__all__ = [
+    "FORMATS",
+    "ImportOptions",
+    "Loaded",
+    "check_file",
+    "import_file",
+    "kept_lines",
+    "load_file",
+    "write_records",
+]
 log = logging.getLogger(__name__)
 
 ON_ERROR = ("fail", "skip")
@@ -253,11 +264,48 @@ def load_file(
 
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
+    """Append ``batch`` (rows already stored are left out); ``counts`` plus the rows written per table
+    (``new_<table>``) and the file's prompts already stored (`stored_prompts`)."""
     folder = workspace.path / LOG_DIR
     for path in (folder, folder / "log.jsonl"):  # refused before the records are written, not after
         check_not_link(path)
+    stored = stored_prompts(workspace, batch)
     written = workspace.append(batch, skip_existing=True)
-    return counts + Counter({f"new_{table}": n for table, n in written.items()})
+    return counts + stored + Counter({f"new_{table}": n for table, n in written.items()})
+
+
+def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
+    """The prompts of ``batch`` already stored (``already_stored``): a prompt's id is its messages, so the stored
+    row stays as it is, split and gold answer alike. Those whose stored split is not the one this import gives
+    them count ``stored_split_kept``; those given a gold answer that is not the stored one (or where none is stored)
+    ``stored_gold_kept``: never changed, but never silently (`kept_lines`)."""
+    prompts = {record.id: record for record in batch if isinstance(record, Prompt)}
+    if not prompts:
+        return Counter()
+    stored = workspace.read("prompts", ["split", "gold"])
+    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(list(prompts), pa.string())))
+    counts = Counter(already_stored=stored.num_rows)
+    for id_, split, gold in zip(*(stored.column(c).to_pylist() for c in ("id", "split", "gold"))):
+        counts["stored_split_kept"] += split != prompts[id_].split
+        counts["stored_gold_kept"] += prompts[id_].gold is not None and gold != prompts[id_].gold
+    return +counts
+
+
+def kept_lines(counts: Counter) -> list[str]:
+    """What an import left as it was stored (`stored_prompts`), one line each, for the user."""
+    lines = []
+    if counts["stored_split_kept"]:
+        lines.append(
+            f"{counts['stored_split_kept']} of the {counts['already_stored']} prompts already stored keep their "
+            "split, not the one this import gives them (--split, --test-fraction or the rows' own): a prompt's "
+            "split is set when it is first stored, and nothing moves it"
+        )
+    if counts["stored_gold_kept"]:
+        lines.append(
+            f"{counts['stored_gold_kept']} of the {counts['already_stored']} prompts already stored keep their "
+            "stored gold answer (or none), not this file's: a stored prompt is never rewritten"
+        )
+    return lines
 
 
 def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: ImportOptions) -> Path | None:

@@ -66,8 +66,8 @@ def ratings_table(
     excluded_only: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """One row per rated answer (the module docstring's columns) in round, creation order, and counts of the rated
-    answers left out, each once: ``other_split``, ``gold``, ``excluded_only`` (every rating of it is an excluded
-    labeller's, `data.exclusion.labels_in_force`), ``degenerate``."""
+    and gold answers left out, each once: ``other_split``, ``gold``, ``excluded_only`` (every rating of it is an
+    excluded labeller's, `data.exclusion.labels_in_force`), ``degenerate``."""
     counts: Counter = Counter()
     ratings = current_ratings(labels)
     aspects = aspect_names(ratings)
@@ -75,7 +75,10 @@ def ratings_table(
         prompts = prompts[prompts["split"] == split]
     answers = completions[completions["prompt_id"].isin(prompts["id"])]
     answers = answers.sort_values(["round", "created_at", "id"], kind="stable")
-    rated = pd.Index(ratings["item_id"].unique()).union(pd.Index(sorted(excluded_only), dtype=object))
+    # rated by anyone (those whose ratings are all excluded too), or gold: rated or not, a gold answer is counted
+    rated = pd.Index(ratings["item_id"].unique()).union(
+        pd.Index(sorted({*excluded_only, *gold}), dtype=object)
+    )
     here, on_gold = rated.isin(answers["id"]), rated.isin(set(gold))
     counts["other_split"] = int(
         (~here & rated.isin(completions["id"])).sum()

@@ -19,6 +19,7 @@ from data.aggregate import current_labels
 from data.annotators import IMPORT, machine_labeller_column, machine_labeller_mask
 from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
+from data.import_records import TooDeep, within_depth
 
 LABEL_SOURCES = ("auto", "human", "machine", "all")
 EXCLUDED_FILE = "excluded.json"  # WS/excluded.json: the labellers the admin tab switched out of every verdict
@@ -89,12 +90,22 @@ def read_excluded(workspace: Path) -> tuple[str, ...]:
         return ()
     with open_regular(path) as handle:
         try:
-            names = json.load(handle)
+            names = within_depth(json.load, handle)
+        except TooDeep as exc:
+            raise PrefloopError(f"{path}: JSON {exc}; delete it to include every labeller") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise PrefloopError(f"{path}: not JSON ({exc}); delete it to include every labeller") from None
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise PrefloopError(
             f"{path}: expected a JSON list of labeller names; delete it to include every labeller"
+        )
+    blank = next((name for name in names if not name.strip()), None)
+    if (
+        blank is not None
+    ):  # it would exclude nobody, silently (the flag refuses `--exclude-labeller ""` alike)
+        raise PrefloopError(
+            f"{path}: entry {names.index(blank)} ({blank!r}) names nobody; remove it, or delete the file to include "
+            "every labeller"
         )
     return tuple(sorted(set(names)))
 

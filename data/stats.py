@@ -107,8 +107,9 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
         stats["edits"] = edit_summary(completions, pairs, labels)
         stored = stored.filter(pc.invert(pc.is_in(stored.column("item_id"), value_set=edits)))
     people = without_labellers(stored, excluded)  # the labels in force: they make the verdict figures
+    # A task with stored labels has its figures, with no data where none are in force (all excluded)
+    tasks = set(pc.unique(stored.column("task")).to_pylist())
     if excluded:
-        tasks = set(pc.unique(stored.column("task")).to_pylist())
         stats["excluded_labellers"]["left_out_of"] = [f"{t}_items" for t in VERDICT_TASKS if t in tasks]
     gold = {task: current_gold(gold_events, task) for task in GOLD_TASKS}
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
@@ -126,17 +127,17 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     if humans_out and stats["machine_agreement"]:
         stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
     for task, verdicts in verdicts_of.items():
-        if len(verdicts):
+        if task in tasks:
             stats[f"{task}_items"] = {
                 "labelled": len(verdicts),
                 "split_votes": pc.sum(pc.equal(verdicts.column("verdict"), SPLIT)).as_py() or 0,
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
                 "aggregate": method,
             }
-    if pc.any(pc.equal(people.column("task"), "rank")).as_py():
+    if "rank" in tasks:
         figures = ranking_agreement(people)
         stats["rank_items"] = {k: v for k, v in figures.items() if k != "per_item_tau"}
-    if pc.any(pc.equal(people.column("task"), "rate")).as_py():
+    if "rate" in tasks:
         stats["rate_items"] = rating_stats(people)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]

@@ -189,7 +189,9 @@ def test_stats_counts_every_stored_label_and_says_which_figures_leave_whom_out(w
     assert everyone["labels"]["pairwise"]["a"] == 11 and "excluded_labellers" not in everyone
     assert (everyone["pairwise_items"]["labelled"], excluded["pairwise_items"]["labelled"]) == (7, 4)
     assert (everyone["kto_items"]["labelled"], excluded["kto_items"]["labelled"]) == (7, 4)
-    assert "rank_items" in everyone and "rank_items" not in excluded  # she was the only ranker
+    assert (
+        everyone["rank_items"]["rankings"] == 1 and excluded["rank_items"]["rankings"] == 0
+    )  # the only ranker
     assert excluded["excluded_labellers"] == {
         "names": ["mallory"],
         "left_out_of": ["pairwise_items", "kto_items", "rank_items", "rate_items"],
@@ -208,6 +210,44 @@ def test_stats_counts_every_stored_label_and_says_which_figures_leave_whom_out(w
         f"warning: {ws.path / EXCLUDED_FILE}: no labels by nobody in this workspace: excluding that name changes "
         "nothing yet\n"
     )
+
+
+def test_stats_shows_every_figure_its_excluded_line_names_with_no_data_where_nobody_counts(ws, capsys):
+    """With every labeller excluded, the line said "left out of pairwise_items, kto_items, ..." and the figures were
+    missing, line and JSON key alike."""
+    ws, _ = ws
+    figures = stats(ws, capsys, "--exclude-labeller", "ann,bob,mallory")
+    assert figures["excluded_labellers"]["left_out_of"] == [
+        "pairwise_items",
+        "kto_items",
+        "rank_items",
+        "rate_items",
+    ]
+    nothing = {
+        "labelled": 0,
+        "split_votes": 0,
+        "mean_agreement_multi_annotator": None,
+        "aggregate": "majority",
+    }
+    assert figures["pairwise_items"] == figures["kto_items"] == nothing
+    assert figures["rank_items"] == {
+        "rankings": 0,
+        "items": 0,
+        "multi_ranked_items": 0,
+        "kendall_tau": None,
+        "alpha_ordinal": None,
+    }
+    assert figures["rate_items"] == {"rated": 0, "ratings": 0, "alpha_per_aspect": {}}
+    assert figures["labels"] == stats(ws, capsys)["labels"]  # every stored label still counted
+    assert main(["stats", "-w", str(ws.path), "--exclude-labeller", "ann,bob,mallory"]) == 0
+    out = capsys.readouterr().out
+    for line in (
+        "pairwise_items: {'labelled': 0,",
+        "kto_items: {'labelled': 0,",
+        "rank_items: {'rankings': 0,",
+    ):
+        assert f"\n{line}" in out
+    assert "\nrated answers: 0 (0 ratings); Krippendorff's α per aspect:\n" in out
 
 
 def test_names_match_in_any_unicode_normalisation(tmp_path, capsys):
@@ -279,3 +319,23 @@ def test_judges_are_measured_against_the_majority_without_the_excluded(ws, capsy
     assert excluded["excluded_labellers"]["left_out_of"][-1] == "machine_agreement"
     judged = stats(ws, capsys, "--exclude-labeller", "judge:toy")  # an excluded judge is still measured
     assert [s["pairs"] for s in judged["machine_agreement"] if s["round"] == "all"] == [2]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('[""]', "entry 0 ('') names nobody"),
+        ('["ann", "  "]', "entry 1 ('  ') names nobody"),
+        ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply to read"),  # a RecursionError traceback
+    ],
+)
+def test_a_blank_or_too_deep_excluded_json_is_one_line_naming_the_file(ws, capsys, text, said):
+    """An empty name in excluded.json excluded nobody, silently (the flag refuses `--exclude-labeller ""`)."""
+    ws, _ = ws
+    (ws.path / EXCLUDED_FILE).write_text(text)
+    for command in (["stats"], ["export", "--format", "dpo"]):
+        capsys.readouterr()
+        assert main([command[0], "-w", str(ws.path), *command[1:]]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {ws.path / EXCLUDED_FILE}: {said}") and err.count("\n") == 1, err
+    assert not list((ws.path / "exports").glob("*.parquet"))

@@ -96,3 +96,4 @@ def test_sft_rows_exact():
         {"messages": USER + [{"role": "assistant", "content": "Blue."}], "prompt_id": rows[0]["prompt_id"]}
     ]
     assert dict(counts) == {"exported": 1, "no_gold": 1}
+    assert to_sft(prompts, "train")[1] == {"exported": 1, "other_split": 1}  # the test prompt: counted too

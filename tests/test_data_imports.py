@@ -7,9 +7,11 @@ import json
 import pandas as pd
 import pytest
 
+from data.__main__ import main
 from data.export import to_dpo, to_kto, to_sft
 from data.imports import import_file, load_file
 from data.schemas import SchemaError
+from data.workspace import Workspace
 
 
 def write_json(path, records):
@@ -116,6 +118,34 @@ def test_reimport_adds_nothing_and_degenerate_pairs_are_counted(workspace, tmp_p
     assert first["degenerate"] == 1 and first["new_pairs"] == 1
     second = import_file(workspace, path)
     assert not any(key.startswith("new_") for key in second)
+
+
+def test_a_reimport_says_the_stored_prompts_keep_their_split_and_gold(tmp_path, capsys):
+    """Re-importing with --split test (or --test-fraction) printed "duplicate_rows 5, records 300", exit 0, and
+    every prompt stayed in train; a gold answer for a prompt stored without one was dropped without a word."""
+    ws, prefs, sft = tmp_path / "ws", tmp_path / "p.json", tmp_path / "s.json"
+    write_json(prefs, [{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(3)])
+    write_json(sft, [{"instruction": "q0", "output": "gold"}, {"instruction": "q9", "output": "new"}])
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0  # the same options: nothing to say
+    io = capsys.readouterr()
+    assert "already_stored 3," in io.out and "stored_" not in io.out and io.err == ""
+    assert main(["import", "-w", str(ws), str(prefs), "--split", "test"]) == 0
+    io = capsys.readouterr()
+    assert "already_stored 3, records 3, stored_split_kept 3" in io.out
+    assert io.err == (
+        f"warning: {prefs}: 3 of the 3 prompts already stored keep their split, not the one this import gives them "
+        "(--split, --test-fraction or the rows' own): a prompt's split is set when it is first stored, and nothing "
+        "moves it\n"
+    )
+    assert set(Workspace(ws).frame("prompts")["split"]) == {"train"}  # ids and splits are stable
+    assert main(["import", "-w", str(ws), str(sft)]) == 0
+    io = capsys.readouterr()
+    assert "already_stored 1, new_prompts 1, records 2, stored_gold_kept 1" in io.out
+    assert io.err.startswith(
+        f"warning: {sft}: 1 of the 1 prompts already stored keep their stored gold answer"
+    )
 
 
 def test_test_fraction_is_deterministic_by_prompt(tmp_path):

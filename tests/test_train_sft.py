@@ -69,8 +69,8 @@ def test_sft_rows_are_prompt_completion_rows_from_gold_answers_and_edits(tmp_pat
             [{"role": "assistant", "content": EDITED}],
         ),
     ]
-    # The edit's prompt has no gold answer; the test prompt is in the other split.
-    assert counts == {"gold_answers": 2, "no_gold": 1, "edits": 1}
+    # The edit's prompt has no gold answer; the test prompt is in the other split (counted, as export counts it).
+    assert counts == {"gold_answers": 2, "no_gold": 1, "edits": 1, "other_split": 1}
     assert [r["source"] for r in sft_rows(ws, "train", ("edits",))[0]] == ["edit"]
     assert [r["source"] for r in sft_rows(ws, "test", ("gold",))[0]] == ["gold"]
 
@@ -81,7 +81,7 @@ def test_sft_trains_on_gold_and_edits_and_registers_the_model(tmp_path, tiny_mod
     result = train(sft_options(ws, tiny_model_dir, out))
     metrics = result["metrics"]
     assert metrics["steps"] == 3 and math.isfinite(metrics["final_loss"])
-    assert metrics["data_counts"] == {"gold_answers": 3, "no_gold": 3, "edits": 3}
+    assert metrics["data_counts"] == {"gold_answers": 3, "no_gold": 3, "edits": 3, "other_split": 2}
     assert metrics["rows"]["rows_in"] == 6 and metrics["rows"]["rows_trained"] == 6
     before, after = (
         load_file(str(tiny_model_dir / "model.safetensors")),

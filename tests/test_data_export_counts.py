@@ -1,0 +1,117 @@
+"""Every export counts every item of its kind once, exported or left out by reason, whatever `--split`, `--labels`
+and `--exclude-labeller` say: the counts add up to the workspace's items of that format. An export with nothing to
+count says the workspace holds none."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from data.__main__ import main
+from data.records import Label
+from tests.test_data_exclusion import RATING, build, export
+
+SPLITS = ([], ["--split", "train"], ["--split", "test"])
+LABELS = ([], ["--labels", "human"], ["--labels", "machine"])
+EXCLUDED = ([], ["--exclude-labeller", "mallory"])
+# The items of each format in `world`, and the counts that are no items (kto's verdicts split `exported`)
+FORMATS = {
+    ("--format", "dpo", "--rank-pairs", "none"): 10,  # 8 sampled pairs, mallory's edit pair, her rank item
+    ("--format", "dpo", "--kinds", "sampled"): 10,  # the edit pair and the rank item not asked
+    (
+        "--format",
+        "kto",
+    ): 9,  # answers a0-a5 (a5 gold), a7 (test), b3 (a judge's only), a6 (gold, test, unlabelled)
+    ("--format", "ratings"): 4,  # answers b0-b2 (b2 gold), b4 (gold, unrated)
+    ("--format", "sft", "--edits"): 1,
+}
+NOT_ITEMS = ("desirable", "undesirable")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """`test_data_exclusion.build`'s workspace, and: a judge's pairwise label on pair 7 (test) and KTO label on
+    answer b3 (nobody else's), ann's KTO label on b2 undone (no item), gold answers nobody labelled (a6, test, KTO;
+    b4 rated)."""
+    ws, ids = build(tmp_path_factory.mktemp("counts") / "ws")
+    ws.append(
+        [
+            Label(ids["pair"][7], "judge:m", "pairwise", "a"),
+            Label(ids["b"][3], "judge:m", "kto", "desirable"),
+            Label(ids["b"][2], "ann", "kto", "desirable"),
+        ]
+    )
+    ws.append([Label(ids["b"][2], "ann", "kto", None, retracted=True)])
+    w = ["-w", str(ws.path)]
+    assert main(["gold", *w, "--completion", ids["a"][6], "--answer", "desirable"]) == 0
+    assert main(["gold", *w, "--rate-item", ids["b"][4], "--ratings", RATING]) == 0
+    return ws
+
+
+@pytest.mark.parametrize(
+    ("fmt", "split", "labels", "excluded"), list(itertools.product(FORMATS, SPLITS, LABELS, EXCLUDED))
+)
+def test_the_counts_add_up_to_every_item_of_the_format(world, capsys, fmt, split, labels, excluded):
+    """Before: sft --split counted no other_split; KTO answers only a judge labelled vanished with --labels human
+    (and people's with --labels machine), and so did rankings; --kinds without rank and --rank-pairs none left
+    rankings uncounted; gold answers nobody labelled or rated were counted in one split and not the other."""
+    counts, _ = export(world, capsys, *fmt, *split, *labels, *excluded)
+    assert sum(v for k, v in counts.items() if k not in NOT_ITEMS) == FORMATS[fmt], counts
+
+
+@pytest.mark.parametrize(
+    ("split", "counts"),
+    [
+        ([], {"exported": 0, "no_gold": 8}),
+        (["--split", "train"], {"exported": 0, "no_gold": 6, "other_split": 2}),  # no other_split was counted
+        (["--split", "test"], {"exported": 0, "no_gold": 2, "other_split": 6}),
+    ],
+)
+def test_sft_counts_every_prompt(world, capsys, split, counts):
+    assert export(world, capsys, "--format", "sft", *split) == (counts, "")
+
+
+def test_the_reasons_name_what_was_left_out(world, capsys):
+    machine = export(world, capsys, "--format", "kto", "--labels", "machine")[0]
+    assert machine == {
+        "exported": 1,
+        "desirable": 1,
+        "undesirable": 0,
+        "gold": 2,  # a5, a6
+        "unlabelled": 6,  # a0-a4, a7: people's only
+    }
+    human = export(world, capsys, "--format", "kto", "--labels", "human", "--split", "train")[0]
+    assert human["unlabelled"] == 1 and human["other_split"] == 2  # b3; a6 and a7
+    assert export(world, capsys, "--format", "dpo", "--labels", "machine")[0]["rank_unlabelled"] == 1
+    for flags in (["--kinds", "sampled", "edit"], ["--rank-pairs", "none"]):
+        assert export(world, capsys, "--format", "dpo", *flags)[0] == {
+            "exported": 9,
+            "kind_rank_not_asked": 1,
+        }
+    assert export(world, capsys, "--format", "ratings", "--split", "test")[0] == {
+        "exported": 0,
+        "other_split": 4,
+    }
+
+
+def test_an_export_of_nothing_says_the_workspace_holds_none(tmp_path, capsys):
+    """It said "nothing to export as sft-edits (exported 0)", naming no reason."""
+    ws, prefs = tmp_path / "ws", tmp_path / "p.json"
+    assert main(["init", "-w", str(ws)]) == 0
+    assert main(["export", "-w", str(ws), "--format", "sft"]) == 2
+    assert capsys.readouterr().err == f"error: {ws}: nothing to export as sft (no prompts in the workspace)\n"
+    prefs.write_text(json.dumps([{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(3)]))
+    assert main(["import", "-w", str(ws), str(prefs), "--test-fraction", "0"]) == 0
+    said = {
+        "kto": "no KTO labels in the workspace",
+        "ratings": "no ratings in the workspace",
+        "sft --edits": "no edits in the workspace",
+        "sft --split test": "exported 0, other_split 3",
+    }
+    for flags, why in said.items():
+        capsys.readouterr()
+        assert main(["export", "-w", str(ws), "--format", *flags.split()]) == 2
+        export = flags.split()[0] + ("-edits" if "--edits" in flags else "")
+        assert capsys.readouterr().err == f"error: {ws}: nothing to export as {export} ({why})\n"
