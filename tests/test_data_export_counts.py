@@ -115,3 +115,15 @@ def test_an_export_of_nothing_says_the_workspace_holds_none(tmp_path, capsys):
         assert main(["export", "-w", str(ws), "--format", *flags.split()]) == 2
         export = flags.split()[0] + ("-edits" if "--edits" in flags else "")
         assert capsys.readouterr().err == f"error: {ws}: nothing to export as {export} ({why})\n"
+
+
+@pytest.mark.parametrize("labels", ["human", "machine"])
+def test_train_counts_the_rows_as_the_export_does_whatever_labels(world, capsys, labels):
+    """train's rows came from the same counting but without the items --labels does not choose: a ranking only
+    a person made, with --labels machine, was counted by the export (rank_unlabelled) and by no one in train."""
+    from data.commands import EXPORT_KINDS
+    from train.pairs import preference_rows
+
+    _, counts = preference_rows(world, "train", EXPORT_KINDS, None, labels)
+    exported, _ = export(world, capsys, "--format", "dpo", "--split", "train", "--labels", labels)
+    assert {k: v for k, v in counts.items() if v} == {k: v for k, v in exported.items() if v}

@@ -12,7 +12,7 @@ import pandas as pd
 from data.aggregate import MAJORITY
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
-from data.exclusion import labels_in_force
+from data.exclusion import labels_in_force, not_chosen
 from data.export import to_dpo, to_kto, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND
@@ -61,7 +61,9 @@ def preference_rows(
         dropped["other_round"] += int((~inside).sum())
         pairs = pairs[inside]
     excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
-    chosen_labels, lost = labels_in_force(workspace.frame("labels"), excluded, labels)
+    stored = workspace.frame("labels")
+    chosen_labels, lost = labels_in_force(stored, excluded, labels)
+    unchosen = not_chosen(stored, labels, ("rank",))  # ranked only by labellers --labels does not choose
     ranks = rank_pairs if RANK_KIND in kinds else "none"
     prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
     rows, counts = to_dpo(
@@ -78,6 +80,7 @@ def preference_rows(
         min_posterior,
         lost.get("pairwise", ()),  # pairs whose every label is an excluded labeller's: counted excluded_only
         lost.get("rank", ()),
+        unchosen.get("rank", ()),
     )
     counts.update(dropped)
     if held_out and gold.num_rows:
