@@ -92,7 +92,9 @@ class Loading:
                         self.picks = picks
             self.edits.add_pairs(new["pairs"])  # first: labels read now may be on pairs read now
             human = self.edits.split(keep_rows(labels, pc.invert(machine)))
-            gold = current_gold(self.workspace.read("gold"), self.task).column("item_id").combine_chunks()
+            events = self.workspace.read("gold")
+            gold = current_gold(events, self.task).column("item_id").combine_chunks()
+            seed = gold_seed(events)
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # The first read of a large workspace: the labellers' latest records are found while the items
                 # are chosen (both run in Arrow and numpy, outside the GIL).
@@ -104,7 +106,7 @@ class Loading:
                     chunk = select_chunk(
                         self.view, *tables, self._tables["imported"], self.order, margins, gold
                     )
-                self._apply(chunk, human, latest and latest.result(), gold.to_pylist())
+                self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed)
         return len(self.items)
 
     def _read_new(self, name: str) -> pa.Table:
@@ -122,7 +124,7 @@ class Loading:
         # Rows read twice are harmless here: lookups take the first, items and labels are keyed by id.
         return table
 
-    def _apply(self, chunk, labels: pa.Table, latest=None, gold: list[str] = ()) -> None:
+    def _apply(self, chunk, labels: pa.Table, latest=None, gold: list[str] = (), seed: bytes = b"") -> None:
         first = not self._known
         if not first and labels.num_rows:
             known = pa.chunked_array(self._known, pa.string()).combine_chunks()
@@ -134,11 +136,21 @@ class Loading:
             ids, rounds = self.items.extend(chunk)
             regular = [(i, r) for i, r in zip(ids, rounds) if i not in is_gold]
             self.queue.add_items([i for i, _ in regular], [r for _, r in regular])
-            self.queue.set_gold([g for g in gold if g in self.items], self.gold_rate)
+            self.queue.set_gold([g for g in gold if g in self.items], self.gold_rate, seed)
             if first:
                 self.queue.load(labels, latest)
             for label in records:
                 self.queue.record(label)
+
+
+def gold_seed(events: pa.Table) -> bytes:
+    """The workspace's secret for the gold draws (`LabelQueue.gold_seed`): the first gold event's random id, which
+    no labeller sees, so one name's gold schedule differs from one workspace to the next and nobody can work it
+    out; it stays the same while the workspace lives (gold events are only appended)."""
+    if not events.num_rows:
+        return b""
+    first = events.sort_by([("created_at", "ascending"), ("id", "ascending")]).column("id")[0]
+    return first.as_py().encode()
 
 
 def _concat(old: pa.Table | None, new: pa.Table) -> pa.Table:

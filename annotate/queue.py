@@ -10,10 +10,13 @@ Rules:
   and frees its slot for someone else;
 - undo appends a retraction of the labeller's last label or skip and hands that item straight back to them;
 - gold items (items with a known answer, `python -m data gold`: pairs, KTO or rated completions, rank items) are
-  mixed into each labeller's stream: before each new item, a fixed draw per (labeller, items done so far) below
-  ``gold_rate`` hands them a gold item they have no record on, when one is left (never twice to one person, no K
-  limit). Gold items stay out of the regular order, the progress counts and the K rule; nothing on the screen tells
-  them apart.
+  mixed into each labeller's stream (never twice to one person, no K limit), outside the regular order and the K
+  rule. Each labeller is to meet ``gold_rate`` of their stream as gold: ``gold_left`` is how many gold items that
+  leaves them, beside the regular items left, and before each new item a fixed draw per (labeller, items done so
+  far), keyed by the workspace's secret ``gold_seed``, hands them a gold one with the chance gold left / all left,
+  the gold items in an order of their own. Their "left for you" counts both, so it falls by one with every label,
+  gold or not, and nothing on the screen tells a gold item apart; the schedule is no one else's (another labeller,
+  another workspace).
 
 A label that arrives after its lease expired is still kept (nothing labelled is lost), so an item may exceptionally
 end with K+1 labels. The class is not thread-safe: its owner (annotate.service) serialises calls.
@@ -91,13 +94,32 @@ class LabelQueue:
         self.gold: list[str] = []  # gold items, mixed in at gold_rate
         self._gold_set: frozenset[str] = frozenset()
         self.gold_rate = 0.0
+        self.gold_seed = b""  # the workspace's secret for the gold draws (annotate.loading)
         self.add_items(items)
 
-    def set_gold(self, items: Iterable[str], rate: float) -> None:
-        """The gold items (in the order they are handed out) and the share of new items that are gold."""
+    def set_gold(self, items: Iterable[str], rate: float, seed: bytes = b"") -> None:
+        """The gold items, the share of each labeller's stream that is gold and the secret of the draws. An item
+        made gold while the app runs leaves the regular queue and its counts."""
         self.gold = list(dict.fromkeys(items))
         self._gold_set = frozenset(self.gold)
-        self.gold_rate = rate
+        self.gold_rate, self.gold_seed = rate, seed
+        self._drop_regular([item for item in self.gold if item in self._index])
+
+    def _drop_regular(self, items: list[str]) -> None:
+        """Take ``items`` out of the regular order: the job's size, the full and per-round counts, each labeller's
+        closed count, the cursor (their labels and votes stay: they are labels of gold items now)."""
+        if not items:
+            return
+        for item in items:
+            for user, latest in self._latest.items():
+                self._counts[user][2] -= self._closes(latest.get(item), item)
+            self._count_full(item, -(self.votes.get(item, 0) >= self.overlap))
+            self.group_items[self._groups[self._index[item]]] -= 1
+        dropped = {self._index[item] for item in items}
+        self._cursor -= sum(index < self._cursor for index in dropped)
+        self.items = [item for index, item in enumerate(self.items) if index not in dropped]
+        self._groups = [group for index, group in enumerate(self._groups) if index not in dropped]
+        self._index = {item: index for index, item in enumerate(self.items)}
 
     def add_items(self, items: Iterable[str], groups: Iterable[object] | None = None) -> None:
         items = list(items)
@@ -266,19 +288,50 @@ class LabelQueue:
                 return held
         self.held.pop(user, None)
         item = self._next_regular(user, now)
-        if item is not None and self._gold_turn(user):
-            item = next((g for g in self.gold if self.status(user, g) is None), item)
+        if self._gold_turn(user) or (item is None and self.gold_left(user)):
+            item = min(
+                (g for g in self.gold if self.status(user, g) is None),
+                key=lambda g: self._draw(user, "order", g),  # an order of this labeller's own
+                default=item,
+            )
         if item is not None:
             self.hold(user, item)
         return item
 
-    def _gold_turn(self, user: str) -> bool:
-        """Whether this labeller's next item is a gold one: a fixed draw per (labeller, items done so far)."""
+    def shown_round(self, item: str, round_: int) -> int:
+        """The round the page names for ``item`` (of round ``round_``): a gold item's own round (often the
+        imported data's 0, while the job labels round 2) would tell it apart, so it shows the round the regular
+        items are at."""
+        if item not in self._gold_set or not self.items:
+            return round_
+        at = self._groups[min(self._cursor, len(self.items) - 1)]
+        return at if isinstance(at, int) else round_
+
+    def _draw(self, user: str, *parts: object) -> float:
+        """A fixed number in [0, 1) for (the workspace's secret, labeller, parts): the same after a restart."""
+        key = "\0".join(map(str, (user, *parts))).encode()
+        return int.from_bytes(hashlib.sha256(self.gold_seed + b"\0" + key).digest()[:8], "big") / 2**64
+
+    def gold_left(self, user: str) -> int:
+        """How many gold items this labeller is still to meet: ``gold_rate`` of their whole stream (the regular
+        items they have done and have left, and their gold), less those met, at most the gold they have not met.
+        A label of either kind leaves it, or the regular items left, one lower."""
         if not self.gold or self.gold_rate <= 0:
+            return 0
+        met = sum(self.status(user, item) is not None for item in self.gold)
+        labelled, skipped, regular_left = self.counts(user)
+        regular = labelled + skipped - met + regular_left
+        planned = round(self.gold_rate / (1 - self.gold_rate) * regular)
+        return max(0, min(len(self.gold) - met, planned - met))
+
+    def _gold_turn(self, user: str) -> bool:
+        """Whether this labeller's next item is a gold one: a fixed draw per (labeller, items done so far) below
+        gold left / all left, so the gold spreads at random over what is left of their stream."""
+        gold = self.gold_left(user)
+        if not gold:
             return False
-        done = sum(self.counts(user)[:2])
-        draw = int.from_bytes(hashlib.sha256(f"gold\0{user}\0{done}".encode()).digest()[:4], "big")
-        return draw / 2**32 < self.gold_rate
+        labelled, skipped, regular_left = self.counts(user)
+        return self._draw(user, "turn", labelled + skipped) * (gold + regular_left) < gold
 
     def _next_regular(self, user: str, now: float) -> str | None:
         votes, overlap, gold = self.votes, self.overlap, self._gold_set

@@ -290,12 +290,18 @@ class LabelService(Loading, Editing):
         with self._lock:
             return self.queue.current_labels(user, limit)
 
+    def shown_round(self, item: Item) -> int:
+        """The round the page names for ``item``: a gold item's is the regular items' (`LabelQueue.shown_round`)."""
+        with self._lock:
+            return self.queue.shown_round(item.id, item.round)
+
     def progress(self, user: str) -> dict:
         """Counts for the progress bar: this labeller's, everyone's, and per round (an item is done at K labels).
         Runs on every submit, so it reads counters the queue keeps up to date, never the whole queue."""
         with self._lock:
             queue = self.queue
             mine, skipped, remaining = queue.counts(user)
+            remaining += queue.gold_left(user)  # gold to come counts as left: a gold label lowers it as any
             rounds = {
                 r: {"items": n, "done": queue.group_full[r]} for r, n in sorted(queue.group_items.items())
             }
