@@ -302,10 +302,16 @@ class LabelQueue:
         """The round the page names for ``item`` (of round ``round_``): a gold item's own round (often the
         imported data's 0, while the job labels round 2) would tell it apart, so it shows the round the regular
         items are at."""
-        if item not in self._gold_set or not self.items:
-            return round_
-        at = self._groups[min(self._cursor, len(self.items) - 1)]
+        at = self.current_group() if item in self._gold_set else None
         return at if isinstance(at, int) else round_
+
+    def current_group(self) -> object | None:
+        """The group (round) of the first regular item not yet full (of the last item once all are)."""
+        return self._groups[min(self._cursor, len(self.items) - 1)] if self.items else None
+
+    def gold_full(self) -> int:
+        """Gold items with K labels or more (as a regular item is full)."""
+        return sum(self.votes.get(item, 0) >= self.overlap for item in self.gold)
 
     def _draw(self, user: str, *parts: object) -> float:
         """A fixed number in [0, 1) for (the workspace's secret, labeller, parts): the same after a restart."""

@@ -96,13 +96,15 @@ def message_html(text: str, kind: str = "info") -> str:
 
 
 def progress_html(user: str, progress: dict, item_round: int | None = None) -> str:
-    """The labeller's own progress (labelled of labelled + left for them) beside the team's (items at K labels)."""
-    items, done, overlap = progress["items"], progress["done"], progress["overlap"]
+    """The labeller's own progress (labelled of labelled + left for them) beside the team's (items at K labels;
+    the page's figures count gold items as items, so that they never tell one apart)."""
+    team = progress.get("page", progress)
+    items, done, overlap = team["items"], team["done"], progress["overlap"]
     mine, remaining = progress["mine"], progress["remaining"]
     now = f"this item: round {item_round} · " if item_round is not None else ""
     share = 100 * done / items if items else 100
     own = 100 * mine / (mine + remaining) if mine + remaining else 100
-    rounds = " · ".join(f"round {r}: {c.get('done', 0)}/{c['items']}" for r, c in progress["rounds"].items())
+    rounds = " · ".join(f"round {r}: {c.get('done', 0)}/{c['items']}" for r, c in team["rounds"].items())
     return (
         '<div class="pf-progress">'
         f'<div class="pf-stat"><b>{escape(user)}</b> · {mine} labelled · {progress["skipped"]} skipped'

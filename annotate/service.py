@@ -305,6 +305,15 @@ class LabelService(Loading, Editing):
             rounds = {
                 r: {"items": n, "done": queue.group_full[r]} for r, n in sorted(queue.group_items.items())
             }
+            # What the labelling page shows of the team: gold items counted as items of the round the job is at,
+            # done at K labels like any, so that a gold label moves the team's figures as a regular one does
+            page_rounds = {r: dict(c) for r, c in rounds.items()}
+            gold_full, now = queue.gold_full(), queue.current_group()
+            if queue.gold and now in page_rounds:
+                page_rounds[now] = {
+                    "items": page_rounds[now]["items"] + len(queue.gold),
+                    "done": page_rounds[now]["done"] + gold_full,
+                }
             return {
                 "mine": mine,
                 "skipped": skipped,
@@ -314,4 +323,9 @@ class LabelService(Loading, Editing):
                 "done": queue.full,
                 "overlap": queue.overlap,
                 "rounds": rounds,
+                "page": {
+                    "items": len(queue.items) + len(queue.gold),
+                    "done": queue.full + gold_full,
+                    "rounds": page_rounds,
+                },
             }

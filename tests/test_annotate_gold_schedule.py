@@ -113,3 +113,24 @@ def test_a_gold_item_shows_the_round_the_job_is_at(tmp_path):
     gold = [rounds[i] for i in ids[:4] if i in rounds]
     assert gold and all(own == 0 and shown == 1 for own, shown in gold)
     assert all(own == shown == 1 for item, (own, shown) in rounds.items() if item not in ids[:4])
+
+
+def test_the_pages_team_figures_move_alike_for_gold_and_regular_labels(tmp_path):
+    """At K = 1 (the default) a regular label made 'everyone: done/items' and its round's figure go up by one and
+    a gold label did not: the team line told gold apart too."""
+    from annotate.render import progress_html
+
+    ws, ids = build(tmp_path / "ws")
+    service = LabelService(ws, overlap=1, gold_rate=0.3)
+    pages, gold = [], set(ids[:GOLD])
+    while (shown := service.show("ann")) is not None:
+        service.submit("ann", shown.item.id, "left", strength=1)
+        page = service.progress("ann")["page"]
+        pages.append((shown.item.id in gold, page["done"], page["rounds"][0]["done"], page["items"]))
+    assert {kind for kind, *_ in pages} == {True, False}  # both kinds met
+    assert [done for _, done, _, _ in pages] == list(range(1, len(pages) + 1))
+    assert [done for _, _, done, _ in pages] == list(range(1, len(pages) + 1))
+    assert {items for *_, items in pages} == {PAIRS}
+    html = progress_html("ann", service.progress("ann"))
+    assert f"everyone: {len(pages)}/{PAIRS} items done" in html
+    assert service.progress("ann")["items"] == PAIRS - GOLD  # the admin's job size leaves gold out
