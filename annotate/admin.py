@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 import pyarrow.compute as pc
 
-from annotate.agreement import admin_report, pace_card, quality_table
+from annotate.agreement import admin_report, gold_answers, pace_card, quality_table
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
 from annotate.render import cards_html, figure, message_html, prompt_excerpt, table_html
@@ -90,13 +90,15 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     disputed = report["disputed"]
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]
     posterior = ["posterior"] if method != MAJORITY else []
+    answers = gold_answers(gold, service.task)  # gold items have verdicts too: marked as gold
     rows = [
-        [r["item_id"], prompt_excerpt(service.items.get(r["item_id"])), r["votes"], f"{r['agreement']:.2f}"]
+        [r["item_id"], answers.get(r["item_id"], "–"), prompt_excerpt(service.items.get(r["item_id"]))]
+        + [r["votes"], f"{r['agreement']:.2f}"]
         + [f"{r[c]:.2f}" for c in posterior]
         + [r[c] for c in choice_columns]
         for r in disputed.to_dict("records")
     ]
-    columns = ["item", "prompt", "votes", "agreement", *posterior, *choice_columns]
+    columns = ["item", "gold", "prompt", "votes", "agreement", *posterior, *choice_columns]
     return (
         cards_html(cards) + arena_html(workspace),
         table_html(who_columns, who, "no labels yet"),
@@ -136,16 +138,28 @@ def make_gold(
     if not item_id or not (given in CHOICES[task] if task in CHOICES else given):
         wanted = " or ".join(CHOICES[task]) if task in CHOICES else GOLD_TEXT[task]
         return message_html(f"Give the item id and its answer ({wanted}).", "warn")
+    before = _gold_of(service.workspace, task, item_id)
     try:
-        mark_gold(service.workspace, [item_id], [given], f"admin:{user}", task, service.rubric)
+        written = mark_gold(service.workspace, [item_id], [given], f"admin:{user}", task, service.rubric)
     except PrefloopError as exc:
         return message_html(f"Not made gold: {exc}", "error")
     service.reload()
-    stored = read_gold(service.workspace, task)
-    shown = stored.filter(pc.equal(stored.column("item_id"), item_id)).column(ANSWER[task])[0].as_py()
+    shown, source = _gold_of(service.workspace, task, item_id)
+    if not written:  # as `data gold`'s "already gold with that answer": nothing written
+        return message_html(
+            f"{item_id} already was gold with answer {shown} (from {source}); nothing changed.", "ok"
+        )
+    was = f", was {before[0]} from {before[1]}" if before else ""
     return message_html(
-        f"{item_id} is gold now (answer {shown}); its labels stay, and it never trains.", "ok"
+        f"{item_id} is gold now (answer {shown}{was}); its labels stay, and it never trains.", "ok"
     )
+
+
+def _gold_of(workspace, task: str, item_id: str) -> tuple[str, str] | None:
+    """(answer, source) of ``item_id``'s current gold answer of ``task``, None where it is not gold."""
+    gold = read_gold(workspace, task)
+    row = gold.filter(pc.equal(gold.column("item_id"), item_id))
+    return (row.column(ANSWER[task])[0].as_py(), row.column("source")[0].as_py()) if row.num_rows else None
 
 
 def arena_html(workspace) -> str:

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from data.aggregate import MAJORITY, aggregate, current_labels
 from data.annotators import human_labels
+from data.gold import ANSWER
 from data.labellers import labeller_rows, team_pace
 from data.machine import cohen_kappa, machine_agreement, suggestion_follow
 from data.selection import without_labellers
@@ -218,6 +219,14 @@ def quality_table(
         row += [key(q) if callable(key) else q[key] for _, key in QUALITY[task]]
         row.append("; ".join(q["flags"]))
     return columns + [name for name, _ in QUALITY[task]] + ["flags"], rows
+
+
+def gold_answers(gold: pa.Table | None, task: str) -> dict[str, str]:
+    """item id -> its gold answer of ``task`` (`data.gold.read_gold`'s table): the disputed tables' ``gold``
+    column, so an admin does not take a gold item for a regular one."""
+    if gold is None:
+        return {}
+    return dict(zip(gold.column("item_id").to_pylist(), gold.column(ANSWER[task]).to_pylist()))
 
 
 def most_disputed(verdicts: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
