@@ -2,8 +2,8 @@
 from `data.labellers`; who is excluded) and the disputed items' table, "make gold" on a decided item, the switch that
 keeps a labeller's labels out of every verdict (WS/excluded.json, `data.selection`), and the export of the labels to
 TRL's columns (gold items left out). Verdicts and the export use the aggregation the admin picks (majority or
-dawid-skene, as `python -m data export --aggregate`). Every handler checks the admin flag of the signed-in user on
-every call."""
+dawid-skene, as `python -m data export --aggregate`); the rate app has none (its ratings export holds means). Every
+handler checks the admin flag of the signed-in user on every call."""
 
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ from data.selection import EXCLUDED_FILE, excluded_labellers, set_excluded, stor
 
 if TYPE_CHECKING:
     from annotate.components import Context
+
+
+# What each app (its view: a task, or the arena) exports: what its own labels make, a rank app's rankings expanded
+# into DPO pairs. The arena's votes are evaluation data that no export holds (as `data export`); another task's labels
+# in the same workspace export from their own app, or `python -m data export`.
+EXPORTS = {"pairwise": ("dpo",), "arena": (), "kto": ("kto",), "rank": ("dpo",), "rate": ("ratings",)}
+AGGREGATED = ("pairwise", "kto", "rank")  # the tasks whose labels make verdicts (majority or dawid-skene)
 
 
 def _require_admin(ctx: Context, user: str) -> None:
@@ -253,7 +260,8 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
     write_parquet(rows, workspace.exports / f"{fmt}.parquet")
     link = f'<a class="pf-download" href="prefloop/export/{fmt}.parquet" download>Download {fmt}.parquet</a>'
     # The workspace's own name for the file: the server's paths are not the labellers' business.
-    return message_html(f"Wrote exports/{fmt}.parquet ({method}): {summary}", "ok") + link
+    made = "" if fmt == "ratings" else f" ({method})"  # ratings are means: no aggregation made them
+    return message_html(f"Wrote exports/{fmt}.parquet{made}: {summary}", "ok") + link
 
 
 def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -> str:
