@@ -242,6 +242,12 @@ def test_rank_and_rate_gold_items_are_mixed_in_once_measured_and_shown_to_the_ad
         _, labellers, _, _ = admin_view(make_context(service, Authenticator(users)), "ann")
         assert f"<th>{'gold τ-b (rankings)' if task == 'rank' else 'gold within ±1'}</th>" in labellers
         assert "<th>gold 95 % CI</th>" in labellers
+        if task == "rate":  # as `stats --labellers`: the answers the interval is over, and the mean |difference|
+            gold = report["bob"]["gold"]
+            low, high = gold["ci95"]
+            within = f"{gold['within_one']}/{gold['values']} ({gold['answered']} answers)"
+            assert "<th>gold 95 % CI</th><th>gold |difference|</th>" in labellers
+            assert f"<td>{within}</td><td>{low:.2f}–{high:.2f}</td><td>1.4</td>" in labellers
 
 
 def test_admin_makes_rank_and_rate_items_gold_from_the_least_agreed_table(tmp_path):
