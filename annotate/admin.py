@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from annotate.agreement import admin_report, gold_answers, pace_card, quality_table
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
-from annotate.render import cards_html, figure, message_html, prompt_excerpt, table_html
+from annotate.render import cards_html, echo_cut, figure, message_html, prompt_excerpt, table_html
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
@@ -45,8 +45,16 @@ def _require_admin(ctx: Context, user: str) -> None:
 
 def _method(method: str | None) -> str:
     if method not in AGGREGATIONS:
-        raise gr.Error(f"Aggregation {method!r}: expected one of {', '.join(AGGREGATIONS)}.")
+        raise gr.Error(
+            echo_cut(f"Aggregation {method!r}: expected one of {', '.join(AGGREGATIONS)}.", [method])
+        )
     return method
+
+
+def _messages(*given: str | None):
+    """A handler's status line maker: `message_html`, with what a line repeats of ``given`` (what the admin typed,
+    and errors that name it) cut to a readable length (`render.echo_cut`). The CLI's messages stay whole."""
+    return lambda text, kind: message_html(echo_cut(text, given), kind)
 
 
 def _excluded(workspace) -> tuple[str, ...]:
@@ -139,27 +147,24 @@ def make_gold(
     (``answer``) for pairs and KTO completions; ``text`` for a rank item (its ranking, as `data gold --ranking`) and
     a rated answer (its ratings JSON, checked against the app's rubric, as `data gold --ratings`)."""
     _require_admin(ctx, user)
+    say = _messages(item_id, answer, text)
     service, task = ctx.service, ctx.service.task
     item_id = (item_id or "").strip()
     given = answer if task in CHOICES else (text or "").strip()
     if not item_id or not (given in CHOICES[task] if task in CHOICES else given):
         wanted = " or ".join(CHOICES[task]) if task in CHOICES else GOLD_TEXT[task]
-        return message_html(f"Give the item id and its answer ({wanted}).", "warn")
+        return say(f"Give the item id and its answer ({wanted}).", "warn")
     before = _gold_of(service.workspace, task, item_id)
     try:
         written = mark_gold(service.workspace, [item_id], [given], f"admin:{user}", task, service.rubric)
     except PrefloopError as exc:
-        return message_html(f"Not made gold: {exc}", "error")
+        return say(f"Not made gold: {exc}", "error")
     service.reload()
     shown, source = _gold_of(service.workspace, task, item_id)
     if not written:  # as `data gold`'s "already gold with that answer": nothing written
-        return message_html(
-            f"{item_id} already was gold with answer {shown} (from {source}); nothing changed.", "ok"
-        )
+        return say(f"{item_id} already was gold with answer {shown} (from {source}); nothing changed.", "ok")
     was = f", was {before[0]} from {before[1]}" if before else ""
-    return message_html(
-        f"{item_id} is gold now (answer {shown}{was}); its labels stay, and it never trains.", "ok"
-    )
+    return say(f"{item_id} is gold now (answer {shown}{was}); its labels stay, and it never trains.", "ok")
 
 
 def _gold_of(workspace, task: str, item_id: str) -> tuple[str, str] | None:
@@ -268,18 +273,19 @@ def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -
     """Switch a labeller's labels out of (``exclude``) or back into every verdict: stats, export, train and this
     tab read WS/excluded.json. Their labels stay stored; an HTML status line."""
     _require_admin(ctx, user)
+    say = _messages(name)
     name = (name or "").strip()
     if not name:
-        return message_html("Give the name of a labeller.", "warn")
+        return say("Give the name of a labeller.", "warn")
     workspace = ctx.service.workspace
     annotators = workspace.read("labels", ["annotator"]).column("annotator")
     if exclude and not stored_names(annotators, [name]):  # matched as data.selection.same_name
-        return message_html(f"{name} has no labels in this workspace.", "warn")
+        return say(f"{name} has no labels in this workspace.", "warn")
     try:
         excluded = set_excluded(workspace.path, name, exclude)
     except (PrefloopError, OSError) as exc:
-        return message_html(f"Not changed: {exc}", "error")
+        return say(f"Not changed: {exc}", "error")
     now = ", ".join(excluded) or "nobody"
     if exclude:
-        return message_html(f"{name}: labels out of every verdict now (still stored). Excluded: {now}.", "ok")
-    return message_html(f"{name}: labels count in the verdicts again. Excluded: {now}.", "ok")
+        return say(f"{name}: labels out of every verdict now (still stored). Excluded: {now}.", "ok")
+    return say(f"{name}: labels count in the verdicts again. Excluded: {now}.", "ok")
