@@ -70,9 +70,8 @@ class AdminTab:
     gold_item: gr.Textbox  # "make gold": the item id, its answer, the button
     gold_answer: gr.Radio
     make_gold: gr.Button
-    aggregate: (
-        gr.Radio | None
-    )  # majority or dawid-skene: the verdict figures and the export (no verdicts: None)
+    # majority or dawid-skene: the verdict figures and the export; None for a task without verdicts (rate)
+    aggregate: gr.Radio | None
     labeller: gr.Textbox  # the switch that keeps a labeller's labels out of every verdict
     exclude: gr.Button
     include: gr.Button

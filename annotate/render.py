@@ -97,12 +97,12 @@ def message_html(text: str, kind: str = "info") -> str:
 
 
 ECHO = 80  # characters of what a user typed that a message repeats; the rest is cut to "…"
-_RUN = re.compile(
-    rf"[^\s'\"]{{{ECHO + 1},}}"
-)  # a long run of one word: a piece of an input an error may name
+# a long run of one word: a piece of an input that an error may name (one answer id of a huge ranking)
+_RUN = re.compile(rf"[^\s'\"]{{{ECHO + 1},}}")
 
 
-def cut(text: str, limit: int = ECHO) -> str:
+def clip(text: str, limit: int = ECHO) -> str:
+    """``text`` to its first ``limit`` characters and "…" where it is longer."""
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -113,10 +113,10 @@ def echo_cut(text: str, given: Iterable[str | None]) -> str:
     given = [value for value in given if isinstance(value, str) and len(value.strip()) > ECHO]
     for value in given:
         for form in sorted({value, value.strip(), repr(value), repr(value.strip())}, key=len, reverse=True):
-            text = text.replace(form, cut(form))
+            text = text.replace(form, clip(form))
     if not given:
         return text
-    return _RUN.sub(lambda run: cut(run[0]) if any(run[0] in value for value in given) else run[0], text)
+    return _RUN.sub(lambda run: clip(run[0]) if any(run[0] in value for value in given) else run[0], text)
 
 
 def progress_html(user: str, progress: dict, item_round: int | None = None) -> str:
