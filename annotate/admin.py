@@ -2,8 +2,8 @@
 from `data.labellers`; who is excluded) and the disputed items' table, "make gold" on a decided item, the switch that
 keeps a labeller's labels out of every verdict (WS/excluded.json, `data.selection`), and the export of the labels to
 TRL's columns (gold items left out). Verdicts and the export use the aggregation the admin picks (majority or
-dawid-skene, as `python -m data export --aggregate`). Every handler checks the admin flag of the signed-in user on
-every call."""
+dawid-skene, as `python -m data export --aggregate`); the rate app has none (its ratings export holds means). Every
+handler checks the admin flag of the signed-in user on every call."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import gradio as gr
 import pyarrow.compute as pc
 
-from annotate.agreement import admin_report, pace_card, quality_table
+from annotate.agreement import admin_report, gold_answers, pace_card, quality_table
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
-from annotate.render import cards_html, figure, message_html, prompt_excerpt, table_html
+from annotate.render import cards_html, echo_cut, figure, message_html, prompt_excerpt, table_html
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
@@ -31,6 +31,13 @@ if TYPE_CHECKING:
     from annotate.components import Context
 
 
+# What each app (its view: a task, or the arena) exports: what its own labels make, a rank app's rankings expanded
+# into DPO pairs. The arena's votes are evaluation data that no export holds (as `data export`); another task's labels
+# in the same workspace export from their own app, or `python -m data export`.
+EXPORTS = {"pairwise": ("dpo",), "arena": (), "kto": ("kto",), "rank": ("dpo",), "rate": ("ratings",)}
+AGGREGATED = ("pairwise", "kto", "rank")  # the tasks whose labels make verdicts (majority or dawid-skene)
+
+
 def _require_admin(ctx: Context, user: str) -> None:
     if not ctx.auth.is_admin(user):
         raise gr.Error("Only an admin can see this.")
@@ -38,8 +45,16 @@ def _require_admin(ctx: Context, user: str) -> None:
 
 def _method(method: str | None) -> str:
     if method not in AGGREGATIONS:
-        raise gr.Error(f"Aggregation {method!r}: expected one of {', '.join(AGGREGATIONS)}.")
+        raise gr.Error(
+            echo_cut(f"Aggregation {method!r}: expected one of {', '.join(AGGREGATIONS)}.", [method])
+        )
     return method
+
+
+def _messages(*given: str | None):
+    """A handler's status line maker: `message_html`, with what a line repeats of ``given`` (what the admin typed,
+    and errors that name it) cut to a readable length (`render.echo_cut`). The CLI's messages stay whole."""
+    return lambda text, kind: message_html(echo_cut(text, given), kind)
 
 
 def _excluded(workspace) -> tuple[str, ...]:
@@ -90,13 +105,15 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     disputed = report["disputed"]
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]
     posterior = ["posterior"] if method != MAJORITY else []
+    answers = gold_answers(gold, service.task)  # gold items have verdicts too: marked as gold
     rows = [
-        [r["item_id"], prompt_excerpt(service.items.get(r["item_id"])), r["votes"], f"{r['agreement']:.2f}"]
+        [r["item_id"], answers.get(r["item_id"], "–"), prompt_excerpt(service.items.get(r["item_id"]))]
+        + [r["votes"], f"{r['agreement']:.2f}"]
         + [f"{r[c]:.2f}" for c in posterior]
         + [r[c] for c in choice_columns]
         for r in disputed.to_dict("records")
     ]
-    columns = ["item", "prompt", "votes", "agreement", *posterior, *choice_columns]
+    columns = ["item", "gold", "prompt", "votes", "agreement", *posterior, *choice_columns]
     return (
         cards_html(cards) + arena_html(workspace),
         table_html(who_columns, who, "no labels yet"),
@@ -130,22 +147,31 @@ def make_gold(
     (``answer``) for pairs and KTO completions; ``text`` for a rank item (its ranking, as `data gold --ranking`) and
     a rated answer (its ratings JSON, checked against the app's rubric, as `data gold --ratings`)."""
     _require_admin(ctx, user)
+    say = _messages(item_id, answer, text)
     service, task = ctx.service, ctx.service.task
     item_id = (item_id or "").strip()
     given = answer if task in CHOICES else (text or "").strip()
     if not item_id or not (given in CHOICES[task] if task in CHOICES else given):
         wanted = " or ".join(CHOICES[task]) if task in CHOICES else GOLD_TEXT[task]
-        return message_html(f"Give the item id and its answer ({wanted}).", "warn")
+        return say(f"Give the item id and its answer ({wanted}).", "warn")
+    before = _gold_of(service.workspace, task, item_id)
     try:
-        mark_gold(service.workspace, [item_id], [given], f"admin:{user}", task, service.rubric)
+        written = mark_gold(service.workspace, [item_id], [given], f"admin:{user}", task, service.rubric)
     except PrefloopError as exc:
-        return message_html(f"Not made gold: {exc}", "error")
+        return say(f"Not made gold: {exc}", "error")
     service.reload()
-    stored = read_gold(service.workspace, task)
-    shown = stored.filter(pc.equal(stored.column("item_id"), item_id)).column(ANSWER[task])[0].as_py()
-    return message_html(
-        f"{item_id} is gold now (answer {shown}); its labels stay, and it never trains.", "ok"
-    )
+    shown, source = _gold_of(service.workspace, task, item_id)
+    if not written:  # as `data gold`'s "already gold with that answer": nothing written
+        return say(f"{item_id} already was gold with answer {shown} (from {source}); nothing changed.", "ok")
+    was = f", was {before[0]} from {before[1]}" if before else ""
+    return say(f"{item_id} is gold now (answer {shown}{was}); its labels stay, and it never trains.", "ok")
+
+
+def _gold_of(workspace, task: str, item_id: str) -> tuple[str, str] | None:
+    """(answer, source) of ``item_id``'s current gold answer of ``task``, None where it is not gold."""
+    gold = read_gold(workspace, task)
+    row = gold.filter(pc.equal(gold.column("item_id"), item_id))
+    return (row.column(ANSWER[task])[0].as_py(), row.column("source")[0].as_py()) if row.num_rows else None
 
 
 def arena_html(workspace) -> str:
@@ -239,25 +265,27 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
     write_parquet(rows, workspace.exports / f"{fmt}.parquet")
     link = f'<a class="pf-download" href="prefloop/export/{fmt}.parquet" download>Download {fmt}.parquet</a>'
     # The workspace's own name for the file: the server's paths are not the labellers' business.
-    return message_html(f"Wrote exports/{fmt}.parquet ({method}): {summary}", "ok") + link
+    made = "" if fmt == "ratings" else f" ({method})"  # ratings are means: no aggregation made them
+    return message_html(f"Wrote exports/{fmt}.parquet{made}: {summary}", "ok") + link
 
 
 def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -> str:
     """Switch a labeller's labels out of (``exclude``) or back into every verdict: stats, export, train and this
     tab read WS/excluded.json. Their labels stay stored; an HTML status line."""
     _require_admin(ctx, user)
+    say = _messages(name)
     name = (name or "").strip()
     if not name:
-        return message_html("Give the name of a labeller.", "warn")
+        return say("Give the name of a labeller.", "warn")
     workspace = ctx.service.workspace
     annotators = workspace.read("labels", ["annotator"]).column("annotator")
     if exclude and not stored_names(annotators, [name]):  # matched as data.selection.same_name
-        return message_html(f"{name} has no labels in this workspace.", "warn")
+        return say(f"{name} has no labels in this workspace.", "warn")
     try:
         excluded = set_excluded(workspace.path, name, exclude)
     except (PrefloopError, OSError) as exc:
-        return message_html(f"Not changed: {exc}", "error")
+        return say(f"Not changed: {exc}", "error")
     now = ", ".join(excluded) or "nobody"
     if exclude:
-        return message_html(f"{name}: labels out of every verdict now (still stored). Excluded: {now}.", "ok")
-    return message_html(f"{name}: labels count in the verdicts again. Excluded: {now}.", "ok")
+        return say(f"{name}: labels out of every verdict now (still stored). Excluded: {now}.", "ok")
+    return say(f"{name}: labels count in the verdicts again. Excluded: {now}.", "ok")

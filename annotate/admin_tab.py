@@ -5,25 +5,37 @@ disputed items, gold, excluding a labeller, exports. The handlers themselves are
 
 import gradio as gr
 
-from annotate.admin import GOLD_TEXT, admin_view, exclude_labeller, export_labels, make_gold
+from annotate.admin import (
+    AGGREGATED,
+    EXPORTS,
+    GOLD_TEXT,
+    admin_view,
+    exclude_labeller,
+    export_labels,
+    make_gold,
+)
 from annotate.components import AdminTab, Context, TabSet, signed_in
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.schemas import CHOICES
 
+FORMAT_NAMES = {"dpo": "DPO", "kto": "KTO", "ratings": "ratings"}
 GOLD_PLACEHOLDER = {"rank": "c3>c1=c4>c2", "rate": '{"helpfulness": 3, "correctness": 4, ...}'}
 
 
-def admin_components(task: str = "pairwise") -> AdminTab:
+def admin_components(task: str = "pairwise", view: str | None = None) -> AdminTab:
+    """The admin tab of an app labelling ``task`` (``view``: what it serves, the task or the arena): only the
+    exports its labels make (`admin.EXPORTS`) and, where they make verdicts, the aggregation's switch."""
     with gr.Row():
         refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
-        export_dpo = gr.Button("Export DPO Parquet", elem_id="pf-export-dpo")
-        export_kto = gr.Button("Export KTO Parquet", elem_id="pf-export-kto")
-        export_ratings = gr.Button(
-            "Export ratings Parquet", elem_id="pf-export-ratings", visible=task == "rate"
-        )
-        aggregate = gr.Radio(
-            list(AGGREGATIONS), value=MAJORITY, label="Verdicts by", elem_id="pf-aggregate", scale=2
-        )
+        exports = {
+            fmt: gr.Button(f"Export {FORMAT_NAMES[fmt]} Parquet", elem_id=f"pf-export-{fmt}")
+            for fmt in EXPORTS[view or task]
+        }
+        aggregate = None
+        if task in AGGREGATED:
+            aggregate = gr.Radio(
+                list(AGGREGATIONS), value=MAJORITY, label="Verdicts by", elem_id="pf-aggregate", scale=2
+            )
     status = gr.HTML(elem_id="pf-admin-status")
     cards = gr.HTML(elem_id="pf-admin-cards")
     gr.Markdown("#### Labellers")
@@ -56,24 +68,9 @@ def admin_components(task: str = "pairwise") -> AdminTab:
         exclude = gr.Button("Exclude from verdicts", elem_id="pf-exclude", scale=1)
         include = gr.Button("Include again", elem_id="pf-include", scale=1)
     return AdminTab(
-        refresh,
-        export_dpo,
-        export_kto,
-        cards,
-        labellers,
-        disputed,
-        status,
-        gold_item,
-        gold_answer,
-        gold_button,
-        aggregate,
-        labeller,
-        exclude,
-        include,
-        export_ratings,
-        edits,
-        gold_text,
-    )
+        refresh, exports, cards, labellers, disputed, status, gold_item, gold_answer, gold_button, aggregate,
+        labeller, exclude, include, edits, gold_text,
+    )  # fmt: skip
 
 
 def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> None:
@@ -86,14 +83,24 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
             return gr.Tab(visible=False), gr.Tabs(selected="label"), *(gr.skip(),) * len(views)
         return gr.Tab(visible=True), gr.skip(), *admin_view(ctx, user)[:-1]
 
-    def admin_stats(method: str, request: gr.Request):
-        return admin_view(ctx, signed_in(request), method)[:-1]
+    method = [admin.aggregate] if admin.aggregate is not None else []
+
+    def with_method(handler):
+        """``handler(user, method)`` as an event's function: the switch's method, or (a task without verdicts, no
+        switch) the default one."""
+
+        def plain(request: gr.Request):
+            return handler(signed_in(request), MAJORITY)
+
+        def switched(method: str, request: gr.Request):
+            return handler(signed_in(request), method)
+
+        return plain if admin.aggregate is None else switched
+
+    admin_stats = with_method(lambda user, method: admin_view(ctx, user, method)[:-1])
 
     def export(fmt: str):
-        def handler(method: str, request: gr.Request):
-            return export_labels(ctx, signed_in(request), fmt, method)
-
-        return handler
+        return with_method(lambda user, method: export_labels(ctx, user, fmt, method))
 
     def switch(exclude: bool):
         def handler(labeller: str | None, request: gr.Request):
@@ -102,14 +109,13 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         return handler
 
     private = dict(api_visibility="undocumented")
-    method = [admin.aggregate]
     app.load(show_admin, None, [tabs.admin, tabs.tabs, *views], api_name="admin_tab", **private)
     admin.refresh.click(admin_stats, method, views, api_name="admin", **private)
-    admin.aggregate.change(admin_stats, method, views, api_name="admin_aggregate", **private)
+    if admin.aggregate is not None:
+        admin.aggregate.change(admin_stats, method, views, api_name="admin_aggregate", **private)
     tabs.admin.select(admin_stats, method, views, api_name="admin_select", **private)
-    admin.export_dpo.click(export("dpo"), method, admin.status, api_name="export_dpo", **private)
-    admin.export_kto.click(export("kto"), method, admin.status, api_name="export_kto", **private)
-    admin.export_ratings.click(export("ratings"), method, admin.status, api_name="export_ratings", **private)
+    for fmt, button in admin.exports.items():
+        button.click(export(fmt), method, admin.status, api_name=f"export_{fmt}", **private)
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
         button.click(
             switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from data.aggregate import MAJORITY, aggregate, current_labels
 from data.annotators import human_labels
+from data.gold import ANSWER
 from data.labellers import labeller_rows, team_pace
 from data.machine import cohen_kappa, machine_agreement, suggestion_follow
 from data.selection import without_labellers
@@ -148,8 +149,14 @@ def _gold_tau(q: dict) -> str:
 
 
 def _gold_within(q: dict) -> str:
+    """Values (answer × aspect) within ±1 of gold, and the gold answers they are of: the interval is over those
+    answers (`data.rank_rate_quality.rate_gold`), as `stats --labellers` says."""
     gold = q["gold"]
-    return f"{gold['within_one']}/{gold['values']}" if gold["values"] else "–"
+    return f"{gold['within_one']}/{gold['values']} ({gold['answered']} answers)" if gold["values"] else "–"
+
+
+def _gold_difference(q: dict) -> float | None:
+    return q["gold"]["mean_abs_difference"]
 
 
 def _interval(key: str):
@@ -179,6 +186,7 @@ QUALITY = {
     "rate": [
         ("gold within ±1", _gold_within),
         ("gold 95 % CI", _gold_ci),
+        ("gold |difference|", _gold_difference),
         ("|difference| from others", "mean_abs_difference"),
         ("bias", "bias"),
         ("r with others", "r_with_others"),
@@ -186,6 +194,11 @@ QUALITY = {
         ("labels/hour", "labels_per_hour"),
     ],
 }
+
+
+def _missing(value: object) -> bool:
+    """No figure: None, or NaN where pandas held a None."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def pace_card(labels: pd.DataFrame, task: str) -> list[tuple[str, str, str]]:
@@ -217,7 +230,16 @@ def quality_table(
         row[median] = q["median_seconds"]
         row += [key(q) if callable(key) else q[key] for _, key in QUALITY[task]]
         row.append("; ".join(q["flags"]))
-    return columns + [name for name, _ in QUALITY[task]] + ["flags"], rows
+    shown = [["–" if _missing(value) else value for value in row] for row in rows]  # a dash, not a blank cell
+    return columns + [name for name, _ in QUALITY[task]] + ["flags"], shown
+
+
+def gold_answers(gold: pa.Table | None, task: str) -> dict[str, str]:
+    """item id -> its gold answer of ``task`` (`data.gold.read_gold`'s table): the disputed tables' ``gold``
+    column, so an admin does not take a gold item for a regular one."""
+    if gold is None:
+        return {}
+    return dict(zip(gold.column("item_id").to_pylist(), gold.column(ANSWER[task]).to_pylist()))
 
 
 def most_disputed(verdicts: pd.DataFrame, limit: int = 10) -> pd.DataFrame:

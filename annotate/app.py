@@ -67,7 +67,7 @@ def build_app(ctx: Context, title: str = "prefloop") -> gr.Blocks:
             with gr.Tab("Label", id="label") as label_tab:
                 label = _label_tab(ctx, task_view, keys, progress, editable)
             with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
-                admin = admin_components(task)
+                admin = admin_components(task, ctx.service.view)
         wire(ctx, app, label, TabSet(tabs, label_tab, admin_tab), admin)
     app.queue(default_concurrency_limit=None)  # the service locks what must be serial
     return app

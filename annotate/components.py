@@ -62,8 +62,7 @@ class LabelTab:
 @dataclass(frozen=True)
 class AdminTab:
     refresh: gr.Button
-    export_dpo: gr.Button
-    export_kto: gr.Button
+    exports: dict[str, gr.Button]  # format -> its button: the formats the app's labels make (admin.EXPORTS)
     cards: gr.HTML
     labellers: gr.HTML
     disputed: gr.HTML
@@ -71,11 +70,11 @@ class AdminTab:
     gold_item: gr.Textbox  # "make gold": the item id, its answer, the button
     gold_answer: gr.Radio
     make_gold: gr.Button
-    aggregate: gr.Radio  # majority or dawid-skene: the verdict figures and the export
+    # majority or dawid-skene: the verdict figures and the export; None for a task without verdicts (rate)
+    aggregate: gr.Radio | None
     labeller: gr.Textbox  # the switch that keeps a labeller's labels out of every verdict
     exclude: gr.Button
     include: gr.Button
-    export_ratings: gr.Button  # task rate: the ratings export (`data export --format ratings`)
     edits: gr.HTML | None = None  # edit to gold: edits per labeller and the latest as diffs
     gold_text: gr.Textbox | None = None  # rank and rate tasks: the gold ranking or ratings (not a choice)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from annotate.agreement import labeller_table, pace_card, quality_table
+from annotate.agreement import gold_answers, labeller_table, pace_card, quality_table
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
@@ -45,9 +45,11 @@ def rank_admin_html(
         ((tau, item) for item, tau in report["per_item_tau"].items() if tau is not None), key=lambda t: t
     )[:10]
     of_item = rankings.groupby("item_id")["ranking"].agg(list)
+    answers = gold_answers(gold, "rank")  # a gold item's gold ranking, beside the mean order
     rows = [
         [
             item,
+            answers.get(item, "–"),
             prompt_excerpt(service.items.get(item)),
             len(of_item.get(item, [])),
             f"{tau:.2f}",
@@ -59,7 +61,9 @@ def rank_admin_html(
         cards_html(cards),
         table_html([*columns, "verdicts"], who, "no rankings yet"),
         table_html(
-            ["item", "prompt", "rankings", "mean τ-b", "mean order"], rows, "no item has two rankings yet"
+            ["item", "gold", "prompt", "rankings", "mean τ-b", "mean order"],
+            rows,
+            "no item has two rankings yet",
         ),
     )
 

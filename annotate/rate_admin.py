@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from annotate.agreement import labeller_table, pace_card, quality_table
+from annotate.agreement import gold_answers, labeller_table, pace_card, quality_table
+from annotate.rate_view import ratings_text
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
@@ -34,12 +35,18 @@ def rate_admin_html(
     gold = read_gold(service.workspace, "rate")  # the labellers table measures each against it
     columns, who = quality_table(labeller_table(human, "rate"), human, "rate", gold)
     who = [row + ["excluded" if row[0] in excluded else "counted"] for row in who]
+    answers = gold_answers(gold, "rate")
     rows = []
     for item_id, spread in rating_spread(counted).head(10).iterrows():
         prompt = prompt_excerpt(service.items.get(item_id))
-        rows.append([item_id, prompt, int(spread["raters"]), spread["widest"], f"{spread['range']:g}"])
+        marked = ratings_text(answers[item_id]) if item_id in answers else "–"  # its gold ratings
+        rows.append(
+            [item_id, marked, prompt, int(spread["raters"]), spread["widest"], f"{spread['range']:g}"]
+        )
     return (
         cards_html(cards),
         table_html([*columns, "verdicts"], who, "no ratings yet"),
-        table_html(["item", "prompt", "raters", "aspect", "range"], rows, "no answer has two ratings yet"),
+        table_html(
+            ["item", "gold", "prompt", "raters", "aspect", "range"], rows, "no answer has two ratings yet"
+        ),
     )

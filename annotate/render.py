@@ -8,7 +8,8 @@ Bidirectional control characters are replaced by visible markers (``⟦RLO⟧``)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from html import escape
 
 # The bidi embedding, override and isolate controls and the invisible direction marks, by their Unicode abbreviation.
@@ -93,6 +94,29 @@ def card_html(title: str, key: str, text: str, note: str = "") -> str:
 
 def message_html(text: str, kind: str = "info") -> str:
     return f'<div class="pf-message pf-{kind}">{escape(text)}</div>'
+
+
+ECHO = 80  # characters of what a user typed that a message repeats; the rest is cut to "…"
+# a long run of one word: a piece of an input that an error may name (one answer id of a huge ranking)
+_RUN = re.compile(rf"[^\s'\"]{{{ECHO + 1},}}")
+
+
+def clip(text: str, limit: int = ECHO) -> str:
+    """``text`` to its first ``limit`` characters and "…" where it is longer."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def echo_cut(text: str, given: Iterable[str | None]) -> str:
+    """``text`` (a message) with what it repeats of the user's inputs ``given`` cut to `ECHO` characters: an input
+    as typed, stripped or quoted (errors quote a ranking with repr), and any longer run of one of them (the one
+    answer id of a ranking an error names). A 200,000-character item id comes back as 80 characters and "…"."""
+    given = [value for value in given if isinstance(value, str) and len(value.strip()) > ECHO]
+    for value in given:
+        for form in sorted({value, value.strip(), repr(value), repr(value.strip())}, key=len, reverse=True):
+            text = text.replace(form, clip(form))
+    if not given:
+        return text
+    return _RUN.sub(lambda run: clip(run[0]) if any(run[0] in value for value in given) else run[0], text)
 
 
 def progress_html(user: str, progress: dict, item_round: int | None = None) -> str:

@@ -181,6 +181,33 @@ def test_admin_view_and_export(ctx):
     assert "Nothing to export as kto" in export_labels(ctx, "ann", "kto")
 
 
+@pytest.mark.parametrize(
+    "view, exports, switch",
+    [
+        ("pairwise", {"dpo"}, True),
+        ("kto", {"kto"}, True),
+        ("rank", {"dpo"}, True),  # rankings expand into DPO pairs, aggregated as pairwise labels are
+        ("rate", {"ratings"}, False),  # ratings are means per aspect: no verdicts to aggregate
+        ("arena", set(), True),  # votes are evaluation data: no export holds them
+    ],
+)
+def test_the_admin_tab_offers_only_the_exports_and_the_switch_its_labels_use(
+    label_ws, users_file, view, exports, switch
+):
+    """Each app's admin tab shows (and wires) the export buttons of what its own labels make and the "Verdicts by"
+    switch only where they make verdicts: no DPO or KTO button that can only say "Nothing to export" in a rate
+    app, no aggregation that changes nothing."""
+    from annotate.app import build_app
+
+    app = build_app(make_context(LabelService(label_ws, view), Authenticator(load_users(users_file))))
+    shown = {getattr(block, "elem_id", None) or "" for block in app.blocks.values()}
+    wired = {fn.api_name or "" for fn in app.fns.values()}
+    assert {i for i in shown if i.startswith("pf-export-")} == {f"pf-export-{fmt}" for fmt in exports}
+    assert {n for n in wired if n.startswith("export_")} == {f"export_{fmt}" for fmt in exports}
+    assert ("pf-aggregate" in shown) == ("admin_aggregate" in wired) == switch
+    assert {"admin", "admin_select", "make_gold", "exclude", "include"} <= wired
+
+
 def test_model_text_is_rendered_inert(workspace):
     prompt = Prompt([{"role": "user", "content": "Hi " + " ".join(PAYLOADS)}], source="xss")
     a = Completion(prompt.id, PAYLOADS[1], "m", "hf")

@@ -134,6 +134,14 @@ def test_the_admin_aggregates_as_data_export_does(setup, capsys):
         assert ("<th>posterior</th>" in disputed) == (method == "dawid-skene")
 
 
+def test_the_switch_cuts_a_huge_name_it_echoes(setup):
+    ctx, _ = setup
+    said = exclude_labeller(ctx, "ann", "n" * 100_000, True)
+    assert f"{'n' * 80}… has no labels in this workspace." in said and len(said) < 300
+    said = exclude_labeller(ctx, "ann", "n " * 50_000, False)  # spaces in it: cut as a whole all the same
+    assert f">{'n ' * 40}…: labels count in the verdicts again. Excluded: nobody.<" in said
+
+
 def test_a_planted_symlink_at_excluded_json_is_refused(setup, tmp_path):
     ctx, _ = setup
     ws = ctx.service.workspace

@@ -13,7 +13,7 @@ from annotate.service import LabelService, Shown
 from data.errors import PrefloopError
 from data.export import dpo_table
 from data.gold import mark_gold, read_gold
-from data.records import Completion, Pair, Prompt
+from data.records import Completion, Label, Pair, Prompt
 from data.workspace import Workspace
 
 PAIRS = 40
@@ -106,6 +106,32 @@ def test_admin_makes_a_decided_item_gold_and_sees_the_labeller_table(tmp_path):
     assert "median seconds per label" in cards and "labels/hour" in cards
     assert "<th>gold right</th>" in labellers and "<th>flags</th>" in labellers
     assert "<td>ann</td>" in labellers and "<td>bob</td>" in labellers
+
+
+def test_making_a_gold_item_gold_says_what_it_replaced_and_the_disputed_table_marks_gold(tmp_path):
+    """ "Make gold" on an item that is gold already names the answer it replaces and where that came from (as
+    `data gold` counts "a new answer for a gold item"), and with the answer it has says so and writes nothing; the
+    disputed table shows each gold item's answer, so an admin does not take it for a regular item."""
+    from annotate.admin import admin_view, make_gold
+    from annotate.app import make_context
+    from annotate.users import Authenticator, User, hash_password
+
+    ws, ids = build(tmp_path / "ws")  # ids[:GOLD] gold "a", source "test"
+    gold, regular = ids[0], ids[GOLD]
+    ws.append([Label(item, name, "pairwise", "b") for item in (gold, regular) for name in ("bob", "cat")])
+    users = {"ann": User("ann", hash_password("pw-ann-12345"), admin=True)}
+    ctx = make_context(LabelService(ws, overlap=2), Authenticator(users))
+    _, _, disputed, _ = admin_view(ctx, "ann")
+    assert "<th>item</th><th>gold</th>" in disputed
+    assert f"<td>{gold}</td><td>a</td>" in disputed and f"<td>{regular}</td><td>–</td>" in disputed
+    replaced = make_gold(ctx, "ann", gold, "b")
+    assert f"{gold} is gold now (answer b, was a from test); its labels stay" in replaced
+    assert f"<td>{gold}</td><td>b</td>" in admin_view(ctx, "ann")[2]
+    events = ws.read("gold").num_rows
+    again = make_gold(ctx, "ann", gold, "b")
+    assert f"{gold} already was gold with answer b (from admin:ann); nothing changed." in again
+    assert ws.read("gold").num_rows == events
+    assert f"{regular} is gold now (answer a); its labels stay" in make_gold(ctx, "ann", regular, "a")
 
 
 def test_kto_gold_completions_are_mixed_in_measured_and_never_trained(tmp_path, capsys):
@@ -216,6 +242,14 @@ def test_rank_and_rate_gold_items_are_mixed_in_once_measured_and_shown_to_the_ad
         _, labellers, _, _ = admin_view(make_context(service, Authenticator(users)), "ann")
         assert f"<th>{'gold τ-b (rankings)' if task == 'rank' else 'gold within ±1'}</th>" in labellers
         assert "<th>gold 95 % CI</th>" in labellers
+        if (
+            task == "rate"
+        ):  # as `stats --labellers`: the answers the interval is over, and the mean |difference|
+            gold = report["bob"]["gold"]
+            low, high = gold["ci95"]
+            within = f"{gold['within_one']}/{gold['values']} ({gold['answered']} answers)"
+            assert "<th>gold 95 % CI</th><th>gold |difference|</th>" in labellers
+            assert f"<td>{within}</td><td>{low:.2f}–{high:.2f}</td><td>1.4</td>" in labellers
 
 
 def test_admin_makes_rank_and_rate_items_gold_from_the_least_agreed_table(tmp_path):
@@ -255,6 +289,7 @@ def test_admin_makes_rank_and_rate_items_gold_from_the_least_agreed_table(tmp_pa
         item = next(iter(items))
         target = item if task == "rank" else items[item][0]
         _, _, disputed, _ = admin_view(ctx, "ann")
+        assert f"<td>{target}</td><td>–</td>" in disputed  # not gold yet
         first, second, third = items[item]
         if task == "rank":
             tied = "=".join(sorted((first, second)))
@@ -273,6 +308,50 @@ def test_admin_makes_rank_and_rate_items_gold_from_the_least_agreed_table(tmp_pa
         assert stored.column("source").to_pylist() == ["admin:ann"]
         if task == "rank":
             assert stored.column("ranking").to_pylist() == [good]
+            marked = good.replace(">", "&gt;")
         else:
             assert json.loads(stored.column("ratings")[0].as_py()) == full
+            marked = "coherence 4 · complexity 1 · correctness 4 · helpfulness 3 · verbosity 2"
         assert target in ctx.service.queue.gold
+        assert f"<td>{target}</td><td>{marked}</td>" in admin_view(ctx, "ann")[2]  # the least agreed: gold
+        again = make_gold(ctx, "ann", target, None, good.replace(">", " > "))  # the same, as stored
+        assert (
+            f"{target} already was gold with answer" in again and "(from admin:ann); nothing changed" in again
+        )
+        assert ws.read("gold").num_rows == (1 if task == "rank" else 2)
+
+
+def test_the_admin_tab_cuts_what_it_echoes_of_huge_inputs_and_the_cli_does_not(tmp_path, capsys):
+    """A 200,000-character item id, a 340 KB ranking (quoted whole by its error) or one huge answer id in it, and a
+    huge aspect name come back as their first 80 characters and "…", the reason still said after them; the CLI's
+    errors name what the user typed, whole."""
+    import json
+
+    from annotate.admin import make_gold
+    from annotate.app import make_context
+    from annotate.users import Authenticator, User, hash_password
+    from data.__main__ import main as data_main
+
+    users = {"ann": User("ann", hash_password("pw-ann-12345"), admin=True)}
+    huge = "x" * 200_000
+    ws, _ = build(tmp_path / "ws")
+    said = make_gold(make_context(LabelService(ws), Authenticator(users)), "ann", huge, "a")
+    assert f"Not made gold: admin:ann: pair {'x' * 80}… is not in" in said and len(said) < 400
+    ws, items = rank_workspace(tmp_path / "rank", 2)
+    item, answers = next(iter(items.items()))
+    full = {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 2}
+    asked = {
+        "rank": [
+            (item, " > ".join(answers * 40_000), "an answer is ranked twice"),  # 340 KB, quoted by the error
+            (item, ">".join([huge, *answers]), "is not an answer of this item"),  # one huge id of it named
+        ],
+        "rate": [(answers[0], json.dumps({**full, "z" * 100_000: 1}), "has no aspect")],
+    }
+    for task, tries in asked.items():
+        ctx = make_context(LabelService(ws, task), Authenticator(users))
+        for target, text, reason in tries:
+            said = make_gold(ctx, "ann", target, None, text)
+            assert "Not made gold" in said and "…" in said and reason in said and len(said) < 500, said[:600]
+    capsys.readouterr()
+    assert data_main(["gold", "-w", str(tmp_path / "ws"), "--pair", huge, "--answer", "a"]) != 0
+    assert f"--pair: pair {huge} is not in" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from html import unescape
 import pandas as pd
 import pytest
 
-from annotate.admin import admin_view
+from annotate.admin import admin_view, export_labels
 from annotate.app import label_view, make_context, on_submit, on_undo
 from annotate.service import LabelService
 from annotate.users import Authenticator, User, hash_password
@@ -161,6 +161,10 @@ def test_handlers_keep_an_unfinished_ranking_render_inert_and_undo_restores(ws):
     assert "<th>τ-b with others</th><th>τ-b 95 % CI</th><th>τ-b with order shown</th>" in labellers
     assert "<td>–</td>" in labellers  # one item compared: no interval
     assert labellers.count("<td>0.913</td>") == 2 and "median seconds per label" in cards
+    # the rank app's one export: its rankings expanded into DPO pairs (kind rank), by the switch's aggregation
+    assert "Wrote exports/dpo.parquet (majority): " in export_labels(ctx, "ann", "dpo")
+    exported = pd.read_parquet(ctx.service.workspace.exports / "dpo.parquet")
+    assert len(exported) and set(exported["kind"]) == {"rank"}
 
 
 # ---- end to end in a real browser, keys only (helpers of test_annotate_browser) ----

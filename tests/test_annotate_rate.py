@@ -134,14 +134,16 @@ def test_admin_tab_shows_alpha_per_aspect(ctx):
     assert (
         "<th>|difference| from others</th><th>bias</th><th>r with others</th><th>r 95 % CI</th>" in labellers
     )
-    assert "<td>–</td>" in labellers  # one answer rated: no correlation, no interval
-    assert "<td>0.4</td><td>0.4</td>" in labellers and "<td>0.4</td><td>-0.4</td>" in labellers
+    # one answer rated: no correlation, no interval, no gold: a dash in each (never a blank cell)
+    assert "<td>0.4</td><td>0.4</td><td>–</td><td>–</td>" in labellers
+    assert "<td>0.4</td><td>-0.4</td><td>–</td><td>–</td>" in labellers
     assert "median seconds per label" in cards
     assert "helpfulness" in disputed and ">2<" in disputed  # 3 vs 1: the widest aspect, range 2
     with pytest.raises(Exception, match="Only an admin"):
         admin_view(ctx, "bob")
     status = export_labels(ctx, "ann", "ratings")
-    assert "Wrote exports/ratings.parquet" in status and "exported 1" in status
+    # ratings are means per aspect: no aggregation named (`data export --format ratings` takes none either)
+    assert "Wrote exports/ratings.parquet: " in status and "exported 1" in status and "majority" not in status
     assert 'href="prefloop/export/ratings.parquet"' in status
     table = pq.read_table(ctx.service.workspace.exports / "ratings.parquet")
     assert table.column("helpfulness").to_pylist() == [2.0] and table.column("raters").to_pylist() == [2]
