@@ -287,18 +287,22 @@ __RANK__
 PACE_SCRIPT = """
 (() => {
   "use strict";
-  const IDLE_MS = 60000;
-  let item = null, active = 0, lastInput = 0;
+  // Active time in tenths of a second (whole-second ticks read a 1.1 s label as 1.0 and blurred the 3 s flag):
+  // every quarter second, the time since the last tick counts when the tab is visible and there was input.
+  const IDLE_MS = 60000, TICK_MS = 250;
+  let item = null, active = 0, lastInput = 0, lastTick = performance.now();
   const mark = () => { lastInput = Date.now(); };
   for (const name of ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"]) {
     document.addEventListener(name, mark, {passive: true, capture: true});
   }
   setInterval(() => {
+    const tick = performance.now(), step = tick - lastTick;
+    lastTick = tick;
     const now = document.querySelector("#pf-prompt [data-view]")?.dataset.item || null;
-    if (now !== item) { item = now; active = 0; }
-    if (item && document.visibilityState === "visible" && Date.now() - lastInput < IDLE_MS) active += 1;
-  }, 1000);
-  window.prefloopActiveSeconds = () => active;
+    if (now !== item) { item = now; active = 0; return; }
+    if (item && document.visibilityState === "visible" && Date.now() - lastInput < IDLE_MS) active += step;
+  }, TICK_MS);
+  window.prefloopActiveSeconds = () => Math.round(active / 100) / 10;
 })();
 """
 

@@ -425,6 +425,7 @@ def test_gold_items_look_like_any_item_and_the_admin_sees_each_labeller(tmp_path
         assert not [body for body in sent if "gold" in body.lower()]  # and no hint in the requests
         labels = workspace.frame("labels")
         assert labels["active_seconds"].notna().all() and (labels["active_seconds"] > 0).any()
+        assert (labels["active_seconds"] % 1 > 0).any()  # tenths of a second, not whole-second ticks
         assert labels["served_at"].notna().all()
 
         admin = browser.new_page(viewport={"width": 1440, "height": 900})
