@@ -270,17 +270,18 @@ def admin_report(
     excluded: tuple[str, ...] = (),
 ) -> dict:
     """Everything the admin view shows, from the label log of one task (``pairs``: rounds of the machine
-    labellers' agreement with people). The ``excluded`` labellers stay in the labellers table and out of every
-    figure made of verdicts or of the team's labels; ``method`` and ``gold`` make the verdicts."""
+    labellers' agreement with people). The ``excluded`` labellers stay in the labellers table, the label
+    distribution and the position bias (measurements: every person's labels, as `python -m data stats`), and out
+    of the verdicts and the agreement among the labels that make them; ``method`` and ``gold`` make the verdicts."""
     human = human_labels(labels)
     counted = without_labellers(human, excluded)
-    current = current_labels(counted, task)
+    everyone, current = current_labels(human, task), current_labels(counted, task)
     verdicts = aggregate(counted, task, method, gold)
     machines = task == "pairwise" and pairs is not None
     return {
         "labellers": labeller_table(human, task),
-        "distribution": screen_distribution(current),
-        "position": position_bias(current) if task == "pairwise" else None,
+        "distribution": screen_distribution(everyone),
+        "position": position_bias(everyone) if task == "pairwise" else None,
         "agreement": agreement(current),
         "verdicts": verdicts,
         "disputed": most_disputed(verdicts),

@@ -192,8 +192,8 @@ TASK_CLICKERS = {"rank": ("random", "shown_order"), "rate": ("random", "constant
 ASPECTS = {"help": (1, 5), "safety": (0, 4)}
 
 
-def _task_rows(task: str, items: int, seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
-    """A rank or rate team's label log (K = 3 of six labellers per item), and each labeller's agreement with the
+def _task_rows(task: str, items: int, seed: int, k: int = 3) -> tuple[pd.DataFrame, dict[str, float]]:
+    """A rank or rate team's label log (K = ``k`` of six labellers per item), and each labeller's agreement with the
     truth (rank: mean τ-b with the true order; rate: correlation with the true values, centred per aspect).
     Rank: each prompt's 4 answers have a latent quality ~ N(0, 1); a ranker orders them by quality + N(0, σ²),
     the random ranker at random, the shown-order ranker in the order shown (shuffled per label). Rate: each answer
@@ -202,7 +202,7 @@ def _task_rows(task: str, items: int, seed: int) -> tuple[pd.DataFrame, dict[str
     rng = np.random.default_rng(seed)
     team = RANKERS if task == "rank" else RATERS
     names = list(team)
-    who = np.argsort(rng.random((items, len(names))), axis=1)[:, :3]
+    who = np.argsort(rng.random((items, len(names))), axis=1)[:, :k]
     rows, truth_fit = [], {name: [] for name in names}
     base = {"choice": None, "strength": None, "active_seconds": None, "retracted": False, "supersedes": None}
     for i in range(items):
@@ -254,37 +254,47 @@ def _task_rows(task: str, items: int, seed: int) -> tuple[pd.DataFrame, dict[str
     return frame, fit
 
 
+# The teams --tasks measures: (task, labellers per item); the target is the K = 3 teams'. K = 2 is the README's
+# `--overlap 2`, where each ranking's consensus is the one other ranking.
+TASK_TEAMS = (("rank", 3), ("rate", 3), ("rank", 2))
+
+
 def task_flags(seeds: int) -> int:
-    """Rank and rate teams with known truths: each labeller's agreement with the others, its interval, the flags."""
+    """Rank and rate teams with known truths: each labeller's agreement with the others, its interval, the flags,
+    at 50, 75 and 150 labels per labeller."""
     ok = True
-    for task in ("rank", "rate"):
+    for task, k in TASK_TEAMS:
         key = "tau_with_others" if task == "rank" else "r_with_others"
         truth_name = "τ-b with the true order" if task == "rank" else "r with the true values"
-        frame, fit = _task_rows(task, 300, 0)
+        frame, fit = _task_rows(task, 900 // k, 0, k)
         report = {r["labeller"]: r for r in labeller_rows(frame, task=task)}
-        print(f"{task}: 300 items, K = 3 of six labellers (seed 0); {truth_name} | {key} [95 % CI] | flags")
+        print(
+            f"{task}: {900 // k} items, K = {k} of six labellers (seed 0); {truth_name} | {key} [95 % CI] | flags"
+        )
         for name, row in report.items():
             ci = row[f"{key}_ci95"]
             shown = f"{row[key]:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci is not None else "-"
             print(f"  {name:<12} {fit[name]:+.3f} | {shown} | {'; '.join(row['flags']) or '-'}")
-        for items in (100, 150, 300):
+        for each in (50, 75, 150):
+            items = each * 6 // k
             flagged = {name: 0 for name in report}
             for seed in range(seeds):
-                frame, _ = _task_rows(task, items, seed)
+                frame, _ = _task_rows(task, items, seed, k)
                 for row in labeller_rows(frame, task=task):
                     flagged[row["labeller"]] += bool(row["flags"])
             clickers = TASK_CLICKERS[task]
             right = all(flagged[c] == seeds for c in clickers) and not any(
                 n for name, n in flagged.items() if name not in clickers
             )
-            ok &= right or items < 300
+            target = k == 3 and each == 150
+            ok &= right or not target
             counts = ", ".join(f"{name} {n}" for name, n in flagged.items())
             print(
-                f"  {items} items ({items // 2} labels each), seeds 0-{seeds - 1}, flagged in how many: {counts}"
-                f"{'' if items < 300 else ' -> ' + ('met' if right else 'NOT met')}"
+                f"  {items} items ({each} labels each), seeds 0-{seeds - 1}, flagged in how many: {counts}"
+                f"{' -> ' + ('met' if right else 'NOT met') if target else ''}"
             )
     print(
-        "target (300 items, 150 labels each): both clickers flagged in every seed, no other labeller in any: "
+        "target (K = 3, 150 labels each): both clickers flagged in every seed, no other labeller in any: "
         f"{'MET' if ok else 'NOT MET'}"
     )
     return 0 if ok else 1

@@ -31,6 +31,7 @@ from data.errors import PrefloopError
 from data.files import atomic_write
 from data.rank_pairs import current_rankings, rank_votes
 from data.schemas import MESSAGE
+from data.selection import answer_items
 
 FORMATS = ("dpo", "kto", "sft", "ratings")
 Frame = pd.DataFrame | pa.Table
@@ -312,22 +313,24 @@ def kto_table(
     """TRL KTOTrainer columns from completions labelled desirable/undesirable (one Arrow table), and counts;
     ``min_posterior`` and ``excluded_only`` (completions whose every label is an excluded labeller's) as
     `dpo_table`; ``unlabelled``: completions labelled only by labellers ``--labels`` does not choose
-    (`data.exclusion.not_chosen`). The items counted are the labelled completions and the gold ones."""
+    (`data.exclusion.not_chosen`) and the answers the KTO task serves with no label (`answer_items`). Counted:
+    those answers and any other completion with a label or gold."""
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
     every = _arrow(completions)
     in_split = _in_order(every, prompts)
     verdicts = verdicts_table(labels, "kto", method, gold)
-    items = [
-        verdicts.column("item_id"),
-        pa.chunked_array([sorted({*excluded_only, *unlabelled})], pa.string()),
-    ]
+    left_out = pa.array(sorted({*excluded_only, *unlabelled}), pa.string())
+    served = every.column("id").filter(answer_items(every))
+    items = [verdicts.column("item_id"), pa.chunked_array([left_out]), served]
     items += [] if gold is None else [gold.column("item_id")]
-    counts["other_split"] += _other_split(items, every, in_split)  # labelled or gold, of another split
+    counts["other_split"] += _other_split(items, every, in_split)  # of another split
     completions = _without_gold(in_split, gold, counts)
     at = pc.index_in(completions.column("id"), value_set=verdicts.column("item_id").combine_chunks())
     _without_verdict(completions.column("id"), at, excluded_only, counts)
     _without_verdict(completions.column("id"), at, unlabelled, counts, "unlabelled")
+    nobodys = pc.and_(pc.is_null(at), pc.invert(pc.is_in(completions.column("id"), value_set=left_out)))
+    counts["unlabelled"] += pc.sum(pc.and_(nobodys, answer_items(completions))).as_py() or 0
     completions, at = completions.filter(pc.is_valid(at)), at.drop_null()
     verdict = verdicts.column("verdict").take(at)
     split_vote = pc.equal(verdict, SPLIT)

@@ -13,17 +13,15 @@ from data.aggregate import current_labels
 from data.errors import PrefloopError
 from data.ranking import MAX_K, MIN_K, RANK_PAIRS, gap_strength, rank_item_id, rank_of, ranking_votes
 from data.records import content_id
+from data.selection import answer_items
 
 RANK_KIND = "rank"  # the kind of the pairs a ranking expands into (never stored in the pairs table)
-NOT_RANKED_ENGINES = ("gold", "human")  # reference answers and labellers' edits are not ranked
 
 
 def rank_groups(completions: pa.Table) -> pa.Table:
     """The rank items among ``completions`` (id, prompt_id, engine, round, created_at): item_id, prompt_id, round,
     created_at (the first answer's) and completion_ids (in creation order), in round, creation order."""
-    rows = completions.filter(
-        pc.invert(pc.is_in(completions.column("engine"), value_set=pa.array(NOT_RANKED_ENGINES)))
-    )
+    rows = completions.filter(answer_items(completions))
     rows = rows.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
     groups = rows.group_by(["prompt_id", "round"], use_threads=False).aggregate(
         [("id", "list"), ("created_at", "min")]

@@ -93,13 +93,23 @@ def rate_gold(current: pd.DataFrame, names: list[str], gold: pa.Table | None) ->
 def _consensus_taus(
     places: list[dict[str, float]], by_item: dict[str, list[int]], by_row: list[str], weight: dict[str, float]
 ) -> dict[str, list[float]]:
-    """Per ranker, the τ-b of each of their rankings with the other rankings of its item, each answer's place
-    averaged over them with the rankers' ``weight`` (1 for a ranker not in it); an item whose other rankers all
-    weigh 0 gives no τ-b."""
-    against: dict[str, list[float]] = defaultdict(list)
+    """Per ranker, the τ-b of their rankings with the other rankings of the same item, each answer's place averaged
+    over them with the rankers' ``weight`` (1 for a ranker not in it). A ranking whose other rankers all weigh 0 is
+    compared with their unweighted consensus, and counts only for a ranker with no ranking beside one who weighs
+    more: a ranker who agrees with nobody says nothing of their partners (counted, at K = 2 fair and good rankers
+    were flagged in 1 of 20 workspaces of 150 labels each and sloppy ones in 4, rather than 0 and 1:
+    benchmarks/bench_labellers.py --tasks), yet two rankers who disagree, each the other's only partner, have their
+    τ-b (weighted to nothing, they had none, and a random ranker at K = 2 no figure to be flagged by)."""
+    weighed: dict[str, list[float]] = defaultdict(list)
+    unweighed: dict[str, list[float]] = defaultdict(list)
     for rows in by_item.values():
         for i in rows:
             others = [(places[j], weight.get(by_row[j], 1.0)) for j in rows if j != i]
+            if not any(w > 0 for _, w in others):
+                others = [(other, 1.0) for other, _ in others]
+                against = unweighed
+            else:
+                against = weighed
             consensus = {}
             for answer in places[i]:
                 placed = [(other[answer], w) for other, w in others if answer in other]
@@ -110,7 +120,7 @@ def _consensus_taus(
             tau = kendall_tau_b([places[i][x] for x in both], [consensus[x] for x in both])
             if tau is not None:
                 against[by_row[i]].append(tau)
-    return against
+    return defaultdict(list, {name: weighed[name] or unweighed[name] for name in {*weighed, *unweighed}})
 
 
 def rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
@@ -123,8 +133,9 @@ def rank_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     each other ranking: a careful ranker beside a random one still agrees with the consensus of the two; and the
     consensus weighs each other ranker by their own mean τ-b with an unweighted one (0 below 0), so clickers do not
     dilute it: unweighted, fair and sloppy rankers beside two clickers were flagged 5 times over 40 workspaces of 50
-    and 75 labels each, weighted never (benchmarks/bench_labellers.py --tasks). Each ranking is parsed once (as
-    data.rank_agreement does)."""
+    and 75 labels each, weighted never (benchmarks/bench_labellers.py --tasks). A ranking whose other rankers all
+    weigh 0 is compared with them unweighted where its ranker has no other (`_consensus_taus`): every ranker
+    compared with another has a τ-b. Each ranking is parsed once (as data.rank_agreement does)."""
     places = [mid_ranks(r) if isinstance(r, str) else {} for r in current["ranking"]]
     shown = [s.split(",") if isinstance(s, str) and s else [] for s in current["left"]]
     by_row = current["annotator"].tolist()  # each ranking's labeller

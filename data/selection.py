@@ -1,4 +1,4 @@
-"""Which pairs go to labellers, and the model scores that can order them (active selection).
+"""Which pairs and answers go to labellers, and the model scores that can order them (active selection).
 
 A pair is for labelling when it is of kind ``sampled``, or ``imported`` without an imported preference; ``spin``
 pairs never are (their gold side wins by construction). Scores come from `python -m train score`: the uncertainty
@@ -22,6 +22,9 @@ from data.files import atomic_write, check_not_link, open_regular
 from data.import_records import TooDeep, within_depth
 
 LABEL_SOURCES = ("auto", "human", "machine", "all")
+# Answers that are nobody's item to label, rank or rate: the prompts' gold answers sampled beside the others, and
+# labellers' edits (engine human)
+NO_ITEM_ENGINES = ("gold", "human")
 EXCLUDED_FILE = "excluded.json"  # WS/excluded.json: the labellers the admin tab switched out of every verdict
 
 
@@ -146,6 +149,12 @@ def imported_items(labels: pa.Table, task: str) -> pa.Array:
     """Ids of the items that arrived with an imported label of ``task`` (Arrow)."""
     mine = pc.and_(pc.equal(labels.column("annotator"), IMPORT), pc.equal(labels.column("task"), task))
     return labels.column("item_id").filter(mine).combine_chunks()
+
+
+def answer_items(completions: pa.Table) -> pa.ChunkedArray:
+    """Which completions labellers are given (the KTO and rate tasks' items, rank items' answers: annotate.items,
+    `data.rank_pairs.rank_groups`): all but those of `NO_ITEM_ENGINES`."""
+    return pc.invert(pc.is_in(completions.column("engine"), value_set=pa.array(NO_ITEM_ENGINES)))
 
 
 def labelling_pairs(

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from annotate.admin import admin_view, exclude_labeller, export_labels
+from annotate.agreement import admin_report
 from annotate.app import make_context
 from annotate.service import LabelService
 from annotate.users import Authenticator, User, hash_password
@@ -170,3 +171,34 @@ def test_the_admins_export_counts_what_only_excluded_labellers_labelled_and_name
     exclude_labeller(ctx, "ann", "cat", True)  # p1 was cat's alone
     status = export_labels(ctx, "ann", "dpo")
     assert "excluded_only 1, exported 3; excluded labellers: cat (excluded.json)" in status
+
+
+def test_the_side_figures_count_every_persons_labels_as_stats_does(setup, capsys):
+    """Exclusion changes verdicts, not what is measured: the admin's left-side card and its labels card's sides
+    left out an excluded labeller's labels (`left side wins 100% of 100 decisive labels` beside 135 labels), while
+    `data stats` counts every stored label and each labeller's left-side share."""
+    ctx, _ = setup
+    ws = ctx.service.workspace
+    records = []
+    for i in range(6):  # ann picks the side on the left half the time, dave always
+        prompt = Prompt([{"role": "user", "content": f"sided {i}"}], source="test")
+        a, b = (Completion(prompt.id, f"sided {i} {side}", "m", "hf") for side in "ab")
+        pair = Pair(prompt.id, a.id, b.id, "sampled")
+        records += [prompt, a, b, pair, Label(pair.id, "ann", "pairwise", "a", left="a" if i % 2 else "b")]
+        records.append(Label(pair.id, "dave", "pairwise", "b", left="b"))
+    ws.append(records)
+    exclude_labeller(ctx, "ann", "dave", True)
+    report = admin_report(ws.frame("labels"), "pairwise", excluded=("dave",))
+    assert report["position"]["decisive"] == 12 and report["position"]["left_wins"] == 9
+    cards, _, _, _ = admin_view(ctx, "ann")
+    assert "75%" in cards and "of 12 decisive labels" in cards
+    capsys.readouterr()
+    assert main(["stats", "-w", str(ws.path), "--labellers", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["labellers"]
+    decisive = sum(r["left_decisive"] for r in rows)
+    wins = sum(round(r["left_share"] * r["left_decisive"]) for r in rows if r["left_decisive"])
+    assert (report["position"]["decisive"], report["position"]["left_wins"]) == (decisive, wins)
+    assert main(["stats", "-w", str(ws.path), "--json"]) == 0
+    stored = json.loads(capsys.readouterr().out)["labels"]["pairwise"]
+    assert sum(report["distribution"].values()) == sum(stored.values()) == 19
+    assert report["distribution"]["left"] == 9

@@ -113,16 +113,17 @@ def ws(tmp_path):
             {"exported": 11, "unlabelled": 1},
             {"exported": 4, "excluded_only": 4, "unlabelled": 1, "rank_excluded_only": 1},
         ),
-        (  # answer 4 only she labelled; 5 stays gold, 7 in the other split
+        (  # answer 4 only she labelled; 5 stays gold; 6, 7 in the other split; b0-b5 and c nobody labelled
             ["--format", "kto", "--split", "train"],
-            {"exported": 5, "desirable": 4, "undesirable": 1, "gold": 1, "other_split": 1},
+            {"exported": 5, "desirable": 4, "undesirable": 1, "gold": 1, "other_split": 4, "unlabelled": 7},
             {
                 "exported": 4,
                 "desirable": 3,
                 "undesirable": 1,
                 "gold": 1,
-                "other_split": 1,
+                "other_split": 4,
                 "excluded_only": 1,
+                "unlabelled": 7,
             },
         ),
         (  # answer 1 only she rated; the gold answer 2 stays counted as gold though only she rated it
@@ -161,7 +162,14 @@ def test_everyone_excluded_is_said_not_unlabelled(ws, capsys):
     ws, _ = ws
     (ws.path / EXCLUDED_FILE).write_text('["ann"]')  # the admin tab's switch, joined to the flag
     counts, named = export(ws, capsys, "--format", "kto", "--exclude-labeller", "mallory")
-    assert counts == {"exported": 0, "desirable": 0, "undesirable": 0, "gold": 1, "excluded_only": 6}
+    assert counts == {  # a0-a4 and a7 only they labelled; a6, b0-b7 and c nobody did
+        "exported": 0,
+        "desirable": 0,
+        "undesirable": 0,
+        "gold": 1,
+        "excluded_only": 6,
+        "unlabelled": 10,
+    }
     assert named == "excluded labellers: ann (excluded.json), mallory (--exclude-labeller)"
     counts, _ = export(ws, capsys, "--format", "dpo", "--exclude-labeller", "bob,mallory")
     assert counts == {"exported": 0, "excluded_only": 8, "unlabelled": 1, "rank_excluded_only": 1}

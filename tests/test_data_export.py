@@ -80,13 +80,24 @@ def test_kto_rows_exact():
     rows, counts = to_kto(prompts, completions, labels)
     assert [(r["completion"][0]["content"], r["label"]) for r in rows] == [("Red.", False), ("Blue.", True)]
     assert rows[0]["prompt"] == USER and rows[0]["completion_id"] == c[0].id
-    assert dict(counts) == {"exported": 2, "desirable": 1, "undesirable": 1, "degenerate": 1}
+    # every answer is a KTO item (the app serves it): the five nobody labelled are counted too
+    assert dict(counts) == {"exported": 2, "desirable": 1, "undesirable": 1, "degenerate": 1, "unlabelled": 5}
     _, held_out = to_kto(prompts, completions, labels, split="test")  # every KTO label is on a train prompt
-    assert held_out["other_split"] == 3 and held_out["exported"] == 0
+    assert held_out == {"exported": 0, "desirable": 0, "undesirable": 0, "other_split": 6, "unlabelled": 2}
     # A labelled gold completion is counted once, as gold (it was also counted as other_split: 7 + 1 + 1 of 8)
     gold = pa.table({"item_id": [c[4].id], "choice": ["desirable"]})
     rows, counts = to_kto(prompts, completions, labels, gold=gold)
-    assert dict(counts) == {"exported": 1, "desirable": 0, "undesirable": 1, "degenerate": 1, "gold": 1}
+    assert dict(counts) == {
+        "exported": 1,
+        "desirable": 0,
+        "undesirable": 1,
+        "degenerate": 1,
+        "gold": 1,
+        "unlabelled": 5,
+    }
+    # gold answers (engine gold) and labellers' edits (engine human) are nobody's item
+    others = completions.assign(engine=["hf", "gold", "human", "hf", "hf", "hf", "hf", "hf"])
+    assert to_kto(prompts, others, labels)[1]["unlabelled"] == 3
 
 
 def test_sft_rows_exact():

@@ -20,10 +20,9 @@ EXCLUDED = ([], ["--exclude-labeller", "mallory"])
 FORMATS = {
     ("--format", "dpo", "--rank-pairs", "none"): 10,  # 8 sampled pairs, mallory's edit pair, her rank item
     ("--format", "dpo", "--kinds", "sampled"): 10,  # the edit pair and the rank item not asked
-    (
-        "--format",
-        "kto",
-    ): 9,  # answers a0-a5 (a5 gold), a7 (test), b3 (a judge's only), a6 (gold, test, unlabelled)
+    # every answer the KTO task serves, labelled or not: a0-a7 (a5 gold, a6 gold unlabelled, a7 test), b0-b7 (b3 a
+    # judge's only), c; the edit (engine human) is no item
+    ("--format", "kto"): 17,
     ("--format", "ratings"): 4,  # answers b0-b2 (b2 gold), b4 (gold, unrated)
     ("--format", "sft", "--edits"): 1,
 }
@@ -80,10 +79,10 @@ def test_the_reasons_name_what_was_left_out(world, capsys):
         "desirable": 1,
         "undesirable": 0,
         "gold": 2,  # a5, a6
-        "unlabelled": 6,  # a0-a4, a7: people's only
+        "unlabelled": 14,  # a0-a4, a7: people's only; b0-b2, b4-b7, c: nobody's
     }
     human = export(world, capsys, "--format", "kto", "--labels", "human", "--split", "train")[0]
-    assert human["unlabelled"] == 1 and human["other_split"] == 2  # b3; a6 and a7
+    assert human["unlabelled"] == 1 + 6 and human["other_split"] == 4  # b3, b0-b2, b4, b5, c; a6, a7, b6, b7
     assert export(world, capsys, "--format", "dpo", "--labels", "machine")[0]["rank_unlabelled"] == 1
     for flags in (["--kinds", "sampled", "edit"], ["--rank-pairs", "none"]):
         assert export(world, capsys, "--format", "dpo", *flags)[0] == {
@@ -105,7 +104,7 @@ def test_an_export_of_nothing_says_the_workspace_holds_none(tmp_path, capsys):
     prefs.write_text(json.dumps([{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(3)]))
     assert main(["import", "-w", str(ws), str(prefs), "--test-fraction", "0"]) == 0
     said = {
-        "kto": "no KTO labels in the workspace",
+        "kto": "desirable 0, exported 0, undesirable 0, unlabelled 6",  # the imported answers, for KTO labels
         "ratings": "no ratings in the workspace",
         "sft --edits": "no edits in the workspace",
         "sft --split test": "exported 0, other_split 3",
@@ -127,3 +126,28 @@ def test_train_counts_the_rows_as_the_export_does_whatever_labels(world, capsys,
     _, counts = preference_rows(world, "train", EXPORT_KINDS, None, labels)
     exported, _ = export(world, capsys, "--format", "dpo", "--split", "train", "--labels", labels)
     assert {k: v for k, v in counts.items() if v} == {k: v for k, v in exported.items() if v}
+
+
+def test_the_kto_items_are_what_the_app_serves_and_train_and_the_admin_count_them_alike(world, capsys):
+    """KTO counted only labelled and gold answers: an answer nobody labelled was in no count (a KTO workspace of
+    150 imported answers said `desirable 24, exported 24, gold 21, split 24, undesirable 0`, its 81 unlabelled
+    answers nowhere). The items are the answers the KTO app serves, gold ones among them."""
+    from annotate.admin import export_labels
+    from annotate.app import make_context
+    from annotate.service import LabelService
+    from annotate.users import Authenticator, User, hash_password
+    from train.pairs import kto_rows
+
+    service = LabelService(world, "kto")
+    assert service.progress("ann")["items"] + 2 == FORMATS[("--format", "kto")]  # gold a5, a6: not the job
+    for excluded in ((), ("mallory",)):
+        _, counts = kto_rows(world, "train", excluded=excluded)
+        flags = ["--split", "train", *(["--exclude-labeller", *excluded] if excluded else [])]
+        assert counts == export(world, capsys, "--format", "kto", *flags)[0]
+        assert counts["unlabelled"] == 6  # b0-b2, b4, b5, c
+    ctx = make_context(
+        service, Authenticator({"ann": User("ann", hash_password("pw-ann-12345"), admin=True)})
+    )
+    said = export_labels(ctx, "ann", "kto").split("(majority): ", 1)[1].split("<", 1)[0]
+    exported = export(world, capsys, "--format", "kto")[0]
+    assert said == ", ".join(f"{k} {v}" for k, v in sorted(exported.items())) and exported["unlabelled"] == 8

@@ -108,6 +108,38 @@ def test_rankers_tau_with_others_and_the_shown_order_flag():
     assert report["careful2"]["tie_rate"] == 0.025 and careful["tie_rate"] == 0.0
 
 
+def test_two_rankers_who_disagree_have_a_tau_at_k_2():
+    """At K = 2 the consensus of the others is one ranking, weighed by its ranker's mean τ-b clipped at 0: two
+    rankers who disagreed weighed 0 each and had no τ-b at all (`"compared": 0`), so even a random ranker could
+    never be flagged. A ranker who has a partner who weighs more is still measured against them alone."""
+    best_first = [[f"i{i}a{j}" for j in range(4)] for i in range(30)]
+    rows = [
+        {"item_id": f"r{i}", "annotator": who, "task": "rank", "ranking": ranked(order)}
+        for i, answers in enumerate(best_first)
+        for who, order in (("bob", answers), ("carol", answers[::-1]))
+    ]
+    report = {r["labeller"]: r for r in labeller_rows(frame(rows), task="rank")}
+    for name in ("bob", "carol"):
+        assert (report[name]["tau_with_others"], report[name]["compared"]) == (-1.0, 30)
+        assert report[name]["flags"] == [
+            "agrees with the others weakly or not at all (mean τ-b with the other rankers' consensus -1.00, 95 % CI "
+            "up to -1.000, below 0.2 over 30 rankings)"
+        ]
+    rng = random.Random(0)
+    rows = []
+    for i in range(60):  # each item ranked by two of careful1, careful2 and clicker, in turn
+        answers = [f"i{i}a{j}" for j in range(4)]
+        for who in [("careful1", "careful2"), ("careful1", "clicker"), ("careful2", "clicker")][i % 3]:
+            order = rng.sample(answers, 4) if who == "clicker" else answers
+            rows.append({"item_id": f"r{i}", "annotator": who, "task": "rank", "ranking": ranked(order)})
+    report = {r["labeller"]: r for r in labeller_rows(frame(rows), task="rank")}
+    clicker = report["clicker"]
+    assert clicker["tau_with_others"] < 0 and clicker["compared"] == 40 and clicker["flags"]
+    # the clicker weighs 0: the careful rankers' rankings beside it say nothing of them
+    assert [report[name]["compared"] for name in ("careful1", "careful2")] == [20, 20]
+    assert report["careful1"]["tau_with_others"] == 1.0
+
+
 def test_raters_difference_from_the_others_mean():
     def rating(item, who, values):
         return {
