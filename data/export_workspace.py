@@ -38,7 +38,7 @@ EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "sft-edits": {"prompts": ["messages", "split"], "labels": AGGREGATED},
     "ratings": {
         "prompts": ["messages", "split"],
-        "completions": ["prompt_id", "text", "round", "created_at"],
+        "completions": ["prompt_id", "text", "engine", "round", "created_at"],  # engine: which are items
         "labels": [*AGGREGATED, "ratings", "rubric"],
     },
 }

@@ -26,6 +26,7 @@ import pyarrow as pa
 from data.aggregate import current_labels
 from data.errors import PrefloopError
 from data.records import content_id
+from data.selection import NO_ITEM_ENGINES
 
 TASK = "rate"
 LEVELS = ("nominal", "ordinal", "interval")
@@ -67,7 +68,8 @@ def ratings_table(
 ) -> tuple[pa.Table, Counter]:
     """One row per rated answer (the module docstring's columns) in round, creation order, and counts of the rated
     and gold answers left out, each once: ``other_split``, ``gold``, ``excluded_only`` (every rating of it is an
-    excluded labeller's, `data.exclusion.labels_in_force`), ``degenerate``."""
+    excluded labeller's, `data.exclusion.labels_in_force`), ``degenerate``, and (with the completions' engine) the
+    split's answers nobody rated, ``unlabelled``."""
     counts: Counter = Counter()
     ratings = current_ratings(labels)
     aspects = aspect_names(ratings)
@@ -80,11 +82,19 @@ def ratings_table(
         pd.Index(sorted({*excluded_only, *gold}), dtype=object)
     )
     here, on_gold = rated.isin(answers["id"]), rated.isin(set(gold))
-    counts["other_split"] = int(
-        (~here & rated.isin(completions["id"])).sum()
-    )  # each rated answer counted once
+    # the rate task's answers (with the completions' engine: `data.selection.NO_ITEM_ENGINES` are none), each once
+    items = (
+        pd.Index(completions.loc[~completions["engine"].isin(NO_ITEM_ENGINES), "id"])
+        if "engine" in completions
+        else pd.Index([], dtype=object)
+    )
+    unrated = items.difference(rated)
+    counts["other_split"] = int((~here & rated.isin(completions["id"])).sum()) + int(
+        (~unrated.isin(answers["id"])).sum()
+    )
     counts["gold"] = int((here & on_gold).sum())
     counts["excluded_only"] = int((here & ~on_gold & rated.isin(set(excluded_only))).sum())
+    counts["unlabelled"] = int(unrated.isin(answers["id"]).sum())  # nobody rated them
     ratings = ratings[ratings["item_id"].isin(answers["id"]) & ~ratings["item_id"].isin(set(gold))]
     means = ratings.groupby("item_id")[aspects].mean() if aspects else pd.DataFrame()
     raters = ratings.groupby("item_id")["annotator"].nunique()

@@ -128,8 +128,8 @@ def ws(tmp_path):
         ),
         (  # answer 1 only she rated; the gold answer 2 stays counted as gold though only she rated it
             ["--format", "ratings"],
-            {"exported": 2, "gold": 1},
-            {"exported": 1, "gold": 1, "excluded_only": 1},
+            {"exported": 2, "gold": 1, "unlabelled": 14},  # the other answers, which the rate task serves too
+            {"exported": 1, "gold": 1, "excluded_only": 1, "unlabelled": 14},
         ),
         (["--format", "sft", "--edits"], {"exported": 1}, {"exported": 0, "excluded_only": 1}),  # her edit
     ],

@@ -23,7 +23,7 @@ FORMATS = {
     # every answer the KTO task serves, labelled or not: a0-a7 (a5 gold, a6 gold unlabelled, a7 test), b0-b7 (b3 a
     # judge's only), c; the edit (engine human) is no item
     ("--format", "kto"): 17,
-    ("--format", "ratings"): 4,  # answers b0-b2 (b2 gold), b4 (gold, unrated)
+    ("--format", "ratings"): 17,  # the same answers, the rate task's: b0-b2 rated (b2 gold), b4 gold, unrated
     ("--format", "sft", "--edits"): 1,
 }
 NOT_ITEMS = ("desirable", "undesirable")
@@ -91,7 +91,8 @@ def test_the_reasons_name_what_was_left_out(world, capsys):
         }
     assert export(world, capsys, "--format", "ratings", "--split", "test")[0] == {
         "exported": 0,
-        "other_split": 4,
+        "other_split": 13,  # every answer of the train split, rated or not (only the rated ones were counted)
+        "unlabelled": 4,
     }
 
 
@@ -105,7 +106,7 @@ def test_an_export_of_nothing_says_the_workspace_holds_none(tmp_path, capsys):
     assert main(["import", "-w", str(ws), str(prefs), "--test-fraction", "0"]) == 0
     said = {
         "kto": "desirable 0, exported 0, undesirable 0, unlabelled 6",  # the imported answers, for KTO labels
-        "ratings": "no ratings in the workspace",
+        "ratings": "exported 0, unlabelled 6",  # the imported answers, for ratings
         "sft --edits": "no edits in the workspace",
         "sft --split test": "exported 0, other_split 3",
     }

@@ -157,14 +157,14 @@ def test_ratings_table_means_counts_and_agreement(tmp_path):
         },
     )
     table, counts = ratings_table(ws.frame("prompts"), ws.frame("completions"), ws.frame("labels"))
-    assert counts == {"exported": 3}
+    assert counts == {"exported": 3, "unlabelled": 1}  # the fourth answer nobody rated
     # every prompt is in split train: a test export says why it has nothing (it said only "exported 0"), and a
     # gold answer is counted once, as gold, only in its own split
     _, held_out = ratings_table(ws.frame("prompts"), ws.frame("completions"), ws.frame("labels"), "test")
-    assert held_out == {"other_split": 3, "exported": 0}
+    assert held_out == {"other_split": 4, "exported": 0}
     first = ws.frame("completions")["id"].iloc[0]
     _, counts = ratings_table(ws.frame("prompts"), ws.frame("completions"), ws.frame("labels"), gold=[first])
-    assert counts == {"gold": 1, "exported": 2}
+    assert counts == {"gold": 1, "exported": 2, "unlabelled": 1}
     rows = table.to_pylist()
     assert [r["completion"][0]["content"] for r in rows] == ["p0 a0", "p0 a1", "p1 a0"]
     assert [(r["help"], r["tone"], r["raters"]) for r in rows] == [
