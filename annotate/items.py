@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from data.errors import PrefloopError
 from data.leaderboard import ARENA
 from data.schemas import TASKS
-from data.selection import imported_items, labelling_pairs
+from data.selection import answer_items, imported_items, labelling_pairs
 
 VIEWS = (*TASKS, ARENA)  # what the app can serve: a label task, or the arena's pairs (labelled pairwise)
 
@@ -188,8 +188,7 @@ def select_chunk(
     else:
         closed = imported_items(labels, task)
         open_ = pc.and_(  # gold answers and labellers' edits (engine human) are nobody's item
-            pc.invert(pc.is_in(candidates.column("engine"), value_set=pa.array(["gold", "human"]))),
-            pc.invert(pc.is_in(candidates.column("id"), value_set=closed)),
+            answer_items(candidates), pc.invert(pc.is_in(candidates.column("id"), value_set=closed))
         )
         open_ = pc.or_(open_, pc.is_in(candidates.column("id"), value_set=gold))
         rows, sides = candidates.filter(open_), ("id",)
