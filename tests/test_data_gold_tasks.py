@@ -246,7 +246,9 @@ def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_p
         f"answer 0.{k}" for k in range(4)
     }
     assert main(["export", *w, "--format", "ratings", "--out", str(tmp_path / "ratings.parquet")]) == 0
-    assert capsys.readouterr().out.strip().endswith(": exported 2, gold 1")
+    assert (
+        capsys.readouterr().out.strip().endswith(": exported 2, gold 1, unlabelled 5")
+    )  # the answers nobody rated
     kto, counts = rating_kto_rows(ws, None, "helpfulness>=3")
     assert counts == {"desirable": 1, "undesirable": 1, "exported": 2, "gold": 1}
     assert sorted(r["completion_id"] for r in kto) == sorted(c[:2])

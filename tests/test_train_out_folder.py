@@ -21,6 +21,18 @@ def argv(ws, model, out, *extra):
             "--eval-limit", "4", "--learning-rate", "0.001", *extra]  # fmt: skip  # as options(): a resume's own
 
 
+def killed_at(monkeypatch, where: str, run_options) -> None:
+    """Run training with ``where`` (a name in train.once) raising as a kill there would."""
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(where, killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(run_options)
+
+
 def models(ws, method):
     frame = ws.frame("models")
     return frame[frame["method"] == method]
@@ -38,14 +50,8 @@ def no_loading(monkeypatch):
 def test_a_killed_run_resumes_only_with_its_own_method(tmp_path, tiny_model_dir, capsys, monkeypatch):
     ws = build_workspace(tmp_path / "ws")
     out = tmp_path / "out"
-
-    def killed(*args, **kwargs):  # as a kill after the last checkpoint: checkpoints and nothing else
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr("train.once.save_model", killed)
-        with pytest.raises(KeyboardInterrupt):
-            train(options(ws, tiny_model_dir, out, save_steps=1))
+    # as a kill after the last checkpoint: checkpoints and nothing else
+    killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1))
     assert json.loads((out / "train_config.json").read_text())["method"] == "dpo"  # recorded as it started
     assert (out / "checkpoint-2" / "trainer_state.json").is_file()
     before = files(out)
@@ -148,14 +154,8 @@ def test_a_run_killed_after_saving_its_model_resumes_without_training_again(
     from the start model. Now the saved model is evaluated and reported as it is."""
     ws = build_workspace(tmp_path / "ws")
     out = tmp_path / "out"
-
-    def killed(*args, **kwargs):  # as a kill between the save and the registration
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr("train.once.write_held_out", killed)
-        with pytest.raises(KeyboardInterrupt):
-            train(options(ws, tiny_model_dir, out))
+    # as a kill between the save and the registration
+    killed_at(monkeypatch, "train.once.write_held_out", options(ws, tiny_model_dir, out))
     assert not list(out.glob("checkpoint-*")) and not (out / "metrics.json").exists()
     weights = (out / "model.safetensors").read_bytes()
     assert json.loads((out / "trained.json").read_text())["steps"] == 2
@@ -177,14 +177,7 @@ def test_a_resume_keeps_the_options_the_run_was_started_with(tmp_path, tiny_mode
     line's selection (its steps, rows and pair ids) as what trained the saved model (a new-user audit)."""
     ws = build_workspace(tmp_path / "ws")
     out = tmp_path / "out"
-
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr("train.once.write_report", killed)
-        with pytest.raises(KeyboardInterrupt):
-            train(options(ws, tiny_model_dir, out))
+    killed_at(monkeypatch, "train.once.write_report", options(ws, tiny_model_dir, out))
     capsys.readouterr()
     with monkeypatch.context() as patch:
         no_loading(patch)
@@ -209,14 +202,8 @@ def test_a_run_killed_after_registering_its_model_is_reported_and_registered_onc
     model nobody registered and a folder --resume refused. Now it is written last, and registration is once."""
     ws = build_workspace(tmp_path / "ws")
     out = tmp_path / "out"
-
-    def killed(*args, **kwargs):  # a kill after the registration, before the report
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr("train.once.write_report", killed)
-        with pytest.raises(KeyboardInterrupt):
-            train(options(ws, tiny_model_dir, out))
+    # a kill after the registration, before the report
+    killed_at(monkeypatch, "train.once.write_report", options(ws, tiny_model_dir, out))
     assert len(models(ws, "dpo")) == 1 and not (out / "metrics.json").exists()
     registered = models(ws, "dpo").iloc[0]["id"]
     assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
@@ -229,14 +216,8 @@ def test_a_resumed_report_names_the_rows_that_trained_the_saved_model(tmp_path, 
     entry keep the rows it trained on (they were the resume's new selection)."""
     ws = build_workspace(tmp_path / "ws")
     out = tmp_path / "out"
-
-    def killed(*args, **kwargs):  # between the save and the registration
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr("train.once.write_held_out", killed)
-        with pytest.raises(KeyboardInterrupt):
-            train(options(ws, tiny_model_dir, out))
+    # between the save and the registration
+    killed_at(monkeypatch, "train.once.write_held_out", options(ws, tiny_model_dir, out))
     trained_on = json.loads((out / "trained.json").read_text())["data"]["pair_ids"]
     more = build_workspace(tmp_path / "more", count=4)  # four more labelled pairs arrive
     ws.append_rows(
@@ -254,14 +235,8 @@ def test_a_resume_trains_on_the_rows_the_run_started_with(tmp_path, tiny_model_d
     without eve). Now the run records its selection as it starts and a resume continues on it."""
     ws = build_workspace(tmp_path / "ws", annotators=("ann", "bob"), test=2)
     out = tmp_path / "out"
-
-    def killed(*args, **kwargs):  # as a kill after the last checkpoint
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr("train.once.save_model", killed)
-        with pytest.raises(KeyboardInterrupt):
-            train(options(ws, tiny_model_dir, out, save_steps=1))
+    # as a kill after the last checkpoint
+    killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1))
     assert (out / "selection.json.gz").is_file()
     more = build_workspace(tmp_path / "more", count=4)  # four more labelled pairs arrive
     ws.append_rows(
@@ -282,14 +257,7 @@ def test_an_unreadable_selection_record_is_refused_not_replaced(
 ):
     ws = build_workspace(tmp_path / "ws")
     out = tmp_path / "out"
-
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr("train.once.save_model", killed)
-        with pytest.raises(KeyboardInterrupt):
-            train(options(ws, tiny_model_dir, out, save_steps=1))
+    killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1))
     (out / "selection.json.gz").write_bytes(b"not gzip")
     capsys.readouterr()
     with monkeypatch.context() as patch:
