@@ -250,10 +250,10 @@ def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_p
         capsys.readouterr().out.strip().endswith(": exported 2, gold 1, unlabelled 5")
     )  # the answers nobody rated
     kto, counts = rating_kto_rows(ws, None, "helpfulness>=3")
-    assert counts == {"desirable": 1, "undesirable": 1, "exported": 2, "gold": 1}
+    assert counts == {"desirable": 1, "undesirable": 1, "exported": 2, "gold": 1, "unlabelled": 5}
     assert sorted(r["completion_id"] for r in kto) == sorted(c[:2])
     pairs, counts = rating_preference_rows(ws, None, "helpfulness")
-    assert counts == {"pairs": 1, "gold": 1} and len(pairs) == 1  # c0 over c1; c2 is gold
+    assert counts == {"pairs": 1, "gold": 1, "unlabelled": 5} and len(pairs) == 1  # c0 over c1; c2 is gold
     assert main(["stats", *w, "--labellers", "--json"]) == 0
     tasks = json.loads(capsys.readouterr().out)["tasks"]
     ann = {

@@ -3,6 +3,7 @@ same method; a finished run is not resumed; `--overwrite` replaces a train outpu
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -258,11 +259,17 @@ def test_an_unreadable_selection_record_is_refused_not_replaced(
     ws = build_workspace(tmp_path / "ws")
     out = tmp_path / "out"
     killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1))
-    (out / "selection.json.gz").write_bytes(b"not gzip")
-    capsys.readouterr()
-    with monkeypatch.context() as patch:
-        no_loading(patch)
-        assert main(argv(ws, tiny_model_dir, out, "--resume")) == 2
-    assert capsys.readouterr().err.startswith(
-        f"error: {out / 'selection.json.gz'}: not the run's recorded selection"
-    )
+    record = json.loads(gzip.decompress((out / "selection.json.gz").read_bytes()))
+    for blob in (  # a hand edit: no time, rows that are no list (a KeyError, a TypeError traceback)
+        b"not gzip",
+        gzip.compress(json.dumps({k: v for k, v in record.items() if k != "written_at"}).encode()),
+        gzip.compress(json.dumps(record | {"train_rows": 5}).encode()),
+    ):
+        (out / "selection.json.gz").write_bytes(blob)
+        capsys.readouterr()
+        with monkeypatch.context() as patch:
+            no_loading(patch)
+            assert main(argv(ws, tiny_model_dir, out, "--resume")) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {out / 'selection.json.gz'}: not the run's recorded selection"), err
+        assert len(err.splitlines()) == 1

@@ -39,13 +39,16 @@ def test_rows_from_ratings_count_what_is_left_out(tmp_path):
     ws = rated_workspace(tmp_path / "ws")
     rows, counts = rating_kto_rows(ws, "train", "helpfulness>=3")
     # 6 train prompts: 6 good answers desirable, 5 bad ones undesirable; prompt 0's bad one (4, 1): ambiguous
-    assert counts == {"desirable": 6, "undesirable": 5, "ambiguous": 1, "exported": 11}
+    # and the 4 answers of the 2 test prompts (only the rated ones of this split were counted)
+    assert counts == {"desirable": 6, "undesirable": 5, "ambiguous": 1, "exported": 11, "other_split": 4}
     assert sum(r["label"] for r in rows) == 6 and rows[0]["label"] != rows[1]["label"]  # interleaved
     pairs, counts = rating_preference_rows(ws, "train", "helpfulness")
-    assert counts == {"pairs": 6} and all(r["chosen"][0]["content"] == TEXTS[0] for r in pairs)
+    assert counts == {"pairs": 6, "other_split": 4} and all(
+        r["chosen"][0]["content"] == TEXTS[0] for r in pairs
+    )
     assert sorted(r["strength"] for r in pairs) == [1.5] + [3.0] * 5  # the gap: 4 - 2.5, 4 - 1
     _, counts = rating_preference_rows(ws, "train", "verbosity")
-    assert counts == {"equal": 6, "pairs": 0}  # equal ratings give no pair
+    assert counts == {"equal": 6, "pairs": 0, "other_split": 4}  # equal ratings give no pair
 
 
 def test_kto_trains_from_a_rating_threshold(tmp_path, tiny_model_dir):
@@ -54,7 +57,13 @@ def test_kto_trains_from_a_rating_threshold(tmp_path, tiny_model_dir):
     metrics = result["metrics"]
     assert result["method"] == "kto" and math.isfinite(metrics["final_loss"])
     assert metrics["rows"]["rows_in"] == 11 and metrics["rows"]["rows_trained"] == 4  # --max-steps 2
-    assert metrics["data_counts"] == {"desirable": 6, "undesirable": 5, "ambiguous": 1, "exported": 11}
+    assert metrics["data_counts"] == {
+        "desirable": 6,
+        "undesirable": 5,
+        "ambiguous": 1,
+        "exported": 11,
+        "other_split": 4,
+    }
     config = json.loads((tmp_path / "kto" / "train_config.json").read_text())
     assert config["kto_from"] == "helpfulness>=3"
 
@@ -65,7 +74,7 @@ def test_reward_model_trains_on_rating_pairs(tmp_path, tiny_model_dir):
     result = train(opts)
     metrics = result["metrics"]
     assert result["method"] == "rm" and math.isfinite(metrics["final_loss"])
-    assert metrics["rows"]["rows_in"] == 6 and metrics["data_counts"] == {"pairs": 6}
+    assert metrics["rows"]["rows_in"] == 6 and metrics["data_counts"] == {"pairs": 6, "other_split": 4}
     assert metrics["eval_pairs"] == 2  # the 2 held-out prompts' pairs
     assert 0 <= metrics["rm_accuracy"] <= 1
 

@@ -194,8 +194,16 @@ def read_selection(out: Path) -> dict | None:
     try:
         with open_regular(path) as handle:  # never through a symlink planted at its name
             record = json.loads(gzip.decompress(handle.read()))
-        if not isinstance(record, dict) or not all(key in record for key in SELECTION_KEYS):
-            raise ValueError("keys missing")
+        kinds = dict.fromkeys(SELECTION_KEYS, dict) | {
+            "train_rows": list,
+            "eval_rows": list,
+            "eval_split": str,
+        }
+        if not isinstance(record, dict) or not isinstance(record.get("written_at"), str):
+            raise ValueError("not a record of the run's rows")
+        wrong = next((key for key, kind in kinds.items() if not isinstance(record.get(key), kind)), None)
+        if wrong is not None:
+            raise ValueError(f"{wrong} missing or not a {kinds[wrong].__name__}")
         return record
     except NotAFileError as exc:
         raise PrefloopError(str(exc)) from None

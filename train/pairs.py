@@ -181,14 +181,20 @@ def sft_rows(
 
 def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...]):
     """The ratings export (`data.ratings.ratings_table`) of ``split``, the labels it was made from, and the counts
-    of the rated answers it left out for being gold (``gold``: they measure raters, never train) or rated by
-    excluded labellers only (``excluded_only``)."""
+    of the answers it left out: gold (``gold``: they measure raters, never train), rated by excluded labellers only
+    (``excluded_only``), of the other split (``other_split``) or rated by nobody (``unlabelled``)."""
     gold = read_gold(workspace, "rate").column("item_id").to_pylist()  # children first (Workspace.read)
     labels, lost = labels_in_force(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
     table, counts = ratings_table(
         workspace.frame("prompts"), workspace.frame("completions"), labels, split, gold, lost.get("rate", ())
     )
-    return table, labels, Counter({k: counts[k] for k in ("gold", "excluded_only") if counts[k]})
+    kept = (
+        "gold",
+        "excluded_only",
+        "other_split",
+        "unlabelled",
+    )  # every answer of the rate task, counted once
+    return table, labels, Counter({k: counts[k] for k in kept if counts[k]})
 
 
 def rating_kto_rows(

@@ -127,15 +127,20 @@ def verdicts_line(metrics: dict) -> str | None:
 
 # The held-out counts that are no reason to leave an item out: rows taken (preference and KTO rows, --rm-from-ratings'
 # pairs, SFT's sources) and the training split's items (`other_split` in the test split's counts)
+# (gold items join the held-out rows as gold_evaluated; rank_other_split: rankings of the training split)
 HELD_OUT_TAKEN = (*TAKEN_KINDS, "exported", "pairs", "gold_answers", "edits", "gold_evaluated", "other_split")
+HELD_OUT_TAKEN += ("rank_other_split",)  # the training split's rankings
 
 
 def _held_out_reasons(metrics: dict) -> str:
     """The test split's items left out of the held-out rows, by reason, and its gold items scored by their gold
     answer (the training split's items, `other_split` there, are no part of it)."""
     counts = metrics.get("eval_counts") or {}
-    left = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v and k not in HELD_OUT_TAKEN)
     gold = counts.get("gold_evaluated")
+    taken = (
+        (*HELD_OUT_TAKEN, "gold") if gold else HELD_OUT_TAKEN
+    )  # the gold items joined the rows: not left out
+    left = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v and k not in taken)
     return (f" ({gold} gold, decided by their gold answer)" if gold else "") + (
         f"; test-split items left out: {left}" if left else ""
     )

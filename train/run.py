@@ -288,11 +288,12 @@ def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> 
     else:  # labels that arrived since the start, or a changed excluded.json, are no part of a run under way
         selection = recorded
         log.warning(
-            "%s: resuming on the %d training and %d held-out rows the run selected as it started (%s); labels "
-            "since are no part of it",
+            "%s: resuming on the %d training and %d %s rows the run selected as it started (%s); labels since "
+            "are no part of it",
             out,
             len(recorded["train_rows"]),
             len(recorded["eval_rows"]),
+            "held-out" if recorded["eval_split"] != "train" else "evaluation (training, no test split)",
             recorded["written_at"],
         )
     record = selection_record(selection) if recorded is None else None  # before fitting adds columns
