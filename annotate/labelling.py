@@ -84,7 +84,7 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
                 "All done — nothing is left for you right now. Thank you! New items show up after a reload."
             )
         return replace(idle_view(ctx, user, reason), status=status)
-    progress = progress_html(user, service.progress(user), service.shown_round(shown.item))
+    progress = progress_html(user, service.progress(user), service.shown_round(user, shown.item))
     previous = shown.previous
     choice = screen_choice(previous) if previous else None
     left, right = TASKS[service.task].cards(shown, service.rubric, choice)

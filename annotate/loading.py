@@ -136,7 +136,10 @@ class Loading:
             ids, rounds = self.items.extend(chunk)
             regular = [(i, r) for i, r in zip(ids, rounds) if i not in is_gold]
             self.queue.add_items([i for i, _ in regular], [r for _, r in regular])
+            was_gold = self.queue.gold
             self.queue.set_gold([g for g in gold if g in self.items], self.gold_rate, seed)
+            back = [g for g in was_gold if g not in is_gold]  # no longer gold: a regular item again, at once
+            self.queue.add_items(back, [self.items[g].round for g in back])
             if first:
                 self.queue.load(labels, latest)
             for label in records:

@@ -95,6 +95,7 @@ class LabelQueue:
         self._gold_set: frozenset[str] = frozenset()
         self.gold_rate = 0.0
         self.gold_seed = b""  # the workspace's secret for the gold draws (annotate.loading)
+        self._round_at: dict[str, object] = {}  # labeller -> the group of the regular item they were last due
         self.add_items(items)
 
     def set_gold(self, items: Iterable[str], rate: float, seed: bytes = b"") -> None:
@@ -288,6 +289,8 @@ class LabelQueue:
                 return held
         self.held.pop(user, None)
         item = self._next_regular(user, now)
+        if item is not None:  # where this labeller is in the job: what a gold item's page names as its round
+            self._round_at[user] = self._groups[self._index[item]]
         if self._gold_turn(user) or (item is None and self.gold_left(user)):
             item = min(
                 (g for g in self.gold if self.status(user, g) is None),
@@ -298,20 +301,22 @@ class LabelQueue:
             self.hold(user, item)
         return item
 
-    def shown_round(self, item: str, round_: int) -> int:
+    def shown_round(self, user: str, item: str, round_: int) -> int:
         """The round the page names for ``item`` (of round ``round_``): a gold item's own round (often the
-        imported data's 0, while the job labels round 2) would tell it apart, so it shows the round the regular
-        items are at."""
-        at = self.current_group() if item in self._gold_set else None
+        imported data's 0, while the job labels round 2) would tell it apart, so it shows the round of the
+        regular item this labeller would have had instead (or the job's, before they had one)."""
+        if item not in self._gold_set:
+            return round_
+        at = self._round_at.get(user, self.current_group())
         return at if isinstance(at, int) else round_
 
     def current_group(self) -> object | None:
         """The group (round) of the first regular item not yet full (of the last item once all are)."""
         return self._groups[min(self._cursor, len(self.items) - 1)] if self.items else None
 
-    def gold_full(self) -> int:
-        """Gold items with K labels or more (as a regular item is full)."""
-        return sum(self.votes.get(item, 0) >= self.overlap for item in self.gold)
+    def mixing_gold(self) -> bool:
+        """Whether gold items are mixed into the labellers' streams (then no team figure counts items)."""
+        return bool(self.gold) and self.gold_rate > 0
 
     def _draw(self, user: str, *parts: object) -> float:
         """A fixed number in [0, 1) for (the workspace's secret, labeller, parts): the same after a restart."""

@@ -120,21 +120,28 @@ def echo_cut(text: str, given: Iterable[str | None]) -> str:
 
 
 def progress_html(user: str, progress: dict, item_round: int | None = None) -> str:
-    """The labeller's own progress (labelled of labelled + left for them) beside the team's (items at K labels;
-    the page's figures count gold items as items, so that they never tell one apart)."""
-    team = progress.get("page", progress)
-    items, done, overlap = team["items"], team["done"], progress["overlap"]
+    """The labeller's own progress (labelled of labelled + left for them) beside the team's: items at K labels, or,
+    with gold items mixed in (``team_items`` false), only the labels (an item count would move for a regular label
+    and not for a gold one)."""
+    items, done, overlap = progress["items"], progress["done"], progress["overlap"]
     mine, remaining = progress["mine"], progress["remaining"]
     now = f"this item: round {item_round} · " if item_round is not None else ""
-    share = 100 * done / items if items else 100
     own = 100 * mine / (mine + remaining) if mine + remaining else 100
-    rounds = " · ".join(f"round {r}: {c.get('done', 0)}/{c['items']}" for r, c in team["rounds"].items())
-    return (
+    head = (
         '<div class="pf-progress">'
         f'<div class="pf-stat"><b>{escape(user)}</b> · {mine} labelled · {progress["skipped"]} skipped'
         f" · {remaining} left for you</div>"
         f'<div class="pf-bar pf-bar-own" title="you: {mine} of {mine + remaining} items labelled">'
         f'<div class="pf-fill" style="width:{own:.1f}%"></div></div>'
+    )
+    if not progress.get("team_items", True):
+        return (
+            head
+            + f'<div class="pf-stat pf-muted">{now}everyone: {progress["labels"]} labels (K={overlap})</div></div>'
+        )
+    share = 100 * done / items if items else 100
+    rounds = " · ".join(f"round {r}: {c.get('done', 0)}/{c['items']}" for r, c in progress["rounds"].items())
+    return head + (
         f'<div class="pf-bar" title="everyone: {done} of {items} items have {overlap} label(s)">'
         f'<div class="pf-fill pf-fill-team" style="width:{share:.1f}%"></div></div>'
         f'<div class="pf-stat pf-muted">{now}everyone: {done}/{items} items done (K={overlap}) · '

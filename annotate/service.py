@@ -290,10 +290,11 @@ class LabelService(Loading, Editing):
         with self._lock:
             return self.queue.current_labels(user, limit)
 
-    def shown_round(self, item: Item) -> int:
-        """The round the page names for ``item``: a gold item's is the regular items' (`LabelQueue.shown_round`)."""
+    def shown_round(self, user: str, item: Item) -> int:
+        """The round the page names for ``item``: a gold item's is the labeller's regular one's
+        (`LabelQueue.shown_round`)."""
         with self._lock:
-            return self.queue.shown_round(item.id, item.round)
+            return self.queue.shown_round(user, item.id, item.round)
 
     def progress(self, user: str) -> dict:
         """Counts for the progress bar: this labeller's, everyone's, and per round (an item is done at K labels).
@@ -305,15 +306,6 @@ class LabelService(Loading, Editing):
             rounds = {
                 r: {"items": n, "done": queue.group_full[r]} for r, n in sorted(queue.group_items.items())
             }
-            # What the labelling page shows of the team: gold items counted as items of the round the job is at,
-            # done at K labels like any, so that a gold label moves the team's figures as a regular one does
-            page_rounds = {r: dict(c) for r, c in rounds.items()}
-            gold_full, now = queue.gold_full(), queue.current_group()
-            if queue.gold and now in page_rounds:
-                page_rounds[now] = {
-                    "items": page_rounds[now]["items"] + len(queue.gold),
-                    "done": page_rounds[now]["done"] + gold_full,
-                }
             return {
                 "mine": mine,
                 "skipped": skipped,
@@ -323,9 +315,7 @@ class LabelService(Loading, Editing):
                 "done": queue.full,
                 "overlap": queue.overlap,
                 "rounds": rounds,
-                "page": {
-                    "items": len(queue.items) + len(queue.gold),
-                    "done": queue.full + gold_full,
-                    "rounds": page_rounds,
-                },
+                # the labelling page's team line: items done can move for a regular label and not for a gold
+                # one (at K = 1, a gold item someone labelled before...), so with gold mixed in it counts labels only
+                "team_items": not queue.mixing_gold(),
             }
