@@ -26,7 +26,7 @@ from data.gold import CLI, CLI_FLAGS, Mark, read_gold
 from data.gold_agreement import GoldError, said, verdict
 from data.import_formats import Example
 from data.imports import ImportOptions, check_file
-from data.records import Prompt
+from data.records import Pair, Prompt, content_id
 from data.schemas import SchemaError
 from data.workspace import Workspace
 
@@ -173,6 +173,25 @@ def _check_stored(question: Question, item: str, texts: tuple, answer: str, gold
         )
 
 
+def _on_stored_answers(question: Question, found: dict[tuple, list]) -> list[object]:
+    """The records a question that matches no stored item adds: a pair whose answers are stored already (an
+    import's candidates, paired otherwise or not at all) is made of those completions, not of copies of them,
+    which the KTO and rate apps would serve twice and a rank item would hold twice."""
+    if question.task != "pairwise":
+        return question.records
+    prompt, a, b, pair = question.records
+    same = [found.get(("kto", question.prompt_id, frozenset((c.text,))), [(None,)])[0][0] for c in (a, b)]
+    if same == [None, None]:
+        return question.records
+    ids = [stored or made.id for stored, made in zip(same, (a, b))]
+    answers = [made for stored, made in zip(same, (a, b)) if stored is None]
+    return [
+        prompt,
+        *answers,
+        Pair(prompt.id, *ids, kind=pair.kind, round=pair.round, id=content_id("gold-pair", *ids)),
+    ]
+
+
 @dataclass
 class FileGold:
     """What a call's files give `apply_gold`: ``marks`` and the ``records`` that the questions matching nothing
@@ -235,10 +254,10 @@ def gold_from_files(workspace: Workspace, paths: list[Path], split: str | None =
             mark.append((item, answer, question.row))
             out.matched[NOUN[question.task]] += 1
         if question.key not in found:
-            prompt, *records = question.records
+            prompt, *records = _on_stored_answers(question, found)
             mark.append((records[-1].id, question.answer, question.row))
             out.new[splits.get(prompt.id, prompt.split)] += 1
-            added |= {r.id: r for r in question.records if r.id not in stored and r.id not in splits}
+            added |= {r.id: r for r in (prompt, *records) if r.id not in stored and r.id not in splits}
     out.records = list(added.values())
     for (task, source, field_), marked in given.items():  # every question marks one item or more
         ids, answers, rows = (list(column) for column in zip(*marked))

@@ -195,3 +195,34 @@ def test_gold_file_refusals_name_the_file_row_and_field(tmp_path, capsys):
         assert gold(ws, *args) == 2, args
         assert capsys.readouterr().err == f"error: {error}\n"
         assert counts(ws) == before, args
+
+
+def test_a_gold_pair_of_stored_answers_is_made_of_them_not_of_copies(tmp_path, capsys):
+    """Candidates imported (four answers, one pair made of them), then a gold row comparing two of them that no
+    stored pair compares: it added copies of both answers, which the KTO app then served twice and the rank item
+    held twice (an audit). Now the new gold pair is made of the stored answers."""
+    ws = Workspace.init(tmp_path / "ws")
+    cands = write(
+        tmp_path / "cands.jsonl", {"prompt": "C question?", "completions": ["c0", "c1", "c2", "c3"]}
+    )
+    assert main(["import", "-w", str(ws.path), str(cands), "--pairs-per-prompt", "1"]) == 0
+    stored = {t: i for i, t in zip(*(ws.read("completions").column(c).to_pylist() for c in ("id", "text")))}
+    pairs_before = {p["id"]: {p["completion_a"], p["completion_b"]} for p in ws.read("pairs").to_pylist()}
+    assert {stored["c0"], stored["c3"]} not in pairs_before.values()
+    before = counts(ws)
+    capsys.readouterr()
+    assert (
+        gold(
+            ws, str(write(tmp_path / "g.jsonl", {"prompt": "C question?", "chosen": "c3", "rejected": "c0"}))
+        )
+        == 0
+    )
+    assert (
+        "new: 1 gold items (1 in split test" not in capsys.readouterr().out
+    )  # the prompt is stored: its split
+    after = counts(ws)
+    assert after["completions"] == before["completions"] and after["pairs"] == before["pairs"] + 1
+    made = read_gold(ws).column("item_id").to_pylist()
+    assert texts_of(ws, made) == {made[0]: ("c3", "c0")} and read_gold(ws).column("choice").to_pylist() == [
+        "a"
+    ]
