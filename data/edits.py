@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from data.aggregate import MAJORITY, verdicts_table
 from data.errors import PrefloopError
 from data.records import Completion, Label, Pair
+from data.selection import choose_labels
 
 HUMAN = "human"  # the engine of an edit
 EDIT = "edit"  # the pair kind: the edit (a) vs the original (b)
@@ -150,10 +151,12 @@ def _edit_pairs(pairs: Frame) -> pd.DataFrame:
 
 
 def _kept(pair_ids: pd.Series, labels: Frame) -> np.ndarray:
-    """Per edit pair: is its current verdict still the edit (false once undone)."""
+    """Per edit pair: is its current verdict still the edit (false once undone). The verdict is the editor's: a
+    judge's or reward model's label on an edit pair (`generate --judge --judge-labelled` judged them) undoes
+    nothing."""
     if pair_ids.empty:
         return np.zeros(0, dtype=bool)
-    verdicts = verdicts_table(_labels_of(labels, pair_ids), "pairwise", MAJORITY)
+    verdicts = verdicts_table(choose_labels(_labels_of(labels, pair_ids), "human"), "pairwise", MAJORITY)
     verdicts = verdicts.to_pandas().set_index("item_id")["verdict"]
     return (pair_ids.map(verdicts) == EDITED_SIDE).to_numpy(dtype=bool)
 

@@ -113,7 +113,8 @@ def export_rows(
         workspace, task
     )  # children first (Workspace.read): gold, labels, pairs, completions, prompts
     rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never export
-    source = "all" if export == "ratings" else args.labels  # ratings are people's: no machine rates
+    # ratings are people's (no machine rates); an edit's verdict is its editor's (a judge's label undoes nothing)
+    source = {"ratings": "all", "sft-edits": "human"}.get(export, args.labels)
     stored = read("labels")
     labels, lost = labels_in_force(stored, excluded, source)
     # the items labelled only by labellers --labels does not choose: counted unlabelled

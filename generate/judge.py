@@ -262,7 +262,8 @@ def pairs_to_judge(
     if kinds:
         pairs = pairs[pairs["kind"].isin(kinds)]
     else:
-        labelled_kinds = ~pairs["kind"].isin(("spin", "arena"))  # arena pairs only when asked (--kinds)
+        # arena pairs only when asked (--kinds); an edit pair's verdict is its editor's, no judge's to give
+        labelled_kinds = ~pairs["kind"].isin(("spin", "arena", "edit"))
         pairs = pairs[labelled_kinds] if labelled else labelling_pairs(pairs, labels)
     if split:
         prompts = workspace.frame("prompts")

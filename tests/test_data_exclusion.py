@@ -347,3 +347,20 @@ def test_a_blank_or_too_deep_excluded_json_is_one_line_naming_the_file(ws, capsy
         err = capsys.readouterr().err
         assert err.startswith(f"error: {ws.path / EXCLUDED_FILE}: {said}") and err.count("\n") == 1, err
     assert not list((ws.path / "exports").glob("*.parquet"))
+
+
+def test_a_judges_label_on_an_edit_undoes_nothing_and_an_excluded_editors_edit_stays_out(ws, capsys):
+    """`generate --judge --judge-labelled` judged edit pairs: a judge's label undid the edit in `stats` (not in the
+    export), and with the editor excluded the judge's label alone decided whether the edit trained (an audit). An
+    edit's verdict is its editor's; judges no longer judge edit pairs."""
+    from generate.judge import pairs_to_judge
+
+    ws, _ = ws
+    edit = next(p["id"] for p in ws.read("pairs").to_pylist() if p["kind"] == "edit")
+    ws.append([Label(edit, "judge:toy", "pairwise", "b")])  # the original over the edit
+    assert stats(ws, capsys)["edits"]["undone"] == 0
+    assert export(ws, capsys, "--format", "sft", "--edits")[0] == {"exported": 1}
+    excluded = export(ws, capsys, "--format", "sft", "--edits", "--exclude-labeller", "mallory")[0]
+    assert excluded == {"exported": 0, "excluded_only": 1}
+    assert sft_rows(ws, None, ("edits",), "auto", ("mallory",))[1] == {"excluded_only": 1}
+    assert edit not in set(pairs_to_judge(ws, "judge:other", None, labelled=True)["id"])

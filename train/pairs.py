@@ -164,8 +164,8 @@ def sft_rows(
         counts.update({"gold_answers": gold_counts.pop("exported"), **gold_counts})
     if "edits" in sources:
         gold = read_gold(workspace)  # children first (Workspace.read): a concurrent append never half-shows
-        chosen, lost = labels_in_force(
-            workspace.frame("labels"), excluded_labellers(workspace.path, excluded), labels
+        chosen, lost = labels_in_force(  # an edit's verdict is its editor's: people's labels (data.edits)
+            workspace.frame("labels"), excluded_labellers(workspace.path, excluded), "human"
         )
         pairs, completions = workspace.frame("pairs"), workspace.frame("completions")
         table, edit_counts = sft_edits_table(
