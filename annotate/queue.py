@@ -307,7 +307,12 @@ class LabelQueue:
         regular item this labeller would have had instead (or the job's, before they had one)."""
         if item not in self._gold_set:
             return round_
-        at = self._round_at.get(user, self.current_group())
+        at = self._round_at.get(user)
+        if at is None:  # after a restart: the round of their latest regular item, else the job's
+            self._user(user)
+            latest = (i for i, _ in reversed(self._history[user]) if i in self._index)
+            last = next(latest, None)
+            at = self._groups[self._index[last]] if last is not None else self.current_group()
         return at if isinstance(at, int) else round_
 
     def current_group(self) -> object | None:
@@ -357,10 +362,12 @@ class LabelQueue:
 
     def adopt(self, user: str, item: str) -> bool:
         """Hold ``item`` for a labeller who holds nothing (a tab that outlived a restart) when it is one the queue
-        could hand them now: open to them and not taken by others up to the overlap. True when held."""
-        if user in self.held or item not in self._index:
+        could hand them now: open to them and not taken by others up to the overlap (a gold item: one they have no
+        record on; gold has no K limit). True when held."""
+        gold = item in self._gold_set
+        if user in self.held or not (gold or item in self._index) or self.status(user, item) is not None:
             return False
-        if self.status(user, item) is not None or self._taken(item, user, self.clock()) >= self.overlap:
+        if not gold and self._taken(item, user, self.clock()) >= self.overlap:
             return False
         self.hold(user, item)
         return True

@@ -259,8 +259,8 @@ def pairs_to_judge(
     pairs of these kinds instead, e.g. ``arena``) of ``split`` that have no label from ``annotator`` yet, oldest
     round first."""
     pairs, labels = workspace.frame("pairs"), workspace.frame("labels")
-    if kinds:
-        pairs = pairs[pairs["kind"].isin(kinds)]
+    if kinds:  # an edit pair's verdict is its editor's, whatever kinds are asked
+        pairs = pairs[pairs["kind"].isin(kinds) & (pairs["kind"] != "edit")]
     else:
         # arena pairs only when asked (--kinds); an edit pair's verdict is its editor's, no judge's to give
         labelled_kinds = ~pairs["kind"].isin(("spin", "arena", "edit"))

@@ -169,3 +169,18 @@ def test_an_item_no_longer_gold_rejoins_the_job_while_the_app_runs(tmp_path):
         served.append(shown.item.id)
         service.submit("ann", shown.item.id, "left", strength=1)
     assert ids[0] in served and len(served) == PAIRS - GOLD + 1
+
+
+def test_after_a_restart_a_gold_item_still_saves_and_names_the_labellers_round(tmp_path):
+    """A tab that outlived a restart could not submit a gold item (adopt took only regular items: 'no longer on
+    your screen'), and its round fell back to the job's first open one (an audit)."""
+    ws, ids = build(tmp_path / "ws")
+    gold = set(ids[:GOLD])
+    first = LabelService(ws, overlap=2, gold_rate=0.5)
+    while (shown := first.show("ann")).item.id not in gold:
+        first.submit("ann", shown.item.id, "left", strength=1)
+    regular_round = first.shown_round("ann", shown.item)
+    restarted = LabelService(ws, overlap=2, gold_rate=0.5)
+    assert restarted.shown_round("ann", shown.item) == regular_round
+    restarted.submit("ann", shown.item.id, "left", strength=1)  # raised StaleItem
+    assert restarted.queue.status("ann", shown.item.id) == "labelled"

@@ -364,3 +364,4 @@ def test_a_judges_label_on_an_edit_undoes_nothing_and_an_excluded_editors_edit_s
     assert excluded == {"exported": 0, "excluded_only": 1}
     assert sft_rows(ws, None, ("edits",), "auto", ("mallory",))[1] == {"excluded_only": 1}
     assert edit not in set(pairs_to_judge(ws, "judge:other", None, labelled=True)["id"])
+    assert edit not in set(pairs_to_judge(ws, "judge:other", None, labelled=True, kinds=("edit",))["id"])
