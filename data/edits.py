@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import MAJORITY, verdicts_table
+from data.annotators import machine_labeller_column, machine_labeller_mask
 from data.errors import PrefloopError
 from data.records import Completion, Label, Pair
 from data.selection import choose_labels
@@ -91,6 +92,20 @@ def edit_pair_ids(pairs: Frame) -> set[str]:
     """Ids of the edit pairs: their labels are the editors' own verdicts, which no labeller figure should count."""
     table = _arrow(pairs).select(["id", "kind"])
     return set(table.column("id").filter(pc.equal(table.column("kind"), EDIT)).to_pylist())
+
+
+def editors_decide(labels: Frame, edit_pairs: Collection[str]) -> Frame:
+    """``labels`` less the judges' and reward models' labels on the ``edit_pairs`` (`edit_pair_ids`): an edit
+    pair's verdict is its editor's, whatever ``--labels`` chooses (a judge's label there would decide an excluded
+    editor's edit, or undo one)."""
+    edits = sorted(edit_pairs)
+    if not edits:
+        return labels
+    if isinstance(labels, pa.Table):
+        on_edit = pc.is_in(labels.column("item_id"), value_set=pa.array(edits, pa.string()))
+        machine = machine_labeller_column(labels.column("annotator"))
+        return labels.filter(pc.invert(pc.and_(on_edit, machine)))
+    return labels[~(labels["item_id"].isin(set(edits)) & machine_labeller_mask(labels["annotator"]))]
 
 
 def gold_edits(pairs: Frame, gold: pa.Table | None) -> set[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
+from data.edits import edit_pair_ids, editors_decide, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.exclusion import labels_in_force, not_chosen
 from data.export import check_min_posterior, dpo_table, kto_table, to_sft
@@ -116,10 +116,12 @@ def export_rows(
     # ratings are people's (no machine rates); an edit's verdict is its editor's (a judge's label undoes nothing)
     source = {"ratings": "all", "sft-edits": "human"}.get(export, args.labels)
     stored = read("labels")
+    pairs = read("pairs") if export in ("dpo", "sft-edits") else None
+    if pairs is not None:  # an edit pair's verdict is its editor's
+        stored = editors_decide(stored, edit_pair_ids(pairs))
     labels, lost = labels_in_force(stored, excluded, source)
     # the items labelled only by labellers --labels does not choose: counted unlabelled
     unchosen = not_chosen(stored, source) if export in ("dpo", "kto") else {}
-    pairs = read("pairs") if export in ("dpo", "sft-edits") else None
     completions, prompts = read("completions"), read("prompts")
     verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
     if export == "sft-edits":

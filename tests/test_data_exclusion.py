@@ -363,5 +363,13 @@ def test_a_judges_label_on_an_edit_undoes_nothing_and_an_excluded_editors_edit_s
     excluded = export(ws, capsys, "--format", "sft", "--edits", "--exclude-labeller", "mallory")[0]
     assert excluded == {"exported": 0, "excluded_only": 1}
     assert sft_rows(ws, None, ("edits",), "auto", ("mallory",))[1] == {"excluded_only": 1}
+    # the DPO export and train: the judge's label decided the edit pair with --labels machine|all or the editor out
+    for labels in ("all", "auto"):
+        out = export(ws, capsys, "--format", "dpo", "--labels", labels, "--exclude-labeller", "mallory")[0]
+        assert out["excluded_only"] == 4, (labels, out)  # pairs 3, 4, 6 and her edit pair
+        rows, counts = preference_rows(ws, None, ("sampled", "edit"), None, labels, "majority", ("mallory",))
+        assert edit not in {row["pair_id"] for row in rows} and counts["excluded_only"] == 4
+    rows, _ = preference_rows(ws, None, ("sampled", "edit"), None, "machine")  # a judge's alone: no verdict
+    assert edit not in {row["pair_id"] for row in rows}
     assert edit not in set(pairs_to_judge(ws, "judge:other", None, labelled=True)["id"])
     assert edit not in set(pairs_to_judge(ws, "judge:other", None, labelled=True, kinds=("edit",))["id"])

@@ -10,7 +10,7 @@ from collections import Counter
 import pandas as pd
 
 from data.aggregate import MAJORITY
-from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
+from data.edits import edit_pair_ids, editors_decide, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.exclusion import labels_in_force, not_chosen
 from data.export import to_dpo, to_kto, to_sft
@@ -61,7 +61,7 @@ def preference_rows(
         dropped["other_round"] += int((~inside).sum())
         pairs = pairs[inside]
     excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
-    stored = workspace.frame("labels")
+    stored = editors_decide(workspace.frame("labels"), edits)  # an edit pair's verdict is its editor's
     chosen_labels, lost = labels_in_force(stored, excluded, labels)
     unchosen = not_chosen(stored, labels, ("rank",))  # ranked only by labellers --labels does not choose
     ranks = rank_pairs if RANK_KIND in kinds else "none"
