@@ -61,12 +61,12 @@ def test_the_report_says_how_labels_became_rows_and_what_the_held_out_set_left_o
     )
     assert verdicts_line({}) is None  # SFT: no verdicts
     held = {"held_out": 48, "evaluated": 48, "beyond_eval_limit": 0, "excluded": {}, "truncated": 0}
-    counts = {"exported": 43, "gold_evaluated": 5, "gold": 5, "split": 2, "below_min_posterior": 1}
-    counts |= {
-        "other_split": 245,
-        "rank_other_split": 120,
-    }  # the training split's: no part of the held-out set
-    assert eval_line({"eval_rows": held, "eval_counts": counts}) == (
+    counts = {"exported": 43, "gold_evaluated": 5, "gold": 6, "split": 2, "below_min_posterior": 1}
+    # the training split's items, and rankings (their own units, any split): no part of the held-out line
+    counts |= {"other_split": 245, "rank_other_split": 120, "kind_rank_not_asked": 1}
+    assert eval_line(
+        {"eval_rows": held, "eval_counts": counts}
+    ) == (  # gold 1: its gold answer a tie, not scored
         "held-out rows: 48 (5 gold, decided by their gold answer); test-split items left out: below_min_posterior "
-        "1, split 2, evaluated 48"
+        "1, gold 1, split 2, evaluated 48"
     )

@@ -129,18 +129,21 @@ def verdicts_line(metrics: dict) -> str | None:
 # pairs, SFT's sources) and the training split's items (`other_split` in the test split's counts)
 # (gold items join the held-out rows as gold_evaluated; rank_other_split: rankings of the training split)
 HELD_OUT_TAKEN = (*TAKEN_KINDS, "exported", "pairs", "gold_answers", "edits", "gold_evaluated", "other_split")
-HELD_OUT_TAKEN += ("rank_other_split",)  # the training split's rankings
 
 
 def _held_out_reasons(metrics: dict) -> str:
     """The test split's items left out of the held-out rows, by reason, and its gold items scored by their gold
     answer (the training split's items, `other_split` there, are no part of it)."""
-    counts = metrics.get("eval_counts") or {}
+    counts = dict(metrics.get("eval_counts") or {})
     gold = counts.get("gold_evaluated")
-    taken = (
-        (*HELD_OUT_TAKEN, "gold") if gold else HELD_OUT_TAKEN
-    )  # the gold items joined the rows: not left out
-    left = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v and k not in taken)
+    if gold:  # the gold items scored joined the rows; those whose gold answer is a tie or both bad did not
+        counts["gold"] = max(0, counts.get("gold", 0) - gold)
+    # rankings are counted in their own units and whatever their split (README): no part of this line
+    left = ", ".join(
+        f"{k} {v}"
+        for k, v in sorted(counts.items())
+        if v and k not in HELD_OUT_TAKEN and not k.startswith(("rank_", "kind_rank"))
+    )
     return (f" ({gold} gold, decided by their gold answer)" if gold else "") + (
         f"; test-split items left out: {left}" if left else ""
     )
