@@ -26,7 +26,7 @@ from data.gold import CLI, CLI_FLAGS, Mark, read_gold
 from data.gold_agreement import GoldError, said, verdict
 from data.import_formats import Example
 from data.imports import ImportOptions, check_file
-from data.records import Pair, Prompt, content_id
+from data.records import Completion, Pair, Prompt, content_id
 from data.schemas import SchemaError
 from data.workspace import Workspace
 
@@ -246,18 +246,30 @@ def gold_from_files(workspace: Workspace, paths: list[Path], split: str | None =
     found, stored, splits = _stored(workspace, sorted({q.prompt_id for q in questions}))
     gold, out, added = _gold_now(workspace), FileGold(duplicate_rows=duplicates, given=True), {}
     given: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
+    fresh: dict[
+        str, str
+    ] = {}  # the completions this call adds -> their split: later rows find them as stored
     for question in questions:
         mark = given.setdefault((question.task, question.source, question.field), [])
         for item, texts in found.get(question.key, []):
             answer = _answer_on(question, texts)
             _check_stored(question, item, texts, answer, gold)
             mark.append((item, answer, question.row))
-            out.matched[NOUN[question.task]] += 1
+            if item in fresh:  # an answer an earlier row of this call adds: a new gold item on it
+                out.new[fresh[item]] += 1
+            else:
+                out.matched[NOUN[question.task]] += 1
         if question.key not in found:
             prompt, *records = _on_stored_answers(question, found)
             mark.append((records[-1].id, question.answer, question.row))
-            out.new[splits.get(prompt.id, prompt.split)] += 1
+            split = splits.get(prompt.id, prompt.split)
+            out.new[split] += 1
             added |= {r.id: r for r in (prompt, *records) if r.id not in stored and r.id not in splits}
+            for record in records:  # one text is one answer: another file's row on it takes this one
+                if isinstance(record, Completion) and record.id not in stored:
+                    key = ("kto", record.prompt_id, frozenset((record.text,)))
+                    found.setdefault(key, []).append((record.id, (record.text,)))
+                    fresh[record.id] = split
     out.records = list(added.values())
     for (task, source, field_), marked in given.items():  # every question marks one item or more
         ids, answers, rows = (list(column) for column in zip(*marked))

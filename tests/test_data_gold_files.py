@@ -226,3 +226,27 @@ def test_a_gold_pair_of_stored_answers_is_made_of_them_not_of_copies(tmp_path, c
     assert texts_of(ws, made) == {made[0]: ("c3", "c0")} and read_gold(ws).column("choice").to_pylist() == [
         "a"
     ]
+
+
+def test_a_new_text_given_in_two_files_of_one_call_is_one_answer_and_a_rerun_adds_nothing(tmp_path, capsys):
+    """A KTO row and a preference row (two files, one call) on one new answer text stored it twice, and running
+    the same files again marked one more gold item (an audit)."""
+    ws = Workspace.init(tmp_path / "ws")
+    cands = write(
+        tmp_path / "cands.jsonl", {"prompt": "C question?", "completions": ["c0", "c1", "c2", "c3"]}
+    )
+    assert main(["import", "-w", str(ws.path), str(cands), "--pairs-per-prompt", "1"]) == 0
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "C question?", "completion": "brand new", "label": True})
+    prefs = write(
+        tmp_path / "prefs.jsonl", {"prompt": "C question?", "chosen": "brand new", "rejected": "c2"}
+    )
+    for files in ((kto, prefs), (prefs, kto)):
+        before = counts(ws)
+        assert gold(ws, *map(str, files)) == 0
+        texts = ws.read("completions").column("text").to_pylist()
+        assert texts.count("brand new") == 1 and counts(ws)["completions"] == before["completions"] + (
+            files[0] is kto
+        )
+        again = counts(ws)
+        assert gold(ws, *map(str, files)) == 0 and counts(ws) == again  # a rerun adds nothing
+    assert read_gold(ws, "kto").num_rows == 1 and read_gold(ws).num_rows == 1
