@@ -96,6 +96,7 @@ class LabelQueue:
         self.gold_rate = 0.0
         self.gold_seed = b""  # the workspace's secret for the gold draws (annotate.loading)
         self._round_at: dict[str, object] = {}  # labeller -> the group of the regular item they were last due
+        self._gold_peak: dict[str, int] = {}  # labeller -> the most gold items they have met at once
         self.add_items(items)
 
     def set_gold(self, items: Iterable[str], rate: float, seed: bytes = b"") -> None:
@@ -337,7 +338,10 @@ class LabelQueue:
         met = sum(self.status(user, item) is not None for item in self.gold)
         labelled, skipped, regular_left = self.counts(user)
         regular = labelled + skipped - met + regular_left
-        planned = round(self.gold_rate / (1 - self.gold_rate) * regular)
+        # never below the most gold they have met: one made gold after they labelled it, then undone, is one to
+        # come again (as an undone regular label is), not lost in a plan it exceeds
+        self._gold_peak[user] = peak = max(self._gold_peak.get(user, 0), met)
+        planned = max(round(self.gold_rate / (1 - self.gold_rate) * regular), peak)
         return max(0, min(len(self.gold) - met, planned - met))
 
     def _gold_turn(self, user: str) -> bool:

@@ -184,3 +184,24 @@ def test_after_a_restart_a_gold_item_still_saves_and_names_the_labellers_round(t
     assert restarted.shown_round("ann", shown.item) == regular_round
     restarted.submit("ann", shown.item.id, "left", strength=1)  # raised StaleItem
     assert restarted.queue.status("ann", shown.item.id) == "labelled"
+
+
+def test_undoing_a_label_on_an_item_made_gold_after_it_moves_left_for_you_as_any_undo(tmp_path):
+    """Items made gold after a labeller labelled them put her over her planned gold, where an undo of one left
+    "left for you" unchanged while a regular undo adds one (an audit)."""
+    ws, ids = build(tmp_path / "ws")
+    service, mine = LabelService(ws, overlap=1, gold_rate=0.1), []
+    for _ in range(12):
+        shown = service.show("ann")
+        service.submit("ann", shown.item.id, "left", strength=1)
+        mine.append(shown.item.id)
+    regular = [item for item in mine if item not in ids[:GOLD]]
+    mark_gold(ws, [*regular[-3:], mine[-1]], ["a"] * 4, "admin:boss")  # her last label among them
+    service.reload()
+    before = service.progress("ann")["remaining"]
+    service.undo("ann")  # her last label: on an item gold now
+    assert service.progress("ann")["remaining"] == before + 1
+    shown = service.show("ann")
+    assert shown.item.id == mine[-1]  # handed straight back, as any undone item
+    service.submit("ann", shown.item.id, "left", strength=1)
+    assert service.progress("ann")["remaining"] == before
