@@ -1,0 +1,88 @@
+"""How gold items join each labeller's stream (`annotate.queue.LabelQueue`'s gold half; the queue module's
+docstring states the rules): the gold items and their rate, how many gold items a labeller is still to meet, the
+seeded draws that place them, the round a gold item's page names, and items joining or leaving gold while the app
+runs. A mixin: it reads and keeps the queue's own state."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+
+class GoldMixing:
+    """The gold half of `annotate.queue.LabelQueue` (which holds the state these methods read)."""
+
+    def set_gold(self, items: Iterable[str], rate: float, seed: bytes = b"") -> None:
+        """The gold items, the share of each labeller's stream that is gold and the secret of the draws. An item
+        made gold while the app runs leaves the regular queue and its counts."""
+        self.gold = list(dict.fromkeys(items))
+        self._gold_set = frozenset(self.gold)
+        self.gold_rate, self.gold_seed = rate, seed
+        self._drop_regular([item for item in self.gold if item in self._index])
+
+    def _drop_regular(self, items: list[str]) -> None:
+        """Take ``items`` out of the regular order: the job's size, the full and per-round counts, each labeller's
+        closed count, the cursor (their labels and votes stay: they are labels of gold items now)."""
+        if not items:
+            return
+        for item in items:
+            for user, latest in self._latest.items():
+                self._counts[user][2] -= self._closes(latest.get(item), item)
+            self._count_full(item, -(self.votes.get(item, 0) >= self.overlap))
+            self.group_items[self._groups[self._index[item]]] -= 1
+        dropped = {self._index[item] for item in items}
+        self._cursor -= sum(index < self._cursor for index in dropped)
+        self.items = [item for index, item in enumerate(self.items) if index not in dropped]
+        self._groups = [group for index, group in enumerate(self._groups) if index not in dropped]
+        self._index = {item: index for index, item in enumerate(self.items)}
+
+    def shown_round(self, user: str, item: str, round_: int) -> int:
+        """The round the page names for ``item`` (of round ``round_``): a gold item's own round (often the
+        imported data's 0, while the job labels round 2) would tell it apart, so it shows the round of the
+        regular item this labeller would have had instead (or the job's, before they had one)."""
+        if item not in self._gold_set:
+            return round_
+        at = self._round_at.get(user)
+        if at is None:  # after a restart: the round of their latest regular item, else the job's
+            self._user(user)
+            latest = (i for i, _ in reversed(self._history[user]) if i in self._index)
+            last = next(latest, None)
+            at = self._groups[self._index[last]] if last is not None else self.current_group()
+        return at if isinstance(at, int) else round_
+
+    def current_group(self) -> object | None:
+        """The group (round) of the first regular item not yet full (of the last item once all are)."""
+        return self._groups[min(self._cursor, len(self.items) - 1)] if self.items else None
+
+    def mixing_gold(self) -> bool:
+        """Whether gold items are mixed into the labellers' streams (then no team figure counts items)."""
+        return bool(self.gold) and self.gold_rate > 0
+
+    def _draw(self, user: str, *parts: object) -> float:
+        """A fixed number in [0, 1) for (the workspace's secret, labeller, parts): the same after a restart."""
+        key = "\0".join(map(str, (user, *parts))).encode()
+        return int.from_bytes(hashlib.sha256(self.gold_seed + b"\0" + key).digest()[:8], "big") / 2**64
+
+    def gold_left(self, user: str) -> int:
+        """How many gold items this labeller is still to meet: ``gold_rate`` of their whole stream (the regular
+        items they have done and have left, and their gold), less those met, at most the gold they have not met.
+        A label of either kind leaves it, or the regular items left, one lower."""
+        if not self.gold or self.gold_rate <= 0:
+            return 0
+        met = sum(self.status(user, item) is not None for item in self.gold)
+        labelled, skipped, regular_left = self.counts(user)
+        regular = labelled + skipped - met + regular_left
+        # never below the most gold they have met: one made gold after they labelled it, then undone, is one to
+        # come again (as an undone regular label is), not lost in a plan it exceeds
+        self._gold_peak[user] = peak = max(self._gold_peak.get(user, 0), met)
+        planned = max(round(self.gold_rate / (1 - self.gold_rate) * regular), peak)
+        return max(0, min(len(self.gold) - met, planned - met))
+
+    def _gold_turn(self, user: str) -> bool:
+        """Whether this labeller's next item is a gold one: a fixed draw per (labeller, items done so far) below
+        gold left / all left, so the gold spreads at random over what is left of their stream."""
+        gold = self.gold_left(user)
+        if not gold:
+            return False
+        labelled, skipped, regular_left = self.counts(user)
+        return self._draw(user, "turn", labelled + skipped) * (gold + regular_left) < gold
