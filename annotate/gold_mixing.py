@@ -69,7 +69,7 @@ class GoldMixing:
         A label of either kind leaves it, or the regular items left, one lower."""
         if not self.gold or self.gold_rate <= 0:
             return 0
-        met = sum(self.status(user, item) is not None for item in self.gold)
+        met = self._gold_met(user)
         labelled, skipped, regular_left = self.counts(user)
         regular = labelled + skipped - met + regular_left
         # never below the most gold they have met: one made gold after they labelled it, then undone, is one to
@@ -78,11 +78,19 @@ class GoldMixing:
         planned = max(round(self.gold_rate / (1 - self.gold_rate) * regular), peak)
         return max(0, min(len(self.gold) - met, planned - met))
 
-    def _gold_turn(self, user: str) -> bool:
-        """Whether this labeller's next item is a gold one: a fixed draw per (labeller, items done so far) below
-        gold left / all left, so the gold spreads at random over what is left of their stream."""
-        gold = self.gold_left(user)
-        if not gold:
-            return False
+    def _gold_met(self, user: str) -> int:
+        """How many gold items this labeller has a label or skip on: a walk over the smaller of the gold items and
+        their own records (this runs on every item served and every submit)."""
+        latest, state = self._user(user), self._state
+        if len(latest) < len(self.gold):
+            return sum(
+                item in self._gold_set and state(record) is not None for item, record in latest.items()
+            )
+        return sum(state(latest.get(item)) is not None for item in self.gold)
+
+    def _gold_turn(self, user: str, gold: int) -> bool:
+        """Whether this labeller's next item is a gold one, with ``gold`` (`gold_left`) to come: a fixed draw per
+        (labeller, items done so far) below gold left / all left, so the gold spreads at random over what is left
+        of their stream."""
         labelled, skipped, regular_left = self.counts(user)
         return self._draw(user, "turn", labelled + skipped) * (gold + regular_left) < gold

@@ -268,7 +268,8 @@ class LabelQueue(GoldMixing):
         item = self._next_regular(user, now)
         if item is not None:  # where this labeller is in the job: what a gold item's page names as its round
             self._round_at[user] = self._groups[self._index[item]]
-        if self._gold_turn(user) or (item is None and self.gold_left(user)):
+        gold = self.gold_left(user)
+        if gold and (item is None or self._gold_turn(user, gold)):
             item = min(
                 (g for g in self.gold if self.status(user, g) is None),
                 key=lambda g: self._draw(user, "order", g),  # an order of this labeller's own
@@ -279,12 +280,12 @@ class LabelQueue(GoldMixing):
         return item
 
     def _next_regular(self, user: str, now: float) -> str | None:
-        votes, overlap, gold = self.votes, self.overlap, self._gold_set
+        votes, overlap = self.votes, self.overlap  # gold items are not in the regular order (set_gold)
         while self._cursor < len(self.items) and votes.get(self.items[self._cursor], 0) >= overlap:
             self._cursor += 1
         for index in range(self._cursor, len(self.items)):
             item = self.items[index]
-            open_ = votes.get(item, 0) < overlap and self.status(user, item) is None and item not in gold
+            open_ = votes.get(item, 0) < overlap and self.status(user, item) is None
             if open_ and self._taken(item, user, now) < overlap:
                 return item
         return None
