@@ -37,7 +37,12 @@ if TYPE_CHECKING:
 # into DPO pairs. The arena's votes are evaluation data that no export holds (as `data export`); another task's labels
 # in the same workspace export from their own app, or `python -m data export`.
 EXPORTS = {"pairwise": ("dpo",), "arena": (), "kto": ("kto",), "rank": ("dpo",), "rate": ("ratings",)}
-AGGREGATED = ("pairwise", "kto", "rank")  # the tasks whose labels make verdicts (majority or dawid-skene)
+# What the aggregation the admin picks (majority or dawid-skene) decides: the tab's figures of the tasks whose labels
+# are verdicts (the verdicts card, the disputed items' order and posterior: `admin_view`; rank and rate figures are
+# agreement, not verdicts), and the exports of verdicts (a rank app's DPO export: the pairs its rankings expand
+# into); the ratings export holds means.
+AGGREGATED_FIGURES = ("pairwise", "kto")  # tasks (the arena's labels are pairwise)
+AGGREGATED_EXPORTS = ("dpo", "kto")
 
 
 def _require_admin(ctx: Context, user: str) -> None:
