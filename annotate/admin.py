@@ -293,7 +293,10 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
     summary += f"; {excluded_line(dict.fromkeys(excluded, EXCLUDED_FILE))}" if excluded else ""
     if not rows:
         return message_html(f"Nothing to export as {fmt} yet ({summary}).", "warn")
-    write_parquet(rows, workspace.exports / f"{fmt}.parquet")
+    try:
+        write_parquet(rows, workspace.exports / f"{fmt}.parquet")
+    except (PrefloopError, OSError) as exc:  # a full disk: why, and nothing half-written
+        return message_html(f"Not written: {_public(exc, workspace)}", "error")
     link = f'<a class="pf-download" href="prefloop/export/{fmt}.parquet" download>Download {fmt}.parquet</a>'
     # The workspace's own name for the file: the server's paths are not the labellers' business.
     made = "" if fmt == "ratings" else f" ({method})"  # ratings are means: no aggregation made them

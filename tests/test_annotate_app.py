@@ -181,6 +181,23 @@ def test_admin_view_and_export(ctx):
     assert "Nothing to export as kto" in export_labels(ctx, "ann", "kto")
 
 
+def test_an_export_the_disk_refuses_says_why_without_the_servers_path(ctx, monkeypatch):
+    import errno
+
+    from data.files import write_error
+
+    for user in ("ann", "bob"):
+        view = label_view(ctx, user)
+        on_submit(ctx, user, view.item_id, "left", 2, "")
+
+    def full(rows, path):
+        raise write_error(OSError(errno.ENOSPC, "No space left on device"), path)
+
+    monkeypatch.setattr("annotate.admin.write_parquet", full)
+    said = export_labels(ctx, "ann", "dpo")
+    assert ">Not written: the disk is full: nothing was written to exports/dpo.parquet<" in said, said
+
+
 @pytest.mark.parametrize(
     "view, exports, switch",
     [
