@@ -7,6 +7,8 @@ handler checks the admin flag of the signed-in user on every call."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 import gradio as gr
@@ -15,13 +17,13 @@ import pyarrow.compute as pc
 from annotate.agreement import admin_report, gold_answers, pace_card, quality_table
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
-from annotate.render import cards_html, echo_cut, figure, message_html, prompt_excerpt, table_html
+from annotate.render import cards_html, echo_cut, figure, hide_paths, message_html, prompt_excerpt, table_html
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
 from data.exclusion import excluded_line, labels_in_force
 from data.export import to_dpo, to_kto, write_parquet
-from data.gold import ANSWER, mark_gold, read_gold
+from data.gold import ANSWER, CLI, mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_leaderboard
 from data.ratings import ratings_table
 from data.schemas import CHOICES
@@ -35,7 +37,12 @@ if TYPE_CHECKING:
 # into DPO pairs. The arena's votes are evaluation data that no export holds (as `data export`); another task's labels
 # in the same workspace export from their own app, or `python -m data export`.
 EXPORTS = {"pairwise": ("dpo",), "arena": (), "kto": ("kto",), "rank": ("dpo",), "rate": ("ratings",)}
-AGGREGATED = ("pairwise", "kto", "rank")  # the tasks whose labels make verdicts (majority or dawid-skene)
+# What the aggregation the admin picks (majority or dawid-skene) decides: the tab's figures of the tasks whose labels
+# are verdicts (the verdicts card, the disputed items' order and posterior: `admin_view`; rank and rate figures are
+# agreement, not verdicts), and the exports of verdicts (a rank app's DPO export: the pairs its rankings expand
+# into); the ratings export holds means.
+AGGREGATED_FIGURES = ("pairwise", "kto")  # tasks (the arena's labels are pairwise)
+AGGREGATED_EXPORTS = ("dpo", "kto")
 
 
 def _require_admin(ctx: Context, user: str) -> None:
@@ -57,12 +64,32 @@ def _messages(*given: str | None):
     return lambda text, kind: message_html(echo_cut(text, given), kind)
 
 
+def _public(error: Exception, workspace, files: Iterable[str] = ()) -> str:
+    """An error's line as the admin tab shows it: the same as the CLI's, without the server's paths (a file of the
+    workspace by its name there, the workspace as "this workspace", ``files`` by their file names)."""
+    return hide_paths(str(error), {str(workspace.path), str(workspace.path.resolve())}, files)
+
+
+def _source_name(source: str) -> str:
+    """A gold answer's source as the admin tab names it: a file given to `data gold FILE` (stored as its path) by
+    its file name; the others (cli, split:NAME, admin:NAME) as stored."""
+    if source == CLI or source.startswith(("split:", "admin:")):
+        return source
+    return PurePath(source).name or source
+
+
+def _gold_files(workspace) -> list[str]:
+    """The gold files the workspace's gold answers came from (`data gold FILE`), as stored (their paths)."""
+    sources = workspace.read("gold", ["source"]).column("source").unique().to_pylist()
+    return [source for source in sources if _source_name(source) != source]
+
+
 def _excluded(workspace) -> tuple[str, ...]:
     """The labellers excluded in WS/excluded.json; a damaged file or a link there is the admin's one-line error."""
     try:
         return excluded_labellers(workspace.path)
     except (PrefloopError, OSError) as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(_public(exc, workspace)) from None
 
 
 def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, str, str, str]:
@@ -157,8 +184,10 @@ def make_gold(
     before = _gold_of(service.workspace, task, item_id)
     try:
         written = mark_gold(service.workspace, [item_id], [given], f"admin:{user}", task, service.rubric)
-    except PrefloopError as exc:
-        return say(f"Not made gold: {exc}", "error")
+    except PrefloopError as exc:  # the CLI's line (`data gold`), without the server's paths
+        return say(
+            f"Not made gold: {_public(exc, service.workspace, _gold_files(service.workspace))}", "error"
+        )
     service.reload()
     shown, source = _gold_of(service.workspace, task, item_id)
     if not written:  # as `data gold`'s "already gold with that answer": nothing written
@@ -171,7 +200,9 @@ def _gold_of(workspace, task: str, item_id: str) -> tuple[str, str] | None:
     """(answer, source) of ``item_id``'s current gold answer of ``task``, None where it is not gold."""
     gold = read_gold(workspace, task)
     row = gold.filter(pc.equal(gold.column("item_id"), item_id))
-    return (row.column(ANSWER[task])[0].as_py(), row.column("source")[0].as_py()) if row.num_rows else None
+    if not row.num_rows:
+        return None
+    return row.column(ANSWER[task])[0].as_py(), _source_name(row.column("source")[0].as_py())
 
 
 def arena_html(workspace) -> str:
@@ -181,7 +212,7 @@ def arena_html(workspace) -> str:
     try:
         rows = workspace_leaderboard(workspace)
     except PrefloopError as exc:
-        return message_html(str(exc), "muted")
+        return message_html(_public(exc, workspace), "muted")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     cells = [
         [r.name, f"{r.strength:+.3f}", f"{r.low:+.2f} to {r.high:+.2f}", fmt(r.win_rate),
@@ -262,7 +293,10 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
     summary += f"; {excluded_line(dict.fromkeys(excluded, EXCLUDED_FILE))}" if excluded else ""
     if not rows:
         return message_html(f"Nothing to export as {fmt} yet ({summary}).", "warn")
-    write_parquet(rows, workspace.exports / f"{fmt}.parquet")
+    try:
+        write_parquet(rows, workspace.exports / f"{fmt}.parquet")
+    except (PrefloopError, OSError) as exc:  # a full disk: why, and nothing half-written
+        return message_html(f"Not written: {_public(exc, workspace)}", "error")
     link = f'<a class="pf-download" href="prefloop/export/{fmt}.parquet" download>Download {fmt}.parquet</a>'
     # The workspace's own name for the file: the server's paths are not the labellers' business.
     made = "" if fmt == "ratings" else f" ({method})"  # ratings are means: no aggregation made them
@@ -284,7 +318,7 @@ def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -
     try:
         excluded = set_excluded(workspace.path, name, exclude)
     except (PrefloopError, OSError) as exc:
-        return say(f"Not changed: {exc}", "error")
+        return say(f"Not changed: {_public(exc, workspace)}", "error")
     now = ", ".join(excluded) or "nobody"
     if exclude:
         return say(f"{name}: labels out of every verdict now (still stored). Excluded: {now}.", "ok")

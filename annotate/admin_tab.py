@@ -6,7 +6,8 @@ disputed items, gold, excluding a labeller, exports. The handlers themselves are
 import gradio as gr
 
 from annotate.admin import (
-    AGGREGATED,
+    AGGREGATED_EXPORTS,
+    AGGREGATED_FIGURES,
     EXPORTS,
     GOLD_TEXT,
     admin_view,
@@ -22,9 +23,32 @@ FORMAT_NAMES = {"dpo": "DPO", "kto": "KTO", "ratings": "ratings"}
 GOLD_PLACEHOLDER = {"rank": "c3>c1=c4>c2", "rate": '{"helpfulness": 3, "correctness": 4, ...}'}
 
 
+def switch_effects(task: str, view: str) -> list[str]:
+    """What the "Verdicts by" switch changes in the admin tab of an app labelling ``task`` and serving ``view``: its
+    figures where they are verdicts, each export of verdicts; nothing (then no switch) in a rate app."""
+    figures = (
+        ["the verdicts card", "the disputed items (order, posterior)"] if task in AGGREGATED_FIGURES else []
+    )
+    return figures + [f"the {FORMAT_NAMES[fmt]} export" for fmt in EXPORTS[view] if fmt in AGGREGATED_EXPORTS]
+
+
+def _switch_text(task: str, view: str) -> tuple[str, str]:
+    """(label, info) of the "Verdicts by" switch: exactly what it changes (`switch_effects`)."""
+    *most, last = switch_effects(task, view)
+    changes = f"{', '.join(most)} and {last}" if most else last
+    if task in AGGREGATED_FIGURES:
+        return "Verdicts by", f"Majority or Dawid–Skene, for {changes}."
+    # a rank app: its figures measure agreement; only the pairs its rankings expand into have verdicts
+    return (
+        "Export verdicts by",
+        f"Majority or Dawid–Skene, for {changes} only; the figures here are not verdicts.",
+    )
+
+
 def admin_components(task: str = "pairwise", view: str | None = None) -> AdminTab:
     """The admin tab of an app labelling ``task`` (``view``: what it serves, the task or the arena): only the
-    exports its labels make (`admin.EXPORTS`) and, where they make verdicts, the aggregation's switch."""
+    exports its labels make (`admin.EXPORTS`) and, where something aggregates labels, the aggregation's switch,
+    saying what it changes."""
     with gr.Row():
         refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
         exports = {
@@ -32,9 +56,10 @@ def admin_components(task: str = "pairwise", view: str | None = None) -> AdminTa
             for fmt in EXPORTS[view or task]
         }
         aggregate = None
-        if task in AGGREGATED:
+        if switch_effects(task, view or task):
+            label, info = _switch_text(task, view or task)
             aggregate = gr.Radio(
-                list(AGGREGATIONS), value=MAJORITY, label="Verdicts by", elem_id="pf-aggregate", scale=2
+                list(AGGREGATIONS), value=MAJORITY, label=label, info=info, elem_id="pf-aggregate", scale=2
             )
     status = gr.HTML(elem_id="pf-admin-status")
     cards = gr.HTML(elem_id="pf-admin-cards")
@@ -111,7 +136,8 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     private = dict(api_visibility="undocumented")
     app.load(show_admin, None, [tabs.admin, tabs.tabs, *views], api_name="admin_tab", **private)
     admin.refresh.click(admin_stats, method, views, api_name="admin", **private)
-    if admin.aggregate is not None:
+    # A rank app's switch changes only what its export buttons write: nothing on the tab to redraw
+    if admin.aggregate is not None and ctx.service.task in AGGREGATED_FIGURES:
         admin.aggregate.change(admin_stats, method, views, api_name="admin_aggregate", **private)
     tabs.admin.select(admin_stats, method, views, api_name="admin_select", **private)
     for fmt, button in admin.exports.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from html import escape
+from pathlib import PurePath
 
 # The bidi embedding, override and isolate controls and the invisible direction marks, by their Unicode abbreviation.
 BIDI = {"\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO"}
@@ -117,6 +118,18 @@ def echo_cut(text: str, given: Iterable[str | None]) -> str:
     if not given:
         return text
     return _RUN.sub(lambda run: clip(run[0]) if any(run[0] in value for value in given) else run[0], text)
+
+
+def hide_paths(text: str, workspace: Iterable[str], files: Iterable[str] = ()) -> str:
+    """``text`` (an error's line, shared with the CLI, where its paths are right) with the server's paths taken out:
+    a file in the ``workspace`` (its path as given, and resolved) by its name there (``excluded.json``), the
+    workspace itself as "this workspace", and each of ``files`` (gold files given to `data gold`) by its file name."""
+    for path in sorted(set(files), key=len, reverse=True):
+        text = text.replace(path, PurePath(path).name or path)
+    roots = "|".join(re.escape(root) for root in sorted(set(workspace), key=len, reverse=True))
+    # A root as a whole path only: at the start of a word or quote, ending at a separator (a file in it) or the word
+    within = re.compile(rf"(?<![^\s'\"(])(?:{roots})(?:[/\\]|(?=[\s'\",:;)]|$))")
+    return within.sub(lambda m: "" if m[0][-1] in "/\\" else "this workspace", text)
 
 
 def progress_html(user: str, progress: dict, item_round: int | None = None) -> str:

@@ -181,30 +181,59 @@ def test_admin_view_and_export(ctx):
     assert "Nothing to export as kto" in export_labels(ctx, "ann", "kto")
 
 
+def test_an_export_the_disk_refuses_says_why_without_the_servers_path(ctx, monkeypatch):
+    import errno
+
+    from data.files import write_error
+
+    for user in ("ann", "bob"):
+        view = label_view(ctx, user)
+        on_submit(ctx, user, view.item_id, "left", 2, "")
+
+    def full(rows, path):
+        raise write_error(OSError(errno.ENOSPC, "No space left on device"), path)
+
+    monkeypatch.setattr("annotate.admin.write_parquet", full)
+    said = export_labels(ctx, "ann", "dpo")
+    assert ">Not written: the disk is full: nothing was written to exports/dpo.parquet<" in said, said
+
+
 @pytest.mark.parametrize(
     "view, exports, switch",
     [
-        ("pairwise", {"dpo"}, True),
-        ("kto", {"kto"}, True),
-        ("rank", {"dpo"}, True),  # rankings expand into DPO pairs, aggregated as pairwise labels are
-        ("rate", {"ratings"}, False),  # ratings are means per aspect: no verdicts to aggregate
-        ("arena", set(), True),  # votes are evaluation data: no export holds them
+        (
+            "pairwise",
+            {"dpo"},
+            "Verdicts by: the verdicts card, the disputed items (order, posterior) and the DPO",
+        ),
+        ("kto", {"kto"}, "Verdicts by: the verdicts card, the disputed items (order, posterior) and the KTO"),
+        ("rank", {"dpo"}, "Export verdicts by: the DPO export only; the figures here are not verdicts"),
+        ("rate", {"ratings"}, None),  # ratings are means per aspect: no verdicts to aggregate
+        (
+            "arena",
+            set(),
+            "Verdicts by: the verdicts card and the disputed items (order, posterior).",
+        ),  # no export
     ],
 )
 def test_the_admin_tab_offers_only_the_exports_and_the_switch_its_labels_use(
     label_ws, users_file, view, exports, switch
 ):
     """Each app's admin tab shows (and wires) the export buttons of what its own labels make and the "Verdicts by"
-    switch only where they make verdicts: no DPO or KTO button that can only say "Nothing to export" in a rate
-    app, no aggregation that changes nothing."""
+    switch only where something aggregates labels, saying exactly what it changes: no DPO or KTO button that can only
+    say "Nothing to export" in a rate app, no aggregation that changes nothing; in a rank app the switch changes the
+    DPO export (the pairs its rankings expand into) and no figure of the tab, so choosing redraws nothing."""
     from annotate.app import build_app
 
     app = build_app(make_context(LabelService(label_ws, view), Authenticator(load_users(users_file))))
-    shown = {getattr(block, "elem_id", None) or "" for block in app.blocks.values()}
+    shown = {getattr(block, "elem_id", None) or "": block for block in app.blocks.values()}
     wired = {fn.api_name or "" for fn in app.fns.values()}
     assert {i for i in shown if i.startswith("pf-export-")} == {f"pf-export-{fmt}" for fmt in exports}
     assert {n for n in wired if n.startswith("export_")} == {f"export_{fmt}" for fmt in exports}
-    assert ("pf-aggregate" in shown) == ("admin_aggregate" in wired) == switch
+    radio = shown.get("pf-aggregate")
+    said = f"{radio.label}: {radio.info.removeprefix('Majority or Dawid–Skene, for ')}" if radio else None
+    assert (said or "").startswith(switch or "") and (radio is None) == (switch is None), said
+    assert ("admin_aggregate" in wired) == (switch is not None and view != "rank")
     assert {"admin", "admin_select", "make_gold", "exclude", "include"} <= wired
 
 

@@ -376,7 +376,8 @@ def test_phone_layout_fast_keys_and_bidi(tmp_path, browser, users):
 
 
 def test_gold_items_look_like_any_item_and_the_admin_sees_each_labeller(tmp_path, browser, users):
-    """bob meets gold items (same page, same requests) among his items; ann's admin tab shows his gold accuracy."""
+    """bob meets gold items (same page, same requests) among his items, his page's team line counting labels, not
+    items done; ann's admin tab shows his gold accuracy."""
     from annotate.app import build_app, launch, make_context
     from data import Workspace
     from data.gold import mark_gold
@@ -406,6 +407,11 @@ def test_gold_items_look_like_any_item_and_the_admin_sees_each_labeller(tmp_path
         login(page, url, "bob")
         shapes, seen = {}, []
         while (held := ctx.service.queue.held.get("bob")) is not None:
+            # with gold mixed in, the team line counts labels: an item count would stand still on a gold label
+            page.locator("#pf-progress").get_by_text(f"everyone: {len(seen)} labels (K=2)").wait_for(
+                timeout=5_000
+            )
+            assert "items done" not in page.inner_text("#pf-progress")
             page.wait_for_timeout(1200)  # the pace count ticks each second of activity
             page.mouse.move(200 + len(seen), 300)
             shapes[held] = page.evaluate(

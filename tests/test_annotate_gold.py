@@ -355,3 +355,43 @@ def test_the_admin_tab_cuts_what_it_echoes_of_huge_inputs_and_the_cli_does_not(t
     capsys.readouterr()
     assert data_main(["gold", "-w", str(tmp_path / "ws"), "--pair", huge, "--answer", "a"]) != 0
     assert f"--pair: pair {huge} is not in" in capsys.readouterr().err
+
+
+def test_the_admin_tabs_gold_lines_hide_the_servers_paths_and_the_clis_name_them(tmp_path, capsys):
+    """`data gold`'s errors name the workspace and a gold file by their paths (what its user typed); the admin tab
+    gives the same one line, naming the item, its answer and the gold file by its name, no path of the server's."""
+    import json
+
+    from annotate.admin import make_gold
+    from annotate.app import make_context
+    from annotate.users import Authenticator, User, hash_password
+    from data.__main__ import main as data_main
+
+    ws, _ = build(tmp_path / "ws")
+    file = tmp_path / "lead" / "gold.jsonl"
+    file.parent.mkdir()
+    file.write_text(
+        json.dumps({"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Rome."}) + "\n"
+    )
+    assert data_main(["gold", "-w", str(ws.path), str(file)]) == 0
+    gold = read_gold(ws)
+    filed = gold.filter(pc.equal(gold.column("source"), str(file))).column("item_id")[0].as_py()
+    pair = next(p for p in ws.read("pairs").to_pylist() if p["id"] == filed)
+    swapped = Pair(pair["prompt_id"], pair["completion_b"], pair["completion_a"], "sampled")  # Rome. as a
+    ws.append([swapped])
+    users = {"ann": User("ann", hash_password("pw-ann-12345"), admin=True)}
+    ctx = make_context(LabelService(ws), Authenticator(users))
+    said = [make_gold(ctx, "ann", "nope", "a"), make_gold(ctx, "ann", swapped.id, "a")]
+    capsys.readouterr()
+    assert data_main(["gold", "-w", str(ws.path), "--pair", "nope", "--answer", "a"]) == 2
+    assert f"--pair: pair nope is not in {ws.path}" in capsys.readouterr().err
+    assert data_main(["gold", "-w", str(ws.path), "--pair", swapped.id, "--answer", "a"]) == 2
+    assert f"already gold (from {file})" in capsys.readouterr().err
+    said.append(make_gold(ctx, "ann", filed, "b"))
+    assert "Not made gold: admin:ann: pair nope is not in this workspace<" in said[0]
+    assert (
+        f"gold pair {swapped.id} (" in said[1]
+        and f"pair {filed}, already gold (from gold.jsonl) (" in said[1]
+    )
+    assert f"{filed} is gold now (answer b, was a from gold.jsonl)" in said[2]
+    assert not [line for line in said if str(tmp_path) in line]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from annotate.app import label_view, make_context, on_load, on_submit
-from annotate.render import excerpt, text_block
+from annotate.render import excerpt, hide_paths, text_block
 from annotate.service import LabelService
 from annotate.sessions import SessionError, Sessions, load_key
 from annotate.users import Authenticator, LoginLimits, LoginThrottle, User, hash_password
@@ -338,6 +338,18 @@ def test_get_logout_signs_out(tmp_path, users):
             assert response.status_code == 303 and sessions.get(token) is None
 
     asyncio.run(run())
+
+
+def test_an_admin_tab_error_shows_no_server_path_and_keeps_every_other_word():
+    """The admin tab's lines of `data`'s errors: a workspace file by its name there, the workspace as "this
+    workspace", a gold file by its name; a short relative workspace path ("ws") leaves words holding it alone."""
+    roots = ("ws", "/srv/ws")
+    said = "ws/excluded.json: JSON error; rows of news: pair p9 is not in ws; [Errno 13] '/srv/ws/gold/part-1.parquet'"
+    assert hide_paths(said, roots) == (
+        "excluded.json: JSON error; rows of news: pair p9 is not in this workspace; [Errno 13] 'gold/part-1.parquet'"
+    )
+    said = "admin:ann: gold pair p2 (b) and pair p1, already gold (from /home/lead/gold.jsonl) (a)"
+    assert hide_paths(said, roots, ["/home/lead/gold.jsonl"]) == said.replace("/home/lead/", "")
 
 
 def test_bidi_controls_show_as_markers():

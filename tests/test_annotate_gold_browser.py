@@ -1,0 +1,66 @@
+"""Gold from the rank and rate apps' admin tab, end to end in headless Chromium: an admin makes a rank item gold with
+a ranking and a rated answer gold with its ratings in the "make gold" row, and each joins the app's queue at once;
+an unknown item is refused in one line naming no server path. Uses the helpers of tests/test_annotate_browser.py
+(Debian chromium + Playwright)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from annotate.app import build_app, launch, make_context
+from annotate.service import LabelService
+from annotate.users import Authenticator
+from data.gold import read_gold
+from tests.test_annotate_browser import (  # noqa: F401  (browser, users: fixtures)
+    CHROMIUM,
+    PASSWORD,
+    browser,
+    csp_errors,
+    free_port,
+    users,
+)
+from tests.test_annotate_gold import rank_workspace
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)")
+
+RATINGS = {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 2}
+
+
+def test_an_admin_makes_a_rank_and_a_rate_item_gold_from_the_admin_tab(tmp_path, browser, users):  # noqa: F811
+    workspace, items = rank_workspace(tmp_path / "ws", 2)
+    item, answers = next(iter(items.items()))
+    asked = {"rank": (item, ">".join(reversed(answers))), "rate": (answers[0], json.dumps(RATINGS))}
+    for task, (target, answer) in asked.items():
+        ctx = make_context(LabelService(workspace, task, overlap=2), Authenticator(users))
+        app = build_app(ctx)
+        port = free_port()
+        launch(app, ctx, port=port, block=False, quiet=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 960})
+            violations = csp_errors(page)
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.locator("input[type=text]").first.fill("ann")
+            page.locator("input[type=password]").fill(PASSWORD)
+            page.keyboard.press("Enter")
+            page.locator("#pf-admin-cards .pf-kpis").wait_for(
+                timeout=20_000
+            )  # an admin lands on the admin tab
+            assert not page.locator("#pf-gold-answer").is_visible()  # no a/b choice: the answer is typed
+            status = page.locator("#pf-admin-status")
+            if task == "rank":  # refused in one line, the workspace named without its path
+                page.locator("#pf-gold-item textarea").fill("nope")
+                page.locator("#pf-gold-text textarea").fill(answer)
+                page.click("#pf-make-gold")
+                status.get_by_text("rank item nope is not in this workspace").wait_for(timeout=10_000)
+                assert str(tmp_path) not in status.inner_text()
+            page.locator("#pf-gold-item textarea").fill(target)
+            page.locator("#pf-gold-text textarea").fill(answer)
+            page.click("#pf-make-gold")
+            status.get_by_text(f"{target} is gold now").wait_for(timeout=10_000)
+            assert read_gold(workspace, task).column("item_id").to_pylist() == [target]
+            assert target in ctx.service.queue.gold  # in the labellers' queue at once
+            assert violations == []
+        finally:
+            app.close()
