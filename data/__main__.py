@@ -196,7 +196,10 @@ def cmd_stats(args: Any) -> int:
 def cmd_gold(args: Any) -> int:
     workspace = Workspace(args.workspace)
     marks = gold_from_flags(args)
-    files = gold_from_files(workspace, list(args.files), args.split)  # all checked before anything is written
+    # every file is read and checked before anything is written
+    files = gold_from_files(workspace, list(args.files), args.split, args.rubric)
+    if args.rubric is not None and not args.rate_item and "rate" not in files.tasks:
+        raise PrefloopError("--rubric goes with --rate-item or a gold FILE's ratings (it checks them)")
     marks += files.marks
     if args.from_split:
         marks += gold_from_split(workspace, args.from_split)

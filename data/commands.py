@@ -198,8 +198,8 @@ class GoldCommand:
     files: tuple[Path, ...] = field(
         default=(),
         metadata={
-            "help": "preference or KTO files: the stored pairs and completions of their rows' prompts and answer "
-            "texts become gold (rows that match none add theirs)",
+            "help": "files of preferences, KTO labels, rankings or ratings: the stored pairs, completions and rank "
+            "items of their rows' prompts and answer texts become gold (rows that match none add theirs)",
             "positional": True,
         },
     )
@@ -259,7 +259,8 @@ class GoldCommand:
     rubric: Path | None = field(
         default=None,
         metadata={
-            "help": "the rubric YAML that --ratings are checked against (as annotate --task rate --rubric); "
+            "help": "the rubric YAML that --ratings and a gold FILE's ratings are checked against (as annotate "
+            "--task rate --rubric); "
             "default: configs/rubrics/helpsteer2.yaml"
         },
     )

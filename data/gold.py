@@ -9,7 +9,8 @@ latest row, and a retracted latest row means the item is no longer gold. Sources
 
 - a file of preferences or KTO rows (any import format; `data.gold_file`): each row marks the stored pairs or
   completions of its prompt and answer texts, or adds its own unlabelled when none matches; its preference or KTO
-  label becomes the gold answer (never a label);
+  label becomes the gold answer (never a label); rows of rankings or ratings mark rank items and rated answers so
+  (`data.gold_file_rank_rate`);
 - ``--from-split test``: the imported preferences and KTO labels of the items whose prompt is in that split;
 - ``--pair ID --answer CHOICE``, ``--completion ID --answer desirable``, ``--rank-item ID --ranking R``,
   ``--rate-item ID --ratings JSON`` (the admin tab's "make gold" on a decided item calls `mark_gold`).
@@ -71,11 +72,12 @@ def _check_answers(item_ids: list[str], choices: list[str | None], source: str, 
             raise GoldError(f"{source}: gold {NOUN[task]} {item}{shown}")
 
 
-def check_ranking(text: object, answers: tuple[str, ...], source: str, item: str) -> str:
-    """A rank item's gold ranking in canonical form: every one of the item's ``answers`` once, nothing else."""
+def check_ranking(text: object, answers: tuple[str, ...], where: str) -> str:
+    """A rank item's gold ranking in canonical form: every one of the item's ``answers`` once, nothing else.
+    ``where``: how the message names the answer (`answer_where`)."""
 
     def fail(message: str) -> GoldError:
-        return GoldError(f"{source}: gold rank item {item}, field 'ranking': {message}")
+        return GoldError(f"{where}: {message}")
 
     try:
         ranking = canonical_ranking(text)
@@ -95,14 +97,15 @@ def check_ranking(text: object, answers: tuple[str, ...], source: str, item: str
     return ranking
 
 
-def check_ratings(value: object, rubric: Rubric | None, source: str, item: str) -> str:
-    """A rated answer's gold ratings (a JSON object or dict) as stored: every aspect of ``rubric`` in its scale."""
+def check_ratings(value: object, rubric: Rubric | None, where: str) -> str:
+    """A rated answer's gold ratings (a JSON object or dict) as stored: every aspect of ``rubric`` in its scale.
+    ``where``: how the message names the answer (`answer_where`; a gold file's row and field)."""
     try:
         if rubric is None:
             raise RubricError("no rubric to check the ratings against")
         return rubric.encode(parse_ratings(value))
     except RubricError as exc:
-        raise GoldError(f"{source}: gold rate item {item}, field 'ratings': {exc}") from None
+        raise GoldError(f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,13 @@ class Mark:
         if self.rows is None:
             return self.where
         return f"{self.source}, row {self.rows[index]}, field '{self.field}'"
+
+    def answer_where(self, index: int) -> str:
+        """How a message on the ``index``-th answer itself names it: a file's row and field, else the source, the
+        item and the answer's field (``--rank-item: gold rank item ID, field 'ranking'``)."""
+        if self.rows is not None:
+            return self.where_of(index)
+        return f"{self.where}: gold {NOUN[self.task]} {self.ids[index]}, field '{ANSWER[self.task]}'"
 
 
 def gold_rows(
@@ -178,9 +188,25 @@ def read_gold(workspace: Workspace, task: str = "pairwise") -> pa.Table:
     return current_gold(workspace.read("gold"), task)
 
 
-def rank_items(workspace: Workspace) -> dict[str, tuple[str, ...]]:
-    """The workspace's rank items: item id -> its answers (completion ids), as the rank app groups them."""
-    groups = rank_groups(workspace.read("completions", ["prompt_id", "engine", "round", "created_at"]))
+def gold_now(workspace: Workspace, tasks: tuple[str, ...]) -> dict[str, dict[str, tuple[str, str]]]:
+    """Per task of ``tasks``: its gold items now -> (answer, source; the command line's named by its flag)."""
+    out = {}
+    for task in tasks:
+        table = read_gold(workspace, task)
+        ids, answers, sources = (table.column(c).to_pylist() for c in ("item_id", ANSWER[task], "source"))
+        sources = [CLI_FLAGS[task] if source == CLI else source for source in sources]
+        out[task] = dict(zip(ids, zip(answers, sources)))
+    return out
+
+
+def rank_items(workspace: Workspace, records: list[object] = ()) -> dict[str, tuple[str, ...]]:
+    """The workspace's rank items: item id -> its answers (completion ids), as the rank app groups them; with the
+    completions among ``records`` (a gold file's new answers make rank items too)."""
+    stored = workspace.read("completions", ["prompt_id", "engine", "round", "created_at"])
+    added = [{c: getattr(r, c) for c in stored.column_names} for r in records if isinstance(r, Completion)]
+    if added:
+        stored = pa.concat_tables([stored, pa.Table.from_pylist(added, schema=stored.schema)])
+    groups = rank_groups(stored)
     return dict(
         zip(groups.column("item_id").to_pylist(), map(tuple, groups.column("completion_ids").to_pylist()))
     )
@@ -208,9 +234,10 @@ def _unknown(
 def _stored_answers(mark: Mark, ranked: dict[str, tuple[str, ...]]) -> list:
     """The mark's answers as the gold table stores them; the first that is not one of its task's is a GoldError."""
     if mark.task == "rank":
-        return [check_ranking(a, ranked[i], mark.where, i) for i, a in zip(mark.ids, mark.answers)]
+        pairs = enumerate(zip(mark.ids, mark.answers))
+        return [check_ranking(a, ranked[i], mark.answer_where(n)) for n, (i, a) in pairs]
     if mark.task == "rate":
-        return [check_ratings(a, mark.rubric, mark.where, i) for i, a in zip(mark.ids, mark.answers)]
+        return [check_ratings(a, mark.rubric, mark.answer_where(n)) for n, a in enumerate(mark.answers)]
     _check_answers(mark.ids, mark.answers, mark.where, mark.task)
     return list(mark.answers)
 
@@ -228,7 +255,7 @@ class GoldChange:
 
 def _asked(workspace: Workspace, marks: list[Mark], records: list[object]) -> dict[tuple[str, str], tuple]:
     """(task, item) -> (stored answer, source, rubric name) of every mark, checked; a GoldError at the first bad."""
-    ranked = rank_items(workspace) if any(mark.task == "rank" for mark in marks) else {}
+    ranked = rank_items(workspace, records) if any(mark.task == "rank" for mark in marks) else {}
     unknown = _unknown(workspace, marks, records, ranked)
     asked: dict[tuple[str, str], tuple] = {}
     for mark in marks:

@@ -18,17 +18,28 @@ class GoldError(PrefloopError):
     same question that disagree); `data.gold` raises it too."""
 
 
+def quoted(text: str) -> str:
+    """An answer's text quoted, short enough for one line however long the answer."""
+    return repr(text if len(text) <= 40 else text[:39] + "…")
+
+
 def said(verdict: tuple[str, ...]) -> str:
     """A pairwise verdict (`verdict`) or a KTO answer, short enough for one line."""
-    if verdict[0] != "over":
-        return verdict[0]
-    text = verdict[1] if len(verdict[1]) <= 40 else verdict[1][:39] + "…"  # one line, however long the answer
-    return f"{text!r} wins"
+    return verdict[0] if verdict[0] != "over" else f"{quoted(verdict[1])} wins"
 
 
 def verdict(sides: tuple[str, str], answer: str) -> tuple[str, ...]:
     """A pairwise answer in terms of the two answers' texts, whichever is shown as a: the winner, or the answer."""
     return ("over", sides[0] if answer == "a" else sides[1]) if answer in ("a", "b") else (answer,)
+
+
+def replaces_gold(where: str, noun: str, item: str, source: str, theirs: str, mine: str) -> GoldError:
+    """A gold file's row that disagrees with the gold answer of an item it matches: a file never replaces one
+    (`--remove` it first, or give it on the command line)."""
+    return GoldError(
+        f"{where}: disagrees with {noun} {item}, already gold (from {source}) ({theirs}; this row: {mine}); "
+        f"`data gold --remove {item}` first to replace it"
+    )
 
 
 def _beside_new(rows: list[dict], new: set[str]) -> list[dict]:

@@ -10,29 +10,42 @@ of the file would, its new prompts in ``split`` (default ``test``: a gold item n
 set counts test-split gold items decided by their gold answer) unless the row names its own (a datasets folder's
 split). Identical rows are one question (counted, ``duplicate_rows``); two rows of one question with different
 answers, in one file or two, are an error, as is an answer that disagrees with an item's stored gold answer.
+Rows that rank or rate their answers are questions of `data.gold_file_rank_rate`, read, deduplicated and counted
+here with the others.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.errors import PrefloopError
-from data.gold import CLI, CLI_FLAGS, Mark, read_gold
-from data.gold_agreement import GoldError, said, verdict
+from data.gold import NOUN as GOLD_NOUN
+from data.gold import Mark, gold_now
+from data.gold_agreement import GoldError, replaces_gold, said, verdict
+from data.gold_file_rank_rate import Ranked, rank_rate_gold, ranked_questions
 from data.import_formats import Example
 from data.imports import ImportOptions, check_file
-from data.records import Completion, Pair, Prompt, content_id
+from data.records import Completion, Pair, Prompt, content_id, prompt_id
+from data.rubric import Rubric, load_rubric
 from data.schemas import SchemaError
 from data.workspace import Workspace
 
 DEFAULT_SPLIT = "test"
 PREFERENCE_FIELDS = {"openai": ("preferred_output", "non_preferred_output")}  # else chosen, rejected
 NOUN = {"pairwise": "pair", "kto": "completion"}
+WHY = {  # why two rows of one question that disagree are refused
+    "pairwise": "compare the same two answers to one prompt but disagree; give one answer",
+    "kto": "are the same answer to one prompt; give one gold answer",
+    "rank": "rank the same answers to one prompt (numbered as in this row) but disagree; give one ranking",
+    "rate": "rate the same answer to one prompt but disagree; give one rating",
+}
 HELD_OUT = ": train's held-out set counts them"  # test-split gold items (train/pairs.py, held_out=True)
 
 
@@ -60,25 +73,35 @@ class Question:
         """What the row says: the winning text (pairwise), or the KTO answer."""
         return verdict(self.texts, self.answer) if self.task == "pairwise" else (self.answer,)
 
+    def say(self, verdict: tuple[str, ...]) -> str:
+        return said(verdict)
+
     @property
     def where(self) -> str:
         return f"{self.source}, row {self.row}, field '{self.field}'"
 
 
-def _questions(path: Path, split: str) -> list[Question]:
-    """Every row of ``path`` as a Question; a row that is not one (several answers and no preference, two equal
-    answers, no preference and no KTO label) is a SchemaError naming its row and field."""
-    seen: list[tuple[int, Example, list[object]]] = []
+def _questions(path: Path, split: str, rubric: Callable[[], Rubric]) -> list[Question | Ranked]:
+    """Every row of ``path`` as Questions (a ranking or ratings: `ranked_questions`); a row that is not one
+    (several answers and no preference, ranking or ratings, two equal answers, nothing to make gold) is a
+    SchemaError naming its row and field."""
+    seen: list[tuple[int, Example, list[object], dict]] = []
     loaded = check_file(path, ImportOptions(split=split), lambda *row: seen.append(row))
-    prompts = {r.id: r for r in loaded.records if isinstance(r, Prompt)}
+    # a gold file gives no prompt a gold (SFT) answer: a rated answer (a row's response) is not one
+    prompts = {r.id: replace(r, gold=None) for r in loaded.records if isinstance(r, Prompt)}
     chosen, rejected = PREFERENCE_FIELDS.get(loaded.format, ("chosen", "rejected"))
     name, out = str(path), []
-    for row, example, made in seen:
+    for row, example, made, raw in seen:
+        prompt = prompts[prompt_id(example.messages)]
+        ranked = ranked_questions(path, row, raw, example, made, prompt, rubric)
+        if ranked is not None:
+            out += ranked
+            continue
         if example.candidates is not None:
             raise SchemaError(
                 name,
-                f"{len(example.candidates)} answers to choose from, but the row has no answer (chosen/rejected) "
-                "or KTO label to make gold",
+                f"{len(example.candidates)} answers to choose from, but the row has no answer (chosen/rejected), "
+                "KTO label, ranking or ratings to make gold",
                 row,
                 "completions",
             )
@@ -97,32 +120,28 @@ def _questions(path: Path, split: str) -> list[Question]:
             task, texts, answer, field_ = "kto", (completion.text,), label.choice, "label"
             records = [completion]
         else:
-            message = "nothing to make gold: no preference (chosen/rejected) and no KTO label"
+            message = "nothing to make gold: no preference (chosen/rejected), KTO label or ratings"
             raise SchemaError(name, message, row)
-        prompt = prompts[records[0].prompt_id]
         out.append(Question(task, prompt.id, texts, answer, name, row, field_, [prompt, *records]))
     return out
 
 
-def _distinct(questions: list[Question]) -> tuple[list[Question], int]:
-    """One question per key (the first row's), and how many rows repeated one; two rows of one question with
-    different answers are a GoldError naming both."""
-    kept: dict[tuple, Question] = {}
+def _distinct(questions: list[Question | Ranked]) -> tuple[list[Question | Ranked], int]:
+    """One question per key (the first row's), and how many rows only repeated earlier ones (a row of ratings is
+    a question per answer); two rows of one question with different answers are a GoldError naming both."""
+    kept: dict[tuple, Question | Ranked] = {}
     for question in questions:
         first = kept.setdefault(question.key, question)
         if first.verdict != question.verdict:
             other = (
                 f"row {first.row}" if first.source == question.source else f"{first.source}, row {first.row}"
             )
-            why = (
-                "compare the same two answers to one prompt but disagree; give one answer"
-                if question.task == "pairwise"
-                else "are the same answer to one prompt; give one gold answer"
-            )
             raise GoldError(
-                f"{question.where}: this row ({said(question.verdict)}) and {other} ({said(first.verdict)}) {why}"
+                f"{question.where}: this row ({question.say(question.verdict)}) and {other} "
+                f"({question.say(first.verdict)}) {WHY[question.task]}"
             )
-    return list(kept.values()), len(questions) - len(kept)
+    rows, kept_rows = ({(q.source, q.row) for q in group} for group in (questions, kept.values()))
+    return list(kept.values()), len(rows - kept_rows)
 
 
 def _stored(
@@ -167,10 +186,7 @@ def _check_stored(question: Question, item: str, texts: tuple, answer: str, gold
     stored, source = gold[question.task].get(item, (answer, None))
     if stored != answer:
         theirs = said(verdict(texts, stored) if question.task == "pairwise" else (stored,))
-        raise GoldError(
-            f"{question.where}: disagrees with {NOUN[question.task]} {item}, already gold (from {source}) "
-            f"({theirs}; this row: {said(question.verdict)}); `data gold --remove {item}` first to replace it"
-        )
+        raise replaces_gold(question.where, NOUN[question.task], item, source, theirs, said(question.verdict))
 
 
 def _on_stored_answers(question: Question, found: dict[tuple, list]) -> list[object]:
@@ -203,6 +219,7 @@ class FileGold:
     new: Counter = field(default_factory=Counter)  # items added, by their prompt's split
     duplicate_rows: int = 0
     given: bool = False
+    tasks: set[str] = field(default_factory=set)  # the tasks the files' rows give gold of
 
     def summary(self) -> str:
         """The files' part of `data gold`'s summary line: stored items matched, items added and their split."""
@@ -214,37 +231,26 @@ class FileGold:
             for split, n in sorted(self.new.items())
         )
         duplicates = f"; duplicate_rows {self.duplicate_rows}" if self.duplicate_rows else ""
+        matched = [f"{self.matched[noun]} stored {noun}s" for noun in ("pair", "completion")]
+        matched += [
+            f"{self.matched[GOLD_NOUN[t]]} stored {GOLD_NOUN[t]}s"
+            for t in ("rank", "rate")
+            if t in self.tasks
+        ]
         return (
-            f"; files: matched {self.matched['pair']} stored pairs, {self.matched['completion']} stored completions; "
+            f"; files: matched {', '.join(matched)}; "
             f"new: {self.new.total()} gold items{f' ({splits})' if splits else ''}, {added['Prompt']} prompts, "
             f"{added['Completion']} completions, {added['Pair']} pairs{duplicates}"
         )
 
 
-def _gold_now(workspace: Workspace) -> dict[str, dict[str, tuple[str, str]]]:
-    """Per task a file can give: the stored gold items -> (answer, source)."""
-    out = {}
-    for task in NOUN:
-        table = read_gold(workspace, task)
-        ids, answers, sources = (table.column(c).to_pylist() for c in ("item_id", "choice", "source"))
-        sources = [CLI_FLAGS[task] if source == CLI else source for source in sources]
-        out[task] = dict(zip(ids, zip(answers, sources)))
-    return out
-
-
-def gold_from_files(workspace: Workspace, paths: list[Path], split: str | None = None) -> FileGold:
-    """Every file's rows as gold questions (`_questions`), one per distinct question over all ``paths``, matched
-    to the workspace's items by prompt and texts (`_stored`): marks on every stored item a question matches, or on
-    the items it adds when it matches none (their new prompts in ``split``, default test). Writes nothing."""
-    if split is not None and not paths:
-        raise PrefloopError(
-            f"--split {split} goes with a gold FILE: the split of the new prompts its rows add"
-        )
-    if not paths:
-        return FileGold()
-    questions, duplicates = _distinct([q for p in paths for q in _questions(Path(p), split or DEFAULT_SPLIT)])
+def _choice_gold(workspace: Workspace, questions: list[Question], out: FileGold) -> dict[str, object]:
+    """Marks (in ``out``) on the stored pairs and completions each preference or KTO question matches (`_stored`),
+    or on those it adds when it matches none; returns the records added, by id."""
+    if not questions:
+        return {}
     found, stored, splits = _stored(workspace, sorted({q.prompt_id for q in questions}))
-    gold, out, added = _gold_now(workspace), FileGold(duplicate_rows=duplicates, given=True), {}
+    gold, added = gold_now(workspace, tuple(NOUN)), {}
     given: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
     fresh: dict[
         str, str
@@ -270,8 +276,39 @@ def gold_from_files(workspace: Workspace, paths: list[Path], split: str | None =
                     key = ("kto", record.prompt_id, frozenset((record.text,)))
                     found.setdefault(key, []).append((record.id, (record.text,)))
                     fresh[record.id] = split
-    out.records = list(added.values())
     for (task, source, field_), marked in given.items():  # every question marks one item or more
         ids, answers, rows = (list(column) for column in zip(*marked))
         out.marks.append(Mark(task, ids, answers, source, rows=rows, field=field_))
+    return added
+
+
+def gold_from_files(
+    workspace: Workspace, paths: list[Path], split: str | None = None, rubric: Path | None = None
+) -> FileGold:
+    """Every file's rows as gold questions (`_questions`), one per distinct question over all ``paths``, matched
+    to the workspace's items by prompt and texts: marks on every stored item a question matches, or on the items
+    it adds when it matches none (their new prompts in ``split``, default test): preferences and KTO rows
+    (`_choice_gold`), then rankings and ratings (checked against ``rubric``, default HelpSteer2's:
+    `data.gold_file_rank_rate`), which find the answers the first add as stored. Writes nothing."""
+    if split is not None and not paths:
+        raise PrefloopError(
+            f"--split {split} goes with a gold FILE: the split of the new prompts its rows add"
+        )
+    if not paths:
+        return FileGold()
+    rubric_of = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
+    read = [q for p in paths for q in _questions(Path(p), split or DEFAULT_SPLIT, rubric_of)]
+    questions, duplicates = _distinct(read)
+    out = FileGold(duplicate_rows=duplicates, given=True, tasks={q.task for q in read})
+    added = _choice_gold(workspace, [q for q in questions if q.task in NOUN], out)
+    ranked = [q for q in questions if q.task not in NOUN]
+    if ranked:
+        more = rank_rate_gold(workspace, ranked, added, rubric_of() if "rate" in out.tasks else None)
+        added |= {r.id: r for r in more.records}
+        out.marks, out.matched, out.new = (
+            out.marks + more.marks,
+            out.matched + more.matched,
+            out.new + more.new,
+        )
+    out.records = list(added.values())
     return out

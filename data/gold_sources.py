@@ -58,8 +58,6 @@ def gold_from_flags(args: Any) -> list[Mark]:
     )
     if args.answer and not chosen:
         raise PrefloopError("--answer goes with a --pair or a --completion: give the item it answers")
-    if args.rubric is not None and not args.rate_item:
-        raise PrefloopError("--rubric goes with --rate-item (it checks their --ratings)")
     marks = []
     for given, answers, task, item_flag, answer_flag in (
         (chosen, args.answer, of_choice, noun, "answer"),

@@ -187,8 +187,8 @@ def _file_format(rows: list[object], name: str) -> str:
     return fmt
 
 
-# on_row's arguments: a checked row's number, its Example, and the records it makes (its prompt aside)
-RowHook = Callable[[int, Example, list[object]], None]
+# on_row's arguments: a checked row's number, its Example, the records it makes (its prompt aside), the raw record
+RowHook = Callable[[int, Example, list[object], dict], None]
 
 
 def check_file(
@@ -226,7 +226,7 @@ def check_file(
         )
         out, dropped = to_records(example, prompt, source, row, options)
         if on_row is not None:
-            on_row(row, example, out)
+            on_row(row, example, out, raw)
         answers += out
         counts += dropped + Counter(non_text_parts_dropped=ctx.dropped_parts)
         key = content_id("row", vars(example))

@@ -310,7 +310,10 @@ def test_a_gold_call_is_checked_whole_before_anything_is_written(tmp_path, capsy
             ["--pair", ids[0], "--answer", "a", "--remove", ids[0]],
             f"--remove {ids[0]}: the same call makes it",
         ),
-        ([str(sft)], f"{sft}, row 1: nothing to make gold: no preference (chosen/rejected) and no KTO label"),
+        (
+            [str(sft)],
+            f"{sft}, row 1: nothing to make gold: no preference (chosen/rejected), KTO label or ratings",
+        ),
         (["--answer", "a"], "--answer goes with a --pair or a --completion"),
     ):
         assert main(["gold", "-w", str(ws.path), *args]) == 2, args

@@ -184,7 +184,7 @@ def test_gold_file_refusals_name_the_file_row_and_field(tmp_path, capsys):
         (
             [str(cands)],
             f"{cands}, row 0, field 'completions': 2 answers to choose from, but the row has no answer "
-            "(chosen/rejected) or KTO label to make gold",
+            "(chosen/rejected), KTO label, ranking or ratings to make gold",
         ),
         (
             [str(degenerate)],

@@ -194,7 +194,7 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         ),
         (["--rate-item", "nope", "--ratings", rate], f"--rate-item: rate item nope is not in {ws.path}"),
         (["--ratings", rate], "--rate-item needs one --ratings each: 0 rate-item(s), 1 ratings(s)"),
-        (["--rubric", "r.yaml"], "--rubric goes with --rate-item (it checks their --ratings)"),
+        (["--rubric", "r.yaml"], "--rubric goes with --rate-item or a gold FILE's ratings (it checks them)"),
         # all or nothing: a good rank mark beside a bad rating writes neither
         (
             ["--rank-item", items[0], "--ranking", whole, "--rate-item", c[0], "--ratings", "{}"],
