@@ -298,8 +298,8 @@ class LabelService(Loading, Editing):
 
     def progress(self, user: str) -> dict:
         """Counts for the progress bar: this labeller's, everyone's, and per round (an item is done at K labels).
-        Runs on every submit, so it reads counters the queue keeps up to date, never the whole queue (the gold
-        still to come walks the smaller of the gold items and the labeller's records: `LabelQueue.gold_left`)."""
+        Runs on every submit, so it reads counters the queue keeps up to date (the gold still to come too:
+        `LabelQueue.gold_left`), never the whole queue nor the labeller's records."""
         with self._lock:
             queue = self.queue
             mine, skipped, remaining = queue.counts(user)
