@@ -110,6 +110,7 @@ class LabelService(Loading, Editing):
         self.suggest = suggest and task == "pairwise"
         self.picks: dict[str, str] = {}  # item -> the machine labellers' pick (for --suggest)
         self.queue = LabelQueue([], overlap, lease_seconds, clock)
+        self.lease_seconds = lease_seconds  # how long an item on someone's screen is kept from others
         self.clock = clock
         self.items = ItemCatalog()
         self.edits = EditLog()  # edit pairs and their labels (annotate.editing): out of the queue

@@ -10,7 +10,7 @@ import pytest
 from annotate.loading import gold_seed
 from annotate.service import LabelService
 from data.gold import mark_gold, read_gold
-from tests.test_annotate_gold import GOLD, PAIRS, build
+from tests.test_annotate_gold import GOLD, PAIRS, build, label_everything
 
 
 def stream(service: LabelService, user: str, gold: set[str]) -> list[tuple[str, int, int]]:
@@ -294,3 +294,19 @@ def test_gold_left_does_not_walk_the_labellers_records(monkeypatch):
         return len(reads)
 
     assert reads_of_a_submit("ann", "g199") == reads_of_a_submit("bob", "g0") <= 4
+
+
+def test_items_held_by_others_are_never_gold(tmp_path):
+    """Gold has no K limit, so a labeller whose regular items are all held by others is handed her gold first, and
+    the page's "held by another labeller" counts regular items only."""
+    from annotate.app import label_view, make_context
+    from annotate.users import Authenticator
+
+    ws, ids = build(tmp_path / "ws")
+    service = LabelService(ws, overlap=1, gold_rate=0.5)
+    held = service.show("bob").item.id
+    served = [shown.item.id for shown in label_everything(service, "ann")]
+    assert held not in served and set(ids[:GOLD]) <= set(served)  # every gold item, none held back
+    view = label_view(make_context(service, Authenticator({})), "ann")
+    assert "1 left for you · held by another labeller" in view.progress
+    assert "the last item left for you is held by another labeller" in view.prompt
