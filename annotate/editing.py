@@ -16,6 +16,7 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from annotate.items import Item
 from data import store
 from data.edits import EDIT, EditError, edit_records
 from data.ranking import parse_ranking, shown_order
@@ -86,17 +87,17 @@ class Editing:
         if self.view not in EDITABLE_VIEWS:
             raise EditError(f"edits are made in the pairwise and rank tasks, not in the {self.view} view")
 
-    def _ranked_first(self, user: str, item_id: str, typed: str | None) -> int:
-        """The index (in the item's answers) of the answer this labeller has ranked first on screen so far
-        (``"3 > 1 = ..."``: answer 3); EditError when none is, or the first place is a tie."""
+    def _ranked_first(self, user: str, item: Item, typed: str | None) -> int:
+        """The index (in ``item``'s answers, as this labeller sees it) of the answer they have ranked first on screen
+        so far (``"3 > 1 = ..."``: answer 3); EditError when none is, or the first place is a tie."""
         text = (typed or "").replace(" ", "")
         first = text.replace("=", ">").split(">")[0]
-        answers = self.items[item_id].completion_ids
+        answers = item.completion_ids
         if not first.isdigit() or not 1 <= int(first) <= len(answers):
             raise EditError(RANK_FIRST)
         if text[len(first) :].startswith("="):
             raise EditError(TIED_FIRST)
-        return answers.index(shown_order(item_id, user, answers)[int(first) - 1])
+        return answers.index(shown_order(item.id, user, answers)[int(first) - 1])
 
     def _save_edit(self, label: Label, text: str | None) -> Label:
         """Durably write ``label`` (the labeller's, checked) with their edit of the answer it prefers (pairwise:

@@ -15,10 +15,21 @@ class GoldMixing:
     def set_gold(self, items: Iterable[str], rate: float, seed: bytes = b"") -> None:
         """The gold items, the share of each labeller's stream that is gold and the secret of the draws. An item
         made gold while the app runs leaves the regular queue and its counts."""
+        was = self._gold_set
         self.gold = list(dict.fromkeys(items))
         self._gold_set = frozenset(self.gold)
         self.gold_rate, self.gold_seed = rate, seed
+        self._recount_gold(was ^ self._gold_set)
         self._drop_regular([item for item in self.gold if item in self._index])
+
+    def _recount_gold(self, changed: frozenset[str]) -> None:
+        """Each labeller's count of gold met, for the ``changed`` items that joined or left gold."""
+        if not changed:
+            return
+        for user, latest in self._latest.items():
+            for item in changed:  # (a set's intersection with a dict would walk the dict)
+                if self._state(latest.get(item)) is not None:
+                    self._counts[user][3] += 1 if item in self._gold_set else -1
 
     def _drop_regular(self, items: list[str]) -> None:
         """Take ``items`` out of the regular order: the job's size, the full and per-round counts, each labeller's
@@ -79,14 +90,10 @@ class GoldMixing:
         return max(0, min(len(self.gold) - met, planned - met))
 
     def _gold_met(self, user: str) -> int:
-        """How many gold items this labeller has a label or skip on: a walk over the smaller of the gold items and
-        their own records (this runs on every item served and every submit)."""
-        latest, state = self._user(user), self._state
-        if len(latest) < len(self.gold):
-            return sum(
-                item in self._gold_set and state(record) is not None for item, record in latest.items()
-            )
-        return sum(state(latest.get(item)) is not None for item in self.gold)
+        """How many gold items this labeller has a label or skip on: a count the queue keeps up to date (labels,
+        undos, items joining or leaving gold), as this runs on every item served and every submit."""
+        self._user(user)
+        return self._counts[user][3]
 
     def _gold_turn(self, user: str, gold: int) -> bool:
         """Whether this labeller's next item is a gold one, with ``gold`` (`gold_left`) to come: a fixed draw per

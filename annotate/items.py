@@ -139,8 +139,9 @@ class ItemCatalog(Mapping):
     def __len__(self) -> int:
         return len(self._ids)
 
-    def extend(self, chunk: _Chunk) -> tuple[list[str], list[int]]:
-        """Add the chunk's items not already known, at the end; returns their ids and rounds."""
+    def extend(self, chunk: _Chunk, renew: bool = False) -> tuple[list[str], list[int]]:
+        """Add the chunk's items not already known, at the end; returns their ids and rounds. ``renew``: an item
+        already known takes the chunk's version (a rank item that more answers joined), keeping its place."""
         start = self._starts[-1] + len(self._chunks[-1].ids) if self._chunks else 0
         self._starts.append(start)
         self._chunks.append(chunk)
@@ -151,6 +152,10 @@ class ItemCatalog(Mapping):
         else:
             rows = [row for row, item_id in enumerate(chunk.ids) if item_id not in where]
             ids = [chunk.ids[row] for row in rows]
+            if renew:
+                where.update(
+                    (item_id, start + row) for row, item_id in enumerate(chunk.ids) if item_id in where
+                )
         where.update(zip(ids, (start + row for row in rows)))
         self._ids.extend(ids)
         return ids, chunk.rounds[list(rows)].tolist()

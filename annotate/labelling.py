@@ -63,11 +63,42 @@ def stamped(item_id: str, html: str) -> str:
     return f'<div data-item="{escape(item_id)}" data-view="{secrets.token_hex(6)}">{html}</div>'
 
 
-def idle_view(ctx: Context, user: str, text: str) -> View:
-    """The label tab with no item leased (an admin who has not opened it, or nothing left)."""
-    progress = progress_html(user, ctx.service.progress(user))
+def idle_view(ctx: Context, user: str, text: str, progress: dict | None = None, held: bool = False) -> View:
+    """The label tab with no item leased (an admin who has not opened it, or nothing left; ``held``: the items
+    left for them are held by others)."""
+    progress = progress_html(user, ctx.service.progress(user) if progress is None else progress, held=held)
     empty = stamped("", message_html(text, "info"))
     return View("", empty, "", "", None, None, "", "", progress, _history(ctx, user))
+
+
+def nothing_served(ctx: Context, user: str, status: str) -> View:
+    """The label tab when the queue hands this labeller nothing: all done, or the items left for them are held by
+    other labellers up to K (a gold item never is: gold has no K limit, so all of it was handed out before)."""
+    service = ctx.service
+    progress = service.progress(user)
+    held = progress["remaining"]  # nothing handed out: each item left for them is one others hold
+    if not service.items:
+        reason = f"There is nothing to label for the {service.task} task in this workspace yet."
+    elif held:
+        wait = duration(service.lease_seconds)
+        reason = (
+            "Nothing to hand you right now: the last item left for you is held by another labeller (it is on "
+            f"their screen). It comes back to you if they skip it or leave it for {wait}: reload this page then."
+            if held == 1
+            else f"Nothing to hand you right now: the {held} items left for you are held by other labellers (they "
+            f"are on their screens). Each comes back to you if its labeller skips it or leaves it for {wait}: "
+            "reload this page then."
+        )
+    else:
+        reason = "All done — nothing is left for you right now. Thank you! New items show up after a reload."
+    return replace(idle_view(ctx, user, reason, progress, held=bool(held)), status=status)
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` in words: "10 minutes", "1 minute", "30 seconds"."""
+    amount, unit = (seconds, "second") if seconds < 60 else (seconds / 60, "minute")
+    amount = round(amount, 1)
+    return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
 
 
 def label_view(ctx: Context, user: str, status: str = "") -> View:
@@ -77,13 +108,7 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
     if shown is None and service.reload(RELOAD_SECONDS):
         shown = service.show(user)
     if shown is None:
-        if not service.items:
-            reason = f"There is nothing to label for the {service.task} task in this workspace yet."
-        else:
-            reason = (
-                "All done — nothing is left for you right now. Thank you! New items show up after a reload."
-            )
-        return replace(idle_view(ctx, user, reason), status=status)
+        return nothing_served(ctx, user, status)
     progress = progress_html(user, service.progress(user), service.shown_round(user, shown.item))
     previous = shown.previous
     choice = screen_choice(previous) if previous else None

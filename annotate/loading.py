@@ -3,7 +3,8 @@
 service's item catalog, queue, edit log and machine picks, under the service's locks).
 
 Which items are queued, and in which order, is annotate.items' (rank: annotate.rank_items); items that appear after
-the service started join the end of the queue (rank: also a prompt whose answers arrive over several reads). The
+the service started join the end of the queue (rank: also a prompt whose answers arrive over several reads, and answers
+that join an item already queued, for the labellers not yet served it: annotate.service). The
 labellers' labels are applied in bulk on the first read and one by one afterwards, each once (the ids applied so far
 are kept); the machine labellers' labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read
 them), never queued.
@@ -133,7 +134,7 @@ class Loading:
         records = [] if first else [Label(**row) for row in labels.sort_by("created_at").to_pylist()]
         is_gold = set(gold)
         with self._lock:
-            ids, rounds = self.items.extend(chunk)
+            ids, rounds = self.items.extend(chunk, renew=self.view == "rank")  # rank: new answers join
             regular = [(i, r) for i, r in zip(ids, rounds) if i not in is_gold]
             self.queue.add_items([i for i, _ in regular], [r for _, r in regular])
             was_gold = self.queue.gold

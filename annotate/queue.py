@@ -23,8 +23,8 @@ end with K+1 labels. The class is not thread-safe: its owner (annotate.service) 
 
 Scale: a workspace's whole log loads with ``load`` on Arrow columns (votes per item from one sort; no Python object
 per label). A labeller's latest records are indexed (item -> row) when that labeller is first served, and a row
-becomes a ``Label`` only when one is asked for (their history, an edit, an undo). Counts for the progress bar are
-kept up to date as labels arrive, and ``next_item`` starts at the first item not yet full.
+becomes a ``Label`` only when one is asked for (their history, an edit, an undo). Counts for the progress bar (the
+gold met too) are kept up to date as labels arrive, and ``next_item`` starts at the first item not yet full.
 """
 
 from __future__ import annotations
@@ -83,8 +83,9 @@ class LabelQueue(GoldMixing):
         self._latest: dict[str, dict[str, Record]] = {}  # labeller -> item -> their latest record
         self._history: dict[str, list[tuple[str, Record]]] = {}  # labeller -> (item, record), oldest first
         self._recorded: set[str] = set()
-        # labeller -> [labelled, skipped, closed]: closed = items they labelled or skipped that are not yet full
-        # (what they cannot get although others can); kept up to date so progress never walks their records.
+        # labeller -> [labelled, skipped, closed, gold]: closed = items they labelled or skipped that are not yet
+        # full (what they cannot get although others can), gold = gold items they labelled or skipped; kept up to
+        # date (labels, undos, items joining or leaving gold) so progress never walks their records.
         self._counts: dict[str, list[int]] = {}
         self._recording: str | None = None
         self._base: pa.Table | None = None  # the bulk-loaded log
@@ -193,8 +194,9 @@ class LabelQueue(GoldMixing):
             labelled = sum(not self._base_retracted[row] for row in rows)
             skipped = sum(bool(self._base_retracted[row] and self._base_skip[row]) for row in rows)
             closed = sum(self._closes(row, item) for item, row in latest.items())
+            gold = sum(self._state(latest[item]) is not None for item in self._gold_set.intersection(latest))
             self._latest[user], self._history[user] = latest, list(zip(items, rows))
-            self._counts[user] = [labelled, skipped, closed]
+            self._counts[user] = [labelled, skipped, closed, gold]
         return latest
 
     def _state(self, record: Record | None) -> str | None:
@@ -241,6 +243,8 @@ class LabelQueue(GoldMixing):
         counts[0] += (now == "labelled") - (before == "labelled")
         counts[1] += (now == "skipped") - (before == "skipped")
         counts[2] += self._closes(label, item)
+        if item in self._gold_set:
+            counts[3] += (now is not None) - (before is not None)
         self._history[label.annotator].append((item, label))
         self.leases[label.item_id].pop(label.annotator, None)
         if self.held.get(label.annotator) == label.item_id:
@@ -337,7 +341,7 @@ class LabelQueue(GoldMixing):
         """(labelled, skipped, remaining) for this labeller: remaining = items they could still get (ignoring
         leases)."""
         self._user(user)
-        labelled, skipped, closed = self._counts[user]
+        labelled, skipped, closed, _ = self._counts[user]
         return labelled, skipped, len(self.items) - self.full - closed
 
     def remaining(self, user: str) -> int:

@@ -3,7 +3,7 @@ as columns like the pairwise and KTO items (annotate.items), an ``Item`` built o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from annotate.items import ORDERS, Item
 from data.rank_pairs import rank_groups
+from data.records import Label
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class RankChunk:
 def touched_groups(completions: pa.Table, new: pa.Table) -> pa.Table:
     """The completions read so far (``completions``, which holds ``new``) of every prompt and round that ``new``
     adds an answer to, each id once: a prompt whose answers arrive over several reads becomes a rank item as soon as
-    it has enough, as it would after a restart. (An item already queued keeps the answers it was queued with.)"""
+    it has enough, as it would after a restart, and an item already queued gets its new answers (`seen_answers`)."""
     if not new.num_rows:
         return new
 
@@ -49,6 +50,25 @@ def touched_groups(completions: pa.Table, new: pa.Table) -> pa.Table:
     ids = rows.column("id").combine_chunks()
     first = pc.index_in(ids, value_set=ids).to_numpy(zero_copy_only=False)  # rows read twice: the first
     return rows.filter(pa.array(first == np.arange(len(first))))
+
+
+def seen_answers(item: Item, label: Label | None) -> tuple[str, ...] | None:
+    """The answers of ``item`` that ``label`` (a labeller's latest record on it) was made on: those shown to its
+    labeller (its ``left``), where all of them are still the item's; None for any other record."""
+    shown = tuple(label.left.split(",")) if label is not None and label.left else ()
+    return shown if shown and set(shown) <= set(item.completion_ids) else None
+
+
+def restricted(item: Item, answers: tuple[str, ...]) -> Item:
+    """``item`` with only ``answers`` (an earlier version of it, which a labeller was shown): a rank item's answers
+    only grow (completions are only appended), and its version on one labeller's screen must not change under
+    them, for the numbers they rank by and their ranking are of the answers they saw."""
+    if len(answers) == len(item.completion_ids):
+        return item
+    shown = set(answers)
+    keep = [i for i, answer in enumerate(item.completion_ids) if answer in shown]
+    texts = tuple(item.texts[i] for i in keep)
+    return replace(item, texts=texts, completion_ids=tuple(item.completion_ids[i] for i in keep))
 
 
 def rank_chunk(

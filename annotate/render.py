@@ -132,18 +132,21 @@ def hide_paths(text: str, workspace: Iterable[str], files: Iterable[str] = ()) -
     return within.sub(lambda m: "" if m[0][-1] in "/\\" else "this workspace", text)
 
 
-def progress_html(user: str, progress: dict, item_round: int | None = None) -> str:
+def progress_html(user: str, progress: dict, item_round: int | None = None, held: bool = False) -> str:
     """The labeller's own progress (labelled of labelled + left for them) beside the team's: items at K labels, or,
     with gold items mixed in (``team_items`` false), only the labels (an item count would move for a regular label
-    and not for a gold one)."""
+    and not for a gold one). ``held``: the items left for them are held by other labellers now."""
     items, done, overlap = progress["items"], progress["done"], progress["overlap"]
     mine, remaining = progress["mine"], progress["remaining"]
     now = f"this item: round {item_round} · " if item_round is not None else ""
+    left = f"{remaining} left for you"
+    if held and remaining:  # a labeller holds one item at a time: n items held are n other labellers' holds
+        left += f" · held by {'another labeller' if remaining == 1 else 'other labellers'}"
     own = 100 * mine / (mine + remaining) if mine + remaining else 100
     head = (
         '<div class="pf-progress">'
         f'<div class="pf-stat"><b>{escape(user)}</b> · {mine} labelled · {progress["skipped"]} skipped'
-        f" · {remaining} left for you</div>"
+        f" · {left}</div>"
         f'<div class="pf-bar pf-bar-own" title="you: {mine} of {mine + remaining} items labelled">'
         f'<div class="pf-fill" style="width:{own:.1f}%"></div></div>'
     )

@@ -30,6 +30,7 @@ from annotate.editing import PICK_FIRST, Editing, EditLog
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items
 from annotate.loading import Loading
 from annotate.queue import LabelQueue
+from annotate.rank_items import restricted, seen_answers
 from annotate.screen import (
     HIDDEN_SHARE,
     Shown,
@@ -110,6 +111,7 @@ class LabelService(Loading, Editing):
         self.suggest = suggest and task == "pairwise"
         self.picks: dict[str, str] = {}  # item -> the machine labellers' pick (for --suggest)
         self.queue = LabelQueue([], overlap, lease_seconds, clock)
+        self.lease_seconds = lease_seconds  # how long an item on someone's screen is kept from others
         self.clock = clock
         self.items = ItemCatalog()
         self.edits = EditLog()  # edit pairs and their labels (annotate.editing): out of the queue
@@ -118,6 +120,7 @@ class LabelService(Loading, Editing):
         self._user_locks: dict[str, threading.Lock] = {}
         self._shown_at: dict[tuple[str, str], float] = {}
         self._served_at: dict[tuple[str, str], object] = {}  # wall time each item was first handed out
+        self._answers: dict[tuple[str, str], tuple[str, ...]] = {}  # rank: the answers shown, until an action
         self._loaded_at = float("-inf")
         self._seen: dict[str, set[str]] = {name: set() for name in SCHEMAS}  # part files already read
         self._tables: dict[str, pa.Table] = {}  # prompts, completions and import labels read so far
@@ -143,9 +146,22 @@ class LabelService(Loading, Editing):
         self._served_at.setdefault((user, item_id), now())
         left = left_side(item_id, user) if self.task == "pairwise" else None
         pick, mode = self._suggestion(user, item_id)
-        item = self.items[item_id]
+        item = self._item(user, item_id)
         order = shown_order(item_id, user, item.completion_ids) if self.task == "rank" else ()
         return Shown(item, left, previous, pick if mode == "shown" else None, mode, order)
+
+    def _item(self, user: str, item_id: str) -> Item:
+        """The item as this labeller sees it (under the lock). A rank item keeps, on one labeller's screen, the
+        answers it had when put there (or that their ranking in force was made on, after a restart) until they act
+        on it; answers that joined it since go to the labellers not yet served it (annotate.rank_items)."""
+        item = self.items[item_id]
+        if self.view != "rank":
+            return item
+        answers = self._answers.get((user, item_id))
+        if answers is None:
+            answers = seen_answers(item, self.queue.label_of(user, item_id)) or item.completion_ids
+            self._answers[(user, item_id)] = answers
+        return restricted(item, answers)
 
     def _suggestion(self, user: str, item_id: str) -> tuple[str | None, str | None]:
         pick = self.picks.get(item_id) if self.suggest else None
@@ -199,6 +215,7 @@ class LabelService(Loading, Editing):
             self.queue.record(label)
             self._shown_at.pop((label.annotator, label.item_id), None)
             self._served_at.pop((label.annotator, label.item_id), None)
+            self._answers.pop((label.annotator, label.item_id), None)  # a ranking records its answers (left)
         self._compactor.poke()
         return label
 
@@ -220,7 +237,9 @@ class LabelService(Loading, Editing):
         EditError if refused)."""
         with self._user_lock(user):
             self._check_held(user, item_id)
-            pick = stored_pick(self.task, user, item_id, choice, strength, self.items, self.rubric)
+            with self._lock:  # rank: the numbers typed are those of the answers this labeller sees
+                items = {item_id: self._item(user, item_id)} if self.view == "rank" else self.items
+            pick = stored_pick(self.task, user, item_id, choice, strength, items, self.rubric)
             with self._lock:
                 previous = self.queue.label_of(user, item_id)
                 started = self._shown_at.get((user, item_id))
@@ -264,6 +283,9 @@ class LabelService(Loading, Editing):
                 self._append(undo)
             with self._lock:
                 self.queue.hold(user, last.item_id)
+                item = self.items.get(last.item_id) if self.view == "rank" else None
+                if item is not None and (answers := seen_answers(item, last)):
+                    self._answers[(user, last.item_id)] = answers  # back in the numbers it was ranked in
             return last
 
     def edit_source(self, user: str, item_id: str, choice: str | None) -> str:
@@ -273,7 +295,9 @@ class LabelService(Loading, Editing):
         self._check_editable()
         self._check_held(user, item_id)
         if self.view == "rank":
-            return self.items[item_id].texts[self._ranked_first(user, item_id, choice)]
+            with self._lock:
+                item = self._item(user, item_id)
+            return item.texts[self._ranked_first(user, item, choice)]
         if choice not in ("left", "right"):
             raise EditError(PICK_FIRST)
         return self.items[item_id].texts["ab".index(choice_from_side(choice, left_side(item_id, user)))]
@@ -298,8 +322,8 @@ class LabelService(Loading, Editing):
 
     def progress(self, user: str) -> dict:
         """Counts for the progress bar: this labeller's, everyone's, and per round (an item is done at K labels).
-        Runs on every submit, so it reads counters the queue keeps up to date, never the whole queue (the gold
-        still to come walks the smaller of the gold items and the labeller's records: `LabelQueue.gold_left`)."""
+        Runs on every submit, so it reads counters the queue keeps up to date (the gold still to come too:
+        `LabelQueue.gold_left`), never the whole queue nor the labeller's records."""
         with self._lock:
             queue = self.queue
             mine, skipped, remaining = queue.counts(user)

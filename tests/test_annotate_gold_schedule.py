@@ -10,7 +10,7 @@ import pytest
 from annotate.loading import gold_seed
 from annotate.service import LabelService
 from data.gold import mark_gold, read_gold
-from tests.test_annotate_gold import GOLD, PAIRS, build
+from tests.test_annotate_gold import GOLD, PAIRS, build, label_everything
 
 
 def stream(service: LabelService, user: str, gold: set[str]) -> list[tuple[str, int, int]]:
@@ -205,3 +205,108 @@ def test_undoing_a_label_on_an_item_made_gold_after_it_moves_left_for_you_as_any
     assert shown.item.id == mine[-1]  # handed straight back, as any undone item
     service.submit("ann", shown.item.id, "left", strength=1)
     assert service.progress("ann")["remaining"] == before
+
+
+def _gold_queue(items: int, gold: int):
+    """A queue of regular items r0.. and gold items g0.. mixed in at 0.2, and a labeller's label on any of them."""
+    from datetime import datetime, timedelta, timezone
+
+    from annotate.queue import LabelQueue
+    from data.records import Label
+
+    queue = LabelQueue([f"r{n}" for n in range(items)], overlap=2, lease_seconds=60, clock=lambda: 0.0)
+    queue.set_gold([f"g{n}" for n in range(gold)], 0.2, b"secret")
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    step = iter(range(10**6))
+
+    def label(user: str, item: str, kind: str = "label") -> Label:
+        previous = queue.label_of(user, item)
+        undo = kind == "undo" and previous is not None and not previous.retracted
+        record = Label(
+            item,
+            user,
+            "pairwise",
+            "a" if kind == "label" else None,
+            retracted=kind != "label",
+            supersedes=previous.id if undo else None,
+            created_at=start + timedelta(seconds=next(step)),
+        )
+        queue.record(record)
+        return record
+
+    return queue, label
+
+
+def test_the_gold_met_kept_up_to_date_matches_a_recount():
+    """`gold_left` reads a count of gold met kept up to date (it walked the labeller's records or the gold items on
+    every item served and every submit): after any mix of labels, skips, undos, items made gold or no longer gold
+    and restarts, the count is a recount's."""
+    import random
+
+    import pyarrow as pa
+
+    from annotate.queue import LabelQueue
+    from data.schemas import LABELS
+
+    queue, label = _gold_queue(10, 6)
+    pool = [f"r{n}" for n in range(10)] + [f"g{n}" for n in range(6)]
+    users, rng, log = ["ann", "bob", "cat"], random.Random(7), []
+
+    def recount(q, user):
+        return sum(q.status(user, item) is not None for item in q.gold)
+
+    for step in range(400):
+        user, item, draw = rng.choice(users[: 1 + step // 100]), rng.choice(pool), rng.random()
+        log.append(label(user, item, "label" if draw < 0.5 else "skip" if draw < 0.7 else "undo"))
+        if step % 40 == 0:  # gold changes while the app runs, as Loading._apply makes them
+            was, gold = queue.gold, rng.sample(pool, rng.randrange(1, 8))
+            queue.set_gold(gold, 0.2, b"secret")
+            queue.add_items([g for g in was if g not in gold])
+        if step % 100 == 99:  # a restart: the log loaded in bulk
+            restarted = LabelQueue([i for i in pool if i not in queue.gold], overlap=2)
+            restarted.set_gold(queue.gold, 0.2, b"secret")
+            restarted.load(pa.Table.from_pylist([vars(x) for x in log], schema=LABELS))
+            for name in users:
+                assert restarted._gold_met(name) == recount(restarted, name) == recount(queue, name)
+        for name in users[: 1 + step // 100]:
+            assert queue._gold_met(name) == recount(queue, name), (step, name)
+            queue.gold_left(name)  # and the plan still runs
+
+
+def test_gold_left_does_not_walk_the_labellers_records(monkeypatch):
+    """What `gold_left` reads on a submit is the same for a labeller with 5 records and one with 400, among 200 gold
+    items (it read min(records, gold items) records)."""
+    from annotate.queue import LabelQueue
+
+    queue, label = _gold_queue(400, 200)
+    for n in range(400):
+        label("ann", f"r{n}" if n % 2 else f"g{n // 2}")
+    for n in range(5):
+        label("bob", f"r{n}")
+    reads = []
+    original = LabelQueue._state
+    monkeypatch.setattr(LabelQueue, "_state", lambda self, record: reads.append(1) or original(self, record))
+
+    def reads_of_a_submit(user: str, item: str) -> int:
+        reads.clear()
+        label(user, item)
+        queue.gold_left(user)
+        return len(reads)
+
+    assert reads_of_a_submit("ann", "g199") == reads_of_a_submit("bob", "g0") <= 4
+
+
+def test_items_held_by_others_are_never_gold(tmp_path):
+    """Gold has no K limit, so a labeller whose regular items are all held by others is handed her gold first, and
+    the page's "held by another labeller" counts regular items only."""
+    from annotate.app import label_view, make_context
+    from annotate.users import Authenticator
+
+    ws, ids = build(tmp_path / "ws")
+    service = LabelService(ws, overlap=1, gold_rate=0.5)
+    held = service.show("bob").item.id
+    served = [shown.item.id for shown in label_everything(service, "ann")]
+    assert held not in served and set(ids[:GOLD]) <= set(served)  # every gold item, none held back
+    view = label_view(make_context(service, Authenticator({})), "ann")
+    assert "1 left for you · held by another labeller" in view.progress
+    assert "the last item left for you is held by another labeller" in view.prompt

@@ -291,3 +291,35 @@ def test_a_tab_that_outlived_a_restart_submits_its_item(label_ws):
     with pytest.raises(StaleItem):
         again.submit("bob", item, "left")  # bob holds another item now
     assert again.submit("bob", shown, "right").item_id == shown
+
+
+def test_left_for_you_while_others_hold_the_rest_says_they_do_and_when_it_comes_back(label_ws):
+    """ "1 left for you" stood beside "All done — nothing is left for you" while another labeller held the last open
+    item: the page says who holds it and when it comes back (a skip, or their hold running out)."""
+    from annotate.app import label_view, make_context
+    from annotate.users import Authenticator
+
+    clock = Clock()
+    svc = service(label_ws, overlap=1, clock=clock)  # holds last 60 s
+    ctx = make_context(svc, Authenticator({}))
+    held = svc.show("bob").item.id
+    assert len(label_all(svc, "ann")) == 3
+    view = label_view(ctx, "ann")
+    assert view.item_id == "" and "All done" not in view.prompt
+    assert "1 left for you · held by another labeller" in view.progress
+    assert "the last item left for you is held by another labeller" in view.prompt
+    assert "if they skip it or leave it for 1 minute" in view.prompt
+    clock.now += 61  # bob's hold runs out
+    assert label_view(ctx, "ann").item_id == held
+    svc.submit("ann", held, "left")
+    assert svc.show("bob") is None  # full now: nothing is left for bob either
+    view = label_view(ctx, "ann")
+    assert "All done" in view.prompt and "0 left for you</div>" in view.progress
+
+    two = service(label_ws, overlap=2, clock=clock)  # K = 2: each item has ann's label, so one hold keeps it
+    ctx = make_context(two, Authenticator({}))
+    holders = [two.show(name).item.id for name in ("eve", "fay")]
+    label_all(two, "gus")
+    view = label_view(ctx, "gus")
+    assert "2 left for you · held by other labellers" in view.progress
+    assert "the 2 items left for you are held by other labellers" in view.prompt and len(set(holders)) == 2

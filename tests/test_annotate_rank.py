@@ -282,3 +282,40 @@ def test_imported_candidates_are_a_rank_item(tmp_path):
     service = LabelService(ws, "rank")
     shown = service.show("ann")
     assert len(service.items) == 1 and sorted(shown.item.texts) == [f"answer {i}" for i in range(5)]
+
+
+def test_answers_that_join_a_queued_rank_item_go_to_labellers_not_yet_served_it(ws):
+    """A rank item that got a fifth answer while the app ran kept its four until a restart; now a labeller not yet
+    served it gets all five, while one it was on screen for keeps the four she saw: her ranking, the undo that
+    brings it back and an edit after a restart stay in the numbers she saw."""
+    service = LabelService(ws, "rank", overlap=3)
+    old = service.show("ann")
+    item, texts = old.item.id, dict(zip(old.item.completion_ids, old.item.texts))
+    prompt_id = ws.frame("completions").set_index("id").loc[old.order[0], "prompt_id"]
+    fifth = Completion(prompt_id, "A fifth answer, generated later.", "m", "hf", seed=9)
+    ws.append([fifth])
+    service.reload()
+    new = service.show("bob")
+    assert new.item.id == item and len(new.order) == 5 and set(new.order) == {*old.order, fifth.id}
+    assert service.show("ann").order == old.order and len(service.show("ann").item.texts) == 4
+    assert service.edit_source("ann", item, "2 > 1") == texts[old.order[1]]
+    label = service.submit("ann", item, "2 > 1 > 4 > 3")
+    assert label.ranking == ">".join(old.order[i] for i in (1, 0, 3, 2)) and label.left == ",".join(old.order)
+    assert service.submit("bob", item, "5 > 4 > 3 > 2 > 1").ranking.startswith(new.order[4])
+
+    ctx = make_context(service, Authenticator({}))
+    undone = on_undo(ctx, "ann")  # her ranking back on screen, in the numbers of the four answers she saw
+    assert (
+        undone.item_id == item
+        and undone.choice == "2 > 1 > 4 > 3"
+        and undone.left.count('class="pf-rank-card"') == 4
+    )
+    service.submit("ann", item, "1 > 2 > 3 > 4")
+
+    restarted = LabelService(ws, "rank", overlap=3)
+    assert len(restarted.show("cat").order) == 5  # as before: a restart serves every answer
+    again = restarted.reopen("ann", item)  # her edit: the four answers her ranking was made on
+    assert again.order == old.order and again.previous.ranking == ">".join(old.order)
+    assert restarted.submit("ann", item, "4 > 3 > 2 > 1").left == ",".join(old.order)
+    restarted.undo("ann")
+    assert restarted.show("ann").order == old.order
