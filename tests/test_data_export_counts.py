@@ -10,8 +10,11 @@ import json
 import pytest
 
 from data.__main__ import main
-from data.records import Label
+from data.commands import EXPORT_KINDS
+from data.ranking import rank_item_id
+from data.records import Completion, Label
 from tests.test_data_exclusion import RATING, build, export
+from train.pairs import preference_rows
 
 SPLITS = ([], ["--split", "train"], ["--split", "test"])
 LABELS = ([], ["--labels", "human"], ["--labels", "machine"])
@@ -121,9 +124,6 @@ def test_an_export_of_nothing_says_the_workspace_holds_none(tmp_path, capsys):
 def test_train_counts_the_rows_as_the_export_does_whatever_labels(world, capsys, labels):
     """train's rows came from the same counting but without the items --labels does not choose: a ranking only
     a person made, with --labels machine, was counted by the export (rank_unlabelled) and by no one in train."""
-    from data.commands import EXPORT_KINDS
-    from train.pairs import preference_rows
-
     _, counts = preference_rows(world, "train", EXPORT_KINDS, None, labels)
     exported, _ = export(world, capsys, "--format", "dpo", "--split", "train", "--labels", labels)
     assert {k: v for k, v in counts.items() if v} == {k: v for k, v in exported.items() if v}
@@ -152,3 +152,38 @@ def test_the_kto_items_are_what_the_app_serves_and_train_and_the_admin_count_the
     said = export_labels(ctx, "ann", "kto").split("(majority): ", 1)[1].split("<", 1)[0]
     exported = export(world, capsys, "--format", "kto")[0]
     assert said == ", ".join(f"{k} {v}" for k, v in sorted(exported.items())) and exported["unlabelled"] == 8
+
+
+@pytest.fixture(scope="module")
+def gold_ranked(tmp_path_factory):
+    """`test_data_exclusion.build`'s workspace with both its rank items gold: prompt 0's, ranked by mallory and ann,
+    and prompt 6's (test: a third answer), ranked by nobody."""
+    ws, ids = build(tmp_path_factory.mktemp("rank-gold") / "ws")
+    prompts = dict(zip(*ws.read("completions", ["prompt_id"]).to_pydict().values()))
+    zero, six = prompts[ids["a"][0]], prompts[ids["a"][6]]
+    c6 = Completion(six, "answer 6 c", "toy", "hf")
+    ranking = f"{ids['a'][0]}>{ids['b'][0]}>" + next(i for i, p in prompts.items() if p == zero and i not in
+                                                     (ids["a"][0], ids["b"][0]))  # fmt: skip
+    ws.append([c6, Label(rank_item_id(zero, 0), "ann", "rank", None, ranking=ranking)])
+    w = ["-w", str(ws.path)]
+    assert main(["gold", *w, "--rank-item", rank_item_id(zero, 0), "--ranking", ranking]) == 0
+    six_ranking = f"{ids['a'][6]}>{ids['b'][6]}>{c6.id}"
+    assert main(["gold", *w, "--rank-item", rank_item_id(six, 0), "--ranking", six_ranking]) == 0
+    return ws
+
+
+@pytest.mark.parametrize(("split", "labels", "excluded"), list(itertools.product(SPLITS, LABELS, EXCLUDED)))
+def test_every_gold_rank_item_is_counted_once_ranked_or_not(gold_ranked, capsys, split, labels, excluded):
+    """rank_gold counted the rankings of gold rank items: one nobody ranked was counted nowhere, one ranked twice
+    twice, and one only an excluded labeller (or one --labels does not choose) ranked as rank_excluded_only (or
+    rank_unlabelled); and with every ranking on a gold item the export crashed (an empty frame of rank pairs). A
+    gold rank item is counted once, as a gold pair is, ranked or not, of any split (as the other rank items counted
+    whole); with --kinds without rank, kind_rank_not_asked."""
+    for kinds, reason in (([], "rank_gold"), (["--kinds", "sampled", "edit"], "kind_rank_not_asked")):
+        counts, _ = export(gold_ranked, capsys, "--format", "dpo", *kinds, *split, *labels, *excluded)
+        whole = {k: v for k, v in counts.items() if k.startswith(("rank_", "kind_rank"))}
+        assert whole == {reason: 2}, (kinds, counts)
+    if split == ["--split", "train"] and not excluded:  # train counts its rows as the export does
+        _, counts = preference_rows(gold_ranked, "train", EXPORT_KINDS, None, labels[1] if labels else "auto")
+        exported, _ = export(gold_ranked, capsys, "--format", "dpo", *split, *labels)
+        assert {k: v for k, v in counts.items() if v} == {k: v for k, v in exported.items() if v}
