@@ -178,9 +178,8 @@ def dpo_table(
         return table, counts
     rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs, rank_gold)
     counts.update(dropped)
-    if not len(
-        rank_pairs_
-    ):  # every ranking on a gold item, undone or left out: no pair (an untyped empty frame)
+    # every ranking on a gold item, undone or left out: no pair (and a frame with no column types to filter)
+    if not len(rank_pairs_):
         return table, counts
     ranked, ranked_counts = _pairs_table(
         prompts, completions, rank_pairs_, votes, split, method, min_posterior=min_posterior
