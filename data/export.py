@@ -9,8 +9,9 @@
   raters, rubric (`data.ratings.ratings_table`)
 
 Gold items (``gold``: item_id, choice) are never exported: their labels measure labellers, they are no training
-votes. They still inform Dawid–Skene's estimate of each labeller, clamped to their answer. The rankings of gold rank
-items (``rank_gold``) expand into no pair, and rated gold answers make no ratings row (`data.ratings`).
+votes. They still inform Dawid–Skene's estimate of each labeller, clamped to their answer. Gold rank items expand
+into no pair (each counted once, ranked or not: ``rank_gold``), and rated gold answers make no ratings row
+(`data.ratings`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, verdicts_table
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError
 from data.files import atomic_write
-from data.rank_pairs import current_rankings, rank_votes
+from data.rank_pairs import has_rankings, rank_votes, whole_rank_items
 from data.schemas import MESSAGE
 from data.selection import answer_items
 
@@ -158,42 +159,34 @@ def dpo_table(
 ) -> tuple[pa.Table, Counter]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
     ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``min_posterior``: leave out verdicts whose
-    Dawid–Skene posterior is below it (`_sure`); ``gold`` items are left out, and so are the rankings of the
-    ``rank_gold`` items (ids); ``rank_pairs``: the
-    pairs of each ranking label that are votes (all, adjacent or none; ``completions`` then need prompt_id, round).
+    Dawid–Skene posterior is below it (`_sure`); ``gold`` items are left out, and so are the ``rank_gold`` items
+    (ids: each counted once, ranked or not); ``rank_pairs``: the pairs of each ranking label that are votes (all,
+    adjacent or none; ``completions`` then need prompt_id, round).
     The labels of edit pairs (those of ``pairs`` and the ids ``edits``: the workspace's, where ``pairs`` is a
     selection) stay out of Dawid–Skene's fit and keep their editor's verdict (`data.aggregate.verdicts_table`).
     ``excluded_only``: the pairs, ``rank_excluded_only`` the rank items, whose every label is an excluded
-    labeller's (`data.exclusion.labels_in_force`): counted ``excluded_only`` (``rank_excluded_only``: rank items
-    of any split) rather than unlabelled; ``rank_unlabelled``: the rank items ranked only by labellers ``--labels``
-    does not choose (`data.exclusion.not_chosen`). With ``rank_pairs`` none, every ranked item is counted
-    ``kind_rank_not_asked`` instead."""
+    labeller's (`data.exclusion.labels_in_force`): counted ``excluded_only`` rather than unlabelled;
+    ``rank_unlabelled``: the rank items ranked only by labellers ``--labels`` does not choose
+    (`data.exclusion.not_chosen`). Rank items are counted whole as `data.rank_pairs.whole_rank_items` says (with
+    ``rank_pairs`` none, every ranked or gold item ``kind_rank_not_asked``)."""
     edits = edit_pair_ids(pairs) | set(edits)
     table, counts = _pairs_table(
         prompts, completions, pairs, labels, split, method, gold, edits, min_posterior, excluded_only
     )
-    if rank_pairs == "none":  # `--kinds` without rank, or `--rank-pairs none`: every ranked item, counted
-        ranked = set(current_rankings(labels)["item_id"]) if _has_rankings(labels) else set()
-        missing = {"kind_rank_not_asked": ranked | set(rank_excluded_only) | set(rank_unlabelled)}
-    else:
-        missing = {"rank_excluded_only": rank_excluded_only, "rank_unlabelled": rank_unlabelled}
-    counts.update({reason: len(items) for reason, items in missing.items() if items})
-    if rank_pairs == "none" or not _has_rankings(labels):
+    counts.update(whole_rank_items(labels, rank_pairs, rank_gold, rank_excluded_only, rank_unlabelled))
+    if rank_pairs == "none" or not has_rankings(labels):
         return table, counts
     rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs, rank_gold)
+    counts.update(dropped)
+    # every ranking on a gold item, undone or left out: no pair (and a frame with no column types to filter)
+    if not len(rank_pairs_):
+        return table, counts
     ranked, ranked_counts = _pairs_table(
         prompts, completions, rank_pairs_, votes, split, method, min_posterior=min_posterior
     )
-    counts.update(dropped)
     counts.update({f"rank_{k}": v for k, v in ranked_counts.items() if k != "exported"})
     counts["exported"] += ranked_counts["exported"]
     return pa.concat_tables([table, ranked.cast(table.schema)]), counts
-
-
-def _has_rankings(labels: Frame) -> bool:
-    if isinstance(labels, pa.Table):
-        return bool(pc.any(pc.equal(labels.column("task"), "rank")).as_py())
-    return bool((labels["task"] == "rank").any())
 
 
 def _pairs_table(

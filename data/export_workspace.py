@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from data.edits import edit_pair_ids, editors_decide, sft_edits_table, without_gold_edits
+from data.edits import edit_pair_ids, editors_decide, edits_in_force, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.exclusion import labels_in_force, not_chosen
 from data.export import check_min_posterior, dpo_table, kto_table, to_sft
@@ -84,11 +84,12 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
         raise PrefloopError(
             f"--aggregate applies to --format dpo and kto (how their labels become verdicts), not {export}"
         )
-    if args.exclude_labeller and not reads_labels(args):
-        raise PrefloopError(
-            "--exclude-labeller applies to the formats made from labels (dpo, kto, ratings, sft --edits), not sft "
-            "(the prompts' gold answers)"
-        )
+    for flag, given in (("--exclude-labeller", args.exclude_labeller), ("--labels", "labels" in explicit)):
+        if given and not reads_labels(args):
+            raise PrefloopError(
+                f"{flag} applies to the formats made from labels (dpo, kto, ratings, sft --edits), not sft "
+                "(the prompts' gold answers)"
+            )
 
 
 def reads_labels(args: Any) -> bool:
@@ -113,21 +114,21 @@ def export_rows(
         workspace, task
     )  # children first (Workspace.read): gold, labels, pairs, completions, prompts
     rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never export
-    # ratings are people's (no machine rates); an edit's verdict is its editor's (a judge's label undoes nothing)
-    source = {"ratings": "all", "sft-edits": "human"}.get(export, args.labels)
     stored = read("labels")
     pairs = read("pairs") if export in ("dpo", "sft-edits") else None
+    if export == "sft-edits":  # an edit's verdict is its editor's (a judge's label undoes nothing)
+        labels, excluded_only, unlabelled = edits_in_force(stored, pairs, excluded, args.labels)
+        completions, prompts = read("completions"), read("prompts")
+        return sft_edits_table(
+            prompts, completions, pairs, labels, args.split, gold, excluded_only, unlabelled
+        )
     if pairs is not None:  # an edit pair's verdict is its editor's
         stored = editors_decide(stored, edit_pair_ids(pairs))
-    labels, lost = labels_in_force(stored, excluded, source)
-    # the items labelled only by labellers --labels does not choose: counted unlabelled
-    unchosen = not_chosen(stored, source) if export in ("dpo", "kto") else {}
+    labels, lost = labels_in_force(stored, excluded, args.labels)
+    # the items labelled only by labellers --labels does not choose (pairs: no verdict): counted unlabelled
+    unchosen = not_chosen(stored, args.labels, ("rank",) if export == "dpo" else (task,))
     completions, prompts = read("completions"), read("prompts")
     verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
-    if export == "sft-edits":
-        return sft_edits_table(
-            prompts, completions, pairs, labels, args.split, gold, lost.get("pairwise", ())
-        )
     if export == "ratings":
         return ratings_table(
             prompts.to_pandas(),
@@ -136,6 +137,7 @@ def export_rows(
             args.split,
             gold.column("item_id").to_pylist(),
             lost.get("rate", ()),
+            unchosen.get("rate", ()),
         )
     if export == "kto":
         missing = {"excluded_only": lost.get("kto", ()), "unlabelled": unchosen.get("kto", ())}

@@ -24,10 +24,17 @@ def mean_interval(
     values: list[float], z: float = 1.96, bounds: tuple[float, float] = (-1.0, 1.0)
 ) -> list | None:
     """The mean's normal 95 % interval (mean ± z·s/√n, clipped to ``bounds``); None under two values (every figure
-    without an interval is None, in the JSON null)."""
+    without an interval is None, in the JSON null). Values that are all the same have s = 0, and the normal
+    interval no width: a certainty n values cannot give (five τ-b of −1 read [−1, −1]). Then the Wilson interval
+    of the mean as a share of ``bounds`` stands in: a value within bounds varies at most as one at either bound
+    with the same mean does, so it holds whatever the spread (five τ-b of −1: [−1, −0.131]; of 1: [0.131, 1])."""
     if len(values) < 2:
         return None
     mean = sum(values) / len(values)
+    if min(values) == max(values):
+        low, high = bounds
+        share = wilson_interval((mean - low) / (high - low) * len(values), len(values), z)
+        return [as_figure(low + (high - low) * end) for end in share]
     spread = z * float(np.std(values, ddof=1)) / math.sqrt(len(values))
     return [as_figure(max(bounds[0], mean - spread)), as_figure(min(bounds[1], mean + spread))]
 

@@ -50,6 +50,34 @@ def current_rankings(labels: pd.DataFrame | pa.Table) -> pd.DataFrame:
     return current[columns].reset_index(drop=True)
 
 
+def has_rankings(labels: pd.DataFrame | pa.Table) -> bool:
+    if isinstance(labels, pa.Table):
+        return bool(pc.any(pc.equal(labels.column("task"), "rank")).as_py())
+    return bool((labels["task"] == "rank").any())
+
+
+def whole_rank_items(
+    labels: pd.DataFrame | pa.Table,
+    mode: str,
+    gold: Collection[str] = (),
+    excluded_only: Collection[str] = (),
+    unlabelled: Collection[str] = (),
+) -> Counter:
+    """The rank items the DPO export counts whole, each once and of any split, rather than by the pairs their
+    rankings expand into: the ``gold`` ones, ranked or not (``rank_gold``, as a gold pair is counted ``gold``),
+    then those whose every ranking is an excluded labeller's (``rank_excluded_only``) or of labellers ``--labels``
+    does not choose (``rank_unlabelled``). With ``mode`` none (`--rank-pairs none`, `--kinds` without rank), each
+    of those and every other ranked item is ``kind_rank_not_asked``."""
+    gold = set(gold)
+    excluded_only, unlabelled = set(excluded_only) - gold, set(unlabelled) - gold
+    if mode == "none":
+        ranked = set(current_rankings(labels)["item_id"]) if has_rankings(labels) else set()
+        whole = {"kind_rank_not_asked": ranked | gold | excluded_only | unlabelled}
+    else:
+        whole = {"rank_gold": gold, "rank_excluded_only": excluded_only, "rank_unlabelled": unlabelled}
+    return Counter({reason: len(items) for reason, items in whole.items() if items})
+
+
 VOTE_COLUMNS = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]
 
 
@@ -60,10 +88,10 @@ def rank_votes(
     gold: Collection[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame, Counter]:
     """The pairs the current rankings expand into (pairs-table columns, kind ``rank``) and one pairwise vote per
-    labeller and pair (labels columns), for `data.aggregate`; counts of what was left out and why: the rankings of
-    ``gold`` rank items (gold items measure labellers, they never train: ``rank_gold`` counts those rankings), rankings
-    naming an unknown completion (``rank_unknown_completion``) or answers of several prompts
-    (``rank_mixed_prompts``), pairs more than one rank apart with ``adjacent`` (``rank_not_adjacent``)."""
+    labeller and pair (labels columns), for `data.aggregate`; counts of what was left out and why: rankings naming
+    an unknown completion (``rank_unknown_completion``) or answers of several prompts (``rank_mixed_prompts``),
+    pairs more than one rank apart with ``adjacent`` (``rank_not_adjacent``). The rankings of ``gold`` rank items
+    expand into nothing (gold items measure labellers, they never train); `whole_rank_items` counts those items."""
     if mode not in RANK_PAIRS:
         raise PrefloopError(f"--rank-pairs {mode!r}: expected one of {', '.join(RANK_PAIRS)}")
     counts: Counter = Counter()
@@ -71,9 +99,7 @@ def rank_votes(
     votes: list[dict] = []
     rankings = current_rankings(labels) if mode != "none" else pd.DataFrame()
     if len(rankings) and len(gold):
-        on_gold = rankings["item_id"].isin(set(gold))
-        counts["rank_gold"] = int(on_gold.sum())  # rankings, as the other reasons a ranking is left out
-        rankings = rankings[~on_gold]
+        rankings = rankings[~rankings["item_id"].isin(set(gold))]
     if isinstance(completions, pa.Table):
         completions = completions.select(["id", "prompt_id", "round"]).to_pandas()
     where = completions.set_index("id")[["prompt_id", "round"]] if len(rankings) else None

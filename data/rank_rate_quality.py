@@ -3,7 +3,7 @@
 see their docstrings) and against the gold answers:
 
 - rank: Kendall's τ-b of each of their rankings of a gold item with its gold ranking (over the answers both place;
-  ties as mid-ranks, data.rank_agreement), the mean over those rankings and its normal 95 % interval;
+  ties as mid-ranks, data.rank_agreement), the mean over those rankings and its 95 % interval (`mean_interval`);
 - rate: per (answer, aspect) that they and the gold rated, the absolute difference from the gold value; its mean, and
   the share within ±1 point with a 95 % Wilson interval over the gold answers rated, not the values: the values of
   one answer are not independent of each other (a rater's view of an answer moves its aspects together).

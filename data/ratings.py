@@ -65,11 +65,13 @@ def ratings_table(
     split: str | None = None,
     gold: Sequence[str] = (),
     excluded_only: Collection[str] = (),
+    unlabelled: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """One row per rated answer (the module docstring's columns) in round, creation order, and counts of the rated
     and gold answers left out, each once: ``other_split``, ``gold``, ``excluded_only`` (every rating of it is an
-    excluded labeller's, `data.exclusion.labels_in_force`), ``degenerate``, and (with the completions' engine) the
-    split's answers nobody rated, ``unlabelled``."""
+    excluded labeller's, `data.exclusion.labels_in_force`), ``degenerate``, and ``unlabelled``: (with the
+    completions' engine) the split's answers nobody rated, and those rated only by labellers ``--labels`` does
+    not choose (``unlabelled``, `data.exclusion.not_chosen`)."""
     counts: Counter = Counter()
     ratings = current_ratings(labels)
     aspects = aspect_names(ratings)
@@ -77,9 +79,10 @@ def ratings_table(
         prompts = prompts[prompts["split"] == split]
     answers = completions[completions["prompt_id"].isin(prompts["id"])]
     answers = answers.sort_values(["round", "created_at", "id"], kind="stable")
-    # rated by anyone (those whose ratings are all excluded too), or gold: rated or not, a gold answer is counted
+    # rated by anyone (those whose ratings are all excluded or not chosen too), or gold: rated or not, a gold
+    # answer is counted
     rated = pd.Index(ratings["item_id"].unique()).union(
-        pd.Index(sorted({*excluded_only, *gold}), dtype=object)
+        pd.Index(sorted({*excluded_only, *unlabelled, *gold}), dtype=object)
     )
     here, on_gold = rated.isin(answers["id"]), rated.isin(set(gold))
     # the rate task's answers (with the completions' engine: `data.selection.NO_ITEM_ENGINES` are none), each once
@@ -94,7 +97,10 @@ def ratings_table(
     )
     counts["gold"] = int((here & on_gold).sum())
     counts["excluded_only"] = int((here & ~on_gold & rated.isin(set(excluded_only))).sum())
-    counts["unlabelled"] = int(unrated.isin(answers["id"]).sum())  # nobody rated them
+    unchosen = here & ~on_gold & rated.isin(set(unlabelled))
+    counts["unlabelled"] = int(unrated.isin(answers["id"]).sum()) + int(
+        unchosen.sum()
+    )  # nobody's rating chosen
     ratings = ratings[ratings["item_id"].isin(answers["id"]) & ~ratings["item_id"].isin(set(gold))]
     means = ratings.groupby("item_id")[aspects].mean() if aspects else pd.DataFrame()
     raters = ratings.groupby("item_id")["annotator"].nunique()

@@ -7,11 +7,15 @@ from __future__ import annotations
 import itertools
 import json
 
+import pyarrow.parquet as pq
 import pytest
 
 from data.__main__ import main
-from data.records import Label
+from data.commands import EXPORT_KINDS
+from data.ranking import rank_item_id
+from data.records import Completion, Label
 from tests.test_data_exclusion import RATING, build, export
+from train.pairs import preference_rows, sft_rows
 
 SPLITS = ([], ["--split", "train"], ["--split", "test"])
 LABELS = ([], ["--labels", "human"], ["--labels", "machine"])
@@ -32,14 +36,18 @@ NOT_ITEMS = ("desirable", "undesirable")
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """`test_data_exclusion.build`'s workspace, and: a judge's pairwise label on pair 7 (test) and KTO label on
-    answer b3 (nobody else's), ann's KTO label on b2 undone (no item), gold answers nobody labelled (a6, test, KTO;
-    b4 rated)."""
+    answer b3 (nobody else's), a judge's ratings of b0 (beside ann's) and b5 (nobody else's), ann's KTO label on
+    b2 undone (no item), gold answers nobody labelled (a6, test, KTO; b4 rated)."""
     ws, ids = build(tmp_path_factory.mktemp("counts") / "ws")
     ws.append(
         [
             Label(ids["pair"][7], "judge:m", "pairwise", "a"),
             Label(ids["b"][3], "judge:m", "kto", "desirable"),
             Label(ids["b"][2], "ann", "kto", "desirable"),
+            *(
+                Label(ids["b"][i], "judge:m", "rate", None, ratings=RATING, rubric="helpsteer2")
+                for i in (0, 5)
+            ),
         ]
     )
     ws.append([Label(ids["b"][2], "ann", "kto", None, retracted=True)])
@@ -121,9 +129,6 @@ def test_an_export_of_nothing_says_the_workspace_holds_none(tmp_path, capsys):
 def test_train_counts_the_rows_as_the_export_does_whatever_labels(world, capsys, labels):
     """train's rows came from the same counting but without the items --labels does not choose: a ranking only
     a person made, with --labels machine, was counted by the export (rank_unlabelled) and by no one in train."""
-    from data.commands import EXPORT_KINDS
-    from train.pairs import preference_rows
-
     _, counts = preference_rows(world, "train", EXPORT_KINDS, None, labels)
     exported, _ = export(world, capsys, "--format", "dpo", "--split", "train", "--labels", labels)
     assert {k: v for k, v in counts.items() if v} == {k: v for k, v in exported.items() if v}
@@ -152,3 +157,82 @@ def test_the_kto_items_are_what_the_app_serves_and_train_and_the_admin_count_the
     said = export_labels(ctx, "ann", "kto").split("(majority): ", 1)[1].split("<", 1)[0]
     exported = export(world, capsys, "--format", "kto")[0]
     assert said == ", ".join(f"{k} {v}" for k, v in sorted(exported.items())) and exported["unlabelled"] == 8
+
+
+def test_labels_chooses_whose_ratings_count(world, capsys):
+    """--labels did nothing with --format ratings: a judge's rating (b5, nobody else's) was exported with --labels
+    human, and people's with --labels machine."""
+    for labels, exported in (
+        ("human", ["b0", "b1"]),
+        ("machine", ["b0", "b5"]),
+        ("auto", ["b0", "b1", "b5"]),
+    ):
+        counts, _ = export(world, capsys, "--format", "ratings", "--labels", labels)
+        # gold: b2, b4; of the other 15 answers, those not exported: nobody's rating among those --labels chooses
+        assert counts == {"gold": 2, "exported": len(exported), "unlabelled": 15 - len(exported)}, labels
+    raters = pq.read_table(world.path / "out.parquet", columns=["raters"]).column("raters").to_pylist()
+    assert sorted(raters) == [1, 1, 2]  # b0: ann's and the judge's ratings with auto (as all)
+
+
+def test_labels_machine_counts_every_edit_unlabelled(world, capsys):
+    """An edit's verdict is its editor's, a person's: with --labels machine no edit is chosen. The export ignored
+    --labels and exported it (and counted it undone before the editor's label decided the edit)."""
+    assert export(world, capsys, "--format", "sft", "--edits", "--labels", "machine")[0] == {
+        "exported": 0,
+        "unlabelled": 1,  # mallory's edit
+    }
+    assert sft_rows(world, None, ("edits",), "machine")[1] == {"unlabelled": 1}  # train alike
+    for labels in ("human", "auto", "all"):
+        assert export(world, capsys, "--format", "sft", "--edits", "--labels", labels)[0] == {"exported": 1}
+        assert sft_rows(world, None, ("edits",), labels)[1] == {"edits": 1}
+
+
+def test_sft_of_gold_answers_refuses_a_given_labels(world, capsys):
+    """sft, made of the prompts' gold answers, read no label and accepted --labels silently."""
+    out = world.path / "out.parquet"
+    for labels in ("auto", "human"):  # given, even as the default: it chooses nothing here
+        capsys.readouterr()
+        assert (
+            main(["export", "-w", str(world.path), "--format", "sft", "--labels", labels, "--out", str(out)])
+            == 2
+        )
+        assert capsys.readouterr().err == (
+            "error: --labels applies to the formats made from labels (dpo, kto, ratings, sft --edits), not sft "
+            "(the prompts' gold answers)\n"
+        )
+    assert export(world, capsys, "--format", "sft")[0] == {"exported": 0, "no_gold": 8}
+
+
+@pytest.fixture(scope="module")
+def gold_ranked(tmp_path_factory):
+    """`test_data_exclusion.build`'s workspace with both its rank items gold: prompt 0's, ranked by mallory and ann,
+    and prompt 6's (test: a third answer), ranked by nobody."""
+    ws, ids = build(tmp_path_factory.mktemp("rank-gold") / "ws")
+    prompts = dict(zip(*ws.read("completions", ["prompt_id"]).to_pydict().values()))
+    zero, six = prompts[ids["a"][0]], prompts[ids["a"][6]]
+    c6 = Completion(six, "answer 6 c", "toy", "hf")
+    ranking = f"{ids['a'][0]}>{ids['b'][0]}>" + next(i for i, p in prompts.items() if p == zero and i not in
+                                                     (ids["a"][0], ids["b"][0]))  # fmt: skip
+    ws.append([c6, Label(rank_item_id(zero, 0), "ann", "rank", None, ranking=ranking)])
+    w = ["-w", str(ws.path)]
+    assert main(["gold", *w, "--rank-item", rank_item_id(zero, 0), "--ranking", ranking]) == 0
+    six_ranking = f"{ids['a'][6]}>{ids['b'][6]}>{c6.id}"
+    assert main(["gold", *w, "--rank-item", rank_item_id(six, 0), "--ranking", six_ranking]) == 0
+    return ws
+
+
+@pytest.mark.parametrize(("split", "labels", "excluded"), list(itertools.product(SPLITS, LABELS, EXCLUDED)))
+def test_every_gold_rank_item_is_counted_once_ranked_or_not(gold_ranked, capsys, split, labels, excluded):
+    """rank_gold counted the rankings of gold rank items: one nobody ranked was counted nowhere, one ranked twice
+    twice, and one only an excluded labeller (or one --labels does not choose) ranked as rank_excluded_only (or
+    rank_unlabelled); and with every ranking on a gold item the export crashed (an empty frame of rank pairs). A
+    gold rank item is counted once, as a gold pair is, ranked or not, of any split (as the other rank items counted
+    whole); with --kinds without rank, kind_rank_not_asked."""
+    for kinds, reason in (([], "rank_gold"), (["--kinds", "sampled", "edit"], "kind_rank_not_asked")):
+        counts, _ = export(gold_ranked, capsys, "--format", "dpo", *kinds, *split, *labels, *excluded)
+        whole = {k: v for k, v in counts.items() if k.startswith(("rank_", "kind_rank"))}
+        assert whole == {reason: 2}, (kinds, counts)
+    if split == ["--split", "train"] and not excluded:  # train counts its rows as the export does
+        _, counts = preference_rows(gold_ranked, "train", EXPORT_KINDS, None, labels[1] if labels else "auto")
+        exported, _ = export(gold_ranked, capsys, "--format", "dpo", *split, *labels)
+        assert {k: v for k, v in counts.items() if v} == {k: v for k, v in exported.items() if v}

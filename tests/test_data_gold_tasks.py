@@ -238,10 +238,10 @@ def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_p
     capsys.readouterr()
     w = ["-w", str(ws.path)]
     assert main(["export", *w, "--format", "dpo", "--out", str(tmp_path / "dpo.parquet")]) == 0
-    # item 0's 4·3/2 pairs only; ann's and bob's rankings of the gold item 1 left out (counted as rankings)
-    assert capsys.readouterr().out.strip().endswith(": exported 6, rank_gold 2")
+    # item 0's 4·3/2 pairs only; ann's and bob's rankings of the gold item 1 left out (the item counted once)
+    assert capsys.readouterr().out.strip().endswith(": exported 6, rank_gold 1")
     rows, counts = preference_rows(ws, None, ("rank",))
-    assert len(rows) == 6 and counts["rank_gold"] == 2
+    assert len(rows) == 6 and counts["rank_gold"] == 1
     assert {x for r in rows for x in (r["chosen"][0]["content"], r["rejected"][0]["content"])} == {
         f"answer 0.{k}" for k in range(4)
     }

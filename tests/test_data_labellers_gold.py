@@ -9,7 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
+from data.intervals import mean_interval, wilson_interval
 from data.labellers import labeller_lines, labeller_rows
 from data.records import Label, to_row
 
@@ -40,10 +42,11 @@ def test_rankers_mean_tau_b_with_gold_its_interval_and_flag():
     labels += [rank("g0", "dan", "a=b>c>d"), rank("other", "dan", "a>b>c")]  # a tie: τ-b 5/√30; not gold
     rows = {r["labeller"]: r for r in labeller_rows(frame(labels), gold, task="rank")}
     assert rows["ann"]["gold"] == {"answered": 5, "all_tied": 0, "tau": 0.733, "ci95": [0.603, 0.864]}
-    assert rows["bob"]["gold"] == {"answered": 5, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -1.0]}
-    assert rows["cyd"]["gold"] == {"answered": 4, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -1.0]}
+    # five (four) equal values: no spread to see, so no normal interval (it had no width); Wilson's (`mean_interval`)
+    assert rows["bob"]["gold"] == {"answered": 5, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -0.131]}
+    assert rows["cyd"]["gold"] == {"answered": 4, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -0.02]}
     assert rows["dan"]["gold"] == {"answered": 1, "all_tied": 0, "tau": 0.913, "ci95": None}
-    assert rows["bob"]["flags"] == ["mean τ-b with the gold rankings -1.0 (95 % CI up to -1.000) below 0.2"]
+    assert rows["bob"]["flags"] == ["mean τ-b with the gold rankings -1.0 (95 % CI up to -0.131) below 0.2"]
     assert rows["ann"]["flags"] == rows["cyd"]["flags"] == rows["dan"]["flags"] == []
     without = {r["labeller"]: r for r in labeller_rows(frame(labels), task="rank")}
     assert (
@@ -57,6 +60,20 @@ def test_rankers_mean_tau_b_with_gold_its_interval_and_flag():
         line.startswith("  ann: 5 labels, gold τ-b 0.733 [0.603, 0.864] (5 rankings), τ-b with")
         for line in lines
     )
+
+
+def test_an_interval_over_equal_values_has_a_width():
+    """A normal interval over values that are all the same had no width: a ranker who matched five gold rankings
+    read τ-b 1 [1, 1], a certainty five rankings cannot give. Without a spread to see, the Wilson interval of the
+    mean as a share of the bounds stands in (a bounded value varies at most as one at the bounds does)."""
+    low, high = wilson_interval(5, 5)
+    assert mean_interval([1.0] * 5) == pytest.approx([-1 + 2 * low, 1.0]) and 0.13 < -1 + 2 * low < 0.14
+    assert mean_interval([-1.0] * 5) == pytest.approx([-1.0, 1 - 2 * low])
+    low, high = mean_interval([0.0] * 5)
+    assert low == pytest.approx(-high) and high > 0.6  # five 0s: a wide interval, not [0, 0]
+    assert mean_interval([0.2] * 3, bounds=(0.0, 1.0)) == pytest.approx(list(wilson_interval(0.6, 3)))
+    assert mean_interval([0.5, 0.5 + 1e-9])[1] - 0.5 < 1e-6  # values that vary keep the normal interval
+    assert mean_interval([1.0]) is None
 
 
 def rating(item: str, who: str, **values: int) -> Label:

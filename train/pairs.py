@@ -10,7 +10,7 @@ from collections import Counter
 import pandas as pd
 
 from data.aggregate import MAJORITY
-from data.edits import edit_pair_ids, editors_decide, sft_edits_table, without_gold_edits
+from data.edits import edit_pair_ids, editors_decide, edits_in_force, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.exclusion import labels_in_force, not_chosen
 from data.export import to_dpo, to_kto, to_sft
@@ -153,8 +153,9 @@ def sft_rows(
     """SFT rows in TRL's conversational prompt-completion columns (so that the loss is on the answer only): the
     gold answers of the prompts of ``split`` (`data.export.to_sft`) and the labellers' kept edits
     (`data.edits.sft_edits_table`, the labels of ``labels`` less the ``excluded`` labellers' deciding whether an
-    edit still stands), as ``sources`` say. Each row's ``source`` is ``gold`` or ``edit``; the counts name what was
-    left out (``no_gold``, ``undone``, ``gold``: edits of a gold item's answer, ...)."""
+    edit still stands: `data.edits.edits_in_force`, as `python -m data export --format sft --edits`), as ``sources``
+    say. Each row's ``source`` is ``gold`` or ``edit``; the counts name what was left out (``no_gold``, ``undone``,
+    ``gold``: edits of a gold item's answer, ``unlabelled``: every edit with ``labels`` machine, ...)."""
     check_sft_sources(sources)
     counts: Counter = Counter()
     rows: list[dict] = []
@@ -164,12 +165,13 @@ def sft_rows(
         counts.update({"gold_answers": gold_counts.pop("exported"), **gold_counts})
     if "edits" in sources:
         gold = read_gold(workspace)  # children first (Workspace.read): a concurrent append never half-shows
-        chosen, lost = labels_in_force(  # an edit's verdict is its editor's: people's labels (data.edits)
-            workspace.frame("labels"), excluded_labellers(workspace.path, excluded), "human"
+        stored, pairs = workspace.frame("labels"), workspace.frame("pairs")
+        chosen, excluded_only, unlabelled = edits_in_force(
+            stored, pairs, excluded_labellers(workspace.path, excluded), labels
         )
-        pairs, completions = workspace.frame("pairs"), workspace.frame("completions")
+        prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
         table, edit_counts = sft_edits_table(
-            workspace.frame("prompts"), completions, pairs, chosen, split, gold, lost.get("pairwise", ())
+            prompts, completions, pairs, chosen, split, gold, excluded_only, unlabelled
         )
         rows += [{**row, "source": "edit"} for row in table.to_pylist()]
         counts.update({"edits": edit_counts.pop("exported"), **edit_counts})
