@@ -2,7 +2,7 @@
 
 The wiring modules (annotate.app, annotate.admin_tab, annotate.edit_view) wrap every handler they register in
 `shown_errors`. The app runs Gradio with ``show_error=True``, so without it any exception reached the browser as its
-raw ``str()``: the server's paths, internal detail, and no word on whether the label was saved. Now:
+raw ``str()``: the server's paths, internal detail, and no word on whether the label was saved. The wrapper decides:
 - a deliberate ``gr.Error`` (the handlers' own one-line messages, "Please sign in.") passes as raised;
 - a ``PrefloopError`` or ``OSError`` (a damaged table, a full disk, a permission) is its one line without the server's
   paths (`public_line`), naming the action;
@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable, Iterable
+from html import escape
 from pathlib import PurePath
 
 import gradio as gr
@@ -54,7 +55,8 @@ def failure_line(ctx, action: str, outcome: str, error: Exception) -> str:
     error_id = secrets.token_hex(4)
     log.error("error %s while %s", error_id, action, exc_info=error)
     if isinstance(error, (PrefloopError, OSError)):
-        line = public_line(error, ctx.service.workspace).rstrip(".")
+        # Gradio shows the line as (sanitised) HTML: a name with "<" in it stays text
+        line = escape(public_line(error, ctx.service.workspace).rstrip("."), quote=False)
         return f"Error while {action}: {line} — {outcome} (error {error_id})."
     return f"Internal error while {action} — {outcome} (error {error_id}; the server log has the details)."
 

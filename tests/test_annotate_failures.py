@@ -60,18 +60,19 @@ def test_an_os_error_after_a_submit_names_no_server_path_and_says_the_label_may_
     ctx, monkeypatch, outside
 ):
     """The label is written before the next item is drawn: an error there leaves it saved, and the line says it
-    may be; the file it names is the workspace's name for it (or, outside the workspace, its file name)."""
+    may be; the file it names is the workspace's name for it (or, outside the workspace, its file name, as text:
+    Gradio shows the line as HTML)."""
     submit = wired(ctx, "submit")
     item = label_view(ctx, "bob").item_id
     root = ctx.service.workspace.path
-    where = root.parent / "elsewhere" / "cache.db" if outside else root / "labels" / "part-9.parquet"
+    where = root.parent / "elsewhere" / "cache<b>.db" if outside else root / "labels" / "part-9.parquet"
 
     def denied(user):
         raise PermissionError(13, "Permission denied", str(where))
 
     monkeypatch.setattr(ctx.service, "show", denied)
     said = browser_error(lambda: submit(item, "left", None, "", None, request=as_user("bob")))
-    shown = "cache.db" if outside else "labels/part-9.parquet"
+    shown = "cache&lt;b&gt;.db" if outside else "labels/part-9.parquet"
     assert said.startswith(f"Error while saving your label: [Errno 13] Permission denied: '{shown}' — ")
     assert "your label may have been saved before the error; reload the page to see (error " in said, said
     assert str(root.parent) not in said and ERROR_ID.search(said)
