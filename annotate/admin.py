@@ -7,7 +7,6 @@ handler checks the admin flag of the signed-in user on every call."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
@@ -15,9 +14,10 @@ import gradio as gr
 import pyarrow.compute as pc
 
 from annotate.agreement import admin_report, gold_answers, pace_card, quality_table
+from annotate.failures import public_line
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
-from annotate.render import cards_html, echo_cut, figure, hide_paths, message_html, prompt_excerpt, table_html
+from annotate.render import cards_html, echo_cut, figure, message_html, prompt_excerpt, table_html
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.edits import edit_pair_ids, without_gold_edits
 from data.errors import PrefloopError
@@ -64,12 +64,6 @@ def _messages(*given: str | None):
     return lambda text, kind: message_html(echo_cut(text, given), kind)
 
 
-def _public(error: Exception, workspace, files: Iterable[str] = ()) -> str:
-    """An error's line as the admin tab shows it: the same as the CLI's, without the server's paths (a file of the
-    workspace by its name there, the workspace as "this workspace", ``files`` by their file names)."""
-    return hide_paths(str(error), {str(workspace.path), str(workspace.path.resolve())}, files)
-
-
 def _source_name(source: str) -> str:
     """A gold answer's source as the admin tab names it: a file given to `data gold FILE` (stored as its path) by
     its file name; the others (cli, split:NAME, admin:NAME) as stored."""
@@ -89,7 +83,7 @@ def _excluded(workspace) -> tuple[str, ...]:
     try:
         return excluded_labellers(workspace.path)
     except (PrefloopError, OSError) as exc:
-        raise gr.Error(_public(exc, workspace)) from None
+        raise gr.Error(public_line(exc, workspace)) from None
 
 
 def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, str, str, str]:
@@ -186,7 +180,7 @@ def make_gold(
         written = mark_gold(service.workspace, [item_id], [given], f"admin:{user}", task, service.rubric)
     except PrefloopError as exc:  # the CLI's line (`data gold`), without the server's paths
         return say(
-            f"Not made gold: {_public(exc, service.workspace, _gold_files(service.workspace))}", "error"
+            f"Not made gold: {public_line(exc, service.workspace, _gold_files(service.workspace))}", "error"
         )
     service.reload()
     shown, source = _gold_of(service.workspace, task, item_id)
@@ -212,7 +206,7 @@ def arena_html(workspace) -> str:
     try:
         rows = workspace_leaderboard(workspace)
     except PrefloopError as exc:
-        return message_html(_public(exc, workspace), "muted")
+        return message_html(public_line(exc, workspace), "muted")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     cells = [
         [r.name, f"{r.strength:+.3f}", f"{r.low:+.2f} to {r.high:+.2f}", fmt(r.win_rate),
@@ -296,7 +290,7 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
     try:
         write_parquet(rows, workspace.exports / f"{fmt}.parquet")
     except (PrefloopError, OSError) as exc:  # a full disk: why, and nothing half-written
-        return message_html(f"Not written: {_public(exc, workspace)}", "error")
+        return message_html(f"Not written: {public_line(exc, workspace)}", "error")
     link = f'<a class="pf-download" href="prefloop/export/{fmt}.parquet" download>Download {fmt}.parquet</a>'
     # The workspace's own name for the file: the server's paths are not the labellers' business.
     made = "" if fmt == "ratings" else f" ({method})"  # ratings are means: no aggregation made them
@@ -318,7 +312,7 @@ def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -
     try:
         excluded = set_excluded(workspace.path, name, exclude)
     except (PrefloopError, OSError) as exc:
-        return say(f"Not changed: {_public(exc, workspace)}", "error")
+        return say(f"Not changed: {public_line(exc, workspace)}", "error")
     now = ", ".join(excluded) or "nobody"
     if exclude:
         return say(f"{name}: labels out of every verdict now (still stored). Excluded: {now}.", "ok")

@@ -16,6 +16,7 @@ from annotate.admin import (
     make_gold,
 )
 from annotate.components import AdminTab, Context, TabSet, signed_in
+from annotate.failures import shown_errors
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.schemas import CHOICES
 
@@ -102,6 +103,7 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     """Connect the admin tab's events; every handler checks the admin flag itself."""
     views = admin.views()
 
+    @shown_errors(ctx, "loading the admin tab")
     def show_admin(request: gr.Request):
         user = signed_in(request)
         if not ctx.auth.is_admin(user):
@@ -110,9 +112,9 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
 
     method = [admin.aggregate] if admin.aggregate is not None else []
 
-    def with_method(handler):
-        """``handler(user, method)`` as an event's function: the switch's method, or (a task without verdicts, no
-        switch) the default one."""
+    def with_method(handler, action: str):
+        """``handler(user, method)`` as an event's function (``action``: what it does, for its errors): the
+        switch's method, or (a task without verdicts, no switch) the default one."""
 
         def plain(request: gr.Request):
             return handler(signed_in(request), MAJORITY)
@@ -120,14 +122,18 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         def switched(method: str, request: gr.Request):
             return handler(signed_in(request), method)
 
-        return plain if admin.aggregate is None else switched
+        return shown_errors(ctx, action)(plain if admin.aggregate is None else switched)
 
-    admin_stats = with_method(lambda user, method: admin_view(ctx, user, method)[:-1])
+    admin_stats = with_method(
+        lambda user, method: admin_view(ctx, user, method)[:-1], "loading the admin tab"
+    )
 
-    def export(fmt: str):
-        return with_method(lambda user, method: export_labels(ctx, user, fmt, method))
+    def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
+        return with_method(lambda user, method: export_labels(ctx, user, fmt, method), f"exporting {fmt}")
 
     def switch(exclude: bool):
+        # excluded.json is written last, whole or not at all: nothing saved on an error
+        @shown_errors(ctx, "excluding a labeller" if exclude else "including a labeller")
         def handler(labeller: str | None, request: gr.Request):
             return exclude_labeller(ctx, signed_in(request), labeller, exclude)
 
@@ -147,6 +153,8 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
             switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private
         ).then(admin_stats, method, views, **private)
 
+    # The workspace is read again after the gold answer is written: an error there leaves the item gold.
+    @shown_errors(ctx, "making gold", "the item may be gold already; Make gold again says so")
     def gold(item: str | None, answer: str | None, text: str | None, request: gr.Request):
         return make_gold(ctx, signed_in(request), item, answer, text)
 

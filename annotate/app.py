@@ -19,6 +19,7 @@ from annotate.admin_tab import admin_components, wire_admin
 from annotate.assets import CSS, GUIDELINES, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, signed_in
 from annotate.edit_view import EDITABLE_VIEWS, edit_key, editor_components, wire_editor, wire_edits_admin
+from annotate.failures import maybe_saved, shown_errors
 from annotate.labelling import label_view, on_edit, on_load, on_skip, on_submit, on_undo
 from annotate.render import keys_html
 from annotate.service import LabelService
@@ -116,24 +117,32 @@ def _label_tab(ctx: Context, task: TaskView, keys, progress: gr.HTML, editable: 
 
 
 def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: AdminTab) -> None:
-    """Connect events to handlers; each wrapper only pulls the labeller's name from the session."""
+    """Connect events to handlers; each wrapper only pulls the labeller's name from the session, and what the
+    browser sees of an error is `annotate.failures.shown_errors`'."""
     common = dict(outputs=label.outputs(), api_visibility="undocumented", show_progress="hidden")
 
+    @shown_errors(ctx, "loading the page")
     def load(request: gr.Request):
         return astuple(on_load(ctx, signed_in(request)))
 
+    @shown_errors(ctx, "loading your item")
     def open_label_tab(request: gr.Request):
         return astuple(label_view(ctx, signed_in(request)))
 
+    # A label is on disk before the next item is chosen: an error after the write leaves it saved.
+    @shown_errors(ctx, "saving your label", maybe_saved("your label"))
     def submit_label(item: str, pick: str | None, how, text: str | None, active, request: gr.Request):
         return astuple(on_submit(ctx, signed_in(request), item, pick, how, text, active))
 
+    @shown_errors(ctx, "skipping the item", maybe_saved("the skip"))
     def skip_item(item: str, request: gr.Request):
         return astuple(on_skip(ctx, signed_in(request), item))
 
+    @shown_errors(ctx, "undoing", maybe_saved("the undo"))
     def undo_last(request: gr.Request):
         return astuple(on_undo(ctx, signed_in(request)))
 
+    @shown_errors(ctx, "opening your past label")  # puts it back on screen, in memory only
     def edit_label(item: str | None, request: gr.Request):
         return astuple(on_edit(ctx, signed_in(request), item))
 

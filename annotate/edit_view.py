@@ -19,6 +19,7 @@ import gradio as gr
 
 from annotate.components import signed_in
 from annotate.editing import EDITABLE_VIEWS
+from annotate.failures import maybe_saved, shown_errors
 from annotate.labelling import browser_seconds, describe_label, label_view
 from annotate.render import message_html, show_bidi, table_html
 from annotate.service import EditError, NotSaved, StaleItem
@@ -124,13 +125,16 @@ def wire_editor(ctx: "Context", label: "LabelTab", active: gr.Number, common: di
     """Connect `e`'s button, Save and Cancel (the labeller's name from the session, as every handler);
     ``common``: the label tab's outputs and event options; ``active``: the pace input (as for a submit)."""
 
+    @shown_errors(ctx, "opening the editor")
     def open_editor(item: str, pick: str | None, request: gr.Request):
         return on_edit_open(ctx, signed_in(request), item, pick)
 
+    @shown_errors(ctx, "closing the editor")
     def cancel_edit(request: gr.Request):
         signed_in(request)
         return on_edit_cancel()
 
+    @shown_errors(ctx, "saving your edit", maybe_saved("your label and edit"))
     def save_edit(item: str, pick, how, text_note, draft, seconds, request: gr.Request):
         return astuple(on_edit_save(ctx, signed_in(request), item, pick, how, text_note, draft, seconds))
 
@@ -196,6 +200,7 @@ def edits_view(ctx: "Context", user: str) -> str:
 def wire_edits_admin(ctx: "Context", app: gr.Blocks, tabs, admin: "AdminTab") -> None:
     """The admin tab's list of edits, refreshed with the rest of the tab."""
 
+    @shown_errors(ctx, "loading the edits")
     def show(request: gr.Request):
         user = signed_in(request)
         return edits_view(ctx, user) if ctx.auth.is_admin(user) else gr.skip()
