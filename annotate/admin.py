@@ -1,7 +1,8 @@
 """The admin tab's handlers: agreement, progress and verdict cards, the labellers' table (activity, pace and quality,
 from `data.labellers`; who is excluded) and the disputed items' table, "make gold" on a decided item, the switch that
 keeps a labeller's labels out of every verdict (WS/excluded.json, `data.selection`), and the export of the labels to
-TRL's columns (gold items left out). Verdicts and the export use the aggregation the admin picks (majority or
+TRL's columns: `python -m data export`'s own (`data.export_workspace.export_workspace`), so its rows and counts are
+the CLI's for the same options. Verdicts and the export use the aggregation the admin picks (majority or
 dawid-skene, as `python -m data export --aggregate`); the rate app has none (its ratings export holds means). Every
 handler checks the admin flag of the signed-in user on every call."""
 
@@ -19,15 +20,15 @@ from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
 from annotate.render import cards_html, echo_cut, figure, message_html, prompt_excerpt, table_html
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
-from data.edits import edit_pair_ids, without_gold_edits
+from data.commands import ExportCommand
+from data.edits import edit_pair_ids
 from data.errors import PrefloopError
-from data.exclusion import excluded_line, labels_in_force
-from data.export import to_dpo, to_kto, write_parquet
+from data.export import write_parquet
+from data.export_workspace import export_workspace
 from data.gold import ANSWER, CLI, mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_leaderboard
-from data.ratings import ratings_table
 from data.schemas import CHOICES
-from data.selection import EXCLUDED_FILE, excluded_labellers, set_excluded, stored_names
+from data.selection import excluded_labellers, set_excluded, stored_names
 
 if TYPE_CHECKING:
     from annotate.components import Context
@@ -239,62 +240,36 @@ def machine_cards(report: dict) -> list[tuple[str, str, str]]:
 
 
 def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> str:
-    """Write WS/exports/<fmt>.parquet through data.export, aggregated by ``method`` without the excluded
-    labellers (as `python -m data export --aggregate METHOD`: the items only they labelled counted
-    ``excluded_only``, and who was excluded said); an HTML status line."""
+    """Write WS/exports/<fmt>.parquet as `python -m data export --format FMT` writes it (`export_options`: the
+    rows and counts are that command's, by construction), aggregated by ``method`` without the labellers excluded
+    in WS/excluded.json; an HTML status line."""
     _require_admin(ctx, user)
-    method = _method(method)
     workspace = ctx.service.workspace
-    excluded = _excluded(workspace)
-    frames = {name: workspace.frame(name) for name in ("prompts", "completions", "pairs", "labels")}
-    # as train's default: people's first; ratings are people's (no machine rates)
-    labels, lost = labels_in_force(frames["labels"], excluded, "all" if fmt == "ratings" else "auto")
-    frames["pairs"] = frames["pairs"][frames["pairs"]["kind"] != ARENA]  # evaluation data, as `data export`
-    if fmt == "ratings":  # as `python -m data export --format ratings`: means per aspect, no verdicts
-        gold = read_gold(workspace, "rate").column("item_id").to_pylist()
-        rows, counts = ratings_table(
-            frames["prompts"], frames["completions"], labels, None, gold, lost.get("rate", ())
-        )
-    elif fmt == "dpo":
-        gold = read_gold(workspace)
-        pairs = without_gold_edits(frames["pairs"], gold)  # as `data export`: edits of gold answers stay out
-        edits = edit_pair_ids(frames["pairs"])  # gold ones too: no edit's label enters Dawid–Skene's fit
-        rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()
-        rows, counts = to_dpo(
-            frames["prompts"],
-            frames["completions"],
-            pairs,
-            labels,
-            None,
-            method,
-            gold,
-            edits=edits,
-            rank_gold=rank_gold,
-            excluded_only=lost.get("pairwise", ()),
-            rank_excluded_only=lost.get("rank", ()),
-        )
-    else:
-        rows, counts = to_kto(
-            frames["prompts"],
-            frames["completions"],
-            labels,
-            None,
-            method,
-            read_gold(workspace, "kto"),
-            excluded_only=lost.get("kto", ()),
-        )
-    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    summary += f"; {excluded_line(dict.fromkeys(excluded, EXCLUDED_FILE))}" if excluded else ""
-    if not rows:
-        return message_html(f"Nothing to export as {fmt} yet ({summary}).", "warn")
     try:
-        write_parquet(rows, workspace.exports / f"{fmt}.parquet")
+        made = export_workspace(workspace, export_options(workspace, fmt, _method(method)))
+    except (PrefloopError, OSError) as exc:
+        # a damaged excluded.json, say: the CLI's line, without the server's paths
+        raise gr.Error(_public(exc, workspace)) from None
+    if not len(made.rows):
+        return message_html(f"Nothing to export as {fmt} yet ({made.summary()}).", "warn")
+    try:
+        write_parquet(made.rows, workspace.exports / f"{fmt}.parquet")
     except (PrefloopError, OSError) as exc:  # a full disk: why, and nothing half-written
         return message_html(f"Not written: {public_line(exc, workspace)}", "error")
     link = f'<a class="pf-download" href="prefloop/export/{fmt}.parquet" download>Download {fmt}.parquet</a>'
     # The workspace's own name for the file: the server's paths are not the labellers' business.
-    made = "" if fmt == "ratings" else f" ({method})"  # ratings are means: no aggregation made them
-    return message_html(f"Wrote exports/{fmt}.parquet{made}: {summary}", "ok") + link
+    # ratings are means: no aggregation made them
+    made_by = f" ({method})" if fmt in AGGREGATED_EXPORTS else ""
+    return message_html(f"Wrote exports/{fmt}.parquet{made_by}: {made.summary()}", "ok") + link
+
+
+def export_options(workspace, fmt: str, method: str = MAJORITY) -> ExportCommand:
+    """The options of the `python -m data export` that the admin tab's ``fmt`` button runs: every split, whose
+    labels decide as ``--labels auto``, the pair kinds and rank pairs of its defaults (arena pairs are evaluation
+    data: counted ``kind_arena_not_asked``), ``method`` aggregating the verdicts of dpo and kto; the labellers
+    excluded are those of WS/excluded.json (the tab's switch)."""
+    aggregate = method if fmt in AGGREGATED_EXPORTS else MAJORITY  # ratings are means: no --aggregate
+    return ExportCommand(workspace=workspace.path, format=fmt, aggregate=aggregate)
 
 
 def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -> str:

@@ -29,9 +29,9 @@ from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
 from data.errors import PrefloopError
-from data.exclusion import Exclusion, check_exclusion
+from data.exclusion import check_exclusion
 from data.export import write_parquet
-from data.export_workspace import check_export_options, counts_line, export_rows, reads_labels
+from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
@@ -116,17 +116,13 @@ def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None) -> str
 
 def cmd_export(args: Any) -> int:
     workspace = Workspace(args.workspace)
-    exclusion = check_exclusion(workspace, args.exclude_labeller) if reads_labels(args) else Exclusion()
-    for line in exclusion.warnings():
+    made = export_workspace(workspace, args)
+    for line in made.exclusion.warnings():
         print(f"warning: {line}", file=sys.stderr)
-    rows, counts = export_rows(workspace, args, exclusion.names)
-    export = args.format + ("-edits" if args.edits else "")
-    summary = "; ".join(filter(None, [counts_line(counts, export), exclusion.line()]))
-    if not len(rows):
-        raise PrefloopError(f"{args.workspace}: nothing to export as {export} ({summary})")
-    export += f"-{args.split}" if args.split else ""
-    out = write_parquet(rows, args.out or workspace.exports / f"{export}.parquet")
-    print(f"wrote {out}: {summary}")
+    if not len(made.rows):
+        raise PrefloopError(f"{args.workspace}: nothing to export as {made.name} ({made.summary()})")
+    out = args.out or workspace.exports / f"{made.name}{f'-{args.split}' if args.split else ''}.parquet"
+    print(f"wrote {write_parquet(made.rows, out)}: {made.summary()}")
     return 0
 
 

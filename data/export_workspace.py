@@ -1,10 +1,13 @@
 """What `python -m data export` makes of a workspace: the options checked against the format, the tables read
 (only the columns the format needs, children first), the labels in force chosen (``--labels``, less the excluded
-labellers', `data.exclusion`), and the conversion (`data.export`, `data.ratings`, `data.edits`) with its counts."""
+labellers', `data.exclusion`), and the conversion (`data.export`, `data.ratings`, `data.edits`) with its counts.
+`export_workspace` is the whole of it, for the CLI and the annotate app's admin tab alike (one implementation: the
+same options give the same rows and counts)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ import pyarrow as pa
 
 from data.edits import edit_pair_ids, editors_decide, edits_in_force, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
-from data.exclusion import labels_in_force, not_chosen
+from data.exclusion import Exclusion, check_exclusion, labels_in_force, not_chosen
 from data.export import check_min_posterior, dpo_table, kto_table, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND
@@ -95,6 +98,30 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
 def reads_labels(args: Any) -> bool:
     """Whether the export is made from labels (every format but sft without --edits): exclusion changes it."""
     return args.format != "sft" or args.edits
+
+
+@dataclass(frozen=True)
+class Export:
+    """An export made: its rows, its counts by reason and who was kept out of its verdicts."""
+
+    name: str  # the format, as the file and the messages name it: dpo, kto, ratings, sft, sft-edits
+    rows: pa.Table | list
+    counts: Counter
+    exclusion: Exclusion
+
+    def summary(self) -> str:
+        """``exported 4, excluded_only 3; excluded labellers: mallory (excluded.json)``: the counts
+        (`counts_line`) and who was excluded, where anyone was."""
+        return "; ".join(filter(None, [counts_line(self.counts, self.name), self.exclusion.line()]))
+
+
+def export_workspace(workspace: Workspace, args: Any) -> Export:
+    """What `python -m data export` makes of ``workspace`` with the options ``args`` (`data.commands.ExportCommand`,
+    checked by `check_export_options`): the labellers of ``--exclude-labeller`` and WS/excluded.json left out
+    (`data.exclusion.check_exclusion`: an unknown name of the flag, or a damaged excluded.json, is an error)."""
+    exclusion = check_exclusion(workspace, args.exclude_labeller) if reads_labels(args) else Exclusion()
+    rows, counts = export_rows(workspace, args, exclusion.names)
+    return Export(args.format + ("-edits" if args.edits else ""), rows, counts, exclusion)
 
 
 def export_rows(

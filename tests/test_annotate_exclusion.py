@@ -3,24 +3,28 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import gradio as gr
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from annotate.admin import admin_view, exclude_labeller, export_labels
+from annotate.admin import AGGREGATED_EXPORTS, EXPORTS, admin_view, exclude_labeller, export_labels
 from annotate.agreement import admin_report
 from annotate.app import make_context
 from annotate.service import LabelService
 from annotate.users import Authenticator, User, hash_password
 from data.__main__ import main
+from data.aggregate import AGGREGATIONS, MAJORITY
 from data.errors import PrefloopError
 from data.files import NOT_A_FILE, NotAFileError
 from data.records import Completion, Label, Pair, Prompt
 from data.selection import EXCLUDED_FILE, excluded_labellers, read_excluded
 from data.workspace import Workspace
+from tests.test_data_exclusion import RATING, build
 from train.pairs import preference_rows
 
 # pair -> {labeller: choice}. With cat: p0 split (a vs b), p1 a (cat alone), p2 a, p3 b.
@@ -206,3 +210,55 @@ def test_the_side_figures_count_every_persons_labels_as_stats_does(setup, capsys
     stored = json.loads(capsys.readouterr().out)["labels"]["pairwise"]
     assert sum(report["distribution"].values()) == sum(stored.values()) == 19
     assert report["distribution"]["left"] == 9
+
+
+@pytest.fixture()
+def mixed(tmp_path):
+    """`test_data_exclusion.build`'s workspace (mallory the editor of pair 3's answer, the only ranker; gold KTO and
+    rated answers) with her excluded in WS/excluded.json, a judge's label on her edit pair (the original over the
+    edit), on pair 7, on KTO answer b3 and a judge's ratings of b5, an arena pair ann voted on and pair 0 gold."""
+    ws, ids = build(tmp_path / "ws")
+    edit = next(p["id"] for p in ws.read("pairs").to_pylist() if p["kind"] == "edit")
+    prompt = ws.read("prompts", ["id"]).column("id")[1].as_py()
+    x, y = (Completion(prompt, f"arena {name}", name, "hf") for name in ("model-x", "model-y"))
+    arena = Pair(prompt, x.id, y.id, "arena")
+    ws.append(
+        [
+            x,
+            y,
+            arena,
+            Label(arena.id, "ann", "pairwise", "a"),
+            Label(edit, "judge:toy", "pairwise", "b"),
+            Label(ids["pair"][7], "judge:toy", "pairwise", "a"),
+            Label(ids["b"][3], "judge:toy", "kto", "desirable"),
+            Label(ids["b"][5], "judge:toy", "rate", None, ratings=RATING, rubric="helpsteer2"),
+        ]
+    )
+    assert main(["gold", "-w", str(ws.path), "--pair", ids["pair"][0], "--answer", "a"]) == 0
+    (ws.path / EXCLUDED_FILE).write_text('["mallory"]')
+    return ws
+
+
+@pytest.mark.parametrize("task", ["pairwise", "kto", "rank", "rate"])
+def test_the_admins_export_is_data_exports_rows_and_counts(mixed, capsys, task):
+    """The admin tab built its exports itself: with the editor excluded, a judge's label alone decided her edit
+    pair (`data export` leaves an edit's verdict to its editor: excluded_only), and arena pairs vanished uncounted
+    (`data export`: kind_arena_not_asked). It is `data export` now, with the admin's aggregation."""
+    users = {"ann": User("ann", hash_password("pw-ann-12345"), admin=True)}
+    ctx = make_context(LabelService(mixed, task), Authenticator(users))
+    for fmt in EXPORTS[task]:
+        for method in AGGREGATIONS if fmt in AGGREGATED_EXPORTS else (MAJORITY,):
+            said = export_labels(ctx, "ann", fmt, method)
+            assert "Wrote exports/" in said, said
+            admin = html.unescape(said.split(": ", 1)[1].split("</div>", 1)[0])
+            out = mixed.path / "cli.parquet"
+            aggregate = ["--aggregate", method] if fmt in AGGREGATED_EXPORTS else []
+            capsys.readouterr()
+            assert (
+                main(["export", "-w", str(mixed.path), "--format", fmt, *aggregate, "--out", str(out)]) == 0
+            )
+            assert admin == capsys.readouterr().out.strip().split(": ", 1)[1], (fmt, method)
+            assert pq.read_table(mixed.exports / f"{fmt}.parquet").equals(pq.read_table(out)), (fmt, method)
+            assert "excluded labellers: mallory (excluded.json)" in admin
+            if fmt == "dpo":
+                assert "kind_arena_not_asked 1" in admin and "excluded_only 4" in admin, admin

@@ -15,7 +15,7 @@ from data.commands import EXPORT_KINDS
 from data.ranking import rank_item_id
 from data.records import Completion, Label
 from tests.test_data_exclusion import RATING, build, export
-from train.pairs import preference_rows, sft_rows
+from train.pairs import kto_rows, preference_rows, rating_kto_rows, rating_preference_rows, sft_rows
 
 SPLITS = ([], ["--split", "train"], ["--split", "test"])
 LABELS = ([], ["--labels", "human"], ["--labels", "machine"])
@@ -128,10 +128,22 @@ def test_an_export_of_nothing_says_the_workspace_holds_none(tmp_path, capsys):
 @pytest.mark.parametrize("labels", ["human", "machine"])
 def test_train_counts_the_rows_as_the_export_does_whatever_labels(world, capsys, labels):
     """train's rows came from the same counting but without the items --labels does not choose: a ranking only
-    a person made, with --labels machine, was counted by the export (rank_unlabelled) and by no one in train."""
+    a person made, with --labels machine, was counted by the export (rank_unlabelled) and by no one in train; and
+    train's KTO rows and rating rows (--kto-from, --rm-from-ratings) read every label whatever --labels said (a
+    judge's KTO label on b3 and rating of b5 trained with --labels human, people's with --labels machine)."""
     _, counts = preference_rows(world, "train", EXPORT_KINDS, None, labels)
     exported, _ = export(world, capsys, "--format", "dpo", "--split", "train", "--labels", labels)
     assert {k: v for k, v in counts.items() if v} == {k: v for k, v in exported.items() if v}
+    _, counts = kto_rows(world, "train", labels=labels)
+    assert counts == export(world, capsys, "--format", "kto", "--split", "train", "--labels", labels)[0]
+    rated, _ = export(world, capsys, "--format", "ratings", "--split", "train", "--labels", labels)
+    left_out = {k: v for k, v in rated.items() if k != "exported"}
+    rows, counts = rating_kto_rows(world, "train", "helpfulness>=3", labels=labels)
+    assert {k: counts[k] for k in left_out} == left_out and counts["exported"] == rated["exported"] == len(
+        rows
+    )
+    _, counts = rating_preference_rows(world, "train", "helpfulness", labels=labels)
+    assert {k: counts[k] for k in left_out} == left_out and counts["alone"] == rated["exported"]
 
 
 def test_the_kto_items_are_what_the_app_serves_and_train_and_the_admin_count_them_alike(world, capsys):
@@ -142,7 +154,6 @@ def test_the_kto_items_are_what_the_app_serves_and_train_and_the_admin_count_the
     from annotate.app import make_context
     from annotate.service import LabelService
     from annotate.users import Authenticator, User, hash_password
-    from train.pairs import kto_rows
 
     service = LabelService(world, "kto")
     assert service.progress("ann")["items"] + 2 == FORMATS[("--format", "kto")]  # gold a5, a6: not the job

@@ -157,3 +157,58 @@ def test_a_threshold_that_splits_nothing_is_one_line(tmp_path, tiny_model_dir, c
         " has nothing to contrast (is the threshold inside the rubric's scale?)\n"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "what"),
+    [
+        (["--method", "kto", "--kto-from", "helpfulness>=3"], "rated answers for --kto-from helpfulness>=3"),
+        (
+            ["--method", "rm", "--rm-from-ratings", "helpfulness"],
+            "rated answers for --rm-from-ratings helpfulness",
+        ),
+        (["--method", "kto"], "completions labelled desirable/undesirable"),
+    ],
+)
+def test_labels_chooses_whose_ratings_and_kto_labels_train(tmp_path, tiny_model_dir, capsys, flags, what):
+    """train took --labels and ignored it for KTO labels and ratings: with --labels machine it trained on people's
+    ratings and KTO labels. Only people rated and labelled here: nothing to train on, each answer of split train
+    counted unlabelled (as `data export --labels machine --split train` counts it); nothing is written."""
+    ws = rated_workspace(tmp_path / "ws")
+    answers = ws.read("completions", ["id", "text"]).to_pylist()
+    ws.append(
+        [
+            Label(a["id"], "ann", "kto", "desirable" if a["text"] == TEXTS[0] else "undesirable")
+            for a in answers
+        ]
+    )
+    out = tmp_path / "out"
+    args = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--max-steps", "1", "--out", str(out)]
+    assert main([*args, *flags, "--labels", "machine"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {ws.path}: no {what} to train on in split train (other_split 4, unlabelled 12)\n"
+    )
+    assert not out.exists()
+
+
+def test_a_rated_blank_answer_is_counted_degenerate_as_the_export_counts_it(tmp_path, capsys):
+    """The ratings export counts a rated answer with a blank text `degenerate`; the rows from ratings dropped it
+    without a count."""
+    from data.__main__ import main as data_main
+
+    ws = rated_workspace(tmp_path / "ws", count=2, test=0)
+    prompt = ws.read("prompts", ["id"]).column("id")[0].as_py()
+    blank = Completion(prompt, "  ", model="toy", engine="hf")
+    rating = json.dumps({"helpfulness": 2, "verbosity": 2})
+    ws.append([blank, Label(blank.id, "ann", "rate", None, ratings=rating, rubric="helpsteer2")])
+    out = tmp_path / "ratings.parquet"
+    capsys.readouterr()
+    assert (
+        data_main(
+            ["export", "-w", str(ws.path), "--format", "ratings", "--split", "train", "--out", str(out)]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.endswith(": degenerate 1, exported 4\n")
+    assert rating_kto_rows(ws, "train", "helpfulness>=3")[1]["degenerate"] == 1
+    assert rating_preference_rows(ws, "train", "helpfulness")[1]["degenerate"] == 1

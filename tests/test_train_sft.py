@@ -199,6 +199,16 @@ def test_nothing_to_train_on_is_one_line(tmp_path, tiny_model_dir, capsys, gold,
             ["--method", "sft", "--sft-from", "gold,typo"],
             "--sft-from typo: expected one or both of gold, edits",
         ),
+        (  # the prompts' gold answers read no label: it was accepted and did nothing (given even as the default)
+            ["--method", "sft", "--sft-from", "gold", "--labels", "auto"],
+            "--labels applies to rows made from labels (--sft-from edits), not --method sft --sft-from gold (the "
+            "prompts' gold answers)",
+        ),
+        (
+            ["--method", "sft", "--sft-from", "gold", "--exclude-labeller", "ann"],
+            "--exclude-labeller applies to rows made from labels (--sft-from edits), not --method sft --sft-from "
+            "gold (the prompts' gold answers)",
+        ),
     ],
 )
 def test_options_of_other_methods_are_refused_in_one_line(tmp_path, capsys, argv, message):

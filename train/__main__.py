@@ -24,7 +24,7 @@ import sys
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import build
 from train.methods import METHODS, method_options
-from train.options import TrainOptions
+from train.options import TrainOptions, check_given
 from train.report import summary_lines
 
 
@@ -48,7 +48,9 @@ def parse_train_options(argv: list[str], prog: str = "python -m train") -> Train
     """The options object; a method-specific option set (by flag or YAML) for another method is an error."""
     namespace = _with_sibling(build_parser(prog), build_score_parser(prog)).parse_args(argv)
     options = build(TrainOptions, namespace)
-    check_applies(explicit_names(namespace), options.method, method_options(), "--method")
+    explicit = explicit_names(namespace)
+    check_applies(explicit, options.method, method_options(), "--method")
+    check_given(options, explicit)
     return options
 
 

@@ -109,8 +109,9 @@ class TrainOptions:
     labels: str = field(
         default="auto",
         metadata={
-            "help": "whose pairwise labels train: human (people and imports), machine (judge:/rm: labellers), "
-            "all, or auto (per pair: human where present, else machine)",
+            "help": "whose labels train (as data export --labels: pairwise labels and rankings, KTO labels, the "
+            "ratings of --kto-from and --rm-from-ratings, whether edits count for sft): human (people and "
+            "imports), machine (judge:/rm: labellers), all, or auto (per pair: human where present, else machine)",
             "choices": LABEL_SOURCES,
         },
     )
@@ -302,3 +303,16 @@ def check_options(options: TrainOptions) -> None:
         raise PrefloopError(f"--eval-steps applies to --method {takes}, not {options.method}")
     if method.check:
         method.check(options)
+
+
+def check_given(options: TrainOptions, explicit: set[str]) -> None:
+    """Refuse an option of the labels given (by flag or config file, even at its default) where the rows read no
+    label: SFT on the prompts' gold answers alone (as `data export --format sft` refuses them)."""
+    if options.method != "sft" or "edits" in options.sft_from:
+        return
+    for name in ("labels", "exclude_labeller"):
+        if name in explicit:
+            raise PrefloopError(
+                f"--{name.replace('_', '-')} applies to rows made from labels (--sft-from edits), not --method "
+                f"sft --sft-from {','.join(options.sft_from)} (the prompts' gold answers)"
+            )

@@ -111,22 +111,36 @@ def kto_rows(
     workspace: Workspace,
     split: str | None,
     seed: int = 0,
+    labels: str = "auto",
     aggregate: str = MAJORITY,
     excluded: tuple[str, ...] = (),
     held_out: bool = False,
     min_posterior: float | None = None,
 ) -> tuple[list[dict], Counter]:
-    """KTO rows, ordered so that every stretch of the data mixes desirable and undesirable examples.
+    """KTO rows from the KTO labels of ``labels`` (`data.selection.choose_labels`) less the ``excluded``
+    labellers', as `python -m data export --format kto` makes them (an answer labelled only by labellers ``labels``
+    does not choose counted unlabelled), ordered so that every stretch of the data mixes desirable and undesirable
+    examples.
 
     TRL's KTOTrainer reads the data in order (its KL estimate pairs each example with its batch neighbours), so a
     file sorted by label would give one-sided batches. Each kind is shuffled (seeded) and the two are interleaved in
     proportion to their counts.
     """
     gold = read_gold(workspace, "kto")
-    labels, lost = labels_in_force(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
+    stored = workspace.frame("labels")
+    chosen, lost = labels_in_force(stored, excluded_labellers(workspace.path, excluded), labels)
+    unchosen = not_chosen(stored, labels, ("kto",))
     prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
     rows, counts = to_kto(
-        prompts, completions, labels, split, aggregate, gold, min_posterior, lost.get("kto", ())
+        prompts,
+        completions,
+        chosen,
+        split,
+        aggregate,
+        gold,
+        min_posterior,
+        lost.get("kto", ()),
+        unchosen.get("kto", ()),
     )
     if held_out and gold.num_rows:  # gold completions, decided by their gold answer (as preference_rows)
         on_gold, _ = to_kto(prompts, completions, _answers(gold, "kto"), split)
@@ -181,40 +195,49 @@ def sft_rows(
     return rows, Counter({k: v for k, v in counts.items() if v})
 
 
-def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...]):
-    """The ratings export (`data.ratings.ratings_table`) of ``split``, the labels it was made from, and the counts
-    of the answers it left out: gold (``gold``: they measure raters, never train), rated by excluded labellers only
-    (``excluded_only``), of the other split (``other_split``) or rated by nobody (``unlabelled``)."""
+def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...], labels: str = "auto"):
+    """The ratings export (`data.ratings.ratings_table`, as `python -m data export --format ratings --labels
+    LABELS`) of ``split``, the labels it was made from, and the counts of the answers it left out: gold (``gold``:
+    they measure raters, never train), rated by excluded labellers only (``excluded_only``), of the other split
+    (``other_split``), rated by nobody or only by labellers ``labels`` does not choose (``unlabelled``), with a
+    blank text (``degenerate``)."""
     gold = read_gold(workspace, "rate").column("item_id").to_pylist()  # children first (Workspace.read)
-    labels, lost = labels_in_force(workspace.frame("labels"), excluded_labellers(workspace.path, excluded))
-    table, counts = ratings_table(
-        workspace.frame("prompts"), workspace.frame("completions"), labels, split, gold, lost.get("rate", ())
-    )
-    kept = (
-        "gold",
-        "excluded_only",
-        "other_split",
-        "unlabelled",
-    )  # every answer of the rate task, counted once
-    return table, labels, Counter({k: counts[k] for k in kept if counts[k]})
+    stored = workspace.frame("labels")
+    chosen, lost = labels_in_force(stored, excluded_labellers(workspace.path, excluded), labels)
+    unchosen = not_chosen(stored, labels, ("rate",)).get("rate", ())
+    prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
+    table, counts = ratings_table(prompts, completions, chosen, split, gold, lost.get("rate", ()), unchosen)
+    # every answer of the rate task, counted once
+    kept = ("gold", "excluded_only", "other_split", "unlabelled", "degenerate")
+    return table, chosen, Counter({k: counts[k] for k in kept if counts[k]})
 
 
 def rating_kto_rows(
-    workspace: Workspace, split: str | None, rule: str, seed: int = 0, excluded: tuple[str, ...] = ()
+    workspace: Workspace,
+    split: str | None,
+    rule: str,
+    seed: int = 0,
+    excluded: tuple[str, ...] = (),
+    labels: str = "auto",
 ) -> tuple[list[dict], Counter]:
-    """KTO rows from rubric ratings (``--kto-from 'ASPECT>=3'``, `data.ratings.kto_from_ratings`), interleaved
-    as `kto_rows`; the counts name what was left out (unrated, ambiguous, gold)."""
-    table, labels, left_out = _rated(workspace, split, excluded)
-    rows, counts = kto_from_ratings(table, rule, labels)
+    """KTO rows from rubric ratings (``--kto-from 'ASPECT>=3'``, `data.ratings.kto_from_ratings`) of the labellers
+    ``labels`` chooses, interleaved as `kto_rows`; the counts name what was left out (unrated, ambiguous, gold)."""
+    table, chosen, left_out = _rated(workspace, split, excluded, labels)
+    rows, counts = kto_from_ratings(table, rule, chosen)
     return interleave(rows, seed), counts + left_out
 
 
 def rating_preference_rows(
-    workspace: Workspace, split: str | None, aspect: str, excluded: tuple[str, ...] = ()
+    workspace: Workspace,
+    split: str | None,
+    aspect: str,
+    excluded: tuple[str, ...] = (),
+    labels: str = "auto",
 ) -> tuple[list[dict], Counter]:
-    """Preference rows from rubric ratings (``--rm-from-ratings ASPECT``, `data.ratings.pairs_from_ratings`):
-    every two rated answers to a prompt, the higher rated chosen; equal ratings give no pair (counted)."""
-    table, _, left_out = _rated(workspace, split, excluded)
+    """Preference rows from rubric ratings (``--rm-from-ratings ASPECT``, `data.ratings.pairs_from_ratings`) of the
+    labellers ``labels`` chooses: every two rated answers to a prompt, the higher rated chosen; equal ratings give
+    no pair (counted)."""
+    table, _, left_out = _rated(workspace, split, excluded, labels)
     rows, counts = pairs_from_ratings(table, aspect)
     counts.update(left_out)
     for row in rows:

@@ -93,8 +93,8 @@ def _rows(
             else (options.rm_from_ratings, rating_preference_rows)
         )
         extra = (options.seed,) if options.kto_from else ()
-        train_rows, counts = build(workspace, "train", rule, *extra, excluded)
-        eval_rows, eval_counts = build(workspace, "test", rule, *extra, excluded)
+        train_rows, counts = build(workspace, "train", rule, *extra, excluded, options.labels)
+        eval_rows, eval_counts = build(workspace, "test", rule, *extra, excluded, options.labels)
         what = f"rated answers for {'--kto-from' if options.kto_from else '--rm-from-ratings'} {rule}"
         log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     elif method.data == "sft":
@@ -103,7 +103,7 @@ def _rows(
         eval_rows, eval_counts = sft_rows(workspace, "test", *sources)
         what = "SFT rows (" + " or ".join(SFT_WHAT[s] for s in options.sft_from) + ")"
     elif method.data == "completions":
-        verdicts = (options.seed, options.aggregate, excluded)
+        verdicts = (options.seed, options.labels, options.aggregate, excluded)
         sure = {"min_posterior": options.min_posterior}
         train_rows, counts = kto_rows(workspace, "train", *verdicts, **sure)
         eval_rows, eval_counts = kto_rows(workspace, "test", *verdicts, held_out=True, **sure)
