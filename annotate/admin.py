@@ -249,7 +249,7 @@ def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> 
         made = export_workspace(workspace, export_options(workspace, fmt, _method(method)))
     except (PrefloopError, OSError) as exc:
         # a damaged excluded.json, say: the CLI's line, without the server's paths
-        raise gr.Error(_public(exc, workspace)) from None
+        raise gr.Error(public_line(exc, workspace)) from None
     if not len(made.rows):
         return message_html(f"Nothing to export as {fmt} yet ({made.summary()}).", "warn")
     try:
