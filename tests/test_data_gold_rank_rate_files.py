@@ -243,6 +243,15 @@ NEW = {"prompt": "Brand new?", "completions": ["x", "y", "z"]}
             "row 0, field 'ratings': rubric helpsteer2 has no aspect 'tone'",
         ),
         ([{**RATE, "ratings": {"helpfulness": 3}}], "row 0, field 'ratings': rate every aspect: correctness"),
+        (  # a JSON value that is no object: it reached json's decoder, a TypeError traceback
+            [{**RATE, "ratings": [3, 4, 4, 1, 2]}],
+            "row 0, field 'ratings': ratings must be a JSON object of aspect: value",
+        ),
+        ([{**RATE, "ratings": 3}], "row 0, field 'ratings': ratings must be a JSON object of aspect: value"),
+        (
+            [{**NEW, "ratings": [FULL, 3, FULL]}],
+            "row 0, field 'ratings[1]': ratings must be a JSON object of aspect: value",
+        ),
         (
             [{**NEW, "ratings": [FULL, FULL, {**FULL, "coherence": -1}]}],
             "row 0, field 'ratings[2]': coherence -1 is not an integer in 0..4",
