@@ -16,8 +16,7 @@ texts are the row's (one prompt's 3-6 answers of one round, `data.rank_pairs.ran
 tie), ratings every answer of the prompt with that text that the rate app serves. A ranking that matches no rank
 item makes one of its prompt's round 0 (the round imports give their answers) by adding the row's answers not stored
 there, if that round holds no rank item and no answer the row leaves out (a rank item is all of them); ratings that
-match nothing add their answer, unless its prompt's round 0 is a gold rank item (its gold ranking would leave the
-answer out). The marks go to `data.gold.apply_gold` with the preference rows' marks, which checks
+match nothing add their answer. The marks go to `data.gold.apply_gold` with the preference rows' marks, which checks
 them as it checks the admin tab's (`check_ranking`, `check_ratings`) and writes everything in one batch.
 """
 
@@ -281,12 +280,9 @@ def _check_stored(question: Ranked, item: str, answer: str, gold: dict, text: di
         raise replaces_gold(question.where, NOUN[question.task], item, source, theirs, mine)
 
 
-def _items(
-    question: Ranked, answers: _Answers, gold_ranked: dict[str, tuple[str, str]]
-) -> tuple[list[tuple[str, tuple[str, ...]]], list[Completion]]:
+def _items(question: Ranked, answers: _Answers) -> tuple[list[tuple[str, tuple[str, ...]]], list[Completion]]:
     """The items a question marks (id, its answers) and the answers it adds: those it matches, else those it
-    makes. A rated answer added joins its prompt's round 0, which must not be a gold rank item (``gold_ranked``:
-    its gold ranking would leave the answer out, and a seventh answer would end the item)."""
+    makes."""
     if question.task == "rank":
         items = answers.rank_matches(question)
         if items:
@@ -296,13 +292,6 @@ def _items(
     found = answers.by_text.get((question.prompt.id, question.texts[0]), [])
     if found:
         return [(item, (item,)) for item in found], []
-    item = rank_item_id(question.prompt.id, 0)
-    if item in gold_ranked:
-        raise GoldError(
-            f"{question.where}: no stored answer of this prompt has this text, and adding it would change rank item "
-            f"{item} (round 0), gold from {gold_ranked[item][1]}: rate one of its answers (the text exactly), or "
-            f"`data gold --remove {item}` first"
-        )
     answers.add(list(question.completions))
     return [(c.id, (c.id,)) for c in question.completions], list(question.completions)
 
@@ -323,7 +312,7 @@ def rank_rate_gold(
     gold, out, given = gold_now(workspace, ("rank", "rate")), RankRateGold(), {}
     for question in sorted(questions, key=lambda q: q.task != "rate"):
         prompt = question.prompt
-        items, new = _items(question, answers, gold["rank"])
+        items, new = _items(question, answers)
         out.records += new
         if prompt.id not in splits:
             splits[prompt.id] = prompt.split
