@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import latest_positions
-from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement
+from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement, quoted
 from data.rank_pairs import rank_groups
-from data.ranking import RankingError, canonical_ranking, rank_of
+from data.ranking import RankingError, canonical_ranking, rank_item_id, rank_of
 from data.records import Completion, Pair, now, random_id
 from data.rubric import Rubric, RubricError, parse_ratings
 from data.schemas import CHOICES, GOLD
@@ -242,6 +242,42 @@ def _stored_answers(mark: Mark, ranked: dict[str, tuple[str, ...]]) -> list:
     return list(mark.answers)
 
 
+def _check_gold_ranks_kept(
+    workspace: Workspace, marks: list[Mark], records: list[object], gold: pa.Table, removing: pa.Array
+) -> None:
+    """The answers a gold file adds (``records``) never change a gold rank item (``gold``: `current_gold`'s, less
+    those ``removing`` withdraws): one joining its round would be left out of its gold ranking, a seventh would end
+    the item. A GoldError names the row (of the first mark on the answer, or on a pair of it) and the item."""
+    added = [r for r in records if isinstance(r, Completion)]
+    kept = gold.filter(pc.invert(pc.is_in(gold.column("item_id"), value_set=removing)))
+    sources = [CLI_FLAGS["rank"] if s == CLI else s for s in kept.column("source").to_pylist()]
+    gold_ranked = dict(zip(kept.column("item_id").to_pylist(), sources))
+    touched = {rank_item_id(c.prompt_id, c.round) for c in added} & set(gold_ranked)
+    if not touched:
+        return
+    before, after = rank_items(workspace), rank_items(workspace, records)
+    pairs = {r.id: (r.completion_a, r.completion_b) for r in records if isinstance(r, Pair)}
+    for item in sorted(touched):
+        if before.get(item) == after.get(item):
+            continue
+        answer = next(c for c in added if rank_item_id(c.prompt_id, c.round) == item)
+        where = next(
+            (
+                mark.where_of(index)
+                for mark in marks
+                for index, marked in enumerate(mark.ids)
+                if answer.id == marked or answer.id in pairs.get(marked, ())
+            ),
+            "a gold file",
+        )
+        raise GoldError(
+            f"{where}: its answer {quoted(answer.text)} is not stored, and adding it would change rank item "
+            f"{item} (round {answer.round} of its prompt), gold from {gold_ranked[item]}: a gold ranking ranks "
+            f"every answer of its item; give one of the item's answers (the text exactly), or `data gold --remove "
+            f"{item}` first"
+        )
+
+
 @dataclass(frozen=True)
 class GoldChange:
     """What `apply_gold` wrote: answers marked (``changed`` of them replacing another gold answer of the item),
@@ -283,7 +319,8 @@ def apply_gold(
     """Check every mark and removal, then write them (with the prompts, completions and pairs ``records`` add) in
     one batch; a GoldError leaves the workspace as it was. An item given two different answers, an unknown item,
     an answer not of its task (a ranking that misses one of the item's answers, a rating off its rubric), and a
-    removal of an item that is not gold (or is made gold in the same call) are errors. An answer an item already
+    removal of an item that is not gold (or is made gold in the same call), and a new answer among ``records`` that
+    would change a gold rank item (`_check_gold_ranks_kept`) are errors. An answer an item already
     has as gold is not written again (counted as unchanged). A removal retracts the item in every task it is gold
     in (a completion can be a KTO and a rate gold item)."""
     events = workspace.read("gold")
@@ -300,6 +337,7 @@ def apply_gold(
         if not any(item in answers for answers in gold_now.values()):
             raise GoldError(f"--remove {item}: not a gold item in {workspace.path}")
     removing = pa.array(list(remove), pa.string())
+    _check_gold_ranks_kept(workspace, marks, list(records), current["rank"], removing)
     for task, check in (("pairwise", check_pair_agreement), ("kto", check_kto_agreement)):
         new = {item: given for (of_task, item), given in asked.items() if of_task == task}
         if new:

@@ -88,13 +88,20 @@ class Rubric:
         return json.dumps(self.check(ratings), sort_keys=True, separators=(",", ":"))
 
 
-def parse_ratings(text: str | dict | None) -> dict:
+NOT_AN_OBJECT = "ratings must be a JSON object of aspect: value"
+
+
+def parse_ratings(text: object) -> dict:
     """A stored or submitted ratings JSON object (or the dict itself); {} for nothing, a RubricError for anything
     but an object."""
     if isinstance(text, dict):
         return text
-    if not text:
+    if text is None or text == "":
         return {}
+    if not isinstance(
+        text, str
+    ):  # a file's row gives any JSON value (a list, a number): json reads text only
+        raise RubricError(NOT_AN_OBJECT)
     try:
         value = strict_json(text)  # with json.loads the last of a key twice won, silently
     except json.JSONDecodeError:
@@ -104,7 +111,7 @@ def parse_ratings(text: str | dict | None) -> dict:
     except TooDeep:
         raise RubricError(f"ratings are JSON {TOO_DEEP}") from None
     if not isinstance(value, dict):
-        raise RubricError("ratings must be a JSON object of aspect: value")
+        raise RubricError(NOT_AN_OBJECT)
     return value
 
 

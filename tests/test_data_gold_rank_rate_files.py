@@ -243,6 +243,15 @@ NEW = {"prompt": "Brand new?", "completions": ["x", "y", "z"]}
             "row 0, field 'ratings': rubric helpsteer2 has no aspect 'tone'",
         ),
         ([{**RATE, "ratings": {"helpfulness": 3}}], "row 0, field 'ratings': rate every aspect: correctness"),
+        (  # a JSON value that is no object: it reached json's decoder, a TypeError traceback
+            [{**RATE, "ratings": [3, 4, 4, 1, 2]}],
+            "row 0, field 'ratings': ratings must be a JSON object of aspect: value",
+        ),
+        ([{**RATE, "ratings": 3}], "row 0, field 'ratings': ratings must be a JSON object of aspect: value"),
+        (
+            [{**NEW, "ratings": [FULL, 3, FULL]}],
+            "row 0, field 'ratings[1]': ratings must be a JSON object of aspect: value",
+        ),
         (
             [{**NEW, "ratings": [FULL, FULL, {**FULL, "coherence": -1}]}],
             "row 0, field 'ratings[2]': coherence -1 is not an integer in 0..4",
@@ -321,3 +330,35 @@ def test_a_row_that_disagrees_with_gold_already_given_is_refused_and_writes_noth
         err = capsys.readouterr().err
         assert err.startswith(f"error: {error}") and len(err.splitlines()) == 1, err
         assert digest(ws.path) == before
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({**RATE, "response": "a fifth answer"}, "ratings"),
+        ({"prompt": "Question 0?", "completion": "a fifth answer", "label": False}, "label"),
+        ({"prompt": "Question 0?", "chosen": "answer 0.1", "rejected": "a fifth answer"}, "chosen"),
+    ],
+)
+def test_a_new_answer_never_changes_a_gold_rank_item(tmp_path, capsys, row, field):
+    """A rated, KTO or preference row's answer that matched nothing joined its prompt's round 0 even where that
+    was a gold rank item: its gold ranking then left an answer out (rerunning the rank file was refused), and a
+    seventh answer dissolved the gold item with nothing said (the rank app served nothing of it). Refused in one
+    line, as a ranking row that would change a rank item is; an answer stored already is still marked, and a
+    --remove of the rank item in the same call lets the answer join it."""
+    ws, items, _ = build(tmp_path / "ws")
+    ranked = write(tmp_path / "ranked.jsonl", RANK)
+    assert gold(ws, str(ranked)) == 0
+    before = digest(ws.path)
+    new = write(tmp_path / "new.jsonl", RATE, row)
+    assert gold(ws, str(new)) == 2
+    assert capsys.readouterr().err == (
+        f"error: {new}, row 1, field '{field}': its answer 'a fifth answer' is not stored, and adding it would "
+        f"change rank item {items[0]} (round 0 of its prompt), gold from {ranked}: a gold ranking ranks every "
+        f"answer of its item; give one of the item's answers (the text exactly), or `data gold --remove "
+        f"{items[0]}` first\n"
+    )
+    assert digest(ws.path) == before
+    assert gold(ws, str(write(tmp_path / "stored.jsonl", RATE))) == 0  # a stored answer: marked
+    assert gold(ws, str(ranked)) == 0 and "+0 marked, 1 already gold" in capsys.readouterr().out
+    assert gold(ws, "--remove", items[0], str(new)) == 0
