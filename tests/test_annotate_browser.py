@@ -126,7 +126,13 @@ def csp_errors(page) -> list[str]:
 
 
 def wait_status(page, text):
-    page.locator("#pf-status").get_by_text(text).wait_for(timeout=10_000)
+    try:
+        page.locator("#pf-status").get_by_text(text).wait_for(timeout=10_000)
+    except (
+        playwright.TimeoutError
+    ):  # say what the status line held instead: a flake and a bug read differently
+        shown = page.evaluate("document.querySelector('#pf-status')?.innerText ?? '(no status line)'")
+        raise AssertionError(f"status never read {text!r}; it reads {shown!r}") from None
 
 
 def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users):
