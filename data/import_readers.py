@@ -4,8 +4,6 @@
   problem of its row.
 - JSON Lines: one record per non-blank line; a bad line is a problem of its row, the other rows still read.
 - CSV (every cell text; an empty cell is ""), Parquet, and `datasets.save_to_disk` folders.
-- A key whose value is null (JSON ``null``, a Parquet or datasets null, a NaN) is left out of its record, at any
-  depth: a Parquet row holds every column of its file, so only the keys a row has decide what kind of row it is.
 Text is UTF-8 with or without a BOM. An invalid byte is kept as a lone surrogate (``surrogateescape``) and reported
 later by the row and field that hold it (`import_formats.clean_text`), not as a byte offset into the file.
 
@@ -23,14 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from data.import_records import (
-    SPACE,
-    RecordError,
-    decode_value,
-    json_error,
-    object_or_error,
-    without_nulls,
-)
+from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
 
@@ -41,12 +32,7 @@ MAX_RECORD_BYTES = (
 
 
 def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[object]:
-    """The rows of a data file or a `datasets.save_to_disk` folder: a dict per record, its null keys left out
-    (`without_nulls`: a Parquet file's row holds every column of the file), a RecordError per bad row."""
-    return [without_nulls(row) for row in _read_rows(path, max_record_bytes)]
-
-
-def _read_rows(path: Path, max_record_bytes: int) -> list[object]:
+    """The rows of a data file or a `datasets.save_to_disk` folder: a dict per record, a RecordError per bad row."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:

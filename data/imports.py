@@ -40,7 +40,7 @@ from data.import_formats import (
     parse_record,
 )
 from data.import_readers import MAX_RECORD_BYTES, read_records
-from data.import_records import RecordError
+from data.import_records import RecordError, null_answer_fields, without_nulls
 from data.pairing import make_pairs
 from data.rank_guard import kept_items, new_answers
 from data.records import Completion, Label, Pair, Prompt, content_id, now
@@ -61,6 +61,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ON_ERROR = ("fail", "skip")
+EXPECTED = "chosen and rejected, completion and label, completions, or a gold completion, response or output"
 LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the rejects files beside it
 
 
@@ -181,7 +182,7 @@ def _file_format(rows: list[object], name: str) -> str:
     objects = [(row, r) for row, r in enumerate(rows) if isinstance(r, dict)]
     if not objects:
         raise rows[0]
-    fmt = next((f for f in map(detect_format, (r for _, r in objects)) if f), None)
+    fmt = next((f for f in map(detect_format, (without_nulls(r) for _, r in objects)) if f), None)
     if fmt is None:
         row, first = objects[0]
         keys = ", ".join(sorted(first)[:8])
@@ -217,7 +218,11 @@ def check_file(
         try:
             if isinstance(raw, RecordError):
                 raise raw
+            nulls, raw = null_answer_fields(raw), without_nulls(raw)  # a null key is an absent one
             example = parse_record(raw, fmt, ctx)
+            if nulls and not example.answered:
+                message = f"no answer: the field is null, and the row has no other ({EXPECTED})"
+                raise ctx.error(message, nulls[0], "missing_field")
             check_messages(example.messages, name, row)
         except SchemaError as exc:
             if options.on_error == "fail":

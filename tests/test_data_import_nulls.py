@@ -1,7 +1,9 @@
 """Mixed files: preference, KTO, candidate, ranking, rating and gold rows side by side. A Parquet file or a datasets
 folder holds every column in every row (null where a row has none) and a JSON file may write ``null``: a null key is
 one the row does not have, so each format makes the same workspace as JSON Lines with the keys left out, by
-`data import` and `data gold FILE` alike (a rating row failed with "field 'chosen': no answer")."""
+`data import` and `data gold FILE` alike (a rating row failed with "field 'chosen': no answer"). A row left with no
+answer once its null fields are out is refused, naming the first and the fields expected: in Parquet it cannot be
+told from a preference whose answers are missing."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from data.__main__ import main
 from data.import_records import without_nulls
 from data.workspace import Workspace
 from tests.test_data_gold_tasks import FULL
+from tests.test_data_import_errors import digest
 
 MIXED = [
     {"prompt": "Prefer?", "chosen": "good", "rejected": "bad"},
@@ -24,10 +27,9 @@ MIXED = [
     {"prompt": "Rate?", "response": "rated", "ratings": FULL},
     {"prompt": "Rate again?", "output": "also rated", "ratings": {**FULL, "helpfulness": 0}},
 ]  # a Parquet column holds one type: one answer's ratings object, not a list of them beside it
-GOLD_ONLY = [  # rows an import takes but a gold file does not: candidates to label, a gold (SFT) answer, a prompt
+GOLD_ONLY = [  # rows an import takes but a gold file does not: candidates to label, a gold (SFT) answer
     {"prompt": "Label these?", "completions": ["c1", "c2", "c3"]},
     {"prompt": "Gold answer?", "completion": "the answer"},
-    {"prompt": "Just a prompt?"},
 ]
 KEYS = sorted({key for row in MIXED + GOLD_ONLY for key in row})
 
@@ -89,15 +91,19 @@ def test_mixed_rows_make_the_same_workspace_in_every_format(tmp_path, capsys, co
         assert tables == reference, fmt
 
 
-def test_a_gold_row_with_only_nulls_is_one_line_naming_the_fields_expected(tmp_path, capsys):
+@pytest.mark.parametrize("command", ["import", "gold"])
+def test_a_row_with_only_null_answers_is_one_line_naming_the_fields_expected(tmp_path, capsys, command):
     ws = Workspace.init(tmp_path / "ws")
     path = write_as("parquet", tmp_path / "p", [MIXED[0], {"prompt": "Nothing?"}])
-    assert main(["gold", "-w", str(ws.path), str(path)]) == 2
+    before = digest(ws.path)
+    assert main([command, "-w", str(ws.path), str(path)]) == 2
     assert capsys.readouterr().err == (
-        f"error: {path}, row 1: nothing to make gold: no preference (chosen/rejected), KTO label, ranking or "
-        "ratings\n"
+        f"error: {path}, row 1, field 'chosen': no answer: the field is null, and the row has no other (chosen and "
+        "rejected, completion and label, completions, or a gold completion, response or output)\n"
     )
-    assert ws.read("prompts").num_rows == 0
+    assert digest(ws.path) == before
+    alone = write_as("jsonl", tmp_path / "j", [{"prompt": "Nothing?"}])  # no answer field: a prompt to sample
+    assert main(["import", "-w", str(ws.path), str(alone)]) == 0
 
 
 def test_nulls_are_left_out_at_every_depth_and_a_nan_is_one(tmp_path, capsys):
