@@ -47,7 +47,7 @@ from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
 from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
-from generate.sampling import PromptRow, _completion, _run_chunks, check_rank_items, prompt_ids
+from generate.sampling import PromptRow, _completion, _run_chunks, check_sampled_rank_items, prompt_ids
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def arena_plan(
     options: GenerateOptions, workspace: Workspace, split: str, limit: int
 ) -> tuple[list[ModelEntry], int, list[str]]:
     """The arena's models, round and prompts (the first ``limit`` of ``split``), once the answers the models have
-    yet to give change no rank item under the labels stored on it (`check_rank_items`). Reads only."""
+    yet to give change no rank item under the labels stored on it (`check_sampled_rank_items`). Reads only."""
     models = resolve_arena(workspace, options.arena, options.model)
     ids = prompt_ids(workspace, split, limit)
     round = options.round if options.round is not None else max(m.round for m in models)
@@ -210,7 +210,7 @@ def arena_plan(
     for entry in models:  # what every model adds, together
         done = set(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
         answers.update({i: options.arena_n for i in ids if i not in done})
-    check_rank_items(workspace, answers, round)
+    check_sampled_rank_items(workspace, answers, round)
     return models, round, ids
 
 

@@ -99,7 +99,7 @@ def job_prompts(
     return prompts[:limit] if limit else prompts
 
 
-def check_rank_items(workspace: Workspace, answers: Mapping[str, int], round: int) -> None:
+def check_sampled_rank_items(workspace: Workspace, answers: Mapping[str, int], round: int) -> None:
     """Sampling ``answers[prompt]`` answers for each prompt into ``round`` changes no rank item under the labels
     stored on it (`data.rank_guard`: none joins a gold rank item, none takes a ranked one past 6 answers); a
     PrefloopError names the first such item and the round to sample into instead. Writes nothing."""
@@ -210,7 +210,7 @@ def sample_pairs(
     ``only``: sample just these prompt ids."""
     check_pair_params(n, params)
     prompts = job_prompts(workspace, model, round, split, shard, limit, only)
-    check_rank_items(workspace, dict.fromkeys((p.id for p in prompts), n), round)
+    check_sampled_rank_items(workspace, dict.fromkeys((p.id for p in prompts), n), round)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         dtype = getattr(engine, "dtype", None)
@@ -261,7 +261,9 @@ def sample_spin(
     prompts = job_prompts(workspace, model, round, split, shard, limit, only, gold=True)
     if not prompts:
         log.info("no pending prompts with a gold answer for %s in round %d", model, round)
-    check_rank_items(workspace, dict.fromkeys((p.id for p in prompts), 1), round)  # gold joins no rank item
+    check_sampled_rank_items(
+        workspace, dict.fromkeys((p.id for p in prompts), 1), round
+    )  # gold joins no rank item
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         return spin_records(

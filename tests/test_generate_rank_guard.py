@@ -74,6 +74,14 @@ def test_generate_refuses_to_change_a_gold_rank_item(tmp_path, tiny_model_dir, c
         "prompt), gold from --rank-item: a gold ranking ranks every answer of its item; sample into a round of "
         f"their own (--round 1), or `data gold --remove {items[1]}` first\n"
     )
+    kto = tmp_path / "kto.jsonl"  # --prompts FILE is imported: its answers join round 0 as an import's do
+    kto.write_text('{"prompt": "Question 1?", "completion": "a fifth", "label": false}\n')
+    assert (
+        main(["-w", str(ws.path), "--model", str(tiny_model_dir), "--prompts", str(kto), "--round", "1"]) == 2
+    )
+    assert capsys.readouterr().err.startswith(
+        f"error: {kto}, row 0: its answer 'a fifth' is not stored, and adding it would change rank item {items[1]}"
+    )
     other = tmp_path / "other"
     shutil.copytree(tiny_model_dir, other)
     arena = ["--arena", f"{tiny_model_dir},{other}", "--split", "train"]
