@@ -29,8 +29,9 @@ import pyarrow.compute as pc
 
 from data.aggregate import latest_positions
 from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement, quoted
+from data.rank_guard import kept_items, new_answers
 from data.rank_pairs import rank_groups
-from data.ranking import RankingError, canonical_ranking, rank_item_id, rank_of
+from data.ranking import RankingError, canonical_ranking, rank_of
 from data.records import Completion, Pair, now, random_id
 from data.rubric import Rubric, RubricError, parse_ratings
 from data.schemas import CHOICES, GOLD
@@ -242,40 +243,40 @@ def _stored_answers(mark: Mark, ranked: dict[str, tuple[str, ...]]) -> list:
     return list(mark.answers)
 
 
-def _check_gold_ranks_kept(
+def _check_rank_items_kept(
     workspace: Workspace, marks: list[Mark], records: list[object], gold: pa.Table, removing: pa.Array
 ) -> None:
-    """The answers a gold file adds (``records``) never change a gold rank item (``gold``: `current_gold`'s, less
-    those ``removing`` withdraws): one joining its round would be left out of its gold ranking, a seventh would end
-    the item. A GoldError names the row (of the first mark on the answer, or on a pair of it) and the item."""
-    added = [r for r in records if isinstance(r, Completion)]
+    """The answers a gold file adds (``records``) change no rank item under labels stored on it
+    (`data.rank_guard`): none joins a gold rank item (``gold``: `current_gold`'s, less those ``removing``
+    withdraws), whose gold ranking would leave it out, and none takes a ranked item past 6 answers. A GoldError
+    names the row (of the first mark on the answer, or on a pair of it) and the item."""
+    added = new_answers(workspace, records)
     kept = gold.filter(pc.invert(pc.is_in(gold.column("item_id"), value_set=removing)))
     sources = [CLI_FLAGS["rank"] if s == CLI else s for s in kept.column("source").to_pylist()]
-    gold_ranked = dict(zip(kept.column("item_id").to_pylist(), sources))
-    touched = {rank_item_id(c.prompt_id, c.round) for c in added} & set(gold_ranked)
-    if not touched:
+    changed = kept_items(
+        workspace,
+        {key: len(new) for key, new in added.items()},
+        dict(zip(kept.column("item_id").to_pylist(), sources)),
+    )
+    if not changed:
         return
-    before, after = rank_items(workspace), rank_items(workspace, records)
+    item = changed[0]
+    answer = added[item.prompt_id, item.round][item.first_changing]
     pairs = {r.id: (r.completion_a, r.completion_b) for r in records if isinstance(r, Pair)}
-    for item in sorted(touched):
-        if before.get(item) == after.get(item):
-            continue
-        answer = next(c for c in added if rank_item_id(c.prompt_id, c.round) == item)
-        where = next(
-            (
-                mark.where_of(index)
-                for mark in marks
-                for index, marked in enumerate(mark.ids)
-                if answer.id == marked or answer.id in pairs.get(marked, ())
-            ),
-            "a gold file",
-        )
-        raise GoldError(
-            f"{where}: its answer {quoted(answer.text)} is not stored, and adding it would change rank item "
-            f"{item} (round {answer.round} of its prompt), gold from {gold_ranked[item]}: a gold ranking ranks "
-            f"every answer of its item; give one of the item's answers (the text exactly), or `data gold --remove "
-            f"{item}` first"
-        )
+    where = next(
+        (
+            mark.where_of(index)
+            for mark in marks
+            for index, marked in enumerate(mark.ids)
+            if answer.id == marked or answer.id in pairs.get(marked, ())
+        ),
+        "a gold file",
+    )
+    remove = f", or `data gold --remove {item.item}` first" if item.gold is not None else ""
+    raise GoldError(
+        f"{where}: its answer {quoted(answer.text)} is not stored, and adding it would {item.problem()}; give "
+        f"one of the item's answers (the text exactly){remove}"
+    )
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,7 @@ def apply_gold(
     one batch; a GoldError leaves the workspace as it was. An item given two different answers, an unknown item,
     an answer not of its task (a ranking that misses one of the item's answers, a rating off its rubric), and a
     removal of an item that is not gold (or is made gold in the same call), and a new answer among ``records`` that
-    would change a gold rank item (`_check_gold_ranks_kept`) are errors. An answer an item already
+    would change a gold or ranked rank item (`_check_rank_items_kept`) are errors. An answer an item already
     has as gold is not written again (counted as unchanged). A removal retracts the item in every task it is gold
     in (a completion can be a KTO and a rate gold item)."""
     events = workspace.read("gold")
@@ -337,7 +338,7 @@ def apply_gold(
         if not any(item in answers for answers in gold_now.values()):
             raise GoldError(f"--remove {item}: not a gold item in {workspace.path}")
     removing = pa.array(list(remove), pa.string())
-    _check_gold_ranks_kept(workspace, marks, list(records), current["rank"], removing)
+    _check_rank_items_kept(workspace, marks, list(records), current["rank"], removing)
     for task, check in (("pairwise", check_pair_agreement), ("kto", check_kto_agreement)):
         new = {item: given for (of_task, item), given in asked.items() if of_task == task}
         if new:

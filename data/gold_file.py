@@ -120,7 +120,7 @@ def _questions(path: Path, split: str, rubric: Callable[[], Rubric]) -> list[Que
             task, texts, answer, field_ = "kto", (completion.text,), label.choice, "label"
             records = [completion]
         else:
-            message = "nothing to make gold: no preference (chosen/rejected), KTO label or ratings"
+            message = "nothing to make gold: no preference (chosen/rejected), KTO label, ranking or ratings"
             raise SchemaError(name, message, row)
         out.append(Question(task, prompt.id, texts, answer, name, row, field_, [prompt, *records]))
     return out

@@ -62,6 +62,11 @@ class Example:
     candidates: tuple[Candidate, ...] | None = None
     split: str | None = None
 
+    @property
+    def answered(self) -> bool:
+        """Whether the record gives an answer of any kind (else it is a prompt alone)."""
+        return any(v is not None for v in (self.gold, self.chosen, self.completion, self.candidates))
+
 
 @dataclass
 class RecordContext:

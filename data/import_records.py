@@ -7,6 +7,7 @@ The depth guard (`within_depth`) serves every parser of what a user typed or wro
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import TypeVar
@@ -103,3 +104,32 @@ def object_or_error(record: object, source: str, row: int) -> object:
     return RecordError(
         source, f"each record must be a JSON object, got {kind}", row=row, reason="not_an_object"
     )
+
+
+# The fields a row of any format gives its answers in (a gold file's rankings and ratings too)
+ANSWER_FIELDS = ("chosen", "rejected", "completions", "completion", "response", "output", "gold", "label")
+ANSWER_FIELDS += ("kto_tag", "ranking", "ratings")
+
+
+def without_nulls(value: object) -> object:
+    """``value`` with every object key whose value is null (None, or a float NaN) left out, at every depth; list
+    items are kept as they are. A Parquet file or a datasets folder holds every key of the file in every row,
+    null where a row has none, and a JSON row may write ``null``: a row's kind (preference, KTO, candidates,
+    ranking, ratings, gold) is decided by the keys it has, so a null key is one it does not have."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if not is_null(item)}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
+
+
+def null_answer_fields(record: object) -> list[str]:
+    """The answer fields (`ANSWER_FIELDS`) that ``record`` holds as null: if it gives no answer without them, it
+    is a row whose answers are missing, not a prompt alone."""
+    if not isinstance(record, dict):
+        return []
+    return [key for key in ANSWER_FIELDS if key in record and is_null(record[key])]
+
+
+def is_null(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -28,6 +28,8 @@ from tqdm import tqdm
 from data.annotators import IMPORT
 from data.errors import PrefloopError
 from data.files import append_line, atomic_write, check_not_link, write_error
+from data.gold import gold_now
+from data.gold_agreement import quoted
 from data.import_formats import (
     FORMATS,
     NON_TEXT,
@@ -38,8 +40,9 @@ from data.import_formats import (
     parse_record,
 )
 from data.import_readers import MAX_RECORD_BYTES, read_records
-from data.import_records import RecordError
+from data.import_records import RecordError, null_answer_fields, without_nulls
 from data.pairing import make_pairs
+from data.rank_guard import kept_items, new_answers
 from data.records import Completion, Label, Pair, Prompt, content_id, now
 from data.schemas import SchemaError, check_messages
 from data.workspace import Workspace
@@ -49,6 +52,7 @@ __all__ = [
     "ImportOptions",
     "Loaded",
     "check_file",
+    "check_rank_items",
     "import_file",
     "kept_lines",
     "load_file",
@@ -57,6 +61,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ON_ERROR = ("fail", "skip")
+EXPECTED = "chosen and rejected, completion and label, completions, or a gold completion, response or output"
 LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the rejects files beside it
 
 
@@ -86,6 +91,7 @@ class Loaded:
     rejects: list[dict] = field(default_factory=list)
     gold_conflicts: list[dict] = field(default_factory=list)
     prompt_rows: dict[str, int] = field(default_factory=dict)  # each prompt's first row in the file
+    answer_rows: dict[str, int] = field(default_factory=dict)  # each answer's (completion's) first row
 
 
 def check_options(options: ImportOptions) -> None:
@@ -176,7 +182,7 @@ def _file_format(rows: list[object], name: str) -> str:
     objects = [(row, r) for row, r in enumerate(rows) if isinstance(r, dict)]
     if not objects:
         raise rows[0]
-    fmt = next((f for f in map(detect_format, (r for _, r in objects)) if f), None)
+    fmt = next((f for f in map(detect_format, (without_nulls(r) for _, r in objects)) if f), None)
     if fmt is None:
         row, first = objects[0]
         keys = ", ".join(sorted(first)[:8])
@@ -206,13 +212,17 @@ def check_file(
     if fmt == "auto":
         fmt = _file_format(rows, name)
     counts: Counter = Counter(records=len(rows))
-    prompts, answers, rejects, seen = _Prompts(), [], [], set()
+    prompts, answers, rejects, seen, answer_rows = _Prompts(), [], [], set(), {}
     for row, raw in enumerate(tqdm(rows, desc=f"reading {path.name}", unit="rec", disable=None)):
         ctx = RecordContext(name, row, options.non_text)
         try:
             if isinstance(raw, RecordError):
                 raise raw
+            nulls, raw = null_answer_fields(raw), without_nulls(raw)  # a null key is an absent one
             example = parse_record(raw, fmt, ctx)
+            if nulls and not example.answered:
+                message = f"no answer: the field is null, and the row has no other ({EXPECTED})"
+                raise ctx.error(message, nulls[0], "missing_field")
             check_messages(example.messages, name, row)
         except SchemaError as exc:
             if options.on_error == "fail":
@@ -228,6 +238,9 @@ def check_file(
         if on_row is not None:
             on_row(row, example, out, raw)
         answers += out
+        for record in out:
+            if isinstance(record, Completion):
+                answer_rows.setdefault(record.id, row)
         counts += dropped + Counter(non_text_parts_dropped=ctx.dropped_parts)
         key = content_id("row", vars(example))
         counts["duplicate_rows"] += key in seen
@@ -247,7 +260,7 @@ def check_file(
         )
     batch = [prompt for prompt, _ in prompts.by_id.values()] + answers
     rows_of = {prompt_id: row for prompt_id, (_, row) in prompts.by_id.items()}
-    return Loaded(path, fmt, batch, +counts, rejects, prompts.conflicts, rows_of)
+    return Loaded(path, fmt, batch, +counts, rejects, prompts.conflicts, rows_of, answer_rows)
 
 
 def load_file(
@@ -261,6 +274,31 @@ def load_file(
     """Read and check every record of ``path``; returns workspace records and counts. Writes nothing."""
     loaded = check_file(path, ImportOptions(fmt, source, split, test_fraction, **options))
     return loaded.records, loaded.counts
+
+
+def check_rank_items(workspace: Workspace, loaded: list[Loaded]) -> None:
+    """The answers of all the files, together, change no rank item under the labels stored on it
+    (`data.rank_guard`: none joins a gold rank item, none takes a ranked one past 6 answers); a SchemaError names
+    the first file and row whose answer would. Writes nothing."""
+    added = new_answers(workspace, [record for item in loaded for record in item.records])
+    if not added:
+        return
+    gold = {item: source for item, (_, source) in gold_now(workspace, ("rank",))["rank"].items()}
+    changed = kept_items(workspace, {key: len(new) for key, new in added.items()}, gold)
+    if not changed:
+        return
+    item = changed[0]
+    answer = added[item.prompt_id, item.round][item.first_changing]
+    path, row = next((f.path, f.answer_rows[answer.id]) for f in loaded if answer.id in f.answer_rows)
+    remedy = (
+        f"leave the row out, or `data gold --remove {item.item}` first"
+        if item.gold is not None
+        else "leave the row out (an import's answers join round 0 of their prompt)"
+    )
+    message = (
+        f"its answer {quoted(answer.text)} is not stored, and adding it would {item.problem()}; {remedy}"
+    )
+    raise SchemaError(str(path), message, row)
 
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
@@ -339,6 +377,7 @@ def import_file(workspace: Workspace, path: str | Path, **options) -> Counter:
     """Import every record of ``path`` (options: see ImportOptions); returns counts read, written, dropped."""
     options = ImportOptions(**options)
     loaded = check_file(path, options)
+    check_rank_items(workspace, [loaded])
     counts = write_records(workspace, loaded.records, loaded.counts)
     log_import(workspace, loaded, counts, options)
     return counts

@@ -32,7 +32,7 @@ from pathlib import Path
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import build, load_yaml_keys
 from data.errors import PrefloopError
-from data.imports import write_records
+from data.imports import check_rank_items, write_records
 from data.lineage import find_model, is_reward_model_name, reward_model_entry
 from data.workspace import Workspace
 from generate.engines import make_engine
@@ -49,7 +49,14 @@ from generate.options import (
     sampling_params,
 )
 from generate.prepare import check_prompts, quiet_logs, read_prompts, start_model
-from generate.sampling import check_pair_params, parse_shard, sample_pairs, sample_spin
+from generate.sampling import (
+    check_pair_params,
+    check_sampled_rank_items,
+    job_prompts,
+    parse_shard,
+    sample_pairs,
+    sample_spin,
+)
 
 log = logging.getLogger(__name__)
 LOOP_FLAGS = ("--spin-iter", "--judge-iter")
@@ -118,6 +125,25 @@ def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: s
     return entry.round if entry else 0
 
 
+def check_job_rank_items(
+    options: GenerateOptions, workspace: Workspace, model_path: str, label: str, shard: tuple[int, int] | None
+) -> None:
+    """The job's answers change no rank item under the labels stored on it (`check_sampled_rank_items`), checked
+    before anything is written or a model loads; the sampling functions check again (the round drivers call
+    them)."""
+    if options.arena:
+        from generate.arena import arena_plan
+
+        arena_plan(options, workspace, options.split, options.limit or 0)
+        return
+    round = sampling_round(options, workspace, model_path)
+    prompts = job_prompts(
+        workspace, label, round, options.split, shard, options.limit or 0, gold=options.spin
+    )
+    answers = dict.fromkeys((p.id for p in prompts), 1 if options.spin else options.n)
+    check_sampled_rank_items(workspace, answers, round)
+
+
 def run(options: GenerateOptions) -> dict:
     """Sample into the workspace, or label its pairs by machine, as the options say; returns the counts."""
     # Every check comes before the workspace is created or written: bad input writes nothing.
@@ -135,9 +161,12 @@ def run(options: GenerateOptions) -> dict:
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
     check_models(options, existing)
+    if existing is not None:  # --prompts' answers (an import's), then the job's
+        check_rank_items(existing, [loaded] if loaded else [])
+        check_job_rank_items(options, existing, model_path, model_label(model), shard)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
-        write_records(workspace, *loaded)
+        write_records(workspace, loaded.records, loaded.counts)
     if options.arena:
         from generate.arena import run_arena
 

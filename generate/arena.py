@@ -47,7 +47,7 @@ from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
 from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
-from generate.sampling import PromptRow, _completion, _run_chunks, prompt_ids
+from generate.sampling import PromptRow, _completion, _run_chunks, check_sampled_rank_items, prompt_ids
 
 log = logging.getLogger(__name__)
 
@@ -198,19 +198,35 @@ def arena_pairs(
     return pairs, counts
 
 
+def arena_plan(
+    options: GenerateOptions, workspace: Workspace, split: str, limit: int
+) -> tuple[list[ModelEntry], int, list[str]]:
+    """The arena's models, round and prompts (the first ``limit`` of ``split``), once the answers the models have
+    yet to give change no rank item under the labels stored on it (`check_sampled_rank_items`). Reads only."""
+    models = resolve_arena(workspace, options.arena, options.model)
+    ids = prompt_ids(workspace, split, limit)
+    round = options.round if options.round is not None else max(m.round for m in models)
+    params, answers = sampling_params(options), Counter()
+    for entry in models:  # what every model adds, together
+        done = set(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
+        answers.update({i: options.arena_n for i in ids if i not in done})
+    check_sampled_rank_items(workspace, answers, round)
+    return models, round, ids
+
+
 def run_arena(
     options: GenerateOptions, workspace: Workspace, split: str | None = None, limit: int | None = None
 ) -> dict:
     """Sample every ``--arena`` model on the fixed prompt set and write the arena pairs; returns counts."""
-    models = resolve_arena(workspace, options.arena, options.model)
     split = split or options.split
-    ids = prompt_ids(workspace, split, (options.limit or 0) if limit is None else limit)
+    models, round, ids = arena_plan(
+        options, workspace, split, (options.limit or 0) if limit is None else limit
+    )
     if not ids:
         raise PrefloopError(
             f"{workspace.path}: no {split} prompts for the arena; import some (--prompts FILE)"
         )
     models = register_base(workspace, models)  # every check passed
-    round = options.round if options.round is not None else max(m.round for m in models)
     counts: Counter = Counter()
     for entry in models:
         log.info("arena: model %s (round %d) answers %d %s prompts", entry.id, entry.round, len(ids), split)

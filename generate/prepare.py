@@ -9,7 +9,7 @@ from pathlib import Path
 
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError
-from data.imports import load_file
+from data.imports import ImportOptions, Loaded, check_file
 from data.lineage import NEWEST, newest_model
 from data.provision import SAMPLES, resolve_model, sample_path
 from data.records import Prompt
@@ -35,19 +35,18 @@ def start_model(options: SampleOptions) -> tuple[str, str]:
     return model, model_path
 
 
-def read_prompts(prompts: str | None, test_fraction: float):
-    """The records of ``prompts`` (a file, or a sample set's name) to import, or None."""
+def read_prompts(prompts: str | None, test_fraction: float) -> Loaded | None:
+    """``prompts`` (a file, or a sample set's name) read and checked for import, or None."""
     if not prompts:
         return None
-    return load_file(
-        sample_path(prompts) if prompts in SAMPLES else Path(prompts), test_fraction=test_fraction
-    )
+    path = sample_path(prompts) if prompts in SAMPLES else Path(prompts)
+    return check_file(path, ImportOptions(test_fraction=test_fraction))
 
 
 def check_prompts(
     workspace: Workspace | None,
     where: Path,
-    loaded: tuple[list[object], Counter] | None,
+    loaded: Loaded | None,
     split: str,
     shard: tuple[int, int] | None = None,
     gold: bool = False,
@@ -55,7 +54,7 @@ def check_prompts(
     """Refuse a job with no prompt to sample, before the workspace is created or written: none in ``workspace``
     (None: not created yet) or in the ``loaded`` --prompts, or none left by ``split``, ``shard`` and (SPIN's
     ``gold``) a gold answer. Prompts that are all sampled already are not refused: a rerun has nothing left to do."""
-    prompts = {p.id: (p.split, p.gold) for p in (loaded[0] if loaded else ()) if isinstance(p, Prompt)}
+    prompts = {p.id: (p.split, p.gold) for p in (loaded.records if loaded else ()) if isinstance(p, Prompt)}
     if workspace is not None:  # a stored prompt keeps its split and gold: the import skips it
         stored = workspace.read("prompts", columns=["split", "gold"]).to_pydict()
         prompts.update(zip(stored["id"], zip(stored["split"], stored["gold"])))

@@ -11,15 +11,18 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow.compute as pc
 from tqdm import tqdm
 
 from data.annotators import SPIN
 from data.errors import PrefloopError
+from data.gold import gold_now
 from data.pairing import make_pairs
+from data.rank_guard import kept_items
 from data.records import Completion, Label, Pair, content_id
 from data.workspace import Workspace
 from generate.engines import Engine, Sample, SamplingParams
@@ -74,6 +77,48 @@ def pending_prompts(
         PromptRow(p.id, [dict(m) for m in p.messages], None if pd.isna(p.gold) else p.gold)
         for p in prompts.itertuples()
     ]
+
+
+def job_prompts(
+    workspace: Workspace,
+    model: str,
+    round: int,
+    split: str | None,
+    shard: tuple[int, int] | None = None,
+    limit: int = 0,
+    only: Collection[str] | None = None,
+    gold: bool = False,
+) -> list[PromptRow]:
+    """The prompts a sampling job answers: `pending_prompts` (``only`` these ids; ``gold``: those with a gold
+    answer, as SPIN needs), the first ``limit`` of them (0: all)."""
+    prompts = [
+        p
+        for p in pending_prompts(workspace, model, round, split, shard)
+        if (only is None or p.id in only) and (p.gold or not gold)
+    ]
+    return prompts[:limit] if limit else prompts
+
+
+def check_sampled_rank_items(workspace: Workspace, answers: Mapping[str, int], round: int) -> None:
+    """Sampling ``answers[prompt]`` answers for each prompt into ``round`` changes no rank item under the labels
+    stored on it (`data.rank_guard`: none joins a gold rank item, none takes a ranked one past 6 answers); a
+    PrefloopError names the first such item and the round to sample into instead. Writes nothing."""
+    added = {(prompt, round): n for prompt, n in answers.items()}
+    if not added:
+        return
+    gold = {item: source for item, (_, source) in gold_now(workspace, ("rank",))["rank"].items()}
+    changed = kept_items(workspace, added, gold)
+    if not changed:
+        return
+    item, more = changed[0], len(changed) - 1
+    rounds = workspace.read("completions", ["round"]).column("round")
+    free = max(pc.max(rounds).as_py() or 0, round) + 1
+    remove = f", or `data gold --remove {item.item}` first" if item.gold is not None else ""
+    raise PrefloopError(
+        f"--round {round}: {item.added} new answer(s) to its prompt would {item.problem()}"
+        f"{f'; {more} more rank item(s) likewise' if more else ''}; sample into a round of their own "
+        f"(--round {free}){remove}"
+    )
 
 
 def prompt_ids(workspace: Workspace, split: str, limit: int = 0, gold: bool = False) -> list[str]:
@@ -164,9 +209,8 @@ def sample_pairs(
     ``pairing`` False writes the completions only (`--pairs best-worst` pairs them after a judge scored them);
     ``only``: sample just these prompt ids."""
     check_pair_params(n, params)
-    prompts = pending_prompts(workspace, model, round, split, shard)
-    prompts = [p for p in prompts if only is None or p.id in only]
-    prompts = prompts[:limit] if limit else prompts
+    prompts = job_prompts(workspace, model, round, split, shard, limit, only)
+    check_sampled_rank_items(workspace, dict.fromkeys((p.id for p in prompts), n), round)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         dtype = getattr(engine, "dtype", None)
@@ -214,14 +258,12 @@ def sample_spin(
 
     ``only``: sample just these prompt ids (the SPIN driver's fixed prompt set, so a resumed run tops it up).
     """
-    prompts = [
-        p
-        for p in pending_prompts(workspace, model, round, split, shard)
-        if p.gold and (only is None or p.id in only)
-    ]
+    prompts = job_prompts(workspace, model, round, split, shard, limit, only, gold=True)
     if not prompts:
         log.info("no pending prompts with a gold answer for %s in round %d", model, round)
-    prompts = prompts[:limit] if limit else prompts
+    check_sampled_rank_items(
+        workspace, dict.fromkeys((p.id for p in prompts), 1), round
+    )  # gold joins no rank item
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         return spin_records(

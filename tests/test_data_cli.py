@@ -63,7 +63,10 @@ def test_malformed_file_one_line_error_nonzero_and_workspace_unchanged(tmp_path)
         for line in result.stderr.splitlines()
         if line.strip() and "it/s" not in line and "rec/s" not in line
     ]
-    assert lines == [f"error: {bad}, row 1, field 'chosen': no answer: the field is missing or null"]
+    assert lines == [
+        f"error: {bad}, row 1, field 'chosen': no answer: the field is null, and the row has no other (chosen and "
+        "rejected, completion and label, completions, or a gold completion, response or output)"
+    ]
     assert snapshot(ws) == before
 
 

@@ -312,7 +312,7 @@ def test_a_gold_call_is_checked_whole_before_anything_is_written(tmp_path, capsy
         ),
         (
             [str(sft)],
-            f"{sft}, row 1: nothing to make gold: no preference (chosen/rejected), KTO label or ratings",
+            f"{sft}, row 1: nothing to make gold: no preference (chosen/rejected), KTO label, ranking or ratings",
         ),
         (["--answer", "a"], "--answer goes with a --pair or a --completion"),
     ):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import ConfigError, build
 from data.errors import PrefloopError
-from data.imports import write_records
+from data.imports import check_rank_items, write_records
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
 from generate.judge import load_template
@@ -129,9 +129,11 @@ def run(options: LoopOptions) -> dict:
         prompts = "sft"  # SPIN needs SFT data: the sample set, unless the workspace already holds some
     fraction = options.test_fraction if options.test_fraction is not None else SPIN_TEST_FRACTION
     loaded = read_prompts(prompts, fraction)
+    if existing is not None and loaded:
+        check_rank_items(existing, [loaded])  # its answers (an import's) change no rank item under labels
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
-        write_records(workspace, *loaded)
+        write_records(workspace, loaded.records, loaded.counts)
     summary = RUN[driver_of(options)](options, workspace)
     if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
         from generate.arena import arena_leaderboard

@@ -1,0 +1,106 @@
+"""A write never changes a rank item under the labels already stored on it.
+
+A rank item is every answer of one prompt in one round, when there are `MIN_K`..`MAX_K` of them
+(`data.rank_pairs.rank_groups`): an answer written to that prompt and round joins it. Two such writes are refused
+by every writer of answers (`data import`, `data gold FILE`, `generate`'s sampling), each naming where the answer
+comes from and what to do instead:
+
+- any new answer to a **gold** rank item: its gold ranking ranks exactly the item's answers, so it would leave the
+  new one out (and a rerun of the gold would be refused);
+- answers that take a **ranked** item (a ranking in force on it, anyone's) past `MAX_K`: it would stop being a rank
+  item, so the rank app would no longer serve it (nor let its labellers undo their rankings) and a gold ranking of
+  it would measure no one. Its rankings would still be exported and counted, by their answers' ids.
+
+An item growing within 3–6 stays allowed: labellers already served keep the answers they saw
+(`annotate.rank_items`), the others are served the whole item. An item nobody ranked may grow past 6 (nothing
+stored on it is lost; it stops being a rank item). Answers of `NO_ITEM_ENGINES` (SPIN gold, edits) join no item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.rank_pairs import current_rankings
+from data.ranking import MAX_K, MIN_K, rank_item_id
+from data.records import Completion
+from data.selection import NO_ITEM_ENGINES, answer_items
+from data.workspace import Workspace
+
+Key = tuple[str, int]  # (prompt id, round): one rank item's answers
+
+
+@dataclass(frozen=True)
+class KeptItem:
+    """A rank item a write would change: ``answers`` stored, ``added`` by the write; ``gold`` where its gold ranking
+    came from (gold items), ``rankings`` in force on it."""
+
+    item: str
+    prompt_id: str
+    round: int
+    answers: int
+    added: int
+    gold: str | None = None
+    rankings: int = 0
+
+    @property
+    def first_changing(self) -> int:
+        """Which of the write's new answers (0-based, in the order written) changes the item first: any one joins a
+        gold item, the one past `MAX_K` ends a ranked one."""
+        return 0 if self.gold is not None else MAX_K - self.answers
+
+    def problem(self) -> str:
+        """What the write would do to it, to follow "would" in an error line."""
+        where = f"rank item {self.item} (round {self.round} of its prompt"
+        if self.gold is not None:
+            return f"change {where}), gold from {self.gold}: a gold ranking ranks every answer of its item"
+        return (
+            f"take {where}, ranked {self.rankings} time(s)) from {self.answers} to {self.answers + self.added} "
+            f"answers: a rank item is {MIN_K}-{MAX_K} answers, so it would leave the rank app with its rankings"
+        )
+
+
+def new_answers(workspace: Workspace, records: Iterable[object]) -> dict[Key, list[Completion]]:
+    """The answers among ``records`` that would join a rank item (not of `NO_ITEM_ENGINES`), not stored yet, each
+    once, by prompt and round in the order given."""
+    answers = {r.id: r for r in records if isinstance(r, Completion) and r.engine not in NO_ITEM_ENGINES}
+    if not answers:
+        return {}
+    ids = pa.array(list(answers), pa.string())
+    stored = workspace.read("completions", ["prompt_id"]).column("id")
+    known = set(ids.filter(pc.is_in(ids, value_set=stored.combine_chunks())).to_pylist())
+    out: dict[Key, list[Completion]] = {}
+    for answer in answers.values():
+        if answer.id not in known:
+            out.setdefault((answer.prompt_id, answer.round), []).append(answer)
+    return out
+
+
+def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str, str]) -> list[KeptItem]:
+    """The rank items that ``added`` new answers (by prompt and round; none of them stored) would change as the
+    module docstring says, in ``added``'s order; ``gold``: the gold rank items now -> their source."""
+    added = {key: n for key, n in added.items() if n > 0}
+    if not added:
+        return []
+    prompts = pa.array(sorted({prompt for prompt, _ in added}), pa.string())
+    completions = workspace.read("completions", ["prompt_id", "engine", "round"])
+    completions = completions.filter(pc.is_in(completions.column("prompt_id"), value_set=prompts))
+    completions = completions.filter(answer_items(completions))
+    sizes: dict[Key, int] = {}
+    for key in zip(*(completions.column(c).to_pylist() for c in ("prompt_id", "round"))):
+        sizes[key] = sizes.get(key, 0) + 1
+    items = {key: rank_item_id(*key) for key in added}
+    labels = workspace.read("labels", ["item_id", "annotator", "task", "ranking", "retracted", "created_at"])
+    labels = labels.filter(pc.is_in(labels.column("item_id"), value_set=pa.array(list(items.values()))))
+    rankings = current_rankings(labels)["item_id"].value_counts().to_dict() if labels.num_rows else {}
+    out = []
+    for key, n in added.items():
+        item, size = items[key], sizes.get(key, 0)
+        if item in gold:
+            out.append(KeptItem(item, *key, size, n, gold=gold[item]))
+        elif rankings.get(item) and size <= MAX_K < size + n:
+            out.append(KeptItem(item, *key, size, n, rankings=rankings[item]))
+    return out

@@ -1,0 +1,119 @@
+"""No write changes a rank item under the labels stored on it (`data.rank_guard`): `data import` and `data gold FILE`
+refuse, in one line naming the file and row, an answer that would join a gold rank item or take a ranked one past 6
+answers, and write nothing; an item growing within 3-6, or one nobody ranked, still grows. A ranking whose item grew
+past 6 anyway (answers written while the app ran, `data merge`) stays counted by export, stats and the admin tab."""
+
+from __future__ import annotations
+
+import json
+
+from annotate.rank_admin import rank_admin_html
+from annotate.service import LabelService
+from data.__main__ import main
+from data.gold import rank_items
+from data.imports import import_file
+from data.ranking import canonical
+from data.records import Completion, Label
+from data.schemas import SchemaError
+from tests.test_data_gold_files import write
+from tests.test_data_gold_tasks import FULL, build
+from tests.test_data_import_errors import digest
+
+NEW = ["new 1", "new 2", "new 3"]
+
+
+def ranked(tmp_path):
+    """`build`'s workspace (two prompts of 4 answers: two rank items), the first item ranked by ann."""
+    ws, items, answers = build(tmp_path / "ws")
+    ws.append([Label(items[0], "ann", "rank", None, ranking=canonical([[i] for i in answers[0]]))])
+    return ws, items, answers
+
+
+def test_an_import_never_takes_a_ranked_item_past_six_answers(tmp_path, capsys):
+    ws, items, _ = ranked(tmp_path)
+    before = digest(ws.path)
+    three = write(tmp_path / "three.jsonl", {"prompt": "Hi?"}, {"prompt": "Question 0?", "completions": NEW})
+    assert main(["import", "-w", str(ws.path), str(three)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {three}, row 1: its answer 'new 3' is not stored, and adding it would take rank item {items[0]} "
+        "(round 0 of its prompt, ranked 1 time(s)) from 4 to 7 answers: a rank item is 3-6 answers, so it would "
+        "leave the rank app with its rankings; leave the row out (an import's answers join round 0 of their "
+        "prompt)\n"
+    )
+    # two files that are fine alone are checked together: the second's answer is the seventh
+    pair = write(tmp_path / "pair.jsonl", {"prompt": "Question 0?", "chosen": "x", "rejected": "y"})
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "Question 0?", "completion": "z", "label": True})
+    assert main(["import", "-w", str(ws.path), str(pair), str(kto)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {kto}, row 0: its answer 'z' is not stored")
+    assert digest(ws.path) == before
+    try:  # the library call as well
+        import_file(ws, three)
+    except SchemaError as exc:
+        assert f"rank item {items[0]}" in str(exc)
+    else:
+        raise AssertionError("import_file took the ranked item past 6 answers")
+    assert digest(ws.path) == before
+
+    assert main(["import", "-w", str(ws.path), str(pair)]) == 0  # 4 + 2: still a rank item, ranked as it was
+    assert len(rank_items(ws)[items[0]]) == 6
+    unranked = write(tmp_path / "unranked.jsonl", {"prompt": "Question 1?", "completions": NEW})
+    assert main(["import", "-w", str(ws.path), str(unranked)]) == 0  # nobody ranked it: nothing to lose
+    assert items[1] not in rank_items(ws)
+
+
+def test_an_import_never_changes_a_gold_rank_item(tmp_path, capsys):
+    ws, items, answers = build(tmp_path / "ws")
+    ranking = ">".join(answers[1])
+    assert main(["gold", "-w", str(ws.path), "--rank-item", items[1], "--ranking", ranking]) == 0
+    before = digest(ws.path)
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "Question 1?", "completion": "a fifth", "label": False})
+    assert main(["import", "-w", str(ws.path), str(kto)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {kto}, row 0: its answer 'a fifth' is not stored, and adding it would change rank item "
+        f"{items[1]} (round 0 of its prompt), gold from --rank-item: a gold ranking ranks every answer of its "
+        f"item; leave the row out, or `data gold --remove {items[1]}` first\n"
+    )
+    assert digest(ws.path) == before
+    assert main(["gold", "-w", str(ws.path), "--remove", items[1]]) == 0
+    assert main(["import", "-w", str(ws.path), str(kto)]) == 0
+    five = ">".join(rank_items(ws)[items[1]])
+    assert main(["gold", "-w", str(ws.path), "--rank-item", items[1], "--ranking", five]) == 0
+    assert main(["import", "-w", str(ws.path), str(kto)]) == 0  # its answer is stored now: nothing joins
+
+
+def test_a_gold_file_never_takes_a_ranked_item_past_six_answers(tmp_path, capsys):
+    ws, items, _ = ranked(tmp_path)
+    before = digest(ws.path)
+    rated = write(
+        tmp_path / "rated.jsonl", {"prompt": "Question 0?", "completions": NEW, "ratings": [FULL] * 3}
+    )
+    assert main(["gold", "-w", str(ws.path), str(rated)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {rated}, row 0, field 'ratings[2]': its answer 'new 3' is not stored, and adding it would take "
+        f"rank item {items[0]} (round 0 of its prompt, ranked 1 time(s)) from 4 to 7 answers: a rank item is 3-6 "
+        "answers, so it would leave the rank app with its rankings; give one of the item's answers (the text "
+        "exactly)\n"
+    )
+    assert digest(ws.path) == before
+    two = write(
+        tmp_path / "two.jsonl", {"prompt": "Question 0?", "completions": NEW[:2], "ratings": [FULL] * 2}
+    )
+    assert main(["gold", "-w", str(ws.path), str(two)]) == 0 and len(rank_items(ws)[items[0]]) == 6
+
+
+def test_a_ranking_whose_item_grew_past_six_stays_counted(tmp_path, capsys):
+    """Answers written around the guards (while the app served the item, or by `data merge`) end the item; its
+    ranking still expands into pairs, and stats and the admin tab still count it."""
+    ws, items, answers = ranked(tmp_path)
+    prompt_id = ws.read("completions").to_pylist()[0]["prompt_id"]
+    ws.append([Completion(prompt_id, f"late {k}", "other", "hf") for k in range(3)])
+    assert items[0] not in rank_items(ws)
+    assert (
+        main(["export", "-w", str(ws.path), "--format", "dpo", "--out", str(tmp_path / "dpo.parquet")]) == 0
+    )
+    assert "exported 6" in capsys.readouterr().out  # 4 answers ranked: 6 pairs
+    assert main(["stats", "-w", str(ws.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rank_items"]["rankings"] == 1
+    service = LabelService(ws, "rank", overlap=1)
+    cards = rank_admin_html(service, "admin", ws.frame("labels"), ())[0]
+    assert "of 1 items" in cards

@@ -1,0 +1,105 @@
+"""`generate` never changes a rank item under the labels stored on it (`data.rank_guard`): sampling into a round
+whose prompt is a gold rank item, or answers that would take a ranked item past 6, are refused in one line naming
+the item and the round to sample into instead, before any model loads or anything is written; the sampling
+functions the round drivers call refuse it too, before sampling."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from data import Completion, Label, Prompt, Workspace
+from data.__main__ import main as data_main
+from data.errors import PrefloopError
+from data.ranking import canonical, rank_item_id
+from generate.__main__ import main
+from generate.engines import Sample, SamplingParams
+from generate.sampling import sample_pairs, sample_spin
+from tests.test_data_gold_tasks import build
+from tests.test_data_import_errors import digest
+
+PARAMS = SamplingParams(temperature=1.0, top_p=1.0, max_tokens=8, seed=0)
+
+
+class Counting:
+    """An engine that counts the prompts it was asked to answer."""
+
+    name = "hf"
+
+    def __init__(self):
+        self.asked = 0
+
+    def sample(self, prompts, n, params):
+        self.asked += len(prompts)
+        return [[Sample(f"sample {i}", 2, "stop", i) for i in range(n)] for _ in prompts]
+
+
+def ranked(path) -> tuple[Workspace, list[str], list[list[str]]]:
+    ws, items, answers = build(path)
+    ws.append([Label(items[0], "ann", "rank", None, ranking=canonical([[i] for i in answers[0]]))])
+    return ws, items, answers
+
+
+def test_generate_refuses_to_take_a_ranked_item_past_six_answers(tmp_path, tiny_model_dir, capsys):
+    ws, items, _ = ranked(tmp_path / "ws")
+    before = digest(ws.path)
+    args = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--prompts", str(tmp_path / "p.jsonl")]
+    (tmp_path / "p.jsonl").write_text('{"prompt": "A new prompt?"}\n')
+    assert main([*args, "--n", "4"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --round 0: 4 new answer(s) to its prompt would take rank item {items[0]} (round 0 of its prompt, "
+        "ranked 1 time(s)) from 4 to 8 answers: a rank item is 3-6 answers, so it would leave the rank app with "
+        "its rankings; sample into a round of their own (--round 1)\n"
+    )
+    assert digest(ws.path) == before  # not even --prompts' prompt
+    engine = Counting()  # the function the judge round driver calls
+    with pytest.raises(PrefloopError, match=f"would take rank item {items[0]}"):
+        sample_pairs(ws, engine, "other", 4, PARAMS)
+    assert engine.asked == 0 and digest(ws.path) == before
+    counts = sample_pairs(ws, engine, "other", 2, PARAMS)  # 4 + 2: still a rank item
+    assert counts["new_completions"] == 4 and engine.asked == 2
+    counts = sample_pairs(ws, engine, "more", 4, PARAMS, round=1)  # a round of its own
+    assert counts["new_completions"] == 8
+
+
+def test_generate_refuses_to_change_a_gold_rank_item(tmp_path, tiny_model_dir, capsys):
+    ws, items, answers = build(tmp_path / "ws")
+    ranking = ">".join(answers[1])
+    assert data_main(["gold", "-w", str(ws.path), "--rank-item", items[1], "--ranking", ranking]) == 0
+    before = digest(ws.path)
+    assert main(["-w", str(ws.path), "--model", str(tiny_model_dir), "--n", "2"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --round 0: 2 new answer(s) to its prompt would change rank item {items[1]} (round 0 of its "
+        "prompt), gold from --rank-item: a gold ranking ranks every answer of its item; sample into a round of "
+        f"their own (--round 1), or `data gold --remove {items[1]}` first\n"
+    )
+    kto = tmp_path / "kto.jsonl"  # --prompts FILE is imported: its answers join round 0 as an import's do
+    kto.write_text('{"prompt": "Question 1?", "completion": "a fifth", "label": false}\n')
+    assert (
+        main(["-w", str(ws.path), "--model", str(tiny_model_dir), "--prompts", str(kto), "--round", "1"]) == 2
+    )
+    assert capsys.readouterr().err.startswith(
+        f"error: {kto}, row 0: its answer 'a fifth' is not stored, and adding it would change rank item {items[1]}"
+    )
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    arena = ["--arena", f"{tiny_model_dir},{other}", "--split", "train"]
+    assert main(["-w", str(ws.path), "--model", str(tiny_model_dir), *arena]) == 2
+    assert f"2 new answer(s) to its prompt would change rank item {items[1]}" in capsys.readouterr().err
+    assert digest(ws.path) == before
+
+
+def test_spin_refuses_to_change_a_gold_rank_item(tmp_path):
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Q?"}], "toy", gold="The gold answer.")
+    made = [Completion(prompt.id, f"answer {k}", "toy", "hf") for k in range(3)]
+    ws.append([prompt, *made])
+    item = rank_item_id(prompt.id, 0)
+    ranking = ">".join(c.id for c in made)
+    assert data_main(["gold", "-w", str(ws.path), "--rank-item", item, "--ranking", ranking]) == 0
+    engine = Counting()
+    with pytest.raises(PrefloopError, match=f"would change rank item {item}"):
+        sample_spin(ws, engine, "spinner", PARAMS, round=0)
+    assert engine.asked == 0
+    assert sample_spin(ws, engine, "spinner", PARAMS, round=1)["new_pairs"] == 1
