@@ -20,22 +20,28 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     return (max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale))
 
 
+# The spread a mean τ-b interval assumes before it sees any (`mean_interval`): one value's worth of the variance of a
+# random ranking's τ-b over four answers (2(2n + 5) / 9n(n − 1) = 0.24 at n = 4; 0.41 at three answers, 0.13 at six).
+PRIOR_VARIANCE = 0.25
+
+
 def mean_interval(
     values: list[float], z: float = 1.96, bounds: tuple[float, float] = (-1.0, 1.0)
 ) -> list | None:
-    """The mean's normal 95 % interval (mean ± z·s/√n, clipped to ``bounds``); None under two values (every figure
-    without an interval is None, in the JSON null). Values that are all the same have s = 0, and the normal
-    interval no width: a certainty n values cannot give (five τ-b of −1 read [−1, −1]). Then the Wilson interval
-    of the mean as a share of ``bounds`` stands in: a value within bounds varies at most as one at either bound
-    with the same mean does, so it holds whatever the spread (five τ-b of −1: [−1, −0.131]; of 1: [0.131, 1])."""
+    """The mean's 95 % interval, mean ± z·s/√n clipped to ``bounds``, with s² the values' variance pooled with one
+    value's worth of ``PRIOR_VARIANCE`` (((n − 1)·s² + 0.25) / n); None under two values (every figure without an
+    interval is None, in the JSON null).
+
+    Without the pooled value, values that are all the same have s = 0 and an interval of no width (five τ-b of −1
+    read [−1, −1]), and values nearly the same one of nearly none, a certainty a few values cannot give; with it, five
+    τ-b of 1 read [0.804, 1] and four of 1 and one of 0.667 [0.705, 1]: a worse value never raises the interval.
+    Over many values it changes the interval by little."""
     if len(values) < 2:
         return None
-    mean = sum(values) / len(values)
-    if min(values) == max(values):
-        low, high = bounds
-        share = wilson_interval((mean - low) / (high - low) * len(values), len(values), z)
-        return [as_figure(low + (high - low) * end) for end in share]
-    spread = z * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    n = len(values)
+    mean = sum(values) / n
+    variance = ((n - 1) * float(np.var(values, ddof=1)) + PRIOR_VARIANCE) / n
+    spread = z * math.sqrt(variance / n)
     return [as_figure(max(bounds[0], mean - spread)), as_figure(min(bounds[1], mean + spread))]
 
 

@@ -5,13 +5,15 @@ and the same figures in `python -m data stats --labellers` and the admin tab's l
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from data.intervals import mean_interval, wilson_interval
+from data.intervals import PRIOR_VARIANCE, mean_interval
 from data.labellers import labeller_lines, labeller_rows
 from data.records import Label, to_row
 
@@ -41,12 +43,12 @@ def test_rankers_mean_tau_b_with_gold_its_interval_and_flag():
     labels += [rank(g, "cyd", "d>c>b>a") for g in items[:4]]  # as bob, on four gold items only: no flag yet
     labels += [rank("g0", "dan", "a=b>c>d"), rank("other", "dan", "a>b>c")]  # a tie: τ-b 5/√30; not gold
     rows = {r["labeller"]: r for r in labeller_rows(frame(labels), gold, task="rank")}
-    assert rows["ann"]["gold"] == {"answered": 5, "all_tied": 0, "tau": 0.733, "ci95": [0.603, 0.864]}
-    # five (four) equal values: no spread to see, so no normal interval (it had no width); Wilson's (`mean_interval`)
-    assert rows["bob"]["gold"] == {"answered": 5, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -0.131]}
-    assert rows["cyd"]["gold"] == {"answered": 4, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -0.02]}
+    assert rows["ann"]["gold"] == {"answered": 5, "all_tied": 0, "tau": 0.733, "ci95": [0.505, 0.962]}
+    # five (four) equal values: no spread to see, the pooled variance's width only (`mean_interval`)
+    assert rows["bob"]["gold"] == {"answered": 5, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -0.804]}
+    assert rows["cyd"]["gold"] == {"answered": 4, "all_tied": 0, "tau": -1.0, "ci95": [-1.0, -0.755]}
     assert rows["dan"]["gold"] == {"answered": 1, "all_tied": 0, "tau": 0.913, "ci95": None}
-    assert rows["bob"]["flags"] == ["mean τ-b with the gold rankings -1.0 (95 % CI up to -0.131) below 0.2"]
+    assert rows["bob"]["flags"] == ["mean τ-b with the gold rankings -1.0 (95 % CI up to -0.804) below 0.2"]
     assert rows["ann"]["flags"] == rows["cyd"]["flags"] == rows["dan"]["flags"] == []
     without = {r["labeller"]: r for r in labeller_rows(frame(labels), task="rank")}
     assert (
@@ -57,22 +59,27 @@ def test_rankers_mean_tau_b_with_gold_its_interval_and_flag():
     report["tasks"]["rank"]["team"] = {"median_seconds": 10.0, "labels_per_hour": 360.0}
     lines = labeller_lines(report)
     assert any(
-        line.startswith("  ann: 5 labels, gold τ-b 0.733 [0.603, 0.864] (5 rankings), τ-b with")
+        line.startswith("  ann: 5 labels, gold τ-b 0.733 [0.505, 0.962] (5 rankings), τ-b with")
         for line in lines
     )
 
 
-def test_an_interval_over_equal_values_has_a_width():
+def test_an_interval_over_equal_values_has_a_width_and_a_worse_value_never_raises_it():
     """A normal interval over values that are all the same had no width: a ranker who matched five gold rankings
-    read τ-b 1 [1, 1], a certainty five rankings cannot give. Without a spread to see, the Wilson interval of the
-    mean as a share of the bounds stands in (a bounded value varies at most as one at the bounds does)."""
-    low, high = wilson_interval(5, 5)
-    assert mean_interval([1.0] * 5) == pytest.approx([-1 + 2 * low, 1.0]) and 0.13 < -1 + 2 * low < 0.14
-    assert mean_interval([-1.0] * 5) == pytest.approx([-1.0, 1 - 2 * low])
+    read τ-b 1 [1, 1], a certainty five rankings cannot give. A first fix (the Wilson interval where every value is
+    the same) gave five τ-b of 1 [0.131, 1] but four of 1 and one of 0.667 [0.80, 1]: one worse ranking narrowed
+    and raised it. The variance pooled with one value's worth of a random ranking's (`PRIOR_VARIANCE`) does neither."""
+    assert mean_interval([1.0] * 5) == pytest.approx([1 - 1.96 * math.sqrt(PRIOR_VARIANCE / 25), 1.0])
+    assert mean_interval([-1.0] * 5) == pytest.approx([-1.0, -1 + 1.96 * math.sqrt(PRIOR_VARIANCE / 25)])
     low, high = mean_interval([0.0] * 5)
-    assert low == pytest.approx(-high) and high > 0.6  # five 0s: a wide interval, not [0, 0]
-    assert mean_interval([0.2] * 3, bounds=(0.0, 1.0)) == pytest.approx(list(wilson_interval(0.6, 3)))
-    assert mean_interval([0.5, 0.5 + 1e-9])[1] - 0.5 < 1e-6  # values that vary keep the normal interval
+    assert low == pytest.approx(-high) and high > 0.19  # five 0s: not [0, 0]
+    lows = [mean_interval([1.0] * 4 + [last])[0] for last in (1.0, 0.99, 0.9, 0.667, 0.0, -1.0)]
+    assert lows == sorted(lows, reverse=True) and len(set(lows)) == len(lows)  # a worse value: a lower bound
+    values = [
+        (-1) ** i * 0.4 + 0.1 for i in range(150)
+    ]  # many values: the normal interval, to the third decimal
+    normal = 1.96 * float(np.std(values, ddof=1)) / math.sqrt(150)
+    assert mean_interval(values) == pytest.approx([0.1 - normal, 0.1 + normal], abs=1e-3)
     assert mean_interval([1.0]) is None
 
 

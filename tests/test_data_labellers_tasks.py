@@ -123,7 +123,7 @@ def test_two_rankers_who_disagree_have_a_tau_at_k_2():
         assert (report[name]["tau_with_others"], report[name]["compared"]) == (-1.0, 30)
         assert report[name]["flags"] == [
             "agrees with the others weakly or not at all (mean τ-b with the other rankers' consensus -1.00, 95 % CI "
-            "up to -0.773, below 0.2 over 30 rankings)"  # thirty -1s: no spread to see, Wilson's bound
+            "up to -0.967, below 0.2 over 30 rankings)"  # thirty -1s: no spread to see, the pooled variance
         ]
     rng = random.Random(0)
     rows = []
