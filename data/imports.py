@@ -177,6 +177,12 @@ class _Prompts:
             self.conflicts.append({"row": row, "first_row": first_row, "prompt_id": prompt.id})
         return self.by_id[prompt.id][0]
 
+    def warn(self, name: str) -> None:
+        """The first few gold conflicts of file ``name``, one warning each (all are counted and logged)."""
+        for conflict in self.conflicts[:5]:
+            message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
+            log.warning(message, name, conflict["row"], conflict["first_row"])
+
 
 def _reject(exc: SchemaError) -> dict:
     detail = getattr(exc, "detail", str(exc))
@@ -267,13 +273,7 @@ def check_file(
         raise SchemaError(
             name, f"no importable records: all {len(rows)} skipped; the first: {rejects[0]['error']}"
         )
-    for conflict in prompts.conflicts[:5]:
-        log.warning(
-            "%s, row %d: same prompt as row %d with a different gold answer; the first is kept",
-            name,
-            conflict["row"],
-            conflict["first_row"],
-        )
+    prompts.warn(name)
     batch = [prompt for prompt, _ in prompts.by_id.values()] + answers
     rows_of = {prompt_id: row for prompt_id, (_, row) in prompts.by_id.items()}
     return Loaded(
