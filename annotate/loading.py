@@ -102,7 +102,7 @@ class Loading:
                 latest = pool.submit(latest_positions, human) if not self._known else None
                 tables = self._tables["prompts"], self._tables["completions"], candidates
                 if self.view == "rank":
-                    chunk = rank_chunk(*tables, self.order)
+                    chunk = rank_chunk(*tables, self.order, self._tables["imported"], gold)
                 else:
                     chunk = select_chunk(
                         self.view, *tables, self._tables["imported"], self.order, margins, gold

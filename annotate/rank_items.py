@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from annotate.items import ORDERS, Item
 from data.rank_pairs import rank_groups
 from data.records import Label
+from data.selection import imported_items
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,23 @@ def restricted(item: Item, answers: tuple[str, ...]) -> Item:
 
 
 def rank_chunk(
-    prompts: pa.Table, completions: pa.Table, candidates: pa.Table, order: str = "round"
+    prompts: pa.Table,
+    completions: pa.Table,
+    candidates: pa.Table,
+    order: str = "round",
+    labels: pa.Table | None = None,
+    gold: pa.Array | None = None,
 ) -> RankChunk:
-    """The rank items among the ``candidates`` completions, in queue ``order`` (round or newest, annotate.items).
-    An item whose prompt or answers are not read yet waits for a later read."""
+    """The rank items among the ``candidates`` completions, in queue ``order`` (round or newest, annotate.items),
+    but those that arrived ranked by their import (an `import` ranking among ``labels``), as an imported preference
+    closes its pair, unless they are ``gold``. An item whose prompt or answers are not read yet waits for a later
+    read."""
     groups = rank_groups(candidates)
+    if labels is not None:
+        closed = pc.is_in(groups.column("item_id"), value_set=imported_items(labels, "rank"))
+        if gold is not None:
+            closed = pc.and_(closed, pc.invert(pc.is_in(groups.column("item_id"), value_set=gold)))
+        groups = groups.filter(pc.invert(closed))
     prompt_rows = pc.index_in(groups.column("prompt_id"), value_set=prompts.column("id").combine_chunks())
     flat = pc.list_flatten(groups.column("completion_ids"))
     text_rows = pc.index_in(flat, value_set=completions.column("id").combine_chunks()).to_numpy(

@@ -95,6 +95,7 @@ def cmd_import(args: Any) -> int:
         args.non_text,
         args.pairs_per_prompt,
         args.max_record_bytes,
+        args.rubric,
     )
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
     loaded = [check_file(path, options) for path in files]

@@ -123,6 +123,13 @@ class ImportCommand:
             "help": "a longer JSON record or JSON Lines line is refused (or skipped with --on-error skip) unread"
         },
     )
+    rubric: Path | None = field(
+        default=None,
+        metadata={
+            "help": "the rubric YAML that rows' ratings (a ratings object, or a column per aspect) are checked "
+            "against (as annotate --task rate --rubric); default: configs/rubrics/helpsteer2.yaml"
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -282,7 +289,7 @@ class MergeCommand:
 SUBCOMMANDS: dict[str, tuple[type, str]] = {
     "provision": (ProvisionOptions, "convert the embedded default model and fetch sample data"),
     "init": (WorkspaceOptions, "create an empty workspace"),
-    "import": (ImportCommand, "import prompts, gold answers, preferences or KTO labels"),
+    "import": (ImportCommand, "import prompts, gold answers, preferences, KTO labels, rankings or ratings"),
     "export": (ExportCommand, "write a TRL-ready Parquet table (TRL's own column names)"),
     "stats": (StatsCommand, "counts, label distribution, agreement, model lineage"),
     "gold": (

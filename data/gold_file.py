@@ -10,14 +10,13 @@ of the file would, its new prompts in ``split`` (default ``test``: a gold item n
 set counts test-split gold items decided by their gold answer) unless the row names its own (a datasets folder's
 split). Identical rows are one question (counted, ``duplicate_rows``); two rows of one question with different
 answers, in one file or two, are an error, as is an answer that disagrees with an item's stored gold answer.
-Rows that rank or rate their answers are questions of `data.gold_file_rank_rate`, read, deduplicated and counted
-here with the others.
+Rows that rank or rate their answers (read by `data.rank_rate_rows`, as `data import` reads them) are questions of
+`data.gold_file_rank_rate`, deduplicated and counted here with the others.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -29,11 +28,12 @@ from data.errors import PrefloopError
 from data.gold import NOUN as GOLD_NOUN
 from data.gold import Mark, gold_now
 from data.gold_agreement import GoldError, replaces_gold, said, verdict
-from data.gold_file_rank_rate import Ranked, rank_rate_gold, ranked_questions
+from data.gold_file_rank_rate import rank_rate_gold
 from data.import_formats import Example
 from data.imports import ImportOptions, check_file
+from data.rank_rate_rows import Ranked
 from data.records import Completion, Pair, Prompt, content_id, prompt_id
-from data.rubric import Rubric, load_rubric
+from data.rubric import load_rubric
 from data.schemas import SchemaError
 from data.workspace import Workspace
 
@@ -81,21 +81,21 @@ class Question:
         return f"{self.source}, row {self.row}, field '{self.field}'"
 
 
-def _questions(path: Path, split: str, rubric: Callable[[], Rubric]) -> list[Question | Ranked]:
-    """Every row of ``path`` as Questions (a ranking or ratings: `ranked_questions`); a row that is not one
-    (several answers and no preference, ranking or ratings, two equal answers, nothing to make gold) is a
-    SchemaError naming its row and field."""
-    seen: list[tuple[int, Example, list[object], dict]] = []
-    loaded = check_file(path, ImportOptions(split=split), lambda *row: seen.append(row))
+def _questions(path: Path, split: str, rubric: Path | None) -> list[Question | Ranked]:
+    """Every row of ``path`` as Questions (a ranking or ratings, checked against ``rubric``:
+    `data.rank_rate_rows`); a row that is not one (several answers and no preference, ranking or ratings, two equal
+    answers, nothing to make gold) is a SchemaError naming its row and field."""
+    seen: list[tuple[int, Example, list[object], list[Ranked] | None]] = []
+    options = ImportOptions(split=split, rubric=rubric)
+    loaded = check_file(path, options, lambda *row: seen.append(row), labels=False)
     # a gold file gives no prompt a gold (SFT) answer: a rated answer (a row's response) is not one
     prompts = {r.id: replace(r, gold=None) for r in loaded.records if isinstance(r, Prompt)}
     chosen, rejected = PREFERENCE_FIELDS.get(loaded.format, ("chosen", "rejected"))
     name, out = str(path), []
-    for row, example, made, raw in seen:
+    for row, example, made, ranked in seen:
         prompt = prompts[prompt_id(example.messages)]
-        ranked = ranked_questions(path, row, raw, example, made, prompt, rubric)
-        if ranked is not None:
-            out += ranked
+        if ranked is not None:  # on the file's prompt as first stored (its split)
+            out += [replace(question, prompt=prompt) for question in ranked]
             continue
         if example.candidates is not None:
             raise SchemaError(
@@ -297,7 +297,7 @@ def gold_from_files(
     if not paths:
         return FileGold()
     rubric_of = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
-    read = [q for p in paths for q in _questions(Path(p), split or DEFAULT_SPLIT, rubric_of)]
+    read = [q for p in paths for q in _questions(Path(p), split or DEFAULT_SPLIT, rubric)]
     questions, duplicates = _distinct(read)
     out = FileGold(duplicate_rows=duplicates, given=True, tasks={q.task for q in read})
     added = _choice_gold(workspace, [q for q in questions if q.task in NOUN], out)

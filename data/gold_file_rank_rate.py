@@ -1,15 +1,7 @@
 """Rank and rate gold from files (`python -m data gold -w WS FILE`): the rows of a gold file that give a prompt, its
-answers and a ``ranking`` of them (rank gold) or their ``ratings`` (rate gold). `data.gold_file` reads every row of
-the file through the importer and hands these rows here, beside its preference and KTO rows::
-
-    {"prompt": "Capital of France?", "completions": ["Paris.", "Rome.", "Lyon."], "ranking": "1 > 3 > 2"}
-    {"prompt": "2 + 2?", "completions": ["4", "5"], "ratings": [{"helpfulness": 4, ...}, {"helpfulness": 0, ...}]}
-    {"prompt": "2 + 2?", "response": "4", "ratings": {"helpfulness": 4, ...}}
-
-A ranking names the answers by their number in ``completions`` (1 = the first), best first, ``>`` between ranks and
-``=`` in a tie, as a labeller types it in the rank app (`data.ranking.screen_ranking`), or as a list of numbers best
-first (``[1, [2, 3]]``: a tie). Ratings are checked against the rubric (`--rubric`, default HelpSteer2's) by
-`data.gold.check_ratings`, as the admin tab's "make gold" checks them.
+answers and a ``ranking`` of them (rank gold) or their ``ratings`` (rate gold), read and checked by
+`data.rank_rate_rows` as `data import` reads them; `data.gold_file` reads every row of the file through the importer
+and hands these rows' questions here, beside its preference and KTO rows.
 
 Matched by content as preference rows are, never by id: a ranking marks every rank item of its prompt whose answers'
 texts are the row's (one prompt's 3-6 answers of one round, `data.rank_pairs.rank_groups`; two answers of one text
@@ -23,152 +15,20 @@ them as it checks the admin tab's (`check_ranking`, `check_ratings`) and writes 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.gold import NOUN, Mark, check_ratings, gold_now
+from data.gold import NOUN, Mark, gold_now
 from data.gold_agreement import GoldError, quoted, replaces_gold
-from data.import_formats import Example
 from data.rank_pairs import rank_groups
-from data.ranking import MAX_K, MIN_K, RankingError, canonical, parse_ranking, rank_item_id, screen_ranking
+from data.rank_rate_rows import Ranked
+from data.ranking import MAX_K, MIN_K, canonical, parse_ranking, rank_item_id
 from data.records import Completion, Prompt
 from data.rubric import Rubric
-from data.schemas import SchemaError
 from data.selection import answer_items
 from data.workspace import Workspace
-
-RANKING, RATINGS = "ranking", "ratings"  # the row's field holding each task's answer
-TASK_OF = {RANKING: "rank", RATINGS: "rate"}
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """One rank or rate question of a file's row: ``texts`` the row's answers in its order (rate: the one rated);
-    ``answer`` the levels of answer indices, best first (rank) or the ratings as stored (rate); ``completions``
-    the answers as an import of the row would add them."""
-
-    task: str
-    prompt: Prompt
-    texts: tuple[str, ...]
-    answer: tuple[tuple[int, ...], ...] | str
-    source: str
-    row: int
-    field: str
-    completions: tuple[Completion, ...]
-
-    @property
-    def key(self) -> tuple:
-        return self.task, self.prompt.id, frozenset(self.texts)
-
-    @property
-    def verdict(self) -> tuple:
-        """What the row says, whatever order it lists its answers in: levels of texts (rank), or the ratings."""
-        if self.task == "rate":
-            return (self.answer,)
-        return tuple(frozenset(self.texts[i] for i in level) for level in self.answer)
-
-    def say(self, verdict: tuple) -> str:
-        """A verdict of this question in one line: a ranking in this row's answer numbers, or the ratings."""
-        if self.task == "rate":
-            return verdict[0]
-        number = {text: n for n, text in enumerate(self.texts, 1)}
-        return " > ".join(
-            " = ".join(str(n) for n in sorted(number.get(t, 0) for t in level)) for level in verdict
-        )
-
-    def at(self, field_: str) -> str:
-        return f"{self.source}, row {self.row}, field '{field_}'"
-
-    @property
-    def where(self) -> str:
-        return self.at(self.field)
-
-
-def _texts(example: Example, name: str, row: int) -> tuple[str, ...]:
-    """The row's answers (``completions``), each once: two the same spaces aside are a SchemaError."""
-    texts = tuple(c.text for c in example.candidates)
-    for i, text in enumerate(texts):
-        first = next(j for j, other in enumerate(texts) if other.strip() == text.strip())
-        if first < i:
-            message = f"the same answer as completions[{first}] (spaces aside): give each answer once"
-            raise SchemaError(name, message, row, f"completions[{i}]")
-    return texts
-
-
-def _level_text(level: object) -> str:
-    members = level if isinstance(level, list) else [level]
-    if not members or not all(type(m) is int for m in members):
-        raise RankingError(f"{level!r} is not an answer number, or a list of tied ones")
-    return " = ".join(map(str, members))
-
-
-def _levels(value: object, n: int, name: str, row: int) -> tuple[tuple[int, ...], ...]:
-    """The row's ranking as levels of answer indices (0-based), best first, checked as the rank app checks what a
-    labeller types (every answer once, numbers 1..n)."""
-    try:
-        if isinstance(value, list):
-            value = " > ".join(map(_level_text, value))
-        if not isinstance(value, str):
-            raise RankingError(f"expected text ('2 > 1 = 3') or a list of answer numbers, got {value!r}")
-        ranking = screen_ranking(value, [str(i) for i in range(n)])
-    except RankingError as exc:
-        raise SchemaError(name, str(exc), row, RANKING) from None
-    return tuple(tuple(sorted(map(int, level))) for level in parse_ranking(ranking))
-
-
-def ranked_questions(
-    path: Path,
-    row: int,
-    raw: dict,
-    example: Example,
-    made: list[object],
-    prompt: Prompt,
-    rubric: Callable[[], Rubric],
-) -> list[Ranked] | None:
-    """The rank or rate questions of one row of a gold file (``made``: the records the importer makes of it;
-    ``rubric`` gives the rubric ratings are checked against), or None where the row has no ranking and no ratings.
-    A row that is not one (no answers to rank, a ratings list that is not one per answer) is a one-line error."""
-    name = str(path)
-    given = [key for key in (RANKING, RATINGS) if raw.get(key) not in (None, "")]
-    if not given:
-        return None
-    if len(given) == 2:
-        raise SchemaError(name, "a row gives a ranking or ratings of its answers, not both", row, RATINGS)
-    listed = example.candidates is not None
-    if listed:
-        texts, answers = _texts(example, name, row), tuple(r for r in made if isinstance(r, Completion))
-    elif given == [RATINGS] and example.gold is not None:  # one answer: completion, response, output
-        texts = (example.gold,)
-        answers = (Completion(prompt.id, example.gold, path.stem, "import"),)  # as an import's answer
-    elif given == [RANKING]:
-        message = f"a ranking ranks the row's answers: give them as a 'completions' list of {MIN_K}-{MAX_K}"
-        raise SchemaError(name, message, row, RANKING)
-    else:
-        message = (
-            "ratings rate the row's answers: give one (completion, response or output) or a 'completions' list, "
-            "and no preference or KTO label"
-        )
-        raise SchemaError(name, message, row, RATINGS)
-    if given == [RANKING]:
-        if not MIN_K <= len(texts) <= MAX_K:
-            message = f"{len(texts)} answers: a rank item is {MIN_K}-{MAX_K} answers of one prompt"
-            raise SchemaError(name, message, row, "completions")
-        levels = _levels(raw[RANKING], len(texts), name, row)
-        return [Ranked("rank", prompt, texts, levels, name, row, RANKING, answers)]
-    values = raw[RATINGS] if listed else [raw[RATINGS]]
-    if not isinstance(values, list) or len(values) != len(texts):
-        message = f"one ratings object per answer of 'completions' ({len(texts)}), in their order"
-        raise SchemaError(name, message, row, RATINGS)
-    out = []
-    for i, (text, value, answer) in enumerate(zip(texts, values, answers)):
-        field_ = f"{RATINGS}[{i}]" if listed else RATINGS
-        stored = check_ratings(value, rubric(), f"{name}, row {row}, field '{field_}'")
-        out.append(Ranked("rate", prompt, (text,), stored, name, row, field_, (answer,)))
-    return out
 
 
 class _Answers:

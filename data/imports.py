@@ -7,7 +7,9 @@ adds nothing twice.
   ``"skip"``: bad records are left out, counted by reason, and listed (row, field, reason) in a rejects file beside
   the workspace's import log (`WS/imports/`); a JSON array cut off mid-file imports its complete records only so.
 - Preferences are stored as the file's label (annotator `import`); with ``unlabelled`` (or a ``completions`` list
-  in the record) the answers become pairs for labellers instead, paired as sampled completions are.
+  in the record) the answers become pairs for labellers instead, paired as sampled completions are. Rankings and
+  ratings of a row's answers are labels of that annotator too (`data.import_rank_rate`; answers alone with
+  ``unlabelled``).
 - Identical rows are counted (`duplicate_rows`); a prompt seen again with a different gold answer keeps the first
   and is counted (`gold_conflicts`) and logged with its rows, never dropped silently.
 """
@@ -39,10 +41,12 @@ from data.import_formats import (
     detect_format,
     parse_record,
 )
+from data.import_rank_rate import RankRateRows, check_labels
 from data.import_readers import MAX_RECORD_BYTES, read_records
 from data.import_records import RecordError, null_answer_fields, without_nulls
 from data.pairing import make_pairs
 from data.rank_guard import kept_items, new_answers
+from data.rank_rate_rows import Ranked
 from data.records import Completion, Label, Pair, Prompt, content_id, now
 from data.schemas import SchemaError, check_messages
 from data.workspace import Workspace
@@ -78,6 +82,7 @@ class ImportOptions:
     non_text: str = "fail"
     pairs_per_prompt: int = 1
     max_record_bytes: int = MAX_RECORD_BYTES
+    rubric: Path | None = None  # what ratings are checked against (None: HelpSteer2's)
 
 
 @dataclass
@@ -92,6 +97,7 @@ class Loaded:
     gold_conflicts: list[dict] = field(default_factory=list)
     prompt_rows: dict[str, int] = field(default_factory=dict)  # each prompt's first row in the file
     answer_rows: dict[str, int] = field(default_factory=dict)  # each answer's (completion's) first row
+    labelled: dict = field(default_factory=dict)  # imported rankings and ratings by item (`RankRateRows`)
 
 
 def check_options(options: ImportOptions) -> None:
@@ -171,6 +177,12 @@ class _Prompts:
             self.conflicts.append({"row": row, "first_row": first_row, "prompt_id": prompt.id})
         return self.by_id[prompt.id][0]
 
+    def warn(self, name: str) -> None:
+        """The first few gold conflicts of file ``name``, one warning each (all are counted and logged)."""
+        for conflict in self.conflicts[:5]:
+            message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
+            log.warning(message, name, conflict["row"], conflict["first_row"])
+
 
 def _reject(exc: SchemaError) -> dict:
     detail = getattr(exc, "detail", str(exc))
@@ -193,18 +205,24 @@ def _file_format(rows: list[object], name: str) -> str:
     return fmt
 
 
-# on_row's arguments: a checked row's number, its Example, the records it makes (its prompt aside), the raw record
-RowHook = Callable[[int, Example, list[object], dict], None]
+# on_row's arguments: a checked row's number, its Example, the records it makes (its prompt aside), and its
+# ranking's or ratings' questions (`data.rank_rate_rows`; None for any other row)
+RowHook = Callable[[int, Example, list[object], list[Ranked] | None], None]
 
 
 def check_file(
-    path: str | Path, options: ImportOptions = ImportOptions(), on_row: RowHook | None = None
+    path: str | Path,
+    options: ImportOptions = ImportOptions(),
+    on_row: RowHook | None = None,
+    labels: bool = True,
 ) -> Loaded:
     """Read and check every record of ``path``; returns what it becomes. Writes nothing. ``on_row`` sees each
-    checked row (`data.gold_file` reads a gold file's rows so, one question each)."""
+    checked row (`data.gold_file` reads a gold file's rows so, one question each); without ``labels`` a row's
+    ranking or ratings make no record (the gold file makes gold of them)."""
     check_options(options)
     path = Path(path)
     name, source = str(path), options.source or path.stem
+    rank_rate = RankRateRows(path, source, options.rubric, options.unlabelled, labels)
     rows = read_records(path, options.max_record_bytes)
     if not rows:
         raise SchemaError(name, "no records")
@@ -224,25 +242,29 @@ def check_file(
                 message = f"no answer: the field is null, and the row has no other ({EXPECTED})"
                 raise ctx.error(message, nulls[0], "missing_field")
             check_messages(example.messages, name, row)
+            split = _split_for(example.messages, example.split, options.split, options.test_fraction)
+            prompt = Prompt(messages=example.messages, gold=example.gold, source=source, split=split)
+            questions = rank_rate.questions(row, raw, example, prompt)
+            if questions is None:
+                out, dropped = to_records(example, prompt, source, row, options)
+            else:  # a rated answer is no gold (SFT) answer
+                prompt, dropped = replace(prompt, gold=None), Counter()
+                out = rank_rate.records(row, questions)
         except SchemaError as exc:
             if options.on_error == "fail":
                 raise
             rejects.append(_reject(exc))
             counts[f"skipped_{rejects[-1]['reason']}"] += 1
             continue
-        split = _split_for(example.messages, example.split, options.split, options.test_fraction)
-        prompt = prompts.add(
-            Prompt(messages=example.messages, gold=example.gold, source=source, split=split), row
-        )
-        out, dropped = to_records(example, prompt, source, row, options)
+        prompts.add(prompt, row)
         if on_row is not None:
-            on_row(row, example, out, raw)
+            on_row(row, example, out, questions)
         answers += out
         for record in out:
             if isinstance(record, Completion):
                 answer_rows.setdefault(record.id, row)
         counts += dropped + Counter(non_text_parts_dropped=ctx.dropped_parts)
-        key = content_id("row", vars(example))
+        key = content_id("row", vars(example), [q.answer for q in questions or ()])
         counts["duplicate_rows"] += key in seen
         seen.add(key)
     counts["skipped"] = len(rejects)
@@ -251,16 +273,12 @@ def check_file(
         raise SchemaError(
             name, f"no importable records: all {len(rows)} skipped; the first: {rejects[0]['error']}"
         )
-    for conflict in prompts.conflicts[:5]:
-        log.warning(
-            "%s, row %d: same prompt as row %d with a different gold answer; the first is kept",
-            name,
-            conflict["row"],
-            conflict["first_row"],
-        )
+    prompts.warn(name)
     batch = [prompt for prompt, _ in prompts.by_id.values()] + answers
     rows_of = {prompt_id: row for prompt_id, (_, row) in prompts.by_id.items()}
-    return Loaded(path, fmt, batch, +counts, rejects, prompts.conflicts, rows_of, answer_rows)
+    return Loaded(
+        path, fmt, batch, +counts, rejects, prompts.conflicts, rows_of, answer_rows, rank_rate.labelled
+    )
 
 
 def load_file(
@@ -278,9 +296,11 @@ def load_file(
 
 def check_rank_items(workspace: Workspace, loaded: list[Loaded]) -> None:
     """The answers of all the files, together, change no rank item under the labels stored on it
-    (`data.rank_guard`: none joins a gold rank item, none takes a ranked one past 6 answers); a SchemaError names
-    the first file and row whose answer would. Writes nothing."""
+    (`data.rank_guard`: none joins a gold rank item, none takes a ranked one past 6 answers), nor one their own
+    rankings rank, and their rankings and ratings replace no imported one (`data.import_rank_rate.check_labels`);
+    a SchemaError names the first file and row whose answer or label would. Writes nothing."""
     added = new_answers(workspace, [record for item in loaded for record in item.records])
+    check_labels(workspace, [(item.path, item.labelled) for item in loaded], added)
     if not added:
         return
     gold = {item: source for item, (_, source) in gold_now(workspace, ("rank",))["rank"].items()}

@@ -79,19 +79,26 @@ def new_answers(workspace: Workspace, records: Iterable[object]) -> dict[Key, li
     return out
 
 
-def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str, str]) -> list[KeptItem]:
-    """The rank items that ``added`` new answers (by prompt and round; none of them stored) would change as the
-    module docstring says, in ``added``'s order; ``gold``: the gold rank items now -> their source."""
-    added = {key: n for key, n in added.items() if n > 0}
-    if not added:
-        return []
-    prompts = pa.array(sorted({prompt for prompt, _ in added}), pa.string())
+def item_sizes(workspace: Workspace, prompt_ids: Iterable[str]) -> dict[Key, int]:
+    """How many answers each round of these prompts holds (a rank item's, where 3-6): the stored completions but
+    those of `NO_ITEM_ENGINES`, by prompt and round."""
+    prompts = pa.array(sorted(set(prompt_ids)), pa.string())
     completions = workspace.read("completions", ["prompt_id", "engine", "round"])
     completions = completions.filter(pc.is_in(completions.column("prompt_id"), value_set=prompts))
     completions = completions.filter(answer_items(completions))
     sizes: dict[Key, int] = {}
     for key in zip(*(completions.column(c).to_pylist() for c in ("prompt_id", "round"))):
         sizes[key] = sizes.get(key, 0) + 1
+    return sizes
+
+
+def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str, str]) -> list[KeptItem]:
+    """The rank items that ``added`` new answers (by prompt and round; none of them stored) would change as the
+    module docstring says, in ``added``'s order; ``gold``: the gold rank items now -> their source."""
+    added = {key: n for key, n in added.items() if n > 0}
+    if not added:
+        return []
+    sizes = item_sizes(workspace, {prompt for prompt, _ in added})
     items = {key: rank_item_id(*key) for key in added}
     labels = workspace.read("labels", ["item_id", "annotator", "task", "ranking", "retracted", "created_at"])
     labels = labels.filter(pc.is_in(labels.column("item_id"), value_set=pa.array(list(items.values()))))

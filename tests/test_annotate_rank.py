@@ -319,3 +319,31 @@ def test_answers_that_join_a_queued_rank_item_go_to_labellers_not_yet_served_it(
     assert restarted.submit("ann", item, "4 > 3 > 2 > 1").left == ",".join(old.order)
     restarted.undo("ann")
     assert restarted.show("ann").order == old.order
+
+
+def test_items_that_arrived_ranked_or_rated_are_not_served_unless_gold(tmp_path):
+    """An import's ranking closes its rank item as an imported preference closes its pair and an imported rating
+    its answer (the rate task); a gold item is served whatever its import says."""
+    import json
+
+    from data.__main__ import main as data_main
+
+    rating = {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 2}
+    rows = [
+        {"prompt": "Ranked?", "completions": ["r1", "r2", "r3"], "ranking": "2 > 1 > 3"},
+        {"prompt": "To rank?", "completions": ["t1", "t2", "t3"]},
+        {"prompt": "Rated?", "response": "rated", "ratings": rating},
+    ]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ws = Workspace.init(tmp_path / "ws")
+    assert data_main(["import", "-w", str(ws.path), str(path)]) == 0
+    ranked, to_rank = (
+        rank_item_id(Prompt([{"role": "user", "content": q}], "t").id, 0) for q in ("Ranked?", "To rank?")
+    )
+    assert list(LabelService(ws, "rank").items) == [to_rank]
+    rate = LabelService(ws, "rate")
+    assert sorted(rate.items[i].texts[0] for i in rate.items) == ["r1", "r2", "r3", "t1", "t2", "t3"]
+    [imported] = [r["ranking"] for r in ws.read("labels").to_pylist() if r["task"] == "rank"]
+    assert data_main(["gold", "-w", str(ws.path), "--rank-item", ranked, "--ranking", imported]) == 0
+    assert sorted(LabelService(ws, "rank").items) == sorted([ranked, to_rank])

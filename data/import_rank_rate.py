@@ -1,0 +1,191 @@
+"""An import's rank and rate rows (`data.rank_rate_rows` reads and checks them, as for `data gold FILE`) as labels of
+the import annotator, stored as the rank and rate apps store a labeller's, so exports, `train` and `stats` read them
+as they read the apps' labels:
+
+- a rating is a ``rate`` label on the answer: ``ratings`` the rubric's JSON (`data.rubric.Rubric.encode`),
+  ``rubric`` its name;
+- a ranking is a ``rank`` label on the rank item of the prompt's round 0 (where an import's answers go,
+  `data.ranking.rank_item_id`): ``ranking`` the row's answers' ids best first, ``left`` the ids in the row's order
+  (the app stores there the order it showed them in).
+
+Ids are content hashes, so a rerun adds nothing and identical rows are one label. An item holds one imported
+label: a row that labels it otherwise than an earlier row (of the file: `RankRateRows`, a `RecordError` that
+``--on-error skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`) is
+refused, naming both, never silently replaced. An item an import ranks keeps 3-6 answers, its stored ones and the
+import's together: a ranking on more would leave the rank app (`data.rank_guard`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.aggregate import current_labels
+from data.annotators import IMPORT
+from data.gold_agreement import quoted
+from data.import_formats import Example
+from data.import_records import RecordError
+from data.rank_guard import Key, item_sizes
+from data.rank_rate_rows import Ranked, ranked_questions
+from data.ranking import MAX_K, MIN_K, canonical, rank_item_id
+from data.records import Completion, Label, Prompt, content_id
+from data.rubric import Rubric, load_rubric
+from data.schemas import SchemaError
+from data.workspace import Workspace
+
+NOUN = {"rank": "ranking", "rate": "rating"}
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """An imported label and where it came from: its prompt, the file's row and field."""
+
+    label: Label
+    prompt_id: str
+    row: int
+    field: str
+    text: str = ""  # rate: the answer rated
+
+    @property
+    def verdict(self) -> str:
+        return self.label.ranking if self.label.task == "rank" else self.label.ratings
+
+    @property
+    def answers(self) -> frozenset[str]:
+        """The answers it labels (a ranking's: those it ranks)."""
+        return frozenset(self.label.left.split(",")) if self.label.left else frozenset((self.label.item_id,))
+
+    def shown(self) -> str:
+        """The label in an error line: a rating's JSON, or what a ranking ranks."""
+        return self.verdict if self.label.task == "rate" else f"{len(self.answers)} answers"
+
+
+def label_of(question: Ranked, rubric: Rubric) -> Label:
+    """The import annotator's label of one question, as the app stores a labeller's."""
+    if question.task == "rate":
+        (answer,) = question.completions
+        key = content_id("import-label", "rate", answer.id, question.answer, rubric.name)
+        return Label(answer.id, IMPORT, "rate", None, ratings=question.answer, rubric=rubric.name, id=key)
+    ids = [c.id for c in question.completions]
+    item, left = rank_item_id(question.prompt.id, 0), ",".join(ids)
+    ranking = canonical([[ids[i] for i in level] for level in question.answer])
+    key = content_id("import-label", "rank", item, ranking, left)
+    return Label(item, IMPORT, "rank", None, left=left, ranking=ranking, id=key)
+
+
+def _conflict(first: Labelled, mine: Labelled, where: str) -> str:
+    """Why ``mine`` and the ``first`` label on its item cannot both be the import's (``where``: the first's row)."""
+    if mine.label.task == "rate":
+        return (
+            f"this row rates the answer {quoted(mine.text)} {mine.verdict}, {where} {first.verdict}: an answer "
+            "holds one imported rating; leave one row out"
+        )
+    what = "the same answers otherwise" if first.answers == mine.answers else "other answers of this prompt"
+    return (
+        f"{where} ranks {what}: the answers of a prompt's round 0 (rank item {mine.label.item_id}) hold one "
+        "imported ranking; rank them all in one row, or leave one out"
+    )
+
+
+class RankRateRows:
+    """One import file's rank and rate rows (``path``; ``source``: the model of answers that name none; ``rubric``:
+    the rubric file, None for HelpSteer2's): each row's questions and the records they make (the answers, and the
+    import annotator's labels unless ``unlabelled``; nothing without ``made``: `data.gold_file` makes gold of
+    them) and, in ``labelled``, the first label on each item (a later row labelling it otherwise is a
+    RecordError)."""
+
+    def __init__(self, path: Path, source: str, rubric: Path | None, unlabelled: bool, made: bool = True):
+        self.path, self.source, self.unlabelled, self.made = path, source, unlabelled, made
+        self.rubric = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
+        self.labelled: dict[str, Labelled] = {}
+
+    def questions(self, row: int, raw: dict, example: Example, prompt: Prompt) -> list[Ranked] | None:
+        """The row's rank or rate questions (`data.rank_rate_rows.ranked_questions`), None for any other row."""
+        return ranked_questions(self.path, row, raw, example, prompt, self.rubric, self.source)
+
+    def records(self, row: int, questions: list[Ranked]) -> list[object]:
+        if not self.made:
+            return []
+        answers = list({c.id: c for q in questions for c in q.completions}.values())
+        if self.unlabelled:
+            return answers
+        made = []
+        for question in questions:
+            label = label_of(question, self.rubric())
+            mine = Labelled(label, question.prompt.id, row, question.field, question.texts[0])
+            first = self.labelled.get(label.item_id)
+            if first is not None and first.verdict != mine.verdict:
+                reason, message = (
+                    f"conflicting_{NOUN[label.task]}",
+                    _conflict(first, mine, f"row {first.row}"),
+                )
+                raise RecordError(str(self.path), message, row, mine.field, reason)
+            if first is None:  # else an earlier row gave the item this label already
+                made.append(mine)
+        for mine in made:
+            self.labelled.setdefault(mine.label.item_id, mine)
+        return [*answers, *(mine.label for mine in made)]
+
+
+def _stored_labels(workspace: Workspace, items: list[str]) -> dict[str, str]:
+    """The current imported ranking or rating of each of ``items`` that has one."""
+    labels = workspace.read(
+        "labels", ["item_id", "annotator", "task", "ranking", "ratings", "retracted", "created_at"]
+    )
+    mine = pc.and_(
+        pc.equal(labels.column("annotator"), IMPORT),
+        pc.is_in(labels.column("item_id"), value_set=pa.array(items, pa.string())),
+    )
+    labels = labels.filter(mine)
+    out = {}
+    for task, column in (("rank", "ranking"), ("rate", "ratings")):
+        current = current_labels(labels, task)
+        out |= dict(zip(current["item_id"], current[column])) if len(current) else {}
+    return out
+
+
+def check_labels(
+    workspace: Workspace,
+    files: list[tuple[Path, Mapping[str, Labelled]]],
+    added: Mapping[Key, list[Completion]],
+) -> None:
+    """The imported labels of all the files of one import (``files``: each file's `RankRateRows.labelled`) against
+    each other and those stored: an item labelled otherwise by two files, or by a file and a stored import, is a
+    SchemaError naming the (later) file, row and field; so is an item the import ranks that its stored answers and
+    the import's new ones (``added``, by prompt and round: `data.rank_guard.new_answers`) take past 6. Writes
+    nothing."""
+    first: dict[str, tuple[Path, Labelled]] = {}
+    for path, labelled in files:
+        for item, mine in labelled.items():
+            seen_in, seen = first.setdefault(item, (path, mine))
+            if seen.verdict != mine.verdict:
+                message = _conflict(seen, mine, f"{seen_in}, row {seen.row}")
+                raise SchemaError(str(path), message, mine.row, mine.field)
+    if not first:
+        return
+    stored = _stored_labels(workspace, sorted(first))
+    for item, (path, mine) in first.items():
+        if stored.get(item, mine.verdict) != mine.verdict:
+            task = mine.label.task
+            what, shown = ("rank item", "") if task == "rank" else ("answer", f" ({stored[item]})")
+            message = (
+                f"{what} {item} already holds an imported {NOUN[task]}{shown}, and this row's differs: an import "
+                "never replaces one; leave the row out"
+            )
+            raise SchemaError(str(path), message, mine.row, mine.field)
+    ranked = {(mine.prompt_id, 0): (path, mine) for path, mine in first.values() if mine.label.task == "rank"}
+    sizes = item_sizes(workspace, {prompt for prompt, _ in ranked}) if ranked else {}
+    for key, (path, mine) in ranked.items():
+        size = sizes.get(key, 0) + len(added.get(key, ()))
+        if size > MAX_K:
+            message = (
+                f"its ranking's item (round 0 of its prompt, rank item {mine.label.item_id}) would hold {size} "
+                f"answers, those stored and this import's: a rank item is {MIN_K}-{MAX_K} answers, so the ranking "
+                "would leave the rank app; rank every answer of the prompt in one row, or leave the others out"
+            )
+            raise SchemaError(str(path), message, mine.row, mine.field)

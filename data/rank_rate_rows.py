@@ -1,0 +1,222 @@
+"""Rows that rank or rate their answers, as `data import` and `data gold FILE` read them (one reading for both):
+a prompt, its answers and a ``ranking`` of them, or their ``ratings``::
+
+    {"prompt": "Capital of France?", "completions": ["Paris.", "Rome.", "Lyon."], "ranking": "1 > 3 > 2"}
+    {"prompt": "2 + 2?", "completions": ["4", "5"], "ratings": [{"helpfulness": 4, ...}, {"helpfulness": 0, ...}]}
+    {"prompt": "2 + 2?", "response": "4", "ratings": {"helpfulness": 4, ...}}
+    {"prompt": "2 + 2?", "response": "4", "helpfulness": 4, "correctness": 4, ...}    # HelpSteer2's columns
+
+A ranking names the answers by their number in ``completions`` (1 = the first), best first, ``>`` between ranks and
+``=`` in a tie, as a labeller types it in the rank app (`data.ranking.screen_ranking`), or as a list of numbers best
+first (``[1, [2, 3]]``: a tie). Ratings are checked against the rubric (`--rubric`, default HelpSteer2's) as the
+rate app and the admin tab's "make gold" check them; a row of one answer may give them as one column per aspect of
+the rubric (HelpSteer2's flat columns) instead of a ``ratings`` object. A row that gives a ranking or ratings the
+row cannot carry (no answers to rank, a ratings list that is not one per answer, some aspect columns and not all)
+is a `RecordError` naming its row and field: never read as a gold answer with its ratings left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from data.import_formats import Example
+from data.import_records import RecordError
+from data.ranking import MAX_K, MIN_K, RankingError, parse_ranking, screen_ranking
+from data.records import Completion, Prompt
+from data.rubric import Rubric, RubricError, parse_ratings
+
+RANKING, RATINGS = "ranking", "ratings"  # the row's field holding each task's answer
+TASK_OF = {RANKING: "rank", RATINGS: "rate"}
+EACH = f"completions[].{RATINGS}"  # ratings in each answer object of a row's completions
+_INTEGER = re.compile(r"\s*-?\d+\s*")  # a CSV cell holds text: "3" is the value 3
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One rank or rate question of a file's row: ``texts`` the row's answers in its order (rate: the one rated);
+    ``answer`` the levels of answer indices, best first (rank) or the ratings as stored (rate); ``completions``
+    the answers as an import of the row adds them (round 0, the row's model or the file's name)."""
+
+    task: str
+    prompt: Prompt
+    texts: tuple[str, ...]
+    answer: tuple[tuple[int, ...], ...] | str
+    source: str
+    row: int
+    field: str
+    completions: tuple[Completion, ...]
+
+    @property
+    def key(self) -> tuple:
+        return self.task, self.prompt.id, frozenset(self.texts)
+
+    @property
+    def verdict(self) -> tuple:
+        """What the row says, whatever order it lists its answers in: levels of texts (rank), or the ratings."""
+        if self.task == "rate":
+            return (self.answer,)
+        return tuple(frozenset(self.texts[i] for i in level) for level in self.answer)
+
+    def say(self, verdict: tuple) -> str:
+        """A verdict of this question in one line: a ranking in this row's answer numbers, or the ratings."""
+        if self.task == "rate":
+            return verdict[0]
+        number = {text: n for n, text in enumerate(self.texts, 1)}
+        return " > ".join(
+            " = ".join(str(n) for n in sorted(number.get(t, 0) for t in level)) for level in verdict
+        )
+
+    def at(self, field_: str) -> str:
+        return f"{self.source}, row {self.row}, field '{field_}'"
+
+    @property
+    def where(self) -> str:
+        return self.at(self.field)
+
+
+def _texts(example: Example, name: str, row: int) -> tuple[str, ...]:
+    """The row's answers (``completions``), each once: two the same spaces aside are a RecordError."""
+    texts = tuple(c.text for c in example.candidates)
+    for i, text in enumerate(texts):
+        first = next(j for j, other in enumerate(texts) if other.strip() == text.strip())
+        if first < i:
+            message = f"the same answer as completions[{first}] (spaces aside): give each answer once"
+            raise RecordError(name, message, row, f"completions[{i}]", "duplicate_answer")
+    return texts
+
+
+def _level_text(level: object) -> str:
+    members = level if isinstance(level, list) else [level]
+    if not members or not all(type(m) is int for m in members):
+        raise RankingError(f"{level!r} is not an answer number, or a list of tied ones")
+    return " = ".join(map(str, members))
+
+
+def _levels(value: object, n: int, name: str, row: int) -> tuple[tuple[int, ...], ...]:
+    """The row's ranking as levels of answer indices (0-based), best first, checked as the rank app checks what a
+    labeller types (every answer once, numbers 1..n)."""
+    try:
+        if isinstance(value, list):
+            value = " > ".join(map(_level_text, value))
+        if not isinstance(value, str):
+            raise RankingError(f"expected text ('2 > 1 = 3') or a list of answer numbers, got {value!r}")
+        ranking = screen_ranking(value, [str(i) for i in range(n)])
+    except RankingError as exc:
+        raise RecordError(name, str(exc), row, RANKING, "bad_ranking") from None
+    return tuple(tuple(sorted(map(int, level))) for level in parse_ranking(ranking))
+
+
+def _ratings_given(raw: dict, rubric: Callable[[], Rubric], name: str, row: int) -> tuple[object, str] | None:
+    """The row's ratings and the field that gives them (`EACH`: one per answer of ``completions``): its ``ratings``,
+    a ``ratings`` in each answer object of ``completions``, or one column per aspect of the rubric (HelpSteer2's
+    flat columns; named by the first); None where it gives none. Two forms, some aspect columns and not every one,
+    or ratings in some answers' objects and not all, are a RecordError: which ratings the row means is a guess."""
+    forms = [(raw[RATINGS], RATINGS)] if raw.get(RATINGS) not in (None, "") else []
+    aspects = rubric()
+    columns = [aspect for aspect in aspects.names if raw.get(aspect) not in (None, "")]
+    if columns:
+        missing = [aspect for aspect in aspects.names if aspect not in columns]
+        if missing:
+            message = (
+                f"column {columns[0]!r} is an aspect of rubric {aspects.name}, but the row has no {missing[0]!r}: "
+                f"ratings as columns give every aspect ({', '.join(aspects.names)}; --rubric FILE for another "
+                "rubric)"
+            )
+            raise RecordError(name, message, row, columns[0], "bad_ratings")
+        forms.append(({aspect: _column_value(raw[aspect]) for aspect in columns}, columns[0]))
+    listed = raw.get("completions") if isinstance(raw.get("completions"), list) else []
+    inside = [isinstance(c, dict) and c.get(RATINGS) not in (None, "") for c in listed]
+    if any(inside):
+        if not all(inside):
+            message = (
+                f"completions[{inside.index(True)}] gives its ratings, this answer none: give every answer's"
+            )
+            raise RecordError(name, message, row, f"completions[{inside.index(False)}]", "bad_ratings")
+        forms.append(([c[RATINGS] for c in listed], EACH))
+    if len(forms) > 1:
+        shown = " and ".join(f"'{where}'" for _, where in forms)
+        raise RecordError(
+            name, f"ratings given twice: {shown}; give them once", row, forms[0][1], "bad_ratings"
+        )
+    return forms[0] if forms else None
+
+
+def _column_value(value: object) -> object:
+    """An aspect column's value as a rating: a CSV cell's text "3", or a float column's 3.0 (an integer column
+    with a null in it, as pandas writes Parquet), is the integer 3; anything else is checked as it is."""
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _checked(value: object, rubric: Rubric, name: str, row: int, field_: str) -> str:
+    """One answer's ratings as stored (`Rubric.encode`: every aspect in its scale), else a RecordError."""
+    try:
+        return rubric.encode(parse_ratings(value))
+    except RubricError as exc:
+        raise RecordError(name, str(exc), row, field_, "bad_ratings") from None
+
+
+def ranked_questions(
+    path: Path,
+    row: int,
+    raw: dict,
+    example: Example,
+    prompt: Prompt,
+    rubric: Callable[[], Rubric],
+    source: str,
+) -> list[Ranked] | None:
+    """The rank or rate questions of one row (``raw``, read as ``example``, of ``prompt``; ``rubric`` gives the
+    rubric ratings are checked against; ``source``: the model an import gives answers without one), or None
+    where the row gives no ranking and no ratings. A row that is not one (no answers to rank, a ratings list that
+    is not one per answer) is a one-line RecordError."""
+    name = str(path)
+    rated = _ratings_given(raw, rubric, name, row)
+    given = ([RANKING] if raw.get(RANKING) not in (None, "") else []) + ([RATINGS] if rated else [])
+    if not given:
+        return None
+    where = rated[1] if rated else RANKING
+    if len(given) == 2:
+        raise RecordError(name, "a row gives a ranking or ratings of its answers, not both", row, where)
+    listed = example.candidates is not None
+    answer = {"prompt_id": prompt.id, "engine": "import", "round": 0}  # as `imports.to_records` adds them
+    if listed:
+        texts = _texts(example, name, row)
+        answers = tuple(
+            Completion(text=c.text, model=c.model or source, **answer) for c in example.candidates
+        )
+    elif given == [RATINGS] and example.gold is not None:  # one answer: completion, response, output
+        texts, answers = (example.gold,), (Completion(text=example.gold, model=source, **answer),)
+    elif given == [RANKING]:
+        message = f"a ranking ranks the row's answers: give them as a 'completions' list of {MIN_K}-{MAX_K}"
+        raise RecordError(name, message, row, RANKING, "bad_ranking")
+    else:
+        message = (
+            "ratings rate the row's answers: give one (completion, response or output) or a 'completions' list, "
+            "and no preference or KTO label"
+        )
+        raise RecordError(name, message, row, where, "bad_ratings")
+    if given == [RANKING]:
+        if not MIN_K <= len(texts) <= MAX_K:
+            message = f"{len(texts)} answers: a rank item is {MIN_K}-{MAX_K} answers of one prompt"
+            raise RecordError(name, message, row, "completions", "bad_ranking")
+        levels = _levels(raw[RANKING], len(texts), name, row)
+        return [Ranked("rank", prompt, texts, levels, name, row, RANKING, answers)]
+    if listed and where not in (RATINGS, EACH):
+        message = "aspect columns rate the row's one answer: a 'completions' row gives a 'ratings' list"
+        raise RecordError(name, message, row, where, "bad_ratings")
+    values = rated[0] if listed else [rated[0]]
+    if not isinstance(values, list) or len(values) != len(texts):
+        message = f"one ratings object per answer of 'completions' ({len(texts)}), in their order"
+        raise RecordError(name, message, row, RATINGS, "bad_ratings")
+    out = []
+    for i, (text, value, made) in enumerate(zip(texts, values, answers)):
+        field_ = (f"completions[{i}].{RATINGS}" if where == EACH else f"{RATINGS}[{i}]") if listed else where
+        stored = _checked(value, rubric(), name, row, field_)
+        out.append(Ranked("rate", prompt, (text,), stored, name, row, field_, (made,)))
+    return out
