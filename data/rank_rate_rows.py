@@ -109,15 +109,19 @@ def _levels(value: object, n: int, name: str, row: int) -> tuple[tuple[int, ...]
     return tuple(tuple(sorted(map(int, level))) for level in parse_ranking(ranking))
 
 
-def _ratings_given(raw: dict, rubric: Callable[[], Rubric], name: str, row: int) -> tuple[object, str] | None:
+def _ratings_given(
+    raw: dict, rubric: Callable[[], Rubric], name: str, row: int, one_answer: bool
+) -> tuple[object, str] | None:
     """The row's ratings and the field that gives them (`EACH`: one per answer of ``completions``): its ``ratings``,
     a ``ratings`` in each answer object of ``completions``, or one column per aspect of the rubric (HelpSteer2's
-    flat columns; named by the first); None where it gives none. Two forms, some aspect columns and not every one,
-    or ratings in some answers' objects and not all, are a RecordError: which ratings the row means is a guess."""
+    flat columns; named by the first); None where it gives none. Two forms, some aspect columns and not every one
+    on a row of ``one_answer`` (the answer they would rate), or ratings in some answers' objects and not all, are
+    a RecordError: which ratings the row means is a guess. Some aspect columns beside answers they cannot rate (a
+    preference, a KTO label, candidates, none) are a column that shares an aspect's name, ignored as any other."""
     forms = [(raw[RATINGS], RATINGS)] if raw.get(RATINGS) not in (None, "") else []
     aspects = rubric()
     columns = [aspect for aspect in aspects.names if raw.get(aspect) not in (None, "")]
-    if columns:
+    if columns and (one_answer or len(columns) == len(aspects.names)):
         missing = [aspect for aspect in aspects.names if aspect not in columns]
         if missing:
             message = (
@@ -176,7 +180,8 @@ def ranked_questions(
     where the row gives no ranking and no ratings. A row that is not one (no answers to rank, a ratings list that
     is not one per answer) is a one-line RecordError."""
     name = str(path)
-    rated = _ratings_given(raw, rubric, name, row)
+    one_answer = example.candidates is None and example.gold is not None
+    rated = _ratings_given(raw, rubric, name, row, one_answer)
     given = ([RANKING] if raw.get(RANKING) not in (None, "") else []) + ([RATINGS] if rated else [])
     if not given:
         return None

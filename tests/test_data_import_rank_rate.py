@@ -306,3 +306,24 @@ def test_helpsteer2_as_csv_rates_as_its_parquet_does(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"error: {bad}, row 0, field 'helpfulness': helpfulness 'four' is not an integer in 0..4\n"
     )
+
+
+def test_a_column_named_like_an_aspect_beside_answers_it_cannot_rate_is_an_ordinary_column(tmp_path, capsys):
+    """A preference, KTO, candidates or prompt row with a column that happens to share an aspect's name (a
+    `complexity` tag, a `verbosity` level) imports as it did before rows could carry ratings: aspect columns rate
+    one answer, so on these rows some of them are no ratings (all of them stay refused, as ratings beside a
+    preference are). A one-answer row with some stays refused: HelpSteer2's row with a null aspect."""
+    rows = [
+        {"prompt": "q1", "chosen": "a", "rejected": "b", "complexity": "high"},
+        {"prompt": "q2", "completion": "c", "label": True, "verbosity": 3},
+        {"prompt": "q3", "completions": ["d", "e"], "helpfulness": "n/a"},
+        {"prompt": "q4", "complexity": 2},
+    ]
+    path = write(tmp_path / "tagged.jsonl", *rows)
+    assert import_(tmp_path / "ws", path) == 0, capsys.readouterr().err
+    ws = Workspace(tmp_path / "ws")
+    assert sorted(r["task"] for r in imported(ws)) == ["kto", "pairwise"]
+    assert tables(ws) == {"prompts": 4, "completions": 5, "pairs": 2, "labels": 2}
+    gold_file = write(tmp_path / "gold.jsonl", *rows[:2])  # a gold file reads its rows as an import does
+    assert main(["gold", "-w", str(tmp_path / "ws"), str(gold_file)]) == 0, capsys.readouterr().err
+    assert (read_gold(ws).num_rows, read_gold(ws, "kto").num_rows) == (1, 1)
