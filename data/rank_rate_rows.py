@@ -127,7 +127,7 @@ def _ratings_given(
             message = (
                 f"column {columns[0]!r} is an aspect of rubric {aspects.name}, but the row has no {missing[0]!r}: "
                 f"ratings as columns give every aspect ({', '.join(aspects.names)}; --rubric FILE for another "
-                "rubric)"
+                f"rubric), or none: if {columns[0]!r} is not a rating, rename the column or leave it out"
             )
             raise RecordError(name, message, row, columns[0], "bad_ratings")
         forms.append(({aspect: _column_value(raw[aspect]) for aspect in columns}, columns[0]))

@@ -206,7 +206,8 @@ REFUSED = [
     ("columns.jsonl", [NEW | {"helpfulness": 4, "correctness": 3}],
      ", row 0, field 'helpfulness': column 'helpfulness' is an aspect of rubric helpsteer2, but the row has no "
      "'coherence': ratings as columns give every aspect (helpfulness, correctness, coherence, complexity, "
-     "verbosity; --rubric FILE for another rubric)"),
+     "verbosity; --rubric FILE for another rubric), or none: if 'helpfulness' is not a rating, rename the column "
+     "or leave it out"),
     ("scale.jsonl", [NEW | {"ratings": rating(7)}],
      ", row 0, field 'ratings': helpfulness 7 is not an integer in 0..4"),
     ("count.jsonl", [{"prompt": "q", "completions": ["a", "b"], "ratings": [rating(4)]}],
