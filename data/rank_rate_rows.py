@@ -31,7 +31,7 @@ from data.rubric import Rubric, RubricError, parse_ratings
 RANKING, RATINGS = "ranking", "ratings"  # the row's field holding each task's answer
 TASK_OF = {RANKING: "rank", RATINGS: "rate"}
 EACH = f"completions[].{RATINGS}"  # ratings in each answer object of a row's completions
-_INTEGER = re.compile(r"\s*-?\d+\s*")  # a CSV cell holds text: "3" is the value 3
+_INTEGER = re.compile(r"\s*(-?\d+)(\.0*)?\s*")  # a CSV cell holds text: "3" (or a float column's "3.0") is 3
 
 
 @dataclass(frozen=True)
@@ -149,10 +149,12 @@ def _ratings_given(
 
 
 def _column_value(value: object) -> object:
-    """An aspect column's value as a rating: a CSV cell's text "3", or a float column's 3.0 (an integer column
-    with a null in it, as pandas writes Parquet), is the integer 3; anything else is checked as it is."""
-    if isinstance(value, str) and _INTEGER.fullmatch(value):
-        return int(value)
+    """An aspect column's value as a rating: a CSV cell's text "3", or a float column's 3.0 or "3.0" (an integer
+    column with a null in it, as pandas writes Parquet and CSV), is the integer 3; anything else is checked as it
+    is."""
+    match = _INTEGER.fullmatch(value) if isinstance(value, str) else None
+    if match:
+        return int(match.group(1))
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

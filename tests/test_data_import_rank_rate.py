@@ -328,3 +328,22 @@ def test_a_column_named_like_an_aspect_beside_answers_it_cannot_rate_is_an_ordin
     gold_file = write(tmp_path / "gold.jsonl", *rows[:2])  # a gold file reads its rows as an import does
     assert main(["gold", "-w", str(tmp_path / "ws"), str(gold_file)]) == 0, capsys.readouterr().err
     assert (read_gold(ws).num_rows, read_gold(ws, "kto").num_rows) == (1, 1)
+
+
+def test_a_csv_written_from_a_float_column_rates_as_its_parquet_does(tmp_path, capsys):
+    """pandas writes an integer column that held a null as floats, in Parquet (3.0, read as 3) and in CSV ("3.0"):
+    the CSV's cell is the rating 3 too, and "3.5" is still refused."""
+    frame = pa.Table.from_pylist(HELPSTEER).to_pandas()
+    frame[list(rating(0))] = frame[list(rating(0))].astype(float)
+    path = tmp_path / "helpsteer2.csv"
+    frame.to_csv(path, index=False)
+    assert import_(tmp_path / "ws", path) == 0, capsys.readouterr().err
+    assert sorted(r["ratings"] for r in imported(Workspace(tmp_path / "ws"))) == sorted(
+        map(rating_of, HELPSTEER)
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(path.read_text().replace("Blue.,4.0,", "Blue.,3.5,"))
+    assert import_(tmp_path / "ws", bad) == 2
+    assert capsys.readouterr().err == (
+        f"error: {bad}, row 0, field 'helpfulness': helpfulness '3.5' is not an integer in 0..4\n"
+    )
