@@ -229,6 +229,12 @@ REFUSED = [
      ", row 1, field 'ranking': its ranking's item (round 0 of its prompt, rank item {q}) would hold 7 answers, "
      "those stored and this import's: a rank item is 3-6 answers, so the ranking would leave the rank app; rank "
      "every answer of the prompt in one row, or leave the others out"),
+    ("five.jsonl",  # answers the ranking leaves out would never be ranked: the app serves no imported-ranked item
+     [{"prompt": "q", "completions": ["a", "b"]},
+      {"prompt": "q", "completions": ["e", "f", "g"], "ranking": "1>2>3"}],
+     ", row 1, field 'ranking': its ranking's item (round 0 of its prompt, rank item {q}) would hold 5 answers, "
+     "those stored and this import's, and the ranking ranks 3: the rank app serves no item an import ranked, so "
+     "the others would never be ranked; rank every answer of the prompt in one row, or leave the others out"),
     ("other/stored.jsonl", [RATED[1] | {"ratings": rating(0)}],
      ", row 0, field 'ratings': answer {hello} already holds an imported rating (" + stored(rating(3))
      + "), and this row's differs: an import never replaces one; leave the row out"),
