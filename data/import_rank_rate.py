@@ -11,8 +11,9 @@ as they read the apps' labels:
 Ids are content hashes, so a rerun adds nothing and identical rows are one label. An item holds one imported
 label: a row that labels it otherwise than an earlier row (of the file: `RankRateRows`, a `RecordError` that
 ``--on-error skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`) is
-refused, naming both, never silently replaced. An item an import ranks keeps 3-6 answers, its stored ones and the
-import's together: a ranking on more would leave the rank app (`data.rank_guard`).
+refused, naming both, never silently replaced. An import's ranking ranks every answer its item holds, 3-6, its
+stored ones and the import's together: the rank app serves no item an import ranked, so an answer left out would
+never be ranked, and a ranking on more would leave the rank app (`data.rank_guard`).
 """
 
 from __future__ import annotations
@@ -178,14 +179,30 @@ def check_labels(
                 "never replaces one; leave the row out"
             )
             raise SchemaError(str(path), message, mine.row, mine.field)
-    ranked = {(mine.prompt_id, 0): (path, mine) for path, mine in first.values() if mine.label.task == "rank"}
+    _check_ranked_items(workspace, [found for item, found in first.items() if item not in stored], added)
+
+
+def _check_ranked_items(
+    workspace: Workspace, new: list[tuple[Path, Labelled]], added: Mapping[Key, list[Completion]]
+) -> None:
+    """The ``new`` imported labels' rankings rank every answer their item will hold (its stored answers and the
+    import's ``added``), 3-6 of them: the rank app serves no item an import ranked, so an answer left out would
+    never be ranked, and past 6 the item leaves the app. A SchemaError names the file, row and field."""
+    ranked = {(mine.prompt_id, 0): (path, mine) for path, mine in new if mine.label.task == "rank"}
     sizes = item_sizes(workspace, {prompt for prompt, _ in ranked}) if ranked else {}
     for key, (path, mine) in ranked.items():
         size = sizes.get(key, 0) + len(added.get(key, ()))
-        if size > MAX_K:
-            message = (
-                f"its ranking's item (round 0 of its prompt, rank item {mine.label.item_id}) would hold {size} "
-                f"answers, those stored and this import's: a rank item is {MIN_K}-{MAX_K} answers, so the ranking "
-                "would leave the rank app; rank every answer of the prompt in one row, or leave the others out"
-            )
-            raise SchemaError(str(path), message, mine.row, mine.field)
+        if size <= len(mine.answers):
+            continue
+        why = (
+            f": a rank item is {MIN_K}-{MAX_K} answers, so the ranking would leave the rank app"
+            if size > MAX_K
+            else f", and the ranking ranks {len(mine.answers)}: the rank app serves no item an import ranked, so "
+            "the others would never be ranked"
+        )
+        message = (
+            f"its ranking's item (round 0 of its prompt, rank item {mine.label.item_id}) would hold {size} "
+            f"answers, those stored and this import's{why}; rank every answer of the prompt in one row, or leave "
+            "the others out"
+        )
+        raise SchemaError(str(path), message, mine.row, mine.field)

@@ -31,7 +31,7 @@ from data.rubric import Rubric, RubricError, parse_ratings
 RANKING, RATINGS = "ranking", "ratings"  # the row's field holding each task's answer
 TASK_OF = {RANKING: "rank", RATINGS: "rate"}
 EACH = f"completions[].{RATINGS}"  # ratings in each answer object of a row's completions
-_INTEGER = re.compile(r"\s*-?\d+\s*")  # a CSV cell holds text: "3" is the value 3
+_INTEGER = re.compile(r"\s*(-?\d+)(\.0*)?\s*")  # a CSV cell holds text: "3" (or a float column's "3.0") is 3
 
 
 @dataclass(frozen=True)
@@ -109,21 +109,25 @@ def _levels(value: object, n: int, name: str, row: int) -> tuple[tuple[int, ...]
     return tuple(tuple(sorted(map(int, level))) for level in parse_ranking(ranking))
 
 
-def _ratings_given(raw: dict, rubric: Callable[[], Rubric], name: str, row: int) -> tuple[object, str] | None:
+def _ratings_given(
+    raw: dict, rubric: Callable[[], Rubric], name: str, row: int, one_answer: bool
+) -> tuple[object, str] | None:
     """The row's ratings and the field that gives them (`EACH`: one per answer of ``completions``): its ``ratings``,
     a ``ratings`` in each answer object of ``completions``, or one column per aspect of the rubric (HelpSteer2's
-    flat columns; named by the first); None where it gives none. Two forms, some aspect columns and not every one,
-    or ratings in some answers' objects and not all, are a RecordError: which ratings the row means is a guess."""
+    flat columns; named by the first); None where it gives none. Two forms, some aspect columns and not every one
+    on a row of ``one_answer`` (the answer they would rate), or ratings in some answers' objects and not all, are
+    a RecordError: which ratings the row means is a guess. Some aspect columns beside answers they cannot rate (a
+    preference, a KTO label, candidates, none) are a column that shares an aspect's name, ignored as any other."""
     forms = [(raw[RATINGS], RATINGS)] if raw.get(RATINGS) not in (None, "") else []
     aspects = rubric()
     columns = [aspect for aspect in aspects.names if raw.get(aspect) not in (None, "")]
-    if columns:
+    if columns and (one_answer or len(columns) == len(aspects.names)):
         missing = [aspect for aspect in aspects.names if aspect not in columns]
         if missing:
             message = (
                 f"column {columns[0]!r} is an aspect of rubric {aspects.name}, but the row has no {missing[0]!r}: "
                 f"ratings as columns give every aspect ({', '.join(aspects.names)}; --rubric FILE for another "
-                "rubric)"
+                f"rubric), or none: if {columns[0]!r} is not a rating, rename the column or leave it out"
             )
             raise RecordError(name, message, row, columns[0], "bad_ratings")
         forms.append(({aspect: _column_value(raw[aspect]) for aspect in columns}, columns[0]))
@@ -145,10 +149,12 @@ def _ratings_given(raw: dict, rubric: Callable[[], Rubric], name: str, row: int)
 
 
 def _column_value(value: object) -> object:
-    """An aspect column's value as a rating: a CSV cell's text "3", or a float column's 3.0 (an integer column
-    with a null in it, as pandas writes Parquet), is the integer 3; anything else is checked as it is."""
-    if isinstance(value, str) and _INTEGER.fullmatch(value):
-        return int(value)
+    """An aspect column's value as a rating: a CSV cell's text "3", or a float column's 3.0 or "3.0" (an integer
+    column with a null in it, as pandas writes Parquet and CSV), is the integer 3; anything else is checked as it
+    is."""
+    match = _INTEGER.fullmatch(value) if isinstance(value, str) else None
+    if match:
+        return int(match.group(1))
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
@@ -176,7 +182,8 @@ def ranked_questions(
     where the row gives no ranking and no ratings. A row that is not one (no answers to rank, a ratings list that
     is not one per answer) is a one-line RecordError."""
     name = str(path)
-    rated = _ratings_given(raw, rubric, name, row)
+    one_answer = example.candidates is None and example.gold is not None
+    rated = _ratings_given(raw, rubric, name, row, one_answer)
     given = ([RANKING] if raw.get(RANKING) not in (None, "") else []) + ([RATINGS] if rated else [])
     if not given:
         return None

@@ -206,7 +206,8 @@ REFUSED = [
     ("columns.jsonl", [NEW | {"helpfulness": 4, "correctness": 3}],
      ", row 0, field 'helpfulness': column 'helpfulness' is an aspect of rubric helpsteer2, but the row has no "
      "'coherence': ratings as columns give every aspect (helpfulness, correctness, coherence, complexity, "
-     "verbosity; --rubric FILE for another rubric)"),
+     "verbosity; --rubric FILE for another rubric), or none: if 'helpfulness' is not a rating, rename the column "
+     "or leave it out"),
     ("scale.jsonl", [NEW | {"ratings": rating(7)}],
      ", row 0, field 'ratings': helpfulness 7 is not an integer in 0..4"),
     ("count.jsonl", [{"prompt": "q", "completions": ["a", "b"], "ratings": [rating(4)]}],
@@ -228,6 +229,12 @@ REFUSED = [
      ", row 1, field 'ranking': its ranking's item (round 0 of its prompt, rank item {q}) would hold 7 answers, "
      "those stored and this import's: a rank item is 3-6 answers, so the ranking would leave the rank app; rank "
      "every answer of the prompt in one row, or leave the others out"),
+    ("five.jsonl",  # answers the ranking leaves out would never be ranked: the app serves no imported-ranked item
+     [{"prompt": "q", "completions": ["a", "b"]},
+      {"prompt": "q", "completions": ["e", "f", "g"], "ranking": "1>2>3"}],
+     ", row 1, field 'ranking': its ranking's item (round 0 of its prompt, rank item {q}) would hold 5 answers, "
+     "those stored and this import's, and the ranking ranks 3: the rank app serves no item an import ranked, so "
+     "the others would never be ranked; rank every answer of the prompt in one row, or leave the others out"),
     ("other/stored.jsonl", [RATED[1] | {"ratings": rating(0)}],
      ", row 0, field 'ratings': answer {hello} already holds an imported rating (" + stored(rating(3))
      + "), and this row's differs: an import never replaces one; leave the row out"),
@@ -305,4 +312,44 @@ def test_helpsteer2_as_csv_rates_as_its_parquet_does(tmp_path, capsys):
     assert import_(tmp_path / "ws", bad) == 2
     assert capsys.readouterr().err == (
         f"error: {bad}, row 0, field 'helpfulness': helpfulness 'four' is not an integer in 0..4\n"
+    )
+
+
+def test_a_column_named_like_an_aspect_beside_answers_it_cannot_rate_is_an_ordinary_column(tmp_path, capsys):
+    """A preference, KTO, candidates or prompt row with a column that happens to share an aspect's name (a
+    `complexity` tag, a `verbosity` level) imports as it did before rows could carry ratings: aspect columns rate
+    one answer, so on these rows some of them are no ratings (all of them stay refused, as ratings beside a
+    preference are). A one-answer row with some stays refused: HelpSteer2's row with a null aspect."""
+    rows = [
+        {"prompt": "q1", "chosen": "a", "rejected": "b", "complexity": "high"},
+        {"prompt": "q2", "completion": "c", "label": True, "verbosity": 3},
+        {"prompt": "q3", "completions": ["d", "e"], "helpfulness": "n/a"},
+        {"prompt": "q4", "complexity": 2},
+    ]
+    path = write(tmp_path / "tagged.jsonl", *rows)
+    assert import_(tmp_path / "ws", path) == 0, capsys.readouterr().err
+    ws = Workspace(tmp_path / "ws")
+    assert sorted(r["task"] for r in imported(ws)) == ["kto", "pairwise"]
+    assert tables(ws) == {"prompts": 4, "completions": 5, "pairs": 2, "labels": 2}
+    gold_file = write(tmp_path / "gold.jsonl", *rows[:2])  # a gold file reads its rows as an import does
+    assert main(["gold", "-w", str(tmp_path / "ws"), str(gold_file)]) == 0, capsys.readouterr().err
+    assert (read_gold(ws).num_rows, read_gold(ws, "kto").num_rows) == (1, 1)
+
+
+def test_a_csv_written_from_a_float_column_rates_as_its_parquet_does(tmp_path, capsys):
+    """pandas writes an integer column that held a null as floats, in Parquet (3.0, read as 3) and in CSV ("3.0"):
+    the CSV's cell is the rating 3 too, and "3.5" is still refused."""
+    frame = pa.Table.from_pylist(HELPSTEER).to_pandas()
+    frame[list(rating(0))] = frame[list(rating(0))].astype(float)
+    path = tmp_path / "helpsteer2.csv"
+    frame.to_csv(path, index=False)
+    assert import_(tmp_path / "ws", path) == 0, capsys.readouterr().err
+    assert sorted(r["ratings"] for r in imported(Workspace(tmp_path / "ws"))) == sorted(
+        map(rating_of, HELPSTEER)
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(path.read_text().replace("Blue.,4.0,", "Blue.,3.5,"))
+    assert import_(tmp_path / "ws", bad) == 2
+    assert capsys.readouterr().err == (
+        f"error: {bad}, row 0, field 'helpfulness': helpfulness '3.5' is not an integer in 0..4\n"
     )
