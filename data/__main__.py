@@ -48,9 +48,12 @@ from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
+from data.merging import CONFLICT, plan_merge
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.stats import integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
+
+SHOWN = 10  # conflicts a merge names one by one
 
 
 def build_parser(prog: str = "python -m data") -> argparse.ArgumentParser:
@@ -259,9 +262,17 @@ def cmd_compact(args: Any) -> int:
 def cmd_merge(args: Any) -> int:
     workspace = Workspace(args.workspace)
     others = [Workspace(path) for path in args.others]  # all must open before anything is written
-    for other in others:
-        added = workspace.merge(other)
-        print(f"{other.path}: " + (", ".join(f"{k} +{v}" for k, v in added.items()) or "nothing new"))
+    for plan in plan_merge(
+        workspace, others, args.on_conflict
+    ):  # every conflict found before anything is written
+        added = workspace.merge(plan.other, plan.left_out)
+        print(f"{plan.other.path}: " + (", ".join(f"{k} +{v}" for k, v in added.items()) or "nothing new"))
+        if plan.conflicts:
+            print(f"  left out (it stays in {plan.other.path}): {len(plan.conflicts)} {CONFLICT}")
+            for conflict in plan.conflicts[:SHOWN]:
+                print(f"    {conflict.line()}")
+            if len(plan.conflicts) > SHOWN:
+                print(f"    ... {len(plan.conflicts) - SHOWN} more")
     problems = integrity_problems(workspace)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)

@@ -12,6 +12,7 @@ from data.import_readers import MAX_RECORD_BYTES
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR
 from data.leaderboard import ARENA, PEOPLE
+from data.merging import ON_CONFLICT
 from data.provision import EMBEDDED, SAMPLES
 from data.rank_pairs import RANK_KIND
 from data.ranking import RANK_PAIRS
@@ -283,6 +284,14 @@ class MergeCommand:
     others: tuple[Path, ...] = field(
         default=(),
         metadata={"help": "workspace folders to merge in", "positional": True, "required": True},
+    )
+    on_conflict: str = field(
+        default="fail",
+        metadata={
+            "help": "two workspaces holding different labels of one annotator on one item stop the merge (fail), "
+            "or the merged-in workspace's are left out and counted (skip)",
+            "choices": ON_CONFLICT,
+        },
     )
 
 

@@ -99,10 +99,18 @@ def job_prompts(
     return prompts[:limit] if limit else prompts
 
 
-def check_sampled_rank_items(workspace: Workspace, answers: Mapping[str, int], round: int) -> None:
+def check_sampled_rank_items(
+    workspace: Workspace,
+    answers: Mapping[str, int],
+    round: int,
+    where: str | None = None,
+    instead: Callable[[int], str] | None = None,
+) -> None:
     """Sampling ``answers[prompt]`` answers for each prompt into ``round`` changes no rank item under the labels
     stored on it (`data.rank_guard`: none joins a gold rank item, none takes a ranked one past 6 answers); a
-    PrefloopError names the first such item and the round to sample into instead. Writes nothing."""
+    PrefloopError names the first such item and the round to sample into instead (``where`` and ``instead(free
+    round)``: what the round drivers, which pick their rounds themselves, say for ``--round N`` and ``(--round
+    FREE)``). Writes nothing."""
     added = {(prompt, round): n for prompt, n in answers.items()}
     if not added:
         return
@@ -114,10 +122,10 @@ def check_sampled_rank_items(workspace: Workspace, answers: Mapping[str, int], r
     rounds = workspace.read("completions", ["round"]).column("round")
     free = max(pc.max(rounds).as_py() or 0, round) + 1
     remove = f", or `data gold --remove {item.item}` first" if item.gold is not None else ""
+    advice = instead(free) if instead else f"sample into a round of their own (--round {free})"
     raise PrefloopError(
-        f"--round {round}: {item.added} new answer(s) to its prompt would {item.problem()}"
-        f"{f'; {more} more rank item(s) likewise' if more else ''}; sample into a round of their own "
-        f"(--round {free}){remove}"
+        f"{where or f'--round {round}'}: {item.added} new answer(s) to its prompt would {item.problem()}"
+        f"{f'; {more} more rank item(s) likewise' if more else ''}; {advice}{remove}"
     )
 
 

@@ -103,3 +103,45 @@ def test_spin_refuses_to_change_a_gold_rank_item(tmp_path):
         sample_spin(ws, engine, "spinner", PARAMS, round=0)
     assert engine.asked == 0
     assert sample_spin(ws, engine, "spinner", PARAMS, round=1)["new_pairs"] == 1
+
+
+class EngineLoaded(PrefloopError):
+    """What a test's engine factory raises: the run got past every check to the point where a model loads."""
+
+
+def test_the_judge_loop_refuses_a_ranked_round_before_any_model_loads_with_advice_it_takes(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    from data.records import ModelRecord
+    from generate.loop import judge as loop_judge
+    from generate.loop.__main__ import main as loop_main
+
+    def make_engine(*args, **kwargs):
+        raise EngineLoaded("engine loads")
+
+    monkeypatch.setattr(loop_judge, "make_engine", make_engine)
+    ws = Workspace.init(tmp_path / "ws")  # a people's round 1 of the prompt, ranked
+    prompt = Prompt([{"role": "user", "content": "Q?"}], "toy", gold="A.")
+    made = [Completion(prompt.id, f"answer {k}", "human-round", "hf", round=1) for k in range(4)]
+    item = rank_item_id(prompt.id, 1)
+    ws.append([prompt, *made, Label(item, "ann", "rank", None, ranking=canonical([[c.id] for c in made]))])
+    before = digest(ws.path)
+    args = ["-w", str(ws.path), "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3",
+            "--spin-test-limit", "0", "--no-spin-isolate"]  # fmt: skip
+    assert loop_main([*args, "--model", str(tiny_model_dir)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --judge-iter 1: iteration 1 samples round 1: 3 new answer(s) to its prompt would take rank item "
+        f"{item} (round 1 of its prompt, ranked 1 time(s)) from 4 to 7 answers: a rank item is 3-6 answers, so it "
+        "would leave the rank app with its rankings; --judge-iter samples iteration t into its start model's round "
+        "+ t, and no model in the manifest is of round 1 or later: run it in a workspace of its own (-w NEW_WS "
+        "--prompts FILE)\n"
+    )
+    assert digest(ws.path) == before  # not even the start model registered
+    trained = tmp_path / "trained"  # the people's round's model, registered at round 1
+    shutil.copytree(tiny_model_dir, trained)
+    ws.append([ModelRecord(str(trained.resolve()), "dpo", round=1)])
+    assert loop_main([*args, "--model", str(tiny_model_dir)]) == 2
+    advice = "start it from a model of round 1 or later (--model newest, round 1)\n"
+    assert capsys.readouterr().err.endswith(advice)
+    assert loop_main([*args, "--model", "newest"]) == 2  # the advice taken: past the check, a model loads
+    assert capsys.readouterr().err == "error: engine loads\n"

@@ -31,15 +31,16 @@ from pathlib import Path
 
 from data.errors import PrefloopError
 from data.files import atomic_write
-from data.lineage import NEWEST, ModelEntry, children, find_or_register, newest_model
+from data.lineage import NEWEST, ModelEntry, children, find_model, find_or_register, newest_model
 from data.provision import resolve_model
 from data.workspace import Workspace
 from generate.engines import make_engine
 from generate.isolate import run_isolated
 from generate.loop.chain import gold_chain, write_samples
 from generate.loop.options import LoopOptions
+from generate.loop.rounds import loop_advice
 from generate.options import SPIN_LIMIT, engine_options, model_label, sampling_params
-from generate.sampling import gold_prompt_ids, pending_prompts, sample_spin
+from generate.sampling import check_sampled_rank_items, gold_prompt_ids, pending_prompts, sample_spin
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,15 @@ def _iterate(entry: ModelEntry, label: str | None = None) -> Iterate:
     return Iterate(entry.id, entry.path, label or model_label(entry.path), entry.round)
 
 
-def start_iterate(options: LoopOptions, workspace: Workspace) -> Iterate:
-    """Iterate 0: the start model's manifest entry (registered as `base` if new)."""
+def start_iterate(options: LoopOptions, workspace: Workspace, register: bool = True) -> Iterate:
+    """Iterate 0: the start model's manifest entry (registered as `base` if new; without ``register``, what it
+    would be)."""
     if options.model == NEWEST:
         return _iterate(newest_model(workspace))
     path = Path(resolve_model(options.model)).resolve()
-    return _iterate(find_or_register(workspace, path), model_label(options.model))
+    entry = find_or_register(workspace, path) if register else find_model(workspace, path)
+    entry = entry or ModelEntry("", str(path), 0, "base", None)
+    return _iterate(entry, model_label(options.model))
 
 
 def prompt_sets(options: LoopOptions, workspace: Workspace, limit: int) -> dict[str, list[str]]:
@@ -285,11 +289,36 @@ def round_seconds(started: float) -> float:
     return round(time.perf_counter() - started, 1)
 
 
+def check_rounds(options: LoopOptions, workspace: Workspace, loop: Loop, iterations: int, sets: dict) -> None:
+    """The answers every iteration still to run would sample change no rank item under the labels stored on it
+    (`check_sampled_rank_items`), checked before any model loads or anything is written, with advice the driver
+    can follow (`generate.loop.rounds`); the sampling functions check again as they go."""
+    reference, per_prompt = (
+        start_iterate(options, workspace, register=False),
+        1 if loop.kind == "spin" else options.n,
+    )
+    driver, instead = f"--{loop.kind}-iter", loop_advice(workspace, f"--{loop.kind}-iter")
+    for iteration in range(1, iterations + 2 if loop.kind == "spin" else iterations + 1):
+        round = reference.round + 1
+        done = _done(workspace, reference, round, loop.method) if reference.id else None
+        if done is not None:
+            reference = _iterate_of(done)
+            continue
+        final = iteration > iterations  # SPIN's last step: the last iterate answers the held-out prompts
+        pending = unsampled(workspace, reference, round, {"test": sets["test"]} if final else sets)
+        answers = dict.fromkeys((p for ids in pending.values() for p in ids), per_prompt)
+        where = f"{driver} {iterations}: iteration {iteration} samples round {round}"
+        check_sampled_rank_items(workspace, answers, round, where, instead)
+        folder = workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
+        reference = Iterate("", str(folder), model_label(str(folder)), round)
+
+
 def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, iterations: int) -> dict:
     """``iterations`` iterations of ``loop`` from ``options.model`` (resuming what is done); returns a summary
     and the chain of iterates."""
     limit = options.limit if options.limit is not None else loop.limit
     sets = loop.prompt_sets(options, workspace, limit)
+    check_rounds(options, workspace, loop, iterations, sets)
     start = start_iterate(options, workspace)
     chain, results = [start], []
     for iteration in range(1, iterations + 1):
