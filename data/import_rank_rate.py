@@ -13,7 +13,8 @@ label: a row that labels it otherwise than an earlier row (of the file: `RankRat
 ``--on-error skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`) is
 refused, naming both, never silently replaced. An import's ranking ranks every answer its item holds, 3-6, its
 stored ones and the import's together: the rank app serves no item an import ranked, so an answer left out would
-never be ranked, and a ranking on more would leave the rank app (`data.rank_guard`).
+never be ranked, and a ranking on more would leave the rank app; once stored, no writer adds an answer to its item
+(`data.rank_guard`).
 """
 
 from __future__ import annotations

@@ -296,8 +296,8 @@ def load_file(
 
 def check_rank_items(workspace: Workspace, loaded: list[Loaded]) -> None:
     """The answers of all the files, together, change no rank item under the labels stored on it
-    (`data.rank_guard`: none joins a gold rank item, none takes a ranked one past 6 answers), nor one their own
-    rankings rank, and their rankings and ratings replace no imported one (`data.import_rank_rate.check_labels`);
+    (`data.rank_guard`: none joins a gold or imported-ranked item, none takes a ranked one past 6), nor one their
+    own rankings rank, and their rankings and ratings replace no imported one (`data.import_rank_rate.check_labels`);
     a SchemaError names the first file and row whose answer or label would. Writes nothing."""
     added = new_answers(workspace, [record for item in loaded for record in item.records])
     check_labels(workspace, [(item.path, item.labelled) for item in loaded], added)
