@@ -25,7 +25,7 @@ from pathlib import Path
 from data.import_formats import Example
 from data.import_records import RecordError
 from data.ranking import MAX_K, MIN_K, RankingError, parse_ranking, screen_ranking
-from data.records import Completion, Prompt
+from data.records import Completion, Prompt, content_id
 from data.rubric import Rubric, RubricError, parse_ratings
 
 RANKING, RATINGS = "ranking", "ratings"  # the row's field holding each task's answer
@@ -69,12 +69,30 @@ class Ranked:
             " = ".join(str(n) for n in sorted(number.get(t, 0) for t in level)) for level in verdict
         )
 
+    @property
+    def said(self) -> list:
+        """What the row says of which answers (by their ids), whatever order it lists them in: the levels of a
+        ranking, each sorted, or the answer and its ratings."""
+        ids = [c.id for c in self.completions]
+        if self.task == "rate":
+            return [self.task, ids[0], self.answer]
+        return [self.task, [sorted(ids[i] for i in level) for level in self.answer]]
+
     def at(self, field_: str) -> str:
         return f"{self.source}, row {self.row}, field '{field_}'"
 
     @property
     def where(self) -> str:
         return self.at(self.field)
+
+
+def row_key(example: Example, questions: list[Ranked] | None) -> str:
+    """What two rows share when one repeats the other (`duplicate_rows`): the row as read or, for a ranking or
+    ratings, the prompt and what the row says of its answers (`Ranked.said`), whatever order it lists them in: it
+    makes the same labels."""
+    if questions is None:
+        return content_id("row", vars(example))
+    return content_id("row", example.messages, example.split, sorted(q.said for q in questions))
 
 
 def _texts(example: Example, name: str, row: int) -> tuple[str, ...]:
