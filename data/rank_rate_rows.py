@@ -8,7 +8,7 @@ a prompt, its answers and a ``ranking`` of them, or their ``ratings``::
 
 A ranking names the answers by their number in ``completions`` (1 = the first), best first, ``>`` between ranks and
 ``=`` in a tie, as a labeller types it in the rank app (`data.ranking.screen_ranking`), or as a list of numbers best
-first (``[1, [2, 3]]``: a tie). Ratings are checked against the rubric (`--rubric`, default HelpSteer2's) as the
+first (``[1, [2, 3]]``: a tie; 2.0 is 2). Ratings are checked against the rubric (`--rubric`, default HelpSteer2's) as the
 rate app and the admin tab's "make gold" check them; a row of one answer may give them as one column per aspect of
 the rubric (HelpSteer2's flat columns) instead of a ``ratings`` object. A row that gives a ranking or ratings the
 row cannot carry (no answers to rank, a ratings list that is not one per answer, some aspect columns and not all)
@@ -107,7 +107,9 @@ def _texts(example: Example, name: str, row: int) -> tuple[str, ...]:
 
 
 def _level_text(level: object) -> str:
+    """One level of a ranking given as a list, as text; 2.0 is 2 (a Parquet list<double> column holds them so)."""
     members = level if isinstance(level, list) else [level]
+    members = [int(m) if isinstance(m, float) and m.is_integer() else m for m in members]
     if not members or not all(type(m) is int for m in members):
         raise RankingError(f"{level!r} is not an answer number, or a list of tied ones")
     return " = ".join(map(str, members))
@@ -148,7 +150,7 @@ def _ratings_given(
                 f"rubric), or none: if {columns[0]!r} is not a rating, rename the column or leave it out"
             )
             raise RecordError(name, message, row, columns[0], "bad_ratings")
-        forms.append(({aspect: _column_value(raw[aspect]) for aspect in columns}, columns[0]))
+        forms.append(({aspect: raw[aspect] for aspect in columns}, columns[0]))
     listed = raw.get("completions") if isinstance(raw.get("completions"), list) else []
     inside = [isinstance(c, dict) and c.get(RATINGS) not in (None, "") for c in listed]
     if any(inside):
@@ -166,10 +168,10 @@ def _ratings_given(
     return forms[0] if forms else None
 
 
-def _column_value(value: object) -> object:
-    """An aspect column's value as a rating: a CSV cell's text "3", or a float column's 3.0 or "3.0" (an integer
-    column with a null in it, as pandas writes Parquet and CSV), is the integer 3; anything else is checked as it
-    is."""
+def _rating_value(value: object) -> object:
+    """A rating as a file gives it, in a column or a ratings object: text "3" (a CSV cell; UltraFeedback writes its
+    ratings so), or a float 3.0 or "3.0" (an integer column with a null in it, as pandas writes Parquet and CSV),
+    is the integer 3; anything else is checked as it is."""
     match = _INTEGER.fullmatch(value) if isinstance(value, str) else None
     if match:
         return int(match.group(1))
@@ -179,9 +181,10 @@ def _column_value(value: object) -> object:
 
 
 def _checked(value: object, rubric: Rubric, name: str, row: int, field_: str) -> str:
-    """One answer's ratings as stored (`Rubric.encode`: every aspect in its scale), else a RecordError."""
+    """One answer's ratings as stored (`Rubric.encode`: every aspect in its scale, each `_rating_value`), else a
+    RecordError."""
     try:
-        return rubric.encode(parse_ratings(value))
+        return rubric.encode({aspect: _rating_value(v) for aspect, v in parse_ratings(value).items()})
     except RubricError as exc:
         raise RecordError(name, str(exc), row, field_, "bad_ratings") from None
 
