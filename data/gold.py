@@ -248,8 +248,8 @@ def _check_rank_items_kept(
 ) -> None:
     """The answers a gold file adds (``records``) change no rank item under labels stored on it
     (`data.rank_guard`): none joins a gold rank item (``gold``: `current_gold`'s, less those ``removing``
-    withdraws), whose gold ranking would leave it out, and none takes a ranked item past 6 answers. A GoldError
-    names the row (of the first mark on the answer, or on a pair of it) and the item."""
+    withdraws), whose gold ranking would leave it out, or one an import ranked, and none takes a ranked item past 6
+    answers. A GoldError names the row (of the first mark on the answer, or on a pair of it) and the item."""
     added = new_answers(workspace, records)
     kept = gold.filter(pc.invert(pc.is_in(gold.column("item_id"), value_set=removing)))
     sources = [CLI_FLAGS["rank"] if s == CLI else s for s in kept.column("source").to_pylist()]

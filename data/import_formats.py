@@ -142,9 +142,13 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
             raise ctx.error("the answer is empty (an empty list)", field, "empty_answer")
         value = value[-1]
     if isinstance(value, dict):
+        keys = ", ".join(sorted(map(str, value))[:8]) or "none"
         value = next((value[key] for key in TEXT_KEYS if key in value), None)
         if value is None:
-            raise ctx.error("the answer object has no content", field, "missing_field")
+            message = (
+                f"the answer object has no content (keys: {keys}): its text is one of {', '.join(TEXT_KEYS)}"
+            )
+            raise ctx.error(message, field, "missing_field")
     text = content_text(value, ctx, field)
     if not text.strip():
         raise ctx.error("the answer is empty", field, "empty_answer")

@@ -13,14 +13,15 @@ label: a row that labels it otherwise than an earlier row (of the file: `RankRat
 ``--on-error skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`) is
 refused, naming both, never silently replaced. An import's ranking ranks every answer its item holds, 3-6, its
 stored ones and the import's together: the rank app serves no item an import ranked, so an answer left out would
-never be ranked, and a ranking on more would leave the rank app (`data.rank_guard`).
+never be ranked, and a ranking on more would leave the rank app; once stored, no writer adds an answer to its item
+(`data.rank_guard`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,7 +31,7 @@ from data.aggregate import current_labels
 from data.annotators import IMPORT
 from data.gold_agreement import quoted
 from data.import_formats import Example
-from data.import_records import RecordError
+from data.import_records import RecordError, is_null
 from data.rank_guard import Key, item_sizes
 from data.rank_rate_rows import Ranked, ranked_questions
 from data.ranking import MAX_K, MIN_K, canonical, rank_item_id
@@ -40,6 +41,7 @@ from data.schemas import SchemaError
 from data.workspace import Workspace
 
 NOUN = {"rank": "ranking", "rate": "rating"}
+UNRATED = "unrated"  # the reason an import skips a rated file's unrated answer by, whatever --on-error says
 
 
 @dataclass(frozen=True)
@@ -93,21 +95,53 @@ def _conflict(first: Labelled, mine: Labelled, where: str) -> str:
     )
 
 
-class RankRateRows:
-    """One import file's rank and rate rows (``path``; ``source``: the model of answers that name none; ``rubric``:
-    the rubric file, None for HelpSteer2's): each row's questions and the records they make (the answers, and the
-    import annotator's labels unless ``unlabelled``; nothing without ``made``: `data.gold_file` makes gold of
-    them) and, in ``labelled``, the first label on each item (a later row labelling it otherwise is a
-    RecordError)."""
+def _given(value: object) -> bool:
+    return not is_null(value) and value != ""
 
-    def __init__(self, path: Path, source: str, rubric: Path | None, unlabelled: bool, made: bool = True):
+
+class RankRateRows:
+    """One import file's rank and rate rows (``path``, whose ``rows`` are read; ``source``: the model of answers
+    that name none; ``rubric``: the rubric file, None for HelpSteer2's): each row's questions and the records they
+    make (the answers, and the import annotator's labels unless ``unlabelled``; nothing without ``made``:
+    `data.gold_file` makes gold of them) and, in ``labelled``, the first label on each item (a later row labelling
+    it otherwise is a RecordError)."""
+
+    def __init__(
+        self, path: Path, source: str, rubric: Path | None, unlabelled: bool, made: bool, rows: list[object]
+    ):
         self.path, self.source, self.unlabelled, self.made = path, source, unlabelled, made
         self.rubric = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
         self.labelled: dict[str, Labelled] = {}
+        self.rows = rows
+
+    @cached_property
+    def rates_in_columns(self) -> bool:
+        """Whether the file rates its answers in aspect columns: some row gives every one (a null is no value, so
+        a Parquet file's null cells and a JSON Lines row without those keys read alike)."""
+        names = self.rubric().names
+        return any(isinstance(r, dict) and all(_given(r.get(a)) for a in names) for r in self.rows)
 
     def questions(self, row: int, raw: dict, example: Example, prompt: Prompt) -> list[Ranked] | None:
-        """The row's rank or rate questions (`data.rank_rate_rows.ranked_questions`), None for any other row."""
-        return ranked_questions(self.path, row, raw, example, prompt, self.rubric, self.source)
+        """The row's rank or rate questions (`data.rank_rate_rows.ranked_questions`), None for any other row. One
+        answer without ratings in a file that rates its answers in aspect columns (HelpSteer2's with a row nobody
+        rated) is a RecordError: the import skips it, counted `unrated`, and a gold file refuses it: it is no
+        gold (SFT) answer, as a rated one is none."""
+        questions = ranked_questions(self.path, row, raw, example, prompt, self.rubric, self.source)
+        one_answer = example.candidates is None and example.gold is not None
+        if questions is None and one_answer and self.rates_in_columns:
+            raise self._unrated(row)
+        return questions
+
+    def _unrated(self, row: int) -> RecordError:
+        aspects = self.rubric().names
+        said = (
+            f"the row's aspect columns ({', '.join(aspects)}) are empty, as other rows of the file give them"
+        )
+        if not self.made:
+            message = f"{said}: an answer nobody rated, nothing to make gold; leave the row out"
+            return RecordError(str(self.path), message, row, aspects[0], "bad_ratings")
+        message = f"{said}: an answer nobody rated, no gold (SFT) answer; skipped"
+        return RecordError(str(self.path), message, row, aspects[0], UNRATED)
 
     def records(self, row: int, questions: list[Ranked]) -> list[object]:
         if not self.made:

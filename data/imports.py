@@ -10,8 +10,9 @@ adds nothing twice.
   in the record) the answers become pairs for labellers instead, paired as sampled completions are. Rankings and
   ratings of a row's answers are labels of that annotator too (`data.import_rank_rate`; answers alone with
   ``unlabelled``).
-- Identical rows are counted (`duplicate_rows`); a prompt seen again with a different gold answer keeps the first
-  and is counted (`gold_conflicts`) and logged with its rows, never dropped silently.
+- Identical rows (rank and rate rows in any order of their answers: `rank_rate_rows.row_key`) are counted
+  (`duplicate_rows`); a prompt seen again with a different gold answer keeps the first and is counted
+  (`gold_conflicts`) and logged with its rows, never dropped silently.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ from data.import_formats import (
     detect_format,
     parse_record,
 )
-from data.import_rank_rate import RankRateRows, check_labels
+from data.import_rank_rate import UNRATED, RankRateRows, check_labels
 from data.import_readers import MAX_RECORD_BYTES, read_records
 from data.import_records import RecordError, null_answer_fields, without_nulls
 from data.pairing import make_pairs
 from data.rank_guard import kept_items, new_answers
-from data.rank_rate_rows import Ranked
+from data.rank_rate_rows import Ranked, row_key
 from data.records import Completion, Label, Pair, Prompt, content_id, now
 from data.schemas import SchemaError, check_messages
 from data.workspace import Workspace
@@ -222,8 +223,8 @@ def check_file(
     check_options(options)
     path = Path(path)
     name, source = str(path), options.source or path.stem
-    rank_rate = RankRateRows(path, source, options.rubric, options.unlabelled, labels)
     rows = read_records(path, options.max_record_bytes)
+    rank_rate = RankRateRows(path, source, options.rubric, options.unlabelled, labels, rows)
     if not rows:
         raise SchemaError(name, "no records")
     fmt = options.fmt
@@ -250,8 +251,8 @@ def check_file(
             else:  # a rated answer is no gold (SFT) answer
                 prompt, dropped = replace(prompt, gold=None), Counter()
                 out = rank_rate.records(row, questions)
-        except SchemaError as exc:
-            if options.on_error == "fail":
+        except SchemaError as exc:  # an unrated answer of a rated file is skipped whatever --on-error says
+            if options.on_error == "fail" and getattr(exc, "reason", None) != UNRATED:
                 raise
             rejects.append(_reject(exc))
             counts[f"skipped_{rejects[-1]['reason']}"] += 1
@@ -264,8 +265,7 @@ def check_file(
             if isinstance(record, Completion):
                 answer_rows.setdefault(record.id, row)
         counts += dropped + Counter(non_text_parts_dropped=ctx.dropped_parts)
-        key = content_id("row", vars(example), [q.answer for q in questions or ()])
-        counts["duplicate_rows"] += key in seen
+        counts["duplicate_rows"] += (key := row_key(example, questions)) in seen
         seen.add(key)
     counts["skipped"] = len(rejects)
     counts["gold_conflicts"] = len(prompts.conflicts)
@@ -296,8 +296,8 @@ def load_file(
 
 def check_rank_items(workspace: Workspace, loaded: list[Loaded]) -> None:
     """The answers of all the files, together, change no rank item under the labels stored on it
-    (`data.rank_guard`: none joins a gold rank item, none takes a ranked one past 6 answers), nor one their own
-    rankings rank, and their rankings and ratings replace no imported one (`data.import_rank_rate.check_labels`);
+    (`data.rank_guard`: none joins a gold or imported-ranked item, none takes a ranked one past 6), nor one their
+    own rankings rank, and their rankings and ratings replace no imported one (`data.import_rank_rate.check_labels`);
     a SchemaError names the first file and row whose answer or label would. Writes nothing."""
     added = new_answers(workspace, [record for item in loaded for record in item.records])
     check_labels(workspace, [(item.path, item.labelled) for item in loaded], added)

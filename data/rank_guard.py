@@ -7,11 +7,13 @@ comes from and what to do instead:
 
 - any new answer to a **gold** rank item: its gold ranking ranks exactly the item's answers, so it would leave the
   new one out (and a rerun of the gold would be refused);
+- any new answer to an item **an import ranked** (a ranking of the `import` annotator in force on it): the rank app
+  serves no such item (`data.import_rank_rate`), so the new answer would never be ranked;
 - answers that take a **ranked** item (a ranking in force on it, anyone's) past `MAX_K`: it would stop being a rank
   item, so the rank app would no longer serve it (nor let its labellers undo their rankings) and a gold ranking of
   it would measure no one. Its rankings would still be exported and counted, by their answers' ids.
 
-An item growing within 3–6 stays allowed: labellers already served keep the answers they saw
+Any other item growing within 3–6 stays allowed: labellers already served keep the answers they saw
 (`annotate.rank_items`), the others are served the whole item. An item nobody ranked may grow past 6 (nothing
 stored on it is lost; it stops being a rank item). Answers of `NO_ITEM_ENGINES` (SPIN gold, edits) join no item.
 """
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data.annotators import IMPORT
 from data.rank_pairs import current_rankings
 from data.ranking import MAX_K, MIN_K, rank_item_id
 from data.records import Completion
@@ -36,7 +39,7 @@ Key = tuple[str, int]  # (prompt id, round): one rank item's answers
 @dataclass(frozen=True)
 class KeptItem:
     """A rank item a write would change: ``answers`` stored, ``added`` by the write; ``gold`` where its gold ranking
-    came from (gold items), ``rankings`` in force on it."""
+    came from (gold items), ``imported`` whether an import ranked it, ``rankings`` in force on it."""
 
     item: str
     prompt_id: str
@@ -45,18 +48,24 @@ class KeptItem:
     added: int
     gold: str | None = None
     rankings: int = 0
+    imported: bool = False
 
     @property
     def first_changing(self) -> int:
         """Which of the write's new answers (0-based, in the order written) changes the item first: any one joins a
-        gold item, the one past `MAX_K` ends a ranked one."""
-        return 0 if self.gold is not None else MAX_K - self.answers
+        gold or imported-ranked item, the one past `MAX_K` ends a ranked one."""
+        return 0 if self.gold is not None or self.imported else MAX_K - self.answers
 
     def problem(self) -> str:
         """What the write would do to it, to follow "would" in an error line."""
         where = f"rank item {self.item} (round {self.round} of its prompt"
         if self.gold is not None:
             return f"change {where}), gold from {self.gold}: a gold ranking ranks every answer of its item"
+        if self.imported:
+            return (
+                f"change {where}), ranked by an import: the rank app serves no item an import ranked, so the new "
+                "answer would never be ranked"
+            )
         return (
             f"take {where}, ranked {self.rankings} time(s)) from {self.answers} to {self.answers + self.added} "
             f"answers: a rank item is {MIN_K}-{MAX_K} answers, so it would leave the rank app with its rankings"
@@ -94,7 +103,8 @@ def item_sizes(workspace: Workspace, prompt_ids: Iterable[str]) -> dict[Key, int
 
 def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str, str]) -> list[KeptItem]:
     """The rank items that ``added`` new answers (by prompt and round; none of them stored) would change as the
-    module docstring says, in ``added``'s order; ``gold``: the gold rank items now -> their source."""
+    module docstring says, in ``added``'s order; ``gold``: the gold rank items now -> their source. The labels
+    stored say which items are ranked, by an import or anyone."""
     added = {key: n for key, n in added.items() if n > 0}
     if not added:
         return []
@@ -102,12 +112,16 @@ def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str
     items = {key: rank_item_id(*key) for key in added}
     labels = workspace.read("labels", ["item_id", "annotator", "task", "ranking", "retracted", "created_at"])
     labels = labels.filter(pc.is_in(labels.column("item_id"), value_set=pa.array(list(items.values()))))
-    rankings = current_rankings(labels)["item_id"].value_counts().to_dict() if labels.num_rows else {}
+    current = current_rankings(labels) if labels.num_rows else None
+    rankings = current["item_id"].value_counts().to_dict() if current is not None else {}
+    imported = set(current.loc[current["annotator"] == IMPORT, "item_id"]) if current is not None else set()
     out = []
     for key, n in added.items():
         item, size = items[key], sizes.get(key, 0)
         if item in gold:
             out.append(KeptItem(item, *key, size, n, gold=gold[item]))
+        elif item in imported:
+            out.append(KeptItem(item, *key, size, n, rankings=rankings[item], imported=True))
         elif rankings.get(item) and size <= MAX_K < size + n:
             out.append(KeptItem(item, *key, size, n, rankings=rankings[item]))
     return out

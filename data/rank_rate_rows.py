@@ -8,7 +8,7 @@ a prompt, its answers and a ``ranking`` of them, or their ``ratings``::
 
 A ranking names the answers by their number in ``completions`` (1 = the first), best first, ``>`` between ranks and
 ``=`` in a tie, as a labeller types it in the rank app (`data.ranking.screen_ranking`), or as a list of numbers best
-first (``[1, [2, 3]]``: a tie). Ratings are checked against the rubric (`--rubric`, default HelpSteer2's) as the
+first (``[1, [2, 3]]``: a tie; 2.0 is 2). Ratings are checked against the rubric (`--rubric`, default HelpSteer2's) as the
 rate app and the admin tab's "make gold" check them; a row of one answer may give them as one column per aspect of
 the rubric (HelpSteer2's flat columns) instead of a ``ratings`` object. A row that gives a ranking or ratings the
 row cannot carry (no answers to rank, a ratings list that is not one per answer, some aspect columns and not all)
@@ -25,7 +25,7 @@ from pathlib import Path
 from data.import_formats import Example
 from data.import_records import RecordError
 from data.ranking import MAX_K, MIN_K, RankingError, parse_ranking, screen_ranking
-from data.records import Completion, Prompt
+from data.records import Completion, Prompt, content_id
 from data.rubric import Rubric, RubricError, parse_ratings
 
 RANKING, RATINGS = "ranking", "ratings"  # the row's field holding each task's answer
@@ -69,12 +69,30 @@ class Ranked:
             " = ".join(str(n) for n in sorted(number.get(t, 0) for t in level)) for level in verdict
         )
 
+    @property
+    def said(self) -> list:
+        """What the row says of which answers (by their ids), whatever order it lists them in: the levels of a
+        ranking, each sorted, or the answer and its ratings."""
+        ids = [c.id for c in self.completions]
+        if self.task == "rate":
+            return [self.task, ids[0], self.answer]
+        return [self.task, [sorted(ids[i] for i in level) for level in self.answer]]
+
     def at(self, field_: str) -> str:
         return f"{self.source}, row {self.row}, field '{field_}'"
 
     @property
     def where(self) -> str:
         return self.at(self.field)
+
+
+def row_key(example: Example, questions: list[Ranked] | None) -> str:
+    """What two rows share when one repeats the other (`duplicate_rows`): the row as read or, for a ranking or
+    ratings, the prompt and what the row says of its answers (`Ranked.said`), whatever order it lists them in: it
+    makes the same labels."""
+    if questions is None:
+        return content_id("row", vars(example))
+    return content_id("row", example.messages, example.split, sorted(q.said for q in questions))
 
 
 def _texts(example: Example, name: str, row: int) -> tuple[str, ...]:
@@ -89,7 +107,9 @@ def _texts(example: Example, name: str, row: int) -> tuple[str, ...]:
 
 
 def _level_text(level: object) -> str:
+    """One level of a ranking given as a list, as text; 2.0 is 2 (a Parquet list<double> column holds them so)."""
     members = level if isinstance(level, list) else [level]
+    members = [int(m) if isinstance(m, float) and m.is_integer() else m for m in members]
     if not members or not all(type(m) is int for m in members):
         raise RankingError(f"{level!r} is not an answer number, or a list of tied ones")
     return " = ".join(map(str, members))
@@ -130,7 +150,7 @@ def _ratings_given(
                 f"rubric), or none: if {columns[0]!r} is not a rating, rename the column or leave it out"
             )
             raise RecordError(name, message, row, columns[0], "bad_ratings")
-        forms.append(({aspect: _column_value(raw[aspect]) for aspect in columns}, columns[0]))
+        forms.append(({aspect: raw[aspect] for aspect in columns}, columns[0]))
     listed = raw.get("completions") if isinstance(raw.get("completions"), list) else []
     inside = [isinstance(c, dict) and c.get(RATINGS) not in (None, "") for c in listed]
     if any(inside):
@@ -148,10 +168,10 @@ def _ratings_given(
     return forms[0] if forms else None
 
 
-def _column_value(value: object) -> object:
-    """An aspect column's value as a rating: a CSV cell's text "3", or a float column's 3.0 or "3.0" (an integer
-    column with a null in it, as pandas writes Parquet and CSV), is the integer 3; anything else is checked as it
-    is."""
+def _rating_value(value: object) -> object:
+    """A rating as a file gives it, in a column or a ratings object: text "3" (a CSV cell; UltraFeedback writes its
+    ratings so), or a float 3.0 or "3.0" (an integer column with a null in it, as pandas writes Parquet and CSV),
+    is the integer 3; anything else is checked as it is."""
     match = _INTEGER.fullmatch(value) if isinstance(value, str) else None
     if match:
         return int(match.group(1))
@@ -161,9 +181,10 @@ def _column_value(value: object) -> object:
 
 
 def _checked(value: object, rubric: Rubric, name: str, row: int, field_: str) -> str:
-    """One answer's ratings as stored (`Rubric.encode`: every aspect in its scale), else a RecordError."""
+    """One answer's ratings as stored (`Rubric.encode`: every aspect in its scale, each `_rating_value`), else a
+    RecordError."""
     try:
-        return rubric.encode(parse_ratings(value))
+        return rubric.encode({aspect: _rating_value(v) for aspect, v in parse_ratings(value).items()})
     except RubricError as exc:
         raise RecordError(name, str(exc), row, field_, "bad_ratings") from None
 

@@ -107,10 +107,10 @@ def check_sampled_rank_items(
     instead: Callable[[int], str] | None = None,
 ) -> None:
     """Sampling ``answers[prompt]`` answers for each prompt into ``round`` changes no rank item under the labels
-    stored on it (`data.rank_guard`: none joins a gold rank item, none takes a ranked one past 6 answers); a
-    PrefloopError names the first such item and the round to sample into instead (``where`` and ``instead(free
-    round)``: what the round drivers, which pick their rounds themselves, say for ``--round N`` and ``(--round
-    FREE)``). Writes nothing."""
+    stored on it (`data.rank_guard`: none joins a gold rank item or one an import ranked, none takes a ranked one
+    past 6 answers); a PrefloopError names the first such item and the round to sample into instead (``where`` and
+    ``instead(free round)``: what the round drivers, which pick their rounds themselves, say for ``--round N`` and
+    ``(--round FREE)``). Writes nothing."""
     added = {(prompt, round): n for prompt, n in answers.items()}
     if not added:
         return

@@ -15,6 +15,7 @@ from data.imports import import_file
 from data.ranking import canonical
 from data.records import Completion, Label
 from data.schemas import SchemaError
+from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import FULL, build
 from tests.test_data_import_errors import digest
@@ -117,3 +118,36 @@ def test_a_ranking_whose_item_grew_past_six_stays_counted(tmp_path, capsys):
     service = LabelService(ws, "rank", overlap=1)
     cards = rank_admin_html(service, "admin", ws.frame("labels"), ())[0]
     assert "of 1 items" in cards
+
+
+def test_no_writer_adds_an_answer_to_an_item_an_import_ranked(tmp_path, capsys):
+    """The rank app serves no item an import ranked: an answer added to it, even within 3-6, would never be ranked,
+    so an import and a gold file refuse it as they refuse one joining a gold item."""
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", {"prompt": "Q?", "completions": NEW, "ranking": "2 > 1 > 3"})
+    assert main(["import", "-w", str(ws), str(ranks)]) == 0
+    (item,) = rank_items(Workspace(ws))
+    before = digest(ws)
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "Q?", "completion": "a fourth", "label": True})
+    assert main(["import", "-w", str(ws), str(kto)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {kto}, row 0: its answer 'a fourth' is not stored, and adding it would change rank item {item} "
+        "(round 0 of its prompt), ranked by an import: the rank app serves no item an import ranked, so the new "
+        "answer would never be ranked; leave the row out (an import's answers join round 0 of their prompt)\n"
+    )
+    more = write(tmp_path / "more.jsonl", {"prompt": "Q?", "completions": [*NEW, "new 4"]})
+    assert main(["import", "-w", str(ws), "--source", "ranks", str(more)]) == 2
+    assert (
+        f"its answer 'new 4' is not stored, and adding it would change rank item {item}"
+        in capsys.readouterr().err
+    )
+    rated = write(tmp_path / "rated.jsonl", {"prompt": "Q?", "response": "a fourth", "ratings": FULL})
+    assert main(["gold", "-w", str(ws), str(rated)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {rated}, row 0, field 'ratings': its answer 'a fourth' is not stored, and adding it would change "
+        f"rank item {item} (round 0 of its prompt), ranked by an import: the rank app serves no item an import "
+        "ranked, so the new answer would never be ranked; give one of the item's answers (the text exactly)\n"
+    )
+    assert digest(ws) == before
+    assert main(["import", "-w", str(ws), str(ranks)]) == 0  # a rerun adds no answer
+    assert Workspace(ws).read("completions").num_rows == 3

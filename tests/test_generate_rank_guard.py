@@ -145,3 +145,25 @@ def test_the_judge_loop_refuses_a_ranked_round_before_any_model_loads_with_advic
     assert capsys.readouterr().err.endswith(advice)
     assert loop_main([*args, "--model", "newest"]) == 2  # the advice taken: past the check, a model loads
     assert capsys.readouterr().err == "error: engine loads\n"
+
+
+def test_generate_refuses_to_change_an_item_an_import_ranked(tmp_path, tiny_model_dir, capsys):
+    """The rank app serves no item an import ranked: a sampled answer would never be ranked, even within 3-6."""
+    ws = tmp_path / "ws"
+    ranks = tmp_path / "ranks.jsonl"
+    ranks.write_text('{"prompt": "Q?", "completions": ["a", "b", "c"], "ranking": "3 > 1 > 2"}\n')
+    assert data_main(["import", "-w", str(ws), str(ranks)]) == 0
+    workspace = Workspace(ws)
+    item = rank_item_id(workspace.read("prompts").column("id")[0].as_py(), 0)
+    before = digest(ws)
+    assert main(["-w", str(ws), "--model", str(tiny_model_dir), "--n", "2"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --round 0: 2 new answer(s) to its prompt would change rank item {item} (round 0 of its prompt), "
+        "ranked by an import: the rank app serves no item an import ranked, so the new answer would never be "
+        "ranked; sample into a round of their own (--round 1)\n"
+    )
+    engine = Counting()
+    with pytest.raises(PrefloopError, match=f"would change rank item {item}"):
+        sample_pairs(workspace, engine, "other", 2, PARAMS)
+    assert engine.asked == 0 and digest(ws) == before
+    assert sample_pairs(workspace, engine, "other", 2, PARAMS, round=1)["new_completions"] == 2

@@ -1,0 +1,115 @@
+"""Edges of rankings and ratings through `python -m data import` (and `data gold FILE`, which reads rows alike):
+a ranking repeated in another order is counted as the repeat it is; an unrated row of a rated data set is skipped
+and counted, never made a gold (SFT) answer; ratings and rankings in the forms data sets write them (UltraFeedback's
+string ratings, a Parquet list<double> ranking) read as their integers."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data.__main__ import main
+from data.ranking import canonical
+from data.workspace import Workspace
+from tests.test_data_gold_files import write
+from tests.test_data_gold_tasks import FULL
+from tests.test_data_import_rank_rate import imported, stored
+
+
+def test_a_ranking_repeated_in_another_order_is_a_duplicate_row(tmp_path, capsys):
+    rows = [
+        {"prompt": "Capital of France?", "completions": ["Rome.", "Paris.", "Lyon."], "ranking": "2 > 3 > 1"},
+        {"prompt": "Capital of France?", "completions": ["Paris.", "Lyon.", "Rome."], "ranking": [1, 2, 3]},
+        {"prompt": "Pick.", "completions": ["x", "y"], "ratings": [{**FULL, "helpfulness": 1}, FULL]},
+        {"prompt": "Pick.", "completions": ["y", "x"], "ratings": [FULL, {**FULL, "helpfulness": 1}]},
+    ]
+    path = write(tmp_path / "ranked.jsonl", *rows)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "duplicate_rows 2," in out and "records 4" in out
+    assert len(imported(Workspace(tmp_path / "ws"))) == 3  # one ranking, two ratings
+
+
+def test_an_unrated_row_of_a_rated_file_is_skipped_and_counted_not_made_gold(tmp_path, capsys):
+    """HelpSteer2's shape with a row nobody rated (every aspect null): it was stored as the prompt's gold (SFT)
+    answer without a word. It is skipped as `unrated`, whatever --on-error says, and listed with the rejects; a
+    gold file refuses it; a file without aspect columns keeps its gold answers."""
+    rows = [
+        {"prompt": "Name a colour.", "response": "Blue.", **FULL},
+        {"prompt": "Name a colour.", "response": "Rocks.", **dict.fromkeys(FULL)},
+    ]
+    for fmt in ("parquet", "jsonl"):  # a null cell, or the keys left out: alike
+        path = tmp_path / f"helpsteer2.{fmt}"
+        if fmt == "parquet":
+            pq.write_table(pa.Table.from_pylist(rows), path)
+        else:
+            write(path, rows[0], {"prompt": "Name a colour.", "response": "Rocks."})
+        ws = tmp_path / f"ws-{fmt}"
+        for on_error in ("fail", "skip"):
+            assert main(["import", "-w", str(ws), "--on-error", on_error, str(path)]) == 0
+            out = capsys.readouterr().out
+            assert "records 2" in out and "; skipped 1 record(s) (unrated 1), listed in" in out, out
+        workspace = Workspace(ws)
+        assert [r["gold"] for r in workspace.read("prompts").to_pylist()] == [None]
+        assert [r["text"] for r in workspace.read("completions").to_pylist()] == ["Blue."]
+        for rejects in (ws / "imports").glob("*.rejects.jsonl"):  # one per import
+            assert [json.loads(line)["reason"] for line in rejects.read_text().splitlines()] == ["unrated"]
+        assert main(["gold", "-w", str(ws), str(path)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: {path}, row 1, field 'helpfulness': the row's aspect columns (helpfulness, correctness, "
+            "coherence, complexity, verbosity) are empty, as other rows of the file give them: an answer nobody "
+            "rated, nothing to make gold; leave the row out\n"
+        )
+    sft = write(tmp_path / "sft.jsonl", {"prompt": "Gold?", "response": "An SFT answer.", "verbosity": None})
+    assert main(["import", "-w", str(tmp_path / "sft"), str(sft)]) == 0
+    assert Workspace(tmp_path / "sft").read("prompts").column("gold").to_pylist() == ["An SFT answer."]
+
+
+def test_ratings_and_rankings_in_the_types_data_sets_write_them_read_as_their_integers(tmp_path, capsys):
+    """UltraFeedback writes ratings as text ("3"), accepted in columns and refused in a ratings object; a Parquet
+    ranking column of floats (list<double>, [1.0, 2.0, 3.0]) was refused as "1.0 is not an answer number"."""
+    texts = {aspect: str(value) for aspect, value in FULL.items()}
+    rows = [
+        {"prompt": "Say hi.", "response": "Hello!", "ratings": texts},
+        {"prompt": "Pick.", "completions": ["x", "y"], "ratings": [texts, {**FULL, "helpfulness": 2.0}]},
+    ]
+    path = write(tmp_path / "text.jsonl", *rows)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0, capsys.readouterr().err
+    ratings = sorted(r["ratings"] for r in imported(Workspace(tmp_path / "ws")))
+    assert ratings == sorted([stored(FULL)] * 2 + [stored({**FULL, "helpfulness": 2})])
+    bad = write(
+        tmp_path / "bad.jsonl",
+        {"prompt": "Say hi.", "response": "Hey", "ratings": {**FULL, "coherence": "3.5"}},
+    )
+    assert main(["import", "-w", str(tmp_path / "ws"), str(bad)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {bad}, row 0, field 'ratings': coherence '3.5' is not an integer in 0..4\n"
+    )
+
+    ranked = tmp_path / "ranked.parquet"
+    table = pa.table({"prompt": ["Capital of France?"], "completions": [["Rome.", "Paris.", "Lyon."]]})
+    pq.write_table(
+        table.append_column("ranking", pa.array([[2.0, 3.0, 1.0]], pa.list_(pa.float64()))), ranked
+    )
+    assert main(["import", "-w", str(tmp_path / "ws"), str(ranked)]) == 0, capsys.readouterr().err
+    (label,) = [r for r in imported(Workspace(tmp_path / "ws")) if r["task"] == "rank"]
+    ids = {r["text"]: r["id"] for r in Workspace(tmp_path / "ws").read("completions").to_pylist()}
+    assert label["ranking"] == canonical([[ids["Paris."]], [ids["Lyon."]], [ids["Rome."]]])
+    pq.write_table(
+        table.append_column("ranking", pa.array([[2.5, 3.0, 1.0]])), half := tmp_path / "half.parquet"
+    )
+    assert main(["import", "-w", str(tmp_path / "ws"), str(half)]) == 2
+    assert "field 'ranking': 2.5 is not an answer number" in capsys.readouterr().err
+
+
+def test_an_answer_object_without_content_names_the_keys_it_gives_and_those_read(tmp_path, capsys):
+    path = write(
+        tmp_path / "objects.jsonl", {"prompt": "Q?", "completions": [{"response": "a"}, {"response": "b"}]}
+    )
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field 'completions[0]': the answer object has no content (keys: response): its "
+        "text is one of content, value, text, completion\n"
+    )
