@@ -48,7 +48,7 @@ from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
-from data.merging import CONFLICT, plan_merge
+from data.merging import merge_workspaces
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.stats import integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
@@ -262,13 +262,13 @@ def cmd_compact(args: Any) -> int:
 def cmd_merge(args: Any) -> int:
     workspace = Workspace(args.workspace)
     others = [Workspace(path) for path in args.others]  # all must open before anything is written
-    for plan in plan_merge(
-        workspace, others, args.on_conflict
-    ):  # every conflict found before anything is written
-        added = workspace.merge(plan.other, plan.left_out)
-        print(f"{plan.other.path}: " + (", ".join(f"{k} +{v}" for k, v in added.items()) or "nothing new"))
+    # every workspace read and checked first, then all of them written as one batch: all or nothing
+    for plan in merge_workspaces(workspace, others, args.on_conflict):
+        added = ", ".join(f"{k} +{v}" for k, v in plan.counts().items())
+        print(f"{plan.other.path}: {added or 'nothing new'}")
         if plan.conflicts:
-            print(f"  left out (it stays in {plan.other.path}): {len(plan.conflicts)} {CONFLICT}")
+            counts = ", ".join(f"{n} {reason}" for reason, n in sorted(plan.left_out().items()))
+            print(f"  left out (it stays in {plan.other.path}): {counts}")
             for conflict in plan.conflicts[:SHOWN]:
                 print(f"    {conflict.line()}")
             if len(plan.conflicts) > SHOWN:

@@ -288,8 +288,9 @@ class MergeCommand:
     on_conflict: str = field(
         default="fail",
         metadata={
-            "help": "two workspaces holding different labels of one annotator on one item stop the merge (fail), "
-            "or the merged-in workspace's are left out and counted (skip)",
+            "help": "two workspaces holding different labels of one annotator on one item, or different gold "
+            "answers of one item, stop the merge (fail), or the merged-in workspace's are left out and counted "
+            "(skip); answers that would change a rank item under its labels stop it either way",
             "choices": ON_CONFLICT,
         },
     )

@@ -3,29 +3,42 @@
 An annotator's current label on an item is their latest (`data.aggregate`), so when two workspaces each hold a label
 of one annotator on one item that the other workspace has never seen, and the two differ (two imports that ranked
 round 0 of the same prompt, or rated the same answer, otherwise: both are the ``import`` annotator's; a labeller of
-the same name in both), a merge would leave one hidden behind the other. That is a conflict:
+the same name in both), a merge would leave one hidden behind the other. That is a conflict, and so are two gold
+answers of one item that differ (an item's gold answer is its latest, `data.gold`):
 
-- by default (``fail``) the merge refuses it in one line naming the item, the annotator and both workspaces, and
+- by default (``fail``) the merge refuses it in one line naming the item (and annotator) and both workspaces, and
   writes nothing, from any of the workspaces named;
-- with ``skip`` the merged-in workspace's labels of that item and annotator are left out (they stay in that
-  workspace), counted by reason in the summary; everything else of it merges.
+- with ``skip`` the merged-in workspace's labels of that item and annotator, or its gold rows of that item, are
+  left out (they stay in that workspace), counted by reason in the summary; everything else of it merges.
 
 Labels that agree merge as before, and so do labels whose history one side holds (a label edited or undone after
 the workspace was copied: the other side's latest is among this side's records, so the newer one is a successor).
+
+A merge writes answers too, so it keeps rank items under their labels as every writer does (`data.rank_guard`,
+`data.merge_guard`), whatever ``--on-conflict`` says. Every workspace is read and checked before anything is
+written, and the rows of all of them are written as one batch (`data.store`): visible all together or not at all,
+so a merge that fails midway (a full disk) has merged nothing, and the same command reruns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.errors import PrefloopError
-from data.workspace import Workspace, WorkspaceError
+from data.gold import NOUN as GOLD_NOUN
+from data.merge_guard import FRAMES, Side, check_rank_items
+from data.schemas import SCHEMAS
+from data.workspace import READ_ORDER, Workspace, WorkspaceError
 
 ON_CONFLICT = ("fail", "skip")
-CONFLICT = "conflicting_label"  # the reason a skipped label is counted under
+CONFLICT = "conflicting_label"  # the reasons a skipped label, or gold row, is counted under
+GOLD_CONFLICT = "conflicting_gold"
 KEY = ["task", "item_id", "annotator"]
 VERDICT = [
     "retracted",
@@ -34,84 +47,178 @@ VERDICT = [
     "ranking",
     "ratings",
 ]  # what a label says (not when or how shown)
+GOLD_KEY = ["task", "item_id"]
+GOLD_VERDICT = ["retracted", "choice", "ranking", "ratings", "rubric"]  # what a gold row says
 NOUN = {"pairwise": "pairwise label", "kto": "KTO label", "rank": "ranking", "rate": "rating"}
 ITEM = {"rank": "rank item", "rate": "answer"}
 
 
 class MergeConflict(PrefloopError):
-    """Two workspaces hold different labels of one annotator on one item."""
+    """Two workspaces hold different labels of one annotator on one item, or different gold answers of one item."""
 
 
 @dataclass(frozen=True)
 class Conflict:
-    """``annotator``'s ``task`` label on ``item_id``: ``kept`` holds one (this workspace, or one merged before),
-    ``other`` (the workspace being merged in) a different one."""
+    """``annotator``'s ``task`` label on ``item_id`` (``annotator`` None: its gold answer): ``kept`` holds one (this
+    workspace, or one merged before), ``other`` (the workspace being merged in) a different one."""
 
     task: str
     item_id: str
-    annotator: str
+    annotator: str | None
     kept: Path
     other: Path
 
+    @property
+    def reason(self) -> str:
+        return CONFLICT if self.annotator is not None else GOLD_CONFLICT
+
     def line(self) -> str:
+        if self.annotator is None:
+            noun = GOLD_NOUN.get(self.task, "item")
+            return f"the gold answer of {noun} {self.item_id} differs from the one in {self.kept}"
         noun, item = NOUN.get(self.task, f"{self.task} label"), ITEM.get(self.task, "item")
         return f"{self.annotator}'s {noun} of {item} {self.item_id} differs from the one in {self.kept}"
+
+    def why(self) -> str:
+        if self.annotator is None:
+            return "one would replace the other (an item's gold answer is its latest)"
+        return "one would hide the other (an annotator's label on an item is their latest)"
 
 
 @dataclass(frozen=True)
 class MergePlan:
-    """What merging ``other`` adds: its rows, less the labels of ``conflicts`` (with ``skip``: ``left_out``)."""
+    """What merging ``other`` adds: ``added``, its rows that neither this workspace nor an earlier plan holds, less
+    the labels and gold rows of ``conflicts`` (with ``skip``)."""
 
     other: Workspace
     conflicts: tuple[Conflict, ...]
-    left_out: frozenset[str]  # label ids
+    added: dict[str, pa.Table]
+
+    def counts(self) -> dict[str, int]:
+        """Rows added per table (those it adds any to)."""
+        return {name: self.added[name].num_rows for name in SCHEMAS if self.added[name].num_rows}
+
+    def left_out(self) -> Counter:
+        """Conflicts left out (``skip``), by reason."""
+        return Counter(conflict.reason for conflict in self.conflicts)
 
 
-def _labels(workspace: Workspace) -> pd.DataFrame:
-    return workspace.read("labels", ["id", *KEY, *VERDICT, "created_at"]).to_pandas()
+@dataclass
+class Held:
+    """What this workspace holds once the plans so far are merged: each table's ids, and the rows the checks read."""
+
+    ids: dict[str, pa.Array]
+    side: Side
+
+    @classmethod
+    def read(cls, workspace: Workspace) -> Held:
+        # children first; the checked tables' columns (`FRAMES`; None: all), the others' ids
+        tables = {name: workspace.read(name, FRAMES.get(name, ["id"])) for name in READ_ORDER}
+        return cls(_ids(tables), Side.of(tables, workspace.path))
+
+    def add(self, added: dict[str, pa.Table], workspace: Path) -> None:
+        new = _ids(added)
+        self.ids = {name: pa.concat_arrays([self.ids[name], new[name]]) for name in SCHEMAS}
+        self.side = self.side.plus(Side.of(added, workspace))
 
 
-def _latest(labels: pd.DataFrame) -> pd.DataFrame:
-    """Each (task, item, annotator)'s latest record, retracted ones included (as `data.aggregate` orders them)."""
-    return labels.sort_values("created_at", kind="stable").drop_duplicates(KEY, keep="last")
+def _ids(tables: dict[str, pa.Table]) -> dict[str, pa.Array]:
+    return {name: tables[name].column("id").combine_chunks() for name in SCHEMAS}
 
 
-def _conflicts(kept: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
-    """Rows of (task, item, annotator) whose latest labels in ``kept`` and ``theirs`` differ, neither side having
-    seen the other's (``source``: where the kept one came from)."""
-    both = _latest(kept).merge(_latest(theirs), on=KEY, suffixes=("", "_theirs"))
+def _latest(rows: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """Each key's latest record, retracted ones included (as `data.aggregate` orders them)."""
+    return rows.sort_values("created_at", kind="stable").drop_duplicates(key, keep="last")
+
+
+def _conflicts(kept: pd.DataFrame, theirs: pd.DataFrame, key: list[str], verdict: list[str]) -> pd.DataFrame:
+    """Rows of ``key`` whose latest records in ``kept`` and ``theirs`` differ in ``verdict``, neither side having
+    seen the other's (``workspace``: where the kept one came from)."""
+    both = _latest(kept, key).merge(_latest(theirs, key), on=key, suffixes=("", "_theirs"))
     unseen = ~both["id_theirs"].isin(kept["id"]) & ~both["id"].isin(theirs["id"])
     differ = pd.Series(False, index=both.index)
-    for column in VERDICT:
+    for column in verdict:
         mine, other = both[column], both[f"{column}_theirs"]
         differ |= ~((mine == other) | (mine.isna() & other.isna()))
     return both[unseen & differ]
 
 
+def _found(
+    kept: pd.DataFrame, theirs: pd.DataFrame, gold: bool, other: Path
+) -> tuple[list[Conflict], set[str]]:
+    """The conflicts of labels (``gold``: of gold rows) between ``kept`` and ``theirs``, and the ids of ``theirs``
+    that ``skip`` leaves out: its rows of the conflicting keys that ``kept`` lacks."""
+    key, verdict = (GOLD_KEY, GOLD_VERDICT) if gold else (KEY, VERDICT)
+    found = _conflicts(kept, theirs, key, verdict)
+    conflicts = [
+        Conflict(row.task, row.item_id, None if gold else row.annotator, Path(row.workspace), other)
+        for row in found.itertuples()
+    ]
+    clash = theirs.merge(found[key], on=key)["id"]
+    return conflicts, set(clash[~clash.isin(kept["id"])])
+
+
+def _refuse(conflicts: list[Conflict], other: Path) -> None:
+    first, more = conflicts[0], f" ({len(conflicts) - 1} more like it)" if len(conflicts) > 1 else ""
+    raise MergeConflict(
+        f"{other}: {first.line()}{more}: merged, {first.why()}; nothing was merged. Pass --on-conflict skip to "
+        f"keep {first.kept}'s and leave {other}'s out (it stays there)"
+    )
+
+
+def _new_rows(table: pa.Table, known: pa.Array, left_out: set[str]) -> pa.Table:
+    """The rows of ``table`` whose ids are neither ``known`` nor ``left_out``."""
+    ids = table.column("id")
+    keep = pc.invert(pc.is_in(ids, value_set=known))
+    if left_out:
+        keep = pc.and_(keep, pc.invert(pc.is_in(ids, value_set=pa.array(sorted(left_out), pa.string()))))
+    return table.filter(keep)
+
+
+def _plan_one(held: Held, target: Path, other: Workspace, on_conflict: str) -> MergePlan:
+    """What merging ``other`` into what ``held`` holds adds; raises on a conflict (``fail``) or on a rank item
+    the merge would change (`data.merge_guard`). ``held`` is left as it was."""
+    if other.path.resolve() == target.resolve():
+        raise WorkspaceError(f"{other.path}: cannot merge a workspace into itself")
+    tables = {name: other.read(name) for name in READ_ORDER}  # children first: every row with its parents
+    theirs = Side.of(tables, other.path)
+    label_conflicts, labels_out = _found(held.side.labels, theirs.labels, False, other.path)
+    gold_conflicts, gold_out = _found(held.side.gold, theirs.gold, True, other.path)
+    conflicts = label_conflicts + gold_conflicts
+    if conflicts and on_conflict == "fail":
+        _refuse(conflicts, other.path)
+    left_out = {"labels": labels_out, "gold": gold_out}
+    added = {name: _new_rows(tables[name], held.ids[name], left_out.get(name, set())) for name in SCHEMAS}
+    merged_in = replace(  # what of theirs merges: their labels and gold rows less those left out
+        theirs,
+        labels=theirs.labels[~theirs.labels["id"].isin(labels_out)],
+        gold=theirs.gold[~theirs.gold["id"].isin(gold_out)],
+    )
+    check_rank_items(held.side, merged_in, added["completions"], other.path)
+    return MergePlan(other, tuple(conflicts), added)
+
+
 def plan_merge(workspace: Workspace, others: list[Workspace], on_conflict: str = "fail") -> list[MergePlan]:
     """What merging ``others`` into ``workspace``, in order, adds; reads only. With ``on_conflict`` ``fail`` a
-    conflict (module docstring) raises MergeConflict naming the first, before anything is written."""
-    kept = _labels(workspace).assign(source=str(workspace.path))
+    conflict (module docstring) raises MergeConflict naming the first, and a rank item the merge would change
+    raises `data.merge_guard.MergeRankError` (with ``skip`` too), before anything is written."""
+    held = Held.read(workspace)
     plans = []
     for other in others:
-        if other.path.resolve() == workspace.path.resolve():
-            raise WorkspaceError(f"{other.path}: cannot merge a workspace into itself")
-        theirs = _labels(other)
-        found = _conflicts(kept, theirs)
-        conflicts = tuple(
-            Conflict(row.task, row.item_id, row.annotator, Path(row.source), other.path)
-            for row in found.itertuples()
-        )
-        if conflicts and on_conflict == "fail":
-            more = f" ({len(conflicts) - 1} more like it)" if len(conflicts) > 1 else ""
-            raise MergeConflict(
-                f"{other.path}: {conflicts[0].line()}{more}: merged, one would hide the other (an annotator's "
-                f"label on an item is their latest); nothing was merged. Pass --on-conflict skip to keep "
-                f"{conflicts[0].kept}'s and leave {other.path}'s out (it stays there)"
-            )
-        clash = theirs.merge(found[KEY], on=KEY)["id"]
-        new = theirs[~theirs["id"].isin(kept["id"]) & ~theirs["id"].isin(clash)]
-        kept = pd.concat([kept, new.assign(source=str(other.path))], ignore_index=True)
-        left_out = theirs["id"].isin(clash) & ~theirs["id"].isin(kept["id"])
-        plans.append(MergePlan(other, conflicts, frozenset(theirs.loc[left_out, "id"])))
+        plan = _plan_one(held, workspace.path, other, on_conflict)
+        held.add(plan.added, other.path)
+        plans.append(plan)
+    return plans
+
+
+def merge_workspaces(
+    workspace: Workspace, others: list[Workspace], on_conflict: str = "fail"
+) -> list[MergePlan]:
+    """Merge ``others`` into ``workspace`` (`plan_merge`, then every plan's rows as one batch: all or nothing;
+    rows already stored are left out, so a rerun adds nothing twice). Returns the plans, which say what each added."""
+    plans = plan_merge(workspace, others, on_conflict)
+    tables = (
+        {name: pa.concat_tables([plan.added[name] for plan in plans]) for name in SCHEMAS} if plans else {}
+    )
+    workspace.append_tables(tables, skip_existing=True)
     return plans

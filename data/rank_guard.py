@@ -2,8 +2,8 @@
 
 A rank item is every answer of one prompt in one round, when there are `MIN_K`..`MAX_K` of them
 (`data.rank_pairs.rank_groups`): an answer written to that prompt and round joins it. Two such writes are refused
-by every writer of answers (`data import`, `data gold FILE`, `generate`'s sampling), each naming where the answer
-comes from and what to do instead:
+by every writer of answers (`data import`, `data gold FILE`, `generate`'s sampling, `data merge`: `data.merge_guard`),
+each naming where the answer comes from and what to do instead:
 
 - any new answer to a **gold** rank item: its gold ranking ranks exactly the item's answers, so it would leave the
   new one out (and a rerun of the gold would be refused);
@@ -34,6 +34,7 @@ from data.selection import NO_ITEM_ENGINES, answer_items
 from data.workspace import Workspace
 
 Key = tuple[str, int]  # (prompt id, round): one rank item's answers
+LABEL_COLUMNS = ["item_id", "annotator", "task", "ranking", "retracted", "created_at"]  # what says who ranked
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,12 @@ def new_answers(workspace: Workspace, records: Iterable[object]) -> dict[Key, li
 def item_sizes(workspace: Workspace, prompt_ids: Iterable[str]) -> dict[Key, int]:
     """How many answers each round of these prompts holds (a rank item's, where 3-6): the stored completions but
     those of `NO_ITEM_ENGINES`, by prompt and round."""
+    return sizes_of(workspace.read("completions", ["prompt_id", "engine", "round"]), prompt_ids)
+
+
+def sizes_of(completions: pa.Table, prompt_ids: Iterable[str]) -> dict[Key, int]:
+    """`item_sizes` of a completions table (prompt_id, engine, round) held in memory."""
     prompts = pa.array(sorted(set(prompt_ids)), pa.string())
-    completions = workspace.read("completions", ["prompt_id", "engine", "round"])
     completions = completions.filter(pc.is_in(completions.column("prompt_id"), value_set=prompts))
     completions = completions.filter(answer_items(completions))
     sizes: dict[Key, int] = {}
@@ -105,12 +110,22 @@ def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str
     """The rank items that ``added`` new answers (by prompt and round; none of them stored) would change as the
     module docstring says, in ``added``'s order; ``gold``: the gold rank items now -> their source. The labels
     stored say which items are ranked, by an import or anyone."""
+    if not any(n > 0 for n in added.values()):
+        return []
+    completions = workspace.read("completions", ["prompt_id", "engine", "round"])
+    return changed_items(completions, workspace.read("labels", LABEL_COLUMNS), added, gold)
+
+
+def changed_items(
+    completions: pa.Table, labels: pa.Table, added: Mapping[Key, int], gold: Mapping[str, str]
+) -> list[KeptItem]:
+    """`kept_items` of tables held in memory (`data.merging` checks a merge before it writes): ``completions``
+    (prompt_id, engine, round) and ``labels`` (`LABEL_COLUMNS`) of the side the answers are added to."""
     added = {key: n for key, n in added.items() if n > 0}
     if not added:
         return []
-    sizes = item_sizes(workspace, {prompt for prompt, _ in added})
+    sizes = sizes_of(completions, {prompt for prompt, _ in added})
     items = {key: rank_item_id(*key) for key in added}
-    labels = workspace.read("labels", ["item_id", "annotator", "task", "ranking", "retracted", "created_at"])
     labels = labels.filter(pc.is_in(labels.column("item_id"), value_set=pa.array(list(items.values()))))
     current = current_rankings(labels) if labels.num_rows else None
     rankings = current["item_id"].value_counts().to_dict() if current is not None else {}

@@ -10,7 +10,7 @@ WS/
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -159,19 +159,6 @@ class Workspace:
         """Compact each table named that holds more parts than the bound (what writers do after writing)."""
         for name in names:
             compaction.maybe_compact(self.path, name)
-
-    def merge(self, other: Workspace, left_out: Collection[str] = ()) -> dict[str, int]:
-        """Add every row of ``other`` that this workspace lacks (ids are content hashes or random, so rows
-        sampled on different machines never collide), but the labels of ids ``left_out``; one batch, idempotent.
-        Returns rows added per table. `data.merging.plan_merge` says which labels would hide another."""
-        if other.path.resolve() == self.path.resolve():
-            raise WorkspaceError(f"{other.path}: cannot merge a workspace into itself")
-        tables = {name: other.read(name) for name in READ_ORDER}  # children first: every row with its parents
-        if left_out:
-            ids = pa.array(sorted(left_out), pa.string())
-            labels = tables["labels"]
-            tables["labels"] = labels.filter(pc.invert(pc.is_in(labels.column("id"), value_set=ids)))
-        return self.append_tables(tables, skip_existing=True)
 
     def compact(self) -> dict[str, tuple[int, int]]:
         """Merge each table's parts into one; returns (parts before, parts after) per table."""

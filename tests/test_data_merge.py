@@ -1,17 +1,25 @@
 """`python -m data merge` never hides a label: two workspaces holding different labels of one annotator on one item
 (two imports that ranked or rated the same item otherwise, a labeller of the same name in both) are refused in one
 line naming the item, the annotator and both workspaces, nothing written; `--on-conflict skip` leaves the merged-in
-workspace's out and counts them. Labels that agree, and edits made after a copy, merge as before."""
+workspace's out and counts them. Labels that agree, and edits made after a copy, merge as before. Two different gold
+answers for one item are a conflict alike. A merge never changes a rank item under its labels (`data.rank_guard`),
+with `skip` too; and it is one write: a failure midway leaves nothing merged, and the same command reruns."""
 
 from __future__ import annotations
 
+import errno
 import shutil
 
+from data import store
 from data.__main__ import main
 from data.annotators import IMPORT
+from data.files import write_error
+from data.gold import rank_items, read_gold
+from data.ranking import canonical
 from data.records import Completion, Label, Pair, Prompt
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
+from tests.test_data_gold_tasks import build
 from tests.test_data_import_errors import digest
 from tests.test_data_import_rank_rate import import_, item_of, rating
 
@@ -94,3 +102,120 @@ def test_an_edit_made_after_a_copy_merges_as_the_newer_label(tmp_path):
     assert main(["merge", "-w", str(copy.path), str(ws.path)]) == 0  # and back: nothing new, no conflict
     labels = ws.read("labels").to_pandas().sort_values("created_at")
     assert list(labels["choice"]) == ["a", "b"]
+
+
+def copy(ws: Workspace, path) -> Workspace:
+    shutil.copytree(ws.path, path)
+    return Workspace(path)
+
+
+def question(i: int) -> str:
+    """The prompt id of `build`'s question ``i`` (its rank item: round 0 of it)."""
+    return Prompt([{"role": "user", "content": f"Question {i}?"}], "toy").id
+
+
+def test_two_workspaces_with_different_gold_answers_for_one_item_are_refused_or_skipped(tmp_path, capsys):
+    ws, pair = pair_workspace(tmp_path / "ws")
+    other, _ = pair_workspace(tmp_path / "other")
+    same, _ = pair_workspace(tmp_path / "same")
+    for workspace, answer in ((ws, "a"), (other, "b"), (same, "a")):
+        assert main(["gold", "-w", str(workspace.path), "--pair", pair.id, "--answer", answer]) == 0
+    capsys.readouterr()
+    before = digest(ws.path)
+    assert main(["merge", "-w", str(ws.path), str(other.path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {other.path}: the gold answer of pair {pair.id} differs from the one in {ws.path}: merged, one "
+        "would replace the other (an item's gold answer is its latest); nothing was merged. Pass --on-conflict "
+        f"skip to keep {ws.path}'s and leave {other.path}'s out (it stays there)\n"
+    )
+    assert digest(ws.path) == before
+    assert main(["merge", "-w", str(ws.path), str(other.path), "--on-conflict", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert f"left out (it stays in {other.path}): 1 conflicting_gold" in out
+    assert f"the gold answer of pair {pair.id} differs from the one in {ws.path}" in out
+    assert read_gold(ws).column("choice").to_pylist() == ["a"]
+    assert main(["merge", "-w", str(ws.path), str(same.path)]) == 0  # the same answer: no conflict
+    assert len(ws.read("gold")) == 2 and read_gold(ws).column("choice").to_pylist() == ["a"]
+
+
+def test_a_merge_never_takes_a_ranked_item_past_six_answers_either_way(tmp_path, capsys):
+    ws, items, answers = build(tmp_path / "ws")
+    shard = copy(ws, tmp_path / "shard")
+    shard.append([Completion(question(0), f"late {k}", "other", "hf") for k in range(3)])
+    ws.append([Label(items[0], "ann", "rank", None, ranking=canonical([[i] for i in answers[0]]))])
+    before, problem = (
+        digest(ws.path),
+        (
+            f"would take rank item {items[0]} (round 0 of its prompt, ranked 1 time(s)) from 4 to 7 answers: a rank "
+            "item is 3-6 answers, so it would leave the rank app with its rankings"
+        ),
+    )
+    for flag in ([], ["--on-conflict", "skip"]):  # leaving answers out would leave out what is built on them
+        assert main(["merge", "-w", str(ws.path), str(shard.path), *flag]) == 2
+        assert capsys.readouterr().err == (
+            f"error: {shard.path}: merging it {problem} (its rankings are in {ws.path}, the 3 new answer(s) in "
+            f"{shard.path}); nothing was merged, whatever --on-conflict says. Merge answers sampled into a round "
+            "of their own (generate --round N)\n"
+        )
+    assert digest(ws.path) == before
+    # the other way round: the shard's answers are new to the ranking that comes from ws
+    assert main(["merge", "-w", str(shard.path), str(ws.path)]) == 2
+    assert f"(its rankings are in {ws.path}, the 3 new answer(s) in {shard.path})" in capsys.readouterr().err
+    assert "ann" not in shard.read("labels", ["annotator"]).column("annotator").to_pylist()
+
+
+def test_a_merge_never_adds_an_answer_to_a_gold_or_import_ranked_item(tmp_path, capsys):
+    ws, items, answers = build(tmp_path / "ws")
+    shard = copy(ws, tmp_path / "shard")
+    shard.append([Completion(question(1), "a fifth", "other", "hf")])  # 5 answers: a rank item still
+    assert main(["gold", "-w", str(ws.path), "--rank-item", items[1], "--ranking", ">".join(answers[1])]) == 0
+    capsys.readouterr()
+    assert main(["merge", "-w", str(ws.path), str(shard.path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"merging it would change rank item {items[1]} (round 0 of its prompt), gold from --rank-item" in err
+    )
+    assert err.endswith(f"(generate --round N), or `data gold -w {ws.path} --remove {items[1]}` first\n")
+    assert main(["gold", "-w", str(ws.path), "--remove", items[1]]) == 0
+    assert main(["merge", "-w", str(ws.path), str(shard.path)]) == 0 and len(rank_items(ws)[items[1]]) == 5
+
+    ranks = write(tmp_path / "ranks.jsonl", {"prompt": "Q?", "completions": ANSWERS, "ranking": "2 > 1 > 3"})
+    assert main(["import", "-w", str(tmp_path / "imported"), str(ranks)]) == 0
+    imported = Workspace(tmp_path / "imported")
+    later = copy(imported, tmp_path / "later")
+    prompt_id = imported.read("completions", ["prompt_id"]).column("prompt_id")[0].as_py()
+    later.append([Completion(prompt_id, "a fourth", "other", "hf")])
+    assert main(["merge", "-w", str(imported.path), str(later.path)]) == 2
+    assert "ranked by an import: the rank app serves no item an import ranked" in capsys.readouterr().err
+
+
+def shards(tmp_path, n: int) -> tuple[Workspace, list[Workspace]]:
+    ws, pair = pair_workspace(tmp_path / "ws")
+    out = []
+    for i in range(n):
+        shard = copy(ws, tmp_path / f"shard{i}")
+        shard.append([Completion(pair.prompt_id, f"shard {i}", "toy", "hf", round=1)])
+        out.append(shard)
+    return ws, out
+
+
+def test_a_merge_that_fails_midway_writes_nothing_and_the_same_command_reruns(tmp_path, capsys, monkeypatch):
+    ws, (one, two) = shards(tmp_path, 2)
+    command = ["merge", "-w", str(ws.path), str(one.path), str(two.path)]
+    before, write_part = digest(ws.path), store.write_part
+
+    def disk_full_at_the_second(directory, table, metadata=None):
+        if "shard 1" in str(table.to_pylist()):
+            raise write_error(OSError(errno.ENOSPC, "No space left on device"), directory)
+        return write_part(directory, table, metadata)
+
+    monkeypatch.setattr(store, "write_part", disk_full_at_the_second)
+    assert main(command) == 2
+    assert capsys.readouterr().err.startswith("error: the disk is full: nothing was written")
+    assert digest(ws.path) == before  # not even the first shard's answer
+    monkeypatch.undo()
+    assert main(command) == 0
+    assert len(ws.read("completions")) == 4
+    after = digest(ws.path)
+    assert main(command) == 0 and digest(ws.path) == after  # once more: nothing new
+    assert capsys.readouterr().out.count("nothing new") == 2

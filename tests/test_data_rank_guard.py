@@ -1,7 +1,7 @@
 """No write changes a rank item under the labels stored on it (`data.rank_guard`): `data import` and `data gold FILE`
 refuse, in one line naming the file and row, an answer that would join a gold rank item or take a ranked one past 6
 answers, and write nothing; an item growing within 3-6, or one nobody ranked, still grows. A ranking whose item grew
-past 6 anyway (answers written while the app ran, `data merge`) stays counted by export, stats and the admin tab."""
+past 6 anyway (answers written while the app ran, an older `data merge`) stays counted by export, stats and the admin tab."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def test_a_gold_file_never_takes_a_ranked_item_past_six_answers(tmp_path, capsys
 
 
 def test_a_ranking_whose_item_grew_past_six_stays_counted(tmp_path, capsys):
-    """Answers written around the guards (while the app served the item, or by `data merge`) end the item; its
+    """Answers written around the guards (while the app served the item, or by an older `data merge`) end the item; its
     ranking still expands into pairs, and stats and the admin tab still count it."""
     ws, items, answers = ranked(tmp_path)
     prompt_id = ws.read("completions").to_pylist()[0]["prompt_id"]

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from data import Completion, Label, Pair, Prompt, Workspace
+from data.merging import merge_workspaces
 from train.__main__ import main
 from train.options import TrainOptions
 from train.pairs import preference_rows
@@ -469,7 +470,7 @@ def test_help_shows_each_methods_options_in_its_own_group(capsys):
 def test_pairs_left_out_by_kind_and_round_are_counted(tmp_path):
     ws = build_workspace(tmp_path / "ws", rounds=2)
     spin = build_workspace(tmp_path / "spin", count=3, kind="spin")
-    ws.merge(spin)
+    merge_workspaces(ws, [spin])
     rows, counts = preference_rows(ws, "train", ("sampled",), (0,))
     assert len(rows) == 4 and counts["other_round"] == 4 and counts["kind_spin_not_asked"] == 3
     assert (

@@ -1,0 +1,144 @@
+"""A merge never changes a rank item under the labels stored on it (`data.rank_guard`), checked before it writes.
+
+A merge adds answers both ways: the merged-in workspace's new answers join this workspace's rank items, and this
+workspace's answers join the merged-in one's items, whose labels come along. Either side's rank item is refused, as
+every writer of answers refuses it, when the answers the other side adds would join a gold rank item or one an
+import ranked, or take a ranked item past `MAX_K` answers. Refused with ``--on-conflict skip`` too: leaving the
+answers out would leave out the pairs, labels and scores built on them, and where this workspace's answers are the
+new ones (the merged-in side's item) there is nothing to leave out that is not already stored. The error names the
+item, the workspace holding its labels, the one holding the new answers, and what to do instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from data.errors import PrefloopError
+from data.gold import CLI, CLI_FLAGS, current_gold
+from data.rank_guard import LABEL_COLUMNS, KeptItem, changed_items
+from data.ranking import rank_item_id
+from data.schemas import SCHEMAS
+from data.selection import NO_ITEM_ENGINES
+
+# The columns of the tables a merge checks, held as frames with the workspace each row came from (None: all)
+FRAMES: dict[str, list[str] | None] = {
+    "completions": ["id", "prompt_id", "engine", "round"],
+    "labels": [
+        "id",
+        "task",
+        "item_id",
+        "annotator",
+        "retracted",
+        "choice",
+        "strength",
+        "ranking",
+        "ratings",
+        "created_at",
+    ],  # fmt: skip
+    "gold": None,
+}
+WORKSPACE = "workspace"  # the column naming where a held row came from
+
+
+class MergeRankError(PrefloopError):
+    """A merge would change a rank item under the labels stored on it."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a merge, as frames of `FRAMES`' columns plus `WORKSPACE`: this workspace with what the plans
+    before merge into it, or the workspace merged in (less the labels and gold rows a ``skip`` leaves out)."""
+
+    completions: pd.DataFrame
+    labels: pd.DataFrame
+    gold: pd.DataFrame
+
+    @classmethod
+    def of(cls, tables: Mapping[str, pa.Table], workspace: Path) -> Side:
+        frames = {}
+        for name, columns in FRAMES.items():
+            table = tables[name] if columns is None else tables[name].select(columns)
+            frames[name] = table.to_pandas().assign(**{WORKSPACE: str(workspace)})
+        return cls(**frames)
+
+    def plus(self, other: Side) -> Side:
+        return Side(*(pd.concat([getattr(self, n), getattr(other, n)], ignore_index=True) for n in FRAMES))
+
+
+def _answers(completions: pd.DataFrame) -> pd.DataFrame:
+    """The completions that join a rank item (not of `NO_ITEM_ENGINES`)."""
+    return completions[~completions["engine"].isin(NO_ITEM_ENGINES)]
+
+
+def _arrow(frame: pd.DataFrame, name: str, columns: list[str]) -> pa.Table:
+    schema = pa.schema([SCHEMAS[name].field(c) for c in columns])
+    return pa.Table.from_pandas(frame[columns], schema=schema, preserve_index=False)
+
+
+def _gold_ranks(gold: pd.DataFrame) -> dict[str, str]:
+    """The side's gold rank items now -> their source (the command line's named by its flag), as `data.gold`."""
+    table = current_gold(_arrow(gold, "gold", SCHEMAS["gold"].names), "rank")
+    sources = table.column("source").to_pylist()
+    return dict(
+        zip(table.column("item_id").to_pylist(), (CLI_FLAGS["rank"] if s == CLI else s for s in sources))
+    )
+
+
+def _changed(side: Side, answers: pd.DataFrame) -> list[KeptItem]:
+    """The rank items of ``side`` that ``answers`` (none of them its own) would change (`changed_items`)."""
+    added = Counter(zip(answers["prompt_id"], map(int, answers["round"])))
+    if not added:
+        return []
+    completions = side.completions[side.completions["prompt_id"].isin({prompt for prompt, _ in added})]
+    labels = side.labels[side.labels["item_id"].isin({rank_item_id(*key) for key in added})]
+    return changed_items(
+        _arrow(completions, "completions", ["prompt_id", "engine", "round"]),
+        _arrow(labels, "labels", LABEL_COLUMNS),
+        added,
+        _gold_ranks(side.gold),
+    )
+
+
+def _holder(side: Side, item: KeptItem) -> str:
+    """The workspace the item's gold ranking, or its latest ranking, came from."""
+    rows = side.gold if item.gold is not None else side.labels[side.labels["task"] == "rank"]
+    rows = rows[rows["item_id"] == item.item].sort_values("created_at", kind="stable")
+    return rows[WORKSPACE].iloc[-1]
+
+
+def _refuse(items: list[KeptItem], holder: str, giver: str, other: Path) -> None:
+    item, more = items[0], len(items) - 1
+    labels = "its gold ranking is" if item.gold is not None else "its rankings are"
+    remove = f", or `data gold -w {holder} --remove {item.item}` first" if item.gold is not None else ""
+    raise MergeRankError(
+        f"{other}: merging it would {item.problem()} ({labels} in {holder}, the {item.added} new answer(s) in "
+        f"{giver}){f'; {more} more rank item(s) likewise' if more else ''}; nothing was merged, whatever "
+        f"--on-conflict says. Merge answers sampled into a round of their own (generate --round N){remove}"
+    )
+
+
+def check_rank_items(held: Side, theirs: Side, added: pa.Table, other: Path) -> None:
+    """Merging ``theirs`` (the workspace ``other``) into ``held`` changes no rank item of either side under its
+    labels (module docstring); ``added``: its completions ``held`` lacks. Raises MergeRankError naming the first."""
+    new = _answers(added.select(FRAMES["completions"]).to_pandas())
+    changed = _changed(held, new)
+    if changed:
+        _refuse(changed, _holder(held, changed[0]), str(other), other)
+    mine = _answers(held.completions)
+    theirs_answers = _answers(theirs.completions)
+    keys = set(zip(theirs_answers["prompt_id"], map(int, theirs_answers["round"])))
+    mine = mine[
+        mine["prompt_id"].isin({prompt for prompt, _ in keys}) & ~mine["id"].isin(theirs.completions["id"])
+    ]
+    mine = mine[pd.MultiIndex.from_arrays([mine["prompt_id"], mine["round"].astype(int)]).isin(keys)]
+    changed = _changed(theirs, mine)
+    if changed:
+        item = changed[0]
+        rows = mine[(mine["prompt_id"] == item.prompt_id) & (mine["round"] == item.round)]
+        _refuse(changed, str(other), rows[WORKSPACE].iloc[0], other)
