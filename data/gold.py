@@ -272,10 +272,9 @@ def _check_rank_items_kept(
         ),
         "a gold file",
     )
-    remove = f", or `data gold --remove {item.item}` first" if item.gold is not None else ""
     raise GoldError(
         f"{where}: its answer {quoted(answer.text)} is not stored, and adding it would {item.problem()}; give "
-        f"one of the item's answers (the text exactly){remove}"
+        f"one of the item's answers (the text exactly){item.remove_advice}"
     )
 
 

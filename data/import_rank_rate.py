@@ -125,10 +125,15 @@ class RankRateRows:
         """The row's rank or rate questions (`data.rank_rate_rows.ranked_questions`), None for any other row. One
         answer without ratings in a file that rates its answers in aspect columns (HelpSteer2's with a row nobody
         rated) is a RecordError: the import skips it, counted `unrated`, and a gold file refuses it: it is no
-        gold (SFT) answer, as a rated one is none."""
+        gold (SFT) answer, as a rated one is none. With ``unlabelled`` it is the answer alone, as a rated row's
+        is: one to rate."""
         questions = ranked_questions(self.path, row, raw, example, prompt, self.rubric, self.source)
         one_answer = example.candidates is None and example.gold is not None
         if questions is None and one_answer and self.rates_in_columns:
+            if self.unlabelled and self.made:
+                answer = Completion(prompt.id, example.gold, self.source, "import", round=0)
+                field_ = self.rubric().names[0]
+                return [Ranked("rate", prompt, (example.gold,), "", str(self.path), row, field_, (answer,))]
             raise self._unrated(row)
         return questions
 

@@ -310,10 +310,8 @@ def check_rank_items(workspace: Workspace, loaded: list[Loaded]) -> None:
     item = changed[0]
     answer = added[item.prompt_id, item.round][item.first_changing]
     path, row = next((f.path, f.answer_rows[answer.id]) for f in loaded if answer.id in f.answer_rows)
-    remedy = (
-        f"leave the row out, or `data gold --remove {item.item}` first"
-        if item.gold is not None
-        else "leave the row out (an import's answers join round 0 of their prompt)"
+    remedy = "leave the row out" + (
+        item.remove_advice or " (an import's answers join round 0 of their prompt)"
     )
     message = (
         f"its answer {quoted(answer.text)} is not stored, and adding it would {item.problem()}; {remedy}"

@@ -40,7 +40,8 @@ LABEL_COLUMNS = ["item_id", "annotator", "task", "ranking", "retracted", "create
 @dataclass(frozen=True)
 class KeptItem:
     """A rank item a write would change: ``answers`` stored, ``added`` by the write; ``gold`` where its gold ranking
-    came from (gold items), ``imported`` whether an import ranked it, ``rankings`` in force on it."""
+    came from (gold items), ``imported`` whether an import ranked it, ``rankings`` in force on it (a gold item's
+    too: they say whether withdrawing its gold would let the write through)."""
 
     item: str
     prompt_id: str
@@ -56,6 +57,15 @@ class KeptItem:
         """Which of the write's new answers (0-based, in the order written) changes the item first: any one joins a
         gold or imported-ranked item, the one past `MAX_K` ends a ranked one."""
         return 0 if self.gold is not None or self.imported else MAX_K - self.answers
+
+    @property
+    def remove_advice(self) -> str:
+        """`data gold --remove ITEM` as a way out, to follow other advice, where it is one: a gold item that, its
+        gold withdrawn, the write would change no more (not one an import ranked, nor a ranked one it takes past
+        `MAX_K`); else nothing."""
+        ranked_past = self.rankings and self.answers + self.added > MAX_K
+        lifted = self.gold is not None and not self.imported and not ranked_past
+        return f", or `data gold --remove {self.item}` first" if lifted else ""
 
     def problem(self) -> str:
         """What the write would do to it, to follow "would" in an error line."""
@@ -134,7 +144,9 @@ def changed_items(
     for key, n in added.items():
         item, size = items[key], sizes.get(key, 0)
         if item in gold:
-            out.append(KeptItem(item, *key, size, n, gold=gold[item]))
+            out.append(
+                KeptItem(item, *key, size, n, gold[item], rankings.get(item, 0), imported=item in imported)
+            )
         elif item in imported:
             out.append(KeptItem(item, *key, size, n, rankings=rankings[item], imported=True))
         elif rankings.get(item) and size <= MAX_K < size + n:

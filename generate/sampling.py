@@ -121,11 +121,10 @@ def check_sampled_rank_items(
     item, more = changed[0], len(changed) - 1
     rounds = workspace.read("completions", ["round"]).column("round")
     free = max(pc.max(rounds).as_py() or 0, round) + 1
-    remove = f", or `data gold --remove {item.item}` first" if item.gold is not None else ""
     advice = instead(free) if instead else f"sample into a round of their own (--round {free})"
     raise PrefloopError(
         f"{where or f'--round {round}'}: {item.added} new answer(s) to its prompt would {item.problem()}"
-        f"{f'; {more} more rank item(s) likewise' if more else ''}; {advice}{remove}"
+        f"{f'; {more} more rank item(s) likewise' if more else ''}; {advice}{item.remove_advice}"
     )
 
 

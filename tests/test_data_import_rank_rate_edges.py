@@ -113,3 +113,21 @@ def test_an_answer_object_without_content_names_the_keys_it_gives_and_those_read
         f"error: {path}, row 0, field 'completions[0]': the answer object has no content (keys: response): its "
         "text is one of content, value, text, completion\n"
     )
+
+
+def test_with_unlabelled_an_unrated_row_of_a_rated_file_is_its_answer_as_a_rated_one_is(tmp_path, capsys):
+    """`--unlabelled` stores a rated row's answer alone, for people to rate; a row nobody rated is such an answer
+    too: it was skipped as `unrated`, the answers most in need of a rating left out."""
+    rows = [
+        {"prompt": "Name a colour.", "response": "Blue.", **FULL},
+        {"prompt": "Name a colour.", "response": "Rocks.", **dict.fromkeys(FULL)},
+    ]
+    path = tmp_path / "helpsteer2.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    assert main(["import", "-w", str(tmp_path / "ws"), "--unlabelled", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "new_completions 2," in out and "skipped" not in out, out
+    workspace = Workspace(tmp_path / "ws")
+    assert sorted(workspace.read("completions").column("text").to_pylist()) == ["Blue.", "Rocks."]
+    assert workspace.read("prompts").column("gold").to_pylist() == [None]
+    assert workspace.read("labels").num_rows == 0

@@ -151,3 +151,33 @@ def test_no_writer_adds_an_answer_to_an_item_an_import_ranked(tmp_path, capsys):
     assert digest(ws) == before
     assert main(["import", "-w", str(ws), str(ranks)]) == 0  # a rerun adds no answer
     assert Workspace(ws).read("completions").num_rows == 3
+
+
+def test_the_gold_remove_advice_is_given_only_where_removing_the_gold_lets_the_answer_in(tmp_path, capsys):
+    """A gold rank item an import ranked, or a ranked one the answers would take past 6, stays refused once its
+    gold is removed: the refusal offered `data gold --remove ITEM` anyway, advice that led to the next refusal."""
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", {"prompt": "Q?", "completions": NEW, "ranking": "2 > 1 > 3"})
+    assert main(["import", "-w", str(ws), str(ranks)]) == 0
+    ((item, answers),) = rank_items(Workspace(ws)).items()
+    assert main(["gold", "-w", str(ws), "--rank-item", item, "--ranking", ">".join(answers)]) == 0
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "Q?", "completion": "a fourth", "label": True})
+    rated = write(tmp_path / "rated.jsonl", {"prompt": "Q?", "response": "a fourth", "ratings": FULL})
+    for command, path in (("import", kto), ("gold", rated)):
+        assert main([command, "-w", str(ws), str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "gold from --rank-item" in err and "--remove" not in err, err
+    assert main(["gold", "-w", str(ws), "--remove", item]) == 0
+    assert main(["import", "-w", str(ws), str(kto)]) == 2
+    assert "ranked by an import" in capsys.readouterr().err
+
+    past, items, answers = ranked(tmp_path / "past")  # ranked by ann, 4 answers, and gold
+    assert (
+        main(["gold", "-w", str(past.path), "--rank-item", items[0], "--ranking", ">".join(answers[0])]) == 0
+    )
+    three = write(tmp_path / "three.jsonl", {"prompt": "Question 0?", "completions": NEW})
+    assert main(["import", "-w", str(past.path), str(three)]) == 2
+    assert "--remove" not in capsys.readouterr().err
+    two = write(tmp_path / "two.jsonl", {"prompt": "Question 0?", "completions": NEW[:2]})
+    assert main(["import", "-w", str(past.path), str(two)]) == 2  # 4 + 2: removing the gold lets them in
+    assert f"or `data gold --remove {items[0]}` first" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from data.errors import PrefloopError
 from data.ranking import canonical, rank_item_id
 from generate.__main__ import main
 from generate.engines import Sample, SamplingParams
-from generate.sampling import sample_pairs, sample_spin
+from generate.sampling import check_sampled_rank_items, sample_pairs, sample_spin
 from tests.test_data_gold_tasks import build
 from tests.test_data_import_errors import digest
 
@@ -167,3 +167,19 @@ def test_generate_refuses_to_change_an_item_an_import_ranked(tmp_path, tiny_mode
         sample_pairs(workspace, engine, "other", 2, PARAMS)
     assert engine.asked == 0 and digest(ws) == before
     assert sample_pairs(workspace, engine, "other", 2, PARAMS, round=1)["new_completions"] == 2
+
+
+def test_generate_offers_the_gold_remove_only_where_it_lets_the_answers_in(tmp_path):
+    """An item an import ranked, made gold too: withdrawing its gold leaves it an item no answer may join, so the
+    refusal offers the free round alone."""
+    ws = tmp_path / "ws"
+    ranks = tmp_path / "ranks.jsonl"
+    ranks.write_text('{"prompt": "Q?", "completions": ["a", "b", "c"], "ranking": "3 > 1 > 2"}\n')
+    assert data_main(["import", "-w", str(ws), str(ranks)]) == 0
+    workspace = Workspace(ws)
+    prompt_id = workspace.read("prompts").column("id")[0].as_py()
+    item, answers = rank_item_id(prompt_id, 0), workspace.read("completions").column("id").to_pylist()
+    assert data_main(["gold", "-w", str(ws), "--rank-item", item, "--ranking", ">".join(answers)]) == 0
+    with pytest.raises(PrefloopError) as refused:
+        check_sampled_rank_items(workspace, {prompt_id: 2}, 0)
+    assert str(refused.value).endswith("sample into a round of their own (--round 1)")
