@@ -187,6 +187,13 @@ def test_a_merge_never_adds_an_answer_to_a_gold_or_import_ranked_item(tmp_path, 
     later.append([Completion(prompt_id, "a fourth", "other", "hf")])
     assert main(["merge", "-w", str(imported.path), str(later.path)]) == 2
     assert "ranked by an import: the rank app serves no item an import ranked" in capsys.readouterr().err
+    # made gold as well: withdrawing the gold would not let the answer in, so the refusal does not offer it
+    item, ids = next(iter(rank_items(imported).items()))
+    assert main(["gold", "-w", str(imported.path), "--rank-item", item, "--ranking", ">".join(ids)]) == 0
+    capsys.readouterr()
+    assert main(["merge", "-w", str(imported.path), str(later.path)]) == 2
+    err = capsys.readouterr().err
+    assert "gold from --rank-item" in err and "--remove" not in err
 
 
 def shards(tmp_path, n: int) -> tuple[Workspace, list[Workspace]]:
