@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotate.empty_queue import nothing_to_label
 from annotate.items import VIEWS
 from annotate.service import ORDERS, LabelService, check_gold_rate
 from annotate.users import Authenticator, LoginLimits, add_user, hash_password, load_users
@@ -185,24 +186,6 @@ def user_command(command: str, argv: list[str], prog: str = "python -m annotate"
     return 0
 
 
-def nothing_to_label(workspace: Workspace, options: AnnotateOptions) -> str:
-    """Why the queue is empty, and the command that fills it."""
-    source = {
-        "pairwise": "pairs of kind `sampled`",
-        "arena": "arena pairs (`generate --arena`)",
-        "rank": "prompt with 3-6 answers in one round: `generate --n 4`, or import candidates",
-    }.get(options.task, "generated completions")
-    message = f"{options.workspace}: nothing to label for task {options.task} (no {source}); "
-    imported = workspace.frame("pairs")["kind"].eq("imported").sum() if options.task == "pairwise" else 0
-    if imported:
-        return message + (
-            f"its {imported} imported pairs came labelled by their file; to label such pairs here, import the "
-            f"file again with `python -m data import -w {options.workspace} FILE --unlabelled`, or sample new "
-            "pairs with `python -m generate`"
-        )
-    return message + "run `python -m generate` first"
-
-
 def serve(options: AnnotateOptions) -> int:
     # Every check comes before anything is served: a bad users file or an empty workspace is one clear line.
     workspace = Workspace(options.workspace)
@@ -232,7 +215,7 @@ def serve(options: AnnotateOptions) -> int:
         rubric=rubric,
     )
     if not service.items:
-        raise PrefloopError(nothing_to_label(workspace, options))
+        raise PrefloopError(nothing_to_label(workspace, options.task, options.workspace))
     if options.guidelines and not options.guidelines.is_file():
         raise PrefloopError(f"{options.guidelines}: no such guidelines file")
 

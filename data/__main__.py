@@ -114,7 +114,8 @@ def cmd_import(args: Any) -> int:
 
 
 def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None) -> str:
-    """One line per file: counts, then what was skipped and where the rejects are listed."""
+    """One line per file: counts, then what was skipped and where the rejects are listed, then the columns no
+    row read."""
     shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if not k.startswith("skipped"))
     line = f"imported {loaded.path} ({loaded.format}): {shown}"
     if rejects:
@@ -124,7 +125,7 @@ def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None) -> str
         line += f"; skipped {counts['skipped']} record(s) ({reasons}), listed in {rejects}"
     if counts["skipped_truncated"]:
         line += "; the file was cut off: only its complete records were imported"
-    return line
+    return line + (f"; {loaded.unread}" if loaded.unread else "")
 
 
 def cmd_export(args: Any) -> int:

@@ -31,9 +31,9 @@ from data.aggregate import current_labels
 from data.annotators import IMPORT
 from data.gold_agreement import quoted
 from data.import_formats import Example
-from data.import_records import RecordError, is_null
+from data.import_records import RecordError
 from data.rank_guard import Key, item_sizes
-from data.rank_rate_rows import Ranked, ranked_questions
+from data.rank_rate_rows import Ranked, ranked_questions, rated_in
 from data.ranking import MAX_K, MIN_K, canonical, rank_item_id
 from data.records import Completion, Label, Prompt, content_id
 from data.rubric import Rubric, load_rubric
@@ -95,10 +95,6 @@ def _conflict(first: Labelled, mine: Labelled, where: str) -> str:
     )
 
 
-def _given(value: object) -> bool:
-    return not is_null(value) and value != ""
-
-
 class RankRateRows:
     """One import file's rank and rate rows (``path``, whose ``rows`` are read; ``source``: the model of answers
     that name none; ``rubric``: the rubric file, None for HelpSteer2's): each row's questions and the records they
@@ -115,25 +111,26 @@ class RankRateRows:
         self.rows = rows
 
     @cached_property
-    def rates_in_columns(self) -> bool:
-        """Whether the file rates its answers in aspect columns: some row gives every one (a null is no value, so
-        a Parquet file's null cells and a JSON Lines row without those keys read alike)."""
-        names = self.rubric().names
-        return any(isinstance(r, dict) and all(_given(r.get(a)) for a in names) for r in self.rows)
+    def rates(self) -> str | None:
+        """Where the file rates its answers (`data.rank_rate_rows.rated_in`: ``ratings``, or the first aspect for
+        aspect columns) as its first row with valid ratings does; None where no row's are valid (a null is no
+        value, so a Parquet file's null cells and a JSON Lines row without those keys read alike)."""
+        return next(filter(None, (rated_in(r, self.rubric()) for r in self.rows)), None)
 
     def questions(self, row: int, raw: dict, example: Example, prompt: Prompt) -> list[Ranked] | None:
         """The row's rank or rate questions (`data.rank_rate_rows.ranked_questions`), None for any other row. One
-        answer without ratings in a file that rates its answers in aspect columns (HelpSteer2's with a row nobody
-        rated) is a RecordError: the import skips it, counted `unrated`, and a gold file refuses it: it is no
-        gold (SFT) answer, as a rated one is none. With ``unlabelled`` it is the answer alone, as a rated row's
-        is: one to rate."""
+        answer without ratings in a file that rates its answers (`rates`: HelpSteer2's with a row nobody rated, a
+        ``"ratings": null``) is a RecordError: the import skips it, counted `unrated`, and a gold file refuses it:
+        it is no gold (SFT) answer, as a rated one is none. With ``unlabelled`` it is the answer alone, as a rated
+        row's is: one to rate."""
         questions = ranked_questions(self.path, row, raw, example, prompt, self.rubric, self.source)
         one_answer = example.candidates is None and example.gold is not None
-        if questions is None and one_answer and self.rates_in_columns:
+        if questions is None and one_answer and self.rates:
             if self.unlabelled and self.made:
                 answer = Completion(prompt.id, example.gold, self.source, "import", round=0)
-                field_ = self.rubric().names[0]
-                return [Ranked("rate", prompt, (example.gold,), "", str(self.path), row, field_, (answer,))]
+                return [
+                    Ranked("rate", prompt, (example.gold,), "", str(self.path), row, self.rates, (answer,))
+                ]
             raise self._unrated(row)
         return questions
 
@@ -141,12 +138,14 @@ class RankRateRows:
         aspects = self.rubric().names
         said = (
             f"the row's aspect columns ({', '.join(aspects)}) are empty, as other rows of the file give them"
+            if self.rates in aspects
+            else "the row gives no ratings, as other rows of the file do"
         )
         if not self.made:
             message = f"{said}: an answer nobody rated, nothing to make gold; leave the row out"
-            return RecordError(str(self.path), message, row, aspects[0], "bad_ratings")
+            return RecordError(str(self.path), message, row, self.rates, "bad_ratings")
         message = f"{said}: an answer nobody rated, no gold (SFT) answer; skipped"
-        return RecordError(str(self.path), message, row, aspects[0], UNRATED)
+        return RecordError(str(self.path), message, row, self.rates, UNRATED)
 
     def records(self, row: int, questions: list[Ranked]) -> list[object]:
         if not self.made:

@@ -31,8 +31,7 @@ from tqdm import tqdm
 from data.annotators import IMPORT
 from data.errors import PrefloopError
 from data.files import append_line, atomic_write, check_not_link, write_error
-from data.gold import gold_now
-from data.gold_agreement import quoted
+from data.import_columns import Reading, UnreadColumns, question_columns
 from data.import_formats import (
     FORMATS,
     NON_TEXT,
@@ -42,11 +41,11 @@ from data.import_formats import (
     detect_format,
     parse_record,
 )
-from data.import_rank_rate import UNRATED, RankRateRows, check_labels
+from data.import_guard import check_rank_items
+from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, read_records
 from data.import_records import RecordError, null_answer_fields, without_nulls
 from data.pairing import make_pairs
-from data.rank_guard import kept_items, new_answers
 from data.rank_rate_rows import Ranked, row_key
 from data.records import Completion, Label, Pair, Prompt, content_id, now
 from data.schemas import SchemaError, check_messages
@@ -99,6 +98,7 @@ class Loaded:
     prompt_rows: dict[str, int] = field(default_factory=dict)  # each prompt's first row in the file
     answer_rows: dict[str, int] = field(default_factory=dict)  # each answer's (completion's) first row
     labelled: dict = field(default_factory=dict)  # imported rankings and ratings by item (`RankRateRows`)
+    unread: str = ""  # the columns no imported row read, one line (`data.import_columns`)
 
 
 def check_options(options: ImportOptions) -> None:
@@ -232,13 +232,15 @@ def check_file(
         fmt = _file_format(rows, name)
     counts: Counter = Counter(records=len(rows))
     prompts, answers, rejects, seen, answer_rows = _Prompts(), [], [], set(), {}
+    unread = UnreadColumns()
     for row, raw in enumerate(tqdm(rows, desc=f"reading {path.name}", unit="rec", disable=None)):
         ctx = RecordContext(name, row, options.non_text)
         try:
             if isinstance(raw, RecordError):
                 raise raw
-            nulls, raw = null_answer_fields(raw), without_nulls(raw)  # a null key is an absent one
+            nulls, raw = null_answer_fields(raw), Reading(without_nulls(raw))  # a null key is an absent one
             example = parse_record(raw, fmt, ctx)
+            read = set(raw.got)  # before the ranking and ratings are looked for: they count their own
             if nulls and not example.answered:
                 message = f"no answer: the field is null, and the row has no other ({EXPECTED})"
                 raise ctx.error(message, nulls[0], "missing_field")
@@ -258,6 +260,7 @@ def check_file(
             counts[f"skipped_{rejects[-1]['reason']}"] += 1
             continue
         prompts.add(prompt, row)
+        unread.add(raw, read | question_columns(questions, rank_rate.rubric))
         if on_row is not None:
             on_row(row, example, out, questions)
         answers += out
@@ -277,7 +280,16 @@ def check_file(
     batch = [prompt for prompt, _ in prompts.by_id.values()] + answers
     rows_of = {prompt_id: row for prompt_id, (_, row) in prompts.by_id.items()}
     return Loaded(
-        path, fmt, batch, +counts, rejects, prompts.conflicts, rows_of, answer_rows, rank_rate.labelled
+        path,
+        fmt,
+        batch,
+        +counts,
+        rejects,
+        prompts.conflicts,
+        rows_of,
+        answer_rows,
+        rank_rate.labelled,
+        unread.note(rank_rate.rubric),
     )
 
 
@@ -292,31 +304,6 @@ def load_file(
     """Read and check every record of ``path``; returns workspace records and counts. Writes nothing."""
     loaded = check_file(path, ImportOptions(fmt, source, split, test_fraction, **options))
     return loaded.records, loaded.counts
-
-
-def check_rank_items(workspace: Workspace, loaded: list[Loaded]) -> None:
-    """The answers of all the files, together, change no rank item under the labels stored on it
-    (`data.rank_guard`: none joins a gold or imported-ranked item, none takes a ranked one past 6), nor one their
-    own rankings rank, and their rankings and ratings replace no imported one (`data.import_rank_rate.check_labels`);
-    a SchemaError names the first file and row whose answer or label would. Writes nothing."""
-    added = new_answers(workspace, [record for item in loaded for record in item.records])
-    check_labels(workspace, [(item.path, item.labelled) for item in loaded], added)
-    if not added:
-        return
-    gold = {item: source for item, (_, source) in gold_now(workspace, ("rank",))["rank"].items()}
-    changed = kept_items(workspace, {key: len(new) for key, new in added.items()}, gold)
-    if not changed:
-        return
-    item = changed[0]
-    answer = added[item.prompt_id, item.round][item.first_changing]
-    path, row = next((f.path, f.answer_rows[answer.id]) for f in loaded if answer.id in f.answer_rows)
-    remedy = "leave the row out" + (
-        item.remove_advice or " (an import's answers join round 0 of their prompt)"
-    )
-    message = (
-        f"its answer {quoted(answer.text)} is not stored, and adding it would {item.problem()}; {remedy}"
-    )
-    raise SchemaError(str(path), message, row)
 
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
@@ -386,6 +373,7 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
         "counts": dict(counts),
         "rejects": rejects.name if rejects else None,
         "gold_conflicts": loaded.gold_conflicts,
+        "columns_not_read": loaded.unread,
     }
     append_line(folder / "log.jsonl", json.dumps(entry, default=str))
     return rejects

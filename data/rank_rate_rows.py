@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.import_formats import Example
-from data.import_records import RecordError
+from data.import_records import RecordError, is_null
 from data.ranking import MAX_K, MIN_K, RankingError, parse_ranking, screen_ranking
 from data.records import Completion, Prompt, content_id
 from data.rubric import Rubric, RubricError, parse_ratings
@@ -137,7 +137,8 @@ def _ratings_given(
     flat columns; named by the first); None where it gives none. Two forms, some aspect columns and not every one
     on a row of ``one_answer`` (the answer they would rate), or ratings in some answers' objects and not all, are
     a RecordError: which ratings the row means is a guess. Some aspect columns beside answers they cannot rate (a
-    preference, a KTO label, candidates, none) are a column that shares an aspect's name, ignored as any other."""
+    preference, a KTO label, candidates, none) are a column that shares an aspect's name, not read (the import
+    names it among the columns not read) as any other."""
     forms = [(raw[RATINGS], RATINGS)] if raw.get(RATINGS) not in (None, "") else []
     aspects = rubric()
     columns = [aspect for aspect in aspects.names if raw.get(aspect) not in (None, "")]
@@ -182,11 +183,37 @@ def _rating_value(value: object) -> object:
 
 def _checked(value: object, rubric: Rubric, name: str, row: int, field_: str) -> str:
     """One answer's ratings as stored (`Rubric.encode`: every aspect in its scale, each `_rating_value`), else a
-    RecordError."""
+    RecordError; ratings given as aspect columns (``field_`` one of them) name the column at fault."""
     try:
         return rubric.encode({aspect: _rating_value(v) for aspect, v in parse_ratings(value).items()})
     except RubricError as exc:
+        if field_ in rubric.names:  # the aspect at fault, as `Rubric.check` finds it: one aspect at a time
+            one = [Rubric(rubric.name, (a,)) for a in rubric.aspects]
+            field_ = next((r.names[0] for r in one if not _valid({r.names[0]: value[r.names[0]]}, r)), field_)
         raise RecordError(name, str(exc), row, field_, "bad_ratings") from None
+
+
+def _valid(value: object, rubric: Rubric) -> bool:
+    try:
+        _checked(value, rubric, "", 0, "")
+    except RecordError:
+        return False
+    return True
+
+
+def rated_in(raw: object, rubric: Rubric) -> str | None:
+    """The field a row gives valid ratings in (`RATINGS` for a ratings object, a list of them or one in each answer's
+    object; the first aspect for aspect columns), None where it gives none that are."""
+    if not isinstance(raw, dict):
+        return None
+    given, listed = raw.get(RATINGS), raw.get("completions")
+    if isinstance(listed, list) and listed and all(isinstance(c, dict) for c in listed):
+        given = [c.get(RATINGS) for c in listed] if given is None else given
+    if not is_null(given) and given != "":
+        values = given if isinstance(given, list) and given else [given]
+        return RATINGS if all(_valid(v, rubric) for v in values) else None
+    columns = {aspect: raw.get(aspect) for aspect in rubric.names}
+    return rubric.names[0] if _valid(columns, rubric) else None
 
 
 def ranked_questions(

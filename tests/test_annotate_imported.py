@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from annotate.admin import export_labels
 from annotate.app import label_view, make_context, on_submit
@@ -13,6 +14,8 @@ from annotate.service import LabelService
 from annotate.users import Authenticator, add_user, load_users
 from data import Workspace
 from data.__main__ import main as data_main
+from data.records import Completion, Prompt
+from tests.test_data_gold_tasks import FULL
 
 PASSWORD = "correct horse battery"
 
@@ -75,3 +78,51 @@ def test_a_workspace_of_labelled_imports_says_how_to_label_them(tmp_path, capsys
         f"error: {ws}: nothing to label for task pairwise (no pairs of kind `sampled`); its 1 "
     )
     assert f"`python -m data import -w {ws} FILE --unlabelled`" in err and err.count("\n") == 1
+
+
+EMPTY_QUEUES = [  # (task, the rows imported, what the line says after "nothing to label for task T (no ...); ")
+    ("kto", [{"prompt": "Q?", "completion": "fine", "label": True}],
+     "its 1 imported answers came labelled by their file (a KTO label each), and an import's label is never "
+     "replaced; for people to label them, import the file with --unlabelled into another workspace (`python -m "
+     "data import -w OTHER FILE --unlabelled`), or sample new answers with `python -m generate`"),
+    ("rate", [{"prompt": "Q?", "response": "4", "ratings": FULL}],
+     "its 1 imported answers came labelled by their file (ratings each), and an import's label is never replaced"),
+    ("rank", [{"prompt": "Q?", "completions": ["a", "b", "c"], "ranking": "1 > 2 > 3"}],
+     "its 1 rank items came labelled by their file (a ranking each), and an import's label is never replaced"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("task, rows, said", EMPTY_QUEUES)
+def test_each_tasks_empty_queue_says_its_items_came_labelled_by_an_import(tmp_path, capsys, task, rows, said):
+    """Every item came labelled by its import: the line said `run python -m generate first`, as for an empty
+    workspace (only the pairwise task's mentioned imports)."""
+    from annotate.__main__ import main as annotate_main
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ws = tmp_path / "ws"
+    assert data_main(["import", "-w", str(ws), str(path)]) == 0
+    add_user(tmp_path / "users.toml", "ann", PASSWORD)
+    capsys.readouterr()
+    assert annotate_main(["-w", str(ws), "--users", str(tmp_path / "users.toml"), "--task", task]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {ws}: nothing to label for task {task} (no ") and err.count("\n") == 1
+    assert f"); {said}" in err, err
+    other = tmp_path / "other"  # the advice works: there the answers are people's to label
+    assert data_main(["import", "-w", str(other), str(path), "--unlabelled"]) == 0
+    service = LabelService(Workspace(other), task, overlap=1)
+    assert len(service.items) == 1
+
+
+def test_a_kto_queue_of_gold_answers_only_says_so(tmp_path, capsys):
+    from annotate.__main__ import main as annotate_main
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Q?"}], source="t")
+    ws.append([prompt, Completion(prompt.id, "gold answer", "gold", "gold")])
+    add_user(tmp_path / "users.toml", "ann", PASSWORD)
+    assert annotate_main(["-w", str(ws.path), "--users", str(tmp_path / "users.toml"), "--task", "kto"]) == 2
+    assert (
+        "; its 1 answers are all gold answers or labellers' edits, which nobody labels"
+        in capsys.readouterr().err
+    )

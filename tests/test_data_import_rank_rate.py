@@ -57,7 +57,7 @@ RATED = [  # the gold file's forms: a ratings list for completions, a ratings ob
     {"prompt": "Capital of Peru?", "completions": ["Lima.", "Cusco."], "ratings": [rating(4), rating(1, 1)]},
     {"prompt": "Say hi.", "response": "Hello!", "ratings": rating(3)},
     {"prompt": "Pick one.", "completions": ["x", "y"]},  # candidates: answers nobody rated yet
-    {"prompt": "Gold?", "response": "An SFT answer."},  # a gold answer, as before
+    {"prompt": "Unrated?", "response": "An answer."},  # in a file that rates: an answer nobody rated, no gold
 ]
 RANKED = [
     {"prompt": "Capital of France?", "completions": ["Rome.", "Paris.", "Lyon."], "ranking": "2 > 3 > 1"},
@@ -95,9 +95,9 @@ def test_helpsteer2_columns_and_ratings_objects_import_as_ratings_that_export_an
     assert {r["item_id"]: r["ratings"] for r in labels} == expected
     assert {(r["task"], r["rubric"], r["choice"]) for r in labels} == {("rate", "helpsteer2", None)}
     gold = {r["messages"][0]["content"]: r["gold"] for r in ws.read("prompts").to_pylist()}
-    assert gold == {p: None for p in gold if p != "Gold?"} | {
-        "Gold?": "An SFT answer."
-    }  # a rated answer: no gold
+    assert (
+        gold == dict.fromkeys(gold) and "Unrated?" not in gold
+    )  # a rated answer is no gold; an unrated one: skipped
 
     capsys.readouterr()
     assert main(["export", "-w", str(ws.path), "--format", "ratings"]) == 0
@@ -180,12 +180,13 @@ def test_unlabelled_keeps_the_answers_and_skip_leaves_a_conflicting_row_out(tmp_
     )
     assert import_(tmp_path / "bare", path, "--unlabelled") == 0, capsys.readouterr().err
     bare = Workspace(tmp_path / "bare")
-    assert imported(bare) == [] and bare.read("completions").num_rows == 7 + 5
+    assert imported(bare) == [] and bare.read("completions").num_rows == 7 + 6  # the unrated one too
     assert import_(tmp_path / "ws", path, "--on-error", "skip") == 0
-    assert "skipped 1 record(s) (conflicting_rating 1)" in capsys.readouterr().out
-    [reject] = [
+    assert "skipped 2 record(s) (conflicting_rating 1, unrated 1)" in capsys.readouterr().out
+    [unrated, reject] = [
         json.loads(line) for f in (tmp_path / "ws" / "imports").glob("*.rejects.jsonl") for line in f.open()
     ]
+    assert (unrated["row"], unrated["reason"]) == (len(RANKED) + len(RATED) - 1, "unrated")
     assert (reject["row"], reject["field"], reject["reason"]) == (
         len(RANKED) + len(RATED),
         "ratings",

@@ -131,3 +131,76 @@ def test_with_unlabelled_an_unrated_row_of_a_rated_file_is_its_answer_as_a_rated
     assert sorted(workspace.read("completions").column("text").to_pylist()) == ["Blue.", "Rocks."]
     assert workspace.read("prompts").column("gold").to_pylist() == [None]
     assert workspace.read("labels").num_rows == 0
+
+
+RATED_OBJECTS = [
+    {"prompt": "Say hi.", "response": "Hello!", "ratings": FULL}
+]  # a file that rates with objects
+
+
+def test_a_row_without_ratings_in_a_file_of_ratings_objects_is_unrated(tmp_path, capsys):
+    """`"ratings": null` or `""` beside rows whose ratings objects are valid was stored as the prompt's gold (SFT)
+    answer without a word ({} was refused): it is an answer nobody rated, as in a file of aspect columns."""
+    for value in (None, ""):
+        path = write(
+            tmp_path / "rated.jsonl", *RATED_OBJECTS, {"prompt": "2 + 2?", "response": "4", "ratings": value}
+        )
+        ws = tmp_path / f"ws-{value!r}"
+        assert main(["import", "-w", str(ws), str(path)]) == 0
+        assert "; skipped 1 record(s) (unrated 1), listed in" in capsys.readouterr().out
+        assert Workspace(ws).read("prompts").column("gold").to_pylist() == [None]
+        assert main(["import", "-w", str(tmp_path / f"bare-{value!r}"), "--unlabelled", str(path)]) == 0
+        texts = Workspace(tmp_path / f"bare-{value!r}").read("completions").column("text").to_pylist()
+        assert sorted(texts) == ["4", "Hello!"]
+        assert main(["gold", "-w", str(ws), str(path)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: {path}, row 1, field 'ratings': the row gives no ratings, as other rows of the file do: an "
+            "answer nobody rated, nothing to make gold; leave the row out\n"
+        )
+
+
+def test_only_valid_ratings_make_a_file_one_that_rates(tmp_path, capsys):
+    """One row with every aspect column but a bad value made every unrated row of the file `unrated`: with
+    --on-error skip the whole file was refused ("all 2 skipped"). The bad row is skipped; the gold answer stays."""
+    rows = [
+        {"prompt": "q", "response": "a", **FULL, "coherence": "x"},
+        {"prompt": "Gold?", "response": "gold"},
+    ]
+    path = write(tmp_path / "bad.jsonl", *rows)
+    assert main(["import", "-w", str(tmp_path / "ws"), "--on-error", "skip", str(path)]) == 0
+    assert "skipped 1 record(s) (bad_ratings 1)" in capsys.readouterr().out
+    assert Workspace(tmp_path / "ws").read("prompts").column("gold").to_pylist() == ["gold"]
+
+
+def test_a_bad_aspect_column_is_named_not_the_first(tmp_path, capsys):
+    path = write(tmp_path / "cols.jsonl", {"prompt": "q", "response": "a", **FULL, "coherence": "x"})
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field 'coherence': coherence 'x' is not an integer in 0..4\n"
+    )
+
+
+def test_a_rated_answer_stored_under_another_source_says_which_and_that_source_rates_it(tmp_path, capsys):
+    """An answer's id is its prompt, text and source (the file's name): "Paris." ranked by `ranked.jsonl` and rated
+    by `ratings.jsonl` was refused as "its answer 'Paris.' is not stored", though it is."""
+    ranked = write(
+        tmp_path / "ranked.jsonl",
+        {"prompt": "Capital of France?", "completions": ["Rome.", "Paris.", "Lyon."], "ranking": "2 > 3 > 1"},
+    )
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(ranked)]) == 0
+    ratings = write(
+        tmp_path / "ratings.jsonl", {"prompt": "Capital of France?", "response": "Paris.", "ratings": FULL}
+    )
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), str(ratings)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: {ratings}, row 0: its answer 'Paris.' is stored under source ranked, not this import's 'ratings' "
+        "(the file's name, or --source): as a new answer it would "
+    ), err
+    assert "import the file with --source ranked to label the stored answer, or leave the row out" in err
+    assert main(["import", "-w", str(ws), str(ratings), "--source", "ranked"]) == 0  # the advice works
+    paris = [r for r in Workspace(ws).read("completions").to_pylist() if r["text"] == "Paris."]
+    assert len(paris) == 1
+    assert [r["item_id"] for r in imported(Workspace(ws)) if r["task"] == "rate"] == [paris[0]["id"]]

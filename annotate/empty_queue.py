@@ -1,0 +1,59 @@
+"""Why a task's queue is empty, in one line for `python -m annotate`: what the workspace holds that the task does not
+serve (items that came labelled by their import, gold answers and labellers' edits, pairs of other kinds), and the
+command that gives it items (`annotate.items` says which items each task serves)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from data.leaderboard import ARENA
+from data.selection import NO_ITEM_ENGINES, imported_items
+from data.workspace import Workspace
+
+NEEDS = {  # what each task serves, as the message's "(no ...)"
+    "pairwise": "pairs of kind `sampled`",
+    ARENA: "arena pairs (`generate --arena`)",
+    "rank": "prompt with 3-6 answers in one round: `generate --n 4`, or import candidates",
+}
+CAME_WITH = {"pairwise": "a preference", "kto": "a KTO label", "rate": "ratings", "rank": "a ranking"}
+NEVER_SERVED = {
+    "spin": "SPIN pairs (their gold side wins by construction)",
+    "edit": "edit pairs (an edit wins)",
+}
+
+
+def nothing_to_label(workspace: Workspace, task: str, path: Path) -> str:
+    """Why ``task`` has nothing to label in ``workspace`` (``path``: as the user named it), and what gives it
+    items."""
+    message = f"{path}: nothing to label for task {task} (no {NEEDS.get(task, 'generated completions')}); "
+    if task == ARENA:
+        return message + f"`python -m generate -w {path} --arena MODEL,MODEL` samples them"
+    closed = len(imported_items(workspace.read("labels", ["item_id", "annotator", "task"]), task))
+    if closed and task == "pairwise":  # --unlabelled pairs its answers anew: pairs without the file's label
+        return message + (
+            f"its {closed} imported pairs came labelled by their file (a preference each); to label such pairs "
+            f"here, import the file again with `python -m data import -w {path} FILE --unlabelled`, or sample new "
+            "pairs with `python -m generate`"
+        )
+    if closed:  # --unlabelled here would add the same answers, their import's labels still on them
+        noun = "rank items" if task == "rank" else "imported answers"
+        return message + (
+            f"its {closed} {noun} came labelled by their file ({CAME_WITH[task]} each), and an import's label is "
+            "never replaced; for people to label them, import the file with --unlabelled into another workspace "
+            "(`python -m data import -w OTHER FILE --unlabelled`), or sample new answers with `python -m generate`"
+        )
+    if task == "pairwise":
+        kinds = Counter(workspace.read("pairs", ["kind"]).column("kind").to_pylist())
+        held = [f"{kinds[kind]} {what}" for kind, what in NEVER_SERVED.items() if kinds[kind]]
+        held += [f"{kinds[ARENA]} arena pairs (`--task arena` labels them)"] if kinds[ARENA] else []
+        if held:
+            return message + f"it holds {' and '.join(held)}; run `python -m generate` for pairs to label"
+    if task in ("kto", "rate"):
+        engines = Counter(workspace.read("completions", ["engine"]).column("engine").to_pylist())
+        if engines and set(engines) <= set(NO_ITEM_ENGINES):
+            return message + (
+                f"its {engines.total()} answers are all gold answers or labellers' edits, which nobody labels; "
+                "run `python -m generate` (or import answers) first"
+            )
+    return message + "run `python -m generate` first"

@@ -1,0 +1,98 @@
+"""The columns (a row's top-level keys) an import did not read, so that none is ignored without a word: a HelpSteer2
+file imported with another ``--rubric`` has five aspect columns that rate nothing, a data set's own extra columns
+(an id, a source, a ``split``) do not travel with its rows. The import summary names them in one line, with a hint
+where a name is an aspect of a bundled rubric other than the one in use (`configs/rubrics/`), or is ``split``.
+
+A row's parser marks what it reads (`Reading`: every key it looks up by value), and its ranking or ratings the
+fields its questions came from (`question_columns`); a column counts where an imported row gives it (not null, not
+empty) and does not read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from data.import_records import is_null
+from data.rank_rate_rows import EACH, RANKING, RATINGS, Ranked
+from data.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
+
+SHOWN = 12  # names in the summary line; the rest are counted
+SPLIT_HINT = "split: a row's own split is not read (--split or --test-fraction sets it)"
+
+
+class Reading(dict):
+    """A row as its parser sees it, recording each key it looks up (``got``); a membership test reads nothing."""
+
+    def __init__(self, row: dict):
+        super().__init__(row)
+        self.got: set[str] = set()
+
+    def __getitem__(self, key):
+        self.got.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.got.add(key)
+        return super().get(key, default)
+
+
+def question_columns(questions: list[Ranked] | None, aspects: Callable[[], Rubric]) -> set[str]:
+    """The columns a row's ranking or ratings were read from (``aspects``: the rubric, for aspect columns)."""
+    out = set()
+    for question in questions or ():
+        if question.field == RANKING or question.field.startswith(RATINGS):
+            out.add(question.field.split("[")[0])
+        elif question.field.startswith("completions[") or question.field == EACH:
+            out.add("completions")
+        else:  # aspect columns: the row gave every one
+            out |= set(aspects().names)
+    return out
+
+
+class UnreadColumns:
+    """The columns imported rows gave and did not read, in the order first seen."""
+
+    def __init__(self):
+        self.names: dict[str, None] = {}
+
+    def add(self, row: dict, read: Iterable[str]) -> None:
+        read = set(read)
+        for key, value in row.items():
+            if key not in read and not is_null(value) and value != "":
+                self.names.setdefault(str(key), None)
+
+    def note(self, rubric: Callable[[], Rubric]) -> str:
+        """One line naming them, with hints; "" where every column was read."""
+        if not self.names:
+            return ""
+        names = list(self.names)
+        shown = ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+        hints = _aspect_hints(names, rubric) + ([SPLIT_HINT] if "split" in self.names else [])
+        return f"columns not read: {shown}" + (f" ({'; '.join(hints)})" if hints else "")
+
+
+def _bundled() -> list[Path]:
+    return sorted(DEFAULT_RUBRIC.parent.glob("*.yaml"))
+
+
+def _aspect_hints(names: list[str], rubric: Callable[[], Rubric]) -> list[str]:
+    """Where unread columns are aspects of a rubric: of the one in use (they rated no row of one answer), or of a
+    bundled one, the default among them, that would read them as ratings."""
+    in_use, hints = rubric(), []
+    mine = [name for name in names if name in in_use.names]
+    if mine:
+        hints.append(
+            f"{', '.join(mine)}: aspects of rubric {in_use.name}, which rate a row of one answer, given all "
+            "together"
+        )
+    for path in _bundled():
+        other = load_rubric(path)
+        theirs = [name for name in names if name in other.names]
+        if theirs and other.name != in_use.name:
+            how = "without --rubric" if path == DEFAULT_RUBRIC else f"with --rubric {path}"
+            hints.append(
+                f"{', '.join(theirs)}: aspects of rubric {other.name}, not of {in_use.name} (--rubric): imported "
+                f"{how}, they are its ratings"
+            )
+    return hints

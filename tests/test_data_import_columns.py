@@ -1,0 +1,67 @@
+"""The columns an import does not read are named in its summary, never ignored without a word: a HelpSteer2 file
+imported with another `--rubric` (its five aspect columns rated nothing, every row became a gold answer), a data
+set's own extra columns, a second gold answer column, and a row's `split` (not read: `--split` or `--test-fraction`
+sets it, so an auditor's `"split": "test"` row went to train unsaid)."""
+
+from __future__ import annotations
+
+import json
+
+from data.__main__ import main
+from data.workspace import Workspace
+from tests.test_data_gold_files import write
+from tests.test_data_gold_tasks import FULL
+
+RUBRIC = "name: mine\naspects:\n  - name: quality\n    scale: [1, 5]\n    description: Overall quality.\n"
+ASPECTS = ", ".join(FULL)
+
+
+def summary(capsys) -> str:
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("imported ")]
+    return line
+
+
+def test_helpsteer2_columns_under_another_rubric_are_named_with_the_rubric_they_belong_to(tmp_path, capsys):
+    path = write(tmp_path / "helpsteer2.jsonl", {"prompt": "2 + 2?", "response": "4", **FULL, "id": 7})
+    rubric = tmp_path / "mine.yaml"
+    rubric.write_text(RUBRIC)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", str(rubric)]) == 0
+    assert summary(capsys).endswith(
+        f"; columns not read: {ASPECTS}, id ({ASPECTS}: aspects of rubric helpsteer2, not of mine (--rubric): "
+        "imported without --rubric, they are its ratings)"
+    )
+    [entry] = [json.loads(line) for line in (tmp_path / "ws" / "imports" / "log.jsonl").open()]
+    assert entry["columns_not_read"].startswith("columns not read: helpfulness,")
+
+    assert main(["import", "-w", str(tmp_path / "right"), str(path)]) == 0  # the default rubric reads them
+    assert summary(capsys).endswith("records 1; columns not read: id")
+
+
+def test_a_rows_split_and_a_second_gold_column_are_named_not_read(tmp_path, capsys):
+    """The README promises no per-row split: the prompt goes to --split's, and the summary says its split was not
+    read, and how to set one; of two gold answer columns the first is read, the other named."""
+    rows = [
+        {"prompt": "Audit me?", "response": "yes", "split": "test"},
+        {"prompt": "Two golds?", "response": "first", "output": "second"},
+        {"prompt": "Plain?", "response": "plain", "notes": ""},  # an empty column gives nothing
+    ]
+    path = write(tmp_path / "rows.jsonl", *rows)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    assert summary(capsys).endswith(
+        "; columns not read: split, output (split: a row's own split is not read (--split or --test-fraction "
+        "sets it))"
+    )
+    prompts = Workspace(tmp_path / "ws").read("prompts").to_pylist()
+    assert {p["messages"][0]["content"]: p["split"] for p in prompts} == dict.fromkeys(
+        ("Audit me?", "Two golds?", "Plain?"), "train"
+    )
+    assert {p["gold"] for p in prompts} == {"yes", "first", "plain"}
+
+
+def test_every_column_read_says_nothing_more(tmp_path, capsys):
+    rows = [
+        {"instruction": "Say hi.", "input": "", "output": "Hi!", "system": "Be brief."},
+        {"instruction": "Pick.", "chosen": "a", "rejected": "b", "history": [["Hi?", "Hello."]]},
+    ]
+    assert main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "alpaca.jsonl", *rows))]) == 0
+    assert "columns not read" not in summary(capsys)
