@@ -118,8 +118,10 @@ def test_a_gold_item_shows_the_round_the_labeller_is_at(tmp_path, overlap):
         own == on_page for gold, own, on_page in stream if not gold
     )
     for at, (gold, own, on_page) in enumerate(stream):
-        if gold:  # the round of the regular item it stood in for: the next regular one in the stream
-            due = next((r for g, r, _ in stream[at:] if not g), stream[at - 1][1])
+        if gold:  # the round of the regular item it stood in for: the next regular one in the stream, or once
+            # none is left, the last one before it (a gold item's own round, 0, where gold items end the stream)
+            after = [r for g, r, _ in stream[at:] if not g]
+            due = after[0] if after else next(r for g, r, _ in reversed(stream[:at]) if not g)
             assert own == 0 and on_page == due
 
 
