@@ -107,15 +107,15 @@ def cmd_import(args: Any) -> int:
     for item in loaded:
         counts = write_records(workspace, item.records, item.counts)
         rejects = log_import(workspace, item, counts, options)
-        print(import_summary(item, counts, rejects))
+        print(import_summary(item, counts, rejects, args.rubric))
         for line in kept_lines(counts):
             print(f"warning: {item.path}: {line}", file=sys.stderr)
     return 0
 
 
-def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None) -> str:
-    """One line per file: counts, then what was skipped and where the rejects are listed, then the columns no
-    row read."""
+def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None, rubric: Path | None = None) -> str:
+    """One line per file: counts, then what was skipped and where the rejects are listed, a ``rubric`` no row
+    used, then the columns no row read."""
     shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if not k.startswith("skipped"))
     line = f"imported {loaded.path} ({loaded.format}): {shown}"
     if rejects:
@@ -125,6 +125,8 @@ def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None) -> str
         line += f"; skipped {counts['skipped']} record(s) ({reasons}), listed in {rejects}"
     if counts["skipped_truncated"]:
         line += "; the file was cut off: only its complete records were imported"
+    if rubric is not None and not loaded.rated:
+        line += f"; --rubric {rubric} not used: no row rates"
     return line + (f"; {loaded.unread}" if loaded.unread else "")
 
 

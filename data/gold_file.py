@@ -81,10 +81,11 @@ class Question:
         return f"{self.source}, row {self.row}, field '{self.field}'"
 
 
-def _questions(path: Path, split: str, rubric: Path | None) -> list[Question | Ranked]:
+def _questions(path: Path, split: str, rubric: Path | None) -> tuple[list[Question | Ranked], str]:
     """Every row of ``path`` as Questions (a ranking or ratings, checked against ``rubric``:
-    `data.rank_rate_rows`); a row that is not one (several answers and no preference, ranking or ratings, two equal
-    answers, nothing to make gold) is a SchemaError naming its row and field."""
+    `data.rank_rate_rows`), and the columns no row read (`data.import_columns`); a row that is not one (several
+    answers and no preference, ranking or ratings, two equal answers, nothing to make gold) is a SchemaError naming
+    its row and field."""
     seen: list[tuple[int, Example, list[object], list[Ranked] | None]] = []
     options = ImportOptions(split=split, rubric=rubric)
     loaded = check_file(path, options, lambda *row: seen.append(row), labels=False)
@@ -123,7 +124,7 @@ def _questions(path: Path, split: str, rubric: Path | None) -> list[Question | R
             message = "nothing to make gold: no preference (chosen/rejected), KTO label, ranking or ratings"
             raise SchemaError(name, message, row)
         out.append(Question(task, prompt.id, texts, answer, name, row, field_, [prompt, *records]))
-    return out
+    return out, loaded.unread
 
 
 def _distinct(questions: list[Question | Ranked]) -> tuple[list[Question | Ranked], int]:
@@ -220,6 +221,7 @@ class FileGold:
     duplicate_rows: int = 0
     given: bool = False
     tasks: set[str] = field(default_factory=set)  # the tasks the files' rows give gold of
+    unread: list[str] = field(default_factory=list)  # per file: "FILE: columns not read: ..." (`check_file`)
 
     def summary(self) -> str:
         """The files' part of `data gold`'s summary line: stored items matched, items added and their split."""
@@ -241,6 +243,7 @@ class FileGold:
             f"; files: matched {', '.join(matched)}; "
             f"new: {self.new.total()} gold items{f' ({splits})' if splits else ''}, {added['Prompt']} prompts, "
             f"{added['Completion']} completions, {added['Pair']} pairs{duplicates}"
+            + "".join(f"; {line}" for line in self.unread)
         )
 
 
@@ -297,9 +300,13 @@ def gold_from_files(
     if not paths:
         return FileGold()
     rubric_of = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
-    read = [q for p in paths for q in _questions(Path(p), split or DEFAULT_SPLIT, rubric)]
+    read, unread = [], []
+    for path in paths:
+        questions, columns = _questions(Path(path), split or DEFAULT_SPLIT, rubric)
+        read += questions
+        unread += [f"{path}: {columns}"] if columns else []
     questions, duplicates = _distinct(read)
-    out = FileGold(duplicate_rows=duplicates, given=True, tasks={q.task for q in read})
+    out = FileGold(duplicate_rows=duplicates, given=True, tasks={q.task for q in read}, unread=unread)
     added = _choice_gold(workspace, [q for q in questions if q.task in NOUN], out)
     ranked = [q for q in questions if q.task not in NOUN]
     if ranked:

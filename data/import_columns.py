@@ -1,7 +1,7 @@
 """The columns (a row's top-level keys) an import did not read, so that none is ignored without a word: a HelpSteer2
 file imported with another ``--rubric`` has five aspect columns that rate nothing, a data set's own extra columns
-(an id, a source, a ``split``) do not travel with its rows. The import summary names them in one line, with a hint
-where a name is an aspect of a bundled rubric other than the one in use (`configs/rubrics/`), or is ``split``.
+(an id, a source, a ``split`` or ``_split``) do not travel with its rows. The import summary names them in one line, with a hint
+where a name is an aspect of a bundled rubric other than the one in use (`configs/rubrics/`), or is ``split`` (``_split``).
 
 A row's parser marks what it reads (`Reading`: every key it looks up by value), and its ranking or ratings the
 fields its questions came from (`question_columns`); a column counts where an imported row gives it (not null, not
@@ -18,7 +18,8 @@ from data.rank_rate_rows import EACH, RANKING, RATINGS, Ranked
 from data.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
 
 SHOWN = 12  # names in the summary line; the rest are counted
-SPLIT_HINT = "split: a row's own split is not read (--split or --test-fraction sets it)"
+SPLIT_COLUMNS = ("split", "_split")
+SPLIT_HINT = ": a row's own split is not read (--split or --test-fraction sets it)"
 
 
 class Reading(dict):
@@ -68,7 +69,8 @@ class UnreadColumns:
             return ""
         names = list(self.names)
         shown = ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
-        hints = _aspect_hints(names, rubric) + ([SPLIT_HINT] if "split" in self.names else [])
+        splits = [name for name in names if name in SPLIT_COLUMNS]
+        hints = _aspect_hints(names, rubric) + ([", ".join(splits) + SPLIT_HINT] if splits else [])
         return f"columns not read: {shown}" + (f" ({'; '.join(hints)})" if hints else "")
 
 

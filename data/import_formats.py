@@ -60,6 +60,7 @@ class Example:
     completion: str | None = None
     desirable: bool | None = None
     candidates: tuple[Candidate, ...] | None = None
+    # a datasets folder's split of the row (`import_readers.SplitRow`), set by the importer; never a column
     split: str | None = None
 
     @property
@@ -224,14 +225,15 @@ def _answers(
     record: dict, messages: list[Message], ctx: RecordContext, gold: str | None, gold_field: str
 ) -> Example:
     """What the record says about answers: candidates, a preference, a KTO label, or a gold answer."""
-    split = record.get("_split")
     if "completions" in record:
-        return Example(messages, candidates=_candidates(record["completions"], ctx), split=split)
+        candidates = _candidates(record["completions"], ctx)
+        if gold is not None and gold_field in GOLD_KEYS and gold not in (c.text for c in candidates):
+            # a gold answer beside the answers to compare makes nothing: named among the columns not read
+            getattr(record, "got", set()).discard(gold_field)
+        return Example(messages, candidates=candidates)
     if "chosen" in record or "rejected" in record:
         chosen = answer(record.get("chosen"), ctx, "chosen")
-        return Example(
-            messages, chosen=chosen, rejected=answer(record.get("rejected"), ctx, "rejected"), split=split
-        )
+        return Example(messages, chosen=chosen, rejected=answer(record.get("rejected"), ctx, "rejected"))
     label_key = next((key for key in LABEL_KEYS if key in record), None)
     if label_key:
         completion = (
@@ -243,9 +245,8 @@ def _answers(
             messages,
             completion=completion,
             desirable=_desirable(record[label_key], ctx, label_key),
-            split=split,
         )
-    return Example(messages, gold=None if gold is None else answer(gold, ctx, gold_field), split=split)
+    return Example(messages, gold=None if gold is None else answer(gold, ctx, gold_field))
 
 
 def parse_alpaca(record: dict, ctx: RecordContext) -> Example:
@@ -270,8 +271,12 @@ def parse_chat(record: dict, ctx: RecordContext) -> Example:
     if record[field] == []:
         raise ctx.error("empty conversation", field, "empty_conversation")
     messages, start = turns(record[field], ctx, field), 0
-    if record.get("system") and messages[0]["role"] != "system":
+    system = dict.get(record, "system")  # looked at, not read yet (`import_columns.Reading`)
+    if system and messages[0]["role"] != "system":
         messages, start = _system(record, ctx) + messages, -1
+    elif system and system == messages[0]["content"]:
+        record.get("system")  # read: the conversation's own system message says the same
+    # else the conversation's own system message is the prompt's, and another ``system`` is named as not read
     gold = messages.pop()["content"] if messages[-1]["role"] == "assistant" else None
     if not messages:
         raise ctx.error("no user message: the conversation holds only an answer", field, "no_user_message")
@@ -322,7 +327,7 @@ def parse_pair(record: dict, ctx: RecordContext) -> Example:
     if not prompt:
         raise ctx.error("no user message: the conversation holds only an answer", keys[0], "no_user_message")
     check_prompt(prompt, ctx, keys[0])
-    return Example(prompt, chosen=chosen, rejected=rejected, split=record.get("_split"))
+    return Example(prompt, chosen=chosen, rejected=rejected)
 
 
 def parse_openai(record: dict, ctx: RecordContext) -> Example:
@@ -335,7 +340,7 @@ def parse_openai(record: dict, ctx: RecordContext) -> Example:
     check_prompt(messages, ctx, field)
     chosen = answer(record.get("preferred_output"), ctx, "preferred_output")
     rejected = answer(record.get("non_preferred_output"), ctx, "non_preferred_output")
-    return Example(messages, chosen=chosen, rejected=rejected, split=record.get("_split"))
+    return Example(messages, chosen=chosen, rejected=rejected)
 
 
 def _is_conversation(value: object) -> bool:

@@ -31,6 +31,15 @@ MAX_RECORD_BYTES = (
 )  # --max-record-bytes: a longer record or line is refused before it is read whole
 
 
+class SplitRow(dict):
+    """A row of a `datasets` folder's split: the split its folder gives it travels beside its keys (``split``), so
+    no column of the row (a user's own ``_split`` among them) is taken for it."""
+
+    def __init__(self, row: dict, split: str):
+        super().__init__(row)
+        self.split = split
+
+
 def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[object]:
     """The rows of a data file or a `datasets.save_to_disk` folder: a dict per record, a RecordError per bad row."""
     try:
@@ -182,6 +191,6 @@ def _read_dataset_dir(path: Path) -> list[object]:
         records = []
         for name, split in loaded.items():
             hint = "test" if name in TEST_SPLIT_NAMES else "train"
-            records += [dict(r, _split=hint) for r in split.to_list()]
+            records += [SplitRow(r, hint) for r in split.to_list()]
         return records
     return loaded.to_list()

@@ -99,6 +99,7 @@ class Loaded:
     answer_rows: dict[str, int] = field(default_factory=dict)  # each answer's (completion's) first row
     labelled: dict = field(default_factory=dict)  # imported rankings and ratings by item (`RankRateRows`)
     unread: str = ""  # the columns no imported row read, one line (`data.import_columns`)
+    rated: bool = False  # whether an imported row rates its answer (else a --rubric given is not used)
 
 
 def check_options(options: ImportOptions) -> None:
@@ -232,14 +233,15 @@ def check_file(
         fmt = _file_format(rows, name)
     counts: Counter = Counter(records=len(rows))
     prompts, answers, rejects, seen, answer_rows = _Prompts(), [], [], set(), {}
-    unread = UnreadColumns()
+    unread, rated = UnreadColumns(), False
     for row, raw in enumerate(tqdm(rows, desc=f"reading {path.name}", unit="rec", disable=None)):
         ctx = RecordContext(name, row, options.non_text)
         try:
             if isinstance(raw, RecordError):
                 raise raw
+            folder_split = getattr(raw, "split", None)  # a datasets folder's split (`SplitRow`), not a column
             nulls, raw = null_answer_fields(raw), Reading(without_nulls(raw))  # a null key is an absent one
-            example = parse_record(raw, fmt, ctx)
+            example = replace(parse_record(raw, fmt, ctx), split=folder_split)
             read = set(raw.got)  # before the ranking and ratings are looked for: they count their own
             if nulls and not example.answered:
                 message = f"no answer: the field is null, and the row has no other ({EXPECTED})"
@@ -261,6 +263,7 @@ def check_file(
             continue
         prompts.add(prompt, row)
         unread.add(raw, read | question_columns(questions, rank_rate.rubric))
+        rated = rated or any(question.task == "rate" for question in questions or ())
         if on_row is not None:
             on_row(row, example, out, questions)
         answers += out
@@ -290,6 +293,7 @@ def check_file(
         answer_rows,
         rank_rate.labelled,
         unread.note(rank_rate.rubric),
+        rated,
     )
 
 

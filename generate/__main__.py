@@ -167,6 +167,8 @@ def run(options: GenerateOptions) -> dict:
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)
+        if loaded.unread:  # the prompts file's columns no row read, as `data import` names them
+            print(f"--prompts {loaded.path}: {loaded.unread}")
     if options.arena:
         from generate.arena import run_arena
 

@@ -253,3 +253,13 @@ def test_vllm_weight_cast_lines_are_counted_not_printed(monkeypatch):
             logging.getLogger(name).removeFilter(counter)
     assert counter.casts == 1 and [r.getMessage() for r in records] == ["something else"]
     assert quiet_vllm(verbose=True) is None
+
+
+def test_prompts_columns_not_read_are_named(tmp_path, tiny_model_dir, capsys):
+    """`--prompts FILE` goes through the importer's checks: the columns it did not read are named, as `data
+    import` names them, not dropped unsaid."""
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": "Say hi.", "id": 1}]))
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    assert main([*argv, "--prompts", str(prompts)]) == 0
+    assert f"--prompts {prompts}: columns not read: id" in capsys.readouterr().out.splitlines()

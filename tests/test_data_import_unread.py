@@ -1,0 +1,77 @@
+"""Nothing a user gives is ignored without a word: `data gold FILE` and `generate --prompts FILE` name the columns
+they did not read as `data import` does, a `--rubric` no row uses is said, a gold answer beside a `completions` list
+and a chat row's `system` beside the conversation's own system message are named, and a user's `_split` column is
+a column like any other (not the split: only a `datasets` folder's splits are)."""
+
+from __future__ import annotations
+
+import datasets
+
+from data.__main__ import main
+from data.workspace import Workspace
+from tests.test_data_gold_files import write
+from tests.test_data_import_columns import RUBRIC, summary
+
+
+def test_data_gold_names_the_columns_its_file_did_not_read(tmp_path, capsys):
+    path = write(tmp_path / "gold.jsonl", {"prompt": "2 + 2?", "chosen": "4", "rejected": "5", "id": 3})
+    Workspace.init(tmp_path / "ws")
+    assert main(["gold", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"; {path}: columns not read: id")
+
+
+def test_a_rubric_no_row_uses_is_said_not_refused(tmp_path, capsys):
+    rubric = tmp_path / "mine.yaml"
+    rubric.write_text(RUBRIC)
+    path = write(tmp_path / "prefs.jsonl", {"prompt": "2 + 2?", "chosen": "4", "rejected": "5"})
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--rubric", str(rubric)]) == 0
+    assert summary(capsys).endswith(f"records 1; --rubric {rubric} not used: no row rates")
+
+    rated = write(tmp_path / "rated.jsonl", {"prompt": "2 + 2?", "response": "4", "quality": 5})
+    assert main(["import", "-w", str(tmp_path / "ws2"), str(rated), "--rubric", str(rubric)]) == 0
+    assert "not used" not in summary(capsys)
+
+
+def test_a_gold_answer_beside_completions_is_named_unless_it_is_one_of_them(tmp_path, capsys):
+    rows = [
+        {"instruction": "Pick.", "input": "", "output": "reference", "completions": ["a", "b"]},
+        {"prompt": "Again?", "response": "yes", "completions": ["yes", "no"]},  # the gold is an answer: read
+    ]
+    assert main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "alpaca.jsonl", rows[0]))]) == 0
+    assert summary(capsys).endswith("; columns not read: output")
+    assert main(["import", "-w", str(tmp_path / "ws2"), str(write(tmp_path / "prompt.jsonl", rows[1]))]) == 0
+    assert "columns not read" not in summary(capsys)
+
+
+def test_a_chat_system_key_beside_the_conversations_own_is_named_where_it_differs(tmp_path, capsys):
+    turns = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}]
+    rows = [
+        {"messages": turns, "system": "Be verbose.", "chosen": "a", "rejected": "b"},
+        {"messages": turns, "system": "Be brief.", "chosen": "c", "rejected": "d"},  # the same: read
+        {"messages": turns[1:], "system": "Be kind.", "chosen": "e", "rejected": "f"},  # prepended: read
+    ]
+    assert main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "chat.jsonl", rows[0]))]) == 0
+    assert summary(capsys).endswith("; columns not read: system")
+    [prompt] = Workspace(tmp_path / "ws").read("prompts").to_pylist()
+    assert prompt["messages"][0]["content"] == "Be brief."
+    assert main(["import", "-w", str(tmp_path / "ws2"), str(write(tmp_path / "chat2.jsonl", *rows[1:]))]) == 0
+    assert "columns not read" not in summary(capsys)
+
+
+def test_a_users_split_column_is_named_not_taken_for_the_split(tmp_path, capsys):
+    path = write(tmp_path / "rows.jsonl", {"prompt": "Audit me?", "response": "yes", "_split": "test"})
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    assert summary(capsys).endswith(
+        "; columns not read: _split (_split: a row's own split is not read (--split or --test-fraction sets it))"
+    )
+    assert [p["split"] for p in Workspace(tmp_path / "ws").read("prompts").to_pylist()] == ["train"]
+
+    folder = tmp_path / "folder"  # a datasets folder's split is its rows' split, whatever their columns say
+    row = {"prompt": "Folder?", "response": "yes", "_split": "train"}
+    datasets.DatasetDict({"test": datasets.Dataset.from_list([row])}).save_to_disk(str(folder))
+    assert main(["import", "-w", str(tmp_path / "ws2"), str(folder)]) == 0
+    assert summary(capsys).endswith(
+        "; columns not read: _split (_split: a row's own split is not read "
+        "(--split or --test-fraction sets it))"
+    )
+    assert [p["split"] for p in Workspace(tmp_path / "ws2").read("prompts").to_pylist()] == ["test"]
