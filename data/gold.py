@@ -200,6 +200,12 @@ def gold_now(workspace: Workspace, tasks: tuple[str, ...]) -> dict[str, dict[str
     return out
 
 
+def gold_rank_sources(workspace: Workspace) -> dict[str, str]:
+    """The gold rank items now -> where their gold came from (`gold_now`): the ``gold`` that
+    `data.rank_guard.kept_items` checks a write against."""
+    return {item: source for item, (_, source) in gold_now(workspace, ("rank",))["rank"].items()}
+
+
 def rank_items(workspace: Workspace, records: list[object] = ()) -> dict[str, tuple[str, ...]]:
     """The workspace's rank items: item id -> its answers (completion ids), as the rank app groups them; with the
     completions among ``records`` (a gold file's new answers make rank items too)."""

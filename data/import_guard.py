@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 
-from data.gold import gold_now
+from data.gold import gold_rank_sources
 from data.gold_agreement import quoted
 from data.import_rank_rate import check_labels
 from data.rank_guard import kept_items, new_answers
@@ -32,8 +32,9 @@ def check_rank_items(workspace: Workspace, loaded: Sequence[Loaded]) -> None:
     check_labels(workspace, [(item.path, item.labelled) for item in loaded], added)
     if not added:
         return
-    gold = {item: source for item, (_, source) in gold_now(workspace, ("rank",))["rank"].items()}
-    changed = kept_items(workspace, {key: len(new) for key, new in added.items()}, gold)
+    changed = kept_items(
+        workspace, {key: len(new) for key, new in added.items()}, gold_rank_sources(workspace)
+    )
     if not changed:
         return
     item = changed[0]

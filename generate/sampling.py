@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from data.annotators import SPIN
 from data.errors import PrefloopError
-from data.gold import gold_now
+from data.gold import gold_rank_sources
 from data.pairing import make_pairs
 from data.rank_guard import kept_items
 from data.records import Completion, Label, Pair, content_id
@@ -114,8 +114,7 @@ def check_sampled_rank_items(
     added = {(prompt, round): n for prompt, n in answers.items()}
     if not added:
         return
-    gold = {item: source for item, (_, source) in gold_now(workspace, ("rank",))["rank"].items()}
-    changed = kept_items(workspace, added, gold)
+    changed = kept_items(workspace, added, gold_rank_sources(workspace))
     if not changed:
         return
     item, more = changed[0], len(changed) - 1
