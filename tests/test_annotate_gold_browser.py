@@ -15,10 +15,10 @@ from annotate.users import Authenticator
 from data.gold import read_gold
 from tests.test_annotate_browser import (  # noqa: F401  (browser, users: fixtures)
     CHROMIUM,
-    PASSWORD,
     browser,
     csp_errors,
     free_port,
+    sign_in,
     users,
 )
 from tests.test_annotate_gold import rank_workspace
@@ -40,13 +40,7 @@ def test_an_admin_makes_a_rank_and_a_rate_item_gold_from_the_admin_tab(tmp_path,
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 960})
             violations = csp_errors(page)
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.locator("input[type=text]").first.fill("ann")
-            page.locator("input[type=password]").fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.locator("#pf-admin-cards .pf-kpis").wait_for(
-                timeout=20_000
-            )  # an admin lands on the admin tab
+            sign_in(page, f"http://127.0.0.1:{port}/", "ann")  # an admin lands on the admin tab
             assert not page.locator("#pf-gold-answer").is_visible()  # no a/b choice: the answer is typed
             status = page.locator("#pf-admin-status")
             if task == "rank":  # refused in one line, the workspace named without its path
