@@ -46,12 +46,12 @@ def test_an_admin_makes_a_rank_and_a_rate_item_gold_from_the_admin_tab(tmp_path,
             if task == "rank":  # refused in one line, the workspace named without its path
                 page.locator("#pf-gold-item textarea").fill("nope")
                 page.locator("#pf-gold-text textarea").fill(answer)
-                page.click("#pf-make-gold")
+                page.locator("#pf-make-gold").press("Enter")  # keys: the focused button
                 status.get_by_text("rank item nope is not in this workspace").wait_for(timeout=10_000)
                 assert str(tmp_path) not in status.inner_text()
             page.locator("#pf-gold-item textarea").fill(target)
             page.locator("#pf-gold-text textarea").fill(answer)
-            page.click("#pf-make-gold")
+            page.locator("#pf-make-gold").press("Enter")  # keys: the focused button
             status.get_by_text(f"{target} is gold now").wait_for(timeout=10_000)
             assert read_gold(workspace, task).column("item_id").to_pylist() == [target]
             assert target in ctx.service.queue.gold  # in the labellers' queue at once
