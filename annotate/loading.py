@@ -4,7 +4,8 @@ service's item catalog, queue, edit log and machine picks, under the service's l
 
 Which items are queued, and in which order, is annotate.items' (rank: annotate.rank_items); items that appear after
 the service started join the end of the queue (rank: also a prompt whose answers arrive over several reads, and answers
-that join an item already queued, for the labellers not yet served it: annotate.service). The
+that join an item already queued, for the labellers not yet served it: annotate.service; and the items whose
+imported label `data import --remove` withdrew). The
 labellers' labels are applied in bulk on the first read and one by one afterwards, each once (the ids applied so far
 are kept); the machine labellers' labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read
 them), never queued.
@@ -23,7 +24,7 @@ from annotate.items import select_chunk
 from annotate.rank_items import rank_chunk, touched_groups
 from data import store
 from data.aggregate import keep_rows, latest_positions
-from data.annotators import machine_column
+from data.annotators import IMPORT, machine_column
 from data.gold import current_gold
 from data.machine import machine_certainty, machine_picks
 from data.records import Label
@@ -80,6 +81,11 @@ class Loading:
             candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
             if self.view == "rank":  # the new answers' prompts and rounds, with the answers they join
                 candidates = touched_groups(self._tables["completions"], candidates)
+            withdrawn = self._withdrawn(keep_rows(labels, machine))
+            if withdrawn is not None:  # items whose imported label was withdrawn: for labellers from now on
+                read = candidates.column("id").combine_chunks()
+                withdrawn = withdrawn.filter(pc.invert(pc.is_in(withdrawn.column("id"), value_set=read)))
+                candidates = pa.concat_tables([candidates, withdrawn])
             margins = {}
             if self.order == "uncertainty":
                 margins = uncertainty_margins(self.workspace.frame("scores"))
@@ -109,6 +115,28 @@ class Loading:
                     )
                 self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed)
         return len(self.items)
+
+    def _withdrawn(self, machine: pa.Table) -> pa.Table | None:
+        """The candidate rows (pairs, or completions) of the items whose imported label one of the ``machine``
+        labels read now withdraws (`data import --remove`), as a restart would read them; None where none does."""
+        withdrawals = machine.filter(
+            pc.and_(pc.equal(machine.column("annotator"), IMPORT), machine.column("retracted"))
+        )
+        if not withdrawals.num_rows:
+            return None
+        items = withdrawals.column("item_id").combine_chunks()
+        if self.task == "pairwise":
+            pairs = self.workspace.read("pairs")  # rare: one read of the pairs table per withdrawal
+            return pairs.filter(pc.is_in(pairs.column("id"), value_set=items))
+        completions = self._tables["completions"]
+        ids = items
+        if self.view == "rank":  # a rank item's answers: those its withdrawn ranking ranked
+            imported = self._tables["imported"]
+            superseded = withdrawals.column("supersedes").combine_chunks()
+            ranked = imported.filter(pc.is_in(imported.column("id"), value_set=superseded))
+            ids = pa.array([i for left in ranked.column("left").to_pylist() if left for i in left.split(",")])
+        answers = completions.filter(pc.is_in(completions.column("id"), value_set=ids.cast(pa.string())))
+        return touched_groups(completions, answers) if self.view == "rank" else answers
 
     def _read_new(self, name: str) -> pa.Table:
         columns = READ_COLUMNS[self.task].get(name)

@@ -42,6 +42,7 @@ from data.import_formats import (
     parse_record,
 )
 from data.import_guard import check_rank_items
+from data.import_labels import renew_withdrawn
 from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, read_records
 from data.import_records import RecordError, null_answer_fields, without_nulls
@@ -311,14 +312,21 @@ def load_file(
 
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
-    """Append ``batch`` (rows already stored are left out); ``counts`` plus the rows written per table
-    (``new_<table>``) and the file's prompts already stored (`stored_prompts`)."""
+    """Append ``batch`` (rows already stored are left out, but labels `data import --remove` withdrew, which are
+    written anew: `data.import_labels.renew_withdrawn`); ``counts`` plus the rows written per table
+    (``new_<table>``), the labels written anew (``restored_labels``) and the file's prompts already stored
+    (`stored_prompts`)."""
     folder = workspace.path / LOG_DIR
     for path in (folder, folder / "log.jsonl"):  # refused before the records are written, not after
         check_not_link(path)
     stored = stored_prompts(workspace, batch)
+    batch, renewed = renew_withdrawn(workspace, batch)  # labels `--remove` withdrew, imported again
     written = workspace.append(batch, skip_existing=True)
-    return counts + stored + Counter({f"new_{table}": n for table, n in written.items()})
+    return (
+        counts
+        + stored
+        + Counter({f"new_{table}": n for table, n in written.items()}, restored_labels=renewed)
+    )
 
 
 def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
