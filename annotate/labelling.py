@@ -115,6 +115,13 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
     left, right = TASKS[service.task].cards(shown, service.rubric, choice)
     if previous:
         status = status or message_html(f"Editing your label: {describe_label(previous)}", "info")
+    if shown.outgrown is not None:  # a rank item that answers joined after their ranking: back, whole
+        ranked = len(shown.outgrown.left.split(","))
+        status += message_html(
+            f"Answers joined this item after you ranked {ranked} of them: rank all {len(shown.order)} (the "
+            "numbers are new); your new ranking replaces the earlier one.",
+            "info",
+        )
     return View(
         shown.item.id,
         stamped(shown.item.id, chat_html(shown.item.prompt) + suggestion_html(shown)),

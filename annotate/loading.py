@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from annotate.items import select_chunk
-from annotate.rank_items import rank_chunk, touched_groups
+from annotate.rank_items import outgrown, rank_chunk, touched_groups
 from data import store
 from data.aggregate import keep_rows, latest_positions
 from data.annotators import IMPORT, machine_column
@@ -63,6 +63,7 @@ class Loading:
     _seen: dict[str, set[str]]  # part files already read, per table
     _tables: dict[str, pa.Table]  # prompts, completions and import labels read so far
     _known: list[pa.Array]  # ids of the labels applied in bulk
+    _outgrown: dict[tuple[str, str], Label]  # rank: (labeller, item) -> their ranking the item outgrew
 
     def reload(self, min_interval: float = 0.0) -> int:
         """Read the part files not read yet (new items and labels; labels already applied are not counted twice),
@@ -153,6 +154,14 @@ class Loading:
         # Rows read twice are harmless here: lookups take the first, items and labels are keyed by id.
         return table
 
+    def _reopen_outgrown(self, user: str, item_id: str) -> None:
+        """(Under the lock.) The labeller's ranking of a rank item that outgrew it (`rank_items.outgrown`) fills no
+        K slot: the item is served again, whole, to them too."""
+        if self.view == "rank" and item_id in self.items:
+            label = self.queue.label_of(user, item_id)
+            if outgrown(self.items.sources(item_id)[1], label) and self.queue.reopen(user, item_id):
+                self._outgrown[(user, item_id)] = label  # what their page says when the item is back
+
     def _apply(self, chunk, labels: pa.Table, latest=None, gold: list[str] = (), seed: bytes = b"") -> None:
         first = not self._known
         if not first and labels.num_rows:
@@ -162,6 +171,7 @@ class Loading:
         records = [] if first else [Label(**row) for row in labels.sort_by("created_at").to_pylist()]
         is_gold = set(gold)
         with self._lock:
+            renewed = [i for i in chunk.ids if i in self.items] if self.view == "rank" and not first else []
             ids, rounds = self.items.extend(chunk, renew=self.view == "rank")  # rank: new answers join
             regular = [(i, r) for i, r in zip(ids, rounds) if i not in is_gold]
             self.queue.add_items([i for i, _ in regular], [r for _, r in regular])
@@ -171,8 +181,23 @@ class Loading:
             self.queue.add_items(back, [self.items[g].round for g in back])
             if first:
                 self.queue.load(labels, latest)
+                ranked = _ranked(labels, latest_positions(labels) if latest is None else latest)
+                for user, item_id in ranked if self.view == "rank" else ():
+                    self._reopen_outgrown(user, item_id)
             for label in records:
                 self.queue.record(label)
+                self._outgrown.pop((label.annotator, label.item_id), None)
+                self._reopen_outgrown(label.annotator, label.item_id)
+            for item_id in renewed:  # answers joined it: the rankings made before rank none of them
+                for user in self.queue.labellers():
+                    self._reopen_outgrown(user, item_id)
+
+
+def _ranked(labels: pa.Table, latest) -> list[tuple[str, str]]:
+    """(labeller, item) of each ranking in force among ``labels`` (``latest``: each one's latest record's row)."""
+    rows = labels.take(latest)
+    rows = rows.filter(pc.and_(pc.invert(rows.column("retracted")), pc.is_valid(rows.column("ranking"))))
+    return list(zip(rows.column("annotator").to_pylist(), rows.column("item_id").to_pylist()))
 
 
 def gold_seed(events: pa.Table) -> bytes:

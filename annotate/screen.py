@@ -33,6 +33,7 @@ class Shown:
     suggestion: str | None = None  # --suggest: the machine's pick (a, b or tie) when shown
     suggestion_mode: str | None = None  # "shown", "hidden", or None without a machine pick
     order: tuple[str, ...] = ()  # rank: the answers' completion ids in the order shown (answer 1 first)
+    outgrown: Label | None = None  # rank: their ranking of fewer answers than the item now holds, to replace
 
 
 def suggestion_hidden(item_id: str, user: str) -> bool:

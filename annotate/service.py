@@ -121,6 +121,9 @@ class LabelService(Loading, Editing):
         self._shown_at: dict[tuple[str, str], float] = {}
         self._served_at: dict[tuple[str, str], object] = {}  # wall time each item was first handed out
         self._answers: dict[tuple[str, str], tuple[str, ...]] = {}  # rank: the answers shown, until an action
+        self._outgrown: dict[
+            tuple[str, str], Label
+        ] = {}  # rank: rankings their items outgrew, until an action
         self._loaded_at = float("-inf")
         self._seen: dict[str, set[str]] = {name: set() for name in SCHEMAS}  # part files already read
         self._tables: dict[str, pa.Table] = {}  # prompts, completions and import labels read so far
@@ -148,7 +151,8 @@ class LabelService(Loading, Editing):
         pick, mode = self._suggestion(user, item_id)
         item = self._item(user, item_id)
         order = shown_order(item_id, user, item.completion_ids) if self.task == "rank" else ()
-        return Shown(item, left, previous, pick if mode == "shown" else None, mode, order)
+        earlier = self._outgrown.get((user, item_id))
+        return Shown(item, left, previous, pick if mode == "shown" else None, mode, order, earlier)
 
     def _item(self, user: str, item_id: str) -> Item:
         """The item as this labeller sees it (under the lock). A rank item keeps, on one labeller's screen, the
@@ -216,6 +220,8 @@ class LabelService(Loading, Editing):
             self._shown_at.pop((label.annotator, label.item_id), None)
             self._served_at.pop((label.annotator, label.item_id), None)
             self._answers.pop((label.annotator, label.item_id), None)  # a ranking records its answers (left)
+            self._outgrown.pop((label.annotator, label.item_id), None)  # any action replaces the outgrown one
+            self._reopen_outgrown(label.annotator, label.item_id)  # a ranking of fewer answers than it holds now
         self._compactor.poke()
         return label
 

@@ -15,7 +15,9 @@ each naming where the answer comes from and what to do instead:
   it would measure no one. Its rankings would still be exported and counted, by their answers' ids.
 
 Any other item growing within 3–6 stays allowed: labellers already served keep the answers they saw
-(`annotate.rank_items`), the others are served the whole item. An item nobody ranked may grow past 6 (nothing
+(`annotate.rank_items`), the others are served the whole item, and a ranking made before fills none of its K slots,
+so the item is served again, whole, to everyone until rankings of all its answers hold it
+(`annotate.rank_items.outgrown`). An item nobody ranked may grow past 6 (nothing
 stored on it is lost; it stops being a rank item). Answers of `NO_ITEM_ENGINES` (SPIN gold, edits) join no item.
 """
 
