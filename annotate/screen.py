@@ -36,6 +36,13 @@ class Shown:
     outgrown: Label | None = None  # rank: their ranking of fewer answers than the item now holds, to replace
 
 
+def answers_key(order: tuple[str, ...]) -> str:
+    """A short key of the answers a rank item's page numbers and their order (`Shown.order`): the page sends it
+    with a ranking, so that one typed on other answers (a tab that outlived a restart, after answers joined the
+    item) is refused, never read in numbers that name other answers; "" for an item of no other task."""
+    return hashlib.sha256(",".join(order).encode()).hexdigest()[:12] if order else ""
+
+
 def suggestion_hidden(item_id: str, user: str) -> bool:
     """Whether this labeller is in the hidden slice for this item: a fixed draw per (item, labeller)."""
     draw = int.from_bytes(hashlib.sha256(f"suggest\0{item_id}\0{user}".encode()).digest()[:4], "big")

@@ -34,6 +34,7 @@ from annotate.rank_items import restricted, seen_answers
 from annotate.screen import (
     HIDDEN_SHARE,
     Shown,
+    answers_key,
     choice_from_side,
     left_side,
     stored_pick,
@@ -87,6 +88,7 @@ class NotSaved(Exception):
 
 
 COMPACT_SECONDS = 5.0
+ANSWERS_CHANGED = "answers joined item {item} since your page showed it, so its numbers changed"
 
 
 class LabelService(Loading, Editing):
@@ -221,7 +223,9 @@ class LabelService(Loading, Editing):
             self._served_at.pop((label.annotator, label.item_id), None)
             self._answers.pop((label.annotator, label.item_id), None)  # a ranking records its answers (left)
             self._outgrown.pop((label.annotator, label.item_id), None)  # any action replaces the outgrown one
-            self._reopen_outgrown(label.annotator, label.item_id)  # a ranking of fewer answers than it holds now
+            self._reopen_outgrown(
+                label.annotator, label.item_id
+            )  # a ranking of fewer answers than it holds now
         self._compactor.poke()
         return label
 
@@ -234,17 +238,23 @@ class LabelService(Loading, Editing):
         note: str = "",
         active_seconds: float | None = None,
         edit: str | None = None,
+        shown: str | None = None,
     ) -> Label:
         """Durably record this labeller's label on the item on their screen (an edit if they had one);
         ``active_seconds``: the browser's count of seconds the labeller was active on it. A rank label's
         ``choice`` is the ranking in the numbers shown ("3 > 1 = 4 > 2", data.ranking.screen_ranking); a rating's
         the ratings, a JSON object {aspect: value} checked against the rubric (a RubricError, nothing stored);
         ``edit``: their edit of the answer they prefer, saved with the label (edit to gold, annotate.editing;
-        EditError if refused)."""
+        EditError if refused); ``shown``: the rank page's `answers_key` of the answers it numbered, a StaleItem
+        where the app numbers others now (the numbers would name other answers)."""
         with self._user_lock(user):
             self._check_held(user, item_id)
             with self._lock:  # rank: the numbers typed are those of the answers this labeller sees
                 items = {item_id: self._item(user, item_id)} if self.view == "rank" else self.items
+            if self.view == "rank" and shown is not None:
+                order = shown_order(item_id, user, items[item_id].completion_ids)
+                if shown != answers_key(order):
+                    raise StaleItem(ANSWERS_CHANGED.format(item=item_id))
             pick = stored_pick(self.task, user, item_id, choice, strength, items, self.rubric)
             with self._lock:
                 previous = self.queue.label_of(user, item_id)

@@ -41,7 +41,9 @@ def test_a_full_rank_item_that_grows_is_served_again_while_the_app_runs(tmp_path
     assert again.outgrown is not None and service.progress("ann")["mine"] == 0
     label = service.submit("ann", item, "5 > 4 > 3 > 2 > 1")
     assert fifth.id in label.left.split(",") and service.show("ann") is None  # the other item is bob's
-    assert "exported 10" in pairs_exported(ws, tmp_path, capsys)  # her new ranking replaced the old: 5 answers
+    assert "exported 10" in pairs_exported(
+        ws, tmp_path, capsys
+    )  # her new ranking replaced the old: 5 answers
     assert service.progress("cat")["remaining"] == 1  # full again at K = 1: one item left for anyone else
 
 
@@ -63,3 +65,49 @@ def test_a_rank_item_that_grew_while_the_app_was_down_is_served_again_after_the_
     restarted.skip("bob", first.item.id)  # ... until he passes on it
     back = restarted.show("ann")
     assert back.item.id == first.item.id and len(back.order) == 5 and back.outgrown.ranking
+
+
+def _stale_tab(tmp_path):
+    """A labeller's tab showing a rank item's four answers, then a fifth answer and an app restart: the tab still
+    shows the four, numbered as they were; the restarted app numbers all five. (A labeller whose new numbering
+    does not merely add the fifth at the end, so numbers point at other answers.)"""
+    from annotate.app import make_context
+    from annotate.users import Authenticator
+    from data.ranking import shown_order
+
+    ws = build_workspace(tmp_path / "ws")
+    service = LabelService(ws, "rank", overlap=5)
+    for user in ("ann", "bob", "cat", "dan", "eve"):
+        old = service.show(user)
+        prompt_id = ws.frame("completions").set_index("id").loc[old.order[0], "prompt_id"]
+        fifth = Completion(prompt_id, "A fifth answer, generated later.", "m", "hf", seed=9)
+        new_order = shown_order(old.item.id, user, (*old.item.completion_ids, fifth.id))
+        if new_order[: len(old.order)] != old.order:
+            break
+    ws.append([fifth])
+    restarted = LabelService(ws, "rank", overlap=5)
+    return restarted, make_context(restarted, Authenticator({})), user, old, new_order
+
+
+def test_a_ranking_typed_on_a_tab_that_outlived_a_restart_is_never_saved_in_other_answers_numbers(tmp_path):
+    """The tab's ranking of four is refused (every answer must be ranked) and the reply draws the five; it kept
+    the typed numbers in the box, where they now named other answers, so one more key saved a ranking the labeller
+    never made. The page sends which answers it showed (their numbering's key, `data-answers`): a ranking typed on
+    other answers than the app would number is refused as stale, and the item is drawn anew with nothing kept."""
+    from annotate.app import on_submit
+    from annotate.edit_view import on_edit_save
+    from annotate.screen import answers_key
+
+    service, ctx, user, old, new_order = _stale_tab(tmp_path)
+    edited = on_edit_save(
+        ctx, user, old.item.id, "2 > 1 > 4 > 3", None, "", "Better.", None, answers_key(old.order)
+    )
+    assert "its numbers changed" in edited.status and edited.draft == ""  # an edit's save: the same check
+    view = on_submit(ctx, user, old.item.id, "2 > 1 > 4 > 3", None, "", None, answers_key(old.order))
+    assert view.item_id == old.item.id and view.left.count('class="pf-rank-card"') == 5
+    assert view.choice is None and "its numbers changed" in view.status
+    assert service.latest_label(user, old.item.id) is None
+    assert f'data-answers="{answers_key(new_order)}"' in view.prompt  # the page now knows its answers
+    view = on_submit(ctx, user, old.item.id, "2 > 1 > 4 > 3 > 5", None, "", None, answers_key(new_order))
+    assert "Saved to disk" in view.status  # typed on the five: saved in their numbers
+    assert service.latest_label(user, old.item.id).left == ",".join(new_order)
