@@ -152,9 +152,8 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     app.load(load, api_name="load", **common)
     tabs.label.select(open_label_tab, None, api_name="label_tab", **common)
     active = gr.Number(visible=False, elem_id="pf-active")  # filled by the page script's pace count on submit
-    answers = gr.Textbox(
-        visible=False, elem_id="pf-answers"
-    )  # and by its key of the rank answers on the page
+    # and by its key of the rank answers on the page (`annotate.rank_view.SHOWN_ANSWERS`)
+    answers = gr.Textbox(visible=False, elem_id="pf-answers")
     with_pace = (  # and the rubric panel's ratings in place of the choice (task rate)
         "(...a) => [a[0], (window.prefloopRatings && window.prefloopRatings()) || a[1], a[2], a[3], "
         "window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null, SHOWN_ANSWERS]"

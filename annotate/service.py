@@ -123,9 +123,8 @@ class LabelService(Loading, Editing):
         self._shown_at: dict[tuple[str, str], float] = {}
         self._served_at: dict[tuple[str, str], object] = {}  # wall time each item was first handed out
         self._answers: dict[tuple[str, str], tuple[str, ...]] = {}  # rank: the answers shown, until an action
-        self._outgrown: dict[
-            tuple[str, str], Label
-        ] = {}  # rank: rankings their items outgrew, until an action
+        # rank: the rankings their items outgrew (annotate.rank_items.outgrown), until their labeller acts
+        self._outgrown: dict[tuple[str, str], Label] = {}
         self._loaded_at = float("-inf")
         self._seen: dict[str, set[str]] = {name: set() for name in SCHEMAS}  # part files already read
         self._tables: dict[str, pa.Table] = {}  # prompts, completions and import labels read so far
@@ -223,9 +222,8 @@ class LabelService(Loading, Editing):
             self._served_at.pop((label.annotator, label.item_id), None)
             self._answers.pop((label.annotator, label.item_id), None)  # a ranking records its answers (left)
             self._outgrown.pop((label.annotator, label.item_id), None)  # any action replaces the outgrown one
-            self._reopen_outgrown(
-                label.annotator, label.item_id
-            )  # a ranking of fewer answers than it holds now
+            # a ranking of fewer answers than its item holds now (made on the answers kept on screen)
+            self._reopen_outgrown(label.annotator, label.item_id)
         self._compactor.poke()
         return label
 

@@ -135,14 +135,14 @@ NOT_WITH_REMOVE = ("split", "test_fraction", "pairs_per_prompt", "unlabelled")
 
 
 def _check_import_options(args: Any, explicit: set[str]) -> None:
-    for name in NOT_WITH_REMOVE:
-        if args.remove and name in explicit:
-            flag = "--" + name.replace("_", "-")
+    for name in NOT_WITH_REMOVE if args.remove else ():
+        if name in explicit:
             why = (
                 "an import with it stores no label"
                 if name == "unlabelled"
                 else "it changes no label a file makes"
             )
+            flag = "--" + name.replace("_", "-")
             raise PrefloopError(f"{flag} does not go with --remove ({why}); leave it out")
 
 
