@@ -237,13 +237,15 @@ def rating_preference_rows(
 ) -> tuple[list[dict], Counter]:
     """Preference rows from rubric ratings (``--rm-from-ratings ASPECT``, `data.ratings.pairs_from_ratings`) of the
     labellers ``labels`` chooses: every two rated answers to a prompt, the higher rated chosen; equal ratings give
-    no pair (counted)."""
-    table, _, left_out = _rated(workspace, split, excluded, labels)
+    no pair (counted). A pair of two answers only machine labellers rated is a ``machine`` row (`train.sources`)."""
+    table, chosen, left_out = _rated(workspace, split, excluded, labels)
     rows, counts = pairs_from_ratings(table, aspect)
     counts.update(left_out)
+    machine = machine_only_items(chosen, "rate")
     for row in rows:
         row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])
-        row["source"] = "human"
+        by_machine = row["chosen_id"] in machine and row["rejected_id"] in machine
+        row["source"] = "machine" if by_machine else "human"
     return rows, counts
 
 
