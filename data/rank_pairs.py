@@ -88,7 +88,7 @@ def whole_rank_items(
     ``kind_rank_not_asked``."""
     gold = set(gold)
     excluded_only, unlabelled = set(excluded_only) - gold, set(unlabelled) - gold
-    counted = (mode == "none" or items) and has_rankings(labels)
+    counted = (mode == "none" or bool(items)) and has_rankings(labels)
     ranked = set(current_rankings(labels)["item_id"]) if counted else set()
     unranked = set(items) - gold - excluded_only - unlabelled - ranked
     if mode == "none":
