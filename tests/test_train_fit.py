@@ -11,7 +11,7 @@ import pytest
 from data import Completion, Label, Pair, Prompt, Workspace
 from tests.test_train import TEXTS, build_workspace, options
 from train.__main__ import main
-from train.evaluate import paired_change, preference_metrics, wilson_interval
+from train.evaluate import answer_metrics, paired_change, preference_metrics, wilson_interval
 from train.fit import PROMPT_FILLS, fit_rows, shorten_prompt
 from train.memory import GIB, Batch, MemoryPlanError, ModelShape, Setup, estimate_bytes, plan_memory
 from train.report import summary_lines
@@ -229,9 +229,50 @@ def test_paired_change_gives_the_mean_change_its_bootstrap_interval_and_the_shar
     low, high = change["mean_change_ci95"]  # resampled means of {+1, +2, 0, -1} lie in [-1, 2]
     assert -1.0 <= low < 0.5 < high <= 2.0
     assert change["rose_share_ci95"] == pytest.approx(list(wilson_interval(2, 4)))
-    same = paired_change(before, [b + 3.0 for b in before])  # every row rose by exactly 3: no spread
-    assert same["mean_change_ci95"] == pytest.approx([3.0, 3.0]) and same["rose_share"] == 1.0
-    assert paired_change([], [])["rows"] == 0
+    assert paired_change([], [])["rows"] == 0 and paired_change([], [])["mean_change_ci95"] is None
+
+
+def test_paired_change_over_rows_that_show_no_spread_is_not_read_as_certain():
+    """The bootstrap alone gave rows that all changed by the same amount an interval of no width (four rows that
+    rose by 3: [3, 3]) and one row one of its own value. Now one row has no interval (None, as `mean_interval`), and
+    each resampled mean moves by one row's worth of a row that did not change (variance mean² / n²): rows that all
+    rose by 3 read 3 ± 1.96 · 3 / n, a worse row never raises the lower bound, and many rows barely notice."""
+    before = [-10.0, -20.0, -30.0, -40.0]
+    same = paired_change(before, [b + 3.0 for b in before])
+    assert same["rose_share"] == 1.0
+    assert same["mean_change_ci95"] == pytest.approx([3 - 1.96 * 3 / 4, 3 + 1.96 * 3 / 4], abs=0.05)
+    lows = [paired_change(before, [b + 3.0 for b in before[:3]] + [before[3] + last])["mean_change_ci95"][0]
+            for last in (3.0, 2.9, 2.0, 0.0, -3.0)]  # fmt: skip
+    assert lows == sorted(lows, reverse=True)
+    two = paired_change([-5.0, -6.0], [-2.0, -3.0])[
+        "mean_change_ci95"
+    ]  # two rows that rose by 3: above 0, barely
+    assert two == pytest.approx([3 - 1.96 * 1.5, 3 + 1.96 * 1.5], abs=0.1) and two[0] > 0
+    one = paired_change([-10.0], [-7.0])
+    assert one["mean_change"] == 3.0 and one["mean_change_ci95"] is None and one["rose_share_ci95"][0] < 0.25
+    assert paired_change(before, before)["mean_change_ci95"] == [
+        0.0,
+        0.0,
+    ]  # an unchanged model changes no row
+    many = [
+        (-1.0) ** i * (i % 7) for i in range(200)
+    ]  # spread to see: the pooled row moves the bounds by little
+    plain = paired_change([0.0] * 200, [d + 0.5 for d in many])["mean_change_ci95"]
+    normal = 1.96 * math.sqrt(sum((d - sum(many) / 200) ** 2 for d in many) / 199 / 200)
+    assert plain == pytest.approx([0.5 + sum(many) / 200 - normal, 0.5 + sum(many) / 200 + normal], abs=0.05)
+
+
+def test_one_held_out_row_prints_its_change_without_an_interval():
+    from generate.loop.report import chain_lines
+
+    metrics = {"steps": 2, "eval_split": "test"} | answer_metrics([-10.0], [-7.0])
+    assert "change +3.00\n" in "\n".join(summary_lines("sft", metrics)) + "\n"
+    one = paired_change([-10.0], [-7.0])
+    chain = {"metric": "held-out log p(gold answer)", "steps": [{"iteration": 1, **one}], "overall": one}
+    assert (
+        chain_lines(chain)[1]
+        == "  iteration 1: -10.0 -> -7.0, change +3.00; rose on 1/1 prompts (95 % CI 0.21-1.00)"
+    )
 
 
 def test_held_out_rows_that_cannot_be_scored_are_excluded_and_counted(tmp_path, tiny_model_dir):

@@ -186,7 +186,7 @@ def answer_metrics(before: list[float], after: list[float]) -> dict:
         "answer_logp_change": change["mean_change"],
         "answer_logp_change_ci95": change["mean_change_ci95"],
         "answers_more_likely": change.get("rose_share", nan),
-        "answers_more_likely_ci95": change.get("rose_share_ci95", [nan, nan]),
+        "answers_more_likely_ci95": change.get("rose_share_ci95"),
     }
 
 
@@ -228,20 +228,33 @@ def read_held_out(folder: str | Path) -> dict | None:
 def paired_change(before: list[float], after: list[float], resamples: int = 10_000, seed: int = 0) -> dict:
     """How ``after`` moved from ``before``, row by row (the same rows under two models): the mean change with a
     95 % percentile-bootstrap interval (rows resampled with replacement, fixed seed), and the share of rows that
-    rose with its Wilson interval. An interval above 0 (share: above 0.5) is a change the rows support."""
+    rose with its Wilson interval. An interval above 0 (share: above 0.5) is a change the rows support; the mean
+    change has none under two rows (None, in the JSON null), as `data.intervals.mean_interval`.
+
+    As `mean_interval` pools one value's worth of a prior variance, each resampled mean moves by a normal draw of
+    one row's worth of a row that did not change (variance: the squared mean change, over n²): the bootstrap alone
+    gave rows that all changed by the same amount, which leave no spread to see, an interval of no width (four rows
+    that each rose by 3 read [3, 3]; now about [1.5, 4.5]). Over many rows it widens the interval by little; rows
+    that did not change at all (an unchanged model) still read [0, 0]."""
     deltas = [a - b for a, b in zip(after, before)]
     n = len(deltas)
     if not n:
-        return {"rows": 0, "mean_change": math.nan, "mean_change_ci95": [math.nan, math.nan]}
-    draw = random.Random(seed)
-    means = sorted(sum(draw.choices(deltas, k=n)) / n for _ in range(resamples))
+        return {"rows": 0, "mean_change": math.nan, "mean_change_ci95": None}
+    mean = _mean(deltas)
+    interval = None
+    if n >= 2:
+        draw, pooled = random.Random(seed), random.Random(seed + 1)  # the resamples stay those of the seed
+        means = sorted(
+            sum(draw.choices(deltas, k=n)) / n + pooled.gauss(0, abs(mean) / n) for _ in range(resamples)
+        )
+        interval = [means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]]
     rose = sum(d > 0 for d in deltas)
     return {
         "rows": n,
         "mean_before": _mean(before),
         "mean_after": _mean(after),
-        "mean_change": _mean(deltas),
-        "mean_change_ci95": [means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]],
+        "mean_change": mean,
+        "mean_change_ci95": interval,
         "rose": rose,
         "rose_share": rose / n,
         "rose_share_ci95": list(wilson_interval(rose, n)),
