@@ -38,6 +38,7 @@ from labeller_tasks import task_flags  # noqa: E402
 
 from data import dawid_skene  # noqa: E402
 from data.aggregate import verdicts_table  # noqa: E402
+from data.intervals import mean_interval  # noqa: E402
 from data.labellers import labeller_rows  # noqa: E402
 
 CHOICES = np.array(["a", "b", "tie", "both_bad"])
@@ -200,10 +201,10 @@ SMALL_PAIRS = (30, 100, 300, 2000)
 SURE = 0.9  # the --min-posterior whose export --small measures beside the others
 
 
-def exported_pairs(verdicts: pa.Table, sim: dict, min_posterior: float | None = None) -> tuple[float, float]:
-    """What a DPO export of these verdicts trains on: (share of the non-gold pairs exported, i.e. verdict a or b
-    and, with ``min_posterior``, posterior at least that; share of those whose verdict is not the truth) — splits,
-    ties and both_bad give no row."""
+def exported_pairs(verdicts: pa.Table, sim: dict, min_posterior: float | None = None) -> tuple[int, int, int]:
+    """What a DPO export of these verdicts trains on: (non-gold pairs, rows exported from them, i.e. verdict a or b
+    and, with ``min_posterior``, posterior at least that, rows whose verdict is not the truth) — splits, ties and
+    both_bad give no row."""
     frame = verdicts.to_pandas()
     index = frame["item_id"].str.slice(1).astype(int).to_numpy()
     keep = ~sim["gold"][index]
@@ -211,7 +212,29 @@ def exported_pairs(verdicts: pa.Table, sim: dict, min_posterior: float | None = 
     rows = np.isin(verdict, ["a", "b"])
     if min_posterior is not None:
         rows &= frame["posterior"].to_numpy()[keep] >= min_posterior
-    return float(rows.mean()), float((verdict[rows] != truth[rows]).mean()) if rows.any() else float("nan")
+    return int(keep.sum()), int(rows.sum()), int((verdict[rows] != truth[rows]).sum())
+
+
+def export_figures(workspaces: list[tuple[int, int, int]]) -> str:
+    """``rows R [low, high] wrong W [low, high]`` from each workspace's `exported_pairs`: the mean over the
+    workspaces of the share of pairs exported and of the share of those rows against the truth (a workspace that
+    exported nothing has no wrong share), each with its 95 % interval over the workspaces (`mean_interval`: they
+    are the independent draws; the pairs of one share its fit), its variance pooled with one workspace's worth of
+    the largest a share of its rows can have, 0.25 / rows; ``[-]`` under two workspaces."""
+    shown = []
+    for name, counts, digits in (
+        ("rows", [(exported, pairs) for pairs, exported, _ in workspaces], 2),
+        ("wrong", [(wrong, exported) for _, exported, wrong in workspaces if exported], 3),
+    ):
+        shares = [part / whole for part, whole in counts]
+        if not shares:
+            shown.append(f"{name} -")
+            continue
+        most = 0.25 / float(np.mean([whole for _, whole in counts]))
+        ci = mean_interval(shares, bounds=(0.0, 1.0), prior_variance=most)
+        interval = f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "[-]"
+        shown.append(f"{name} {np.mean(shares):.{digits}f} {interval}")
+    return " ".join(shown)
 
 
 def small_workspaces(seeds: int) -> int:
@@ -223,7 +246,8 @@ def small_workspaces(seeds: int) -> int:
         f"verdict accuracy on the non-gold pairs, mean of seeds 0-{seeds - 1}: majority (splits broken at random) | "
         f"Dawid-Skene without the prior | Dawid-Skene (prior {dawid_skene.PRIOR_RIGHT:g} right answers per "
         "true choice); DS >= majority in how many seeds; a DPO export (rows: share of the pairs exported, wrong: "
-        f"share of those rows against the truth), majority | Dawid-Skene | Dawid-Skene --min-posterior {SURE}"
+        "share of those rows against the truth, each the mean over the seeds [95 % CI over the seeds]), majority | "
+        f"Dawid-Skene | Dawid-Skene --min-posterior {SURE}"
     )
     for team, (good, k, gold_share) in SMALL_TEAMS.items():
         print(team)
@@ -239,9 +263,9 @@ def small_workspaces(seeds: int) -> int:
                 ds.append(verdict_accuracy(by_ds, sim, rng)[0])
                 export.append(
                     [
-                        *exported_pairs(by_majority, sim),
-                        *exported_pairs(by_ds, sim),
-                        *exported_pairs(by_ds, sim, SURE),
+                        exported_pairs(by_majority, sim),
+                        exported_pairs(by_ds, sim),
+                        exported_pairs(by_ds, sim, SURE),
                     ]
                 )
                 known = np.where(sim["gold"], sim["truth"], -1)
@@ -250,13 +274,14 @@ def small_workspaces(seeds: int) -> int:
                 )
                 plain.append(float((fit.posterior.argmax(axis=1) == sim["truth"])[~sim["gold"]].mean()))
                 ahead += ds[-1] >= majority[-1]
-            rows_m, wrong_m, rows_ds, wrong_ds, rows_sure, wrong_sure = np.nanmean(np.array(export), axis=0)
+            majority_export, ds_export, sure_export = (
+                export_figures([e[i] for e in export]) for i in range(3)
+            )
             print(
                 f"  {pairs:5d} pairs ({pairs * k // len(sim['names'])} labels per labeller): majority "
                 f"{np.mean(majority):.3f} | without prior {np.mean(plain):.3f} | Dawid-Skene {np.mean(ds):.3f}; "
-                f"DS >= majority in {ahead} of {seeds}; export rows {rows_m:.2f} wrong {wrong_m:.3f} | rows "
-                f"{rows_ds:.2f} wrong {wrong_ds:.3f} | at --min-posterior {SURE}: rows {rows_sure:.2f} wrong "
-                f"{wrong_sure:.3f}"
+                f"DS >= majority in {ahead} of {seeds}; export {majority_export} | {ds_export} | at --min-posterior "
+                f"{SURE}: {sure_export}"
             )
     return 0
 

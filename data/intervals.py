@@ -26,11 +26,14 @@ PRIOR_VARIANCE = 0.25
 
 
 def mean_interval(
-    values: list[float], z: float = 1.96, bounds: tuple[float, float] = (-1.0, 1.0)
+    values: list[float],
+    z: float = 1.96,
+    bounds: tuple[float, float] = (-1.0, 1.0),
+    prior_variance: float = PRIOR_VARIANCE,
 ) -> list | None:
     """The mean's 95 % interval, mean ± z·s/√n clipped to ``bounds``, with s² the values' variance pooled with one
-    value's worth of ``PRIOR_VARIANCE`` (((n − 1)·s² + 0.25) / n); None under two values (every figure without an
-    interval is None, in the JSON null).
+    value's worth of ``prior_variance`` (((n − 1)·s² + 0.25) / n with τ-b's `PRIOR_VARIANCE`); None under two values
+    (every figure without an interval is None, in the JSON null).
 
     Without the pooled value, values that are all the same have s = 0 and an interval of no width (five τ-b of −1
     read [−1, −1]), and values nearly the same one of nearly none, a certainty a few values cannot give; with it, five
@@ -40,7 +43,7 @@ def mean_interval(
         return None
     n = len(values)
     mean = sum(values) / n
-    variance = ((n - 1) * float(np.var(values, ddof=1)) + PRIOR_VARIANCE) / n
+    variance = ((n - 1) * float(np.var(values, ddof=1)) + prior_variance) / n
     spread = z * math.sqrt(variance / n)
     return [as_figure(max(bounds[0], mean - spread)), as_figure(min(bounds[1], mean + spread))]
 
