@@ -244,19 +244,15 @@ def test_paired_change_over_rows_that_show_no_spread_is_not_read_as_certain():
     lows = [paired_change(before, [b + 3.0 for b in before[:3]] + [before[3] + last])["mean_change_ci95"][0]
             for last in (3.0, 2.9, 2.0, 0.0, -3.0)]  # fmt: skip
     assert lows == sorted(lows, reverse=True)
-    two = paired_change([-5.0, -6.0], [-2.0, -3.0])[
-        "mean_change_ci95"
-    ]  # two rows that rose by 3: above 0, barely
+    # two rows that rose by 3: above 0, barely
+    two = paired_change([-5.0, -6.0], [-2.0, -3.0])["mean_change_ci95"]
     assert two == pytest.approx([3 - 1.96 * 1.5, 3 + 1.96 * 1.5], abs=0.1) and two[0] > 0
     one = paired_change([-10.0], [-7.0])
     assert one["mean_change"] == 3.0 and one["mean_change_ci95"] is None and one["rose_share_ci95"][0] < 0.25
-    assert paired_change(before, before)["mean_change_ci95"] == [
-        0.0,
-        0.0,
-    ]  # an unchanged model changes no row
-    many = [
-        (-1.0) ** i * (i % 7) for i in range(200)
-    ]  # spread to see: the pooled row moves the bounds by little
+    # an unchanged model changes no row
+    assert paired_change(before, before)["mean_change_ci95"] == [0.0, 0.0]
+    # spread to see: the pooled row moves the bounds by little
+    many = [(-1.0) ** i * (i % 7) for i in range(200)]
     plain = paired_change([0.0] * 200, [d + 0.5 for d in many])["mean_change_ci95"]
     normal = 1.96 * math.sqrt(sum((d - sum(many) / 200) ** 2 for d in many) / 199 / 200)
     assert plain == pytest.approx([0.5 + sum(many) / 200 - normal, 0.5 + sum(many) / 200 + normal], abs=0.05)
