@@ -11,7 +11,7 @@ import pytest
 from data import Completion, Label, Pair, Prompt, Workspace
 from tests.test_train import TEXTS, build_workspace, options
 from train.__main__ import main
-from train.evaluate import paired_change, preference_metrics, wilson_interval
+from train.evaluate import answer_metrics, paired_change, preference_metrics, wilson_interval
 from train.fit import PROMPT_FILLS, fit_rows, shorten_prompt
 from train.memory import GIB, Batch, MemoryPlanError, ModelShape, Setup, estimate_bytes, plan_memory
 from train.report import summary_lines
@@ -229,9 +229,29 @@ def test_paired_change_gives_the_mean_change_its_bootstrap_interval_and_the_shar
     low, high = change["mean_change_ci95"]  # resampled means of {+1, +2, 0, -1} lie in [-1, 2]
     assert -1.0 <= low < 0.5 < high <= 2.0
     assert change["rose_share_ci95"] == pytest.approx(list(wilson_interval(2, 4)))
-    same = paired_change(before, [b + 3.0 for b in before])  # every row rose by exactly 3: no spread
-    assert same["mean_change_ci95"] == pytest.approx([3.0, 3.0]) and same["rose_share"] == 1.0
-    assert paired_change([], [])["rows"] == 0
+    assert paired_change([], [])["rows"] == 0 and paired_change([], [])["mean_change_ci95"] is None
+
+
+def test_paired_change_of_one_row_has_no_interval():
+    """The bootstrap of one row gave an interval of that row's own value ([3, 3]): one row has none (None, as
+    `mean_interval`), and two rows have one again."""
+    one = paired_change([-10.0], [-7.0])
+    assert one["mean_change"] == 3.0 and one["mean_change_ci95"] is None and one["rose_share_ci95"][0] < 0.25
+    low, high = paired_change([-10.0, -20.0], [-7.0, -19.0])["mean_change_ci95"]
+    assert low == pytest.approx(1.0) and high == pytest.approx(3.0)
+
+
+def test_one_held_out_row_prints_its_change_without_an_interval():
+    from generate.loop.report import chain_lines
+
+    metrics = {"steps": 2, "eval_split": "test"} | answer_metrics([-10.0], [-7.0])
+    assert "change +3.00\n" in "\n".join(summary_lines("sft", metrics)) + "\n"
+    one = paired_change([-10.0], [-7.0])
+    chain = {"metric": "held-out log p(gold answer)", "steps": [{"iteration": 1, **one}], "overall": one}
+    assert (
+        chain_lines(chain)[1]
+        == "  iteration 1: -10.0 -> -7.0, change +3.00; rose on 1/1 prompts (95 % CI 0.21-1.00)"
+    )
 
 
 def test_held_out_rows_that_cannot_be_scored_are_excluded_and_counted(tmp_path, tiny_model_dir):

@@ -10,6 +10,7 @@ import pytest
 
 from tests.test_train import build_workspace, options
 from train.__main__ import main
+from train.out_folder import check_out_folder
 from train.run import train
 
 
@@ -133,6 +134,31 @@ def test_overwrite_never_clears_another_folder(
     err = capsys.readouterr().err
     assert err.startswith("error: " + message.format(out=out)) and err.count("\n") == 1
     assert files(tmp_path) == before
+
+
+def test_a_checkpoint_that_records_no_method_is_not_resumed(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    """A run of a version that wrote train_config.json only at its end, killed after a checkpoint, left
+    checkpoints that say nothing of their method: --resume under any --method continued them unchecked (a DPO
+    checkpoint trained on as IPO, registered as ipo). Refused in one line; --overwrite still replaces it, and a
+    folder without a checkpoint (the SPIN driver's iterate folder, its marker only) still starts there."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    (out / "checkpoint-2").mkdir(parents=True)
+    (out / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    before = files(out)
+    with monkeypatch.context() as patch:
+        no_loading(patch)
+        assert main(argv(ws, tiny_model_dir, out, "--method", "ipo", "--resume")) == 2
+    assert capsys.readouterr().err == (
+        f"error: {out}: its checkpoint records no method or options (a run of a version before train_config.json "
+        "was written as a run starts), so it cannot be resumed as --method ipo; --overwrite starts again\n"
+    )
+    assert files(out) == before and len(ws.frame("models")) == 0
+    check_out_folder(out, options(ws, tiny_model_dir, out, overwrite=True))
+    marker = tmp_path / "iterate"
+    marker.mkdir()
+    (marker / "spin.json").write_text("{}")
+    check_out_folder(marker, options(ws, tiny_model_dir, marker, resume=True))
 
 
 def test_resume_never_reads_a_config_through_a_symlink(tmp_path, tiny_model_dir, capsys, monkeypatch):

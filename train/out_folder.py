@@ -2,8 +2,9 @@
 
 A run records its options in ``OUT/train_config.json`` when training starts (and again, with the options the
 memory plan settled on, when it ends), so even a run killed before its first checkpoint says what it was.
-``--resume`` continues only an unfinished run of the same method; ``--overwrite`` replaces only what a train run
-wrote (a folder holding a run's config, report or checkpoints), never any other folder's files.
+``--resume`` continues only an unfinished run of the same method (checkpoints without a recorded config, from a
+version that wrote it only at the end, are refused: their method cannot be checked); ``--overwrite`` replaces only
+what a train run wrote (a folder holding a run's config, report or checkpoints), never any other folder's files.
 
 The run also records the rows it selected (``OUT/selection.json.gz``: its training and held-out rows, their counts
 and who was excluded) as training starts, and a resume trains and evaluates on those, not on a new selection:
@@ -56,7 +57,7 @@ RESUME_MAY_CHANGE = frozenset(
 def _recorded(out: Path) -> dict | None:
     path = out / CONFIG_FILE
     if not (path.is_file() or path.is_symlink()):
-        return None  # a run of an older version records nothing before it ends
+        return None  # nothing recorded: a run of an older version (before it ends), or not a train run
     try:
         with open_regular(path) as handle:  # never through a symlink planted at its name
             recorded = json.load(handle)
@@ -136,6 +137,12 @@ def check_out_folder(out: Path, options: TrainOptions, reads: tuple[Path, ...] =
         if _inside(path, out):
             raise PrefloopError(f"{out}: --resume from {path}, which is inside the run's own folder")
     recorded = _recorded(out)
+    if recorded is None and any(out.glob("checkpoint-*")):  # what the resume would continue from, unchecked
+        raise PrefloopError(
+            f"{out}: its checkpoint records no method or options (a run of a version before train_config.json "
+            f"was written as a run starts), so it cannot be resumed as --method {options.method}; --overwrite "
+            "starts again"
+        )
     if recorded is not None and recorded["method"] != options.method:
         what = "its checkpoint is" if any(out.glob("**/checkpoint-*")) else "the run there is"
         raise PrefloopError(f"{out}: {what} from --method {recorded['method']}, not {options.method}")
