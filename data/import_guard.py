@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 
+from data.errors import quoted
 from data.gold import gold_rank_sources
-from data.gold_agreement import quoted
 from data.import_rank_rate import check_labels
 from data.rank_guard import kept_items, new_answers
 from data.records import Completion
