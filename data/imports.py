@@ -207,9 +207,9 @@ def _file_format(rows: list[object], name: str) -> str:
     return fmt
 
 
-# on_row's arguments: a checked row's number, its Example, the records it makes (its prompt aside), and its
-# ranking's or ratings' questions (`data.rank_rate_rows`; None for any other row)
-RowHook = Callable[[int, Example, list[object], list[Ranked] | None], None]
+# on_row's arguments: the file's format, a checked row's number, its Example, the records it makes (its prompt
+# aside), and its ranking's or ratings' questions (`data.rank_rate_rows`; None for any other row)
+RowHook = Callable[[str, int, Example, list[object], list[Ranked] | None], None]
 
 
 def check_file(
@@ -265,7 +265,7 @@ def check_file(
         unread.add(raw, read | question_columns(questions, rank_rate.rubric))
         rated = rated or any(question.task == "rate" for question in questions or ())
         if on_row is not None:
-            on_row(row, example, out, questions)
+            on_row(fmt, row, example, out, questions)
         answers += out
         for record in out:
             if isinstance(record, Completion):
