@@ -43,6 +43,7 @@ from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.merging import merge_workspaces
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
+from data.spellings import Spellings
 from data.stats import integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
 
@@ -94,9 +95,12 @@ def cmd_import(args: Any) -> int:
         args.rubric,
     )
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
-    loaded = [check_file(path, options) for path in files]
+    spellings = Spellings.at(args.workspace)  # a text near one stored takes its spelling
+    loaded = [check_file(path, options, spellings=spellings) for path in files]
     workspace = Workspace.open_or_init(args.workspace)
-    loaded = guard_files(workspace, loaded, options)  # all the files' answers together, before any is written
+    loaded = guard_files(
+        workspace, loaded, options, spellings
+    )  # all the files' answers together, before any is written
     for item in loaded:
         counts = write_records(workspace, item.records, item.counts)
         rejects = log_import(workspace, item, counts, options)

@@ -35,6 +35,7 @@ from data.rank_rate_rows import Ranked
 from data.records import Completion, Pair, Prompt, content_id, prompt_id
 from data.rubric import load_rubric
 from data.schemas import SchemaError
+from data.spellings import Spellings
 from data.workspace import Workspace
 
 DEFAULT_SPLIT = "test"
@@ -81,14 +82,20 @@ class Question:
         return f"{self.source}, row {self.row}, field '{self.field}'"
 
 
-def _questions(path: Path, split: str, rubric: Path | None) -> tuple[list[Question | Ranked], str]:
+def _questions(
+    path: Path, split: str, rubric: Path | None, spellings: Spellings
+) -> tuple[list[Question | Ranked], str]:
     """Every row of ``path`` as Questions (a ranking or ratings, checked against ``rubric``:
-    `data.rank_rate_rows`), and the columns no row read (`data.import_columns`); a row that is not one is a
-    SchemaError (`_row_questions`), raised as the importer reads the row: the first bad row of the file is the one
-    named, whichever check finds it."""
+    `data.rank_rate_rows`; its texts with their first ``spellings``), and the columns no row read
+    (`data.import_columns`); a row that is not one is a SchemaError (`_row_questions`), raised as the importer reads
+    the row: the first bad row of the file is the one named, whichever check finds it."""
     name, read = str(path), []
     options = ImportOptions(split=split, rubric=rubric)
-    loaded = check_file(path, options, lambda *row: read.extend(_row_questions(name, *row)), labels=False)
+
+    def on_row(*row) -> None:
+        read.extend(_row_questions(name, *row))
+
+    loaded = check_file(path, options, on_row, labels=False, spellings=spellings)
     # a gold file gives no prompt a gold (SFT) answer: a rated answer (a row's response) is not one
     prompts = {r.id: replace(r, gold=None) for r in loaded.records if isinstance(r, Prompt)}
     out = [  # on the file's prompt as first stored (its split)
@@ -310,9 +317,9 @@ def gold_from_files(
     if not paths:
         return FileGold()
     rubric_of = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
-    read, unread = [], []
+    read, unread, spellings = [], [], Spellings(workspace)  # a text near a stored one is that one
     for path in paths:
-        questions, columns = _questions(Path(path), split or DEFAULT_SPLIT, rubric)
+        questions, columns = _questions(Path(path), split or DEFAULT_SPLIT, rubric, spellings)
         read += questions
         unread += [f"{path}: {columns}"] if columns else []
     questions, duplicates = _distinct(read)

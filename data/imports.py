@@ -10,6 +10,8 @@ adds nothing twice.
   in the record) the answers become pairs for labellers instead, paired as sampled completions are. Rankings and
   ratings of a row's answers are labels of that annotator too (`data.import_rank_rate`; answers alone with
   ``unlabelled``).
+- A prompt or answer spelled otherwise than a stored one (or an earlier row's) only in Unicode normalisation, line
+  ends or trailing whitespace takes that spelling before its id is made (`data.spellings`), counted ``respelled``.
 - Identical rows (rank and rate rows in any order of their answers: `rank_rate_rows.row_key`) are counted
   (`duplicate_rows`); a prompt seen again with a different gold answer keeps the first and is counted
   (`gold_conflicts`) and logged with its rows, never dropped silently.
@@ -47,6 +49,7 @@ from data.pairing import make_pairs
 from data.rank_rate_rows import Ranked, row_key
 from data.records import Completion, Label, Pair, Prompt, content_id
 from data.schemas import SchemaError, check_messages
+from data.spellings import Spellings
 from data.workspace import Workspace
 
 __all__ = [
@@ -218,11 +221,13 @@ def check_file(
     on_row: RowHook | None = None,
     labels: bool = True,
     refused: Mapping[int, RecordError] = MappingProxyType({}),
+    spellings: Spellings | None = None,
 ) -> Loaded:
     """Read and check every record of ``path``; returns what it becomes. Writes nothing. ``on_row`` sees each
     checked row (`data.gold_file` reads a gold file's rows so, one question each); without ``labels`` a row's
     ranking or ratings make no record (the gold file makes gold of them); a ``refused`` row is bad with its error
-    (the workspace refuses it: `guard_files`)."""
+    (the workspace refuses it: `guard_files`). A row's texts take the first spelling of ``spellings`` (the
+    workspace's and the earlier files', `data.spellings`; None: the file's own)."""
     check_options(options)
     path = Path(path)
     name, source = str(path), options.source or path.stem
@@ -235,7 +240,7 @@ def check_file(
         fmt = _file_format(rows, name)
     counts: Counter = Counter(records=len(rows))
     prompts, answers, rejects, seen, answer_rows = _Prompts(), [], [], set(), {}
-    unread, rated = UnreadColumns(), False
+    unread, rated, spellings = UnreadColumns(), False, spellings or Spellings()
     for row, raw in enumerate(tqdm(rows, desc=f"reading {path.name}", unit="rec", disable=None)):
         ctx = RecordContext(name, row, options.non_text)
         try:
@@ -243,7 +248,8 @@ def check_file(
                 raise refused.get(row, raw)
             folder_split = getattr(raw, "split", None)  # a datasets folder's split (`SplitRow`), not a column
             nulls, raw = null_answer_fields(raw), Reading(without_nulls(raw))  # a null key is an absent one
-            example = replace(parse_record(raw, fmt, ctx), split=folder_split)
+            respelled = spellings.respelled
+            example = spellings.example(replace(parse_record(raw, fmt, ctx), split=folder_split))
             read = set(raw.got)  # before the ranking and ratings are looked for: they count their own
             if nulls and not example.answered:
                 message = f"no answer: the field is null, and the row has no other ({EXPECTED})"
@@ -273,6 +279,7 @@ def check_file(
             if isinstance(record, Completion):
                 answer_rows.setdefault(record.id, []).append(row)
         counts += dropped + Counter(non_text_parts_dropped=ctx.dropped_parts)
+        counts["respelled"] += spellings.respelled - respelled
         counts["duplicate_rows"] += (key := row_key(example, questions)) in seen
         seen.add(key)
     counts["skipped"] = len(rejects)
@@ -312,21 +319,28 @@ def load_file(
     return loaded.records, loaded.counts
 
 
-def guard_files(workspace: Workspace, loaded: list[Loaded], options: ImportOptions) -> list[Loaded]:
-    """The checked files, together, against what the workspace holds, before anything is written
-    (`data.import_guard`): a row whose answer the rank guard refuses is left out with ``--on-error skip``, counted
-    ``rank_locked`` (its file checked again without it: the rows it repeated count as they then do), else refused
-    in one line."""
+def guard_files(
+    workspace: Workspace, loaded: list[Loaded], options: ImportOptions, spellings: Spellings
+) -> list[Loaded]:
+    """The checked files (read with ``spellings``), together, against what the workspace holds, before anything is
+    written (`data.import_guard`): a row whose answer the rank guard refuses is left out with ``--on-error skip``,
+    counted ``rank_locked`` (its file checked again without it: the rows it repeated count as they then do), else
+    refused in one line."""
     if options.on_error == "skip":
-        loaded = skip_locked(workspace, loaded, lambda path, rows: check_file(path, options, refused=rows))
+
+        def recheck(path: Path, rows: Mapping[int, RecordError]) -> Loaded:
+            return check_file(path, options, refused=rows, spellings=spellings)
+
+        loaded = skip_locked(workspace, loaded, recheck)
     check_rank_items(workspace, loaded)
     return loaded
 
 
 def import_file(workspace: Workspace, path: str | Path, **options) -> Counter:
     """Import every record of ``path`` (options: see ImportOptions); returns counts read, written, dropped."""
-    options = ImportOptions(**options)
-    (loaded,) = guard_files(workspace, [check_file(path, options)], options)
+    options, spellings = ImportOptions(**options), Spellings(workspace)
+    loaded = [check_file(path, options, spellings=spellings)]
+    (loaded,) = guard_files(workspace, loaded, options, spellings)
     counts = write_records(workspace, loaded.records, loaded.counts)
     log_import(workspace, loaded, counts, options)
     return counts
