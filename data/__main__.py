@@ -98,9 +98,8 @@ def cmd_import(args: Any) -> int:
     spellings = Spellings.at(args.workspace)  # a text near one stored takes its spelling
     loaded = [check_file(path, options, spellings=spellings) for path in files]
     workspace = Workspace.open_or_init(args.workspace)
-    loaded = guard_files(
-        workspace, loaded, options, spellings
-    )  # all the files' answers together, before any is written
+    # all the files' answers together, before any is written
+    loaded = guard_files(workspace, loaded, options, spellings)
     for item in loaded:
         counts = write_records(workspace, item.records, item.counts)
         rejects = log_import(workspace, item, counts, options)
