@@ -97,9 +97,7 @@ class Loaded:
     rejects: list[dict] = field(default_factory=list)
     gold_conflicts: list[dict] = field(default_factory=list)
     prompt_rows: dict[str, int] = field(default_factory=dict)  # each prompt's first row in the file
-    answer_rows: dict[str, list[int]] = field(
-        default_factory=dict
-    )  # every row giving each answer (completion)
+    answer_rows: dict[str, list[int]] = field(default_factory=dict)  # the rows giving each completion
     labelled: dict = field(default_factory=dict)  # imported rankings and ratings by item (`RankRateRows`)
     unread: str = ""  # the columns no imported row read, one line (`data.import_columns`)
     rated: bool = False  # whether an imported row rates its answer (else a --rubric given is not used)
