@@ -35,21 +35,15 @@ from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
-from data.imports import (
-    ImportOptions,
-    Loaded,
-    check_file,
-    check_rank_items,
-    kept_lines,
-    log_import,
-    write_records,
-)
+from data.import_write import kept_lines, log_import, write_records
+from data.imports import ImportOptions, Loaded, check_file, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.merging import merge_workspaces
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
+from data.spellings import Spellings
 from data.stats import integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
 
@@ -101,9 +95,11 @@ def cmd_import(args: Any) -> int:
         args.rubric,
     )
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
-    loaded = [check_file(path, options) for path in files]
+    spellings = Spellings.at(args.workspace)  # a text near one stored takes its spelling
+    loaded = [check_file(path, options, spellings=spellings) for path in files]
     workspace = Workspace.open_or_init(args.workspace)
-    check_rank_items(workspace, loaded)  # all the files' answers together, before any is written
+    # all the files' answers together, before any is written
+    loaded = guard_files(workspace, loaded, options, spellings)
     for item in loaded:
         counts = write_records(workspace, item.records, item.counts)
         rejects = log_import(workspace, item, counts, options)

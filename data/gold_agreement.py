@@ -8,7 +8,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, quoted
 from data.records import Completion, Pair
 from data.workspace import Workspace
 
@@ -16,11 +16,6 @@ from data.workspace import Workspace
 class GoldError(PrefloopError):
     """A gold configuration that cannot be used (a pair without an answer, an unknown pair, two gold items of the
     same question that disagree); `data.gold` raises it too."""
-
-
-def quoted(text: str) -> str:
-    """An answer's text quoted, short enough for one line however long the answer."""
-    return repr(text if len(text) <= 40 else text[:39] + "…")
 
 
 def said(verdict: tuple[str, ...]) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, shown
 from data.import_records import TOO_DEEP, DuplicateKey, TooDeep, strict_json, within_depth
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parents[1] / "configs" / "rubrics" / "helpsteer2.yaml"
@@ -67,7 +67,7 @@ class Rubric:
             raise RubricError(f"ratings must be an object of aspect: value, got {type(ratings).__name__}")
         unknown = sorted(set(ratings) - set(self.names))
         if unknown:
-            raise RubricError(f"rubric {self.name} has no aspect {unknown[0]!r}")
+            raise RubricError(f"rubric {self.name} has no aspect {shown(unknown[0])}")
         missing = [name for name in self.names if ratings.get(name) is None]
         if missing:
             raise RubricError(f"rate every aspect: {', '.join(missing)} not rated yet")
@@ -79,7 +79,11 @@ class Rubric:
                 or not isinstance(value, int)
                 or not aspect.low <= value <= aspect.high
             ):
-                raise RubricError(f"{aspect.name} {value!r} is not an integer in {aspect.low}..{aspect.high}")
+                digits = isinstance(value, str) and not value.isascii() and any(c.isdigit() for c in value)
+                raise RubricError(
+                    f"{aspect.name} {shown(value)} is not an integer in {aspect.low}..{aspect.high}"
+                    + (" (in ASCII digits 0-9)" if digits else "")
+                )
             out[aspect.name] = value
         return out
 
