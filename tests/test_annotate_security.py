@@ -352,6 +352,29 @@ def test_an_admin_tab_error_shows_no_server_path_and_keeps_every_other_word():
     assert hide_paths(said, roots, ["/home/lead/gold.jsonl"]) == said.replace("/home/lead/", "")
 
 
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        ("pair p9 is not in /srv/ws.", "pair p9 is not in this workspace."),
+        ("nothing to export in /srv/ws!", "nothing to export in this workspace!"),
+        ("workspaces: [/srv/ws]", "workspaces: [this workspace]"),
+        ("[/srv/ws/labels/part-1.parquet]", "[labels/part-1.parquet]"),
+        ("workspace=/srv/ws=broken", "workspace=this workspace=broken"),
+        ("see file:///srv/ws/excluded.json", "see excluded.json"),
+        ("at file:///srv/ws.", "at this workspace."),
+        ("see file:///srv/my%20ws/gold/part-1.parquet", "see gold/part-1.parquet"),
+        (
+            "/srv/ws.old/labels and /srv/wsx stay: other folders",
+            "/srv/ws.old/labels and /srv/wsx stay: other folders",
+        ),
+    ],
+)
+def test_a_workspace_path_before_punctuation_or_in_a_file_url_is_hidden(said, shown):
+    """A workspace path followed by ".", "!", "]" or "=", or inside a file:// URL (percent-encoded too), stayed in
+    the admin tab's line whole."""
+    assert hide_paths(said, ("/srv/ws", "/srv/my ws")) == shown
+
+
 def test_bidi_controls_show_as_markers():
     html = text_block("\u202eevil.exe\u202c and \u2066x\u2069 \u200f\u061c")
     for char in "\u202e\u202c\u2066\u2069\u200f\u061c":
