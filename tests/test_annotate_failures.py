@@ -71,7 +71,7 @@ def test_an_os_error_after_a_submit_names_no_server_path_and_says_the_label_may_
     def denied(user):
         raise PermissionError(13, "Permission denied", str(where))
 
-    monkeypatch.setattr(ctx.service, "show", denied)
+    monkeypatch.setattr(ctx.service, "serve", denied)  # drawing the next item
     said = browser_error(lambda: submit(item, "left", None, "", None, request=as_user("bob")))
     shown = "cache&lt;b&gt;.db" if outside else "labels/part-9.parquet"
     assert said.startswith(f"Error while saving your label: [Errno 13] Permission denied: '{shown}' — ")
