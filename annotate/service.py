@@ -366,7 +366,11 @@ class LabelService(Loading, Editing):
             "done": queue.full,
             "overlap": queue.overlap,
             "rounds": rounds,
-            # the labelling page's team line: items done can move for a regular label and not for a gold
-            # one (at K = 1, a gold item someone labelled before...), so with gold mixed in it counts labels only
+            # the labelling page's team line: no count of items done moves alike for a regular and a gold label.
+            # At K = 1 a regular label completes its item and a gold one none; counting gold labels as items done
+            # mends that, but at K = 2 a labeller ahead of the others completes nothing with a regular label and
+            # would with a gold one; the one rule that matches both (a gold turn completes what the regular item
+            # it stands in for would) counts that item again when it is labelled, past the job's size, and a job
+            # size grown for it moves on gold turns only. So with gold mixed in it counts labels only.
             "team_items": not queue.mixing_gold(),
         }
