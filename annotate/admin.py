@@ -279,9 +279,9 @@ def export_labels(
     # The workspace's own name for the file: the server's paths are not the labellers' business.
     # ratings are means: no aggregation made them
     made_by = [method] if fmt in AGGREGATED_EXPORTS else []
-    made_by += [f"--labels {labels}"] if labels != AUTO else []
-    made_by = f" ({', '.join(made_by)})" if made_by else ""
-    return message_html(f"Wrote exports/{name}.parquet{made_by}: {made.summary()}", "ok") + link
+    made_by += [f"--labels {options.labels}"] if options.labels != AUTO else []
+    how = f" ({', '.join(made_by)})" if made_by else ""
+    return message_html(f"Wrote exports/{name}.parquet{how}: {made.summary()}", "ok") + link
 
 
 def export_options(

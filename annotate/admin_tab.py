@@ -1,5 +1,6 @@
 """The admin tab's components and their wiring: verdicts by the chosen aggregation, the labellers' table, the
-disputed items, gold, excluding a labeller, exports (of a split, and of whose labels, as `data export`'s). The handlers themselves are `annotate.admin`'s."""
+disputed items, gold, excluding a labeller, exports (of a split, and of whose labels, as `data export`'s). The
+handlers themselves are `annotate.admin`'s."""
 
 # No `from __future__ import annotations`: Gradio reads the `gr.Request` annotation itself to pass the request.
 

@@ -99,9 +99,8 @@ class LabelQueue(GoldMixing):
         self.gold_seed = b""  # the workspace's secret for the gold draws (annotate.loading)
         self._round_at: dict[str, object] = {}  # labeller -> the group of the regular item they were last due
         self._gold_peak: dict[str, int] = {}  # labeller -> the most gold items they have met at once
-        self._gold_order: dict[
-            str, list[tuple[float, str]]
-        ] = {}  # labeller -> their gold, a heap (_next_gold)
+        # labeller -> their gold in the order drawn for them, a heap of (draw, item) (GoldMixing._next_gold)
+        self._gold_order: dict[str, list[tuple[float, str]]] = {}
         self.add_items(items)
 
     def add_items(self, items: Iterable[str], groups: Iterable[object] | None = None) -> None:
