@@ -70,6 +70,22 @@ def test_a_killed_run_resumes_only_with_its_own_method(tmp_path, tiny_model_dir,
     assert not list(out.glob("checkpoint-*"))
 
 
+def test_a_checkpoint_killed_while_its_state_was_written_is_dropped_and_the_run_resumes(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """The trainer writes trainer_state.json last and not atomically: a kill while it writes leaves the file there,
+    empty. Such a checkpoint used to be taken as complete, and --resume ended in a JSONDecodeError traceback."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1))
+    newest = max(out.glob("checkpoint-*"), key=lambda c: int(c.name.split("-")[1]))
+    (newest / "trainer_state.json").write_text("")  # cut short by the kill
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+    trained = models(ws, "dpo")
+    assert len(trained) == 1 and json.loads(trained.iloc[0]["metrics"])["steps"] == 2
+    assert not list(out.glob("checkpoint-*"))
+
+
 @pytest.mark.parametrize(
     ("model", "flag", "message"),
     [
