@@ -4,8 +4,8 @@ A vote on an arena pair (both sides answers of different models to the same prom
 model, half a win to each side for a tie or ``both_bad``. Strengths θ maximise Σ wins_ij · log σ(θ_i − θ_j) with the
 reference model (the base) fixed at 0, by Newton's method (Chatbot Arena's fit). Intervals are 95 % percentile
 bootstrap intervals that resample prompts (a prompt's votes travel together, as they are not independent), seeded;
-votes on one prompt give none (None, in the JSON null), as `data.intervals.mean_interval` gives none under two values:
-every resample would be that prompt, an interval of no width.
+votes on one prompt give none (None, in the JSON null), as `data.intervals.mean_interval` gives none under two
+values: every resample would be that prompt, an interval of no width.
 Each model also gets its win rate against the reference (ties half) on the pairs they met, with a Wilson interval.
 
 Pure functions over the workspace's tables; `python -m data leaderboard` is the shell, `plot_leaderboard` the PNG.

@@ -239,6 +239,5 @@ def read_selection(out: Path, marker: str | None = None) -> dict | None:
     except NotAFileError as exc:
         raise PrefloopError(str(exc)) from None
     except (OSError, ValueError, EOFError) as exc:
-        raise PrefloopError(
-            f"{path}: not the run's recorded selection ({exc}); {_start_again(out, marker, '--overwrite starts again')}"
-        ) from None
+        again = _start_again(out, marker, "--overwrite starts again")
+        raise PrefloopError(f"{path}: not the run's recorded selection ({exc}); {again}") from None
