@@ -27,7 +27,7 @@ from data.errors import PrefloopError
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, CLI, mark_gold, read_gold
-from data.leaderboard import ARENA, workspace_leaderboard
+from data.leaderboard import ARENA, strength_interval, workspace_leaderboard
 from data.schemas import CHOICES
 from data.selection import excluded_labellers, set_excluded, stored_names
 
@@ -218,7 +218,7 @@ def arena_html(workspace) -> str:
         return message_html(public_line(exc, workspace), "muted")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     cells = [
-        [r.name, f"{r.strength:+.3f}", f"{r.low:+.2f} to {r.high:+.2f}", fmt(r.win_rate),
+        [r.name, f"{r.strength:+.3f}", strength_interval(r), fmt(r.win_rate),
          "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}", r.votes]
         for r in rows
     ]  # fmt: skip

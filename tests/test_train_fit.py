@@ -4,14 +4,19 @@ weights from the rows trained, the reference pass limited to --max-steps' rows, 
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 
 from data import Completion, Label, Pair, Prompt, Workspace
 from tests.test_train import TEXTS, build_workspace, options
 from train.__main__ import main
-from train.evaluate import answer_metrics, paired_change, preference_metrics, wilson_interval
+from train.evaluate import (
+    answer_metrics,
+    kto_metrics,
+    paired_change,
+    preference_metrics,
+    wilson_interval,
+)
 from train.fit import PROMPT_FILLS, fit_rows, shorten_prompt
 from train.memory import GIB, Batch, MemoryPlanError, ModelShape, Setup, estimate_bytes, plan_memory
 from train.report import summary_lines
@@ -209,7 +214,7 @@ def test_a_run_the_plan_cannot_fit_stops_before_anything_is_written(tmp_path, ti
 def test_wilson_interval_and_the_report_print_it():
     low, high = wilson_interval(15, 20)  # p = 0.75, n = 20: 0.5313 .. 0.8881 (textbook value)
     assert (round(low, 4), round(high, 4)) == (0.5313, 0.8881)
-    assert wilson_interval(0, 10)[0] == 0.0 and math.isnan(wilson_interval(0, 0)[0])
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(0, 0) is None
     n = 20
     metrics = preference_metrics([0.0] * n, [1.0] * n, [1.0] * 15 + [-1.0] * 5, [0.0] * n, 0.1)
     metrics.update(eval_split="test")
@@ -219,6 +224,19 @@ def test_wilson_interval_and_the_report_print_it():
         "trained model in 15/20 (95 % CI 0.53-0.89)" in lines
         and "original model preferred chosen in 0/20" in lines
     )
+
+
+def test_no_held_out_rows_give_shares_without_intervals_and_the_report_says_so():
+    """Shares of no rows have no interval: None (null in metrics.json), as the figures of `data.intervals` under
+    too few values, where they read [NaN, NaN]; the report says nothing could be scored."""
+    pairs = preference_metrics([], [], [], [], 0.1)
+    kto = kto_metrics([], [], [], 0.1)
+    sft = answer_metrics([], [])
+    intervals = {key: value for m in (pairs, kto, sft) for key, value in m.items() if key.endswith("_ci95")}
+    assert len(intervals) == 6 and set(map(json.dumps, intervals.values())) == {"null"}
+    for method, metrics in (("dpo", pairs), ("kto", kto), ("sft", sft)):
+        lines = summary_lines(method, metrics | {"eval_split": "test"})
+        assert lines == ["held-out (test): nothing could be scored"]
 
 
 def test_paired_change_gives_the_mean_change_its_bootstrap_interval_and_the_share_that_rose():
@@ -264,6 +282,8 @@ def test_held_out_rows_that_cannot_be_scored_are_excluded_and_counted(tmp_path, 
     result = train(options(ws, tiny_model_dir, tmp_path / "out", max_length=96, truncation="drop"))
     assert result["metrics"]["eval_rows"]["excluded"] == {PROMPT_FILLS: 1}
     assert result["metrics"]["eval_split"] == "test" and result["metrics"]["pairs"] == 0
+    assert json.loads((tmp_path / "out/metrics.json").read_text())["reward_accuracy_ci95"] is None
+    assert "- held-out (test): nothing could be scored" in (tmp_path / "out/report.md").read_text()
 
 
 def test_a_base_model_needs_a_chat_template_and_trains_with_one(tmp_path, tiny_base_model_dir, capsys):

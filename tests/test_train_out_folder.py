@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pytest
 
+from data.errors import PrefloopError
 from tests.test_train import build_workspace, options
 from train.__main__ import main
 from train.out_folder import check_out_folder
@@ -131,6 +133,12 @@ def test_overwrite_replaces_a_train_output_folder(tmp_path, tiny_model_dir, caps
     [
         ("other", ["--overwrite"], "{out}: not a train output folder; give an empty or new --out"),
         ("other", ["--resume", "--overwrite"], "--resume and --overwrite: give one"),
+        (
+            "other",
+            ["--resume"],
+            "{out}: not a train output folder (no train_config.json or checkpoint-*), nothing to resume; "
+            "give an empty or new --out",
+        ),
         ("file", [], "--out {out}: is a file, not a folder"),
     ],
 )
@@ -171,10 +179,32 @@ def test_a_checkpoint_that_records_no_method_is_not_resumed(tmp_path, tiny_model
     )
     assert files(out) == before and len(ws.frame("models")) == 0
     check_out_folder(out, options(ws, tiny_model_dir, out, overwrite=True))
-    marker = tmp_path / "iterate"
-    marker.mkdir()
-    (marker / "spin.json").write_text("{}")
-    check_out_folder(marker, options(ws, tiny_model_dir, marker, resume=True))
+
+
+def test_resume_starts_fresh_only_in_a_new_folder_or_one_its_round_driver_claimed(tmp_path, tiny_model_dir):
+    """--resume in a folder with nothing to resume starts there only where nothing else is: a missing or empty
+    folder, or the SPIN driver's iterate folder holding only its marker (the driver names it, `marker`). In a
+    driver's folder the refusals say which folder to remove: its user cannot pass --overwrite."""
+    ws = build_workspace(tmp_path / "ws")
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "new", tmp_path / "empty"):
+        check_out_folder(out, options(ws, tiny_model_dir, out, resume=True))
+    iterate = tmp_path / "iterate"
+    iterate.mkdir()
+    (iterate / "spin.json").write_text("{}")
+    resume = options(ws, tiny_model_dir, iterate, resume=True)
+    check_out_folder(iterate, resume, marker="spin.json")
+    with pytest.raises(
+        PrefloopError,
+        match=f"^{re.escape(str(iterate))}: not a train output folder .*give an empty or new --out$",
+    ):
+        check_out_folder(iterate, resume)  # a marker the run was not told of: another program's folder
+    (iterate / "notes.txt").write_text("mine\n")
+    with pytest.raises(
+        PrefloopError,
+        match=f"nothing to resume; remove {re.escape(str(iterate))} to start its training again$",
+    ):
+        check_out_folder(iterate, resume, marker="spin.json")
 
 
 def test_resume_never_reads_a_config_through_a_symlink(tmp_path, tiny_model_dir, capsys, monkeypatch):

@@ -117,9 +117,10 @@ def pair_logps(
     return both[: len(rows)], both[len(rows) :]
 
 
-def _share(flags: list[bool]) -> tuple[float, list[float]]:
-    """(share of True, its 95 % Wilson interval)."""
-    return _mean(flags), list(wilson_interval(sum(flags), len(flags)))
+def _share(flags: list[bool]) -> tuple[float, list[float] | None]:
+    """(share of True, its 95 % Wilson interval: None without flags, in metrics.json null)."""
+    interval = wilson_interval(sum(flags), len(flags))
+    return _mean(flags), list(interval) if interval else None
 
 
 def _mean(values) -> float:
@@ -251,5 +252,5 @@ def paired_change(before: list[float], after: list[float], resamples: int = 10_0
         "mean_change_ci95": interval,
         "rose": rose,
         "rose_share": rose / n,
-        "rose_share_ci95": list(wilson_interval(rose, n)),
+        "rose_share_ci95": list(wilson_interval(rose, n)),  # n ≥ 1 here
     }

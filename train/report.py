@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from data.exclusion import excluded_line
@@ -47,8 +46,8 @@ def plot_curves(log_history: list[dict], path: Path) -> Path | None:
 
 
 def _ci(metrics: dict, name: str) -> str:
-    low, high = metrics.get(f"{name}_ci95") or (math.nan, math.nan)
-    return f" (95 % CI {low:.2f}-{high:.2f})" if low == low else ""
+    interval = metrics.get(f"{name}_ci95")  # None without rows
+    return f" (95 % CI {interval[0]:.2f}-{interval[1]:.2f})" if interval else ""
 
 
 def _interval(share: float, n: int) -> str:

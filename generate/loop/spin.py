@@ -125,11 +125,11 @@ def sample_step(options: LoopOptions, iterate: Iterate, round: int, sets: dict[s
     }
 
 
-def train_step(options, eval_rounds: tuple[int, ...]) -> dict:
-    """`train.run.train` (run in its own process)."""
+def train_step(options, eval_rounds: tuple[int, ...], marker: str) -> dict:
+    """`train.run.train` (run in its own process) in the iterate folder ``marker`` claimed (`_claim`)."""
     from train.run import train
 
-    return train(options, eval_rounds)
+    return train(options, eval_rounds, marker)
 
 
 def unsampled(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict[str, list[str]]:
@@ -268,7 +268,9 @@ def iterate_once(
     rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
     started = time.perf_counter()
     train_options = _train_options(options, reference, folder, rounds, loop)
-    model = run_isolated(train_step, train_options, (round,), isolate=options.spin_isolate, what="training")
+    model = run_isolated(
+        train_step, train_options, (round,), marker_name, isolate=options.spin_isolate, what="training"
+    )
     record = json.loads((folder / marker_name).read_text()) | {
         "iteration": iteration,
         "model_id": model["id"],
