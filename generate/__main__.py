@@ -33,7 +33,7 @@ from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import build, load_yaml_keys
 from data.errors import PrefloopError
 from data.imports import check_rank_items, write_records
-from data.lineage import find_model, is_reward_model_name, reward_model_entry
+from data.lineage import find_model, is_reward_model_name
 from data.workspace import Workspace
 from generate.engines import make_engine
 from generate.judge import load_template
@@ -48,7 +48,7 @@ from generate.options import (
     model_label,
     sampling_params,
 )
-from generate.prepare import check_prompts, quiet_logs, read_prompts, start_model
+from generate.prepare import check_prompts, check_reward_judge, quiet_logs, read_prompts, start_model
 from generate.sampling import (
     check_pair_params,
     check_sampled_rank_items,
@@ -108,13 +108,7 @@ def check_models(options: GenerateOptions, existing: Workspace | None) -> None:
         from generate.arena import resolve_arena
 
         resolve_arena(existing, options.arena, options.model)
-    if options.judge and is_reward_model_name(options.judge):
-        if existing is None:
-            raise PrefloopError(
-                f"{options.workspace}: no reward model {options.judge!r}: the workspace does not exist yet "
-                "(train one with `python -m train --method rm`)"
-            )
-        reward_model_entry(options.judge, existing)
+    check_reward_judge(options, existing)
 
 
 def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: str) -> int:
