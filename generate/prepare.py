@@ -10,10 +10,10 @@ from pathlib import Path
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError
 from data.imports import ImportOptions, Loaded, check_file
-from data.lineage import NEWEST, newest_model
+from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
 from data.provision import SAMPLES, resolve_model, sample_path
 from data.records import Prompt
-from data.workspace import Workspace
+from data.workspace import Workspace, WorkspaceError
 from generate.options import SampleOptions
 from generate.sampling import in_shard
 
@@ -33,6 +33,17 @@ def start_model(options: SampleOptions) -> tuple[str, str]:
     model_path = resolve_model(model)
     chat_template_for(model_path, options.chat_template)
     return model, model_path
+
+
+def check_reward_judge(options: SampleOptions, existing: Workspace | None) -> None:
+    """A reward-model ``--judge`` names one (`data.lineage.reward_model_entry`; ``existing`` None: the workspace is
+    not created yet), checked before it is created or any model loads: the judge loads after the sampling."""
+    if not (options.judge and is_reward_model_name(options.judge)):
+        return
+    try:
+        reward_model_entry(options.judge, existing)
+    except WorkspaceError as exc:
+        raise WorkspaceError(f"{options.workspace}: {exc}" if existing is None else str(exc)) from None
 
 
 def read_prompts(prompts: str | None, test_fraction: float) -> Loaded | None:

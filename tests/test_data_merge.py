@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import shutil
 
-from data import store
+from data import compaction, store
 from data.__main__ import main
 from data.annotators import IMPORT
 from data.files import write_error
@@ -226,3 +226,28 @@ def test_a_merge_that_fails_midway_writes_nothing_and_the_same_command_reruns(tm
     after = digest(ws.path)
     assert main(command) == 0 and digest(ws.path) == after  # once more: nothing new
     assert capsys.readouterr().out.count("nothing new") == 2
+
+
+def test_a_compaction_failing_after_the_merge_is_a_warning_not_an_error(
+    tmp_path, capsys, caplog, monkeypatch
+):
+    """A writer compacts once its rows are committed: a compaction that fails then (a full disk) loses nothing and
+    undoes nothing, so the merge is complete, says so in a warning with how to compact, and exits 0, as every
+    writer does (and the app's background compactor); the next write compacts again."""
+    ws, (one, two) = shards(tmp_path, 2)
+
+    def disk_full(root, name, bound=compaction.MAX_PARTS):
+        raise write_error(OSError(errno.ENOSPC, "No space left on device"), root / name)
+
+    monkeypatch.setattr(compaction, "maybe_compact", disk_full)
+    assert main(["merge", "-w", str(ws.path), str(one.path), str(two.path)]) == 0
+    assert capsys.readouterr().err == ""  # no error line
+    assert (
+        f"{ws.path}: the write is complete; compacting its part files afterwards failed (the disk is full: "
+        in caplog.text
+        and f"nothing is lost, the next write compacts them, or run `python -m data compact -w {ws.path}`"
+        in caplog.text
+    )
+    assert len(ws.read("completions")) == 4  # merged
+    monkeypatch.undo()
+    assert main(["compact", "-w", str(ws.path)]) == 0

@@ -26,7 +26,7 @@ from generate.judge import load_template
 from generate.loop.options import DRIVERS, LoopOptions, driver_of
 from generate.loop.report import spin_report
 from generate.options import SPIN_TEST_FRACTION, GenerateOptions, check_arena, sampling_params
-from generate.prepare import quiet_logs, read_prompts, start_model
+from generate.prepare import check_reward_judge, quiet_logs, read_prompts, start_model
 from generate.sampling import check_pair_params
 from train.methods import method_options
 from train.options import check_options as check_train_options
@@ -120,6 +120,7 @@ def run(options: LoopOptions) -> dict:
     if options.judge_iter:
         check_pair_params(options.n, sampling_params(options))
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
+    check_reward_judge(options, existing)
     if options.arena:
         from generate.arena import check_arena_names
 
