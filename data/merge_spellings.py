@@ -32,9 +32,8 @@ class NearCopies:
     def __init__(self, workspace: Workspace):
         self.workspace = workspace
         self._prompts: set[tuple] | None = None  # the held prompts' `messages_key`s
-        self._completions: list[pa.Table] | None = (
-            None  # held (prompt_id, text) tables: this workspace's, then added
-        )
+        # the held answers, (prompt_id, text) tables: this workspace's, then each plan's added ones
+        self._completions: list[pa.Table] | None = None
 
     def count(self, added: dict[str, pa.Table]) -> Counter:
         """``added``'s (one plan's new rows, table -> rows) near-copies of held texts, by kind; then they are held."""
