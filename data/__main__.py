@@ -265,6 +265,12 @@ def cmd_merge(args: Any) -> int:
     for plan in merge_workspaces(workspace, others, args.on_conflict):
         added = ", ".join(f"{k} +{v}" for k, v in plan.counts().items())
         print(f"{plan.other.path}: {added or 'nothing new'}")
+        if plan.near_copies:
+            counts = ", ".join(f"{n} {kind}" for kind, n in sorted(plan.near_copies.items()))
+            print(
+                f"  stored apart: {counts} (spelled otherwise than one here only by Unicode normalisation, line "
+                "ends or trailing whitespace: a merge keeps each workspace's texts and ids)"
+            )
         if plan.conflicts:
             counts = ", ".join(f"{n} {reason}" for reason, n in sorted(plan.left_out().items()))
             print(f"  left out (it stays in {plan.other.path}): {counts}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from data.errors import PrefloopError, shown
-from data.import_records import TOO_DEEP, DuplicateKey, TooDeep, strict_json, within_depth
+from data.import_records import TOO_DEEP, DuplicateKey, LongNumber, TooDeep, strict_json, within_depth
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parents[1] / "configs" / "rubrics" / "helpsteer2.yaml"
 MAX_VALUES = 10  # one digit key per value
@@ -114,6 +114,8 @@ def parse_ratings(text: object) -> dict:
         raise RubricError(f"aspect {exc.key!r} is given twice") from None
     except TooDeep:
         raise RubricError(f"ratings are JSON {TOO_DEEP}") from None
+    except LongNumber as exc:
+        raise RubricError(f"{f'aspect {exc.field!r}' if exc.field else 'ratings'}: {exc}") from None
     if not isinstance(value, dict):
         raise RubricError(NOT_AN_OBJECT)
     return value

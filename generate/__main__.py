@@ -48,7 +48,14 @@ from generate.options import (
     model_label,
     sampling_params,
 )
-from generate.prepare import check_prompts, check_reward_judge, quiet_logs, read_prompts, start_model
+from generate.prepare import (
+    check_prompts,
+    check_reward_judge,
+    prompts_line,
+    quiet_logs,
+    read_prompts,
+    start_model,
+)
 from generate.sampling import (
     check_pair_params,
     check_sampled_rank_items,
@@ -160,7 +167,7 @@ def run(options: GenerateOptions) -> dict:
         from generate.bestofn import judge_workspace
 
         return judge_workspace(options, Workspace(options.workspace))
-    loaded = read_prompts(options.prompts, options.test_fraction or 0.0)
+    loaded = read_prompts(options.prompts, options.test_fraction or 0.0, options.workspace)
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
     arena = check_models(options, existing)
@@ -170,8 +177,8 @@ def run(options: GenerateOptions) -> dict:
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)
-        if loaded.unread:  # the prompts file's columns no row read, as `data import` names them
-            print(f"--prompts {loaded.path}: {loaded.unread}")
+        if said := prompts_line(loaded):  # as `data import` says them
+            print(said)
     if options.arena:
         from generate.arena import run_arena
 

@@ -13,6 +13,7 @@ from data.imports import ImportOptions, Loaded, check_file
 from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
 from data.provision import SAMPLES, resolve_model, sample_path
 from data.records import Prompt
+from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
 from generate.options import SampleOptions
 from generate.sampling import in_shard
@@ -46,12 +47,23 @@ def check_reward_judge(options: SampleOptions, existing: Workspace | None) -> No
         raise WorkspaceError(f"{options.workspace}: {exc}" if existing is None else str(exc)) from None
 
 
-def read_prompts(prompts: str | None, test_fraction: float) -> Loaded | None:
-    """``prompts`` (a file, or a sample set's name) read and checked for import, or None."""
+def read_prompts(prompts: str | None, test_fraction: float, workspace: str | Path) -> Loaded | None:
+    """``prompts`` (a file, or a sample set's name) read and checked for import into ``workspace``, or None. A
+    prompt or answer that differs from one stored there (or from an earlier row's) only by Unicode normalisation,
+    line ends or trailing whitespace takes its spelling, as in `data import` (`data.spellings`): no near-copy."""
     if not prompts:
         return None
     path = sample_path(prompts) if prompts in SAMPLES else Path(prompts)
-    return check_file(path, ImportOptions(test_fraction=test_fraction))
+    options = ImportOptions(test_fraction=test_fraction)
+    return check_file(path, options, spellings=Spellings.at(workspace))
+
+
+def prompts_line(loaded: Loaded) -> str | None:
+    """What `data import`'s summary would add about the --prompts file: its texts given an earlier spelling
+    (``respelled``), and the columns no row read."""
+    said = [f"respelled {loaded.counts['respelled']}"] if loaded.counts["respelled"] else []
+    said += [loaded.unread] if loaded.unread else []
+    return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None
 
 
 def check_prompts(

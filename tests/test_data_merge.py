@@ -251,3 +251,38 @@ def test_a_compaction_failing_after_the_merge_is_a_warning_not_an_error(
     assert len(ws.read("completions")) == 4  # merged
     monkeypatch.undo()
     assert main(["compact", "-w", str(ws.path)]) == 0
+
+
+def spelled_workspace(path, texts: list[str], hi: str) -> Workspace:
+    """Prompt "Colour?" with the answers ``texts`` (model: the folder's name) and a prompt ``hi``."""
+    ws = Workspace.init(path)
+    colour, greeting = (Prompt([{"role": "user", "content": c}], "toy") for c in ("Colour?", hi))
+    answers = [Completion(colour.id, text, path.name, "hf") for text in texts]
+    ws.append([colour, greeting, *answers, Pair(colour.id, answers[0].id, answers[1].id, "sampled")])
+    return ws
+
+
+def test_a_merge_says_the_near_copies_it_stores_apart(tmp_path, capsys):
+    """A prompt or answer spelled otherwise than one held (trailing spaces, CRLF, NFD) merged as another text,
+    unsaid; it still is (respelling would change the ids of everything built on it), and the summary counts it.
+    The same text from another model is no near-copy, nor is a second merge that adds nothing."""
+    ws = spelled_workspace(tmp_path / "ws", ["Red", "Blue"], "Hi?")
+    other = spelled_workspace(tmp_path / "other", ["Red \r\n", "Red", "Blue"], "Hi? ")
+    third = spelled_workspace(tmp_path / "third", ["Blu\u0065\u0301", "Bleu"], "Hi?")  # NFD: "Blué", no copy
+    fourth = spelled_workspace(tmp_path / "fourth", ["Red\t", "Bleu "], "Hi?")
+    capsys.readouterr()
+    assert main(["merge", "-w", str(ws.path), str(other.path), str(third.path), str(fourth.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    said = " (spelled otherwise than one here only by Unicode normalisation, line ends or trailing whitespace: a "
+    said += "merge keeps each workspace's texts and ids)"
+    assert lines == [
+        f"{other.path}: prompts +1, completions +3, pairs +1",
+        f"  stored apart: 1 near_copy_answers, 1 near_copy_prompts{said}",
+        f"{third.path}: completions +2, pairs +1",
+        f"{fourth.path}: completions +2, pairs +1",
+        f"  stored apart: 2 near_copy_answers{said}",  # "Red\t" and "Bleu " (third's, merged before)
+    ]
+    texts = sorted(ws.read("completions").column("text").to_pylist())
+    assert len(texts) == 9 and "Red \r\n" in texts and ws.read("prompts").num_rows == 3
+    assert main(["merge", "-w", str(ws.path), str(other.path)]) == 0
+    assert capsys.readouterr().out == f"{other.path}: nothing new\n"

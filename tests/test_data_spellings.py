@@ -8,7 +8,7 @@ import unicodedata
 
 from data.__main__ import main
 from data.import_formats import Example
-from data.records import Prompt, text_key
+from data.records import Completion, Pair, Prompt, text_key
 from data.spellings import Spellings
 from data.workspace import Workspace
 from tests.test_data_gold_files import counts, gold, write
@@ -117,3 +117,29 @@ def test_the_rank_guard_sees_a_respelled_answer_as_the_stored_one(tmp_path, caps
     assert workspace.read("completions").num_rows == 3 and workspace.read("prompts").num_rows == 1
     paris = {r["text"]: r["id"] for r in workspace.read("completions").to_pylist()}["Paris."]
     assert [r["item_id"] for r in imported(workspace) if r["task"] == "kto"] == [paris]
+
+
+def test_gold_of_two_spellings_of_one_answer_must_agree(tmp_path, capsys):
+    """Two pairs of one prompt whose answers differ only by trailing spaces and CRLF (stored before the spelling
+    rule, or merged), and two such completions: opposite gold answers on them marked every labeller wrong on one,
+    unseen; they are the same question, so they must agree (the same verdict through either spelling does)."""
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Colour?"}], "old")
+    red, blue, red2, blue2 = (
+        Completion(prompt.id, t, "old", "import") for t in ("Red", "Blue", "Red \r\n", "Blue ")
+    )
+    first, second = (
+        Pair(prompt.id, red.id, blue.id, "imported"),
+        Pair(prompt.id, blue2.id, red2.id, "imported"),
+    )
+    ws.append([prompt, red, blue, red2, blue2, first, second])
+    assert gold(ws, "--pair", first.id, "--answer", "a") == 0  # "Red" wins
+    capsys.readouterr()
+    assert gold(ws, "--pair", second.id, "--answer", "a") == 2  # "Blue " wins: the other verdict
+    assert "compare the same two answers to one prompt but disagree" in capsys.readouterr().err
+    assert gold(ws, "--pair", second.id, "--answer", "b") == 0  # "Red \r\n" wins: the same verdict
+    assert gold(ws, "--completion", red.id, "--answer", "desirable") == 0
+    capsys.readouterr()
+    assert gold(ws, "--completion", red2.id, "--answer", "undesirable") == 2
+    assert "are the same answer to one prompt; give one gold answer" in capsys.readouterr().err
+    assert gold(ws, "--completion", red2.id, "--answer", "desirable") == 0
