@@ -8,6 +8,7 @@ handler checks the admin flag of the signed-in user on every call."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
@@ -24,15 +25,22 @@ from data.commands import ExportCommand
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError
 from data.export import write_parquet
-from data.export_workspace import export_workspace
+from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, CLI, mark_gold, read_gold
-from data.leaderboard import ARENA, workspace_leaderboard
+from data.leaderboard import ARENA, strength_interval, workspace_leaderboard
 from data.schemas import CHOICES
 from data.selection import excluded_labellers, set_excluded, stored_names
 
 if TYPE_CHECKING:
     from annotate.components import Context
 
+
+# The choices of `data export`'s --split and --labels, read off its options (the CLI's own), and the admin tab's
+# word for no --split
+EXPORT_CHOICES = {
+    f.name: f.metadata["choices"] for f in fields(ExportCommand) if f.name in ("split", "labels")
+}
+ALL_SPLITS, AUTO = "all", "auto"
 
 # What each app (its view: a task, or the arena) exports: what its own labels make, a rank app's rankings expanded
 # into DPO pairs. The arena's votes are evaluation data that no export holds (as `data export`); another task's labels
@@ -210,7 +218,7 @@ def arena_html(workspace) -> str:
         return message_html(public_line(exc, workspace), "muted")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     cells = [
-        [r.name, f"{r.strength:+.3f}", f"{r.low:+.2f} to {r.high:+.2f}", fmt(r.win_rate),
+        [r.name, f"{r.strength:+.3f}", strength_interval(r), fmt(r.win_rate),
          "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}", r.votes]
         for r in rows
     ]  # fmt: skip
@@ -239,37 +247,70 @@ def machine_cards(report: dict) -> list[tuple[str, str, str]]:
     return cards
 
 
-def export_labels(ctx: Context, user: str, fmt: str, method: str = MAJORITY) -> str:
-    """Write WS/exports/<fmt>.parquet as `python -m data export --format FMT` writes it (`export_options`: the
-    rows and counts are that command's, by construction), aggregated by ``method`` without the labellers excluded
-    in WS/excluded.json; an HTML status line."""
+def export_labels(
+    ctx: Context,
+    user: str,
+    fmt: str,
+    method: str = MAJORITY,
+    split: str | None = ALL_SPLITS,
+    labels: str = AUTO,
+) -> str:
+    """Write WS/exports/<fmt>[-<split>].parquet as `python -m data export --format FMT [--split SPLIT] --labels
+    LABELS` writes it (`export_options`: the rows and counts are that command's, by construction), aggregated by
+    ``method`` without the labellers excluded in WS/excluded.json; an HTML status line."""
     _require_admin(ctx, user)
     workspace = ctx.service.workspace
     try:
-        made = export_workspace(workspace, export_options(workspace, fmt, _method(method)))
+        options = export_options(workspace, fmt, _method(method), split, labels)
+        made = export_workspace(workspace, options)
     except (PrefloopError, OSError) as exc:
         # a damaged excluded.json, say: the CLI's line, without the server's paths
         raise gr.Error(public_line(exc, workspace)) from None
+    name = f"{fmt}-{options.split}" if options.split else fmt  # the CLI's file name for the split
     if not len(made.rows):
-        return message_html(f"Nothing to export as {fmt} yet ({made.summary()}).", "warn")
+        return message_html(f"Nothing to export as {name} yet ({made.summary()}).", "warn")
     try:
-        write_parquet(made.rows, workspace.exports / f"{fmt}.parquet")
+        write_parquet(made.rows, workspace.exports / f"{name}.parquet")
     except (PrefloopError, OSError) as exc:  # a full disk: why, and nothing half-written
         return message_html(f"Not written: {public_line(exc, workspace)}", "error")
-    link = f'<a class="pf-download" href="prefloop/export/{fmt}.parquet" download>Download {fmt}.parquet</a>'
+    link = (
+        f'<a class="pf-download" href="prefloop/export/{name}.parquet" download>Download {name}.parquet</a>'
+    )
     # The workspace's own name for the file: the server's paths are not the labellers' business.
     # ratings are means: no aggregation made them
-    made_by = f" ({method})" if fmt in AGGREGATED_EXPORTS else ""
-    return message_html(f"Wrote exports/{fmt}.parquet{made_by}: {made.summary()}", "ok") + link
+    made_by = [method] if fmt in AGGREGATED_EXPORTS else []
+    made_by += [f"--labels {options.labels}"] if options.labels != AUTO else []
+    how = f" ({', '.join(made_by)})" if made_by else ""
+    return message_html(f"Wrote exports/{name}.parquet{how}: {made.summary()}", "ok") + link
 
 
-def export_options(workspace, fmt: str, method: str = MAJORITY) -> ExportCommand:
-    """The options of the `python -m data export` that the admin tab's ``fmt`` button runs: every split, whose
-    labels decide as ``--labels auto``, the pair kinds and rank pairs of its defaults (arena pairs are evaluation
-    data: counted ``kind_arena_not_asked``), ``method`` aggregating the verdicts of dpo and kto; the labellers
-    excluded are those of WS/excluded.json (the tab's switch)."""
+def export_options(
+    workspace, fmt: str, method: str = MAJORITY, split: str | None = ALL_SPLITS, labels: str = AUTO
+) -> ExportCommand:
+    """The options of the `python -m data export` that the admin tab's ``fmt`` button runs: ``split`` (`ALL_SPLITS`:
+    every split, as without ``--split``) and ``labels`` (``--labels``: whose labels decide), each one of the CLI's
+    choices (`EXPORT_CHOICES`) and checked by its own `check_export_options`; the pair kinds and rank pairs of its
+    defaults (arena pairs are evaluation data: counted ``kind_arena_not_asked``), ``method`` aggregating the
+    verdicts of dpo and kto; the labellers excluded are those of WS/excluded.json (the tab's switch)."""
+    split = None if split in (None, ALL_SPLITS) else _export_choice("split", split)
+    labels = _export_choice("labels", labels)
     aggregate = method if fmt in AGGREGATED_EXPORTS else MAJORITY  # ratings are means: no --aggregate
-    return ExportCommand(workspace=workspace.path, format=fmt, aggregate=aggregate)
+    options = ExportCommand(
+        workspace=workspace.path, format=fmt, aggregate=aggregate, split=split, labels=labels
+    )
+    given = {"split", "labels", *(["aggregate"] if fmt in AGGREGATED_EXPORTS else [])}
+    check_export_options(options, given)  # as the CLI checks the options given
+    return options
+
+
+def _export_choice(name: str, value: str | None) -> str:
+    """``value`` of `data export`'s option ``name`` when it is one of that option's choices (the CLI's own,
+    `EXPORT_CHOICES`); else the admin's one-line error naming them."""
+    choices = EXPORT_CHOICES[name]
+    if value not in choices:
+        shown = (ALL_SPLITS, *choices) if name == "split" else choices
+        raise gr.Error(echo_cut(f"--{name} {value!r}: expected one of {', '.join(shown)}.", [value]))
+    return value
 
 
 def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -> str:

@@ -1,13 +1,19 @@
 """The admin tab's components and their wiring: verdicts by the chosen aggregation, the labellers' table, the
-disputed items, gold, excluding a labeller, exports. The handlers themselves are `annotate.admin`'s."""
+disputed items, gold, excluding a labeller, exports (of a split, and of whose labels, as `data export`'s). The
+handlers themselves are `annotate.admin`'s."""
 
 # No `from __future__ import annotations`: Gradio reads the `gr.Request` annotation itself to pass the request.
+
+from dataclasses import fields
 
 import gradio as gr
 
 from annotate.admin import (
     AGGREGATED_EXPORTS,
     AGGREGATED_FIGURES,
+    ALL_SPLITS,
+    AUTO,
+    EXPORT_CHOICES,
     EXPORTS,
     GOLD_TEXT,
     admin_view,
@@ -18,6 +24,7 @@ from annotate.admin import (
 from annotate.components import AdminTab, Context, TabSet, signed_in
 from annotate.failures import shown_errors
 from data.aggregate import AGGREGATIONS, MAJORITY
+from data.commands import ExportCommand
 from data.schemas import CHOICES
 
 FORMAT_NAMES = {"dpo": "DPO", "kto": "KTO", "ratings": "ratings"}
@@ -48,8 +55,8 @@ def _switch_text(task: str, view: str) -> tuple[str, str]:
 
 def admin_components(task: str = "pairwise", view: str | None = None) -> AdminTab:
     """The admin tab of an app labelling ``task`` (``view``: what it serves, the task or the arena): only the
-    exports its labels make (`admin.EXPORTS`) and, where something aggregates labels, the aggregation's switch,
-    saying what it changes."""
+    exports its labels make (`admin.EXPORTS`), with their split and whose labels decide where there is one, and,
+    where something aggregates labels, the aggregation's switch, saying what it changes."""
     with gr.Row():
         refresh = gr.Button("Refresh", elem_id="pf-admin-refresh")
         exports = {
@@ -62,6 +69,7 @@ def admin_components(task: str = "pairwise", view: str | None = None) -> AdminTa
             aggregate = gr.Radio(
                 list(AGGREGATIONS), value=MAJORITY, label=label, info=info, elem_id="pf-aggregate", scale=2
             )
+    split, labels = export_choices() if exports else (None, None)
     status = gr.HTML(elem_id="pf-admin-status")
     cards = gr.HTML(elem_id="pf-admin-cards")
     gr.Markdown("#### Labellers")
@@ -95,8 +103,29 @@ def admin_components(task: str = "pairwise", view: str | None = None) -> AdminTa
         include = gr.Button("Include again", elem_id="pf-include", scale=1)
     return AdminTab(
         refresh, exports, cards, labellers, disputed, status, gold_item, gold_answer, gold_button, aggregate,
-        labeller, exclude, include, edits, gold_text,
+        labeller, exclude, include, edits, gold_text, split, labels,
     )  # fmt: skip
+
+
+def export_choices() -> tuple[gr.Radio, gr.Radio]:
+    """The export's --split and --labels (`data export`'s choices and help, `admin.EXPORT_CHOICES`)."""
+    labels_help = {f.name: f for f in fields(ExportCommand)}["labels"].metadata["help"]
+    with gr.Row():
+        split = gr.Radio(
+            [ALL_SPLITS, *EXPORT_CHOICES["split"]],
+            value=ALL_SPLITS,
+            label="Export split",
+            info="Only prompts of this split (data export --split); all: every split.",
+            elem_id="pf-admin-split",
+        )
+        labels = gr.Radio(
+            list(EXPORT_CHOICES["labels"]),
+            value=AUTO,
+            label="Export labels",
+            info=f"Whose labels decide (data export --labels): {labels_help.split(': ', 1)[1]}.",
+            elem_id="pf-admin-labels",
+        )
+    return split, labels
 
 
 def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> None:
@@ -129,7 +158,13 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     )
 
     def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
-        return with_method(lambda user, method: export_labels(ctx, user, fmt, method), f"exporting {fmt}")
+        def plain(split: str | None, labels: str | None, request: gr.Request):
+            return export_labels(ctx, signed_in(request), fmt, MAJORITY, split, labels)
+
+        def switched(method: str, split: str | None, labels: str | None, request: gr.Request):
+            return export_labels(ctx, signed_in(request), fmt, method, split, labels)
+
+        return shown_errors(ctx, f"exporting {fmt}")(plain if admin.aggregate is None else switched)
 
     def switch(exclude: bool):
         # excluded.json is written last, whole or not at all: nothing saved on an error
@@ -147,7 +182,8 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         admin.aggregate.change(admin_stats, method, views, api_name="admin_aggregate", **private)
     tabs.admin.select(admin_stats, method, views, api_name="admin_select", **private)
     for fmt, button in admin.exports.items():
-        button.click(export(fmt), method, admin.status, api_name=f"export_{fmt}", **private)
+        chosen = [*method, admin.split, admin.labels]
+        button.click(export(fmt), chosen, admin.status, api_name=f"export_{fmt}", **private)
     for button, exclude in ((admin.exclude, True), (admin.include, False)):
         button.click(
             switch(exclude), [admin.labeller], admin.status, api_name=button.elem_id[3:], **private

@@ -77,6 +77,9 @@ class AdminTab:
     include: gr.Button
     edits: gr.HTML | None = None  # edit to gold: edits per labeller and the latest as diffs
     gold_text: gr.Textbox | None = None  # rank and rate tasks: the gold ranking or ratings (not a choice)
+    # the exports' --split ("all": none) and --labels, as `data export`'s; None where the app exports nothing
+    split: gr.Radio | None = None
+    labels: gr.Radio | None = None
 
     def views(self) -> list:
         """What ``admin_view`` fills, in its order (its last value, the status, aside)."""

@@ -3,18 +3,22 @@
 The wiring modules (annotate.app, annotate.admin_tab, annotate.edit_view) wrap every handler they register in
 `shown_errors`. The app runs Gradio with ``show_error=True``, so without it any exception reached the browser as its
 raw ``str()``: the server's paths, internal detail, and no word on whether the label was saved. The wrapper decides:
-- a deliberate ``gr.Error`` (the handlers' own one-line messages, "Please sign in.") passes as raised;
+- a deliberate ``gr.Error`` (the handlers' own one-line messages, "Please sign in.") passes with its line escaped
+  (Gradio shows it as HTML: a ``<`` of a name or a prompt excerpt would vanish as a tag), unless it is an
+  `HtmlError`, whose line is HTML already;
 - a ``PrefloopError`` or ``OSError`` (a damaged table, a full disk, a permission) is its one line without the server's
   paths (`public_line`), naming the action;
 - anything else is a bug: one generic line naming the action.
 Both say what the failure left behind (``outcome``: "nothing was saved", or what may have been) and carry a short id;
-the server log holds the whole traceback under the same id, so a lead finds it from what a labeller reports.
+the server log holds the whole traceback under the same id, with the signed-in user, so a lead finds it from what a
+labeller reports.
 """
 
 # No `from __future__ import annotations`: the wrapper takes the handler's annotations (functools.wraps), which
 # Gradio reads to pass the request.
 
 import functools
+import inspect
 import logging
 import os
 import secrets
@@ -30,6 +34,11 @@ from data.errors import PrefloopError
 log = logging.getLogger(__name__)
 
 NOTHING_SAVED = "nothing was saved"
+
+
+class HtmlError(gr.Error):
+    """A ``gr.Error`` whose line is HTML already, its text escaped (`failure_line`'s): `shown_errors` passes it as
+    raised, where it escapes every other ``gr.Error``'s line."""
 
 
 def maybe_saved(what: str) -> str:
@@ -49,11 +58,13 @@ def public_line(error: Exception, workspace, files: Iterable[str] = ()) -> str:
     return hide_paths(str(error), roots, [*files, *outside])
 
 
-def failure_line(ctx, action: str, outcome: str, error: Exception) -> str:
-    """The browser's line for ``error``, raised while ``action`` ("saving your label"); the traceback goes to the
-    server log under the id the line shows."""
+def failure_line(ctx, action: str, outcome: str, error: Exception, user: str | None = None) -> str:
+    """The browser's line for ``error``, raised while ``action`` ("saving your label"), as HTML; the traceback goes
+    to the server log under the id the line shows, with the signed-in ``user`` (None: nobody signed in), which the
+    browser's line leaves out (the labeller knows who they are)."""
     error_id = secrets.token_hex(4)
-    log.error("error %s while %s", error_id, action, exc_info=error)
+    who = f"user {user}" if user else "not signed in"
+    log.error("error %s while %s (%s)", error_id, action, who, exc_info=error)
     if isinstance(error, (PrefloopError, OSError)):
         # Gradio shows the line as (sanitised) HTML: a name with "<" in it stays text
         line = escape(public_line(error, ctx.service.workspace).rstrip("."), quote=False)
@@ -68,17 +79,34 @@ def shown_errors(ctx, action: str, outcome: str = NOTHING_SAVED) -> Callable[[Ca
     annotation) and carries ``action``, by which tests find that every wired handler is wrapped."""
 
     def wrap(handler: Callable) -> Callable:
+        signature = inspect.signature(handler)
+
         @functools.wraps(handler)
         def shown(*args, **kwargs):
             try:
                 return handler(*args, **kwargs)
-            except gr.Error:
+            except HtmlError:
                 raise
+            except gr.Error as exc:  # the handler's own line, plain text: escaped once, here
+                line = escape(exc.message, quote=False)
+                raise HtmlError(line, exc.duration, exc.visible, exc.title, exc.print_exception) from None
             except Exception as exc:
                 # logged with its traceback in failure_line: Gradio need not print it again
-                raise gr.Error(failure_line(ctx, action, outcome, exc), print_exception=False) from None
+                user = _user(signature, args, kwargs)
+                line = failure_line(ctx, action, outcome, exc, user)
+                raise HtmlError(line, print_exception=False) from None
 
         shown.action = action
         return shown
 
     return wrap
+
+
+def _user(signature: inspect.Signature, args: tuple, kwargs: dict) -> str | None:
+    """The signed-in user of a handler's call: the name on its ``request`` (Gradio's, from the session), if any."""
+    try:
+        request = signature.bind_partial(*args, **kwargs).arguments.get("request")
+    except TypeError:
+        return None
+    name = getattr(request, "username", None)
+    return name if isinstance(name, str) and name else None

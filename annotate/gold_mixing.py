@@ -6,6 +6,7 @@ runs. A mixin: it reads and keeps the queue's own state."""
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Iterable
 
 
@@ -18,8 +19,11 @@ class GoldMixing:
         was = self._gold_set
         self.gold = list(dict.fromkeys(items))
         self._gold_set = frozenset(self.gold)
+        if seed != self.gold_seed:  # another secret, other orders
+            self._gold_order.clear()
         self.gold_rate, self.gold_seed = rate, seed
         self._recount_gold(was ^ self._gold_set)
+        self._requeue_gold(self._gold_set - was)
         self._drop_regular([item for item in self.gold if item in self._index])
 
     def _recount_gold(self, changed: frozenset[str]) -> None:
@@ -94,6 +98,30 @@ class GoldMixing:
         undos, items joining or leaving gold), as this runs on every item served and every submit."""
         self._user(user)
         return self._counts[user][3]
+
+    def _next_gold(self, user: str) -> str | None:
+        """The gold item this labeller meets next: the first, in an order drawn for them, they have no record on.
+        Runs on every gold turn, so it reads a heap of their gold in that order, built once (their first gold
+        turn) and kept as items come back to them (an undo, an item joining gold: `_requeue_gold`); an entry
+        stale since (met, no longer gold) is dropped when it comes up, so a turn costs O(log gold) amortised."""
+        order = self._gold_order.get(user)
+        if order is None:
+            order = [(self._draw(user, "order", item), item) for item in self.gold]
+            heapq.heapify(order)
+            self._gold_order[user] = order
+        while order:
+            item = order[0][1]
+            if item in self._gold_set and self.status(user, item) is None:
+                return item
+            heapq.heappop(order)
+        return None
+
+    def _requeue_gold(self, items: Iterable[str], users: Iterable[str] | None = None) -> None:
+        """``items`` (gold) open to ``users`` again (default: everyone with an order): back into their orders."""
+        for user in self._gold_order if users is None else users:
+            order = self._gold_order.get(user)
+            for item in items if order is not None else ():
+                heapq.heappush(order, (self._draw(user, "order", item), item))
 
     def _gold_turn(self, user: str, gold: int) -> bool:
         """Whether this labeller's next item is a gold one, with ``gold`` (`gold_left`) to come: a fixed draw per

@@ -74,11 +74,12 @@ def idle_view(ctx: Context, user: str, text: str, progress: dict | None = None, 
     return View("", empty, "", "", None, None, "", "", progress, _history(ctx, user))
 
 
-def nothing_served(ctx: Context, user: str, status: str) -> View:
+def nothing_served(ctx: Context, user: str, status: str, progress: dict) -> View:
     """The label tab when the queue hands this labeller nothing: all done, or the items left for them are held by
-    other labellers up to K (a gold item never is: gold has no K limit, so all of it was handed out before)."""
+    other labellers up to K (a gold item never is: gold has no K limit, so all of it was handed out before).
+    ``progress``: read with the serve that handed nothing (`LabelService.serve`), so that no label landing between
+    the two makes an item free to them, or a gold item theirs, read as held."""
     service = ctx.service
-    progress = service.progress(user)
     held = progress["remaining"]  # nothing handed out: each item left for them is one others hold
     if not service.items:
         reason = f"There is nothing to label for the {service.task} task in this workspace yet."
@@ -107,12 +108,12 @@ def duration(seconds: float) -> str:
 def label_view(ctx: Context, user: str, status: str = "") -> View:
     """The label tab for this labeller: their item on screen (or why there is none), progress and history."""
     service = ctx.service
-    shown = service.show(user)
-    if shown is None and service.reload(RELOAD_SECONDS):
-        shown = service.show(user)
-    if shown is None:
-        return nothing_served(ctx, user, status)
-    progress = progress_html(user, service.progress(user), service.shown_round(user, shown.item))
+    served = service.serve(user)  # the item and the counts of one moment
+    if served.shown is None and service.reload(RELOAD_SECONDS):
+        served = service.serve(user)
+    if served.shown is None:
+        return nothing_served(ctx, user, status, served.progress)
+    shown, progress = served.shown, progress_html(user, served.progress, served.round)
     previous = shown.previous
     choice = screen_choice(previous) if previous else None
     left, right = TASKS[service.task].cards(shown, service.rubric, choice)

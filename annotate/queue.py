@@ -26,7 +26,8 @@ end with K+1 labels. The class is not thread-safe: its owner (annotate.service) 
 Scale: a workspace's whole log loads with ``load`` on Arrow columns (votes per item from one sort; no Python object
 per label). A labeller's latest records are indexed (item -> row) when that labeller is first served, and a row
 becomes a ``Label`` only when one is asked for (their history, an edit, an undo). Counts for the progress bar (the
-gold met too) are kept up to date as labels arrive, and ``next_item`` starts at the first item not yet full.
+gold met too) are kept up to date as labels arrive, ``next_item`` starts at the first item not yet full, and a
+gold turn reads the labeller's gold order kept as a heap (drawn once per labeller), never every gold item.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class LabelQueue(GoldMixing):
         self.gold_seed = b""  # the workspace's secret for the gold draws (annotate.loading)
         self._round_at: dict[str, object] = {}  # labeller -> the group of the regular item they were last due
         self._gold_peak: dict[str, int] = {}  # labeller -> the most gold items they have met at once
+        # labeller -> their gold in the order drawn for them, a heap of (draw, item) (GoldMixing._next_gold)
+        self._gold_order: dict[str, list[tuple[float, str]]] = {}
         self.add_items(items)
 
     def add_items(self, items: Iterable[str], groups: Iterable[object] | None = None) -> None:
@@ -183,6 +186,7 @@ class LabelQueue(GoldMixing):
         self._latest.clear()
         self._history.clear()
         self._counts.clear()
+        self._gold_order.clear()
 
     def _user(self, user: str) -> dict[str, Record]:
         """This labeller's latest record per item, built from the bulk-loaded log on first use: a record from
@@ -247,6 +251,8 @@ class LabelQueue(GoldMixing):
         counts[2] += self._closes(label, item)
         if item in self._gold_set:
             counts[3] += (now is not None) - (before is not None)
+            if now is None and before is not None:  # an undo: the gold item is theirs to meet again
+                self._requeue_gold([item], [label.annotator])
         self._history[label.annotator].append((item, label))
         self.leases[label.item_id].pop(label.annotator, None)
         if self.held.get(label.annotator) == label.item_id:
@@ -298,11 +304,7 @@ class LabelQueue(GoldMixing):
             self._round_at[user] = self._groups[self._index[item]]
         gold = self.gold_left(user)
         if gold and (item is None or self._gold_turn(user, gold)):
-            item = min(
-                (g for g in self.gold if self.status(user, g) is None),
-                key=lambda g: self._draw(user, "order", g),  # an order of this labeller's own
-                default=item,
-            )
+            item = self._next_gold(user) or item
         if item is not None:
             self.hold(user, item)
         return item

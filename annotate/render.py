@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import PurePath
+from urllib.parse import quote
 
 # The bidi embedding, override and isolate controls and the invisible direction marks, by their Unicode abbreviation.
 BIDI = {"\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO"}
@@ -126,9 +127,15 @@ def hide_paths(text: str, workspace: Iterable[str], files: Iterable[str] = ()) -
     workspace itself as "this workspace", and each of ``files`` (gold files given to `data gold`) by its file name."""
     for path in sorted(set(files), key=len, reverse=True):
         text = text.replace(path, PurePath(path).name or path)
-    roots = "|".join(re.escape(root) for root in sorted(set(workspace), key=len, reverse=True))
-    # A root as a whole path only: at the start of a word or quote, ending at a separator (a file in it) or the word
-    within = re.compile(rf"(?<![^\s'\"(])(?:{roots})(?:[/\\]|(?=[\s'\",:;)]|$))")
+    roots = sorted(set(workspace), key=len, reverse=True)
+    plain = "|".join(map(re.escape, roots))
+    # a file URL names the path percent-encoded (Path.as_uri): either form, the scheme going with it
+    url = "|".join(re.escape(form) for form in sorted({*roots, *map(quote, roots)}, key=len, reverse=True))
+    # A root as a whole path only: at the start of a word, a quote, a bracket or a value (name=PATH), or after
+    # file://; ending at a separator (a file in it) or where the path ends: the text's end, white space, a quote,
+    # a bracket, = or punctuation (a sentence's "." or "!" only before one of those: "ws.old" is another folder)
+    end = r"[\s'\",:;)\[\]=]"
+    within = re.compile(rf"(?:file://(?:{url})|(?<![^\s'\"(\[=])(?:{plain}))(?:[/\\]|(?=[.!]?(?:{end}|$)))")
     return within.sub(lambda m: "" if m[0][-1] in "/\\" else "this workspace", text)
 
 

@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -60,6 +61,7 @@ __all__ = [
     "Item",
     "LabelService",
     "NotSaved",
+    "Served",
     "Shown",
     "StaleItem",
     "choice_from_side",
@@ -80,6 +82,16 @@ def check_gold_rate(rate: float) -> float:
 
 class StaleItem(ValueError):
     """The action names an item that is no longer on this labeller's screen (already saved, or another tab)."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the label tab shows of one moment (`LabelService.serve`): the item on screen (None: nothing served),
+    the progress (`LabelService.progress`) and the round the page names for the item."""
+
+    shown: Shown | None
+    progress: dict
+    round: int | None = None
 
 
 class NotSaved(Exception):
@@ -182,11 +194,24 @@ class LabelService(Loading, Editing):
     def show(self, user: str) -> Shown | None:
         """The item on this labeller's screen (the same one after a reload or restart), or None when done."""
         with self._lock:
-            item_id = self.queue.held.get(user)
-            if item_id is not None and self.queue.status(user, item_id) == "labelled":
-                return self._shown(user, item_id)  # reopened for an edit
-            item_id = self.queue.next_item(user)
-            return None if item_id is None else self._shown(user, item_id)
+            return self._show(user)
+
+    def _show(self, user: str) -> Shown | None:
+        item_id = self.queue.held.get(user)
+        if item_id is not None and self.queue.status(user, item_id) == "labelled":
+            return self._shown(user, item_id)  # reopened for an edit
+        item_id = self.queue.next_item(user)
+        return None if item_id is None else self._shown(user, item_id)
+
+    def serve(self, user: str) -> Served:
+        """``show``, with the progress and the round the page names read under the same hold of the lock: a label
+        that lands meanwhile comes after all three, so the page never pairs what it serves with counts from after
+        it (an item on screen beside "0 left for you", or nothing served beside "held by other labellers" while
+        a gold item, never held, is theirs to label)."""
+        with self._lock:
+            shown = self._show(user)
+            round_ = None if shown is None else self.queue.shown_round(user, shown.item.id, shown.item.round)
+            return Served(shown, self._progress(user), round_)
 
     def _check_held(self, user: str, item_id: str) -> None:
         with self._lock:
@@ -339,22 +364,27 @@ class LabelService(Loading, Editing):
         Runs on every submit, so it reads counters the queue keeps up to date (the gold still to come too:
         `LabelQueue.gold_left`), never the whole queue nor the labeller's records."""
         with self._lock:
-            queue = self.queue
-            mine, skipped, remaining = queue.counts(user)
-            remaining += queue.gold_left(user)  # gold to come counts as left: a gold label lowers it as any
-            rounds = {
-                r: {"items": n, "done": queue.group_full[r]} for r, n in sorted(queue.group_items.items())
-            }
-            return {
-                "mine": mine,
-                "skipped": skipped,
-                "remaining": remaining,
-                "labels": queue.total_votes,
-                "items": len(queue.items),  # gold items are not part of the job
-                "done": queue.full,
-                "overlap": queue.overlap,
-                "rounds": rounds,
-                # the labelling page's team line: items done can move for a regular label and not for a gold
-                # one (at K = 1, a gold item someone labelled before...), so with gold mixed in it counts labels only
-                "team_items": not queue.mixing_gold(),
-            }
+            return self._progress(user)
+
+    def _progress(self, user: str) -> dict:
+        queue = self.queue
+        mine, skipped, remaining = queue.counts(user)
+        remaining += queue.gold_left(user)  # gold to come counts as left: a gold label lowers it as any
+        rounds = {r: {"items": n, "done": queue.group_full[r]} for r, n in sorted(queue.group_items.items())}
+        return {
+            "mine": mine,
+            "skipped": skipped,
+            "remaining": remaining,
+            "labels": queue.total_votes,
+            "items": len(queue.items),  # gold items are not part of the job
+            "done": queue.full,
+            "overlap": queue.overlap,
+            "rounds": rounds,
+            # the labelling page's team line: no count of items done moves alike for a regular and a gold label.
+            # At K = 1 a regular label completes its item and a gold one none; counting gold labels as items done
+            # mends that, but at K = 2 a labeller ahead of the others completes nothing with a regular label and
+            # would with a gold one; the one rule that matches both (a gold turn completes what the regular item
+            # it stands in for would) counts that item again when it is labelled, past the job's size, and a job
+            # size grown for it moves on gold turns only. So with gold mixed in it counts labels only.
+            "team_items": not queue.mixing_gold(),
+        }

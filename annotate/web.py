@@ -11,7 +11,8 @@ Gradio serves the pages and events; ``Guard`` adds what it lacks for a labelling
 - security headers on every response (a CSP whose script nonce is added to Gradio's own page, frame-ancestors
   'none' and X-Frame-Options DENY, nosniff, Referrer-Policy) and the app's script, served from ``/prefloop/app.js``;
 - refusals: file uploads (the app needs none), multipart bodies other than the login form, bodies over 1 MiB;
-- ``GET /prefloop/export/{dpo,kto,ratings}.parquet``: the workspace's export, to admins only, as a download.
+- ``GET /prefloop/export/{dpo,kto,ratings}[-{train,test}].parquet``: the workspace's export (of one split where the
+  admin chose one), to admins only, as a download.
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 
 from annotate.sessions import Sessions
 from annotate.users import LoginThrottle
+from data.schemas import SPLITS
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 2**20  # the largest request body accepted (events carry a note at most)
 MAX_LOGIN_BODY = 4096
 SCRIPT_PATH = "/prefloop/app.js"
-EXPORT = re.compile(r"^/prefloop/export/(dpo|kto|ratings)\.parquet$")
+# an export of the admin tab's, by `data export`'s file name: the format, and the split where one was chosen
+EXPORT = re.compile(rf"^/prefloop/export/((?:dpo|kto|ratings)(?:-(?:{'|'.join(SPLITS)}))?)\.parquet$")
 REFUSED = re.compile(r"^/gradio_api/(upload|upload_progress|process_recording|stream/)")
 SCRIPT_TAG = re.compile(rb"<script(?=[\s>])")
 HEADERS = {

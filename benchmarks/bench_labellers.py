@@ -23,23 +23,23 @@ Everything goes through the code the app uses (`data.aggregate.verdicts_table`, 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from labeller_tasks import task_flags  # noqa: E402
+
 from data import dawid_skene  # noqa: E402
 from data.aggregate import verdicts_table  # noqa: E402
+from data.intervals import mean_interval  # noqa: E402
 from data.labellers import labeller_rows  # noqa: E402
-from data.rank_agreement import kendall_tau_b  # noqa: E402
 
 CHOICES = np.array(["a", "b", "tie", "both_bad"])
 TRUTH_SHARES = [0.45, 0.45, 0.05, 0.05]
@@ -186,120 +186,6 @@ def targets(sim: dict, labels: pa.Table, gold: pa.Table, seed: int) -> dict:
     }
 
 
-RANKERS = {"careful": 0.5, "good": 0.8, "fair": 1.2, "sloppy": 1.8, "random": None, "shown_order": None}
-RATERS = {"careful": 0.5, "fair": 1.0, "sloppy": 1.5, "harsh": 0.5, "random": None, "constant": None}
-TASK_CLICKERS = {"rank": ("random", "shown_order"), "rate": ("random", "constant")}
-ASPECTS = {"help": (1, 5), "safety": (0, 4)}
-
-
-def _task_rows(task: str, items: int, seed: int, k: int = 3) -> tuple[pd.DataFrame, dict[str, float]]:
-    """A rank or rate team's label log (K = ``k`` of six labellers per item), and each labeller's agreement with the
-    truth (rank: mean τ-b with the true order; rate: correlation with the true values, centred per aspect).
-    Rank: each prompt's 4 answers have a latent quality ~ N(0, 1); a ranker orders them by quality + N(0, σ²),
-    the random ranker at random, the shown-order ranker in the order shown (shuffled per label). Rate: each answer
-    has a true value per aspect (uniform on its scale); a rater gives it + N(0, σ²) rounded and clipped (harsh:
-    one point lower), the random rater a uniform value, the constant rater the scale's middle."""
-    rng = np.random.default_rng(seed)
-    team = RANKERS if task == "rank" else RATERS
-    names = list(team)
-    who = np.argsort(rng.random((items, len(names))), axis=1)[:, :k]
-    rows, truth_fit = [], {name: [] for name in names}
-    base = {"choice": None, "strength": None, "active_seconds": None, "retracted": False, "supersedes": None}
-    for i in range(items):
-        quality = rng.normal(size=4)
-        true = {a: int(rng.integers(lo, hi + 1)) for a, (lo, hi) in ASPECTS.items()}
-        answers = [f"r{i}a{j}" for j in range(4)]
-        for w in who[i]:
-            name, sigma = names[w], team[names[w]]
-            row = base | {"item_id": f"r{i}", "annotator": name, "task": task, "seconds": 12.0}
-            if task == "rank":
-                shown = list(rng.permutation(4))
-                if name == "random":
-                    score = rng.random(4)
-                elif name == "shown_order":
-                    score = -np.argsort(shown).astype(float)  # the first shown ranks first
-                else:
-                    score = quality + rng.normal(0, sigma, 4)
-                order = np.argsort(-score)
-                row |= {
-                    "ranking": ">".join(answers[j] for j in order),
-                    "left": ",".join(answers[j] for j in shown),
-                    "ratings": None,
-                    "rubric": None,
-                }
-                truth_fit[name].append(kendall_tau_b(list(-score), list(-quality)))
-            else:
-                values = {}
-                for aspect, (lo, hi) in ASPECTS.items():
-                    if name == "random":
-                        value = int(rng.integers(lo, hi + 1))
-                    elif name == "constant":
-                        value = (lo + hi) // 2
-                    else:
-                        shift = -1 if name == "harsh" else 0
-                        value = int(np.clip(round(true[aspect] + shift + rng.normal(0, sigma)), lo, hi))
-                    values[aspect] = value
-                    truth_fit[name].append((value - (lo + hi) / 2, true[aspect] - (lo + hi) / 2))
-                row |= {"ranking": None, "left": None, "ratings": json.dumps(values), "rubric": "r"}
-            rows.append(row)
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    frame = pd.DataFrame(rows).assign(created_at=[start + timedelta(seconds=n) for n in range(len(rows))])
-    if task == "rank":
-        fit = {name: float(np.mean(taus)) for name, taus in truth_fit.items()}
-    else:
-        fit = {}
-        for name, pairs in truth_fit.items():
-            given, true = np.array(pairs).T
-            fit[name] = float(np.corrcoef(given, true)[0, 1]) if given.std() > 0 else float("nan")
-    return frame, fit
-
-
-# The teams --tasks measures: (task, labellers per item); the target is the K = 3 teams'. K = 2 is the README's
-# `--overlap 2`, where each ranking's consensus is the one other ranking.
-TASK_TEAMS = (("rank", 3), ("rate", 3), ("rank", 2))
-
-
-def task_flags(seeds: int) -> int:
-    """Rank and rate teams with known truths: each labeller's agreement with the others, its interval, the flags,
-    at 50, 75 and 150 labels per labeller."""
-    ok = True
-    for task, k in TASK_TEAMS:
-        key = "tau_with_others" if task == "rank" else "r_with_others"
-        truth_name = "τ-b with the true order" if task == "rank" else "r with the true values"
-        frame, fit = _task_rows(task, 900 // k, 0, k)
-        report = {r["labeller"]: r for r in labeller_rows(frame, task=task)}
-        print(
-            f"{task}: {900 // k} items, K = {k} of six labellers (seed 0); {truth_name} | {key} [95 % CI] | flags"
-        )
-        for name, row in report.items():
-            ci = row[f"{key}_ci95"]
-            shown = f"{row[key]:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci is not None else "-"
-            print(f"  {name:<12} {fit[name]:+.3f} | {shown} | {'; '.join(row['flags']) or '-'}")
-        for each in (50, 75, 150):
-            items = each * 6 // k
-            flagged = {name: 0 for name in report}
-            for seed in range(seeds):
-                frame, _ = _task_rows(task, items, seed, k)
-                for row in labeller_rows(frame, task=task):
-                    flagged[row["labeller"]] += bool(row["flags"])
-            clickers = TASK_CLICKERS[task]
-            right = all(flagged[c] == seeds for c in clickers) and not any(
-                n for name, n in flagged.items() if name not in clickers
-            )
-            target = k == 3 and each == 150
-            ok &= right or not target
-            counts = ", ".join(f"{name} {n}" for name, n in flagged.items())
-            print(
-                f"  {items} items ({each} labels each), seeds 0-{seeds - 1}, flagged in how many: {counts}"
-                f"{' -> ' + ('met' if right else 'NOT met') if target else ''}"
-            )
-    print(
-        "target (K = 3, 150 labels each): both clickers flagged in every seed, no other labeller in any: "
-        f"{'MET' if ok else 'NOT MET'}"
-    )
-    return 0 if ok else 1
-
-
 SMALL_TEAMS = {  # name: (labellers (None: the six above), K per pair, gold share)
     "the six labellers above, K = 3, 5 % gold": (None, 3, 0.05),
     "five labellers 0.90-0.70, K = 2, no gold": (
@@ -315,10 +201,10 @@ SMALL_PAIRS = (30, 100, 300, 2000)
 SURE = 0.9  # the --min-posterior whose export --small measures beside the others
 
 
-def exported_pairs(verdicts: pa.Table, sim: dict, min_posterior: float | None = None) -> tuple[float, float]:
-    """What a DPO export of these verdicts trains on: (share of the non-gold pairs exported, i.e. verdict a or b
-    and, with ``min_posterior``, posterior at least that; share of those whose verdict is not the truth) — splits,
-    ties and both_bad give no row."""
+def exported_pairs(verdicts: pa.Table, sim: dict, min_posterior: float | None = None) -> tuple[int, int, int]:
+    """What a DPO export of these verdicts trains on: (non-gold pairs, rows exported from them, i.e. verdict a or b
+    and, with ``min_posterior``, posterior at least that, rows whose verdict is not the truth) — splits, ties and
+    both_bad give no row."""
     frame = verdicts.to_pandas()
     index = frame["item_id"].str.slice(1).astype(int).to_numpy()
     keep = ~sim["gold"][index]
@@ -326,7 +212,29 @@ def exported_pairs(verdicts: pa.Table, sim: dict, min_posterior: float | None = 
     rows = np.isin(verdict, ["a", "b"])
     if min_posterior is not None:
         rows &= frame["posterior"].to_numpy()[keep] >= min_posterior
-    return float(rows.mean()), float((verdict[rows] != truth[rows]).mean()) if rows.any() else float("nan")
+    return int(keep.sum()), int(rows.sum()), int((verdict[rows] != truth[rows]).sum())
+
+
+def export_figures(workspaces: list[tuple[int, int, int]]) -> str:
+    """``rows R [low, high] wrong W [low, high]`` from each workspace's `exported_pairs`: the mean over the
+    workspaces of the share of pairs exported and of the share of those rows against the truth (a workspace that
+    exported nothing has no wrong share), each with its 95 % interval over the workspaces (`mean_interval`: they
+    are the independent draws; the pairs of one share its fit), its variance pooled with one workspace's worth of
+    the largest a share of its rows can have, 0.25 / rows; ``[-]`` under two workspaces."""
+    shown = []
+    for name, counts, digits in (
+        ("rows", [(exported, pairs) for pairs, exported, _ in workspaces], 2),
+        ("wrong", [(wrong, exported) for _, exported, wrong in workspaces if exported], 3),
+    ):
+        shares = [part / whole for part, whole in counts]
+        if not shares:
+            shown.append(f"{name} -")
+            continue
+        most = 0.25 / float(np.mean([whole for _, whole in counts]))
+        ci = mean_interval(shares, bounds=(0.0, 1.0), prior_variance=most)
+        interval = f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "[-]"
+        shown.append(f"{name} {np.mean(shares):.{digits}f} {interval}")
+    return " ".join(shown)
 
 
 def small_workspaces(seeds: int) -> int:
@@ -338,7 +246,8 @@ def small_workspaces(seeds: int) -> int:
         f"verdict accuracy on the non-gold pairs, mean of seeds 0-{seeds - 1}: majority (splits broken at random) | "
         f"Dawid-Skene without the prior | Dawid-Skene (prior {dawid_skene.PRIOR_RIGHT:g} right answers per "
         "true choice); DS >= majority in how many seeds; a DPO export (rows: share of the pairs exported, wrong: "
-        f"share of those rows against the truth), majority | Dawid-Skene | Dawid-Skene --min-posterior {SURE}"
+        "share of those rows against the truth, each the mean over the seeds [95 % CI over the seeds]), majority | "
+        f"Dawid-Skene | Dawid-Skene --min-posterior {SURE}"
     )
     for team, (good, k, gold_share) in SMALL_TEAMS.items():
         print(team)
@@ -354,9 +263,9 @@ def small_workspaces(seeds: int) -> int:
                 ds.append(verdict_accuracy(by_ds, sim, rng)[0])
                 export.append(
                     [
-                        *exported_pairs(by_majority, sim),
-                        *exported_pairs(by_ds, sim),
-                        *exported_pairs(by_ds, sim, SURE),
+                        exported_pairs(by_majority, sim),
+                        exported_pairs(by_ds, sim),
+                        exported_pairs(by_ds, sim, SURE),
                     ]
                 )
                 known = np.where(sim["gold"], sim["truth"], -1)
@@ -365,13 +274,14 @@ def small_workspaces(seeds: int) -> int:
                 )
                 plain.append(float((fit.posterior.argmax(axis=1) == sim["truth"])[~sim["gold"]].mean()))
                 ahead += ds[-1] >= majority[-1]
-            rows_m, wrong_m, rows_ds, wrong_ds, rows_sure, wrong_sure = np.nanmean(np.array(export), axis=0)
+            majority_export, ds_export, sure_export = (
+                export_figures([e[i] for e in export]) for i in range(3)
+            )
             print(
                 f"  {pairs:5d} pairs ({pairs * k // len(sim['names'])} labels per labeller): majority "
                 f"{np.mean(majority):.3f} | without prior {np.mean(plain):.3f} | Dawid-Skene {np.mean(ds):.3f}; "
-                f"DS >= majority in {ahead} of {seeds}; export rows {rows_m:.2f} wrong {wrong_m:.3f} | rows "
-                f"{rows_ds:.2f} wrong {wrong_ds:.3f} | at --min-posterior {SURE}: rows {rows_sure:.2f} wrong "
-                f"{wrong_sure:.3f}"
+                f"DS >= majority in {ahead} of {seeds}; export {majority_export} | {ds_export} | at --min-posterior "
+                f"{SURE}: {sure_export}"
             )
     return 0
 

@@ -37,21 +37,15 @@ from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_withdraw import file_labels, withdraw_imports
-from data.imports import (
-    ImportOptions,
-    Loaded,
-    check_file,
-    check_rank_items,
-    kept_lines,
-    log_import,
-    write_records,
-)
+from data.import_write import kept_lines, log_import, write_records
+from data.imports import ImportOptions, Loaded, check_file, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.merging import merge_workspaces
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
+from data.spellings import Spellings
 from data.stats import integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
 
@@ -105,9 +99,11 @@ def cmd_import(args: Any) -> int:
     if not files:
         raise PrefloopError("nothing to import: give FILE(s) or --sample")
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
-    loaded = [check_file(path, options) for path in files]
+    spellings = Spellings.at(args.workspace)  # a text near one stored takes its spelling
+    loaded = [check_file(path, options, spellings=spellings) for path in files]
     workspace = Workspace.open_or_init(args.workspace)
-    check_rank_items(workspace, loaded)  # all the files' answers together, before any is written
+    # all the files' answers together, before any is written
+    loaded = guard_files(workspace, loaded, options, spellings)
     for item in loaded:
         counts = write_records(workspace, item.records, item.counts)
         rejects = log_import(workspace, item, counts, options)
@@ -124,8 +120,11 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
             "--remove withdraws the labels of files imported before: give files to import, or --remove FILE, "
             "not both in one call"
         )
-    files = [file_labels(path, options) for path in args.remove]  # every file read before anything is written
-    for withdrawal in withdraw_imports(Workspace(args.workspace), files, options):
+    workspace = Workspace(args.workspace)
+    spellings = Spellings(workspace)  # the texts as the import stored them
+    # every file read before anything is written
+    files = [file_labels(path, options, workspace, spellings) for path in args.remove]
+    for withdrawal in withdraw_imports(workspace, files, options):
         print(withdrawal.line())
     return 0
 
@@ -306,6 +305,12 @@ def cmd_merge(args: Any) -> int:
     for plan in merge_workspaces(workspace, others, args.on_conflict):
         added = ", ".join(f"{k} +{v}" for k, v in plan.counts().items())
         print(f"{plan.other.path}: {added or 'nothing new'}")
+        if plan.near_copies:
+            counts = ", ".join(f"{n} {kind}" for kind, n in sorted(plan.near_copies.items()))
+            print(
+                f"  stored apart: {counts} (spelled otherwise than one here only by Unicode normalisation, line "
+                "ends or trailing whitespace: a merge keeps each workspace's texts and ids)"
+            )
         if plan.conflicts:
             counts = ", ".join(f"{n} {reason}" for reason, n in sorted(plan.left_out().items()))
             print(f"  left out (it stays in {plan.other.path}): {counts}")

@@ -3,7 +3,8 @@
 A label's ``annotator`` is a labeller's user name, or one of these:
 - ``import``: a preference or KTO label that came with an imported data set;
 - ``spin``: SPIN's gold-wins label (the gold answer is preferred by construction);
-- ``judge:<model>``: an LLM judge's verdict; ``rm:<model id>``: a reward model's verdict.
+- ``judge:<model>``: an LLM judge's verdict; ``rm:<model id>``: a reward model's verdict (``rm:FOLDER`` for one
+  named by its folder outside the manifest).
 
 None of them is a labeller: they are reserved as user names, never counted towards an item's K labellers, and
 left out of the app's progress, admin view and agreement; `python -m data stats` shows them separately.

@@ -1,4 +1,5 @@
-"""The one base class of the errors a user can act on (bad input, a missing file, an option out of range).
+"""The one base class of the errors a user can act on (bad input, a missing file, an option out of range), and how
+such an error shows a value the user gave.
 
 Every CLI prints such an error as one line and exits non-zero; anything else is a bug and keeps its traceback.
 It derives from ValueError so that callers catching ValueError keep working.
@@ -6,6 +7,22 @@ It derives from ValueError so that callers catching ValueError keep working.
 
 from __future__ import annotations
 
+ECHO = 40  # characters of a value from the user's input that an error line repeats; the rest is cut to "…"
+
 
 class PrefloopError(ValueError):
     """An error in what the user gave us: the message names the file, row, field or option and the fix."""
+
+
+def quoted(text: str) -> str:
+    """``text`` quoted, short enough for one line however long (an answer's text, a ranking from a file)."""
+    return repr(text if len(text) <= ECHO else text[: ECHO - 1] + "…")
+
+
+def shown(value: object) -> str:
+    """A value from the user's input as an error line shows it: text `quoted`, anything else its repr, cut to
+    `ECHO` characters (a ranking number 1e300 is 301 digits)."""
+    if isinstance(value, str):
+        return quoted(value)
+    text = repr(value)
+    return text if len(text) <= ECHO else text[: ECHO - 1] + "…"

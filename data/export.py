@@ -156,6 +156,7 @@ def dpo_table(
     excluded_only: Collection[str] = (),
     rank_excluded_only: Collection[str] = (),
     rank_unlabelled: Collection[str] = (),
+    rank_items: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
     ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``min_posterior``: leave out verdicts whose
@@ -167,13 +168,15 @@ def dpo_table(
     ``excluded_only``: the pairs, ``rank_excluded_only`` the rank items, whose every label is an excluded
     labeller's (`data.exclusion.labels_in_force`): counted ``excluded_only`` rather than unlabelled;
     ``rank_unlabelled``: the rank items ranked only by labellers ``--labels`` does not choose
-    (`data.exclusion.not_chosen`). Rank items are counted whole as `data.rank_pairs.whole_rank_items` says (with
-    ``rank_pairs`` none, every ranked or gold item ``kind_rank_not_asked``)."""
+    (`data.exclusion.not_chosen`); ``rank_items``: the workspace's (`data.rank_pairs.rank_task_items`), those not
+    ranked counted ``rank_unranked``. Rank items are counted whole as `data.rank_pairs.whole_rank_items` says
+    (with ``rank_pairs`` none, every one ``kind_rank_not_asked``)."""
     edits = edit_pair_ids(pairs) | set(edits)
     table, counts = _pairs_table(
         prompts, completions, pairs, labels, split, method, gold, edits, min_posterior, excluded_only
     )
-    counts.update(whole_rank_items(labels, rank_pairs, rank_gold, rank_excluded_only, rank_unlabelled))
+    whole = (rank_gold, rank_excluded_only, rank_unlabelled, rank_items)
+    counts.update(whole_rank_items(labels, rank_pairs, *whole))
     if rank_pairs == "none" or not has_rankings(labels):
         return table, counts
     rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs, rank_gold)
@@ -271,6 +274,7 @@ def to_dpo(
     excluded_only: Collection[str] = (),
     rank_excluded_only: Collection[str] = (),
     rank_unlabelled: Collection[str] = (),
+    rank_items: Collection[str] = (),
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why (`dpo_table`)."""
     table, counts = dpo_table(
@@ -288,6 +292,7 @@ def to_dpo(
         excluded_only,
         rank_excluded_only,
         rank_unlabelled,
+        rank_items,
     )
     return table.to_pylist(), counts
 

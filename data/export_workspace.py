@@ -18,7 +18,7 @@ from data.errors import PrefloopError
 from data.exclusion import Exclusion, check_exclusion, labels_in_force, not_chosen
 from data.export import check_min_posterior, dpo_table, kto_table, to_sft
 from data.gold import read_gold
-from data.rank_pairs import RANK_KIND
+from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import ratings_table
 from data.selection import of_kinds
 from data.stats import AGGREGATED
@@ -28,7 +28,8 @@ PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "c
 EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "dpo": {
         "prompts": ["messages", "split"],
-        "completions": ["prompt_id", "text", "round"],  # prompt and round: of the pairs rankings expand into
+        # prompt and round: of the pairs rankings expand into; engine, created_at: which are rank items
+        "completions": ["prompt_id", "text", "engine", "round", "created_at"],
         "pairs": PAIR_COLUMNS,
         "labels": [*AGGREGATED, "ranking"],
     },
@@ -185,6 +186,7 @@ def export_rows(
         excluded_only=lost.get("pairwise", ()),
         rank_excluded_only=lost.get("rank", ()),
         rank_unlabelled=unchosen.get("rank", ()),
+        rank_items=rank_task_items(completions, stored, rank_gold),
         **verdicts,
     )
     counts.update(dropped)

@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import latest_positions
-from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement, quoted
+from data.errors import quoted
+from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement
 from data.rank_guard import kept_items, new_answers
 from data.rank_pairs import rank_groups
 from data.ranking import RankingError, canonical_ranking, rank_of

@@ -1,26 +1,23 @@
 """Gold items that are the same question must have the same answer (`data.gold.apply_gold` checks a call's marks with
 these before writing): two gold pairs of one prompt and the same two answer texts (one the other's sides swapped),
 or two gold completions of one prompt and the same text. Completions are keyed by their model, so one answer text
-can be several completions (two imports of one data set under two names, a sampled answer a file repeats)."""
+can be several completions (two imports of one data set under two names, a sampled answer a file repeats). Texts
+are compared by `records.text_key`: two spellings of one answer that differ only by Unicode normalisation, line ends
+or trailing whitespace (stored before `data.spellings`, or merged from two workspaces) are one answer too."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.errors import PrefloopError
-from data.records import Completion, Pair
+from data.errors import PrefloopError, quoted
+from data.records import Completion, Pair, text_key
 from data.workspace import Workspace
 
 
 class GoldError(PrefloopError):
     """A gold configuration that cannot be used (a pair without an answer, an unknown pair, two gold items of the
     same question that disagree); `data.gold` raises it too."""
-
-
-def quoted(text: str) -> str:
-    """An answer's text quoted, short enough for one line however long the answer."""
-    return repr(text if len(text) <= 40 else text[:39] + "…")
 
 
 def said(verdict: tuple[str, ...]) -> str:
@@ -100,14 +97,15 @@ def check_pair_agreement(
     if not rows:
         return
     texts = _answer_texts(workspace, [row[side] for row in rows for side in columns[1:]], records)
-    seen: dict[tuple, tuple[str, tuple[str, ...]]] = {}
+    seen: dict[tuple, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}  # -> (id, said, the verdict's key)
     for row in rows:
         a, b = texts.get(row["completion_a"]), texts.get(row["completion_b"])
         if a is None or b is None:
             continue
-        given = verdict((a, b), gold[row["id"]])
-        first = seen.setdefault((row["prompt_id"], frozenset((a, b))), (row["id"], given))
-        if first[1] != given:
+        given, keys = verdict((a, b), gold[row["id"]]), (text_key(a), text_key(b))
+        key = verdict(keys, gold[row["id"]])
+        first = seen.setdefault((row["prompt_id"], frozenset(keys)), (row["id"], given, key))
+        if first[2] != key:
             why = "compare the same two answers to one prompt but disagree; give one answer"
             message = _disagree("pair", (first[0], said(first[1])), (row["id"], said(given)), who, new, why)
             raise GoldError(message)
@@ -124,10 +122,12 @@ def check_kto_agreement(
     if not rows:
         return
     texts = _answer_texts(workspace, [row["id"] for row in rows], records)
-    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    seen: dict[tuple[str, str | None], tuple[str, str]] = {}
     for row in rows:
-        item = row["id"]
-        first = seen.setdefault((row["prompt_id"], texts.get(item)), (item, gold[item]))
+        item, text = row["id"], texts.get(row["id"])
+        first = seen.setdefault(
+            (row["prompt_id"], None if text is None else text_key(text)), (item, gold[item])
+        )
         if first[1] != gold[item]:
             why = "are the same answer to one prompt; give one gold answer"
             raise GoldError(_disagree("completion", first, (item, gold[item]), who, new, why))

@@ -35,6 +35,7 @@ from data.rank_rate_rows import Ranked
 from data.records import Completion, Pair, Prompt, content_id, prompt_id
 from data.rubric import load_rubric
 from data.schemas import SchemaError
+from data.spellings import Spellings
 from data.workspace import Workspace
 
 DEFAULT_SPLIT = "test"
@@ -81,50 +82,66 @@ class Question:
         return f"{self.source}, row {self.row}, field '{self.field}'"
 
 
-def _questions(path: Path, split: str, rubric: Path | None) -> tuple[list[Question | Ranked], str]:
+def _questions(
+    path: Path, split: str, rubric: Path | None, spellings: Spellings
+) -> tuple[list[Question | Ranked], str]:
     """Every row of ``path`` as Questions (a ranking or ratings, checked against ``rubric``:
-    `data.rank_rate_rows`), and the columns no row read (`data.import_columns`); a row that is not one (several
-    answers and no preference, ranking or ratings, two equal answers, nothing to make gold) is a SchemaError naming
-    its row and field."""
-    seen: list[tuple[int, Example, list[object], list[Ranked] | None]] = []
+    `data.rank_rate_rows`; its texts with their first ``spellings``), and the columns no row read
+    (`data.import_columns`); a row that is not one is a SchemaError (`_row_questions`), raised as the importer reads
+    the row: the first bad row of the file is the one named, whichever check finds it."""
+    name, read = str(path), []
     options = ImportOptions(split=split, rubric=rubric)
-    loaded = check_file(path, options, lambda *row: seen.append(row), labels=False)
+
+    def on_row(*row) -> None:
+        read.extend(_row_questions(name, *row))
+
+    loaded = check_file(path, options, on_row, labels=False, spellings=spellings)
     # a gold file gives no prompt a gold (SFT) answer: a rated answer (a row's response) is not one
     prompts = {r.id: replace(r, gold=None) for r in loaded.records if isinstance(r, Prompt)}
-    chosen, rejected = PREFERENCE_FIELDS.get(loaded.format, ("chosen", "rejected"))
-    name, out = str(path), []
-    for row, example, made, ranked in seen:
-        prompt = prompts[prompt_id(example.messages)]
-        if ranked is not None:  # on the file's prompt as first stored (its split)
-            out += [replace(question, prompt=prompt) for question in ranked]
-            continue
-        if example.candidates is not None:
+    out = [  # on the file's prompt as first stored (its split)
+        replace(q, prompt=prompts[q.prompt.id])
+        if isinstance(q, Ranked)
+        else replace(q, records=[prompts[q.prompt_id], *q.records])
+        for q in read
+    ]
+    return out, loaded.unread
+
+
+def _row_questions(
+    name: str, fmt: str, row: int, example: Example, made: list[object], ranked: list[Ranked] | None
+) -> list[Question | Ranked]:
+    """One checked row's questions (the `check_file` hook's arguments; a Question's ``records`` without its prompt),
+    or a SchemaError naming its row and field: several answers and no preference, ranking or ratings, two equal
+    answers, nothing to make gold."""
+    if ranked is not None:
+        return ranked
+    if example.candidates is not None:
+        raise SchemaError(
+            name,
+            f"{len(example.candidates)} answers to choose from, but the row has no answer (chosen/rejected), "
+            "KTO label, ranking or ratings to make gold",
+            row,
+            "completions",
+        )
+    if example.chosen is not None:
+        chosen, rejected = PREFERENCE_FIELDS.get(fmt, ("chosen", "rejected"))
+        if not made:  # the importer drops a pair of two equal answers (degenerate)
             raise SchemaError(
                 name,
-                f"{len(example.candidates)} answers to choose from, but the row has no answer (chosen/rejected), "
-                "KTO label, ranking or ratings to make gold",
+                f"the same answer as '{chosen}' (spaces aside): a gold pair compares two different answers",
                 row,
-                "completions",
+                rejected,
             )
-        if example.chosen is not None:
-            if not made:  # the importer drops a pair of two equal answers (degenerate)
-                raise SchemaError(
-                    name,
-                    f"the same answer as '{chosen}' (spaces aside): a gold pair compares two different answers",
-                    row,
-                    rejected,
-                )
-            a, b, pair = made[:3]
-            task, texts, answer, field_, records = "pairwise", (a.text, b.text), "a", chosen, [a, b, pair]
-        elif example.completion is not None:
-            completion, label = made
-            task, texts, answer, field_ = "kto", (completion.text,), label.choice, "label"
-            records = [completion]
-        else:
-            message = "nothing to make gold: no preference (chosen/rejected), KTO label, ranking or ratings"
-            raise SchemaError(name, message, row)
-        out.append(Question(task, prompt.id, texts, answer, name, row, field_, [prompt, *records]))
-    return out, loaded.unread
+        a, b, pair = made[:3]
+        task, texts, answer, field_, records = "pairwise", (a.text, b.text), "a", chosen, [a, b, pair]
+    elif example.completion is not None:
+        completion, label = made
+        task, texts, answer, field_ = "kto", (completion.text,), label.choice, "label"
+        records = [completion]
+    else:
+        message = "nothing to make gold: no preference (chosen/rejected), KTO label, ranking or ratings"
+        raise SchemaError(name, message, row)
+    return [Question(task, prompt_id(example.messages), texts, answer, name, row, field_, records)]
 
 
 def _distinct(questions: list[Question | Ranked]) -> tuple[list[Question | Ranked], int]:
@@ -300,9 +317,9 @@ def gold_from_files(
     if not paths:
         return FileGold()
     rubric_of = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
-    read, unread = [], []
+    read, unread, spellings = [], [], Spellings(workspace)  # a text near a stored one is that one
     for path in paths:
-        questions, columns = _questions(Path(path), split or DEFAULT_SPLIT, rubric)
+        questions, columns = _questions(Path(path), split or DEFAULT_SPLIT, rubric, spellings)
         read += questions
         unread += [f"{path}: {columns}"] if columns else []
     questions, duplicates = _distinct(read)

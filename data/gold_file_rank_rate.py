@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data.errors import quoted
 from data.gold import NOUN, Mark, gold_now
-from data.gold_agreement import GoldError, quoted, replaces_gold
+from data.gold_agreement import GoldError, replaces_gold
 from data.rank_pairs import rank_groups
 from data.rank_rate_rows import Ranked
 from data.ranking import MAX_K, MIN_K, canonical, parse_ranking, rank_item_id

@@ -2,25 +2,31 @@
 (`check_rank_items`): no rank item under labels gains an answer (`data.rank_guard`), and no imported ranking or
 rating is replaced (`data.import_rank_rate.check_labels`). A refused answer whose text an earlier import stored
 under another source name (the file was named otherwise, or imported with ``--source``) says so, and which
-``--source`` makes the row's answer the stored one: an answer's id is its prompt, text and source."""
+``--source`` makes the row's answer the stored one: an answer's id is its prompt, text and source.
+
+With ``--on-error skip`` the rows whose answers the rank guard refuses are left out instead (`skip_locked`),
+counted `LOCKED` with the file's other bad rows: the user asked to go on."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 
+from data.errors import quoted
 from data.gold import gold_rank_sources
-from data.gold_agreement import quoted
 from data.import_rank_rate import check_labels
-from data.rank_guard import kept_items, new_answers
+from data.import_records import RecordError
+from data.rank_guard import KeptItem, Key, kept_items, new_answers
 from data.records import Completion
-from data.schemas import SchemaError
 from data.workspace import Workspace
 
 if TYPE_CHECKING:
     from data.imports import Loaded
+
+LOCKED = "rank_locked"  # the reason a row whose answer would change a rank item under labels is skipped by
 
 
 def check_rank_items(workspace: Workspace, loaded: Sequence[Loaded]) -> None:
@@ -30,31 +36,61 @@ def check_rank_items(workspace: Workspace, loaded: Sequence[Loaded]) -> None:
     a SchemaError names the first file and row whose answer or label would. Writes nothing."""
     added = new_answers(workspace, [record for item in loaded for record in item.records])
     check_labels(workspace, [(item.path, item.labelled) for item in loaded], added)
+    for _, refusal in _locked(workspace, loaded, added, first=True):
+        raise refusal
+
+
+def skip_locked(
+    workspace: Workspace, loaded: list[Loaded], recheck: Callable[[Path, Mapping[int, RecordError]], Loaded]
+) -> list[Loaded]:
+    """``loaded`` without the rows whose answers the rank guard refuses (every row giving such an answer): each file
+    with one is checked again by ``recheck`` (its path, its rows to leave out, each with its `LOCKED` error), until
+    no row is refused (a row left out can only take answers away). Writes nothing."""
+    refused: dict[int, dict[int, RecordError]] = {}
+    while True:
+        found = _locked(workspace, loaded, new_answers(workspace, [r for f in loaded for r in f.records]))
+        if not found:
+            return loaded
+        for index, refusal in found:
+            refused.setdefault(index, {}).setdefault(refusal.row, refusal)
+        changed = {index for index, _ in found}
+        loaded = [recheck(f.path, refused[i]) if i in changed else f for i, f in enumerate(loaded)]
+
+
+def _locked(
+    workspace: Workspace, loaded: Sequence[Loaded], added: Mapping[Key, list[Completion]], first: bool = False
+) -> list[tuple[int, RecordError]]:
+    """The refusals of the new answers (``added``) that change a rank item under labels: (file index, the error
+    naming its row) for every row that gives one, or (``first``) for the first file and row giving the first."""
     if not added:
-        return
+        return []
     changed = kept_items(
         workspace, {key: len(new) for key, new in added.items()}, gold_rank_sources(workspace)
     )
-    if not changed:
-        return
-    item = changed[0]
-    answer = added[item.prompt_id, item.round][item.first_changing]
-    path, row = next((f.path, f.answer_rows[answer.id]) for f in loaded if answer.id in f.answer_rows)
+    out = []
+    for item in changed[:1] if first else changed:
+        new = added[item.prompt_id, item.round]
+        for answer in new[item.first_changing : item.first_changing + 1 if first else None]:
+            message = _refusal(workspace, item, answer)
+            for index, file in enumerate(loaded):
+                for row in file.answer_rows.get(answer.id, [])[: 1 if first else None]:
+                    out.append((index, RecordError(str(file.path), message, row, reason=LOCKED)))
+    return out[:1] if first else out
+
+
+def _refusal(workspace: Workspace, item: KeptItem, answer: Completion) -> str:
+    """Why ``answer`` may not join ``item``, and what to do instead."""
     remedy = "leave the row out" + (
         item.remove_advice or " (an import's answers join round 0 of their prompt)"
     )
     sources = stored_sources(workspace, answer)
     if sources:
-        message = (
+        return (
             f"its answer {quoted(answer.text)} is stored under source {', '.join(sources)}, not this import's "
             f"{answer.model!r} (the file's name, or --source): as a new answer it would {item.problem()}; import "
             f"the file with --source {sources[0]} to label the stored answer, or {remedy}"
         )
-    else:
-        message = (
-            f"its answer {quoted(answer.text)} is not stored, and adding it would {item.problem()}; {remedy}"
-        )
-    raise SchemaError(str(path), message, row)
+    return f"its answer {quoted(answer.text)} is not stored, and adding it would {item.problem()}; {remedy}"
 
 
 def stored_sources(workspace: Workspace, answer: Completion) -> list[str]:

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from data.aggregate import current_labels
 from data.annotators import IMPORT
-from data.gold_agreement import quoted
+from data.errors import quoted
 from data.import_formats import Example
 from data.import_records import RecordError
 from data.rank_guard import Key, item_sizes

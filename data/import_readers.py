@@ -93,9 +93,10 @@ def _refuse_nested(text: str | None, source: str) -> None:
     if text is None:
         return
     try:
-        _nested_records(json.loads(text), source)
-    except (json.JSONDecodeError, RecursionError):
-        return  # JSON lines, or broken: read line by line
+        document = json.loads(text)
+    except (ValueError, RecursionError):  # ValueError: a syntax error, or an integer too long for `int`
+        return  # JSON lines, or broken: read line by line, where a bad line is an error of its row
+    _nested_records(document, source)
 
 
 def _nested_records(document: object, source: str) -> None:
@@ -155,7 +156,7 @@ def _refuse_single_document(handle, source: str, limit: int) -> None:
     text = _whole(handle, limit)
     try:
         document = json.loads(text) if text is not None else None
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         return
     _nested_records(document, source)
     if isinstance(document, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -75,25 +76,85 @@ def within_depth(parse: Callable[..., T], *args: object) -> T:
         raise TooDeep() from None
 
 
+class LongNumber(ValueError):
+    """A JSON integer of more digits than Python turns into a number (`sys.get_int_max_str_digits`, 4300 by
+    default), at ``field`` (``ratings.helpfulness``, ``ranking[2]``; "" for the whole value)."""
+
+    def __init__(self, field: str, digits: int):
+        limit = sys.get_int_max_str_digits()
+        super().__init__(f"an integer of {digits} digits, more than the {limit} Python reads as a number")
+        self.field = field
+
+
+class _Digits(str):
+    """An integer's digits that `int` refuses (`_long_ints`), kept as text to find where it was."""
+
+
+def _long_ints(digits: str) -> int | _Digits:
+    try:
+        return int(digits)
+    except ValueError:
+        return _Digits(digits)
+
+
 _DECODER = json.JSONDecoder(object_pairs_hook=no_duplicate_keys)
+# Only to name the field of a number `_DECODER` could not read: a parse_int hook would slow every number
+_FINDER = json.JSONDecoder(object_pairs_hook=no_duplicate_keys, parse_int=_long_ints)
+
+
+def _where(value: object, field: str = "") -> tuple[str, _Digits] | None:
+    """The first `_Digits` in ``value`` and its path."""
+    if isinstance(value, _Digits):
+        return field, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _where(
+            item, f"{field}[{key}]" if isinstance(key, int) else f"{field}.{key}" if field else key
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def _decode(text: str, pos: int | None = None) -> object:
+    """``text``'s JSON value (at ``pos``: (value, end), as ``raw_decode``), within depth; an integer too long for
+    `int` (a plain ValueError from json's scanner, which names no field) a `LongNumber` naming its field."""
+    try:
+        return (
+            within_depth(_DECODER.decode, text)
+            if pos is None
+            else within_depth(_DECODER.raw_decode, text, pos)
+        )
+    except (json.JSONDecodeError, DuplicateKey, TooDeep):
+        raise
+    except ValueError:
+        found = _where(within_depth(_FINDER.raw_decode, text, SPACE.match(text, pos or 0).end())[0])
+        if found is None:
+            raise
+        field, digits = found
+        raise LongNumber(field, len(digits.lstrip("-"))) from None
 
 
 def strict_json(text: str) -> object:
     """The JSON value ``text`` holds; a syntax error is a JSONDecodeError, an object with a key twice a
-    `DuplicateKey`, a value nested too deeply a `TooDeep` (each a ValueError)."""
-    return within_depth(_DECODER.decode, text)
+    `DuplicateKey`, a value nested too deeply a `TooDeep`, an integer too long to read a `LongNumber` (each a
+    ValueError)."""
+    return _decode(text)
 
 
 def decode_value(text: str, pos: int, source: str, row: int) -> tuple[object, int]:
-    """One JSON value at ``pos``: (value, end). A value nested too deeply, or an object with a key twice, is a
-    RecordError of the row (in an array, the caller finds the value's end with ``JsonText.skip``)."""
+    """One JSON value at ``pos``: (value, end). A value nested too deeply, an object with a key twice or an integer
+    too long to read is a RecordError of the row (in an array, the caller finds the value's end with
+    ``JsonText.skip``)."""
     try:
-        return within_depth(_DECODER.raw_decode, text, pos)
+        return _decode(text, pos)
     except TooDeep:
         error = RecordError(source, f"JSON {TOO_DEEP}", row=row, reason="too_deep")
     except DuplicateKey as exc:
         message = f"key {exc.key!r} appears twice in one object (which to keep is a guess)"
         error = RecordError(source, message, row=row, field=exc.key, reason="duplicate_key")
+    except LongNumber as exc:
+        error = RecordError(source, str(exc), row=row, field=exc.field or None, reason="long_number")
     raise error
 
 

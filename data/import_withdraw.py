@@ -8,28 +8,35 @@ record on the item. Every reader that takes the latest record (exports, `train`,
 takes new answers again (`data.rank_guard`).
 
 Which labels are the file's is what its rows make, read as `data import` reads them (with the same ``--source``,
-``--format``, ``--rubric``, ``--on-error``: an import label's id is a hash of its content). Every file is checked
-before anything is written: a row whose label is not stored is an error naming the file and row (the file was not
-imported into this workspace, or with other options), as is a file whose rows make no label. A label not in force
-(withdrawn already, or another import's in force on its item) is counted, not written again, so a rerun adds
-nothing; importing the file again puts the labels back (`data.import_labels.renew_withdrawn`).
+``--format``, ``--rubric`` and ``--on-error``, whose skip leaves out the rows the rank guard refuses, and with the
+workspace's spellings: an import label's id is a hash of its content). Every file is checked before anything is
+written: a row whose label is not stored is an error naming the file and row (the file was not imported into this
+workspace, or with other options), as is a file whose rows make no label. A label not in force (withdrawn already,
+or another import's in force on its item) is counted, not written again, so a rerun adds nothing; importing the
+file again puts the labels back (`data.import_labels.renew_withdrawn`).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from data.annotators import IMPORT
 from data.files import append_line, check_not_link, write_error
 from data.gold_agreement import quoted
+from data.import_guard import skip_locked
 from data.import_labels import import_history, is_of
 from data.import_rank_rate import Labelled
-from data.imports import LOG_DIR, ImportOptions, check_file
+from data.import_records import RecordError
+from data.import_write import LOG_DIR
+from data.imports import ImportOptions, Loaded, check_file
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
+from data.spellings import Spellings
 from data.workspace import Workspace
 
 NOUN = {"pairwise": "preference", "kto": "KTO label", "rank": "ranking", "rate": "rating"}
@@ -58,16 +65,25 @@ class Withdrawal:
         return f"withdrew the labels of {self.path}: {len(self.retractions)}{f' ({shown})' if shown else ''}{already}"
 
 
-def file_labels(path: Path, options: ImportOptions) -> FileLabels:
-    """The labels ``path``'s rows make, read as `data import` reads them (``options``); writes nothing."""
+def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spellings: Spellings) -> FileLabels:
+    """The labels ``path``'s rows make, read as `data import` reads them (``options``, and the ``workspace``'s
+    ``spellings``: the import gave a near-copy of a stored text the stored one before any id was made; with
+    ``--on-error skip``, the rows the rank guard refuses left out, as the import left them out, `rank_locked`);
+    writes nothing."""
     found: dict[str, Labelled] = {}
 
-    def on_row(row: int, example: object, records: list[object], questions: object) -> None:
+    def on_row(fmt: str, row: int, example: object, records: list[object], questions: object) -> None:
         for record in records:
             if isinstance(record, Label):
                 found.setdefault(record.id, Labelled(record, "", row, ""))
 
-    loaded = check_file(path, options, on_row)
+    def read(refused: Mapping[int, RecordError] = MappingProxyType({})) -> Loaded:
+        found.clear()  # a row refused now made labels at the read before
+        return check_file(path, options, on_row, refused=refused, spellings=spellings)
+
+    loaded = read()
+    if options.on_error == "skip":
+        (loaded,) = skip_locked(workspace, [loaded], lambda _, refused: read(refused))
     for labelled in loaded.labelled.values():  # rankings and ratings: with the field they came from
         found[labelled.label.id] = labelled
     return FileLabels(Path(path), found)

@@ -10,6 +10,8 @@ adds nothing twice.
   in the record) the answers become pairs for labellers instead, paired as sampled completions are. Rankings and
   ratings of a row's answers are labels of that annotator too (`data.import_rank_rate`; answers alone with
   ``unlabelled``).
+- A prompt or answer spelled otherwise than a stored one (or an earlier row's) only in Unicode normalisation, line
+  ends or trailing whitespace takes that spelling before its id is made (`data.spellings`), counted ``respelled``.
 - Identical rows (rank and rate rows in any order of their answers: `rank_rate_rows.row_key`) are counted
   (`duplicate_rows`); a prompt seen again with a different gold answer keeps the first and is counted
   (`gold_conflicts`) and logged with its rows, never dropped silently.
@@ -17,20 +19,17 @@ adds nothing twice.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from tqdm import tqdm
 
 from data.annotators import IMPORT
 from data.errors import PrefloopError
-from data.files import append_line, atomic_write, check_not_link, write_error
 from data.import_columns import Reading, UnreadColumns, question_columns
 from data.import_formats import (
     FORMATS,
@@ -41,15 +40,16 @@ from data.import_formats import (
     detect_format,
     parse_record,
 )
-from data.import_guard import check_rank_items
-from data.import_labels import renew_withdrawn
+from data.import_guard import check_rank_items, skip_locked
 from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, read_records
 from data.import_records import RecordError, null_answer_fields, without_nulls
+from data.import_write import kept_lines, log_import, write_records
 from data.pairing import make_pairs
 from data.rank_rate_rows import Ranked, row_key
-from data.records import Completion, Label, Pair, Prompt, content_id, now
+from data.records import Completion, Label, Pair, Prompt, content_id
 from data.schemas import SchemaError, check_messages
+from data.spellings import Spellings
 from data.workspace import Workspace
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "Loaded",
     "check_file",
     "check_rank_items",
+    "guard_files",
     "import_file",
     "kept_lines",
     "load_file",
@@ -67,7 +68,6 @@ log = logging.getLogger(__name__)
 
 ON_ERROR = ("fail", "skip")
 EXPECTED = "chosen and rejected, completion and label, completions, or a gold completion, response or output"
-LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the rejects files beside it
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Loaded:
     rejects: list[dict] = field(default_factory=list)
     gold_conflicts: list[dict] = field(default_factory=list)
     prompt_rows: dict[str, int] = field(default_factory=dict)  # each prompt's first row in the file
-    answer_rows: dict[str, int] = field(default_factory=dict)  # each answer's (completion's) first row
+    answer_rows: dict[str, list[int]] = field(default_factory=dict)  # the rows giving each completion
     labelled: dict = field(default_factory=dict)  # imported rankings and ratings by item (`RankRateRows`)
     unread: str = ""  # the columns no imported row read, one line (`data.import_columns`)
     rated: bool = False  # whether an imported row rates its answer (else a --rubric given is not used)
@@ -208,9 +208,9 @@ def _file_format(rows: list[object], name: str) -> str:
     return fmt
 
 
-# on_row's arguments: a checked row's number, its Example, the records it makes (its prompt aside), and its
-# ranking's or ratings' questions (`data.rank_rate_rows`; None for any other row)
-RowHook = Callable[[int, Example, list[object], list[Ranked] | None], None]
+# on_row's arguments: the file's format, a checked row's number, its Example, the records it makes (its prompt
+# aside), and its ranking's or ratings' questions (`data.rank_rate_rows`; None for any other row)
+RowHook = Callable[[str, int, Example, list[object], list[Ranked] | None], None]
 
 
 def check_file(
@@ -218,10 +218,14 @@ def check_file(
     options: ImportOptions = ImportOptions(),
     on_row: RowHook | None = None,
     labels: bool = True,
+    refused: Mapping[int, RecordError] = MappingProxyType({}),
+    spellings: Spellings | None = None,
 ) -> Loaded:
     """Read and check every record of ``path``; returns what it becomes. Writes nothing. ``on_row`` sees each
     checked row (`data.gold_file` reads a gold file's rows so, one question each); without ``labels`` a row's
-    ranking or ratings make no record (the gold file makes gold of them)."""
+    ranking or ratings make no record (the gold file makes gold of them); a ``refused`` row is bad with its error
+    (the workspace refuses it: `guard_files`). A row's texts take the first spelling of ``spellings`` (the
+    workspace's and the earlier files', `data.spellings`; None: the file's own)."""
     check_options(options)
     path = Path(path)
     name, source = str(path), options.source or path.stem
@@ -234,15 +238,16 @@ def check_file(
         fmt = _file_format(rows, name)
     counts: Counter = Counter(records=len(rows))
     prompts, answers, rejects, seen, answer_rows = _Prompts(), [], [], set(), {}
-    unread, rated = UnreadColumns(), False
+    unread, rated, spellings = UnreadColumns(), False, spellings or Spellings()
     for row, raw in enumerate(tqdm(rows, desc=f"reading {path.name}", unit="rec", disable=None)):
         ctx = RecordContext(name, row, options.non_text)
         try:
-            if isinstance(raw, RecordError):
-                raise raw
+            if isinstance(raw, RecordError) or row in refused:
+                raise refused.get(row, raw)
             folder_split = getattr(raw, "split", None)  # a datasets folder's split (`SplitRow`), not a column
             nulls, raw = null_answer_fields(raw), Reading(without_nulls(raw))  # a null key is an absent one
-            example = replace(parse_record(raw, fmt, ctx), split=folder_split)
+            respelled = spellings.respelled
+            example = spellings.example(replace(parse_record(raw, fmt, ctx), split=folder_split))
             read = set(raw.got)  # before the ranking and ratings are looked for: they count their own
             if nulls and not example.answered:
                 message = f"no answer: the field is null, and the row has no other ({EXPECTED})"
@@ -266,12 +271,13 @@ def check_file(
         unread.add(raw, read | question_columns(questions, rank_rate.rubric))
         rated = rated or any(question.task == "rate" for question in questions or ())
         if on_row is not None:
-            on_row(row, example, out, questions)
+            on_row(fmt, row, example, out, questions)
         answers += out
         for record in out:
             if isinstance(record, Completion):
-                answer_rows.setdefault(record.id, row)
+                answer_rows.setdefault(record.id, []).append(row)
         counts += dropped + Counter(non_text_parts_dropped=ctx.dropped_parts)
+        counts["respelled"] += spellings.respelled - respelled
         counts["duplicate_rows"] += (key := row_key(example, questions)) in seen
         seen.add(key)
     counts["skipped"] = len(rejects)
@@ -311,87 +317,28 @@ def load_file(
     return loaded.records, loaded.counts
 
 
-def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
-    """Append ``batch`` (rows already stored are left out, but labels `--remove` withdrew are written anew:
-    ``restored_labels``); ``counts`` plus the rows written per table (``new_<table>``) and the file's prompts
-    already stored (`stored_prompts`)."""
-    folder = workspace.path / LOG_DIR
-    for path in (folder, folder / "log.jsonl"):  # refused before the records are written, not after
-        check_not_link(path)
-    stored = stored_prompts(workspace, batch)
-    batch, renewed = renew_withdrawn(workspace, batch)  # labels `--remove` withdrew, imported again
-    written = workspace.append(batch, skip_existing=True)
-    new = Counter({f"new_{table}": n for table, n in written.items()}, restored_labels=renewed)
-    return counts + stored + new
+def guard_files(
+    workspace: Workspace, loaded: list[Loaded], options: ImportOptions, spellings: Spellings
+) -> list[Loaded]:
+    """The checked files (read with ``spellings``), together, against what the workspace holds, before anything is
+    written (`data.import_guard`): a row whose answer the rank guard refuses is left out with ``--on-error skip``,
+    counted ``rank_locked`` (its file checked again without it: the rows it repeated count as they then do), else
+    refused in one line."""
+    if options.on_error == "skip":
 
+        def recheck(path: Path, rows: Mapping[int, RecordError]) -> Loaded:
+            return check_file(path, options, refused=rows, spellings=spellings)
 
-def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
-    """The prompts of ``batch`` already stored (``already_stored``): a prompt's id is its messages, so the stored
-    row stays as it is, split and gold answer alike. Those whose stored split is not the one this import gives
-    them count ``stored_split_kept``; those given a gold answer that is not the stored one (or where none is stored)
-    ``stored_gold_kept``: never changed, but never silently (`kept_lines`)."""
-    prompts = {record.id: record for record in batch if isinstance(record, Prompt)}
-    if not prompts:
-        return Counter()
-    stored = workspace.read("prompts", ["split", "gold"])
-    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(list(prompts), pa.string())))
-    counts = Counter(already_stored=stored.num_rows)
-    for id_, split, gold in zip(*(stored.column(c).to_pylist() for c in ("id", "split", "gold"))):
-        counts["stored_split_kept"] += split != prompts[id_].split
-        counts["stored_gold_kept"] += prompts[id_].gold is not None and gold != prompts[id_].gold
-    return +counts
-
-
-def kept_lines(counts: Counter) -> list[str]:
-    """What an import left as it was stored (`stored_prompts`), one line each, for the user."""
-    lines = []
-    if counts["stored_split_kept"]:
-        lines.append(
-            f"{counts['stored_split_kept']} of the {counts['already_stored']} prompts already stored keep their "
-            "split, not the one this import gives them (--split, --test-fraction or the rows' own): a prompt's "
-            "split is set when it is first stored, and nothing moves it"
-        )
-    if counts["stored_gold_kept"]:
-        lines.append(
-            f"{counts['stored_gold_kept']} of the {counts['already_stored']} prompts already stored keep their "
-            "stored gold answer (or none), not this file's: a stored prompt is never rewritten"
-        )
-    return lines
-
-
-def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: ImportOptions) -> Path | None:
-    """One line in WS/imports/log.jsonl; the rows left out, if any, in a rejects file beside it (returned)."""
-    folder = workspace.path / LOG_DIR
-    check_not_link(folder)
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise write_error(exc, folder) from exc
-    stamp = now().strftime("%Y%m%dT%H%M%S%fZ")
-    rejects = None
-    if loaded.rejects:
-        rejects = folder / f"{stamp}-{loaded.path.stem}.rejects.jsonl"
-        text = "".join(json.dumps(r) + "\n" for r in loaded.rejects).encode("utf-8")
-        atomic_write(rejects, lambda handle: handle.write(text))
-    entry = {
-        "at": now().isoformat(),
-        "file": str(loaded.path.resolve()),
-        "format": loaded.format,
-        "options": vars(options),
-        "counts": dict(counts),
-        "rejects": rejects.name if rejects else None,
-        "gold_conflicts": loaded.gold_conflicts,
-        "columns_not_read": loaded.unread,
-    }
-    append_line(folder / "log.jsonl", json.dumps(entry, default=str))
-    return rejects
+        loaded = skip_locked(workspace, loaded, recheck)
+    check_rank_items(workspace, loaded)
+    return loaded
 
 
 def import_file(workspace: Workspace, path: str | Path, **options) -> Counter:
     """Import every record of ``path`` (options: see ImportOptions); returns counts read, written, dropped."""
-    options = ImportOptions(**options)
-    loaded = check_file(path, options)
-    check_rank_items(workspace, [loaded])
+    options, spellings = ImportOptions(**options), Spellings(workspace)
+    loaded = [check_file(path, options, spellings=spellings)]
+    (loaded,) = guard_files(workspace, loaded, options, spellings)
     counts = write_records(workspace, loaded.records, loaded.counts)
     log_import(workspace, loaded, counts, options)
     return counts

@@ -8,11 +8,12 @@ import math
 import numpy as np
 
 
-def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float] | None:
     """The Wilson score interval of a proportion (95 % with z = 1.96; successes may count ties as halves): (p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) /
-    (1 + z²/n). Unlike p ± z·√(p(1−p)/n) it stays inside [0, 1] and is honest at small n and at 0 or n."""
+    (1 + z²/n). Unlike p ± z·√(p(1−p)/n) it stays inside [0, 1] and is honest at small n and at 0 or n.
+    None at n = 0: no share, no interval (as `mean_interval` under two values; in the JSON null, never NaN)."""
     if n == 0:
-        return (math.nan, math.nan)
+        return None
     p = successes / n
     centre = p + z * z / (2 * n)
     spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
@@ -26,11 +27,14 @@ PRIOR_VARIANCE = 0.25
 
 
 def mean_interval(
-    values: list[float], z: float = 1.96, bounds: tuple[float, float] = (-1.0, 1.0)
+    values: list[float],
+    z: float = 1.96,
+    bounds: tuple[float, float] = (-1.0, 1.0),
+    prior_variance: float = PRIOR_VARIANCE,
 ) -> list | None:
     """The mean's 95 % interval, mean ± z·s/√n clipped to ``bounds``, with s² the values' variance pooled with one
-    value's worth of ``PRIOR_VARIANCE`` (((n − 1)·s² + 0.25) / n); None under two values (every figure without an
-    interval is None, in the JSON null).
+    value's worth of ``prior_variance`` (((n − 1)·s² + 0.25) / n with τ-b's `PRIOR_VARIANCE`); None under two values
+    (every figure without an interval is None, in the JSON null).
 
     Without the pooled value, values that are all the same have s = 0 and an interval of no width (five τ-b of −1
     read [−1, −1]), and values nearly the same one of nearly none, a certainty a few values cannot give; with it, five
@@ -40,17 +44,32 @@ def mean_interval(
         return None
     n = len(values)
     mean = sum(values) / n
-    variance = ((n - 1) * float(np.var(values, ddof=1)) + PRIOR_VARIANCE) / n
+    variance = ((n - 1) * float(np.var(values, ddof=1)) + prior_variance) / n
     spread = z * math.sqrt(variance / n)
     return [as_figure(max(bounds[0], mean - spread)), as_figure(min(bounds[1], mean + spread))]
 
 
 def correlation_interval(r: float | None, n: int, z: float = 1.96) -> list | None:
-    """Pearson r's 95 % interval by Fisher's z (tanh(atanh r ± z/√(n − 3))); None without r or for n ≤ 3."""
+    """Pearson r's 95 % interval by Fisher's z, tanh(atanh r ± z/√(n − 3)); None without r or for n ≤ 3.
+
+    Fisher's z of ±1 is infinite, so a perfect correlation from five answers read [0.999, 1]: certain, which five
+    answers cannot be (on a rating scale of a few values they agree perfectly by chance). The bound towards 0 is
+    therefore taken at |r| no larger than √(1 − 1/n), the r that a perfect correlation keeps once one answer's worth
+    of unexplained variance is pooled into it (1 − r² becomes ((n − 1)(1 − r²) + 1)/n, as `mean_interval` pools one
+    value's worth of a random ranking's variance); the other bound is Fisher's, so the interval holds r itself.
+    r = 1 reads [0.058, 1] over 5 answers, [0.792, 1] over 10, [0.965, 1] over 30; below √(1 − 1/n) the interval
+    is Fisher's unchanged, and a lower r never gives a higher bound."""
     if r is None or n <= 3:
         return None
-    centre, spread = math.atanh(max(-0.999999, min(0.999999, r))), z / math.sqrt(n - 3)
-    return [as_figure(math.tanh(centre - spread)), as_figure(math.tanh(centre + spread))]
+    r, spread, most = max(-1.0, min(1.0, r)), z / math.sqrt(n - 3), math.sqrt(1 - 1 / n)
+    return [
+        as_figure(math.tanh(_fisher_z(min(r, most)) - spread)),
+        as_figure(math.tanh(_fisher_z(max(r, -most)) + spread)),
+    ]
+
+
+def _fisher_z(r: float) -> float:
+    return math.copysign(math.inf, r) if abs(r) >= 1 else math.atanh(r)
 
 
 def as_figure(value: float | None) -> float | None:

@@ -121,12 +121,12 @@ def label_seconds(labels: pd.DataFrame) -> pd.Series:
 def _gold(mine: pd.DataFrame, answers: dict[str, str]) -> dict:
     on_gold = mine[mine["item_id"].isin(answers)]
     right = int((on_gold["choice"] == on_gold["item_id"].map(answers)).sum())
-    low, high = wilson_interval(right, len(on_gold))
+    interval = wilson_interval(right, len(on_gold))
     return {
         "answered": len(on_gold),
         "correct": right,
         "accuracy": as_figure(right / len(on_gold)) if len(on_gold) else None,
-        "ci95": [as_figure(low), as_figure(high)] if len(on_gold) else None,
+        "ci95": [as_figure(bound) for bound in interval] if interval else None,
     }
 
 

@@ -3,7 +3,9 @@
 A vote on an arena pair (both sides answers of different models to the same prompt) is a win for the chosen
 model, half a win to each side for a tie or ``both_bad``. Strengths θ maximise Σ wins_ij · log σ(θ_i − θ_j) with the
 reference model (the base) fixed at 0, by Newton's method (Chatbot Arena's fit). Intervals are 95 % percentile
-bootstrap intervals that resample prompts (a prompt's votes travel together, as they are not independent), seeded.
+bootstrap intervals that resample prompts (a prompt's votes travel together, as they are not independent), seeded;
+votes on one prompt give none (None, in the JSON null), as `data.intervals.mean_interval` gives none under two
+values: every resample would be that prompt, an interval of no width.
 Each model also gets its win rate against the reference (ties half) on the pairs they met, with a Wilson interval.
 
 Pure functions over the workspace's tables; `python -m data leaderboard` is the shell, `plot_leaderboard` the PNG.
@@ -41,8 +43,8 @@ class Row:
     round: int | None
     parent: str | None
     strength: float
-    low: float
-    high: float
+    low: float | None  # the strength's 95 % bootstrap interval; None from votes on one prompt
+    high: float | None
     votes: int
     win_rate: float | None  # against the reference (ties half), None for the reference itself
     win_low: float | None
@@ -115,8 +117,11 @@ def fit_strengths(wins: np.ndarray, reference: int = 0, iterations: int = 100) -
 
 def bootstrap_intervals(
     wins: np.ndarray, reference: int = 0, samples: int = BOOTSTRAP, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """95 % percentile intervals (low, high) of the strengths, resampling prompts (``wins``: (P, M, M))."""
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """95 % percentile intervals (low, high) of the strengths, resampling prompts (``wins``: (P, M, M)); None under
+    two prompts (every resample of one prompt is that prompt: no spread to measure)."""
+    if wins.shape[0] < 2:
+        return None
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, wins.shape[0], size=(samples, wins.shape[0]))
     totals = np.stack([wins[d].sum(axis=0) for d in draws])
@@ -196,13 +201,14 @@ def leaderboard(
     _, wins = win_matrices(votes, names)
     total = wins.sum(axis=0)
     theta = fit_strengths(total)
-    low, high = bootstrap_intervals(wins, samples=samples, seed=seed)
+    intervals = bootstrap_intervals(wins, samples=samples, seed=seed)
     rows = []
     for k, m in enumerate(ordered):
         games = int(round(total[k, 0] + total[0, k]))
         rate = (total[k, 0] / games) if k and games else None
         wl, wh = wilson_interval(total[k, 0], games) if k and games else (None, None)
         votes_k = int(round(total[k].sum() + total[:, k].sum()))
+        low, high = (None, None) if intervals is None else (float(intervals[0][k]), float(intervals[1][k]))
         rows.append(
             Row(
                 m["id"],
@@ -210,8 +216,8 @@ def leaderboard(
                 m["round"],
                 m["parent"],
                 float(theta[k]),
-                float(low[k]),
-                float(high[k]),
+                low,
+                high,
                 votes_k,
                 rate,
                 wl,
@@ -226,19 +232,29 @@ def board_json(rows: list[Row], by: str) -> str:
     return json.dumps({"by": by, "reference": rows[0].model, "models": [asdict(r) for r in rows]}, indent=2)
 
 
+def strength_interval(row: Row) -> str:
+    """A row's strength interval as the tables print it ("-" where it has none)."""
+    return "-" if row.low is None else f"{row.low:+.2f} to {row.high:+.2f}"
+
+
 def board_lines(rows: list[Row], by: str) -> list[str]:
     """The table as text: strength with its 95 % interval, win rate against the reference, votes."""
     width = max(len(r.name) for r in rows)
+    intervals = (
+        "95 % bootstrap intervals over prompts"
+        if rows[0].low is not None
+        else "no strength interval: the votes are on one prompt, and the bootstrap resamples prompts"
+    )
     lines = [
-        f"arena leaderboard by {by} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap "
-        "intervals over prompts; win rate vs the reference with a Wilson interval, ties half)",
+        f"arena leaderboard by {by} (Bradley–Terry logits, reference {rows[0].name} = 0; {intervals}; "
+        "win rate vs the reference with a Wilson interval, ties half)",
         f"{'model':<{width}}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
     ]
     for r in rows:
         win = "-" if r.win_rate is None else f"{r.win_rate:.3f} ({r.games})"
         ci = "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}"
         lines.append(
-            f"{r.name:<{width}}  {(r.parent or '-')[:8]:<8}  {r.strength:+8.3f}  {r.low:+.2f} to {r.high:+.2f}  {win:<15}  {ci:<11}  {r.votes}"
+            f"{r.name:<{width}}  {(r.parent or '-')[:8]:<8}  {r.strength:+8.3f}  {strength_interval(r):<14}  {win:<15}  {ci:<11}  {r.votes}"
         )
     return lines
 
@@ -255,11 +271,14 @@ def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
     figure, axis = plt.subplots(figsize=(7, 1.2 + 0.5 * len(rows)))
     y = np.arange(len(rows))[::-1]
     strengths = np.array([r.strength for r in rows])
-    errors = np.array([[r.strength - r.low for r in rows], [r.high - r.strength for r in rows]])
+    errors = None  # votes on one prompt: the strengths alone
+    if rows[0].low is not None:
+        errors = np.array([[r.strength - r.low for r in rows], [r.high - r.strength for r in rows]])
     axis.errorbar(strengths, y, xerr=errors, fmt="o", capsize=4)
     axis.axvline(0, color="grey", lw=0.8, ls="--")
     axis.set_yticks(y, [r.name for r in rows])
-    axis.set_xlabel("Bradley–Terry strength (logits vs the reference), 95 % bootstrap interval")
+    interval = "95 % bootstrap interval" if errors is not None else "no interval from one prompt"
+    axis.set_xlabel(f"Bradley–Terry strength (logits vs the reference), {interval}")
     axis.set_title(f"arena leaderboard by {by}")
     figure.tight_layout()
     atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120))

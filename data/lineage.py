@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from data.annotators import RM_PREFIX
+from data.files import NotAFileError, open_regular
 from data.records import ModelRecord
 from data.workspace import Workspace, WorkspaceError
 
@@ -58,21 +59,56 @@ def newest_model(workspace: Workspace) -> ModelEntry:
 
 
 def is_reward_model_name(name: str) -> bool:
-    """``rm`` (the newest reward model) or ``rm:<model id>`` (one of them; the annotator name of its labels)."""
+    """``rm`` (the newest reward model), ``rm:<model id>`` (one of them; the annotator name of its labels) or
+    ``rm:FOLDER`` (a reward model's folder outside the manifest, such as another workspace's)."""
     return name == REWARD_MODEL or name.startswith(RM_PREFIX)
 
 
-def reward_model_entry(name: str, workspace: Workspace) -> ModelEntry:
-    """The reward model ``name`` names (see `is_reward_model_name`) in the manifest."""
-    models = workspace.frame("models")
-    models = models[models["method"] == REWARD_MODEL]
-    if name != REWARD_MODEL:
-        models = models[models["id"] == name[len(RM_PREFIX) :]]
-    if not len(models):
+def reward_model_entry(name: str, workspace: Workspace | None) -> ModelEntry:
+    """The reward model ``name`` names (see `is_reward_model_name`): the manifest's (``workspace`` None: a
+    workspace not created yet, whose manifest is empty), else the folder of ``rm:FOLDER``, checked to hold a reward
+    model (`reward_model_folder`) and named by its absolute path, which is then its id (its labels' annotator is
+    ``rm:FOLDER``). A folder the manifest holds is its manifest entry."""
+    key = None if name == REWARD_MODEL else name[len(RM_PREFIX) :]
+    folder = Path(key).expanduser().resolve() if key and Path(key).expanduser().is_dir() else None
+    if workspace is not None:
+        models = workspace.frame("models")
+        models = models[models["method"] == REWARD_MODEL]
+        if key is not None:
+            named = models["id"] == key
+            models = models[named | (models["path"] == str(folder))] if folder else models[named]
+        if len(models):
+            return _entry(models.sort_values(["created_at", "id"], kind="stable").iloc[-1])
+    if folder is not None:
+        reward_model_folder(folder)
+        return ModelEntry(str(folder), str(folder), 0, REWARD_MODEL, None)
+    missing = f"no reward model {name!r}"
+    where = (
+        f"{workspace.path}: {missing} in the manifest"
+        if workspace
+        else f"{missing}: the workspace does not exist yet"
+    )
+    raise WorkspaceError(
+        f"{where} (train one: `python -m train --method rm`; another workspace's: rm:FOLDER)"
+    )
+
+
+def reward_model_folder(folder: Path) -> None:
+    """``folder`` holds a reward model: a sequence-classification head with one output (what `train --method rm`
+    saves), by its config.json; a causal LM would be scored through a new, random head."""
+    path = folder / "config.json"
+    try:
+        with open_regular(path) as handle:
+            config = json.load(handle)
+    except (OSError, NotAFileError, ValueError) as exc:
+        raise WorkspaceError(f"{path}: cannot be read as a model's config ({exc})") from None
+    config = config if isinstance(config, dict) else {}
+    heads = [a for a in config.get("architectures") or [] if str(a).endswith("ForSequenceClassification")]
+    if not heads or len(config.get("id2label") or {0: "", 1: ""}) != 1:
         raise WorkspaceError(
-            f"{workspace.path}: no reward model {name!r} in the manifest (train one: `python -m train --method rm`)"
+            f"rm:{folder}: not a reward model (its config.json names no sequence-classification head with one "
+            "output; `python -m train --method rm` trains one)"
         )
-    return _entry(models.sort_values(["created_at", "id"], kind="stable").iloc[-1])
 
 
 def get_model(workspace: Workspace, model_id: str) -> ModelEntry:

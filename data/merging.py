@@ -15,7 +15,8 @@ Labels that agree merge as before, and so do labels whose history one side holds
 the workspace was copied: the other side's latest is among this side's records, so the newer one is a successor).
 
 A merge writes answers too, so it keeps rank items under their labels as every writer does (`data.rank_guard`,
-`data.merge_guard`), whatever ``--on-conflict`` says. Every workspace is read and checked before anything is
+`data.merge_guard`), whatever ``--on-conflict`` says. It keeps each workspace's texts and ids: a prompt or answer
+spelled otherwise than a held one (`data.merge_spellings`) is stored apart, and counted. Every workspace is read and checked before anything is
 written, and the rows of all of them are written as one batch (`data.store`): visible all together or not at all,
 so a merge that fails midway (a full disk) has merged nothing, and the same command reruns.
 """
@@ -23,7 +24,7 @@ so a merge that fails midway (a full disk) has merged nothing, and the same comm
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +34,7 @@ import pyarrow.compute as pc
 from data.errors import PrefloopError
 from data.gold import NOUN as GOLD_NOUN
 from data.merge_guard import FRAMES, Side, check_rank_items
+from data.merge_spellings import NearCopies
 from data.schemas import SCHEMAS
 from data.workspace import READ_ORDER, Workspace, WorkspaceError
 
@@ -88,11 +90,13 @@ class Conflict:
 @dataclass(frozen=True)
 class MergePlan:
     """What merging ``other`` adds: ``added``, its rows that neither this workspace nor an earlier plan holds, less
-    the labels and gold rows of ``conflicts`` (with ``skip``)."""
+    the labels and gold rows of ``conflicts`` (with ``skip``); ``near_copies``: how many of its prompts and answers
+    are spelled otherwise than held ones, stored apart (`data.merge_spellings`)."""
 
     other: Workspace
     conflicts: tuple[Conflict, ...]
     added: dict[str, pa.Table]
+    near_copies: Counter = field(default_factory=Counter)
 
     def counts(self) -> dict[str, int]:
         """Rows added per table (those it adds any to)."""
@@ -202,10 +206,11 @@ def plan_merge(workspace: Workspace, others: list[Workspace], on_conflict: str =
     """What merging ``others`` into ``workspace``, in order, adds; reads only. With ``on_conflict`` ``fail`` a
     conflict (module docstring) raises MergeConflict naming the first, and a rank item the merge would change
     raises `data.merge_guard.MergeRankError` (with ``skip`` too), before anything is written."""
-    held = Held.read(workspace)
+    held, near = Held.read(workspace), NearCopies(workspace)
     plans = []
     for other in others:
         plan = _plan_one(held, workspace.path, other, on_conflict)
+        plan = replace(plan, near_copies=near.count(plan.added))
         held.add(plan.added, other.path)
         plans.append(plan)
     return plans

@@ -56,26 +56,51 @@ def has_rankings(labels: pd.DataFrame | pa.Table) -> bool:
     return bool((labels["task"] == "rank").any())
 
 
+def rank_task_items(
+    completions: pd.DataFrame | pa.Table, labels: pd.DataFrame | pa.Table, gold: Collection[str] = ()
+) -> list[str]:
+    """The rank items (`rank_groups`) of a workspace that has a rank task: one holding a rank label of anyone's (a
+    ranking, a skip, an undo; the stored labels, before ``--labels`` or exclusion choose) or a ``gold`` rank item.
+    Otherwise none: nothing records that the rank task was started, and the 3-6 answers per prompt of a pairwise
+    workspace (`generate --n 4`) would be rank items no one was asked to rank."""
+    if not has_rankings(labels) and not len(gold):
+        return []
+    if isinstance(completions, pd.DataFrame):
+        columns = ["id", "prompt_id", "engine", "round", "created_at"]
+        completions = pa.Table.from_pandas(completions[columns], preserve_index=False)
+    return rank_groups(completions).column("item_id").to_pylist()
+
+
 def whole_rank_items(
     labels: pd.DataFrame | pa.Table,
     mode: str,
     gold: Collection[str] = (),
     excluded_only: Collection[str] = (),
     unlabelled: Collection[str] = (),
+    items: Collection[str] = (),
 ) -> Counter:
     """The rank items the DPO export counts whole, each once and of any split, rather than by the pairs their
     rankings expand into: the ``gold`` ones, ranked or not (``rank_gold``, as a gold pair is counted ``gold``),
     then those whose every ranking is an excluded labeller's (``rank_excluded_only``) or of labellers ``--labels``
-    does not choose (``rank_unlabelled``). With ``mode`` none (`--rank-pairs none`, `--kinds` without rank), each
-    of those and every other ranked item is ``kind_rank_not_asked``."""
+    does not choose (``rank_unlabelled``), then the other ``items`` (the workspace's, `rank_task_items`) that no
+    ranking among ``labels`` ranks (``rank_unranked``: nobody ranked them yet, or every ranking was undone). With
+    ``mode`` none (`--rank-pairs none`, `--kinds` without rank), each of those and every other ranked item is
+    ``kind_rank_not_asked``."""
     gold = set(gold)
     excluded_only, unlabelled = set(excluded_only) - gold, set(unlabelled) - gold
+    counted = (mode == "none" or bool(items)) and has_rankings(labels)
+    ranked = set(current_rankings(labels)["item_id"]) if counted else set()
+    unranked = set(items) - gold - excluded_only - unlabelled - ranked
     if mode == "none":
-        ranked = set(current_rankings(labels)["item_id"]) if has_rankings(labels) else set()
-        whole = {"kind_rank_not_asked": ranked | gold | excluded_only | unlabelled}
+        whole = {"kind_rank_not_asked": ranked | gold | excluded_only | unlabelled | unranked}
     else:
-        whole = {"rank_gold": gold, "rank_excluded_only": excluded_only, "rank_unlabelled": unlabelled}
-    return Counter({reason: len(items) for reason, items in whole.items() if items})
+        whole = {
+            "rank_gold": gold,
+            "rank_excluded_only": excluded_only,
+            "rank_unlabelled": unlabelled,
+            "rank_unranked": unranked,
+        }
+    return Counter({reason: len(ids) for reason, ids in whole.items() if ids})
 
 
 VOTE_COLUMNS = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.errors import shown
 from data.import_formats import Example
 from data.import_records import RecordError, is_null
 from data.ranking import MAX_K, MIN_K, RankingError, parse_ranking, screen_ranking
@@ -31,7 +32,9 @@ from data.rubric import Rubric, RubricError, parse_ratings
 RANKING, RATINGS = "ranking", "ratings"  # the row's field holding each task's answer
 TASK_OF = {RANKING: "rank", RATINGS: "rate"}
 EACH = f"completions[].{RATINGS}"  # ratings in each answer object of a row's completions
-_INTEGER = re.compile(r"\s*(-?\d+)(\.0*)?\s*")  # a CSV cell holds text: "3" (or a float column's "3.0") is 3
+# a CSV cell holds text: "3" (or a float column's "3.0") is 3; ASCII digits only ("٣", "３" are no rating), and
+# not so many that int() refuses them (a rating that long is out of any scale: the rubric's check says so)
+_INTEGER = re.compile(r"\s*(-?[0-9]{1,18})(\.0*)?\s*")
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def _level_text(level: object) -> str:
     members = level if isinstance(level, list) else [level]
     members = [int(m) if isinstance(m, float) and m.is_integer() else m for m in members]
     if not members or not all(type(m) is int for m in members):
-        raise RankingError(f"{level!r} is not an answer number, or a list of tied ones")
+        raise RankingError(f"{shown(level)} is not an answer number, or a list of tied ones")
     return " = ".join(map(str, members))
 
 

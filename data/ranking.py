@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from itertools import combinations
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, quoted
 from data.records import content_id
 
 RANK_PAIRS = ("all", "adjacent", "none")  # --rank-pairs of export and train
@@ -84,19 +84,31 @@ def gap_strength(gap: int) -> int:
     return min(gap, MAX_STRENGTH)
 
 
+def _answer_number(text: str, count: int) -> int | None:
+    """``text`` as an answer number 1..``count``, None where it is not one: ASCII digits only (Python's int() reads
+    "٣" and a fullwidth "３" as 3, which no one typed as an answer number), never turned into an int of thousands
+    of digits (int() refuses those with a ValueError)."""
+    digits = text.lstrip("0")
+    if not (text.isascii() and text.isdigit()) or len(digits) > len(str(count)):
+        return None
+    number = int(digits or "0")
+    return number if 1 <= number <= count else None
+
+
 def screen_ranking(text: str, shown: Sequence[str]) -> str:
     """The canonical ranking of what a labeller typed on screen (``"3 > 1 = 4 > 2"``: answer numbers, 1 = the first
-    shown), given the completion ids in the order shown. Every answer must be ranked."""
+    shown, in ASCII digits), given the completion ids in the order shown. Every answer must be ranked. An error
+    quotes the ranking cut to one line's worth (`data.errors.quoted`)."""
     text = (text or "").replace(" ", "")
     levels = []
     for part in text.split(">") if text else []:
-        numbers = part.split("=")
-        if not all(n.isdigit() and 1 <= int(n) <= len(shown) for n in numbers):
-            raise RankingError(f"ranking {text!r}: use the answer numbers 1-{len(shown)}, '>' and '='")
-        levels.append([shown[int(n) - 1] for n in numbers])
+        numbers = [_answer_number(n, len(shown)) for n in part.split("=")]
+        if None in numbers:
+            raise RankingError(f"ranking {quoted(text)}: use the answer numbers 1-{len(shown)}, '>' and '='")
+        levels.append([shown[n - 1] for n in numbers])
     ranked = [i for level in levels for i in level]
     if len(set(ranked)) != len(ranked):
-        raise RankingError(f"ranking {text!r}: an answer is ranked twice")
+        raise RankingError(f"ranking {quoted(text)}: an answer is ranked twice")
     if len(ranked) != len(shown):
         missing = [str(n) for n, i in enumerate(shown, 1) if i not in ranked]
         raise RankingError(f"rank all {len(shown)} answers (not ranked yet: {', '.join(missing)})")

@@ -275,7 +275,7 @@ def kto_from_ratings(
 def pairs_from_ratings(table: pa.Table, aspect: str) -> tuple[list[dict], Counter]:
     """Preference rows (TRL's DPO/reward columns) from every two rated answers to one prompt: the higher mean
     ``aspect`` is chosen; equal means give no pair (counted ``equal``). ``strength``: the gap, clipped to 1..4
-    (on a 0-4 scale, the gap itself), for ``--rm-margin strength``."""
+    (on a 0-4 scale, the gap itself), for ``--rm-margin strength``; ``chosen_id``, ``rejected_id``: the answers."""
     counts: Counter = Counter()
     if table.num_rows:
         _require(table, aspect, "--rm-from-ratings")
@@ -304,6 +304,8 @@ def pairs_from_ratings(table: pa.Table, aspect: str) -> tuple[list[dict], Counte
                     "pair_id": content_id(
                         RATING_KIND, aspect, chosen["completion_id"], rejected["completion_id"]
                     ),
+                    "chosen_id": chosen["completion_id"],
+                    "rejected_id": rejected["completion_id"],
                     "kind": RATING_KIND,
                     "round": max(chosen["round"], rejected["round"]),
                     "votes": min(chosen["raters"], rejected["raters"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +29,19 @@ def content_id(*parts: object) -> str:
 
 def prompt_id(messages: list[Message]) -> str:
     return content_id("prompt", [(m["role"], m["content"]) for m in messages])
+
+
+def text_key(text: str) -> str:
+    """What two spellings of one text share: Unicode NFC, CRLF and CR line ends as LF, no whitespace at the end of a
+    line or of the text. Two prompts or answers of one key are one text to an import and a gold file
+    (`data.spellings`); never part of an id, so the ids of stored texts stay as they are."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).rstrip()
+
+
+def messages_key(messages: list[Message]) -> tuple[tuple[str, str], ...]:
+    """`text_key` of a prompt: each message's role and key."""
+    return tuple((m["role"], text_key(m["content"])) for m in messages)
 
 
 def random_id() -> str:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from data.errors import PrefloopError
-from data.import_records import TOO_DEEP, DuplicateKey, TooDeep, strict_json, within_depth
+from data.errors import PrefloopError, shown
+from data.import_records import TOO_DEEP, DuplicateKey, LongNumber, TooDeep, strict_json, within_depth
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parents[1] / "configs" / "rubrics" / "helpsteer2.yaml"
 MAX_VALUES = 10  # one digit key per value
@@ -67,7 +67,7 @@ class Rubric:
             raise RubricError(f"ratings must be an object of aspect: value, got {type(ratings).__name__}")
         unknown = sorted(set(ratings) - set(self.names))
         if unknown:
-            raise RubricError(f"rubric {self.name} has no aspect {unknown[0]!r}")
+            raise RubricError(f"rubric {self.name} has no aspect {shown(unknown[0])}")
         missing = [name for name in self.names if ratings.get(name) is None]
         if missing:
             raise RubricError(f"rate every aspect: {', '.join(missing)} not rated yet")
@@ -79,7 +79,11 @@ class Rubric:
                 or not isinstance(value, int)
                 or not aspect.low <= value <= aspect.high
             ):
-                raise RubricError(f"{aspect.name} {value!r} is not an integer in {aspect.low}..{aspect.high}")
+                digits = isinstance(value, str) and not value.isascii() and any(c.isdigit() for c in value)
+                raise RubricError(
+                    f"{aspect.name} {shown(value)} is not an integer in {aspect.low}..{aspect.high}"
+                    + (" (in ASCII digits 0-9)" if digits else "")
+                )
             out[aspect.name] = value
         return out
 
@@ -110,6 +114,8 @@ def parse_ratings(text: object) -> dict:
         raise RubricError(f"aspect {exc.key!r} is given twice") from None
     except TooDeep:
         raise RubricError(f"ratings are JSON {TOO_DEEP}") from None
+    except LongNumber as exc:
+        raise RubricError(f"{f'aspect {exc.field!r}' if exc.field else 'ratings'}: {exc}") from None
     if not isinstance(value, dict):
         raise RubricError(NOT_AN_OBJECT)
     return value

@@ -10,6 +10,7 @@ WS/
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -29,6 +30,8 @@ MARKER_TEXT = json.dumps({"format": FORMAT})  # what the marker holds
 # Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
 FOLDERS = (store.BATCHES, "exports", "imports")  # besides the tables'; imports/ is data.imports' log
 READ_ORDER = ("gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
+
+log = logging.getLogger(__name__)
 
 
 class WorkspaceError(PrefloopError):
@@ -148,8 +151,23 @@ class Workspace:
                 out.append((name, table))
         store.write_tables(self.path, out)
         if compact:
-            self.maybe_compact(*(name for name, _ in out))
+            self._compact_written([name for name, _ in out])
         return {name: table.num_rows for name, table in out}
+
+    def _compact_written(self, names: list[str]) -> None:
+        """What a writer does once its rows are committed: compact the tables it wrote that hold too many parts.
+        A failure here loses nothing and undoes nothing, so it is a warning, never the write's error (an error would
+        say the rows were not written): the next writer compacts again, as the app's background compactor does."""
+        try:
+            self.maybe_compact(*names)
+        except (OSError, PrefloopError) as exc:
+            log.warning(
+                "%s: the write is complete; compacting its part files afterwards failed (%s): nothing is lost, the "
+                "next write compacts them, or run `python -m data compact -w %s`",
+                self.path,
+                exc,
+                self.path,
+            )
 
     def write_part(self, name: str, table: pa.Table) -> Path:
         """Durably append rows to one table as one part, without compacting; returns the part's path."""

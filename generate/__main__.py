@@ -33,7 +33,7 @@ from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import build, load_yaml_keys
 from data.errors import PrefloopError
 from data.imports import check_rank_items, write_records
-from data.lineage import find_model, is_reward_model_name, reward_model_entry
+from data.lineage import ModelEntry, find_model, is_reward_model_name
 from data.workspace import Workspace
 from generate.engines import make_engine
 from generate.judge import load_template
@@ -48,7 +48,14 @@ from generate.options import (
     model_label,
     sampling_params,
 )
-from generate.prepare import check_prompts, quiet_logs, read_prompts, start_model
+from generate.prepare import (
+    check_prompts,
+    check_reward_judge,
+    prompts_line,
+    quiet_logs,
+    read_prompts,
+    start_model,
+)
 from generate.sampling import (
     check_pair_params,
     check_sampled_rank_items,
@@ -101,20 +108,18 @@ def check_arena_options(options: GenerateOptions) -> None:
         )
 
 
-def check_models(options: GenerateOptions, existing: Workspace | None) -> None:
+def check_models(options: GenerateOptions, existing: Workspace | None) -> list[ModelEntry] | None:
     """The models the workspace must name (``existing``; None: not created yet): the arena's, and a reward-model
-    --judge, whose errors would otherwise come after the workspace was created or sampled into."""
+    --judge, whose errors would otherwise come after the workspace was created or sampled into. Returns the
+    arena's models (None: no arena), resolved once: creating the workspace and importing --prompts change no
+    manifest, so these are the models it samples (`base` not in the manifest yet is registered by `run_arena`)."""
+    arena = None
     if options.arena:
         from generate.arena import resolve_arena
 
-        resolve_arena(existing, options.arena, options.model)
-    if options.judge and is_reward_model_name(options.judge):
-        if existing is None:
-            raise PrefloopError(
-                f"{options.workspace}: no reward model {options.judge!r}: the workspace does not exist yet "
-                "(train one with `python -m train --method rm`)"
-            )
-        reward_model_entry(options.judge, existing)
+        arena = resolve_arena(existing, options.arena, options.model)
+    check_reward_judge(options, existing)
+    return arena
 
 
 def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: str) -> int:
@@ -126,15 +131,20 @@ def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: s
 
 
 def check_job_rank_items(
-    options: GenerateOptions, workspace: Workspace, model_path: str, label: str, shard: tuple[int, int] | None
+    options: GenerateOptions,
+    workspace: Workspace,
+    model_path: str,
+    label: str,
+    shard: tuple[int, int] | None,
+    arena: list[ModelEntry] | None,
 ) -> None:
     """The job's answers change no rank item under the labels stored on it (`check_sampled_rank_items`), checked
     before anything is written or a model loads; the sampling functions check again (the round drivers call
-    them)."""
-    if options.arena:
+    them). ``arena``: the arena's models (`check_models`)."""
+    if arena:
         from generate.arena import arena_plan
 
-        arena_plan(options, workspace, options.split, options.limit or 0)
+        arena_plan(options, workspace, options.split, options.limit or 0, arena)
         return
     round = sampling_round(options, workspace, model_path)
     prompts = job_prompts(
@@ -157,22 +167,22 @@ def run(options: GenerateOptions) -> dict:
         from generate.bestofn import judge_workspace
 
         return judge_workspace(options, Workspace(options.workspace))
-    loaded = read_prompts(options.prompts, options.test_fraction or 0.0)
+    loaded = read_prompts(options.prompts, options.test_fraction or 0.0, options.workspace)
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
-    check_models(options, existing)
+    arena = check_models(options, existing)
     if existing is not None:  # --prompts' answers (an import's), then the job's
         check_rank_items(existing, [loaded] if loaded else [])
-        check_job_rank_items(options, existing, model_path, model_label(model), shard)
+        check_job_rank_items(options, existing, model_path, model_label(model), shard, arena)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)
-        if loaded.unread:  # the prompts file's columns no row read, as `data import` names them
-            print(f"--prompts {loaded.path}: {loaded.unread}")
+        if said := prompts_line(loaded):  # as `data import` says them
+            print(said)
     if options.arena:
         from generate.arena import run_arena
 
-        return run_arena(options, workspace)  # and, with --judge, the judge's votes on its pairs
+        return run_arena(options, workspace, models=arena)  # with --judge, the judge's votes on its pairs
     round = sampling_round(options, workspace, model_path)
     common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
     if options.pairs == "best-worst":

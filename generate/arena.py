@@ -199,11 +199,16 @@ def arena_pairs(
 
 
 def arena_plan(
-    options: GenerateOptions, workspace: Workspace, split: str, limit: int
+    options: GenerateOptions,
+    workspace: Workspace,
+    split: str,
+    limit: int,
+    models: list[ModelEntry] | None = None,
 ) -> tuple[list[ModelEntry], int, list[str]]:
-    """The arena's models, round and prompts (the first ``limit`` of ``split``), once the answers the models have
-    yet to give change no rank item under the labels stored on it (`check_sampled_rank_items`). Reads only."""
-    models = resolve_arena(workspace, options.arena, options.model)
+    """The arena's models (``models``, as `resolve_arena` gave them; None: resolved here), round and prompts (the
+    first ``limit`` of ``split``), once the answers the models have yet to give change no rank item under the
+    labels stored on it (`check_sampled_rank_items`). Reads only."""
+    models = models or resolve_arena(workspace, options.arena, options.model)
     ids = prompt_ids(workspace, split, limit)
     round = options.round if options.round is not None else max(m.round for m in models)
     params, answers = sampling_params(options), Counter()
@@ -215,13 +220,17 @@ def arena_plan(
 
 
 def run_arena(
-    options: GenerateOptions, workspace: Workspace, split: str | None = None, limit: int | None = None
+    options: GenerateOptions,
+    workspace: Workspace,
+    split: str | None = None,
+    limit: int | None = None,
+    models: list[ModelEntry] | None = None,
 ) -> dict:
-    """Sample every ``--arena`` model on the fixed prompt set and write the arena pairs; returns counts."""
+    """Sample every ``--arena`` model (``models``: resolved already, as `generate` does before it creates the
+    workspace; None: resolved here) on the fixed prompt set and write the arena pairs; returns counts."""
     split = split or options.split
-    models, round, ids = arena_plan(
-        options, workspace, split, (options.limit or 0) if limit is None else limit
-    )
+    limit = (options.limit or 0) if limit is None else limit
+    models, round, ids = arena_plan(options, workspace, split, limit, models)
     if not ids:
         raise PrefloopError(
             f"{workspace.path}: no {split} prompts for the arena; import some (--prompts FILE)"

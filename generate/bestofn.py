@@ -2,9 +2,9 @@
 labeller scores them (`--n 4 --pairs best-worst --judge ...`, RLHFlow's iterative DPO); the round driver
 `--judge-iter N` built on them is `generate.loop.judge`.
 
-``--judge`` names the machine labeller: ``rm`` (the newest reward model in the manifest) or ``rm:<model id>``
-(`python -m train --method rm` trains one), else a chat model (a short name or folder) asked MT-Bench's pairwise
-question through the engine seam (`generate.judge`).
+``--judge`` names the machine labeller: ``rm`` (the newest reward model in the manifest), ``rm:<model id>``
+(`python -m train --method rm` trains one) or ``rm:FOLDER`` (one outside the manifest), else a chat model (a short
+name or folder) asked MT-Bench's pairwise question through the engine seam (`generate.judge`).
 """
 
 from __future__ import annotations

@@ -102,8 +102,9 @@ class SampleOptions:
     judge: str | None = field(
         default=None,
         metadata={
-            "help": "machine labeller: rm (newest reward model), rm:<model id>, or a chat model (short name or "
-            "folder) judging with MT-Bench's pairwise prompt; alone: label the workspace's unlabelled pairs"
+            "help": "machine labeller: rm (newest reward model), rm:<model id>, rm:FOLDER (a reward model outside "
+            "the manifest), or a chat model (short name or folder) judging with MT-Bench's pairwise prompt; alone: "
+            "label the workspace's unlabelled pairs"
         },
     )
     judge_template: Path | None = field(

@@ -10,10 +10,11 @@ from pathlib import Path
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError
 from data.imports import ImportOptions, Loaded, check_file
-from data.lineage import NEWEST, newest_model
+from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
 from data.provision import SAMPLES, resolve_model, sample_path
 from data.records import Prompt
-from data.workspace import Workspace
+from data.spellings import Spellings
+from data.workspace import Workspace, WorkspaceError
 from generate.options import SampleOptions
 from generate.sampling import in_shard
 
@@ -35,12 +36,34 @@ def start_model(options: SampleOptions) -> tuple[str, str]:
     return model, model_path
 
 
-def read_prompts(prompts: str | None, test_fraction: float) -> Loaded | None:
-    """``prompts`` (a file, or a sample set's name) read and checked for import, or None."""
+def check_reward_judge(options: SampleOptions, existing: Workspace | None) -> None:
+    """A reward-model ``--judge`` names one (`data.lineage.reward_model_entry`; ``existing`` None: the workspace is
+    not created yet), checked before it is created or any model loads: the judge loads after the sampling."""
+    if not (options.judge and is_reward_model_name(options.judge)):
+        return
+    try:
+        reward_model_entry(options.judge, existing)
+    except WorkspaceError as exc:
+        raise WorkspaceError(f"{options.workspace}: {exc}" if existing is None else str(exc)) from None
+
+
+def read_prompts(prompts: str | None, test_fraction: float, workspace: str | Path) -> Loaded | None:
+    """``prompts`` (a file, or a sample set's name) read and checked for import into ``workspace``, or None. A
+    prompt or answer that differs from one stored there (or from an earlier row's) only by Unicode normalisation,
+    line ends or trailing whitespace takes its spelling, as in `data import` (`data.spellings`): no near-copy."""
     if not prompts:
         return None
     path = sample_path(prompts) if prompts in SAMPLES else Path(prompts)
-    return check_file(path, ImportOptions(test_fraction=test_fraction))
+    options = ImportOptions(test_fraction=test_fraction)
+    return check_file(path, options, spellings=Spellings.at(workspace))
+
+
+def prompts_line(loaded: Loaded) -> str | None:
+    """What `data import`'s summary would add about the --prompts file: its texts given an earlier spelling
+    (``respelled``), and the columns no row read."""
+    said = [f"respelled {loaded.counts['respelled']}"] if loaded.counts["respelled"] else []
+    said += [loaded.unread] if loaded.unread else []
+    return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None
 
 
 def check_prompts(

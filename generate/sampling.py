@@ -209,14 +209,17 @@ def sample_pairs(
     shard: tuple[int, int] | None = None,
     pairing: bool = True,
     only: Collection[str] | None = None,
+    where: str | None = None,
+    instead: Callable[[int], str] | None = None,
 ) -> Counter:
     """Sample n completions per pending prompt and pair them for labelling; returns counts.
 
     ``pairing`` False writes the completions only (`--pairs best-worst` pairs them after a judge scored them);
-    ``only``: sample just these prompt ids."""
+    ``only``: sample just these prompt ids; ``where``, ``instead``: what a refused round says
+    (`check_sampled_rank_items`)."""
     check_pair_params(n, params)
     prompts = job_prompts(workspace, model, round, split, shard, limit, only)
-    check_sampled_rank_items(workspace, dict.fromkeys((p.id for p in prompts), n), round)
+    check_sampled_rank_items(workspace, dict.fromkeys((p.id for p in prompts), n), round, where, instead)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         dtype = getattr(engine, "dtype", None)
@@ -259,17 +262,19 @@ def sample_spin(
     chunk_size: int = 32,
     shard: tuple[int, int] | None = None,
     only: Collection[str] | None = None,
+    where: str | None = None,
+    instead: Callable[[int], str] | None = None,
 ) -> Counter:
     """One sample per pending prompt that has a gold answer, written as a SPIN pair (gold chosen).
 
-    ``only``: sample just these prompt ids (the SPIN driver's fixed prompt set, so a resumed run tops it up).
+    ``only``: sample just these prompt ids (the SPIN driver's fixed prompt set, so a resumed run tops it up);
+    ``where``, ``instead``: what a refused round says (`check_sampled_rank_items`).
     """
     prompts = job_prompts(workspace, model, round, split, shard, limit, only, gold=True)
     if not prompts:
         log.info("no pending prompts with a gold answer for %s in round %d", model, round)
-    check_sampled_rank_items(
-        workspace, dict.fromkeys((p.id for p in prompts), 1), round
-    )  # gold joins no rank item
+    answers = dict.fromkeys((p.id for p in prompts), 1)  # gold joins no rank item
+    check_sampled_rank_items(workspace, answers, round, where, instead)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         return spin_records(

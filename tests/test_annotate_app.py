@@ -230,6 +230,12 @@ def test_the_admin_tab_offers_only_the_exports_and_the_switch_its_labels_use(
     wired = {fn.api_name or "" for fn in app.fns.values()}
     assert {i for i in shown if i.startswith("pf-export-")} == {f"pf-export-{fmt}" for fmt in exports}
     assert {n for n in wired if n.startswith("export_")} == {f"export_{fmt}" for fmt in exports}
+    # each export takes data export's --split and --labels, shown where there is an export
+    choices = {"pf-admin-split", "pf-admin-labels"}
+    assert (choices <= set(shown)) == bool(exports) and (set(shown) & choices) <= choices
+    for fn in app.fns.values():
+        if (fn.api_name or "").startswith("export_"):
+            assert choices <= {block.elem_id for block in fn.inputs}, fn.api_name
     radio = shown.get("pf-aggregate")
     said = f"{radio.label}: {radio.info.removeprefix('Majority or Dawid–Skene, for ')}" if radio else None
     assert (said or "").startswith(switch or "") and (radio is None) == (switch is None), said

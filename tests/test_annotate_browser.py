@@ -219,6 +219,16 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
         chosen_side = labels.set_index("item_id").loc[first, "choice"]
         chosen_id = pair["completion_a"] if chosen_side == "a" else pair["completion_b"]
         assert dpo.iloc[0]["chosen"][0]["content"] == texts[chosen_id]
+        # one split, people's labels only: data export --split train --labels human, to its file name
+        page.locator("#pf-admin-split").get_by_text("train", exact=True).click()
+        page.locator("#pf-admin-labels").get_by_text("human", exact=True).click()
+        page.click("#pf-export-dpo")
+        page.locator("#pf-admin-status").get_by_text(
+            "dpo-train.parquet (majority, --labels human)"
+        ).first.wait_for(timeout=10_000)
+        with page.expect_download(timeout=10_000) as download:
+            page.click("#pf-admin-status a.pf-download")
+        assert download.value.suggested_filename == "dpo-train.parquet"
 
         # bob is no admin: the tab stays hidden and he sees none of ann's labels.
         other = browser.new_page()

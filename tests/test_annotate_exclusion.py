@@ -262,3 +262,48 @@ def test_the_admins_export_is_data_exports_rows_and_counts(mixed, capsys, task):
             assert "excluded labellers: mallory (excluded.json)" in admin
             if fmt == "dpo":
                 assert "kind_arena_not_asked 1" in admin and "excluded_only 4" in admin, admin
+
+
+@pytest.mark.parametrize(("split", "labels"), [("train", "human"), ("test", "machine"), ("all", "all")])
+@pytest.mark.parametrize("task", ["pairwise", "kto", "rate"])
+def test_the_admins_export_of_a_split_and_whose_labels_is_data_exports(mixed, capsys, task, split, labels):
+    """The admin tab's export had no --split or --labels: every split, and --labels auto, always. Its choices are
+    `data export`'s, with its rows, counts and file name (WS/exports/<format>-<split>.parquet)."""
+    users = {"ann": User("ann", hash_password("pw-ann-12345"), admin=True)}
+    ctx = make_context(LabelService(mixed, task), Authenticator(users))
+    [fmt] = EXPORTS[task]
+    said = export_labels(ctx, "ann", fmt, MAJORITY, split, labels)
+    name = fmt if split == "all" else f"{fmt}-{split}"
+    out = mixed.path / "cli.parquet"
+    chosen = [] if split == "all" else ["--split", split]
+    capsys.readouterr()
+    code = main(
+        ["export", "-w", str(mixed.path), "--format", fmt, *chosen, "--labels", labels, "--out", str(out)]
+    )
+    cli = capsys.readouterr()
+    if code:  # nothing to export: said alike, nothing written
+        assert (
+            f"Nothing to export as {name} yet (" in said and not (mixed.exports / f"{name}.parquet").exists()
+        )
+        assert html.unescape(said).split(" yet (", 1)[1].split(").</div>")[0] in cli.err, (said, cli.err)
+        return
+    assert f"Wrote exports/{name}.parquet (" in said and f"--labels {labels}" in said, said
+    assert f'href="prefloop/export/{name}.parquet"' in said
+    admin = html.unescape(said.split(": ", 1)[1].split("</div>", 1)[0])
+    assert admin == cli.out.strip().split(": ", 1)[1], (fmt, split, labels)
+    assert pq.read_table(mixed.exports / f"{name}.parquet").equals(pq.read_table(out))
+
+
+def test_the_admins_export_takes_only_data_exports_choices(mixed):
+    """A split or a --labels the CLI does not take is refused in one line naming its choices; nothing written."""
+    users = {"ann": User("ann", hash_password("pw-ann-12345"), admin=True)}
+    ctx = make_context(LabelService(mixed), Authenticator(users))
+    for split, labels, said in (
+        ("dev", "auto", "--split 'dev': expected one of all, train, test."),
+        ("train", "people", "--labels 'people': expected one of auto, human, machine, all."),
+        (None, None, "--labels None: expected one of auto, human, machine, all."),
+    ):
+        with pytest.raises(gr.Error) as refused:
+            export_labels(ctx, "ann", "dpo", MAJORITY, split, labels)
+        assert refused.value.message == said
+    assert not mixed.exports.exists() or not any(mixed.exports.iterdir())

@@ -11,6 +11,7 @@ import gradio as gr
 import pytest
 
 from annotate.app import build_app, label_view, make_context
+from annotate.failures import shown_errors
 from annotate.service import LabelService
 from annotate.users import Authenticator, add_user, load_users
 
@@ -70,7 +71,7 @@ def test_an_os_error_after_a_submit_names_no_server_path_and_says_the_label_may_
     def denied(user):
         raise PermissionError(13, "Permission denied", str(where))
 
-    monkeypatch.setattr(ctx.service, "show", denied)
+    monkeypatch.setattr(ctx.service, "serve", denied)  # drawing the next item
     said = browser_error(lambda: submit(item, "left", None, "", None, "", request=as_user("bob")))
     shown = "cache&lt;b&gt;.db" if outside else "labels/part-9.parquet"
     assert said.startswith(f"Error while saving your label: [Errno 13] Permission denied: '{shown}' — ")
@@ -104,8 +105,8 @@ def test_an_unexpected_error_is_a_generic_line_whose_id_finds_the_traceback(ctx,
         f"Internal error while loading your item — nothing was saved (error {error_id}; the server log has the "
         "details)."
     )
-    [record] = caplog.records
-    assert record.getMessage() == f"error {error_id} while loading your item"
+    [record] = caplog.records  # the log names who met it; the browser's line does not
+    assert record.getMessage() == f"error {error_id} while loading your item (user bob)"
     assert "KeyError" in caplog.text and "secret" in caplog.text and "in broken" in caplog.text
 
 
@@ -117,3 +118,24 @@ def test_a_deliberate_error_passes_unchanged_and_is_not_logged(ctx, caplog):
         )
         assert browser_error(lambda: admin("majority", request=None)) == "Please sign in."
     assert caplog.records == []
+
+
+def test_a_handlers_own_line_is_shown_as_text_and_escaped_once(ctx, caplog):
+    """A handler's own gr.Error line went to the browser's HTML unescaped: a "<" in what it names (the admin's
+    input, a name) vanished as a tag. It is escaped in the wrapper, once, also through a second wrapper; a line
+    the wrapper made (already escaped) is not escaped again."""
+    said = browser_error(lambda: wired(ctx, "admin")("<b>major</b>", request=as_user("ann")))
+    assert said == "Aggregation '&lt;b&gt;major&lt;/b&gt;': expected one of majority, dawid-skene."
+
+    def own(request):
+        raise gr.Error("prompt 'x < y & z' is not yours")
+
+    def broken(request):
+        raise OSError(5, "I/O error", "/elsewhere/cache<b>.db")
+
+    twice = shown_errors(ctx, "outer")(shown_errors(ctx, "inner")(own))
+    assert browser_error(lambda: twice(request=as_user("bob"))) == "prompt 'x &lt; y &amp; z' is not yours"
+    with caplog.at_level(logging.ERROR, logger="annotate.failures"):
+        said = browser_error(lambda: shown_errors(ctx, "outer")(shown_errors(ctx, "inner")(broken))(None))
+    assert said.startswith("Error while inner: [Errno 5] I/O error: 'cache&lt;b&gt;.db' — nothing was saved")
+    assert caplog.records[0].getMessage().endswith("while inner (not signed in)")

@@ -316,3 +316,49 @@ def test_items_held_by_others_are_never_gold(tmp_path):
     view = label_view(make_context(service, Authenticator({})), "ann")
     assert "1 left for you · held by another labeller" in view.progress
     assert "the last item left for you is held by another labeller" in view.prompt
+
+
+def _first_gold(queue, user: str) -> str | None:
+    """The rule the gold order keeps: the gold item first in the labeller's drawn order they have no record on."""
+    open_ = [g for g in queue.gold if queue.status(user, g) is None]
+    return min(open_, key=lambda g: queue._draw(user, "order", g), default=None)
+
+
+def test_the_next_gold_item_kept_up_to_date_is_the_first_open_one_in_the_labellers_order():
+    """The next gold item was found by drawing every gold item on each gold turn; the order kept per labeller
+    (labels, skips, undos, items joining or leaving gold, another secret) hands the same item as that rule."""
+    import random
+
+    queue, label = _gold_queue(10, 8)
+    pool = [f"r{n}" for n in range(10)] + [f"g{n}" for n in range(8)]
+    users, rng = ["ann", "bob", "cat"], random.Random(11)
+    for step in range(500):
+        user, item, draw = rng.choice(users), rng.choice(pool), rng.random()
+        label(user, item, "label" if draw < 0.5 else "skip" if draw < 0.7 else "undo")
+        if step % 37 == 0:  # gold changes while the app runs, as Loading._apply makes them
+            was, gold = queue.gold, rng.sample(pool, rng.randrange(1, 9))
+            queue.set_gold(gold, 0.2, b"other secret" if step == 259 else queue.gold_seed)
+            queue.add_items([g for g in was if g not in gold])
+        for name in users:
+            assert queue._next_gold(name) == _first_gold(queue, name), (step, name)
+
+
+def test_a_gold_turn_does_not_draw_every_gold_item(monkeypatch):
+    """Among 300 gold items, picking the next one drew all 300 on every gold turn; now the labeller's order is
+    drawn once (their first gold turn) and kept, so the whole stream draws each gold item's place about once."""
+    from annotate.queue import LabelQueue
+
+    queue, label = _gold_queue(40, 300)
+    draws, original = [], LabelQueue._draw
+    monkeypatch.setattr(
+        LabelQueue, "_draw", lambda self, user, *parts: draws.append(parts[0]) or original(self, user, *parts)
+    )
+    served = []
+    while (item := queue.next_item("ann")) is not None:
+        served.append(item)
+        label("ann", item, "skip" if len(served) % 4 == 0 else "label")
+        if len(served) == 21:
+            label("ann", item, "undo")  # a label undone: handed straight back
+    gold = [item for item in served if item.startswith("g")]
+    assert served[21] == served[20] and len(gold) >= 8 and len(set(gold)) == len(gold) - (served[20] in gold)
+    assert draws.count("order") <= 300 + 2, draws.count("order")

@@ -246,6 +246,11 @@ def test_guard_login_throttle_cookie_headers_refusals_and_downloads(tmp_path, us
             assert download.status_code == 200 and download.content == b"PAR1"
             assert "attachment" in download.headers["content-disposition"]
             assert (await client.get("/prefloop/export/kto.parquet")).status_code == 404
+            (tmp_path / "exports" / "dpo-train.parquet").write_bytes(b"PAR1 train")  # an export of one split
+            split = await client.get("/prefloop/export/dpo-train.parquet")
+            assert (
+                split.content == b"PAR1 train" and "dpo-train.parquet" in split.headers["content-disposition"]
+            )
 
     asyncio.run(run())
 
@@ -350,6 +355,29 @@ def test_an_admin_tab_error_shows_no_server_path_and_keeps_every_other_word():
     )
     said = "admin:ann: gold pair p2 (b) and pair p1, already gold (from /home/lead/gold.jsonl) (a)"
     assert hide_paths(said, roots, ["/home/lead/gold.jsonl"]) == said.replace("/home/lead/", "")
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        ("pair p9 is not in /srv/ws.", "pair p9 is not in this workspace."),
+        ("nothing to export in /srv/ws!", "nothing to export in this workspace!"),
+        ("workspaces: [/srv/ws]", "workspaces: [this workspace]"),
+        ("[/srv/ws/labels/part-1.parquet]", "[labels/part-1.parquet]"),
+        ("workspace=/srv/ws=broken", "workspace=this workspace=broken"),
+        ("see file:///srv/ws/excluded.json", "see excluded.json"),
+        ("at file:///srv/ws.", "at this workspace."),
+        ("see file:///srv/my%20ws/gold/part-1.parquet", "see gold/part-1.parquet"),
+        (
+            "/srv/ws.old/labels and /srv/wsx stay: other folders",
+            "/srv/ws.old/labels and /srv/wsx stay: other folders",
+        ),
+    ],
+)
+def test_a_workspace_path_before_punctuation_or_in_a_file_url_is_hidden(said, shown):
+    """A workspace path followed by ".", "!", "]" or "=", or inside a file:// URL (percent-encoded too), stayed in
+    the admin tab's line whole."""
+    assert hide_paths(said, ("/srv/ws", "/srv/my ws")) == shown
 
 
 def test_bidi_controls_show_as_markers():

@@ -12,8 +12,9 @@ import pytest
 
 from data.__main__ import main
 from data.commands import EXPORT_KINDS
-from data.ranking import rank_item_id
-from data.records import Completion, Label
+from data.ranking import canonical_ranking, rank_item_id
+from data.records import Completion, Label, Pair, Prompt
+from data.workspace import Workspace
 from tests.test_data_exclusion import RATING, build, export
 from train.pairs import kto_rows, preference_rows, rating_kto_rows, rating_preference_rows, sft_rows
 
@@ -247,3 +248,79 @@ def test_every_gold_rank_item_is_counted_once_ranked_or_not(gold_ranked, capsys,
         _, counts = preference_rows(gold_ranked, "train", EXPORT_KINDS, None, labels[1] if labels else "auto")
         exported, _ = export(gold_ranked, capsys, "--format", "dpo", *split, *labels)
         assert {k: v for k, v in counts.items() if v} == {k: v for k, v in exported.items() if v}
+
+
+def answers_of_three(path, rank_task: bool) -> tuple[Workspace, list[tuple[str, str]]]:
+    """Four prompts (3 held out as test), each with three generated answers and one sampled pair of them, as
+    `generate --n 3` makes; ann labels pair 0. With ``rank_task``, the rank app was used too: ann ranks prompt 0's
+    item, bob skips prompt 1's, ann ranks prompt 2's and undoes it, nobody touches prompt 3's (test). With the
+    rank items' (id, ranking of the answers in order)."""
+    ws = Workspace.init(path)
+    records, items = [], []
+    for i in range(4):
+        prompt = Prompt(
+            [{"role": "user", "content": f"Pick {i}."}], "toy", split="test" if i == 3 else "train"
+        )
+        answers = [Completion(prompt.id, f"answer {i} {side}", "toy", "hf") for side in "abc"]
+        pair = Pair(prompt.id, answers[0].id, answers[1].id, "sampled")
+        records += [prompt, *answers, pair]
+        items.append((rank_item_id(prompt.id, 0), canonical_ranking(">".join(a.id for a in answers))))
+        if i == 0:
+            records.append(Label(pair.id, "ann", "pairwise", "a"))
+    ws.append(records)
+    if rank_task:
+        undone = Label(items[2][0], "ann", "rank", None, ranking=items[2][1])
+        ws.append([Label(items[0][0], "ann", "rank", None, ranking=items[0][1]), undone])
+        ws.append([Label(items[1][0], "bob", "rank", None, retracted=True)])  # a skip
+        ws.append([Label(items[2][0], "ann", "rank", None, retracted=True, supersedes=undone.id)])
+    return ws, items
+
+
+@pytest.fixture(scope="module")
+def rank_task(tmp_path_factory):
+    return answers_of_three(tmp_path_factory.mktemp("rank-task") / "ws", rank_task=True)[0]
+
+
+@pytest.mark.parametrize(
+    ("flags", "counts"),
+    [
+        ([], {"exported": 4, "unlabelled": 3, "rank_unranked": 3}),  # ranking 0: 3 pairs
+        (["--split", "train"], {"exported": 4, "unlabelled": 2, "other_split": 1, "rank_unranked": 3}),
+        (["--labels", "machine"], {"exported": 0, "unlabelled": 4, "rank_unlabelled": 1, "rank_unranked": 3}),
+        (
+            ["--exclude-labeller", "ann"],
+            {"exported": 0, "excluded_only": 1, "unlabelled": 3, "rank_excluded_only": 1, "rank_unranked": 3},
+        ),  # fmt: skip
+        (["--kinds", "sampled"], {"exported": 1, "unlabelled": 3, "kind_rank_not_asked": 4}),
+        (["--rank-pairs", "none"], {"exported": 1, "unlabelled": 3, "kind_rank_not_asked": 4}),
+    ],
+)
+def test_rank_items_nobody_ranked_are_counted_where_the_workspace_has_a_rank_task(
+    rank_task, capsys, flags, counts
+):
+    """A rank item nobody ranked (yet, or any more: skipped, every ranking undone) was in no count: the DPO export
+    of a workspace ranked on one item in four said `exported 4, unlabelled 3`. Each is `rank_unranked`, of any
+    split, as the other whole rank items; with rank pairs not asked, `kind_rank_not_asked` as the ranked one."""
+    assert export(rank_task, capsys, "--format", "dpo", *flags)[0] == counts
+    kinds = ("sampled",) if "sampled" in flags else EXPORT_KINDS  # train counts its rows as the export does
+    labels = flags[1] if "--labels" in flags else "auto"
+    excluded = ("ann",) if "ann" in flags else ()
+    ranks = "none" if "none" in flags else "all"
+    _, trained = preference_rows(rank_task, "train", kinds, None, labels, excluded=excluded, rank_pairs=ranks)
+    exported, _ = export(rank_task, capsys, "--format", "dpo", "--split", "train", *flags)
+    assert {k: v for k, v in trained.items() if v} == {k: v for k, v in exported.items() if v}
+
+
+def test_a_pairwise_workspace_counts_no_rank_items(tmp_path, capsys):
+    """Three answers a prompt make rank items, but where nobody ranked or was asked to (no rank label, no gold rank
+    item) the counts are the pairs' alone, in the export and in train. A gold rank item is the rank task's: then
+    every other rank item is counted."""
+    ws, items = answers_of_three(tmp_path / "ws", rank_task=False)
+    assert export(ws, capsys, "--format", "dpo")[0] == {"exported": 1, "unlabelled": 3}
+    assert export(ws, capsys, "--format", "dpo", "--kinds", "sampled")[0] == {"exported": 1, "unlabelled": 3}
+    _, trained = preference_rows(ws, "train", EXPORT_KINDS, None)
+    assert {k: v for k, v in trained.items() if v} == {"exported": 1, "unlabelled": 2, "other_split": 1}
+    item, ranking = items[1]
+    assert main(["gold", "-w", str(ws.path), "--rank-item", item, "--ranking", ranking]) == 0
+    counts = {"exported": 1, "unlabelled": 3, "rank_gold": 1, "rank_unranked": 3}
+    assert export(ws, capsys, "--format", "dpo")[0] == counts

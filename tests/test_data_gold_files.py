@@ -250,3 +250,20 @@ def test_a_new_text_given_in_two_files_of_one_call_is_one_answer_and_a_rerun_add
         again = counts(ws)
         assert gold(ws, *map(str, files)) == 0 and counts(ws) == again  # a rerun adds nothing
     assert read_gold(ws, "kto").num_rows == 1 and read_gold(ws).num_rows == 1
+
+
+def test_a_gold_file_names_its_first_bad_row_whichever_check_finds_it(tmp_path, capsys):
+    """A row with nothing to make gold was checked after the importer had read every row, so a later row's
+    importer error (an empty answer) was named first; each row is checked as it is read."""
+    ws = Workspace.init(tmp_path / "ws")
+    rows = (
+        {"prompt": "Q?", "chosen": "A.", "rejected": "B."},
+        {"prompt": "Alone?"},
+        {"prompt": "P?", "chosen": "", "rejected": "b"},
+    )
+    assert gold(ws, str(path := write(tmp_path / "gold.jsonl", *rows))) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 1: nothing to make gold: no preference (chosen/rejected), KTO label, ranking or "
+        "ratings\n"
+    )
+    assert counts(ws) == dict.fromkeys(TABLES, 0)

@@ -163,6 +163,16 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
             ["--rate-item", c[0], "--ratings", rate[:-1] + ', "helpfulness": 0}'],
             f"--rate-item: gold rate item {c[0]}, field 'ratings': aspect 'helpfulness' is given twice",
         ),
+        (  # more digits than Python reads as a number: a ValueError traceback
+            [
+                "--rate-item",
+                c[0],
+                "--ratings",
+                json.dumps({**FULL, "verbosity": 0}).replace("0}", "9" * 5000 + "}"),
+            ],
+            f"--rate-item: gold rate item {c[0]}, field 'ratings': aspect 'verbosity': an integer of 5000 digits, more "
+            "than the 4300 Python reads as a number",
+        ),
         (
             ["--rate-item", c[0], "--ratings", json.dumps({**FULL, "helpfulness": 5})],
             f"--rate-item: gold rate item {c[0]}, field 'ratings': helpfulness 5 is not an integer in 0..4",

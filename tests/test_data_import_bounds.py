@@ -153,3 +153,52 @@ def test_array_errors_read_in_small_chunks_say_the_same(
     path.write_bytes(content)
     assert main(["import", "-w", str(ws), str(path), *extra]) == 2
     assert error_lines(capsys) == [f"error: {path}{message}"]
+
+
+LONG = "9" * 5000  # Python reads at most 4300 digits as an integer (sys.get_int_max_str_digits)
+
+
+@pytest.mark.parametrize("chunk", [5, 2**20])
+@pytest.mark.parametrize("name", ["long.json", "long.jsonl", "lines.json"])
+def test_an_integer_too_long_to_read_names_its_row_and_field(ws, tmp_path, capsys, monkeypatch, chunk, name):
+    """json's scanner refused the number with a bare ValueError: the whole file "cannot be read". It is an error
+    of its row and field, skipped with --on-error skip; the other rows import."""
+    small_chunks(monkeypatch, chunk)
+    ranked = '{"prompt": "Pick", "completions": ["x", "y", "z"], "ranking": [1, 2, -' + LONG + "]}"
+    rated = '{"prompt": "2 + 2?", "response": "4", "ratings": {"helpfulness": ' + LONG + "}}"
+    rows = [json.dumps(dict(GOOD, prompt="q1")), ranked, rated]
+    path = tmp_path / name
+    path.write_text(f"[{', '.join(rows)}]" if name == "long.json" else "\n".join(rows) + "\n")
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    said = "an integer of 5000 digits, more than the 4300 Python reads as a number"
+    assert error_lines(capsys) == [f"error: {path}, row 1, field 'ranking[2]': {said}"]
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert "new_prompts 1, records 3; skipped 2 record(s) (long_number 2), listed in" in out, out
+    rejects = next((ws / "imports").glob(f"*-{path.stem}.rejects.jsonl"))
+    listed = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(r["row"], r["field"], r["reason"]) for r in listed] == [
+        (1, "ranking[2]", "long_number"),
+        (2, "ratings.helpfulness", "long_number"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "said"),
+    [
+        (
+            "lines.json",
+            '{"prompt": "p", "completion": "c", "label": ' + LONG + "}",
+            "field 'label': an integer",
+        ),
+        ("broken.jsonl", '{"prompt": ' + LONG + ', "completion": }', "invalid JSON: expecting value"),
+    ],
+)
+def test_a_long_integer_in_the_first_row_is_that_rows_error(ws, tmp_path, capsys, name, first, said):
+    """The whole-file looks (one object holding the records, one multi-line JSON value) read the file with json,
+    whose long-integer ValueError made the whole file "cannot be read"."""
+    path = tmp_path / name
+    path.write_text(f"{first}\n{json.dumps(GOOD)}\n")
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    (line,) = error_lines(capsys)
+    assert line.startswith(f"error: {path}, row 0") and said in line, line

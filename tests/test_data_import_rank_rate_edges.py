@@ -9,9 +9,10 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from data.__main__ import main
-from data.ranking import canonical
+from data.ranking import RankingError, canonical, screen_ranking
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import FULL
@@ -204,3 +205,36 @@ def test_a_rated_answer_stored_under_another_source_says_which_and_that_source_r
     paris = [r for r in Workspace(ws).read("completions").to_pylist() if r["text"] == "Paris."]
     assert len(paris) == 1
     assert [r["item_id"] for r in imported(Workspace(ws)) if r["task"] == "rate"] == [paris[0]["id"]]
+
+
+def test_ratings_and_ranking_numbers_are_ascii_digits_and_a_long_one_is_echoed_cut(tmp_path, capsys):
+    """int() reads "٣" and a fullwidth "３" as 3: an import stored them as ratings and rankings. A ranking number
+    1e300 was echoed in all its 301 digits; 5,000 digits (a rating or a ranking) ended in a ValueError traceback
+    (int() refuses them). Each is one line naming the file, row and field, its value cut to one line's worth."""
+    big = "1" * 5000
+    cases = [
+        ({"ratings": {**FULL, "helpfulness": "٣"}}, "'ratings': helpfulness '٣' is not an integer in 0..4"),
+        ({**FULL, "helpfulness": "３"}, "'helpfulness': helpfulness '３' is not an integer in 0..4"),
+        (
+            {"ratings": {**FULL, "helpfulness": big}},
+            f"'ratings': helpfulness '{'1' * 39}…' is not an integer",
+        ),
+        (
+            {"completions": ["a", "b", "c"], "ranking": "٢ > 1 > 3"},
+            "'ranking': ranking '٢>1>3': use the answer",
+        ),
+        (
+            {"completions": ["a", "b", "c"], "ranking": [1e300, 1, 2]},
+            "'ranking': ranking '1000000000000000052",
+        ),
+        ({"completions": ["a", "b", "c"], "ranking": f"{big} > 1 > 2"}, f"'ranking': ranking '{'1' * 39}…':"),
+    ]
+    for n, (given, said) in enumerate(cases):
+        path = write(tmp_path / f"case{n}.jsonl", {"prompt": "Q?", "response": "R", **given})
+        assert main(["init", "-w", str(tmp_path / f"ws{n}")]) == 0
+        for command in ("import", "gold"):
+            assert main([command, "-w", str(tmp_path / f"ws{n}"), str(path)]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: {path}, row 0, field {said}") and len(err) < 200, err
+    with pytest.raises(RankingError, match="use the answer numbers 1-3"):
+        screen_ranking("３>1>2", ["x1", "x2", "x3"])  # the rank app reads what a labeller types alike

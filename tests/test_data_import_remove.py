@@ -156,3 +156,39 @@ def test_a_running_app_serves_the_items_whose_imported_labels_were_withdrawn(tmp
     assert services["pairwise"].show("ann").item.texts == ("good", "bad")
     kto_items = services["kto"].items
     assert "yes" in {kto_items[i].texts[0] for i in kto_items}
+
+
+def test_a_file_the_import_respelled_is_withdrawn_by_its_stored_spellings(tmp_path, capsys):
+    """The import gave the file's near-copies the stored spellings before any id was made (`data.spellings`), so
+    its labels are of the stored texts: --remove reads the file so too, and finds them."""
+    ws = tmp_path / "ws"
+    answers = write(tmp_path / "answers.jsonl", {"prompt": "Which?", "completions": ["good", "bad"]})
+    assert main(["import", "-w", str(ws), "--unlabelled", str(answers)]) == 0
+    near = {"prompt": "Which?\r\n", "chosen": "good  ", "rejected": "bad\r\n"}
+    prefs = write(tmp_path / "prefs.jsonl", near)
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert "respelled 3" in capsys.readouterr().out
+    assert remove(ws, prefs) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1)\n"
+
+
+def test_a_file_imported_with_rank_locked_rows_skipped_is_withdrawn_without_them(tmp_path, capsys):
+    """`--on-error skip` left out the row whose answer would join the item an import ranked (rank_locked): read
+    with the same option, --remove leaves it out too and withdraws the rows the import stored."""
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    assert main(["import", "-w", str(ws), str(ranks)]) == 0
+    locked = {"prompt": "Q?", "chosen": "a fourth", "rejected": "new 1"}
+    prefs = write(tmp_path / "prefs.jsonl", locked, {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
+    assert main(["import", "-w", str(ws), "--on-error", "skip", str(prefs)]) == 0
+    assert "rank_locked 1" in capsys.readouterr().out
+    (rejects,) = (ws / "imports").glob("*.rejects.jsonl")
+    (reject,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert (reject["row"], reject["reason"]) == (0, "rank_locked")  # the skip's line names the way out too
+    assert reject["error"].endswith(
+        "; leave the row out, or `data import --remove FILE` (FILE: the file whose import ranked it) first"
+    )
+    assert remove(ws, prefs) == 2  # read without skip, its first row's label is not stored
+    assert capsys.readouterr().err.startswith(f"error: {prefs}, row 0: its preference is not stored in {ws}")
+    assert main(["import", "-w", str(ws), "--on-error", "skip", "--remove", str(prefs)]) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1)\n"

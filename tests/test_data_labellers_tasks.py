@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from data.__main__ import main
+from data.intervals import correlation_interval
 from data.labellers import labeller_rows, team_pace
 from data.records import Completion, Label, Pair, Prompt
 from data.workspace import Workspace
@@ -273,3 +274,39 @@ def test_raters_correlation_interval_and_the_chance_and_one_value_flags():
     assert noise["compared"] == 40 and careful["r_with_others_ci95"][0] > 0.3
     assert constant["r_with_others"] is None and constant["one_value"] == {"help": 3.0}
     assert constant["flags"] == ["gives every answer the same rating (help 3) over 40 rated answers"]
+
+
+def test_a_perfect_correlation_from_few_answers_is_not_read_as_certain():
+    """Fisher's z of r = ±1 is infinite: two raters who agree on five answers read r 1 [0.999, 1]. The bound towards
+    0 is taken at |r| ≤ √(1 − 1/n) (`correlation_interval`): it widens at few answers, narrows as they grow, and a
+    lower r never gives a higher bound; below √(1 − 1/n) the interval is Fisher's as before."""
+    rows = [
+        {
+            "item_id": f"x{i}",
+            "annotator": who,
+            "task": "rate",
+            "ratings": json.dumps({"help": 1 + i}),
+            "rubric": "r",
+        }
+        for i in range(5)
+        for who in ("ann", "bob")
+    ]
+    ann = {r["labeller"]: r for r in labeller_rows(frame(rows), task="rate")}["ann"]
+    assert ann["r_with_others"] == pytest.approx(1.0)
+    low, high = ann["r_with_others_ci95"]
+    assert low == pytest.approx(
+        math.tanh(math.atanh(math.sqrt(0.8)) - 1.96 / math.sqrt(2)), abs=5e-4
+    )  # rounded
+    assert high == 1.0
+    assert low < 0.1
+    lows = [correlation_interval(1.0, n)[0] for n in (4, 5, 6, 10, 30, 100, 1000)]
+    assert lows == sorted(lows) and lows[-1] < 1.0  # narrower with more answers, never of no width
+    assert correlation_interval(-1.0, 5) == pytest.approx([-1.0, -correlation_interval(1.0, 5)[0]])
+    grid = [-1.0, -0.9999, -0.99, -0.9, -0.5, 0.0, 0.5, 0.9, 0.99, 0.9999, 1.0]
+    for n in (4, 5, 10, 30):
+        bounds = [correlation_interval(r, n) for r in grid]
+        assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(bounds, bounds[1:]))  # monotone in r
+        assert all(low <= r <= high for r, (low, high) in zip(grid, bounds))
+    fisher = [math.tanh(math.atanh(0.9) + s * 1.96 / math.sqrt(27)) for s in (-1, 1)]
+    assert correlation_interval(0.9, 30) == pytest.approx(fisher)
+    assert correlation_interval(1.0, 3) is None and correlation_interval(None, 30) is None

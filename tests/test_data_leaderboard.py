@@ -4,6 +4,7 @@ correctness by simulation (order and interval coverage)."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -13,9 +14,12 @@ import pytest
 
 from data.errors import PrefloopError
 from data.leaderboard import (
+    board_json,
+    board_lines,
     fit_strengths,
     leaderboard,
     lineage_order,
+    plot_leaderboard,
     simulation_check,
     votes_table,
     wilson_interval,
@@ -46,7 +50,7 @@ def test_a_batch_fits_like_one_at_a_time():
 def test_wilson_interval_exact_values():
     low, high = wilson_interval(4.5, 6)
     assert (round(low, 4), round(high, 4)) == (0.3648, 0.94)  # p = 0.75, n = 6, z = 1.96 by hand
-    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+    assert wilson_interval(0, 0) is None  # no votes: no interval, as data.intervals' other figures
 
 
 def tables():
@@ -143,6 +147,25 @@ def test_leaderboard_rows_in_lineage_order_with_the_base_as_reference():
         leaderboard(pairs, completions, labels, models, by="rm:zz")
     with pytest.raises(PrefloopError, match="--by bogus: one of people, judge:NAME or rm:ID"):
         leaderboard(pairs, completions, labels, models, by="bogus")
+
+
+def test_votes_on_one_prompt_give_no_strength_interval(tmp_path):
+    """Resampling one prompt always draws that prompt: the bootstrap's interval would have no width, a certainty
+    one prompt cannot give. No interval (None, null in the JSON), printed "-", none drawn."""
+    pairs, completions, labels, models = tables()
+    one_prompt = labels[labels["item_id"] == "p0"]  # ann: the child wins; bob: a tie
+    rows = leaderboard(pairs, completions, one_prompt, models, samples=100)
+    assert [(r.low, r.high) for r in rows] == [(None, None), (None, None)]
+    assert rows[1].strength == pytest.approx(math.log(3), abs=1e-5)  # 1.5 of 2 votes
+    assert rows[1].win_low is not None  # the win rate's Wilson interval is over votes, not prompts
+    assert [m["low"] for m in json.loads(board_json(rows, "people"))["models"]] == [None, None]
+    header, columns, base, child = board_lines(rows, "people")
+    assert "no strength interval: the votes are on one prompt" in header
+    assert [line[columns.index("95 % CI") :].split()[0] for line in (base, child)] == ["-", "-"]
+    assert plot_leaderboard(rows, "people", tmp_path / "board.png").stat().st_size > 0
+    two_prompts = leaderboard(pairs, completions, labels, models, samples=100)
+    assert two_prompts[1].low < two_prompts[1].high
+    assert "95 % bootstrap intervals over prompts" in board_lines(two_prompts, "people")[0]
 
 
 def test_simulation_order_and_interval_coverage():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import shutil
 
-from data import store
+from data import compaction, store
 from data.__main__ import main
 from data.annotators import IMPORT
 from data.files import write_error
@@ -226,3 +226,63 @@ def test_a_merge_that_fails_midway_writes_nothing_and_the_same_command_reruns(tm
     after = digest(ws.path)
     assert main(command) == 0 and digest(ws.path) == after  # once more: nothing new
     assert capsys.readouterr().out.count("nothing new") == 2
+
+
+def test_a_compaction_failing_after_the_merge_is_a_warning_not_an_error(
+    tmp_path, capsys, caplog, monkeypatch
+):
+    """A writer compacts once its rows are committed: a compaction that fails then (a full disk) loses nothing and
+    undoes nothing, so the merge is complete, says so in a warning with how to compact, and exits 0, as every
+    writer does (and the app's background compactor); the next write compacts again."""
+    ws, (one, two) = shards(tmp_path, 2)
+
+    def disk_full(root, name, bound=compaction.MAX_PARTS):
+        raise write_error(OSError(errno.ENOSPC, "No space left on device"), root / name)
+
+    monkeypatch.setattr(compaction, "maybe_compact", disk_full)
+    assert main(["merge", "-w", str(ws.path), str(one.path), str(two.path)]) == 0
+    assert capsys.readouterr().err == ""  # no error line
+    assert (
+        f"{ws.path}: the write is complete; compacting its part files afterwards failed (the disk is full: "
+        in caplog.text
+        and f"nothing is lost, the next write compacts them, or run `python -m data compact -w {ws.path}`"
+        in caplog.text
+    )
+    assert len(ws.read("completions")) == 4  # merged
+    monkeypatch.undo()
+    assert main(["compact", "-w", str(ws.path)]) == 0
+
+
+def spelled_workspace(path, texts: list[str], hi: str) -> Workspace:
+    """Prompt "Colour?" with the answers ``texts`` (model: the folder's name) and a prompt ``hi``."""
+    ws = Workspace.init(path)
+    colour, greeting = (Prompt([{"role": "user", "content": c}], "toy") for c in ("Colour?", hi))
+    answers = [Completion(colour.id, text, path.name, "hf") for text in texts]
+    ws.append([colour, greeting, *answers, Pair(colour.id, answers[0].id, answers[1].id, "sampled")])
+    return ws
+
+
+def test_a_merge_says_the_near_copies_it_stores_apart(tmp_path, capsys):
+    """A prompt or answer spelled otherwise than one held (trailing spaces, CRLF, NFD) merged as another text,
+    unsaid; it still is (respelling would change the ids of everything built on it), and the summary counts it.
+    The same text from another model is no near-copy, nor is a second merge that adds nothing."""
+    ws = spelled_workspace(tmp_path / "ws", ["Red", "Blue"], "Hi?")
+    other = spelled_workspace(tmp_path / "other", ["Red \r\n", "Red", "Blue"], "Hi? ")
+    third = spelled_workspace(tmp_path / "third", ["Blu\u0065\u0301", "Bleu"], "Hi?")  # NFD: "Blué", no copy
+    fourth = spelled_workspace(tmp_path / "fourth", ["Red\t", "Bleu "], "Hi?")
+    capsys.readouterr()
+    assert main(["merge", "-w", str(ws.path), str(other.path), str(third.path), str(fourth.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    said = " (spelled otherwise than one here only by Unicode normalisation, line ends or trailing whitespace: a "
+    said += "merge keeps each workspace's texts and ids)"
+    assert lines == [
+        f"{other.path}: prompts +1, completions +3, pairs +1",
+        f"  stored apart: 1 near_copy_answers, 1 near_copy_prompts{said}",
+        f"{third.path}: completions +2, pairs +1",
+        f"{fourth.path}: completions +2, pairs +1",
+        f"  stored apart: 2 near_copy_answers{said}",  # "Red\t" and "Bleu " (third's, merged before)
+    ]
+    texts = sorted(ws.read("completions").column("text").to_pylist())
+    assert len(texts) == 9 and "Red \r\n" in texts and ws.read("prompts").num_rows == 3
+    assert main(["merge", "-w", str(ws.path), str(other.path)]) == 0
+    assert capsys.readouterr().out == f"{other.path}: nothing new\n"

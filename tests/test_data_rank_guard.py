@@ -85,6 +85,39 @@ def test_an_import_never_changes_a_gold_rank_item(tmp_path, capsys):
     assert main(["import", "-w", str(ws.path), str(kto)]) == 0  # its answer is stored now: nothing joins
 
 
+def test_with_on_error_skip_an_import_leaves_out_the_rows_a_rank_item_refuses(tmp_path, capsys):
+    """`--on-error skip` went on past every bad row but these: the whole import was refused. Every row that gives a
+    refused answer is left out (`rank_locked`, listed with the rejects), the others are imported."""
+    ws, items, answers = ranked(tmp_path)
+    assert main(["gold", "-w", str(ws.path), "--rank-item", items[1], "--ranking", ">".join(answers[1])]) == 0
+    rows = [
+        {"prompt": "Hi?"},
+        {"prompt": "Question 0?", "completions": NEW},  # new 3 would be the ranked item's 7th answer
+        {"prompt": "Question 0?", "completion": "new 3", "label": True},  # so would it here
+        {"prompt": "Question 1?", "completion": "a fifth", "label": False},  # joins a gold rank item
+        {"prompt": "Question 0?", "completion": "new 1", "label": True},  # the 5th: a rank item still
+    ]
+    path = write(tmp_path / "mixed.jsonl", *rows)
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws.path), "--on-error", "skip", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "new_completions 1, new_labels 1, new_prompts 1, records 5; skipped 3 record(s) (rank_locked 3)"
+        in out
+    )
+    (rejects,) = (ws.path / "imports").glob("*.rejects.jsonl")
+    listed = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(r["row"], r["reason"]) for r in listed] == [
+        (1, "rank_locked"),
+        (2, "rank_locked"),
+        (3, "rank_locked"),
+    ]
+    assert listed[2]["error"].startswith(
+        "its answer 'a fifth' is not stored, and adding it would change rank item"
+    )
+    assert [len(rank_items(ws)[item]) for item in items] == [5, 4]
+
+
 def test_a_gold_file_never_takes_a_ranked_item_past_six_answers(tmp_path, capsys):
     ws, items, _ = ranked(tmp_path)
     before = digest(ws.path)

@@ -149,3 +149,21 @@ def test_app_submit_on_a_full_disk_keeps_the_choice(label_ws, monkeypatch):
     assert ctx.service.queue.votes[item] == 0
     monkeypatch.undo()
     assert "Saved to disk" in on_submit(ctx, "ann", item, "left", 3, "close call").status
+
+
+def test_a_full_disk_while_compacting_after_an_import_is_a_warning(
+    tmp_path, prefs, monkeypatch, caplog, capsys
+):
+    """The import's rows are committed before the writer compacts: the compaction's failure is a warning (the
+    import is complete), not `error: ... nothing was written`."""
+    from data import compaction
+
+    ws = tmp_path / "ws"
+
+    def no_space(root, name, bound=compaction.MAX_PARTS):
+        raise files.write_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), root / name)
+
+    monkeypatch.setattr(compaction, "maybe_compact", no_space)
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert capsys.readouterr().err == "" and "the write is complete; compacting" in caplog.text
+    assert len(Workspace(ws).read("pairs")) == 3

@@ -185,6 +185,31 @@ def test_a_refused_arena_creates_and_registers_nothing(
     assert (snapshot(ws) if ws.exists() else None) == before
 
 
+def test_the_arena_samples_the_models_its_checks_resolved(tmp_path, three_models, monkeypatch):
+    """`generate --arena` resolves its names once, before the workspace is touched: a model registered while the
+    command runs (someone's training finishing) does not change which model `newest` names halfway through."""
+    from data.records import ModelRecord
+    from generate import __main__ as cli
+
+    ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 2)
+    assert data_main(["import", "-w", str(ws), str(prompts)]) == 0
+    workspace = Workspace(ws)
+    base = ModelRecord(str(three_models[0].resolve()), "base")
+    trained = ModelRecord(str(three_models[1].resolve()), "dpo", round=1, parent_id=base.id)
+    workspace.append([base])
+    workspace.append([trained])
+    write_records = cli.write_records
+
+    def trained_meanwhile(*args):
+        newer = ModelRecord(str(three_models[2].resolve()), "dpo", round=2, parent_id=trained.id)
+        workspace.append([newer])
+        return write_records(*args)
+
+    monkeypatch.setattr(cli, "write_records", trained_meanwhile)
+    assert main(arena_args(ws, three_models, prompts, names="base,newest")) == 0
+    assert set(workspace.frame("completions")["model"]) == {base.path, trained.path}
+
+
 def test_a_loop_refuses_a_bad_arena_name_before_it_trains(tmp_path, tiny_model_dir, capsys):
     prompts = tmp_path / "p.json"
     prompts.write_text(json.dumps([{"prompt": f"q{i}", "output": "x"} for i in range(4)]))

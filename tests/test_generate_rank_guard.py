@@ -5,6 +5,7 @@ functions the round drivers call refuse it too, before sampling."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -105,6 +106,17 @@ def test_spin_refuses_to_change_a_gold_rank_item(tmp_path):
     assert sample_spin(ws, engine, "spinner", PARAMS, round=1)["new_pairs"] == 1
 
 
+def people_round(path, answers: int = 4) -> tuple[Workspace, str, Label]:
+    """A workspace whose one prompt (with a gold answer) has a people's round 1 of ``answers`` answers, its rank
+    item, and a ranking of it (not stored)."""
+    ws = Workspace.init(path)
+    prompt = Prompt([{"role": "user", "content": "Q?"}], "toy", gold="A.")
+    made = [Completion(prompt.id, f"answer {k}", "human-round", "hf", round=1) for k in range(answers)]
+    item = rank_item_id(prompt.id, 1)
+    ws.append([prompt, *made])
+    return ws, item, Label(item, "ann", "rank", None, ranking=canonical([[c.id] for c in made]))
+
+
 class EngineLoaded(PrefloopError):
     """What a test's engine factory raises: the run got past every check to the point where a model loads."""
 
@@ -120,11 +132,8 @@ def test_the_judge_loop_refuses_a_ranked_round_before_any_model_loads_with_advic
         raise EngineLoaded("engine loads")
 
     monkeypatch.setattr(loop_judge, "make_engine", make_engine)
-    ws = Workspace.init(tmp_path / "ws")  # a people's round 1 of the prompt, ranked
-    prompt = Prompt([{"role": "user", "content": "Q?"}], "toy", gold="A.")
-    made = [Completion(prompt.id, f"answer {k}", "human-round", "hf", round=1) for k in range(4)]
-    item = rank_item_id(prompt.id, 1)
-    ws.append([prompt, *made, Label(item, "ann", "rank", None, ranking=canonical([[c.id] for c in made]))])
+    ws, item, ranking = people_round(tmp_path / "ws")  # a people's round 1 of the prompt, ranked
+    ws.append([ranking])
     before = digest(ws.path)
     args = ["-w", str(ws.path), "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3",
             "--spin-test-limit", "0", "--no-spin-isolate"]  # fmt: skip
@@ -190,3 +199,90 @@ def test_generate_offers_the_gold_remove_only_where_it_lets_the_answers_in(tmp_p
     assert data_main(["gold", "-w", str(ws), "--remove", item]) == 0
     assert data_main(["import", "-w", str(ws), "--remove", str(ranks)]) == 0
     check_sampled_rank_items(workspace, {prompt_id: 2}, 0)  # 5 answers, nobody's ranking: it may grow
+
+
+def reward_model_folder(tmp_path, tiny_model_dir):
+    """The tiny model as `train --method rm` saves a reward model: a one-output sequence-classification head in
+    its config (the head's weights load new)."""
+    folder = tmp_path / "rm"
+    shutil.copytree(tiny_model_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config |= {"architectures": ["LlamaForSequenceClassification"], "id2label": {"0": "LABEL_0"}}
+    (folder / "config.json").write_text(json.dumps(config | {"label2id": {"LABEL_0": 0}}))
+    return folder.resolve()
+
+
+def test_the_judge_loops_own_workspace_advice_works_with_a_reward_model_judge(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The reward model is the workspace's (its manifest): a workspace of the loop's own has none, so the advice
+    names it by its folder, and the loop run there as advised samples, judges with it and trains."""
+    from data.records import ModelRecord
+    from generate.loop import judge as loop_judge
+    from generate.loop.__main__ import main as loop_main
+    from tests.test_generate_judge import ScriptedEngine, fair, write_prompts
+
+    engine = ScriptedEngine(fair)
+    monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
+    ws, _, ranking = people_round(tmp_path / "ws")
+    rm = reward_model_folder(tmp_path, tiny_model_dir)
+    ws.append([ranking, ModelRecord(str(rm), "rm")])
+    args = ["--judge-iter", "1", "--n", "3", "--spin-test-limit", "0", "--no-spin-isolate",
+            "--model", str(tiny_model_dir), "--train-max-steps", "1", "--train-batch-size", "2"]  # fmt: skip
+    assert loop_main(["-w", str(ws.path), *args, "--judge", "rm"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "and no model in the manifest is of round 1 or later: run it in a workspace of its own (-w NEW_WS "
+        f"--prompts FILE), naming the reward model by its folder there (--judge rm:{rm})\n"
+    )
+    new = tmp_path / "new"
+    own = ["-w", str(new), "--prompts", str(write_prompts(tmp_path / "p.json")), *args]
+    assert (
+        loop_main([*own, "--judge", "rm"]) == 2
+    )  # its manifest would have none: said before anything is made
+    assert capsys.readouterr().err.startswith(
+        f"error: {new}: no reward model 'rm': the workspace does not exist"
+    )
+    assert (
+        loop_main([*own, "--judge", f"rm:{tiny_model_dir}"]) == 2
+    )  # a causal LM would score with a random head
+    assert f"rm:{tiny_model_dir.resolve()}: not a reward model" in capsys.readouterr().err
+    assert not new.exists() and engine.judge_calls == 0
+    assert loop_main([*own, "--judge", f"rm:{rm}"]) == 0  # the advice taken
+    workspace = Workspace(new)
+    assert set(workspace.frame("labels")["annotator"]) == {f"rm:{rm}"}  # its verdicts, by its folder
+    assert sorted(workspace.frame("models")["method"]) == ["base", "dpo"]
+
+
+@pytest.mark.parametrize("driver", ["--judge-iter", "--spin-iter"])
+def test_a_round_ranked_after_the_loops_check_is_refused_with_the_loops_advice(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, driver
+):
+    """Someone ranks a round between the driver's check and its sampling step's (a child process): the step's
+    refusal says what the driver's would, not `--round N`, which the loop refuses."""
+    from generate.loop import judge as loop_judge
+    from generate.loop import spin
+    from generate.loop.__main__ import main as loop_main
+
+    engine = Counting()
+    for module in (spin, loop_judge):
+        monkeypatch.setattr(module, "make_engine", lambda *args, **kwargs: engine)
+    ws, item, ranking = people_round(tmp_path / "ws", answers=6)  # unranked: it may grow past 6
+    check = spin.check_rounds
+
+    def ranked_meanwhile(*args, **kwargs):
+        check(*args, **kwargs)
+        ws.append([ranking])
+
+    monkeypatch.setattr(spin, "check_rounds", ranked_meanwhile)
+    args = ["-w", str(ws.path), driver, "1", "--spin-test-limit", "0", "--no-spin-isolate",
+            "--model", str(tiny_model_dir)]  # fmt: skip
+    n = 3 if driver == "--judge-iter" else 1
+    assert loop_main([*args, *(["--judge", "tiny-judge", "--n", "3"] if n == 3 else [])]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {driver} 1: iteration 1 samples round 1: {n} new answer(s) to its prompt would take rank item "
+        f"{item} (round 1 of its prompt, ranked 1 time(s)) from 6 to {6 + n} answers: a rank item is 3-6 answers, "
+        f"so it would leave the rank app with its rankings; {driver} samples iteration t into its start model's "
+        "round + t, and no model in the manifest is of round 1 or later: run it in a workspace of its own (-w "
+        "NEW_WS --prompts FILE)\n"
+    )
+    assert engine.asked == 0

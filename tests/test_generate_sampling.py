@@ -263,3 +263,27 @@ def test_prompts_columns_not_read_are_named(tmp_path, tiny_model_dir, capsys):
     argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
     assert main([*argv, "--prompts", str(prompts)]) == 0
     assert f"--prompts {prompts}: columns not read: id" in capsys.readouterr().out.splitlines()
+
+
+def test_prompts_spelled_otherwise_than_stored_ones_sample_the_stored_prompt(
+    tmp_path, tiny_model_dir, capsys
+):
+    """A --prompts row whose prompt and gold answer differ from the stored ones only by NFD, CRLF and trailing
+    spaces made a second, near-copy prompt to sample; it is the stored one (`data.spellings`), said as
+    `data import` says it."""
+    from data.__main__ import main as data_main
+
+    ws = tmp_path / "ws"
+    stored = tmp_path / "stored.json"
+    stored.write_text(json.dumps([{"prompt": "Café au lait?", "output": "Oui."}]))
+    assert data_main(["import", "-w", str(ws), str(stored)]) == 0
+    prompts = tmp_path / "p.json"
+    respelled = "Cafe\u0301 au lait? \r\n"
+    prompts.write_text(json.dumps([{"prompt": respelled, "output": "Oui.\t"}, {"prompt": "Thé?"}]))
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    capsys.readouterr()
+    assert main([*argv, "--prompts", str(prompts)]) == 0
+    assert f"--prompts {prompts}: respelled 2" in capsys.readouterr().out.splitlines()
+    messages = Workspace(ws).read("prompts").column("messages").to_pylist()
+    assert sorted(m[0]["content"] for m in messages) == ["Café au lait?", "Thé?"]
+    assert Workspace(ws).read("prompts").column("gold").to_pylist() == ["Oui.", None]

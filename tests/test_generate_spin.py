@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -166,6 +167,38 @@ def test_another_chains_folder_is_never_overwritten(tmp_path, tiny_model_dir, ca
     assert main(spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")) == 2
     assert "holds round 1 of another SPIN chain" in capsys.readouterr().err
     assert json.loads((folder / "spin.json").read_text())["reference_id"] == "someone-else"
+
+
+def test_an_old_versions_killed_iterate_is_refused_with_advice_the_loop_user_can_follow(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    """An iterate folder of a version that wrote train_config.json only at the end, killed after a checkpoint:
+    its method cannot be checked, so the resume is refused; the advice names the folder to remove (the loop sets
+    --resume itself and takes no --overwrite), and removing it trains the iteration again."""
+    args = spin_args(
+        tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate", "--train-save-steps", "1"
+    )
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("train.once.save_model", killed)
+        with pytest.raises(KeyboardInterrupt):
+            main(args)
+    folder = tmp_path / "ws/runs/spin-iter1"
+    assert (folder / "checkpoint-2/trainer_state.json").is_file()
+    (folder / "train_config.json").unlink()  # as the older version left it
+    capsys.readouterr()
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"error: {folder}: its checkpoint records no method or options (a run of a version before "
+        "train_config.json was written as a run starts), so it cannot be resumed as --method spin; "
+        f"remove {folder} to start its training again\n"
+    )
+    shutil.rmtree(folder)
+    assert main(args) == 0
+    assert list(Workspace(tmp_path / "ws").frame("models")["method"]).count("spin") == 1
 
 
 def test_a_user_error_inside_an_isolated_step_is_the_same_one_line(tmp_path, tiny_model_dir, capsys):

@@ -4,14 +4,19 @@ weights from the rows trained, the reference pass limited to --max-steps' rows, 
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 
 from data import Completion, Label, Pair, Prompt, Workspace
 from tests.test_train import TEXTS, build_workspace, options
 from train.__main__ import main
-from train.evaluate import paired_change, preference_metrics, wilson_interval
+from train.evaluate import (
+    answer_metrics,
+    kto_metrics,
+    paired_change,
+    preference_metrics,
+    wilson_interval,
+)
 from train.fit import PROMPT_FILLS, fit_rows, shorten_prompt
 from train.memory import GIB, Batch, MemoryPlanError, ModelShape, Setup, estimate_bytes, plan_memory
 from train.report import summary_lines
@@ -209,7 +214,7 @@ def test_a_run_the_plan_cannot_fit_stops_before_anything_is_written(tmp_path, ti
 def test_wilson_interval_and_the_report_print_it():
     low, high = wilson_interval(15, 20)  # p = 0.75, n = 20: 0.5313 .. 0.8881 (textbook value)
     assert (round(low, 4), round(high, 4)) == (0.5313, 0.8881)
-    assert wilson_interval(0, 10)[0] == 0.0 and math.isnan(wilson_interval(0, 0)[0])
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(0, 0) is None
     n = 20
     metrics = preference_metrics([0.0] * n, [1.0] * n, [1.0] * 15 + [-1.0] * 5, [0.0] * n, 0.1)
     metrics.update(eval_split="test")
@@ -221,6 +226,19 @@ def test_wilson_interval_and_the_report_print_it():
     )
 
 
+def test_no_held_out_rows_give_shares_without_intervals_and_the_report_says_so():
+    """Shares of no rows have no interval: None (null in metrics.json), as the figures of `data.intervals` under
+    too few values, where they read [NaN, NaN]; the report says nothing could be scored."""
+    pairs = preference_metrics([], [], [], [], 0.1)
+    kto = kto_metrics([], [], [], 0.1)
+    sft = answer_metrics([], [])
+    intervals = {key: value for m in (pairs, kto, sft) for key, value in m.items() if key.endswith("_ci95")}
+    assert len(intervals) == 6 and set(map(json.dumps, intervals.values())) == {"null"}
+    for method, metrics in (("dpo", pairs), ("kto", kto), ("sft", sft)):
+        lines = summary_lines(method, metrics | {"eval_split": "test"})
+        assert lines == ["held-out (test): nothing could be scored"]
+
+
 def test_paired_change_gives_the_mean_change_its_bootstrap_interval_and_the_share_that_rose():
     before = [-10.0, -20.0, -30.0, -40.0]
     change = paired_change(before, [-9.0, -18.0, -30.0, -41.0])  # deltas +1, +2, 0, -1
@@ -229,9 +247,29 @@ def test_paired_change_gives_the_mean_change_its_bootstrap_interval_and_the_shar
     low, high = change["mean_change_ci95"]  # resampled means of {+1, +2, 0, -1} lie in [-1, 2]
     assert -1.0 <= low < 0.5 < high <= 2.0
     assert change["rose_share_ci95"] == pytest.approx(list(wilson_interval(2, 4)))
-    same = paired_change(before, [b + 3.0 for b in before])  # every row rose by exactly 3: no spread
-    assert same["mean_change_ci95"] == pytest.approx([3.0, 3.0]) and same["rose_share"] == 1.0
-    assert paired_change([], [])["rows"] == 0
+    assert paired_change([], [])["rows"] == 0 and paired_change([], [])["mean_change_ci95"] is None
+
+
+def test_paired_change_of_one_row_has_no_interval():
+    """The bootstrap of one row gave an interval of that row's own value ([3, 3]): one row has none (None, as
+    `mean_interval`), and two rows have one again."""
+    one = paired_change([-10.0], [-7.0])
+    assert one["mean_change"] == 3.0 and one["mean_change_ci95"] is None and one["rose_share_ci95"][0] < 0.25
+    low, high = paired_change([-10.0, -20.0], [-7.0, -19.0])["mean_change_ci95"]
+    assert low == pytest.approx(1.0) and high == pytest.approx(3.0)
+
+
+def test_one_held_out_row_prints_its_change_without_an_interval():
+    from generate.loop.report import chain_lines
+
+    metrics = {"steps": 2, "eval_split": "test"} | answer_metrics([-10.0], [-7.0])
+    assert "change +3.00\n" in "\n".join(summary_lines("sft", metrics)) + "\n"
+    one = paired_change([-10.0], [-7.0])
+    chain = {"metric": "held-out log p(gold answer)", "steps": [{"iteration": 1, **one}], "overall": one}
+    assert (
+        chain_lines(chain)[1]
+        == "  iteration 1: -10.0 -> -7.0, change +3.00; rose on 1/1 prompts (95 % CI 0.21-1.00)"
+    )
 
 
 def test_held_out_rows_that_cannot_be_scored_are_excluded_and_counted(tmp_path, tiny_model_dir):
@@ -244,6 +282,8 @@ def test_held_out_rows_that_cannot_be_scored_are_excluded_and_counted(tmp_path, 
     result = train(options(ws, tiny_model_dir, tmp_path / "out", max_length=96, truncation="drop"))
     assert result["metrics"]["eval_rows"]["excluded"] == {PROMPT_FILLS: 1}
     assert result["metrics"]["eval_split"] == "test" and result["metrics"]["pairs"] == 0
+    assert json.loads((tmp_path / "out/metrics.json").read_text())["reward_accuracy_ci95"] is None
+    assert "- held-out (test): nothing could be scored" in (tmp_path / "out/report.md").read_text()
 
 
 def test_a_base_model_needs_a_chat_template_and_trains_with_one(tmp_path, tiny_base_model_dir, capsys):

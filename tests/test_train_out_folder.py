@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pytest
 
+from data.errors import PrefloopError
 from tests.test_train import build_workspace, options
 from train.__main__ import main
+from train.out_folder import check_out_folder
 from train.run import train
 
 
@@ -69,6 +72,22 @@ def test_a_killed_run_resumes_only_with_its_own_method(tmp_path, tiny_model_dir,
     assert not list(out.glob("checkpoint-*"))
 
 
+def test_a_checkpoint_killed_while_its_state_was_written_is_dropped_and_the_run_resumes(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """The trainer writes trainer_state.json last and not atomically: a kill while it writes leaves the file there,
+    empty. Such a checkpoint used to be taken as complete, and --resume ended in a JSONDecodeError traceback."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1))
+    newest = max(out.glob("checkpoint-*"), key=lambda c: int(c.name.split("-")[1]))
+    (newest / "trainer_state.json").write_text("")  # cut short by the kill
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+    trained = models(ws, "dpo")
+    assert len(trained) == 1 and json.loads(trained.iloc[0]["metrics"])["steps"] == 2
+    assert not list(out.glob("checkpoint-*"))
+
+
 @pytest.mark.parametrize(
     ("model", "flag", "message"),
     [
@@ -114,6 +133,12 @@ def test_overwrite_replaces_a_train_output_folder(tmp_path, tiny_model_dir, caps
     [
         ("other", ["--overwrite"], "{out}: not a train output folder; give an empty or new --out"),
         ("other", ["--resume", "--overwrite"], "--resume and --overwrite: give one"),
+        (
+            "other",
+            ["--resume"],
+            "{out}: not a train output folder (no train_config.json or checkpoint-*), nothing to resume; "
+            "give an empty or new --out",
+        ),
         ("file", [], "--out {out}: is a file, not a folder"),
     ],
 )
@@ -133,6 +158,53 @@ def test_overwrite_never_clears_another_folder(
     err = capsys.readouterr().err
     assert err.startswith("error: " + message.format(out=out)) and err.count("\n") == 1
     assert files(tmp_path) == before
+
+
+def test_a_checkpoint_that_records_no_method_is_not_resumed(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    """A run of a version that wrote train_config.json only at its end, killed after a checkpoint, left
+    checkpoints that say nothing of their method: --resume under any --method continued them unchecked (a DPO
+    checkpoint trained on as IPO, registered as ipo). Refused in one line; --overwrite still replaces it, and a
+    folder without a checkpoint (the SPIN driver's iterate folder, its marker only) still starts there."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    (out / "checkpoint-2").mkdir(parents=True)
+    (out / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    before = files(out)
+    with monkeypatch.context() as patch:
+        no_loading(patch)
+        assert main(argv(ws, tiny_model_dir, out, "--method", "ipo", "--resume")) == 2
+    assert capsys.readouterr().err == (
+        f"error: {out}: its checkpoint records no method or options (a run of a version before train_config.json "
+        "was written as a run starts), so it cannot be resumed as --method ipo; --overwrite starts again\n"
+    )
+    assert files(out) == before and len(ws.frame("models")) == 0
+    check_out_folder(out, options(ws, tiny_model_dir, out, overwrite=True))
+
+
+def test_resume_starts_fresh_only_in_a_new_folder_or_one_its_round_driver_claimed(tmp_path, tiny_model_dir):
+    """--resume in a folder with nothing to resume starts there only where nothing else is: a missing or empty
+    folder, or the SPIN driver's iterate folder holding only its marker (the driver names it, `marker`). In a
+    driver's folder the refusals say which folder to remove: its user cannot pass --overwrite."""
+    ws = build_workspace(tmp_path / "ws")
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "new", tmp_path / "empty"):
+        check_out_folder(out, options(ws, tiny_model_dir, out, resume=True))
+    iterate = tmp_path / "iterate"
+    iterate.mkdir()
+    (iterate / "spin.json").write_text("{}")
+    resume = options(ws, tiny_model_dir, iterate, resume=True)
+    check_out_folder(iterate, resume, marker="spin.json")
+    with pytest.raises(
+        PrefloopError,
+        match=f"^{re.escape(str(iterate))}: not a train output folder .*give an empty or new --out$",
+    ):
+        check_out_folder(iterate, resume)  # a marker the run was not told of: another program's folder
+    (iterate / "notes.txt").write_text("mine\n")
+    with pytest.raises(
+        PrefloopError,
+        match=f"nothing to resume; remove {re.escape(str(iterate))} to start its training again$",
+    ):
+        check_out_folder(iterate, resume, marker="spin.json")
 
 
 def test_resume_never_reads_a_config_through_a_symlink(tmp_path, tiny_model_dir, capsys, monkeypatch):

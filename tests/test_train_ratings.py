@@ -9,6 +9,7 @@ import math
 import pytest
 
 from data import Completion, Label, Prompt, Workspace
+from data.annotators import judge_annotator
 from tests.test_train import TEXTS, options
 from train.__main__ import main
 from train.pairs import rating_kto_rows, rating_preference_rows
@@ -212,3 +213,37 @@ def test_a_rated_blank_answer_is_counted_degenerate_as_the_export_counts_it(tmp_
     assert capsys.readouterr().out.endswith(": degenerate 1, exported 4\n")
     assert rating_kto_rows(ws, "train", "helpfulness>=3")[1]["degenerate"] == 1
     assert rating_preference_rows(ws, "train", "helpfulness")[1]["degenerate"] == 1
+
+
+def test_pairs_of_answers_only_machines_rated_are_machine_rows(tmp_path, tiny_model_dir):
+    """Rows from ratings were all marked as people's, so --machine-weight never weighed a pair that only a judge's
+    ratings decided. A pair is a machine row where only machine labellers rated both its answers (a person's rating
+    of either answer decides it too, as a person's label on a pair does)."""
+    ws = rated_workspace(tmp_path / "ws")
+    judge = judge_annotator("big-judge")
+    records = []
+    for name, raters in (("judged", (judge, judge)), ("mixed", ("ann", judge))):
+        prompt = Prompt([{"role": "user", "content": f"Pick a colour, {name}."}], "toy", None, "train")
+        good, bad = (Completion(prompt.id, text, model="toy", engine="hf") for text in TEXTS[:2])
+        records += [prompt, good, bad]
+        for answer, value, rater in ((good, 4, raters[0]), (bad, 1, raters[1])):
+            ratings = json.dumps({"helpfulness": value, "verbosity": 2}, separators=(",", ":"))
+            records.append(Label(answer.id, rater, "rate", None, ratings=ratings, rubric="helpsteer2"))
+    ws.append(records)
+    sources = {}
+    for labels in ("auto", "all", "human", "machine"):
+        rows, _ = rating_preference_rows(ws, "train", "helpfulness", labels=labels)
+        sources[labels] = sorted(r["source"] for r in rows)
+    # auto (= all for ratings): 6 people's pairs, the mixed one and the judged one; human: people's 6; machine:
+    # the judged pair (the mixed prompt's one answer the judge rated is alone)
+    assert sources == {
+        "auto": ["human"] * 7 + ["machine"],
+        "all": ["human"] * 7 + ["machine"],
+        "human": ["human"] * 6,
+        "machine": ["machine"],
+    }
+    opts = options(
+        ws, tiny_model_dir, tmp_path / "rm", method="rm", rm_from_ratings="helpfulness", machine_weight=0.5
+    )
+    metrics = train(opts)["metrics"]
+    assert metrics["labels"] == {"source": "auto", "human_rows": 7, "machine_rows": 1, "machine_weight": 0.5}

@@ -11,6 +11,7 @@ import torch
 
 from data import Label, Workspace
 from data.annotators import judge_annotator
+from data.lineage import reward_model_folder
 from tests.test_train import build_workspace, options
 from train.__main__ import main
 from train.pairs import preference_rows
@@ -112,6 +113,7 @@ def test_reward_model_trains_registers_and_reports_accuracy_by_strength(tmp_path
 
     model = AutoModelForSequenceClassification.from_pretrained(out)
     assert model.config.num_labels == 1
+    reward_model_folder(out)  # what `--judge rm:FOLDER` checks, with or without LoRA (merged before the save)
     registered = Workspace(ws.path).frame("models").set_index("method")
     assert registered.loc["rm", "path"] == str(out.resolve())
     assert json.loads(registered.loc["rm", "metrics"])["rm_accuracy"] == metrics["rm_accuracy"]

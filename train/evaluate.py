@@ -117,9 +117,10 @@ def pair_logps(
     return both[: len(rows)], both[len(rows) :]
 
 
-def _share(flags: list[bool]) -> tuple[float, list[float]]:
-    """(share of True, its 95 % Wilson interval)."""
-    return _mean(flags), list(wilson_interval(sum(flags), len(flags)))
+def _share(flags: list[bool]) -> tuple[float, list[float] | None]:
+    """(share of True, its 95 % Wilson interval: None without flags, in metrics.json null)."""
+    interval = wilson_interval(sum(flags), len(flags))
+    return _mean(flags), list(interval) if interval else None
 
 
 def _mean(values) -> float:
@@ -186,7 +187,7 @@ def answer_metrics(before: list[float], after: list[float]) -> dict:
         "answer_logp_change": change["mean_change"],
         "answer_logp_change_ci95": change["mean_change_ci95"],
         "answers_more_likely": change.get("rose_share", nan),
-        "answers_more_likely_ci95": change.get("rose_share_ci95", [nan, nan]),
+        "answers_more_likely_ci95": change.get("rose_share_ci95"),
     }
 
 
@@ -228,21 +229,28 @@ def read_held_out(folder: str | Path) -> dict | None:
 def paired_change(before: list[float], after: list[float], resamples: int = 10_000, seed: int = 0) -> dict:
     """How ``after`` moved from ``before``, row by row (the same rows under two models): the mean change with a
     95 % percentile-bootstrap interval (rows resampled with replacement, fixed seed), and the share of rows that
-    rose with its Wilson interval. An interval above 0 (share: above 0.5) is a change the rows support."""
+    rose with its Wilson interval. An interval above 0 (share: above 0.5) is a change the rows support; the mean
+    change has none under two rows (None, in the JSON null), as `data.intervals.mean_interval`. Rows that all
+    changed by the same amount still read an interval of no width: a prior as `mean_interval`'s would widen every
+    documented SPIN figure, and real log-probs never change alike."""
     deltas = [a - b for a, b in zip(after, before)]
     n = len(deltas)
     if not n:
-        return {"rows": 0, "mean_change": math.nan, "mean_change_ci95": [math.nan, math.nan]}
-    draw = random.Random(seed)
-    means = sorted(sum(draw.choices(deltas, k=n)) / n for _ in range(resamples))
+        return {"rows": 0, "mean_change": math.nan, "mean_change_ci95": None}
+    mean = _mean(deltas)
+    interval = None
+    if n >= 2:
+        draw = random.Random(seed)
+        means = sorted(sum(draw.choices(deltas, k=n)) / n for _ in range(resamples))
+        interval = [means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]]
     rose = sum(d > 0 for d in deltas)
     return {
         "rows": n,
         "mean_before": _mean(before),
         "mean_after": _mean(after),
-        "mean_change": _mean(deltas),
-        "mean_change_ci95": [means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]],
+        "mean_change": mean,
+        "mean_change_ci95": interval,
         "rose": rose,
         "rose_share": rose / n,
-        "rose_share_ci95": list(wilson_interval(rose, n)),
+        "rose_share_ci95": list(wilson_interval(rose, n)),  # n ≥ 1 here
     }

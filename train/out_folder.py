@@ -2,8 +2,12 @@
 
 A run records its options in ``OUT/train_config.json`` when training starts (and again, with the options the
 memory plan settled on, when it ends), so even a run killed before its first checkpoint says what it was.
-``--resume`` continues only an unfinished run of the same method; ``--overwrite`` replaces only what a train run
-wrote (a folder holding a run's config, report or checkpoints), never any other folder's files.
+``--resume`` continues only an unfinished run of the same method (checkpoints without a recorded config, from a
+version that wrote it only at the end, are refused: their method cannot be checked), and writes into no other
+non-empty folder; ``--overwrite`` replaces only what a train run wrote (a folder holding a run's config, report or
+checkpoints), never any other folder's files. A round driver (`generate --spin-iter`) claims an iterate's folder
+with its marker file before training there with --resume, which it sets itself: that folder starts fresh, and its
+refusals say to remove the folder, not to pass --overwrite.
 
 The run also records the rows it selected (``OUT/selection.json.gz``: its training and held-out rows, their counts
 and who was excluded) as training starts, and a resume trains and evaluates on those, not on a new selection:
@@ -53,10 +57,16 @@ RESUME_MAY_CHANGE = frozenset(
 )
 
 
-def _recorded(out: Path) -> dict | None:
+def _start_again(out: Path, marker: str | None, advice: str) -> str:
+    """A refusal's ``advice`` (--overwrite, for `python -m train`), or, in a folder a round driver claimed
+    (``marker``), which sets --resume itself and takes no --overwrite from its user, which folder to remove."""
+    return f"remove {out} to start its training again" if marker else advice
+
+
+def _recorded(out: Path, marker: str | None = None) -> dict | None:
     path = out / CONFIG_FILE
     if not (path.is_file() or path.is_symlink()):
-        return None  # a run of an older version records nothing before it ends
+        return None  # nothing recorded: a run of an older version (before it ends), or not a train run
     try:
         with open_regular(path) as handle:  # never through a symlink planted at its name
             recorded = json.load(handle)
@@ -65,7 +75,8 @@ def _recorded(out: Path) -> dict | None:
     except NotAFileError as exc:
         raise PrefloopError(str(exc)) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PrefloopError(f"{path}: not a train config ({exc}); --overwrite replaces the run") from None
+        again = _start_again(out, marker, "--overwrite replaces the run")
+        raise PrefloopError(f"{path}: not a train config ({exc}); {again}") from None
 
 
 def _same_path(a: object, b: object) -> bool:
@@ -104,9 +115,13 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_out_folder(out: Path, options: TrainOptions, reads: tuple[Path, ...] = ()) -> None:
+def check_out_folder(
+    out: Path, options: TrainOptions, reads: tuple[Path, ...] = (), marker: str | None = None
+) -> None:
     """Refuse what ``--out``, ``--resume`` and ``--overwrite`` cannot do together, before anything loads;
-    ``reads``: the folders the run reads (start model, workspace), which --overwrite must not empty."""
+    ``reads``: the folders the run reads (start model, workspace), which --overwrite must not empty; ``marker``:
+    the file by which a round driver claimed ``out`` for this run (the SPIN driver's ``spin.json``): a folder
+    holding only it is new to --resume."""
     if options.resume and options.overwrite:
         raise PrefloopError("--resume and --overwrite: give one (continue the run in --out, or replace it)")
     existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
@@ -130,21 +145,36 @@ def check_out_folder(out: Path, options: TrainOptions, reads: tuple[Path, ...] =
         raise PrefloopError(
             f"{out}: output folder is not empty (pass --resume to continue, --overwrite to replace)"
         )
+    if not _is_train_output(out):
+        if {entry.name for entry in out.iterdir()} == {marker}:
+            return  # claimed by a round driver for this run, nothing trained there yet: it starts fresh
+        again = _start_again(out, marker, "give an empty or new --out")
+        raise PrefloopError(
+            f"{out}: not a train output folder (no {CONFIG_FILE} or checkpoint-*), nothing to resume; {again}"
+        )
     if any((out / name).is_file() for name in FINISHED_FILES):
-        raise PrefloopError(f"{out}: the run there finished (nothing to resume); --overwrite replaces it")
+        again = _start_again(out, marker, "--overwrite replaces it")
+        raise PrefloopError(f"{out}: the run there finished (nothing to resume); {again}")
     for path in reads:
         if _inside(path, out):
             raise PrefloopError(f"{out}: --resume from {path}, which is inside the run's own folder")
-    recorded = _recorded(out)
+    recorded = _recorded(out, marker)
+    if recorded is None and any(out.glob("checkpoint-*")):  # what the resume would continue from, unchecked
+        raise PrefloopError(
+            f"{out}: its checkpoint records no method or options (a run of a version before train_config.json "
+            f"was written as a run starts), so it cannot be resumed as --method {options.method}; "
+            + _start_again(out, marker, "--overwrite starts again")
+        )
     if recorded is not None and recorded["method"] != options.method:
         what = "its checkpoint is" if any(out.glob("**/checkpoint-*")) else "the run there is"
         raise PrefloopError(f"{out}: {what} from --method {recorded['method']}, not {options.method}")
     changed = _changed_option(recorded, options) if recorded is not None else None
     if changed is not None:  # its checkpoints or its saved model were made with the recorded options
         flag, was = changed.replace("_", "-"), recorded[changed]
+        again = _start_again(out, marker, "--overwrite starts again")
         raise PrefloopError(
             f"{out}: the run there was started with --{flag} {_shown(was)}, not {_shown(getattr(options, changed))}; "
-            "--resume continues it with the options it was started with (--overwrite starts again)"
+            f"--resume continues it with the options it was started with ({again})"
         )
 
 
@@ -185,9 +215,10 @@ def write_selection(out: Path, record: bytes) -> None:
         atomic_write(out / SELECTION_FILE, lambda f: f.write(record))
 
 
-def read_selection(out: Path) -> dict | None:
+def read_selection(out: Path, marker: str | None = None) -> dict | None:
     """The rows the run in ``out`` started with (`write_selection`), or None where it recorded none (a run of an
-    older version, or one killed before training started). An unreadable record is an error, not a new selection."""
+    older version, or one killed before training started). An unreadable record is an error, not a new selection
+    (``marker`` as for `check_out_folder`: its advice)."""
     path = out / SELECTION_FILE
     if not (path.is_file() or path.is_symlink()):
         return None
@@ -208,6 +239,5 @@ def read_selection(out: Path) -> dict | None:
     except NotAFileError as exc:
         raise PrefloopError(str(exc)) from None
     except (OSError, ValueError, EOFError) as exc:
-        raise PrefloopError(
-            f"{path}: not the run's recorded selection ({exc}); --overwrite starts again"
-        ) from None
+        again = _start_again(out, marker, "--overwrite starts again")
+        raise PrefloopError(f"{path}: not the run's recorded selection ({exc}); {again}") from None

@@ -15,7 +15,7 @@ from data.errors import PrefloopError
 from data.exclusion import labels_in_force, not_chosen
 from data.export import to_dpo, to_kto, to_sft
 from data.gold import read_gold
-from data.rank_pairs import RANK_KIND
+from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
 from data.records import Label, content_id, to_row
 from data.selection import excluded_labellers, of_kinds
@@ -81,6 +81,7 @@ def preference_rows(
         lost.get("pairwise", ()),  # pairs whose every label is an excluded labeller's: counted excluded_only
         lost.get("rank", ()),
         unchosen.get("rank", ()),
+        rank_task_items(completions, stored, rank_gold),  # those nobody ranked: counted rank_unranked
     )
     counts.update(dropped)
     if held_out and gold.num_rows:
@@ -236,13 +237,15 @@ def rating_preference_rows(
 ) -> tuple[list[dict], Counter]:
     """Preference rows from rubric ratings (``--rm-from-ratings ASPECT``, `data.ratings.pairs_from_ratings`) of the
     labellers ``labels`` chooses: every two rated answers to a prompt, the higher rated chosen; equal ratings give
-    no pair (counted)."""
-    table, _, left_out = _rated(workspace, split, excluded, labels)
+    no pair (counted). A pair of two answers only machine labellers rated is a ``machine`` row (`train.sources`)."""
+    table, chosen, left_out = _rated(workspace, split, excluded, labels)
     rows, counts = pairs_from_ratings(table, aspect)
     counts.update(left_out)
+    machine = machine_only_items(chosen, "rate")
     for row in rows:
         row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])
-        row["source"] = "human"
+        by_machine = row["chosen_id"] in machine and row["rejected_id"] in machine
+        row["source"] = "machine" if by_machine else "human"
     return rows, counts
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from data.exclusion import excluded_line
@@ -47,8 +46,8 @@ def plot_curves(log_history: list[dict], path: Path) -> Path | None:
 
 
 def _ci(metrics: dict, name: str) -> str:
-    low, high = metrics.get(f"{name}_ci95") or (math.nan, math.nan)
-    return f" (95 % CI {low:.2f}-{high:.2f})" if low == low else ""
+    interval = metrics.get(f"{name}_ci95")  # None without rows
+    return f" (95 % CI {interval[0]:.2f}-{interval[1]:.2f})" if interval else ""
 
 
 def _interval(share: float, n: int) -> str:
@@ -189,11 +188,12 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
         ]
     if metrics.get("answers"):  # SFT
         n = metrics["answers"]
-        low, high = metrics["answer_logp_change_ci95"]
+        ci = metrics["answer_logp_change_ci95"]  # None from one answer
         return lines + [
             f"{_held(split)} answers: {n}",
             f"mean log p(answer) {metrics['reference_answer_logp']:.2f} -> {metrics['answer_logp']:.2f}, "
-            f"change {metrics['answer_logp_change']:+.2f} (95 % CI {low:+.2f} to {high:+.2f})",
+            f"change {metrics['answer_logp_change']:+.2f}"
+            + (f" (95 % CI {ci[0]:+.2f} to {ci[1]:+.2f})" if ci else ""),
             f"answers more likely after training: {_count(metrics, 'answers_more_likely', n)}",
         ]
     if not metrics.get("pairs", metrics.get("completions", metrics.get("answers"))):

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 SFT_WHAT = {"gold": "prompts' gold answers", "edits": "labellers' kept edits"}  # --sft-from, as errors say it
 
 
-def _out_dir(options: TrainOptions, workspace: Workspace, start: Path) -> Path:
+def _out_dir(options: TrainOptions, workspace: Workspace, start: Path, marker: str | None) -> Path:
     processes = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if options.out is None and processes > 1:  # the default folder's name is drawn at random, in each process
         raise PrefloopError(
@@ -59,7 +59,7 @@ def _out_dir(options: TrainOptions, workspace: Workspace, start: Path) -> Path:
             f"e.g. --out {workspace.path / 'runs' / options.method}-ddp"
         )
     out = Path(options.out or workspace.path / "runs" / f"{options.method}-{random_id()[:8]}")
-    check_out_folder(out, options, reads=(start, workspace.path))
+    check_out_folder(out, options, reads=(start, workspace.path), marker=marker)
     return out
 
 
@@ -271,18 +271,21 @@ def _plan(options: TrainOptions, method: Method, start: Path, longest: int) -> t
     return options, {"memory_plan": plan.line()}
 
 
-def train(options: TrainOptions, eval_rounds: tuple[int, ...] | None = None) -> dict:
+def train(
+    options: TrainOptions, eval_rounds: tuple[int, ...] | None = None, marker: str | None = None
+) -> dict:
     """Run one training job as ``options`` say; returns the manifest entry (as a dict) with its metrics.
 
     ``eval_rounds``: evaluate on held-out pairs of these rounds only (the SPIN driver trains on two rounds and
-    evaluates on the newest); default: the rounds trained on.
+    evaluates on the newest); default: the rounds trained on. ``marker``: the file by which a round driver claimed
+    ``options.out`` for this run (`train.out_folder.check_out_folder`: a folder holding only it starts fresh).
     """
     check_options(options)
     method = get_method(options.method)
     workspace = Workspace(options.workspace)
     start = model_path(options.model, workspace)
-    out = _out_dir(options, workspace, start)
-    recorded = read_selection(out) if options.resume else None
+    out = _out_dir(options, workspace, start, marker)
+    recorded = read_selection(out, marker) if options.resume else None
     if recorded is None:
         selection = _rows(options, method, workspace, eval_rounds, _exclusion(options, method, workspace))
     else:  # labels that arrived since the start, or a changed excluded.json, are no part of a run under way

@@ -39,9 +39,20 @@ def load_tokenizer(start: Path, chat_template: str | None = None):
     return tokenizer
 
 
+def _complete(checkpoint: Path) -> bool:
+    """Whether ``checkpoint`` was saved whole: the trainer writes trainer_state.json last, and not atomically, so a
+    kill while it writes leaves the file there but empty or cut short."""
+    try:
+        with open_regular(checkpoint / "trainer_state.json") as f:
+            json.load(f)
+    except (OSError, NotAFileError, ValueError):
+        return False
+    return True
+
+
 def drop_partial_checkpoints(out: Path) -> list[Path]:
-    """Remove checkpoints a kill interrupted mid-save (the trainer writes trainer_state.json last)."""
-    partial = [c for c in out.glob("checkpoint-*") if not (c / "trainer_state.json").is_file()]
+    """Remove checkpoints a kill interrupted mid-save (`_complete`)."""
+    partial = [c for c in out.glob("checkpoint-*") if not _complete(c)]
     for checkpoint in partial:
         log.warning("%s: incomplete checkpoint (killed while saving), removed", checkpoint)
         shutil.rmtree(checkpoint, ignore_errors=True)  # every rank of a distributed run may try

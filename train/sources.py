@@ -4,7 +4,8 @@
 the machine labellers' (people, and the preferences imported with a data set, and SPIN's by-construction labels);
 ``machine`` only theirs; ``all`` both, aggregated together; ``auto`` (the default), per pair: people's labels where
 the pair has a current one, else the machines'. A row whose verdict rests on machine labels only is a ``machine``
-row, and ``--machine-weight`` scales its loss.
+row, and ``--machine-weight`` scales its loss. A pair of two rated answers (``--rm-from-ratings``) rests on the
+ratings of both: a ``machine`` row where only machine labellers rated either.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from data.aggregate import current_labels
 from data.annotators import machine_labeller_mask
 
 
-def machine_only_items(labels: pd.DataFrame) -> set[str]:
-    """Pairs whose current pairwise labels (in ``labels``) all come from machine labellers."""
-    current = current_labels(labels, "pairwise")
+def machine_only_items(labels: pd.DataFrame, task: str = "pairwise") -> set[str]:
+    """Items whose current labels of ``task`` (in ``labels``) all come from machine labellers: pairs, or with
+    ``rate`` rated answers."""
+    current = current_labels(labels, task)
     machine = machine_labeller_mask(current["annotator"])
     return set(current.loc[machine, "item_id"]) - set(current.loc[~machine, "item_id"])
 

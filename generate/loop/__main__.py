@@ -26,7 +26,7 @@ from generate.judge import load_template
 from generate.loop.options import DRIVERS, LoopOptions, driver_of
 from generate.loop.report import spin_report
 from generate.options import SPIN_TEST_FRACTION, GenerateOptions, check_arena, sampling_params
-from generate.prepare import quiet_logs, read_prompts, start_model
+from generate.prepare import check_reward_judge, prompts_line, quiet_logs, read_prompts, start_model
 from generate.sampling import check_pair_params
 from train.methods import method_options
 from train.options import check_options as check_train_options
@@ -120,6 +120,7 @@ def run(options: LoopOptions) -> dict:
     if options.judge_iter:
         check_pair_params(options.n, sampling_params(options))
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
+    check_reward_judge(options, existing)
     if options.arena:
         from generate.arena import check_arena_names
 
@@ -128,12 +129,14 @@ def run(options: LoopOptions) -> dict:
     if not prompts and not _has_gold_prompts(existing):
         prompts = "sft"  # SPIN needs SFT data: the sample set, unless the workspace already holds some
     fraction = options.test_fraction if options.test_fraction is not None else SPIN_TEST_FRACTION
-    loaded = read_prompts(prompts, fraction)
+    loaded = read_prompts(prompts, fraction, options.workspace)
     if existing is not None and loaded:
         check_rank_items(existing, [loaded])  # its answers (an import's) change no rank item under labels
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)
+        if said := prompts_line(loaded):  # as `data import` says them
+            print(said)
     summary = RUN[driver_of(options)](options, workspace)
     if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
         from generate.arena import arena_leaderboard

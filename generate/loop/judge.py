@@ -10,6 +10,7 @@ from data.workspace import Workspace
 from generate.bestofn import make_judge, pair_best_worst
 from generate.engines import make_engine
 from generate.loop.options import LoopOptions
+from generate.loop.rounds import LoopRound
 from generate.loop.spin import Iterate, Loop, run_loop, unsampled
 from generate.options import engine_options, sampling_params
 from generate.sampling import prompt_ids, sample_pairs
@@ -41,9 +42,9 @@ def unpaired(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> 
     }
 
 
-def judge_loop_step(options: LoopOptions, iterate: Iterate, round: int, pending: dict) -> dict:
+def judge_loop_step(options: LoopOptions, iterate: Iterate, step: LoopRound, pending: dict) -> dict:
     """One iteration's data (run in its own process): the iterate's n answers, then best-vs-worst pairs."""
-    workspace = Workspace(options.workspace)
+    workspace, round = Workspace(options.workspace), step.round
     todo = unsampled(workspace, iterate, round, pending)
     counts: dict = {}
     if any(todo.values()):
@@ -62,6 +63,7 @@ def judge_loop_step(options: LoopOptions, iterate: Iterate, round: int, pending:
                         chunk_size=options.chunk_size,
                         pairing=False,
                         only=set(ids),
+                        **step.refusal(workspace),  # someone may have ranked since the driver's check
                     )
                 )
         del engine

@@ -45,11 +45,12 @@ def chain_lines(chain: dict | None) -> list[str]:
     def line(title: str, c: dict) -> str:
         if not c["rows"]:
             return f"{title}: no held-out prompt in common"
-        low, high = c["mean_change_ci95"]
+        ci = c["mean_change_ci95"]  # None from one prompt
         share_low, share_high = c["rose_share_ci95"]
         return (
-            f"{title}: {c['mean_before']:.1f} -> {c['mean_after']:.1f}, change {c['mean_change']:+.2f} "
-            f"(95 % CI {low:+.2f} to {high:+.2f}); rose on {c['rose']}/{c['rows']} prompts "
+            f"{title}: {c['mean_before']:.1f} -> {c['mean_after']:.1f}, change {c['mean_change']:+.2f}"
+            + (f" (95 % CI {ci[0]:+.2f} to {ci[1]:+.2f})" if ci else "")
+            + f"; rose on {c['rose']}/{c['rows']} prompts "
             f"(95 % CI {share_low:.2f}-{share_high:.2f})"
         )
 

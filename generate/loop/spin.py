@@ -38,7 +38,7 @@ from generate.engines import make_engine
 from generate.isolate import run_isolated
 from generate.loop.chain import gold_chain, write_samples
 from generate.loop.options import LoopOptions
-from generate.loop.rounds import loop_advice
+from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, model_label, sampling_params
 from generate.sampling import check_sampled_rank_items, gold_prompt_ids, pending_prompts, sample_spin
 
@@ -63,7 +63,7 @@ class Loop:
     name: Callable[[LoopOptions], str]  # iterates go to WS/runs/<name>-iter<t>
     prompt_sets: Callable[[LoopOptions, Workspace, int], dict[str, list[str]]]
     pending: Callable[[Workspace, Iterate, int, dict], dict[str, list[str]]]  # prompt ids still to sample
-    sample_step: Callable  # (options, iterate, round, pending) -> counts; runs in a fresh process
+    sample_step: Callable  # (options, iterate, LoopRound, pending) -> counts; runs in a fresh process
     limit: int  # train prompts per iteration unless --limit says otherwise
 
 
@@ -102,8 +102,8 @@ def prompt_sets(options: LoopOptions, workspace: Workspace, limit: int) -> dict[
     return sets
 
 
-def sample_step(options: LoopOptions, iterate: Iterate, round: int, sets: dict[str, list[str]]) -> dict:
-    """The iterate's answers to the prompt sets at ``round`` (run in its own process); counts per split."""
+def sample_step(options: LoopOptions, iterate: Iterate, step: LoopRound, sets: dict[str, list[str]]) -> dict:
+    """The iterate's answers to the prompt sets at ``step.round`` (run in its own process); counts per split."""
     workspace = Workspace(options.workspace)
     engine = make_engine(options.engine, iterate.path, engine_options(options))
     params = sampling_params(options)
@@ -114,10 +114,11 @@ def sample_step(options: LoopOptions, iterate: Iterate, round: int, sets: dict[s
                 engine,
                 iterate.label,
                 params,
-                round,
+                step.round,
                 split,
                 chunk_size=options.chunk_size,
                 only=set(ids),
+                **step.refusal(workspace),  # someone may have ranked since the driver's check
             )
         )
         for split, ids in sets.items()
@@ -125,11 +126,11 @@ def sample_step(options: LoopOptions, iterate: Iterate, round: int, sets: dict[s
     }
 
 
-def train_step(options, eval_rounds: tuple[int, ...]) -> dict:
-    """`train.run.train` (run in its own process)."""
+def train_step(options, eval_rounds: tuple[int, ...], marker: str) -> dict:
+    """`train.run.train` (run in its own process) in the iterate folder ``marker`` claimed (`_claim`)."""
     from train.run import train
 
-    return train(options, eval_rounds)
+    return train(options, eval_rounds, marker)
 
 
 def unsampled(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict[str, list[str]]:
@@ -143,15 +144,21 @@ def unsampled(workspace: Workspace, iterate: Iterate, round: int, sets: dict) ->
     return pending
 
 
+def loop_round(options: LoopOptions, loop: Loop, iteration: int, round: int) -> LoopRound:
+    """Iteration ``iteration`` of ``loop`` samples ``round`` (`generate.loop.rounds`)."""
+    driver = f"--{loop.kind}-iter"
+    return LoopRound(driver, getattr(options, f"{loop.kind}_iter"), iteration, round, options.judge)
+
+
 def _sample(
-    options: LoopOptions, workspace: Workspace, iterate: Iterate, round: int, sets: dict, loop: Loop
+    options: LoopOptions, workspace: Workspace, iterate: Iterate, step: LoopRound, sets: dict, loop: Loop
 ) -> dict:
-    pending = loop.pending(workspace, iterate, round, sets)
+    pending = loop.pending(workspace, iterate, step.round, sets)
     if not any(pending.values()):  # all sampled already: do not start an engine for nothing
         return {}
-    log.info("round %d: %s answers %s", round, iterate.label, {k: len(v) for k, v in pending.items()})
+    log.info("round %d: %s answers %s", step.round, iterate.label, {k: len(v) for k, v in pending.items()})
     return run_isolated(
-        loop.sample_step, options, iterate, round, pending, isolate=options.spin_isolate, what="sampling"
+        loop.sample_step, options, iterate, step, pending, isolate=options.spin_isolate, what="sampling"
     )
 
 
@@ -261,14 +268,16 @@ def iterate_once(
         record = json.loads(marker.read_text()) if marker.is_file() else {}
         return summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
     started = time.perf_counter()
-    sampled = _sample(options, workspace, reference, round, sets, loop)
+    sampled = _sample(options, workspace, reference, loop_round(options, loop, iteration, round), sets, loop)
     sample_seconds = round_seconds(started)
     _check_one_chain(workspace, round, reference.label, loop)
     _claim(folder, reference, round, loop)
     rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
     started = time.perf_counter()
     train_options = _train_options(options, reference, folder, rounds, loop)
-    model = run_isolated(train_step, train_options, (round,), isolate=options.spin_isolate, what="training")
+    model = run_isolated(
+        train_step, train_options, (round,), marker_name, isolate=options.spin_isolate, what="training"
+    )
     record = json.loads((folder / marker_name).read_text()) | {
         "iteration": iteration,
         "model_id": model["id"],
@@ -297,7 +306,6 @@ def check_rounds(options: LoopOptions, workspace: Workspace, loop: Loop, iterati
         start_iterate(options, workspace, register=False),
         1 if loop.kind == "spin" else options.n,
     )
-    driver, instead = f"--{loop.kind}-iter", loop_advice(workspace, f"--{loop.kind}-iter")
     for iteration in range(1, iterations + 2 if loop.kind == "spin" else iterations + 1):
         round = reference.round + 1
         done = _done(workspace, reference, round, loop.method) if reference.id else None
@@ -307,8 +315,8 @@ def check_rounds(options: LoopOptions, workspace: Workspace, loop: Loop, iterati
         final = iteration > iterations  # SPIN's last step: the last iterate answers the held-out prompts
         pending = unsampled(workspace, reference, round, {"test": sets["test"]} if final else sets)
         answers = dict.fromkeys((p for ids in pending.values() for p in ids), per_prompt)
-        where = f"{driver} {iterations}: iteration {iteration} samples round {round}"
-        check_sampled_rank_items(workspace, answers, round, where, instead)
+        step = loop_round(options, loop, iteration, round)
+        check_sampled_rank_items(workspace, answers, round, **step.refusal(workspace))
         folder = workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
         reference = Iterate("", str(folder), model_label(str(folder)), round)
 
@@ -355,7 +363,8 @@ def run_spin(options: LoopOptions, workspace: Workspace) -> dict:
     chain, sets = result.pop("chain"), result.pop("sets")
     started = time.perf_counter()
     # The last iterate's answers to the held-out prompts: its samples.md, and round r0+N+1's test half.
-    _sample(options, workspace, chain[-1], chain[-1].round + 1, {"test": sets["test"]}, SPIN_LOOP)
+    final = loop_round(options, SPIN_LOOP, options.spin_iter + 1, chain[-1].round + 1)
+    _sample(options, workspace, chain[-1], final, {"test": sets["test"]}, SPIN_LOOP)
     final_seconds = round_seconds(started)
     shown = sets["test"][: options.spin_samples]
     samples = [write_samples(workspace, it, prev, shown) for prev, it in zip(chain, chain[1:])]

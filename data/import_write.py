@@ -1,0 +1,100 @@
+"""What an import writes, and says it kept: the checked records appended in one write (rows already stored left
+out: `stored_prompts` counts the file's prompts that keep their stored split or gold answer, `kept_lines` says
+so), then one line in the workspace's import log and the rows left out (``--on-error skip``) in a rejects file
+beside it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.files import append_line, atomic_write, check_not_link, write_error
+from data.import_labels import renew_withdrawn
+from data.records import Prompt, now
+from data.workspace import Workspace
+
+if TYPE_CHECKING:
+    from data.imports import ImportOptions, Loaded
+
+LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the rejects files beside it
+
+
+def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
+    """Append ``batch`` (rows already stored are left out, but labels `--remove` withdrew are written anew:
+    ``restored_labels``); ``counts`` plus the rows written per table (``new_<table>``) and the file's prompts
+    already stored (`stored_prompts`)."""
+    folder = workspace.path / LOG_DIR
+    for path in (folder, folder / "log.jsonl"):  # refused before the records are written, not after
+        check_not_link(path)
+    stored = stored_prompts(workspace, batch)
+    batch, renewed = renew_withdrawn(workspace, batch)  # labels `--remove` withdrew, imported again
+    written = workspace.append(batch, skip_existing=True)
+    new = Counter({f"new_{table}": n for table, n in written.items()}, restored_labels=renewed)
+    return counts + stored + new
+
+
+def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
+    """The prompts of ``batch`` already stored (``already_stored``): a prompt's id is its messages, so the stored
+    row stays as it is, split and gold answer alike. Those whose stored split is not the one this import gives
+    them count ``stored_split_kept``; those given a gold answer that is not the stored one (or where none is stored)
+    ``stored_gold_kept``: never changed, but never silently (`kept_lines`)."""
+    prompts = {record.id: record for record in batch if isinstance(record, Prompt)}
+    if not prompts:
+        return Counter()
+    stored = workspace.read("prompts", ["split", "gold"])
+    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(list(prompts), pa.string())))
+    counts = Counter(already_stored=stored.num_rows)
+    for id_, split, gold in zip(*(stored.column(c).to_pylist() for c in ("id", "split", "gold"))):
+        counts["stored_split_kept"] += split != prompts[id_].split
+        counts["stored_gold_kept"] += prompts[id_].gold is not None and gold != prompts[id_].gold
+    return +counts
+
+
+def kept_lines(counts: Counter) -> list[str]:
+    """What an import left as it was stored (`stored_prompts`), one line each, for the user."""
+    lines = []
+    if counts["stored_split_kept"]:
+        lines.append(
+            f"{counts['stored_split_kept']} of the {counts['already_stored']} prompts already stored keep their "
+            "split, not the one this import gives them (--split, --test-fraction or the rows' own): a prompt's "
+            "split is set when it is first stored, and nothing moves it"
+        )
+    if counts["stored_gold_kept"]:
+        lines.append(
+            f"{counts['stored_gold_kept']} of the {counts['already_stored']} prompts already stored keep their "
+            "stored gold answer (or none), not this file's: a stored prompt is never rewritten"
+        )
+    return lines
+
+
+def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: ImportOptions) -> Path | None:
+    """One line in WS/imports/log.jsonl; the rows left out, if any, in a rejects file beside it (returned)."""
+    folder = workspace.path / LOG_DIR
+    check_not_link(folder)
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, folder) from exc
+    stamp = now().strftime("%Y%m%dT%H%M%S%fZ")
+    rejects = None
+    if loaded.rejects:
+        rejects = folder / f"{stamp}-{loaded.path.stem}.rejects.jsonl"
+        text = "".join(json.dumps(r) + "\n" for r in loaded.rejects).encode("utf-8")
+        atomic_write(rejects, lambda handle: handle.write(text))
+    entry = {
+        "at": now().isoformat(),
+        "file": str(loaded.path.resolve()),
+        "format": loaded.format,
+        "options": vars(options),
+        "counts": dict(counts),
+        "rejects": rejects.name if rejects else None,
+        "gold_conflicts": loaded.gold_conflicts,
+        "columns_not_read": loaded.unread,
+    }
+    append_line(folder / "log.jsonl", json.dumps(entry, default=str))
+    return rejects

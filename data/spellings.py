@@ -1,0 +1,99 @@
+"""One text, several spellings. A prompt or an answer that differs from a stored one, or from an earlier row's, only
+by Unicode normalisation (NFC or NFD), line ends (CRLF, CR) or whitespace at the end of a line or of the text (one
+`data.records.text_key`) is that text: an import and a gold file give the row the spelling that came first (the
+stored one, else the first row's) before any id is computed. So the row's prompt and answers are the stored ones:
+a gold row marks them, an import adds no near-copy beside them, and the rank guard sees no new answer. Nothing
+stored changes, no stored id either (ids are of the texts as stored); a text met for the first time is stored as
+the file gives it. A stored text met exactly is kept as it is, whatever other spelling is stored."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TypeVar
+
+from data.import_formats import Example
+from data.records import Message, messages_key, prompt_id, text_key
+from data.workspace import Workspace, WorkspaceError
+
+T = TypeVar("T")
+TEXTS = ("gold", "chosen", "rejected", "completion")  # an Example's answer fields
+
+
+class Spellings:
+    """The first spelling of each prompt and of each answer of a prompt: the ``workspace``'s (read at the first
+    row that needs them: its prompts, then its answers once a row's prompt is a stored one), then those of the rows
+    given to `example`, in their order; ``respelled`` counts the texts that took an earlier spelling."""
+
+    def __init__(self, workspace: Workspace | None = None):
+        self.workspace = workspace
+        self.respelled = 0
+        self._prompts: dict[tuple, list[Message]] | None = None  # key -> the first spelling
+        self._stored: set[str] = set()  # the stored prompts' ids
+        self._texts: dict[str, list[str]] | None = None  # a stored prompt's answers (and gold) as stored
+        # prompt id -> its stored answers, and each answer key's first spelling
+        self._answers: dict[str, tuple[set[str], dict[str, str]]] = {}
+
+    @classmethod
+    def at(cls, path: str | Path) -> Spellings:
+        """The spellings of the workspace at ``path``, none where there is none yet (a path that is not one is
+        refused where the workspace is opened, after the files are checked, as before)."""
+        try:
+            return cls(Workspace.existing(path))
+        except WorkspaceError:
+            return cls()
+
+    def example(self, example: Example) -> Example:
+        """``example`` with its prompt's and answers' first spellings."""
+        messages = self._prompt(example.messages)
+        key = prompt_id(messages)
+
+        def spell(text: str | None) -> str | None:
+            return None if text is None else self._answer(key, text)
+
+        candidates = example.candidates
+        if candidates is not None:
+            candidates = tuple(replace(c, text=spell(c.text)) for c in candidates)
+        texts = {name: spell(getattr(example, name)) for name in TEXTS}
+        return replace(example, messages=messages, candidates=candidates, **texts)
+
+    def _prompt(self, messages: list[Message]) -> list[Message]:
+        if self._prompts is None:
+            self._prompts = {}
+            if self.workspace is not None:
+                stored = self.workspace.read("prompts", ["messages"])
+                for id_, kept in zip(stored.column("id").to_pylist(), stored.column("messages").to_pylist()):
+                    self._prompts.setdefault(messages_key(kept), kept)
+                    self._stored.add(id_)
+        if prompt_id(messages) in self._stored:
+            return messages
+        return self._first(self._prompts.setdefault(messages_key(messages), messages), messages)
+
+    def _answer(self, prompt: str, text: str) -> str:
+        if prompt not in self._answers:
+            stored = self._stored_texts().get(prompt, []) if prompt in self._stored else []
+            first: dict[str, str] = {}
+            for kept in stored:
+                first.setdefault(text_key(kept), kept)
+            self._answers[prompt] = (set(stored), first)
+        exact, first = self._answers[prompt]
+        if text in exact:
+            return text
+        return self._first(first.setdefault(text_key(text), text), text)
+
+    def _stored_texts(self) -> dict[str, list[str]]:
+        """Every stored prompt's answers and gold answer, as stored (read once, at the first stored prompt)."""
+        if self._texts is None:
+            self._texts = {}
+            table = self.workspace.read("completions", ["prompt_id", "text"])
+            for prompt, text in zip(*(table.column(c).to_pylist() for c in ("prompt_id", "text"))):
+                self._texts.setdefault(prompt, []).append(text)
+            table = self.workspace.read("prompts", ["gold"])
+            for prompt, gold in zip(*(table.column(c).to_pylist() for c in ("id", "gold"))):
+                if gold is not None:
+                    self._texts.setdefault(prompt, []).append(gold)
+        return self._texts
+
+    def _first(self, kept: T, given: T) -> T:
+        self.respelled += kept != given
+        return kept

@@ -1,0 +1,56 @@
+"""benchmarks/bench_labellers.py --small: what a DPO export trains on is printed with its 95 % interval over the
+simulated workspaces (the printing is tested here on tiny inputs; the benchmark itself is not run)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_labellers  # noqa: E402
+
+from data.aggregate import verdicts_table  # noqa: E402
+
+
+def interval(shares: list[float], rows: float) -> tuple[float, float]:
+    """The mean ± 1.96·√(((n − 1)·s² + 0.25 / rows) / n / n) within [0, 1], as `data.intervals.mean_interval`."""
+    n, mean = len(shares), sum(shares) / len(shares)
+    spread = 1.96 * math.sqrt(((n - 1) * float(np.var(shares, ddof=1)) + 0.25 / rows) / n / n)
+    return max(0.0, mean - spread), min(1.0, mean + spread)
+
+
+def test_the_export_figures_of_small_workspaces_are_printed_with_their_interval_over_the_workspaces():
+    # (non-gold pairs, rows exported, rows against the truth) of three workspaces
+    line = bench_labellers.export_figures([(20, 16, 2), (20, 18, 3), (20, 14, 1)])
+    low, high = interval([0.8, 0.9, 0.7], 20)
+    wrong = [2 / 16, 3 / 18, 1 / 14]
+    wrong_low, wrong_high = interval(wrong, 16)
+    assert line == (
+        f"rows 0.80 [{low:.2f}, {high:.2f}] wrong {sum(wrong) / 3:.3f} [{wrong_low:.3f}, {wrong_high:.3f}]"
+    )
+    assert line == "rows 0.80 [0.68, 0.92] wrong 0.121 [0.028, 0.214]"
+    # a workspace that exported nothing has no wrong share; one workspace gives no interval
+    assert bench_labellers.export_figures([(20, 0, 0), (20, 10, 1), (20, 12, 1)]).split(" wrong ")[1] == (
+        "{:.3f} [{:.3f}, {:.3f}]".format((0.1 + 1 / 12) / 2, *interval([0.1, 1 / 12], 11))
+    )
+    assert bench_labellers.export_figures([(20, 16, 2)]) == "rows 0.80 [-] wrong 0.125 [-]"
+    assert bench_labellers.export_figures([(20, 0, 0)]) == "rows 0.00 [-] wrong -"
+
+
+def test_exported_pairs_counts_the_rows_a_dpo_export_of_the_verdicts_keeps():
+    sim = bench_labellers.simulate(30, 3, 0.1, 0)
+    labels, gold = bench_labellers.label_table(sim), bench_labellers.gold_table(sim)
+    verdicts = verdicts_table(labels, "pairwise", "dawid-skene", gold)
+    pairs, rows, wrong = bench_labellers.exported_pairs(verdicts, sim)
+    frame = verdicts.to_pandas()
+    not_gold = ~sim["gold"][frame["item_id"].str.slice(1).astype(int).to_numpy()]
+    assert pairs == int(not_gold.sum()) and rows == int(frame["verdict"][not_gold].isin(["a", "b"]).sum())
+    assert 0 <= wrong <= rows
+    sure = bench_labellers.exported_pairs(verdicts, sim, 0.9)
+    assert sure[0] == pairs and sure[1] <= rows and sure[2] <= wrong
+    assert rows > 0

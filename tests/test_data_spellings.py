@@ -1,0 +1,145 @@
+"""A prompt or answer that differs from a stored one only by Unicode normalisation, line ends or trailing whitespace is
+the stored one (`data.spellings`): a gold file marks it, an import adds no near-copy of it, the rank guard sees no
+new answer. Stored texts and ids stay as they are; a new text is stored as the file gives it."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from data.__main__ import main
+from data.import_formats import Example
+from data.records import Completion, Pair, Prompt, text_key
+from data.spellings import Spellings
+from data.workspace import Workspace
+from tests.test_data_gold_files import counts, gold, write
+from tests.test_data_gold_tasks import build
+from tests.test_data_import_rank_rate import imported
+
+
+def nfd(text: str) -> str:
+    return unicodedata.normalize("NFD", text)
+
+
+STORED = {"prompt": "Café au lait?", "chosen": "Oui.\nBien sûr.", "rejected": "Non."}
+RESPELLED = {
+    "prompt": nfd("Café au lait?") + " \r\n",
+    "chosen": nfd("Oui. \r\nBien sûr.\r\n"),
+    "rejected": "Non.\t",
+}
+
+
+def texts(ws: Workspace) -> dict[str, list]:
+    return {
+        "prompts": sorted(m[0]["content"] for m in ws.read("prompts").column("messages").to_pylist()),
+        "completions": sorted(ws.read("completions").column("text").to_pylist()),
+    }
+
+
+def test_the_rule_and_what_it_leaves_apart():
+    assert text_key(nfd("sûr  \r\nnon\t\r\n\n")) == "sûr\nnon" == text_key("sûr\nnon")
+    assert text_key("  indented") != text_key("indented")  # leading whitespace is the text's own
+    assert text_key("a b") != text_key("a  b") and text_key("Non.") != text_key("non.")
+
+
+def test_a_gold_row_spelled_otherwise_marks_the_stored_items(tmp_path, capsys):
+    """NFD, CRLF and trailing spaces made the row another question: a new prompt in split test, new answers and a
+    new pair, gold; the stored pair stayed unmarked."""
+    ws = Workspace.init(tmp_path / "ws")
+    assert main(["import", "-w", str(ws.path), str(write(tmp_path / "data.jsonl", STORED))]) == 0
+    before, stored = counts(ws), texts(ws)
+    kto = {"prompt": RESPELLED["prompt"], "completion": "Non.  ", "label": False}
+    capsys.readouterr()
+    assert gold(ws, str(write(tmp_path / "gold.jsonl", RESPELLED, kto))) == 0
+    assert capsys.readouterr().out == (
+        "gold items: 2 (+2 marked, -0 removed); files: matched 1 stored pairs, 1 stored completions; new: 0 gold "
+        "items, 0 prompts, 0 completions, 0 pairs\n"
+    )
+    assert {**counts(ws), "gold": 0} == {**before, "gold": 0} and texts(ws) == stored
+
+
+def test_a_gold_ranking_spelled_otherwise_marks_the_stored_rank_item(tmp_path, capsys):
+    ws, items, answers = build(tmp_path / "ws")
+    before = counts(ws)
+    ranking = {
+        "prompt": "Question 0? ",
+        "completions": [f"answer 0.{k}\r\n" for k in range(4)],
+        "ranking": [4, 3, 2, 1],
+    }
+    assert gold(ws, str(write(tmp_path / "ranked.jsonl", ranking))) == 0
+    assert "files: matched 0 stored pairs, 0 stored completions, 1 stored rank items; new: 0 gold" in (
+        capsys.readouterr().out
+    )
+    assert {name: n for name, n in counts(ws).items() if name != "gold"} == {
+        name: n for name, n in before.items() if name != "gold"
+    }
+    (row,) = ws.read("gold").to_pylist()
+    assert row["item_id"] == items[0] and row["ranking"] == ">".join(reversed(answers[0]))
+
+
+def test_an_import_spelled_otherwise_adds_no_copy_and_stores_new_text_as_given(tmp_path, capsys):
+    """The same rows with NFD, CRLF and trailing spaces were a second prompt and two more answers beside the stored
+    ones; a stored text met exactly keeps its own spelling, and a new one is stored as the file gives it."""
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), "--unlabelled", str(write(tmp_path / "a.jsonl", STORED))]) == 0
+    stored = texts(Workspace(ws))
+    again = write(tmp_path / "b.jsonl", RESPELLED, {**RESPELLED, "rejected": "Peut-être.  "})
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), "--unlabelled", "--source", "a", str(again)]) == 0
+    out = capsys.readouterr().out
+    assert "already_stored 1, new_completions 1, new_pairs 1, records 2, respelled 5" in out, out
+    assert texts(Workspace(ws)) == {**stored, "completions": sorted([*stored["completions"], "Peut-être.  "])}
+
+    both = Workspace.init(
+        tmp_path / "both"
+    )  # two spellings stored before this rule: each met exactly is itself
+    both.append([Prompt([{"role": "user", "content": text}], "old") for text in ("Hi?", "Hi? ")])
+    spellings = Spellings(both)
+    for given, kept in (("Hi? ", "Hi? "), ("Hi?", "Hi?"), ("Hi?\r\n", "Hi?")):
+        example = spellings.example(Example([{"role": "user", "content": given}]))
+        assert example.messages == [{"role": "user", "content": kept}]
+
+
+def test_the_rank_guard_sees_a_respelled_answer_as_the_stored_one(tmp_path, capsys):
+    """An import ranked the prompt's answers: any new answer is refused. A KTO row of one of them spelled with CRLF
+    was a new answer, refused; it is the stored answer, labelled."""
+    ws = tmp_path / "ws"
+    ranked = {
+        "prompt": "Capital of France?",
+        "completions": ["Rome.", "Paris.", "Lyon."],
+        "ranking": "2 > 3 > 1",
+    }
+    assert main(["import", "-w", str(ws), str(write(tmp_path / "ranked.jsonl", ranked))]) == 0
+    kto = write(
+        tmp_path / "kto.jsonl", {"prompt": "Capital of France?", "completion": "Paris. \r\n", "label": 1}
+    )
+    assert main(["import", "-w", str(ws), "--source", "ranked", str(kto)]) == 0, capsys.readouterr().err
+    workspace = Workspace(ws)
+    assert workspace.read("completions").num_rows == 3 and workspace.read("prompts").num_rows == 1
+    paris = {r["text"]: r["id"] for r in workspace.read("completions").to_pylist()}["Paris."]
+    assert [r["item_id"] for r in imported(workspace) if r["task"] == "kto"] == [paris]
+
+
+def test_gold_of_two_spellings_of_one_answer_must_agree(tmp_path, capsys):
+    """Two pairs of one prompt whose answers differ only by trailing spaces and CRLF (stored before the spelling
+    rule, or merged), and two such completions: opposite gold answers on them marked every labeller wrong on one,
+    unseen; they are the same question, so they must agree (the same verdict through either spelling does)."""
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Colour?"}], "old")
+    red, blue, red2, blue2 = (
+        Completion(prompt.id, t, "old", "import") for t in ("Red", "Blue", "Red \r\n", "Blue ")
+    )
+    first, second = (
+        Pair(prompt.id, red.id, blue.id, "imported"),
+        Pair(prompt.id, blue2.id, red2.id, "imported"),
+    )
+    ws.append([prompt, red, blue, red2, blue2, first, second])
+    assert gold(ws, "--pair", first.id, "--answer", "a") == 0  # "Red" wins
+    capsys.readouterr()
+    assert gold(ws, "--pair", second.id, "--answer", "a") == 2  # "Blue " wins: the other verdict
+    assert "compare the same two answers to one prompt but disagree" in capsys.readouterr().err
+    assert gold(ws, "--pair", second.id, "--answer", "b") == 0  # "Red \r\n" wins: the same verdict
+    assert gold(ws, "--completion", red.id, "--answer", "desirable") == 0
+    capsys.readouterr()
+    assert gold(ws, "--completion", red2.id, "--answer", "undesirable") == 2
+    assert "are the same answer to one prompt; give one gold answer" in capsys.readouterr().err
+    assert gold(ws, "--completion", red2.id, "--answer", "desirable") == 0
