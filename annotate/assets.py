@@ -76,6 +76,8 @@ SCRIPT_TEMPLATE = """
   const radios = (group) => [...document.querySelectorAll(`#${group} input[type=radio]`)];
   const pick = (group, index) => { const input = radios(group)[index]; if (input && !input.checked) input.click(); };
   const shown = () => $("#pf-prompt [data-view]");
+  const keyOf = (view) =>  // a kept pick is of the item and (rank) of the answers it numbered: `data-answers`
+    (view?.dataset.item || "") + " " + (view?.dataset.answers || "");
   const load = () => { try { return JSON.parse(localStorage.getItem(PENDING)); } catch { return null; } };
   const save = (p) => p ? localStorage.setItem(PENDING, JSON.stringify(p)) : localStorage.removeItem(PENDING);
 
@@ -106,18 +108,18 @@ __RANK__
     const ranking = rankBox()?.value || "";  // rank: the ranking typed so far
     let ratings = window.prefloopRatings?.() ?? null;  // rate: the rubric panel's picks
     const previous = load();
-    if (previous?.item === view.dataset.item) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
+    if (previous?.key === keyOf(view)) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
       submitted = submitted || previous.submitted;
       if (choice < 0) choice = previous.choice;
       if (strength < 0) strength = previous.strength;
       if (ratings === "{}") ratings = previous.ratings;
     }
-    save({item: view.dataset.item, choice, strength, note, submitted, ranking, ratings});
+    save({item: view.dataset.item, key: keyOf(view), choice, strength, note, submitted, ranking, ratings});
   };
 
   // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.
   const restore = (pending, tries = 10) => {
-    if (shown()?.dataset.item !== pending.item) { restoring = false; return; }
+    if (keyOf(shown()) !== pending.key) { restoring = false; return; }  // other answers: other numbers
     if (pending.choice >= 0) pick("pf-choice", pending.choice);
     if (pending.strength >= 0) pick("pf-strength", pending.strength);
     if (pending.ratings) window.prefloopSetRatings?.(pending.ratings);
@@ -147,8 +149,8 @@ __RANK__
     lastView = view.dataset.view;
     inflight = 0;
     const pending = load();
-    if (pending && pending.item !== view.dataset.item) save(null);  // the server moved on: saved, or not ours
-    if (pending && first && pending.item === view.dataset.item) setTimeout(() => restore(pending), 300);
+    if (pending && pending.key !== keyOf(view)) save(null);  // the server moved on (or answers joined the item)
+    if (pending && first && pending.key === keyOf(view)) setTimeout(() => restore(pending), 300);
     else restoring = false;
     setTimeout(flush, 30);  // after the answer's own updates (the radios reset for the next item)
   };
@@ -163,7 +165,7 @@ __RANK__
   setInterval(() => {
     if (inflight && Date.now() - inflight > ANSWER_MS) {
       inflight = 0;
-      if (load()?.submitted && shown()?.dataset.item === load().item) {
+      if (load()?.submitted && keyOf(shown()) === load().key) {
         say("No answer from the app: reloading to send your label again…");
         window.location.reload();
         return;

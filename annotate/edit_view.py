@@ -21,6 +21,7 @@ from annotate.components import signed_in
 from annotate.editing import EDITABLE_VIEWS
 from annotate.failures import maybe_saved, shown_errors
 from annotate.labelling import browser_seconds, describe_label, label_view
+from annotate.rank_view import SHOWN_ANSWERS
 from annotate.render import message_html, show_bidi, table_html
 from annotate.service import EditError, NotSaved, StaleItem
 from data.edits import edit_counts, recent_edits
@@ -38,9 +39,11 @@ def edit_key(view: str) -> tuple[str, str]:
 
 
 RECENT = 20
-# The save sends the page's count of active seconds, as a submit does (annotate.assets' pace script).
+# The save sends the page's count of active seconds and its rank answers' key, as a submit does (annotate.assets'
+# pace script, `SHOWN_ANSWERS`).
 WITH_PACE = (
-    "(...a) => [...a.slice(0, 5), window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null]"
+    "(...a) => [...a.slice(0, 5), window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null, "
+    f"{SHOWN_ANSWERS}]"
 )
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")  # words, runs of white space, single punctuation marks
 
@@ -93,14 +96,16 @@ def on_edit_save(
     note: str | None,
     text: str | None,
     active_seconds=None,
+    answers: str | None = None,
 ) -> "View":
     """Save the label with the edit (`LabelService.submit` with ``edit``); a refused edit keeps the editor open."""
     if not item_id:
         return label_view(ctx, user)
     how = int(strength) if strength else None
     try:
+        seconds = browser_seconds(active_seconds)
         label = ctx.service.submit(
-            user, item_id, choice or "", how, note or "", browser_seconds(active_seconds), text or ""
+            user, item_id, choice or "", how, note or "", seconds, text or "", shown=answers or None
         )  # an edit, even an empty one (refused): never a plain label
     except StaleItem as exc:
         return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
@@ -121,9 +126,10 @@ def on_edit_save(
     )
 
 
-def wire_editor(ctx: "Context", label: "LabelTab", active: gr.Number, common: dict) -> None:
+def wire_editor(ctx: "Context", label: "LabelTab", page: list[gr.Component], common: dict) -> None:
     """Connect `e`'s button, Save and Cancel (the labeller's name from the session, as every handler);
-    ``common``: the label tab's outputs and event options; ``active``: the pace input (as for a submit)."""
+    ``common``: the label tab's outputs and event options; ``page``: the inputs the page script fills on a submit
+    (its active seconds, its rank answers' key)."""
 
     @shown_errors(ctx, "opening the editor")
     def open_editor(item: str, pick: str | None, request: gr.Request):
@@ -135,14 +141,15 @@ def wire_editor(ctx: "Context", label: "LabelTab", active: gr.Number, common: di
         return on_edit_cancel()
 
     @shown_errors(ctx, "saving your edit", maybe_saved("your label and edit"))
-    def save_edit(item: str, pick, how, text_note, draft, seconds, request: gr.Request):
-        return astuple(on_edit_save(ctx, signed_in(request), item, pick, how, text_note, draft, seconds))
+    def save_edit(item: str, pick, how, text_note, draft, seconds, answers, request: gr.Request):
+        user = signed_in(request)
+        return astuple(on_edit_save(ctx, user, item, pick, how, text_note, draft, seconds, answers))
 
     quiet = dict(api_visibility="undocumented", show_progress="hidden")
     editor = [label.editor, label.draft, label.status]
     label.edit_open.click(open_editor, [label.item_id, label.choice], editor, api_name="edit_open", **quiet)
     label.edit_cancel.click(cancel_edit, None, editor, api_name="edit_cancel", **quiet)
-    inputs = [label.item_id, label.choice, label.strength, label.note, label.draft, active]
+    inputs = [label.item_id, label.choice, label.strength, label.note, label.draft, *page]
     label.edit_save.click(save_edit, inputs, js=WITH_PACE, api_name="edit_save", **common)
 
 

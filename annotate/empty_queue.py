@@ -29,19 +29,22 @@ def nothing_to_label(workspace: Workspace, task: str, path: Path) -> str:
     message = f"{path}: nothing to label for task {task} (no {NEEDS.get(task, 'generated completions')}); "
     if task == ARENA:
         return message + f"`python -m generate -w {path} --arena MODEL,MODEL` samples them"
-    closed = len(imported_items(workspace.read("labels", ["item_id", "annotator", "task"]), task))
+    labels = workspace.read("labels", ["item_id", "annotator", "task", "retracted", "created_at"])
+    closed = len(imported_items(labels, task))
+    withdraw = (
+        f"`python -m data import -w {path} --remove FILE` withdraws the file's labels (kept as history)"
+    )
     if closed and task == "pairwise":  # --unlabelled pairs its answers anew: pairs without the file's label
         return message + (
             f"its {closed} imported pairs came labelled by their file (a preference each); to label such pairs "
-            f"here, import the file again with `python -m data import -w {path} FILE --unlabelled`, or sample new "
-            "pairs with `python -m generate`"
+            f"here, {withdraw}, or import the file again with `python -m data import -w {path} FILE "
+            "--unlabelled`, or sample new pairs with `python -m generate`"
         )
-    if closed:  # --unlabelled here would add the same answers, their import's labels still on them
+    if closed:
         noun = "rank items" if task == "rank" else "imported answers"
         return message + (
-            f"its {closed} {noun} came labelled by their file ({CAME_WITH[task]} each), and an import's label is "
-            "never replaced; for people to label them, import the file with --unlabelled into another workspace "
-            "(`python -m data import -w OTHER FILE --unlabelled`), or sample new answers with `python -m generate`"
+            f"its {closed} {noun} came labelled by their file ({CAME_WITH[task]} each); for people to label "
+            f"them, {withdraw}, or sample new answers with `python -m generate`"
         )
     if task == "pairwise":
         kinds = Counter(workspace.read("pairs", ["kind"]).column("kind").to_pylist())

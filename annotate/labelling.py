@@ -16,7 +16,7 @@ from annotate.components import Context, View
 from annotate.rank_view import describe_ranking, same_ranking, screen_of
 from annotate.rate_view import rating_panel, ratings_text, same_ratings
 from annotate.render import STRENGTHS, chat_html, message_html, progress_html, prompt_excerpt
-from annotate.screen import Shown, side_of
+from annotate.screen import Shown, answers_key, side_of
 from annotate.service import NotSaved, StaleItem
 from annotate.tasks import TASKS
 from data.records import Label
@@ -58,9 +58,12 @@ def _history(ctx: Context, user: str) -> object:
     return gr.Dropdown(choices=choices, value=None)
 
 
-def stamped(item_id: str, html: str) -> str:
-    """The prompt HTML inside a marker the page script reads: which item is shown, and a fresh id per answer."""
-    return f'<div data-item="{escape(item_id)}" data-view="{secrets.token_hex(6)}">{html}</div>'
+def stamped(item_id: str, html: str, answers: str = "") -> str:
+    """The prompt HTML inside a marker the page script reads: which item is shown, a fresh id per answer, and (rank)
+    the key of the answers it numbers (`answers_key`), which a submit sends back and the pick kept in the browser
+    is tied to."""
+    key = f' data-answers="{escape(answers)}"' if answers else ""
+    return f'<div data-item="{escape(item_id)}" data-view="{secrets.token_hex(6)}"{key}>{html}</div>'
 
 
 def idle_view(ctx: Context, user: str, text: str, progress: dict | None = None, held: bool = False) -> View:
@@ -116,9 +119,18 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
     left, right = TASKS[service.task].cards(shown, service.rubric, choice)
     if previous:
         status = status or message_html(f"Editing your label: {describe_label(previous)}", "info")
+    if shown.outgrown is not None:  # a rank item that answers joined after their ranking: back, whole
+        ranked = len(shown.outgrown.left.split(","))
+        status += message_html(
+            f"Answers joined this item after you ranked {ranked} of them: rank all {len(shown.order)} (the "
+            "numbers are new); your new ranking replaces the earlier one.",
+            "info",
+        )
     return View(
         shown.item.id,
-        stamped(shown.item.id, chat_html(shown.item.prompt) + suggestion_html(shown)),
+        stamped(
+            shown.item.id, chat_html(shown.item.prompt) + suggestion_html(shown), answers_key(shown.order)
+        ),
         left,
         right,
         choice,
@@ -164,7 +176,9 @@ def on_submit(
     strength,
     note: str | None,
     active_seconds: float | None = None,
+    answers: str | None = None,
 ) -> View:
+    """``answers``: the rank page's key of the answers it numbered (`stamped`), checked by the service."""
     if not item_id:
         return label_view(ctx, user)
     task = TASKS[ctx.service.task]
@@ -174,7 +188,8 @@ def on_submit(
         )
     try:
         how = int(strength) if strength else None
-        label = ctx.service.submit(user, item_id, choice, how, note or "", browser_seconds(active_seconds))
+        seconds = browser_seconds(active_seconds)
+        label = ctx.service.submit(user, item_id, choice, how, note or "", seconds, shown=answers or None)
     except StaleItem as exc:
         if (label := _already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
             saved = describe_label(label)

@@ -4,7 +4,8 @@ service's item catalog, queue, edit log and machine picks, under the service's l
 
 Which items are queued, and in which order, is annotate.items' (rank: annotate.rank_items); items that appear after
 the service started join the end of the queue (rank: also a prompt whose answers arrive over several reads, and answers
-that join an item already queued, for the labellers not yet served it: annotate.service). The
+that join an item already queued, for the labellers not yet served it: annotate.service; and the items whose
+imported label `data import --remove` withdrew). The
 labellers' labels are applied in bulk on the first read and one by one afterwards, each once (the ids applied so far
 are kept); the machine labellers' labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read
 them), never queued.
@@ -20,10 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from annotate.items import select_chunk
-from annotate.rank_items import rank_chunk, touched_groups
+from annotate.rank_items import outgrown, rank_chunk, touched_groups
 from data import store
 from data.aggregate import keep_rows, latest_positions
-from data.annotators import machine_column
+from data.annotators import IMPORT, machine_column
 from data.gold import current_gold
 from data.machine import machine_certainty, machine_picks
 from data.records import Label
@@ -62,6 +63,7 @@ class Loading:
     _seen: dict[str, set[str]]  # part files already read, per table
     _tables: dict[str, pa.Table]  # prompts, completions and import labels read so far
     _known: list[pa.Array]  # ids of the labels applied in bulk
+    _outgrown: dict[tuple[str, str], Label]  # rank: (labeller, item) -> their ranking the item outgrew
 
     def reload(self, min_interval: float = 0.0) -> int:
         """Read the part files not read yet (new items and labels; labels already applied are not counted twice),
@@ -80,6 +82,11 @@ class Loading:
             candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
             if self.view == "rank":  # the new answers' prompts and rounds, with the answers they join
                 candidates = touched_groups(self._tables["completions"], candidates)
+            withdrawn = self._withdrawn(keep_rows(labels, machine))
+            if withdrawn is not None:  # items whose imported label was withdrawn: for labellers from now on
+                read = candidates.column("id").combine_chunks()
+                withdrawn = withdrawn.filter(pc.invert(pc.is_in(withdrawn.column("id"), value_set=read)))
+                candidates = pa.concat_tables([candidates, withdrawn])
             margins = {}
             if self.order == "uncertainty":
                 margins = uncertainty_margins(self.workspace.frame("scores"))
@@ -110,6 +117,28 @@ class Loading:
                 self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed)
         return len(self.items)
 
+    def _withdrawn(self, machine: pa.Table) -> pa.Table | None:
+        """The candidate rows (pairs, or completions) of the items whose imported label one of the ``machine``
+        labels read now withdraws (`data import --remove`), as a restart would read them; None where none does."""
+        withdrawals = machine.filter(
+            pc.and_(pc.equal(machine.column("annotator"), IMPORT), machine.column("retracted"))
+        )
+        if not withdrawals.num_rows:
+            return None
+        items = withdrawals.column("item_id").combine_chunks()
+        if self.task == "pairwise":
+            pairs = self.workspace.read("pairs")  # rare: one read of the pairs table per withdrawal
+            return pairs.filter(pc.is_in(pairs.column("id"), value_set=items))
+        completions = self._tables["completions"]
+        ids = items
+        if self.view == "rank":  # a rank item's answers: those its withdrawn ranking ranked
+            imported = self._tables["imported"]
+            superseded = withdrawals.column("supersedes").combine_chunks()
+            ranked = imported.filter(pc.is_in(imported.column("id"), value_set=superseded))
+            ids = pa.array([i for left in ranked.column("left").to_pylist() if left for i in left.split(",")])
+        answers = completions.filter(pc.is_in(completions.column("id"), value_set=ids.cast(pa.string())))
+        return touched_groups(completions, answers) if self.view == "rank" else answers
+
     def _read_new(self, name: str) -> pa.Table:
         columns = READ_COLUMNS[self.task].get(name)
         with self._lock:
@@ -125,6 +154,14 @@ class Loading:
         # Rows read twice are harmless here: lookups take the first, items and labels are keyed by id.
         return table
 
+    def _reopen_outgrown(self, user: str, item_id: str) -> None:
+        """(Under the lock.) The labeller's ranking of a rank item that outgrew it (`rank_items.outgrown`) fills no
+        K slot: the item is served again, whole, to them too."""
+        if self.view == "rank" and item_id in self.items:
+            label = self.queue.label_of(user, item_id)
+            if outgrown(self.items.sources(item_id)[1], label) and self.queue.reopen(user, item_id):
+                self._outgrown[(user, item_id)] = label  # what their page says when the item is back
+
     def _apply(self, chunk, labels: pa.Table, latest=None, gold: list[str] = (), seed: bytes = b"") -> None:
         first = not self._known
         if not first and labels.num_rows:
@@ -134,6 +171,7 @@ class Loading:
         records = [] if first else [Label(**row) for row in labels.sort_by("created_at").to_pylist()]
         is_gold = set(gold)
         with self._lock:
+            renewed = [i for i in chunk.ids if i in self.items] if self.view == "rank" and not first else []
             ids, rounds = self.items.extend(chunk, renew=self.view == "rank")  # rank: new answers join
             regular = [(i, r) for i, r in zip(ids, rounds) if i not in is_gold]
             self.queue.add_items([i for i, _ in regular], [r for _, r in regular])
@@ -143,8 +181,23 @@ class Loading:
             self.queue.add_items(back, [self.items[g].round for g in back])
             if first:
                 self.queue.load(labels, latest)
+                ranked = _ranked(labels, latest_positions(labels) if latest is None else latest)
+                for user, item_id in ranked if self.view == "rank" else ():
+                    self._reopen_outgrown(user, item_id)
             for label in records:
                 self.queue.record(label)
+                self._outgrown.pop((label.annotator, label.item_id), None)
+                self._reopen_outgrown(label.annotator, label.item_id)
+            for item_id in renewed:  # answers joined it: the rankings made before rank none of them
+                for user in self.queue.labellers():
+                    self._reopen_outgrown(user, item_id)
+
+
+def _ranked(labels: pa.Table, latest) -> list[tuple[str, str]]:
+    """(labeller, item) of each ranking in force among ``labels`` (``latest``: each one's latest record's row)."""
+    rows = labels.take(latest)
+    rows = rows.filter(pc.and_(pc.invert(rows.column("retracted")), pc.is_valid(rows.column("ranking"))))
+    return list(zip(rows.column("annotator").to_pylist(), rows.column("item_id").to_pylist()))
 
 
 def gold_seed(events: pa.Table) -> bytes:

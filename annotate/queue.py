@@ -8,6 +8,8 @@ Rules:
   ``lease_seconds`` pass, so no more than K labellers hold an item at once;
 - a skip (a retracted label that supersedes nothing) is remembered: the item is not handed to that labeller again
   and frees its slot for someone else;
+- a label its owner's service ``reopen``s (a ranking of fewer answers than its rank item holds now) frees its slot
+  and opens the item to that labeller again;
 - undo appends a retraction of the labeller's last label or skip and hands that item straight back to them;
 - gold items (items with a known answer, `python -m data gold`: pairs, KTO or rated completions, rank items) are
   mixed into each labeller's stream (never twice to one person, no K limit), outside the regular order and the K
@@ -255,6 +257,28 @@ class LabelQueue(GoldMixing):
         self.leases[label.item_id].pop(label.annotator, None)
         if self.held.get(label.annotator) == label.item_id:
             del self.held[label.annotator]
+
+    def reopen(self, user: str, item: str) -> bool:
+        """Count the labeller's label on ``item`` no more, as if they had none (a ranking its item outgrew,
+        `annotate.rank_items.outgrown`): it frees one of the K slots, and the item is open to them again. The label
+        stays in the log, in force there until they label the item again. True when there was one to leave out."""
+        latest = self._user(user)
+        record = latest.get(item)
+        if self._state(record) != "labelled":
+            return False
+        counts = self._counts[user]
+        counts[2] -= self._closes(record, item)  # before the votes move; _crossed skips this labeller
+        self._recording = user
+        self._vote(item, -1)
+        self._recording = None
+        del latest[item]  # its history keeps the record, out of force here: no undo, no edit of it
+        counts[0] -= 1
+        counts[3] -= item in self._gold_set
+        return True
+
+    def labellers(self) -> set[str]:
+        """Everyone with a record in the queue, whether their records are indexed yet or not."""
+        return set(self._base_rows) | set(self._latest)
 
     def status(self, user: str, item: str) -> str | None:
         """'labelled', 'skipped', or None when the item is open to this labeller."""

@@ -60,6 +60,16 @@ def seen_answers(item: Item, label: Label | None) -> tuple[str, ...] | None:
     return shown if shown and set(shown) <= set(item.completion_ids) else None
 
 
+def outgrown(answers: tuple[str, ...], label: Label | None) -> bool:
+    """Whether ``label`` (a labeller's latest record on a rank item whose answers are now ``answers``) is a ranking
+    made on fewer of them (its ``left``: those shown): answers joined the item since, and it ranks none of them. It
+    still counts for the pairs of the answers it ranks (`data.rank_pairs`), but fills no K slot: the item is served
+    again, whole, its labeller included (`annotate.queue.LabelQueue.reopen`), so the new answers are ranked too."""
+    if label is None or label.retracted or not label.ranking or not label.left:
+        return False
+    return not set(answers) <= set(label.left.split(","))
+
+
 def restricted(item: Item, answers: tuple[str, ...]) -> Item:
     """``item`` with only ``answers`` (an earlier version of it, which a labeller was shown): a rank item's answers
     only grow (completions are only appended), and its version on one labeller's screen must not change under

@@ -20,6 +20,10 @@ from data.records import Label
 if TYPE_CHECKING:
     from annotate.screen import Shown
 
+# The key of the rank answers the page numbers (`labelling.stamped`'s data-answers; "" on other pages), as a JS
+# expression: a submit sends it (annotate.app, annotate.edit_view), so the service refuses a ranking typed on others.
+SHOWN_ANSWERS = '(document.querySelector("#pf-prompt [data-view]")?.dataset.answers || "")'
+
 RANK_KEYS = [
     ("1 – 6", "the answers' numbers, best first"),
     ("=", "tie: the next number ranks equal to the last"),

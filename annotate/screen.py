@@ -33,6 +33,14 @@ class Shown:
     suggestion: str | None = None  # --suggest: the machine's pick (a, b or tie) when shown
     suggestion_mode: str | None = None  # "shown", "hidden", or None without a machine pick
     order: tuple[str, ...] = ()  # rank: the answers' completion ids in the order shown (answer 1 first)
+    outgrown: Label | None = None  # rank: their ranking of fewer answers than the item now holds, to replace
+
+
+def answers_key(order: tuple[str, ...]) -> str:
+    """A short key of the answers a rank item's page numbers and their order (`Shown.order`): the page sends it
+    with a ranking, so that one typed on other answers (a tab that outlived a restart, after answers joined the
+    item) is refused, never read in numbers that name other answers; "" for an item of no other task."""
+    return hashlib.sha256(",".join(order).encode()).hexdigest()[:12] if order else ""
 
 
 def suggestion_hidden(item_id: str, user: str) -> bool:

@@ -35,6 +35,7 @@ from annotate.rank_items import restricted, seen_answers
 from annotate.screen import (
     HIDDEN_SHARE,
     Shown,
+    answers_key,
     choice_from_side,
     left_side,
     stored_pick,
@@ -99,6 +100,7 @@ class NotSaved(Exception):
 
 
 COMPACT_SECONDS = 5.0
+ANSWERS_CHANGED = "answers joined item {item} since your page showed it, so its numbers changed"
 
 
 class LabelService(Loading, Editing):
@@ -133,6 +135,8 @@ class LabelService(Loading, Editing):
         self._shown_at: dict[tuple[str, str], float] = {}
         self._served_at: dict[tuple[str, str], object] = {}  # wall time each item was first handed out
         self._answers: dict[tuple[str, str], tuple[str, ...]] = {}  # rank: the answers shown, until an action
+        # rank: the rankings their items outgrew (annotate.rank_items.outgrown), until their labeller acts
+        self._outgrown: dict[tuple[str, str], Label] = {}
         self._loaded_at = float("-inf")
         self._seen: dict[str, set[str]] = {name: set() for name in SCHEMAS}  # part files already read
         self._tables: dict[str, pa.Table] = {}  # prompts, completions and import labels read so far
@@ -160,7 +164,8 @@ class LabelService(Loading, Editing):
         pick, mode = self._suggestion(user, item_id)
         item = self._item(user, item_id)
         order = shown_order(item_id, user, item.completion_ids) if self.task == "rank" else ()
-        return Shown(item, left, previous, pick if mode == "shown" else None, mode, order)
+        earlier = self._outgrown.get((user, item_id))
+        return Shown(item, left, previous, pick if mode == "shown" else None, mode, order, earlier)
 
     def _item(self, user: str, item_id: str) -> Item:
         """The item as this labeller sees it (under the lock). A rank item keeps, on one labeller's screen, the
@@ -241,6 +246,9 @@ class LabelService(Loading, Editing):
             self._shown_at.pop((label.annotator, label.item_id), None)
             self._served_at.pop((label.annotator, label.item_id), None)
             self._answers.pop((label.annotator, label.item_id), None)  # a ranking records its answers (left)
+            self._outgrown.pop((label.annotator, label.item_id), None)  # any action replaces the outgrown one
+            # a ranking of fewer answers than its item holds now (made on the answers kept on screen)
+            self._reopen_outgrown(label.annotator, label.item_id)
         self._compactor.poke()
         return label
 
@@ -253,17 +261,23 @@ class LabelService(Loading, Editing):
         note: str = "",
         active_seconds: float | None = None,
         edit: str | None = None,
+        shown: str | None = None,
     ) -> Label:
         """Durably record this labeller's label on the item on their screen (an edit if they had one);
         ``active_seconds``: the browser's count of seconds the labeller was active on it. A rank label's
         ``choice`` is the ranking in the numbers shown ("3 > 1 = 4 > 2", data.ranking.screen_ranking); a rating's
         the ratings, a JSON object {aspect: value} checked against the rubric (a RubricError, nothing stored);
         ``edit``: their edit of the answer they prefer, saved with the label (edit to gold, annotate.editing;
-        EditError if refused)."""
+        EditError if refused); ``shown``: the rank page's `answers_key` of the answers it numbered, a StaleItem
+        where the app numbers others now (the numbers would name other answers)."""
         with self._user_lock(user):
             self._check_held(user, item_id)
             with self._lock:  # rank: the numbers typed are those of the answers this labeller sees
                 items = {item_id: self._item(user, item_id)} if self.view == "rank" else self.items
+            if self.view == "rank" and shown is not None:
+                order = shown_order(item_id, user, items[item_id].completion_ids)
+                if shown != answers_key(order):
+                    raise StaleItem(ANSWERS_CHANGED.format(item=item_id))
             pick = stored_pick(self.task, user, item_id, choice, strength, items, self.rubric)
             with self._lock:
                 previous = self.queue.label_of(user, item_id)

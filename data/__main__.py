@@ -3,6 +3,7 @@
 python -m data provision                       # default model + sample data into $PREFLOOP_HOME (offline after)
 python -m data init -w ws
 python -m data import -w ws --sample dpo       # or: import -w ws FILE [FILE ...]
+python -m data import -w ws --remove FILE      # withdraw the labels FILE's import stored (kept as history)
 python -m data export -w ws --format dpo       # TRL-ready Parquet in ws/exports/
 python -m data export -w ws --format ratings   # one row per rated answer, one column per rubric aspect
 python -m data stats -w ws
@@ -35,6 +36,7 @@ from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
+from data.import_withdraw import file_labels, withdraw_imports
 from data.import_write import kept_lines, log_import, write_records
 from data.imports import ImportOptions, Loaded, check_file, guard_files
 from data.labellers import labeller_lines
@@ -79,9 +81,6 @@ def cmd_provision(args: Any) -> int:
 
 
 def cmd_import(args: Any) -> int:
-    files = list(args.files) + [sample_path(kind) for kind in args.sample]
-    if not files:
-        raise PrefloopError("nothing to import: give FILE(s) or --sample")
     options = ImportOptions(
         args.format,
         args.source,
@@ -94,6 +93,11 @@ def cmd_import(args: Any) -> int:
         args.max_record_bytes,
         args.rubric,
     )
+    if args.remove:
+        return remove_imports(args, options)
+    files = list(args.files) + [sample_path(kind) for kind in args.sample]
+    if not files:
+        raise PrefloopError("nothing to import: give FILE(s) or --sample")
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
     spellings = Spellings.at(args.workspace)  # a text near one stored takes its spelling
     loaded = [check_file(path, options, spellings=spellings) for path in files]
@@ -107,6 +111,38 @@ def cmd_import(args: Any) -> int:
         for line in kept_lines(counts):
             print(f"warning: {item.path}: {line}", file=sys.stderr)
     return 0
+
+
+def remove_imports(args: Any, options: ImportOptions) -> int:
+    """`data import --remove FILE`: withdraw the labels those files' imports stored (`data.import_withdraw`)."""
+    if args.files or args.sample:
+        raise PrefloopError(
+            "--remove withdraws the labels of files imported before: give files to import, or --remove FILE, "
+            "not both in one call"
+        )
+    workspace = Workspace(args.workspace)
+    spellings = Spellings(workspace)  # the texts as the import stored them
+    # every file read before anything is written
+    files = [file_labels(path, options, workspace, spellings) for path in args.remove]
+    for withdrawal in withdraw_imports(workspace, files, options):
+        print(withdrawal.line())
+    return 0
+
+
+# Options of `data import` that change no label a file makes: refused beside --remove (a label's id is its content)
+NOT_WITH_REMOVE = ("split", "test_fraction", "pairs_per_prompt", "unlabelled")
+
+
+def _check_import_options(args: Any, explicit: set[str]) -> None:
+    for name in NOT_WITH_REMOVE if args.remove else ():
+        if name in explicit:
+            why = (
+                "an import with it stores no label"
+                if name == "unlabelled"
+                else "it changes no label a file makes"
+            )
+            flag = "--" + name.replace("_", "-")
+            raise PrefloopError(f"{flag} does not go with --remove ({why}); leave it out")
 
 
 def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None, rubric: Path | None = None) -> str:
@@ -146,7 +182,11 @@ def _check_stats_options(args: Any, explicit: set[str]) -> None:
         )
 
 
-OPTION_CHECKS = {"export": check_export_options, "stats": _check_stats_options}  # (options, options given)
+OPTION_CHECKS = {
+    "export": check_export_options,
+    "stats": _check_stats_options,
+    "import": _check_import_options,
+}  # (options, options given)
 
 
 def cmd_stats(args: Any) -> int:

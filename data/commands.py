@@ -131,6 +131,15 @@ class ImportCommand:
             "against (as annotate --task rate --rubric); default: configs/rubrics/helpsteer2.yaml"
         },
     )
+    remove: tuple[Path, ...] = field(
+        default=(),
+        metadata={
+            "help": "withdraw the labels an import of this file stored (preferences, KTO labels, rankings, "
+            "ratings; kept in the log, no longer in force: their items go to labellers again), the file read as "
+            "it was imported (the same --source, --format, --rubric, --on-error)",
+            "repeat": True,
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ label: a row that labels it otherwise than an earlier row (of the file: `RankRat
 refused, naming both, never silently replaced. An import's ranking ranks every answer its item holds, 3-6, its
 stored ones and the import's together: the rank app serves no item an import ranked, so an answer left out would
 never be ranked, and a ranking on more would leave the rank app; once stored, no writer adds an answer to its item
-(`data.rank_guard`).
+(`data.rank_guard`) until `data import --remove` withdraws it (`data.import_withdraw`).
 """
 
 from __future__ import annotations
@@ -214,7 +214,8 @@ def check_labels(
             what, shown = ("rank item", "") if task == "rank" else ("answer", f" ({stored[item]})")
             message = (
                 f"{what} {item} already holds an imported {NOUN[task]}{shown}, and this row's differs: an import "
-                "never replaces one; leave the row out"
+                "never replaces one; leave the row out, or withdraw the stored one first (`data import --remove FILE`, "
+                "FILE the file that imported it)"
             )
             raise SchemaError(str(path), message, mine.row, mine.field)
     _check_ranked_items(workspace, [found for item, found in first.items() if item not in stored], added)

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.files import append_line, atomic_write, check_not_link, write_error
+from data.import_labels import renew_withdrawn
 from data.records import Prompt, now
 from data.workspace import Workspace
 
@@ -24,14 +25,17 @@ LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the reje
 
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
-    """Append ``batch`` (rows already stored are left out); ``counts`` plus the rows written per table
-    (``new_<table>``) and the file's prompts already stored (`stored_prompts`)."""
+    """Append ``batch`` (rows already stored are left out, but labels `--remove` withdrew are written anew:
+    ``restored_labels``); ``counts`` plus the rows written per table (``new_<table>``) and the file's prompts
+    already stored (`stored_prompts`)."""
     folder = workspace.path / LOG_DIR
     for path in (folder, folder / "log.jsonl"):  # refused before the records are written, not after
         check_not_link(path)
     stored = stored_prompts(workspace, batch)
+    batch, renewed = renew_withdrawn(workspace, batch)  # labels `--remove` withdrew, imported again
     written = workspace.append(batch, skip_existing=True)
-    return counts + stored + Counter({f"new_{table}": n for table, n in written.items()})
+    new = Counter({f"new_{table}": n for table, n in written.items()}, restored_labels=renewed)
+    return counts + stored + new
 
 
 def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:

@@ -115,8 +115,8 @@ def _holder(side: Side, item: KeptItem) -> str:
 def _refuse(items: list[KeptItem], holder: str, giver: str, other: Path) -> None:
     item, more = items[0], len(items) - 1
     labels = "its gold ranking is" if item.gold is not None else "its rankings are"
-    # withdrawing the gold as a way out only where it is one (`KeptItem.remove_advice`)
-    remove = f", or `data gold -w {holder} --remove {item.item}` first" if item.remove_advice else ""
+    # withdrawing the gold as a way out only where it is one (`KeptItem.lifts`)
+    remove = f", or `data gold -w {holder} --remove {item.item}` first" if item.lifts == ("gold",) else ""
     raise MergeRankError(
         f"{other}: merging it would {item.problem()} ({labels} in {holder}, the {item.added} new answer(s) in "
         f"{giver}){f'; {more} more rank item(s) likewise' if more else ''}; nothing was merged, whatever "

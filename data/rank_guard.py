@@ -8,13 +8,16 @@ each naming where the answer comes from and what to do instead:
 - any new answer to a **gold** rank item: its gold ranking ranks exactly the item's answers, so it would leave the
   new one out (and a rerun of the gold would be refused);
 - any new answer to an item **an import ranked** (a ranking of the `import` annotator in force on it): the rank app
-  serves no such item (`data.import_rank_rate`), so the new answer would never be ranked;
+  serves no such item (`data.import_rank_rate`), so the new answer would never be ranked; `data import --remove
+  FILE` withdraws the imported ranking (`data.import_withdraw`), and the item grows as any other;
 - answers that take a **ranked** item (a ranking in force on it, anyone's) past `MAX_K`: it would stop being a rank
   item, so the rank app would no longer serve it (nor let its labellers undo their rankings) and a gold ranking of
   it would measure no one. Its rankings would still be exported and counted, by their answers' ids.
 
 Any other item growing within 3–6 stays allowed: labellers already served keep the answers they saw
-(`annotate.rank_items`), the others are served the whole item. An item nobody ranked may grow past 6 (nothing
+(`annotate.rank_items`), the others are served the whole item, and a ranking made before fills none of its K slots,
+so the item is served again, whole, to everyone until rankings of all its answers hold it
+(`annotate.rank_items.outgrown`). An item nobody ranked may grow past 6 (nothing
 stored on it is lost; it stops being a rank item). Answers of `NO_ITEM_ENGINES` (SPIN gold, edits) join no item.
 """
 
@@ -59,13 +62,25 @@ class KeptItem:
         return 0 if self.gold is not None or self.imported else MAX_K - self.answers
 
     @property
+    def lifts(self) -> tuple[str, ...]:
+        """What withdrawing lets the write through, where something does: ``gold`` (`data gold --remove ITEM`)
+        and ``import`` (`data import --remove FILE`, the imported ranking), those the item has; nothing for a
+        ranked item (others' rankings in force) the write takes past `MAX_K`."""
+        others = self.rankings - self.imported  # the rankings no withdrawal lifts: people's
+        if others and self.answers + self.added > MAX_K:
+            return ()
+        return ("gold",) * (self.gold is not None) + ("import",) * self.imported
+
+    @property
     def remove_advice(self) -> str:
-        """`data gold --remove ITEM` as a way out, to follow other advice, where it is one: a gold item that, its
-        gold withdrawn, the write would change no more (not one an import ranked, nor a ranked one it takes past
-        `MAX_K`); else nothing."""
-        ranked_past = self.rankings and self.answers + self.added > MAX_K
-        lifted = self.gold is not None and not self.imported and not ranked_past
-        return f", or `data gold --remove {self.item}` first" if lifted else ""
+        """`data gold --remove ITEM` and `data import --remove FILE` as a way out, to follow other advice, where
+        withdrawing the item's gold and its imported ranking lets the write through (`lifts`); else nothing."""
+        steps = {
+            "gold": f"`data gold --remove {self.item}`",
+            "import": "`data import --remove FILE` (FILE: the file whose import ranked it)",
+        }
+        lifted = [steps[what] for what in self.lifts]
+        return f", or {' and '.join(lifted)} first" if lifted else ""
 
     def problem(self) -> str:
         """What the write would do to it, to follow "would" in an error line."""

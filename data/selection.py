@@ -1,6 +1,6 @@
 """Which pairs and answers go to labellers, and the model scores that can order them (active selection).
 
-A pair is for labelling when it is of kind ``sampled``, or ``imported`` without an imported preference; ``spin``
+A pair is for labelling when it is of kind ``sampled``, or ``imported`` without an imported preference in force; ``spin``
 pairs never are (their gold side wins by construction). Scores come from `python -m train score`: the uncertainty
 order hands out first the pairs on which the newest scoring model is least sure (smallest |margin|).
 """
@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.aggregate import current_labels
+from data.aggregate import current_labels, current_positions
 from data.annotators import IMPORT, machine_labeller_column, machine_labeller_mask
 from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
@@ -146,9 +146,14 @@ def of_kinds(pairs: pd.DataFrame | pa.Table, kinds, counts) -> pd.DataFrame | pa
 
 
 def imported_items(labels: pa.Table, task: str) -> pa.Array:
-    """Ids of the items that arrived with an imported label of ``task`` (Arrow)."""
+    """Ids of the items that hold an imported label of ``task`` in force (Arrow): the latest import record on the
+    item is no retraction (`data import --remove` withdraws an import's labels; its items are for labellers then).
+    ``labels``: item_id, annotator, task, retracted, created_at at least."""
     mine = pc.and_(pc.equal(labels.column("annotator"), IMPORT), pc.equal(labels.column("task"), task))
-    return labels.column("item_id").filter(mine).combine_chunks()
+    imported = labels.filter(mine)
+    if not pc.any(imported.column("retracted")).as_py():  # nothing withdrawn: every import label is in force
+        return imported.column("item_id").combine_chunks()
+    return imported.column("item_id").take(current_positions(imported)).combine_chunks()
 
 
 def answer_items(completions: pa.Table) -> pa.ChunkedArray:
@@ -165,7 +170,7 @@ def labelling_pairs(
         kind, ids = pairs.column("kind"), pairs.column("id")
         bare = pc.invert(pc.is_in(ids, value_set=imported_items(labels, "pairwise")))
         return pairs.filter(pc.or_(pc.equal(kind, "sampled"), pc.and_(pc.equal(kind, "imported"), bare)))
-    imported = labels.loc[(labels["annotator"] == IMPORT) & (labels["task"] == "pairwise"), "item_id"]
+    imported = current_labels(labels[labels["annotator"] == IMPORT], "pairwise")["item_id"]
     keep = (pairs["kind"] == "sampled") | ((pairs["kind"] == "imported") & ~pairs["id"].isin(set(imported)))
     return pairs[keep]
 

@@ -78,17 +78,20 @@ def test_a_workspace_of_labelled_imports_says_how_to_label_them(tmp_path, capsys
         f"error: {ws}: nothing to label for task pairwise (no pairs of kind `sampled`); its 1 "
     )
     assert f"`python -m data import -w {ws} FILE --unlabelled`" in err and err.count("\n") == 1
+    assert f"`python -m data import -w {ws} --remove FILE` withdraws the file's labels" in err
 
 
 EMPTY_QUEUES = [  # (task, the rows imported, what the line says after "nothing to label for task T (no ...); ")
     ("kto", [{"prompt": "Q?", "completion": "fine", "label": True}],
-     "its 1 imported answers came labelled by their file (a KTO label each), and an import's label is never "
-     "replaced; for people to label them, import the file with --unlabelled into another workspace (`python -m "
-     "data import -w OTHER FILE --unlabelled`), or sample new answers with `python -m generate`"),
+     "its 1 imported answers came labelled by their file (a KTO label each); for people to label them, `python -m "
+     "data import -w {ws} --remove FILE` withdraws the file's labels (kept as history), or sample new answers with "
+     "`python -m generate`"),
     ("rate", [{"prompt": "Q?", "response": "4", "ratings": FULL}],
-     "its 1 imported answers came labelled by their file (ratings each), and an import's label is never replaced"),
+     "its 1 imported answers came labelled by their file (ratings each); for people to label them, `python -m "
+     "data import -w {ws} --remove FILE`"),
     ("rank", [{"prompt": "Q?", "completions": ["a", "b", "c"], "ranking": "1 > 2 > 3"}],
-     "its 1 rank items came labelled by their file (a ranking each), and an import's label is never replaced"),
+     "its 1 rank items came labelled by their file (a ranking each); for people to label them, `python -m "
+     "data import -w {ws} --remove FILE`"),
 ]  # fmt: skip
 
 
@@ -107,10 +110,9 @@ def test_each_tasks_empty_queue_says_its_items_came_labelled_by_an_import(tmp_pa
     assert annotate_main(["-w", str(ws), "--users", str(tmp_path / "users.toml"), "--task", task]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {ws}: nothing to label for task {task} (no ") and err.count("\n") == 1
-    assert f"); {said}" in err, err
-    other = tmp_path / "other"  # the advice works: there the answers are people's to label
-    assert data_main(["import", "-w", str(other), str(path), "--unlabelled"]) == 0
-    service = LabelService(Workspace(other), task, overlap=1)
+    assert f"); {said.format(ws=ws)}" in err, err
+    assert data_main(["import", "-w", str(ws), "--remove", str(path)]) == 0  # the advice works
+    service = LabelService(Workspace(ws), task, overlap=1)
     assert len(service.items) == 1
 
 

@@ -285,9 +285,10 @@ def test_imported_candidates_are_a_rank_item(tmp_path):
 
 
 def test_answers_that_join_a_queued_rank_item_go_to_labellers_not_yet_served_it(ws):
-    """A rank item that got a fifth answer while the app ran kept its four until a restart; now a labeller not yet
-    served it gets all five, while one it was on screen for keeps the four she saw: her ranking, the undo that
-    brings it back and an edit after a restart stay in the numbers she saw."""
+    """A rank item that got a fifth answer while the app ran: a labeller not yet served it gets all five, while one
+    it was on screen for keeps the four she saw, and her ranking is of those four in the numbers she saw. That
+    ranking ranks none of the fifth, so it fills no slot: the item comes back to her whole (it had stayed hers to
+    undo and edit in the four answers, and the fifth was never ranked by her)."""
     service = LabelService(ws, "rank", overlap=3)
     old = service.show("ann")
     item, texts = old.item.id, dict(zip(old.item.completion_ids, old.item.texts))
@@ -303,22 +304,24 @@ def test_answers_that_join_a_queued_rank_item_go_to_labellers_not_yet_served_it(
     assert label.ranking == ">".join(old.order[i] for i in (1, 0, 3, 2)) and label.left == ",".join(old.order)
     assert service.submit("bob", item, "5 > 4 > 3 > 2 > 1").ranking.startswith(new.order[4])
 
+    back = service.show("ann")  # her ranking of four: the item is hers to rank again, all five, numbered anew
+    assert back.item.id == item and back.order == shown_order(item, "ann", new.item.completion_ids)
+    assert back.previous is None and back.outgrown.id == label.id
     ctx = make_context(service, Authenticator({}))
-    undone = on_undo(ctx, "ann")  # her ranking back on screen, in the numbers of the four answers she saw
-    assert (
-        undone.item_id == item
-        and undone.choice == "2 > 1 > 4 > 3"
-        and undone.left.count('class="pf-rank-card"') == 4
-    )
-    service.submit("ann", item, "1 > 2 > 3 > 4")
+    view = label_view(ctx, "ann")
+    assert view.item_id == item and view.left.count('class="pf-rank-card"') == 5 and view.choice is None
+    assert "Answers joined this item after you ranked 4 of them: rank all 5" in unescape(view.status)
+    assert service.progress("ann")["mine"] == 0  # her ranking counts in the export, no more in her progress
+    again = service.submit("ann", item, "1 > 2 > 3 > 4 > 5")
+    assert again.left == ",".join(back.order) and service.show("ann").item.id != item
 
     restarted = LabelService(ws, "rank", overlap=3)
     assert len(restarted.show("cat").order) == 5  # as before: a restart serves every answer
-    again = restarted.reopen("ann", item)  # her edit: the four answers her ranking was made on
-    assert again.order == old.order and again.previous.ranking == ">".join(old.order)
-    assert restarted.submit("ann", item, "4 > 3 > 2 > 1").left == ",".join(old.order)
+    edit = restarted.reopen("ann", item)  # her edit: the five answers her ranking was made on
+    assert edit.order == back.order and edit.previous.ranking == again.ranking
+    assert restarted.submit("ann", item, "5 > 4 > 3 > 2 > 1").left == ",".join(back.order)
     restarted.undo("ann")
-    assert restarted.show("ann").order == old.order
+    assert restarted.show("ann").order == back.order
 
 
 def test_items_that_arrived_ranked_or_rated_are_not_served_unless_gold(tmp_path):

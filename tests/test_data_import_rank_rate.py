@@ -238,10 +238,12 @@ REFUSED = [
      "the others would never be ranked; rank every answer of the prompt in one row, or leave the others out"),
     ("other/stored.jsonl", [RATED[1] | {"ratings": rating(0)}],
      ", row 0, field 'ratings': answer {hello} already holds an imported rating (" + stored(rating(3))
-     + "), and this row's differs: an import never replaces one; leave the row out"),
+     + "), and this row's differs: an import never replaces one; leave the row out, or withdraw the stored one "
+     "first (`data import --remove FILE`, FILE the file that imported it)"),
     ("other/stored.jsonl", [RANKED[0] | {"ranking": "1 > 2 > 3"}],
      ", row 0, field 'ranking': rank item {item} already holds an imported ranking, and this row's differs: an "
-     "import never replaces one; leave the row out"),
+     "import never replaces one; leave the row out, or withdraw the stored one first (`data import --remove FILE`, "
+     "FILE the file that imported it)"),
 ]  # fmt: skip
 
 

@@ -21,6 +21,9 @@ from tests.test_data_gold_tasks import FULL, build
 from tests.test_data_import_errors import digest
 
 NEW = ["new 1", "new 2", "new 3"]
+ADVICE = (
+    "`data import --remove FILE` (FILE: the file whose import ranked it)"  # withdraws an imported ranking
+)
 
 
 def ranked(tmp_path):
@@ -166,7 +169,7 @@ def test_no_writer_adds_an_answer_to_an_item_an_import_ranked(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"error: {kto}, row 0: its answer 'a fourth' is not stored, and adding it would change rank item {item} "
         "(round 0 of its prompt), ranked by an import: the rank app serves no item an import ranked, so the new "
-        "answer would never be ranked; leave the row out (an import's answers join round 0 of their prompt)\n"
+        f"answer would never be ranked; leave the row out, or {ADVICE} first\n"
     )
     more = write(tmp_path / "more.jsonl", {"prompt": "Q?", "completions": [*NEW, "new 4"]})
     assert main(["import", "-w", str(ws), "--source", "ranks", str(more)]) == 2
@@ -179,16 +182,20 @@ def test_no_writer_adds_an_answer_to_an_item_an_import_ranked(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"error: {rated}, row 0, field 'ratings': its answer 'a fourth' is not stored, and adding it would change "
         f"rank item {item} (round 0 of its prompt), ranked by an import: the rank app serves no item an import "
-        "ranked, so the new answer would never be ranked; give one of the item's answers (the text exactly)\n"
+        f"ranked, so the new answer would never be ranked; give one of the item's answers (the text exactly), or "
+        f"{ADVICE} first\n"
     )
     assert digest(ws) == before
     assert main(["import", "-w", str(ws), str(ranks)]) == 0  # a rerun adds no answer
     assert Workspace(ws).read("completions").num_rows == 3
+    assert main(["import", "-w", str(ws), "--remove", str(ranks)]) == 0  # the advice: the item grows
+    assert main(["import", "-w", str(ws), str(kto)]) == 0 and len(rank_items(Workspace(ws))[item]) == 4
 
 
 def test_the_gold_remove_advice_is_given_only_where_removing_the_gold_lets_the_answer_in(tmp_path, capsys):
     """A gold rank item an import ranked, or a ranked one the answers would take past 6, stays refused once its
-    gold is removed: the refusal offered `data gold --remove ITEM` anyway, advice that led to the next refusal."""
+    gold is removed: the refusal offered `data gold --remove ITEM` anyway, advice that led to the next refusal. The
+    first takes the answer once its imported ranking is withdrawn too: the refusal offers both."""
     ws = tmp_path / "ws"
     ranks = write(tmp_path / "ranks.jsonl", {"prompt": "Q?", "completions": NEW, "ranking": "2 > 1 > 3"})
     assert main(["import", "-w", str(ws), str(ranks)]) == 0
@@ -199,10 +206,15 @@ def test_the_gold_remove_advice_is_given_only_where_removing_the_gold_lets_the_a
     for command, path in (("import", kto), ("gold", rated)):
         assert main([command, "-w", str(ws), str(path)]) == 2
         err = capsys.readouterr().err
-        assert "gold from --rank-item" in err and "--remove" not in err, err
+        assert "gold from --rank-item" in err and f"`data gold --remove {item}` and {ADVICE} first" in err, (
+            err
+        )
     assert main(["gold", "-w", str(ws), "--remove", item]) == 0
     assert main(["import", "-w", str(ws), str(kto)]) == 2
-    assert "ranked by an import" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "ranked by an import" in err and "data gold --remove" not in err and ADVICE in err
+    assert main(["import", "-w", str(ws), "--remove", str(ranks)]) == 0
+    assert main(["import", "-w", str(ws), str(kto)]) == 0
 
     past, items, answers = ranked(tmp_path / "past")  # ranked by ann, 4 answers, and gold
     assert (

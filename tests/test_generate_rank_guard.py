@@ -169,7 +169,8 @@ def test_generate_refuses_to_change_an_item_an_import_ranked(tmp_path, tiny_mode
     assert capsys.readouterr().err == (
         f"error: --round 0: 2 new answer(s) to its prompt would change rank item {item} (round 0 of its prompt), "
         "ranked by an import: the rank app serves no item an import ranked, so the new answer would never be "
-        "ranked; sample into a round of their own (--round 1)\n"
+        "ranked; sample into a round of their own (--round 1), or `data import --remove FILE` (FILE: the file "
+        "whose import ranked it) first\n"
     )
     engine = Counting()
     with pytest.raises(PrefloopError, match=f"would change rank item {item}"):
@@ -179,8 +180,8 @@ def test_generate_refuses_to_change_an_item_an_import_ranked(tmp_path, tiny_mode
 
 
 def test_generate_offers_the_gold_remove_only_where_it_lets_the_answers_in(tmp_path):
-    """An item an import ranked, made gold too: withdrawing its gold leaves it an item no answer may join, so the
-    refusal offers the free round alone."""
+    """An item an import ranked, made gold too: withdrawing its gold alone leaves it an item no answer may join, so
+    the refusal offered the free round alone; withdrawing both lets the answers in, and it says so."""
     ws = tmp_path / "ws"
     ranks = tmp_path / "ranks.jsonl"
     ranks.write_text('{"prompt": "Q?", "completions": ["a", "b", "c"], "ranking": "3 > 1 > 2"}\n')
@@ -191,7 +192,13 @@ def test_generate_offers_the_gold_remove_only_where_it_lets_the_answers_in(tmp_p
     assert data_main(["gold", "-w", str(ws), "--rank-item", item, "--ranking", ">".join(answers)]) == 0
     with pytest.raises(PrefloopError) as refused:
         check_sampled_rank_items(workspace, {prompt_id: 2}, 0)
-    assert str(refused.value).endswith("sample into a round of their own (--round 1)")
+    assert str(refused.value).endswith(
+        f"sample into a round of their own (--round 1), or `data gold --remove {item}` and `data import --remove "
+        "FILE` (FILE: the file whose import ranked it) first"
+    )
+    assert data_main(["gold", "-w", str(ws), "--remove", item]) == 0
+    assert data_main(["import", "-w", str(ws), "--remove", str(ranks)]) == 0
+    check_sampled_rank_items(workspace, {prompt_id: 2}, 0)  # 5 answers, nobody's ranking: it may grow
 
 
 def reward_model_folder(tmp_path, tiny_model_dir):

@@ -1,0 +1,170 @@
+"""`python -m data import --remove FILE`: withdraw the labels that importing FILE stored (preferences, KTO labels,
+rankings, ratings of the `import` annotator), as `data gold --remove ITEM` withdraws a gold answer.
+
+A withdrawal is an event, never a deletion: one retraction per label (``retracted``, ``supersedes`` the label; its id
+a hash of the label's, so two runs at once write it once), after which the label is no longer its annotator's latest
+record on the item. Every reader that takes the latest record (exports, `train`, stats: `data.aggregate`; the apps:
+`data.selection.imported_items`) stops counting it, the apps serve its item to labellers, and a rank item it ranked
+takes new answers again (`data.rank_guard`).
+
+Which labels are the file's is what its rows make, read as `data import` reads them (with the same ``--source``,
+``--format``, ``--rubric`` and ``--on-error``, whose skip leaves out the rows the rank guard refuses, and with the
+workspace's spellings: an import label's id is a hash of its content). Every file is checked before anything is
+written: a row whose label is not stored is an error naming the file and row (the file was not imported into this
+workspace, or with other options), as is a file whose rows make no label. A label not in force (withdrawn already,
+or another import's in force on its item) is counted, not written again, so a rerun adds nothing; importing the
+file again puts the labels back (`data.import_labels.renew_withdrawn`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from data.annotators import IMPORT
+from data.files import append_line, check_not_link, write_error
+from data.gold_agreement import quoted
+from data.import_guard import skip_locked
+from data.import_labels import import_history, is_of
+from data.import_rank_rate import Labelled
+from data.import_records import RecordError
+from data.import_write import LOG_DIR
+from data.imports import ImportOptions, Loaded, check_file
+from data.records import Label, content_id, now
+from data.schemas import SchemaError
+from data.spellings import Spellings
+from data.workspace import Workspace
+
+NOUN = {"pairwise": "preference", "kto": "KTO label", "rank": "ranking", "rate": "rating"}
+
+
+@dataclass(frozen=True)
+class FileLabels:
+    """The labels one file's import makes, each with the row (and field, for a ranking or rating) it came from."""
+
+    path: Path
+    labels: dict[str, Labelled]  # label id -> the label and where
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """What withdrawing one file's labels writes (``retractions``) and finds withdrawn already."""
+
+    path: Path
+    retractions: list[Label]
+    already: int
+
+    def line(self) -> str:
+        tasks = Counter(label.task for label in self.retractions)
+        shown = ", ".join(f"{NOUN[task]}s {n}" for task, n in sorted(tasks.items()))
+        already = f"; {self.already} withdrawn already" if self.already else ""
+        return f"withdrew the labels of {self.path}: {len(self.retractions)}{f' ({shown})' if shown else ''}{already}"
+
+
+def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spellings: Spellings) -> FileLabels:
+    """The labels ``path``'s rows make, read as `data import` reads them (``options``, and the ``workspace``'s
+    ``spellings``: the import gave a near-copy of a stored text the stored one before any id was made; with
+    ``--on-error skip``, the rows the rank guard refuses left out, as the import left them out, `rank_locked`);
+    writes nothing."""
+    found: dict[str, Labelled] = {}
+
+    def on_row(fmt: str, row: int, example: object, records: list[object], questions: object) -> None:
+        for record in records:
+            if isinstance(record, Label):
+                found.setdefault(record.id, Labelled(record, "", row, ""))
+
+    def read(refused: Mapping[int, RecordError] = MappingProxyType({})) -> Loaded:
+        found.clear()  # a row refused now made labels at the read before
+        return check_file(path, options, on_row, refused=refused, spellings=spellings)
+
+    loaded = read()
+    if options.on_error == "skip":
+        (loaded,) = skip_locked(workspace, [loaded], lambda _, refused: read(refused))
+    for labelled in loaded.labelled.values():  # rankings and ratings: with the field they came from
+        found[labelled.label.id] = labelled
+    return FileLabels(Path(path), found)
+
+
+def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaError:
+    label = labelled.label
+    what = NOUN[label.task]
+    if label.task == "rank":
+        what += f" of rank item {label.item_id}"
+    elif label.task == "rate":
+        what += f" of the answer {quoted(labelled.text)}"
+    message = (
+        f"its {what} is not stored in {workspace.path}, so there is none to withdraw: was the file imported there, "
+        "with the same --source, --format and --rubric? Nothing was withdrawn"
+    )
+    return SchemaError(str(path), message, labelled.row, labelled.field or None)
+
+
+def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[Withdrawal]:
+    """Per file, the retractions of its labels in force (each once over all the files); a SchemaError names the
+    first file whose rows make no label, or the first row whose label is not stored. Writes nothing."""
+    items = {labelled.label.item_id for file in files for labelled in file.labels.values()}
+    history = import_history(workspace, items)
+    planned: set[str] = set()
+    out = []
+    for file in files:
+        if not file.labels:
+            raise SchemaError(
+                str(file.path),
+                "no row holds a label (a preference, KTO label, ranking or rating): its import stored none to "
+                "withdraw",
+            )
+        retractions, already = [], 0
+        for labelled in file.labels.values():
+            label = labelled.label
+            records = history.get((label.item_id, label.task), [])
+            if not any(is_of(label.id, record) for record in records):
+                raise _missing(workspace, file.path, labelled)
+            latest = records[-1]
+            if latest["retracted"] or not is_of(label.id, latest) or latest["id"] in planned:
+                already += 1  # withdrawn before (or another import's label is in force there)
+                continue
+            planned.add(latest["id"])
+            retraction_id = content_id("import-remove", latest["id"])
+            retractions.append(
+                Label(
+                    label.item_id,
+                    IMPORT,
+                    label.task,
+                    None,
+                    retracted=True,
+                    supersedes=latest["id"],
+                    id=retraction_id,
+                )
+            )
+        out.append(Withdrawal(file.path, retractions, already))
+    return out
+
+
+def withdraw_imports(
+    workspace: Workspace, files: list[FileLabels], options: ImportOptions
+) -> list[Withdrawal]:
+    """Check every file (`plan_withdrawals`), then write all the retractions as one batch and one line per file in
+    the import log (WS/imports/log.jsonl); returns what each file's withdrawal wrote."""
+    folder = workspace.path / LOG_DIR
+    for path in (folder, folder / "log.jsonl"):  # refused before the labels are written, not after
+        check_not_link(path)
+    plans = plan_withdrawals(workspace, files)
+    workspace.append([label for plan in plans for label in plan.retractions], skip_existing=True)
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, folder) from exc
+    for plan in plans:
+        entry = {
+            "at": now().isoformat(),
+            "file": str(plan.path.resolve()),
+            "removed": True,
+            "options": vars(options),
+            "counts": {"withdrawn": len(plan.retractions), "withdrawn_already": plan.already},
+        }
+        append_line(folder / "log.jsonl", json.dumps(entry, default=str))
+    return plans

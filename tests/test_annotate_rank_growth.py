@@ -1,0 +1,113 @@
+"""A rank item that grows within 3-6 after it was ranked (the rank guard allows it): the rankings made before rank
+none of the new answers, so they fill none of its K slots; the item is served again, whole, to every labeller (those
+who ranked it before included, with the numbers drawn anew) until K rankings of all its answers hold it, while the
+export keeps counting an earlier ranking for the pairs of its own answers until its labeller ranks again."""
+
+from __future__ import annotations
+
+from annotate.service import LabelService
+from data import Completion
+from data.__main__ import main
+from tests.test_annotate_rank import build_workspace
+
+
+def grow(ws, item_answer: str) -> Completion:
+    """One more answer for the prompt of the answer ``item_answer`` (a completion id), in its round."""
+    prompt_id = ws.frame("completions").set_index("id").loc[item_answer, "prompt_id"]
+    answer = Completion(prompt_id, "An answer generated after the ranking.", "m", "hf", seed=99)
+    ws.append([answer])
+    return answer
+
+
+def pairs_exported(ws, tmp_path, capsys) -> str:
+    out = tmp_path / "dpo.parquet"
+    assert main(["export", "-w", str(ws.path), "--format", "dpo", "--out", str(out)]) == 0
+    return capsys.readouterr().out
+
+
+def test_a_full_rank_item_that_grows_is_served_again_while_the_app_runs(tmp_path, capsys):
+    ws = build_workspace(tmp_path / "ws")
+    service = LabelService(ws, "rank", overlap=1)
+    shown = service.show("ann")
+    item = shown.item.id
+    service.submit("ann", item, "1 > 2 > 3 > 4")
+    assert service.show("bob").item.id != item  # full at K = 1
+    fifth = grow(ws, shown.order[0])
+    service.reload()
+    assert "exported 6" in pairs_exported(ws, tmp_path, capsys)  # her ranking of four: six pairs, as before
+
+    again = service.show("ann")  # the item is open again, to her as to anyone: its fifth answer is unranked
+    assert again.item.id == item and fifth.id in again.order and len(again.order) == 5
+    assert again.outgrown is not None and service.progress("ann")["mine"] == 0
+    label = service.submit("ann", item, "5 > 4 > 3 > 2 > 1")
+    assert fifth.id in label.left.split(",") and service.show("ann") is None  # the other item is bob's
+    assert "exported 10" in pairs_exported(
+        ws, tmp_path, capsys
+    )  # her new ranking replaced the old: 5 answers
+    assert service.progress("cat")["remaining"] == 1  # full again at K = 1: one item left for anyone else
+
+
+def test_a_rank_item_that_grew_while_the_app_was_down_is_served_again_after_the_restart(tmp_path):
+    ws = build_workspace(tmp_path / "ws")
+    service = LabelService(ws, "rank", overlap=1)
+    first = service.show("ann")
+    service.submit("ann", first.item.id, "1 > 2 > 3 > 4")
+    second = service.show("ann")
+    service.submit("ann", second.item.id, "4 > 3 > 2 > 1")
+    assert service.show("ann") is None and service.show("bob") is None  # both full
+    grow(ws, first.order[0])
+
+    restarted = LabelService(ws, "rank", overlap=1)
+    assert restarted.progress("bob")["remaining"] == 1
+    assert restarted.show("bob").item.id == first.item.id and len(restarted.show("bob").order) == 5
+    back = restarted.show("ann")  # her too: bob's lease holds it at K = 1 ...
+    assert back is None
+    restarted.skip("bob", first.item.id)  # ... until he passes on it
+    back = restarted.show("ann")
+    assert back.item.id == first.item.id and len(back.order) == 5 and back.outgrown.ranking
+
+
+def _stale_tab(tmp_path):
+    """A labeller's tab showing a rank item's four answers, then a fifth answer and an app restart: the tab still
+    shows the four, numbered as they were; the restarted app numbers all five. (A labeller whose new numbering
+    does not merely add the fifth at the end, so numbers point at other answers.)"""
+    from annotate.app import make_context
+    from annotate.users import Authenticator
+    from data.ranking import shown_order
+
+    ws = build_workspace(tmp_path / "ws")
+    service = LabelService(ws, "rank", overlap=5)
+    for user in ("ann", "bob", "cat", "dan", "eve"):
+        old = service.show(user)
+        prompt_id = ws.frame("completions").set_index("id").loc[old.order[0], "prompt_id"]
+        fifth = Completion(prompt_id, "A fifth answer, generated later.", "m", "hf", seed=9)
+        new_order = shown_order(old.item.id, user, (*old.item.completion_ids, fifth.id))
+        if new_order[: len(old.order)] != old.order:
+            break
+    ws.append([fifth])
+    restarted = LabelService(ws, "rank", overlap=5)
+    return restarted, make_context(restarted, Authenticator({})), user, old, new_order
+
+
+def test_a_ranking_typed_on_a_tab_that_outlived_a_restart_is_never_saved_in_other_answers_numbers(tmp_path):
+    """The tab's ranking of four is refused (every answer must be ranked) and the reply draws the five; it kept
+    the typed numbers in the box, where they now named other answers, so one more key saved a ranking the labeller
+    never made. The page sends which answers it showed (their numbering's key, `data-answers`): a ranking typed on
+    other answers than the app would number is refused as stale, and the item is drawn anew with nothing kept."""
+    from annotate.app import on_submit
+    from annotate.edit_view import on_edit_save
+    from annotate.screen import answers_key
+
+    service, ctx, user, old, new_order = _stale_tab(tmp_path)
+    edited = on_edit_save(
+        ctx, user, old.item.id, "2 > 1 > 4 > 3", None, "", "Better.", None, answers_key(old.order)
+    )
+    assert "its numbers changed" in edited.status and edited.draft == ""  # an edit's save: the same check
+    view = on_submit(ctx, user, old.item.id, "2 > 1 > 4 > 3", None, "", None, answers_key(old.order))
+    assert view.item_id == old.item.id and view.left.count('class="pf-rank-card"') == 5
+    assert view.choice is None and "its numbers changed" in view.status
+    assert service.latest_label(user, old.item.id) is None
+    assert f'data-answers="{answers_key(new_order)}"' in view.prompt  # the page now knows its answers
+    view = on_submit(ctx, user, old.item.id, "2 > 1 > 4 > 3 > 5", None, "", None, answers_key(new_order))
+    assert "Saved to disk" in view.status  # typed on the five: saved in their numbers
+    assert service.latest_label(user, old.item.id).left == ",".join(new_order)

@@ -1,0 +1,194 @@
+"""`data import --remove FILE` withdraws the labels an import of FILE stored, as events (a retraction of each, the
+labels kept in the log): exports, stats and the apps no longer count them, the apps serve their items, a rank item an
+import ranked takes new answers again (the refusal says how), a rerun adds nothing, importing the file again puts the
+labels back, and a file that was never imported is one line naming the file and row, with nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.compute as pc
+
+from annotate.service import LabelService
+from data.__main__ import main
+from data.gold import rank_items
+from data.ranking import rank_item_id
+from data.records import Prompt
+from data.workspace import Workspace
+from tests.test_data_gold_files import write
+from tests.test_data_gold_tasks import FULL
+from tests.test_data_import_errors import digest
+
+ANSWERS = ["new 1", "new 2", "new 3"]
+RANKED = {"prompt": "Q?", "completions": ANSWERS, "ranking": "2 > 1 > 3"}
+
+
+def remove(ws, *files) -> int:
+    """`data import --remove FILE`, the flag once per file (as `data gold --remove ITEM`)."""
+    return main(["import", "-w", str(ws), *(arg for path in files for arg in ("--remove", str(path)))])
+
+
+def import_labels(ws) -> list[dict]:
+    labels = Workspace(ws).read("labels")
+    return labels.filter(pc.equal(labels.column("annotator"), "import")).to_pylist()
+
+
+def test_an_item_an_import_ranked_takes_new_answers_once_the_ranking_is_withdrawn(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    assert main(["import", "-w", str(ws), str(ranks)]) == 0
+    ((item, _),) = rank_items(Workspace(ws)).items()
+    assert not LabelService(Workspace(ws), "rank").items  # an imported ranking closes its item
+    fourth = write(tmp_path / "fourth.jsonl", {"prompt": "Q?", "completion": "a fourth", "label": True})
+    assert main(["import", "-w", str(ws), str(fourth)]) == 2
+    assert capsys.readouterr().err.endswith(
+        "; leave the row out, or `data import --remove FILE` (FILE: the file whose import ranked it) first\n"
+    )
+
+    capsys.readouterr()
+    assert remove(ws, ranks) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {ranks}: 1 (rankings 1)\n"
+    before = len(import_labels(ws))
+    assert remove(ws, ranks) == 0  # a rerun adds nothing
+    assert capsys.readouterr().out == f"withdrew the labels of {ranks}: 0; 1 withdrawn already\n"
+    labels = import_labels(ws)
+    assert len(labels) == before == 2  # the ranking stays in the log, withdrawn by one retraction
+    ranking, retraction = sorted(labels, key=lambda label: label["created_at"])
+    assert retraction["retracted"] and retraction["supersedes"] == ranking["id"] and ranking["ranking"]
+
+    # no reader counts it: the export has nothing, stats no ranking, and the rank app serves the item
+    assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(tmp_path / "dpo.parquet")]) == 2
+    assert "nothing to export" in capsys.readouterr().err
+    assert main(["stats", "-w", str(ws), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rank_items"]["rankings"] == 0
+    assert list(LabelService(Workspace(ws), "rank").items) == [item]
+    assert main(["import", "-w", str(ws), str(fourth)]) == 0  # the item grows as any other
+    assert len(rank_items(Workspace(ws))[item]) == 4
+    # the ranking of three of its four answers would leave the fourth unranked: importing it again is refused
+    assert main(["import", "-w", str(ws), str(ranks)]) == 2
+    assert "would hold 4 answers" in capsys.readouterr().err
+
+
+def test_importing_the_file_again_puts_its_labels_back(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    prefs = write(tmp_path / "prefs.jsonl", {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
+    rated = write(tmp_path / "rated.jsonl", {"prompt": "Rate?", "response": "fine", "ratings": FULL})
+    assert main(["import", "-w", str(ws), str(prefs), str(rated)]) == 0
+    assert remove(ws, prefs, rated) == 0
+    out = capsys.readouterr().out
+    assert f"withdrew the labels of {prefs}: 1 (preferences 1)\n" in out
+    assert f"withdrew the labels of {rated}: 1 (ratings 1)\n" in out
+    assert len(LabelService(Workspace(ws), "pairwise").items) == 1  # the pair is for labellers now
+    rate = LabelService(Workspace(ws), "rate")  # and the rated answer for raters, beside the pair's two
+    assert sorted(rate.items[i].texts[0] for i in rate.items) == ["bad", "fine", "good"]
+    export = ["export", "-w", str(ws), "--out", str(tmp_path / "out.parquet"), "--format"]
+    assert main([*export, "dpo"]) == 2 and "unlabelled 1" in capsys.readouterr().err
+
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert "restored_labels 1" in capsys.readouterr().out
+    assert main([*export, "dpo"]) == 0 and "exported 1" in capsys.readouterr().out
+    assert not LabelService(Workspace(ws), "pairwise").items
+    before = len(import_labels(ws))
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0  # a rerun adds nothing
+    assert "restored_labels" not in capsys.readouterr().out and len(import_labels(ws)) == before
+    assert remove(ws, prefs) == 0  # the label put back is the file's too
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1)\n"
+    assert main([*export, "dpo"]) == 2
+
+
+def test_a_file_never_imported_is_one_line_naming_its_row_and_nothing_is_withdrawn(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    assert main(["import", "-w", str(ws), str(ranks)]) == 0
+    other = {"prompt": "Other?", "completions": ANSWERS, "ranking": "1 > 2 > 3"}
+    more = write(tmp_path / "more.jsonl", RANKED, other)  # its row 0 is ranks.jsonl's: stored, under --source
+    other_item = rank_item_id(Prompt([{"role": "user", "content": "Other?"}], "t").id, 0)
+    before = digest(ws)
+    capsys.readouterr()
+    assert (
+        main(["import", "-w", str(ws), "--source", "ranks", "--remove", str(ranks), "--remove", str(more)])
+        == 2
+    )
+    assert capsys.readouterr().err == (
+        f"error: {more}, row 1, field 'ranking': its ranking of rank item {other_item} is not stored in {ws}, so "
+        "there is none to withdraw: was the file imported there, with the same --source, --format and --rubric? "
+        "Nothing was withdrawn\n"
+    )
+    assert (
+        remove(ws, more) == 2
+    )  # its answers under its own name (the default --source) are not stored either
+    assert capsys.readouterr().err.startswith(
+        f"error: {more}, row 0, field 'ranking': its ranking of rank item"
+    )
+    prefs = write(tmp_path / "prefs.jsonl", {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
+    assert remove(ws, prefs) == 2
+    assert capsys.readouterr().err.startswith(f"error: {prefs}, row 0: its preference is not stored in {ws}")
+    gold = write(tmp_path / "gold.jsonl", {"prompt": "Q?", "response": "an answer"})
+    assert remove(ws, gold) == 2
+    assert capsys.readouterr().err == (
+        f"error: {gold}: no row holds a label (a preference, KTO label, ranking or rating): its import stored "
+        "none to withdraw\n"
+    )
+    assert main(["import", "-w", str(ws), str(prefs), "--remove", str(ranks)]) == 2
+    assert "not both in one call" in capsys.readouterr().err
+    assert main(["import", "-w", str(ws), "--remove", str(ranks), "--split", "test"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --split does not go with --remove (it changes no label a file makes); leave it out\n"
+    )
+    assert digest(ws) == before
+    assert remove(ws, ranks, ranks) == 0  # a file named twice: withdrawn once
+    assert capsys.readouterr().out.splitlines()[1].endswith(": 0; 1 withdrawn already")
+
+
+def test_a_running_app_serves_the_items_whose_imported_labels_were_withdrawn(tmp_path):
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "Good?", "completion": "yes", "label": True})
+    prefs = write(tmp_path / "prefs.jsonl", {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
+    assert main(["import", "-w", str(ws), str(ranks), str(kto), str(prefs)]) == 0
+    services = {task: LabelService(Workspace(ws), task) for task in ("rank", "kto", "pairwise")}
+    before = {task: len(service.items) for task, service in services.items()}
+    assert before == {"rank": 0, "kto": 5, "pairwise": 0}  # kto: the other files' answers, none labelled
+    assert remove(ws, ranks, kto, prefs) == 0
+    for task, service in services.items():
+        assert service.reload() == before[task] + 1, task
+    assert len(services["rank"].show("ann").item.texts) == 3
+    assert services["pairwise"].show("ann").item.texts == ("good", "bad")
+    kto_items = services["kto"].items
+    assert "yes" in {kto_items[i].texts[0] for i in kto_items}
+
+
+def test_a_file_the_import_respelled_is_withdrawn_by_its_stored_spellings(tmp_path, capsys):
+    """The import gave the file's near-copies the stored spellings before any id was made (`data.spellings`), so
+    its labels are of the stored texts: --remove reads the file so too, and finds them."""
+    ws = tmp_path / "ws"
+    answers = write(tmp_path / "answers.jsonl", {"prompt": "Which?", "completions": ["good", "bad"]})
+    assert main(["import", "-w", str(ws), "--unlabelled", str(answers)]) == 0
+    near = {"prompt": "Which?\r\n", "chosen": "good  ", "rejected": "bad\r\n"}
+    prefs = write(tmp_path / "prefs.jsonl", near)
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert "respelled 3" in capsys.readouterr().out
+    assert remove(ws, prefs) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1)\n"
+
+
+def test_a_file_imported_with_rank_locked_rows_skipped_is_withdrawn_without_them(tmp_path, capsys):
+    """`--on-error skip` left out the row whose answer would join the item an import ranked (rank_locked): read
+    with the same option, --remove leaves it out too and withdraws the rows the import stored."""
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    assert main(["import", "-w", str(ws), str(ranks)]) == 0
+    locked = {"prompt": "Q?", "chosen": "a fourth", "rejected": "new 1"}
+    prefs = write(tmp_path / "prefs.jsonl", locked, {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
+    assert main(["import", "-w", str(ws), "--on-error", "skip", str(prefs)]) == 0
+    assert "rank_locked 1" in capsys.readouterr().out
+    (rejects,) = (ws / "imports").glob("*.rejects.jsonl")
+    (reject,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert (reject["row"], reject["reason"]) == (0, "rank_locked")  # the skip's line names the way out too
+    assert reject["error"].endswith(
+        "; leave the row out, or `data import --remove FILE` (FILE: the file whose import ranked it) first"
+    )
+    assert remove(ws, prefs) == 2  # read without skip, its first row's label is not stored
+    assert capsys.readouterr().err.startswith(f"error: {prefs}, row 0: its preference is not stored in {ws}")
+    assert main(["import", "-w", str(ws), "--on-error", "skip", "--remove", str(prefs)]) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1)\n"
