@@ -251,14 +251,20 @@ def test_a_round_ranked_after_the_loops_check_is_refused_with_the_loops_advice(
     tmp_path, tiny_model_dir, monkeypatch, capsys, driver
 ):
     """Someone ranks a round between the driver's check and its sampling step's (a child process): the step's
-    refusal says what the driver's would, not `--round N`, which the loop refuses."""
+    refusal says what the driver's would, not `--round N`, which the loop refuses, and comes before its engine
+    loads (a model load for nothing)."""
     from generate.loop import judge as loop_judge
     from generate.loop import spin
     from generate.loop.__main__ import main as loop_main
 
-    engine = Counting()
+    engine, loads = Counting(), []
+
+    def make_engine(*args, **kwargs):
+        loads.append(args)
+        return engine
+
     for module in (spin, loop_judge):
-        monkeypatch.setattr(module, "make_engine", lambda *args, **kwargs: engine)
+        monkeypatch.setattr(module, "make_engine", make_engine)
     ws, item, ranking = people_round(tmp_path / "ws", answers=6)  # unranked: it may grow past 6
     check = spin.check_rounds
 
@@ -278,4 +284,4 @@ def test_a_round_ranked_after_the_loops_check_is_refused_with_the_loops_advice(
         "round + t, and no model in the manifest is of round 1 or later: run it in a workspace of its own (-w "
         "NEW_WS --prompts FILE)\n"
     )
-    assert engine.asked == 0
+    assert engine.asked == 0 and loads == []

@@ -40,7 +40,7 @@ from generate.loop.chain import gold_chain, write_samples
 from generate.loop.options import LoopOptions
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, model_label, sampling_params
-from generate.sampling import check_sampled_rank_items, gold_prompt_ids, pending_prompts, sample_spin
+from generate.sampling import gold_prompt_ids, pending_prompts, sample_spin
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,10 @@ def prompt_sets(options: LoopOptions, workspace: Workspace, limit: int) -> dict[
 
 
 def sample_step(options: LoopOptions, iterate: Iterate, step: LoopRound, sets: dict[str, list[str]]) -> dict:
-    """The iterate's answers to the prompt sets at ``step.round`` (run in its own process); counts per split."""
+    """The iterate's answers to the prompt sets at ``step.round`` (run in its own process); counts per split. The
+    round is checked again before the engine loads: someone may have ranked since the driver's check."""
     workspace = Workspace(options.workspace)
+    step.check(workspace, unsampled(workspace, iterate, step.round, sets), 1)
     engine = make_engine(options.engine, iterate.path, engine_options(options))
     params = sampling_params(options)
     return {
@@ -118,7 +120,7 @@ def sample_step(options: LoopOptions, iterate: Iterate, step: LoopRound, sets: d
                 split,
                 chunk_size=options.chunk_size,
                 only=set(ids),
-                **step.refusal(workspace),  # someone may have ranked since the driver's check
+                **step.refusal(workspace),  # and as it samples
             )
         )
         for split, ids in sets.items()
@@ -314,9 +316,7 @@ def check_rounds(options: LoopOptions, workspace: Workspace, loop: Loop, iterati
             continue
         final = iteration > iterations  # SPIN's last step: the last iterate answers the held-out prompts
         pending = unsampled(workspace, reference, round, {"test": sets["test"]} if final else sets)
-        answers = dict.fromkeys((p for ids in pending.values() for p in ids), per_prompt)
-        step = loop_round(options, loop, iteration, round)
-        check_sampled_rank_items(workspace, answers, round, **step.refusal(workspace))
+        loop_round(options, loop, iteration, round).check(workspace, pending, per_prompt)
         folder = workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
         reference = Iterate("", str(folder), model_label(str(folder)), round)
 
