@@ -285,3 +285,45 @@ def test_a_round_ranked_after_the_loops_check_is_refused_with_the_loops_advice(
         "NEW_WS --prompts FILE)\n"
     )
     assert engine.asked == 0 and loads == []
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        ["--n", "2"],
+        ["--n", "4", "--pairs", "best-worst", "--judge", "j"],
+        ["--arena", "base,{other}", "--no-spin-isolate"],
+    ],
+)
+def test_a_new_workspace_whose_prompts_file_ranks_answers_refuses_before_anything_is_written(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, job
+):
+    """In a new workspace the --prompts file's rankings are the only rank items: the job's answers to round 0 would
+    join an item an import ranked. Refused before the workspace is created or a model loads, as in one that exists
+    (the check ran only on an existing workspace, so the refusal came after the import was written); a round of
+    their own passes the check."""
+    from generate import __main__ as cli
+    from generate import arena, bestofn
+
+    def make_engine(*args, **kwargs):
+        raise EngineLoaded("engine loads")
+
+    for module in (cli, arena, bestofn):
+        monkeypatch.setattr(module, "make_engine", make_engine)
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    ranks = tmp_path / "ranks.jsonl"
+    ranks.write_text('{"prompt": "Q?", "completions": ["a", "b", "c"], "ranking": "3 > 1 > 2"}\n')
+    ws = tmp_path / "ws"
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--prompts", str(ranks)]
+    argv += [arg.format(other=other) for arg in job]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("error: --round 0: ")
+        and "ranked by an import" in err
+        and err.endswith("(--round 1)\n")
+    )
+    assert not ws.exists()
+    assert main([*argv, "--round", "1"]) == 2  # the advice taken: past every check, a model loads
+    assert capsys.readouterr().err == "error: engine loads\n"
