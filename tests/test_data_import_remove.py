@@ -140,6 +140,40 @@ def test_a_file_never_imported_is_one_line_naming_its_row_and_nothing_is_withdra
     assert capsys.readouterr().out.splitlines()[1].endswith(": 0; 1 withdrawn already")
 
 
+def test_stats_count_an_imports_labels_in_force_and_its_withdrawn_ones_apart(tmp_path, capsys):
+    """A retraction is an event, not a label: `machine_annotators` counted the withdrawn labels and their
+    retractions (4 for two labels withdrawn); it counts the labels in force, and those withdrawn are apart."""
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    prefs = write(tmp_path / "prefs.jsonl", {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "Good?", "completion": "yes", "label": True})
+    assert main(["import", "-w", str(ws), str(ranks), str(prefs), str(kto)]) == 0
+
+    def stats() -> dict:
+        capsys.readouterr()
+        assert main(["stats", "-w", str(ws), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert stats()["machine_annotators"] == {"import": 3} and "machine_annotators_withdrawn" not in stats()
+    assert remove(ws, ranks, prefs) == 0
+    figures = stats()
+    assert (figures["machine_annotators"], figures["machine_annotators_withdrawn"]) == (
+        {"import": 1},
+        {"import": 2},
+    )
+    assert remove(ws, kto) == 0
+    assert main(["stats", "-w", str(ws)]) == 0
+    out = capsys.readouterr().out
+    assert "machine_annotators: {'import': 0}\n" in out
+    assert "machine annotators' labels withdrawn (data import --remove), not counted above: import 3\n" in out
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0  # put back: in force again
+    figures = stats()
+    assert (figures["machine_annotators"], figures["machine_annotators_withdrawn"]) == (
+        {"import": 1},
+        {"import": 2},
+    )
+
+
 def test_a_running_app_serves_the_items_whose_imported_labels_were_withdrawn(tmp_path):
     ws = tmp_path / "ws"
     ranks = write(tmp_path / "ranks.jsonl", RANKED)
