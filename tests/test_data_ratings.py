@@ -20,7 +20,8 @@ from data.ratings import (
     ratings_table,
 )
 from data.rubric import DEFAULT_RUBRIC, RubricError, load_rubric, rubric_from_dict
-from data.schemas import LABELS, SchemaError, conform
+from data.schemas import LABELS, SchemaError
+from data.table_checks import conform
 
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 HELPSTEER2 = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
