@@ -116,8 +116,9 @@ def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaErro
 
 def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[Withdrawal]:
     """Per file, the retractions of its labels in force (each once over all the files), and the rows its import
-    left out (`FileLabels.locked`) counted; a SchemaError names the first file whose rows make no label, or the
-    first row whose label is not stored (and not left out). Writes nothing."""
+    left out (`FileLabels.locked`, and those this reading left out: `FileLabels.left_out`) counted; a SchemaError
+    names the first file whose rows make no label, or the first row whose label is not stored (and not left out).
+    Writes nothing."""
     items = {labelled.label.item_id for file in files for labelled in file.labels.values()}
     history = import_history(workspace, items)
     planned: set[str] = set()
@@ -129,7 +130,9 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
                 "no row holds a label (a preference, KTO label, ranking or rating): its import stored none to "
                 "withdraw",
             )
-        retractions, already, skipped = [], 0, set(file.locked & file.left_out)
+        # rows left out now (`--on-error skip`): their answers are not stored, so neither are their labels,
+        # whether or not a log lists them (a merged workspace holds no import log)
+        retractions, already, skipped = [], 0, set(file.left_out)
         for labelled in file.labels.values():
             label = labelled.label
             records = history.get((label.item_id, label.task), [])
