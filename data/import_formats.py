@@ -170,9 +170,8 @@ def turns(raw: object, ctx: RecordContext, field: str) -> list[Message]:
         if not isinstance(turn, dict):
             raise ctx.error(f"message {index} must be an object, got {_kind(turn)}", field, "bad_messages")
         role = turn.get("role", turn.get("from"))
-        if (
-            not isinstance(role, str) or role not in ROLE_ALIASES
-        ):  # an object as a role is no key of ROLE_ALIASES
+        # a role that is an object is unhashable: no key of ROLE_ALIASES, not a TypeError
+        if not isinstance(role, str) or role not in ROLE_ALIASES:
             raise ctx.error(f"unknown message role {shown(role)} (message {index})", field, "bad_role")
         content = turn.get("content", turn.get("value"))
         if content is None:
