@@ -1,12 +1,13 @@
 """One text, several spellings. A prompt or an answer that differs from a stored one, or from an earlier row's, only
 by Unicode normalisation (NFC or NFD), line ends (CRLF, CR) or whitespace at the end of a line or of the text (one
 `data.records.text_key`) is that text: an import and a gold file give the row the spelling that came first (the
-stored one, else the first row's) before any id is computed. Of several stored spellings (stored apart by an older
-version, or by a merge) the earliest stored is taken (`EARLIEST`: created_at, then id), not the first in the
-table's part files, whose order a compaction changes: the same file then read two ways. So the row's prompt and answers are the stored ones:
+stored one, else the first row's) before any id is computed. So the row's prompt and answers are the stored ones:
 a gold row marks them, an import adds no near-copy beside them, and the rank guard sees no new answer. Nothing
 stored changes, no stored id either (ids are of the texts as stored); a text met for the first time is stored as
-the file gives it. A stored text met exactly is kept as it is, whatever other spelling is stored."""
+the file gives it. A stored text met exactly is kept as it is, whatever other spelling is stored; of several stored
+spellings (stored apart by an older version, or by a merge) the earliest stored is taken (`EARLIEST`: created_at,
+then id), never the first in the table's part files, whose order a compaction changes (a file read again after
+one would take the other spelling, and store its labels a second time)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ TEXTS = ("gold", "chosen", "rejected", "completion")  # an Example's answer fiel
 class Spellings:
     """The first spelling of each prompt and of each answer of a prompt: the ``workspace``'s (read at the first
     row that needs them: its prompts, then its answers once a row's prompt is a stored one; `EARLIEST` first), then
-    those of the rows given to `example`, in their order; ``respelled`` counts the texts that took an earlier spelling."""
+    those of the rows given to `example`, in their order; ``respelled`` counts the texts that took an earlier
+    spelling."""
 
     def __init__(self, workspace: Workspace | None = None):
         self.workspace = workspace
