@@ -269,3 +269,15 @@ def test_rows_left_out_as_rank_locked_are_counted_where_no_import_log_lists_them
     capsys.readouterr()
     assert main(["import", "-w", str(merged), "--on-error", "skip", "--remove", str(prefs)]) == 0
     assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
+
+
+def test_the_import_log_is_matched_by_the_source_and_format_the_rows_were_read_with(tmp_path, capsys):
+    """`--source prefs --format prompt` read the file as the import did (its name, the format it detected), but
+    the log was matched by the flags as typed (none then): the row the import left out read as a label not stored."""
+    ws = tmp_path / "ws"
+    ranks, prefs = import_a_locked_row_skipped(tmp_path, ws)
+    assert remove(ws, ranks) == 0
+    capsys.readouterr()
+    same = ["import", "-w", str(ws), "--source", "prefs", "--format", "prompt", "--remove", str(prefs)]
+    assert main(same) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
