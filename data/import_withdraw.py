@@ -98,7 +98,7 @@ def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaErro
         what += f" of the answer {quoted(labelled.text)}"
     message = (
         f"its {what} is not stored in {workspace.path}, so there is none to withdraw: was the file imported there, "
-        "with the same --source, --format and --rubric? Nothing was withdrawn"
+        "with the same --source, --format, --rubric and --on-error? Nothing was withdrawn"
     )
     return SchemaError(str(path), message, labelled.row, labelled.field or None)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pyarrow.compute as pc
+import pytest
 
 from annotate.service import LabelService
 from data.__main__ import main
@@ -111,8 +112,8 @@ def test_a_file_never_imported_is_one_line_naming_its_row_and_nothing_is_withdra
     )
     assert capsys.readouterr().err == (
         f"error: {more}, row 1, field 'ranking': its ranking of rank item {other_item} is not stored in {ws}, so "
-        "there is none to withdraw: was the file imported there, with the same --source, --format and --rubric? "
-        "Nothing was withdrawn\n"
+        "there is none to withdraw: was the file imported there, with the same --source, --format, --rubric and "
+        "--on-error? Nothing was withdrawn\n"
     )
     assert (
         remove(ws, more) == 2
@@ -131,6 +132,8 @@ def test_a_file_never_imported_is_one_line_naming_its_row_and_nothing_is_withdra
     )
     assert main(["import", "-w", str(ws), str(prefs), "--remove", str(ranks)]) == 2
     assert "not both in one call" in capsys.readouterr().err
+    assert main(["import", "-w", str(ws), "--remove", str(ranks), str(prefs)]) == 2  # one flag for two files
+    assert "(the flag once per file: --remove A --remove B)" in capsys.readouterr().err
     assert main(["import", "-w", str(ws), "--remove", str(ranks), "--split", "test"]) == 2
     assert capsys.readouterr().err == (
         "error: --split does not go with --remove (it changes no label a file makes); leave it out\n"
@@ -189,6 +192,19 @@ def test_a_file_imported_with_rank_locked_rows_skipped_is_withdrawn_without_them
         "; leave the row out, or `data import --remove FILE` (FILE: the file whose import ranked it) first"
     )
     assert remove(ws, prefs) == 2  # read without skip, its first row's label is not stored
-    assert capsys.readouterr().err.startswith(f"error: {prefs}, row 0: its preference is not stored in {ws}")
+    err = capsys.readouterr().err  # the line asks for the import's options, --on-error among them
+    assert (
+        err.startswith(f"error: {prefs}, row 0: its preference is not stored in {ws}")
+        and "--on-error?" in err
+    )
     assert main(["import", "-w", str(ws), "--on-error", "skip", "--remove", str(prefs)]) == 0
     assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1)\n"
+
+
+def test_the_help_names_the_flags_value_a_file_given_once_per_flag(capsys):
+    """`data import --help` showed `--remove VALUE`, where the README and the errors say `--remove FILE`."""
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--remove FILE withdraw the labels an import of this file stored" in help_text
+    assert "the flag once per file" in help_text
