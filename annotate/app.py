@@ -16,7 +16,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from annotate.admin_tab import admin_components, wire_admin
-from annotate.assets import CSS, GUIDELINES, SCRIPT
+from annotate.assets import GUIDELINES, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, signed_in
 from annotate.edit_view import EDITABLE_VIEWS, edit_key, editor_components, wire_editor, wire_edits_admin
 from annotate.failures import maybe_saved, shown_errors
@@ -25,6 +25,7 @@ from annotate.rank_view import SHOWN_ANSWERS
 from annotate.render import keys_html
 from annotate.service import LabelService
 from annotate.sessions import Sessions
+from annotate.stylesheet import CSS
 from annotate.tasks import STRENGTH_CHOICES, TASKS, TaskView
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
 from annotate.web import Guard, trust_forwarded_for

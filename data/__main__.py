@@ -217,6 +217,9 @@ def cmd_stats(args: Any) -> int:
                     "n/a" if alphas[k] is None else f"{alphas[k]:.3f}" for k in ("interval", "ordinal")
                 )
                 print(f"  {aspect}: {shown} (interval / ordinal; {alphas['items']} answers with ≥2 ratings)")
+        elif key == "machine_annotators_withdrawn":  # no labels: counted apart from machine_annotators'
+            shown = ", ".join(f"{name} {n}" for name, n in value.items())
+            print(f"machine annotators' labels withdrawn (data import --remove), not counted above: {shown}")
         elif key == "excluded_labellers":  # who, from where, and which lines below leave them out
             print(
                 f"{exclusion.line()}: labels stored and counted in labels, left out of "

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import yaml
 
 from data.errors import PrefloopError
-from data.import_records import TooDeep, within_depth
+from data.import_records import LongNumber, TooDeep, strict_yaml
 
 T = TypeVar("T")
 SCALARS = (int, float, str, bool, Path)
@@ -126,9 +126,11 @@ def did_you_mean(name: str, known: Any) -> str:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        values = within_depth(yaml.safe_load, path.read_text()) or {}
+        values = strict_yaml(path.read_text()) or {}
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: cannot read config (not UTF-8 text: byte {exc.start})") from None
+    except LongNumber as exc:  # PyYAML's int() refused it with a bare ValueError
+        raise ConfigError(f"{path}{f', key {exc.field}' if exc.field else ''}: {exc}") from None
     except (OSError, yaml.YAMLError, TooDeep) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc})") from exc
     if not isinstance(values, dict):

@@ -27,7 +27,6 @@ import pyarrow.compute as pc
 from data.aggregate import MAJORITY, verdicts_table
 from data.annotators import machine_labeller_column, machine_labeller_mask
 from data.errors import PrefloopError
-from data.exclusion import labels_in_force, not_chosen
 from data.records import Completion, Label, Pair
 from data.selection import choose_labels
 
@@ -107,19 +106,6 @@ def editors_decide(labels: Frame, edit_pairs: Collection[str]) -> Frame:
         machine = machine_labeller_column(labels.column("annotator"))
         return labels.filter(pc.invert(pc.and_(on_edit, machine)))
     return labels[~(labels["item_id"].isin(set(edits)) & machine_labeller_mask(labels["annotator"]))]
-
-
-def edits_in_force(
-    labels: Frame, pairs: Frame, excluded: Collection[str] = (), source: str = "all"
-) -> tuple[Frame, frozenset[str], frozenset[str]]:
-    """The labels that decide the edits (`editors_decide`, then ``source`` as ``--labels`` less the ``excluded``
-    labellers', `data.exclusion.labels_in_force`) and the edit pairs counted whole: ``excluded_only`` (the editor is
-    excluded) and ``unlabelled`` (labelled only by labellers ``source`` does not choose: an edit's verdict is its
-    editor's, a person's, so with ``machine`` every edit; `data.exclusion.not_chosen`)."""
-    stored = editors_decide(labels, edit_pair_ids(pairs))
-    chosen, lost = labels_in_force(stored, tuple(excluded), source)
-    unchosen = not_chosen(stored, source, ("pairwise",))
-    return chosen, lost.get("pairwise", frozenset()), unchosen.get("pairwise", frozenset())
 
 
 def gold_edits(pairs: Frame, gold: pa.Table | None) -> set[str]:
@@ -211,7 +197,8 @@ def sft_edits_table(
     prompt_id, completion_id, parent_id, editor, pair_id; only edits whose pair's verdict is still the edit
     (undone edits count as ``undone``), none of a gold item's answer (``gold``), prompts of ``split``; an edit whose
     editor is excluded (its pair among ``excluded_only``) counts as ``excluded_only``, one labelled only by
-    labellers ``--labels`` does not choose (among ``unlabelled``) as ``unlabelled`` (`edits_in_force`)."""
+    labellers ``--labels`` does not choose (among ``unlabelled``) as ``unlabelled`` (both:
+    `data.export_labels.export_labels`)."""
     counts: Counter = Counter()
     pairs = without_gold_edits(pairs, gold, counts)
     edits = _edits(completions, pairs, labels)

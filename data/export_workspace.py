@@ -1,6 +1,7 @@
 """What `python -m data export` makes of a workspace: the options checked against the format, the tables read
 (only the columns the format needs, children first), the labels in force chosen (``--labels``, less the excluded
-labellers', `data.exclusion`), and the conversion (`data.export`, `data.ratings`, `data.edits`) with its counts.
+labellers': `data.export_labels`, as `train` chooses them), and the conversion (`data.export`, `data.ratings`,
+`data.edits`) with its counts.
 `export_workspace` is the whole of it, for the CLI and the annotate app's admin tab alike (one implementation: the
 same options give the same rows and counts)."""
 
@@ -13,10 +14,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from data.edits import edit_pair_ids, editors_decide, edits_in_force, sft_edits_table, without_gold_edits
+from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
-from data.exclusion import Exclusion, check_exclusion, labels_in_force, not_chosen
+from data.exclusion import Exclusion, check_exclusion
 from data.export import check_min_posterior, dpo_table, kto_table, to_sft
+from data.export_labels import export_labels
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import ratings_table
@@ -144,32 +146,33 @@ def export_rows(
     rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never export
     stored = read("labels")
     pairs = read("pairs") if export in ("dpo", "sft-edits") else None
-    if export == "sft-edits":  # an edit's verdict is its editor's (a judge's label undoes nothing)
-        labels, excluded_only, unlabelled = edits_in_force(stored, pairs, excluded, args.labels)
-        completions, prompts = read("completions"), read("prompts")
-        return sft_edits_table(
-            prompts, completions, pairs, labels, args.split, gold, excluded_only, unlabelled
-        )
-    if pairs is not None:  # an edit pair's verdict is its editor's
-        stored = editors_decide(stored, edit_pair_ids(pairs))
-    labels, lost = labels_in_force(stored, excluded, args.labels)
-    # the items labelled only by labellers --labels does not choose (pairs: no verdict): counted unlabelled
-    unchosen = not_chosen(stored, args.labels, ("rank",) if export == "dpo" else (task,))
+    chosen = export_labels(stored, export, excluded, args.labels, pairs)  # as train chooses them
     completions, prompts = read("completions"), read("prompts")
+    if export == "sft-edits":  # an edit's verdict is its editor's (a judge's label undoes nothing)
+        return sft_edits_table(
+            prompts,
+            completions,
+            pairs,
+            chosen.labels,
+            args.split,
+            gold,
+            chosen.excluded_only("pairwise"),
+            chosen.unlabelled("pairwise"),
+        )
     verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
     if export == "ratings":
         return ratings_table(
             prompts.to_pandas(),
             completions.to_pandas(),
-            labels,
+            chosen.labels,
             args.split,
             gold.column("item_id").to_pylist(),
-            lost.get("rate", ()),
-            unchosen.get("rate", ()),
+            chosen.excluded_only("rate"),
+            chosen.unlabelled("rate"),
         )
     if export == "kto":
-        missing = {"excluded_only": lost.get("kto", ()), "unlabelled": unchosen.get("kto", ())}
-        return kto_table(prompts, completions, labels, gold=gold, **missing, **verdicts)
+        missing = {"excluded_only": chosen.excluded_only("kto"), "unlabelled": chosen.unlabelled("kto")}
+        return kto_table(prompts, completions, chosen.labels, gold=gold, **missing, **verdicts)
     dropped: Counter = Counter()  # edits of gold items' answers never export
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
     pairs = without_gold_edits(pairs, gold, dropped)
@@ -178,15 +181,15 @@ def export_rows(
         prompts,
         completions,
         pairs,
-        labels,
+        chosen.labels,
         gold=gold,
         rank_pairs=args.rank_pairs if RANK_KIND in args.kinds else "none",
         edits=edits,
         rank_gold=rank_gold,
-        excluded_only=lost.get("pairwise", ()),
-        rank_excluded_only=lost.get("rank", ()),
-        rank_unlabelled=unchosen.get("rank", ()),
-        rank_items=rank_task_items(completions, stored, rank_gold),
+        excluded_only=chosen.excluded_only("pairwise"),
+        rank_excluded_only=chosen.excluded_only("rank"),
+        rank_unlabelled=chosen.unlabelled("rank"),
+        rank_items=rank_task_items(completions, chosen.stored, rank_gold),
         **verdicts,
     )
     counts.update(dropped)

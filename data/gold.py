@@ -281,7 +281,7 @@ def _check_rank_items_kept(
     )
     raise GoldError(
         f"{where}: its answer {quoted(answer.text)} is not stored, and adding it would {item.problem()}; give "
-        f"one of the item's answers (the text exactly){item.remove_advice}"
+        f"one of the item's answers (the text exactly){item.remove_advice()}"
     )
 
 

@@ -3,9 +3,9 @@ file imported with another ``--rubric`` has five aspect columns that rate nothin
 (an id, a source, a ``split`` or ``_split``) do not travel with its rows. The import summary names them in one line, with a hint
 where a name is an aspect of a bundled rubric other than the one in use (`configs/rubrics/`), or is ``split`` (``_split``).
 
-A row's parser marks what it reads (`Reading`: every key it looks up by value), and its ranking or ratings the
-fields its questions came from (`question_columns`); a column counts where an imported row gives it (not null, not
-empty) and does not read it.
+A row's parser marks what it reads (`Reading`: every key it looks up by value, less those it only `peek`s at or
+`unread`s, a value that made nothing of the row), and its ranking or ratings the fields its questions came from
+(`question_columns`); a column counts where an imported row gives it (not null, not empty) and does not read it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ SPLIT_HINT = ": a row's own split is not read (--split or --test-fraction sets i
 
 
 class Reading(dict):
-    """A row as its parser sees it, recording each key it looks up (``got``); a membership test reads nothing."""
+    """A row as its parser sees it, recording each key it looks up (``got``); a membership test reads nothing,
+    nor does `peek`, and `unread` takes back a key whose value made nothing of the row."""
 
     def __init__(self, row: dict):
         super().__init__(row)
@@ -36,6 +37,14 @@ class Reading(dict):
     def get(self, key, default=None):
         self.got.add(key)
         return super().get(key, default)
+
+    def peek(self, key, default=None):
+        """The value of ``key``, looked at without reading it: named among the columns not read unless read."""
+        return super().get(key, default)
+
+    def unread(self, key) -> None:
+        """Count ``key`` as not read after all: the parser looked its value up and made nothing of it."""
+        self.got.discard(key)
 
 
 def question_columns(questions: list[Ranked] | None, aspects: Callable[[], Rubric]) -> set[str]:

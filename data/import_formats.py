@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from data.conversation import turn_problem
 from data.import_records import RecordError
 from data.records import Message
+
+if TYPE_CHECKING:  # the parsers read a row through it; import_columns imports this module (rank_rate_rows)
+    from data.import_columns import Reading
 
 ROLE_ALIASES = {
     "human": "user",
@@ -222,14 +226,13 @@ def _candidates(value: object, ctx: RecordContext) -> tuple[Candidate, ...]:
 
 
 def _answers(
-    record: dict, messages: list[Message], ctx: RecordContext, gold: str | None, gold_field: str
+    record: Reading, messages: list[Message], ctx: RecordContext, gold: str | None, gold_field: str
 ) -> Example:
     """What the record says about answers: candidates, a preference, a KTO label, or a gold answer."""
     if "completions" in record:
         candidates = _candidates(record["completions"], ctx)
         if gold is not None and gold_field in GOLD_KEYS and gold not in (c.text for c in candidates):
-            # a gold answer beside the answers to compare makes nothing: named among the columns not read
-            getattr(record, "got", set()).discard(gold_field)
+            record.unread(gold_field)  # a gold answer beside the answers to compare makes nothing
         return Example(messages, candidates=candidates)
     if "chosen" in record or "rejected" in record:
         chosen = answer(record.get("chosen"), ctx, "chosen")
@@ -249,7 +252,7 @@ def _answers(
     return Example(messages, gold=None if gold is None else answer(gold, ctx, gold_field))
 
 
-def parse_alpaca(record: dict, ctx: RecordContext) -> Example:
+def parse_alpaca(record: Reading, ctx: RecordContext) -> Example:
     messages = _system(record, ctx)
     history = record.get("history") or []
     for index, pair in enumerate(history if isinstance(history, list) else [history]):
@@ -266,12 +269,12 @@ def parse_alpaca(record: dict, ctx: RecordContext) -> Example:
     return _answers(record, messages, ctx, record.get("output"), "output")
 
 
-def parse_chat(record: dict, ctx: RecordContext) -> Example:
+def parse_chat(record: Reading, ctx: RecordContext) -> Example:
     field = "conversations" if "conversations" in record else "messages"
     if record[field] == []:
         raise ctx.error("empty conversation", field, "empty_conversation")
     messages, start = turns(record[field], ctx, field), 0
-    system = dict.get(record, "system")  # looked at, not read yet (`import_columns.Reading`)
+    system = record.peek("system")  # looked at; read below only where the prompt keeps it
     if system and messages[0]["role"] != "system":
         messages, start = _system(record, ctx) + messages, -1
     elif system and system == messages[0]["content"]:
@@ -296,7 +299,7 @@ def parse_chat(record: dict, ctx: RecordContext) -> Example:
     return example
 
 
-def parse_prompt(record: dict, ctx: RecordContext) -> Example:
+def parse_prompt(record: Reading, ctx: RecordContext) -> Example:
     prompt = record["prompt"]
     if isinstance(prompt, str) or _is_parts(prompt):
         messages = [{"role": "user", "content": content_text(prompt, ctx, "prompt")}]
@@ -310,7 +313,7 @@ def parse_prompt(record: dict, ctx: RecordContext) -> Example:
     return _answers(record, messages, ctx, record[gold_key] if gold_key else None, gold_key or "completion")
 
 
-def parse_pair(record: dict, ctx: RecordContext) -> Example:
+def parse_pair(record: Reading, ctx: RecordContext) -> Example:
     """Two whole conversations that share everything but the last answer."""
     keys = ("chosen_messages", "rejected_messages") if "chosen_messages" in record else ("chosen", "rejected")
     sides = []
@@ -330,7 +333,7 @@ def parse_pair(record: dict, ctx: RecordContext) -> Example:
     return Example(prompt, chosen=chosen, rejected=rejected)
 
 
-def parse_openai(record: dict, ctx: RecordContext) -> Example:
+def parse_openai(record: Reading, ctx: RecordContext) -> Example:
     """OpenAI's preference fine-tuning record: the conversation in ``input.messages``, the answers as one-message
     lists (``preferred_output``, ``non_preferred_output``); ``input``'s tools are not part of a prompt."""
     field = "input.messages"
@@ -379,7 +382,7 @@ def detect_format(record: dict) -> str | None:
     return next((name for name, fits in FITS.items() if fits(record)), None)
 
 
-def parse_record(record: dict, fmt: str, ctx: RecordContext) -> Example:
+def parse_record(record: Reading, fmt: str, ctx: RecordContext) -> Example:
     """The record as an Example of format ``fmt``; a record that does not fit it is a one-line error."""
     if not FITS[fmt](record):
         keys = ", ".join(sorted(record)[:8]) or "none"

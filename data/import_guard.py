@@ -81,7 +81,7 @@ def _locked(
 def _refusal(workspace: Workspace, item: KeptItem, answer: Completion) -> str:
     """Why ``answer`` may not join ``item``, and what to do instead."""
     remedy = "leave the row out" + (
-        item.remove_advice or " (an import's answers join round 0 of their prompt)"
+        item.remove_advice() or " (an import's answers join round 0 of their prompt)"
     )
     sources = stored_sources(workspace, answer)
     if sources:

@@ -2,7 +2,7 @@
 value (an object with a key twice, or a value nested too deeply, is an error of its row, not a guess).
 
 The depth guard (`within_depth`) serves every parser of what a user typed or wrote too: ``--ratings`` JSON
-(`strict_json`), config and rubric YAML."""
+(`strict_json`), config and rubric YAML (`strict_yaml`, which names an integer too long to read by its key too)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import re
 import sys
 from collections.abc import Callable
 from typing import TypeVar
+
+import yaml
 
 from data.schemas import SchemaError
 
@@ -108,6 +110,8 @@ def _where(value: object, field: str = "") -> tuple[str, _Digits] | None:
         return field, value
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
+        if isinstance(key, _Digits):  # a YAML mapping's key: named by the mapping that holds it
+            return field, key
         found = _where(
             item, f"{field}[{key}]" if isinstance(key, int) else f"{field}.{key}" if field else key
         )
@@ -133,6 +137,35 @@ def _decode(text: str, pos: int | None = None) -> object:
             raise
         field, digits = found
         raise LongNumber(field, len(digits.lstrip("-"))) from None
+
+
+class _LongIntLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with an integer too long for `int` kept as its digits (`_Digits`), to find where."""
+
+
+def _yaml_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | _Digits:
+    try:
+        return loader.construct_yaml_int(node)
+    except ValueError:
+        return _Digits(node.value.lstrip("+-").replace("_", ""))
+
+
+_LongIntLoader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
+
+
+def strict_yaml(text: str) -> object:
+    """``text``'s YAML value (`yaml.safe_load`); a value nested too deeply a `TooDeep`, an integer too long to read
+    a `LongNumber` naming its key (``train.seed``, ``kinds[0]``): PyYAML's `int` raised a bare ValueError."""
+    try:
+        return within_depth(yaml.safe_load, text)
+    except (yaml.YAMLError, TooDeep):
+        raise
+    except ValueError:
+        found = _where(within_depth(yaml.load, text, _LongIntLoader))
+        if found is None:
+            raise
+        field, digits = found
+        raise LongNumber(field, len(digits)) from None
 
 
 def strict_json(text: str) -> object:

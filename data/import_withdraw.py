@@ -11,9 +11,12 @@ Which labels are the file's is what its rows make, read as `data import` reads t
 ``--format``, ``--rubric`` and ``--on-error``, whose skip leaves out the rows the rank guard refuses, and with the
 workspace's spellings: an import label's id is a hash of its content). Every file is checked before anything is
 written: a row whose label is not stored is an error naming the file and row (the file was not imported into this
-workspace, or with other options), as is a file whose rows make no label. A label not in force (withdrawn already,
-or another import's in force on its item) is counted, not written again, so a rerun adds nothing; importing the
-file again puts the labels back (`data.import_labels.renew_withdrawn`).
+workspace, or with other options), as is a file whose rows make no label; but a row the import log lists among
+those an import of the file (with its ``--source`` and ``--format``) left out as `rank_locked`
+(`data.import_write.logged_rejects`) is counted, skipped at import, and passed over: the rank item its answer would
+join was locked then, and may be no longer (its ranking withdrawn first), so the row reads as a label now. A label
+not in force (withdrawn already, or another import's in force on its item) is counted, not written again, so a
+rerun adds nothing; importing the file again puts the labels back (`data.import_labels.renew_withdrawn`).
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from types import MappingProxyType
 from data.annotators import IMPORT
 from data.files import append_line, check_not_link, write_error
 from data.gold_agreement import quoted
-from data.import_guard import skip_locked
+from data.import_guard import LOCKED, skip_locked
 from data.import_labels import import_history, is_of
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
-from data.import_write import LOG_DIR
+from data.import_write import LOG_DIR, logged_rejects
 from data.imports import ImportOptions, Loaded, check_file
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
@@ -44,10 +47,14 @@ NOUN = {"pairwise": "preference", "kto": "KTO label", "rank": "ranking", "rate":
 
 @dataclass(frozen=True)
 class FileLabels:
-    """The labels one file's import makes, each with the row (and field, for a ranking or rating) it came from."""
+    """The labels one file's import makes, each with the row (and field, for a ranking or rating) it came from;
+    ``locked``: the rows an import of the file left out as `LOCKED` (its log says), ``left_out``: those this reading
+    left out so (``--on-error skip``)."""
 
     path: Path
     labels: dict[str, Labelled]  # label id -> the label and where
+    locked: frozenset[int] = frozenset()
+    left_out: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -57,11 +64,14 @@ class Withdrawal:
     path: Path
     retractions: list[Label]
     already: int
+    skipped: int = 0  # rows the import left out (`LOCKED`): their labels were never stored
 
     def line(self) -> str:
         tasks = Counter(label.task for label in self.retractions)
         shown = ", ".join(f"{NOUN[task]}s {n}" for task, n in sorted(tasks.items()))
         already = f"; {self.already} withdrawn already" if self.already else ""
+        if self.skipped:
+            already += f"; {self.skipped} row(s) skipped at import ({LOCKED}), never stored"
         return f"withdrew the labels of {self.path}: {len(self.retractions)}{f' ({shown})' if shown else ''}{already}"
 
 
@@ -86,7 +96,8 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
         (loaded,) = skip_locked(workspace, [loaded], lambda _, refused: read(refused))
     for labelled in loaded.labelled.values():  # rankings and ratings: with the field they came from
         found[labelled.label.id] = labelled
-    return FileLabels(Path(path), found)
+    left_out = frozenset(reject["row"] for reject in loaded.rejects if reject["reason"] == LOCKED)
+    return FileLabels(Path(path), found, logged_rejects(workspace, path, options, LOCKED), left_out)
 
 
 def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaError:
@@ -98,14 +109,15 @@ def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaErro
         what += f" of the answer {quoted(labelled.text)}"
     message = (
         f"its {what} is not stored in {workspace.path}, so there is none to withdraw: was the file imported there, "
-        "with the same --source, --format, --rubric and --on-error? Nothing was withdrawn"
+        "with the same --source, --format and --rubric? Nothing was withdrawn"
     )
     return SchemaError(str(path), message, labelled.row, labelled.field or None)
 
 
 def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[Withdrawal]:
-    """Per file, the retractions of its labels in force (each once over all the files); a SchemaError names the
-    first file whose rows make no label, or the first row whose label is not stored. Writes nothing."""
+    """Per file, the retractions of its labels in force (each once over all the files), and the rows its import
+    left out (`FileLabels.locked`) counted; a SchemaError names the first file whose rows make no label, or the
+    first row whose label is not stored (and not left out). Writes nothing."""
     items = {labelled.label.item_id for file in files for labelled in file.labels.values()}
     history = import_history(workspace, items)
     planned: set[str] = set()
@@ -117,12 +129,16 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
                 "no row holds a label (a preference, KTO label, ranking or rating): its import stored none to "
                 "withdraw",
             )
-        retractions, already = [], 0
+        retractions, already, skipped = [], 0, set(file.locked & file.left_out)
         for labelled in file.labels.values():
             label = labelled.label
             records = history.get((label.item_id, label.task), [])
             if not any(is_of(label.id, record) for record in records):
-                raise _missing(workspace, file.path, labelled)
+                if labelled.row not in file.locked:
+                    raise _missing(workspace, file.path, labelled)
+                # the import left its row out: the rank item its answer would join was locked then
+                skipped.add(labelled.row)
+                continue
             latest = records[-1]
             if latest["retracted"] or not is_of(label.id, latest) or latest["id"] in planned:
                 already += 1  # withdrawn before (or another import's label is in force there)
@@ -140,7 +156,7 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
                     id=retraction_id,
                 )
             )
-        out.append(Withdrawal(file.path, retractions, already))
+        out.append(Withdrawal(file.path, retractions, already, len(skipped)))
     return out
 
 
@@ -164,7 +180,11 @@ def withdraw_imports(
             "file": str(plan.path.resolve()),
             "removed": True,
             "options": vars(options),
-            "counts": {"withdrawn": len(plan.retractions), "withdrawn_already": plan.already},
+            "counts": {
+                "withdrawn": len(plan.retractions),
+                "withdrawn_already": plan.already,
+                "skipped_at_import": plan.skipped,
+            },
         }
         append_line(folder / "log.jsonl", json.dumps(entry, default=str))
     return plans

@@ -1,7 +1,7 @@
 """What an import writes, and says it kept: the checked records appended in one write (rows already stored left
 out: `stored_prompts` counts the file's prompts that keep their stored split or gold answer, `kept_lines` says
 so), then one line in the workspace's import log and the rows left out (``--on-error skip``) in a rejects file
-beside it."""
+beside it, which `logged_rejects` reads back (`data import --remove`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.files import append_line, atomic_write, check_not_link, write_error
+from data.files import append_line, atomic_write, check_not_link, open_regular, write_error
 from data.import_labels import renew_withdrawn
 from data.records import Prompt, now
 from data.workspace import Workspace
@@ -98,3 +98,36 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
     }
     append_line(folder / "log.jsonl", json.dumps(entry, default=str))
     return rejects
+
+
+def logged_rejects(workspace: Workspace, path: Path, options: ImportOptions, reason: str) -> frozenset[int]:
+    """The rows of ``path`` that an import of it (the file, ``--source`` and ``--format`` of ``options``) left out
+    for ``reason``, as the workspace's import log and its rejects files list them; none where nothing was logged
+    (a missing log or rejects file, or a line that cannot be read, lists nothing)."""
+    folder, file = workspace.path / LOG_DIR, str(Path(path).resolve())
+    rows: set[int] = set()
+    for entry in _json_lines(folder / "log.jsonl"):
+        logged = entry.get("options") or {}
+        same = (logged.get("source"), logged.get("fmt")) == (options.source, options.fmt)
+        if entry.get("file") == file and same and isinstance(entry.get("rejects"), str):
+            rejects = _json_lines(folder / Path(entry["rejects"]).name)
+            rows |= {r["row"] for r in rejects if r.get("reason") == reason and isinstance(r.get("row"), int)}
+    return frozenset(rows)
+
+
+def _json_lines(path: Path) -> list[dict]:
+    """The JSON objects of a log file's lines (none if it does not exist); a line that is none is passed over."""
+    try:
+        with open_regular(path) as handle:
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out

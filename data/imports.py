@@ -48,8 +48,9 @@ from data.import_write import kept_lines, log_import, write_records
 from data.pairing import make_pairs
 from data.rank_rate_rows import Ranked, row_key
 from data.records import Completion, Label, Pair, Prompt, content_id
-from data.schemas import SchemaError, check_messages
+from data.schemas import SchemaError
 from data.spellings import Spellings
+from data.table_checks import check_messages
 from data.workspace import Workspace
 
 __all__ = [

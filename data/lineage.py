@@ -167,6 +167,9 @@ def model_summary(row: dict) -> dict:
 
 
 def _number(value: object) -> str:
+    """A headline figure; "-" for none (null, or the NaN that runs before null was written stored)."""
+    if value is None or value != value:
+        return "-"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 

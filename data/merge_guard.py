@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from data.annotators import IMPORT
 from data.errors import PrefloopError
 from data.gold import CLI, CLI_FLAGS, current_gold
 from data.rank_guard import LABEL_COLUMNS, KeptItem, changed_items
@@ -105,18 +106,22 @@ def _changed(side: Side, answers: pd.DataFrame) -> list[KeptItem]:
     )
 
 
-def _holder(side: Side, item: KeptItem) -> str:
-    """The workspace the item's gold ranking, or its latest ranking, came from."""
-    rows = side.gold if item.gold is not None else side.labels[side.labels["task"] == "rank"]
-    rows = rows[rows["item_id"] == item.item].sort_values("created_at", kind="stable")
+def _latest_in(rows: pd.DataFrame, item: str) -> str:
+    """The workspace the latest of ``rows`` (gold rows or labels) on ``item`` came from."""
+    rows = rows[rows["item_id"] == item].sort_values("created_at", kind="stable")
     return rows[WORKSPACE].iloc[-1]
 
 
-def _refuse(items: list[KeptItem], holder: str, giver: str, other: Path) -> None:
+def _refuse(side: Side, items: list[KeptItem], giver: str, other: Path) -> None:
+    """Refuse the merge for the first of ``side``'s ``items`` (the answers new to it in ``giver``): where its labels
+    are, and what to do instead (the withdrawals that let the answers in, `KeptItem.lifts`, in the workspace holding
+    the gold or the imported ranking)."""
     item, more = items[0], len(items) - 1
+    rankings = side.labels[side.labels["task"] == "rank"]
+    holder = _latest_in(side.gold if item.gold is not None else rankings, item.item)
+    imported = rankings[rankings["annotator"] == IMPORT]
+    remove = item.remove_advice(holder, _latest_in(imported, item.item) if item.imported else None)
     labels = "its gold ranking is" if item.gold is not None else "its rankings are"
-    # withdrawing the gold as a way out only where it is one (`KeptItem.lifts`)
-    remove = f", or `data gold -w {holder} --remove {item.item}` first" if item.lifts == ("gold",) else ""
     raise MergeRankError(
         f"{other}: merging it would {item.problem()} ({labels} in {holder}, the {item.added} new answer(s) in "
         f"{giver}){f'; {more} more rank item(s) likewise' if more else ''}; nothing was merged, whatever "
@@ -130,7 +135,7 @@ def check_rank_items(held: Side, theirs: Side, added: pa.Table, other: Path) -> 
     new = _answers(added.select(FRAMES["completions"]).to_pandas())
     changed = _changed(held, new)
     if changed:
-        _refuse(changed, _holder(held, changed[0]), str(other), other)
+        _refuse(held, changed, str(other), other)
     mine = _answers(held.completions)
     theirs_answers = _answers(theirs.completions)
     keys = set(zip(theirs_answers["prompt_id"], map(int, theirs_answers["round"])))
@@ -142,4 +147,4 @@ def check_rank_items(held: Side, theirs: Side, added: pa.Table, other: Path) -> 
     if changed:
         item = changed[0]
         rows = mine[(mine["prompt_id"] == item.prompt_id) & (mine["round"] == item.round)]
-        _refuse(changed, str(other), rows[WORKSPACE].iloc[0], other)
+        _refuse(theirs, changed, rows[WORKSPACE].iloc[0], other)

@@ -71,13 +71,18 @@ class KeptItem:
             return ()
         return ("gold",) * (self.gold is not None) + ("import",) * self.imported
 
-    @property
-    def remove_advice(self) -> str:
+    def remove_advice(self, gold_in: str | None = None, ranked_in: str | None = None) -> str:
         """`data gold --remove ITEM` and `data import --remove FILE` as a way out, to follow other advice, where
-        withdrawing the item's gold and its imported ranking lets the write through (`lifts`); else nothing."""
+        withdrawing the item's gold and its imported ranking lets the write through (`lifts`); else nothing.
+        ``gold_in``, ``ranked_in``: the workspace (``-w``) holding the gold, the imported ranking, where the advice
+        names it (a merge's: two workspaces)."""
+
+        def where(workspace: str | None) -> str:
+            return f" -w {workspace}" if workspace else ""
+
         steps = {
-            "gold": f"`data gold --remove {self.item}`",
-            "import": "`data import --remove FILE` (FILE: the file whose import ranked it)",
+            "gold": f"`data gold{where(gold_in)} --remove {self.item}`",
+            "import": f"`data import{where(ranked_in)} --remove FILE` (FILE: the file whose import ranked it)",
         }
         lifted = [steps[what] for what in self.lifts]
         return f", or {' and '.join(lifted)} first" if lifted else ""

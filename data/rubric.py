@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from data.errors import PrefloopError, shown
-from data.import_records import TOO_DEEP, DuplicateKey, LongNumber, TooDeep, strict_json, within_depth
+from data.import_records import TOO_DEEP, DuplicateKey, LongNumber, TooDeep, strict_json, strict_yaml
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parents[1] / "configs" / "rubrics" / "helpsteer2.yaml"
 MAX_VALUES = 10  # one digit key per value
@@ -181,7 +181,7 @@ def load_rubric(path: Path | str | None = None) -> Rubric:
     """The rubric in ``path`` (default: HelpSteer2's five aspects, configs/rubrics/helpsteer2.yaml)."""
     path = Path(path) if path is not None else DEFAULT_RUBRIC
     try:
-        values = within_depth(yaml.safe_load, path.read_text(encoding="utf-8"))
+        values = strict_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RubricError(f"{path}: cannot read the rubric ({exc.strerror or exc})") from None
     except TooDeep as exc:
@@ -190,4 +190,6 @@ def load_rubric(path: Path | str | None = None) -> Rubric:
         raise RubricError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise RubricError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+    except LongNumber as exc:  # PyYAML's int() refused it with a bare ValueError
+        raise RubricError(f"{path}{f', field {exc.field!r}' if exc.field else ''}: {exc}") from None
     return rubric_from_dict(values, str(path), path.stem)

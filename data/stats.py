@@ -6,10 +6,20 @@ columns, never one Python object per row.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.aggregate import MAJORITY, SPLIT, label_distribution, mean_agreement, verdicts_table
+from data.aggregate import (
+    MAJORITY,
+    SPLIT,
+    keep_rows,
+    label_distribution,
+    latest_positions,
+    mean_agreement,
+    verdicts_table,
+)
 from data.annotators import is_machine_labeller, machine_column, machine_labeller_column
 from data.edits import edit_pair_ids, edit_summary
 from data.files import NOT_A_FILE
@@ -56,6 +66,25 @@ def _machine_stats(labels: pa.Table, pairs: pa.Table, by_machine: pa.ChunkedArra
     return machine_agreement(judged, pair_rounds), suggestion_follow(judged)
 
 
+def _machine_counts(labels: pa.Table, machine: pa.ChunkedArray) -> tuple[dict[str, int], dict[str, int]]:
+    """Per machine annotator (``machine``: true on their rows), its labels in force (its latest record per task and
+    item, not retracted), and apart those withdrawn (a latest record that retracts: `data import --remove`): a
+    retraction is an event, no label, and a withdrawn label is counted in neither. An annotator all of whose labels
+    were withdrawn is listed with 0."""
+    mine = keep_rows(labels, machine)
+    in_force: Counter = Counter()
+    withdrawn: Counter = Counter()
+    for task in pc.unique(mine.column("task")).to_pylist():
+        rows = keep_rows(mine, pc.equal(mine.column("task"), task))
+        latest = rows.take(latest_positions(rows))
+        retracted = pc.fill_null(latest.column("retracted"), False)
+        in_force.update(latest.column("annotator").filter(pc.invert(retracted)).to_pylist())
+        withdrawn.update(latest.column("annotator").filter(retracted).to_pylist())
+    names = sorted(pc.unique(mine.column("annotator")).to_pylist())
+    apart = {name: withdrawn[name] for name in names if withdrawn[name]}
+    return {name: in_force[name] for name in names}, apart
+
+
 def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dict:
     """Each labeller's quality and pace (`data.labellers`), and the team's pace: pairwise at the top level, each
     other task with labels of people under ``tasks``; ``excluded`` (and those in excluded.json) are marked, their
@@ -95,7 +124,9 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     }
     machine = machine_column(labels.column("annotator"))
     stats["labellers"] = sorted(pc.unique(labels.column("annotator").filter(pc.invert(machine))).to_pylist())
-    stats["machine_annotators"] = _counts(labels.column("annotator").filter(machine))
+    stats["machine_annotators"], withdrawn = _machine_counts(labels, machine)
+    if withdrawn:
+        stats["machine_annotators_withdrawn"] = withdrawn
     if excluded:  # and the figures their labels are left out of, below
         stats["excluded_labellers"] = {"names": list(excluded)}
     # People's (and imported) labels make the label counts and verdict figures; judges' and reward models' labels

@@ -41,7 +41,8 @@ from data.files import (
     write_error,
     write_temp,
 )
-from data.schemas import SCHEMAS, SchemaError, conform
+from data.schemas import SCHEMAS, SchemaError
+from data.table_checks import conform
 
 PART_GLOB = "part-*.parquet"
 BATCHES = "batches"  # WS/batches/<batch id>.commit: the batches whose parts are visible

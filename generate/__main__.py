@@ -53,7 +53,9 @@ from generate.prepare import (
     check_reward_judge,
     prompts_line,
     quiet_logs,
+    ranks_answers,
     read_prompts,
+    scratch_workspace,
     start_model,
 )
 from generate.sampling import (
@@ -174,6 +176,9 @@ def run(options: GenerateOptions) -> dict:
     if existing is not None:  # --prompts' answers (an import's), then the job's
         check_rank_items(existing, [loaded] if loaded else [])
         check_job_rank_items(options, existing, model_path, model_label(model), shard, arena)
+    elif ranks_answers(loaded):  # a new workspace: the job against the file's rankings, in a scratch import
+        with scratch_workspace(loaded) as preview:
+            check_job_rank_items(options, preview, model_path, model_label(model), shard, arena)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)

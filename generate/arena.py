@@ -21,15 +21,15 @@ import json
 import logging
 import random
 from collections import Counter
-from dataclasses import fields, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
-from data.annotators import judge_annotator, rm_annotator
 from data.errors import PrefloopError
-from data.leaderboard import ARENA, PEOPLE, board_lines, plot_leaderboard, workspace_leaderboard
+from data.leaderboard import ARENA
 from data.lineage import (
     NEWEST,
     REWARD_MODEL,
@@ -37,16 +37,14 @@ from data.lineage import (
     find_model,
     find_or_register,
     get_model,
-    is_reward_model_name,
     newest_model,
-    reward_model_entry,
 )
 from data.provision import resolve_model
 from data.records import Pair, content_id
 from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
-from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
+from generate.options import GenerateOptions, engine_options, sampling_params
 from generate.sampling import PromptRow, _completion, _run_chunks, check_sampled_rank_items, prompt_ids
 
 log = logging.getLogger(__name__)
@@ -54,7 +52,8 @@ log = logging.getLogger(__name__)
 BASE = "base"  # names the root of the newest model's lineage (the default model when the manifest is empty)
 
 
-def _root(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
+def lineage_root(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
+    """The first model of ``entry``'s lineage (parent after parent): what ``base`` names."""
     seen = set()
     while entry.parent_id and entry.parent_id not in seen:
         seen.add(entry.id)
@@ -63,7 +62,10 @@ def _root(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
 
 
 def resolve_arena(
-    workspace: Workspace | None, names: tuple[str, ...], default_model: str
+    workspace: Workspace | None,
+    names: tuple[str, ...],
+    default_model: str,
+    planned: Mapping[str, ModelEntry] | None = None,
 ) -> list[ModelEntry]:
     """The models ``--arena`` names: ``base``, ``newest``, a manifest id, or a short name or folder; duplicates are
     dropped, and at least two models must remain. Reads only (``workspace`` None: one not created yet, whose
@@ -72,13 +74,16 @@ def resolve_arena(
     A folder the manifest does not know is compared as it is, not registered (registering it would make it the
     workspace's ``newest``): its entry has the folder as id, method ``external``, round 0. ``base`` on an empty
     manifest is the default model, its entry also named by its folder until `register_base` registers it as the
-    workspace's `base` (as `train` and `--spin-iter` do), once every check has passed."""
+    workspace's `base` (as `train` and `--spin-iter` do), once every check has passed. ``planned``: the entries
+    some names will have (a round driver's ``newest`` and ``base`` once it has trained: `generate.loop.arena`)."""
     models = workspace.frame("models") if workspace else None
     has_policies = models is not None and bool((models["method"] != REWARD_MODEL).any())
     newest = newest_model(workspace) if has_policies else None
     found: list[ModelEntry] = []
     for name in names:
-        if name == NEWEST:
+        if planned and name in planned:
+            entry = planned[name]
+        elif name == NEWEST:
             if newest is None:
                 raise PrefloopError(
                     f"--arena {','.join(names)}: no model is newest yet: the manifest has no models "
@@ -87,7 +92,7 @@ def resolve_arena(
             entry = newest
         elif name == BASE:
             default = str(Path(resolve_model(default_model)).resolve())
-            entry = _root(workspace, newest) if newest else _known(workspace, default, "base")
+            entry = lineage_root(workspace, newest) if newest else _known(workspace, default, "base")
         elif models is not None and name in set(models["id"]):
             entry = get_model(workspace, name)
         else:
@@ -198,24 +203,55 @@ def arena_pairs(
     return pairs, counts
 
 
+def check_arena_prompts(workspace: Workspace, split: str, ids: list[str]) -> None:
+    if not ids:
+        raise PrefloopError(
+            f"{workspace.path}: no {split} prompts for the arena; import some (--prompts FILE)"
+        )
+
+
+def arena_round(options: GenerateOptions, models: list[ModelEntry]) -> int:
+    """--round, else the newest model's round (the arena's models all answer in one round)."""
+    return options.round if options.round is not None else max(m.round for m in models)
+
+
+def arena_answers(
+    options: GenerateOptions,
+    workspace: Workspace,
+    models: list[ModelEntry],
+    round: int,
+    ids: list[str],
+    answered: Mapping[str, set[str]] | None = None,
+) -> Counter:
+    """The answers every model adds, together, by prompt: ``--arena-n`` to each prompt of ``ids`` it has not
+    answered in ``round`` with these settings (``answered``: model folder -> prompts it will have answered so, as
+    a round driver's iterate does before the arena samples)."""
+    params, answers = sampling_params(options), Counter()
+    for entry in models:
+        done = set(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
+        done |= (answered or {}).get(entry.path, set())
+        answers.update({i: options.arena_n for i in ids if i not in done})
+    return answers
+
+
 def arena_plan(
     options: GenerateOptions,
     workspace: Workspace,
     split: str,
     limit: int,
     models: list[ModelEntry] | None = None,
+    refusal: Mapping | None = None,
 ) -> tuple[list[ModelEntry], int, list[str]]:
     """The arena's models (``models``, as `resolve_arena` gave them; None: resolved here), round and prompts (the
     first ``limit`` of ``split``), once the answers the models have yet to give change no rank item under the
-    labels stored on it (`check_sampled_rank_items`). Reads only."""
+    labels stored on it (`check_sampled_rank_items`; ``refusal``: its ``where`` and ``instead``, a round driver's
+    words). Reads only."""
     models = models or resolve_arena(workspace, options.arena, options.model)
     ids = prompt_ids(workspace, split, limit)
-    round = options.round if options.round is not None else max(m.round for m in models)
-    params, answers = sampling_params(options), Counter()
-    for entry in models:  # what every model adds, together
-        done = set(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
-        answers.update({i: options.arena_n for i in ids if i not in done})
-    check_sampled_rank_items(workspace, answers, round)
+    round = arena_round(options, models)
+    check_sampled_rank_items(
+        workspace, arena_answers(options, workspace, models, round, ids), round, **(refusal or {})
+    )
     return models, round, ids
 
 
@@ -225,16 +261,15 @@ def run_arena(
     split: str | None = None,
     limit: int | None = None,
     models: list[ModelEntry] | None = None,
+    refusal: Mapping | None = None,
 ) -> dict:
     """Sample every ``--arena`` model (``models``: resolved already, as `generate` does before it creates the
-    workspace; None: resolved here) on the fixed prompt set and write the arena pairs; returns counts."""
+    workspace; None: resolved here) on the fixed prompt set and write the arena pairs; returns counts.
+    ``refusal``: what a round it may not sample says (`arena_plan`)."""
     split = split or options.split
     limit = (options.limit or 0) if limit is None else limit
-    models, round, ids = arena_plan(options, workspace, split, limit, models)
-    if not ids:
-        raise PrefloopError(
-            f"{workspace.path}: no {split} prompts for the arena; import some (--prompts FILE)"
-        )
+    models, round, ids = arena_plan(options, workspace, split, limit, models, refusal)
+    check_arena_prompts(workspace, split, ids)
     models = register_base(workspace, models)  # every check passed
     counts: Counter = Counter()
     for entry in models:
@@ -261,27 +296,3 @@ def run_arena(
         if verdicts.get("unreadable"):
             result["judge_unreadable"] = verdicts["unreadable"]
     return result
-
-
-def arena_leaderboard(options: SampleOptions, workspace: Workspace, limit: int) -> list[str]:
-    """After a loop: the arena on the loop's held-out prompts (the first ``limit`` of split test), judged by
-    --judge when given, and the leaderboard of those votes (people's without a judge) as lines."""
-    shared = {f.name: getattr(options, f.name) for f in fields(SampleOptions)}
-    result = run_arena(GenerateOptions(**shared), workspace, split="test", limit=limit)
-    by = judge_name(options, workspace) if options.judge else PEOPLE
-    lines = [
-        f"arena: {result['arena_pairs']} pairs of {result['arena_models']} at round {result['arena_round']}"
-    ]
-    try:
-        rows = workspace_leaderboard(workspace, by)
-    except PrefloopError as exc:  # no votes yet: the pairs wait for labellers
-        return [*lines, str(exc)]
-    png = plot_leaderboard(rows, by, workspace.path / "leaderboard.png")
-    return [*lines, *board_lines(rows, by), f"plot: {png}"]
-
-
-def judge_name(options: GenerateOptions, workspace: Workspace) -> str:
-    """The annotator name of --judge's votes (``rm`` resolves to the newest reward model's id)."""
-    if is_reward_model_name(options.judge):
-        return rm_annotator(reward_model_entry(options.judge, workspace).id)
-    return judge_annotator(model_label(options.judge))

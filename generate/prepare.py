@@ -4,7 +4,10 @@ prompts to import. All of it before the workspace is touched, so bad input write
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from data.chat_template import chat_template_for
@@ -12,7 +15,7 @@ from data.errors import PrefloopError
 from data.imports import ImportOptions, Loaded, check_file
 from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
 from data.provision import SAMPLES, resolve_model, sample_path
-from data.records import Prompt
+from data.records import Label, Prompt
 from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
 from generate.options import SampleOptions
@@ -56,6 +59,23 @@ def read_prompts(prompts: str | None, test_fraction: float, workspace: str | Pat
     path = sample_path(prompts) if prompts in SAMPLES else Path(prompts)
     options = ImportOptions(test_fraction=test_fraction)
     return check_file(path, options, spellings=Spellings.at(workspace))
+
+
+def ranks_answers(loaded: Loaded | None) -> bool:
+    """Whether the --prompts file ranks answers: in a new workspace its rankings are the only rank items under
+    labels (gold rankings come from `data gold` alone), so a job there can only be refused for joining one."""
+    return bool(loaded) and any(isinstance(r, Label) and r.task == "rank" for r in loaded.records)
+
+
+@contextmanager
+def scratch_workspace(loaded: Loaded) -> Iterator[Workspace]:
+    """A workspace holding only ``loaded``'s records, in the system's temporary folder and removed afterwards: what
+    a new workspace will hold once --prompts is imported, for the checks that read a workspace, before the real
+    one is created."""
+    with tempfile.TemporaryDirectory(prefix="prefloop-check-") as folder:
+        workspace = Workspace.init(Path(folder) / "ws")
+        workspace.append(loaded.records, skip_existing=True)
+        yield workspace
 
 
 def prompts_line(loaded: Loaded) -> str | None:

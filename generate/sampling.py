@@ -123,7 +123,7 @@ def check_sampled_rank_items(
     advice = instead(free) if instead else f"sample into a round of their own (--round {free})"
     raise PrefloopError(
         f"{where or f'--round {round}'}: {item.added} new answer(s) to its prompt would {item.problem()}"
-        f"{f'; {more} more rank item(s) likewise' if more else ''}; {advice}{item.remove_advice}"
+        f"{f'; {more} more rank item(s) likewise' if more else ''}; {advice}{item.remove_advice()}"
     )
 
 

@@ -1,11 +1,11 @@
-"""The app's edge without a browser: login throttling, signed sessions, headers and refusals (annotate.web against a
-stand-in for Gradio), bidi markers, idempotent submits and admins who are not handed items."""
+"""The app's edge without a browser: signed sessions, the guard's login throttle, headers and refusals (annotate.web
+against a stand-in for Gradio), bidi markers, idempotent submits and admins who are not handed items. The
+throttle's own rules: tests/test_annotate_throttle.py."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 
 import httpx
@@ -17,16 +17,9 @@ from annotate.service import LabelService
 from annotate.sessions import SessionError, Sessions, load_key
 from annotate.users import Authenticator, LoginLimits, LoginThrottle, User, hash_password
 from annotate.web import Guard, trust_forwarded_for
+from tests.test_annotate_throttle import Clock
 
 PASSWORD = "correct horse battery"
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -35,74 +28,6 @@ def users():
         "ann": User("ann", hash_password(PASSWORD), admin=True),
         "bob": User("bob", hash_password(PASSWORD)),
     }
-
-
-def test_throttle_backs_off_then_locks_out_and_forgets():
-    clock = Clock()
-    throttle = LoginThrottle(
-        LoginLimits(attempts=3, address_attempts=2, lockout_seconds=60, backoff_seconds=1), clock
-    )
-    assert throttle.begin("ann") == 0
-    assert throttle.begin("ann") == 1  # the first attempt is counted before its check: backoff * 2**0
-    assert throttle.failed("ann", "1.2.3.4") == (1, 0.0)
-    clock.now += 1
-    assert throttle.begin("ann") == 0
-    assert throttle.failed("ann", "1.2.3.4") == (2, 0.1)  # the address's 2nd failure: answers held back
-    assert throttle.wait("ann") == 2  # per name, whatever the address
-    clock.now += 2
-    throttle.begin("ann")
-    assert throttle.failed("ann", "1.2.3.4") == (3, 0.2)
-    assert throttle.wait("ann") == 60  # third failure: locked out
-    clock.now += 59
-    assert throttle.wait("ann") == 1
-    clock.now += 1
-    assert throttle.wait("ann") == 0  # the window passed: forgotten
-    for name in "abcdefghijklmnopqrstuvwxyz":  # one address trying many names: slowed, never locked
-        assert throttle.begin(name) == 0
-        delay = throttle.failed(name, "6.6.6.6")[1]
-    assert delay == 10.0  # capped at address_delay_max
-    assert throttle.begin("fresh-name") == 0  # a name that was not guessed may always try
-    throttle.succeeded("fresh-name")
-    assert throttle.wait("fresh-name") == 0 and throttle.wait("a") == 1
-
-
-def test_concurrent_attempts_are_counted_before_the_check():
-    """150 threads guessing one name at once: at most `attempts` passwords are checked (the check-and-count is
-    one step), the rest refused without a check."""
-    throttle = LoginThrottle(LoginLimits(attempts=10, backoff_seconds=0.0))
-    checked, start = [], threading.Barrier(150)
-
-    def guess(i: int) -> None:
-        start.wait()
-        if throttle.begin("ann") == 0:
-            checked.append(i)
-            time.sleep(0.01)  # the scrypt check
-            throttle.failed("ann", "10.0.0.1")
-
-    threads = [threading.Thread(target=guess, args=(i,)) for i in range(150)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(checked) == 10
-
-
-def test_refusals_are_reported_once_a_minute_per_name():
-    clock = Clock()
-    throttle = LoginThrottle(LoginLimits(), clock)
-    assert [throttle.refused("ann") for _ in range(5)] == [1, 0, 0, 0, 0]
-    assert throttle.refused("bob") == 1
-    clock.now += 60
-    assert throttle.refused("ann") == 5  # four since the last report, and this one
-
-
-def test_throttle_memory_is_bounded():
-    throttle = LoginThrottle(LoginLimits(), Clock(), max_keys=10)
-    for i in range(100):
-        throttle.begin(f"guess{i}")
-        throttle.failed(f"guess{i}", f"10.0.0.{i}")
-        throttle.refused(f"guess{i}")
-    assert len(throttle._failures) <= 10 and len(throttle._refusals) <= 10
 
 
 def test_sessions_are_signed_survive_a_restart_and_expire(tmp_path, users):

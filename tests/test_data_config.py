@@ -189,3 +189,31 @@ def test_a_config_that_is_not_utf8_is_one_line_naming_the_file(tmp_path, capsys)
     config.write_bytes("seed: 1\n".encode("utf-16"))
     with pytest.raises(ConfigError, match=f"^{config}: cannot read config \\(not UTF-8 text: byte 0\\)$"):
         parse(["--config", str(config)])
+
+
+LONG = "9" * 5000  # PyYAML reads an integer with int(): more than 4300 digits is a ValueError traceback
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (f"seed: {LONG}\n", ", key seed"),
+        (f"temperature: -{LONG}\n", ", key temperature"),
+        (f"rounds: [1, {LONG}]\n", ", key rounds[1]"),
+        (f"inner:\n  seed: +{LONG}\n", ", key inner.seed"),
+        (f"? {LONG}\n: 1\n", ""),  # a key (YAML's long form): named by the mapping that holds it, the file
+    ],
+)
+def test_a_config_integer_too_long_to_read_is_one_line_naming_the_file_and_key(tmp_path, capsys, text, key):
+    config = tmp_path / "long.yaml"
+    config.write_text(text)
+    said = f"{config}{key}: an integer of 5000 digits, more than the 4300 Python reads as a number"
+    with pytest.raises(ConfigError) as refused:
+        parser = argparse.ArgumentParser()
+        add_options(parser, Outer)
+        build(Outer, parser.parse_args(["--config", str(config)]))
+    assert str(refused.value) == said
+    from train.__main__ import main as train_main
+
+    assert train_main(["-w", str(tmp_path), "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"error: {said}\n"

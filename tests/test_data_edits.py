@@ -21,8 +21,8 @@ from data.edits import (
     sft_edits_table,
 )
 from data.gold import mark_gold, read_gold
-from data.schemas import conform
 from data.selection import labelling_pairs
+from data.table_checks import conform
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 USER = [{"role": "user", "content": "Name a colour."}]

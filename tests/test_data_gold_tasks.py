@@ -14,7 +14,8 @@ from data.__main__ import main
 from data.gold import read_gold
 from data.ranking import rank_item_id
 from data.records import Completion, Prompt
-from data.schemas import GOLD, SchemaError, conform
+from data.schemas import GOLD, SchemaError
+from data.table_checks import conform
 from data.workspace import Workspace
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -112,8 +112,8 @@ def test_a_file_never_imported_is_one_line_naming_its_row_and_nothing_is_withdra
     )
     assert capsys.readouterr().err == (
         f"error: {more}, row 1, field 'ranking': its ranking of rank item {other_item} is not stored in {ws}, so "
-        "there is none to withdraw: was the file imported there, with the same --source, --format, --rubric and "
-        "--on-error? Nothing was withdrawn\n"
+        "there is none to withdraw: was the file imported there, with the same --source, --format and --rubric? "
+        "Nothing was withdrawn\n"
     )
     assert (
         remove(ws, more) == 2
@@ -141,6 +141,40 @@ def test_a_file_never_imported_is_one_line_naming_its_row_and_nothing_is_withdra
     assert digest(ws) == before
     assert remove(ws, ranks, ranks) == 0  # a file named twice: withdrawn once
     assert capsys.readouterr().out.splitlines()[1].endswith(": 0; 1 withdrawn already")
+
+
+def test_stats_count_an_imports_labels_in_force_and_its_withdrawn_ones_apart(tmp_path, capsys):
+    """A retraction is an event, not a label: `machine_annotators` counted the withdrawn labels and their
+    retractions (4 for two labels withdrawn); it counts the labels in force, and those withdrawn are apart."""
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    prefs = write(tmp_path / "prefs.jsonl", {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "Good?", "completion": "yes", "label": True})
+    assert main(["import", "-w", str(ws), str(ranks), str(prefs), str(kto)]) == 0
+
+    def stats() -> dict:
+        capsys.readouterr()
+        assert main(["stats", "-w", str(ws), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert stats()["machine_annotators"] == {"import": 3} and "machine_annotators_withdrawn" not in stats()
+    assert remove(ws, ranks, prefs) == 0
+    figures = stats()
+    assert (figures["machine_annotators"], figures["machine_annotators_withdrawn"]) == (
+        {"import": 1},
+        {"import": 2},
+    )
+    assert remove(ws, kto) == 0
+    assert main(["stats", "-w", str(ws)]) == 0
+    out = capsys.readouterr().out
+    assert "machine_annotators: {'import': 0}\n" in out
+    assert "machine annotators' labels withdrawn (data import --remove), not counted above: import 3\n" in out
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0  # put back: in force again
+    figures = stats()
+    assert (figures["machine_annotators"], figures["machine_annotators_withdrawn"]) == (
+        {"import": 1},
+        {"import": 2},
+    )
 
 
 def test_a_running_app_serves_the_items_whose_imported_labels_were_withdrawn(tmp_path):
@@ -175,15 +209,25 @@ def test_a_file_the_import_respelled_is_withdrawn_by_its_stored_spellings(tmp_pa
     assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1)\n"
 
 
-def test_a_file_imported_with_rank_locked_rows_skipped_is_withdrawn_without_them(tmp_path, capsys):
-    """`--on-error skip` left out the row whose answer would join the item an import ranked (rank_locked): read
-    with the same option, --remove leaves it out too and withdraws the rows the import stored."""
-    ws = tmp_path / "ws"
+SKIPPED = "1 row(s) skipped at import (rank_locked), never stored"
+
+
+def import_a_locked_row_skipped(tmp_path, ws):
+    """ranks.jsonl imported (its ranking locks its item), then prefs.jsonl with `--on-error skip`: its row 0's answer
+    would join that item (left out: rank_locked), its row 1's preference is stored. Returns both files."""
     ranks = write(tmp_path / "ranks.jsonl", RANKED)
     assert main(["import", "-w", str(ws), str(ranks)]) == 0
     locked = {"prompt": "Q?", "chosen": "a fourth", "rejected": "new 1"}
     prefs = write(tmp_path / "prefs.jsonl", locked, {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
     assert main(["import", "-w", str(ws), "--on-error", "skip", str(prefs)]) == 0
+    return ranks, prefs
+
+
+def test_a_file_imported_with_rank_locked_rows_skipped_is_withdrawn_without_them(tmp_path, capsys):
+    """`--on-error skip` left out the row whose answer would join the item an import ranked (rank_locked): read
+    with the same option, --remove leaves it out too and withdraws the rows the import stored."""
+    ws = tmp_path / "ws"
+    _, prefs = import_a_locked_row_skipped(tmp_path, ws)
     assert "rank_locked 1" in capsys.readouterr().out
     (rejects,) = (ws / "imports").glob("*.rejects.jsonl")
     (reject,) = [json.loads(line) for line in rejects.read_text().splitlines()]
@@ -191,14 +235,29 @@ def test_a_file_imported_with_rank_locked_rows_skipped_is_withdrawn_without_them
     assert reject["error"].endswith(
         "; leave the row out, or `data import --remove FILE` (FILE: the file whose import ranked it) first"
     )
-    assert remove(ws, prefs) == 2  # read without skip, its first row's label is not stored
-    err = capsys.readouterr().err  # the line asks for the import's options, --on-error among them
-    assert (
-        err.startswith(f"error: {prefs}, row 0: its preference is not stored in {ws}")
-        and "--on-error?" in err
-    )
     assert main(["import", "-w", str(ws), "--on-error", "skip", "--remove", str(prefs)]) == 0
-    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1)\n"
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
+
+
+def test_a_row_skipped_at_import_is_no_label_missing_once_the_item_it_was_locked_out_of_opens(
+    tmp_path, capsys
+):
+    """The file whose ranking locked the item withdrawn first, the row the import left out (rank_locked) is no
+    longer refused when the file is read again: its label was reported "not stored", as if the file had not been
+    imported there. The import log's rejects say the import skipped it: counted so, and the rest withdrawn."""
+    ws = tmp_path / "ws"
+    ranks, prefs = import_a_locked_row_skipped(tmp_path, ws)
+    assert remove(ws, ranks) == 0
+    capsys.readouterr()
+    other = ["import", "-w", str(ws), "--on-error", "skip", "--source", "other", "--remove", str(prefs)]
+    assert main(other) == 2  # the log lists the rows an import read with these options left out, no other
+    assert capsys.readouterr().err.startswith(f"error: {prefs}, row 0: its preference is not stored in {ws}")
+    assert main(["import", "-w", str(ws), "--on-error", "skip", "--remove", str(prefs)]) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
+    assert remove(ws, prefs) == 0  # without --on-error skip too: the log says what the import left out
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 0; 1 withdrawn already; {SKIPPED}\n"
+    entry = json.loads((ws / "imports" / "log.jsonl").read_text().splitlines()[-1])
+    assert entry["counts"] == {"withdrawn": 0, "withdrawn_already": 1, "skipped_at_import": 1}
 
 
 def test_the_help_names_the_flags_value_a_file_given_once_per_flag(capsys):

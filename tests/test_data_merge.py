@@ -186,14 +186,22 @@ def test_a_merge_never_adds_an_answer_to_a_gold_or_import_ranked_item(tmp_path, 
     prompt_id = imported.read("completions", ["prompt_id"]).column("prompt_id")[0].as_py()
     later.append([Completion(prompt_id, "a fourth", "other", "hf")])
     assert main(["merge", "-w", str(imported.path), str(later.path)]) == 2
-    assert "ranked by an import: the rank app serves no item an import ranked" in capsys.readouterr().err
-    # made gold as well: withdrawing the gold would not let the answer in, so the refusal does not offer it
+    err = capsys.readouterr().err
+    assert "ranked by an import: the rank app serves no item an import ranked" in err
+    withdraw = f"`data import -w {imported.path} --remove FILE` (FILE: the file whose import ranked it)"
+    assert err.endswith(f"(generate --round N), or {withdraw} first\n")  # it offered no way out
+    # made gold as well: withdrawing the gold alone would not let the answer in, so both are offered
     item, ids = next(iter(rank_items(imported).items()))
     assert main(["gold", "-w", str(imported.path), "--rank-item", item, "--ranking", ">".join(ids)]) == 0
     capsys.readouterr()
     assert main(["merge", "-w", str(imported.path), str(later.path)]) == 2
     err = capsys.readouterr().err
-    assert "gold from --rank-item" in err and "--remove" not in err
+    assert "gold from --rank-item" in err
+    assert err.endswith(f", or `data gold -w {imported.path} --remove {item}` and {withdraw} first\n")
+    assert main(["gold", "-w", str(imported.path), "--remove", item]) == 0  # the advice, followed
+    assert main(["import", "-w", str(imported.path), "--remove", str(ranks)]) == 0
+    assert main(["merge", "-w", str(imported.path), str(later.path)]) == 0
+    assert len(rank_items(imported)[item]) == 4
 
 
 def shards(tmp_path, n: int) -> tuple[Workspace, list[Workspace]]:

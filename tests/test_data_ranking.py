@@ -29,7 +29,8 @@ from data.ranking import (
     to_screen,
 )
 from data.records import to_row
-from data.schemas import LABELS, SchemaError, conform
+from data.schemas import LABELS, SchemaError
+from data.table_checks import conform
 
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 

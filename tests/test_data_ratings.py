@@ -20,7 +20,8 @@ from data.ratings import (
     ratings_table,
 )
 from data.rubric import DEFAULT_RUBRIC, RubricError, load_rubric, rubric_from_dict
-from data.schemas import LABELS, SchemaError, conform
+from data.schemas import LABELS, SchemaError
+from data.table_checks import conform
 
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 HELPSTEER2 = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
@@ -266,3 +267,16 @@ def test_export_ratings_cli_loads_with_datasets(tmp_path, capsys):
     empty = Workspace.init(tmp_path / "empty")
     assert data_main(["export", "-w", str(empty.path), "--format", "ratings"]) == 2
     assert "nothing to export as ratings" in capsys.readouterr().err
+
+
+def test_a_rubric_integer_too_long_to_read_names_the_file_and_field(tmp_path):
+    """PyYAML reads an integer with int(): a scale bound of 5,000 digits was a ValueError traceback."""
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        f"aspects:\n  - name: clarity\n    scale: [1, {'9' * 5000}]\n    description: How clear.\n"
+    )
+    with pytest.raises(RubricError) as refused:
+        load_rubric(path)
+    assert str(refused.value) == (
+        f"{path}, field 'aspects[0].scale[1]': an integer of 5000 digits, more than the 4300 Python reads as a number"
+    )

@@ -6,7 +6,8 @@ import pyarrow as pa
 import pytest
 
 from data.records import Label, to_row
-from data.schemas import LABELS, SchemaError, conform
+from data.schemas import LABELS, SchemaError
+from data.table_checks import conform
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

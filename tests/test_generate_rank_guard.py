@@ -258,20 +258,27 @@ def test_a_round_ranked_after_the_loops_check_is_refused_with_the_loops_advice(
     tmp_path, tiny_model_dir, monkeypatch, capsys, driver
 ):
     """Someone ranks a round between the driver's check and its sampling step's (a child process): the step's
-    refusal says what the driver's would, not `--round N`, which the loop refuses."""
+    refusal says what the driver's would, not `--round N`, which the loop refuses, and comes before its engine
+    loads (a model load for nothing)."""
     from generate.loop import judge as loop_judge
     from generate.loop import spin
     from generate.loop.__main__ import main as loop_main
 
-    engine = Counting()
+    engine, loads = Counting(), []
+
+    def make_engine(*args, **kwargs):
+        loads.append(args)
+        return engine
+
     for module in (spin, loop_judge):
-        monkeypatch.setattr(module, "make_engine", lambda *args, **kwargs: engine)
+        monkeypatch.setattr(module, "make_engine", make_engine)
     ws, item, ranking = people_round(tmp_path / "ws", answers=6)  # unranked: it may grow past 6
     check = spin.check_rounds
 
     def ranked_meanwhile(*args, **kwargs):
-        check(*args, **kwargs)
+        plan = check(*args, **kwargs)
         ws.append([ranking])
+        return plan
 
     monkeypatch.setattr(spin, "check_rounds", ranked_meanwhile)
     args = ["-w", str(ws.path), driver, "1", "--spin-test-limit", "0", "--no-spin-isolate",
@@ -285,4 +292,126 @@ def test_a_round_ranked_after_the_loops_check_is_refused_with_the_loops_advice(
         "round + t, and no model in the manifest is of round 1 or later: run it in a workspace of its own (-w "
         "NEW_WS --prompts FILE)\n"
     )
-    assert engine.asked == 0
+    assert engine.asked == 0 and loads == []
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        ["--n", "2"],
+        ["--n", "4", "--pairs", "best-worst", "--judge", "j"],
+        ["--arena", "base,{other}", "--no-spin-isolate"],
+    ],
+)
+def test_a_new_workspace_whose_prompts_file_ranks_answers_refuses_before_anything_is_written(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, job
+):
+    """In a new workspace the --prompts file's rankings are the only rank items: the job's answers to round 0 would
+    join an item an import ranked. Refused before the workspace is created or a model loads, as in one that exists
+    (the check ran only on an existing workspace, so the refusal came after the import was written); a round of
+    their own passes the check."""
+    from generate import __main__ as cli
+    from generate import arena, bestofn
+
+    def make_engine(*args, **kwargs):
+        raise EngineLoaded("engine loads")
+
+    for module in (cli, arena, bestofn):
+        monkeypatch.setattr(module, "make_engine", make_engine)
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    ranks = tmp_path / "ranks.jsonl"
+    ranks.write_text('{"prompt": "Q?", "completions": ["a", "b", "c"], "ranking": "3 > 1 > 2"}\n')
+    ws = tmp_path / "ws"
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--prompts", str(ranks)]
+    argv += [arg.format(other=other) for arg in job]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("error: --round 0: ")
+        and "ranked by an import" in err
+        and err.endswith("(--round 1)\n")
+    )
+    assert not ws.exists()
+    assert main([*argv, "--round", "1"]) == 2  # the advice taken: past every check, a model loads
+    assert capsys.readouterr().err == "error: engine loads\n"
+
+
+def held_out_round(path) -> tuple[Workspace, str, Label]:
+    """Two train prompts, and a held-out one whose people's round 1 holds 5 answers: its rank item, and a ranking
+    of it (not stored). A judge loop from a new model samples round 1 of the train prompts only (with
+    --spin-test-limit 0), and an arena of base and newest after it round 1 of the held-out one: 2 answers more."""
+    ws = Workspace.init(path)
+    train = [Prompt([{"role": "user", "content": f"Question {i}?"}], "toy", gold="A.") for i in range(2)]
+    held = Prompt([{"role": "user", "content": "Held out?"}], "toy", split="test")
+    made = [Completion(held.id, f"answer {k}", "human-round", "hf", round=1) for k in range(5)]
+    item = rank_item_id(held.id, 1)
+    ws.append([*train, held, *made])
+    return ws, item, Label(item, "ann", "rank", None, ranking=canonical([[c.id] for c in made]))
+
+
+def test_the_arena_after_a_loop_refuses_a_ranked_round_before_any_model_loads_with_advice_it_takes(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """`--arena` after a loop samples at the newest model's round, which the loop picks: a round whose rank item
+    its answers would end was refused after all the training, advising `--round N`, which a loop refuses. It is
+    checked with the loop's own rounds before any model loads (for the models `base` and `newest` will be once the
+    loop has trained), and again as the arena samples (someone may rank meanwhile); both name a command that works."""
+    import shlex
+
+    from generate import arena, bestofn
+    from generate.loop import judge as loop_judge
+    from generate.loop import spin
+    from generate.loop.__main__ import main as loop_main
+    from tests.test_generate_judge import ScriptedEngine, fair
+
+    engine, loads = ScriptedEngine(fair), []
+
+    def make_engine(*args, **kwargs):
+        loads.append(args[1])
+        return engine
+
+    for module in (loop_judge, bestofn, arena):
+        monkeypatch.setattr(module, "make_engine", make_engine)
+    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    ws, item, ranking = held_out_round(tmp_path / "ws")
+    ws.append([ranking])
+    before = digest(ws.path)
+    args = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--judge-iter", "1", "--judge", "tiny-judge",
+            "--n", "3", "--spin-test-limit", "0", "--no-spin-isolate", "--train-max-steps", "1",
+            "--train-batch-size", "2", "--arena", "base,newest"]  # fmt: skip
+    assert loop_main(args) == 2
+    command = (
+        f"python -m generate -w {ws.path} --model {tiny_model_dir} --arena base,newest --split test --limit 0 "
+        "--judge tiny-judge --round 2"
+    )
+    refusal = (
+        f"error: --arena base,newest after --judge-iter 1: 2 new answer(s) to its prompt would take rank item {item} "
+        "(round 1 of its prompt, ranked 1 time(s)) from 5 to 7 answers: a rank item is 3-6 answers, so it would "
+        "leave the rank app with its rankings; the arena samples at its newest model's round, which the loop picks "
+        "(--round does not apply): leave --arena out, and once the loop is done run the arena by itself in a round "
+        f"of its own, with the loop's sampling options: {command}\n"
+    )
+    assert capsys.readouterr().err == refusal
+    assert digest(ws.path) == before and loads == []  # nothing registered, no model loaded
+
+    ws, item, ranking = held_out_round(tmp_path / "ws2")  # ranked while the loop trains
+    check = spin.check_loop_arena
+
+    def ranked_meanwhile(*args, **kwargs):
+        check(*args, **kwargs)
+        ws.append([ranking])
+
+    monkeypatch.setattr(spin, "check_loop_arena", ranked_meanwhile)
+    args[1] = str(ws.path)
+    assert loop_main(args) == 2
+    err = capsys.readouterr().err  # after the training's progress bars
+    assert err.endswith(refusal.replace(str(tmp_path / "ws"), str(ws.path))) and err.count("error:") == 1
+    completions = ws.frame("completions")
+    assert (completions["round"] == 1).sum() == 5 + 2 * 3  # the loop's 3 answers to each train prompt only
+    assert (
+        main(shlex.split(command.replace(str(tmp_path / "ws"), str(ws.path)))[3:] + ["--no-spin-isolate"])
+        == 0
+    )
+    arena_answers = ws.frame("completions").query("round == 2")
+    assert len(arena_answers) == 2 and set(arena_answers["model"]) == set(ws.frame("models")["path"])

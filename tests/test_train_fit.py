@@ -4,6 +4,7 @@ weights from the rows trained, the reference pass limited to --max-steps' rows, 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -239,6 +240,63 @@ def test_no_held_out_rows_give_shares_without_intervals_and_the_report_says_so()
         assert lines == ["held-out (test): nothing could be scored"]
 
 
+def strict(text: str) -> dict:
+    """``text`` read as strict JSON: NaN and Infinity (Python's json writes and reads them) refused."""
+
+    def refuse(name: str):
+        raise ValueError(f"{name} is no JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_figures_of_no_rows_are_null_in_metrics_json_and_the_report_prints_them_as_dashes():
+    """A mean or share of no rows was NaN, which json.dumps writes as bare NaN (no strict JSON): null now, as the
+    intervals were, for the reward margin, the log-probs, a KTO side without completions and a reward model's
+    accuracy; the report prints "-" for them; a diverged loss (inf, nan) is null in the files too."""
+    from data.lineage import lineage_lines
+    from train.report import metrics_json
+    from train.reward import reward_metrics
+
+    empty = {"chosen": [], "rejected": []}
+    rm = reward_metrics(empty, empty, [])
+    figures = {
+        **preference_metrics([], [], [], [], 0.1),
+        **kto_metrics([], [], [], 0.1),
+        **answer_metrics([], []),
+        **rm,
+    }
+    counts = {
+        "pairs",
+        "completions",
+        "answers",
+        "eval_pairs",
+        "rm_accuracy_by_strength",
+        "rm_accuracy_before",
+    }
+    assert {key: value for key, value in figures.items() if key not in counts} == dict.fromkeys(
+        set(figures) - counts
+    )
+    assert strict(metrics_json(figures)) == figures
+    assert paired_change([], [])["mean_change"] is None
+    one_sided = kto_metrics([-1.0, -2.0], [-0.5, -2.5], [True, True], 0.1)  # no undesirable completion
+    assert one_sided["undesirable_reward"] is None and one_sided["reward_separation"] is None
+    lines = summary_lines("kto", one_sided | {"eval_split": "test"})
+    assert lines[-1] == (
+        "reward desirable 0.0000, undesirable -, separation -, sign accuracy 0.500 (95 % CI 0.09-0.91)"
+    )
+    lines = summary_lines("rm", rm | {"eval_split": "test"})
+    assert lines[1] == "reward model accuracy - (untrained head: -), mean margin -"
+    diverged = {"final_loss": math.nan, "steps": [{"loss": math.inf}], "pairs": 2}
+    assert strict(metrics_json(diverged, indent=2)) == {
+        "final_loss": None,
+        "steps": [{"loss": None}],
+        "pairs": 2,
+    }
+    model = {"id": "m" * 8, "parent": None, "round": 1, "method": "dpo", "path": "p", "trained_on": 0}
+    shown = lineage_lines([model | {"data": {"kinds": ["sampled"]}, "metrics": {"reward_margin": None}}])
+    assert shown[0].endswith("held-out: margin -")
+
+
 def test_paired_change_gives_the_mean_change_its_bootstrap_interval_and_the_share_that_rose():
     before = [-10.0, -20.0, -30.0, -40.0]
     change = paired_change(before, [-9.0, -18.0, -30.0, -41.0])  # deltas +1, +2, 0, -1
@@ -282,7 +340,9 @@ def test_held_out_rows_that_cannot_be_scored_are_excluded_and_counted(tmp_path, 
     result = train(options(ws, tiny_model_dir, tmp_path / "out", max_length=96, truncation="drop"))
     assert result["metrics"]["eval_rows"]["excluded"] == {PROMPT_FILLS: 1}
     assert result["metrics"]["eval_split"] == "test" and result["metrics"]["pairs"] == 0
-    assert json.loads((tmp_path / "out/metrics.json").read_text())["reward_accuracy_ci95"] is None
+    written = strict((tmp_path / "out/metrics.json").read_text())  # NaN figures were no strict JSON
+    assert written["reward_accuracy_ci95"] is None and written["reward_accuracy"] is None
+    assert written["reward_margin"] is None and written["chosen_logp"] is None
     assert "- held-out (test): nothing could be scored" in (tmp_path / "out/report.md").read_text()
 
 

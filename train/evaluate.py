@@ -8,7 +8,6 @@ template exactly as TRL does (generation prompt, then the completion where the t
 from __future__ import annotations
 
 import json
-import math
 import random
 from pathlib import Path
 
@@ -117,15 +116,24 @@ def pair_logps(
     return both[: len(rows)], both[len(rows) :]
 
 
-def _share(flags: list[bool]) -> tuple[float, list[float] | None]:
-    """(share of True, its 95 % Wilson interval: None without flags, in metrics.json null)."""
+def _share(flags: list[bool]) -> tuple[float | None, list[float] | None]:
+    """(share of True, its 95 % Wilson interval): both None without flags, in metrics.json null."""
     interval = wilson_interval(sum(flags), len(flags))
     return _mean(flags), list(interval) if interval else None
 
 
-def _mean(values) -> float:
+def _mean(values) -> float | None:
+    """The mean; None (metrics.json: null, where NaN would make it no strict JSON) of no values."""
     values = list(values)
-    return sum(values) / len(values) if values else math.nan
+    return sum(values) / len(values) if values else None
+
+
+def _times(factor: float, value: float | None) -> float | None:
+    return None if value is None else factor * value
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
 
 
 def preference_metrics(ref_chosen, ref_rejected, chosen, rejected, beta: float) -> dict:
@@ -136,6 +144,8 @@ def preference_metrics(ref_chosen, ref_rejected, chosen, rejected, beta: float) 
       trained in x/y");
     - ``reward_accuracy``: share of pairs whose implicit reward β·(log π/π_ref) is higher for the chosen answer;
     - ``reward_margin``: mean implicit reward margin; ``chosen_logp_delta``: mean change of log π(chosen).
+
+    Of no pairs every figure is None (null in metrics.json), as its interval is.
     """
     n = len(chosen)
     h = [(c - rc) - (r - rr) for c, r, rc, rr in zip(chosen, rejected, ref_chosen, ref_rejected)]
@@ -150,7 +160,7 @@ def preference_metrics(ref_chosen, ref_rejected, chosen, rejected, beta: float) 
         "model_prefers_chosen_ci95": model_ci,
         "reward_accuracy": accuracy,
         "reward_accuracy_ci95": accuracy_ci,
-        "reward_margin": beta * _mean(h),
+        "reward_margin": _times(beta, _mean(h)),
         "chosen_logp": _mean(chosen),
         "reference_chosen_logp": _mean(ref_chosen),
         "chosen_logp_delta": _mean(c - rc for c, rc in zip(chosen, ref_chosen)),
@@ -159,7 +169,8 @@ def preference_metrics(ref_chosen, ref_rejected, chosen, rejected, beta: float) 
 
 
 def kto_metrics(ref_logps, logps, labels, beta: float) -> dict:
-    """Implicit rewards β·(log π − log π_ref) of desirable vs undesirable completions, and their separation."""
+    """Implicit rewards β·(log π − log π_ref) of desirable vs undesirable completions, and their separation (None
+    where a side has no completion: null in metrics.json)."""
     rewards = [beta * (p - r) for p, r in zip(logps, ref_logps)]
     good = [x for x, label in zip(rewards, labels) if label]
     bad = [x for x, label in zip(rewards, labels) if not label]
@@ -168,7 +179,7 @@ def kto_metrics(ref_logps, logps, labels, beta: float) -> dict:
         "completions": len(rewards),
         "desirable_reward": _mean(good),
         "undesirable_reward": _mean(bad),
-        "reward_separation": _mean(good) - _mean(bad),
+        "reward_separation": _minus(_mean(good), _mean(bad)),
         "sign_accuracy": sign,
         "sign_accuracy_ci95": sign_ci,
     }
@@ -177,16 +188,15 @@ def kto_metrics(ref_logps, logps, labels, beta: float) -> dict:
 def answer_metrics(before: list[float], after: list[float]) -> dict:
     """The held-out report of an SFT run: mean log π(answer | prompt) of the held-out answers (gold answers,
     edits) under the start model and the trained one, and the change row by row with its 95 % bootstrap interval
-    and the share of answers that became more likely (`paired_change`)."""
+    and the share of answers that became more likely (`paired_change`); of no answers, None (null) each."""
     change = paired_change(before, after)
-    nan = math.nan
     return {
         "answers": change["rows"],
-        "reference_answer_logp": change.get("mean_before", nan),
-        "answer_logp": change.get("mean_after", nan),
+        "reference_answer_logp": change.get("mean_before"),
+        "answer_logp": change.get("mean_after"),
         "answer_logp_change": change["mean_change"],
         "answer_logp_change_ci95": change["mean_change_ci95"],
-        "answers_more_likely": change.get("rose_share", nan),
+        "answers_more_likely": change.get("rose_share"),
         "answers_more_likely_ci95": change.get("rose_share_ci95"),
     }
 
@@ -230,13 +240,14 @@ def paired_change(before: list[float], after: list[float], resamples: int = 10_0
     """How ``after`` moved from ``before``, row by row (the same rows under two models): the mean change with a
     95 % percentile-bootstrap interval (rows resampled with replacement, fixed seed), and the share of rows that
     rose with its Wilson interval. An interval above 0 (share: above 0.5) is a change the rows support; the mean
-    change has none under two rows (None, in the JSON null), as `data.intervals.mean_interval`. Rows that all
+    change has none under two rows (None, in the JSON null), as `data.intervals.mean_interval`, and no rows none
+    at all (``mean_change`` None). Rows that all
     changed by the same amount still read an interval of no width: a prior as `mean_interval`'s would widen every
     documented SPIN figure, and real log-probs never change alike."""
     deltas = [a - b for a, b in zip(after, before)]
     n = len(deltas)
     if not n:
-        return {"rows": 0, "mean_change": math.nan, "mean_change_ci95": None}
+        return {"rows": 0, "mean_change": None, "mean_change_ci95": None}
     mean = _mean(deltas)
     interval = None
     if n >= 2:

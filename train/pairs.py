@@ -10,10 +10,10 @@ from collections import Counter
 import pandas as pd
 
 from data.aggregate import MAJORITY
-from data.edits import edit_pair_ids, editors_decide, edits_in_force, sft_edits_table, without_gold_edits
+from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
-from data.exclusion import labels_in_force, not_chosen
 from data.export import to_dpo, to_kto, to_sft
+from data.export_labels import export_labels
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
@@ -51,8 +51,10 @@ def preference_rows(
     are the surest verdicts there are; evaluating on them trains nothing)."""
     gold = read_gold(workspace)
     rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never train either
-    dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     pairs = workspace.frame("pairs")
+    excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
+    chosen = export_labels(workspace.frame("labels"), "dpo", excluded, labels, pairs)  # as export's
+    dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
     pairs = without_gold_edits(pairs, gold, dropped)
     pairs = of_kinds(pairs, kinds, dropped)  # as data export counts them
@@ -60,17 +62,13 @@ def preference_rows(
         inside = pairs["round"].isin(rounds)
         dropped["other_round"] += int((~inside).sum())
         pairs = pairs[inside]
-    excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
-    stored = editors_decide(workspace.frame("labels"), edits)  # an edit pair's verdict is its editor's
-    chosen_labels, lost = labels_in_force(stored, excluded, labels)
-    unchosen = not_chosen(stored, labels, ("rank",))  # ranked only by labellers --labels does not choose
     ranks = rank_pairs if RANK_KIND in kinds else "none"
     prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
     rows, counts = to_dpo(
         prompts,
         completions,
         pairs,
-        chosen_labels,
+        chosen.labels,
         split,
         aggregate,
         gold,
@@ -78,10 +76,10 @@ def preference_rows(
         edits,
         rank_gold,
         min_posterior,
-        lost.get("pairwise", ()),  # pairs whose every label is an excluded labeller's: counted excluded_only
-        lost.get("rank", ()),
-        unchosen.get("rank", ()),
-        rank_task_items(completions, stored, rank_gold),  # those nobody ranked: counted rank_unranked
+        chosen.excluded_only("pairwise"),  # pairs whose every label is an excluded labeller's
+        chosen.excluded_only("rank"),
+        chosen.unlabelled("rank"),  # ranked only by labellers --labels does not choose
+        rank_task_items(completions, chosen.stored, rank_gold),  # those nobody ranked: counted rank_unranked
     )
     counts.update(dropped)
     if held_out and gold.num_rows:
@@ -91,7 +89,7 @@ def preference_rows(
         counts["gold_evaluated"] = len(on_gold)
     if rounds is not None:  # the pairs were chosen by round already; rankings' pairs here
         rows = [row for row in rows if row["round"] in rounds]
-    machine = machine_only_items(chosen_labels)
+    machine = machine_only_items(chosen.labels)
     for row in rows:
         row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])
         row["source"] = "machine" if row["pair_id"] in machine else "human"
@@ -129,19 +127,18 @@ def kto_rows(
     """
     gold = read_gold(workspace, "kto")
     stored = workspace.frame("labels")
-    chosen, lost = labels_in_force(stored, excluded_labellers(workspace.path, excluded), labels)
-    unchosen = not_chosen(stored, labels, ("kto",))
+    chosen = export_labels(stored, "kto", excluded_labellers(workspace.path, excluded), labels)  # as export's
     prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
     rows, counts = to_kto(
         prompts,
         completions,
-        chosen,
+        chosen.labels,
         split,
         aggregate,
         gold,
         min_posterior,
-        lost.get("kto", ()),
-        unchosen.get("kto", ()),
+        chosen.excluded_only("kto"),
+        chosen.unlabelled("kto"),
     )
     if held_out and gold.num_rows:  # gold completions, decided by their gold answer (as preference_rows)
         on_gold, _ = to_kto(prompts, completions, _answers(gold, "kto"), split)
@@ -168,9 +165,10 @@ def sft_rows(
     """SFT rows in TRL's conversational prompt-completion columns (so that the loss is on the answer only): the
     gold answers of the prompts of ``split`` (`data.export.to_sft`) and the labellers' kept edits
     (`data.edits.sft_edits_table`, the labels of ``labels`` less the ``excluded`` labellers' deciding whether an
-    edit still stands: `data.edits.edits_in_force`, as `python -m data export --format sft --edits`), as ``sources``
-    say. Each row's ``source`` is ``gold`` or ``edit``; the counts name what was left out (``no_gold``, ``undone``,
-    ``gold``: edits of a gold item's answer, ``unlabelled``: every edit with ``labels`` machine, ...)."""
+    edit still stands: `data.export_labels.export_labels`, as `python -m data export --format sft
+    --edits`), as ``sources`` say. Each row's ``source`` is ``gold`` or ``edit``; the counts name what was left
+    out (``no_gold``, ``undone``, ``gold``: edits of a gold item's answer, ``unlabelled``: every edit with
+    ``labels`` machine, ...)."""
     check_sft_sources(sources)
     counts: Counter = Counter()
     rows: list[dict] = []
@@ -181,12 +179,18 @@ def sft_rows(
     if "edits" in sources:
         gold = read_gold(workspace)  # children first (Workspace.read): a concurrent append never half-shows
         stored, pairs = workspace.frame("labels"), workspace.frame("pairs")
-        chosen, excluded_only, unlabelled = edits_in_force(
-            stored, pairs, excluded_labellers(workspace.path, excluded), labels
-        )
+        excluded = excluded_labellers(workspace.path, excluded)
+        chosen = export_labels(stored, "sft-edits", excluded, labels, pairs)  # as export's
         prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
         table, edit_counts = sft_edits_table(
-            prompts, completions, pairs, chosen, split, gold, excluded_only, unlabelled
+            prompts,
+            completions,
+            pairs,
+            chosen.labels,
+            split,
+            gold,
+            chosen.excluded_only("pairwise"),
+            chosen.unlabelled("pairwise"),
         )
         rows += [{**row, "source": "edit"} for row in table.to_pylist()]
         counts.update({"edits": edit_counts.pop("exported"), **edit_counts})
@@ -204,13 +208,22 @@ def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...], l
     blank text (``degenerate``)."""
     gold = read_gold(workspace, "rate").column("item_id").to_pylist()  # children first (Workspace.read)
     stored = workspace.frame("labels")
-    chosen, lost = labels_in_force(stored, excluded_labellers(workspace.path, excluded), labels)
-    unchosen = not_chosen(stored, labels, ("rate",)).get("rate", ())
+    chosen = export_labels(
+        stored, "ratings", excluded_labellers(workspace.path, excluded), labels
+    )  # as export's
     prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
-    table, counts = ratings_table(prompts, completions, chosen, split, gold, lost.get("rate", ()), unchosen)
+    table, counts = ratings_table(
+        prompts,
+        completions,
+        chosen.labels,
+        split,
+        gold,
+        chosen.excluded_only("rate"),
+        chosen.unlabelled("rate"),
+    )
     # every answer of the rate task, counted once
     kept = ("gold", "excluded_only", "other_split", "unlabelled", "degenerate")
-    return table, chosen, Counter({k: counts[k] for k in kept if counts[k]})
+    return table, chosen.labels, Counter({k: counts[k] for k in kept if counts[k]})
 
 
 def rating_kto_rows(

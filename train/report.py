@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from data.exclusion import excluded_line
@@ -20,6 +21,21 @@ CURVES = (
 
 def _write(path: Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return [_finite(item) for item in value] if isinstance(value, list | tuple) else value
+
+
+def metrics_json(metrics: dict, indent: int | None = None) -> str:
+    """``metrics`` as strict JSON (metrics.json, sdpo.json, the manifest's metrics): a figure that is no finite
+    number (a diverged loss) is null, as a figure of no rows is; `json.dumps` would write NaN, which strict readers
+    (jq, JavaScript's JSON.parse) refuse."""
+    return json.dumps(_finite(metrics), indent=indent, allow_nan=False)
 
 
 def plot_curves(log_history: list[dict], path: Path) -> Path | None:
@@ -50,13 +66,18 @@ def _ci(metrics: dict, name: str) -> str:
     return f" (95 % CI {interval[0]:.2f}-{interval[1]:.2f})" if interval else ""
 
 
-def _interval(share: float, n: int) -> str:
+def _interval(share: float | None, n: int) -> str:
     from train.evaluate import wilson_interval
 
-    if not n or share != share:
+    if not n or share is None:
         return ""
     low, high = wilson_interval(round(share * n), n)
     return f" (95 % CI {low:.2f}-{high:.2f})"
+
+
+def _fixed(value: float | None, digits: int) -> str:
+    """A figure to ``digits`` places; "-" for none (null in metrics.json: no row to compute it from)."""
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _count(metrics: dict, name: str, n: int) -> str:
@@ -181,9 +202,9 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
         return [
             *lines,
             f"{_held(split)} pairs: {metrics['eval_pairs']}",
-            f"reward model accuracy {metrics['rm_accuracy']:.3f}{_interval(metrics['rm_accuracy'], metrics['eval_pairs'])}"
-            " (untrained head: "
-            f"{'-' if before is None else f'{before:.3f}'}), mean margin {metrics['rm_margin_mean']:.4f}",
+            f"reward model accuracy {_fixed(metrics['rm_accuracy'], 3)}"
+            f"{_interval(metrics['rm_accuracy'], metrics['eval_pairs'])} (untrained head: {_fixed(before, 3)}), "
+            f"mean margin {_fixed(metrics['rm_margin_mean'], 4)}",
             f"accuracy by label strength: {levels or '-'}",
         ]
     if metrics.get("answers"):  # SFT
@@ -210,8 +231,9 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
         ]
     return lines + [
         f"{_held(split)} completions: {metrics['completions']}",
-        f"reward desirable {metrics['desirable_reward']:.4f}, undesirable {metrics['undesirable_reward']:.4f}, "
-        f"separation {metrics['reward_separation']:.4f}, sign accuracy {metrics['sign_accuracy']:.3f}"
+        f"reward desirable {_fixed(metrics['desirable_reward'], 4)}, "
+        f"undesirable {_fixed(metrics['undesirable_reward'], 4)}, "
+        f"separation {_fixed(metrics['reward_separation'], 4)}, sign accuracy {metrics['sign_accuracy']:.3f}"
         f"{_ci(metrics, 'sign_accuracy')}",
     ]
 
@@ -240,4 +262,4 @@ def write_report(out: Path, record, metrics: dict, config: dict, log_history: li
     if plot:
         lines += ["![training curves](training.png)", ""]
     _write(out / "report.md", "\n".join(lines))
-    _write(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    _write(out / "metrics.json", metrics_json(metrics, indent=2) + "\n")

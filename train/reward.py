@@ -74,17 +74,18 @@ def accuracy_by_strength(chosen: list[float], rejected: list[float], strengths: 
 
 def reward_metrics(before: dict, after: dict, rows: list[dict]) -> dict:
     """The held-out report of a reward model: accuracy (chosen scored above rejected) overall and by strength
-    level, after and before training (a fresh head is at chance), and the mean reward margin."""
+    level, after and before training (a fresh head is at chance), and the mean reward margin; of no pairs, None
+    (null in metrics.json)."""
     chosen, rejected = after["chosen"], after["rejected"]
     n = len(rows)
-    accuracy = sum(c > r for c, r in zip(chosen, rejected)) / n if n else math.nan
+    accuracy = sum(c > r for c, r in zip(chosen, rejected)) / n if n else None
     return {
         "eval_pairs": n,
         "rm_accuracy": accuracy,
         "rm_accuracy_before": sum(c > r for c, r in zip(before["chosen"], before["rejected"])) / n
         if n
         else None,
-        "rm_margin_mean": sum(c - r for c, r in zip(chosen, rejected)) / n if n else math.nan,
+        "rm_margin_mean": sum(c - r for c, r in zip(chosen, rejected)) / n if n else None,
         "rm_accuracy_by_strength": accuracy_by_strength(chosen, rejected, [r.get("strength") for r in rows]),
     }
 

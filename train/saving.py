@@ -16,6 +16,7 @@ from data.lineage import NEWEST, find_or_register, newest_model
 from data.provision import resolve_model
 from data.records import ModelRecord, random_id
 from data.workspace import Workspace
+from train.report import metrics_json
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def model_record(
         round=options.round if options.round is not None else (parent.round if parent else 0) + 1,
         parent_id=parent.id if parent else None,
         data=json.dumps(data),
-        metrics=json.dumps(metrics),
+        metrics=metrics_json(metrics),
         **({"id": record_id} if record_id else {}),
     )
 

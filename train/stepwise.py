@@ -11,7 +11,6 @@ different model, so a different fingerprint.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from data.lineage import find_or_register
 from data.workspace import Workspace
 from train.once import held_out_metrics, train_once
 from train.options import TrainOptions
+from train.report import metrics_json
 
 log = logging.getLogger(__name__)
 
@@ -82,5 +82,5 @@ def train_stepwise(
         "seconds": round(sum(s["seconds"] for s in steps), 1),
         "sdpo_steps": steps,
     }
-    (out / "sdpo.json").write_text(json.dumps(overall, indent=2) + "\n")
+    (out / "sdpo.json").write_text(metrics_json(overall, indent=2) + "\n")
     return {**result, "metrics": overall}

@@ -139,9 +139,9 @@ def run(options: LoopOptions) -> dict:
             print(said)
     summary = RUN[driver_of(options)](options, workspace)
     if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
-        from generate.arena import arena_leaderboard
+        from generate.loop.arena import arena_leaderboard
 
-        summary["arena"] = arena_leaderboard(options, workspace, options.spin_test_limit)
+        summary["arena"] = arena_leaderboard(options, workspace)
     return summary
 
 

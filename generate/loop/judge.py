@@ -43,11 +43,13 @@ def unpaired(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> 
 
 
 def judge_loop_step(options: LoopOptions, iterate: Iterate, step: LoopRound, pending: dict) -> dict:
-    """One iteration's data (run in its own process): the iterate's n answers, then best-vs-worst pairs."""
+    """One iteration's data (run in its own process): the iterate's n answers, then best-vs-worst pairs. The round
+    is checked again before the engine loads: someone may have ranked since the driver's check."""
     workspace, round = Workspace(options.workspace), step.round
     todo = unsampled(workspace, iterate, round, pending)
     counts: dict = {}
     if any(todo.values()):
+        step.check(workspace, todo, options.n)
         engine = make_engine(options.engine, iterate.path, engine_options(options))
         for split, ids in todo.items():
             if ids:
@@ -63,7 +65,7 @@ def judge_loop_step(options: LoopOptions, iterate: Iterate, step: LoopRound, pen
                         chunk_size=options.chunk_size,
                         pairing=False,
                         only=set(ids),
-                        **step.refusal(workspace),  # someone may have ranked since the driver's check
+                        **step.refusal(workspace),  # and as it samples
                     )
                 )
         del engine

@@ -2,8 +2,8 @@
 (`generate.sampling.check_sampled_rank_items`): the drivers pick their rounds themselves (iteration t samples the
 start model's round + t; `--round` does not apply), so the way out is a start model of a later round, or a
 workspace of the loop's own. The driver checks every round before any model loads, and each sampling step checks
-its round again as it samples (in a process of its own: someone may rank in between); both say the same
-(`LoopRound`)."""
+its round again before its engine loads (in a process of its own: someone may rank in between); both say the same
+(`LoopRound.check`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from data.lineage import REWARD_MODEL, is_reward_model_name, reward_model_entry
 from data.workspace import Workspace
+from generate.sampling import check_sampled_rank_items
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,12 @@ class LoopRound:
             "where": f"{self.driver} {self.iterations}: iteration {self.iteration} samples round {self.round}",
             "instead": loop_advice(workspace, self.driver, self.judge),
         }
+
+    def check(self, workspace: Workspace, pending: dict[str, list[str]], per_prompt: int) -> None:
+        """``per_prompt`` new answers to each prompt of ``pending`` (every split: one round) change no rank item
+        under the labels stored on it (`check_sampled_rank_items`); refused in `refusal`'s words. Reads only."""
+        answers = dict.fromkeys((p for ids in pending.values() for p in ids), per_prompt)
+        check_sampled_rank_items(workspace, answers, self.round, **self.refusal(workspace))
 
 
 def loop_advice(workspace: Workspace, driver: str, judge: str | None = None) -> Callable[[int], str]:

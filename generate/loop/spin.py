@@ -36,11 +36,12 @@ from data.provision import resolve_model
 from data.workspace import Workspace
 from generate.engines import make_engine
 from generate.isolate import run_isolated
+from generate.loop.arena import check_loop_arena
 from generate.loop.chain import gold_chain, write_samples
 from generate.loop.options import LoopOptions
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, model_label, sampling_params
-from generate.sampling import check_sampled_rank_items, gold_prompt_ids, pending_prompts, sample_spin
+from generate.sampling import gold_prompt_ids, pending_prompts, sample_spin
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,10 @@ def prompt_sets(options: LoopOptions, workspace: Workspace, limit: int) -> dict[
 
 
 def sample_step(options: LoopOptions, iterate: Iterate, step: LoopRound, sets: dict[str, list[str]]) -> dict:
-    """The iterate's answers to the prompt sets at ``step.round`` (run in its own process); counts per split."""
+    """The iterate's answers to the prompt sets at ``step.round`` (run in its own process); counts per split. The
+    round is checked again before the engine loads: someone may have ranked since the driver's check."""
     workspace = Workspace(options.workspace)
+    step.check(workspace, unsampled(workspace, iterate, step.round, sets), 1)
     engine = make_engine(options.engine, iterate.path, engine_options(options))
     params = sampling_params(options)
     return {
@@ -118,7 +121,7 @@ def sample_step(options: LoopOptions, iterate: Iterate, step: LoopRound, sets: d
                 split,
                 chunk_size=options.chunk_size,
                 only=set(ids),
-                **step.refusal(workspace),  # someone may have ranked since the driver's check
+                **step.refusal(workspace),  # and as it samples
             )
         )
         for split, ids in sets.items()
@@ -298,14 +301,20 @@ def round_seconds(started: float) -> float:
     return round(time.perf_counter() - started, 1)
 
 
-def check_rounds(options: LoopOptions, workspace: Workspace, loop: Loop, iterations: int, sets: dict) -> None:
+def check_rounds(
+    options: LoopOptions, workspace: Workspace, loop: Loop, iterations: int, sets: dict
+) -> tuple[dict[int, tuple[str, dict[str, int]]], Iterate | None]:
     """The answers every iteration still to run would sample change no rank item under the labels stored on it
     (`check_sampled_rank_items`), checked before any model loads or anything is written, with advice the driver
-    can follow (`generate.loop.rounds`); the sampling functions check again as they go."""
+    can follow (`generate.loop.rounds`); the sampling steps check again as they go. Returns, for the arena after
+    the loop (`generate.loop.arena`), what the loop will sample by round (the sampling iterate's label, its answers
+    by prompt) and the chain's last iterate as it will be (id "" where it is still to train; None where every
+    iteration is done already)."""
     reference, per_prompt = (
         start_iterate(options, workspace, register=False),
         1 if loop.kind == "spin" else options.n,
     )
+    planned, last = {}, None
     for iteration in range(1, iterations + 2 if loop.kind == "spin" else iterations + 1):
         round = reference.round + 1
         done = _done(workspace, reference, round, loop.method) if reference.id else None
@@ -314,11 +323,15 @@ def check_rounds(options: LoopOptions, workspace: Workspace, loop: Loop, iterati
             continue
         final = iteration > iterations  # SPIN's last step: the last iterate answers the held-out prompts
         pending = unsampled(workspace, reference, round, {"test": sets["test"]} if final else sets)
-        answers = dict.fromkeys((p for ids in pending.values() for p in ids), per_prompt)
-        step = loop_round(options, loop, iteration, round)
-        check_sampled_rank_items(workspace, answers, round, **step.refusal(workspace))
-        folder = workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
-        reference = Iterate("", str(folder), model_label(str(folder)), round)
+        loop_round(options, loop, iteration, round).check(workspace, pending, per_prompt)
+        planned[round] = (
+            reference.label,
+            dict.fromkeys((p for ids in pending.values() for p in ids), per_prompt),
+        )
+        if not final:
+            folder = workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
+            reference = last = Iterate("", str(folder), model_label(str(folder)), round)
+    return planned, last
 
 
 def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, iterations: int) -> dict:
@@ -326,7 +339,10 @@ def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, iterations:
     and the chain of iterates."""
     limit = options.limit if options.limit is not None else loop.limit
     sets = loop.prompt_sets(options, workspace, limit)
-    check_rounds(options, workspace, loop, iterations, sets)
+    planned, last = check_rounds(options, workspace, loop, iterations, sets)
+    if options.arena:  # the arena after the loop samples too: its round checked now, with the loop's
+        start = start_iterate(options, workspace, register=False)
+        check_loop_arena(options, workspace, loop.method, start, last, planned)
     start = start_iterate(options, workspace)
     chain, results = [start], []
     for iteration in range(1, iterations + 1):

@@ -1,0 +1,132 @@
+"""The arena after a round driver (`--arena` with `--spin-iter N` or `--judge-iter N`): once the last iteration is
+done, the arena's models answer the loop's held-out prompts (the first `--spin-test-limit` of split test) at the
+newest one's round, `--judge` votes, and the leaderboard is printed (`arena_leaderboard`).
+
+The loop picks that round (`--round` does not apply to it), so `check_loop_arena` checks it with the loop's own
+rounds before any model loads, for the models the names will be once the loop has trained (``newest`` its last
+iterate, ``base`` the root of its lineage), and the arena checks it again as it samples. Both refuse in words a loop
+user can follow (`arena_refusal`): the arena by itself once the loop is done, in a round of its own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import fields
+from typing import TYPE_CHECKING
+
+from data.annotators import judge_annotator, rm_annotator
+from data.errors import PrefloopError
+from data.leaderboard import PEOPLE, board_lines, plot_leaderboard, workspace_leaderboard
+from data.lineage import NEWEST, ModelEntry, get_model, is_reward_model_name, reward_model_entry
+from data.workspace import Workspace
+from generate.arena import (
+    BASE,
+    arena_answers,
+    arena_round,
+    check_arena_prompts,
+    lineage_root,
+    resolve_arena,
+    run_arena,
+)
+from generate.loop.options import LoopOptions, driver_of
+from generate.options import GenerateOptions, SampleOptions, model_label
+from generate.sampling import check_sampled_rank_items, prompt_ids
+
+if TYPE_CHECKING:
+    from generate.loop.spin import Iterate
+
+
+def arena_options(options: SampleOptions) -> GenerateOptions:
+    """The arena's options: the loop's sampling options (every option of a sampling job the loop reads)."""
+    return GenerateOptions(**{f.name: getattr(options, f.name) for f in fields(SampleOptions)})
+
+
+def arena_refusal(options: LoopOptions, workspace: Workspace, after: int = -1) -> dict:
+    """``where`` and ``instead`` for `check_sampled_rank_items`: the loop picks the arena's round, so the way out is
+    the arena by itself (`generate --arena`, which takes `--round`) once the loop is done, in a round no answer is
+    in then (past ``after``: the last round the loop will sample)."""
+    names = ",".join(options.arena)
+    iterations = options.spin_iter or options.judge_iter
+
+    def instead(free: int) -> str:
+        command = (
+            f"python -m generate -w {workspace.path} --model {options.model} --arena {names} --split test "
+            f"--limit {options.spin_test_limit}"
+            + (f" --judge {options.judge}" if options.judge else "")
+            + f" --round {max(free, after + 1)}"
+        )
+        return (
+            "the arena samples at its newest model's round, which the loop picks (--round does not apply): "
+            "leave --arena out, and once the loop is done run the arena by itself in a round of its own, with "
+            f"the loop's sampling options: {command}"
+        )
+
+    return {"where": f"--arena {names} after {driver_of(options)} {iterations}", "instead": instead}
+
+
+def planned_models(
+    options: LoopOptions, workspace: Workspace, method: str, start: Iterate, last: Iterate | None
+) -> list[ModelEntry]:
+    """The models ``--arena`` will name once the loop has trained ``last`` (None: nothing left to train, so the
+    manifest's now): ``newest`` that last iterate, ``base`` the root of its lineage (the start model's, or the
+    start model itself where it is new: the loop registers it as `base`)."""
+    if last is None:
+        return resolve_arena(workspace, options.arena, options.model)
+    if start.id:
+        root = lineage_root(workspace, get_model(workspace, start.id))
+    else:
+        root = ModelEntry(start.path, start.path, 0, "base", None)
+    newest = ModelEntry(last.path, last.path, last.round, method, None)
+    return resolve_arena(workspace, options.arena, options.model, {NEWEST: newest, BASE: root})
+
+
+def check_loop_arena(
+    options: LoopOptions,
+    workspace: Workspace,
+    method: str,
+    start: Iterate,
+    last: Iterate | None,
+    planned: dict[int, tuple[str, dict[str, int]]],
+) -> None:
+    """The arena after the loop has prompts to answer, and its answers, with those the loop samples into the same
+    round (``planned``: by round, the sampling iterate's label and its answers by prompt; that iterate's answers
+    count as the arena's where the arena names it), change no rank item under the labels stored on it. Reads
+    only: run with the loop's own check, before any model loads."""
+    arena = arena_options(options)
+    models = planned_models(options, workspace, method, start, last)
+    ids = prompt_ids(workspace, "test", options.spin_test_limit)
+    check_arena_prompts(workspace, "test", ids)
+    round = arena_round(arena, models)
+    label, sampled = planned.get(round, ("", {}))
+    answers = Counter(sampled) + arena_answers(arena, workspace, models, round, ids, {label: set(sampled)})
+    refusal = arena_refusal(options, workspace, after=max(planned, default=-1))
+    check_sampled_rank_items(workspace, answers, round, **refusal)
+
+
+def arena_leaderboard(options: LoopOptions, workspace: Workspace) -> list[str]:
+    """After a loop: the arena on the loop's held-out prompts (the first --spin-test-limit of split test), judged
+    by --judge when given, and the leaderboard of those votes (people's without a judge) as lines."""
+    result = run_arena(
+        arena_options(options),
+        workspace,
+        split="test",
+        limit=options.spin_test_limit,
+        refusal=arena_refusal(options, workspace),  # someone may have ranked since the loop's check
+    )
+    by = judge_name(options, workspace) if options.judge else PEOPLE
+    lines = [
+        f"arena: {result['arena_pairs']} pairs of {result['arena_models']} at round {result['arena_round']}"
+    ]
+    try:
+        rows = workspace_leaderboard(workspace, by)
+    except PrefloopError as exc:  # no votes yet: the pairs wait for labellers
+        return [*lines, str(exc)]
+    png = plot_leaderboard(rows, by, workspace.path / "leaderboard.png")
+    return [*lines, *board_lines(rows, by), f"plot: {png}"]
+
+
+def judge_name(options: SampleOptions, workspace: Workspace) -> str:
+    """The annotator name of --judge's votes (``rm`` resolves to the newest reward model's id)."""
+    if is_reward_model_name(options.judge):
+        return rm_annotator(reward_model_entry(options.judge, workspace).id)
+    return judge_annotator(model_label(options.judge))
