@@ -111,3 +111,32 @@ def test_a_ranking_typed_on_a_tab_that_outlived_a_restart_is_never_saved_in_othe
     view = on_submit(ctx, user, old.item.id, "2 > 1 > 4 > 3 > 5", None, "", None, answers_key(new_order))
     assert "Saved to disk" in view.status  # typed on the five: saved in their numbers
     assert service.latest_label(user, old.item.id).left == ",".join(new_order)
+
+
+def test_a_gold_rank_item_that_outgrew_its_labellers_ranking_is_served_to_them_again(tmp_path):
+    """A gold rank item whose gold was withdrawn, which answers joined and which was made gold again, all between two
+    reads of the running app: the labeller's ranking of it fills nothing, so the item is theirs to rank again and
+    their "left for you" counts it. It was never served: their order of gold items had dropped it once they had
+    met it, and nothing put it back, so the page said one item left, held by others, for as long as the app ran."""
+    from data.gold import mark_gold, remove_gold
+    from data.ranking import to_screen
+    from tests.test_annotate_gold import rank_workspace
+
+    ws, items = rank_workspace(tmp_path / "ws", 6)
+    gold = list(items)[:2]
+    mark_gold(ws, gold, [">".join(items[g]) for g in gold], "cli", task="rank")
+    service = LabelService(ws, "rank", overlap=1, gold_rate=0.5)
+    met = []
+    while (shown := service.show("ann")) is not None:
+        met += [shown.item.id] if shown.item.id in gold else []
+        service.submit("ann", shown.item.id, to_screen(">".join(items[shown.item.id]), shown.order))
+    assert len(met) == 2
+    first = met[0]  # the gold item she met first: her order moved past it on her next gold turn
+    remove_gold(ws, [first])
+    fourth = grow(ws, items[first][0])
+    mark_gold(ws, [first], [">".join([*items[first], fourth.id])], "cli", task="rank")
+    service.reload()
+
+    assert service.progress("ann")["remaining"] == 1
+    back = service.show("ann")
+    assert back is not None and back.item.id == first and len(back.order) == 4 and back.outgrown is not None
