@@ -271,9 +271,11 @@ class LabelQueue(GoldMixing):
         self._recording = user
         self._vote(item, -1)
         self._recording = None
-        del latest[item]  # its history keeps the record, out of force here: no undo, no edit of it
+        del latest[item]  # its history keeps the record, out of force here (the service's undo finds it)
         counts[0] -= 1
-        counts[3] -= item in self._gold_set
+        if item in self._gold_set:  # theirs to meet again: back into their gold order, as after an undo
+            counts[3] -= 1
+            self._requeue_gold([item], [user])
         return True
 
     def labellers(self) -> set[str]:

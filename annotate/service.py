@@ -314,7 +314,7 @@ class LabelService(Loading, Editing):
         """Retract this labeller's last label or skip and put that item back on their screen; None if nothing."""
         with self._user_lock(user):
             with self._lock:
-                last = self.queue.last_action(user)
+                last = self._last_action(user)
             if last is None:
                 return None
             undo = Label(last.item_id, user, self.task, None, retracted=True, supersedes=last.id)
@@ -326,6 +326,16 @@ class LabelService(Loading, Editing):
                 if item is not None and (answers := seen_answers(item, last)):
                     self._answers[(user, last.item_id)] = answers  # back in the numbers it was ranked in
             return last
+
+    def _last_action(self, user: str) -> Label | None:
+        """(Under the lock.) What undo takes back: the labeller's latest label or skip in force, or their ranking
+        that its item outgrew (`_outgrown`) where that is newer: the queue counts it no more, but the log still
+        does, and it is the last thing they did (the saved line said "u undoes it")."""
+        last = self.queue.last_action(user)
+        for (who, _), label in self._outgrown.items():
+            if who == user and (last is None or label.created_at > last.created_at):
+                last = label
+        return last
 
     def edit_source(self, user: str, item_id: str, choice: str | None) -> str:
         """The text of the answer this labeller prefers on screen (pairwise: ``left``/``right``; rank: the one ranked

@@ -41,7 +41,9 @@ MAX_BODY = 2**20  # the largest request body accepted (events carry a note at mo
 MAX_LOGIN_BODY = 4096
 SCRIPT_PATH = "/prefloop/app.js"
 # an export of the admin tab's, by `data export`'s file name: the format, and the split where one was chosen
-EXPORT = re.compile(rf"^/prefloop/export/((?:dpo|kto|ratings)(?:-(?:{'|'.join(SPLITS)}))?)\.parquet$")
+EXPORT = re.compile(
+    rf"^/prefloop/export/((?:dpo|kto|ratings)(?:-(?:{'|'.join(SPLITS)}))?)\.parquet\Z"
+)  # \Z: no trailing newline
 REFUSED = re.compile(r"^/gradio_api/(upload|upload_progress|process_recording|stream/)")
 SCRIPT_TAG = re.compile(rb"<script(?=[\s>])")
 HEADERS = {

@@ -4,7 +4,8 @@
 
 Left: the mean log p(gold) over the held-out prompts under base, then base plus the changes of iterations 1..t
 (each measured on the same inputs for iterate t − 1 and t). Right: each iteration's mean
-change with its 95 % bootstrap interval, and the share of prompts that rose with its 95 % Wilson interval.
+change with its 95 % bootstrap interval (none over one prompt), and the share of prompts that rose with its 95 % Wilson
+interval.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ def main(argv: list[str]) -> int:
     import matplotlib.pyplot as plt
 
     steps = chain["steps"]
+    if not all(step["rows"] for step in steps):  # no change to draw (the chain's report says so too)
+        print(
+            f"error: {argv[0]}: an iteration has no held-out prompt in common: nothing to plot",
+            file=sys.stderr,
+        )
+        return 1
     # Base, then base plus each iteration's change (each measured on equal inputs).
     means = [steps[0]["mean_before"]]
     for step in steps:
@@ -35,10 +42,13 @@ def main(argv: list[str]) -> int:
         (middle, "mean_change", "change of log p(gold) per iteration", 0.0),
         (right, "rose_share", "share of prompts whose gold rose", 0.5),
     ):
-        values = [step[key] for step in steps]
-        low = [step[key] - step[f"{key}_ci95"][0] for step in steps]
-        high = [step[f"{key}_ci95"][1] - step[key] for step in steps]
-        ax.errorbar(labels[1:], values, yerr=[low, high], fmt="o", capsize=4)
+        ax.plot(labels[1:], [step[key] for step in steps], "o")
+        # a change over one prompt has no interval (null): its point alone
+        shown = [(label, step) for label, step in zip(labels[1:], steps) if step[f"{key}_ci95"]]
+        low = [step[key] - step[f"{key}_ci95"][0] for _, step in shown]
+        high = [step[f"{key}_ci95"][1] - step[key] for _, step in shown]
+        values = [step[key] for _, step in shown]
+        ax.errorbar([label for label, _ in shown], values, yerr=[low, high], fmt="none", capsize=4)
         ax.axhline(zero, color="grey", linewidth=0.8, linestyle="--")
         ax.set_title(f"{title} (95 % CI)")
     for ax in (left, middle, right):

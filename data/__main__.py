@@ -117,8 +117,8 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     """`data import --remove FILE`: withdraw the labels those files' imports stored (`data.import_withdraw`)."""
     if args.files or args.sample:
         raise PrefloopError(
-            "--remove withdraws the labels of files imported before: give files to import, or --remove FILE, "
-            "not both in one call"
+            "--remove withdraws the labels of files imported before: give files to import, or --remove FILE "
+            "(the flag once per file: --remove A --remove B), not both in one call"
         )
     workspace = Workspace(args.workspace)
     spellings = Spellings(workspace)  # the texts as the import stored them

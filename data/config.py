@@ -70,8 +70,9 @@ def add_options(
 
     Field metadata beyond ``help``/``choices``: ``positional`` (an argument, not a flag), ``required``,
     ``short`` (e.g. ``-w``), ``repeat`` (a list given one value a flag), ``whole`` (a list whose values are never
-    split at commas: JSON), ``switch`` (a bool that is only ``--name``, no ``--no-name``). ``groups`` maps a
-    field name to the argument group its flag is shown in (a method's own options)."""
+    split at commas: JSON), ``switch`` (a bool that is only ``--name``, no ``--no-name``), ``metavar`` (a list's
+    value as --help names it, e.g. FILE; default VALUE). ``groups`` maps a field name to the argument group its
+    flag is shown in (a method's own options)."""
     if config and not prefix:
         parser.add_argument("--config", type=Path, help="YAML file of options; flags override it")
     for field, kind in _fields(cls, exclude):
@@ -92,7 +93,7 @@ def add_options(
             else:  # --rounds 1 2, or --rounds 1,2; a repeated flag adds to the list
                 options.update(type=str, nargs="*" if meta.get("positional") else "+", action="extend")
             if "choices" not in meta and not meta.get("positional"):
-                options["metavar"] = "VALUE"
+                options["metavar"] = meta.get("metavar", "VALUE")
         else:
             options["type"] = kind if kind in (int, float, str, Path) else str
         if "choices" in meta:

@@ -278,7 +278,8 @@ def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
     axis.axvline(0, color="grey", lw=0.8, ls="--")
     axis.set_yticks(y, [r.name for r in rows])
     interval = "95 % bootstrap interval" if errors is not None else "no interval from one prompt"
-    axis.set_xlabel(f"Bradley–Terry strength (logits vs the reference), {interval}")
+    # the interval on a line of its own: "no interval from one prompt" ran past a figure this wide
+    axis.set_xlabel(f"Bradley–Terry strength (logits vs the reference)\n{interval}")
     axis.set_title(f"arena leaderboard by {by}")
     figure.tight_layout()
     atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120))

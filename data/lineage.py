@@ -88,8 +88,10 @@ def reward_model_entry(name: str, workspace: Workspace | None) -> ModelEntry:
         if workspace
         else f"{missing}: the workspace does not exist yet"
     )
+    # a mistyped rm:FOLDER: say that no such folder is there, not only "use rm:FOLDER"
+    no_folder = f", and {key} is no folder" if key else ""
     raise WorkspaceError(
-        f"{where} (train one: `python -m train --method rm`; another workspace's: rm:FOLDER)"
+        f"{where}{no_folder} (train one: `python -m train --method rm`; another workspace's: rm:FOLDER)"
     )
 
 

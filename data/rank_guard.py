@@ -37,6 +37,8 @@ from data.selection import NO_ITEM_ENGINES, answer_items
 from data.workspace import Workspace
 
 Key = tuple[str, int]  # (prompt id, round): one rank item's answers
+# the way out of an imported ranking (`remove_advice`), as the refusals of a write into one workspace say it
+IMPORT_REMOVE = "`data import --remove FILE` (FILE: the file whose import ranked it)"
 LABEL_COLUMNS = ["item_id", "annotator", "task", "ranking", "retracted", "created_at"]  # what says who ranked
 
 
@@ -82,7 +84,7 @@ class KeptItem:
 
         steps = {
             "gold": f"`data gold{where(gold_in)} --remove {self.item}`",
-            "import": f"`data import{where(ranked_in)} --remove FILE` (FILE: the file whose import ranked it)",
+            "import": IMPORT_REMOVE.replace("import", f"import{where(ranked_in)}", 1),
         }
         lifted = [steps[what] for what in self.lifts]
         return f", or {' and '.join(lifted)} first" if lifted else ""

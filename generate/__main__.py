@@ -34,6 +34,7 @@ from data.config import build, load_yaml_keys
 from data.errors import PrefloopError
 from data.imports import check_rank_items, write_records
 from data.lineage import ModelEntry, find_model, is_reward_model_name
+from data.rank_guard import IMPORT_REMOVE
 from data.workspace import Workspace
 from generate.engines import make_engine
 from generate.judge import load_template
@@ -178,7 +179,10 @@ def run(options: GenerateOptions) -> dict:
         check_job_rank_items(options, existing, model_path, model_label(model), shard, arena)
     elif ranks_answers(loaded):  # a new workspace: the job against the file's rankings, in a scratch import
         with scratch_workspace(loaded) as preview:
-            check_job_rank_items(options, preview, model_path, model_label(model), shard, arena)
+            try:
+                check_job_rank_items(options, preview, model_path, model_label(model), shard, arena)
+            except PrefloopError as exc:  # nothing is imported yet, so there is no import to withdraw
+                raise PrefloopError(str(exc).replace(f", or {IMPORT_REMOVE} first", "")) from None
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)

@@ -326,15 +326,18 @@ def _first_gold(queue, user: str) -> str | None:
 
 def test_the_next_gold_item_kept_up_to_date_is_the_first_open_one_in_the_labellers_order():
     """The next gold item was found by drawing every gold item on each gold turn; the order kept per labeller
-    (labels, skips, undos, items joining or leaving gold, another secret) hands the same item as that rule."""
+    (labels, skips, undos, labels left out as outgrown, items joining or leaving gold, another secret) hands the
+    same item as that rule."""
     import random
 
     queue, label = _gold_queue(10, 8)
     pool = [f"r{n}" for n in range(10)] + [f"g{n}" for n in range(8)]
-    users, rng = ["ann", "bob", "cat"], random.Random(11)
+    users, rng, reopens = ["ann", "bob", "cat"], random.Random(11), random.Random(5)
     for step in range(500):
         user, item, draw = rng.choice(users), rng.choice(pool), rng.random()
         label(user, item, "label" if draw < 0.5 else "skip" if draw < 0.7 else "undo")
+        if reopens.random() < 0.1:  # a rank item that outgrew the labeller's ranking (LabelQueue.reopen)
+            queue.reopen(user, reopens.choice(pool))
         if step % 37 == 0:  # gold changes while the app runs, as Loading._apply makes them
             was, gold = queue.gold, rng.sample(pool, rng.randrange(1, 9))
             queue.set_gold(gold, 0.2, b"other secret" if step == 259 else queue.gold_seed)

@@ -111,3 +111,64 @@ def test_a_ranking_typed_on_a_tab_that_outlived_a_restart_is_never_saved_in_othe
     view = on_submit(ctx, user, old.item.id, "2 > 1 > 4 > 3 > 5", None, "", None, answers_key(new_order))
     assert "Saved to disk" in view.status  # typed on the five: saved in their numbers
     assert service.latest_label(user, old.item.id).left == ",".join(new_order)
+
+
+def test_a_gold_rank_item_that_outgrew_its_labellers_ranking_is_served_to_them_again(tmp_path):
+    """A gold rank item whose gold was withdrawn, which answers joined and which was made gold again, all between two
+    reads of the running app: the labeller's ranking of it fills nothing, so the item is theirs to rank again and
+    their "left for you" counts it. It was never served: their order of gold items had dropped it once they had
+    met it, and nothing put it back, so the page said one item left, held by others, for as long as the app ran."""
+    from data.gold import mark_gold, remove_gold
+    from data.ranking import to_screen
+    from tests.test_annotate_gold import rank_workspace
+
+    ws, items = rank_workspace(tmp_path / "ws", 6)
+    gold = list(items)[:2]
+    mark_gold(ws, gold, [">".join(items[g]) for g in gold], "cli", task="rank")
+    service = LabelService(ws, "rank", overlap=1, gold_rate=0.5)
+    met = []
+    while (shown := service.show("ann")) is not None:
+        met += [shown.item.id] if shown.item.id in gold else []
+        service.submit("ann", shown.item.id, to_screen(">".join(items[shown.item.id]), shown.order))
+    assert len(met) == 2
+    first = met[0]  # the gold item she met first: her order moved past it on her next gold turn
+    remove_gold(ws, [first])
+    fourth = grow(ws, items[first][0])
+    mark_gold(ws, [first], [">".join([*items[first], fourth.id])], "cli", task="rank")
+    service.reload()
+
+    assert service.progress("ann")["remaining"] == 1
+    back = service.show("ann")
+    assert back is not None and back.item.id == first and len(back.order) == 4 and back.outgrown is not None
+
+
+def test_undo_after_a_ranking_its_item_outgrew_takes_back_that_ranking(tmp_path, capsys):
+    """An answer joins the item on a labeller's screen; her ranking of the four she sees is saved ("u undoes it")
+    and the item comes back whole. Her u took back her label before it instead (another item's), since the
+    outgrown ranking no longer counted in the queue: the label she meant stayed, one she did not mean was
+    retracted. It now takes back the outgrown ranking, with her pick on the four answers she ranked."""
+    from annotate.app import make_context, on_submit, on_undo
+    from annotate.screen import answers_key
+    from annotate.users import Authenticator
+
+    ws = build_workspace(tmp_path / "ws")
+    service = LabelService(ws, "rank", overlap=1)
+    ctx = make_context(service, Authenticator({}))
+    first = service.show("ann")
+    service.submit("ann", first.item.id, "1 > 2 > 3 > 4")
+    shown = service.show("ann")
+    grow(ws, shown.order[0])
+    service.reload()  # the fifth answer joins the item on her screen, which keeps the four
+    view = on_submit(ctx, "ann", shown.item.id, "4 > 3 > 2 > 1", None, "", None, answers_key(shown.order))
+    assert "Saved to disk" in view.status and "u undoes it" in view.status and "Answers joined" in view.status
+    assert view.item_id == shown.item.id and view.left.count('class="pf-rank-card"') == 5
+
+    view = on_undo(ctx, "ann")
+    assert (
+        view.item_id == shown.item.id and view.choice == "4 > 3 > 2 > 1"
+    )  # back in the numbers she ranked in
+    assert view.left.count('class="pf-rank-card"') == 4 and "Undid your label" in view.status
+    assert service.latest_label("ann", first.item.id).ranking is not None  # her label before it stands
+    assert service.latest_label("ann", shown.item.id).retracted
+    assert "exported 6" in pairs_exported(ws, tmp_path, capsys)  # the first item's ranking only
+    assert LabelService(ws, "rank", overlap=1).show("ann").item.id == shown.item.id  # and after a restart

@@ -171,6 +171,12 @@ def test_guard_login_throttle_cookie_headers_refusals_and_downloads(tmp_path, us
             assert download.status_code == 200 and download.content == b"PAR1"
             assert "attachment" in download.headers["content-disposition"]
             assert (await client.get("/prefloop/export/kto.parquet")).status_code == 404
+            newline = await client.get(
+                "/prefloop/export/dpo.parquet%0A"
+            )  # `$` let a trailing newline through
+            assert newline.content != b"PAR1" and "attachment" not in newline.headers.get(
+                "content-disposition", ""
+            )
             (tmp_path / "exports" / "dpo-train.parquet").write_bytes(b"PAR1 train")  # an export of one split
             split = await client.get("/prefloop/export/dpo-train.parquet")
             assert (

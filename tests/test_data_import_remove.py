@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pyarrow.compute as pc
+import pytest
 
 from annotate.service import LabelService
 from data.__main__ import main
@@ -131,6 +132,8 @@ def test_a_file_never_imported_is_one_line_naming_its_row_and_nothing_is_withdra
     )
     assert main(["import", "-w", str(ws), str(prefs), "--remove", str(ranks)]) == 2
     assert "not both in one call" in capsys.readouterr().err
+    assert main(["import", "-w", str(ws), "--remove", str(ranks), str(prefs)]) == 2  # one flag for two files
+    assert "(the flag once per file: --remove A --remove B)" in capsys.readouterr().err
     assert main(["import", "-w", str(ws), "--remove", str(ranks), "--split", "test"]) == 2
     assert capsys.readouterr().err == (
         "error: --split does not go with --remove (it changes no label a file makes); leave it out\n"
@@ -281,3 +284,12 @@ def test_the_import_log_is_matched_by_the_source_and_format_the_rows_were_read_w
     same = ["import", "-w", str(ws), "--source", "prefs", "--format", "prompt", "--remove", str(prefs)]
     assert main(same) == 0
     assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
+
+
+def test_the_help_names_the_flags_value_a_file_given_once_per_flag(capsys):
+    """`data import --help` showed `--remove VALUE`, where the README and the errors say `--remove FILE`."""
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--remove FILE withdraw the labels an import of this file stored" in help_text
+    assert "the flag once per file" in help_text

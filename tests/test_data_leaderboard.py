@@ -168,6 +168,23 @@ def test_votes_on_one_prompt_give_no_strength_interval(tmp_path):
     assert "95 % bootstrap intervals over prompts" in board_lines(two_prompts, "people")[0]
 
 
+def test_the_plots_axis_label_fits_in_the_figure(tmp_path, monkeypatch):
+    """With votes on one prompt the x label ('..., no interval from one prompt') ran past the figure's right edge,
+    cut mid-word in leaderboard.png."""
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    monkeypatch.setattr(plt, "close", drawn.append)  # keep the figure to measure it
+    pairs, completions, labels, models = tables()
+    for votes in (labels[labels["item_id"] == "p0"], labels):
+        plot_leaderboard(
+            leaderboard(pairs, completions, votes, models, samples=100), "people", tmp_path / "b.png"
+        )
+        figure = drawn.pop()
+        box = figure.axes[0].xaxis.label.get_window_extent(figure.canvas.get_renderer())
+        assert box.x0 >= 0 and box.x1 <= figure.bbox.width, (box, figure.bbox)
+
+
 def test_simulation_order_and_interval_coverage():
     """4 models, 64 prompts, 3 votes per pair: the order is right whenever true gaps exceed 0.5 logits, and the
     95 % intervals cover the true strengths 90-99 % of the time over 200 repetitions."""

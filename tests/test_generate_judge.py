@@ -214,6 +214,13 @@ def test_best_worst_with_a_missing_reward_model_is_refused_before_sampling(
     assert main([*args, "--n", "4", "--pairs", "best-worst", "--judge", "rm"]) == 2
     assert capsys.readouterr().err.startswith(f"error: {ws.path}: no reward model 'rm' in the manifest")
     assert ws.ids("prompts") == set() and ws.ids("completions") == set()  # not even the prompts
+    # rm:FOLDER of a folder that is not there: said, beside the advice
+    missing = tmp_path / "runs" / "rm-typo"
+    assert main([*args, "--n", "4", "--pairs", "best-worst", "--judge", f"rm:{missing}"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {ws.path}: no reward model 'rm:{missing}' in the manifest, and {missing} is no folder (train one: "
+        "`python -m train --method rm`; another workspace's: rm:FOLDER)\n"
+    )
 
 
 def test_a_user_error_inside_an_isolated_judge_loop_step_is_one_line(tmp_path, tiny_model_dir, capsys):

@@ -330,7 +330,7 @@ def test_a_new_workspace_whose_prompts_file_ranks_answers_refuses_before_anythin
     assert (
         err.startswith("error: --round 0: ")
         and "ranked by an import" in err
-        and err.endswith("(--round 1)\n")
+        and err.endswith("(--round 1)\n")  # no `data import --remove`: nothing is imported yet
     )
     assert not ws.exists()
     assert main([*argv, "--round", "1"]) == 2  # the advice taken: past every check, a model loads
