@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per fit")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.prompts < 2:  # the bootstrap resamples prompts: one gives no interval, so no coverage
+        parser.error(f"--prompts {args.prompts}: at least 2")
     result = simulation_check(
         args.strengths, args.prompts, args.votes, args.repetitions, args.bootstrap, args.seed
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from data.conversation import turn_problem
+from data.errors import shown
 from data.import_records import RecordError
 from data.records import Message
 
@@ -131,7 +132,7 @@ def content_text(content: object, ctx: RecordContext, field: str) -> str:
             ctx.dropped_parts += 1
         else:
             raise ctx.error(
-                f"content part of type {kind!r} is not text (--non-text drop leaves it out)",
+                f"content part of type {shown(kind)} is not text (--non-text drop leaves it out)",
                 field,
                 "non_text",
             )
@@ -169,8 +170,9 @@ def turns(raw: object, ctx: RecordContext, field: str) -> list[Message]:
         if not isinstance(turn, dict):
             raise ctx.error(f"message {index} must be an object, got {_kind(turn)}", field, "bad_messages")
         role = turn.get("role", turn.get("from"))
-        if role not in ROLE_ALIASES:
-            raise ctx.error(f"unknown message role {role!r} (message {index})", field, "bad_role")
+        # a role that is an object is unhashable: no key of ROLE_ALIASES, not a TypeError
+        if not isinstance(role, str) or role not in ROLE_ALIASES:
+            raise ctx.error(f"unknown message role {shown(role)} (message {index})", field, "bad_role")
         content = turn.get("content", turn.get("value"))
         if content is None:
             raise ctx.error(f"message {index} has no content", field, "missing_field")
@@ -203,7 +205,7 @@ def _desirable(value: object, ctx: RecordContext, field: str) -> bool:
         return value
     if str(value).strip().lower() in lookup:
         return lookup[str(value).strip().lower()]
-    raise ctx.error(f"label {value!r} is not true/false or desirable/undesirable", field, "bad_label")
+    raise ctx.error(f"label {shown(value)} is not true/false or desirable/undesirable", field, "bad_label")
 
 
 def _candidates(value: object, ctx: RecordContext) -> tuple[Candidate, ...]:

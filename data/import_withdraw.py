@@ -12,7 +12,7 @@ Which labels are the file's is what its rows make, read as `data import` reads t
 workspace's spellings: an import label's id is a hash of its content). Every file is checked before anything is
 written: a row whose label is not stored is an error naming the file and row (the file was not imported into this
 workspace, or with other options), as is a file whose rows make no label; but a row the import log lists among
-those an import of the file (with its ``--source`` and ``--format``) left out as `rank_locked`
+those an import of the file (with the same source and format) left out as `rank_locked`
 (`data.import_write.logged_rejects`) is counted, skipped at import, and passed over: the rank item its answer would
 join was locked then, and may be no longer (its ranking withdrawn first), so the row reads as a label now. A label
 not in force (withdrawn already, or another import's in force on its item) is counted, not written again, so a
@@ -97,7 +97,8 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     for labelled in loaded.labelled.values():  # rankings and ratings: with the field they came from
         found[labelled.label.id] = labelled
     left_out = frozenset(reject["row"] for reject in loaded.rejects if reject["reason"] == LOCKED)
-    return FileLabels(Path(path), found, logged_rejects(workspace, path, options, LOCKED), left_out)
+    locked = logged_rejects(workspace, path, options, loaded.format, LOCKED)
+    return FileLabels(Path(path), found, locked, left_out)
 
 
 def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaError:
@@ -116,8 +117,9 @@ def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaErro
 
 def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[Withdrawal]:
     """Per file, the retractions of its labels in force (each once over all the files), and the rows its import
-    left out (`FileLabels.locked`) counted; a SchemaError names the first file whose rows make no label, or the
-    first row whose label is not stored (and not left out). Writes nothing."""
+    left out (`FileLabels.locked`, and those this reading left out: `FileLabels.left_out`) counted; a SchemaError
+    names the first file whose rows make no label, or the first row whose label is not stored (and not left out).
+    Writes nothing."""
     items = {labelled.label.item_id for file in files for labelled in file.labels.values()}
     history = import_history(workspace, items)
     planned: set[str] = set()
@@ -129,7 +131,9 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
                 "no row holds a label (a preference, KTO label, ranking or rating): its import stored none to "
                 "withdraw",
             )
-        retractions, already, skipped = [], 0, set(file.locked & file.left_out)
+        # rows left out now (`--on-error skip`): their answers are not stored, so neither are their labels,
+        # whether or not a log lists them (a merged workspace holds no import log)
+        retractions, already, skipped = [], 0, set(file.left_out)
         for labelled in file.labels.values():
             label = labelled.label
             records = history.get((label.item_id, label.task), [])

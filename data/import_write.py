@@ -90,6 +90,7 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
         "at": now().isoformat(),
         "file": str(loaded.path.resolve()),
         "format": loaded.format,
+        "source": options.source or loaded.path.stem,  # its answers' model, as `check_file` gives it
         "options": vars(options),
         "counts": dict(counts),
         "rejects": rejects.name if rejects else None,
@@ -100,15 +101,21 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
     return rejects
 
 
-def logged_rejects(workspace: Workspace, path: Path, options: ImportOptions, reason: str) -> frozenset[int]:
-    """The rows of ``path`` that an import of it (the file, ``--source`` and ``--format`` of ``options``) left out
-    for ``reason``, as the workspace's import log and its rejects files list them; none where nothing was logged
-    (a missing log or rejects file, or a line that cannot be read, lists nothing)."""
+def logged_rejects(
+    workspace: Workspace, path: Path, options: ImportOptions, fmt: str, reason: str
+) -> frozenset[int]:
+    """The rows of ``path`` that an import of it left out for ``reason``, as the workspace's import log and its
+    rejects files list them: an import that read it as ``options`` and format ``fmt`` do (the source its rows were
+    given, the file's name without ``--source``, and the format they were read in, detected or given); none where
+    nothing was logged (a missing log or rejects file, or a line that cannot be read, lists nothing)."""
     folder, file = workspace.path / LOG_DIR, str(Path(path).resolve())
+    read_as = (options.source or Path(path).stem, fmt)
     rows: set[int] = set()
     for entry in _json_lines(folder / "log.jsonl"):
-        logged = entry.get("options") or {}
-        same = (logged.get("source"), logged.get("fmt")) == (options.source, options.fmt)
+        source = (
+            entry.get("source") or (entry.get("options") or {}).get("source") or Path(file).stem
+        )  # older lines
+        same = (source, entry.get("format")) == read_as
         if entry.get("file") == file and same and isinstance(entry.get("rejects"), str):
             rejects = _json_lines(folder / Path(entry["rejects"]).name)
             rows |= {r["row"] for r in rejects if r.get("reason") == reason and isinstance(r.get("row"), int)}

@@ -311,6 +311,10 @@ def simulation_check(
 ) -> dict:
     """Fit ``repetitions`` simulated arenas (strengths relative to model 0, the reference): how often the fitted
     order equals the true order, and how often each 95 % bootstrap interval holds the true strength."""
+    if prompts < 2:  # `bootstrap_intervals` gives none: no coverage to measure
+        raise PrefloopError(
+            f"prompts {prompts}: at least 2 (the bootstrap resamples prompts, so one prompt gives no interval)"
+        )
     theta = np.asarray(strengths, dtype=float) - strengths[0]
     rng = np.random.default_rng(seed)
     ordered, covered = 0, np.zeros(len(theta))

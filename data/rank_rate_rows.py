@@ -125,7 +125,7 @@ def _levels(value: object, n: int, name: str, row: int) -> tuple[tuple[int, ...]
         if isinstance(value, list):
             value = " > ".join(map(_level_text, value))
         if not isinstance(value, str):
-            raise RankingError(f"expected text ('2 > 1 = 3') or a list of answer numbers, got {value!r}")
+            raise RankingError(f"expected text ('2 > 1 = 3') or a list of answer numbers, got {shown(value)}")
         ranking = screen_ranking(value, [str(i) for i in range(n)])
     except RankingError as exc:
         raise RecordError(name, str(exc), row, RANKING, "bad_ranking") from None

@@ -4,7 +4,10 @@ by Unicode normalisation (NFC or NFD), line ends (CRLF, CR) or whitespace at the
 stored one, else the first row's) before any id is computed. So the row's prompt and answers are the stored ones:
 a gold row marks them, an import adds no near-copy beside them, and the rank guard sees no new answer. Nothing
 stored changes, no stored id either (ids are of the texts as stored); a text met for the first time is stored as
-the file gives it. A stored text met exactly is kept as it is, whatever other spelling is stored."""
+the file gives it. A stored text met exactly is kept as it is, whatever other spelling is stored; of several stored
+spellings (stored apart by an older version, or by a merge) the earliest stored is taken (`EARLIEST`: created_at,
+then id), never the first in the table's part files, whose order a compaction changes (a file read again after
+one would take the other spelling, and store its labels a second time)."""
 
 from __future__ import annotations
 
@@ -17,13 +20,15 @@ from data.records import Message, messages_key, prompt_id, text_key
 from data.workspace import Workspace, WorkspaceError
 
 T = TypeVar("T")
+EARLIEST = [("created_at", "ascending"), ("id", "ascending")]  # which stored spelling comes first
 TEXTS = ("gold", "chosen", "rejected", "completion")  # an Example's answer fields
 
 
 class Spellings:
     """The first spelling of each prompt and of each answer of a prompt: the ``workspace``'s (read at the first
-    row that needs them: its prompts, then its answers once a row's prompt is a stored one), then those of the rows
-    given to `example`, in their order; ``respelled`` counts the texts that took an earlier spelling."""
+    row that needs them: its prompts, then its answers once a row's prompt is a stored one; `EARLIEST` first), then
+    those of the rows given to `example`, in their order; ``respelled`` counts the texts that took an earlier
+    spelling."""
 
     def __init__(self, workspace: Workspace | None = None):
         self.workspace = workspace
@@ -61,7 +66,7 @@ class Spellings:
         if self._prompts is None:
             self._prompts = {}
             if self.workspace is not None:
-                stored = self.workspace.read("prompts", ["messages"])
+                stored = self.workspace.read("prompts", ["messages", "created_at"]).sort_by(EARLIEST)
                 for id_, kept in zip(stored.column("id").to_pylist(), stored.column("messages").to_pylist()):
                     self._prompts.setdefault(messages_key(kept), kept)
                     self._stored.add(id_)
@@ -82,10 +87,11 @@ class Spellings:
         return self._first(first.setdefault(text_key(text), text), text)
 
     def _stored_texts(self) -> dict[str, list[str]]:
-        """Every stored prompt's answers and gold answer, as stored (read once, at the first stored prompt)."""
+        """Every stored prompt's answers (`EARLIEST` first) and gold answer, as stored (read once, at the first
+        stored prompt)."""
         if self._texts is None:
             self._texts = {}
-            table = self.workspace.read("completions", ["prompt_id", "text"])
+            table = self.workspace.read("completions", ["prompt_id", "text", "created_at"]).sort_by(EARLIEST)
             for prompt, text in zip(*(table.column(c).to_pylist() for c in ("prompt_id", "text"))):
                 self._texts.setdefault(prompt, []).append(text)
             table = self.workspace.read("prompts", ["gold"])

@@ -260,6 +260,32 @@ def test_a_row_skipped_at_import_is_no_label_missing_once_the_item_it_was_locked
     assert entry["counts"] == {"withdrawn": 0, "withdrawn_already": 1, "skipped_at_import": 1}
 
 
+def test_rows_left_out_as_rank_locked_are_counted_where_no_import_log_lists_them(tmp_path, capsys):
+    """A workspace that holds the file's labels without its import log (merged from the one it was imported into):
+    read with `--on-error skip`, the row the rank guard still refuses was left out of the withdrawal uncounted, the
+    line saying only what was withdrawn. It is counted as a row the import skipped, as where the log lists it."""
+    ws, merged = tmp_path / "ws", tmp_path / "merged"
+    _, prefs = import_a_locked_row_skipped(tmp_path, ws)
+    assert main(["init", "-w", str(merged)]) == 0
+    assert main(["merge", "-w", str(merged), str(ws)]) == 0
+    assert not (merged / "imports" / "log.jsonl").exists()
+    capsys.readouterr()
+    assert main(["import", "-w", str(merged), "--on-error", "skip", "--remove", str(prefs)]) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
+
+
+def test_the_import_log_is_matched_by_the_source_and_format_the_rows_were_read_with(tmp_path, capsys):
+    """`--source prefs --format prompt` read the file as the import did (its name, the format it detected), but
+    the log was matched by the flags as typed (none then): the row the import left out read as a label not stored."""
+    ws = tmp_path / "ws"
+    ranks, prefs = import_a_locked_row_skipped(tmp_path, ws)
+    assert remove(ws, ranks) == 0
+    capsys.readouterr()
+    same = ["import", "-w", str(ws), "--source", "prefs", "--format", "prompt", "--remove", str(prefs)]
+    assert main(same) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
+
+
 def test_the_help_names_the_flags_value_a_file_given_once_per_flag(capsys):
     """`data import --help` showed `--remove VALUE`, where the README and the errors say `--remove FILE`."""
     with pytest.raises(SystemExit):

@@ -191,3 +191,10 @@ def test_simulation_order_and_interval_coverage():
     result = simulation_check([0.0, 0.6, 1.2, 1.8], prompts=64, votes=3, repetitions=200, seed=0)
     assert result["order_correct"] == 1.0
     assert all(0.90 <= c <= 0.99 for c in result["coverage_per_model"])
+
+
+def test_a_simulation_of_one_prompt_is_refused_in_one_line():
+    """The bootstrap gives no interval from one prompt (None), which the simulation unpacked: a TypeError traceback
+    from `benchmarks/bench_leaderboard.py --prompts 1`. Its coverage cannot be measured: one line says why."""
+    with pytest.raises(PrefloopError, match=r"^prompts 1: at least 2 \(the bootstrap resamples prompts"):
+        simulation_check([0.0, 0.6], prompts=1, repetitions=2, samples=10)

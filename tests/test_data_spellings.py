@@ -5,6 +5,7 @@ new answer. Stored texts and ids stay as they are; a new text is stored as the f
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime, timezone
 
 from data.__main__ import main
 from data.import_formats import Example
@@ -143,3 +144,24 @@ def test_gold_of_two_spellings_of_one_answer_must_agree(tmp_path, capsys):
     assert gold(ws, "--completion", red2.id, "--answer", "undesirable") == 2
     assert "are the same answer to one prompt; give one gold answer" in capsys.readouterr().err
     assert gold(ws, "--completion", red2.id, "--answer", "desirable") == 0
+
+
+def test_the_spelling_taken_is_the_earliest_stored_whatever_the_order_of_the_part_files(tmp_path):
+    """Two spellings of one text stored (by an older version, or a merge): a near-copy took the first in the table's
+    part files, whose order a compaction changes (it merges small parts under the newest one's name). After one, a
+    re-import of a respelled file took the other spelling and stored a second preference beside the first (and
+    `--remove` withdrew only that one). The earliest stored (created_at, then id) is taken, whatever the order."""
+    january, february = (datetime(2026, month, 1, tzinfo=timezone.utc) for month in (1, 2))
+    prompt = Prompt([{"role": "user", "content": "Which?"}], "t", created_at=january)
+    near = Prompt([{"role": "user", "content": "Which?\r\n"}], "t", created_at=february)
+    early = Completion(prompt.id, "good\r\n", "old", "import", created_at=january)
+    late = Completion(prompt.id, "good", "new", "import", created_at=february)
+    row = Example([{"role": "user", "content": "Which? "}], chosen="good  ", rejected="bad")
+    taken = []
+    for name, parts in (("one", [[near, early], [prompt, late]]), ("other", [[prompt, late], [near, early]])):
+        ws = Workspace.init(tmp_path / name)
+        for records in parts:
+            ws.append(records)
+        example = Spellings(ws).example(row)
+        taken.append((example.messages[0]["content"], example.chosen))
+    assert taken == [("Which?", "good\r\n")] * 2
