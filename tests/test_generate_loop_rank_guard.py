@@ -235,3 +235,45 @@ def test_the_arena_after_a_loop_refuses_a_ranked_round_before_any_model_loads_wi
     )
     arena_answers = ws.frame("completions").query("round == 2")
     assert len(arena_answers) == 2 and set(arena_answers["model"]) == set(ws.frame("models")["path"])
+
+
+def test_a_loop_its_checks_refuse_imports_nothing_of_its_prompts_file(tmp_path, tiny_model_dir, capsys):
+    """`--prompts FILE` was imported before the loop's own checks (its prompt sets, its rounds, the arena's round),
+    so a refused loop left the file's rows behind, and in a new workspace the workspace itself. Every check runs
+    first now, on a preview of the import (`data.import_write.ImportPreview`) where it needs the file's rows."""
+    from generate.loop.__main__ import main as loop_main
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"prompt": "A new prompt?", "response": "Its gold answer."}\n')
+    loop = [
+        "--model",
+        str(tiny_model_dir),
+        "--prompts",
+        str(prompts),
+        "--spin-test-limit",
+        "0",
+        "--no-spin-isolate",
+    ]
+    judge = ["--judge-iter", "1", "--judge", "tiny-judge", "--n", "3"]
+    ws, item, ranking = people_round(tmp_path / "ws")  # its round 1, ranked: the loop's first round
+    ws.append([ranking])
+    before = digest(ws.path)
+    assert loop_main(["-w", str(ws.path), *loop, *judge]) == 2
+    assert f"would take rank item {item}" in capsys.readouterr().err
+    assert digest(ws.path) == before
+    ws, item, ranking = held_out_round(tmp_path / "held")  # the arena's round, ranked
+    ws.append([ranking])
+    before = digest(ws.path)
+    assert loop_main(["-w", str(ws.path), *loop, *judge, "--arena", "base,newest"]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: --arena base,newest after --judge-iter 1: 2 new answer(s) to its prompt would take rank item {item}"
+    )
+    assert digest(ws.path) == before
+    no_gold = tmp_path / "no-gold.jsonl"  # a new workspace: SPIN's prompt sets find no gold answer
+    no_gold.write_text('{"prompt": "A new prompt?"}\n')
+    new = tmp_path / "new"
+    assert loop_main(["-w", str(new), *loop, "--prompts", str(no_gold), "--spin-iter", "1"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {new}: no train prompts with a gold answer; import SFT data (--prompts sft)\n"
+    )
+    assert not new.exists()

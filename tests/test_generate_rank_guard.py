@@ -194,3 +194,30 @@ def test_a_new_workspace_whose_prompts_file_ranks_answers_refuses_before_anythin
     assert not ws.exists()
     assert main([*argv, "--round", "1"]) == 2  # the advice taken: past every check, a model loads
     assert capsys.readouterr().err == "error: engine loads\n"
+
+
+def test_an_existing_workspace_whose_prompts_file_ranks_answers_refuses_before_anything_is_written(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """In a workspace that exists, the job was checked against the stored rows alone: the answers it would give a
+    prompt of the --prompts file, joining an item the file ranks, passed the check, the file was imported, and the
+    sampling refused after. The job is checked on a preview of the import now, before anything is written."""
+    from generate import __main__ as cli
+
+    def make_engine(*args, **kwargs):
+        raise EngineLoaded("engine loads")
+
+    monkeypatch.setattr(cli, "make_engine", make_engine)
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append([Prompt([{"role": "user", "content": "Stored?"}], "toy")])
+    before = digest(ws.path)
+    ranks = tmp_path / "ranks.jsonl"
+    ranks.write_text('{"prompt": "Q?", "completions": ["a", "b", "c"], "ranking": "3 > 1 > 2"}\n')
+    argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--prompts", str(ranks), "--n", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --round 0: 2 new answer(s) to its prompt") and "ranked by an import" in err
+    assert err.endswith("(--round 1)\n")  # no `data import --remove`: nothing is imported yet
+    assert digest(ws.path) == before
+    assert main([*argv, "--round", "1"]) == 2  # the advice taken: past every check, a model loads
+    assert capsys.readouterr().err == "error: engine loads\n"

@@ -39,6 +39,7 @@ from generate.isolate import run_isolated
 from generate.loop.arena import check_loop_arena
 from generate.loop.chain import gold_chain, write_samples
 from generate.loop.options import LoopOptions
+from generate.loop.report import iteration_summary
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, model_label, sampling_params
 from generate.sampling import gold_prompt_ids, pending_prompts, sample_spin
@@ -216,32 +217,6 @@ def _train_options(options: LoopOptions, reference: Iterate, folder: Path, round
     )
 
 
-def summary(iteration: int, model: dict, record: dict) -> dict:
-    """One iteration's line: pairs, held-out gold log-likelihood and gold-vs-generated margin, timings."""
-    metrics = model["metrics"]
-    return {
-        "iteration": iteration,
-        "round": model["round"],
-        "model": model["id"],
-        "parent": model["parent_id"],
-        "path": model["path"],
-        "train_pairs": metrics.get("train_rows"),
-        "eval_split": metrics.get("eval_split"),
-        "eval_pairs": metrics.get("pairs"),
-        "gold_logp_before": metrics.get("reference_chosen_logp"),
-        "gold_logp_after": metrics.get("chosen_logp"),
-        "generated_logp_delta": metrics.get("rejected_logp_delta"),
-        "reward_margin": metrics.get("reward_margin"),
-        "reward_accuracy": metrics.get("reward_accuracy"),
-        "prefers_gold_before": metrics.get("reference_prefers_chosen"),
-        "prefers_gold_after": metrics.get("model_prefers_chosen"),
-        "steps": metrics.get("steps"),
-        "sample_seconds": record.get("sample_seconds"),
-        "train_seconds": record.get("train_seconds"),
-        "resumed": record.get("resumed", False),
-    }
-
-
 def _done(workspace: Workspace, reference: Iterate, round: int, method: str) -> dict | None:
     done = children(workspace, reference.id, method, round)
     if not done:
@@ -269,7 +244,7 @@ def iterate_once(
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
         marker = Path(model["path"]) / marker_name
         record = json.loads(marker.read_text()) if marker.is_file() else {}
-        return summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
+        return iteration_summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
     started = time.perf_counter()
     sampled = _sample(options, workspace, reference, loop_round(options, loop, iteration, round), sets, loop)
     sample_seconds = round_seconds(started)
@@ -290,7 +265,7 @@ def iterate_once(
         "train_seconds": round_seconds(started),
     }
     _write_json(folder / marker_name, record)
-    return summary(iteration, model, record), _iterate_of(model)
+    return iteration_summary(iteration, model, record), _iterate_of(model)
 
 
 def _iterate_of(model: dict) -> Iterate:
@@ -334,15 +309,23 @@ def check_rounds(
     return planned, last
 
 
-def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, iterations: int) -> dict:
-    """``iterations`` iterations of ``loop`` from ``options.model`` (resuming what is done); returns a summary
-    and the chain of iterates."""
+def check_loop(options: LoopOptions, workspace: Workspace, loop: Loop) -> dict[str, list[str]]:
+    """The fixed prompt sets of ``loop``, once every round it would sample is checked (`check_rounds`), the arena's
+    after it too (`check_loop_arena`). Reads only: the driver runs it before it writes anything, on the workspace
+    as importing --prompts will leave it (`generate.prepare.preview_prompts`)."""
     limit = options.limit if options.limit is not None else loop.limit
     sets = loop.prompt_sets(options, workspace, limit)
-    planned, last = check_rounds(options, workspace, loop, iterations, sets)
+    planned, last = check_rounds(options, workspace, loop, getattr(options, f"{loop.kind}_iter"), sets)
     if options.arena:  # the arena after the loop samples too: its round checked now, with the loop's
         start = start_iterate(options, workspace, register=False)
         check_loop_arena(options, workspace, loop.method, start, last, planned)
+    return sets
+
+
+def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, sets: dict[str, list[str]]) -> dict:
+    """``loop``'s iterations from ``options.model`` on the prompt sets ``check_loop`` checked (resuming what is
+    done); returns a summary and the chain of iterates."""
+    iterations = getattr(options, f"{loop.kind}_iter")
     start = start_iterate(options, workspace)
     chain, results = [start], []
     for iteration in range(1, iterations + 1):
@@ -357,7 +340,6 @@ def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, iterations:
         "prompts": {split: len(ids) for split, ids in sets.items()},
         "iterations": results,
         "chain": chain,
-        "sets": sets,
     }
 
 
@@ -373,10 +355,11 @@ SPIN_LOOP = Loop(
 )
 
 
-def run_spin(options: LoopOptions, workspace: Workspace) -> dict:
-    """``options.spin_iter`` SPIN iterations from ``options.model`` (resuming what is done); returns a summary."""
-    result = run_loop(options, workspace, SPIN_LOOP, options.spin_iter)
-    chain, sets = result.pop("chain"), result.pop("sets")
+def run_spin(options: LoopOptions, workspace: Workspace, sets: dict[str, list[str]]) -> dict:
+    """``options.spin_iter`` SPIN iterations from ``options.model`` on the checked prompt ``sets`` (`check_loop`;
+    resuming what is done); returns a summary."""
+    result = run_loop(options, workspace, SPIN_LOOP, sets)
+    chain = result.pop("chain")
     started = time.perf_counter()
     # The last iterate's answers to the held-out prompts: its samples.md, and round r0+N+1's test half.
     final = loop_round(options, SPIN_LOOP, options.spin_iter + 1, chain[-1].round + 1)
