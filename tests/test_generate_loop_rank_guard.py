@@ -277,3 +277,22 @@ def test_a_loop_its_checks_refuse_imports_nothing_of_its_prompts_file(tmp_path, 
         f"error: {new}: no train prompts with a gold answer; import SFT data (--prompts sft)\n"
     )
     assert not new.exists()
+
+
+def test_the_judge_loop_imports_no_sample_set_it_does_not_need(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """The judge loop samples its own answers: train prompts without a gold answer are all it needs. It imported
+    the SFT sample set whenever no train prompt had one, as SPIN does (SPIN alone needs gold answers)."""
+    from generate.loop import judge as loop_judge
+    from generate.loop.__main__ import main as loop_main
+
+    def make_engine(*args, **kwargs):
+        raise EngineLoaded("engine loads")
+
+    monkeypatch.setattr(loop_judge, "make_engine", make_engine)
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append([Prompt([{"role": "user", "content": f"Question {i}?"}], "toy") for i in range(2)])
+    args = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--judge-iter", "1", "--judge", "tiny-judge",
+            "--n", "3", "--spin-test-limit", "0", "--no-spin-isolate"]  # fmt: skip
+    assert loop_main(args) == 2  # past every check, a model loads
+    assert capsys.readouterr().err == "error: engine loads\n"
+    assert len(ws.frame("prompts")) == 2  # its own two, and no sample set

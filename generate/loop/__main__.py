@@ -123,9 +123,9 @@ def check_options(options: LoopOptions) -> None:
 
 
 def loop_prompts(options: LoopOptions, existing: Workspace | None) -> str | None:
-    """What the loop imports: --prompts, else (SPIN needs SFT data) the sample set unless the workspace holds train
-    prompts with a gold answer already."""
-    if options.prompts:
+    """What the loop imports: --prompts, else for SPIN, which needs SFT data, the sample set unless the workspace
+    holds train prompts with a gold answer already (the judge loop samples both sides of its pairs: it needs none)."""
+    if options.prompts or not options.spin_iter:
         return options.prompts
     if existing is not None:
         prompts = existing.frame("prompts")
