@@ -184,8 +184,13 @@ def _write_json(path: Path, value: dict) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def _claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
-    """Make ``folder`` this iteration's, or refuse: a folder of another chain is never overwritten."""
+def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:
+    return workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
+
+
+def _check_claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> bool:
+    """Whether ``folder`` is this iteration's already (a killed run's), or refuse it: a folder of another chain is
+    never overwritten. A ``reference`` without an id (not trained or registered yet) has no folder yet."""
     marker = folder / f"{loop.kind}.json"
     flag = f"--{loop.kind}-name NAME"
     if marker.is_file():
@@ -195,11 +200,21 @@ def _claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
                 f"{folder}: holds round {theirs.get('round')} of another {loop.kind.upper()} chain (reference "
                 f"{theirs.get('reference')}); pass {flag} to put this chain's iterates elsewhere"
             )
-        return  # ours, from a killed run: training continues from its checkpoint
+        return True
     if folder.exists() and any(folder.iterdir()):
         raise PrefloopError(f"{folder}: not empty and not a {loop.kind} iterate folder; pass {flag}")
+    return False
+
+
+def _claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
+    """Make ``folder`` this iteration's (`_check_claim`)."""
+    if _check_claim(folder, reference, round, loop):
+        return  # ours, from a killed run: training continues from its checkpoint
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(marker, {"reference_id": reference.id, "reference": reference.path, "round": round})
+    _write_json(
+        folder / f"{loop.kind}.json",
+        {"reference_id": reference.id, "reference": reference.path, "round": round},
+    )
 
 
 def _train_options(options: LoopOptions, reference: Iterate, folder: Path, rounds: list[int], loop: Loop):
@@ -237,7 +252,7 @@ def iterate_once(
 ) -> tuple[dict, Iterate]:
     """Iteration ``iteration`` from ``reference`` (sampled, trained, registered, unless already done)."""
     round = reference.round + 1
-    folder = workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
+    folder = iterate_folder(options, workspace, loop, iteration)
     marker_name = f"{loop.kind}.json"
     model = _done(workspace, reference, round, loop.method)
     if model is not None:
@@ -281,7 +296,8 @@ def check_rounds(
 ) -> tuple[dict[int, tuple[str, dict[str, int]]], Iterate | None]:
     """The answers every iteration still to run would sample change no rank item under the labels stored on it
     (`check_sampled_rank_items`), checked before any model loads or anything is written, with advice the driver
-    can follow (`generate.loop.rounds`); the sampling steps check again as they go. Returns, for the arena after
+    can follow (`generate.loop.rounds`); the sampling steps check again as they go. Its round holds no other chain's
+    pairs and its folder is no other chain's (checked again before it trains). Returns, for the arena after
     the loop (`generate.loop.arena`), what the loop will sample by round (the sampling iterate's label, its answers
     by prompt) and the chain's last iterate as it will be (id "" where it is still to train; None where every
     iteration is done already)."""
@@ -303,8 +319,10 @@ def check_rounds(
             reference.label,
             dict.fromkeys((p for ids in pending.values() for p in ids), per_prompt),
         )
-        if not final:
-            folder = workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
+        if not final:  # what it trains on, and where: this chain's pairs, a folder of its own
+            folder = iterate_folder(options, workspace, loop, iteration)
+            _check_one_chain(workspace, round, reference.label, loop)
+            _check_claim(folder, reference, round, loop)
             reference = last = Iterate("", str(folder), model_label(str(folder)), round)
     return planned, last
 
