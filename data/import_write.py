@@ -1,7 +1,8 @@
 """What an import writes, and says it kept: the checked records appended in one write (rows already stored left
 out: `stored_prompts` counts the file's prompts that keep their stored split or gold answer, `kept_lines` says
 so), then one line in the workspace's import log and the rows left out (``--on-error skip``) in a rejects file
-beside it, which `logged_rejects` reads back (`data import --remove`)."""
+beside it, which `logged_rejects` reads back (`data import --remove`). `ImportPreview` reads the workspace as
+that write will leave it, before it is made."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data import store
 from data.files import append_line, atomic_write, check_not_link, open_regular, write_error
 from data.import_labels import renew_withdrawn
 from data.records import Prompt, now
-from data.workspace import Workspace
+from data.schemas import SCHEMAS
+from data.workspace import Workspace, rows_by_table
 
 if TYPE_CHECKING:
     from data.imports import ImportOptions, Loaded
@@ -36,6 +39,39 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
     written = workspace.append(batch, skip_existing=True)
     new = Counter({f"new_{table}": n for table, n in written.items()}, restored_labels=renewed)
     return counts + stored + new
+
+
+class ImportPreview(Workspace):
+    """The workspace at ``path`` as `write_records` will leave it once ``records`` (an import's) are written, for the
+    checks a command runs before it writes anything (`generate --prompts`, the round drivers): the rows ``stored``
+    holds (None: the workspace is not created yet, so none), then the records it does not hold yet (labels
+    `--remove` withdrew written anew, as the import does). Read-only: a write raises, so a check cannot write."""
+
+    def __init__(self, path: str | Path, stored: Workspace | None, records: list[object]):
+        self.path = Path(path)  # the real one: messages name it (nothing is read or written there through it)
+        self.stored = stored
+        batch = renew_withdrawn(stored, records)[0] if stored is not None else records
+        self.added = {
+            name: store.unique_ids(pa.Table.from_pylist(rows, schema=SCHEMAS[name]))
+            for name, rows in rows_by_table(batch).items()
+        }
+
+    def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        added = self.added[name]
+        if columns is not None:
+            added = added.select(columns if "id" in columns else ["id", *columns])
+        if self.stored is None:
+            return added
+        table = self.stored.read(name, columns)
+        new = added.filter(
+            pc.invert(pc.is_in(added.column("id"), value_set=table.column("id").combine_chunks()))
+        )
+        return pa.concat_tables([table, new.select(table.column_names).cast(table.schema)])
+
+    def append_tables(self, *args, **kwargs):
+        raise TypeError(f"{self.path}: a preview of an import is read-only")
+
+    write_part = maybe_compact = compact = append_tables
 
 
 def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:

@@ -44,7 +44,7 @@ from data.import_guard import check_rank_items, skip_locked
 from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, read_records
 from data.import_records import RecordError, null_answer_fields, without_nulls
-from data.import_write import kept_lines, log_import, write_records
+from data.import_write import ImportPreview, kept_lines, log_import, write_records
 from data.pairing import make_pairs
 from data.rank_rate_rows import Ranked, row_key
 from data.records import Completion, Label, Pair, Prompt, content_id
@@ -56,6 +56,7 @@ from data.workspace import Workspace
 __all__ = [
     "FORMATS",
     "ImportOptions",
+    "ImportPreview",
     "Loaded",
     "check_file",
     "check_rank_items",

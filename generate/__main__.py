@@ -32,7 +32,7 @@ from pathlib import Path
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import build, load_yaml_keys
 from data.errors import PrefloopError
-from data.imports import check_rank_items, write_records
+from data.imports import Loaded, write_records
 from data.lineage import ModelEntry, find_model, is_reward_model_name
 from data.rank_guard import IMPORT_REMOVE
 from data.workspace import Workspace
@@ -52,11 +52,10 @@ from generate.options import (
 from generate.prepare import (
     check_prompts,
     check_reward_judge,
+    preview_prompts,
     prompts_line,
     quiet_logs,
-    ranks_answers,
     read_prompts,
-    scratch_workspace,
     start_model,
 )
 from generate.sampling import (
@@ -157,6 +156,29 @@ def check_job_rank_items(
     check_sampled_rank_items(workspace, answers, round)
 
 
+def check_job_with_prompts(
+    options: GenerateOptions,
+    existing: Workspace | None,
+    loaded: Loaded | None,
+    model_path: str,
+    label: str,
+    shard: tuple[int, int] | None,
+    arena: list[ModelEntry] | None,
+) -> None:
+    """The --prompts file's answers, checked as an import's, then the job's (`check_job_rank_items`) against the
+    stored items and the workspace as the file's import will leave it (`preview_prompts`), before anything is
+    written. A refusal only the file's rankings give advises no `data import --remove`: nothing is imported yet."""
+    preview = preview_prompts(existing, options.workspace, loaded)
+    if existing is not None:
+        check_job_rank_items(options, existing, model_path, label, shard, arena)
+    if not loaded:
+        return
+    try:
+        check_job_rank_items(options, preview, model_path, label, shard, arena)
+    except PrefloopError as exc:
+        raise PrefloopError(str(exc).replace(f", or {IMPORT_REMOVE} first", "")) from None
+
+
 def run(options: GenerateOptions) -> dict:
     """Sample into the workspace, or label its pairs by machine, as the options say; returns the counts."""
     # Every check comes before the workspace is created or written: bad input writes nothing.
@@ -174,15 +196,7 @@ def run(options: GenerateOptions) -> dict:
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
     arena = check_models(options, existing)
-    if existing is not None:  # --prompts' answers (an import's), then the job's
-        check_rank_items(existing, [loaded] if loaded else [])
-        check_job_rank_items(options, existing, model_path, model_label(model), shard, arena)
-    elif ranks_answers(loaded):  # a new workspace: the job against the file's rankings, in a scratch import
-        with scratch_workspace(loaded) as preview:
-            try:
-                check_job_rank_items(options, preview, model_path, model_label(model), shard, arena)
-            except PrefloopError as exc:  # nothing is imported yet, so there is no import to withdraw
-                raise PrefloopError(str(exc).replace(f", or {IMPORT_REMOVE} first", "")) from None
+    check_job_with_prompts(options, existing, loaded, model_path, model_label(model), shard, arena)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)

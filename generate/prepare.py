@@ -4,18 +4,15 @@ prompts to import. All of it before the workspace is touched, so bad input write
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError
-from data.imports import ImportOptions, Loaded, check_file
+from data.imports import ImportOptions, ImportPreview, Loaded, check_file, check_rank_items
 from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
 from data.provision import SAMPLES, resolve_model, sample_path
-from data.records import Label, Prompt
+from data.records import Prompt
 from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
 from generate.options import SampleOptions
@@ -61,21 +58,13 @@ def read_prompts(prompts: str | None, test_fraction: float, workspace: str | Pat
     return check_file(path, options, spellings=Spellings.at(workspace))
 
 
-def ranks_answers(loaded: Loaded | None) -> bool:
-    """Whether the --prompts file ranks answers: in a new workspace its rankings are the only rank items under
-    labels (gold rankings come from `data gold` alone), so a job there can only be refused for joining one."""
-    return bool(loaded) and any(isinstance(r, Label) and r.task == "rank" for r in loaded.records)
-
-
-@contextmanager
-def scratch_workspace(loaded: Loaded) -> Iterator[Workspace]:
-    """A workspace holding only ``loaded``'s records, in the system's temporary folder and removed afterwards: what
-    a new workspace will hold once --prompts is imported, for the checks that read a workspace, before the real
-    one is created."""
-    with tempfile.TemporaryDirectory(prefix="prefloop-check-") as folder:
-        workspace = Workspace.init(Path(folder) / "ws")
-        workspace.append(loaded.records, skip_existing=True)
-        yield workspace
+def preview_prompts(existing: Workspace | None, where: str | Path, loaded: Loaded | None) -> Workspace:
+    """The workspace at ``where`` (``existing``; None: not created yet) as importing the --prompts file ``loaded``
+    will leave it, for the checks a job runs before it writes anything (`data.import_write.ImportPreview`:
+    read-only), once the file's answers are checked as an import's (`data.imports.check_rank_items`)."""
+    if existing is not None and loaded:
+        check_rank_items(existing, [loaded])  # its answers change no rank item under the labels stored on it
+    return ImportPreview(where, existing, loaded.records if loaded else [])
 
 
 def prompts_line(loaded: Loaded) -> str | None:

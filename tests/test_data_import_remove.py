@@ -13,8 +13,10 @@ import pytest
 from annotate.service import LabelService
 from data.__main__ import main
 from data.gold import rank_items
+from data.imports import ImportOptions, ImportPreview, check_file, write_records
 from data.ranking import rank_item_id
 from data.records import Prompt
+from data.schemas import SCHEMAS
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import FULL
@@ -293,3 +295,32 @@ def test_the_help_names_the_flags_value_a_file_given_once_per_flag(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--remove FILE withdraw the labels an import of this file stored" in help_text
     assert "the flag once per file" in help_text
+
+
+def test_a_preview_of_an_import_reads_as_the_import_leaves_the_workspace(tmp_path):
+    """`ImportPreview`, what a command's checks read before it writes (`generate --prompts`, the round drivers): the
+    stored rows, then the file's rows not stored yet, a label `--remove` withdrew renewed as the import renews it;
+    in a workspace not created yet, the file's rows alone. A write through it is refused, and nothing is written."""
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    assert main(["import", "-w", str(ws), str(ranks)]) == 0 and remove(ws, ranks) == 0
+    loaded = check_file(ranks, ImportOptions())  # imported again: its ranking renewed
+    workspace = Workspace(ws)
+    before = digest(ws)
+    preview = ImportPreview(ws, workspace, loaded.records)
+    with pytest.raises(TypeError, match="read-only"):
+        preview.append([Prompt([{"role": "user", "content": "Other?"}], "toy")])
+    seen = {name: preview.read(name).to_pylist() for name in SCHEMAS}
+    assert preview.read("completions", ["text"]).column_names == ["id", "text"]
+    assert digest(ws) == before and preview.path == ws
+    write_records(workspace, loaded.records, loaded.counts)
+
+    def rows(table: list[dict]) -> list[dict]:  # a renewed label's created_at is the time it is made
+        return [{key: value for key, value in row.items() if key != "created_at"} for row in table]
+
+    assert all(rows(seen[name]) == rows(workspace.read(name).to_pylist()) for name in SCHEMAS)
+    assert [label["supersedes"] is not None for label in seen["labels"]] == [False, True, True]
+    new = ImportPreview(tmp_path / "new", None, loaded.records)
+    assert (
+        len(new.read("completions")) == 3 and len(new.read("labels")) == 1 and not (tmp_path / "new").exists()
+    )

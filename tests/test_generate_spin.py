@@ -233,3 +233,34 @@ def test_isolated_step_errors_keep_their_contract():
         run_isolated(_library_error)
     assert not isinstance(library.value, PrefloopError)  # a bug or library error: not one line
     assert "_library_error" in str(library.value.__cause__)  # the child's traceback comes along
+
+
+def test_another_chains_folder_or_pairs_refuse_the_loop_before_it_writes_anything(
+    tmp_path, tiny_model_dir, capsys
+):
+    """Another chain's iterate folder, and pairs another model sampled into the round an iteration trains on, were
+    found once the loop had imported --prompts, registered its start model and sampled: both are checked with the
+    loop's rounds now, before anything is written."""
+    from data.__main__ import main as data_main
+    from generate.sampling import sample_spin
+    from tests.test_data_import_errors import digest
+    from tests.test_generate_rank_guard import PARAMS, Counting
+
+    ws = Workspace.init(tmp_path / "ws")
+    folder = tmp_path / "ws/runs/spin-iter1"
+    folder.mkdir(parents=True)
+    (folder / "spin.json").write_text(
+        json.dumps({"reference_id": "someone-else", "reference": "x", "round": 1})
+    )
+    before = digest(ws.path)
+    assert main(spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")) == 2
+    assert "holds round 1 of another SPIN chain" in capsys.readouterr().err
+    assert digest(ws.path) == before
+    shutil.rmtree(folder)
+    sft = write_sft(tmp_path / "sft.json")
+    assert data_main(["import", "-w", str(ws.path), str(sft), "--test-fraction", "0.4"]) == 0
+    sample_spin(ws, Counting(), "other-chain", PARAMS, round=1)
+    before = digest(ws.path)
+    assert main(spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")) == 2
+    assert "round 1 already holds spin pairs sampled by other-chain" in capsys.readouterr().err
+    assert digest(ws.path) == before

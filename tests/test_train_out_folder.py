@@ -345,3 +345,23 @@ def test_an_unreadable_selection_record_is_refused_not_replaced(
         err = capsys.readouterr().err
         assert err.startswith(f"error: {out / 'selection.json.gz'}: not the run's recorded selection"), err
         assert len(err.splitlines()) == 1
+
+
+def test_an_sdpo_run_killed_while_writing_sdpo_json_leaves_no_torn_file(tmp_path, tiny_model_dir):
+    """sdpo.json, the sDPO run's report, marks the run finished; it was written in place, so a run that died while
+    writing it left a torn file: a finished run's report that no reader parses. It is written whole or not at all
+    now (no temp file left either)."""
+    from train import stepwise
+
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    text = stepwise.metrics_json
+
+    def torn(*args, **kwargs) -> str:  # a text whose write dies once the file is open
+        return text(*args, **kwargs) + "\ud800"
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stepwise, "metrics_json", torn)
+        with pytest.raises(UnicodeEncodeError):
+            train(options(ws, tiny_model_dir, out, method="sdpo", max_steps=1))
+    assert (out / "step-2/metrics.json").is_file() and not list(out.glob("*sdpo.json*"))

@@ -1,10 +1,17 @@
-"""The run's one-line account of the workspace's rows (`train.report.data_line`): what was taken, what left out."""
+"""The run's one-line account of the workspace's rows (`train.report.data_line`): what was taken, what left out; its
+report files as strict JSON."""
 
 from __future__ import annotations
 
+import math
+from types import SimpleNamespace
+
 import pytest
 
-from train.report import data_line
+from tests.test_train_fit import strict
+from train.evaluate import preference_metrics
+from train.report import data_line, write_report
+from train.saving import read_trained, write_trained
 
 
 @pytest.mark.parametrize(
@@ -70,3 +77,26 @@ def test_the_report_says_how_labels_became_rows_and_what_the_held_out_set_left_o
         "held-out rows: 48 (5 gold, decided by their gold answer); test-split items left out: below_min_posterior "
         "1, gold 1, split 2, evaluated 48"
     )
+
+
+def test_a_nan_the_trainer_logged_is_null_in_log_history_json_and_every_reader_takes_it(tmp_path):
+    """TRL logs a diverged loss as NaN, and log_history.json (and trained.json, which a resumed run reports from)
+    stored it as bare NaN, no strict JSON: null now, as in metrics.json; the curves leave it out, the report says
+    "-" for a final loss that is null."""
+    log = [{"step": 1, "loss": 0.7}, {"step": 2, "loss": math.nan, "rewards/margins": math.inf}]
+    run = {"steps": 2, "log_history": log, "train_rows": 4, "data": {}, "notes": {}}
+    write_trained(tmp_path, run)
+    resumed = read_trained(tmp_path)["log_history"]  # what a run killed before its report reports from
+    assert strict((tmp_path / "trained.json").read_text())["log_history"] == resumed
+    assert resumed[1] == {"step": 2, "loss": None, "rewards/margins": None}
+    record = SimpleNamespace(method="dpo", id="m" * 8, path="out", round=1, parent_id=None)
+    metrics = {"steps": 2, "train_rows": 4, "final_loss": None, "seconds": 1.0}
+    metrics |= preference_metrics([], [], [], [], 0.1)
+    write_report(tmp_path, record, metrics, {}, resumed)
+    assert strict((tmp_path / "log_history.json").read_text()) == resumed
+    assert (tmp_path / "training.png").is_file()
+    assert "final loss: -, 1.0 s" in (tmp_path / "report.md").read_text()
+    write_report(
+        tmp_path, record, metrics | {"final_loss": math.nan}, {}, log
+    )  # a fresh run's log, in memory
+    assert strict((tmp_path / "log_history.json").read_text()) == resumed

@@ -31,10 +31,10 @@ def _finite(value: object) -> object:
     return [_finite(item) for item in value] if isinstance(value, list | tuple) else value
 
 
-def metrics_json(metrics: dict, indent: int | None = None) -> str:
-    """``metrics`` as strict JSON (metrics.json, sdpo.json, the manifest's metrics): a figure that is no finite
-    number (a diverged loss) is null, as a figure of no rows is; `json.dumps` would write NaN, which strict readers
-    (jq, JavaScript's JSON.parse) refuse."""
+def metrics_json(metrics: dict | list, indent: int | None = None) -> str:
+    """``metrics`` as strict JSON (metrics.json, sdpo.json, the manifest's metrics, the trainer's log in
+    log_history.json and trained.json): a figure that is no finite number (a diverged loss) is null, as a figure of
+    no rows is; `json.dumps` would write NaN, which strict readers (jq, JavaScript's JSON.parse) refuse."""
     return json.dumps(_finite(metrics), indent=indent, allow_nan=False)
 
 
@@ -50,7 +50,8 @@ def plot_curves(log_history: list[dict], path: Path) -> Path | None:
         return None
     fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.2), squeeze=False)
     for ax, (key, title) in zip(axes[0], curves):
-        points = [(h["step"], h[key]) for h in log_history if key in h and "step" in h]
+        # a null (a NaN the trainer logged, as log_history.json stores it) is no point
+        points = [(h["step"], h[key]) for h in log_history if h.get(key) is not None and "step" in h]
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="." if len(points) < 30 else None)
         ax.set_title(title)
         ax.set_xlabel("step")
@@ -73,6 +74,11 @@ def _interval(share: float | None, n: int) -> str:
         return ""
     low, high = wilson_interval(round(share * n), n)
     return f" (95 % CI {low:.2f}-{high:.2f})"
+
+
+def _number(value: float | None) -> str:
+    """A figure as Python prints it; "-" for none (null: a diverged loss, or no row to compute it from)."""
+    return "-" if value is None or (isinstance(value, float) and not math.isfinite(value)) else str(value)
 
 
 def _fixed(value: float | None, digits: int) -> str:
@@ -243,14 +249,14 @@ def write_report(out: Path, record, metrics: dict, config: dict, log_history: li
     before it leaves a run that --resume reports again, never a finished run without its report."""
     out.mkdir(parents=True, exist_ok=True)
     _write(out / "train_config.json", json.dumps(config, indent=2) + "\n")
-    _write(out / "log_history.json", json.dumps(log_history, indent=2) + "\n")
+    _write(out / "log_history.json", metrics_json(log_history, indent=2) + "\n")
     plot = plot_curves(log_history, out / "training.png")
     lines = [
         f"# {record.method} run {record.id}",
         "",
         f"- model: `{record.path}` (round {record.round}, parent `{record.parent_id}`)",
         f"- steps: {metrics['steps']}, rows trained: {metrics['train_rows']}, "
-        f"final loss: {metrics['final_loss']}, {metrics['seconds']} s"
+        f"final loss: {_number(metrics['final_loss'])}, {metrics['seconds']} s"
         + (
             " (reported on --resume: the model was saved by an earlier process)"
             if metrics.get("reported_after_resume")

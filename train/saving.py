@@ -74,7 +74,7 @@ def write_trained(out: Path, run: dict) -> str:
     trained it (not a new selection), and registers it once (a kill after the registration finds the id in the
     manifest). Returns that id."""
     record = {key: run[key] for key in RUN_KEYS} | {"record_id": random_id()}
-    text = json.dumps(record) + "\n"
+    text = metrics_json(record) + "\n"  # the trainer's log may hold NaN: null, as in log_history.json
     atomic_write(out / TRAINED_FILE, lambda f: f.write(text.encode()))
     return record["record_id"]
 

@@ -15,21 +15,32 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import ConfigError, build
 from data.errors import PrefloopError
-from data.imports import check_rank_items, write_records
+from data.imports import write_records
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
 from generate.judge import load_template
 from generate.loop.options import DRIVERS, LoopOptions, driver_of
 from generate.loop.report import spin_report
 from generate.options import SPIN_TEST_FRACTION, GenerateOptions, check_arena, sampling_params
-from generate.prepare import check_reward_judge, prompts_line, quiet_logs, read_prompts, start_model
+from generate.prepare import (
+    check_reward_judge,
+    preview_prompts,
+    prompts_line,
+    quiet_logs,
+    read_prompts,
+    start_model,
+)
 from generate.sampling import check_pair_params
 from train.methods import method_options
 from train.options import check_options as check_train_options
+
+if TYPE_CHECKING:
+    from generate.loop.spin import Loop
 
 # Options of a single sampling job that a driver sets itself, and why.
 NOT_FOR_LOOPS = {
@@ -39,19 +50,24 @@ NOT_FOR_LOOPS = {
 METHOD = {"--spin-iter": "spin", "--judge-iter": "dpo"}  # what each driver trains
 
 
-def _spin(options: LoopOptions, workspace: Workspace) -> dict:
-    from generate.loop.spin import run_spin
+def _spin() -> tuple[Loop, Callable[..., dict]]:
+    from generate.loop.spin import SPIN_LOOP, run_spin
 
-    return run_spin(options, workspace)
-
-
-def _judge(options: LoopOptions, workspace: Workspace) -> dict:
-    from generate.loop.judge import run_judge_loop
-
-    return run_judge_loop(options, workspace)
+    return SPIN_LOOP, run_spin
 
 
-RUN: dict[str, Callable[[LoopOptions, Workspace], dict]] = {"--spin-iter": _spin, "--judge-iter": _judge}
+def _judge() -> tuple[Loop, Callable[..., dict]]:
+    from generate.loop.judge import JUDGE_LOOP, run_judge_loop
+
+    return JUDGE_LOOP, run_judge_loop
+
+
+# Each driver's `Loop` and run function (options, workspace, checked prompt sets), imported when it runs: they
+# import the engines.
+RUN: dict[str, Callable[[], tuple[Loop, Callable[..., dict]]]] = {
+    "--spin-iter": _spin,
+    "--judge-iter": _judge,
+}
 
 
 def build_parser(prog: str = "python -m generate.loop") -> argparse.ArgumentParser:
@@ -106,15 +122,22 @@ def check_options(options: LoopOptions) -> None:
         check_arena(options)
 
 
-def _has_gold_prompts(workspace: Workspace | None) -> bool:
-    if workspace is None:
-        return False
-    prompts = workspace.frame("prompts")
-    return bool(((prompts["split"] == "train") & prompts["gold"].notna()).any())
+def loop_prompts(options: LoopOptions, existing: Workspace | None) -> str | None:
+    """What the loop imports: --prompts, else for SPIN, which needs SFT data, the sample set unless the workspace
+    holds train prompts with a gold answer already (the judge loop samples both sides of its pairs: it needs none)."""
+    if options.prompts or not options.spin_iter:
+        return options.prompts
+    if existing is not None:
+        prompts = existing.frame("prompts")
+        if ((prompts["split"] == "train") & prompts["gold"].notna()).any():
+            return None
+    return "sft"
 
 
 def run(options: LoopOptions) -> dict:
     """The driver the options name, from a checked start (bad input writes nothing); returns its summary."""
+    from generate.loop.spin import check_loop
+
     check_options(options)
     start_model(options)
     if options.judge_iter:
@@ -125,19 +148,17 @@ def run(options: LoopOptions) -> dict:
         from generate.arena import check_arena_names
 
         check_arena_names(existing, options.arena)
-    prompts = options.prompts
-    if not prompts and not _has_gold_prompts(existing):
-        prompts = "sft"  # SPIN needs SFT data: the sample set, unless the workspace already holds some
     fraction = options.test_fraction if options.test_fraction is not None else SPIN_TEST_FRACTION
-    loaded = read_prompts(prompts, fraction, options.workspace)
-    if existing is not None and loaded:
-        check_rank_items(existing, [loaded])  # its answers (an import's) change no rank item under labels
+    loaded = read_prompts(loop_prompts(options, existing), fraction, options.workspace)
+    loop, run_driver = RUN[driver_of(options)]()
+    # Its prompt sets, every round it samples, the arena's: on the workspace as the import will leave it.
+    sets = check_loop(options, preview_prompts(existing, options.workspace, loaded), loop)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)
         if said := prompts_line(loaded):  # as `data import` says them
             print(said)
-    summary = RUN[driver_of(options)](options, workspace)
+    summary = run_driver(options, workspace, sets)
     if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
         from generate.loop.arena import arena_leaderboard
 

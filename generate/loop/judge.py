@@ -90,8 +90,9 @@ JUDGE_LOOP = Loop(
 )
 
 
-def run_judge_loop(options: LoopOptions, workspace: Workspace) -> dict:
-    """``options.judge_iter`` iterations of sample → machine-label → DPO → register (resuming what is done)."""
-    result = run_loop(options, workspace, JUDGE_LOOP, options.judge_iter)
-    result.pop("chain"), result.pop("sets")
+def run_judge_loop(options: LoopOptions, workspace: Workspace, sets: dict[str, list[str]]) -> dict:
+    """``options.judge_iter`` iterations of sample → machine-label → DPO → register on the checked prompt ``sets``
+    (`generate.loop.spin.check_loop`; resuming what is done)."""
+    result = run_loop(options, workspace, JUDGE_LOOP, sets)
+    result.pop("chain")
     return result

@@ -7,6 +7,32 @@ def _number(value: object, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def iteration_summary(iteration: int, model: dict, record: dict) -> dict:
+    """One iteration's line: pairs, held-out gold log-likelihood and gold-vs-generated margin, timings."""
+    metrics = model["metrics"]
+    return {
+        "iteration": iteration,
+        "round": model["round"],
+        "model": model["id"],
+        "parent": model["parent_id"],
+        "path": model["path"],
+        "train_pairs": metrics.get("train_rows"),
+        "eval_split": metrics.get("eval_split"),
+        "eval_pairs": metrics.get("pairs"),
+        "gold_logp_before": metrics.get("reference_chosen_logp"),
+        "gold_logp_after": metrics.get("chosen_logp"),
+        "generated_logp_delta": metrics.get("rejected_logp_delta"),
+        "reward_margin": metrics.get("reward_margin"),
+        "reward_accuracy": metrics.get("reward_accuracy"),
+        "prefers_gold_before": metrics.get("reference_prefers_chosen"),
+        "prefers_gold_after": metrics.get("model_prefers_chosen"),
+        "steps": metrics.get("steps"),
+        "sample_seconds": record.get("sample_seconds"),
+        "train_seconds": record.get("train_seconds"),
+        "resumed": record.get("resumed", False),
+    }
+
+
 def spin_report(summary: dict) -> list[str]:
     """A round driver's summary as lines: one per iteration, with the held-out log-likelihood of the chosen
     answers (SPIN: the gold ones) and the reward margin."""

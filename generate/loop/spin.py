@@ -39,6 +39,7 @@ from generate.isolate import run_isolated
 from generate.loop.arena import check_loop_arena
 from generate.loop.chain import gold_chain, write_samples
 from generate.loop.options import LoopOptions
+from generate.loop.report import iteration_summary
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, model_label, sampling_params
 from generate.sampling import gold_prompt_ids, pending_prompts, sample_spin
@@ -183,8 +184,13 @@ def _write_json(path: Path, value: dict) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def _claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
-    """Make ``folder`` this iteration's, or refuse: a folder of another chain is never overwritten."""
+def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:
+    return workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
+
+
+def _check_claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> bool:
+    """Whether ``folder`` is this iteration's already (a killed run's), or refuse it: a folder of another chain is
+    never overwritten. A ``reference`` without an id (not trained or registered yet) has no folder yet."""
     marker = folder / f"{loop.kind}.json"
     flag = f"--{loop.kind}-name NAME"
     if marker.is_file():
@@ -194,11 +200,21 @@ def _claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
                 f"{folder}: holds round {theirs.get('round')} of another {loop.kind.upper()} chain (reference "
                 f"{theirs.get('reference')}); pass {flag} to put this chain's iterates elsewhere"
             )
-        return  # ours, from a killed run: training continues from its checkpoint
+        return True
     if folder.exists() and any(folder.iterdir()):
         raise PrefloopError(f"{folder}: not empty and not a {loop.kind} iterate folder; pass {flag}")
+    return False
+
+
+def _claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
+    """Make ``folder`` this iteration's (`_check_claim`)."""
+    if _check_claim(folder, reference, round, loop):
+        return  # ours, from a killed run: training continues from its checkpoint
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(marker, {"reference_id": reference.id, "reference": reference.path, "round": round})
+    _write_json(
+        folder / f"{loop.kind}.json",
+        {"reference_id": reference.id, "reference": reference.path, "round": round},
+    )
 
 
 def _train_options(options: LoopOptions, reference: Iterate, folder: Path, rounds: list[int], loop: Loop):
@@ -214,32 +230,6 @@ def _train_options(options: LoopOptions, reference: Iterate, folder: Path, round
         resume=True,  # continues from a checkpoint of a killed run; starts fresh when there is none
         chat_template=options.train.chat_template or options.chat_template,
     )
-
-
-def summary(iteration: int, model: dict, record: dict) -> dict:
-    """One iteration's line: pairs, held-out gold log-likelihood and gold-vs-generated margin, timings."""
-    metrics = model["metrics"]
-    return {
-        "iteration": iteration,
-        "round": model["round"],
-        "model": model["id"],
-        "parent": model["parent_id"],
-        "path": model["path"],
-        "train_pairs": metrics.get("train_rows"),
-        "eval_split": metrics.get("eval_split"),
-        "eval_pairs": metrics.get("pairs"),
-        "gold_logp_before": metrics.get("reference_chosen_logp"),
-        "gold_logp_after": metrics.get("chosen_logp"),
-        "generated_logp_delta": metrics.get("rejected_logp_delta"),
-        "reward_margin": metrics.get("reward_margin"),
-        "reward_accuracy": metrics.get("reward_accuracy"),
-        "prefers_gold_before": metrics.get("reference_prefers_chosen"),
-        "prefers_gold_after": metrics.get("model_prefers_chosen"),
-        "steps": metrics.get("steps"),
-        "sample_seconds": record.get("sample_seconds"),
-        "train_seconds": record.get("train_seconds"),
-        "resumed": record.get("resumed", False),
-    }
 
 
 def _done(workspace: Workspace, reference: Iterate, round: int, method: str) -> dict | None:
@@ -262,14 +252,14 @@ def iterate_once(
 ) -> tuple[dict, Iterate]:
     """Iteration ``iteration`` from ``reference`` (sampled, trained, registered, unless already done)."""
     round = reference.round + 1
-    folder = workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
+    folder = iterate_folder(options, workspace, loop, iteration)
     marker_name = f"{loop.kind}.json"
     model = _done(workspace, reference, round, loop.method)
     if model is not None:
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
         marker = Path(model["path"]) / marker_name
         record = json.loads(marker.read_text()) if marker.is_file() else {}
-        return summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
+        return iteration_summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
     started = time.perf_counter()
     sampled = _sample(options, workspace, reference, loop_round(options, loop, iteration, round), sets, loop)
     sample_seconds = round_seconds(started)
@@ -290,7 +280,7 @@ def iterate_once(
         "train_seconds": round_seconds(started),
     }
     _write_json(folder / marker_name, record)
-    return summary(iteration, model, record), _iterate_of(model)
+    return iteration_summary(iteration, model, record), _iterate_of(model)
 
 
 def _iterate_of(model: dict) -> Iterate:
@@ -306,7 +296,8 @@ def check_rounds(
 ) -> tuple[dict[int, tuple[str, dict[str, int]]], Iterate | None]:
     """The answers every iteration still to run would sample change no rank item under the labels stored on it
     (`check_sampled_rank_items`), checked before any model loads or anything is written, with advice the driver
-    can follow (`generate.loop.rounds`); the sampling steps check again as they go. Returns, for the arena after
+    can follow (`generate.loop.rounds`); the sampling steps check again as they go. Its round holds no other chain's
+    pairs and its folder is no other chain's (checked again before it trains). Returns, for the arena after
     the loop (`generate.loop.arena`), what the loop will sample by round (the sampling iterate's label, its answers
     by prompt) and the chain's last iterate as it will be (id "" where it is still to train; None where every
     iteration is done already)."""
@@ -328,21 +319,31 @@ def check_rounds(
             reference.label,
             dict.fromkeys((p for ids in pending.values() for p in ids), per_prompt),
         )
-        if not final:
-            folder = workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
+        if not final:  # what it trains on, and where: this chain's pairs, a folder of its own
+            folder = iterate_folder(options, workspace, loop, iteration)
+            _check_one_chain(workspace, round, reference.label, loop)
+            _check_claim(folder, reference, round, loop)
             reference = last = Iterate("", str(folder), model_label(str(folder)), round)
     return planned, last
 
 
-def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, iterations: int) -> dict:
-    """``iterations`` iterations of ``loop`` from ``options.model`` (resuming what is done); returns a summary
-    and the chain of iterates."""
+def check_loop(options: LoopOptions, workspace: Workspace, loop: Loop) -> dict[str, list[str]]:
+    """The fixed prompt sets of ``loop``, once every round it would sample is checked (`check_rounds`), the arena's
+    after it too (`check_loop_arena`). Reads only: the driver runs it before it writes anything, on the workspace
+    as importing --prompts will leave it (`generate.prepare.preview_prompts`)."""
     limit = options.limit if options.limit is not None else loop.limit
     sets = loop.prompt_sets(options, workspace, limit)
-    planned, last = check_rounds(options, workspace, loop, iterations, sets)
+    planned, last = check_rounds(options, workspace, loop, getattr(options, f"{loop.kind}_iter"), sets)
     if options.arena:  # the arena after the loop samples too: its round checked now, with the loop's
         start = start_iterate(options, workspace, register=False)
         check_loop_arena(options, workspace, loop.method, start, last, planned)
+    return sets
+
+
+def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, sets: dict[str, list[str]]) -> dict:
+    """``loop``'s iterations from ``options.model`` on the prompt sets ``check_loop`` checked (resuming what is
+    done); returns a summary and the chain of iterates."""
+    iterations = getattr(options, f"{loop.kind}_iter")
     start = start_iterate(options, workspace)
     chain, results = [start], []
     for iteration in range(1, iterations + 1):
@@ -357,7 +358,6 @@ def run_loop(options: LoopOptions, workspace: Workspace, loop: Loop, iterations:
         "prompts": {split: len(ids) for split, ids in sets.items()},
         "iterations": results,
         "chain": chain,
-        "sets": sets,
     }
 
 
@@ -373,10 +373,11 @@ SPIN_LOOP = Loop(
 )
 
 
-def run_spin(options: LoopOptions, workspace: Workspace) -> dict:
-    """``options.spin_iter`` SPIN iterations from ``options.model`` (resuming what is done); returns a summary."""
-    result = run_loop(options, workspace, SPIN_LOOP, options.spin_iter)
-    chain, sets = result.pop("chain"), result.pop("sets")
+def run_spin(options: LoopOptions, workspace: Workspace, sets: dict[str, list[str]]) -> dict:
+    """``options.spin_iter`` SPIN iterations from ``options.model`` on the checked prompt ``sets`` (`check_loop`;
+    resuming what is done); returns a summary."""
+    result = run_loop(options, workspace, SPIN_LOOP, sets)
+    chain = result.pop("chain")
     started = time.perf_counter()
     # The last iterate's answers to the held-out prompts: its samples.md, and round r0+N+1's test half.
     final = loop_round(options, SPIN_LOOP, options.spin_iter + 1, chain[-1].round + 1)
