@@ -46,7 +46,8 @@ def preference_rows(
     """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns, from the labels
     of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by ``aggregate`` (majority or
     dawid-skene, as `python -m data export`); gold pairs never train. Kind ``rank``: the ``rank_pairs`` (all or
-    adjacent) of each ranking (`data.rank_pairs`). Each row's ``source`` says whether only machine labellers
+    adjacent) of each ranking (`data.rank_pairs`); a pair, or a rank item (once), of a round not in ``rounds`` is
+    counted ``other_round``. Each row's ``source`` says whether only machine labellers
     decided it. ``held_out`` (the evaluation's rows): gold pairs join too, decided by their gold answer alone (they
     are the surest verdicts there are; evaluating on them trains nothing)."""
     gold = read_gold(workspace)
@@ -65,7 +66,7 @@ def preference_rows(
         inside = pairs["round"].isin(rounds)
         dropped["other_round"] += int((~inside).sum())
         pairs = pairs[inside]
-        other_rounds = other_round_items(completions, rounds)
+        other_rounds = other_round_items(completions, rounds) if ranks != "none" else set()
     rows, counts = to_dpo(
         prompts,
         completions,
