@@ -181,9 +181,10 @@ class Loading:
             self.queue.add_items(back, [self.items[g].round for g in back])
             if first:
                 self.queue.load(labels, latest)
-                ranked = _ranked(labels, latest_positions(labels) if latest is None else latest)
-                for user, item_id in ranked if self.view == "rank" else ():
-                    self._reopen_outgrown(user, item_id)
+                if self.view == "rank":
+                    latest = latest_positions(labels) if latest is None else latest
+                    for user, item_id in _grown(labels, latest, chunk):
+                        self._reopen_outgrown(user, item_id)
             for label in records:
                 self.queue.record(label)
                 self._outgrown.pop((label.annotator, label.item_id), None)
@@ -193,10 +194,17 @@ class Loading:
                     self._reopen_outgrown(user, item_id)
 
 
-def _ranked(labels: pa.Table, latest) -> list[tuple[str, str]]:
-    """(labeller, item) of each ranking in force among ``labels`` (``latest``: each one's latest record's row)."""
+def _grown(labels: pa.Table, latest, chunk) -> list[tuple[str, str]]:
+    """(labeller, item) of each ranking in force among ``labels`` (``latest``: each one's latest record's row) whose
+    item in ``chunk`` (a `rank_items.RankChunk`) holds more answers than the ranking was made on (its ``left``),
+    found on Arrow columns so that a start builds no object per ranking: an item's answers only grow (completions
+    are only appended), so only these can have outgrown their ranking, which `rank_items.outgrown` decides."""
     rows = labels.take(latest)
     rows = rows.filter(pc.and_(pc.invert(rows.column("retracted")), pc.is_valid(rows.column("ranking"))))
+    at = pc.index_in(rows.column("item_id"), value_set=pa.array(chunk.ids, pa.string()))
+    sizes = pa.array(chunk.sizes, pa.int64()).take(at)  # null: no item of the app's
+    shown = pc.add(pc.count_substring(rows.column("left"), ","), 1)  # null: no left, never outgrown
+    rows = rows.filter(pc.fill_null(pc.greater(sizes, shown), False))
     return list(zip(rows.column("annotator").to_pylist(), rows.column("item_id").to_pylist()))
 
 

@@ -24,6 +24,7 @@ class RankChunk:
     prompt_row: np.ndarray
     answers: list[list[str]]  # each item's completion ids, in creation order
     text_rows: list[list[int]]  # their rows in ``texts``
+    sizes: np.ndarray  # each item's number of answers
     prompt_ids: pa.ChunkedArray | None = None  # the prompts' id column (not copied)
 
     def item(self, row: int) -> Item:
@@ -125,5 +126,6 @@ def rank_chunk(
         prompt_rows.to_numpy(zero_copy_only=False)[pick],
         [answers[i] for i in pick],
         [rows[i].astype(np.int64).tolist() for i in pick],
+        sizes[pick],
         prompts.column("id"),
     )

@@ -157,6 +157,7 @@ def dpo_table(
     rank_excluded_only: Collection[str] = (),
     rank_unlabelled: Collection[str] = (),
     rank_items: Collection[str] = (),
+    other_rounds: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
     ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``min_posterior``: leave out verdicts whose
@@ -170,16 +171,17 @@ def dpo_table(
     ``rank_unlabelled``: the rank items ranked only by labellers ``--labels`` does not choose
     (`data.exclusion.not_chosen`); ``rank_items``: the workspace's (`data.rank_pairs.rank_task_items`), those not
     ranked counted ``rank_unranked``. Rank items are counted whole as `data.rank_pairs.whole_rank_items` says
-    (with ``rank_pairs`` none, every one ``kind_rank_not_asked``)."""
+    (with ``rank_pairs`` none, every one ``kind_rank_not_asked``; ``other_rounds``: those of rounds `train
+    --rounds` does not ask, ``other_round``)."""
     edits = edit_pair_ids(pairs) | set(edits)
     table, counts = _pairs_table(
         prompts, completions, pairs, labels, split, method, gold, edits, min_posterior, excluded_only
     )
-    whole = (rank_gold, rank_excluded_only, rank_unlabelled, rank_items)
+    whole = (rank_gold, rank_excluded_only, rank_unlabelled, rank_items, other_rounds)
     counts.update(whole_rank_items(labels, rank_pairs, *whole))
     if rank_pairs == "none" or not has_rankings(labels):
         return table, counts
-    rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs, rank_gold)
+    rank_pairs_, votes, dropped = rank_votes(labels, completions, rank_pairs, rank_gold, other_rounds)
     counts.update(dropped)
     # every ranking on a gold item, undone or left out: no pair (and a frame with no column types to filter)
     if not len(rank_pairs_):
@@ -226,9 +228,7 @@ def _pairs_table(
         pairs, at, verdict = pairs.filter(sure), at.filter(sure), verdict.filter(sure)
     sides = pairs.column("completion_a").chunks + pairs.column("completion_b").chunks
     both = pa.chunked_array(sides, pairs.schema.field("completion_a").type)
-    texts = _lookup(
-        both, completions, "text"
-    ).combine_chunks()  # one hash of the completion ids for both sides
+    texts = _lookup(both, completions, "text").combine_chunks()  # one hash of the ids for both sides
     text_a, text_b = texts.slice(0, pairs.num_rows), texts.slice(pairs.num_rows)
     b_wins = pc.equal(verdict, "b")
     chosen, rejected = pc.if_else(b_wins, text_b, text_a), pc.if_else(b_wins, text_a, text_b)
@@ -275,6 +275,7 @@ def to_dpo(
     rank_excluded_only: Collection[str] = (),
     rank_unlabelled: Collection[str] = (),
     rank_items: Collection[str] = (),
+    other_rounds: Collection[str] = (),
 ) -> tuple[list[dict], Counter]:
     """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why (`dpo_table`)."""
     table, counts = dpo_table(
@@ -293,6 +294,7 @@ def to_dpo(
         rank_excluded_only,
         rank_unlabelled,
         rank_items,
+        other_rounds,
     )
     return table.to_pylist(), counts
 

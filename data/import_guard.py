@@ -1,6 +1,6 @@
 """What an import's files, together, may not change in the workspace before anything is written
 (`check_rank_items`): no rank item under labels gains an answer (`data.rank_guard`), and no imported ranking or
-rating is replaced (`data.import_rank_rate.check_labels`). A refused answer whose text an earlier import stored
+rating, nor KTO label, is replaced (`data.import_rank_rate.check_labels`). A refused answer whose text an earlier import stored
 under another source name (the file was named otherwise, or imported with ``--source``) says so, and which
 ``--source`` makes the row's answer the stored one: an answer's id is its prompt, text and source.
 
@@ -32,7 +32,7 @@ LOCKED = "rank_locked"  # the reason a row whose answer would change a rank item
 def check_rank_items(workspace: Workspace, loaded: Sequence[Loaded]) -> None:
     """The answers of all the files, together, change no rank item under the labels stored on it
     (`data.rank_guard`: none joins a gold or imported-ranked item, none takes a ranked one past 6), nor one their
-    own rankings rank, and their rankings and ratings replace no imported one (`data.import_rank_rate.check_labels`);
+    own rankings rank, and their rankings, ratings and KTO labels replace no imported one (`data.import_rank_rate.check_labels`);
     a SchemaError names the first file and row whose answer or label would. Writes nothing."""
     added = new_answers(workspace, [record for item in loaded for record in item.records])
     check_labels(workspace, [(item.path, item.labelled) for item in loaded], added)

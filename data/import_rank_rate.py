@@ -9,9 +9,10 @@ as they read the apps' labels:
   (the app stores there the order it showed them in).
 
 Ids are content hashes, so a rerun adds nothing and identical rows are one label. An item holds one imported
-label: a row that labels it otherwise than an earlier row (of the file: `RankRateRows`, a `RecordError` that
-``--on-error skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`) is
-refused, naming both, never silently replaced. An import's ranking ranks every answer its item holds, 3-6, its
+label, and so does an answer one imported KTO label (`data.imports.to_records` makes it; `RankRateRows.kto`): a
+row that labels it otherwise than an earlier row (of the file: `RankRateRows`, a `RecordError` that ``--on-error
+skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`) is refused,
+naming both, never silently replaced. An import's ranking ranks every answer its item holds, 3-6, its
 stored ones and the import's together: the rank app serves no item an import ranked, so an answer left out would
 never be ranked, and a ranking on more would leave the rank app; once stored, no writer adds an answer to its item
 (`data.rank_guard`) until `data import --remove` withdraws it (`data.import_withdraw`).
@@ -40,7 +41,8 @@ from data.rubric import Rubric, load_rubric
 from data.schemas import SchemaError
 from data.workspace import Workspace
 
-NOUN = {"rank": "ranking", "rate": "rating"}
+NOUN = {"kto": "KTO label", "rank": "ranking", "rate": "rating"}
+CONFLICT = {"kto": "conflicting_kto_label", "rank": "conflicting_ranking", "rate": "conflicting_rating"}
 UNRATED = "unrated"  # the reason an import skips a rated file's unrated answer by, whatever --on-error says
 
 
@@ -52,11 +54,18 @@ class Labelled:
     prompt_id: str
     row: int
     field: str
-    text: str = ""  # rate: the answer rated
+    text: str = ""  # rate and kto: the answer labelled
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What holds one imported label: the task and item (an answer may hold a KTO label and a rating)."""
+        return self.label.task, self.label.item_id
 
     @property
     def verdict(self) -> str:
-        return self.label.ranking if self.label.task == "rank" else self.label.ratings
+        return {"rank": self.label.ranking, "rate": self.label.ratings}.get(
+            self.label.task, self.label.choice
+        )
 
     @property
     def answers(self) -> frozenset[str]:
@@ -64,8 +73,8 @@ class Labelled:
         return frozenset(self.label.left.split(",")) if self.label.left else frozenset((self.label.item_id,))
 
     def shown(self) -> str:
-        """The label in an error line: a rating's JSON, or what a ranking ranks."""
-        return self.verdict if self.label.task == "rate" else f"{len(self.answers)} answers"
+        """The label in an error line: a rating's JSON, a KTO choice, or what a ranking ranks."""
+        return f"{len(self.answers)} answers" if self.label.task == "rank" else self.verdict
 
 
 def label_of(question: Ranked, rubric: Rubric) -> Label:
@@ -83,10 +92,11 @@ def label_of(question: Ranked, rubric: Rubric) -> Label:
 
 def _conflict(first: Labelled, mine: Labelled, where: str) -> str:
     """Why ``mine`` and the ``first`` label on its item cannot both be the import's (``where``: the first's row)."""
-    if mine.label.task == "rate":
+    if mine.label.task != "rank":
+        does = "rates" if mine.label.task == "rate" else "labels"
         return (
-            f"this row rates the answer {quoted(mine.text)} {mine.verdict}, {where} {first.verdict}: an answer "
-            "holds one imported rating; leave one row out"
+            f"this row {does} the answer {quoted(mine.text)} {mine.verdict}, {where} {first.verdict}: an answer "
+            f"holds one imported {NOUN[mine.label.task]}; leave one row out"
         )
     what = "the same answers otherwise" if first.answers == mine.answers else "other answers of this prompt"
     return (
@@ -99,15 +109,15 @@ class RankRateRows:
     """One import file's rank and rate rows (``path``, whose ``rows`` are read; ``source``: the model of answers
     that name none; ``rubric``: the rubric file, None for HelpSteer2's): each row's questions and the records they
     make (the answers, and the import annotator's labels unless ``unlabelled``; nothing without ``made``:
-    `data.gold_file` makes gold of them) and, in ``labelled``, the first label on each item (a later row labelling
-    it otherwise is a RecordError)."""
+    `data.gold_file` makes gold of them) and, in ``labelled``, the first label on each item, KTO labels too
+    (`kto`; by `Labelled.key`: a later row labelling it otherwise is a RecordError)."""
 
     def __init__(
         self, path: Path, source: str, rubric: Path | None, unlabelled: bool, made: bool, rows: list[object]
     ):
         self.path, self.source, self.unlabelled, self.made = path, source, unlabelled, made
         self.rubric = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
-        self.labelled: dict[str, Labelled] = {}
+        self.labelled: dict[tuple[str, str], Labelled] = {}
         self.rows = rows
 
     @cached_property
@@ -157,40 +167,54 @@ class RankRateRows:
         for question in questions:
             label = label_of(question, self.rubric())
             mine = Labelled(label, question.prompt.id, row, question.field, question.texts[0])
-            first = self.labelled.get(label.item_id)
-            if first is not None and first.verdict != mine.verdict:
-                reason, message = (
-                    f"conflicting_{NOUN[label.task]}",
-                    _conflict(first, mine, f"row {first.row}"),
-                )
-                raise RecordError(str(self.path), message, row, mine.field, reason)
-            if first is None:  # else an earlier row gave the item this label already
+            if self._first(mine):  # else an earlier row gave the item this label already
                 made.append(mine)
         for mine in made:
-            self.labelled.setdefault(mine.label.item_id, mine)
+            self.labelled.setdefault(mine.key, mine)
         return [*answers, *(mine.label for mine in made)]
 
+    def kto(self, row: int, records: list[object], field: str) -> None:
+        """The KTO label among a row's ``records`` (`data.imports.to_records`; ``field`` the row's label key): an
+        answer holds one imported KTO label, as one rating, so a later row labelling it otherwise is a RecordError
+        (`conflicting_kto_label`). A gold file's rows (not ``made``) are questions, `data.gold_file`'s to compare."""
+        labels = [r for r in records if isinstance(r, Label) and r.task == "kto"] if self.made else []
+        answers = {r.id: r for r in records if isinstance(r, Completion)}
+        for label in labels:
+            answer = answers[label.item_id]
+            mine = Labelled(label, answer.prompt_id, row, field, answer.text)
+            if self._first(mine):
+                self.labelled[mine.key] = mine
 
-def _stored_labels(workspace: Workspace, items: list[str]) -> dict[str, str]:
-    """The current imported ranking or rating of each of ``items`` that has one."""
-    labels = workspace.read(
-        "labels", ["item_id", "annotator", "task", "ranking", "ratings", "retracted", "created_at"]
-    )
+    def _first(self, mine: Labelled) -> bool:
+        """Whether ``mine`` is the first label of the file on its item (False: an earlier row gave it this one); a
+        RecordError where an earlier row labelled the item otherwise."""
+        first = self.labelled.get(mine.key)
+        if first is not None and first.verdict != mine.verdict:
+            message = _conflict(first, mine, f"row {first.row}")
+            raise RecordError(str(self.path), message, mine.row, mine.field, CONFLICT[mine.label.task])
+        return first is None
+
+
+def _stored_labels(workspace: Workspace, items: list[str]) -> dict[tuple[str, str], str]:
+    """The current imported KTO label, ranking or rating of each of ``items`` that has one, by task and item."""
+    columns = ["item_id", "annotator", "task", "choice", "ranking", "ratings", "retracted", "created_at"]
+    labels = workspace.read("labels", columns)
     mine = pc.and_(
         pc.equal(labels.column("annotator"), IMPORT),
         pc.is_in(labels.column("item_id"), value_set=pa.array(items, pa.string())),
     )
     labels = labels.filter(mine)
     out = {}
-    for task, column in (("rank", "ranking"), ("rate", "ratings")):
+    for task, column in (("kto", "choice"), ("rank", "ranking"), ("rate", "ratings")):
         current = current_labels(labels, task)
-        out |= dict(zip(current["item_id"], current[column])) if len(current) else {}
+        if len(current):
+            out |= {(task, item): value for item, value in zip(current["item_id"], current[column])}
     return out
 
 
 def check_labels(
     workspace: Workspace,
-    files: list[tuple[Path, Mapping[str, Labelled]]],
+    files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]],
     added: Mapping[Key, list[Completion]],
 ) -> None:
     """The imported labels of all the files of one import (``files``: each file's `RankRateRows.labelled`) against
@@ -198,27 +222,27 @@ def check_labels(
     SchemaError naming the (later) file, row and field; so is an item the import ranks that its stored answers and
     the import's new ones (``added``, by prompt and round: `data.rank_guard.new_answers`) take past 6. Writes
     nothing."""
-    first: dict[str, tuple[Path, Labelled]] = {}
+    first: dict[tuple[str, str], tuple[Path, Labelled]] = {}
     for path, labelled in files:
-        for item, mine in labelled.items():
-            seen_in, seen = first.setdefault(item, (path, mine))
+        for key, mine in labelled.items():
+            seen_in, seen = first.setdefault(key, (path, mine))
             if seen.verdict != mine.verdict:
                 message = _conflict(seen, mine, f"{seen_in}, row {seen.row}")
                 raise SchemaError(str(path), message, mine.row, mine.field)
     if not first:
         return
-    stored = _stored_labels(workspace, sorted(first))
-    for item, (path, mine) in first.items():
-        if stored.get(item, mine.verdict) != mine.verdict:
-            task = mine.label.task
-            what, shown = ("rank item", "") if task == "rank" else ("answer", f" ({stored[item]})")
+    stored = _stored_labels(workspace, sorted({item for _, item in first}))
+    for key, (path, mine) in first.items():
+        if stored.get(key, mine.verdict) != mine.verdict:
+            task, item = key
+            what, shown = ("rank item", "") if task == "rank" else ("answer", f" ({stored[key]})")
             message = (
                 f"{what} {item} already holds an imported {NOUN[task]}{shown}, and this row's differs: an import "
                 "never replaces one; leave the row out, or withdraw the stored one first (`data import --remove FILE`, "
                 "FILE the file that imported it)"
             )
             raise SchemaError(str(path), message, mine.row, mine.field)
-    _check_ranked_items(workspace, [found for item, found in first.items() if item not in stored], added)
+    _check_ranked_items(workspace, [found for key, found in first.items() if key not in stored], added)
 
 
 def _check_ranked_items(

@@ -94,7 +94,7 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     loaded = read()
     if options.on_error == "skip":
         (loaded,) = skip_locked(workspace, [loaded], lambda _, refused: read(refused))
-    for labelled in loaded.labelled.values():  # rankings and ratings: with the field they came from
+    for labelled in loaded.labelled.values():  # rankings, ratings, KTO labels: with the field they came from
         found[labelled.label.id] = labelled
     left_out = frozenset(reject["row"] for reject in loaded.rejects if reject["reason"] == LOCKED)
     locked = logged_rejects(workspace, path, options, loaded.format, LOCKED)

@@ -33,6 +33,7 @@ from data.errors import PrefloopError
 from data.import_columns import Reading, UnreadColumns, question_columns
 from data.import_formats import (
     FORMATS,
+    LABEL_KEYS,
     NON_TEXT,
     PARSERS,
     Example,
@@ -260,6 +261,7 @@ def check_file(
             questions = rank_rate.questions(row, raw, example, prompt)
             if questions is None:
                 out, dropped = to_records(example, prompt, source, row, options)
+                rank_rate.kto(row, out, next((key for key in LABEL_KEYS if key in raw), ""))
             else:  # a rated answer is no gold (SFT) answer
                 prompt, dropped = replace(prompt, gold=None), Counter()
                 out = rank_rate.records(row, questions)

@@ -78,6 +78,7 @@ def whole_rank_items(
     excluded_only: Collection[str] = (),
     unlabelled: Collection[str] = (),
     items: Collection[str] = (),
+    other_rounds: Collection[str] = (),
 ) -> Counter:
     """The rank items the DPO export counts whole, each once and of any split, rather than by the pairs their
     rankings expand into: the ``gold`` ones, ranked or not (``rank_gold``, as a gold pair is counted ``gold``),
@@ -85,22 +86,33 @@ def whole_rank_items(
     does not choose (``rank_unlabelled``), then the other ``items`` (the workspace's, `rank_task_items`) that no
     ranking among ``labels`` ranks (``rank_unranked``: nobody ranked them yet, or every ranking was undone). With
     ``mode`` none (`--rank-pairs none`, `--kinds` without rank), each of those and every other ranked item is
-    ``kind_rank_not_asked``."""
-    gold = set(gold)
-    excluded_only, unlabelled = set(excluded_only) - gold, set(unlabelled) - gold
-    counted = (mode == "none" or bool(items)) and has_rankings(labels)
+    ``kind_rank_not_asked``; otherwise those among ``other_rounds`` (`other_round_items`), ranked or not, are
+    ``other_round`` first, as a pair of a round `train --rounds` does not ask."""
+    counted = (mode == "none" or bool(items) or bool(other_rounds)) and has_rankings(labels)
     ranked = set(current_rankings(labels)["item_id"]) if counted else set()
-    unranked = set(items) - gold - excluded_only - unlabelled - ranked
+    every = (set(gold), set(excluded_only), set(unlabelled), set(items), ranked)
+    other = set().union(*every) & set(other_rounds) if mode != "none" else set()
+    gold, excluded_only, unlabelled, items, ranked = (ids - other for ids in every)
+    excluded_only, unlabelled = excluded_only - gold, unlabelled - gold
+    unranked = items - gold - excluded_only - unlabelled - ranked
     if mode == "none":
         whole = {"kind_rank_not_asked": ranked | gold | excluded_only | unlabelled | unranked}
     else:
         whole = {
+            "other_round": other,
             "rank_gold": gold,
             "rank_excluded_only": excluded_only,
             "rank_unlabelled": unlabelled,
             "rank_unranked": unranked,
         }
     return Counter({reason: len(ids) for reason, ids in whole.items() if ids})
+
+
+def other_round_items(completions: pd.DataFrame, rounds: Collection[int]) -> set[str]:
+    """The rank item ids of the prompts' rounds in ``completions`` that are not among ``rounds`` (`train --rounds`):
+    a prompt's answers of one round are its rank item of that round (`rank_groups`)."""
+    other = completions.loc[~completions["round"].isin(rounds), ["prompt_id", "round"]].drop_duplicates()
+    return {rank_item_id(p, r) for p, r in zip(other["prompt_id"], other["round"])}
 
 
 VOTE_COLUMNS = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]
@@ -111,12 +123,15 @@ def rank_votes(
     completions: pd.DataFrame | pa.Table,
     mode: str = "all",
     gold: Collection[str] = (),
+    other_rounds: Collection[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame, Counter]:
     """The pairs the current rankings expand into (pairs-table columns, kind ``rank``) and one pairwise vote per
     labeller and pair (labels columns), for `data.aggregate`; counts of what was left out and why: rankings naming
     an unknown completion (``rank_unknown_completion``) or answers of several prompts (``rank_mixed_prompts``),
     pairs more than one rank apart with ``adjacent`` (``rank_not_adjacent``). The rankings of ``gold`` rank items
-    expand into nothing (gold items measure labellers, they never train); `whole_rank_items` counts those items."""
+    expand into nothing (gold items measure labellers, they never train); `whole_rank_items` counts those items.
+    The rankings of the ``other_rounds`` items vote but expand into no pair and no count: Dawid–Skene's fit sees
+    every round's labels, as it sees the pairwise labels of the rounds `train --rounds` leaves out."""
     if mode not in RANK_PAIRS:
         raise PrefloopError(f"--rank-pairs {mode!r}: expected one of {', '.join(RANK_PAIRS)}")
     counts: Counter = Counter()
@@ -129,23 +144,26 @@ def rank_votes(
         completions = completions.select(["id", "prompt_id", "round"]).to_pandas()
     where = completions.set_index("id")[["prompt_id", "round"]] if len(rankings) else None
     known = set(where.index) if where is not None else set()
+    other_rounds = set(other_rounds)
     for row in rankings.itertuples(index=False):
+        asked = row.item_id not in other_rounds  # counted whole (other_round) by whole_rank_items
         ids = sorted(rank_of(row.ranking))
         if not known.issuperset(ids):
-            counts["rank_unknown_completion"] += 1
+            counts["rank_unknown_completion"] += asked
             continue
         prompts = where.loc[ids]
         if prompts["prompt_id"].nunique() != 1:
-            counts["rank_mixed_prompts"] += 1
+            counts["rank_mixed_prompts"] += asked
             continue
         prompt, round = prompts["prompt_id"].iloc[0], int(prompts["round"].max())
         kept = ranking_votes(row.ranking, mode)
-        counts["rank_not_adjacent"] += len(ids) * (len(ids) - 1) // 2 - len(kept)
+        counts["rank_not_adjacent"] += asked * (len(ids) * (len(ids) - 1) // 2 - len(kept))
         for better, worse, gap in kept:
             a, b = sorted((better, worse))
             pair_id = content_id("rank-pair", row.item_id, a, b)
-            pairs.setdefault(pair_id, dict(id=pair_id, prompt_id=prompt, completion_a=a, completion_b=b,
-                                           kind=RANK_KIND, round=round, created_at=row.created_at))  # fmt: skip
+            if asked:
+                pairs.setdefault(pair_id, dict(id=pair_id, prompt_id=prompt, completion_a=a, completion_b=b,
+                                               kind=RANK_KIND, round=round, created_at=row.created_at))  # fmt: skip
             choice = "tie" if gap == 0 else ("a" if better == a else "b")
             strength = gap_strength(gap) if gap else None
             votes.append(dict(item_id=pair_id, annotator=row.annotator, task="pairwise", choice=choice,

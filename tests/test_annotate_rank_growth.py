@@ -172,3 +172,29 @@ def test_undo_after_a_ranking_its_item_outgrew_takes_back_that_ranking(tmp_path,
     assert service.latest_label("ann", shown.item.id).retracted
     assert "exported 6" in pairs_exported(ws, tmp_path, capsys)  # the first item's ranking only
     assert LabelService(ws, "rank", overlap=1).show("ann").item.id == shown.item.id  # and after a restart
+
+
+def test_a_start_builds_a_label_only_for_the_rankings_whose_item_grew(tmp_path, monkeypatch):
+    """The start looked every ranking in force up as a Label (`LabelQueue.label_of`), to find the few whose item
+    outgrew them: a Python object per ranking, at a million labels. The rankings whose item holds no more answers
+    than they were made on (their ``left``) are left out on Arrow columns: only the grown item's are looked up."""
+    from annotate.queue import LabelQueue
+
+    ws = build_workspace(tmp_path / "ws")
+    service = LabelService(ws, "rank", overlap=3)
+    for user in ("ann", "bob", "cat"):
+        while (shown := service.show(user)) is not None:
+            service.submit(user, shown.item.id, "1 > 2 > 3 > 4")
+    grown = service.items[next(iter(service.items))]
+    grow(ws, grown.completion_ids[0])
+    looked_up = []
+    label_of = LabelQueue.label_of
+
+    def counted(queue, user, item):
+        looked_up.append((user, item))
+        return label_of(queue, user, item)
+
+    monkeypatch.setattr(LabelQueue, "label_of", counted)
+    restarted = LabelService(ws, "rank", overlap=3)
+    assert sorted(looked_up) == [(user, grown.id) for user in ("ann", "bob", "cat")]  # of six rankings
+    assert all(restarted.show(user).item.id == grown.id for user in ("ann", "bob", "cat"))

@@ -324,3 +324,46 @@ def test_a_pairwise_workspace_counts_no_rank_items(tmp_path, capsys):
     assert main(["gold", "-w", str(ws.path), "--rank-item", item, "--ranking", ranking]) == 0
     counts = {"exported": 1, "unlabelled": 3, "rank_gold": 1, "rank_unranked": 3}
     assert export(ws, capsys, "--format", "dpo")[0] == counts
+
+
+@pytest.mark.parametrize(
+    ("rounds", "kinds", "ranks", "counts"),
+    [
+        ((0,), EXPORT_KINDS, "all", None),  # every item of round 0: the export's counts
+        ((1,), EXPORT_KINDS, "all", {"other_round": 8}),  # 4 pairs, 4 rank items; nothing exported
+        ((1,), EXPORT_KINDS, "adjacent", {"other_round": 8}),
+        ((1,), EXPORT_KINDS, "none", {"other_round": 4, "kind_rank_not_asked": 4}),
+        ((1,), ("sampled",), "all", {"other_round": 4, "kind_rank_not_asked": 4}),
+    ],
+)
+def test_train_rounds_counts_the_rank_items_of_other_rounds(rank_task, capsys, rounds, kinds, ranks, counts):
+    """`train --rounds 1` on a workspace of round 0 said `exported 3` (ranking 0's pairs) and trained on nothing:
+    the rows of rankings of other rounds were dropped after the counts. A rank item of a round not asked is counted
+    once, `other_round`, as a pair of that round is (where rank pairs are not asked at all, `kind_rank_not_asked`
+    as without --rounds); `exported` is the rows'; `data export` has no --rounds, so round 0 of a workspace of round
+    0 counts as it does."""
+    rows, trained = preference_rows(rank_task, "train", kinds, rounds, rank_pairs=ranks)
+    trained = {k: v for k, v in trained.items() if v}
+    if counts is None:
+        counts, _ = export(rank_task, capsys, "--format", "dpo", "--split", "train")
+    assert trained == counts and len(rows) == trained.get("exported", 0)
+
+
+def test_train_rounds_trains_on_the_rankings_of_the_round_asked(tmp_path):
+    """A prompt with three answers in round 0 and three in round 1, both rank items ranked: `--rounds 1` trains on
+    round 1's ranking alone (3 pairs) and counts round 0's item `other_round`; the votes of both rounds still feed
+    Dawid–Skene's fit, as the pairwise labels of every round do."""
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Pick."}], "toy")
+    answers = {
+        r: [Completion(prompt.id, f"answer {r} {s}", "toy", "hf", round=r) for s in "abc"] for r in (0, 1)
+    }
+    rankings = {r: canonical_ranking(">".join(a.id for a in answers[r])) for r in (0, 1)}
+    ws.append([prompt, *answers[0], *answers[1]])
+    ws.append([Label(rank_item_id(prompt.id, r), "ann", "rank", None, ranking=rankings[r]) for r in (0, 1)])
+    for aggregate in ("majority", "dawid-skene"):
+        rows, counts = preference_rows(ws, "train", EXPORT_KINDS, (1,), aggregate=aggregate)
+        assert {k: v for k, v in counts.items() if v} == {"exported": 3, "other_round": 1}
+        assert {r["round"] for r in rows} == {1} and len(rows) == 3
+    rows, counts = preference_rows(ws, "train", EXPORT_KINDS, (0, 1))
+    assert {k: v for k, v in counts.items() if v} == {"exported": 6} and len(rows) == 6

@@ -15,7 +15,7 @@ from data.errors import PrefloopError
 from data.export import to_dpo, to_kto, to_sft
 from data.export_labels import export_labels
 from data.gold import read_gold
-from data.rank_pairs import RANK_KIND, rank_task_items
+from data.rank_pairs import RANK_KIND, other_round_items, rank_task_items
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
 from data.records import Label, content_id, to_row
 from data.selection import excluded_labellers, of_kinds
@@ -46,7 +46,8 @@ def preference_rows(
     """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns, from the labels
     of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by ``aggregate`` (majority or
     dawid-skene, as `python -m data export`); gold pairs never train. Kind ``rank``: the ``rank_pairs`` (all or
-    adjacent) of each ranking (`data.rank_pairs`). Each row's ``source`` says whether only machine labellers
+    adjacent) of each ranking (`data.rank_pairs`); a pair, or a rank item (once), of a round not in ``rounds`` is
+    counted ``other_round``. Each row's ``source`` says whether only machine labellers
     decided it. ``held_out`` (the evaluation's rows): gold pairs join too, decided by their gold answer alone (they
     are the surest verdicts there are; evaluating on them trains nothing)."""
     gold = read_gold(workspace)
@@ -58,12 +59,14 @@ def preference_rows(
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
     pairs = without_gold_edits(pairs, gold, dropped)
     pairs = of_kinds(pairs, kinds, dropped)  # as data export counts them
+    ranks = rank_pairs if RANK_KIND in kinds else "none"
+    prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
+    other_rounds: set[str] = set()  # rank items of the rounds not asked: counted whole, other_round
     if rounds is not None:
         inside = pairs["round"].isin(rounds)
         dropped["other_round"] += int((~inside).sum())
         pairs = pairs[inside]
-    ranks = rank_pairs if RANK_KIND in kinds else "none"
-    prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
+        other_rounds = other_round_items(completions, rounds) if ranks != "none" else set()
     rows, counts = to_dpo(
         prompts,
         completions,
@@ -80,6 +83,7 @@ def preference_rows(
         chosen.excluded_only("rank"),
         chosen.unlabelled("rank"),  # ranked only by labellers --labels does not choose
         rank_task_items(completions, chosen.stored, rank_gold),  # those nobody ranked: counted rank_unranked
+        other_rounds,
     )
     counts.update(dropped)
     if held_out and gold.num_rows:
@@ -87,8 +91,6 @@ def preference_rows(
         on_gold, _ = to_dpo(prompts, completions, scored, _answers(gold, "pairwise"), split)
         rows += on_gold
         counts["gold_evaluated"] = len(on_gold)
-    if rounds is not None:  # the pairs were chosen by round already; rankings' pairs here
-        rows = [row for row in rows if row["round"] in rounds]
     machine = machine_only_items(chosen.labels)
     for row in rows:
         row["ref_key"] = content_id(row["prompt"], row["chosen"], row["rejected"])

@@ -1,0 +1,82 @@
+"""An answer holds one imported KTO label, as it holds one imported rating: two rows that label one answer (one
+prompt, one text, one source) desirable and undesirable, in one file, in two files of one import, or in a file and
+a stored import, were both stored, and the later record silently decided. Each is now one line naming file, row and
+field, writing nothing; within a file `--on-error skip` leaves the later row out, `conflicting_kto_label`."""
+
+from __future__ import annotations
+
+import json
+
+from data.workspace import Workspace
+from tests.test_data_gold_files import write
+from tests.test_data_import_errors import digest
+from tests.test_data_import_rank_rate import answer_id, import_, imported, rating
+
+GOOD = {"prompt": "Two plus two?", "completion": "4", "label": True}
+BAD = GOOD | {"label": False}
+REMEDY = "an import never replaces one; leave the row out, or withdraw the stored one first"
+
+
+def test_two_rows_of_a_file_that_label_an_answer_both_ways_are_refused_or_skipped(tmp_path, capsys):
+    path = write(tmp_path / "kto.jsonl", GOOD, {"prompt": "Other?", "completion": "x", "label": False}, BAD)
+    assert import_(tmp_path / "ws", path) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 2, field 'label': this row labels the answer '4' undesirable, row 0 desirable: an "
+        "answer holds one imported KTO label; leave one row out\n"
+    )
+    assert not (tmp_path / "ws").exists() or imported(Workspace(tmp_path / "ws")) == []
+
+    assert import_(tmp_path / "ws", path, "--on-error", "skip") == 0
+    assert "skipped 1 record(s) (conflicting_kto_label 1)" in capsys.readouterr().out
+    [reject] = [
+        json.loads(line) for f in (tmp_path / "ws" / "imports").glob("*.rejects.jsonl") for line in f.open()
+    ]
+    assert (reject["row"], reject["field"], reject["reason"]) == (2, "label", "conflicting_kto_label")
+    labels = {r["item_id"]: r["choice"] for r in imported(Workspace(tmp_path / "ws"))}
+    assert labels[answer_id("Two plus two?", "4", "kto")] == "desirable" and len(labels) == 2
+
+
+def test_a_kto_tag_names_its_field_and_identical_rows_or_a_rating_beside_are_no_conflict(tmp_path, capsys):
+    """LLaMA-Factory's KTO rows keep the label in `kto_tag`; the same label twice, or a rating of the same answer,
+    holds no contradiction."""
+    chat = {"messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}]}
+    path = write(tmp_path / "lf.jsonl", chat | {"kto_tag": True}, chat | {"kto_tag": False})
+    assert import_(tmp_path / "ws", path) == 2
+    assert (
+        f"error: {path}, row 1, field 'kto_tag': this row labels the answer 'Hello.'"
+        in capsys.readouterr().err
+    )
+    rated = {"prompt": "Two plus two?", "response": "4", "ratings": rating(4)}
+    fine = write(tmp_path / "kto.jsonl", GOOD, GOOD, rated)
+    assert import_(tmp_path / "ws", fine) == 0, capsys.readouterr().err
+    assert sorted(r["task"] for r in imported(Workspace(tmp_path / "ws"))) == ["kto", "kto", "rate"]
+
+
+def test_files_of_one_import_or_a_stored_import_that_label_an_answer_otherwise_are_refused(tmp_path, capsys):
+    for folder in ("a", "b", "c"):  # one file name: one source, so one answer
+        (tmp_path / folder).mkdir()
+    first, second = write(tmp_path / "a" / "kto.jsonl", GOOD), write(tmp_path / "b" / "kto.jsonl", BAD)
+    assert import_(tmp_path / "ws", write(tmp_path / "seed.jsonl", {"prompt": "Seed?"})) == 0
+    before = digest(tmp_path / "ws")
+    capsys.readouterr()
+    assert import_(tmp_path / "ws", first, second) == 2
+    assert capsys.readouterr().err == (
+        f"error: {second}, row 0, field 'label': this row labels the answer '4' undesirable, {first}, row 0 "
+        "desirable: an answer holds one imported KTO label; leave one row out\n"
+    )
+    assert digest(tmp_path / "ws") == before
+
+    assert import_(tmp_path / "ws", first) == 0
+    before = digest(tmp_path / "ws")
+    for skip in ([], ["--on-error", "skip"]):  # as a stored rating: refused whatever --on-error says
+        capsys.readouterr()
+        assert import_(tmp_path / "ws", second, *skip) == 2
+        assert capsys.readouterr().err == (
+            f"error: {second}, row 0, field 'label': answer {answer_id('Two plus two?', '4', 'kto')} already holds "
+            f"an imported KTO label (desirable), and this row's differs: {REMEDY} (`data import --remove FILE`, "
+            "FILE the file that imported it)\n"
+        )
+        assert digest(tmp_path / "ws") == before
+    assert import_(tmp_path / "ws", "--remove", first) == 0
+    assert import_(tmp_path / "ws", second) == 0, capsys.readouterr().err  # withdrawn first: labelled anew
+    assert import_(tmp_path / "ws", write(tmp_path / "c" / "kto.jsonl", BAD)) == 0  # the same label again
