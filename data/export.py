@@ -259,43 +259,10 @@ def _pairs_table(
     return table, counts
 
 
-def to_dpo(
-    prompts: Frame,
-    completions: Frame,
-    pairs: Frame,
-    labels: Frame,
-    split: str | None = None,
-    method: str = MAJORITY,
-    gold: pa.Table | None = None,
-    rank_pairs: str = "all",
-    edits: Iterable[str] = (),
-    rank_gold: Collection[str] = (),
-    min_posterior: float | None = None,
-    excluded_only: Collection[str] = (),
-    rank_excluded_only: Collection[str] = (),
-    rank_unlabelled: Collection[str] = (),
-    rank_items: Collection[str] = (),
-    other_rounds: Collection[str] = (),
-) -> tuple[list[dict], Counter]:
-    """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why (`dpo_table`)."""
-    table, counts = dpo_table(
-        prompts,
-        completions,
-        pairs,
-        labels,
-        split,
-        method,
-        gold,
-        rank_pairs,
-        edits,
-        rank_gold,
-        min_posterior,
-        excluded_only,
-        rank_excluded_only,
-        rank_unlabelled,
-        rank_items,
-        other_rounds,
-    )
+def to_dpo(*args, **kwargs) -> tuple[list[dict], Counter]:
+    """Rows for TRL's DPOTrainer from labelled pairs, and counts of what was dropped and why: `dpo_table`, whose
+    arguments it takes, as Python rows."""
+    table, counts = dpo_table(*args, **kwargs)
     return table.to_pylist(), counts
 
 
