@@ -195,6 +195,49 @@ def test_a_running_app_serves_the_items_whose_imported_labels_were_withdrawn(tmp
     assert "yes" in {kto_items[i].texts[0] for i in kto_items}
 
 
+def test_a_running_app_stops_serving_the_items_whose_withdrawn_labels_are_imported_again(tmp_path):
+    """Importing a withdrawn file again puts its labels back in force, but a running app kept serving their items
+    (queued at the withdrawal) until a restart. At its next reload they leave the queue, as a restart leaves them
+    out and as a fresh import's labelled items never join it."""
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "Good?", "completion": "yes", "label": True})
+    prefs = write(tmp_path / "prefs.jsonl", {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
+    assert main(["import", "-w", str(ws), str(ranks), str(kto), str(prefs)]) == 0
+    assert remove(ws, ranks, kto, prefs) == 0
+    services = {task: LabelService(Workspace(ws), task) for task in ("rank", "kto", "pairwise")}
+    assert {task: len(service.queue.items) for task, service in services.items()} == {
+        "rank": 1,
+        "kto": 6,
+        "pairwise": 1,
+    }
+    assert main(["import", "-w", str(ws), str(ranks), str(kto), str(prefs)]) == 0  # restored_labels
+    for task, service in services.items():
+        service.reload()
+        restart = LabelService(Workspace(ws), task)
+        assert service.queue.items == restart.queue.items, task
+        assert service.progress("bob")["remaining"] == restart.progress("bob")["remaining"], task
+    assert services["rank"].show("bob") is None and services["pairwise"].show("bob") is None
+    kto_items = services["kto"].queue.items
+    assert "yes" not in {services["kto"].items[i].texts[0] for i in kto_items}
+
+
+def test_an_item_an_import_labelled_leaving_gold_while_the_app_runs_is_not_served(tmp_path):
+    """An answer with an import's KTO label, made gold: the app serves it as gold. Taken out of gold while it ran,
+    it joined the regular queue at the next reload, where a restart leaves it out (its import label is in force)."""
+    ws = tmp_path / "ws"
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "Good?", "completion": "yes", "label": True})
+    assert main(["import", "-w", str(ws), str(kto)]) == 0
+    (answer,) = [label["item_id"] for label in import_labels(ws)]
+    assert main(["gold", "-w", str(ws), "--completion", answer, "--answer", "desirable"]) == 0
+    service = LabelService(Workspace(ws), "kto")
+    assert service.queue.gold == [answer]
+    assert main(["gold", "-w", str(ws), "--remove", answer]) == 0
+    service.reload()
+    restart = LabelService(Workspace(ws), "kto")
+    assert answer not in restart.queue.items and service.queue.items == restart.queue.items == []
+
+
 def test_a_file_the_import_respelled_is_withdrawn_by_its_stored_spellings(tmp_path, capsys):
     """The import gave the file's near-copies the stored spellings before any id was made (`data.spellings`), so
     its labels are of the stored texts: --remove reads the file so too, and finds them."""
