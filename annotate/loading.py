@@ -7,9 +7,9 @@ the service started join the end of the queue (rank: also a prompt whose answers
 that join an item already queued, for the labellers not yet served it: annotate.service; and the items whose
 imported label `data import --remove` withdrew); an item whose imported label is in force again (the withdrawn file
 imported again) leaves it, as does one that leaves gold while an imported label is in force on it: a restart would
-not queue either. The labellers' labels are applied in bulk on the first read and one by one afterwards, each once (the ids applied so far
-are kept); the machine labellers' labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read
-them), never queued.
+not queue either. The labellers' labels are applied in bulk on the first read and one by one afterwards, each once
+(the ids applied so far are kept); the machine labellers' labels are kept as a table (the order
+``machine-uncertain`` and ``--suggest`` read them), never queued.
 """
 
 from __future__ import annotations
