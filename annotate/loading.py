@@ -5,10 +5,11 @@ service's item catalog, queue, edit log and machine picks, under the service's l
 Which items are queued, and in which order, is annotate.items' (rank: annotate.rank_items); items that appear after
 the service started join the end of the queue (rank: also a prompt whose answers arrive over several reads, and answers
 that join an item already queued, for the labellers not yet served it: annotate.service; and the items whose
-imported label `data import --remove` withdrew). The
-labellers' labels are applied in bulk on the first read and one by one afterwards, each once (the ids applied so far
-are kept); the machine labellers' labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read
-them), never queued.
+imported label `data import --remove` withdrew); an item whose imported label is in force again (the withdrawn file
+imported again) leaves it, as does one that leaves gold while an imported label is in force on it: a restart would
+not queue either. The labellers' labels are applied in bulk on the first read and one by one afterwards, each once
+(the ids applied so far are kept); the machine labellers' labels are kept as a table (the order
+``machine-uncertain`` and ``--suggest`` read them), never queued.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from data.gold import current_gold
 from data.machine import machine_certainty, machine_picks
 from data.records import Label
 from data.schemas import SCHEMAS
-from data.selection import uncertainty_margins
+from data.selection import imported_items, uncertainty_margins
 
 # What the service reads of each table (None: every column).
 READ_COLUMNS = {
@@ -78,11 +79,14 @@ class Loading:
                 self._tables[name] = _concat(self._tables.get(name), new[name])
             labels = keep_rows(new["labels"], pc.equal(new["labels"].column("task"), self.task))
             machine = machine_column(labels.column("annotator"))
-            self._tables["imported"] = _concat(self._tables.get("imported"), keep_rows(labels, machine))
+            machine_new = keep_rows(labels, machine)
+            self._tables["imported"] = _concat(self._tables.get("imported"), machine_new)
             candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
             if self.view == "rank":  # the new answers' prompts and rounds, with the answers they join
                 candidates = touched_groups(self._tables["completions"], candidates)
-            withdrawn = self._withdrawn(keep_rows(labels, machine))
+            # after the first read only: then the items are chosen with every import label at hand
+            restored = _renewed(machine_new) if self._known else []
+            withdrawn = self._withdrawn(machine_new)
             if withdrawn is not None:  # items whose imported label was withdrawn: for labellers from now on
                 read = candidates.column("id").combine_chunks()
                 withdrawn = withdrawn.filter(pc.invert(pc.is_in(withdrawn.column("id"), value_set=read)))
@@ -114,7 +118,7 @@ class Loading:
                     chunk = select_chunk(
                         self.view, *tables, self._tables["imported"], self.order, margins, gold
                     )
-                self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed)
+                self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed, restored)
         return len(self.items)
 
     def _withdrawn(self, machine: pa.Table) -> pa.Table | None:
@@ -139,6 +143,15 @@ class Loading:
         answers = completions.filter(pc.is_in(completions.column("id"), value_set=ids.cast(pa.string())))
         return touched_groups(completions, answers) if self.view == "rank" else answers
 
+    def _imported(self, items: list[str]) -> set[str]:
+        """Those of ``items`` that hold an imported label in force (`data.selection.imported_items`, over the
+        import labels of these items only)."""
+        if not items:
+            return set()
+        imported = self._tables["imported"]
+        mine = imported.filter(pc.is_in(imported.column("item_id"), value_set=pa.array(items, pa.string())))
+        return set(imported_items(mine, self.task).to_pylist())
+
     def _read_new(self, name: str) -> pa.Table:
         columns = READ_COLUMNS[self.task].get(name)
         with self._lock:
@@ -162,7 +175,18 @@ class Loading:
             if outgrown(self.items.sources(item_id)[1], label) and self.queue.reopen(user, item_id):
                 self._outgrown[(user, item_id)] = label  # what their page says when the item is back
 
-    def _apply(self, chunk, labels: pa.Table, latest=None, gold: list[str] = (), seed: bytes = b"") -> None:
+    def _apply(
+        self,
+        chunk,
+        labels: pa.Table,
+        latest=None,
+        gold: list[str] = (),
+        seed: bytes = b"",
+        restored: list[str] = (),
+    ) -> None:
+        """Queue the ``chunk``'s items and apply the labellers' ``labels`` (the first read: in bulk); take out of
+        the regular queue the items ``restored`` (an import label read now on them) that hold an imported label in
+        force, and keep out those leaving gold that do, as a restart would."""
         first = not self._known
         if not first and labels.num_rows:
             known = pa.chunked_array(self._known, pa.string()).combine_chunks()
@@ -178,7 +202,10 @@ class Loading:
             was_gold = self.queue.gold
             self.queue.set_gold([g for g in gold if g in self.items], self.gold_rate, seed)
             back = [g for g in was_gold if g not in is_gold]  # no longer gold: a regular item again, at once
+            closed = self._imported([*back, *restored])  # an import's label in force: nobody labels it
+            back = [g for g in back if g not in closed]
             self.queue.add_items(back, [self.items[g].round for g in back])
+            self.queue.close([item for item in restored if item in closed])
             if first:
                 self.queue.load(labels, latest)
                 if self.view == "rank":
@@ -192,6 +219,13 @@ class Loading:
             for item_id in renewed:  # answers joined it: the rankings made before rank none of them
                 for user in self.queue.labellers():
                     self._reopen_outgrown(user, item_id)
+
+
+def _renewed(machine: pa.Table) -> list[str]:
+    """The items of the import labels (not retractions) among the ``machine`` labels read now: labels a fresh
+    import wrote, or a withdrawn file's put back (`data.import_labels.renew_withdrawn`)."""
+    written = pc.and_(pc.equal(machine.column("annotator"), IMPORT), pc.invert(machine.column("retracted")))
+    return list(dict.fromkeys(machine.filter(written).column("item_id").to_pylist()))
 
 
 def _grown(labels: pa.Table, latest, chunk) -> list[tuple[str, str]]:

@@ -124,6 +124,11 @@ class LabelQueue(GoldMixing):
                 self._closes(latest.get(item), item) for item in items if item in latest
             )
 
+    def close(self, items: Iterable[str]) -> None:
+        """Take regular ``items`` out of the order for good (an import's label in force on them again: a restart
+        would not queue them); their labels stay. Gold items and items not queued are passed over."""
+        self._drop_regular([item for item in dict.fromkeys(items) if item in self._index])
+
     def _closes(self, record: Record | None, item: str) -> bool:
         """Whether this record keeps its labeller from an item that is still open to others."""
         return (

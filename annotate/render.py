@@ -131,11 +131,18 @@ def hide_paths(text: str, workspace: Iterable[str], files: Iterable[str] = ()) -
     plain = "|".join(map(re.escape, roots))
     # a file URL names the path percent-encoded (Path.as_uri): either form, the scheme going with it
     url = "|".join(re.escape(form) for form in sorted({*roots, *map(quote, roots)}, key=len, reverse=True))
-    # A root as a whole path only: at the start of a word, a quote, a bracket or a value (name=PATH), or after
-    # file://; ending at a separator (a file in it) or where the path ends: the text's end, white space, a quote,
-    # a bracket, = or punctuation (a sentence's "." or "!" only before one of those: "ws.old" is another folder)
+    # Right after a colon (an annotator's name, rm:/srv/ws/runs/rm-1): an absolute root, or any root followed by a
+    # separator, so that a relative root ("ws") is not taken for a word after a colon (a labeller admin:ws).
+    absolute = "|".join(re.escape(root) for root in roots if root.startswith("/"))
+    colon = rf"(?<=:)(?:{f'{absolute}|' if absolute else ''}(?:{plain})(?=[/\\]))"
+    # A root as a whole path only: at the start of a word, a quote, a bracket or a value (name=PATH), after a
+    # colon as above, or after file://; ending at a separator (a file in it) or where the path ends: the text's
+    # end, white space, a quote, a bracket, = or punctuation (a sentence's "." or "!" only before one of those:
+    # "ws.old" is another folder)
     end = r"[\s'\",:;)\[\]=]"
-    within = re.compile(rf"(?:file://(?:{url})|(?<![^\s'\"(\[=])(?:{plain}))(?:[/\\]|(?=[.!]?(?:{end}|$)))")
+    within = re.compile(
+        rf"(?:file://(?:{url})|(?<![^\s'\"(\[=])(?:{plain})|{colon})(?:[/\\]|(?=[.!]?(?:{end}|$)))"
+    )
     return within.sub(lambda m: "" if m[0][-1] in "/\\" else "this workspace", text)
 
 

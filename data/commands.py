@@ -51,6 +51,7 @@ EXCLUDE_LABELLER = field(
         "help": "leave these labellers' labels out of every verdict (they stay stored): names one after the other "
         "(ann bob), joined with commas (ann,bob; spaces around a name are dropped) or the flag repeated; names "
         "match in any Unicode normalisation",
+        "metavar": "NAME",
     },
 )
 
@@ -237,11 +238,16 @@ class GoldCommand:
         },
     )
     pair: tuple[str, ...] = field(
-        default=(), metadata={"help": "a pair id to make gold (with --answer)", "repeat": True}
+        default=(),
+        metadata={"help": "a pair id to make gold (with --answer)", "repeat": True, "metavar": "PAIR_ID"},
     )
     completion: tuple[str, ...] = field(
         default=(),
-        metadata={"help": "a completion id to make gold for the KTO task (with --answer)", "repeat": True},
+        metadata={
+            "help": "a completion id to make gold for the KTO task (with --answer)",
+            "repeat": True,
+            "metavar": "ID",
+        },
     )
     answer: tuple[str, ...] = field(
         default=(),
@@ -252,7 +258,11 @@ class GoldCommand:
     )
     rank_item: tuple[str, ...] = field(
         default=(),
-        metadata={"help": "a rank item id to make gold (with --ranking; the app's item id)", "repeat": True},
+        metadata={
+            "help": "a rank item id to make gold (with --ranking; the app's item id)",
+            "repeat": True,
+            "metavar": "ID",
+        },
     )
     ranking: tuple[str, ...] = field(
         default=(),
@@ -264,7 +274,11 @@ class GoldCommand:
     )
     rate_item: tuple[str, ...] = field(
         default=(),
-        metadata={"help": "a completion id to make gold for the rate task (with --ratings)", "repeat": True},
+        metadata={
+            "help": "a completion id to make gold for the rate task (with --ratings)",
+            "repeat": True,
+            "metavar": "ID",
+        },
     )
     ratings: tuple[str, ...] = field(
         default=(),
@@ -284,7 +298,11 @@ class GoldCommand:
     )
     remove: tuple[str, ...] = field(
         default=(),
-        metadata={"help": "an item (pair, completion, rank item) no longer gold", "repeat": True},
+        metadata={
+            "help": "an item (pair, completion, rank item) no longer gold",
+            "repeat": True,
+            "metavar": "ITEM",
+        },
     )
 
 

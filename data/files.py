@@ -119,6 +119,14 @@ def write_error(exc: OSError, where: Path | str) -> WriteError:
     return error
 
 
+def failure_reason(exc: BaseException) -> str:
+    """What went wrong, without saying what it left unwritten: a WriteError's reason ("the disk is full"), an OS
+    error's (its message where this module names none), or the error's own line (a path that is a symlink, ...)."""
+    if isinstance(exc, NotAFileError) or not isinstance(exc, OSError):
+        return str(exc)
+    return getattr(exc, "reason", None) or REASONS.get(exc.errno) or exc.strerror or str(exc)
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -132,7 +132,7 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
                 "withdraw",
             )
         # rows left out now (`--on-error skip`): their answers are not stored, so neither are their labels,
-        # whether or not a log lists them (a merged workspace holds no import log)
+        # whether or not a log lists them (a log deleted, or not carried by an older version's merge)
         retractions, already, skipped = [], 0, set(file.left_out)
         for labelled in file.labels.values():
             label = labelled.label

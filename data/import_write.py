@@ -147,18 +147,18 @@ def logged_rejects(
     folder, file = workspace.path / LOG_DIR, str(Path(path).resolve())
     read_as = (options.source or Path(path).stem, fmt)
     rows: set[int] = set()
-    for entry in _json_lines(folder / "log.jsonl"):
+    for entry in json_lines(folder / "log.jsonl"):
         source = (
             entry.get("source") or (entry.get("options") or {}).get("source") or Path(file).stem
         )  # older lines
         same = (source, entry.get("format")) == read_as
         if entry.get("file") == file and same and isinstance(entry.get("rejects"), str):
-            rejects = _json_lines(folder / Path(entry["rejects"]).name)
+            rejects = json_lines(folder / Path(entry["rejects"]).name)
             rows |= {r["row"] for r in rejects if r.get("reason") == reason and isinstance(r.get("row"), int)}
     return frozenset(rows)
 
 
-def _json_lines(path: Path) -> list[dict]:
+def json_lines(path: Path) -> list[dict]:
     """The JSON objects of a log file's lines (none if it does not exist); a line that is none is passed over."""
     try:
         with open_regular(path) as handle:

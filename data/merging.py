@@ -18,11 +18,14 @@ A merge writes answers too, so it keeps rank items under their labels as every w
 `data.merge_guard`), whatever ``--on-conflict`` says. It keeps each workspace's texts and ids: a prompt or answer
 spelled otherwise than a held one (`data.merge_spellings`) is stored apart, and counted. Every workspace is read and checked before anything is
 written, and the rows of all of them are written as one batch (`data.store`): visible all together or not at all,
-so a merge that fails midway (a full disk) has merged nothing, and the same command reruns.
+so a merge that fails midway (a full disk) has merged nothing, and the same command reruns. Once the batch is in,
+the workspaces' import logs follow (`data.merge_logs`: what `data import --remove` reads of how their rows came);
+a failure there is a warning, as a compaction's is: the rows are merged, and a rerun carries the logs.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,11 +35,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.errors import PrefloopError
+from data.files import failure_reason
 from data.gold import NOUN as GOLD_NOUN
 from data.merge_guard import FRAMES, Side, check_rank_items
+from data.merge_logs import carry_logs, plan_logs
 from data.merge_spellings import NearCopies
 from data.schemas import SCHEMAS
 from data.workspace import READ_ORDER, Workspace, WorkspaceError
+
+log = logging.getLogger(__name__)
 
 ON_CONFLICT = ("fail", "skip")
 CONFLICT = "conflicting_label"  # the reasons a skipped label, or gold row, is counted under
@@ -91,16 +98,19 @@ class Conflict:
 class MergePlan:
     """What merging ``other`` adds: ``added``, its rows that neither this workspace nor an earlier plan holds, less
     the labels and gold rows of ``conflicts`` (with ``skip``); ``near_copies``: how many of its prompts and answers
-    are spelled otherwise than held ones, stored apart (`data.merge_spellings`)."""
+    are spelled otherwise than held ones, stored apart (`data.merge_spellings`); ``log_lines``: the lines of its
+    import log carried (`data.merge_logs`)."""
 
     other: Workspace
     conflicts: tuple[Conflict, ...]
     added: dict[str, pa.Table]
     near_copies: Counter = field(default_factory=Counter)
+    log_lines: int = 0
 
     def counts(self) -> dict[str, int]:
-        """Rows added per table (those it adds any to)."""
-        return {name: self.added[name].num_rows for name in SCHEMAS if self.added[name].num_rows}
+        """Rows added per table (those it adds any to), and the import log's lines carried."""
+        counts = {name: self.added[name].num_rows for name in SCHEMAS if self.added[name].num_rows}
+        return counts | ({"imports/log.jsonl": self.log_lines} if self.log_lines else {})
 
     def left_out(self) -> Counter:
         """Conflicts left out (``skip``), by reason."""
@@ -220,10 +230,23 @@ def merge_workspaces(
     workspace: Workspace, others: list[Workspace], on_conflict: str = "fail"
 ) -> list[MergePlan]:
     """Merge ``others`` into ``workspace`` (`plan_merge`, then every plan's rows as one batch: all or nothing;
-    rows already stored are left out, so a rerun adds nothing twice). Returns the plans, which say what each added."""
+    rows already stored are left out, so a rerun adds nothing twice), then their import logs' lines this one lacks
+    (`data.merge_logs`). Returns the plans, which say what each added."""
     plans = plan_merge(workspace, others, on_conflict)
+    logs = plan_logs(workspace, others)
     tables = (
         {name: pa.concat_tables([plan.added[name] for plan in plans]) for name in SCHEMAS} if plans else {}
     )
     workspace.append_tables(tables, skip_existing=True)
-    return plans
+    try:
+        carry_logs(workspace, logs)
+    except OSError as exc:  # the rows are in: as a compaction failing after the write, a warning
+        log.warning(
+            "%s: the merge is complete; carrying the import logs of the workspaces merged in afterwards failed "
+            "(%s): `data import --remove` here may refuse the rows their imports left out as never stored; run "
+            "the same merge again to carry them",
+            workspace.path,
+            failure_reason(exc),
+        )
+        return plans
+    return [replace(plan, log_lines=n) for plan, n in zip(plans, logs.counts)]

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from data import compaction, store
 from data.errors import PrefloopError
-from data.files import NOT_A_FILE, NotAFileError, atomic_write, open_regular, write_error
+from data.files import NOT_A_FILE, NotAFileError, atomic_write, failure_reason, open_regular, write_error
 from data.records import TABLE_OF, to_row
 from data.schemas import SCHEMAS
 
@@ -157,17 +157,21 @@ class Workspace:
     def _compact_written(self, names: list[str]) -> None:
         """What a writer does once its rows are committed: compact the tables it wrote that hold too many parts.
         A failure here loses nothing and undoes nothing, so it is a warning, never the write's error (an error would
-        say the rows were not written): the next writer compacts again, as the app's background compactor does."""
-        try:
-            self.maybe_compact(*names)
-        except (OSError, PrefloopError) as exc:
-            log.warning(
-                "%s: the write is complete; compacting its part files afterwards failed (%s): nothing is lost, the "
-                "next write compacts them, or run `python -m data compact -w %s`",
-                self.path,
-                exc,
-                self.path,
-            )
+        say the rows were not written): the next writer compacts again, as the app's background compactor does.
+        The warning quotes what failed, never a WriteError's "nothing was written", which the complete write
+        beside it would contradict."""
+        for name in names:
+            try:
+                compaction.maybe_compact(self.path, name)
+            except (OSError, PrefloopError) as exc:
+                log.warning(
+                    "%s: the write is complete; compacting %s afterwards failed (%s): nothing is lost, the next "
+                    "write compacts it, or run `python -m data compact -w %s`",
+                    self.path,
+                    self.path / name,
+                    failure_reason(exc),
+                    self.path,
+                )
 
     def write_part(self, name: str, table: pa.Table) -> Path:
         """Durably append rows to one table as one part, without compacting; returns the part's path."""

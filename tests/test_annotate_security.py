@@ -284,6 +284,9 @@ def test_an_admin_tab_error_shows_no_server_path_and_keeps_every_other_word():
     assert hide_paths(said, roots) == (
         "excluded.json: JSON error; rows of news: pair p9 is not in this workspace; [Errno 13] 'gold/part-1.parquet'"
     )
+    # after a colon, a relative root is a path only before a separator: a labeller named "ws" stays
+    said = "rm:ws/runs/rm-1 is not admin:ws's"
+    assert hide_paths(said, roots) == "rm:runs/rm-1 is not admin:ws's"
     said = "admin:ann: gold pair p2 (b) and pair p1, already gold (from /home/lead/gold.jsonl) (a)"
     assert hide_paths(said, roots, ["/home/lead/gold.jsonl"]) == said.replace("/home/lead/", "")
 
@@ -303,11 +306,14 @@ def test_an_admin_tab_error_shows_no_server_path_and_keeps_every_other_word():
             "/srv/ws.old/labels and /srv/wsx stay: other folders",
             "/srv/ws.old/labels and /srv/wsx stay: other folders",
         ),
+        ("rm:/srv/ws/runs/rm-1: not a reward model", "rm:runs/rm-1: not a reward model"),
+        ("judge:/srv/ws: no model there", "judge:this workspace: no model there"),
+        ("rm:/srv/ws.old/runs/rm-1 and rm:/srv/wsx stay", "rm:/srv/ws.old/runs/rm-1 and rm:/srv/wsx stay"),
     ],
 )
 def test_a_workspace_path_before_punctuation_or_in_a_file_url_is_hidden(said, shown):
-    """A workspace path followed by ".", "!", "]" or "=", or inside a file:// URL (percent-encoded too), stayed in
-    the admin tab's line whole."""
+    """A workspace path followed by ".", "!", "]" or "=", inside a file:// URL (percent-encoded too), or right
+    after a colon (an annotator's name, rm:PATH) stayed in the admin tab's line whole."""
     assert hide_paths(said, ("/srv/ws", "/srv/my ws")) == shown
 
 

@@ -6,6 +6,7 @@ labels back, and a file that was never imported is one line naming the file and 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pyarrow.compute as pc
 import pytest
@@ -197,6 +198,49 @@ def test_a_running_app_serves_the_items_whose_imported_labels_were_withdrawn(tmp
     assert "yes" in {kto_items[i].texts[0] for i in kto_items}
 
 
+def test_a_running_app_stops_serving_the_items_whose_withdrawn_labels_are_imported_again(tmp_path):
+    """Importing a withdrawn file again puts its labels back in force, but a running app kept serving their items
+    (queued at the withdrawal) until a restart. At its next reload they leave the queue, as a restart leaves them
+    out and as a fresh import's labelled items never join it."""
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "Good?", "completion": "yes", "label": True})
+    prefs = write(tmp_path / "prefs.jsonl", {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
+    assert main(["import", "-w", str(ws), str(ranks), str(kto), str(prefs)]) == 0
+    assert remove(ws, ranks, kto, prefs) == 0
+    services = {task: LabelService(Workspace(ws), task) for task in ("rank", "kto", "pairwise")}
+    assert {task: len(service.queue.items) for task, service in services.items()} == {
+        "rank": 1,
+        "kto": 6,
+        "pairwise": 1,
+    }
+    assert main(["import", "-w", str(ws), str(ranks), str(kto), str(prefs)]) == 0  # restored_labels
+    for task, service in services.items():
+        service.reload()
+        restart = LabelService(Workspace(ws), task)
+        assert service.queue.items == restart.queue.items, task
+        assert service.progress("bob")["remaining"] == restart.progress("bob")["remaining"], task
+    assert services["rank"].show("bob") is None and services["pairwise"].show("bob") is None
+    kto_items = services["kto"].queue.items
+    assert "yes" not in {services["kto"].items[i].texts[0] for i in kto_items}
+
+
+def test_an_item_an_import_labelled_leaving_gold_while_the_app_runs_is_not_served(tmp_path):
+    """An answer with an import's KTO label, made gold: the app serves it as gold. Taken out of gold while it ran,
+    it joined the regular queue at the next reload, where a restart leaves it out (its import label is in force)."""
+    ws = tmp_path / "ws"
+    kto = write(tmp_path / "kto.jsonl", {"prompt": "Good?", "completion": "yes", "label": True})
+    assert main(["import", "-w", str(ws), str(kto)]) == 0
+    (answer,) = [label["item_id"] for label in import_labels(ws)]
+    assert main(["gold", "-w", str(ws), "--completion", answer, "--answer", "desirable"]) == 0
+    service = LabelService(Workspace(ws), "kto")
+    assert service.queue.gold == [answer]
+    assert main(["gold", "-w", str(ws), "--remove", answer]) == 0
+    service.reload()
+    restart = LabelService(Workspace(ws), "kto")
+    assert answer not in restart.queue.items and service.queue.items == restart.queue.items == []
+
+
 def test_a_file_the_import_respelled_is_withdrawn_by_its_stored_spellings(tmp_path, capsys):
     """The import gave the file's near-copies the stored spellings before any id was made (`data.spellings`), so
     its labels are of the stored texts: --remove reads the file so too, and finds them."""
@@ -263,14 +307,15 @@ def test_a_row_skipped_at_import_is_no_label_missing_once_the_item_it_was_locked
 
 
 def test_rows_left_out_as_rank_locked_are_counted_where_no_import_log_lists_them(tmp_path, capsys):
-    """A workspace that holds the file's labels without its import log (merged from the one it was imported into):
-    read with `--on-error skip`, the row the rank guard still refuses was left out of the withdrawal uncounted, the
-    line saying only what was withdrawn. It is counted as a row the import skipped, as where the log lists it."""
+    """A workspace that holds the file's labels without its import log (merged from the one it was imported into
+    by a version that carried no log, or its log deleted): read with `--on-error skip`, the row the rank guard still
+    refuses was left out of the withdrawal uncounted, the line saying only what was withdrawn. It is counted as a
+    row the import skipped, as where the log lists it."""
     ws, merged = tmp_path / "ws", tmp_path / "merged"
     _, prefs = import_a_locked_row_skipped(tmp_path, ws)
     assert main(["init", "-w", str(merged)]) == 0
     assert main(["merge", "-w", str(merged), str(ws)]) == 0
-    assert not (merged / "imports" / "log.jsonl").exists()
+    shutil.rmtree(merged / "imports")  # the import log merge carries (tests/test_data_merge_logs.py)
     capsys.readouterr()
     assert main(["import", "-w", str(merged), "--on-error", "skip", "--remove", str(prefs)]) == 0
     assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"

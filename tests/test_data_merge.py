@@ -241,7 +241,9 @@ def test_a_compaction_failing_after_the_merge_is_a_warning_not_an_error(
 ):
     """A writer compacts once its rows are committed: a compaction that fails then (a full disk) loses nothing and
     undoes nothing, so the merge is complete, says so in a warning with how to compact, and exits 0, as every
-    writer does (and the app's background compactor); the next write compacts again."""
+    writer does (and the app's background compactor); the next write compacts again. The warning quotes what
+    failed, compacting which table: it quoted the WriteError whole ("... nothing was written to WS/completions"),
+    which read as a contradiction of "the write is complete"."""
     ws, (one, two) = shards(tmp_path, 2)
 
     def disk_full(root, name, bound=compaction.MAX_PARTS):
@@ -251,11 +253,11 @@ def test_a_compaction_failing_after_the_merge_is_a_warning_not_an_error(
     assert main(["merge", "-w", str(ws.path), str(one.path), str(two.path)]) == 0
     assert capsys.readouterr().err == ""  # no error line
     assert (
-        f"{ws.path}: the write is complete; compacting its part files afterwards failed (the disk is full: "
-        in caplog.text
-        and f"nothing is lost, the next write compacts them, or run `python -m data compact -w {ws.path}`"
+        f"{ws.path}: the write is complete; compacting {ws.path / 'completions'} afterwards failed (the disk is "
+        f"full): nothing is lost, the next write compacts it, or run `python -m data compact -w {ws.path}`"
         in caplog.text
     )
+    assert "nothing was written" not in caplog.text
     assert len(ws.read("completions")) == 4  # merged
     monkeypatch.undo()
     assert main(["compact", "-w", str(ws.path)]) == 0

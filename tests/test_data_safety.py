@@ -166,4 +166,6 @@ def test_a_full_disk_while_compacting_after_an_import_is_a_warning(
     monkeypatch.setattr(compaction, "maybe_compact", no_space)
     assert main(["import", "-w", str(ws), str(prefs)]) == 0
     assert capsys.readouterr().err == "" and "the write is complete; compacting" in caplog.text
+    assert f"compacting {ws / 'prompts'} afterwards failed (the disk is full): " in caplog.text
+    assert "nothing was written" not in caplog.text
     assert len(Workspace(ws).read("pairs")) == 3

@@ -129,3 +129,40 @@ def test_readme_names_exactly_the_commands_that_take_config(capsys):
         if "--config" in capsys.readouterr().out:
             takes.add(command)
     assert named == takes
+
+
+def _help(command: tuple[str, ...], capsys) -> str:
+    module = importlib.import_module(f"{command[0]}.__main__")
+    with pytest.raises(SystemExit):
+        module.main([*command[1:], "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("command", readme_commands(), ids=" ".join)
+def test_no_help_shows_value_where_the_readme_names_the_flags_value(command, capsys):
+    """`data gold --help` showed `--remove VALUE` (and `--pair VALUE`, `--exclude-labeller VALUE` elsewhere), where
+    the README says `--remove ITEM`, `--pair PAIR_ID`, `--exclude-labeller NAME`: a list flag's placeholder is
+    the README's word for its value (`metavar`)."""
+    named = set(
+        re.findall(r"(--[a-z][a-z0-9-]+) (?!VALUE\b)[A-Z][A-Z0-9_]*\b", (ROOT / "README.md").read_text())
+    )
+    vague = set(re.findall(r"(?<![\w.-])(--[a-z][a-z0-9-]+) VALUE\b", _help(command, capsys)))
+    assert not vague & named
+
+
+@pytest.mark.parametrize(
+    "command, shown",
+    [
+        (("data", "gold"), "--remove ITEM an item (pair, completion, rank item) no longer gold"),
+        (("data", "gold"), "--pair PAIR_ID a pair id to make gold"),
+        (("data", "gold"), "--completion ID a completion id"),
+        (("data", "gold"), "--rank-item ID a rank item id"),
+        (("data", "gold"), "--rate-item ID a completion id"),
+        (("data", "export"), "--exclude-labeller NAME [NAME ...]"),
+        (("data", "stats"), "--exclude-labeller NAME [NAME ...]"),
+        (("train",), "--exclude-labeller NAME [NAME ...]"),
+        (("generate.loop",), "--train.exclude-labeller NAME [NAME ...]"),
+    ],
+)
+def test_the_help_names_each_flags_value_as_the_readme_does(command, shown, capsys):
+    assert shown in _help(command, capsys)

@@ -135,7 +135,8 @@ class TrainOptions:
         metadata={
             "help": "labellers whose labels count in no verdict (they stay stored): several names, or names "
             "joined with commas (ann,bob; spaces around a name are dropped); names match in any Unicode "
-            "normalisation"
+            "normalisation",
+            "metavar": "NAME",
         },
     )
     machine_weight: float = field(

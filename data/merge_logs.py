@@ -1,0 +1,123 @@
+"""`data merge` carries the import logs of the workspaces it merges in (WS/imports/log.jsonl and the rejects files
+its lines name), so that `data import --remove FILE` in the merged workspace finds the rows an import of FILE left
+out as `rank_locked` (`data.import_write.logged_rejects`) as it does where FILE was imported, and does not refuse
+them as labels never stored.
+
+Sound because a log line only says what an import did to its own workspace's rows, which merge whole (ids are
+content): a row it left out has no label there, so none came along; where this workspace stores that row's label
+(imported here too), `--remove` finds the label and the line is not read for it.
+
+- Each line is carried once: a line whose entry (less ``merged_from`` and ``rejects``, which carrying sets) this
+  workspace's log holds, or an earlier workspace of the merge carries, is passed over, so a rerun, or a copy of
+  this workspace merged back, adds none.
+- A carried line says what it said, plus ``merged_from``: the workspace it was logged in (kept through later
+  merges).
+- Its rejects file is copied beside this log; where another file holds that name here, under a free one
+  (``...-2.rejects.jsonl``), which the line names; a line whose rejects file is gone names none (the name could be
+  another file's here).
+
+Everything is read by `plan_logs`, before the merge writes; `carry_logs` writes after the merge's batch: the rows
+first, the history of how they came after (a rerun carries what a failure there left out).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data.files import append_line, atomic_write, check_not_link, open_regular, write_error
+from data.import_write import LOG_DIR, json_lines
+from data.workspace import Workspace
+
+LOG = "log.jsonl"
+REJECTS = ".rejects.jsonl"
+SET_BY_CARRYING = ("merged_from", "rejects")
+
+
+@dataclass
+class CarriedLogs:
+    """What carrying the logs writes: ``lines`` to append (per workspace merged in: ``counts``) and the rejects
+    ``files`` (name -> content) new here."""
+
+    lines: list[dict] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    counts: list[int] = field(default_factory=list)
+
+
+def _key(entry: dict) -> str:
+    return json.dumps(
+        {k: v for k, v in entry.items() if k not in SET_BY_CARRYING}, sort_keys=True, default=str
+    )
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        with open_regular(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+class _Names:
+    """The rejects files' names here: those on disk and those planned, with their content."""
+
+    def __init__(self, folder: Path, planned: dict[str, bytes]):
+        self.folder, self.planned = folder, planned
+
+    def content(self, name: str) -> bytes | None:
+        return self.planned[name] if name in self.planned else _read(self.folder / name)
+
+    def place(self, name: str, text: bytes) -> str:
+        """The name ``text`` takes here: ``name``, or the first free one after it (the same text: its name)."""
+        base = name.removesuffix(REJECTS)
+        suffix = REJECTS if name.endswith(REJECTS) else ""
+        candidate, n = name, 1
+        while (held := self.content(candidate)) is not None and held != text:
+            n += 1
+            candidate = f"{base}-{n}{suffix}"
+        if held is None:
+            self.planned[candidate] = text
+        return candidate
+
+
+def plan_logs(workspace: Workspace, others: list[Workspace]) -> CarriedLogs:
+    """The import log lines of ``others`` this ``workspace`` lacks, and their rejects files (module docstring);
+    reads only. A symlink at this workspace's log, or at a log or rejects file read, is refused (NotAFileError)."""
+    folder = workspace.path / LOG_DIR
+    for path in (folder, folder / LOG):  # refused before the merge writes, not after
+        check_not_link(path)
+    seen = {_key(entry) for entry in json_lines(folder / LOG)}
+    carried = CarriedLogs()
+    names = _Names(folder, carried.files)
+    for other in others:
+        theirs = other.path / LOG_DIR
+        count = 0
+        for entry in json_lines(theirs / LOG):
+            key = _key(entry)
+            if key in seen:
+                continue
+            seen.add(key)
+            entry.setdefault("merged_from", str(other.path.resolve()))
+            if isinstance(entry.get("rejects"), str):
+                name = Path(entry["rejects"]).name  # as logged_rejects reads it: a name in the log's folder
+                text = _read(theirs / name) if name else None
+                entry["rejects"] = None if text is None else names.place(name, text)
+            carried.lines.append(entry)
+            count += 1
+        carried.counts.append(count)
+    return carried
+
+
+def carry_logs(workspace: Workspace, carried: CarriedLogs) -> None:
+    """Write the rejects files, then append the lines (one write, one fsync)."""
+    if not carried.lines:
+        return
+    folder = workspace.path / LOG_DIR
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, folder) from exc
+    for name, text in carried.files.items():
+        atomic_write(folder / name, lambda handle, text=text: handle.write(text))
+    append_line(folder / LOG, "\n".join(json.dumps(entry, default=str) for entry in carried.lines))

@@ -1,0 +1,108 @@
+"""`data merge` carries the import logs of the workspaces it merges in (`data.merge_logs`): in the merged workspace,
+`data import --remove FILE` counts the rows an import of FILE left out as `rank_locked` as it does where FILE was
+imported, instead of refusing them as labels never stored. A line is carried once (a rerun, a copy merged back),
+its rejects file beside it under a free name, and a failure once the rows are in is a warning."""
+
+from __future__ import annotations
+
+import errno
+import json
+import shutil
+from pathlib import Path
+
+from data import merge_logs
+from data.__main__ import main
+from data.files import write_error
+from tests.test_data_import_remove import SKIPPED, import_a_locked_row_skipped, remove
+
+
+def log_lines(ws) -> list[dict]:
+    path = ws / "imports" / "log.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def merged_into_new(tmp_path, *others) -> Path:
+    merged = tmp_path / "merged"
+    assert main(["init", "-w", str(merged)]) == 0
+    assert main(["merge", "-w", str(merged), *map(str, others)]) == 0
+    return merged
+
+
+def test_a_merged_workspace_withdraws_a_file_whose_import_left_a_row_out_as_rank_locked(tmp_path, capsys):
+    """Merge carried no import log: once the ranking that locked the item was withdrawn, the row the import had
+    left out read as a label, "not stored", and `--remove` refused the file in the merged workspace alone."""
+    ws = tmp_path / "ws"
+    ranks, prefs = import_a_locked_row_skipped(tmp_path, ws)
+    merged = merged_into_new(tmp_path, ws)
+    assert remove(merged, ranks) == 0
+    capsys.readouterr()
+    assert remove(merged, prefs) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
+    carried = [line for line in log_lines(merged) if "merged_from" in line]
+    assert [line["file"] for line in carried] == [str(ranks), str(prefs)]
+    assert {line["merged_from"] for line in carried} == {str(ws.resolve())}
+    (rejects,) = (ws / "imports").glob("*.rejects.jsonl")
+    assert (merged / "imports" / rejects.name).read_bytes() == rejects.read_bytes()
+
+
+def test_a_line_is_carried_once_by_a_rerun_or_a_copy_merged_back(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    import_a_locked_row_skipped(tmp_path, ws)
+    merged = merged_into_new(tmp_path, ws)
+    assert "imports/log.jsonl +2" in capsys.readouterr().out
+    before = sorted(p.name for p in (merged / "imports").iterdir())
+    assert main(["merge", "-w", str(merged), str(ws)]) == 0  # a rerun
+    assert capsys.readouterr().out == f"{ws}: nothing new\n"
+    copy = tmp_path / "copy"
+    shutil.copytree(merged, copy)
+    assert main(["merge", "-w", str(ws), str(copy)]) == 0  # the lines merged from ws, back into ws
+    assert capsys.readouterr().out == f"{copy}: nothing new\n"
+    assert len(log_lines(merged)) == len(log_lines(ws)) == 2
+    assert sorted(p.name for p in (merged / "imports").iterdir()) == before
+    assert len(list((ws / "imports").glob("*.rejects.jsonl"))) == 1
+
+
+def test_a_rejects_file_of_the_same_name_here_is_kept_and_the_carried_one_takes_a_free_name(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    ranks, prefs = import_a_locked_row_skipped(tmp_path, ws)
+    (rejects,) = (ws / "imports").glob("*.rejects.jsonl")
+    merged = tmp_path / "merged"
+    assert main(["init", "-w", str(merged)]) == 0
+    (merged / "imports").mkdir()
+    (merged / "imports" / rejects.name).write_text("{}\n")  # another import's, here
+    assert main(["merge", "-w", str(merged), str(ws)]) == 0
+    assert (merged / "imports" / rejects.name).read_text() == "{}\n"
+    renamed = rejects.name.replace(".rejects.jsonl", "-2.rejects.jsonl")
+    assert [line["rejects"] for line in log_lines(merged)] == [None, renamed]
+    assert (merged / "imports" / renamed).read_bytes() == rejects.read_bytes()
+    assert remove(merged, ranks) == 0
+    capsys.readouterr()
+    assert remove(merged, prefs) == 0
+    assert capsys.readouterr().out.endswith(f"; {SKIPPED}\n")
+
+
+def test_carrying_the_logs_failing_once_the_rows_are_in_is_a_warning_and_a_rerun_carries_them(
+    tmp_path, capsys, caplog, monkeypatch
+):
+    ws = tmp_path / "ws"
+    import_a_locked_row_skipped(tmp_path, ws)
+    merged = tmp_path / "merged"
+    assert main(["init", "-w", str(merged)]) == 0
+
+    def disk_full(path, line, mode=0o644):
+        raise write_error(OSError(errno.ENOSPC, "No space left on device"), path)
+
+    monkeypatch.setattr(merge_logs, "append_line", disk_full)
+    assert main(["merge", "-w", str(merged), str(ws)]) == 0
+    assert capsys.readouterr().err == ""
+    assert (
+        f"{merged}: the merge is complete; carrying the import logs of the workspaces merged in afterwards failed "
+        "(the disk is full): "
+        in caplog.text
+        and "run the same merge again to carry them" in caplog.text
+    )
+    assert "nothing was written" not in caplog.text and log_lines(merged) == []
+    monkeypatch.undo()
+    assert main(["merge", "-w", str(merged), str(ws)]) == 0
+    assert capsys.readouterr().out == f"{ws}: imports/log.jsonl +2\n"
+    assert len(log_lines(merged)) == 2
