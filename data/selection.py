@@ -25,6 +25,10 @@ LABEL_SOURCES = ("auto", "human", "machine", "all")
 # Answers that are nobody's item to label, rank or rate: the prompts' gold answers sampled beside the others, and
 # labellers' edits (engine human)
 NO_ITEM_ENGINES = ("gold", "human")
+LABELLING_KINDS = (
+    "sampled",
+    "imported",
+)  # the pair kinds labellers see (`labelling_pairs`); never arena, spin, edit
 EXCLUDED_FILE = "excluded.json"  # WS/excluded.json: the labellers the admin tab switched out of every verdict
 
 
