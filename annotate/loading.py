@@ -8,9 +8,9 @@ that join an item already queued, for the labellers not yet served it: annotate.
 imported label `data import --remove` withdrew); an item whose imported label is in force again (the withdrawn file
 imported again) leaves it, as does one that leaves gold while an imported label is in force on it: a restart would
 not queue either; nor does an item that leaves gold join the queue where its kind is nobody's item (an arena, spin or
-edit pair; a gold answer or an edit), as a restart would leave it out too. The labellers' labels are applied in bulk on the first read and one by one afterwards, each once
-(the ids applied so far are kept); the machine labellers' labels are kept as a table (the order
-``machine-uncertain`` and ``--suggest`` read them), never queued.
+edit pair; a gold answer or an edit), as a restart would leave it out too. The labellers' labels are applied in bulk
+on the first read and one by one afterwards, each once (the ids applied so far are kept); the machine labellers'
+labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read them), never queued.
 """
 
 from __future__ import annotations

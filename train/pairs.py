@@ -44,10 +44,10 @@ def preference_rows(
     min_posterior: float | None = None,
 ) -> tuple[list[dict], Counter]:
     """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns, from the labels
-    of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by ``aggregate`` (majority or
-    dawid-skene, as `python -m data export`); gold pairs never train. Kind ``rank``: the ``rank_pairs`` (all or
-    adjacent) of each ranking (`data.rank_pairs`); a pair, or a rank item (once), of a round not in ``rounds`` is
-    counted ``other_round``. Each row's ``source`` says whether only machine labellers
+    of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by
+    ``aggregate`` (majority or dawid-skene, as `python -m data export`); gold pairs never train. Kind ``rank``: the
+    ``rank_pairs`` (all or adjacent) of each ranking (`data.rank_pairs`); a pair, or a rank item (once), of a round
+    not in ``rounds`` is counted ``other_round``. Each row's ``source`` says whether only machine labellers
     decided it. ``held_out`` (the evaluation's rows): gold pairs join too, decided by their gold answer alone (they
     are the surest verdicts there are; evaluating on them trains nothing)."""
     # Children first, in data export's order (Workspace.read): gold, labels, pairs, completions, prompts, so a

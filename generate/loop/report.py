@@ -39,7 +39,8 @@ def spin_report(summary: dict) -> list[str]:
     start, prompts = summary["start"], summary["prompts"]
     chosen = "gold" if summary["kind"] == "spin" else "chosen"
     lines = [
-        f"{summary['kind'].upper()} on {summary['workspace']} from {start['model']} (model {start['id']}, round {start['round']}): "
+        f"{summary['kind'].upper()} on {summary['workspace']} from {start['model']} "
+        f"(model {start['id']}, round {start['round']}): "
         f"{prompts['train']} train prompts, {prompts['test']} held-out prompts per iteration",
         f"iter round model    train pairs eval pairs  {chosen} logp before -> after  margin  accuracy"
         f"  prefers {chosen} before -> after  sample s  train s",
