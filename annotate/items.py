@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from data.errors import PrefloopError
 from data.leaderboard import ARENA
 from data.schemas import TASKS
-from data.selection import answer_items, imported_items, labelling_pairs
+from data.selection import LABELLING_KINDS, answer_items, imported_items, labelling_pairs
 
 VIEWS = (*TASKS, ARENA)  # what the app can serve: a label task, or the arena's pairs (labelled pairwise)
 
@@ -95,6 +95,9 @@ class _Chunk:
     text_rows: tuple[np.ndarray, ...]  # one array per side
     prompt_ids: pa.ChunkedArray | None = None  # the prompts' and completions' id columns (not copied)
     completion_ids: pa.ChunkedArray | None = None
+    gold_only: frozenset[str] = (
+        frozenset()
+    )  # items here only as gold (their kind is nobody's item): never queued
 
     def item(self, row: int) -> Item:
         prompt = tuple(self.messages[int(self.prompt_row[row])].as_py())
@@ -112,6 +115,7 @@ class ItemCatalog(Mapping):
 
     def __init__(self):
         self._ids: list[str] = []
+        self.gold_only: set[str] = set()  # items read only as gold, of a kind no fresh start queues
         self._where: dict[str, int] = {}  # id -> position over all chunks
         self._starts: list[int] = []  # position of each chunk's first row
         self._chunks: list[_Chunk] = []
@@ -145,6 +149,7 @@ class ItemCatalog(Mapping):
         start = self._starts[-1] + len(self._chunks[-1].ids) if self._chunks else 0
         self._starts.append(start)
         self._chunks.append(chunk)
+        self.gold_only |= chunk.gold_only
         where = self._where
         if where.keys().isdisjoint(chunk.ids):
             rows = range(len(chunk.ids))
@@ -179,6 +184,7 @@ def select_chunk(
     order, and the ``gold`` items among them whatever their kind. ``prompts``/``completions`` must hold every row
     the candidates refer to; ``labels`` the imported labels that close items."""
     gold = pa.array([], pa.string()) if gold is None else gold
+    gold_only = pa.array([], pa.string())
     if task == "pairwise":
         rows = labelling_pairs(candidates, labels)
         extra = pc.and_(
@@ -187,6 +193,12 @@ def select_chunk(
         )
         rows = pa.concat_tables([rows, candidates.filter(extra)])
         sides = ("completion_a", "completion_b")
+        # a gold pair of a kind labellers never see (arena, spin, edit): no regular item once it leaves gold
+        gold_only = candidates.filter(
+            pc.and_(
+                extra, pc.invert(pc.is_in(candidates.column("kind"), value_set=pa.array(LABELLING_KINDS)))
+            )
+        ).column("id")
     elif task == ARENA:
         rows = candidates.filter(pc.equal(candidates.column("kind"), ARENA))
         sides = ("completion_a", "completion_b")
@@ -195,8 +207,9 @@ def select_chunk(
         open_ = pc.and_(  # gold answers and labellers' edits (engine human) are nobody's item
             answer_items(candidates), pc.invert(pc.is_in(candidates.column("id"), value_set=closed))
         )
-        open_ = pc.or_(open_, pc.is_in(candidates.column("id"), value_set=gold))
-        rows, sides = candidates.filter(open_), ("id",)
+        is_gold = pc.is_in(candidates.column("id"), value_set=gold)
+        gold_only = candidates.filter(pc.and_(is_gold, pc.invert(answer_items(candidates)))).column("id")
+        rows, sides = candidates.filter(pc.or_(open_, is_gold)), ("id",)
     rows = rows.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
     with ThreadPoolExecutor(max_workers=1) as pool:  # the two hash lookups run in Arrow, outside the GIL
         prompt_rows = pool.submit(_rows, rows.column("prompt_id"), prompts)
@@ -224,4 +237,5 @@ def select_chunk(
         tuple(found[1:]),
         prompts.column("id"),
         completions.column("id"),
+        frozenset(gold_only.to_pylist()),
     )

@@ -7,9 +7,10 @@ the service started join the end of the queue (rank: also a prompt whose answers
 that join an item already queued, for the labellers not yet served it: annotate.service; and the items whose
 imported label `data import --remove` withdrew); an item whose imported label is in force again (the withdrawn file
 imported again) leaves it, as does one that leaves gold while an imported label is in force on it: a restart would
-not queue either. The labellers' labels are applied in bulk on the first read and one by one afterwards, each once
-(the ids applied so far are kept); the machine labellers' labels are kept as a table (the order
-``machine-uncertain`` and ``--suggest`` read them), never queued.
+not queue either; nor does an item that leaves gold join the queue where its kind is nobody's item (an arena, spin or
+edit pair; a gold answer or an edit), as a restart would leave it out too. The labellers' labels are applied in bulk
+on the first read and one by one afterwards, each once (the ids applied so far are kept); the machine labellers'
+labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read them), never queued.
 """
 
 from __future__ import annotations
@@ -201,7 +202,8 @@ class Loading:
             self.queue.add_items([i for i, _ in regular], [r for _, r in regular])
             was_gold = self.queue.gold
             self.queue.set_gold([g for g in gold if g in self.items], self.gold_rate, seed)
-            back = [g for g in was_gold if g not in is_gold]  # no longer gold: a regular item again, at once
+            # no longer gold: a regular item again, at once, where a fresh start would queue it (not an arena pair)
+            back = [g for g in was_gold if g not in is_gold and g not in self.items.gold_only]
             closed = self._imported([*back, *restored])  # an import's label in force: nobody labels it
             back = [g for g in back if g not in closed]
             self.queue.add_items(back, [self.items[g].round for g in back])

@@ -26,6 +26,9 @@ class RankChunk:
     text_rows: list[list[int]]  # their rows in ``texts``
     sizes: np.ndarray  # each item's number of answers
     prompt_ids: pa.ChunkedArray | None = None  # the prompts' id column (not copied)
+    gold_only: frozenset[str] = (
+        frozenset()
+    )  # as `items._Chunk.gold_only`: a gold rank item is always a rank item
 
     def item(self, row: int) -> Item:
         prompt = tuple(self.messages[int(self.prompt_row[row])].as_py())

@@ -5,12 +5,14 @@
 Left: the mean log p(gold) over the held-out prompts under base, then base plus the changes of iterations 1..t
 (each measured on the same inputs for iterate t − 1 and t). Right: each iteration's mean
 change with its 95 % bootstrap interval (none over one prompt), and the share of prompts that rose with its 95 % Wilson
-interval.
+interval. A held-out prompt whose log p(gold) is null (a diverged iterate's) is left out of the chain and counted
+in the left panel's title.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -23,7 +25,8 @@ def main(argv: list[str]) -> int:
     import matplotlib.pyplot as plt
 
     steps = chain["steps"]
-    if not all(step["rows"] for step in steps):  # no change to draw (the chain's report says so too)
+    # no change to draw (the chain's report says so too); a null change (NaN in older files) is none either
+    if not all(step["rows"] and math.isfinite(step["mean_change"] or math.nan) for step in steps):
         print(
             f"error: {argv[0]}: an iteration has no held-out prompt in common: nothing to plot",
             file=sys.stderr,
@@ -36,7 +39,12 @@ def main(argv: list[str]) -> int:
     labels = ["base"] + [f"iter {step['iteration']}" for step in steps]
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(12, 3.4))
     left.plot(labels, means, marker="o")
-    left.set_title(f"held-out mean log p(gold), {steps[0]['rows']} prompts")
+    # prompts whose log-likelihood is null (a diverged iterate's) were left out of the chain: counted here
+    left_out = chain["overall"].get("not_comparable", 0)
+    left.set_title(
+        f"held-out mean log p(gold), {steps[0]['rows']} prompts"
+        + (f"\n({left_out} not comparable: null log p)" if left_out else "")
+    )
     left.set_ylabel("base + summed changes")
     for ax, key, title, zero in (
         (middle, "mean_change", "change of log p(gold) per iteration", 0.0),

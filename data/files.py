@@ -13,6 +13,8 @@ is an error naming it, never data read or written elsewhere. OS errors on the wr
 from __future__ import annotations
 
 import errno
+import json
+import math
 import os
 import stat
 import time
@@ -213,6 +215,22 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], mode: int 
         raise write_error(exc, path.parent) from exc
     publish(write_temp(path.parent, write, suffix=f".{path.name}", mode=mode), path)
     return path
+
+
+def finite(value: object) -> object:
+    """``value`` with every float that is no finite number (NaN, ±inf) as None, through dicts, lists and tuples."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    return [finite(item) for item in value] if isinstance(value, list | tuple) else value
+
+
+def strict_json(value: dict | list, indent: int | None = None) -> str:
+    """``value`` as strict JSON: a figure that is no finite number (a diverged loss or log-prob) is null, as a figure
+    of no rows is; `json.dumps` would write NaN, which strict readers (jq, JavaScript's JSON.parse) refuse. Used for
+    metrics.json, log_history.json, trained.json, sdpo.json, held_out.json and the SPIN chain."""
+    return json.dumps(finite(value), indent=indent, allow_nan=False)
 
 
 def remove_dead_temps(directory: Path) -> int:

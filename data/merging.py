@@ -16,11 +16,12 @@ the workspace was copied: the other side's latest is among this side's records, 
 
 A merge writes answers too, so it keeps rank items under their labels as every writer does (`data.rank_guard`,
 `data.merge_guard`), whatever ``--on-conflict`` says. It keeps each workspace's texts and ids: a prompt or answer
-spelled otherwise than a held one (`data.merge_spellings`) is stored apart, and counted. Every workspace is read and checked before anything is
-written, and the rows of all of them are written as one batch (`data.store`): visible all together or not at all,
-so a merge that fails midway (a full disk) has merged nothing, and the same command reruns. Once the batch is in,
-the workspaces' import logs follow (`data.merge_logs`: what `data import --remove` reads of how their rows came);
-a failure there is a warning, as a compaction's is: the rows are merged, and a rerun carries the logs.
+spelled otherwise than a held one (`data.merge_spellings`) is stored apart, and counted. Every workspace is read and
+checked before anything is written, and the rows of all of them are written as one batch (`data.store`): visible all
+together or not at all, so a merge that fails midway (a full disk) has merged nothing, and the same command reruns.
+Once the batch is in, the workspaces' import logs follow (`data.merge_logs`: what `data import --remove` reads of
+how their rows came); a failure there is a warning, as a compaction's is: the rows are merged, and a rerun carries
+the logs.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.errors import PrefloopError
+from data.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,6 @@ def provision_samples() -> dict[str, Path]:
                 if name not in members:
                     raise ProvisionError(f"{archives[0].name}: has no data/{name}")
                 blob = archive.extractfile(members[name]).read()
-                part = paths[kind].with_suffix(".part")
-                part.write_bytes(blob)
-                os.replace(part, paths[kind])
+                # whole or not at all, and fsynced: a crash never leaves a truncated sample set that looks provisioned
+                atomic_write(paths[kind], lambda f, blob=blob: f.write(blob))
     return paths

@@ -1,8 +1,8 @@
 """Which pairs and answers go to labellers, and the model scores that can order them (active selection).
 
-A pair is for labelling when it is of kind ``sampled``, or ``imported`` without an imported preference in force; ``spin``
-pairs never are (their gold side wins by construction). Scores come from `python -m train score`: the uncertainty
-order hands out first the pairs on which the newest scoring model is least sure (smallest |margin|).
+A pair is for labelling when it is of kind ``sampled``, or ``imported`` without an imported preference in force;
+``spin`` pairs never are (their gold side wins by construction). Scores come from `python -m train score`: the
+uncertainty order hands out first the pairs on which the newest scoring model is least sure (smallest |margin|).
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ LABEL_SOURCES = ("auto", "human", "machine", "all")
 # Answers that are nobody's item to label, rank or rate: the prompts' gold answers sampled beside the others, and
 # labellers' edits (engine human)
 NO_ITEM_ENGINES = ("gold", "human")
+LABELLING_KINDS = (
+    "sampled",
+    "imported",
+)  # the pair kinds labellers see (`labelling_pairs`); never arena, spin, edit
 EXCLUDED_FILE = "excluded.json"  # WS/excluded.json: the labellers the admin tab switched out of every verdict
 
 

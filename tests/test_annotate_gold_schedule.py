@@ -365,3 +365,31 @@ def test_a_gold_turn_does_not_draw_every_gold_item(monkeypatch):
     gold = [item for item in served if item.startswith("g")]
     assert served[21] == served[20] and len(gold) >= 8 and len(set(gold)) == len(gold) - (served[20] in gold)
     assert draws.count("order") <= 300 + 2, draws.count("order")
+
+
+def test_a_pair_no_longer_gold_rejoins_the_job_only_where_a_restart_would_queue_it(tmp_path):
+    """An arena (or spin) pair made gold is served in the pairwise app as gold only; `data gold --remove` while the
+    app ran put it in the pairwise queue, which a restart leaves it out of (arena pairs are the arena task's)."""
+    from data.gold import remove_gold
+    from data.records import Completion, Pair, Prompt
+
+    ws, ids = build(tmp_path / "ws")
+    others = []
+    for kind in ("arena", "spin"):
+        prompt = Prompt([{"role": "user", "content": f"a {kind} question"}], source="test")
+        a, b = (Completion(prompt.id, f"{kind} answer {side}", "m", "hf") for side in "ab")
+        others.append(Pair(prompt.id, a.id, b.id, kind))
+        ws.append([prompt, a, b, others[-1]])
+    mark_gold(ws, [p.id for p in others], ["a", "a"], "test")
+    service = LabelService(ws, overlap=1)
+    remove_gold(ws, [ids[0], *(p.id for p in others)])
+    service.reload()
+    running = service.progress("ann")
+    fresh = LabelService(ws, overlap=1).progress("ann")
+    assert {k: running[k] for k in ("items", "remaining")} == {k: fresh[k] for k in ("items", "remaining")}
+    assert running["items"] == PAIRS - GOLD + 1  # the sampled pair rejoined, the arena and spin pairs did not
+    served = []
+    while (shown := service.show("ann")) is not None:
+        served.append(shown.item.id)
+        service.submit("ann", shown.item.id, "left", strength=1)
+    assert ids[0] in served and not {p.id for p in others} & set(served)

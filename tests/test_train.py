@@ -499,3 +499,37 @@ def test_a_launch_of_several_processes_needs_out(tmp_path, tiny_model_dir, capsy
 def test_score_options_out_of_range_are_one_line(tmp_path, capsys, flag, message):
     assert main(["score", "-w", str(tmp_path / "no-ws"), *flag]) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_training_rows_read_the_workspace_in_data_exports_order(tmp_path, monkeypatch):
+    """Children first, as `data export`: gold, labels, pairs, completions, prompts (Workspace.read), so that a pair
+    and its label appended while train reads never show a label whose pair was not read. preference_rows read the
+    pairs before the labels (and prompts before completions)."""
+    from types import SimpleNamespace
+
+    from data.export_workspace import export_rows
+    from train.pairs import kto_rows
+
+    ws = build_workspace(tmp_path / "ws", count=4)
+    read = Workspace.read
+
+    def order(call) -> list[str]:
+        names = []
+        monkeypatch.setattr(
+            Workspace, "read", lambda self, name, *a, **k: names.append(name) or read(self, name, *a, **k)
+        )
+        call()
+        monkeypatch.setattr(Workspace, "read", read)
+        return list(dict.fromkeys(names))
+
+    args = dict(
+        edits=False, split=None, labels="auto", aggregate="majority", min_posterior=None, kinds=("sampled",)
+    )
+    args["rank_pairs"], args["rounds"] = "all", None
+    for fmt, rows in (
+        ("dpo", lambda: preference_rows(ws, None, ("sampled",))),
+        ("kto", lambda: kto_rows(ws, None)),
+    ):
+        exported = order(lambda fmt=fmt: export_rows(ws, SimpleNamespace(format=fmt, **args), ()))
+        assert order(rows) == exported
+        assert exported[-2:] == ["completions", "prompts"]

@@ -253,8 +253,8 @@ def test_figures_of_no_rows_are_null_in_metrics_json_and_the_report_prints_them_
     """A mean or share of no rows was NaN, which json.dumps writes as bare NaN (no strict JSON): null now, as the
     intervals were, for the reward margin, the log-probs, a KTO side without completions and a reward model's
     accuracy; the report prints "-" for them; a diverged loss (inf, nan) is null in the files too."""
+    from data.files import strict_json
     from data.lineage import lineage_lines
-    from train.report import metrics_json
     from train.reward import reward_metrics
 
     empty = {"chosen": [], "rejected": []}
@@ -276,7 +276,7 @@ def test_figures_of_no_rows_are_null_in_metrics_json_and_the_report_prints_them_
     assert {key: value for key, value in figures.items() if key not in counts} == dict.fromkeys(
         set(figures) - counts
     )
-    assert strict(metrics_json(figures)) == figures
+    assert strict(strict_json(figures)) == figures
     assert paired_change([], [])["mean_change"] is None
     one_sided = kto_metrics([-1.0, -2.0], [-0.5, -2.5], [True, True], 0.1)  # no undesirable completion
     assert one_sided["undesirable_reward"] is None and one_sided["reward_separation"] is None
@@ -287,7 +287,7 @@ def test_figures_of_no_rows_are_null_in_metrics_json_and_the_report_prints_them_
     lines = summary_lines("rm", rm | {"eval_split": "test"})
     assert lines[1] == "reward model accuracy - (untrained head: -), mean margin -"
     diverged = {"final_loss": math.nan, "steps": [{"loss": math.inf}], "pairs": 2}
-    assert strict(metrics_json(diverged, indent=2)) == {
+    assert strict(strict_json(diverged, indent=2)) == {
         "final_loss": None,
         "steps": [{"loss": None}],
         "pairs": 2,

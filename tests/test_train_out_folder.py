@@ -355,13 +355,13 @@ def test_an_sdpo_run_killed_while_writing_sdpo_json_leaves_no_torn_file(tmp_path
 
     ws = build_workspace(tmp_path / "ws")
     out = tmp_path / "out"
-    text = stepwise.metrics_json
+    text = stepwise.strict_json
 
     def torn(*args, **kwargs) -> str:  # a text whose write dies once the file is open
         return text(*args, **kwargs) + "\ud800"
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(stepwise, "metrics_json", torn)
+        patch.setattr(stepwise, "strict_json", torn)
         with pytest.raises(UnicodeEncodeError):
             train(options(ws, tiny_model_dir, out, method="sdpo", max_steps=1))
     assert (out / "step-2/metrics.json").is_file() and not list(out.glob("*sdpo.json*"))

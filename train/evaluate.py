@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from data.files import atomic_write
+from data.files import atomic_write, finite, strict_json
 from data.intervals import wilson_interval
 from train.head import completion_logps
 
@@ -224,16 +224,18 @@ def compare(data: str, before: dict, after: dict, rows: list[dict], beta: float)
 def write_held_out(out: Path, rows: list[dict], before: dict, after: dict) -> None:
     """OUT/held_out.json: the per-row held-out numbers behind the metrics (log-probs, or a reward model's
     scores), keyed by pair or completion id (an SFT gold answer: its prompt's), so that runs on the same rows
-    compare row by row (the SPIN chain)."""
+    compare row by row (the SPIN chain). Strict JSON: a number that is no finite float (a diverged model's
+    log-prob) is null, a row that cannot be compared."""
     ids = [r.get("pair_id") or r.get("completion_id") or r.get("prompt_id") for r in rows]
-    text = json.dumps({"ids": ids, "before": before, "after": after}, default=float)
+    text = strict_json({"ids": ids, "before": before, "after": after})
     atomic_write(Path(out) / HELD_OUT_FILE, lambda f: f.write(text.encode()))
 
 
 def read_held_out(folder: str | Path) -> dict | None:
-    """A run folder's held-out numbers (see `write_held_out`), or None when it has none."""
+    """A run folder's held-out numbers (see `write_held_out`), or None when it has none; a number that is null, or
+    NaN in a file written before they became null, is None (a row that cannot be compared)."""
     path = Path(folder) / HELD_OUT_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    return finite(json.loads(path.read_text())) if path.is_file() else None
 
 
 def paired_change(before: list[float], after: list[float], resamples: int = 10_000, seed: int = 0) -> dict:

@@ -44,23 +44,26 @@ def preference_rows(
     min_posterior: float | None = None,
 ) -> tuple[list[dict], Counter]:
     """Labelled pairs (verdict a or b) of the given kinds, rounds and split, in TRL's DPO columns, from the labels
-    of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by ``aggregate`` (majority or
-    dawid-skene, as `python -m data export`); gold pairs never train. Kind ``rank``: the ``rank_pairs`` (all or
-    adjacent) of each ranking (`data.rank_pairs`); a pair, or a rank item (once), of a round not in ``rounds`` is
-    counted ``other_round``. Each row's ``source`` says whether only machine labellers
+    of ``labels`` (`train.sources`) less the ``excluded`` labellers' (and excluded.json's), aggregated by
+    ``aggregate`` (majority or dawid-skene, as `python -m data export`); gold pairs never train. Kind ``rank``: the
+    ``rank_pairs`` (all or adjacent) of each ranking (`data.rank_pairs`); a pair, or a rank item (once), of a round
+    not in ``rounds`` is counted ``other_round``. Each row's ``source`` says whether only machine labellers
     decided it. ``held_out`` (the evaluation's rows): gold pairs join too, decided by their gold answer alone (they
     are the surest verdicts there are; evaluating on them trains nothing)."""
+    # Children first, in data export's order (Workspace.read): gold, labels, pairs, completions, prompts, so a
+    # label or pair appended meanwhile never shows without its parents.
     gold = read_gold(workspace)
     rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()  # gold rankings never train either
+    stored = workspace.frame("labels")
     pairs = workspace.frame("pairs")
+    completions, prompts = workspace.frame("completions"), workspace.frame("prompts")
     excluded = excluded_labellers(workspace.path, excluded)  # and the admin tab's switch
-    chosen = export_labels(workspace.frame("labels"), "dpo", excluded, labels, pairs)  # as export's
+    chosen = export_labels(stored, "dpo", excluded, labels, pairs)  # as export's
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
     pairs = without_gold_edits(pairs, gold, dropped)
     pairs = of_kinds(pairs, kinds, dropped)  # as data export counts them
     ranks = rank_pairs if RANK_KIND in kinds else "none"
-    prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
     other_rounds: set[str] = set()  # rank items of the rounds not asked: counted whole, other_round
     if rounds is not None:
         inside = pairs["round"].isin(rounds)
@@ -130,7 +133,7 @@ def kto_rows(
     gold = read_gold(workspace, "kto")
     stored = workspace.frame("labels")
     chosen = export_labels(stored, "kto", excluded_labellers(workspace.path, excluded), labels)  # as export's
-    prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
+    completions, prompts = workspace.frame("completions"), workspace.frame("prompts")  # children first
     rows, counts = to_kto(
         prompts,
         completions,
@@ -183,7 +186,7 @@ def sft_rows(
         stored, pairs = workspace.frame("labels"), workspace.frame("pairs")
         excluded = excluded_labellers(workspace.path, excluded)
         chosen = export_labels(stored, "sft-edits", excluded, labels, pairs)  # as export's
-        prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
+        completions, prompts = workspace.frame("completions"), workspace.frame("prompts")  # children first
         table, edit_counts = sft_edits_table(
             prompts,
             completions,
@@ -213,7 +216,7 @@ def _rated(workspace: Workspace, split: str | None, excluded: tuple[str, ...], l
     chosen = export_labels(
         stored, "ratings", excluded_labellers(workspace.path, excluded), labels
     )  # as export's
-    prompts, completions = workspace.frame("prompts"), workspace.frame("completions")
+    completions, prompts = workspace.frame("completions"), workspace.frame("prompts")  # children first
     table, counts = ratings_table(
         prompts,
         completions,

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from data.exclusion import excluded_line
-from data.files import atomic_write
+from data.files import atomic_write, strict_json
 
 CURVES = (
     ("loss", "loss"),
@@ -21,21 +21,6 @@ CURVES = (
 
 def _write(path: Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
-
-
-def _finite(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    return [_finite(item) for item in value] if isinstance(value, list | tuple) else value
-
-
-def metrics_json(metrics: dict | list, indent: int | None = None) -> str:
-    """``metrics`` as strict JSON (metrics.json, sdpo.json, the manifest's metrics, the trainer's log in
-    log_history.json and trained.json): a figure that is no finite number (a diverged loss) is null, as a figure of
-    no rows is; `json.dumps` would write NaN, which strict readers (jq, JavaScript's JSON.parse) refuse."""
-    return json.dumps(_finite(metrics), indent=indent, allow_nan=False)
 
 
 def plot_curves(log_history: list[dict], path: Path) -> Path | None:
@@ -249,7 +234,7 @@ def write_report(out: Path, record, metrics: dict, config: dict, log_history: li
     before it leaves a run that --resume reports again, never a finished run without its report."""
     out.mkdir(parents=True, exist_ok=True)
     _write(out / "train_config.json", json.dumps(config, indent=2) + "\n")
-    _write(out / "log_history.json", metrics_json(log_history, indent=2) + "\n")
+    _write(out / "log_history.json", strict_json(log_history, indent=2) + "\n")
     plot = plot_curves(log_history, out / "training.png")
     lines = [
         f"# {record.method} run {record.id}",
@@ -268,4 +253,4 @@ def write_report(out: Path, record, metrics: dict, config: dict, log_history: li
     if plot:
         lines += ["![training curves](training.png)", ""]
     _write(out / "report.md", "\n".join(lines))
-    _write(out / "metrics.json", metrics_json(metrics, indent=2) + "\n")
+    _write(out / "metrics.json", strict_json(metrics, indent=2) + "\n")

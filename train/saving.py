@@ -11,12 +11,11 @@ from pathlib import Path
 import torch
 
 from data.chat_template import chat_template_for
-from data.files import NotAFileError, atomic_write, open_regular
+from data.files import NotAFileError, atomic_write, open_regular, strict_json
 from data.lineage import NEWEST, find_or_register, newest_model
 from data.provision import resolve_model
 from data.records import ModelRecord, random_id
 from data.workspace import Workspace
-from train.report import metrics_json
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ def write_trained(out: Path, run: dict) -> str:
     trained it (not a new selection), and registers it once (a kill after the registration finds the id in the
     manifest). Returns that id."""
     record = {key: run[key] for key in RUN_KEYS} | {"record_id": random_id()}
-    text = metrics_json(record) + "\n"  # the trainer's log may hold NaN: null, as in log_history.json
+    text = strict_json(record) + "\n"  # the trainer's log may hold NaN: null, as in log_history.json
     atomic_write(out / TRAINED_FILE, lambda f: f.write(text.encode()))
     return record["record_id"]
 
@@ -130,7 +129,7 @@ def model_record(
         round=options.round if options.round is not None else (parent.round if parent else 0) + 1,
         parent_id=parent.id if parent else None,
         data=json.dumps(data),
-        metrics=metrics_json(metrics),
+        metrics=strict_json(metrics),
         **({"id": record_id} if record_id else {}),
     )
 

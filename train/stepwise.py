@@ -14,12 +14,11 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from data.files import atomic_write
+from data.files import atomic_write, strict_json
 from data.lineage import find_or_register
 from data.workspace import Workspace
 from train.once import held_out_metrics, train_once
 from train.options import TrainOptions
-from train.report import metrics_json
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +82,6 @@ def train_stepwise(
         "seconds": round(sum(s["seconds"] for s in steps), 1),
         "sdpo_steps": steps,
     }
-    text = metrics_json(overall, indent=2) + "\n"  # written whole or not at all: it marks the run finished
+    text = strict_json(overall, indent=2) + "\n"  # written whole or not at all: it marks the run finished
     atomic_write(out / "sdpo.json", lambda f: f.write(text.encode()))
     return {**result, "metrics": overall}

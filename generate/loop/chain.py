@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data.files import atomic_write
+from data.files import atomic_write, strict_json
 from data.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -61,14 +61,16 @@ def gold_chain(workspace: Workspace, iterations: list[dict]) -> dict | None:
     """The held-out log-likelihood of the gold answers, prompt by prompt, from each iteration's held_out.json: each
     iteration's change (iterate t against iterate t − 1 on the very same inputs: the prompts of round t's held-out
     pairs, fitted to the length once) and base → last as the per-prompt sum of those changes, each with 95 %
-    intervals (`train.evaluate.paired_change`). None when an iteration has no per-row held-out numbers.
+    intervals (`train.evaluate.paired_change`). None when an iteration has no per-row held-out numbers. A prompt
+    whose log-likelihood is null (a diverged iterate's) cannot be compared: it is left out of that step and of base →
+    last, and counted in ``not_comparable``.
 
     Iterations are not compared through their "after" numbers: a held-out pair's prompt may be cut to fit the length
     differently in each round (the generated side changes), so only the before/after of one run share their inputs."""
     from train.evaluate import paired_change, read_held_out
 
     prompt_of = workspace.frame("pairs").set_index("id")["prompt_id"]
-    steps, base, reached = [], {}, {}
+    steps, base, reached, lost = [], {}, {}, set()
     for number, it in enumerate(iterations, start=1):
         held = read_held_out(it["path"])
         if not held or "chosen" not in held["after"]:
@@ -77,17 +79,24 @@ def gold_chain(workspace: Workspace, iterations: list[dict]) -> dict | None:
         before = dict(zip(prompts, held["before"]["chosen"]))
         after = dict(zip(prompts, held["after"]["chosen"]))
         common = [p for p in before if p in after]
-        steps.append(
-            {"iteration": number, **paired_change([before[p] for p in common], [after[p] for p in common])}
-        )
+        null = {p for p in common if before[p] is None or after[p] is None}
+        common = [p for p in common if p not in null]
+        change = paired_change([before[p] for p in common], [after[p] for p in common])
+        steps.append({"iteration": number, **change, "not_comparable": len(null)})
         if number == 1:
             base, reached = dict(before), dict(before)
-        reached = {
-            p: value + after[p] - before[p] for p, value in reached.items() if p in before and p in after
-        }
+        lost |= null & set(reached)
+        reached = {p: value + after[p] - before[p] for p, value in reached.items() if p in common}
     common = list(reached)
+    overall = paired_change([base[p] for p in common], [reached[p] for p in common])
     return {
         "metric": "held-out log p(gold answer), summed over its tokens",
         "steps": steps,
-        "overall": paired_change([base[p] for p in common], [reached[p] for p in common]),
+        "overall": {**overall, "not_comparable": len(lost)},
     }
+
+
+def write_gold_chain(path: Path, chain: dict) -> None:
+    """WS/runs/<name>-chain.json: `gold_chain`'s figures as strict JSON (a figure that is no finite number: null)."""
+    text = strict_json(chain, indent=2) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))

@@ -39,7 +39,8 @@ def spin_report(summary: dict) -> list[str]:
     start, prompts = summary["start"], summary["prompts"]
     chosen = "gold" if summary["kind"] == "spin" else "chosen"
     lines = [
-        f"{summary['kind'].upper()} on {summary['workspace']} from {start['model']} (model {start['id']}, round {start['round']}): "
+        f"{summary['kind'].upper()} on {summary['workspace']} from {start['model']} "
+        f"(model {start['id']}, round {start['round']}): "
         f"{prompts['train']} train prompts, {prompts['test']} held-out prompts per iteration",
         f"iter round model    train pairs eval pairs  {chosen} logp before -> after  margin  accuracy"
         f"  prefers {chosen} before -> after  sample s  train s",
@@ -69,15 +70,19 @@ def chain_lines(chain: dict | None) -> list[str]:
         return []
 
     def line(title: str, c: dict) -> str:
+        # prompts whose log-likelihood is null (a diverged iterate's): left out, counted
+        null = (
+            f" ({c['not_comparable']} not comparable: null log-likelihood)" if c.get("not_comparable") else ""
+        )
         if not c["rows"]:
-            return f"{title}: no held-out prompt in common"
+            return f"{title}: no held-out prompt in common{null}"
         ci = c["mean_change_ci95"]  # None from one prompt
         share_low, share_high = c["rose_share_ci95"]
         return (
             f"{title}: {c['mean_before']:.1f} -> {c['mean_after']:.1f}, change {c['mean_change']:+.2f}"
             + (f" (95 % CI {ci[0]:+.2f} to {ci[1]:+.2f})" if ci else "")
             + f"; rose on {c['rose']}/{c['rows']} prompts "
-            f"(95 % CI {share_low:.2f}-{share_high:.2f})"
+            f"(95 % CI {share_low:.2f}-{share_high:.2f}){null}"
         )
 
     lines = [f"{chain['metric']}, the same held-out prompts through the chain:"]

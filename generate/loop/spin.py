@@ -37,7 +37,7 @@ from data.workspace import Workspace
 from generate.engines import make_engine
 from generate.isolate import run_isolated
 from generate.loop.arena import check_loop_arena
-from generate.loop.chain import gold_chain, write_samples
+from generate.loop.chain import gold_chain, write_gold_chain, write_samples
 from generate.loop.options import LoopOptions
 from generate.loop.report import iteration_summary
 from generate.loop.rounds import LoopRound
@@ -387,7 +387,7 @@ def run_spin(options: LoopOptions, workspace: Workspace, sets: dict[str, list[st
     samples = [write_samples(workspace, it, prev, shown) for prev, it in zip(chain, chain[1:])]
     chain_metrics = gold_chain(workspace, result["iterations"])
     if chain_metrics:
-        _write_json(workspace.path / "runs" / f"{options.spin_name}-chain.json", chain_metrics)
+        write_gold_chain(workspace.path / "runs" / f"{options.spin_name}-chain.json", chain_metrics)
     return {
         **result,
         "final_sample_seconds": final_seconds,

@@ -1,0 +1,84 @@
+"""The SPIN chain's files: each run's held_out.json and WS/runs/<name>-chain.json are strict JSON where a diverged
+iterate's log-probs are NaN (null), and a null log-probability is a prompt that cannot be compared: left out and
+counted, never a crash (the chain, its report lines and benchmarks/plot_spin_chain.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from generate.loop.chain import gold_chain, write_gold_chain
+from generate.loop.report import chain_lines
+from tests.test_train_fit import strict
+from train.evaluate import read_held_out, write_held_out
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import plot_spin_chain  # noqa: E402
+
+
+class Pairs:
+    """A workspace of held-out pairs p1..p4 on prompts q1..q4 (all `gold_chain` reads of it)."""
+
+    def frame(self, name: str) -> pd.DataFrame:
+        assert name == "pairs"
+        return pd.DataFrame(
+            {"id": [f"p{i}" for i in range(1, 5)], "prompt_id": [f"q{i}" for i in range(1, 5)]}
+        )
+
+
+def run(folder: Path, before: list[float], after: list[float]) -> dict:
+    rows = [{"pair_id": f"p{i}"} for i in range(1, len(before) + 1)]
+    write_held_out(folder, rows, {"chosen": before, "rejected": before}, {"chosen": after, "rejected": after})
+    return {"path": str(folder)}
+
+
+def test_held_out_json_writes_a_diverged_log_prob_as_null_and_reads_it_as_none(tmp_path):
+    run(tmp_path, [-10.0, -11.0], [math.nan, -math.inf])
+    held = strict((tmp_path / "held_out.json").read_text())
+    assert held["after"]["chosen"] == [None, None] and held["before"]["chosen"] == [-10.0, -11.0]
+    assert read_held_out(tmp_path)["after"]["chosen"] == [None, None]
+    # a file written before NaN became null reads the same
+    (tmp_path / "held_out.json").write_text(
+        json.dumps({"ids": ["p1"], "before": {"chosen": [math.nan]}, "after": {}})
+    )
+    assert read_held_out(tmp_path)["before"]["chosen"] == [None]
+
+
+def test_a_null_log_prob_is_a_prompt_left_out_of_the_chain_and_counted(tmp_path):
+    first = run(tmp_path / "iter1", [-10.0, -12.0, -11.0, -9.0], [-9.0, math.nan, -10.0, -8.0])
+    second = run(tmp_path / "iter2", [-9.5, -11.0, -10.5, -8.0], [-9.0, -10.0, math.nan, -7.0])
+    chain = gold_chain(Pairs(), [first, second])
+    assert [(s["rows"], s["not_comparable"]) for s in chain["steps"]] == [(3, 1), (3, 1)]
+    assert chain["steps"][0]["mean_change"] == 1.0
+    assert (chain["overall"]["rows"], chain["overall"]["not_comparable"]) == (2, 2)  # q1 and q4 went through
+    assert chain["overall"]["mean_change"] == (1.5 + 2.0) / 2
+    assert chain_lines(chain)[1].endswith("(1 not comparable: null log-likelihood)")
+    path = tmp_path / "chain.json"
+    write_gold_chain(path, chain)
+    assert strict(path.read_text()) == chain
+    assert plot_spin_chain.main([str(path), str(tmp_path / "chain.png")]) == 0
+
+
+def test_a_chain_step_of_only_null_log_probs_is_counted_and_not_plotted(tmp_path, capsys):
+    first = run(tmp_path / "iter1", [-10.0, -12.0], [math.nan, math.nan])
+    chain = gold_chain(Pairs(), [first])
+    assert (chain["steps"][0]["rows"], chain["steps"][0]["not_comparable"]) == (0, 2)
+    assert (
+        chain_lines(chain)[1]
+        == "  iteration 1: no held-out prompt in common (2 not comparable: null log-likelihood)"
+    )
+    path = tmp_path / "chain.json"
+    write_gold_chain(path, chain)
+    assert plot_spin_chain.main([str(path), str(tmp_path / "chain.png")]) == 1
+    assert "no held-out prompt in common: nothing to plot" in capsys.readouterr().err
+    # a step whose figures are null (NaN in an older file) is none to draw either: one line, no crash
+    old = json.loads(path.read_text())
+    old["steps"][0] |= {"rows": 2, "mean_before": -11.0, "mean_change": math.nan}
+    path.write_text(json.dumps(old))
+    assert plot_spin_chain.main([str(path), str(tmp_path / "chain.png")]) == 1
+    assert not (tmp_path / "chain.png").exists()
