@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import json
 import math
+import numbers
 import os
 import stat
 import time
@@ -218,9 +219,13 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], mode: int 
 
 
 def finite(value: object) -> object:
-    """``value`` with every float that is no finite number (NaN, ±inf) as None, through dicts, lists and tuples."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    """``value`` with every float that is no finite number (NaN, ±inf) as None, through dicts, lists and tuples;
+    a number of another type (numpy's float32, int64) as Python's, which `json.dumps` writes."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, int):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, int):
+        value = float(value)
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {key: finite(item) for key, item in value.items()}
     return [finite(item) for item in value] if isinstance(value, list | tuple) else value

@@ -391,3 +391,14 @@ def test_scoring_a_row_too_long_cuts_the_prompt_start_and_keeps_the_completion(t
         scored = ids[row][completion[row].bool()].tolist()
         assert scored == full[row][full_completion[row].bool()].tolist()  # the whole completion is scored
     assert ids[0].tolist() != ids[1].tolist()  # so two answers to one long prompt never score the same
+
+
+def test_strict_json_writes_numpy_numbers_and_their_nan_as_null():
+    """held_out.json and the chain go through strict_json: a numpy float32 log-prob (not a Python float) failed the
+    write, and its NaN must be null like a Python one's."""
+    import numpy as np
+
+    from data.files import strict_json
+
+    values = [np.float32(-1.5), np.float32("nan"), np.float64("inf"), np.int64(3), True, 2, 0.5]
+    assert json.loads(strict_json({"v": values})) == {"v": [-1.5, None, None, 3, True, 2, 0.5]}
