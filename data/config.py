@@ -70,9 +70,9 @@ def add_options(
 
     Field metadata beyond ``help``/``choices``: ``positional`` (an argument, not a flag), ``required``,
     ``short`` (e.g. ``-w``), ``repeat`` (a list given one value a flag), ``whole`` (a list whose values are never
-    split at commas: JSON), ``switch`` (a bool that is only ``--name``, no ``--no-name``), ``metavar`` (the value as --help
-    names it, as the README does, e.g. FILE; a list's default is VALUE, a single value's the flag's name). ``groups`` maps a field name to the argument group its
-    flag is shown in (a method's own options)."""
+    split at commas: JSON), ``switch`` (a bool that is only ``--name``, no ``--no-name``), ``metavar`` (the
+    value as --help names it, the README's word for it, e.g. FILE; a list's default is VALUE, a single value's the
+    flag's name). ``groups`` maps a field name to the argument group its flag is shown in (a method's own options)."""
     if config and not prefix:
         parser.add_argument("--config", type=Path, help="YAML file of options; flags override it")
     for field, kind in _fields(cls, exclude):
