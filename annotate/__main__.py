@@ -41,7 +41,9 @@ DEMO_USER = "demo"
 
 @dataclass(frozen=True)
 class AnnotateOptions:
-    workspace: Path = field(default=Path("ws"), metadata={"help": "workspace directory (default: ws)"})
+    workspace: Path = field(
+        default=Path("ws"), metadata={"metavar": "WS", "help": "workspace directory (default: ws)"}
+    )
     task: str = field(
         default="pairwise",
         metadata={
@@ -53,9 +55,10 @@ class AnnotateOptions:
     rubric: Path | None = field(
         default=None,
         metadata={
+            "metavar": "FILE",
             "help": "task rate: a rubric YAML file (name; aspects, each with name, scale [low, high] and a "
             "one-line description); default: configs/rubrics/helpsteer2.yaml, HelpSteer2's helpfulness, "
-            "correctness, coherence, complexity and verbosity, each 0-4"
+            "correctness, coherence, complexity and verbosity, each 0-4",
         },
     )
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (loopback by default)"})
@@ -117,8 +120,9 @@ class AnnotateOptions:
     trusted_proxy: str | None = field(
         default=None,
         metadata={
+            "metavar": "ADDR",
             "help": "address of the reverse proxy whose X-Forwarded-For names the client; without it the header "
-            "is ignored"
+            "is ignored",
         },
     )
 

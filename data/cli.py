@@ -88,7 +88,12 @@ def options_parser(
     if cls is not None:
         if workspace_alias:
             parser.add_argument(
-                "-w", dest="workspace", type=Path, default=argparse.SUPPRESS, help="same as --workspace"
+                "-w",
+                dest="workspace",
+                metavar="WS",
+                type=Path,
+                default=argparse.SUPPRESS,
+                help="same as --workspace",
             )
         titles = {title: parser.add_argument_group(title) for title in dict.fromkeys((groups or {}).values())}
         containers = {name: titles[title] for name, title in (groups or {}).items()}

@@ -21,7 +21,7 @@ from data.selection import LABEL_SOURCES
 
 # Arena pairs are evaluation data: out unless asked; rank: the pairs rankings expand into (data.rank_pairs).
 EXPORT_KINDS = (*(k for k in PAIR_KINDS if k != ARENA), RANK_KIND)
-WORKSPACE = field(metadata={"help": "workspace directory", "short": "-w", "required": True})
+WORKSPACE = field(metadata={"help": "workspace directory", "short": "-w", "metavar": "WS", "required": True})
 AGGREGATE = field(
     default=MAJORITY,
     metadata={
@@ -41,6 +41,7 @@ RANK_PAIRS_OPTION = field(
 MIN_POSTERIOR = field(
     default=None,
     metadata={
+        "metavar": "P",
         "help": "with --aggregate dawid-skene: leave out verdicts whose posterior is below this (in (0, 1]): fewer "
         "rows, fewer of them wrong",
     },
@@ -128,8 +129,9 @@ class ImportCommand:
     rubric: Path | None = field(
         default=None,
         metadata={
+            "metavar": "FILE",
             "help": "the rubric YAML that rows' ratings (a ratings object, or a column per aspect) are checked "
-            "against (as annotate --task rate --rubric); default: configs/rubrics/helpsteer2.yaml"
+            "against (as annotate --task rate --rubric); default: configs/rubrics/helpsteer2.yaml",
         },
     )
     remove: tuple[Path, ...] = field(
@@ -291,9 +293,10 @@ class GoldCommand:
     rubric: Path | None = field(
         default=None,
         metadata={
+            "metavar": "FILE",
             "help": "the rubric YAML that --ratings and a gold FILE's ratings are checked against (as annotate "
             "--task rate --rubric); "
-            "default: configs/rubrics/helpsteer2.yaml"
+            "default: configs/rubrics/helpsteer2.yaml",
         },
     )
     remove: tuple[str, ...] = field(

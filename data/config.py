@@ -70,9 +70,9 @@ def add_options(
 
     Field metadata beyond ``help``/``choices``: ``positional`` (an argument, not a flag), ``required``,
     ``short`` (e.g. ``-w``), ``repeat`` (a list given one value a flag), ``whole`` (a list whose values are never
-    split at commas: JSON), ``switch`` (a bool that is only ``--name``, no ``--no-name``), ``metavar`` (a list's
-    value as --help names it, e.g. FILE; default VALUE). ``groups`` maps a field name to the argument group its
-    flag is shown in (a method's own options)."""
+    split at commas: JSON), ``switch`` (a bool that is only ``--name``, no ``--no-name``), ``metavar`` (the
+    value as --help names it, the README's word for it, e.g. FILE; a list's default is VALUE, a single value's the
+    flag's name). ``groups`` maps a field name to the argument group its flag is shown in (a method's own options)."""
     if config and not prefix:
         parser.add_argument("--config", type=Path, help="YAML file of options; flags override it")
     for field, kind in _fields(cls, exclude):
@@ -96,6 +96,8 @@ def add_options(
                 options["metavar"] = meta.get("metavar", "VALUE")
         else:
             options["type"] = kind if kind in (int, float, str, Path) else str
+            if "metavar" in meta:
+                options["metavar"] = meta["metavar"]
         if "choices" in meta:
             options["choices"] = meta["choices"]
         if meta.get("positional"):

@@ -110,12 +110,21 @@ class RankRateRows:
     that name none; ``rubric``: the rubric file, None for HelpSteer2's): each row's questions and the records they
     make (the answers, and the import annotator's labels unless ``unlabelled``; nothing without ``made``:
     `data.gold_file` makes gold of them) and, in ``labelled``, the first label on each item, KTO labels too
-    (`kto`; by `Labelled.key`: a later row labelling it otherwise is a RecordError)."""
+    (`kto`; by `Labelled.key`: a later row labelling it otherwise is a RecordError, a KTO label unless not
+    ``kto_conflicts``)."""
 
     def __init__(
-        self, path: Path, source: str, rubric: Path | None, unlabelled: bool, made: bool, rows: list[object]
+        self,
+        path: Path,
+        source: str,
+        rubric: Path | None,
+        unlabelled: bool,
+        made: bool,
+        rows: list[object],
+        kto_conflicts: bool = True,
     ):
         self.path, self.source, self.unlabelled, self.made = path, source, unlabelled, made
+        self.kto_conflicts = kto_conflicts
         self.rubric = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
         self.labelled: dict[tuple[str, str], Labelled] = {}
         self.rows = rows
@@ -176,13 +185,17 @@ class RankRateRows:
     def kto(self, row: int, records: list[object], field: str) -> None:
         """The KTO label among a row's ``records`` (`data.imports.to_records`; ``field`` the row's label key): an
         answer holds one imported KTO label, as one rating, so a later row labelling it otherwise is a RecordError
-        (`conflicting_kto_label`). A gold file's rows (not ``made``) are questions, `data.gold_file`'s to compare."""
+        (`conflicting_kto_label`); without ``kto_conflicts`` it is none, and the item keeps the first row's label
+        here (`data.import_withdraw` reads a file an import before that check stored whole). A gold file's rows (not
+        ``made``) are questions, `data.gold_file`'s to compare."""
         labels = [r for r in records if isinstance(r, Label) and r.task == "kto"] if self.made else []
         answers = {r.id: r for r in records if isinstance(r, Completion)}
         for label in labels:
             answer = answers[label.item_id]
             mine = Labelled(label, answer.prompt_id, row, field, answer.text)
-            if self._first(mine):
+            if not self.kto_conflicts:
+                self.labelled.setdefault(mine.key, mine)
+            elif self._first(mine):
                 self.labelled[mine.key] = mine
 
     def _first(self, mine: Labelled) -> bool:

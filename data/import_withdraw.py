@@ -89,7 +89,8 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
 
     def read(refused: Mapping[int, RecordError] = MappingProxyType({})) -> Loaded:
         found.clear()  # a row refused now made labels at the read before
-        return check_file(path, options, on_row, refused=refused, spellings=spellings)
+        # no KTO conflict check: an import before it stored both labels of an answer, the later in force
+        return check_file(path, options, on_row, refused=refused, spellings=spellings, kto_conflicts=False)
 
     loaded = read()
     if options.on_error == "skip":

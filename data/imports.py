@@ -223,17 +223,19 @@ def check_file(
     labels: bool = True,
     refused: Mapping[int, RecordError] = MappingProxyType({}),
     spellings: Spellings | None = None,
+    kto_conflicts: bool = True,
 ) -> Loaded:
     """Read and check every record of ``path``; returns what it becomes. Writes nothing. ``on_row`` sees each
     checked row (`data.gold_file` reads a gold file's rows so, one question each); without ``labels`` a row's
     ranking or ratings make no record (the gold file makes gold of them); a ``refused`` row is bad with its error
     (the workspace refuses it: `guard_files`). A row's texts take the first spelling of ``spellings`` (the
-    workspace's and the earlier files', `data.spellings`; None: the file's own)."""
+    workspace's and the earlier files', `data.spellings`; None: the file's own). Without ``kto_conflicts`` two rows
+    labelling one answer desirable and undesirable are no error (`RankRateRows.kto`: `--remove` withdraws both)."""
     check_options(options)
     path = Path(path)
     name, source = str(path), options.source or path.stem
     rows = read_records(path, options.max_record_bytes)
-    rank_rate = RankRateRows(path, source, options.rubric, options.unlabelled, labels, rows)
+    rank_rate = RankRateRows(path, source, options.rubric, options.unlabelled, labels, rows, kto_conflicts)
     if not rows:
         raise SchemaError(name, "no records")
     fmt = options.fmt

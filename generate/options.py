@@ -24,7 +24,8 @@ SPIN_TEST_FRACTION = 0.1  # prompts held out when --spin-iter imports --prompts 
 @dataclass(frozen=True)
 class SampleOptions:
     workspace: Path = field(
-        default=Path("ws"), metadata={"help": "workspace directory, created if missing (default: ws)"}
+        default=Path("ws"),
+        metadata={"metavar": "WS", "help": "workspace directory, created if missing (default: ws)"},
     )
     model: str = field(
         default=DEFAULT_MODEL,
@@ -40,8 +41,9 @@ class SampleOptions:
     prompts: str | None = field(
         default=None,
         metadata={
+            "metavar": "FILE",
             "help": f"import prompts first: a file, or a sample set ({', '.join(SAMPLES)}); with --spin-iter "
-            "and no SFT prompts in the workspace: sft"
+            "and no SFT prompts in the workspace: sft",
         },
     )
     test_fraction: float | None = field(
@@ -88,7 +90,8 @@ class SampleOptions:
         },
     )
     arena_pairs: int = field(
-        default=0, metadata={"help": "arena: random model pairs per prompt (0: every pair of models)"}
+        default=0,
+        metadata={"metavar": "K", "help": "arena: random model pairs per prompt (0: every pair of models)"},
     )
     arena_n: int = field(default=1, metadata={"help": "arena: answers per prompt and model"})
     spin_isolate: bool = field(
@@ -109,7 +112,10 @@ class SampleOptions:
     )
     judge_template: Path | None = field(
         default=None,
-        metadata={"help": "judge prompt file with {question}, {answer_a}, {answer_b} (default: MT-Bench's)"},
+        metadata={
+            "metavar": "FILE",
+            "help": "judge prompt file with {question}, {answer_a}, {answer_b} (default: MT-Bench's)",
+        },
     )
     judge_max_tokens: int = field(default=512, metadata={"help": "judge: new tokens per verdict (greedy)"})
     judge_max_length: int = field(
@@ -124,11 +130,17 @@ class GenerateOptions(SampleOptions):
     )
     shard: str | None = field(
         default=None,
-        metadata={"help": "I/K: sample only the I-th of K disjoint prompt shards (one per machine)"},
+        metadata={
+            "metavar": "I/K",
+            "help": "sample only the I-th of K disjoint prompt shards (one per machine)",
+        },
     )
     round: int | None = field(
         default=None,
-        metadata={"help": "round recorded on every row (default: the model's round in the manifest, else 0)"},
+        metadata={
+            "metavar": "N",
+            "help": "round recorded on every row (default: the model's round in the manifest, else 0)",
+        },
     )
     spin: bool = field(
         default=False, metadata={"help": "SPIN negatives: one sample per gold prompt, gold chosen"}

@@ -6,7 +6,10 @@ field, writing nothing; within a file `--on-error skip` leaves the later row out
 from __future__ import annotations
 
 import json
+import shutil
 
+from annotate.service import LabelService
+from data.import_rank_rate import RankRateRows
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_import_errors import digest
@@ -80,3 +83,34 @@ def test_files_of_one_import_or_a_stored_import_that_label_an_answer_otherwise_a
     assert import_(tmp_path / "ws", "--remove", first) == 0
     assert import_(tmp_path / "ws", second) == 0, capsys.readouterr().err  # withdrawn first: labelled anew
     assert import_(tmp_path / "ws", write(tmp_path / "c" / "kto.jsonl", BAD)) == 0  # the same label again
+
+
+def test_remove_withdraws_both_labels_an_import_before_the_conflict_check_stored(
+    tmp_path, capsys, monkeypatch
+):
+    """An import before the check stored both rows' labels of one answer, the later (undesirable) in force; `--remove`
+    re-read the file with the check and refused it, or with `--on-error skip` left out that later row, so the label
+    in force stayed. `--remove` withdraws what is stored, whatever the file says: every label of the file."""
+    ws = tmp_path / "ws"
+    path = write(tmp_path / "kto.jsonl", GOOD, {"prompt": "Other?", "completion": "x", "label": False}, BAD)
+    with monkeypatch.context() as older:  # the import before the check: a later row's label is stored too
+        older.setattr(RankRateRows, "_first", lambda self, mine: mine.key not in self.labelled)
+        assert import_(ws, path) == 0
+    answer = answer_id("Two plus two?", "4", "kto")
+    assert [r["choice"] for r in imported(Workspace(ws)) if r["item_id"] == answer] == [
+        "desirable",
+        "undesirable",
+    ]
+    assert "4" not in {item.texts[0] for item in LabelService(Workspace(ws), "kto").items.values()}
+    for on_error in ("fail", "skip"):
+        shutil.rmtree(tmp_path / "again", ignore_errors=True)
+        shutil.copytree(ws, tmp_path / "again")
+        capsys.readouterr()
+        assert import_(tmp_path / "again", "--remove", path, "--on-error", on_error) == 0, (
+            capsys.readouterr().err
+        )
+        assert capsys.readouterr().out == (
+            f"withdrew the labels of {path}: 2 (KTO labels 2); 1 withdrawn already\n"
+        )  # the earlier label of '4' was no longer in force: the later replaced it
+        service = LabelService(Workspace(tmp_path / "again"), "kto")
+        assert {"4", "x"} <= {item.texts[0] for item in service.items.values()}  # unlabelled: served again

@@ -56,7 +56,7 @@ def test_help_shows_the_default_workspace(argv, capsys):
     with pytest.raises(SystemExit):
         main([*argv, "--help"])
     out = " ".join(capsys.readouterr().out.split())  # as wrapped at any width
-    assert re.search(r"--workspace WORKSPACE workspace[^(]*\(default: ws\)", out)
+    assert re.search(r"--workspace WS workspace[^(]*\(default: ws\)", out)
 
 
 def _prefloop_command(tmp_path: Path) -> list[str]:
@@ -148,6 +148,32 @@ def test_no_help_shows_value_where_the_readme_names_the_flags_value(command, cap
     )
     vague = set(re.findall(r"(?<![\w.-])(--[a-z][a-z0-9-]+) VALUE\b", _help(command, capsys)))
     assert not vague & named
+
+
+def _readme_values() -> dict[str, set[str]]:
+    """Each flag the README writes with a value, e.g. `--rubric FILE`, and the names it gives that value."""
+    named: dict[str, set[str]] = {}
+    for flag, value in re.findall(
+        r"(--[a-z][a-z0-9-]+) ([A-Z][A-Z0-9_]*(?:/[A-Z]+)?)\b", (ROOT / "README.md").read_text()
+    ):
+        named.setdefault(flag, set()).add(value)
+    return named
+
+
+@pytest.mark.parametrize("command", readme_commands(), ids=" ".join)
+def test_the_help_names_a_flags_value_as_the_readme_does_where_it_has_one_name(command, capsys):
+    """`--help` showed `--rubric RUBRIC`, `--prompts PROMPTS`, `--round ROUND`, `-w WORKSPACE` where the README
+    writes `--rubric FILE`, `--prompts FILE`, `--round N`, `-w WS`. A flag the README gives several names
+    (`--judge J` and `--judge MODEL`) is left to the flag's own placeholder."""
+    help_text = _help(command, capsys)
+    mismatched = {
+        (flag, shown)
+        for flag, values in _readme_values().items()
+        if len(values) == 1
+        for shown in re.findall(rf"(?<![\w.-]){flag} ([A-Z][A-Z0-9_]*(?:/[A-Z]+)?)\b", help_text)
+        if shown not in values
+    }
+    assert not mismatched
 
 
 @pytest.mark.parametrize(

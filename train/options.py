@@ -27,7 +27,7 @@ CPU_EVAL_LIMIT = (
 @dataclass(frozen=True)
 class TrainOptions:
     workspace: Path = field(
-        default=Path("ws"), metadata={"help": "workspace to read labels from (default: ws)"}
+        default=Path("ws"), metadata={"metavar": "WS", "help": "workspace to read labels from (default: ws)"}
     )
     model: str = field(
         default=DEFAULT_MODEL, metadata={"help": "start (and reference) model: short name or folder"}
@@ -80,8 +80,9 @@ class TrainOptions:
     rm_from_ratings: str | None = field(
         default=None,
         metadata={
+            "metavar": "ASPECT",
             "help": "rm: train on rubric ratings as pairs: two rated answers to one prompt, the higher mean "
-            "rating of this ASPECT wins (equal ratings give no pair)"
+            "rating of this ASPECT wins (equal ratings give no pair)",
         },
     )
     sft_from: tuple[str, ...] = field(
@@ -126,6 +127,7 @@ class TrainOptions:
     min_posterior: float | None = field(
         default=None,
         metadata={
+            "metavar": "P",
             "help": "with --aggregate dawid-skene: train (and evaluate) only on verdicts whose posterior is at least "
             "this (in (0, 1]): fewer pairs, fewer of them wrong",
         },
@@ -141,7 +143,10 @@ class TrainOptions:
     )
     machine_weight: float = field(
         default=1.0,
-        metadata={"help": "loss weight of pairs whose verdict comes from machine labellers only (humans: 1)"},
+        metadata={
+            "metavar": "W",
+            "help": "loss weight of pairs whose verdict comes from machine labellers only (humans: 1)",
+        },
     )
     kinds: tuple[str, ...] | None = field(
         default=None,
@@ -157,12 +162,13 @@ class TrainOptions:
         },
     )
     round: int | None = field(
-        default=None, metadata={"help": "round recorded for the new model (default: parent's + 1)"}
+        default=None,
+        metadata={"metavar": "N", "help": "round recorded for the new model (default: parent's + 1)"},
     )
     learning_rate: float = field(default=5e-6, metadata={"help": "peak learning rate"})
     epochs: float = field(default=1.0, metadata={"help": "passes over the training rows"})
     max_steps: int = field(
-        default=0, metadata={"help": "stop after this many optimiser steps (0: by epochs)"}
+        default=0, metadata={"metavar": "N", "help": "stop after this many optimiser steps (0: by epochs)"}
     )
     batch_size: int = field(default=4, metadata={"help": "pairs per device per step"})
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
@@ -186,8 +192,9 @@ class TrainOptions:
     lora_r: int | None = field(
         default=None,
         metadata={
+            "metavar": "N",
             "help": "LoRA rank; default: the memory plan's choice (full fine-tuning when it fits, else LoRA 16); "
-            "0 forces full fine-tuning"
+            "0 forces full fine-tuning",
         },
     )
     lora_alpha: int = field(default=16, metadata={"help": "LoRA α"})
@@ -214,7 +221,8 @@ class TrainOptions:
     eval_steps: int = field(
         default=0,
         metadata={
-            "help": "DPO family: held-out reward accuracy every N steps, for the learning curve (0: off)"
+            "metavar": "N",
+            "help": "DPO family: held-out reward accuracy every N steps, for the learning curve (0: off)",
         },
     )
     ref_cache: bool = field(

@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ScoreOptions:
     workspace: Path = field(
-        default=Path("ws"), metadata={"help": "workspace whose unlabelled pairs to score (default: ws)"}
+        default=Path("ws"),
+        metadata={"metavar": "WS", "help": "workspace whose unlabelled pairs to score (default: ws)"},
     )
     model: str = field(
         default=NEWEST,

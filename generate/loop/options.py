@@ -29,13 +29,15 @@ class LoopOptions(SampleOptions):
     spin_iter: int = field(
         default=0,
         metadata={
-            "help": "SPIN: run N iterations (sample with the current iterate, train the next, register it)"
+            "metavar": "N",
+            "help": "SPIN: run N iterations (sample with the current iterate, train the next, register it)",
         },
     )
     judge_iter: int = field(
         default=0,
         metadata={
-            "help": "machine rounds: N iterations of sample --n -> best-worst pairs by --judge -> DPO -> register"
+            "metavar": "N",
+            "help": "machine rounds: N iterations of sample --n -> best-worst pairs by --judge -> DPO -> register",
         },
     )
     spin_test_limit: int = field(
