@@ -171,6 +171,8 @@ def ranked_by(workspace: str | Path, items: Iterable[str]) -> dict[str, str]:
     ``--remove`` line of that file withdrew its labels. An item no such line names (logged before lines said,
     merged without its log) is left out."""
     wanted, found = set(items), {}  # item -> (the file resolved, as given)
+    if not wanted:
+        return {}
     for entry in json_lines(Path(workspace) / LOG_DIR / "log.jsonl"):
         file = entry.get("file")
         if entry.get("removed"):
