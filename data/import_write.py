@@ -1,6 +1,7 @@
 """What an import writes, and says it kept: the checked records appended in one write (rows already stored left
 out: `stored_prompts` counts the file's prompts that keep their stored split or gold answer, `kept_lines` says
-so), then one line in the workspace's import log and the rows left out (``--on-error skip``) in a rejects file
+so), then one line in the workspace's import log (with the rank items the file ranked, which `ranked_by` reads back
+for the rank guard's refusals) and the rows left out (``--on-error skip``) in a rejects file
 beside it, which `logged_rejects` reads back (`data import --remove`). `ImportPreview` reads the workspace as
 that write will leave it, before it is made."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,7 @@ import pyarrow.compute as pc
 from data import store
 from data.files import append_line, atomic_write, check_not_link, open_regular, write_error
 from data.import_labels import renew_withdrawn
-from data.records import Prompt, now
+from data.records import Label, Prompt, now
 from data.schemas import SCHEMAS
 from data.workspace import Workspace, rows_by_table
 
@@ -125,6 +127,7 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
     entry = {
         "at": now().isoformat(),
         "file": str(loaded.path.resolve()),
+        "path": str(loaded.path),  # as given: the file `ranked_by` names for `data import --remove FILE`
         "format": loaded.format,
         "source": options.source or loaded.path.stem,  # its answers' model, as `check_file` gives it
         "options": vars(options),
@@ -132,6 +135,10 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
         "rejects": rejects.name if rejects else None,
         "gold_conflicts": loaded.gold_conflicts,
         "columns_not_read": loaded.unread,
+        # the rank items whose rankings this file stored (or holds already): `ranked_by` reads them back
+        "ranked_items": sorted(
+            {r.item_id for r in loaded.records if isinstance(r, Label) and r.task == "rank"}
+        ),
     }
     append_line(folder / "log.jsonl", json.dumps(entry, default=str))
     return rejects
@@ -156,6 +163,25 @@ def logged_rejects(
             rejects = json_lines(folder / Path(entry["rejects"]).name)
             rows |= {r["row"] for r in rejects if r.get("reason") == reason and isinstance(r.get("row"), int)}
     return frozenset(rows)
+
+
+def ranked_by(workspace: str | Path, items: Iterable[str]) -> dict[str, str]:
+    """The file (its path as the import was given it) whose import ranked each of ``items``, as the import log of
+    the workspace at ``workspace`` says: the latest line whose ``ranked_items`` holds the item, unless a later
+    ``--remove`` line of that file withdrew its labels. An item no such line names (logged before lines said,
+    merged without its log) is left out."""
+    wanted, found = set(items), {}  # item -> (the file resolved, as given)
+    if not wanted:
+        return {}
+    for entry in json_lines(Path(workspace) / LOG_DIR / "log.jsonl"):
+        file = entry.get("file")
+        if entry.get("removed"):
+            found = {item: logged for item, logged in found.items() if logged[0] != file}
+            continue
+        ranked, given = entry.get("ranked_items"), entry.get("path")
+        if isinstance(ranked, list) and isinstance(given, str):
+            found.update({item: (file, given) for item in ranked if isinstance(item, str) and item in wanted})
+    return {item: given for item, (_, given) in found.items()}
 
 
 def json_lines(path: Path) -> list[dict]:

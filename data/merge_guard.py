@@ -22,7 +22,7 @@ import pyarrow as pa
 from data.annotators import IMPORT
 from data.errors import PrefloopError
 from data.gold import CLI, CLI_FLAGS, current_gold
-from data.rank_guard import LABEL_COLUMNS, KeptItem, changed_items
+from data.rank_guard import LABEL_COLUMNS, KeptItem, changed_items, named_files
 from data.ranking import rank_item_id
 from data.schemas import SCHEMAS
 from data.selection import NO_ITEM_ENGINES
@@ -115,12 +115,15 @@ def _latest_in(rows: pd.DataFrame, item: str) -> str:
 def _refuse(side: Side, items: list[KeptItem], giver: str, other: Path) -> None:
     """Refuse the merge for the first of ``side``'s ``items`` (the answers new to it in ``giver``): where its labels
     are, and what to do instead (the withdrawals that let the answers in, `KeptItem.lifts`, in the workspace holding
-    the gold or the imported ranking)."""
+    the gold or the imported ranking, whose import log names the file that ranked it)."""
     item, more = items[0], len(items) - 1
     rankings = side.labels[side.labels["task"] == "rank"]
     holder = _latest_in(side.gold if item.gold is not None else rankings, item.item)
     imported = rankings[rankings["annotator"] == IMPORT]
-    remove = item.remove_advice(holder, _latest_in(imported, item.item) if item.imported else None)
+    ranked_in = _latest_in(imported, item.item) if item.imported else None
+    if ranked_in is not None:
+        (item,) = named_files(ranked_in, [item])
+    remove = item.remove_advice(holder, ranked_in)
     labels = "its gold ranking is" if item.gold is not None else "its rankings are"
     raise MergeRankError(
         f"{other}: merging it would {item.problem()} ({labels} in {holder}, the {item.added} new answer(s) in "

@@ -23,13 +23,16 @@ stored on it is lost; it stops being a rank item). Answers of `NO_ITEM_ENGINES` 
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.annotators import IMPORT
+from data.import_write import ranked_by
 from data.rank_pairs import current_rankings
 from data.ranking import MAX_K, MIN_K, rank_item_id
 from data.records import Completion
@@ -37,7 +40,8 @@ from data.selection import NO_ITEM_ENGINES, answer_items
 from data.workspace import Workspace
 
 Key = tuple[str, int]  # (prompt id, round): one rank item's answers
-# the way out of an imported ranking (`remove_advice`), as the refusals of a write into one workspace say it
+# the way out of an imported ranking (`remove_advice`), as the refusals of a write into one workspace say it where
+# the import log names no file (`KeptItem.ranked_by`)
 IMPORT_REMOVE = "`data import --remove FILE` (FILE: the file whose import ranked it)"
 LABEL_COLUMNS = ["item_id", "annotator", "task", "ranking", "retracted", "created_at"]  # what says who ranked
 
@@ -46,7 +50,8 @@ LABEL_COLUMNS = ["item_id", "annotator", "task", "ranking", "retracted", "create
 class KeptItem:
     """A rank item a write would change: ``answers`` stored, ``added`` by the write; ``gold`` where its gold ranking
     came from (gold items), ``imported`` whether an import ranked it, ``rankings`` in force on it (a gold item's
-    too: they say whether withdrawing its gold would let the write through)."""
+    too: they say whether withdrawing its gold would let the write through); ``ranked_by``: the file whose import
+    ranked it, as given, where the import log names it (`data.import_write.ranked_by`)."""
 
     item: str
     prompt_id: str
@@ -56,6 +61,7 @@ class KeptItem:
     gold: str | None = None
     rankings: int = 0
     imported: bool = False
+    ranked_by: str | None = None
 
     @property
     def first_changing(self) -> int:
@@ -77,14 +83,16 @@ class KeptItem:
         """`data gold --remove ITEM` and `data import --remove FILE` as a way out, to follow other advice, where
         withdrawing the item's gold and its imported ranking lets the write through (`lifts`); else nothing.
         ``gold_in``, ``ranked_in``: the workspace (``-w``) holding the gold, the imported ranking, where the advice
-        names it (a merge's: two workspaces)."""
+        names it (a merge's: two workspaces). FILE is `ranked_by` where known."""
 
         def where(workspace: str | None) -> str:
             return f" -w {workspace}" if workspace else ""
 
         steps = {
             "gold": f"`data gold{where(gold_in)} --remove {self.item}`",
-            "import": IMPORT_REMOVE.replace("import", f"import{where(ranked_in)}", 1),
+            "import": f"`data import{where(ranked_in)} --remove {shlex.quote(self.ranked_by)}`"
+            if self.ranked_by
+            else IMPORT_REMOVE.replace("import", f"import{where(ranked_in)}", 1),
         }
         lifted = [steps[what] for what in self.lifts]
         return f", or {' and '.join(lifted)} first" if lifted else ""
@@ -141,11 +149,21 @@ def sizes_of(completions: pa.Table, prompt_ids: Iterable[str]) -> dict[Key, int]
 def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str, str]) -> list[KeptItem]:
     """The rank items that ``added`` new answers (by prompt and round; none of them stored) would change as the
     module docstring says, in ``added``'s order; ``gold``: the gold rank items now -> their source. The labels
-    stored say which items are ranked, by an import or anyone."""
+    stored say which items are ranked, by an import or anyone; the workspace's import log, which file's import
+    ranked an item (`KeptItem.ranked_by`)."""
     if not any(n > 0 for n in added.values()):
         return []
     completions = workspace.read("completions", ["prompt_id", "engine", "round"])
-    return changed_items(completions, workspace.read("labels", LABEL_COLUMNS), added, gold)
+    return named_files(
+        workspace.path, changed_items(completions, workspace.read("labels", LABEL_COLUMNS), added, gold)
+    )
+
+
+def named_files(workspace: str | Path, items: list[KeptItem]) -> list[KeptItem]:
+    """``items``, those an import ranked with the file whose import did (`KeptItem.ranked_by`) where the import log
+    of the workspace at ``workspace`` (the one holding the imported ranking) names it."""
+    files = ranked_by(workspace, [item.item for item in items if item.imported])
+    return [replace(item, ranked_by=files[item.item]) if item.item in files else item for item in items]
 
 
 def changed_items(

@@ -45,9 +45,7 @@ def test_an_item_an_import_ranked_takes_new_answers_once_the_ranking_is_withdraw
     assert not LabelService(Workspace(ws), "rank").items  # an imported ranking closes its item
     fourth = write(tmp_path / "fourth.jsonl", {"prompt": "Q?", "completion": "a fourth", "label": True})
     assert main(["import", "-w", str(ws), str(fourth)]) == 2
-    assert capsys.readouterr().err.endswith(
-        "; leave the row out, or `data import --remove FILE` (FILE: the file whose import ranked it) first\n"
-    )
+    assert capsys.readouterr().err.endswith(f"; leave the row out, or `data import --remove {ranks}` first\n")
 
     capsys.readouterr()
     assert remove(ws, ranks) == 0
@@ -273,14 +271,12 @@ def test_a_file_imported_with_rank_locked_rows_skipped_is_withdrawn_without_them
     """`--on-error skip` left out the row whose answer would join the item an import ranked (rank_locked): read
     with the same option, --remove leaves it out too and withdraws the rows the import stored."""
     ws = tmp_path / "ws"
-    _, prefs = import_a_locked_row_skipped(tmp_path, ws)
+    ranks, prefs = import_a_locked_row_skipped(tmp_path, ws)
     assert "rank_locked 1" in capsys.readouterr().out
     (rejects,) = (ws / "imports").glob("*.rejects.jsonl")
     (reject,) = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert (reject["row"], reject["reason"]) == (0, "rank_locked")  # the skip's line names the way out too
-    assert reject["error"].endswith(
-        "; leave the row out, or `data import --remove FILE` (FILE: the file whose import ranked it) first"
-    )
+    assert reject["error"].endswith(f"; leave the row out, or `data import --remove {ranks}` first")
     assert main(["import", "-w", str(ws), "--on-error", "skip", "--remove", str(prefs)]) == 0
     assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
 

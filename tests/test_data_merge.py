@@ -188,7 +188,7 @@ def test_a_merge_never_adds_an_answer_to_a_gold_or_import_ranked_item(tmp_path, 
     assert main(["merge", "-w", str(imported.path), str(later.path)]) == 2
     err = capsys.readouterr().err
     assert "ranked by an import: the rank app serves no item an import ranked" in err
-    withdraw = f"`data import -w {imported.path} --remove FILE` (FILE: the file whose import ranked it)"
+    withdraw = f"`data import -w {imported.path} --remove {ranks}`"  # its import log names the file
     assert err.endswith(f"(generate --round N), or {withdraw} first\n")  # it offered no way out
     # made gold as well: withdrawing the gold alone would not let the answer in, so both are offered
     item, ids = next(iter(rank_items(imported).items()))

@@ -21,9 +21,12 @@ from tests.test_data_gold_tasks import FULL, build
 from tests.test_data_import_errors import digest
 
 NEW = ["new 1", "new 2", "new 3"]
-ADVICE = (
-    "`data import --remove FILE` (FILE: the file whose import ranked it)"  # withdraws an imported ranking
-)
+ADVICE = "`data import --remove FILE` (FILE: the file whose import ranked it)"  # where the import log names no file
+
+
+def advice(path) -> str:
+    """The way out of an imported ranking, where the import log names the file that ranked it."""
+    return f"`data import --remove {path}`"
 
 
 def ranked(tmp_path):
@@ -169,7 +172,7 @@ def test_no_writer_adds_an_answer_to_an_item_an_import_ranked(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"error: {kto}, row 0: its answer 'a fourth' is not stored, and adding it would change rank item {item} "
         "(round 0 of its prompt), ranked by an import: the rank app serves no item an import ranked, so the new "
-        f"answer would never be ranked; leave the row out, or {ADVICE} first\n"
+        f"answer would never be ranked; leave the row out, or {advice(ranks)} first\n"
     )
     more = write(tmp_path / "more.jsonl", {"prompt": "Q?", "completions": [*NEW, "new 4"]})
     assert main(["import", "-w", str(ws), "--source", "ranks", str(more)]) == 2
@@ -183,7 +186,7 @@ def test_no_writer_adds_an_answer_to_an_item_an_import_ranked(tmp_path, capsys):
         f"error: {rated}, row 0, field 'ratings': its answer 'a fourth' is not stored, and adding it would change "
         f"rank item {item} (round 0 of its prompt), ranked by an import: the rank app serves no item an import "
         f"ranked, so the new answer would never be ranked; give one of the item's answers (the text exactly), or "
-        f"{ADVICE} first\n"
+        f"{advice(ranks)} first\n"
     )
     assert digest(ws) == before
     assert main(["import", "-w", str(ws), str(ranks)]) == 0  # a rerun adds no answer
@@ -206,13 +209,13 @@ def test_the_gold_remove_advice_is_given_only_where_removing_the_gold_lets_the_a
     for command, path in (("import", kto), ("gold", rated)):
         assert main([command, "-w", str(ws), str(path)]) == 2
         err = capsys.readouterr().err
-        assert "gold from --rank-item" in err and f"`data gold --remove {item}` and {ADVICE} first" in err, (
-            err
-        )
+        assert (
+            "gold from --rank-item" in err and f"`data gold --remove {item}` and {advice(ranks)} first" in err
+        ), err
     assert main(["gold", "-w", str(ws), "--remove", item]) == 0
     assert main(["import", "-w", str(ws), str(kto)]) == 2
     err = capsys.readouterr().err
-    assert "ranked by an import" in err and "data gold --remove" not in err and ADVICE in err
+    assert "ranked by an import" in err and "data gold --remove" not in err and advice(ranks) in err
     assert main(["import", "-w", str(ws), "--remove", str(ranks)]) == 0
     assert main(["import", "-w", str(ws), str(kto)]) == 0
 

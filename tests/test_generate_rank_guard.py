@@ -122,8 +122,7 @@ def test_generate_refuses_to_change_an_item_an_import_ranked(tmp_path, tiny_mode
     assert capsys.readouterr().err == (
         f"error: --round 0: 2 new answer(s) to its prompt would change rank item {item} (round 0 of its prompt), "
         "ranked by an import: the rank app serves no item an import ranked, so the new answer would never be "
-        "ranked; sample into a round of their own (--round 1), or `data import --remove FILE` (FILE: the file "
-        "whose import ranked it) first\n"
+        f"ranked; sample into a round of their own (--round 1), or `data import --remove {ranks}` first\n"
     )
     engine = Counting()
     with pytest.raises(PrefloopError, match=f"would change rank item {item}"):
@@ -147,7 +146,7 @@ def test_generate_offers_the_gold_remove_only_where_it_lets_the_answers_in(tmp_p
         check_sampled_rank_items(workspace, {prompt_id: 2}, 0)
     assert str(refused.value).endswith(
         f"sample into a round of their own (--round 1), or `data gold --remove {item}` and `data import --remove "
-        "FILE` (FILE: the file whose import ranked it) first"
+        f"{ranks}` first"
     )
     assert data_main(["gold", "-w", str(ws), "--remove", item]) == 0
     assert data_main(["import", "-w", str(ws), "--remove", str(ranks)]) == 0
