@@ -158,7 +158,9 @@ class Loading:
             return None
         lacking = pa.array(lacking, pa.string())
         if self.task == "pairwise":
-            pairs = self.workspace.read("pairs")  # rare: one read of the pairs table per item made gold
+            pairs = self.workspace.read(
+                "pairs"
+            )  # rare: one read of the pairs table per reload with such items
             return pairs.filter(pc.is_in(pairs.column("id"), value_set=lacking))
         completions = self._tables["completions"]
         if self.view == "rank":  # a rank item's rows: its answers
