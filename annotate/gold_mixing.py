@@ -36,15 +36,19 @@ class GoldMixing:
                     self._counts[user][3] += 1 if item in self._gold_set else -1
 
     def _drop_regular(self, items: list[str]) -> None:
-        """Take ``items`` out of the regular order: the job's size, the full and per-round counts, each labeller's
-        closed count, the cursor (their labels and votes stay: they are labels of gold items now)."""
+        """Take ``items`` out of the regular order: the job's size, the full and per-round counts (a round with no
+        item left leaves them), each labeller's closed count, the cursor (their labels and votes stay: they are
+        labels of gold items now)."""
         if not items:
             return
         for item in items:
             for user, latest in self._latest.items():
                 self._counts[user][2] -= self._closes(latest.get(item), item)
             self._count_full(item, -(self.votes.get(item, 0) >= self.overlap))
-            self.group_items[self._groups[self._index[item]]] -= 1
+            group = self._groups[self._index[item]]
+            self.group_items[group] -= 1
+            if not self.group_items[group]:  # a round left with no item is no round (none on a fresh start)
+                del self.group_items[group]
         dropped = {self._index[item] for item in items}
         self._cursor -= sum(index < self._cursor for index in dropped)
         self.items = [item for index, item in enumerate(self.items) if index not in dropped]

@@ -8,7 +8,9 @@ that join an item already queued, for the labellers not yet served it: annotate.
 imported label `data import --remove` withdrew); an item whose imported label is in force again (the withdrawn file
 imported again) leaves it, as does one that leaves gold while an imported label is in force on it: a restart would
 not queue either; nor does an item that leaves gold join the queue where its kind is nobody's item (an arena, spin or
-edit pair; a gold answer or an edit), as a restart would leave it out too. The labellers' labels are applied in bulk
+edit pair; a gold answer or an edit), as a restart would leave it out too. An item made gold that the catalog
+lacks (such a kind, or one an import's label closed) is read at the reload that reads its gold event, as a restart
+puts every gold item in the catalog. The labellers' labels are applied in bulk
 on the first read and one by one afterwards, each once (the ids applied so far are kept); the machine labellers'
 labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` read them), never queued.
 """
@@ -29,6 +31,7 @@ from data.aggregate import keep_rows, latest_positions
 from data.annotators import IMPORT, machine_column
 from data.gold import current_gold
 from data.machine import machine_certainty, machine_picks
+from data.rank_pairs import rank_groups
 from data.records import Label
 from data.schemas import SCHEMAS
 from data.selection import imported_items, uncertainty_margins
@@ -66,6 +69,7 @@ class Loading:
     _tables: dict[str, pa.Table]  # prompts, completions and import labels read so far
     _known: list[pa.Array]  # ids of the labels applied in bulk
     _outgrown: dict[tuple[str, str], Label]  # rank: (labeller, item) -> their ranking the item outgrew
+    _gold_before: frozenset[str] = frozenset()  # the gold items at the last read
 
     def reload(self, min_interval: float = 0.0) -> int:
         """Read the part files not read yet (new items and labels; labels already applied are not counted twice),
@@ -87,11 +91,11 @@ class Loading:
                 candidates = touched_groups(self._tables["completions"], candidates)
             # after the first read only: then the items are chosen with every import label at hand
             restored = _renewed(machine_new) if self._known else []
-            withdrawn = self._withdrawn(machine_new)
-            if withdrawn is not None:  # items whose imported label was withdrawn: for labellers from now on
-                read = candidates.column("id").combine_chunks()
-                withdrawn = withdrawn.filter(pc.invert(pc.is_in(withdrawn.column("id"), value_set=read)))
-                candidates = pa.concat_tables([candidates, withdrawn])
+            # items whose imported label was withdrawn: for labellers from now on
+            candidates = _joined(candidates, self._withdrawn(machine_new))
+            events = self.workspace.read("gold")
+            gold = current_gold(events, self.task).column("item_id").combine_chunks()
+            candidates = _joined(candidates, self._newly_gold(gold))
             margins = {}
             if self.order == "uncertainty":
                 margins = uncertainty_margins(self.workspace.frame("scores"))
@@ -105,8 +109,6 @@ class Loading:
                         self.picks = picks
             self.edits.add_pairs(new["pairs"])  # first: labels read now may be on pairs read now
             human = self.edits.split(keep_rows(labels, pc.invert(machine)))
-            events = self.workspace.read("gold")
-            gold = current_gold(events, self.task).column("item_id").combine_chunks()
             seed = gold_seed(events)
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # The first read of a large workspace: the labellers' latest records are found while the items
@@ -143,6 +145,29 @@ class Loading:
             ids = pa.array([i for left in ranked.column("left").to_pylist() if left for i in left.split(",")])
         answers = completions.filter(pc.is_in(completions.column("id"), value_set=ids.cast(pa.string())))
         return touched_groups(completions, answers) if self.view == "rank" else answers
+
+    def _newly_gold(self, gold: pa.Array) -> pa.Table | None:
+        """The candidate rows of the ``gold`` items that became gold since the last read and that the catalog
+        lacks: of a kind the app never reads (an arena or spin pair in the pairwise app, a gold answer or an edit),
+        or closed by an import label, they were passed over when read; a fresh start reads every gold item. None
+        where there is none (the first read: every item is a candidate)."""
+        before, self._gold_before = self._gold_before, frozenset(gold.to_pylist())
+        with self._lock:
+            lacking = [item for item in self._gold_before - before if item not in self.items]
+        if not self._known or not lacking:
+            return None
+        lacking = pa.array(lacking, pa.string())
+        if self.task == "pairwise":
+            pairs = self.workspace.read(
+                "pairs"
+            )  # rare: one read of the pairs table per reload with such items
+            return pairs.filter(pc.is_in(pairs.column("id"), value_set=lacking))
+        completions = self._tables["completions"]
+        if self.view == "rank":  # a rank item's rows: its answers
+            groups = rank_groups(completions)
+            groups = groups.filter(pc.is_in(groups.column("item_id"), value_set=lacking))
+            lacking = pc.list_flatten(groups.column("completion_ids")).combine_chunks()
+        return completions.filter(pc.is_in(completions.column("id"), value_set=lacking))
 
     def _imported(self, items: list[str]) -> set[str]:
         """Those of ``items`` that hold an imported label in force (`data.selection.imported_items`, over the
@@ -252,6 +277,14 @@ def gold_seed(events: pa.Table) -> bytes:
         return b""
     first = events.sort_by([("created_at", "ascending"), ("id", "ascending")]).column("id")[0]
     return first.as_py().encode()
+
+
+def _joined(candidates: pa.Table, rows: pa.Table | None) -> pa.Table:
+    """``candidates`` and those of ``rows`` (of the same table) they do not hold already."""
+    if rows is None or not rows.num_rows:
+        return candidates
+    read = candidates.column("id").combine_chunks()
+    return pa.concat_tables([candidates, rows.filter(pc.invert(pc.is_in(rows.column("id"), value_set=read)))])
 
 
 def _concat(old: pa.Table | None, new: pa.Table) -> pa.Table:

@@ -223,6 +223,27 @@ def test_a_running_app_stops_serving_the_items_whose_withdrawn_labels_are_import
     assert "yes" not in {services["kto"].items[i].texts[0] for i in kto_items}
 
 
+def test_an_item_restored_and_grown_in_one_reload_leaves_the_running_apps_rounds(tmp_path):
+    """An import ranking withdrawn, the item ranked, then an import (same --source) ranking its answers and a new
+    one, read in one reload: the item left the queue but its round stayed on the progress, empty
+    ({0: {'items': 0, 'done': 0}}), where a restart shows none."""
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    source = ["import", "-w", str(ws), "--source", "s"]
+    assert main([*source, str(ranks)]) == 0
+    service = LabelService(Workspace(ws), "rank")
+    assert main([*source, "--remove", str(ranks)]) == 0
+    service.reload()
+    shown = service.show("ann")
+    service.submit("ann", shown.item.id, "1 > 2 > 3")
+    grown = {**RANKED, "completions": [*ANSWERS, "a fourth"], "ranking": "2 > 1 > 3 > 4"}
+    assert main([*source, str(write(tmp_path / "grown.jsonl", grown))]) == 0
+    service.reload()
+    restart = LabelService(Workspace(ws), "rank")
+    assert service.progress("ann")["rounds"] == restart.progress("ann")["rounds"] == {}
+    assert service.progress("ann") == restart.progress("ann")
+
+
 def test_an_item_an_import_labelled_leaving_gold_while_the_app_runs_is_not_served(tmp_path):
     """An answer with an import's KTO label, made gold: the app serves it as gold. Taken out of gold while it ran,
     it joined the regular queue at the next reload, where a restart leaves it out (its import label is in force)."""
