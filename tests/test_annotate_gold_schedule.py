@@ -5,8 +5,6 @@ gold at the same places, in sorted order, in every workspace)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from annotate.loading import gold_seed
@@ -367,68 +365,3 @@ def test_a_gold_turn_does_not_draw_every_gold_item(monkeypatch):
     gold = [item for item in served if item.startswith("g")]
     assert served[21] == served[20] and len(gold) >= 8 and len(set(gold)) == len(gold) - (served[20] in gold)
     assert draws.count("order") <= 300 + 2, draws.count("order")
-
-
-def test_a_pair_no_longer_gold_rejoins_the_job_only_where_a_restart_would_queue_it(tmp_path):
-    """An arena (or spin) pair made gold is served in the pairwise app as gold only; `data gold --remove` while the
-    app ran put it in the pairwise queue, which a restart leaves it out of (arena pairs are the arena task's)."""
-    from data.gold import remove_gold
-    from data.records import Completion, Pair, Prompt
-
-    ws, ids = build(tmp_path / "ws")
-    others = []
-    for kind in ("arena", "spin"):
-        prompt = Prompt([{"role": "user", "content": f"a {kind} question"}], source="test")
-        a, b = (Completion(prompt.id, f"{kind} answer {side}", "m", "hf") for side in "ab")
-        others.append(Pair(prompt.id, a.id, b.id, kind))
-        ws.append([prompt, a, b, others[-1]])
-    mark_gold(ws, [p.id for p in others], ["a", "a"], "test")
-    service = LabelService(ws, overlap=1)
-    remove_gold(ws, [ids[0], *(p.id for p in others)])
-    service.reload()
-    running = service.progress("ann")
-    fresh = LabelService(ws, overlap=1).progress("ann")
-    assert {k: running[k] for k in ("items", "remaining")} == {k: fresh[k] for k in ("items", "remaining")}
-    assert running["items"] == PAIRS - GOLD + 1  # the sampled pair rejoined, the arena and spin pairs did not
-    served = []
-    while (shown := service.show("ann")) is not None:
-        served.append(shown.item.id)
-        service.submit("ann", shown.item.id, "left", strength=1)
-    assert ids[0] in served and not {p.id for p in others} & set(served)
-
-
-@pytest.mark.parametrize("task", ["kto", "rate"])
-def test_an_answer_no_longer_gold_rejoins_the_job_only_where_a_restart_would_queue_it(tmp_path, task):
-    """The kto and rate views, as the pairwise one: an answer that leaves gold while the app runs rejoins the queue
-    where a fresh start queues it (a sampled answer), not where one leaves it out (a prompt's gold answer, a
-    labeller's edit: nobody's item; an answer an import labelled: closed)."""
-    from data.gold import remove_gold
-    from data.records import Completion, Label, Prompt
-    from data.rubric import load_rubric
-    from tests.test_data_gold_tasks import FULL
-
-    ws, _ = build(tmp_path / "ws")
-    sampled = ws.read("completions").column("id").to_pylist()[0]
-    prompt = Prompt([{"role": "user", "content": "a question of its own"}], source="test")
-    gold_answer, edit, imported = (
-        Completion(prompt.id, f"{engine} answer", "m", engine) for engine in ("gold", "human", "hf")
-    )
-    verdict = "desirable" if task == "kto" else None
-    import_label = Label(imported.id, "import", task, verdict, ratings=None if verdict else json.dumps(FULL))
-    ws.append([prompt, gold_answer, edit, imported, import_label])
-    others = [gold_answer.id, edit.id, imported.id]
-    answer = "desirable" if task == "kto" else FULL
-    mark_gold(ws, [sampled, *others], [answer] * 4, "test", task, None if task == "kto" else load_rubric())
-    service = LabelService(ws, task, overlap=1)
-    before = service.progress("ann")
-    remove_gold(ws, [sampled, *others])
-    service.reload()
-    running = service.progress("ann")
-    fresh = LabelService(ws, task, overlap=1).progress("ann")
-    assert {k: running[k] for k in ("items", "remaining")} == {k: fresh[k] for k in ("items", "remaining")}
-    assert running["items"] == before["items"] + 1  # the sampled answer rejoined, the other three did not
-    served = []
-    while (shown := service.show("ann")) is not None:
-        served.append(shown.item.id)
-        service.submit("ann", shown.item.id, "desirable" if task == "kto" else json.dumps(FULL))
-    assert sampled in served and not set(others) & set(served)
