@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.annotators import IMPORT
-from data.import_write import ranked_by
+from data.import_write import ImportPreview, ranked_by
 from data.rank_pairs import current_rankings
 from data.ranking import MAX_K, MIN_K, rank_item_id
 from data.records import Completion
@@ -51,7 +51,8 @@ class KeptItem:
     """A rank item a write would change: ``answers`` stored, ``added`` by the write; ``gold`` where its gold ranking
     came from (gold items), ``imported`` whether an import ranked it, ``rankings`` in force on it (a gold item's
     too: they say whether withdrawing its gold would let the write through); ``ranked_by``: the file whose import
-    ranked it, as given, where the import log names it (`data.import_write.ranked_by`)."""
+    ranked it, as given, where the import log names it (`data.import_write.ranked_by`); ``pending``: the imported
+    ranking is one an import not written yet would store (an `ImportPreview`'s), so nothing can withdraw it."""
 
     item: str
     prompt_id: str
@@ -62,6 +63,7 @@ class KeptItem:
     rankings: int = 0
     imported: bool = False
     ranked_by: str | None = None
+    pending: bool = False
 
     @property
     def first_changing(self) -> int:
@@ -75,7 +77,7 @@ class KeptItem:
         and ``import`` (`data import --remove FILE`, the imported ranking), those the item has; nothing for a
         ranked item (others' rankings in force) the write takes past `MAX_K`."""
         others = self.rankings - self.imported  # the rankings no withdrawal lifts: people's
-        if others and self.answers + self.added > MAX_K:
+        if self.pending or (others and self.answers + self.added > MAX_K):
             return ()
         return ("gold",) * (self.gold is not None) + ("import",) * self.imported
 
@@ -154,9 +156,21 @@ def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str
     if not any(n > 0 for n in added.values()):
         return []
     completions = workspace.read("completions", ["prompt_id", "engine", "round"])
-    return named_files(
-        workspace.path, changed_items(completions, workspace.read("labels", LABEL_COLUMNS), added, gold)
-    )
+    items = changed_items(completions, workspace.read("labels", LABEL_COLUMNS), added, gold)
+    if isinstance(workspace, ImportPreview):  # rankings only the import would store: nothing to withdraw yet
+        stored = _imported(workspace.stored, [item.item for item in items if item.imported])
+        items = [replace(item, pending=item.imported and item.item not in stored) for item in items]
+    return named_files(workspace.path, items)
+
+
+def _imported(workspace: Workspace | None, items: list[str]) -> set[str]:
+    """Those of ``items`` an import's ranking in force in ``workspace`` (None: none yet) ranks."""
+    if workspace is None or not items:
+        return set()
+    labels = workspace.read("labels", LABEL_COLUMNS)
+    labels = labels.filter(pc.is_in(labels.column("item_id"), value_set=pa.array(items, pa.string())))
+    current = current_rankings(labels) if labels.num_rows else None
+    return set(current.loc[current["annotator"] == IMPORT, "item_id"]) if current is not None else set()
 
 
 def named_files(workspace: str | Path, items: list[KeptItem]) -> list[KeptItem]:

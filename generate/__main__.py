@@ -34,7 +34,6 @@ from data.config import build, load_yaml_keys
 from data.errors import PrefloopError
 from data.imports import Loaded, write_records
 from data.lineage import ModelEntry, find_model, is_reward_model_name
-from data.rank_guard import IMPORT_REMOVE
 from data.workspace import Workspace
 from generate.engines import make_engine
 from generate.judge import load_template
@@ -167,16 +166,14 @@ def check_job_with_prompts(
 ) -> None:
     """The --prompts file's answers, checked as an import's, then the job's (`check_job_rank_items`) against the
     stored items and the workspace as the file's import will leave it (`preview_prompts`), before anything is
-    written. A refusal only the file's rankings give advises no `data import --remove`: nothing is imported yet."""
+    written. A refusal only the file's rankings give advises no `data import --remove`: nothing is imported yet
+    (`data.rank_guard.KeptItem.pending`)."""
     preview = preview_prompts(existing, options.workspace, loaded)
     if existing is not None:
         check_job_rank_items(options, existing, model_path, label, shard, arena)
     if not loaded:
         return
-    try:
-        check_job_rank_items(options, preview, model_path, label, shard, arena)
-    except PrefloopError as exc:
-        raise PrefloopError(str(exc).replace(f", or {IMPORT_REMOVE} first", "")) from None
+    check_job_rank_items(options, preview, model_path, label, shard, arena)
 
 
 def run(options: GenerateOptions) -> dict:

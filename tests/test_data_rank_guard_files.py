@@ -69,3 +69,27 @@ def test_where_no_log_line_names_the_file_the_refusal_says_file(tmp_path, capsys
         assert refusal_advice(workspace, kto, capsys) == f"{ADVICE} first\n"
     assert main(["import", "-w", str(ws), "--remove", str(ranks)]) == 0  # the older line read as before
     assert main(["import", "-w", str(ws), str(kto)]) == 0
+
+
+def test_a_ranking_only_a_previewed_import_stores_offers_no_withdrawal(tmp_path):
+    """The checks a command runs before it imports read an `ImportPreview`: a ranking only the file not yet imported
+    stores cannot be withdrawn, so no refusal offers `data import --remove` for it, nor `data gold --remove` alone
+    for a gold item it also ranks (the generate command used to cut the advice out of its error text afterwards,
+    and the round drivers, reading the same preview, kept it). A ranking a stored import made still offers it."""
+    from data.imports import ImportOptions, ImportPreview, check_file
+    from data.rank_guard import kept_items
+
+    ranks = write(tmp_path / "ranks.jsonl", {"prompt": "Q?", "completions": NEW, "ranking": "2 > 1 > 3"})
+    loaded = check_file(ranks, ImportOptions())
+    preview = ImportPreview(tmp_path / "new", None, loaded.records)
+    (item,) = rank_items(preview)
+    key = {(preview.read("prompts").column("id")[0].as_py(), 0): 1}
+    (kept,) = kept_items(preview, key, {})
+    assert kept.imported and kept.pending and kept.remove_advice() == ""
+    (gold,) = kept_items(preview, key, {item: "gold.jsonl"})
+    assert gold.remove_advice() == ""
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(ranks)]) == 0
+    again = ImportPreview(ws, Workspace(ws), loaded.records)
+    (stored,) = kept_items(again, key, {})
+    assert not stored.pending and stored.remove_advice() == f", or `data import --remove {ranks}` first"
