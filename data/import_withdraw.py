@@ -29,13 +29,13 @@ from pathlib import Path
 from types import MappingProxyType
 
 from data.annotators import IMPORT
-from data.files import append_line, check_not_link, write_error
+from data.files import append_line
 from data.gold_agreement import quoted
 from data.import_guard import LOCKED, skip_locked
 from data.import_labels import import_history, is_of
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
-from data.import_write import LOG_DIR, logged_rejects
+from data.import_write import LOG_FILE, log_folder, logged_rejects, make_log_folder
 from data.imports import ImportOptions, Loaded, check_file
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
@@ -170,15 +170,10 @@ def withdraw_imports(
 ) -> list[Withdrawal]:
     """Check every file (`plan_withdrawals`), then write all the retractions as one batch and one line per file in
     the import log (WS/imports/log.jsonl); returns what each file's withdrawal wrote."""
-    folder = workspace.path / LOG_DIR
-    for path in (folder, folder / "log.jsonl"):  # refused before the labels are written, not after
-        check_not_link(path)
+    folder = log_folder(workspace)  # its symlinks refused before the labels are written, not after
     plans = plan_withdrawals(workspace, files)
     workspace.append([label for plan in plans for label in plan.retractions], skip_existing=True)
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise write_error(exc, folder) from exc
+    make_log_folder(folder)
     for plan in plans:
         entry = {
             "at": now().isoformat(),
@@ -191,5 +186,5 @@ def withdraw_imports(
                 "skipped_at_import": plan.skipped,
             },
         }
-        append_line(folder / "log.jsonl", json.dumps(entry, default=str))
+        append_line(folder / LOG_FILE, json.dumps(entry, default=str))
     return plans

@@ -27,15 +27,31 @@ if TYPE_CHECKING:
     from data.imports import ImportOptions, Loaded
 
 LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the rejects files beside it
+LOG_FILE = "log.jsonl"
+
+
+def log_folder(workspace: Workspace) -> Path:
+    """WS/imports/, where a writer of the import log checks before it writes anything: a symlink at the folder or
+    at the log is refused (NotAFileError)."""
+    folder = workspace.path / LOG_DIR
+    for path in (folder, folder / LOG_FILE):
+        check_not_link(path)
+    return folder
+
+
+def make_log_folder(folder: Path) -> None:
+    """Create ``folder`` (`log_folder`) where it is missing; an OS error is a WriteError naming it."""
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, folder) from exc
 
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
     """Append ``batch`` (rows already stored are left out, but labels `--remove` withdrew are written anew:
     ``restored_labels``); ``counts`` plus the rows written per table (``new_<table>``) and the file's prompts
     already stored (`stored_prompts`)."""
-    folder = workspace.path / LOG_DIR
-    for path in (folder, folder / "log.jsonl"):  # refused before the records are written, not after
-        check_not_link(path)
+    log_folder(workspace)  # its symlinks refused before the records are written, not after
     stored = stored_prompts(workspace, batch)
     batch, renewed = renew_withdrawn(workspace, batch)  # labels `--remove` withdrew, imported again
     written = workspace.append(batch, skip_existing=True)
@@ -112,12 +128,8 @@ def kept_lines(counts: Counter) -> list[str]:
 
 def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: ImportOptions) -> Path | None:
     """One line in WS/imports/log.jsonl; the rows left out, if any, in a rejects file beside it (returned)."""
-    folder = workspace.path / LOG_DIR
-    check_not_link(folder)
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise write_error(exc, folder) from exc
+    folder = log_folder(workspace)
+    make_log_folder(folder)
     stamp = now().strftime("%Y%m%dT%H%M%S%fZ")
     rejects = None
     if loaded.rejects:
@@ -140,7 +152,7 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
             {r.item_id for r in loaded.records if isinstance(r, Label) and r.task == "rank"}
         ),
     }
-    append_line(folder / "log.jsonl", json.dumps(entry, default=str))
+    append_line(folder / LOG_FILE, json.dumps(entry, default=str))
     return rejects
 
 
@@ -154,7 +166,7 @@ def logged_rejects(
     folder, file = workspace.path / LOG_DIR, str(Path(path).resolve())
     read_as = (options.source or Path(path).stem, fmt)
     rows: set[int] = set()
-    for entry in json_lines(folder / "log.jsonl"):
+    for entry in json_lines(folder / LOG_FILE):
         source = (
             entry.get("source") or (entry.get("options") or {}).get("source") or Path(file).stem
         )  # older lines
@@ -173,7 +185,7 @@ def ranked_by(workspace: str | Path, items: Iterable[str]) -> dict[str, str]:
     wanted, found = set(items), {}  # item -> (the file resolved, as given)
     if not wanted:
         return {}
-    for entry in json_lines(Path(workspace) / LOG_DIR / "log.jsonl"):
+    for entry in json_lines(Path(workspace) / LOG_DIR / LOG_FILE):
         file = entry.get("file")
         if entry.get("removed"):
             found = {item: logged for item, logged in found.items() if logged[0] != file}

@@ -26,11 +26,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.files import append_line, atomic_write, check_not_link, open_regular, write_error
-from data.import_write import LOG_DIR, json_lines
+from data.files import append_line, atomic_write, open_regular
+from data.import_write import LOG_DIR, LOG_FILE, json_lines, log_folder, make_log_folder
 from data.workspace import Workspace
 
-LOG = "log.jsonl"
 REJECTS = ".rejects.jsonl"
 SET_BY_CARRYING = ("merged_from", "rejects")
 
@@ -84,16 +83,14 @@ class _Names:
 def plan_logs(workspace: Workspace, others: list[Workspace]) -> CarriedLogs:
     """The import log lines of ``others`` this ``workspace`` lacks, and their rejects files (module docstring);
     reads only. A symlink at this workspace's log, or at a log or rejects file read, is refused (NotAFileError)."""
-    folder = workspace.path / LOG_DIR
-    for path in (folder, folder / LOG):  # refused before the merge writes, not after
-        check_not_link(path)
-    seen = {_key(entry) for entry in json_lines(folder / LOG)}
+    folder = log_folder(workspace)  # its symlinks refused before the merge writes, not after
+    seen = {_key(entry) for entry in json_lines(folder / LOG_FILE)}
     carried = CarriedLogs()
     names = _Names(folder, carried.files)
     for other in others:
         theirs = other.path / LOG_DIR
         count = 0
-        for entry in json_lines(theirs / LOG):
+        for entry in json_lines(theirs / LOG_FILE):
             key = _key(entry)
             if key in seen:
                 continue
@@ -114,10 +111,7 @@ def carry_logs(workspace: Workspace, carried: CarriedLogs) -> None:
     if not carried.lines:
         return
     folder = workspace.path / LOG_DIR
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise write_error(exc, folder) from exc
+    make_log_folder(folder)
     for name, text in carried.files.items():
         atomic_write(folder / name, lambda handle, text=text: handle.write(text))
-    append_line(folder / LOG, "\n".join(json.dumps(entry, default=str) for entry in carried.lines))
+    append_line(folder / LOG_FILE, "\n".join(json.dumps(entry, default=str) for entry in carried.lines))
