@@ -133,18 +133,15 @@ class Loading:
         if not withdrawals.num_rows:
             return None
         items = withdrawals.column("item_id").combine_chunks()
-        if self.task == "pairwise":
-            pairs = self.workspace.read("pairs")  # rare: one read of the pairs table per withdrawal
-            return pairs.filter(pc.is_in(pairs.column("id"), value_set=items))
-        completions = self._tables["completions"]
-        ids = items
-        if self.view == "rank":  # a rank item's answers: those its withdrawn ranking ranked
-            imported = self._tables["imported"]
-            superseded = withdrawals.column("supersedes").combine_chunks()
-            ranked = imported.filter(pc.is_in(imported.column("id"), value_set=superseded))
-            ids = pa.array([i for left in ranked.column("left").to_pylist() if left for i in left.split(",")])
-        answers = completions.filter(pc.is_in(completions.column("id"), value_set=ids.cast(pa.string())))
-        return touched_groups(completions, answers) if self.view == "rank" else answers
+        if self.view != "rank":
+            return self._rows(items)
+        imported = self._tables["imported"]  # a rank item's answers: those its withdrawn ranking ranked
+        superseded = withdrawals.column("supersedes").combine_chunks()
+        ranked = imported.filter(pc.is_in(imported.column("id"), value_set=superseded))
+        ids = pa.array(
+            [i for left in ranked.column("left").to_pylist() if left for i in left.split(",")], pa.string()
+        )
+        return touched_groups(self._tables["completions"], self._rows(ids))
 
     def _newly_gold(self, gold: pa.Array) -> pa.Table | None:
         """The candidate rows of the ``gold`` items that became gold since the last read and that the catalog
@@ -157,17 +154,17 @@ class Loading:
         if not self._known or not lacking:
             return None
         lacking = pa.array(lacking, pa.string())
-        if self.task == "pairwise":
-            pairs = self.workspace.read(
-                "pairs"
-            )  # rare: one read of the pairs table per reload with such items
-            return pairs.filter(pc.is_in(pairs.column("id"), value_set=lacking))
-        completions = self._tables["completions"]
         if self.view == "rank":  # a rank item's rows: its answers
-            groups = rank_groups(completions)
+            groups = rank_groups(self._tables["completions"])
             groups = groups.filter(pc.is_in(groups.column("item_id"), value_set=lacking))
             lacking = pc.list_flatten(groups.column("completion_ids")).combine_chunks()
-        return completions.filter(pc.is_in(completions.column("id"), value_set=lacking))
+        return self._rows(lacking)
+
+    def _rows(self, ids: pa.Array) -> pa.Table:
+        """The candidate rows with these ``ids``: pairs (the pairwise task: one read of the pairs table, rare, on a
+        reload that withdraws an imported label or finds an item newly gold the catalog lacks), else answers."""
+        table = self.workspace.read("pairs") if self.task == "pairwise" else self._tables["completions"]
+        return table.filter(pc.is_in(table.column("id"), value_set=ids))
 
     def _imported(self, items: list[str]) -> set[str]:
         """Those of ``items`` that hold an imported label in force (`data.selection.imported_items`, over the
