@@ -78,8 +78,8 @@ def _machine_counts(labels: pa.Table, machine: pa.ChunkedArray) -> tuple[dict[st
         rows = keep_rows(mine, pc.equal(mine.column("task"), task))
         latest = rows.take(latest_positions(rows))
         retracted = pc.fill_null(latest.column("retracted"), False)
-        in_force.update(latest.column("annotator").filter(pc.invert(retracted)).to_pylist())
-        withdrawn.update(latest.column("annotator").filter(retracted).to_pylist())
+        in_force.update(_counts(latest.column("annotator").filter(pc.invert(retracted))))
+        withdrawn.update(_counts(latest.column("annotator").filter(retracted)))
     names = sorted(pc.unique(mine.column("annotator")).to_pylist())
     apart = {name: withdrawn[name] for name in names if withdrawn[name]}
     return {name: in_force[name] for name in names}, apart
