@@ -20,7 +20,7 @@ import gradio as gr
 from annotate.components import signed_in
 from annotate.editing import EDITABLE_VIEWS
 from annotate.failures import maybe_saved, shown_errors
-from annotate.labelling import browser_seconds, describe_label, label_view
+from annotate.labelling import browser_seconds, describe_label, here_is, label_view
 from annotate.rank_view import SHOWN_ANSWERS
 from annotate.render import message_html, show_bidi, table_html
 from annotate.service import EditError, NotSaved, StaleItem
@@ -108,7 +108,7 @@ def on_edit_save(
             user, item_id, choice or "", how, note or "", seconds, text or "", shown=answers or None
         )  # an edit, even an empty one (refused): never a plain label
     except StaleItem as exc:
-        return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
+        return label_view(ctx, user, message_html(f"Not saved: {exc}. {here_is(exc)}", "warn"))
     except (
         ValueError,
         NotSaved,

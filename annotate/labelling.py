@@ -17,7 +17,7 @@ from annotate.rank_view import describe_ranking, same_ranking, screen_of
 from annotate.rate_view import rating_panel, ratings_text, same_ratings
 from annotate.render import STRENGTHS, chat_html, message_html, progress_html, prompt_excerpt
 from annotate.screen import Shown, answers_key, side_of
-from annotate.service import NotSaved, StaleItem
+from annotate.service import ItemWithdrawn, NotSaved, StaleItem
 from annotate.tasks import TASKS
 from data.records import Label
 
@@ -194,7 +194,7 @@ def on_submit(
         if (label := _already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
             saved = describe_label(label)
             return label_view(ctx, user, message_html(f"✓ Already saved: {saved}. (u undoes it)", "ok"))
-        return label_view(ctx, user, message_html(f"Not saved: {exc}. Here is your current item.", "warn"))
+        return label_view(ctx, user, message_html(f"Not saved: {exc}. {here_is(exc)}", "warn"))
     except NotSaved as exc:
         # e.g. the disk is full: the item stays on screen with the labeller's choice, to submit again
         status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
@@ -207,6 +207,12 @@ def on_submit(
         return _kept(ctx, view, choice, None, note)  # the pick as far as it went, and the note typed
     saved = describe_label(label)
     return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
+
+
+def here_is(refusal: StaleItem) -> str:
+    """What the page serves after a refused action: the item on screen again, or (the item left the queue) the
+    next one."""
+    return "Here is your next item." if isinstance(refusal, ItemWithdrawn) else "Here is your current item."
 
 
 def _kept(ctx: Context, view: View, choice: str | None, strength: int | None, note: str | None) -> View:
@@ -241,15 +247,21 @@ def on_undo(ctx: Context, user: str) -> View:
     undone = ctx.service.undo(user)
     if undone is None:
         return label_view(ctx, user, message_html("Nothing to undo.", "info"))
-    if undone.choice is None and undone.ranking is None and undone.ratings is None:
-        return label_view(ctx, user, message_html("Undid your skip: here is the item again.", "ok"))
-    side = screen_choice(undone)
-    text = f"Undid your label ({describe_label(undone)}). Label this item again, or skip it."
+    skip = undone.choice is None and undone.ranking is None and undone.ratings is None
+    what = "skip" if skip else f"label ({describe_label(undone)})"
+    text = (
+        "Undid your skip: here is the item again."
+        if skip
+        else f"Undid your {what}. Label this item again, or skip it."
+    )
     view = label_view(ctx, user, message_html(text, "ok"))
-    if view.item_id != undone.item_id:
+    if view.item_id != undone.item_id:  # the item left the queue since (annotate.service._check_held)
+        text = f"Undid your {what}; its item has left the labelling queue since. Here is your next item."
+        return replace(view, status=message_html(text, "ok"))
+    if skip:
         return view
     # The undone pick and note stay on screen, so a slip of the key is fixed by one more key.
-    return _kept(ctx, view, side, undone.strength, undone.note)
+    return _kept(ctx, view, screen_choice(undone), undone.strength, undone.note)
 
 
 def on_edit(ctx: Context, user: str, item_id: str | None) -> View:

@@ -21,7 +21,8 @@ Rules:
   another workspace).
 
 A label that arrives after its lease expired is still kept (nothing labelled is lost), so an item may exceptionally
-end with K+1 labels. The class is not thread-safe: its owner (annotate.service) serialises calls.
+end with K+1 labels. An item that leaves the queue (``close``; out of gold where nothing queues it) while on a
+labeller's screen leaves it at their next item (the service refuses a new label on it: ``offered``). The class is not thread-safe: its owner (annotate.service) serialises calls.
 
 Scale: a workspace's whole log loads with ``load`` on Arrow columns (votes per item from one sort; no Python object
 per label). A labeller's latest records are indexed (item -> row) when that labeller is first served, and a row
@@ -300,7 +301,9 @@ class LabelQueue(GoldMixing):
         """The item this labeller should see now (leased to them), or None when nothing is left for them."""
         now = self.clock()
         held = self.held.get(user)
-        if held is not None and self.status(user, held) is None:
+        if held is not None and not self.offered(held):  # it left the queue while on their screen
+            self.leases.get(held, {}).pop(user, None)
+        elif held is not None and self.status(user, held) is None:
             expired = self.leases.get(held, {}).get(user, 0.0) <= now
             if not expired or self._taken(held, user, now) < self.overlap:
                 self.hold(user, held)
@@ -331,13 +334,16 @@ class LabelQueue(GoldMixing):
         """Hold ``item`` for a labeller who holds nothing (a tab that outlived a restart) when it is one the queue
         could hand them now: open to them and not taken by others up to the overlap (a gold item: one they have no
         record on; gold has no K limit). True when held."""
-        gold = item in self._gold_set
-        if user in self.held or not (gold or item in self._index) or self.status(user, item) is not None:
+        if user in self.held or not self.offered(item) or self.status(user, item) is not None:
             return False
-        if not gold and self._taken(item, user, self.clock()) >= self.overlap:
+        if item not in self._gold_set and self._taken(item, user, self.clock()) >= self.overlap:
             return False
         self.hold(user, item)
         return True
+
+    def offered(self, item: str) -> bool:
+        """Whether the queue hands ``item`` out: a regular item, or a gold one (not one closed, or never queued)."""
+        return item in self._index or item in self._gold_set
 
     def hold(self, user: str, item: str) -> None:
         """Put ``item`` on the labeller's screen and lease it to them (also used to hand back an undone item)."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from annotate.editing import PICK_FIRST, Editing, EditLog
+from annotate.gold_mixing import check_gold_rate
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items
 from annotate.loading import Loading
 from annotate.queue import LabelQueue
@@ -43,7 +44,6 @@ from annotate.screen import (
 )
 from data import compaction
 from data.edits import EditError
-from data.errors import PrefloopError
 from data.files import WriteError
 from data.group_commit import BackgroundCompactor, GroupCommit
 from data.ranking import shown_order
@@ -63,25 +63,22 @@ __all__ = [
     "NotSaved",
     "Served",
     "Shown",
+    "ItemWithdrawn",
     "StaleItem",
+    "check_gold_rate",
     "choice_from_side",
     "left_side",
     "order_items",
     "suggestion_hidden",
 ]
 
-MAX_GOLD_RATE = 0.5
-
-
-def check_gold_rate(rate: float) -> float:
-    """``--gold-rate`` lies in [0, MAX_GOLD_RATE] (more gold than that would measure labellers, not label data)."""
-    if not 0 <= rate <= MAX_GOLD_RATE:
-        raise PrefloopError(f"--gold-rate {rate}: must be in [0, {MAX_GOLD_RATE}]")
-    return rate
-
 
 class StaleItem(ValueError):
     """The action names an item that is no longer on this labeller's screen (already saved, or another tab)."""
+
+
+class ItemWithdrawn(StaleItem):
+    """The item on this labeller's screen left the queue since it was served (`_check_held`); nothing was stored."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +97,7 @@ class NotSaved(Exception):
 
 
 COMPACT_SECONDS = 5.0
+WITHDRAWN = "item {item} was taken out of the labelling queue while it was on your screen"
 ANSWERS_CHANGED = "answers joined item {item} since your page showed it, so its numbers changed"
 
 
@@ -215,9 +213,19 @@ class LabelService(Loading, Editing):
 
     def _check_held(self, user: str, item_id: str) -> None:
         with self._lock:
+            # An item a reload took out of the app (an import's label in force again, or out of gold where a
+            # restart would not queue it) takes no new label; one made gold or regular again does, as either
+            # (a refusal would say which item is gold); an edit of their label in force adds no vote.
+            queue = self.queue
+            if (
+                item_id in self.items
+                and not queue.offered(item_id)
+                and queue.status(user, item_id) != "labelled"
+            ):
+                raise ItemWithdrawn(WITHDRAWN.format(item=item_id))
             # A tab that outlived a restart (nothing held in memory yet) keeps its item while that is still open
             # to this labeller: the submit counts, as if the page had been loaded again.
-            if self.queue.held.get(user) != item_id and not self.queue.adopt(user, item_id):
+            if queue.held.get(user) != item_id and not queue.adopt(user, item_id):
                 raise StaleItem(f"item {item_id} is no longer on your screen (saved already, or another tab)")
 
     def _write_labels(self, labels: list[Label]) -> None:

@@ -1,0 +1,183 @@
+"""An item that leaves the queue, or changes gold, while it is on a labeller's screen (the running app learns of it
+at a reload): a submit on an item taken out of the app is refused in one line, with the next item served and
+nothing stored lost; one on an item that became gold, or left gold for the regular queue, is kept and counted as
+a restart counts it, never as a training vote on gold, and with the same "Saved" as any label."""
+
+from __future__ import annotations
+
+import pyarrow.compute as pc
+import pytest
+
+from annotate.app import make_context, on_submit, on_undo
+from annotate.service import ItemWithdrawn, LabelService
+from annotate.users import Authenticator, add_user, load_users
+from data.__main__ import main
+from data.export import dpo_table
+from data.gold import mark_gold, read_gold, remove_gold
+from data.records import Completion, Label, Pair, Prompt
+from data.workspace import Workspace
+from tests.test_annotate_gold import GOLD, build
+from tests.test_data_gold_files import write
+
+
+def _people_labels(ws: Workspace) -> list[dict]:
+    labels = ws.read("labels")
+    return labels.filter(pc.not_equal(labels.column("annotator"), "import")).to_pylist()
+
+
+def _until_shown(service: LabelService, user: str, item: str, answer: str) -> int:
+    """Label what ``user`` is served until ``item`` is on their screen; how many labels that took."""
+    done = 0
+    while (shown := service.show(user)).item.id != item:
+        service.submit(user, shown.item.id, answer, strength=2 if answer == "left" else None)
+        done += 1
+    return done
+
+
+def test_a_submit_on_an_item_a_restored_import_closed_is_refused_and_the_next_item_served(tmp_path):
+    """`data import FILE` again after `data import --remove FILE` puts its label back in force: the item leaves the
+    queue at the next reload. The labeller who had it on screen kept it there, and their submit was stored."""
+    ws = tmp_path / "ws"
+    files = [
+        write(
+            tmp_path / f"prefs{i}.jsonl", {"prompt": f"Which {i}?", "chosen": f"good {i}", "rejected": "bad"}
+        )
+        for i in range(2)
+    ]
+    assert main(["import", "-w", str(ws), *map(str, files)]) == 0
+    assert main(["import", "-w", str(ws), *(a for f in files for a in ("--remove", str(f)))]) == 0
+    users = tmp_path / "users.toml"
+    add_user(users, "bob", "correct horse battery")
+    service = LabelService(Workspace(ws))
+    ctx = make_context(service, Authenticator(load_users(users)))
+    shown = service.show("bob")
+    first = next(f for i, f in enumerate(files) if f"good {i}" in shown.item.texts)
+    assert main(["import", "-w", str(ws), str(first)]) == 0  # restored_labels 1
+    service.reload()
+    view = on_submit(ctx, "bob", shown.item.id, "left", 2, "a note")
+    assert "Not saved: item" in view.status and "was taken out of the labelling queue" in view.status
+    assert "Here is your next item" in view.status
+    assert view.item_id and view.item_id != shown.item.id  # the other file's pair, still open
+    assert _people_labels(Workspace(ws)) == []
+    saved = on_submit(ctx, "bob", view.item_id, "left", 2, "")
+    assert "Saved to disk" in saved.status and len(_people_labels(Workspace(ws))) == 1
+
+
+def _arena_pair(ws: Workspace) -> str:
+    prompt = Prompt([{"role": "user", "content": "an arena question"}], source="test")
+    a, b = (Completion(prompt.id, f"arena answer {side}", "m", "hf") for side in "ab")
+    pair = Pair(prompt.id, a.id, b.id, "arena")
+    ws.append([prompt, a, b, pair])
+    return pair.id
+
+
+def _imported_answer(ws: Workspace) -> str:
+    prompt = Prompt([{"role": "user", "content": "an imported question"}], source="test")
+    answer = Completion(prompt.id, "an imported answer", "m", "hf")
+    ws.append([prompt, answer, Label(answer.id, "import", "kto", "desirable")])
+    return answer.id
+
+
+@pytest.mark.parametrize(
+    "task, make, answer", [("pairwise", _arena_pair, "left"), ("kto", _imported_answer, "desirable")]
+)
+def test_a_submit_on_an_item_that_left_gold_and_the_app_is_refused(tmp_path, task, make, answer):
+    """A gold item the app serves as gold only (an arena pair in the pairwise app; an answer an import labelled)
+    leaves the app when `data gold --remove` withdraws its gold: a restart would not queue it. The labeller who had
+    it on screen kept it, and their submit was stored (in the pairwise app, a vote on an arena pair)."""
+    ws, _ = build(tmp_path / "ws")
+    item = make(ws)
+    mark_gold(ws, [item], ["a" if task == "pairwise" else "desirable"], "test", task)
+    service = LabelService(ws, task, overlap=1, gold_rate=0.5)
+    done = _until_shown(service, "ann", item, answer)
+    remove_gold(ws, [item])
+    service.reload()
+    with pytest.raises(ItemWithdrawn, match=f"item {item} was taken out of the labelling queue"):
+        service.submit("ann", item, answer, strength=2 if answer == "left" else None)
+    with pytest.raises(ItemWithdrawn):
+        service.skip("ann", item)
+    assert len(_people_labels(ws)) == done  # nothing stored, nothing lost
+    nxt = service.show("ann")
+    assert nxt is not None and nxt.item.id != item
+    restart = LabelService(ws, task, overlap=1, gold_rate=0.5)
+    assert service.progress("ann") == restart.progress("ann")
+
+
+def test_undoing_a_label_whose_item_left_the_queue_says_so_and_serves_the_next_item(tmp_path):
+    """The undone label is withdrawn as asked (the log keeps both), but its item is nobody's to label any more: the
+    page says so instead of "label this item again" over another item."""
+    ws, _ = build(tmp_path / "ws")
+    item = _arena_pair(ws)
+    mark_gold(ws, [item], ["a"], "test")
+    users = tmp_path / "users.toml"
+    add_user(users, "ann", "correct horse battery")
+    service = LabelService(ws, overlap=1, gold_rate=0.5)
+    ctx = make_context(service, Authenticator(load_users(users)))
+    _until_shown(service, "ann", item, "left")
+    service.submit("ann", item, "left", strength=2)
+    remove_gold(ws, [item])
+    service.reload()
+    view = on_undo(ctx, "ann")
+    assert "Undid your label" in view.status and "has left the labelling queue" in view.status
+    assert view.item_id != item and service.latest_label("ann", item).retracted
+
+
+def test_a_label_on_an_item_made_gold_while_on_screen_is_kept_as_a_gold_label(tmp_path):
+    """Refusing it would tell the labeller which item is gold; it is kept, saved as any label, counted as a label
+    on a gold item (gold met, not a step of the regular job) and never trained on."""
+    ws, ids = build(tmp_path / "ws")
+    users = tmp_path / "users.toml"
+    add_user(users, "bob", "correct horse battery")
+    service = LabelService(ws, overlap=2, gold_rate=0.2)
+    ctx = make_context(service, Authenticator(load_users(users)))
+    shown = service.show("bob")
+    while shown.item.id in ids[:GOLD]:  # a regular item on screen
+        service.submit("bob", shown.item.id, "left", strength=2)
+        shown = service.show("bob")
+    mark_gold(ws, [shown.item.id], ["a"], "test")
+    service.reload()
+    assert service.show("bob").item.id == shown.item.id  # nothing on screen changes
+    view = on_submit(ctx, "bob", shown.item.id, "left", 2, "")
+    assert view.status.count("✓ Saved to disk: A better") == 1 and view.item_id != shown.item.id
+    restart = LabelService(ws, overlap=2, gold_rate=0.2)
+    assert service.progress("bob") == restart.progress("bob")
+    assert service.queue.gold_left("bob") == restart.queue.gold_left("bob")
+    labels = ws.read("labels")
+    rows, counts = dpo_table(
+        ws.read("prompts"), ws.read("completions"), ws.read("pairs"), labels, gold=read_gold(ws)
+    )
+    assert counts["gold"] == GOLD + 1 and shown.item.id not in rows.column("pair_id").to_pylist()
+
+
+def test_a_label_on_an_item_whose_gold_was_withdrawn_while_on_screen_is_a_regular_vote(tmp_path):
+    """The gold item on screen is a regular item again: the label is kept and counts as one of its K votes."""
+    ws, ids = build(tmp_path / "ws")
+    service = LabelService(ws, overlap=1, gold_rate=0.5)
+    while (shown := service.show("ann")).item.id not in ids[:GOLD]:
+        service.submit("ann", shown.item.id, "left", strength=2)
+    remove_gold(ws, [shown.item.id])
+    service.reload()
+    service.submit("ann", shown.item.id, "left", strength=2)
+    restart = LabelService(ws, overlap=1, gold_rate=0.5)
+    assert service.progress("ann") == restart.progress("ann")
+    assert service.queue.votes[shown.item.id] == 1 and shown.item.id in service.queue.items
+    rows, _ = dpo_table(
+        ws.read("prompts"), ws.read("completions"), ws.read("pairs"), ws.read("labels"), gold=read_gold(ws)
+    )
+    assert shown.item.id in rows.column("pair_id").to_pylist()
+
+
+def test_an_edit_of_a_label_whose_item_left_the_queue_is_kept(tmp_path):
+    """Reopening one's own label from the history and changing it replaces that label and adds no vote, so it is
+    taken on an item out of the app too, as after a restart."""
+    ws, _ = build(tmp_path / "ws")
+    item = _arena_pair(ws)
+    mark_gold(ws, [item], ["a"], "test")
+    service = LabelService(ws, overlap=1, gold_rate=0.5)
+    _until_shown(service, "ann", item, "left")
+    first = service.submit("ann", item, "left", strength=2)
+    remove_gold(ws, [item])
+    service.reload()
+    service.reopen("ann", item)
+    second = service.submit("ann", item, "right", strength=3)
+    assert second.supersedes == first.id and service.latest_label("ann", item) == second
