@@ -80,16 +80,23 @@ def open_regular(path: str | Path) -> BinaryIO:
 
 
 def append_line(path: Path, line: str, mode: int = 0o644) -> None:
-    """Append one line (and fsync) through an ``O_NOFOLLOW`` descriptor: a symlink at ``path`` is refused."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    """Append one line (and fsync) through an ``O_NOFOLLOW`` descriptor: a symlink at ``path`` is refused. A write
+    the disk cuts short is an error, never a success; the part of a line such a write (or a crash) left at the end
+    is ended first, so it never swallows this line: a reader passes it over as a line that is no JSON."""
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(path, flags, mode)
     except OSError as exc:
         raise (not_a_file(path) if exc.errno == errno.ELOOP else write_error(exc, path)) from exc
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise not_a_file(path)
-        os.write(fd, line.encode("utf-8") + b"\n")
+        data = line.encode("utf-8") + b"\n"
+        if info.st_size and os.pread(fd, 1, info.st_size - 1) != b"\n":
+            data = b"\n" + data
+        while data:  # a short write (the disk filled up mid-line): the next one raises
+            data = data[os.write(fd, data) :]
         os.fsync(fd)
     except NotAFileError:
         raise

@@ -17,7 +17,11 @@ content): a row it left out has no label there, so none came along; where this w
   another file's here).
 
 Everything is read by `plan_logs`, before the merge writes; `carry_logs` writes after the merge's batch: the rows
-first, the history of how they came after (a rerun carries what a failure there left out).
+first, the history of how they came after (a rerun carries what a failure there left out, and nothing twice; a line
+it left in part is passed over by readers, `data.files.append_line`). The lines cannot join the batch: the store
+hides a batch's parts until its commit record, but this log is one plain file read whole (by `logged_rejects`,
+`ranked_by`, older versions), with no commit to hide a line behind; and a merge that adds rows to one table, or
+none (a rerun carrying logs alone), writes no batch at all.
 """
 
 from __future__ import annotations

@@ -106,3 +106,30 @@ def test_carrying_the_logs_failing_once_the_rows_are_in_is_a_warning_and_a_rerun
     assert main(["merge", "-w", str(merged), str(ws)]) == 0
     assert capsys.readouterr().out == f"{ws}: imports/log.jsonl +2\n"
     assert len(log_lines(merged)) == 2
+
+
+def test_a_log_line_a_failed_carry_left_in_part_never_swallows_what_the_rerun_carries(
+    tmp_path, capsys, monkeypatch
+):
+    """A carry that the disk cut short mid-line (or a crash) leaves part of a line at the log's end: the rerun's
+    lines ran on from it, so the first of them was no JSON, and `--remove` in the merged workspace refused again."""
+    from data.import_write import json_lines
+
+    ws = tmp_path / "ws"
+    ranks, prefs = import_a_locked_row_skipped(tmp_path, ws)
+    merged = tmp_path / "merged"
+    assert main(["init", "-w", str(merged)]) == 0
+
+    def cut_short(path, line, mode=0o644):
+        with open(path, "ab") as handle:
+            handle.write(line.encode()[:20])
+        raise write_error(OSError(errno.ENOSPC, "No space left on device"), path)
+
+    monkeypatch.setattr(merge_logs, "append_line", cut_short)
+    assert main(["merge", "-w", str(merged), str(ws)]) == 0  # the rows are in; the logs: a warning
+    monkeypatch.undo()
+    assert main(["merge", "-w", str(merged), str(ws)]) == 0
+    assert capsys.readouterr().out.endswith(f"{ws}: imports/log.jsonl +2\n")
+    assert [line["file"] for line in json_lines(merged / "imports" / "log.jsonl")] == [str(ranks), str(prefs)]
+    assert remove(merged, ranks) == 0 and remove(merged, prefs) == 0
+    assert capsys.readouterr().out.endswith(f"; {SKIPPED}\n")

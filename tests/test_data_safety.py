@@ -169,3 +169,25 @@ def test_a_full_disk_while_compacting_after_an_import_is_a_warning(
     assert f"compacting {ws / 'prompts'} afterwards failed (the disk is full): " in caplog.text
     assert "nothing was written" not in caplog.text
     assert len(Workspace(ws).read("pairs")) == 3
+
+
+def test_a_log_line_the_disk_cuts_short_is_an_error_and_never_swallows_the_next(tmp_path, monkeypatch):
+    """A short write (the disk filling up mid-line) returned as a success, the line kept in part; the next line
+    appended ran on from that part, so a reader lost both."""
+    from data.import_write import json_lines
+
+    log, real, calls = tmp_path / "log.jsonl", os.write, []
+
+    def full_after_five_bytes(fd, data):
+        calls.append(fd)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data[:5])
+
+    with monkeypatch.context() as patched:
+        patched.setattr(files.os, "write", full_after_five_bytes)
+        with pytest.raises(WriteError, match="the disk is full"):
+            files.append_line(log, json.dumps({"first": 1}))
+    assert log.read_bytes() == b'{"fir'
+    files.append_line(log, json.dumps({"second": 2}))
+    assert json_lines(log) == [{"second": 2}]
