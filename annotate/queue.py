@@ -22,7 +22,8 @@ Rules:
 
 A label that arrives after its lease expired is still kept (nothing labelled is lost), so an item may exceptionally
 end with K+1 labels. An item that leaves the queue (``close``; out of gold where nothing queues it) while on a
-labeller's screen leaves it at their next item (the service refuses a new label on it: ``offered``). The class is not thread-safe: its owner (annotate.service) serialises calls.
+labeller's screen leaves it at their next item (the service refuses a new label on it: ``offered``). The class is
+not thread-safe: its owner (annotate.service) serialises calls.
 
 Scale: a workspace's whole log loads with ``load`` on Arrow columns (votes per item from one sort; no Python object
 per label). A labeller's latest records are indexed (item -> row) when that labeller is first served, and a row

@@ -59,11 +59,11 @@ __all__ = [
     "ORDERS",
     "EditError",
     "Item",
+    "ItemWithdrawn",
     "LabelService",
     "NotSaved",
     "Served",
     "Shown",
-    "ItemWithdrawn",
     "StaleItem",
     "check_gold_rate",
     "choice_from_side",
@@ -213,15 +213,11 @@ class LabelService(Loading, Editing):
 
     def _check_held(self, user: str, item_id: str) -> None:
         with self._lock:
-            # An item a reload took out of the app (an import's label in force again, or out of gold where a
-            # restart would not queue it) takes no new label; one made gold or regular again does, as either
-            # (a refusal would say which item is gold); an edit of their label in force adds no vote.
-            queue = self.queue
-            if (
-                item_id in self.items
-                and not queue.offered(item_id)
-                and queue.status(user, item_id) != "labelled"
-            ):
+            # An item a reload took out of the app (an import's label in force again, or out of gold where a restart
+            # would not queue it) takes no new label; one made gold or regular again does, as either (a refusal
+            # would say which item is gold), and so does an edit of their label in force (it adds no vote).
+            queue, edit = self.queue, self.queue.status(user, item_id) == "labelled"
+            if item_id in self.items and not queue.offered(item_id) and not edit:
                 raise ItemWithdrawn(WITHDRAWN.format(item=item_id))
             # A tab that outlived a restart (nothing held in memory yet) keeps its item while that is still open
             # to this labeller: the submit counts, as if the page had been loaded again.
