@@ -146,6 +146,34 @@ def test_gold_of_two_spellings_of_one_answer_must_agree(tmp_path, capsys):
     assert gold(ws, "--completion", red2.id, "--answer", "desirable") == 0
 
 
+def test_gold_on_two_spellings_of_one_prompt_must_agree(tmp_path, capsys):
+    """Two spellings of one prompt (trailing space and CRLF: two prompts, as a merge of two workspaces keeps them),
+    each with the same two answers in a pair: opposite gold verdicts on the two pairs were not caught, the check
+    grouped gold items by prompt id. They are one question, so they must agree; so must two gold completions."""
+    ws = Workspace.init(tmp_path / "ws")
+    one, two = (Prompt([{"role": "user", "content": text}], "old") for text in ("Colour?", "Colour? \r\n"))
+    red, blue = (Completion(one.id, t, "old", "import") for t in ("Red", "Blue"))
+    red2, blue2 = (Completion(two.id, t, "old", "import") for t in ("Red", "Blue"))
+    first, second = Pair(one.id, red.id, blue.id, "imported"), Pair(two.id, blue2.id, red2.id, "imported")
+    ws.append([one, two, red, blue, red2, blue2, first, second])
+    assert gold(ws, "--pair", first.id, "--answer", "a") == 0  # "Red" wins
+    capsys.readouterr()
+    assert gold(ws, "--pair", second.id, "--answer", "a") == 2  # "Blue" wins: the other verdict
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: --pair: gold pair {second.id} ('Blue' wins) and pair {first.id}, already gold (from "
+        "--pair) ('Red' wins), compare the same two answers to one prompt but disagree; give one answer\n"
+    )
+    assert gold(ws, "--pair", second.id, "--answer", "b") == 0  # "Red" wins: the same verdict
+    assert gold(ws, "--completion", red.id, "--answer", "desirable") == 0
+    capsys.readouterr()
+    assert gold(ws, "--completion", red2.id, "--answer", "undesirable") == 2
+    err = capsys.readouterr().err
+    assert "are the same answer to one prompt; give one gold answer" in err and len(err.splitlines()) == 1
+    assert gold(ws, "--completion", red2.id, "--answer", "desirable") == 0
+    assert gold(ws, "--completion", blue2.id, "--answer", "undesirable") == 0  # another answer: no question
+
+
 def test_the_spelling_taken_is_the_earliest_stored_whatever_the_order_of_the_part_files(tmp_path):
     """Two spellings of one text stored (by an older version, or a merge): a near-copy took the first in the table's
     part files, whose order a compaction changes (it merges small parts under the newest one's name). After one, a
