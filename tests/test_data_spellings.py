@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from data.__main__ import main
 from data.import_formats import Example
+from data.imports import ImportOptions, check_file
 from data.records import Completion, Pair, Prompt, text_key
 from data.spellings import Spellings
 from data.workspace import Workspace
@@ -193,3 +194,34 @@ def test_the_spelling_taken_is_the_earliest_stored_whatever_the_order_of_the_par
         example = Spellings(ws).example(row)
         taken.append((example.messages[0]["content"], example.chosen))
     assert taken == [("Which?", "good\r\n")] * 2
+
+
+def test_a_file_reads_the_stored_answers_of_the_prompts_it_names_only(tmp_path, monkeypatch):
+    """A row naming a stored prompt read every stored answer of the workspace (some 350 MiB at 100,000 prompts and
+    200,000 answers); the file's rows are read first, and the answers of the stored prompts they name (as stored or
+    respelled) are read in one read, before the first row is spelled. What each row becomes is as before."""
+    ws = Workspace.init(tmp_path / "ws")
+    prompts = [Prompt([{"role": "user", "content": f"Question {i}?"}], "old") for i in range(4)]
+    ws.append([*prompts, *(Completion(p.id, f"Answer {i}.", "old", "import") for i, p in enumerate(prompts))])
+    rows = [
+        {"prompt": "Question 1? \r\n", "chosen": "Answer 1.  ", "rejected": "No."},
+        {"prompt": "Question 2?", "chosen": "Answer 2.", "rejected": "Answer 1."},
+        {"prompt": "Question 9?", "chosen": "Answer 9.", "rejected": "No."},
+    ]
+    reads, read = [], Workspace.read
+
+    def recorded(self, name, columns=None, where=None):
+        if name == "completions":
+            reads.append(where and (where[0], sorted(where[1])))
+        return read(self, name, columns, where)
+
+    monkeypatch.setattr(Workspace, "read", recorded)
+    spellings = Spellings(ws)
+    loaded = check_file(
+        write(tmp_path / "rows.jsonl", *rows), ImportOptions(unlabelled=True), spellings=spellings
+    )
+    assert reads == [("prompt_id", sorted([prompts[1].id, prompts[2].id]))]
+    assert loaded.counts["respelled"] == 2  # the prompt and the answer of the first row
+    assert sorted(c.text for c in loaded.records if isinstance(c, Completion)) == sorted(
+        ["Answer 1.", "No.", "Answer 2.", "Answer 1.", "Answer 9.", "No."]
+    )
