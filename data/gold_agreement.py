@@ -2,8 +2,9 @@
 these before writing): two gold pairs of one prompt and the same two answer texts (one the other's sides swapped),
 or two gold completions of one prompt and the same text. Completions are keyed by their model, so one answer text
 can be several completions (two imports of one data set under two names, a sampled answer a file repeats). Texts
-are compared by `records.text_key`: two spellings of one answer that differ only by Unicode normalisation, line ends
-or trailing whitespace (stored before `data.spellings`, or merged from two workspaces) are one answer too."""
+are compared by `records.text_key`, prompts by `records.messages_key`: two spellings of one answer, or of one prompt,
+that differ only by Unicode normalisation, line ends or trailing whitespace (stored before `data.spellings`, or
+merged from two workspaces) are one answer, one prompt too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.errors import PrefloopError, quoted
-from data.records import Completion, Pair, text_key
+from data.records import Completion, Pair, Prompt, messages_key, text_key
 from data.workspace import Workspace
 
 
@@ -39,19 +40,31 @@ def replaces_gold(where: str, noun: str, item: str, source: str, theirs: str, mi
     )
 
 
-def _beside_new(rows: list[dict], new: set[str]) -> list[dict]:
+def _beside_new(workspace: Workspace, rows: list[dict], new: set[str], records: list[object]) -> list[dict]:
     """The ``rows`` (id, prompt_id, ...) of the prompts where a ``new`` gold item stands beside another gold item:
     only there can two gold answers disagree (the rest were checked when they were marked), so only their texts are
-    read, not the completions' text column on every mark."""
-    by_prompt: dict[str, list[dict]] = {}
+    read, not the completions' text column on every mark. A prompt is its spelling (``prompt``, its
+    `records.messages_key`): two spellings of one prompt (stored before `data.spellings`, or merged from two
+    workspaces) are one prompt."""
+    keys = _prompt_keys(workspace, {row["prompt_id"] for row in rows}, records)
+    by_prompt: dict[tuple, list[dict]] = {}
     for row in rows:
-        by_prompt.setdefault(row["prompt_id"], []).append(row)
+        row["prompt"] = keys.get(row["prompt_id"], row["prompt_id"])
+        by_prompt.setdefault(row["prompt"], []).append(row)
     return [
         row
         for group in by_prompt.values()
         if len(group) > 1 and any(r["id"] in new for r in group)
         for row in group
     ]
+
+
+def _prompt_keys(workspace: Workspace, ids: set[str], records: list[object]) -> dict[str, tuple]:
+    """Prompt id -> its `records.messages_key`, for ``ids`` stored or among ``records``."""
+    stored = workspace.read("prompts", ["messages"], ("id", ids))
+    messages = zip(stored.column("id").to_pylist(), stored.column("messages").to_pylist())
+    added = ((r.id, r.messages) for r in records if isinstance(r, Prompt) and r.id in ids)
+    return {id_: messages_key(kept) for id_, kept in (*messages, *added)}
 
 
 def _gold_rows_of(
@@ -93,7 +106,7 @@ def check_pair_agreement(
     if len(gold) < 2:
         return
     columns = ["prompt_id", "completion_a", "completion_b"]
-    rows = _beside_new(_gold_rows_of(workspace, "pairs", columns, gold, records), new)
+    rows = _beside_new(workspace, _gold_rows_of(workspace, "pairs", columns, gold, records), new, records)
     if not rows:
         return
     texts = _answer_texts(workspace, [row[side] for row in rows for side in columns[1:]], records)
@@ -104,7 +117,7 @@ def check_pair_agreement(
             continue
         given, keys = verdict((a, b), gold[row["id"]]), (text_key(a), text_key(b))
         key = verdict(keys, gold[row["id"]])
-        first = seen.setdefault((row["prompt_id"], frozenset(keys)), (row["id"], given, key))
+        first = seen.setdefault((row["prompt"], frozenset(keys)), (row["id"], given, key))
         if first[2] != key:
             why = "compare the same two answers to one prompt but disagree; give one answer"
             message = _disagree("pair", (first[0], said(first[1])), (row["id"], said(given)), who, new, why)
@@ -118,16 +131,16 @@ def check_kto_agreement(
     `check_pair_agreement`'s)."""
     if len(gold) < 2:
         return
-    rows = _beside_new(_gold_rows_of(workspace, "completions", ["prompt_id"], gold, records), new)
+    rows = _beside_new(
+        workspace, _gold_rows_of(workspace, "completions", ["prompt_id"], gold, records), new, records
+    )
     if not rows:
         return
     texts = _answer_texts(workspace, [row["id"] for row in rows], records)
-    seen: dict[tuple[str, str | None], tuple[str, str]] = {}
+    seen: dict[tuple, tuple[str, str]] = {}
     for row in rows:
         item, text = row["id"], texts.get(row["id"])
-        first = seen.setdefault(
-            (row["prompt_id"], None if text is None else text_key(text)), (item, gold[item])
-        )
+        first = seen.setdefault((row["prompt"], None if text is None else text_key(text)), (item, gold[item]))
         if first[1] != gold[item]:
             why = "are the same answer to one prompt; give one gold answer"
             raise GoldError(_disagree("completion", first, (item, gold[item]), who, new, why))

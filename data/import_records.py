@@ -35,7 +35,6 @@ class RecordError(SchemaError):
     ):
         super().__init__(source, message, row=row, field=field)
         self.reason = reason
-        self.detail = message
 
 
 def json_error(exc: json.JSONDecodeError, line: int | None = None) -> str:

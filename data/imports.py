@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -48,7 +48,7 @@ from data.import_records import RecordError, null_answer_fields, without_nulls
 from data.import_write import ImportPreview, kept_lines, log_import, write_records
 from data.pairing import make_pairs
 from data.rank_rate_rows import Ranked, row_key
-from data.records import Completion, Label, Pair, Prompt, content_id
+from data.records import Completion, Label, Message, Pair, Prompt, content_id
 from data.schemas import SchemaError
 from data.spellings import Spellings
 from data.table_checks import check_messages
@@ -216,6 +216,19 @@ def _file_format(rows: list[object], name: str) -> str:
 RowHook = Callable[[str, int, Example, list[object], list[Ranked] | None], None]
 
 
+def _prompts_of(rows: list[object], fmt: str, name: str, non_text: str) -> Iterator[list[Message]]:
+    """The prompt of each row that parses (parsed again by `check_file`): `Spellings.expect` reads the stored answers
+    of these only, not every stored answer."""
+    for row, raw in enumerate(rows):
+        try:
+            if not isinstance(raw, RecordError):
+                yield parse_record(
+                    Reading(without_nulls(raw)), fmt, RecordContext(name, row, non_text)
+                ).messages
+        except SchemaError:
+            continue  # refused by `check_file` in its turn
+
+
 def check_file(
     path: str | Path,
     options: ImportOptions = ImportOptions(),
@@ -244,6 +257,7 @@ def check_file(
     counts: Counter = Counter(records=len(rows))
     prompts, answers, rejects, seen, answer_rows = _Prompts(), [], [], set(), {}
     unread, rated, spellings = UnreadColumns(), False, spellings or Spellings()
+    spellings.expect(_prompts_of(rows, fmt, name, options.non_text))
     for row, raw in enumerate(tqdm(rows, desc=f"reading {path.name}", unit="rec", disable=None)):
         ctx = RecordContext(name, row, options.non_text)
         try:

@@ -190,4 +190,4 @@ class SchemaError(PrefloopError):
         if field is not None:
             where += f", field '{field}'"
         super().__init__(f"{where}: {message}")
-        self.source, self.row, self.field = source, row, field
+        self.source, self.row, self.field, self.detail = source, row, field, message

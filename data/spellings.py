@@ -11,6 +11,7 @@ one would take the other spelling, and store its labels a second time)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -26,7 +27,7 @@ TEXTS = ("gold", "chosen", "rejected", "completion")  # an Example's answer fiel
 
 class Spellings:
     """The first spelling of each prompt and of each answer of a prompt: the ``workspace``'s (read at the first
-    row that needs them: its prompts, then its answers once a row's prompt is a stored one; `EARLIEST` first), then
+    row that needs them: its prompts, then the answers of the stored prompts the rows name; `EARLIEST` first), then
     those of the rows given to `example`, in their order; ``respelled`` counts the texts that took an earlier
     spelling."""
 
@@ -35,7 +36,8 @@ class Spellings:
         self.respelled = 0
         self._prompts: dict[tuple, list[Message]] | None = None  # key -> the first spelling
         self._stored: set[str] = set()  # the stored prompts' ids
-        self._texts: dict[str, list[str]] | None = None  # a stored prompt's answers (and gold) as stored
+        # a stored prompt's answers (and gold) as stored, read (`expect`) and not yet spelled against
+        self._texts: dict[str, list[str]] = {}
         # prompt id -> its stored answers, and each answer key's first spelling
         self._answers: dict[str, tuple[set[str], dict[str, str]]] = {}
 
@@ -47,6 +49,22 @@ class Spellings:
             return cls(Workspace.existing(path))
         except WorkspaceError:
             return cls()
+
+    def expect(self, prompts: Iterable[list[Message]]) -> None:
+        """Read the stored answers of the stored prompts among ``prompts`` (as stored or spelled otherwise), the
+        prompts of the rows to come, in one read that holds no other prompt's answers: a file of a few rows into a
+        large workspace reads a few prompts' answers, not every stored text. ``prompts`` is not looked at where no
+        prompt is stored. A row whose stored prompt was not expected has its answers read then (one read each)."""
+        self._read_prompts()
+        if not self._stored:
+            return
+        ids = set()
+        for messages in prompts:
+            key = prompt_id(messages)
+            if key not in self._stored:
+                key = prompt_id(self._prompts.get(messages_key(messages), messages))
+            ids.add(key)
+        self._read_texts((ids & self._stored) - self._texts.keys() - self._answers.keys())
 
     def example(self, example: Example) -> Example:
         """``example`` with its prompt's and answers' first spellings."""
@@ -62,7 +80,7 @@ class Spellings:
         texts = {name: spell(getattr(example, name)) for name in TEXTS}
         return replace(example, messages=messages, candidates=candidates, **texts)
 
-    def _prompt(self, messages: list[Message]) -> list[Message]:
+    def _read_prompts(self) -> None:
         if self._prompts is None:
             self._prompts = {}
             if self.workspace is not None:
@@ -70,14 +88,19 @@ class Spellings:
                 for id_, kept in zip(stored.column("id").to_pylist(), stored.column("messages").to_pylist()):
                     self._prompts.setdefault(messages_key(kept), kept)
                     self._stored.add(id_)
+
+    def _prompt(self, messages: list[Message]) -> list[Message]:
+        self._read_prompts()
         if prompt_id(messages) in self._stored:
             return messages
         return self._first(self._prompts.setdefault(messages_key(messages), messages), messages)
 
     def _answer(self, prompt: str, text: str) -> str:
         if prompt not in self._answers:
-            stored = self._stored_texts().get(prompt, []) if prompt in self._stored else []
+            if prompt in self._stored and prompt not in self._texts:
+                self._read_texts({prompt})
             first: dict[str, str] = {}
+            stored = self._texts.pop(prompt, [])
             for kept in stored:
                 first.setdefault(text_key(kept), kept)
             self._answers[prompt] = (set(stored), first)
@@ -86,19 +109,23 @@ class Spellings:
             return text
         return self._first(first.setdefault(text_key(text), text), text)
 
-    def _stored_texts(self) -> dict[str, list[str]]:
-        """Every stored prompt's answers (`EARLIEST` first) and gold answer, as stored (read once, at the first
-        stored prompt)."""
-        if self._texts is None:
-            self._texts = {}
-            table = self.workspace.read("completions", ["prompt_id", "text", "created_at"]).sort_by(EARLIEST)
-            for prompt, text in zip(*(table.column(c).to_pylist() for c in ("prompt_id", "text"))):
-                self._texts.setdefault(prompt, []).append(text)
-            table = self.workspace.read("prompts", ["gold"])
-            for prompt, gold in zip(*(table.column(c).to_pylist() for c in ("id", "gold"))):
-                if gold is not None:
-                    self._texts.setdefault(prompt, []).append(gold)
-        return self._texts
+    def _read_texts(self, prompts: set[str]) -> None:
+        """The answers (`EARLIEST` first) and gold answer of these stored ``prompts``, as stored, into ``_texts``;
+        only their rows are read, never every stored text."""
+        if not prompts:
+            return
+        for prompt in prompts:
+            self._texts[prompt] = []
+        table = self.workspace.read(
+            "completions", ["prompt_id", "text", "created_at"], ("prompt_id", prompts)
+        )
+        table = table.sort_by(EARLIEST)
+        for prompt, text in zip(*(table.column(c).to_pylist() for c in ("prompt_id", "text"))):
+            self._texts[prompt].append(text)
+        table = self.workspace.read("prompts", ["gold"], ("id", prompts))
+        for prompt, gold in zip(*(table.column(c).to_pylist() for c in ("id", "gold"))):
+            if gold is not None:
+                self._texts[prompt].append(gold)
 
     def _first(self, kept: T, given: T) -> T:
         self.respelled += kept != given

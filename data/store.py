@@ -50,6 +50,10 @@ COMMIT_SUFFIX = ".commit"
 SOURCES_KEY = b"prefloop.sources"  # merged parts: JSON list of the part names they replaced
 READ_ROUNDS = 100
 READ_THREADS = max(2, min(8, os.cpu_count() or 2))
+# A read of some rows (``where``) streams each part: this many rows at a time, read through a buffer of this size,
+# so that a large part's other rows (a whole text column) are never held at once.
+WHERE_ROWS, WHERE_BUFFER = 8192, 1 << 20
+Where = tuple[str, pa.Array]  # a column and the values of the rows to read
 # part-<time ns>-<pid>-<random>[-b<batch>][-m|-compacted].parquet; other names read as plain parts
 PART_NAME = re.compile(r"^part-(\d+)-(\d+)-([0-9a-f]+)(?:-b([0-9a-f]+))?(-m|-compacted)?\.parquet$")
 
@@ -130,16 +134,22 @@ def _part_source(path: Path):
             yield source
 
 
-def read_part(path: Path, name: str, columns: list[str] | None = None) -> pa.Table:
-    """One part, validated: all columns, or only ``columns`` (those are the ones checked)."""
+def read_part(
+    path: Path, name: str, columns: list[str] | None = None, where: Where | None = None
+) -> pa.Table:
+    """One part, validated: all columns, or only ``columns`` (those are the ones checked); with ``where``, only its
+    rows whose column ``where[0]`` (one of ``columns``) holds one of the values ``where[1]`` (`_matching`)."""
     try:
         with _part_source(
             path
         ) as source:  # a symlink planted in the workspace is an error, never read as data
-            part = pq.ParquetFile(source)
+            part = pq.ParquetFile(source, buffer_size=WHERE_BUFFER if where else 0)
             present = part.schema_arrow.names
             # Columns added to the format later (schemas.ADDED_COLUMNS) are filled in by conform.
-            table = part.read(columns=None if columns is None else [c for c in columns if c in present])
+            read = None if columns is None else [c for c in columns if c in present]
+            if where is not None and part.metadata.num_rows:
+                return _matching(part, read, name, str(path), columns, where)
+            table = part.read(columns=read)
     except FileNotFoundError:
         raise
     except NotAFileError as exc:
@@ -147,6 +157,30 @@ def read_part(path: Path, name: str, columns: list[str] | None = None) -> pa.Tab
     except (pa.ArrowInvalid, OSError) as exc:
         raise SchemaError(str(path), f"not a readable Parquet file ({exc})") from exc
     return conform(table, name, str(path), columns)
+
+
+def _matching(
+    part: pq.ParquetFile,
+    read: list[str] | None,
+    name: str,
+    source: str,
+    columns: list[str] | None,
+    where: Where,
+) -> pa.Table:
+    """The rows of ``part`` that ``where`` keeps, read `WHERE_ROWS` at a time: every row is checked as a whole read
+    checks it (a bad one named by its row in the part), and only the kept ones are held."""
+    column, values = where
+    kept, start = [], 0
+    for batch in part.iter_batches(batch_size=WHERE_ROWS, columns=read):
+        try:
+            table = conform(pa.Table.from_batches([batch]), name, source, columns)
+        except SchemaError as exc:
+            if exc.row is None:
+                raise
+            raise SchemaError(source, exc.detail, row=start + exc.row, field=exc.field) from None
+        kept.append(table.filter(pc.is_in(table.column(column), value_set=values)))
+        start += batch.num_rows
+    return pa.concat_tables(kept)
 
 
 def _sources(path: Path) -> list[str]:
@@ -161,9 +195,10 @@ def _sources(path: Path) -> list[str]:
 
 
 def read_new(
-    root: Path, name: str, seen: set[str], columns: list[str] | None = None
+    root: Path, name: str, seen: set[str], columns: list[str] | None = None, where: Where | None = None
 ) -> tuple[pa.Table | None, list[str]]:
-    """Rows of the visible parts of ``name`` not in ``seen`` (part names), and the names now seen.
+    """Rows of the visible parts of ``name`` not in ``seen`` (part names), and the names now seen (with ``where``,
+    only the rows it keeps: `read_part`).
 
     Rows may repeat ones read before (a merged part whose sources were partly seen); callers keep one per id.
     A merged part whose sources were all seen is marked seen without reading it.
@@ -174,7 +209,7 @@ def read_new(
     for _round in range(READ_ROUNDS):
         vanished = False
         listed = [path for path in visible_parts(root, name) if path.name not in seen]
-        for path, read in zip(listed, _read_parts(listed, name, seen, columns)):
+        for path, read in zip(listed, _read_parts(listed, name, seen, columns, where)):
             if read is VANISHED:
                 vanished = True  # merged away: its rows are in a part the next listing shows
                 continue
@@ -191,7 +226,9 @@ def read_new(
 VANISHED = object()  # a part removed between listing and reading
 
 
-def _read_parts(paths: list[Path], name: str, seen: set[str], columns: list[str] | None) -> list:
+def _read_parts(
+    paths: list[Path], name: str, seen: set[str], columns: list[str] | None, where: Where | None
+) -> list:
     """Each part's (merge sources, rows), in order, or VANISHED; rows are None for a merged part whose sources
     were all seen before.
     Parts are read on threads (Parquet decoding and the checks run in Arrow, outside the GIL): a cold start of a
@@ -202,7 +239,7 @@ def _read_parts(paths: list[Path], name: str, seen: set[str], columns: list[str]
             sources = _sources(path)
             if sources and set(sources) <= seen:
                 return sources, None
-            return sources, read_part(path, name, columns)
+            return sources, read_part(path, name, columns, where)
         except FileNotFoundError:
             return VANISHED
 
@@ -212,11 +249,14 @@ def _read_parts(paths: list[Path], name: str, seen: set[str], columns: list[str]
         return list(pool.map(one, paths))
 
 
-def read_table(root: Path, name: str, columns: list[str] | None = None) -> pa.Table:
-    """All visible rows of table ``name``, one per id, validated (all columns, or ``columns`` plus the id)."""
+def read_table(
+    root: Path, name: str, columns: list[str] | None = None, where: Where | None = None
+) -> pa.Table:
+    """All visible rows of table ``name``, one per id, validated (all columns, or ``columns`` plus the id); with
+    ``where`` (column, values), only the rows whose column holds one of the values, the others never held at once."""
     if columns is not None and "id" not in columns:
         columns = ["id", *columns]
-    table, _ = read_new(root, name, set(), columns)
+    table, _ = read_new(root, name, set(), columns, where)
     if table is None:
         schema = SCHEMAS[name]
         return (

@@ -97,13 +97,18 @@ class Workspace:
     def exports(self) -> Path:
         return self.path / "exports"
 
-    def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
+    def read(
+        self, name: str, columns: list[str] | None = None, where: tuple[str, Iterable[str]] | None = None
+    ) -> pa.Table:
         """All rows of table ``name`` (Arrow), one per id, of committed writes; ``columns``: read (and check)
-        only these, plus the id.
+        only these, plus the id; ``where`` (a column read, and values): only the rows whose column holds one of the
+        values, read part by part in batches, so that a large table's other rows are never held at once.
 
         To see rows with their parents, read children before parents (labels, pairs, completions, prompts): a row
         visible now stays visible, and its parents were committed with or before it (``READ_ORDER``)."""
-        return store.read_table(self.path, name, columns)
+        if where is not None:
+            where = (where[0], pa.array(list(where[1]), SCHEMAS[name].field(where[0]).type))
+        return store.read_table(self.path, name, columns, where)
 
     def frame(self, name: str) -> pd.DataFrame:
         return self.read(name).to_pandas()

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from data.__main__ import main
 from data.import_formats import Example
+from data.imports import ImportOptions, check_file
 from data.records import Completion, Pair, Prompt, text_key
 from data.spellings import Spellings
 from data.workspace import Workspace
@@ -146,6 +147,34 @@ def test_gold_of_two_spellings_of_one_answer_must_agree(tmp_path, capsys):
     assert gold(ws, "--completion", red2.id, "--answer", "desirable") == 0
 
 
+def test_gold_on_two_spellings_of_one_prompt_must_agree(tmp_path, capsys):
+    """Two spellings of one prompt (trailing space and CRLF: two prompts, as a merge of two workspaces keeps them),
+    each with the same two answers in a pair: opposite gold verdicts on the two pairs were not caught, the check
+    grouped gold items by prompt id. They are one question, so they must agree; so must two gold completions."""
+    ws = Workspace.init(tmp_path / "ws")
+    one, two = (Prompt([{"role": "user", "content": text}], "old") for text in ("Colour?", "Colour? \r\n"))
+    red, blue = (Completion(one.id, t, "old", "import") for t in ("Red", "Blue"))
+    red2, blue2 = (Completion(two.id, t, "old", "import") for t in ("Red", "Blue"))
+    first, second = Pair(one.id, red.id, blue.id, "imported"), Pair(two.id, blue2.id, red2.id, "imported")
+    ws.append([one, two, red, blue, red2, blue2, first, second])
+    assert gold(ws, "--pair", first.id, "--answer", "a") == 0  # "Red" wins
+    capsys.readouterr()
+    assert gold(ws, "--pair", second.id, "--answer", "a") == 2  # "Blue" wins: the other verdict
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: --pair: gold pair {second.id} ('Blue' wins) and pair {first.id}, already gold (from "
+        "--pair) ('Red' wins), compare the same two answers to one prompt but disagree; give one answer\n"
+    )
+    assert gold(ws, "--pair", second.id, "--answer", "b") == 0  # "Red" wins: the same verdict
+    assert gold(ws, "--completion", red.id, "--answer", "desirable") == 0
+    capsys.readouterr()
+    assert gold(ws, "--completion", red2.id, "--answer", "undesirable") == 2
+    err = capsys.readouterr().err
+    assert "are the same answer to one prompt; give one gold answer" in err and len(err.splitlines()) == 1
+    assert gold(ws, "--completion", red2.id, "--answer", "desirable") == 0
+    assert gold(ws, "--completion", blue2.id, "--answer", "undesirable") == 0  # another answer: no question
+
+
 def test_the_spelling_taken_is_the_earliest_stored_whatever_the_order_of_the_part_files(tmp_path):
     """Two spellings of one text stored (by an older version, or a merge): a near-copy took the first in the table's
     part files, whose order a compaction changes (it merges small parts under the newest one's name). After one, a
@@ -165,3 +194,34 @@ def test_the_spelling_taken_is_the_earliest_stored_whatever_the_order_of_the_par
         example = Spellings(ws).example(row)
         taken.append((example.messages[0]["content"], example.chosen))
     assert taken == [("Which?", "good\r\n")] * 2
+
+
+def test_a_file_reads_the_stored_answers_of_the_prompts_it_names_only(tmp_path, monkeypatch):
+    """A row naming a stored prompt read every stored answer of the workspace (some 350 MiB at 100,000 prompts and
+    200,000 answers); the file's rows are read first, and the answers of the stored prompts they name (as stored or
+    respelled) are read in one read, before the first row is spelled. What each row becomes is as before."""
+    ws = Workspace.init(tmp_path / "ws")
+    prompts = [Prompt([{"role": "user", "content": f"Question {i}?"}], "old") for i in range(4)]
+    ws.append([*prompts, *(Completion(p.id, f"Answer {i}.", "old", "import") for i, p in enumerate(prompts))])
+    rows = [
+        {"prompt": "Question 1? \r\n", "chosen": "Answer 1.  ", "rejected": "No."},
+        {"prompt": "Question 2?", "chosen": "Answer 2.", "rejected": "Answer 1."},
+        {"prompt": "Question 9?", "chosen": "Answer 9.", "rejected": "No."},
+    ]
+    reads, read = [], Workspace.read
+
+    def recorded(self, name, columns=None, where=None):
+        if name == "completions":
+            reads.append(where and (where[0], sorted(where[1])))
+        return read(self, name, columns, where)
+
+    monkeypatch.setattr(Workspace, "read", recorded)
+    spellings = Spellings(ws)
+    loaded = check_file(
+        write(tmp_path / "rows.jsonl", *rows), ImportOptions(unlabelled=True), spellings=spellings
+    )
+    assert reads == [("prompt_id", sorted([prompts[1].id, prompts[2].id]))]
+    assert loaded.counts["respelled"] == 2  # the prompt and the answer of the first row
+    assert sorted(c.text for c in loaded.records if isinstance(c, Completion)) == sorted(
+        ["Answer 1.", "No.", "Answer 2.", "Answer 1.", "Answer 9.", "No."]
+    )

@@ -12,10 +12,13 @@ import textwrap
 import threading
 import time
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from data import Label, Prompt, Workspace, WorkspaceError, compaction, store
-from data.schemas import SchemaError
+from data.records import to_row
+from data.schemas import SCHEMAS, SchemaError
 from data.stats import integrity_problems
 from data.store import part_files
 
@@ -59,6 +62,29 @@ def test_bad_part_file_names_its_path(workspace):
     (workspace.path / "labels" / "part-0-bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(SchemaError, match="part-0-bad.parquet: not a readable Parquet file"):
         workspace.read("labels")
+
+
+def test_a_read_of_some_rows_keeps_them_and_names_a_bad_row_by_its_place_in_the_part(workspace, monkeypatch):
+    """A read of the rows whose column holds one of some values (what an import's spellings read: the answers of the
+    prompts its file names) streams each part a few rows at a time: it keeps those rows, one per id, as a whole
+    read would, and checks every row, naming a bad one by its row in the part, not in its batch."""
+    monkeypatch.setattr(store, "WHERE_ROWS", 3)
+    prompts = [Prompt([{"role": "user", "content": f"q{i}"}], "t") for i in range(8)]
+    workspace.append(prompts[:5])
+    workspace.append(prompts[3:])  # rows 3 and 4 again, in another part
+    wanted = [prompts[i].id for i in (1, 4, 7)]
+    table = workspace.read("prompts", ["source"], ("id", [*wanted, "no such id"]))
+    assert sorted(table.column("id").to_pylist()) == sorted(wanted) and table.column_names == ["id", "source"]
+    assert workspace.read("prompts", ["source"], ("id", [])).num_rows == 0
+    rows = [to_row(prompt) for prompt in prompts]
+    rows[4]["id"] = ""
+    pq.write_table(
+        pa.Table.from_pylist(rows, SCHEMAS["prompts"]), workspace.path / "prompts" / "part-0-bad.parquet"
+    )
+    with pytest.raises(
+        SchemaError, match=r"part-0-bad.parquet, row 4, field 'id': id must be a non-empty string"
+    ):
+        workspace.read("prompts", ["source"], ("id", wanted[:1]))
 
 
 def test_invalid_record_is_refused_and_nothing_written(workspace):
