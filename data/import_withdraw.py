@@ -12,7 +12,7 @@ Which labels are the file's is what its rows make, read as `data import` reads t
 workspace's spellings: an import label's id is a hash of its content). Every file is checked before anything is
 written: a row whose label is not stored is an error naming the file and row (the file was not imported into this
 workspace, or with other options), as is a file whose rows make no label; but a row the import log lists among
-those an import of the file (with the same source and format) left out as `rank_locked`
+those an import of the file (of its content, from any path, with the same source and format) left out as `rank_locked`
 (`data.import_write.logged_rejects`) is counted, skipped at import, and passed over: the rank item its answer would
 join was locked then, and may be no longer (its ranking withdrawn first), so the row reads as a label now. A label
 not in force (withdrawn already, or another import's in force on its item) is counted, not written again, so a
@@ -35,7 +35,7 @@ from data.import_guard import LOCKED, skip_locked
 from data.import_labels import import_history, is_of
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
-from data.import_write import LOG_FILE, log_folder, logged_rejects, make_log_folder
+from data.import_write import LOG_FILE, file_digest, log_folder, logged_rejects, make_log_folder
 from data.imports import ImportOptions, Loaded, check_file
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
@@ -55,6 +55,7 @@ class FileLabels:
     labels: dict[str, Labelled]  # label id -> the label and where
     locked: frozenset[int] = frozenset()
     left_out: frozenset[int] = frozenset()
+    digest: str | None = None  # the sha256 of its content, as the import log keeps it (`file_digest`)
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,9 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     for labelled in loaded.labelled.values():  # rankings, ratings, KTO labels: with the field they came from
         found[labelled.label.id] = labelled
     left_out = frozenset(reject["row"] for reject in loaded.rejects if reject["reason"] == LOCKED)
-    locked = logged_rejects(workspace, path, options, loaded.format, LOCKED)
-    return FileLabels(Path(path), found, locked, left_out)
+    digest = file_digest(path)
+    locked = logged_rejects(workspace, path, options, loaded.format, LOCKED, digest)
+    return FileLabels(Path(path), found, locked, left_out, digest)
 
 
 def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaError:
@@ -174,10 +176,12 @@ def withdraw_imports(
     plans = plan_withdrawals(workspace, files)
     workspace.append([label for plan in plans for label in plan.retractions], skip_existing=True)
     make_log_folder(folder)
-    for plan in plans:
+    for plan, file in zip(plans, files):
         entry = {
             "at": now().isoformat(),
             "file": str(plan.path.resolve()),
+            "path": str(plan.path),
+            "sha256": file.digest,  # `same_file`: this withdraws an import of a copy of it elsewhere too
             "removed": True,
             "options": vars(options),
             "counts": {
