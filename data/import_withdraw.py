@@ -140,14 +140,18 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
         for labelled in file.labels.values():
             label = labelled.label
             records = history.get((label.item_id, label.task), [])
-            if not any(is_of(label.id, record) for record in records):
+            if not any(is_of(id_, record) for record in records for id_ in labelled.ids):
                 if labelled.row not in file.locked:
                     raise _missing(workspace, file.path, labelled)
                 # the import left its row out: the rank item its answer would join was locked then
                 skipped.add(labelled.row)
                 continue
             latest = records[-1]
-            if latest["retracted"] or not is_of(label.id, latest) or latest["id"] in planned:
+            if (
+                latest["retracted"]
+                or not any(is_of(id_, latest) for id_ in labelled.ids)
+                or latest["id"] in planned
+            ):
                 already += 1  # withdrawn before (or another import's label is in force there)
                 continue
             planned.add(latest["id"])
