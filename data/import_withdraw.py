@@ -35,14 +35,13 @@ from data.import_guard import LOCKED, skip_locked
 from data.import_labels import import_history, is_of
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
+from data.import_withdraw_spellings import NOUN, stored_spellings
 from data.import_write import LOG_FILE, file_digest, log_folder, logged_rejects, make_log_folder
 from data.imports import ImportOptions, Loaded, check_file
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
 from data.spellings import Spellings
 from data.workspace import Workspace
-
-NOUN = {"pairwise": "preference", "kto": "KTO label", "rank": "ranking", "rate": "rating"}
 
 
 @dataclass(frozen=True)
@@ -79,25 +78,37 @@ class Withdrawal:
 def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spellings: Spellings) -> FileLabels:
     """The labels ``path``'s rows make, read as `data import` reads them (``options``, and the ``workspace``'s
     ``spellings``: the import gave a near-copy of a stored text the stored one before any id was made; with
-    ``--on-error skip``, the rows the rank guard refuses left out, as the import left them out, `rank_locked`);
-    writes nothing."""
-    found: dict[str, Labelled] = {}
+    ``--on-error skip``, the rows the rank guard refuses left out, as the import left them out, `rank_locked`),
+    each row's under the spelling of its texts they are stored under (`stored_spellings`: a merge may have brought
+    a spelling the import did not see); writes nothing."""
+    refused: Mapping[int, RecordError] = MappingProxyType({})
 
-    def on_row(fmt: str, row: int, example: object, records: list[object], questions: object) -> None:
-        for record in records:
-            if isinstance(record, Label):
-                found.setdefault(record.id, Labelled(record, "", row, ""))
+    def read(spelled: Spellings) -> tuple[Loaded, dict[str, Labelled]]:
+        found: dict[str, Labelled] = {}
 
-    def read(refused: Mapping[int, RecordError] = MappingProxyType({})) -> Loaded:
-        found.clear()  # a row refused now made labels at the read before
+        def on_row(fmt: str, row: int, example: object, records: list[object], questions: object) -> None:
+            for record in records:
+                if isinstance(record, Label):
+                    found.setdefault(record.id, Labelled(record, "", row, ""))
+
         # no KTO conflict check: an import before it stored both labels of an answer, the later in force
-        return check_file(path, options, on_row, refused=refused, spellings=spellings, kto_conflicts=False)
+        loaded = check_file(path, options, on_row, refused=refused, spellings=spelled, kto_conflicts=False)
+        for (
+            labelled
+        ) in loaded.labelled.values():  # rankings, ratings, KTO labels: with the field they came from
+            found[labelled.label.id] = labelled
+        return loaded, found
 
-    loaded = read()
+    def recheck(_: Path, rows: Mapping[int, RecordError]) -> Loaded:
+        nonlocal refused, found
+        refused = rows  # left out of every reading after: a row refused now made labels at the read before
+        loaded, found = read(spellings)
+        return loaded
+
+    loaded, found = read(spellings)
     if options.on_error == "skip":
-        (loaded,) = skip_locked(workspace, [loaded], lambda _, refused: read(refused))
-    for labelled in loaded.labelled.values():  # rankings, ratings, KTO labels: with the field they came from
-        found[labelled.label.id] = labelled
+        (loaded,) = skip_locked(workspace, [loaded], recheck)
+    found = stored_spellings(workspace, str(path), read, spellings, loaded, found)
     left_out = frozenset(reject["row"] for reject in loaded.rejects if reject["reason"] == LOCKED)
     digest = file_digest(path)
     locked = logged_rejects(workspace, path, options, loaded.format, LOCKED, digest)
