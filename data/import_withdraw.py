@@ -93,9 +93,8 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
 
         # no KTO conflict check: an import before it stored both labels of an answer, the later in force
         loaded = check_file(path, options, on_row, refused=refused, spellings=spelled, kto_conflicts=False)
-        for (
-            labelled
-        ) in loaded.labelled.values():  # rankings, ratings, KTO labels: with the field they came from
+        # rankings, ratings, KTO labels: with the field they came from
+        for labelled in loaded.labelled.values():
             found[labelled.label.id] = labelled
         return loaded, found
 
