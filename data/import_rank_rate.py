@@ -9,7 +9,8 @@ as they read the apps' labels:
   (the app stores there the order it showed them in).
 
 Ids are content hashes, so a rerun adds nothing and identical rows are one label. An item holds one imported
-label, and so does an answer one imported KTO label (`data.imports.to_records` makes it; `RankRateRows.kto`): a
+label, and so does an answer one imported KTO label (`data.imports.to_records` makes it; `RankRateRows.kto`: a
+row repeating it makes none, as an identical rating or ranking row is the same label): a
 row that labels it otherwise than an earlier row (of the file: `RankRateRows`, a `RecordError` that ``--on-error
 skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`) is refused,
 naming both, never silently replaced. An import's ranking ranks every answer its item holds, 3-6, its
@@ -21,7 +22,7 @@ never be ranked, and a ranking on more would leave the rank app; once stored, no
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from pathlib import Path
 
@@ -55,6 +56,14 @@ class Labelled:
     row: int
     field: str
     text: str = ""  # rate and kto: the answer labelled
+    # kto: the ids the file's later rows repeating this label had (a KTO label's id holds its row), which an
+    # import before those rows made one label stored as labels of their own: `data import --remove` takes them too
+    repeats: tuple[str, ...] = ()
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The ids this label may be stored under: its own, and its repeating rows' (`repeats`)."""
+        return (self.label.id, *self.repeats)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -182,21 +191,28 @@ class RankRateRows:
             self.labelled.setdefault(mine.key, mine)
         return [*answers, *(mine.label for mine in made)]
 
-    def kto(self, row: int, records: list[object], field: str) -> None:
-        """The KTO label among a row's ``records`` (`data.imports.to_records`; ``field`` the row's label key): an
-        answer holds one imported KTO label, as one rating, so a later row labelling it otherwise is a RecordError
-        (`conflicting_kto_label`); without ``kto_conflicts`` it is none, and the item keeps the first row's label
-        here (`data.import_withdraw` reads a file an import before that check stored whole). A gold file's rows (not
-        ``made``) are questions, `data.gold_file`'s to compare."""
+    def kto(self, row: int, records: list[object], field: str) -> list[object]:
+        """A row's ``records`` (`data.imports.to_records`; ``field`` the row's label key) less a KTO label an
+        earlier row gave its answer already: an answer holds one imported KTO label, as one rating, so a row
+        repeating it makes none (its row is counted `duplicate_rows`; its label's id, which holds the row, is kept
+        in the first's `Labelled.repeats`), and a later row labelling it otherwise is a RecordError
+        (`conflicting_kto_label`); without ``kto_conflicts`` it is none, and its label is kept beside the first
+        row's, which the item keeps here (`data.import_withdraw` reads a file an import before that check stored
+        whole). A gold file's rows (not ``made``) are questions, `data.gold_file`'s to compare."""
         labels = [r for r in records if isinstance(r, Label) and r.task == "kto"] if self.made else []
         answers = {r.id: r for r in records if isinstance(r, Completion)}
         for label in labels:
             answer = answers[label.item_id]
             mine = Labelled(label, answer.prompt_id, row, field, answer.text)
-            if not self.kto_conflicts:
-                self.labelled.setdefault(mine.key, mine)
-            elif self._first(mine):
+            first = self.labelled.get(mine.key)
+            if first is not None and not self.kto_conflicts and first.verdict != mine.verdict:
+                continue
+            if self._first(mine):
                 self.labelled[mine.key] = mine
+            else:
+                self.labelled[mine.key] = replace(first, repeats=(*first.repeats, label.id))
+                records = [record for record in records if record is not label]
+        return records
 
     def _first(self, mine: Labelled) -> bool:
         """Whether ``mine`` is the first label of the file on its item (False: an earlier row gave it this one); a

@@ -12,7 +12,7 @@ Which labels are the file's is what its rows make, read as `data import` reads t
 workspace's spellings: an import label's id is a hash of its content). Every file is checked before anything is
 written: a row whose label is not stored is an error naming the file and row (the file was not imported into this
 workspace, or with other options), as is a file whose rows make no label; but a row the import log lists among
-those an import of the file (with the same source and format) left out as `rank_locked`
+those an import of the file (of its content, from any path, with the same source and format) left out as `rank_locked`
 (`data.import_write.logged_rejects`) is counted, skipped at import, and passed over: the rank item its answer would
 join was locked then, and may be no longer (its ranking withdrawn first), so the row reads as a label now. A label
 not in force (withdrawn already, or another import's in force on its item) is counted, not written again, so a
@@ -35,14 +35,13 @@ from data.import_guard import LOCKED, skip_locked
 from data.import_labels import import_history, is_of
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
-from data.import_write import LOG_FILE, log_folder, logged_rejects, make_log_folder
+from data.import_withdraw_spellings import NOUN, stored_spellings
+from data.import_write import LOG_FILE, file_digest, log_folder, logged_rejects, make_log_folder
 from data.imports import ImportOptions, Loaded, check_file
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
 from data.spellings import Spellings
 from data.workspace import Workspace
-
-NOUN = {"pairwise": "preference", "kto": "KTO label", "rank": "ranking", "rate": "rating"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,7 @@ class FileLabels:
     labels: dict[str, Labelled]  # label id -> the label and where
     locked: frozenset[int] = frozenset()
     left_out: frozenset[int] = frozenset()
+    digest: str | None = None  # the sha256 of its content, as the import log keeps it (`file_digest`)
 
 
 @dataclass(frozen=True)
@@ -78,28 +78,40 @@ class Withdrawal:
 def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spellings: Spellings) -> FileLabels:
     """The labels ``path``'s rows make, read as `data import` reads them (``options``, and the ``workspace``'s
     ``spellings``: the import gave a near-copy of a stored text the stored one before any id was made; with
-    ``--on-error skip``, the rows the rank guard refuses left out, as the import left them out, `rank_locked`);
-    writes nothing."""
-    found: dict[str, Labelled] = {}
+    ``--on-error skip``, the rows the rank guard refuses left out, as the import left them out, `rank_locked`),
+    each row's under the spelling of its texts they are stored under (`stored_spellings`: a merge may have brought
+    a spelling the import did not see); writes nothing."""
+    refused: Mapping[int, RecordError] = MappingProxyType({})
 
-    def on_row(fmt: str, row: int, example: object, records: list[object], questions: object) -> None:
-        for record in records:
-            if isinstance(record, Label):
-                found.setdefault(record.id, Labelled(record, "", row, ""))
+    def read(spelled: Spellings) -> tuple[Loaded, dict[str, Labelled]]:
+        found: dict[str, Labelled] = {}
 
-    def read(refused: Mapping[int, RecordError] = MappingProxyType({})) -> Loaded:
-        found.clear()  # a row refused now made labels at the read before
+        def on_row(fmt: str, row: int, example: object, records: list[object], questions: object) -> None:
+            for record in records:
+                if isinstance(record, Label):
+                    found.setdefault(record.id, Labelled(record, "", row, ""))
+
         # no KTO conflict check: an import before it stored both labels of an answer, the later in force
-        return check_file(path, options, on_row, refused=refused, spellings=spellings, kto_conflicts=False)
+        loaded = check_file(path, options, on_row, refused=refused, spellings=spelled, kto_conflicts=False)
+        # rankings, ratings, KTO labels: with the field they came from
+        for labelled in loaded.labelled.values():
+            found[labelled.label.id] = labelled
+        return loaded, found
 
-    loaded = read()
+    def recheck(_: Path, rows: Mapping[int, RecordError]) -> Loaded:
+        nonlocal refused, found
+        refused = rows  # left out of every reading after: a row refused now made labels at the read before
+        loaded, found = read(spellings)
+        return loaded
+
+    loaded, found = read(spellings)
     if options.on_error == "skip":
-        (loaded,) = skip_locked(workspace, [loaded], lambda _, refused: read(refused))
-    for labelled in loaded.labelled.values():  # rankings, ratings, KTO labels: with the field they came from
-        found[labelled.label.id] = labelled
+        (loaded,) = skip_locked(workspace, [loaded], recheck)
+    found = stored_spellings(workspace, str(path), read, spellings, loaded, found)
     left_out = frozenset(reject["row"] for reject in loaded.rejects if reject["reason"] == LOCKED)
-    locked = logged_rejects(workspace, path, options, loaded.format, LOCKED)
-    return FileLabels(Path(path), found, locked, left_out)
+    digest = file_digest(path)
+    locked = logged_rejects(workspace, path, options, loaded.format, LOCKED, digest)
+    return FileLabels(Path(path), found, locked, left_out, digest)
 
 
 def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaError:
@@ -138,14 +150,18 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
         for labelled in file.labels.values():
             label = labelled.label
             records = history.get((label.item_id, label.task), [])
-            if not any(is_of(label.id, record) for record in records):
+            if not any(is_of(id_, record) for record in records for id_ in labelled.ids):
                 if labelled.row not in file.locked:
                     raise _missing(workspace, file.path, labelled)
                 # the import left its row out: the rank item its answer would join was locked then
                 skipped.add(labelled.row)
                 continue
             latest = records[-1]
-            if latest["retracted"] or not is_of(label.id, latest) or latest["id"] in planned:
+            if (
+                latest["retracted"]
+                or not any(is_of(id_, latest) for id_ in labelled.ids)
+                or latest["id"] in planned
+            ):
                 already += 1  # withdrawn before (or another import's label is in force there)
                 continue
             planned.add(latest["id"])
@@ -174,10 +190,12 @@ def withdraw_imports(
     plans = plan_withdrawals(workspace, files)
     workspace.append([label for plan in plans for label in plan.retractions], skip_existing=True)
     make_log_folder(folder)
-    for plan in plans:
+    for plan, file in zip(plans, files):
         entry = {
             "at": now().isoformat(),
             "file": str(plan.path.resolve()),
+            "path": str(plan.path),
+            "sha256": file.digest,  # `same_file`: this withdraws an import of a copy of it elsewhere too
             "removed": True,
             "options": vars(options),
             "counts": {

@@ -1,12 +1,13 @@
 """What an import writes, and says it kept: the checked records appended in one write (rows already stored left
 out: `stored_prompts` counts the file's prompts that keep their stored split or gold answer, `kept_lines` says
-so), then one line in the workspace's import log (with the rank items the file ranked, which `ranked_by` reads back
-for the rank guard's refusals) and the rows left out (``--on-error skip``) in a rejects file
+so), then one line in the workspace's import log (the file by its path and by its content's sha256, with the rank
+items it ranked, which `ranked_by` reads back for the rank guard's refusals) and the rows left out (``--on-error skip``) in a rejects file
 beside it, which `logged_rejects` reads back (`data import --remove`). `ImportPreview` reads the workspace as
 that write will leave it, before it is made."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -140,6 +141,7 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
         "at": now().isoformat(),
         "file": str(loaded.path.resolve()),
         "path": str(loaded.path),  # as given: the file `ranked_by` names for `data import --remove FILE`
+        "sha256": file_digest(loaded.path),  # its content: a copy elsewhere is the same file (`same_file`)
         "format": loaded.format,
         "source": options.source or loaded.path.stem,  # its answers' model, as `check_file` gives it
         "options": vars(options),
@@ -156,13 +158,37 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
     return rejects
 
 
+def file_digest(path: Path) -> str:
+    """The sha256 of the bytes of the file at ``path`` (of a `datasets` folder: of its files' names and bytes), which
+    the import log keeps (``sha256``) to know a file by its content wherever it lies (`same_file`)."""
+    path = Path(path)
+    if not path.is_dir():
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{file_digest(file)}\0".encode())
+    return digest.hexdigest()
+
+
+def same_file(entry: dict, file: str, digest: str | None) -> bool:
+    """Whether the import log line ``entry`` is of the file resolved at ``file`` whose content is ``digest``: by
+    content where both say it (a copy at another path is the file; the file changed at its path is another), else
+    by the resolved path (a line logged before lines kept the digest)."""
+    logged = entry.get("sha256")
+    if isinstance(logged, str) and digest:
+        return logged == digest
+    return entry.get("file") == file
+
+
 def logged_rejects(
-    workspace: Workspace, path: Path, options: ImportOptions, fmt: str, reason: str
+    workspace: Workspace, path: Path, options: ImportOptions, fmt: str, reason: str, digest: str | None
 ) -> frozenset[int]:
-    """The rows of ``path`` that an import of it left out for ``reason``, as the workspace's import log and its
-    rejects files list them: an import that read it as ``options`` and format ``fmt`` do (the source its rows were
-    given, the file's name without ``--source``, and the format they were read in, detected or given); none where
-    nothing was logged (a missing log or rejects file, or a line that cannot be read, lists nothing)."""
+    """The rows of ``path`` (its content ``digest``) that an import of it left out for ``reason``, as the
+    workspace's import log and its rejects files list them: an import of the same file (`same_file`: the same
+    content, from any path) that read it as ``options`` and format ``fmt`` do (the source its rows were given, the
+    file's name without ``--source``, and the format they were read in, detected or given); none where nothing was
+    logged (a missing log or rejects file, or a line that cannot be read, lists nothing)."""
     folder, file = workspace.path / LOG_DIR, str(Path(path).resolve())
     read_as = (options.source or Path(path).stem, fmt)
     rows: set[int] = set()
@@ -171,7 +197,7 @@ def logged_rejects(
             entry.get("source") or (entry.get("options") or {}).get("source") or Path(file).stem
         )  # older lines
         same = (source, entry.get("format")) == read_as
-        if entry.get("file") == file and same and isinstance(entry.get("rejects"), str):
+        if same_file(entry, file, digest) and same and isinstance(entry.get("rejects"), str):
             rejects = json_lines(folder / Path(entry["rejects"]).name)
             rows |= {r["row"] for r in rejects if r.get("reason") == reason and isinstance(r.get("row"), int)}
     return frozenset(rows)
@@ -180,20 +206,23 @@ def logged_rejects(
 def ranked_by(workspace: str | Path, items: Iterable[str]) -> dict[str, str]:
     """The file (its path as the import was given it) whose import ranked each of ``items``, as the import log of
     the workspace at ``workspace`` says: the latest line whose ``ranked_items`` holds the item, unless a later
-    ``--remove`` line of that file withdrew its labels. An item no such line names (logged before lines said,
-    merged without its log) is left out."""
-    wanted, found = set(items), {}  # item -> (the file resolved, as given)
+    ``--remove`` line of that file (`same_file`: its content, from any path) withdrew its labels. An item no such
+    line names (logged before lines said, merged without its log) is left out."""
+    wanted, found = set(items), {}  # item -> the line that ranked it
     if not wanted:
         return {}
     for entry in json_lines(Path(workspace) / LOG_DIR / LOG_FILE):
-        file = entry.get("file")
         if entry.get("removed"):
-            found = {item: logged for item, logged in found.items() if logged[0] != file}
+            found = {
+                item: line
+                for item, line in found.items()
+                if not same_file(entry, line.get("file"), line.get("sha256"))
+            }
             continue
         ranked, given = entry.get("ranked_items"), entry.get("path")
         if isinstance(ranked, list) and isinstance(given, str):
-            found.update({item: (file, given) for item in ranked if isinstance(item, str) and item in wanted})
-    return {item: given for item, (_, given) in found.items()}
+            found.update({item: entry for item in ranked if isinstance(item, str) and item in wanted})
+    return {item: line["path"] for item, line in found.items()}
 
 
 def json_lines(path: Path) -> list[dict]:

@@ -13,7 +13,8 @@ adds nothing twice.
 - A prompt or answer spelled otherwise than a stored one (or an earlier row's) only in Unicode normalisation, line
   ends or trailing whitespace takes that spelling before its id is made (`data.spellings`), counted ``respelled``.
 - Identical rows (rank and rate rows in any order of their answers: `rank_rate_rows.row_key`) are counted
-  (`duplicate_rows`); a prompt seen again with a different gold answer keeps the first and is counted
+  (`duplicate_rows`): preference rows stay pairs of their own (keyed by row), KTO, rank and rate rows are one label
+  (an answer or rank item holds one imported label: `RankRateRows`); a prompt seen again with a different gold answer keeps the first and is counted
   (`gold_conflicts`) and logged with its rows, never dropped silently.
 """
 
@@ -277,7 +278,7 @@ def check_file(
             questions = rank_rate.questions(row, raw, example, prompt)
             if questions is None:
                 out, dropped = to_records(example, prompt, source, row, options)
-                rank_rate.kto(row, out, next((key for key in LABEL_KEYS if key in raw), ""))
+                out = rank_rate.kto(row, out, next((key for key in LABEL_KEYS if key in raw), ""))
             else:  # a rated answer is no gold (SFT) answer
                 prompt, dropped = replace(prompt, gold=None), Counter()
                 out = rank_rate.records(row, questions)

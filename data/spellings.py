@@ -29,17 +29,22 @@ class Spellings:
     """The first spelling of each prompt and of each answer of a prompt: the ``workspace``'s (read at the first
     row that needs them: its prompts, then the answers of the stored prompts the rows name; `EARLIEST` first), then
     those of the rows given to `example`, in their order; ``respelled`` counts the texts that took an earlier
-    spelling."""
+    spelling. With ``nth`` (`data import --remove` looking for labels an import stored under a spelling that is
+    no longer the first: `data.import_withdraw_spellings`) each text takes the nth stored spelling of its text
+    instead (0 the earliest; the last where there are fewer), a stored text met exactly too; ``most`` is the most
+    stored spellings a text met had."""
 
-    def __init__(self, workspace: Workspace | None = None):
+    def __init__(self, workspace: Workspace | None = None, nth: int | None = None):
         self.workspace = workspace
+        self.nth = nth
         self.respelled = 0
-        self._prompts: dict[tuple, list[Message]] | None = None  # key -> the first spelling
+        self.most = 1
+        self._prompts: dict[tuple, list[list[Message]]] | None = None  # key -> its spellings, the first first
         self._stored: set[str] = set()  # the stored prompts' ids
         # a stored prompt's answers (and gold) as stored, read (`expect`) and not yet spelled against
         self._texts: dict[str, list[str]] = {}
-        # prompt id -> its stored answers, and each answer key's first spelling
-        self._answers: dict[str, tuple[set[str], dict[str, str]]] = {}
+        # prompt id -> its stored answers, and each answer key's spellings, the first first
+        self._answers: dict[str, tuple[set[str], dict[str, list[str]]]] = {}
 
     @classmethod
     def at(cls, path: str | Path) -> Spellings:
@@ -60,10 +65,8 @@ class Spellings:
             return
         ids = set()
         for messages in prompts:
-            key = prompt_id(messages)
-            if key not in self._stored:
-                key = prompt_id(self._prompts.get(messages_key(messages), messages))
-            ids.add(key)
+            ids.add(prompt_id(messages))  # as given, and each stored spelling (``nth`` may take any)
+            ids.update(prompt_id(kept) for kept in self._prompts.get(messages_key(messages), ()))
         self._read_texts((ids & self._stored) - self._texts.keys() - self._answers.keys())
 
     def example(self, example: Example) -> Example:
@@ -86,28 +89,35 @@ class Spellings:
             if self.workspace is not None:
                 stored = self.workspace.read("prompts", ["messages", "created_at"]).sort_by(EARLIEST)
                 for id_, kept in zip(stored.column("id").to_pylist(), stored.column("messages").to_pylist()):
-                    self._prompts.setdefault(messages_key(kept), kept)
+                    self._prompts.setdefault(messages_key(kept), []).append(kept)
                     self._stored.add(id_)
 
     def _prompt(self, messages: list[Message]) -> list[Message]:
         self._read_prompts()
-        if prompt_id(messages) in self._stored:
-            return messages
-        return self._first(self._prompts.setdefault(messages_key(messages), messages), messages)
+        spellings = self._prompts.setdefault(messages_key(messages), [messages])
+        return self._pick(spellings, messages, prompt_id(messages) in self._stored)
 
     def _answer(self, prompt: str, text: str) -> str:
         if prompt not in self._answers:
             if prompt in self._stored and prompt not in self._texts:
                 self._read_texts({prompt})
-            first: dict[str, str] = {}
             stored = self._texts.pop(prompt, [])
-            for kept in stored:
-                first.setdefault(text_key(kept), kept)
-            self._answers[prompt] = (set(stored), first)
-        exact, first = self._answers[prompt]
-        if text in exact:
-            return text
-        return self._first(first.setdefault(text_key(text), text), text)
+            spellings: dict[str, list[str]] = {}
+            for kept in dict.fromkeys(stored):  # one text may be several answers (models)
+                spellings.setdefault(text_key(kept), []).append(kept)
+            self._answers[prompt] = (set(stored), spellings)
+        exact, spellings = self._answers[prompt]
+        return self._pick(spellings.setdefault(text_key(text), [text]), text, text in exact)
+
+    def _pick(self, spellings: list[T], given: T, stored: bool) -> T:
+        """Of a text's ``spellings``, the one the ``given`` one takes (``stored``: it is one of them, as given):
+        itself where stored, else the first; the ``nth`` with ``nth``."""
+        self.most = max(self.most, len(spellings))
+        if stored and self.nth is None:
+            return given
+        kept = spellings[0 if self.nth is None else min(self.nth, len(spellings) - 1)]
+        self.respelled += kept != given
+        return kept
 
     def _read_texts(self, prompts: set[str]) -> None:
         """The answers (`EARLIEST` first) and gold answer of these stored ``prompts``, as stored, into ``_texts``;
@@ -126,7 +136,3 @@ class Spellings:
         for prompt, gold in zip(*(table.column(c).to_pylist() for c in ("id", "gold"))):
             if gold is not None:
                 self._texts[prompt].append(gold)
-
-    def _first(self, kept: T, given: T) -> T:
-        self.respelled += kept != given
-        return kept

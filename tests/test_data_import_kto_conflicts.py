@@ -52,7 +52,7 @@ def test_a_kto_tag_names_its_field_and_identical_rows_or_a_rating_beside_are_no_
     rated = {"prompt": "Two plus two?", "response": "4", "ratings": rating(4)}
     fine = write(tmp_path / "kto.jsonl", GOOD, GOOD, rated)
     assert import_(tmp_path / "ws", fine) == 0, capsys.readouterr().err
-    assert sorted(r["task"] for r in imported(Workspace(tmp_path / "ws"))) == ["kto", "kto", "rate"]
+    assert sorted(r["task"] for r in imported(Workspace(tmp_path / "ws"))) == ["kto", "rate"]  # one KTO label
 
 
 def test_files_of_one_import_or_a_stored_import_that_label_an_answer_otherwise_are_refused(tmp_path, capsys):
@@ -94,7 +94,7 @@ def test_remove_withdraws_both_labels_an_import_before_the_conflict_check_stored
     ws = tmp_path / "ws"
     path = write(tmp_path / "kto.jsonl", GOOD, {"prompt": "Other?", "completion": "x", "label": False}, BAD)
     with monkeypatch.context() as older:  # the import before the check: a later row's label is stored too
-        older.setattr(RankRateRows, "_first", lambda self, mine: mine.key not in self.labelled)
+        older.setattr(RankRateRows, "kto", lambda self, row, records, field: records)
         assert import_(ws, path) == 0
     answer = answer_id("Two plus two?", "4", "kto")
     assert [r["choice"] for r in imported(Workspace(ws)) if r["item_id"] == answer] == [
@@ -114,3 +114,38 @@ def test_remove_withdraws_both_labels_an_import_before_the_conflict_check_stored
         )  # the earlier label of '4' was no longer in force: the later replaced it
         service = LabelService(Workspace(tmp_path / "again"), "kto")
         assert {"4", "x"} <= {item.texts[0] for item in service.items.values()}  # unlabelled: served again
+
+
+def test_identical_kto_rows_are_one_label_counted_as_duplicate_rows(tmp_path, capsys, monkeypatch):
+    """A KTO label's id holds its row, so a row repeating another stored a second label on the answer, of which
+    only the later was in force: `--remove` said one of them was "withdrawn already", and importing the file again
+    after it restored two. The repeating row makes no label, as an identical rating or ranking row, and is counted
+    `duplicate_rows`; a label an import before this stored for it is the file's too, withdrawn where in force."""
+    ws = tmp_path / "ws"
+    path = write(tmp_path / "kto.jsonl", GOOD, GOOD)
+    assert import_(ws, path) == 0
+    assert "duplicate_rows 1, new_completions 1, new_labels 1, new_prompts 1," in capsys.readouterr().out
+    assert [r["choice"] for r in imported(Workspace(ws))] == ["desirable"]
+    assert import_(ws, path) == 0  # a rerun writes nothing
+    assert "new_" not in capsys.readouterr().out
+    assert import_(ws, "--remove", path) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {path}: 1 (KTO labels 1)\n"
+    assert import_(ws, "--remove", path) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {path}: 0; 1 withdrawn already\n"
+    assert import_(ws, path) == 0
+    out = capsys.readouterr().out
+    assert "already_stored 1, duplicate_rows 1, new_labels 1, records 2, restored_labels 1" in out
+    assert import_(ws, path) == 0 and "new_" not in capsys.readouterr().out
+
+    older_ws = tmp_path / "older"
+    with monkeypatch.context() as older:  # an import before this: the repeating row's label stored too
+        older.setattr(RankRateRows, "kto", lambda self, row, records, field: records)
+        assert import_(older_ws, path) == 0
+    assert len(imported(Workspace(older_ws))) == 2 and "new_labels 2" in capsys.readouterr().out
+    assert import_(older_ws, path) == 0 and "new_" not in capsys.readouterr().out
+    assert import_(older_ws, "--remove", path) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {path}: 1 (KTO labels 1)\n"
+    assert "4" in {item.texts[0] for item in LabelService(Workspace(older_ws), "kto").items.values()}
+    assert import_(older_ws, path) == 0 and "restored_labels 1" in capsys.readouterr().out
+    assert import_(older_ws, "--remove", path) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {path}: 1 (KTO labels 1)\n"
