@@ -8,9 +8,6 @@ merged from two workspaces) are one answer, one prompt too."""
 
 from __future__ import annotations
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from data.errors import PrefloopError, quoted
 from data.records import Completion, Pair, Prompt, messages_key, text_key
 from data.workspace import Workspace
@@ -71,8 +68,7 @@ def _gold_rows_of(
     workspace: Workspace, table: str, columns: list[str], gold: dict[str, str], records: list[object]
 ) -> list[dict]:
     """``columns`` of the ``gold`` items stored in ``table`` or among ``records`` of its kind."""
-    stored = workspace.read(table, columns)
-    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(list(gold), pa.string())))
+    stored = workspace.read(table, columns, ("id", set(gold)))
     kind = Pair if table == "pairs" else Completion
     added = [
         {c: getattr(r, c) for c in ("id", *columns)} for r in records if isinstance(r, kind) and r.id in gold
@@ -82,8 +78,7 @@ def _gold_rows_of(
 
 def _answer_texts(workspace: Workspace, ids: list[str], records: list[object]) -> dict[str, str]:
     """Completion id -> text, for ``ids`` stored or among ``records``."""
-    stored = workspace.read("completions", ["text"])
-    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(ids, pa.string())))
+    stored = workspace.read("completions", ["text"], ("id", set(ids)))  # only these rows' texts are held
     texts = dict(zip(stored.column("id").to_pylist(), stored.column("text").to_pylist()))
     return texts | {r.id: r.text for r in records if isinstance(r, Completion)}
 
