@@ -107,6 +107,12 @@ BAD_INPUTS = [
     ("twice.csv", b"prompt,chosen,prompt,rejected\nq,a,other,b\n", [],
      ": column 'prompt' appears twice (which to keep is a guess)"),
     ("empty.csv", b"", [], ": no records"),  # was "cannot be read: No columns to parse from file"
+    # ... 'got NoneType', 'keys: )' and 'expected a list of messages' for a prompt that may be text too
+    ("null.jsonl", jsonl(GOOD) + b"null\n", [], ", row 1: each record must be a JSON object, got null"),
+    ("no-keys.jsonl", b"{}\n", [],
+     ", row 0: unknown record format (keys: none); expected alpaca, chat, pair, openai or prompt"),
+    ("number-prompt.jsonl", jsonl({"prompt": 5, "chosen": "a", "rejected": "b"}), [],
+     ", row 0, field 'prompt': expected text or a list of messages, got int"),
 ]  # fmt: skip
 
 
