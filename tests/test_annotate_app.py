@@ -371,3 +371,18 @@ def test_serving_options_are_one_line_before_the_app_starts(
     assert main(["-w", str(label_ws.path), "--users", str(users_file), *args]) == 2
     assert capsys.readouterr().err == f"error: {said.format(dir=tmp_path, latin1=latin1)}\n"
 
+
+def test_a_port_in_use_is_one_line_naming_the_flag(label_ws, users_file, capsys):
+    """Gradio's own message told the user to set GRADIO_SERVER_PORT or pass `server_port` to `launch()`."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["-w", str(label_ws.path), "--users", str(users_file), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: --host 127.0.0.1 --port {port}: cannot listen there (the port is in use, or the host is no "
+        "address of this machine): give another --port or --host\n"
+    )
