@@ -57,7 +57,7 @@ class SampleOptions:
     limit: int | None = field(
         default=None,
         metadata={
-            "help": f"sample at most this many pending prompts (default: all; {SPIN_LIMIT} with --spin-iter)"
+            "help": f"sample at most this many pending prompts (0 or left out: all; {SPIN_LIMIT} with --spin-iter)"
         },
     )
     n: int = field(default=2, metadata={"help": "samples per prompt (pairs)"})

@@ -95,3 +95,15 @@ def test_an_unknown_dtype_is_refused_by_flag_and_in_yaml(tmp_path, capsys):
         f"error: {config}, key dtype: 'foo' is not one of auto, float32, bfloat16, float16\n"
     )
     assert not (tmp_path / "ws").exists()
+
+
+def test_the_help_says_what_limit_0_does():
+    """`--limit 0` samples every pending prompt (as `train --eval-limit 0` evaluates all), while --help said "at
+    most this many" and nothing of 0."""
+    from generate.__main__ import build_parser
+
+    help_text = " ".join(build_parser().format_help().split())
+    assert (
+        "--limit LIMIT sample at most this many pending prompts (0 or left out: all; 32 with --spin-iter)"
+        in (help_text)
+    )
