@@ -220,8 +220,6 @@ def serve(options: AnnotateOptions) -> int:
     )
     if not service.items:
         raise PrefloopError(nothing_to_label(workspace, options.task, options.workspace))
-    if options.guidelines and not options.guidelines.is_file():
-        raise PrefloopError(f"{options.guidelines}: no such guidelines file")
 
     from annotate.app import build_app, launch, make_context  # gradio is slow to import: only when serving
 
@@ -256,11 +254,32 @@ def _main(argv: list[str] | None, prog: str) -> int:
     if options.overlap < 1:
         raise PrefloopError(f"--overlap must be at least 1, got {options.overlap}")
     check_gold_rate(options.gold_rate)
+    check_serving(options)
     if options.rubric is not None:
         if options.task != "rate":
             raise PrefloopError(f"--rubric applies to --task rate, not {options.task}")
         load_rubric(options.rubric)  # a bad rubric is one line before anything else is read
     return serve(options)
+
+
+def check_serving(options: AnnotateOptions) -> None:
+    """The port, the lease and the guidelines file, before the workspace is read (a port out of range was bind()'s
+    OverflowError, a guidelines file that is no UTF-8 text a UnicodeDecodeError, both once the app was built)."""
+    if not 1 <= options.port <= 65535:
+        raise PrefloopError(f"--port {options.port}: must be in 1-65535")
+    if options.lease_minutes < 0:
+        raise PrefloopError(f"--lease-minutes must be 0 or more, got {options.lease_minutes}")
+    guide = options.guidelines
+    if guide is None:
+        return
+    if not guide.exists():
+        raise PrefloopError(f"{guide}: no such guidelines file")
+    if not guide.is_file():
+        raise PrefloopError(f"{guide}: not a file (--guidelines)")
+    try:
+        guide.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PrefloopError(f"{guide}: not UTF-8 text (byte {exc.start}) (--guidelines)") from None
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m annotate") -> int:

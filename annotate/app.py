@@ -29,6 +29,7 @@ from annotate.stylesheet import CSS
 from annotate.tasks import STRENGTH_CHOICES, TASKS, TaskView
 from annotate.users import Authenticator, LoginLimits, LoginThrottle
 from annotate.web import Guard, trust_forwarded_for
+from data.errors import PrefloopError
 
 # The label tab's handlers (annotate.labelling) are importable from here too: `wire` calls them through this module.
 __all__ = [
@@ -198,20 +199,28 @@ def launch(
         exports=workspace.exports,
         script=SCRIPT,
     )
-    app.launch(
-        server_name=host,
-        server_port=port,
-        auth=ctx.auth,  # Gradio's login page; the form's POST /login is answered by Guard
-        auth_message="Sign in with the name and password from your labelling admin.",
-        prevent_thread_lock=True,
-        css=CSS,
-        theme=gr.themes.Soft(font=SYSTEM_FONTS, font_mono=MONO_FONTS),
-        footer_links=[],
-        ssr_mode=False,
-        show_error=True,
-        app_kwargs={"middleware": [guard]},
-        **kwargs,
-    )
+    try:
+        app.launch(
+            server_name=host,
+            server_port=port,
+            auth=ctx.auth,  # Gradio's login page; the form's POST /login is answered by Guard
+            auth_message="Sign in with the name and password from your labelling admin.",
+            prevent_thread_lock=True,
+            css=CSS,
+            theme=gr.themes.Soft(font=SYSTEM_FONTS, font_mono=MONO_FONTS),
+            footer_links=[],
+            ssr_mode=False,
+            show_error=True,
+            app_kwargs={"middleware": [guard]},
+            **kwargs,
+        )
+    except OSError as exc:  # Gradio's own words name its environment variable and `launch()`'s parameter
+        if "Cannot find empty port" not in str(exc):
+            raise
+        raise PrefloopError(
+            f"--host {host} --port {port}: cannot listen there (the port is in use, or the host is no address of "
+            "this machine): give another --port or --host"
+        ) from None
     # Gradio asks ``app.tokens`` for the user behind its cookie: our signed tokens, under a name stable per workspace.
     app.server_app.cookie_id = sessions.cookie_id
     app.server_app.tokens = sessions

@@ -278,6 +278,8 @@ def cmd_leaderboard(args: Any) -> int:
     workspace = Workspace(args.workspace)
     if args.bootstrap < 1:
         raise PrefloopError(f"--bootstrap {args.bootstrap}: must be at least 1")
+    if args.seed < 0:
+        raise PrefloopError(f"--seed {args.seed}: must be >= 0")
     rows = workspace_leaderboard(workspace, args.by, args.bootstrap, args.seed)
     png = plot_leaderboard(rows, args.by, workspace.path / "leaderboard.png")
     print(

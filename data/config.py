@@ -204,10 +204,20 @@ def _construct(cls: type[T], values: dict[str, Any], prefix: str, where: Callabl
         else:
             label = key if field.metadata.get("positional") else where(prefix + key)
             known[key] = _coerce(label, value, kind)
+            _check_choices(label, known[key], field.metadata.get("choices"))
     try:
         return cls(**known)
     except TypeError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def _check_choices(where: str, value: Any, choices: tuple | None) -> None:
+    """argparse checks a flag's choices; a YAML file's value is checked here (`pairs: bogus` was taken)."""
+    if choices is None or value is None:
+        return
+    for one in value if isinstance(value, tuple) else (value,):
+        if one not in choices:
+            raise ConfigError(f"{where}: {one!r} is not one of {', '.join(map(str, choices))}")
 
 
 def _coerce(where: str, value: Any, kind: Any) -> Any:

@@ -305,6 +305,8 @@ def parse_prompt(record: Reading, ctx: RecordContext) -> Example:
     prompt = record["prompt"]
     if isinstance(prompt, str) or _is_parts(prompt):
         messages = [{"role": "user", "content": content_text(prompt, ctx, "prompt")}]
+    elif not isinstance(prompt, list):  # `turns` would say "a list of messages", as if text were refused
+        raise ctx.error(f"expected text or a list of messages, got {_kind(prompt)}", "prompt", "bad_messages")
     else:
         messages = turns(prompt, ctx, "prompt")
     if not messages:

@@ -55,16 +55,15 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
+            _refuse_twice(pq.read_schema(path).names, str(path))
             return pq.read_table(path).to_pylist()
         if suffix == ".csv":
-            frame = pd.read_csv(
-                path,
-                dtype=object,
-                keep_default_na=False,
-                encoding="utf-8-sig",
-                encoding_errors="surrogateescape",
+            options = dict(
+                dtype=object, keep_default_na=False, encoding="utf-8-sig", encoding_errors="surrogateescape"
             )
-            return frame.to_dict("records")
+            # pandas renames a second `prompt` column `prompt.1`: read the header as it is written
+            _refuse_twice(list(pd.read_csv(path, header=None, nrows=1, **options).iloc[0]), str(path))
+            return pd.read_csv(path, **options).to_dict("records")
         with open(path, "rb") as handle:
             text = JsonText(handle, max_record_bytes)
             first = text.first_char() if suffix != ".jsonl" else ""
@@ -75,8 +74,17 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
             return _read_json_lines(handle, str(path), max_record_bytes)
     except SchemaError:
         raise
+    except pd.errors.EmptyDataError:  # an empty CSV: no records, as an empty JSON Lines file
+        return []
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise SchemaError(str(path), f"cannot be read: {exc}") from exc
+
+
+def _refuse_twice(columns: list, source: str) -> None:
+    """A column named twice is a key given twice, as in a JSON object: which to keep is a guess."""
+    twice = next((c for i, c in enumerate(columns) if c in columns[:i]), None)
+    if twice is not None:
+        raise SchemaError(source, f"column {twice!r} appears twice (which to keep is a guess)")
 
 
 def _whole(handle, limit: int) -> str | None:

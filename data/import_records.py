@@ -193,7 +193,7 @@ def decode_value(text: str, pos: int, source: str, row: int) -> tuple[object, in
 def object_or_error(record: object, source: str, row: int) -> object:
     if isinstance(record, dict):
         return record
-    kind = "array" if isinstance(record, list) else type(record).__name__
+    kind = "array" if isinstance(record, list) else "null" if record is None else type(record).__name__
     return RecordError(
         source, f"each record must be a JSON object, got {kind}", row=row, reason="not_an_object"
     )

@@ -204,7 +204,7 @@ def _file_format(rows: list[object], name: str) -> str:
     fmt = next((f for f in map(detect_format, (without_nulls(r) for _, r in objects)) if f), None)
     if fmt is None:
         row, first = objects[0]
-        keys = ", ".join(sorted(first)[:8])
+        keys = ", ".join(sorted(first)[:8]) or "none"
         *names, last = PARSERS
         raise SchemaError(
             name, f"unknown record format (keys: {keys}); expected {', '.join(names)} or {last}", row

@@ -272,9 +272,11 @@ def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
     y = np.arange(len(rows))[::-1]
     strengths = np.array([r.strength for r in rows])
     errors = None  # votes on one prompt: the strengths alone
-    if rows[0].low is not None:
-        errors = np.array([[r.strength - r.low for r in rows], [r.high - r.strength for r in rows]])
-    axis.errorbar(strengths, y, xerr=errors, fmt="o", capsize=4)
+    if rows[0].low is not None:  # low to high as they are: a percentile interval need not hold the strength
+        low, high = np.array([r.low for r in rows]), np.array([r.high for r in rows])
+        errors = (high - low) / 2
+        axis.errorbar((low + high) / 2, y, xerr=errors, fmt="none", capsize=4, color="C0")
+    axis.plot(strengths, y, "o", color="C0")
     axis.axvline(0, color="grey", lw=0.8, ls="--")
     axis.set_yticks(y, [r.name for r in rows])
     interval = "95 % bootstrap interval" if errors is not None else "no interval from one prompt"

@@ -180,7 +180,9 @@ def lineage_lines(models: list[dict]) -> list[str]:
         parent = f"<- {m['parent'][:8]}" if m["parent"] else "(start)"
         what = ""
         if m["method"] != "base":
-            kinds = ",".join(m["data"].get("kinds", [])) or "kto labels"
+            # pair kinds; an SFT run's sources (gold, edits); else KTO's labelled completions
+            sources = m["data"].get("kinds") or m["data"].get("sft_from") or []
+            kinds = ",".join(sources) or "kto labels"
             rounds = ",".join(map(str, m["data"].get("rounds", [])))
             what = f" trained on {m['trained_on']} {kinds} rows" + (f" of round {rounds}" if rounds else "")
         metrics = m["metrics"]

@@ -42,6 +42,7 @@ from generate.options import (
     SHARED,
     GenerateOptions,
     check_arena,
+    check_sample_options,
     engine_options,
     mode_of,
     mode_options,
@@ -85,6 +86,7 @@ def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> G
 
 
 def check_options(options: GenerateOptions) -> None:
+    check_sample_options(options)
     if (options.limit or 0) < 0:
         raise PrefloopError("--limit must be >= 0")
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:

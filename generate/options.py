@@ -18,6 +18,7 @@ from generate.engines import ENGINES, EngineOptions, SamplingParams
 SPIN_LIMIT = (
     32  # train prompts per SPIN iteration unless --limit says otherwise: minutes, not hours, on a CPU
 )
+DTYPES = ("auto", "float32", "bfloat16", "float16")  # what both engines take (hf maps them to torch's)
 SPIN_TEST_FRACTION = 0.1  # prompts held out when --spin-iter imports --prompts without --test-fraction
 
 
@@ -56,7 +57,7 @@ class SampleOptions:
     limit: int | None = field(
         default=None,
         metadata={
-            "help": f"sample at most this many pending prompts (default: all; {SPIN_LIMIT} with --spin-iter)"
+            "help": f"sample at most this many pending prompts (0 or left out: all; {SPIN_LIMIT} with --spin-iter)"
         },
     )
     n: int = field(default=2, metadata={"help": "samples per prompt (pairs)"})
@@ -68,7 +69,7 @@ class SampleOptions:
         default="auto", metadata={"help": "vllm, hf, or auto (vLLM if it imports)", "choices": ENGINES}
     )
     chunk_size: int = field(default=32, metadata={"help": "prompts per durable write (and per HF batch)"})
-    dtype: str = field(default="auto", metadata={"help": "model dtype: auto, float32, bfloat16, float16"})
+    dtype: str = field(default="auto", metadata={"help": "model dtype", "choices": DTYPES})
     max_model_len: int | None = field(default=None, metadata={"help": "vLLM max model length"})
     enforce_eager: bool = field(
         default=True, metadata={"help": "vLLM eager mode (no graph capture: faster start)"}
@@ -211,6 +212,27 @@ def mode_options(modes: dict[str, tuple[str, ...]], shared: dict[str, tuple[str,
 def check_arena(options: SampleOptions) -> None:
     if len(options.arena) < 2 or options.arena_pairs < 0 or options.arena_n < 1:
         raise PrefloopError("--arena needs two models or more, --arena-pairs >= 0 and --arena-n >= 1")
+
+
+def check_sample_options(options: SampleOptions) -> None:
+    """The sampling values every job reads, refused before anything loads or is written: out of range, they reached
+    the engine (a traceback once --prompts was imported) or were taken as something else (--top-p 1.5 as 1)."""
+    bounds = [
+        ("chunk_size", options.chunk_size >= 1, "must be >= 1"),
+        ("max_tokens", options.max_tokens >= 1, "must be >= 1"),
+        ("temperature", options.temperature >= 0, "must be >= 0"),
+        ("top_p", 0 < options.top_p <= 1, "must be in (0, 1]"),
+        ("judge_max_tokens", options.judge_max_tokens >= 1, "must be >= 1"),
+        ("judge_max_length", options.judge_max_length >= 1, "must be >= 1"),
+    ]
+    if isinstance(options, GenerateOptions):
+        bounds += [
+            ("pairs_per_prompt", options.pairs_per_prompt >= 0, "must be >= 0 (0: every pair)"),
+            ("round", options.round is None or options.round >= 0, "must be >= 0"),
+        ]
+    for name, ok, rule in bounds:
+        if not ok:
+            raise PrefloopError(f"--{name.replace('_', '-')} {getattr(options, name)}: {rule}")
 
 
 def sampling_params(options: SampleOptions) -> SamplingParams:

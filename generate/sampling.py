@@ -41,7 +41,9 @@ def check_pair_params(n: int, params: SamplingParams) -> None:
     if n < 2:
         raise PrefloopError(f"--n {n}: pairs need at least 2 samples per prompt")
     if params.temperature <= 0:
-        raise PrefloopError("--temperature 0 gives identical samples; pairs need temperature > 0")
+        raise PrefloopError(
+            f"--temperature {params.temperature} gives identical samples; pairs need temperature > 0"
+        )
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -349,3 +349,40 @@ def test_export_message_names_no_server_path(ctx):
     on_submit(ctx, "ann", view.item_id, "left", None, "")
     message = export_labels(ctx, "ann", "dpo")
     assert "Wrote exports/dpo.parquet" in message and str(ctx.service.workspace.path) not in message
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--port", "99999"], "--port 99999: must be in 1-65535"),  # was bind()'s OverflowError traceback
+        (["--port", "-1"], "--port -1: must be in 1-65535"),
+        (["--lease-minutes", "-5"], "--lease-minutes must be 0 or more, got -5.0"),  # was taken
+        (["--guidelines", "{dir}"], "{dir}: not a file (--guidelines)"),
+        (["--guidelines", "{latin1}"], "{latin1}: not UTF-8 text (byte 3) (--guidelines)"),  # was a traceback
+    ],
+)
+def test_serving_options_are_one_line_before_the_app_starts(
+    tmp_path, label_ws, users_file, capsys, args, said
+):
+    """A new-user audit: these were tracebacks, taken as given, or said 'no such guidelines file' of a folder."""
+    latin1 = tmp_path / "guide.md"
+    latin1.write_bytes(b"# R\xe8gles\n")
+    args = [a.format(dir=tmp_path, latin1=latin1) for a in args]
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), *args]) == 2
+    assert capsys.readouterr().err == f"error: {said.format(dir=tmp_path, latin1=latin1)}\n"
+
+
+def test_a_port_in_use_is_one_line_naming_the_flag(label_ws, users_file, capsys):
+    """Gradio's own message told the user to set GRADIO_SERVER_PORT or pass `server_port` to `launch()`."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["-w", str(label_ws.path), "--users", str(users_file), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: --host 127.0.0.1 --port {port}: cannot listen there (the port is in use, or the host is no "
+        "address of this machine): give another --port or --host\n"
+    )

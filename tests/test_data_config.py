@@ -217,3 +217,33 @@ def test_a_config_integer_too_long_to_read_is_one_line_naming_the_file_and_key(t
 
     assert train_main(["-w", str(tmp_path), "--config", str(config)]) == 2
     assert capsys.readouterr().err == f"error: {said}\n"
+
+
+@dataclass(frozen=True)
+class Chosen:
+    split: str = field(default="train", metadata={"help": "split", "choices": ("train", "test")})
+    kinds: tuple[str, ...] = field(default=(), metadata={"help": "kinds", "choices": ("sampled", "arena")})
+
+
+def test_a_yaml_value_outside_the_choices_is_one_line_naming_the_file_and_key(tmp_path, capsys):
+    """argparse checks a flag's choices, but a YAML value was taken as it was: `pairs: bogus` in generate's
+    --config sampled random pairs, `split: bogus` was reported as 'no prompts of --split bogus' (a new-user audit)."""
+    config = tmp_path / "run.yaml"
+    parser = argparse.ArgumentParser()
+    add_options(parser, Chosen)
+    config.write_text("split: bogus\n")
+    with pytest.raises(ConfigError, match=f"^{config}, key split: 'bogus' is not one of train, test$"):
+        build(Chosen, parser.parse_args(["--config", str(config)]))
+    config.write_text("kinds: [sampled, bogus]\n")
+    with pytest.raises(ConfigError, match=f"^{config}, key kinds: 'bogus' is not one of sampled, arena$"):
+        build(Chosen, parser.parse_args(["--config", str(config)]))
+    config.write_text("split: test\nkinds: sampled,arena\n")
+    assert build(Chosen, parser.parse_args(["--config", str(config)])) == Chosen("test", ("sampled", "arena"))
+    from generate.__main__ import main as generate_main
+
+    config.write_text("pairs: bogus\n")
+    assert generate_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
+    assert (
+        capsys.readouterr().err == f"error: {config}, key pairs: 'bogus' is not one of random, best-worst\n"
+    )
+    assert not (tmp_path / "ws").exists()

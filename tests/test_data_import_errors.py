@@ -103,6 +103,16 @@ BAD_INPUTS = [
      "'messages'; it looks like prompt"),
     ("unknown.json", b'[{"question": "a"}]', [],
      ", row 0: unknown record format (keys: question); expected alpaca, chat, pair, openai or prompt"),
+    # a new-user audit: the CSV's second `prompt` column was read as `prompt.1` (a column not read) ...
+    ("twice.csv", b"prompt,chosen,prompt,rejected\nq,a,other,b\n", [],
+     ": column 'prompt' appears twice (which to keep is a guess)"),
+    ("empty.csv", b"", [], ": no records"),  # was "cannot be read: No columns to parse from file"
+    # ... 'got NoneType', 'keys: )' and 'expected a list of messages' for a prompt that may be text too
+    ("null.jsonl", jsonl(GOOD) + b"null\n", [], ", row 1: each record must be a JSON object, got null"),
+    ("no-keys.jsonl", b"{}\n", [],
+     ", row 0: unknown record format (keys: none); expected alpaca, chat, pair, openai or prompt"),
+    ("number-prompt.jsonl", jsonl({"prompt": 5, "chosen": "a", "rejected": "b"}), [],
+     ", row 0, field 'prompt': expected text or a list of messages, got int"),
 ]  # fmt: skip
 
 
@@ -244,3 +254,17 @@ def test_records_nested_under_one_key_and_a_folder_of_files_say_what_to_pass(tmp
         f"themselves ({folder / 'a.json'} {folder / 'b.jsonl'})\n"
     )
     assert not (tmp_path / "ws").exists()
+
+
+def test_a_parquet_column_named_twice_is_one_line(ws, tmp_path, capsys):
+    """Arrow's 'Multiple matches for FieldRef.Name(chosen) in prompt: string\\nchosen: ...' schema dump."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "twice.parquet"
+    names = ["prompt", "chosen", "rejected", "chosen"]
+    pq.write_table(pa.Table.from_arrays([pa.array([v]) for v in ("q", "a", "b", "c")], names=names), path)
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert error_lines(capsys) == [f"error: {path}: column 'chosen' appears twice (which to keep is a guess)"]
+    assert digest(ws) == before

@@ -198,3 +198,32 @@ def test_a_simulation_of_one_prompt_is_refused_in_one_line():
     from `benchmarks/bench_leaderboard.py --prompts 1`. Its coverage cannot be measured: one line says why."""
     with pytest.raises(PrefloopError, match=r"^prompts 1: at least 2 \(the bootstrap resamples prompts"):
         simulation_check([0.0, 0.6], prompts=1, repetitions=2, samples=10)
+
+
+def test_an_interval_that_leaves_out_the_strength_is_plotted_as_it_is(tmp_path, monkeypatch):
+    """A percentile bootstrap interval need not hold the fitted strength (`data leaderboard --bootstrap 1` gave
+    one): the plot drew it as errors around the strength, and a negative one was matplotlib's ValueError
+    traceback. It draws the interval from low to high instead."""
+    import matplotlib.pyplot as plt
+
+    from data.leaderboard import Row
+
+    drawn = []
+    monkeypatch.setattr(plt, "close", drawn.append)
+    rows = [
+        Row("b", "base", 0, None, 0.0, 0.0, 0.0, 4, None, None, None, 0),
+        Row("c", "child", 1, "b", 0.4, 0.6, 1.5, 4, 0.6, 0.2, 0.9, 4),  # the interval lies above 0.4
+    ]
+    assert plot_leaderboard(rows, "people", tmp_path / "board.png").stat().st_size > 0
+    segments = [s for c in drawn.pop().axes[0].collections for s in c.get_segments()]
+    assert any(sorted(x for x, _ in s) == pytest.approx([0.6, 1.5]) for s in segments)
+
+
+def test_a_negative_seed_is_one_line(tmp_path, capsys):
+    """`data leaderboard --seed -1` was numpy's 'expected non-negative integer' traceback."""
+    from data.__main__ import main
+
+    assert main(["init", "-w", str(tmp_path / "ws")]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "-w", str(tmp_path / "ws"), "--seed", "-1"]) == 2
+    assert capsys.readouterr().err == "error: --seed -1: must be >= 0\n"

@@ -54,3 +54,56 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
     config.write_text("spin_iter: 2\n")
     assert runs_a_loop(["--spin-iter", "2"]) and runs_a_loop(["--judge-iter=1"])
     assert runs_a_loop(["--config", str(config)]) and not runs_a_loop(["--n", "2"])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--chunk-size", "0"], "--chunk-size 0: must be >= 1"),  # was range()'s ValueError traceback
+        (["--max-tokens", "0"], "--max-tokens 0: must be >= 1"),  # was transformers' traceback
+        (["--temperature", "-1"], "--temperature -1.0: must be >= 0"),  # said "--temperature 0 gives ..."
+        (["--top-p", "0"], "--top-p 0.0: must be in (0, 1]"),  # sampled identical answers
+        (["--top-p", "1.5"], "--top-p 1.5: must be in (0, 1]"),  # taken as 1
+        (["--pairs-per-prompt", "-1"], "--pairs-per-prompt -1: must be >= 0 (0: every pair)"),  # traceback
+        (["--round", "-1"], "--round -1: must be >= 0"),  # stored round -1
+        (["--judge", "rm", "--judge-max-tokens", "0"], "--judge-max-tokens 0: must be >= 1"),
+        (["--spin-iter", "1", "--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
+    ],
+)
+def test_a_sampling_value_out_of_range_is_one_line_before_anything_is_written(
+    tmp_path, capsys, argv, message
+):
+    """A new-user audit: these reached the engine (a traceback, after --prompts was imported into a new
+    workspace) or were taken silently."""
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "hello"}\n{"prompt": "bye"}\n')
+    assert main(["-w", str(tmp_path / "ws"), "--prompts", str(prompts), "--engine", "hf", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {message}\n"
+    assert not (tmp_path / "ws").exists()
+
+
+def test_an_unknown_dtype_is_refused_by_flag_and_in_yaml(tmp_path, capsys):
+    """`--dtype foo` was a KeyError traceback from the hf engine once the workspace had been created."""
+    with pytest.raises(SystemExit):
+        main(["-w", str(tmp_path / "ws"), "--dtype", "foo"])
+    assert "argument --dtype: invalid choice: 'foo'" in capsys.readouterr().err
+    config = tmp_path / "run.yaml"
+    config.write_text("dtype: foo\n")
+    assert main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {config}, key dtype: 'foo' is not one of auto, float32, bfloat16, float16\n"
+    )
+    assert not (tmp_path / "ws").exists()
+
+
+def test_the_help_says_what_limit_0_does():
+    """`--limit 0` samples every pending prompt (as `train --eval-limit 0` evaluates all), while --help said "at
+    most this many" and nothing of 0."""
+    from generate.__main__ import build_parser
+
+    help_text = " ".join(build_parser().format_help().split())
+    assert (
+        "--limit LIMIT sample at most this many pending prompts (0 or left out: all; 32 with --spin-iter)"
+        in (help_text)
+    )

@@ -140,6 +140,13 @@ def test_overwrite_replaces_a_train_output_folder(tmp_path, tiny_model_dir, caps
             "give an empty or new --out",
         ),
         ("file", [], "--out {out}: is a file, not a folder"),
+        # advised --resume or --overwrite, which both refuse such a folder (a new-user audit: --out WS)
+        (
+            "other",
+            [],
+            "{out}: output folder is not empty and not a train output folder (no train_config.json or "
+            "checkpoint-*): give an empty or new --out\n",
+        ),
     ],
 )
 def test_overwrite_never_clears_another_folder(

@@ -228,3 +228,14 @@ def test_the_memory_plan_budgets_one_sequence_per_sft_row():
     expected = 18 * 494_032_768 + activations + tokens * 151_936 * 12 + GIB // 2
     setup = Setup(0, False, Batch(4, 1, 512))
     assert estimate_bytes(shape, setup, bf16=True, chunked_head=False, sequences=1) == expected
+
+
+def test_the_lineage_says_what_an_sft_model_trained_on():
+    """`data stats` said `trained on 6 kto labels rows` for an SFT model (its data names no pair kinds)."""
+    from data.lineage import lineage_lines
+
+    model = {"id": "m" * 8, "parent": "p" * 8, "round": 1, "method": "sft", "path": "p", "trained_on": 6}
+    (line,) = lineage_lines([model | {"data": {"sft_from": ["gold", "edits"]}, "metrics": {}}])
+    assert line == "round 1  sft   mmmmmmmm <- pppppppp trained on 6 gold,edits rows  p"
+    (line,) = lineage_lines([model | {"method": "kto", "data": {}, "metrics": {}}])
+    assert "trained on 6 kto labels rows" in line

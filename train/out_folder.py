@@ -141,6 +141,11 @@ def check_out_folder(
                     f"{out}: --overwrite would delete {path}, which this run reads; give another --out"
                 )
         return
+    if not options.resume and not _is_train_output(out):  # --resume and --overwrite both refuse it
+        raise PrefloopError(
+            f"{out}: output folder is not empty and not a train output folder (no {CONFIG_FILE} or checkpoint-*): "
+            "give an empty or new --out"
+        )
     if not options.resume:
         raise PrefloopError(
             f"{out}: output folder is not empty (pass --resume to continue, --overwrite to replace)"

@@ -26,7 +26,13 @@ from data.workspace import Workspace
 from generate.judge import load_template
 from generate.loop.options import DRIVERS, LoopOptions, driver_of
 from generate.loop.report import spin_report
-from generate.options import SPIN_TEST_FRACTION, GenerateOptions, check_arena, sampling_params
+from generate.options import (
+    SPIN_TEST_FRACTION,
+    GenerateOptions,
+    check_arena,
+    check_sample_options,
+    sampling_params,
+)
 from generate.prepare import (
     check_reward_judge,
     preview_prompts,
@@ -102,6 +108,7 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
 
 
 def check_options(options: LoopOptions) -> None:
+    check_sample_options(options)
     if options.spin_iter < 0 or options.judge_iter < 0:
         raise PrefloopError("--spin-iter and --judge-iter must be >= 0")
     if (options.limit or 0) < 0 or options.spin_test_limit < 0 or options.n < 1:
