@@ -6,9 +6,10 @@ Which items are queued, and in which order, is annotate.items' (rank: annotate.r
 the service started join the end of the queue (rank: also a prompt whose answers arrive over several reads, and answers
 that join an item already queued, for the labellers not yet served it: annotate.service; and the items whose
 imported label `data import --remove` withdrew); an item whose imported label is in force again (the withdrawn file
-imported again) leaves it, as does one that leaves gold while an imported label is in force on it: a restart would
-not queue either; nor does an item that leaves gold join the queue where its kind is nobody's item (an arena, spin or
-edit pair; a gold answer or an edit), as a restart would leave it out too. An item made gold that the catalog
+imported again) leaves it, as does one that leaves gold while an imported label is in force on it, and a rank item
+whose answers pass 6 (annotate.rank_items.past_max): a restart would not queue any of them; nor does an item that
+leaves gold join the queue where its kind is nobody's item (an arena, spin or edit pair; a gold answer or an edit),
+as a restart would leave it out too. An item made gold that the catalog
 lacks (such a kind, or one an import's label closed) is read at the reload that reads its gold event, as a restart
 puts every gold item in the catalog. The labellers' labels are applied in bulk
 on the first read and one by one afterwards, each once (the ids applied so far are kept); the machine labellers'
@@ -25,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from annotate.items import select_chunk
-from annotate.rank_items import outgrown, rank_chunk, touched_groups
+from annotate.rank_items import outgrown, past_max, rank_chunk, touched_groups
 from data import store
 from data.aggregate import keep_rows, latest_positions
 from data.annotators import IMPORT, machine_column
@@ -89,6 +90,8 @@ class Loading:
             candidates = new["pairs"] if self.task == "pairwise" else new["completions"]
             if self.view == "rank":  # the new answers' prompts and rounds, with the answers they join
                 candidates = touched_groups(self._tables["completions"], candidates)
+            # rank: items the new answers take past 6 leave the app, as a restart leaves them out
+            past = past_max(candidates) if self.view == "rank" and self._known else []
             # after the first read only: then the items are chosen with every import label at hand
             restored = _renewed(machine_new) if self._known else []
             # items whose imported label was withdrawn: for labellers from now on
@@ -121,7 +124,7 @@ class Loading:
                     chunk = select_chunk(
                         self.view, *tables, self._tables["imported"], self.order, margins, gold
                     )
-                self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed, restored)
+                self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed, restored, past)
         return len(self.items)
 
     def _withdrawn(self, machine: pa.Table) -> pa.Table | None:
@@ -206,10 +209,12 @@ class Loading:
         gold: list[str] = (),
         seed: bytes = b"",
         restored: list[str] = (),
+        past: list[str] = (),
     ) -> None:
         """Queue the ``chunk``'s items and apply the labellers' ``labels`` (the first read: in bulk); take out of
         the regular queue the items ``restored`` (an import label read now on them) that hold an imported label in
-        force, and keep out those leaving gold that do, as a restart would."""
+        force, and those ``past`` 6 answers (`rank_items.past_max`), and keep out those leaving gold that hold an
+        imported label in force, as a restart would."""
         first = not self._known
         if not first and labels.num_rows:
             known = pa.chunked_array(self._known, pa.string()).combine_chunks()
@@ -229,7 +234,7 @@ class Loading:
             closed = self._imported([*back, *restored])  # an import's label in force: nobody labels it
             back = [g for g in back if g not in closed]
             self.queue.add_items(back, [self.items[g].round for g in back])
-            self.queue.close([item for item in restored if item in closed])
+            self.queue.close([*(item for item in restored if item in closed), *past])
             if first:
                 self.queue.load(labels, latest)
                 if self.view == "rank":

@@ -127,8 +127,8 @@ class LabelQueue(GoldMixing):
             )
 
     def close(self, items: Iterable[str]) -> None:
-        """Take regular ``items`` out of the order for good (an import's label in force on them again: a restart
-        would not queue them); their labels stay. Gold items and items not queued are passed over."""
+        """Take regular ``items`` out of the order for good (an import's label in force again, a rank item past 6
+        answers: a restart would not queue them); their labels stay. Gold items, items not queued: passed over."""
         self._drop_regular([item for item in dict.fromkeys(items) if item in self._index])
 
     def _closes(self, record: Record | None, item: str) -> bool:

@@ -11,8 +11,9 @@ import pyarrow.compute as pc
 
 from annotate.items import ORDERS, Item
 from data.rank_pairs import rank_groups
+from data.ranking import MAX_K, rank_item_id
 from data.records import Label
-from data.selection import imported_items
+from data.selection import answer_items, imported_items
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,17 @@ def touched_groups(completions: pa.Table, new: pa.Table) -> pa.Table:
     ids = rows.column("id").combine_chunks()
     first = pc.index_in(ids, value_set=ids).to_numpy(zero_copy_only=False)  # rows read twice: the first
     return rows.filter(pa.array(first == np.arange(len(first))))
+
+
+def past_max(completions: pa.Table) -> list[str]:
+    """The rank items whose prompt and round hold more than `MAX_K` answers among ``completions`` (`touched_groups`'
+    rows: every answer of those groups read so far): no rank items any more (`rank_groups` leaves them out), so a
+    running app takes them out of its queue at the reload that reads the answer past the sixth, as a restart leaves
+    them out, and a ranking typed on screen over the answers it held before is refused, not stored."""
+    rows = completions.filter(answer_items(completions))
+    groups = rows.group_by(["prompt_id", "round"], use_threads=False).aggregate([("id", "count_distinct")])
+    big = groups.filter(pc.greater(groups.column("id_count_distinct"), MAX_K))
+    return [rank_item_id(p, r) for p, r in zip(big["prompt_id"].to_pylist(), big["round"].to_pylist())]
 
 
 def seen_answers(item: Item, label: Label | None) -> tuple[str, ...] | None:

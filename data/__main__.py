@@ -146,15 +146,16 @@ def _check_import_options(args: Any, explicit: set[str]) -> None:
 
 
 def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None, rubric: Path | None = None) -> str:
-    """One line per file: counts, then what was skipped and where the rejects are listed, a ``rubric`` no row
-    used, then the columns no row read."""
+    """One line per file: counts, then what was skipped and where the rejects are listed (``rejects``; None: the
+    file could not be written, `log_import` warned), a ``rubric`` no row used, then the columns no row read."""
     shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if not k.startswith("skipped"))
     line = f"imported {loaded.path} ({loaded.format}): {shown}"
-    if rejects:
+    if counts["skipped"]:
         reasons = ", ".join(
             f"{k[len('skipped_') :]} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped_")
         )
-        line += f"; skipped {counts['skipped']} record(s) ({reasons}), listed in {rejects}"
+        where = f"listed in {rejects}" if rejects else "listed nowhere: writing the rejects file failed"
+        line += f"; skipped {counts['skipped']} record(s) ({reasons}), {where}"
     if counts["skipped_truncated"]:
         line += "; the file was cut off: only its complete records were imported"
     if rubric is not None and not loaded.rated:

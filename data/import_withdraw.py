@@ -22,6 +22,7 @@ rerun adds nothing; importing the file again puts the labels back (`data.import_
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from data.annotators import IMPORT
-from data.files import append_line
+from data.files import append_line, failure_reason
 from data.gold_agreement import quoted
 from data.import_guard import LOCKED, skip_locked
 from data.import_labels import import_history, is_of
@@ -42,6 +43,8 @@ from data.records import Label, content_id, now
 from data.schemas import SchemaError
 from data.spellings import Spellings
 from data.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -185,24 +188,40 @@ def withdraw_imports(
     workspace: Workspace, files: list[FileLabels], options: ImportOptions
 ) -> list[Withdrawal]:
     """Check every file (`plan_withdrawals`), then write all the retractions as one batch and one line per file in
-    the import log (WS/imports/log.jsonl); returns what each file's withdrawal wrote."""
+    the import log (WS/imports/log.jsonl, in one append); returns what each file's withdrawal wrote. The retractions
+    are stored by then: a failure of the log is a warning, never the command's error (`data.import_write.log_import`
+    does the same)."""
     folder = log_folder(workspace)  # its symlinks refused before the labels are written, not after
     plans = plan_withdrawals(workspace, files)
     workspace.append([label for plan in plans for label in plan.retractions], skip_existing=True)
-    make_log_folder(folder)
-    for plan, file in zip(plans, files):
-        entry = {
-            "at": now().isoformat(),
-            "file": str(plan.path.resolve()),
-            "path": str(plan.path),
-            "sha256": file.digest,  # `same_file`: this withdraws an import of a copy of it elsewhere too
-            "removed": True,
-            "options": vars(options),
-            "counts": {
-                "withdrawn": len(plan.retractions),
-                "withdrawn_already": plan.already,
-                "skipped_at_import": plan.skipped,
-            },
-        }
-        append_line(folder / LOG_FILE, json.dumps(entry, default=str))
+    lines = [json.dumps(_log_entry(plan, file, options), default=str) for plan, file in zip(plans, files)]
+    try:
+        make_log_folder(folder)
+        append_line(folder / LOG_FILE, "\n".join(lines))
+    except OSError as exc:
+        log.warning(
+            "%s: the labels are withdrawn (stored: every reader stops counting them); writing the withdrawal's "
+            "line in the import log (%s) afterwards failed (%s): the log lacks its record, which no command needs "
+            "(the rank guard names the file of an imported ranking in force only); run the same command again to "
+            "write it (it withdraws nothing twice)",
+            workspace.path,
+            folder / LOG_FILE,
+            failure_reason(exc),
+        )
     return plans
+
+
+def _log_entry(plan: Withdrawal, file: FileLabels, options: ImportOptions) -> dict:
+    return {
+        "at": now().isoformat(),
+        "file": str(plan.path.resolve()),
+        "path": str(plan.path),
+        "sha256": file.digest,  # `same_file`: this withdraws an import of a copy of it elsewhere too
+        "removed": True,
+        "options": vars(options),
+        "counts": {
+            "withdrawn": len(plan.retractions),
+            "withdrawn_already": plan.already,
+            "skipped_at_import": plan.skipped,
+        },
+    }

@@ -2,13 +2,16 @@
 out: `stored_prompts` counts the file's prompts that keep their stored split or gold answer, `kept_lines` says
 so), then one line in the workspace's import log (the file by its path and by its content's sha256, with the rank
 items it ranked, which `ranked_by` reads back for the rank guard's refusals) and the rows left out (``--on-error skip``) in a rejects file
-beside it, which `logged_rejects` reads back (`data import --remove`). `ImportPreview` reads the workspace as
-that write will leave it, before it is made."""
+beside it, which `logged_rejects` reads back (`data import --remove`). The rows are committed before the log is
+written, so a failure there is a warning, as a merge's carrying of the logs is (`data.merging`): the import is
+complete, the warning says what the missing line costs, and rerunning the import (which stores nothing twice) writes
+it. `ImportPreview` reads the workspace as that write will leave it, before it is made."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data import store
-from data.files import append_line, atomic_write, check_not_link, open_regular, write_error
+from data.files import append_line, atomic_write, check_not_link, failure_reason, open_regular, write_error
 from data.import_labels import renew_withdrawn
 from data.records import Label, Prompt, now
 from data.schemas import SCHEMAS
@@ -26,6 +29,8 @@ from data.workspace import Workspace, rows_by_table
 
 if TYPE_CHECKING:
     from data.imports import ImportOptions, Loaded
+
+log = logging.getLogger(__name__)
 
 LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the rejects files beside it
 LOG_FILE = "log.jsonl"
@@ -128,16 +133,25 @@ def kept_lines(counts: Counter) -> list[str]:
 
 
 def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: ImportOptions) -> Path | None:
-    """One line in WS/imports/log.jsonl; the rows left out, if any, in a rejects file beside it (returned)."""
-    folder = log_folder(workspace)
-    make_log_folder(folder)
-    stamp = now().strftime("%Y%m%dT%H%M%S%fZ")
+    """One line in WS/imports/log.jsonl; the rows left out, if any, in a rejects file beside it (returned where it
+    was written). The rows are stored by then: a failure here is a warning (`_warn_unlogged`), never the import's
+    error, which would say that nothing was written."""
     rejects = None
-    if loaded.rejects:
-        rejects = folder / f"{stamp}-{loaded.path.stem}.rejects.jsonl"
-        text = "".join(json.dumps(r) + "\n" for r in loaded.rejects).encode("utf-8")
-        atomic_write(rejects, lambda handle: handle.write(text))
-    entry = {
+    try:
+        folder = log_folder(workspace)
+        make_log_folder(folder)
+        if loaded.rejects:
+            name = folder / f"{now().strftime('%Y%m%dT%H%M%S%fZ')}-{loaded.path.stem}.rejects.jsonl"
+            text = "".join(json.dumps(r) + "\n" for r in loaded.rejects).encode("utf-8")
+            rejects = atomic_write(name, lambda handle: handle.write(text))
+        append_line(folder / LOG_FILE, json.dumps(_log_entry(loaded, counts, options, rejects), default=str))
+    except OSError as exc:
+        _warn_unlogged(workspace, loaded, counts, rejects, exc)
+    return rejects
+
+
+def _log_entry(loaded: Loaded, counts: Counter, options: ImportOptions, rejects: Path | None) -> dict:
+    return {
         "at": now().isoformat(),
         "file": str(loaded.path.resolve()),
         "path": str(loaded.path),  # as given: the file `ranked_by` names for `data import --remove FILE`
@@ -150,12 +164,44 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
         "gold_conflicts": loaded.gold_conflicts,
         "columns_not_read": loaded.unread,
         # the rank items whose rankings this file stored (or holds already): `ranked_by` reads them back
-        "ranked_items": sorted(
-            {r.item_id for r in loaded.records if isinstance(r, Label) and r.task == "rank"}
-        ),
+        "ranked_items": _ranked_items(loaded),
     }
-    append_line(folder / LOG_FILE, json.dumps(entry, default=str))
-    return rejects
+
+
+def _ranked_items(loaded: Loaded) -> list[str]:
+    """The rank items ``loaded``'s rankings rank, stored by its import or held already."""
+    return sorted({r.item_id for r in loaded.records if isinstance(r, Label) and r.task == "rank"})
+
+
+def _warn_unlogged(
+    workspace: Workspace, loaded: Loaded, counts: Counter, rejects: Path | None, exc: OSError
+) -> None:
+    """What an import whose log line failed left (its rows stored), what the missing line costs, and the repair:
+    the same import again stores nothing twice (``already_stored``) and writes the line (and rejects file)."""
+    locked, ranked = counts["skipped_rank_locked"], len(_ranked_items(loaded))
+    unwritten = "its rejects file and its line" if loaded.rejects and rejects is None else "its line"
+    if locked:
+        cost = (
+            f"`data import --remove` of it refuses the {locked} row(s) it left out as rank_locked, as labels "
+            "never stored, unless given --on-error skip while their items stay locked"
+        )
+    else:
+        cost = "`data import --remove` of it works all the same (it reads the file, not the log)"
+    if ranked:
+        cost += (
+            f", and the rank guard's refusals of answers to the {ranked} rank item(s) it ranked cannot name it "
+            "(they say FILE)"
+        )
+    log.warning(
+        "%s: imported, its rows are stored in %s; writing %s in the import log (%s) afterwards failed (%s): %s; "
+        "run the same import again to write it (it stores nothing twice)",
+        loaded.path,
+        workspace.path,
+        unwritten,
+        workspace.path / LOG_DIR / LOG_FILE,
+        failure_reason(exc),
+        cost,
+    )
 
 
 def file_digest(path: Path) -> str:

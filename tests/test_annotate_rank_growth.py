@@ -198,3 +198,31 @@ def test_a_start_builds_a_label_only_for_the_rankings_whose_item_grew(tmp_path, 
     restarted = LabelService(ws, "rank", overlap=3)
     assert sorted(looked_up) == [(user, grown.id) for user in ("ann", "bob", "cat")]  # of six rankings
     assert all(restarted.show(user).item.id == grown.id for user in ("ann", "bob", "cat"))
+
+
+def test_an_item_answers_take_past_6_while_the_app_runs_leaves_it_as_a_restart_leaves_it_out(tmp_path):
+    """An item nobody has ranked may grow past 6 (`generate`, `data import`: the rank guard allows it), and then is no
+    rank item: a restart leaves it out. The running app kept it, with the answers it held before, and served that
+    old version to everyone (three of its seven answers never shown, and never to be ranked), and a labeller who had
+    it on screen stored a ranking on an item past 6, which no restart would serve or let her undo. At the reload it
+    leaves the queue; her submit is refused in one line, nothing stored, and her next item served."""
+    from annotate.app import make_context, on_submit
+    from annotate.screen import answers_key
+    from annotate.users import Authenticator
+
+    ws = build_workspace(tmp_path / "ws")
+    service = LabelService(ws, "rank", overlap=2)
+    ctx = make_context(service, Authenticator({}))
+    shown = service.show("ann")
+    prompt_id = ws.frame("completions").set_index("id").loc[shown.order[0], "prompt_id"]
+    ws.append([Completion(prompt_id, f"A later answer {i}.", "m", "hf", seed=10 + i) for i in range(3)])  # 7
+    service.reload()
+    restarted = LabelService(ws, "rank", overlap=2)
+    assert shown.item.id not in restarted.items
+    assert service.queue.items == restarted.queue.items and len(service.queue.items) == 1
+    assert service.progress("bob") == restarted.progress("bob")
+    assert service.show("bob").item.id != shown.item.id
+
+    view = on_submit(ctx, "ann", shown.item.id, "4 > 3 > 2 > 1", None, "", None, answers_key(shown.order))
+    assert "taken out of the labelling queue while it was on your screen" in view.status
+    assert view.item_id not in (None, shown.item.id) and service.latest_label("ann", shown.item.id) is None
