@@ -167,7 +167,12 @@ def test_a_full_disk_while_compacting_after_an_import_is_a_warning(
     assert main(["import", "-w", str(ws), str(prefs)]) == 0
     assert capsys.readouterr().err == "" and "the write is complete; compacting" in caplog.text
     assert f"compacting {ws / 'prompts'} afterwards failed (the disk is full): " in caplog.text
-    assert "nothing was written" not in caplog.text
+    # this import's warnings only: an earlier test's app may still compact in its background thread, and this
+    # test's stand-in fails that compaction too, with its own (true) "nothing was written"
+    mine = [
+        r.getMessage() for r in caplog.records if r.name == "data.workspace" and str(ws) in r.getMessage()
+    ]
+    assert mine and not any("nothing was written" in m for m in mine)
     assert len(Workspace(ws).read("pairs")) == 3
 
 
