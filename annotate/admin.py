@@ -26,6 +26,7 @@ from data.edits import edit_pair_ids
 from data.errors import PrefloopError
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
+from data.files import check_not_link
 from data.gold import ANSWER, CLI, mark_gold, read_gold
 from data.leaderboard import ARENA, strength_interval, workspace_leaderboard
 from data.schemas import CHOICES
@@ -270,6 +271,8 @@ def export_labels(
     if not len(made.rows):
         return message_html(f"Nothing to export as {name} yet ({made.summary()}).", "warn")
     try:
+        # The workspace refused a linked exports/ when it opened; one planted since would take the write elsewhere.
+        check_not_link(workspace.exports)
         write_parquet(made.rows, workspace.exports / f"{name}.parquet")
     except (PrefloopError, OSError) as exc:  # a full disk: why, and nothing half-written
         return message_html(f"Not written: {public_line(exc, workspace)}", "error")
