@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 import pyarrow.compute as pc
 
-from annotate.agreement import admin_report, gold_answers, pace_card, quality_table
+from annotate.agreement import admin_report, gold_answers, pace_card, quality_table, verdicts_cell
 from annotate.failures import public_line
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
@@ -132,7 +132,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
         *machine_cards(report),
     ]
     who_columns, who = quality_table(report["labellers"], labels, service.task, gold)
-    who_columns, who = who_columns + ["verdicts"], [row + [_counted(row[0], excluded)] for row in who]
+    who_columns, who = who_columns + ["verdicts"], [row + [verdicts_cell(row[0], excluded)] for row in who]
     disputed = report["disputed"]
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]
     posterior = ["posterior"] if method != MAJORITY else []
@@ -151,10 +151,6 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
         table_html(columns, rows, "no item has two labels yet"),
         "",
     )
-
-
-def _counted(name: str, excluded: tuple[str, ...]) -> str:
-    return "excluded" if name in excluded else "counted"
 
 
 def verdict_card(verdicts, method: str, excluded: tuple[str, ...]) -> tuple[str, str, str]:

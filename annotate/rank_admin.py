@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from annotate.agreement import gold_answers, labeller_table, pace_card, quality_table
+from annotate.agreement import gold_answers, labeller_table, pace_card, quality_table, verdicts_cell
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
@@ -40,7 +40,7 @@ def rank_admin_html(
     ]
     gold = read_gold(service.workspace, "rank")  # the labellers table measures each against it
     columns, who = quality_table(labeller_table(human, "rank"), human, "rank", gold)
-    who = [row + ["excluded" if row[0] in excluded else "counted"] for row in who]
+    who = [row + [verdicts_cell(row[0], excluded)] for row in who]
     disputed = sorted(
         ((tau, item) for item, tau in report["per_item_tau"].items() if tau is not None), key=lambda t: t
     )[:10]
