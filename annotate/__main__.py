@@ -218,8 +218,9 @@ def serve(options: AnnotateOptions) -> int:
         gold_rate=options.gold_rate,
         rubric=rubric,
     )
-    if not service.items:
-        raise PrefloopError(nothing_to_label(workspace, options.task, options.workspace))
+    if not service.queue.items:  # gold items are met only among regular ones (--gold-rate): none alone
+        gold = len(service.items)
+        raise PrefloopError(nothing_to_label(workspace, options.task, options.workspace, gold))
 
     from annotate.app import build_app, launch, make_context  # gradio is slow to import: only when serving
 

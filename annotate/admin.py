@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 import pyarrow.compute as pc
 
-from annotate.agreement import admin_report, gold_answers, pace_card, quality_table
+from annotate.agreement import admin_report, gold_answers, pace_card, quality_table, verdicts_cell
 from annotate.failures import public_line
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
@@ -26,6 +26,7 @@ from data.edits import edit_pair_ids
 from data.errors import PrefloopError
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
+from data.files import check_not_link
 from data.gold import ANSWER, CLI, mark_gold, read_gold
 from data.leaderboard import ARENA, strength_interval, workspace_leaderboard
 from data.schemas import CHOICES
@@ -131,7 +132,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
         *machine_cards(report),
     ]
     who_columns, who = quality_table(report["labellers"], labels, service.task, gold)
-    who_columns, who = who_columns + ["verdicts"], [row + [_counted(row[0], excluded)] for row in who]
+    who_columns, who = who_columns + ["verdicts"], [row + [verdicts_cell(row[0], excluded)] for row in who]
     disputed = report["disputed"]
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]
     posterior = ["posterior"] if method != MAJORITY else []
@@ -150,10 +151,6 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
         table_html(columns, rows, "no item has two labels yet"),
         "",
     )
-
-
-def _counted(name: str, excluded: tuple[str, ...]) -> str:
-    return "excluded" if name in excluded else "counted"
 
 
 def verdict_card(verdicts, method: str, excluded: tuple[str, ...]) -> tuple[str, str, str]:
@@ -270,6 +267,8 @@ def export_labels(
     if not len(made.rows):
         return message_html(f"Nothing to export as {name} yet ({made.summary()}).", "warn")
     try:
+        # The workspace refused a linked exports/ when it opened; one planted since would take the write elsewhere.
+        check_not_link(workspace.exports)
         write_parquet(made.rows, workspace.exports / f"{name}.parquet")
     except (PrefloopError, OSError) as exc:  # a full disk: why, and nothing half-written
         return message_html(f"Not written: {public_line(exc, workspace)}", "error")

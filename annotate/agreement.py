@@ -20,7 +20,7 @@ from data.annotators import human_labels
 from data.gold import ANSWER
 from data.labellers import labeller_rows, team_pace
 from data.machine import cohen_kappa, machine_agreement, suggestion_follow
-from data.selection import without_labellers
+from data.selection import same_name, without_labellers
 
 
 def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float | None:
@@ -232,6 +232,12 @@ def quality_table(
         row.append("; ".join(q["flags"]))
     shown = [["–" if _missing(value) else value for value in row] for row in rows]  # a dash, not a blank cell
     return columns + [name for name, _ in QUALITY[task]] + ["flags"], shown
+
+
+def verdicts_cell(name: str, excluded: tuple[str, ...]) -> str:
+    """The labellers table's ``verdicts`` cell: "excluded" where ``name`` (as stored) is one of ``excluded``
+    (`data.selection.excluded_labellers`' spellings: NFC), matched as `data.selection.same_name`, as `stats` does."""
+    return "excluded" if same_name(name) in excluded else "counted"
 
 
 def gold_answers(gold: pa.Table | None, task: str) -> dict[str, str]:

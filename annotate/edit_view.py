@@ -20,7 +20,7 @@ import gradio as gr
 from annotate.components import signed_in
 from annotate.editing import EDITABLE_VIEWS
 from annotate.failures import maybe_saved, shown_errors
-from annotate.labelling import browser_seconds, describe_label, here_is, label_view
+from annotate.labelling import already_saved, browser_seconds, describe_label, here_is, label_view
 from annotate.rank_view import SHOWN_ANSWERS
 from annotate.render import message_html, show_bidi, table_html
 from annotate.service import EditError, NotSaved, StaleItem
@@ -108,6 +108,11 @@ def on_edit_save(
             user, item_id, choice or "", how, note or "", seconds, text or "", shown=answers or None
         )  # an edit, even an empty one (refused): never a plain label
     except StaleItem as exc:
+        # a save that arrived twice (a repeated Ctrl+Enter, or resent after a restart): the server decides, once
+        label = already_saved(ctx, user, item_id, choice) if choice else None
+        if label is not None and ctx.service.saved_with_edit(label):
+            saved = f"✓ Already saved: {describe_label(label)}, with your edit. (u undoes both)"
+            return label_view(ctx, user, message_html(saved, "ok"))
         return label_view(ctx, user, message_html(f"Not saved: {exc}. {here_is(exc)}", "warn"))
     except (
         ValueError,

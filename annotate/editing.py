@@ -130,6 +130,11 @@ class Editing:
             self.edits.record(edit_label)
         return self._applied(label)
 
+    def saved_with_edit(self, label: Label) -> bool:
+        """Whether an edit in force was saved with this label (a save that arrived twice finds it so)."""
+        with self._lock:
+            return bool(self.edits.saved_with(label))
+
     def _undo_with_edits(self, last: Label, undo: Label) -> bool:
         """Write ``undo`` (of ``last``) with the retractions of the edits saved with ``last``, in one part; False
         (nothing written) when no edit was."""

@@ -23,9 +23,15 @@ NEVER_SERVED = {
 }
 
 
-def nothing_to_label(workspace: Workspace, task: str, path: Path) -> str:
-    """Why ``task`` has nothing to label in ``workspace`` (``path``: as the user named it), and what gives it
-    items."""
+def nothing_to_label(workspace: Workspace, task: str, path: Path, gold: int = 0) -> str:
+    """Why ``task`` has nothing to label in ``workspace`` (``path``: as the user named it; ``gold``: the task's
+    items there, all of them gold), and what gives it items."""
+    if gold:  # a labeller meets gold only mixed among regular items: with none, the app would serve nothing
+        return (
+            f"{path}: nothing to label for task {task}: its {gold} items are all gold, which labellers meet only "
+            "among regular items (--gold-rate); run `python -m generate` for items to label, or "
+            f"`python -m data gold -w {path} --remove ITEM` makes one regular again"
+        )
     message = f"{path}: nothing to label for task {task} (no {NEEDS.get(task, 'generated completions')}); "
     if task == ARENA:
         return message + f"`python -m generate -w {path} --arena MODEL,MODEL` samples them"

@@ -157,7 +157,7 @@ def on_load(ctx: Context, user: str) -> View:
     return label_view(ctx, user)
 
 
-def _already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label | None:
+def already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label | None:
     """This labeller's label in force on the item when it is the same choice (a submit that arrived twice)."""
     label = ctx.service.latest_label(user, item_id)
     if label is None or label.retracted:
@@ -191,7 +191,7 @@ def on_submit(
         seconds = browser_seconds(active_seconds)
         label = ctx.service.submit(user, item_id, choice, how, note or "", seconds, shown=answers or None)
     except StaleItem as exc:
-        if (label := _already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
+        if (label := already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
             saved = describe_label(label)
             return label_view(ctx, user, message_html(f"✓ Already saved: {saved}. (u undoes it)", "ok"))
         return label_view(ctx, user, message_html(f"Not saved: {exc}. {here_is(exc)}", "warn"))

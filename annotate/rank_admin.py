@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from annotate.agreement import gold_answers, labeller_table, pace_card, quality_table
+from annotate.agreement import gold_answers, labeller_table, pace_card, quality_table, verdicts_cell
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
@@ -40,9 +40,10 @@ def rank_admin_html(
     ]
     gold = read_gold(service.workspace, "rank")  # the labellers table measures each against it
     columns, who = quality_table(labeller_table(human, "rank"), human, "rank", gold)
-    who = [row + ["excluded" if row[0] in excluded else "counted"] for row in who]
+    who = [row + [verdicts_cell(row[0], excluded)] for row in who]
+    # least τ-b first; then the items whose rankings leave τ-b undefined (one ties every answer): no order agreed
     disputed = sorted(
-        ((tau, item) for item, tau in report["per_item_tau"].items() if tau is not None), key=lambda t: t
+        report["per_item_tau"].items(), key=lambda entry: (entry[1] is None, entry[1] or 0.0, entry[0])
     )[:10]
     of_item = rankings.groupby("item_id")["ranking"].agg(list)
     answers = gold_answers(gold, "rank")  # a gold item's gold ranking, beside the mean order
@@ -52,10 +53,10 @@ def rank_admin_html(
             answers.get(item, "–"),
             prompt_excerpt(service.items.get(item)),
             len(of_item.get(item, [])),
-            f"{tau:.2f}",
+            figure(tau, 2),
             mean_order(of_item.get(item, [])),
         ]
-        for tau, item in disputed
+        for item, tau in disputed
     ]
     return (
         cards_html(cards),

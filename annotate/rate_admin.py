@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from annotate.agreement import gold_answers, labeller_table, pace_card, quality_table
+from annotate.agreement import gold_answers, labeller_table, pace_card, quality_table, verdicts_cell
 from annotate.rate_view import ratings_text
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
@@ -34,7 +34,7 @@ def rate_admin_html(
     cards += pace_card(human, "rate")
     gold = read_gold(service.workspace, "rate")  # the labellers table measures each against it
     columns, who = quality_table(labeller_table(human, "rate"), human, "rate", gold)
-    who = [row + ["excluded" if row[0] in excluded else "counted"] for row in who]
+    who = [row + [verdicts_cell(row[0], excluded)] for row in who]
     answers = gold_answers(gold, "rate")
     rows = []
     for item_id, spread in rating_spread(counted).head(10).iterrows():

@@ -203,7 +203,7 @@ class LoginThrottle:
     must still sign in with the right password. Instead, once an address has ``address_attempts`` failures, its
     wrong answers are held back (``delay``), doubling up to ``address_delay_max``. A refused attempt costs no
     password check. Failures older than the lock-out window are forgotten, and at most ``max_keys`` keys are kept,
-    so guessed names cannot fill memory.
+    so guessed names cannot fill memory (the fewest failures are forgotten first, so they cannot lift a lock-out).
     """
 
     def __init__(
@@ -287,7 +287,10 @@ class LoginThrottle:
         stale = [k for k, (_, last) in self._failures.items() if now - last >= self.limits.lockout_seconds]
         for key in stale:
             del self._failures[key]
-        while len(self._failures) > self.max_keys - 2:  # still full: forget the oldest (room for 2 keys)
-            del self._failures[min(self._failures, key=lambda k: self._failures[k][1])]
+        # Still full: forget the fewest failures first, the oldest among them (room for 2 keys). Oldest alone let
+        # guesses of fresh names push a locked-out name's count out; to push one out now, each name guessed must
+        # fail as often.
+        while len(self._failures) > self.max_keys - 2:
+            del self._failures[min(self._failures, key=lambda k: self._failures[k])]
         if len(self._refusals) >= self.max_keys:
             self._refusals.clear()

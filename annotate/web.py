@@ -33,6 +33,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 
 from annotate.sessions import Sessions
 from annotate.users import LoginThrottle
+from data.files import NOT_A_FILE
 from data.schemas import SPLITS
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,8 @@ class Guard:
         if name is None or not self.is_admin(name):
             return PlainTextResponse("only an admin can download exports", status_code=403)
         path = self.exports / f"{fmt}.parquet"
+        if self.exports.is_symlink() or path.is_symlink():  # planted while the app runs: never served through
+            return PlainTextResponse(f"exports/{fmt}.parquet: {NOT_A_FILE}", status_code=404)
         if not path.is_file():
             return PlainTextResponse(f"no {fmt} export yet: press Export in the admin tab", status_code=404)
         return FileResponse(path, filename=f"{fmt}.parquet", media_type="application/vnd.apache.parquet")

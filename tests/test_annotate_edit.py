@@ -222,6 +222,21 @@ def test_a_save_without_text_is_a_refused_edit_not_a_plain_label(ctx, label_ws):
     assert "Not saved: the edit is empty" in refused.status and parts(label_ws) == before
 
 
+def test_a_save_sent_twice_says_already_saved_with_the_edit(ctx, label_ws):
+    """A repeated Ctrl+Enter (or a save resent after a restart) said "Not saved: ... no longer on your screen"
+    of a label and edit that were saved; a plain submit sent twice says "Already saved"."""
+    view = on_load(ctx, "bob")
+    first = on_edit_save(ctx, "bob", view.item_id, "left", "2", "", "Fixed by hand.")
+    assert "✓ Saved to disk" in first.status
+    again = on_edit_save(ctx, "bob", view.item_id, "left", "2", "", "Fixed by hand.")
+    assert "✓ Already saved: A better (slightly better), with your edit. (u undoes both)" in again.status
+    assert again.item_id == first.item_id and edited(label_ws)[1] == {"exported": 1}
+    other = on_load(ctx, "bob")  # a label saved without an edit: the edit sent afterwards is not saved
+    ctx.service.submit("bob", other.item_id, "left")
+    late = on_edit_save(ctx, "bob", other.item_id, "left", None, "", "Fixed by hand.")
+    assert "Not saved: item" in late.status and edited(label_ws)[1] == {"exported": 1}
+
+
 @pytest.fixture()
 def rank_ws(tmp_path):
     from tests.test_annotate_rank import build_workspace

@@ -307,3 +307,30 @@ def test_the_admins_export_takes_only_data_exports_choices(mixed):
             export_labels(ctx, "ann", "dpo", MAJORITY, split, labels)
         assert refused.value.message == said
     assert not mixed.exports.exists() or not any(mixed.exports.iterdir())
+
+
+def test_the_labellers_table_marks_an_excluded_name_stored_in_another_normalisation(setup, capsys):
+    """A labeller stored decomposed (zoë, NFD) and excluded: `stats --labellers` said excluded, the admin's
+    labellers table "counted" (it compared the stored spelling with excluded.json's NFC one)."""
+    import unicodedata
+
+    ctx, ids = setup
+    ws = ctx.service.workspace
+    nfd = unicodedata.normalize("NFD", "zo\u00eb")
+    answer = ws.frame("completions")["id"].iloc[0]
+    ws.append(
+        [
+            Label(ids[3], nfd, "pairwise", "a"),
+            Label(answer, nfd, "rate", None, ratings=RATING, rubric="helpsteer2"),
+        ]
+    )
+    assert "labels out of every verdict now" in exclude_labeller(ctx, "ann", nfd, True)
+    assert main(["stats", "-w", str(ws.path), "--labellers", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {r["labeller"]: r["excluded"] for r in report["labellers"]}[nfd] is True
+    assert {r["labeller"]: r["excluded"] for r in report["tasks"]["rate"]["labellers"]}[nfd] is True
+    rate = make_context(LabelService(ws, "rate", overlap=3), ctx.auth)
+    for context in (ctx, rate):
+        table = admin_view(context, "ann")[1]
+        row = table.split(f"<td>{nfd}</td>")[1].split("</tr>")[0]
+        assert row.endswith("<td>excluded</td>"), row

@@ -80,6 +80,23 @@ def test_no_gold_without_a_rate_and_rate_errors(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: --gold-rate -0.1: must be in [0, 0.5]"
 
 
+@pytest.mark.parametrize("rate", ["0", "0.5"])
+def test_a_workspace_of_gold_items_only_refuses_to_start(tmp_path, capsys, rate):
+    """Every item gold: the app started ("3 pairwise items") and told every labeller "All done"."""
+    from annotate.users import add_user
+
+    ws, ids = build(tmp_path / "ws")
+    mark_gold(ws, ids, ["a"] * len(ids), "test")
+    add_user(tmp_path / "users.toml", "ann", "correct horse battery")
+    argv = ["-w", str(ws.path), "--users", str(tmp_path / "users.toml"), "--gold-rate", rate]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"error: {ws.path}: nothing to label for task pairwise: its {len(ids)} items are all gold, which "
+        "labellers meet only among regular items (--gold-rate); run `python -m generate` for items to label, or "
+        f"`python -m data gold -w {ws.path} --remove ITEM` makes one regular again\n"
+    )
+
+
 def test_admin_makes_a_decided_item_gold_and_sees_the_labeller_table(tmp_path):
     import gradio as gr
 

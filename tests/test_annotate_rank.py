@@ -167,6 +167,23 @@ def test_handlers_keep_an_unfinished_ranking_render_inert_and_undo_restores(ws):
     assert len(exported) and set(exported["kind"]) == {"rank"}
 
 
+def test_an_item_whose_rankings_have_no_tau_is_still_listed_as_least_agreed(ws):
+    """bob ranks an item, cat ties every answer of it: their τ-b is undefined (no order on cat's side), and the
+    least agreed table left the item out, saying "no item has two rankings yet"."""
+    users = {name: User(name, hash_password(PASSWORD), admin=name == "ann") for name in ("ann", "bob", "cat")}
+    ctx = make_context(LabelService(ws, "rank", overlap=2), Authenticator(users))
+    items = set()
+    for user, ranking in (("bob", "1 > 2 > 3 > 4"), ("cat", "1 = 2 = 3 = 4")):
+        for _ in range(2):
+            view = label_view(ctx, user)
+            on_submit(ctx, user, view.item_id, ranking, None, "")
+            items.add(view.item_id)
+    cards, _, disputed, _ = admin_view(ctx, "ann")
+    assert "2 items ranked by ≥2" in cards
+    assert "no item has two rankings yet" not in disputed
+    assert all(f"<td>{item}</td>" in disputed for item in items) and disputed.count("<td>n/a</td>") == 2
+
+
 # ---- end to end in a real browser, keys only (helpers of test_annotate_browser) ----
 
 

@@ -341,3 +341,46 @@ def test_admin_gets_no_item_until_the_label_tab_and_a_repeat_submit_is_saved_onc
     assert len(label_ws.frame("labels")) == 1
     other = on_submit(ctx, "bob", bob.item_id, "left", None, "")
     assert "Not saved" in other.status and len(label_ws.frame("labels")) == 1
+
+
+def test_the_admins_export_neither_writes_nor_serves_through_a_planted_symlink(tmp_path, label_ws, users):
+    """The workspace refuses a symlinked exports/ when it opens, but the app opened it once: a link planted at
+    exports/ (or at an export's name) while it ran took the admin's export outside the workspace, and the download
+    served whatever file the link named."""
+    import shutil
+
+    from annotate.admin import export_labels
+    from data.files import NOT_A_FILE
+
+    ctx = make_context(LabelService(label_ws), Authenticator(users))
+    view = label_view(ctx, "bob")
+    on_submit(ctx, "bob", view.item_id, "left", None, "")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.rmtree(label_ws.exports)
+    label_ws.exports.symlink_to(outside)
+    said = export_labels(ctx, "ann", "dpo")
+    assert f">Not written: exports: {NOT_A_FILE}<" in said and str(tmp_path) not in said
+    assert list(outside.iterdir()) == []
+    label_ws.exports.unlink()
+    label_ws.exports.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"not an export")
+    (label_ws.exports / "kto.parquet").symlink_to(secret)
+    sessions = Sessions(load_key(tmp_path / "session.key"), users, 600, tmp_path / "logouts.json")
+    auth = Authenticator(users)
+    guard = Guard(stand_in, sessions, LoginThrottle(LoginLimits()), auth, auth.is_admin, label_ws.exports, "")
+
+    async def run():
+        transport = httpx.ASGITransport(app=guard, client=("10.0.0.7", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            await client.post("/login", data={"username": "ann", "password": PASSWORD})
+            download = await client.get("/prefloop/export/kto.parquet")
+            assert download.status_code == 404 and b"not an export" not in download.content
+            shutil.rmtree(label_ws.exports)
+            label_ws.exports.symlink_to(outside)
+            (outside / "dpo.parquet").write_bytes(b"elsewhere")
+            download = await client.get("/prefloop/export/dpo.parquet")
+            assert download.status_code == 404 and b"elsewhere" not in download.content
+
+    asyncio.run(run())

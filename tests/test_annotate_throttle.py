@@ -84,3 +84,21 @@ def test_throttle_memory_is_bounded():
         throttle.failed(f"guess{i}", f"10.0.0.{i}")
         throttle.refused(f"guess{i}")
     assert len(throttle._failures) <= 10 and len(throttle._refusals) <= 10
+
+
+def test_guessed_names_filling_memory_do_not_lift_a_lockout():
+    """At the key bound the oldest failures were forgotten first: guesses of fresh names (one failure each) pushed
+    a locked-out name's count out, and it could guess again at once."""
+    clock = Clock()
+    throttle = LoginThrottle(
+        LoginLimits(attempts=3, lockout_seconds=900, backoff_seconds=0), clock, max_keys=10
+    )
+    for _ in range(3):
+        assert throttle.begin("ann") == 0
+        throttle.failed("ann", "6.6.6.6")
+    assert throttle.wait("ann") == 900
+    for i in range(100):
+        clock.now += 1
+        throttle.begin(f"guess{i}")
+        throttle.failed(f"guess{i}", "6.6.6.6")
+    assert len(throttle._failures) <= 10 and throttle.wait("ann") == 800  # still locked out
