@@ -85,8 +85,8 @@ def test_users_file_is_0600_from_creation(tmp_path, monkeypatch):
     modes = []
     create_temp = files.create_temp
 
-    def watch(directory, suffix="", mode=0o644):
-        fd, path = create_temp(directory, suffix, mode)
+    def watch(directory, suffix="", mode=0o644, dir_fd=None):
+        fd, path = create_temp(directory, suffix, mode, dir_fd)
         modes.append(os.stat(path).st_mode & 0o777)
         return fd, path
 
@@ -124,7 +124,7 @@ def test_permission_error_is_one_line(tmp_path, prefs, monkeypatch, capsys):
     assert main(["init", "-w", str(ws)]) == 0
 
     def denied(
-        directory, suffix="", mode=0o644
+        directory, suffix="", mode=0o644, dir_fd=None
     ):  # what a read-only folder gives (also for root, unlike chmod)
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(directory))
 
