@@ -145,6 +145,11 @@ def build_parser(prog: str = "python -m annotate") -> argparse.ArgumentParser:
     return options_parser(AnnotateOptions, prog, __doc__)
 
 
+PASSWORD_STDIN = (
+    "read the password from the first line of stdin (its line end, \\n or \\r\\n, is not part of it)"
+)
+
+
 @dataclass(frozen=True)
 class AddUserOptions:
     name: str = field(default="", metadata={"help": "labeller name", "positional": True})
@@ -153,24 +158,23 @@ class AddUserOptions:
         metadata={"help": "users TOML file (created if missing)", "required": True},
     )
     admin: bool = field(default=False, metadata={"help": "may see the admin view and export", "switch": True})
-    password_stdin: bool = field(
-        default=False, metadata={"help": "read the password from stdin", "switch": True}
-    )
+    password_stdin: bool = field(default=False, metadata={"help": PASSWORD_STDIN, "switch": True})
 
 
 @dataclass(frozen=True)
 class HashPasswordOptions:
-    password_stdin: bool = field(
-        default=False, metadata={"help": "read the password from stdin", "switch": True}
-    )
+    password_stdin: bool = field(default=False, metadata={"help": PASSWORD_STDIN, "switch": True})
 
 
 USER_COMMANDS = {"add-user": AddUserOptions, "hash-password": HashPasswordOptions}
 
 
 def read_password(from_stdin: bool) -> str:
+    r"""The password typed twice at a terminal, or the first line of stdin without its line end: ``\n``, ``\r\n``
+    (a file saved on Windows, `printf 'secret\r\n'`) or a lone ``\r``. Only the line end goes: spaces, tabs and any
+    other character of the line are the password's."""
     if from_stdin or not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n")
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
     password = getpass.getpass("password: ")
     if getpass.getpass("again: ") != password:
         raise PrefloopError("the passwords differ")

@@ -30,7 +30,7 @@ from data.files import check_not_link
 from data.gold import ANSWER, CLI, mark_gold, read_gold
 from data.leaderboard import ARENA, strength_interval, workspace_leaderboard
 from data.schemas import CHOICES
-from data.selection import excluded_labellers, set_excluded, stored_names
+from data.selection import excluded_labellers, same_name, set_excluded, stored_names
 
 if TYPE_CHECKING:
     from annotate.components import Context
@@ -314,7 +314,8 @@ def _export_choice(name: str, value: str | None) -> str:
 
 def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -> str:
     """Switch a labeller's labels out of (``exclude``) or back into every verdict: stats, export, train and this
-    tab read WS/excluded.json. Their labels stay stored; an HTML status line."""
+    tab read WS/excluded.json. Their labels stay stored; an HTML status line (including one who is not excluded
+    changes nothing, and says so)."""
     _require_admin(ctx, user)
     say = _messages(name)
     name = (name or "").strip()
@@ -325,6 +326,12 @@ def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -
     if exclude and not stored_names(annotators, [name]):  # matched as data.selection.same_name
         return say(f"{name} has no labels in this workspace.", "warn")
     try:
+        before = excluded_labellers(workspace.path)
+        if not exclude and same_name(name) not in before:  # nothing to undo: said so, nothing written
+            return say(
+                f"{name}: not excluded, so nothing changed. Excluded: {', '.join(before) or 'nobody'}.",
+                "warn",
+            )
         excluded = set_excluded(workspace.path, name, exclude)
     except (PrefloopError, OSError) as exc:
         return say(f"Not changed: {public_line(exc, workspace)}", "error")

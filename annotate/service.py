@@ -44,7 +44,7 @@ from annotate.screen import (
 )
 from data import compaction
 from data.edits import EditError
-from data.files import WriteError
+from data.files import NotAFileError, WriteError
 from data.group_commit import BackgroundCompactor, GroupCommit
 from data.ranking import shown_order
 from data.records import Label, now
@@ -236,6 +236,9 @@ class LabelService(Loading, Editing):
             return write()
         except WriteError as exc:
             raise NotSaved(exc.reason) from exc  # "the disk is full": no server path on a labeller's screen
+        except NotAFileError as exc:  # a folder swapped for a link: its path goes to the server log only
+            log.error("a label was not saved: %s", exc)
+            raise NotSaved("a workspace folder on the server was replaced by a link; tell the admin") from exc
         except OSError as exc:
             raise NotSaved(f"the label could not be written ({exc.strerror or 'an OS error'})") from exc
 

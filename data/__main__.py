@@ -37,7 +37,7 @@ from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_withdraw import file_labels, withdraw_imports
-from data.import_write import kept_lines, log_import, write_records
+from data.import_write import kept_lines, log_import, stopped_import, write_records
 from data.imports import ImportOptions, Loaded, check_file, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
@@ -104,8 +104,11 @@ def cmd_import(args: Any) -> int:
     workspace = Workspace.open_or_init(args.workspace)
     # all the files' answers together, before any is written
     loaded = guard_files(workspace, loaded, options, spellings)
-    for item in loaded:
-        counts = write_records(workspace, item.records, item.counts)
+    for done, item in enumerate(loaded):
+        try:
+            counts = write_records(workspace, item.records, item.counts)
+        except OSError as exc:  # the disk filled up: the files before this one are stored (summaries printed)
+            raise (stopped_import(exc, loaded[:done], loaded[done:]) if done else exc) from exc
         rejects = log_import(workspace, item, counts, options)
         print(import_summary(item, counts, rejects, args.rubric))
         for line in kept_lines(counts):

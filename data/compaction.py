@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from data.files import fsync_dir, publish, remove_dead_temps, write_error
+from data.files import check_not_link, fsync_dir, pid_alive, publish, remove_dead_temps, write_error
 from data.schemas import SCHEMAS
 from data.store import (
     BATCHES,
@@ -31,7 +31,6 @@ from data.store import (
     SOURCES_KEY,
     batch_of,
     committed_batches,
-    is_orphan,
     part_files,
     part_name,
     read_part,
@@ -121,6 +120,7 @@ def compact(root: Path, name: str, bound: int | None = None) -> tuple[int, int]:
     Removes temp files and orphaned batch parts of dead writers first. Safe beside live writers and readers, and
     tolerant of any file vanishing. Returns (visible parts before, parts after)."""
     directory = root / name
+    check_not_link(directory)  # a table folder swapped for a link: nothing merged or removed through it
     with _lock(directory):
         remove_dead_temps(directory)
         _remove_orphans(root, name)
@@ -152,10 +152,37 @@ def maybe_compact(root: Path, name: str, bound: int = MAX_PARTS) -> None:
     """What every writer runs after it writes: drop dead writers' temp files and orphaned batch parts; compact if
     the table holds more than ``bound`` parts."""
     directory = root / name
+    check_not_link(directory)
     remove_dead_temps(directory)
     _remove_orphans(root, name)
     if part_count(root, name) > bound:
         compact(root, name, bound)
+
+
+def orphans(root: Path) -> dict[str, list[Path]]:
+    """Parts of uncommitted batches whose writer is gone (killed mid-batch), by batch id."""
+    batches = committed_batches(root)
+    found: dict[str, list[Path]] = defaultdict(list)
+    for name in SCHEMAS:
+        for path in part_files(root / name):
+            batch = batch_of(path.name)
+            if batch is not None and batch not in batches and is_orphan(root, path):
+                found[batch].append(path)
+    return dict(found)
+
+
+def _writer_pid(name: str) -> int | None:
+    match = PART_NAME.match(name)
+    return int(match.group(2)) if match else None
+
+
+def is_orphan(root: Path, path: Path) -> bool:
+    """A part of a batch that will never commit: its writer is gone and (checked after that) no commit record is
+    there. A dead writer cannot commit any more, and a commit record is dropped only after all its parts merged."""
+    batch = batch_of(path.name)
+    if batch is None or pid_alive(_writer_pid(path.name)):
+        return False
+    return not (root / BATCHES / f"{batch}{COMMIT_SUFFIX}").exists()
 
 
 def _remove_orphans(root: Path, name: str) -> None:

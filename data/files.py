@@ -6,7 +6,10 @@ target's own directory, under a random name that carries the writer's pid. A sym
 makes the create fail instead of writing through it, and a temp file whose pid is gone belongs to a dead writer and
 may be removed at once (``remove_dead_temps``). Logs are appended through an ``O_NOFOLLOW`` descriptor
 (``append_line``), and workspace files are read the same way (``open_regular``): a symlink planted in the workspace
-is an error naming it, never data read or written elsewhere. OS errors on the write path become
+is an error naming it, never data read or written elsewhere. A folder too (``open_folder``): the store opens each
+table folder once per read or write with ``O_DIRECTORY | O_NOFOLLOW`` and creates, renames and opens its files
+relative to that descriptor (``dir_fd``), so a folder swapped for a symlink while a process runs is refused, never
+written or read through. OS errors on the write path become
 :class:`WriteError`, one line saying what happened ("the disk is full") and that nothing was written.
 """
 
@@ -20,7 +23,8 @@ import os
 import stat
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -62,12 +66,51 @@ def check_not_link(path: Path) -> None:
         raise not_a_file(path)
 
 
-def open_regular(path: str | Path) -> BinaryIO:
-    """``path`` opened for reading without following a symlink; a symlink or a non-regular file (FIFO, device)
-    raises NotAFileError naming it (opened non-blocking, so a FIFO without a writer cannot hang the reader)."""
+def open_folder(path: Path) -> int:
+    """A descriptor of the folder ``path``, opened without following a symlink there: files reached relative to it
+    (``dir_fd=``) are in that folder even if its path is swapped for a link meanwhile. A symlink or a file at
+    ``path`` raises NotAFileError naming it; a missing folder, FileNotFoundError."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # Linux says ENOTDIR for a link with O_DIRECTORY
+            raise not_a_file(path) from None
+        raise
+
+
+@contextmanager
+def folder_for_writing(path: Path) -> Iterator[int]:
+    """``open_folder`` for a writer: an OS error (a missing folder, permissions) is a WriteError naming it."""
+    try:
+        fd = open_folder(path)
+    except NotAFileError:
+        raise
+    except OSError as exc:
+        raise write_error(exc, path) from exc
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _at(path: Path | str, dir_fd: int | None) -> Path | str:
+    """What ``os`` calls take for ``path``: its name inside the folder ``dir_fd`` is open on, or the path itself."""
+    return os.path.basename(path) if dir_fd is not None else path
+
+
+def remove(path: Path, dir_fd: int | None = None) -> None:
+    """Remove ``path`` (in the folder ``dir_fd`` is open on, when given) if it is there."""
+    with suppress(FileNotFoundError):
+        os.unlink(_at(path, dir_fd), dir_fd=dir_fd)
+
+
+def open_regular(path: str | Path, dir_fd: int | None = None) -> BinaryIO:
+    """``path`` opened for reading without following a symlink (with ``dir_fd``: its name in the folder that is
+    open on); a symlink or a non-regular file (FIFO, device) raises NotAFileError naming it (opened non-blocking,
+    so a FIFO without a writer cannot hang the reader)."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     try:
-        fd = os.open(path, flags)
+        fd = os.open(_at(path, dir_fd), flags, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise not_a_file(path) from None
@@ -157,11 +200,14 @@ def _token() -> str:
     return uuid.uuid4().hex
 
 
-def create_temp(directory: Path, suffix: str = "", mode: int = 0o644) -> tuple[int, Path]:
-    """A new, empty temp file in ``directory`` opened for writing: created exclusively, never through a symlink."""
+def create_temp(
+    directory: Path, suffix: str = "", mode: int = 0o644, dir_fd: int | None = None
+) -> tuple[int, Path]:
+    """A new, empty temp file in ``directory`` (with ``dir_fd``: the folder that is open on) opened for writing:
+    created exclusively, never through a symlink."""
     path = directory / f"{TMP_PREFIX}{os.getpid()}-{_token()}{suffix}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    return os.open(path, flags, mode), path
+    return os.open(_at(path, dir_fd), flags, mode, dir_fd=dir_fd), path
 
 
 def check_writable(directory: Path) -> None:
@@ -183,11 +229,16 @@ def fsync_dir(directory: Path) -> None:
 
 
 def write_temp(
-    directory: Path, write: Callable[[BinaryIO], None], suffix: str = "", mode: int = 0o644
+    directory: Path,
+    write: Callable[[BinaryIO], None],
+    suffix: str = "",
+    mode: int = 0o644,
+    dir_fd: int | None = None,
 ) -> Path:
-    """Write a durable (fsynced) temp file in ``directory`` with ``write(handle)``; removed again on any error."""
+    """Write a durable (fsynced) temp file in ``directory`` (with ``dir_fd``: the folder that is open on) with
+    ``write(handle)``; removed again on any error."""
     try:
-        fd, tmp = create_temp(directory, suffix, mode)
+        fd, tmp = create_temp(directory, suffix, mode, dir_fd=dir_fd)
     except OSError as exc:
         raise write_error(exc, directory) from exc
     try:
@@ -196,21 +247,24 @@ def write_temp(
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        remove(tmp, dir_fd)
         if isinstance(exc, OSError) and not isinstance(exc, WriteError):
             raise write_error(exc, directory) from exc
         raise
     return tmp
 
 
-def publish(tmp: Path, final: Path) -> None:
+def publish(tmp: Path, final: Path, dir_fd: int | None = None) -> None:
     """Rename a written temp file into place (replacing ``final``, never writing through a link there) and make
-    the rename durable."""
+    the rename durable; with ``dir_fd``, both are names in the folder that is open on."""
     try:
-        os.replace(tmp, final)
-        fsync_dir(final.parent)
+        os.replace(_at(tmp, dir_fd), _at(final, dir_fd), src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        if dir_fd is None:
+            fsync_dir(final.parent)
+        else:
+            os.fsync(dir_fd)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        remove(tmp, dir_fd)
         raise write_error(exc, final) from exc
 
 

@@ -21,7 +21,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data import store
-from data.files import append_line, atomic_write, check_not_link, failure_reason, open_regular, write_error
+from data.files import (
+    WriteError,
+    append_line,
+    atomic_write,
+    check_not_link,
+    failure_reason,
+    open_regular,
+    write_error,
+)
 from data.import_labels import renew_withdrawn
 from data.records import Label, Prompt, now
 from data.schemas import SCHEMAS
@@ -63,6 +71,21 @@ def write_records(workspace: Workspace, batch: list[object], counts: Counter) ->
     written = workspace.append(batch, skip_existing=True)
     new = Counter({f"new_{table}": n for table, n in written.items()}, restored_labels=renewed)
     return counts + stored + new
+
+
+def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> WriteError:
+    """The error of an import of several files whose write of a later file failed (the disk filled up): the files
+    before it are stored, their summaries printed; it and those after are not. Running the same command again
+    finishes it: each file's write leaves out the rows already stored (`write_records`)."""
+    names = ", ".join(str(item.path) for item in left)
+    done = ", ".join(str(item.path) for item in imported)
+    error = WriteError(
+        f"writing {left[0].path} failed ({failure_reason(exc)}): nothing of {names} was written; {done} "
+        f"{'was' if len(imported) == 1 else 'were'} imported (summary above): run the same command again to "
+        "finish, it skips the rows already stored"
+    )
+    error.errno, error.reason = exc.errno, failure_reason(exc)
+    return error
 
 
 class ImportPreview(Workspace):

@@ -2,11 +2,13 @@
 
 - A table is the union of its visible ``part-*.parquet`` files. A write is one new part per table: a temp file in the
   same directory (``data.files``: exclusive, never through a symlink), fsync, atomic rename, fsync of the directory.
+  Reads and writes reach a table's files through one descriptor of its folder, opened without following a symlink
+  (``files.open_folder``): a folder swapped for a link while a process runs is refused, never used.
   A write that returned survives SIGKILL or power loss; a reader never sees a partial file.
 - A write that spans tables is a batch: its parts carry the batch id in their names (``...-b<batch>.parquet``) and
   become visible together when ``WS/batches/<batch>.commit`` appears, written last. A reader lists the commit
   records before the parts, so it sees a batch whole or not at all; parts of a batch whose writer died uncommitted
-  are orphans (``orphans``), removed by compaction.
+  are orphans (``compaction.orphans``), removed by compaction.
 - Reads keep the first row of each ``id`` and tolerate parts vanishing under them: compaction renames the merged
   part in before it deletes the sources, so when a listed part is gone its rows are in a part the next listing shows.
   Merged parts name their sources in their Parquet metadata, so a reader that has seen every source skips them.
@@ -16,15 +18,15 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +37,11 @@ import pyarrow.parquet as pq
 from data.files import (
     NOT_A_FILE,
     NotAFileError,
+    folder_for_writing,
+    open_folder,
     open_regular,
-    pid_alive,
     publish,
+    remove,
     write_error,
     write_temp,
 )
@@ -70,13 +74,11 @@ def batch_of(name: str) -> str | None:
     return match.group(4) if match else None
 
 
-def _writer_pid(name: str) -> int | None:
-    match = PART_NAME.match(name)
-    return int(match.group(2)) if match else None
-
-
-def part_files(directory: Path) -> list[Path]:
-    return sorted(directory.glob(PART_GLOB))
+def part_files(directory: Path, dir_fd: int | None = None) -> list[Path]:
+    """The part files in ``directory`` (with ``dir_fd``: listed through that descriptor of it)."""
+    if dir_fd is None:
+        return sorted(directory.glob(PART_GLOB))
+    return sorted(directory / n for n in os.listdir(dir_fd) if fnmatch.fnmatchcase(n, PART_GLOB))
 
 
 def not_files(root: Path) -> list[Path]:
@@ -93,39 +95,49 @@ def not_files(root: Path) -> list[Path]:
 
 def committed_batches(root: Path) -> set[str]:
     try:
-        names = os.listdir(root / BATCHES)
+        fd = open_folder(root / BATCHES)  # a link there is refused (NotAFileError), never listed as commits
     except FileNotFoundError:
         return set()
+    try:
+        names = os.listdir(fd)
+    finally:
+        os.close(fd)
     return {name[: -len(COMMIT_SUFFIX)] for name in names if name.endswith(COMMIT_SUFFIX)}
 
 
-def visible_parts(root: Path, name: str) -> list[Path]:
-    """The parts of table ``name`` a reader may use: plain parts and parts of committed batches."""
+def visible_parts(root: Path, name: str, dir_fd: int | None = None) -> list[Path]:
+    """The parts of table ``name`` a reader may use: plain parts and parts of committed batches (with ``dir_fd``:
+    listed through that descriptor of the table's folder)."""
     batches = committed_batches(root)  # listed before the parts: see the module docstring
-    return [path for path in part_files(root / name) if _visible(batch_of(path.name), batches)]
+    return [path for path in part_files(root / name, dir_fd) if _visible(batch_of(path.name), batches)]
 
 
 def _visible(batch: str | None, batches: set[str]) -> bool:
     return batch is None or batch in batches
 
 
-def orphans(root: Path) -> dict[str, list[Path]]:
-    """Parts of uncommitted batches whose writer is gone (killed mid-batch), by batch id."""
-    batches = committed_batches(root)
-    found: dict[str, list[Path]] = defaultdict(list)
-    for name in SCHEMAS:
-        for path in part_files(root / name):
-            batch = batch_of(path.name)
-            if batch is not None and batch not in batches and is_orphan(root, path):
-                found[batch].append(path)
-    return dict(found)
+@contextmanager
+def _table_folder(path: Path):
+    """A descriptor of a table's folder for a reader (``files.open_folder``), or None where there is no folder (an
+    empty table); a link there is a SchemaError naming it, as a linked part is."""
+    try:
+        fd = open_folder(path)
+    except FileNotFoundError:
+        fd = None
+    except NotAFileError as exc:
+        raise SchemaError(str(path), NOT_A_FILE) from exc
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 @contextmanager
-def _part_source(path: Path):
+def _part_source(path: Path, dir_fd: int | None = None):
     """A part opened without following a link (``files.open_regular``); Arrow reads it through /proc/self/fd where
     there is one (its own I/O, outside the GIL, as when it opens a path), else through the Python file."""
-    with open_regular(path) as handle:
+    with open_regular(path, dir_fd) as handle:
         proc = f"/proc/self/fd/{handle.fileno()}"
         if not os.path.exists(proc):
             yield handle
@@ -135,13 +147,18 @@ def _part_source(path: Path):
 
 
 def read_part(
-    path: Path, name: str, columns: list[str] | None = None, where: Where | None = None
+    path: Path,
+    name: str,
+    columns: list[str] | None = None,
+    where: Where | None = None,
+    dir_fd: int | None = None,
 ) -> pa.Table:
     """One part, validated: all columns, or only ``columns`` (those are the ones checked); with ``where``, only its
-    rows whose column ``where[0]`` (one of ``columns``) holds one of the values ``where[1]`` (`_matching`)."""
+    rows whose column ``where[0]`` (one of ``columns``) holds one of the values ``where[1]`` (`_matching`); with
+    ``dir_fd``, opened through that descriptor of its folder."""
     try:
         with _part_source(
-            path
+            path, dir_fd
         ) as source:  # a symlink planted in the workspace is an error, never read as data
             part = pq.ParquetFile(source, buffer_size=WHERE_BUFFER if where else 0)
             present = part.schema_arrow.names
@@ -183,11 +200,11 @@ def _matching(
     return pa.concat_tables(kept)
 
 
-def _sources(path: Path) -> list[str]:
+def _sources(path: Path, dir_fd: int | None) -> list[str]:
     if not path.name.endswith("-m.parquet"):
         return []
     try:
-        with _part_source(path) as source:
+        with _part_source(path, dir_fd) as source:
             metadata = pq.read_schema(source).metadata or {}
     except NotAFileError as exc:
         raise SchemaError(str(path), NOT_A_FILE) from exc
@@ -206,20 +223,24 @@ def read_new(
     seen = set(seen)
     new: list[str] = []
     tables = []
-    for _round in range(READ_ROUNDS):
-        vanished = False
-        listed = [path for path in visible_parts(root, name) if path.name not in seen]
-        for path, read in zip(listed, _read_parts(listed, name, seen, columns, where)):
-            if read is VANISHED:
-                vanished = True  # merged away: its rows are in a part the next listing shows
-                continue
-            sources, table = read
-            if not sources or not set(sources) <= seen:  # (sources read just before in this listing count)
-                tables.append(table)
-            seen.add(path.name)
-            new.append(path.name)
-        if not vanished:
-            return (pa.concat_tables(tables) if tables else None), new
+    with _table_folder(root / name) as fd:
+        if fd is None:
+            return None, []
+        for _round in range(READ_ROUNDS):
+            vanished = False
+            listed = [path for path in visible_parts(root, name, fd) if path.name not in seen]
+            for path, read in zip(listed, _read_parts(listed, name, seen, columns, where, fd)):
+                if read is VANISHED:
+                    vanished = True  # merged away: its rows are in a part the next listing shows
+                    continue
+                sources, table = read
+                # (sources read just before in this listing count)
+                if not sources or not set(sources) <= seen:
+                    tables.append(table)
+                seen.add(path.name)
+                new.append(path.name)
+            if not vanished:
+                return (pa.concat_tables(tables) if tables else None), new
     raise RuntimeError(f"{root / name}: parts kept vanishing while reading ({READ_ROUNDS} listings)")
 
 
@@ -227,7 +248,12 @@ VANISHED = object()  # a part removed between listing and reading
 
 
 def _read_parts(
-    paths: list[Path], name: str, seen: set[str], columns: list[str] | None, where: Where | None
+    paths: list[Path],
+    name: str,
+    seen: set[str],
+    columns: list[str] | None,
+    where: Where | None,
+    dir_fd: int | None,
 ) -> list:
     """Each part's (merge sources, rows), in order, or VANISHED; rows are None for a merged part whose sources
     were all seen before.
@@ -236,10 +262,10 @@ def _read_parts(
 
     def one(path: Path):
         try:
-            sources = _sources(path)
+            sources = _sources(path, dir_fd)
             if sources and set(sources) <= seen:
                 return sources, None
-            return sources, read_part(path, name, columns, where)
+            return sources, read_part(path, name, columns, where, dir_fd)
         except FileNotFoundError:
             return VANISHED
 
@@ -293,64 +319,75 @@ def _may_repeat(ids: pa.Array) -> bool:
     return bool(np.any(keys[1:] == keys[:-1]))
 
 
-def write_part(directory: Path, table: pa.Table, metadata: dict | None = None) -> Path:
+def write_part(
+    directory: Path, table: pa.Table, metadata: dict | None = None, dir_fd: int | None = None
+) -> Path:
+    """A durable temp file in ``directory`` (with ``dir_fd``: the folder that is open on) holding ``table``."""
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    return write_temp(directory, lambda handle: pq.write_table(table, handle, compression="zstd"), ".parquet")
+
+    def write(handle) -> None:
+        pq.write_table(table, handle, compression="zstd")
+
+    return write_temp(directory, write, ".parquet", dir_fd=dir_fd)
 
 
 def write_tables(root: Path, tables: Iterable[tuple[str, pa.Table]]) -> list[Path]:
     """Durably append each (table name, rows) under ``root/<name>/`` as one part; returns the new part paths.
 
     Rows for more than one table are one batch: visible all together once its commit record is written, or never.
+    Every folder written is opened first (``files.folder_for_writing``): one that is a symlink, even one swapped in
+    since the workspace was opened, is refused (NotAFileError naming it) before anything is written.
     """
     tables = [
         (name, conform(table, name, f"new rows for '{name}'")) for name, table in tables if table.num_rows
     ]
     batch = uuid.uuid4().hex[:16] if len(tables) > 1 else None
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for name, table in tables:
-            staged.append((write_part(root / name, table), root / name / part_name(batch)))
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    published: list[Path] = []
-    try:
-        for tmp, final in staged:
-            publish(tmp, final)
-            published.append(final)
-        if batch:
-            _commit(root, batch)
-    except BaseException:
-        for (
-            tmp,
-            final,
-        ) in staged:  # an uncommitted batch is invisible; tidy it up now rather than at compaction
-            tmp.unlink(missing_ok=True)
+    with ExitStack() as folders:
+        fds = {name: folders.enter_context(folder_for_writing(root / name)) for name, _ in tables}
+        commits = folders.enter_context(_batches_folder(root)) if batch else None
+        staged: list[tuple[Path, Path, int]] = []
+        try:
+            for name, table in tables:
+                tmp = write_part(root / name, table, dir_fd=fds[name])
+                staged.append((tmp, root / name / part_name(batch), fds[name]))
+        except BaseException:
+            for tmp, _, fd in staged:
+                remove(tmp, fd)
+            raise
+        published: list[Path] = []
+        try:
+            for tmp, final, fd in staged:
+                publish(tmp, final, fd)
+                published.append(final)
             if batch:
-                final.unlink(missing_ok=True)
-        raise
+                _commit(root, batch, commits)
+        except BaseException:  # an uncommitted batch is invisible; tidy it up now rather than at compaction
+            for tmp, final, fd in staged:
+                remove(tmp, fd)
+                if batch:
+                    remove(final, fd)
+            raise
     return published
 
 
-def _commit(root: Path, batch: str) -> None:
+@contextmanager
+def _batches_folder(root: Path):
     directory = root / BATCHES
     try:
         directory.mkdir(exist_ok=True)
+    except FileExistsError:
+        pass  # a link or a file there: refused by the open below, naming it
     except OSError as exc:
         raise write_error(exc, directory) from exc
-    publish(write_temp(directory, lambda handle: handle.write(b"")), directory / f"{batch}{COMMIT_SUFFIX}")
+    with folder_for_writing(directory) as fd:
+        yield fd
 
 
-def is_orphan(root: Path, path: Path) -> bool:
-    """A part of a batch that will never commit: its writer is gone and (checked after that) no commit record is
-    there. A dead writer cannot commit any more, and a commit record is dropped only after all its parts merged."""
-    batch = batch_of(path.name)
-    if batch is None or pid_alive(_writer_pid(path.name)):
-        return False
-    return not (root / BATCHES / f"{batch}{COMMIT_SUFFIX}").exists()
+def _commit(root: Path, batch: str, dir_fd: int) -> None:
+    directory = root / BATCHES
+    tmp = write_temp(directory, lambda handle: handle.write(b""), dir_fd=dir_fd)
+    publish(tmp, directory / f"{batch}{COMMIT_SUFFIX}", dir_fd)
 
 
 def part_rows(paths: list[Path]) -> int:

@@ -197,7 +197,7 @@ class Workspace:
 
     def orphans(self) -> dict[str, list[Path]]:
         """Parts of batches whose writer died before committing them (invisible; `compact` removes them)."""
-        return store.orphans(self.path)
+        return compaction.orphans(self.path)
 
 
 def _refuse_a_file(path: Path) -> None:

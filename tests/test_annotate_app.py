@@ -386,3 +386,15 @@ def test_a_port_in_use_is_one_line_naming_the_flag(label_ws, users_file, capsys)
         f"error: --host 127.0.0.1 --port {port}: cannot listen there (the port is in use, or the host is no "
         "address of this machine): give another --port or --host\n"
     )
+
+
+@pytest.mark.parametrize("line", [f"{PASSWORD}\r\n", f"{PASSWORD}\n", f"{PASSWORD}\r", PASSWORD])
+def test_a_password_from_stdin_loses_its_line_end_and_only_that(line, capsys, monkeypatch):
+    r"""`printf 'secret\r\n' | python -m annotate add-user ...` (a file saved on Windows): the \r is the line end,
+    not the password's last character; spaces and tabs inside or at either end stay the password's."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(line))
+    assert main(["hash-password", "--password-stdin"]) == 0
+    assert verify_password(PASSWORD, capsys.readouterr().out.strip())
+    monkeypatch.setattr("sys.stdin", io.StringIO(" two words\t\r\n"))
+    assert main(["hash-password", "--password-stdin"]) == 0
+    assert verify_password(" two words\t", capsys.readouterr().out.strip())

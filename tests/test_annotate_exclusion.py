@@ -144,7 +144,7 @@ def test_the_switch_cuts_a_huge_name_it_echoes(setup):
     said = exclude_labeller(ctx, "ann", "n" * 100_000, True)
     assert f"{'n' * 80}… has no labels in this workspace." in said and len(said) < 300
     said = exclude_labeller(ctx, "ann", "n " * 50_000, False)  # spaces in it: cut as a whole all the same
-    assert f">{'n ' * 40}…: labels count in the verdicts again. Excluded: nobody.<" in said
+    assert f">{'n ' * 40}…: not excluded, so nothing changed. Excluded: nobody.<" in said
 
 
 def test_a_planted_symlink_at_excluded_json_is_refused(setup, tmp_path):
@@ -334,3 +334,19 @@ def test_the_labellers_table_marks_an_excluded_name_stored_in_another_normalisat
         table = admin_view(context, "ann")[1]
         row = table.split(f"<td>{nfd}</td>")[1].split("</tr>")[0]
         assert row.endswith("<td>excluded</td>"), row
+
+
+def test_including_a_labeller_who_is_not_excluded_says_so_and_changes_nothing(setup):
+    ctx, _ = setup
+    path = ctx.service.workspace.path / EXCLUDED_FILE
+    said = exclude_labeller(ctx, "ann", "bob", False)
+    assert "bob: not excluded, so nothing changed. Excluded: nobody." in said and "again" not in said
+    assert not path.exists()  # nothing written
+    exclude_labeller(ctx, "ann", "cat", True)
+    before = path.read_bytes()
+    said = exclude_labeller(ctx, "ann", " bob ", False)
+    assert "bob: not excluded, so nothing changed. Excluded: cat." in said
+    assert path.read_bytes() == before
+    assert "cat: labels count in the verdicts again. Excluded: nobody." in exclude_labeller(
+        ctx, "ann", "cat", False
+    )

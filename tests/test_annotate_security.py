@@ -87,7 +87,7 @@ def test_session_key_is_whole_or_absent_and_an_existing_one_is_only_read(tmp_pat
     monkeypatch.undo()
     key = load_key(path)
 
-    def read_only(directory, suffix="", mode=0o644):
+    def read_only(directory, suffix="", mode=0o644, dir_fd=None):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     monkeypatch.setattr(files, "create_temp", read_only)

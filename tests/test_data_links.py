@@ -13,7 +13,7 @@ from annotate.users import User, add_user, hash_password
 from data import Workspace
 from data.__main__ import main
 from data.errors import PrefloopError
-from data.files import NOT_A_FILE
+from data.files import NOT_A_FILE, NotAFileError
 
 
 def tree(path):
@@ -119,10 +119,12 @@ def test_a_read_only_workspace_serves_reads_and_refuses_labelling_in_one_line(se
     add_user(ws / "users.toml", "ann", "a good password")
     create_temp = files.create_temp
 
-    def read_only(directory, suffix="", mode=0o644):  # what a read-only mount gives (also for root)
+    def read_only(
+        directory, suffix="", mode=0o644, dir_fd=None
+    ):  # what a read-only mount gives (also for root)
         if str(directory).startswith(str(ws)):
             raise OSError(errno.EROFS, os.strerror(errno.EROFS))
-        return create_temp(directory, suffix, mode)
+        return create_temp(directory, suffix, mode, dir_fd)
 
     monkeypatch.setattr(files, "create_temp", read_only)
     before = tree(ws)
@@ -142,3 +144,61 @@ def test_a_read_only_workspace_serves_reads_and_refuses_labelling_in_one_line(se
         "and `export --out` to a writable folder work on this one"
     ]
     assert tree(ws) == before and (outside / "dpo.parquet").is_file()
+
+
+def swap_for_link(folder, target):
+    """What a process replacing a workspace folder while another runs does: the folder away, a link in its place."""
+    shutil.rmtree(folder)
+    folder.symlink_to(target, target_is_directory=True)
+
+
+@pytest.mark.parametrize("name", ["labels", "batches"])
+def test_a_folder_swapped_for_a_link_after_the_workspace_opened_gets_no_write(setup, name):
+    """`Workspace()` checks its folders once; each write opens every folder it writes with O_NOFOLLOW, so a folder
+    swapped for a link since (the app runs for days) is refused, one line naming it, and nothing is half-written."""
+    from data import compaction, store
+
+    ws, outside, _ = setup
+    workspace = Workspace(ws)  # opened while every folder is a folder
+    rows = {table: workspace.read(table) for table in ("prompts", "labels")}
+    (ws / "batches").mkdir(exist_ok=True)
+    swap_for_link(ws / name, outside / "folder")
+    before, inside = tree(outside), tree(ws)
+    message = f"^{ws / name}: {NOT_A_FILE}$"
+    with pytest.raises(NotAFileError, match=message):  # a batch: prompts and labels
+        store.write_tables(ws, list(rows.items()))
+    if name == "labels":
+        with pytest.raises(NotAFileError, match=message):  # the app's group commit: one labels part
+            workspace.write_part("labels", rows["labels"])
+        with pytest.raises(NotAFileError, match=message):  # nothing merged or removed through it either
+            compaction.compact(ws, "labels")
+    assert tree(outside) == before and tree(ws) == inside  # not a part, not a temp file, not a commit record
+
+
+def test_a_table_folder_swapped_for_a_link_is_never_read_as_the_table(setup):
+    ws, outside, _ = setup
+    workspace = Workspace(ws)
+    shutil.copy(
+        outside / "labels.parquet", outside / "folder" / "part-00000000000000000002-1-0000beef.parquet"
+    )
+    swap_for_link(ws / "labels", outside / "folder")
+    with pytest.raises(PrefloopError, match=f"^{ws / 'labels'}: {NOT_A_FILE}$"):
+        workspace.read("labels")
+
+
+def test_the_app_says_not_saved_when_the_labels_folder_was_swapped_for_a_link(label_ws, tmp_path, caplog):
+    from annotate.app import on_submit
+    from annotate.components import Context
+    from annotate.service import LabelService
+    from annotate.users import Authenticator
+
+    ctx = Context(LabelService(label_ws), Authenticator({}), "")
+    item = ctx.service.show("ann").item.id
+    (tmp_path / "elsewhere").mkdir()
+    swap_for_link(label_ws.path / "labels", tmp_path / "elsewhere")
+    view = on_submit(ctx, "ann", item, "left", 3, "close call")
+    assert "Not saved: a workspace folder on the server was replaced by a link; tell the admin" in view.status
+    assert "Saved" not in view.status and str(tmp_path) not in view.status  # no server path on the screen
+    assert (view.item_id, view.choice) == (item, "left") and ctx.service.queue.votes[item] == 0
+    assert f"{label_ws.path / 'labels'}: {NOT_A_FILE}" in caplog.text  # the admin's log names it
+    assert list((tmp_path / "elsewhere").iterdir()) == []

@@ -219,10 +219,10 @@ def test_a_merge_that_fails_midway_writes_nothing_and_the_same_command_reruns(tm
     command = ["merge", "-w", str(ws.path), str(one.path), str(two.path)]
     before, write_part = digest(ws.path), store.write_part
 
-    def disk_full_at_the_second(directory, table, metadata=None):
+    def disk_full_at_the_second(directory, table, metadata=None, dir_fd=None):
         if "shard 1" in str(table.to_pylist()):
             raise write_error(OSError(errno.ENOSPC, "No space left on device"), directory)
-        return write_part(directory, table, metadata)
+        return write_part(directory, table, metadata, dir_fd)
 
     monkeypatch.setattr(store, "write_part", disk_full_at_the_second)
     assert main(command) == 2

@@ -85,8 +85,8 @@ def test_users_file_is_0600_from_creation(tmp_path, monkeypatch):
     modes = []
     create_temp = files.create_temp
 
-    def watch(directory, suffix="", mode=0o644):
-        fd, path = create_temp(directory, suffix, mode)
+    def watch(directory, suffix="", mode=0o644, dir_fd=None):
+        fd, path = create_temp(directory, suffix, mode, dir_fd)
         modes.append(os.stat(path).st_mode & 0o777)
         return fd, path
 
@@ -124,7 +124,7 @@ def test_permission_error_is_one_line(tmp_path, prefs, monkeypatch, capsys):
     assert main(["init", "-w", str(ws)]) == 0
 
     def denied(
-        directory, suffix="", mode=0o644
+        directory, suffix="", mode=0o644, dir_fd=None
     ):  # what a read-only folder gives (also for root, unlike chmod)
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(directory))
 
@@ -196,3 +196,44 @@ def test_a_log_line_the_disk_cuts_short_is_an_error_and_never_swallows_the_next(
     assert log.read_bytes() == b'{"fir'
     files.append_line(log, json.dumps({"second": 2}))
     assert json_lines(log) == [{"second": 2}]
+
+
+def test_a_full_disk_at_a_later_file_of_an_import_says_what_was_stored_and_the_rerun_finishes(
+    tmp_path, monkeypatch, capsys
+):
+    """`data import A B C` writes each file as one batch: a full disk at B leaves A stored (its summary printed), so
+    the error says so instead of "nothing was written", and the same command again stores B and C only."""
+    from data import store
+
+    ws, paths = tmp_path / "ws", []
+    for name in "abc":
+        path = tmp_path / f"{name}.json"
+        path.write_text(
+            json.dumps([{"prompt": f"{name}{i}", "chosen": "yes", "rejected": "no"} for i in range(2)])
+        )
+        paths.append(path)
+    a, b, c = paths
+    command = ["import", "-w", str(ws), str(a), str(b), str(c)]
+    write_tables, calls = store.write_tables, []
+
+    def full_at_the_second_file(root, tables):
+        calls.append(root)
+        if len(calls) == 2:
+            raise files.write_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), root / "prompts")
+        return write_tables(root, tables)
+
+    monkeypatch.setattr(store, "write_tables", full_at_the_second_file)
+    assert main(command) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith(f"imported {a} ") and str(b) not in out
+    assert err.strip().splitlines() == [
+        f"error: writing {b} failed (the disk is full): nothing of {b}, {c} was written; {a} was imported (summary "
+        "above): run the same command again to finish, it skips the rows already stored"
+    ]
+    assert len(Workspace(ws).read("pairs")) == 2
+    monkeypatch.undo()
+    assert main(command) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "already_stored 2" in lines[0] and "new_" not in lines[0]  # A's rows are not written again
+    assert all("new_pairs 2" in line for line in lines[1:])
+    assert len(Workspace(ws).read("pairs")) == 6

@@ -365,8 +365,8 @@ IMPORT_KILLED_BETWEEN_TABLES = textwrap.dedent(
     from data.__main__ import main
     publish, done = store.publish, []
 
-    def publish_then_die(tmp, final):
-        publish(tmp, final)
+    def publish_then_die(tmp, final, dir_fd=None):
+        publish(tmp, final, dir_fd)
         done.append(final)
         if len(done) == 2:  # prompts and completions are in place, pairs and labels are not
             os.kill(os.getpid(), signal.SIGKILL)
