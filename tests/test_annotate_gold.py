@@ -3,6 +3,7 @@ trained on; pace columns on every label."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 
 import pyarrow.compute as pc
@@ -412,3 +413,18 @@ def test_the_admin_tabs_gold_lines_hide_the_servers_paths_and_the_clis_name_them
     )
     assert f"{filed} is gold now (answer b, was a from gold.jsonl)" in said[2]
     assert not [line for line in said if str(tmp_path) in line]
+
+
+def test_the_readme_gives_the_gold_rate_range_to_annotate_not_to_data_gold():
+    """README listed "a rate outside [0, 0.5]" among `data gold`'s errors, which has no rate flag: the rate is
+    `annotate --gold-rate`, checked when annotate starts. Every place the README gives that range names the flag."""
+    from pathlib import Path
+
+    from annotate.gold_mixing import MAX_GOLD_RATE
+    from data.__main__ import build_parser
+
+    gold_flags = {s for a in build_parser().subcommands["gold"]._actions for s in a.option_strings}
+    assert not gold_flags & {"--gold-rate", "--rate"}  # --rate-item names an item, not a rate
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    ranges = [m.start() for m in re.finditer(re.escape(f"[0, {MAX_GOLD_RATE}]"), readme)]
+    assert ranges and all("--gold-rate" in readme[max(0, at - 120) : at] for at in ranges)
