@@ -21,6 +21,7 @@ never be ranked, and a ranking on more would leave the rank app; once stored, no
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache, cached_property
@@ -34,6 +35,7 @@ from data.annotators import IMPORT
 from data.errors import quoted
 from data.import_formats import Example
 from data.import_records import RecordError
+from data.import_write import ranked_by
 from data.rank_guard import Key, item_sizes
 from data.rank_rate_rows import Ranked, ranked_questions, rated_in
 from data.ranking import MAX_K, MIN_K, canonical, rank_item_id
@@ -267,11 +269,20 @@ def check_labels(
             what, shown = ("rank item", "") if task == "rank" else ("answer", f" ({stored[key]})")
             message = (
                 f"{what} {item} already holds an imported {NOUN[task]}{shown}, and this row's differs: an import "
-                "never replaces one; leave the row out, or withdraw the stored one first (`data import --remove FILE`, "
-                "FILE the file that imported it)"
+                f"never replaces one; leave the row out, or withdraw the stored one first ({_remove(workspace, key)})"
             )
             raise SchemaError(str(path), message, mine.row, mine.field)
     _check_ranked_items(workspace, [found for key, found in first.items() if key not in stored], added)
+
+
+def _remove(workspace: Workspace, key: tuple[str, str]) -> str:
+    """`data import --remove FILE` for the stored imported label of ``key`` (task, item): FILE the file whose import
+    ranked the item where the import log names it (`data.import_write.ranked_by`: rank items only), else a word."""
+    task, item = key
+    ranked = ranked_by(workspace.path, [item]) if task == "rank" else {}
+    if item in ranked:
+        return f"`data import --remove {shlex.quote(ranked[item])}`"
+    return "`data import --remove FILE`, FILE the file that imported it"
 
 
 def _check_ranked_items(

@@ -7,6 +7,7 @@ use, or that would relabel an item, is one line naming file, row and field, and 
 from __future__ import annotations
 
 import json
+import shlex
 
 import pyarrow as pa
 import pyarrow.csv
@@ -198,7 +199,8 @@ def test_unlabelled_keeps_the_answers_and_skip_leaves_a_conflicting_row_out(tmp_
 STORED_ROWS = [RANKED[0], RATED[1]]  # imported first, into every workspace of the refusals
 NEW = {"prompt": "New?", "response": "new"}
 REFUSED = [
-    # (file name, rows, the line after "error: <file>"; {item}: the stored rank item, {hello}: the stored answer)
+    # (file name, rows, the line after "error: <file>"; {item}: the stored rank item, {hello}: the stored answer,
+    # {stored}: the file that imported them, as given)
     ("ranking.jsonl", [NEW | {"ranking": "1"}],
      ", row 0, field 'ranking': a ranking ranks the row's answers: give them as a 'completions' list of 3-6"),
     ("preference.jsonl", [{"prompt": "q", "chosen": "a", "rejected": "b", "ratings": rating(4)}],
@@ -240,10 +242,10 @@ REFUSED = [
      ", row 0, field 'ratings': answer {hello} already holds an imported rating (" + stored(rating(3))
      + "), and this row's differs: an import never replaces one; leave the row out, or withdraw the stored one "
      "first (`data import --remove FILE`, FILE the file that imported it)"),
-    ("other/stored.jsonl", [RANKED[0] | {"ranking": "1 > 2 > 3"}],
+    ("other/stored.jsonl", [RANKED[0] | {"ranking": "1 > 2 > 3"}],  # the import log names the file that ranked it
      ", row 0, field 'ranking': rank item {item} already holds an imported ranking, and this row's differs: an "
-     "import never replaces one; leave the row out, or withdraw the stored one first (`data import --remove FILE`, "
-     "FILE the file that imported it)"),
+     "import never replaces one; leave the row out, or withdraw the stored one first (`data import --remove "
+     "{stored}`)"),
 ]  # fmt: skip
 
 
@@ -261,11 +263,27 @@ def test_rows_the_import_cannot_label_are_one_line_and_write_nothing(tmp_path, c
         "{item}": item_of("Capital of France?"),
         "{hello}": answer_id("Say hi.", "Hello!", "stored"),
         "{q}": item_of("q"),
+        "{stored}": shlex.quote(str(stored_file)),
     }
     for name, value in ids.items():
         message = message.replace(name, value)
     assert capsys.readouterr().err == f"error: {path}{message}\n"
     assert digest(tmp_path / "ws") == before
+
+
+def test_a_conflicting_ranking_keeps_the_placeholder_where_the_import_log_names_no_file(tmp_path, capsys):
+    """A log line written before lines named their rank items (`ranked_items`) names no file to withdraw."""
+    assert import_(tmp_path / "ws", write(tmp_path / "stored.jsonl", *STORED_ROWS)) == 0
+    log = tmp_path / "ws" / "imports" / "log.jsonl"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    log.write_text(
+        "".join(json.dumps({k: v for k, v in e.items() if k != "ranked_items"}) + "\n" for e in lines)
+    )
+    capsys.readouterr()
+    assert import_(tmp_path / "ws", write(tmp_path / "r4.jsonl", RANKED[0] | {"ranking": "1 > 2 > 3"})) == 2
+    assert capsys.readouterr().err.endswith(
+        "withdraw the stored one first (`data import --remove FILE`, FILE the file that imported it)\n"
+    )
 
 
 def test_two_files_of_one_import_that_rate_an_answer_differently_are_refused(tmp_path, capsys):
