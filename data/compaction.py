@@ -15,13 +15,22 @@ import json
 import logging
 import math
 import os
+import stat
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 
-from data.files import check_not_link, fsync_dir, pid_alive, publish, remove_dead_temps, write_error
+from data.files import (
+    check_not_link,
+    fsync_dir,
+    not_a_file,
+    pid_alive,
+    publish,
+    remove_dead_temps,
+    write_error,
+)
 from data.schemas import SCHEMAS
 from data.store import (
     BATCHES,
@@ -141,6 +150,21 @@ def compact(root: Path, name: str, bound: int | None = None) -> tuple[int, int]:
                 break
             groups = _tier_groups(_sizes(_parseable(visible_parts(root, name))), bound)
         return before, len(visible_parts(root, name))
+
+
+def check_parts(root: Path) -> None:
+    """Refuse (NotAFileError, naming it) a visible part of any table that is a symlink or special file, as a read
+    does: a table whose only part it is has nothing to merge, so no read of ``compact`` would meet it. A part that
+    vanishes meanwhile (merged by a compaction beside us) is passed over."""
+    for name in SCHEMAS:
+        check_not_link(root / name)  # its parts are listed through it
+        for path in visible_parts(root, name):
+            try:
+                regular = stat.S_ISREG(path.lstat().st_mode)
+            except FileNotFoundError:
+                continue
+            if not regular:
+                raise not_a_file(path)
 
 
 def part_count(root: Path, name: str) -> int:

@@ -188,7 +188,9 @@ class Workspace:
             compaction.maybe_compact(self.path, name)
 
     def compact(self) -> dict[str, tuple[int, int]]:
-        """Merge each table's parts into one; returns (parts before, parts after) per table."""
+        """Merge each table's parts into one; returns (parts before, parts after) per table. A part that is a symlink
+        or special file is refused first, in any table, as a read refuses it (`compaction.check_parts`)."""
+        compaction.check_parts(self.path)
         return {name: compaction.compact(self.path, name) for name in SCHEMAS}
 
     def not_files(self) -> list[Path]:

@@ -93,6 +93,24 @@ def test_a_planted_symlink_is_refused_by_every_command(setup, name, capsys):
     assert tree(outside) == before  # nothing written outside
 
 
+def test_compact_refuses_a_tables_only_part_that_is_a_symlink(tmp_path, capsys):
+    """With one part there is nothing to merge, so compact read none and said "1 part(s) -> 1", exit 0, where
+    validate, stats and export refuse the link: one line naming it, and nothing written."""
+    prefs = tmp_path / "prefs.jsonl"
+    prefs.write_text(json.dumps({"prompt": "q", "chosen": "yes", "rejected": "no"}) + "\n")
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    (part,) = (ws / "prompts").glob("part-*.parquet")
+    part.rename(tmp_path / "real.parquet")
+    part.symlink_to(tmp_path / "real.parquet")
+    listing = sorted(ws.rglob("*"))
+    before = tree(ws)
+    capsys.readouterr()
+    assert main(["compact", "-w", str(ws)]) == 2
+    assert capsys.readouterr() == ("", f"error: {part}: {NOT_A_FILE}\n")
+    assert sorted(ws.rglob("*")) == listing and tree(ws) == before
+
+
 def test_validate_lists_a_planted_part_and_the_link_is_never_read(setup, capsys):
     ws, outside, _ = setup
     plant(ws / "labels" / "part-00000000000000000001-1-0000beef.parquet", outside / "labels.parquet")
