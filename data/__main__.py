@@ -43,7 +43,7 @@ from data.labellers import labeller_lines
 from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
-from data.merging import merge_workspaces
+from data.merging import merge_source, merge_workspaces
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.spellings import Spellings
 from data.stats import integrity_problems, labeller_report, workspace_stats
@@ -309,7 +309,7 @@ def cmd_compact(args: Any) -> int:
 
 def cmd_merge(args: Any) -> int:
     workspace = Workspace(args.workspace)
-    others = [Workspace(path) for path in args.others]  # all must open before anything is written
+    others = [merge_source(path) for path in args.others]  # all must open before anything is written
     # every workspace read and checked first, then all of them written as one batch: all or nothing
     for plan in merge_workspaces(workspace, others, args.on_conflict):
         added = ", ".join(f"{k} +{v}" for k, v in plan.counts().items())

@@ -42,7 +42,7 @@ from data.merge_guard import FRAMES, Side, check_rank_items
 from data.merge_logs import carry_logs, plan_logs
 from data.merge_spellings import NearCopies
 from data.schemas import SCHEMAS
-from data.workspace import READ_ORDER, Workspace, WorkspaceError
+from data.workspace import MARKER, READ_ORDER, Workspace, WorkspaceError
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,17 @@ def plan_merge(workspace: Workspace, others: list[Workspace], on_conflict: str =
         held.add(plan.added, other.path)
         plans.append(plan)
     return plans
+
+
+def merge_source(path: str | Path) -> Workspace:
+    """The workspace at ``path`` to merge from; one that is not there is a WorkspaceError saying so (`data init`,
+    the advice for a missing ``-w``, would only make an empty one to merge)."""
+    path = Path(path)
+    if not path.exists():
+        raise WorkspaceError(f"{path}: the workspace to merge does not exist")
+    if path.is_dir() and not (path / MARKER).is_file():
+        raise WorkspaceError(f"{path}: not a workspace (no {MARKER}): nothing to merge from it")
+    return Workspace(path)
 
 
 def merge_workspaces(

@@ -214,6 +214,22 @@ def shards(tmp_path, n: int) -> tuple[Workspace, list[Workspace]]:
     return ws, out
 
 
+def test_a_merge_source_that_is_not_a_workspace_is_said_so_not_to_be_initialised(tmp_path, capsys):
+    """`data merge -w WS nonexist` advised `python -m data init` on the source, which would only make an empty
+    workspace to merge."""
+    ws, (one,) = shards(tmp_path, 1)
+    (tmp_path / "folder").mkdir()
+    before = digest(ws.path)
+    capsys.readouterr()
+    for source, said in [
+        ("nonexist", "the workspace to merge does not exist"),
+        ("folder", "not a workspace (no workspace.json): nothing to merge from it"),
+    ]:
+        assert main(["merge", "-w", str(ws.path), str(one.path), str(tmp_path / source)]) == 2
+        assert capsys.readouterr() == ("", f"error: {tmp_path / source}: {said}\n")
+    assert digest(ws.path) == before
+
+
 def test_a_merge_that_fails_midway_writes_nothing_and_the_same_command_reruns(tmp_path, capsys, monkeypatch):
     ws, (one, two) = shards(tmp_path, 2)
     command = ["merge", "-w", str(ws.path), str(one.path), str(two.path)]
