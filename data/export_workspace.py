@@ -79,6 +79,12 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
             raise PrefloopError(f"{flag} applies to --format dpo, not {args.format} (it chooses pairs)")
     if args.out is not None and Path(args.out).suffix not in (".parquet", ".pq"):
         raise PrefloopError(f"--out {args.out}: exports are Parquet files: give a name ending in .parquet")
+    if (
+        args.out is not None and Path(args.out).is_dir() and not Path(args.out).is_symlink()
+    ):  # a link is replaced
+        raise PrefloopError(
+            f"--out {args.out} is a folder: give a file path (a new name, or an export to replace)"
+        )
     export = f"{args.format}{' --edits' if args.edits else ''}"
     if "min_posterior" in explicit:
         if (

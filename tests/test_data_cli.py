@@ -194,3 +194,17 @@ def test_export_out_must_be_a_parquet_name(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == f"error: --out {out}: exports are Parquet files: give a name ending in .parquet\n"
     assert not out.exists()
+
+
+def test_export_out_that_is_a_folder_is_one_clear_line(tmp_path, capsys):
+    """A folder named like a Parquet file said "error: Is a directory: nothing was written to ..."."""
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    data.write_text(json.dumps([{"prompt": "q", "chosen": "yes", "rejected": "no"}]))
+    assert main(["import", "-w", str(ws), str(data)]) == 0
+    out = tmp_path / "dpo.parquet"
+    out.mkdir()
+    assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --out {out} is a folder: give a file path (a new name, or an export to replace)\n"
+    )
+    assert list(out.iterdir()) == []
