@@ -61,9 +61,14 @@ class AnnotateOptions:
             "correctness, coherence, complexity and verbosity, each 0-4",
         },
     )
-    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (loopback by default)"})
+    host: str = field(
+        default="127.0.0.1",
+        metadata={"metavar": "ADDR", "help": "address to listen on (loopback by default)"},
+    )
     port: int = field(default=7860, metadata={"help": "port to listen on"})
-    users: Path | None = field(default=None, metadata={"help": "users TOML file (default: WS/users.toml)"})
+    users: Path | None = field(
+        default=None, metadata={"metavar": "FILE", "help": "users TOML file (default: WS/users.toml)"}
+    )
     overlap: int = field(default=1, metadata={"help": "labellers per item (K); 2+ measures agreement"})
     lease_minutes: float = field(
         default=10.0, metadata={"help": "how long an item on someone's screen is kept from others"}
@@ -92,7 +97,9 @@ class AnnotateOptions:
             "one person"
         },
     )
-    guidelines: Path | None = field(default=None, metadata={"help": "Markdown file shown beside the item"})
+    guidelines: Path | None = field(
+        default=None, metadata={"metavar": "FILE", "help": "Markdown file shown beside the item"}
+    )
     demo_user: bool = field(
         default=False, metadata={"help": "add an admin user `demo` with a fresh password (printed once)"}
     )
@@ -155,7 +162,7 @@ class AddUserOptions:
     name: str = field(default="", metadata={"help": "labeller name", "positional": True})
     users: Path = field(
         default=Path("users.toml"),
-        metadata={"help": "users TOML file (created if missing)", "required": True},
+        metadata={"metavar": "FILE", "help": "users TOML file (created if missing)", "required": True},
     )
     admin: bool = field(default=False, metadata={"help": "may see the admin view and export", "switch": True})
     password_stdin: bool = field(default=False, metadata={"help": PASSWORD_STDIN, "switch": True})

@@ -83,7 +83,8 @@ class ImportCommand:
         default="auto", metadata={"help": "record format (default: detect)", "choices": IMPORT_FORMATS}
     )
     source: str | None = field(
-        default=None, metadata={"help": "source name recorded on every row (default: the file name)"}
+        default=None,
+        metadata={"metavar": "NAME", "help": "source name recorded on every row (default: the file name)"},
     )
     split: str = field(default="train", metadata={"help": "split for rows that name none", "choices": SPLITS})
     test_fraction: float = field(
@@ -151,7 +152,8 @@ class ExportCommand:
     workspace: Path = WORKSPACE
     format: str = field(default="dpo", metadata={"choices": EXPORT_FORMATS, "required": True})
     out: Path | None = field(
-        default=None, metadata={"help": "output file (default: WS/exports/<format>[-<split>].parquet)"}
+        default=None,
+        metadata={"metavar": "FILE", "help": "output file (default: WS/exports/<format>[-<split>].parquet)"},
     )
     split: str | None = field(
         default=None, metadata={"help": "only prompts of this split (default: all)", "choices": SPLITS}
@@ -191,7 +193,10 @@ class LeaderboardCommand:
     workspace: Path = WORKSPACE
     by: str = field(
         default=PEOPLE,
-        metadata={"help": "whose votes: people (default), judge:NAME or rm:ID (a machine labeller)"},
+        metadata={
+            "metavar": "WHO",
+            "help": "whose votes: people (default), judge:NAME or rm:ID (a machine labeller)",
+        },
     )
     json: bool = field(default=False, metadata={"help": "print JSON", "switch": True})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples of the prompts"})

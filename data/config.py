@@ -58,6 +58,9 @@ def _fields(cls: type, exclude: tuple[str, ...] = ()) -> list[tuple[dataclasses.
     return [(f, _base_type(hints[f.name])) for f in dataclasses.fields(cls) if f.name not in exclude]
 
 
+SCALAR_METAVARS = {int: "N", float: "X"}  # a number's value in --help where its field names none
+
+
 def add_options(
     parser: argparse.ArgumentParser,
     cls: type,
@@ -71,10 +74,13 @@ def add_options(
     Field metadata beyond ``help``/``choices``: ``positional`` (an argument, not a flag), ``required``,
     ``short`` (e.g. ``-w``), ``repeat`` (a list given one value a flag), ``whole`` (a list whose values are never
     split at commas: JSON), ``switch`` (a bool that is only ``--name``, no ``--no-name``), ``metavar`` (the
-    value as --help names it, the README's word for it, e.g. FILE; a list's default is VALUE, a single value's the
-    flag's name). ``groups`` maps a field name to the argument group its flag is shown in (a method's own options)."""
+    value as --help names it, the README's word for it, e.g. FILE; a list's default is VALUE, a number's N or X,
+    ``SCALAR_METAVARS``; a text or path field names its own, or argparse would shout the flag's name: ``--out
+    OUT``). ``groups`` maps a field name to the argument group its flag is shown in (a method's own options)."""
     if config and not prefix:
-        parser.add_argument("--config", type=Path, help="YAML file of options; flags override it")
+        parser.add_argument(
+            "--config", type=Path, metavar="FILE", help="YAML file of options; flags override it"
+        )
     for field, kind in _fields(cls, exclude):
         if dataclasses.is_dataclass(kind):
             add_options(parser, kind, f"{prefix}{field.name}.", field.metadata.get("owned", ()), config)
@@ -96,8 +102,8 @@ def add_options(
                 options["metavar"] = meta.get("metavar", "VALUE")
         else:
             options["type"] = kind if kind in (int, float, str, Path) else str
-            if "metavar" in meta:
-                options["metavar"] = meta["metavar"]
+            if "metavar" in meta or kind in SCALAR_METAVARS:
+                options["metavar"] = meta.get("metavar", SCALAR_METAVARS.get(kind))
         if "choices" in meta:
             options["choices"] = meta["choices"]
         if meta.get("positional"):

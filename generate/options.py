@@ -30,13 +30,17 @@ class SampleOptions:
     )
     model: str = field(
         default=DEFAULT_MODEL,
-        metadata={"help": "model short name, folder, or newest (the newest model in the workspace manifest)"},
+        metadata={
+            "metavar": "M",
+            "help": "model short name, folder, or newest (the newest model in the workspace manifest)",
+        },
     )
     chat_template: str | None = field(
         default=None,
         metadata={
+            "metavar": "TEMPLATE",
             "help": f"chat template for a model without one (a base model): {', '.join(NAMED)}, or a Jinja file; "
-            "default: the model's own"
+            "default: the model's own",
         },
     )
     prompts: str | None = field(
@@ -106,9 +110,10 @@ class SampleOptions:
     judge: str | None = field(
         default=None,
         metadata={
+            "metavar": "J",
             "help": "machine labeller: rm (newest reward model), rm:<model id>, rm:FOLDER (a reward model outside "
             "the manifest), or a chat model (short name or folder) judging with MT-Bench's pairwise prompt; alone: "
-            "label the workspace's unlabelled pairs"
+            "label the workspace's unlabelled pairs",
         },
     )
     judge_template: Path | None = field(

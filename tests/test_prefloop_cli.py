@@ -192,3 +192,25 @@ def test_the_help_names_a_flags_value_as_the_readme_does_where_it_has_one_name(c
 )
 def test_the_help_names_each_flags_value_as_the_readme_does(command, shown, capsys):
     assert shown in _help(command, capsys)
+
+
+def _every_command() -> list[tuple[str, ...]]:
+    """Every entry point and subcommand, whether or not the README runs it."""
+    modules = [module.removesuffix(".__main__") for module, _ in COMMANDS.values()]
+    subcommands = [(package, sub) for package, subs in SUBCOMMANDS.items() for sub in sorted(subs)]
+    return sorted({(module,) for module in modules if module != "data"} | set(subcommands))
+
+
+@pytest.mark.parametrize("command", _every_command(), ids=" ".join)
+def test_no_help_names_a_value_by_its_flag_shouted(command, capsys):
+    """`data leaderboard --help` showed `--bootstrap BOOTSTRAP` and `--seed SEED` (and train `--warmup-ratio
+    WARMUP_RATIO`, the loop `--train.beta TRAIN.BETA`, ...): a number's value is N or X, a text's or a path's the
+    word its field gives (FILE, DIR, NAME, M)."""
+    shouted = {
+        (flag, shown)
+        for flag, shown in re.findall(
+            r"(?<![\w.-])(--[a-z][a-z0-9.-]*) ([A-Z][A-Z0-9_.]*)\b", _help(command, capsys)
+        )
+        if shown == flag[2:].replace("-", "_").upper() and len(shown) > 1  # `--n N` is the word it is
+    }
+    assert not sorted(shouted)

@@ -30,11 +30,12 @@ class TrainOptions:
         default=Path("ws"), metadata={"metavar": "WS", "help": "workspace to read labels from (default: ws)"}
     )
     model: str = field(
-        default=DEFAULT_MODEL, metadata={"help": "start (and reference) model: short name or folder"}
+        default=DEFAULT_MODEL,
+        metadata={"metavar": "M", "help": "start (and reference) model: short name or folder"},
     )
-    method: str = field(default="dpo", metadata={"help": "training method (listed below)"})
+    method: str = field(default="dpo", metadata={"metavar": "NAME", "help": "training method (listed below)"})
     out: Path | None = field(
-        default=None, metadata={"help": "output folder (default: WS/runs/<method>-<id>)"}
+        default=None, metadata={"metavar": "DIR", "help": "output folder (default: WS/runs/<method>-<id>)"}
     )
     loss_type: tuple[str, ...] = field(
         default=("sigmoid",),
@@ -73,8 +74,9 @@ class TrainOptions:
     kto_from: str | None = field(
         default=None,
         metadata={
+            "metavar": "RULE",
             "help": "kto: train on rubric ratings (`annotate --task rate`) instead of KTO labels: an answer is "
-            "desirable when its mean rating meets 'ASPECT>=VALUE' (or >, <=, <), e.g. 'helpfulness>=3'"
+            "desirable when its mean rating meets 'ASPECT>=VALUE' (or >, <=, <), e.g. 'helpfulness>=3'",
         },
     )
     rm_from_ratings: str | None = field(
@@ -176,7 +178,8 @@ class TrainOptions:
     chat_template: str | None = field(
         default=None,
         metadata={
-            "help": "chat template for a model folder without one: a Jinja file, or plain / roles (base models)"
+            "metavar": "TEMPLATE",
+            "help": "chat template for a model folder without one: a Jinja file, or plain / roles (base models)",
         },
     )
     truncation: str = field(

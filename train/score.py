@@ -38,7 +38,10 @@ class ScoreOptions:
     )
     model: str = field(
         default=NEWEST,
-        metadata={"help": "scoring model: newest (in the manifest), a folder or a short name"},
+        metadata={
+            "metavar": "M",
+            "help": "scoring model: newest (in the manifest), a folder or a short name",
+        },
     )
     rounds: tuple[int, ...] | None = field(default=None, metadata={"help": "only pairs of these rounds"})
     limit: int = field(default=0, metadata={"help": "score at most this many pairs (0: all)"})

@@ -50,14 +50,21 @@ class LoopOptions(SampleOptions):
         default=False, metadata={"help": "SPIN: iteration t also trains on iteration t-1's pairs"}
     )
     spin_name: str = field(
-        default="spin", metadata={"help": "SPIN: iterates go to WS/runs/<name>-iter<t> (one name per chain)"}
+        default="spin",
+        metadata={
+            "metavar": "NAME",
+            "help": "SPIN: iterates go to WS/runs/<name>-iter<t> (one name per chain)",
+        },
     )
     spin_samples: int = field(
         default=4, metadata={"help": "SPIN: held-out prompts compared in each iterate's samples.md"}
     )
     judge_name: str = field(
         default="judge",
-        metadata={"help": "judge loop: iterates go to WS/runs/<name>-iter<t> (one per chain)"},
+        metadata={
+            "metavar": "NAME",
+            "help": "judge loop: iterates go to WS/runs/<name>-iter<t> (one per chain)",
+        },
     )
     train: TrainOptions = field(
         default_factory=TrainOptions,
