@@ -6,6 +6,10 @@
 - A merge renames the merged part in before it deletes its sources, and names them in its Parquet metadata
   (``store.SOURCES_KEY``), so readers never lose a row (see ``data.store``). Compaction also removes temp files of
   dead writers and orphaned batch parts, and drops commit records whose parts have all been merged away.
+- Every file is reached through one descriptor of its folder (``files.open_folder``), as the store's reads and
+  writes are: the table folder is opened once, and its lock, listings, reads, the merged part and the removals go
+  through that descriptor. A folder swapped for a symlink meanwhile gets nothing written or removed through it, and
+  the compaction ends with an error naming it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import math
 import os
 import stat
 from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,10 +29,12 @@ import pyarrow as pa
 
 from data.files import (
     check_not_link,
-    fsync_dir,
+    folder_for_writing,
     not_a_file,
+    open_folder,
     pid_alive,
     publish,
+    remove,
     remove_dead_temps,
     write_error,
 )
@@ -35,7 +42,6 @@ from data.schemas import SCHEMAS
 from data.store import (
     BATCHES,
     COMMIT_SUFFIX,
-    PART_GLOB,
     PART_NAME,
     SOURCES_KEY,
     batch_of,
@@ -53,15 +59,32 @@ log = logging.getLogger(__name__)
 MAX_PARTS = 32  # a writer compacts a table that holds more parts than this
 FANOUT = 4  # parts within a factor FANOUT in size form a tier; FANOUT of them merge into one
 TIER_BASE_BYTES = 1024
+LOCK = ".compact.lock"
 
 
 @contextmanager
-def _lock(directory: Path):
-    path = directory / ".compact.lock"
+def _folder(path: Path) -> Iterator[int | None]:
+    """A descriptor of the folder ``path`` (``files.open_folder``: a link there is refused, naming it), or None
+    where there is no folder."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = open_folder(path)
+    except FileNotFoundError:
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _lock(directory: Path, dir_fd: int):
+    """The table's compaction lock: a file in its folder, opened through the folder's descriptor."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(LOCK, flags, 0o644, dir_fd=dir_fd)
     except OSError as exc:
-        raise write_error(exc, path) from exc
+        raise write_error(exc, directory / LOCK) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -69,11 +92,11 @@ def _lock(directory: Path):
         os.close(fd)
 
 
-def _sizes(paths: list[Path]) -> list[tuple[Path, int]]:
+def _sizes(paths: list[Path], dir_fd: int) -> list[tuple[Path, int]]:
     out = []
     for path in paths:
         try:
-            out.append((path, path.stat().st_size))
+            out.append((path, os.stat(path.name, dir_fd=dir_fd, follow_symlinks=False).st_size))
         except FileNotFoundError:
             continue
     return out
@@ -94,12 +117,13 @@ def _tier_groups(parts: list[tuple[Path, int]], bound: int) -> list[list[Path]]:
     return [sorted(path for path, _ in smallest)]
 
 
-def _merge(root: Path, name: str, sources: list[Path]) -> tuple[Path, int] | None:
+def _merge(root: Path, name: str, sources: list[Path], dir_fd: int) -> tuple[Path, int] | None:
+    directory = root / name
     tables = []
     present = []
     for path in sources:
         try:
-            tables.append(read_part(path, name))
+            tables.append(read_part(path, name, dir_fd=dir_fd))
             present.append(path)
         except FileNotFoundError:
             continue  # removed by an older version's compaction running beside us
@@ -107,14 +131,14 @@ def _merge(root: Path, name: str, sources: list[Path]) -> tuple[Path, int] | Non
         return None
     merged = unique_ids(pa.concat_tables(tables))
     names = json.dumps([path.name for path in present]).encode()
-    tmp = write_part(root / name, merged, {SOURCES_KEY: names})
+    tmp = write_part(directory, merged, {SOURCES_KEY: names}, dir_fd=dir_fd)
     # Named after the newest merged part so that name order stays (close to) write order.
     newest = PART_NAME.match(present[-1].name)
-    final = root / name / part_name(merged=True, stamp=int(newest.group(1)) if newest else None)
-    publish(tmp, final)
+    final = directory / part_name(merged=True, stamp=int(newest.group(1)) if newest else None)
+    publish(tmp, final, dir_fd)
     for path in present:
-        path.unlink(missing_ok=True)
-    fsync_dir(root / name)
+        remove(path, dir_fd)
+    os.fsync(dir_fd)
     _drop_commits(root, {batch_of(path.name) for path in present} - {None})
     return final, merged.num_rows
 
@@ -128,28 +152,44 @@ def compact(root: Path, name: str, bound: int | None = None) -> tuple[int, int]:
 
     Removes temp files and orphaned batch parts of dead writers first. Safe beside live writers and readers, and
     tolerant of any file vanishing. Returns (visible parts before, parts after)."""
+    with _table_folder(root / name) as fd:
+        return _compact(root, name, bound, fd)
+
+
+@contextmanager
+def _table_folder(directory: Path) -> Iterator[int]:
+    """The table folder's descriptor for a compaction (``files.folder_for_writing``). A folder swapped for a link
+    while the compaction ran got nothing through it, and is then the error, naming it, whatever else went wrong."""
+    with folder_for_writing(directory) as fd:
+        try:
+            yield fd
+        finally:
+            check_not_link(directory)
+
+
+def _compact(root: Path, name: str, bound: int | None, dir_fd: int) -> tuple[int, int]:
+    """``compact`` through ``dir_fd``, the descriptor of the table's folder."""
     directory = root / name
-    check_not_link(directory)  # a table folder swapped for a link: nothing merged or removed through it
-    with _lock(directory):
-        remove_dead_temps(directory)
-        _remove_orphans(root, name)
-        parts = visible_parts(root, name)
+    with _lock(directory, dir_fd):
+        remove_dead_temps(dir_fd)
+        _remove_orphans(root, name, dir_fd)
+        parts = visible_parts(root, name, dir_fd)
         before = len(parts)
         # Parts with names from older versions merge only in a full compaction (their order is unknown).
         mergeable = parts if bound is None else _parseable(parts)
         if bound is None:
             groups = [mergeable] if len(mergeable) > 1 else []
         else:
-            groups = _tier_groups(_sizes(mergeable), bound)
+            groups = _tier_groups(_sizes(mergeable, dir_fd), bound)
         while groups:
             for group in groups:
-                done = _merge(root, name, group)
+                done = _merge(root, name, group, dir_fd)
                 if done:
                     log.info("compacted %s: %d parts -> 1 (%d rows)", directory, len(group), done[1])
             if bound is None:
                 break
-            groups = _tier_groups(_sizes(_parseable(visible_parts(root, name))), bound)
-        return before, len(visible_parts(root, name))
+            groups = _tier_groups(_sizes(_parseable(visible_parts(root, name, dir_fd)), dir_fd), bound)
+        return before, len(visible_parts(root, name, dir_fd))
 
 
 def check_parts(root: Path) -> None:
@@ -157,41 +197,41 @@ def check_parts(root: Path) -> None:
     does: a table whose only part it is has nothing to merge, so no read of ``compact`` would meet it. A part that
     vanishes meanwhile (merged by a compaction beside us) is passed over."""
     for name in SCHEMAS:
-        check_not_link(root / name)  # its parts are listed through it
-        for path in visible_parts(root, name):
-            try:
-                regular = stat.S_ISREG(path.lstat().st_mode)
-            except FileNotFoundError:
-                continue
-            if not regular:
-                raise not_a_file(path)
+        with _folder(root / name) as fd:  # its parts are listed through it: a linked folder is refused
+            for path in visible_parts(root, name, fd) if fd is not None else ():
+                try:
+                    regular = stat.S_ISREG(os.stat(path.name, dir_fd=fd, follow_symlinks=False).st_mode)
+                except FileNotFoundError:
+                    continue
+                if not regular:
+                    raise not_a_file(path)
 
 
 def part_count(root: Path, name: str) -> int:
-    """Part files of table ``name`` (a directory listing; no file is opened)."""
-    return sum(1 for _ in (root / name).glob(PART_GLOB))
+    """Part files of table ``name`` (a listing through a descriptor of its folder; no file is opened)."""
+    with _folder(root / name) as fd:
+        return 0 if fd is None else len(part_files(root / name, fd))
 
 
 def maybe_compact(root: Path, name: str, bound: int = MAX_PARTS) -> None:
     """What every writer runs after it writes: drop dead writers' temp files and orphaned batch parts; compact if
     the table holds more than ``bound`` parts."""
     directory = root / name
-    check_not_link(directory)
-    remove_dead_temps(directory)
-    _remove_orphans(root, name)
-    if part_count(root, name) > bound:
-        compact(root, name, bound)
+    with _table_folder(directory) as fd:
+        remove_dead_temps(fd)
+        _remove_orphans(root, name, fd)
+        if len(part_files(directory, fd)) > bound:
+            _compact(root, name, bound, fd)
 
 
 def orphans(root: Path) -> dict[str, list[Path]]:
     """Parts of uncommitted batches whose writer is gone (killed mid-batch), by batch id."""
-    batches = committed_batches(root)
     found: dict[str, list[Path]] = defaultdict(list)
-    for name in SCHEMAS:
-        for path in part_files(root / name):
-            batch = batch_of(path.name)
-            if batch is not None and batch not in batches and is_orphan(root, path):
-                found[batch].append(path)
+    with _folder(root / BATCHES) as commits:
+        for name in SCHEMAS:
+            with _folder(root / name) as fd:
+                for path in [] if fd is None else _orphans_in(root / name, fd, commits):
+                    found[batch_of(path.name)].append(path)
     return dict(found)
 
 
@@ -200,25 +240,49 @@ def _writer_pid(name: str) -> int | None:
     return int(match.group(2)) if match else None
 
 
-def is_orphan(root: Path, path: Path) -> bool:
-    """A part of a batch that will never commit: its writer is gone and (checked after that) no commit record is
-    there. A dead writer cannot commit any more, and a commit record is dropped only after all its parts merged."""
-    batch = batch_of(path.name)
-    if batch is None or pid_alive(_writer_pid(path.name)):
+def _orphans_in(directory: Path, dir_fd: int, commits_fd: int | None) -> list[Path]:
+    """The orphaned parts in the table folder ``dir_fd`` is open on (``commits_fd``: the batches folder's, None where
+    there is none): parts of a batch that will never commit. Its writer is gone and (checked after that) no commit
+    record is there: a dead writer cannot commit any more, and a record is dropped only after all its parts merged."""
+    committed = {None}
+    if commits_fd is not None:
+        committed |= committed_batches(directory.parent, commits_fd)
+    return [
+        path
+        for path in part_files(directory, dir_fd)
+        if batch_of(path.name) not in committed
+        and not pid_alive(_writer_pid(path.name))
+        and not _committed(batch_of(path.name), commits_fd)
+    ]
+
+
+def _committed(batch: str, commits_fd: int | None) -> bool:
+    if commits_fd is None:
         return False
-    return not (root / BATCHES / f"{batch}{COMMIT_SUFFIX}").exists()
+    try:
+        os.stat(f"{batch}{COMMIT_SUFFIX}", dir_fd=commits_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
-def _remove_orphans(root: Path, name: str) -> None:
-    batches = committed_batches(root)
-    for path in part_files(root / name):
-        if batch_of(path.name) not in (None, *batches) and is_orphan(root, path):
+def _remove_orphans(root: Path, name: str, dir_fd: int) -> None:
+    with _folder(root / BATCHES) as commits:
+        for path in _orphans_in(root / name, dir_fd, commits):
             log.warning("removing %s: part of a batch whose writer died before committing it", path)
-            path.unlink(missing_ok=True)
+            remove(path, dir_fd)
 
 
 def _drop_commits(root: Path, batches: set[str]) -> None:
-    """Commit records of batches that no longer have parts anywhere (all merged) are not needed any more."""
-    for batch in batches:
-        if not any((root / name).glob(f"part-*-b{batch}*.parquet") for name in SCHEMAS):
-            (root / BATCHES / f"{batch}{COMMIT_SUFFIX}").unlink(missing_ok=True)
+    """Commit records of batches that no longer have parts anywhere (all merged) are not needed any more. Each
+    folder is listed, and a record removed, through its descriptor: a folder swapped for a link is refused."""
+    if not batches:
+        return
+    left = set()
+    for name in SCHEMAS:
+        with _folder(root / name) as fd:
+            if fd is not None:
+                left |= {batch_of(path.name) for path in part_files(root / name, fd)}
+    with _folder(root / BATCHES) as commits:
+        for batch in batches - left if commits is not None else ():  # (no folder: no records to drop)
+            remove(Path(f"{batch}{COMMIT_SUFFIX}"), commits)

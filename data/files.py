@@ -7,10 +7,10 @@ makes the create fail instead of writing through it, and a temp file whose pid i
 may be removed at once (``remove_dead_temps``). Logs are appended through an ``O_NOFOLLOW`` descriptor
 (``append_line``), and workspace files are read the same way (``open_regular``): a symlink planted in the workspace
 is an error naming it, never data read or written elsewhere. A folder too (``open_folder``): the store opens each
-table folder once per read or write with ``O_DIRECTORY | O_NOFOLLOW`` and creates, renames and opens its files
-relative to that descriptor (``dir_fd``), so a folder swapped for a symlink while a process runs is refused, never
-written or read through. OS errors on the write path become
-:class:`WriteError`, one line saying what happened ("the disk is full") and that nothing was written.
+table folder once per read, write or compaction with ``O_DIRECTORY | O_NOFOLLOW`` and creates, renames, opens and
+removes its files relative to that descriptor (``dir_fd``), so a folder swapped for a symlink while a process runs is
+refused, never written, read or cleaned through. OS errors on the write path become :class:`WriteError`, one line
+saying what happened ("the disk is full") and that nothing was written.
 """
 
 from __future__ import annotations
@@ -299,24 +299,23 @@ def strict_json(value: dict | list, indent: int | None = None) -> str:
     return json.dumps(finite(value), indent=indent, allow_nan=False)
 
 
-def remove_dead_temps(directory: Path) -> int:
-    """Remove temp files of writers that are gone (pid not alive; or no pid and older than an hour)."""
+def remove_dead_temps(dir_fd: int) -> int:
+    """Remove temp files of writers that are gone (pid not alive; or no pid and older than an hour) from the folder
+    ``dir_fd`` is open on (``open_folder``): listed and removed through it, never through a link swapped in for the
+    folder's path meanwhile."""
     removed = 0
     cutoff = time.time() - STALE_TMP_SECONDS
-    try:
-        entries = list(os.scandir(directory))
-    except FileNotFoundError:
-        return 0
-    for entry in entries:
-        if not entry.name.startswith(TMP_PREFIX):
+    for name in os.listdir(dir_fd):
+        if not name.startswith(TMP_PREFIX):
             continue
-        pid = temp_pid(entry.name)
+        pid = temp_pid(name)
         try:
-            dead = (
-                not pid_alive(pid) if pid is not None else entry.stat(follow_symlinks=False).st_mtime < cutoff
-            )
+            if pid is not None:
+                dead = not pid_alive(pid)
+            else:
+                dead = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mtime < cutoff
             if dead:
-                os.unlink(entry.path)
+                os.unlink(name, dir_fd=dir_fd)
                 removed += 1
         except FileNotFoundError:
             continue  # another cleaner got there first

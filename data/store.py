@@ -93,27 +93,25 @@ def not_files(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def committed_batches(root: Path) -> set[str]:
-    try:
-        fd = open_folder(root / BATCHES)  # a link there is refused (NotAFileError), never listed as commits
+def committed_batches(root: Path, dir_fd: int | None = None) -> set[str]:
+    """The batches with a commit record (with ``dir_fd``: listed through that descriptor of WS/batches)."""
+    try:  # a link there is refused (NotAFileError), never listed as commits
+        fd = open_folder(root / BATCHES) if dir_fd is None else dir_fd
     except FileNotFoundError:
         return set()
     try:
         names = os.listdir(fd)
     finally:
-        os.close(fd)
+        if dir_fd is None:
+            os.close(fd)
     return {name[: -len(COMMIT_SUFFIX)] for name in names if name.endswith(COMMIT_SUFFIX)}
 
 
 def visible_parts(root: Path, name: str, dir_fd: int | None = None) -> list[Path]:
     """The parts of table ``name`` a reader may use: plain parts and parts of committed batches (with ``dir_fd``:
     listed through that descriptor of the table's folder)."""
-    batches = committed_batches(root)  # listed before the parts: see the module docstring
-    return [path for path in part_files(root / name, dir_fd) if _visible(batch_of(path.name), batches)]
-
-
-def _visible(batch: str | None, batches: set[str]) -> bool:
-    return batch is None or batch in batches
+    visible = {None, *committed_batches(root)}  # listed before the parts: see the module docstring
+    return [path for path in part_files(root / name, dir_fd) if batch_of(path.name) in visible]
 
 
 @contextmanager
@@ -157,9 +155,8 @@ def read_part(
     rows whose column ``where[0]`` (one of ``columns``) holds one of the values ``where[1]`` (`_matching`); with
     ``dir_fd``, opened through that descriptor of its folder."""
     try:
-        with _part_source(
-            path, dir_fd
-        ) as source:  # a symlink planted in the workspace is an error, never read as data
+        # A symlink planted in the workspace is an error, never read as data.
+        with _part_source(path, dir_fd) as source:
             part = pq.ParquetFile(source, buffer_size=WHERE_BUFFER if where else 0)
             present = part.schema_arrow.names
             # Columns added to the format later (schemas.ADDED_COLUMNS) are filled in by conform.

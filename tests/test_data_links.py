@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import time
 
+import pyarrow.parquet as pq
 import pytest
 
 from annotate.sessions import SessionError, Sessions, load_key
@@ -220,3 +224,110 @@ def test_the_app_says_not_saved_when_the_labels_folder_was_swapped_for_a_link(la
     assert (view.item_id, view.choice) == (item, "left") and ctx.service.queue.votes[item] == 0
     assert f"{label_ws.path / 'labels'}: {NOT_A_FILE}" in caplog.text  # the admin's log names it
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def ids_in(folder):
+    return {i for part in folder.glob("part-*.parquet") for i in pq.read_table(part).column("id").to_pylist()}
+
+
+def swap_midway(monkeypatch, module, step, when, folder, target):
+    """Swap ``folder`` for a link to ``target`` just before (or after) ``module.step`` first runs. The folder is
+    moved away (to ``<folder>.old``), as a swap by rename leaves it, so its files stay there to check."""
+    original = getattr(module, step)
+
+    def swap():
+        if not folder.is_symlink():
+            folder.rename(folder.with_name(folder.name + ".old"))
+            folder.symlink_to(target, target_is_directory=True)
+
+    def swapping(*args, **kwargs):
+        if when == "before":
+            swap()
+        out = original(*args, **kwargs)
+        if when == "after":
+            swap()
+        return out
+
+    monkeypatch.setattr(module, step, swapping)
+
+
+@pytest.mark.parametrize("run", ["compact", "maybe_compact"])
+@pytest.mark.parametrize(
+    "step, when",
+    [
+        ("remove_dead_temps", "before"),  # the folder opened, nothing touched yet
+        ("read_part", "before"),  # the parts listed
+        ("write_part", "before"),  # the parts read, the merged part not written yet
+        ("publish", "after"),  # the merged part in place, its sources not removed yet
+    ],
+)
+def test_a_table_folder_swapped_for_a_link_mid_compaction_gets_nothing_written_or_removed(
+    setup, monkeypatch, run, step, when
+):
+    """Compaction opens the table folder once and lists, reads, writes, removes and locks through that descriptor:
+    a link swapped in at any moment of it (here to a folder holding copies of every file, so that a removal by
+    name through the link would take one) gets nothing written or removed, and the compaction ends in one line
+    naming the folder. The merge itself is done in the folder moved away, every row kept."""
+    from data import Label, compaction
+
+    ws, outside, _ = setup
+    labels, target = ws / "labels", outside / "folder"
+    workspace = Workspace(ws)
+    for i in range(3):
+        workspace.append([Label(f"item{i}", "ann", "pairwise", "a")], compact=False)
+    rows = ids_in(labels)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    (labels / f".tmp-{int(dead.stdout)}-{'0' * 32}.parquet").write_bytes(b"a dead writer's half part")
+    orphan = f"part-{time.time_ns():020d}-{int(dead.stdout)}-0000beef-b{'e' * 16}.parquet"
+    # a part of a batch its dead writer never committed
+    shutil.copy(next(labels.glob("part-*.parquet")), labels / orphan)
+    for file in labels.iterdir():
+        shutil.copy(file, target / file.name)
+    before = tree(outside)
+    swap_midway(monkeypatch, compaction, step, when, labels, target)
+    with pytest.raises(NotAFileError, match=f"^{labels}: {NOT_A_FILE}$"):
+        if run == "compact":
+            compaction.compact(ws, "labels")
+        else:
+            compaction.maybe_compact(ws, "labels", bound=1)
+    assert tree(outside) == before  # not a part, not a temp file; nothing removed
+    moved = ws / "labels.old"
+    assert ids_in(moved) == rows and not (moved / orphan).exists()
+    assert len(list(moved.glob("part-*.parquet"))) == 1 and not list(moved.glob(".tmp-*"))
+    with pytest.raises(NotAFileError, match=f"^{labels}: {NOT_A_FILE}$"):  # the app's check of the part count
+        compaction.part_count(ws, "labels")
+    with pytest.raises(NotAFileError, match=f"^{labels}: {NOT_A_FILE}$"):  # validate's orphans
+        compaction.orphans(ws)
+
+
+def test_a_batches_folder_swapped_for_a_link_mid_compaction_keeps_the_commit_records_there(
+    setup, monkeypatch
+):
+    """Once every part of a batch is merged away its commit record goes: removed through a descriptor of
+    `batches`, never by name through a link swapped in for it (here to copies of the records). (Records were
+    never dropped before: the check for parts left asked `any()` of glob generators, each one true.)"""
+    from data import compaction, store
+
+    ws, outside, _ = setup
+    workspace = Workspace(ws)
+    rows = {table: workspace.read(table) for table in ("prompts", "labels")}
+    commits, target = ws / "batches", outside / "folder"
+
+    def two_batches_to_merge():  # batches of prompts and labels, merged away from prompts already
+        for _ in range(2):
+            store.write_tables(ws, list(rows.items()))
+        compaction.compact(ws, "prompts")
+
+    two_batches_to_merge()
+    compaction.compact(ws, "labels")
+    assert len(list(commits.glob("*.commit"))) == 1  # the import's: its other tables hold its parts
+    two_batches_to_merge()
+    for file in commits.iterdir():
+        shutil.copy(file, target / file.name)
+    before = tree(outside)
+    swap_midway(monkeypatch, compaction, "publish", "after", commits, target)
+    with pytest.raises(NotAFileError, match=f"^{commits}: {NOT_A_FILE}$"):
+        compaction.compact(ws, "labels")
+    assert tree(outside) == before and len(list(target.glob("*.commit"))) == 3

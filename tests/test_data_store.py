@@ -275,11 +275,11 @@ def test_compact_tolerates_vanishing_files_and_removes_dead_writers_temp_files(w
     live.write_bytes(b"being written")
     read_part, first = compaction.read_part, part_files(labels)[0]
 
-    def vanishing(path, name):  # another compaction removes a part between listing and reading
+    def vanishing(path, name, **kwargs):  # another compaction removes a part between listing and reading
         if path == first:
             path.unlink()
             raise FileNotFoundError(path)
-        return read_part(path, name)
+        return read_part(path, name, **kwargs)
 
     monkeypatch.setattr(compaction, "read_part", vanishing)
     compaction.compact(workspace.path, "labels")
