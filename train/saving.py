@@ -69,12 +69,15 @@ def write_trained(out: Path, run: dict) -> str:
     """Record that ``out`` holds the run's final model, with what its report needs (``run``: `RUN_KEYS`, the
     trainer's steps and log, the rows it trained and the notes of their selection) and the id its manifest entry
     will have: a run killed between the save and its report (metrics.json) resumes by evaluating that model, not by
-    training again from the start model (the checkpoints are gone once the model is saved), reports the rows that
-    trained it (not a new selection), and registers it once (a kill after the registration finds the id in the
-    manifest). Returns that id."""
+    training again from the start model (the checkpoints go once this record is written, not before: a kill
+    between the save and the record resumes from the last checkpoint), reports the rows that trained it (not a new
+    selection), and registers it once (a kill after the registration finds the id in the manifest). Returns that
+    id."""
     record = {key: run[key] for key in RUN_KEYS} | {"record_id": random_id()}
     text = strict_json(record) + "\n"  # the trainer's log may hold NaN: null, as in log_history.json
     atomic_write(out / TRAINED_FILE, lambda f: f.write(text.encode()))
+    for checkpoint in out.glob("checkpoint-*"):  # the saved model and this record replace them
+        shutil.rmtree(checkpoint, ignore_errors=True)
     return record["record_id"]
 
 
@@ -103,8 +106,6 @@ def save_model(trainer, tokenizer, out: Path, lora: bool):
     if not trainer.is_world_process_zero():
         return None
     tokenizer.save_pretrained(out)
-    for checkpoint in out.glob("checkpoint-*"):
-        shutil.rmtree(checkpoint, ignore_errors=True)
     if trainer.accelerator.num_processes > 1:  # sharded in memory: evaluate the gathered copy
         from transformers import AutoModelForCausalLM
 
