@@ -392,3 +392,22 @@ def test_a_run_killed_between_saving_its_model_and_recording_it_resumes_from_its
     trained = models(ws, "dpo")
     assert len(trained) == 1 and json.loads(trained.iloc[0]["metrics"])["steps"] == 2
     assert not list(out.glob("checkpoint-*")) and (out / "metrics.json").is_file()
+
+
+def test_a_resume_says_which_checkpoint_it_continues_from(tmp_path, tiny_model_dir, monkeypatch, caplog):
+    """A resume said which rows it kept but not where training continued: from its newest checkpoint, or (killed
+    before its first complete one) from step 0, the whole run trained again."""
+    ws = build_workspace(tmp_path / "ws")
+    for name, torn in (("out", False), ("torn", True)):
+        out = tmp_path / name
+        killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1))
+        if torn:  # killed while its state was written: dropped, and no other checkpoint is kept
+            (out / "checkpoint-2" / "trainer_state.json").write_text("{")
+        caplog.clear()
+        assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+        said = (
+            "no checkpoint to continue from: training starts at step 0"
+            if torn
+            else ("continuing from checkpoint-2 (2 of 2 steps done)")
+        )
+        assert f"{out}: {said}" in caplog.text
