@@ -60,25 +60,55 @@ def in_shard(prompt_id: str, shard: tuple[int, int]) -> bool:
     return int(prompt_id, 16) % count == index - 1
 
 
-def pending_prompts(
-    workspace: Workspace, model: str, round: int, split: str | None, shard: tuple[int, int] | None = None
-) -> list[PromptRow]:
-    """Prompts of ``split`` (and ``shard``; oldest first) without completions from ``model`` in ``round`` yet."""
+def _split_prompts(workspace: Workspace, split: str | None, shard: tuple[int, int] | None) -> pd.DataFrame:
     prompts = workspace.frame("prompts")
     if split:
         prompts = prompts[prompts["split"] == split]
     if shard:
         prompts = prompts[[in_shard(i, shard) for i in prompts["id"]]]
+    return prompts
+
+
+def _answered(workspace: Workspace, model: str, round: int) -> set[str]:
+    """The prompts ``model`` has answered in ``round`` (a gold answer stored as a SPIN pair's side is no answer)."""
     completions = workspace.frame("completions")
     mine = (
         (completions["model"] == model) & (completions["round"] == round) & (completions["engine"] != "gold")
     )
-    done = set(completions.loc[mine, "prompt_id"])
+    return set(completions.loc[mine, "prompt_id"])
+
+
+def pending_prompts(
+    workspace: Workspace, model: str, round: int, split: str | None, shard: tuple[int, int] | None = None
+) -> list[PromptRow]:
+    """Prompts of ``split`` (and ``shard``; oldest first) without completions from ``model`` in ``round`` yet."""
+    prompts = _split_prompts(workspace, split, shard)
+    done = _answered(workspace, model, round)
     prompts = prompts[~prompts["id"].isin(done)].sort_values(["created_at", "id"], kind="stable")
     return [
         PromptRow(p.id, [dict(m) for m in p.messages], None if pd.isna(p.gold) else p.gold)
         for p in prompts.itertuples()
     ]
+
+
+def sampled_before(
+    workspace: Workspace,
+    model: str,
+    round: int,
+    split: str | None,
+    shard: tuple[int, int] | None = None,
+    only: Collection[str] | None = None,
+    gold: bool = False,
+) -> int:
+    """How many prompts of a job's selection (as `job_prompts`'s, before ``limit``) ``model`` answered in ``round``
+    already: a rerun keeps their completions and samples none of them again, and says how many."""
+    prompts = _split_prompts(workspace, split, shard)
+    prompts = prompts[prompts["id"].isin(_answered(workspace, model, round))]
+    if only is not None:
+        prompts = prompts[prompts["id"].isin(set(only))]
+    if gold:
+        prompts = prompts[prompts["gold"].fillna("") != ""]
+    return len(prompts)
 
 
 def job_prompts(
@@ -231,7 +261,11 @@ def sample_pairs(
         pairs, counts = make_pairs(prompt.id, completions, pairs_per_prompt, round, params.seed)
         return [*completions, *pairs], counts
 
-    return _run_chunks(workspace, engine, prompts, n, params, chunk_size, build, "sampling pairs")
+    before = sampled_before(workspace, model, round, split, shard, only)
+    counts = _run_chunks(workspace, engine, prompts, n, params, chunk_size, build, "sampling pairs")
+    if before:  # a rerun: what it kept
+        counts["already_sampled"] = before
+    return counts
 
 
 def spin_records(
@@ -283,4 +317,8 @@ def sample_spin(
             prompt, samples[0], model, engine.name, params, round, getattr(engine, "dtype", None)
         )
 
-    return _run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, "sampling SPIN negatives")
+    before = sampled_before(workspace, model, round, split, shard, only, gold=True)
+    counts = _run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, "sampling SPIN negatives")
+    if before:  # a rerun: what it kept
+        counts["already_sampled"] = before
+    return counts

@@ -104,9 +104,15 @@ def test_killed_run_resumes_without_duplicates(tmp_path, tiny_model_dir):
     proc.wait()
     partial = len(Workspace(ws).frame("completions"))
     assert 0 < partial < 24
-    assert subprocess.run([sys.executable, *args], capture_output=True).returncode == 0
+    rerun = subprocess.run([sys.executable, *args], capture_output=True, text=True)
+    assert rerun.returncode == 0
     completions = Workspace(ws).frame("completions")
     assert len(completions) == 24 and completions.groupby("prompt_id").size().eq(2).all()
+    # the rerun says what it kept as well as what it sampled (it said only the latter)
+    done = dict(
+        item.rsplit(" ", 1) for item in rerun.stdout.splitlines()[-1].removeprefix("done: ").split(", ")
+    )
+    assert int(done["already_sampled"]) == partial // 2 and int(done["prompts"]) == 12 - partial // 2
 
 
 @pytest.mark.parametrize(
@@ -197,7 +203,7 @@ def test_a_rerun_with_every_prompt_sampled_succeeds_and_says_so(tmp_path, tiny_m
     assert "nothing left to sample" not in capsys.readouterr().out
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "done: tokens 0" in out
+    assert "done: already_sampled 2, tokens 0" in out
     assert "nothing left to sample: every prompt of --split train already has completions" in out
 
 

@@ -372,3 +372,49 @@ def test_an_sdpo_run_killed_while_writing_sdpo_json_leaves_no_torn_file(tmp_path
         with pytest.raises(UnicodeEncodeError):
             train(options(ws, tiny_model_dir, out, method="sdpo", max_steps=1))
     assert (out / "step-2/metrics.json").is_file() and not list(out.glob("*sdpo.json*"))
+
+
+def test_a_run_killed_between_saving_its_model_and_recording_it_resumes_from_its_last_checkpoint(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Saving the final model removed the checkpoints before trained.json recorded the save: a kill in between left
+    neither, and --resume trained every step again from the start model, while saying it resumed."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    killed_at(monkeypatch, "train.once.write_trained", options(ws, tiny_model_dir, out, save_steps=1))
+    assert (out / "model.safetensors").is_file() and not (out / "trained.json").exists()
+    assert (out / "checkpoint-2" / "trainer_state.json").is_file()  # what a resume continues from
+    from transformers import Trainer
+
+    steps, training_step = [], Trainer.training_step
+
+    def counted(self, *args, **kwargs):
+        steps.append(self.state.global_step)
+        return training_step(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "training_step", counted)
+        assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+    assert steps == []  # every step was in the checkpoint: none trained again
+    trained = models(ws, "dpo")
+    assert len(trained) == 1 and json.loads(trained.iloc[0]["metrics"])["steps"] == 2
+    assert not list(out.glob("checkpoint-*")) and (out / "metrics.json").is_file()
+
+
+def test_a_resume_says_which_checkpoint_it_continues_from(tmp_path, tiny_model_dir, monkeypatch, caplog):
+    """A resume said which rows it kept but not where training continued: from its newest checkpoint, or (killed
+    before its first complete one) from step 0, the whole run trained again."""
+    ws = build_workspace(tmp_path / "ws")
+    for name, torn in (("out", False), ("torn", True)):
+        out = tmp_path / name
+        killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1))
+        if torn:  # killed while its state was written: dropped, and no other checkpoint is kept
+            (out / "checkpoint-2" / "trainer_state.json").write_text("{")
+        caplog.clear()
+        assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+        said = (
+            "no checkpoint to continue from: training starts at step 0"
+            if torn
+            else ("continuing from checkpoint-2 (2 of 2 steps done)")
+        )
+        assert f"{out}: {said}" in caplog.text

@@ -23,6 +23,7 @@ from train.saving import (
     model_record,
     read_trained,
     register_once,
+    resume_point,
     save_model,
     write_trained,
 )
@@ -160,6 +161,8 @@ def _train(options: TrainOptions, build: Build):
     trainer = build_trainer(options, build)
     if options.resume:
         drop_partial_checkpoints(build.out)
+        if is_main_process():
+            log.warning("%s: %s", build.out, resume_point(build.out))
     checkpoint = options.resume and any(build.out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if checkpoint else None)
     return save_model(trainer, build.tokenizer, build.out, bool(options.lora_r)), trainer

@@ -59,6 +59,22 @@ def drop_partial_checkpoints(out: Path) -> list[Path]:
     return partial
 
 
+def resume_point(out: Path) -> str:
+    """What a --resume in ``out`` continues from, as its log says it: the newest checkpoint (the trainer takes the
+    highest step) with its steps done, or none (a run killed before its first checkpoint starts at step 0)."""
+    steps = {
+        int(c.name.rsplit("-", 1)[1]): c
+        for c in out.glob("checkpoint-*")
+        if c.name.rsplit("-", 1)[1].isdigit()
+    }
+    if not steps:
+        return "no checkpoint to continue from: training starts at step 0"
+    newest = steps[max(steps)]
+    with open_regular(newest / "trainer_state.json") as f:
+        total = json.load(f).get("max_steps")
+    return f"continuing from {newest.name} ({max(steps)} of {total or '?'} steps done)"
+
+
 TRAINED_FILE = "trained.json"  # written once the final model is saved: a resume after it trains nothing again
 
 
@@ -69,12 +85,15 @@ def write_trained(out: Path, run: dict) -> str:
     """Record that ``out`` holds the run's final model, with what its report needs (``run``: `RUN_KEYS`, the
     trainer's steps and log, the rows it trained and the notes of their selection) and the id its manifest entry
     will have: a run killed between the save and its report (metrics.json) resumes by evaluating that model, not by
-    training again from the start model (the checkpoints are gone once the model is saved), reports the rows that
-    trained it (not a new selection), and registers it once (a kill after the registration finds the id in the
-    manifest). Returns that id."""
+    training again from the start model (the checkpoints go once this record is written, not before: a kill
+    between the save and the record resumes from the last checkpoint), reports the rows that trained it (not a new
+    selection), and registers it once (a kill after the registration finds the id in the manifest). Returns that
+    id."""
     record = {key: run[key] for key in RUN_KEYS} | {"record_id": random_id()}
     text = strict_json(record) + "\n"  # the trainer's log may hold NaN: null, as in log_history.json
     atomic_write(out / TRAINED_FILE, lambda f: f.write(text.encode()))
+    for checkpoint in out.glob("checkpoint-*"):  # the saved model and this record replace them
+        shutil.rmtree(checkpoint, ignore_errors=True)
     return record["record_id"]
 
 
@@ -103,8 +122,6 @@ def save_model(trainer, tokenizer, out: Path, lora: bool):
     if not trainer.is_world_process_zero():
         return None
     tokenizer.save_pretrained(out)
-    for checkpoint in out.glob("checkpoint-*"):
-        shutil.rmtree(checkpoint, ignore_errors=True)
     if trainer.accelerator.num_processes > 1:  # sharded in memory: evaluate the gathered copy
         from transformers import AutoModelForCausalLM
 
