@@ -307,6 +307,10 @@ def test_a_resumed_report_names_the_rows_that_trained_the_saved_model(tmp_path, 
     entry = models(ws, "dpo").iloc[0]
     assert json.loads(entry["data"])["pair_ids"] == trained_on and len(trained_on) == 4  # 2 steps of 2
     assert json.loads(entry["metrics"])["data_counts"]["exported"] == 8
+    # the report says its counts are the start's, as a resume that trains does (README)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["selection_recorded_at"] and metrics["reported_after_resume"] is True
+    assert "(as selected when the run started, " in (out / "report.md").read_text()
 
 
 def test_a_resume_trains_on_the_rows_the_run_started_with(tmp_path, tiny_model_dir, capsys, monkeypatch):

@@ -129,6 +129,11 @@ def train_once(
         del model
         trained = _load_saved(options, out, tokenizer) if is_main_process() else None
         run, cache, record_id = saved, None, saved["record_id"]  # the rows that trained it, not today's
+        if "selection_recorded_at" in notes:  # evaluated on the recorded rows: the report says whose counts
+            run = {
+                **saved,
+                "notes": {**saved["notes"], "selection_recorded_at": notes["selection_recorded_at"]},
+            }
     if trained is None:  # not the main process of a distributed run: it reports and registers
         return {"id": None, "path": str(out), "method": options.method, "metrics": {}}, {}
     after = evaluate(options, trained, tokenizer, eval_rows)
