@@ -103,7 +103,6 @@ def test_the_help_says_what_limit_0_does():
     from generate.__main__ import build_parser
 
     help_text = " ".join(build_parser().format_help().split())
-    assert (
-        "--limit N sample at most this many pending prompts (0 or left out: all; 32 with --spin-iter)"
-        in (help_text)
+    assert "--limit N sample at most this many pending prompts (0 or left out: all; 32 with --spin-iter)" in (
+        help_text
     )
