@@ -64,7 +64,12 @@ def test_a_labelled_round_trains_the_next_model_which_samples_the_next_round(
     )
     assert scores["margin"].to_numpy() == pytest.approx(expected.to_numpy())
     assert train_main(["score", "-w", str(ws.path)]) == 0  # rerun: nothing left to score
-    assert "nothing to score (every unlabelled pair has its score from this model)" in capsys.readouterr().out
+    said = f"nothing to score (all {len(round1)} unlabelled pairs have their score from this model)"
+    assert said in capsys.readouterr().out
+    assert (
+        train_main(["score", "-w", str(ws.path), "--rounds", "7"]) == 0
+    )  # none there: said so, not "all scored"
+    assert "nothing to score (no unlabelled pair of the rounds given)" in capsys.readouterr().out
 
     # The labeller gets round 1 least-certain first (round 0 is done), then model 2 trains on round 1 only.
     margins = dict(zip(scores["pair_id"], scores["margin"].abs()))

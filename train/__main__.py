@@ -66,13 +66,20 @@ def score_main(argv: list[str], prog: str = "python -m train") -> int:
     parser = _with_sibling(build_score_parser(prog), build_parser(prog))
     counts = score_pairs(build(ScoreOptions, parser.parse_args(argv)))
     reference = counts["reference"] or "none (own likelihoods)"
-    if not counts["pairs"]:  # a rerun: the pairs it would score have this model's scores already
-        print(
-            f"model {counts['model']}: nothing to score (every unlabelled pair has its score from this model)"
+    if not counts[
+        "pairs"
+    ]:  # a rerun (the pairs it would score have this model's scores), or no pair to score
+        already = counts["already_scored"]
+        why = (
+            f"all {already} unlabelled pairs have their score from this model"
+            if already
+            else "no unlabelled pair" + ("" if counts["rounds"] is None else " of the rounds given")
         )
+        print(f"model {counts['model']}: nothing to score ({why})")
         return 0
+    kept = f"; {counts['already_scored']} scored before, kept" if counts["already_scored"] else ""
     print(
-        f"model {counts['model']} (reference {reference}): scored {counts['scored']} of {counts['pairs']} pairs"
+        f"model {counts['model']} (reference {reference}): scored {counts['scored']} of {counts['pairs']} pairs{kept}"
     )
     return 0
 

@@ -57,16 +57,20 @@ SCORE_RANGES = {name: RANGES[name] for name in ("batch_size", "max_length", "thr
 }
 
 
-def pending_pairs(workspace: Workspace, model_id: str, rounds: tuple[int, ...] | None) -> list[dict]:
-    """Unlabelled pairs for labelling without a score from ``model_id``, as DPO-style rows (a as chosen)."""
+def pending_pairs(
+    workspace: Workspace, model_id: str, rounds: tuple[int, ...] | None
+) -> tuple[list[dict], int]:
+    """Unlabelled pairs for labelling without a score from ``model_id``, as DPO-style rows (a as chosen), and how
+    many unlabelled pairs (of ``rounds``) have that model's score already."""
     pairs = unlabelled_pairs(workspace.frame("pairs"), workspace.frame("labels"))
     if rounds is not None:
         pairs = pairs[pairs["round"].isin(rounds)]
     scores = workspace.frame("scores")
-    pairs = pairs[~pairs["id"].isin(set(scores.loc[scores["model_id"] == model_id, "pair_id"]))]
+    scored = pairs["id"].isin(set(scores.loc[scores["model_id"] == model_id, "pair_id"]))
+    pairs, already = pairs[~scored], int(scored.sum())
     messages = workspace.frame("prompts").set_index("id")["messages"]
     text = workspace.frame("completions").set_index("id")["text"]
-    return [
+    rows = [
         {
             "pair_id": p.id,
             "prompt": [dict(m) for m in messages[p.prompt_id]],
@@ -75,6 +79,7 @@ def pending_pairs(workspace: Workspace, model_id: str, rounds: tuple[int, ...] |
         }
         for p in pairs.sort_values(["round", "created_at", "id"], kind="stable").itertuples()
     ]
+    return rows, already
 
 
 def _load(path: str):
@@ -101,11 +106,11 @@ def score_pairs(options: ScoreOptions) -> dict:
     workspace = Workspace(options.workspace)
     rounds = options.rounds
     entry, parent = _entry(options, workspace)
-    rows = pending_pairs(workspace, entry.id, rounds)
+    rows, already = pending_pairs(workspace, entry.id, rounds)
     rows = rows[: options.limit] if options.limit else rows
     counts = {"model": entry.id, "reference": parent.id if parent else None, "pairs": len(rows), "scored": 0}
+    counts |= {"already_scored": already, "rounds": rounds}
     if not rows:
-        log.info("nothing to score: every unlabelled pair has a score from model %s", entry.id)
         return counts
     if options.threads:
         torch.set_num_threads(options.threads)
