@@ -9,7 +9,7 @@
     python -m generate -w ws --prompts sft --spin-iter 2  # SPIN: 2 iterations of sample -> train -> register
                                                           # (the round drivers: prefloop loop --help)
 
-    python -m generate -w ws --judge smollm2-135m          # an LLM judge labels the unlabelled pairs (both orders)
+    python -m generate -w ws --judge smollm2-135m          # an LLM judge labels the pairs people did not (both orders)
     python -m generate -w ws --judge rm --split test --judge-labelled   # the newest reward model, measured
     python -m generate -w ws --n 4 --pairs best-worst --judge rm        # best vs worst of 4 samples (RLHFlow)
     python -m generate -w ws --judge-iter 2 --judge rm --n 4            # machine rounds: sample, judge, DPO

@@ -25,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from data.aggregate import current_labels
-from data.annotators import judge_annotator, rm_annotator
+from data.annotators import judge_annotator, machine_labeller_mask, rm_annotator
 from data.errors import PrefloopError
 from data.records import Label, content_id
 from data.selection import labelling_pairs
@@ -255,9 +255,9 @@ def pairs_to_judge(
     limit: int = 0,
     kinds: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """Pairs for labelling (``labelled``: also those people labelled already, to measure the judge; ``kinds``:
+    """Pairs for labelling that people have not labelled (``labelled``: those too, to measure the judge; ``kinds``:
     pairs of these kinds instead, e.g. ``arena``) of ``split`` that have no label from ``annotator`` yet, oldest
-    round first."""
+    round first. Other judges' and reward models' labels leave a pair to judge: each machine gives its own."""
     pairs, labels = workspace.frame("pairs"), workspace.frame("labels")
     if kinds:  # an edit pair's verdict is its editor's, whatever kinds are asked
         pairs = pairs[pairs["kind"].isin(kinds) & (pairs["kind"] != "edit")]
@@ -269,7 +269,8 @@ def pairs_to_judge(
         prompts = workspace.frame("prompts")
         pairs = pairs[pairs["prompt_id"].isin(set(prompts.loc[prompts["split"] == split, "id"]))]
     if not labelled:
-        pairs = pairs[~pairs["id"].isin(set(current_labels(labels, "pairwise")["item_id"]))]
+        people = labels[~machine_labeller_mask(labels["annotator"])]
+        pairs = pairs[~pairs["id"].isin(set(current_labels(people, "pairwise")["item_id"]))]
     done = set(labels.loc[labels["annotator"] == annotator, "item_id"])
     pairs = pairs[~pairs["id"].isin(done)].sort_values(["round", "created_at", "id"], kind="stable")
     return pairs.head(limit) if limit else pairs

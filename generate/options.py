@@ -113,7 +113,7 @@ class SampleOptions:
             "metavar": "J",
             "help": "machine labeller: rm (newest reward model), rm:<model id>, rm:FOLDER (a reward model outside "
             "the manifest), or a chat model (short name or folder) judging with MT-Bench's pairwise prompt; alone: "
-            "label the workspace's unlabelled pairs",
+            "label the workspace's pairs people have not labelled",
         },
     )
     judge_template: Path | None = field(
