@@ -228,9 +228,10 @@ def judge_report(result: dict) -> list[str]:
     """What a judging job did and what it cost per pair."""
     counts, cost = result["counts"], result["cost_per_pair"]
     verdicts = ", ".join(f"{k} {counts.get(k, 0)}" for k in ("a", "b", "tie", "unreadable"))
+    kept = f"; already_judged {counts['already_judged']}" if counts.get("already_judged") else ""
     return [
         f"{result['annotator']}: judged {counts.get('pairs', 0)} pairs ({verdicts}); "
-        f"{counts.get('labels_written', 0)} labels written",
+        f"{counts.get('labels_written', 0)} labels written{kept}",
         f"cost per pair: {cost['calls']:.1f} model calls, {cost['tokens']:.0f} generated tokens, "
         f"{cost['seconds']:.2f} s",
     ]

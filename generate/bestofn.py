@@ -55,11 +55,11 @@ def judge_workspace(options: GenerateOptions, workspace: Workspace) -> dict:
     """`--judge` alone: machine labels on the workspace's pairs that have none from this judge yet."""
     judge = make_judge(options, workspace)
     labelled = options.judge_labelled or bool(options.kinds)  # arena votes are every annotator's own
-    pairs = pairs_to_judge(
+    pairs, already = pairs_to_judge(
         workspace, judge.annotator, options.split, labelled, options.limit or 0, options.kinds
     )
     log.info("%s judges %d pairs of split %s", judge.annotator, len(pairs), options.split)
-    return judge_pairs(workspace, judge, pairs, options.chunk_size)
+    return judge_pairs(workspace, judge, pairs, options.chunk_size, already)
 
 
 def pair_best_worst(

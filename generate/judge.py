@@ -254,10 +254,11 @@ def pairs_to_judge(
     labelled: bool = False,
     limit: int = 0,
     kinds: tuple[str, ...] | None = None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, int]:
     """Pairs for labelling that people have not labelled (``labelled``: those too, to measure the judge; ``kinds``:
     pairs of these kinds instead, e.g. ``arena``) of ``split`` that have no label from ``annotator`` yet, oldest
-    round first. Other judges' and reward models' labels leave a pair to judge: each machine gives its own."""
+    round first; and how many of that selection (before ``limit``) have one already (a rerun keeps them). Other
+    judges' and reward models' labels leave a pair to judge: each machine gives its own."""
     pairs, labels = workspace.frame("pairs"), workspace.frame("labels")
     if kinds:  # an edit pair's verdict is its editor's, whatever kinds are asked
         pairs = pairs[pairs["kind"].isin(kinds) & (pairs["kind"] != "edit")]
@@ -271,13 +272,16 @@ def pairs_to_judge(
     if not labelled:
         people = labels[~machine_labeller_mask(labels["annotator"])]
         pairs = pairs[~pairs["id"].isin(set(current_labels(people, "pairwise")["item_id"]))]
-    done = set(labels.loc[labels["annotator"] == annotator, "item_id"])
-    pairs = pairs[~pairs["id"].isin(done)].sort_values(["round", "created_at", "id"], kind="stable")
-    return pairs.head(limit) if limit else pairs
+    done = pairs["id"].isin(set(labels.loc[labels["annotator"] == annotator, "item_id"]))
+    pairs = pairs[~done].sort_values(["round", "created_at", "id"], kind="stable")
+    return (pairs.head(limit) if limit else pairs), int(done.sum())
 
 
-def judge_pairs(workspace: Workspace, judge, pairs: pd.DataFrame, chunk_size: int = 16) -> dict:
-    """Judge ``pairs`` in durable chunks; returns counts and the cost per pair."""
+def judge_pairs(
+    workspace: Workspace, judge, pairs: pd.DataFrame, chunk_size: int = 16, already_judged: int = 0
+) -> dict:
+    """Judge ``pairs`` in durable chunks; returns counts (``already_judged``, when not 0: the pairs of the job the
+    judge had labelled before, `pairs_to_judge`'s count) and the cost per pair."""
     messages = workspace.frame("prompts").set_index("id")["messages"]
     text = workspace.frame("completions").set_index("id")["text"]
     counts: Counter = Counter()
@@ -296,6 +300,8 @@ def judge_pairs(workspace: Workspace, judge, pairs: pd.DataFrame, chunk_size: in
             counts["labels_written"] += workspace.append(labels, skip_existing=True).get("labels", 0)
             bar.update(len(chunk))
     counts["pairs"] = len(rows)
+    if already_judged:  # a rerun: what it kept
+        counts["already_judged"] = already_judged
     return {
         "annotator": judge.annotator,
         "counts": dict(counts),

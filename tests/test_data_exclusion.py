@@ -371,5 +371,5 @@ def test_a_judges_label_on_an_edit_undoes_nothing_and_an_excluded_editors_edit_s
         assert edit not in {row["pair_id"] for row in rows} and counts["excluded_only"] == 4
     rows, _ = preference_rows(ws, None, ("sampled", "edit"), None, "machine")  # a judge's alone: no verdict
     assert edit not in {row["pair_id"] for row in rows}
-    assert edit not in set(pairs_to_judge(ws, "judge:other", None, labelled=True)["id"])
-    assert edit not in set(pairs_to_judge(ws, "judge:other", None, labelled=True, kinds=("edit",))["id"])
+    assert edit not in set(pairs_to_judge(ws, "judge:other", None, labelled=True)[0]["id"])
+    assert edit not in set(pairs_to_judge(ws, "judge:other", None, labelled=True, kinds=("edit",))[0]["id"])

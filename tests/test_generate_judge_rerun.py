@@ -25,18 +25,15 @@ def judge(ws: Workspace, name: str) -> list[str]:
 
 def test_a_second_judge_labels_the_pairs_another_judge_labelled(label_ws, scripted, capsys):
     pairs = label_ws.frame("pairs").sort_values("created_at")
-    label_ws.append(
-        [
-            Label(pairs["id"].iloc[0], "alice", "pairwise", "a"),  # a person's: no judge's to give
-            Label(
-                pairs["id"].iloc[1], "rm:abc", "pairwise", "b", confidence=0.7
-            ),  # a machine's: one more to give
-        ]
-    )
+    person = Label(pairs["id"].iloc[0], "alice", "pairwise", "a")  # people's pair: no judge's to give
+    machine = Label(pairs["id"].iloc[1], "rm:abc", "pairwise", "b", confidence=0.7)  # one verdict of several
+    label_ws.append([person, machine])
     assert main(judge(label_ws, "judge-a")) == 0
     assert "judge:judge-a: judged 3 pairs" in capsys.readouterr().out
     assert main(judge(label_ws, "judge-b")) == 0  # it judged 0 pairs: judge-a's labels counted as people's
-    assert "judge:judge-b: judged 3 pairs" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "judge:judge-b: judged 3 pairs" in out
+    assert "already_judged" not in out  # judge-a's pairs are none of judge-b's own
     labels = Workspace(label_ws.path).frame("labels")
     assert labels.groupby("annotator").size().to_dict() == {
         "alice": 1,
@@ -45,3 +42,22 @@ def test_a_second_judge_labels_the_pairs_another_judge_labelled(label_ws, script
         "rm:abc": 1,
     }
     assert scripted.judge_calls == 12  # 6 pairs judged, both orders
+
+
+def test_a_judge_rerun_says_how_many_pairs_it_had_judged(label_ws, scripted, capsys):
+    first = label_ws.frame("pairs").sort_values("created_at")["id"].iloc[0]
+    label_ws.append([Label(first, "alice", "pairwise", "a")])  # people's pair: not the judge's, kept or not
+    assert main([*judge(label_ws, "judge-a"), "--limit", "1"]) == 0  # a first run, as if killed after 1 pair
+    out = capsys.readouterr().out
+    assert "judged 1 pairs" in out and "already_judged" not in out
+    assert main(judge(label_ws, "judge-a")) == 0
+    out = capsys.readouterr().out  # it said 'judged 2 pairs' alone
+    assert (
+        "judge:judge-a: judged 2 pairs (a 0, b 0, tie 2, unreadable 0); 2 labels written; already_judged 1\n"
+        in out
+    )
+    assert main(judge(label_ws, "judge-a")) == 0
+    assert "judged 0 pairs (a 0, b 0, tie 0, unreadable 0); 0 labels written; already_judged 3\n" in (
+        capsys.readouterr().out
+    )
+    assert scripted.judge_calls == 6
