@@ -81,9 +81,14 @@ def test_two_iterations_register_a_lineage_with_metrics_and_a_rerun_adds_nothing
     total = sum(a - b for h in held for a, b in zip(h["after"]["chosen"], h["before"]["chosen"]))
     assert chain["overall"]["mean_change"] == pytest.approx(total / 2)  # base -> last: the changes summed
     assert "the same held-out prompts through the chain" in out and "base -> last" in out
+    assert "held-out answers of the last iterate sampled in " in out
     before = rows(ws)
     assert main(args) == 0  # everything done: nothing sampled, trained or registered again
-    assert rows(ws) == before and "(done before)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert rows(ws) == before and "(done before)" in out
+    # it said 'sampled in 0 s' of the answers it kept
+    assert "held-out answers of the last iterate already sampled (kept from an earlier run)" in out
+    assert "sampled in" not in out
 
 
 def child_pids(pid):

@@ -55,10 +55,12 @@ def spin_report(summary: dict) -> list[str]:
             f"{_number(it['sample_seconds'], 0):>8} {_number(it['train_seconds'], 0):>8}"
             + ("  (done before)" if it["resumed"] else "")
         )
-    if "final_sample_seconds" in summary:
+    if summary.get("final_sample_seconds") is not None:
         lines.append(
             f"held-out answers of the last iterate sampled in {summary['final_sample_seconds']:.0f} s"
         )
+    elif "final_sample_seconds" in summary and prompts["test"]:  # a rerun's: nothing sampled, nothing to time
+        lines.append("held-out answers of the last iterate already sampled (kept from an earlier run)")
     lines += [f"samples: {path}" for path in summary.get("samples", [])]
     return lines + chain_lines(summary.get("gold_chain"))
 

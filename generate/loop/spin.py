@@ -381,8 +381,9 @@ def run_spin(options: LoopOptions, workspace: Workspace, sets: dict[str, list[st
     started = time.perf_counter()
     # The last iterate's answers to the held-out prompts: its samples.md, and round r0+N+1's test half.
     final = loop_round(options, SPIN_LOOP, options.spin_iter + 1, chain[-1].round + 1)
-    _sample(options, workspace, chain[-1], final, {"test": sets["test"]}, SPIN_LOOP)
-    final_seconds = round_seconds(started)
+    sampled = _sample(options, workspace, chain[-1], final, {"test": sets["test"]}, SPIN_LOOP)
+    # None: nothing sampled, every answer there already (a rerun keeps them; the report says so, not "0 s")
+    final_seconds = round_seconds(started) if sampled else None
     shown = sets["test"][: options.spin_samples]
     samples = [write_samples(workspace, it, prev, shown) for prev, it in zip(chain, chain[1:])]
     chain_metrics = gold_chain(workspace, result["iterations"])
