@@ -19,14 +19,17 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
 
 from data.errors import PrefloopError
-from data.files import NotAFileError, atomic_write, open_regular
+from data.files import NotAFileError, atomic_write, open_regular, remove_dead_temps
 from data.records import now
 from train.options import TrainOptions
+
+log = logging.getLogger(__name__)
 
 CONFIG_FILE = "train_config.json"
 SELECTION_FILE = "selection.json.gz"
@@ -203,8 +206,23 @@ def claim_out_folder(out: Path, options: TrainOptions) -> None:
             else:
                 entry.unlink()
     out.mkdir(parents=True, exist_ok=True)
+    removed = remove_dead_run_temps(out)
+    if removed:
+        log.info("%s: removed %d temp file(s) that killed writers left", out, removed)
     text = json.dumps(run_config(options), indent=2) + "\n"
     atomic_write(out / CONFIG_FILE, lambda f: f.write(text.encode()))
+
+
+def remove_dead_run_temps(out: Path) -> int:
+    """Remove the temp files that writers killed mid-write left in the run's folder (a ``log_history.json`` or
+    report being written), as the workspace's are (`data.files.remove_dead_temps`: by the writer's pid in the
+    name; a live writer's stays). Returns how many were removed."""
+    # --out as the user gave it: a link to a folder there is their choice (claim_out_folder keeps it too)
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return remove_dead_temps(fd)
+    finally:
+        os.close(fd)
 
 
 def selection_record(selection: dict) -> bytes:
