@@ -35,7 +35,7 @@ from data.annotators import IMPORT
 from data.errors import quoted
 from data.import_formats import Example
 from data.import_records import RecordError
-from data.import_write import ranked_by
+from data.import_write import imported_by
 from data.rank_guard import Key, item_sizes
 from data.rank_rate_rows import Ranked, ranked_questions, rated_in
 from data.ranking import MAX_K, MIN_K, canonical, rank_item_id
@@ -277,11 +277,11 @@ def check_labels(
 
 def _remove(workspace: Workspace, key: tuple[str, str]) -> str:
     """`data import --remove FILE` for the stored imported label of ``key`` (task, item): FILE the file whose import
-    ranked the item where the import log names it (`data.import_write.ranked_by`: rank items only), else a word."""
+    stored it where the import log names it (`data.import_write.imported_by`), else a word."""
     task, item = key
-    ranked = ranked_by(workspace.path, [item]) if task == "rank" else {}
-    if item in ranked:
-        return f"`data import --remove {shlex.quote(ranked[item])}`"
+    found = imported_by(workspace.path, task, [item])
+    if item in found:
+        return f"`data import --remove {shlex.quote(found[item])}`"
     return "`data import --remove FILE`, FILE the file that imported it"
 
 

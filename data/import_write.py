@@ -1,11 +1,12 @@
 """What an import writes, and says it kept: the checked records appended in one write (rows already stored left
 out: `stored_prompts` counts the file's prompts that keep their stored split or gold answer, `kept_lines` says
-so), then one line in the workspace's import log (the file by its path and by its content's sha256, with the rank
-items it ranked, which `ranked_by` reads back for the rank guard's refusals) and the rows left out (``--on-error skip``) in a rejects file
-beside it, which `logged_rejects` reads back (`data import --remove`). The rows are committed before the log is
-written, so a failure there is a warning, as a merge's carrying of the logs is (`data.merging`): the import is
-complete, the warning says what the missing line costs, and rerunning the import (which stores nothing twice) writes
-it. `ImportPreview` reads the workspace as that write will leave it, before it is made."""
+so), then one line in the workspace's import log (the file by its path and by its content's sha256, with the items
+whose rankings, ratings and KTO labels it stored, which `imported_by` reads back to name the file in refusals of a
+write that would change them) and the rows left out (``--on-error skip``) in a rejects file beside it, which
+`logged_rejects` reads back (`data import --remove`). The rows are committed before the log is written, so a
+failure there is a warning, as a merge's carrying of the logs is (`data.merging`): the import is complete, the
+warning says what the missing line costs, and rerunning the import (which stores nothing twice) writes it.
+`ImportPreview` reads the workspace as that write will leave it, before it is made."""
 
 from __future__ import annotations
 
@@ -42,6 +43,14 @@ log = logging.getLogger(__name__)
 
 LOG_DIR = "imports"  # WS/imports/: log.jsonl (one line per import) and the rejects files beside it
 LOG_FILE = "log.jsonl"
+# the fields of an import's log line listing the items whose imported labels of each task the file stored (or holds
+# already): rank items, and answers (rated, KTO-labelled); `imported_by` reads them back
+ITEM_FIELDS = {"rank": "ranked_items", "rate": "rated_items", "kto": "kto_items"}
+# at most this many items a field: a 16-digit id takes 20 bytes of the line, so a field stays under ~2 MB (a
+# 100,000-row KTO file's, whole), and the log, which every reader reads whole, does not grow by tens of MB with one
+# huge file. A file labelling more logs its count in ``items_not_logged``; the field is null, and refusals of its
+# items say FILE
+MAX_LOGGED_ITEMS = 100_000
 
 
 def log_folder(workspace: Workspace) -> Path:
@@ -186,14 +195,27 @@ def _log_entry(loaded: Loaded, counts: Counter, options: ImportOptions, rejects:
         "rejects": rejects.name if rejects else None,
         "gold_conflicts": loaded.gold_conflicts,
         "columns_not_read": loaded.unread,
-        # the rank items whose rankings this file stored (or holds already): `ranked_by` reads them back
-        "ranked_items": _ranked_items(loaded),
+        **_labelled_fields(loaded),  # the items it labelled: `imported_by` reads them back
     }
 
 
-def _ranked_items(loaded: Loaded) -> list[str]:
-    """The rank items ``loaded``'s rankings rank, stored by its import or held already."""
-    return sorted({r.item_id for r in loaded.records if isinstance(r, Label) and r.task == "rank"})
+def _labelled_items(loaded: Loaded) -> dict[str, set[str]]:
+    """The items of ``loaded``'s imported labels by task (`ITEM_FIELDS`), stored by its import or held already."""
+    items: dict[str, set[str]] = {task: set() for task in ITEM_FIELDS}
+    for record in loaded.records:
+        if isinstance(record, Label) and record.task in items:
+            items[record.task].add(record.item_id)
+    return items
+
+
+def _labelled_fields(loaded: Loaded) -> dict:
+    """`ITEM_FIELDS` of ``loaded``'s log line, each its items sorted, or null past `MAX_LOGGED_ITEMS`, which
+    ``items_not_logged`` then counts (by task)."""
+    fields, over = {}, {}
+    for task, items in _labelled_items(loaded).items():
+        fields[ITEM_FIELDS[task]] = sorted(items) if len(items) <= MAX_LOGGED_ITEMS else None
+        over |= {task: len(items)} if len(items) > MAX_LOGGED_ITEMS else {}
+    return fields | {"items_not_logged": over}
 
 
 def _warn_unlogged(
@@ -201,7 +223,9 @@ def _warn_unlogged(
 ) -> None:
     """What an import whose log line failed left (its rows stored), what the missing line costs, and the repair:
     the same import again stores nothing twice (``already_stored``) and writes the line (and rejects file)."""
-    locked, ranked = counts["skipped_rank_locked"], len(_ranked_items(loaded))
+    items = _labelled_items(loaded)
+    locked, ranked = counts["skipped_rank_locked"], len(items["rank"])
+    labelled = len(items["rate"] | items["kto"])  # answers
     unwritten = "its rejects file and its line" if loaded.rejects and rejects is None else "its line"
     if locked:
         cost = (
@@ -214,6 +238,11 @@ def _warn_unlogged(
         cost += (
             f", and the rank guard's refusals of answers to the {ranked} rank item(s) it ranked cannot name it "
             "(they say FILE)"
+        )
+    if labelled:
+        cost += (
+            f", and refusals of a rating or KTO label that differs from one it stored, of its {labelled} "
+            "answer(s), cannot name it (they say FILE)"
         )
     log.warning(
         "%s: imported, its rows are stored in %s; writing %s in the import log (%s) afterwards failed (%s): %s; "
@@ -273,25 +302,44 @@ def logged_rejects(
 
 
 def ranked_by(workspace: str | Path, items: Iterable[str]) -> dict[str, str]:
-    """The file (its path as the import was given it) whose import ranked each of ``items``, as the import log of
-    the workspace at ``workspace`` says: the latest line whose ``ranked_items`` holds the item, unless a later
-    ``--remove`` line of that file (`same_file`: its content, from any path) withdrew its labels. An item no such
-    line names (logged before lines said, merged without its log) is left out."""
-    wanted, found = set(items), {}  # item -> the line that ranked it
-    if not wanted:
-        return {}
-    for entry in json_lines(Path(workspace) / LOG_DIR / LOG_FILE):
+    """The file whose import ranked each of ``items`` (rank items), as `imported_by` finds it."""
+    return imported_by(workspace, "rank", items)
+
+
+def imported_by(workspace: str | Path, task: str, items: Iterable[str]) -> dict[str, str]:
+    """The file (its path as the import was given it) whose import stored the imported label of ``task`` (a key of
+    `ITEM_FIELDS`) in force on each of ``items``, as the import log of the workspace at ``workspace`` says: the
+    latest line whose field of the task holds the item, unless a ``--remove`` line since, of a file (`same_file`:
+    its content, from any path) whose lines hold the item, withdrew it. Such a withdrawal retracts the item's
+    imported label, whichever file stored it, where it is one of the file's (the same label stored twice is one);
+    the log cannot say where it was not (a KTO label's id holds its row, so two files may hold two), and the item is
+    not named then either: never a file whose withdrawal may not lift the refusal. An item no such line names
+    (logged before lines said, merged without its log) is left out, and so is one a later line may hold but could
+    not list (a null field, `MAX_LOGGED_ITEMS`)."""
+    wanted = set(items)
+    found: dict[str, str | None] = {}  # item -> the path of the latest line labelling it (None: may be any)
+    # the lines labelling some of ``wanted``, with those (None: any)
+    lines: list[tuple[dict, set[str] | None]] = []
+    for entry in json_lines(Path(workspace) / LOG_DIR / LOG_FILE) if wanted else ():
         if entry.get("removed"):
-            found = {
-                item: line
-                for item, line in found.items()
-                if not same_file(entry, line.get("file"), line.get("sha256"))
-            }
+            mine = [held for line, held in lines if same_file(entry, line.get("file"), line.get("sha256"))]
+            gone = wanted if None in mine else set().union(*mine)
+            found = {item: path for item, path in found.items() if item not in gone}
             continue
-        ranked, given = entry.get("ranked_items"), entry.get("path")
-        if isinstance(ranked, list) and isinstance(given, str):
-            found.update({item: entry for item in ranked if isinstance(item, str) and item in wanted})
-    return {item: line["path"] for item, line in found.items()}
+        held, path = _listed_items(entry, task, wanted), entry.get("path")
+        if held != set() and isinstance(path, str):
+            lines.append((entry, held))
+            found |= dict.fromkeys(wanted if held is None else held, None if held is None else path)
+    return {item: path for item, path in found.items() if path is not None}
+
+
+def _listed_items(entry: dict, task: str, wanted: set[str]) -> set[str] | None:
+    """Those of ``wanted`` the import log line ``entry`` lists in its field of ``task`` (none where it has no such
+    field: logged before lines said); None where it labelled more than it lists (`items_not_logged`)."""
+    listed, unlisted = entry.get(ITEM_FIELDS[task]), entry.get("items_not_logged")
+    if isinstance(listed, list):
+        return wanted.intersection(item for item in listed if isinstance(item, str))
+    return None if isinstance(unlisted, dict) and task in unlisted else set()
 
 
 def json_lines(path: Path) -> list[dict]:

@@ -76,8 +76,7 @@ def test_files_of_one_import_or_a_stored_import_that_label_an_answer_otherwise_a
         assert import_(tmp_path / "ws", second, *skip) == 2
         assert capsys.readouterr().err == (
             f"error: {second}, row 0, field 'label': answer {answer_id('Two plus two?', '4', 'kto')} already holds "
-            f"an imported KTO label (desirable), and this row's differs: {REMEDY} (`data import --remove FILE`, "
-            "FILE the file that imported it)\n"
+            f"an imported KTO label (desirable), and this row's differs: {REMEDY} (`data import --remove {first}`)\n"
         )
         assert digest(tmp_path / "ws") == before
     assert import_(tmp_path / "ws", "--remove", first) == 0

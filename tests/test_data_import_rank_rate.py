@@ -241,7 +241,7 @@ REFUSED = [
     ("other/stored.jsonl", [RATED[1] | {"ratings": rating(0)}],
      ", row 0, field 'ratings': answer {hello} already holds an imported rating (" + stored(rating(3))
      + "), and this row's differs: an import never replaces one; leave the row out, or withdraw the stored one "
-     "first (`data import --remove FILE`, FILE the file that imported it)"),
+     "first (`data import --remove {stored}`)"),  # the import log names the file that rated it
     ("other/stored.jsonl", [RANKED[0] | {"ranking": "1 > 2 > 3"}],  # the import log names the file that ranked it
      ", row 0, field 'ranking': rank item {item} already holds an imported ranking, and this row's differs: an "
      "import never replaces one; leave the row out, or withdraw the stored one first (`data import --remove "
