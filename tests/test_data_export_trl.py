@@ -1,0 +1,166 @@
+"""Every export shape the README documents, loaded as a TRL user would (`datasets.load_dataset("parquet", ...)`) and
+trained one step by the stock TRL trainer it is for, on the tiny model: dpo (multi-turn with a system message, rank
+and edit pairs, with and without `posterior`) in DPOTrainer and RewardTrainer, kto in KTOTrainer, sft and
+sft --edits in SFTTrainer."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+
+import pytest
+
+from data import Workspace
+from data.__main__ import main
+from data.edits import edit_records
+
+SYSTEM = {"role": "system", "content": "Be brief."}
+# max_length fits the longest row (the 3-turn prompt with its system message, in the tiny BPE tokenizer's tokens):
+# TRL drops a row whose prompt fills max_length, which would hide a multi-turn row that fails
+MAX_LENGTH = 256
+EXPORTS = {
+    "dpo": ["--format", "dpo"],
+    "dpo-dawid-skene": ["--format", "dpo", "--aggregate", "dawid-skene"],
+    "kto": ["--format", "kto"],
+    "kto-dawid-skene": ["--format", "kto", "--aggregate", "dawid-skene"],
+    "sft": ["--format", "sft"],
+    "sft-edits": ["--format", "sft", "--edits"],
+    "ratings": ["--format", "ratings"],
+}
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+def _user(text):
+    return {"role": "user", "content": text}
+
+
+def _rows():
+    """Chat rows (3-turn preferences with a system message, gold answers) and plain rows (single-turn preferences,
+    KTO labels, rankings of 3 answers, HelpSteer2 ratings)."""
+    chat, plain, rated = [], [], []
+    for i in range(2):
+        turns = [SYSTEM, _user(f"Pick a colour {i}."), {"role": "assistant", "content": "Which kind?"}]
+        chat.append({"messages": [*turns, _user("Any.")], "chosen": "blue sky", "rejected": "red fire"})
+        gold = {"role": "assistant", "content": "The sea is wide."}
+        chat.append({"messages": [SYSTEM, _user(f"Write a poem {i}."), gold]})
+        plain.append({"prompt": f"Capital of France {i}?", "chosen": "Paris.", "rejected": "Rome."})
+        plain.append({"prompt": f"Add {i}", "completions": ["1 2", "3 4", "5 6"], "ranking": "2 > 3 > 1"})
+        for j, label in enumerate((True, False)):
+            plain.append({"prompt": f"Explain crepes {i}", "completion": f"mix flour {j}", "label": label})
+        aspects = dict(helpfulness=4 * (i % 2), correctness=3, coherence=4, complexity=0, verbosity=1)
+        rated.append({"prompt": f"Rate {i}?", "response": f"answer {i}", **aspects})
+    return chat, plain, rated
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """A workspace holding every shape (plus an edit of the first chat pair's answer), exported in every format."""
+    root = tmp_path_factory.mktemp("trl-exports")
+    ws = root / "ws"
+    for name, rows in zip(("chat", "plain", "rated"), _rows()):
+        assert main(["import", "-w", str(ws), _jsonl(root / f"{name}.jsonl", rows)]) == 0
+    workspace = Workspace(ws)
+    pair = workspace.frame("pairs").iloc[0]
+    original = workspace.frame("completions").set_index("id").loc[pair.completion_a]
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    workspace.append(
+        edit_records(
+            original.prompt_id, pair.completion_a, original.text, "A blue sky.", "ann", pair.id, 0, at
+        )
+    )
+    paths = {}
+    for name, flags in EXPORTS.items():
+        paths[name] = root / f"{name}.parquet"
+        assert main(["export", "-w", str(ws), *flags, "--out", str(paths[name])]) == 0
+    return paths
+
+
+def _load(parquet):
+    import datasets
+
+    return datasets.load_dataset("parquet", data_files=str(parquet), split="train")
+
+
+def _train_one_step(name: str, dataset, model_dir, tokenizer, tmp_path):
+    """One step of stock TRL's trainer ``name`` on ``dataset``; the trainer, its loss finite and the model changed."""
+    import trl
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    if name == "reward":
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(model_dir)
+    before = [p.detach().clone() for p in model.parameters()]
+    config, trainer_class = {
+        "dpo": (trl.DPOConfig, trl.DPOTrainer),
+        "kto": (trl.KTOConfig, trl.KTOTrainer),
+        "reward": (trl.RewardConfig, trl.RewardTrainer),
+        "sft": (trl.SFTConfig, trl.SFTTrainer),
+    }[name]
+    args = config(
+        output_dir=str(tmp_path / name),
+        per_device_train_batch_size=2,
+        max_steps=1,
+        learning_rate=1e-3,
+        report_to="none",
+        max_length=MAX_LENGTH,
+        use_cpu=True,
+        save_strategy="no",
+    )
+    trainer = trainer_class(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    result = trainer.train()
+    assert math.isfinite(result.training_loss)
+    assert any(not (a == b).all() for a, b in zip(before, model.parameters()))
+    return trainer
+
+
+def _templated(tokenizer, messages, **kwargs) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, **kwargs)
+
+
+@pytest.mark.parametrize("export", ["dpo", "dpo-dawid-skene"])
+def test_dpo_exports_train_in_stock_dpo_trainer_multi_turn_rows_included(
+    export, exports, tiny_model_dir, tiny_tokenizer, tmp_path
+):
+    dataset = _load(exports[export])
+    assert set(dataset["kind"]) == {"imported", "rank", "edit"}
+    assert (None in dataset["posterior"]) == (export == "dpo")
+    trainer = _train_one_step("dpo", dataset, tiny_model_dir, tiny_tokenizer, tmp_path)
+    tokenized = trainer.train_dataset
+    assert tokenized.num_rows == dataset.num_rows  # no row dropped, the 3-turn ones included
+    row = next(r for r in tokenized if r["prompt"][0] == SYSTEM)
+    assert len(row["prompt"]) == 4
+    decode = tiny_tokenizer.decode
+    assert decode(row["prompt_ids"]) == _templated(tiny_tokenizer, row["prompt"], add_generation_prompt=True)
+    assert decode(row["chosen_ids"]) == row["chosen"][0]["content"] + "<|im_end|>\n"
+
+
+@pytest.mark.parametrize("export", ["kto", "kto-dawid-skene"])
+def test_kto_exports_train_in_stock_kto_trainer(export, exports, tiny_model_dir, tiny_tokenizer, tmp_path):
+    dataset = _load(exports[export])
+    assert dataset.num_rows == 4 and sum(dataset["label"]) == 2
+    assert (None in dataset["posterior"]) == (export == "kto")
+    trainer = _train_one_step("kto", dataset, tiny_model_dir, tiny_tokenizer, tmp_path)
+    assert trainer.train_dataset.num_rows == 4
+
+
+def test_dpo_export_trains_in_stock_reward_trainer(exports, tiny_model_dir, tiny_tokenizer, tmp_path):
+    dataset = _load(exports["dpo"])
+    trainer = _train_one_step("reward", dataset, tiny_model_dir, tiny_tokenizer, tmp_path)
+    exported = next(r for r in dataset if r["prompt"][0] == SYSTEM)
+    row = next(r for r in trainer.train_dataset if r["pair_id"] == exported["pair_id"])
+    whole = _templated(tiny_tokenizer, exported["prompt"] + exported["chosen"])
+    assert tiny_tokenizer.decode(row["chosen_ids"]) == whole
+
+
+@pytest.mark.parametrize("export", ["sft", "sft-edits"])
+def test_sft_exports_train_in_stock_sft_trainer(export, exports, tiny_model_dir, tiny_tokenizer, tmp_path):
+    dataset = _load(exports[export])
+    assert all(row[0] == SYSTEM and row[-1]["role"] == "assistant" for row in dataset["messages"])
+    trainer = _train_one_step("sft", dataset, tiny_model_dir, tiny_tokenizer, tmp_path)
+    assert trainer.train_dataset.num_rows == dataset.num_rows
