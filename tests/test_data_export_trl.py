@@ -1,7 +1,8 @@
 """Every export shape the README documents, loaded as a TRL user would (`datasets.load_dataset("parquet", ...)`) and
 trained one step by the stock TRL trainer it is for, on the tiny model: dpo (multi-turn with a system message, rank
 and edit pairs, with and without `posterior`) in DPOTrainer and RewardTrainer, kto in KTOTrainer, sft and
-sft --edits in SFTTrainer."""
+sft --edits in SFTTrainer (whose loss on `messages` covers the prompt too: the README says how to
+leave it out)."""
 
 from __future__ import annotations
 
@@ -158,9 +159,23 @@ def test_dpo_export_trains_in_stock_reward_trainer(exports, tiny_model_dir, tiny
     assert tiny_tokenizer.decode(row["chosen_ids"]) == whole
 
 
+def _prompt_completion(row: dict) -> dict:
+    """The README's map from an sft row to TRL's prompt-completion form, whose loss is on the answer alone."""
+    return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
+
+
 @pytest.mark.parametrize("export", ["sft", "sft-edits"])
-def test_sft_exports_train_in_stock_sft_trainer(export, exports, tiny_model_dir, tiny_tokenizer, tmp_path):
+def test_sft_exports_train_in_stock_sft_trainer_the_loss_on_the_answer_once_mapped_to_prompt_completion(
+    export, exports, tiny_model_dir, tiny_tokenizer, tmp_path
+):
     dataset = _load(exports[export])
     assert all(row[0] == SYSTEM and row[-1]["role"] == "assistant" for row in dataset["messages"])
-    trainer = _train_one_step("sft", dataset, tiny_model_dir, tiny_tokenizer, tmp_path)
-    assert trainer.train_dataset.num_rows == dataset.num_rows
+    as_is = _train_one_step("sft", dataset, tiny_model_dir, tiny_tokenizer, tmp_path)
+    assert as_is.train_dataset.num_rows == dataset.num_rows
+    # `messages` is TRL's language-modelling form: the loss covers every token, the system and user turns too
+    assert all(row["labels"] == row["input_ids"] for row in as_is.train_dataset)
+    mapped = dataset.map(_prompt_completion, remove_columns=["messages"])
+    answer_only = _train_one_step("sft", mapped, tiny_model_dir, tiny_tokenizer, tmp_path)
+    for row, messages in zip(answer_only.train_dataset, dataset["messages"]):
+        in_loss = [token for token in row["labels"] if token != -100]
+        assert tiny_tokenizer.decode(in_loss) == messages[-1]["content"] + "<|im_end|>\n"
