@@ -1,8 +1,8 @@
 """Every export shape the README documents, loaded as a TRL user would (`datasets.load_dataset("parquet", ...)`) and
 trained one step by the stock TRL trainer it is for, on the tiny model: dpo (multi-turn with a system message, rank
-and edit pairs, with and without `posterior`) in DPOTrainer and RewardTrainer, kto in KTOTrainer, sft and
-sft --edits in SFTTrainer (whose loss on `messages` covers the prompt too: the README says how to
-leave it out)."""
+and edit pairs, with and without `posterior`) in DPOTrainer and RewardTrainer, kto (and ratings, once an aspect
+labels them) in KTOTrainer, sft and sft --edits in SFTTrainer (whose loss on `messages` covers the prompt too: the
+README says how to leave it out)."""
 
 from __future__ import annotations
 
@@ -179,3 +179,18 @@ def test_sft_exports_train_in_stock_sft_trainer_the_loss_on_the_answer_once_mapp
     for row, messages in zip(answer_only.train_dataset, dataset["messages"]):
         in_loss = [token for token in row["labels"] if token != -100]
         assert tiny_tokenizer.decode(in_loss) == messages[-1]["content"] + "<|im_end|>\n"
+
+
+def test_ratings_export_trains_in_stock_kto_trainer_once_an_aspect_labels_it(
+    exports, tiny_model_dir, tiny_tokenizer, tmp_path
+):
+    dataset = _load(exports["ratings"])
+    assert {"prompt", "completion", "helpfulness"} <= set(
+        dataset.column_names
+    ) and "label" not in dataset.column_names
+    with pytest.raises(ValueError, match="'label'"):  # no TRL trainer takes ratings as they are
+        _train_one_step("kto", dataset, tiny_model_dir, tiny_tokenizer, tmp_path)
+    labelled = dataset.map(lambda r: {"label": r["helpfulness"] >= 3})  # the README's map
+    assert sorted(labelled["label"]) == [False, True]
+    trainer = _train_one_step("kto", labelled, tiny_model_dir, tiny_tokenizer, tmp_path)
+    assert trainer.train_dataset.num_rows == 2
