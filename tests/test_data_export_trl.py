@@ -2,7 +2,7 @@
 trained one step by the stock TRL trainer it is for, on the tiny model: dpo (multi-turn with a system message, rank
 and edit pairs, with and without `posterior`) in DPOTrainer and RewardTrainer, kto (and ratings, once an aspect
 labels them) in KTOTrainer, sft and sft --edits in SFTTrainer (whose loss on `messages` covers the prompt too: the
-README says how to leave it out)."""
+README says how to leave it out), and a base model once its tokenizer has a chat template."""
 
 from __future__ import annotations
 
@@ -194,3 +194,23 @@ def test_ratings_export_trains_in_stock_kto_trainer_once_an_aspect_labels_it(
     assert sorted(labelled["label"]) == [False, True]
     trainer = _train_one_step("kto", labelled, tiny_model_dir, tiny_tokenizer, tmp_path)
     assert trainer.train_dataset.num_rows == 2
+
+
+def test_a_base_model_trains_on_the_dpo_export_once_its_tokenizer_has_a_chat_template(
+    exports, tiny_base_model_dir, tmp_path
+):
+    from transformers import AutoTokenizer
+
+    from data.chat_template import resolve_chat_template
+
+    dataset = _load(exports["dpo"])
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base_model_dir)
+    assert tokenizer.chat_template is None
+    with pytest.raises(ValueError, match="chat_template is not set"):
+        _train_one_step("dpo", dataset, tiny_base_model_dir, tokenizer, tmp_path)
+    tokenizer.chat_template = resolve_chat_template(
+        "roles"
+    )  # the README's line: what --chat-template roles renders
+    trainer = _train_one_step("dpo", dataset, tiny_base_model_dir, tokenizer, tmp_path)
+    row = next(r for r in trainer.train_dataset if r["prompt"][0] == SYSTEM)
+    assert tokenizer.decode(row["prompt_ids"]).endswith("User: Any.\n\nAssistant:")
