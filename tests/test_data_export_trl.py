@@ -41,7 +41,7 @@ def _user(text):
 
 
 def _rows():
-    """Chat rows (3-turn preferences with a system message, gold answers) and plain rows (single-turn preferences,
+    """Chat rows (3-turn preferences and KTO labels with a system message, gold answers) and plain rows (single-turn preferences,
     KTO labels, rankings of 3 answers, HelpSteer2 ratings)."""
     chat, plain, rated = [], [], []
     for i in range(2):
@@ -49,6 +49,7 @@ def _rows():
         chat.append({"messages": [*turns, _user("Any.")], "chosen": "blue sky", "rejected": "red fire"})
         gold = {"role": "assistant", "content": "The sea is wide."}
         chat.append({"messages": [SYSTEM, _user(f"Write a poem {i}."), gold]})
+        chat.append({"messages": [*turns, _user("Any.")], "completion": "green leaf", "label": i == 0})
         plain.append({"prompt": f"Capital of France {i}?", "chosen": "Paris.", "rejected": "Rome."})
         plain.append({"prompt": f"Add {i}", "completions": ["1 2", "3 4", "5 6"], "ranking": "2 > 3 > 1"})
         for j, label in enumerate((True, False)):
@@ -87,7 +88,7 @@ def _load(parquet):
     return datasets.load_dataset("parquet", data_files=str(parquet), split="train")
 
 
-def _train_one_step(name: str, dataset, model_dir, tokenizer, tmp_path):
+def _train_one_step(name: str, dataset, model_dir, tokenizer, tmp_path, max_length: int = MAX_LENGTH):
     """One step of stock TRL's trainer ``name`` on ``dataset``; the trainer, its loss finite and the model changed."""
     import trl
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
@@ -109,7 +110,7 @@ def _train_one_step(name: str, dataset, model_dir, tokenizer, tmp_path):
         max_steps=1,
         learning_rate=1e-3,
         report_to="none",
-        max_length=MAX_LENGTH,
+        max_length=max_length,
         use_cpu=True,
         save_strategy="no",
     )
@@ -144,10 +145,10 @@ def test_dpo_exports_train_in_stock_dpo_trainer_multi_turn_rows_included(
 @pytest.mark.parametrize("export", ["kto", "kto-dawid-skene"])
 def test_kto_exports_train_in_stock_kto_trainer(export, exports, tiny_model_dir, tiny_tokenizer, tmp_path):
     dataset = _load(exports[export])
-    assert dataset.num_rows == 4 and sum(dataset["label"]) == 2
+    assert dataset.num_rows == 6 and sum(dataset["label"]) == 3
     assert (None in dataset["posterior"]) == (export == "kto")
     trainer = _train_one_step("kto", dataset, tiny_model_dir, tiny_tokenizer, tmp_path)
-    assert trainer.train_dataset.num_rows == 4
+    assert trainer.train_dataset.num_rows == 6
 
 
 def test_dpo_export_trains_in_stock_reward_trainer(exports, tiny_model_dir, tiny_tokenizer, tmp_path):
@@ -214,3 +215,18 @@ def test_a_base_model_trains_on_the_dpo_export_once_its_tokenizer_has_a_chat_tem
     trainer = _train_one_step("dpo", dataset, tiny_base_model_dir, tokenizer, tmp_path)
     row = next(r for r in trainer.train_dataset if r["prompt"][0] == SYSTEM)
     assert tokenizer.decode(row["prompt_ids"]).endswith("User: Any.\n\nAssistant:")
+
+
+@pytest.mark.parametrize("name, export", [("dpo", "dpo"), ("kto", "kto")])
+def test_stock_trl_drops_the_rows_whose_prompt_fills_max_length_the_long_multi_turn_ones(
+    name, export, exports, tiny_model_dir, tiny_tokenizer, tmp_path
+):
+    dataset = _load(exports[export])
+    prompt_tokens = [
+        len(tiny_tokenizer.apply_chat_template(p, add_generation_prompt=True, return_dict=False))
+        for p in dataset["prompt"]
+    ]
+    max_length = max(prompt_tokens) - 1  # the longest prompt fills it
+    trainer = _train_one_step(name, dataset, tiny_model_dir, tiny_tokenizer, tmp_path, max_length=max_length)
+    kept = sum(n < max_length for n in prompt_tokens)
+    assert 0 < kept < dataset.num_rows and trainer.train_dataset.num_rows == kept  # nothing said, nothing cut
