@@ -41,8 +41,8 @@ def _user(text):
 
 
 def _rows():
-    """Chat rows (3-turn preferences and KTO labels with a system message, gold answers) and plain rows (single-turn preferences,
-    KTO labels, rankings of 3 answers, HelpSteer2 ratings)."""
+    """Chat rows (3-turn preferences and KTO labels with a system message, gold answers), plain rows (single-turn
+    preferences and KTO labels, rankings of 3 answers) and HelpSteer2 ratings."""
     chat, plain, rated = [], [], []
     for i in range(2):
         turns = [SYSTEM, _user(f"Pick a colour {i}."), {"role": "assistant", "content": "Which kind?"}]
@@ -61,13 +61,14 @@ def _rows():
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
-    """A workspace holding every shape (plus an edit of the first chat pair's answer), exported in every format."""
+    """A workspace holding every shape (plus an edit of a 3-turn pair's answer), exported in every format."""
     root = tmp_path_factory.mktemp("trl-exports")
     ws = root / "ws"
     for name, rows in zip(("chat", "plain", "rated"), _rows()):
         assert main(["import", "-w", str(ws), _jsonl(root / f"{name}.jsonl", rows)]) == 0
     workspace = Workspace(ws)
-    pair = workspace.frame("pairs").iloc[0]
+    turns = workspace.frame("prompts").set_index("id")["messages"].map(len)
+    pair = next(p for p in workspace.frame("pairs").itertuples() if turns[p.prompt_id] == 4)
     original = workspace.frame("completions").set_index("id").loc[pair.completion_a]
     at = datetime(2026, 1, 1, tzinfo=timezone.utc)
     workspace.append(
@@ -186,9 +187,8 @@ def test_ratings_export_trains_in_stock_kto_trainer_once_an_aspect_labels_it(
     exports, tiny_model_dir, tiny_tokenizer, tmp_path
 ):
     dataset = _load(exports["ratings"])
-    assert {"prompt", "completion", "helpfulness"} <= set(
-        dataset.column_names
-    ) and "label" not in dataset.column_names
+    columns = set(dataset.column_names)
+    assert {"prompt", "completion", "helpfulness"} <= columns and "label" not in columns
     with pytest.raises(ValueError, match="'label'"):  # no TRL trainer takes ratings as they are
         _train_one_step("kto", dataset, tiny_model_dir, tiny_tokenizer, tmp_path)
     labelled = dataset.map(lambda r: {"label": r["helpfulness"] >= 3})  # the README's map
@@ -209,9 +209,8 @@ def test_a_base_model_trains_on_the_dpo_export_once_its_tokenizer_has_a_chat_tem
     assert tokenizer.chat_template is None
     with pytest.raises(ValueError, match="chat_template is not set"):
         _train_one_step("dpo", dataset, tiny_base_model_dir, tokenizer, tmp_path)
-    tokenizer.chat_template = resolve_chat_template(
-        "roles"
-    )  # the README's line: what --chat-template roles renders
+    # the README's line: the template --chat-template roles renders with
+    tokenizer.chat_template = resolve_chat_template("roles")
     trainer = _train_one_step("dpo", dataset, tiny_base_model_dir, tokenizer, tmp_path)
     row = next(r for r in trainer.train_dataset if r["prompt"][0] == SYSTEM)
     assert tokenizer.decode(row["prompt_ids"]).endswith("User: Any.\n\nAssistant:")
@@ -229,4 +228,4 @@ def test_stock_trl_drops_the_rows_whose_prompt_fills_max_length_the_long_multi_t
     max_length = max(prompt_tokens) - 1  # the longest prompt fills it
     trainer = _train_one_step(name, dataset, tiny_model_dir, tiny_tokenizer, tmp_path, max_length=max_length)
     kept = sum(n < max_length for n in prompt_tokens)
-    assert 0 < kept < dataset.num_rows and trainer.train_dataset.num_rows == kept  # nothing said, nothing cut
+    assert 0 < kept < dataset.num_rows and trainer.train_dataset.num_rows == kept  # dropped, not cut
