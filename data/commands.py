@@ -8,6 +8,7 @@ from pathlib import Path
 
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.export import FORMATS as EXPORT_FORMATS
+from data.export import SFT_SHAPES
 from data.import_readers import MAX_RECORD_BYTES
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR
@@ -183,6 +184,15 @@ class ExportCommand:
             "help": "sft: the labellers' edits (prompt + edited answer; undone edits and gold items' answers "
             "left out) instead of the prompts' gold answers",
             "switch": True,
+        },
+    )
+    sft_shape: str = field(
+        default=SFT_SHAPES[0],
+        metadata={
+            "help": "sft: the rows' columns: messages (the prompt's messages, then the answer: stock TRL "
+            "SFTTrainer's loss covers every token) or prompt-completion (prompt, completion: its loss on the answer "
+            "alone, as train --method sft)",
+            "choices": SFT_SHAPES,
         },
     )
     rank_pairs: str = RANK_PAIRS_OPTION

@@ -4,7 +4,8 @@
   posterior (Dawid–Skene's confidence in the verdict with ``method="dawid-skene"``, else null); rankings add rows
   of kind ``rank`` (all or adjacent pairs, ``rank_pairs``; data.ranking), their drops counted as ``rank_<reason>``
 - kto: prompt, completion, label (bool) + completion_id, votes, agreement, posterior
-- sft: messages + prompt_id
+- sft: messages + prompt_id (``--sft-shape prompt-completion``: prompt, completion in place of messages,
+  `prompt_completion`)
 - ratings: prompt, completion + completion_id, prompt_id, round, one column per rubric aspect (the mean rating),
   raters, rubric (`data.ratings.ratings_table`)
 
@@ -31,10 +32,14 @@ from data.edits import edit_pair_ids
 from data.errors import PrefloopError
 from data.files import atomic_write
 from data.rank_pairs import has_rankings, rank_votes, whole_rank_items
-from data.schemas import MESSAGE
+from data.schemas import MESSAGE, MESSAGES
 from data.selection import answer_items
 
 FORMATS = ("dpo", "kto", "sft", "ratings")
+# The columns of an sft export: messages (TRL's language-modelling form: stock SFTTrainer's loss covers every
+# token) or prompt + completion (TRL's prompt-completion form: its loss on the answer alone, as train's)
+PROMPT_COMPLETION = "prompt-completion"
+SFT_SHAPES = ("messages", PROMPT_COMPLETION)
 Frame = pd.DataFrame | pa.Table
 
 
@@ -360,6 +365,22 @@ def to_sft(prompts: pd.DataFrame, split: str | None = None) -> tuple[list[dict],
     counts = +counts
     counts["exported"] = len(rows)
     return rows, counts
+
+
+def prompt_completion(rows: pa.Table | list[dict]) -> pa.Table:
+    """SFT rows (`to_sft`, `data.edits.sft_edits_table`) in TRL's conversational prompt-completion form: in place
+    of ``messages``, ``prompt`` (the prompt's messages, a system message and earlier turns included) and
+    ``completion`` (the answer: one assistant message), the other columns kept after them. Stock `SFTTrainer`
+    computes the loss on the completion alone for such rows (its ``completion_only_loss`` defaults to it)."""
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows)
+    conversations = table.column("messages").to_pylist()
+    return pa.table(
+        {
+            "prompt": pa.array([m[:-1] for m in conversations], MESSAGES),
+            "completion": pa.array([m[-1:] for m in conversations], MESSAGES),
+            **{name: table.column(name) for name in table.column_names if name != "messages"},
+        }
+    )
 
 
 def write_parquet(rows: list[dict] | pa.Table, path: str | Path) -> Path:

@@ -17,7 +17,14 @@ import pyarrow as pa
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.exclusion import Exclusion, check_exclusion
-from data.export import check_min_posterior, dpo_table, kto_table, to_sft
+from data.export import (
+    PROMPT_COMPLETION,
+    check_min_posterior,
+    dpo_table,
+    kto_table,
+    prompt_completion,
+    to_sft,
+)
 from data.export_labels import export_labels
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, rank_task_items
@@ -74,6 +81,8 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
     if args.edits and args.format != "sft":
         why = " (edit pairs are in --format dpo already)" if args.format == "dpo" else f", not {args.format}"
         raise PrefloopError(f"--edits applies to --format sft{why}")
+    if "sft_shape" in explicit and args.format != "sft":
+        raise PrefloopError(f"--sft-shape applies to --format sft (and sft --edits), not {args.format}")
     for flag, name in (("--kinds", "kinds"), ("--rank-pairs", "rank_pairs")):
         if name in explicit and args.format != "dpo":
             raise PrefloopError(f"{flag} applies to --format dpo, not {args.format} (it chooses pairs)")
@@ -126,10 +135,13 @@ class Export:
 
 def export_workspace(workspace: Workspace, args: Any) -> Export:
     """What `python -m data export` makes of ``workspace`` with the options ``args`` (`data.commands.ExportCommand`,
-    checked by `check_export_options`): the labellers of ``--exclude-labeller`` and WS/excluded.json left out
-    (`data.exclusion.check_exclusion`: an unknown name of the flag, or a damaged excluded.json, is an error)."""
+    checked by `check_export_options`), sft rows in the shape ``--sft-shape`` names: the labellers of
+    ``--exclude-labeller`` and WS/excluded.json left out (`data.exclusion.check_exclusion`: an unknown name of the
+    flag, or a damaged excluded.json, is an error)."""
     exclusion = check_exclusion(workspace, args.exclude_labeller) if reads_labels(args) else Exclusion()
     rows, counts = export_rows(workspace, args, exclusion.names)
+    if args.sft_shape == PROMPT_COMPLETION and len(rows):  # an empty export is an error that says why
+        rows = prompt_completion(rows)
     return Export(args.format + ("-edits" if args.edits else ""), rows, counts, exclusion)
 
 

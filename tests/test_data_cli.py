@@ -208,3 +208,14 @@ def test_export_out_that_is_a_folder_is_one_clear_line(tmp_path, capsys):
         f"error: --out {out} is a folder: give a file path (a new name, or an export to replace)\n"
     )
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["dpo", "kto", "ratings"])
+def test_export_sft_shape_with_another_format_is_refused_in_one_line(tmp_path, fmt, capsys):
+    ws = tmp_path / "ws"
+    assert main(["init", "-w", str(ws)]) == 0
+    for shape in ("prompt-completion", "messages"):  # given at its default too: it would change nothing
+        assert main(["export", "-w", str(ws), "--format", fmt, "--sft-shape", shape]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: --sft-shape applies to --format sft (and sft --edits), not {fmt}\n"
+    assert not (ws / "exports").exists() or not any((ws / "exports").iterdir())

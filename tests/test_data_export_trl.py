@@ -1,8 +1,8 @@
 """Every export shape the README documents, loaded as a TRL user would (`datasets.load_dataset("parquet", ...)`) and
 trained one step by the stock TRL trainer it is for, on the tiny model: dpo (multi-turn with a system message, rank
 and edit pairs, with and without `posterior`) in DPOTrainer and RewardTrainer, kto (and ratings, once an aspect
-labels them) in KTOTrainer, sft and sft --edits in SFTTrainer (whose loss on `messages` covers the prompt too: the
-README says how to leave it out), and a base model once its tokenizer has a chat template."""
+labels them) in KTOTrainer, sft and sft --edits in SFTTrainer (whose loss on `messages` covers the prompt too; on
+`--sft-shape prompt-completion` the answer alone), and a base model once its tokenizer has a chat template."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ EXPORTS = {
     "kto-dawid-skene": ["--format", "kto", "--aggregate", "dawid-skene"],
     "sft": ["--format", "sft"],
     "sft-edits": ["--format", "sft", "--edits"],
+    "sft-prompt-completion": ["--format", "sft", "--sft-shape", "prompt-completion"],
+    "sft-edits-prompt-completion": ["--format", "sft", "--edits", "--sft-shape", "prompt-completion"],
     "ratings": ["--format", "ratings"],
 }
 
@@ -41,14 +43,15 @@ def _user(text):
 
 
 def _rows():
-    """Chat rows (3-turn preferences and KTO labels with a system message, gold answers), plain rows (single-turn
-    preferences and KTO labels, rankings of 3 answers) and HelpSteer2 ratings."""
+    """Chat rows (3-turn preferences and KTO labels with a system message, gold answers, one after 2 turns), plain
+    rows (single-turn preferences and KTO labels, rankings of 3 answers) and HelpSteer2 ratings."""
     chat, plain, rated = [], [], []
     for i in range(2):
         turns = [SYSTEM, _user(f"Pick a colour {i}."), {"role": "assistant", "content": "Which kind?"}]
         chat.append({"messages": [*turns, _user("Any.")], "chosen": "blue sky", "rejected": "red fire"})
         gold = {"role": "assistant", "content": "The sea is wide."}
-        chat.append({"messages": [SYSTEM, _user(f"Write a poem {i}."), gold]})
+        earlier = [{"role": "assistant", "content": "About what?"}, _user("The sea.")] if i else []
+        chat.append({"messages": [SYSTEM, _user(f"Write a poem {i}."), *earlier, gold]})
         chat.append({"messages": [*turns, _user("Any.")], "completion": "green leaf", "label": i == 0})
         plain.append({"prompt": f"Capital of France {i}?", "chosen": "Paris.", "rejected": "Rome."})
         plain.append({"prompt": f"Add {i}", "completions": ["1 2", "3 4", "5 6"], "ranking": "2 > 3 > 1"})
@@ -161,13 +164,8 @@ def test_dpo_export_trains_in_stock_reward_trainer(exports, tiny_model_dir, tiny
     assert tiny_tokenizer.decode(row["chosen_ids"]) == whole
 
 
-def _prompt_completion(row: dict) -> dict:
-    """The README's map from an sft row to TRL's prompt-completion form, whose loss is on the answer alone."""
-    return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
-
-
 @pytest.mark.parametrize("export", ["sft", "sft-edits"])
-def test_sft_exports_train_in_stock_sft_trainer_the_loss_on_the_answer_once_mapped_to_prompt_completion(
+def test_sft_exports_train_in_stock_sft_trainer_the_loss_on_every_token_or_with_prompt_completion_the_answer(
     export, exports, tiny_model_dir, tiny_tokenizer, tmp_path
 ):
     dataset = _load(exports[export])
@@ -176,11 +174,45 @@ def test_sft_exports_train_in_stock_sft_trainer_the_loss_on_the_answer_once_mapp
     assert as_is.train_dataset.num_rows == dataset.num_rows
     # `messages` is TRL's language-modelling form: the loss covers every token, the system and user turns too
     assert all(row["labels"] == row["input_ids"] for row in as_is.train_dataset)
-    mapped = dataset.map(_prompt_completion, remove_columns=["messages"])
-    answer_only = _train_one_step("sft", mapped, tiny_model_dir, tiny_tokenizer, tmp_path)
+    shaped = _load(exports[f"{export}-prompt-completion"])  # --sft-shape prompt-completion: no map to write
+    answer_only = _train_one_step("sft", shaped, tiny_model_dir, tiny_tokenizer, tmp_path)
+    assert answer_only.completion_only_loss and answer_only.train_dataset.num_rows == dataset.num_rows
     for row, messages in zip(answer_only.train_dataset, dataset["messages"]):
         in_loss = [token for token in row["labels"] if token != -100]
         assert tiny_tokenizer.decode(in_loss) == messages[-1]["content"] + "<|im_end|>\n"
+
+
+def test_sft_prompt_completion_rows_exact_a_multi_turn_prompt_whole_in_prompt_provenance_kept(exports):
+    gold = _load(exports["sft-prompt-completion"])
+    assert gold.column_names == ["prompt", "completion", "prompt_id"]
+    by_turns = {len(row["prompt"]): row for row in gold}
+    assert sorted(by_turns) == [2, 4]
+    row = by_turns[4]
+    assert row["prompt"] == [
+        SYSTEM,
+        _user("Write a poem 1."),
+        {"role": "assistant", "content": "About what?"},
+        _user("The sea."),
+    ]
+    assert row["completion"] == [{"role": "assistant", "content": "The sea is wide."}]
+    messages = {r["prompt_id"]: r["messages"] for r in _load(exports["sft"])}
+    assert messages[row["prompt_id"]] == row["prompt"] + row["completion"]
+    edits = _load(exports["sft-edits-prompt-completion"])
+    provenance = ["prompt_id", "completion_id", "parent_id", "editor", "pair_id"]
+    assert edits.column_names == ["prompt", "completion", *provenance]
+    (edit,) = edits
+    (as_messages,) = _load(exports["sft-edits"])
+    system, asked, earlier, answered = edit["prompt"]  # the 3-turn prompt whose pair was edited
+    assert (system, earlier, answered) == (
+        SYSTEM,
+        {"role": "assistant", "content": "Which kind?"},
+        _user("Any."),
+    )
+    assert asked in (_user("Pick a colour 0."), _user("Pick a colour 1."))
+    assert edit["prompt"] == as_messages["messages"][:-1]
+    assert edit["completion"] == [{"role": "assistant", "content": "A blue sky."}]
+    assert {k: edit[k] for k in provenance} == {k: as_messages[k] for k in provenance}
+    assert edit["editor"] == "ann"
 
 
 def test_ratings_export_trains_in_stock_kto_trainer_once_an_aspect_labels_it(
