@@ -17,7 +17,8 @@
     python -m generate -w ws --arena base,newest --split test --limit 64    # arena: models head to head
     python -m generate -w ws --judge smollm2-135m --kinds arena --split test  # a judge votes on the arena
 
-Reruns resume: only prompts without completions from this model in this round are sampled; `--spin-iter` reruns
+Reruns resume: a job's prompts are a fixed set (the first `--limit` of `--split`), and only those without
+completions from this model in this round are sampled; a larger `--limit` samples more; `--spin-iter` reruns
 continue from the last finished step (see generate/loop/spin.py). With `--spin-iter N` or `--judge-iter N` (flag or
 YAML) the command is the round driver's, `python -m generate.loop` = `prefloop loop`, with that command's options.
 """
@@ -150,7 +151,7 @@ def check_job_rank_items(
         arena_plan(options, workspace, options.split, options.limit or 0, arena)
         return
     round = sampling_round(options, workspace, model_path)
-    prompts = job_prompts(
+    prompts, _ = job_prompts(
         workspace, label, round, options.split, shard, options.limit or 0, gold=options.spin
     )
     answers = dict.fromkeys((p.id for p in prompts), 1 if options.spin else options.n)
@@ -237,6 +238,17 @@ def judge_report(result: dict) -> list[str]:
     ]
 
 
+def nothing_left(options: GenerateOptions) -> str:
+    """What a sampling run with its whole prompt set answered already says."""
+    within = f"--split {options.split}" + (f" --shard {options.shard}" if options.shard else "")
+    which = f"each of the first {options.limit} prompts" if options.limit else "every prompt"
+    more = "; a larger --limit samples more" if options.limit else ""
+    return (
+        f"nothing left to sample: {which} of {within} already has completions from this model in this round "
+        f"(a rerun samples only the missing ones{more})"
+    )
+
+
 def runs_a_loop(argv: list[str]) -> bool:
     """Whether the command line (or its --config file) asks for a round driver."""
     if any(arg.split("=")[0] in LOOP_FLAGS for arg in argv):
@@ -261,11 +273,7 @@ def _main(argv: list[str] | None, prog: str) -> int:
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         if not options.arena and not counts.get("prompts"):  # check_prompts found some: all sampled already
-            within = f"--split {options.split}" + (f" --shard {options.shard}" if options.shard else "")
-            print(
-                f"nothing left to sample: every prompt of {within} already has completions from this model "
-                "in this round (a rerun samples only the missing ones)"
-            )
+            print(nothing_left(options))
     return 0
 
 

@@ -292,6 +292,8 @@ def run_arena(
         judged = replace(options, kinds=(ARENA,), split=split, limit=None, judge_labelled=True)
         verdicts = judge_workspace(judged, workspace)["counts"]
         result["judged"] = verdicts.get("labels_written", 0)
+        if verdicts.get("already_judged"):  # a rerun: the arena pairs this judge had voted on before
+            result["already_judged"] = verdicts["already_judged"]
         # Pairs without a verdict marker in either order: nothing written for them, a rerun asks again.
         if verdicts.get("unreadable"):
             result["judge_unreadable"] = verdicts["unreadable"]

@@ -256,9 +256,10 @@ def pairs_to_judge(
     kinds: tuple[str, ...] | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Pairs for labelling that people have not labelled (``labelled``: those too, to measure the judge; ``kinds``:
-    pairs of these kinds instead, e.g. ``arena``) of ``split`` that have no label from ``annotator`` yet, oldest
-    round first; and how many of that selection (before ``limit``) have one already (a rerun keeps them). Other
-    judges' and reward models' labels leave a pair to judge: each machine gives its own."""
+    pairs of these kinds instead, e.g. ``arena``) of ``split``, oldest round first, the first ``limit`` (0: all)
+    of them whatever has been judged: those without a label from ``annotator`` yet, and how many have one already
+    (a rerun keeps them, so a killed job's rerun finishes the same pairs). Other judges' and reward models' labels
+    leave a pair to judge: each machine gives its own."""
     pairs, labels = workspace.frame("pairs"), workspace.frame("labels")
     if kinds:  # an edit pair's verdict is its editor's, whatever kinds are asked
         pairs = pairs[pairs["kind"].isin(kinds) & (pairs["kind"] != "edit")]
@@ -272,9 +273,11 @@ def pairs_to_judge(
     if not labelled:
         people = labels[~machine_labeller_mask(labels["annotator"])]
         pairs = pairs[~pairs["id"].isin(set(current_labels(people, "pairwise")["item_id"]))]
+    pairs = pairs.sort_values(["round", "created_at", "id"], kind="stable")
+    if limit:
+        pairs = pairs.head(limit)
     done = pairs["id"].isin(set(labels.loc[labels["annotator"] == annotator, "item_id"]))
-    pairs = pairs[~done].sort_values(["round", "created_at", "id"], kind="stable")
-    return (pairs.head(limit) if limit else pairs), int(done.sum())
+    return pairs[~done], int(done.sum())
 
 
 def judge_pairs(

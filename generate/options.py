@@ -61,7 +61,9 @@ class SampleOptions:
     limit: int | None = field(
         default=None,
         metadata={
-            "help": f"sample at most this many pending prompts (0 or left out: all; {SPIN_LIMIT} with --spin-iter)"
+            "help": "the first N prompts of --split (round drivers: of train; --judge: pairs to judge), oldest "
+            "first, a fixed set: a rerun samples (judges) only those not done yet, a larger --limit the next ones "
+            f"(0 or left out: all; {SPIN_LIMIT} with --spin-iter)"
         },
     )
     n: int = field(default=2, metadata={"help": "samples per prompt (pairs)"})

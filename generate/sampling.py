@@ -1,8 +1,8 @@
 """Sampling jobs over a workspace: paired completions for labelling, and SPIN gold-vs-generated pairs.
 
 Work goes in chunks of prompts; each chunk's completions, pairs (and SPIN labels) are one durable append, so a
-killed job loses at most the chunk in flight, and a rerun samples only the prompts without completions from this
-model in this round.
+killed job loses at most the chunk in flight. A job's prompts are a fixed set (the first ``--limit`` of its
+selection), so a rerun samples only those of the set without completions from this model in this round.
 """
 
 from __future__ import annotations
@@ -78,37 +78,20 @@ def _answered(workspace: Workspace, model: str, round: int) -> set[str]:
     return set(completions.loc[mine, "prompt_id"])
 
 
-def pending_prompts(
-    workspace: Workspace, model: str, round: int, split: str | None, shard: tuple[int, int] | None = None
-) -> list[PromptRow]:
-    """Prompts of ``split`` (and ``shard``; oldest first) without completions from ``model`` in ``round`` yet."""
-    prompts = _split_prompts(workspace, split, shard)
-    done = _answered(workspace, model, round)
-    prompts = prompts[~prompts["id"].isin(done)].sort_values(["created_at", "id"], kind="stable")
+def _prompt_rows(prompts: pd.DataFrame) -> list[PromptRow]:
     return [
         PromptRow(p.id, [dict(m) for m in p.messages], None if pd.isna(p.gold) else p.gold)
         for p in prompts.itertuples()
     ]
 
 
-def sampled_before(
-    workspace: Workspace,
-    model: str,
-    round: int,
-    split: str | None,
-    shard: tuple[int, int] | None = None,
-    only: Collection[str] | None = None,
-    gold: bool = False,
-) -> int:
-    """How many prompts of a job's selection (as `job_prompts`'s, before ``limit``) ``model`` answered in ``round``
-    already: a rerun keeps their completions and samples none of them again, and says how many."""
+def pending_prompts(
+    workspace: Workspace, model: str, round: int, split: str | None, shard: tuple[int, int] | None = None
+) -> list[PromptRow]:
+    """Prompts of ``split`` (and ``shard``; oldest first) without completions from ``model`` in ``round`` yet."""
     prompts = _split_prompts(workspace, split, shard)
-    prompts = prompts[prompts["id"].isin(_answered(workspace, model, round))]
-    if only is not None:
-        prompts = prompts[prompts["id"].isin(set(only))]
-    if gold:
-        prompts = prompts[prompts["gold"].fillna("") != ""]
-    return len(prompts)
+    done = _answered(workspace, model, round)
+    return _prompt_rows(prompts[~prompts["id"].isin(done)].sort_values(["created_at", "id"], kind="stable"))
 
 
 def job_prompts(
@@ -120,15 +103,22 @@ def job_prompts(
     limit: int = 0,
     only: Collection[str] | None = None,
     gold: bool = False,
-) -> list[PromptRow]:
-    """The prompts a sampling job answers: `pending_prompts` (``only`` these ids; ``gold``: those with a gold
-    answer, as SPIN needs), the first ``limit`` of them (0: all)."""
-    prompts = [
-        p
-        for p in pending_prompts(workspace, model, round, split, shard)
-        if (only is None or p.id in only) and (p.gold or not gold)
-    ]
-    return prompts[:limit] if limit else prompts
+) -> tuple[list[PromptRow], int]:
+    """The prompts a sampling job answers, and how many of its set ``model`` answered in ``round`` already.
+
+    The set is fixed: the first ``limit`` (0: all) prompts of ``split`` (and ``shard``; ``only`` these ids;
+    ``gold``: those with a gold answer, as SPIN needs), oldest first, whatever has been sampled. Those already
+    answered are kept, not sampled again: a rerun of a killed job finishes the same set, and one of a finished job
+    samples nothing (a larger ``limit`` samples the prompts it adds)."""
+    prompts = _split_prompts(workspace, split, shard).sort_values(["created_at", "id"], kind="stable")
+    if only is not None:
+        prompts = prompts[prompts["id"].isin(set(only))]
+    if gold:
+        prompts = prompts[prompts["gold"].fillna("") != ""]
+    if limit:
+        prompts = prompts.head(limit)
+    done = prompts["id"].isin(_answered(workspace, model, round))
+    return _prompt_rows(prompts[~done]), int(done.sum())
 
 
 def check_sampled_rank_items(
@@ -244,13 +234,14 @@ def sample_pairs(
     where: str | None = None,
     instead: Callable[[int], str] | None = None,
 ) -> Counter:
-    """Sample n completions per pending prompt and pair them for labelling; returns counts.
+    """Sample n completions per prompt of the job's set not answered yet (`job_prompts`) and pair them for
+    labelling; returns counts (``already_sampled``: the set's prompts kept from an earlier run).
 
     ``pairing`` False writes the completions only (`--pairs best-worst` pairs them after a judge scored them);
     ``only``: sample just these prompt ids; ``where``, ``instead``: what a refused round says
     (`check_sampled_rank_items`)."""
     check_pair_params(n, params)
-    prompts = job_prompts(workspace, model, round, split, shard, limit, only)
+    prompts, before = job_prompts(workspace, model, round, split, shard, limit, only)
     check_sampled_rank_items(workspace, dict.fromkeys((p.id for p in prompts), n), round, where, instead)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
@@ -261,7 +252,6 @@ def sample_pairs(
         pairs, counts = make_pairs(prompt.id, completions, pairs_per_prompt, round, params.seed)
         return [*completions, *pairs], counts
 
-    before = sampled_before(workspace, model, round, split, shard, only)
     counts = _run_chunks(workspace, engine, prompts, n, params, chunk_size, build, "sampling pairs")
     if before:  # a rerun: what it kept
         counts["already_sampled"] = before
@@ -301,14 +291,15 @@ def sample_spin(
     where: str | None = None,
     instead: Callable[[int], str] | None = None,
 ) -> Counter:
-    """One sample per pending prompt that has a gold answer, written as a SPIN pair (gold chosen).
+    """One sample per prompt of the job's set (`job_prompts`, those with a gold answer) not answered yet, written
+    as a SPIN pair (gold chosen).
 
     ``only``: sample just these prompt ids (the SPIN driver's fixed prompt set, so a resumed run tops it up);
     ``where``, ``instead``: what a refused round says (`check_sampled_rank_items`).
     """
-    prompts = job_prompts(workspace, model, round, split, shard, limit, only, gold=True)
+    prompts, before = job_prompts(workspace, model, round, split, shard, limit, only, gold=True)
     if not prompts:
-        log.info("no pending prompts with a gold answer for %s in round %d", model, round)
+        log.info("no prompts with a gold answer left to sample for %s in round %d", model, round)
     answers = dict.fromkeys((p.id for p in prompts), 1)  # gold joins no rank item
     check_sampled_rank_items(workspace, answers, round, where, instead)
 
@@ -317,7 +308,6 @@ def sample_spin(
             prompt, samples[0], model, engine.name, params, round, getattr(engine, "dtype", None)
         )
 
-    before = sampled_before(workspace, model, round, split, shard, only, gold=True)
     counts = _run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, "sampling SPIN negatives")
     if before:  # a rerun: what it kept
         counts["already_sampled"] = before

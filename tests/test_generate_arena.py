@@ -347,3 +347,24 @@ def test_an_arena_judge_without_readable_verdicts_says_so(tmp_path, three_models
     out = capsys.readouterr().out
     assert "judge_unreadable 3" in out and "judged 0" in out  # 3 pairs, none with a verdict in either order
     assert len(Workspace(ws).frame("labels")) == 0
+
+
+def test_an_arena_rerun_says_how_many_pairs_the_judge_had_voted_on(
+    tmp_path, three_models, monkeypatch, capsys
+):
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: LongerWins())
+    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    argv = arena_args(
+        tmp_path / "ws", three_models[:2], write_prompts(tmp_path / "p.json", 3), "--judge", "j"
+    )
+
+    def done() -> dict[str, str]:
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("done: "))
+        return dict(item.rsplit(" ", 1) for item in line.removeprefix("done: ").split(", "))
+
+    assert main(argv) == 0
+    first = done()
+    assert int(first["judged"]) == int(first["arena_pairs"]) > 0 and "already_judged" not in first
+    assert main(argv) == 0  # it said 'judged 0' alone
+    again = done()
+    assert (again["judged"], again["already_judged"]) == ("0", first["arena_pairs"])

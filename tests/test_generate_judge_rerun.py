@@ -61,3 +61,19 @@ def test_a_judge_rerun_says_how_many_pairs_it_had_judged(label_ws, scripted, cap
         capsys.readouterr().out
     )
     assert scripted.judge_calls == 6
+
+
+def test_a_judge_limit_is_a_fixed_set_of_pairs(label_ws, scripted, capsys):
+    assert main([*judge(label_ws, "judge-a"), "--limit", "1"]) == 0  # as a --limit 2 job killed after 1 pair
+    capsys.readouterr()
+    assert main([*judge(label_ws, "judge-a"), "--limit", "2"]) == 0  # it judged 2 more: 3 of the 4 in all
+    assert "judged 1 pairs (a 0, b 0, tie 1, unreadable 0); 1 labels written; already_judged 1\n" in (
+        capsys.readouterr().out
+    )
+    assert main([*judge(label_ws, "judge-a"), "--limit", "2"]) == 0  # done: nothing more
+    assert "judged 0 pairs (a 0, b 0, tie 0, unreadable 0); 0 labels written; already_judged 2\n" in (
+        capsys.readouterr().out
+    )
+    first = label_ws.frame("pairs").sort_values(["round", "created_at", "id"])["id"].head(2)
+    labels = Workspace(label_ws.path).frame("labels")
+    assert set(labels["item_id"]) == set(first) and scripted.judge_calls == 4

@@ -98,11 +98,13 @@ def test_an_unknown_dtype_is_refused_by_flag_and_in_yaml(tmp_path, capsys):
 
 
 def test_the_help_says_what_limit_0_does():
-    """`--limit 0` samples every pending prompt (as `train --eval-limit 0` evaluates all), while --help said "at
-    most this many" and nothing of 0."""
+    """`--limit 0` samples every prompt (as `train --eval-limit 0` evaluates all), while --help said "at most this
+    many" and nothing of 0; and --limit N is a fixed set (it said "at most this many pending prompts")."""
     from generate.__main__ import build_parser
 
     help_text = " ".join(build_parser().format_help().split())
-    assert "--limit N sample at most this many pending prompts (0 or left out: all; 32 with --spin-iter)" in (
-        help_text
-    )
+    assert (
+        "--limit N the first N prompts of --split (round drivers: of train; --judge: pairs to judge), oldest "
+        "first, a fixed set: a rerun samples (judges) only those not done yet, a larger --limit the next ones "
+        "(0 or left out: all; 32 with --spin-iter)"
+    ) in help_text

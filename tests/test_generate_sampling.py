@@ -77,8 +77,16 @@ def test_spin_pairs_gold_against_generated(tmp_path, hf_engine):
     assert set(frames[2]["kind"]) == {"spin"} and set(frames[3]["annotator"]) == {"spin"}
 
 
-def test_killed_run_resumes_without_duplicates(tmp_path, tiny_model_dir):
-    prompts = write_prompts(tmp_path / "p.json", 12)
+def first_prompts(ws, count: int) -> set[str]:
+    """The first ``count`` prompts of split train, oldest first: a --limit job's fixed set."""
+    prompts = Workspace(ws).frame("prompts").sort_values(["created_at", "id"], kind="stable")
+    return set(prompts.loc[prompts["split"] == "train", "id"].head(count))
+
+
+# With --limit 12 of 16 prompts, a rerun finishes the first 12 (it sampled 12 prompts more, all of them new).
+@pytest.mark.parametrize(("count", "limit"), [(12, []), (16, ["--limit", "12"])])
+def test_killed_run_resumes_without_duplicates(tmp_path, tiny_model_dir, count, limit):
+    prompts = write_prompts(tmp_path / "p.json", count)
     ws = tmp_path / "ws"
     args = [
         "-m",
@@ -95,6 +103,7 @@ def test_killed_run_resumes_without_duplicates(tmp_path, tiny_model_dir):
         "2",
         "--max-tokens",
         "8",
+        *limit,
     ]
     proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -108,6 +117,7 @@ def test_killed_run_resumes_without_duplicates(tmp_path, tiny_model_dir):
     assert rerun.returncode == 0
     completions = Workspace(ws).frame("completions")
     assert len(completions) == 24 and completions.groupby("prompt_id").size().eq(2).all()
+    assert set(completions["prompt_id"]) == first_prompts(ws, 12)
     # the rerun says what it kept as well as what it sampled (it said only the latter)
     done = dict(
         item.rsplit(" ", 1) for item in rerun.stdout.splitlines()[-1].removeprefix("done: ").split(", ")
@@ -205,6 +215,44 @@ def test_a_rerun_with_every_prompt_sampled_succeeds_and_says_so(tmp_path, tiny_m
     out = capsys.readouterr().out
     assert "done: already_sampled 2, tokens 0" in out
     assert "nothing left to sample: every prompt of --split train already has completions" in out
+
+
+def test_a_limit_is_a_fixed_set_a_rerun_finishes_and_a_larger_limit_extends(tmp_path, tiny_model_dir, capsys):
+    ws = tmp_path / "ws"
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    argv += ["--prompts", str(write_prompts(tmp_path / "p.json", 5))]
+    assert main([*argv, "--limit", "2"]) == 0
+    assert "done: " in capsys.readouterr().out
+    assert main([*argv, "--limit", "2"]) == 0  # it sampled 2 new prompts
+    out = capsys.readouterr().out
+    assert "done: already_sampled 2, tokens 0" in out
+    assert (
+        "nothing left to sample: each of the first 2 prompts of --split train already has completions" in out
+    )
+    assert "a larger --limit samples more" in out
+    assert set(Workspace(ws).frame("completions")["prompt_id"]) == first_prompts(ws, 2)
+    assert main([*argv, "--limit", "3"]) == 0  # only the prompt --limit 3 adds
+    done = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("done: "))
+    counts = dict(item.rsplit(" ", 1) for item in done.removeprefix("done: ").split(", "))
+    assert (counts["already_sampled"], counts["prompts"], counts["new_completions"]) == ("2", "1", "2")
+    assert set(Workspace(ws).frame("completions")["prompt_id"]) == first_prompts(ws, 3)
+
+
+def test_a_spin_limit_is_the_same_fixed_set_in_every_round(tmp_path, hf_engine):
+    from data.imports import import_file
+
+    ws = Workspace.init(tmp_path / "ws")
+    import_file(ws, write_prompts(tmp_path / "p.json", 4))
+    first = sample_spin(ws, hf_engine, "tiny", PARAMS, limit=2)
+    assert first["prompts"] == 2 and "already_sampled" not in first
+    again = sample_spin(ws, hf_engine, "tiny", PARAMS, limit=2)  # it sampled the other 2
+    assert again["prompts"] == 0 and again["already_sampled"] == 2
+    assert (
+        sample_spin(ws, hf_engine, "tiny", PARAMS, round=1, limit=2)["prompts"] == 2
+    )  # a new round: same set
+    completions = ws.frame("completions").query("engine != 'gold'")
+    by_round = completions.groupby("round")["prompt_id"].agg(set)
+    assert by_round[0] == by_round[1] == first_prompts(ws.path, 2)
 
 
 def test_shards_are_disjoint_and_merge_into_the_whole_set(tmp_path, hf_engine, capsys):
