@@ -238,10 +238,16 @@ def judge_report(result: dict) -> list[str]:
     ]
 
 
-def nothing_left(options: GenerateOptions) -> str:
-    """What a sampling run with its whole prompt set answered already says."""
+def nothing_left(options: GenerateOptions, kept: int) -> str:
+    """What a sampling run with its whole prompt set (``kept`` prompts, answered already) says."""
     within = f"--split {options.split}" + (f" --shard {options.shard}" if options.shard else "")
-    which = f"each of the first {options.limit} prompts" if options.limit else "every prompt"
+    which = "every prompt"
+    if options.limit:  # fewer prompts than --limit: the set is all of them
+        which = (
+            f"each of the first {options.limit} prompts"
+            if kept >= options.limit
+            else f"each of the {kept} prompts"
+        )
     more = "; a larger --limit samples more" if options.limit else ""
     return (
         f"nothing left to sample: {which} of {within} already has completions from this model in this round "
@@ -273,7 +279,7 @@ def _main(argv: list[str] | None, prog: str) -> int:
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         if not options.arena and not counts.get("prompts"):  # check_prompts found some: all sampled already
-            print(nothing_left(options))
+            print(nothing_left(options, counts.get("already_sampled", 0)))
     return 0
 
 

@@ -236,6 +236,9 @@ def test_a_limit_is_a_fixed_set_a_rerun_finishes_and_a_larger_limit_extends(tmp_
     counts = dict(item.rsplit(" ", 1) for item in done.removeprefix("done: ").split(", "))
     assert (counts["already_sampled"], counts["prompts"], counts["new_completions"]) == ("2", "1", "2")
     assert set(Workspace(ws).frame("completions")["prompt_id"]) == first_prompts(ws, 3)
+    assert main([*argv, "--limit", "8"]) == 0  # all 5 sampled; a rerun with --limit past them names the 5
+    assert main([*argv, "--limit", "8"]) == 0
+    assert "nothing left to sample: each of the 5 prompts of --split train" in capsys.readouterr().out
 
 
 def test_a_spin_limit_is_the_same_fixed_set_in_every_round(tmp_path, hf_engine):
