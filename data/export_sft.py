@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 import pyarrow as pa
 
+from data.records import has_gold
 from data.schemas import MESSAGES
 
 # The columns of an sft export: messages (TRL's language-modelling form: stock SFTTrainer's loss covers every
@@ -27,7 +28,7 @@ def to_sft(prompts: pd.DataFrame, split: str | None = None) -> tuple[list[dict],
     chosen = prompts if split is None else prompts[prompts["split"] == split]
     counts["other_split"] += len(prompts) - len(chosen)
     for prompt in chosen.itertuples(index=False):
-        if pd.isna(prompt.gold) or not prompt.gold.strip():
+        if not has_gold(prompt.gold):
             counts["no_gold"] += 1
             continue
         answer = {"role": "assistant", "content": prompt.gold}
