@@ -8,7 +8,7 @@ from pathlib import Path
 
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.export import FORMATS as EXPORT_FORMATS
-from data.export import SFT_SHAPES
+from data.export_sft import SFT_SHAPES
 from data.import_readers import MAX_RECORD_BYTES
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR

@@ -4,8 +4,8 @@
   posterior (Dawid–Skene's confidence in the verdict with ``method="dawid-skene"``, else null); rankings add rows
   of kind ``rank`` (all or adjacent pairs, ``rank_pairs``; data.ranking), their drops counted as ``rank_<reason>``
 - kto: prompt, completion, label (bool) + completion_id, votes, agreement, posterior
-- sft: messages + prompt_id (``--sft-shape prompt-completion``: prompt, completion in place of messages,
-  `prompt_completion`)
+- sft: messages + prompt_id (``--sft-shape prompt-completion``: prompt, completion in place of messages):
+  `data.export_sft`
 - ratings: prompt, completion + completion_id, prompt_id, round, one column per rubric aspect (the mean rating),
   raters, rubric (`data.ratings.ratings_table`)
 
@@ -30,25 +30,18 @@ import pyarrow.parquet as pq
 from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, verdicts_table
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError
+from data.export_sft import to_sft  # noqa: F401  re-exported: callers import to_sft beside to_dpo, to_kto
 from data.files import atomic_write
 from data.rank_pairs import has_rankings, rank_votes, whole_rank_items
-from data.schemas import MESSAGE, MESSAGES
+from data.schemas import MESSAGE
 from data.selection import answer_items
 
 FORMATS = ("dpo", "kto", "sft", "ratings")
-# The columns of an sft export: messages (TRL's language-modelling form: stock SFTTrainer's loss covers every
-# token) or prompt + completion (TRL's prompt-completion form: its loss on the answer alone, as train's)
-PROMPT_COMPLETION = "prompt-completion"
-SFT_SHAPES = ("messages", PROMPT_COMPLETION)
 Frame = pd.DataFrame | pa.Table
 
 
 def _arrow(frame: Frame) -> pa.Table:
     return frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def _assistant(text: str) -> list[dict]:
-    return [{"role": "assistant", "content": text}]
 
 
 def _assistant_column(texts: pa.ChunkedArray) -> pa.ListArray:
@@ -62,15 +55,6 @@ def _assistant_column(texts: pa.ChunkedArray) -> pa.ListArray:
 
 def _blank(texts: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     return pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0)
-
-
-def _degenerate(a: str, b: str | None = None) -> bool:
-    """Empty, or (for a pair) both sides the same text: nothing to learn from."""
-    return not a.strip() or (b is not None and (not b.strip() or a.strip() == b.strip()))
-
-
-def _with_split(prompts: pd.DataFrame, split: str | None) -> pd.DataFrame:
-    return prompts if split is None else prompts[prompts["split"] == split]
 
 
 def _prompts_of(prompts: Frame, split: str | None) -> pa.Table:
@@ -348,39 +332,6 @@ def to_kto(
         prompts, completions, labels, split, method, gold, min_posterior, excluded_only, unlabelled
     )
     return table.to_pylist(), counts
-
-
-def to_sft(prompts: pd.DataFrame, split: str | None = None) -> tuple[list[dict], Counter]:
-    """Rows for TRL's SFTTrainer: each prompt with a gold answer as one conversation; every other prompt counted,
-    ``no_gold`` or ``other_split``."""
-    counts: Counter = Counter()
-    rows = []
-    chosen = _with_split(prompts, split)
-    counts["other_split"] += len(prompts) - len(chosen)
-    for prompt in chosen.itertuples(index=False):
-        if pd.isna(prompt.gold) or _degenerate(prompt.gold):
-            counts["no_gold"] += 1
-            continue
-        rows.append({"messages": list(prompt.messages) + _assistant(prompt.gold), "prompt_id": prompt.id})
-    counts = +counts
-    counts["exported"] = len(rows)
-    return rows, counts
-
-
-def prompt_completion(rows: pa.Table | list[dict]) -> pa.Table:
-    """SFT rows (`to_sft`, `data.edits.sft_edits_table`) in TRL's conversational prompt-completion form: in place
-    of ``messages``, ``prompt`` (the prompt's messages, a system message and earlier turns included) and
-    ``completion`` (the answer: one assistant message), the other columns kept after them. Stock `SFTTrainer`
-    computes the loss on the completion alone for such rows (its ``completion_only_loss`` defaults to it)."""
-    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows)
-    conversations = table.column("messages").to_pylist()
-    return pa.table(
-        {
-            "prompt": pa.array([m[:-1] for m in conversations], MESSAGES),
-            "completion": pa.array([m[-1:] for m in conversations], MESSAGES),
-            **{name: table.column(name) for name in table.column_names if name != "messages"},
-        }
-    )
 
 
 def write_parquet(rows: list[dict] | pa.Table, path: str | Path) -> Path:

@@ -1,7 +1,7 @@
 """What `python -m data export` makes of a workspace: the options checked against the format, the tables read
 (only the columns the format needs, children first), the labels in force chosen (``--labels``, less the excluded
-labellers': `data.export_labels`, as `train` chooses them), and the conversion (`data.export`, `data.ratings`,
-`data.edits`) with its counts.
+labellers': `data.export_labels`, as `train` chooses them), and the conversion (`data.export`, `data.export_sft`,
+`data.ratings`, `data.edits`) with its counts.
 `export_workspace` is the whole of it, for the CLI and the annotate app's admin tab alike (one implementation: the
 same options give the same rows and counts)."""
 
@@ -17,15 +17,9 @@ import pyarrow as pa
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
 from data.exclusion import Exclusion, check_exclusion
-from data.export import (
-    PROMPT_COMPLETION,
-    check_min_posterior,
-    dpo_table,
-    kto_table,
-    prompt_completion,
-    to_sft,
-)
+from data.export import check_min_posterior, dpo_table, kto_table
 from data.export_labels import export_labels
+from data.export_sft import PROMPT_COMPLETION, prompt_completion, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import ratings_table

@@ -62,6 +62,15 @@ class Prompt:
             object.__setattr__(self, "id", prompt_id(self.messages))
 
 
+def has_gold(gold: object) -> bool:
+    """Whether a prompt's stored ``gold`` is a gold answer: text with more than whitespace in it. An import refuses
+    a blank answer (``empty_answer``); one stored otherwise (through the Python API, or merged from such a
+    workspace) is no gold answer to any reader: `generate --spin` and the round drivers sample no such prompt,
+    `data export --format sft` and `train --method sft` count it ``no_gold``, `data stats` leaves it out of
+    ``prompts_with_gold``."""
+    return isinstance(gold, str) and bool(gold.strip())
+
+
 @dataclass(frozen=True)
 class Completion:
     prompt_id: str

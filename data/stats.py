@@ -30,6 +30,7 @@ from data.machine import machine_agreement, suggestion_follow
 from data.rank_agreement import ranking_agreement
 from data.ranking import rank_of
 from data.ratings import rating_stats
+from data.records import has_gold
 from data.selection import excluded_labellers, without_labellers
 from data.workspace import READ_ORDER, Workspace
 
@@ -113,7 +114,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     prompts, completions, pairs, labels, models = (tables[name] for name in TABLES[:5])
     stats: dict = {"rows": {name: table.num_rows for name, table in tables.items()}}
     stats["prompts_by_split"] = _counts(prompts.column("split"))
-    stats["prompts_with_gold"] = len(prompts) - prompts.column("gold").null_count
+    stats["prompts_with_gold"] = sum(map(has_gold, prompts.column("gold").to_pylist()))
     stats["completions_by_engine"] = _counts(completions.column("engine"))
     groups = pairs.group_by(["kind", "round"]).aggregate([("id", "count")]).sort_by([("kind", "ascending")])
     stats["pairs_by_kind_round"] = {

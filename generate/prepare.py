@@ -12,7 +12,7 @@ from data.errors import PrefloopError
 from data.imports import ImportOptions, ImportPreview, Loaded, check_file, check_rank_items
 from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
 from data.provision import SAMPLES, resolve_model, sample_path
-from data.records import Prompt
+from data.records import Prompt, has_gold
 from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
 from generate.options import SampleOptions
@@ -113,7 +113,7 @@ def check_prompts(
                 "use fewer shards"
             )
         matching, within = shard_of, f"{within} --shard {shard[0]}/{shard[1]}"
-    if gold and not any(matching.values()):
+    if gold and not any(map(has_gold, matching.values())):
         raise PrefloopError(
             f"{where}: no prompts with a gold answer in {within}, and --spin needs them: import prompts with "
             "answers (e.g. --prompts sft)"

@@ -23,7 +23,7 @@ from data.errors import PrefloopError
 from data.gold import gold_rank_sources
 from data.pairing import make_pairs
 from data.rank_guard import kept_items
-from data.records import Completion, Label, Pair, content_id
+from data.records import Completion, Label, Pair, content_id, has_gold
 from data.workspace import Workspace
 from generate.engines import Engine, Sample, SamplingParams
 
@@ -114,7 +114,7 @@ def job_prompts(
     if only is not None:
         prompts = prompts[prompts["id"].isin(set(only))]
     if gold:
-        prompts = prompts[prompts["gold"].fillna("") != ""]
+        prompts = with_gold(prompts)
     if limit:
         prompts = prompts.head(limit)
     done = prompts["id"].isin(_answered(workspace, model, round))
@@ -149,13 +149,18 @@ def check_sampled_rank_items(
     )
 
 
+def with_gold(prompts: pd.DataFrame) -> pd.DataFrame:
+    """The prompts with a gold answer (`data.records.has_gold`: a blank one is none)."""
+    return prompts[prompts["gold"].map(has_gold).astype(bool)]
+
+
 def prompt_ids(workspace: Workspace, split: str, limit: int = 0, gold: bool = False) -> list[str]:
     """The first ``limit`` (0: all) prompts of ``split`` (with ``gold``: those with a gold answer), oldest first:
     a fixed set, whatever has been sampled already."""
     prompts = workspace.frame("prompts")
     prompts = prompts[prompts["split"] == split]
     if gold:
-        prompts = prompts[prompts["gold"].notna() & (prompts["gold"].fillna("").str.strip() != "")]
+        prompts = with_gold(prompts)
     ids = prompts.sort_values(["created_at", "id"], kind="stable")["id"].tolist()
     return ids[:limit] if limit else ids
 

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from data import Workspace
+from data.errors import PrefloopError
 from data.export import to_dpo
 from generate.__main__ import main
 from generate.engines import EngineOptions, HFEngine, SamplingParams
@@ -344,3 +345,35 @@ def test_prompts_spelled_otherwise_than_stored_ones_sample_the_stored_prompt(
     messages = Workspace(ws).read("prompts").column("messages").to_pylist()
     assert sorted(m[0]["content"] for m in messages) == ["Café au lait?", "Thé?"]
     assert Workspace(ws).read("prompts").column("gold").to_pylist() == ["Oui.", None]
+
+
+def test_a_blank_gold_answer_is_no_gold_to_any_reader(tmp_path):
+    """A gold answer of whitespace alone (an import refuses one; the API or a merge can store it) is none to
+    generate --spin, the round drivers, the loop's choice of prompts, export/train sft and stats alike."""
+    from data.export_sft import to_sft
+    from data.records import Prompt
+    from data.stats import workspace_stats
+    from generate.loop.__main__ import loop_prompts
+    from generate.loop.options import LoopOptions
+    from generate.prepare import check_prompts
+    from generate.sampling import job_prompts, prompt_ids
+    from train.pairs import sft_rows
+
+    def prompt(text, gold):
+        return Prompt([{"role": "user", "content": text}], source="t", gold=gold)
+
+    blank = [prompt("Blank?", " \n\t"), prompt("Empty?", ""), prompt("None?", None)]
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append(blank)
+    with pytest.raises(PrefloopError, match="no prompts with a gold answer in --split train"):
+        check_prompts(ws, ws.path, None, "train", gold=True)
+    assert loop_prompts(LoopOptions(spin_iter=1), ws) == "sft"  # no gold yet: the loop imports the sample set
+    assert workspace_stats(ws)["prompts_with_gold"] == 0
+    answered = prompt("Answered?", "Yes.")
+    ws.append([answered])
+    assert [p.id for p in job_prompts(ws, "tiny", 0, "train", gold=True)[0]] == [answered.id]
+    assert prompt_ids(ws, "train", gold=True) == [answered.id]
+    assert workspace_stats(ws)["prompts_with_gold"] == 1
+    assert to_sft(ws.frame("prompts"))[1] == {"exported": 1, "no_gold": 3}
+    rows, counts = sft_rows(ws, "train", ("gold",))
+    assert [r["prompt_id"] for r in rows] == [answered.id] and counts == {"gold_answers": 1, "no_gold": 3}

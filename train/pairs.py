@@ -12,8 +12,9 @@ import pandas as pd
 from data.aggregate import MAJORITY
 from data.edits import edit_pair_ids, sft_edits_table, without_gold_edits
 from data.errors import PrefloopError
-from data.export import to_dpo, to_kto, to_sft
+from data.export import to_dpo, to_kto
 from data.export_labels import export_labels
+from data.export_sft import split_answer, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, other_round_items, rank_task_items
 from data.ratings import kto_from_ratings, pairs_from_ratings, ratings_table
@@ -168,7 +169,7 @@ def sft_rows(
     excluded: tuple[str, ...] = (),
 ) -> tuple[list[dict], Counter]:
     """SFT rows in TRL's conversational prompt-completion columns (so that the loss is on the answer only): the
-    gold answers of the prompts of ``split`` (`data.export.to_sft`) and the labellers' kept edits
+    gold answers of the prompts of ``split`` (`data.export_sft.to_sft`) and the labellers' kept edits
     (`data.edits.sft_edits_table`, the labels of ``labels`` less the ``excluded`` labellers' deciding whether an
     edit still stands: `data.export_labels.export_labels`, as `python -m data export --format sft
     --edits`), as ``sources`` say. Each row's ``source`` is ``gold`` or ``edit``; the counts name what was left
@@ -199,9 +200,8 @@ def sft_rows(
         )
         rows += [{**row, "source": "edit"} for row in table.to_pylist()]
         counts.update({"edits": edit_counts.pop("exported"), **edit_counts})
-    for row in rows:
-        messages = [{"role": m["role"], "content": m["content"]} for m in row.pop("messages")]
-        row["prompt"], row["completion"] = messages[:-1], messages[-1:]
+    for row in rows:  # as `data export --format sft --sft-shape prompt-completion` splits them
+        row["prompt"], row["completion"] = split_answer(row.pop("messages"))
     return rows, Counter({k: v for k, v in counts.items() if v})
 
 

@@ -41,7 +41,7 @@ from generate.prepare import (
     read_prompts,
     start_model,
 )
-from generate.sampling import check_pair_params
+from generate.sampling import check_pair_params, with_gold
 from train.methods import method_options
 from train.options import check_options as check_train_options
 
@@ -136,7 +136,7 @@ def loop_prompts(options: LoopOptions, existing: Workspace | None) -> str | None
         return options.prompts
     if existing is not None:
         prompts = existing.frame("prompts")
-        if ((prompts["split"] == "train") & prompts["gold"].notna()).any():
+        if not with_gold(prompts[prompts["split"] == "train"]).empty:
             return None
     return "sft"
 
