@@ -221,8 +221,12 @@ class LabelService(Loading, Editing):
                 raise ItemWithdrawn(WITHDRAWN.format(item=item_id))
             # A tab that outlived a restart (nothing held in memory yet) keeps its item while that is still open
             # to this labeller: the submit counts, as if the page had been loaded again.
-            if queue.held.get(user) != item_id and not queue.adopt(user, item_id):
-                raise StaleItem(f"item {item_id} is no longer on your screen (saved already, or another tab)")
+            if queue.held.get(user) == item_id or queue.adopt(user, item_id):
+                return
+            unread = item_id not in self.items and queue.status(user, item_id) is None
+        if unread and self._in_workspace(item_id):  # closed before this start, which read no closed item
+            raise ItemWithdrawn(WITHDRAWN.format(item=item_id))
+        raise StaleItem(f"item {item_id} is no longer on your screen (saved already, or another tab)")
 
     def _write_labels(self, labels: list[Label]) -> None:
         table = pa.Table.from_pylist([vars(label) for label in labels], schema=LABELS)  # flat records
