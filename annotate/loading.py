@@ -65,6 +65,7 @@ class Loading:
     edits: object  # annotate.editing.EditLog
     clock: Callable[[], float]
     _lock: threading.Lock
+    _gate: object  # data.group_commit.WriteGate
     _reload_lock: threading.Lock
     _loaded_at: float
     _seen: dict[str, set[str]]  # part files already read, per table
@@ -236,7 +237,7 @@ class Loading:
         self._known.append(labels.column("id").combine_chunks())
         records = [] if first else [Label(**row) for row in labels.sort_by("created_at").to_pylist()]
         is_gold = set(gold)
-        with self._lock:
+        with self._gate.applying(), self._lock:  # between submits: none checked before and written after
             renewed = [i for i in chunk.ids if i in self.items] if self.view == "rank" and not first else []
             ids, rounds = self.items.extend(chunk, renew=self.view == "rank")  # rank: new answers join
             regular = [(i, r) for i, r in zip(ids, rounds) if i not in is_gold]

@@ -5,6 +5,8 @@ a restart counts it, never as a training vote on gold, and with the same "Saved"
 
 from __future__ import annotations
 
+import threading
+
 import pyarrow.compute as pc
 import pytest
 
@@ -236,3 +238,35 @@ def test_a_tab_that_outlived_a_restart_on_an_item_a_restored_import_closed_says_
     view = on_submit(ctx, "bob", shown.item.id, "left", 2, "a note")
     assert "was taken out of the labelling queue" in view.status and "Here is your next item" in view.status
     assert view.item_id and view.item_id != shown.item.id and _people_labels(Workspace(ws)) == []
+
+
+def test_a_reload_never_applies_between_a_labels_check_and_its_write(tmp_path, monkeypatch):
+    """The submit checked the item while it was offered; a reload that takes it out waits for that write (its apply
+    step runs between submits), so the label is written before the item leaves, as if it had come a moment
+    earlier, never onto an item the app had taken out already. The counts then match a restart's."""
+    ws, _ = build(tmp_path / "ws")
+    item = _arena_pair(ws)
+    mark_gold(ws, [item], ["a"], "test")
+    service = LabelService(ws, overlap=1, gold_rate=0.5)
+    _until_shown(service, "ann", item, "left")
+    remove_gold(ws, [item])
+    write_part, seen = ws.write_part, []
+
+    def write_during_a_reload(name, table):
+        reload = threading.Thread(target=service.reload)
+        reload.start()
+        reload.join(timeout=1.0)  # without the gate the reload applies here, inside the submit
+        seen.append(service.queue.offered(item))
+        try:
+            return write_part(name, table)
+        finally:
+            monkeypatch.setattr(ws, "write_part", write_part)
+            threads.append(reload)
+
+    threads: list[threading.Thread] = []
+    monkeypatch.setattr(ws, "write_part", write_during_a_reload)
+    service.submit("ann", item, "left", strength=2)
+    threads[0].join(timeout=10)
+    assert seen == [True] and not threads[0].is_alive()
+    assert not service.queue.offered(item)  # the reload applied after the write
+    assert service.progress("ann") == LabelService(ws, overlap=1, gold_rate=0.5).progress("ann")
