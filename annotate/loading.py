@@ -33,6 +33,7 @@ from data.annotators import IMPORT, machine_column
 from data.gold import current_gold
 from data.machine import machine_certainty, machine_picks
 from data.rank_pairs import rank_groups
+from data.ranking import rank_item_id
 from data.records import Label
 from data.schemas import SCHEMAS
 from data.selection import imported_items, uncertainty_margins
@@ -64,6 +65,7 @@ class Loading:
     edits: object  # annotate.editing.EditLog
     clock: Callable[[], float]
     _lock: threading.Lock
+    _gate: object  # data.group_commit.WriteGate
     _reload_lock: threading.Lock
     _loaded_at: float
     _seen: dict[str, set[str]]  # part files already read, per table
@@ -169,6 +171,19 @@ class Loading:
         table = self.workspace.read("pairs") if self.task == "pairwise" else self._tables["completions"]
         return table.filter(pc.is_in(table.column("id"), value_set=ids))
 
+    def _in_workspace(self, item_id: str) -> bool:
+        """Whether the workspace holds an item of this id for the app's task (a pair; an answer; a rank item's prompt
+        and round) although the app does not serve it: closed before this start, which reads no closed item. Read
+        only for a refused action (a tab that outlived a restart), outside the service's lock."""
+        if self.task == "pairwise":
+            return self.workspace.read("pairs", columns=["id"], where=("id", [item_id])).num_rows > 0
+        completions = self._tables["completions"]
+        if self.view != "rank":
+            return pc.any(pc.equal(completions.column("id"), item_id)).as_py() or False
+        groups = completions.group_by(["prompt_id", "round"], use_threads=False).aggregate([])
+        pairs = zip(groups.column("prompt_id").to_pylist(), groups.column("round").to_pylist())
+        return any(rank_item_id(p, r) == item_id for p, r in pairs)
+
     def _imported(self, items: list[str]) -> set[str]:
         """Those of ``items`` that hold an imported label in force (`data.selection.imported_items`, over the
         import labels of these items only)."""
@@ -222,7 +237,7 @@ class Loading:
         self._known.append(labels.column("id").combine_chunks())
         records = [] if first else [Label(**row) for row in labels.sort_by("created_at").to_pylist()]
         is_gold = set(gold)
-        with self._lock:
+        with self._gate.applying(), self._lock:  # between submits: none checked before and written after
             renewed = [i for i in chunk.ids if i in self.items] if self.view == "rank" and not first else []
             ids, rounds = self.items.extend(chunk, renew=self.view == "rank")  # rank: new answers join
             regular = [(i, r) for i, r in zip(ids, rounds) if i not in is_gold]

@@ -4,6 +4,7 @@ Each labeller sees an item's answers in a fixed arrangement of their own (pairwi
 `left_side`; rank: a shuffle, data.ranking.shown_order), so a pick on screen ("left", "3 > 1 > 2") is turned into
 stored terms (a/b, completion ids) through that arrangement (`stored_pick`, one small function per task), and
 back for display (`side_of`). ``--suggest`` hides the machine's pick from a fixed share of (item, labeller).
+What the label tab serves of one moment (`Served`) and the refusals an action on screen meets are here too.
 """
 
 from __future__ import annotations
@@ -132,3 +133,27 @@ def stored_pick(
     elif strength is not None and not 1 <= strength <= 4:
         raise ValueError(f"strength {strength} is not in 1..4")
     return Pick(pick.choice, strength, pick.left, pick.ranking, pick.ratings)
+
+
+class StaleItem(ValueError):
+    """The action names an item that is no longer on this labeller's screen (already saved, or another tab)."""
+
+
+class ItemWithdrawn(StaleItem):
+    """The item on this labeller's screen left the queue since it was served, or (after a restart) was closed
+    since (`LabelService._check_held`); nothing was stored."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the label tab shows of one moment (`LabelService.serve`): the item on screen (None: nothing served),
+    the progress (`LabelService.progress`) and the round the page names for the item."""
+
+    shown: Shown | None
+    progress: dict
+    round: int | None = None
+
+
+class NotSaved(Exception):
+    """The label could not be written (the disk is full, permissions, ...): nothing was saved, the item stays on
+    the labeller's screen, and trying again is safe. ``str()`` is one line for the labeller."""

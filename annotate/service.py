@@ -7,7 +7,9 @@ one part file and one fsync (group commit, data.group_commit); the labels table 
 when it holds too many parts, never on a labeller's time.
 
 State lives in memory: start-up reads the workspace once on Arrow columns, and a reload reads only the part files
-it has not seen (annotate.loading, mixed in as is annotate.editing's edit to gold). Which items are labelled, and in
+it has not seen (annotate.loading, mixed in as is annotate.editing's edit to gold); its apply step waits for the
+labels checked already to be written, and labels arriving meanwhile wait for it (data.group_commit.WriteGate), so a
+label checked against the queue is never written after a reload took its item out. Which items are labelled, and in
 which order, is in annotate.items; items that appear after the service started join the end of the queue. How a
 pick on a labeller's screen becomes a label's fields (their side shown left, the order of a ranking's answers) is
 annotate.screen's.
@@ -23,7 +25,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -35,7 +36,11 @@ from annotate.queue import LabelQueue
 from annotate.rank_items import restricted, seen_answers
 from annotate.screen import (
     HIDDEN_SHARE,
+    ItemWithdrawn,
+    NotSaved,
+    Served,
     Shown,
+    StaleItem,
     answers_key,
     choice_from_side,
     left_side,
@@ -45,7 +50,7 @@ from annotate.screen import (
 from data import compaction
 from data.edits import EditError
 from data.files import NotAFileError, WriteError
-from data.group_commit import BackgroundCompactor, GroupCommit
+from data.group_commit import BackgroundCompactor, GroupCommit, WriteGate
 from data.ranking import shown_order
 from data.records import Label, now
 from data.rubric import Rubric, load_rubric
@@ -53,7 +58,7 @@ from data.schemas import LABELS, SCHEMAS
 from data.workspace import Workspace
 
 log = logging.getLogger(__name__)
-# Also importable from here: the screen's pure functions (annotate.screen) and the items' (annotate.items).
+# Also importable from here: the screen's pure functions and refusals (annotate.screen), the items' (annotate.items).
 __all__ = [
     "HIDDEN_SHARE",
     "ORDERS",
@@ -71,29 +76,6 @@ __all__ = [
     "order_items",
     "suggestion_hidden",
 ]
-
-
-class StaleItem(ValueError):
-    """The action names an item that is no longer on this labeller's screen (already saved, or another tab)."""
-
-
-class ItemWithdrawn(StaleItem):
-    """The item on this labeller's screen left the queue since it was served (`_check_held`); nothing was stored."""
-
-
-@dataclass(frozen=True)
-class Served:
-    """What the label tab shows of one moment (`LabelService.serve`): the item on screen (None: nothing served),
-    the progress (`LabelService.progress`) and the round the page names for the item."""
-
-    shown: Shown | None
-    progress: dict
-    round: int | None = None
-
-
-class NotSaved(Exception):
-    """The label could not be written (the disk is full, permissions, ...): nothing was saved, the item stays on
-    the labeller's screen, and trying again is safe. ``str()`` is one line for the labeller."""
 
 
 COMPACT_SECONDS = 5.0
@@ -140,6 +122,8 @@ class LabelService(Loading, Editing):
         self._tables: dict[str, pa.Table] = {}  # prompts, completions and import labels read so far
         self._known: list[pa.Array] = []  # ids of the labels applied in bulk
         self._commits: GroupCommit[Label] = GroupCommit(self._write_labels)
+        # a reload's apply step runs between one label's check and its write, never inside (Loading._apply)
+        self._gate = WriteGate()
         # Every COMPACT_SECONDS at most (each compaction's fsync slows the submits beside it), at once when the
         # labels table holds twice its bound of parts.
         self._compactor = BackgroundCompactor(
@@ -221,8 +205,12 @@ class LabelService(Loading, Editing):
                 raise ItemWithdrawn(WITHDRAWN.format(item=item_id))
             # A tab that outlived a restart (nothing held in memory yet) keeps its item while that is still open
             # to this labeller: the submit counts, as if the page had been loaded again.
-            if queue.held.get(user) != item_id and not queue.adopt(user, item_id):
-                raise StaleItem(f"item {item_id} is no longer on your screen (saved already, or another tab)")
+            if queue.held.get(user) == item_id or queue.adopt(user, item_id):
+                return
+            unread = item_id not in self.items and queue.status(user, item_id) is None
+        if unread and self._in_workspace(item_id):  # closed before this start, which read no closed item
+            raise ItemWithdrawn(WITHDRAWN.format(item=item_id))
+        raise StaleItem(f"item {item_id} is no longer on your screen (saved already, or another tab)")
 
     def _write_labels(self, labels: list[Label]) -> None:
         table = pa.Table.from_pylist([vars(label) for label in labels], schema=LABELS)  # flat records
@@ -277,7 +265,7 @@ class LabelService(Loading, Editing):
         ``edit``: their edit of the answer they prefer, saved with the label (edit to gold, annotate.editing;
         EditError if refused); ``shown``: the rank page's `answers_key` of the answers it numbered, a StaleItem
         where the app numbers others now (the numbers would name other answers)."""
-        with self._user_lock(user):
+        with self._user_lock(user), self._gate.writing():
             self._check_held(user, item_id)
             with self._lock:  # rank: the numbers typed are those of the answers this labeller sees
                 items = {item_id: self._item(user, item_id)} if self.view == "rank" else self.items
@@ -313,7 +301,7 @@ class LabelService(Loading, Editing):
 
     def skip(self, user: str, item_id: str) -> Label:
         """Durably remember that this labeller passed on the item; it is not handed to them again."""
-        with self._user_lock(user):
+        with self._user_lock(user), self._gate.writing():
             self._check_held(user, item_id)
             return self._append(Label(item_id, user, self.task, None, retracted=True))
 

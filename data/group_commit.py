@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,43 @@ class GroupCommit(Generic[T]):
             self._cond.notify_all()
         if error is not None:
             raise error
+
+
+class WriteGate:
+    """Writes that run together, and one step that runs alone between them (``applying``): it waits for the writes
+    in flight, and writes that arrive while it waits or runs wait for it (so a stream of writes never starves it).
+    The labelling service holds ``writing`` from a label's check to its write, and a reload's apply step holds
+    ``applying``: a label checked against the queue is written before a reload changes that queue, never after."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._writing = 0
+        self._applying = False
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._applying)
+            self._writing += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def applying(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._applying)
+            self._applying = True
+            self._cond.wait_for(lambda: not self._writing)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._applying = False
+                self._cond.notify_all()
 
 
 class BackgroundCompactor:

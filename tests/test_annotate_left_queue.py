@@ -5,11 +5,13 @@ a restart counts it, never as a training vote on gold, and with the same "Saved"
 
 from __future__ import annotations
 
+import threading
+
 import pyarrow.compute as pc
 import pytest
 
 from annotate.app import make_context, on_submit, on_undo
-from annotate.service import ItemWithdrawn, LabelService
+from annotate.service import ItemWithdrawn, LabelService, StaleItem
 from annotate.users import Authenticator, add_user, load_users
 from data.__main__ import main
 from data.export import dpo_table
@@ -181,3 +183,90 @@ def test_an_edit_of_a_label_whose_item_left_the_queue_is_kept(tmp_path):
     service.reopen("ann", item)
     second = service.submit("ann", item, "right", strength=3)
     assert second.supersedes == first.id and service.latest_label("ann", item) == second
+
+
+@pytest.mark.parametrize(
+    "task, make, answer", [("pairwise", _arena_pair, "left"), ("kto", _imported_answer, "desirable")]
+)
+def test_a_tab_that_outlived_a_restart_on_an_item_closed_since_is_told_it_left_the_queue(
+    tmp_path, task, make, answer
+):
+    """A restart reads no closed item, so the item on the old tab is unknown to the new process; the workspace
+    still holds it, so the refusal says what happened, not "no longer on your screen". Nothing is stored."""
+    ws, _ = build(tmp_path / "ws")
+    item = make(ws)
+    mark_gold(ws, [item], ["a" if task == "pairwise" else "desirable"], "test", task)
+    service = LabelService(ws, task, overlap=1, gold_rate=0.5)
+    done = _until_shown(service, "ann", item, answer)
+    remove_gold(ws, [item])
+    restarted = LabelService(ws, task, overlap=1, gold_rate=0.5)
+    assert item not in restarted.items
+    with pytest.raises(ItemWithdrawn, match=f"item {item} was taken out of the labelling queue"):
+        restarted.submit("ann", item, answer, strength=2 if answer == "left" else None)
+    with pytest.raises(ItemWithdrawn):
+        restarted.skip("ann", item)
+    assert len(_people_labels(ws)) == done
+    nxt = restarted.show("ann")
+    assert nxt is not None and nxt.item.id != item
+
+
+def test_after_a_restart_an_id_the_workspace_does_not_hold_keeps_the_generic_refusal(tmp_path):
+    ws, _ = build(tmp_path / "ws")
+    service = LabelService(ws, overlap=1)
+    with pytest.raises(StaleItem, match="no longer on your screen") as refused:
+        service.submit("ann", "no-such-item", "left", strength=2)
+    assert not isinstance(refused.value, ItemWithdrawn) and _people_labels(ws) == []
+
+
+def test_a_tab_that_outlived_a_restart_on_an_item_a_restored_import_closed_says_so(tmp_path):
+    ws = tmp_path / "ws"
+    files = [
+        write(
+            tmp_path / f"prefs{i}.jsonl", {"prompt": f"Which {i}?", "chosen": f"good {i}", "rejected": "bad"}
+        )
+        for i in range(2)
+    ]
+    assert main(["import", "-w", str(ws), *map(str, files)]) == 0
+    assert main(["import", "-w", str(ws), *(a for f in files for a in ("--remove", str(f)))]) == 0
+    users = tmp_path / "users.toml"
+    add_user(users, "bob", "correct horse battery")
+    shown = LabelService(Workspace(ws)).show("bob")
+    first = next(f for i, f in enumerate(files) if f"good {i}" in shown.item.texts)
+    assert main(["import", "-w", str(ws), str(first)]) == 0  # restored_labels 1
+    restarted = LabelService(Workspace(ws))
+    ctx = make_context(restarted, Authenticator(load_users(users)))
+    view = on_submit(ctx, "bob", shown.item.id, "left", 2, "a note")
+    assert "was taken out of the labelling queue" in view.status and "Here is your next item" in view.status
+    assert view.item_id and view.item_id != shown.item.id and _people_labels(Workspace(ws)) == []
+
+
+def test_a_reload_never_applies_between_a_labels_check_and_its_write(tmp_path, monkeypatch):
+    """The submit checked the item while it was offered; a reload that takes it out waits for that write (its apply
+    step runs between submits), so the label is written before the item leaves, as if it had come a moment
+    earlier, never onto an item the app had taken out already. The counts then match a restart's."""
+    ws, _ = build(tmp_path / "ws")
+    item = _arena_pair(ws)
+    mark_gold(ws, [item], ["a"], "test")
+    service = LabelService(ws, overlap=1, gold_rate=0.5)
+    _until_shown(service, "ann", item, "left")
+    remove_gold(ws, [item])
+    write_part, seen = ws.write_part, []
+
+    def write_during_a_reload(name, table):
+        reload = threading.Thread(target=service.reload)
+        reload.start()
+        reload.join(timeout=1.0)  # without the gate the reload applies here, inside the submit
+        seen.append(service.queue.offered(item))
+        try:
+            return write_part(name, table)
+        finally:
+            monkeypatch.setattr(ws, "write_part", write_part)
+            threads.append(reload)
+
+    threads: list[threading.Thread] = []
+    monkeypatch.setattr(ws, "write_part", write_during_a_reload)
+    service.submit("ann", item, "left", strength=2)
+    threads[0].join(timeout=10)
+    assert seen == [True] and not threads[0].is_alive()
+    assert not service.queue.offered(item)  # the reload applied after the write
+    assert service.progress("ann") == LabelService(ws, overlap=1, gold_rate=0.5).progress("ann")

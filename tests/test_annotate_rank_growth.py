@@ -5,6 +5,8 @@ export keeps counting an earlier ranking for the pairs of its own answers until 
 
 from __future__ import annotations
 
+import pytest
+
 from annotate.service import LabelService
 from data import Completion
 from data.__main__ import main
@@ -226,3 +228,20 @@ def test_an_item_answers_take_past_6_while_the_app_runs_leaves_it_as_a_restart_l
     view = on_submit(ctx, "ann", shown.item.id, "4 > 3 > 2 > 1", None, "", None, answers_key(shown.order))
     assert "taken out of the labelling queue while it was on your screen" in view.status
     assert view.item_id not in (None, shown.item.id) and service.latest_label("ann", shown.item.id) is None
+
+
+def test_a_tab_that_outlived_a_restart_on_an_item_past_6_is_told_it_left_the_queue(tmp_path):
+    """A restart leaves the item past 6 out of its catalog; the workspace still holds its prompt and round, so the
+    refusal says the item left the queue (nothing stored, the next item served)."""
+    from annotate.service import ItemWithdrawn
+
+    ws = build_workspace(tmp_path / "ws")
+    shown = LabelService(ws, "rank", overlap=2).show("ann")
+    prompt_id = ws.frame("completions").set_index("id").loc[shown.order[0], "prompt_id"]
+    ws.append([Completion(prompt_id, f"A later answer {i}.", "m", "hf", seed=10 + i) for i in range(3)])  # 7
+    restarted = LabelService(ws, "rank", overlap=2)
+    assert shown.item.id not in restarted.items
+    with pytest.raises(ItemWithdrawn, match="taken out of the labelling queue"):
+        restarted.submit("ann", shown.item.id, "4 > 3 > 2 > 1")
+    assert restarted.latest_label("ann", shown.item.id) is None
+    assert restarted.show("ann").item.id != shown.item.id

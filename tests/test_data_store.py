@@ -159,6 +159,38 @@ def test_group_commit_shares_one_write_among_waiting_callers():
     assert groups[0] == ["r0"] and sorted(groups[1]) == [f"r{i}" for i in range(1, 6)]
 
 
+def test_write_gate_runs_writes_together_and_the_apply_step_between_them():
+    """Writes overlap each other; the apply step waits for the writes in flight, and a write that arrives while it
+    waits goes after it, so a steady stream of writes never starves it."""
+    from data.group_commit import WriteGate
+
+    gate, order = WriteGate(), []
+    first, second = gate.writing(), gate.writing()
+    first.__enter__(), second.__enter__()  # two writes at once
+
+    def apply():
+        with gate.applying():
+            order.append("apply")
+
+    def late_write():
+        with gate.writing():
+            order.append("late write")
+
+    applier = threading.Thread(target=apply)
+    applier.start()
+    while not gate._applying:
+        time.sleep(0.01)
+    late = threading.Thread(target=late_write)
+    late.start()
+    time.sleep(0.1)
+    assert order == []  # the apply step waits for both writes; the late write waits for it
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)
+    for thread in (applier, late):
+        thread.join(5)
+    assert order == ["apply", "late write"]
+
+
 def test_a_failed_group_write_fails_every_caller_of_the_group():
     from data.group_commit import GroupCommit
 
