@@ -6,6 +6,7 @@ a restart counts it, never as a training vote on gold, and with the same "Saved"
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
@@ -36,9 +37,9 @@ def _until_shown(service: LabelService, user: str, item: str, answer: str) -> in
     return done
 
 
-def test_a_submit_on_an_item_a_restored_import_closed_is_refused_and_the_next_item_served(tmp_path):
-    """`data import FILE` again after `data import --remove FILE` puts its label back in force: the item leaves the
-    queue at the next reload. The labeller who had it on screen kept it there, and their submit was stored."""
+def _imports_withdrawn(tmp_path) -> tuple[Path, list[Path], Path]:
+    """A workspace whose two imported pairs had their labels withdrawn (`data import --remove`), so both are open to
+    labellers, the two files, and a users file with bob."""
     ws = tmp_path / "ws"
     files = [
         write(
@@ -50,6 +51,13 @@ def test_a_submit_on_an_item_a_restored_import_closed_is_refused_and_the_next_it
     assert main(["import", "-w", str(ws), *(a for f in files for a in ("--remove", str(f)))]) == 0
     users = tmp_path / "users.toml"
     add_user(users, "bob", "correct horse battery")
+    return ws, files, users
+
+
+def test_a_submit_on_an_item_a_restored_import_closed_is_refused_and_the_next_item_served(tmp_path):
+    """`data import FILE` again after `data import --remove FILE` puts its label back in force: the item leaves the
+    queue at the next reload. The labeller who had it on screen kept it there, and their submit was stored."""
+    ws, files, users = _imports_withdrawn(tmp_path)
     service = LabelService(Workspace(ws))
     ctx = make_context(service, Authenticator(load_users(users)))
     shown = service.show("bob")
@@ -219,17 +227,7 @@ def test_after_a_restart_an_id_the_workspace_does_not_hold_keeps_the_generic_ref
 
 
 def test_a_tab_that_outlived_a_restart_on_an_item_a_restored_import_closed_says_so(tmp_path):
-    ws = tmp_path / "ws"
-    files = [
-        write(
-            tmp_path / f"prefs{i}.jsonl", {"prompt": f"Which {i}?", "chosen": f"good {i}", "rejected": "bad"}
-        )
-        for i in range(2)
-    ]
-    assert main(["import", "-w", str(ws), *map(str, files)]) == 0
-    assert main(["import", "-w", str(ws), *(a for f in files for a in ("--remove", str(f)))]) == 0
-    users = tmp_path / "users.toml"
-    add_user(users, "bob", "correct horse battery")
+    ws, files, users = _imports_withdrawn(tmp_path)
     shown = LabelService(Workspace(ws)).show("bob")
     first = next(f for i, f in enumerate(files) if f"good {i}" in shown.item.texts)
     assert main(["import", "-w", str(ws), str(first)]) == 0  # restored_labels 1
