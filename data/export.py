@@ -212,9 +212,6 @@ def _pairs_table(
     decided = pc.is_in(verdict, value_set=pa.array(["a", "b"]))
     _count(counts, verdict.filter(pc.invert(decided)))
     pairs, at, verdict = pairs.filter(decided), at.filter(decided), verdict.filter(decided)
-    sure = _sure(verdicts, at, min_posterior, counts)
-    if sure is not None:
-        pairs, at, verdict = pairs.filter(sure), at.filter(sure), verdict.filter(sure)
     sides = pairs.column("completion_a").chunks + pairs.column("completion_b").chunks
     both = pa.chunked_array(sides, pairs.schema.field("completion_a").type)
     texts = _lookup(both, completions, "text").combine_chunks()  # one hash of the ids for both sides
@@ -229,6 +226,9 @@ def _pairs_table(
     counts["degenerate"] += pc.sum(bad).as_py() or 0
     keep = pc.invert(bad)
     pairs, at, chosen, rejected = (x.filter(keep) for x in (pairs, at, chosen, rejected))
+    sure = _sure(verdicts, at, min_posterior, counts)
+    if sure is not None:
+        pairs, at, chosen, rejected = (x.filter(sure) for x in (pairs, at, chosen, rejected))
     table = pa.table(
         {
             "prompt": _lookup(pairs.column("prompt_id"), prompts, "messages"),

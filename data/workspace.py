@@ -27,8 +27,8 @@ from data.schemas import SCHEMAS
 FORMAT = 1
 MARKER = "workspace.json"
 MARKER_TEXT = json.dumps({"format": FORMAT})  # what the marker holds
-# Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
 FOLDERS = (store.BATCHES, "exports", "imports")  # besides the tables'; imports/ is data.imports' log
+# Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
 READ_ORDER = ("gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,9 @@ import pytest
 from data.__main__ import main
 from data.aggregate import verdicts_table
 from data.errors import PrefloopError
-from data.records import Label
+from data.export import dpo_table
+from data.records import Completion, Label, Pair, Prompt
+from data.workspace import Workspace
 from tests.test_train import build_workspace, options
 from train.options import check_options
 from train.pairs import kto_rows, preference_rows
@@ -105,3 +107,24 @@ def test_a_yaml_threshold_written_1e_minus_2_is_read_and_still_range_checked(ws,
     config.write_text("aggregate: dawid-skene\nmin_posterior: 1e2\n")
     with pytest.raises(PrefloopError, match=r"--min-posterior 100.0: must be in \(0, 1\]"):
         check_options(parse_train_options(argv))
+
+
+def test_a_degenerate_pair_is_counted_degenerate_whatever_its_posterior(tmp_path):
+    """Every reason comes before `--min-posterior` (as in KTO): a pair whose two answers are one text is
+    `degenerate`, also when its verdict is less sure than the threshold, so each row is counted once and by the
+    reason that would keep it out anyway."""
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Say hi."}], "toy", None, "train")
+    a, b = Completion(prompt.id, "hi", "m1", "import"), Completion(prompt.id, " hi ", "m2", "import")
+    pair = Pair(prompt.id, a.id, b.id, kind="sampled")
+    split = [Label(pair.id, name, "pairwise", choice) for name, choice in (("ann", "a"), ("bob", "b"))]
+    ws.append([prompt, a, b, pair, *split])
+    counts = dpo_table(
+        ws.read("prompts"),
+        ws.read("completions"),
+        ws.read("pairs"),
+        ws.read("labels"),
+        method="dawid-skene",
+        min_posterior=0.99,
+    )[1]
+    assert dict(counts) == {"degenerate": 1, "exported": 0}
