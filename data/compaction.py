@@ -32,11 +32,11 @@ from data.files import (
     folder_for_writing,
     not_a_file,
     open_folder,
-    pid_alive,
     publish,
     remove,
     remove_dead_temps,
     write_error,
+    writer_gone,
 )
 from data.schemas import SCHEMAS
 from data.store import (
@@ -134,7 +134,7 @@ def _merge(root: Path, name: str, sources: list[Path], dir_fd: int) -> tuple[Pat
     tmp = write_part(directory, merged, {SOURCES_KEY: names}, dir_fd=dir_fd)
     # Named after the newest merged part so that name order stays (close to) write order.
     newest = PART_NAME.match(present[-1].name)
-    final = directory / part_name(merged=True, stamp=int(newest.group(1)) if newest else None)
+    final = directory / part_name(merged=True, stamp=int(newest.group("stamp")) if newest else None)
     publish(tmp, final, dir_fd)
     for path in present:
         remove(path, dir_fd)
@@ -235,9 +235,11 @@ def orphans(root: Path) -> dict[str, list[Path]]:
     return dict(found)
 
 
-def _writer_pid(name: str) -> int | None:
+def _writer_gone(name: str, dir_fd: int) -> bool:
+    """Whether the writer of the batch part ``name`` is gone (``files.writer_gone``: by its pid on this host, by
+    the part's age for another host's, on a shared file system)."""
     match = PART_NAME.match(name)
-    return int(match.group(2)) if match else None
+    return writer_gone(name, match.group("host"), int(match.group("pid")), dir_fd)
 
 
 def _orphans_in(directory: Path, dir_fd: int, commits_fd: int | None) -> list[Path]:
@@ -251,7 +253,7 @@ def _orphans_in(directory: Path, dir_fd: int, commits_fd: int | None) -> list[Pa
         path
         for path in part_files(directory, dir_fd)
         if batch_of(path.name) not in committed
-        and not pid_alive(_writer_pid(path.name))
+        and _writer_gone(path.name, dir_fd)
         and not _committed(batch_of(path.name), commits_fd)
     ]
 
