@@ -26,12 +26,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from data.files import (
+    NotAFileError,
     check_not_link,
     folder_for_writing,
     not_a_file,
     open_folder,
+    open_regular,
     publish,
     remove,
     remove_dead_temps,
@@ -211,6 +214,37 @@ def part_count(root: Path, name: str) -> int:
     """Part files of table ``name`` (a listing through a descriptor of its folder; no file is opened)."""
     with _folder(root / name) as fd:
         return 0 if fd is None else len(part_files(root / name, fd))
+
+
+def part_rows(root: Path, name: str) -> int:
+    """Rows in the part files of table ``name``, from their footers, opened through a descriptor of its folder as
+    every read opens them; a part that vanishes meanwhile (merged away) is passed over."""
+    total = 0
+    with _folder(root / name) as fd:
+        for path in part_files(root / name, fd) if fd is not None else ():
+            try:
+                with open_regular(path, fd) as handle:
+                    total += pq.read_metadata(handle).num_rows
+            except FileNotFoundError:
+                continue
+    return total
+
+
+def not_files(root: Path) -> list[Path]:
+    """Symlinks (and other non-files) among the parts and commit markers, and table or ``batches`` folders that are
+    one: nothing this project writes. Each folder is listed through a descriptor of it (``files.open_folder``), as
+    every read lists it, never through a link at its name."""
+    found = []
+    for name in [*SCHEMAS, BATCHES]:
+        try:
+            with _folder(root / name) as fd:
+                if fd is not None:
+                    found += [
+                        root / name / e.name for e in os.scandir(fd) if not e.is_file(follow_symlinks=False)
+                    ]
+        except NotAFileError:
+            found.append(root / name)
+    return sorted(found)
 
 
 def maybe_compact(root: Path, name: str, bound: int = MAX_PARTS) -> None:

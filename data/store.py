@@ -89,18 +89,6 @@ def part_files(directory: Path, dir_fd: int | None = None) -> list[Path]:
     return sorted(directory / n for n in os.listdir(dir_fd) if fnmatch.fnmatchcase(n, PART_GLOB))
 
 
-def not_files(root: Path) -> list[Path]:
-    """Symlinks (and other non-files) among the parts and commit markers: nothing this project writes."""
-    found = []
-    for name in [*SCHEMAS, BATCHES]:
-        try:
-            entries = list(os.scandir(root / name))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        found += [Path(e.path) for e in entries if not e.is_file(follow_symlinks=False)]
-    return sorted(found)
-
-
 def committed_batches(root: Path, dir_fd: int | None = None) -> set[str]:
     """The batches with a commit record (with ``dir_fd``: listed through that descriptor of WS/batches)."""
     try:  # a link there is refused (NotAFileError), never listed as commits
@@ -393,13 +381,3 @@ def _commit(root: Path, batch: str, dir_fd: int) -> None:
     directory = root / BATCHES
     tmp = write_temp(directory, lambda handle: handle.write(b""), dir_fd=dir_fd)
     publish(tmp, directory / f"{batch}{COMMIT_SUFFIX}", dir_fd)
-
-
-def part_rows(paths: list[Path]) -> int:
-    total = 0
-    for path in paths:
-        try:
-            total += pq.read_metadata(path).num_rows
-        except FileNotFoundError:
-            continue
-    return total
