@@ -197,13 +197,14 @@ def probe(path: Path, what: str) -> float:
 
 
 def disk_figures(path: Path) -> tuple[dict[str, int], float]:
+    from data.compaction import part_rows
     from data.schemas import SCHEMAS
-    from data.store import part_files, part_rows
+    from data.store import part_files
 
     parts = {name: len(part_files(path / name)) for name in SCHEMAS}
     label_parts = part_files(path / "labels")
     size = sum(p.stat().st_size for p in label_parts)
-    return parts, size / max(part_rows(label_parts), 1)
+    return parts, size / max(part_rows(path, "labels"), 1)
 
 
 def submit_latency(path: Path, labellers: int, labels_each: int, think: float) -> dict:

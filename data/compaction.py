@@ -26,17 +26,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from data.files import (
+    NotAFileError,
     check_not_link,
     folder_for_writing,
     not_a_file,
     open_folder,
-    pid_alive,
+    open_regular,
     publish,
     remove,
     remove_dead_temps,
     write_error,
+    writer_gone,
 )
 from data.schemas import SCHEMAS
 from data.store import (
@@ -134,7 +137,7 @@ def _merge(root: Path, name: str, sources: list[Path], dir_fd: int) -> tuple[Pat
     tmp = write_part(directory, merged, {SOURCES_KEY: names}, dir_fd=dir_fd)
     # Named after the newest merged part so that name order stays (close to) write order.
     newest = PART_NAME.match(present[-1].name)
-    final = directory / part_name(merged=True, stamp=int(newest.group(1)) if newest else None)
+    final = directory / part_name(merged=True, stamp=int(newest.group("stamp")) if newest else None)
     publish(tmp, final, dir_fd)
     for path in present:
         remove(path, dir_fd)
@@ -213,6 +216,37 @@ def part_count(root: Path, name: str) -> int:
         return 0 if fd is None else len(part_files(root / name, fd))
 
 
+def part_rows(root: Path, name: str) -> int:
+    """Rows in the part files of table ``name``, from their footers, opened through a descriptor of its folder as
+    every read opens them; a part that vanishes meanwhile (merged away) is passed over."""
+    total = 0
+    with _folder(root / name) as fd:
+        for path in part_files(root / name, fd) if fd is not None else ():
+            try:
+                with open_regular(path, fd) as handle:
+                    total += pq.read_metadata(handle).num_rows
+            except FileNotFoundError:
+                continue
+    return total
+
+
+def not_files(root: Path) -> list[Path]:
+    """Symlinks (and other non-files) among the parts and commit markers, and table or ``batches`` folders that are
+    one: nothing this project writes. Each folder is listed through a descriptor of it (``files.open_folder``), as
+    every read lists it, never through a link at its name."""
+    found = []
+    for name in [*SCHEMAS, BATCHES]:
+        try:
+            with _folder(root / name) as fd:
+                if fd is not None:
+                    found += [
+                        root / name / e.name for e in os.scandir(fd) if not e.is_file(follow_symlinks=False)
+                    ]
+        except NotAFileError:
+            found.append(root / name)
+    return sorted(found)
+
+
 def maybe_compact(root: Path, name: str, bound: int = MAX_PARTS) -> None:
     """What every writer runs after it writes: drop dead writers' temp files and orphaned batch parts; compact if
     the table holds more than ``bound`` parts."""
@@ -235,9 +269,11 @@ def orphans(root: Path) -> dict[str, list[Path]]:
     return dict(found)
 
 
-def _writer_pid(name: str) -> int | None:
+def _writer_gone(name: str, dir_fd: int) -> bool:
+    """Whether the writer of the batch part ``name`` is gone (``files.writer_gone``: by its pid on this host, by
+    the part's age for another host's, on a shared file system)."""
     match = PART_NAME.match(name)
-    return int(match.group(2)) if match else None
+    return writer_gone(name, match.group("host"), int(match.group("pid")), dir_fd)
 
 
 def _orphans_in(directory: Path, dir_fd: int, commits_fd: int | None) -> list[Path]:
@@ -251,7 +287,7 @@ def _orphans_in(directory: Path, dir_fd: int, commits_fd: int | None) -> list[Pa
         path
         for path in part_files(directory, dir_fd)
         if batch_of(path.name) not in committed
-        and not pid_alive(_writer_pid(path.name))
+        and _writer_gone(path.name, dir_fd)
         and not _committed(batch_of(path.name), commits_fd)
     ]
 

@@ -2,9 +2,10 @@
 and reads, and one clear error.
 
 Every file this project writes goes through a temp file created here: with ``O_CREAT | O_EXCL | O_NOFOLLOW`` in the
-target's own directory, under a random name that carries the writer's pid. A symlink planted at any name therefore
-makes the create fail instead of writing through it, and a temp file whose pid is gone belongs to a dead writer and
-may be removed at once (``remove_dead_temps``). Logs are appended through an ``O_NOFOLLOW`` descriptor
+target's own directory, under a random name that carries the writer's host and pid (``writer_tag``). A symlink
+planted at any name therefore makes the create fail instead of writing through it, and a temp file of this host whose
+pid is gone belongs to a dead writer and may be removed at once (``remove_dead_temps``; another host's, on a shared
+file system, only once it is a day old: ``writer_gone``). Logs are appended through an ``O_NOFOLLOW`` descriptor
 (``append_line``), and workspace files are read the same way (``open_regular``): a symlink planted in the workspace
 is an error naming it, never data read or written elsewhere. A folder too (``open_folder``): the store opens each
 table folder once per read, write or compaction with ``O_DIRECTORY | O_NOFOLLOW`` and creates, renames, opens and
@@ -16,10 +17,13 @@ saying what happened ("the disk is full") and that nothing was written.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import math
 import numbers
 import os
+import re
+import socket
 import stat
 import time
 import uuid
@@ -30,6 +34,10 @@ from typing import BinaryIO
 
 TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 3600  # a temp file whose name holds no pid (older versions) is stale after this long
+# A file another host's writer left on a shared file system (NFS) is taken as its dead writer's after this long
+# unchanged: see `writer_gone`.
+OTHER_HOST_SECONDS = 24 * 3600
+HOST_DIGITS = 12  # hex digits of a host's tag in file names (`host_tag`)
 
 REASONS = {
     errno.ENOSPC: "the disk is full",
@@ -190,10 +198,44 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def temp_pid(name: str) -> int | None:
-    """The writer pid in a temp file name ``.tmp-<pid>-<random>...``, or None for an older name."""
-    head = name[len(TMP_PREFIX) :].split("-", 1)[0]
-    return int(head) if head.isdigit() and "-" in name[len(TMP_PREFIX) :] else None
+def host_tag() -> str:
+    """This machine in file names: ``HOST_DIGITS`` hex digits of a hash of its host name (a name of any length or
+    alphabet, always filename-safe; two of a cluster of n hosts share one with odds of about n^2 / 2^49)."""
+    return hashlib.blake2s(socket.gethostname().encode(), digest_size=HOST_DIGITS // 2).hexdigest()
+
+
+def writer_tag() -> str:
+    """``h<host>-<pid>``: the writer a temp file name carries (``create_temp``; read back by ``temp_writer``)."""
+    return f"h{host_tag()}-{os.getpid()}"
+
+
+TEMP_WRITER = re.compile(rf"^{re.escape(TMP_PREFIX)}(?:h([0-9a-f]{{{HOST_DIGITS}}})-)?(\d+)-")
+
+
+def temp_writer(name: str) -> tuple[str | None, int] | None:
+    """The writer (host tag, pid) in a temp file name ``.tmp-h<host>-<pid>-<random>...``; host None in a name of an
+    older version (``.tmp-<pid>-<random>...``); None for a name of a still older one, without a pid."""
+    match = TEMP_WRITER.match(name)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def writer_gone(name: str, host: str | None, pid: int, dir_fd: int) -> bool:
+    """Whether the writer of file ``name`` (in the folder ``dir_fd`` is open on), process ``pid`` of the host tagged
+    ``host`` (``host_tag``), is surely gone, so that what it left half-done may be removed. On this host (and for a
+    name without a host, written by an older version: taken as this host's, as that version did) it is gone when its
+    pid is not alive here. Another host's pid says nothing here (on a file system shared between machines a live
+    writer there has a pid that is dead here), so its file is taken as a dead writer's only once it has not changed
+    for ``OTHER_HOST_SECONDS``, a day: a live writer changes its temp file until it renames it into place, and
+    commits a batch within minutes of writing its parts (the largest, an export or a merge, too); a day is far beyond
+    any clock skew between a cluster's hosts and the file server that stamps the time; and what a dead writer
+    elsewhere left costs only disk space until then. False when the file is gone already."""
+    if host is None or host == host_tag():
+        return not pid_alive(pid)
+    try:
+        modified = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mtime
+    except FileNotFoundError:
+        return False
+    return modified < time.time() - OTHER_HOST_SECONDS
 
 
 def _token() -> str:
@@ -205,7 +247,7 @@ def create_temp(
 ) -> tuple[int, Path]:
     """A new, empty temp file in ``directory`` (with ``dir_fd``: the folder that is open on) opened for writing:
     created exclusively, never through a symlink."""
-    path = directory / f"{TMP_PREFIX}{os.getpid()}-{_token()}{suffix}"
+    path = directory / f"{TMP_PREFIX}{writer_tag()}-{_token()}{suffix}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     return os.open(_at(path, dir_fd), flags, mode, dir_fd=dir_fd), path
 
@@ -300,18 +342,19 @@ def strict_json(value: dict | list, indent: int | None = None) -> str:
 
 
 def remove_dead_temps(dir_fd: int) -> int:
-    """Remove temp files of writers that are gone (pid not alive; or no pid and older than an hour) from the folder
-    ``dir_fd`` is open on (``open_folder``): listed and removed through it, never through a link swapped in for the
-    folder's path meanwhile."""
+    """Remove temp files of writers that are gone (``writer_gone``: this host's whose pid is not alive, another
+    host's after a day; names without a pid, of older versions, after an hour) from the folder ``dir_fd`` is open on
+    (``open_folder``): listed and removed through it, never through a link swapped in for the folder's path
+    meanwhile."""
     removed = 0
     cutoff = time.time() - STALE_TMP_SECONDS
     for name in os.listdir(dir_fd):
         if not name.startswith(TMP_PREFIX):
             continue
-        pid = temp_pid(name)
+        writer = temp_writer(name)
         try:
-            if pid is not None:
-                dead = not pid_alive(pid)
+            if writer is not None:
+                dead = writer_gone(name, *writer, dir_fd)
             else:
                 dead = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mtime < cutoff
             if dead:

@@ -35,9 +35,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data.files import (
+    HOST_DIGITS,
     NOT_A_FILE,
     NotAFileError,
     folder_for_writing,
+    host_tag,
     open_folder,
     open_regular,
     publish,
@@ -58,20 +60,26 @@ READ_THREADS = max(2, min(8, os.cpu_count() or 2))
 # so that a large part's other rows (a whole text column) are never held at once.
 WHERE_ROWS, WHERE_BUFFER = 8192, 1 << 20
 Where = tuple[str, pa.Array]  # a column and the values of the rows to read
-# part-<time ns>-<pid>-<random>[-b<batch>][-m|-compacted].parquet; other names read as plain parts
-PART_NAME = re.compile(r"^part-(\d+)-(\d+)-([0-9a-f]+)(?:-b([0-9a-f]+))?(-m|-compacted)?\.parquet$")
+# part-<time ns>-<pid>-<host><random>[-b<batch>][-m|-compacted].parquet, where the writer's host (files.host_tag)
+# leads the random hex digits (older versions wrote none): their pattern, which takes any hex digits there, still
+# finds the batch of a new name, so a part of an uncommitted batch stays invisible to them. Other names read as plain
+# parts.
+PART_NAME = re.compile(
+    rf"^part-(?P<stamp>\d+)-(?P<pid>\d+)-(?P<host>[0-9a-f]{{{HOST_DIGITS}}})?[0-9a-f]+"
+    r"(?:-b(?P<batch>[0-9a-f]+))?(-m|-compacted)?\.parquet$"
+)
 
 
 def part_name(batch: str | None = None, merged: bool = False, stamp: int | None = None) -> str:
     # Time first so that a listing sorted by name is (close to) write order.
     stamp = time.time_ns() if stamp is None else stamp
     tail = (f"-b{batch}" if batch else "") + ("-m" if merged else "")
-    return f"part-{stamp:020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}{tail}.parquet"
+    return f"part-{stamp:020d}-{os.getpid()}-{host_tag()}{uuid.uuid4().hex[:8]}{tail}.parquet"
 
 
 def batch_of(name: str) -> str | None:
     match = PART_NAME.match(name)
-    return match.group(4) if match else None
+    return match.group("batch") if match else None
 
 
 def part_files(directory: Path, dir_fd: int | None = None) -> list[Path]:
@@ -79,18 +87,6 @@ def part_files(directory: Path, dir_fd: int | None = None) -> list[Path]:
     if dir_fd is None:
         return sorted(directory.glob(PART_GLOB))
     return sorted(directory / n for n in os.listdir(dir_fd) if fnmatch.fnmatchcase(n, PART_GLOB))
-
-
-def not_files(root: Path) -> list[Path]:
-    """Symlinks (and other non-files) among the parts and commit markers: nothing this project writes."""
-    found = []
-    for name in [*SCHEMAS, BATCHES]:
-        try:
-            entries = list(os.scandir(root / name))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        found += [Path(e.path) for e in entries if not e.is_file(follow_symlinks=False)]
-    return sorted(found)
 
 
 def committed_batches(root: Path, dir_fd: int | None = None) -> set[str]:
@@ -385,13 +381,3 @@ def _commit(root: Path, batch: str, dir_fd: int) -> None:
     directory = root / BATCHES
     tmp = write_temp(directory, lambda handle: handle.write(b""), dir_fd=dir_fd)
     publish(tmp, directory / f"{batch}{COMMIT_SUFFIX}", dir_fd)
-
-
-def part_rows(paths: list[Path]) -> int:
-    total = 0
-    for path in paths:
-        try:
-            total += pq.read_metadata(path).num_rows
-        except FileNotFoundError:
-            continue
-    return total

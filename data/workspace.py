@@ -194,8 +194,9 @@ class Workspace:
         return {name: compaction.compact(self.path, name) for name in SCHEMAS}
 
     def not_files(self) -> list[Path]:
-        """Symlinks and other non-files among the workspace's parts and commit markers (`validate` lists them)."""
-        return store.not_files(self.path)
+        """Symlinks and other non-files among the workspace's parts and commit markers, and table or `batches`
+        folders that are one (`validate` lists them)."""
+        return compaction.not_files(self.path)
 
     def orphans(self) -> dict[str, list[Path]]:
         """Parts of batches whose writer died before committing them (invisible; `compact` removes them)."""

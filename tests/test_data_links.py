@@ -130,6 +130,24 @@ def test_validate_lists_a_planted_part_and_the_link_is_never_read(setup, capsys)
         Workspace(ws).read("labels")
 
 
+def test_validate_refuses_a_table_folder_swapped_for_a_link_after_the_workspace_opened(setup):
+    """`validate` lists each table folder through a descriptor of it, as reads do: a folder swapped for a link once
+    the workspace is open (the app runs for days) is the problem it names, never listed through the link (here to a
+    folder holding a linked part, which a listing through the link would name instead). The benchmarks' row count
+    of a table refuses it too."""
+    from data import compaction
+    from data.stats import integrity_problems
+
+    ws, outside, _ = setup
+    workspace = Workspace(ws)
+    target = outside / "folder"
+    (target / "part-00000000000000000002-1-0000beef.parquet").symlink_to(outside / "labels.parquet")
+    plant(ws / "labels", target)
+    assert integrity_problems(workspace) == [f"{ws / 'labels'}: {NOT_A_FILE}"]
+    with pytest.raises(NotAFileError, match=f"^{ws / 'labels'}: {NOT_A_FILE}$"):
+        compaction.part_rows(ws, "labels")
+
+
 def test_a_read_only_workspace_serves_reads_and_refuses_labelling_in_one_line(setup, monkeypatch, capsys):
     import errno
     import os

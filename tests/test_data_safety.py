@@ -42,12 +42,15 @@ def test_symlinks_at_every_temp_name_get_nothing_written_outside(tmp_path, prefs
     victim.write_text("keep me")
     before = tree(outside)
     monkeypatch.setattr(files, "_token", lambda: TOKEN)
-    pid = os.getpid()
+    writer = files.writer_tag()  # this host and pid
     links = [
-        ws / name / f".tmp-{pid}-{TOKEN}.parquet" for name in ("prompts", "completions", "pairs", "labels")
+        ws / name / f".tmp-{writer}-{TOKEN}.parquet" for name in ("prompts", "completions", "pairs", "labels")
     ]
-    links += [ws / "batches" / f".tmp-{pid}-{TOKEN}", ws / "exports" / f".tmp-{pid}-{TOKEN}.dpo.parquet"]
-    links += [ws / f".tmp-{pid}-{TOKEN}.users.toml", ws / "labels" / ".compact.lock"]
+    links += [
+        ws / "batches" / f".tmp-{writer}-{TOKEN}",
+        ws / "exports" / f".tmp-{writer}-{TOKEN}.dpo.parquet",
+    ]
+    links += [ws / f".tmp-{writer}-{TOKEN}.users.toml", ws / "labels" / ".compact.lock"]
     links += [
         ws / name for name in (".dpo.parquet.tmp", ".users.toml.tmp", ".workspace.json.tmp")
     ]  # old names

@@ -215,8 +215,9 @@ def claim_out_folder(out: Path, options: TrainOptions) -> None:
 
 def remove_dead_run_temps(out: Path) -> int:
     """Remove the temp files that writers killed mid-write left in the run's folder (a ``log_history.json`` or
-    report being written), as the workspace's are (`data.files.remove_dead_temps`: by the writer's pid in the
-    name; a live writer's stays). Returns how many were removed."""
+    report being written), as the workspace's are (`data.files.remove_dead_temps`: by the writer's host and pid in
+    the name; a live writer's stays, and another host's, on a shared file system, until it is a day old). Returns
+    how many were removed."""
     # --out as the user gave it: a link to a folder there is their choice (claim_out_folder keeps it too)
     fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
