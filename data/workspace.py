@@ -110,8 +110,9 @@ class Workspace:
         values, read part by part in batches, so that a large table's other rows are never held at once.
 
         The labels' annotator column holds one spelling of each labeller's name (`data.annotators.one_spelling`:
-        a name stored in several Unicode spellings reads as the earliest stored), so that every reader counts one
-        labeller; ``as_stored`` reads the names as stored (a merge copies rows as they are).
+        a name stored in several Unicode spellings reads as the earliest stored; with ``where``, the earliest among
+        the rows read), so that every reader counts one labeller; ``as_stored`` reads the names as stored (a merge
+        copies rows as they are).
 
         To see rows with their parents, read children before parents (labels, pairs, completions, prompts): a row
         visible now stays visible, and its parents were committed with or before it (``READ_ORDER``)."""
