@@ -29,7 +29,7 @@ from annotate.items import select_chunk
 from annotate.rank_items import outgrown, past_max, rank_chunk, touched_groups
 from data import store
 from data.aggregate import keep_rows, latest_positions
-from data.annotators import IMPORT, machine_column
+from data.annotators import IMPORT, machine_column, same_names
 from data.gold import current_gold
 from data.machine import machine_certainty, machine_picks
 from data.rank_pairs import rank_groups
@@ -206,7 +206,9 @@ class Loading:
                 schema if columns is None else pa.schema([schema.field(c) for c in columns])
             ).empty_table()
         # Rows read twice are harmless here: lookups take the first, items and labels are keyed by id.
-        return table
+        # One labeller's name in two Unicode spellings is one labeller (one of an item's K), whichever part holds
+        # which spelling: names compared, never shown (the admin view reads Workspace.read's spelling)
+        return same_names(table) if name == "labels" else table
 
     def _reopen_outgrown(self, user: str, item_id: str) -> None:
         """(Under the lock.) The labeller's ranking of a rank item that outgrew it (`rank_items.outgrown`) fills no

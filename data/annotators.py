@@ -8,9 +8,16 @@ A label's ``annotator`` is a labeller's user name, or one of these:
 
 None of them is a labeller: they are reserved as user names, never counted towards an item's K labellers, and
 left out of the app's progress, admin view and agreement; `python -m data stats` shows them separately.
+
+A name may be stored in several Unicode spellings of itself (``zoë`` precomposed, and ``zoe`` with a combining
+diaeresis): App users' names are ASCII, but the Python API and a merge of two workspaces store any. Names equal as
+`same_name` compares them are one labeller to every reader: `Workspace.read` gives the labels table with one
+spelling per name (`one_spelling`), so one person's two labels of an item are their latest, not two votes.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 import pandas as pd
 import pyarrow as pa
@@ -74,3 +81,71 @@ def machine_labeller_column(annotators: pa.ChunkedArray | pa.Array) -> pa.Chunke
     for prefix in PREFIXES[1:]:
         found = pc.or_(found, pc.starts_with(annotators, prefix))
     return found
+
+
+# Which stored spelling of a name is shown: its earliest stored label's (as data.spellings.EARLIEST takes a text's)
+EARLIEST = [("created_at", "ascending"), ("id", "ascending")]
+
+
+def same_name(name: str) -> str:
+    """A labeller's name as names are compared: Unicode NFC, so that ``zoë`` typed with a combining diaeresis
+    (NFD) is the ``zoë`` stored precomposed. App users' names are ASCII (`annotate.users`); imported and
+    API-written annotators may be anything."""
+    return unicodedata.normalize("NFC", name)
+
+
+def _ascii(annotators: pa.ChunkedArray) -> bool:
+    """Every name ASCII (app users' names, the machines'): no name to respell, found in one pass."""
+    return pc.all(pc.string_is_ascii(annotators)).as_py() is not False
+
+
+def _several_spellings(annotators: pa.ChunkedArray) -> dict[str, list[str]]:
+    """The names of ``annotators`` stored in several spellings: `same_name` -> the spellings (none where every
+    name is ASCII, the usual workspace)."""
+    if _ascii(annotators):
+        return {}
+    spellings: dict[str, list[str]] = {}
+    for name in pc.unique(annotators).to_pylist():
+        if name is not None:
+            spellings.setdefault(same_name(name), []).append(name)
+    return {name: found for name, found in spellings.items() if len(found) > 1}
+
+
+def _respelled(labels: pa.Table, spelling: dict[str, str]) -> pa.Table:
+    """``labels`` with each name of ``spelling`` replaced by its value (the column's field kept: not null)."""
+    annotators = labels.column("annotator")
+    names = pc.unique(annotators)
+    shown = pa.array([spelling.get(name, name) for name in names.to_pylist()], pa.string())
+    at = labels.schema.get_field_index("annotator")
+    return labels.set_column(
+        at, labels.schema.field(at), pc.take(shown, pc.index_in(annotators, value_set=names))
+    )
+
+
+def one_spelling(labels: pa.Table) -> pa.Table:
+    """``labels`` (annotator, created_at and id at least) with every labeller's name in one spelling: where names
+    equal as `same_name` are stored in several spellings, each takes the spelling of the earliest stored label
+    among them (`EARLIEST`: created_at, then id; never the part files' order, which a compaction changes). A name
+    stored in one spelling keeps it; ``labels`` is returned as it is where no name has several. Nothing stored
+    changes: this is how the labels are read."""
+    several = _several_spellings(labels.column("annotator"))
+    if not several:
+        return labels
+    spelled = [spelling for found in several.values() for spelling in found]
+    rows = labels.select(["annotator", "created_at", "id"])
+    rows = rows.filter(pc.is_in(rows.column("annotator"), value_set=pa.array(spelled, pa.string())))
+    first: dict[str, str] = {}
+    for name in rows.sort_by(EARLIEST).column("annotator").to_pylist():
+        first.setdefault(same_name(name), name)
+    return _respelled(labels, {name: first[same_name(name)] for name in spelled})
+
+
+def same_names(labels: pa.Table) -> pa.Table:
+    """``labels`` with every name spelled as `same_name` spells it: for a reader of some parts at a time (the app's
+    reloads), which cannot know which spelling is stored first; where names are compared, never shown."""
+    annotators = labels.column("annotator")
+    if _ascii(annotators):
+        return labels
+    names = [name for name in pc.unique(annotators).to_pylist() if name is not None]
+    spelling = {name: same_name(name) for name in names if same_name(name) != name}
+    return _respelled(labels, spelling) if spelling else labels

@@ -12,7 +12,8 @@ adds nothing twice.
   ``unlabelled``).
 - A prompt or answer spelled otherwise than a stored one (or an earlier row's) only in Unicode normalisation, line
   ends or trailing whitespace takes that spelling before its id is made (`data.spellings`), counted ``respelled``.
-- Identical rows (rank and rate rows in any order of their answers: `rank_rate_rows.row_key`) are counted
+- Identical rows (rank and rate rows in any order of their answers, a `datasets` folder's rows in any split:
+  `rank_rate_rows.row_key`) are counted
   (`duplicate_rows`): preference rows stay pairs of their own (keyed by row), KTO, rank and rate rows are one label
   (an answer or rank item holds one imported label: `RankRateRows`); a prompt seen again with a different gold answer keeps the first and is counted
   (`gold_conflicts`) and logged with its rows, never dropped silently.

@@ -23,7 +23,6 @@ labellers (never over labels), except that rankings are parsed one by one as dat
 from __future__ import annotations
 
 import math
-import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -31,7 +30,7 @@ import pyarrow as pa
 
 from data import dawid_skene
 from data.aggregate import current_labels
-from data.annotators import human_labels
+from data.annotators import human_labels, same_name
 from data.intervals import as_figure, wilson_interval
 from data.labeller_flags import flags
 from data.machine import cohen_kappa
@@ -231,7 +230,7 @@ def labeller_rows(
         gold_figures, quality = against_gold(current, names, gold), figures(current, names)
         quality = {name: {"gold": gold_figures[name], **quality[name]} for name in names}
     skips = _skips(rows)
-    excluded = {unicodedata.normalize("NFC", name) for name in excluded}  # as data.selection.same_name
+    excluded = {same_name(name) for name in excluded}
     out = []
     for name in names:
         mine = current[current["annotator"] == name]
@@ -239,7 +238,7 @@ def labeller_rows(
         row = {
             "labeller": name,
             "labels": n,
-            "excluded": unicodedata.normalize("NFC", name) in excluded,
+            "excluded": same_name(name) in excluded,
             **quality[name],
             "skip_rate": as_figure(skipped / (n + skipped)) if n + skipped else None,
             **_pace(mine["spent"]),

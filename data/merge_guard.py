@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from data.annotators import IMPORT
+from data.annotators import IMPORT, same_names
 from data.errors import PrefloopError
 from data.gold import CLI, CLI_FLAGS, current_gold
 from data.rank_guard import LABEL_COLUMNS, KeptItem, changed_items, named_files
@@ -54,7 +54,9 @@ class MergeRankError(PrefloopError):
 @dataclass(frozen=True)
 class Side:
     """One side of a merge, as frames of `FRAMES`' columns plus `WORKSPACE`: this workspace with what the plans
-    before merge into it, or the workspace merged in (less the labels and gold rows a ``skip`` leaves out)."""
+    before merge into it, or the workspace merged in (less the labels and gold rows a ``skip`` leaves out). Its
+    labellers' names are spelled as `data.annotators.same_name` spells them, so that two spellings of one name in
+    the two workspaces are one annotator to the conflict check."""
 
     completions: pd.DataFrame
     labels: pd.DataFrame
@@ -65,6 +67,7 @@ class Side:
         frames = {}
         for name, columns in FRAMES.items():
             table = tables[name] if columns is None else tables[name].select(columns)
+            table = same_names(table) if name == "labels" else table
             frames[name] = table.to_pandas().assign(**{WORKSPACE: str(workspace)})
         return cls(**frames)
 

@@ -195,7 +195,8 @@ def _plan_one(held: Held, target: Path, other: Workspace, on_conflict: str) -> M
     the merge would change (`data.merge_guard`). ``held`` is left as it was."""
     if other.path.resolve() == target.resolve():
         raise WorkspaceError(f"{other.path}: cannot merge a workspace into itself")
-    tables = {name: other.read(name) for name in READ_ORDER}  # children first: every row with its parents
+    # children first: every row with its parents; copied as stored (names too: `Side` compares them as same_name)
+    tables = {name: other.read(name, as_stored=True) for name in READ_ORDER}
     theirs = Side.of(tables, other.path)
     label_conflicts, labels_out = _found(held.side.labels, theirs.labels, False, other.path)
     gold_conflicts, gold_out = _found(held.side.gold, theirs.gold, True, other.path)

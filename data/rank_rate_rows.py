@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from data.errors import shown
@@ -92,10 +92,12 @@ class Ranked:
 def row_key(example: Example, questions: list[Ranked] | None) -> str:
     """What two rows share when one repeats the other (`duplicate_rows`): the row as read or, for a ranking or
     ratings, the prompt and what the row says of its answers (`Ranked.said`), whatever order it lists them in: it
-    makes the same labels."""
+    makes the same labels. Never the split a `datasets` folder gives a row: a row of train repeated in test makes
+    the same prompt (kept in the first row's split), the same label, so it repeats the first as a row of one file
+    does."""
     if questions is None:
-        return content_id("row", vars(example))
-    return content_id("row", example.messages, example.split, sorted(q.said for q in questions))
+        return content_id("row", vars(replace(example, split=None)))
+    return content_id("row", example.messages, sorted(q.said for q in questions))
 
 
 def _texts(example: Example, name: str, row: int) -> tuple[str, ...]:

@@ -8,7 +8,6 @@ uncertainty order hands out first the pairs on which the newest scoring model is
 from __future__ import annotations
 
 import json
-import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import current_labels, current_positions
-from data.annotators import IMPORT, machine_labeller_column, machine_labeller_mask
+from data.annotators import IMPORT, machine_labeller_column, machine_labeller_mask, same_name
 from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
 from data.import_records import TooDeep, within_depth
@@ -58,13 +57,6 @@ def choose_labels(labels: pd.DataFrame | pa.Table, source: str) -> pd.DataFrame 
         return labels[machine]
     people = current_labels(labels[~machine], "pairwise")
     return labels[~machine | ~labels["item_id"].isin(set(people["item_id"]))]
-
-
-def same_name(name: str) -> str:
-    """A labeller's name as names are compared: Unicode NFC, so that ``zoë`` typed with a combining diaeresis
-    (NFD) is the ``zoë`` stored precomposed. App users' names are ASCII (`annotate.users`); imported and
-    API-written annotators may be anything."""
-    return unicodedata.normalize("NFC", name)
 
 
 def stored_names(annotators: pd.Series | pa.ChunkedArray | pa.Array, names) -> list[str]:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data import compaction, store
+from data.annotators import one_spelling
 from data.errors import PrefloopError
 from data.files import NOT_A_FILE, NotAFileError, atomic_write, failure_reason, open_regular, write_error
 from data.records import TABLE_OF, to_row
@@ -98,17 +99,31 @@ class Workspace:
         return self.path / "exports"
 
     def read(
-        self, name: str, columns: list[str] | None = None, where: tuple[str, Iterable[str]] | None = None
+        self,
+        name: str,
+        columns: list[str] | None = None,
+        where: tuple[str, Iterable[str]] | None = None,
+        as_stored: bool = False,
     ) -> pa.Table:
         """All rows of table ``name`` (Arrow), one per id, of committed writes; ``columns``: read (and check)
         only these, plus the id; ``where`` (a column read, and values): only the rows whose column holds one of the
         values, read part by part in batches, so that a large table's other rows are never held at once.
 
+        The labels' annotator column holds one spelling of each labeller's name (`data.annotators.one_spelling`:
+        a name stored in several Unicode spellings reads as the earliest stored; with ``where``, the earliest among
+        the rows read), so that every reader counts one labeller; ``as_stored`` reads the names as stored (a merge
+        copies rows as they are).
+
         To see rows with their parents, read children before parents (labels, pairs, completions, prompts): a row
         visible now stays visible, and its parents were committed with or before it (``READ_ORDER``)."""
         if where is not None:
             where = (where[0], pa.array(list(where[1]), SCHEMAS[name].field(where[0]).type))
-        return store.read_table(self.path, name, columns, where)
+        named = name == "labels" and not as_stored and (columns is None or "annotator" in columns)
+        if not named:
+            return store.read_table(self.path, name, columns, where)
+        extra = [] if columns is None or "created_at" in columns else ["created_at"]
+        table = one_spelling(store.read_table(self.path, name, columns and [*columns, *extra], where))
+        return table.drop_columns(extra) if extra else table
 
     def frame(self, name: str) -> pd.DataFrame:
         return self.read(name).to_pandas()

@@ -184,3 +184,32 @@ def test_bad_input_names_file_row_field(tmp_path, content, message):
     with pytest.raises(SchemaError) as err:
         load_file(path)
     assert str(err.value).startswith(str(path)) and message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"prompt": "P", "completion": "C", "label": True},
+        {"prompt": "P", "chosen": "c", "rejected": "r"},
+        {"prompt": "P", "completions": ["x", "y", "z"], "ranking": [2, 3, 1]},
+    ],
+    ids=["kto", "preference", "rank"],
+)
+def test_a_datasets_folders_row_repeated_in_another_split_is_a_duplicate_row(tmp_path, capsys, row):
+    """A row in train and again in test: one label (KTO, rank) or its own pair again (preference), as a row repeated in
+    one file; was counted nowhere (the split its folder gives a row made it another row), so nothing said the test
+    row was left as it was (its prompt stays in train)."""
+    import datasets
+
+    other = {key: value + "2" if isinstance(value, str) else value for key, value in row.items()}
+    folder = tmp_path / "dsdir"
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list([row, other]), "test": datasets.Dataset.from_list([row])}
+    ).save_to_disk(folder)
+    ws = tmp_path / "ws"
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), str(folder)]) == 0
+    assert "duplicate_rows 1" in capsys.readouterr().out
+    logged = json.loads((ws / "imports" / "log.jsonl").read_text().splitlines()[-1])
+    assert logged["counts"]["duplicate_rows"] == 1  # the import log counts it too
+    assert set(Workspace(ws).frame("prompts")["split"]) == {"train"}
