@@ -341,3 +341,22 @@ def test_an_undo_waits_for_a_reloads_apply_step_in_progress(tmp_path):
     undo.join(timeout=10)
     assert not undo.is_alive() and undone[0] is not None and len(_people_labels(ws)) == 2
 
+
+def test_refusals_of_made_up_item_ids_read_nothing_from_disk(tmp_path, monkeypatch):
+    """A tab that outlived a restart gets the specific refusal where the workspace holds its item; the ids looked
+    up are those the app's reads found, so a signed-in client sending made-up ids costs no read of the workspace.
+    An item that a later reload reads is known from then on."""
+    ws, _ = build(tmp_path / "ws")
+    service = LabelService(ws, overlap=1)
+    read, reads = ws.read, []
+    monkeypatch.setattr(ws, "read", lambda name, *a, **k: reads.append(name) or read(name, *a, **k))
+    for _ in range(2):
+        with pytest.raises(StaleItem, match="no longer on your screen") as refused:
+            service.submit("ann", "no-such-item", "left", strength=2)
+        assert not isinstance(refused.value, ItemWithdrawn)
+    assert reads == []
+    item = _arena_pair(ws)  # the pairwise app serves no arena pair: in the workspace, not in the app
+    service.reload()
+    assert item not in service.items
+    with pytest.raises(ItemWithdrawn, match=f"item {item} was taken out of the labelling queue"):
+        service.submit("ann", item, "left", strength=2)
