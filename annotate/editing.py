@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from annotate.items import Item
+from annotate.screen import durably
 from data import store
 from data.edits import EDIT, EditError, edit_records
 from data.ranking import parse_ranking, shown_order
@@ -77,7 +78,6 @@ class Editing:
     view: str
     items: object  # annotate.items.ItemCatalog
     edits: EditLog
-    _durably: Callable
     _applied: Callable
     _lock: object
     _seen: dict
@@ -157,7 +157,7 @@ class Editing:
             name: pa.Table.from_pylist([vars(r) for r in rows], schema=SCHEMAS[name])
             for name, rows in tables.items()
         }
-        parts = self._durably(lambda: store.write_tables(self.workspace.path, list(tables.items())))
+        parts = durably(lambda: store.write_tables(self.workspace.path, list(tables.items())))
         with self._lock:
             for name, part in zip(tables, parts):
                 self._seen[name].add(part.name)

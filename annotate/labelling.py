@@ -23,6 +23,8 @@ from data.records import Label
 
 NAMES = {"left": "A better", "right": "B better", "tie": "tie", "both_bad": "both bad"}
 NAMES.update(desirable="desirable", undesirable="undesirable")
+# an undone label's item that left the queue since (`LabelService.undo`): not a word on why (gold, an import)
+UNDONE_WITHDRAWN = "was taken out of the labelling queue since, so it is not served to you again"
 RELOAD_SECONDS = 30.0  # how often a labeller with nothing left may trigger a re-read of the workspace
 
 
@@ -247,21 +249,23 @@ def on_undo(ctx: Context, user: str) -> View:
     undone = ctx.service.undo(user)
     if undone is None:
         return label_view(ctx, user, message_html("Nothing to undo.", "info"))
-    skip = undone.choice is None and undone.ranking is None and undone.ratings is None
-    what = "skip" if skip else f"label ({describe_label(undone)})"
+    last = undone.label
+    skip = last.choice is None and last.ranking is None and last.ratings is None
+    what = "skip" if skip else f"label ({describe_label(last)})"
     text = (
         "Undid your skip: here is the item again."
         if skip
         else f"Undid your {what}. Label this item again, or skip it."
     )
     view = label_view(ctx, user, message_html(text, "ok"))
-    if view.item_id != undone.item_id:  # the item left the queue since (annotate.service._check_held)
-        text = f"Undid your {what}; its item has left the labelling queue since. Here is your next item."
+    # taken out of the queue before the undo (not put back), or by a reload since: as a refused submit says it
+    if undone.withdrawn or view.item_id != last.item_id:
+        text = f"Undid your {what}; item {last.item_id} {UNDONE_WITHDRAWN}. Here is your next item."
         return replace(view, status=message_html(text, "ok"))
     if skip:
         return view
     # The undone pick and note stay on screen, so a slip of the key is fixed by one more key.
-    return _kept(ctx, view, screen_choice(undone), undone.strength, undone.note)
+    return _kept(ctx, view, screen_choice(last), last.strength, last.note)
 
 
 def on_edit(ctx: Context, user: str, item_id: str | None) -> View:

@@ -19,7 +19,7 @@ labels are kept as a table (the order ``machine-uncertain`` and ``--suggest`` re
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
@@ -69,10 +69,13 @@ class Loading:
     _reload_lock: threading.Lock
     _loaded_at: float
     _seen: dict[str, set[str]]  # part files already read, per table
-    _tables: dict[str, pa.Table]  # prompts, completions and import labels read so far
+    _tables: dict[
+        str, pa.Table
+    ]  # prompts, completions, import labels and (pairwise) the pairs' ids read so far
     _known: list[pa.Array]  # ids of the labels applied in bulk
     _outgrown: dict[tuple[str, str], Label]  # rank: (labeller, item) -> their ranking the item outgrew
     _gold_before: frozenset[str] = frozenset()  # the gold items at the last read
+    _workspace_ids: ItemIds | None = None  # the ids `_in_workspace` looks up, made at the first read
 
     def reload(self, min_interval: float = 0.0) -> int:
         """Read the part files not read yet (new items and labels; labels already applied are not counted twice),
@@ -85,6 +88,10 @@ class Loading:
             new = {name: self._read_new(name) for name in ("labels", "pairs", "completions", "prompts")}
             for name in ("prompts", "completions"):
                 self._tables[name] = _concat(self._tables.get(name), new[name])
+            if self.task == "pairwise":  # every pair read, of any kind: what `_in_workspace` looks up
+                self._tables["pairs"] = _concat(self._tables.get("pairs"), new["pairs"].select(["id"]))
+            if self._workspace_ids is None:
+                self._workspace_ids = ItemIds(_rank_ids if self.view == "rank" else _column_ids)
             labels = keep_rows(new["labels"], pc.equal(new["labels"].column("task"), self.task))
             machine = machine_column(labels.column("annotator"))
             machine_new = keep_rows(labels, machine)
@@ -173,16 +180,12 @@ class Loading:
 
     def _in_workspace(self, item_id: str) -> bool:
         """Whether the workspace holds an item of this id for the app's task (a pair; an answer; a rank item's prompt
-        and round) although the app does not serve it: closed before this start, which reads no closed item. Read
-        only for a refused action (a tab that outlived a restart), outside the service's lock."""
-        if self.task == "pairwise":
-            return self.workspace.read("pairs", columns=["id"], where=("id", [item_id])).num_rows > 0
-        completions = self._tables["completions"]
-        if self.view != "rank":
-            return pc.any(pc.equal(completions.column("id"), item_id)).as_py() or False
-        groups = completions.group_by(["prompt_id", "round"], use_threads=False).aggregate([])
-        pairs = zip(groups.column("prompt_id").to_pylist(), groups.column("round").to_pylist())
-        return any(rank_item_id(p, r) == item_id for p, r in pairs)
+        and round) although the app does not serve it: closed before this start, which reads no closed item. Asked
+        only on a refused action (a tab that outlived a restart), outside the service's lock: the ids of the rows
+        the reads so far found, kept as a set from the first refusal on, grown by the rows read since (`ItemIds`),
+        so refusals of made-up ids read nothing from disk and make no pass over the table."""
+        table = self._tables["pairs" if self.task == "pairwise" else "completions"]
+        return self._workspace_ids.holds(table, item_id)
 
     def _imported(self, items: list[str]) -> set[str]:
         """Those of ``items`` that hold an imported label in force (`data.selection.imported_items`, over the
@@ -265,6 +268,33 @@ class Loading:
             for item_id in renewed:  # answers joined it: the rankings made before rank none of them
                 for user in self.queue.labellers():
                     self._reopen_outgrown(user, item_id)
+
+
+class ItemIds:
+    """The ids of the items a table's rows hold (``ids_of``), as a set built when first asked and grown by the rows
+    appended since: the table only grows (`Loading.reload` concatenates what each read found), so the rows past the
+    count already taken in are the new ones. Its own lock: two refusals at once build the set once."""
+
+    def __init__(self, ids_of: Callable[[pa.Table], Iterable[str]]):
+        self._ids_of, self._ids, self._rows = ids_of, set(), 0
+        self._lock = threading.Lock()
+
+    def holds(self, table: pa.Table, item_id: str) -> bool:
+        with self._lock:
+            if table.num_rows > self._rows:
+                self._ids.update(self._ids_of(table.slice(self._rows)))
+                self._rows = table.num_rows
+            return item_id in self._ids
+
+
+def _column_ids(table: pa.Table) -> list[str]:
+    return table.column("id").to_pylist()  # pairs, or answers (kto, rate)
+
+
+def _rank_ids(completions: pa.Table) -> set[str]:
+    """The rank items of these answers: one per prompt and round."""
+    pairs = zip(completions.column("prompt_id").to_pylist(), completions.column("round").to_pylist())
+    return {rank_item_id(p, r) for p, r in pairs}
 
 
 def _renewed(machine: pa.Table) -> list[str]:

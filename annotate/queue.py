@@ -10,7 +10,7 @@ Rules:
   and frees its slot for someone else;
 - a label its owner's service ``reopen``s (a ranking of fewer answers than its rank item holds now) frees its slot
   and opens the item to that labeller again;
-- undo appends a retraction of the labeller's last label or skip and hands that item straight back to them;
+- undo appends a retraction of the labeller's last label or skip and hands that item back to them (if still queued);
 - gold items (items with a known answer, `python -m data gold`: pairs, KTO or rated completions, rank items) are
   mixed into each labeller's stream (never twice to one person, no K limit), outside the regular order and the K
   rule. Each labeller is to meet ``gold_rate`` of their stream as gold: ``gold_left`` is how many gold items that

@@ -4,21 +4,25 @@ Each labeller sees an item's answers in a fixed arrangement of their own (pairwi
 `left_side`; rank: a shuffle, data.ranking.shown_order), so a pick on screen ("left", "3 > 1 > 2") is turned into
 stored terms (a/b, completion ids) through that arrangement (`stored_pick`, one small function per task), and
 back for display (`side_of`). ``--suggest`` hides the machine's pick from a fixed share of (item, labeller).
-What the label tab serves of one moment (`Served`) and the refusals an action on screen meets are here too.
+What the label tab serves of one moment (`Served`), what an undo took back (`Undone`) and the refusals an action
+on screen meets are here too, with `durably`, which turns a failed write into one of them (`NotSaved`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from annotate.items import Item
+from data.files import NotAFileError, WriteError
 from data.ranking import screen_ranking, shown_order
 from data.records import Label
 from data.rubric import Rubric, parse_ratings
 from data.schemas import CHOICES
 
+log = logging.getLogger(__name__)
 Items = Mapping[str, Item]  # item id -> Item (annotate.items.ItemCatalog)
 SIDE_CHOICES = ("left", "right", "tie", "both_bad")  # what a pairwise labeller picks, by screen position
 HIDDEN_SHARE = 0.2  # --suggest: the share of (item, labeller) that does not see the machine's pick
@@ -154,6 +158,28 @@ class Served:
     round: int | None = None
 
 
+@dataclass(frozen=True)
+class Undone:
+    """What an undo took back (`LabelService.undo`): the label or skip, and whether its item was taken out of the
+    labelling queue since (the retraction is stored; the item is not put back on the labeller's screen)."""
+
+    label: Label
+    withdrawn: bool = False
+
+
 class NotSaved(Exception):
     """The label could not be written (the disk is full, permissions, ...): nothing was saved, the item stays on
     the labeller's screen, and trying again is safe. ``str()`` is one line for the labeller."""
+
+
+def durably(write: Callable[[], object]) -> object:
+    """``write()`` (a label's, or a batch's, to the workspace), its failures turned into `NotSaved`'s one line."""
+    try:
+        return write()
+    except WriteError as exc:
+        raise NotSaved(exc.reason) from exc  # "the disk is full": no server path on a labeller's screen
+    except NotAFileError as exc:  # a folder swapped for a link: its path goes to the server log only
+        log.error("a label was not saved: %s", exc)
+        raise NotSaved("a workspace folder on the server was replaced by a link; tell the admin") from exc
+    except OSError as exc:
+        raise NotSaved(f"the label could not be written ({exc.strerror or 'an OS error'})") from exc

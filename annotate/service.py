@@ -21,7 +21,6 @@ Suggestions (``suggest``): a pairwise labeller sees the machine labellers' pick,
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -41,15 +40,16 @@ from annotate.screen import (
     Served,
     Shown,
     StaleItem,
+    Undone,
     answers_key,
     choice_from_side,
+    durably,
     left_side,
     stored_pick,
     suggestion_hidden,
 )
 from data import compaction
 from data.edits import EditError
-from data.files import NotAFileError, WriteError
 from data.group_commit import BackgroundCompactor, GroupCommit, WriteGate
 from data.ranking import shown_order
 from data.records import Label, now
@@ -57,7 +57,6 @@ from data.rubric import Rubric, load_rubric
 from data.schemas import LABELS, SCHEMAS
 from data.workspace import Workspace
 
-log = logging.getLogger(__name__)
 # Also importable from here: the screen's pure functions and refusals (annotate.screen), the items' (annotate.items).
 __all__ = [
     "HIDDEN_SHARE",
@@ -70,6 +69,7 @@ __all__ = [
     "Served",
     "Shown",
     "StaleItem",
+    "Undone",
     "check_gold_rate",
     "choice_from_side",
     "left_side",
@@ -219,20 +219,9 @@ class LabelService(Loading, Editing):
             # applied in memory by the submitters; no need to read it back
             self._seen["labels"].add(part.name)
 
-    def _durably(self, write: Callable[[], object]) -> object:
-        try:
-            return write()
-        except WriteError as exc:
-            raise NotSaved(exc.reason) from exc  # "the disk is full": no server path on a labeller's screen
-        except NotAFileError as exc:  # a folder swapped for a link: its path goes to the server log only
-            log.error("a label was not saved: %s", exc)
-            raise NotSaved("a workspace folder on the server was replaced by a link; tell the admin") from exc
-        except OSError as exc:
-            raise NotSaved(f"the label could not be written ({exc.strerror or 'an OS error'})") from exc
-
     def _append(self, label: Label) -> Label:
         # shares a part and an fsync with labels submitted at the same time
-        self._durably(lambda: self._commits.commit(label))
+        durably(lambda: self._commits.commit(label))
         return self._applied(label)
 
     def _applied(self, label: Label) -> Label:
@@ -305,9 +294,12 @@ class LabelService(Loading, Editing):
             self._check_held(user, item_id)
             return self._append(Label(item_id, user, self.task, None, retracted=True))
 
-    def undo(self, user: str) -> Label | None:
-        """Retract this labeller's last label or skip and put that item back on their screen; None if nothing."""
-        with self._user_lock(user):
+    def undo(self, user: str) -> Undone | None:
+        """Retract this labeller's last label or skip and put that item back on their screen; None if nothing. An
+        item taken out of the labelling queue since (`_check_held`'s rule; one made gold is not) is not put back:
+        the retraction is stored all the same, the item on their screen stays, and ``withdrawn`` says so. A
+        reload's apply step runs before or after, as for a submit."""
+        with self._user_lock(user), self._gate.writing():
             with self._lock:
                 last = self._last_action(user)
             if last is None:
@@ -316,11 +308,13 @@ class LabelService(Loading, Editing):
             if not self._undo_with_edits(last, undo):  # the edits saved with the label go with it
                 self._append(undo)
             with self._lock:
+                if not self.queue.offered(last.item_id):
+                    return Undone(last, withdrawn=True)
                 self.queue.hold(user, last.item_id)
                 item = self.items.get(last.item_id) if self.view == "rank" else None
                 if item is not None and (answers := seen_answers(item, last)):
                     self._answers[(user, last.item_id)] = answers  # back in the numbers it was ranked in
-            return last
+            return Undone(last)
 
     def _last_action(self, user: str) -> Label | None:
         """(Under the lock.) What undo takes back: the labeller's latest label or skip in force, or their ranking

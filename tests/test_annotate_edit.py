@@ -102,7 +102,7 @@ def test_undo_retracts_the_label_and_its_edit_together(label_ws, restart):
     assert not set(label_ws.frame("pairs").query("kind == 'edit'")["id"]) & set(service.items)
     assert service.progress("ann")["mine"] == 1 and service.progress("ann")["labels"] == 2  # no edit label
     before = parts(label_ws)
-    assert service.undo("ann").id == label.id
+    assert service.undo("ann").label.id == label.id
     (part,) = parts(label_ws) - before  # the two retractions: one part
     retractions = label_ws.frame("labels").query("retracted")
     assert sorted(retractions["supersedes"]) == sorted([label.id, *_edit_label_ids(label_ws)])
@@ -268,7 +268,7 @@ def test_a_rank_edit_fixes_the_answer_ranked_first(rank_ws):
         best,
     )
     assert edited(rank_ws)[1] == {"exported": 1}
-    assert service.undo("ann").id == label.id and edited(rank_ws)[1] == {"undone": 1, "exported": 0}
+    assert service.undo("ann").label.id == label.id and edited(rank_ws)[1] == {"undone": 1, "exported": 0}
 
 
 def test_the_rank_view_opens_and_saves_an_edit(rank_ws):

@@ -128,8 +128,36 @@ def test_undoing_a_label_whose_item_left_the_queue_says_so_and_serves_the_next_i
     remove_gold(ws, [item])
     service.reload()
     view = on_undo(ctx, "ann")
-    assert "Undid your label" in view.status and "has left the labelling queue" in view.status
+    assert (
+        "Undid your label" in view.status
+        and f"item {item} was taken out of the labelling queue" in view.status
+    )
+    assert "Here is your next item" in view.status and "gold" not in view.status.lower()
     assert view.item_id != item and service.latest_label("ann", item).retracted
+
+
+def test_undo_of_a_label_whose_item_was_taken_out_keeps_the_item_on_screen(tmp_path):
+    """Taking back one's label works (the retraction is stored) on an item taken out of the queue since, but the
+    item is not put back on the labeller's screen: the one they had there stays theirs, not handed to another
+    labeller meanwhile, and the page says what happened over it."""
+    ws, files, users = _imports_withdrawn(tmp_path)
+    add_user(users, "cat", "correct horse battery")
+    service = LabelService(Workspace(ws))  # overlap 1
+    ctx = make_context(service, Authenticator(load_users(users)))
+    first = service.show("bob").item.id
+    label = service.submit("bob", first, "left", strength=2)
+    second = service.show("bob").item.id
+    restore = next(f for i, f in enumerate(files) if f"good {i}" in service.items[first].texts)
+    assert main(["import", "-w", str(ws), str(restore)]) == 0  # restored_labels 1: the first pair leaves
+    service.reload()
+    undone = service.undo("bob")
+    assert undone.label == label and undone.withdrawn
+    assert service.latest_label("bob", first).supersedes == label.id  # stored
+    assert service.queue.held["bob"] == second and service.show("cat") is None  # still bob's, on his screen
+    assert service.progress("bob") == LabelService(Workspace(ws)).progress("bob")
+    service.submit("bob", second, "left", strength=2)
+    view = on_undo(ctx, "bob")  # the label on the second pair: back on screen as ever
+    assert view.item_id == second and "Label this item again" in view.status
 
 
 def test_a_label_on_an_item_made_gold_while_on_screen_is_kept_as_a_gold_label(tmp_path):
@@ -268,3 +296,67 @@ def test_a_reload_never_applies_between_a_labels_check_and_its_write(tmp_path, m
     assert seen == [True] and not threads[0].is_alive()
     assert not service.queue.offered(item)  # the reload applied after the write
     assert service.progress("ann") == LabelService(ws, overlap=1, gold_rate=0.5).progress("ann")
+
+
+def test_a_reload_never_applies_inside_an_undo(tmp_path, monkeypatch):
+    """As for a submit: the undo checked the item while it was offered and puts it back on screen; a reload that
+    takes it out waits for the undo to finish, then takes it off the screen (the next item is served). The undo
+    is never told "taken out" for an item put back, nor the other way round."""
+    ws, _ = build(tmp_path / "ws")
+    item = _arena_pair(ws)
+    mark_gold(ws, [item], ["a"], "test")
+    service = LabelService(ws, overlap=1, gold_rate=0.5)
+    _until_shown(service, "ann", item, "left")
+    service.submit("ann", item, "left", strength=2)
+    remove_gold(ws, [item])
+    write_part, seen, threads = ws.write_part, [], []
+
+    def write_during_a_reload(name, table):
+        reload = threading.Thread(target=service.reload)
+        reload.start()
+        reload.join(timeout=1.0)  # without the gate the reload applies here, inside the undo
+        seen.append(service.queue.offered(item))
+        threads.append(reload)
+        monkeypatch.setattr(ws, "write_part", write_part)
+        return write_part(name, table)
+
+    monkeypatch.setattr(ws, "write_part", write_during_a_reload)
+    undone = service.undo("ann")
+    threads[0].join(timeout=10)
+    assert seen == [True] and not undone.withdrawn and not threads[0].is_alive()
+    assert not service.queue.offered(item) and service.show("ann").item.id != item  # then taken out
+    assert service.progress("ann") == LabelService(ws, overlap=1, gold_rate=0.5).progress("ann")
+
+
+def test_an_undo_waits_for_a_reloads_apply_step_in_progress(tmp_path):
+    ws, _ = build(tmp_path / "ws")
+    service = LabelService(ws, overlap=1)
+    service.submit("ann", service.show("ann").item.id, "left", strength=2)
+    undone = []
+    undo = threading.Thread(target=lambda: undone.append(service.undo("ann")))
+    with service._gate.applying():  # what Loading._apply holds while it changes the queue
+        undo.start()
+        undo.join(timeout=0.5)
+        assert undo.is_alive() and not any(r["retracted"] for r in _people_labels(ws))
+    undo.join(timeout=10)
+    assert not undo.is_alive() and undone[0] is not None and len(_people_labels(ws)) == 2
+
+
+def test_refusals_of_made_up_item_ids_read_nothing_from_disk(tmp_path, monkeypatch):
+    """A tab that outlived a restart gets the specific refusal where the workspace holds its item; the ids looked
+    up are those the app's reads found, so a signed-in client sending made-up ids costs no read of the workspace.
+    An item that a later reload reads is known from then on."""
+    ws, _ = build(tmp_path / "ws")
+    service = LabelService(ws, overlap=1)
+    read, reads = ws.read, []
+    monkeypatch.setattr(ws, "read", lambda name, *a, **k: reads.append(name) or read(name, *a, **k))
+    for _ in range(2):
+        with pytest.raises(StaleItem, match="no longer on your screen") as refused:
+            service.submit("ann", "no-such-item", "left", strength=2)
+        assert not isinstance(refused.value, ItemWithdrawn)
+    assert reads == []
+    item = _arena_pair(ws)  # the pairwise app serves no arena pair: in the workspace, not in the app
+    service.reload()
+    assert item not in service.items
+    with pytest.raises(ItemWithdrawn, match=f"item {item} was taken out of the labelling queue"):
+        service.submit("ann", item, "left", strength=2)

@@ -144,9 +144,9 @@ def test_undo_retracts_the_last_label_and_hands_the_item_back(label_ws):
     svc.submit("ann", first, "left")
     second = svc.show("ann").item.id
     svc.submit("ann", second, "tie")
-    assert svc.undo("ann").item_id == second
+    assert svc.undo("ann").label.item_id == second
     assert svc.show("ann").item.id == second
-    assert svc.undo("ann").item_id == first  # undo goes further back
+    assert svc.undo("ann").label.item_id == first  # undo goes further back
     assert svc.show("ann").item.id == first
     assert svc.queue.votes[first] == svc.queue.votes[second] == 0
     relabel = svc.submit("ann", first, "right")
@@ -160,7 +160,7 @@ def test_undo_of_a_skip_puts_the_item_back(label_ws):
     svc = service(label_ws)
     first = svc.show("ann").item.id
     svc.skip("ann", first)
-    assert svc.undo("ann").item_id == first
+    assert svc.undo("ann").label.item_id == first
     assert svc.show("ann").item.id == first
 
 
@@ -191,7 +191,7 @@ def test_restart_resumes_every_labeller(label_ws):
     assert restarted.progress("ann")["mine"] == 1
     assert restarted.progress("bob")["skipped"] == 1
     assert restarted.queue.votes[ann_first] == 1
-    assert restarted.undo("ann").item_id == ann_first  # undo history survives too
+    assert restarted.undo("ann").label.item_id == ann_first  # undo history survives too
 
 
 def test_kto_items_are_generated_completions(label_ws):

@@ -97,7 +97,7 @@ def test_items_submit_undo_and_skip_of_a_ranking(ws):
     second = service.show("ann").item.id
     assert second != first
     undone = service.undo("ann")  # takes back the ranking: the first item is back on screen
-    assert undone.id == label.id and service.show("ann").item.id == first
+    assert undone.label.id == label.id and service.show("ann").item.id == first
     service.submit("ann", first, "1>2>3>4")
     service.skip("ann", second)
     assert service.show("ann") is None and service.progress("ann")["skipped"] == 1

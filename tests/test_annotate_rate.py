@@ -50,7 +50,7 @@ def test_service_submit_edit_undo_skip_store_ratings(label_ws):
         service.submit("ann", service.show("ann").item.id, "[" * 100_000 + "]" * 100_000)
     assert len(read_table(label_ws.path, "labels")) == 1  # nothing half-written
     undone = service.undo("ann")
-    assert undone.id == label.id and service.show("ann").item.id == shown.item.id
+    assert undone.label.id == label.id and service.show("ann").item.id == shown.item.id
     second = service.skip("ann", shown.item.id)
     assert second.retracted and second.ratings is None
     assert service.show("ann").item.id != shown.item.id  # a skipped answer is not handed out again
