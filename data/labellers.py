@@ -7,8 +7,8 @@ Per labeller, over their current labels of one task:
 - pairwise and kto (choices): gold accuracy with a 95 % Wilson interval, agreement with the majority of the *other*
   labellers of each item (leave-one-out), Cohen's κ against each labeller they share at least `KAPPA_MIN_SHARED`
   items with, their share of some choices (`SHARE_CHOICES`: tie and both-bad; desirable), and Dawid–Skene's
-  estimate of their accuracy; pairwise adds the share of decisive answers that picked the side shown on the left and the
-  strength distribution;
+  estimate of their accuracy (none for a labeller who shares no item with another and answered no gold); pairwise
+  adds the share of decisive answers that picked the side shown on the left and the strength distribution;
 - rank: the mean Kendall τ-b with the gold rankings with its 95 % interval (`data.rank_rate_quality`), τ-b against the
   other rankers' consensus on the same items with its 95 % interval, τ-b against the order the answers were shown in
   (the ranking analogue of the left-side share), the share of rankings with a tie;
@@ -176,6 +176,7 @@ def _choice_figures(
         else dict(zip(gold.column("item_id").to_pylist(), gold.column("choice").to_pylist()))
     )
     estimated = dawid_skene_accuracy(current, gold, choices)
+    measured = _cross_checked(current, answers)
     shares = SHARE_CHOICES[task]
     out = {}
     for name in names:
@@ -199,8 +200,16 @@ def _choice_figures(
                 "left_decisive": decisive,
                 "strength": {str(s): int(c) for s, c in strengths.items()},
             }
-        out[name] = row | {"ds_accuracy": as_figure(estimated.get(name))}
+        out[name] = row | {"ds_accuracy": as_figure(estimated.get(name)) if name in measured else None}
     return out
+
+
+def _cross_checked(current: pd.DataFrame, answers: dict[str, str]) -> set[str]:
+    """The labellers Dawid–Skene can estimate: those with a label on an item another labeller labelled too, or
+    on a gold item. Anyone else's estimate would be their own answers read back as right (a lone labeller's
+    all-`a` labels made the class prior all `a` and their accuracy 1.0): no data, so no figure."""
+    shared = current.groupby("item_id")["annotator"].transform("size") > 1
+    return set(current.loc[shared | current["item_id"].isin(answers), "annotator"])
 
 
 OTHER_FIGURES = {
@@ -298,8 +307,14 @@ def _row_line(task: str, row: dict) -> str:
     left = f"left {row['left_share']}, " if task == "pairwise" else ""
     return (
         f"{head}, gold {shown}, loo agreement {row['loo_agreement']}, DS accuracy {row['ds_accuracy']}, {left}"
-        f"{shares}, {pace}, κ {row['kappa'] or '-'}"
+        f"{shares}, {pace}, κ {_kappa_text(row['kappa'])}"
     )
+
+
+def _kappa_text(kappas: dict[str, float | None]) -> str:
+    """``bob 0.42, cyd -``: κ against each labeller, - where it is undefined (both gave one and the same answer to
+    every shared item: chance explains all their agreement); - alone where nobody shares enough items."""
+    return ", ".join(f"{other} {'-' if value is None else value}" for other, value in kappas.items()) or "-"
 
 
 def labeller_lines(report: dict) -> list[str]:

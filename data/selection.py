@@ -83,7 +83,8 @@ def without_labellers(
 
 def read_excluded(workspace: Path) -> tuple[str, ...]:
     """The labellers switched out of every verdict in ``workspace/excluded.json`` (the admin tab's switch), sorted;
-    none without the file. A symlink there is refused unread; a damaged file is one line naming it."""
+    none without the file; spaces around a name are dropped, as the flag and the admin tab drop them. A symlink
+    there is refused unread; a damaged file is one line naming it (and the entry that is no name)."""
     path = Path(workspace) / EXCLUDED_FILE
     if not (path.is_file() or path.is_symlink()):
         return ()
@@ -94,9 +95,15 @@ def read_excluded(workspace: Path) -> tuple[str, ...]:
             raise PrefloopError(f"{path}: JSON {exc}; delete it to include every labeller") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise PrefloopError(f"{path}: not JSON ({exc}); delete it to include every labeller") from None
-    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+    if not isinstance(names, list):
         raise PrefloopError(
             f"{path}: expected a JSON list of labeller names; delete it to include every labeller"
+        )
+    other = next((i for i, name in enumerate(names) if not isinstance(name, str)), None)
+    if other is not None:
+        raise PrefloopError(
+            f"{path}: entry {other} ({json.dumps(names[other])[:80]}) is not a name (a JSON string); remove it, "
+            "or delete the file to include every labeller"
         )
     blank = next((name for name in names if not name.strip()), None)
     if (
@@ -106,7 +113,7 @@ def read_excluded(workspace: Path) -> tuple[str, ...]:
             f"{path}: entry {names.index(blank)} ({blank!r}) names nobody; remove it, or delete the file to include "
             "every labeller"
         )
-    return tuple(sorted(set(names)))
+    return tuple(sorted({name.strip() for name in names}))  # spaces around a name dropped, as the flag's
 
 
 def excluded_labellers(workspace: Path, names: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:

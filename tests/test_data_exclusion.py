@@ -334,6 +334,7 @@ def test_judges_are_measured_against_the_majority_without_the_excluded(ws, capsy
     [
         ('[""]', "entry 0 ('') names nobody"),
         ('["ann", "  "]', "entry 1 ('  ') names nobody"),
+        ('["ann", 3]', "entry 1 (3) is not a name (a JSON string)"),  # was: no entry named
         ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply to read"),  # a RecursionError traceback
     ],
 )
@@ -373,3 +374,13 @@ def test_a_judges_label_on_an_edit_undoes_nothing_and_an_excluded_editors_edit_s
     assert edit not in {row["pair_id"] for row in rows}
     assert edit not in set(pairs_to_judge(ws, "judge:other", None, labelled=True)[0]["id"])
     assert edit not in set(pairs_to_judge(ws, "judge:other", None, labelled=True, kinds=("edit",))[0]["id"])
+
+
+def test_spaces_around_a_name_in_excluded_json_are_dropped_as_the_flags_are(ws, capsys):
+    """A hand-edited `" mallory "` excluded nobody (a warning with the name's spaces invisible in it), where
+    `--exclude-labeller " mallory "` and the admin tab's switch exclude mallory."""
+    ws, _ = ws
+    (ws.path / EXCLUDED_FILE).write_text('[" mallory "]')
+    _, said = export(ws, capsys, "--format", "dpo")
+    assert "excluded labellers: mallory (excluded.json)" in said
+    assert not capsys.readouterr().err

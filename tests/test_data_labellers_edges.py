@@ -8,6 +8,7 @@ import math
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from annotate.agreement import labeller_table, quality_table
@@ -87,8 +88,6 @@ def test_a_raters_interval_counts_answers_not_aspects():
 def test_a_ranker_who_ties_every_answer_is_flagged_and_counted_on_gold():
     """τ-b against an all-tied ranking is undefined, so such rankings fell out of every figure: the ranker showed
     0 rankings compared, 'answered 0' on gold, and no flag (a new-user audit)."""
-    import pyarrow as pa
-
     base = {"task": "rank", "choice": None, "strength": None, "seconds": 9.0, "active_seconds": None,
             "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
     rows = []
@@ -138,3 +137,45 @@ def test_a_labeller_who_gives_one_answer_to_everything_is_flagged_unless_the_oth
     skewed = report(["undesirable" if i == 0 else "desirable" for i in range(40)])  # the data is one answer
     assert skewed["ann"]["top_answer"]["share"] == 0.975 and skewed["ann"]["flags"] == []
     assert skewed["always"]["flags"] == []  # right on 39 of 40: nothing to act on
+
+
+def test_dawid_skene_gives_no_accuracy_to_a_labeller_nobody_checks():
+    """A labeller who shares no item with another and answered no gold got Dawid–Skene accuracy 1.0 (their own
+    answers read back as right): no data, so no figure. One gold label, or one shared item, gives them one."""
+    base = {"task": "pairwise", "strength": None, "seconds": 9.0, "active_seconds": None, "left": None,
+            "ranking": None, "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
+    rows = [
+        base | {"item_id": f"s{i}", "annotator": who, "choice": "a"}
+        for i in range(5)
+        for who in ("ann", "bob")
+    ]
+    rows += [base | {"item_id": f"z{i}", "annotator": "zed", "choice": "a"} for i in range(10)]
+    rows += [base | {"item_id": f"g{i}", "annotator": "gus", "choice": "b"} for i in range(3)]
+    labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+    gold = pa.table({"item_id": ["g0"], "choice": ["a"]})
+    report = {r["labeller"]: r for r in labeller_rows(labels, gold)}
+    assert report["zed"]["ds_accuracy"] is None  # was 1.0
+    assert report["ann"]["ds_accuracy"] == pytest.approx(1.0, abs=0.01)
+    assert report["gus"]["ds_accuracy"] is not None and report["gus"]["ds_accuracy"] < 0.5  # wrong on gold
+    section = {"team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": list(report.values())}
+    line = next(x for x in labeller_lines(section) if x.startswith("  zed:"))
+    assert "DS accuracy -," in line
+
+
+def test_the_text_report_says_each_kappa_with_dashes_not_a_python_dict():
+    """`κ {'bob': None}` was printed: a dict's repr, and None for a κ that chance explains entirely (both gave one
+    answer to every shared item), where every other figure without data reads -."""
+    base = {"task": "pairwise", "strength": None, "seconds": 9.0, "active_seconds": None, "left": None,
+            "ranking": None, "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
+    rows = [
+        base | {"item_id": f"i{i}", "annotator": who, "choice": "a"}
+        for i in range(20)
+        for who in ("ann", "bob")
+    ]
+    rows += [base | {"item_id": f"i{i}", "annotator": "cyd", "choice": "ab"[i % 2]} for i in range(20)]
+    labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+    report = labeller_rows(labels)
+    assert report[0]["kappa"] == {"bob": None, "cyd": 0.0}  # the JSON's null
+    section = {"team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": report}
+    lines = labeller_lines(section)
+    assert lines[1].endswith("κ bob -, cyd 0.0"), lines[1]
