@@ -16,8 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+import pyarrow as pa
+
 from data.import_formats import Example
 from data.records import Message, messages_key, prompt_id, text_key
+from data.schemas import SCHEMAS
 from data.workspace import Workspace, WorkspaceError
 
 T = TypeVar("T")
@@ -27,7 +31,7 @@ TEXTS = ("gold", "chosen", "rejected", "completion")  # an Example's answer fiel
 
 class Spellings:
     """The first spelling of each prompt and of each answer of a prompt: the ``workspace``'s (read at the first
-    row that needs them: its prompts, then the answers of the stored prompts the rows name; `EARLIEST` first), then
+    row that needs them: the stored prompts of the rows' keys, then their answers; `EARLIEST` first), then
     those of the rows given to `example`, in their order; ``respelled`` counts the texts that took an earlier
     spelling. With ``nth`` (`data import --remove` looking for labels an import stored under a spelling that is
     no longer the first: `data.import_withdraw_spellings`) each text takes the nth stored spelling of its text
@@ -39,8 +43,10 @@ class Spellings:
         self.nth = nth
         self.respelled = 0
         self.most = 1
-        self._prompts: dict[tuple, list[list[Message]]] | None = None  # key -> its spellings, the first first
-        self._stored: set[str] = set()  # the stored prompts' ids
+        self._stored: StoredPrompts | None = None  # every stored prompt, as an id and a digest of its key
+        # key -> its spellings, the first first: the stored ones of each key whose `_digest` is in ``_looked_up``
+        self._prompts: dict[tuple, list[list[Message]]] = {}
+        self._looked_up: set[int] = set()
         # a stored prompt's answers (and gold) as stored, read (`expect`) and not yet spelled against
         self._texts: dict[str, list[str]] = {}
         # prompt id -> its stored answers, and each answer key's spellings, the first first
@@ -56,18 +62,21 @@ class Spellings:
             return cls()
 
     def expect(self, prompts: Iterable[list[Message]]) -> None:
-        """Read the stored answers of the stored prompts among ``prompts`` (as stored or spelled otherwise), the
-        prompts of the rows to come, in one read that holds no other prompt's answers: a file of a few rows into a
-        large workspace reads a few prompts' answers, not every stored text. ``prompts`` is not looked at where no
-        prompt is stored. A row whose stored prompt was not expected has its answers read then (one read each)."""
-        self._read_prompts()
-        if not self._stored:
+        """Read the stored spellings of ``prompts`` (the prompts of the rows to come), then the stored answers of
+        the stored prompts among them (as given or spelled otherwise), each in one read that holds no other
+        prompt's texts: a file of a few rows into a large workspace reads a few prompts, not every stored text.
+        ``prompts`` is not looked at where no prompt is stored. A row whose prompt was not expected has its
+        stored spellings, then its answers, read when met (one read each)."""
+        if not len(self._stored_prompts()):
             return
-        ids = set()
+        keys, ids = set(), set()
         for messages in prompts:
+            keys.add(messages_key(messages))
             ids.add(prompt_id(messages))  # as given, and each stored spelling (``nth`` may take any)
-            ids.update(prompt_id(kept) for kept in self._prompts.get(messages_key(messages), ()))
-        self._read_texts((ids & self._stored) - self._texts.keys() - self._answers.keys())
+        self._look_up(keys)
+        ids.update(prompt_id(kept) for key in keys for kept in self._prompts.get(key, ()))
+        stored = {id_ for id_ in ids if self._stored.holds(id_)}
+        self._read_texts(stored - self._texts.keys() - self._answers.keys())
 
     def example(self, example: Example) -> Example:
         """``example`` with its prompt's and answers' first spellings."""
@@ -83,23 +92,38 @@ class Spellings:
         texts = {name: spell(getattr(example, name)) for name in TEXTS}
         return replace(example, messages=messages, candidates=candidates, **texts)
 
-    def _read_prompts(self) -> None:
-        if self._prompts is None:
-            self._prompts = {}
-            if self.workspace is not None:
-                stored = self.workspace.read("prompts", ["messages", "created_at"]).sort_by(EARLIEST)
-                for id_, kept in zip(stored.column("id").to_pylist(), stored.column("messages").to_pylist()):
-                    self._prompts.setdefault(messages_key(kept), []).append(kept)
-                    self._stored.add(id_)
+    def _stored_prompts(self) -> StoredPrompts:
+        if self._stored is None:
+            self._stored = StoredPrompts(self.workspace)
+        return self._stored
+
+    def _look_up(self, keys: Iterable[tuple]) -> None:
+        """The stored spellings of ``keys`` into ``_prompts``, `EARLIEST` first, in one read of the stored prompts
+        whose key has the digest of one of them (the prompts of a digest met before are there already). A prompt
+        of another key of the same digest (a collision) goes under its own key: a digest is looked up once, for
+        every key that has it."""
+        digests = {_digest(key) for key in keys} - self._looked_up
+        named = self._stored_prompts().named(digests)
+        self._looked_up |= digests
+        if not named:
+            return
+        stored = self.workspace.read("prompts", ["messages", "created_at"], ("id", named)).sort_by(EARLIEST)
+        for kept in stored.column("messages").to_pylist():
+            key = messages_key(kept)
+            # another key only where a compaction between the two reads made another row of an id its first
+            if _digest(key) in digests:
+                self._prompts.setdefault(key, []).append(kept)
 
     def _prompt(self, messages: list[Message]) -> list[Message]:
-        self._read_prompts()
-        spellings = self._prompts.setdefault(messages_key(messages), [messages])
-        return self._pick(spellings, messages, prompt_id(messages) in self._stored)
+        key = messages_key(messages)
+        if _digest(key) not in self._looked_up:
+            self._look_up([key])
+        spellings = self._prompts.setdefault(key, [messages])
+        return self._pick(spellings, messages, self._stored_prompts().holds(prompt_id(messages)))
 
     def _answer(self, prompt: str, text: str) -> str:
         if prompt not in self._answers:
-            if prompt in self._stored and prompt not in self._texts:
+            if self._stored_prompts().holds(prompt) and prompt not in self._texts:
                 self._read_texts({prompt})
             stored = self._texts.pop(prompt, [])
             spellings: dict[str, list[str]] = {}
@@ -136,3 +160,60 @@ class Spellings:
         for prompt, gold in zip(*(table.column(c).to_pylist() for c in ("id", "gold"))):
             if gold is not None:
                 self._texts[prompt].append(gold)
+
+
+def _digest(value: object) -> int:
+    """A 64-bit digest of a prompt's `messages_key` or of an id (Python's hash: this process's only). Two values
+    may share one: a match is a candidate, checked on the value itself."""
+    return hash(value)
+
+
+def _digests(rows: pa.Table) -> pa.Table:
+    """A batch of stored prompts as their ids and the digests of their keys and ids (`StoredPrompts`)."""
+    ids = rows.column("id")
+    keys = [_digest(messages_key(messages)) for messages in rows.column("messages").to_pylist()]
+    return pa.table(
+        {
+            "id": ids,
+            "key": pa.array(keys, pa.int64()),
+            "id_digest": pa.array([_digest(id_) for id_ in ids.to_pylist()], pa.int64()),
+        }
+    )
+
+
+class StoredPrompts:
+    """Every stored prompt of a ``workspace`` (none without one) as its id and the `_digest` of its
+    `messages_key` and of its id, some 50 bytes each: the messages are read a batch at a time to digest them and
+    never held, so that an import into a large workspace holds the texts of the prompts its rows name only."""
+
+    def __init__(self, workspace: Workspace | None):
+        if workspace is None:
+            table = _digests(SCHEMAS["prompts"].empty_table())
+        else:
+            table = workspace.read_each("prompts", ["messages"], _digests)
+        self._ids = table.column("id").combine_chunks()
+        self._keys = _Sorted(table.column("key").to_numpy())
+        self._id_digests = _Sorted(table.column("id_digest").to_numpy())
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def named(self, digests: Iterable[int]) -> list[str]:
+        """The ids of the stored prompts whose key has one of these ``digests``."""
+        return [self._ids[int(row)].as_py() for digest in digests for row in self._keys.rows(digest)]
+
+    def holds(self, id_: str) -> bool:
+        """Whether a stored prompt has the id ``id_``."""
+        return any(self._ids[int(row)].as_py() == id_ for row in self._id_digests.rows(_digest(id_)))
+
+
+class _Sorted:
+    """Digests sorted, each with its row, for the rows of one digest in O(log n)."""
+
+    def __init__(self, digests: np.ndarray):
+        self.rows_in_order = np.argsort(digests, kind="stable")
+        self.digests = digests[self.rows_in_order]
+
+    def rows(self, digest: int) -> np.ndarray:
+        start = np.searchsorted(self.digests, digest, side="left")
+        return self.rows_in_order[start : np.searchsorted(self.digests, digest, side="right")]

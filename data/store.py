@@ -24,7 +24,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -59,7 +59,16 @@ READ_THREADS = max(2, min(8, os.cpu_count() or 2))
 # A read of some rows (``where``) streams each part: this many rows at a time, read through a buffer of this size,
 # so that a large part's other rows (a whole text column) are never held at once.
 WHERE_ROWS, WHERE_BUFFER = 8192, 1 << 20
-Where = tuple[str, pa.Array]  # a column and the values of the rows to read
+# What a read keeps of each batch of checked rows: some of them (`where_in`), or a smaller table made of them with
+# their ids (a digest of a text column: `data.spellings`)
+Where = Callable[[pa.Table], pa.Table]
+
+
+def where_in(column: str, values: pa.Array) -> Where:
+    """The rows whose ``column`` holds one of ``values``."""
+    return lambda table: table.filter(pc.is_in(table.column(column), value_set=values))
+
+
 # part-<time ns>-<pid>-<host><random>[-b<batch>][-m|-compacted].parquet, where the writer's host (files.host_tag)
 # leads the random hex digits (older versions wrote none): their pattern, which takes any hex digits there, still
 # finds the batch of a new name, so a part of an uncommitted batch stays invisible to them. Other names read as plain
@@ -147,13 +156,12 @@ def read_part(
     where: Where | None = None,
     dir_fd: int | None = None,
 ) -> pa.Table:
-    """One part, validated: all columns, or only ``columns`` (those are the ones checked); with ``where``, only its
-    rows whose column ``where[0]`` (one of ``columns``) holds one of the values ``where[1]`` (`_matching`); with
-    ``dir_fd``, opened through that descriptor of its folder."""
+    """One part, validated: all columns, or only ``columns`` (those are the ones checked); with ``where``, what it
+    keeps of the part's rows (`_matching`); with ``dir_fd``, opened through that descriptor of its folder."""
     try:
         # A symlink planted in the workspace is an error, never read as data.
         with _part_source(path, dir_fd) as source:
-            part = pq.ParquetFile(source, buffer_size=WHERE_BUFFER if where else 0)
+            part = pq.ParquetFile(source, buffer_size=WHERE_BUFFER if where is not None else 0)
             present = part.schema_arrow.names
             # Columns added to the format later (schemas.ADDED_COLUMNS) are filled in by conform.
             read = None if columns is None else [c for c in columns if c in present]
@@ -166,7 +174,8 @@ def read_part(
         raise SchemaError(str(path), NOT_A_FILE) from exc
     except (pa.ArrowInvalid, OSError) as exc:
         raise SchemaError(str(path), f"not a readable Parquet file ({exc})") from exc
-    return conform(table, name, str(path), columns)
+    table = conform(table, name, str(path), columns)
+    return table if where is None else where(table)
 
 
 def _matching(
@@ -177,9 +186,8 @@ def _matching(
     columns: list[str] | None,
     where: Where,
 ) -> pa.Table:
-    """The rows of ``part`` that ``where`` keeps, read `WHERE_ROWS` at a time: every row is checked as a whole read
-    checks it (a bad one named by its row in the part), and only the kept ones are held."""
-    column, values = where
+    """What ``where`` keeps of the rows of ``part``, read `WHERE_ROWS` at a time: every row is checked as a whole read
+    checks it (a bad one named by its row in the part), and only what is kept is held."""
     kept, start = [], 0
     for batch in part.iter_batches(batch_size=WHERE_ROWS, columns=read):
         try:
@@ -188,7 +196,7 @@ def _matching(
             if exc.row is None:
                 raise
             raise SchemaError(source, exc.detail, row=start + exc.row, field=exc.field) from None
-        kept.append(table.filter(pc.is_in(table.column(column), value_set=values)))
+        kept.append(where(table))
         start += batch.num_rows
     return pa.concat_tables(kept)
 
@@ -272,17 +280,19 @@ def read_table(
     root: Path, name: str, columns: list[str] | None = None, where: Where | None = None
 ) -> pa.Table:
     """All visible rows of table ``name``, one per id, validated (all columns, or ``columns`` plus the id); with
-    ``where`` (column, values), only the rows whose column holds one of the values, the others never held at once."""
+    ``where``, what it keeps of them (`where_in`: the rows whose column holds one of some values), the others never
+    held at once."""
     if columns is not None and "id" not in columns:
         columns = ["id", *columns]
     table, _ = read_new(root, name, set(), columns, where)
     if table is None:
         schema = SCHEMAS[name]
-        return (
+        empty = (
             schema.empty_table()
             if columns is None
             else pa.schema([schema.field(c) for c in columns]).empty_table()
         )
+        return empty if where is None else where(empty)
     return unique_ids(table)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -117,13 +117,19 @@ class Workspace:
         To see rows with their parents, read children before parents (labels, pairs, completions, prompts): a row
         visible now stays visible, and its parents were committed with or before it (``READ_ORDER``)."""
         if where is not None:
-            where = (where[0], pa.array(list(where[1]), SCHEMAS[name].field(where[0]).type))
+            where = store.where_in(where[0], pa.array(list(where[1]), SCHEMAS[name].field(where[0]).type))
         named = name == "labels" and not as_stored and (columns is None or "annotator" in columns)
         if not named:
             return store.read_table(self.path, name, columns, where)
         extra = [] if columns is None or "created_at" in columns else ["created_at"]
         table = one_spelling(store.read_table(self.path, name, columns and [*columns, *extra], where))
         return table.drop_columns(extra) if extra else table
+
+    def read_each(self, name: str, columns: list[str], each: Callable[[pa.Table], pa.Table]) -> pa.Table:
+        """What ``each`` makes of the rows of table ``name`` (``columns`` plus the id, checked as `read` checks
+        them), given a batch of rows at a time, part by part: a smaller table with an ``id`` column (a digest of a
+        text column: `data.spellings`), one row per id (the first), the table's rows never held at once."""
+        return store.read_table(self.path, name, columns, each)
 
     def frame(self, name: str) -> pd.DataFrame:
         return self.read(name).to_pandas()

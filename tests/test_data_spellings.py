@@ -7,10 +7,13 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime, timezone
 
+import pyarrow as pa
+
 from data.__main__ import main
 from data.import_formats import Example
 from data.imports import ImportOptions, check_file
 from data.records import Completion, Pair, Prompt, text_key
+from data.schemas import SCHEMAS
 from data.spellings import Spellings
 from data.workspace import Workspace
 from tests.test_data_gold_files import counts, gold, write
@@ -225,3 +228,72 @@ def test_a_file_reads_the_stored_answers_of_the_prompts_it_names_only(tmp_path, 
     assert sorted(c.text for c in loaded.records if isinstance(c, Completion)) == sorted(
         ["Answer 1.", "No.", "Answer 2.", "Answer 1.", "Answer 9.", "No."]
     )
+
+
+def test_a_file_reads_the_messages_of_the_stored_prompts_it_names_only(tmp_path, monkeypatch):
+    """Matching a row's prompt read every stored prompt's messages (most of an import's ~320 MiB peak at 100,000
+    stored prompts); the stored prompts are digested a batch at a time, and only those whose key a row has (as
+    stored or respelled) are read whole, in one read. What each row becomes is as before."""
+    ws = Workspace.init(tmp_path / "ws")
+    prompts = [Prompt([{"role": "user", "content": f"Question {i}?"}], "old") for i in range(4)]
+    ws.append(prompts)
+    reads, read = [], Workspace.read
+
+    def recorded(self, name, columns=None, where=None):
+        if name == "prompts" and "messages" in (columns or ["messages"]):
+            reads.append(where and (where[0], sorted(where[1])))
+        return read(self, name, columns, where)
+
+    monkeypatch.setattr(Workspace, "read", recorded)
+    rows = [{"prompt": "Question 1? \r\n"}, {"prompt": "Question 2?"}, {"prompt": "Question 9?"}]
+    loaded = check_file(write(tmp_path / "rows.jsonl", *rows), ImportOptions(), spellings=Spellings(ws))
+    assert reads == [("id", sorted([prompts[1].id, prompts[2].id]))]
+    assert loaded.counts["respelled"] == 1
+    assert [r.messages[0]["content"] for r in loaded.records] == ["Question 1?", "Question 2?", "Question 9?"]
+
+
+def spelled(ws: Workspace, nth: int | None = None) -> list[tuple]:
+    """What a few rows become with ``ws``'s spellings: prompt, chosen answer, respelled, most."""
+    spellings, out = Spellings(ws, nth), []
+    rows = [("Which? ", "good  "), ("Which?\r\n", "new"), ("Hi?", "Yes"), ("Hi?\t", "no\r\n"), ("Other", "x")]
+    spellings.expect([{"role": "user", "content": prompt}] for prompt, _ in rows[:3])
+    for prompt, chosen in rows:
+        example = spellings.example(Example([{"role": "user", "content": prompt}], chosen=chosen))
+        out.append((example.messages[0]["content"], example.chosen))
+    return [*out, spellings.respelled, spellings.most]
+
+
+def test_prompts_whose_digests_collide_are_told_apart_by_their_text(tmp_path, monkeypatch):
+    """A stored prompt is matched by a digest of its key (and its id by one of the id); two of one digest are
+    told apart by the text: with every digest the same, each row takes what it takes with real digests."""
+    ws = Workspace.init(tmp_path / "ws")
+    january, february = (datetime(2026, month, 1, tzinfo=timezone.utc) for month in (1, 2))
+    which = Prompt([{"role": "user", "content": "Which?"}], "t", created_at=february)
+    near = Prompt([{"role": "user", "content": "Which? \r\n"}], "t", created_at=january)
+    hi = Prompt([{"role": "user", "content": "Hi?"}], "t")
+    ws.append([which, near, hi, Completion(which.id, "good", "m", "import")])
+    ws.append([Completion(hi.id, "no", "m", "import"), Completion(near.id, "good\r\n", "m", "import")])
+    expected = [spelled(ws), spelled(ws, nth=1)]
+    assert expected[0][:5] == [
+        ("Which? \r\n", "good\r\n"),  # the earliest stored spelling, and its prompt's answer
+        ("Which? \r\n", "new"),
+        ("Hi?", "Yes"),
+        ("Hi?", "no"),
+        ("Other", "x"),
+    ]
+    monkeypatch.setattr("data.spellings._digest", lambda value: 7)
+    assert [spelled(ws), spelled(ws, nth=1)] == expected
+
+
+def test_a_prompt_id_stored_twice_is_its_first_row_only(tmp_path):
+    """One id in two parts with two texts (a damaged or hand-made workspace): every read takes its first row, so
+    the digests and the spellings hold that text only, once, as when every stored prompt was read whole."""
+    ws = Workspace.init(tmp_path / "ws")
+    first = Prompt([{"role": "user", "content": "First?"}], "t")
+    for content in ("First?", "Second?"):
+        row = {**first.__dict__, "messages": [{"role": "user", "content": content}]}
+        ws.write_part("prompts", pa.Table.from_pylist([row], schema=SCHEMAS["prompts"]))
+    spellings = Spellings(ws)
+    for given, kept in (("Second? ", "Second? "), ("First? ", "First?"), ("First?\r\n", "First?")):
+        assert spellings.example(Example([{"role": "user", "content": given}])).messages[0]["content"] == kept
+    assert (spellings.respelled, spellings.most) == (2, 1)
