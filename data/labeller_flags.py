@@ -103,7 +103,7 @@ def _chance_flags(row: dict) -> list[str]:
     if flat is not None and row["labels"] >= AGREEMENT_MIN_VALUES and flat > ALL_TIED_SHARE:
         return [f"ties every answer in {flat:.0%} of rankings (> {ALL_TIED_SHARE:.0%}): they order nothing"]
     values = row.get("one_value")
-    if values and (row.get("answers_compared") or 0) >= AGREEMENT_MIN_VALUES:
+    if values and (row.get("answers_rated") or 0) >= AGREEMENT_MIN_VALUES:
         shown = ", ".join(f"{aspect} {value:g}" for aspect, value in values.items())
-        return [f"gives every answer the same rating ({shown}) over {row['answers_compared']} rated answers"]
+        return [f"gives every answer the same rating ({shown}) over {row['answers_rated']} rated answers"]
     return []

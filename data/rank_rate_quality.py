@@ -174,8 +174,9 @@ def rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     others' mean rating (in rating points), the mean signed difference (> 0: rates higher than the others), and the
     Pearson correlation of their values with the others' means (both centred on the aspect's mean over every rating,
     so aspects on different scales pool) with its 95 % interval, over at least three answers (on one answer the
-    centred values of two raters are each other's negatives: r would be -1 however close they are); ``one_value``:
-    aspect -> the one value they gave it, when they gave each aspect only one (no correlation then). The interval
+    centred values of two raters are each other's negatives: r would be -1 however close they are). Over every
+    answer they rated, shared or not (``answers_rated``): ``one_value``, aspect -> the one value they gave it, when
+    they gave each aspect only one: a rater who gives everything a 2 says so alone, at `--overlap 1` too. The interval
     counts answers, not values: one answer's aspects are rated together, so five aspects are not five independent
     observations (counted by value, six answers of a five-aspect rubric made a flag-sized sample)."""
     ratings = current_ratings(current)
@@ -195,8 +196,7 @@ def rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     for name in names:
         mine = shared[shared["annotator"] == name]
         n = len(mine)
-        same = bool(n) and bool((mine.groupby("variable")["value"].nunique() == 1).all())
-        varied = not same and mine["item_id"].nunique() >= 3 and mine["theirs"].std() > 0
+        varied = _one_value(mine) is None and mine["item_id"].nunique() >= 3 and mine["theirs"].std() > 0
         r = float(np.corrcoef(mine["mine"], mine["theirs"])[0, 1]) if varied else None
         answers = int(mine["item_id"].nunique())
         out[name] = {
@@ -206,11 +206,18 @@ def rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
             "bias": as_figure(float(mine["difference"].mean())) if n else None,
             "r_with_others": as_figure(r),
             "r_with_others_ci95": correlation_interval(r, answers),
-            "one_value": {a: float(v) for a, v in mine.groupby("variable")["value"].first().items()}
-            if same
-            else None,
+            "answers_rated": int(long.loc[long["annotator"] == name, "item_id"].nunique()),
+            "one_value": _one_value(long[long["annotator"] == name]),
         }
     return out
+
+
+def _one_value(values: pd.DataFrame) -> dict[str, float] | None:
+    """Aspect -> the one value of ``values`` (long rows: variable, value) where each aspect holds only one; None
+    where some aspect holds two, or there is none."""
+    if not len(values) or (values.groupby("variable")["value"].nunique() > 1).any():
+        return None
+    return {a: float(v) for a, v in values.groupby("variable")["value"].first().items()}
 
 
 def _mean(values: list[float]) -> float | None:

@@ -276,6 +276,27 @@ def test_raters_correlation_interval_and_the_chance_and_one_value_flags():
     assert constant["flags"] == ["gives every answer the same rating (help 3) over 40 rated answers"]
 
 
+def test_one_value_is_read_over_every_answer_rated_shared_or_not():
+    """A rater who gives everything a 3 is flagged at --overlap 1 too (they shared no answer: the flag read only the
+    shared ones, so nobody was ever flagged so there); one who varies on the answers nobody else rated is not."""
+    rows = []
+    for i in range(40):
+        rows.append({"item_id": f"alone{i}", "annotator": "constant", "ratings": json.dumps({"help": 3})})
+        varied = 3 if i < 35 else 1 + i % 5  # 3 on the answers shared with bob, varied on five of their own
+        rows.append({"item_id": f"mixed{i}", "annotator": "mixed", "ratings": json.dumps({"help": varied})})
+        if i < 35:
+            rows.append(
+                {"item_id": f"mixed{i}", "annotator": "bob", "ratings": json.dumps({"help": 1 + i % 5})}
+            )
+    rows = [row | {"task": "rate", "rubric": "r"} for row in rows]
+    report = {r["labeller"]: r for r in labeller_rows(frame(rows), task="rate")}
+    constant, mixed = report["constant"], report["mixed"]
+    assert constant["answers_compared"] == 0 and constant["answers_rated"] == 40
+    assert constant["one_value"] == {"help": 3.0}
+    assert constant["flags"] == ["gives every answer the same rating (help 3) over 40 rated answers"]
+    assert mixed["answers_compared"] == 35 and mixed["one_value"] is None and mixed["flags"] == []
+
+
 def test_a_perfect_correlation_from_few_answers_is_not_read_as_certain():
     """Fisher's z of r = ±1 is infinite: two raters who agree on five answers read r 1 [0.999, 1]. The bound towards
     0 is taken at |r| ≤ √(1 − 1/n) (`correlation_interval`): it widens at few answers, narrows as they grow, and a
