@@ -288,7 +288,7 @@ def _row_line(task: str, row: dict) -> str:
         return (
             f"{head}, gold τ-b {shown}, τ-b with others {_with_interval(row, 'tau_with_others')} "
             f"({row['compared']} rankings), τ-b with the order shown {row['shown_order_tau']}, ties "
-            f"{row['tie_rate']}, {pace}"
+            f"{row['tie_rate']}, all tied {row['all_tied_rate']}, {pace}"
         )
     if task == "rate":
         shown = (

@@ -112,6 +112,7 @@ def test_a_ranker_who_ties_every_answer_is_flagged_and_counted_on_gold():
         "team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": list(report.values())}}})
         if x.startswith("  flat:"))  # fmt: skip
     assert "gold τ-b - (0 rankings, 2 all tied)" in line
+    assert "ties 1.0, all tied 1.0, skip" in line  # the share its flag reads, printed beside it
 
 
 def test_a_labeller_who_gives_one_answer_to_everything_is_flagged_unless_the_others_agree():
