@@ -28,7 +28,7 @@ from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
 from data.files import check_not_link
 from data.gold import ANSWER, CLI, mark_gold, read_gold
-from data.leaderboard import ARENA, strength_interval, workspace_leaderboard
+from data.leaderboard import ARENA, strength_interval, strength_text, workspace_leaderboard
 from data.schemas import CHOICES
 from data.selection import excluded_labellers, same_name, set_excluded, stored_names
 
@@ -146,7 +146,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     ]
     columns = ["item", "gold", "prompt", "votes", "agreement", *posterior, *choice_columns]
     return (
-        cards_html(cards) + arena_html(workspace),
+        cards_html(cards) + arena_html(workspace, excluded),
         table_html(who_columns, who, "no labels yet"),
         table_html(columns, rows, "no item has two labels yet"),
         "",
@@ -205,17 +205,18 @@ def _gold_of(workspace, task: str, item_id: str) -> tuple[str, str] | None:
     return row.column(ANSWER[task])[0].as_py(), _source_name(row.column("source")[0].as_py())
 
 
-def arena_html(workspace) -> str:
-    """The arena leaderboard of people's votes (as `python -m data leaderboard`), or nothing without votes."""
+def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
+    """The arena leaderboard of people's votes (as `python -m data leaderboard`) without the ``excluded``
+    labellers' (WS/excluded.json), or nothing without votes."""
     if not (workspace.frame("pairs")["kind"] == ARENA).any():
         return ""
     try:
-        rows = workspace_leaderboard(workspace)
+        rows = workspace_leaderboard(workspace, excluded=excluded)
     except PrefloopError as exc:
         return message_html(public_line(exc, workspace), "muted")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     cells = [
-        [r.name, f"{r.strength:+.3f}", strength_interval(r), fmt(r.win_rate),
+        [r.name, strength_text(r), strength_interval(r, rows[0].low is not None), fmt(r.win_rate),
          "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}", r.votes]
         for r in rows
     ]  # fmt: skip

@@ -284,11 +284,15 @@ def cmd_leaderboard(args: Any) -> int:
         raise PrefloopError(f"--bootstrap {args.bootstrap}: must be at least 1")
     if args.seed < 0:
         raise PrefloopError(f"--seed {args.seed}: must be >= 0")
-    rows = workspace_leaderboard(workspace, args.by, args.bootstrap, args.seed)
+    exclusion = check_exclusion(workspace, args.exclude_labeller)
+    for line in exclusion.warnings():
+        print(f"warning: {line}", file=sys.stderr)
+    rows = workspace_leaderboard(workspace, args.by, args.bootstrap, args.seed, exclusion.names)
     png = plot_leaderboard(rows, args.by, workspace.path / "leaderboard.png")
-    print(
-        board_json(rows, args.by) if args.json else "\n".join([*board_lines(rows, args.by), f"plot: {png}"])
-    )
+    if args.json:
+        print(board_json(rows, args.by, exclusion.names))
+    else:
+        print("\n".join([*board_lines(rows, args.by, exclusion.line()), f"plot: {png}"]))
     return 0
 
 

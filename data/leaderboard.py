@@ -5,7 +5,10 @@ model, half a win to each side for a tie or ``both_bad``. Strengths θ maximise 
 reference model (the base) fixed at 0, by Newton's method (Chatbot Arena's fit). Intervals are 95 % percentile
 bootstrap intervals that resample prompts (a prompt's votes travel together, as they are not independent), seeded;
 votes on one prompt give none (None, in the JSON null), as `data.intervals.mean_interval` gives none under two
-values: every resample would be that prompt, an interval of no width.
+values: every resample would be that prompt, an interval of no width. Only the strengths the votes determine are
+given (`data.bradley_terry.standings`): a model ahead of the reference by every chain of votes is ``above`` (no
+finite strength: +inf in the table), one behind ``below``, one no chain of votes relates to it ``unrated``; an
+interval bound that more than 2.5 % of the resamples leave unbounded is None (the table's ±inf).
 Each model also gets its win rate against the reference (ties half) on the pairs they met, with a Wilson interval.
 
 Pure functions over the workspace's tables; `python -m data leaderboard` is the shell, `plot_leaderboard` the PNG.
@@ -23,15 +26,14 @@ import pandas as pd
 
 from data.aggregate import current_labels
 from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, machine_mask
+from data.bradley_terry import BOOTSTRAP, RATED, bootstrap_intervals, fit_strengths, standings
 from data.errors import PrefloopError
 from data.intervals import wilson_interval
+from data.selection import without_labellers
 
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
 PEOPLE = "people"
 SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}  # what a vote gives side a
-RIDGE = 1e-6  # keeps a model that never won (or never lost) finite; far too weak to move a fitted strength
-BOOTSTRAP = 1000
-Z95 = 1.959964
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,15 @@ class Row:
     name: str  # readable: method, round, short id, folder
     round: int | None
     parent: str | None
-    strength: float
-    low: float | None  # the strength's 95 % bootstrap interval; None from votes on one prompt
+    strength: float | None  # None unless ``standing`` is rated
+    low: float | None  # the strength's 95 % bootstrap interval; None from votes on one prompt, or unbounded
     high: float | None
     votes: int
     win_rate: float | None  # against the reference (ties half), None for the reference itself
     win_low: float | None
     win_high: float | None
     games: int  # votes between this model and the reference
+    standing: str = RATED  # rated, above, below, unrated (`data.bradley_terry`)
 
 
 def votes_table(
@@ -93,42 +96,6 @@ def win_matrices(votes: pd.DataFrame, models: Sequence[str]) -> tuple[np.ndarray
     return prompts, wins
 
 
-def fit_strengths(wins: np.ndarray, reference: int = 0, iterations: int = 100) -> np.ndarray:
-    """Bradley–Terry strengths (logits) maximising Σ wins_ij log σ(θ_i − θ_j), θ_reference = 0, by Newton's method.
-
-    ``wins``: (M, M), or a batch (B, M, M) fitted at once (the bootstrap); returns (M,) or (B, M)."""
-    batch = wins[None] if wins.ndim == 2 else wins
-    count, size = batch.shape[0], batch.shape[1]
-    free = [k for k in range(size) if k != reference]
-    games = batch + batch.transpose(0, 2, 1)
-    theta = np.zeros((count, size))
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(theta[:, None, :] - theta[:, :, None]))  # p[b, i, j] = σ(θ_i − θ_j)
-        gradient = (batch - games * p).sum(axis=2) - RIDGE * theta
-        weight = games * p * (1.0 - p)
-        hessian = weight - np.eye(size) * (weight.sum(axis=2)[:, :, None] + RIDGE)
-        step = np.linalg.solve(hessian[:, free][:, :, free], gradient[:, free][..., None])[..., 0]
-        step = np.clip(step, -5.0, 5.0)  # Newton from 0 on lopsided data can overshoot; the optimum is unique
-        theta[:, free] -= step
-        if np.abs(step).max() < 1e-10:
-            break
-    return theta[0] if wins.ndim == 2 else theta
-
-
-def bootstrap_intervals(
-    wins: np.ndarray, reference: int = 0, samples: int = BOOTSTRAP, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """95 % percentile intervals (low, high) of the strengths, resampling prompts (``wins``: (P, M, M)); None under
-    two prompts (every resample of one prompt is that prompt: no spread to measure)."""
-    if wins.shape[0] < 2:
-        return None
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, wins.shape[0], size=(samples, wins.shape[0]))
-    totals = np.stack([wins[d].sum(axis=0) for d in draws])
-    thetas = fit_strengths(totals, reference)
-    return np.percentile(thetas, 2.5, axis=0), np.percentile(thetas, 97.5, axis=0)
-
-
 def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
     """The arena's models (completion labels) with their manifest entries, in lineage order (round, then
     registration); a label is a manifest id or a model folder; unknown labels come last, by name."""
@@ -141,11 +108,18 @@ def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
         row = by_path.get(label) if row is None else row
         if row is None:
             found.append(
-                {"label": label, "id": label, "name": label, "round": None, "parent": None, "order": None}
+                {
+                    "label": label,
+                    "id": label,
+                    "name": printable(label),
+                    "round": None,
+                    "parent": None,
+                    "order": None,
+                }
             )
             continue
         parent = None if pd.isna(row["parent_id"]) else row["parent_id"]
-        name = f"{row['method']} r{int(row['round'])} {row['id'][:8]} ({Path(row['path']).name})"
+        name = f"{row['method']} r{int(row['round'])} {row['id'][:8]} ({printable(Path(row['path']).name)})"
         order = (int(row["round"]), manifest.index.get_loc(row.name))
         found.append(
             {
@@ -160,13 +134,20 @@ def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
     return sorted(found, key=lambda m: (m["order"] is None, m["order"] or (0, 0), m["name"]))
 
 
-def workspace_leaderboard(workspace, by: str = PEOPLE, samples: int = BOOTSTRAP, seed: int = 0) -> list[Row]:
+def printable(name: str) -> str:
+    """A model's folder as the table and plot show it: a newline or other control character escaped (one row)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+
+
+def workspace_leaderboard(
+    workspace, by: str = PEOPLE, samples: int = BOOTSTRAP, seed: int = 0, excluded: Sequence[str] = ()
+) -> list[Row]:
     """`leaderboard` over a workspace's tables, read children first (labels, pairs, completions, models) so every
-    vote's pair, completions and models are in the snapshot."""
+    vote's pair, completions and models are in the snapshot; the labels of the ``excluded`` labellers left out
+    (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's)."""
     tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
-    return leaderboard(
-        tables["pairs"], tables["completions"], tables["labels"], tables["models"], by, samples, seed
-    )
+    labels = without_labellers(tables["labels"], list(excluded))
+    return leaderboard(tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed)
 
 
 def leaderboard(
@@ -185,6 +166,10 @@ def leaderboard(
             f"--by {by}: one of {PEOPLE}, {JUDGE_PREFIX}NAME or {RM_PREFIX}ID (a machine labeller)"
         )
     votes = votes_table(pairs, completions, labels, by)
+    if not (pairs["kind"] == ARENA).any():
+        raise PrefloopError(
+            "no arena pairs in this workspace: sample them with `python -m generate --arena A,B --split test`"
+        )
     if not len(votes):
         arena = labels[labels["item_id"].isin(set(pairs.loc[pairs["kind"] == ARENA, "id"]))]["annotator"]
         machines = sorted({str(a) for a in arena if is_machine_labeller(str(a))})
@@ -200,7 +185,7 @@ def leaderboard(
     names = [m["label"] for m in ordered]
     _, wins = win_matrices(votes, names)
     total = wins.sum(axis=0)
-    theta = fit_strengths(total)
+    theta, standing = fit_strengths(total), standings(total)
     intervals = bootstrap_intervals(wins, samples=samples, seed=seed)
     rows = []
     for k, m in enumerate(ordered):
@@ -208,41 +193,76 @@ def leaderboard(
         rate = (total[k, 0] / games) if k and games else None
         wl, wh = wilson_interval(total[k, 0], games) if k and games else (None, None)
         votes_k = int(round(total[k].sum() + total[:, k].sum()))
-        low, high = (None, None) if intervals is None else (float(intervals[0][k]), float(intervals[1][k]))
+        rated = standing[k] == RATED
+        low, high = (None, None) if intervals is None or not rated else (intervals[0][k], intervals[1][k])
         rows.append(
             Row(
                 m["id"],
                 m["name"],
                 m["round"],
                 m["parent"],
-                float(theta[k]),
-                low,
-                high,
+                float(theta[k]) if rated else None,
+                _bound(low),
+                _bound(high),
                 votes_k,
                 rate,
                 wl,
                 wh,
                 games,
+                str(standing[k]),
             )  # fmt: skip
         )
     return rows
 
 
-def board_json(rows: list[Row], by: str) -> str:
-    return json.dumps({"by": by, "reference": rows[0].model, "models": [asdict(r) for r in rows]}, indent=2)
+def _bound(value: float | None) -> float | None:
+    """An interval bound as the rows hold it: None where the resamples leave it unbounded (never ±inf or NaN)."""
+    return None if value is None or not np.isfinite(value) else float(value)
 
 
-def strength_interval(row: Row) -> str:
-    """A row's strength interval as the tables print it ("-" where it has none)."""
-    return "-" if row.low is None else f"{row.low:+.2f} to {row.high:+.2f}"
+def board_json(rows: list[Row], by: str, excluded: Sequence[str] = ()) -> str:
+    board = {
+        "by": by,
+        "reference": rows[0].model,
+        "excluded": list(excluded),
+        "models": [asdict(r) for r in rows],
+    }
+    return json.dumps(board, indent=2, allow_nan=False)  # strict JSON: a NaN would be a bug, not a value
 
 
-def board_lines(rows: list[Row], by: str) -> list[str]:
-    """The table as text: strength with its 95 % interval, win rate against the reference, votes."""
+UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
+STANDING_NOTES = {
+    "above": "+inf: ahead of the reference by every chain of votes (never behind it): no finite strength",
+    "below": "-inf: behind the reference by every chain of votes (never ahead of it): no finite strength",
+    "unrated": "n/a: no chain of votes relates it to the reference (never compared with it, directly or through "
+    "models on both sides): no strength; compare them in one arena",
+}
+
+
+def strength_text(row: Row) -> str:
+    """A row's strength as the tables print it (+inf, -inf, n/a where the votes give no finite one)."""
+    return UNBOUNDED[row.standing] if row.strength is None else f"{row.strength:+.3f}"
+
+
+def strength_interval(row: Row, bootstrapped: bool = True) -> str:
+    """A row's strength interval as the tables print it: "-" where it has none (votes on one prompt, or no finite
+    strength), ±inf for an end more than 2.5 % of the resamples leave unbounded. ``bootstrapped``: the board has
+    intervals (its reference's low is not None)."""
+    if not bootstrapped or row.standing != RATED:
+        return "-"
+    low = "-inf" if row.low is None else f"{row.low:+.2f}"
+    high = "+inf" if row.high is None else f"{row.high:+.2f}"
+    return f"{low} to {high}"
+
+
+def board_lines(rows: list[Row], by: str, excluded_line: str = "") -> list[str]:
+    """The table as text: strength with its 95 % interval, win rate against the reference, votes; a note per kind
+    of strength the votes leave open, and who was excluded (``excluded_line``, `data.exclusion.Exclusion.line`)."""
     width = max(len(r.name) for r in rows)
+    bootstrapped = rows[0].low is not None
     intervals = (
         "95 % bootstrap intervals over prompts"
-        if rows[0].low is not None
+        if bootstrapped
         else "no strength interval: the votes are on one prompt, and the bootstrap resamples prompts"
     )
     lines = [
@@ -253,14 +273,18 @@ def board_lines(rows: list[Row], by: str) -> list[str]:
     for r in rows:
         win = "-" if r.win_rate is None else f"{r.win_rate:.3f} ({r.games})"
         ci = "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}"
+        interval = strength_interval(r, bootstrapped)
         lines.append(
-            f"{r.name:<{width}}  {(r.parent or '-')[:8]:<8}  {r.strength:+8.3f}  {strength_interval(r):<14}  {win:<15}  {ci:<11}  {r.votes}"
+            f"{r.name:<{width}}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
         )
-    return lines
+    open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
+    return [*lines, *(STANDING_NOTES[s] for s in open_), *([excluded_line] if excluded_line else [])]
 
 
 def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
-    """WS/leaderboard.png: each model's strength with its interval, in lineage order (written atomically)."""
+    """WS/leaderboard.png: each model's strength with its interval, in lineage order (written atomically); a
+    strength or bound the votes leave unbounded is drawn to the plot's edge (a triangle: +inf or -inf), an
+    unrated model has no point."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -270,16 +294,26 @@ def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
 
     figure, axis = plt.subplots(figsize=(7, 1.2 + 0.5 * len(rows)))
     y = np.arange(len(rows))[::-1]
-    strengths = np.array([r.strength for r in rows])
-    errors = None  # votes on one prompt: the strengths alone
-    if rows[0].low is not None:  # low to high as they are: a percentile interval need not hold the strength
-        low, high = np.array([r.low for r in rows]), np.array([r.high for r in rows])
-        errors = (high - low) / 2
-        axis.errorbar((low + high) / 2, y, xerr=errors, fmt="none", capsize=4, color="C0")
-    axis.plot(strengths, y, "o", color="C0")
+    finite = [v for r in rows for v in (r.strength, r.low, r.high) if v is not None]
+    spread = max(1.0, max(finite) - min(finite))
+    left, right = min(finite) - 0.25 * spread, max(finite) + 0.25 * spread
+    bootstrapped = rows[0].low is not None
+    for k, r in zip(y, rows):
+        if (
+            r.standing == RATED and bootstrapped
+        ):  # low to high as they are: a percentile interval need not hold the strength
+            low, high = left if r.low is None else r.low, right if r.high is None else r.high
+            axis.errorbar((low + high) / 2, k, xerr=(high - low) / 2, fmt="none", capsize=4, color="C0")
+        if r.strength is not None:
+            axis.plot(r.strength, k, "o", color="C0")
+        elif r.standing in ("above", "below"):
+            axis.plot(
+                right if r.standing == "above" else left, k, ">" if r.standing == "above" else "<", color="C3"
+            )
+    axis.set_xlim(left, right)
     axis.axvline(0, color="grey", lw=0.8, ls="--")
-    axis.set_yticks(y, [r.name for r in rows])
-    interval = "95 % bootstrap interval" if errors is not None else "no interval from one prompt"
+    axis.set_yticks(y, [r.name if r.standing != "unrated" else f"{r.name} (unrated)" for r in rows])
+    interval = "95 % bootstrap interval" if bootstrapped else "no interval from one prompt"
     # the interval on a line of its own: "no interval from one prompt" ran past a figure this wide
     axis.set_xlabel(f"Bradley–Terry strength (logits vs the reference)\n{interval}")
     axis.set_title(f"arena leaderboard by {by}")

@@ -227,3 +227,154 @@ def test_a_negative_seed_is_one_line(tmp_path, capsys):
     capsys.readouterr()
     assert main(["leaderboard", "-w", str(tmp_path / "ws"), "--seed", "-1"]) == 2
     assert capsys.readouterr().err == "error: --seed -1: must be >= 0\n"
+
+
+def games_tables(games):
+    """(pairs, completions, labels, models) of arena votes ``games``: (prompt, model a, model b, annotator,
+    choice); models A, B, C, D registered in that lineage order, A the base."""
+    models = pd.DataFrame(
+        {
+            "id": list("ABCD"),
+            "path": [f"/m/{m}" for m in "ABCD"],
+            "parent_id": [None, "A", "B", "C"],
+            "round": [0, 1, 2, 3],
+            "method": ["base", "dpo", "dpo", "dpo"],
+            "created_at": [T0 + timedelta(k) for k in range(4)],
+        }
+    )
+    pairs = pd.DataFrame(
+        {
+            "id": [f"p{k}" for k in range(len(games))],
+            "prompt_id": [f"q{g[0]}" for g in games],
+            "completion_a": [f"c{k}a" for k in range(len(games))],
+            "completion_b": [f"c{k}b" for k in range(len(games))],
+            "kind": "arena",
+        }
+    )
+    completions = pd.DataFrame(
+        {
+            "id": [f"c{k}{side}" for k in range(len(games)) for side in "ab"],
+            "model": [f"/m/{m}" for g in games for m in g[1:3]],
+        }
+    )
+    labels = pd.DataFrame(
+        {
+            "id": [f"l{k}" for k in range(len(games))],
+            "item_id": pairs["id"],
+            "annotator": [g[3] for g in games],
+            "task": "pairwise",
+            "choice": [g[4] for g in games],
+            "retracted": False,
+            "created_at": T0,
+            **{
+                c: None
+                for c in ("strength", "seconds", "note", "left", "confidence", "suggestion", "supersedes")
+            },
+        }
+    )
+    return pairs, completions, labels, models
+
+
+def strict_json(text):
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+
+
+def test_models_no_vote_relates_to_the_reference_have_no_strength():
+    """A and B compared, C and D only with each other: C and D were +6.84 and -6.84 with intervals of width 0.7,
+    numbers only the fit's ridge made (C beat D every time). They are unrated: no strength, no interval."""
+    games = [(p, "A", "B", "ann", "a" if p % 3 else "b") for p in range(6)]
+    games += [(p, "C", "D", "ann", "a") for p in range(6, 12)]
+    rows = leaderboard(*games_tables(games), samples=200)
+    assert [(r.model, r.standing) for r in rows] == [
+        ("A", "rated"),
+        ("B", "rated"),
+        ("C", "unrated"),
+        ("D", "unrated"),
+    ]
+    assert [(r.strength, r.low, r.high) for r in rows[2:]] == [(None, None, None)] * 2
+    assert rows[1].strength == pytest.approx(-math.log(2), abs=1e-5)
+    # B lost every vote on 4 of the 6 prompts: the resamples without its 2 wins give it no finite strength.
+    assert rows[1].low is None and rows[1].high > rows[1].strength
+    lines = board_lines(rows, "people")
+    assert lines[3].split()[-7:-4] == ["-inf", "to", f"{rows[1].high:+.2f}"]
+    assert [line.split()[5:7] for line in lines[4:6]] == [["n/a", "-"], ["n/a", "-"]]
+    assert lines[6].startswith("n/a: no chain of votes relates it to the reference")
+    models = strict_json(board_json(rows, "people"))["models"]
+    assert [(m["strength"], m["standing"]) for m in models[2:]] == [(None, "unrated")] * 2
+
+
+def test_a_model_that_won_every_vote_has_no_finite_strength(tmp_path):
+    """B beat A in all 3 votes: +12.40 with the interval +12.40 to +12.40, a certainty 3 votes cannot give (the
+    number was the ridge's). Its strength is +inf (null in the JSON), its win rate's Wilson interval says how sure."""
+    games = [(p, "A", "B", "ann", "b") for p in range(3)]
+    base, b = leaderboard(*games_tables(games), samples=200)
+    assert (b.standing, b.strength, b.low, b.high) == ("above", None, None, None)
+    assert (b.win_rate, b.games) == (1.0, 3) and b.win_low < 0.5
+    assert board_lines([base, b], "people")[3].split()[5:8] == ["+inf", "-", "1.000"]
+    assert strict_json(board_json([base, b], "people"))["models"][1]["strength"] is None
+    lost = leaderboard(*games_tables([(p, "A", "B", "ann", "a") for p in range(3)]), samples=200)
+    assert lost[1].standing == "below" and "-inf" in board_lines(lost, "people")[3]
+    assert plot_leaderboard([base, b], "people", tmp_path / "b.png").stat().st_size > 0
+
+
+def test_a_folder_name_with_a_newline_is_one_row():
+    """A model folder named with a newline split its row of the table in two."""
+    pairs, completions, labels, models = games_tables([(p, "A", "B", "ann", "tie") for p in range(2)])
+    models.loc[1, "path"] = completions.loc[1, "model"] = completions.loc[3, "model"] = "/m/B\nx"
+    lines = board_lines(leaderboard(pairs, completions, labels, models, samples=50), "people")
+    assert len(lines) == 4 and "(B\\nx)" in lines[3]
+
+
+def arena_workspace(path, games):
+    """A workspace holding the arena votes ``games`` (as `games_tables`), written through the Workspace API."""
+    from data import Workspace
+    from data.records import Completion, Label, ModelRecord, Pair, Prompt
+
+    workspace, records, parent = Workspace.init(path), [], None
+    for k, name in enumerate("ABCD"):
+        parent = ModelRecord(f"/m/{name}", "base" if k == 0 else "dpo", k, parent and parent.id, id=name)
+        records.append(parent)
+    for p, a, b, annotator, choice in games:
+        prompt = Prompt([{"role": "user", "content": f"q{p}"}], "t", split="test")
+        sides = [Completion(prompt.id, f"{m} {p}", f"/m/{m}", "hf") for m in (a, b)]
+        pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
+        records += [prompt, *sides, pair, Label(pair.id, annotator, "pairwise", choice)]
+    workspace.append(records)
+    return path
+
+
+def test_excluded_labellers_votes_leave_the_leaderboard(tmp_path, capsys):
+    """`data leaderboard` counted every labeller's votes: a labeller the admin tab excluded (WS/excluded.json) or
+    --exclude-labeller named still moved the strengths. They are out, and the table says who was."""
+    from data.__main__ import main
+    from data.selection import set_excluded
+
+    games = [(p, "A", "B", "ann", "a" if p % 2 else "b") for p in range(4)]
+    ws = arena_workspace(tmp_path / "ws", games + [(p, "A", "B", "mallory", "b") for p in range(4, 8)])
+    argv = ["leaderboard", "-w", str(ws), "--bootstrap", "50", "--json"]
+    assert main(argv) == 0
+    assert strict_json(capsys.readouterr().out)["models"][1]["win_rate"] == 0.75
+    assert main([*argv, "--exclude-labeller", "mallory"]) == 0
+    board = strict_json(capsys.readouterr().out)
+    assert board["models"][1]["win_rate"] == 0.5 and board["excluded"] == ["mallory"]
+    set_excluded(ws, "mallory", True)
+    assert main(argv[:-1]) == 0
+    out = capsys.readouterr().out
+    assert "0.500 (4)" in out and "excluded labellers: mallory (excluded.json)" in out
+    assert main([*argv, "--exclude-labeller", "nobody"]) == 2
+    assert "nobody" in capsys.readouterr().err
+
+
+def test_a_workspace_without_arena_pairs_says_how_to_make_them(tmp_path, capsys):
+    """An empty workspace said 'no votes by people on arena pairs yet (label them ...)': there was nothing to
+    label. It names the command that samples the arena, and writes no plot."""
+    from data.__main__ import main
+
+    assert main(["init", "-w", str(tmp_path / "ws")]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "-w", str(tmp_path / "ws")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: no arena pairs in this workspace: sample them with `python -m generate --arena"
+    )
+    assert not (tmp_path / "ws/leaderboard.png").exists()

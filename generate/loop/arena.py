@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from data.annotators import judge_annotator, rm_annotator
 from data.errors import PrefloopError
+from data.exclusion import check_exclusion
 from data.leaderboard import PEOPLE, board_lines, plot_leaderboard, workspace_leaderboard
 from data.lineage import NEWEST, ModelEntry, get_model, is_reward_model_name, reward_model_entry
 from data.workspace import Workspace
@@ -118,11 +119,12 @@ def arena_leaderboard(options: LoopOptions, workspace: Workspace) -> list[str]:
         f"arena: {result['arena_pairs']} pairs of {result['arena_models']} at round {result['arena_round']}"
     ]
     try:
-        rows = workspace_leaderboard(workspace, by)
+        exclusion = check_exclusion(workspace)  # WS/excluded.json, as `python -m data leaderboard` reads it
+        rows = workspace_leaderboard(workspace, by, excluded=exclusion.names)
     except PrefloopError as exc:  # no votes yet: the pairs wait for labellers
         return [*lines, str(exc)]
     png = plot_leaderboard(rows, by, workspace.path / "leaderboard.png")
-    return [*lines, *board_lines(rows, by), f"plot: {png}"]
+    return [*lines, *board_lines(rows, by, exclusion.line()), f"plot: {png}"]
 
 
 def judge_name(options: SampleOptions, workspace: Workspace) -> str:

@@ -1,0 +1,84 @@
+"""The Bradley–Terry fit of the arena leaderboard (`data.leaderboard`): strengths by Newton's method, which of them
+the votes determine, and prompt-bootstrap intervals.
+
+The maximum-likelihood strengths are finite only where the votes tie every model to the reference both ways: a
+model that beat the reference (directly or through a chain of models it beat) but never lost to it in the same
+sense has no finite strength (its likelihood grows without end as it moves up), and a model that no chain of
+votes relates to the reference (two models compared only with each other) has no strength relative to it at all.
+`standings` says which is which from the graph of wins (Ford's condition for the MLE: a strongly connected graph),
+so the fit's tiny ridge, which only keeps the linear solve regular, never shows as a strength (it put an unbeaten
+model at +12.4, with an interval of no width, from 3 votes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RIDGE = 1e-6  # keeps the Newton solve regular when a strength diverges; far too weak to move a finite one
+BOOTSTRAP = 1000
+RATED = "rated"  # a finite strength relative to the reference
+ABOVE = "above"  # every chain of votes puts it ahead of the reference: the MLE is +inf
+BELOW = "below"  # ... behind it: -inf
+UNRATED = "unrated"  # no chain of votes relates it to the reference: no strength at all
+STANDINGS = np.array([RATED, ABOVE, BELOW, UNRATED])
+
+
+def fit_strengths(wins: np.ndarray, reference: int = 0, iterations: int = 100) -> np.ndarray:
+    """Bradley–Terry strengths (logits) maximising Σ wins_ij log σ(θ_i − θ_j), θ_reference = 0, by Newton's method.
+
+    ``wins``: (M, M), or a batch (B, M, M) fitted at once (the bootstrap); returns (M,) or (B, M). Only the
+    strengths `standings` calls rated are maximum-likelihood estimates; the others sit wherever the ridge held them."""
+    batch = wins[None] if wins.ndim == 2 else wins
+    count, size = batch.shape[0], batch.shape[1]
+    free = [k for k in range(size) if k != reference]
+    games = batch + batch.transpose(0, 2, 1)
+    theta = np.zeros((count, size))
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(theta[:, None, :] - theta[:, :, None]))  # p[b, i, j] = σ(θ_i − θ_j)
+        gradient = (batch - games * p).sum(axis=2) - RIDGE * theta
+        weight = games * p * (1.0 - p)
+        hessian = weight - np.eye(size) * (weight.sum(axis=2)[:, :, None] + RIDGE)
+        step = np.linalg.solve(hessian[:, free][:, :, free], gradient[:, free][..., None])[..., 0]
+        step = np.clip(step, -5.0, 5.0)  # Newton from 0 on lopsided data can overshoot; the optimum is unique
+        theta[:, free] -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return theta[0] if wins.ndim == 2 else theta
+
+
+def standings(wins: np.ndarray, reference: int = 0) -> np.ndarray:
+    """Per model, which strength the votes give it (`RATED`, `ABOVE`, `BELOW`, `UNRATED`): ``wins`` (M, M) or a
+    batch (B, M, M), wins_ij > 0 where i won over j at least once (a tie is half a win each way)."""
+    size = wins.shape[-1]
+    reach = (wins > 0) | np.eye(size, dtype=bool)  # reach[i, j]: a chain of wins leads from i to j
+    for _ in range(max(1, int(np.ceil(np.log2(size))))):
+        reach = np.matmul(reach.astype(np.int64), reach.astype(np.int64)) > 0
+    up, down = reach[..., :, reference], reach[..., reference, :]
+    return STANDINGS[np.where(up & down, 0, np.where(up, 1, np.where(down, 2, 3)))]
+
+
+def bootstrap_intervals(
+    wins: np.ndarray, reference: int = 0, samples: int = BOOTSTRAP, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """95 % percentile intervals (low, high) of the strengths, resampling prompts (``wins``: (P, M, M)); None under
+    two prompts (every resample of one prompt is that prompt: no spread to measure). A resample where a model is
+    not rated counts as ±inf (unrated: −inf for the low bound, +inf for the high one), so a bound is infinite where
+    more than 2.5 % of the resamples give no finite strength."""
+    if wins.shape[0] < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, wins.shape[0], size=(samples, wins.shape[0]))
+    totals = np.stack([wins[d].sum(axis=0) for d in draws])
+    thetas, standing = fit_strengths(totals, reference), standings(totals, reference)
+    rated = standing == RATED
+    low = np.where(rated, thetas, np.where(standing == ABOVE, np.inf, -np.inf))
+    high = np.where(rated, thetas, np.where(standing == BELOW, -np.inf, np.inf))
+    return _percentile(low, 2.5), _percentile(high, 97.5)
+
+
+def _percentile(values: np.ndarray, q: float) -> np.ndarray:
+    """np.percentile over axis 0 (linear interpolation) where values may be ±inf: a percentile that touches an
+    infinite draw is that infinity (numpy's interpolation gives NaN there)."""
+    huge = 1e300  # finite stand-ins: interpolating towards them stays far above any strength
+    found = np.percentile(np.clip(values, -huge, huge), q, axis=0)
+    return np.where(found > 1e200, np.inf, np.where(found < -1e200, -np.inf, found))
