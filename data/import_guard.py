@@ -94,8 +94,10 @@ def _refusal(workspace: Workspace, item: KeptItem, answer: Completion) -> str:
 
 
 def stored_sources(workspace: Workspace, answer: Completion) -> list[str]:
-    """The sources (models) an earlier import stored ``answer``'s text under, for its prompt and round."""
-    stored = workspace.read("completions", ["prompt_id", "text", "model", "engine", "round"])
+    """The sources (models) an earlier import stored ``answer``'s text under, for its prompt and round (its prompt's
+    completions read only: `data.rank_guard.item_sizes`)."""
+    columns = ["prompt_id", "text", "model", "engine", "round"]
+    stored = workspace.read("completions", columns, where=("prompt_id", [answer.prompt_id]))
     same = pc.and_(
         pc.and_(
             pc.equal(stored.column("prompt_id"), answer.prompt_id),

@@ -34,7 +34,7 @@ from data.files import (
 from data.import_labels import renew_withdrawn
 from data.records import Label, Prompt, now
 from data.schemas import SCHEMAS
-from data.workspace import Workspace, rows_by_table
+from data.workspace import Workspace, rows_by_table, where_values
 
 if TYPE_CHECKING:
     from data.imports import ImportOptions, Loaded
@@ -112,13 +112,23 @@ class ImportPreview(Workspace):
             for name, rows in rows_by_table(batch).items()
         }
 
-    def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
+    def read(
+        self,
+        name: str,
+        columns: list[str] | None = None,
+        where: tuple[str, Iterable[str] | pa.Array] | None = None,
+    ) -> pa.Table:
+        """`Workspace.read` of the workspace as the import will leave it (``where`` too: the rows whose column
+        holds one of the values)."""
         added = self.added[name]
+        if where is not None:
+            where = where[0], where_values(name, *where)
+            added = added.filter(pc.is_in(added.column(where[0]), value_set=where[1]))
         if columns is not None:
             added = added.select(columns if "id" in columns else ["id", *columns])
         if self.stored is None:
             return added
-        table = self.stored.read(name, columns)
+        table = self.stored.read(name, columns, where)
         new = added.filter(
             pc.invert(pc.is_in(added.column("id"), value_set=table.column("id").combine_chunks()))
         )
@@ -138,8 +148,9 @@ def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
     prompts = {record.id: record for record in batch if isinstance(record, Prompt)}
     if not prompts:
         return Counter()
-    stored = workspace.read("prompts", ["split", "gold"])
-    stored = stored.filter(pc.is_in(stored.column("id"), value_set=pa.array(list(prompts), pa.string())))
+    stored = workspace.read(
+        "prompts", ["split", "gold"], where=("id", prompts)
+    )  # theirs only, not every prompt's
     counts = Counter(already_stored=stored.num_rows)
     for id_, split, gold in zip(*(stored.column(c).to_pylist() for c in ("id", "split", "gold"))):
         counts["stored_split_kept"] += split != prompts[id_].split

@@ -121,9 +121,7 @@ def new_answers(workspace: Workspace, records: Iterable[object]) -> dict[Key, li
     answers = {r.id: r for r in records if isinstance(r, Completion) and r.engine not in NO_ITEM_ENGINES}
     if not answers:
         return {}
-    ids = pa.array(list(answers), pa.string())
-    stored = workspace.read("completions", ["prompt_id"]).column("id")
-    known = set(ids.filter(pc.is_in(ids, value_set=stored.combine_chunks())).to_pylist())
+    known = set(workspace.read("completions", ["id"], where=("id", answers)).column("id").to_pylist())
     out: dict[Key, list[Completion]] = {}
     for answer in answers.values():
         if answer.id not in known:
@@ -133,8 +131,12 @@ def new_answers(workspace: Workspace, records: Iterable[object]) -> dict[Key, li
 
 def item_sizes(workspace: Workspace, prompt_ids: Iterable[str]) -> dict[Key, int]:
     """How many answers each round of these prompts holds (a rank item's, where 3-6): the stored completions but
-    those of `NO_ITEM_ENGINES`, by prompt and round."""
-    return sizes_of(workspace.read("completions", ["prompt_id", "engine", "round"]), prompt_ids)
+    those of `NO_ITEM_ENGINES`, by prompt and round. Only these prompts' completions are read: an answer's id is a
+    digest of its prompt's id (and text, source...), so the rows of one id are of one prompt, and filtering the
+    rows before the store keeps one per id keeps the ones it would keep after."""
+    prompt_ids = set(prompt_ids)
+    columns = ["prompt_id", "engine", "round"]
+    return sizes_of(workspace.read("completions", columns, where=("prompt_id", prompt_ids)), prompt_ids)
 
 
 def sizes_of(completions: pa.Table, prompt_ids: Iterable[str]) -> dict[Key, int]:
@@ -155,7 +157,10 @@ def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str
     ranked an item (`KeptItem.ranked_by`)."""
     if not any(n > 0 for n in added.values()):
         return []
-    completions = workspace.read("completions", ["prompt_id", "engine", "round"])
+    prompts = {prompt for prompt, _ in added}  # their completions only (`item_sizes`)
+    completions = workspace.read(
+        "completions", ["prompt_id", "engine", "round"], where=("prompt_id", prompts)
+    )
     items = changed_items(completions, workspace.read("labels", LABEL_COLUMNS), added, gold)
     if isinstance(workspace, ImportPreview):  # rankings only the import would store: nothing to withdraw yet
         stored = _imported(workspace.stored, [item.item for item in items if item.imported])

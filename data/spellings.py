@@ -202,6 +202,11 @@ class StoredPrompts:
         """The ids of the stored prompts whose key has one of these ``digests``."""
         return [self._ids[int(row)].as_py() for digest in digests for row in self._keys.rows(digest)]
 
+    def matching(self, keys: Iterable[tuple]) -> list[str]:
+        """The ids of the stored prompts whose key has the digest of one of these `messages_key`s ``keys`` (a
+        digest may be another key's: check the messages)."""
+        return self.named({_digest(key) for key in keys})
+
     def holds(self, id_: str) -> bool:
         """Whether a stored prompt has the id ``id_``."""
         return any(self._ids[int(row)].as_py() == id_ for row in self._id_digests.rows(_digest(id_)))

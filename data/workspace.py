@@ -102,7 +102,7 @@ class Workspace:
         self,
         name: str,
         columns: list[str] | None = None,
-        where: tuple[str, Iterable[str]] | None = None,
+        where: tuple[str, Iterable[str] | pa.Array] | None = None,
         as_stored: bool = False,
     ) -> pa.Table:
         """All rows of table ``name`` (Arrow), one per id, of committed writes; ``columns``: read (and check)
@@ -117,7 +117,7 @@ class Workspace:
         To see rows with their parents, read children before parents (labels, pairs, completions, prompts): a row
         visible now stays visible, and its parents were committed with or before it (``READ_ORDER``)."""
         if where is not None:
-            where = store.where_in(where[0], pa.array(list(where[1]), SCHEMAS[name].field(where[0]).type))
+            where = store.where_in(where[0], where_values(name, *where))
         named = name == "labels" and not as_stored and (columns is None or "annotator" in columns)
         if not named:
             return store.read_table(self.path, name, columns, where)
@@ -168,11 +168,10 @@ class Workspace:
             if table is None or not table.num_rows:
                 continue
             table = store.unique_ids(table)
-            if skip_existing:
-                existing = self.read(name, columns=["id"]).column("id")
-                table = table.filter(
-                    pc.invert(pc.is_in(table.column("id"), value_set=existing.combine_chunks()))
-                )
+            if skip_existing:  # only the stored ids among the table's: a large table's others are never held
+                ids = table.column("id").combine_chunks()
+                existing = self.read(name, columns=["id"], where=("id", ids)).column("id")
+                table = table.filter(pc.invert(pc.is_in(ids, value_set=existing.combine_chunks())))
             if table.num_rows:
                 out.append((name, table))
         store.write_tables(self.path, out)
@@ -245,6 +244,13 @@ def _read_format(marker: Path) -> object:
     if "format" not in meta:
         raise WorkspaceError(f'{marker}: no "format" field; it should read {MARKER_TEXT}')
     return meta["format"]
+
+
+def where_values(name: str, column: str, values: Iterable[str] | pa.Array) -> pa.Array:
+    """``values`` of a read's ``where`` as an Arrow array of the type of table ``name``'s ``column``."""
+    return (
+        values if isinstance(values, pa.Array) else pa.array(list(values), SCHEMAS[name].field(column).type)
+    )
 
 
 def rows_by_table(records: Iterable[object]) -> dict[str, list[dict]]:

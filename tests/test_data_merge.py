@@ -15,8 +15,10 @@ from data.__main__ import main
 from data.annotators import IMPORT
 from data.files import write_error
 from data.gold import rank_items, read_gold
+from data.merging import plan_merge
 from data.ranking import canonical
-from data.records import Completion, Label, Pair, Prompt
+from data.records import Completion, Label, Pair, Prompt, prompt_id
+from data.schemas import SCHEMAS
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import build
@@ -312,3 +314,27 @@ def test_a_merge_says_the_near_copies_it_stores_apart(tmp_path, capsys):
     assert len(texts) == 9 and "Red \r\n" in texts and ws.read("prompts").num_rows == 3
     assert main(["merge", "-w", str(ws.path), str(other.path)]) == 0
     assert capsys.readouterr().out == f"{other.path}: nothing new\n"
+
+
+def test_a_merge_reads_the_held_texts_that_may_be_near_copies_only(tmp_path, monkeypatch):
+    """The near-copy count read every held prompt's messages and every held answer's text (most of a merge's
+    peak into a workspace of 100,000 prompts): it holds the prompts as ids and digests of their keys, and reads
+    the messages of those whose digest a new prompt's key has, and the answers of the prompts given new ones. With
+    every digest the same (all are read, told apart by the text) the counts are the same."""
+    ws = spelled_workspace(tmp_path / "ws", ["Red", "Blue"], "Hi?")
+    ws.append([Prompt([{"role": "user", "content": f"Question {i}?"}], "toy") for i in range(5)])
+    other = spelled_workspace(tmp_path / "other", ["Red \r\n", "Red", "Blue"], "Hi? ")
+    reads, read = [], Workspace.read
+
+    def recorded(self, name, columns=None, where=None, as_stored=False):
+        if self.path == ws.path and {"messages", "text"} & set(columns or SCHEMAS[name].names):
+            reads.append((name, where and (where[0], sorted(str(value) for value in where[1]))))
+        return read(self, name, columns, where, as_stored)
+
+    monkeypatch.setattr(Workspace, "read", recorded)
+    (plan,) = plan_merge(ws, [other])
+    assert plan.near_copies == {"near_copy_prompts": 1, "near_copy_answers": 1}
+    hi, colour = (prompt_id([{"role": "user", "content": c}]) for c in ("Hi?", "Colour?"))
+    assert reads == [("prompts", ("id", [hi])), ("completions", ("prompt_id", [colour]))]
+    monkeypatch.setattr("data.spellings._digest", lambda value: 0)
+    assert plan_merge(ws, [other])[0].near_copies == plan.near_copies

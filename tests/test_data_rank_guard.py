@@ -11,9 +11,9 @@ from annotate.rank_admin import rank_admin_html
 from annotate.service import LabelService
 from data.__main__ import main
 from data.gold import rank_items
-from data.imports import import_file
+from data.imports import ImportOptions, ImportPreview, check_file, import_file
 from data.ranking import canonical
-from data.records import Completion, Label
+from data.records import Completion, Label, prompt_id
 from data.schemas import SchemaError
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
@@ -229,3 +229,57 @@ def test_the_gold_remove_advice_is_given_only_where_removing_the_gold_lets_the_a
     two = write(tmp_path / "two.jsonl", {"prompt": "Question 0?", "completions": NEW[:2]})
     assert main(["import", "-w", str(past.path), str(two)]) == 2  # 4 + 2: removing the gold lets them in
     assert f"or `data gold --remove {items[0]}` first" in capsys.readouterr().err
+
+
+def completion_reads(monkeypatch) -> list[tuple]:
+    """Each read of the completions from now on: its column and values (sorted) where it names some, else None."""
+    reads, read = [], Workspace.read
+
+    def recorded(self, name, columns=None, where=None, as_stored=False):
+        if name == "completions":
+            reads.append(where and (where[0], tuple(sorted(where[1]))))
+        return read(self, name, columns, where, as_stored)
+
+    monkeypatch.setattr(Workspace, "read", recorded)
+    return reads
+
+
+def test_the_rank_guard_reads_the_completions_of_the_files_prompts_only(tmp_path, monkeypatch, capsys):
+    """An import's rank guard read every stored completion's prompt, engine and round, and every stored answer to
+    refuse one (30-40 MiB of an import into a workspace of 100,000 prompts): it reads the stored rows of the
+    file's answers (by id) and of their prompts only. What it refuses, and says, is as before."""
+    ws, items, _ = ranked(tmp_path)
+    before = digest(ws.path)
+    three = write(tmp_path / "three.jsonl", {"prompt": "Question 0?", "completions": NEW})
+    ours = check_file(three, ImportOptions(source="three"))
+    prompt, answers = prompt_id([{"role": "user", "content": "Question 0?"}]), sorted(ours.answer_rows)
+    reads = completion_reads(monkeypatch)
+    assert main(["import", "-w", str(ws.path), str(three)]) == 2
+    assert (
+        f"its answer 'new 3' is not stored, and adding it would take rank item {items[0]}"
+        in capsys.readouterr().err
+    )
+    assert digest(ws.path) == before
+    assert reads and set(reads) <= {("id", tuple(answers)), ("prompt_id", (prompt,))}
+
+
+def test_a_preview_of_an_import_reads_some_rows_as_the_workspace_it_will_be(tmp_path):
+    """`generate --prompts FILE` checks rank items on a preview of the file's import: its reads of some rows (the
+    rank guard's, above) are the rows of the whole read that the import's records and the stored ones give."""
+    ws, _, answers = ranked(tmp_path)
+    three = write(
+        tmp_path / "three.jsonl", {"prompt": "Question 0?", "completions": NEW[:2]}, {"prompt": "New?"}
+    )
+    preview = ImportPreview(ws.path, ws, check_file(three, ImportOptions()).records)
+    columns = ["prompt_id", "engine", "round"]
+    whole = preview.read("completions", columns).to_pylist()
+    for question, n in (("Question 0?", 6), ("Question 1?", 4), ("New?", 0)):
+        prompt = prompt_id([{"role": "user", "content": question}])
+        some = preview.read("completions", columns, where=("prompt_id", [prompt])).to_pylist()
+        assert len(some) == n and sorted(some, key=str) == sorted(
+            (row for row in whole if row["prompt_id"] == prompt), key=str
+        )
+    assert (
+        preview.read("completions", ["id"], where=("id", answers[0][:1])).column("id").to_pylist()
+        == answers[0][:1]
+    )
