@@ -181,6 +181,8 @@ QUALITY = {
         ("τ-b with others", "tau_with_others"),
         ("τ-b 95 % CI", _interval("tau_with_others_ci95")),
         ("τ-b with order shown", "shown_order_tau"),
+        ("tie share", "tie_rate"),  # the all-tied flag's figure: `stats --labellers`' "ties", "all tied"
+        ("all-tied share", "all_tied_rate"),
         ("labels/hour", "labels_per_hour"),
     ],
     "rate": [

@@ -1,7 +1,8 @@
 """The admin tab's figures for rankings (`annotate --task rank`): Kendall's τ-b and Krippendorff's ordinal α between
 labellers (data.rank_agreement), the pairs the rankings expand into, the team's pace, the labellers' activity, pace and
-quality (τ-b with the gold rankings, with the others and with the order shown, data.labellers) and the items whose
-rankings agree least, each with its rankings' mean order (a starting point for "make gold")."""
+quality (τ-b with the gold rankings, with the others and with the order shown, the shares of rankings with a tie and
+that tie every answer, data.labellers) and the items whose rankings agree least, each with its rankings' mean order (a
+starting point for "make gold")."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ Per labeller, over their current labels of one task:
   adds the share of decisive answers that picked the side shown on the left and the strength distribution;
 - rank: the mean Kendall τ-b with the gold rankings with its 95 % interval (`data.rank_rate_quality`), τ-b against the
   other rankers' consensus on the same items with its 95 % interval, τ-b against the order the answers were shown in
-  (the ranking analogue of the left-side share), the share of rankings with a tie;
+  (the ranking analogue of the left-side share), the share of rankings with a tie and of those that tie every answer;
 - rate: the mean absolute difference from the gold ratings and the share within ±1 point with a 95 % Wilson interval
   (`data.rank_rate_quality`), the mean absolute and signed difference from the other raters' mean, per (answer, aspect),
   and the correlation with that mean with its 95 % interval.

@@ -3,6 +3,7 @@ not finished stays on screen, the admin's agreement cards), and end to end in he
 
 from __future__ import annotations
 
+import re
 from html import unescape
 
 import pandas as pd
@@ -182,6 +183,28 @@ def test_an_item_whose_rankings_have_no_tau_is_still_listed_as_least_agreed(ws):
     assert "2 items ranked by ≥2" in cards
     assert "no item has two rankings yet" not in disputed
     assert all(f"<td>{item}</td>" in disputed for item in items) and disputed.count("<td>n/a</td>") == 2
+
+
+def test_the_labellers_table_shows_each_rankers_tie_and_all_tied_share(ws):
+    """`stats --labellers` prints each ranker's share of rankings with a tie and of those that tie every answer (the
+    all-tied flag's figure); the admin tab's table had neither, so a lead saw a flag without its figure."""
+    users = {name: User(name, hash_password(PASSWORD), admin=name == "ann") for name in ("ann", "bob", "cat")}
+    ctx = make_context(LabelService(ws, "rank", overlap=2), Authenticator(users))
+    for user, rankings in (("bob", ("1 > 2 = 3 > 4", "1 > 2 > 3 > 4")), ("cat", ("1 = 2 = 3 = 4",) * 2)):
+        for ranking in rankings:
+            view = label_view(ctx, user)
+            on_submit(ctx, user, view.item_id, ranking, None, "")
+    labellers = admin_view(ctx, "ann")[1]
+    columns = re.findall(r"<th>(.*?)</th>", labellers)
+    rows = {cells[0]: dict(zip(columns, cells)) for cells in _rows(labellers)}
+    assert {name: (row["tie share"], row["all-tied share"]) for name, row in rows.items()} == {
+        "bob": ("0.5", "0.0"),
+        "cat": ("1.0", "1.0"),
+    }
+
+
+def _rows(table: str) -> list[list[str]]:
+    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(<td>.*?)</tr>", table)]
 
 
 # ---- end to end in a real browser, keys only (helpers of test_annotate_browser) ----
