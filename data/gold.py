@@ -31,7 +31,7 @@ from data.aggregate import latest_positions
 from data.errors import quoted
 from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement
 from data.rank_guard import kept_items, new_answers
-from data.rank_pairs import rank_groups
+from data.rank_pairs import misfit_groups, rank_groups
 from data.ranking import RankingError, canonical_ranking, rank_of
 from data.records import Completion, Pair, now, random_id
 from data.rubric import Rubric, RubricError, parse_ratings
@@ -207,14 +207,17 @@ def gold_rank_sources(workspace: Workspace) -> dict[str, str]:
     return {item: source for item, (_, source) in gold_now(workspace, ("rank",))["rank"].items()}
 
 
+def _answers(workspace: Workspace, records: list[object]) -> pa.Table:
+    """The workspace's completions as rank items group them, with those among ``records``."""
+    stored = workspace.read("completions", ["prompt_id", "engine", "round", "created_at"])
+    added = [{c: getattr(r, c) for c in stored.column_names} for r in records if isinstance(r, Completion)]
+    return pa.concat_tables([stored, pa.Table.from_pylist(added, schema=stored.schema)]) if added else stored
+
+
 def rank_items(workspace: Workspace, records: list[object] = ()) -> dict[str, tuple[str, ...]]:
     """The workspace's rank items: item id -> its answers (completion ids), as the rank app groups them; with the
     completions among ``records`` (a gold file's new answers make rank items too)."""
-    stored = workspace.read("completions", ["prompt_id", "engine", "round", "created_at"])
-    added = [{c: getattr(r, c) for c in stored.column_names} for r in records if isinstance(r, Completion)]
-    if added:
-        stored = pa.concat_tables([stored, pa.Table.from_pylist(added, schema=stored.schema)])
-    groups = rank_groups(stored)
+    groups = rank_groups(_answers(workspace, records))
     return dict(
         zip(groups.column("item_id").to_pylist(), map(tuple, groups.column("completion_ids").to_pylist()))
     )
@@ -222,20 +225,23 @@ def rank_items(workspace: Workspace, records: list[object] = ()) -> dict[str, tu
 
 def _unknown(
     workspace: Workspace, marks: list[Mark], records: list[object], ranked: dict
-) -> dict[str, set[str]]:
+) -> dict[str, dict[str, str]]:
     """Per task asked, the ids of ``marks`` that are neither in the workspace's items of that task (pairs,
-    completions: one Arrow lookup of the ids column; rank items: ``ranked``) nor among those ``records`` add."""
+    completions: one Arrow lookup of the ids column; rank items: ``ranked``) nor among those ``records`` add, each
+    with why: a rank item that grew past 6 answers says so (`misfit_groups`), any other is not in the workspace."""
     out = {}
     for task in {mark.task for mark in marks}:
         ids = [i for mark in marks if mark.task == task for i in mark.ids]
+        absent = f"is not in {workspace.path}{UNKNOWN_HINT.get(task, '')}"
         if task == "rank":
-            out[task] = {i for i in ids if i not in ranked}
+            misfit = misfit_groups(_answers(workspace, records)) if set(ids) - set(ranked) else {}
+            out[task] = {i: misfit.get(i, absent) for i in ids if i not in ranked}
             continue
         asked = pa.array(ids, pa.string())
         table, kind = ITEM_TABLES[task]
         stored = workspace.read(table, ["id"]).column("id").combine_chunks()
         missing = asked.filter(pc.invert(pc.is_in(asked, value_set=stored))).to_pylist()
-        out[task] = set(missing) - {r.id for r in records if isinstance(r, kind)}
+        out[task] = dict.fromkeys(set(missing) - {r.id for r in records if isinstance(r, kind)}, absent)
     return out
 
 
@@ -305,9 +311,7 @@ def _asked(workspace: Workspace, marks: list[Mark], records: list[object]) -> di
         noun = NOUN[mark.task]
         for item in mark.ids:
             if item in unknown[mark.task]:
-                raise GoldError(
-                    f"{mark.where}: {noun} {item} is not in {workspace.path}{UNKNOWN_HINT.get(mark.task, '')}"
-                )
+                raise GoldError(f"{mark.where}: {noun} {item} {unknown[mark.task][item]}")
         rubric = mark.rubric.name if mark.task == "rate" and mark.rubric else None
         for index, (item, answer) in enumerate(zip(mark.ids, _stored_answers(mark, ranked))):
             where = mark.where_of(index)

@@ -21,11 +21,7 @@ RANK_KIND = "rank"  # the kind of the pairs a ranking expands into (never stored
 def rank_groups(completions: pa.Table) -> pa.Table:
     """The rank items among ``completions`` (id, prompt_id, engine, round, created_at): item_id, prompt_id, round,
     created_at (the first answer's) and completion_ids (in creation order), in round, creation order."""
-    rows = completions.filter(answer_items(completions))
-    rows = rows.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
-    groups = rows.group_by(["prompt_id", "round"], use_threads=False).aggregate(
-        [("id", "list"), ("created_at", "min")]
-    )
+    groups = _answer_groups(completions)
     sizes = pc.list_value_length(groups.column("id_list"))
     groups = groups.filter(pc.and_(pc.greater_equal(sizes, MIN_K), pc.less_equal(sizes, MAX_K)))
     ids = [rank_item_id(p, r) for p, r in zip(groups["prompt_id"].to_pylist(), groups["round"].to_pylist())]
@@ -39,6 +35,31 @@ def rank_groups(completions: pa.Table) -> pa.Table:
         }
     )
     return table.sort_by([("round", "ascending"), ("created_at", "ascending"), ("item_id", "ascending")])
+
+
+def _answer_groups(completions: pa.Table) -> pa.Table:
+    """The answers of each prompt and round (prompt_id, round, id_list in creation order, created_at_min), of any
+    number."""
+    rows = completions.filter(answer_items(completions))
+    rows = rows.sort_by([("round", "ascending"), ("created_at", "ascending"), ("id", "ascending")])
+    return rows.group_by(["prompt_id", "round"], use_threads=False).aggregate(
+        [("id", "list"), ("created_at", "min")]
+    )
+
+
+def misfit_groups(completions: pa.Table) -> dict[str, str]:
+    """The rank item ids of the prompts and rounds among ``completions`` whose answers are too many (or too few) to
+    be a rank item, each saying so: an item that grew past `MAX_K` answers left the rank app, and its id with it."""
+    groups = _answer_groups(completions)
+    keys = zip(groups["prompt_id"].to_pylist(), groups["round"].to_pylist())
+    out = {}
+    for (prompt, round), n in zip(keys, pc.list_value_length(groups.column("id_list")).to_pylist()):
+        if not MIN_K <= n <= MAX_K:
+            bound = f"more than {MAX_K}" if n > MAX_K else f"fewer than {MIN_K}"
+            out[rank_item_id(prompt, round)] = (
+                f"holds {n} answers ({bound}; a rank item is {MIN_K}-{MAX_K}), so it cannot be gold or ranked"
+            )
+    return out
 
 
 def current_rankings(labels: pd.DataFrame | pa.Table) -> pd.DataFrame:

@@ -231,6 +231,21 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         assert ws.read("gold").to_pylist() == before, args
 
 
+def test_a_rank_item_that_grew_past_six_answers_says_so(tmp_path, capsys):
+    """Its id is in the labels and the least agreed table, yet a 7th answer took it out of the rank app: the error
+    said the item "is not in" the workspace, as for a mistyped id."""
+    ws, items, answers = build(tmp_path / "ws")
+    prompt_id = next(r["prompt_id"] for r in ws.read("completions").to_pylist() if r["id"] == answers[0][0])
+    ws.append([Completion(prompt_id, f"answer 0.{k}", "toy", "hf", seed=k) for k in range(4, 7)])
+    before = ws.read("gold").num_rows
+    assert gold(ws, "--rank-item", items[0], "--ranking", ">".join(answers[0])) == 2
+    assert capsys.readouterr().err == (
+        f"error: --rank-item: rank item {items[0]} holds 7 answers (more than 6; a rank item is 3-6), so it cannot "
+        "be gold or ranked\n"
+    )
+    assert ws.read("gold").num_rows == before
+
+
 def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_path, capsys):
     from data.records import Label
     from train.pairs import preference_rows, rating_kto_rows, rating_preference_rows
