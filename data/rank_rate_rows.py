@@ -232,8 +232,9 @@ def ranked_questions(
 ) -> list[Ranked] | None:
     """The rank or rate questions of one row (``raw``, read as ``example``, of ``prompt``; ``rubric`` gives the
     rubric ratings are checked against; ``source``: the model an import gives answers without one), or None
-    where the row gives no ranking and no ratings. A row that is not one (no answers to rank, a ratings list that
-    is not one per answer) is a one-line RecordError."""
+    where the row gives no ranking and no ratings (null or "", as a CSV's empty cell, is none: its answers are
+    candidates). A row that is not one (no answers to rank, a ratings list that is not one per answer) is a one-line
+    RecordError."""
     name = str(path)
     one_answer = example.candidates is None and example.gold is not None
     rated = _ratings_given(raw, rubric, name, row, one_answer)

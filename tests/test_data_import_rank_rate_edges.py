@@ -12,11 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from data.__main__ import main
+from data.gold import rank_items
 from data.ranking import RankingError, canonical, screen_ranking
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import FULL
-from tests.test_data_import_rank_rate import imported, stored
+from tests.test_data_import_rank_rate import RANKED, imported, item_of, stored
 
 
 def test_a_ranking_repeated_in_another_order_is_a_duplicate_row(tmp_path, capsys):
@@ -205,6 +206,22 @@ def test_a_rated_answer_stored_under_another_source_says_which_and_that_source_r
     paris = [r for r in Workspace(ws).read("completions").to_pylist() if r["text"] == "Paris."]
     assert len(paris) == 1
     assert [r["item_id"] for r in imported(Workspace(ws)) if r["task"] == "rate"] == [paris[0]["id"]]
+
+
+@pytest.mark.parametrize("value", ["", None, "left out"])
+def test_an_empty_ranking_is_no_ranking_its_answers_are_candidates(tmp_path, capsys, value):
+    """`"ranking": ""` (a CSV's empty cell) reads as a missing ranking, as `"ratings": ""` reads as missing ratings:
+    the row's answers are candidates, an unranked rank item for the app's labellers (README: rank imports), not an
+    error and not a ranking."""
+    unranked = {"prompt": "Largest planet?", "completions": ["Mars.", "Jupiter.", "Saturn."]}
+    row = unranked if value == "left out" else {**unranked, "ranking": value}
+    path = write(tmp_path / "ranked.jsonl", RANKED[0], row)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    # the ranked row's one label; the other row's answers a candidate pair (--pairs-per-prompt 1)
+    assert "new_labels 1, new_pairs 1," in capsys.readouterr().out
+    ws = Workspace(tmp_path / "ws")
+    assert [r["item_id"] for r in imported(ws)] == [item_of("Capital of France?")]
+    assert set(rank_items(ws)) == {item_of("Capital of France?"), item_of("Largest planet?")}
 
 
 def test_ratings_and_ranking_numbers_are_ascii_digits_and_a_long_one_is_echoed_cut(tmp_path, capsys):
