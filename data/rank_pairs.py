@@ -53,10 +53,10 @@ def misfit_groups(completions: pa.Table) -> dict[str, str]:
     groups = _answer_groups(completions)
     keys = zip(groups["prompt_id"].to_pylist(), groups["round"].to_pylist())
     out = {}
-    for (prompt, round), n in zip(keys, pc.list_value_length(groups.column("id_list")).to_pylist()):
+    for (prompt, round_), n in zip(keys, pc.list_value_length(groups.column("id_list")).to_pylist()):
         if not MIN_K <= n <= MAX_K:
             bound = f"more than {MAX_K}" if n > MAX_K else f"fewer than {MIN_K}"
-            out[rank_item_id(prompt, round)] = (
+            out[rank_item_id(prompt, round_)] = (
                 f"holds {n} answers ({bound}; a rank item is {MIN_K}-{MAX_K}), so it cannot be gold or ranked"
             )
     return out
