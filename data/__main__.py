@@ -40,7 +40,8 @@ from data.import_withdraw import file_labels, withdraw_imports
 from data.import_write import kept_lines, log_import, stopped_import, write_records
 from data.imports import ImportOptions, Loaded, check_file, guard_files
 from data.labellers import labeller_lines
-from data.leaderboard import board_json, board_lines, plot_leaderboard, workspace_leaderboard
+from data.leaderboard import board_json, workspace_leaderboard
+from data.leaderboard_view import board_lines, plot_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.merging import merge_source, merge_workspaces

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from data.annotators import judge_annotator, rm_annotator
 from data.errors import PrefloopError
 from data.exclusion import check_exclusion
-from data.leaderboard import PEOPLE, board_lines, plot_leaderboard, workspace_leaderboard
+from data.leaderboard import PEOPLE, workspace_leaderboard
+from data.leaderboard_view import board_lines, plot_leaderboard
 from data.lineage import NEWEST, ModelEntry, get_model, is_reward_model_name, reward_model_entry
 from data.workspace import Workspace
 from generate.arena import (
