@@ -4,6 +4,7 @@ each name's characters the plot's font lacks escaped, as the table escapes contr
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +37,22 @@ def strength_interval(row: Row, bootstrapped: bool = True) -> str:
     return f"{low} to {high}"
 
 
+def display_width(text: str) -> int:
+    """The columns ``text`` takes in a terminal: wide and fullwidth characters (CJK) two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
+    )
+
+
+def padded(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (str.ljust counts a CJK character as one)."""
+    return text + " " * max(0, width - display_width(text))
+
+
 def board_lines(rows: list[Row], by: str, excluded_line: str = "") -> list[str]:
     """The table as text: strength with its 95 % interval, win rate against the reference, votes; a note per kind
     of strength the votes leave open, and who was excluded (``excluded_line``, `data.exclusion.Exclusion.line`)."""
-    width = max(len(r.name) for r in rows)
+    width = max(display_width(r.name) for r in rows)
     bootstrapped = rows[0].low is not None
     intervals = (
         "95 % bootstrap intervals over prompts"
@@ -49,14 +62,14 @@ def board_lines(rows: list[Row], by: str, excluded_line: str = "") -> list[str]:
     lines = [
         f"arena leaderboard by {by} (Bradley–Terry logits, reference {rows[0].name} = 0; {intervals}; "
         "win rate vs the reference with a Wilson interval, ties half)",
-        f"{'model':<{width}}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
+        f"{padded('model', width)}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
     ]
     for r in rows:
         win = "-" if r.win_rate is None else f"{r.win_rate:.3f} ({r.games})"
         ci = "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}"
         interval = strength_interval(r, bootstrapped)
         lines.append(
-            f"{r.name:<{width}}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
+            f"{padded(r.name, width)}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
         )
     open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
     return [*lines, *(STANDING_NOTES[s] for s in open_), *([excluded_line] if excluded_line else [])]
@@ -93,7 +106,8 @@ def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
             )
     axis.set_xlim(left, right)
     axis.axvline(0, color="grey", lw=0.8, ls="--")
-    axis.set_yticks(y, [r.name if r.standing != "unrated" else f"{r.name} (unrated)" for r in rows])
+    names = [plot_label(r.name, font_glyphs()) for r in rows]
+    axis.set_yticks(y, [n if r.standing != "unrated" else f"{n} (unrated)" for n, r in zip(names, rows)])
     interval = "95 % bootstrap interval" if bootstrapped else "no interval from one prompt"
     # the interval on a line of its own: "no interval from one prompt" ran past a figure this wide
     axis.set_xlabel(f"Bradley–Terry strength (logits vs the reference)\n{interval}")
@@ -102,3 +116,28 @@ def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
     atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120))
     plt.close(figure)
     return path
+
+
+def font_glyphs() -> frozenset[int]:
+    """The code points the plot's fonts draw: the default font's and its fallbacks' (`font.sans-serif`)."""
+    from matplotlib import font_manager, rcParams
+
+    paths = {font_manager.findfont(font_manager.FontProperties())}
+    for family in rcParams["font.sans-serif"]:
+        try:
+            paths.add(
+                font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+            )
+        except ValueError:  # not installed
+            continue
+    return frozenset(code for path in paths for code in font_manager.get_font(path).get_charmap())
+
+
+def plot_label(name: str, glyphs: frozenset[int]) -> str:
+    """``name`` as the plot's tick label: a character its fonts lack escaped (``\\u6a21``), where matplotlib drew
+    an empty box and warned once per glyph."""
+    return "".join(c if c == " " or ord(c) in glyphs else _escape(ord(c)) for c in name)
+
+
+def _escape(code: int) -> str:
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
