@@ -28,7 +28,9 @@ from data.aggregate import current_labels
 from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, machine_mask
 from data.bradley_terry import BOOTSTRAP, RATED, bootstrap_intervals, fit_strengths, standings
 from data.errors import PrefloopError
+from data.gold import read_gold
 from data.intervals import wilson_interval
+from data.labeller_flags import LEFT_SHARE_MIN_LABELS, LEFT_SHARE_RANGE
 from data.selection import without_labellers
 
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
@@ -56,18 +58,26 @@ class Row:
 
 
 def votes_table(
-    pairs: pd.DataFrame, completions: pd.DataFrame, labels: pd.DataFrame, by: str = PEOPLE
+    pairs: pd.DataFrame,
+    completions: pd.DataFrame,
+    labels: pd.DataFrame,
+    by: str = PEOPLE,
+    gold: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per current vote on an arena pair: prompt_id, model_a, model_b, score_a (1 a won, 0 b won, 0.5
     tie/both bad). ``by``: ``people`` (every labeller, no machine), or one machine annotator (``judge:<name>``,
-    ``rm:<id>``)."""
+    ``rm:<id>``). ``gold``: the pairwise gold items (item_id, choice; `data.gold.read_gold`): for ``people`` a gold
+    arena pair is one vote, its gold answer (the lead's decision), and the labellers' labels on it, which measure
+    them (every labeller is served it, whatever --overlap), are not votes; a machine's votes count on every pair."""
     arena = pairs[pairs["kind"] == ARENA]
     votes = current_labels(labels[labels["item_id"].isin(set(arena["id"]))], "pairwise")
-    votes = (
-        votes[~machine_mask(votes["annotator"].astype(str))]
-        if by == PEOPLE
-        else votes[votes["annotator"] == by]
-    )
+    if by == PEOPLE:
+        votes = votes[~machine_mask(votes["annotator"].astype(str))]
+        if gold is not None and len(gold):
+            decided = gold[gold["item_id"].isin(set(arena["id"]))][["item_id", "choice"]]
+            votes = pd.concat([votes[~votes["item_id"].isin(set(decided["item_id"]))], decided])
+    else:
+        votes = votes[votes["annotator"] == by]
     votes = votes[votes["choice"].isin(list(SCORE_A))]
     model = completions.set_index("id")["model"]
     merged = votes.merge(
@@ -147,7 +157,10 @@ def workspace_leaderboard(
     (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's)."""
     tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
     labels = without_labellers(tables["labels"], list(excluded))
-    return leaderboard(tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed)
+    gold = read_gold(workspace).to_pandas()
+    return leaderboard(
+        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold
+    )
 
 
 def leaderboard(
@@ -158,14 +171,15 @@ def leaderboard(
     by: str = PEOPLE,
     samples: int = BOOTSTRAP,
     seed: int = 0,
+    gold: pd.DataFrame | None = None,
 ) -> list[Row]:
-    """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`); the reference
-    (strength 0) is the first model in lineage order (the base)."""
+    """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`, which takes
+    ``gold``); the reference (strength 0) is the first model in lineage order (the base)."""
     if by != PEOPLE and not is_machine_labeller(by):
         raise PrefloopError(
             f"--by {by}: one of {PEOPLE}, {JUDGE_PREFIX}NAME or {RM_PREFIX}ID (a machine labeller)"
         )
-    votes = votes_table(pairs, completions, labels, by)
+    votes = votes_table(pairs, completions, labels, by, gold)
     if not (pairs["kind"] == ARENA).any():
         raise PrefloopError(
             "no arena pairs in this workspace: sample them with `python -m generate --arena A,B --split test`"
@@ -220,11 +234,50 @@ def _bound(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def board_json(rows: list[Row], by: str, excluded: Sequence[str] = ()) -> str:
+def side_preferences(pairs: pd.DataFrame, labels: pd.DataFrame) -> dict[str, dict]:
+    """The people whose current decisive votes on arena pairs pick the side shown on the left outside
+    `LEFT_SHARE_RANGE` over at least `LEFT_SHARE_MIN_LABELS` of them (the flag `data stats --labellers` raises over
+    all their pairwise labels): name -> left_share, votes. The side is a coin flip per labeller and item, so such
+    votes follow the screen, not the answers: noise that pulls every strength towards 0."""
+    arena = set(pairs.loc[pairs["kind"] == ARENA, "id"])
+    votes = current_labels(labels[labels["item_id"].isin(arena)], "pairwise")
+    decisive = votes["choice"].isin(["a", "b"]) & votes["left"].notna()
+    votes = votes[decisive & ~machine_mask(votes["annotator"].astype(str))]
+    low, high = LEFT_SHARE_RANGE
+    found = {}
+    for name, mine in votes.groupby("annotator"):
+        share = float((mine["choice"] == mine["left"]).mean())
+        if len(mine) >= LEFT_SHARE_MIN_LABELS and not low <= share <= high:
+            found[str(name)] = {"left_share": round(share, 3), "votes": len(mine)}
+    return found
+
+
+def workspace_side_preferences(workspace, excluded: Sequence[str] = ()) -> dict[str, dict]:
+    """`side_preferences` of a workspace's labels, less the ``excluded`` labellers' (already out of the board)."""
+    labels = without_labellers(workspace.frame("labels"), list(excluded))
+    return side_preferences(workspace.frame("pairs"), labels)
+
+
+def side_line(found: dict[str, dict]) -> str:
+    """The table's note on `side_preferences`; "" when nobody has one."""
+    if not found:
+        return ""
+    who = ", ".join(f"{name} (left {v['left_share']:.0%} of {v['votes']})" for name, v in found.items())
+    return (
+        f"side preference in arena votes: {who}: their votes follow the screen, not the answers, and pull every "
+        "strength towards 0; `--exclude-labeller NAME` leaves them out"
+    )
+
+
+def board_json(
+    rows: list[Row], by: str, excluded: Sequence[str] = (), sided: dict[str, dict] | None = None
+) -> str:
+    """The board as strict JSON; ``sided``: `side_preferences` (people's boards)."""
     board = {
         "by": by,
         "reference": rows[0].model,
         "excluded": list(excluded),
+        "side_preference": sided or {},
         "models": [asdict(r) for r in rows],
     }
     return json.dumps(board, indent=2, allow_nan=False)  # strict JSON: a NaN would be a bug, not a value
