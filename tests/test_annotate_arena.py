@@ -200,7 +200,9 @@ def test_the_side_is_a_coin_flip_and_a_left_clicker_is_flagged_on_the_leaderboar
     sides = labels.pivot(index="item_id", columns="annotator", values="left")
     assert 0.4 < (sides["lefty"] != sides["fair"]).mean() < 0.6 and len(sides) == 200
     flags = {row["labeller"]: row["flags"] for row in labeller_rows(labels)}
-    assert not any("left side" in f for f in flags["fair"]) and any("picks the left side 100%" in f for f in flags["lefty"])
+    assert not any("left side" in f for f in flags["fair"]) and any(
+        "picks the left side 100%" in f for f in flags["lefty"]
+    )
 
     argv = ["leaderboard", "-w", str(workspace.path), "--bootstrap", "50"]
     assert data_main(argv) == 0
