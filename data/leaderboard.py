@@ -1,7 +1,8 @@
 """The arena leaderboard: Bradley–Terry strengths of model versions from blind pairwise votes on `arena` pairs.
 
 A vote on an arena pair (both sides answers of different models to the same prompt) is a win for the chosen
-model, half a win to each side for a tie or ``both_bad``. Strengths θ maximise Σ wins_ij · log σ(θ_i − θ_j) with the
+model, half a win to each side for a tie or ``both_bad``; on people's board a gold arena pair is one vote, its gold
+answer. Strengths θ maximise Σ wins_ij · log σ(θ_i − θ_j) with the
 reference model (the base) fixed at 0, by Newton's method (Chatbot Arena's fit). Intervals are 95 % percentile
 bootstrap intervals that resample prompts (a prompt's votes travel together, as they are not independent), seeded;
 votes on one prompt give none (None, in the JSON null), as `data.intervals.mean_interval` gives none under two
