@@ -28,7 +28,8 @@ from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
 from data.files import check_not_link
 from data.gold import ANSWER, CLI, mark_gold, read_gold
-from data.leaderboard import ARENA, strength_interval, strength_text, workspace_leaderboard
+from data.leaderboard import ARENA, workspace_leaderboard
+from data.leaderboard_view import strength_interval, strength_text
 from data.schemas import CHOICES
 from data.selection import excluded_labellers, same_name, set_excluded, stored_names
 

@@ -73,7 +73,8 @@ def add_options(
 
     Field metadata beyond ``help``/``choices``: ``positional`` (an argument, not a flag), ``required``,
     ``short`` (e.g. ``-w``), ``repeat`` (a list given one value a flag), ``whole`` (a list whose values are never
-    split at commas: JSON), ``switch`` (a bool that is only ``--name``, no ``--no-name``), ``metavar`` (the
+    split at commas: JSON), ``folders`` (a list of names split at commas, except a value that names an existing
+    file or folder as a whole: a model folder's name may hold a comma), ``switch`` (a bool that is only ``--name``, no ``--no-name``), ``metavar`` (the
     value as --help names it, the README's word for it, e.g. FILE; a list's default is VALUE, a number's N or X,
     ``SCALAR_METAVARS``; a text or path field names its own, or argparse would shout the flag's name: ``--out
     OUT``). ``groups`` maps a field name to the argument group its flag is shown in (a method's own options)."""
@@ -203,6 +204,10 @@ def _construct(cls: type[T], values: dict[str, Any], prefix: str, where: Callabl
         field, kind = fields[key]
         if dataclasses.is_dataclass(kind):
             known[key] = _construct(kind, value, f"{prefix}{key}.", where)
+        elif (
+            field.metadata.get("folders") and _item_type(kind) is not None
+        ):  # a folder's name may hold commas
+            known[key] = _coerce_list(where(prefix + key), value, str, keep_paths=True)
         elif field.metadata.get("whole") and _item_type(kind) is not None:  # JSON holds commas: not split
             known[key] = (
                 None if value is None else tuple(value if isinstance(value, list | tuple) else [value])
@@ -254,8 +259,9 @@ def _finite_float(text: str) -> float | str:
     return number if math.isfinite(number) else text
 
 
-def _coerce_list(where: str, value: Any, item: Any) -> tuple | None:
-    """A tuple of ``item`` from a list, a scalar, or comma-separated strings (flags give a list of strings)."""
+def _coerce_list(where: str, value: Any, item: Any, keep_paths: bool = False) -> tuple | None:
+    """A tuple of ``item`` from a list, a scalar, or comma-separated strings (flags give a list of strings);
+    ``keep_paths``: a string that names an existing file or folder as a whole is one value, commas and all."""
     if value is None:
         return None
     values = list(value) if isinstance(value, list | tuple) else [value]
@@ -264,6 +270,9 @@ def _coerce_list(where: str, value: Any, item: Any) -> tuple | None:
         # `--exclude-labeller ""` excluded nobody, silently
         if isinstance(v, str) and not v.replace(",", "").strip():
             raise ConfigError(f"{where}: {v!r} names nothing; give a value or leave the option out")
+        if keep_paths and isinstance(v, str) and "," in v and Path(v).expanduser().exists():
+            parts.append(v)
+            continue
         parts += [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else [v]
     try:
         return tuple(

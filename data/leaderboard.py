@@ -1,7 +1,8 @@
 """The arena leaderboard: Bradley–Terry strengths of model versions from blind pairwise votes on `arena` pairs.
 
 A vote on an arena pair (both sides answers of different models to the same prompt) is a win for the chosen
-model, half a win to each side for a tie or ``both_bad``. Strengths θ maximise Σ wins_ij · log σ(θ_i − θ_j) with the
+model, half a win to each side for a tie or ``both_bad``; on people's board a gold arena pair is one vote, its gold
+answer. Strengths θ maximise Σ wins_ij · log σ(θ_i − θ_j) with the
 reference model (the base) fixed at 0, by Newton's method (Chatbot Arena's fit). Intervals are 95 % percentile
 bootstrap intervals that resample prompts (a prompt's votes travel together, as they are not independent), seeded;
 votes on one prompt give none (None, in the JSON null), as `data.intervals.mean_interval` gives none under two
@@ -28,7 +29,9 @@ from data.aggregate import current_labels
 from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, machine_mask
 from data.bradley_terry import BOOTSTRAP, RATED, bootstrap_intervals, fit_strengths, standings
 from data.errors import PrefloopError
+from data.gold import read_gold
 from data.intervals import wilson_interval
+from data.labeller_flags import LEFT_SHARE_MIN_LABELS, LEFT_SHARE_RANGE
 from data.selection import without_labellers
 
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
@@ -56,18 +59,26 @@ class Row:
 
 
 def votes_table(
-    pairs: pd.DataFrame, completions: pd.DataFrame, labels: pd.DataFrame, by: str = PEOPLE
+    pairs: pd.DataFrame,
+    completions: pd.DataFrame,
+    labels: pd.DataFrame,
+    by: str = PEOPLE,
+    gold: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per current vote on an arena pair: prompt_id, model_a, model_b, score_a (1 a won, 0 b won, 0.5
     tie/both bad). ``by``: ``people`` (every labeller, no machine), or one machine annotator (``judge:<name>``,
-    ``rm:<id>``)."""
+    ``rm:<id>``). ``gold``: the pairwise gold items (item_id, choice; `data.gold.read_gold`): for ``people`` a gold
+    arena pair is one vote, its gold answer (the lead's decision), and the labellers' labels on it, which measure
+    them (every labeller is served it, whatever --overlap), are not votes; a machine's votes count on every pair."""
     arena = pairs[pairs["kind"] == ARENA]
     votes = current_labels(labels[labels["item_id"].isin(set(arena["id"]))], "pairwise")
-    votes = (
-        votes[~machine_mask(votes["annotator"].astype(str))]
-        if by == PEOPLE
-        else votes[votes["annotator"] == by]
-    )
+    if by == PEOPLE:
+        votes = votes[~machine_mask(votes["annotator"].astype(str))]
+        if gold is not None and len(gold):
+            decided = gold[gold["item_id"].isin(set(arena["id"]))][["item_id", "choice"]]
+            votes = pd.concat([votes[~votes["item_id"].isin(set(decided["item_id"]))], decided])
+    else:
+        votes = votes[votes["annotator"] == by]
     votes = votes[votes["choice"].isin(list(SCORE_A))]
     model = completions.set_index("id")["model"]
     merged = votes.merge(
@@ -147,7 +158,10 @@ def workspace_leaderboard(
     (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's)."""
     tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
     labels = without_labellers(tables["labels"], list(excluded))
-    return leaderboard(tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed)
+    gold = read_gold(workspace).to_pandas()
+    return leaderboard(
+        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold
+    )
 
 
 def leaderboard(
@@ -158,14 +172,15 @@ def leaderboard(
     by: str = PEOPLE,
     samples: int = BOOTSTRAP,
     seed: int = 0,
+    gold: pd.DataFrame | None = None,
 ) -> list[Row]:
-    """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`); the reference
-    (strength 0) is the first model in lineage order (the base)."""
+    """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`, which takes
+    ``gold``); the reference (strength 0) is the first model in lineage order (the base)."""
     if by != PEOPLE and not is_machine_labeller(by):
         raise PrefloopError(
             f"--by {by}: one of {PEOPLE}, {JUDGE_PREFIX}NAME or {RM_PREFIX}ID (a machine labeller)"
         )
-    votes = votes_table(pairs, completions, labels, by)
+    votes = votes_table(pairs, completions, labels, by, gold)
     if not (pairs["kind"] == ARENA).any():
         raise PrefloopError(
             "no arena pairs in this workspace: sample them with `python -m generate --arena A,B --split test`"
@@ -220,107 +235,53 @@ def _bound(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def board_json(rows: list[Row], by: str, excluded: Sequence[str] = ()) -> str:
+def side_preferences(pairs: pd.DataFrame, labels: pd.DataFrame) -> dict[str, dict]:
+    """The people whose current decisive votes on arena pairs pick the side shown on the left outside
+    `LEFT_SHARE_RANGE` over at least `LEFT_SHARE_MIN_LABELS` of them (the flag `data stats --labellers` raises over
+    all their pairwise labels): name -> left_share, votes. The side is a coin flip per labeller and item, so such
+    votes follow the screen, not the answers: noise that pulls every strength towards 0."""
+    arena = set(pairs.loc[pairs["kind"] == ARENA, "id"])
+    votes = current_labels(labels[labels["item_id"].isin(arena)], "pairwise")
+    decisive = votes["choice"].isin(["a", "b"]) & votes["left"].notna()
+    votes = votes[decisive & ~machine_mask(votes["annotator"].astype(str))]
+    low, high = LEFT_SHARE_RANGE
+    found = {}
+    for name, mine in votes.groupby("annotator"):
+        share = float((mine["choice"] == mine["left"]).mean())
+        if len(mine) >= LEFT_SHARE_MIN_LABELS and not low <= share <= high:
+            found[str(name)] = {"left_share": round(share, 3), "votes": len(mine)}
+    return found
+
+
+def workspace_side_preferences(workspace, excluded: Sequence[str] = ()) -> dict[str, dict]:
+    """`side_preferences` of a workspace's labels, less the ``excluded`` labellers' (already out of the board)."""
+    labels = without_labellers(workspace.frame("labels"), list(excluded))
+    return side_preferences(workspace.frame("pairs"), labels)
+
+
+def side_line(found: dict[str, dict]) -> str:
+    """The table's note on `side_preferences`; "" when nobody has one."""
+    if not found:
+        return ""
+    who = ", ".join(f"{name} (left {v['left_share']:.0%} of {v['votes']})" for name, v in found.items())
+    return (
+        f"side preference in arena votes: {who}: their votes follow the screen, not the answers, and pull every "
+        "strength towards 0; `--exclude-labeller NAME` leaves them out"
+    )
+
+
+def board_json(
+    rows: list[Row], by: str, excluded: Sequence[str] = (), sided: dict[str, dict] | None = None
+) -> str:
+    """The board as strict JSON; ``sided``: `side_preferences` (people's boards)."""
     board = {
         "by": by,
         "reference": rows[0].model,
         "excluded": list(excluded),
+        "side_preference": sided or {},
         "models": [asdict(r) for r in rows],
     }
     return json.dumps(board, indent=2, allow_nan=False)  # strict JSON: a NaN would be a bug, not a value
-
-
-UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
-STANDING_NOTES = {
-    "above": "+inf: ahead of the reference by every chain of votes (never behind it): no finite strength",
-    "below": "-inf: behind the reference by every chain of votes (never ahead of it): no finite strength",
-    "unrated": "n/a: no chain of votes relates it to the reference (never compared with it, directly or through "
-    "models on both sides): no strength; compare them in one arena",
-}
-
-
-def strength_text(row: Row) -> str:
-    """A row's strength as the tables print it (+inf, -inf, n/a where the votes give no finite one)."""
-    return UNBOUNDED[row.standing] if row.strength is None else f"{row.strength:+.3f}"
-
-
-def strength_interval(row: Row, bootstrapped: bool = True) -> str:
-    """A row's strength interval as the tables print it: "-" where it has none (votes on one prompt, or no finite
-    strength), ±inf for an end more than 2.5 % of the resamples leave unbounded. ``bootstrapped``: the board has
-    intervals (its reference's low is not None)."""
-    if not bootstrapped or row.standing != RATED:
-        return "-"
-    low = "-inf" if row.low is None else f"{row.low:+.2f}"
-    high = "+inf" if row.high is None else f"{row.high:+.2f}"
-    return f"{low} to {high}"
-
-
-def board_lines(rows: list[Row], by: str, excluded_line: str = "") -> list[str]:
-    """The table as text: strength with its 95 % interval, win rate against the reference, votes; a note per kind
-    of strength the votes leave open, and who was excluded (``excluded_line``, `data.exclusion.Exclusion.line`)."""
-    width = max(len(r.name) for r in rows)
-    bootstrapped = rows[0].low is not None
-    intervals = (
-        "95 % bootstrap intervals over prompts"
-        if bootstrapped
-        else "no strength interval: the votes are on one prompt, and the bootstrap resamples prompts"
-    )
-    lines = [
-        f"arena leaderboard by {by} (Bradley–Terry logits, reference {rows[0].name} = 0; {intervals}; "
-        "win rate vs the reference with a Wilson interval, ties half)",
-        f"{'model':<{width}}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
-    ]
-    for r in rows:
-        win = "-" if r.win_rate is None else f"{r.win_rate:.3f} ({r.games})"
-        ci = "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}"
-        interval = strength_interval(r, bootstrapped)
-        lines.append(
-            f"{r.name:<{width}}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
-        )
-    open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
-    return [*lines, *(STANDING_NOTES[s] for s in open_), *([excluded_line] if excluded_line else [])]
-
-
-def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
-    """WS/leaderboard.png: each model's strength with its interval, in lineage order (written atomically); a
-    strength or bound the votes leave unbounded is drawn to the plot's edge (a triangle: +inf or -inf), an
-    unrated model has no point."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from data.files import atomic_write
-
-    figure, axis = plt.subplots(figsize=(7, 1.2 + 0.5 * len(rows)))
-    y = np.arange(len(rows))[::-1]
-    finite = [v for r in rows for v in (r.strength, r.low, r.high) if v is not None]
-    spread = max(1.0, max(finite) - min(finite))
-    left, right = min(finite) - 0.25 * spread, max(finite) + 0.25 * spread
-    bootstrapped = rows[0].low is not None
-    for k, r in zip(y, rows):
-        if (
-            r.standing == RATED and bootstrapped
-        ):  # low to high as they are: a percentile interval need not hold the strength
-            low, high = left if r.low is None else r.low, right if r.high is None else r.high
-            axis.errorbar((low + high) / 2, k, xerr=(high - low) / 2, fmt="none", capsize=4, color="C0")
-        if r.strength is not None:
-            axis.plot(r.strength, k, "o", color="C0")
-        elif r.standing in ("above", "below"):
-            axis.plot(
-                right if r.standing == "above" else left, k, ">" if r.standing == "above" else "<", color="C3"
-            )
-    axis.set_xlim(left, right)
-    axis.axvline(0, color="grey", lw=0.8, ls="--")
-    axis.set_yticks(y, [r.name if r.standing != "unrated" else f"{r.name} (unrated)" for r in rows])
-    interval = "95 % bootstrap interval" if bootstrapped else "no interval from one prompt"
-    # the interval on a line of its own: "no interval from one prompt" ran past a figure this wide
-    axis.set_xlabel(f"Bradley–Terry strength (logits vs the reference)\n{interval}")
-    axis.set_title(f"arena leaderboard by {by}")
-    figure.tight_layout()
-    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120))
-    plt.close(figure)
-    return path
 
 
 # -- checking the fit by simulation (tests/test_data_leaderboard.py, benchmarks/bench_leaderboard.py) ----------

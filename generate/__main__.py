@@ -119,9 +119,10 @@ def check_models(options: GenerateOptions, existing: Workspace | None) -> list[M
     manifest, so these are the models it samples (`base` not in the manifest yet is registered by `run_arena`)."""
     arena = None
     if options.arena:
-        from generate.arena import resolve_arena
+        from generate.arena import check_arena_files, resolve_arena
 
         arena = resolve_arena(existing, options.arena, options.model)
+        check_arena_files(arena)
     check_reward_judge(options, existing)
     return arena
 

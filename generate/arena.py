@@ -80,6 +80,7 @@ def resolve_arena(
     has_policies = models is not None and bool((models["method"] != REWARD_MODEL).any())
     newest = newest_model(workspace) if has_policies else None
     found: list[ModelEntry] = []
+    named: dict[str, str] = {}  # model id -> the first name given for it
     for name in names:
         if planned and name in planned:
             entry = planned[name]
@@ -97,8 +98,14 @@ def resolve_arena(
             entry = get_model(workspace, name)
         else:
             entry = _known(workspace, str(Path(resolve_model(name)).resolve()), "external")
-        if entry.id not in {e.id for e in found}:
+        same = next((e for e in found if e.id == entry.id), None)
+        if same is None:
             found.append(entry)
+            named[entry.id] = name
+        else:  # `runs/x` and `runs/x/`, or `base` and its folder: one model, compared once
+            log.warning(
+                "--arena: %s and %s name the same model (%s): compared once", named[same.id], name, same.path
+            )
     if len(found) < 2:
         raise PrefloopError(f"--arena {','.join(names)}: names fewer than two distinct models")
     return found
@@ -156,7 +163,7 @@ def sample_model(options: GenerateOptions, entry: ModelEntry, round: int, ids: l
     todo = [PromptRow(i, [dict(m) for m in prompts.at[i, "messages"]], None) for i in ids if i not in done]
     if not todo:
         return Counter()
-    engine = make_engine(options.engine, entry.path, engine_options(options))
+    engine = load_arena_model(options, entry)
     dtype, name = getattr(engine, "dtype", None), engine.name
 
     def build(prompt: PromptRow, samples) -> tuple[list[object], Counter]:
@@ -168,6 +175,43 @@ def sample_model(options: GenerateOptions, entry: ModelEntry, round: int, ids: l
     del engine
     gc.collect()  # this model's memory before the next one loads
     return counts
+
+
+def load_arena_model(options: GenerateOptions, entry: ModelEntry):
+    """``entry``'s engine; a model that does not load is one line naming it (a library's error was a traceback)."""
+    try:
+        return make_engine(options.engine, entry.path, engine_options(options))
+    except PrefloopError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any library's load error: a broken folder, a bad file
+        raise PrefloopError(f"--arena: model {entry.path}{_unloaded(exc)}") from exc
+
+
+def _unloaded(exc: Exception) -> str:
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f" did not load ({type(exc).__name__}: {first}); the models before it keep their answers, a rerun samples what is missing"
+
+
+def check_arena_files(models: list[ModelEntry]) -> None:
+    """Each arena model folder's config and weight files' headers read (cheap: no weights load), before anything is
+    written: a broken folder is one line naming it, not a traceback after the other models sampled."""
+    from safetensors import safe_open
+    from transformers import AutoConfig
+
+    for entry in models:
+        folder = Path(entry.path)
+        if not folder.is_dir():
+            continue  # a hub id: what it is, the engine finds out
+        try:
+            AutoConfig.from_pretrained(folder)
+            for weights in sorted(folder.glob("*.safetensors")):
+                with safe_open(weights, framework="pt"):
+                    pass
+        except Exception as exc:  # noqa: BLE001 - any reader's error on a broken file
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise PrefloopError(
+                f"--arena: model {entry.path} does not load ({type(exc).__name__}: {first}); nothing written"
+            ) from exc
 
 
 def arena_pairs(

@@ -92,8 +92,10 @@ class SampleOptions:
     arena: tuple[str, ...] | None = field(
         default=None,
         metadata={
-            "help": "models to compare: base, newest, a manifest id, a short name or folder (e.g. base,newest); "
-            "after --spin-iter/--judge-iter: sampled on the loop's held-out prompts, then the leaderboard"
+            "help": "models to compare: base, newest, a manifest id, a short name or folder (e.g. base,newest; "
+            "a folder whose name holds a comma as a value of its own: --arena base 'runs/a,b'); "
+            "after --spin-iter/--judge-iter: sampled on the loop's held-out prompts, then the leaderboard",
+            "folders": True,
         },
     )
     arena_pairs: int = field(

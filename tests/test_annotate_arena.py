@@ -4,6 +4,7 @@ name or id in any page or response they receive."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from itertools import combinations
@@ -162,3 +163,77 @@ def test_two_labellers_vote_blind_and_the_leaderboard_is_their_votes(tmp_path):
     assert board[0].strength == 0 < board[1].strength < board[2].strength
     html = arena_html(workspace)
     assert "Arena leaderboard" in html and models["great"].id[:8] in html and "0.750" in html
+
+
+# -- position bias and gold ---------------------------------------------------------------------------------
+def two_model_arena(path, count: int) -> tuple[Workspace, list[str]]:
+    """``count`` arena pairs of models X and Y, X always side a (as `generate --arena` pairs models in order)."""
+    workspace, records, ids = Workspace.init(path), [], []
+    for i in range(count):
+        prompt = Prompt([{"role": "user", "content": f"question {i}"}], source="arena", split="test")
+        x, y = (Completion(prompt.id, f"{m} answers {i}", f"/models/{m}", "hf") for m in "XY")
+        pair = Pair(prompt.id, x.id, y.id, "arena")
+        records += [prompt, x, y, pair]
+        ids.append(pair.id)
+    workspace.append(records)
+    return workspace, ids
+
+
+def test_the_side_is_a_coin_flip_and_a_left_clicker_is_flagged_on_the_leaderboard(tmp_path, capsys):
+    """Model X is side a of every arena pair: each labeller sees it on the left about half the time, not always,
+    and two labellers see different sides. A labeller who always clicks left gives X half the wins whoever is
+    better (noise: the leaderboard does not read `left`, and need not); `data stats --labellers` flags them over
+    their arena votes, and the leaderboard named nobody: it names them now, with `--exclude-labeller` as the
+    remedy."""
+    from data.__main__ import main as data_main
+    from data.labellers import labeller_rows
+
+    workspace, ids = two_model_arena(tmp_path / "ws", 200)
+    service = LabelService(workspace, "arena", overlap=2)
+    for user in ("lefty", "fair"):
+        while (shown := service.show(user)) is not None:  # fair always picks Y (side b), wherever it is shown
+            side = "left" if user == "lefty" or shown.left == "b" else "right"
+            service.submit(user, shown.item.id, side, active_seconds=5.0)
+    labels = workspace.frame("labels")
+    x_left = labels.assign(x_left=labels["left"] == "a").groupby("annotator")["x_left"].mean()
+    assert all(0.4 < share < 0.6 for share in x_left), x_left
+    sides = labels.pivot(index="item_id", columns="annotator", values="left")
+    assert 0.4 < (sides["lefty"] != sides["fair"]).mean() < 0.6 and len(sides) == 200
+    flags = {row["labeller"]: row["flags"] for row in labeller_rows(labels)}
+    assert not any("left side" in f for f in flags["fair"]) and any(
+        "picks the left side 100%" in f for f in flags["lefty"]
+    )
+
+    argv = ["leaderboard", "-w", str(workspace.path), "--bootstrap", "50"]
+    assert data_main(argv) == 0
+    out = capsys.readouterr().out
+    assert "side preference in arena votes: lefty (left 100% of 200)" in out and "--exclude-labeller" in out
+    assert data_main([*argv, "--json", "--exclude-labeller", "lefty"]) == 0
+    board = json.loads(capsys.readouterr().out)
+    assert board["side_preference"] == {} and board["models"][1]["win_rate"] == 1.0
+
+
+def test_a_gold_arena_pair_is_gold_in_the_arena_app_and_one_vote_on_the_leaderboard(tmp_path, capsys):
+    """`data gold` on an arena pair: the arena app serves it as a gold item (as the pairwise app does), which
+    every labeller meets whatever --overlap. The leaderboard counted each labeller's label on it as a vote, so one
+    prompt weighed as much as the team is large; it counts the gold answer, the lead's decision, once."""
+    from data.__main__ import main as data_main
+    from data.gold import mark_gold
+    from data.leaderboard import workspace_leaderboard
+
+    workspace, ids = two_model_arena(tmp_path / "ws", 7)
+    mark_gold(workspace, [ids[0]], ["a"], "test")  # the lead: X's answer is better on this prompt
+    service = LabelService(workspace, "arena", overlap=2, gold_rate=0.5)
+    assert service.queue.gold == [ids[0]]
+    served = {user: [] for user in ("ann", "bob")}
+    for user, seen in served.items():
+        while (shown := service.show(user)) is not None:
+            seen.append(shown.item.id)
+            service.submit(user, shown.item.id, "left" if shown.left == "b" else "right")  # always Y
+    assert all(ids[0] in seen for seen in served.values())  # gold: to everyone
+    regular = sorted(i for seen in served.values() for i in seen if i != ids[0])
+    assert regular == sorted(ids[1:] * 2)  # K = 2
+    rows = workspace_leaderboard(workspace, samples=50)  # 12 votes for Y, and the gold answer for X
+    assert [(r.votes, r.games, r.win_rate) for r in rows] == [(13, 0, None), (13, 13, 12 / 13)]
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "20", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["models"][1]["win_rate"] == 12 / 13

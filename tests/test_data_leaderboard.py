@@ -15,15 +15,14 @@ import pytest
 from data.errors import PrefloopError
 from data.leaderboard import (
     board_json,
-    board_lines,
     fit_strengths,
     leaderboard,
     lineage_order,
-    plot_leaderboard,
     simulation_check,
     votes_table,
     wilson_interval,
 )
+from data.leaderboard_view import board_lines, plot_leaderboard
 
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
 

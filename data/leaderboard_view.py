@@ -1,0 +1,143 @@
+"""How the arena leaderboard (`data.leaderboard`) is shown: the text table (`board_lines`, padded by display width so
+a model name in wide characters such as CJK keeps the columns straight) and WS/leaderboard.png (`plot_leaderboard`,
+each name's characters the plot's font lacks escaped, as the table escapes control characters)."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+from data.bradley_terry import RATED
+from data.leaderboard import Row
+
+UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
+STANDING_NOTES = {
+    "above": "+inf: ahead of the reference by every chain of votes (never behind it): no finite strength",
+    "below": "-inf: behind the reference by every chain of votes (never ahead of it): no finite strength",
+    "unrated": "n/a: no chain of votes relates it to the reference (never compared with it, directly or through "
+    "models on both sides): no strength; compare them in one arena",
+}
+
+
+def strength_text(row: Row) -> str:
+    """A row's strength as the tables print it (+inf, -inf, n/a where the votes give no finite one)."""
+    return UNBOUNDED[row.standing] if row.strength is None else f"{row.strength:+.3f}"
+
+
+def strength_interval(row: Row, bootstrapped: bool = True) -> str:
+    """A row's strength interval as the tables print it: "-" where it has none (votes on one prompt, or no finite
+    strength), ±inf for an end more than 2.5 % of the resamples leave unbounded. ``bootstrapped``: the board has
+    intervals (its reference's low is not None)."""
+    if not bootstrapped or row.standing != RATED:
+        return "-"
+    low = "-inf" if row.low is None else f"{row.low:+.2f}"
+    high = "+inf" if row.high is None else f"{row.high:+.2f}"
+    return f"{low} to {high}"
+
+
+def display_width(text: str) -> int:
+    """The columns ``text`` takes in a terminal: wide and fullwidth characters (CJK) two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
+    )
+
+
+def padded(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (str.ljust counts a CJK character as one)."""
+    return text + " " * max(0, width - display_width(text))
+
+
+def board_lines(rows: list[Row], by: str, excluded_line: str = "") -> list[str]:
+    """The table as text: strength with its 95 % interval, win rate against the reference, votes; a note per kind
+    of strength the votes leave open, and who was excluded (``excluded_line``, `data.exclusion.Exclusion.line`)."""
+    width = max(display_width(r.name) for r in rows)
+    bootstrapped = rows[0].low is not None
+    intervals = (
+        "95 % bootstrap intervals over prompts"
+        if bootstrapped
+        else "no strength interval: the votes are on one prompt, and the bootstrap resamples prompts"
+    )
+    lines = [
+        f"arena leaderboard by {by} (Bradley–Terry logits, reference {rows[0].name} = 0; {intervals}; "
+        "win rate vs the reference with a Wilson interval, ties half)",
+        f"{padded('model', width)}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
+    ]
+    for r in rows:
+        win = "-" if r.win_rate is None else f"{r.win_rate:.3f} ({r.games})"
+        ci = "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}"
+        interval = strength_interval(r, bootstrapped)
+        lines.append(
+            f"{padded(r.name, width)}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
+        )
+    open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
+    return [*lines, *(STANDING_NOTES[s] for s in open_), *([excluded_line] if excluded_line else [])]
+
+
+def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
+    """WS/leaderboard.png: each model's strength with its interval, in lineage order (written atomically); a
+    strength or bound the votes leave unbounded is drawn to the plot's edge (a triangle: +inf or -inf), an
+    unrated model has no point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from data.files import atomic_write
+
+    figure, axis = plt.subplots(figsize=(7, 1.2 + 0.5 * len(rows)))
+    y = np.arange(len(rows))[::-1]
+    finite = [v for r in rows for v in (r.strength, r.low, r.high) if v is not None]
+    spread = max(1.0, max(finite) - min(finite))
+    left, right = min(finite) - 0.25 * spread, max(finite) + 0.25 * spread
+    bootstrapped = rows[0].low is not None
+    for k, r in zip(y, rows):
+        if (
+            r.standing == RATED and bootstrapped
+        ):  # low to high as they are: a percentile interval need not hold the strength
+            low, high = left if r.low is None else r.low, right if r.high is None else r.high
+            axis.errorbar((low + high) / 2, k, xerr=(high - low) / 2, fmt="none", capsize=4, color="C0")
+        if r.strength is not None:
+            axis.plot(r.strength, k, "o", color="C0")
+        elif r.standing in ("above", "below"):
+            axis.plot(
+                right if r.standing == "above" else left, k, ">" if r.standing == "above" else "<", color="C3"
+            )
+    axis.set_xlim(left, right)
+    axis.axvline(0, color="grey", lw=0.8, ls="--")
+    names = [plot_label(r.name, font_glyphs()) for r in rows]
+    axis.set_yticks(y, [n if r.standing != "unrated" else f"{n} (unrated)" for n, r in zip(names, rows)])
+    interval = "95 % bootstrap interval" if bootstrapped else "no interval from one prompt"
+    # the interval on a line of its own: "no interval from one prompt" ran past a figure this wide
+    axis.set_xlabel(f"Bradley–Terry strength (logits vs the reference)\n{interval}")
+    axis.set_title(f"arena leaderboard by {by}")
+    figure.tight_layout()
+    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120))
+    plt.close(figure)
+    return path
+
+
+def font_glyphs() -> frozenset[int]:
+    """The code points the plot's fonts draw: the default font's and its fallbacks' (`font.sans-serif`)."""
+    from matplotlib import font_manager, rcParams
+
+    paths = {font_manager.findfont(font_manager.FontProperties())}
+    for family in rcParams["font.sans-serif"]:
+        try:
+            paths.add(
+                font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+            )
+        except ValueError:  # not installed
+            continue
+    return frozenset(code for path in paths for code in font_manager.get_font(path).get_charmap())
+
+
+def plot_label(name: str, glyphs: frozenset[int]) -> str:
+    """``name`` as the plot's tick label: a character its fonts lack escaped (``\\u6a21``), where matplotlib drew
+    an empty box and warned once per glyph."""
+    return "".join(c if c == " " or ord(c) in glyphs else _escape(ord(c)) for c in name)
+
+
+def _escape(code: int) -> str:
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

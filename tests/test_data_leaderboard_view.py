@@ -1,0 +1,53 @@
+"""How the arena leaderboard is shown (data/leaderboard_view.py): model names in wide (CJK) characters keep the text
+table's columns straight, and the plot escapes the characters its font cannot draw."""
+
+from __future__ import annotations
+
+import warnings
+
+from data.leaderboard import leaderboard
+from data.leaderboard_view import board_lines, display_width, font_glyphs, plot_label, plot_leaderboard
+from tests.test_data_leaderboard import games_tables
+
+WIDE = "/m/模型二号"  # 4 CJK characters: 8 terminal columns
+
+
+def wide_board():
+    """A board of A (the base) and a model whose folder is named in CJK characters."""
+    pairs, completions, labels, models = games_tables([(p, "A", "B", "ann", "ab"[p % 2]) for p in range(4)])
+    models.loc[1, "path"] = WIDE
+    completions["model"] = completions["model"].replace("/m/B", WIDE)
+    return leaderboard(pairs, completions, labels, models, samples=50)
+
+
+def test_display_width_counts_wide_characters_twice():
+    assert [display_width(t) for t in ("abc", "模型", "e\u0301", "ｱ")] == [3, 4, 1, 1]
+
+
+def test_a_cjk_model_name_keeps_the_table_aligned():
+    """The table padded names with str.ljust, which counts a CJK character as one column though a terminal shows
+    it in two: every column after the name sat 4 columns to the right on that model's row."""
+    lines = board_lines(wide_board(), "people")
+    assert "(模型二号)" in lines[3]
+    parent_at = [
+        display_width(line[: line.index(word)]) for line, word in zip(lines[1:4], ("parent", "-", "A "))
+    ]
+    assert len(set(parent_at)) == 1, lines
+
+
+def test_the_plot_escapes_glyphs_its_font_lacks(tmp_path, monkeypatch):
+    """matplotlib drew an empty box for each CJK character (its default font has none) and warned 'Glyph ...
+    missing from font(s)'. The tick label spells such a character as an escape instead; a drawable one stays."""
+    import matplotlib.pyplot as plt
+
+    glyphs = frozenset(map(ord, "abc ()"))
+    assert plot_label("ab (模c)", glyphs) == "ab (\\u6a21c)"
+    assert plot_label("a\U0001f600", glyphs) == "a\\U0001f600"
+    drawn = []
+    monkeypatch.setattr(plt, "close", drawn.append)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph was a UserWarning
+        plot_leaderboard(wide_board(), "people", tmp_path / "board.png")
+    ticks = [t.get_text() for t in drawn.pop().axes[0].get_yticklabels()]
+    drawable = font_glyphs()
+    assert all(ord(c) in drawable for t in ticks for c in t if c != " ") and len(ticks) == 2, ticks
