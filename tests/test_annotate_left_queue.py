@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
+from annotate import loading
 from annotate.app import make_context, on_submit, on_undo
 from annotate.service import ItemWithdrawn, LabelService, StaleItem
 from annotate.users import Authenticator, add_user, load_users
@@ -21,6 +22,15 @@ from data.records import Completion, Label, Pair, Prompt
 from data.workspace import Workspace
 from tests.test_annotate_gold import GOLD, build
 from tests.test_data_gold_files import write
+
+
+@pytest.fixture(autouse=True)
+def _fixed_gold_seed(monkeypatch):
+    """The gold draws' secret is the first gold event's random id, so where a gold item falls in a labeller's
+    stream changes from run to run; when it fell last, nothing was left to serve after it and the checks of the
+    next item failed (about one run in 40 to 80 per test). A fixed secret places it mid-stream in every run."""
+    seed = loading.gold_seed
+    monkeypatch.setattr(loading, "gold_seed", lambda events: seed(events) and b"a fixed gold secret")
 
 
 def _people_labels(ws: Workspace) -> list[dict]:
@@ -34,6 +44,8 @@ def _until_shown(service: LabelService, user: str, item: str, answer: str) -> in
     while (shown := service.show(user)).item.id != item:
         service.submit(user, shown.item.id, answer, strength=2 if answer == "left" else None)
         done += 1
+    # most tests go on to serve the next item: one must be left besides ``item`` (else change _fixed_gold_seed's)
+    assert service.progress(user)["remaining"] > 1, f"{item} came last in {user}'s stream"
     return done
 
 
