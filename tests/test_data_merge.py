@@ -338,3 +338,30 @@ def test_a_merge_reads_the_held_texts_that_may_be_near_copies_only(tmp_path, mon
     assert reads == [("prompts", ("id", [hi])), ("completions", ("prompt_id", [colour]))]
     monkeypatch.setattr("data.spellings._digest", lambda value: 0)
     assert plan_merge(ws, [other])[0].near_copies == plan.near_copies
+
+
+def test_the_check_after_a_merge_reads_the_references_only_and_still_warns_of_a_dangling_one(
+    tmp_path, monkeypatch, capsys
+):
+    """The check for dangling references after a merge's write read every table whole (all the texts of a large
+    workspace at once); it reads the ids and the columns that reference other rows only, and warns as before.
+    `data validate` still reads every column of every row."""
+    ws = spelled_workspace(tmp_path / "ws", ["Red", "Blue"], "Hi?")
+    other = spelled_workspace(tmp_path / "other", ["Red", "Green"], "Hi?")
+    orphan = Completion("no-such-prompt", "Lost.", "m", "hf")
+    ws.append([orphan])
+    reads, read = [], Workspace.read
+
+    def recorded(self, name, columns=None, where=None, as_stored=False):
+        if self.path == ws.path and where is None:
+            reads.append((name, columns))
+        return read(self, name, columns, where, as_stored)
+
+    monkeypatch.setattr(Workspace, "read", recorded)
+    capsys.readouterr()
+    assert main(["merge", "-w", str(ws.path), str(other.path)]) == 0
+    warning = f"warning: completion {orphan.id}: prompt_id no-such-prompt does not exist\n"
+    assert capsys.readouterr().err == warning
+    assert [read for read in reads if read[0] in ("prompts", "completions") and read[1] is None] == []
+    assert main(["validate", "-w", str(ws.path)]) == 1
+    assert ("completions", None) in reads and ("prompts", None) in reads

@@ -146,7 +146,9 @@ def test_a_read_of_some_rows_checks_the_other_columns_of_the_row_groups_it_decod
         workspace.read("prompts", ["split"])
     table = pa.Table.from_pylist(rows, SCHEMAS["prompts"])
     pq.write_table(table.set_column(4, "split", pa.array([[1]] * 6)), bad, row_group_size=2)
-    with pytest.raises(SchemaError, match="field .split.: type list<element: int64> cannot be read as string"):
+    with pytest.raises(
+        SchemaError, match="field .split.: type list<element: int64> cannot be read as string"
+    ):
         workspace.read("prompts", ["split"], ("id", ["no such id"]))
 
 
