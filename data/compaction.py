@@ -41,6 +41,7 @@ from data.files import (
     write_error,
     writer_gone,
 )
+from data.part_reads import read_part
 from data.schemas import SCHEMAS
 from data.store import (
     BATCHES,
@@ -51,7 +52,6 @@ from data.store import (
     committed_batches,
     part_files,
     part_name,
-    read_part,
     unique_ids,
     visible_parts,
     write_part,

@@ -64,15 +64,18 @@ class Side:
 
     @classmethod
     def of(cls, tables: Mapping[str, pa.Table], workspace: Path) -> Side:
-        frames = {}
-        for name, columns in FRAMES.items():
-            table = tables[name] if columns is None else tables[name].select(columns)
-            table = same_names(table) if name == "labels" else table
-            frames[name] = table.to_pandas().assign(**{WORKSPACE: str(workspace)})
-        return cls(**frames)
+        return cls(**{name: frame_of(name, tables[name], workspace) for name in FRAMES})
 
     def plus(self, other: Side) -> Side:
         return Side(*(pd.concat([getattr(self, n), getattr(other, n)], ignore_index=True) for n in FRAMES))
+
+
+def frame_of(name: str, table: pa.Table, workspace: Path) -> pd.DataFrame:
+    """Table ``name``'s rows from ``workspace`` as a `Side` holds them."""
+    columns = FRAMES[name]
+    table = table if columns is None else table.select(columns)
+    table = same_names(table) if name == "labels" else table
+    return table.to_pandas().assign(**{WORKSPACE: str(workspace)})
 
 
 def _answers(completions: pd.DataFrame) -> pd.DataFrame:

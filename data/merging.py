@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from data.errors import PrefloopError
 from data.files import failure_reason
 from data.gold import NOUN as GOLD_NOUN
-from data.merge_guard import FRAMES, Side, check_rank_items
+from data.merge_guard import FRAMES, Side, check_rank_items, frame_of
 from data.merge_logs import carry_logs, plan_logs
 from data.merge_spellings import NearCopies
 from data.schemas import SCHEMAS
@@ -120,16 +120,32 @@ class MergePlan:
 
 @dataclass
 class Held:
-    """What this workspace holds once the plans so far are merged: each table's ids, and the rows the checks read."""
+    """What this workspace holds once the plans so far are merged: each table's ids, and the rows the checks read;
+    of the completions, those of the plans so far (``side``) and, read for each plan, this workspace's own answers
+    of the prompts the plan's workspace answers (`answering`): all the rank checks compare."""
 
     ids: dict[str, pa.Array]
     side: Side
+    workspace: Workspace
 
     @classmethod
     def read(cls, workspace: Workspace) -> Held:
-        # children first; the checked tables' columns (`FRAMES`; None: all), the others' ids
-        tables = {name: workspace.read(name, FRAMES.get(name, ["id"])) for name in READ_ORDER}
-        return cls(_ids(tables), Side.of(tables, workspace.path))
+        # children first; the checked tables' columns (`FRAMES`; None: all), the others' ids (the completions' too:
+        # their rows are read for each plan, `answering`)
+        columns = {**FRAMES, "completions": ["id"]}
+        tables = {name: workspace.read(name, columns.get(name, ["id"])) for name in READ_ORDER}
+        ids = _ids(tables)
+        tables["completions"] = pa.schema(
+            [SCHEMAS["completions"].field(c) for c in FRAMES["completions"]]
+        ).empty_table()
+        return cls(ids, Side.of(tables, workspace.path), workspace)
+
+    def answering(self, prompts: pa.Array) -> Side:
+        """``side`` with this workspace's answers of ``prompts`` before the plans' (`check_rank_items`: the answers
+        a plan of a workspace answering ``prompts`` adds, or that join its rank items, are of those prompts)."""
+        stored = self.workspace.read("completions", FRAMES["completions"], where=("prompt_id", prompts))
+        own = frame_of("completions", stored, self.workspace.path)
+        return replace(self.side, completions=pd.concat([own, self.side.completions], ignore_index=True))
 
     def add(self, added: dict[str, pa.Table], workspace: Path) -> None:
         new = _ids(added)
@@ -198,8 +214,9 @@ def _plan_one(held: Held, target: Path, other: Workspace, on_conflict: str) -> M
     # children first: every row with its parents; copied as stored (names too: `Side` compares them as same_name)
     tables = {name: other.read(name, as_stored=True) for name in READ_ORDER}
     theirs = Side.of(tables, other.path)
-    label_conflicts, labels_out = _found(held.side.labels, theirs.labels, False, other.path)
-    gold_conflicts, gold_out = _found(held.side.gold, theirs.gold, True, other.path)
+    side = held.answering(pc.unique(tables["completions"].column("prompt_id")))
+    label_conflicts, labels_out = _found(side.labels, theirs.labels, False, other.path)
+    gold_conflicts, gold_out = _found(side.gold, theirs.gold, True, other.path)
     conflicts = label_conflicts + gold_conflicts
     if conflicts and on_conflict == "fail":
         _refuse(conflicts, other.path)
@@ -210,7 +227,7 @@ def _plan_one(held: Held, target: Path, other: Workspace, on_conflict: str) -> M
         labels=theirs.labels[~theirs.labels["id"].isin(labels_out)],
         gold=theirs.gold[~theirs.gold["id"].isin(gold_out)],
     )
-    check_rank_items(held.side, merged_in, added["completions"], other.path)
+    check_rank_items(side, merged_in, added["completions"], other.path)
     return MergePlan(other, tuple(conflicts), added)
 
 

@@ -176,13 +176,29 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     return stats
 
 
-def integrity_problems(workspace: Workspace) -> list[str]:
+# The columns that reference other tables' rows (besides each table's ids)
+REFERENCES = {
+    "completions": ["prompt_id", "parent_id"],
+    "pairs": ["prompt_id", "completion_a", "completion_b"],
+    "labels": ["task", "item_id", "ranking"],
+    "models": ["parent_id"],
+    "scores": ["pair_id", "model_id"],
+}
+
+
+def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
-    validated on read); symlinks planted among the parts, which are refused unread."""
+    validated on read: with ``whole``, every column; else the ids and references only, which is all a merge's
+    check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
+    unread."""
     planted = workspace.not_files()
     if planted:
         return [f"{path}: {NOT_A_FILE}" for path in planted]
-    tables = {name: workspace.read(name) for name in READ_ORDER if name in TABLES}
+    tables = {
+        name: workspace.read(name, None if whole else REFERENCES.get(name, []))
+        for name in READ_ORDER
+        if name in TABLES
+    }
     ids = {name: table.column("id").combine_chunks() for name, table in tables.items()}
     problems = []
 

@@ -24,7 +24,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -41,12 +41,12 @@ from data.files import (
     folder_for_writing,
     host_tag,
     open_folder,
-    open_regular,
     publish,
     remove,
     write_error,
     write_temp,
 )
+from data.part_reads import Where, part_source, read_part
 from data.schemas import SCHEMAS, SchemaError
 from data.table_checks import conform
 
@@ -56,19 +56,11 @@ COMMIT_SUFFIX = ".commit"
 SOURCES_KEY = b"prefloop.sources"  # merged parts: JSON list of the part names they replaced
 READ_ROUNDS = 100
 READ_THREADS = max(2, min(8, os.cpu_count() or 2))
-# A read of some rows (``where``) streams each part: this many rows at a time, read through a buffer of this size,
-# so that a large part's other rows (a whole text column) are never held at once.
-WHERE_ROWS, WHERE_BUFFER = 8192, 1 << 20
-# What a read keeps of each batch of checked rows: some of them (`where_in`), or a smaller table made of them with
-# their ids (a digest of a text column: `data.spellings`)
-Where = Callable[[pa.Table], pa.Table]
-
-
-def where_in(column: str, values: pa.Array) -> Where:
-    """The rows whose ``column`` holds one of ``values``."""
-    return lambda table: table.filter(pc.is_in(table.column(column), value_set=values))
-
-
+# Parts of the tables of texts are written in row groups of this many rows: a read of some of their rows
+# (`part_reads.WhereIn`: an import's answers of its prompts) decodes the texts only of the row groups that hold one.
+# Other tables are one row group a part: labels in small row groups take ~20% more disk (ids and times in a
+# dictionary per row group compress worse), and their reads of some rows read ids only.
+ROW_GROUP_ROWS = {"prompts": 2048, "completions": 2048}
 # part-<time ns>-<pid>-<host><random>[-b<batch>][-m|-compacted].parquet, where the writer's host (files.host_tag)
 # leads the random hex digits (older versions wrote none): their pattern, which takes any hex digits there, still
 # finds the batch of a new name, so a part of an uncommitted batch stays invisible to them. Other names read as plain
@@ -136,76 +128,11 @@ def _table_folder(path: Path):
             os.close(fd)
 
 
-@contextmanager
-def _part_source(path: Path, dir_fd: int | None = None):
-    """A part opened without following a link (``files.open_regular``); Arrow reads it through /proc/self/fd where
-    there is one (its own I/O, outside the GIL, as when it opens a path), else through the Python file."""
-    with open_regular(path, dir_fd) as handle:
-        proc = f"/proc/self/fd/{handle.fileno()}"
-        if not os.path.exists(proc):
-            yield handle
-            return
-        with pa.OSFile(proc) as source:
-            yield source
-
-
-def read_part(
-    path: Path,
-    name: str,
-    columns: list[str] | None = None,
-    where: Where | None = None,
-    dir_fd: int | None = None,
-) -> pa.Table:
-    """One part, validated: all columns, or only ``columns`` (those are the ones checked); with ``where``, what it
-    keeps of the part's rows (`_matching`); with ``dir_fd``, opened through that descriptor of its folder."""
-    try:
-        # A symlink planted in the workspace is an error, never read as data.
-        with _part_source(path, dir_fd) as source:
-            part = pq.ParquetFile(source, buffer_size=WHERE_BUFFER if where is not None else 0)
-            present = part.schema_arrow.names
-            # Columns added to the format later (schemas.ADDED_COLUMNS) are filled in by conform.
-            read = None if columns is None else [c for c in columns if c in present]
-            if where is not None and part.metadata.num_rows:
-                return _matching(part, read, name, str(path), columns, where)
-            table = part.read(columns=read)
-    except FileNotFoundError:
-        raise
-    except NotAFileError as exc:
-        raise SchemaError(str(path), NOT_A_FILE) from exc
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise SchemaError(str(path), f"not a readable Parquet file ({exc})") from exc
-    table = conform(table, name, str(path), columns)
-    return table if where is None else where(table)
-
-
-def _matching(
-    part: pq.ParquetFile,
-    read: list[str] | None,
-    name: str,
-    source: str,
-    columns: list[str] | None,
-    where: Where,
-) -> pa.Table:
-    """What ``where`` keeps of the rows of ``part``, read `WHERE_ROWS` at a time: every row is checked as a whole read
-    checks it (a bad one named by its row in the part), and only what is kept is held."""
-    kept, start = [], 0
-    for batch in part.iter_batches(batch_size=WHERE_ROWS, columns=read):
-        try:
-            table = conform(pa.Table.from_batches([batch]), name, source, columns)
-        except SchemaError as exc:
-            if exc.row is None:
-                raise
-            raise SchemaError(source, exc.detail, row=start + exc.row, field=exc.field) from None
-        kept.append(where(table))
-        start += batch.num_rows
-    return pa.concat_tables(kept)
-
-
 def _sources(path: Path, dir_fd: int | None) -> list[str]:
     if not path.name.endswith("-m.parquet"):
         return []
     try:
-        with _part_source(path, dir_fd) as source:
+        with part_source(path, dir_fd) as source:
             metadata = pq.read_schema(source).metadata or {}
     except NotAFileError as exc:
         raise SchemaError(str(path), NOT_A_FILE) from exc
@@ -325,12 +252,13 @@ def _may_repeat(ids: pa.Array) -> bool:
 def write_part(
     directory: Path, table: pa.Table, metadata: dict | None = None, dir_fd: int | None = None
 ) -> Path:
-    """A durable temp file in ``directory`` (with ``dir_fd``: the folder that is open on) holding ``table``."""
+    """A durable temp file in ``directory`` (with ``dir_fd``: the folder that is open on) holding ``table``, in the
+    row groups of the table the folder is (`ROW_GROUP_ROWS`)."""
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
 
     def write(handle) -> None:
-        pq.write_table(table, handle, compression="zstd")
+        pq.write_table(table, handle, compression="zstd", row_group_size=ROW_GROUP_ROWS.get(directory.name))
 
     return write_temp(directory, write, ".parquet", dir_fd=dir_fd)
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data import compaction, store
+from data import compaction, part_reads, store
 from data.annotators import one_spelling
 from data.errors import PrefloopError
 from data.files import NOT_A_FILE, NotAFileError, atomic_write, failure_reason, open_regular, write_error
@@ -117,7 +117,7 @@ class Workspace:
         To see rows with their parents, read children before parents (labels, pairs, completions, prompts): a row
         visible now stays visible, and its parents were committed with or before it (``READ_ORDER``)."""
         if where is not None:
-            where = store.where_in(where[0], where_values(name, *where))
+            where = part_reads.where_in(where[0], where_values(name, *where))
         named = name == "labels" and not as_stored and (columns is None or "annotator" in columns)
         if not named:
             return store.read_table(self.path, name, columns, where)

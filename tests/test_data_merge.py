@@ -338,3 +338,53 @@ def test_a_merge_reads_the_held_texts_that_may_be_near_copies_only(tmp_path, mon
     assert reads == [("prompts", ("id", [hi])), ("completions", ("prompt_id", [colour]))]
     monkeypatch.setattr("data.spellings._digest", lambda value: 0)
     assert plan_merge(ws, [other])[0].near_copies == plan.near_copies
+
+
+def test_the_check_after_a_merge_reads_the_references_only_and_still_warns_of_a_dangling_one(
+    tmp_path, monkeypatch, capsys
+):
+    """The check for dangling references after a merge's write read every table whole (all the texts of a large
+    workspace at once); it reads the ids and the columns that reference other rows only, and warns as before.
+    `data validate` still reads every column of every row."""
+    ws = spelled_workspace(tmp_path / "ws", ["Red", "Blue"], "Hi?")
+    other = spelled_workspace(tmp_path / "other", ["Red", "Green"], "Hi?")
+    orphan = Completion("no-such-prompt", "Lost.", "m", "hf")
+    ws.append([orphan])
+    reads, read = [], Workspace.read
+
+    def recorded(self, name, columns=None, where=None, as_stored=False):
+        if self.path == ws.path and where is None:
+            reads.append((name, columns))
+        return read(self, name, columns, where, as_stored)
+
+    monkeypatch.setattr(Workspace, "read", recorded)
+    capsys.readouterr()
+    assert main(["merge", "-w", str(ws.path), str(other.path)]) == 0
+    warning = f"warning: completion {orphan.id}: prompt_id no-such-prompt does not exist\n"
+    assert capsys.readouterr().err == warning
+    assert [read for read in reads if read[0] in ("prompts", "completions") and read[1] is None] == []
+    assert main(["validate", "-w", str(ws.path)]) == 1
+    assert ("completions", None) in reads and ("prompts", None) in reads
+
+
+def test_a_merge_holds_this_workspaces_answers_of_the_prompts_merged_in_only(tmp_path, monkeypatch):
+    """The merge's plan held every answer of this workspace as a frame (its rank checks: a large workspace's
+    answers at once); it holds their ids, and reads for each workspace merged in this one's answers of the prompts
+    that one answers: all the rank checks compare (the tests of merges and rank items above say they still refuse)."""
+    ws = spelled_workspace(tmp_path / "ws", ["Red", "Blue"], "Hi?")
+    ws.append([Prompt([{"role": "user", "content": f"Question {i}?"}], "toy") for i in range(3)])
+    ws.append([Completion(prompt_id([{"role": "user", "content": "Question 1?"}]), "Yes.", "m", "hf")])
+    other = spelled_workspace(tmp_path / "other", ["Red", "Green"], "Hi?")
+    reads, read = [], Workspace.read
+
+    def recorded(self, name, columns=None, where=None, as_stored=False):
+        if self.path == ws.path and name == "completions":
+            reads.append((columns, where and (where[0], sorted(str(value) for value in where[1]))))
+        return read(self, name, columns, where, as_stored)
+
+    monkeypatch.setattr(Workspace, "read", recorded)
+    (plan,) = plan_merge(ws, [other])
+    assert plan.counts() == {"completions": 2, "pairs": 1}
+    colour = prompt_id([{"role": "user", "content": "Colour?"}])
+    assert reads[:2] == [(["id"], None), (["id", "prompt_id", "engine", "round"], ("prompt_id", [colour]))]
+    assert [columns for columns, where in reads[2:] if where is None] == []

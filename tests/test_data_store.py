@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from data import Label, Prompt, Workspace, WorkspaceError, compaction, store
+from data import Label, Prompt, Workspace, WorkspaceError, compaction, part_reads, store
 from data.records import to_row
 from data.schemas import SCHEMAS, SchemaError
 from data.stats import integrity_problems
@@ -68,7 +68,7 @@ def test_a_read_of_some_rows_keeps_them_and_names_a_bad_row_by_its_place_in_the_
     """A read of the rows whose column holds one of some values (what an import's spellings read: the answers of the
     prompts its file names) streams each part a few rows at a time: it keeps those rows, one per id, as a whole
     read would, and checks every row, naming a bad one by its row in the part, not in its batch."""
-    monkeypatch.setattr(store, "WHERE_ROWS", 3)
+    monkeypatch.setattr(part_reads, "WHERE_ROWS", 3)
     prompts = [Prompt([{"role": "user", "content": f"q{i}"}], "t") for i in range(8)]
     workspace.append(prompts[:5])
     workspace.append(prompts[3:])  # rows 3 and 4 again, in another part
@@ -85,6 +85,71 @@ def test_a_read_of_some_rows_keeps_them_and_names_a_bad_row_by_its_place_in_the_
         SchemaError, match=r"part-0-bad.parquet, row 4, field 'id': id must be a non-empty string"
     ):
         workspace.read("prompts", ["source"], ("id", wanted[:1]))
+
+
+def _iterated(monkeypatch) -> list[tuple]:
+    """Each streamed read of a part from now on: (row groups, columns), and the ParquetFile options it opened with."""
+    calls, opened = [], []
+    iter_batches, parquet_file = pq.ParquetFile.iter_batches, pq.ParquetFile
+
+    def recorded(self, batch_size=65536, row_groups=None, columns=None, **kwargs):
+        calls.append((row_groups, columns))
+        return iter_batches(self, batch_size, row_groups, columns, **kwargs)
+
+    def opening(source, **kwargs):
+        opened.append(kwargs)
+        return parquet_file(source, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", recorded)
+    monkeypatch.setattr(part_reads.pq, "ParquetFile", opening)
+    return calls, opened
+
+
+def test_a_read_of_some_rows_decodes_the_other_columns_of_their_row_groups_only(workspace, monkeypatch):
+    """Prompts and completions are written in small row groups, other tables in one; a read of some rows reads the
+    ids (and its column) of every row group first and the other columns (the texts) only of the row groups that hold
+    one of its rows, streamed without Arrow's read-ahead (which would hold a row group's columns whole)."""
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", {**store.ROW_GROUP_ROWS, "prompts": 2})
+    prompts = [Prompt([{"role": "user", "content": f"q{i}"}], "t") for i in range(6)]
+    workspace.append(prompts)
+    workspace.append([Label(f"item{i}", "ann", "pairwise", "a") for i in range(6)])
+    part, labels = part_files(workspace.path / "prompts")[0], part_files(workspace.path / "labels")[0]
+    assert pq.ParquetFile(part).metadata.num_row_groups == 3
+    assert pq.ParquetFile(labels).metadata.num_row_groups == 1
+    calls, opened = _iterated(monkeypatch)
+    table = workspace.read("prompts", ["messages"], ("id", [prompts[3].id]))
+    assert table.to_pylist() == [{"id": prompts[3].id, "messages": [{"role": "user", "content": "q3"}]}]
+    assert calls == [([0], ["id"]), ([1], ["id"]), ([1], ["id", "messages"]), ([2], ["id"])]
+    assert [kwargs["pre_buffer"] for kwargs in opened] == [False]
+    calls.clear()
+    assert workspace.read("prompts", ["messages"], ("id", ["no such id"])).num_rows == 0
+    assert calls == [([0], ["id"]), ([1], ["id"]), ([2], ["id"])]
+
+
+def test_a_read_of_some_rows_checks_the_other_columns_of_the_row_groups_it_decodes(workspace):
+    """The trade-off of reading the texts of some row groups only: a bad value in a column other than the ids and
+    the column read by is found where its row group holds a row read (named by its row in the part), and by a whole
+    read of the table, not by a read of rows elsewhere (its type is checked still, as a read of some columns checks
+    only those)."""
+    prompts = [Prompt([{"role": "user", "content": f"q{i}"}], "t") for i in range(6)]
+    rows = [to_row(prompt) for prompt in prompts]
+    rows[4]["split"] = "bogus"
+    bad = workspace.path / "prompts" / "part-0-bad.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, SCHEMAS["prompts"]), bad, row_group_size=2)
+    assert workspace.read("prompts", ["split"], ("id", [prompts[1].id])).column("split").to_pylist() == [
+        "train"
+    ]
+    message = r"part-0-bad.parquet, row 4, field 'split': value 'bogus' is not one of"
+    with pytest.raises(SchemaError, match=message):
+        workspace.read("prompts", ["split"], ("id", [prompts[5].id]))
+    with pytest.raises(SchemaError, match=message):
+        workspace.read("prompts", ["split"])
+    table = pa.Table.from_pylist(rows, SCHEMAS["prompts"])
+    pq.write_table(table.set_column(4, "split", pa.array([[1]] * 6)), bad, row_group_size=2)
+    with pytest.raises(
+        SchemaError, match="field .split.: type list<element: int64> cannot be read as string"
+    ):
+        workspace.read("prompts", ["split"], ("id", ["no such id"]))
 
 
 def test_invalid_record_is_refused_and_nothing_written(workspace):
