@@ -106,8 +106,8 @@ def _iterated(monkeypatch) -> list[tuple]:
 
 
 def test_a_read_of_some_rows_decodes_the_other_columns_of_their_row_groups_only(workspace, monkeypatch):
-    """Prompts and completions are written in small row groups, other tables in one; a read of some rows reads the
-    ids (and its column) of every row group first and the other columns (the texts) only of the row groups that hold
+    """A part in several row groups (prompts here, as `ROW_GROUP_ROWS` would write them; by default every table is
+    one row group a part): a read of some rows reads the ids (and its column) of every row group first and the other columns (the texts) only of the row groups that hold
     one of its rows, streamed without Arrow's read-ahead (which would hold a row group's columns whole)."""
     monkeypatch.setattr(store, "ROW_GROUP_ROWS", {**store.ROW_GROUP_ROWS, "prompts": 2})
     prompts = [Prompt([{"role": "user", "content": f"q{i}"}], "t") for i in range(6)]
