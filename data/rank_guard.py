@@ -161,7 +161,9 @@ def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str
     completions = workspace.read(
         "completions", ["prompt_id", "engine", "round"], where=("prompt_id", prompts)
     )
-    items = changed_items(completions, workspace.read("labels", LABEL_COLUMNS), added, gold)
+    items = changed_items(
+        completions, item_labels(workspace, [rank_item_id(*key) for key in added]), added, gold
+    )
     if isinstance(workspace, ImportPreview):  # rankings only the import would store: nothing to withdraw yet
         stored = _imported(workspace.stored, [item.item for item in items if item.imported])
         items = [replace(item, pending=item.imported and item.item not in stored) for item in items]
@@ -172,10 +174,16 @@ def _imported(workspace: Workspace | None, items: list[str]) -> set[str]:
     """Those of ``items`` an import's ranking in force in ``workspace`` (None: none yet) ranks."""
     if workspace is None or not items:
         return set()
-    labels = workspace.read("labels", LABEL_COLUMNS)
-    labels = labels.filter(pc.is_in(labels.column("item_id"), value_set=pa.array(items, pa.string())))
+    labels = item_labels(workspace, items)
     current = current_rankings(labels) if labels.num_rows else None
     return set(current.loc[current["annotator"] == IMPORT, "item_id"]) if current is not None else set()
+
+
+def item_labels(workspace: Workspace, items: Iterable[str]) -> pa.Table:
+    """The labels (`LABEL_COLUMNS`) of ``items`` only, not every label's: a labeller's rankings in force on an item
+    are their labels of it (`data.aggregate.current_labels`), and the names read are in one spelling each among
+    them (`Workspace.read`), so each labeller counts once."""
+    return workspace.read("labels", LABEL_COLUMNS, where=("item_id", set(items)))
 
 
 def named_files(workspace: str | Path, items: list[KeptItem]) -> list[KeptItem]:

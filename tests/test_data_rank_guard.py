@@ -12,10 +12,11 @@ from annotate.service import LabelService
 from data.__main__ import main
 from data.gold import rank_items
 from data.imports import ImportOptions, ImportPreview, check_file, import_file
+from data.rank_guard import kept_items
 from data.ranking import canonical
 from data.records import Completion, Label, prompt_id
 from data.schemas import SchemaError
-from data.workspace import Workspace
+from data.workspace import Workspace, where_values
 from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import FULL, build
 from tests.test_data_import_errors import digest
@@ -231,17 +232,21 @@ def test_the_gold_remove_advice_is_given_only_where_removing_the_gold_lets_the_a
     assert f"or `data gold --remove {items[0]}` first" in capsys.readouterr().err
 
 
-def completion_reads(monkeypatch) -> list[tuple]:
-    """Each read of the completions from now on: its column and values (sorted) where it names some, else None."""
+def table_reads(monkeypatch, table: str) -> list[tuple]:
+    """Each read of ``table`` from now on: its column and values (sorted) where it names some, else None."""
     reads, read = [], Workspace.read
 
     def recorded(self, name, columns=None, where=None, as_stored=False):
-        if name == "completions":
-            reads.append(where and (where[0], tuple(sorted(where[1]))))
+        if name == table:
+            reads.append(where and (where[0], tuple(sorted(where_values(name, *where).to_pylist()))))
         return read(self, name, columns, where, as_stored)
 
     monkeypatch.setattr(Workspace, "read", recorded)
     return reads
+
+
+def completion_reads(monkeypatch) -> list[tuple]:
+    return table_reads(monkeypatch, "completions")
 
 
 def test_the_rank_guard_reads_the_completions_of_the_files_prompts_only(tmp_path, monkeypatch, capsys):
@@ -261,6 +266,40 @@ def test_the_rank_guard_reads_the_completions_of_the_files_prompts_only(tmp_path
     )
     assert digest(ws.path) == before
     assert reads and set(reads) <= {("id", tuple(answers)), ("prompt_id", (prompt,))}
+
+
+def test_the_rank_guard_reads_the_labels_of_the_items_the_answers_join_only(tmp_path, monkeypatch, capsys):
+    """The rank guard read every stored label's item, annotator, task, ranking and date to find the rankings in
+    force on the items an import's answers join (70 MiB at 1,000,000 labels); it reads those items' labels only,
+    a preview's (`generate --prompts`) too. A labeller stored in two spellings, the earliest on another item, still
+    ranks the item once, and what the guard refuses, and says, is as before."""
+    ws, items, answers = ranked(tmp_path)  # item 0 ranked by ann
+    ranking = canonical([[i] for i in reversed(answers[0])])
+    nfc, nfd = "zo\u00eb", "zoe\u0308"
+    ws.append([Label(items[1], nfd, "rank", None, ranking=canonical([[i] for i in answers[1]]))])
+    ws.append(
+        [
+            Label(items[0], nfc, "rank", None, ranking=ranking),
+            Label(items[0], nfd, "rank", None, ranking=ranking),
+        ]
+    )
+    before = digest(ws.path)
+    three = write(tmp_path / "three.jsonl", {"prompt": "Question 0?", "completions": NEW})
+    reads = table_reads(monkeypatch, "labels")
+    assert main(["import", "-w", str(ws.path), str(three)]) == 2
+    assert "(round 0 of its prompt, ranked 2 time(s)) from 4 to 7 answers" in capsys.readouterr().err
+    assert digest(ws.path) == before
+    assert reads == [("item_id", (items[0],))]
+
+    ws.append([Label(items[1], "import", "rank", None, ranking=canonical([[i] for i in answers[1]]))])
+    reads.clear()
+    prompts = [prompt_id([{"role": "user", "content": f"Question {i}?"}]) for i in range(2)]
+    kept = kept_items(ImportPreview(ws.path, ws, []), {(prompts[0], 0): 3, (prompts[1], 0): 1}, {})
+    assert [(k.item, k.rankings, k.imported, k.pending) for k in kept] == [
+        (items[0], 2, False, False),
+        (items[1], 2, True, False),
+    ]
+    assert set(reads) == {("item_id", tuple(sorted(items))), ("item_id", (items[1],))}  # and the stored
 
 
 def test_a_preview_of_an_import_reads_some_rows_as_the_workspace_it_will_be(tmp_path):
