@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import current_labels
@@ -229,12 +228,8 @@ class RankRateRows:
 def _stored_labels(workspace: Workspace, items: list[str]) -> dict[tuple[str, str], str]:
     """The current imported KTO label, ranking or rating of each of ``items`` that has one, by task and item."""
     columns = ["item_id", "annotator", "task", "choice", "ranking", "ratings", "retracted", "created_at"]
-    labels = workspace.read("labels", columns)
-    mine = pc.and_(
-        pc.equal(labels.column("annotator"), IMPORT),
-        pc.is_in(labels.column("item_id"), value_set=pa.array(items, pa.string())),
-    )
-    labels = labels.filter(mine)
+    labels = workspace.read("labels", columns, where=("item_id", items))  # these items' only
+    labels = labels.filter(pc.equal(labels.column("annotator"), IMPORT))
     out = {}
     for task, column in (("kto", "choice"), ("rank", "ranking"), ("rate", "ratings")):
         current = current_labels(labels, task)

@@ -14,6 +14,7 @@ from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_import_errors import digest
 from tests.test_data_import_rank_rate import answer_id, import_, imported, rating
+from tests.test_data_rank_guard import table_reads
 
 GOOD = {"prompt": "Two plus two?", "completion": "4", "label": True}
 BAD = GOOD | {"label": False}
@@ -148,3 +149,25 @@ def test_identical_kto_rows_are_one_label_counted_as_duplicate_rows(tmp_path, ca
     assert import_(older_ws, path) == 0 and "restored_labels 1" in capsys.readouterr().out
     assert import_(older_ws, "--remove", path) == 0
     assert capsys.readouterr().out == f"withdrew the labels of {path}: 1 (KTO labels 1)\n"
+
+
+def test_the_conflict_check_reads_the_labels_of_the_files_answers_only(tmp_path, capsys, monkeypatch):
+    """The check against a stored import read every stored label's item, annotator, task, verdicts and date to
+    find the imported labels in force on the file's answers; it reads those answers' labels only. What it refuses,
+    and says, is as before."""
+    (tmp_path / "a").mkdir()
+    first, second = write(tmp_path / "a" / "kto.jsonl", GOOD), write(tmp_path / "kto.jsonl", BAD)
+    assert (
+        import_(
+            tmp_path / "ws",
+            write(tmp_path / "seed.jsonl", {"prompt": "Other?", "completion": "x", "label": True}),
+        )
+        == 0
+    )
+    assert import_(tmp_path / "ws", first) == 0
+    before = digest(tmp_path / "ws")
+    reads = table_reads(monkeypatch, "labels")
+    assert import_(tmp_path / "ws", second) == 2
+    assert f"answer {answer_id('Two plus two?', '4', 'kto')} already holds" in capsys.readouterr().err
+    assert digest(tmp_path / "ws") == before
+    assert reads == [("item_id", (answer_id("Two plus two?", "4", "kto"),))]
