@@ -16,13 +16,12 @@ from data.__main__ import main
 from data.gold import rank_items
 from data.imports import ImportOptions, ImportPreview, check_file, write_records
 from data.ranking import rank_item_id
-from data.records import Label, Prompt
+from data.records import Prompt
 from data.schemas import SCHEMAS
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_gold_tasks import FULL
 from tests.test_data_import_errors import digest
-from tests.test_data_rank_guard import table_reads
 
 ANSWERS = ["new 1", "new 2", "new 3"]
 RANKED = {"prompt": "Q?", "completions": ANSWERS, "ranking": "2 > 1 > 3"}
@@ -97,32 +96,6 @@ def test_importing_the_file_again_puts_its_labels_back(tmp_path, capsys):
     assert remove(ws, prefs) == 0  # the label put back is the file's too
     assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1)\n"
     assert main([*export, "dpo"]) == 2
-
-
-def test_importing_and_withdrawing_a_file_read_the_labels_of_its_items_only(tmp_path, monkeypatch, capsys):
-    """Each import read every stored label's item, annotator, task and date to find the import's records on the
-    file's items (`data.import_labels.import_history`: 70 MiB at 1,000,000 labels), as did `--remove`; both read
-    the labels of the file's items only (and the import, of its labels' ids, to write the new ones). What they
-    withdraw and put back is as before."""
-    ws = tmp_path / "ws"
-    prefs = write(tmp_path / "prefs.jsonl", {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
-    other = write(tmp_path / "other.jsonl", {"prompt": "Other?", "chosen": "yes", "rejected": "no"})
-    assert main(["import", "-w", str(ws), str(other)]) == 0
-    records = check_file(prefs, ImportOptions()).records
-    (pair,) = {r.item_id for r in records if isinstance(r, Label)}
-    (prompt,) = {r.id for r in records if isinstance(r, Prompt)}
-    reads = table_reads(monkeypatch, "labels")
-    assert main(["import", "-w", str(ws), str(prefs)]) == 0
-    items = {
-        ("item_id", (pair,)),
-        ("item_id", (rank_item_id(prompt, 0),)),
-    }  # the rank guard's: its answers' item
-    assert {where for where in reads if not where or where[0] != "id"} == items and len(reads) == 3
-    reads.clear()
-    assert remove(ws, prefs) == 0 and main(["import", "-w", str(ws), str(prefs)]) == 0
-    assert "restored_labels 1" in capsys.readouterr().out
-    assert reads and {where for where in reads if not where or where[0] != "id"} <= items
-    assert len(import_labels(ws)) == 4  # other's, and prefs' label, its retraction and the label put back
 
 
 def test_a_file_never_imported_is_one_line_naming_its_row_and_nothing_is_withdrawn(tmp_path, capsys):

@@ -14,10 +14,20 @@ from data.aggregate import current_labels
 from data.annotators import IMPORT
 from data.gold import rank_items
 from data.import_write import file_digest, ranked_by
+from data.imports import ImportOptions, check_file
+from data.ranking import rank_item_id
+from data.records import Label, Prompt
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_import_errors import digest
-from tests.test_data_import_remove import RANKED, SKIPPED, import_a_locked_row_skipped, remove
+from tests.test_data_import_remove import (
+    RANKED,
+    SKIPPED,
+    import_a_locked_row_skipped,
+    import_labels,
+    remove,
+)
+from tests.test_data_rank_guard import table_reads
 
 
 def log_lines(ws) -> list[dict]:
@@ -179,3 +189,29 @@ def test_labels_stored_under_two_spellings_by_two_imports_of_the_same_rows_are_r
         "rows stored the other, and which one this file's import stored is a guess; nothing was withdrawn\n"
     )
     assert digest(ws) == before and in_force(ws) == ["Which?", "Which?\r\n"]
+
+
+def test_importing_and_withdrawing_a_file_read_the_labels_of_its_items_only(tmp_path, monkeypatch, capsys):
+    """Each import read every stored label's item, annotator, task and date to find the import's records on the
+    file's items (`data.import_labels.import_history`: 70 MiB at 1,000,000 labels), as did `--remove`; both read
+    the labels of the file's items only (and the import, of its labels' ids, to write the new ones). What they
+    withdraw and put back is as before."""
+    ws = tmp_path / "ws"
+    prefs = write(tmp_path / "prefs.jsonl", {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
+    other = write(tmp_path / "other.jsonl", {"prompt": "Other?", "chosen": "yes", "rejected": "no"})
+    assert main(["import", "-w", str(ws), str(other)]) == 0
+    records = check_file(prefs, ImportOptions()).records
+    (pair,) = {r.item_id for r in records if isinstance(r, Label)}
+    (prompt,) = {r.id for r in records if isinstance(r, Prompt)}
+    reads = table_reads(monkeypatch, "labels")
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    items = {
+        ("item_id", (pair,)),
+        ("item_id", (rank_item_id(prompt, 0),)),
+    }  # the rank guard's: its answers' item
+    assert {where for where in reads if not where or where[0] != "id"} == items and len(reads) == 3
+    reads.clear()
+    assert remove(ws, prefs) == 0 and main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert "restored_labels 1" in capsys.readouterr().out
+    assert reads and {where for where in reads if not where or where[0] != "id"} <= items
+    assert len(import_labels(ws)) == 4  # other's, and prefs' label, its retraction and the label put back
