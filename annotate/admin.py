@@ -29,7 +29,7 @@ from data.export_workspace import check_export_options, export_workspace
 from data.files import check_not_link
 from data.gold import ANSWER, CLI, mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_leaderboard
-from data.leaderboard_view import strength_interval, strength_text
+from data.leaderboard_view import few_prompts_line, strength_interval, strength_text
 from data.schemas import CHOICES
 from data.selection import excluded_labellers, same_name, set_excluded, stored_names
 
@@ -217,12 +217,17 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
         return message_html(public_line(exc, workspace), "muted")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     cells = [
-        [r.name, strength_text(r), strength_interval(r, rows[0].low is not None), fmt(r.win_rate),
+        [r.name, strength_text(r), strength_interval(r), fmt(r.win_rate),
          "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}", r.votes]
         for r in rows
     ]  # fmt: skip
     columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]
-    return "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>" + table_html(columns, cells)
+    few = few_prompts_line(rows)  # why a strength has no interval, as under `data leaderboard`'s table
+    return (
+        "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
+        + table_html(columns, cells)
+        + (message_html(few, "muted") if few else "")
+    )
 
 
 def machine_cards(report: dict) -> list[tuple[str, str, str]]:

@@ -5,8 +5,10 @@ model, half a win to each side for a tie or ``both_bad``; on people's board a go
 answer. Strengths θ maximise Σ wins_ij · log σ(θ_i − θ_j) with the
 reference model (the base) fixed at 0, by Newton's method (Chatbot Arena's fit). Intervals are 95 % percentile
 bootstrap intervals that resample prompts (a prompt's votes travel together, as they are not independent), seeded;
-votes on one prompt give none (None, in the JSON null), as `data.intervals.mean_interval` gives none under two
-values: every resample would be that prompt, an interval of no width. Only the strengths the votes determine are
+a model whose votes, or the reference's, lie on fewer than `MIN_PROMPTS` prompts gets none (None, in the JSON null,
+``no_interval`` saying why): resampling so few prompts gives intervals far narrower than the uncertainty (two tied
+prompts gave +0.00 to +0.00; simulated coverage 44 % at 2 prompts, 89 % at 8), as Chatbot Arena shows no rating
+under a minimum of battles. Only the strengths the votes determine are
 given (`data.bradley_terry.standings`): a model ahead of the reference by every chain of votes is ``above`` (no
 finite strength: +inf in the table), one behind ``below``, one no chain of votes relates to it ``unrated``; an
 interval bound that more than 2.5 % of the resamples leave unbounded is None (the table's ±inf).
@@ -27,7 +29,14 @@ import pandas as pd
 
 from data.aggregate import current_labels
 from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, machine_mask
-from data.bradley_terry import BOOTSTRAP, RATED, bootstrap_intervals, fit_strengths, standings
+from data.bradley_terry import (
+    BOOTSTRAP,
+    MIN_PROMPTS,
+    RATED,
+    bootstrap_intervals,
+    fit_strengths,
+    standings,
+)
 from data.errors import PrefloopError
 from data.gold import read_gold
 from data.intervals import wilson_interval
@@ -37,6 +46,10 @@ from data.selection import without_labellers
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
 PEOPLE = "people"
 SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}  # what a vote gives side a
+# why a strength has no interval (Row.no_interval): its votes or the reference's are on < MIN_PROMPTS prompts,
+# or the votes give it no finite strength (standing above, below or unrated)
+FEW_PROMPTS = "few_prompts"
+NO_STRENGTH = "no_strength"
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,7 @@ class Row:
     round: int | None
     parent: str | None
     strength: float | None  # None unless ``standing`` is rated
-    low: float | None  # the strength's 95 % bootstrap interval; None from votes on one prompt, or unbounded
+    low: float | None  # the strength's 95 % bootstrap interval; None where it has none, or unbounded
     high: float | None
     votes: int
     win_rate: float | None  # against the reference (ties half), None for the reference itself
@@ -56,6 +69,8 @@ class Row:
     win_high: float | None
     games: int  # votes between this model and the reference
     standing: str = RATED  # rated, above, below, unrated (`data.bradley_terry`)
+    prompts: int = 0  # prompts with votes on this model
+    no_interval: str | None = None  # why it has no interval: FEW_PROMPTS, NO_STRENGTH; None where it has one
 
 
 def votes_table(
@@ -197,11 +212,22 @@ def leaderboard(
         raise PrefloopError(f"no votes by {by} on arena pairs yet ({how}{voted})")
     labels_seen = sorted(set(votes["model_a"]) | set(votes["model_b"]))
     ordered = lineage_order(models, labels_seen)
-    names = [m["label"] for m in ordered]
-    _, wins = win_matrices(votes, names)
+    _, wins = win_matrices(votes, [m["label"] for m in ordered])
+    # below MIN_PROMPTS prompts no row shows an interval: the resamples are not drawn at all
+    intervals = bootstrap_intervals(wins, samples=samples, seed=seed) if len(wins) >= MIN_PROMPTS else None
+    return board_rows(ordered, wins, intervals)
+
+
+def board_rows(
+    ordered: list[dict], wins: np.ndarray, intervals: tuple[np.ndarray, np.ndarray] | None
+) -> list[Row]:
+    """The rows of the models ``ordered`` (`lineage_order`, the reference first) from ``wins`` (`win_matrices`)
+    and the ``intervals`` (`bootstrap_intervals`, None when none is shown)."""
     total = wins.sum(axis=0)
     theta, standing = fit_strengths(total), standings(total)
-    intervals = bootstrap_intervals(wins, samples=samples, seed=seed)
+    prompts = (
+        ((wins + wins.transpose(0, 2, 1)) > 0).any(axis=2).sum(axis=0)
+    )  # per model: prompts with its votes
     rows = []
     for k, m in enumerate(ordered):
         games = int(round(total[k, 0] + total[0, k]))
@@ -209,7 +235,9 @@ def leaderboard(
         wl, wh = wilson_interval(total[k, 0], games) if k and games else (None, None)
         votes_k = int(round(total[k].sum() + total[:, k].sum()))
         rated = standing[k] == RATED
-        low, high = (None, None) if intervals is None or not rated else (intervals[0][k], intervals[1][k])
+        enough = intervals is not None and min(prompts[k], prompts[0]) >= MIN_PROMPTS
+        why = None if rated and enough else NO_STRENGTH if not rated else FEW_PROMPTS
+        low, high = (None, None) if why else (intervals[0][k], intervals[1][k])
         rows.append(
             Row(
                 m["id"],
@@ -225,6 +253,8 @@ def leaderboard(
                 wh,
                 games,
                 str(standing[k]),
+                int(prompts[k]),
+                why,
             )  # fmt: skip
         )
     return rows
@@ -279,6 +309,7 @@ def board_json(
         "reference": rows[0].model,
         "excluded": list(excluded),
         "side_preference": sided or {},
+        "min_prompts": MIN_PROMPTS,  # the fewest prompts a strength's interval is given from (`no_interval`)
         "models": [asdict(r) for r in rows],
     }
     return json.dumps(board, indent=2, allow_nan=False)  # strict JSON: a NaN would be a bug, not a value

@@ -138,7 +138,7 @@ def test_leaderboard_rows_in_lineage_order_with_the_base_as_reference():
     )
     assert child.win_rate == pytest.approx(2 / 3) and child.strength == pytest.approx(math.log(2), abs=1e-5)
     assert (child.win_low, child.win_high) == pytest.approx(wilson_interval(2, 3))
-    assert child.low <= child.strength <= child.high and base.low == base.high == 0.0
+    assert [(r.low, r.high, r.prompts) for r in (base, child)] == [(None, None, 2)] * 2  # too few prompts
     assert child.name == "dpo r1 id-child (child)"
     with pytest.raises(
         PrefloopError, match="no votes by rm:zz on arena pairs yet \\(judge them: `python -m gen"
@@ -148,23 +148,65 @@ def test_leaderboard_rows_in_lineage_order_with_the_base_as_reference():
         leaderboard(pairs, completions, labels, models, by="bogus")
 
 
-def test_votes_on_one_prompt_give_no_strength_interval(tmp_path):
-    """Resampling one prompt always draws that prompt: the bootstrap's interval would have no width, a certainty
-    one prompt cannot give. No interval (None, null in the JSON), printed "-", none drawn."""
-    pairs, completions, labels, models = tables()
-    one_prompt = labels[labels["item_id"] == "p0"]  # ann: the child wins; bob: a tie
-    rows = leaderboard(pairs, completions, one_prompt, models, samples=100)
-    assert [(r.low, r.high) for r in rows] == [(None, None), (None, None)]
-    assert rows[1].strength == pytest.approx(math.log(3), abs=1e-5)  # 1.5 of 2 votes
-    assert rows[1].win_low is not None  # the win rate's Wilson interval is over votes, not prompts
-    assert [m["low"] for m in json.loads(board_json(rows, "people"))["models"]] == [None, None]
-    header, columns, base, child = board_lines(rows, "people")
-    assert "no strength interval: the votes are on one prompt" in header
-    assert [line[columns.index("95 % CI") :].split()[0] for line in (base, child)] == ["-", "-"]
-    assert plot_leaderboard(rows, "people", tmp_path / "board.png").stat().st_size > 0
-    two_prompts = leaderboard(pairs, completions, labels, models, samples=100)
-    assert two_prompts[1].low < two_prompts[1].high
-    assert "95 % bootstrap intervals over prompts" in board_lines(two_prompts, "people")[0]
+def interval_bars(rows, tmp_path, monkeypatch) -> tuple[list, str]:
+    """The interval segments `plot_leaderboard` draws for ``rows``, and its x label."""
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    monkeypatch.setattr(plt, "close", drawn.append)
+    plot_leaderboard(rows, "people", tmp_path / "board.png")
+    figure = drawn.pop()
+    return [s for c in figure.axes[0].collections for s in c.get_segments()], figure.axes[0].get_xlabel()
+
+
+def test_votes_on_few_prompts_give_no_strength_interval(tmp_path, monkeypatch):
+    """Two prompts, both ties, printed +0.00 to +0.00, and a handful of prompts intervals that looked decisive:
+    a percentile bootstrap over so few prompts is far too narrow (simulated coverage 44 % at 2 prompts, 89 % at 8).
+    Under MIN_PROMPTS (16) prompts no interval: "-" with a note saying why, null with `no_interval` in the JSON,
+    no bar in the plot. The strength stays."""
+    two_ties = leaderboard(*games_tables([(p, "A", "B", "ann", "tie") for p in range(2)]), samples=100)
+    assert [(r.low, r.high, r.no_interval, r.prompts) for r in two_ties] == [
+        (None, None, "few_prompts", 2)
+    ] * 2
+    assert two_ties[1].strength == pytest.approx(0.0, abs=1e-9)
+    assert two_ties[1].win_low is not None  # the win rate's Wilson interval is over votes, not prompts
+    board = strict_json(board_json(two_ties, "people"))
+    assert board["min_prompts"] == 16
+    assert [(m["low"], m["no_interval"]) for m in board["models"]] == [(None, "few_prompts")] * 2
+    header, columns, base, b, note = board_lines(two_ties, "people")
+    assert "95 % bootstrap intervals over prompts, from 16 prompts" in header
+    assert [line[columns.index("95 % CI") :].split()[0] for line in (base, b)] == ["-", "-"]
+    assert note.startswith(
+        "-: votes on 2 prompts (the model's or the reference's), fewer than 16: no strength"
+    )
+    bars, label = interval_bars(two_ties, tmp_path, monkeypatch)
+    assert bars == [] and "none under 16 prompts" in label
+    one = leaderboard(*games_tables([(0, "A", "B", "ann", "a")]), samples=100)
+    assert board_lines(one, "people")[-1].startswith("-: votes on 1 prompt (")
+    split = [(p, "A", "B", "ann", "ab"[p % 2]) for p in range(16)]
+    assert leaderboard(*games_tables(split[:15]), samples=100)[1].no_interval == "few_prompts"
+    sixteen = leaderboard(*games_tables(split), samples=100)
+    assert sixteen[1].no_interval is None and sixteen[1].low < 0 < sixteen[1].high
+    assert len(board_lines(sixteen, "people")) == 4  # no note
+    bars, label = interval_bars(sixteen, tmp_path, monkeypatch)
+    assert len(bars) == 2 and "none under" not in label
+
+
+def test_a_model_on_few_of_the_boards_prompts_gets_no_interval():
+    """A and B met on 20 prompts, C joined A on 3: resampling the board's prompts resamples C's 3, an interval
+    as narrow as a 3-prompt board's. A model's interval needs its own votes, and the reference's, on 16 prompts."""
+    games = [(p, "A", "B", "ann", "ab"[p % 2]) for p in range(20)]
+    games += [(p, "A", "C", "ann", "ab"[p % 2]) for p in range(3)]
+    rows = leaderboard(*games_tables(games), samples=100)
+    assert [(r.model, r.prompts, r.no_interval) for r in rows] == [
+        ("A", 20, None),
+        ("B", 20, None),
+        ("C", 3, "few_prompts"),
+    ]
+    assert rows[2].strength is not None and (rows[2].low, rows[2].high) == (None, None)
+    assert board_lines(rows, "people")[-1].startswith(
+        "-: votes on 3 prompts (the model's or the reference's)"
+    )
 
 
 def test_the_plots_axis_label_fits_in_the_figure(tmp_path, monkeypatch):
@@ -281,8 +323,8 @@ def strict_json(text):
 def test_models_no_vote_relates_to_the_reference_have_no_strength():
     """A and B compared, C and D only with each other: C and D were +6.84 and -6.84 with intervals of width 0.7,
     numbers only the fit's ridge made (C beat D every time). They are unrated: no strength, no interval."""
-    games = [(p, "A", "B", "ann", "a" if p % 3 else "b") for p in range(6)]
-    games += [(p, "C", "D", "ann", "a") for p in range(6, 12)]
+    games = [(p, "A", "B", "ann", "b" if p in (0, 9) else "a") for p in range(18)]
+    games += [(p, "C", "D", "ann", "a") for p in range(18, 24)]
     rows = leaderboard(*games_tables(games), samples=200)
     assert [(r.model, r.standing) for r in rows] == [
         ("A", "rated"),
@@ -291,8 +333,8 @@ def test_models_no_vote_relates_to_the_reference_have_no_strength():
         ("D", "unrated"),
     ]
     assert [(r.strength, r.low, r.high) for r in rows[2:]] == [(None, None, None)] * 2
-    assert rows[1].strength == pytest.approx(-math.log(2), abs=1e-5)
-    # B lost every vote on 4 of the 6 prompts: the resamples without its 2 wins give it no finite strength.
+    assert rows[1].strength == pytest.approx(-math.log(8), abs=1e-5)
+    # B lost every vote on 16 of the 18 prompts: the resamples without its 2 wins give it no finite strength.
     assert rows[1].low is None and rows[1].high > rows[1].strength
     lines = board_lines(rows, "people")
     assert lines[3].split()[-7:-4] == ["-inf", "to", f"{rows[1].high:+.2f}"]
@@ -321,7 +363,7 @@ def test_a_folder_name_with_a_newline_is_one_row():
     pairs, completions, labels, models = games_tables([(p, "A", "B", "ann", "tie") for p in range(2)])
     models.loc[1, "path"] = completions.loc[1, "model"] = completions.loc[3, "model"] = "/m/B\nx"
     lines = board_lines(leaderboard(pairs, completions, labels, models, samples=50), "people")
-    assert len(lines) == 4 and "(B\\nx)" in lines[3]
+    assert len(lines) == 5 and "(B\\nx)" in lines[3] and lines[4].startswith("-: votes on 2 prompts")
 
 
 def arena_workspace(path, games):

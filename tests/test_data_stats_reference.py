@@ -373,7 +373,7 @@ def ref_bradley_terry(wins: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_leaderboard_strengths_win_shares_and_intervals_match_the_definitions(tmp_path, capsys, seed):
-    """Three models' answers met on 12 prompts (arena pairs, sides random); ann and bob vote (a replaced vote, an
+    """Three models' answers met on 16 prompts (the fewest with intervals) (arena pairs, sides random); ann and bob vote (a replaced vote, an
     undone one, ties and both-bad as halves), judge:x votes apart, a sampled pair's label is no vote."""
     rng = random.Random(seed)
     ws = Workspace.init(tmp_path / "ws")
@@ -383,7 +383,7 @@ def test_leaderboard_strengths_win_shares_and_intervals_match_the_definitions(tm
     def at():
         return T0 + timedelta(seconds=next(clock))
 
-    for i in range(12):
+    for i in range(16):
         prompt = Prompt([{"role": "user", "content": f"Question {i}?"}], "toy")
         answers = [Completion(prompt.id, f"answer {i} by m{m}", f"m{m}", "hf") for m in range(3)]
         records += [prompt, *answers]
