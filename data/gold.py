@@ -227,7 +227,7 @@ def _unknown(
     workspace: Workspace, marks: list[Mark], records: list[object], ranked: dict
 ) -> dict[str, dict[str, str]]:
     """Per task asked, the ids of ``marks`` that are neither in the workspace's items of that task (pairs,
-    completions: one Arrow lookup of the ids column; rank items: ``ranked``) nor among those ``records`` add, each
+    completions: one read of those ids' rows; rank items: ``ranked``) nor among those ``records`` add, each
     with why: a rank item that grew past 6 answers says so (`misfit_groups`), any other is not in the workspace."""
     out = {}
     for task in {mark.task for mark in marks}:
@@ -239,7 +239,7 @@ def _unknown(
             continue
         asked = pa.array(ids, pa.string())
         table, kind = ITEM_TABLES[task]
-        stored = workspace.read(table, ["id"]).column("id").combine_chunks()
+        stored = workspace.read(table, ["id"], ("id", asked)).column("id").combine_chunks()
         missing = asked.filter(pc.invert(pc.is_in(asked, value_set=stored))).to_pylist()
         out[task] = dict.fromkeys(set(missing) - {r.id for r in records if isinstance(r, kind)}, absent)
     return out

@@ -22,7 +22,6 @@ from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from data.errors import PrefloopError
 from data.gold import NOUN as GOLD_NOUN
@@ -167,18 +166,13 @@ def _stored(
 ) -> tuple[dict[tuple, list], set[str], dict[str, str]]:
     """The workspace's pairs and completions of ``prompt_ids`` by their question's key (as `Question.key`), each
     with its id and texts (a pair's: a's, b's); the ids of those completions; those prompts' splits. Reads the
-    pairs, the completions' texts and the prompts' splits once (children first, as `Workspace.read` asks), kept
-    to those prompts on Arrow columns."""
+    rows of those prompts only (children first, as `Workspace.read` asks), not every pair's and answer's text: an
+    item's id is a digest of its prompt's id, so the rows of one id are of one prompt (`data.rank_guard.item_sizes`).
+    """
     asked = pa.array(prompt_ids, pa.string())
-    tables = [
-        workspace.read("pairs", ["prompt_id", "completion_a", "completion_b"]),
-        workspace.read("completions", ["prompt_id", "text"]),
-        workspace.read("prompts", ["split"]),
-    ]
-    key = ["prompt_id", "prompt_id", "id"]
-    pairs, completions, prompts = (
-        t.filter(pc.is_in(t.column(k), value_set=asked)) for t, k in zip(tables, key)
-    )
+    pairs = workspace.read("pairs", ["prompt_id", "completion_a", "completion_b"], ("prompt_id", asked))
+    completions = workspace.read("completions", ["prompt_id", "text"], ("prompt_id", asked))
+    prompts = workspace.read("prompts", ["split"], ("id", asked))
     found: dict[tuple, list] = {}
     ids, of_prompt, texts = (completions.column(c).to_pylist() for c in ("id", "prompt_id", "text"))
     for item, prompt, text in zip(ids, of_prompt, texts):

@@ -18,7 +18,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from data.errors import quoted
 from data.gold import NOUN, Mark, gold_now
@@ -37,8 +36,8 @@ class _Answers:
     by this call (``fresh``), by text, by round 0, and grouped into rank items."""
 
     def __init__(self, workspace: Workspace, prompt_ids: list[str], added: list[object]):
-        table = workspace.read("completions", ["prompt_id", "text", "engine", "round", "created_at"])
-        table = table.filter(pc.is_in(table.column("prompt_id"), value_set=pa.array(prompt_ids, pa.string())))
+        columns = ["prompt_id", "text", "engine", "round", "created_at"]  # of these prompts only
+        table = workspace.read("completions", columns, ("prompt_id", prompt_ids))
         asked = set(prompt_ids)
         new = [r for r in added if isinstance(r, Completion) and r.prompt_id in asked]
         if new:
@@ -166,8 +165,7 @@ def rank_rate_gold(
     is one a ranking of that prompt must rank. Writes nothing."""
     prompt_ids = sorted({q.prompt.id for q in questions})
     answers = _Answers(workspace, prompt_ids, list(added.values()))
-    prompts = workspace.read("prompts", ["split"])
-    prompts = prompts.filter(pc.is_in(prompts.column("id"), value_set=pa.array(prompt_ids, pa.string())))
+    prompts = workspace.read("prompts", ["split"], ("id", prompt_ids))
     splits = dict(zip(*(prompts.column(c).to_pylist() for c in ("id", "split"))))
     splits |= {i: r.split for i, r in added.items() if isinstance(r, Prompt) and i not in splits}
     gold, out, given = gold_now(workspace, ("rank", "rate")), RankRateGold(), {}

@@ -1,0 +1,73 @@
+"""`data gold` reads the stored rows of the items it makes gold, not whole tables: a gold file's prompts' pairs and
+answers, the rated answers' prompts, the ids asked, a split's items' labels (at 1,000,000 labels and 500,000
+answers, a 5-row gold file peaked at ~400 MiB, ~220 so). What it marks is as before."""
+
+from __future__ import annotations
+
+from data.__main__ import main
+from data.gold import read_gold
+from data.records import prompt_id
+from data.workspace import Workspace
+from tests.test_data_gold_files import write
+from tests.test_data_gold_tasks import FULL, STORED, build
+from tests.test_data_rank_guard import table_reads
+
+PARIS = {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Rome."}
+SPAIN = {"prompt": "Capital of Spain?", "chosen": "Madrid.", "rejected": "Lisbon."}
+
+
+def imported(tmp_path) -> Workspace:
+    """Two prompts, each with one imported pair (its preference label) and no other label: France in split test,
+    Spain in train."""
+    ws = Workspace.init(tmp_path / "ws")
+    for name, row, split in (("test", PARIS, "test"), ("train", SPAIN, "train")):
+        assert (
+            main(
+                ["import", "-w", str(ws.path), str(write(tmp_path / f"{name}.jsonl", row)), "--split", split]
+            )
+            == 0
+        )
+    return ws
+
+
+def test_a_gold_file_reads_the_pairs_and_answers_of_its_prompts_only(tmp_path, monkeypatch, capsys):
+    """Its matching read every pair and every answer's text (80 MiB of 500,000 answers) to keep those of its
+    prompts, and the check of unknown items every pair's id."""
+    ws = imported(tmp_path)
+    reads = {table: table_reads(monkeypatch, table) for table in ("pairs", "completions", "prompts")}
+    capsys.readouterr()
+    assert main(["gold", "-w", str(ws.path), str(write(tmp_path / "gold.jsonl", PARIS))]) == 0
+    assert "files: matched 1 stored pairs" in capsys.readouterr().out
+    assert all(reads.values()) and None not in [r for table in reads.values() for r in table]
+    paris = prompt_id([{"role": "user", "content": PARIS["prompt"]}])
+    assert ("prompt_id", (paris,)) in reads["pairs"] and ("prompt_id", (paris,)) in reads["completions"]
+    assert read_gold(ws).num_rows == 1
+
+
+def test_a_pair_given_by_id_reads_that_pair_only(tmp_path, monkeypatch):
+    ws = imported(tmp_path)
+    pair = ws.read("pairs", ["prompt_id"]).column("id")[0].as_py()
+    reads = table_reads(monkeypatch, "pairs")
+    assert main(["gold", "-w", str(ws.path), "--pair", pair, "--answer", "a"]) == 0
+    assert reads and ("id", (pair,)) in reads and None not in reads
+    assert read_gold(ws).column("item_id").to_pylist() == [pair]
+
+
+def test_a_rating_file_reads_the_answers_of_its_prompts_only(tmp_path, monkeypatch):
+    """Its matching read every answer's text and every prompt's split."""
+    ws, _, answers = build(tmp_path / "ws")
+    reads = {table: table_reads(monkeypatch, table) for table in ("completions", "prompts")}
+    row = {"prompt": "Question 0?", "response": "answer 0.1", "ratings": FULL}
+    assert main(["gold", "-w", str(ws.path), str(write(tmp_path / "rate.jsonl", row))]) == 0
+    assert all(reads.values()) and None not in [r for table in reads.values() for r in table]
+    question = prompt_id([{"role": "user", "content": "Question 0?"}])
+    assert ("prompt_id", (question,)) in reads["completions"] and ("id", (question,)) in reads["prompts"]
+    assert read_gold(ws, "rate").to_pylist() == [
+        {
+            "item_id": answers[0][1],
+            "ratings": STORED,
+            "source": str(tmp_path / "rate.jsonl"),
+            "rubric": "helpsteer2",
+        }
+    ]
+
