@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import latest_positions
@@ -16,22 +17,31 @@ from data.rubric import load_rubric
 from data.workspace import Workspace
 
 CHOICE_TASKS = ("pairwise", "kto")  # the tasks whose gold a file or a split's imported labels can give
+# what gives an item its latest imported answer
+LABEL_COLUMNS = ["item_id", "annotator", "task", "choice", "retracted", "created_at"]
 
 
 def gold_from_split(workspace: Workspace, split: str) -> list[Mark]:
     """Per task, the pairs (pairwise) and completions (kto) whose prompt is in ``split`` and that arrived with an
-    imported preference or KTO label (its latest import label), that label as their answer; none is an error."""
-    labels = workspace.read("labels")
+    imported preference or KTO label (its latest import label), that label as their answer; none is an error.
+    Reads the items of that split's prompts and their labels only, not every label: an item's id is a digest of
+    its prompt's, so the rows of one id are of one prompt (every prompt's split is read: a row's id says nothing of
+    its split)."""
     prompts = workspace.read("prompts", ["split"])
     in_split = prompts.column("id").filter(pc.equal(prompts.column("split"), split)).combine_chunks()
+    items = {
+        task: workspace.read(ITEM_TABLES[task][0], ["prompt_id"], ("prompt_id", in_split)).column("id")
+        for task in CHOICE_TASKS
+    }
+    labels = workspace.read(
+        "labels", LABEL_COLUMNS, ("item_id", pa.concat_arrays([i.combine_chunks() for i in items.values()]))
+    )
     out = []
     for task in CHOICE_TASKS:
-        items = workspace.read(ITEM_TABLES[task][0], ["prompt_id"])
-        item_ids = items.column("id").filter(pc.is_in(items.column("prompt_id"), value_set=in_split))
         mine = labels.filter(
             pc.and_(
                 pc.and_(pc.equal(labels.column("annotator"), IMPORT), pc.equal(labels.column("task"), task)),
-                pc.is_in(labels.column("item_id"), value_set=item_ids.combine_chunks()),
+                pc.is_in(labels.column("item_id"), value_set=items[task].combine_chunks()),
             )
         )
         latest = mine.take(latest_positions(mine))

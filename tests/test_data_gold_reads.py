@@ -71,3 +71,15 @@ def test_a_rating_file_reads_the_answers_of_its_prompts_only(tmp_path, monkeypat
         }
     ]
 
+
+def test_from_split_reads_the_labels_of_that_splits_items_only(tmp_path, monkeypatch):
+    """It read every label (70 MiB at 1,000,000 labels) to keep the imported ones of the split's items."""
+    ws = imported(tmp_path)
+    paris = prompt_id([{"role": "user", "content": PARIS["prompt"]}])
+    pairs = ws.read("pairs", ["prompt_id"]).to_pylist()
+    test_pair = next(p["id"] for p in pairs if p["prompt_id"] == paris)
+    test_answers = ws.read("completions", ["prompt_id"], ("prompt_id", [paris])).column("id").to_pylist()
+    reads = table_reads(monkeypatch, "labels")
+    assert main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 0
+    assert reads[0] == ("item_id", tuple(sorted([test_pair, *test_answers])))
+    assert read_gold(ws).to_pylist() == [{"item_id": test_pair, "choice": "a", "source": "split:test"}]
