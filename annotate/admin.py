@@ -222,7 +222,7 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
         for r in rows
     ]  # fmt: skip
     columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]
-    few = few_prompts_line(rows)  # why a strength has no interval, as under `data leaderboard`'s table
+    few = few_prompts_line(rows)  # why a strength or win rate has no interval, as under `data leaderboard`
     return (
         "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
         + table_html(columns, cells)

@@ -12,7 +12,10 @@ under a minimum of battles. Only the strengths the votes determine are
 given (`data.bradley_terry.standings`): a model ahead of the reference by every chain of votes is ``above`` (no
 finite strength: +inf in the table), one behind ``below``, one no chain of votes relates to it ``unrated``; an
 interval bound that more than 2.5 % of the resamples leave unbounded is None (the table's ±inf).
-Each model also gets its win rate against the reference (ties half) on the pairs they met, with a Wilson interval.
+Each model also gets its win rate against the reference (ties half) on the pairs they met, with a Wilson interval
+whose number of votes is discounted by how much the votes cluster on prompts (`data.intervals.clustered_wilson_interval`:
+votes on one prompt are not independent either), given only where the two met on at least `MIN_PROMPTS` prompts
+(``win_no_interval``).
 
 Pure functions over the workspace's tables; `python -m data leaderboard` is the shell, `plot_leaderboard` the PNG.
 """
@@ -39,7 +42,7 @@ from data.bradley_terry import (
 )
 from data.errors import PrefloopError
 from data.gold import read_gold
-from data.intervals import wilson_interval
+from data.intervals import clustered_wilson_interval
 from data.labeller_flags import LEFT_SHARE_MIN_LABELS, LEFT_SHARE_RANGE
 from data.selection import without_labellers
 
@@ -71,6 +74,8 @@ class Row:
     standing: str = RATED  # rated, above, below, unrated (`data.bradley_terry`)
     prompts: int = 0  # prompts with votes on this model
     no_interval: str | None = None  # why it has no interval: FEW_PROMPTS, NO_STRENGTH; None where it has one
+    win_prompts: int = 0  # prompts with votes between this model and the reference
+    win_no_interval: str | None = None  # why the win rate has no interval: FEW_PROMPTS; None where it has one
 
 
 def votes_table(
@@ -232,7 +237,7 @@ def board_rows(
     for k, m in enumerate(ordered):
         games = int(round(total[k, 0] + total[0, k]))
         rate = (total[k, 0] / games) if k and games else None
-        wl, wh = wilson_interval(total[k, 0], games) if k and games else (None, None)
+        wl, wh, win_prompts, win_why = win_interval(wins, k)
         votes_k = int(round(total[k].sum() + total[:, k].sum()))
         rated = standing[k] == RATED
         enough = intervals is not None and min(prompts[k], prompts[0]) >= MIN_PROMPTS
@@ -255,9 +260,25 @@ def board_rows(
                 str(standing[k]),
                 int(prompts[k]),
                 why,
+                win_prompts,
+                win_why,
             )  # fmt: skip
         )
     return rows
+
+
+def win_interval(wins: np.ndarray, k: int) -> tuple[float | None, float | None, int, str | None]:
+    """Model ``k``'s win rate against the reference (model 0): its 95 % interval over the prompts they met on
+    (`clustered_wilson_interval`; None, None under `MIN_PROMPTS` of them, as the strengths), those prompts, and why
+    there is no interval (FEW_PROMPTS; None where there is one, or for the reference and a model it never met)."""
+    won, met = wins[:, k, 0], wins[:, k, 0] + wins[:, 0, k]
+    count = int(np.count_nonzero(met)) if k else 0
+    if not count:
+        return None, None, count, None
+    if count < MIN_PROMPTS:  # the interval's spread is measured between prompts: too few to measure it
+        return None, None, count, FEW_PROMPTS
+    low, high = clustered_wilson_interval(won, met)
+    return low, high, count, None
 
 
 def _bound(value: float | None) -> float | None:

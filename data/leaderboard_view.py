@@ -37,11 +37,28 @@ def strength_interval(row: Row) -> str:
 
 
 def few_prompts_line(rows: list[Row]) -> str:
-    """The table's note on the strengths without an interval for want of prompts; "" when none lacks one."""
+    """The table's note on the strengths and win rates without an interval for want of prompts; "" when none
+    lacks one."""
     counts = sorted({min(r.prompts, rows[0].prompts) for r in rows if r.no_interval == FEW_PROMPTS})
+    met = sorted({r.win_prompts for r in rows if r.win_no_interval == FEW_PROMPTS})
+    win = (
+        f"Win rate's -: it met the reference on {_counted(met)} prompt{'s' * (met[-1] != 1)}, fewer than "
+        f"{MIN_PROMPTS}: no win-rate interval (votes on one prompt are not independent, so its width is measured "
+        "between prompts)"
+        if met
+        else ""
+    )
+    return ". ".join(filter(None, [_few_strength_prompts(counts), win]))
+
+
+def _counted(counts: list[int]) -> str:
+    return f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+
+
+def _few_strength_prompts(counts: list[int]) -> str:
     if not counts:
         return ""
-    on = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    on = _counted(counts)
     return (
         f"-: votes on {on} prompt{'s' * (counts[-1] != 1)} (the model's or the reference's), fewer than "
         f"{MIN_PROMPTS}: no strength interval. A bootstrap over so few prompts is far too narrow (simulated, its 95 % "
@@ -69,7 +86,8 @@ def board_lines(rows: list[Row], by: str, excluded_line: str = "") -> list[str]:
     width = max(display_width(r.name) for r in rows)
     lines = [
         f"arena leaderboard by {by} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap intervals "
-        f"over prompts, from {MIN_PROMPTS} prompts; win rate vs the reference with a Wilson interval, ties half)",
+        f"over prompts, from {MIN_PROMPTS} prompts; win rate vs the reference, ties half, with a Wilson interval "
+        "discounted for votes that cluster on prompts, from as many prompts)",
         f"{padded('model', width)}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
     ]
     for r in rows:

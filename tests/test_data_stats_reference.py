@@ -433,7 +433,17 @@ def test_leaderboard_strengths_win_shares_and_intervals_match_the_definitions(tm
         if k:
             games = wins[k, 0] + wins[0, k]
             assert row["games"] == games and row["win_rate"] == pytest.approx(wins[k, 0] / games)
-            assert [row["win_low"], row["win_high"]] == pytest.approx(ref_wilson(wins[k, 0], int(games)))
+            # Wilson over the effective votes: n over the design effect, the cluster-robust variance of the share
+            # (prompts the clusters) over the binomial one, at least 1
+            per_prompt = [wins_of([v for v in votes if v[0] == p]) for p in sorted({v[0] for v in votes})]
+            met = [(w[k, 0], w[k, 0] + w[0, k]) for w in per_prompt if w[k, 0] + w[0, k]]
+            share = wins[k, 0] / games
+            robust = sum((s - share * n) ** 2 for s, n in met) / games**2 * len(met) / (len(met) - 1)
+            effect = max(1.0, robust / (share * (1 - share) / games))
+            assert row["win_prompts"] == len(met) == 16
+            assert [row["win_low"], row["win_high"]] == pytest.approx(
+                ref_wilson(share * games / effect, games / effect)
+            )
     # the 95 % percentile bootstrap over prompts, drawn as `data leaderboard --seed 3` draws them
     prompts = sorted({v[0] for v in votes})
     draws = np.random.default_rng(3).integers(0, len(prompts), size=(60, len(prompts)))
