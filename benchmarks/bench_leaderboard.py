@@ -4,6 +4,7 @@ cover the true strengths. These are accuracy figures, not timings.
 
     python benchmarks/bench_leaderboard.py                      # 4 models, 64 prompts, 3 votes per pair, 200 reps
     python benchmarks/bench_leaderboard.py --strengths 0 0.3 0.6 0.9 --repetitions 50
+    python benchmarks/bench_leaderboard.py --win-spread 1 --prompts 16   # the win rate's interval instead
 
 Targets (issue 22): order correct whenever the true gaps exceed 0.5 logits; coverage 90-99 %. With few prompts
 the percentile bootstrap is far too narrow (coverage 0.443 at --prompts 2, 0.807 at 4, 0.893 at 8, 0.915 at 16,
@@ -20,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data.bradley_terry import MIN_PROMPTS  # noqa: E402
-from data.leaderboard import simulation_check  # noqa: E402
+from data.leaderboard_simulation import simulation_check, win_rate_coverage  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,9 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repetitions", type=int, default=200)
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per fit")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--win-spread",
+        type=float,
+        metavar="X",
+        help="instead: each model's strength varies by prompt by N(0, X^2); coverage of the win rate's interval",
+    )
     args = parser.parse_args(argv)
     if args.prompts < 2:  # the bootstrap resamples prompts: one gives no interval, so no coverage
         parser.error(f"--prompts {args.prompts}: at least 2")
+    if args.win_spread is not None:
+        return _win_rates(args)
     result = simulation_check(
         args.strengths, args.prompts, args.votes, args.repetitions, args.bootstrap, args.seed
     )
@@ -52,6 +61,22 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"under {MIN_PROMPTS} prompts `data leaderboard` shows no strength interval: too few to resample"
         )
+    print(json.dumps(result))
+    return 0
+
+
+def _win_rates(args: argparse.Namespace) -> int:
+    result = win_rate_coverage(
+        args.strengths, args.prompts, args.votes, args.repetitions, args.win_spread, args.seed
+    )
+    print(
+        f"{len(args.strengths)} models (strengths {args.strengths}, each varying by prompt by N(0, "
+        f"{args.win_spread}^2)), {args.prompts} prompts, {args.votes} votes per pair, {args.repetitions} repetitions"
+    )
+    print(
+        f"95 % win-rate interval holds the true win rate: plain Wilson {result['plain_wilson']:.3f}, clustered "
+        f"(data leaderboard's) {result['clustered_wilson']:.3f}"
+    )
     print(json.dumps(result))
     return 0
 
