@@ -259,6 +259,15 @@ def _finite_float(text: str) -> float | str:
     return number if math.isfinite(number) else text
 
 
+def _exists(path: str) -> bool:
+    """Whether ``path`` names a file or folder; False where it cannot be one (a name too long for the file system:
+    a list of many values, never a folder's name)."""
+    try:
+        return Path(path).expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _coerce_list(where: str, value: Any, item: Any, keep_paths: bool = False) -> tuple | None:
     """A tuple of ``item`` from a list, a scalar, or comma-separated strings (flags give a list of strings);
     ``keep_paths``: a string that names an existing file or folder as a whole is one value, commas and all."""
@@ -270,7 +279,7 @@ def _coerce_list(where: str, value: Any, item: Any, keep_paths: bool = False) ->
         # `--exclude-labeller ""` excluded nobody, silently
         if isinstance(v, str) and not v.replace(",", "").strip():
             raise ConfigError(f"{where}: {v!r} names nothing; give a value or leave the option out")
-        if keep_paths and isinstance(v, str) and "," in v and Path(v).expanduser().exists():
+        if keep_paths and isinstance(v, str) and "," in v and _exists(v):
             parts.append(v)
             continue
         parts += [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else [v]

@@ -2,7 +2,7 @@
 track of anything a user labelled:
 
 - ``check_exclusion``: the flag's names must be annotators of the workspace (a misspelt name would exclude nobody,
-  silently), matched as `data.selection.same_name` (Unicode NFC) spells them; the names of excluded.json that have
+  silently), matched as `data.annotators.same_name` (Unicode NFC) spells them; the names of excluded.json that have
   no label yet are a warning, not an error (a labeller may be switched off before their first label).
 - ``labels_in_force``: the labels that decide (`data.selection.choose_labels` without the excluded labellers') and,
   per task, the items whose every label is an excluded labeller's: each export counts them ``excluded_only``.

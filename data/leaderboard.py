@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from data.aggregate import current_labels
-from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, machine_mask
+from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, machine_mask, same_name
 from data.bradley_terry import (
     BOOTSTRAP,
     MIN_PROMPTS,
@@ -89,7 +89,8 @@ def votes_table(
     tie/both bad). ``by``: ``people`` (every labeller, no machine), or one machine annotator (``judge:<name>``,
     ``rm:<id>``). ``gold``: the pairwise gold items (item_id, choice; `data.gold.read_gold`): for ``people`` a gold
     arena pair is one vote, its gold answer (the lead's decision), and the labellers' labels on it, which measure
-    them (every labeller is served it, whatever --overlap), are not votes; a machine's votes count on every pair."""
+    them (every labeller is served it, whatever --overlap), are not votes; a machine's votes count on every pair.
+    A machine's name is matched as `data.annotators.same_name` (Unicode NFC), as ``--exclude-labeller`` is."""
     arena = pairs[pairs["kind"] == ARENA]
     votes = current_labels(labels[labels["item_id"].isin(set(arena["id"]))], "pairwise")
     if by == PEOPLE:
@@ -97,8 +98,8 @@ def votes_table(
         if gold is not None and len(gold):
             decided = gold[gold["item_id"].isin(set(arena["id"]))][["item_id", "choice"]]
             votes = pd.concat([votes[~votes["item_id"].isin(set(decided["item_id"]))], decided])
-    else:
-        votes = votes[votes["annotator"] == by]
+    else:  # matched as same_name: the name as typed, whichever Unicode spelling it was stored in
+        votes = votes[votes["annotator"].astype(str).map(same_name) == same_name(by)]
     votes = votes[votes["choice"].isin(list(SCORE_A))]
     model = completions.set_index("id")["model"]
     merged = votes.merge(

@@ -247,3 +247,20 @@ def test_a_yaml_value_outside_the_choices_is_one_line_naming_the_file_and_key(tm
         capsys.readouterr().err == f"error: {config}, key pairs: 'bogus' is not one of random, best-worst\n"
     )
     assert not (tmp_path / "ws").exists()
+
+
+@dataclass(frozen=True)
+class Arena:
+    arena: tuple[str, ...] | None = field(default=None, metadata={"help": "models", "folders": True})
+
+
+def test_a_folders_list_too_long_to_be_one_file_name_is_split_at_its_commas(tmp_path):
+    """`--arena id1,...,id16` (16 manifest ids, 271 characters with no slash) was asked of the file system as one
+    folder name, which raised "File name too long" as a traceback instead of splitting it."""
+    ids = [f"{n:016x}" for n in range(16)]
+    parser = argparse.ArgumentParser()
+    add_options(parser, Arena)
+    assert build(Arena, parser.parse_args(["--arena", ",".join(ids)])).arena == tuple(ids)
+    folder = tmp_path / "runs" / "a,b"
+    folder.mkdir(parents=True)  # a folder whose name holds a comma is still one value
+    assert build(Arena, parser.parse_args(["--arena", "base", str(folder)])).arena == ("base", str(folder))

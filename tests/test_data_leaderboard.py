@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -116,6 +117,16 @@ def test_votes_are_current_labels_with_ties_and_both_bad_as_halves():
         ["q1", "/m/child", "/m/base", 0.5],
     ]
     judge = votes_table(pairs, completions, labels, by="judge:x")
+    assert judge.values.tolist() == [["q1", "/m/child", "/m/base", 1.0]]
+
+
+def test_by_matches_a_machine_name_in_any_unicode_spelling():
+    """A judge stored under a decomposed name (a model folder listed on macOS) is found by --by typed
+    precomposed: names are compared as data.annotators.same_name, as every other reader compares them."""
+    pairs, completions, labels, models = tables()
+    decomposed, precomposed = (unicodedata.normalize(form, "judge:mod\u00e8le") for form in ("NFD", "NFC"))
+    labels = labels.assign(annotator=labels["annotator"].replace("judge:x", decomposed))
+    judge = votes_table(pairs, completions, labels, by=precomposed)
     assert judge.values.tolist() == [["q1", "/m/child", "/m/base", 1.0]]
 
 
