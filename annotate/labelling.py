@@ -260,7 +260,8 @@ def on_undo(ctx: Context, user: str) -> View:
     view = label_view(ctx, user, message_html(text, "ok"))
     # taken out of the queue before the undo (not put back), or by a reload since: as a refused submit says it
     if undone.withdrawn or view.item_id != last.item_id:
-        text = f"Undid your {what}; item {last.item_id} {UNDONE_WITHDRAWN}. Here is your next item."
+        text = f"Undid your {what}; item {last.item_id} {UNDONE_WITHDRAWN}."
+        text += " Here is your next item." if view.item_id else ""  # none left: the page says why below
         return replace(view, status=message_html(text, "ok"))
     if skip:
         return view

@@ -69,9 +69,8 @@ class Loading:
     _reload_lock: threading.Lock
     _loaded_at: float
     _seen: dict[str, set[str]]  # part files already read, per table
-    _tables: dict[
-        str, pa.Table
-    ]  # prompts, completions, import labels and (pairwise) the pairs' ids read so far
+    # prompts, completions, import labels and (pairwise) the pairs' ids read so far
+    _tables: dict[str, pa.Table]
     _known: list[pa.Array]  # ids of the labels applied in bulk
     _outgrown: dict[tuple[str, str], Label]  # rank: (labeller, item) -> their ranking the item outgrew
     _gold_before: frozenset[str] = frozenset()  # the gold items at the last read

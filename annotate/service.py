@@ -119,7 +119,7 @@ class LabelService(Loading, Editing):
         self._outgrown: dict[tuple[str, str], Label] = {}
         self._loaded_at = float("-inf")
         self._seen: dict[str, set[str]] = {name: set() for name in SCHEMAS}  # part files already read
-        self._tables: dict[str, pa.Table] = {}  # prompts, completions and import labels read so far
+        self._tables: dict[str, pa.Table] = {}  # what reloads read so far (Loading._tables)
         self._known: list[pa.Array] = []  # ids of the labels applied in bulk
         self._commits: GroupCommit[Label] = GroupCommit(self._write_labels)
         # a reload's apply step runs between one label's check and its write, never inside (Loading._apply)

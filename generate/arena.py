@@ -7,9 +7,9 @@
 
 Every model answers the first ``--limit`` prompts of ``--split`` (a fixed set, oldest first) with the same sampling
 settings and seeds (``--arena-n`` answers each, 1 by default), at one round for all (``--round``, else the newest
-model's). Completions record the model's absolute folder as their model, which is the manifest's path: the
-leaderboard resolves each side to its manifest entry (`data.leaderboard`); a folder the manifest does not know is
-compared by its folder and listed after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and answer index,
+model's). Completions record the model's absolute folder (a hub id: as given) as their model, which is the
+manifest's path: the leaderboard resolves each side to its manifest entry (`data.leaderboard`); a folder the manifest
+does not know is compared by its folder and listed after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and answer index,
 or ``--arena-pairs K`` drawn per prompt (seeded). They are evaluation data: `train` and `data export` leave them out
 unless asked (``--kinds arena``). A rerun samples only what is missing and adds no pair twice.
 """
@@ -92,12 +92,12 @@ def resolve_arena(
                 )
             entry = newest
         elif name == BASE:
-            default = str(Path(resolve_model(default_model)).resolve())
+            default = _location(default_model)
             entry = lineage_root(workspace, newest) if newest else _known(workspace, default, "base")
         elif models is not None and name in set(models["id"]):
             entry = get_model(workspace, name)
         else:
-            entry = _known(workspace, str(Path(resolve_model(name)).resolve()), "external")
+            entry = _known(workspace, _location(name), "external")
         same = next((e for e in found if e.id == entry.id), None)
         if same is None:
             found.append(entry)
@@ -119,6 +119,13 @@ def check_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> No
     ids = set(workspace.frame("models")["id"]) if workspace else set()
     for name in set(names) - {BASE, NEWEST} - ids:
         resolve_model(name)  # not a model: its one-line error
+
+
+def _location(name: str) -> str:
+    """Where a model named by ``name`` loads from: its absolute folder, or a hub id as given (`resolve_model` passes
+    one through; made absolute it named a folder here that is not there, and the engine refused it)."""
+    found = resolve_model(name)
+    return str(Path(found).resolve()) if Path(found).is_dir() else found
 
 
 def _known(workspace: Workspace | None, path: str, method: str) -> ModelEntry:
@@ -184,12 +191,15 @@ def load_arena_model(options: GenerateOptions, entry: ModelEntry):
     except PrefloopError:
         raise
     except Exception as exc:  # noqa: BLE001 - any library's load error: a broken folder, a bad file
-        raise PrefloopError(f"--arena: model {entry.path}{_unloaded(exc)}") from exc
+        raise PrefloopError(
+            f"--arena: model {entry.path} did not load ({_first_line(exc)}); the models before it keep their "
+            "answers, a rerun samples what is missing"
+        ) from exc
 
 
-def _unloaded(exc: Exception) -> str:
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return f" did not load ({type(exc).__name__}: {first}); the models before it keep their answers, a rerun samples what is missing"
+def _first_line(exc: Exception) -> str:
+    """A library's error as one line: its type and its message's first line (the rest is a traceback's)."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
 
 
 def check_arena_files(models: list[ModelEntry]) -> None:
@@ -208,9 +218,8 @@ def check_arena_files(models: list[ModelEntry]) -> None:
                 with safe_open(weights, framework="pt"):
                     pass
         except Exception as exc:  # noqa: BLE001 - any reader's error on a broken file
-            first = (str(exc).strip().splitlines() or [""])[0]
             raise PrefloopError(
-                f"--arena: model {entry.path} does not load ({type(exc).__name__}: {first}); nothing written"
+                f"--arena: model {entry.path} does not load ({_first_line(exc)}); nothing written"
             ) from exc
 
 

@@ -172,6 +172,23 @@ def test_undo_of_a_label_whose_item_was_taken_out_keeps_the_item_on_screen(tmp_p
     assert view.item_id == second and "Label this item again" in view.status
 
 
+def test_undo_of_a_taken_out_item_with_nothing_left_promises_no_next_item(tmp_path):
+    """With nothing left to label, the page said "Here is your next item." above "All done"."""
+    ws, files, users = _imports_withdrawn(tmp_path)
+    service = LabelService(Workspace(ws))  # overlap 1
+    ctx = make_context(service, Authenticator(load_users(users)))
+    for _ in range(2):
+        service.submit("bob", service.show("bob").item.id, "left", strength=2)
+    last = service.latest_label("bob", service.my_labels("bob")[0].item_id)
+    restore = next(f for i, f in enumerate(files) if f"good {i}" in service.items[last.item_id].texts)
+    assert main(["import", "-w", str(ws), str(restore)]) == 0  # the last labelled pair leaves the queue
+    service.reload()
+    view = on_undo(ctx, "bob")
+    assert not view.item_id and service.latest_label("bob", last.item_id).supersedes == last.id
+    assert f"item {last.item_id} was taken out of the labelling queue" in view.status
+    assert "next item" not in view.status
+
+
 def test_a_label_on_an_item_made_gold_while_on_screen_is_kept_as_a_gold_label(tmp_path):
     """Refusing it would tell the labeller which item is gold; it is kept, saved as any label, counted as a label
     on a gold item (gold met, not a step of the regular job) and never trained on."""

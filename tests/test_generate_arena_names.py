@@ -94,3 +94,19 @@ def test_a_model_whose_engine_fails_to_load_is_one_line_naming_it(
         f"error: --arena: model {other.resolve()} did not load (ValueError: unsupported architecture); the models "
         "before it keep their answers, a rerun samples what is missing"
     )
+
+
+def test_a_hub_id_enters_the_arena_as_the_hub_id_not_a_folder_here(tmp_path, tiny_model_dir, monkeypatch):
+    """`--arena base,org/model` (a hub id, from the hub or its local cache) was made an absolute folder under the
+    current one, which does not exist: the engine refused it. It is passed on as given, as `generate --model` does;
+    a folder is still made absolute."""
+    from generate.arena import resolve_arena
+
+    monkeypatch.chdir(tmp_path)
+    models = resolve_arena(None, ("base", "org/tiny-model"), str(tiny_model_dir))
+    assert [m.path for m in models] == [str(tiny_model_dir.resolve()), "org/tiny-model"]
+    models = resolve_arena(None, ("base", str(tiny_model_dir)), "org/base-model")
+    assert [(m.path, m.method) for m in models] == [
+        ("org/base-model", "base"),
+        (str(tiny_model_dir.resolve()), "external"),
+    ]
