@@ -20,7 +20,7 @@ import gradio as gr
 from annotate.components import signed_in
 from annotate.editing import EDITABLE_VIEWS
 from annotate.failures import maybe_saved, shown_errors
-from annotate.labelling import already_saved, browser_seconds, describe_label, here_is, label_view
+from annotate.labelling import already_saved, browser_seconds, describe_label, label_view, refused_view
 from annotate.rank_view import SHOWN_ANSWERS
 from annotate.render import message_html, show_bidi, table_html
 from annotate.service import EditError, NotSaved, StaleItem
@@ -113,7 +113,7 @@ def on_edit_save(
         if label is not None and ctx.service.saved_with_edit(label):
             saved = f"✓ Already saved: {describe_label(label)}, with your edit. (u undoes both)"
             return label_view(ctx, user, message_html(saved, "ok"))
-        return label_view(ctx, user, message_html(f"Not saved: {exc}. {here_is(exc)}", "warn"))
+        return refused_view(ctx, user, exc)
     except (
         ValueError,
         NotSaved,

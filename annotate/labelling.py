@@ -196,7 +196,7 @@ def on_submit(
         if (label := already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
             saved = describe_label(label)
             return label_view(ctx, user, message_html(f"✓ Already saved: {saved}. (u undoes it)", "ok"))
-        return label_view(ctx, user, message_html(f"Not saved: {exc}. {here_is(exc)}", "warn"))
+        return refused_view(ctx, user, exc)
     except NotSaved as exc:
         # e.g. the disk is full: the item stays on screen with the labeller's choice, to submit again
         status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
@@ -211,10 +211,13 @@ def on_submit(
     return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
 
 
-def here_is(refusal: StaleItem) -> str:
-    """What the page serves after a refused action: the item on screen again, or (the item left the queue) the
-    next one."""
-    return "Here is your next item." if isinstance(refusal, ItemWithdrawn) else "Here is your current item."
+def refused_view(ctx: Context, user: str, refusal: StaleItem) -> View:
+    """The page after a refused action: the item on screen again, or (the item left the queue) the next one, said
+    only where one is served (none left: the page says why below)."""
+    view = label_view(ctx, user, "")
+    here = "Here is your next item." if isinstance(refusal, ItemWithdrawn) else "Here is your current item."
+    text = f"Not saved: {refusal}." + (f" {here}" if view.item_id else "")
+    return replace(view, status=message_html(text, "warn"))
 
 
 def _kept(ctx: Context, view: View, choice: str | None, strength: int | None, note: str | None) -> View:

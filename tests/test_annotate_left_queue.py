@@ -189,6 +189,21 @@ def test_undo_of_a_taken_out_item_with_nothing_left_promises_no_next_item(tmp_pa
     assert "next item" not in view.status
 
 
+def test_a_refused_submit_with_nothing_left_promises_no_next_item(tmp_path):
+    """The last open item taken out while on screen: the refusal said "Here is your next item." above "All done"."""
+    ws, files, users = _imports_withdrawn(tmp_path)
+    service = LabelService(Workspace(ws))  # overlap 1
+    ctx = make_context(service, Authenticator(load_users(users)))
+    service.submit("bob", service.show("bob").item.id, "left", strength=2)
+    shown = service.show("bob")  # the last open item
+    restore = next(f for i, f in enumerate(files) if f"good {i}" in shown.item.texts)
+    assert main(["import", "-w", str(ws), str(restore)]) == 0  # it leaves the queue
+    service.reload()
+    view = on_submit(ctx, "bob", shown.item.id, "left", 2, "")
+    assert not view.item_id and f"item {shown.item.id} was taken out of the labelling queue" in view.status
+    assert "next item" not in view.status
+
+
 def test_a_label_on_an_item_made_gold_while_on_screen_is_kept_as_a_gold_label(tmp_path):
     """Refusing it would tell the labeller which item is gold; it is kept, saved as any label, counted as a label
     on a gold item (gold met, not a step of the regular job) and never trained on."""
