@@ -30,10 +30,10 @@ def clustered_wilson_interval(
     Σ (s_c − p·n_c)² / n² · C / (C − 1), over the binomial p(1 − p)/n, and at least 1: votes that agree within a
     prompt count for fewer independent ones, votes that do not are never counted as more. None without trials.
 
-    Simulated (4 models 0.6 logits apart, 3 votes per pair per prompt, each model's per-prompt strength spread
-    N(0, τ²), 200 repetitions, seed 0) the plain Wilson interval held the win rate 95 % of the time at τ = 0 but
-    93 % at τ = 0.5 and 90 % at τ = 1 (16 and 64 prompts); this one 94-96 % throughout. A percentile bootstrap over
-    prompts held it 91 % at 16 prompts with τ = 0 (as narrow as the strengths' bootstrap there)."""
+    Simulated (`benchmarks/bench_leaderboard.py --win-spread τ`: 4 models 0.6 logits apart, 3 votes per pair per
+    prompt, each model's per-prompt strength spread N(0, τ²), 200 repetitions, seed 0) the plain Wilson interval
+    held the win rate 94-95 % of the time at τ = 0, 93 % at τ = 0.5 and 89-90 % at τ = 1 (16 and 64 prompts);
+    this one 94-96 % throughout."""
     n = float(np.sum(trials))
     if n == 0:
         return None
