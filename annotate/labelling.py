@@ -243,13 +243,18 @@ def on_skip(ctx: Context, user: str, item_id: str) -> View:
         ctx.service.skip(user, item_id)
     except StaleItem as exc:
         return label_view(ctx, user, message_html(f"Not skipped: {exc}.", "warn"))
+    except NotSaved as exc:  # e.g. the disk is full: nothing stored, the item stays on screen
+        return label_view(ctx, user, message_html(f"Not skipped: {exc}. Try again.", "error"))
     return label_view(
         ctx, user, message_html("Skipped — you will not get this item again (u brings it back).", "ok")
     )
 
 
 def on_undo(ctx: Context, user: str) -> View:
-    undone = ctx.service.undo(user)
+    try:
+        undone = ctx.service.undo(user)
+    except NotSaved as exc:  # e.g. the disk is full: the label stays in force
+        return label_view(ctx, user, message_html(f"Not undone: {exc}. Try again.", "error"))
     if undone is None:
         return label_view(ctx, user, message_html("Nothing to undo.", "info"))
     last = undone.label

@@ -398,3 +398,24 @@ def test_a_password_from_stdin_loses_its_line_end_and_only_that(line, capsys, mo
     monkeypatch.setattr("sys.stdin", io.StringIO(" two words\t\r\n"))
     assert main(["hash-password", "--password-stdin"]) == 0
     assert verify_password(" two words\t", capsys.readouterr().out.strip())
+
+
+def test_a_skip_or_undo_the_disk_refuses_says_why_and_changes_nothing(ctx, monkeypatch):
+    """A full disk on a skip or an undo gave the generic failure line; it says the reason, like a submit."""
+    import errno
+
+    from data.files import write_error
+
+    view = label_view(ctx, "ann")
+    on_submit(ctx, "ann", view.item_id, "left", 2, "")
+    shown = label_view(ctx, "ann").item_id
+
+    def full(*args, **kwargs):
+        raise write_error(OSError(errno.ENOSPC, "No space left on device"), ctx.service.workspace.path)
+
+    monkeypatch.setattr(ctx.service._commits, "commit", full)
+    skipped = on_skip(ctx, "ann", shown)
+    assert "Not skipped: the disk is full" in skipped.status and skipped.item_id == shown
+    undone = on_undo(ctx, "ann")
+    assert "Not undone: the disk is full" in undone.status and undone.item_id == shown
+    assert len(ctx.service.my_labels("ann")) == 1
