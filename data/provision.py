@@ -83,6 +83,32 @@ def resolve_model(name_or_path: str) -> str:
     return name_or_path
 
 
+# What a hub model's snapshot needs for training and sampling here: config, tokenizer and chat template files,
+# safetensors weights (`.bin` weights only where a repo has none)
+HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+
+
+def local_model(name_or_path: str) -> Path:
+    """`resolve_model`'s model as a local folder: a hub id (``org/model``) is fetched into the hub's cache, or found
+    there (offline: ``HF_HUB_OFFLINE=1``), and its snapshot folder given, so that what reads the start model's files
+    (train, the SPIN driver) reads them there; a hub id that gives none is a `ProvisionError` naming it."""
+    found = resolve_model(name_or_path)
+    if is_model_dir(Path(found).expanduser()):
+        return Path(found).expanduser().resolve()
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(found, allow_patterns=HUB_FILES))
+        if not any(folder.glob("*.safetensors")):
+            folder = Path(snapshot_download(found, allow_patterns=[*HUB_FILES, "*.bin"]))
+    except (OSError, ValueError) as exc:  # not on the hub, offline and not cached, no network
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ProvisionError(f"{found}: not a model folder here, and the hub gave none ({reason})") from exc
+    if not is_model_dir(folder):
+        raise ProvisionError(f"{found}: its hub snapshot {folder} holds no config.json: not a model")
+    return folder
+
+
 def _gguf_location(model: EmbeddedModel) -> Path:
     # find_spec does not execute the package (its __init__ needs the `llm` CLI, which we don't install).
     spec = importlib.util.find_spec(model.package)

@@ -13,7 +13,7 @@ import torch
 from data.chat_template import chat_template_for
 from data.files import NotAFileError, atomic_write, open_regular, strict_json
 from data.lineage import NEWEST, find_or_register, newest_model
-from data.provision import resolve_model
+from data.provision import local_model
 from data.records import ModelRecord, random_id
 from data.workspace import Workspace
 
@@ -24,7 +24,7 @@ def model_path(model: str, workspace: Workspace) -> Path:
     """The start model's folder: ``newest`` is the newest model in the workspace manifest."""
     if model == NEWEST:
         return Path(newest_model(workspace).path)
-    return Path(resolve_model(model)).resolve()
+    return local_model(model)  # a hub id: its snapshot in the hub's cache
 
 
 def load_tokenizer(start: Path, chat_template: str | None = None):

@@ -32,7 +32,7 @@ from pathlib import Path
 from data.errors import PrefloopError
 from data.files import atomic_write
 from data.lineage import NEWEST, ModelEntry, children, find_model, find_or_register, newest_model
-from data.provision import resolve_model
+from data.provision import local_model
 from data.workspace import Workspace
 from generate.engines import make_engine
 from generate.isolate import run_isolated
@@ -78,7 +78,7 @@ def start_iterate(options: LoopOptions, workspace: Workspace, register: bool = T
     would be)."""
     if options.model == NEWEST:
         return _iterate(newest_model(workspace))
-    path = Path(resolve_model(options.model)).resolve()
+    path = local_model(options.model)  # a hub id: its snapshot in the hub's cache
     entry = find_or_register(workspace, path) if register else find_model(workspace, path)
     entry = entry or ModelEntry("", str(path), 0, "base", None)
     return _iterate(entry, model_label(options.model))
