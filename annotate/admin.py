@@ -29,7 +29,7 @@ from data.export_workspace import check_export_options, export_workspace
 from data.files import check_not_link
 from data.gold import ANSWER, CLI, mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_leaderboard
-from data.leaderboard_view import few_prompts_line, strength_interval, strength_text
+from data.leaderboard_view import board_notes, strength_interval, strength_text
 from data.schemas import CHOICES
 from data.selection import excluded_labellers, same_name, set_excluded, stored_names
 
@@ -222,11 +222,13 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
         for r in rows
     ]  # fmt: skip
     columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]
-    few = few_prompts_line(rows)  # why a strength or win rate has no interval, as under `data leaderboard`
+    # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, who is left out
+    excluded_line = f"excluded labellers: {', '.join(excluded)} (excluded.json)" if excluded else ""
+    notes = board_notes(rows, excluded_line)
     return (
         "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
         + table_html(columns, cells)
-        + (message_html(few, "muted") if few else "")
+        + "".join(message_html(note, "muted") for note in notes)
     )
 
 

@@ -97,9 +97,15 @@ def board_lines(rows: list[Row], by: str, excluded_line: str = "") -> list[str]:
         lines.append(
             f"{padded(r.name, width)}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
         )
+    return [*lines, *board_notes(rows, excluded_line)]
+
+
+def board_notes(rows: list[Row], excluded_line: str = "") -> list[str]:
+    """The notes under the table (the CLI's and the admin tab's): one per kind of strength the votes leave open
+    (`STANDING_NOTES`), why an interval is missing (`few_prompts_line`), and who was excluded."""
     open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
     notes = [STANDING_NOTES[s] for s in open_] + [few_prompts_line(rows), excluded_line]
-    return [*lines, *filter(None, notes)]
+    return list(filter(None, notes))
 
 
 def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:

@@ -15,7 +15,7 @@ from annotate.admin import arena_html, export_labels
 from annotate.app import make_context
 from annotate.service import LabelService, left_side
 from annotate.users import Authenticator, User, hash_password
-from data import Completion, Pair, Prompt, Workspace
+from data import Completion, Label, Pair, Prompt, Workspace
 from data.leaderboard import leaderboard
 from data.records import ModelRecord
 
@@ -240,3 +240,14 @@ def test_a_gold_arena_pair_is_gold_in_the_arena_app_and_one_vote_on_the_leaderbo
     assert [(r.votes, r.games, r.win_rate) for r in rows] == [(13, 0, None), (13, 13, 12 / 13)]
     assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "20", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["models"][1]["win_rate"] == 12 / 13
+
+
+def test_the_admin_tabs_leaderboard_says_what_the_clis_notes_say(tmp_path):
+    """A model that won every vote shows `+inf` or `-inf` in the admin tab as under `data leaderboard`, with the note
+    saying why there is no finite strength, and the labellers left out are named; it showed only the few-prompts
+    note."""
+    workspace, ids = two_model_arena(tmp_path / "ws", 20)
+    workspace.append([Label(pair, who, "pairwise", "b") for pair in ids for who in ("ann", "bob")])
+    html = arena_html(workspace, ("bob",))
+    assert "by every chain of votes" in html and "no finite strength" in html
+    assert "excluded labellers: bob (excluded.json)" in html
