@@ -100,6 +100,20 @@ def _imported_answer(ws: Workspace) -> str:
     return answer.id
 
 
+def _gold_withdrawn_on_screen(
+    tmp_path, task: str, make, answer: str
+) -> tuple[Workspace, LabelService, str, int]:
+    """A gold item only gold serves (``make``) on ann's screen, then its gold withdrawn (`data gold --remove`): the
+    workspace, the service, the item and how many labels ann gave before it came."""
+    ws, _ = build(tmp_path / "ws")
+    item = make(ws)
+    mark_gold(ws, [item], ["a" if task == "pairwise" else "desirable"], "test", task)
+    service = LabelService(ws, task, overlap=1, gold_rate=0.5)
+    done = _until_shown(service, "ann", item, answer)
+    remove_gold(ws, [item])
+    return ws, service, item, done
+
+
 @pytest.mark.parametrize(
     "task, make, answer", [("pairwise", _arena_pair, "left"), ("kto", _imported_answer, "desirable")]
 )
@@ -107,12 +121,7 @@ def test_a_submit_on_an_item_that_left_gold_and_the_app_is_refused(tmp_path, tas
     """A gold item the app serves as gold only (an arena pair in the pairwise app; an answer an import labelled)
     leaves the app when `data gold --remove` withdraws its gold: a restart would not queue it. The labeller who had
     it on screen kept it, and their submit was stored (in the pairwise app, a vote on an arena pair)."""
-    ws, _ = build(tmp_path / "ws")
-    item = make(ws)
-    mark_gold(ws, [item], ["a" if task == "pairwise" else "desirable"], "test", task)
-    service = LabelService(ws, task, overlap=1, gold_rate=0.5)
-    done = _until_shown(service, "ann", item, answer)
-    remove_gold(ws, [item])
+    ws, service, item, done = _gold_withdrawn_on_screen(tmp_path, task, make, answer)
     service.reload()
     with pytest.raises(ItemWithdrawn, match=f"item {item} was taken out of the labelling queue"):
         service.submit("ann", item, answer, strength=2 if answer == "left" else None)
@@ -273,12 +282,7 @@ def test_a_tab_that_outlived_a_restart_on_an_item_closed_since_is_told_it_left_t
 ):
     """A restart reads no closed item, so the item on the old tab is unknown to the new process; the workspace
     still holds it, so the refusal says what happened, not "no longer on your screen". Nothing is stored."""
-    ws, _ = build(tmp_path / "ws")
-    item = make(ws)
-    mark_gold(ws, [item], ["a" if task == "pairwise" else "desirable"], "test", task)
-    service = LabelService(ws, task, overlap=1, gold_rate=0.5)
-    done = _until_shown(service, "ann", item, answer)
-    remove_gold(ws, [item])
+    ws, _, item, done = _gold_withdrawn_on_screen(tmp_path, task, make, answer)
     restarted = LabelService(ws, task, overlap=1, gold_rate=0.5)
     assert item not in restarted.items
     with pytest.raises(ItemWithdrawn, match=f"item {item} was taken out of the labelling queue"):
