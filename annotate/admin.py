@@ -29,7 +29,7 @@ from data.export_workspace import check_export_options, export_workspace
 from data.files import check_not_link
 from data.gold import ANSWER, CLI, mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_leaderboard
-from data.leaderboard_view import board_notes, strength_interval, strength_text
+from data.leaderboard_view import board_notes, strength_interval, strength_text, win_interval_text
 from data.schemas import CHOICES
 from data.selection import excluded_labellers, same_name, set_excluded, stored_names
 
@@ -218,7 +218,7 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     cells = [
         [r.name, strength_text(r), strength_interval(r), fmt(r.win_rate),
-         "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}", r.votes]
+         win_interval_text(r), r.votes]
         for r in rows
     ]  # fmt: skip
     columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]

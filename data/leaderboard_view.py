@@ -36,6 +36,11 @@ def strength_interval(row: Row) -> str:
     return f"{low} to {high}"
 
 
+def win_interval_text(row: Row) -> str:
+    """The win rate's 95 % interval as the table shows it; ``-`` where there is none."""
+    return "-" if row.win_low is None else f"{row.win_low:.2f}-{row.win_high:.2f}"
+
+
 def few_prompts_line(rows: list[Row]) -> str:
     """The table's note on the strengths and win rates without an interval for want of prompts; "" when none
     lacks one."""
@@ -92,7 +97,7 @@ def board_lines(rows: list[Row], by: str, excluded_line: str = "") -> list[str]:
     ]
     for r in rows:
         win = "-" if r.win_rate is None else f"{r.win_rate:.3f} ({r.games})"
-        ci = "-" if r.win_low is None else f"{r.win_low:.2f}-{r.win_high:.2f}"
+        ci = win_interval_text(r)
         interval = strength_interval(r)
         lines.append(
             f"{padded(r.name, width)}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
