@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from data.annotators import judge_annotator, rm_annotator
 from data.errors import PrefloopError
 from data.exclusion import check_exclusion
-from data.leaderboard import PEOPLE, side_line, workspace_leaderboard, workspace_side_preferences
-from data.leaderboard_view import board_lines, plot_leaderboard
+from data.leaderboard import PEOPLE, workspace_board
+from data.leaderboard_view import board_text, plot_leaderboard
 from data.lineage import NEWEST, ModelEntry, get_model, is_reward_model_name, reward_model_entry
 from data.workspace import Workspace
 from generate.arena import (
@@ -121,12 +121,11 @@ def arena_leaderboard(options: LoopOptions, workspace: Workspace) -> list[str]:
     ]
     try:
         exclusion = check_exclusion(workspace)  # WS/excluded.json, as `python -m data leaderboard` reads it
-        rows = workspace_leaderboard(workspace, by, excluded=exclusion.names)
+        board = workspace_board(workspace, by, excluded=exclusion.names)
     except PrefloopError as exc:  # no votes yet: the pairs wait for labellers
         return [*lines, str(exc)]
-    png = plot_leaderboard(rows, by, workspace.path / "leaderboard.png")
-    sided = side_line(workspace_side_preferences(workspace, exclusion.names)) if by == PEOPLE else ""
-    return [*lines, *board_lines(rows, by, exclusion.line()), *filter(None, [sided]), f"plot: {png}"]
+    png = plot_leaderboard(board.rows, by, workspace.path / "leaderboard.png")
+    return [*lines, *board_text(board, exclusion.line(), png)]  # as `python -m data leaderboard` prints it
 
 
 def judge_name(options: SampleOptions, workspace: Workspace) -> str:
