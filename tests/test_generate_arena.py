@@ -320,7 +320,7 @@ def test_a_judge_loop_with_arena_samples_the_arena_after_the_last_iteration(tmp_
     workspace = Workspace(tmp_path / "ws")
     models = workspace.frame("models").sort_values("round")
     arena = workspace.frame("pairs").query("kind == 'arena'")
-    assert f"of {models['id'].iloc[0]},{models['id'].iloc[1]} at round 1" in out
+    assert f"of {models['id'].iloc[0]} {models['id'].iloc[1]} at round 1" in out
     test_prompts = workspace.frame("prompts").query("split == 'test'")
     assert set(arena["prompt_id"]) <= set(test_prompts["id"])
     assert len(arena) == len(test_prompts) == 3  # a large step: the iterate answers differently from the base

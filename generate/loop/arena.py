@@ -10,6 +10,7 @@ user can follow (`arena_refusal`): the arena by itself once the loop is done, in
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from dataclasses import fields
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from data.workspace import Workspace
 from generate.arena import (
     BASE,
     arena_answers,
+    arena_names,
     arena_round,
     check_arena_prompts,
     lineage_root,
@@ -47,16 +49,11 @@ def arena_refusal(options: LoopOptions, workspace: Workspace, after: int = -1) -
     """``where`` and ``instead`` for `check_sampled_rank_items`: the loop picks the arena's round, so the way out is
     the arena by itself (`generate --arena`, which takes `--round`) once the loop is done, in a round no answer is
     in then (past ``after``: the last round the loop will sample)."""
-    names = ",".join(options.arena)
+    names = arena_names(options.arena)
     iterations = options.spin_iter or options.judge_iter
 
     def instead(free: int) -> str:
-        command = (
-            f"python -m generate -w {workspace.path} --model {options.model} --arena {names} --split test "
-            f"--limit {options.spin_test_limit}"
-            + (f" --judge {options.judge}" if options.judge else "")
-            + f" --round {max(free, after + 1)}"
-        )
+        command = arena_command(options, workspace, max(free, after + 1))
         return (
             "the arena samples at its newest model's round, which the loop picks (--round does not apply): "
             "leave --arena out, and once the loop is done run the arena by itself in a round of its own, with "
@@ -64,6 +61,15 @@ def arena_refusal(options: LoopOptions, workspace: Workspace, after: int = -1) -
         )
 
     return {"where": f"--arena {names} after {driver_of(options)} {iterations}", "instead": instead}
+
+
+def arena_command(options: LoopOptions, workspace: Workspace, round: int) -> str:
+    """The arena by itself with the loop's sampling options, in ``round``, as a shell command: every value quoted
+    as the shell needs, each --arena name a value of its own (`arena_names`)."""
+    head = shlex.join(["python", "-m", "generate", "-w", str(workspace.path), "--model", options.model])
+    tail = ["--split", "test", "--limit", str(options.spin_test_limit)]
+    tail += ["--judge", options.judge] if options.judge else []
+    return f"{head} --arena {arena_names(options.arena)} {shlex.join([*tail, '--round', str(round)])}"
 
 
 def planned_models(
