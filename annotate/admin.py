@@ -28,7 +28,7 @@ from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
 from data.files import check_not_link
 from data.gold import ANSWER, CLI, mark_gold, read_gold
-from data.leaderboard import ARENA, workspace_leaderboard
+from data.leaderboard import ARENA, workspace_board
 from data.leaderboard_view import board_notes, strength_interval, strength_text, win_interval_text
 from data.schemas import CHOICES
 from data.selection import excluded_labellers, same_name, set_excluded, stored_names
@@ -212,19 +212,20 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
     if not (workspace.frame("pairs")["kind"] == ARENA).any():
         return ""
     try:
-        rows = workspace_leaderboard(workspace, excluded=excluded)
+        board = workspace_board(workspace, excluded=excluded)
     except PrefloopError as exc:
         return message_html(public_line(exc, workspace), "muted")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     cells = [
         [r.name, strength_text(r), strength_interval(r), fmt(r.win_rate),
          win_interval_text(r), r.votes]
-        for r in rows
+        for r in board.rows
     ]  # fmt: skip
     columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]
-    # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, who is left out
+    # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, who is left out,
+    # who votes by the side of the screen
     excluded_line = f"excluded labellers: {', '.join(excluded)} (excluded.json)" if excluded else ""
-    notes = board_notes(rows, excluded_line)
+    notes = board_notes(board.rows, excluded_line, board.sided)
     return (
         "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
         + table_html(columns, cells)

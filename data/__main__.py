@@ -40,14 +40,8 @@ from data.import_withdraw import file_labels, withdraw_imports
 from data.import_write import kept_lines, log_import, stopped_import, write_records
 from data.imports import ImportOptions, Loaded, check_file, guard_files
 from data.labellers import labeller_lines
-from data.leaderboard import (
-    PEOPLE,
-    board_json,
-    side_line,
-    workspace_leaderboard,
-    workspace_side_preferences,
-)
-from data.leaderboard_view import board_lines, plot_leaderboard
+from data.leaderboard import board_json, workspace_board
+from data.leaderboard_view import board_text, plot_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.merging import merge_source, merge_workspaces
@@ -294,14 +288,12 @@ def cmd_leaderboard(args: Any) -> int:
     exclusion = check_exclusion(workspace, args.exclude_labeller)
     for line in exclusion.warnings():
         print(f"warning: {line}", file=sys.stderr)
-    rows = workspace_leaderboard(workspace, args.by, args.bootstrap, args.seed, exclusion.names)
-    png = plot_leaderboard(rows, args.by, workspace.path / "leaderboard.png")
-    sided = workspace_side_preferences(workspace, exclusion.names) if args.by == PEOPLE else {}
+    board = workspace_board(workspace, args.by, args.bootstrap, args.seed, exclusion.names)
+    png = plot_leaderboard(board.rows, args.by, workspace.path / "leaderboard.png")
     if args.json:
-        print(board_json(rows, args.by, exclusion.names, sided))
+        print(board_json(board.rows, args.by, exclusion.names, board.sided))
     else:
-        lines = board_lines(rows, args.by, exclusion.line())
-        print("\n".join([*lines, *filter(None, [side_line(sided)]), f"plot: {png}"]))
+        print("\n".join(board_text(board, exclusion.line(), png)))
     return 0
 
 

@@ -171,18 +171,29 @@ def printable(name: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
 
 
-def workspace_leaderboard(
+@dataclass(frozen=True)
+class Board:
+    """A leaderboard as every caller shows it: its rows, whose votes, and (people's boards) `side_preferences`."""
+
+    rows: list[Row]
+    by: str
+    sided: dict[str, dict]  # `side_preferences`; {} on a machine's board
+
+
+def workspace_board(
     workspace, by: str = PEOPLE, samples: int = BOOTSTRAP, seed: int = 0, excluded: Sequence[str] = ()
-) -> list[Row]:
-    """`leaderboard` over a workspace's tables, read children first (labels, pairs, completions, models) so every
-    vote's pair, completions and models are in the snapshot; the labels of the ``excluded`` labellers left out
-    (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's)."""
+) -> Board:
+    """`leaderboard` over a workspace's tables, each read once, children first (labels, pairs, completions,
+    models) so every vote's pair, completions and models are in the snapshot; the labels of the ``excluded``
+    labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's). A people's board
+    carries the `side_preferences` of the same labels and pairs."""
     tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
-    return leaderboard(
+    rows = leaderboard(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold
     )
+    return Board(rows, by, side_preferences(tables["pairs"], labels) if by == PEOPLE else {})
 
 
 def leaderboard(
@@ -303,23 +314,6 @@ def side_preferences(pairs: pd.DataFrame, labels: pd.DataFrame) -> dict[str, dic
         if len(mine) >= LEFT_SHARE_MIN_LABELS and not low <= share <= high:
             found[str(name)] = {"left_share": round(share, 3), "votes": len(mine)}
     return found
-
-
-def workspace_side_preferences(workspace, excluded: Sequence[str] = ()) -> dict[str, dict]:
-    """`side_preferences` of a workspace's labels, less the ``excluded`` labellers' (already out of the board)."""
-    labels = without_labellers(workspace.frame("labels"), list(excluded))
-    return side_preferences(workspace.frame("pairs"), labels)
-
-
-def side_line(found: dict[str, dict]) -> str:
-    """The table's note on `side_preferences`; "" when nobody has one."""
-    if not found:
-        return ""
-    who = ", ".join(f"{name} (left {v['left_share']:.0%} of {v['votes']})" for name, v in found.items())
-    return (
-        f"side preference in arena votes: {who}: their votes follow the screen, not the answers, and pull every "
-        "strength towards 0; `--exclude-labeller NAME` leaves them out"
-    )
 
 
 def board_json(

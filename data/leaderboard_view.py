@@ -1,6 +1,8 @@
 """How the arena leaderboard (`data.leaderboard`) is shown: the text table (`board_lines`, padded by display width so
-a model name in wide characters such as CJK keeps the columns straight) and WS/leaderboard.png (`plot_leaderboard`,
-each name's characters the plot's font lacks escaped, as the table escapes control characters)."""
+a model name in wide characters such as CJK keeps the columns straight), the board as `python -m data leaderboard`
+and the round drivers print it (`board_text`), the notes under it (`board_notes`, the admin tab's too) and
+WS/leaderboard.png (`plot_leaderboard`, each name's characters the plot's font lacks escaped, as the table escapes
+control characters)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from data.bradley_terry import MIN_PROMPTS
-from data.leaderboard import FEW_PROMPTS, Row
+from data.leaderboard import FEW_PROMPTS, Board, Row
 
 UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
 STANDING_NOTES = {
@@ -85,9 +87,17 @@ def padded(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def board_lines(rows: list[Row], by: str, excluded_line: str = "") -> list[str]:
-    """The table as text: strength with its 95 % interval, win rate against the reference, votes; a note per kind
-    of strength the votes leave open, and who was excluded (``excluded_line``, `data.exclusion.Exclusion.line`)."""
+def board_text(board: Board, excluded_line: str, png: Path) -> list[str]:
+    """The board as `python -m data leaderboard` prints it, and the round drivers under their own lines: the table,
+    its notes (who was excluded: ``excluded_line``, `data.exclusion.Exclusion.line`) and where the plot is."""
+    return [*board_lines(board.rows, board.by, excluded_line, board.sided), f"plot: {png}"]
+
+
+def board_lines(
+    rows: list[Row], by: str, excluded_line: str = "", sided: dict[str, dict] | None = None
+) -> list[str]:
+    """The table as text: strength with its 95 % interval, win rate against the reference, votes; and its notes
+    (`board_notes`)."""
     width = max(display_width(r.name) for r in rows)
     lines = [
         f"arena leaderboard by {by} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap intervals "
@@ -102,15 +112,31 @@ def board_lines(rows: list[Row], by: str, excluded_line: str = "") -> list[str]:
         lines.append(
             f"{padded(r.name, width)}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
         )
-    return [*lines, *board_notes(rows, excluded_line)]
+    return [*lines, *board_notes(rows, excluded_line, sided)]
 
 
-def board_notes(rows: list[Row], excluded_line: str = "") -> list[str]:
-    """The notes under the table (the CLI's and the admin tab's): one per kind of strength the votes leave open
-    (`STANDING_NOTES`), why an interval is missing (`few_prompts_line`), and who was excluded."""
+def board_notes(rows: list[Row], excluded_line: str = "", sided: dict[str, dict] | None = None) -> list[str]:
+    """The notes under the table (the CLI's, the round drivers' and the admin tab's): one per kind of strength the
+    votes leave open (`STANDING_NOTES`), why an interval is missing (`few_prompts_line`), who was excluded, and who
+    votes by the side of the screen (``sided``: `data.leaderboard.side_preferences`, `side_line`)."""
     open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
-    notes = [STANDING_NOTES[s] for s in open_] + [few_prompts_line(rows), excluded_line]
+    notes = [STANDING_NOTES[s] for s in open_] + [
+        few_prompts_line(rows),
+        excluded_line,
+        side_line(sided or {}),
+    ]
     return list(filter(None, notes))
+
+
+def side_line(found: dict[str, dict]) -> str:
+    """The table's note on `data.leaderboard.side_preferences`; "" when nobody has one."""
+    if not found:
+        return ""
+    who = ", ".join(f"{name} (left {v['left_share']:.0%} of {v['votes']})" for name, v in found.items())
+    return (
+        f"side preference in arena votes: {who}: their votes follow the screen, not the answers, and pull every "
+        "strength towards 0; `--exclude-labeller NAME` leaves them out"
+    )
 
 
 def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:

@@ -20,8 +20,9 @@ import gc
 import json
 import logging
 import random
+import shlex
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
@@ -308,6 +309,14 @@ def arena_plan(
     return models, round, ids
 
 
+def arena_names(names: Iterable[str]) -> str:
+    """``names`` as --arena's values on a command line: each a value of its own (a folder's name may hold a comma,
+    which a value of several names is split at), quoted as the shell needs; one holding a comma is quoted anyway,
+    so that it reads as one folder (`--arena base 'runs/a,b'`), not as a list."""
+    quoted = [(shlex.quote(n), n) for n in names]
+    return " ".join(f"'{n}'" if q == n and "," in n else q for q, n in quoted)
+
+
 def run_arena(
     options: GenerateOptions,
     workspace: Workspace,
@@ -336,7 +345,7 @@ def run_arena(
         **{f"arena_{k}": v for k, v in (counts + paired).items()},
         "arena_pairs": len(pairs),
         "arena_new_pairs": written,
-        "arena_models": ",".join(m.id for m in models),
+        "arena_models": arena_names(m.id for m in models),  # an id may be a folder's, commas and all
         "arena_round": round,
     }
     if options.judge:  # the judge votes on the arena's pairs of this split (both orders), as `--kinds arena`

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import escape
 from itertools import combinations
 
 import pytest
@@ -16,6 +17,7 @@ from annotate.app import make_context
 from annotate.service import LabelService, left_side
 from annotate.users import Authenticator, User, hash_password
 from data import Completion, Label, Pair, Prompt, Workspace
+from data.__main__ import main as data_main
 from data.leaderboard import leaderboard
 from data.records import ModelRecord
 
@@ -220,9 +222,8 @@ def test_a_gold_arena_pair_is_gold_in_the_arena_app_and_one_vote_on_the_leaderbo
     """`data gold` on an arena pair: the arena app serves it as a gold item (as the pairwise app does), which
     every labeller meets whatever --overlap. The leaderboard counted each labeller's label on it as a vote, so one
     prompt weighed as much as the team is large; it counts the gold answer, the lead's decision, once."""
-    from data.__main__ import main as data_main
     from data.gold import mark_gold
-    from data.leaderboard import workspace_leaderboard
+    from data.leaderboard import workspace_board
 
     workspace, ids = two_model_arena(tmp_path / "ws", 7)
     mark_gold(workspace, [ids[0]], ["a"], "test")  # the lead: X's answer is better on this prompt
@@ -236,7 +237,7 @@ def test_a_gold_arena_pair_is_gold_in_the_arena_app_and_one_vote_on_the_leaderbo
     assert all(ids[0] in seen for seen in served.values())  # gold: to everyone
     regular = sorted(i for seen in served.values() for i in seen if i != ids[0])
     assert regular == sorted(ids[1:] * 2)  # K = 2
-    rows = workspace_leaderboard(workspace, samples=50)  # 12 votes for Y, and the gold answer for X
+    rows = workspace_board(workspace, samples=50).rows  # 12 votes for Y, and the gold answer for X
     assert [(r.votes, r.games, r.win_rate) for r in rows] == [(13, 0, None), (13, 13, 12 / 13)]
     assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "20", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["models"][1]["win_rate"] == 12 / 13
@@ -251,3 +252,25 @@ def test_the_admin_tabs_leaderboard_says_what_the_clis_notes_say(tmp_path):
     html = arena_html(workspace, ("bob",))
     assert "by every chain of votes" in html and "no finite strength" in html
     assert "excluded labellers: bob (excluded.json)" in html
+
+
+def sided_arena(path, count: int = 40) -> Workspace:
+    """`two_model_arena` voted on by ``lefty``, who picks whichever side is shown on the left (each item's side
+    alternating), and ``fair``, who always picks Y (side b): lefty has a side preference, fair none."""
+    workspace, ids = two_model_arena(path, count)
+    sides = ["a" if k % 2 else "b" for k in range(count)]
+    workspace.append(
+        [Label(pair, "lefty", "pairwise", left, left=left) for pair, left in zip(ids, sides)]
+        + [Label(pair, "fair", "pairwise", "b", left=left) for pair, left in zip(ids, sides)]
+    )
+    return workspace
+
+
+def test_the_admin_tabs_leaderboard_names_a_side_preference_as_the_cli_does(tmp_path, capsys):
+    """`data leaderboard` named the labellers whose arena votes follow the side of the screen; the admin tab's
+    leaderboard, which the lead watches, did not. It shows the same note."""
+    workspace = sided_arena(tmp_path / "ws")
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "20"]) == 0
+    note = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("side preference"))
+    assert note.startswith("side preference in arena votes: lefty (left 100% of 40)")
+    assert escape(note) in arena_html(workspace)

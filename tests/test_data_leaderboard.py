@@ -468,3 +468,20 @@ def test_win_rate_intervals_cover_when_votes_cluster_on_prompts(prompts):
     95 % of the time (`benchmarks/bench_leaderboard.py --win-spread 1`)."""
     result = win_rate_coverage([0.0, 0.6, 1.2, 1.8], prompts, votes=3, repetitions=200, spread=1.0, seed=0)
     assert result["plain_wilson"] < 0.92 and 0.93 <= result["clustered_wilson"] <= 0.99
+
+
+def test_a_peoples_board_reads_its_labels_and_pairs_once(tmp_path, monkeypatch, capsys):
+    """A people's board read the labels and the pairs twice, once for the table and once for the side-preference
+    note, so a label written between the two reads could count in one and not the other. Each is read once now,
+    and both come from those tables."""
+    from collections import Counter
+
+    from data import Workspace
+    from data.__main__ import main
+
+    ws = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
+    reads, frame = Counter(), Workspace.frame
+    monkeypatch.setattr(Workspace, "frame", lambda self, name: reads.update([name]) or frame(self, name))
+    assert main(["leaderboard", "-w", str(ws), "--bootstrap", "20"]) == 0
+    assert "arena leaderboard by people" in capsys.readouterr().out
+    assert reads["labels"] == reads["pairs"] == 1

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from data import Workspace
+from data import Label, Workspace
 from data.__main__ import main as data_main
 from data.annotators import judge_annotator
 from generate import bestofn
@@ -320,7 +320,7 @@ def test_a_judge_loop_with_arena_samples_the_arena_after_the_last_iteration(tmp_
     workspace = Workspace(tmp_path / "ws")
     models = workspace.frame("models").sort_values("round")
     arena = workspace.frame("pairs").query("kind == 'arena'")
-    assert f"of {models['id'].iloc[0]},{models['id'].iloc[1]} at round 1" in out
+    assert f"of {models['id'].iloc[0]} {models['id'].iloc[1]} at round 1" in out
     test_prompts = workspace.frame("prompts").query("split == 'test'")
     assert set(arena["prompt_id"]) <= set(test_prompts["id"])
     assert len(arena) == len(test_prompts) == 3  # a large step: the iterate answers differently from the base
@@ -368,3 +368,27 @@ def test_an_arena_rerun_says_how_many_pairs_the_judge_had_voted_on(
     assert main(argv) == 0  # it said 'judged 0' alone
     again = done()
     assert (again["judged"], again["already_judged"]) == ("0", first["arena_pairs"])
+
+
+def test_the_loop_prints_the_board_as_data_leaderboard_does(tmp_path, monkeypatch, capsys):
+    """The loop built its leaderboard text apart from `data leaderboard`'s (the table's lines, then its own side
+    note and plot line), so the two could drift. It prints the board through the CLI's own rendering, under its
+    header line: the same lines, side preference and exclusion notes included."""
+    from data import __main__ as data_cli
+    from data.selection import set_excluded
+    from generate.loop import arena as loop_arena
+    from generate.loop.__main__ import parse_options as loop_options
+    from tests.test_annotate_arena import sided_arena
+
+    workspace = sided_arena(tmp_path / "ws")
+    workspace.append([Label(item, "carol", "pairwise", "a") for item in workspace.frame("pairs")["id"]])
+    set_excluded(workspace.path, "carol", True)
+    ran = {"arena_pairs": 40, "arena_models": "X Y", "arena_round": 0}
+    monkeypatch.setattr(loop_arena, "run_arena", lambda *args, **kwargs: ran)
+    options = loop_options(["-w", str(workspace.path), "--spin-iter", "1", "--arena", "base,newest"])
+    lines = loop_arena.arena_leaderboard(options, workspace)
+    assert data_main(["leaderboard", "-w", str(workspace.path)]) == 0
+    assert lines == ["arena: 40 pairs of X Y at round 0", *capsys.readouterr().out.splitlines()]
+    assert "excluded labellers: carol (excluded.json)" in lines
+    assert any(line.startswith("side preference in arena votes: lefty") for line in lines)
+    assert loop_arena.board_text is data_cli.board_text  # one rendering, the CLI's

@@ -4,6 +4,8 @@ characters, one model named twice, and a model that does not load (one line nami
 from __future__ import annotations
 
 import logging
+import re
+import shlex
 import shutil
 
 import pytest
@@ -27,9 +29,11 @@ def test_a_value_naming_an_existing_folder_is_not_split_at_its_comma(tmp_path):
         _coerce_list("--arena", [","], str, keep_paths=True)
 
 
-def test_folders_named_with_a_comma_spaces_and_unicode_enter_the_arena(tmp_path, tiny_model_dir):
+def test_folders_named_with_a_comma_spaces_and_unicode_enter_the_arena(tmp_path, tiny_model_dir, capsys):
     """`--arena base 'runs/a,b'` split the folder at its comma ('runs/a: not a model'): no way to name it. A value
-    that names an existing folder as a whole is one model now; spaces and non-ASCII characters always were."""
+    that names an existing folder as a whole is one model now; spaces and non-ASCII characters always were. The
+    summary's `arena_models` (which a loop prints too) joined the names at commas; it quotes them as --arena
+    takes them, so it reads back as the models, one a value."""
     folders = [tmp_path / name for name in ("a,b", "my model", "模型-é")]
     for folder in folders:
         shutil.copytree(tiny_model_dir, folder)
@@ -40,6 +44,10 @@ def test_folders_named_with_a_comma_spaces_and_unicode_enter_the_arena(tmp_path,
     assert main(argv) == 0
     models = set(Workspace(ws).frame("completions")["model"])
     assert {str(f.resolve()) for f in folders} <= models and len(models) == 4
+    shown = re.search(r"arena_models (.*), arena_new_completions ", capsys.readouterr().out).group(1)
+    base = Workspace(ws).frame("models")["id"].iloc[0]
+    assert shlex.split(shown) == [base, *map(str, folders)]
+    assert f"'{folders[0]}'" in shown  # the comma's folder quoted, as one value reads
 
 
 def test_one_model_named_twice_among_others_is_compared_once_and_said(tmp_path, tiny_model_dir, caplog):
@@ -110,3 +118,27 @@ def test_a_hub_id_enters_the_arena_as_the_hub_id_not_a_folder_here(tmp_path, tin
         ("org/base-model", "base"),
         (str(tiny_model_dir.resolve()), "external"),
     ]
+
+
+def test_the_loops_arena_command_gives_back_its_folders_exactly(tmp_path, monkeypatch):
+    """A loop's arena refusal named `generate --arena base,runs/a,b ...`, which reads as base, runs/a and b, and
+    left a workspace or model with a space unquoted. Each name is a value of its own now and every value quoted as
+    the shell needs, so the command, parsed by `generate`'s own parser, names exactly the loop's folders."""
+    from generate.__main__ import parse_options
+    from generate.loop.__main__ import parse_options as loop_options
+    from generate.loop.arena import arena_refusal
+
+    monkeypatch.chdir(tmp_path)
+    for folder in ("runs/a,b", "my model"):
+        (tmp_path / folder).mkdir(parents=True)
+    ws = Workspace.init(tmp_path / "my ws")
+    argv = ["-w", str(ws.path), "--model", "my model", "--judge-iter", "1", "--judge", "a judge"]
+    options = loop_options([*argv, "--arena", "base", "runs/a,b", "my model", "--spin-test-limit", "8"])
+    assert options.arena == ("base", "runs/a,b", "my model")
+    refusal = arena_refusal(options, ws, after=2)
+    assert refusal["where"] == "--arena base 'runs/a,b' 'my model' after --judge-iter 1"
+    command = shlex.split(refusal["instead"](1).split("sampling options: ", 1)[1])
+    assert command[:3] == ["python", "-m", "generate"]
+    parsed = parse_options(command[3:])
+    assert parsed.arena == options.arena and parsed.workspace == ws.path and parsed.model == "my model"
+    assert (parsed.judge, parsed.split, parsed.limit, parsed.round) == ("a judge", "test", 8, 3)

@@ -202,11 +202,11 @@ def test_the_arena_after_a_loop_refuses_a_ranked_round_before_any_model_loads_wi
             "--train-batch-size", "2", "--arena", "base,newest"]  # fmt: skip
     assert loop_main(args) == 2
     command = (
-        f"python -m generate -w {ws.path} --model {tiny_model_dir} --arena base,newest --split test --limit 0 "
+        f"python -m generate -w {ws.path} --model {tiny_model_dir} --arena base newest --split test --limit 0 "
         "--judge tiny-judge --round 2"
     )
     refusal = (
-        f"error: --arena base,newest after --judge-iter 1: 2 new answer(s) to its prompt would take rank item {item} "
+        f"error: --arena base newest after --judge-iter 1: 2 new answer(s) to its prompt would take rank item {item} "
         "(round 1 of its prompt, ranked 1 time(s)) from 5 to 7 answers: a rank item is 3-6 answers, so it would "
         "leave the rank app with its rankings; the arena samples at its newest model's round, which the loop picks "
         "(--round does not apply): leave --arena out, and once the loop is done run the arena by itself in a round "
@@ -266,7 +266,7 @@ def test_a_loop_its_checks_refuse_imports_nothing_of_its_prompts_file(tmp_path, 
     before = digest(ws.path)
     assert loop_main(["-w", str(ws.path), *loop, *judge, "--arena", "base,newest"]) == 2
     assert capsys.readouterr().err.startswith(
-        f"error: --arena base,newest after --judge-iter 1: 2 new answer(s) to its prompt would take rank item {item}"
+        f"error: --arena base newest after --judge-iter 1: 2 new answer(s) to its prompt would take rank item {item}"
     )
     assert digest(ws.path) == before
     no_gold = tmp_path / "no-gold.jsonl"  # a new workspace: SPIN's prompt sets find no gold answer

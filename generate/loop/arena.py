@@ -10,6 +10,7 @@ user can follow (`arena_refusal`): the arena by itself once the loop is done, in
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from dataclasses import fields
 from typing import TYPE_CHECKING
@@ -17,13 +18,14 @@ from typing import TYPE_CHECKING
 from data.annotators import judge_annotator, rm_annotator
 from data.errors import PrefloopError
 from data.exclusion import check_exclusion
-from data.leaderboard import PEOPLE, side_line, workspace_leaderboard, workspace_side_preferences
-from data.leaderboard_view import board_lines, plot_leaderboard
+from data.leaderboard import PEOPLE, workspace_board
+from data.leaderboard_view import board_text, plot_leaderboard
 from data.lineage import NEWEST, ModelEntry, get_model, is_reward_model_name, reward_model_entry
 from data.workspace import Workspace
 from generate.arena import (
     BASE,
     arena_answers,
+    arena_names,
     arena_round,
     check_arena_prompts,
     lineage_root,
@@ -47,16 +49,11 @@ def arena_refusal(options: LoopOptions, workspace: Workspace, after: int = -1) -
     """``where`` and ``instead`` for `check_sampled_rank_items`: the loop picks the arena's round, so the way out is
     the arena by itself (`generate --arena`, which takes `--round`) once the loop is done, in a round no answer is
     in then (past ``after``: the last round the loop will sample)."""
-    names = ",".join(options.arena)
+    names = arena_names(options.arena)
     iterations = options.spin_iter or options.judge_iter
 
     def instead(free: int) -> str:
-        command = (
-            f"python -m generate -w {workspace.path} --model {options.model} --arena {names} --split test "
-            f"--limit {options.spin_test_limit}"
-            + (f" --judge {options.judge}" if options.judge else "")
-            + f" --round {max(free, after + 1)}"
-        )
+        command = arena_command(options, workspace, max(free, after + 1))
         return (
             "the arena samples at its newest model's round, which the loop picks (--round does not apply): "
             "leave --arena out, and once the loop is done run the arena by itself in a round of its own, with "
@@ -64,6 +61,15 @@ def arena_refusal(options: LoopOptions, workspace: Workspace, after: int = -1) -
         )
 
     return {"where": f"--arena {names} after {driver_of(options)} {iterations}", "instead": instead}
+
+
+def arena_command(options: LoopOptions, workspace: Workspace, round: int) -> str:
+    """The arena by itself with the loop's sampling options, in ``round``, as a shell command: every value quoted
+    as the shell needs, each --arena name a value of its own (`arena_names`)."""
+    head = shlex.join(["python", "-m", "generate", "-w", str(workspace.path), "--model", options.model])
+    tail = ["--split", "test", "--limit", str(options.spin_test_limit)]
+    tail += ["--judge", options.judge] if options.judge else []
+    return f"{head} --arena {arena_names(options.arena)} {shlex.join([*tail, '--round', str(round)])}"
 
 
 def planned_models(
@@ -121,12 +127,11 @@ def arena_leaderboard(options: LoopOptions, workspace: Workspace) -> list[str]:
     ]
     try:
         exclusion = check_exclusion(workspace)  # WS/excluded.json, as `python -m data leaderboard` reads it
-        rows = workspace_leaderboard(workspace, by, excluded=exclusion.names)
+        board = workspace_board(workspace, by, excluded=exclusion.names)
     except PrefloopError as exc:  # no votes yet: the pairs wait for labellers
         return [*lines, str(exc)]
-    png = plot_leaderboard(rows, by, workspace.path / "leaderboard.png")
-    sided = side_line(workspace_side_preferences(workspace, exclusion.names)) if by == PEOPLE else ""
-    return [*lines, *board_lines(rows, by, exclusion.line()), *filter(None, [sided]), f"plot: {png}"]
+    png = plot_leaderboard(board.rows, by, workspace.path / "leaderboard.png")
+    return [*lines, *board_text(board, exclusion.line(), png)]  # as `python -m data leaderboard` prints it
 
 
 def judge_name(options: SampleOptions, workspace: Workspace) -> str:
