@@ -24,6 +24,7 @@ from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.commands import ExportCommand
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError
+from data.exclusion import excluded_line
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
 from data.files import check_not_link
@@ -209,8 +210,8 @@ def _gold_of(workspace, task: str, item_id: str) -> tuple[str, str] | None:
 def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
     """The arena leaderboard of people's votes (as `python -m data leaderboard`) without the ``excluded``
     labellers' (WS/excluded.json), or nothing without votes."""
-    if not (workspace.frame("pairs")["kind"] == ARENA).any():
-        return ""
+    if not pc.any(pc.equal(workspace.read("pairs", ["kind"]).column("kind"), ARENA)).as_py():
+        return ""  # (the kind column only: the board reads the whole table once, below)
     try:
         board = workspace_board(workspace, excluded=excluded)
     except PrefloopError as exc:
@@ -224,8 +225,7 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
     columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]
     # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, who is left out,
     # who votes by the side of the screen
-    excluded_line = f"excluded labellers: {', '.join(excluded)} (excluded.json)" if excluded else ""
-    notes = board_notes(board.rows, excluded_line, board.sided)
+    notes = board_notes(board.rows, excluded_line(dict.fromkeys(excluded, "excluded.json")), board.sided)
     return (
         "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
         + table_html(columns, cells)

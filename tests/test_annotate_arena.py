@@ -252,6 +252,11 @@ def test_the_admin_tabs_leaderboard_says_what_the_clis_notes_say(tmp_path):
     html = arena_html(workspace, ("bob",))
     assert "by every chain of votes" in html and "no finite strength" in html
     assert "excluded labellers: bob (excluded.json)" in html
+    workspace.append([Label(pair, "carol", "pairwise", "a") for pair in ids])
+    two = arena_html(
+        workspace, ("carol", "bob")
+    )  # worded as the CLI's `excluded_line`, each name with its source
+    assert "excluded labellers: bob (excluded.json), carol (excluded.json)" in two
 
 
 def sided_arena(path, count: int = 40) -> Workspace:
