@@ -7,6 +7,7 @@ import logging
 import re
 import shlex
 import shutil
+from dataclasses import fields
 
 import pytest
 
@@ -127,13 +128,27 @@ def test_the_loops_arena_command_gives_back_its_folders_exactly(tmp_path, monkey
     from generate.__main__ import parse_options
     from generate.loop.__main__ import parse_options as loop_options
     from generate.loop.arena import arena_refusal
+    from generate.options import SampleOptions
 
     monkeypatch.chdir(tmp_path)
     for folder in ("runs/a,b", "my model"):
         (tmp_path / folder).mkdir(parents=True)
     ws = Workspace.init(tmp_path / "my ws")
     argv = ["-w", str(ws.path), "--model", "my model", "--judge-iter", "1", "--judge", "a judge"]
-    options = loop_options([*argv, "--arena", "base", "runs/a,b", "my model", "--spin-test-limit", "8"])
+    sampling = [
+        "--temperature",
+        "0.7",
+        "--max-tokens",
+        "64",
+        "--seed",
+        "3",
+        "--no-enforce-eager",
+        "--arena-n",
+        "2",
+    ]
+    options = loop_options(
+        [*argv, "--arena", "base", "runs/a,b", "my model", "--spin-test-limit", "8", *sampling]
+    )
     assert options.arena == ("base", "runs/a,b", "my model")
     refusal = arena_refusal(options, ws, after=2)
     assert refusal["where"] == "--arena base 'runs/a,b' 'my model' after --judge-iter 1"
@@ -142,3 +157,10 @@ def test_the_loops_arena_command_gives_back_its_folders_exactly(tmp_path, monkey
     parsed = parse_options(command[3:])
     assert parsed.arena == options.arena and parsed.workspace == ws.path and parsed.model == "my model"
     assert (parsed.judge, parsed.split, parsed.limit, parsed.round) == ("a judge", "test", 8, 3)
+    # the loop's sampling options, which the refusal says the command carries (it carried none of them)
+    assert (parsed.temperature, parsed.max_tokens, parsed.seed, parsed.arena_n) == (0.7, 64, 3, 2)
+    assert parsed.enforce_eager is False
+    for field in fields(SampleOptions):  # every sampling option the loop's arena reads, as the loop had it
+        assert field.name == "limit" or getattr(parsed, field.name) == getattr(options, field.name), (
+            field.name
+        )

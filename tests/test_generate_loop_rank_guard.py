@@ -203,7 +203,7 @@ def test_the_arena_after_a_loop_refuses_a_ranked_round_before_any_model_loads_wi
     assert loop_main(args) == 2
     command = (
         f"python -m generate -w {ws.path} --model {tiny_model_dir} --arena base newest --split test --limit 0 "
-        "--judge tiny-judge --round 2"
+        "--judge tiny-judge --no-spin-isolate --round 2"  # the loop's sampling options that are not the defaults
     )
     refusal = (
         f"error: --arena base newest after --judge-iter 1: 2 new answer(s) to its prompt would take rank item {item} "

@@ -63,12 +63,33 @@ def arena_refusal(options: LoopOptions, workspace: Workspace, after: int = -1) -
     return {"where": f"--arena {names} after {driver_of(options)} {iterations}", "instead": instead}
 
 
+# SampleOptions fields the command names itself, or that do not bear on an arena's answers or votes
+_NOT_PASSED = {"workspace", "model", "prompts", "test_fraction", "limit", "n", "arena", "judge", "verbose"}
+
+
+def sampling_flags(options: SampleOptions) -> list[str]:
+    """The loop's sampling options that differ from `generate`'s defaults, as `generate` flags (the arena by
+    itself then samples and judges as the loop's arena would: same temperature, max tokens, seed, engine, ...)."""
+    flags: list[str] = []
+    for field in fields(SampleOptions):
+        value = getattr(options, field.name)
+        if field.name in _NOT_PASSED or value == field.default:
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + flag[2:])
+        elif value is not None:
+            flags += [flag, str(value)]
+    return flags
+
+
 def arena_command(options: LoopOptions, workspace: Workspace, round: int) -> str:
     """The arena by itself with the loop's sampling options, in ``round``, as a shell command: every value quoted
     as the shell needs, each --arena name a value of its own (`arena_names`)."""
     head = shlex.join(["python", "-m", "generate", "-w", str(workspace.path), "--model", options.model])
     tail = ["--split", "test", "--limit", str(options.spin_test_limit)]
     tail += ["--judge", options.judge] if options.judge else []
+    tail += sampling_flags(options)
     return f"{head} --arena {arena_names(options.arena)} {shlex.join([*tail, '--round', str(round)])}"
 
 
