@@ -106,8 +106,9 @@ class Workspace:
         as_stored: bool = False,
     ) -> pa.Table:
         """All rows of table ``name`` (Arrow), one per id, of committed writes; ``columns``: read (and check)
-        only these, plus the id; ``where`` (a column read, and values): only the rows whose column holds one of the
-        values, read part by part in batches, so that a large table's other rows are never held at once.
+        only these, plus the id; ``where`` (a column, and values): only the rows whose column holds one of the
+        values, read part by part in batches, so that a large table's other rows are never held at once. The
+        column of ``where`` need not be among ``columns``: it is read to filter, and left out of the result.
 
         The labels' annotator column holds one spelling of each labeller's name (`data.annotators.one_spelling`:
         a name stored in several Unicode spellings reads as the earliest stored; with ``where``, the earliest among
@@ -119,10 +120,9 @@ class Workspace:
         if where is not None:
             where = part_reads.where_in(where[0], where_values(name, *where))
         named = name == "labels" and not as_stored and (columns is None or "annotator" in columns)
-        if not named:
-            return store.read_table(self.path, name, columns, where)
-        extra = [] if columns is None or "created_at" in columns else ["created_at"]
-        table = one_spelling(store.read_table(self.path, name, columns and [*columns, *extra], where))
+        extra = _extra_columns(columns, where and where.column, "created_at" if named else None)
+        table = store.read_table(self.path, name, columns and [*columns, *extra], where)
+        table = one_spelling(table) if named else table
         return table.drop_columns(extra) if extra else table
 
     def read_each(self, name: str, columns: list[str], each: Callable[[pa.Table], pa.Table]) -> pa.Table:
@@ -244,6 +244,14 @@ def _read_format(marker: Path) -> object:
     if "format" not in meta:
         raise WorkspaceError(f'{marker}: no "format" field; it should read {MARKER_TEXT}')
     return meta["format"]
+
+
+def _extra_columns(columns: list[str] | None, *needed: str | None) -> list[str]:
+    """The ``needed`` columns a read of ``columns`` (None: all) must read besides them (a filter's column, the
+    labels' created_at that `one_spelling` orders by) and leave out of what it returns."""
+    if columns is None:
+        return []
+    return [column for column in dict.fromkeys(needed) if column and column not in ("id", *columns)]
 
 
 def where_values(name: str, column: str, values: Iterable[str] | pa.Array) -> pa.Array:

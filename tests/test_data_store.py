@@ -126,6 +126,28 @@ def test_a_read_of_some_rows_decodes_the_other_columns_of_their_row_groups_only(
     assert calls == [([0], ["id"]), ([1], ["id"]), ([2], ["id"])]
 
 
+def test_a_read_of_some_rows_filters_on_a_column_it_does_not_return(workspace, monkeypatch):
+    """As a pandas or pyarrow filter does, a read's ``where`` may name a column left out of ``columns``: it is read
+    to filter (first, as any ``where`` column is) and left out of the rows returned; the labels' annotator reads in
+    one spelling all the same."""
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", {**store.ROW_GROUP_ROWS, "prompts": 2})
+    prompts = [Prompt([{"role": "user", "content": f"q{i}"}], f"source{i // 2}") for i in range(6)]
+    workspace.append(prompts)
+    labels = [Label("item1", "Zoë", "pairwise", "a"), Label("item2", "Zoe\u0308", "pairwise", "b")]
+    workspace.append(labels)
+    calls, _ = _iterated(monkeypatch)
+    table = workspace.read("prompts", ["split"], ("source", ["source1"]))
+    assert table.column_names == ["id", "split"]
+    assert table.column("id").to_pylist() == [prompts[2].id, prompts[3].id]
+    keys = ["id", "source"]
+    assert calls == [([0], keys), ([1], keys), ([1], ["id", "split", "source"]), ([2], keys)]
+    named = workspace.read("labels", ["annotator"], ("item_id", ["item1", "item2"]))
+    assert named.column_names == ["id", "annotator"]
+    assert named.column("annotator").to_pylist() == ["Zoë", "Zoë"]
+    chosen = workspace.read("labels", ["choice"], ("item_id", ["item2"]))
+    assert chosen.to_pylist() == [{"id": labels[1].id, "choice": "b"}]
+
+
 def test_a_read_of_some_rows_checks_the_other_columns_of_the_row_groups_it_decodes(workspace):
     """The trade-off of reading the texts of some row groups only: a bad value in a column other than the ids and
     the column read by is found where its row group holds a row read (named by its row in the part), and by a whole
