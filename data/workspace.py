@@ -118,12 +118,17 @@ class Workspace:
         To see rows with their parents, read children before parents (labels, pairs, completions, prompts): a row
         visible now stays visible, and its parents were committed with or before it (``READ_ORDER``)."""
         if where is not None:
-            where = part_reads.where_in(where[0], where_values(name, *where))
+            where = where[0], where_values(name, *where)
         named = name == "labels" and not as_stored and (columns is None or "annotator" in columns)
-        extra = _extra_columns(columns, where and where.column, "created_at" if named else None)
-        table = store.read_table(self.path, name, columns and [*columns, *extra], where)
+        extra = _extra_columns(columns, where and where[0], "created_at" if named else None)
+        table = self._rows(name, columns and [*columns, *extra], where)
         table = one_spelling(table) if named else table
         return table.drop_columns(extra) if extra else table
+
+    def _rows(self, name: str, columns: list[str] | None, where: tuple[str, pa.Array] | None) -> pa.Table:
+        """What `read` reads, names as stored: the rows of table ``name``, of ``columns`` (None: all) plus the id;
+        with ``where`` (a column and values), those whose column holds one of the values only."""
+        return store.read_table(self.path, name, columns, where and part_reads.where_in(*where))
 
     def read_each(self, name: str, columns: list[str], each: Callable[[pa.Table], pa.Table]) -> pa.Table:
         """What ``each`` makes of the rows of table ``name`` (``columns`` plus the id, checked as `read` checks
