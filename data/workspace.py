@@ -20,10 +20,10 @@ import pyarrow.compute as pc
 
 from data import compaction, part_reads, store
 from data.annotators import one_spelling
-from data.errors import PrefloopError
+from data.errors import PrefloopError, quoted
 from data.files import NOT_A_FILE, NotAFileError, atomic_write, failure_reason, open_regular, write_error
 from data.records import TABLE_OF, to_row
-from data.schemas import SCHEMAS
+from data.schemas import SCHEMAS, SchemaError
 
 FORMAT = 1
 MARKER = "workspace.json"
@@ -156,27 +156,29 @@ class Workspace:
     def append_rows(
         self, rows: Mapping[str, list[dict]], skip_existing: bool = False, compact: bool = True
     ) -> dict[str, int]:
-        tables = {
-            name: pa.Table.from_pylist(_unique(rows[name]), schema=SCHEMAS[name])
-            for name in rows
-            if rows[name]
-        }
+        tables = {name: pa.Table.from_pylist(rows[name], schema=SCHEMAS[name]) for name in rows if rows[name]}
         return self.append_tables(tables, skip_existing=skip_existing, compact=compact)
 
     def append_tables(
         self, tables: Mapping[str, pa.Table], skip_existing: bool = False, compact: bool = True
     ) -> dict[str, int]:
-        """``append`` for Arrow tables (rows with the same id inside one table are kept once)."""
+        """``append`` for Arrow tables (rows with the same id inside one table are kept once). A label whose id is
+        another item's label's, stored or in the write, is refused (`_refuse_reused_label_ids`), nothing written."""
         out = []
         for name in SCHEMAS:  # parents before children
             table = tables.get(name)
             if table is None or not table.num_rows:
                 continue
-            table = store.unique_ids(table)
-            if skip_existing:  # only the stored ids among the table's: a large table's others are never held
-                ids = table.column("id").combine_chunks()
-                existing = self.read(name, columns=["id"], where=("id", ids)).column("id")
-                table = table.filter(pc.invert(pc.is_in(ids, value_set=existing.combine_chunks())))
+            table, given = store.unique_ids(table), table
+            ids = table.column("id").combine_chunks()
+            # the stored rows of the write's ids only: a large table's others are never held
+            if name == "labels":
+                stored = self.read(name, ["item_id"], where=("id", ids))
+                _refuse_reused_label_ids(self.path / name, given, stored)
+            elif skip_existing:
+                stored = self.read(name, ["id"], where=("id", ids))
+            if skip_existing:
+                table = table.filter(pc.invert(pc.is_in(ids, value_set=stored.column("id").combine_chunks())))
             if table.num_rows:
                 out.append((name, table))
         store.write_tables(self.path, out)
@@ -251,6 +253,26 @@ def _read_format(marker: Path) -> object:
     return meta["format"]
 
 
+def _refuse_reused_label_ids(folder: Path, labels: pa.Table, stored: pa.Table) -> None:
+    """A SchemaError naming the first label id that ``labels`` (a write's) gives to two items, or to another item
+    than ``stored`` (the stored labels of their ids) does. An id names one label of one item: a read keeps one row
+    per id, a read of some items' labels keeps theirs, and a retraction (``supersedes``), a withdrawal's id and a
+    merge all name a label by its id alone."""
+    rows = pa.concat_tables([stored.select(["id", "item_id"]), labels.select(["id", "item_id"])])
+    items = rows.group_by("id").aggregate([("item_id", "count_distinct")])
+    reused = items.filter(pc.greater(items.column("item_id_count_distinct"), 1)).column("id")
+    if len(reused):
+        id_ = reused[0].as_py()
+        held = rows.filter(pc.equal(rows.column("id"), id_)).column("item_id")
+        first, other = pc.unique(held).to_pylist()[:2]
+        raise SchemaError(
+            str(folder),
+            f"label id {quoted(id_)} is given to item {quoted(other)}, but it names a label of item "
+            f"{quoted(first)}: an id names one label of one item (leave it out, and a new one is drawn)",
+            field="id",
+        )
+
+
 def _extra_columns(columns: list[str] | None, *needed: str | None) -> list[str]:
     """The ``needed`` columns a read of ``columns`` (None: all) must read besides them (a filter's column, the
     labels' created_at that `one_spelling` orders by) and leave out of what it returns."""
@@ -272,13 +294,3 @@ def rows_by_table(records: Iterable[object]) -> dict[str, list[dict]]:
     for record in records:
         grouped[TABLE_OF[type(record)]].append(to_row(record))
     return grouped
-
-
-def _unique(rows: list[dict]) -> list[dict]:
-    seen: set[str] = set()
-    out = []
-    for row in rows:
-        if row["id"] not in seen:
-            seen.add(row["id"])
-            out.append(row)
-    return out

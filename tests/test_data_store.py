@@ -181,6 +181,29 @@ def test_invalid_record_is_refused_and_nothing_written(workspace):
     assert list((workspace.path / "labels").iterdir()) == []  # no temp file left behind
 
 
+def test_a_label_id_given_to_another_item_is_refused_and_nothing_written(workspace):
+    """An API user may give a label its id; given to a second item, the store (one row per id) would show that
+    label in a read of the second item's labels and not in a whole read. It is refused, stored before or in the
+    same write; the same label written again is not."""
+    workspace.append([Label("itemA", "ann", "pairwise", "a", id="mine")])
+    message = (
+        r"labels, field 'id': label id 'mine' is given to item 'itemB', but it names a label of item 'itemA'"
+    )
+    prompt = Prompt([{"role": "user", "content": "hi"}], "t")
+    for skip_existing in (False, True):
+        with pytest.raises(SchemaError, match=message):
+            workspace.append([prompt, Label("itemB", "ann", "pairwise", "b", id="mine")], skip_existing)
+    with pytest.raises(
+        SchemaError, match="label id 'ours' is given to item 'itemB', but it names a label of item 'itemA'"
+    ):
+        workspace.append(
+            [Label("itemA", "ann", "pairwise", "a", id="ours"), Label("itemB", "ann", "kto", "up", id="ours")]
+        )
+    assert workspace.read("labels", ["item_id"]).to_pylist() == [{"id": "mine", "item_id": "itemA"}]
+    assert workspace.read("prompts").num_rows == 0
+    assert workspace.append([Label("itemA", "ann", "pairwise", "a", id="mine")], skip_existing=True) == {}
+
+
 def test_compact_merges_parts_and_keeps_every_row(workspace):
     labels = [Label(f"item{i}", "ann", "pairwise", "b") for i in range(5)]
     for label in labels:
