@@ -21,6 +21,7 @@ from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
 from annotate.render import cards_html, echo_cut, figure, message_html, prompt_excerpt, table_html
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
+from data.annotators import ADMIN_SOURCE
 from data.commands import ExportCommand
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError
@@ -79,7 +80,7 @@ def _messages(*given: str | None):
 def _source_name(source: str) -> str:
     """A gold answer's source as the admin tab names it: a file given to `data gold FILE` (stored as its path) by
     its file name; the others (cli, split:NAME, admin:NAME) as stored."""
-    if source == CLI or source.startswith(("split:", "admin:")):
+    if source == CLI or source.startswith(("split:", ADMIN_SOURCE)):
         return source
     return PurePath(source).name or source
 
@@ -185,7 +186,9 @@ def make_gold(
         return say(f"Give the item id and its answer ({wanted}).", "warn")
     before = _gold_of(service.workspace, task, item_id)
     try:
-        written = mark_gold(service.workspace, [item_id], [given], f"admin:{user}", task, service.rubric)
+        written = mark_gold(
+            service.workspace, [item_id], [given], f"{ADMIN_SOURCE}{user}", task, service.rubric
+        )
     except PrefloopError as exc:  # the CLI's line (`data gold`), without the server's paths
         return say(
             f"Not made gold: {public_line(exc, service.workspace, _gold_files(service.workspace))}", "error"

@@ -29,6 +29,8 @@ JUDGE_PREFIX = "judge:"
 RM_PREFIX = "rm:"
 FIXED = frozenset({IMPORT, SPIN})
 PREFIXES = (JUDGE_PREFIX, RM_PREFIX)
+# The source of a gold answer an admin made in the app's admin tab: ``admin:NAME``, NAME the admin's user name
+ADMIN_SOURCE = "admin:"
 # Names no labeller may take: the fixed machine names and the bare prefixes (user names cannot hold ':').
 RESERVED_USER_NAMES = frozenset({IMPORT, SPIN, JUDGE_PREFIX.rstrip(":"), RM_PREFIX.rstrip(":")})
 

@@ -86,45 +86,64 @@ def add_options(
         if dataclasses.is_dataclass(kind):
             add_options(parser, kind, f"{prefix}{field.name}.", field.metadata.get("owned", ()), config)
             continue
-        meta = field.metadata
-        options: dict[str, Any] = {
-            "dest": prefix + field.name,
-            "default": argparse.SUPPRESS,
-            "help": meta.get("help", "").replace("%", "%%"),  # argparse %-formats help text
-        }
-        if kind is bool:
-            options["action"] = "store_true" if meta.get("switch") else argparse.BooleanOptionalAction
-        elif _item_type(kind) is not None:
-            if meta.get("repeat"):  # one value a flag, repeatable: --sample dpo --sample kto FILE
-                options.update(type=str, action="append")
-            else:  # --rounds 1 2, or --rounds 1,2; a repeated flag adds to the list
-                options.update(type=str, nargs="*" if meta.get("positional") else "+", action="extend")
-            if "choices" not in meta and not meta.get("positional"):
-                options["metavar"] = meta.get("metavar", "VALUE")
-        else:
-            options["type"] = kind if kind in (int, float, str, Path) else str
-            if "metavar" in meta or kind in SCALAR_METAVARS:
-                options["metavar"] = meta.get("metavar", SCALAR_METAVARS.get(kind))
-        if "choices" in meta:
-            options["choices"] = meta["choices"]
-        if meta.get("positional"):
-            del options["dest"]
-            options.pop("action", None)
-            options["default"] = None if field.default is dataclasses.MISSING else field.default
-            if meta.get("required"):
-                options["nargs"] = "+"
-            parser.add_argument(prefix + field.name, **options)
-            continue
+        _add_field(parser, field, prefix, _value_options(field, kind, prefix), groups)
+
+
+def _value_options(field: dataclasses.Field, kind: type, prefix: str) -> dict[str, Any]:
+    """argparse's keywords for the values of one field's flag (``kind``: its type), by its metadata
+    (`add_options`)."""
+    meta = field.metadata
+    options: dict[str, Any] = {
+        "dest": prefix + field.name,
+        "default": argparse.SUPPRESS,
+        "help": meta.get("help", "").replace("%", "%%"),  # argparse %-formats help text
+    }
+    if kind is bool:
+        options["action"] = "store_true" if meta.get("switch") else argparse.BooleanOptionalAction
+    elif _item_type(kind) is not None:
+        if meta.get("repeat"):  # one value a flag, repeatable: --sample dpo --sample kto FILE
+            options.update(type=str, action="append")
+        else:  # --rounds 1 2, or --rounds 1,2; a repeated flag adds to the list
+            options.update(type=str, nargs="*" if meta.get("positional") else "+", action="extend")
+        if "choices" not in meta and not meta.get("positional"):
+            options["metavar"] = meta.get("metavar", "VALUE")
+    else:
+        options["type"] = kind if kind in (int, float, str, Path) else str
+        if "metavar" in meta or kind in SCALAR_METAVARS:
+            options["metavar"] = meta.get("metavar", SCALAR_METAVARS.get(kind))
+    if "choices" in meta:
+        options["choices"] = meta["choices"]
+    return options
+
+
+def _add_field(
+    parser: argparse.ArgumentParser,
+    field: dataclasses.Field,
+    prefix: str,
+    options: dict[str, Any],
+    groups: dict[str, Any] | None,
+) -> None:
+    """Add one field's argument with ``options`` (`_value_options`): a positional one, or its flag (with the
+    prefix of a nested dataclass's fields, dotted and dashed, and its short form) in its group, if it has one."""
+    meta = field.metadata
+    if meta.get("positional"):
+        del options["dest"]
+        options.pop("action", None)
+        options["default"] = None if field.default is dataclasses.MISSING else field.default
         if meta.get("required"):
-            options.update(required=True)
-            del options["default"]
-        names = [_flag(prefix + field.name)]
-        if prefix:  # --train.learning-rate and --train-learning-rate
-            names = [_flag(prefix + field.name), _flag(prefix.replace(".", "_") + field.name)]
-        if "short" in meta:
-            names.insert(0, meta["short"])
-        container = (groups or {}).get(field.name, parser)
-        container.add_argument(*names, **options)
+            options["nargs"] = "+"
+        parser.add_argument(prefix + field.name, **options)
+        return
+    if meta.get("required"):
+        options.update(required=True)
+        del options["default"]
+    names = [_flag(prefix + field.name)]
+    if prefix:  # --train.learning-rate and --train-learning-rate
+        names = [_flag(prefix + field.name), _flag(prefix.replace(".", "_") + field.name)]
+    if "short" in meta:
+        names.insert(0, meta["short"])
+    container = (groups or {}).get(field.name, parser)
+    container.add_argument(*names, **options)
 
 
 def did_you_mean(name: str, known: Any) -> str:

@@ -212,19 +212,8 @@ def _pairs_table(
     decided = pc.is_in(verdict, value_set=pa.array(["a", "b"]))
     _count(counts, verdict.filter(pc.invert(decided)))
     pairs, at, verdict = pairs.filter(decided), at.filter(decided), verdict.filter(decided)
-    sides = pairs.column("completion_a").chunks + pairs.column("completion_b").chunks
-    both = pa.chunked_array(sides, pairs.schema.field("completion_a").type)
-    texts = _lookup(both, completions, "text").combine_chunks()  # one hash of the ids for both sides
-    text_a, text_b = texts.slice(0, pairs.num_rows), texts.slice(pairs.num_rows)
-    b_wins = pc.equal(verdict, "b")
-    chosen, rejected = pc.if_else(b_wins, text_b, text_a), pc.if_else(b_wins, text_a, text_b)
-    bad = pc.or_kleene(
-        pc.or_kleene(_blank(chosen), _blank(rejected)),
-        pc.equal(pc.utf8_trim_whitespace(chosen), pc.utf8_trim_whitespace(rejected)),
-    )
-    bad = pc.fill_null(bad, True)  # a side that does not exist is nothing to learn from either
-    counts["degenerate"] += pc.sum(bad).as_py() or 0
-    keep = pc.invert(bad)
+    chosen, rejected = _chosen_rejected(pairs, verdict, completions)
+    keep = _learnable(chosen, rejected, counts)
     pairs, at, chosen, rejected = (x.filter(keep) for x in (pairs, at, chosen, rejected))
     sure = _sure(verdicts, at, min_posterior, counts)
     if sure is not None:
@@ -246,6 +235,31 @@ def _pairs_table(
     counts = Counter({k: v for k, v in counts.items() if v})
     counts["exported"] = table.num_rows
     return table, counts
+
+
+def _chosen_rejected(
+    pairs: pa.Table, verdict: pa.ChunkedArray, completions: pa.Table
+) -> tuple[pa.Array, pa.Array]:
+    """The texts of ``pairs``' winning and losing answers by their ``verdict`` (a or b), from ``completions`` (id,
+    text); null where an answer is not there."""
+    sides = pairs.column("completion_a").chunks + pairs.column("completion_b").chunks
+    both = pa.chunked_array(sides, pairs.schema.field("completion_a").type)
+    texts = _lookup(both, completions, "text").combine_chunks()  # one hash of the ids for both sides
+    text_a, text_b = texts.slice(0, pairs.num_rows), texts.slice(pairs.num_rows)
+    b_wins = pc.equal(verdict, "b")
+    return pc.if_else(b_wins, text_b, text_a), pc.if_else(b_wins, text_a, text_b)
+
+
+def _learnable(chosen: pa.Array, rejected: pa.Array, counts: Counter) -> pa.Array:
+    """Where a pair is something to learn from: both answers there and not blank, and not the same text but for
+    whitespace at their ends; the others counted ``degenerate``."""
+    bad = pc.or_kleene(
+        pc.or_kleene(_blank(chosen), _blank(rejected)),
+        pc.equal(pc.utf8_trim_whitespace(chosen), pc.utf8_trim_whitespace(rejected)),
+    )
+    bad = pc.fill_null(bad, True)  # a side that does not exist is nothing to learn from either
+    counts["degenerate"] += pc.sum(bad).as_py() or 0
+    return pc.invert(bad)
 
 
 def to_dpo(*args, **kwargs) -> tuple[list[dict], Counter]:

@@ -30,11 +30,11 @@ import pyarrow.compute as pc
 from data.aggregate import latest_positions
 from data.errors import quoted
 from data.gold_agreement import GoldError, check_kto_agreement, check_pair_agreement
+from data.gold_answers import check_ranking, check_ratings
 from data.rank_guard import kept_items, new_answers
 from data.rank_pairs import misfit_groups, rank_groups
-from data.ranking import RankingError, canonical_ranking, rank_of
 from data.records import Completion, Pair, now, random_id
-from data.rubric import Rubric, RubricError, parse_ratings
+from data.rubric import Rubric
 from data.schemas import CHOICES, GOLD
 from data.workspace import Workspace, rows_by_table
 
@@ -72,42 +72,6 @@ def _check_answers(item_ids: list[str], choices: list[str | None], source: str, 
                 else f": answer {choice!r} is not one of {', '.join(CHOICES[task])}"
             )
             raise GoldError(f"{source}: gold {NOUN[task]} {item}{shown}")
-
-
-def check_ranking(text: object, answers: tuple[str, ...], where: str) -> str:
-    """A rank item's gold ranking in canonical form: every one of the item's ``answers`` once, nothing else.
-    ``where``: how the message names the answer (`answer_where`)."""
-
-    def fail(message: str) -> GoldError:
-        return GoldError(f"{where}: {message}")
-
-    try:
-        ranking = canonical_ranking(text)
-    except RankingError as exc:
-        raise fail(f"{exc} (its answers: {', '.join(answers)})") from None
-    ranked = rank_of(ranking)
-    strangers = [i for i in ranked if i not in answers]
-    if strangers:
-        raise fail(f"{strangers[0]} is not an answer of this item (its answers: {', '.join(answers)})")
-    missing = [i for i in answers if i not in ranked]
-    if missing:
-        raise fail(
-            f"{', '.join(missing)} not ranked: a gold ranking ranks each of the item's {len(answers)} answers"
-        )
-    if len(set(ranked.values())) < 2:  # τ-b against it is undefined: it would measure no one
-        raise fail("every answer tied: a gold ranking puts at least one answer above another")
-    return ranking
-
-
-def check_ratings(value: object, rubric: Rubric | None, where: str) -> str:
-    """A rated answer's gold ratings (a JSON object or dict) as stored: every aspect of ``rubric`` in its scale.
-    ``where``: how the message names the answer (`answer_where`; a gold file's row and field)."""
-    try:
-        if rubric is None:
-            raise RubricError("no rubric to check the ratings against")
-        return rubric.encode(parse_ratings(value))
-    except RubricError as exc:
-        raise GoldError(f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ tie), ratings every answer of the prompt with that text that the rate app serves
 item makes one of its prompt's round 0 (the round imports give their answers) by adding the row's answers not stored
 there, if that round holds no rank item and no answer the row leaves out (a rank item is all of them); ratings that
 match nothing add their answer. The marks go to `data.gold.apply_gold` with the preference rows' marks, which checks
-them as it checks the admin tab's (`check_ranking`, `check_ratings`) and writes everything in one batch.
+them as it checks the admin tab's (`data.gold_answers`) and writes everything in one batch.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +34,7 @@ from data.files import (
 from data.import_labels import renew_withdrawn
 from data.records import Label, Prompt, now
 from data.schemas import SCHEMAS
-from data.workspace import Workspace, rows_by_table, where_values
+from data.workspace import Workspace, rows_by_table
 
 if TYPE_CHECKING:
     from data.imports import ImportOptions, Loaded
@@ -112,32 +112,46 @@ class ImportPreview(Workspace):
             for name, rows in rows_by_table(batch).items()
         }
 
-    def read(
-        self,
-        name: str,
-        columns: list[str] | None = None,
-        where: tuple[str, Iterable[str] | pa.Array] | None = None,
-    ) -> pa.Table:
-        """`Workspace.read` of the workspace as the import will leave it (``where`` too: the rows whose column
-        holds one of the values)."""
-        added = self.added[name]
-        if where is not None:
-            where = where[0], where_values(name, *where)
-            added = added.filter(pc.is_in(added.column(where[0]), value_set=where[1]))
-        if columns is not None:
-            added = added.select(columns if "id" in columns else ["id", *columns])
+    def _rows(self, name: str, columns: list[str] | None, where: tuple[str, pa.Array] | None) -> pa.Table:
+        """`Workspace.read`'s rows (names as stored) of the workspace as the import will leave it: the stored ones,
+        then the import's that are not stored yet; `read` spells the labellers' names over them all, as it will."""
+        added = self._added(name, columns, where)
         if self.stored is None:
             return added
-        table = self.stored.read(name, columns, where)
-        new = added.filter(
-            pc.invert(pc.is_in(added.column("id"), value_set=table.column("id").combine_chunks()))
-        )
+        table = self.stored.read(name, columns, where, as_stored=True)
+        new = _unstored(added, table)
         return pa.concat_tables([table, new.select(table.column_names).cast(table.schema)])
+
+    def read_each(self, name: str, columns: list[str], each: Callable[[pa.Table], pa.Table]) -> pa.Table:
+        """`Workspace.read_each` of the workspace as the import will leave it: what ``each`` makes of the stored
+        rows, then of the import's that are not stored yet."""
+        added = self._added(name, columns)
+        if self.stored is None:
+            return store.unique_ids(each(added))
+        held = self.stored.read(name, ["id"], where=("id", added.column("id").combine_chunks()))
+        made = [self.stored.read_each(name, columns, each), each(_unstored(added, held))]
+        return store.unique_ids(pa.concat_tables(made))
+
+    def _added(
+        self, name: str, columns: list[str] | None, where: tuple[str, pa.Array] | None = None
+    ) -> pa.Table:
+        """The import's rows of table ``name``, of ``columns`` (None: all) plus the id; with ``where``, those whose
+        column holds one of the values only."""
+        added = self.added[name]
+        if where is not None:
+            added = added.filter(pc.is_in(added.column(where[0]), value_set=where[1]))
+        return added if columns is None else added.select(columns if "id" in columns else ["id", *columns])
 
     def append_tables(self, *args, **kwargs):
         raise TypeError(f"{self.path}: a preview of an import is read-only")
 
     write_part = maybe_compact = compact = append_tables
+
+
+def _unstored(added: pa.Table, stored: pa.Table) -> pa.Table:
+    """The rows of ``added`` whose id is not among ``stored``'s."""
+    held = stored.column("id").combine_chunks()
+    return added.filter(pc.invert(pc.is_in(added.column("id"), value_set=held)))
 
 
 def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:

@@ -24,18 +24,16 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
 from tqdm import tqdm
 
-from data.annotators import IMPORT
 from data.errors import PrefloopError
 from data.import_columns import Reading, UnreadColumns, question_columns
 from data.import_formats import (
     FORMATS,
-    LABEL_KEYS,
     NON_TEXT,
     PARSERS,
     Example,
@@ -46,14 +44,13 @@ from data.import_formats import (
 from data.import_guard import check_rank_items, skip_locked
 from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, read_records
-from data.import_records import RecordError, null_answer_fields, without_nulls
+from data.import_records import RecordError, without_nulls
+from data.import_rows import CheckedRow, FilePrompts, checked_row
 from data.import_write import ImportPreview, kept_lines, log_import, write_records
-from data.pairing import make_pairs
 from data.rank_rate_rows import Ranked, row_key
-from data.records import Completion, Label, Message, Pair, Prompt, content_id
+from data.records import Completion, Message
 from data.schemas import SchemaError
 from data.spellings import Spellings
-from data.table_checks import check_messages
 from data.workspace import Workspace
 
 __all__ = [
@@ -72,7 +69,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ON_ERROR = ("fail", "skip")
-EXPECTED = "chosen and rejected, completion and label, completions, or a gold completion, response or output"
 
 
 @dataclass(frozen=True)
@@ -123,75 +119,6 @@ def check_options(options: ImportOptions) -> None:
         raise PrefloopError(f"--pairs-per-prompt {options.pairs_per_prompt}: must be >= 0 (0: every pair)")
 
 
-def _split_for(messages: list, hint: str | None, split: str, test_fraction: float) -> str:
-    if hint:
-        return hint
-    if test_fraction > 0:
-        # Hash of the prompt, not the row: the same prompt lands in the same split in every file and every rerun.
-        return "test" if int(content_id("split", messages), 16) % 10_000 < test_fraction * 10_000 else "train"
-    return split
-
-
-def to_records(
-    example: Example, prompt: Prompt, source: str, row: int, options: ImportOptions
-) -> tuple[list[object], Counter]:
-    """Workspace records of one example's answers (the prompt itself is kept by the caller), and counts."""
-    answer = {"prompt_id": prompt.id, "model": source, "engine": "import", "round": 0}
-    candidates = example.candidates
-    if candidates is None and options.unlabelled and example.chosen is not None:
-        candidates = ((example.chosen, None), (example.rejected, None))
-    elif candidates is not None:
-        candidates = tuple((c.text, c.model) for c in candidates)
-    if candidates is not None:
-        completions = [
-            Completion(text=text, **(answer | {"model": model or source})) for text, model in candidates
-        ]
-        pairs, counts = make_pairs(prompt.id, completions, options.pairs_per_prompt, 0, kind="imported")
-        return [*completions, *pairs], counts
-    if example.chosen is not None:
-        if example.chosen.strip() == example.rejected.strip():
-            return [], Counter(degenerate=1)
-        a = Completion(text=example.chosen, **answer)
-        b = Completion(text=example.rejected, **answer)
-        # Keyed by file row, so duplicate rows in a data set stay separate pairs, as the set intends.
-        pair = Pair(
-            prompt.id, a.id, b.id, kind="imported", id=content_id("import-pair", source, row, a.id, b.id)
-        )
-        label = Label(pair.id, IMPORT, "pairwise", "a", id=content_id("import-label", pair.id))
-        return [a, b, pair, label], Counter()
-    if example.completion is not None:
-        completion = Completion(text=example.completion, **answer)
-        if options.unlabelled:
-            return [completion], Counter()
-        choice = "desirable" if example.desirable else "undesirable"
-        label_id = content_id("import-label", source, row, completion.id, choice)
-        return [completion, Label(completion.id, IMPORT, "kto", choice, id=label_id)], Counter()
-    return [], Counter()
-
-
-class _Prompts:
-    """The file's prompts by id: the first row's prompt is kept; a later gold answer fills a missing one, and a
-    different gold answer is counted and listed (a Prompt holds one gold)."""
-
-    def __init__(self):
-        self.by_id: dict[str, tuple[Prompt, int]] = {}
-        self.conflicts: list[dict] = []
-
-    def add(self, prompt: Prompt, row: int) -> Prompt:
-        kept, first_row = self.by_id.get(prompt.id, (None, row))
-        if kept is None or (kept.gold is None and prompt.gold is not None):
-            self.by_id[prompt.id] = (prompt if kept is None else replace(kept, gold=prompt.gold), first_row)
-        elif prompt.gold is not None and prompt.gold != kept.gold:
-            self.conflicts.append({"row": row, "first_row": first_row, "prompt_id": prompt.id})
-        return self.by_id[prompt.id][0]
-
-    def warn(self, name: str) -> None:
-        """The first few gold conflicts of file ``name``, one warning each (all are counted and logged)."""
-        for conflict in self.conflicts[:5]:
-            message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
-            log.warning(message, name, conflict["row"], conflict["first_row"])
-
-
 def _reject(exc: SchemaError) -> dict:
     detail = getattr(exc, "detail", str(exc))
     return {"row": exc.row, "field": exc.field, "reason": getattr(exc, "reason", "invalid"), "error": detail}
@@ -231,6 +158,68 @@ def _prompts_of(rows: list[object], fmt: str, name: str, non_text: str) -> Itera
             continue  # refused by `check_file` in its turn
 
 
+@dataclass
+class _Gathered:
+    """What `check_file` gathers over a file's checked rows, and the rows it left out (``--on-error skip``)."""
+
+    counts: Counter
+    prompts: FilePrompts = field(default_factory=FilePrompts)
+    answers: list[object] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)
+    seen: set = field(default_factory=set)
+    answer_rows: dict[str, list[int]] = field(default_factory=dict)
+    unread: UnreadColumns = field(default_factory=UnreadColumns)
+    rated: bool = False
+
+    def reject(self, exc: SchemaError) -> None:
+        self.rejects.append(_reject(exc))
+        self.counts[f"skipped_{self.rejects[-1]['reason']}"] += 1
+
+    def add(self, row: int, checked: CheckedRow, rubric: object, dropped_parts: int, respelled: int) -> None:
+        """Row ``row``, checked; ``dropped_parts``: its non-text parts left out, ``respelled``: how many of its texts
+        took another spelling."""
+        self.prompts.add(checked.prompt, row)
+        self.unread.add(checked.raw, checked.read | question_columns(checked.questions, rubric))
+        self.rated = self.rated or any(question.task == "rate" for question in checked.questions or ())
+        self.answers += checked.records
+        for record in checked.records:
+            if isinstance(record, Completion):
+                self.answer_rows.setdefault(record.id, []).append(row)
+        self.counts += checked.dropped + Counter(non_text_parts_dropped=dropped_parts)
+        self.counts["respelled"] += respelled
+        self.counts["duplicate_rows"] += (key := row_key(checked.example, checked.questions)) in self.seen
+        self.seen.add(key)
+
+    def loaded(self, path: Path, fmt: str, rows: int, rank_rate: RankRateRows) -> Loaded:
+        """The file's `Loaded`, of its ``rows``; a SchemaError where every row was left out. The first few gold
+        conflicts are a warning each (all are counted and logged)."""
+        name, counts = str(path), self.counts
+        counts["skipped"] = len(self.rejects)
+        counts["gold_conflicts"] = len(self.prompts.conflicts)
+        if self.rejects and len(self.rejects) == rows:
+            raise SchemaError(
+                name, f"no importable records: all {rows} skipped; the first: {self.rejects[0]['error']}"
+            )
+        for conflict in self.prompts.conflicts[:5]:
+            message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
+            log.warning(message, name, conflict["row"], conflict["first_row"])
+        batch = [prompt for prompt, _ in self.prompts.by_id.values()] + self.answers
+        rows_of = {prompt_id: row for prompt_id, (_, row) in self.prompts.by_id.items()}
+        return Loaded(
+            path,
+            fmt,
+            batch,
+            +counts,
+            self.rejects,
+            self.prompts.conflicts,
+            rows_of,
+            self.answer_rows,
+            rank_rate.labelled,
+            self.unread.note(rank_rate.rubric),
+            self.rated,
+        )
+
+
 def check_file(
     path: str | Path,
     options: ImportOptions = ImportOptions(),
@@ -256,74 +245,22 @@ def check_file(
     fmt = options.fmt
     if fmt == "auto":
         fmt = _file_format(rows, name)
-    counts: Counter = Counter(records=len(rows))
-    prompts, answers, rejects, seen, answer_rows = _Prompts(), [], [], set(), {}
-    unread, rated, spellings = UnreadColumns(), False, spellings or Spellings()
+    gathered, spellings = _Gathered(Counter(records=len(rows))), spellings or Spellings()
     spellings.expect(_prompts_of(rows, fmt, name, options.non_text))
     for row, raw in enumerate(tqdm(rows, desc=f"reading {path.name}", unit="rec", disable=None)):
         ctx = RecordContext(name, row, options.non_text)
+        respelled = spellings.respelled
         try:
-            if isinstance(raw, RecordError) or row in refused:
-                raise refused.get(row, raw)
-            folder_split = getattr(raw, "split", None)  # a datasets folder's split (`SplitRow`), not a column
-            nulls, raw = null_answer_fields(raw), Reading(without_nulls(raw))  # a null key is an absent one
-            respelled = spellings.respelled
-            example = spellings.example(replace(parse_record(raw, fmt, ctx), split=folder_split))
-            read = set(raw.got)  # before the ranking and ratings are looked for: they count their own
-            if nulls and not example.answered:
-                message = f"no answer: the field is null, and the row has no other ({EXPECTED})"
-                raise ctx.error(message, nulls[0], "missing_field")
-            check_messages(example.messages, name, row)
-            split = _split_for(example.messages, example.split, options.split, options.test_fraction)
-            prompt = Prompt(messages=example.messages, gold=example.gold, source=source, split=split)
-            questions = rank_rate.questions(row, raw, example, prompt)
-            if questions is None:
-                out, dropped = to_records(example, prompt, source, row, options)
-                out = rank_rate.kto(row, out, next((key for key in LABEL_KEYS if key in raw), ""))
-            else:  # a rated answer is no gold (SFT) answer
-                prompt, dropped = replace(prompt, gold=None), Counter()
-                out = rank_rate.records(row, questions)
+            checked = checked_row(raw, refused.get(row), ctx, fmt, options, spellings, rank_rate)
         except SchemaError as exc:  # an unrated answer of a rated file is skipped whatever --on-error says
             if options.on_error == "fail" and getattr(exc, "reason", None) != UNRATED:
                 raise
-            rejects.append(_reject(exc))
-            counts[f"skipped_{rejects[-1]['reason']}"] += 1
+            gathered.reject(exc)
             continue
-        prompts.add(prompt, row)
-        unread.add(raw, read | question_columns(questions, rank_rate.rubric))
-        rated = rated or any(question.task == "rate" for question in questions or ())
         if on_row is not None:
-            on_row(fmt, row, example, out, questions)
-        answers += out
-        for record in out:
-            if isinstance(record, Completion):
-                answer_rows.setdefault(record.id, []).append(row)
-        counts += dropped + Counter(non_text_parts_dropped=ctx.dropped_parts)
-        counts["respelled"] += spellings.respelled - respelled
-        counts["duplicate_rows"] += (key := row_key(example, questions)) in seen
-        seen.add(key)
-    counts["skipped"] = len(rejects)
-    counts["gold_conflicts"] = len(prompts.conflicts)
-    if rejects and len(rejects) == len(rows):
-        raise SchemaError(
-            name, f"no importable records: all {len(rows)} skipped; the first: {rejects[0]['error']}"
-        )
-    prompts.warn(name)
-    batch = [prompt for prompt, _ in prompts.by_id.values()] + answers
-    rows_of = {prompt_id: row for prompt_id, (_, row) in prompts.by_id.items()}
-    return Loaded(
-        path,
-        fmt,
-        batch,
-        +counts,
-        rejects,
-        prompts.conflicts,
-        rows_of,
-        answer_rows,
-        rank_rate.labelled,
-        unread.note(rank_rate.rubric),
-        rated,
-    )
+            on_row(fmt, row, checked.example, checked.records, checked.questions)
+        gathered.add(row, checked, rank_rate.rubric, ctx.dropped_parts, spellings.respelled - respelled)
+    return gathered.loaded(path, fmt, len(rows), rank_rate)
 
 
 def load_file(

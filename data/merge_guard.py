@@ -22,10 +22,11 @@ import pyarrow as pa
 from data.annotators import IMPORT, same_names
 from data.errors import PrefloopError
 from data.gold import CLI, CLI_FLAGS, current_gold
-from data.rank_guard import LABEL_COLUMNS, KeptItem, changed_items, named_files
+from data.rank_guard import LABEL_COLUMNS, KeptItem, changed_items, named_files, spelled_gold
 from data.ranking import rank_item_id
 from data.schemas import SCHEMAS
 from data.selection import NO_ITEM_ENGINES
+from data.workspace import Workspace
 
 # The columns of the tables a merge checks, held as frames with the workspace each row came from (None: all)
 FRAMES: dict[str, list[str] | None] = {
@@ -121,7 +122,8 @@ def _latest_in(rows: pd.DataFrame, item: str) -> str:
 def _refuse(side: Side, items: list[KeptItem], giver: str, other: Path) -> None:
     """Refuse the merge for the first of ``side``'s ``items`` (the answers new to it in ``giver``): where its labels
     are, and what to do instead (the withdrawals that let the answers in, `KeptItem.lifts`, in the workspace holding
-    the gold or the imported ranking, whose import log names the file that ranked it)."""
+    the gold or the imported ranking, whose import log names the file that ranked it). An admin who made the item
+    gold in the app is named as the `data stats` of the workspace holding the gold names them (`spelled_gold`)."""
     item, more = items[0], len(items) - 1
     rankings = side.labels[side.labels["task"] == "rank"]
     holder = _latest_in(side.gold if item.gold is not None else rankings, item.item)
@@ -129,6 +131,8 @@ def _refuse(side: Side, items: list[KeptItem], giver: str, other: Path) -> None:
     ranked_in = _latest_in(imported, item.item) if item.imported else None
     if ranked_in is not None:
         (item,) = named_files(ranked_in, [item])
+    if item.gold is not None:
+        (item,) = spelled_gold(Workspace(holder), [item])
     remove = item.remove_advice(holder, ranked_in)
     labels = "its gold ranking is" if item.gold is not None else "its rankings are"
     raise MergeRankError(

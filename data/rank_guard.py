@@ -31,7 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.annotators import IMPORT
+from data.annotators import ADMIN_SOURCE, IMPORT, same_name
 from data.import_write import ImportPreview, ranked_by
 from data.rank_pairs import current_rankings
 from data.ranking import MAX_K, MIN_K, rank_item_id
@@ -167,7 +167,19 @@ def kept_items(workspace: Workspace, added: Mapping[Key, int], gold: Mapping[str
     if isinstance(workspace, ImportPreview):  # rankings only the import would store: nothing to withdraw yet
         stored = _imported(workspace.stored, [item.item for item in items if item.imported])
         items = [replace(item, pending=item.imported and item.item not in stored) for item in items]
-    return named_files(workspace.path, items)
+    return named_files(workspace.path, spelled_gold(workspace, items))
+
+
+def spelled_gold(workspace: Workspace, items: list[KeptItem]) -> list[KeptItem]:
+    """``items``, those whose gold an admin made in the app (`ADMIN_SOURCE`: ``admin:NAME``) with NAME spelled as
+    `data stats` spells it, where the workspace's labels hold the name: one spelling per name, the earliest stored
+    (`Workspace.read`). Only a name that is not ASCII has several spellings; the labels are read for one only."""
+    given = {i.gold for i in items if i.gold and i.gold.startswith(ADMIN_SOURCE) and not i.gold.isascii()}
+    if not given:
+        return items
+    names = pc.unique(workspace.read("labels", ["annotator"]).column("annotator")).to_pylist()
+    shown = {same_name(ADMIN_SOURCE + name): ADMIN_SOURCE + name for name in names}
+    return [replace(i, gold=shown.get(same_name(i.gold), i.gold)) if i.gold in given else i for i in items]
 
 
 def _imported(workspace: Workspace | None, items: list[str]) -> set[str]:

@@ -104,6 +104,38 @@ def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dic
     return report
 
 
+def _table_counts(prompts: pa.Table, completions: pa.Table, pairs: pa.Table) -> dict:
+    """Prompts by split and with a gold answer, completions by engine, pairs by kind and round."""
+    groups = pairs.group_by(["kind", "round"]).aggregate([("id", "count")]).sort_by([("kind", "ascending")])
+    by_kind_round = sorted(zip(*(groups.column(c).to_pylist() for c in ("kind", "round", "id_count"))))
+    return {
+        "prompts_by_split": _counts(prompts.column("split")),
+        "prompts_with_gold": sum(map(has_gold, prompts.column("gold").to_pylist())),
+        "completions_by_engine": _counts(completions.column("engine")),
+        "pairs_by_kind_round": {f"{kind}/round {rnd}": n for kind, rnd, n in by_kind_round},
+    }
+
+
+def _item_figures(verdicts_of: dict[str, pa.Table], people: pa.Table, tasks: set[str], method: str) -> dict:
+    """The verdict figures of each task of ``tasks`` (those with stored labels): pairwise and KTO items from their
+    verdicts (``verdicts_of``), rank and rate items from the labels in force (``people``)."""
+    out = {}
+    for task, verdicts in verdicts_of.items():
+        if task in tasks:
+            out[f"{task}_items"] = {
+                "labelled": len(verdicts),
+                "split_votes": pc.sum(pc.equal(verdicts.column("verdict"), SPLIT)).as_py() or 0,
+                "mean_agreement_multi_annotator": mean_agreement(verdicts),
+                "aggregate": method,
+            }
+    if "rank" in tasks:
+        figures = ranking_agreement(people)
+        out["rank_items"] = {k: v for k, v in figures.items() if k != "per_item_tau"}
+    if "rate" in tasks:
+        out["rate_items"] = rating_stats(people)
+    return out
+
+
 def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tuple[str, ...] = ()) -> dict:
     """Counts, label distribution and verdict figures (``method``: the aggregation; ``excluded`` labellers' labels
     and those in excluded.json out of the `VERDICT_TASKS`' figures, which ``excluded_labellers`` names; every stored
@@ -113,16 +145,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     tables = {name: workspace.read(name, STATS_COLUMNS.get(name)) for name in READ_ORDER if name in TABLES}
     prompts, completions, pairs, labels, models = (tables[name] for name in TABLES[:5])
     stats: dict = {"rows": {name: table.num_rows for name, table in tables.items()}}
-    stats["prompts_by_split"] = _counts(prompts.column("split"))
-    stats["prompts_with_gold"] = sum(map(has_gold, prompts.column("gold").to_pylist()))
-    stats["completions_by_engine"] = _counts(completions.column("engine"))
-    groups = pairs.group_by(["kind", "round"]).aggregate([("id", "count")]).sort_by([("kind", "ascending")])
-    stats["pairs_by_kind_round"] = {
-        f"{kind}/round {rnd}": n
-        for kind, rnd, n in sorted(
-            zip(*(groups.column(c).to_pylist() for c in ("kind", "round", "id_count")))
-        )
-    }
+    stats |= _table_counts(prompts, completions, pairs)
     machine = machine_column(labels.column("annotator"))
     stats["labellers"] = sorted(pc.unique(labels.column("annotator").filter(pc.invert(machine))).to_pylist())
     stats["machine_annotators"], withdrawn = _machine_counts(labels, machine)
@@ -158,19 +181,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     )
     if humans_out and stats["machine_agreement"]:
         stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
-    for task, verdicts in verdicts_of.items():
-        if task in tasks:
-            stats[f"{task}_items"] = {
-                "labelled": len(verdicts),
-                "split_votes": pc.sum(pc.equal(verdicts.column("verdict"), SPLIT)).as_py() or 0,
-                "mean_agreement_multi_annotator": mean_agreement(verdicts),
-                "aggregate": method,
-            }
-    if "rank" in tasks:
-        figures = ranking_agreement(people)
-        stats["rank_items"] = {k: v for k, v in figures.items() if k != "per_item_tau"}
-    if "rate" in tasks:
-        stats["rate_items"] = rating_stats(people)
+    stats |= _item_figures(verdicts_of, people, tasks, method)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats

@@ -20,10 +20,10 @@ import pyarrow.compute as pc
 
 from data import compaction, part_reads, store
 from data.annotators import one_spelling
-from data.errors import PrefloopError
+from data.errors import PrefloopError, quoted
 from data.files import NOT_A_FILE, NotAFileError, atomic_write, failure_reason, open_regular, write_error
 from data.records import TABLE_OF, to_row
-from data.schemas import SCHEMAS
+from data.schemas import SCHEMAS, SchemaError
 
 FORMAT = 1
 MARKER = "workspace.json"
@@ -106,8 +106,9 @@ class Workspace:
         as_stored: bool = False,
     ) -> pa.Table:
         """All rows of table ``name`` (Arrow), one per id, of committed writes; ``columns``: read (and check)
-        only these, plus the id; ``where`` (a column read, and values): only the rows whose column holds one of the
-        values, read part by part in batches, so that a large table's other rows are never held at once.
+        only these, plus the id; ``where`` (a column, and values): only the rows whose column holds one of the
+        values, read part by part in batches, so that a large table's other rows are never held at once. The
+        column of ``where`` need not be among ``columns``: it is read to filter, and left out of the result.
 
         The labels' annotator column holds one spelling of each labeller's name (`data.annotators.one_spelling`:
         a name stored in several Unicode spellings reads as the earliest stored; with ``where``, the earliest among
@@ -117,13 +118,17 @@ class Workspace:
         To see rows with their parents, read children before parents (labels, pairs, completions, prompts): a row
         visible now stays visible, and its parents were committed with or before it (``READ_ORDER``)."""
         if where is not None:
-            where = part_reads.where_in(where[0], where_values(name, *where))
+            where = where[0], where_values(name, *where)
         named = name == "labels" and not as_stored and (columns is None or "annotator" in columns)
-        if not named:
-            return store.read_table(self.path, name, columns, where)
-        extra = [] if columns is None or "created_at" in columns else ["created_at"]
-        table = one_spelling(store.read_table(self.path, name, columns and [*columns, *extra], where))
+        extra = _extra_columns(columns, where and where[0], "created_at" if named else None)
+        table = self._rows(name, columns and [*columns, *extra], where)
+        table = one_spelling(table) if named else table
         return table.drop_columns(extra) if extra else table
+
+    def _rows(self, name: str, columns: list[str] | None, where: tuple[str, pa.Array] | None) -> pa.Table:
+        """What `read` reads, names as stored: the rows of table ``name``, of ``columns`` (None: all) plus the id;
+        with ``where`` (a column and values), those whose column holds one of the values only."""
+        return store.read_table(self.path, name, columns, where and part_reads.where_in(*where))
 
     def read_each(self, name: str, columns: list[str], each: Callable[[pa.Table], pa.Table]) -> pa.Table:
         """What ``each`` makes of the rows of table ``name`` (``columns`` plus the id, checked as `read` checks
@@ -151,27 +156,29 @@ class Workspace:
     def append_rows(
         self, rows: Mapping[str, list[dict]], skip_existing: bool = False, compact: bool = True
     ) -> dict[str, int]:
-        tables = {
-            name: pa.Table.from_pylist(_unique(rows[name]), schema=SCHEMAS[name])
-            for name in rows
-            if rows[name]
-        }
+        tables = {name: pa.Table.from_pylist(rows[name], schema=SCHEMAS[name]) for name in rows if rows[name]}
         return self.append_tables(tables, skip_existing=skip_existing, compact=compact)
 
     def append_tables(
         self, tables: Mapping[str, pa.Table], skip_existing: bool = False, compact: bool = True
     ) -> dict[str, int]:
-        """``append`` for Arrow tables (rows with the same id inside one table are kept once)."""
+        """``append`` for Arrow tables (rows with the same id inside one table are kept once). A label whose id is
+        another item's label's, stored or in the write, is refused (`_refuse_reused_label_ids`), nothing written."""
         out = []
         for name in SCHEMAS:  # parents before children
             table = tables.get(name)
             if table is None or not table.num_rows:
                 continue
-            table = store.unique_ids(table)
-            if skip_existing:  # only the stored ids among the table's: a large table's others are never held
-                ids = table.column("id").combine_chunks()
-                existing = self.read(name, columns=["id"], where=("id", ids)).column("id")
-                table = table.filter(pc.invert(pc.is_in(ids, value_set=existing.combine_chunks())))
+            table, given = store.unique_ids(table), table
+            ids = table.column("id").combine_chunks()
+            # the stored rows of the write's ids only: a large table's others are never held
+            if name == "labels":
+                stored = self.read(name, ["item_id"], where=("id", ids))
+                _refuse_reused_label_ids(self.path / name, given, stored)
+            elif skip_existing:
+                stored = self.read(name, ["id"], where=("id", ids))
+            if skip_existing:
+                table = table.filter(pc.invert(pc.is_in(ids, value_set=stored.column("id").combine_chunks())))
             if table.num_rows:
                 out.append((name, table))
         store.write_tables(self.path, out)
@@ -246,6 +253,34 @@ def _read_format(marker: Path) -> object:
     return meta["format"]
 
 
+def _refuse_reused_label_ids(folder: Path, labels: pa.Table, stored: pa.Table) -> None:
+    """A SchemaError naming the first label id that ``labels`` (a write's) gives to two items, or to another item
+    than ``stored`` (the stored labels of their ids) does. An id names one label of one item: a read keeps one row
+    per id, a read of some items' labels keeps theirs, and a retraction (``supersedes``), a withdrawal's id and a
+    merge all name a label by its id alone."""
+    rows = pa.concat_tables([stored.select(["id", "item_id"]), labels.select(["id", "item_id"])])
+    items = rows.group_by("id").aggregate([("item_id", "count_distinct")])
+    reused = items.filter(pc.greater(items.column("item_id_count_distinct"), 1)).column("id")
+    if len(reused):
+        id_ = reused[0].as_py()
+        held = rows.filter(pc.equal(rows.column("id"), id_)).column("item_id")
+        first, other = pc.unique(held).to_pylist()[:2]
+        raise SchemaError(
+            str(folder),
+            f"label id {quoted(id_)} is given to item {quoted(other)}, but it names a label of item "
+            f"{quoted(first)}: an id names one label of one item (leave it out, and a new one is drawn)",
+            field="id",
+        )
+
+
+def _extra_columns(columns: list[str] | None, *needed: str | None) -> list[str]:
+    """The ``needed`` columns a read of ``columns`` (None: all) must read besides them (a filter's column, the
+    labels' created_at that `one_spelling` orders by) and leave out of what it returns."""
+    if columns is None:
+        return []
+    return [column for column in dict.fromkeys(needed) if column and column not in ("id", *columns)]
+
+
 def where_values(name: str, column: str, values: Iterable[str] | pa.Array) -> pa.Array:
     """``values`` of a read's ``where`` as an Arrow array of the type of table ``name``'s ``column``."""
     return (
@@ -259,13 +294,3 @@ def rows_by_table(records: Iterable[object]) -> dict[str, list[dict]]:
     for record in records:
         grouped[TABLE_OF[type(record)]].append(to_row(record))
     return grouped
-
-
-def _unique(rows: list[dict]) -> list[dict]:
-    seen: set[str] = set()
-    out = []
-    for row in rows:
-        if row["id"] not in seen:
-            seen.add(row["id"])
-            out.append(row)
-    return out

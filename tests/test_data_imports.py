@@ -241,3 +241,36 @@ def test_an_import_writes_reading_the_stored_rows_of_its_own_ids_only(tmp_path, 
     most = {"prompts": 2, "completions": 4, "pairs": 2}  # (labels: the import history reads them whole)
     assert {name for name, _ in reads} >= set(most)
     assert all(n is not None and 0 < n <= most[name] for name, n in reads if name in most), reads
+
+
+def test_a_preview_of_an_import_reads_as_the_workspace_reads_once_it_is_written(tmp_path):
+    """`ImportPreview` takes `Workspace.read`'s ``as_stored`` and spells a labeller's names as the workspace will
+    (one spelling, the earliest stored, over the stored labels and the import's), and its `read_each` gives what
+    ``each`` makes of the import's rows too, not of the stored rows only."""
+    from data.imports import ImportPreview
+    from data.records import Label, Prompt
+    from data.spellings import StoredPrompts
+
+    workspace = Workspace.init(tmp_path / "ws")
+    workspace.append(
+        [Label("item1", "Zoë", "pairwise", "a"), Prompt([{"role": "user", "content": "a?"}], "t")]
+    )
+    records = [Label("item2", "Zoe\u0308", "pairwise", "b"), Prompt([{"role": "user", "content": "b?"}], "t")]
+    preview = ImportPreview(workspace.path, workspace, records)
+
+    def seen(ws: Workspace) -> tuple:
+        digests = ws.read_each("prompts", ["messages"], lambda rows: rows.select(["id"]))
+        return (
+            ws.read("labels", ["annotator"]).column("annotator").to_pylist(),
+            ws.read("labels", ["annotator"], as_stored=True).column("annotator").to_pylist(),
+            ws.read("labels", ["annotator"], ("item_id", ["item2"])).column("annotator").to_pylist(),
+            sorted(digests.column("id").to_pylist()),
+        )
+
+    before = seen(preview)
+    assert before[:3] == (["Zoë", "Zoë"], ["Zoë", "Zoe\u0308"], ["Zoe\u0308"]) and len(before[3]) == 2
+    assert len(StoredPrompts(preview)) == 2
+    new = ImportPreview(tmp_path / "new", None, records)
+    assert seen(new) == (["Zoe\u0308"], ["Zoe\u0308"], ["Zoe\u0308"], [records[1].id])
+    workspace.append(records)
+    assert seen(workspace) == before

@@ -118,3 +118,36 @@ def test_a_merge_refuses_one_labellers_two_labels_of_an_item_in_two_spellings(tm
     assert main(["merge", "-w", str(ours.path), str(theirs.path), "--on-conflict", "skip"]) == 0
     stored = ours.read("labels", ["annotator"], as_stored=True).column("annotator").to_pylist()
     assert NFD not in stored
+
+
+def test_a_refusal_names_the_admin_who_made_a_rank_item_gold_as_stats_does(tmp_path, capsys):
+    """An answer that would join a rank item an admin made gold in the app is refused naming where the gold came
+    from, ``admin:NAME``: NAME as `data stats` shows it (her earliest label's spelling), not as the gold row holds
+    it, in an import's refusal and in a merge's."""
+    import shutil
+
+    from data.annotators import ADMIN_SOURCE
+    from data.gold import mark_gold
+    from tests.test_data_gold_files import write
+    from tests.test_data_gold_tasks import build as rank_items
+
+    ws, items, answers = rank_items(tmp_path / "ws")
+    ws.append(
+        [
+            Label("x", NFD, "pairwise", "a", created_at=T0),
+            Label("y", NFC, "pairwise", "b", created_at=T0 + timedelta(minutes=1)),
+        ]
+    )
+    assert stats(ws, capsys)["labellers"] == [NFD]
+    shard = Workspace(shutil.copytree(ws.path, tmp_path / "shard"))
+    question = Prompt([{"role": "user", "content": "Question 1?"}], "toy").id
+    shard.append([Completion(question, "a fifth", "other", "hf")])
+    assert mark_gold(ws, [items[1]], [">".join(answers[1])], ADMIN_SOURCE + NFC, "rank") == 1
+    fifth = write(tmp_path / "kto.jsonl", {"prompt": "Question 1?", "completion": "a fifth", "label": False})
+    for command in (
+        ["import", "-w", str(ws.path), str(fifth)],
+        ["merge", "-w", str(ws.path), str(shard.path)],
+    ):
+        capsys.readouterr()
+        assert main(command) == 2
+        assert f"gold from admin:{NFD}: a gold ranking" in capsys.readouterr().err, command

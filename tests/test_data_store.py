@@ -126,6 +126,28 @@ def test_a_read_of_some_rows_decodes_the_other_columns_of_their_row_groups_only(
     assert calls == [([0], ["id"]), ([1], ["id"]), ([2], ["id"])]
 
 
+def test_a_read_of_some_rows_filters_on_a_column_it_does_not_return(workspace, monkeypatch):
+    """As a pandas or pyarrow filter does, a read's ``where`` may name a column left out of ``columns``: it is read
+    to filter (first, as any ``where`` column is) and left out of the rows returned; the labels' annotator reads in
+    one spelling all the same."""
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", {**store.ROW_GROUP_ROWS, "prompts": 2})
+    prompts = [Prompt([{"role": "user", "content": f"q{i}"}], f"source{i // 2}") for i in range(6)]
+    workspace.append(prompts)
+    labels = [Label("item1", "Zoë", "pairwise", "a"), Label("item2", "Zoe\u0308", "pairwise", "b")]
+    workspace.append(labels)
+    calls, _ = _iterated(monkeypatch)
+    table = workspace.read("prompts", ["split"], ("source", ["source1"]))
+    assert table.column_names == ["id", "split"]
+    assert table.column("id").to_pylist() == [prompts[2].id, prompts[3].id]
+    keys = ["id", "source"]
+    assert calls == [([0], keys), ([1], keys), ([1], ["id", "split", "source"]), ([2], keys)]
+    named = workspace.read("labels", ["annotator"], ("item_id", ["item1", "item2"]))
+    assert named.column_names == ["id", "annotator"]
+    assert named.column("annotator").to_pylist() == ["Zoë", "Zoë"]
+    chosen = workspace.read("labels", ["choice"], ("item_id", ["item2"]))
+    assert chosen.to_pylist() == [{"id": labels[1].id, "choice": "b"}]
+
+
 def test_a_read_of_some_rows_checks_the_other_columns_of_the_row_groups_it_decodes(workspace):
     """The trade-off of reading the texts of some row groups only: a bad value in a column other than the ids and
     the column read by is found where its row group holds a row read (named by its row in the part), and by a whole
@@ -157,6 +179,29 @@ def test_invalid_record_is_refused_and_nothing_written(workspace):
         workspace.append([Label("i", "ann", "pairwise", "maybe")])
     assert part_files(workspace.path / "labels") == []
     assert list((workspace.path / "labels").iterdir()) == []  # no temp file left behind
+
+
+def test_a_label_id_given_to_another_item_is_refused_and_nothing_written(workspace):
+    """An API user may give a label its id; given to a second item, the store (one row per id) would show that
+    label in a read of the second item's labels and not in a whole read. It is refused, stored before or in the
+    same write; the same label written again is not."""
+    workspace.append([Label("itemA", "ann", "pairwise", "a", id="mine")])
+    message = (
+        r"labels, field 'id': label id 'mine' is given to item 'itemB', but it names a label of item 'itemA'"
+    )
+    prompt = Prompt([{"role": "user", "content": "hi"}], "t")
+    for skip_existing in (False, True):
+        with pytest.raises(SchemaError, match=message):
+            workspace.append([prompt, Label("itemB", "ann", "pairwise", "b", id="mine")], skip_existing)
+    with pytest.raises(
+        SchemaError, match="label id 'ours' is given to item 'itemB', but it names a label of item 'itemA'"
+    ):
+        workspace.append(
+            [Label("itemA", "ann", "pairwise", "a", id="ours"), Label("itemB", "ann", "kto", "up", id="ours")]
+        )
+    assert workspace.read("labels", ["item_id"]).to_pylist() == [{"id": "mine", "item_id": "itemA"}]
+    assert workspace.read("prompts").num_rows == 0
+    assert workspace.append([Label("itemA", "ann", "pairwise", "a", id="mine")], skip_existing=True) == {}
 
 
 def test_compact_merges_parts_and_keeps_every_row(workspace):

@@ -1,0 +1,140 @@
+"""One row of an import file checked and turned into workspace records (`data.imports.check_file` reads every row
+through `checked_row`): its prompt (and the split it goes to, `split_for`), its answers as completions, pairs and
+labels of the `import` annotator (`to_records`; rankings and ratings: `data.import_rank_rate.RankRateRows`); and
+the file's prompts, each kept once (`FilePrompts`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from data.annotators import IMPORT
+from data.import_columns import Reading
+from data.import_formats import LABEL_KEYS, Example, RecordContext, parse_record
+from data.import_rank_rate import RankRateRows
+from data.import_records import RecordError, null_answer_fields, without_nulls
+from data.pairing import make_pairs
+from data.rank_rate_rows import Ranked
+from data.records import Completion, Label, Pair, Prompt, content_id
+from data.spellings import Spellings
+from data.table_checks import check_messages
+
+if TYPE_CHECKING:
+    from data.imports import ImportOptions
+
+EXPECTED = "chosen and rejected, completion and label, completions, or a gold completion, response or output"
+
+
+def split_for(messages: list, hint: str | None, split: str, test_fraction: float) -> str:
+    """The split of a row's prompt: the row's own (``hint``), else one drawn by ``test_fraction``, else ``split``."""
+    if hint:
+        return hint
+    if test_fraction > 0:
+        # Hash of the prompt, not the row: the same prompt lands in the same split in every file and every rerun.
+        return "test" if int(content_id("split", messages), 16) % 10_000 < test_fraction * 10_000 else "train"
+    return split
+
+
+def to_records(
+    example: Example, prompt: Prompt, source: str, row: int, options: ImportOptions
+) -> tuple[list[object], Counter]:
+    """Workspace records of one example's answers (the prompt itself is kept by the caller), and counts."""
+    answer = {"prompt_id": prompt.id, "model": source, "engine": "import", "round": 0}
+    candidates = example.candidates
+    if candidates is None and options.unlabelled and example.chosen is not None:
+        candidates = ((example.chosen, None), (example.rejected, None))
+    elif candidates is not None:
+        candidates = tuple((c.text, c.model) for c in candidates)
+    if candidates is not None:
+        completions = [
+            Completion(text=text, **(answer | {"model": model or source})) for text, model in candidates
+        ]
+        pairs, counts = make_pairs(prompt.id, completions, options.pairs_per_prompt, 0, kind="imported")
+        return [*completions, *pairs], counts
+    if example.chosen is not None:
+        if example.chosen.strip() == example.rejected.strip():
+            return [], Counter(degenerate=1)
+        a = Completion(text=example.chosen, **answer)
+        b = Completion(text=example.rejected, **answer)
+        # Keyed by file row, so duplicate rows in a data set stay separate pairs, as the set intends.
+        pair = Pair(
+            prompt.id, a.id, b.id, kind="imported", id=content_id("import-pair", source, row, a.id, b.id)
+        )
+        label = Label(pair.id, IMPORT, "pairwise", "a", id=content_id("import-label", pair.id))
+        return [a, b, pair, label], Counter()
+    if example.completion is not None:
+        completion = Completion(text=example.completion, **answer)
+        if options.unlabelled:
+            return [completion], Counter()
+        choice = "desirable" if example.desirable else "undesirable"
+        label_id = content_id("import-label", source, row, completion.id, choice)
+        return [completion, Label(completion.id, IMPORT, "kto", choice, id=label_id)], Counter()
+    return [], Counter()
+
+
+class FilePrompts:
+    """The file's prompts by id: the first row's prompt is kept; a later gold answer fills a missing one, and a
+    different gold answer is counted and listed (a Prompt holds one gold)."""
+
+    def __init__(self):
+        self.by_id: dict[str, tuple[Prompt, int]] = {}
+        self.conflicts: list[dict] = []
+
+    def add(self, prompt: Prompt, row: int) -> Prompt:
+        kept, first_row = self.by_id.get(prompt.id, (None, row))
+        if kept is None or (kept.gold is None and prompt.gold is not None):
+            self.by_id[prompt.id] = (prompt if kept is None else replace(kept, gold=prompt.gold), first_row)
+        elif prompt.gold is not None and prompt.gold != kept.gold:
+            self.conflicts.append({"row": row, "first_row": first_row, "prompt_id": prompt.id})
+        return self.by_id[prompt.id][0]
+
+
+@dataclass(frozen=True)
+class CheckedRow:
+    """One checked row of a file: the row as read (`Reading`), the columns its format read, its Example and prompt,
+    its ranking's or ratings' questions (None for any other row), the records it makes and their counts."""
+
+    raw: Reading
+    read: set[str]
+    example: Example
+    prompt: Prompt
+    questions: list[Ranked] | None
+    records: list[object]
+    dropped: Counter
+
+
+def checked_row(
+    raw: object,
+    refusal: RecordError | None,
+    ctx: RecordContext,
+    fmt: str,
+    options: ImportOptions,
+    spellings: Spellings,
+    rank_rate: RankRateRows,
+) -> CheckedRow:
+    """Row ``ctx.row`` of a file (``raw``, as `read_records` gives it), read and checked: a SchemaError where it
+    is bad (``refusal``: the workspace refuses it, `data.imports.guard_files`)."""
+    if refusal is not None:
+        raise refusal
+    if isinstance(raw, RecordError):
+        raise raw
+    folder_split = getattr(raw, "split", None)  # a datasets folder's split (`SplitRow`), not a column
+    nulls, raw = null_answer_fields(raw), Reading(without_nulls(raw))  # a null key is an absent one
+    example = spellings.example(replace(parse_record(raw, fmt, ctx), split=folder_split))
+    read = set(raw.got)  # before the ranking and ratings are looked for: they count their own
+    if nulls and not example.answered:
+        message = f"no answer: the field is null, and the row has no other ({EXPECTED})"
+        raise ctx.error(message, nulls[0], "missing_field")
+    check_messages(example.messages, ctx.source, ctx.row)
+    split = split_for(example.messages, example.split, options.split, options.test_fraction)
+    source = rank_rate.source
+    prompt = Prompt(messages=example.messages, gold=example.gold, source=source, split=split)
+    questions = rank_rate.questions(ctx.row, raw, example, prompt)
+    if questions is None:
+        out, dropped = to_records(example, prompt, source, ctx.row, options)
+        out = rank_rate.kto(ctx.row, out, next((key for key in LABEL_KEYS if key in raw), ""))
+    else:  # a rated answer is no gold (SFT) answer
+        prompt, dropped = replace(prompt, gold=None), Counter()
+        out = rank_rate.records(ctx.row, questions)
+    return CheckedRow(raw, read, example, prompt, questions, out, dropped)
