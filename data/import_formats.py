@@ -146,6 +146,13 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
     if not _is_parts(value) and isinstance(value, list):
         if not value:
             raise ctx.error("the answer is empty (an empty list)", field, "empty_answer")
+        if len(value) > 1 and not all(isinstance(item, dict) for item in value):
+            # ["x", "y"] read as a message list was "y", and "x" was lost without a word
+            message = (
+                f"a list of {len(value)} items that are not all messages: which is the answer is a guess (give its "
+                "text, or a message list ending on it)"
+            )
+            raise ctx.error(message, field, "ambiguous_answer")
         value = value[-1]
     if isinstance(value, dict):
         keys = ", ".join(sorted(map(str, value))[:8]) or "none"

@@ -120,6 +120,13 @@ BAD_INPUTS = [
      ", row 0: unknown record format (keys: none); expected alpaca, chat, pair, openai or prompt"),
     ("number-prompt.jsonl", jsonl({"prompt": 5, "chosen": "a", "rejected": "b"}), [],
      ", row 0, field 'prompt': expected text or a list of messages, got int"),
+    # a bad-input pass: a list of texts was read as a message list, its last text the answer: "y", "x" lost
+    ("texts.jsonl", jsonl({"prompt": "q", "chosen": ["x", "y"], "rejected": "b"}), [],
+     ", row 0, field 'chosen': a list of 2 items that are not all messages: which is the answer is a guess (give "
+     "its text, or a message list ending on it)"),
+    ("nested-texts.jsonl", jsonl({"prompt": "q", "completions": [["a", "b"], "c", "d"], "ranking": "1>2>3"}), [],
+     ", row 0, field 'completions[0]': a list of 2 items that are not all messages: which is the answer is a guess "
+     "(give its text, or a message list ending on it)"),
 ]  # fmt: skip
 
 
