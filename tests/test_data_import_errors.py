@@ -118,6 +118,11 @@ BAD_INPUTS = [
     ("null.jsonl", jsonl(GOOD) + b"null\n", [], ", row 1: each record must be a JSON object, got null"),
     ("no-keys.jsonl", b"{}\n", [],
      ", row 0: unknown record format (keys: none); expected alpaca, chat, pair, openai or prompt"),
+    # a bad-input pass: a null prompt was listed among the keys, "keys: chosen, prompt, rejected", as if the row
+    # were a prompt-format one refused for no reason shown
+    ("null-prompt.jsonl", jsonl({"prompt": None, "chosen": "a", "rejected": "b"}), [],
+     ", row 0: unknown record format (keys: chosen, rejected; null: prompt); expected alpaca, chat, pair, openai or "
+     "prompt"),
     ("number-prompt.jsonl", jsonl({"prompt": 5, "chosen": "a", "rejected": "b"}), [],
      ", row 0, field 'prompt': expected text or a list of messages, got int"),
     # a bad-input pass: a list of texts was read as a message list, its last text the answer: "y", "x" lost
