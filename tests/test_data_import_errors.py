@@ -129,6 +129,14 @@ BAD_INPUTS = [
     ("texts.jsonl", jsonl({"prompt": "q", "chosen": ["x", "y"], "rejected": "b"}), [],
      ", row 0, field 'chosen': a list of 2 items that are not all messages: which is the answer is a guess (give "
      "its text, or a message list ending on it)"),
+    # ... and a preference or KTO label beside a `completions` list was a column not read: the label was lost
+    ("label-beside.jsonl", jsonl({"prompt": "q", "completions": ["a", "b", "c"], "ranking": "1>2>3", "chosen": "a",
+                                  "rejected": "b"}), [],
+     ", row 0, field 'chosen': 'chosen' beside a 'completions' list: a row gives answers to compare (a ranking says "
+     "which is better) or a preference or KTO label, not both"),
+    ("kto-beside.jsonl", jsonl({"prompt": "q", "completions": ["a", "b"], "label": True}), [],
+     ", row 0, field 'label': 'label' beside a 'completions' list: a row gives answers to compare (a ranking says "
+     "which is better) or a preference or KTO label, not both"),
     ("nested-texts.jsonl", jsonl({"prompt": "q", "completions": [["a", "b"], "c", "d"], "ranking": "1>2>3"}), [],
      ", row 0, field 'completions[0]': a list of 2 items that are not all messages: which is the answer is a guess "
      "(give its text, or a message list ending on it)"),
