@@ -51,6 +51,8 @@ from data.stats import integrity_problems, labeller_report, workspace_stats
 from data.workspace import Workspace
 
 SHOWN = 10  # conflicts a merge names one by one
+# leaderboard resamples: each holds a draw per prompt (10,000 of them over 10,000 prompts: 800 MB of draws)
+MAX_BOOTSTRAP = 10_000
 
 
 def build_parser(prog: str = "python -m data") -> argparse.ArgumentParser:
@@ -281,8 +283,8 @@ def cmd_gold(args: Any) -> int:
 
 def cmd_leaderboard(args: Any) -> int:
     workspace = Workspace(args.workspace)
-    if args.bootstrap < 1:
-        raise PrefloopError(f"--bootstrap {args.bootstrap}: must be at least 1")
+    if not 1 <= args.bootstrap <= MAX_BOOTSTRAP:  # 10**14 resamples was numpy's MemoryError traceback
+        raise PrefloopError(f"--bootstrap {args.bootstrap}: must be in 1..{MAX_BOOTSTRAP}")
     if args.seed < 0:
         raise PrefloopError(f"--seed {args.seed}: must be >= 0")
     exclusion = check_exclusion(workspace, args.exclude_labeller)

@@ -25,7 +25,7 @@ from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import ratings_table
 from data.selection import of_kinds
 from data.stats import AGGREGATED
-from data.workspace import Workspace
+from data.workspace import MARKER, Workspace
 
 PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
 EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
@@ -88,6 +88,8 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
         raise PrefloopError(
             f"--out {args.out} is a folder: give a file path (a new name, or an export to replace)"
         )
+    if args.out is not None:
+        check_out_folder(Path(args.out))
     export = f"{args.format}{' --edits' if args.edits else ''}"
     if "min_posterior" in explicit:
         if (
@@ -105,6 +107,17 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
                 f"{flag} applies to the formats made from labels (dpo, kto, ratings, sft --edits), not sft "
                 "(the prompts' gold answers)"
             )
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse an ``--out`` in a folder of a workspace other than its exports/: in a table's folder an export was
+    written over a part file of stored labels, or beside them as one the next read refused, breaking the workspace."""
+    folder = out.expanduser().parent.resolve()  # a link at the file itself is replaced, never written through
+    if folder.name != "exports" and (folder.parent / MARKER).is_file():
+        raise PrefloopError(
+            f"--out {out}: in the {folder.name}/ folder of workspace {folder.parent}, whose files are its stored "
+            f"data: write exports to {folder.parent / 'exports'} or outside the workspace"
+        )
 
 
 def reads_labels(args: Any) -> bool:

@@ -146,6 +146,12 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
     if not _is_parts(value) and isinstance(value, list):
         if not value:
             raise ctx.error("the answer is empty (an empty list)", field, "empty_answer")
+        if len(value) > 1 and not all(isinstance(item, dict) for item in value):
+            message = (
+                f"a list of {len(value)} items that are not all messages: which is the answer is a guess (give its "
+                "text, or a message list ending on it)"
+            )
+            raise ctx.error(message, field, "ambiguous_answer")
         value = value[-1]
     if isinstance(value, dict):
         keys = ", ".join(sorted(map(str, value))[:8]) or "none"
@@ -232,6 +238,13 @@ def _answers(
 ) -> Example:
     """What the record says about answers: candidates, a preference, a KTO label, or a gold answer."""
     if "completions" in record:
+        label = next((key for key in ("chosen", "rejected", *LABEL_KEYS) if key in record), None)
+        if label is not None:
+            message = (
+                f"'{label}' beside a 'completions' list: a row gives answers to compare (a ranking says which is "
+                "better) or a preference or KTO label, not both"
+            )
+            raise ctx.error(message, label, "label_beside_completions")
         candidates = _candidates(record["completions"], ctx)
         if gold is not None and gold_field in GOLD_KEYS and gold not in (c.text for c in candidates):
             record.unread(gold_field)  # a gold answer beside the answers to compare makes nothing

@@ -14,11 +14,11 @@ raised.
 
 from __future__ import annotations
 
+import csv
 import json
 import stat
 from pathlib import Path
 
-import pandas as pd
 import pyarrow.parquet as pq
 
 from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
@@ -58,12 +58,7 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
             _refuse_twice(pq.read_schema(path).names, str(path))
             return pq.read_table(path).to_pylist()
         if suffix == ".csv":
-            options = dict(
-                dtype=object, keep_default_na=False, encoding="utf-8-sig", encoding_errors="surrogateescape"
-            )
-            # pandas renames a second `prompt` column `prompt.1`: read the header as it is written
-            _refuse_twice(list(pd.read_csv(path, header=None, nrows=1, **options).iloc[0]), str(path))
-            return pd.read_csv(path, **options).to_dict("records")
+            return _read_csv(path, str(path), max_record_bytes)
         with open(path, "rb") as handle:
             text = JsonText(handle, max_record_bytes)
             first = text.first_char() if suffix != ".jsonl" else ""
@@ -74,10 +69,48 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
             return _read_json_lines(handle, str(path), max_record_bytes)
     except SchemaError:
         raise
-    except pd.errors.EmptyDataError:  # an empty CSV: no records, as an empty JSON Lines file
-        return []
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError) as exc:
         raise SchemaError(str(path), f"cannot be read: {exc}") from exc
+
+
+def _read_csv(path: Path, source: str, limit: int) -> list[object]:
+    """A CSV file's rows, each a dict of its cells' text by the header's column names; a missing trailing cell is
+    null, as pandas read it. A row with more cells than the header has columns is a `RecordError` of its row:
+    pandas took the first cells of such a row for an index and read the others into the wrong columns."""
+    csv.field_size_limit(limit)  # a longer cell is refused, as a longer JSON line is
+    records: list[object] = []
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            rows = (cells for cells in reader if cells)  # a blank line is no row
+            header = next(rows, None)
+            if header is None:
+                return []  # an empty file: no records, as an empty JSON Lines file
+            _refuse_twice(header, source)
+            columns = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
+            for cells in rows:
+                if len(cells) > len(columns):
+                    message = (
+                        f"{len(cells)} cells, but the header names {len(columns)} columns: which cell belongs to "
+                        "which column is a guess (quote a cell that holds a comma)"
+                    )
+                    records.append(RecordError(source, message, row=len(records), reason="extra_cells"))
+                else:
+                    records.append(dict(zip(columns, cells + [None] * (len(columns) - len(cells)))))
+        # an unclosed quote, a cell over the limit: nothing after it can be told apart
+        except csv.Error as exc:
+            problem = f"cannot be read at line {reader.line_num}: {_csv_problem(exc, limit)}"
+            raise SchemaError(source, problem, row=len(records)) from exc
+    return records
+
+
+def _csv_problem(exc: csv.Error, limit: int) -> str:
+    """What the csv module's error means, in the import's words."""
+    if "field limit" in str(exc):
+        return f"a cell is longer than --max-record-bytes ({limit} bytes)"
+    if "end of data" in str(exc):
+        return "the file ends inside a quoted cell (a quote is never closed)"
+    return str(exc)
 
 
 def _refuse_twice(columns: list, source: str) -> None:

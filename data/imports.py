@@ -132,7 +132,11 @@ def _file_format(rows: list[object], name: str) -> str:
     fmt = next((f for f in map(detect_format, (without_nulls(r) for _, r in objects)) if f), None)
     if fmt is None:
         row, first = objects[0]
-        keys = ", ".join(sorted(first)[:8]) or "none"
+        given = without_nulls(first)
+        keys = ", ".join(sorted(given)[:8]) or "none"
+        # a null `prompt` listed among the keys read as a prompt-format row that was refused for no reason shown
+        nulls = ", ".join(sorted(k for k in first if k not in given)[:8])
+        keys += f"; null: {nulls}" if nulls else ""
         *names, last = PARSERS
         raise SchemaError(
             name, f"unknown record format (keys: {keys}); expected {', '.join(names)} or {last}", row

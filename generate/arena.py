@@ -40,7 +40,7 @@ from data.lineage import (
     get_model,
     newest_model,
 )
-from data.provision import resolve_model
+from data.provision import local_model, resolve_model
 from data.records import Pair, content_id
 from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
@@ -204,15 +204,21 @@ def _first_line(exc: Exception) -> str:
 
 
 def check_arena_files(models: list[ModelEntry]) -> None:
-    """Each arena model folder's config and weight files' headers read (cheap: no weights load), before anything is
-    written: a broken folder is one line naming it, not a traceback after the other models sampled."""
+    """Each arena model's config and weight files' headers read (cheap: no weights load), before anything is
+    written: a broken folder is one line naming it, not a traceback after the other models sampled. A hub id is
+    found in (or fetched into) the hub's cache first, and a manifest model's folder must be there: either was
+    found missing only once the models before it had sampled and written their answers."""
     from safetensors import safe_open
     from transformers import AutoConfig
 
     for entry in models:
         folder = Path(entry.path)
         if not folder.is_dir():
-            continue  # a hub id: what it is, the engine finds out
+            try:
+                folder = local_model(entry.path)
+            except PrefloopError as exc:
+                which = "" if entry.id == entry.path else f"model {entry.id} (round {entry.round}): "
+                raise PrefloopError(f"--arena: {which}{exc}; nothing written") from exc
         try:
             AutoConfig.from_pretrained(folder)
             for weights in sorted(folder.glob("*.safetensors")):

@@ -219,8 +219,13 @@ def mode_options(modes: dict[str, tuple[str, ...]], shared: dict[str, tuple[str,
 
 
 def check_arena(options: SampleOptions) -> None:
-    if len(options.arena) < 2 or options.arena_pairs < 0 or options.arena_n < 1:
-        raise PrefloopError("--arena needs two models or more, --arena-pairs >= 0 and --arena-n >= 1")
+    """The arena's counts, each refused by its own flag (one line said all three, whichever was wrong)."""
+    if len(options.arena) < 2:
+        raise PrefloopError(f"--arena {','.join(options.arena)}: one model; --arena needs two models or more")
+    if options.arena_pairs < 0:
+        raise PrefloopError(f"--arena-pairs {options.arena_pairs}: must be >= 0 (0: every pair of models)")
+    if options.arena_n < 1:
+        raise PrefloopError(f"--arena-n {options.arena_n}: must be >= 1")
 
 
 def check_sample_options(options: SampleOptions) -> None:

@@ -210,6 +210,25 @@ def test_export_out_that_is_a_folder_is_one_clear_line(tmp_path, capsys):
     assert list(out.iterdir()) == []
 
 
+def test_export_out_in_a_workspace_folder_other_than_exports_is_refused(tmp_path, capsys):
+    """A bad-input pass: --out WS/labels/<a part file> replaced stored labels with the export's rows (every read
+    then failed on the part), and a new name there was one more part the next read refused."""
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    data.write_text(json.dumps([{"prompt": "q", "chosen": "yes", "rejected": "no"}]))
+    assert main(["import", "-w", str(ws), str(data)]) == 0
+    part = next((ws / "labels").glob("part-*.parquet"))
+    before = snapshot(ws)
+    for out in (part, ws / "labels" / "part-1.parquet", ws / "pairs" / "dpo.parquet"):
+        assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --out {out}: in the {out.parent.name}/ folder of workspace {ws}, whose files are its stored "
+            f"data: write exports to {ws / 'exports'} or outside the workspace\n"
+        )
+    assert snapshot(ws) == before
+    for out in (ws / "exports" / "mine.parquet", ws / "dpo.parquet", tmp_path / "elsewhere.parquet"):
+        assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 0 and out.is_file()
+
+
 @pytest.mark.parametrize("fmt", ["dpo", "kto", "ratings"])
 def test_export_sft_shape_with_another_format_is_refused_in_one_line(tmp_path, fmt, capsys):
     ws = tmp_path / "ws"

@@ -107,12 +107,39 @@ BAD_INPUTS = [
     ("twice.csv", b"prompt,chosen,prompt,rejected\nq,a,other,b\n", [],
      ": column 'prompt' appears twice (which to keep is a guess)"),
     ("empty.csv", b"", [], ": no records"),  # was "cannot be read: No columns to parse from file"
+    # a bad-input pass: pandas took a first row's extra cells for an index, and imported prompt 'b', chosen 'c',
+    # rejected 'd' from "x,a,b,c,d" (a trailing comma on every row shifted each one so); a later row was a C error
+    ("cells.csv", b"prompt,chosen,rejected\nx,a,b,c,d\n", [],
+     ", row 0: 5 cells, but the header names 3 columns: which cell belongs to which column is a guess (quote a cell "
+     "that holds a comma)"),
+    ("quote.csv", b'prompt,chosen,rejected\nq,a,b\n"open,a,b\n', [],
+     ", row 1: cannot be read at line 3: the file ends inside a quoted cell (a quote is never closed)"),
     # ... 'got NoneType', 'keys: )' and 'expected a list of messages' for a prompt that may be text too
     ("null.jsonl", jsonl(GOOD) + b"null\n", [], ", row 1: each record must be a JSON object, got null"),
     ("no-keys.jsonl", b"{}\n", [],
      ", row 0: unknown record format (keys: none); expected alpaca, chat, pair, openai or prompt"),
+    # a bad-input pass: a null prompt was listed among the keys, "keys: chosen, prompt, rejected", as if the row
+    # were a prompt-format one refused for no reason shown
+    ("null-prompt.jsonl", jsonl({"prompt": None, "chosen": "a", "rejected": "b"}), [],
+     ", row 0: unknown record format (keys: chosen, rejected; null: prompt); expected alpaca, chat, pair, openai or "
+     "prompt"),
     ("number-prompt.jsonl", jsonl({"prompt": 5, "chosen": "a", "rejected": "b"}), [],
      ", row 0, field 'prompt': expected text or a list of messages, got int"),
+    # a bad-input pass: a list of texts was read as a message list, its last text the answer: "y", "x" lost
+    ("texts.jsonl", jsonl({"prompt": "q", "chosen": ["x", "y"], "rejected": "b"}), [],
+     ", row 0, field 'chosen': a list of 2 items that are not all messages: which is the answer is a guess (give "
+     "its text, or a message list ending on it)"),
+    # ... and a preference or KTO label beside a `completions` list was a column not read: the label was lost
+    ("label-beside.jsonl", jsonl({"prompt": "q", "completions": ["a", "b", "c"], "ranking": "1>2>3", "chosen": "a",
+                                  "rejected": "b"}), [],
+     ", row 0, field 'chosen': 'chosen' beside a 'completions' list: a row gives answers to compare (a ranking says "
+     "which is better) or a preference or KTO label, not both"),
+    ("kto-beside.jsonl", jsonl({"prompt": "q", "completions": ["a", "b"], "label": True}), [],
+     ", row 0, field 'label': 'label' beside a 'completions' list: a row gives answers to compare (a ranking says "
+     "which is better) or a preference or KTO label, not both"),
+    ("nested-texts.jsonl", jsonl({"prompt": "q", "completions": [["a", "b"], "c", "d"], "ranking": "1>2>3"}), [],
+     ", row 0, field 'completions[0]': a list of 2 items that are not all messages: which is the answer is a guess "
+     "(give its text, or a message list ending on it)"),
 ]  # fmt: skip
 
 
@@ -145,6 +172,17 @@ def test_bad_options_are_one_line_and_write_nothing(ws, tmp_path, capsys, args, 
     assert main(["import", "-w", str(ws), *args, str(good)]) == 2
     assert error_lines(capsys) == [message.format(file=a_file)]
     assert digest(tmp_path) == before
+
+
+def test_a_csv_row_with_more_cells_than_columns_is_skipped_by_its_row(ws, tmp_path, capsys):
+    path = tmp_path / "cells.csv"
+    path.write_bytes(b"prompt,chosen,rejected\nq2,yes,no\nq3,a,b,c\n")
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    assert "new_pairs 1" in capsys.readouterr().out
+    rejects = next((ws / "imports").glob("*-cells.rejects.jsonl"))
+    assert [(r["row"], r["reason"]) for r in map(json.loads, rejects.read_text().splitlines())] == [
+        (1, "extra_cells")
+    ]
 
 
 def sharegpt_slice():

@@ -286,6 +286,17 @@ def test_a_negative_seed_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err == "error: --seed -1: must be >= 0\n"
 
 
+def test_a_bootstrap_count_out_of_range_is_one_line(tmp_path, capsys):
+    """A bad-input pass: `--bootstrap 99999999999999` was numpy's MemoryError traceback (21 PiB of draws)."""
+    from data.__main__ import main
+
+    ws = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a" if p % 2 else "b") for p in range(4)])
+    for count in ("0", str(10**14)):
+        assert main(["leaderboard", "-w", str(ws), "--bootstrap", count]) == 2
+        assert capsys.readouterr().err == f"error: --bootstrap {count}: must be in 1..10000\n"
+    assert not (ws / "leaderboard.png").exists()
+
+
 def games_tables(games):
     """(pairs, completions, labels, models) of arena votes ``games``: (prompt, model a, model b, annotator,
     choice); models A, B, C, D registered in that lineage order, A the base."""

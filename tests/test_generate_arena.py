@@ -123,8 +123,12 @@ def test_arena_pairs_per_prompt_draws_k_pairs(tmp_path, three_models):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--arena", "newest"], "--arena needs two models or more"),
-        (["--arena", "a,b", "--arena-pairs", "-1"], "--arena-pairs >= 0"),
+        (["--arena", "newest"], "error: --arena newest: one model; --arena needs two models or more\n"),
+        (
+            ["--arena", "a,b", "--arena-pairs", "-1"],
+            "error: --arena-pairs -1: must be >= 0 (0: every pair of models)\n",
+        ),
+        (["--arena", "a,b", "--arena-n", "0"], "error: --arena-n 0: must be >= 1\n"),
         (["--arena", "a,b", "--spin"], "--spin, --shard and --pairs best-worst do not apply"),
         (["--kinds", "arena"], "--kinds applies to --judge, not sampling"),
     ],

@@ -15,6 +15,7 @@ from data import Workspace
 from data.config import ConfigError, _coerce_list
 from generate.__main__ import main
 from tests.test_generate_arena import arena_args, write_prompts
+from tests.test_train_hub_model import hub_cache  # noqa: F401 - a fixture
 
 
 def test_a_value_naming_an_existing_folder_is_not_split_at_its_comma(tmp_path):
@@ -103,6 +104,44 @@ def test_a_model_whose_engine_fails_to_load_is_one_line_naming_it(
         f"error: --arena: model {other.resolve()} did not load (ValueError: unsupported architecture); the models "
         "before it keep their answers, a rerun samples what is missing"
     )
+
+
+def test_a_manifest_model_whose_folder_is_gone_is_one_line_and_writes_nothing(
+    tmp_path, tiny_model_dir, capsys
+):
+    """A bad-input pass: the manifest's newest model, its folder since deleted, passed the file check (only folders
+    that exist were read), so the model before it sampled and wrote its answers; then the engine refused the path
+    as a malformed hub id ('Repo id must be in the form ...'). It is found missing first, named by its id."""
+    from data.records import ModelRecord
+
+    ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 2)
+    gone = ModelRecord(str(tmp_path / "runs" / "dpo-1"), "base")
+    Workspace.init(ws).append([gone])
+    before = sorted(p.relative_to(ws) for p in ws.rglob("*"))
+    assert main(arena_args(ws, [tiny_model_dir], prompts, names=f"{tiny_model_dir},newest")) == 2
+    assert capsys.readouterr().err == (
+        f"error: --arena: model {gone.id} (round 0): {gone.path}: not a model (expected a folder with config.json, "
+        "or one of: smollm2-135m); nothing written\n"
+    )
+    assert sorted(p.relative_to(ws) for p in ws.rglob("*")) == before
+
+
+@pytest.mark.usefixtures("hub_cache")  # the hub's cache, offline, holding org/tiny
+def test_a_hub_id_neither_cached_nor_on_the_hub_is_one_line_and_writes_nothing(
+    tmp_path, tiny_model_dir, capsys
+):
+    """A bad-input pass: `--arena M,org/missing` offline sampled M into a new workspace, then the engine failed on
+    the hub id. A hub id is found in the hub's cache (or fetched) with the folders' check, before anything is
+    written; one that is there passes it."""
+    from generate.arena import check_arena_files, resolve_arena
+
+    ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 2)
+    assert main(arena_args(ws, [tiny_model_dir], prompts, names=f"{tiny_model_dir},org/missing")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --arena: org/missing: not a model folder here, and the hub gave none (")
+    assert err.endswith("); nothing written\n") and err.count("\n") == 1
+    assert not ws.exists()
+    check_arena_files(resolve_arena(None, (str(tiny_model_dir), "org/tiny"), str(tiny_model_dir)))
 
 
 def test_a_hub_id_enters_the_arena_as_the_hub_id_not_a_folder_here(tmp_path, tiny_model_dir, monkeypatch):
