@@ -16,13 +16,12 @@ the file, row and field, with a short reason that `--on-error skip` counts.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from data.conversation import turn_problem
 from data.errors import shown
-from data.import_records import RecordError
+from data.import_text import RecordContext, answer, clean_text, content_text, is_parts, kind_of
 from data.records import Message
 
 if TYPE_CHECKING:  # the parsers read a row through it; import_columns imports this module (rank_rate_rows)
@@ -40,10 +39,6 @@ ROLE_ALIASES = {
 }
 GOLD_KEYS = ("completion", "response", "output", "gold")
 LABEL_KEYS = ("label", "kto_tag")
-TEXT_KEYS = ("content", "value", "text", "completion")  # where a message or candidate object keeps its text
-TEXT_PART_TYPES = ("text", "input_text", "output_text")
-NON_TEXT = ("fail", "drop")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -74,107 +69,14 @@ class Example:
         return any(v is not None for v in (self.gold, self.chosen, self.completion, self.candidates))
 
 
-@dataclass
-class RecordContext:
-    """Where a record came from, for its errors; counts the non-text parts left out of it."""
-
-    source: str
-    row: int
-    non_text: str = "fail"
-    dropped_parts: int = 0
-
-    def error(self, message: str, field: str | None = None, reason: str = "invalid") -> RecordError:
-        return RecordError(self.source, message, row=self.row, field=field, reason=reason)
-
-
-def _kind(value: object) -> str:
-    return {list: "a list", dict: "an object", type(None): "nothing"}.get(type(value), type(value).__name__)
-
-
-def clean_text(value: object, ctx: RecordContext, field: str) -> str:
-    """``value`` as text, refusing what Parquet could not store: an invalid UTF-8 byte or a lone surrogate."""
-    if not isinstance(value, str):
-        raise ctx.error(f"expected text, got {_kind(value)}", field, "not_text")
-    bad = _SURROGATE.search(value)
-    if bad:
-        code = ord(bad.group())
-        what = (
-            f"byte 0x{code - 0xDC00:02x} is not UTF-8"
-            if 0xDC80 <= code <= 0xDCFF
-            else f"lone surrogate U+{code:04X}"
-        )
-        raise ctx.error(f"invalid text at character {bad.start()}: {what}", field, "invalid_text")
-    nul = value.find("\x00")
-    if nul >= 0:  # a NUL would end the text early in C tools and terminals downstream
-        raise ctx.error(f"NUL character at character {nul}", field, "nul_character")
-    return value
-
-
-def _is_parts(value: object) -> bool:
-    return isinstance(value, list) and any(
-        isinstance(p, dict) and "type" in p and "role" not in p for p in value
-    )
-
-
-def content_text(content: object, ctx: RecordContext, field: str) -> str:
-    """A message's text from a string or a list of content parts."""
-    if not isinstance(content, list):
-        return clean_text(content, ctx, field)
-    texts = []
-    for part in content:
-        if isinstance(part, str):
-            texts.append(clean_text(part, ctx, field))
-            continue
-        kind = part.get("type", "text") if isinstance(part, dict) else _kind(part)
-        if kind in TEXT_PART_TYPES:
-            texts.append(clean_text(part.get("text", part.get("value")), ctx, field))
-        elif ctx.non_text == "drop":
-            ctx.dropped_parts += 1
-        else:
-            raise ctx.error(
-                f"content part of type {shown(kind)} is not text (--non-text drop leaves it out)",
-                field,
-                "non_text",
-            )
-    return "\n".join(texts)
-
-
-def answer(value: object, ctx: RecordContext, field: str) -> str:
-    """Answer text from a string, content parts, a message object, or a message list ending on the answer."""
-    if value is None:
-        raise ctx.error("no answer: the field is missing or null", field, "missing_field")
-    if not _is_parts(value) and isinstance(value, list):
-        if not value:
-            raise ctx.error("the answer is empty (an empty list)", field, "empty_answer")
-        if len(value) > 1 and not all(isinstance(item, dict) for item in value):
-            message = (
-                f"a list of {len(value)} items that are not all messages: which is the answer is a guess (give its "
-                "text, or a message list ending on it)"
-            )
-            raise ctx.error(message, field, "ambiguous_answer")
-        value = value[-1]
-    if isinstance(value, dict):
-        keys = ", ".join(sorted(map(str, value))[:8]) or "none"
-        value = next((value[key] for key in TEXT_KEYS if key in value), None)
-        if value is None:
-            message = (
-                f"the answer object has no content (keys: {keys}): its text is one of {', '.join(TEXT_KEYS)}"
-            )
-            raise ctx.error(message, field, "missing_field")
-    text = content_text(value, ctx, field)
-    if not text.strip():
-        raise ctx.error("the answer is empty", field, "empty_answer")
-    return text
-
-
 def turns(raw: object, ctx: RecordContext, field: str) -> list[Message]:
     """Chat messages from {role|from, content|value} objects, roles mapped to system/user/assistant."""
     if not isinstance(raw, list):
-        raise ctx.error(f"expected a list of messages, got {_kind(raw)}", field, "bad_messages")
+        raise ctx.error(f"expected a list of messages, got {kind_of(raw)}", field, "bad_messages")
     messages = []
     for index, turn in enumerate(raw):
         if not isinstance(turn, dict):
-            raise ctx.error(f"message {index} must be an object, got {_kind(turn)}", field, "bad_messages")
+            raise ctx.error(f"message {index} must be an object, got {kind_of(turn)}", field, "bad_messages")
         role = turn.get("role", turn.get("from"))
         # a role that is an object is unhashable: no key of ROLE_ALIASES, not a TypeError
         if not isinstance(role, str) or role not in ROLE_ALIASES:
@@ -217,7 +119,7 @@ def _desirable(value: object, ctx: RecordContext, field: str) -> bool:
 def _candidates(value: object, ctx: RecordContext) -> tuple[Candidate, ...]:
     if not isinstance(value, list):
         raise ctx.error(
-            f"expected a list of completions, got {_kind(value)}", "completions", "bad_completions"
+            f"expected a list of completions, got {kind_of(value)}", "completions", "bad_completions"
         )
     out = []
     for index, item in enumerate(value):
@@ -316,10 +218,12 @@ def parse_chat(record: Reading, ctx: RecordContext) -> Example:
 
 def parse_prompt(record: Reading, ctx: RecordContext) -> Example:
     prompt = record["prompt"]
-    if isinstance(prompt, str) or _is_parts(prompt):
+    if isinstance(prompt, str) or is_parts(prompt):
         messages = [{"role": "user", "content": content_text(prompt, ctx, "prompt")}]
     elif not isinstance(prompt, list):  # `turns` would say "a list of messages", as if text were refused
-        raise ctx.error(f"expected text or a list of messages, got {_kind(prompt)}", "prompt", "bad_messages")
+        raise ctx.error(
+            f"expected text or a list of messages, got {kind_of(prompt)}", "prompt", "bad_messages"
+        )
     else:
         messages = turns(prompt, ctx, "prompt")
     if not messages:

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from data.annotators import IMPORT
 from data.import_columns import Reading
-from data.import_formats import LABEL_KEYS, Example, RecordContext, parse_record
+from data.import_formats import LABEL_KEYS, Example, parse_record
 from data.import_rank_rate import RankRateRows
 from data.import_records import RecordError, null_answer_fields, without_nulls
+from data.import_text import RecordContext
 from data.pairing import make_pairs
 from data.rank_rate_rows import Ranked
 from data.records import Completion, Label, Pair, Prompt, content_id

@@ -1,0 +1,109 @@
+"""The text of an imported record's fields: a message's content (a string, or content parts whose text parts are
+joined with newlines, as vLLM joins them), an answer (text, parts, a message object, or a message list ending on
+it), each refused where Parquet could not store it; and `RecordContext`, where a record came from, for its errors."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from data.errors import shown
+from data.import_records import RecordError
+
+TEXT_KEYS = ("content", "value", "text", "completion")  # where a message or candidate object keeps its text
+TEXT_PART_TYPES = ("text", "input_text", "output_text")
+NON_TEXT = ("fail", "drop")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass
+class RecordContext:
+    """Where a record came from, for its errors; counts the non-text parts left out of it."""
+
+    source: str
+    row: int
+    non_text: str = "fail"
+    dropped_parts: int = 0
+
+    def error(self, message: str, field: str | None = None, reason: str = "invalid") -> RecordError:
+        return RecordError(self.source, message, row=self.row, field=field, reason=reason)
+
+
+def kind_of(value: object) -> str:
+    return {list: "a list", dict: "an object", type(None): "nothing"}.get(type(value), type(value).__name__)
+
+
+def clean_text(value: object, ctx: RecordContext, field: str) -> str:
+    """``value`` as text, refusing what Parquet could not store: an invalid UTF-8 byte or a lone surrogate."""
+    if not isinstance(value, str):
+        raise ctx.error(f"expected text, got {kind_of(value)}", field, "not_text")
+    bad = _SURROGATE.search(value)
+    if bad:
+        code = ord(bad.group())
+        what = (
+            f"byte 0x{code - 0xDC00:02x} is not UTF-8"
+            if 0xDC80 <= code <= 0xDCFF
+            else f"lone surrogate U+{code:04X}"
+        )
+        raise ctx.error(f"invalid text at character {bad.start()}: {what}", field, "invalid_text")
+    nul = value.find("\x00")
+    if nul >= 0:  # a NUL would end the text early in C tools and terminals downstream
+        raise ctx.error(f"NUL character at character {nul}", field, "nul_character")
+    return value
+
+
+def is_parts(value: object) -> bool:
+    return isinstance(value, list) and any(
+        isinstance(p, dict) and "type" in p and "role" not in p for p in value
+    )
+
+
+def content_text(content: object, ctx: RecordContext, field: str) -> str:
+    """A message's text from a string or a list of content parts."""
+    if not isinstance(content, list):
+        return clean_text(content, ctx, field)
+    texts = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(clean_text(part, ctx, field))
+            continue
+        kind = part.get("type", "text") if isinstance(part, dict) else kind_of(part)
+        if kind in TEXT_PART_TYPES:
+            texts.append(clean_text(part.get("text", part.get("value")), ctx, field))
+        elif ctx.non_text == "drop":
+            ctx.dropped_parts += 1
+        else:
+            raise ctx.error(
+                f"content part of type {shown(kind)} is not text (--non-text drop leaves it out)",
+                field,
+                "non_text",
+            )
+    return "\n".join(texts)
+
+
+def answer(value: object, ctx: RecordContext, field: str) -> str:
+    """Answer text from a string, content parts, a message object, or a message list ending on the answer."""
+    if value is None:
+        raise ctx.error("no answer: the field is missing or null", field, "missing_field")
+    if not is_parts(value) and isinstance(value, list):
+        if not value:
+            raise ctx.error("the answer is empty (an empty list)", field, "empty_answer")
+        if len(value) > 1 and not all(isinstance(item, dict) for item in value):
+            message = (
+                f"a list of {len(value)} items that are not all messages: which is the answer is a guess (give its "
+                "text, or a message list ending on it)"
+            )
+            raise ctx.error(message, field, "ambiguous_answer")
+        value = value[-1]
+    if isinstance(value, dict):
+        keys = ", ".join(sorted(map(str, value))[:8]) or "none"
+        value = next((value[key] for key in TEXT_KEYS if key in value), None)
+        if value is None:
+            message = (
+                f"the answer object has no content (keys: {keys}): its text is one of {', '.join(TEXT_KEYS)}"
+            )
+            raise ctx.error(message, field, "missing_field")
+    text = content_text(value, ctx, field)
+    if not text.strip():
+        raise ctx.error("the answer is empty", field, "empty_answer")
+    return text
