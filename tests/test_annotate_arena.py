@@ -94,7 +94,7 @@ def test_two_labellers_vote_blind_and_the_leaderboard_is_their_votes(tmp_path):
     if CHROMIUM is None:
         pytest.skip("no chromium on PATH (apt-get install chromium)")
     from annotate.app import build_app, launch, make_context
-    from tests.test_annotate_browser import free_port
+    from tests.test_annotate_browser import free_port, wait_for_keys
 
     workspace, models = arena_workspace(tmp_path / "ws")
     users = {name: User(name, hash_password(PASSWORD)) for name in ("lea", "max")}
@@ -119,6 +119,7 @@ def test_two_labellers_vote_blind_and_the_leaderboard_is_their_votes(tmp_path):
                 page.locator("input[type=password]").fill(PASSWORD)
                 page.keyboard.press("Enter")
                 page.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
+                wait_for_keys(page)
                 for count in range(1, 10):
                     item = page.locator("#pf-prompt [data-item]").get_attribute("data-item")
                     page.keyboard.press(vote(name, page.inner_text("#pf-left"), page.inner_text("#pf-right")))

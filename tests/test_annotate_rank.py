@@ -236,9 +236,7 @@ def _rank_in_browser(browser, helpers, ctx, workspace, url, tmp_path):
     violations = helpers.csp_errors(page)
     helpers.login(page, url, "ann")
     box = page.locator("#pf-choice textarea, #pf-choice input").first
-    while "2 + 2" not in page.inner_text("#pf-prompt"):  # the item with hostile text
-        page.keyboard.press("s")
-        page.wait_for_timeout(400)
+    helpers.skip_to(page, "2 + 2")  # the item with hostile text
     item = ctx.service.queue.held["ann"]
     assert "<script>window.__xss = 1</script>" in page.inner_text("#pf-left") and "⟦RLO⟧" in page.inner_text(
         "#pf-left"
@@ -257,7 +255,7 @@ def _rank_in_browser(browser, helpers, ctx, workspace, url, tmp_path):
 
     page.keyboard.press("u")  # undo: the item and its ranking come back
     helpers.wait_status(page, "Undid your label (ranking 3 > 1 = 4 > 2)")
-    assert box.input_value() == "3 > 1 = 4 > 2"
+    helpers.playwright.expect(box).to_have_value("3 > 1 = 4 > 2")
     page.keyboard.press("Backspace")
     page.keyboard.press("Backspace")
     page.keyboard.press("Backspace")
@@ -282,7 +280,7 @@ def _rank_in_browser(browser, helpers, ctx, workspace, url, tmp_path):
     other.keyboard.press("2")
     other.keyboard.press("=")
     other.keyboard.press("1")
-    other.wait_for_timeout(300)
+    other.wait_for_function(f"{helpers.KEPT_PICK}?.ranking === '2 = 1'")  # kept in the browser: now reload
     other.reload()
     other.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
     other.wait_for_function(

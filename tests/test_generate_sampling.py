@@ -84,6 +84,28 @@ def first_prompts(ws, count: int) -> set[str]:
     return set(prompts.loc[prompts["split"] == "train", "id"].head(count))
 
 
+# `python -m generate` (with argv[2:]) whose engine, on its second call, creates the file argv[1] and stalls: each
+# chunk is one call, so by then the first chunk is on disk and the rest of the job is still to do.
+STALL_AT_SECOND_CHUNK = """
+import runpy, sys, threading
+from pathlib import Path
+from generate.engines import HFEngine
+
+sample, calls, stalled = HFEngine.sample, [], Path(sys.argv[1])
+
+def stall_at_second_chunk(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:
+        stalled.touch()
+        threading.Event().wait()
+    return sample(self, *args, **kwargs)
+
+HFEngine.sample = stall_at_second_chunk
+sys.argv = ["generate", *sys.argv[2:]]
+runpy.run_module("generate", run_name="__main__", alter_sys=True)
+"""
+
+
 # With --limit 12 of 16 prompts, a rerun finishes the first 12 (it sampled 12 prompts more, all of them new).
 @pytest.mark.parametrize(("count", "limit"), [(12, []), (16, ["--limit", "12"])])
 def test_killed_run_resumes_without_duplicates(tmp_path, tiny_model_dir, count, limit):
@@ -106,14 +128,22 @@ def test_killed_run_resumes_without_duplicates(tmp_path, tiny_model_dir, count, 
         "8",
         *limit,
     ]
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list((ws / "completions").glob("part-*.parquet"))) < 2:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # The same command, whose second chunk never finishes sampling: killed there, it has one chunk (2 prompts, 4
+    # completions) written and 5 left, however fast or slow the machine (a kill after a count of part files found
+    # a fast run finished).
+    stalled = tmp_path / "stalled"
+    command = [sys.executable, "-c", STALL_AT_SECOND_CHUNK, str(stalled), *args[2:]]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not stalled.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stalled.exists(), "the run never reached its second chunk"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     partial = len(Workspace(ws).frame("completions"))
-    assert 0 < partial < 24
+    assert partial == 4
     rerun = subprocess.run([sys.executable, *args], capture_output=True, text=True)
     assert rerun.returncode == 0
     completions = Workspace(ws).frame("completions")
