@@ -185,6 +185,16 @@ def test_a_csv_row_with_more_cells_than_columns_is_skipped_by_its_row(ws, tmp_pa
     ]
 
 
+def test_a_csv_line_of_spaces_is_no_row_as_a_blank_line_is_not(ws, tmp_path, capsys):
+    """The csv reader that replaced pandas read a line holding only spaces (a trailing one left by an editor) as a
+    row whose prompt is spaces and whose answers are null: the import failed on it, where pandas, and the JSON Lines
+    reader, pass such a line over; one before the header made every row one of extra cells."""
+    path = tmp_path / "spaces.csv"
+    path.write_bytes(b" \nprompt,chosen,rejected\nq2,yes,no\n  \t\n\nq3,a,b\n   \n")
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
+
+
 def sharegpt_slice():
     """A ShareGPT-dump-shaped file: 12 clean conversations and the 8 kinds of dirt met in the public dump."""
 
