@@ -74,11 +74,21 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
 
 
 def _read_csv(path: Path, source: str, limit: int) -> list[object]:
+    """`_csv_records` under a bound of ``limit`` characters a cell: a longer cell is refused, as a longer JSON line
+    is. The csv module's bound is the process's: the one before is put back (a later reader of CSV in the process,
+    a library's, would else be held to an import's --max-record-bytes)."""
+    previous = csv.field_size_limit(limit)
+    try:
+        return _csv_records(path, source, limit)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_records(path: Path, source: str, limit: int) -> list[object]:
     """A CSV file's rows, each a dict of its cells' text by the header's column names; a missing trailing cell is
     null (pandas read it as ""). A line that is blank or holds only spaces is no row, as pandas and the JSON Lines
     reader skip it. A row with more cells than the header has columns is a `RecordError` of its row: pandas took
     the first cells of such a row for an index and read the others into the wrong columns."""
-    csv.field_size_limit(limit)  # a longer cell is refused, as a longer JSON line is
     records: list[object] = []
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle, strict=True)
