@@ -121,7 +121,7 @@ class Workspace:
             where = where[0], where_values(name, *where)
         named = name == "labels" and not as_stored and (columns is None or "annotator" in columns)
         extra = _extra_columns(columns, where and where[0], "created_at" if named else None)
-        table = self._rows(name, columns and [*columns, *extra], where)
+        table = self._rows(name, None if columns is None else [*columns, *extra], where)
         table = one_spelling(table) if named else table
         return table.drop_columns(extra) if extra else table
 

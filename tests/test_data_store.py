@@ -146,6 +146,8 @@ def test_a_read_of_some_rows_filters_on_a_column_it_does_not_return(workspace, m
     assert named.column("annotator").to_pylist() == ["Zoë", "Zoë"]
     chosen = workspace.read("labels", ["choice"], ("item_id", ["item2"]))
     assert chosen.to_pylist() == [{"id": labels[1].id, "choice": "b"}]
+    # no column but the id (``columns`` empty): the filter's column was never read, a KeyError
+    assert workspace.read("labels", [], ("item_id", ["item2"])).to_pylist() == [{"id": labels[1].id}]
 
 
 def test_a_read_of_some_rows_checks_the_other_columns_of_the_row_groups_it_decodes(workspace):
