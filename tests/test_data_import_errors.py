@@ -129,6 +129,10 @@ BAD_INPUTS = [
     ("texts.jsonl", jsonl({"prompt": "q", "chosen": ["x", "y"], "rejected": "b"}), [],
      ", row 0, field 'chosen': a list of 2 items that are not all messages: which is the answer is a guess (give "
      "its text, or a message list ending on it)"),
+    # ... and so was a list of objects without a role (no messages either): "x" lost, "y" the answer
+    ("objects.jsonl", jsonl({"prompt": "q", "chosen": [{"content": "x"}, {"content": "y"}], "rejected": "b"}), [],
+     ", row 0, field 'chosen': a list of 2 items that are not all messages: which is the answer is a guess (give "
+     "its text, or a message list ending on it)"),
     # ... and a preference or KTO label beside a `completions` list was a column not read: the label was lost
     ("label-beside.jsonl", jsonl({"prompt": "q", "completions": ["a", "b", "c"], "ranking": "1>2>3", "chosen": "a",
                                   "rejected": "b"}), [],
