@@ -29,6 +29,9 @@ TEST_SPLIT_NAMES = ("test", "validation", "valid", "eval")
 MAX_RECORD_BYTES = (
     64 * 2**20
 )  # --max-record-bytes: a longer record or line is refused before it is read whole
+# --max-record-bytes at most: a bound past any memory (a larger one, past 2**63, overflowed the reads' and the csv
+# module's C integers, a traceback)
+RECORD_BYTES_BOUND = 2**40
 
 
 class SplitRow(dict):

@@ -165,6 +165,9 @@ def test_bad_input_is_one_line_exit_2_and_the_workspace_byte_identical(
         (["--test-fraction", "5"], "error: --test-fraction 5.0: must be in [0, 1)"),
         (["--test-fraction", "-0.1"], "error: --test-fraction -0.1: must be in [0, 1)"),
         (["-w", "{file}"], "error: {file}: is a file, not a workspace directory"),
+        # a bound past 2**63 was an OverflowError traceback (the reads' and the csv module's C integers)
+        (["--max-record-bytes", str(2**64)], f"error: --max-record-bytes {2**64}: must be in 1..{2**40}"),
+        (["--max-record-bytes", "0"], f"error: --max-record-bytes 0: must be in 1..{2**40}"),
     ],
 )
 def test_bad_options_are_one_line_and_write_nothing(ws, tmp_path, capsys, args, message):
