@@ -206,6 +206,26 @@ def test_a_label_id_given_to_another_item_is_refused_and_nothing_written(workspa
     assert workspace.append([Label("itemA", "ann", "pairwise", "a", id="mine")], skip_existing=True) == {}
 
 
+def test_labels_given_as_a_table_of_nullable_columns_are_checked_and_written(workspace):
+    """`append_tables` takes a table whose columns are not marked "not null" (as a pyarrow cast or a pandas
+    conversion leaves them): the check of reused label ids put its id and item columns beside the stored ones'
+    (not null), a raw ArrowInvalid ('Schema at index 1 was different') where the write had gone through."""
+    workspace.append([Label("itemA", "ann", "pairwise", "a", id="mine")])
+    nullable = pa.schema([pa.field(f.name, f.type) for f in SCHEMAS["labels"]])
+
+    def table(*labels: Label) -> pa.Table:
+        return pa.Table.from_pylist([vars(label) for label in labels], schema=SCHEMAS["labels"]).cast(
+            nullable
+        )
+
+    assert workspace.append_tables({"labels": table(Label("itemB", "bob", "pairwise", "b", id="yours"))}) == {
+        "labels": 1
+    }
+    with pytest.raises(SchemaError, match="label id 'mine' is given to item 'itemB'"):
+        workspace.append_tables({"labels": table(Label("itemB", "bob", "pairwise", "b", id="mine"))})
+    assert sorted(workspace.ids("labels")) == ["mine", "yours"]
+
+
 def test_compact_merges_parts_and_keeps_every_row(workspace):
     labels = [Label(f"item{i}", "ann", "pairwise", "b") for i in range(5)]
     for label in labels:
