@@ -9,7 +9,7 @@ from pathlib import Path
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.export import FORMATS as EXPORT_FORMATS
 from data.export_sft import SFT_SHAPES
-from data.import_readers import MAX_RECORD_BYTES
+from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR
 from data.leaderboard import ARENA, PEOPLE
@@ -125,7 +125,8 @@ class ImportCommand:
     max_record_bytes: int = field(
         default=MAX_RECORD_BYTES,
         metadata={
-            "help": "a longer JSON record or JSON Lines line is refused (or skipped with --on-error skip) unread"
+            "help": "a longer JSON record or JSON Lines line is refused (or skipped with --on-error skip) unread, "
+            f"a longer CSV cell refuses the file (1..{RECORD_BYTES_BOUND})"
         },
     )
     rubric: Path | None = field(

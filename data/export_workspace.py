@@ -23,10 +23,13 @@ from data.export_sft import PROMPT_COMPLETION, prompt_completion, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import ratings_table
+from data.schemas import SCHEMAS
 from data.selection import of_kinds
 from data.stats import AGGREGATED
-from data.workspace import MARKER, Workspace
+from data.workspace import FOLDERS, MARKER, Workspace
 
+# A workspace's folders of stored data: its tables', batches/ and imports/ (exports/ is where exports go)
+STORED_FOLDERS = frozenset({*SCHEMAS, *FOLDERS} - {"exports"})
 PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
 EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "dpo": {
@@ -110,14 +113,20 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
 
 
 def check_out_folder(out: Path) -> None:
-    """Refuse an ``--out`` in a folder of a workspace other than its exports/: in a table's folder an export was
-    written over a part file of stored labels, or beside them as one the next read refused, breaking the workspace."""
+    """Refuse an ``--out`` in a folder of a workspace other than its exports/, or anywhere below one of its tables'
+    or store's folders (`STORED_FOLDERS`): in a table's folder an export was written over a part file of stored
+    labels, or beside them as one the next read refused, breaking the workspace; in a folder made below one, the
+    workspace failed `data validate`."""
     folder = out.expanduser().parent.resolve()  # a link at the file itself is replaced, never written through
-    if folder.name != "exports" and (folder.parent / MARKER).is_file():
-        raise PrefloopError(
-            f"--out {out}: in the {folder.name}/ folder of workspace {folder.parent}, whose files are its stored "
-            f"data: write exports to {folder.parent / 'exports'} or outside the workspace"
-        )
+    for inner in (folder, *folder.parents):
+        workspace = inner.parent
+        if ((inner == folder and inner.name != "exports") or inner.name in STORED_FOLDERS) and (
+            workspace / MARKER
+        ).is_file():
+            raise PrefloopError(
+                f"--out {out}: in the {inner.name}/ folder of workspace {workspace}, whose files are its stored "
+                f"data: write exports to {workspace / 'exports'} or outside the workspace"
+            )
 
 
 def reads_labels(args: Any) -> bool:

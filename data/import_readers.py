@@ -29,6 +29,9 @@ TEST_SPLIT_NAMES = ("test", "validation", "valid", "eval")
 MAX_RECORD_BYTES = (
     64 * 2**20
 )  # --max-record-bytes: a longer record or line is refused before it is read whole
+# --max-record-bytes at most: a bound past any memory (a larger one, past 2**63, overflowed the reads' and the csv
+# module's C integers, a traceback)
+RECORD_BYTES_BOUND = 2**40
 
 
 class SplitRow(dict):
@@ -74,15 +77,26 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
 
 
 def _read_csv(path: Path, source: str, limit: int) -> list[object]:
+    """`_csv_records` under a bound of ``limit`` characters a cell: a longer cell is refused, as a longer JSON line
+    is. The csv module's bound is the process's: the one before is put back (a later reader of CSV in the process,
+    a library's, would else be held to an import's --max-record-bytes)."""
+    previous = csv.field_size_limit(limit)
+    try:
+        return _csv_records(path, source, limit)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_records(path: Path, source: str, limit: int) -> list[object]:
     """A CSV file's rows, each a dict of its cells' text by the header's column names; a missing trailing cell is
-    null, as pandas read it. A row with more cells than the header has columns is a `RecordError` of its row:
-    pandas took the first cells of such a row for an index and read the others into the wrong columns."""
-    csv.field_size_limit(limit)  # a longer cell is refused, as a longer JSON line is
+    null (pandas read it as ""). A line that is blank or holds only spaces is no row, as pandas and the JSON Lines
+    reader skip it. A row with more cells than the header has columns is a `RecordError` of its row: pandas took
+    the first cells of such a row for an index and read the others into the wrong columns."""
     records: list[object] = []
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle, strict=True)
         try:
-            rows = (cells for cells in reader if cells)  # a blank line is no row
+            rows = (cells for cells in reader if not _blank(cells))
             header = next(rows, None)
             if header is None:
                 return []  # an empty file: no records, as an empty JSON Lines file
@@ -102,6 +116,11 @@ def _read_csv(path: Path, source: str, limit: int) -> list[object]:
             problem = f"cannot be read at line {reader.line_num}: {_csv_problem(exc, limit)}"
             raise SchemaError(source, problem, row=len(records)) from exc
     return records
+
+
+def _blank(cells: list[str]) -> bool:
+    """A line with no cell, or one cell of spaces only (a trailing line of spaces was a row with no answer)."""
+    return not cells or (len(cells) == 1 and not cells[0].strip())
 
 
 def _csv_problem(exc: csv.Error, limit: int) -> str:

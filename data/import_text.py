@@ -58,6 +58,12 @@ def is_parts(value: object) -> bool:
     )
 
 
+def is_message(value: object) -> bool:
+    """A chat message: an object with its role (``role``, or ShareGPT's ``from``); an object without one (``{"text":
+    "x"}``) says no more than a text which answer it is."""
+    return isinstance(value, dict) and ("role" in value or "from" in value)
+
+
 def content_text(content: object, ctx: RecordContext, field: str) -> str:
     """A message's text from a string or a list of content parts."""
     if not isinstance(content, list):
@@ -88,7 +94,7 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
     if not is_parts(value) and isinstance(value, list):
         if not value:
             raise ctx.error("the answer is empty (an empty list)", field, "empty_answer")
-        if len(value) > 1 and not all(isinstance(item, dict) for item in value):
+        if len(value) > 1 and not all(map(is_message, value)):
             message = (
                 f"a list of {len(value)} items that are not all messages: which is the answer is a guess (give its "
                 "text, or a message list ending on it)"

@@ -35,7 +35,7 @@ from data.import_columns import Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_locked
 from data.import_rank_rate import UNRATED, RankRateRows
-from data.import_readers import MAX_RECORD_BYTES, read_records
+from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, read_records
 from data.import_records import RecordError, without_nulls
 from data.import_rows import CheckedRow, FilePrompts, checked_row
 from data.import_text import NON_TEXT, RecordContext
@@ -106,8 +106,10 @@ def check_options(options: ImportOptions) -> None:
         raise PrefloopError(
             f"--on-error is one of {', '.join(ON_ERROR)}; --non-text one of {', '.join(NON_TEXT)}"
         )
-    if options.max_record_bytes < 1:
-        raise PrefloopError(f"--max-record-bytes {options.max_record_bytes}: must be at least 1")
+    if not 1 <= options.max_record_bytes <= RECORD_BYTES_BOUND:
+        raise PrefloopError(
+            f"--max-record-bytes {options.max_record_bytes}: must be in 1..{RECORD_BYTES_BOUND}"
+        )
     if options.pairs_per_prompt < 0:
         raise PrefloopError(f"--pairs-per-prompt {options.pairs_per_prompt}: must be >= 0 (0: every pair)")
 

@@ -121,7 +121,7 @@ class Workspace:
             where = where[0], where_values(name, *where)
         named = name == "labels" and not as_stored and (columns is None or "annotator" in columns)
         extra = _extra_columns(columns, where and where[0], "created_at" if named else None)
-        table = self._rows(name, columns and [*columns, *extra], where)
+        table = self._rows(name, None if columns is None else [*columns, *extra], where)
         table = one_spelling(table) if named else table
         return table.drop_columns(extra) if extra else table
 
@@ -258,7 +258,9 @@ def _refuse_reused_label_ids(folder: Path, labels: pa.Table, stored: pa.Table) -
     than ``stored`` (the stored labels of their ids) does. An id names one label of one item: a read keeps one row
     per id, a read of some items' labels keeps theirs, and a retraction (``supersedes``), a withdrawal's id and a
     merge all name a label by its id alone."""
-    rows = pa.concat_tables([stored.select(["id", "item_id"]), labels.select(["id", "item_id"])])
+    # the two columns as plain text: a table an API user gives may type them otherwise (nullable, large_string)
+    keys = pa.schema([("id", pa.string()), ("item_id", pa.string())])
+    rows = pa.concat_tables([table.select(keys.names).cast(keys) for table in (stored, labels)])
     items = rows.group_by("id").aggregate([("item_id", "count_distinct")])
     reused = items.filter(pc.greater(items.column("item_id_count_distinct"), 1)).column("id")
     if len(reused):

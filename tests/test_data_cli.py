@@ -218,14 +218,21 @@ def test_export_out_in_a_workspace_folder_other_than_exports_is_refused(tmp_path
     assert main(["import", "-w", str(ws), str(data)]) == 0
     part = next((ws / "labels").glob("part-*.parquet"))
     before = snapshot(ws)
-    for out in (part, ws / "labels" / "part-1.parquet", ws / "pairs" / "dpo.parquet"):
+    # ... and a folder made below a table's (the export wrote there: `data validate` then failed on it)
+    below = (ws / "labels" / "sub" / "x.parquet", ws / "batches" / "a" / "b" / "x.parquet")
+    for out in (part, ws / "labels" / "part-1.parquet", ws / "pairs" / "dpo.parquet", *below):
         assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 2
         assert capsys.readouterr().err == (
-            f"error: --out {out}: in the {out.parent.name}/ folder of workspace {ws}, whose files are its stored "
-            f"data: write exports to {ws / 'exports'} or outside the workspace\n"
+            f"error: --out {out}: in the {out.relative_to(ws).parts[0]}/ folder of workspace {ws}, whose files are "
+            f"its stored data: write exports to {ws / 'exports'} or outside the workspace\n"
         )
     assert snapshot(ws) == before
-    for out in (ws / "exports" / "mine.parquet", ws / "dpo.parquet", tmp_path / "elsewhere.parquet"):
+    allowed = (
+        ws / "exports" / "mine.parquet",
+        ws / "exports" / "a" / "b.parquet",
+        ws / "runs" / "x" / "y.parquet",
+    )
+    for out in (*allowed, ws / "dpo.parquet", tmp_path / "elsewhere.parquet"):
         assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 0 and out.is_file()
 
 

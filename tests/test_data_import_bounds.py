@@ -4,6 +4,7 @@ duplicate key and a NUL character are refused naming row and field, or skipped w
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import socket
@@ -69,6 +70,24 @@ def test_a_record_over_max_record_bytes_is_refused_or_skipped(
     assert main(["import", "-w", str(ws), str(path), *limit, "--on-error", "skip"]) == 0
     out = capsys.readouterr().out
     assert "records 4" in out and "skipped 1 record(s) (too_large 1)" in out and "new_pairs 3" in out
+
+
+def test_a_csv_cell_over_max_record_bytes_refuses_the_file_and_leaves_the_csv_modules_bound(
+    ws, tmp_path, capsys
+):
+    """A cell over --max-record-bytes refuses the file in one line naming its row and line. The csv module's bound
+    is the whole process's: the import set it to --max-record-bytes and left it so, and every later reader of CSV
+    in the process (a library's) was held to the import's bound."""
+    bound = csv.field_size_limit()
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"prompt,chosen,rejected\nq,a,b\nq2," + b"x" * 5000 + b",no\n")
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(path), "--max-record-bytes", "1000"]) == 2
+    assert error_lines(capsys) == [
+        f"error: {path}, row 1: cannot be read at line 3: a cell is longer than --max-record-bytes (1000 bytes)"
+    ]
+    assert digest(ws) == before
+    assert csv.field_size_limit() == bound
 
 
 def test_the_reader_never_holds_a_long_line(tmp_path, monkeypatch):

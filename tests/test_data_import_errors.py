@@ -129,6 +129,10 @@ BAD_INPUTS = [
     ("texts.jsonl", jsonl({"prompt": "q", "chosen": ["x", "y"], "rejected": "b"}), [],
      ", row 0, field 'chosen': a list of 2 items that are not all messages: which is the answer is a guess (give "
      "its text, or a message list ending on it)"),
+    # ... and so was a list of objects without a role (no messages either): "x" lost, "y" the answer
+    ("objects.jsonl", jsonl({"prompt": "q", "chosen": [{"content": "x"}, {"content": "y"}], "rejected": "b"}), [],
+     ", row 0, field 'chosen': a list of 2 items that are not all messages: which is the answer is a guess (give "
+     "its text, or a message list ending on it)"),
     # ... and a preference or KTO label beside a `completions` list was a column not read: the label was lost
     ("label-beside.jsonl", jsonl({"prompt": "q", "completions": ["a", "b", "c"], "ranking": "1>2>3", "chosen": "a",
                                   "rejected": "b"}), [],
@@ -161,6 +165,9 @@ def test_bad_input_is_one_line_exit_2_and_the_workspace_byte_identical(
         (["--test-fraction", "5"], "error: --test-fraction 5.0: must be in [0, 1)"),
         (["--test-fraction", "-0.1"], "error: --test-fraction -0.1: must be in [0, 1)"),
         (["-w", "{file}"], "error: {file}: is a file, not a workspace directory"),
+        # a bound past 2**63 was an OverflowError traceback (the reads' and the csv module's C integers)
+        (["--max-record-bytes", str(2**64)], f"error: --max-record-bytes {2**64}: must be in 1..{2**40}"),
+        (["--max-record-bytes", "0"], f"error: --max-record-bytes 0: must be in 1..{2**40}"),
     ],
 )
 def test_bad_options_are_one_line_and_write_nothing(ws, tmp_path, capsys, args, message):
@@ -183,6 +190,16 @@ def test_a_csv_row_with_more_cells_than_columns_is_skipped_by_its_row(ws, tmp_pa
     assert [(r["row"], r["reason"]) for r in map(json.loads, rejects.read_text().splitlines())] == [
         (1, "extra_cells")
     ]
+
+
+def test_a_csv_line_of_spaces_is_no_row_as_a_blank_line_is_not(ws, tmp_path, capsys):
+    """The csv reader that replaced pandas read a line holding only spaces (a trailing one left by an editor) as a
+    row whose prompt is spaces and whose answers are null: the import failed on it, where pandas, and the JSON Lines
+    reader, pass such a line over; one before the header made every row one of extra cells."""
+    path = tmp_path / "spaces.csv"
+    path.write_bytes(b" \nprompt,chosen,rejected\nq2,yes,no\n  \t\n\nq3,a,b\n   \n")
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
 
 
 def sharegpt_slice():

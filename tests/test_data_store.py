@@ -146,6 +146,8 @@ def test_a_read_of_some_rows_filters_on_a_column_it_does_not_return(workspace, m
     assert named.column("annotator").to_pylist() == ["Zoë", "Zoë"]
     chosen = workspace.read("labels", ["choice"], ("item_id", ["item2"]))
     assert chosen.to_pylist() == [{"id": labels[1].id, "choice": "b"}]
+    # no column but the id (``columns`` empty): the filter's column was never read, a KeyError
+    assert workspace.read("labels", [], ("item_id", ["item2"])).to_pylist() == [{"id": labels[1].id}]
 
 
 def test_a_read_of_some_rows_checks_the_other_columns_of_the_row_groups_it_decodes(workspace):
@@ -202,6 +204,26 @@ def test_a_label_id_given_to_another_item_is_refused_and_nothing_written(workspa
     assert workspace.read("labels", ["item_id"]).to_pylist() == [{"id": "mine", "item_id": "itemA"}]
     assert workspace.read("prompts").num_rows == 0
     assert workspace.append([Label("itemA", "ann", "pairwise", "a", id="mine")], skip_existing=True) == {}
+
+
+def test_labels_given_as_a_table_of_nullable_columns_are_checked_and_written(workspace):
+    """`append_tables` takes a table whose columns are not marked "not null" (as a pyarrow cast or a pandas
+    conversion leaves them): the check of reused label ids put its id and item columns beside the stored ones'
+    (not null), a raw ArrowInvalid ('Schema at index 1 was different') where the write had gone through."""
+    workspace.append([Label("itemA", "ann", "pairwise", "a", id="mine")])
+    nullable = pa.schema([pa.field(f.name, f.type) for f in SCHEMAS["labels"]])
+
+    def table(*labels: Label) -> pa.Table:
+        return pa.Table.from_pylist([vars(label) for label in labels], schema=SCHEMAS["labels"]).cast(
+            nullable
+        )
+
+    assert workspace.append_tables({"labels": table(Label("itemB", "bob", "pairwise", "b", id="yours"))}) == {
+        "labels": 1
+    }
+    with pytest.raises(SchemaError, match="label id 'mine' is given to item 'itemB'"):
+        workspace.append_tables({"labels": table(Label("itemB", "bob", "pairwise", "b", id="mine"))})
+    assert sorted(workspace.ids("labels")) == ["mine", "yours"]
 
 
 def test_compact_merges_parts_and_keeps_every_row(workspace):
