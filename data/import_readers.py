@@ -90,8 +90,9 @@ def _read_csv(path: Path, source: str, limit: int) -> list[object]:
 def _csv_records(path: Path, source: str, limit: int) -> list[object]:
     """A CSV file's rows, each a dict of its cells' text by the header's column names; a missing trailing cell is
     null (pandas read it as ""). A line that is blank or holds only spaces is no row, as pandas and the JSON Lines
-    reader skip it. A row with more cells than the header has columns is a `RecordError` of its row: pandas took
-    the first cells of such a row for an index and read the others into the wrong columns."""
+    reader skip it. A row with more cells than the header has columns, some of them not empty, is a `RecordError`
+    of its row: pandas took the first cells of such a row for an index and read the others into the wrong columns
+    (empty cells past the header's, a spreadsheet's trailing commas, are left out: nothing is a guess there)."""
     records: list[object] = []
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle, strict=True)
@@ -103,6 +104,10 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
             _refuse_twice(header, source)
             columns = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
             for cells in rows:
+                if not any(
+                    cell.strip() for cell in cells[len(columns) :]
+                ):  # a spreadsheet's empty trailing cells
+                    cells = cells[: len(columns)]
                 if len(cells) > len(columns):
                     message = (
                         f"{len(cells)} cells, but the header names {len(columns)} columns: which cell belongs to "
@@ -127,6 +132,11 @@ def _csv_problem(exc: csv.Error, limit: int) -> str:
     """What the csv module's error means, in the import's words."""
     if "field limit" in str(exc):
         return f"a cell is longer than --max-record-bytes ({limit} bytes)"
+    if "expected after" in str(exc):
+        return (
+            "a quoted cell has text after its closing quote (quote the whole cell and double the quotes inside it: "
+            '"""say"" hi")'
+        )
     if "end of data" in str(exc):
         return "the file ends inside a quoted cell (a quote is never closed)"
     return str(exc)

@@ -114,6 +114,9 @@ BAD_INPUTS = [
      "that holds a comma)"),
     ("quote.csv", b'prompt,chosen,rejected\nq,a,b\n"open,a,b\n', [],
      ", row 1: cannot be read at line 3: the file ends inside a quoted cell (a quote is never closed)"),
+    ("after-quote.csv", b'prompt,chosen,rejected\nq,a,b\n"say" hi,a,b\n', [],
+     ', row 1: cannot be read at line 3: a quoted cell has text after its closing quote (quote the whole cell and '
+     'double the quotes inside it: """say"" hi")'),  # the csv module's "',' expected after '\"'"
     # ... 'got NoneType', 'keys: )' and 'expected a list of messages' for a prompt that may be text too
     ("null.jsonl", jsonl(GOOD) + b"null\n", [], ", row 1: each record must be a JSON object, got null"),
     ("no-keys.jsonl", b"{}\n", [],
@@ -190,6 +193,15 @@ def test_a_csv_row_with_more_cells_than_columns_is_skipped_by_its_row(ws, tmp_pa
     assert [(r["row"], r["reason"]) for r in map(json.loads, rejects.read_text().splitlines())] == [
         (1, "extra_cells")
     ]
+
+
+def test_a_spreadsheets_empty_trailing_cells_are_no_extra_cells(ws, tmp_path, capsys):
+    """A spreadsheet saves a row with empty cells past the header's columns (`q,a,b,,`): nothing there is a guess,
+    so the row imports; the csv reader that replaced pandas refused each such row as one of extra cells."""
+    path = tmp_path / "sheet.csv"
+    path.write_bytes(b"prompt,chosen,rejected\r\nq2,yes,no,,\r\nq3,a,b, \r\n")
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
 
 
 def test_a_csv_line_of_spaces_is_no_row_as_a_blank_line_is_not(ws, tmp_path, capsys):
