@@ -20,9 +20,8 @@ import gc
 import json
 import logging
 import random
-import shlex
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
@@ -45,7 +44,7 @@ from data.records import Pair, content_id
 from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
-from generate.options import GenerateOptions, engine_options, sampling_params
+from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
 from generate.sampling import PromptRow, _completion, _run_chunks, check_sampled_rank_items, prompt_ids
 
 log = logging.getLogger(__name__)
@@ -313,14 +312,6 @@ def arena_plan(
         workspace, arena_answers(options, workspace, models, round, ids), round, **(refusal or {})
     )
     return models, round, ids
-
-
-def arena_names(names: Iterable[str]) -> str:
-    """``names`` as --arena's values on a command line: each a value of its own (a folder's name may hold a comma,
-    which a value of several names is split at), quoted as the shell needs; one holding a comma is quoted anyway,
-    so that it reads as one folder (`--arena base 'runs/a,b'`), not as a list."""
-    quoted = [(shlex.quote(n), n) for n in names]
-    return " ".join(f"'{n}'" if q == n and "," in n else q for q, n in quoted)
 
 
 def run_arena(

@@ -7,6 +7,8 @@ when set for another mode."""
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,10 +220,20 @@ def mode_options(modes: dict[str, tuple[str, ...]], shared: dict[str, tuple[str,
     return owners
 
 
+def arena_names(names: Iterable[str]) -> str:
+    """``names`` as --arena's values on a command line: each a value of its own (a folder's name may hold a comma,
+    which a value of several names is split at), quoted as the shell needs; one holding a comma is quoted anyway,
+    so that it reads as one folder (`--arena base 'runs/a,b'`), not as a list."""
+    quoted = [(shlex.quote(n), n) for n in names]
+    return " ".join(f"'{n}'" if q == n and "," in n else q for q, n in quoted)
+
+
 def check_arena(options: SampleOptions) -> None:
     """The arena's counts, each refused by its own flag (one line said all three, whichever was wrong)."""
     if len(options.arena) < 2:
-        raise PrefloopError(f"--arena {','.join(options.arena)}: one model; --arena needs two models or more")
+        raise PrefloopError(
+            f"--arena {arena_names(options.arena)}: one model; --arena needs two models or more"
+        )
     if options.arena_pairs < 0:
         raise PrefloopError(f"--arena-pairs {options.arena_pairs}: must be >= 0 (0: every pair of models)")
     if options.arena_n < 1:

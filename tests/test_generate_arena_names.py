@@ -31,6 +31,16 @@ def test_a_value_naming_an_existing_folder_is_not_split_at_its_comma(tmp_path):
         _coerce_list("--arena", [","], str, keep_paths=True)
 
 
+def test_one_folder_named_with_a_comma_is_one_model_as_the_refusal_says(tmp_path, capsys):
+    """`--arena 'runs/a,b'` alone is one model; the refusal joined the names at commas ('--arena runs/a,b: one
+    model'), which reads as two: it quotes them as --arena takes them."""
+    (tmp_path / "runs" / "a,b").mkdir(parents=True)
+    folder = str(tmp_path / "runs" / "a,b")
+    assert main(["-w", str(tmp_path / "ws"), "--arena", folder]) == 2
+    assert capsys.readouterr().err == f"error: --arena '{folder}': one model; --arena needs two models or more\n"
+    assert not (tmp_path / "ws").exists()
+
+
 def test_folders_named_with_a_comma_spaces_and_unicode_enter_the_arena(tmp_path, tiny_model_dir, capsys):
     """`--arena base 'runs/a,b'` split the folder at its comma ('runs/a: not a model'): no way to name it. A value
     that names an existing folder as a whole is one model now; spaces and non-ASCII characters always were. The

@@ -25,7 +25,6 @@ from data.workspace import Workspace
 from generate.arena import (
     BASE,
     arena_answers,
-    arena_names,
     arena_round,
     check_arena_prompts,
     lineage_root,
@@ -33,7 +32,7 @@ from generate.arena import (
     run_arena,
 )
 from generate.loop.options import LoopOptions, driver_of
-from generate.options import GenerateOptions, SampleOptions, model_label
+from generate.options import GenerateOptions, SampleOptions, arena_names, model_label
 from generate.sampling import check_sampled_rank_items, prompt_ids
 
 if TYPE_CHECKING:
