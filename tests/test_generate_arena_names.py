@@ -37,7 +37,9 @@ def test_one_folder_named_with_a_comma_is_one_model_as_the_refusal_says(tmp_path
     (tmp_path / "runs" / "a,b").mkdir(parents=True)
     folder = str(tmp_path / "runs" / "a,b")
     assert main(["-w", str(tmp_path / "ws"), "--arena", folder]) == 2
-    assert capsys.readouterr().err == f"error: --arena '{folder}': one model; --arena needs two models or more\n"
+    assert (
+        capsys.readouterr().err == f"error: --arena '{folder}': one model; --arena needs two models or more\n"
+    )
     assert not (tmp_path / "ws").exists()
 
 
