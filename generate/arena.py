@@ -39,7 +39,7 @@ from data.lineage import (
     get_model,
     newest_model,
 )
-from data.provision import resolve_model
+from data.provision import local_model, resolve_model
 from data.records import Pair, content_id
 from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
@@ -118,14 +118,18 @@ def check_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> No
         raise PrefloopError(f"--arena {','.join(names)}: a model is named twice")
     ids = set(workspace.frame("models")["id"]) if workspace else set()
     for name in set(names) - {BASE, NEWEST} - ids:
-        resolve_model(name)  # not a model: its one-line error
+        local_model(name)  # not a model, or a hub id the hub does not give: its one-line error
 
 
 def _location(name: str) -> str:
     """Where a model named by ``name`` loads from: its absolute folder, or a hub id as given (`resolve_model` passes
-    one through; made absolute it named a folder here that is not there, and the engine refused it)."""
+    one through; made absolute it named a folder here that is not there, and the engine refused it), found in (or
+    fetched into) the hub's cache now: one the hub does not give is one line, before any model answers."""
     found = resolve_model(name)
-    return str(Path(found).resolve()) if Path(found).is_dir() else found
+    if Path(found).is_dir():
+        return str(Path(found).resolve())
+    local_model(found)
+    return found
 
 
 def _known(workspace: Workspace | None, path: str, method: str) -> ModelEntry:

@@ -12,6 +12,7 @@ from data import Workspace
 from data.config import ConfigError, _coerce_list
 from generate.__main__ import main
 from tests.test_generate_arena import arena_args, write_prompts
+from tests.test_train_hub_model import hub_cache  # noqa: F401 (a fixture)
 
 
 def test_a_value_naming_an_existing_folder_is_not_split_at_its_comma(tmp_path):
@@ -96,6 +97,7 @@ def test_a_model_whose_engine_fails_to_load_is_one_line_naming_it(
     )
 
 
+@pytest.mark.usefixtures("hub_cache")  # the hub's cache holds org/tiny (offline)
 def test_a_hub_id_enters_the_arena_as_the_hub_id_not_a_folder_here(tmp_path, tiny_model_dir, monkeypatch):
     """`--arena base,org/model` (a hub id, from the hub or its local cache) was made an absolute folder under the
     current one, which does not exist: the engine refused it. It is passed on as given, as `generate --model` does;
@@ -103,10 +105,10 @@ def test_a_hub_id_enters_the_arena_as_the_hub_id_not_a_folder_here(tmp_path, tin
     from generate.arena import resolve_arena
 
     monkeypatch.chdir(tmp_path)
-    models = resolve_arena(None, ("base", "org/tiny-model"), str(tiny_model_dir))
-    assert [m.path for m in models] == [str(tiny_model_dir.resolve()), "org/tiny-model"]
-    models = resolve_arena(None, ("base", str(tiny_model_dir)), "org/base-model")
+    models = resolve_arena(None, ("base", "org/tiny"), str(tiny_model_dir))
+    assert [m.path for m in models] == [str(tiny_model_dir.resolve()), "org/tiny"]
+    models = resolve_arena(None, ("base", str(tiny_model_dir)), "org/tiny")
     assert [(m.path, m.method) for m in models] == [
-        ("org/base-model", "base"),
+        ("org/tiny", "base"),
         (str(tiny_model_dir.resolve()), "external"),
     ]
