@@ -59,7 +59,7 @@ def _b64(raw: bytes) -> str:
 def hash_password(password: str, salt: bytes | None = None) -> str:
     """An encoded scrypt hash with a random 16-byte salt: ``scrypt$n$r$p$salt$hash``."""
     if len(password) < MIN_PASSWORD:
-        raise ValueError(f"a password needs at least {MIN_PASSWORD} characters")
+        raise PrefloopError(f"a password needs at least {MIN_PASSWORD} characters")
     salt = salt if salt is not None else secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"

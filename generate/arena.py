@@ -118,12 +118,13 @@ def check_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> No
         raise PrefloopError(f"--arena {','.join(names)}: a model is named twice")
     ids = set(workspace.frame("models")["id"]) if workspace else set()
     for name in set(names) - {BASE, NEWEST} - ids:
-        resolve_model(name)  # not a model: its one-line error
+        local_model(name)  # not a model, or a hub id the hub does not give: its one-line error
 
 
 def _location(name: str) -> str:
     """Where a model named by ``name`` loads from: its absolute folder, or a hub id as given (`resolve_model` passes
-    one through; made absolute it named a folder here that is not there, and the engine refused it)."""
+    one through; made absolute it named a folder here that is not there, and the engine refused it); a hub id is
+    found in (or fetched into) the hub's cache by `check_arena_files`, before any model answers."""
     found = resolve_model(name)
     return str(Path(found).resolve()) if Path(found).is_dir() else found
 

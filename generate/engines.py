@@ -101,6 +101,8 @@ def quiet_vllm(verbose: bool) -> _CastCounter | None:
     if verbose:
         return None
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    # what `import vllm` logs before vLLM configures its logging (Triton's absence) would reach our INFO root handler
+    logging.getLogger("vllm").setLevel(logging.WARNING)
     counter = _CastCounter()
     for name in NOISY_VLLM_LOGGERS:
         logger = logging.getLogger(name)

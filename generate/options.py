@@ -34,7 +34,8 @@ class SampleOptions:
         default=DEFAULT_MODEL,
         metadata={
             "metavar": "M",
-            "help": "model short name, folder, or newest (the newest model in the workspace manifest)",
+            "help": "model short name, folder, hub id (org/model), or newest (the newest model in the workspace "
+            "manifest)",
         },
     )
     chat_template: str | None = field(
@@ -94,8 +95,8 @@ class SampleOptions:
     arena: tuple[str, ...] | None = field(
         default=None,
         metadata={
-            "help": "models to compare: base, newest, a manifest id, a short name or folder (e.g. base,newest; "
-            "a folder whose name holds a comma as a value of its own: --arena base 'runs/a,b'); "
+            "help": "models to compare: base, newest, a manifest id, a short name, folder or hub id (e.g. "
+            "base,newest; a folder whose name holds a comma as a value of its own: --arena base 'runs/a,b'); "
             "after --spin-iter/--judge-iter: sampled on the loop's held-out prompts, then the leaderboard",
             "folders": True,
         },
@@ -118,8 +119,8 @@ class SampleOptions:
         metadata={
             "metavar": "J",
             "help": "machine labeller: rm (newest reward model), rm:<model id>, rm:FOLDER (a reward model outside "
-            "the manifest), or a chat model (short name or folder) judging with MT-Bench's pairwise prompt; alone: "
-            "label the workspace's pairs people have not labelled",
+            "the manifest), or a chat model (short name, folder or hub id) judging with MT-Bench's pairwise prompt; "
+            "alone: label the workspace's pairs people have not labelled",
         },
     )
     judge_template: Path | None = field(

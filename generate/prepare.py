@@ -11,7 +11,7 @@ from data.chat_template import chat_template_for
 from data.errors import PrefloopError
 from data.imports import ImportOptions, ImportPreview, Loaded, check_file, check_rank_items
 from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
-from data.provision import SAMPLES, resolve_model, sample_path
+from data.provision import SAMPLES, local_model, resolve_model, sample_path
 from data.records import Prompt, has_gold
 from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
@@ -28,11 +28,14 @@ def quiet_logs(verbose: bool) -> None:
 
 
 def start_model(options: SampleOptions) -> tuple[str, str]:
-    """(the model as named, a loadable location); a base model without --chat-template is one line, now."""
+    """(the model as named, a loadable location); a base model without --chat-template, or a hub id the hub does not
+    give, is one line, now."""
     newest = options.model == NEWEST
     model = newest_model(Workspace(options.workspace)).path if newest else options.model
     model_path = resolve_model(model)
-    chat_template_for(model_path, options.chat_template)
+    # a hub id: found in (or fetched into) the hub's cache now, before the workspace is created: one it does not
+    # give is one line naming it; its snapshot's chat template is checked as a folder's is
+    chat_template_for(local_model(model_path), options.chat_template)
     return model, model_path
 
 

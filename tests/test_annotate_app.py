@@ -400,6 +400,16 @@ def test_a_password_from_stdin_loses_its_line_end_and_only_that(line, capsys, mo
     assert verify_password(" two words\t", capsys.readouterr().out.strip())
 
 
+@pytest.mark.parametrize("command", [["hash-password"], ["add-user", "--users", "USERS", "ann"]])
+def test_a_short_password_is_one_error_line_and_saves_nothing(command, tmp_path, capsys, monkeypatch):
+    """`add-user` and `hash-password` with a password under 8 characters printed a ValueError's traceback."""
+    users = tmp_path / "users.toml"
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main([str(users) if a == "USERS" else a for a in command] + ["--password-stdin"]) == 2
+    assert capsys.readouterr().err == "error: a password needs at least 8 characters\n"
+    assert not users.exists()
+
+
 def test_a_skip_or_undo_the_disk_refuses_says_why_and_changes_nothing(ctx, monkeypatch):
     """A full disk on a skip or an undo gave the generic failure line; it says the reason, like a submit."""
     import errno

@@ -156,6 +156,7 @@ def test_a_hub_id_neither_cached_nor_on_the_hub_is_one_line_and_writes_nothing(
     check_arena_files(resolve_arena(None, (str(tiny_model_dir), "org/tiny"), str(tiny_model_dir)))
 
 
+@pytest.mark.usefixtures("hub_cache")  # the hub's cache holds org/tiny (offline)
 def test_a_hub_id_enters_the_arena_as_the_hub_id_not_a_folder_here(tmp_path, tiny_model_dir, monkeypatch):
     """`--arena base,org/model` (a hub id, from the hub or its local cache) was made an absolute folder under the
     current one, which does not exist: the engine refused it. It is passed on as given, as `generate --model` does;
@@ -163,11 +164,11 @@ def test_a_hub_id_enters_the_arena_as_the_hub_id_not_a_folder_here(tmp_path, tin
     from generate.arena import resolve_arena
 
     monkeypatch.chdir(tmp_path)
-    models = resolve_arena(None, ("base", "org/tiny-model"), str(tiny_model_dir))
-    assert [m.path for m in models] == [str(tiny_model_dir.resolve()), "org/tiny-model"]
-    models = resolve_arena(None, ("base", str(tiny_model_dir)), "org/base-model")
+    models = resolve_arena(None, ("base", "org/tiny"), str(tiny_model_dir))
+    assert [m.path for m in models] == [str(tiny_model_dir.resolve()), "org/tiny"]
+    models = resolve_arena(None, ("base", str(tiny_model_dir)), "org/tiny")
     assert [(m.path, m.method) for m in models] == [
-        ("org/base-model", "base"),
+        ("org/tiny", "base"),
         (str(tiny_model_dir.resolve()), "external"),
     ]
 

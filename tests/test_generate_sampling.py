@@ -407,3 +407,22 @@ def test_a_blank_gold_answer_is_no_gold_to_any_reader(tmp_path):
     assert to_sft(ws.frame("prompts"))[1] == {"exported": 1, "no_gold": 3}
     rows, counts = sft_rows(ws, "train", ("gold",))
     assert [r["prompt_id"] for r in rows] == [answered.id] and counts == {"gold_answers": 1, "no_gold": 3}
+
+
+def test_vllm_import_time_info_lines_are_not_printed_by_default(monkeypatch):
+    """`import vllm` logs INFO lines (Triton's absence) before vLLM configures its own logging, so they reached our
+    root handler: `generate` printed them although `--verbose` is off (warnings only)."""
+    import logging
+
+    from generate.engines import quiet_vllm
+
+    monkeypatch.setenv("VLLM_LOGGING_LEVEL", "WARNING")
+    root, vllm = logging.getLogger(), logging.getLogger("vllm")
+    levels = root.level, vllm.level
+    root.setLevel(logging.INFO)  # as `generate` sets it (generate.prepare.quiet_logs)
+    try:
+        quiet_vllm(verbose=False)
+        assert not logging.getLogger("vllm.triton_utils.importing").isEnabledFor(logging.INFO)
+    finally:
+        root.setLevel(levels[0])
+        vllm.setLevel(levels[1])

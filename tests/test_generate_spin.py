@@ -269,3 +269,22 @@ def test_another_chains_folder_or_pairs_refuse_the_loop_before_it_writes_anythin
     assert main(spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")) == 2
     assert "round 1 already holds spin pairs sampled by other-chain" in capsys.readouterr().err
     assert digest(ws.path) == before
+
+
+def test_a_model_trained_from_the_start_model_outside_the_loop_is_not_taken_for_its_iterate(
+    tmp_path, tiny_model_dir, capsys
+):
+    """A model trained with the loop's method from its start model in the round of iteration 1, outside the loop
+    (`train --method spin`, or a human round's `train --method dpo` before `--judge-iter`), was reported as the loop's
+    iteration 1, '(done before)', and the loop sampled and trained nothing for it."""
+    from data import ModelRecord
+    from data.lineage import find_or_register
+
+    ws = Workspace.init(tmp_path / "ws")
+    base = find_or_register(ws, tiny_model_dir.resolve())
+    by_hand = shutil.copytree(tiny_model_dir, tmp_path / "by-hand")
+    ws.append([ModelRecord(path=str(by_hand), method="spin", round=1, parent_id=base.id)])
+    assert main(spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")) == 0
+    assert "(done before)" not in capsys.readouterr().out
+    models = Workspace(ws.path).frame("models")
+    assert str((tmp_path / "ws/runs/spin-iter1").resolve()) in set(models["path"])

@@ -31,7 +31,11 @@ class TrainOptions:
     )
     model: str = field(
         default=DEFAULT_MODEL,
-        metadata={"metavar": "M", "help": "start (and reference) model: short name or folder"},
+        metadata={
+            "metavar": "M",
+            "help": "start (and reference) model: short name, folder, hub id (org/model) or newest (the newest "
+            "model in the workspace manifest)",
+        },
     )
     method: str = field(default="dpo", metadata={"metavar": "NAME", "help": "training method (listed below)"})
     out: Path | None = field(

@@ -40,7 +40,7 @@ class ScoreOptions:
         default=NEWEST,
         metadata={
             "metavar": "M",
-            "help": "scoring model: newest (in the manifest), a folder or a short name",
+            "help": "scoring model: newest (in the manifest), a folder, a short name or a hub id (org/model)",
         },
     )
     rounds: tuple[int, ...] | None = field(default=None, metadata={"help": "only pairs of these rounds"})

@@ -14,9 +14,10 @@ Iterate 0 is the start model (registered as `base` if new, round r0). Iteration 
 Sampling and training each run in a fresh process, so vLLM's memory is given back before training starts.
 
 Resume: rerun the same command. Sampling tops up the fixed prompt set (completions are keyed by model and round);
-an iteration whose model is in the manifest (method spin, that round, parent = the current iterate) is not
-retrained; a training killed midway continues from its last checkpoint in its folder (`spin.json` there says
-which chain the folder belongs to, so another chain's folder is never overwritten; `judge.json` for the judge loop).
+an iteration whose model is in the manifest (method spin, that round, parent = the current iterate, its folder
+claimed for this chain) is not retrained; a training killed midway continues from its last checkpoint in its folder
+(`spin.json` there says which chain the folder belongs to, so another chain's folder is never overwritten;
+`judge.json` for the judge loop: `generate.loop.folders`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.errors import PrefloopError
-from data.files import atomic_write
 from data.lineage import NEWEST, ModelEntry, children, find_model, find_or_register, newest_model
 from data.provision import local_model
 from data.workspace import Workspace
@@ -38,6 +38,7 @@ from generate.engines import make_engine
 from generate.isolate import run_isolated
 from generate.loop.arena import check_loop_arena
 from generate.loop.chain import gold_chain, write_gold_chain, write_samples
+from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, write_json
 from generate.loop.options import LoopOptions
 from generate.loop.report import iteration_summary
 from generate.loop.rounds import LoopRound
@@ -131,7 +132,7 @@ def sample_step(options: LoopOptions, iterate: Iterate, step: LoopRound, sets: d
 
 
 def train_step(options, eval_rounds: tuple[int, ...], marker: str) -> dict:
-    """`train.run.train` (run in its own process) in the iterate folder ``marker`` claimed (`_claim`)."""
+    """`train.run.train` (run in its own process) in the iterate folder ``marker`` claimed (`folders.claim`)."""
     from train.run import train
 
     return train(options, eval_rounds, marker)
@@ -179,44 +180,6 @@ def _check_one_chain(workspace: Workspace, round: int, label: str, loop: Loop) -
         )
 
 
-def _write_json(path: Path, value: dict) -> None:
-    text = json.dumps(value, indent=2, default=str) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode()))
-
-
-def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:
-    return workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
-
-
-def _check_claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> bool:
-    """Whether ``folder`` is this iteration's already (a killed run's), or refuse it: a folder of another chain is
-    never overwritten. A ``reference`` without an id (not trained or registered yet) has no folder yet."""
-    marker = folder / f"{loop.kind}.json"
-    flag = f"--{loop.kind}-name NAME"
-    if marker.is_file():
-        theirs = json.loads(marker.read_text())
-        if theirs.get("reference_id") != reference.id or theirs.get("round") != round:
-            raise PrefloopError(
-                f"{folder}: holds round {theirs.get('round')} of another {loop.kind.upper()} chain (reference "
-                f"{theirs.get('reference')}); pass {flag} to put this chain's iterates elsewhere"
-            )
-        return True
-    if folder.exists() and any(folder.iterdir()):
-        raise PrefloopError(f"{folder}: not empty and not a {loop.kind} iterate folder; pass {flag}")
-    return False
-
-
-def _claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> None:
-    """Make ``folder`` this iteration's (`_check_claim`)."""
-    if _check_claim(folder, reference, round, loop):
-        return  # ours, from a killed run: training continues from its checkpoint
-    folder.mkdir(parents=True, exist_ok=True)
-    _write_json(
-        folder / f"{loop.kind}.json",
-        {"reference_id": reference.id, "reference": reference.path, "round": round},
-    )
-
-
 def _train_options(options: LoopOptions, reference: Iterate, folder: Path, rounds: list[int], loop: Loop):
     return dataclasses.replace(
         options.train,
@@ -232,8 +195,14 @@ def _train_options(options: LoopOptions, reference: Iterate, folder: Path, round
     )
 
 
-def _done(workspace: Workspace, reference: Iterate, round: int, method: str) -> dict | None:
-    done = children(workspace, reference.id, method, round)
+def _done(workspace: Workspace, reference: Iterate, round: int, loop: Loop) -> dict | None:
+    """This chain's iterate of ``round``, trained from ``reference``, where it is registered: a model whose folder
+    the loop claimed (`folders.claim`), not any model trained with the loop's method from ``reference`` in that
+    round (a human round's `train --method dpo`, a `train --method spin` by hand), which it never sampled for."""
+    claimed = (reference.id, round)
+    done = [
+        m for m in children(workspace, reference.id, loop.method, round) if chain_of(m.path, loop) == claimed
+    ]
     if not done:
         return None
     models = workspace.frame("models")
@@ -254,7 +223,7 @@ def iterate_once(
     round = reference.round + 1
     folder = iterate_folder(options, workspace, loop, iteration)
     marker_name = f"{loop.kind}.json"
-    model = _done(workspace, reference, round, loop.method)
+    model = _done(workspace, reference, round, loop)
     if model is not None:
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
         marker = Path(model["path"]) / marker_name
@@ -264,7 +233,7 @@ def iterate_once(
     sampled = _sample(options, workspace, reference, loop_round(options, loop, iteration, round), sets, loop)
     sample_seconds = round_seconds(started)
     _check_one_chain(workspace, round, reference.label, loop)
-    _claim(folder, reference, round, loop)
+    claim(folder, reference, round, loop)
     rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
     started = time.perf_counter()
     train_options = _train_options(options, reference, folder, rounds, loop)
@@ -279,7 +248,7 @@ def iterate_once(
         "sample_seconds": sample_seconds,
         "train_seconds": round_seconds(started),
     }
-    _write_json(folder / marker_name, record)
+    write_json(folder / marker_name, record)
     return iteration_summary(iteration, model, record), _iterate_of(model)
 
 
@@ -308,7 +277,7 @@ def check_rounds(
     planned, last = {}, None
     for iteration in range(1, iterations + 2 if loop.kind == "spin" else iterations + 1):
         round = reference.round + 1
-        done = _done(workspace, reference, round, loop.method) if reference.id else None
+        done = _done(workspace, reference, round, loop) if reference.id else None
         if done is not None:
             reference = _iterate_of(done)
             continue
@@ -322,7 +291,7 @@ def check_rounds(
         if not final:  # what it trains on, and where: this chain's pairs, a folder of its own
             folder = iterate_folder(options, workspace, loop, iteration)
             _check_one_chain(workspace, round, reference.label, loop)
-            _check_claim(folder, reference, round, loop)
+            check_claim(folder, reference, round, loop)
             reference = last = Iterate("", str(folder), model_label(str(folder)), round)
     return planned, last
 
