@@ -65,8 +65,8 @@ from generate.sampling import (
     job_prompts,
     parse_shard,
     sample_pairs,
-    sample_spin,
 )
+from generate.spin_pairs import sample_spin
 
 log = logging.getLogger(__name__)
 LOOP_FLAGS = ("--spin-iter", "--judge-iter")
@@ -256,6 +256,15 @@ def nothing_left(options: GenerateOptions, kept: int) -> str:
     )
 
 
+def reused_line(reused: int, other_params: int) -> str:
+    """What a --spin job says of the prompts whose SPIN pair it made from an answer sampled before."""
+    other = f"; {other_params} of them sampled with other parameters than this run's" if other_params else ""
+    return (
+        f"reused {reused} completions sampled before (this model, this round: another job's, e.g. --n 2 pairs) "
+        f"as the rejected answer of their SPIN pairs, not sampled again{other}"
+    )
+
+
 def runs_a_loop(argv: list[str]) -> bool:
     """Whether the command line (or its --config file) asks for a round driver."""
     if any(arg.split("=")[0] in LOOP_FLAGS for arg in argv):
@@ -279,6 +288,8 @@ def _main(argv: list[str] | None, prog: str) -> int:
         print("\n".join(judge_report(counts)))
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        if counts.get("reused"):
+            print(reused_line(counts["reused"], counts.get("reused_other_params", 0)))
         if not options.arena and not counts.get("prompts"):  # check_prompts found some: all sampled already
             print(nothing_left(options, counts.get("already_sampled", 0)))
     return 0

@@ -17,7 +17,6 @@ unless asked (``--kinds arena``). A rerun samples only what is missing and adds 
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import random
 from collections import Counter
@@ -45,7 +44,14 @@ from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
-from generate.sampling import PromptRow, _completion, _run_chunks, check_sampled_rank_items, prompt_ids
+from generate.sampling import (
+    PromptRow,
+    _completion,
+    _run_chunks,
+    check_sampled_rank_items,
+    prompt_ids,
+    same_params,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +148,6 @@ def register_base(workspace: Workspace, models: list[ModelEntry]) -> list[ModelE
     ]
 
 
-def _same_params(stored: str, params: SamplingParams) -> bool:
-    values = json.loads(stored or "{}")
-    values.pop("dtype", None)  # the engine's dtype is recorded, not chosen
-    return values == json.loads(params.to_json())
-
-
 def arena_completions(
     workspace: Workspace, label: str, round: int, params: SamplingParams, prompts: set[str]
 ):
@@ -158,7 +158,7 @@ def arena_completions(
         & (completions["round"] == round)
         & completions["prompt_id"].isin(prompts)
     ]
-    return mine[np.array([_same_params(p, params) for p in mine["params"]], dtype=bool)]
+    return mine[np.array([same_params(p, params) for p in mine["params"]], dtype=bool)]
 
 
 def sample_model(options: GenerateOptions, entry: ModelEntry, round: int, ids: list[str]) -> Counter:

@@ -1,4 +1,5 @@
-"""Sampling jobs over a workspace: paired completions for labelling, and SPIN gold-vs-generated pairs.
+"""Sampling jobs over a workspace: paired completions for labelling, and what every job shares (its fixed prompt
+set, the rank-item check, chunked durable writes); SPIN's gold-vs-generated pairs: `generate.spin_pairs`.
 
 Work goes in chunks of prompts; each chunk's completions, pairs (and SPIN labels) are one durable append, so a
 killed job loses at most the chunk in flight. A job's prompts are a fixed set (the first ``--limit`` of its
@@ -7,6 +8,7 @@ selection), so a rerun samples only those of the set without completions from th
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -18,12 +20,11 @@ import pandas as pd
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from data.annotators import SPIN
 from data.errors import PrefloopError
 from data.gold import gold_rank_sources
 from data.pairing import make_pairs
 from data.rank_guard import kept_items
-from data.records import Completion, Label, Pair, content_id, has_gold
+from data.records import Completion, has_gold
 from data.workspace import Workspace
 from generate.engines import Engine, Sample, SamplingParams
 
@@ -94,6 +95,23 @@ def pending_prompts(
     return _prompt_rows(prompts[~prompts["id"].isin(done)].sort_values(["created_at", "id"], kind="stable"))
 
 
+def _job_set(
+    workspace: Workspace,
+    split: str | None,
+    shard: tuple[int, int] | None,
+    limit: int,
+    only: Collection[str] | None,
+    gold: bool,
+) -> pd.DataFrame:
+    """A job's fixed prompt set, answered or not (`job_prompts`), oldest first."""
+    prompts = _split_prompts(workspace, split, shard).sort_values(["created_at", "id"], kind="stable")
+    if only is not None:
+        prompts = prompts[prompts["id"].isin(set(only))]
+    if gold:
+        prompts = with_gold(prompts)
+    return prompts.head(limit) if limit else prompts
+
+
 def job_prompts(
     workspace: Workspace,
     model: str,
@@ -110,13 +128,7 @@ def job_prompts(
     ``gold``: those with a gold answer, as SPIN needs), oldest first, whatever has been sampled. Those already
     answered are kept, not sampled again: a rerun of a killed job finishes the same set, and one of a finished job
     samples nothing (a larger ``limit`` samples the prompts it adds)."""
-    prompts = _split_prompts(workspace, split, shard).sort_values(["created_at", "id"], kind="stable")
-    if only is not None:
-        prompts = prompts[prompts["id"].isin(set(only))]
-    if gold:
-        prompts = with_gold(prompts)
-    if limit:
-        prompts = prompts.head(limit)
+    prompts = _job_set(workspace, split, shard, limit, only, gold)
     done = prompts["id"].isin(_answered(workspace, model, round))
     return _prompt_rows(prompts[~done]), int(done.sum())
 
@@ -263,57 +275,8 @@ def sample_pairs(
     return counts
 
 
-def spin_records(
-    prompt: PromptRow,
-    sample: Sample,
-    model: str,
-    engine: str,
-    params: SamplingParams,
-    round: int,
-    dtype: str | None = None,
-):
-    """Gold-vs-generated records for one prompt: the gold as a completion, the pair, and its by-construction label."""
-    gold = Completion(prompt.id, prompt.gold, model="gold", engine="gold", round=round)
-    generated = _completion(prompt, sample, model, engine, params, round, dtype)
-    if not generated.text.strip() or generated.text.strip() == prompt.gold.strip():
-        return [generated], Counter(degenerate=1)
-    pair = Pair(prompt.id, gold.id, generated.id, kind="spin", round=round)
-    label = Label(pair.id, SPIN, "pairwise", "a", id=content_id("spin-label", pair.id))
-    return [gold, generated, pair, label], Counter()
-
-
-def sample_spin(
-    workspace: Workspace,
-    engine: Engine,
-    model: str,
-    params: SamplingParams,
-    round: int = 0,
-    split: str | None = "train",
-    limit: int = 0,
-    chunk_size: int = 32,
-    shard: tuple[int, int] | None = None,
-    only: Collection[str] | None = None,
-    where: str | None = None,
-    instead: Callable[[int], str] | None = None,
-) -> Counter:
-    """One sample per prompt of the job's set (`job_prompts`, those with a gold answer) not answered yet, written
-    as a SPIN pair (gold chosen).
-
-    ``only``: sample just these prompt ids (the SPIN driver's fixed prompt set, so a resumed run tops it up);
-    ``where``, ``instead``: what a refused round says (`check_sampled_rank_items`).
-    """
-    prompts, before = job_prompts(workspace, model, round, split, shard, limit, only, gold=True)
-    if not prompts:
-        log.info("no prompts with a gold answer left to sample for %s in round %d", model, round)
-    answers = dict.fromkeys((p.id for p in prompts), 1)  # gold joins no rank item
-    check_sampled_rank_items(workspace, answers, round, where, instead)
-
-    def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
-        return spin_records(
-            prompt, samples[0], model, engine.name, params, round, getattr(engine, "dtype", None)
-        )
-
-    counts = _run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, "sampling SPIN negatives")
-    if before:  # a rerun: what it kept
-        counts["already_sampled"] = before
-    return counts
+def same_params(stored: str, params: SamplingParams) -> bool:
+    """Whether a completion's stored parameters are ``params`` (the engine's dtype is recorded, not chosen)."""
+    values = json.loads(stored or "{}")
+    values.pop("dtype", None)
+    return values == json.loads(params.to_json())

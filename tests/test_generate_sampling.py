@@ -15,7 +15,8 @@ from data.errors import PrefloopError
 from data.export import to_dpo
 from generate.__main__ import main
 from generate.engines import EngineOptions, HFEngine, SamplingParams
-from generate.sampling import sample_pairs, sample_spin
+from generate.sampling import sample_pairs
+from generate.spin_pairs import sample_spin
 
 PARAMS = SamplingParams(temperature=1.0, top_p=1.0, max_tokens=8, seed=0)
 

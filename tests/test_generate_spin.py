@@ -247,7 +247,7 @@ def test_another_chains_folder_or_pairs_refuse_the_loop_before_it_writes_anythin
     found once the loop had imported --prompts, registered its start model and sampled: both are checked with the
     loop's rounds now, before anything is written."""
     from data.__main__ import main as data_main
-    from generate.sampling import sample_spin
+    from generate.spin_pairs import sample_spin
     from tests.test_data_import_errors import digest
     from tests.test_generate_rank_guard import PARAMS, Counting
 
@@ -288,3 +288,30 @@ def test_a_model_trained_from_the_start_model_outside_the_loop_is_not_taken_for_
     assert "(done before)" not in capsys.readouterr().out
     models = Workspace(ws.path).frame("models")
     assert str((tmp_path / "ws/runs/spin-iter1").resolve()) in set(models["path"])
+
+
+def test_an_iteration_pairs_the_answers_a_human_round_sampled_in_its_round(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """A human round (`--n 2` pairs for people) that sampled the start model in iteration 1's round kept those
+    prompts from the loop's sampling ("already answered"), so they got no SPIN pair: the iteration trained on fewer
+    pairs than --limit. They take the human round's answers now, and no model loads to sample nothing."""
+    from generate.loop import spin
+
+    sft = write_sft(tmp_path / "sft.json")
+    human = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(sft)]
+    human += ["--test-fraction", "0.4", "--engine", "hf", "--max-tokens", "8", "--n", "2", "--round", "1"]
+    assert main(human) == 0
+    loaded = []
+    monkeypatch.setattr(spin, "make_engine", lambda kind, path, options: loaded.append(path))
+    args = spin_args(
+        tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate", "--spin-test-limit", "0"
+    )
+    assert main(args) == 0
+    ws = Workspace(tmp_path / "ws")
+    spin_pairs = ws.frame("pairs").query("kind == 'spin' and round == 1")
+    assert len(spin_pairs) == 4 and loaded == []
+    sampled = ws.frame("pairs").query("kind == 'sampled'")  # the human round's pairs
+    assert set(spin_pairs["completion_b"]) <= {*sampled["completion_a"], *sampled["completion_b"]}
+    record = json.loads((tmp_path / "ws/runs/spin-iter1/spin.json").read_text())
+    assert record["sampled"]["train"]["reused"] == 4

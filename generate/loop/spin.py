@@ -13,7 +13,9 @@ Iterate 0 is the start model (registered as `base` if new, round r0). Iteration 
    followed through the chain (`generate.chain`).
 Sampling and training each run in a fresh process, so vLLM's memory is given back before training starts.
 
-Resume: rerun the same command. Sampling tops up the fixed prompt set (completions are keyed by model and round);
+Resume: rerun the same command. Sampling tops up the fixed prompt set (completions are keyed by model and round;
+a prompt the iterate answered in its round before without a SPIN pair, in a human round say, takes its pair from
+that answer: `spin_pending`);
 an iteration whose model is in the manifest (method spin, that round, parent = the current iterate, its folder
 claimed for this chain) is not retrained; a training killed midway continues from its last checkpoint in its folder
 (`spin.json` there says which chain the folder belongs to, so another chain's folder is never overwritten;
@@ -43,7 +45,8 @@ from generate.loop.options import LoopOptions
 from generate.loop.report import iteration_summary
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, model_label, sampling_params
-from generate.sampling import gold_prompt_ids, pending_prompts, sample_spin
+from generate.sampling import gold_prompt_ids, pending_prompts
+from generate.spin_pairs import sample_spin, spin_unpaired
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +112,12 @@ def sample_step(options: LoopOptions, iterate: Iterate, step: LoopRound, sets: d
     """The iterate's answers to the prompt sets at ``step.round`` (run in its own process); counts per split. The
     round is checked again before the engine loads: someone may have ranked since the driver's check."""
     workspace = Workspace(options.workspace)
-    step.check(workspace, unsampled(workspace, iterate, step.round, sets), 1)
-    engine = make_engine(options.engine, iterate.path, engine_options(options))
+    todo = unsampled(workspace, iterate, step.round, sets)
+    step.check(workspace, todo, 1)
+    # None: every prompt answered before, its SPIN pair made from that answer (`sample_spin`), no model to load
+    engine = (
+        make_engine(options.engine, iterate.path, engine_options(options)) if any(todo.values()) else None
+    )
     params = sampling_params(options)
     return {
         split: dict(
@@ -147,6 +154,15 @@ def unsampled(workspace: Workspace, iterate: Iterate, round: int, sets: dict) ->
             p.id for p in pending_prompts(workspace, iterate.label, round, split) if p.id in wanted
         ]
     return pending
+
+
+def spin_pending(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict[str, list[str]]:
+    """Per split, the prompts of ``sets`` the iterate has not answered in ``round``, or answered (another job's
+    answer, e.g. a human round's) without a SPIN pair yet (`generate.spin_pairs.earlier_answers`)."""
+    pending = unsampled(workspace, iterate, round, sets)
+    todo = spin_unpaired(workspace, iterate.label, round, [p for ids in sets.values() for p in ids])
+    todo |= {p for ids in pending.values() for p in ids}
+    return {split: [p for p in ids if p in todo] for split, ids in sets.items()}
 
 
 def loop_round(options: LoopOptions, loop: Loop, iteration: int, round: int) -> LoopRound:
@@ -336,7 +352,7 @@ SPIN_LOOP = Loop(
     kinds=("spin",),
     name=lambda options: options.spin_name,
     prompt_sets=prompt_sets,
-    pending=unsampled,
+    pending=spin_pending,
     sample_step=sample_step,
     limit=SPIN_LIMIT,
 )

@@ -1,0 +1,159 @@
+"""SPIN pairs: the gold answer chosen, the model's own answer rejected, one per prompt with a gold answer.
+
+`sample_spin` samples the prompts of its set the model has not answered in the round; a prompt it answered before
+(another job's answer: completions are keyed by model and round, so `--n 2` pairs for labellers count) takes its
+SPIN pair from one of those answers (`earlier_answers`) rather than go without one or be sampled twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Collection
+
+from data.annotators import SPIN
+from data.records import Completion, Label, Pair, content_id
+from data.workspace import Workspace
+from generate.engines import Engine, Sample, SamplingParams
+from generate.sampling import (
+    PromptRow,
+    _answered,
+    _completion,
+    _job_set,
+    _prompt_rows,
+    _run_chunks,
+    check_sampled_rank_items,
+    same_params,
+    with_gold,
+)
+
+log = logging.getLogger(__name__)
+
+
+def degenerate(text: str, gold: str) -> bool:
+    """An answer no SPIN pair takes: empty, or the gold answer itself (nothing to prefer)."""
+    return not text.strip() or text.strip() == gold.strip()
+
+
+def spin_pair(prompt: PromptRow, generated_id: str, round: int) -> list[object]:
+    """The gold answer as a completion, the pair gold (a) vs ``generated_id`` (b), and its by-construction label."""
+    gold = Completion(prompt.id, prompt.gold, model="gold", engine="gold", round=round)
+    pair = Pair(prompt.id, gold.id, generated_id, kind="spin", round=round)
+    return [gold, pair, Label(pair.id, SPIN, "pairwise", "a", id=content_id("spin-label", pair.id))]
+
+
+def spin_records(
+    prompt: PromptRow,
+    sample: Sample,
+    model: str,
+    engine: str,
+    params: SamplingParams,
+    round: int,
+    dtype: str | None = None,
+):
+    """Gold-vs-generated records for one prompt: the generated completion and its `spin_pair` records."""
+    generated = _completion(prompt, sample, model, engine, params, round, dtype)
+    if degenerate(generated.text, prompt.gold):
+        return [generated], Counter(degenerate=1)
+    return [generated, *spin_pair(prompt, generated.id, round)], Counter()
+
+
+def earlier_answers(
+    workspace: Workspace,
+    model: str,
+    round: int,
+    prompts: list[PromptRow],
+    params: SamplingParams | None = None,
+) -> list[tuple[PromptRow, str, bool]]:
+    """The SPIN pairs still to make from answers ``model`` gave in ``round`` (those it samples no more): for each
+    of ``prompts`` it answered there with no SPIN pair yet, (prompt, the answer taken, whether that answer was
+    sampled with ``params``). The answer taken: the oldest that is not `degenerate`, one sampled with ``params``
+    first; a prompt with none is left out, as a degenerate sample is. Reads only."""
+    completions = workspace.frame("completions")
+    mine = completions[
+        (completions["model"] == model)
+        & (completions["round"] == round)
+        & (completions["engine"] != "gold")
+        & completions["prompt_id"].isin({p.id for p in prompts})
+    ].sort_values(["created_at", "id"], kind="stable")
+    pairs = workspace.frame("pairs")
+    paired = set(
+        pairs.loc[(pairs["kind"] == "spin") & pairs["completion_b"].isin(set(mine["id"])), "prompt_id"]
+    )
+    answers = {prompt_id: list(group.itertuples()) for prompt_id, group in mine.groupby("prompt_id")}
+    found = []
+    for prompt in prompts:
+        usable = [c for c in answers.get(prompt.id, []) if not degenerate(c.text, prompt.gold)]
+        if prompt.id in paired or not usable:
+            continue
+        same = [c for c in usable if params is None or same_params(c.params, params)]
+        found.append((prompt, (same or usable)[0].id, bool(same)))
+    return found
+
+
+def spin_unpaired(workspace: Workspace, model: str, round: int, ids: Collection[str]) -> set[str]:
+    """Of the prompts ``ids``, those whose SPIN pair is still to make from an answer ``model`` gave in ``round``
+    (`earlier_answers`)."""
+    prompts = workspace.frame("prompts")
+    rows = _prompt_rows(with_gold(prompts[prompts["id"].isin(set(ids))]))
+    return {prompt.id for prompt, _, _ in earlier_answers(workspace, model, round, rows)}
+
+
+def sample_spin(
+    workspace: Workspace,
+    engine: Engine | None,
+    model: str,
+    params: SamplingParams,
+    round: int = 0,
+    split: str | None = "train",
+    limit: int = 0,
+    chunk_size: int = 32,
+    shard: tuple[int, int] | None = None,
+    only: Collection[str] | None = None,
+    where: str | None = None,
+    instead: Callable[[int], str] | None = None,
+) -> Counter:
+    """A SPIN pair (gold chosen) for each prompt of the job's set (`job_prompts`, those with a gold answer): one
+    sample per prompt not answered yet; a prompt ``model`` answered in ``round`` before (kept, counted
+    ``already_sampled``) without a SPIN pair takes one of those answers (`earlier_answers`, counted ``reused``,
+    ``reused_other_params`` of them sampled with other parameters): nothing is sampled twice.
+
+    ``engine``: None where nothing is left to sample; ``only``: just these prompt ids (the SPIN driver's fixed
+    prompt set, so a resumed run tops it up); ``where``, ``instead``: what a refused round says
+    (`check_sampled_rank_items`).
+    """
+    job = _job_set(workspace, split, shard, limit, only, gold=True)
+    done = job["id"].isin(_answered(workspace, model, round))
+    prompts = _prompt_rows(job[~done])
+    if prompts and engine is None:
+        raise ValueError("sample_spin: prompts left to sample and no engine")
+    if not prompts:
+        log.info("no prompts with a gold answer left to sample for %s in round %d", model, round)
+    answers = dict.fromkeys((p.id for p in prompts), 1)  # gold joins no rank item
+    check_sampled_rank_items(workspace, answers, round, where, instead)
+    reused = pair_earlier_answers(workspace, model, round, _prompt_rows(job[done]), params)
+
+    def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
+        return spin_records(
+            prompt, samples[0], model, engine.name, params, round, getattr(engine, "dtype", None)
+        )
+
+    counts = _run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, "sampling SPIN negatives")
+    counts.update(reused)
+    if done.any():  # a rerun, or another job of this model and round: what it kept
+        counts["already_sampled"] = int(done.sum())
+    return counts
+
+
+def pair_earlier_answers(
+    workspace: Workspace, model: str, round: int, prompts: list[PromptRow], params: SamplingParams
+) -> Counter:
+    """The SPIN pairs `earlier_answers` finds for ``prompts``, written; counts ``reused`` (and of them
+    ``reused_other_params``) beside the rows written."""
+    earlier = earlier_answers(workspace, model, round, prompts, params)
+    records = [r for prompt, answer, _ in earlier for r in spin_pair(prompt, answer, round)]
+    counts = Counter(
+        {f"new_{name}": rows for name, rows in workspace.append(records, skip_existing=True).items()}
+    )
+    counts.update(reused=len(earlier), reused_other_params=sum(not same for _, _, same in earlier))
+    return +counts  # zeros left out

@@ -1,0 +1,89 @@
+"""SPIN pairs after another job of the same model and round (`generate.spin_pairs`): completions are keyed by model
+and round, so `--spin` after `--n 2` pairs for labellers kept those prompts as "already sampled" and wrote them no
+SPIN pair at all; now each takes one of the answers sampled before, and nothing is sampled twice."""
+
+from __future__ import annotations
+
+from data import Completion, Pair, Prompt, Workspace
+from generate.__main__ import main
+from generate.engines import SamplingParams
+from generate.sampling import PromptRow
+from generate.spin_pairs import earlier_answers
+from tests.test_generate_sampling import first_prompts, write_prompts
+
+PARAMS = SamplingParams(temperature=1.0, top_p=1.0, max_tokens=8, seed=0)
+
+
+def done_counts(out: str) -> dict[str, str]:
+    done = next(line for line in out.splitlines() if line.startswith("done: "))
+    return dict(item.rsplit(" ", 1) for item in done.removeprefix("done: ").split(", "))
+
+
+def rows(ws) -> dict[str, int]:
+    return {name: len(ws.frame(name)) for name in ("completions", "pairs", "labels")}
+
+
+def test_spin_after_pairs_for_labellers_pairs_every_prompt_of_its_limit(tmp_path, tiny_model_dir, capsys):
+    ws_path = tmp_path / "ws"
+    argv = ["-w", str(ws_path), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "4"]
+    argv += ["--prompts", str(write_prompts(tmp_path / "p.json", 6))]
+    assert main([*argv, "--limit", "2", "--n", "2"]) == 0  # paired completions for people to judge
+    ws = Workspace(ws_path)
+    earlier = set(ws.frame("completions")["id"])
+    capsys.readouterr()
+
+    assert main([*argv, "--spin", "--limit", "4"]) == 0
+    out = capsys.readouterr().out
+    counts = done_counts(out)
+    assert (counts["already_sampled"], counts["reused"], counts["prompts"]) == ("2", "2", "2")
+    assert "reused_other_params" not in counts
+    assert "reused 2 completions sampled before" in out
+    ws = Workspace(ws_path)
+    spin = ws.frame("pairs").query("kind == 'spin'")
+    assert set(spin["prompt_id"]) == first_prompts(ws_path, 4) and len(spin) == 4
+    reused = spin[spin["prompt_id"].isin(first_prompts(ws_path, 2))]
+    assert set(reused["completion_b"]) <= earlier  # the rejected answers: the ones sampled before
+    answers = ws.frame("completions").query("engine != 'gold'").groupby("prompt_id").size()
+    assert sorted(answers) == [1, 1, 2, 2]  # nothing sampled twice
+    labels = ws.frame("labels")
+    assert set(labels.loc[labels["item_id"].isin(spin["id"]), "choice"]) == {"a"} and len(labels) == 4
+
+    before = rows(ws)
+    assert main([*argv, "--spin", "--limit", "4"]) == 0  # a rerun: every pair there, nothing written
+    out = capsys.readouterr().out
+    assert rows(Workspace(ws_path)) == before
+    assert done_counts(out) == {"already_sampled": "4", "tokens": "0"} and "reused" not in out
+
+
+def test_an_earlier_answer_sampled_with_the_same_parameters_is_taken_first(tmp_path):
+    ws = Workspace.init(tmp_path / "ws")
+    prompts = [
+        Prompt([{"role": "user", "content": f"q{i}"}], source="test", gold=f"gold {i}") for i in range(5)
+    ]
+    other = SamplingParams(temperature=0.5, top_p=1.0, max_tokens=8, seed=0).to_json("float32")
+    same = PARAMS.to_json("float32")  # the dtype the engine ran in is recorded, not chosen
+
+    def answer(prompt, text, params, seed=0, model="m", round=0):
+        return Completion(prompt.id, text, model, "hf", params, seed, round)
+
+    p0 = [answer(prompts[0], "old other", other), answer(prompts[0], "new same", same, 1)]
+    p1 = [
+        answer(prompts[1], "gold 1", same),
+        answer(prompts[1], "  ", same, 1),
+        answer(prompts[1], "x", other, 2),
+    ]
+    p2 = [answer(prompts[2], "gold 2", same)]  # only degenerate: no pair, as a degenerate sample gets none
+    p3 = [answer(prompts[3], "paired", same)]
+    gold3 = Completion(prompts[3].id, "gold 3", "gold", "gold")
+    elsewhere = [
+        answer(prompts[4], "another model", same, model="n"),
+        answer(prompts[4], "round 1", same, round=1),
+    ]
+    spin3 = Pair(prompts[3].id, gold3.id, p3[0].id, kind="spin")
+    ws.append([*prompts, *p0, *p1, *p2, *p3, gold3, *elsewhere, spin3])
+    rows = [PromptRow(p.id, p.messages, p.gold) for p in prompts]
+    found = earlier_answers(ws, "m", 0, rows, PARAMS)
+    assert [(prompt.id, answer, same) for prompt, answer, same in found] == [
+        (prompts[0].id, p0[1].id, True),
+        (prompts[1].id, p1[2].id, False),
+    ]
