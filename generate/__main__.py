@@ -191,6 +191,7 @@ def run(options: GenerateOptions) -> dict:
     if not options.spin and not options.arena:
         check_pair_params(options.n, params)
     if mode_of(options) == "--judge":  # judge the pairs already there
+        check_judge_model(options)
         return judge_workspace(options, Workspace(options.workspace))
     loaded = read_prompts(options.prompts, options.test_fraction or 0.0, options.workspace)
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed

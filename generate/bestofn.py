@@ -60,8 +60,9 @@ def judge_model(name: str) -> str:
 
 
 def check_judge_model(options: SampleOptions) -> None:
-    """A chat-model ``--judge`` found (`judge_model`) before anything is written: it loads only after the sampling
-    (`--pairs best-worst`, `--arena`, the judge loop's steps). The last check a job runs: a hub id may be fetched."""
+    """A chat-model ``--judge`` found (`judge_model`) before anything is written: a sampling job's judge loads only
+    after the sampling (`--pairs best-worst`, `--arena`, the judge loop's steps). The last check a job runs: a hub
+    id may be fetched."""
     if not options.judge or is_reward_model_name(options.judge):
         return
     try:
