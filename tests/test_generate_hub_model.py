@@ -40,12 +40,26 @@ def test_a_hub_id_in_the_cache_is_sampled_under_its_id():
     assert start_model(SampleOptions(model="org/tiny")) == ("org/tiny", "org/tiny")
 
 
+def no_loading(monkeypatch, *modules) -> None:
+    for module in modules:
+        monkeypatch.setattr(module, "make_engine", lambda *a, **k: pytest.fail("a model was loaded"))
+
+
+def job_args(tmp_path, model) -> list[str]:
+    """A sampling job of ``model`` into a workspace not created yet, with a --prompts file."""
+    prompts = str(write_prompts(tmp_path / "p.json"))
+    return ["-w", str(tmp_path / "ws"), "--model", str(model), "--prompts", prompts, "--engine", "hf"]
+
+
+IN_PROCESS = "--no-spin-isolate"  # the arena and the loop: sampled here, where make_engine is replaced
+
+
 @pytest.mark.usefixtures("hub_cache")
 @pytest.mark.parametrize(
     "job",
     [
         ["--n", "4", "--pairs", "best-worst"],  # the judge loaded once the answers were written
-        ["--arena", "base,{other}"],  # once both models had answered
+        ["--arena", "base,{other}", IN_PROCESS],  # once both models had answered
         [
             "--judge-iter",
             "1",
@@ -53,7 +67,8 @@ def test_a_hub_id_in_the_cache_is_sampled_under_its_id():
             "2",
             "--test-fraction",
             "0.34",
-        ],  # in the loop's first step, after sampling
+            IN_PROCESS,
+        ],  # in the first step, after sampling
     ],
 )
 def test_a_judges_hub_id_the_hub_does_not_give_is_one_line_naming_it_and_writes_nothing(
@@ -63,20 +78,11 @@ def test_a_judges_hub_id_the_hub_does_not_give_is_one_line_naming_it_and_writes_
     from generate import arena
     from generate.loop import judge as loop_judge
 
-    for module in (cli, arena, bestofn, loop_judge):
-        monkeypatch.setattr(module, "make_engine", lambda *a, **k: pytest.fail("a model was loaded"))
+    no_loading(monkeypatch, cli, arena, bestofn, loop_judge)
     other = tmp_path / "other"
     shutil.copytree(tiny_model_dir, other)
-    argv = [
-        "-w",
-        str(tmp_path / "ws"),
-        "--model",
-        str(tiny_model_dir),
-        "--prompts",
-        str(write_prompts(tmp_path / "p.json")),
-    ]
-    argv += [arg.format(other=other) for arg in job]
-    assert main([*argv, "--judge", "org/missing", "--engine", "hf"]) == 2
+    argv = [*job_args(tmp_path, tiny_model_dir), *(arg.format(other=other) for arg in job)]
+    assert main([*argv, "--judge", "org/missing"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --judge org/missing: not a model folder here, and the hub gave none (")
     assert err.endswith("); nothing written\n") and err.count("\n") == 1
@@ -85,7 +91,7 @@ def test_a_judges_hub_id_the_hub_does_not_give_is_one_line_naming_it_and_writes_
 
 @pytest.mark.usefixtures("hub_cache")
 def test_judging_with_a_hub_id_the_hub_does_not_give_is_one_line_naming_it(label_ws, monkeypatch, capsys):
-    monkeypatch.setattr(bestofn, "make_engine", lambda *a, **k: pytest.fail("a model was loaded"))
+    no_loading(monkeypatch, bestofn)
     assert main(["-w", str(label_ws.path), "--judge", "org/missing", "--engine", "hf"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --judge org/missing: not a model folder here, and the hub gave none (")
@@ -113,20 +119,12 @@ def test_a_judge_folder_whose_config_does_not_read_is_one_line_before_sampling(
 ):
     from generate import __main__ as cli
 
-    for module in (cli, bestofn):
-        monkeypatch.setattr(module, "make_engine", lambda *a, **k: pytest.fail("a model was loaded"))
+    no_loading(monkeypatch, cli, bestofn)
     judge = tmp_path / "judge"
     shutil.copytree(tiny_model_dir, judge)
     (judge / "config.json").write_text("{ not json")
-    argv = [
-        "-w",
-        str(tmp_path / "ws"),
-        "--model",
-        str(tiny_model_dir),
-        "--prompts",
-        str(write_prompts(tmp_path / "p.json")),
-    ]
-    assert main([*argv, "--n", "4", "--pairs", "best-worst", "--judge", str(judge), "--engine", "hf"]) == 2
+    argv = [*job_args(tmp_path, tiny_model_dir), "--n", "4", "--pairs", "best-worst", "--judge", str(judge)]
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: --judge {judge}: {judge / 'config.json'} does not read (")
     assert err.endswith("); nothing written\n") and err.count("\n") == 1
