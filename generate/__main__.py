@@ -36,6 +36,7 @@ from data.errors import PrefloopError
 from data.imports import Loaded, write_records
 from data.lineage import ModelEntry, find_model, is_reward_model_name
 from data.workspace import Workspace
+from generate.bestofn import check_judge_model, judge_workspace, sample_best_worst
 from generate.engines import make_engine
 from generate.judge import load_template
 from generate.options import (
@@ -190,14 +191,14 @@ def run(options: GenerateOptions) -> dict:
     if not options.spin and not options.arena:
         check_pair_params(options.n, params)
     if mode_of(options) == "--judge":  # judge the pairs already there
-        from generate.bestofn import judge_workspace
-
+        check_judge_model(options)
         return judge_workspace(options, Workspace(options.workspace))
     loaded = read_prompts(options.prompts, options.test_fraction or 0.0, options.workspace)
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
     arena = check_models(options, existing)
     check_job_with_prompts(options, existing, loaded, model_path, model_label(model), shard, arena)
+    check_judge_model(options)  # it loads after the sampling: found now (last: a hub id may be fetched)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)
@@ -210,8 +211,6 @@ def run(options: GenerateOptions) -> dict:
     round = sampling_round(options, workspace, model_path)
     common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
     if options.pairs == "best-worst":
-        from generate.bestofn import sample_best_worst
-
         return sample_best_worst(options, workspace, model_path, model_label(model), round, **common)
     common["round"] = round
     engine = make_engine(options.engine, model_path, engine_options(options))

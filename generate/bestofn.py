@@ -4,7 +4,8 @@ labeller scores them (`--n 4 --pairs best-worst --judge ...`, RLHFlow's iterativ
 
 ``--judge`` names the machine labeller: ``rm`` (the newest reward model in the manifest), ``rm:<model id>``
 (`python -m train --method rm` trains one) or ``rm:FOLDER`` (one outside the manifest), else a chat model (a short
-name or folder) asked MT-Bench's pairwise question through the engine seam (`generate.judge`).
+name, a folder or a hub id: `judge_model`) asked MT-Bench's pairwise question through the engine seam
+(`generate.judge`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import logging
 from collections import Counter
 from collections.abc import Collection
 
+from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
 from data.pairing import distinct_completions
-from data.provision import resolve_model
+from data.provision import ProvisionError, local_model, resolve_model
 from data.records import Pair
 from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
@@ -35,6 +37,40 @@ from generate.sampling import sample_pairs
 log = logging.getLogger(__name__)
 
 
+def judge_model(name: str) -> str:
+    """Where the chat-model judge ``name`` loads from (`resolve_model`: a folder, or a hub id as given), once a
+    hub id is found in (or fetched into) the hub's cache (`data.provision.local_model`) and the model's config
+    reads; else a `ProvisionError` naming ``--judge`` and ``name``. Tests fake a judge by replacing this function:
+    the early check (`check_judge_model`) and the judge's load (`make_judge`) both go through it."""
+    from transformers import AutoConfig
+
+    try:
+        found = resolve_model(name)
+        folder = local_model(found)
+    except PrefloopError as exc:
+        raise ProvisionError(f"--judge {exc}") from exc
+    try:
+        AutoConfig.from_pretrained(folder)
+    except Exception as exc:  # noqa: BLE001 - any reader's error on a broken config
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ProvisionError(
+            f"--judge {name}: {folder / 'config.json'} does not read ({type(exc).__name__}: {first})"
+        ) from exc
+    return found
+
+
+def check_judge_model(options: SampleOptions) -> None:
+    """A chat-model ``--judge`` found (`judge_model`) before anything is written: a sampling job's judge loads only
+    after the sampling (`--pairs best-worst`, `--arena`, the judge loop's steps). The last check a job runs: a hub
+    id may be fetched."""
+    if not options.judge or is_reward_model_name(options.judge):
+        return
+    try:
+        judge_model(options.judge)
+    except PrefloopError as exc:
+        raise ProvisionError(f"{exc}; nothing written") from exc
+
+
 def make_judge(options: SampleOptions, workspace: Workspace):
     """The machine labeller ``options.judge`` names (see the module docstring)."""
     if is_reward_model_name(options.judge):
@@ -43,7 +79,7 @@ def make_judge(options: SampleOptions, workspace: Workspace):
         scorer, entry = reward_scorer(options.judge, workspace, max_length=options.judge_max_length)
         return RewardJudge(scorer, entry.id)
     template = load_template(options.judge_template)
-    engine = make_engine(options.engine, resolve_model(options.judge), engine_options(options))
+    engine = make_engine(options.engine, judge_model(options.judge), engine_options(options))
     # Greedy: a verdict is a measurement, not a sample.
     params = SamplingParams(
         temperature=0.0, top_p=1.0, max_tokens=options.judge_max_tokens, seed=options.seed

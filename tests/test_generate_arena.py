@@ -237,7 +237,7 @@ def judged_arena(three_models, tmp_path_factory):
     engine = LongerWins()
     patch = pytest.MonkeyPatch()
     patch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    patch.setattr(bestofn, "resolve_model", lambda name: name)
+    patch.setattr(bestofn, "judge_model", lambda name: name)
     try:
         assert main(["-w", str(ws), "--judge", "scripted", "--kinds", "arena", "--engine", "hf"]) == 0
     finally:
@@ -305,7 +305,7 @@ def test_a_judge_loop_with_arena_samples_the_arena_after_the_last_iteration(tmp_
     engine = ScriptedEngine(better)
     patch = pytest.MonkeyPatch()
     patch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    patch.setattr(bestofn, "resolve_model", lambda name: name)
+    patch.setattr(bestofn, "judge_model", lambda name: name)
     prompts = tmp_path / "p.json"
     prompts.write_text(
         json.dumps([{"prompt": f"Write about the sea, number {i}.", "output": "x"} for i in range(9)])
@@ -344,7 +344,7 @@ class Mute:
 
 def test_an_arena_judge_without_readable_verdicts_says_so(tmp_path, three_models, monkeypatch, capsys):
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: Mute())
-    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
     ws = tmp_path / "ws"
     argv = arena_args(ws, three_models[:2], write_prompts(tmp_path / "p.json", 3), "--judge", "scripted")
     assert main(argv) == 0
@@ -357,7 +357,7 @@ def test_an_arena_rerun_says_how_many_pairs_the_judge_had_voted_on(
     tmp_path, three_models, monkeypatch, capsys
 ):
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: LongerWins())
-    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
     argv = arena_args(
         tmp_path / "ws", three_models[:2], write_prompts(tmp_path / "p.json", 3), "--judge", "j"
     )

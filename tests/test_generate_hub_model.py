@@ -1,17 +1,21 @@
-"""Sampling from a hub id (`generate --model org/model`, `--arena base,org/model`): the id is looked up in (or
-fetched into) the hub's cache before the workspace is created. One the hub does not give reached the engine after the
-workspace was created and the `--prompts` file imported (the arena: after the models before it had answered), and
-its error line did not name it. The hub's cache is faked (offline)."""
+"""Sampling from a hub id (`generate --model org/model`, `--arena base,org/model`) or judging with one (`--judge
+org/model`): the id is looked up in (or fetched into) the hub's cache before the workspace is created. One the hub
+does not give reached the engine after the workspace was created and the `--prompts` file imported (the arena: after
+the models before it had answered; a judge: after the answers it was to judge were sampled), and its error line did
+not name it. The hub's cache is faked (offline)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
+from generate import bestofn
 from generate.__main__ import main
 from generate.options import SampleOptions
 from generate.prepare import start_model
+from tests.test_generate_judge import write_prompts
 from tests.test_train_hub_model import hub_cache  # noqa: F401 (a fixture)
 
 
@@ -34,3 +38,94 @@ def test_a_hub_id_the_hub_does_not_give_is_one_line_naming_it_and_writes_nothing
 @pytest.mark.usefixtures("hub_cache")
 def test_a_hub_id_in_the_cache_is_sampled_under_its_id():
     assert start_model(SampleOptions(model="org/tiny")) == ("org/tiny", "org/tiny")
+
+
+def no_loading(monkeypatch, *modules) -> None:
+    for module in modules:
+        monkeypatch.setattr(module, "make_engine", lambda *a, **k: pytest.fail("a model was loaded"))
+
+
+def job_args(tmp_path, model) -> list[str]:
+    """A sampling job of ``model`` into a workspace not created yet, with a --prompts file."""
+    prompts = str(write_prompts(tmp_path / "p.json"))
+    return ["-w", str(tmp_path / "ws"), "--model", str(model), "--prompts", prompts, "--engine", "hf"]
+
+
+IN_PROCESS = "--no-spin-isolate"  # the arena and the loop: sampled here, where make_engine is replaced
+
+
+@pytest.mark.usefixtures("hub_cache")
+@pytest.mark.parametrize(
+    "job",
+    [
+        ["--n", "4", "--pairs", "best-worst"],  # the judge loaded once the answers were written
+        ["--arena", "base,{other}", IN_PROCESS],  # once both models had answered
+        [
+            "--judge-iter",
+            "1",
+            "--n",
+            "2",
+            "--test-fraction",
+            "0.34",
+            IN_PROCESS,
+        ],  # in the first step, after sampling
+    ],
+)
+def test_a_judges_hub_id_the_hub_does_not_give_is_one_line_naming_it_and_writes_nothing(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, job
+):
+    from generate import __main__ as cli
+    from generate import arena
+    from generate.loop import judge as loop_judge
+
+    no_loading(monkeypatch, cli, arena, bestofn, loop_judge)
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    argv = [*job_args(tmp_path, tiny_model_dir), *(arg.format(other=other) for arg in job)]
+    assert main([*argv, "--judge", "org/missing"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --judge org/missing: not a model folder here, and the hub gave none (")
+    assert err.endswith("); nothing written\n") and err.count("\n") == 1
+    assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.usefixtures("hub_cache")
+def test_judging_with_a_hub_id_the_hub_does_not_give_is_one_line_naming_it(label_ws, monkeypatch, capsys):
+    no_loading(monkeypatch, bestofn)
+    assert main(["-w", str(label_ws.path), "--judge", "org/missing", "--engine", "hf"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --judge org/missing: not a model folder here, and the hub gave none (")
+    assert err.endswith("); nothing written\n") and err.count("\n") == 1
+    assert label_ws.frame("labels").empty
+
+
+@pytest.mark.usefixtures("hub_cache")
+def test_a_judges_hub_id_in_the_cache_loads_under_its_id(label_ws, monkeypatch, capsys):
+    from tests.test_generate_judge import ScriptedEngine, fair
+
+    loads = []
+
+    def make_engine(engine, model, options):
+        loads.append(model)
+        return ScriptedEngine(fair)
+
+    monkeypatch.setattr(bestofn, "make_engine", make_engine)
+    assert main(["-w", str(label_ws.path), "--judge", "org/tiny", "--engine", "hf"]) == 0
+    assert loads == ["org/tiny"] and "judge:org/tiny: judged 4 pairs" in capsys.readouterr().out
+
+
+def test_a_judge_folder_whose_config_does_not_read_is_one_line_before_sampling(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    from generate import __main__ as cli
+
+    no_loading(monkeypatch, cli, bestofn)
+    judge = tmp_path / "judge"
+    shutil.copytree(tiny_model_dir, judge)
+    (judge / "config.json").write_text("{ not json")
+    argv = [*job_args(tmp_path, tiny_model_dir), "--n", "4", "--pairs", "best-worst", "--judge", str(judge)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --judge {judge}: {judge / 'config.json'} does not read (")
+    assert err.endswith("); nothing written\n") and err.count("\n") == 1
+    assert not (tmp_path / "ws").exists()

@@ -93,7 +93,7 @@ def test_template_fills_placeholders_without_format():
 def test_judge_labels_pairs_resumably_and_shows_cost(label_ws, monkeypatch, capsys, verdict, confidence):
     engine = ScriptedEngine(verdict)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
     args = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -125,7 +125,7 @@ def write_prompts(path, count=6):
 def test_best_worst_pairs_from_a_scripted_judge(tmp_path, tiny_model_dir, monkeypatch):
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
     ws = tmp_path / "ws"
     args = [
         "-w",
@@ -154,7 +154,7 @@ def test_judge_round_driver_trains_on_machine_labels_and_resumes(
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
     monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
     args = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
         "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",
@@ -223,16 +223,19 @@ def test_best_worst_with_a_missing_reward_model_is_refused_before_sampling(
     )
 
 
-def test_a_user_error_inside_an_isolated_judge_loop_step_is_one_line(tmp_path, tiny_model_dir, capsys):
-    # Isolation on (the default): the step samples in a fresh process, then finds the judge is not a model.
+def test_a_judge_that_is_not_a_model_is_refused_before_the_judge_loop_writes_anything(
+    tmp_path, tiny_model_dir, capsys
+):
+    # Isolation on (the default): the loop's first step sampled in a fresh process, the workspace created and the
+    # prompts imported, before the step found the judge is not a model. The driver checks it first now.
     args = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
         "--test-fraction", "0.34", "--judge-iter", "1", "--judge", str(tmp_path / "no-judge"), "--n", "2",
         "--engine", "hf", "--max-tokens", "4", "--train-max-steps", "1",
     ]  # fmt: skip
     assert main(args) == 2
-    err = capsys.readouterr().err
-    assert (
-        err.startswith(f"error: {tmp_path / 'no-judge'}: not a model (expected a folder")
-        and err.count("\n") == 1
+    assert capsys.readouterr().err == (
+        f"error: --judge {tmp_path / 'no-judge'}: not a model (expected a folder with config.json, or one of: "
+        "smollm2-135m); nothing written\n"
     )
+    assert not (tmp_path / "ws").exists()

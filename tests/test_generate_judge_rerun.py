@@ -15,7 +15,7 @@ from tests.test_generate_judge import ScriptedEngine, fair
 def scripted(monkeypatch):
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
-    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
     return engine
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from data import Completion, Label, Prompt, Workspace
 from data.ranking import canonical, rank_item_id
+from generate import bestofn
 from generate.__main__ import main
 from tests.test_data_import_errors import digest
 from tests.test_generate_rank_guard import Counting, EngineLoaded
@@ -39,6 +40,7 @@ def test_the_judge_loop_refuses_a_ranked_round_before_any_model_loads_with_advic
         raise EngineLoaded("engine loads")
 
     monkeypatch.setattr(loop_judge, "make_engine", make_engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
     ws, item, ranking = people_round(tmp_path / "ws")  # a people's round 1 of the prompt, ranked
     ws.append([ranking])
     before = digest(ws.path)
@@ -134,6 +136,7 @@ def test_a_round_ranked_after_the_loops_check_is_refused_with_the_loops_advice(
 
     for module in (spin, loop_judge):
         monkeypatch.setattr(module, "make_engine", make_engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
     ws, item, ranking = people_round(tmp_path / "ws", answers=6)  # unranked: it may grow past 6
     check = spin.check_rounds
 
@@ -179,7 +182,7 @@ def test_the_arena_after_a_loop_refuses_a_ranked_round_before_any_model_loads_wi
     loop has trained), and again as the arena samples (someone may rank meanwhile); both name a command that works."""
     import shlex
 
-    from generate import arena, bestofn
+    from generate import arena
     from generate.loop import judge as loop_judge
     from generate.loop import spin
     from generate.loop.__main__ import main as loop_main
@@ -193,7 +196,7 @@ def test_the_arena_after_a_loop_refuses_a_ranked_round_before_any_model_loads_wi
 
     for module in (loop_judge, bestofn, arena):
         monkeypatch.setattr(module, "make_engine", make_engine)
-    monkeypatch.setattr(bestofn, "resolve_model", lambda name: name)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
     ws, item, ranking = held_out_round(tmp_path / "ws")
     ws.append([ranking])
     before = digest(ws.path)
@@ -289,6 +292,7 @@ def test_the_judge_loop_imports_no_sample_set_it_does_not_need(tmp_path, tiny_mo
         raise EngineLoaded("engine loads")
 
     monkeypatch.setattr(loop_judge, "make_engine", make_engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
     ws = Workspace.init(tmp_path / "ws")
     ws.append([Prompt([{"role": "user", "content": f"Question {i}?"}], "toy") for i in range(2)])
     args = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--judge-iter", "1", "--judge", "tiny-judge",

@@ -177,6 +177,7 @@ def test_a_new_workspace_whose_prompts_file_ranks_answers_refuses_before_anythin
 
     for module in (cli, arena, bestofn):
         monkeypatch.setattr(module, "make_engine", make_engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "j" is a model
     other = tmp_path / "other"
     shutil.copytree(tiny_model_dir, other)
     ranks = tmp_path / "ranks.jsonl"

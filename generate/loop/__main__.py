@@ -23,6 +23,7 @@ from data.errors import PrefloopError
 from data.imports import write_records
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
+from generate.bestofn import check_judge_model
 from generate.judge import load_template
 from generate.loop.options import DRIVERS, LoopOptions, driver_of
 from generate.loop.report import spin_report
@@ -160,6 +161,8 @@ def run(options: LoopOptions) -> dict:
     loop, run_driver = RUN[driver_of(options)]()
     # Its prompt sets, every round it samples, the arena's: on the workspace as the import will leave it.
     sets = check_loop(options, preview_prompts(existing, options.workspace, loaded), loop)
+    # the judge loads in each iteration's step, after the sampling: found now (last: a hub id may be fetched)
+    check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)
