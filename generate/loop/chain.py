@@ -11,7 +11,7 @@ from data.files import atomic_write, strict_json
 from data.workspace import Workspace
 
 if TYPE_CHECKING:
-    from generate.spin import Iterate
+    from generate.loop.spin import Iterate
 
 
 def _answers(workspace: Workspace, label: str, round: int) -> dict[str, str]:
