@@ -163,3 +163,17 @@ def test_offline_a_cached_snapshot_without_a_weights_shard_is_still_refused(snap
     hub_listing(snapshot, "model-00002-of-00002.safetensors")
     with pytest.raises(ProvisionError, match="org/tiny: not a model folder here, and the hub gave none"):
         local_model("org/tiny")
+
+
+def test_judging_a_folder_that_is_no_workspace_looks_up_no_judge(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """`--judge` alone on a mistyped -w: the judge (a hub id may be fetched, gigabytes) was looked up before the
+    workspace was opened; the workspace, a check that costs nothing, comes first, as a sampling job's judge comes
+    last."""
+    looked_up = []
+    monkeypatch.setattr(bestofn, "judge_model", looked_up.append)
+    argv = ["-w", str(tmp_path / "typo"), "--model", str(tiny_model_dir), "--judge", "org/judge"]
+    assert main([*argv, "--engine", "hf"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'typo'}: not a workspace")
+    assert looked_up == []
