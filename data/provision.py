@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -102,10 +103,43 @@ def local_model(name_or_path: str) -> Path:
         if not any(folder.glob("*.safetensors")):
             folder = Path(snapshot_download(found, allow_patterns=[*HUB_FILES, "*.bin"]))
     except (OSError, ValueError) as exc:  # not on the hub, offline and not cached, no network
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ProvisionError(f"{found}: not a model folder here, and the hub gave none ({reason})") from exc
+        folder = _cached_model(exc)
+        if folder is None:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ProvisionError(
+                f"{found}: not a model folder here, and the hub gave none ({reason})"
+            ) from exc
+        log.warning(
+            "%s: the hub was not reached, and its cached snapshot %s lacks files the hub lists (not its config or "
+            "weights): loading it from there",
+            found,
+            folder,
+        )
     if not is_model_dir(folder):
         raise ProvisionError(f"{found}: its hub snapshot {folder} holds no config.json: not a model")
+    return folder
+
+
+def _cached_model(exc: Exception) -> Path | None:
+    """The snapshot an offline `snapshot_download` found in the hub's cache but refused as incomplete, where it holds
+    a whole model: config.json and its weights (every shard a weights index names). The hub's listing counts files
+    no loader reads (`huggingface-cli download --exclude "original/*"`, as Llama's model card says, leaves out
+    original/params.json): transformers and vLLM load such a snapshot offline, and so must the check before them."""
+    folder = getattr(exc, "snapshot_path", None)  # huggingface_hub's IncompleteSnapshotError
+    if folder is None or not is_model_dir(Path(folder)):
+        return None
+    folder = Path(folder)
+    weights = [*folder.glob("*.safetensors"), *folder.glob("pytorch_model*.bin")]
+    try:
+        shards = {
+            shard
+            for index in folder.glob("*.index.json")
+            for shard in json.loads(index.read_text()).get("weight_map", {}).values()
+        }
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not weights or not all((folder / shard).is_file() for shard in shards):
+        return None
     return folder
 
 

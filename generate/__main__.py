@@ -191,8 +191,9 @@ def run(options: GenerateOptions) -> dict:
     if not options.spin and not options.arena:
         check_pair_params(options.n, params)
     if mode_of(options) == "--judge":  # judge the pairs already there
+        workspace = Workspace(options.workspace)  # first: a hub id judge may be fetched
         check_judge_model(options)
-        return judge_workspace(options, Workspace(options.workspace))
+        return judge_workspace(options, workspace)
     loaded = read_prompts(options.prompts, options.test_fraction or 0.0, options.workspace)
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)

@@ -129,3 +129,51 @@ def test_a_judge_folder_whose_config_does_not_read_is_one_line_before_sampling(
     assert err.startswith(f"error: --judge {judge}: {judge / 'config.json'} does not read (")
     assert err.endswith("); nothing written\n") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
+
+
+@pytest.fixture
+def snapshot(hub_cache):  # noqa: F811 (the fixture imported above)
+    return hub_cache
+
+
+def hub_listing(snapshot, *extra: str) -> None:
+    """The hub's file listing of ``snapshot``'s commit, as huggingface_hub caches it when it downloads: the files
+    there and ``extra`` ones the cache does not hold."""
+    files = {p.name: {"size": p.stat().st_size, "blob_id": "0"} for p in snapshot.iterdir()}
+    files |= {name: {"size": 1, "blob_id": "1"} for name in extra}
+    trees = snapshot.parent.parent / "trees"
+    trees.mkdir()
+    (trees / f"{snapshot.name}.json").write_text(json.dumps({"format_version": 1, "files": files}))
+
+
+def test_offline_a_cached_model_whose_snapshot_lacks_files_no_loader_reads_is_sampled(snapshot):
+    """`huggingface-cli download org/model --exclude "original/*"` (as Llama's model card says) caches a snapshot the
+    hub's listing calls incomplete: offline, huggingface_hub refused it, and `generate --model org/model` with it
+    ('not a model folder here, and the hub gave none'), although transformers and vLLM load it."""
+    hub_listing(snapshot, "original/params.json", "original/tokenizer.model")
+    assert start_model(SampleOptions(model="org/tiny")) == ("org/tiny", "org/tiny")
+
+
+def test_offline_a_cached_snapshot_without_a_weights_shard_is_still_refused(snapshot):
+    from data.provision import ProvisionError, local_model
+
+    weights = next(snapshot.glob("*.safetensors"))
+    index = {"weight_map": {"a": weights.name, "b": "model-00002-of-00002.safetensors"}}
+    (snapshot / "model.safetensors.index.json").write_text(json.dumps(index))
+    hub_listing(snapshot, "model-00002-of-00002.safetensors")
+    with pytest.raises(ProvisionError, match="org/tiny: not a model folder here, and the hub gave none"):
+        local_model("org/tiny")
+
+
+def test_judging_a_folder_that_is_no_workspace_looks_up_no_judge(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """`--judge` alone on a mistyped -w: the judge (a hub id may be fetched, gigabytes) was looked up before the
+    workspace was opened; the workspace, a check that costs nothing, comes first, as a sampling job's judge comes
+    last."""
+    looked_up = []
+    monkeypatch.setattr(bestofn, "judge_model", looked_up.append)
+    argv = ["-w", str(tmp_path / "typo"), "--model", str(tiny_model_dir), "--judge", "org/judge"]
+    assert main([*argv, "--engine", "hf"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'typo'}: not a workspace")
+    assert looked_up == []
