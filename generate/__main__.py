@@ -54,6 +54,7 @@ from generate.options import (
 from generate.prepare import (
     check_prompts,
     check_reward_judge,
+    fetch_model,
     preview_prompts,
     prompts_line,
     quiet_logs,
@@ -120,12 +121,23 @@ def check_models(options: GenerateOptions, existing: Workspace | None) -> list[M
     manifest, so these are the models it samples (`base` not in the manifest yet is registered by `run_arena`)."""
     arena = None
     if options.arena:
-        from generate.arena import check_arena_files, resolve_arena
+        from generate.arena import resolve_arena
 
         arena = resolve_arena(existing, options.arena, options.model)
-        check_arena_files(arena)
     check_reward_judge(options, existing)
     return arena
+
+
+def fetch_models(options: GenerateOptions, model_path: str, arena: list[ModelEntry] | None) -> None:
+    """The models the job loads, read (a folder's config and weight headers) or found in the hub's cache (a hub id,
+    fetched there where it is not), after the checks that cost nothing: a mistyped flag costs no download. The judge
+    is found last (`check_judge_model`)."""
+    if arena:
+        from generate.arena import check_arena_files
+
+        check_arena_files(arena)
+    else:
+        fetch_model(options, model_path)
 
 
 def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: str) -> int:
@@ -199,6 +211,7 @@ def run(options: GenerateOptions) -> dict:
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
     arena = check_models(options, existing)
     check_job_with_prompts(options, existing, loaded, model_path, model_label(model), shard, arena)
+    fetch_models(options, model_path, arena)
     check_judge_model(options)  # it loads after the sampling: found now (last: a hub id may be fetched)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:

@@ -28,15 +28,23 @@ def quiet_logs(verbose: bool) -> None:
 
 
 def start_model(options: SampleOptions) -> tuple[str, str]:
-    """(the model as named, a loadable location); a base model without --chat-template, or a hub id the hub does not
-    give, is one line, now."""
+    """(the model as named, a loadable location); a folder that is a base model without --chat-template is one
+    line, now. A hub id is looked up by `fetch_model`, once the checks that cost nothing have passed."""
     newest = options.model == NEWEST
     model = newest_model(Workspace(options.workspace)).path if newest else options.model
     model_path = resolve_model(model)
-    # a hub id: found in (or fetched into) the hub's cache now, before the workspace is created: one it does not
-    # give is one line naming it; its snapshot's chat template is checked as a folder's is
-    chat_template_for(local_model(model_path), options.chat_template)
+    if Path(model_path).is_dir():
+        chat_template_for(Path(model_path), options.chat_template)
     return model, model_path
+
+
+def fetch_model(options: SampleOptions, model_path: str) -> None:
+    """A hub id (`start_model`'s location that is no folder here) found in, or fetched into, the hub's cache, before
+    the workspace is created: one the hub does not give is one line naming it; its snapshot's chat template is
+    checked as a folder's is. Called after the cheap checks (a --prompts file, the split, the rank items), so a
+    mistyped flag costs no download."""
+    if not Path(model_path).is_dir():
+        chat_template_for(local_model(model_path), options.chat_template)
 
 
 def check_reward_judge(options: SampleOptions, existing: Workspace | None) -> None:

@@ -14,7 +14,7 @@ import pytest
 from generate import bestofn
 from generate.__main__ import main
 from generate.options import SampleOptions
-from generate.prepare import start_model
+from generate.prepare import fetch_model, start_model
 from tests.test_generate_judge import write_prompts
 from tests.test_train_hub_model import hub_cache  # noqa: F401 (a fixture)
 
@@ -35,9 +35,33 @@ def test_a_hub_id_the_hub_does_not_give_is_one_line_naming_it_and_writes_nothing
     assert not (tmp_path / "ws").exists()
 
 
+@pytest.mark.parametrize("names", [["--model", "org/tiny"], ["--arena", "base,org/tiny"]])
+def test_a_mistyped_prompts_file_costs_no_hub_lookup(tmp_path, tiny_model_dir, capsys, monkeypatch, names):
+    """A hub id was looked up (fetched, online: gigabytes) before the --prompts file was read: a typo in its name
+    cost a download before its one line. The cheap checks come first now; the lookup only once they pass."""
+    import huggingface_hub
+
+    monkeypatch.setattr(
+        huggingface_hub, "snapshot_download", lambda *a, **k: pytest.fail("looked up the hub")
+    )
+    argv = [
+        "-w",
+        str(tmp_path / "ws"),
+        "--model",
+        str(tiny_model_dir),
+        "--prompts",
+        str(tmp_path / "typo.json"),
+    ]
+    assert main([*argv, *names, "--engine", "hf"]) == 2
+    assert "typo.json" in capsys.readouterr().err
+    assert not (tmp_path / "ws").exists()
+
+
 @pytest.mark.usefixtures("hub_cache")
 def test_a_hub_id_in_the_cache_is_sampled_under_its_id():
-    assert start_model(SampleOptions(model="org/tiny")) == ("org/tiny", "org/tiny")
+    options = SampleOptions(model="org/tiny")
+    assert start_model(options) == ("org/tiny", "org/tiny")
+    fetch_model(options, "org/tiny")  # found in the cache: no error
 
 
 def no_loading(monkeypatch, *modules) -> None:
@@ -151,7 +175,9 @@ def test_offline_a_cached_model_whose_snapshot_lacks_files_no_loader_reads_is_sa
     hub's listing calls incomplete: offline, huggingface_hub refused it, and `generate --model org/model` with it
     ('not a model folder here, and the hub gave none'), although transformers and vLLM load it."""
     hub_listing(snapshot, "original/params.json", "original/tokenizer.model")
-    assert start_model(SampleOptions(model="org/tiny")) == ("org/tiny", "org/tiny")
+    options = SampleOptions(model="org/tiny")
+    assert start_model(options) == ("org/tiny", "org/tiny")
+    fetch_model(options, "org/tiny")  # found in the cache: no error
 
 
 def test_offline_a_cached_snapshot_without_a_weights_shard_is_still_refused(snapshot):

@@ -36,6 +36,7 @@ from generate.options import (
 )
 from generate.prepare import (
     check_reward_judge,
+    fetch_model,
     preview_prompts,
     prompts_line,
     quiet_logs,
@@ -147,7 +148,7 @@ def run(options: LoopOptions) -> dict:
     from generate.loop.spin import check_loop
 
     check_options(options)
-    start_model(options)
+    _, model_path = start_model(options)
     if options.judge_iter:
         check_pair_params(options.n, sampling_params(options))
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
@@ -161,6 +162,7 @@ def run(options: LoopOptions) -> dict:
     loop, run_driver = RUN[driver_of(options)]()
     # Its prompt sets, every round it samples, the arena's: on the workspace as the import will leave it.
     sets = check_loop(options, preview_prompts(existing, options.workspace, loaded), loop)
+    fetch_model(options, model_path)  # a hub id: after the checks that cost nothing (a download may follow)
     # the judge loads in each iteration's step, after the sampling: found now (last: a hub id may be fetched)
     check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
