@@ -18,7 +18,8 @@
     python -m generate -w ws --judge smollm2-135m --kinds arena --split test  # a judge votes on the arena
 
 Reruns resume: a job's prompts are a fixed set (the first `--limit` of `--split`), and only those without
-completions from this model in this round are sampled; a larger `--limit` samples more; `--spin-iter` reruns
+completions from this model in this round are sampled (or topped up to --n: those another job, --spin say, answered
+fewer times with the same parameters); a larger `--limit` samples more; `--spin-iter` reruns
 continue from the last finished step (see generate/loop/spin.py). With `--spin-iter N` or `--judge-iter N` (flag or
 YAML) the command is the round driver's, `python -m generate.loop` = `prefloop loop`, with that command's options.
 """
@@ -66,6 +67,7 @@ from generate.sampling import (
     check_sampled_rank_items,
     job_prompts,
     parse_shard,
+    plan_job,
     sample_pairs,
 )
 from generate.spin_pairs import sample_spin
@@ -165,10 +167,15 @@ def check_job_rank_items(
         arena_plan(options, workspace, options.split, options.limit or 0, arena)
         return
     round = sampling_round(options, workspace, model_path)
-    prompts, _ = job_prompts(
-        workspace, label, round, options.split, shard, options.limit or 0, gold=options.spin
-    )
-    answers = dict.fromkeys((p.id for p in prompts), 1 if options.spin else options.n)
+    limit = options.limit or 0
+    if options.spin:
+        prompts, _ = job_prompts(workspace, label, round, options.split, shard, limit, gold=True)
+        answers = dict.fromkeys((p.id for p in prompts), 1)
+    else:  # the prompts it samples, and those it tops up
+        params = sampling_params(options)
+        answers = plan_job(
+            workspace, label, round, options.n, params, options.split, shard, limit
+        ).new_answers()
     check_sampled_rank_items(workspace, answers, round)
 
 
@@ -278,6 +285,24 @@ def reused_line(reused: int, other_params: int) -> str:
     )
 
 
+def topped_up_line(counts: dict, n: int) -> str | None:
+    """What a pairs job says of the prompts it answered before: those it topped up to ``n`` answers, those it
+    left as they were for their answers' other parameters."""
+    said = []
+    if counts.get("topped_up"):
+        said.append(
+            f"topped up {counts['topped_up']} prompts answered before (this model, this round, this run's "
+            f"parameters: e.g. a --spin job's one answer) to {n} answers: {counts['topped_up_answers']} new "
+            "answers at the sample indices they lacked, none sampled twice"
+        )
+    if counts.get("other_params_prompts"):
+        said.append(
+            f"{counts['other_params_prompts']} prompts answered before with other sampling parameters than this "
+            "run's were not topped up (sample them into a round of their own: --round N)"
+        )
+    return "; ".join(said) or None
+
+
 def runs_a_loop(argv: list[str]) -> bool:
     """Whether the command line (or its --config file) asks for a round driver."""
     if any(arg.split("=")[0] in LOOP_FLAGS for arg in argv):
@@ -303,6 +328,8 @@ def _main(argv: list[str] | None, prog: str) -> int:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         if counts.get("reused"):
             print(reused_line(counts["reused"], counts.get("reused_other_params", 0)))
+        if said := topped_up_line(counts, options.n):
+            print(said)
         if not options.arena and not counts.get("prompts"):  # check_prompts found some: all sampled already
             print(nothing_left(options, counts.get("already_sampled", 0)))
     return 0

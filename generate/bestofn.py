@@ -98,21 +98,33 @@ def judge_workspace(options: GenerateOptions, workspace: Workspace) -> dict:
     return judge_pairs(workspace, judge, pairs, options.chunk_size, already)
 
 
+BEST_WORST_NOTE = "best of {} over worst"  # the judge's label on a best-vs-worst pair
+
+
+def best_worst_paired(workspace: Workspace, completion_ids: Collection[str]) -> set[str]:
+    """The prompts with a best-vs-worst pair among ``completion_ids``: a ``sampled`` pair a judge labelled with
+    `BEST_WORST_NOTE`. A pair for people (`--n 2`, same kind) is none, judged or not: a best-worst job after a
+    human round of the same model and round still judges every answer."""
+    pairs = workspace.frame("pairs")
+    pairs = pairs[(pairs["kind"] == "sampled") & pairs["completion_a"].isin(set(completion_ids))]
+    labels = workspace.frame("labels")
+    notes = labels["note"].fillna("").str.fullmatch(BEST_WORST_NOTE.format(r"\d+"))
+    return set(pairs.loc[pairs["id"].isin(set(labels.loc[notes, "item_id"])), "prompt_id"])
+
+
 def pair_best_worst(
     workspace: Workspace, judge, model: str, round: int, only: Collection[str] | None = None, chunk: int = 16
 ) -> Counter:
-    """For each prompt ``model`` answered in ``round`` (``only`` these prompt ids) and not paired yet: the best-
-    and worst-scored answers as a ``sampled`` pair (a = best), labelled ``a`` by the judge. Resumable."""
+    """For each prompt ``model`` answered in ``round`` (``only`` these prompt ids) with no best-vs-worst pair yet
+    (`best_worst_paired`): the best- and worst-scored of its answers as a ``sampled`` pair (a = best), labelled
+    ``a`` by the judge. Resumable."""
     completions = workspace.frame("completions")
     mine = completions[
         (completions["model"] == model) & (completions["round"] == round) & (completions["engine"] != "gold")
     ]
     if only is not None:
         mine = mine[mine["prompt_id"].isin(only)]
-    pairs = workspace.frame("pairs")
-    paired = set(
-        pairs.loc[(pairs["kind"] == "sampled") & pairs["completion_a"].isin(set(mine["id"])), "prompt_id"]
-    )
+    paired = best_worst_paired(workspace, mine["id"])
     messages = workspace.frame("prompts").set_index("id")["messages"]
     counts: Counter = Counter()
     records: list[object] = []
@@ -130,7 +142,7 @@ def pair_best_worst(
         else:
             best, worst, confidence = ranked
             pair = Pair(prompt_id, usable[best].id, usable[worst].id, kind="sampled", round=round)
-            verdict = Verdict("a", confidence, f"best of {len(usable)} over worst")
+            verdict = Verdict("a", confidence, BEST_WORST_NOTE.format(len(usable)))
             records += [pair, machine_label(pair.id, judge.annotator, verdict)]
             counts["pairs"] += 1
         if records and (index % chunk == 0 or index == len(groups)):

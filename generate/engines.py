@@ -1,9 +1,11 @@
-"""The engine seam: ``engine.sample(prompts, n, params) -> completions``, with a vLLM and a transformers engine
-returning the same records.
+"""The engine seam: ``engine.sample(prompts, n, params, first=0) -> completions``, with a vLLM and a transformers
+engine returning the same records.
 
 Seeds are per sample (base seed, prompt, sample index), so a prompt's samples are the same whatever batch it
 lands in (vLLM), which is what makes an interrupted job resumable with identical results. One request per sample
-on purpose: vLLM's per-request seed with ``n > 1`` gives n identical samples.
+on purpose: vLLM's per-request seed with ``n > 1`` gives n identical samples. ``first`` is the first sample index
+drawn: a prompt answered k times before is topped up to n with ``sample([prompt], n - k, params, first=k)``,
+which (vLLM) gives exactly samples k..n-1 of a full draw of n.
 """
 
 from __future__ import annotations
@@ -116,12 +118,16 @@ def quiet_vllm(verbose: bool) -> _CastCounter | None:
 class Engine(Protocol):
     name: str
 
-    def sample(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:
-        """For each prompt (chat messages), n samples."""
+    def sample(
+        self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int = 0
+    ) -> list[list[Sample]]:
+        """For each prompt (chat messages), n samples: those of sample index ``first`` to ``first + n - 1``."""
         ...
 
 
-def sample_seed(base: int, messages: list[Message], index: int) -> int:
+def sample_seed(base: int, messages: list[Message], index: int | tuple[int, int]) -> int:
+    """The seed of sample ``index`` of a prompt (vLLM); the transformers engine seeds a batch by its first prompt
+    and (size, first sample index)."""
     return int(content_id("seed", base, messages, index), 16) % (2**31 - 1)
 
 
@@ -159,13 +165,17 @@ class HFEngine:
         self.dtype = str(self.model.dtype).removeprefix("torch.")
         self.load_seconds = time.perf_counter() - start
 
-    def sample(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:
+    def sample(
+        self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int = 0
+    ) -> list[list[Sample]]:
         out: list[list[Sample]] = []
         for start in range(0, len(prompts), self.batch_size):
-            out += self._batch(prompts[start : start + self.batch_size], n, params)
+            out += self._batch(prompts[start : start + self.batch_size], n, params, first)
         return out
 
-    def _batch(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:
+    def _batch(
+        self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int
+    ) -> list[list[Sample]]:
         import torch
 
         texts = [
@@ -177,8 +187,9 @@ class HFEngine:
         inputs = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
             self.device
         )
-        # transformers draws from one global generator: seed it from the batch so reruns of a batch repeat.
-        seed = sample_seed(params.seed, prompts[0], len(prompts))
+        # transformers draws from one global generator: seed it from the batch so reruns of a batch repeat. A top-up
+        # (``first`` > 0) seeds from its start too, else it would draw the batch's first samples again.
+        seed = sample_seed(params.seed, prompts[0], len(prompts) if not first else (len(prompts), first))
         torch.manual_seed(seed)
         greedy = params.temperature == 0
         stops = {"stop_strings": list(self.stops), "tokenizer": self.tokenizer} if self.stops else {}
@@ -253,12 +264,14 @@ class VLLMEngine:
             log.info("vLLM cast %d stored weights to %s on load", counter.casts, self.dtype)
         self.load_seconds = time.perf_counter() - start
 
-    def sample(self, prompts: list[list[Message]], n: int, params: SamplingParams) -> list[list[Sample]]:
+    def sample(
+        self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int = 0
+    ) -> list[list[Sample]]:
         from vllm import SamplingParams as VLLMParams
 
         requests, request_params = [], []
         for messages in prompts:
-            for index in range(n):
+            for index in range(first, first + n):
                 seed = sample_seed(params.seed, messages, index)
                 requests.append(messages)
                 request_params.append(

@@ -3,7 +3,8 @@ set, the rank-item check, chunked durable writes); SPIN's gold-vs-generated pair
 
 Work goes in chunks of prompts; each chunk's completions, pairs (and SPIN labels) are one durable append, so a
 killed job loses at most the chunk in flight. A job's prompts are a fixed set (the first ``--limit`` of its
-selection), so a rerun samples only those of the set without completions from this model in this round.
+selection), so a rerun samples only those of the set without completions from this model in this round, and tops
+up those answered fewer times than it asks (`plan_job`: another job's answers, a `--spin` job's one, say).
 """
 
 from __future__ import annotations
@@ -133,6 +134,68 @@ def job_prompts(
     return _prompt_rows(prompts[~done]), int(done.sum())
 
 
+def answers_by_prompt(workspace: Workspace, model: str, round: int, ids: Collection[str]) -> dict[str, list]:
+    """The answers (completion rows, oldest first) ``model`` gave in ``round`` to each of the prompts ``ids`` it
+    answered there (a gold answer stored as a SPIN pair's side is none)."""
+    completions = workspace.frame("completions")
+    mine = completions[
+        (completions["model"] == model)
+        & (completions["round"] == round)
+        & (completions["engine"] != "gold")
+        & completions["prompt_id"].isin(set(ids))
+    ].sort_values(["created_at", "id"], kind="stable")
+    return {prompt_id: list(group.itertuples()) for prompt_id, group in mine.groupby("prompt_id")}
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """What a job of ``n`` answers per prompt samples of its set (`plan_job`).
+
+    ``fresh``: the prompts ``model`` has not answered in the round (samples 0..n-1 each); ``top_up``: those it
+    answered k < n times with the job's sampling parameters (dtype aside, `same_params`), with those k answers
+    (oldest first), topped up with samples k..n-1; ``kept``: how many of the set it answered before (topped up or
+    not); ``other_params``: of those, how many it answered only with other parameters (not topped up: their answers
+    are not the first samples of this job's draw)."""
+
+    n: int
+    fresh: list[PromptRow]
+    top_up: list[tuple[PromptRow, list]]
+    kept: int
+    other_params: int
+
+    def new_answers(self) -> dict[str, int]:
+        """The answers the job adds, per prompt id."""
+        return dict.fromkeys((p.id for p in self.fresh), self.n) | {
+            p.id: self.n - len(earlier) for p, earlier in self.top_up
+        }
+
+
+def plan_job(
+    workspace: Workspace,
+    model: str,
+    round: int,
+    n: int,
+    params: SamplingParams,
+    split: str | None,
+    shard: tuple[int, int] | None = None,
+    limit: int = 0,
+    only: Collection[str] | None = None,
+) -> JobPlan:
+    """The job's set (`job_prompts`) split by what ``model`` answered in ``round`` before (`JobPlan`). Reads only."""
+    prompts = _job_set(workspace, split, shard, limit, only, gold=False)
+    answers = answers_by_prompt(workspace, model, round, set(prompts["id"]))
+    fresh, top_up, other = [], [], 0
+    for prompt in _prompt_rows(prompts):
+        if prompt.id not in answers:
+            fresh.append(prompt)
+            continue
+        same = [c for c in answers[prompt.id] if same_params(c.params, params)]
+        other += not same
+        if same and len(same) < n:
+            top_up.append((prompt, same))
+    return JobPlan(n, fresh, top_up, len(answers), other)
+
+
 def check_sampled_rank_items(
     workspace: Workspace,
     answers: Mapping[str, int],
@@ -212,13 +275,15 @@ def _run_chunks(
     chunk_size: int,
     build: Callable[[PromptRow, list[Sample]], tuple[list[object], Counter]],
     desc: str,
+    first: int = 0,
 ) -> Counter:
+    """``n`` samples (sample indices ``first`` on) of each prompt, each chunk's ``build`` records one append."""
     counts: Counter = Counter()
     tokens, start = 0, time.perf_counter()
     with tqdm(total=len(prompts), desc=desc, unit="prompt", disable=None) as bar:
         for offset in range(0, len(prompts), chunk_size):
             chunk = prompts[offset : offset + chunk_size]
-            results = engine.sample([p.messages for p in chunk], n, params)
+            results = engine.sample([p.messages for p in chunk], n, params, first=first)
             records: list[object] = []
             for prompt, samples in zip(chunk, results):
                 out, chunk_counts = build(prompt, samples)
@@ -251,27 +316,40 @@ def sample_pairs(
     where: str | None = None,
     instead: Callable[[int], str] | None = None,
 ) -> Counter:
-    """Sample n completions per prompt of the job's set not answered yet (`job_prompts`) and pair them for
-    labelling; returns counts (``already_sampled``: the set's prompts kept from an earlier run).
+    """Sample n completions per prompt of the job's set not answered yet, top up to n those answered fewer times
+    with this job's parameters (`plan_job`), and pair each prompt's n for labelling; returns counts
+    (``already_sampled``: the set's prompts answered before; ``topped_up`` of them, with ``topped_up_answers`` new
+    answers; ``other_params_prompts``: answered with other parameters only, kept as they are).
 
     ``pairing`` False writes the completions only (`--pairs best-worst` pairs them after a judge scored them);
     ``only``: sample just these prompt ids; ``where``, ``instead``: what a refused round says
     (`check_sampled_rank_items`)."""
     check_pair_params(n, params)
-    prompts, before = job_prompts(workspace, model, round, split, shard, limit, only)
-    check_sampled_rank_items(workspace, dict.fromkeys((p.id for p in prompts), n), round, where, instead)
+    plan = plan_job(workspace, model, round, n, params, split, shard, limit, only)
+    check_sampled_rank_items(workspace, plan.new_answers(), round, where, instead)
+    dtype = getattr(engine, "dtype", None)
+    earlier = {prompt.id: answers for prompt, answers in plan.top_up}
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
-        dtype = getattr(engine, "dtype", None)
-        completions = [_completion(prompt, s, model, engine.name, params, round, dtype) for s in samples]
+        new = [_completion(prompt, s, model, engine.name, params, round, dtype) for s in samples]
         if not pairing:
-            return completions, Counter()
-        pairs, counts = make_pairs(prompt.id, completions, pairs_per_prompt, round, params.seed)
-        return [*completions, *pairs], counts
+            return new, Counter()
+        pairs, counts = make_pairs(
+            prompt.id, [*earlier.get(prompt.id, []), *new], pairs_per_prompt, round, params.seed
+        )
+        return [*new, *pairs], counts
 
-    counts = _run_chunks(workspace, engine, prompts, n, params, chunk_size, build, "sampling pairs")
-    if before:  # a rerun: what it kept
-        counts["already_sampled"] = before
+    counts = _run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, "sampling pairs")
+    for k in sorted({len(answers) for answers in earlier.values()}):  # one draw per start index
+        prompts = [prompt for prompt, answers in plan.top_up if len(answers) == k]
+        counts.update(
+            _run_chunks(workspace, engine, prompts, n - k, params, chunk_size, build, "topping up", k)
+        )
+        counts.update(topped_up=len(prompts), topped_up_answers=len(prompts) * (n - k))
+    if plan.kept:  # a rerun, or another job of this model and round: what it kept
+        counts["already_sampled"] = plan.kept
+    if plan.other_params:
+        counts["other_params_prompts"] = plan.other_params
     return counts
 
 

@@ -22,6 +22,7 @@ from generate.sampling import (
     _job_set,
     _prompt_rows,
     _run_chunks,
+    answers_by_prompt,
     check_sampled_rank_items,
     same_params,
     with_gold,
@@ -69,18 +70,10 @@ def earlier_answers(
     of ``prompts`` it answered there with no SPIN pair yet, (prompt, the answer taken, whether that answer was
     sampled with ``params``). The answer taken: the oldest that is not `degenerate`, one sampled with ``params``
     first; a prompt with none is left out, as a degenerate sample is. Reads only."""
-    completions = workspace.frame("completions")
-    mine = completions[
-        (completions["model"] == model)
-        & (completions["round"] == round)
-        & (completions["engine"] != "gold")
-        & completions["prompt_id"].isin({p.id for p in prompts})
-    ].sort_values(["created_at", "id"], kind="stable")
+    answers = answers_by_prompt(workspace, model, round, {p.id for p in prompts})
     pairs = workspace.frame("pairs")
-    paired = set(
-        pairs.loc[(pairs["kind"] == "spin") & pairs["completion_b"].isin(set(mine["id"])), "prompt_id"]
-    )
-    answers = {prompt_id: list(group.itertuples()) for prompt_id, group in mine.groupby("prompt_id")}
+    ids = {c.id for group in answers.values() for c in group}
+    paired = set(pairs.loc[(pairs["kind"] == "spin") & pairs["completion_b"].isin(ids), "prompt_id"])
     found = []
     for prompt in prompts:
         usable = [c for c in answers.get(prompt.id, []) if not degenerate(c.text, prompt.gold)]

@@ -34,7 +34,7 @@ class ScriptedEngine:
         self.verdict = verdict
         self.judge_calls = 0
 
-    def sample(self, prompts, n, params):
+    def sample(self, prompts, n, params, first=0):
         out = []
         for messages in prompts:
             text = messages[-1]["content"]
@@ -45,7 +45,9 @@ class ScriptedEngine:
                     [Sample(f"Both are fine. {self.verdict(answers['A'], answers['B'])}", 7, "stop", 0)]
                 )
             else:
-                out.append([Sample(f"answer {i} to {text[:12]}", 4, "stop", i) for i in range(n)])
+                out.append(
+                    [Sample(f"answer {i} to {text[:12]}", 4, "stop", i) for i in range(first, first + n)]
+                )
         return out
 
 

@@ -31,9 +31,9 @@ class Counting:
     def __init__(self):
         self.asked = 0
 
-    def sample(self, prompts, n, params):
+    def sample(self, prompts, n, params, first=0):
         self.asked += len(prompts)
-        return [[Sample(f"sample {i}", 2, "stop", i) for i in range(n)] for _ in prompts]
+        return [[Sample(f"sample {i}", 2, "stop", i) for i in range(first, first + n)] for _ in prompts]
 
 
 def ranked(path) -> tuple[Workspace, list[str], list[list[str]]]:

@@ -36,6 +36,17 @@ def test_vllm_samples_are_seeded_per_prompt_and_differ_within_a_prompt(vllm_engi
     assert all(0 < s.num_tokens <= 12 and s.finish_reason in ("stop", "length") for row in first for s in row)
 
 
+def test_a_start_index_draws_the_samples_a_full_draw_has_there(vllm_engine):
+    # A prompt answered twice before is topped up to 4 with samples 2 and 3 of the draw of 4, not 0 and 1 again.
+    params = SamplingParams(temperature=1.0, max_tokens=12, seed=3)
+    prompts = [[{"role": "user", "content": "Name a colour."}], [{"role": "user", "content": "Hello there"}]]
+    full = vllm_engine.sample(prompts, 4, params)
+    rest = vllm_engine.sample(prompts, 2, params, first=2)
+    assert [[(s.text, s.seed) for s in row] for row in rest] == [
+        [(s.text, s.seed) for s in row[2:]] for row in full
+    ]
+
+
 def test_vllm_job_writes_the_same_schema_as_hf(tmp_path, vllm_engine):
     from data import Workspace
     from data.imports import import_file

@@ -7,13 +7,13 @@ import gc
 
 from data.errors import PrefloopError
 from data.workspace import Workspace
-from generate.bestofn import make_judge, pair_best_worst
+from generate.bestofn import best_worst_paired, make_judge, pair_best_worst
 from generate.engines import make_engine
 from generate.loop.options import LoopOptions
 from generate.loop.rounds import LoopRound
 from generate.loop.spin import Iterate, Loop, run_loop, unsampled
 from generate.options import engine_options, sampling_params
-from generate.sampling import prompt_ids, sample_pairs
+from generate.sampling import plan_job, prompt_ids, sample_pairs
 
 JUDGE_LIMIT = 32  # train prompts per judge-loop iteration unless --limit says otherwise
 
@@ -29,12 +29,12 @@ def judge_prompt_sets(options: LoopOptions, workspace: Workspace, limit: int) ->
 
 
 def unpaired(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict[str, list[str]]:
-    """Per split, prompts of ``sets`` the iterate has not answered in ``round``, or whose answers are unpaired."""
+    """Per split, prompts of ``sets`` the iterate has not answered in ``round``, or whose answers have no best-vs-
+    worst pair yet (`best_worst_paired`: a SPIN chain's answer from the same start model, say)."""
     pending = unsampled(workspace, iterate, round, sets)
     completions = workspace.frame("completions")
     mine = completions[(completions["model"] == iterate.label) & (completions["round"] == round)]
-    pairs = workspace.frame("pairs")
-    paired = set(pairs.loc[pairs["completion_a"].isin(set(mine["id"])), "prompt_id"])
+    paired = best_worst_paired(workspace, mine["id"])
     answered = set(mine["prompt_id"])
     return {
         split: [p for p in ids if p in set(pending[split]) or (p in answered and p not in paired)]
@@ -45,11 +45,17 @@ def unpaired(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> 
 def judge_loop_step(options: LoopOptions, iterate: Iterate, step: LoopRound, pending: dict) -> dict:
     """One iteration's data (run in its own process): the iterate's n answers, then best-vs-worst pairs. The round
     is checked again before the engine loads: someone may have ranked since the driver's check."""
-    workspace, round = Workspace(options.workspace), step.round
-    todo = unsampled(workspace, iterate, round, pending)
+    workspace, round, params = Workspace(options.workspace), step.round, sampling_params(options)
+    # the prompts to sample, and those answered fewer than --n times (a SPIN chain's one answer): topped up
+    todo = {
+        split: plan_job(
+            workspace, iterate.label, round, options.n, params, split, only=set(ids)
+        ).new_answers()
+        for split, ids in pending.items()
+    }
     counts: dict = {}
     if any(todo.values()):
-        step.check(workspace, todo, options.n)
+        step.check_answers(workspace, {p: k for answers in todo.values() for p, k in answers.items()})
         engine = make_engine(options.engine, iterate.path, engine_options(options))
         for split, ids in todo.items():
             if ids:
@@ -59,7 +65,7 @@ def judge_loop_step(options: LoopOptions, iterate: Iterate, step: LoopRound, pen
                         engine,
                         iterate.label,
                         options.n,
-                        sampling_params(options),
+                        params,
                         round=round,
                         split=split,
                         chunk_size=options.chunk_size,

@@ -7,7 +7,7 @@ its round again before its engine loads (in a process of its own: someone may ra
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from data.lineage import REWARD_MODEL, is_reward_model_name, reward_model_entry
@@ -36,7 +36,10 @@ class LoopRound:
     def check(self, workspace: Workspace, pending: dict[str, list[str]], per_prompt: int) -> None:
         """``per_prompt`` new answers to each prompt of ``pending`` (every split: one round) change no rank item
         under the labels stored on it (`check_sampled_rank_items`); refused in `refusal`'s words. Reads only."""
-        answers = dict.fromkeys((p for ids in pending.values() for p in ids), per_prompt)
+        self.check_answers(workspace, dict.fromkeys((p for ids in pending.values() for p in ids), per_prompt))
+
+    def check_answers(self, workspace: Workspace, answers: Mapping[str, int]) -> None:
+        """`check` of ``answers[prompt]`` new answers to each prompt."""
         check_sampled_rank_items(workspace, answers, self.round, **self.refusal(workspace))
 
 

@@ -1,0 +1,174 @@
+"""Top-ups (`generate.sampling.plan_job`): completions are keyed by model and round, so a job asking for n answers
+per prompt after another job of the same model and round answered fewer (a `--spin` job's one, a human round's 2)
+kept those prompts as "already sampled" and gave them no pair. Now they are sampled up to n, at the sample indices
+they lack (the engine's ``first``), and paired over all n answers; answers sampled with other parameters are left
+as they are, and counted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from data import Workspace
+from generate import __main__ as cli
+from generate import bestofn
+from generate.__main__ import main
+from generate.engines import EngineOptions, HFEngine, SamplingParams
+from generate.loop import judge as loop_judge
+from tests.test_generate_judge import ScriptedEngine, fair, quality
+from tests.test_generate_sampling import first_prompts, write_prompts
+from tests.test_generate_spin_pairs import done_counts, rows
+
+PARAMS = SamplingParams(temperature=1.0, top_p=1.0, max_tokens=8, seed=0)
+
+
+def answers_per_prompt(ws: Workspace) -> dict[str, int]:
+    completions = ws.frame("completions").query("engine != 'gold'")
+    return completions.groupby("prompt_id").size().to_dict()
+
+
+def test_pairs_for_people_after_spin_top_up_the_prompts_spin_answered(tmp_path, tiny_model_dir, capsys):
+    ws_path = tmp_path / "ws"
+    argv = ["-w", str(ws_path), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "6"]
+    argv += ["--prompts", str(write_prompts(tmp_path / "p.json", 6))]
+    assert main([*argv, "--spin", "--limit", "2"]) == 0
+    spin_answers = set(Workspace(ws_path).frame("completions").query("engine != 'gold'")["id"])
+    capsys.readouterr()
+
+    assert main([*argv, "--n", "2", "--limit", "4"]) == 0  # paired answers for people
+    out = capsys.readouterr().out
+    counts = done_counts(out)
+    assert (counts["already_sampled"], counts["topped_up"], counts["topped_up_answers"]) == ("2", "2", "2")
+    assert counts["prompts"] == "4" and counts["new_completions"] == "6"
+    assert "topped up 2 prompts answered before" in out and "other_params_prompts" not in counts
+    ws = Workspace(ws_path)
+    assert answers_per_prompt(ws) == dict.fromkeys(first_prompts(ws_path, 4), 2)
+    assert spin_answers <= set(ws.frame("completions")["id"])  # kept, not sampled again
+    sampled = ws.frame("pairs").query("kind == 'sampled'")
+    assert int(counts.get("new_pairs", 0)) + int(counts.get("unpaired_prompts", 0)) == 4
+    topped = sampled[sampled["prompt_id"].isin(first_prompts(ws_path, 2))]
+    # a pair of a topped-up prompt holds SPIN's answer and the new one
+    assert all({a, b} & spin_answers for a, b in zip(topped["completion_a"], topped["completion_b"]))
+
+    before = rows(ws)
+    assert main([*argv, "--n", "2", "--limit", "4"]) == 0  # a rerun: nothing sampled or paired again
+    out = capsys.readouterr().out
+    assert rows(Workspace(ws_path)) == before
+    assert done_counts(out) == {"already_sampled": "4", "tokens": "0"} and "topped up" not in out
+
+
+def test_answers_sampled_with_other_parameters_are_not_topped_up(tmp_path, tiny_model_dir, capsys):
+    ws_path = tmp_path / "ws"
+    argv = ["-w", str(ws_path), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "6"]
+    argv += ["--prompts", str(write_prompts(tmp_path / "p.json", 4))]
+    assert main([*argv, "--spin", "--limit", "2", "--temperature", "0.7"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--n", "2", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    counts = done_counts(out)
+    assert (counts["already_sampled"], counts["other_params_prompts"], counts["prompts"]) == ("2", "2", "1")
+    assert "topped_up" not in counts and "2 prompts answered before with other sampling parameters" in out
+    assert sorted(answers_per_prompt(Workspace(ws_path)).values()) == [1, 1, 2]
+
+
+def scripted(monkeypatch, *modules) -> ScriptedEngine:
+    engine = ScriptedEngine(fair)
+    for module in modules:
+        monkeypatch.setattr(module, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    return engine
+
+
+def test_best_worst_after_a_human_round_judges_every_answer(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    engine = scripted(
+        monkeypatch, cli, bestofn
+    )  # "answer i" for sample index i; the judge prefers a higher i
+    ws_path = tmp_path / "ws"
+    argv = ["-w", str(ws_path), "--model", str(tiny_model_dir), "--limit", "3"]
+    argv += ["--prompts", str(json_prompts(tmp_path / "p.json", 3))]
+    assert main([*argv, "--n", "2"]) == 0  # a human round: a pair of 2 answers per prompt for people
+    people = set(Workspace(ws_path).frame("pairs")["id"])
+    assert len(people) == 3
+    capsys.readouterr()
+
+    assert main([*argv, "--n", "4", "--pairs", "best-worst", "--judge", "tiny-judge"]) == 0
+    counts = done_counts(capsys.readouterr().out)
+    assert (counts["topped_up"], counts["topped_up_answers"], counts["best_worst_pairs"]) == ("3", "6", "3")
+    ws = Workspace(ws_path)
+    text = ws.frame("completions").set_index("id")["text"]
+    answers = ws.frame("completions").groupby("prompt_id")["text"].apply(lambda t: sorted(map(quality, t)))
+    assert all(found == [0, 1, 2, 3] for found in answers)  # samples 2 and 3 added, 0 and 1 not drawn again
+    pairs = ws.frame("pairs")
+    judged = pairs[~pairs["id"].isin(people)]
+    assert len(judged) == 3 and set(pairs["kind"]) == {"sampled"}
+    assert all(
+        quality(text[a]) == 3 and quality(text[b]) == 0
+        for a, b in judged[["completion_a", "completion_b"]].values
+    )
+    labels = ws.frame("labels")
+    assert set(labels["item_id"]) == set(judged["id"]) and set(labels["choice"]) == {"a"}
+    assert engine.judge_calls == 3 * 6 * 2  # all 4 answers of each prompt, both orders
+
+    before, calls = rows(ws), engine.judge_calls
+    assert main([*argv, "--n", "4", "--pairs", "best-worst", "--judge", "tiny-judge"]) == 0
+    assert (
+        rows(Workspace(ws_path)) == before and engine.judge_calls == calls
+    )  # nothing sampled or judged again
+
+
+def json_prompts(path, count):
+    rows = [{"prompt": f"Write about the sea, number {i}.", "output": f"The sea {i}."} for i in range(count)]
+    path.write_text(json.dumps(rows))
+    return path
+
+
+def test_judge_rounds_after_a_spin_round_of_the_start_model_pair_every_prompt(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    # A SPIN chain's first step: the start model's one answer per train prompt (2 of the 4 here) in round 1, the
+    # round the judge loop's first iteration samples from the same start model.
+    engine = scripted(monkeypatch, cli, bestofn, loop_judge)
+    args = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir)]
+    args += ["--prompts", str(json_prompts(tmp_path / "p.json", 6)), "--test-fraction", "0.34"]
+    assert main([*args, "--spin", "--round", "1", "--limit", "2"]) == 0
+    loop = [
+        "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",
+        "--train-max-steps", "2", "--train-batch-size", "2",
+    ]  # fmt: skip
+    assert main([*args, *loop]) == 0
+    capsys.readouterr()
+    ws = Workspace(tmp_path / "ws")
+    models = ws.frame("models").set_index("round")
+    assert len(json.loads(models.loc[1, "data"])["pair_ids"]) == 4  # every train prompt's best-worst pair
+    train = first_prompts(tmp_path / "ws", 4)
+    answers = answers_per_prompt(ws)
+    assert all(answers[p] == 3 for p in train)
+    text = ws.frame("completions").set_index("id")["text"]
+    judged = ws.frame("pairs").query("kind == 'sampled'")
+    assert all(
+        quality(text[a]) == 2 and quality(text[b]) == 0
+        for a, b in judged[["completion_a", "completion_b"]].values
+    )
+    before, calls = rows(ws), engine.judge_calls
+    assert main([*args, *loop]) == 0  # done: nothing sampled, judged or trained again
+    assert rows(Workspace(tmp_path / "ws")) == before and engine.judge_calls == calls
+
+
+@pytest.fixture(scope="module")
+def hf_engine(tiny_model_dir):
+    return HFEngine(str(tiny_model_dir), EngineOptions(batch_size=4))
+
+
+def test_an_hf_top_up_repeats_on_a_rerun_and_draws_from_a_seed_of_its_own(hf_engine):
+    prompts = [[{"role": "user", "content": "Name a colour."}], [{"role": "user", "content": "Hello"}]]
+    rest = hf_engine.sample(prompts, 2, PARAMS, first=2)
+    assert [[s.text for s in row] for row in rest] == [
+        [s.text for s in row] for row in hf_engine.sample(prompts, 2, PARAMS, first=2)
+    ]
+    # transformers seeds the batch: a top-up seeded as a fresh draw would repeat the answers it tops up
+    assert rest[0][0].seed != hf_engine.sample(prompts, 2, PARAMS)[0][0].seed
+    assert (
+        hf_engine.sample(prompts, 2, PARAMS)[0][0].seed
+        == hf_engine.sample(prompts, 2, PARAMS, first=0)[0][0].seed
+    )
