@@ -32,7 +32,7 @@ from generate.judge import (
     pairs_to_judge,
 )
 from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
-from generate.sampling import sample_pairs
+from generate.sampling import sample_pairs, sampled_by
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +119,7 @@ def pair_best_worst(
     (`best_worst_paired`): the best- and worst-scored of its answers as a ``sampled`` pair (a = best), labelled
     ``a`` by the judge. Resumable."""
     completions = workspace.frame("completions")
-    mine = completions[
-        (completions["model"] == model) & (completions["round"] == round) & (completions["engine"] != "gold")
-    ]
+    mine = completions[sampled_by(completions, model, round)]
     if only is not None:
         mine = mine[mine["prompt_id"].isin(only)]
     paired = best_worst_paired(workspace, mine["id"])

@@ -71,13 +71,24 @@ def _split_prompts(workspace: Workspace, split: str | None, shard: tuple[int, in
     return prompts
 
 
-def _answered(workspace: Workspace, model: str, round: int) -> set[str]:
-    """The prompts ``model`` has answered in ``round`` (a gold answer stored as a SPIN pair's side is no answer)."""
-    completions = workspace.frame("completions")
-    mine = (
-        (completions["model"] == model) & (completions["round"] == round) & (completions["engine"] != "gold")
+# completions stored under a model's name that it did not sample: a SPIN pair's gold side, an imported answer (a
+# file's candidate may name its model, e.g. `smollm2-135m`, at round 0)
+NOT_SAMPLED = ("gold", "import")
+
+
+def sampled_by(completions: pd.DataFrame, model: str, round: int) -> pd.Series:
+    """Which of ``completions`` ``model`` sampled in ``round`` (its own answers: not `NOT_SAMPLED`)."""
+    return (
+        (completions["model"] == model)
+        & (completions["round"] == round)
+        & ~completions["engine"].isin(NOT_SAMPLED)
     )
-    return set(completions.loc[mine, "prompt_id"])
+
+
+def _answered(workspace: Workspace, model: str, round: int) -> set[str]:
+    """The prompts ``model`` has answered in ``round`` (`sampled_by`)."""
+    completions = workspace.frame("completions")
+    return set(completions.loc[sampled_by(completions, model, round), "prompt_id"])
 
 
 def _prompt_rows(prompts: pd.DataFrame) -> list[PromptRow]:
@@ -139,10 +150,7 @@ def answers_by_prompt(workspace: Workspace, model: str, round: int, ids: Collect
     answered there (a gold answer stored as a SPIN pair's side is none)."""
     completions = workspace.frame("completions")
     mine = completions[
-        (completions["model"] == model)
-        & (completions["round"] == round)
-        & (completions["engine"] != "gold")
-        & completions["prompt_id"].isin(set(ids))
+        sampled_by(completions, model, round) & completions["prompt_id"].isin(set(ids))
     ].sort_values(["created_at", "id"], kind="stable")
     return {prompt_id: list(group.itertuples()) for prompt_id, group in mine.groupby("prompt_id")}
 

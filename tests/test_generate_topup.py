@@ -172,3 +172,33 @@ def test_an_hf_top_up_repeats_on_a_rerun_and_draws_from_a_seed_of_its_own(hf_eng
         hf_engine.sample(prompts, 2, PARAMS)[0][0].seed
         == hf_engine.sample(prompts, 2, PARAMS, first=0)[0][0].seed
     )
+
+
+def test_answers_imported_under_the_models_name_are_not_its_samples(tmp_path, tiny_model_dir, capsys):
+    """A file's candidates may name their model (`"model": "smollm2-135m"`), stored at round 0 with engine `import`:
+    a job of that model in round 0 took them for its own answers, so those prompts were "already sampled" (other
+    parameters: never sampled, no pair for people) and `--spin` made its pairs from the imported texts."""
+    from data.__main__ import main as data_main
+
+    label = str(tiny_model_dir.resolve())
+    ws_path = tmp_path / "ws"
+    rows_ = [
+        {"prompt": f"Write about the sea, number {i}.", "completions": [
+            {"text": f"imported {i} {k}", "model": label} for k in range(2)
+        ]}
+        for i in range(2)
+    ]  # fmt: skip
+    path = tmp_path / "imported.json"
+    path.write_text(json.dumps(rows_))
+    assert data_main(["import", "-w", str(ws_path), str(path)]) == 0
+    capsys.readouterr()
+    argv = ["-w", str(ws_path), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "6"]
+    assert main([*argv, "--n", "2", "--limit", "2"]) == 0
+    counts = done_counts(capsys.readouterr().out)
+    assert (
+        counts["new_completions"] == "4"
+        and "already_sampled" not in counts
+        and "other_params_prompts" not in counts
+    )
+    sampled = Workspace(ws_path).frame("completions").query("engine not in ('import', 'gold')")
+    assert sampled.groupby("prompt_id").size().to_dict() == dict.fromkeys(first_prompts(ws_path, 2), 2)

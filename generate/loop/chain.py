@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from data.files import atomic_write, strict_json
 from data.workspace import Workspace
+from generate.sampling import sampled_by
 
 if TYPE_CHECKING:
     from generate.loop.spin import Iterate
@@ -16,9 +17,7 @@ if TYPE_CHECKING:
 
 def _answers(workspace: Workspace, label: str, round: int) -> dict[str, str]:
     completions = workspace.frame("completions")
-    mine = completions[
-        (completions["model"] == label) & (completions["round"] == round) & (completions["engine"] != "gold")
-    ]
+    mine = completions[sampled_by(completions, label, round)]
     return dict(zip(mine["prompt_id"], mine["text"]))
 
 
