@@ -7,8 +7,9 @@ import gc
 
 from data.errors import PrefloopError
 from data.workspace import Workspace
-from generate.bestofn import best_worst_paired, make_judge, pair_best_worst
+from generate.bestofn import make_judge, pair_best_worst
 from generate.engines import make_engine
+from generate.kept_pairs import best_worst_paired
 from generate.loop.options import LoopOptions
 from generate.loop.rounds import LoopRound
 from generate.loop.spin import Iterate, Loop, run_loop, unsampled
