@@ -259,8 +259,9 @@ def judge_report(result: dict) -> list[str]:
     ]
 
 
-def nothing_left(options: GenerateOptions, kept: int) -> str:
-    """What a sampling run with its whole prompt set (``kept`` prompts, answered already) says."""
+def nothing_left(options: GenerateOptions, kept: int, made: list[str] | None = None) -> str:
+    """What a sampling run with its whole prompt set (``kept`` prompts, answered already) says; ``made``: the pairs
+    it made of those answers (`made_lines`), said as what it did instead of sampling."""
     within = f"--split {options.split}" + (f" --shard {options.shard}" if options.shard else "")
     which = "every prompt"
     if options.limit:  # fewer prompts than --limit: the set is all of them
@@ -270,6 +271,11 @@ def nothing_left(options: GenerateOptions, kept: int) -> str:
             else f"each of the {kept} prompts"
         )
     more = "; a larger --limit samples more" if options.limit else ""
+    if made:
+        return (
+            f"nothing sampled: {which} of {within} already had answers from this model in this round; "
+            + "; ".join(made)
+        )
     return (
         f"nothing left to sample: {which} of {within} already has completions from this model in this round "
         f"(a rerun samples only the missing ones{more})"
@@ -283,6 +289,25 @@ def reused_line(reused: int, other_params: int) -> str:
         f"reused {reused} completions sampled before (this model, this round: another job's, e.g. --n 2 pairs) "
         f"as the rejected answer of their SPIN pairs, not sampled again{other}"
     )
+
+
+def paired_kept_line(paired: int, n: int) -> str:
+    """What a pairs job says of the prompts it kept whose pairs for people it made of answers sampled before."""
+    return (
+        f"paired {paired} prompts answered before (this model, this round, this run's parameters: e.g. a --pairs "
+        f"best-worst job's answers) for people, from their first {n} answers (those a fresh --n {n} draws), "
+        "none sampled again"
+    )
+
+
+def made_lines(counts: dict, n: int) -> list[str]:
+    """What a sampling job says of the pairs it made of answers sampled before (--spin's, a pairs job's)."""
+    said = []
+    if counts.get("reused"):
+        said.append(reused_line(counts["reused"], counts.get("reused_other_params", 0)))
+    if counts.get("paired_kept"):
+        said.append(paired_kept_line(counts["paired_kept"], n))
+    return said
 
 
 def topped_up_line(counts: dict, n: int) -> str | None:
@@ -326,12 +351,13 @@ def _main(argv: list[str] | None, prog: str) -> int:
         print("\n".join(judge_report(counts)))
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-        if counts.get("reused"):
-            print(reused_line(counts["reused"], counts.get("reused_other_params", 0)))
+        made = made_lines(counts, options.n)
+        if not options.arena and not counts.get("prompts"):  # check_prompts found some: all sampled already
+            print(nothing_left(options, counts.get("already_sampled", 0), made))
+        elif made:
+            print("\n".join(made))
         if said := topped_up_line(counts, options.n):
             print(said)
-        if not options.arena and not counts.get("prompts"):  # check_prompts found some: all sampled already
-            print(nothing_left(options, counts.get("already_sampled", 0)))
     return 0
 
 

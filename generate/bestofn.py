@@ -31,6 +31,7 @@ from generate.judge import (
     machine_label,
     pairs_to_judge,
 )
+from generate.kept_pairs import BEST_WORST_NOTE, best_worst_paired
 from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
 from generate.sampling import sample_pairs, sampled_by
 
@@ -96,20 +97,6 @@ def judge_workspace(options: GenerateOptions, workspace: Workspace) -> dict:
     )
     log.info("%s judges %d pairs of split %s", judge.annotator, len(pairs), options.split)
     return judge_pairs(workspace, judge, pairs, options.chunk_size, already)
-
-
-BEST_WORST_NOTE = "best of {} over worst"  # the judge's label on a best-vs-worst pair
-
-
-def best_worst_paired(workspace: Workspace, completion_ids: Collection[str]) -> set[str]:
-    """The prompts with a best-vs-worst pair among ``completion_ids``: a ``sampled`` pair a judge labelled with
-    `BEST_WORST_NOTE`. A pair for people (`--n 2`, same kind) is none, judged or not: a best-worst job after a
-    human round of the same model and round still judges every answer."""
-    pairs = workspace.frame("pairs")
-    pairs = pairs[(pairs["kind"] == "sampled") & pairs["completion_a"].isin(set(completion_ids))]
-    labels = workspace.frame("labels")
-    notes = labels["note"].fillna("").str.fullmatch(BEST_WORST_NOTE.format(r"\d+"))
-    return set(pairs.loc[pairs["id"].isin(set(labels.loc[notes, "item_id"])), "prompt_id"])
 
 
 def pair_best_worst(

@@ -4,7 +4,8 @@ set, the rank-item check, chunked durable writes); SPIN's gold-vs-generated pair
 Work goes in chunks of prompts; each chunk's completions, pairs (and SPIN labels) are one durable append, so a
 killed job loses at most the chunk in flight. A job's prompts are a fixed set (the first ``--limit`` of its
 selection), so a rerun samples only those of the set without completions from this model in this round, and tops
-up those answered fewer times than it asks (`plan_job`: another job's answers, a `--spin` job's one, say).
+up those answered fewer times than it asks (`plan_job`: another job's answers, a `--spin` job's one, say), and
+gives those answered as often or more with no pair for people yet theirs (`generate.kept_pairs.pair_kept`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from data.rank_guard import kept_items
 from data.records import Completion, has_gold
 from data.workspace import Workspace
 from generate.engines import Engine, Sample, SamplingParams
+from generate.kept_pairs import pair_kept
 
 log = logging.getLogger(__name__)
 
@@ -161,13 +163,15 @@ class JobPlan:
 
     ``fresh``: the prompts ``model`` has not answered in the round (samples 0..n-1 each); ``top_up``: those it
     answered k < n times with the job's sampling parameters (dtype aside, `same_params`), with those k answers
-    (oldest first), topped up with samples k..n-1; ``kept``: how many of the set it answered before (topped up or
-    not); ``other_params``: of those, how many it answered only with other parameters (not topped up: their answers
-    are not the first samples of this job's draw)."""
+    (oldest first), topped up with samples k..n-1; ``complete``: those it answered n times or more so, with those
+    answers (oldest first: the first n are this job's draw, `generate.kept_pairs.pair_kept`); ``kept``: how many of
+    the set it answered before (topped up or not); ``other_params``: of those, how many it answered only with other
+    parameters (not topped up: their answers are not the first samples of this job's draw)."""
 
     n: int
     fresh: list[PromptRow]
     top_up: list[tuple[PromptRow, list]]
+    complete: list[tuple[PromptRow, list]]
     kept: int
     other_params: int
 
@@ -192,16 +196,16 @@ def plan_job(
     """The job's set (`job_prompts`) split by what ``model`` answered in ``round`` before (`JobPlan`). Reads only."""
     prompts = _job_set(workspace, split, shard, limit, only, gold=False)
     answers = answers_by_prompt(workspace, model, round, set(prompts["id"]))
-    fresh, top_up, other = [], [], 0
+    fresh, top_up, complete, other = [], [], [], 0
     for prompt in _prompt_rows(prompts):
         if prompt.id not in answers:
             fresh.append(prompt)
             continue
         same = [c for c in answers[prompt.id] if same_params(c.params, params)]
         other += not same
-        if same and len(same) < n:
-            top_up.append((prompt, same))
-    return JobPlan(n, fresh, top_up, len(answers), other)
+        if same:
+            (top_up if len(same) < n else complete).append((prompt, same))
+    return JobPlan(n, fresh, top_up, complete, len(answers), other)
 
 
 def check_sampled_rank_items(
@@ -327,7 +331,8 @@ def sample_pairs(
     """Sample n completions per prompt of the job's set not answered yet, top up to n those answered fewer times
     with this job's parameters (`plan_job`), and pair each prompt's n for labelling; returns counts
     (``already_sampled``: the set's prompts answered before; ``topped_up`` of them, with ``topped_up_answers`` new
-    answers; ``other_params_prompts``: answered with other parameters only, kept as they are).
+    answers; ``paired_kept``: answered n times or more with no pair for people yet, a best-worst job's say, paired
+    from their first n, `pair_kept`; ``other_params_prompts``: answered with other parameters only, kept as they are).
 
     ``pairing`` False writes the completions only (`--pairs best-worst` pairs them after a judge scored them);
     ``only``: sample just these prompt ids; ``where``, ``instead``: what a refused round says
@@ -347,7 +352,11 @@ def sample_pairs(
         )
         return [*new, *pairs], counts
 
-    counts = _run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, "sampling pairs")
+    counts = Counter()
+    if pairing:
+        kept = [(prompt.id, answers) for prompt, answers in plan.complete]
+        counts.update(pair_kept(workspace, kept, n, pairs_per_prompt, round, params.seed))
+    counts.update(_run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, "sampling pairs"))
     for k in sorted({len(answers) for answers in earlier.values()}):  # one draw per start index
         prompts = [prompt for prompt, answers in plan.top_up if len(answers) == k]
         counts.update(

@@ -300,3 +300,35 @@ def test_the_judge_loop_imports_no_sample_set_it_does_not_need(tmp_path, tiny_mo
     assert loop_main(args) == 2  # past every check, a model loads
     assert capsys.readouterr().err == "error: engine loads\n"
     assert len(ws.frame("prompts")) == 2  # its own two, and no sample set
+
+
+def test_the_judge_loops_check_counts_the_answers_it_tops_up(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """The start model answered the loop's first round twice already (a `generate --n 2 --round 1`), so iteration 1
+    tops the prompt up with one answer (--n 3), taking its ranked item from 6 to 7 answers. The driver's check
+    counted only prompts not answered at all: it let the loop start (the start model registered) and the sampling
+    step refused. The check counts the top-up now, so the loop is refused before it writes anything."""
+    from generate import __main__ as cli
+    from generate.loop import judge as loop_judge
+    from generate.loop.__main__ import main as loop_main
+    from tests.test_generate_judge import ScriptedEngine, fair
+
+    def make_engine(*args, **kwargs):
+        raise EngineLoaded("engine loads")
+
+    monkeypatch.setattr(cli, "make_engine", lambda *args, **kwargs: ScriptedEngine(fair))
+    monkeypatch.setattr(loop_judge, "make_engine", make_engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)  # "tiny-judge" is a model
+    ws, item, _ = people_round(tmp_path / "ws")  # 4 people's answers in round 1
+    assert main(["-w", str(ws.path), "--model", str(tiny_model_dir), "--n", "2", "--round", "1"]) == 0
+    answers = ws.frame("completions")["id"].tolist()
+    ws.append([Label(item, "ann", "rank", None, ranking=canonical([[c] for c in answers]))])
+    before = digest(ws.path)
+    capsys.readouterr()
+    args = ["-w", str(ws.path), "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3",
+            "--spin-test-limit", "0", "--no-spin-isolate", "--model", str(tiny_model_dir)]  # fmt: skip
+    assert loop_main(args) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: --judge-iter 1: iteration 1 samples round 1: 1 new answer(s) to its prompt would take rank item "
+        f"{item} (round 1 of its prompt, ranked 1 time(s)) from 6 to 7 answers"
+    )
+    assert digest(ws.path) == before  # not even the start model registered

@@ -87,3 +87,23 @@ def test_an_earlier_answer_sampled_with_the_same_parameters_is_taken_first(tmp_p
         (prompts[0].id, p0[1].id, True),
         (prompts[1].id, p1[2].id, False),
     ]
+
+
+def test_a_spin_run_that_only_reused_answers_says_so_in_one_line(tmp_path, tiny_model_dir, capsys):
+    """`--spin` over prompts all answered before samples nothing and makes every SPIN pair of those answers: it
+    said "reused 2 ..." and then "nothing left to sample ... (a rerun samples only the missing ones)", as if it had
+    done nothing. One line now says both: nothing sampled, and what it made of the answers there."""
+    ws_path = tmp_path / "ws"
+    argv = ["-w", str(ws_path), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "4"]
+    argv += ["--prompts", str(write_prompts(tmp_path / "p.json", 2)), "--limit", "2"]
+    assert main([*argv, "--n", "2"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--spin"]) == 0
+    out = capsys.readouterr().out
+    assert done_counts(out)["reused"] == "2" and "nothing left to sample" not in out
+    said = [line for line in out.splitlines() if not line.startswith("done: ")]
+    assert said == [
+        "nothing sampled: each of the first 2 prompts of --split train already had answers from this model in this "
+        "round; reused 2 completions sampled before (this model, this round: another job's, e.g. --n 2 pairs) as "
+        "the rejected answer of their SPIN pairs, not sampled again"
+    ]

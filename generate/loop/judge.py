@@ -7,8 +7,9 @@ import gc
 
 from data.errors import PrefloopError
 from data.workspace import Workspace
-from generate.bestofn import best_worst_paired, make_judge, pair_best_worst
+from generate.bestofn import make_judge, pair_best_worst
 from generate.engines import make_engine
+from generate.kept_pairs import best_worst_paired
 from generate.loop.options import LoopOptions
 from generate.loop.rounds import LoopRound
 from generate.loop.spin import Iterate, Loop, run_loop, unsampled
@@ -42,17 +43,26 @@ def unpaired(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> 
     }
 
 
-def judge_loop_step(options: LoopOptions, iterate: Iterate, step: LoopRound, pending: dict) -> dict:
-    """One iteration's data (run in its own process): the iterate's n answers, then best-vs-worst pairs. The round
-    is checked again before the engine loads: someone may have ranked since the driver's check."""
-    workspace, round, params = Workspace(options.workspace), step.round, sampling_params(options)
-    # the prompts to sample, and those answered fewer than --n times (a SPIN chain's one answer): topped up
-    todo = {
+def judge_answers(
+    options: LoopOptions, workspace: Workspace, iterate: Iterate, round: int, pending: dict
+) -> dict[str, dict[str, int]]:
+    """Per split, the answers the iterate's sampling adds to the prompts of ``pending`` (`plan_job`): --n to one it
+    has not answered in ``round``, n - k to one it answered k < n times with the loop's parameters (a SPIN chain's
+    one answer: topped up). The driver's check and the sampling step's both count these."""
+    params = sampling_params(options)
+    return {
         split: plan_job(
             workspace, iterate.label, round, options.n, params, split, only=set(ids)
         ).new_answers()
         for split, ids in pending.items()
     }
+
+
+def judge_loop_step(options: LoopOptions, iterate: Iterate, step: LoopRound, pending: dict) -> dict:
+    """One iteration's data (run in its own process): the iterate's n answers, then best-vs-worst pairs. The round
+    is checked again before the engine loads: someone may have ranked since the driver's check."""
+    workspace, round, params = Workspace(options.workspace), step.round, sampling_params(options)
+    todo = judge_answers(options, workspace, iterate, round, pending)
     counts: dict = {}
     if any(todo.values()):
         step.check_answers(workspace, {p: k for answers in todo.values() for p, k in answers.items()})
@@ -91,6 +101,7 @@ JUDGE_LOOP = Loop(
     name=lambda options: options.judge_name,
     prompt_sets=judge_prompt_sets,
     pending=unpaired,
+    answers=judge_answers,
     sample_step=judge_loop_step,
     limit=JUDGE_LIMIT,
 )

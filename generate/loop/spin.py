@@ -69,6 +69,8 @@ class Loop:
     name: Callable[[LoopOptions], str]  # iterates go to WS/runs/<name>-iter<t>
     prompt_sets: Callable[[LoopOptions, Workspace, int], dict[str, list[str]]]
     pending: Callable[[Workspace, Iterate, int, dict], dict[str, list[str]]]  # prompt ids still to sample
+    # (options, workspace, iterate, round, pending) -> per split, the answers its sampling adds by prompt
+    answers: Callable[[LoopOptions, Workspace, Iterate, int, dict], dict[str, dict[str, int]]]
     sample_step: Callable  # (options, iterate, LoopRound, pending) -> counts; runs in a fresh process
     limit: int  # train prompts per iteration unless --limit says otherwise
 
@@ -154,6 +156,16 @@ def unsampled(workspace: Workspace, iterate: Iterate, round: int, sets: dict) ->
             p.id for p in pending_prompts(workspace, iterate.label, round, split) if p.id in wanted
         ]
     return pending
+
+
+def spin_answers(
+    options: LoopOptions, workspace: Workspace, iterate: Iterate, round: int, pending: dict
+) -> dict[str, dict[str, int]]:
+    """Per split, SPIN's one answer to each prompt of ``pending`` the iterate has not answered in ``round`` (one it
+    answered takes its pair from that answer: `spin_pending`)."""
+    return {
+        split: dict.fromkeys(ids, 1) for split, ids in unsampled(workspace, iterate, round, pending).items()
+    }
 
 
 def spin_pending(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict[str, list[str]]:
@@ -286,10 +298,7 @@ def check_rounds(
     the loop (`generate.loop.arena`), what the loop will sample by round (the sampling iterate's label, its answers
     by prompt) and the chain's last iterate as it will be (id "" where it is still to train; None where every
     iteration is done already)."""
-    reference, per_prompt = (
-        start_iterate(options, workspace, register=False),
-        1 if loop.kind == "spin" else options.n,
-    )
+    reference = start_iterate(options, workspace, register=False)
     planned, last = {}, None
     for iteration in range(1, iterations + 2 if loop.kind == "spin" else iterations + 1):
         round = reference.round + 1
@@ -298,12 +307,12 @@ def check_rounds(
             reference = _iterate_of(done)
             continue
         final = iteration > iterations  # SPIN's last step: the last iterate answers the held-out prompts
-        pending = unsampled(workspace, reference, round, {"test": sets["test"]} if final else sets)
-        loop_round(options, loop, iteration, round).check(workspace, pending, per_prompt)
-        planned[round] = (
-            reference.label,
-            dict.fromkeys((p for ids in pending.values() for p in ids), per_prompt),
-        )
+        pending = loop.pending(workspace, reference, round, {"test": sets["test"]} if final else sets)
+        # what its sampling step adds: --n to a prompt not answered, n - k to one answered k < n times (top-ups)
+        adds = loop.answers(options, workspace, reference, round, pending)
+        answers = {p: k for split in adds.values() for p, k in split.items()}
+        loop_round(options, loop, iteration, round).check_answers(workspace, answers)
+        planned[round] = (reference.label, answers)
         if not final:  # what it trains on, and where: this chain's pairs, a folder of its own
             folder = iterate_folder(options, workspace, loop, iteration)
             _check_one_chain(workspace, round, reference.label, loop)
@@ -353,6 +362,7 @@ SPIN_LOOP = Loop(
     name=lambda options: options.spin_name,
     prompt_sets=prompt_sets,
     pending=spin_pending,
+    answers=spin_answers,
     sample_step=sample_step,
     limit=SPIN_LIMIT,
 )

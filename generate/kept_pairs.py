@@ -1,0 +1,71 @@
+"""The ``sampled`` pairs a model's answers already have, told apart: a judge's best-vs-worst pair
+(`best_worst_paired`, `--pairs best-worst`) and pairs for people (`--n N`), both of kind ``sampled``; and the pairs
+for people a pairs job makes of a prompt it keeps (`pair_kept`: answered before, by a best-worst job say).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+
+import pandas as pd
+
+from data.pairing import make_pairs
+from data.workspace import Workspace
+
+BEST_WORST_NOTE = "best of {} over worst"  # the judge's label on a best-vs-worst pair
+
+
+def _sampled_pairs(workspace: Workspace, completion_ids: Collection[str]) -> tuple[pd.DataFrame, pd.Series]:
+    """The ``sampled`` pairs of ``completion_ids`` (either side), and which of them are best-vs-worst pairs."""
+    ids = set(completion_ids)
+    pairs = workspace.frame("pairs")
+    pairs = pairs[
+        (pairs["kind"] == "sampled") & (pairs["completion_a"].isin(ids) | pairs["completion_b"].isin(ids))
+    ]
+    labels = workspace.frame("labels")
+    notes = labels["note"].fillna("").str.fullmatch(BEST_WORST_NOTE.format(r"\d+"))
+    return pairs, pairs["id"].isin(set(labels.loc[notes, "item_id"]))
+
+
+def best_worst_paired(workspace: Workspace, completion_ids: Collection[str]) -> set[str]:
+    """The prompts with a best-vs-worst pair among ``completion_ids``: a ``sampled`` pair a judge labelled with
+    `BEST_WORST_NOTE`. A pair for people (`--n 2`, same kind) is none, judged or not: a best-worst job after a
+    human round of the same model and round still judges every answer."""
+    pairs, best_worst = _sampled_pairs(workspace, completion_ids)
+    return set(pairs.loc[best_worst, "prompt_id"])
+
+
+def people_paired(workspace: Workspace, completion_ids: Collection[str]) -> set[str]:
+    """The prompts with a pair for people among ``completion_ids``: a ``sampled`` pair that is no best-vs-worst
+    pair (`best_worst_paired`), judged by a machine or not."""
+    pairs, best_worst = _sampled_pairs(workspace, completion_ids)
+    return set(pairs.loc[~best_worst, "prompt_id"])
+
+
+def pair_kept(
+    workspace: Workspace, kept: list[tuple[str, list]], n: int, per_prompt: int, round: int, seed: int
+) -> Counter:
+    """Pairs for people of each kept prompt (prompt id, its answers with the job's parameters, oldest first: sample
+    indices 0, 1, ...) that has none yet (`people_paired`): made of its first ``n`` answers, the ones a fresh draw of
+    ``n`` gives, as that draw's are paired (`make_pairs`: ``per_prompt``, identical answers left unpaired), and
+    written. Counts ``paired_kept`` (prompts given a pair) beside the rows written; a rerun writes nothing."""
+    if not kept:
+        return Counter()
+    paired = people_paired(workspace, {c.id for _, answers in kept for c in answers})
+    made = {
+        prompt_id: make_pairs(prompt_id, answers[:n], per_prompt, round, seed)[0]
+        for prompt_id, answers in kept
+        if prompt_id not in paired
+    }
+    ids = [pair.id for pairs in made.values() for pair in pairs]
+    stored = (
+        set(workspace.read("pairs", ["id"], where=("id", ids)).column("id").to_pylist()) if ids else set()
+    )
+    new = {prompt_id: [p for p in pairs if p.id not in stored] for prompt_id, pairs in made.items()}
+    records = [pair for pairs in new.values() for pair in pairs]  # a best-vs-worst pair may be one of them
+    counts = Counter(paired_kept=sum(bool(pairs) for pairs in new.values()))
+    if records:
+        written = workspace.append(records, skip_existing=True)
+        counts.update({f"new_{name}": rows for name, rows in written.items()})
+    return +counts  # zeros left out

@@ -1,0 +1,110 @@
+"""Pairs for people of the prompts a pairs job keeps (`generate.kept_pairs.pair_kept`): `--n 2` after `--n 4
+--pairs best-worst` of the same model and round kept every prompt as already sampled (4 answers, and a best-vs-worst
+pair of the same kind, `sampled`) and made no pair for people at all. Now each kept prompt with no pair for people
+gets the pairs a fresh `--n 2` would give: of its first 2 answers, paired as fresh answers are."""
+
+from __future__ import annotations
+
+import pytest
+
+from data import Workspace
+from generate import __main__ as cli
+from generate import bestofn
+from generate.__main__ import main
+from generate.engines import Sample
+from generate.kept_pairs import best_worst_paired, people_paired
+from tests.test_generate_judge import ScriptedEngine, fair, quality
+from tests.test_generate_spin_pairs import done_counts, rows
+from tests.test_generate_topup import json_prompts
+
+
+class Repeating(ScriptedEngine):
+    """`ScriptedEngine`, but the first prompt's answers come in identical twos ("answer 0" twice, then "answer 1"
+    twice...): identical answers are not paired."""
+
+    def sample(self, prompts, n, params, first=0):
+        out = super().sample(prompts, n, params, first)
+        for index, messages in enumerate(prompts):
+            if messages[-1]["content"].endswith("number 0."):  # a sampling prompt, not a judge's
+                out[index] = [Sample(f"answer {s.seed // 2} to it", 4, "stop", s.seed) for s in out[index]]
+        return out
+
+
+def scripted(monkeypatch, kind=Repeating) -> ScriptedEngine:
+    engine = kind(fair)
+    for module in (cli, bestofn):
+        monkeypatch.setattr(module, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    return engine
+
+
+def pair_sides(ws: Workspace, ids=None) -> set[tuple[str, str]]:
+    pairs = ws.frame("pairs")
+    if ids is not None:
+        pairs = pairs[pairs["id"].isin(ids)]
+    return set(zip(pairs["completion_a"], pairs["completion_b"]))
+
+
+@pytest.mark.parametrize(("n", "per_prompt"), [(2, "1"), (3, "0")])
+def test_pairs_for_people_after_best_worst_are_a_fresh_draws_pairs(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, n, per_prompt
+):
+    scripted(monkeypatch)
+    prompts = ["--prompts", str(json_prompts(tmp_path / "p.json", 3)), "--model", str(tiny_model_dir)]
+    people = ["--n", str(n), "--pairs-per-prompt", per_prompt, "--limit", "3"]
+    argv = ["-w", str(tmp_path / "ws"), *prompts]
+    assert main([*argv, "--n", "4", "--pairs", "best-worst", "--judge", "tiny-judge", "--limit", "3"]) == 0
+    ws = Workspace(tmp_path / "ws")
+    best_worst = set(ws.frame("pairs")["id"])
+    answers = set(ws.frame("completions")["id"])
+    assert len(best_worst) == 3
+    capsys.readouterr()
+
+    assert main([*argv, *people]) == 0
+    out = capsys.readouterr().out
+    counts = done_counts(out)
+    ws = Workspace(tmp_path / "ws")
+    assert set(ws.frame("completions")["id"]) == answers  # nothing sampled
+    fresh = tmp_path / "fresh"  # what a fresh draw of n gives, in a workspace of its own
+    assert main(["-w", str(fresh), *prompts, *people]) == 0
+    expected = pair_sides(Workspace(fresh))
+    made = ws.frame("pairs").query("id not in @best_worst")
+    assert pair_sides(ws, made["id"]) == expected
+    assert set(ws.frame("pairs")["id"]) >= best_worst  # the best-vs-worst pairs stand beside them
+    text = ws.frame("completions").set_index("id")["text"]
+    assert all(quality(text[c]) < n for c in [*made["completion_a"], *made["completion_b"]])
+    # the first prompt's first 2 answers are identical: no pair for people of them, as in a fresh draw
+    assert counts["paired_kept"] == ("2" if n == 2 else "3") and counts["new_pairs"] == str(len(expected))
+    assert counts["already_sampled"] == "3" and "prompts" not in counts
+    assert "nothing left to sample" not in out
+    assert "nothing sampled: each of the first 3 prompts of --split train already had answers" in out
+    assert f"paired {counts['paired_kept']} prompts answered before" in out
+    every = set(ws.frame("prompts")["id"])
+    assert best_worst_paired(ws, answers) == every
+    assert (
+        len(people_paired(ws, answers)) == int(counts["paired_kept"]) and people_paired(ws, answers) <= every
+    )
+
+    before = rows(ws)
+    capsys.readouterr()
+    assert main([*argv, *people]) == 0  # a rerun: nothing written
+    out = capsys.readouterr().out
+    assert rows(Workspace(tmp_path / "ws")) == before
+    assert done_counts(out) == {"already_sampled": "3", "tokens": "0"}
+    assert "nothing left to sample" in out
+
+
+def test_a_kept_prompt_with_pairs_for_people_is_left_as_it_is(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """A human round (`--n 2`), then best-worst (topped up to 4): every prompt has its pair for people, so a job
+    asking for another pairing of its answers (`--n 3 --pairs-per-prompt 0`) pairs nothing."""
+    scripted(monkeypatch, ScriptedEngine)
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--limit", "3"]
+    argv += ["--prompts", str(json_prompts(tmp_path / "p.json", 3))]
+    assert main([*argv, "--n", "2"]) == 0
+    assert main([*argv, "--n", "4", "--pairs", "best-worst", "--judge", "tiny-judge"]) == 0
+    before = rows(Workspace(tmp_path / "ws"))
+    capsys.readouterr()
+    assert main([*argv, "--n", "3", "--pairs-per-prompt", "0"]) == 0
+    out = capsys.readouterr().out
+    assert rows(Workspace(tmp_path / "ws")) == before
+    assert done_counts(out) == {"already_sampled": "3", "tokens": "0"} and "nothing left to sample" in out
