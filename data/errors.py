@@ -26,3 +26,8 @@ def shown(value: object) -> str:
         return quoted(value)
     text = repr(value)
     return text if len(text) <= ECHO else text[: ECHO - 1] + "…"
+
+
+def first_line(exc: BaseException) -> str:
+    """A library's error as one line: its type and its message's first line (the rest is a traceback's)."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, first_line
 from data.leaderboard import ARENA
 from data.lineage import (
     NEWEST,
@@ -193,14 +193,9 @@ def load_arena_model(options: GenerateOptions, entry: ModelEntry):
         raise
     except Exception as exc:  # noqa: BLE001 - any library's load error: a broken folder, a bad file
         raise PrefloopError(
-            f"--arena: model {entry.path} did not load ({_first_line(exc)}); the models before it keep their "
+            f"--arena: model {entry.path} did not load ({first_line(exc)}); the models before it keep their "
             "answers, a rerun samples what is missing"
         ) from exc
-
-
-def _first_line(exc: Exception) -> str:
-    """A library's error as one line: its type and its message's first line (the rest is a traceback's)."""
-    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
 
 
 def check_arena_files(models: list[ModelEntry]) -> None:
@@ -226,7 +221,7 @@ def check_arena_files(models: list[ModelEntry]) -> None:
                     pass
         except Exception as exc:  # noqa: BLE001 - any reader's error on a broken file
             raise PrefloopError(
-                f"--arena: model {entry.path} does not load ({_first_line(exc)}); nothing written"
+                f"--arena: model {entry.path} does not load ({first_line(exc)}); nothing written"
             ) from exc
 
 

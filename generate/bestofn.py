@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Collection
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, first_line
 from data.lineage import is_reward_model_name
 from data.pairing import distinct_completions
 from data.provision import ProvisionError, local_model, resolve_model
@@ -53,9 +53,8 @@ def judge_model(name: str) -> str:
     try:
         AutoConfig.from_pretrained(folder)
     except Exception as exc:  # noqa: BLE001 - any reader's error on a broken config
-        first = (str(exc).strip().splitlines() or [""])[0]
         raise ProvisionError(
-            f"--judge {name}: {folder / 'config.json'} does not read ({type(exc).__name__}: {first})"
+            f"--judge {name}: {folder / 'config.json'} does not read ({first_line(exc)})"
         ) from exc
     return found
 
