@@ -104,9 +104,8 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
             _refuse_twice(header, source)
             columns = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
             for cells in rows:
-                if not any(
-                    cell.strip() for cell in cells[len(columns) :]
-                ):  # a spreadsheet's empty trailing cells
+                past_header = cells[len(columns) :]
+                if not any(cell.strip() for cell in past_header):  # a spreadsheet's empty trailing cells
                     cells = cells[: len(columns)]
                 if len(cells) > len(columns):
                     message = (
