@@ -2,7 +2,7 @@
 WS/runs/<name>-iter<t>, and `<kind>.json` there (spin.json, judge.json) claims the folder for its chain, naming the
 reference it trains from and its round, before training starts. A killed run's folder is taken up again; another
 chain's is never overwritten; and only a registered model whose folder is claimed so is the chain's iterate. A claim
-is read without following a symlink (`data.files.open_regular`): the loop writes none, so a symlink at its name, or a
+is read without following a symlink (`data.files.open_regular`): the loop never writes one, so a symlink at its name, or a
 claim that cannot be read as one, is refused in one line naming it, never taken for a claim (or for none)."""
 
 from __future__ import annotations
