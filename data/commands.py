@@ -337,8 +337,9 @@ class MergeCommand:
         default="fail",
         metadata={
             "help": "two workspaces holding different labels of one annotator on one item, or different gold "
-            "answers of one item, stop the merge (fail), or the merged-in workspace's are left out and counted "
-            "(skip); answers that would change a rank item under its labels stop it either way",
+            "answers of one item, or a label id naming another item's label, stop the merge (fail), or the "
+            "merged-in workspace's are left out and counted (skip); answers that would change a rank item under its "
+            "labels stop it either way",
             "choices": ON_CONFLICT,
         },
     )

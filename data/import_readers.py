@@ -77,9 +77,11 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
 
 
 def _read_csv(path: Path, source: str, limit: int) -> list[object]:
-    """`_csv_records` under a bound of ``limit`` characters a cell: a longer cell is refused, as a longer JSON line
-    is. The csv module's bound is the process's: the one before is put back (a later reader of CSV in the process,
-    a library's, would else be held to an import's --max-record-bytes)."""
+    """`_csv_records` under a bound of ``limit`` bytes a cell: a longer cell is refused, as a longer JSON line is.
+    The csv module counts characters, up to 4 bytes each in UTF-8, so its bound (``limit`` characters) only keeps a
+    cell from being read whole past 4 times the bound; `_cell_bytes` holds each cell read to ``limit`` bytes. The
+    csv module's bound is the process's: the one before is put back (a later reader of CSV in the process, a
+    library's, would else be held to an import's --max-record-bytes)."""
     previous = csv.field_size_limit(limit)
     try:
         return _csv_records(path, source, limit)
@@ -88,11 +90,12 @@ def _read_csv(path: Path, source: str, limit: int) -> list[object]:
 
 
 def _csv_records(path: Path, source: str, limit: int) -> list[object]:
-    """A CSV file's rows, each a dict of its cells' text by the header's column names; a missing trailing cell is
-    null (pandas read it as ""). A line that is blank or holds only spaces is no row, as pandas and the JSON Lines
-    reader skip it. A row with more cells than the header has columns, some of them not empty, is a `RecordError`
-    of its row: pandas took the first cells of such a row for an index and read the others into the wrong columns
-    (empty cells past the header's, a spreadsheet's trailing commas, are left out: nothing is a guess there)."""
+    """A CSV file's rows, each a dict of its cells' text by the header's column names. A line that is blank or
+    holds only spaces is no row, as pandas and the JSON Lines reader skip it. A row with more cells than the header
+    has columns, some of them not empty, is a `RecordError` of its row (``extra_cells``): pandas took the first
+    cells of such a row for an index and read the others into the wrong columns (empty cells past the header's, a
+    spreadsheet's trailing commas, are left out: nothing is a guess there). A row with fewer is one too
+    (``missing_cells``, `_missing_cells`): which cell is missing is as much a guess."""
     records: list[object] = []
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle, strict=True)
@@ -102,8 +105,10 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
             if header is None:
                 return []  # an empty file: no records, as an empty JSON Lines file
             _refuse_twice(header, source)
+            _cell_bytes(header, [], source, len(records), reader.line_num, limit)
             columns = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
             for cells in rows:
+                _cell_bytes(cells, columns, source, len(records), reader.line_num, limit)
                 past_header = cells[len(columns) :]
                 if not any(cell.strip() for cell in past_header):  # a spreadsheet's empty trailing cells
                     cells = cells[: len(columns)]
@@ -113,6 +118,8 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
                         "which column is a guess (quote a cell that holds a comma)"
                     )
                     records.append(RecordError(source, message, row=len(records), reason="extra_cells"))
+                elif missing := _missing_cells(cells, header, source, len(records), reader.line_num):
+                    records.append(missing)
                 else:
                     records.append(dict(zip(columns, cells + [None] * (len(columns) - len(cells)))))
         # an unclosed quote, a cell over the limit: nothing after it can be told apart
@@ -120,6 +127,34 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
             problem = f"cannot be read at line {reader.line_num}: {_csv_problem(exc, limit)}"
             raise SchemaError(source, problem, row=len(records)) from exc
     return records
+
+
+def _cell_bytes(cells: list[str], columns: list[str], source: str, row: int, line: int, limit: int) -> None:
+    """Refuse the file at a cell over ``limit`` bytes in UTF-8, as the csv module refuses one over ``limit``
+    characters (only a cell of more than ``limit // 4`` characters can be one: it alone is encoded)."""
+    for i, cell in enumerate(cells):
+        if len(cell) > limit // 4 and len(cell.encode("utf-8", "surrogateescape")) > limit:
+            field = columns[i] if i < len(columns) else None
+            problem = (
+                f"cannot be read at line {line}: a cell is longer than --max-record-bytes ({limit} bytes)"
+            )
+            raise SchemaError(source, problem, row=row, field=field)
+
+
+def _missing_cells(
+    cells: list[str], header: list[str], source: str, row: int, line: int
+) -> RecordError | None:
+    """A row that ends before a named column of the header (a column whose header cell is empty may go without
+    its cell, as empty cells past the header's may be there): a bad row naming the first missing cell."""
+    missing = [name for name in header[len(cells) :] if name]
+    if not missing:
+        return None
+    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    message = (
+        f"line {line}: the {missing[0]!r} cell is missing{more}: {len(cells)} cells, but the header names "
+        f"{len(header)} columns (an empty cell still takes its comma)"
+    )
+    return RecordError(source, message, row=row, field=missing[0], reason="missing_cells")
 
 
 def _blank(cells: list[str]) -> bool:

@@ -11,6 +11,10 @@ answers of one item that differ (an item's gold answer is its latest, `data.gold
 - with ``skip`` the merged-in workspace's labels of that item and annotator, or its gold rows of that item, are
   left out (they stay in that workspace), counted by reason in the summary; everything else of it merges.
 
+A label whose id names a label of another item here (an id an API user gave twice; `Workspace.append` refuses it in
+one workspace) is refused or left out alike (``reused_label_id``): the store keeps one row per id, so it was left
+out as a label already held, lost without a word.
+
 Labels that agree merge as before, and so do labels whose history one side holds (a label edited or undone after
 the workspace was copied: the other side's latest is among this side's records, so the newer one is a successor).
 
@@ -30,15 +34,16 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, quoted
 from data.files import failure_reason
 from data.gold import NOUN as GOLD_NOUN
-from data.merge_guard import FRAMES, Side, check_rank_items, frame_of
+from data.merge_guard import FRAMES, WORKSPACE, Side, check_rank_items, frame_of
 from data.merge_logs import carry_logs, plan_logs
 from data.merge_spellings import NearCopies
 from data.schemas import SCHEMAS
@@ -49,6 +54,7 @@ log = logging.getLogger(__name__)
 ON_CONFLICT = ("fail", "skip")
 CONFLICT = "conflicting_label"  # the reasons a skipped label, or gold row, is counted under
 GOLD_CONFLICT = "conflicting_gold"
+REUSED_ID = "reused_label_id"
 KEY = ["task", "item_id", "annotator"]
 VERDICT = [
     "retracted",
@@ -96,6 +102,28 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class ReusedId:
+    """A label of ``other`` (the workspace being merged in) on ``item_id`` whose id, ``label_id``, names a label of
+    ``kept_item`` in ``kept`` (this workspace, or one merged before): one id names one label of one item."""
+
+    label_id: str
+    item_id: str
+    kept_item: str
+    kept: Path
+    other: Path
+    reason: ClassVar[str] = REUSED_ID
+
+    def line(self) -> str:
+        return (
+            f"label id {quoted(self.label_id)} of item {quoted(self.item_id)} names a label of item "
+            f"{quoted(self.kept_item)} in {self.kept}"
+        )
+
+    def why(self) -> str:
+        return "it would be lost behind that label (the store keeps one label per id)"
+
+
+@dataclass(frozen=True)
 class MergePlan:
     """What merging ``other`` adds: ``added``, its rows that neither this workspace nor an earlier plan holds, less
     the labels and gold rows of ``conflicts`` (with ``skip``); ``near_copies``: how many of its prompts and answers
@@ -103,7 +131,7 @@ class MergePlan:
     import log carried (`data.merge_logs`)."""
 
     other: Workspace
-    conflicts: tuple[Conflict, ...]
+    conflicts: tuple[Conflict | ReusedId, ...]
     added: dict[str, pa.Table]
     near_copies: Counter = field(default_factory=Counter)
     log_lines: int = 0
@@ -189,7 +217,19 @@ def _found(
     return conflicts, set(clash[~clash.isin(kept["id"])])
 
 
-def _refuse(conflicts: list[Conflict], other: Path) -> None:
+def _reused_ids(kept: pd.DataFrame, theirs: pd.DataFrame, other: Path) -> list[ReusedId]:
+    """The labels of ``theirs`` whose ids name labels of other items in ``kept`` (each side one row per id)."""
+    both = theirs[["id", "item_id"]].merge(
+        kept[["id", "item_id", WORKSPACE]], on="id", suffixes=("", "_kept")
+    )
+    both = both[both["item_id"] != both["item_id_kept"]]
+    return [
+        ReusedId(row[0], row[1], row[2], Path(row[3]), other)
+        for row in both[["id", "item_id", "item_id_kept", WORKSPACE]].itertuples(index=False)
+    ]
+
+
+def _refuse(conflicts: list[Conflict | ReusedId], other: Path) -> None:
     first, more = conflicts[0], f" ({len(conflicts) - 1} more like it)" if len(conflicts) > 1 else ""
     raise MergeConflict(
         f"{other}: {first.line()}{more}: merged, {first.why()}; nothing was merged. Pass --on-conflict skip to "
@@ -217,9 +257,11 @@ def _plan_one(held: Held, target: Path, other: Workspace, on_conflict: str) -> M
     side = held.answering(pc.unique(tables["completions"].column("prompt_id")))
     label_conflicts, labels_out = _found(side.labels, theirs.labels, False, other.path)
     gold_conflicts, gold_out = _found(side.gold, theirs.gold, True, other.path)
-    conflicts = label_conflicts + gold_conflicts
+    reused = _reused_ids(side.labels, theirs.labels, other.path)
+    conflicts = label_conflicts + gold_conflicts + reused
     if conflicts and on_conflict == "fail":
         _refuse(conflicts, other.path)
+    labels_out |= {conflict.label_id for conflict in reused}
     left_out = {"labels": labels_out, "gold": gold_out}
     added = {name: _new_rows(tables[name], held.ids[name], left_out.get(name, set())) for name in SCHEMAS}
     merged_in = replace(  # what of theirs merges: their labels and gold rows less those left out

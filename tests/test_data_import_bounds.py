@@ -90,6 +90,23 @@ def test_a_csv_cell_over_max_record_bytes_refuses_the_file_and_leaves_the_csv_mo
     assert csv.field_size_limit() == bound
 
 
+def test_a_csv_cell_over_max_record_bytes_in_multibyte_text_refuses_the_file(ws, tmp_path, capsys):
+    """The csv module's bound counts characters: a cell of 600 two-byte characters (1,200 bytes) passed a
+    1,000-byte bound, as would one of 4,000 bytes in four-byte ones. The bound holds in bytes, naming the cell."""
+    path = tmp_path / "wide.csv"
+    at_bound = ("é" * 500).encode()  # 1,000 bytes: within the bound
+    path.write_bytes(b"prompt,chosen,rejected\nq," + at_bound + b",b\nq2,a," + ("é" * 600).encode() + b"\n")
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(path), "--max-record-bytes", "1000"]) == 2
+    assert error_lines(capsys) == [
+        f"error: {path}, row 1, field 'rejected': cannot be read at line 3: a cell is longer than "
+        "--max-record-bytes (1000 bytes)"
+    ]
+    assert digest(ws) == before
+    path.write_bytes(b"prompt,chosen,rejected\nq," + at_bound + b",b\n")
+    assert main(["import", "-w", str(ws), str(path), "--max-record-bytes", "1000"]) == 0
+
+
 def test_the_reader_never_holds_a_long_line(tmp_path, monkeypatch):
     """A 5 MB line under a 1,000-byte bound: no read asks for more than the bound plus one byte."""
     path = tmp_path / "long.jsonl"

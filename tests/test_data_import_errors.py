@@ -195,6 +195,35 @@ def test_a_csv_row_with_more_cells_than_columns_is_skipped_by_its_row(ws, tmp_pa
     ]
 
 
+def test_a_csv_row_missing_a_cell_says_so_naming_line_and_cell(ws, tmp_path, capsys):
+    """A row that ends before the header's last named column is a bad row naming the line and the cell: it read as
+    null, and the refusal said "the field is null" of a cell the user left out (a missing `label` made a KTO row a
+    gold answer, with no refusal at all). A column whose header cell is empty may go without its cell."""
+    kto = tmp_path / "kto.csv"
+    kto.write_bytes(b"prompt,completion,label\nq,a,true\nq2,a2\n")
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(kto)]) == 2
+    assert error_lines(capsys) == [
+        f"error: {kto}, row 1, field 'label': line 3: the 'label' cell is missing: 2 cells, but the header names 3 "
+        "columns (an empty cell still takes its comma)"
+    ]
+    assert digest(ws) == before
+    path = tmp_path / "cells.csv"
+    path.write_bytes(b'prompt,chosen,rejected,\nq2,yes,no\nq3,"a\nb"\n\nq4\n')
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    assert error_lines(capsys) == [
+        f"error: {path}, row 1, field 'rejected': line 4: the 'rejected' cell is missing: 2 cells, but the header "
+        "names 4 columns (an empty cell still takes its comma)"
+    ]
+    assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
+    assert "new_pairs 1" in capsys.readouterr().out
+    rejects = next((ws / "imports").glob("*-cells.rejects.jsonl"))
+    assert [(r["row"], r["reason"]) for r in map(json.loads, rejects.read_text().splitlines())] == [
+        (1, "missing_cells"),
+        (2, "missing_cells"),
+    ]
+
+
 def test_a_spreadsheets_empty_trailing_cells_are_no_extra_cells(ws, tmp_path, capsys):
     """A spreadsheet saves a row with empty cells past the header's columns (`q,a,b,,`): nothing there is a guess,
     so the row imports; the csv reader that replaced pandas refused each such row as one of extra cells."""

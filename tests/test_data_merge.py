@@ -216,6 +216,33 @@ def shards(tmp_path, n: int) -> tuple[Workspace, list[Workspace]]:
     return ws, out
 
 
+def test_a_label_id_two_shards_give_to_two_items_is_refused_naming_the_shard_or_skipped(tmp_path, capsys):
+    """A label id given to another item in a shard merged before (or in this workspace) was left out of the merge
+    as a label already held: the label was lost, and the summary said nothing of it. It is refused naming the
+    shard that brought it and the one holding the id, or, with --on-conflict skip, left out and counted."""
+    ws, (one, two) = shards(tmp_path, 2)
+    pair = ws.read("pairs").to_pylist()[0]
+    one.append([Label(pair["id"], "ann", "pairwise", "a", id="given")])
+    answer = Completion(pair["prompt_id"], "shard 1", "toy", "hf", round=1)  # the shard's own (`shards`)
+    assert answer.id in two.ids("completions")
+    other = Pair(pair["prompt_id"], pair["completion_a"], answer.id, "sampled", round=1)
+    two.append([other, Label(other.id, "bob", "pairwise", "b", id="given")])
+    before = digest(ws.path)
+    assert main(["merge", "-w", str(ws.path), str(one.path), str(two.path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {two.path}: label id 'given' of item {other.id!r} names a label of item {pair['id']!r} in "
+        f"{one.path}: merged, it would be lost behind that label (the store keeps one label per id); nothing was "
+        f"merged. Pass --on-conflict skip to keep {one.path}'s and leave {two.path}'s out (it stays there)\n"
+    )
+    assert digest(ws.path) == before
+    assert main(["merge", "-w", str(ws.path), str(one.path), str(two.path), "--on-conflict", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert f"left out (it stays in {two.path}): 1 reused_label_id" in out
+    assert f"label id 'given' of item {other.id!r} names a label of item {pair['id']!r} in {one.path}" in out
+    assert ws.read("labels", ["item_id"]).to_pylist() == [{"id": "given", "item_id": pair["id"]}]
+    assert other.id in ws.ids("pairs")  # the rest of the shard merged
+
+
 def test_a_merge_source_that_is_not_a_workspace_is_said_so_not_to_be_initialised(tmp_path, capsys):
     """`data merge -w WS nonexist` advised `python -m data init` on the source, which would only make an empty
     workspace to merge."""

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from data.files import NotAFileError
 from generate.loop.chain import gold_chain, write_gold_chain
 from generate.loop.report import chain_lines
 from tests.test_train_fit import strict
@@ -47,6 +49,18 @@ def test_held_out_json_writes_a_diverged_log_prob_as_null_and_reads_it_as_none(t
         json.dumps({"ids": ["p1"], "before": {"chosen": [math.nan]}, "after": {}})
     )
     assert read_held_out(tmp_path)["before"]["chosen"] == [None]
+
+
+def test_a_symlink_at_held_out_json_is_refused_naming_it_not_read(tmp_path):
+    """A run folder (often under the workspace's runs/) is read as every workspace file is: a symlink planted at
+    held_out.json was followed, and its target's numbers went into the chain."""
+    run(tmp_path / "elsewhere", [-10.0], [-9.0])
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "held_out.json").symlink_to(tmp_path / "elsewhere/held_out.json")
+    with pytest.raises(NotAFileError, match=f"{folder / 'held_out.json'}: a symlink or special file"):
+        read_held_out(folder)
+    assert read_held_out(tmp_path / "none") is None
 
 
 def test_a_null_log_prob_is_a_prompt_left_out_of_the_chain_and_counted(tmp_path):

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from data.files import atomic_write, finite, strict_json
+from data.files import atomic_write, finite, open_regular, strict_json
 from data.intervals import wilson_interval
 from train.head import completion_logps
 
@@ -233,9 +233,13 @@ def write_held_out(out: Path, rows: list[dict], before: dict, after: dict) -> No
 
 def read_held_out(folder: str | Path) -> dict | None:
     """A run folder's held-out numbers (see `write_held_out`), or None when it has none; a number that is null, or
-    NaN in a file written before they became null, is None (a row that cannot be compared)."""
-    path = Path(folder) / HELD_OUT_FILE
-    return finite(json.loads(path.read_text())) if path.is_file() else None
+    NaN in a file written before they became null, is None (a row that cannot be compared). Read without following
+    a symlink (a run folder is often the workspace's runs/): one planted at its name is a NotAFileError naming it."""
+    try:
+        with open_regular(Path(folder) / HELD_OUT_FILE) as handle:
+            return finite(json.load(handle))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def paired_change(before: list[float], after: list[float], resamples: int = 10_000, seed: int = 0) -> dict:

@@ -1,7 +1,9 @@
 """The iterate folders of a round driver's chain (`generate.loop.spin`): iteration t trains into
 WS/runs/<name>-iter<t>, and `<kind>.json` there (spin.json, judge.json) claims the folder for its chain, naming the
 reference it trains from and its round, before training starts. A killed run's folder is taken up again; another
-chain's is never overwritten; and only a registered model whose folder is claimed so is the chain's iterate."""
+chain's is never overwritten; and only a registered model whose folder is claimed so is the chain's iterate. A claim
+is read without following a symlink (`data.files.open_regular`): the loop never writes one, so a symlink at its name, or a
+claim that cannot be read as one, is refused in one line naming it, never taken for a claim (or for none)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data.errors import PrefloopError
-from data.files import atomic_write
+from data.errors import PrefloopError, first_line
+from data.files import NotAFileError, atomic_write, open_regular
 from data.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -27,14 +29,28 @@ def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, itera
     return workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
 
 
-def _marker(folder: str | Path, loop: Loop) -> dict | None:
-    marker = Path(folder) / f"{loop.kind}.json"
-    return json.loads(marker.read_text()) if marker.is_file() else None
+def read_claim(folder: str | Path, loop: Loop) -> dict | None:
+    """The claim (`<kind>.json`) in ``folder``; None where there is none. A symlink or special file at its name is
+    a NotAFileError naming it, and a file that is no claim (unreadable, no JSON object) a PrefloopError naming it:
+    neither makes the folder a chain's, nor leaves it to be trained over as nobody's."""
+    path = Path(folder) / f"{loop.kind}.json"
+    try:
+        with open_regular(path) as handle:
+            claimed = json.load(handle)
+    except (FileNotFoundError, NotADirectoryError):  # no claim, or no folder (a hub id's model)
+        return None
+    except NotAFileError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise PrefloopError(f"{path}: not a {loop.kind} claim ({first_line(exc)}); remove it") from None
+    if not isinstance(claimed, dict):
+        raise PrefloopError(f"{path}: not a {loop.kind} claim (no JSON object); remove it")
+    return claimed
 
 
 def chain_of(folder: str | Path, loop: Loop) -> tuple:
     """(reference id, round) of the chain that claimed ``folder``; (None, None) for a folder no chain claimed."""
-    theirs = _marker(folder, loop) or {}
+    theirs = read_claim(folder, loop) or {}
     return theirs.get("reference_id"), theirs.get("round")
 
 
@@ -42,7 +58,7 @@ def check_claim(folder: Path, reference: Iterate, round: int, loop: Loop) -> boo
     """Whether ``folder`` is this iteration's already (a killed run's), or refuse it: a folder of another chain is
     never overwritten. A ``reference`` without an id (not trained or registered yet) has no folder yet."""
     flag = f"--{loop.kind}-name NAME"
-    if (theirs := _marker(folder, loop)) is not None:
+    if (theirs := read_claim(folder, loop)) is not None:
         if (theirs.get("reference_id"), theirs.get("round")) != (reference.id, round):
             raise PrefloopError(
                 f"{folder}: holds round {theirs.get('round')} of another {loop.kind.upper()} chain (reference "

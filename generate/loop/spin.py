@@ -40,7 +40,7 @@ from generate.engines import make_engine
 from generate.isolate import run_isolated
 from generate.loop.arena import check_loop_arena
 from generate.loop.chain import gold_chain, write_gold_chain, write_samples
-from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, write_json
+from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, read_claim, write_json
 from generate.loop.options import LoopOptions
 from generate.loop.report import iteration_summary
 from generate.loop.rounds import LoopRound
@@ -228,13 +228,13 @@ def _done(workspace: Workspace, reference: Iterate, round: int, loop: Loop) -> d
     the loop claimed (`folders.claim`), not any model trained with the loop's method from ``reference`` in that
     round (a human round's `train --method dpo`, a `train --method spin` by hand), which it never sampled for."""
     claimed = (reference.id, round)
-    done = [
-        m for m in children(workspace, reference.id, loop.method, round) if chain_of(m.path, loop) == claimed
-    ]
-    if not done:
+    # newest first, and no further than the newest claimed: only the claims that can decide are read
+    candidates = reversed(children(workspace, reference.id, loop.method, round))
+    done = next((m for m in candidates if chain_of(m.path, loop) == claimed), None)
+    if done is None:
         return None
     models = workspace.frame("models")
-    row = models[models["id"] == done[-1].id].iloc[0]
+    row = models[models["id"] == done.id].iloc[0]
     return {
         "id": row["id"],
         "path": row["path"],
@@ -254,8 +254,7 @@ def iterate_once(
     model = _done(workspace, reference, round, loop)
     if model is not None:
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
-        marker = Path(model["path"]) / marker_name
-        record = json.loads(marker.read_text()) if marker.is_file() else {}
+        record = read_claim(model["path"], loop) or {}
         return iteration_summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
     started = time.perf_counter()
     sampled = _sample(options, workspace, reference, loop_round(options, loop, iteration, round), sets, loop)
@@ -268,7 +267,7 @@ def iterate_once(
     model = run_isolated(
         train_step, train_options, (round,), marker_name, isolate=options.spin_isolate, what="training"
     )
-    record = json.loads((folder / marker_name).read_text()) | {
+    record = (read_claim(folder, loop) or {}) | {
         "iteration": iteration,
         "model_id": model["id"],
         "trained_on_rounds": rounds,

@@ -1,0 +1,84 @@
+"""The claim files of a round driver's iterate folders (`generate.loop.folders`): read without following a symlink,
+a claim that is none refused in one line naming it, and only the claims that can decide an iteration read."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from data.errors import PrefloopError
+from data.files import NotAFileError
+from data.records import ModelRecord, now
+from data.workspace import Workspace
+from generate.loop.folders import chain_of, check_claim, read_claim
+from generate.loop.spin import SPIN_LOOP, Iterate, _done
+
+REFERENCE = Iterate("ref-id", "/models/ref", "ref", 0)
+
+
+def claim_text(reference_id: str = "ref-id", round: int = 1) -> str:
+    return json.dumps({"reference_id": reference_id, "reference": "/models/ref", "round": round})
+
+
+def test_a_symlinked_claim_is_refused_never_taken_for_the_chains(tmp_path):
+    """A symlink at spin.json naming a claim of this chain (in a folder of someone else's, or in /tmp) would have
+    made the folder this iteration's: training resumed in it and its model was taken for the chain's iterate."""
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(claim_text())
+    folder = tmp_path / "runs/spin-iter1"
+    folder.mkdir(parents=True)
+    (folder / "spin.json").symlink_to(elsewhere)
+    message = f"{folder / 'spin.json'}: a symlink or special file, not one written by prefloop: remove it"
+    with pytest.raises(NotAFileError) as refused:
+        check_claim(folder, REFERENCE, 1, SPIN_LOOP)
+    assert str(refused.value) == message
+    with pytest.raises(NotAFileError):
+        chain_of(folder, SPIN_LOOP)
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("{not json", "JSONDecodeError: Expecting property name enclosed in double quotes"),
+        ("[1, 2]", "no JSON object"),
+    ],
+)
+def test_a_claim_that_is_none_is_one_line_naming_it(tmp_path, content, why):
+    (tmp_path / "spin.json").write_text(content)
+    with pytest.raises(PrefloopError) as refused:
+        read_claim(tmp_path, SPIN_LOOP)
+    line = str(refused.value)
+    assert line.startswith(f"{tmp_path / 'spin.json'}: not a spin claim ({why}")
+    assert line.endswith("; remove it") and "\n" not in line
+
+
+def test_no_claim_where_there_is_no_file_or_no_folder(tmp_path):
+    assert read_claim(tmp_path, SPIN_LOOP) is None
+    assert chain_of(tmp_path / "gone", SPIN_LOOP) == (None, None)
+    assert chain_of("Org/hub-model", SPIN_LOOP) == (None, None)  # a model registered by its hub id
+    (tmp_path / "spin.json").write_text(claim_text())
+    assert chain_of(tmp_path, SPIN_LOOP) == ("ref-id", 1)
+
+
+def test_only_the_claims_that_can_decide_an_iteration_are_read(tmp_path):
+    """The chain's iterate is the newest child model it claimed: an older child's claim is never read (here a
+    symlink, which would be refused), nor any claim once the newest claimed is found."""
+    ws = Workspace.init(tmp_path / "ws")
+    older, newer = tmp_path / "by-hand", tmp_path / "ws/runs/spin-iter1"
+    for folder in (older, newer):
+        folder.mkdir(parents=True)
+    (older / "spin.json").symlink_to(tmp_path / "nowhere.json")
+    (newer / "spin.json").write_text(claim_text())
+    start = now()
+    ws.append(
+        [
+            ModelRecord(str(path), "spin", 1, REFERENCE.id, created_at=start + timedelta(seconds=i))
+            for i, path in enumerate((older, newer))
+        ]
+    )
+    assert _done(ws, REFERENCE, 1, SPIN_LOOP)["path"] == str(newer)
+    (newer / "spin.json").write_text(claim_text(round=2))  # the newer is not this round's: the older decides
+    with pytest.raises(NotAFileError, match="by-hand/spin.json: a symlink"):
+        _done(ws, REFERENCE, 1, SPIN_LOOP)
