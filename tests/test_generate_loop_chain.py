@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from data.errors import PrefloopError
 from data.files import NotAFileError
 from generate.loop.chain import gold_chain, write_gold_chain
 from generate.loop.report import chain_lines
@@ -61,6 +62,12 @@ def test_a_symlink_at_held_out_json_is_refused_naming_it_not_read(tmp_path):
     with pytest.raises(NotAFileError, match=f"{folder / 'held_out.json'}: a symlink or special file"):
         read_held_out(folder)
     assert read_held_out(tmp_path / "none") is None
+
+
+def test_a_held_out_json_cut_short_is_one_line_naming_it(tmp_path):
+    (tmp_path / "held_out.json").write_text('{"before": {"chosen": [-1.0')
+    with pytest.raises(PrefloopError, match=f"{tmp_path / 'held_out.json'}: not held-out numbers"):
+        read_held_out(tmp_path)
 
 
 def test_a_null_log_prob_is_a_prompt_left_out_of_the_chain_and_counted(tmp_path):

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from data.errors import PrefloopError, first_line
 from data.files import atomic_write, finite, open_regular, strict_json
 from data.intervals import wilson_interval
 from train.head import completion_logps
@@ -234,12 +235,18 @@ def write_held_out(out: Path, rows: list[dict], before: dict, after: dict) -> No
 def read_held_out(folder: str | Path) -> dict | None:
     """A run folder's held-out numbers (see `write_held_out`), or None when it has none; a number that is null, or
     NaN in a file written before they became null, is None (a row that cannot be compared). Read without following
-    a symlink (a run folder is often the workspace's runs/): one planted at its name is a NotAFileError naming it."""
+    a symlink (a run folder is often the workspace's runs/): one planted at its name is a NotAFileError naming it,
+    and a file that is not JSON (cut short by a full disk) a PrefloopError naming it."""
+    path = Path(folder) / HELD_OUT_FILE
     try:
-        with open_regular(Path(folder) / HELD_OUT_FILE) as handle:
+        with open_regular(path) as handle:
             return finite(json.load(handle))
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise PrefloopError(
+            f"{path}: not held-out numbers ({first_line(exc)}); remove it to leave the run's out"
+        ) from None
 
 
 def paired_change(before: list[float], after: list[float], resamples: int = 10_000, seed: int = 0) -> dict:
