@@ -64,12 +64,15 @@ def earlier_answers(
     round: int,
     prompts: list[PromptRow],
     params: SamplingParams | None = None,
+    answers: dict[str, list] | None = None,
 ) -> list[tuple[PromptRow, str, bool]]:
     """The SPIN pairs still to make from answers ``model`` gave in ``round`` (those it samples no more): for each
     of ``prompts`` it answered there with no SPIN pair yet, (prompt, the answer taken, whether that answer was
     sampled with ``params``). The answer taken: the oldest that is not `degenerate`, one sampled with ``params``
-    first; a prompt with none is left out, as a degenerate sample is. Reads only."""
-    answers = answers_by_prompt(workspace, model, round, {p.id for p in prompts})
+    first; a prompt with none is left out, as a degenerate sample is. ``answers``: `answers_by_prompt` of
+    ``prompts`` where the caller has read them. Reads only."""
+    if answers is None:
+        answers = answers_by_prompt(workspace, model, round, {p.id for p in prompts})
     pairs = workspace.frame("pairs")
     ids = {c.id for group in answers.values() for c in group}
     paired = set(pairs.loc[(pairs["kind"] == "spin") & pairs["completion_b"].isin(ids), "prompt_id"])
@@ -83,12 +86,15 @@ def earlier_answers(
     return found
 
 
-def spin_unpaired(workspace: Workspace, model: str, round: int, ids: Collection[str]) -> set[str]:
-    """Of the prompts ``ids``, those whose SPIN pair is still to make from an answer ``model`` gave in ``round``
-    (`earlier_answers`)."""
+def spin_todo(workspace: Workspace, model: str, round: int, ids: Collection[str]) -> set[str]:
+    """Of the prompts ``ids`` with a gold answer, those a SPIN step of ``model`` in ``round`` has work for: not
+    answered there yet (to sample), or answered without a SPIN pair yet (its pair to make from that answer,
+    `earlier_answers`). Reads the answers once."""
     prompts = workspace.frame("prompts")
     rows = prompt_rows(with_gold(prompts[prompts["id"].isin(set(ids))]))
-    return {prompt.id for prompt, _, _ in earlier_answers(workspace, model, round, rows)}
+    answers = answers_by_prompt(workspace, model, round, {p.id for p in rows})
+    unpaired = earlier_answers(workspace, model, round, rows, answers=answers)
+    return {p.id for p in rows if p.id not in answers} | {prompt.id for prompt, _, _ in unpaired}
 
 
 def sample_spin(
