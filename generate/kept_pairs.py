@@ -65,7 +65,6 @@ def pair_kept(
     new = {prompt_id: [p for p in pairs if p.id not in stored] for prompt_id, pairs in made.items()}
     records = [pair for pairs in new.values() for pair in pairs]  # a best-vs-worst pair may be one of them
     counts = Counter(paired_kept=sum(bool(pairs) for pairs in new.values()))
-    if records:
-        written = workspace.append(records, skip_existing=True)
-        counts.update({f"new_{name}": rows for name, rows in written.items()})
+    if records:  # the stored ids were read above: an append that skips them would read them again
+        counts.update({f"new_{name}": rows for name, rows in workspace.append(records).items()})
     return +counts  # zeros left out

@@ -146,3 +146,21 @@ def test_spin_pending_reads_the_answers_once_and_finds_what_each_split_has_left(
     pending = spin_pending(ws, Iterate("i0", "m", "m", 0), 0, sets)
     assert pending == {"train": [prompts[0].id, prompts[3].id], "test": [prompts[4].id, prompts[5].id]}
     assert len(reads) == 1
+
+
+def test_pair_kept_reads_the_stored_pair_ids_once(tmp_path, monkeypatch):
+    """`pair_kept` read the stored ids of the pairs it made to count the prompts it pairs, then appended them with
+    ``skip_existing``, which read the same ids again."""
+    from generate.kept_pairs import pair_kept
+    from generate.sampling import answers_by_prompt
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompts = [Prompt([{"role": "user", "content": f"q{i}"}], source="test") for i in range(2)]
+    params = PARAMS.to_json("float32")
+    answers = [Completion(p.id, f"answer {k}", "m", "hf", params, k, 0) for p in prompts for k in range(2)]
+    ws.append([*prompts, *answers])
+    kept = list(answers_by_prompt(ws, "m", 0, {p.id for p in prompts}).items())
+    reads = reads_of(monkeypatch, "pairs")
+    counts = pair_kept(ws, kept, 2, 1, 0, 0)
+    assert counts == {"paired_kept": 2, "new_pairs": 2} and len(ws.frame("pairs")) == 2
+    assert sum(where is not None and where[0] == "id" for where in reads) == 1
