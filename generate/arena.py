@@ -46,10 +46,10 @@ from generate.isolate import run_isolated
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
 from generate.sampling import (
     PromptRow,
-    _completion,
-    _run_chunks,
+    as_completion,
     check_sampled_rank_items,
     prompt_ids,
+    run_chunks,
     same_params,
 )
 
@@ -175,9 +175,9 @@ def sample_model(options: GenerateOptions, entry: ModelEntry, round: int, ids: l
     dtype, name = getattr(engine, "dtype", None), engine.name
 
     def build(prompt: PromptRow, samples) -> tuple[list[object], Counter]:
-        return [_completion(prompt, s, entry.path, name, params, round, dtype) for s in samples], Counter()
+        return [as_completion(prompt, s, entry.path, name, params, round, dtype) for s in samples], Counter()
 
-    counts = _run_chunks(
+    counts = run_chunks(
         workspace, engine, todo, options.arena_n, params, options.chunk_size, build, "sampling arena"
     )
     del engine

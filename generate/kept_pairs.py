@@ -48,24 +48,25 @@ def pair_kept(
 ) -> Counter:
     """Pairs for people of each kept prompt (prompt id, its answers with the job's parameters, oldest first: sample
     indices 0, 1, ...) that has none yet (`people_paired`): made of its first ``n`` answers, the ones a fresh draw of
-    ``n`` gives, as that draw's are paired (`make_pairs`: ``per_prompt``, identical answers left unpaired), and
-    written. Counts ``paired_kept`` (prompts given a pair) beside the rows written; a rerun writes nothing."""
+    ``n`` gives, as that draw's are paired (`make_pairs`: ``per_prompt``; identical or empty answers left unpaired
+    and counted as that draw counts them, ``unpaired_prompts`` among them, on each run while the prompt stays
+    unpaired), and written. Counts ``paired_kept`` (prompts given a pair) beside the rows written; a rerun writes
+    nothing."""
     if not kept:
         return Counter()
     paired = people_paired(workspace, {c.id for _, answers in kept for c in answers})
-    made = {
-        prompt_id: make_pairs(prompt_id, answers[:n], per_prompt, round, seed)[0]
-        for prompt_id, answers in kept
-        if prompt_id not in paired
-    }
+    counts, made = Counter(), {}
+    for prompt_id, answers in kept:
+        if prompt_id not in paired:
+            made[prompt_id], skipped = make_pairs(prompt_id, answers[:n], per_prompt, round, seed)
+            counts.update(skipped)
     ids = [pair.id for pairs in made.values() for pair in pairs]
     stored = (
         set(workspace.read("pairs", ["id"], where=("id", ids)).column("id").to_pylist()) if ids else set()
     )
     new = {prompt_id: [p for p in pairs if p.id not in stored] for prompt_id, pairs in made.items()}
     records = [pair for pairs in new.values() for pair in pairs]  # a best-vs-worst pair may be one of them
-    counts = Counter(paired_kept=sum(bool(pairs) for pairs in new.values()))
-    if records:
-        written = workspace.append(records, skip_existing=True)
-        counts.update({f"new_{name}": rows for name, rows in written.items()})
+    counts.update(paired_kept=sum(bool(pairs) for pairs in new.values()))
+    if records:  # the stored ids were read above: an append that skips them would read them again
+        counts.update({f"new_{name}": rows for name, rows in workspace.append(records).items()})
     return +counts  # zeros left out

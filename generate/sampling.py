@@ -93,7 +93,8 @@ def _answered(workspace: Workspace, model: str, round: int) -> set[str]:
     return set(completions.loc[sampled_by(completions, model, round), "prompt_id"])
 
 
-def _prompt_rows(prompts: pd.DataFrame) -> list[PromptRow]:
+def prompt_rows(prompts: pd.DataFrame) -> list[PromptRow]:
+    """The rows of a prompts table as `PromptRow`s, in its order."""
     return [
         PromptRow(p.id, [dict(m) for m in p.messages], None if pd.isna(p.gold) else p.gold)
         for p in prompts.itertuples()
@@ -106,7 +107,7 @@ def pending_prompts(
     """Prompts of ``split`` (and ``shard``; oldest first) without completions from ``model`` in ``round`` yet."""
     prompts = _split_prompts(workspace, split, shard)
     done = _answered(workspace, model, round)
-    return _prompt_rows(prompts[~prompts["id"].isin(done)].sort_values(["created_at", "id"], kind="stable"))
+    return prompt_rows(prompts[~prompts["id"].isin(done)].sort_values(["created_at", "id"], kind="stable"))
 
 
 def _job_set(
@@ -135,8 +136,8 @@ def job_prompts(
     limit: int = 0,
     only: Collection[str] | None = None,
     gold: bool = False,
-) -> tuple[list[PromptRow], int]:
-    """The prompts a sampling job answers, and how many of its set ``model`` answered in ``round`` already.
+) -> tuple[list[PromptRow], list[PromptRow]]:
+    """The prompts a sampling job answers, and those of its set ``model`` answered in ``round`` already (kept).
 
     The set is fixed: the first ``limit`` (0: all) prompts of ``split`` (and ``shard``; ``only`` these ids;
     ``gold``: those with a gold answer, as SPIN needs), oldest first, whatever has been sampled. Those already
@@ -144,7 +145,7 @@ def job_prompts(
     samples nothing (a larger ``limit`` samples the prompts it adds)."""
     prompts = _job_set(workspace, split, shard, limit, only, gold)
     done = prompts["id"].isin(_answered(workspace, model, round))
-    return _prompt_rows(prompts[~done]), int(done.sum())
+    return prompt_rows(prompts[~done]), prompt_rows(prompts[done])
 
 
 def answers_by_prompt(workspace: Workspace, model: str, round: int, ids: Collection[str]) -> dict[str, list]:
@@ -197,7 +198,7 @@ def plan_job(
     prompts = _job_set(workspace, split, shard, limit, only, gold=False)
     answers = answers_by_prompt(workspace, model, round, set(prompts["id"]))
     fresh, top_up, complete, other = [], [], [], 0
-    for prompt in _prompt_rows(prompts):
+    for prompt in prompt_rows(prompts):
         if prompt.id not in answers:
             fresh.append(prompt)
             continue
@@ -256,7 +257,7 @@ def gold_prompt_ids(workspace: Workspace, split: str, limit: int = 0) -> list[st
     return prompt_ids(workspace, split, limit, gold=True)
 
 
-def _completion(
+def as_completion(
     prompt: PromptRow,
     sample: Sample,
     model: str,
@@ -264,7 +265,9 @@ def _completion(
     params: SamplingParams,
     round: int,
     dtype: str | None = None,
-):
+) -> Completion:
+    """``sample``, ``model``'s answer to ``prompt`` in ``round``, as the completion a job writes (``dtype``: the
+    one the engine ran in, recorded beside ``params``)."""
     return Completion(
         prompt_id=prompt.id,
         text=sample.text,
@@ -278,7 +281,7 @@ def _completion(
     )
 
 
-def _run_chunks(
+def run_chunks(
     workspace: Workspace,
     engine: Engine,
     prompts: list[PromptRow],
@@ -344,7 +347,7 @@ def sample_pairs(
     earlier = {prompt.id: answers for prompt, answers in plan.top_up}
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
-        new = [_completion(prompt, s, model, engine.name, params, round, dtype) for s in samples]
+        new = [as_completion(prompt, s, model, engine.name, params, round, dtype) for s in samples]
         if not pairing:
             return new, Counter()
         pairs, counts = make_pairs(
@@ -356,11 +359,11 @@ def sample_pairs(
     if pairing:
         kept = [(prompt.id, answers) for prompt, answers in plan.complete]
         counts.update(pair_kept(workspace, kept, n, pairs_per_prompt, round, params.seed))
-    counts.update(_run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, "sampling pairs"))
+    counts.update(run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, "sampling pairs"))
     for k in sorted({len(answers) for answers in earlier.values()}):  # one draw per start index
         prompts = [prompt for prompt, answers in plan.top_up if len(answers) == k]
         counts.update(
-            _run_chunks(workspace, engine, prompts, n - k, params, chunk_size, build, "topping up", k)
+            run_chunks(workspace, engine, prompts, n - k, params, chunk_size, build, "topping up", k)
         )
         counts.update(topped_up=len(prompts), topped_up_answers=len(prompts) * (n - k))
     if plan.kept:  # a rerun, or another job of this model and round: what it kept

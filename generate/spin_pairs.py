@@ -17,13 +17,12 @@ from data.workspace import Workspace
 from generate.engines import Engine, Sample, SamplingParams
 from generate.sampling import (
     PromptRow,
-    _answered,
-    _completion,
-    _job_set,
-    _prompt_rows,
-    _run_chunks,
     answers_by_prompt,
+    as_completion,
     check_sampled_rank_items,
+    job_prompts,
+    prompt_rows,
+    run_chunks,
     same_params,
     with_gold,
 )
@@ -53,7 +52,7 @@ def spin_records(
     dtype: str | None = None,
 ):
     """Gold-vs-generated records for one prompt: the generated completion and its `spin_pair` records."""
-    generated = _completion(prompt, sample, model, engine, params, round, dtype)
+    generated = as_completion(prompt, sample, model, engine, params, round, dtype)
     if degenerate(generated.text, prompt.gold):
         return [generated], Counter(degenerate=1)
     return [generated, *spin_pair(prompt, generated.id, round)], Counter()
@@ -65,12 +64,15 @@ def earlier_answers(
     round: int,
     prompts: list[PromptRow],
     params: SamplingParams | None = None,
+    answers: dict[str, list] | None = None,
 ) -> list[tuple[PromptRow, str, bool]]:
     """The SPIN pairs still to make from answers ``model`` gave in ``round`` (those it samples no more): for each
     of ``prompts`` it answered there with no SPIN pair yet, (prompt, the answer taken, whether that answer was
     sampled with ``params``). The answer taken: the oldest that is not `degenerate`, one sampled with ``params``
-    first; a prompt with none is left out, as a degenerate sample is. Reads only."""
-    answers = answers_by_prompt(workspace, model, round, {p.id for p in prompts})
+    first; a prompt with none is left out, as a degenerate sample is. ``answers``: `answers_by_prompt` of
+    ``prompts`` where the caller has read them. Reads only."""
+    if answers is None:
+        answers = answers_by_prompt(workspace, model, round, {p.id for p in prompts})
     pairs = workspace.frame("pairs")
     ids = {c.id for group in answers.values() for c in group}
     paired = set(pairs.loc[(pairs["kind"] == "spin") & pairs["completion_b"].isin(ids), "prompt_id"])
@@ -84,12 +86,15 @@ def earlier_answers(
     return found
 
 
-def spin_unpaired(workspace: Workspace, model: str, round: int, ids: Collection[str]) -> set[str]:
-    """Of the prompts ``ids``, those whose SPIN pair is still to make from an answer ``model`` gave in ``round``
-    (`earlier_answers`)."""
+def spin_todo(workspace: Workspace, model: str, round: int, ids: Collection[str]) -> set[str]:
+    """Of the prompts ``ids`` with a gold answer, those a SPIN step of ``model`` in ``round`` has work for: not
+    answered there yet (to sample), or answered without a SPIN pair yet (its pair to make from that answer,
+    `earlier_answers`). Reads the answers once."""
     prompts = workspace.frame("prompts")
-    rows = _prompt_rows(with_gold(prompts[prompts["id"].isin(set(ids))]))
-    return {prompt.id for prompt, _, _ in earlier_answers(workspace, model, round, rows)}
+    rows = prompt_rows(with_gold(prompts[prompts["id"].isin(set(ids))]))
+    answers = answers_by_prompt(workspace, model, round, {p.id for p in rows})
+    unpaired = earlier_answers(workspace, model, round, rows, answers=answers)
+    return {p.id for p in rows if p.id not in answers} | {prompt.id for prompt, _, _ in unpaired}
 
 
 def sample_spin(
@@ -115,26 +120,24 @@ def sample_spin(
     prompt set, so a resumed run tops it up); ``where``, ``instead``: what a refused round says
     (`check_sampled_rank_items`).
     """
-    job = _job_set(workspace, split, shard, limit, only, gold=True)
-    done = job["id"].isin(_answered(workspace, model, round))
-    prompts = _prompt_rows(job[~done])
+    prompts, kept = job_prompts(workspace, model, round, split, shard, limit, only, gold=True)
     if prompts and engine is None:
         raise ValueError("sample_spin: prompts left to sample and no engine")
     if not prompts:
         log.info("no prompts with a gold answer left to sample for %s in round %d", model, round)
     answers = dict.fromkeys((p.id for p in prompts), 1)  # gold joins no rank item
     check_sampled_rank_items(workspace, answers, round, where, instead)
-    reused = pair_earlier_answers(workspace, model, round, _prompt_rows(job[done]), params)
+    reused = pair_earlier_answers(workspace, model, round, kept, params)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         return spin_records(
             prompt, samples[0], model, engine.name, params, round, getattr(engine, "dtype", None)
         )
 
-    counts = _run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, "sampling SPIN negatives")
+    counts = run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, "sampling SPIN negatives")
     counts.update(reused)
-    if done.any():  # a rerun, or another job of this model and round: what it kept
-        counts["already_sampled"] = int(done.sum())
+    if kept:  # a rerun, or another job of this model and round: what it kept
+        counts["already_sampled"] = len(kept)
     return counts
 
 

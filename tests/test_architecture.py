@@ -102,3 +102,18 @@ def test_generate_uses_only_trains_public_entry_points():
     # evaluate: the held-out statistics of a chain of runs; methods: the drivers' check of their train: section
     public = {"run", "options", "evaluate", "methods"}
     assert used <= public, f"generate imports train.{sorted(used - public)}"
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A ``_name`` is its own module's: one that another module needs has a public name (`generate.spin_pairs` and
+    `generate.arena` imported five private helpers of `generate.sampling`). Tests may reach inside."""
+    found = []
+    for package in sorted(OURS):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in OURS:
+                    private = [
+                        a.name for a in node.names if a.name.startswith("_") and not a.name.endswith("__")
+                    ]
+                    found += [f"{path.relative_to(ROOT)}: {node.module}.{name}" for name in private]
+    assert not found, f"private names imported from another module: {found}"

@@ -73,8 +73,11 @@ def test_pairs_for_people_after_best_worst_are_a_fresh_draws_pairs(
     assert set(ws.frame("pairs")["id"]) >= best_worst  # the best-vs-worst pairs stand beside them
     text = ws.frame("completions").set_index("id")["text"]
     assert all(quality(text[c]) < n for c in [*made["completion_a"], *made["completion_b"]])
-    # the first prompt's first 2 answers are identical: no pair for people of them, as in a fresh draw
+    # the first prompt's first 2 answers are identical: no pair for people of them, as in a fresh draw, and
+    # counted as that draw counts them (it was left unpaired unsaid)
     assert counts["paired_kept"] == ("2" if n == 2 else "3") and counts["new_pairs"] == str(len(expected))
+    skipped = {"duplicate": "1"} | ({"unpaired_prompts": "1"} if n == 2 else {})
+    assert {k: counts.get(k) for k in ("duplicate", "unpaired_prompts") if k in counts} == skipped
     assert counts["already_sampled"] == "3" and "prompts" not in counts
     assert "nothing left to sample" not in out
     assert "nothing sampled: each of the first 3 prompts of --split train already had answers" in out
@@ -90,7 +93,8 @@ def test_pairs_for_people_after_best_worst_are_a_fresh_draws_pairs(
     assert main([*argv, *people]) == 0  # a rerun: nothing written
     out = capsys.readouterr().out
     assert rows(Workspace(tmp_path / "ws")) == before
-    assert done_counts(out) == {"already_sampled": "3", "tokens": "0"}
+    # the first prompt is still unpaired (n 2), and says so again; a paired one is left as it is (n 3)
+    assert done_counts(out) == {"already_sampled": "3", "tokens": "0"} | (skipped if n == 2 else {})
     assert "nothing left to sample" in out
 
 
@@ -108,3 +112,29 @@ def test_a_kept_prompt_with_pairs_for_people_is_left_as_it_is(tmp_path, tiny_mod
     out = capsys.readouterr().out
     assert rows(Workspace(tmp_path / "ws")) == before
     assert done_counts(out) == {"already_sampled": "3", "tokens": "0"} and "nothing left to sample" in out
+
+
+def test_a_prompt_left_unpaired_for_identical_answers_is_counted_on_every_run(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """A prompt whose n answers are identical gets no pair: a fresh draw counts it (``unpaired_prompts``), but a
+    rerun, which keeps its answers (`pair_kept`), left it unpaired unsaid. Each run where it is still unpaired
+    now counts it, once."""
+    scripted(monkeypatch)
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--limit", "3", "--n", "2"]
+    argv += ["--prompts", str(json_prompts(tmp_path / "p.json", 3))]
+    assert main(argv) == 0
+    first = done_counts(capsys.readouterr().out)
+    assert (first["unpaired_prompts"], first["duplicate"], first["new_pairs"]) == ("1", "1", "2")
+    before = rows(Workspace(tmp_path / "ws"))
+    for _ in range(2):  # reruns: nothing written, the unpaired prompt counted each time, once
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert rows(Workspace(tmp_path / "ws")) == before
+        assert done_counts(out) == {
+            "already_sampled": "3",
+            "duplicate": "1",
+            "tokens": "0",
+            "unpaired_prompts": "1",
+        }
+        assert "nothing left to sample" in out

@@ -107,3 +107,60 @@ def test_a_spin_run_that_only_reused_answers_says_so_in_one_line(tmp_path, tiny_
         "round; reused 2 completions sampled before (this model, this round: another job's, e.g. --n 2 pairs) as "
         "the rejected answer of their SPIN pairs, not sampled again"
     ]
+
+
+def reads_of(monkeypatch, table: str) -> list:
+    """Each read of ``table`` (`Workspace.read`, which `frame` calls too) from now on: its ``where``."""
+    calls, read = [], Workspace.read
+
+    def counting(self, name, *args, **kwargs):
+        if name == table:
+            calls.append(kwargs.get("where"))
+        return read(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Workspace, "read", counting)
+    return calls
+
+
+def test_spin_pending_reads_the_answers_once_and_finds_what_each_split_has_left(tmp_path, monkeypatch):
+    """The SPIN driver's `spin_pending` read the answers table once per split (the prompts not answered) and once
+    more (those answered without a SPIN pair): now once, for the same prompts."""
+    from generate.loop.spin import Iterate, spin_pending
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompts = [
+        Prompt([{"role": "user", "content": f"q{i}"}], source="test", gold=f"gold {i}", split=split)
+        for i, split in enumerate(["train"] * 4 + ["test"] * 2)
+    ]
+    same = PARAMS.to_json("float32")
+    answered = [Completion(p.id, f"answer {i}", "m", "hf", same, 0, 0) for i, p in enumerate(prompts)]
+    gold1 = Completion(prompts[1].id, "gold 1", "gold", "gold")
+    degenerate = Completion(
+        prompts[2].id, "gold 2", "m", "hf", same, 0, 0
+    )  # the gold answer: no pair to make
+    spin1 = Pair(prompts[1].id, gold1.id, answered[1].id, kind="spin")
+    # answered: 0 (unpaired), 1 (paired), 2 (degenerate only), 4 (test, unpaired); 3 and 5 not at all
+    ws.append([*prompts, *answered[:2], answered[4], degenerate, gold1, spin1])
+    sets = {"train": [p.id for p in prompts[:4]], "test": [p.id for p in prompts[4:]]}
+    reads = reads_of(monkeypatch, "completions")
+    pending = spin_pending(ws, Iterate("i0", "m", "m", 0), 0, sets)
+    assert pending == {"train": [prompts[0].id, prompts[3].id], "test": [prompts[4].id, prompts[5].id]}
+    assert len(reads) == 1
+
+
+def test_pair_kept_reads_the_stored_pair_ids_once(tmp_path, monkeypatch):
+    """`pair_kept` read the stored ids of the pairs it made to count the prompts it pairs, then appended them with
+    ``skip_existing``, which read the same ids again."""
+    from generate.kept_pairs import pair_kept
+    from generate.sampling import answers_by_prompt
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompts = [Prompt([{"role": "user", "content": f"q{i}"}], source="test") for i in range(2)]
+    params = PARAMS.to_json("float32")
+    answers = [Completion(p.id, f"answer {k}", "m", "hf", params, k, 0) for p in prompts for k in range(2)]
+    ws.append([*prompts, *answers])
+    kept = list(answers_by_prompt(ws, "m", 0, {p.id for p in prompts}).items())
+    reads = reads_of(monkeypatch, "pairs")
+    counts = pair_kept(ws, kept, 2, 1, 0, 0)
+    assert counts == {"paired_kept": 2, "new_pairs": 2} and len(ws.frame("pairs")) == 2
+    assert sum(where is not None and where[0] == "id" for where in reads) == 1

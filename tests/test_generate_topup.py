@@ -202,3 +202,33 @@ def test_answers_imported_under_the_models_name_are_not_its_samples(tmp_path, ti
     )
     sampled = Workspace(ws_path).frame("completions").query("engine not in ('import', 'gold')")
     assert sampled.groupby("prompt_id").size().to_dict() == dict.fromkeys(first_prompts(ws_path, 2), 2)
+
+
+def test_a_prompt_answered_with_both_parameters_is_topped_up_and_paired_from_this_runs_answers(tmp_path):
+    """By design (README, top-ups): of a prompt answered with this job's parameters and with others, the job tops up
+    and pairs its own answers only, as a fresh draw of its parameters would, whatever pair for people the others
+    have: they are their own job's, and a pair of answers drawn two ways would mix the two."""
+    from data import Completion, Pair, Prompt
+    from generate.sampling import sample_pairs
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompts = [Prompt([{"role": "user", "content": f"q{i}"}], source="test") for i in range(2)]
+    same = PARAMS.to_json("float32")
+    other = SamplingParams(temperature=0.5, top_p=1.0, max_tokens=8, seed=0).to_json("float32")
+    mine = {p.id: [Completion(p.id, f"mine {k}", "m", "hf", same, k, 0) for k in range(i + 1)] for i, p in
+            enumerate(prompts)}  # fmt: skip
+    theirs = [Completion(p.id, f"theirs {k}", "m", "hf", other, k, 0) for p in prompts for k in range(2)]
+    people = [Pair(p.id, a.id, b.id, kind="sampled") for p, (a, b) in zip(prompts, [theirs[:2], theirs[2:]])]
+    ws.append([*prompts, *[c for cs in mine.values() for c in cs], *theirs, *people])
+
+    counts = sample_pairs(ws, ScriptedEngine(fair), "m", 2, PARAMS)
+    assert (counts["topped_up"], counts["paired_kept"], counts["new_pairs"]) == (1, 1, 2)
+    assert "other_params_prompts" not in counts and counts["already_sampled"] == 2
+    ws = Workspace(tmp_path / "ws")
+    text = ws.frame("completions").set_index("id")["text"]
+    pairs = ws.frame("pairs")
+    made = pairs[~pairs["id"].isin({p.id for p in people})]
+    assert sorted(sorted(text[[a, b]]) for a, b in made[["completion_a", "completion_b"]].values) == [
+        ["answer 1 to q0", "mine 0"],  # sample index 1 drawn, beside the one answer of this run's parameters
+        ["mine 0", "mine 1"],
+    ]

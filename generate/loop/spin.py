@@ -46,7 +46,7 @@ from generate.loop.report import iteration_summary
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, model_label, sampling_params
 from generate.sampling import gold_prompt_ids, pending_prompts
-from generate.spin_pairs import sample_spin, spin_unpaired
+from generate.spin_pairs import sample_spin, spin_todo
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +170,8 @@ def spin_answers(
 
 def spin_pending(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict[str, list[str]]:
     """Per split, the prompts of ``sets`` the iterate has not answered in ``round``, or answered (another job's
-    answer, e.g. a human round's) without a SPIN pair yet (`generate.spin_pairs.earlier_answers`)."""
-    pending = unsampled(workspace, iterate, round, sets)
-    todo = spin_unpaired(workspace, iterate.label, round, [p for ids in sets.values() for p in ids])
-    todo |= {p for ids in pending.values() for p in ids}
+    answer, e.g. a human round's) without a SPIN pair yet (`generate.spin_pairs.spin_todo`)."""
+    todo = spin_todo(workspace, iterate.label, round, [p for ids in sets.values() for p in ids])
     return {split: [p for p in ids if p in todo] for split, ids in sets.items()}
 
 
