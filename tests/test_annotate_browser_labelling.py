@@ -17,6 +17,7 @@ from tests.annotate_browser import (
     serve,
     sign_in,
     skip_to,
+    wait_settled,
     wait_status,
 )
 
@@ -82,6 +83,8 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
 
         page.get_by_role("tab", name="Admin").click()
         page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+        assert "arena" not in page.inner_text("#pf-admin-cards").lower()  # no arena pairs: no board, no line
         page.click("#pf-export-dpo")
         page.locator("#pf-admin-status").get_by_text("Wrote").wait_for(timeout=WAIT_MS)
         screenshot(page, "annotate-admin.png", tmp_path)
