@@ -142,3 +142,31 @@ def label_ws(workspace):
         ]
     workspace.append(records)
     return workspace
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless chromium driven by Playwright, one per test module (the browser tests' helpers:
+    tests/annotate_browser.py; importing them skips where Playwright is missing)."""
+    from tests.annotate_browser import CHROMIUM, playwright
+
+    with playwright.sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def users():
+    """The browser tests' accounts: ann, an admin, and bob, a labeller (password `annotate_browser.PASSWORD`)."""
+    from annotate.users import User, hash_password
+    from tests.annotate_browser import PASSWORD
+
+    return {
+        "ann": User("ann", hash_password(PASSWORD), admin=True),
+        "bob": User("bob", hash_password(PASSWORD)),
+    }

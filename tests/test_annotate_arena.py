@@ -94,7 +94,7 @@ def test_two_labellers_vote_blind_and_the_leaderboard_is_their_votes(tmp_path):
     if CHROMIUM is None:
         pytest.skip("no chromium on PATH (apt-get install chromium)")
     from annotate.app import build_app, launch, make_context
-    from tests.test_annotate_browser import free_port, wait_for_keys
+    from tests.annotate_browser import WAIT_MS, free_port, wait_for_keys
 
     workspace, models = arena_workspace(tmp_path / "ws")
     users = {name: User(name, hash_password(PASSWORD)) for name in ("lea", "max")}
@@ -118,19 +118,19 @@ def test_two_labellers_vote_blind_and_the_leaderboard_is_their_votes(tmp_path):
                 page.locator("input[type=text]").first.fill(name)
                 page.locator("input[type=password]").fill(PASSWORD)
                 page.keyboard.press("Enter")
-                page.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
+                page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
                 wait_for_keys(page)
                 for count in range(1, 10):
                     item = page.locator("#pf-prompt [data-item]").get_attribute("data-item")
                     page.keyboard.press(vote(name, page.inner_text("#pf-left"), page.inner_text("#pf-right")))
                     page.keyboard.press("Enter")
-                    page.locator("#pf-progress").get_by_text(f"{count} labelled").wait_for(timeout=10_000)
+                    page.locator("#pf-progress").get_by_text(f"{count} labelled").wait_for(timeout=WAIT_MS)
                     page.wait_for_function(
                         "old => document.querySelector('#pf-prompt [data-item]')?.dataset.item !== old",
                         arg=item,
                     )
                     bodies.append(page.content())
-                page.locator("#pf-prompt").get_by_text("All done").wait_for(timeout=10_000)
+                page.locator("#pf-prompt").get_by_text("All done").wait_for(timeout=WAIT_MS)
                 for response in responses:
                     if "text/event-stream" in (response.headers.get("content-type") or ""):
                         continue  # the event stream's payloads are the outputs the page rendered (scanned above)

@@ -1,27 +1,25 @@
 """Edit to gold end to end in headless Chromium, keys only: e without a pick is refused, a then e opens the answer,
 an unchanged edit is refused on screen, the label keys stay text in the editor, Ctrl+Enter saves label and edit
 (in Parquet), Esc cancels; the admin's diff shows hostile text inert. Screenshot docs/annotate-edit.png with
-ANNOTATE_SCREENSHOTS=1. Uses the helpers of tests/test_annotate_browser.py (Debian chromium + Playwright)."""
+ANNOTATE_SCREENSHOTS=1. Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py (Debian chromium +
+Playwright)."""
 
 from __future__ import annotations
 
-import pytest
-
 from annotate.service import choice_from_side
-from tests.test_annotate_browser import (  # noqa: F401  (browser, users: fixtures)
-    CHROMIUM,
-    PASSWORD,
-    browser,
+from tests.annotate_browser import (
+    NO_CHROMIUM,
+    WAIT_MS,
     build_workspace,
     csp_errors,
     login,
     screenshot,
     serve,
-    users,
+    sign_in,
     wait_status,
 )
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)")
+pytestmark = NO_CHROMIUM
 
 FIX = "Blue light is scattered more than red light by the air, so the sky looks blue."
 HOSTILE = 'a b t x s u n g <script>window.__xss = 4</script><img src=x onerror="window.__xss = 5">'
@@ -30,15 +28,17 @@ HOSTILE = 'a b t x s u n g <script>window.__xss = 4</script><img src=x onerror="
 def ready_for_keys(page) -> None:
     """The item's edit button is on screen and no text field holds the focus, so `e` reaches the page's keys (a
     key pressed while the first item still renders is a race of the test, not of a labeller who sees the page)."""
-    page.locator("#pf-edit-open").wait_for(state="visible", timeout=20_000)
-    page.wait_for_function("!['INPUT', 'TEXTAREA'].includes(document.activeElement?.tagName)", timeout=20_000)
+    page.locator("#pf-edit-open").wait_for(state="visible", timeout=WAIT_MS)
+    page.wait_for_function(
+        "!['INPUT', 'TEXTAREA'].includes(document.activeElement?.tagName)", timeout=WAIT_MS
+    )
 
 
 def editor_open(page) -> bool:
     return page.locator("#pf-edit textarea").is_visible()
 
 
-def test_edit_to_gold_with_keys_only(tmp_path, browser, users):  # noqa: F811
+def test_edit_to_gold_with_keys_only(tmp_path, browser, users):
     from data import Workspace
 
     workspace = build_workspace(Workspace.init(tmp_path / "ws"))
@@ -68,7 +68,7 @@ def test_edit_to_gold_with_keys_only(tmp_path, browser, users):  # noqa: F811
         page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null")
         page.keyboard.press("Control+a")
         page.keyboard.type(FIX)
-        page.wait_for_timeout(300)
+        page.wait_for_function("text => document.querySelector('#pf-edit textarea')?.value === text", arg=FIX)
         screenshot(page, "annotate-edit.png", tmp_path)
         page.keyboard.press("Control+Enter")
         wait_status(page, "Saved to disk: A better, with your edit. (u undoes both)")
@@ -117,11 +117,8 @@ def test_edit_to_gold_with_keys_only(tmp_path, browser, users):  # noqa: F811
 
         admin = browser.new_page(viewport={"width": 1440, "height": 1000})
         admin_violations = csp_errors(admin)
-        admin.goto(url)
-        admin.locator("input[type=text]").first.fill("ann")
-        admin.locator("input[type=password]").fill(PASSWORD)
-        admin.keyboard.press("Enter")
-        admin.locator("#pf-admin-edits .pf-diff").first.wait_for(timeout=20_000)
+        sign_in(admin, url, "ann")
+        admin.locator("#pf-admin-edits .pf-diff").first.wait_for(timeout=WAIT_MS)
         text = admin.inner_text("#pf-admin-edits")
         assert (
             "bob\t2\t2" in text
@@ -135,7 +132,7 @@ def test_edit_to_gold_with_keys_only(tmp_path, browser, users):  # noqa: F811
         app.close()
 
 
-def test_rank_edit_with_keys_only(tmp_path, browser, users):  # noqa: F811
+def test_rank_edit_with_keys_only(tmp_path, browser, users):
     from tests.test_annotate_rank import build_workspace as rank_workspace
 
     workspace = rank_workspace(tmp_path / "ws")

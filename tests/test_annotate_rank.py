@@ -207,11 +207,11 @@ def _rows(table: str) -> list[list[str]]:
     return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(<td>.*?)</tr>", table)]
 
 
-# ---- end to end in a real browser, keys only (helpers of test_annotate_browser) ----
+# ---- end to end in a real browser, keys only (helpers: tests/annotate_browser.py) ----
 
 
 def test_rank_keys_only_in_the_browser(tmp_path):
-    browser_tests = pytest.importorskip("tests.test_annotate_browser")
+    browser_tests = pytest.importorskip("tests.annotate_browser")
     if browser_tests.CHROMIUM is None:
         pytest.skip("no chromium on PATH")
     users = {
@@ -263,10 +263,10 @@ def _rank_in_browser(browser, helpers, ctx, workspace, url, tmp_path):
     page.keyboard.press("=")
     page.keyboard.press("4")
     assert box.input_value() == "3 > 2 = 4"
-    page.wait_for_timeout(200)
+    page.wait_for_function(f"{helpers.KEPT_PICK}?.ranking === '3 > 2 = 4'")  # the page has taken the keys
     helpers.screenshot(page, "annotate-rank.png", tmp_path)
     page.keyboard.press("Enter")  # answer 1 not ranked yet: not saved, the ranking stays to finish
-    page.locator("#pf-status").get_by_text("rank all 4 answers").wait_for(timeout=10_000)
+    page.locator("#pf-status").get_by_text("rank all 4 answers").wait_for(timeout=helpers.WAIT_MS)
     page.keyboard.press("1")
     page.keyboard.press("Enter")
     helpers.wait_status(page, "Saved to disk: ranking 3 > 2 = 4 > 1")
@@ -282,9 +282,10 @@ def _rank_in_browser(browser, helpers, ctx, workspace, url, tmp_path):
     other.keyboard.press("1")
     other.wait_for_function(f"{helpers.KEPT_PICK}?.ranking === '2 = 1'")  # kept in the browser: now reload
     other.reload()
-    other.wait_for_selector("#pf-prompt .pf-prompt", timeout=20_000)
+    other.wait_for_selector("#pf-prompt .pf-prompt", timeout=helpers.WAIT_MS)
     other.wait_for_function(
-        "document.querySelector('#pf-choice textarea, #pf-choice input')?.value === '2 = 1'", timeout=10_000
+        "document.querySelector('#pf-choice textarea, #pf-choice input')?.value === '2 = 1'",
+        timeout=helpers.WAIT_MS,
     )
 
 

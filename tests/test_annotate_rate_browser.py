@@ -1,6 +1,7 @@
 """The `rate` task end to end in headless Chromium, keys only: sign in, Enter refused until every aspect is rated,
 digits rate the focused aspect, Shift+Tab goes back, Enter saves; the Parquet label holds exactly those ratings;
-undo puts them back on screen; hostile text stays inert. Helpers from tests/test_annotate_browser.py."""
+undo puts them back on screen; hostile text stays inert. Helpers: tests/annotate_browser.py; fixtures:
+tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ import json
 from annotate.service import LabelService
 from annotate.users import Authenticator
 from data import Completion, Prompt, Workspace
-from tests.test_annotate_browser import (  # noqa: F401  (browser and users are fixtures)
+from tests.annotate_browser import (
+    NO_CHROMIUM,
+    WAIT_MS,
     XSS,
-    browser,
     csp_errors,
     free_port,
     login,
     screenshot,
-    users,
     wait_status,
 )
+
+pytestmark = NO_CHROMIUM
 
 HOSTILE_ANSWER = "A prince's father dies. " + XSS + " \u202eevil.exe"
 
@@ -40,7 +43,7 @@ def rate_workspace(path) -> Workspace:
     return workspace
 
 
-def test_rate_keyboard_only(tmp_path, browser, users):  # noqa: F811
+def test_rate_keyboard_only(tmp_path, browser, users):
     from annotate.app import build_app, launch, make_context
 
     workspace = rate_workspace(tmp_path / "ws")
@@ -55,7 +58,9 @@ def test_rate_keyboard_only(tmp_path, browser, users):  # noqa: F811
         first = ctx.service.queue.held["bob"]
         assert "evil.exe" in page.locator("#pf-left").inner_text()  # the hostile answer, as text
         page.keyboard.press("Enter")  # nothing rated yet: refused on the page, nothing sent
-        page.locator("#pf-rate .pf-rate-note").get_by_text("Rate every aspect first").wait_for(timeout=5_000)
+        page.locator("#pf-rate .pf-rate-note").get_by_text("Rate every aspect first").wait_for(
+            timeout=WAIT_MS
+        )
         for key in "34412":  # each digit rates the focused aspect and moves on
             page.keyboard.press(key)
         page.keyboard.press("Shift+Tab")  # back to complexity
@@ -86,7 +91,10 @@ def test_rate_keyboard_only(tmp_path, browser, users):  # noqa: F811
 
         for key in ("3", "2", "ArrowDown"):  # the next answer, half rated, for the screenshot
             page.keyboard.press(key)
-        page.wait_for_timeout(200)
+        page.wait_for_function(  # the keys applied (after the save's answer, to the next answer's panel)
+            "document.querySelector('#pf-rate .pf-focus')?.dataset.aspect === 'complexity' && "
+            """window.prefloopRatings() === '{"helpfulness":3,"correctness":2}'"""
+        )
         screenshot(page, "annotate-rate.png", tmp_path)
         assert page.evaluate("window.__xss") is None
         assert page.locator("#pf-prompt script, #pf-left script, #pf-left img").count() == 0

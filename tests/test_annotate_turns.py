@@ -117,7 +117,7 @@ def test_browser_labels_a_multi_turn_pair_with_keys_only(tmp_path):
     from annotate.service import choice_from_side
     from annotate.users import User, hash_password
     from data import Completion, Pair, Prompt, Workspace
-    from tests.test_annotate_browser import PASSWORD, login, screenshot, serve, wait_status
+    from tests.annotate_browser import PASSWORD, WAIT_MS, login, screenshot, serve, wait_status
 
     workspace = Workspace.init(tmp_path / "ws")
     prompt = Prompt([{"role": r, "content": c} for r, c in TURNS], source="e2e")
@@ -149,7 +149,7 @@ def test_browser_labels_a_multi_turn_pair_with_keys_only(tmp_path):
                     break
             assert page.evaluate("document.activeElement?.closest('.pf-earlier') !== null")
             page.keyboard.press("Enter")
-            page.locator("#pf-prompt details.pf-earlier[open]").wait_for(timeout=5_000)
+            page.locator("#pf-prompt details.pf-earlier[open]").wait_for(timeout=WAIT_MS)
             assert workspace.frame("labels").empty
             page.keyboard.press("Tab")  # on past the summary, where Enter submits again
             assert page.evaluate("document.activeElement?.tagName") != "SUMMARY"

@@ -1,0 +1,157 @@
+"""The browser tests' shared helpers (their fixtures, `browser` and `users`, are in tests/conftest.py): a tiny
+pairwise workspace with hostile text, the app served in this process or as `python -m annotate` in a child, sign-in
+by keys, and waits on what the page shows, never on the clock.
+
+Needs Debian's `chromium` and Playwright's Python client (no `playwright install`: we drive the system browser).
+Importing this module skips the importing test module where Playwright is missing; the test modules skip themselves
+where chromium is (their `pytestmark`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from annotate.service import LabelService
+from annotate.users import Authenticator
+from data import Completion, Pair, Prompt
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+playwright = pytest.importorskip("playwright.sync_api", reason="Playwright's Python client is not installed")
+NO_CHROMIUM = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium)")
+# How long a wait for the app's answer may take: a bound for a loaded machine (two test runs and a build on its 2
+# cores), not a pace the app must keep; a passing test never waits it out.
+WAIT_MS = 30_000
+
+# Screenshots refresh docs/ only on request (ANNOTATE_SCREENSHOTS=1), so a test run leaves the tree clean.
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" if os.environ.get("ANNOTATE_SCREENSHOTS") else None
+PASSWORD = "correct horse battery"
+XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> <a href="javascript:window.__xss=3">link</a>'
+PROMPTS = [
+    "Explain in two sentences why the sky is blue.",
+    "Write a haiku about a rainy Monday.",
+    "What is 17 * 23? Show your steps.",
+    "Summarise the plot of Hamlet for a ten-year-old. " + XSS,
+]
+ANSWERS = [
+    (
+        "Sunlight is scattered by the molecules in the air, and blue light is scattered much more than red "
+        "because it has a shorter wavelength.\n\nSo wherever you look away from the sun, blue light reaches you.",
+        "Because the ocean reflects onto the sky.",
+    ),
+    (
+        "Grey drops on the glass\ncoffee cools beside the phone\nthe week clears its throat",
+        "Rain. Monday. Sad.",
+    ),
+    ("17 * 23 = 17 * 20 + 17 * 3 = 340 + 51 = 391", "17 * 23 = 381"),
+    ("A prince's father dies, and his ghost asks for revenge. " + XSS, "Hamlet is a small village."),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def build_workspace(workspace):
+    records = []
+    for prompt_text, (good, bad) in zip(PROMPTS, ANSWERS):
+        prompt = Prompt([{"role": "user", "content": prompt_text}], source="e2e")
+        a = Completion(prompt.id, good, "smollm2-135m", "hf", seed=0)
+        b = Completion(prompt.id, bad, "smollm2-135m", "hf", seed=1)
+        records += [prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")]
+    workspace.append(records)
+    return workspace
+
+
+def serve(workspace, task, users):
+    from annotate.app import build_app, launch, make_context
+
+    ctx = make_context(LabelService(workspace, task, overlap=2), Authenticator(users))
+    app = build_app(ctx)
+    port = free_port()
+    launch(app, ctx, port=port, block=False, quiet=True)
+    return app, ctx, f"http://127.0.0.1:{port}/"
+
+
+def screenshot(page, name: str, tmp_path: Path) -> None:
+    page.screenshot(path=str((DOCS or tmp_path) / name))
+
+
+def sign_in(page, url, name):
+    """Signs ``name`` in by keys; an admin (ann) lands on the admin tab."""
+    page.goto(url)
+    page.locator("input[type=text]").first.fill(name)
+    page.locator("input[type=password]").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    if name == "ann":
+        page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=WAIT_MS)
+
+
+def login(page, url, name):
+    sign_in(page, url, name)
+    if name == "ann":  # an admin gets an item only from the label tab
+        page.get_by_role("tab", name="Label").click()
+    page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
+    wait_for_keys(page)
+
+
+def wait_for_keys(page) -> None:
+    """Keys reach the page's handler once the submit button shows and no field holds the focus: a key pressed
+    while the app still renders is a race of the test, not of a labeller who sees the page."""
+    page.locator("#pf-submit").wait_for(state="visible", timeout=WAIT_MS)
+    page.wait_for_function(
+        "!['INPUT', 'TEXTAREA'].includes(document.activeElement?.tagName)", timeout=WAIT_MS
+    )
+
+
+# The item on screen and its render (null while Gradio re-renders the prompt: not yet the next item).
+SHOWN_VIEW = "document.querySelector('#pf-prompt [data-view]')?.dataset.view ?? null"
+SHOWN_ITEM = "document.querySelector('#pf-prompt [data-view]')?.dataset.item ?? null"
+NEXT_ITEM_OR_DONE = f"""held => {{
+    const item = {SHOWN_ITEM};
+    return item === null ? document.querySelector('#pf-prompt').innerText.includes('All done') : item !== held;
+}}"""
+KEPT_PICK = "JSON.parse(localStorage.getItem('prefloop-pending'))"  # what app.js keeps of the pick on screen
+
+
+def skip_to(page, text: str, tries: int = 10) -> None:
+    """Skips (key s) until the item on screen shows ``text``. Each skip waits for the next item's view before the
+    next key: a key pressed while a skip is on its way is queued by the page and would skip the item sought too."""
+    for _ in range(tries):
+        if text in page.inner_text("#pf-prompt"):
+            return
+        view = page.evaluate(SHOWN_VIEW)
+        assert view is not None, f"no item on screen while looking for {text!r}"
+        page.keyboard.press("s")
+        page.wait_for_function(f"view => ![null, view].includes({SHOWN_VIEW})", arg=view, timeout=WAIT_MS)
+    raise AssertionError(f"no item with {text!r} after {tries} skips")
+
+
+def wait_settled(page) -> None:
+    """Waits until no output of the app is pending (Gradio marks one `.pending` from the event that will redraw it
+    until its answer is drawn): e.g. the admin tab's refreshes on sign-in, before a screenshot."""
+    page.wait_for_function("document.querySelector('.pending') === null", timeout=WAIT_MS)
+
+
+def csp_errors(page) -> list[str]:
+    """Collects the page's Content-Security-Policy violations (the app's own scripts must cause none)."""
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    return errors
+
+
+def wait_status(page, text, seconds: float = WAIT_MS / 1000):
+    """Waits for the status line to read ``text``; else fails saying what it reads (a flake and a bug read
+    differently)."""
+    try:
+        page.locator("#pf-status").get_by_text(text).wait_for(timeout=seconds * 1000)
+    except playwright.TimeoutError:
+        shown = page.evaluate("document.querySelector('#pf-status')?.innerText ?? '(no status line)'")
+        raise AssertionError(f"status never read {text!r}; it reads {shown!r}") from None

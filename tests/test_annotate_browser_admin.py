@@ -1,0 +1,177 @@
+"""The admin tab end to end in a real headless Chromium: gold items look like any item to a labeller, and the admin
+sees each labeller's gold accuracy; the arena leaderboard and its notes read as `python -m data leaderboard` prints
+them. Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
+
+from __future__ import annotations
+
+import re
+
+from annotate.service import LabelService
+from annotate.users import Authenticator
+from data import Completion, Pair, Prompt
+from tests.annotate_browser import (
+    NEXT_ITEM_OR_DONE,
+    NO_CHROMIUM,
+    WAIT_MS,
+    build_workspace,
+    csp_errors,
+    free_port,
+    login,
+    screenshot,
+    serve,
+    sign_in,
+    wait_settled,
+)
+
+pytestmark = NO_CHROMIUM
+
+
+def test_gold_items_look_like_any_item_and_the_admin_sees_each_labeller(tmp_path, browser, users):
+    """bob meets gold items (same page, same requests) among his items, his page's team line counting labels, not
+    items done; ann's admin tab shows his gold accuracy."""
+    from annotate.app import build_app, launch, make_context
+    from data import Workspace
+    from data.gold import mark_gold
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    gold_records = []
+    for i in range(4):
+        prompt = Prompt(
+            [{"role": "user", "content": f"Which answer names a prime number? ({i})"}], source="gold"
+        )
+        a = Completion(prompt.id, f"{[2, 3, 5, 7][i]} is prime.", "smollm2-135m", "hf", seed=0)
+        b = Completion(prompt.id, f"{[4, 6, 8, 9][i]} is prime.", "smollm2-135m", "hf", seed=1)
+        gold_records += [prompt, a, b, Pair(prompt.id, a.id, b.id, "imported")]
+    workspace.append(gold_records)
+    gold_ids = [r.id for r in gold_records if isinstance(r, Pair)]
+    mark_gold(workspace, gold_ids, ["a"] * 4, "test")
+    ctx = make_context(LabelService(workspace, "pairwise", overlap=2, gold_rate=0.5), Authenticator(users))
+    app = build_app(ctx)
+    port = free_port()
+    launch(app, ctx, port=port, block=False, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        violations = csp_errors(page)
+        sent = []
+        page.on("request", lambda r: sent.append(r.post_data or "") if r.method == "POST" else None)
+        login(page, url, "bob")
+        shapes, seen = {}, []
+        while (held := ctx.service.queue.held.get("bob")) is not None:
+            # with gold mixed in, the team line counts labels: an item count would stand still on a gold label
+            page.locator("#pf-progress").get_by_text(f"everyone: {len(seen)} labels (K=2)").wait_for(
+                timeout=WAIT_MS
+            )
+            assert "items done" not in page.inner_text("#pf-progress")
+            page.mouse.move(200 + len(seen), 300)  # activity: the pace count ticks while there is some
+            page.wait_for_function("window.prefloopActiveSeconds() > 1")  # over a second on this item
+            shapes[held] = page.evaluate(
+                "[...document.querySelectorAll('[id^=pf-], .pf-prompt, .pf-text')]"
+                ".map(e => e.tagName + '#' + e.id + '.' + e.className).join(' ')"
+            )
+            seen.append(held)
+            page.keyboard.press("a")
+            page.keyboard.press("Enter")
+            page.wait_for_function(NEXT_ITEM_OR_DONE, arg=held)
+        met = [i for i in seen if i in gold_ids]
+        assert met and len(set(seen)) == len(seen) == 4 + len(met)  # every item once, some gold among them
+        regular = next(i for i in seen if i not in gold_ids)
+        assert shapes[met[0]] == shapes[regular]  # the same markup, ids and classes
+        assert not [body for body in sent if "gold" in body.lower()]  # and no hint in the requests
+        labels = workspace.frame("labels")
+        assert labels["active_seconds"].notna().all() and (labels["active_seconds"] > 0).any()
+        assert (labels["active_seconds"] % 1 > 0).any()  # tenths of a second, not whole-second ticks
+        assert labels["served_at"].notna().all()
+
+        admin = browser.new_page(viewport={"width": 1440, "height": 900})
+        sign_in(admin, url, "ann")
+        admin.locator("#pf-admin-labellers table").wait_for(timeout=WAIT_MS)
+        table = admin.inner_text("#pf-admin-labellers")
+        assert "gold right" in table and "DS accuracy" in table and "flags" in table
+        on_gold = labels[labels["item_id"].isin(gold_ids)]
+        assert f"{(on_gold['choice'] == 'a').sum()}/{len(met)}" in table  # bob's gold answers, scored
+        admin.locator("#pf-admin-labellers").scroll_into_view_if_needed()
+        wait_settled(admin)  # the admin tab's own refreshes have drawn (no half-faded screenshot)
+        screenshot(admin, "annotate-labellers.png", tmp_path)
+        assert violations == []
+    finally:
+        app.close()
+
+
+def arena_votes_workspace(path):
+    """Arena pairs of model X (side a, as `generate --arena` pairs models in order) and Y on 40 prompts, and of X
+    and Z on 3. lefty picks whichever side was shown on the left (a side preference), fair picks Y and Z, and bob,
+    excluded in WS/excluded.json, picks X: without him Z is ahead of X by every vote (+inf) on too few prompts
+    for a win-rate interval. So the board carries every kind of note `data leaderboard` prints."""
+    from data import Label, Workspace
+    from data.selection import set_excluded
+
+    workspace, records, labels = Workspace.init(path), [], []
+    for i, rival in enumerate(["Y"] * 40 + ["Z"] * 3):
+        prompt = Prompt([{"role": "user", "content": f"question {i}"}], source="arena", split="test")
+        x, other = (Completion(prompt.id, f"{m} answers {i}", f"/models/{m}", "hf") for m in ("X", rival))
+        pair = Pair(prompt.id, x.id, other.id, "arena")
+        records += [prompt, x, other, pair]
+        left = "ab"[i % 2]
+        if rival == "Y":
+            labels.append(Label(pair.id, "lefty", "pairwise", left, left=left))
+        labels += [
+            Label(pair.id, who, "pairwise", picks, left=left) for who, picks in (("fair", "b"), ("bob", "a"))
+        ]
+    workspace.append(records)
+    workspace.append(labels)
+    set_excluded(workspace.path, "bob", True)
+    return workspace
+
+
+def cli_board(workspace, capsys) -> tuple[list[list[str]], list[str]]:
+    """`python -m data leaderboard`'s table as the admin tab's columns (model, strength, its interval, win rate,
+    its interval, votes: not the parent, nor the games beside the win rate) and its notes."""
+    from data.__main__ import main as data_main
+
+    assert data_main(["leaderboard", "-w", str(workspace.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("model ")) + 1
+    rows, notes = [], []
+    for line in lines[start:]:
+        if line.startswith("/models/"):
+            name, _parent, strength, interval, win, win_interval, votes = re.split(r"\s{2,}", line)
+            rows.append([name, strength, interval, win.split(" (")[0], win_interval, votes])
+        elif not line.startswith("plot: "):
+            notes.append(line)
+    return rows, notes
+
+
+def test_the_admin_tab_shows_the_arena_board_and_its_notes_as_the_cli_prints_them(
+    tmp_path, browser, users, capsys
+):
+    """The arena leaderboard on the admin tab reads as `python -m data leaderboard` prints it: each model's row,
+    and every note under it (why Z has +inf and no win-rate interval, who is excluded and from where, who votes by
+    the side of the screen)."""
+    workspace = arena_votes_workspace(tmp_path / "ws")
+    rows, notes = cli_board(workspace, capsys)
+    assert len(rows) == 3  # the notes this workspace is built for:
+    assert [note.split(":")[0] for note in notes] == [
+        "+inf",
+        "Win rate's -",
+        "excluded labellers",
+        "side preference in arena votes",
+    ]
+    assert "excluded labellers: bob (excluded.json)" in notes
+    assert notes[-1].startswith("side preference in arena votes: lefty (left 100% of 40)")
+    app, ctx, url = serve(workspace, "arena", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        violations = csp_errors(page)
+        sign_in(page, url, "ann")  # an admin lands on the admin tab
+        cards = page.locator("#pf-admin-cards")
+        cards.get_by_text("Arena leaderboard (people's votes, Bradley–Terry)").wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+        shown = cards.locator("table tbody tr").evaluate_all(
+            "rows => rows.map(row => [...row.cells].map(cell => cell.innerText.trim()))"
+        )
+        assert shown == rows
+        assert cards.locator(".pf-message").all_inner_texts() == notes
+        assert violations == []
+    finally:
+        app.close()

@@ -1,0 +1,195 @@
+"""Labelling end to end in a real headless Chromium, keys only: pairwise with undo, a note, hostile text, a reload
+and the admin's export and download; KTO; a phone-sized screen, fast typing and bidi markers; screenshots of each
+(docs/ with ANNOTATE_SCREENSHOTS=1). Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
+
+from __future__ import annotations
+
+from annotate.service import choice_from_side
+from data import Completion, Pair, Prompt
+from tests.annotate_browser import (
+    KEPT_PICK,
+    NO_CHROMIUM,
+    WAIT_MS,
+    build_workspace,
+    csp_errors,
+    login,
+    screenshot,
+    serve,
+    sign_in,
+    skip_to,
+    wait_settled,
+    wait_status,
+)
+
+pytestmark = NO_CHROMIUM
+
+
+def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users):
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960}, accept_downloads=True)
+        violations = csp_errors(page)
+        login(page, url, "ann")
+        first = ctx.service.queue.held["ann"]
+
+        page.keyboard.press("a")
+        page.keyboard.press("2")  # "better": strength 3
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: A better (better)")
+        labels = workspace.frame("labels")
+        assert len(labels) == 1 and labels.iloc[0]["strength"] == 3
+        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+        assert labels.iloc[0]["item_id"] == first
+
+        second = ctx.service.queue.held["ann"]
+        page.keyboard.press("b")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: B better")
+        page.keyboard.press("u")
+        wait_status(page, "Undid your label (B better)")
+        assert ctx.service.queue.held["ann"] == second
+        assert list(workspace.frame("labels")["retracted"]).count(True) == 1
+
+        # Typing in the note box must not trigger the single-letter keys.
+        page.keyboard.press("n")
+        page.keyboard.type("a b t x s u: the keys are inert here")
+        page.keyboard.press("Escape")
+        page.keyboard.press("t")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: tie")
+        labels = workspace.frame("labels")
+        assert len(labels) == 4
+        assert labels.sort_values("created_at").iloc[-1]["note"] == "a b t x s u: the keys are inert here"
+
+        # Model text is shown as text: no script ran, no image or javascript: link was made.
+        skip_to(page, "Hamlet")
+        assert "<script>window.__xss = 1</script>" in page.inner_text("#pf-prompt")
+        assert page.locator("#pf-prompt img, #pf-left img, #pf-right img, a[href^=javascript]").count() == 0
+        assert page.evaluate("window.__xss") is None
+
+        page.reload()
+        page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=WAIT_MS)  # an admin lands on the admin tab
+        page.get_by_role("tab", name="Label").click()
+        page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
+        assert "Hamlet" in page.inner_text("#pf-prompt")  # resumed on the same item
+        assert "2 labelled" in page.inner_text("#pf-progress")
+        page.keyboard.press("a")
+        page.keyboard.press("1")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {KEPT_PICK}?.strength === 0")  # both on screen
+        screenshot(page, "annotate-pairwise.png", tmp_path)
+
+        page.get_by_role("tab", name="Admin").click()
+        page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+        assert "arena" not in page.inner_text("#pf-admin-cards").lower()  # no arena pairs: no board, no line
+        page.click("#pf-export-dpo")
+        page.locator("#pf-admin-status").get_by_text("Wrote").wait_for(timeout=WAIT_MS)
+        screenshot(page, "annotate-admin.png", tmp_path)
+        with page.expect_download(timeout=WAIT_MS) as download:
+            page.click("#pf-admin-status a.pf-download")
+        saved = tmp_path / "downloaded-dpo.parquet"
+        download.value.save_as(saved)
+
+        import pandas as pd
+
+        dpo = pd.read_parquet(saved)
+        assert list(dpo["pair_id"]) == [first]
+        texts = {row.id: row.text for row in workspace.frame("completions").itertuples()}
+        pair = workspace.frame("pairs").set_index("id").loc[first]
+        chosen_side = labels.set_index("item_id").loc[first, "choice"]
+        chosen_id = pair["completion_a"] if chosen_side == "a" else pair["completion_b"]
+        assert dpo.iloc[0]["chosen"][0]["content"] == texts[chosen_id]
+        # one split, people's labels only: data export --split train --labels human, to its file name
+        page.locator("#pf-admin-split").get_by_text("train", exact=True).click()
+        page.locator("#pf-admin-labels").get_by_text("human", exact=True).click()
+        page.click("#pf-export-dpo")
+        page.locator("#pf-admin-status").get_by_text(
+            "dpo-train.parquet (majority, --labels human)"
+        ).first.wait_for(timeout=WAIT_MS)
+        with page.expect_download(timeout=WAIT_MS) as download:
+            page.click("#pf-admin-status a.pf-download")
+        assert download.value.suggested_filename == "dpo-train.parquet"
+
+        # bob is no admin: the tab stays hidden and he sees none of ann's labels.
+        other = browser.new_page()
+        login(other, url, "bob")
+        assert other.get_by_role("tab", name="Admin").count() == 0
+        assert "0 labelled" in other.inner_text("#pf-progress")
+        assert other.request.get(f"{url}prefloop/export/dpo.parquet").status == 403
+        other.click("#pf-logout-button")
+        other.locator("input[type=password]").wait_for(timeout=WAIT_MS)
+        assert violations == []
+    finally:
+        app.close()
+
+
+def test_kto_view(tmp_path, browser, users):
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "kto", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        login(page, url, "bob")
+        page.keyboard.press("d")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: desirable")
+        page.keyboard.press("x")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 1")  # "undesirable" is picked on screen
+        screenshot(page, "annotate-kto.png", tmp_path)
+        labels = workspace.frame("labels")
+        assert list(labels["choice"]) == ["desirable"] and list(labels["task"]) == ["kto"]
+    finally:
+        app.close()
+
+
+def test_phone_layout_fast_keys_and_bidi(tmp_path, browser, users):
+    from data import Workspace
+
+    workspace = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Name the attachment in the email."}], source="e2e")
+    a = Completion(prompt.id, "The file is \u202eevil.exe\u202c, open it.", "smollm2-135m", "hf", seed=0)
+    b = Completion(prompt.id, "There is no attachment.", "smollm2-135m", "hf", seed=1)
+    workspace.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
+    build_workspace(workspace)
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        login(page, url, "bob")
+        cards = page.locator("#pf-left").bounding_box(), page.locator("#pf-right").bounding_box()
+        assert cards[1]["y"] >= cards[0]["y"] + cards[0]["height"] - 1 and cards[0]["width"] > 300  # stacked
+        for part in ("#pf-progress", ".pf-header h1", "#pf-logout-button"):
+            box = page.locator(part).first.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, part  # the whole header is on screen
+        cards_text = page.inner_text("#pf-left") + page.inner_text("#pf-right")
+        assert "⟦RLO⟧evil.exe⟦PDF⟧" in cards_text and "\u202e" not in cards_text
+        screenshot(page, "annotate-phone.png", tmp_path)
+        page.locator(".pf-bidi").first.scroll_into_view_if_needed()
+        page.set_viewport_size({"width": 900, "height": 700})
+        screenshot(page, "annotate-bidi.png", tmp_path)
+
+        # Typed fast: the second label's keys arrive while the first submit is on its way.
+        first = ctx.service.queue.held["bob"]
+        for key in ("b", "2", "Enter", "x", "Enter"):
+            page.keyboard.press(key)
+        wait_status(page, "Saved to disk: both bad")
+        labels = workspace.frame("labels").sort_values("created_at")
+        assert len(labels) == 2 and labels.iloc[0]["item_id"] == first and labels.iloc[0]["strength"] == 3
+        assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
+        assert labels.iloc[1]["item_id"] != first and labels.iloc[1]["choice"] == "both_bad"
+
+        # The admin's tables scroll sideways on the phone instead of being cut off.
+        admin = browser.new_page(viewport={"width": 390, "height": 844})
+        sign_in(admin, url, "ann")
+        table = admin.locator("#pf-admin-labellers .pf-scroll")
+        table.wait_for(timeout=WAIT_MS)
+        box = table.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert table.evaluate("e => getComputedStyle(e).overflowX") == "auto"
+        assert table.evaluate("e => e.scrollWidth > e.clientWidth")  # wider than the phone: it scrolls
+        assert "right" in admin.inner_text("#pf-admin-cards")  # labels counted by the side seen on screen
+    finally:
+        app.close()
