@@ -83,6 +83,17 @@ def test_a_workspace_holding_the_hub_id_is_found_by_the_snapshot_and_the_reverse
     assert find_or_register(newer, "org/tiny").id == entry.id and len(newer.frame("models")) == 1
 
 
+def test_sampling_a_hub_id_takes_its_snapshots_round_from_the_manifest(tmp_path, snapshot, monkeypatch):
+    """`generate --model org/model` looked its round up as a folder under the current one: never found, round 0."""
+    from generate.__main__ import sampling_round
+    from generate.options import GenerateOptions
+
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append([ModelRecord(path=str(snapshot), method="base", round=2)])
+    assert sampling_round(GenerateOptions(model="org/tiny"), ws, "org/tiny") == 2
+
+
 @pytest.mark.parametrize("flag", ["--model", "--arena", "--judge"])
 def test_a_model_whose_config_does_not_read_is_one_wording_for_every_flag(
     tmp_path, tiny_model_dir, other, monkeypatch, capsys, flag
