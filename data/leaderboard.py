@@ -44,6 +44,8 @@ from data.errors import PrefloopError
 from data.gold import read_gold
 from data.intervals import clustered_wilson_interval
 from data.labeller_flags import LEFT_SHARE_MIN_LABELS, LEFT_SHARE_RANGE
+from data.lineage import same_model
+from data.provision import hub_id_of
 from data.selection import without_labellers
 
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
@@ -126,6 +128,22 @@ def win_matrices(votes: pd.DataFrame, models: Sequence[str]) -> tuple[np.ndarray
     np.add.at(wins, (prompt_of, a, b), score)
     np.add.at(wins, (prompt_of, b, a), 1.0 - score)
     return prompts, wins
+
+
+def one_label_per_model(votes: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
+    """``votes`` with each side named once per model: a hub model's answers recorded under its hub id and under its
+    snapshot folder (`data.lineage.same_model`; a workspace's arena answers from before the snapshot named hub
+    models) are named as the manifest's path for it, else as the snapshot: one row on the board, not two."""
+    seen = sorted(set(votes["model_a"]) | set(votes["model_b"]))
+    paths = list(models.sort_values(["created_at", "id"], kind="stable")["path"])[::-1]  # the newest first
+    known = set(paths) | set(models["id"])
+    snapshots = [label for label in seen if label not in known and hub_id_of(label) not in (None, label)]
+    rename = {}
+    for label in set(seen) - known:
+        others = paths + (snapshots if hub_id_of(label) == label else [])
+        rename[label] = next((n for n in others if same_model(n, label)), label)
+    rename = {label: name for label, name in rename.items() if name != label}
+    return votes.replace({"model_a": rename, "model_b": rename}) if rename else votes
 
 
 def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
@@ -227,6 +245,7 @@ def leaderboard(
         )
         voted = f"; machine votes there are by {', '.join(machines)}" if machines else ""
         raise PrefloopError(f"no votes by {by} on arena pairs yet ({how}{voted})")
+    votes = one_label_per_model(votes, models)
     labels_seen = sorted(set(votes["model_a"]) | set(votes["model_b"]))
     ordered = lineage_order(models, labels_seen)
     _, wins = win_matrices(votes, [m["label"] for m in ordered])

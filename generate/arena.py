@@ -7,9 +7,10 @@
 
 Every model answers the first ``--limit`` prompts of ``--split`` (a fixed set, oldest first) with the same sampling
 settings and seeds (``--arena-n`` answers each, 1 by default), at one round for all (``--round``, else the newest
-model's). Completions record the model's absolute folder (a hub id: as given) as their model, which is the
-manifest's path: the leaderboard resolves each side to its manifest entry (`data.leaderboard`); a folder the manifest
-does not know is compared by its folder and listed after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and answer index,
+model's). Completions record the model's absolute folder (a hub id: its snapshot folder in the hub's cache, the one
+name `train` registers it by) as their model, which is the manifest's path: the leaderboard resolves each side to
+its manifest entry (`data.leaderboard`); a folder the manifest does not know is compared by its folder and listed
+after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and answer index,
 or ``--arena-pairs K`` drawn per prompt (seeded). They are evaluation data: `train` and `data export` leave them out
 unless asked (``--kinds arena``). A rerun samples only what is missing and adds no pair twice.
 """
@@ -37,8 +38,9 @@ from data.lineage import (
     find_or_register,
     get_model,
     newest_model,
+    same_model,
 )
-from data.provision import local_model, resolve_model
+from data.provision import checked_model, hub_id_of, local_model, resolve_model
 from data.records import Pair, content_id
 from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
@@ -104,11 +106,11 @@ def resolve_arena(
             entry = get_model(workspace, name)
         else:
             entry = _known(workspace, _location(name), "external")
-        same = next((e for e in found if e.id == entry.id), None)
+        same = next((e for e in found if e.id == entry.id or same_model(e.path, entry.path)), None)
         if same is None:
             found.append(entry)
             named[entry.id] = name
-        else:  # `runs/x` and `runs/x/`, or `base` and its folder: one model, compared once
+        else:  # `runs/x` and `runs/x/`, `base` and its folder, a hub id and its snapshot: compared once
             log.warning(
                 "--arena: %s and %s name the same model (%s): compared once", named[same.id], name, same.path
             )
@@ -118,13 +120,33 @@ def resolve_arena(
 
 
 def check_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> None:
-    """What a round driver can check of its ``--arena`` before it trains (which models ``base`` and ``newest`` are,
-    its training decides): no name given twice, and every other name a manifest id or a model."""
+    """What a round driver checks of its ``--arena`` first, before it trains (which models ``base`` and ``newest``
+    are, its training decides): no name given twice, and every other name a manifest id, a short name or a model
+    folder. A hub id is looked up (it may be fetched) by `fetch_arena_names`, once the loop's own checks pass."""
     if len(set(names)) < len(names):
         raise PrefloopError(f"--arena {','.join(names)}: a model is named twice")
+    for name in _other_names(workspace, names):
+        if hub_id_of(name) != name:
+            try:
+                resolve_model(name)
+            except PrefloopError as exc:
+                raise PrefloopError(f"--arena {exc}; nothing written") from exc
+
+
+def fetch_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> None:
+    """`check_arena_names`' models checked as every job checks a model (`checked_model`: a hub id found in, or
+    fetched into, the hub's cache; the config read), once the checks that cost nothing have passed."""
+    for name in _other_names(workspace, names):
+        try:
+            checked_model("--arena", name)
+        except PrefloopError as exc:
+            raise PrefloopError(f"{exc}; nothing written") from exc
+
+
+def _other_names(workspace: Workspace | None, names: tuple[str, ...]) -> list[str]:
+    """The ``--arena`` names that are neither ``base``, ``newest`` nor a manifest id."""
     ids = set(workspace.frame("models")["id"]) if workspace else set()
-    for name in set(names) - {BASE, NEWEST} - ids:
-        local_model(name)  # not a model, or a hub id the hub does not give: its one-line error
+    return sorted(set(names) - {BASE, NEWEST} - ids)
 
 
 def _location(name: str) -> str:
@@ -142,10 +164,19 @@ def _known(workspace: Workspace | None, path: str, method: str) -> ModelEntry:
 
 
 def register_base(workspace: Workspace, models: list[ModelEntry]) -> list[ModelEntry]:
-    """``models`` with a ``base`` not in the manifest yet (`resolve_arena`) registered there."""
-    return [
-        find_or_register(workspace, m.path) if (m.method, m.id) == ("base", m.path) else m for m in models
-    ]
+    """``models`` with a ``base`` not in the manifest yet (`resolve_arena`) registered there, and any other model
+    the manifest does not hold that a hub id names, named by its snapshot folder: the one name `train` registers a
+    hub model by (`find_or_register`). Once every check has passed: the snapshot is in the hub's cache."""
+    return [_registered(workspace, m) if m.id == m.path else m for m in models]
+
+
+def _registered(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
+    if entry.method == BASE:
+        return find_or_register(workspace, entry.path)
+    if hub_id_of(entry.path) != entry.path:
+        return entry
+    folder = str(local_model(entry.path))
+    return ModelEntry(folder, folder, entry.round, entry.method, None)
 
 
 def arena_completions(
@@ -153,11 +184,9 @@ def arena_completions(
 ):
     """The completions ``label`` wrote in ``round`` with ``params`` for ``prompts`` (a DataFrame)."""
     completions = workspace.frame("completions")
-    mine = completions[
-        (completions["model"] == label)
-        & (completions["round"] == round)
-        & completions["prompt_id"].isin(prompts)
-    ]
+    mine = completions[(completions["round"] == round) & completions["prompt_id"].isin(prompts)]
+    # a hub model's answers under its id or its snapshot folder (`same_model`): a workspace may hold either
+    mine = mine[np.array([same_model(m, label) for m in mine["model"]], dtype=bool)]
     return mine[np.array([same_params(p, params) for p in mine["params"]], dtype=bool)]
 
 
@@ -199,30 +228,26 @@ def load_arena_model(options: GenerateOptions, entry: ModelEntry):
 
 
 def check_arena_files(models: list[ModelEntry]) -> None:
-    """Each arena model's config and weight files' headers read (cheap: no weights load), before anything is
-    written: a broken folder is one line naming it, not a traceback after the other models sampled. A hub id is
-    found in (or fetched into) the hub's cache first, and a manifest model's folder must be there: either was
-    found missing only once the models before it had sampled and written their answers."""
+    """Each arena model checked as every job checks a model (`checked_model`: a hub id found in, or fetched into,
+    the hub's cache; the config read), then its weight files' headers read (cheap: no weights load), before anything
+    is written: a broken or missing folder is one line naming it (a manifest model: by its id too), not a traceback
+    after the models before it had sampled and written their answers."""
     from safetensors import safe_open
-    from transformers import AutoConfig
 
     for entry in models:
-        folder = Path(entry.path)
-        if not folder.is_dir():
-            try:
-                folder = local_model(entry.path)
-            except PrefloopError as exc:
-                which = "" if entry.id == entry.path else f"model {entry.id} (round {entry.round}): "
-                raise PrefloopError(f"--arena: {which}{exc}; nothing written") from exc
+        which = "" if entry.id == entry.path else f" (the manifest's model {entry.id}, round {entry.round})"
         try:
-            AutoConfig.from_pretrained(folder)
-            for weights in sorted(folder.glob("*.safetensors")):
+            folder = checked_model("--arena", entry.path)
+        except PrefloopError as exc:
+            raise PrefloopError(f"{exc}{which}; nothing written") from exc
+        for weights in sorted(folder.glob("*.safetensors")):
+            try:
                 with safe_open(weights, framework="pt"):
                     pass
-        except Exception as exc:  # noqa: BLE001 - any reader's error on a broken file
-            raise PrefloopError(
-                f"--arena: model {entry.path} does not load ({first_line(exc)}); nothing written"
-            ) from exc
+            except Exception as exc:  # noqa: BLE001 - any reader's error on a broken file
+                raise PrefloopError(
+                    f"--arena {entry.path}: {weights} does not read ({first_line(exc)}){which}; nothing written"
+                ) from exc
 
 
 def arena_pairs(

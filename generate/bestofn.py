@@ -15,10 +15,11 @@ import logging
 from collections import Counter
 from collections.abc import Collection
 
-from data.errors import PrefloopError, first_line
+from data.chat_template import ChatTemplateError, chat_template_for
+from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
 from data.pairing import distinct_completions
-from data.provision import ProvisionError, local_model, resolve_model
+from data.provision import ProvisionError, checked_model
 from data.records import Pair
 from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
@@ -39,34 +40,24 @@ log = logging.getLogger(__name__)
 
 
 def judge_model(name: str) -> str:
-    """Where the chat-model judge ``name`` loads from (`resolve_model`: a folder, or a hub id as given), once a
-    hub id is found in (or fetched into) the hub's cache (`data.provision.local_model`) and the model's config
-    reads; else a `ProvisionError` naming ``--judge`` and ``name``. Tests fake a judge by replacing this function:
-    the early check (`check_judge_model`) and the judge's load (`make_judge`) both go through it."""
-    from transformers import AutoConfig
-
-    try:
-        found = resolve_model(name)
-        folder = local_model(found)
-    except PrefloopError as exc:
-        raise ProvisionError(f"--judge {exc}") from exc
-    try:
-        AutoConfig.from_pretrained(folder)
-    except Exception as exc:  # noqa: BLE001 - any reader's error on a broken config
-        raise ProvisionError(
-            f"--judge {name}: {folder / 'config.json'} does not read ({first_line(exc)})"
-        ) from exc
-    return found
+    """The local folder the chat-model judge ``name`` loads from (`data.provision.checked_model`: a hub id found in,
+    or fetched into, the hub's cache; its config read), else a one-line `ProvisionError` naming ``--judge`` and
+    ``name``. Tests fake a judge by replacing this function: the early check (`check_judge_model`) and the judge's
+    load (`make_judge`) both go through it."""
+    return str(checked_model("--judge", name))
 
 
 def check_judge_model(options: SampleOptions) -> None:
-    """A chat-model ``--judge`` found (`judge_model`) before anything is written: a sampling job's judge loads only
-    after the sampling (`--pairs best-worst`, `--arena`, the judge loop's steps). The last check a job runs: a hub
-    id may be fetched."""
+    """A chat-model ``--judge`` found (`judge_model`), with a chat template to ask its question in (its own, or
+    ``--chat-template``, which its engine takes too), before anything is written or sampled: a sampling job's judge
+    loads only after the sampling (`--pairs best-worst`, `--arena`, the judge loop's steps). A reward-model judge
+    (``rm``, ``rm:...``) scores texts: no template. The last check a job runs: a hub id may be fetched."""
     if not options.judge or is_reward_model_name(options.judge):
         return
     try:
-        judge_model(options.judge)
+        chat_template_for(judge_model(options.judge), options.chat_template)
+    except ChatTemplateError as exc:
+        raise ProvisionError(f"--judge {options.judge}: {exc}; nothing written") from exc
     except PrefloopError as exc:
         raise ProvisionError(f"{exc}; nothing written") from exc
 

@@ -11,7 +11,7 @@ from data.chat_template import chat_template_for
 from data.errors import PrefloopError
 from data.imports import ImportOptions, ImportPreview, Loaded, check_file, check_rank_items
 from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
-from data.provision import SAMPLES, local_model, resolve_model, sample_path
+from data.provision import SAMPLES, checked_model, resolve_model, sample_path
 from data.records import Prompt, has_gold
 from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
@@ -39,12 +39,17 @@ def start_model(options: SampleOptions) -> tuple[str, str]:
 
 
 def fetch_model(options: SampleOptions, model_path: str) -> None:
-    """A hub id (`start_model`'s location that is no folder here) found in, or fetched into, the hub's cache, before
-    the workspace is created: one the hub does not give is one line naming it; its snapshot's chat template is
-    checked as a folder's is. Called after the cheap checks (a --prompts file, the split, the rank items), so a
-    mistyped flag costs no download."""
+    """The start model checked as every job checks a model (`data.provision.checked_model`: a hub id, the location
+    `start_model` gives as no folder here, found in or fetched into the hub's cache; its config read), before the
+    workspace is created: each failure one line naming ``--model``; a hub snapshot's chat template is checked as a
+    folder's is. Called after the cheap checks (a --prompts file, the split, the rank items), so a mistyped flag
+    costs no download."""
+    try:
+        folder = checked_model("--model", model_path)
+    except PrefloopError as exc:
+        raise PrefloopError(f"{exc}; nothing written") from exc
     if not Path(model_path).is_dir():
-        chat_template_for(local_model(model_path), options.chat_template)
+        chat_template_for(folder, options.chat_template)
 
 
 def check_reward_judge(options: SampleOptions, existing: Workspace | None) -> None:

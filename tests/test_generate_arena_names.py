@@ -87,7 +87,8 @@ def test_a_model_that_does_not_load_is_one_line_and_writes_nothing(tmp_path, tin
     ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 2)
     assert main(arena_args(ws, [tiny_model_dir, broken], prompts)) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: --arena: model {broken.resolve()} does not load (SafetensorError")
+    weights = broken.resolve() / "model.safetensors"
+    assert err.startswith(f"error: --arena {broken.resolve()}: {weights} does not read (SafetensorError")
     assert err.endswith("; nothing written\n") and err.count("\n") == 1
     assert not ws.exists()
 
@@ -132,8 +133,8 @@ def test_a_manifest_model_whose_folder_is_gone_is_one_line_and_writes_nothing(
     before = sorted(p.relative_to(ws) for p in ws.rglob("*"))
     assert main(arena_args(ws, [tiny_model_dir], prompts, names=f"{tiny_model_dir},newest")) == 2
     assert capsys.readouterr().err == (
-        f"error: --arena: model {gone.id} (round 0): {gone.path}: not a model (expected a folder with config.json, "
-        "or one of: smollm2-135m); nothing written\n"
+        f"error: --arena {gone.path}: not a model (expected a folder with config.json, or one of: smollm2-135m) "
+        f"(the manifest's model {gone.id}, round 0); nothing written\n"
     )
     assert sorted(p.relative_to(ws) for p in ws.rglob("*")) == before
 
@@ -150,7 +151,7 @@ def test_a_hub_id_neither_cached_nor_on_the_hub_is_one_line_and_writes_nothing(
     ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 2)
     assert main(arena_args(ws, [tiny_model_dir], prompts, names=f"{tiny_model_dir},org/missing")) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --arena: org/missing: not a model folder here, and the hub gave none (")
+    assert err.startswith("error: --arena org/missing: not a model folder here, and the hub gave none (")
     assert err.endswith("); nothing written\n") and err.count("\n") == 1
     assert not ws.exists()
     check_arena_files(resolve_arena(None, (str(tiny_model_dir), "org/tiny"), str(tiny_model_dir)))

@@ -29,9 +29,9 @@ def test_a_hub_id_the_hub_does_not_give_is_one_line_naming_it_and_writes_nothing
     argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(prompts), *names]
     assert main([*argv, "--engine", "hf"]) == 2
     err = capsys.readouterr().err
-    where = "--arena: " if "--arena" in names else ""  # the arena's check names its flag
-    assert err.startswith(f"error: {where}org/missing: not a model folder here, and the hub gave none (")
-    assert err.count("\n") == 1
+    flag = names[0]  # each check names its flag, in one wording
+    assert err.startswith(f"error: {flag} org/missing: not a model folder here, and the hub gave none (")
+    assert err.endswith("); nothing written\n") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
 
 
@@ -123,8 +123,9 @@ def test_judging_with_a_hub_id_the_hub_does_not_give_is_one_line_naming_it(label
     assert label_ws.frame("labels").empty
 
 
-@pytest.mark.usefixtures("hub_cache")
-def test_a_judges_hub_id_in_the_cache_loads_under_its_id(label_ws, monkeypatch, capsys):
+def test_a_judges_hub_id_in_the_cache_loads_from_its_snapshot_under_its_id(
+    label_ws, snapshot, monkeypatch, capsys
+):
     from tests.test_generate_judge import ScriptedEngine, fair
 
     loads = []
@@ -135,7 +136,7 @@ def test_a_judges_hub_id_in_the_cache_loads_under_its_id(label_ws, monkeypatch, 
 
     monkeypatch.setattr(bestofn, "make_engine", make_engine)
     assert main(["-w", str(label_ws.path), "--judge", "org/tiny", "--engine", "hf"]) == 0
-    assert loads == ["org/tiny"] and "judge:org/tiny: judged 4 pairs" in capsys.readouterr().out
+    assert loads == [str(snapshot)] and "judge:org/tiny: judged 4 pairs" in capsys.readouterr().out
 
 
 def test_a_judge_folder_whose_config_does_not_read_is_one_line_before_sampling(

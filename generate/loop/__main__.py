@@ -162,7 +162,12 @@ def run(options: LoopOptions) -> dict:
     loop, run_driver = RUN[driver_of(options)]()
     # Its prompt sets, every round it samples, the arena's: on the workspace as the import will leave it.
     sets = check_loop(options, preview_prompts(existing, options.workspace, loaded), loop)
-    fetch_model(options, model_path)  # a hub id: after the checks that cost nothing (a download may follow)
+    # the models, after the checks that cost nothing: a hub id may be fetched
+    fetch_model(options, model_path)
+    if options.arena:
+        from generate.arena import fetch_arena_names
+
+        fetch_arena_names(existing, options.arena)
     # the judge loads in each iteration's step, after the sampling: found now (last: a hub id may be fetched)
     check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
