@@ -238,9 +238,7 @@ def serve(options: AnnotateOptions) -> int:
     ctx = make_context(service, auth, options.guidelines)
     app = build_app(ctx)
     url = f"http://{options.host}:{options.port}/"
-    print(
-        f"URL {url}  ({len(service.items)} {options.task} items, {len(auth.users)} users, K={options.overlap})"
-    )
+    print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
     if password:
         print(f"login: {DEMO_USER} / {password}   (demo only: a new password on every start)")
     sys.stdout.flush()
@@ -272,6 +270,17 @@ def _main(argv: list[str] | None, prog: str) -> int:
             raise PrefloopError(f"--rubric applies to --task rate, not {options.task}")
         load_rubric(options.rubric)  # a bad rubric is one line before anything else is read
     return serve(options)
+
+
+def started_counts(service: LabelService, task: str, users: int, overlap: int) -> str:
+    """What the start line counts: the items to label (those the team's progress counts) apart from the gold
+    items mixed in among them at --gold-rate (the catalog holds both: counted together, the line said 305 items
+    where the page counted 284)."""
+    gold = len(service.queue.gold)
+    mixed = f" + {gold} gold (--gold-rate {service.gold_rate:g})" if gold else ""
+    if gold and service.gold_rate <= 0:
+        mixed = f" ({gold} gold not served: --gold-rate 0)"
+    return f"{len(service.queue.items)} {task} items{mixed}, {users} users, K={overlap}"
 
 
 def check_serving(options: AnnotateOptions) -> None:

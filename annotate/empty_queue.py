@@ -12,10 +12,11 @@ from data.selection import NO_ITEM_ENGINES, imported_items
 from data.workspace import Workspace
 
 NEEDS = {  # what each task serves, as the message's "(no ...)"
-    "pairwise": "pairs of kind `sampled`",
+    "pairwise": "pair to label: sampled, or imported with `--unlabelled`",
     ARENA: "arena pairs (`generate --arena`)",
     "rank": "prompt with 3-6 answers in one round: `generate --n 4`, or import candidates",
 }
+ANSWERS = "answer to label: generated, or imported without a label"  # kto and rate
 CAME_WITH = {"pairwise": "a preference", "kto": "a KTO label", "rate": "ratings", "rank": "a ranking"}
 NEVER_SERVED = {
     "spin": "SPIN pairs (their gold side wins by construction)",
@@ -32,11 +33,14 @@ def nothing_to_label(workspace: Workspace, task: str, path: Path, gold: int = 0)
             "among regular items (--gold-rate); run `python -m generate` for items to label, or "
             f"`python -m data gold -w {path} --remove ITEM` makes one regular again"
         )
-    message = f"{path}: nothing to label for task {task} (no {NEEDS.get(task, 'generated completions')}); "
+    message = f"{path}: nothing to label for task {task} (no {NEEDS.get(task, ANSWERS)}); "
     if task == ARENA:
         return message + f"`python -m generate -w {path} --arena MODEL,MODEL` samples them"
     labels = workspace.read("labels", ["item_id", "annotator", "task", "retracted", "created_at"])
     closed = len(imported_items(labels, task))
+    # It holds items of the task, each labelled by its import: no "(no ...)", which would deny that they exist.
+    if closed:
+        message = f"{path}: nothing to label for task {task}: "
     withdraw = (
         f"`python -m data import -w {path} --remove FILE` withdraws the file's labels (kept as history)"
     )

@@ -428,3 +428,22 @@ def test_the_readme_gives_the_gold_rate_range_to_annotate_not_to_data_gold():
     readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
     ranges = [m.start() for m in re.finditer(re.escape(f"[0, {MAX_GOLD_RATE}]"), readme)]
     assert ranges and all("--gold-rate" in readme[max(0, at - 120) : at] for at in ranges)
+
+
+def test_the_start_line_counts_the_items_to_label_apart_from_the_gold_mixed_in(tmp_path):
+    """The start line said `40 pairwise items` for 34 items to label and 6 gold ones: the catalog's count, where the
+    page's progress counts 34 (gold is met among them at --gold-rate). It says both, apart."""
+    from annotate.__main__ import started_counts
+
+    ws, _ = build(tmp_path / "ws")
+    service = LabelService(ws, overlap=2, gold_rate=0.1)
+    line = started_counts(service, "pairwise", 3, 2)
+    assert line == f"{PAIRS - GOLD} pairwise items + {GOLD} gold (--gold-rate 0.1), 3 users, K=2"
+    assert service.progress("ann")["items"] == PAIRS - GOLD
+    unserved = started_counts(LabelService(ws, gold_rate=0.0), "pairwise", 1, 1)
+    assert unserved == f"{PAIRS - GOLD} pairwise items ({GOLD} gold not served: --gold-rate 0), 1 users, K=1"
+    plain = Workspace.init(tmp_path / "plain")
+    prompt = Prompt([{"role": "user", "content": "q"}], source="test")
+    a, b = (Completion(prompt.id, f"answer {side}", "m", "hf") for side in "ab")
+    plain.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
+    assert started_counts(LabelService(plain), "pairwise", 1, 1) == "1 pairwise items, 1 users, K=1"

@@ -75,13 +75,13 @@ def test_a_workspace_of_labelled_imports_says_how_to_label_them(tmp_path, capsys
     assert annotate_main(["-w", str(ws), "--users", str(tmp_path / "users.toml")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(
-        f"error: {ws}: nothing to label for task pairwise (no pairs of kind `sampled`); its 1 "
+        f"error: {ws}: nothing to label for task pairwise: its 1 imported pairs came labelled by their file"
     )
     assert f"`python -m data import -w {ws} FILE --unlabelled`" in err and err.count("\n") == 1
     assert f"`python -m data import -w {ws} --remove FILE` withdraws the file's labels" in err
 
 
-EMPTY_QUEUES = [  # (task, the rows imported, what the line says after "nothing to label for task T (no ...); ")
+EMPTY_QUEUES = [  # (task, the rows imported, what the line says after "nothing to label for task T: ")
     ("kto", [{"prompt": "Q?", "completion": "fine", "label": True}],
      "its 1 imported answers came labelled by their file (a KTO label each); for people to label them, `python -m "
      "data import -w {ws} --remove FILE` withdraws the file's labels (kept as history), or sample new answers with "
@@ -98,7 +98,8 @@ EMPTY_QUEUES = [  # (task, the rows imported, what the line says after "nothing 
 @pytest.mark.parametrize("task, rows, said", EMPTY_QUEUES)
 def test_each_tasks_empty_queue_says_its_items_came_labelled_by_an_import(tmp_path, capsys, task, rows, said):
     """Every item came labelled by its import: the line said `run python -m generate first`, as for an empty
-    workspace (only the pairwise task's mentioned imports)."""
+    workspace (only the pairwise task's mentioned imports). It also began by denying the items it then counted
+    (`(no prompt with 3-6 answers in one round ...); its 1 rank items came labelled ...`): it names them alone."""
     from annotate.__main__ import main as annotate_main
 
     path = tmp_path / "rows.jsonl"
@@ -109,8 +110,8 @@ def test_each_tasks_empty_queue_says_its_items_came_labelled_by_an_import(tmp_pa
     capsys.readouterr()
     assert annotate_main(["-w", str(ws), "--users", str(tmp_path / "users.toml"), "--task", task]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {ws}: nothing to label for task {task} (no ") and err.count("\n") == 1
-    assert f"); {said.format(ws=ws)}" in err, err
+    assert err.startswith(f"error: {ws}: nothing to label for task {task}: {said.format(ws=ws)}"), err
+    assert err.count("\n") == 1 and "(no " not in err
     assert data_main(["import", "-w", str(ws), "--remove", str(path)]) == 0  # the advice works
     service = LabelService(Workspace(ws), task, overlap=1)
     assert len(service.items) == 1
