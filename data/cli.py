@@ -26,9 +26,9 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line an
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose unknown flags name the nearest known one. With subcommands (``add_subcommands``), an
-    unknown flag is reported by the chosen subcommand's parser: its usage, a suggestion among its own flags only, or
-    the subcommand the flag belongs to."""
+    """An ArgumentParser whose errors are one line and whose unknown flags name the nearest known one. With
+    subcommands (``add_subcommands``), an unknown flag is reported by the chosen subcommand's parser: a suggestion
+    among its own flags only, or the subcommand the flag belongs to."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -43,11 +43,13 @@ class Parser(argparse.ArgumentParser):
             chosen.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace
 
-    def error(self, message: str):  # argparse's hook: exits 2 with usage + the message
+    def error(self, message: str):
+        """argparse's hook for a flag it cannot read: one ``error:`` line and exit 2, as every other mistake (argparse
+        prints its usage first: thirty lines for train's options, the error below them)."""
         if message.startswith("unrecognized arguments:"):
             flags = [w.split("=")[0] for w in message.split(":", 1)[1].split() if w.startswith("--")]
             message += "".join(self._hint(flag) for flag in flags[:1])
-        super().error(one_line(message))
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (the options: {self.prog} --help)\n")
 
     def _hint(self, flag: str) -> str:
         owners = [label for label, sibling in self.siblings.items() if flag in _flags(sibling)]

@@ -81,12 +81,12 @@ def test_errors_name_the_nearest_known_option(tmp_path, capsys):
             ["validate", "-w", "ws", "--json"],
             "--json (--json is an option of data stats and data leaderboard, not data validate)",
         ),
-        (["import", "-w", "ws", "x.jsonl", "--bogus"], "--bogus\n"),  # --out is export's: no suggestion
+        (["import", "-w", "ws", "x.jsonl", "--bogus"], "--bogus (the options:"),  # no suggestion
         (["import", "-w", "ws", "--sourse", "s", "x.jsonl"], "--sourse (did you mean --source?)"),
     ],
 )
 def test_a_subcommand_reports_its_own_unknown_flags(entry, argv, said, capsys):
-    """The subcommand's usage; a suggestion among its own flags only, or the subcommand a flag belongs to."""
+    """One line by the subcommand; a suggestion among its own flags only, or the subcommand a flag belongs to."""
     from data.__main__ import main as data_main
     from prefloop.cli import main as prefloop_main
 
@@ -94,8 +94,8 @@ def test_a_subcommand_reports_its_own_unknown_flags(entry, argv, said, capsys):
         data_main(argv, prog=entry) if entry == "python -m data" else prefloop_main(["data", *argv])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"usage: {entry} {argv[0]} ")
-    assert f"{entry} {argv[0]}: error: unrecognized arguments: {said}" in err
+    assert err.startswith(f"{entry} {argv[0]}: error: unrecognized arguments: {said}")
+    assert err.endswith(f" (the options: {entry} {argv[0]} --help)\n") and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(
