@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from data.config import ConfigError, add_options, did_you_mean, load_yaml_keys
+from data.config import FROM_FILE, ConfigError, add_options, did_you_mean, from_file, load_yaml_keys
 from data.errors import PrefloopError
 
 USER_ERRORS = (PrefloopError, OSError)
@@ -122,7 +122,9 @@ def add_subcommands(
 
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """``main(argv)``, with a user error printed as one line and exit status 2; output cut short by a closed pipe
-    (``... | head``) ends quietly with status 141, as a command killed by SIGPIPE."""
+    (``... | head``) ends quietly with status 141, as a command killed by SIGPIPE. An error that names a flag the
+    ``--config`` file set names the file and key (`data.config.from_file`)."""
+    FROM_FILE.clear()  # an earlier command's file, in this process (tests), names nothing here
     try:
         status = main(argv)
         sys.stdout.flush()  # a closed pipe shows here rather than in the flush at exit
@@ -131,9 +133,8 @@ def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = No
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, the status a shell shows for a command the pipe closed on
     except USER_ERRORS as exc:
-        print(
-            f"error: {one_line(str(exc))}", file=sys.stderr
-        )  # e.g. a WriteError: "the disk is full: nothing was written"
+        # e.g. a WriteError: "the disk is full: nothing was written"
+        print(f"error: {one_line(from_file(str(exc)))}", file=sys.stderr)
         return 2
 
 

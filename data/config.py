@@ -38,6 +38,28 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+# The options the newest `build`'s ``--config`` file gave and no flag overrode, by the flag that would have:
+# ``{"--gold-rate": "c1.yaml, key gold_rate"}``. A check after `build` (a range, a method's own options) names the
+# flag; `data.cli.run_cli` names the file and key instead where the value came from there (`from_file`).
+FROM_FILE: dict[str, str] = {}
+
+
+def _file_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys a config file set (``train.beta`` under a ``train:`` section)."""
+    keys = []
+    for key, value in values.items():
+        keys += _file_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [prefix + key]
+    return keys
+
+
+def from_file(message: str) -> str:
+    """``message`` with a leading flag (``--gold-rate 0.7: must be ...``) that the config file set, not a flag,
+    written as the file and key (``c1.yaml, key gold_rate 0.7: must be ...``), as a value's type error is."""
+    flag, space, rest = message.partition(" ")
+    flag, colon = (flag[:-1], ":") if flag.endswith(":") else (flag, "")
+    return f"{FROM_FILE[flag]}{colon}{space}{rest}" if flag in FROM_FILE else message
+
+
 def _base_type(annotation: Any) -> Any:
     """The non-None member of ``X | None``."""
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
@@ -212,6 +234,11 @@ def build(cls: type[T], namespace: argparse.Namespace) -> T:
 
     def where(key: str) -> str:  # a value's errors say where the user gave it: the flag, or the file and key
         return _flag(key) if key in flags else f"{config}, key {key}"
+
+    FROM_FILE.clear()
+    if config:
+        from_yaml = [key for key in _file_keys(values) if key not in flags]
+        FROM_FILE.update({_flag(key.replace(".", "_")): where(key) for key in from_yaml})
 
     return _construct(cls, values, "", where)
 

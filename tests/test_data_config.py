@@ -264,3 +264,33 @@ def test_a_folders_list_too_long_to_be_one_file_name_is_split_at_its_commas(tmp_
     folder = tmp_path / "runs" / "a,b"
     folder.mkdir(parents=True)  # a folder whose name holds a comma is still one value
     assert build(Arena, parser.parse_args(["--arena", "base", str(folder)])).arena == ("base", str(folder))
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "said"),
+    [
+        ("annotate", "gold_rate: 0.7\n", "key gold_rate 0.7: must be in [0, 0.5]"),
+        ("train", "beta: -1\n", "key beta -1.0: must be > 0"),
+        ("train", "method: dpo\ndpop_lambda: 3\n", "key dpop_lambda applies to --method dpop, not dpo"),
+        ("loop", "spin_iter: 1\ntrain:\n  beta: -1\n", "key train.beta -1.0: must be > 0"),
+    ],
+)
+def test_a_range_error_names_the_file_and_key_the_value_came_from(tmp_path, capsys, command, text, said):
+    """A check after the options are built (a range, a method's own options) named the flag though the value was
+    in --config's file (a labelling walk-through: `gold_rate: 0.7` said `--gold-rate 0.7`); a flag given over the
+    file is named as the flag, and the loop names its train section's flags as `--train-*`."""
+    from annotate.__main__ import main as annotate_main
+    from generate.loop.__main__ import main as loop_main
+    from train.__main__ import main as train_main
+
+    main = {"annotate": annotate_main, "train": train_main, "loop": loop_main}[command]
+    config = tmp_path / "run.yaml"
+    config.write_text(text)
+    ws = str(tmp_path / "ws")
+    assert main(["-w", ws, "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"error: {config}, {said}\n"
+    flag = {"annotate": "--gold-rate", "train": "--beta", "loop": "--train-beta"}[command]
+    if "dpop" not in text:
+        assert main(["-w", ws, "--config", str(config), flag, "-2"]) == 2
+        assert capsys.readouterr().err.startswith(f"error: {flag} -2")
+    assert not (tmp_path / "ws").exists()

@@ -126,7 +126,11 @@ def check_options(options: LoopOptions) -> None:
         raise PrefloopError("--judge-iter needs --judge (rm, rm:<id>, or a chat model)")
     if options.judge_iter and not is_reward_model_name(options.judge):
         load_template(options.judge_template)  # a bad template file fails before any model loads
-    check_train_options(dataclasses.replace(options.train, method=METHOD[driver]))
+    try:
+        check_train_options(dataclasses.replace(options.train, method=METHOD[driver]))
+    except PrefloopError as exc:  # train's checks name train's flags: here they are --train-*
+        message = str(exc)
+        raise PrefloopError(f"--train-{message[2:]}" if message.startswith("--") else message) from exc
     if options.arena is not None:
         check_arena(options)
 
