@@ -213,6 +213,31 @@ def test_a_vote_between_a_hub_models_id_and_its_snapshot_is_left_out_and_counted
         leaderboard(pairs, itself, labels, models, samples=0)
 
 
+def test_an_arena_models_answers_are_matched_once_a_name_not_once_an_answer(monkeypatch):
+    """`arena_completions` runs for each model, over every answer of the round to the arena's prompts (a workspace
+    may hold a million): `same_model`, which may look for a folder on disk, was asked once an answer."""
+    import pandas as pd
+
+    import generate.arena as arena
+    from generate.engines import SamplingParams
+
+    snapshot, params = "/cache/models--org--tiny/snapshots/0123abcd", SamplingParams()
+    models = ["org/tiny", snapshot, "/m/other"] * 400
+    completions = pd.DataFrame(
+        {"id": [f"c{i}" for i in range(len(models))], "model": models, "round": 0, "prompt_id": "q0"}
+    ).assign(params=params.to_json())
+    asked, same_model = [], arena.same_model
+    monkeypatch.setattr(arena, "same_model", lambda a, b: asked.append(a) or same_model(a, b))
+
+    class Frames:
+        def frame(self, name):
+            return completions
+
+    mine = arena.arena_completions(Frames(), snapshot, 0, params, {"q0"})
+    assert set(mine["model"]) == {"org/tiny", snapshot} and len(mine) == 800
+    assert sorted(asked) == sorted({*models})
+
+
 def test_a_model_type_only_vllm_knows_passes_the_early_checks(tmp_path, tiny_model_dir, other):
     """The early check read the config through transformers' AutoConfig (no trust_remote_code): a model type
     transformers does not know was refused, though vLLM loads it. config.json is read as JSON now; whether the
