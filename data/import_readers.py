@@ -150,8 +150,9 @@ def _missing_cells(
     if not missing:
         return None
     more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    count = f"{len(cells)} cell{'s' if len(cells) != 1 else ''}"
     message = (
-        f"line {line}: the {missing[0]!r} cell is missing{more}: {len(cells)} cells, but the header names "
+        f"line {line}: the {missing[0]!r} cell is missing{more}: {count}, but the header names "
         f"{len(header)} columns (an empty cell still takes its comma)"
     )
     return RecordError(source, message, row=row, field=missing[0], reason="missing_cells")

@@ -222,6 +222,9 @@ def test_a_csv_row_missing_a_cell_says_so_naming_line_and_cell(ws, tmp_path, cap
         (1, "missing_cells"),
         (2, "missing_cells"),
     ]
+    assert (
+        "the 'chosen' cell is missing (and 1 more): 1 cell, but" in rejects.read_text()
+    )  # q4: not "1 cells"
 
 
 def test_a_spreadsheets_empty_trailing_cells_are_no_extra_cells(ws, tmp_path, capsys):
