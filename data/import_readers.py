@@ -104,7 +104,7 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
             header = next(rows, None)
             if header is None:
                 return []  # an empty file: no records, as an empty JSON Lines file
-            _refuse_twice(header, source)
+            _refuse_twice([name for name in header if name], source)  # empty ones are named by place
             _cell_bytes(header, [], source, len(records), reader.line_num, limit)
             columns = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
             for cells in rows:

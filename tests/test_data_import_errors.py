@@ -234,6 +234,10 @@ def test_a_spreadsheets_empty_trailing_cells_are_no_extra_cells(ws, tmp_path, ca
     path.write_bytes(b"prompt,chosen,rejected\r\nq2,yes,no,,\r\nq3,a,b, \r\n")
     assert main(["import", "-w", str(ws), str(path)]) == 0
     assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
+    # its header's own empty trailing cells are columns named by place (pandas' "Unnamed: 3"), not a name twice
+    path.write_bytes(b"prompt,chosen,rejected,,\r\nq4,yes,no,,\r\nq5,a,b,,\r\n")
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
 
 
 def test_a_csv_line_of_spaces_is_no_row_as_a_blank_line_is_not(ws, tmp_path, capsys):
