@@ -105,7 +105,7 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
             if header is None:
                 return []  # an empty file: no records, as an empty JSON Lines file
             _refuse_twice([name for name in header if name], source)  # empty ones are named by place
-            _cell_bytes(header, [], source, len(records), reader.line_num, limit)
+            _cell_bytes(header, [], source, None, reader.line_num, limit)  # no row: the header is none
             columns = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
             for cells in rows:
                 _cell_bytes(cells, columns, source, len(records), reader.line_num, limit)
@@ -129,7 +129,9 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
     return records
 
 
-def _cell_bytes(cells: list[str], columns: list[str], source: str, row: int, line: int, limit: int) -> None:
+def _cell_bytes(
+    cells: list[str], columns: list[str], source: str, row: int | None, line: int, limit: int
+) -> None:
     """Refuse the file at a cell over ``limit`` bytes in UTF-8, as the csv module refuses one over ``limit``
     characters (only a cell of more than ``limit // 4`` characters can be one: it alone is encoded)."""
     for i, cell in enumerate(cells):
