@@ -98,7 +98,7 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
     (``missing_cells``, `_missing_cells`): which cell is missing is as much a guess."""
     records: list[object] = []
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle, strict=True)
+        reader, header = csv.reader(handle, strict=True), None
         try:
             rows = (cells for cells in reader if not _blank(cells))
             header = next(rows, None)
@@ -125,7 +125,7 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
         # an unclosed quote, a cell over the limit: nothing after it can be told apart
         except csv.Error as exc:
             problem = f"cannot be read at line {reader.line_num}: {_csv_problem(exc, limit)}"
-            raise SchemaError(source, problem, row=len(records)) from exc
+            raise SchemaError(source, problem, row=None if header is None else len(records)) from exc
     return records
 
 
