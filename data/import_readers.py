@@ -98,14 +98,14 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
     (``missing_cells``, `_missing_cells`): which cell is missing is as much a guess."""
     records: list[object] = []
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle, strict=True)
+        reader, header = csv.reader(handle, strict=True), None
         try:
             rows = (cells for cells in reader if not _blank(cells))
             header = next(rows, None)
             if header is None:
                 return []  # an empty file: no records, as an empty JSON Lines file
-            _refuse_twice(header, source)
-            _cell_bytes(header, [], source, len(records), reader.line_num, limit)
+            _refuse_twice([name for name in header if name], source)  # empty ones are named by place
+            _cell_bytes(header, [], source, None, reader.line_num, limit)  # no row: the header is none
             columns = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
             for cells in rows:
                 _cell_bytes(cells, columns, source, len(records), reader.line_num, limit)
@@ -125,11 +125,13 @@ def _csv_records(path: Path, source: str, limit: int) -> list[object]:
         # an unclosed quote, a cell over the limit: nothing after it can be told apart
         except csv.Error as exc:
             problem = f"cannot be read at line {reader.line_num}: {_csv_problem(exc, limit)}"
-            raise SchemaError(source, problem, row=len(records)) from exc
+            raise SchemaError(source, problem, row=None if header is None else len(records)) from exc
     return records
 
 
-def _cell_bytes(cells: list[str], columns: list[str], source: str, row: int, line: int, limit: int) -> None:
+def _cell_bytes(
+    cells: list[str], columns: list[str], source: str, row: int | None, line: int, limit: int
+) -> None:
     """Refuse the file at a cell over ``limit`` bytes in UTF-8, as the csv module refuses one over ``limit``
     characters (only a cell of more than ``limit // 4`` characters can be one: it alone is encoded)."""
     for i, cell in enumerate(cells):
@@ -150,8 +152,9 @@ def _missing_cells(
     if not missing:
         return None
     more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    count = f"{len(cells)} cell{'s' if len(cells) != 1 else ''}"
     message = (
-        f"line {line}: the {missing[0]!r} cell is missing{more}: {len(cells)} cells, but the header names "
+        f"line {line}: the {missing[0]!r} cell is missing{more}: {count}, but the header names "
         f"{len(header)} columns (an empty cell still takes its comma)"
     )
     return RecordError(source, message, row=row, field=missing[0], reason="missing_cells")

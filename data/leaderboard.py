@@ -23,6 +23,7 @@ Pure functions over the workspace's tables; `python -m data leaderboard` is the 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,6 +48,8 @@ from data.labeller_flags import LEFT_SHARE_MIN_LABELS, LEFT_SHARE_RANGE
 from data.lineage import same_model
 from data.provision import hub_id_of
 from data.selection import without_labellers
+
+log = logging.getLogger(__name__)
 
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
 PEOPLE = "people"
@@ -133,7 +136,9 @@ def win_matrices(votes: pd.DataFrame, models: Sequence[str]) -> tuple[np.ndarray
 def one_label_per_model(votes: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     """``votes`` with each side named once per model: a hub model's answers recorded under its hub id and under its
     snapshot folder (`data.lineage.same_model`; a workspace's arena answers from before the snapshot named hub
-    models) are named as the manifest's path for it, else as the snapshot: one row on the board, not two."""
+    models) are named as the manifest's path for it, else as the snapshot: one row on the board, not two. A vote
+    whose two sides become one model so (a pair of the hub id's answers and the snapshot's, sampled before they
+    were one model) compares nothing: it is left out, and counted in a warning."""
     seen = sorted(set(votes["model_a"]) | set(votes["model_b"]))
     paths = list(models.sort_values(["created_at", "id"], kind="stable")["path"])[::-1]  # the newest first
     known = set(paths) | set(models["id"])
@@ -143,7 +148,16 @@ def one_label_per_model(votes: pd.DataFrame, models: pd.DataFrame) -> pd.DataFra
         others = paths + (snapshots if hub_id_of(label) == label else [])
         rename[label] = next((n for n in others if same_model(n, label)), label)
     rename = {label: name for label, name in rename.items() if name != label}
-    return votes.replace({"model_a": rename, "model_b": rename}) if rename else votes
+    if not rename:
+        return votes
+    votes = votes.replace({"model_a": rename, "model_b": rename})
+    itself = votes["model_a"] == votes["model_b"]
+    if itself.any():
+        log.warning(
+            "%d votes compare a model with itself (its hub id and its snapshot folder): left out",
+            itself.sum(),
+        )
+    return votes[~itself]
 
 
 def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
@@ -246,6 +260,8 @@ def leaderboard(
         voted = f"; machine votes there are by {', '.join(machines)}" if machines else ""
         raise PrefloopError(f"no votes by {by} on arena pairs yet ({how}{voted})")
     votes = one_label_per_model(votes, models)
+    if not len(votes):
+        raise PrefloopError(f"the votes by {by} on arena pairs all compare a model with itself: no board")
     labels_seen = sorted(set(votes["model_a"]) | set(votes["model_b"]))
     ordered = lineage_order(models, labels_seen)
     _, wins = win_matrices(votes, [m["label"] for m in ordered])

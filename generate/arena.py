@@ -185,8 +185,9 @@ def arena_completions(
     """The completions ``label`` wrote in ``round`` with ``params`` for ``prompts`` (a DataFrame)."""
     completions = workspace.frame("completions")
     mine = completions[(completions["round"] == round) & completions["prompt_id"].isin(prompts)]
-    # a hub model's answers under its id or its snapshot folder (`same_model`): a workspace may hold either
-    mine = mine[np.array([same_model(m, label) for m in mine["model"]], dtype=bool)]
+    # a hub model's answers under its id or its snapshot folder (`same_model`): a workspace may hold either; asked
+    # once a name, not once an answer (each asking may look for a folder on disk)
+    mine = mine[mine["model"].isin([m for m in mine["model"].unique() if same_model(m, label)])]
     return mine[np.array([same_params(p, params) for p in mine["params"]], dtype=bool)]
 
 

@@ -105,6 +105,13 @@ def test_a_csv_cell_over_max_record_bytes_in_multibyte_text_refuses_the_file(ws,
     assert digest(ws) == before
     path.write_bytes(b"prompt,chosen,rejected\nq," + at_bound + b",b\n")
     assert main(["import", "-w", str(ws), str(path), "--max-record-bytes", "1000"]) == 0
+    # a header cell over the bound, in bytes or in characters, is the header's, not the first row's (row 0)
+    for cell in ["é" * 600, "e" * 1001]:
+        path.write_bytes(b"prompt,chosen," + cell.encode() + b"\nq,a,b\n")
+        assert main(["import", "-w", str(ws), str(path), "--max-record-bytes", "1000"]) == 2
+        assert error_lines(capsys) == [
+            f"error: {path}: cannot be read at line 1: a cell is longer than --max-record-bytes (1000 bytes)"
+        ]
 
 
 def test_the_reader_never_holds_a_long_line(tmp_path, monkeypatch):

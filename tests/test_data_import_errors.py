@@ -222,6 +222,9 @@ def test_a_csv_row_missing_a_cell_says_so_naming_line_and_cell(ws, tmp_path, cap
         (1, "missing_cells"),
         (2, "missing_cells"),
     ]
+    assert (
+        "the 'chosen' cell is missing (and 1 more): 1 cell, but" in rejects.read_text()
+    )  # q4: not "1 cells"
 
 
 def test_a_spreadsheets_empty_trailing_cells_are_no_extra_cells(ws, tmp_path, capsys):
@@ -229,6 +232,10 @@ def test_a_spreadsheets_empty_trailing_cells_are_no_extra_cells(ws, tmp_path, ca
     so the row imports; the csv reader that replaced pandas refused each such row as one of extra cells."""
     path = tmp_path / "sheet.csv"
     path.write_bytes(b"prompt,chosen,rejected\r\nq2,yes,no,,\r\nq3,a,b, \r\n")
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
+    # its header's own empty trailing cells are columns named by place (pandas' "Unnamed: 3"), not a name twice
+    path.write_bytes(b"prompt,chosen,rejected,,\r\nq4,yes,no,,\r\nq5,a,b,,\r\n")
     assert main(["import", "-w", str(ws), str(path)]) == 0
     assert "new_pairs 2, new_prompts 2, records 2" in capsys.readouterr().out
 

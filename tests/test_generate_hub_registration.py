@@ -192,6 +192,52 @@ def test_a_hub_models_answers_under_its_id_and_its_snapshot_are_one_leaderboard_
     assert {row.model for row in rows} == {"id-child", snapshot}
 
 
+def test_a_vote_between_a_hub_models_id_and_its_snapshot_is_left_out_and_counted(caplog):
+    """Before a hub model was one name, an arena of `base` (the snapshot `train` registered) and its hub id compared
+    the model with itself: once both sides are one row, such a vote was counted twice for that row (its votes and
+    its games against itself)."""
+    from data.errors import PrefloopError
+    from data.leaderboard import leaderboard
+    from tests.test_data_leaderboard import tables
+
+    pairs, completions, labels, models = tables()
+    snapshot = "/cache/models--org--tiny/snapshots/0123abcd"
+    models = models.replace({"path": {"/m/base": snapshot}})
+    completions = completions.assign(model=["org/tiny", snapshot, "/m/child", snapshot, snapshot])
+    rows = leaderboard(pairs, completions, labels, models, samples=0)  # p0 is the model against itself
+    assert [row.model for row in rows] == ["id-base", "id-child"]
+    assert [(row.votes, row.games) for row in rows] == [(1, 0), (1, 1)]  # p1's tie only
+    assert "2 votes compare a model with itself" in caplog.text
+    itself = completions.assign(model=["org/tiny", snapshot, "org/tiny", snapshot, snapshot])
+    with pytest.raises(PrefloopError, match="all compare a model with itself"):
+        leaderboard(pairs, itself, labels, models, samples=0)
+
+
+def test_an_arena_models_answers_are_matched_once_a_name_not_once_an_answer(monkeypatch):
+    """`arena_completions` runs for each model, over every answer of the round to the arena's prompts (a workspace
+    may hold a million): `same_model`, which may look for a folder on disk, was asked once an answer."""
+    import pandas as pd
+
+    import generate.arena as arena
+    from generate.engines import SamplingParams
+
+    snapshot, params = "/cache/models--org--tiny/snapshots/0123abcd", SamplingParams()
+    models = ["org/tiny", snapshot, "/m/other"] * 400
+    completions = pd.DataFrame(
+        {"id": [f"c{i}" for i in range(len(models))], "model": models, "round": 0, "prompt_id": "q0"}
+    ).assign(params=params.to_json())
+    asked, same_model = [], arena.same_model
+    monkeypatch.setattr(arena, "same_model", lambda a, b: asked.append(a) or same_model(a, b))
+
+    class Frames:
+        def frame(self, name):
+            return completions
+
+    mine = arena.arena_completions(Frames(), snapshot, 0, params, {"q0"})
+    assert set(mine["model"]) == {"org/tiny", snapshot} and len(mine) == 800
+    assert sorted(asked) == sorted({*models})
+
+
 def test_a_model_type_only_vllm_knows_passes_the_early_checks(tmp_path, tiny_model_dir, other):
     """The early check read the config through transformers' AutoConfig (no trust_remote_code): a model type
     transformers does not know was refused, though vLLM loads it. config.json is read as JSON now; whether the
