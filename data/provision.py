@@ -77,11 +77,13 @@ def looks_like_hub_id(name: str) -> bool:
 
 
 def hub_id_of(name_or_path: str | Path) -> str | None:
-    """The hub id a model location names: a hub id itself (no folder here), or ``org/model`` for a snapshot folder
-    of the hub's cache (``.../models--org--model/snapshots/<revision>``, as `local_model` gives it); else None.
-    By the path alone: nothing is looked up."""
+    """The hub id a model location names: a hub id itself (``org/model``), or ``org/model`` for a snapshot folder of
+    the hub's cache (``.../models--org--model/snapshots/<revision>``, as `local_model` gives it); else None. By the
+    text alone, not the disk: a workspace stores a model as an absolute folder or a hub id, so what the manifest or
+    a completion holds reads the same from every directory (a relative folder is made absolute before it is
+    stored, or compared: `generate.arena._location`)."""
     text = str(name_or_path)
-    if looks_like_hub_id(text) and not Path(text).exists():
+    if looks_like_hub_id(text):
         return text
     path = Path(text)
     repo = path.parent.parent.name

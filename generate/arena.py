@@ -40,7 +40,7 @@ from data.lineage import (
     newest_model,
     same_model,
 )
-from data.provision import checked_model, hub_id_of, local_model, resolve_model
+from data.provision import checked_model, hub_id_of, local_model, looks_like_hub_id, resolve_model
 from data.records import Pair, content_id
 from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
@@ -126,7 +126,7 @@ def check_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> No
     if len(set(names)) < len(names):
         raise PrefloopError(f"--arena {','.join(names)}: a model is named twice")
     for name in _other_names(workspace, names):
-        if hub_id_of(name) != name:
+        if not looks_like_hub_id(name) or Path(name).exists():  # a hub id: looked up by `fetch_arena_names`
             try:
                 resolve_model(name)
             except PrefloopError as exc:

@@ -83,6 +83,16 @@ def test_a_workspace_holding_the_hub_id_is_found_by_the_snapshot_and_the_reverse
     assert find_or_register(newer, "org/tiny").id == entry.id and len(newer.frame("models")) == 1
 
 
+def test_what_the_manifest_holds_reads_the_same_from_every_directory(tmp_path, snapshot, monkeypatch):
+    """A stored hub id matched its snapshot only where no folder `org/tiny` was under the working directory."""
+    ws = Workspace.init(tmp_path / "ws")
+    older = ModelRecord(path="org/tiny", method="base")
+    ws.append([older])
+    (tmp_path / "org/tiny").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert find_model(ws, snapshot).id == older.id
+
+
 def test_sampling_a_hub_id_takes_its_snapshots_round_from_the_manifest(tmp_path, snapshot, monkeypatch):
     """`generate --model org/model` looked its round up as a folder under the current one: never found, round 0."""
     from generate.__main__ import sampling_round

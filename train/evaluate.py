@@ -245,7 +245,7 @@ def read_held_out(folder: str | Path) -> dict | None:
         return None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise PrefloopError(
-            f"{path}: not held-out numbers ({first_line(exc)}); remove it to leave the run's out"
+            f"{path}: not held-out numbers ({first_line(exc)}); remove it (the chain then reports this run without them)"
         ) from None
 
 
