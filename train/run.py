@@ -43,7 +43,7 @@ from train.pairs import (
     sft_rows,
     step_chunks,
 )
-from train.saving import load_tokenizer, model_path
+from train.saving import check_model_files, load_tokenizer, model_path
 from train.sources import add_source_weights
 from train.stepwise import train_stepwise
 
@@ -284,6 +284,7 @@ def train(
     method = get_method(options.method)
     workspace = Workspace(options.workspace)
     start = model_path(options.model, workspace)
+    check_model_files(start)
     out = _out_dir(options, workspace, start, marker)
     recorded = read_selection(out, marker) if options.resume else None
     if recorded is None:

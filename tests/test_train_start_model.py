@@ -1,0 +1,65 @@
+"""What `python -m train` and `train score` refuse before anything is written: a start model folder that is not a
+whole model."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.test_train import build_workspace
+from tests.test_train_out_folder import files
+from train.__main__ import main
+
+
+def broken_model(tmp_path, tiny_model_dir, broken: str):
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    if broken == "no weights":
+        (folder / "model.safetensors").unlink()
+    elif broken == "cut-short weights":
+        (folder / "model.safetensors").write_bytes((tiny_model_dir / "model.safetensors").read_bytes()[:100])
+    elif broken == "no tokenizer":
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            (folder / name).unlink()
+    elif broken == "bad config":
+        (folder / "config.json").write_text("{bad")
+    return folder
+
+
+BROKEN = [
+    ("no weights", "{model}: no weights (no *.safetensors or pytorch_model*.bin): not a whole model"),
+    ("cut-short weights", "{model}/model.safetensors: the model's weights do not read (SafetensorError: "),
+    (
+        "no tokenizer",
+        "{model}: no tokenizer (none of tokenizer.json, tokenizer_config.json, tokenizer.model, ",
+    ),
+    ("bad config", "{model}: its config.json does not read (OSError: "),
+]
+
+
+@pytest.mark.parametrize(("broken", "message"), BROKEN)
+def test_a_start_model_that_is_not_a_whole_model_is_one_line_and_writes_nothing(
+    tmp_path, tiny_model_dir, capsys, broken, message
+):
+    """A folder without weights used to leave OUT with the run's config and selection (the error came as the
+    weights loaded), one without a tokenizer or with cut-short weights a traceback."""
+    ws = build_workspace(tmp_path / "ws")
+    model = broken_model(tmp_path, tiny_model_dir, broken)
+    before = files(tmp_path)
+    assert main(["-w", str(ws.path), "--model", str(model), "--max-steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + message.format(model=model)) and err.count("\n") == 1
+    assert files(tmp_path) == before and len(ws.frame("models")) == 0
+
+
+@pytest.mark.parametrize(("broken", "message"), BROKEN)
+def test_score_registers_no_broken_model(tmp_path, tiny_model_dir, capsys, broken, message):
+    """`train score --model FOLDER` registers a folder the manifest lacks as a base: a broken one became the
+    workspace's `newest`, which the next `generate --model newest` or `train --model newest` then loaded."""
+    ws = build_workspace(tmp_path / "ws", annotators=())
+    model = broken_model(tmp_path, tiny_model_dir, broken)
+    assert main(["score", "-w", str(ws.path), "--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + message.format(model=model)) and err.count("\n") == 1
+    assert len(ws.frame("models")) == 0 and len(ws.frame("scores")) == 0
