@@ -1,14 +1,15 @@
 """What `python -m train` and `train score` refuse before anything is written: a start model folder that is not a
-whole model."""
+whole model, and a resume that would train otherwise than its run did."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
 
-from tests.test_train import build_workspace
-from tests.test_train_out_folder import files
+from tests.test_train import build_workspace, options
+from tests.test_train_out_folder import argv, files, killed_at
 from train.__main__ import main
 
 
@@ -63,3 +64,41 @@ def test_score_registers_no_broken_model(tmp_path, tiny_model_dir, capsys, broke
     err = capsys.readouterr().err
     assert err.startswith("error: " + message.format(model=model)) and err.count("\n") == 1
     assert len(ws.frame("models")) == 0 and len(ws.frame("scores")) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--lora-r", "4"], "the run there trains with full fine-tuning, not LoRA r=4 (--lora-r)"),
+        (
+            ["--grad-accum", "2"],
+            "the run there trains with an effective batch of 2 (--batch-size x --grad-accum), not 4",
+        ),
+    ],
+)
+def test_a_resume_that_would_train_otherwise_is_refused(
+    tmp_path, tiny_model_dir, capsys, monkeypatch, extra, message
+):
+    """The memory plan's options are settled again on a resume, so --lora-r and the batch were not compared with
+    the run's: another LoRA rank failed to load the checkpoint (a traceback), another effective batch trained on."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1, lora_r=0))
+    assert json.loads((out / "train_config.json").read_text())["lora_r"] == 0
+    before = files(out)
+    capsys.readouterr()
+    assert main(argv(ws, tiny_model_dir, out, "--resume", *extra)) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"error: {out}: {message}; --resume continues it with the options it was started with "
+        "(--overwrite starts again)\n"
+    )
+    assert files(out) == before and len(ws.frame("models")) == 0
+    assert (
+        main(
+            argv(
+                ws, tiny_model_dir, out, "--resume", "--lora-r", "0", "--batch-size", "1", "--grad-accum", "2"
+            )
+        )
+        == 0
+    )

@@ -28,6 +28,7 @@ from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
 from train.out_folder import (
     check_out_folder,
+    check_resumed_plan,
     claim_out_folder,
     read_selection,
     selection_record,
@@ -305,6 +306,7 @@ def train(
         options, method, start, selection["train_rows"], selection["eval_rows"]
     )
     options, plan = _plan(options, method, start, accounting["rows"]["longest_tokens"])
+    check_resumed_plan(out, options, marker)
     notes = {
         **_pair_columns(options, method, train_rows),
         **_verdict_notes(options, method),
