@@ -1,5 +1,5 @@
 """What `python -m train` and `train score` refuse before anything is written: a start model folder that is not a
-whole model, and a resume that would train otherwise than its run did."""
+whole model, and a resume that would train otherwise than its run did; and the pairs `train score --limit` leaves."""
 
 from __future__ import annotations
 
@@ -102,3 +102,14 @@ def test_a_resume_that_would_train_otherwise_is_refused(
         )
         == 0
     )
+
+
+def test_score_says_how_many_pairs_its_limit_left(tmp_path, tiny_model_dir, capsys):
+    """`train score --limit 3` printed `scored 3 of 3 pairs` with 5 unlabelled pairs pending: the 2 it left
+    unscored were not said."""
+    ws = build_workspace(tmp_path / "ws", count=5, annotators=())
+    argv = ["score", "-w", str(ws.path), "--model", str(tiny_model_dir)]
+    assert main([*argv, "--limit", "3"]) == 0
+    assert capsys.readouterr().out.endswith("scored 3 of 3 pairs; 2 left by --limit\n")
+    assert main([*argv, "--limit", "3"]) == 0
+    assert capsys.readouterr().out.endswith("scored 2 of 2 pairs; 3 scored before, kept\n")

@@ -111,8 +111,10 @@ def score_pairs(options: ScoreOptions) -> dict:
     rounds = options.rounds
     entry, parent = _entry(options, workspace)
     rows, already = pending_pairs(workspace, entry.id, rounds)
+    beyond = max(0, len(rows) - options.limit) if options.limit else 0  # left for a rerun, and said
     rows = rows[: options.limit] if options.limit else rows
     counts = {"model": entry.id, "reference": parent.id if parent else None, "pairs": len(rows), "scored": 0}
+    counts["beyond_limit"] = beyond
     counts |= {"already_scored": already, "rounds": rounds}
     if not rows:
         return counts
