@@ -37,6 +37,7 @@ from train.out_folder import (
 from train.pairs import (
     TrainDataError,
     add_agreement,
+    kto_loss_weights,
     kto_rows,
     preference_rows,
     rating_kto_rows,
@@ -325,6 +326,10 @@ def train(
     steps = _steps(options, method, train_rows, accounting["rows"]) if method.stepwise else None
     if steps is None:
         train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
+    if method.data == "completions":  # the weights the default balances from the rows trained, recorded
+        notes["kto_weights"] = kto_loss_weights(
+            options.desirable_weight, options.undesirable_weight, train_rows
+        )
     claim_out_folder(out, options)  # every check passed: from here on the folder is this run's
     if record is not None:
         write_selection(out, record)
