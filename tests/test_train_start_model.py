@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from data.records import ModelRecord
 from tests.test_train import build_workspace, options
 from tests.test_train_out_folder import argv, files, killed_at
 from train.__main__ import main
@@ -25,10 +26,13 @@ def broken_model(tmp_path, tiny_model_dir, broken: str):
             (folder / name).unlink()
     elif broken == "bad config":
         (folder / "config.json").write_text("{bad")
+    elif broken == "gone":
+        shutil.rmtree(folder)
     return folder
 
 
 BROKEN = [
+    ("gone", "{model}: no config.json there: not a model folder (moved or deleted?)"),
     ("no weights", "{model}: no weights (no *.safetensors or pytorch_model*.bin): not a whole model"),
     ("cut-short weights", "{model}/model.safetensors: the model's weights do not read (SafetensorError: "),
     (
@@ -47,14 +51,17 @@ def test_a_start_model_that_is_not_a_whole_model_is_one_line_and_writes_nothing(
     weights loaded), one without a tokenizer or with cut-short weights a traceback."""
     ws = build_workspace(tmp_path / "ws")
     model = broken_model(tmp_path, tiny_model_dir, broken)
+    if broken == "gone":  # the manifest's newest model, its folder deleted since
+        ws.append([ModelRecord(str(model), "dpo", round=1)])
     before = files(tmp_path)
-    assert main(["-w", str(ws.path), "--model", str(model), "--max-steps", "1"]) == 2
+    given = "newest" if broken == "gone" else str(model)
+    assert main(["-w", str(ws.path), "--model", given, "--max-steps", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: " + message.format(model=model)) and err.count("\n") == 1
-    assert files(tmp_path) == before and len(ws.frame("models")) == 0
+    assert files(tmp_path) == before and len(ws.frame("models")) == (broken == "gone")
 
 
-@pytest.mark.parametrize(("broken", "message"), BROKEN)
+@pytest.mark.parametrize(("broken", "message"), BROKEN[1:])
 def test_score_registers_no_broken_model(tmp_path, tiny_model_dir, capsys, broken, message):
     """`train score --model FOLDER` registers a folder the manifest lacks as a base: a broken one became the
     workspace's `newest`, which the next `generate --model newest` or `train --model newest` then loaded."""

@@ -39,6 +39,9 @@ def check_model_files(folder: Path) -> None:
     from safetensors import safe_open
     from transformers import AutoConfig
 
+    # a manifest model (`newest`) whose folder was moved or deleted: not a hub id to look up
+    if not (folder / "config.json").is_file():
+        raise PrefloopError(f"{folder}: no config.json there: not a model folder (moved or deleted?)")
     try:
         AutoConfig.from_pretrained(folder)
     except Exception as exc:  # noqa: BLE001 - any reader's error on a broken config
