@@ -263,6 +263,11 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
         ("labelled", ["--loss-type", "sigmoid", "sft", "--loss-weights", "1"], "one weight per --loss-type"),
         ("labelled", ["--method", "nope"], "--method 'nope': expected one of dpo, ipo"),
         ("labelled", ["--rounds", "one"], "--rounds: expected a list of int"),
+        (
+            "labelled",
+            ["--kinds", "imported", "sampeld"],
+            "--kinds sampeld: not a pair kind (expected some of sampled, spin, imported, arena, edit, rank)",
+        ),
         ("labelled", ["--method", "odpo", "--odpo-default-strength", "5"], "must be in [1, 4]"),
         ("labelled", ["--method", "tdpo2", "--tdpo-alpha", "0"], "--tdpo-alpha 0.0: must be > 0"),
         ("labelled", ["--method", "sdpo", "--sdpo-steps", "1"], "must be 0 (by round) or >= 2"),

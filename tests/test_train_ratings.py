@@ -10,7 +10,7 @@ import pytest
 
 from data import Completion, Label, Prompt, Workspace
 from data.annotators import judge_annotator
-from tests.test_train import TEXTS, options
+from tests.test_train import TEXTS, build_workspace, options
 from train.__main__ import main
 from train.pairs import rating_kto_rows, rating_preference_rows
 from train.run import train
@@ -247,3 +247,19 @@ def test_pairs_of_answers_only_machines_rated_are_machine_rows(tmp_path, tiny_mo
     )
     metrics = train(opts)["metrics"]
     assert metrics["labels"] == {"source": "auto", "human_rows": 7, "machine_rows": 1, "machine_weight": 0.5}
+
+
+def test_metrics_record_the_kto_weights_the_run_balanced(tmp_path, tiny_model_dir):
+    """--desirable-weight and --undesirable-weight default to weights balanced from the rows trained; neither
+    metrics.json nor train_config.json (null) said which numbers the run used."""
+    ws = build_workspace(tmp_path / "ws", count=6, annotators=())
+    pairs = ws.frame("pairs")
+    ws.append(
+        [Label(a, "ann", "kto", "desirable") for a in pairs["completion_a"]]
+        + [Label(b, "ann", "kto", "undesirable") for b in pairs["completion_b"][:2]]
+    )
+    metrics = train(options(ws, tiny_model_dir, tmp_path / "out", method="kto", max_steps=4))["metrics"]
+    assert metrics["rows"]["rows_trained"] == 8
+    assert metrics["kto_weights"] == {"desirable": 1.0, "undesirable": 3.0}  # 6 desirable, 2 undesirable
+    given = options(ws, tiny_model_dir, tmp_path / "given", method="kto", max_steps=1, undesirable_weight=2.0)
+    assert train(given)["metrics"]["kto_weights"] == {"desirable": 1.0, "undesirable": 2.0}

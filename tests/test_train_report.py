@@ -26,11 +26,14 @@ from train.saving import read_trained, write_trained
             {"exported": 80, "desirable": 7, "undesirable": 73},
             "workspace: 80 rows taken (desirable 7, undesirable 73)",
         ),
-        # --rm-from-ratings counts its rows as pairs
+        # --rm-from-ratings counts its rows and the equally rated as pairs, what else it leaves out as answers (the
+        # line mixed them: `15 rows taken, left out: equal 4, other_split 10` over 19 prompts and 10 answers)
         (
-            {"pairs": 5, "alone": 2, "equal": 1, "unrated": 0},
-            "workspace: 5 rows taken, left out: alone 2, equal 1",
+            {"pairs": 5, "alone": 2, "equal": 1, "unrated": 0, "other_split": 4},
+            "workspace: 5 pairs of rated answers taken, 1 equally rated left out; answers left out: alone 2, "
+            "other_split 4",
         ),
+        ({"pairs": 5}, "workspace: 5 pairs of rated answers taken"),
         ({"exported": 8, "unlabelled": 0}, "workspace: 8 rows taken"),
         ({"gold_answers": 3, "edits": 2}, "workspace: edits 2, gold_answers 3"),  # SFT: by source
         ({}, None),

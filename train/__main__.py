@@ -78,6 +78,7 @@ def score_main(argv: list[str], prog: str = "python -m train") -> int:
         print(f"model {counts['model']}: nothing to score ({why})")
         return 0
     kept = f"; {counts['already_scored']} scored before, kept" if counts["already_scored"] else ""
+    kept += f"; {counts['beyond_limit']} left by --limit" if counts["beyond_limit"] else ""
     print(
         f"model {counts['model']} (reference {reference}): scored {counts['scored']} of {counts['pairs']} pairs{kept}"
     )

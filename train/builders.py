@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data.workspace import Workspace
-from train.pairs import kto_weights
+from train.pairs import kto_loss_weights
 
 if TYPE_CHECKING:
     from train.methods import Method
@@ -143,13 +143,12 @@ def build_dpo_family(options: TrainOptions, b: Build, method: Method):
 def build_kto(options: TrainOptions, b: Build, method: Method):
     from trl import KTOConfig, KTOTrainer
 
-    good = sum(r["label"] for r in b.rows)
-    weights = kto_weights(good, len(b.rows) - good)
+    weights = kto_loss_weights(options.desirable_weight, options.undesirable_weight, b.rows)
     args = KTOConfig(
         **common_args(options, b),
         beta=options.beta,
-        desirable_weight=options.desirable_weight or weights[0],
-        undesirable_weight=options.undesirable_weight or weights[1],
+        desirable_weight=weights["desirable"],
+        undesirable_weight=weights["undesirable"],
     )
     return KTOTrainer(
         model=b.model,

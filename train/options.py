@@ -11,7 +11,9 @@ from data.aggregate import AGGREGATIONS
 from data.errors import PrefloopError
 from data.export import check_min_posterior
 from data.provision import DEFAULT_MODEL
+from data.rank_pairs import RANK_KIND
 from data.ranking import RANK_PAIRS
+from data.schemas import PAIR_KINDS
 from data.selection import LABEL_SOURCES
 from train.fit import TRUNCATION_MODES
 from train.losses import STRENGTHS
@@ -296,6 +298,11 @@ def check_options(options: TrainOptions) -> None:
     if options.agreement != "off" and not method.agreement:
         takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
         raise PrefloopError(f"--agreement {options.agreement}: applies to {takes}")
+    unknown = [kind for kind in options.kinds or () if kind not in (*PAIR_KINDS, RANK_KIND)]
+    if unknown:  # a misspelt kind would train on the others without a word
+        raise PrefloopError(
+            f"--kinds {' '.join(unknown)}: not a pair kind (expected some of {', '.join((*PAIR_KINDS, RANK_KIND))})"
+        )
     if options.labels not in LABEL_SOURCES:
         raise PrefloopError(f"--labels {options.labels!r}: expected one of {', '.join(LABEL_SOURCES)}")
     if options.aggregate not in AGGREGATIONS:

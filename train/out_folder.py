@@ -28,6 +28,7 @@ from data.errors import PrefloopError
 from data.files import NotAFileError, atomic_write, open_regular, remove_dead_temps
 from data.records import now
 from train.options import TrainOptions
+from train.saving import TRAINED_FILE
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,31 @@ def check_out_folder(
         raise PrefloopError(
             f"{out}: the run there was started with --{flag} {_shown(was)}, not {_shown(getattr(options, changed))}; "
             f"--resume continues it with the options it was started with ({again})"
+        )
+
+
+def check_resumed_plan(out: Path, options: TrainOptions, marker: str | None = None) -> None:
+    """On --resume, the memory plan settled again (``options``: the plan's) must train as the run did: the same
+    LoRA rank (its checkpoint holds those weights and their optimiser state) and the same effective batch (its
+    steps are counted in it); only the split into micro-batches and accumulation, and checkpointing, may differ.
+    A run that saved its final model (`TRAINED_FILE`) trains nothing again: any plan serves its report."""
+    resumes = options.resume and is_main_process() and not (out / TRAINED_FILE).exists()
+    recorded = _recorded(out, marker) if resumes else None
+    if recorded is None or "lora_r" not in recorded:
+        return
+    again = _start_again(out, marker, "--overwrite starts again")
+    if (recorded["lora_r"] or 0) != (options.lora_r or 0):
+        was, now = (f"LoRA r={r}" if r else "full fine-tuning" for r in (recorded["lora_r"], options.lora_r))
+        raise PrefloopError(
+            f"{out}: the run there trains with {was}, not {now} (--lora-r); --resume continues it with the options "
+            f"it was started with ({again})"
+        )
+    was = recorded["batch_size"] * recorded["grad_accum"]
+    if was != options.batch_size * options.grad_accum:
+        raise PrefloopError(
+            f"{out}: the run there trains with an effective batch of {was} (--batch-size x --grad-accum), not "
+            f"{options.batch_size * options.grad_accum}; --resume continues it with the options it was started "
+            f"with ({again})"
         )
 
 

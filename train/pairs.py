@@ -287,6 +287,16 @@ def interleave(rows: list[dict], seed: int) -> list[dict]:
     return mixed
 
 
+def kto_loss_weights(
+    desirable_weight: float | None, undesirable_weight: float | None, rows: list[dict]
+) -> dict[str, float]:
+    """The KTO weights a run trains with: the flags where given, else balanced from the ``rows`` it trains
+    (`kto_weights`); metrics.json records them (`kto_weights`), as the flags' default is no number."""
+    good = sum(bool(r["label"]) for r in rows)
+    balanced = kto_weights(good, len(rows) - good)
+    return {"desirable": desirable_weight or balanced[0], "undesirable": undesirable_weight or balanced[1]}
+
+
 def kto_weights(desirable: int, undesirable: int) -> tuple[float, float]:
     """(desirable_weight, undesirable_weight) with λ_D·n_D = λ_U·n_U, the balance the KTO paper recommends
     (its advice: λ_D·n_D / (λ_U·n_U) in [1, 4/3]); the larger class keeps weight 1."""

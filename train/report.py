@@ -102,12 +102,21 @@ def data_line(metrics: dict) -> str | None:
     counts = dict(metrics.get("data_counts") or {})
     if not counts:
         return None
-    taken = counts.pop("exported", counts.pop("pairs", None))  # pairs: --rm-from-ratings' rows
+    rated = (
+        "pairs" in counts
+    )  # --rm-from-ratings: its rows (and `equal`) count pairs, every other reason answers
+    taken = counts.pop("exported", counts.pop("pairs", None))
     kinds = ", ".join(f"{k} {counts.pop(k)}" for k in TAKEN_KINDS if k in counts)
+    equal = counts.pop("equal", 0) if rated else 0
     listed = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
     excluded = excluded_line(metrics.get("excluded_labellers") or {})
     if taken is None:  # SFT rows: counted by source (gold_answers, edits) and reason
         line = f"workspace: {listed}"
+    elif rated:
+        line = f"workspace: {taken} pairs of rated answers taken" + (
+            f", {equal} equally rated left out" if equal else ""
+        )
+        line += f"; answers left out: {listed}" if listed else ""
     else:
         line = f"workspace: {taken} rows taken" + (f" ({kinds})" if kinds else "")
         line += f", left out: {listed}" if listed else ""

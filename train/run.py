@@ -28,6 +28,7 @@ from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
 from train.out_folder import (
     check_out_folder,
+    check_resumed_plan,
     claim_out_folder,
     read_selection,
     selection_record,
@@ -36,6 +37,7 @@ from train.out_folder import (
 from train.pairs import (
     TrainDataError,
     add_agreement,
+    kto_loss_weights,
     kto_rows,
     preference_rows,
     rating_kto_rows,
@@ -43,7 +45,7 @@ from train.pairs import (
     sft_rows,
     step_chunks,
 )
-from train.saving import load_tokenizer, model_path
+from train.saving import check_model_files, load_tokenizer, model_path
 from train.sources import add_source_weights
 from train.stepwise import train_stepwise
 
@@ -284,6 +286,7 @@ def train(
     method = get_method(options.method)
     workspace = Workspace(options.workspace)
     start = model_path(options.model, workspace)
+    check_model_files(start)
     out = _out_dir(options, workspace, start, marker)
     recorded = read_selection(out, marker) if options.resume else None
     if recorded is None:
@@ -304,6 +307,7 @@ def train(
         options, method, start, selection["train_rows"], selection["eval_rows"]
     )
     options, plan = _plan(options, method, start, accounting["rows"]["longest_tokens"])
+    check_resumed_plan(out, options, marker)
     notes = {
         **_pair_columns(options, method, train_rows),
         **_verdict_notes(options, method),
@@ -322,6 +326,10 @@ def train(
     steps = _steps(options, method, train_rows, accounting["rows"]) if method.stepwise else None
     if steps is None:
         train_rows = _rows_for_steps(options, method, train_rows, accounting["rows"])
+    if method.data == "completions":  # the weights the default balances from the rows trained, recorded
+        notes["kto_weights"] = kto_loss_weights(
+            options.desirable_weight, options.undesirable_weight, train_rows
+        )
     claim_out_folder(out, options)  # every check passed: from here on the folder is this run's
     if record is not None:
         write_selection(out, record)

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from data.chat_template import chat_template_for
+from data.errors import PrefloopError, first_line
 from data.files import NotAFileError, atomic_write, open_regular, strict_json
 from data.lineage import NEWEST, find_or_register, newest_model
 from data.provision import local_model
@@ -25,6 +26,41 @@ def model_path(model: str, workspace: Workspace) -> Path:
     if model == NEWEST:
         return Path(newest_model(workspace).path)
     return local_model(model)  # a hub id: its snapshot in the hub's cache
+
+
+# Any one of these makes a folder's tokenizer (a fast tokenizer's file, or a slow one's config and vocabulary).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+def check_model_files(folder: Path) -> None:
+    """A model folder's files read before anything is written or loaded (no weights load): its config, a tokenizer
+    and weights, each ``.safetensors`` file's header too. One that lacks any, or does not read, is one line naming
+    it, not a traceback once the run's folder is made (or `train score` registered the folder)."""
+    from safetensors import safe_open
+    from transformers import AutoConfig
+
+    # a manifest model (`newest`) whose folder was moved or deleted: not a hub id to look up
+    if not (folder / "config.json").is_file():
+        raise PrefloopError(f"{folder}: no config.json there: not a model folder (moved or deleted?)")
+    try:
+        AutoConfig.from_pretrained(folder)
+    except Exception as exc:  # noqa: BLE001 - any reader's error on a broken config
+        raise PrefloopError(f"{folder}: its config.json does not read ({first_line(exc)})") from None
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise PrefloopError(
+            f"{folder}: no tokenizer (none of {', '.join(TOKENIZER_FILES)}): not a whole model"
+        )
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights and not any(folder.glob("pytorch_model*.bin")):
+        raise PrefloopError(
+            f"{folder}: no weights (no *.safetensors or pytorch_model*.bin): not a whole model"
+        )
+    for path in weights:
+        try:
+            with safe_open(path, framework="pt"):
+                pass
+        except Exception as exc:  # noqa: BLE001 - any reader's error on a cut-short or foreign file
+            raise PrefloopError(f"{path}: the model's weights do not read ({first_line(exc)})") from None
 
 
 def load_tokenizer(start: Path, chat_template: str | None = None):

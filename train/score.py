@@ -25,7 +25,7 @@ from data.selection import unlabelled_pairs
 from data.workspace import Workspace
 from train.evaluate import pair_logps
 from train.options import RANGES, check_ranges
-from train.saving import model_path
+from train.saving import check_model_files, model_path
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,13 @@ def _load(path: str):
 
 
 def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, ModelEntry | None]:
-    """(scoring model, its reference) from the manifest; a model not in it is registered as a base."""
+    """(scoring model, its reference) from the manifest; a model not in it is registered as a base, once its files
+    read (`check_model_files`: a broken folder registered would become the workspace's ``newest``)."""
     entry = newest_model(workspace) if options.model == NEWEST else None
-    entry = entry or find_or_register(workspace, model_path(options.model, workspace))
+    if entry is None:
+        folder = model_path(options.model, workspace)
+        check_model_files(folder)
+        entry = find_or_register(workspace, folder)
     return entry, get_model(workspace, entry.parent_id) if entry.parent_id else None
 
 
@@ -107,8 +111,10 @@ def score_pairs(options: ScoreOptions) -> dict:
     rounds = options.rounds
     entry, parent = _entry(options, workspace)
     rows, already = pending_pairs(workspace, entry.id, rounds)
+    beyond = max(0, len(rows) - options.limit) if options.limit else 0  # left for a rerun, and said
     rows = rows[: options.limit] if options.limit else rows
     counts = {"model": entry.id, "reference": parent.id if parent else None, "pairs": len(rows), "scored": 0}
+    counts["beyond_limit"] = beyond
     counts |= {"already_scored": already, "rounds": rounds}
     if not rows:
         return counts

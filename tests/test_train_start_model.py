@@ -1,0 +1,122 @@
+"""What `python -m train` and `train score` refuse before anything is written: a start model folder that is not a
+whole model, and a resume that would train otherwise than its run did; and the pairs `train score --limit` leaves."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from data.records import ModelRecord
+from tests.test_train import build_workspace, options
+from tests.test_train_out_folder import argv, files, killed_at
+from train.__main__ import main
+
+
+def broken_model(tmp_path, tiny_model_dir, broken: str):
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    if broken == "no weights":
+        (folder / "model.safetensors").unlink()
+    elif broken == "cut-short weights":
+        (folder / "model.safetensors").write_bytes((tiny_model_dir / "model.safetensors").read_bytes()[:100])
+    elif broken == "no tokenizer":
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            (folder / name).unlink()
+    elif broken == "bad config":
+        (folder / "config.json").write_text("{bad")
+    elif broken == "gone":
+        shutil.rmtree(folder)
+    return folder
+
+
+BROKEN = [
+    ("gone", "{model}: no config.json there: not a model folder (moved or deleted?)"),
+    ("no weights", "{model}: no weights (no *.safetensors or pytorch_model*.bin): not a whole model"),
+    ("cut-short weights", "{model}/model.safetensors: the model's weights do not read (SafetensorError: "),
+    (
+        "no tokenizer",
+        "{model}: no tokenizer (none of tokenizer.json, tokenizer_config.json, tokenizer.model, ",
+    ),
+    ("bad config", "{model}: its config.json does not read (OSError: "),
+]
+
+
+@pytest.mark.parametrize(("broken", "message"), BROKEN)
+def test_a_start_model_that_is_not_a_whole_model_is_one_line_and_writes_nothing(
+    tmp_path, tiny_model_dir, capsys, broken, message
+):
+    """A folder without weights used to leave OUT with the run's config and selection (the error came as the
+    weights loaded), one without a tokenizer or with cut-short weights a traceback."""
+    ws = build_workspace(tmp_path / "ws")
+    model = broken_model(tmp_path, tiny_model_dir, broken)
+    if broken == "gone":  # the manifest's newest model, its folder deleted since
+        ws.append([ModelRecord(str(model), "dpo", round=1)])
+    before = files(tmp_path)
+    given = "newest" if broken == "gone" else str(model)
+    assert main(["-w", str(ws.path), "--model", given, "--max-steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + message.format(model=model)) and err.count("\n") == 1
+    assert files(tmp_path) == before and len(ws.frame("models")) == (broken == "gone")
+
+
+@pytest.mark.parametrize(("broken", "message"), BROKEN[1:])
+def test_score_registers_no_broken_model(tmp_path, tiny_model_dir, capsys, broken, message):
+    """`train score --model FOLDER` registers a folder the manifest lacks as a base: a broken one became the
+    workspace's `newest`, which the next `generate --model newest` or `train --model newest` then loaded."""
+    ws = build_workspace(tmp_path / "ws", annotators=())
+    model = broken_model(tmp_path, tiny_model_dir, broken)
+    assert main(["score", "-w", str(ws.path), "--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + message.format(model=model)) and err.count("\n") == 1
+    assert len(ws.frame("models")) == 0 and len(ws.frame("scores")) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--lora-r", "4"], "the run there trains with full fine-tuning, not LoRA r=4 (--lora-r)"),
+        (
+            ["--grad-accum", "2"],
+            "the run there trains with an effective batch of 2 (--batch-size x --grad-accum), not 4",
+        ),
+    ],
+)
+def test_a_resume_that_would_train_otherwise_is_refused(
+    tmp_path, tiny_model_dir, capsys, monkeypatch, extra, message
+):
+    """The memory plan's options are settled again on a resume, so --lora-r and the batch were not compared with
+    the run's: another LoRA rank failed to load the checkpoint (a traceback), another effective batch trained on."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1, lora_r=0))
+    assert json.loads((out / "train_config.json").read_text())["lora_r"] == 0
+    before = files(out)
+    capsys.readouterr()
+    assert main(argv(ws, tiny_model_dir, out, "--resume", *extra)) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"error: {out}: {message}; --resume continues it with the options it was started with "
+        "(--overwrite starts again)\n"
+    )
+    assert files(out) == before and len(ws.frame("models")) == 0
+    assert (
+        main(
+            argv(
+                ws, tiny_model_dir, out, "--resume", "--lora-r", "0", "--batch-size", "1", "--grad-accum", "2"
+            )
+        )
+        == 0
+    )
+
+
+def test_score_says_how_many_pairs_its_limit_left(tmp_path, tiny_model_dir, capsys):
+    """`train score --limit 3` printed `scored 3 of 3 pairs` with 5 unlabelled pairs pending: the 2 it left
+    unscored were not said."""
+    ws = build_workspace(tmp_path / "ws", count=5, annotators=())
+    argv = ["score", "-w", str(ws.path), "--model", str(tiny_model_dir)]
+    assert main([*argv, "--limit", "3"]) == 0
+    assert capsys.readouterr().out.endswith("scored 3 of 3 pairs; 2 left by --limit\n")
+    assert main([*argv, "--limit", "3"]) == 0
+    assert capsys.readouterr().out.endswith("scored 2 of 2 pairs; 3 scored before, kept\n")
