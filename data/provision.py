@@ -144,6 +144,20 @@ def local_model(name_or_path: str) -> Path:
     return folder
 
 
+def check_weight_headers(folder: Path) -> None:
+    """Each ``.safetensors`` file of a model ``folder`` opened as far as its header (cheap: no weights load), so a
+    file cut short or not safetensors is one line naming it (``F does not read (SafetensorError: ...)``) before a job
+    writes anything, not a traceback once it has."""
+    from safetensors import safe_open
+
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(path, framework="pt"):
+                pass
+        except Exception as exc:  # noqa: BLE001 - any reader's error on a cut-short or foreign file
+            raise ProvisionError(f"{path} does not read ({first_line(exc)})") from None
+
+
 def checked_model(flag: str, name: str) -> Path:
     """The local folder of the model ``name`` (`local_model`: a hub id found in, or fetched into, the hub's cache),
     its config.json read: what every job checks of a model before it writes anything; the callers add what only

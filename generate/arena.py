@@ -40,7 +40,14 @@ from data.lineage import (
     newest_model,
     same_model,
 )
-from data.provision import checked_model, hub_id_of, local_model, looks_like_hub_id, resolve_model
+from data.provision import (
+    check_weight_headers,
+    checked_model,
+    hub_id_of,
+    local_model,
+    looks_like_hub_id,
+    resolve_model,
+)
 from data.records import Pair, content_id
 from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
@@ -233,22 +240,16 @@ def check_arena_files(models: list[ModelEntry]) -> None:
     the hub's cache; the config read), then its weight files' headers read (cheap: no weights load), before anything
     is written: a broken or missing folder is one line naming it (a manifest model: by its id too), not a traceback
     after the models before it had sampled and written their answers."""
-    from safetensors import safe_open
-
     for entry in models:
         which = "" if entry.id == entry.path else f" (the manifest's model {entry.id}, round {entry.round})"
         try:
             folder = checked_model("--arena", entry.path)
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc
-        for weights in sorted(folder.glob("*.safetensors")):
-            try:
-                with safe_open(weights, framework="pt"):
-                    pass
-            except Exception as exc:  # noqa: BLE001 - any reader's error on a broken file
-                raise PrefloopError(
-                    f"--arena {entry.path}: {weights} does not read ({first_line(exc)}){which}; nothing written"
-                ) from exc
+        try:
+            check_weight_headers(folder)
+        except PrefloopError as exc:
+            raise PrefloopError(f"--arena {entry.path}: {exc}{which}; nothing written") from exc
 
 
 def arena_pairs(

@@ -14,7 +14,7 @@ from data.chat_template import chat_template_for
 from data.errors import PrefloopError, first_line
 from data.files import NotAFileError, atomic_write, open_regular, strict_json
 from data.lineage import NEWEST, find_or_register, newest_model
-from data.provision import local_model
+from data.provision import check_weight_headers, local_model
 from data.records import ModelRecord, random_id
 from data.workspace import Workspace
 
@@ -36,7 +36,6 @@ def check_model_files(folder: Path) -> None:
     """A model folder's files read before anything is written or loaded (no weights load): its config, a tokenizer
     and weights, each ``.safetensors`` file's header too. One that lacks any, or does not read, is one line naming
     it, not a traceback once the run's folder is made (or `train score` registered the folder)."""
-    from safetensors import safe_open
     from transformers import AutoConfig
 
     # a manifest model (`newest`) whose folder was moved or deleted: not a hub id to look up
@@ -50,17 +49,11 @@ def check_model_files(folder: Path) -> None:
         raise PrefloopError(
             f"{folder}: no tokenizer (none of {', '.join(TOKENIZER_FILES)}): not a whole model"
         )
-    weights = sorted(folder.glob("*.safetensors"))
-    if not weights and not any(folder.glob("pytorch_model*.bin")):
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
         raise PrefloopError(
             f"{folder}: no weights (no *.safetensors or pytorch_model*.bin): not a whole model"
         )
-    for path in weights:
-        try:
-            with safe_open(path, framework="pt"):
-                pass
-        except Exception as exc:  # noqa: BLE001 - any reader's error on a cut-short or foreign file
-            raise PrefloopError(f"{path}: the model's weights do not read ({first_line(exc)})") from None
+    check_weight_headers(folder)
 
 
 def load_tokenizer(start: Path, chat_template: str | None = None):
