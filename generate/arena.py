@@ -361,7 +361,10 @@ def run_arena(
         )
     pairs, paired = arena_pairs(workspace, models, round, sampling_params(options), ids, options.arena_pairs)
     written = workspace.append(pairs, skip_existing=True).get("pairs", 0) if pairs else 0
+    # each model's count of prompts it answered, summed: `--limit 5` and three models said `arena_prompts 15`
+    counts["prompts_answered"] = counts.pop("prompts", 0)
     result = {
+        "arena_prompts": len(ids),
         **{f"arena_{k}": v for k, v in (counts + paired).items()},
         "arena_pairs": len(pairs),
         "arena_new_pairs": written,
