@@ -200,9 +200,11 @@ def _check_one_chain(workspace: Workspace, round: int, label: str, loop: Loop) -
     model_of = workspace.frame("completions").set_index("id")["model"]
     others = sorted(set(model_of.reindex(pairs["completion_b"]).dropna()) - {label})
     if others:
+        # by kind and round: a judge chain's pairs are `sampled`, as a human round's are
         raise PrefloopError(
-            f"{workspace.path}: round {round} already holds {loop.kind} pairs sampled by {', '.join(others)}; "
-            f"run another {loop.kind} chain in its own workspace, or start it from this chain's newest model"
+            f"{workspace.path}: round {round} already holds pairs of kind {', '.join(loop.kinds)} (what "
+            f"--{loop.kind}-iter trains on) sampled by {', '.join(others)}; run this chain in its own workspace, "
+            "or start it from the newest model of the chain or round that sampled them"
         )
 
 
