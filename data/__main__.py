@@ -140,9 +140,7 @@ NOT_WITH_REMOVE = ("split", "test_fraction", "pairs_per_prompt", "unlabelled")
 
 
 def _check_import_options(args: Any, explicit: set[str]) -> None:
-    if (
-        "split" in explicit and args.test_fraction > 0
-    ):  # the fraction draws every split: --split would go unread
+    if "split" in explicit and args.test_fraction > 0:  # the fraction draws every split: --split goes unread
         raise PrefloopError(
             f"--split {args.split} does not go with --test-fraction {args.test_fraction} (the fraction puts each "
             "prompt in train or test); leave one out"
