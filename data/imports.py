@@ -196,8 +196,11 @@ class _Gathered:
         counts["skipped"] = len(self.rejects)
         counts["gold_conflicts"] = len(self.prompts.conflicts)
         if self.rejects and len(self.rejects) == rows:
+            # named by row and field, as the error it would be without --on-error skip
+            first = self.rejects[0]
+            where = "".join(f", {key} {first[key]!r}" for key in ("row", "field") if first[key] is not None)
             raise SchemaError(
-                name, f"no importable records: all {rows} skipped; the first: {self.rejects[0]['error']}"
+                name, f"no importable records: all {rows} skipped; the first{where}: {first['error']}"
             )
         for conflict in self.prompts.conflicts[:5]:
             message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
