@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -280,6 +281,12 @@ def _refuse_single_document(handle, source: str, limit: int) -> None:
 LOOSE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 
 
+def split_of(name: str) -> str:
+    """The split of a `datasets` folder's split ``name``: test where one of its words is a held-out name
+    (``test``, ``validation``, ``test_prefs`` as UltraFeedback's, ``eval-2``), else train (``train_sft``)."""
+    return "test" if set(re.split(r"[^a-z]+", name.lower())) & set(TEST_SPLIT_NAMES) else "train"
+
+
 def _read_dataset_dir(path: Path) -> list[object]:
     import datasets
 
@@ -298,7 +305,7 @@ def _read_dataset_dir(path: Path) -> list[object]:
     if isinstance(loaded, datasets.DatasetDict):
         records = []
         for name, split in loaded.items():
-            hint = "test" if name in TEST_SPLIT_NAMES else "train"
+            hint = split_of(name)
             records += [SplitRow(r, hint) for r in split.to_list()]
         return records
     return loaded.to_list()

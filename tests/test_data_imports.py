@@ -274,3 +274,30 @@ def test_a_preview_of_an_import_reads_as_the_workspace_reads_once_it_is_written(
     assert seen(new) == (["Zoe\u0308"], ["Zoe\u0308"], ["Zoe\u0308"], [records[1].id])
     workspace.append(records)
     assert seen(workspace) == before
+
+
+def test_a_datasets_folders_held_out_split_is_test_whatever_its_suffix(tmp_path):
+    """UltraFeedback's `test_prefs` (and `eval-2`, `validation`) is a held-out split: its rows were stored in train,
+    without a word, where only the names test, validation, valid and eval were read as test."""
+    import datasets
+
+    names = ("train_prefs", "test_prefs", "validation", "eval-2", "train_sft", "pretest")
+    folder = tmp_path / "dsdir"
+    datasets.DatasetDict(
+        {
+            name: datasets.Dataset.from_list([{"prompt": name, "chosen": "yes", "rejected": "no"}])
+            for name in names
+        }
+    ).save_to_disk(folder)
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(folder)]) == 0
+    prompts = Workspace(ws).frame("prompts")
+    splits = {m[0]["content"]: split for m, split in zip(prompts["messages"], prompts["split"])}
+    assert splits == {
+        "train_prefs": "train",
+        "test_prefs": "test",
+        "validation": "test",
+        "eval-2": "test",
+        "train_sft": "train",
+        "pretest": "train",
+    }
