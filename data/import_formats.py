@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from data.conversation import turn_problem
-from data.errors import shown
+from data.errors import names_shown, shown
 from data.import_text import RecordContext, answer, clean_text, content_text, is_parts, kind_of
 from data.records import Message
 
@@ -306,7 +306,7 @@ def detect_format(record: dict) -> str | None:
 def parse_record(record: Reading, fmt: str, ctx: RecordContext) -> Example:
     """The record as an Example of format ``fmt``; a record that does not fit it is a one-line error."""
     if not FITS[fmt](record):
-        keys = ", ".join(sorted(record)[:8]) or "none"
+        keys = names_shown(sorted(record), 8)
         found = detect_format(record)
         hint = f"; it looks like {found}" if found else ""
         raise ctx.error(

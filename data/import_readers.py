@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from data.errors import names_shown
 from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
@@ -268,7 +269,7 @@ def _refuse_single_document(handle, source: str, limit: int) -> None:
         return
     _nested_records(document, source)
     if isinstance(document, dict):
-        keys = ", ".join(sorted(document)[:8])
+        keys = names_shown(sorted(document), 8)
         raise SchemaError(
             source,
             f"holds a single JSON object (keys: {keys}), not records: expected a JSON array of records "

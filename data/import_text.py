@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from data.errors import shown
+from data.errors import names_shown, shown
 from data.import_records import RecordError
 
 TEXT_KEYS = ("content", "value", "text", "completion")  # where a message or candidate object keeps its text
@@ -102,7 +102,7 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
             raise ctx.error(message, field, "ambiguous_answer")
         value = value[-1]
     if isinstance(value, dict):
-        keys = ", ".join(sorted(map(str, value))[:8]) or "none"
+        keys = names_shown(sorted(map(str, value)), 8)
         value = next((value[key] for key in TEXT_KEYS if key in value), None)
         if value is None:
             message = (
