@@ -37,7 +37,7 @@ from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_withdraw import file_labels, withdraw_imports
-from data.import_write import kept_lines, log_import, stopped_import, write_records
+from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
 from data.imports import ImportOptions, Loaded, check_file, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, workspace_board
@@ -112,9 +112,10 @@ def cmd_import(args: Any) -> int:
             counts = write_records(workspace, item.records, item.counts)
         except OSError as exc:  # the disk filled up: the files before this one are stored (summaries printed)
             raise (stopped_import(exc, loaded[:done], loaded[done:]) if done else exc) from exc
+        copied = copy_warning(workspace, item, counts, args.source or item.path.stem)  # before its own line
         rejects = log_import(workspace, item, counts, options)
         print(import_summary(item, counts, rejects, args.rubric))
-        for line in kept_lines(counts):
+        for line in kept_lines(counts) + [copied] * bool(copied):
             print(f"warning: {item.path}: {line}", file=sys.stderr)
     return 0
 

@@ -301,3 +301,24 @@ def test_a_datasets_folders_held_out_split_is_test_whatever_its_suffix(tmp_path)
         "train_sft": "train",
         "pretest": "train",
     }
+
+
+def test_a_copy_of_an_imported_file_under_another_name_says_its_answers_are_stored_again(tmp_path, capsys):
+    """A renamed copy is the same file to the import log (`same_file`) but another source (an answer's id holds
+    it): its rows doubled every pair and label of the file, exit 0 and not a word."""
+    ws, prefs = tmp_path / "ws", tmp_path / "prefs.json"
+    write_json(prefs, [{"prompt": "q", "chosen": "yes", "rejected": "no"}])
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(prefs.read_bytes())
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    # the same source: nothing new, nothing to say
+    assert main(["import", "-w", str(ws), str(prefs), "--source", "prefs"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["import", "-w", str(ws), str(copy)]) == 0
+    assert capsys.readouterr().err == (
+        f"warning: {copy}: the same content as {prefs}, imported before as source prefs: its 2 new answers are "
+        f"stored again as source copy, with their own pairs and labels (`data import --remove {copy}` withdraws "
+        "the labels)\n"
+    )
+    assert main(["import", "-w", str(ws), str(copy)]) == 0  # a rerun stores nothing: nothing to say
+    assert capsys.readouterr().err == ""
