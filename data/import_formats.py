@@ -152,6 +152,8 @@ def _answers(
             record.unread(gold_field)  # a gold answer beside the answers to compare makes nothing
         return Example(messages, candidates=candidates)
     if "chosen" in record or "rejected" in record:
+        if gold is not None and gold_field in GOLD_KEYS:  # beside a preference it makes nothing
+            record.unread(gold_field)
         chosen = answer(record.get("chosen"), ctx, "chosen")
         return Example(messages, chosen=chosen, rejected=answer(record.get("rejected"), ctx, "rejected"))
     label_key = next((key for key in LABEL_KEYS if key in record), None)
@@ -179,8 +181,9 @@ def parse_alpaca(record: Reading, ctx: RecordContext) -> Example:
             if isinstance(text, str) and not text.strip():
                 raise ctx.error(f"history entry {index} has an empty {what}", "history", "empty_turn")
             messages.append({"role": role, "content": clean_text(text, ctx, "history")})
-    instruction = clean_text(str(record.get("instruction") or ""), ctx, "instruction")
-    extra = clean_text(str(record.get("input") or ""), ctx, "input")
+    # text or nothing: `str()` made an instruction or input of 5 or {"a": 1} text, where a `system` of 5 was refused
+    instruction = clean_text(record.get("instruction", ""), ctx, "instruction")
+    extra = clean_text(record.get("input", ""), ctx, "input")
     messages.append({"role": "user", "content": f"{instruction}\n\n{extra}" if extra else instruction})
     check_prompt(messages, ctx, "instruction")
     return _answers(record, messages, ctx, record.get("output"), "output")

@@ -67,6 +67,25 @@ def test_every_column_read_says_nothing_more(tmp_path, capsys):
     assert "columns not read" not in summary(capsys)
 
 
+def test_a_gold_answer_beside_a_preference_is_named_not_read(tmp_path, capsys):
+    """An `output` (alpaca) or `response` (prompt) beside chosen and rejected makes nothing, as beside a `completions`
+    list, but was counted read: the summary said nothing of it."""
+    alpaca = write(
+        tmp_path / "alpaca.jsonl",
+        {"instruction": "Q", "input": "", "chosen": "a", "rejected": "b", "output": "c"},
+    )
+    prompt = write(
+        tmp_path / "prompt.jsonl", {"prompt": "Q2", "chosen": "a", "rejected": "b", "response": "c"}
+    )
+    assert main(["import", "-w", str(tmp_path / "ws"), str(alpaca), str(prompt)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.rsplit("; ", 1)[-1] for line in lines] == [
+        "columns not read: output",
+        "columns not read: response",
+    ]
+    assert [p["gold"] for p in Workspace(tmp_path / "ws").read("prompts").to_pylist()] == [None, None]
+
+
 def test_a_long_or_multi_line_column_name_is_shown_cut_and_on_one_line(tmp_path, capsys):
     """A key of 5,000 characters was repeated whole in the summary (and in the error of a record of no format), and
     a key holding a newline broke the summary line in two: each name is cut to 40 characters, its control

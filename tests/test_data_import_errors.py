@@ -65,6 +65,11 @@ BAD_INPUTS = [
     ("line.jsonl", jsonl(GOOD) + b'{"prompt": "x",}\n', [],
      ", row 1: invalid JSON: expecting property name enclosed in double quotes at line 2, column 16"),
     ("scalars.json", b"[1, 2]", [], ", row 0: each record must be a JSON object, got int"),
+    # an alpaca instruction or input that is no text was made text by str(): 5 was "5", {"a": 1} "{'a': 1}"
+    ("alpaca-int.jsonl", jsonl({"instruction": "Add", "input": 5, "output": "x"}), [],
+     ", row 0, field 'input': expected text, got int"),
+    ("alpaca-object.jsonl", jsonl({"instruction": {"a": 1}, "output": "x"}), [],
+     ", row 0, field 'instruction': expected text, got an object"),
     ("empty-chosen.jsonl", jsonl({"prompt": "q", "chosen": "", "rejected": "no"}), [],
      ", row 0, field 'chosen': the answer is empty"),
     ("empty-cell.csv", b"prompt,chosen,rejected\nq,a,b\nq2,a,\n", [], ", row 1, field 'rejected': the answer is empty"),
