@@ -195,6 +195,8 @@ def _check_stats_options(args: Any, explicit: set[str]) -> None:
         )
 
 
+KEPT = {"stored_gold_kept": "gold answer (or none)", "stored_split_kept": "split"}  # `MergePlan.kept`, said
+
 OPTION_CHECKS = {
     "export": check_export_options,
     "stats": _check_stats_options,
@@ -332,6 +334,15 @@ def cmd_merge(args: Any) -> int:
             print(
                 f"  stored apart: {counts} (spelled otherwise than one here only by Unicode normalisation, line "
                 "ends or trailing whitespace: a merge keeps each workspace's texts and ids)"
+            )
+        if (
+            plan.kept
+        ):  # its gold answers and splits of prompts held here stay behind: said, as an import says it
+            kept = [f"{n} keep their {KEPT[name]}" for name, n in sorted(plan.kept.items())]
+            print(
+                f"warning: {plan.other.path}: of its prompts held here, {' and '.join(kept)}, not its: a prompt's "
+                "id is its messages, and a held prompt is never rewritten",
+                file=sys.stderr,
             )
         if plan.conflicts:
             counts = ", ".join(f"{n} {reason}" for reason, n in sorted(plan.left_out().items()))
