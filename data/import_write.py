@@ -308,10 +308,11 @@ def copy_warning(workspace: Workspace, loaded: Loaded, counts: Counter, source: 
     if not earlier:
         return None
     given = f" --source {source}" if source != loaded.path.stem else ""
+    labels = f" and labels (`data import --remove {loaded.path}{given}` withdraws the labels)"
     return (
         f"the same content as {earlier[0].get('path')}, imported before as source {earlier[0].get('source')}: its "
-        f"{counts['new_completions']} new answers are stored again as source {source}, with their own pairs and "
-        f"labels (`data import --remove {loaded.path}{given}` withdraws the labels)"
+        f"{counts['new_completions']} new answers are stored again as source {source}, with their own pairs"
+        f"{labels if counts['new_labels'] else ''}"
     )
 
 

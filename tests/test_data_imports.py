@@ -322,3 +322,9 @@ def test_a_copy_of_an_imported_file_under_another_name_says_its_answers_are_stor
     )
     assert main(["import", "-w", str(ws), str(copy)]) == 0  # a rerun stores nothing: nothing to say
     assert capsys.readouterr().err == ""
+    # --unlabelled stores no label: none to withdraw
+    assert main(["import", "-w", str(ws), str(prefs), "--source", "third", "--unlabelled"]) == 0
+    assert capsys.readouterr().err == (
+        f"warning: {prefs}: the same content as {prefs}, imported before as source prefs: its 2 new answers are "
+        "stored again as source third, with their own pairs\n"
+    )
