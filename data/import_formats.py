@@ -21,22 +21,20 @@ from typing import TYPE_CHECKING
 
 from data.conversation import turn_problem
 from data.errors import names_shown, shown
-from data.import_text import RecordContext, answer, clean_text, content_text, is_parts, kind_of
+from data.import_text import (
+    ROLE_ALIASES,
+    RecordContext,
+    answer,
+    clean_text,
+    content_text,
+    is_parts,
+    kind_of,
+)
 from data.records import Message
 
 if TYPE_CHECKING:  # the parsers read a row through it; import_columns imports this module (rank_rate_rows)
     from data.import_columns import Reading
 
-ROLE_ALIASES = {
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "model": "assistant",
-    "chatgpt": "assistant",
-    "bing": "assistant",
-    "system": "system",
-}
 GOLD_KEYS = ("completion", "response", "output", "gold")
 LABEL_KEYS = ("label", "kto_tag")
 

@@ -65,6 +65,11 @@ BAD_INPUTS = [
     ("line.jsonl", jsonl(GOOD) + b'{"prompt": "x",}\n', [],
      ", row 1: invalid JSON: expecting property name enclosed in double quotes at line 2, column 16"),
     ("scalars.json", b"[1, 2]", [], ", row 0: each record must be a JSON object, got int"),
+    # a message list ending on the user's turn: its question was stored as the chosen answer
+    ("user-last.jsonl",
+     jsonl({"prompt": "q", "chosen": [{"role": "assistant", "content": "a"}, {"role": "user", "content": "more?"}],
+            "rejected": "b"}), [],
+     ", row 0, field 'chosen': the message list ends on a user message, not the answer"),
     # an alpaca instruction or input that is no text was made text by str(): 5 was "5", {"a": 1} "{'a': 1}"
     ("alpaca-int.jsonl", jsonl({"instruction": "Add", "input": 5, "output": "x"}), [],
      ", row 0, field 'input': expected text, got int"),
