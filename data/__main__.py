@@ -37,7 +37,7 @@ from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_withdraw import file_labels, withdraw_imports
-from data.import_write import kept_lines, log_import, stopped_import, write_records
+from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
 from data.imports import ImportOptions, Loaded, check_file, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, workspace_board
@@ -112,9 +112,10 @@ def cmd_import(args: Any) -> int:
             counts = write_records(workspace, item.records, item.counts)
         except OSError as exc:  # the disk filled up: the files before this one are stored (summaries printed)
             raise (stopped_import(exc, loaded[:done], loaded[done:]) if done else exc) from exc
+        copied = copy_warning(workspace, item, counts, args.source or item.path.stem)  # before its own line
         rejects = log_import(workspace, item, counts, options)
         print(import_summary(item, counts, rejects, args.rubric))
-        for line in kept_lines(counts):
+        for line in kept_lines(counts) + [copied] * bool(copied):
             print(f"warning: {item.path}: {line}", file=sys.stderr)
     return 0
 
@@ -140,6 +141,11 @@ NOT_WITH_REMOVE = ("split", "test_fraction", "pairs_per_prompt", "unlabelled")
 
 
 def _check_import_options(args: Any, explicit: set[str]) -> None:
+    if "split" in explicit and args.test_fraction > 0:  # the fraction draws every split: --split goes unread
+        raise PrefloopError(
+            f"--split {args.split} does not go with --test-fraction {args.test_fraction} (the fraction puts each "
+            "prompt in train or test); leave one out"
+        )
     for name in NOT_WITH_REMOVE if args.remove else ():
         if name in explicit:
             why = (
@@ -188,6 +194,8 @@ def _check_stats_options(args: Any, explicit: set[str]) -> None:
             "and agreement with the others' majority whatever the verdicts' method; leave it out"
         )
 
+
+KEPT = {"stored_gold_kept": "gold answer (or none)", "stored_split_kept": "split"}  # `MergePlan.kept`, said
 
 OPTION_CHECKS = {
     "export": check_export_options,
@@ -326,6 +334,15 @@ def cmd_merge(args: Any) -> int:
             print(
                 f"  stored apart: {counts} (spelled otherwise than one here only by Unicode normalisation, line "
                 "ends or trailing whitespace: a merge keeps each workspace's texts and ids)"
+            )
+        if (
+            plan.kept
+        ):  # its gold answers and splits of prompts held here stay behind: said, as an import says it
+            kept = [f"{n} keep their {KEPT[name]}" for name, n in sorted(plan.kept.items())]
+            print(
+                f"warning: {plan.other.path}: of its prompts held here, {' and '.join(kept)}, not its: a prompt's "
+                "id is its messages, and a held prompt is never rewritten",
+                file=sys.stderr,
             )
         if plan.conflicts:
             counts = ", ".join(f"{n} {reason}" for reason, n in sorted(plan.left_out().items()))

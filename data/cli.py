@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from data.config import FROM_FILE, ConfigError, add_options, did_you_mean, from_file, load_yaml_keys
-from data.errors import PrefloopError
+from data.errors import PrefloopError, one_line
 
 USER_ERRORS = (PrefloopError, OSError)
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line and paragraph separators
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,13 +54,6 @@ class Parser(argparse.ArgumentParser):
         if owners:
             return f" ({flag} is an option of {' and '.join(owners)}, not {self.label})"
         return did_you_mean(flag, [s for s in _flags(self) if s.startswith("--")])
-
-
-def one_line(message: str) -> str:
-    """``message`` with its control characters (a newline, an escape sequence, a Unicode line separator) written
-    as repr writes them (``\\n``, ``\\x1b``): an id or value the user typed cannot break the error line in two or
-    restyle the terminal. Any other text, non-ASCII included, is left as it is."""
-    return CONTROL.sub(lambda match: repr(match.group())[1:-1], message)
 
 
 def _flags(parser: argparse.ArgumentParser) -> list[str]:

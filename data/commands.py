@@ -87,7 +87,10 @@ class ImportCommand:
         default=None,
         metadata={"metavar": "NAME", "help": "source name recorded on every row (default: the file name)"},
     )
-    split: str = field(default="train", metadata={"help": "split for rows that name none", "choices": SPLITS})
+    split: str = field(
+        default="train",
+        metadata={"help": "split for rows that name none (not with --test-fraction)", "choices": SPLITS},
+    )
     test_fraction: float = field(
         default=0.0, metadata={"help": "hold out this fraction of prompts as test, in [0, 1)"}
     )

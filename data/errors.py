@@ -7,7 +7,11 @@ It derives from ValueError so that callers catching ValueError keep working.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 ECHO = 40  # characters of a value from the user's input that an error line repeats; the rest is cut to "…"
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line and paragraph separators
 
 
 class PrefloopError(ValueError):
@@ -26,6 +30,21 @@ def shown(value: object) -> str:
         return quoted(value)
     text = repr(value)
     return text if len(text) <= ECHO else text[: ECHO - 1] + "…"
+
+
+def one_line(message: str) -> str:
+    """``message`` with its control characters (a newline, an escape sequence, a Unicode line separator) written
+    as repr writes them (``\\n``, ``\\x1b``): an id or value the user typed cannot break the error line in two or
+    restyle the terminal. Any other text, non-ASCII included, is left as it is."""
+    return CONTROL.sub(lambda match: repr(match.group())[1:-1], message)
+
+
+def names_shown(names: Iterable[object], limit: int | None = None) -> str:
+    """Names from the user's input (a record's keys, a file's columns) as one line lists them: each `one_line`
+    and cut to `ECHO` characters (a key of 5,000 characters, or one holding a newline, was repeated whole), the
+    first ``limit`` of them; "none" where there are none."""
+    cut = [one_line(n if len(n) <= ECHO else n[: ECHO - 1] + "…") for n in map(str, names)]
+    return ", ".join(cut[:limit]) or "none"
 
 
 def first_line(exc: BaseException) -> str:

@@ -23,13 +23,11 @@ from data.export_sft import PROMPT_COMPLETION, prompt_completion, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import ratings_table
-from data.schemas import SCHEMAS
 from data.selection import of_kinds
 from data.stats import AGGREGATED
-from data.workspace import FOLDERS, MARKER, Workspace
+from data.workspace import MARKER, STORED_FOLDERS, Workspace
 
 # A workspace's folders of stored data: its tables', batches/ and imports/ (exports/ is where exports go)
-STORED_FOLDERS = frozenset({*SCHEMAS, *FOLDERS} - {"exports"})
 PAIR_COLUMNS = ["prompt_id", "completion_a", "completion_b", "kind", "round", "created_at"]
 EXPORT_COLUMNS = {  # what each export reads of each table (None: every column)
     "dpo": {

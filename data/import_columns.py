@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from data.errors import names_shown
 from data.import_records import is_null
 from data.rank_rate_rows import EACH, RANKING, RATINGS, Ranked
 from data.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
@@ -77,7 +78,7 @@ class UnreadColumns:
         if not self.names:
             return ""
         names = list(self.names)
-        shown = ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+        shown = names_shown(names, SHOWN) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
         splits = [name for name in names if name in SPLIT_COLUMNS]
         hints = _aspect_hints(names, rubric) + ([", ".join(splits) + SPLIT_HINT] if splits else [])
         return f"columns not read: {shown}" + (f" ({'; '.join(hints)})" if hints else "")

@@ -20,23 +20,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from data.conversation import turn_problem
-from data.errors import shown
-from data.import_text import RecordContext, answer, clean_text, content_text, is_parts, kind_of
+from data.errors import names_shown, shown
+from data.import_text import (
+    ROLE_ALIASES,
+    RecordContext,
+    answer,
+    clean_text,
+    content_text,
+    is_parts,
+    kind_of,
+)
 from data.records import Message
 
 if TYPE_CHECKING:  # the parsers read a row through it; import_columns imports this module (rank_rate_rows)
     from data.import_columns import Reading
 
-ROLE_ALIASES = {
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "model": "assistant",
-    "chatgpt": "assistant",
-    "bing": "assistant",
-    "system": "system",
-}
 GOLD_KEYS = ("completion", "response", "output", "gold")
 LABEL_KEYS = ("label", "kto_tag")
 
@@ -152,6 +150,8 @@ def _answers(
             record.unread(gold_field)  # a gold answer beside the answers to compare makes nothing
         return Example(messages, candidates=candidates)
     if "chosen" in record or "rejected" in record:
+        if gold is not None and gold_field in GOLD_KEYS:  # beside a preference it makes nothing
+            record.unread(gold_field)
         chosen = answer(record.get("chosen"), ctx, "chosen")
         return Example(messages, chosen=chosen, rejected=answer(record.get("rejected"), ctx, "rejected"))
     label_key = next((key for key in LABEL_KEYS if key in record), None)
@@ -179,8 +179,9 @@ def parse_alpaca(record: Reading, ctx: RecordContext) -> Example:
             if isinstance(text, str) and not text.strip():
                 raise ctx.error(f"history entry {index} has an empty {what}", "history", "empty_turn")
             messages.append({"role": role, "content": clean_text(text, ctx, "history")})
-    instruction = clean_text(str(record.get("instruction") or ""), ctx, "instruction")
-    extra = clean_text(str(record.get("input") or ""), ctx, "input")
+    # text or nothing: `str()` made an instruction or input of 5 or {"a": 1} text, where a `system` of 5 was refused
+    instruction = clean_text(record.get("instruction", ""), ctx, "instruction")
+    extra = clean_text(record.get("input", ""), ctx, "input")
     messages.append({"role": "user", "content": f"{instruction}\n\n{extra}" if extra else instruction})
     check_prompt(messages, ctx, "instruction")
     return _answers(record, messages, ctx, record.get("output"), "output")
@@ -306,7 +307,7 @@ def detect_format(record: dict) -> str | None:
 def parse_record(record: Reading, fmt: str, ctx: RecordContext) -> Example:
     """The record as an Example of format ``fmt``; a record that does not fit it is a one-line error."""
     if not FITS[fmt](record):
-        keys = ", ".join(sorted(record)[:8]) or "none"
+        keys = names_shown(sorted(record), 8)
         found = detect_format(record)
         hint = f"; it looks like {found}" if found else ""
         raise ctx.error(

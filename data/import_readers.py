@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import stat
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from data.errors import names_shown
 from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
@@ -267,7 +269,7 @@ def _refuse_single_document(handle, source: str, limit: int) -> None:
         return
     _nested_records(document, source)
     if isinstance(document, dict):
-        keys = ", ".join(sorted(document)[:8])
+        keys = names_shown(sorted(document), 8)
         raise SchemaError(
             source,
             f"holds a single JSON object (keys: {keys}), not records: expected a JSON array of records "
@@ -278,6 +280,12 @@ def _refuse_single_document(handle, source: str, limit: int) -> None:
 
 
 LOOSE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
+
+
+def split_of(name: str) -> str:
+    """The split of a `datasets` folder's split ``name``: test where one of its words is a held-out name
+    (``test``, ``validation``, ``test_prefs`` as UltraFeedback's, ``eval-2``), else train (``train_sft``)."""
+    return "test" if set(re.split(r"[^a-z]+", name.lower())) & set(TEST_SPLIT_NAMES) else "train"
 
 
 def _read_dataset_dir(path: Path) -> list[object]:
@@ -298,7 +306,7 @@ def _read_dataset_dir(path: Path) -> list[object]:
     if isinstance(loaded, datasets.DatasetDict):
         records = []
         for name, split in loaded.items():
-            hint = "test" if name in TEST_SPLIT_NAMES else "train"
+            hint = split_of(name)
             records += [SplitRow(r, hint) for r in split.to_list()]
         return records
     return loaded.to_list()

@@ -7,9 +7,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from data.errors import shown
+from data.errors import names_shown, shown
 from data.import_records import RecordError
 
+ROLE_ALIASES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "model": "assistant",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "system": "system",
+}
 TEXT_KEYS = ("content", "value", "text", "completion")  # where a message or candidate object keeps its text
 TEXT_PART_TYPES = ("text", "input_text", "output_text")
 NON_TEXT = ("fail", "drop")
@@ -101,8 +111,12 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
             )
             raise ctx.error(message, field, "ambiguous_answer")
         value = value[-1]
+        role = value.get("role", value.get("from")) if is_message(value) else None
+        if isinstance(role, str) and ROLE_ALIASES.get(role) in ("user", "system"):
+            # a list ending on the user's turn holds no answer: its last message was stored as the answer
+            raise ctx.error(f"the message list ends on a {role} message, not the answer", field, "no_answer")
     if isinstance(value, dict):
-        keys = ", ".join(sorted(map(str, value))[:8]) or "none"
+        keys = names_shown(sorted(map(str, value)), 8)
         value = next((value[key] for key in TEXT_KEYS if key in value), None)
         if value is None:
             message = (

@@ -294,6 +294,28 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def copy_warning(workspace: Workspace, loaded: Loaded, counts: Counter, source: str) -> str | None:
+    """Where this import stored new answers of a file (`same_file`) an earlier import logged under another source
+    (a copy named otherwise, another ``--source``), a warning: an answer's id holds its source, so they are copies."""
+    try:  # the rows are stored: a log that cannot be read says nothing here (`log_import` warns of it)
+        path, digest = str(loaded.path.resolve()), counts["new_completions"] and file_digest(loaded.path)
+        lines = json_lines(log_folder(workspace) / LOG_FILE) if digest else []
+    except OSError:
+        return None
+    earlier = [
+        e for e in lines if not e.get("removed") and e.get("source") != source and same_file(e, path, digest)
+    ]
+    if not earlier:
+        return None
+    given = f" --source {source}" if source != loaded.path.stem else ""
+    labels = f" and labels (`data import --remove {loaded.path}{given}` withdraws the labels)"
+    return (
+        f"the same content as {earlier[0].get('path')}, imported before as source {earlier[0].get('source')}: its "
+        f"{counts['new_completions']} new answers are stored again as source {source}, with their own pairs"
+        f"{labels if counts['new_labels'] else ''}"
+    )
+
+
 def same_file(entry: dict, file: str, digest: str | None) -> bool:
     """Whether the import log line ``entry`` is of the file resolved at ``file`` whose content is ``digest``: by
     content where both say it (a copy at another path is the file; the file changed at its path is another), else

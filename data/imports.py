@@ -30,7 +30,7 @@ from types import MappingProxyType
 
 from tqdm import tqdm
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, names_shown
 from data.import_columns import Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_locked
@@ -128,10 +128,10 @@ def _file_format(rows: list[object], name: str) -> str:
     if fmt is None:
         row, first = objects[0]
         given = without_nulls(first)
-        keys = ", ".join(sorted(given)[:8]) or "none"
+        keys = names_shown(sorted(given), 8)
         # a null `prompt` listed among the keys read as a prompt-format row that was refused for no reason shown
-        nulls = ", ".join(sorted(k for k in first if k not in given)[:8])
-        keys += f"; null: {nulls}" if nulls else ""
+        nulls = sorted(k for k in first if k not in given)
+        keys += f"; null: {names_shown(nulls, 8)}" if nulls else ""
         *names, last = PARSERS
         raise SchemaError(
             name, f"unknown record format (keys: {keys}); expected {', '.join(names)} or {last}", row
@@ -196,8 +196,11 @@ class _Gathered:
         counts["skipped"] = len(self.rejects)
         counts["gold_conflicts"] = len(self.prompts.conflicts)
         if self.rejects and len(self.rejects) == rows:
+            # named by row and field, as the error it would be without --on-error skip
+            first = self.rejects[0]
+            where = "".join(f", {key} {first[key]!r}" for key in ("row", "field") if first[key] is not None)
             raise SchemaError(
-                name, f"no importable records: all {rows} skipped; the first: {self.rejects[0]['error']}"
+                name, f"no importable records: all {rows} skipped; the first{where}: {first['error']}"
             )
         for conflict in self.prompts.conflicts[:5]:
             message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"

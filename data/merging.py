@@ -67,6 +67,7 @@ GOLD_KEY = ["task", "item_id"]
 GOLD_VERDICT = ["retracted", "choice", "ranking", "ratings", "rubric"]  # what a gold row says
 NOUN = {"pairwise": "pairwise label", "kto": "KTO label", "rank": "ranking", "rate": "rating"}
 ITEM = {"rank": "rank item", "rate": "answer"}
+PROMPT = ["id", "gold", "split"]  # what a merge compares of a prompt held on both sides
 
 
 class MergeConflict(PrefloopError):
@@ -135,6 +136,9 @@ class MergePlan:
     added: dict[str, pa.Table]
     near_copies: Counter = field(default_factory=Counter)
     log_lines: int = 0
+    kept: Counter = field(
+        default_factory=Counter
+    )  # its prompts held here with another gold or split (`_kept`)
 
     def counts(self) -> dict[str, int]:
         """Rows added per table (those it adds any to), and the import log's lines carried."""
@@ -155,6 +159,9 @@ class Held:
     ids: dict[str, pa.Array]
     side: Side
     workspace: Workspace
+    prompts: pa.Table = field(
+        default_factory=lambda: pa.table({c: pa.array([], pa.string()) for c in PROMPT})
+    )
 
     @classmethod
     def read(cls, workspace: Workspace) -> Held:
@@ -179,6 +186,23 @@ class Held:
         new = _ids(added)
         self.ids = {name: pa.concat_arrays([self.ids[name], new[name]]) for name in SCHEMAS}
         self.side = self.side.plus(Side.of(added, workspace))
+        self.prompts = pa.concat_tables(
+            [self.prompts, added["prompts"].select(PROMPT).cast(self.prompts.schema)]
+        )
+
+    def kept(self, theirs: pa.Table) -> Counter:
+        """How many of the prompts ``theirs`` holds already (a prompt's id is its messages) with another gold answer
+        (`stored_gold_kept`) or split (`stored_split_kept`): the held row stays, as an import keeps a stored
+        prompt's, and the merge says so (their gold answers were left behind without a word)."""
+        ids = theirs.column("id").combine_chunks()
+        stored = self.workspace.read("prompts", ["gold", "split"], where=("id", ids)).select(PROMPT)
+        merged = self.prompts.filter(pc.is_in(self.prompts.column("id"), value_set=ids))
+        held = pa.concat_tables([stored.cast(merged.schema), merged]).to_pandas().drop_duplicates("id")
+        both = theirs.select(PROMPT).to_pandas().merge(held, on="id", suffixes=("", "_held"))
+        differ = {
+            c: both[c].fillna("\0") != both[f"{c}_held"].fillna("\0") for c in ("gold", "split")
+        }  # None too
+        return Counter({f"stored_{column}_kept": int(rows.sum()) for column, rows in differ.items()})
 
 
 def _ids(tables: dict[str, pa.Table]) -> dict[str, pa.Array]:
@@ -270,7 +294,7 @@ def _plan_one(held: Held, target: Path, other: Workspace, on_conflict: str) -> M
         gold=theirs.gold[~theirs.gold["id"].isin(gold_out)],
     )
     check_rank_items(side, merged_in, added["completions"], other.path)
-    return MergePlan(other, tuple(conflicts), added)
+    return MergePlan(other, tuple(conflicts), added, kept=+held.kept(tables["prompts"]))
 
 
 def plan_merge(workspace: Workspace, others: list[Workspace], on_conflict: str = "fail") -> list[MergePlan]:

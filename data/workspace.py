@@ -29,6 +29,9 @@ FORMAT = 1
 MARKER = "workspace.json"
 MARKER_TEXT = json.dumps({"format": FORMAT})  # what the marker holds
 FOLDERS = (store.BATCHES, "exports", "imports")  # besides the tables'; imports/ is data.imports' log
+STORED_FOLDERS = frozenset(
+    {*SCHEMAS, *FOLDERS} - {"exports"}
+)  # a workspace's folders whose files are its data
 # Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
 READ_ORDER = ("gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
 
@@ -73,6 +76,7 @@ class Workspace:
             return cls(path)
         if path.exists() and any(path.iterdir()):
             raise WorkspaceError(f"{path}: directory is not empty and not a workspace")
+        _refuse_a_stored_folder(path)
         return None
 
     @classmethod
@@ -228,6 +232,18 @@ class Workspace:
     def orphans(self) -> dict[str, list[Path]]:
         """Parts of batches whose writer died before committing them (invisible; `compact` removes them)."""
         return compaction.orphans(self.path)
+
+
+def _refuse_a_stored_folder(path: Path) -> None:
+    """Refuse a new workspace in (or below) a folder of a workspace that holds its data (``-w ws/scores``, an empty
+    table's folder): its folders made the outer workspace fail `data validate`, as `check_out_folder` refuses an
+    export there."""
+    for inner in (resolved := path.resolve(), *resolved.parents):
+        if inner.name in STORED_FOLDERS and (inner.parent / MARKER).is_file():
+            raise WorkspaceError(
+                f"{path}: in the {inner.name}/ folder of workspace {inner.parent}, whose files are its stored data: "
+                "give a folder outside it"
+            )
 
 
 def _refuse_a_file(path: Path) -> None:

@@ -109,6 +109,28 @@ def test_a_file_where_the_workspace_should_be_is_said(tmp_path, command, capsys)
     assert a_file.read_text() == "keep me"
 
 
+@pytest.mark.parametrize("inner", ["scores", "models/new", "imports"])
+@pytest.mark.parametrize("command", [["init"], ["import", "{file}"]])
+def test_a_new_workspace_in_a_workspaces_stored_folder_is_refused(tmp_path, capsys, inner, command):
+    """`-w ws/scores` (an empty table's folder) made a workspace there, whose folders broke the outer one: `data
+    validate` then named 11 problems in it."""
+    ws, prefs = tmp_path / "ws", tmp_path / "prefs.json"
+    prefs.write_text(json.dumps([{"prompt": "q", "chosen": "yes", "rejected": "no"}]))
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    (ws / "imports" / "log.jsonl").unlink()  # an empty imports/ folder, as before any import
+    before = snapshot(ws)
+    capsys.readouterr()
+    args = [a.format(file=prefs) for a in command]
+    assert main([args[0], "-w", str(ws / inner), *args[1:]]) == 2
+    folder = inner.split("/")[0]
+    assert capsys.readouterr().err == (
+        f"error: {ws / inner}: in the {folder}/ folder of workspace {ws}, whose files are its stored data: give a "
+        "folder outside it\n"
+    )
+    assert snapshot(ws) == before  # no workspace.json, nor anything else, made in it
+    assert main(["validate", "-w", str(ws)]) == 0
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [

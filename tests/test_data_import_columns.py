@@ -65,3 +65,41 @@ def test_every_column_read_says_nothing_more(tmp_path, capsys):
     ]
     assert main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "alpaca.jsonl", *rows))]) == 0
     assert "columns not read" not in summary(capsys)
+
+
+def test_a_gold_answer_beside_a_preference_is_named_not_read(tmp_path, capsys):
+    """An `output` (alpaca) or `response` (prompt) beside chosen and rejected makes nothing, as beside a `completions`
+    list, but was counted read: the summary said nothing of it."""
+    alpaca = write(
+        tmp_path / "alpaca.jsonl",
+        {"instruction": "Q", "input": "", "chosen": "a", "rejected": "b", "output": "c"},
+    )
+    prompt = write(
+        tmp_path / "prompt.jsonl", {"prompt": "Q2", "chosen": "a", "rejected": "b", "response": "c"}
+    )
+    assert main(["import", "-w", str(tmp_path / "ws"), str(alpaca), str(prompt)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.rsplit("; ", 1)[-1] for line in lines] == [
+        "columns not read: output",
+        "columns not read: response",
+    ]
+    assert [p["gold"] for p in Workspace(tmp_path / "ws").read("prompts").to_pylist()] == [None, None]
+
+
+def test_a_long_or_multi_line_column_name_is_shown_cut_and_on_one_line(tmp_path, capsys):
+    """A key of 5,000 characters was repeated whole in the summary (and in the error of a record of no format), and
+    a key holding a newline broke the summary line in two: each name is cut to 40 characters, its control
+    characters written as repr writes them, as any value from the file an error line repeats."""
+    long = "x" * 5000
+    path = write(tmp_path / "rows.jsonl", {"prompt": "q", "response": "a", long: 1, "two\nlines": 2})
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert out.endswith(f"records 1; columns not read: {'x' * 39}…, two\\nlines\n")
+
+    odd = write(tmp_path / "odd.jsonl", {long: "q"})
+    assert main(["import", "-w", str(tmp_path / "ws"), str(odd)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {odd}, row 0: unknown record format (keys: {'x' * 39}…); expected alpaca, chat, pair, openai or "
+        "prompt\n"
+    )

@@ -65,6 +65,16 @@ BAD_INPUTS = [
     ("line.jsonl", jsonl(GOOD) + b'{"prompt": "x",}\n', [],
      ", row 1: invalid JSON: expecting property name enclosed in double quotes at line 2, column 16"),
     ("scalars.json", b"[1, 2]", [], ", row 0: each record must be a JSON object, got int"),
+    # a message list ending on the user's turn: its question was stored as the chosen answer
+    ("user-last.jsonl",
+     jsonl({"prompt": "q", "chosen": [{"role": "assistant", "content": "a"}, {"role": "user", "content": "more?"}],
+            "rejected": "b"}), [],
+     ", row 0, field 'chosen': the message list ends on a user message, not the answer"),
+    # an alpaca instruction or input that is no text was made text by str(): 5 was "5", {"a": 1} "{'a': 1}"
+    ("alpaca-int.jsonl", jsonl({"instruction": "Add", "input": 5, "output": "x"}), [],
+     ", row 0, field 'input': expected text, got int"),
+    ("alpaca-object.jsonl", jsonl({"instruction": {"a": 1}, "output": "x"}), [],
+     ", row 0, field 'instruction': expected text, got an object"),
     ("empty-chosen.jsonl", jsonl({"prompt": "q", "chosen": "", "rejected": "no"}), [],
      ", row 0, field 'chosen': the answer is empty"),
     ("empty-cell.csv", b"prompt,chosen,rejected\nq,a,b\nq2,a,\n", [], ", row 1, field 'rejected': the answer is empty"),
@@ -171,6 +181,12 @@ def test_bad_input_is_one_line_exit_2_and_the_workspace_byte_identical(
         # a bound past 2**63 was an OverflowError traceback (the reads' and the csv module's C integers)
         (["--max-record-bytes", str(2**64)], f"error: --max-record-bytes {2**64}: must be in 1..{2**40}"),
         (["--max-record-bytes", "0"], f"error: --max-record-bytes 0: must be in 1..{2**40}"),
+        # --test-fraction draws each prompt's split: --split beside it went unread, without a word
+        (
+            ["--split", "test", "--test-fraction", "0.1"],
+            "error: --split test does not go with --test-fraction 0.1 (the fraction puts each prompt in train or "
+            "test); leave one out",
+        ),
     ],
 )
 def test_bad_options_are_one_line_and_write_nothing(ws, tmp_path, capsys, args, message):
@@ -329,7 +345,7 @@ def test_a_file_of_nothing_but_bad_records_is_refused_even_with_skip(ws, tmp_pat
     before = digest(ws)
     assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 2
     assert error_lines(capsys) == [
-        f"error: {path}: no importable records: all 2 skipped; the first: the answer is empty"
+        f"error: {path}: no importable records: all 2 skipped; the first, row 0, field 'chosen': the answer is empty"
     ]
     assert digest(ws) == before
 

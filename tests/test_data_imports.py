@@ -274,3 +274,57 @@ def test_a_preview_of_an_import_reads_as_the_workspace_reads_once_it_is_written(
     assert seen(new) == (["Zoe\u0308"], ["Zoe\u0308"], ["Zoe\u0308"], [records[1].id])
     workspace.append(records)
     assert seen(workspace) == before
+
+
+def test_a_datasets_folders_held_out_split_is_test_whatever_its_suffix(tmp_path):
+    """UltraFeedback's `test_prefs` (and `eval-2`, `validation`) is a held-out split: its rows were stored in train,
+    without a word, where only the names test, validation, valid and eval were read as test."""
+    import datasets
+
+    names = ("train_prefs", "test_prefs", "validation", "eval-2", "train_sft", "pretest")
+    folder = tmp_path / "dsdir"
+    datasets.DatasetDict(
+        {
+            name: datasets.Dataset.from_list([{"prompt": name, "chosen": "yes", "rejected": "no"}])
+            for name in names
+        }
+    ).save_to_disk(folder)
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(folder)]) == 0
+    prompts = Workspace(ws).frame("prompts")
+    splits = {m[0]["content"]: split for m, split in zip(prompts["messages"], prompts["split"])}
+    assert splits == {
+        "train_prefs": "train",
+        "test_prefs": "test",
+        "validation": "test",
+        "eval-2": "test",
+        "train_sft": "train",
+        "pretest": "train",
+    }
+
+
+def test_a_copy_of_an_imported_file_under_another_name_says_its_answers_are_stored_again(tmp_path, capsys):
+    """A renamed copy is the same file to the import log (`same_file`) but another source (an answer's id holds
+    it): its rows doubled every pair and label of the file, exit 0 and not a word."""
+    ws, prefs = tmp_path / "ws", tmp_path / "prefs.json"
+    write_json(prefs, [{"prompt": "q", "chosen": "yes", "rejected": "no"}])
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(prefs.read_bytes())
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    # the same source: nothing new, nothing to say
+    assert main(["import", "-w", str(ws), str(prefs), "--source", "prefs"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["import", "-w", str(ws), str(copy)]) == 0
+    assert capsys.readouterr().err == (
+        f"warning: {copy}: the same content as {prefs}, imported before as source prefs: its 2 new answers are "
+        f"stored again as source copy, with their own pairs and labels (`data import --remove {copy}` withdraws "
+        "the labels)\n"
+    )
+    assert main(["import", "-w", str(ws), str(copy)]) == 0  # a rerun stores nothing: nothing to say
+    assert capsys.readouterr().err == ""
+    # --unlabelled stores no label: none to withdraw
+    assert main(["import", "-w", str(ws), str(prefs), "--source", "third", "--unlabelled"]) == 0
+    assert capsys.readouterr().err == (
+        f"warning: {prefs}: the same content as {prefs}, imported before as source prefs: its 2 new answers are "
+        "stored again as source third, with their own pairs\n"
+    )
