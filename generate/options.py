@@ -251,6 +251,13 @@ def check_sample_options(options: SampleOptions) -> None:
         ("top_p", 0 < options.top_p <= 1, "must be in (0, 1]"),
         ("judge_max_tokens", options.judge_max_tokens >= 1, "must be >= 1"),
         ("judge_max_length", options.judge_max_length >= 1, "must be >= 1"),
+        # vLLM's own: out of range they were its traceback once the workspace was written (or, data parallel,
+        # taken as 1)
+        ("tensor_parallel_size", options.tensor_parallel_size >= 1, "must be >= 1"),
+        ("data_parallel_size", options.data_parallel_size >= 1, "must be >= 1"),
+        ("gpu_memory_utilization", 0 < options.gpu_memory_utilization <= 1, "must be in (0, 1]"),
+        ("cpu_kv_cache_gib", options.cpu_kv_cache_gib >= 1, "must be >= 1"),
+        ("max_model_len", options.max_model_len is None or options.max_model_len >= 1, "must be >= 1"),
     ]
     if isinstance(options, GenerateOptions):
         bounds += [

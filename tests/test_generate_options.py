@@ -68,6 +68,11 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
         (["--round", "-1"], "--round -1: must be >= 0"),  # stored round -1
         (["--judge", "rm", "--judge-max-tokens", "0"], "--judge-max-tokens 0: must be >= 1"),
         (["--spin-iter", "1", "--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
+        (["--tensor-parallel-size", "0"], "--tensor-parallel-size 0: must be >= 1"),  # vLLM's traceback
+        (["--data-parallel-size", "0"], "--data-parallel-size 0: must be >= 1"),  # taken as 1
+        (["--gpu-memory-utilization", "2"], "--gpu-memory-utilization 2.0: must be in (0, 1]"),
+        (["--cpu-kv-cache-gib", "0"], "--cpu-kv-cache-gib 0: must be >= 1"),  # no KV cache at all
+        (["--max-model-len", "0"], "--max-model-len 0: must be >= 1"),
     ],
 )
 def test_a_sampling_value_out_of_range_is_one_line_before_anything_is_written(
