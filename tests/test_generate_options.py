@@ -113,3 +113,26 @@ def test_the_help_says_what_limit_0_does():
         "first, a fixed set: a rerun samples (judges) only those not done yet, a larger --limit the next ones "
         "(0 or left out: all; 32 with --spin-iter)"
     ) in help_text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--spin-iter", "0"],
+            "nothing to run: give --spin-iter N or --judge-iter N, N >= 1 (the iterations",
+        ),
+        (
+            ["--judge-iter", "0", "--judge", "rm"],
+            "nothing to run: give --spin-iter N or --judge-iter N, N >= 1",
+        ),
+        (["--spin-iter", "-1"], "--spin-iter -1: must be >= 1 (the iterations to run)"),
+    ],
+)
+def test_an_iteration_count_below_1_says_so_in_one_line(tmp_path, capsys, argv, message):
+    """A new-user audit: `--spin-iter 0` asked "which driver?" of a command that named one, and `--spin-iter -1`
+    said ">= 0", which 0 is not."""
+    assert main(["-w", str(tmp_path / "ws"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+    assert not (tmp_path / "ws").exists()
