@@ -1,0 +1,55 @@
+"""A model folder that holds a config but not what an engine loads (a tokenizer, weights, readable safetensors) is
+one line naming the flag before anything is written: it was transformers' traceback (no tokenizer) or the engine's
+error (no weights) once the workspace had been created and --prompts imported."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from generate.__main__ import main
+from tests.test_generate_hub_model import IN_PROCESS, job_args, no_loading
+from tests.test_generate_spin import spin_args
+
+BROKEN = {
+    "no tokenizer": (
+        lambda f: [p.unlink() for p in f.glob("tokenizer*")],
+        "no tokenizer (none of tokenizer.json, tokenizer_config.json, tokenizer.model, vocab.json): not a whole",
+    ),
+    "no weights": (
+        lambda f: (f / "model.safetensors").unlink(),
+        "no weights (no *.safetensors or pytorch_model*.bin): not a whole model",
+    ),
+    "broken weights": (
+        lambda f: (f / "model.safetensors").write_bytes(b"garbage"),
+        "model.safetensors does not read (",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN)
+@pytest.mark.parametrize("flag", ["--model", "--arena", "--spin-iter"])
+def test_a_model_folder_missing_what_loads_is_one_line_before_anything_is_written(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, broken, flag
+):
+    from generate import __main__ as cli
+    from generate import arena
+    from generate.loop import spin
+
+    no_loading(monkeypatch, cli, arena, spin)
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    damage, said = BROKEN[broken]
+    damage(folder)
+    argv = {
+        "--model": job_args(tmp_path, folder),
+        "--arena": [*job_args(tmp_path, tiny_model_dir), "--arena", f"base,{folder}", IN_PROCESS],
+        "--spin-iter": spin_args(tmp_path, folder, "--spin-iter", "1", IN_PROCESS),
+    }
+    assert main(argv[flag]) == 2
+    err = capsys.readouterr().err
+    named = "--arena" if flag == "--arena" else "--model"
+    assert err.startswith(f"error: {named} {folder}: ") and said in err, err
+    assert err.endswith("; nothing written\n") and err.count("\n") == 1
+    assert not (tmp_path / "ws").exists()
