@@ -29,15 +29,15 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("broken", BROKEN)
-@pytest.mark.parametrize("flag", ["--model", "--arena", "--spin-iter"])
+@pytest.mark.parametrize("flag", ["--model", "--arena", "--spin-iter", "--judge"])
 def test_a_model_folder_missing_what_loads_is_one_line_before_anything_is_written(
     tmp_path, tiny_model_dir, monkeypatch, capsys, broken, flag
 ):
     from generate import __main__ as cli
-    from generate import arena
+    from generate import arena, bestofn
     from generate.loop import spin
 
-    no_loading(monkeypatch, cli, arena, spin)
+    no_loading(monkeypatch, cli, arena, bestofn, spin)
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)
     damage, said = BROKEN[broken]
@@ -46,10 +46,19 @@ def test_a_model_folder_missing_what_loads_is_one_line_before_anything_is_writte
         "--model": job_args(tmp_path, folder),
         "--arena": [*job_args(tmp_path, tiny_model_dir), "--arena", f"base,{folder}", IN_PROCESS],
         "--spin-iter": spin_args(tmp_path, folder, "--spin-iter", "1", IN_PROCESS),
+        "--judge": [
+            *job_args(tmp_path, tiny_model_dir),
+            "--n",
+            "4",
+            "--pairs",
+            "best-worst",
+            "--judge",
+            str(folder),
+        ],
     }
     assert main(argv[flag]) == 2
     err = capsys.readouterr().err
-    named = "--arena" if flag == "--arena" else "--model"
+    named = "--model" if flag == "--spin-iter" else flag
     assert err.startswith(f"error: {named} {folder}: ") and said in err, err
     assert err.endswith("; nothing written\n") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
