@@ -62,3 +62,16 @@ def test_a_model_folder_missing_what_loads_is_one_line_before_anything_is_writte
     assert err.startswith(f"error: {named} {folder}: ") and said in err, err
     assert err.endswith("; nothing written\n") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
+
+
+def test_the_default_model_is_converted_only_once_the_cheap_checks_pass(tmp_path, monkeypatch, capsys):
+    """README: nothing to sample from "exits 2 before it loads a model". On a machine where the default model was
+    not converted yet, its one-time conversion (which loads it) ran first, before the --split check."""
+    import data.provision
+
+    monkeypatch.setenv("PREFLOOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(data.provision, "provision_model", lambda *a: pytest.fail("the model was converted"))
+    argv = job_args(tmp_path, "smollm2-135m")
+    assert main([*argv, "--split", "test"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'ws'}: no prompts of --split test")
+    assert not (tmp_path / "ws").exists()
