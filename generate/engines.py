@@ -66,6 +66,7 @@ class EngineOptions:
     enforce_eager: bool = True
     tensor_parallel_size: int = 1
     data_parallel_size: int = 1
+    distributed_executor_backend: str | None = None  # "ray" for a Ray cluster; None: vLLM's choice
     gpu_memory_utilization: float = 0.85
     cpu_kv_cache_gib: int = 2
     batch_size: int = 32
@@ -249,6 +250,8 @@ class VLLMEngine:
         )
         if options.data_parallel_size > 1:
             kwargs["data_parallel_size"] = options.data_parallel_size
+        if options.distributed_executor_backend:  # vLLM reads no environment variable for it
+            kwargs["distributed_executor_backend"] = options.distributed_executor_backend
         if on_gpu:
             kwargs["gpu_memory_utilization"] = options.gpu_memory_utilization
         else:

@@ -85,6 +85,14 @@ class SampleOptions:
     )
     tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM tensor parallel GPUs"})
     data_parallel_size: int = field(default=1, metadata={"help": "vLLM data parallel replicas"})
+    distributed_executor_backend: str | None = field(
+        default=None,
+        metadata={
+            "help": "vLLM's workers across GPUs: mp (this machine) or ray (a Ray cluster, more GPUs than this "
+            "machine has); default: vLLM's choice (mp)",
+            "choices": ("mp", "ray"),
+        },
+    )
     gpu_memory_utilization: float = field(default=0.85, metadata={"help": "vLLM GPU memory fraction"})
     verbose: bool = field(
         default=False,
@@ -280,6 +288,7 @@ def engine_options(options: SampleOptions) -> EngineOptions:
         enforce_eager=options.enforce_eager,
         tensor_parallel_size=options.tensor_parallel_size,
         data_parallel_size=options.data_parallel_size,
+        distributed_executor_backend=options.distributed_executor_backend,
         gpu_memory_utilization=options.gpu_memory_utilization,
         cpu_kv_cache_gib=options.cpu_kv_cache_gib,
         batch_size=options.chunk_size,

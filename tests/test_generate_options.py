@@ -136,3 +136,37 @@ def test_an_iteration_count_below_1_says_so_in_one_line(tmp_path, capsys, argv, 
     err = capsys.readouterr().err
     assert err.startswith(f"error: {message}") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
+
+
+def test_a_ray_cluster_is_asked_for_by_flag(monkeypatch):
+    """README's multi-node recipe set `VLLM_DISTRIBUTED_EXECUTOR_BACKEND=ray`, which vLLM never reads: with more
+    GPUs asked for than the head has, vLLM refuses to start ("set '--distributed-executor-backend ray'"), a flag
+    `generate` did not have. It passes through now."""
+    import sys
+    import types
+
+    from generate import engines
+    from generate.__main__ import parse_options
+    from generate.options import engine_options
+
+    class Stop(Exception):
+        pass
+
+    asked = {}
+
+    def fake_llm(**kwargs):
+        asked.update(kwargs)
+        raise Stop
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=fake_llm))
+    monkeypatch.setattr(engines, "cuda_available", lambda: True)
+    for name in ("VLLM_ENABLE_V1_MULTIPROCESSING", "VLLM_LOGGING_LEVEL"):  # set by the engine: restored after
+        monkeypatch.setenv(name, "0" if name.endswith("PROCESSING") else "WARNING")
+    options = parse_options(["--distributed-executor-backend", "ray", "--tensor-parallel-size", "8"])
+    with pytest.raises(Stop):
+        engines.VLLMEngine("org/big", engine_options(options))
+    assert asked["distributed_executor_backend"] == "ray" and asked["tensor_parallel_size"] == 8
+    asked.clear()
+    with pytest.raises(Stop):
+        engines.VLLMEngine("org/big", engine_options(parse_options([])))
+    assert asked and "distributed_executor_backend" not in asked  # vLLM's own choice
