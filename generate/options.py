@@ -84,7 +84,13 @@ class SampleOptions:
         default=True, metadata={"help": "vLLM eager mode (no graph capture: faster start)"}
     )
     tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM tensor parallel GPUs"})
-    data_parallel_size: int = field(default=1, metadata={"help": "vLLM data parallel replicas"})
+    data_parallel_size: int = field(
+        default=1,
+        metadata={
+            "help": "vLLM data parallel replicas: 1 (vLLM's offline engine takes no more in one process; replicas: "
+            "one --shard per GPU)"
+        },
+    )
     distributed_executor_backend: str | None = field(
         default=None,
         metadata={
@@ -275,6 +281,12 @@ def check_sample_options(options: SampleOptions) -> None:
     for name, ok, rule in bounds:
         if not ok:
             raise PrefloopError(f"--{name.replace('_', '-')} {getattr(options, name)}: {rule}")
+    if options.data_parallel_size > 1:  # vLLM's ValueError traceback, once --prompts was imported
+        raise PrefloopError(
+            f"--data-parallel-size {options.data_parallel_size}: vLLM's offline engine runs one replica per process "
+            "(it refuses LLM(data_parallel_size > 1)); for replicas, sample one --shard I/K per GPU "
+            "(CUDA_VISIBLE_DEVICES), each into a workspace of its own, then `python -m data merge`"
+        )
 
 
 def sampling_params(options: SampleOptions) -> SamplingParams:
@@ -287,7 +299,6 @@ def engine_options(options: SampleOptions) -> EngineOptions:
         max_model_len=options.max_model_len,
         enforce_eager=options.enforce_eager,
         tensor_parallel_size=options.tensor_parallel_size,
-        data_parallel_size=options.data_parallel_size,
         distributed_executor_backend=options.distributed_executor_backend,
         gpu_memory_utilization=options.gpu_memory_utilization,
         cpu_kv_cache_gib=options.cpu_kv_cache_gib,

@@ -70,6 +70,12 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
         (["--spin-iter", "1", "--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
         (["--tensor-parallel-size", "0"], "--tensor-parallel-size 0: must be >= 1"),  # vLLM's traceback
         (["--data-parallel-size", "0"], "--data-parallel-size 0: must be >= 1"),  # taken as 1
+        (  # vLLM's ValueError traceback: its offline engine takes one replica per process
+            ["--data-parallel-size", "2"],
+            "--data-parallel-size 2: vLLM's offline engine runs one replica per process (it refuses "
+            "LLM(data_parallel_size > 1)); for replicas, sample one --shard I/K per GPU (CUDA_VISIBLE_DEVICES), each "
+            "into a workspace of its own, then `python -m data merge`",
+        ),
         (["--gpu-memory-utilization", "2"], "--gpu-memory-utilization 2.0: must be in (0, 1]"),
         (["--cpu-kv-cache-gib", "0"], "--cpu-kv-cache-gib 0: must be >= 1"),  # no KV cache at all
         (["--max-model-len", "0"], "--max-model-len 0: must be >= 1"),
