@@ -130,16 +130,16 @@ def check_models(options: GenerateOptions, existing: Workspace | None) -> list[M
     return arena
 
 
-def fetch_models(options: GenerateOptions, model_path: str, arena: list[ModelEntry] | None) -> None:
+def fetch_models(options: GenerateOptions, model_path: str, arena: list[ModelEntry] | None) -> str:
     """The models the job loads, read (a folder's config and weight headers) or found in the hub's cache (a hub id,
     fetched there where it is not), after the checks that cost nothing: a mistyped flag costs no download. The judge
-    is found last (`check_judge_model`)."""
+    is found last (`check_judge_model`). Returns the location of ``--model`` to load (`fetch_model`)."""
     if arena:
         from generate.arena import check_arena_files
 
         check_arena_files(arena)
-    else:
-        fetch_model(options, model_path)
+        return model_path
+    return fetch_model(options, model_path)
 
 
 def sampling_round(options: GenerateOptions, workspace: Workspace, model_path: str) -> int:
@@ -218,7 +218,7 @@ def run(options: GenerateOptions) -> dict:
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
     arena = check_models(options, existing)
     check_job_with_prompts(options, existing, loaded, model_path, model_label(model), shard, arena)
-    fetch_models(options, model_path, arena)
+    model_path = fetch_models(options, model_path, arena)
     check_judge_model(options)  # it loads after the sampling: found now (last: a hub id may be fetched)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:

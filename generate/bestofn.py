@@ -34,6 +34,7 @@ from generate.judge import (
 )
 from generate.kept_pairs import BEST_WORST_NOTE, best_worst_paired
 from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
+from generate.prepare import check_model_files
 from generate.sampling import sample_pairs, sampled_by
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,12 @@ log = logging.getLogger(__name__)
 
 def judge_model(name: str) -> str:
     """The local folder the chat-model judge ``name`` loads from (`data.provision.checked_model`: a hub id found in,
-    or fetched into, the hub's cache; its config read), else a one-line `ProvisionError` naming ``--judge`` and
-    ``name``. Tests fake a judge by replacing this function: the early check (`check_judge_model`) and the judge's
-    load (`make_judge`) both go through it."""
-    return str(checked_model("--judge", name))
+    or fetched into, the hub's cache; its config read; its tokenizer and weight files: `check_model_files`), else
+    a one-line error naming ``--judge`` and ``name``. Tests fake a judge by replacing this function: the early check
+    (`check_judge_model`) and the judge's load (`make_judge`) both go through it."""
+    folder = checked_model("--judge", name)
+    check_model_files("--judge", name, folder)
+    return str(folder)
 
 
 def check_judge_model(options: SampleOptions) -> None:

@@ -65,7 +65,7 @@ class EngineOptions:
     max_model_len: int | None = None
     enforce_eager: bool = True
     tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
+    distributed_executor_backend: str | None = None  # "ray" for a Ray cluster; None: vLLM's choice
     gpu_memory_utilization: float = 0.85
     cpu_kv_cache_gib: int = 2
     batch_size: int = 32
@@ -247,8 +247,8 @@ class VLLMEngine:
             tensor_parallel_size=options.tensor_parallel_size,
             seed=0,
         )
-        if options.data_parallel_size > 1:
-            kwargs["data_parallel_size"] = options.data_parallel_size
+        if options.distributed_executor_backend:  # vLLM reads no environment variable for it
+            kwargs["distributed_executor_backend"] = options.distributed_executor_backend
         if on_gpu:
             kwargs["gpu_memory_utilization"] = options.gpu_memory_utilization
         else:

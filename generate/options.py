@@ -84,7 +84,21 @@ class SampleOptions:
         default=True, metadata={"help": "vLLM eager mode (no graph capture: faster start)"}
     )
     tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM tensor parallel GPUs"})
-    data_parallel_size: int = field(default=1, metadata={"help": "vLLM data parallel replicas"})
+    data_parallel_size: int = field(
+        default=1,
+        metadata={
+            "help": "vLLM data parallel replicas: 1 (vLLM's offline engine takes no more in one process; replicas: "
+            "one --shard per GPU)"
+        },
+    )
+    distributed_executor_backend: str | None = field(
+        default=None,
+        metadata={
+            "help": "vLLM's workers across GPUs: mp (this machine) or ray (a Ray cluster, more GPUs than this "
+            "machine has); default: vLLM's choice (mp)",
+            "choices": ("mp", "ray"),
+        },
+    )
     gpu_memory_utilization: float = field(default=0.85, metadata={"help": "vLLM GPU memory fraction"})
     verbose: bool = field(
         default=False,
@@ -251,6 +265,13 @@ def check_sample_options(options: SampleOptions) -> None:
         ("top_p", 0 < options.top_p <= 1, "must be in (0, 1]"),
         ("judge_max_tokens", options.judge_max_tokens >= 1, "must be >= 1"),
         ("judge_max_length", options.judge_max_length >= 1, "must be >= 1"),
+        # vLLM's own: out of range they were its traceback once the workspace was written (or, data parallel,
+        # taken as 1)
+        ("tensor_parallel_size", options.tensor_parallel_size >= 1, "must be >= 1"),
+        ("data_parallel_size", options.data_parallel_size >= 1, "must be >= 1"),
+        ("gpu_memory_utilization", 0 < options.gpu_memory_utilization <= 1, "must be in (0, 1]"),
+        ("cpu_kv_cache_gib", options.cpu_kv_cache_gib >= 1, "must be >= 1"),
+        ("max_model_len", options.max_model_len is None or options.max_model_len >= 1, "must be >= 1"),
     ]
     if isinstance(options, GenerateOptions):
         bounds += [
@@ -260,6 +281,12 @@ def check_sample_options(options: SampleOptions) -> None:
     for name, ok, rule in bounds:
         if not ok:
             raise PrefloopError(f"--{name.replace('_', '-')} {getattr(options, name)}: {rule}")
+    if options.data_parallel_size > 1:  # vLLM's ValueError traceback, once --prompts was imported
+        raise PrefloopError(
+            f"--data-parallel-size {options.data_parallel_size}: vLLM's offline engine runs one replica per process "
+            "(it refuses LLM(data_parallel_size > 1)); for replicas, sample one --shard I/K per GPU "
+            "(CUDA_VISIBLE_DEVICES), each into a workspace of its own, then `python -m data merge`"
+        )
 
 
 def sampling_params(options: SampleOptions) -> SamplingParams:
@@ -272,7 +299,7 @@ def engine_options(options: SampleOptions) -> EngineOptions:
         max_model_len=options.max_model_len,
         enforce_eager=options.enforce_eager,
         tensor_parallel_size=options.tensor_parallel_size,
-        data_parallel_size=options.data_parallel_size,
+        distributed_executor_backend=options.distributed_executor_backend,
         gpu_memory_utilization=options.gpu_memory_utilization,
         cpu_kv_cache_gib=options.cpu_kv_cache_gib,
         batch_size=options.chunk_size,

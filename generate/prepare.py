@@ -11,7 +11,16 @@ from data.chat_template import chat_template_for
 from data.errors import PrefloopError
 from data.imports import ImportOptions, ImportPreview, Loaded, check_file, check_rank_items
 from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
-from data.provision import SAMPLES, checked_model, resolve_model, sample_path
+from data.provision import (
+    EMBEDDED,
+    SAMPLES,
+    check_weight_headers,
+    checked_model,
+    home,
+    is_model_dir,
+    resolve_model,
+    sample_path,
+)
 from data.records import Prompt, has_gold
 from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
@@ -29,27 +38,56 @@ def quiet_logs(verbose: bool) -> None:
 
 def start_model(options: SampleOptions) -> tuple[str, str]:
     """(the model as named, a loadable location); a folder that is a base model without --chat-template is one
-    line, now. A hub id is looked up by `fetch_model`, once the checks that cost nothing have passed."""
+    line, now. A hub id is looked up by `fetch_model`, once the checks that cost nothing have passed, and so is a
+    short name not converted yet (given as its name): its one-time conversion loads the model."""
     newest = options.model == NEWEST
     model = newest_model(Workspace(options.workspace)).path if newest else options.model
+    if model in EMBEDDED and not is_model_dir(home() / "models" / model):
+        return model, model
     model_path = resolve_model(model)
     if Path(model_path).is_dir():
         chat_template_for(Path(model_path), options.chat_template)
     return model, model_path
 
 
-def fetch_model(options: SampleOptions, model_path: str) -> None:
+def fetch_model(options: SampleOptions, model_path: str) -> str:
     """The start model checked as every job checks a model (`data.provision.checked_model`: a hub id, the location
-    `start_model` gives as no folder here, found in or fetched into the hub's cache; its config read), before the
-    workspace is created: each failure one line naming ``--model``; a hub snapshot's chat template is checked as a
-    folder's is. Called after the cheap checks (a --prompts file, the split, the rank items), so a mistyped flag
-    costs no download."""
+    `start_model` gives as no folder here, found in or fetched into the hub's cache; a short name converted; its
+    config read), before the workspace is created: each failure one line naming ``--model``; a hub snapshot's chat
+    template is checked as a folder's is. Called after the cheap checks (a --prompts file, the split, the rank
+    items), so a mistyped flag costs no download or conversion. Returns the location to load: ``model_path``, a
+    short name's folder."""
     try:
         folder = checked_model("--model", model_path)
+        check_model_files("--model", model_path, folder)
     except PrefloopError as exc:
         raise PrefloopError(f"{exc}; nothing written") from exc
     if not Path(model_path).is_dir():
         chat_template_for(folder, options.chat_template)
+    return str(folder) if model_path in EMBEDDED else model_path
+
+
+# What a folder's tokenizer loads from (train.saving checks train's start model alike)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+def check_model_files(flag: str, name: str, folder: Path) -> None:
+    """What an engine loads from the model ``folder`` besides its config (`checked_model`): a tokenizer's files
+    and weights, each safetensors file's header read (`data.provision.check_weight_headers`: no weights load). Each
+    failure is one line naming ``flag``: a folder with no tokenizer was transformers' traceback, and one with no
+    weights the engine's error, after the workspace had been created and --prompts imported."""
+    if not any((folder / f).is_file() for f in TOKENIZER_FILES):
+        raise PrefloopError(
+            f"{flag} {name}: no tokenizer (none of {', '.join(TOKENIZER_FILES)}): not a whole model"
+        )
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
+        raise PrefloopError(
+            f"{flag} {name}: no weights (no *.safetensors or pytorch_model*.bin): not a whole model"
+        )
+    try:
+        check_weight_headers(folder)
+    except PrefloopError as exc:
+        raise PrefloopError(f"{flag} {name}: {exc}") from exc
 
 
 def check_reward_judge(options: SampleOptions, existing: Workspace | None) -> None:

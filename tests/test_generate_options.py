@@ -68,6 +68,17 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
         (["--round", "-1"], "--round -1: must be >= 0"),  # stored round -1
         (["--judge", "rm", "--judge-max-tokens", "0"], "--judge-max-tokens 0: must be >= 1"),
         (["--spin-iter", "1", "--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
+        (["--tensor-parallel-size", "0"], "--tensor-parallel-size 0: must be >= 1"),  # vLLM's traceback
+        (["--data-parallel-size", "0"], "--data-parallel-size 0: must be >= 1"),  # taken as 1
+        (  # vLLM's ValueError traceback: its offline engine takes one replica per process
+            ["--data-parallel-size", "2"],
+            "--data-parallel-size 2: vLLM's offline engine runs one replica per process (it refuses "
+            "LLM(data_parallel_size > 1)); for replicas, sample one --shard I/K per GPU (CUDA_VISIBLE_DEVICES), each "
+            "into a workspace of its own, then `python -m data merge`",
+        ),
+        (["--gpu-memory-utilization", "2"], "--gpu-memory-utilization 2.0: must be in (0, 1]"),
+        (["--cpu-kv-cache-gib", "0"], "--cpu-kv-cache-gib 0: must be >= 1"),  # no KV cache at all
+        (["--max-model-len", "0"], "--max-model-len 0: must be >= 1"),
     ],
 )
 def test_a_sampling_value_out_of_range_is_one_line_before_anything_is_written(
@@ -108,3 +119,60 @@ def test_the_help_says_what_limit_0_does():
         "first, a fixed set: a rerun samples (judges) only those not done yet, a larger --limit the next ones "
         "(0 or left out: all; 32 with --spin-iter)"
     ) in help_text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--spin-iter", "0"],
+            "nothing to run: give --spin-iter N or --judge-iter N, N >= 1 (the iterations",
+        ),
+        (
+            ["--judge-iter", "0", "--judge", "rm"],
+            "nothing to run: give --spin-iter N or --judge-iter N, N >= 1",
+        ),
+        (["--spin-iter", "-1"], "--spin-iter -1: must be >= 1 (the iterations to run)"),
+    ],
+)
+def test_an_iteration_count_below_1_says_so_in_one_line(tmp_path, capsys, argv, message):
+    """A new-user audit: `--spin-iter 0` asked "which driver?" of a command that named one, and `--spin-iter -1`
+    said ">= 0", which 0 is not."""
+    assert main(["-w", str(tmp_path / "ws"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+    assert not (tmp_path / "ws").exists()
+
+
+def test_a_ray_cluster_is_asked_for_by_flag(monkeypatch):
+    """README's multi-node recipe set `VLLM_DISTRIBUTED_EXECUTOR_BACKEND=ray`, which vLLM never reads: with more
+    GPUs asked for than the head has, vLLM refuses to start ("set '--distributed-executor-backend ray'"), a flag
+    `generate` did not have. It passes through now."""
+    import sys
+    import types
+
+    from generate import engines
+    from generate.__main__ import parse_options
+    from generate.options import engine_options
+
+    class Stop(Exception):
+        pass
+
+    asked = {}
+
+    def fake_llm(**kwargs):
+        asked.update(kwargs)
+        raise Stop
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=fake_llm))
+    monkeypatch.setattr(engines, "cuda_available", lambda: True)
+    for name in ("VLLM_ENABLE_V1_MULTIPROCESSING", "VLLM_LOGGING_LEVEL"):  # set by the engine: restored after
+        monkeypatch.setenv(name, "0" if name.endswith("PROCESSING") else "WARNING")
+    options = parse_options(["--distributed-executor-backend", "ray", "--tensor-parallel-size", "8"])
+    with pytest.raises(Stop):
+        engines.VLLMEngine("org/big", engine_options(options))
+    assert asked["distributed_executor_backend"] == "ray" and asked["tensor_parallel_size"] == 8
+    asked.clear()
+    with pytest.raises(Stop):
+        engines.VLLMEngine("org/big", engine_options(parse_options([])))
+    assert asked and "distributed_executor_backend" not in asked  # vLLM's own choice

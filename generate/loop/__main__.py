@@ -111,15 +111,19 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
 
 def check_options(options: LoopOptions) -> None:
     check_sample_options(options)
-    if options.spin_iter < 0 or options.judge_iter < 0:
-        raise PrefloopError("--spin-iter and --judge-iter must be >= 0")
+    for flag, count in (("--spin-iter", options.spin_iter), ("--judge-iter", options.judge_iter)):
+        if count < 0:
+            raise PrefloopError(f"{flag} {count}: must be >= 1 (the iterations to run)")
     if (options.limit or 0) < 0 or options.spin_test_limit < 0 or options.n < 1:
         raise PrefloopError("--limit and --spin-test-limit must be >= 0, --n >= 1")
     if options.spin_iter and options.judge_iter:
         raise PrefloopError("--spin-iter and --judge-iter are two drivers: run one at a time")
     driver = driver_of(options)
     if driver is None:
-        raise PrefloopError(f"which driver? give {' N or '.join(DRIVERS)} N")
+        # `--spin-iter 0` lands here too: it named a driver, so "which driver?" did not answer it
+        raise PrefloopError(
+            f"nothing to run: give {' N or '.join(DRIVERS)} N, N >= 1 (the iterations to run)"
+        )
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
         raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
     if options.judge_iter and not options.judge:

@@ -1,0 +1,77 @@
+"""A model folder that holds a config but not what an engine loads (a tokenizer, weights, readable safetensors) is
+one line naming the flag before anything is written: it was transformers' traceback (no tokenizer) or the engine's
+error (no weights) once the workspace had been created and --prompts imported."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from generate.__main__ import main
+from tests.test_generate_hub_model import IN_PROCESS, job_args, no_loading
+from tests.test_generate_spin import spin_args
+
+BROKEN = {
+    "no tokenizer": (
+        lambda f: [p.unlink() for p in f.glob("tokenizer*")],
+        "no tokenizer (none of tokenizer.json, tokenizer_config.json, tokenizer.model, vocab.json): not a whole",
+    ),
+    "no weights": (
+        lambda f: (f / "model.safetensors").unlink(),
+        "no weights (no *.safetensors or pytorch_model*.bin): not a whole model",
+    ),
+    "broken weights": (
+        lambda f: (f / "model.safetensors").write_bytes(b"garbage"),
+        "model.safetensors does not read (",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN)
+@pytest.mark.parametrize("flag", ["--model", "--arena", "--spin-iter", "--judge"])
+def test_a_model_folder_missing_what_loads_is_one_line_before_anything_is_written(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, broken, flag
+):
+    from generate import __main__ as cli
+    from generate import arena, bestofn
+    from generate.loop import spin
+
+    no_loading(monkeypatch, cli, arena, bestofn, spin)
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    damage, said = BROKEN[broken]
+    damage(folder)
+    argv = {
+        "--model": job_args(tmp_path, folder),
+        "--arena": [*job_args(tmp_path, tiny_model_dir), "--arena", f"base,{folder}", IN_PROCESS],
+        "--spin-iter": spin_args(tmp_path, folder, "--spin-iter", "1", IN_PROCESS),
+        "--judge": [
+            *job_args(tmp_path, tiny_model_dir),
+            "--n",
+            "4",
+            "--pairs",
+            "best-worst",
+            "--judge",
+            str(folder),
+        ],
+    }
+    assert main(argv[flag]) == 2
+    err = capsys.readouterr().err
+    named = "--model" if flag == "--spin-iter" else flag
+    assert err.startswith(f"error: {named} {folder}: ") and said in err, err
+    assert err.endswith("; nothing written\n") and err.count("\n") == 1
+    assert not (tmp_path / "ws").exists()
+
+
+def test_the_default_model_is_converted_only_once_the_cheap_checks_pass(tmp_path, monkeypatch, capsys):
+    """README: nothing to sample from "exits 2 before it loads a model". On a machine where the default model was
+    not converted yet, its one-time conversion (which loads it) ran first, before the --split check."""
+    import data.provision
+
+    monkeypatch.setenv("PREFLOOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(data.provision, "provision_model", lambda *a: pytest.fail("the model was converted"))
+    argv = job_args(tmp_path, "smollm2-135m")
+    assert main([*argv, "--split", "test"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'ws'}: no prompts of --split test")
+    assert not (tmp_path / "ws").exists()
