@@ -144,18 +144,33 @@ def local_model(name_or_path: str) -> Path:
     return folder
 
 
-def check_weight_headers(folder: Path) -> None:
-    """Each ``.safetensors`` file of a model ``folder`` opened as far as its header (cheap: no weights load), so a
-    file cut short or not safetensors is one line naming it (``F does not read (SafetensorError: ...)``) before a job
-    writes anything, not a traceback once it has."""
+# Any one of these makes a folder's tokenizer (a fast tokenizer's file, or a slow one's config and vocabulary).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+def check_model_parts(folder: Path, named: str) -> None:
+    """What a job loads from the model ``folder`` besides its config, read before it writes anything (no weights
+    load): a tokenizer's files, weights, and each ``.safetensors`` file's header. Each failure is one
+    `ProvisionError` line starting with ``named`` (``--arena M``; train's start folder): ``no tokenizer (...)``, ``no
+    weights (...)``, ``model.safetensors does not read (SafetensorError: ...)``. A folder without them was a library's
+    traceback (or error) once the job's workspace or run folder had been made."""
     from safetensors import safe_open
 
-    for path in sorted(folder.glob("*.safetensors")):
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ProvisionError(
+            f"{named}: no tokenizer (none of {', '.join(TOKENIZER_FILES)}): not a whole model"
+        )
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights and not any(folder.glob("pytorch_model*.bin")):
+        raise ProvisionError(
+            f"{named}: no weights (no *.safetensors or pytorch_model*.bin): not a whole model"
+        )
+    for path in weights:
         try:
             with safe_open(path, framework="pt"):
                 pass
         except Exception as exc:  # noqa: BLE001 - any reader's error on a cut-short or foreign file
-            raise ProvisionError(f"{path} does not read ({first_line(exc)})") from None
+            raise ProvisionError(f"{named}: {path.name} does not read ({first_line(exc)})") from None
 
 
 def checked_model(flag: str, name: str) -> Path:

@@ -40,13 +40,19 @@ from data.lineage import (
     newest_model,
     same_model,
 )
-from data.provision import checked_model, hub_id_of, local_model, looks_like_hub_id, resolve_model
+from data.provision import (
+    check_model_parts,
+    checked_model,
+    hub_id_of,
+    local_model,
+    looks_like_hub_id,
+    resolve_model,
+)
 from data.records import Pair, content_id
 from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
-from generate.prepare import check_model_files
 from generate.sampling import (
     PromptRow,
     as_completion,
@@ -231,13 +237,13 @@ def load_arena_model(options: GenerateOptions, entry: ModelEntry):
 
 def check_arena_files(models: list[ModelEntry]) -> None:
     """Each arena model checked as every job checks a model (`checked_model`: a hub id found in, or fetched into,
-    the hub's cache; the config read), then its tokenizer and weight files (`check_model_files`: headers read, no
+    the hub's cache; the config read), then its tokenizer and weight files (`check_model_parts`: headers read, no
     weights load), before anything is written: a broken or missing folder is one line naming it (a manifest model:
     by its id too), not a traceback after the models before it had sampled and written their answers."""
     for entry in models:
         which = "" if entry.id == entry.path else f" (the manifest's model {entry.id}, round {entry.round})"
         try:
-            check_model_files("--arena", entry.path, checked_model("--arena", entry.path))
+            check_model_parts(checked_model("--arena", entry.path), f"--arena {entry.path}")
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc
 

@@ -19,7 +19,7 @@ from data.chat_template import ChatTemplateError, chat_template_for
 from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
 from data.pairing import distinct_completions
-from data.provision import ProvisionError, checked_model
+from data.provision import ProvisionError, check_model_parts, checked_model
 from data.records import Pair
 from data.workspace import Workspace
 from generate.engines import SamplingParams, make_engine
@@ -34,7 +34,6 @@ from generate.judge import (
 )
 from generate.kept_pairs import BEST_WORST_NOTE, best_worst_paired
 from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
-from generate.prepare import check_model_files
 from generate.sampling import sample_pairs, sampled_by
 
 log = logging.getLogger(__name__)
@@ -42,11 +41,11 @@ log = logging.getLogger(__name__)
 
 def judge_model(name: str) -> str:
     """The local folder the chat-model judge ``name`` loads from (`data.provision.checked_model`: a hub id found in,
-    or fetched into, the hub's cache; its config read; its tokenizer and weight files: `check_model_files`), else
+    or fetched into, the hub's cache; its config read; its tokenizer and weight files: `check_model_parts`), else
     a one-line error naming ``--judge`` and ``name``. Tests fake a judge by replacing this function: the early check
     (`check_judge_model`) and the judge's load (`make_judge`) both go through it."""
     folder = checked_model("--judge", name)
-    check_model_files("--judge", name, folder)
+    check_model_parts(folder, f"--judge {name}")
     return str(folder)
 
 

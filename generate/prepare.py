@@ -14,7 +14,7 @@ from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_mode
 from data.provision import (
     EMBEDDED,
     SAMPLES,
-    check_weight_headers,
+    check_model_parts,
     checked_model,
     home,
     is_model_dir,
@@ -59,35 +59,12 @@ def fetch_model(options: SampleOptions, model_path: str) -> str:
     short name's folder."""
     try:
         folder = checked_model("--model", model_path)
-        check_model_files("--model", model_path, folder)
+        check_model_parts(folder, f"--model {model_path}")
     except PrefloopError as exc:
         raise PrefloopError(f"{exc}; nothing written") from exc
     if not Path(model_path).is_dir():
         chat_template_for(folder, options.chat_template)
     return str(folder) if model_path in EMBEDDED else model_path
-
-
-# What a folder's tokenizer loads from (train.saving checks train's start model alike)
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
-
-
-def check_model_files(flag: str, name: str, folder: Path) -> None:
-    """What an engine loads from the model ``folder`` besides its config (`checked_model`): a tokenizer's files
-    and weights, each safetensors file's header read (`data.provision.check_weight_headers`: no weights load). Each
-    failure is one line naming ``flag``: a folder with no tokenizer was transformers' traceback, and one with no
-    weights the engine's error, after the workspace had been created and --prompts imported."""
-    if not any((folder / f).is_file() for f in TOKENIZER_FILES):
-        raise PrefloopError(
-            f"{flag} {name}: no tokenizer (none of {', '.join(TOKENIZER_FILES)}): not a whole model"
-        )
-    if not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
-        raise PrefloopError(
-            f"{flag} {name}: no weights (no *.safetensors or pytorch_model*.bin): not a whole model"
-        )
-    try:
-        check_weight_headers(folder)
-    except PrefloopError as exc:
-        raise PrefloopError(f"{flag} {name}: {exc}") from exc
 
 
 def check_reward_judge(options: SampleOptions, existing: Workspace | None) -> None:

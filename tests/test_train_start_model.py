@@ -34,7 +34,7 @@ def broken_model(tmp_path, tiny_model_dir, broken: str):
 BROKEN = [
     ("gone", "{model}: no config.json there: not a model folder (moved or deleted?)"),
     ("no weights", "{model}: no weights (no *.safetensors or pytorch_model*.bin): not a whole model"),
-    ("cut-short weights", "{model}/model.safetensors does not read (SafetensorError: "),
+    ("cut-short weights", "{model}: model.safetensors does not read (SafetensorError: "),
     (
         "no tokenizer",
         "{model}: no tokenizer (none of tokenizer.json, tokenizer_config.json, tokenizer.model, ",

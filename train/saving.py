@@ -14,7 +14,7 @@ from data.chat_template import chat_template_for
 from data.errors import PrefloopError, first_line
 from data.files import NotAFileError, atomic_write, open_regular, strict_json
 from data.lineage import NEWEST, find_or_register, newest_model
-from data.provision import check_weight_headers, local_model
+from data.provision import check_model_parts, local_model
 from data.records import ModelRecord, random_id
 from data.workspace import Workspace
 
@@ -26,10 +26,6 @@ def model_path(model: str, workspace: Workspace) -> Path:
     if model == NEWEST:
         return Path(newest_model(workspace).path)
     return local_model(model)  # a hub id: its snapshot in the hub's cache
-
-
-# Any one of these makes a folder's tokenizer (a fast tokenizer's file, or a slow one's config and vocabulary).
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
 def check_model_files(folder: Path) -> None:
@@ -45,15 +41,7 @@ def check_model_files(folder: Path) -> None:
         AutoConfig.from_pretrained(folder)
     except Exception as exc:  # noqa: BLE001 - any reader's error on a broken config
         raise PrefloopError(f"{folder}: its config.json does not read ({first_line(exc)})") from None
-    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
-        raise PrefloopError(
-            f"{folder}: no tokenizer (none of {', '.join(TOKENIZER_FILES)}): not a whole model"
-        )
-    if not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
-        raise PrefloopError(
-            f"{folder}: no weights (no *.safetensors or pytorch_model*.bin): not a whole model"
-        )
-    check_weight_headers(folder)
+    check_model_parts(folder, str(folder))
 
 
 def load_tokenizer(start: Path, chat_template: str | None = None):
