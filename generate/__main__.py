@@ -352,7 +352,8 @@ def _main(argv: list[str] | None, prog: str) -> int:
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         made = made_lines(counts, options.n)
-        if not options.arena and not counts.get("prompts"):  # check_prompts found some: all sampled already
+        asked = counts.get("prompts") or counts.get("too_long")  # a too-long prompt is left, not sampled
+        if not options.arena and not asked:  # check_prompts found some: all sampled already
             print(nothing_left(options, counts.get("already_sampled", 0), made))
         elif made:
             print("\n".join(made))
