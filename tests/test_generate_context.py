@@ -10,11 +10,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from data import Prompt, Workspace
+from data import Completion, Pair, Prompt, Workspace
+from generate import bestofn
 from generate.__main__ import main
 from generate.engines import HFEngine, SamplingParams, fitting, hf_context_length
+from generate.judge import MT_BENCH_TEMPLATE, LLMJudge, judge_messages
 from generate.sampling import sample_pairs
 from generate.spin_pairs import sample_spin
+from tests.test_generate_judge import ScriptedEngine, fair, quality
 
 CONTEXT = 64
 SHORT = [{"role": "user", "content": "Name a colour."}]
@@ -119,3 +122,77 @@ def test_the_arena_counts_too_long_prompts_per_model(tmp_path, tiny_model_dir, s
     out = capsys.readouterr().out
     assert f"arena_too_long_by_model {short_model_dir} 1" in out and "arena_too_long 1" in out
     assert "arena_pairs 1" in out  # the long prompt has no answer of the short model to pair
+
+
+class ShortJudge(ScriptedEngine):
+    """`ScriptedEngine` with a context of ``context_length`` words (a prompt's tokens: its words)."""
+
+    def __init__(self, verdict, context_length: int):
+        super().__init__(verdict)
+        self.context_length = context_length
+
+    def prompt_lengths(self, prompts):
+        return [len(m[-1]["content"].split()) for m in prompts]
+
+
+def judge_context(question: str, answer: str) -> int:
+    """A context that just holds the judge's request on ``question`` with two answers as long as ``answer``."""
+    return (
+        len(
+            judge_messages(MT_BENCH_TEMPLATE, [{"role": "user", "content": question}], answer, answer)[0][
+                "content"
+            ].split()
+        )
+        + 1
+    )
+
+
+def test_the_judge_does_not_ask_about_a_pair_longer_than_its_context():
+    engine = ShortJudge(fair, judge_context("q", "answer 1 a"))
+    judge = LLMJudge(engine, "tiny-judge", MT_BENCH_TEMPLATE, PARAMS)
+    question = [{"role": "user", "content": "q"}]
+    short, long = (question, "answer 1 a", "answer 2 b"), (question, "answer 1 " + "word " * 50, "answer 2 b")
+    verdicts = judge.compare([long, short])
+    assert verdicts[0].too_long and verdicts[0].choice is None and verdicts[0].confidence is None
+    assert verdicts[1].choice == "b" and not verdicts[1].too_long
+    assert engine.judge_calls == 2  # the short pair, in both orders; the long one in neither
+    assert judge.cost.counts["too_long"] == 1 and judge.cost.calls == 2
+
+
+def test_judging_counts_too_long_pairs_apart_and_a_rerun_asks_again(label_ws, monkeypatch, capsys):
+    prompt = Prompt([{"role": "user", "content": "question 9"}], source="test")
+    a = Completion(prompt.id, "answer 9 " + "word " * 50, "m", "hf", seed=0)
+    b = Completion(prompt.id, "answer 8 b", "m", "hf", seed=1)
+    label_ws.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
+    engine = ShortJudge(fair, judge_context("question 0", "answer 0 a"))
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    args = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "judged 5 pairs (a 0, b 0, tie 4, unreadable 0, too_long 1); 4 labels written" in out
+    assert main(args) == 0  # no verdict was written for it: asked again, and refused again
+    assert (
+        "judged 1 pairs (a 0, b 0, tie 0, unreadable 0, too_long 1); 0 labels written"
+        in capsys.readouterr().out
+    )
+
+
+def test_best_worst_pairs_no_prompt_whose_comparisons_are_too_long(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    long_prompt = "Write about the sea " + "and the waves " * 20
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": "Write about the sea."}, {"prompt": long_prompt}]))
+    # the sampling prompts fit; only the short prompt's judge requests do
+    engine = ShortJudge(fair, judge_context("Write about the sea.", "answer 3 to Write about"))
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(prompts)]
+    assert main([*argv, "--n", "4", "--pairs", "best-worst", "--judge", "tiny-judge"]) == 0
+    assert "best_worst_too_long 1" in capsys.readouterr().out
+    workspace = Workspace(tmp_path / "ws")
+    pairs = workspace.frame("pairs")
+    text = workspace.frame("completions").set_index("id")["text"]
+    assert len(pairs) == 1 and quality(text[pairs["completion_a"].iloc[0]]) == 3
+    assert len(workspace.frame("completions")) == 8  # both prompts sampled
