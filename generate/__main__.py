@@ -249,7 +249,8 @@ def run(options: GenerateOptions) -> dict:
 def judge_report(result: dict) -> list[str]:
     """What a judging job did and what it cost per pair."""
     counts, cost = result["counts"], result["cost_per_pair"]
-    verdicts = ", ".join(f"{k} {counts.get(k, 0)}" for k in ("a", "b", "tie", "unreadable"))
+    shown = ("a", "b", "tie", "unreadable", *(["too_long"] if counts.get("too_long") else []))
+    verdicts = ", ".join(f"{k} {counts.get(k, 0)}" for k in shown)
     kept = f"; already_judged {counts['already_judged']}" if counts.get("already_judged") else ""
     return [
         f"{result['annotator']}: judged {counts.get('pairs', 0)} pairs ({verdicts}); "
@@ -352,7 +353,8 @@ def _main(argv: list[str] | None, prog: str) -> int:
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         made = made_lines(counts, options.n)
-        if not options.arena and not counts.get("prompts"):  # check_prompts found some: all sampled already
+        asked = counts.get("prompts") or counts.get("too_long")  # a too-long prompt is left, not sampled
+        if not options.arena and not asked:  # check_prompts found some: all sampled already
             print(nothing_left(options, counts.get("already_sampled", 0), made))
         elif made:
             print("\n".join(made))

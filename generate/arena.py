@@ -50,7 +50,7 @@ from data.provision import (
 )
 from data.records import Pair, content_id
 from data.workspace import Workspace
-from generate.engines import SamplingParams, make_engine
+from generate.engines import TOO_LONG, SamplingParams, make_engine
 from generate.isolate import run_isolated
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
 from generate.sampling import (
@@ -350,11 +350,15 @@ def run_arena(
     check_arena_prompts(workspace, split, ids)
     models = register_base(workspace, models)  # every check passed
     counts: Counter = Counter()
+    too_long = {}  # model id -> its prompts longer than its context, not answered (a rerun counts them again)
     for entry in models:
         log.info("arena: model %s (round %d) answers %d %s prompts", entry.id, entry.round, len(ids), split)
-        counts += run_isolated(
+        sampled = run_isolated(
             sample_model, options, entry, round, ids, isolate=options.spin_isolate, what="arena sampling"
         )
+        if sampled.get(TOO_LONG):
+            too_long[entry.id] = sampled[TOO_LONG]
+        counts += sampled
     pairs, paired = arena_pairs(workspace, models, round, sampling_params(options), ids, options.arena_pairs)
     written = workspace.append(pairs, skip_existing=True).get("pairs", 0) if pairs else 0
     # each model's count of prompts it answered, summed: `--limit 5` and three models said `arena_prompts 15`
@@ -367,6 +371,8 @@ def run_arena(
         "arena_models": arena_names(m.id for m in models),  # an id may be a folder's, commas and all
         "arena_round": round,
     }
+    if too_long:  # per model: a prompt one model could not take leaves that prompt unpaired
+        result["arena_too_long_by_model"] = "; ".join(f"{arena_names([m])} {n}" for m, n in too_long.items())
     if options.judge:  # the judge votes on the arena's pairs of this split (both orders), as `--kinds arena`
         from generate.bestofn import judge_workspace
 
@@ -378,4 +384,6 @@ def run_arena(
         # Pairs without a verdict marker in either order: nothing written for them, a rerun asks again.
         if verdicts.get("unreadable"):
             result["judge_unreadable"] = verdicts["unreadable"]
+        if verdicts.get(TOO_LONG):  # longer than the judge's context: not asked, a rerun asks again
+            result["judge_too_long"] = verdicts[TOO_LONG]
     return result

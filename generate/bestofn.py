@@ -22,10 +22,11 @@ from data.pairing import distinct_completions
 from data.provision import ProvisionError, check_model_parts, checked_model
 from data.records import Pair
 from data.workspace import Workspace
-from generate.engines import SamplingParams, make_engine
+from generate.engines import TOO_LONG, SamplingParams, make_engine
 from generate.judge import (
     LLMJudge,
     RewardJudge,
+    TooLong,
     Verdict,
     judge_pairs,
     load_template,
@@ -109,13 +110,15 @@ def pair_best_worst(
     for index, (prompt_id, group) in enumerate(groups, start=1):
         usable, dropped = distinct_completions(list(group.sort_values(["seed", "id"]).itertuples()))
         counts += dropped
-        ranked = (
-            judge.rank([dict(m) for m in messages[prompt_id]], [c.text for c in usable])
-            if len(usable) > 1
-            else None
-        )
+        ranked, skipped = None, "unpaired_prompts"
+        if len(usable) > 1:
+            try:
+                ranked = judge.rank([dict(m) for m in messages[prompt_id]], [c.text for c in usable])
+                skipped = "no_spread"
+            except TooLong:  # not paired: a rerun asks again
+                skipped = TOO_LONG
         if ranked is None:
-            counts["unpaired_prompts" if len(usable) < 2 else "no_spread"] += 1
+            counts[skipped] += 1
         else:
             best, worst, confidence = ranked
             pair = Pair(prompt_id, usable[best].id, usable[worst].id, kind="sampled", round=round)

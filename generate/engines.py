@@ -6,6 +6,10 @@ lands in (vLLM), which is what makes an interrupted job resumable with identical
 on purpose: vLLM's per-request seed with ``n > 1`` gives n identical samples. ``first`` is the first sample index
 drawn: a prompt answered k times before is topped up to n with ``sample([prompt], n - k, params, first=k)``,
 which (vLLM) gives exactly samples k..n-1 of a full draw of n.
+
+Each engine also knows its model's context (``context_length``) and what a prompt takes of it under the chat template
+in use (``prompt_lengths``), so callers send only prompts that fit (`fitting`): vLLM refuses a whole call for one
+longer prompt, and transformers generates garbage past its trained positions.
 """
 
 from __future__ import annotations
@@ -117,6 +121,11 @@ def quiet_vllm(verbose: bool) -> _CastCounter | None:
 
 class Engine(Protocol):
     name: str
+    context_length: int | None  # tokens a prompt and its answer may take together; None: not known
+
+    def prompt_lengths(self, prompts: list[list[Message]]) -> list[int]:
+        """The tokens each prompt (chat messages) takes under the chat template in use, generation prompt included."""
+        ...
 
     def sample(
         self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int = 0
@@ -129,6 +138,50 @@ def sample_seed(base: int, messages: list[Message], index: int | tuple[int, int]
     """The seed of sample ``index`` of a prompt (vLLM); the transformers engine seeds a batch by its first prompt
     and (size, first sample index)."""
     return int(content_id("seed", base, messages, index), 16) % (2**31 - 1)
+
+
+TOO_LONG = "too_long"  # the count of prompts (judge: pairs) not sent: longer than the model's context
+
+
+def fitting(engine: Engine, prompts: list[list[Message]]) -> list[bool]:
+    """Whether each prompt leaves room in the engine's context for at least one generated token, as vLLM requires
+    (more is not required: generation stops at the context, finish reason ``length``, in both engines). Each prompt
+    is tokenized once; an engine whose context is not known takes every prompt."""
+    if engine.context_length is None:
+        return [True] * len(prompts)
+    return [tokens < engine.context_length for tokens in engine.prompt_lengths(prompts)]
+
+
+def chat_texts(tokenizer, prompts: list[list[Message]], chat_template: str | None) -> list[str]:
+    """The prompts rendered as the engines send them: the chat template (``None``: the model's) with the
+    generation prompt, to be tokenized without added special tokens (the template holds its own)."""
+    return [
+        tokenizer.apply_chat_template(
+            m, add_generation_prompt=True, tokenize=False, chat_template=chat_template
+        )
+        for m in prompts
+    ]
+
+
+def chat_lengths(tokenizer, prompts: list[list[Message]], chat_template: str | None) -> list[int]:
+    texts = chat_texts(tokenizer, prompts, chat_template)
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+# transformers' model_max_length when a tokenizer names none (int(1e30)); any such huge value says nothing
+UNSET_MODEL_MAX_LENGTH = 10**9
+
+
+def hf_context_length(config, tokenizer) -> int | None:
+    """The model's context: its config's ``max_position_embeddings`` (``n_positions``: GPT-2's name), else the
+    tokenizer's ``model_max_length`` when it names one; None when neither does."""
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for key in ("max_position_embeddings", "n_positions"):
+        value = getattr(text_config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    value = getattr(tokenizer, "model_max_length", None)
+    return value if isinstance(value, int) and 0 < value < UNSET_MODEL_MAX_LENGTH else None
 
 
 def cuda_available() -> bool:
@@ -163,7 +216,11 @@ class HFEngine:
         self.ends = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self.ends.update({self.tokenizer.eos_token_id, self.tokenizer.pad_token_id} - {None})
         self.dtype = str(self.model.dtype).removeprefix("torch.")
+        self.context_length = hf_context_length(self.model.config, self.tokenizer)
         self.load_seconds = time.perf_counter() - start
+
+    def prompt_lengths(self, prompts: list[list[Message]]) -> list[int]:
+        return chat_lengths(self.tokenizer, prompts, self.chat_template)
 
     def sample(
         self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int = 0
@@ -178,12 +235,7 @@ class HFEngine:
     ) -> list[list[Sample]]:
         import torch
 
-        texts = [
-            self.tokenizer.apply_chat_template(
-                m, add_generation_prompt=True, tokenize=False, chat_template=self.chat_template
-            )
-            for m in prompts
-        ]
+        texts = chat_texts(self.tokenizer, prompts, self.chat_template)
         inputs = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
             self.device
         )
@@ -193,6 +245,11 @@ class HFEngine:
         torch.manual_seed(seed)
         greedy = params.temperature == 0
         stops = {"stop_strings": list(self.stops), "tokenizer": self.tokenizer} if self.stops else {}
+        # Stop at the context, as vLLM does: positions past it are untrained (garbage, and a transformers warning).
+        # The batch's longest prompt sets the room (left padding), so a shorter one beside it may stop sooner.
+        room = (
+            self.context_length - inputs["input_ids"].shape[1] if self.context_length else params.max_tokens
+        )
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs,
@@ -200,7 +257,7 @@ class HFEngine:
                 temperature=None if greedy else params.temperature,
                 top_p=None if greedy else params.top_p,
                 top_k=None,
-                max_new_tokens=params.max_tokens,
+                max_new_tokens=max(1, min(params.max_tokens, room)),
                 num_return_sequences=n,
                 pad_token_id=self.tokenizer.pad_token_id,
                 **stops,
@@ -257,12 +314,16 @@ class VLLMEngine:
         self.chat_template = options.chat_template
         self.stops = turn_markers(options.chat_template)
         self.specials = special_token_texts(self.llm.get_tokenizer())
-        self.dtype = str(getattr(self.llm.llm_engine.model_config, "dtype", options.dtype)).removeprefix(
-            "torch."
-        )
+        model_config = self.llm.llm_engine.model_config
+        self.dtype = str(getattr(model_config, "dtype", options.dtype)).removeprefix("torch.")
+        self.context_length = model_config.max_model_len  # --max-model-len, else the model's own
         if counter is not None and counter.casts:
             log.info("vLLM cast %d stored weights to %s on load", counter.casts, self.dtype)
         self.load_seconds = time.perf_counter() - start
+
+    def prompt_lengths(self, prompts: list[list[Message]]) -> list[int]:
+        """As `LLM.chat` counts them: the template rendered to text, tokenized without added special tokens."""
+        return chat_lengths(self.llm.get_tokenizer(), prompts, self.chat_template)
 
     def sample(
         self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int = 0

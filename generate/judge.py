@@ -4,8 +4,10 @@ writing their verdicts into the label table as annotators ``judge:<model>`` / ``
 An LLM judge sees each pair twice, the two answers swapped; each answer ends in ``[[A]]``, ``[[B]]`` or ``[[C]]``
 (tie; the last marker in the text counts). Both orders agreeing give that verdict with confidence 1; verdicts that
 contradict each other give a tie with confidence 0 (position bias, not a preference); one unreadable answer leaves
-the other's verdict with confidence 0.5; two unreadable answers write nothing (a rerun asks again). A reward model
-prefers the higher-scored side with confidence σ(r_a − r_b) (its probability under Bradley–Terry).
+the other's verdict with confidence 0.5; two unreadable answers write nothing (a rerun asks again). A pair whose
+request (either order) leaves no room for an answer in the judge model's context is not asked: no verdict, counted
+``too_long``, a rerun asks again. A reward model prefers the higher-scored side with confidence σ(r_a − r_b) (its
+probability under Bradley–Terry).
 
 Judging is resumable: a pair that has a label from this annotator is not judged again. Label ids are content hashes
 of (pair, annotator), so a chunk written twice is stored once.
@@ -30,7 +32,7 @@ from data.errors import PrefloopError
 from data.records import Label, content_id
 from data.selection import labelling_pairs
 from data.workspace import Workspace
-from generate.engines import Engine, SamplingParams
+from generate.engines import TOO_LONG, Engine, SamplingParams, fitting
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,11 @@ class Verdict:
     choice: str | None  # a, b, tie; None: no readable verdict
     confidence: float | None
     note: str | None = None
+    too_long: bool = False  # not asked: the request is longer than the judge model's context
+
+
+class TooLong(Exception):
+    """A ranking the judge cannot give: some of its comparisons are longer than the judge model's context."""
 
 
 @dataclass
@@ -147,32 +154,33 @@ class LLMJudge:
         self.cost = Cost()
 
     def compare(self, items: list[tuple[list[dict], str, str]]) -> list[Verdict]:
-        """A verdict on each (prompt, answer a, answer b)."""
+        """A verdict on each (prompt, answer a, answer b); a pair whose request, in either order, does not fit the
+        judge model's context (`fitting`) is not asked in either: its verdict is `too_long`, with no choice."""
         requests = []
         for prompt, a, b in items:
             requests += [
                 judge_messages(self.template, prompt, a, b),
                 judge_messages(self.template, prompt, b, a),
             ]
+        fits = fitting(self.engine, requests)
+        asked = [i for i in range(len(items)) if fits[2 * i] and fits[2 * i + 1]]
+        asking = [request for i in asked for request in requests[2 * i : 2 * i + 2]]
         started = time.perf_counter()
-        samples = [s[0] for s in self.engine.sample(requests, 1, self.params)]
+        samples = [s[0] for s in self.engine.sample(asking, 1, self.params)] if asking else []
         self.cost.seconds += time.perf_counter() - started
-        self.cost.calls += len(requests)
+        self.cost.calls += len(asking)
         self.cost.tokens += sum(s.num_tokens for s in samples)
-        out = []
-        for forward, backward in zip(samples[::2], samples[1::2]):
+        out = [Verdict(None, None, "longer than the judge's context", too_long=True)] * len(items)
+        for i, forward, backward in zip(asked, samples[::2], samples[1::2]):
             verdicts = parse_verdict(forward.text), parse_verdict(backward.text)
             choice, confidence = combine(*verdicts)
             self.cost.counts[
                 "inconsistent" if confidence == 0.0 else "unreadable" if choice is None else "ok"
             ] += 1
-            out.append(
-                Verdict(
-                    choice,
-                    confidence,
-                    f"verdicts {verdicts[0] or '?'}/{verdicts[1] or '?'} (a first/b first)",
-                )
+            out[i] = Verdict(
+                choice, confidence, f"verdicts {verdicts[0] or '?'}/{verdicts[1] or '?'} (a first/b first)"
             )
+        self.cost.counts[TOO_LONG] += len(items) - len(asked)
         return out
 
     def scores(self, prompt: list[dict], texts: list[str]) -> tuple[list[float], dict]:
@@ -191,8 +199,11 @@ class LLMJudge:
         return scores, dict(zip(pairs, verdicts))
 
     def rank(self, prompt: list[dict], texts: list[str]) -> tuple[int, int, float] | None:
-        """(best, worst, confidence of best over worst) among ``texts``, or None when the judge sees no spread."""
+        """(best, worst, confidence of best over worst) among ``texts``, or None when the judge sees no spread;
+        `TooLong` where a comparison was not asked (a ranking without it would be a guess)."""
         scores, verdicts = self.scores(prompt, texts)
+        if any(v.too_long for v in verdicts.values()):
+            raise TooLong("a comparison is longer than the judge model's context")
         found = best_worst(scores)
         if found is None:
             return None
@@ -298,7 +309,10 @@ def judge_pairs(
             ]
             verdicts = judge.compare(items)
             labels = [machine_label(p.id, judge.annotator, v) for p, v in zip(chunk, verdicts) if v.choice]
-            counts["unreadable"] += len(chunk) - len(labels)
+            too_long = sum(v.too_long for v in verdicts)
+            if too_long:  # no verdict: a rerun asks again (a judge with a longer context, --max-model-len)
+                counts[TOO_LONG] += too_long
+            counts["unreadable"] += len(chunk) - len(labels) - too_long
             counts.update(v.choice for v in verdicts if v.choice)
             counts["labels_written"] += workspace.append(labels, skip_existing=True).get("labels", 0)
             bar.update(len(chunk))

@@ -28,7 +28,7 @@ from data.pairing import make_pairs
 from data.rank_guard import kept_items
 from data.records import Completion, has_gold
 from data.workspace import Workspace
-from generate.engines import Engine, Sample, SamplingParams
+from generate.engines import TOO_LONG, Engine, Sample, SamplingParams, fitting
 from generate.kept_pairs import pair_kept
 
 log = logging.getLogger(__name__)
@@ -292,26 +292,47 @@ def run_chunks(
     desc: str,
     first: int = 0,
 ) -> Counter:
-    """``n`` samples (sample indices ``first`` on) of each prompt, each chunk's ``build`` records one append."""
+    """``n`` samples (sample indices ``first`` on) of each prompt, each chunk's ``build`` records one append.
+
+    A prompt longer than the engine's context (`fitting`) is not sent: counted ``too_long`` and left unanswered,
+    so a rerun counts it again; ``prompts`` counts those sampled."""
     counts: Counter = Counter()
     tokens, start = 0, time.perf_counter()
     with tqdm(total=len(prompts), desc=desc, unit="prompt", disable=None) as bar:
         for offset in range(0, len(prompts), chunk_size):
             chunk = prompts[offset : offset + chunk_size]
-            results = engine.sample([p.messages for p in chunk], n, params, first=first)
+            asked = fitting_prompts(engine, chunk, counts)
+            results = engine.sample([p.messages for p in asked], n, params, first=first) if asked else []
             records: list[object] = []
-            for prompt, samples in zip(chunk, results):
+            for prompt, samples in zip(asked, results):
                 out, chunk_counts = build(prompt, samples)
                 records += out
                 counts += chunk_counts
                 tokens += sum(s.num_tokens for s in samples)
             written = workspace.append(records, skip_existing=True)
             counts.update({f"new_{name}": rows for name, rows in written.items()})
-            counts["prompts"] += len(chunk)
+            counts["prompts"] += len(asked)
             bar.update(len(chunk))
             bar.set_postfix(tok_per_s=f"{tokens / (time.perf_counter() - start):.1f}")
     counts["tokens"] = tokens
     return counts
+
+
+def fitting_prompts(engine: Engine, chunk: list[PromptRow], counts: Counter) -> list[PromptRow]:
+    """The prompts of ``chunk`` that fit the engine's context (`fitting`); the others counted ``too_long`` in
+    ``counts`` and named in the log."""
+    fits = fitting(engine, [p.messages for p in chunk])
+    long = [p.id for p, ok in zip(chunk, fits) if not ok]
+    if long:
+        counts[TOO_LONG] += len(long)
+        log.warning(
+            "%d prompt(s) leave no room for an answer in the model's context of %d tokens: not sampled (a rerun "
+            "counts them again): %s",
+            len(long),
+            engine.context_length,
+            ", ".join(long),
+        )
+    return [p for p, ok in zip(chunk, fits) if ok]
 
 
 def sample_pairs(
@@ -362,10 +383,9 @@ def sample_pairs(
     counts.update(run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, "sampling pairs"))
     for k in sorted({len(answers) for answers in earlier.values()}):  # one draw per start index
         prompts = [prompt for prompt, answers in plan.top_up if len(answers) == k]
-        counts.update(
-            run_chunks(workspace, engine, prompts, n - k, params, chunk_size, build, "topping up", k)
-        )
-        counts.update(topped_up=len(prompts), topped_up_answers=len(prompts) * (n - k))
+        done = run_chunks(workspace, engine, prompts, n - k, params, chunk_size, build, "topping up", k)
+        counts.update(done)
+        counts.update(topped_up=done["prompts"], topped_up_answers=done["prompts"] * (n - k))
     if plan.kept:  # a rerun, or another job of this model and round: what it kept
         counts["already_sampled"] = plan.kept
     if plan.other_params:

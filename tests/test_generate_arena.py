@@ -24,6 +24,7 @@ class LongerWins:
     """A scripted judge engine: prefers the longer answer (MT-Bench's [[A]]/[[B]]/[[C]] verdicts)."""
 
     name = "hf"
+    context_length = None  # every prompt fits
 
     def sample(self, prompts, n, params):
         answers = [dict(ANSWER.findall(m[-1]["content"])) for m in prompts]
@@ -341,6 +342,7 @@ class Mute:
     """A judge engine whose answers never carry a verdict marker (as SmolLM2-135M's did under MT-Bench's prompt)."""
 
     name = "hf"
+    context_length = None  # every prompt fits
 
     def sample(self, prompts, n, params):
         return [[Sample("Both answers are good.", 5, "stop", 0)] for _ in prompts]

@@ -29,6 +29,7 @@ class ScriptedEngine:
     """Answers sampling prompts with "answer k ..." (k = sample index) and judge prompts with ``verdict(a, b)``."""
 
     name = "hf"
+    context_length = None  # every prompt fits
 
     def __init__(self, verdict):
         self.verdict = verdict

@@ -37,7 +37,8 @@ def test_the_chat_template_gets_every_turn_and_the_samples_are_stored(tmp_path, 
     engine.tokenizer.apply_chat_template = lambda *a, **k: rendered.append(render(*a, **k)) or rendered[-1]
     counts = sample_pairs(workspace, engine, "tiny", 2, PARAMS)
     assert counts["new_completions"] == 2 and counts["new_pairs"] == 1
-    assert rendered == [
+    # rendered once to check that it fits the context, once to sample (both samples)
+    assert rendered == 2 * [
         "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in TURNS)
         + "<|im_start|>assistant\n"
     ]
@@ -184,7 +185,7 @@ def test_generate_cli_samples_a_conversation_file_on_a_base_model_with_roles(
     ws = tmp_path / "ws"
     argv = ["-w", str(ws), "--model", str(tiny_base_model_dir), "--engine", "hf", "--prompts", str(path)]
     assert cli.main([*argv, "--chat-template", "roles", "--max-tokens", "4"]) == 0
-    assert rendered == [
+    assert rendered == 2 * [  # to check that it fits the context, and to sample
         "<|im_start|>User: The capital of France?\n\nAssistant: Paris.<|im_end|>\n\nUser: And of Italy?\n\n"
         "Assistant: Rome.<|im_end|>\n\nUser: Write a short poem about the sea.\n\nAssistant:"
     ]

@@ -101,3 +101,22 @@ def test_vllm_cpu_samples_a_call_larger_than_one_step(vllm_engine):
     prompts = [[{"role": "user", "content": f"{i}: {words} {words}"}] for i in range(48)]
     samples = vllm_engine.sample(prompts, 4, SamplingParams(temperature=1.0, max_tokens=4, seed=1))
     assert [len(row) for row in samples] == [4] * 48
+
+
+def test_vllm_skips_a_prompt_longer_than_its_context_and_samples_the_rest(vllm_engine, workspace):
+    """vLLM refused a whole call for one prompt longer than --max-model-len (a traceback that ended the job)."""
+    from vllm import SamplingParams as VLLMParams
+
+    from data import Prompt
+    from generate.engines import fitting
+    from generate.sampling import sample_pairs
+
+    short = [{"role": "user", "content": "Name a colour."}]
+    long = [{"role": "user", "content": "The sea is wide and blue. " * 60}]
+    assert vllm_engine.context_length == 256  # the fixture's --max-model-len
+    [out] = vllm_engine.llm.chat([short], VLLMParams(max_tokens=1), use_tqdm=False)
+    assert vllm_engine.prompt_lengths([short]) == [len(out.prompt_token_ids)]  # counted as vLLM counts it
+    assert fitting(vllm_engine, [short, long]) == [True, False]
+    workspace.append([Prompt(short, source="test"), Prompt(long, source="test")])
+    counts = sample_pairs(workspace, vllm_engine, "m", 2, SamplingParams(temperature=1.0, max_tokens=4))
+    assert counts["too_long"] == 1 and counts["prompts"] == 1 and counts["new_completions"] == 2

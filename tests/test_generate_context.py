@@ -1,0 +1,198 @@
+"""Prompts longer than the model's context: the engines know their context and a prompt's tokens under the chat
+template; sampling (pairs, SPIN, the arena, per model) and the LLM judge skip such a prompt or pair, count it
+``too_long`` and leave it for a rerun; the transformers engine stops generating at the context, as vLLM does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from types import SimpleNamespace
+
+import pytest
+
+from data import Completion, Pair, Prompt, Workspace
+from generate import bestofn
+from generate.__main__ import main
+from generate.engines import HFEngine, SamplingParams, fitting, hf_context_length
+from generate.judge import MT_BENCH_TEMPLATE, LLMJudge, judge_messages
+from generate.sampling import sample_pairs
+from generate.spin_pairs import sample_spin
+from tests.test_generate_judge import ScriptedEngine, fair, quality
+
+CONTEXT = 64
+SHORT = [{"role": "user", "content": "Name a colour."}]
+LONG = [{"role": "user", "content": "The sea is wide and blue. " * 20}]
+PARAMS = SamplingParams(temperature=1.0, max_tokens=4, seed=0)
+
+
+@pytest.fixture(scope="module")
+def short_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model with a context of ``CONTEXT`` tokens (its config's max_position_embeddings)."""
+    path = tmp_path_factory.mktemp("short-context") / "model"
+    shutil.copytree(tiny_model_dir, path)
+    config = json.loads((path / "config.json").read_text())
+    config["max_position_embeddings"] = CONTEXT
+    (path / "config.json").write_text(json.dumps(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def short_engine(short_model_dir):
+    return HFEngine(str(short_model_dir))
+
+
+def test_the_hf_engine_knows_its_context_and_a_prompts_tokens(short_engine, tiny_tokenizer):
+    assert short_engine.context_length == CONTEXT
+    text = tiny_tokenizer.apply_chat_template(SHORT, add_generation_prompt=True, tokenize=False)
+    assert short_engine.prompt_lengths([SHORT]) == [
+        len(tiny_tokenizer(text, add_special_tokens=False).input_ids)
+    ]
+    assert short_engine.prompt_lengths([LONG])[0] > CONTEXT
+    assert fitting(short_engine, [SHORT, LONG]) == [True, False]
+
+
+def test_a_prompt_fits_with_room_for_one_generated_token():
+    engine = SimpleNamespace(context_length=10, prompt_lengths=lambda prompts: [9, 10, 11])
+    assert fitting(engine, [SHORT] * 3) == [
+        True,
+        False,
+        False,
+    ]  # vLLM refuses a prompt of the whole context too
+    unknown = SimpleNamespace(context_length=None, prompt_lengths=lambda prompts: pytest.fail("tokenized"))
+    assert fitting(unknown, [LONG]) == [True]
+
+
+def test_the_context_comes_from_the_config_else_a_sane_tokenizer_length():
+    tokenizer = SimpleNamespace(model_max_length=2048)
+    assert hf_context_length(SimpleNamespace(max_position_embeddings=512), tokenizer) == 512
+    assert hf_context_length(SimpleNamespace(n_positions=1024), tokenizer) == 1024  # GPT-2's name
+    assert hf_context_length(SimpleNamespace(), tokenizer) == 2048
+    assert hf_context_length(SimpleNamespace(), SimpleNamespace(model_max_length=int(1e30))) is None  # unset
+
+
+def test_hf_generation_stops_at_the_context(short_engine):
+    room = CONTEXT - short_engine.prompt_lengths([SHORT])[0]
+    [samples] = short_engine.sample(
+        [SHORT], 4, SamplingParams(temperature=1.0, max_tokens=2 * CONTEXT, seed=0)
+    )
+    assert all(s.num_tokens <= room for s in samples)  # no position past the trained range
+    assert any(s.finish_reason == "length" for s in samples)
+
+
+def prompts_in(workspace: Workspace, gold: str | None = None) -> None:
+    workspace.append([Prompt(SHORT, source="test", gold=gold), Prompt(LONG, source="test", gold=gold)])
+
+
+def test_sampling_skips_a_prompt_longer_than_the_context_and_counts_it(workspace, short_engine):
+    prompts_in(workspace)
+    counts = sample_pairs(workspace, short_engine, "m", 2, PARAMS)
+    assert counts["too_long"] == 1 and counts["prompts"] == 1 and counts["new_pairs"] == 1
+    completions = workspace.frame("completions")
+    assert set(completions["prompt_id"]) == {Prompt(SHORT, source="test").id}
+    again = sample_pairs(workspace, short_engine, "m", 2, PARAMS)  # not marked sampled: counted again
+    assert again["too_long"] == 1 and not again["prompts"] and again["already_sampled"] == 1
+
+
+def test_spin_skips_a_prompt_longer_than_the_context_and_counts_it(workspace, short_engine):
+    prompts_in(workspace, gold="Blue.")
+    counts = sample_spin(workspace, short_engine, "m", PARAMS)
+    assert counts["too_long"] == 1 and counts["prompts"] == 1 and counts["new_pairs"] == 1
+
+
+def test_the_cli_names_too_long_prompts_and_a_rerun_counts_them_again(tmp_path, short_model_dir, capsys):
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": SHORT[0]["content"]}, {"prompt": LONG[0]["content"]}]))
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(short_model_dir), "--engine", "hf"]
+    argv += ["--prompts", str(prompts), "--max-tokens", "4"]
+    assert main(argv) == 0
+    assert "prompts 1" in capsys.readouterr().out.replace("new_", "")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "too_long 1" in out and "nothing left to sample" not in out
+
+
+def test_the_arena_counts_too_long_prompts_per_model(tmp_path, tiny_model_dir, short_model_dir, capsys):
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": SHORT[0]["content"]}, {"prompt": LONG[0]["content"]}]))
+    argv = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--prompts", str(prompts),
+        "--arena", f"{tiny_model_dir},{short_model_dir}", "--max-tokens", "4", "--no-spin-isolate",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"arena_too_long_by_model {short_model_dir} 1" in out and "arena_too_long 1" in out
+    assert "arena_pairs 1" in out  # the long prompt has no answer of the short model to pair
+
+
+class ShortJudge(ScriptedEngine):
+    """`ScriptedEngine` with a context of ``context_length`` words (a prompt's tokens: its words)."""
+
+    def __init__(self, verdict, context_length: int):
+        super().__init__(verdict)
+        self.context_length = context_length
+
+    def prompt_lengths(self, prompts):
+        return [len(m[-1]["content"].split()) for m in prompts]
+
+
+def judge_context(question: str, answer: str) -> int:
+    """A context that just holds the judge's request on ``question`` with two answers as long as ``answer``."""
+    return (
+        len(
+            judge_messages(MT_BENCH_TEMPLATE, [{"role": "user", "content": question}], answer, answer)[0][
+                "content"
+            ].split()
+        )
+        + 1
+    )
+
+
+def test_the_judge_does_not_ask_about_a_pair_longer_than_its_context():
+    engine = ShortJudge(fair, judge_context("q", "answer 1 a"))
+    judge = LLMJudge(engine, "tiny-judge", MT_BENCH_TEMPLATE, PARAMS)
+    question = [{"role": "user", "content": "q"}]
+    short, long = (question, "answer 1 a", "answer 2 b"), (question, "answer 1 " + "word " * 50, "answer 2 b")
+    verdicts = judge.compare([long, short])
+    assert verdicts[0].too_long and verdicts[0].choice is None and verdicts[0].confidence is None
+    assert verdicts[1].choice == "b" and not verdicts[1].too_long
+    assert engine.judge_calls == 2  # the short pair, in both orders; the long one in neither
+    assert judge.cost.counts["too_long"] == 1 and judge.cost.calls == 2
+
+
+def test_judging_counts_too_long_pairs_apart_and_a_rerun_asks_again(label_ws, monkeypatch, capsys):
+    prompt = Prompt([{"role": "user", "content": "question 9"}], source="test")
+    a = Completion(prompt.id, "answer 9 " + "word " * 50, "m", "hf", seed=0)
+    b = Completion(prompt.id, "answer 8 b", "m", "hf", seed=1)
+    label_ws.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
+    engine = ShortJudge(fair, judge_context("question 0", "answer 0 a"))
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    args = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "judged 5 pairs (a 0, b 0, tie 4, unreadable 0, too_long 1); 4 labels written" in out
+    assert main(args) == 0  # no verdict was written for it: asked again, and refused again
+    assert (
+        "judged 1 pairs (a 0, b 0, tie 0, unreadable 0, too_long 1); 0 labels written"
+        in capsys.readouterr().out
+    )
+
+
+def test_best_worst_pairs_no_prompt_whose_comparisons_are_too_long(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    long_prompt = "Write about the sea " + "and the waves " * 20
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": "Write about the sea."}, {"prompt": long_prompt}]))
+    # the sampling prompts fit; only the short prompt's judge requests do
+    engine = ShortJudge(fair, judge_context("Write about the sea.", "answer 3 to Write about"))
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(prompts)]
+    assert main([*argv, "--n", "4", "--pairs", "best-worst", "--judge", "tiny-judge"]) == 0
+    assert "best_worst_too_long 1" in capsys.readouterr().out
+    workspace = Workspace(tmp_path / "ws")
+    pairs = workspace.frame("pairs")
+    text = workspace.frame("completions").set_index("id")["text"]
+    assert len(pairs) == 1 and quality(text[pairs["completion_a"].iloc[0]]) == 3
+    assert len(workspace.frame("completions")) == 8  # both prompts sampled
