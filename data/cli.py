@@ -114,12 +114,18 @@ def add_subcommands(
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """``main(argv)``, with a user error printed as one line and exit status 2; output cut short by a closed pipe
     (``... | head``) ends quietly with status 141, as a command killed by SIGPIPE. An error that names a flag the
-    ``--config`` file set names the file and key (`data.config.from_file`)."""
+    ``--config`` file set names the file and key (`data.config.from_file`). Ctrl-C is one line and status 130."""
     FROM_FILE.clear()  # an earlier command's file, in this process (tests), names nothing here
     try:
         status = main(argv)
         sys.stdout.flush()  # a closed pipe shows here rather than in the flush at exit
         return status
+    except KeyboardInterrupt:  # Ctrl-C: the user's own stop, not a bug; every write is whole or not there
+        print(
+            "interrupted: what was written before it stays (a training run continues with --resume)",
+            file=sys.stderr,
+        )
+        return 130  # 128 + SIGINT, the status a shell shows for a command Ctrl-C stopped
     except BrokenPipeError:  # Python's "Note on SIGPIPE": what is left to flush at exit goes nowhere, quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, the status a shell shows for a command the pipe closed on

@@ -267,3 +267,15 @@ def test_export_sft_shape_with_another_format_is_refused_in_one_line(tmp_path, f
         err = capsys.readouterr().err
         assert err == f"error: --sft-shape applies to --format sft (and sft --edits), not {fmt}\n"
     assert not (ws / "exports").exists() or not any((ws / "exports").iterdir())
+
+
+def test_ctrl_c_is_one_line_and_status_130(capsys):
+    """Ctrl-C during a job printed a KeyboardInterrupt traceback (a sampling walk-through): it is the user's stop."""
+    from data.cli import run_cli as shell
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    assert shell(interrupted, []) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted: what was written before it stays") and err.count("\n") == 1
