@@ -189,8 +189,7 @@ def test_an_old_versions_killed_iterate_is_refused_with_advice_the_loop_user_can
 
     with monkeypatch.context() as patch:
         patch.setattr("train.once.save_model", killed)
-        with pytest.raises(KeyboardInterrupt):
-            main(args)
+        assert main(args) == 130  # Ctrl-C: one line, status 130
     folder = tmp_path / "ws/runs/spin-iter1"
     assert (folder / "checkpoint-2/trainer_state.json").is_file()
     (folder / "train_config.json").unlink()  # as the older version left it
