@@ -363,9 +363,10 @@ def sample_pairs(
     ``instead``: what a refused round says (`check_sampled_rank_items`)."""
     check_pair_params(n, params)
     plan = plan_job(workspace, model, round, n, params, split, shard, limit, only)
-    if plan.new_answers() and engine is None:
+    new_answers = plan.new_answers()
+    if new_answers and engine is None:
         raise ValueError("sample_pairs: answers left to sample and no engine")
-    check_sampled_rank_items(workspace, plan.new_answers(), round, where, instead)
+    check_sampled_rank_items(workspace, new_answers, round, where, instead)
     dtype = getattr(engine, "dtype", None)
     earlier = {prompt.id: answers for prompt, answers in plan.top_up}
 
