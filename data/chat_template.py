@@ -14,6 +14,7 @@ in ``tokenizer_config.json`` / ``chat_template.json``); only those files are rea
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -66,6 +67,17 @@ def resolve_chat_template(value: str | None) -> str | None:
         text, where = path.read_text(encoding="utf-8"), str(path)
     _check_syntax(text, where)
     return text
+
+
+def template_id(template: str | None) -> str | None:
+    """What the answers sampled with ``template`` (Jinja text, `resolve_chat_template`; None: the model's own)
+    record as their template: a named template's name, else ``sha256:`` and the first 16 hex digits of the text's
+    hash. By content, not by where it came from: the same text in a moved file, or pasted, is the same template, and
+    an edited file is another. None stays None, so the model's own template adds nothing to what is recorded."""
+    if template is None:
+        return None
+    named = {text: name for name, text in NAMED.items()}
+    return named.get(template) or "sha256:" + hashlib.sha256(template.encode("utf-8")).hexdigest()[:16]
 
 
 def turn_markers(template: str | None) -> tuple[str, ...]:

@@ -167,16 +167,21 @@ def check_job_rank_items(
         arena_plan(options, workspace, options.split, options.limit or 0, arena)
         return
     round = sampling_round(options, workspace, model_path)
+    check_sampled_rank_items(workspace, job_answers(options, workspace, label, round, shard), round)
+
+
+def job_answers(
+    options: GenerateOptions, workspace: Workspace, label: str, round: int, shard: tuple[int, int] | None
+) -> dict[str, int]:
+    """The answers a sampling job (--spin's, a pairs job's) adds, per prompt id: --spin's one to each prompt of its
+    set not answered yet, a pairs job's to the prompts it samples and those it tops up (`plan_job`). Reads only:
+    none means no model to load."""
     limit = options.limit or 0
     if options.spin:
         prompts, _ = job_prompts(workspace, label, round, options.split, shard, limit, gold=True)
-        answers = dict.fromkeys((p.id for p in prompts), 1)
-    else:  # the prompts it samples, and those it tops up
-        params = sampling_params(options)
-        answers = plan_job(
-            workspace, label, round, options.n, params, options.split, shard, limit
-        ).new_answers()
-    check_sampled_rank_items(workspace, answers, round)
+        return dict.fromkeys((p.id for p in prompts), 1)
+    params = sampling_params(options)
+    return plan_job(workspace, label, round, options.n, params, options.split, shard, limit).new_answers()
 
 
 def check_job_with_prompts(
@@ -229,13 +234,14 @@ def run(options: GenerateOptions) -> dict:
         from generate.arena import run_arena
 
         return run_arena(options, workspace, models=arena)  # with --judge, the judge's votes on its pairs
-    round = sampling_round(options, workspace, model_path)
+    round, label = sampling_round(options, workspace, model_path), model_label(model)
+    # nothing left to sample (a rerun's): no model loads; the job says what it kept and pairs what it can
+    to_sample = bool(job_answers(options, workspace, label, round, shard))
     common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
     if options.pairs == "best-worst":
-        return sample_best_worst(options, workspace, model_path, model_label(model), round, **common)
+        return sample_best_worst(options, workspace, model_path, label, round, to_sample, **common)
     common["round"] = round
-    engine = make_engine(options.engine, model_path, engine_options(options))
-    label = model_label(model)
+    engine = make_engine(options.engine, model_path, engine_options(options)) if to_sample else None
     log.info("sampling from %s at round %d", label, round)
     if options.spin:
         return dict(sample_spin(workspace, engine, label, params, **common))

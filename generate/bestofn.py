@@ -132,11 +132,18 @@ def pair_best_worst(
 
 
 def sample_best_worst(
-    options: GenerateOptions, workspace: Workspace, model_path: str, label: str, round: int, **common
+    options: GenerateOptions,
+    workspace: Workspace,
+    model_path: str,
+    label: str,
+    round: int,
+    to_sample: bool = True,
+    **common,
 ) -> dict:
-    """`--n N --pairs best-worst --judge J`: sample (``common``: sample_pairs's split, limit, chunk size, shard),
-    free the sampler, then pair each prompt's best vs worst answer as the judge scores them."""
-    engine = make_engine(options.engine, model_path, engine_options(options))
+    """`--n N --pairs best-worst --judge J`: sample (``common``: sample_pairs's split, limit, chunk size, shard;
+    ``to_sample`` False: nothing left to, no sampler loads), free the sampler, then pair each prompt's best vs
+    worst answer as the judge scores them."""
+    engine = make_engine(options.engine, model_path, engine_options(options)) if to_sample else None
     params = sampling_params(options)
     counts = dict(sample_pairs(workspace, engine, label, options.n, params, round, pairing=False, **common))
     del engine

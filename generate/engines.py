@@ -44,10 +44,15 @@ class SamplingParams:
     top_p: float = 1.0
     max_tokens: int = 128
     seed: int = 0
+    # --chat-template as recorded (data.chat_template.template_id), not used to sample (EngineOptions carries the
+    # text); None: the model's own, recorded as nothing, as before the field existed, so older answers still match
+    chat_template: str | None = None
 
     def to_json(self, dtype: str | None = None) -> str:
         """The parameters as stored with each completion, with the dtype the engine ran in where known."""
         values = asdict(self) | ({"dtype": dtype} if dtype else {})
+        if values["chat_template"] is None:
+            del values["chat_template"]
         return json.dumps(values, sort_keys=True)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.chat_template import NAMED, resolve_chat_template
+from data.chat_template import NAMED, resolve_chat_template, template_id
 from data.errors import PrefloopError
 from data.provision import DEFAULT_MODEL, EMBEDDED, SAMPLES
 from generate.engines import ENGINES, EngineOptions, SamplingParams
@@ -290,7 +290,10 @@ def check_sample_options(options: SampleOptions) -> None:
 
 
 def sampling_params(options: SampleOptions) -> SamplingParams:
-    return SamplingParams(options.temperature, options.top_p, options.max_tokens, options.seed)
+    """The parameters a job samples with and records with each answer (its chat template's id among them: answers
+    of another template are another job's)."""
+    template = template_id(resolve_chat_template(options.chat_template))
+    return SamplingParams(options.temperature, options.top_p, options.max_tokens, options.seed, template)
 
 
 def engine_options(options: SampleOptions) -> EngineOptions:

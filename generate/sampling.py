@@ -337,7 +337,7 @@ def fitting_prompts(engine: Engine, chunk: list[PromptRow], counts: Counter) -> 
 
 def sample_pairs(
     workspace: Workspace,
-    engine: Engine,
+    engine: Engine | None,
     model: str,
     n: int,
     params: SamplingParams,
@@ -358,12 +358,15 @@ def sample_pairs(
     answers; ``paired_kept``: answered n times or more with no pair for people yet, a best-worst job's say, paired
     from their first n, `pair_kept`; ``other_params_prompts``: answered with other parameters only, kept as they are).
 
-    ``pairing`` False writes the completions only (`--pairs best-worst` pairs them after a judge scored them);
-    ``only``: sample just these prompt ids; ``where``, ``instead``: what a refused round says
-    (`check_sampled_rank_items`)."""
+    ``engine``: None where nothing is left to sample (`plan_job`); ``pairing`` False writes the completions only
+    (`--pairs best-worst` pairs them after a judge scored them); ``only``: sample just these prompt ids; ``where``,
+    ``instead``: what a refused round says (`check_sampled_rank_items`)."""
     check_pair_params(n, params)
     plan = plan_job(workspace, model, round, n, params, split, shard, limit, only)
-    check_sampled_rank_items(workspace, plan.new_answers(), round, where, instead)
+    new_answers = plan.new_answers()
+    if new_answers and engine is None:
+        raise ValueError("sample_pairs: answers left to sample and no engine")
+    check_sampled_rank_items(workspace, new_answers, round, where, instead)
     dtype = getattr(engine, "dtype", None)
     earlier = {prompt.id: answers for prompt, answers in plan.top_up}
 

@@ -78,3 +78,18 @@ def test_named_templates_render_the_prompt_as_a_prefix_of_the_answer(tiny_tokeni
     render = tiny_tokenizer.apply_chat_template
     assert render(CHAT, chat_template=template, tokenize=False, add_generation_prompt=True) == prompt
     assert render([*CHAT, ANSWER], chat_template=template, tokenize=False) == full
+
+
+def test_a_template_is_identified_by_its_name_or_its_texts_hash(tmp_path):
+    from data.chat_template import template_id
+
+    assert template_id(None) is None  # the model's own: nothing recorded
+    assert template_id(PLAIN) == "plain" and template_id(ROLES) == "roles"
+    text = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    path = tmp_path / "t.jinja"
+    path.write_text(text)
+    found = template_id(resolve_chat_template(str(path)))
+    assert found == template_id(text) and found.startswith("sha256:") and len(found) == len("sha256:") + 16
+    assert template_id(text + " ") != found  # an edited template is another
+    path.write_text(PLAIN)
+    assert template_id(resolve_chat_template(str(path))) == "plain"  # by content, not by where it came from

@@ -72,3 +72,67 @@ def test_engine_options_carry_the_resolved_template():
 
     assert engine_options(GenerateOptions(chat_template="plain")).chat_template == PLAIN
     assert engine_options(GenerateOptions()).chat_template is None
+
+
+def test_params_without_a_template_are_recorded_as_before_and_match_older_answers():
+    from generate.engines import SamplingParams
+    from generate.options import GenerateOptions, sampling_params
+    from generate.sampling import same_params
+
+    older = '{"dtype": "float32", "max_tokens": 8, "seed": 3, "temperature": 0.7, "top_p": 0.9}'  # no template key
+    assert SamplingParams(0.7, 0.9, 8, 3).to_json("float32") == older
+    options = GenerateOptions(temperature=0.7, top_p=0.9, max_tokens=8, seed=3)
+    assert same_params(older, sampling_params(options))
+    plain = sampling_params(
+        GenerateOptions(temperature=0.7, top_p=0.9, max_tokens=8, seed=3, chat_template="plain")
+    )
+    assert json.loads(plain.to_json())["chat_template"] == "plain" and not same_params(older, plain)
+
+
+def test_answers_of_another_template_are_not_this_jobs(tmp_path, tiny_model_dir, capsys):
+    """A rerun with another --chat-template took the earlier template's answers for its own: it sampled and topped
+    up nothing, and said nothing of it. The template is now part of the answers' parameters."""
+    from tests.test_generate_sampling import write_prompts
+    from tests.test_generate_spin_pairs import done_counts
+
+    ws = tmp_path / "ws"
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "4"]
+    argv += ["--prompts", str(write_prompts(tmp_path / "p.json", 2))]
+    assert cli.main(argv) == 0  # the model's own template: recorded as no template, as before
+    assert not any("chat_template" in json.loads(p) for p in Workspace(ws).frame("completions")["params"])
+    capsys.readouterr()
+
+    assert (
+        cli.main([*argv, "--n", "3", "--chat-template", "plain"]) == 0
+    )  # not topped up from the model's own
+    out = capsys.readouterr().out
+    counts = done_counts(out)
+    assert counts["other_params_prompts"] == "2" and "topped_up" not in counts and "prompts" not in counts
+    assert "2 prompts answered before with other sampling parameters" in out
+
+    plain = [*argv, "--chat-template", "plain", "--round", "1"]
+    assert cli.main(plain) == 0  # a round of its own: sampled
+    assert done_counts(capsys.readouterr().out)["prompts"] == "2"
+    completions = Workspace(ws).frame("completions").query("round == 1")
+    assert {json.loads(p)["chat_template"] for p in completions["params"]} == {"plain"}
+    assert cli.main([*plain, "--n", "3"]) == 0  # the same template matches: topped up
+    assert done_counts(capsys.readouterr().out)["topped_up"] == "2"
+    assert cli.main([*plain, "--n", "3"]) == 0  # and a rerun samples nothing
+    assert done_counts(capsys.readouterr().out) == {"already_sampled": "2", "tokens": "0"}
+    assert (
+        cli.main([*argv, "--round", "1", "--n", "3", "--chat-template", "roles"]) == 0
+    )  # another one does not
+    assert done_counts(capsys.readouterr().out)["other_params_prompts"] == "2"
+
+
+def test_spin_reuses_answers_of_another_template_as_other_parameters(tmp_path, tiny_model_dir, capsys):
+    from tests.test_generate_sampling import write_prompts
+    from tests.test_generate_spin_pairs import done_counts
+
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "4"]
+    argv += ["--prompts", str(write_prompts(tmp_path / "p.json", 2))]
+    assert cli.main([*argv, "--n", "2"]) == 0
+    capsys.readouterr()
+    assert cli.main([*argv, "--spin", "--chat-template", "plain"]) == 0
+    counts = done_counts(capsys.readouterr().out)
+    assert (counts["reused"], counts["reused_other_params"]) == ("2", "2")
