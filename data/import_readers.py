@@ -27,7 +27,7 @@ from data.import_records import SPACE, RecordError, decode_value, json_error, ob
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
 
-TEST_SPLIT_NAMES = ("test", "validation", "valid", "eval")
+TEST_SPLIT_NAMES = ("test", "validation", "valid", "eval", "dev")  # `dev`: GLUE's and many a paper's held-out
 MAX_RECORD_BYTES = (
     64 * 2**20
 )  # --max-record-bytes: a longer record or line is refused before it is read whole

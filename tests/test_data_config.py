@@ -294,3 +294,14 @@ def test_a_range_error_names_the_file_and_key_the_value_came_from(tmp_path, caps
         assert main(["-w", ws, "--config", str(config), flag, "-2"]) == 2
         assert capsys.readouterr().err.startswith(f"error: {flag} -2")
     assert not (tmp_path / "ws").exists()
+
+
+def test_a_yaml_syntax_error_is_one_line_naming_the_line_and_column(tmp_path, capsys):
+    """PyYAML's message is several lines quoting the file: written on one line it was a wall of `\\n`s."""
+    from train.__main__ import main as train_main
+
+    config = tmp_path / "run.yaml"
+    config.write_text("beta: [1, 2\nmethod: dpo\n")
+    assert train_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
+    said = f"error: {config}, line 2, column 7: cannot read config (expected ',' or ']', but got ':')\n"
+    assert capsys.readouterr().err == said

@@ -281,7 +281,7 @@ def test_a_datasets_folders_held_out_split_is_test_whatever_its_suffix(tmp_path)
     without a word, where only the names test, validation, valid and eval were read as test."""
     import datasets
 
-    names = ("train_prefs", "test_prefs", "validation", "eval-2", "train_sft", "pretest")
+    names = ("train_prefs", "test_prefs", "validation", "eval-2", "train_sft", "pretest", "dev", "devil")
     folder = tmp_path / "dsdir"
     datasets.DatasetDict(
         {
@@ -300,6 +300,8 @@ def test_a_datasets_folders_held_out_split_is_test_whatever_its_suffix(tmp_path)
         "eval-2": "test",
         "train_sft": "train",
         "pretest": "train",
+        "dev": "test",  # GLUE's held-out name
+        "devil": "train",
     }
 
 
