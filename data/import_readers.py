@@ -27,6 +27,7 @@ from data.import_records import SPACE, RecordError, decode_value, json_error, ob
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
 
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")  # other suffixes are read as JSON too, when they look like it
 TEST_SPLIT_NAMES = ("test", "validation", "valid", "eval", "dev")  # `dev`: GLUE's and many a paper's held-out
 MAX_RECORD_BYTES = (
     64 * 2**20
@@ -67,6 +68,13 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
         with open(path, "rb") as handle:
             text = JsonText(handle, max_record_bytes)
             first = text.first_char() if suffix != ".jsonl" else ""
+            # a .tsv was "row 0: invalid JSON"
+            if first not in ("[", "{", "") and suffix not in JSON_SUFFIXES:
+                raise SchemaError(
+                    str(path),
+                    f"not a format this reads: a {suffix or 'suffix-less'} file is read as JSON or JSON Lines, and "
+                    "this one starts with neither [ nor {; import JSON, JSON Lines, CSV (.csv) or Parquet (.parquet)",
+                )
             if first == "[":
                 return read_json_array(text, str(path))
             if first == "{":

@@ -387,3 +387,16 @@ def test_a_parquet_column_named_twice_is_one_line(ws, tmp_path, capsys):
     assert main(["import", "-w", str(ws), str(path)]) == 2
     assert error_lines(capsys) == [f"error: {path}: column 'chosen' appears twice (which to keep is a guess)"]
     assert digest(ws) == before
+
+
+def test_a_file_of_a_format_not_read_says_which_are(ws, tmp_path, capsys):
+    """A .tsv was read as JSON Lines and refused as `row 0: invalid JSON`; a .txt holding JSON Lines still imports."""
+    tsv = tmp_path / "prefs.tsv"
+    tsv.write_text("prompt\tchosen\trejected\nhi\tyes\tno\n")
+    assert main(["import", "-w", str(ws), str(tsv)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tsv}: not a format this reads: a .tsv file is read as JSON or JSON Lines")
+    assert err.endswith("import JSON, JSON Lines, CSV (.csv) or Parquet (.parquet)\n")
+    text = tmp_path / "prefs.txt"
+    text.write_text(json.dumps({"prompt": "hi", "chosen": "yes", "rejected": "no"}) + "\n")
+    assert main(["import", "-w", str(ws), str(text)]) == 0
