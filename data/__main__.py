@@ -114,7 +114,7 @@ def cmd_import(args: Any) -> int:
             raise (stopped_import(exc, loaded[:done], loaded[done:]) if done else exc) from exc
         copied = copy_warning(workspace, item, counts, args.source or item.path.stem)  # before its own line
         rejects = log_import(workspace, item, counts, options)
-        print(import_summary(item, counts, rejects, args.rubric))
+        print(import_summary(item, counts, rejects, args.rubric, args.pairs_per_prompt))
         for line in kept_lines(counts) + [copied] * bool(copied):
             print(f"warning: {item.path}: {line}", file=sys.stderr)
     return 0
@@ -157,9 +157,16 @@ def _check_import_options(args: Any, explicit: set[str]) -> None:
             raise PrefloopError(f"{flag} does not go with --remove ({why}); leave it out")
 
 
-def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None, rubric: Path | None = None) -> str:
+def import_summary(
+    loaded: Loaded,
+    counts: Counter,
+    rejects: Path | None,
+    rubric: Path | None = None,
+    pairs_per_prompt: int = 1,
+) -> str:
     """One line per file: counts, then what was skipped and where the rejects are listed (``rejects``; None: the
-    file could not be written, `log_import` warned), a ``rubric`` no row used, then the columns no row read."""
+    file could not be written, `log_import` warned), a ``rubric`` no row used, a ``pairs_per_prompt`` other than
+    the default that no row's answers could use, then the columns no row read."""
     shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if not k.startswith("skipped"))
     line = f"imported {loaded.path} ({loaded.format}): {shown}"
     if counts["skipped"]:
@@ -172,6 +179,10 @@ def import_summary(loaded: Loaded, counts: Counter, rejects: Path | None, rubric
         line += "; the file was cut off: only its complete records were imported"
     if rubric is not None and not loaded.rated:
         line += f"; --rubric {rubric} not used: no row rates"
+    if pairs_per_prompt != 1 and not loaded.compared:
+        line += (
+            f"; --pairs-per-prompt {pairs_per_prompt} not used: no row gives more than two answers to pair"
+        )
     return line + (f"; {loaded.unread}" if loaded.unread else "")
 
 

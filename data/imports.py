@@ -95,6 +95,7 @@ class Loaded:
     labelled: dict = field(default_factory=dict)  # imported rankings and ratings by item (`RankRateRows`)
     unread: str = ""  # the columns no imported row read, one line (`data.import_columns`)
     rated: bool = False  # whether an imported row rates its answer (else a --rubric given is not used)
+    compared: bool = False  # whether a row gives 3+ answers to pair (else --pairs-per-prompt changes nothing)
 
 
 def check_options(options: ImportOptions) -> None:
@@ -169,6 +170,7 @@ class _Gathered:
     answer_rows: dict[str, list[int]] = field(default_factory=dict)
     unread: UnreadColumns = field(default_factory=UnreadColumns)
     rated: bool = False
+    compared: bool = False
 
     def reject(self, exc: SchemaError) -> None:
         self.rejects.append(_reject(exc))
@@ -180,6 +182,7 @@ class _Gathered:
         self.prompts.add(checked.prompt, row)
         self.unread.add(checked.raw, checked.read | question_columns(checked.questions, rubric))
         self.rated = self.rated or any(question.task == "rate" for question in checked.questions or ())
+        self.compared = self.compared or len(checked.example.candidates or ()) > 2
         self.answers += checked.records
         for record in checked.records:
             if isinstance(record, Completion):
@@ -219,6 +222,7 @@ class _Gathered:
             rank_rate.labelled,
             self.unread.note(rank_rate.rubric),
             self.rated,
+            self.compared,
         )
 
 

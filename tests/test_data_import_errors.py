@@ -400,3 +400,16 @@ def test_a_file_of_a_format_not_read_says_which_are(ws, tmp_path, capsys):
     text = tmp_path / "prefs.txt"
     text.write_text(json.dumps({"prompt": "hi", "chosen": "yes", "rejected": "no"}) + "\n")
     assert main(["import", "-w", str(ws), str(text)]) == 0
+
+
+def test_pairs_per_prompt_no_row_can_use_is_said(ws, tmp_path, capsys):
+    """`--pairs-per-prompt 0` on chosen/rejected rows (two answers: one pair either way) changed nothing, silently."""
+    two = tmp_path / "two.jsonl"
+    two.write_text(json.dumps({"prompt": "hi", "chosen": "yes", "rejected": "no"}) + "\n")
+    assert main(["import", "-w", str(ws), str(two), "--unlabelled", "--pairs-per-prompt", "0"]) == 0
+    said = "; --pairs-per-prompt 0 not used: no row gives more than two answers to pair"
+    assert said in capsys.readouterr().out
+    three = tmp_path / "three.jsonl"
+    three.write_text(json.dumps({"prompt": "hi", "completions": ["a", "b", "c"]}) + "\n")
+    assert main(["import", "-w", str(ws), str(three), "--pairs-per-prompt", "0"]) == 0
+    assert "not used" not in capsys.readouterr().out
