@@ -29,7 +29,7 @@ from typing import Any
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
-from data.errors import PrefloopError
+from data.errors import PrefloopError, one_line
 from data.exclusion import check_exclusion
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
@@ -168,7 +168,9 @@ def import_summary(
     file could not be written, `log_import` warned), a ``rubric`` no row used, a ``pairs_per_prompt`` other than
     the default that no row's answers could use, then the columns no row read."""
     shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if not k.startswith("skipped"))
-    line = f"imported {loaded.path} ({loaded.format}): {shown}"
+    line = (
+        f"imported {one_line(str(loaded.path))} ({loaded.format}): {shown}"  # a newline in a name: one line
+    )
     if counts["skipped"]:
         reasons = ", ".join(
             f"{k[len('skipped_') :]} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped_")

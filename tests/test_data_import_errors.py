@@ -413,3 +413,12 @@ def test_pairs_per_prompt_no_row_can_use_is_said(ws, tmp_path, capsys):
     three.write_text(json.dumps({"prompt": "hi", "completions": ["a", "b", "c"]}) + "\n")
     assert main(["import", "-w", str(ws), str(three), "--pairs-per-prompt", "0"]) == 0
     assert "not used" not in capsys.readouterr().out
+
+
+def test_the_summary_names_a_file_with_a_newline_in_its_name_on_one_line(ws, tmp_path, capsys):
+    """Errors escaped a control character in a file's name; the summary line printed it, and broke in two."""
+    odd = tmp_path / "x\ny.jsonl"
+    odd.write_text(json.dumps({"prompt": "hi", "chosen": "yes", "rejected": "no"}) + "\n")
+    assert main(["import", "-w", str(ws), str(odd)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"imported {tmp_path}/x\\ny.jsonl (prompt): ") and out.count("\n") == 1
