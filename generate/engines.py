@@ -232,8 +232,21 @@ class HFEngine:
     ) -> list[list[Sample]]:
         out: list[list[Sample]] = []
         for start in range(0, len(prompts), self.batch_size):
-            out += self._batch(prompts[start : start + self.batch_size], n, params, first)
+            out += self._roomy(prompts[start : start + self.batch_size], n, params, first)
         return out
+
+    def _roomy(
+        self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int
+    ) -> list[list[Sample]]:
+        """The batch, its prompts with less than ``max_tokens`` of room in the context each sampled on its own: one
+        ``max_new_tokens`` serves a batch (the room after its longest prompt), which cut the answers beside such a
+        prompt short (to 1 token beside one a token shy of the context), as vLLM never does."""
+        if self.context_length is None or len(prompts) == 1:
+            return self._batch(prompts, n, params, first)
+        tight = [t + params.max_tokens > self.context_length for t in self.prompt_lengths(prompts)]
+        roomy = [p for p, t in zip(prompts, tight) if not t]
+        done = iter(self._batch(roomy, n, params, first) if roomy else [])
+        return [self._batch([p], n, params, first)[0] if t else next(done) for p, t in zip(prompts, tight)]
 
     def _batch(
         self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int
@@ -251,7 +264,8 @@ class HFEngine:
         greedy = params.temperature == 0
         stops = {"stop_strings": list(self.stops), "tokenizer": self.tokenizer} if self.stops else {}
         # Stop at the context, as vLLM does: positions past it are untrained (garbage, and a transformers warning).
-        # The batch's longest prompt sets the room (left padding), so a shorter one beside it may stop sooner.
+        # The batch's longest prompt sets the room (left padding): `_roomy` gives every prompt of a batch of several
+        # room for max_tokens.
         room = (
             self.context_length - inputs["input_ids"].shape[1] if self.context_length else params.max_tokens
         )
