@@ -13,7 +13,8 @@ import pytest
 from data import Completion, Pair, Prompt, Workspace
 from generate import bestofn
 from generate.__main__ import main
-from generate.engines import HFEngine, SamplingParams, fitting, hf_context_length
+from generate.context import fitting, hf_context_length
+from generate.engines import HFEngine, SamplingParams
 from generate.judge import MT_BENCH_TEMPLATE, LLMJudge, judge_messages
 from generate.sampling import sample_pairs
 from generate.spin_pairs import sample_spin
