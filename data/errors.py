@@ -18,9 +18,14 @@ class PrefloopError(ValueError):
     """An error in what the user gave us: the message names the file, row, field or option and the fix."""
 
 
+def cut(text: str) -> str:
+    """``text`` cut to `ECHO` characters, the last of them "…" where it was longer."""
+    return text if len(text) <= ECHO else text[: ECHO - 1] + "…"
+
+
 def quoted(text: str) -> str:
     """``text`` quoted, short enough for one line however long (an answer's text, a ranking from a file)."""
-    return repr(text if len(text) <= ECHO else text[: ECHO - 1] + "…")
+    return repr(cut(text))
 
 
 def shown(value: object) -> str:
@@ -28,8 +33,7 @@ def shown(value: object) -> str:
     `ECHO` characters (a ranking number 1e300 is 301 digits)."""
     if isinstance(value, str):
         return quoted(value)
-    text = repr(value)
-    return text if len(text) <= ECHO else text[: ECHO - 1] + "…"
+    return cut(repr(value))
 
 
 def one_line(message: str) -> str:
@@ -43,8 +47,7 @@ def names_shown(names: Iterable[object], limit: int | None = None) -> str:
     """Names from the user's input (a record's keys, a file's columns) as one line lists them: each `one_line`
     and cut to `ECHO` characters (a key of 5,000 characters, or one holding a newline, was repeated whole), the
     first ``limit`` of them; "none" where there are none."""
-    cut = [one_line(n if len(n) <= ECHO else n[: ECHO - 1] + "…") for n in map(str, names)]
-    return ", ".join(cut[:limit]) or "none"
+    return ", ".join(one_line(cut(str(n))) for n in list(names)[:limit]) or "none"
 
 
 def first_line(exc: BaseException) -> str:

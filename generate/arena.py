@@ -50,7 +50,8 @@ from data.provision import (
 )
 from data.records import Pair, content_id
 from data.workspace import Workspace
-from generate.engines import TOO_LONG, SamplingParams, make_engine
+from generate.context import TOO_LONG
+from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
 from generate.sampling import (

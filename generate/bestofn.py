@@ -22,7 +22,8 @@ from data.pairing import distinct_completions
 from data.provision import ProvisionError, check_model_parts, checked_model
 from data.records import Pair
 from data.workspace import Workspace
-from generate.engines import TOO_LONG, SamplingParams, make_engine
+from generate.context import TOO_LONG
+from generate.engines import SamplingParams, make_engine
 from generate.judge import (
     LLMJudge,
     RewardJudge,

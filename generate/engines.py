@@ -8,8 +8,8 @@ drawn: a prompt answered k times before is topped up to n with ``sample([prompt]
 which (vLLM) gives exactly samples k..n-1 of a full draw of n.
 
 Each engine also knows its model's context (``context_length``) and what a prompt takes of it under the chat template
-in use (``prompt_lengths``), so callers send only prompts that fit (`fitting`): vLLM refuses a whole call for one
-longer prompt, and transformers generates garbage past its trained positions.
+in use (``prompt_lengths``), so callers send only prompts that fit (`generate.context.fitting`): vLLM refuses a
+whole call for one longer prompt, and transformers generates garbage past its trained positions.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from generate.completion_text import (
     special_token_texts,
     strip_special,
 )
+from generate.context import chat_lengths, chat_texts, hf_context_length
 
 log = logging.getLogger(__name__)
 
@@ -145,50 +146,6 @@ def sample_seed(base: int, messages: list[Message], index: int | tuple[int, int]
     return int(content_id("seed", base, messages, index), 16) % (2**31 - 1)
 
 
-TOO_LONG = "too_long"  # the count of prompts (judge: pairs) not sent: longer than the model's context
-
-
-def fitting(engine: Engine, prompts: list[list[Message]]) -> list[bool]:
-    """Whether each prompt leaves room in the engine's context for at least one generated token, as vLLM requires
-    (more is not required: generation stops at the context, finish reason ``length``, in both engines). Each prompt
-    is tokenized once; an engine whose context is not known takes every prompt."""
-    if engine.context_length is None:
-        return [True] * len(prompts)
-    return [tokens < engine.context_length for tokens in engine.prompt_lengths(prompts)]
-
-
-def chat_texts(tokenizer, prompts: list[list[Message]], chat_template: str | None) -> list[str]:
-    """The prompts rendered as the engines send them: the chat template (``None``: the model's) with the
-    generation prompt, to be tokenized without added special tokens (the template holds its own)."""
-    return [
-        tokenizer.apply_chat_template(
-            m, add_generation_prompt=True, tokenize=False, chat_template=chat_template
-        )
-        for m in prompts
-    ]
-
-
-def chat_lengths(tokenizer, prompts: list[list[Message]], chat_template: str | None) -> list[int]:
-    texts = chat_texts(tokenizer, prompts, chat_template)
-    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-
-
-# transformers' model_max_length when a tokenizer names none (int(1e30)); any such huge value says nothing
-UNSET_MODEL_MAX_LENGTH = 10**9
-
-
-def hf_context_length(config, tokenizer) -> int | None:
-    """The model's context: its config's ``max_position_embeddings`` (``n_positions``: GPT-2's name), else the
-    tokenizer's ``model_max_length`` when it names one; None when neither does."""
-    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    for key in ("max_position_embeddings", "n_positions"):
-        value = getattr(text_config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    value = getattr(tokenizer, "model_max_length", None)
-    return value if isinstance(value, int) and 0 < value < UNSET_MODEL_MAX_LENGTH else None
-
-
 def cuda_available() -> bool:
     import torch
 
@@ -232,8 +189,21 @@ class HFEngine:
     ) -> list[list[Sample]]:
         out: list[list[Sample]] = []
         for start in range(0, len(prompts), self.batch_size):
-            out += self._batch(prompts[start : start + self.batch_size], n, params, first)
+            out += self._roomy(prompts[start : start + self.batch_size], n, params, first)
         return out
+
+    def _roomy(
+        self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int
+    ) -> list[list[Sample]]:
+        """The batch, its prompts with less than ``max_tokens`` of room in the context each sampled on its own: one
+        ``max_new_tokens`` serves a batch (the room after its longest prompt), which cut the answers beside such a
+        prompt short (to 1 token beside one a token shy of the context), as vLLM never does."""
+        if self.context_length is None or len(prompts) == 1:
+            return self._batch(prompts, n, params, first)
+        tight = [t + params.max_tokens > self.context_length for t in self.prompt_lengths(prompts)]
+        roomy = [p for p, t in zip(prompts, tight) if not t]
+        done = iter(self._batch(roomy, n, params, first) if roomy else [])
+        return [self._batch([p], n, params, first)[0] if t else next(done) for p, t in zip(prompts, tight)]
 
     def _batch(
         self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int
@@ -251,7 +221,8 @@ class HFEngine:
         greedy = params.temperature == 0
         stops = {"stop_strings": list(self.stops), "tokenizer": self.tokenizer} if self.stops else {}
         # Stop at the context, as vLLM does: positions past it are untrained (garbage, and a transformers warning).
-        # The batch's longest prompt sets the room (left padding), so a shorter one beside it may stop sooner.
+        # The batch's longest prompt sets the room (left padding): `_roomy` gives every prompt of a batch of several
+        # room for max_tokens.
         room = (
             self.context_length - inputs["input_ids"].shape[1] if self.context_length else params.max_tokens
         )

@@ -32,7 +32,8 @@ from data.errors import PrefloopError
 from data.records import Label, content_id
 from data.selection import labelling_pairs
 from data.workspace import Workspace
-from generate.engines import TOO_LONG, Engine, SamplingParams, fitting
+from generate.context import TOO_LONG, fitting
+from generate.engines import Engine, SamplingParams
 
 log = logging.getLogger(__name__)
 

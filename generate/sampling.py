@@ -28,7 +28,8 @@ from data.pairing import make_pairs
 from data.rank_guard import kept_items
 from data.records import Completion, has_gold
 from data.workspace import Workspace
-from generate.engines import TOO_LONG, Engine, Sample, SamplingParams, fitting
+from generate.context import TOO_LONG, fitting
+from generate.engines import Engine, Sample, SamplingParams
 from generate.kept_pairs import pair_kept
 
 log = logging.getLogger(__name__)

@@ -305,3 +305,19 @@ def test_a_yaml_syntax_error_is_one_line_naming_the_line_and_column(tmp_path, ca
     assert train_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
     said = f"error: {config}, line 2, column 7: cannot read config (expected ',' or ']', but got ':')\n"
     assert capsys.readouterr().err == said
+
+
+def test_a_loop_range_error_names_its_own_flag_not_a_file_key_beside_it(tmp_path, capsys):
+    """`--limit and --spin-test-limit must be >= 0, --n >= 1` was one line for three flags: with `limit: 5` in the
+    file and `--spin-test-limit -1` given, it said `run.yaml, key limit and --spin-test-limit must be ...`."""
+    from generate.loop.__main__ import main as loop_main
+
+    config = tmp_path / "run.yaml"
+    config.write_text("limit: 5\n")
+    argv = ["-w", str(tmp_path / "ws"), "--config", str(config), "--spin-iter", "1"]
+    assert loop_main([*argv, "--spin-test-limit", "-1"]) == 2
+    assert capsys.readouterr().err == "error: --spin-test-limit -1: must be >= 0\n"
+    config.write_text("limit: -5\n")
+    assert loop_main(argv) == 2
+    assert capsys.readouterr().err == f"error: {config}, key limit -5: must be >= 0\n"
+    assert not (tmp_path / "ws").exists()

@@ -13,7 +13,8 @@ import pytest
 from data import Completion, Pair, Prompt, Workspace
 from generate import bestofn
 from generate.__main__ import main
-from generate.engines import HFEngine, SamplingParams, fitting, hf_context_length
+from generate.context import fitting, hf_context_length
+from generate.engines import HFEngine, SamplingParams
 from generate.judge import MT_BENCH_TEMPLATE, LLMJudge, judge_messages
 from generate.sampling import sample_pairs
 from generate.spin_pairs import sample_spin
@@ -68,6 +69,20 @@ def test_the_context_comes_from_the_config_else_a_sane_tokenizer_length():
     assert hf_context_length(SimpleNamespace(n_positions=1024), tokenizer) == 1024  # GPT-2's name
     assert hf_context_length(SimpleNamespace(), tokenizer) == 2048
     assert hf_context_length(SimpleNamespace(), SimpleNamespace(model_max_length=int(1e30))) is None  # unset
+
+
+def test_a_prompt_near_the_context_does_not_cut_the_answers_beside_it(short_engine):
+    """One max_new_tokens serves a batch: a prompt a token shy of the context left its batch-mates 1 token each."""
+    near = next(
+        m
+        for k in range(1, 60)
+        if short_engine.prompt_lengths([m := [{"role": "user", "content": "blue " * k}]])[0] >= CONTEXT - 2
+    )
+    params = SamplingParams(temperature=1.0, max_tokens=10, seed=0)
+    alone = short_engine.sample([SHORT], 4, params)[0]
+    beside, tight = short_engine.sample([SHORT, near], 4, params)
+    assert max(s.num_tokens for s in beside) > 2 and beside == alone  # as if sampled without it
+    assert all(s.num_tokens <= CONTEXT - short_engine.prompt_lengths([near])[0] for s in tight)
 
 
 def test_hf_generation_stops_at_the_context(short_engine):

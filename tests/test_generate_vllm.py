@@ -108,7 +108,7 @@ def test_vllm_skips_a_prompt_longer_than_its_context_and_samples_the_rest(vllm_e
     from vllm import SamplingParams as VLLMParams
 
     from data import Prompt
-    from generate.engines import fitting
+    from generate.context import fitting
     from generate.sampling import sample_pairs
 
     short = [{"role": "user", "content": "Name a colour."}]

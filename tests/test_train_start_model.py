@@ -73,6 +73,23 @@ def test_score_registers_no_broken_model(tmp_path, tiny_model_dir, capsys, broke
     assert len(ws.frame("models")) == 0 and len(ws.frame("scores")) == 0
 
 
+@pytest.mark.parametrize("gone", ["newest", "its reference"])
+def test_score_of_a_manifest_model_whose_folder_is_gone_is_one_line(tmp_path, tiny_model_dir, capsys, gone):
+    """`train score` (default `--model newest`) loaded the manifest's folders unchecked: one moved or deleted was
+    transformers' "Repo id must be in the form 'repo_name' ..." (its path read as a hub id)."""
+    ws = build_workspace(tmp_path / "ws", annotators=())
+    model = broken_model(tmp_path, tiny_model_dir, "gone")
+    if gone == "newest":
+        ws.append([ModelRecord(str(model), "dpo", round=1)])
+    else:
+        base = ModelRecord(str(model), "base")
+        ws.append([base, ModelRecord(str(tiny_model_dir), "dpo", round=1, parent_id=base.id)])
+    assert main(["score", "-w", str(ws.path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {model}: no config.json there: not a model folder (moved or deleted?)\n"
+    assert len(ws.frame("scores")) == 0
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -273,6 +273,19 @@ def _plan(options: TrainOptions, method: Method, start: Path, longest: int) -> t
     return options, {"memory_plan": plan.line()}
 
 
+def _say_resumed(out: Path, recorded: dict) -> None:
+    """The warning that a resumed run trains on the rows it selected as it started (``recorded``)."""
+    log.warning(
+        "%s: resuming on the %d training and %d %s rows the run selected as it started (%s); labels since "
+        "are no part of it",
+        out,
+        len(recorded["train_rows"]),
+        len(recorded["eval_rows"]),
+        "held-out" if recorded["eval_split"] != "train" else "evaluation (training, no test split)",
+        recorded["written_at"],
+    )
+
+
 def train(
     options: TrainOptions, eval_rounds: tuple[int, ...] | None = None, marker: str | None = None
 ) -> dict:
@@ -293,15 +306,7 @@ def train(
         selection = _rows(options, method, workspace, eval_rounds, _exclusion(options, method, workspace))
     else:  # labels that arrived since the start, or a changed excluded.json, are no part of a run under way
         selection = recorded
-        log.warning(
-            "%s: resuming on the %d training and %d %s rows the run selected as it started (%s); labels since "
-            "are no part of it",
-            out,
-            len(recorded["train_rows"]),
-            len(recorded["eval_rows"]),
-            "held-out" if recorded["eval_split"] != "train" else "evaluation (training, no test split)",
-            recorded["written_at"],
-        )
+        _say_resumed(out, recorded)
     record = selection_record(selection) if recorded is None else None  # before fitting adds columns
     train_rows, eval_rows, accounting = _fit(
         options, method, start, selection["train_rows"], selection["eval_rows"]

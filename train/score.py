@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from data.lineage import NEWEST, ModelEntry, find_or_register, get_model, newest_model
+from data.provision import looks_like_hub_id
 from data.records import Score
 from data.selection import unlabelled_pairs
 from data.workspace import Workspace
@@ -95,13 +96,20 @@ def _load(path: str):
 
 def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, ModelEntry | None]:
     """(scoring model, its reference) from the manifest; a model not in it is registered as a base, once its files
-    read (`check_model_files`: a broken folder registered would become the workspace's ``newest``)."""
+    read (`check_model_files`: a broken folder registered would become the workspace's ``newest``). The manifest's
+    folders are read too, as train reads its start model's: one moved or deleted was transformers' "Repo id must
+    be in the form ..." (a folder's path read as a hub id)."""
     entry = newest_model(workspace) if options.model == NEWEST else None
     if entry is None:
         folder = model_path(options.model, workspace)
         check_model_files(folder)
         entry = find_or_register(workspace, folder)
-    return entry, get_model(workspace, entry.parent_id) if entry.parent_id else None
+    elif not looks_like_hub_id(entry.path):
+        check_model_files(Path(entry.path))
+    parent = get_model(workspace, entry.parent_id) if entry.parent_id else None
+    if parent is not None and not looks_like_hub_id(parent.path):
+        check_model_files(Path(parent.path))
+    return entry, parent
 
 
 def score_pairs(options: ScoreOptions) -> dict:

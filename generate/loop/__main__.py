@@ -114,8 +114,14 @@ def check_options(options: LoopOptions) -> None:
     for flag, count in (("--spin-iter", options.spin_iter), ("--judge-iter", options.judge_iter)):
         if count < 0:
             raise PrefloopError(f"{flag} {count}: must be >= 1 (the iterations to run)")
-    if (options.limit or 0) < 0 or options.spin_test_limit < 0 or options.n < 1:
-        raise PrefloopError("--limit and --spin-test-limit must be >= 0, --n >= 1")
+    # one flag each: a line starting with a flag the --config file set names the file's key (`data.config.from_file`)
+    for flag, value, least in (
+        ("--limit", options.limit or 0, 0),
+        ("--spin-test-limit", options.spin_test_limit, 0),
+        ("--n", options.n, 1),
+    ):
+        if value < least:
+            raise PrefloopError(f"{flag} {value}: must be >= {least}")
     if options.spin_iter and options.judge_iter:
         raise PrefloopError("--spin-iter and --judge-iter are two drivers: run one at a time")
     driver = driver_of(options)

@@ -1,0 +1,55 @@
+"""A model's context and what a prompt takes of it: an engine (`generate.engines`) gives its ``context_length`` and
+``prompt_lengths``, and callers send only the prompts that fit (`fitting`), counting the others ``too_long``: vLLM
+refuses a whole call for one longer prompt, and transformers generates garbage past its trained positions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from data.records import Message
+
+if TYPE_CHECKING:  # engines imports this module
+    from generate.engines import Engine
+
+TOO_LONG = "too_long"  # the count of prompts (judge: pairs) not sent: longer than the model's context
+
+
+def fitting(engine: Engine, prompts: list[list[Message]]) -> list[bool]:
+    """Whether each prompt leaves room in the engine's context for at least one generated token, as vLLM requires
+    (more is not required: generation stops at the context, finish reason ``length``, in both engines). Each prompt
+    is tokenized once; an engine whose context is not known takes every prompt."""
+    if engine.context_length is None:
+        return [True] * len(prompts)
+    return [tokens < engine.context_length for tokens in engine.prompt_lengths(prompts)]
+
+
+def chat_texts(tokenizer, prompts: list[list[Message]], chat_template: str | None) -> list[str]:
+    """The prompts rendered as the engines send them: the chat template (``None``: the model's) with the
+    generation prompt, to be tokenized without added special tokens (the template holds its own)."""
+    return [
+        tokenizer.apply_chat_template(
+            m, add_generation_prompt=True, tokenize=False, chat_template=chat_template
+        )
+        for m in prompts
+    ]
+
+
+def chat_lengths(tokenizer, prompts: list[list[Message]], chat_template: str | None) -> list[int]:
+    texts = chat_texts(tokenizer, prompts, chat_template)
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+# transformers' model_max_length when a tokenizer names none (int(1e30)); any such huge value says nothing
+UNSET_MODEL_MAX_LENGTH = 10**9
+
+
+def hf_context_length(config, tokenizer) -> int | None:
+    """The model's context: its config's ``max_position_embeddings`` (``n_positions``: GPT-2's name), else the
+    tokenizer's ``model_max_length`` when it names one; None when neither does."""
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for key in ("max_position_embeddings", "n_positions"):
+        value = getattr(text_config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    value = getattr(tokenizer, "model_max_length", None)
+    return value if isinstance(value, int) and 0 < value < UNSET_MODEL_MAX_LENGTH else None
