@@ -317,11 +317,11 @@ def judge_pairs(
             counts.update(v.choice for v in verdicts if v.choice)
             counts["labels_written"] += workspace.append(labels, skip_existing=True).get("labels", 0)
             bar.update(len(chunk))
-    counts["pairs"] = len(rows)
+    counts["pairs"] = len(rows) - counts[TOO_LONG]  # judged: those too long were never asked (counted apart)
     if already_judged:  # a rerun: what it kept
         counts["already_judged"] = already_judged
     return {
         "annotator": judge.annotator,
         "counts": dict(counts),
-        "cost_per_pair": judge.cost.per_pair(len(rows)),
+        "cost_per_pair": judge.cost.per_pair(counts["pairs"]),
     }
