@@ -162,13 +162,17 @@ __RANK__
     say(queued.length ? `Saving… ${queued.length} key(s) queued` : "");
   };
   // No answer at all: after a restart Gradio can keep waiting on its old connection. A submitted pick is kept in
-  // this browser, so a reload sends it again (the server saves it once, or answers "Already saved").
+  // this browser, so a reload sends it again (the server saves it once, or answers "Already saved"). The reload
+  // waits until the server answers: one while it is still down showed the browser's error page, and stayed there.
+  const reloadWhenUp = () => fetch(window.location.href, {cache: "no-store", credentials: "same-origin"}).then(
+    () => window.location.reload(),
+    () => { say("No answer from the app: your label is kept here and sent once the app is back…"); inflight = Date.now() - ANSWER_MS + 1000; });
   setInterval(() => {
     if (inflight && Date.now() - inflight > ANSWER_MS) {
       inflight = 0;
       if (load()?.submitted && keyOf(shown()) === load().key) {
         say("No answer from the app: reloading to send your label again…");
-        window.location.reload();
+        reloadWhenUp();
         return;
       }
       if (queued.length) say(`No answer from the app: ${queued.length} key(s) not applied; check the item and press them again.`);
