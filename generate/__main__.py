@@ -45,6 +45,7 @@ from generate.options import (
     SHARED,
     GenerateOptions,
     check_arena,
+    check_engine_applies,
     check_sample_options,
     engine_options,
     mode_of,
@@ -86,7 +87,9 @@ def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> G
     """The options object; an option of another mode set by flag or YAML is an error."""
     namespace = build_parser(prog).parse_args(argv)
     options = build(GenerateOptions, namespace)
-    check_applies(explicit_names(namespace), mode_of(options), mode_options(MODES, SHARED), "")
+    explicit = explicit_names(namespace)
+    check_applies(explicit, mode_of(options), mode_options(MODES, SHARED), "")
+    check_engine_applies(explicit, options)
     return options
 
 

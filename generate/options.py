@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.chat_template import NAMED, resolve_chat_template, template_id
+from data.cli import check_applies
 from data.errors import PrefloopError
 from data.provision import DEFAULT_MODEL, EMBEDDED, SAMPLES
 from generate.engines import ENGINES, EngineOptions, SamplingParams
@@ -294,6 +295,23 @@ def sampling_params(options: SampleOptions) -> SamplingParams:
     of another template are another job's)."""
     template = template_id(resolve_chat_template(options.chat_template))
     return SamplingParams(options.temperature, options.top_p, options.max_tokens, options.seed, template)
+
+
+# The options only vLLM reads: set for `--engine hf` (by flag or YAML), one line says so rather than nothing
+VLLM_ONLY = (
+    "max_model_len",
+    "enforce_eager",
+    "tensor_parallel_size",
+    "data_parallel_size",
+    "distributed_executor_backend",
+    "gpu_memory_utilization",
+    "cpu_kv_cache_gib",
+)
+
+
+def check_engine_applies(explicit: set[str], options: SampleOptions) -> None:
+    """Refuse a vLLM option set for ``--engine hf`` (``auto`` takes them: vLLM where it imports)."""
+    check_applies(explicit, options.engine, dict.fromkeys(VLLM_ONLY, ("vllm", "auto")), "--engine")
 
 
 def engine_options(options: SampleOptions) -> EngineOptions:

@@ -8,6 +8,7 @@ import pytest
 from data.config import ConfigError
 from generate.__main__ import main, runs_a_loop
 from generate.loop.__main__ import parse_options as parse_loop
+from generate.options import VLLM_ONLY
 
 
 @pytest.mark.parametrize(
@@ -88,9 +89,29 @@ def test_a_sampling_value_out_of_range_is_one_line_before_anything_is_written(
     workspace) or were taken silently."""
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text('{"prompt": "hello"}\n{"prompt": "bye"}\n')
-    assert main(["-w", str(tmp_path / "ws"), "--prompts", str(prompts), "--engine", "hf", *argv]) == 2
+    engine = "vllm" if argv[0][2:].replace("-", "_") in VLLM_ONLY else "hf"  # hf refuses vLLM's options
+    assert main(["-w", str(tmp_path / "ws"), "--prompts", str(prompts), "--engine", engine, *argv]) == 2
     err = capsys.readouterr().err
     assert err == f"error: {message}\n"
+    assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.parametrize("option", VLLM_ONLY)
+def test_a_vllm_option_for_the_hf_engine_is_refused_not_ignored(tmp_path, capsys, option):
+    """`--engine hf --max-model-len 64` sampled past 64 tokens: the option went to no engine, without a word."""
+    flag = "--" + option.replace("_", "-")
+    value = {
+        "enforce_eager": [],
+        "distributed_executor_backend": ["ray"],
+        "gpu_memory_utilization": ["0.5"],
+    }.get(option, ["2"])
+    assert main(["-w", str(tmp_path / "ws"), "--engine", "hf", flag, *value]) == 2
+    assert capsys.readouterr().err == f"error: {flag} applies to --engine vllm, auto, not hf\n"
+    config = tmp_path / "run.yaml"
+    config.write_text(f"engine: hf\n{option}: {value[0] if value else 'true'}\n")
+    assert main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
+    said = f"error: {config}, key {option} applies to --engine vllm, auto, not hf\n"
+    assert capsys.readouterr().err == said
     assert not (tmp_path / "ws").exists()
 
 

@@ -31,6 +31,7 @@ from generate.options import (
     SPIN_TEST_FRACTION,
     GenerateOptions,
     check_arena,
+    check_engine_applies,
     check_sample_options,
     sampling_params,
 )
@@ -100,6 +101,7 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
     if rest:
         build_parser(prog).parse_args(argv)  # argparse's own message (nearest flag included)
     options = build(LoopOptions, namespace)
+    check_engine_applies(explicit_names(namespace), options)
     driver = driver_of(options)
     if driver:
         owners = {name: (d,) for d, names in DRIVERS.items() for name in names}
