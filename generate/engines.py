@@ -189,21 +189,8 @@ class HFEngine:
     ) -> list[list[Sample]]:
         out: list[list[Sample]] = []
         for start in range(0, len(prompts), self.batch_size):
-            out += self._roomy(prompts[start : start + self.batch_size], n, params, first)
+            out += self._batch(prompts[start : start + self.batch_size], n, params, first)
         return out
-
-    def _roomy(
-        self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int
-    ) -> list[list[Sample]]:
-        """The batch, its prompts with less than ``max_tokens`` of room in the context each sampled on its own: one
-        ``max_new_tokens`` serves a batch (the room after its longest prompt), which cut the answers beside such a
-        prompt short (to 1 token beside one a token shy of the context), as vLLM never does."""
-        if self.context_length is None or len(prompts) == 1:
-            return self._batch(prompts, n, params, first)
-        tight = [t + params.max_tokens > self.context_length for t in self.prompt_lengths(prompts)]
-        roomy = [p for p, t in zip(prompts, tight) if not t]
-        done = iter(self._batch(roomy, n, params, first) if roomy else [])
-        return [self._batch([p], n, params, first)[0] if t else next(done) for p, t in zip(prompts, tight)]
 
     def _batch(
         self, prompts: list[list[Message]], n: int, params: SamplingParams, first: int
@@ -214,6 +201,11 @@ class HFEngine:
         inputs = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
             self.device
         )
+        if self.context_length is not None and len(prompts) > 1:
+            lengths = inputs["attention_mask"].sum(dim=1).tolist()  # each prompt's tokens, padding aside
+            tight = [length + params.max_tokens > self.context_length for length in lengths]
+            if any(tight):
+                return self._apart(prompts, tight, n, params, first)
         # transformers draws from one global generator: seed it from the batch so reruns of a batch repeat. A top-up
         # (``first`` > 0) seeds from its start too, else it would draw the batch's first samples again.
         seed = sample_seed(params.seed, prompts[0], len(prompts) if not first else (len(prompts), first))
@@ -221,7 +213,7 @@ class HFEngine:
         greedy = params.temperature == 0
         stops = {"stop_strings": list(self.stops), "tokenizer": self.tokenizer} if self.stops else {}
         # Stop at the context, as vLLM does: positions past it are untrained (garbage, and a transformers warning).
-        # The batch's longest prompt sets the room (left padding): `_roomy` gives every prompt of a batch of several
+        # The batch's longest prompt sets the room (left padding): `_apart` gives every prompt of a batch of several
         # room for max_tokens.
         room = (
             self.context_length - inputs["input_ids"].shape[1] if self.context_length else params.max_tokens
@@ -241,6 +233,16 @@ class HFEngine:
         generated = output[:, inputs["input_ids"].shape[1] :]
         samples = [self._sample(row, seed) for row in generated.tolist()]
         return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _apart(
+        self, prompts: list[list[Message]], tight: list[bool], n: int, params: SamplingParams, first: int
+    ) -> list[list[Sample]]:
+        """The batch with its ``tight`` prompts (less than ``max_tokens`` of room in the context) each sampled on its
+        own: one ``max_new_tokens`` serves a batch (the room after its longest prompt), which cut the answers beside
+        such a prompt short (to 1 token beside one a token shy of the context), as vLLM never does."""
+        roomy = [p for p, t in zip(prompts, tight) if not t]
+        done = iter(self._batch(roomy, n, params, first) if roomy else [])
+        return [self._batch([p], n, params, first)[0] if t else next(done) for p, t in zip(prompts, tight)]
 
     def _sample(self, row: list[int], seed: int) -> Sample:
         """One generated row as a Sample: up to its end of sequence (or the padding after a stop string), with no
