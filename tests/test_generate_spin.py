@@ -4,6 +4,7 @@ and clear errors."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -118,9 +119,16 @@ def test_sigkill_during_training_resumes_from_the_checkpoint(tmp_path, tiny_mode
     while time.time() < deadline and not list(folder.glob("checkpoint-*/trainer_state.json")):
         children = child_pids(proc.pid) or children
         time.sleep(0.05)
-    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    for pid in children:  # freeze the step at once: the rest of its 40 steps cannot finish before the kill
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+    running = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+    assert running, proc.stderr.read().decode()[-2000:]
     deadline = time.time() + 10  # the training process notices its parent is gone and exits
     while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in children):
         time.sleep(0.1)
