@@ -6,7 +6,7 @@ that each have their own dataclass, and one handler that turns a user error into
 
 The error contract: a ``PrefloopError`` (bad input, an option out of range) or an ``OSError`` (a missing file, a
 full disk) is printed as one ``error: ...`` line on stderr (control characters in it escaped, as repr does) and the
-command exits 2; any other exception is a bug and keeps its traceback.
+command exits 2; Ctrl-C is one line and status 130; any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
