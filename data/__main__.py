@@ -38,6 +38,7 @@ from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_withdraw import file_labels, withdraw_imports
 from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
+from data.import_rows import opposite_lines
 from data.imports import ImportOptions, Loaded, check_file, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, workspace_board
@@ -115,7 +116,7 @@ def cmd_import(args: Any) -> int:
         copied = copy_warning(workspace, item, counts, args.source or item.path.stem)  # before its own line
         rejects = log_import(workspace, item, counts, options)
         print(import_summary(item, counts, rejects, args.rubric, args.pairs_per_prompt))
-        for line in kept_lines(counts) + [copied] * bool(copied):
+        for line in kept_lines(counts) + opposite_lines(item.opposite_rows) + [copied] * bool(copied):
             print(f"warning: {item.path}: {line}", file=sys.stderr)
     return 0
 

@@ -219,6 +219,7 @@ def _log_entry(loaded: Loaded, counts: Counter, options: ImportOptions, rejects:
         "counts": dict(counts),
         "rejects": rejects.name if rejects else None,
         "gold_conflicts": loaded.gold_conflicts,
+        "opposite_rows": loaded.opposite_rows[:MAX_LOGGED_ITEMS],  # each row with the earlier one it reverses
         "columns_not_read": loaded.unread,
         **_labelled_fields(loaded),  # the items it labelled: `imported_by` reads them back
     }
