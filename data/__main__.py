@@ -36,9 +36,9 @@ from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
+from data.import_rows import opposite_lines
 from data.import_withdraw import file_labels, withdraw_imports
 from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
-from data.import_rows import opposite_lines
 from data.imports import ImportOptions, Loaded, check_file, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, workspace_board

@@ -97,7 +97,8 @@ class FilePreferences:
     both), but is counted (``opposite_rows``) and listed with that earlier row (``opposite``), never silently."""
 
     def __init__(self):
-        self.first: dict[tuple[str, str, str], int] = {}  # (prompt, chosen, rejected) -> the first row saying so
+        # (prompt, chosen, rejected) -> the first row saying so
+        self.first: dict[tuple[str, str, str], int] = {}
         self.opposite: list[dict] = []
 
     def add(self, records: list[object], row: int) -> None:
