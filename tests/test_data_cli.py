@@ -234,7 +234,8 @@ def test_export_out_that_is_a_folder_is_one_clear_line(tmp_path, capsys):
 
 def test_export_out_in_a_workspace_folder_other_than_exports_is_refused(tmp_path, capsys):
     """A bad-input pass: --out WS/labels/<a part file> replaced stored labels with the export's rows (every read
-    then failed on the part), and a new name there was one more part the next read refused."""
+    then failed on the part), and a new name there was one more part the next read refused. An export anywhere
+    else in the workspace but exports/ is refused too (README: never a workspace folder but exports/)."""
     ws, data = tmp_path / "ws", tmp_path / "prefs.json"
     data.write_text(json.dumps([{"prompt": "q", "chosen": "yes", "rejected": "no"}]))
     assert main(["import", "-w", str(ws), str(data)]) == 0
@@ -248,13 +249,16 @@ def test_export_out_in_a_workspace_folder_other_than_exports_is_refused(tmp_path
             f"error: --out {out}: in the {out.relative_to(ws).parts[0]}/ folder of workspace {ws}, whose files are "
             f"its stored data: write exports to {ws / 'exports'} or outside the workspace\n"
         )
-    assert snapshot(ws) == before
-    allowed = (
-        ws / "exports" / "mine.parquet",
-        ws / "exports" / "a" / "b.parquet",
-        ws / "runs" / "x" / "y.parquet",
-    )
-    for out in (*allowed, ws / "dpo.parquet", tmp_path / "elsewhere.parquet"):
+    # the workspace's top folder and any other of its own (runs/) were allowed: exports/ is the exports' folder
+    for out in (ws / "dpo.parquet", ws / "runs" / "x" / "y.parquet", ws / "new" / "dpo.parquet"):
+        assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --out {out}: in workspace {ws} outside its exports/ folder: write exports to "
+            f"{ws / 'exports'} or outside the workspace\n"
+        )
+    assert snapshot(ws) == before and not (ws / "runs").exists() and not (ws / "new").exists()
+    allowed = (ws / "exports" / "mine.parquet", ws / "exports" / "a" / "b.parquet")
+    for out in (*allowed, tmp_path / "elsewhere.parquet"):
         assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 0 and out.is_file()
 
 
