@@ -227,6 +227,7 @@ def export_rows(
         rank_excluded_only=chosen.excluded_only("rank"),
         rank_unlabelled=chosen.unlabelled("rank"),
         rank_items=rank_task_items(completions, chosen.stored, rank_gold),
+        undone=chosen.undone,
         **verdicts,
     )
     counts.update(dropped)
