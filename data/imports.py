@@ -34,12 +34,13 @@ from data.errors import PrefloopError, names_shown
 from data.import_columns import Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_locked
+from data.import_preview import ImportPreview
 from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, read_records
 from data.import_records import RecordError, without_nulls
 from data.import_rows import CheckedRow, FilePreferences, FilePrompts, checked_row
 from data.import_text import NON_TEXT, RecordContext
-from data.import_write import ImportPreview, kept_lines, log_import, write_records
+from data.import_write import kept_lines, log_import, write_records
 from data.rank_rate_rows import Ranked, row_key
 from data.records import Completion, Message
 from data.schemas import SchemaError
