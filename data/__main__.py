@@ -22,23 +22,23 @@ import argparse
 import json
 import logging
 import sys
-from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
-from data.errors import PrefloopError, one_line
+from data.errors import PrefloopError
 from data.exclusion import check_exclusion
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
+from data.import_rows import opposite_lines
+from data.import_summary import import_summary
 from data.import_withdraw import file_labels, withdraw_imports
 from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
-from data.imports import ImportOptions, Loaded, check_file, guard_files
+from data.imports import ImportOptions, check_file, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import board_json, workspace_board
 from data.leaderboard_view import board_text, plot_leaderboard
@@ -115,7 +115,7 @@ def cmd_import(args: Any) -> int:
         copied = copy_warning(workspace, item, counts, args.source or item.path.stem)  # before its own line
         rejects = log_import(workspace, item, counts, options)
         print(import_summary(item, counts, rejects, args.rubric, args.pairs_per_prompt))
-        for line in kept_lines(counts) + [copied] * bool(copied):
+        for line in kept_lines(counts) + opposite_lines(item.opposite_rows) + [copied] * bool(copied):
             print(f"warning: {item.path}: {line}", file=sys.stderr)
     return 0
 
@@ -155,37 +155,6 @@ def _check_import_options(args: Any, explicit: set[str]) -> None:
             )
             flag = "--" + name.replace("_", "-")
             raise PrefloopError(f"{flag} does not go with --remove ({why}); leave it out")
-
-
-def import_summary(
-    loaded: Loaded,
-    counts: Counter,
-    rejects: Path | None,
-    rubric: Path | None = None,
-    pairs_per_prompt: int = 1,
-) -> str:
-    """One line per file: counts, then what was skipped and where the rejects are listed (``rejects``; None: the
-    file could not be written, `log_import` warned), a ``rubric`` no row used, a ``pairs_per_prompt`` other than
-    the default that no row's answers could use, then the columns no row read."""
-    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if not k.startswith("skipped"))
-    line = (
-        f"imported {one_line(str(loaded.path))} ({loaded.format}): {shown}"  # a newline in a name: one line
-    )
-    if counts["skipped"]:
-        reasons = ", ".join(
-            f"{k[len('skipped_') :]} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped_")
-        )
-        where = f"listed in {rejects}" if rejects else "listed nowhere: writing the rejects file failed"
-        line += f"; skipped {counts['skipped']} record(s) ({reasons}), {where}"
-    if counts["skipped_truncated"]:
-        line += "; the file was cut off: only its complete records were imported"
-    if rubric is not None and not loaded.rated:
-        line += f"; --rubric {rubric} not used: no row rates"
-    if pairs_per_prompt != 1 and not loaded.compared:
-        line += (
-            f"; --pairs-per-prompt {pairs_per_prompt} not used: no row gives more than two answers to pair"
-        )
-    return line + (f"; {loaded.unread}" if loaded.unread else "")
 
 
 def cmd_export(args: Any) -> int:

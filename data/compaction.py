@@ -41,7 +41,7 @@ from data.files import (
     write_error,
     writer_gone,
 )
-from data.part_reads import read_part
+from data.part_reads import check_part, read_part
 from data.schemas import SCHEMAS
 from data.store import (
     BATCHES,
@@ -196,18 +196,23 @@ def _compact(root: Path, name: str, bound: int | None, dir_fd: int) -> tuple[int
 
 
 def check_parts(root: Path) -> None:
-    """Refuse (NotAFileError, naming it) a visible part of any table that is a symlink or special file, as a read
-    does: a table whose only part it is has nothing to merge, so no read of ``compact`` would meet it. A part that
-    vanishes meanwhile (merged by a compaction beside us) is passed over."""
+    """Refuse, before ``compact`` touches any table, a visible part of any table that a read refuses: a symlink or
+    special file (NotAFileError, naming it), a file that is no Parquet or whose columns are not its table's
+    (SchemaError, naming it). A table's only part has nothing to merge, so no read of ``compact`` would meet it:
+    its rows are read here too (streamed), so that `compact` fails where `validate` reports it; the parts of a
+    table of several are read by their merge, before it writes. A part that vanishes meanwhile (merged by a
+    compaction beside us) is passed over."""
     for name in SCHEMAS:
         with _folder(root / name) as fd:  # its parts are listed through it: a linked folder is refused
-            for path in visible_parts(root, name, fd) if fd is not None else ():
+            parts = visible_parts(root, name, fd) if fd is not None else []
+            for path in parts:
                 try:
                     regular = stat.S_ISREG(os.stat(path.name, dir_fd=fd, follow_symlinks=False).st_mode)
+                    if not regular:
+                        raise not_a_file(path)
+                    check_part(path, name, fd, rows=len(parts) == 1)
                 except FileNotFoundError:
                     continue
-                if not regular:
-                    raise not_a_file(path)
 
 
 def part_count(root: Path, name: str) -> int:

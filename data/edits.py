@@ -176,6 +176,14 @@ def _kept(pair_ids: pd.Series, labels: Frame) -> np.ndarray:
     return (pair_ids.map(verdicts) == EDITED_SIDE).to_numpy(dtype=bool)
 
 
+def undone_edits(pairs: Frame, labels: Frame) -> frozenset[str]:
+    """Ids of the edit pairs of ``pairs`` whose verdict under ``labels`` (the stored ones: whoever `--labels`
+    chooses) is no longer the edit: undone by their editor. An export counts them ``undone``, as
+    `sft_edits_table` counts an edit not kept."""
+    ids = _edit_pairs(pairs)["id"]
+    return frozenset(ids[~_kept(ids, labels)])
+
+
 def _labels_of(labels: Frame, items: pd.Series) -> Frame:
     """The labels of ``items`` only (the edit pairs: a few among many)."""
     if isinstance(labels, pa.Table):

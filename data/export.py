@@ -89,7 +89,8 @@ def _without_verdict(
     ids: pa.ChunkedArray, at: pa.Array, items: Collection[str], counts: Counter, reason: str = "excluded_only"
 ) -> int:
     """Count as ``reason`` the items of ``ids`` without a verdict (``at`` null) that are among ``items`` (those
-    whose every label is an excluded labeller's, or of labellers ``--labels`` does not choose); how many."""
+    whose every label is an excluded labeller's, or of labellers ``--labels`` does not choose, or edits undone);
+    how many."""
     if not items:
         return 0
     gone = pc.and_(pc.is_null(at), pc.is_in(ids, value_set=pa.array(sorted(items), pa.string())))
@@ -147,6 +148,7 @@ def dpo_table(
     rank_unlabelled: Collection[str] = (),
     rank_items: Collection[str] = (),
     other_rounds: Collection[str] = (),
+    undone: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL DPOTrainer columns from labelled pairs (one Arrow table), and counts of what was dropped and why;
     ``method``: the aggregation (`data.aggregate.AGGREGATIONS`); ``min_posterior``: leave out verdicts whose
@@ -161,10 +163,11 @@ def dpo_table(
     (`data.exclusion.not_chosen`); ``rank_items``: the workspace's (`data.rank_pairs.rank_task_items`), those not
     ranked counted ``rank_unranked``. Rank items are counted whole as `data.rank_pairs.whole_rank_items` says
     (with ``rank_pairs`` none, every one ``kind_rank_not_asked``; ``other_rounds``: those of rounds `train
-    --rounds` does not ask, ``other_round``)."""
+    --rounds` does not ask, ``other_round``); ``undone``: the edit pairs whose editor undid the edit
+    (`data.edits.undone_edits`), counted ``undone`` as `sft --edits` counts them, not unlabelled."""
     edits = edit_pair_ids(pairs) | set(edits)
     table, counts = _pairs_table(
-        prompts, completions, pairs, labels, split, method, gold, edits, min_posterior, excluded_only
+        prompts, completions, pairs, labels, split, method, gold, edits, min_posterior, excluded_only, undone
     )
     whole = (rank_gold, rank_excluded_only, rank_unlabelled, rank_items, other_rounds)
     counts.update(whole_rank_items(labels, rank_pairs, *whole))
@@ -194,6 +197,7 @@ def _pairs_table(
     edits: Iterable[str] = (),
     min_posterior: float | None = None,
     excluded_only: Collection[str] = (),
+    undone: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     counts: Counter = Counter()
     prompts = _prompts_of(prompts, split)
@@ -205,6 +209,7 @@ def _pairs_table(
     verdicts = verdicts_table(labels, "pairwise", method, gold, edits)
     at = pc.index_in(pairs.column("id"), value_set=verdicts.column("item_id").combine_chunks())
     lost = _without_verdict(pairs.column("id"), at, excluded_only, counts)
+    lost += _without_verdict(pairs.column("id"), at, undone, counts, "undone")
     counts["unlabelled"] += at.null_count - lost
     pairs = pairs.filter(pc.is_valid(at))
     at = at.drop_null()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
-from data.edits import edit_pair_ids, editors_decide
+from data.edits import edit_pair_ids, editors_decide, undone_edits
 from data.exclusion import Labels, labels_in_force, not_chosen
 
 # The tasks whose items each export counts unlabelled when labelled only by labellers --labels does not
@@ -27,12 +27,14 @@ PAIR_EXPORTS = ("dpo", "sft-edits")  # made of pairs: an edit pair's verdict is 
 class ExportLabels:
     """The labels an export reads (``stored``: the workspace's, less machine labels on edit pairs), those that
     decide its verdicts (``labels``), and per task the ids of the items that lost every label to the exclusion
-    (``lost``) or are labelled only by labellers ``--labels`` does not choose (``unchosen``)."""
+    (``lost``) or are labelled only by labellers ``--labels`` does not choose (``unchosen``); ``undone``: the edit
+    pairs whose editor undid the edit (`data.edits.undone_edits`; dpo and sft-edits), counted so, not unlabelled."""
 
     stored: Labels
     labels: Labels
     lost: dict[str, frozenset[str]]
     unchosen: dict[str, frozenset[str]]
+    undone: frozenset[str] = frozenset()
 
     def excluded_only(self, task: str) -> frozenset[str]:
         return self.lost.get(task, frozenset())
@@ -51,7 +53,9 @@ def export_labels(
     """The labels of export ``export`` (dpo, kto, ratings, sft-edits) from the ``stored`` labels: ``source``
     as ``--labels`` less the ``excluded`` labellers' (as `data.selection.excluded_labellers` spells them);
     ``pairs`` (the workspace's, of every kind; dpo and sft-edits only) name the edit pairs."""
+    undone: frozenset[str] = frozenset()
     if export in PAIR_EXPORTS:
         stored = editors_decide(stored, edit_pair_ids(pairs))
+        undone = undone_edits(pairs, stored)
     chosen, lost = labels_in_force(stored, tuple(excluded), source)
-    return ExportLabels(stored, chosen, lost, not_chosen(stored, source, UNCHOSEN_TASKS[export]))
+    return ExportLabels(stored, chosen, lost, not_chosen(stored, source, UNCHOSEN_TASKS[export]), undone)

@@ -111,20 +111,25 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
 
 
 def check_out_folder(out: Path) -> None:
-    """Refuse an ``--out`` in a folder of a workspace other than its exports/, or anywhere below one of its tables'
-    or store's folders (`STORED_FOLDERS`): in a table's folder an export was written over a part file of stored
-    labels, or beside them as one the next read refused, breaking the workspace; in a folder made below one, the
-    workspace failed `data validate`."""
+    """Refuse an ``--out`` anywhere in a workspace (the one exported or another) but below its exports/: in (or
+    below) one of its tables' or store's folders (`STORED_FOLDERS`) an export was written over a part file of stored
+    labels, or beside them as one the next read refused, breaking the workspace, or in a folder made below one that
+    failed `data validate`; its top folder and any other (runs/) hold the workspace's own files, which no export
+    is."""
     folder = out.expanduser().parent.resolve()  # a link at the file itself is replaced, never written through
-    for inner in (folder, *folder.parents):
-        workspace = inner.parent
-        if ((inner == folder and inner.name != "exports") or inner.name in STORED_FOLDERS) and (
-            workspace / MARKER
-        ).is_file():
+    for workspace in (folder, *folder.parents):
+        if not (workspace / MARKER).is_file():
+            continue
+        top = folder.relative_to(workspace).parts[:1]
+        if top == ("exports",):
+            continue
+        advice = f"write exports to {workspace / 'exports'} or outside the workspace"
+        if top and top[0] in STORED_FOLDERS:
             raise PrefloopError(
-                f"--out {out}: in the {inner.name}/ folder of workspace {workspace}, whose files are its stored "
-                f"data: write exports to {workspace / 'exports'} or outside the workspace"
+                f"--out {out}: in the {top[0]}/ folder of workspace {workspace}, whose files are its stored "
+                f"data: {advice}"
             )
+        raise PrefloopError(f"--out {out}: in workspace {workspace} outside its exports/ folder: {advice}")
 
 
 def reads_labels(args: Any) -> bool:
@@ -222,6 +227,7 @@ def export_rows(
         rank_excluded_only=chosen.excluded_only("rank"),
         rank_unlabelled=chosen.unlabelled("rank"),
         rank_items=rank_task_items(completions, chosen.stored, rank_gold),
+        undone=chosen.undone,
         **verdicts,
     )
     counts.update(dropped)

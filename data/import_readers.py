@@ -2,7 +2,8 @@
 
 - JSON arrays are parsed one element at a time (``data.json_array``), so a syntax error or a cut-off tail is a
   problem of its row.
-- JSON Lines: one record per non-blank line; a bad line is a problem of its row, the other rows still read.
+- JSON Lines: one record per non-blank line; a bad line is a problem of its row, the other rows still read. A
+  file holding one object over several lines is that one record, as on one line (`_single_document`).
 - CSV (every cell text; an empty cell is ""), Parquet, and `datasets.save_to_disk` folders.
 Text is UTF-8 with or without a BOM. An invalid byte is kept as a lone surrogate (``surrogateescape``) and reported
 later by the row and field that hold it (`import_text.clean_text`), not as a byte offset into the file.
@@ -22,7 +23,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from data.errors import names_shown
 from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
@@ -220,7 +220,8 @@ def _nested_records(document: object, source: str) -> None:
     if isinstance(document, dict) and len(document) == 1:
         key, value = next(iter(document.items()))
         rows = isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
-        if rows and not any("role" in v for v in value):  # a conversation's messages are one record
+        # a conversation's messages (OpenAI's role, ShareGPT's from) are one record
+        if rows and not any("role" in v or "from" in v for v in value):
             raise SchemaError(
                 source,
                 f'the records are nested under one key "{key}" ({len(value)} records): import the list itself, '
@@ -258,33 +259,38 @@ def _read_json_lines(handle, source: str, limit: int) -> list[object]:
             if line[end:].strip():
                 raise json.JSONDecodeError("Extra data", line, end)
         except json.JSONDecodeError as exc:
-            if row == 0:
-                _refuse_single_document(handle, source, limit)
+            if row == 0 and (single := _single_document(handle, source, limit)) is not None:
+                return single
             records.append(RecordError(source, json_error(exc, number), row=row, reason="invalid_json"))
         except RecordError as exc:
             records.append(exc)
         else:
             records.append(object_or_error(record, source, row))
+    # a .jsonl's one line is not looked at before (`_refuse_nested`): refused as it is over several lines
+    if len(records) == 1:
+        _nested_records(records[0], source)
     return records
 
 
-def _refuse_single_document(handle, source: str, limit: int) -> None:
-    """A file holding one multi-line JSON value is not JSON Lines; say what it is instead of 'bad line 1'."""
+def _single_document(handle, source: str, limit: int) -> list[object] | None:
+    """A file holding one JSON value over several lines is not JSON Lines. One object is one record (row 0), as
+    the same object on one line is, a JSON Lines file of one record; records nested under one key are refused with
+    a hint, as is any other value. None where the file is no such value (a bad line 1 of JSON Lines)."""
     text = _whole(handle, limit)
     try:
         document = json.loads(text) if text is not None else None
     except (ValueError, RecursionError):
-        return
+        return None
     _nested_records(document, source)
     if isinstance(document, dict):
-        keys = names_shown(sorted(document), 8)
-        raise SchemaError(
-            source,
-            f"holds a single JSON object (keys: {keys}), not records: expected a JSON array of records "
-            "or one record per line (JSON Lines)",
-        )
+        try:  # read again as a line is: a key twice, say, is an error of the row
+            record, _ = decode_value(text, SPACE.match(text).end(), source, 0)
+        except RecordError as exc:
+            return [exc]
+        return [record]
     if document is not None:
         raise SchemaError(source, f"holds a single JSON {type(document).__name__}, not records")
+    return None
 
 
 LOOSE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")

@@ -91,6 +91,43 @@ class FilePrompts:
         return self.by_id[prompt.id][0]
 
 
+class FilePreferences:
+    """The file's labelled preference rows by prompt and answers: a row preferring, of one prompt's two answers,
+    the one an earlier row rejected stays its own pair with its label, as a repeated row does (the data set holds
+    both), but is counted (``opposite_rows``) and listed with that earlier row (``opposite``), never silently."""
+
+    def __init__(self):
+        # (prompt, chosen, rejected) -> the first row saying so
+        self.first: dict[tuple[str, str, str], int] = {}
+        self.opposite: list[dict] = []
+
+    def add(self, records: list[object], row: int) -> None:
+        """The preferences of row ``row``'s ``records`` (its pairs and their import labels)."""
+        pairs = {record.id: record for record in records if isinstance(record, Pair)}
+        for label in (r for r in records if isinstance(r, Label) and r.item_id in pairs):
+            pair = pairs[label.item_id]
+            sides = (pair.completion_a, pair.completion_b)
+            chosen, rejected = sides if label.choice == "a" else sides[::-1]
+            earlier = self.first.get((pair.prompt_id, rejected, chosen))
+            if earlier is not None:
+                self.opposite.append({"row": row, "opposite_row": earlier, "prompt_id": pair.prompt_id})
+            self.first.setdefault((pair.prompt_id, chosen, rejected), row)
+
+
+def opposite_lines(opposite: list[dict], shown: int = 3) -> list[str]:
+    """The warning of a file's ``opposite`` rows (`FilePreferences`), one line naming the first ``shown`` with
+    the earlier row each reverses; none where there are none."""
+    if not opposite:
+        return []
+    rows = ", ".join(f"{o['opposite_row']} and {o['row']}" for o in opposite[:shown])
+    more = f" and {len(opposite) - shown} more" if len(opposite) > shown else ""
+    return [
+        f"rows {rows}{more} give opposite preferences on the same prompt and answers (chosen and rejected "
+        f"swapped; opposite_rows {len(opposite)}): both are stored, each its own pair and label, as the file "
+        "gives them, so an export and train take both"
+    ]
+
+
 @dataclass(frozen=True)
 class CheckedRow:
     """One checked row of a file: the row as read (`Reading`), the columns its format read, its Example and prompt,

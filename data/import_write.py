@@ -6,7 +6,7 @@ write that would change them) and the rows left out (``--on-error skip``) in a r
 `logged_rejects` reads back (`data import --remove`). The rows are committed before the log is written, so a
 failure there is a warning, as a merge's carrying of the logs is (`data.merging`): the import is complete, the
 warning says what the missing line costs, and rerunning the import (which stores nothing twice) writes it.
-`ImportPreview` reads the workspace as that write will leave it, before it is made."""
+`data.import_preview.ImportPreview` reads the workspace as that write will leave it, before it is made."""
 
 from __future__ import annotations
 
@@ -14,14 +14,10 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from data import store
 from data.files import (
     WriteError,
     append_line,
@@ -33,8 +29,7 @@ from data.files import (
 )
 from data.import_labels import renew_withdrawn
 from data.records import Label, Prompt, now
-from data.schemas import SCHEMAS
-from data.workspace import Workspace, rows_by_table
+from data.workspace import Workspace
 
 if TYPE_CHECKING:
     from data.imports import ImportOptions, Loaded
@@ -95,63 +90,6 @@ def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> 
     )
     error.errno, error.reason = exc.errno, failure_reason(exc)
     return error
-
-
-class ImportPreview(Workspace):
-    """The workspace at ``path`` as `write_records` will leave it once ``records`` (an import's) are written, for the
-    checks a command runs before it writes anything (`generate --prompts`, the round drivers): the rows ``stored``
-    holds (None: the workspace is not created yet, so none), then the records it does not hold yet (labels
-    `--remove` withdrew written anew, as the import does). Read-only: a write raises, so a check cannot write."""
-
-    def __init__(self, path: str | Path, stored: Workspace | None, records: list[object]):
-        self.path = Path(path)  # the real one: messages name it (nothing is read or written there through it)
-        self.stored = stored
-        batch = renew_withdrawn(stored, records)[0] if stored is not None else records
-        self.added = {
-            name: store.unique_ids(pa.Table.from_pylist(rows, schema=SCHEMAS[name]))
-            for name, rows in rows_by_table(batch).items()
-        }
-
-    def _rows(self, name: str, columns: list[str] | None, where: tuple[str, pa.Array] | None) -> pa.Table:
-        """`Workspace.read`'s rows (names as stored) of the workspace as the import will leave it: the stored ones,
-        then the import's that are not stored yet; `read` spells the labellers' names over them all, as it will."""
-        added = self._added(name, columns, where)
-        if self.stored is None:
-            return added
-        table = self.stored.read(name, columns, where, as_stored=True)
-        new = _unstored(added, table)
-        return pa.concat_tables([table, new.select(table.column_names).cast(table.schema)])
-
-    def read_each(self, name: str, columns: list[str], each: Callable[[pa.Table], pa.Table]) -> pa.Table:
-        """`Workspace.read_each` of the workspace as the import will leave it: what ``each`` makes of the stored
-        rows, then of the import's that are not stored yet."""
-        added = self._added(name, columns)
-        if self.stored is None:
-            return store.unique_ids(each(added))
-        held = self.stored.read(name, ["id"], where=("id", added.column("id").combine_chunks()))
-        made = [self.stored.read_each(name, columns, each), each(_unstored(added, held))]
-        return store.unique_ids(pa.concat_tables(made))
-
-    def _added(
-        self, name: str, columns: list[str] | None, where: tuple[str, pa.Array] | None = None
-    ) -> pa.Table:
-        """The import's rows of table ``name``, of ``columns`` (None: all) plus the id; with ``where``, those whose
-        column holds one of the values only."""
-        added = self.added[name]
-        if where is not None:
-            added = added.filter(pc.is_in(added.column(where[0]), value_set=where[1]))
-        return added if columns is None else added.select(columns if "id" in columns else ["id", *columns])
-
-    def append_tables(self, *args, **kwargs):
-        raise TypeError(f"{self.path}: a preview of an import is read-only")
-
-    write_part = maybe_compact = compact = append_tables
-
-
-def _unstored(added: pa.Table, stored: pa.Table) -> pa.Table:
-    """The rows of ``added`` whose id is not among ``stored``'s."""
-    held = stored.column("id").combine_chunks()
-    return added.filter(pc.invert(pc.is_in(added.column("id"), value_set=held)))
 
 
 def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
@@ -219,6 +157,7 @@ def _log_entry(loaded: Loaded, counts: Counter, options: ImportOptions, rejects:
         "counts": dict(counts),
         "rejects": rejects.name if rejects else None,
         "gold_conflicts": loaded.gold_conflicts,
+        "opposite_rows": loaded.opposite_rows[:MAX_LOGGED_ITEMS],  # each row with the earlier one it reverses
         "columns_not_read": loaded.unread,
         **_labelled_fields(loaded),  # the items it labelled: `imported_by` reads them back
     }

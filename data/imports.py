@@ -34,12 +34,13 @@ from data.errors import PrefloopError, names_shown
 from data.import_columns import Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_locked
+from data.import_preview import ImportPreview
 from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, read_records
 from data.import_records import RecordError, without_nulls
-from data.import_rows import CheckedRow, FilePrompts, checked_row
+from data.import_rows import CheckedRow, FilePreferences, FilePrompts, checked_row
 from data.import_text import NON_TEXT, RecordContext
-from data.import_write import ImportPreview, kept_lines, log_import, write_records
+from data.import_write import kept_lines, log_import, write_records
 from data.rank_rate_rows import Ranked, row_key
 from data.records import Completion, Message
 from data.schemas import SchemaError
@@ -90,6 +91,7 @@ class Loaded:
     counts: Counter
     rejects: list[dict] = field(default_factory=list)
     gold_conflicts: list[dict] = field(default_factory=list)
+    opposite_rows: list[dict] = field(default_factory=list)  # `FilePreferences.opposite`
     prompt_rows: dict[str, int] = field(default_factory=dict)  # each prompt's first row in the file
     answer_rows: dict[str, list[int]] = field(default_factory=dict)  # the rows giving each completion
     labelled: dict = field(default_factory=dict)  # imported rankings and ratings by item (`RankRateRows`)
@@ -164,6 +166,7 @@ class _Gathered:
 
     counts: Counter
     prompts: FilePrompts = field(default_factory=FilePrompts)
+    preferences: FilePreferences = field(default_factory=FilePreferences)
     answers: list[object] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
     seen: set = field(default_factory=set)
@@ -184,6 +187,7 @@ class _Gathered:
         self.rated = self.rated or any(question.task == "rate" for question in checked.questions or ())
         self.compared = self.compared or len(checked.example.candidates or ()) > 2
         self.answers += checked.records
+        self.preferences.add(checked.records, row)
         for record in checked.records:
             if isinstance(record, Completion):
                 self.answer_rows.setdefault(record.id, []).append(row)
@@ -198,6 +202,7 @@ class _Gathered:
         name, counts = str(path), self.counts
         counts["skipped"] = len(self.rejects)
         counts["gold_conflicts"] = len(self.prompts.conflicts)
+        counts["opposite_rows"] = len(self.preferences.opposite)
         if self.rejects and len(self.rejects) == rows:
             # named by row and field, as the error it would be without --on-error skip
             first = self.rejects[0]
@@ -217,6 +222,7 @@ class _Gathered:
             +counts,
             self.rejects,
             self.prompts.conflicts,
+            self.preferences.opposite,
             rows_of,
             self.answer_rows,
             rank_rate.labelled,

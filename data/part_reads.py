@@ -91,6 +91,22 @@ def read_part(
     return table if where is None else where(table)
 
 
+def check_part(path: Path, name: str, dir_fd: int, rows: bool) -> None:
+    """Raise the SchemaError a read of the part ``path`` of table ``name`` (opened through ``dir_fd``) would: its
+    footer and columns checked, and with ``rows`` every row too, streamed a batch at a time (none held)."""
+    if rows:
+        read_part(path, name, where=lambda table: table.slice(0, 0), dir_fd=dir_fd)
+        return
+    try:
+        with part_source(path, dir_fd) as source:
+            schema = pq.read_schema(source)
+    except (FileNotFoundError, NotAFileError):
+        raise
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SchemaError(str(path), f"not a readable Parquet file ({exc})") from exc
+    conform(schema.empty_table(), name, str(path))
+
+
 def _matching(
     part: pq.ParquetFile,
     read: list[str] | None,

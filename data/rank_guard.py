@@ -32,7 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.annotators import ADMIN_SOURCE, IMPORT, same_name
-from data.import_write import ImportPreview, ranked_by
+from data.import_preview import ImportPreview
+from data.import_write import ranked_by
 from data.rank_pairs import current_rankings
 from data.ranking import MAX_K, MIN_K, rank_item_id
 from data.records import Completion

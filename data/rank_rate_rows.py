@@ -155,7 +155,8 @@ def _ratings_given(
                 f"ratings as columns give every aspect ({', '.join(aspects.names)}; --rubric FILE for another "
                 f"rubric), or none: if {columns[0]!r} is not a rating, rename the column or leave it out"
             )
-            raise RecordError(name, message, row, columns[0], "bad_ratings")
+            # the field named is the one to fix: the first aspect missing
+            raise RecordError(name, message, row, missing[0], "bad_ratings")
         forms.append(({aspect: raw[aspect] for aspect in columns}, columns[0]))
     listed = raw.get("completions") if isinstance(raw.get("completions"), list) else []
     inside = [isinstance(c, dict) and c.get(RATINGS) not in (None, "") for c in listed]

@@ -91,7 +91,7 @@ def read_prompts(prompts: str | None, test_fraction: float, workspace: str | Pat
 
 def preview_prompts(existing: Workspace | None, where: str | Path, loaded: Loaded | None) -> Workspace:
     """The workspace at ``where`` (``existing``; None: not created yet) as importing the --prompts file ``loaded``
-    will leave it, for the checks a job runs before it writes anything (`data.import_write.ImportPreview`:
+    will leave it, for the checks a job runs before it writes anything (`data.import_preview.ImportPreview`:
     read-only), once the file's answers are checked as an import's (`data.imports.check_rank_items`)."""
     if existing is not None and loaded:
         check_rank_items(existing, [loaded])  # its answers change no rank item under the labels stored on it

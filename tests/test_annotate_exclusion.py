@@ -62,8 +62,21 @@ def verdict_counts(ctx, capsys) -> tuple[dict, set, set, set]:
     capsys.readouterr()
     assert main(["stats", "-w", str(ws.path), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
-    assert main(["export", "-w", str(ws.path), "--format", "dpo", "--out", str(ws.path / "cli.parquet")]) == 0
-    cli = set(pd.read_parquet(ws.path / "cli.parquet")["pair_id"])
+    assert (
+        main(
+            [
+                "export",
+                "-w",
+                str(ws.path),
+                "--format",
+                "dpo",
+                "--out",
+                str(ws.path / "exports" / "cli.parquet"),
+            ]
+        )
+        == 0
+    )
+    cli = set(pd.read_parquet(ws.path / "exports" / "cli.parquet")["pair_id"])
     assert "Wrote exports/dpo.parquet (majority)" in export_labels(ctx, "ann", "dpo")
     admin = set(pd.read_parquet(ws.exports / "dpo.parquet")["pair_id"])
     rows, _ = preference_rows(ws, "train", ("sampled",))
@@ -118,7 +131,7 @@ def test_the_admin_aggregates_as_data_export_does(setup, capsys):
     ctx, _ = setup
     ws = ctx.service.workspace
     for method in ("majority", "dawid-skene"):
-        out = ws.path / f"{method}.parquet"
+        out = ws.path / "exports" / f"{method}.parquet"
         assert (
             main(["export", "-w", str(ws.path), "--format", "dpo", "--aggregate", method, "--out", str(out)])
             == 0
@@ -251,7 +264,7 @@ def test_the_admins_export_is_data_exports_rows_and_counts(mixed, capsys, task):
             said = export_labels(ctx, "ann", fmt, method)
             assert "Wrote exports/" in said, said
             admin = html.unescape(said.split(": ", 1)[1].split("</div>", 1)[0])
-            out = mixed.path / "cli.parquet"
+            out = mixed.path / "exports" / "cli.parquet"
             aggregate = ["--aggregate", method] if fmt in AGGREGATED_EXPORTS else []
             capsys.readouterr()
             assert (
@@ -274,7 +287,7 @@ def test_the_admins_export_of_a_split_and_whose_labels_is_data_exports(mixed, ca
     [fmt] = EXPORTS[task]
     said = export_labels(ctx, "ann", fmt, MAJORITY, split, labels)
     name = fmt if split == "all" else f"{fmt}-{split}"
-    out = mixed.path / "cli.parquet"
+    out = mixed.path / "exports" / "cli.parquet"
     chosen = [] if split == "all" else ["--split", split]
     capsys.readouterr()
     code = main(

@@ -234,7 +234,8 @@ def test_export_out_that_is_a_folder_is_one_clear_line(tmp_path, capsys):
 
 def test_export_out_in_a_workspace_folder_other_than_exports_is_refused(tmp_path, capsys):
     """A bad-input pass: --out WS/labels/<a part file> replaced stored labels with the export's rows (every read
-    then failed on the part), and a new name there was one more part the next read refused."""
+    then failed on the part), and a new name there was one more part the next read refused. An export anywhere
+    else in the workspace but exports/ is refused too (README: never a workspace folder but exports/)."""
     ws, data = tmp_path / "ws", tmp_path / "prefs.json"
     data.write_text(json.dumps([{"prompt": "q", "chosen": "yes", "rejected": "no"}]))
     assert main(["import", "-w", str(ws), str(data)]) == 0
@@ -248,14 +249,63 @@ def test_export_out_in_a_workspace_folder_other_than_exports_is_refused(tmp_path
             f"error: --out {out}: in the {out.relative_to(ws).parts[0]}/ folder of workspace {ws}, whose files are "
             f"its stored data: write exports to {ws / 'exports'} or outside the workspace\n"
         )
-    assert snapshot(ws) == before
-    allowed = (
-        ws / "exports" / "mine.parquet",
-        ws / "exports" / "a" / "b.parquet",
-        ws / "runs" / "x" / "y.parquet",
-    )
-    for out in (*allowed, ws / "dpo.parquet", tmp_path / "elsewhere.parquet"):
+    # the workspace's top folder and any other of its own (runs/) were allowed: exports/ is the exports' folder
+    for out in (ws / "dpo.parquet", ws / "runs" / "x" / "y.parquet", ws / "new" / "dpo.parquet"):
+        assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --out {out}: in workspace {ws} outside its exports/ folder: write exports to "
+            f"{ws / 'exports'} or outside the workspace\n"
+        )
+    assert snapshot(ws) == before and not (ws / "runs").exists() and not (ws / "new").exists()
+    allowed = (ws / "exports" / "mine.parquet", ws / "exports" / "a" / "b.parquet")
+    for out in (*allowed, tmp_path / "elsewhere.parquet"):
         assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 0 and out.is_file()
+
+
+@pytest.mark.parametrize("damage", ["not parquet", "null id"])
+def test_compact_refuses_a_tables_only_part_that_validate_refuses(tmp_path, capsys, damage):
+    """`compact` said `labels: 1 part(s) -> 1`, exit 0, on a table whose only part `validate` refused: a lone part
+    has nothing to merge, so compaction never read it. It is one line naming the part now, exit 2, and nothing is
+    changed: the other tables' two parts each stay as they are (no lock file either)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    data.write_text(json.dumps([{"prompt": "q", "chosen": "yes", "rejected": "no"}]))
+    assert main(["import", "-w", str(ws), str(data)]) == 0
+    data.write_text(json.dumps([{"prompt": "r", "chosen": "yes", "rejected": "no"}]))
+    # a second part of every table but labels
+    assert main(["import", "-w", str(ws), str(data), "--unlabelled"]) == 0
+    (part,) = (ws / "labels").glob("part-*.parquet")
+    if damage == "not parquet":
+        part.write_bytes(b"garbage")
+    else:
+        table = pq.read_table(part)
+        at = table.schema.get_field_index("item_id")
+        pq.write_table(table.set_column(at, "item_id", pa.nulls(table.num_rows, pa.string())), part)
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) != 0
+    said = capsys.readouterr().err
+    before = snapshot(ws)
+    assert main(["compact", "-w", str(ws)]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", said) and err.startswith(f"error: {part}") and err.count("\n") == 1
+    assert snapshot(ws) == before
+
+
+def test_compact_refuses_a_part_that_is_no_parquet_before_it_merges_any_table(tmp_path, capsys):
+    """One of the labels' two parts is no Parquet: prompts, completions and pairs were merged before the labels'
+    merge met it. Every part's footer is read first now: nothing is merged."""
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    for prompt in ("q", "r"):
+        data.write_text(json.dumps([{"prompt": prompt, "chosen": "yes", "rejected": "no"}]))
+        assert main(["import", "-w", str(ws), str(data)]) == 0
+    part = sorted((ws / "labels").glob("part-*.parquet"))[1]
+    part.write_bytes(b"garbage")
+    before, _ = snapshot(ws), capsys.readouterr()
+    assert main(["compact", "-w", str(ws)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {part}: not a readable Parquet file (")
+    assert snapshot(ws) == before
 
 
 @pytest.mark.parametrize("fmt", ["dpo", "kto", "ratings"])

@@ -142,6 +142,42 @@ def test_an_undone_edit_and_a_gold_items_answer_are_no_training_data(tmp_path):
     ]
 
 
+def test_an_undone_edit_is_counted_undone_by_every_export_and_by_train(tmp_path, capsys):
+    """An undone edit was counted `unlabelled` by `export --format dpo` (its pair has no label in force) and
+    `undone` by `export --format sft --edits`: both say `undone` now (with --labels machine too, where the kept
+    edit is unlabelled), and train counts as the export of its method."""
+    from train.methods import PAIR_KINDS
+    from train.pairs import preference_rows
+
+    ws, named = world(tmp_path / "ws")
+    first = named[0]  # of the train split
+    ws.append(
+        [
+            Label(
+                first["edit_pair"].id,
+                "ann",
+                "pairwise",
+                None,
+                retracted=True,
+                supersedes=first["edit_label"].id,
+            )
+        ]
+    )
+    said = {
+        ("dpo",): "exported 3, undone 1",
+        ("sft", "--edits"): "exported 1, undone 1",
+        ("dpo", "--labels", "machine"): "exported 0, undone 1, unlabelled 3",
+        ("sft", "--edits", "--labels", "machine"): "exported 0, undone 1, unlabelled 1",
+    }
+    for flags, counts in said.items():
+        capsys.readouterr()
+        code = main(["export", "-w", str(ws.path), "--format", *flags])
+        out, err = capsys.readouterr()
+        assert f"({counts})" in err if code else out.endswith(f": {counts}\n"), flags
+    rows, counts = preference_rows(ws, "train", PAIR_KINDS)
+    assert counts == {"exported": 1, "undone": 1, "other_split": 2}
+
+
 def test_export_sft_edits_and_dpo_include_edits_and_load_with_datasets(tmp_path, capsys):
     datasets = pytest.importorskip("datasets")
     ws, named = world(tmp_path / "ws")

@@ -86,7 +86,7 @@ def build(path) -> tuple[Workspace, dict]:
 def export(ws, capsys, *flags) -> tuple[dict, str]:
     """(the counts `data export` printed, what follows them), whether it wrote a file or had nothing to write."""
     capsys.readouterr()
-    code = main(["export", "-w", str(ws.path), "--out", str(ws.path / "out.parquet"), *flags])
+    code = main(["export", "-w", str(ws.path), "--out", str(ws.path / "exports" / "out.parquet"), *flags])
     io = capsys.readouterr()
     line = io.out.strip() if code == 0 else io.err.strip()
     assert code in (0, 2) and line, (code, io.err)
@@ -175,7 +175,12 @@ def test_everyone_excluded_is_said_not_unlabelled(ws, capsys):
     assert counts == {"exported": 0, "excluded_only": 8, "unlabelled": 1, "rank_excluded_only": 1}
     (ws.path / EXCLUDED_FILE).write_text('["nobody"]')  # labels nothing yet: said, and no error
     capsys.readouterr()
-    assert main(["export", "-w", str(ws.path), "--format", "dpo", "--out", str(ws.path / "o.parquet")]) == 0
+    assert (
+        main(
+            ["export", "-w", str(ws.path), "--format", "dpo", "--out", str(ws.path / "exports" / "o.parquet")]
+        )
+        == 0
+    )
     io = capsys.readouterr()
     assert (
         io.err

@@ -182,7 +182,9 @@ def test_labels_chooses_whose_ratings_count(world, capsys):
         counts, _ = export(world, capsys, "--format", "ratings", "--labels", labels)
         # gold: b2, b4; of the other 15 answers, those not exported: nobody's rating among those --labels chooses
         assert counts == {"gold": 2, "exported": len(exported), "unlabelled": 15 - len(exported)}, labels
-    raters = pq.read_table(world.path / "out.parquet", columns=["raters"]).column("raters").to_pylist()
+    raters = (
+        pq.read_table(world.path / "exports" / "out.parquet", columns=["raters"]).column("raters").to_pylist()
+    )
     assert sorted(raters) == [1, 1, 2]  # b0: ann's and the judge's ratings with auto (as all)
 
 
@@ -201,7 +203,7 @@ def test_labels_machine_counts_every_edit_unlabelled(world, capsys):
 
 def test_sft_of_gold_answers_refuses_a_given_labels(world, capsys):
     """sft, made of the prompts' gold answers, read no label and accepted --labels silently."""
-    out = world.path / "out.parquet"
+    out = world.path / "exports" / "out.parquet"
     for labels in ("auto", "human"):  # given, even as the default: it chooses nothing here
         capsys.readouterr()
         assert (

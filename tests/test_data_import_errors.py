@@ -54,9 +54,9 @@ BAD_INPUTS = [
      ", row 1, field 'rejected': invalid text at character 1: byte 0xfe is not UTF-8"),
     ("surrogate.json", b'[{"prompt": "q", "chosen": "a\\ud800", "rejected": "b"}]', [],
      ", row 0, field 'chosen': invalid text at character 1: lone surrogate U+D800"),
+    # one object over several lines is one record, as on one line (test_one_object_is_one_record_on_any_lines)
     ("object.json", json.dumps({"data": [GOOD], "meta": 1}, indent=2).encode(), [],
-     ": holds a single JSON object (keys: data, meta), not records: expected a JSON array of records or one record "
-     "per line (JSON Lines)"),
+     ", row 0: unknown record format (keys: data, meta); expected alpaca, chat, pair, openai or prompt"),
     ("cut.json", b'[{"prompt": "a", "chosen": "b", "rejected": "c"},\n {"prompt": "d", "chosen": "e", "rej', [],
      ", row 1: the file ends inside this record (invalid JSON: unterminated string starting at line 2, column 33); "
      "the 1 record(s) before it are complete (--on-error skip imports them)"),
@@ -170,6 +170,32 @@ def test_bad_input_is_one_line_exit_2_and_the_workspace_byte_identical(
     assert main(["import", "-w", str(ws), str(path), *extra]) == 2
     assert error_lines(capsys) == [f"error: {path}{message}"]
     assert digest(ws) == before
+
+
+@pytest.mark.parametrize(
+    ("record", "code"),
+    [
+        (GOOD, 0),
+        ({"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}, 0),
+        ({"data": [GOOD], "meta": 1}, 2),
+        ({"data": [GOOD]}, 2),
+        ({"prompt": "q", "chosen": "yes", "rejected": ""}, 2),
+    ],
+    ids=["record", "sharegpt", "no-record", "nested", "bad-row"],
+)
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_one_object_is_one_record_on_any_lines(tmp_path, capsys, record, code, suffix):
+    """A .json file of one object on one line imported (JSON Lines of one record), and the same object
+    pretty-printed was refused ('holds a single JSON object'): the same content has one outcome now, the file's
+    one record imported or refused in the same one line, naming the file."""
+    said = []
+    for name, text in (("line", json.dumps(record)), ("pretty", json.dumps(record, indent=2))):
+        path = tmp_path / f"{name}{suffix}"
+        path.write_text(text + "\n")
+        status = main(["import", "-w", str(tmp_path / name), str(path)])
+        out, err = capsys.readouterr()
+        said.append((status, out.replace(str(path), "FILE"), err.replace(str(path), "FILE")))
+    assert said[0] == said[1] and said[0][0] == code
 
 
 @pytest.mark.parametrize(

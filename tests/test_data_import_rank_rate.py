@@ -207,7 +207,7 @@ REFUSED = [
      ", row 0, field 'ratings': ratings rate the row's answers: give one (completion, response or output) or a "
      "'completions' list, and no preference or KTO label"),
     ("columns.jsonl", [NEW | {"helpfulness": 4, "correctness": 3}],
-     ", row 0, field 'helpfulness': column 'helpfulness' is an aspect of rubric helpsteer2, but the row has no "
+     ", row 0, field 'coherence': column 'helpfulness' is an aspect of rubric helpsteer2, but the row has no "
      "'coherence': ratings as columns give every aspect (helpfulness, correctness, coherence, complexity, "
      "verbosity; --rubric FILE for another rubric), or none: if 'helpfulness' is not a rating, rename the column "
      "or leave it out"),

@@ -330,3 +330,49 @@ def test_a_copy_of_an_imported_file_under_another_name_says_its_answers_are_stor
         f"warning: {prefs}: the same content as {prefs}, imported before as source prefs: its 2 new answers are "
         "stored again as source third, with their own pairs\n"
     )
+
+
+def test_rows_with_one_preference_reversed_are_stored_counted_and_named(tmp_path, capsys):
+    """Row 1 prefers, of one prompt's two answers, the one row 0 rejected: both were stored without a word. Both
+    stay labels (the data set holds them), counted opposite_rows in the summary and the import log, and one
+    warning line names the file and both rows. Another prompt or another answer reverses nothing, and with
+    --unlabelled (no preference stored) nothing is counted."""
+    ws, prefs = tmp_path / "ws", tmp_path / "p.jsonl"
+    rows = [
+        {"prompt": "q", "chosen": "X", "rejected": "Y"},
+        {"prompt": "q", "chosen": "Y\r\n", "rejected": "X"},  # spelled otherwise: the same answer
+        {"prompt": "r", "chosen": "Y", "rejected": "X"},
+        {"prompt": "q", "chosen": "Z", "rejected": "X"},
+    ]
+    prefs.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    out, err = capsys.readouterr()
+    assert "opposite_rows 1, " in out
+    assert err.splitlines() == [
+        f"warning: {prefs}: rows 0 and 1 give opposite preferences on the same prompt and answers (chosen and "
+        "rejected swapped; opposite_rows 1): both are stored, each its own pair and label, as the file gives "
+        "them, so an export and train take both"
+    ]
+    logged = json.loads((ws / "imports" / "log.jsonl").read_text().splitlines()[-1])
+    assert logged["counts"]["opposite_rows"] == 1
+    assert [(o["row"], o["opposite_row"]) for o in logged["opposite_rows"]] == [(1, 0)]
+    assert len(Workspace(ws).frame("labels")) == 4  # both kept
+    assert main(["import", "-w", str(tmp_path / "ws2"), str(prefs), "--unlabelled"]) == 0
+    out, err = capsys.readouterr()
+    assert "opposite_rows" not in out + err
+
+
+def test_many_reversed_rows_are_one_warning_naming_the_first_few(tmp_path, capsys):
+    prefs = tmp_path / "p.json"
+    write_json(
+        prefs,
+        [{"prompt": f"q{i // 2}", "chosen": "XY"[i % 2], "rejected": "YX"[i % 2]} for i in range(10)],
+    )
+    capsys.readouterr()
+    assert main(["import", "-w", str(tmp_path / "ws"), str(prefs)]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {prefs}: rows 0 and 1, 2 and 3, 4 and 5 and 2 more give opposite preferences on the same prompt "
+        "and answers (chosen and rejected swapped; opposite_rows 5): both are stored, each its own pair and label, "
+        "as the file gives them, so an export and train take both"
+    ]

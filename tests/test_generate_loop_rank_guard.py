@@ -243,7 +243,7 @@ def test_the_arena_after_a_loop_refuses_a_ranked_round_before_any_model_loads_wi
 def test_a_loop_its_checks_refuse_imports_nothing_of_its_prompts_file(tmp_path, tiny_model_dir, capsys):
     """`--prompts FILE` was imported before the loop's own checks (its prompt sets, its rounds, the arena's round),
     so a refused loop left the file's rows behind, and in a new workspace the workspace itself. Every check runs
-    first now, on a preview of the import (`data.import_write.ImportPreview`) where it needs the file's rows."""
+    first now, on a preview of the import (`data.import_preview.ImportPreview`) where it needs the file's rows."""
     from generate.loop.__main__ import main as loop_main
 
     prompts = tmp_path / "p.jsonl"

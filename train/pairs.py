@@ -88,6 +88,7 @@ def preference_rows(
         chosen.unlabelled("rank"),  # ranked only by labellers --labels does not choose
         rank_task_items(completions, chosen.stored, rank_gold),  # those nobody ranked: counted rank_unranked
         other_rounds,
+        chosen.undone,  # edits their editor undid: counted undone, as sft --edits counts them
     )
     counts.update(dropped)
     if held_out and gold.num_rows:
