@@ -67,10 +67,10 @@ from generate.sampling import (
     check_pair_params,
     check_sampled_rank_items,
     job_prompts,
-    parse_shard,
     plan_job,
     sample_pairs,
 )
+from generate.shards import parse_shard
 from generate.spin_pairs import sample_spin
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
 """Sampling jobs over a workspace: paired completions for labelling, and what every job shares (its fixed prompt
-set, the rank-item check, chunked durable writes); SPIN's gold-vs-generated pairs: `generate.spin_pairs`.
+set, the rank-item check, chunked durable writes); SPIN's gold-vs-generated pairs: `generate.spin_pairs`;
+`--shard I/K`: `generate.shards`.
 
 Work goes in chunks of prompts; each chunk's completions, pairs (and SPIN labels) are one durable append, so a
 killed job loses at most the chunk in flight. A job's prompts are a fixed set (the first ``--limit`` of its
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
@@ -31,6 +31,7 @@ from data.workspace import Workspace
 from generate.context import TOO_LONG, fitting
 from generate.engines import Engine, Sample, SamplingParams
 from generate.kept_pairs import pair_kept
+from generate.shards import in_shard
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +50,6 @@ def check_pair_params(n: int, params: SamplingParams) -> None:
         raise PrefloopError(
             f"--temperature {params.temperature} gives identical samples; pairs need temperature > 0"
         )
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"I/K"`` (1 <= I <= K) -> (I, K): this machine samples the I-th of K disjoint prompt shards."""
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise PrefloopError(f"--shard {text!r}: expected I/K with 1 <= I <= K, e.g. 1/4")
-    return int(match[1]), int(match[2])
-
-
-def in_shard(prompt_id: str, shard: tuple[int, int]) -> bool:
-    """Shards split by the prompt's content-hash id, so every machine agrees without coordination."""
-    index, count = shard
-    return int(prompt_id, 16) % count == index - 1
 
 
 def _split_prompts(workspace: Workspace, split: str | None, shard: tuple[int, int] | None) -> pd.DataFrame:
