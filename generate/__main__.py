@@ -63,9 +63,9 @@ from generate.prepare import (
     read_prompts,
     start_model,
 )
+from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
     check_pair_params,
-    check_sampled_rank_items,
     job_prompts,
     plan_job,
     sample_pairs,

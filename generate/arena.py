@@ -54,10 +54,10 @@ from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
+from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
     PromptRow,
     as_completion,
-    check_sampled_rank_items,
     prompt_ids,
     run_chunks,
     same_params,

@@ -1,6 +1,6 @@
 """Sampling jobs over a workspace: paired completions for labelling, and what every job shares (its fixed prompt
-set, the rank-item check, chunked durable writes); SPIN's gold-vs-generated pairs: `generate.spin_pairs`;
-`--shard I/K`: `generate.shards`.
+set, chunked durable writes); SPIN's gold-vs-generated pairs: `generate.spin_pairs`; `--shard I/K`:
+`generate.shards`; the rank-item check every job runs before it writes: `generate.rank_items`.
 
 Work goes in chunks of prompts; each chunk's completions, pairs (and SPIN labels) are one durable append, so a
 killed job loses at most the chunk in flight. A job's prompts are a fixed set (the first ``--limit`` of its
@@ -15,22 +15,20 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import pandas as pd
-import pyarrow.compute as pc
 from tqdm import tqdm
 
 from data.errors import PrefloopError
-from data.gold import gold_rank_sources
 from data.pairing import make_pairs
-from data.rank_guard import kept_items
 from data.records import Completion, has_gold
 from data.workspace import Workspace
 from generate.context import TOO_LONG, fitting
 from generate.engines import Engine, Sample, SamplingParams
 from generate.kept_pairs import pair_kept
+from generate.rank_items import check_sampled_rank_items
 from generate.shards import in_shard
 
 log = logging.getLogger(__name__)
@@ -195,34 +193,6 @@ def plan_job(
         if same:
             (top_up if len(same) < n else complete).append((prompt, same))
     return JobPlan(n, fresh, top_up, complete, len(answers), other)
-
-
-def check_sampled_rank_items(
-    workspace: Workspace,
-    answers: Mapping[str, int],
-    round: int,
-    where: str | None = None,
-    instead: Callable[[int], str] | None = None,
-) -> None:
-    """Sampling ``answers[prompt]`` answers for each prompt into ``round`` changes no rank item under the labels
-    stored on it (`data.rank_guard`: none joins a gold rank item or one an import ranked, none takes a ranked one
-    past 6 answers); a PrefloopError names the first such item and the round to sample into instead (``where`` and
-    ``instead(free round)``: what the round drivers, which pick their rounds themselves, say for ``--round N`` and
-    ``(--round FREE)``). Writes nothing."""
-    added = {(prompt, round): n for prompt, n in answers.items()}
-    if not added:
-        return
-    changed = kept_items(workspace, added, gold_rank_sources(workspace))
-    if not changed:
-        return
-    item, more = changed[0], len(changed) - 1
-    rounds = workspace.read("completions", ["round"]).column("round")
-    free = max(pc.max(rounds).as_py() or 0, round) + 1
-    advice = instead(free) if instead else f"sample into a round of their own (--round {free})"
-    raise PrefloopError(
-        f"{where or f'--round {round}'}: {item.added} new answer(s) to its prompt would {item.problem()}"
-        f"{f'; {more} more rank item(s) likewise' if more else ''}; {advice}{item.remove_advice()}"
-    )
 
 
 def with_gold(prompts: pd.DataFrame) -> pd.DataFrame:
