@@ -16,14 +16,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 from tqdm import tqdm
 
 from data.errors import PrefloopError
 from data.pairing import make_pairs
-from data.records import Completion, has_gold
+from data.records import Completion, content_id, has_gold
 from data.workspace import Workspace
 from generate.context import TOO_LONG, fitting
 from generate.engines import Engine, Sample, SamplingParams
@@ -239,6 +239,29 @@ def as_completion(
     )
 
 
+def as_completions(
+    prompt: PromptRow,
+    samples: list[Sample],
+    model: str,
+    engine: str,
+    params: SamplingParams,
+    round: int,
+    dtype: str | None = None,
+    first: int = 0,
+) -> list[Completion]:
+    """One engine call's samples of ``prompt`` (sample indices ``first`` on) as completions (`as_completion`), one
+    record each: a sample whose id an earlier one has (the same text and seed, as the transformers engine records
+    its batch's seed) takes its sample index into its id; every other id is the one it always was."""
+    completions, ids = [], set()
+    for index, sample in enumerate(samples, start=first):
+        completion = as_completion(prompt, sample, model, engine, params, round, dtype)
+        if completion.id in ids:
+            completion = replace(completion, id=content_id("completion", completion.id, index))
+        ids.add(completion.id)
+        completions.append(completion)
+    return completions
+
+
 def run_chunks(
     workspace: Workspace,
     engine: Engine,
@@ -329,7 +352,8 @@ def sample_pairs(
     earlier = {prompt.id: answers for prompt, answers in plan.top_up}
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
-        new = [as_completion(prompt, s, model, engine.name, params, round, dtype) for s in samples]
+        first = len(earlier.get(prompt.id, []))  # a top-up's samples start at the answers it had
+        new = as_completions(prompt, samples, model, engine.name, params, round, dtype, first)
         if not pairing:
             return new, Counter()
         pairs, counts = make_pairs(
