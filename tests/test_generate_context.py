@@ -251,3 +251,22 @@ def test_the_judge_driver_says_its_too_long_prompts_and_comparisons(
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "iteration 1 (round 1): too_long 1 (train 1); best_worst_too_long 1 (train 1) (longer than" in out
+
+
+def test_the_spin_driver_says_too_long_held_out_prompts_of_its_last_iterate():
+    from generate.loop.report import spin_report, too_long_counts
+
+    summary = {
+        "kind": "spin",
+        "workspace": "ws",
+        "start": {"model": "m", "id": "0123", "round": 0},
+        "prompts": {"train": 2, "test": 2},
+        "iterations": [],
+        "final_sample_seconds": 1.0,
+        "final_too_long": too_long_counts({"test": {"prompts": 1, "too_long": 1}}),
+    }
+    assert (
+        "held-out answers of the last iterate: too_long 1 (test 1) (longer than the model's context: not sent; a "
+        "rerun counts them again)" in spin_report(summary)
+    )
+    assert not any("too_long" in line for line in spin_report(summary | {"final_too_long": {}}))
