@@ -148,6 +148,19 @@ def local_model(name_or_path: str) -> Path:
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
+def _tekken_alone(folder: Path) -> str:
+    """Why Mistral's own tokenizer file, where it is the folder's only one, is none: transformers (5.19) reads a
+    bare tekken.json as a tokenizer without special tokens (no end or padding token), or, for a Mistral config with
+    mistral_common installed, as mistral_common's tokenizer, which the transformers engine cannot render or pad
+    with. Taken as a tokenizer, either way the job would fail with a traceback once its workspace was written."""
+    if not (folder / "tekken.json").is_file():
+        return ""
+    return (
+        "; tekken.json alone, Mistral's own format, is not one the engines and training here can use: add the "
+        "model's tokenizer.json and tokenizer_config.json"
+    )
+
+
 def check_model_parts(folder: Path, named: str) -> None:
     """What a job loads from the model ``folder`` besides its config, read before it writes anything (no weights
     load): a tokenizer's files, weights, and each ``.safetensors`` file's header. Each failure is one
@@ -158,7 +171,7 @@ def check_model_parts(folder: Path, named: str) -> None:
 
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise ProvisionError(
-            f"{named}: no tokenizer (none of {', '.join(TOKENIZER_FILES)}): not a whole model"
+            f"{named}: no tokenizer (none of {', '.join(TOKENIZER_FILES)}{_tekken_alone(folder)}): not a whole model"
         )
     weights = sorted(folder.glob("*.safetensors"))
     if not weights and not any(folder.glob("pytorch_model*.bin")):

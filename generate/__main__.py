@@ -63,14 +63,14 @@ from generate.prepare import (
     read_prompts,
     start_model,
 )
+from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
     check_pair_params,
-    check_sampled_rank_items,
     job_prompts,
-    parse_shard,
     plan_job,
     sample_pairs,
 )
+from generate.shards import parse_shard
 from generate.spin_pairs import sample_spin
 
 log = logging.getLogger(__name__)
@@ -317,6 +317,11 @@ def made_lines(counts: dict, n: int) -> list[str]:
         said.append(reused_line(counts["reused"], counts.get("reused_other_params", 0)))
     if counts.get("paired_kept"):
         said.append(paired_kept_line(counts["paired_kept"], n))
+    if counts.get("pair_is_best_worst"):
+        said.append(
+            f"{counts['pair_is_best_worst']} prompts answered before were not paired again: the pair for people "
+            f"their first {n} answers make is their best-vs-worst pair, stored already (people are served it)"
+        )
     return said
 
 

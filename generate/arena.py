@@ -54,10 +54,10 @@ from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
+from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
     PromptRow,
-    as_completion,
-    check_sampled_rank_items,
+    as_completions,
     prompt_ids,
     run_chunks,
     same_params,
@@ -213,7 +213,7 @@ def sample_model(options: GenerateOptions, entry: ModelEntry, round: int, ids: l
     dtype, name = getattr(engine, "dtype", None), engine.name
 
     def build(prompt: PromptRow, samples) -> tuple[list[object], Counter]:
-        return [as_completion(prompt, s, entry.path, name, params, round, dtype) for s in samples], Counter()
+        return as_completions(prompt, samples, entry.path, name, params, round, dtype), Counter()
 
     counts = run_chunks(
         workspace, engine, todo, options.arena_n, params, options.chunk_size, build, "sampling arena"

@@ -50,8 +50,9 @@ def pair_kept(
     indices 0, 1, ...) that has none yet (`people_paired`): made of its first ``n`` answers, the ones a fresh draw of
     ``n`` gives, as that draw's are paired (`make_pairs`: ``per_prompt``; identical or empty answers left unpaired
     and counted as that draw counts them, ``unpaired_prompts`` among them, on each run while the prompt stays
-    unpaired), and written. Counts ``paired_kept`` (prompts given a pair) beside the rows written; a rerun writes
-    nothing."""
+    unpaired), and written. Counts ``paired_kept`` (prompts given a pair) beside the rows written, and
+    ``pair_is_best_worst``: prompts whose pairs for people would all be stored already, their best-vs-worst pair (the
+    same two answers in the same order: a pair's id), which people are served as it is; a rerun writes nothing."""
     if not kept:
         return Counter()
     paired = people_paired(workspace, {c.id for _, answers in kept for c in answers})
@@ -66,7 +67,10 @@ def pair_kept(
     )
     new = {prompt_id: [p for p in pairs if p.id not in stored] for prompt_id, pairs in made.items()}
     records = [pair for pairs in new.values() for pair in pairs]  # a best-vs-worst pair may be one of them
-    counts.update(paired_kept=sum(bool(pairs) for pairs in new.values()))
+    counts.update(
+        paired_kept=sum(bool(pairs) for pairs in new.values()),
+        pair_is_best_worst=sum(bool(made[p]) and not pairs for p, pairs in new.items()),
+    )
     if records:  # the stored ids were read above: an append that skips them would read them again
         counts.update({f"new_{name}": rows for name, rows in workspace.append(records).items()})
     return +counts  # zeros left out

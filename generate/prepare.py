@@ -25,7 +25,7 @@ from data.records import Prompt, has_gold
 from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
 from generate.options import SampleOptions
-from generate.sampling import in_shard
+from generate.shards import in_shard
 
 
 def quiet_logs(verbose: bool) -> None:

@@ -1,5 +1,6 @@
 """Sampling jobs over a workspace: paired completions for labelling, and what every job shares (its fixed prompt
-set, the rank-item check, chunked durable writes); SPIN's gold-vs-generated pairs: `generate.spin_pairs`.
+set, chunked durable writes); SPIN's gold-vs-generated pairs: `generate.spin_pairs`; `--shard I/K`:
+`generate.shards`; the rank-item check every job runs before it writes: `generate.rank_items`.
 
 Work goes in chunks of prompts; each chunk's completions, pairs (and SPIN labels) are one durable append, so a
 killed job loses at most the chunk in flight. A job's prompts are a fixed set (the first ``--limit`` of its
@@ -12,25 +13,23 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 
 import pandas as pd
-import pyarrow.compute as pc
 from tqdm import tqdm
 
 from data.errors import PrefloopError
-from data.gold import gold_rank_sources
 from data.pairing import make_pairs
-from data.rank_guard import kept_items
-from data.records import Completion, has_gold
+from data.records import Completion, content_id, has_gold
 from data.workspace import Workspace
 from generate.context import TOO_LONG, fitting
 from generate.engines import Engine, Sample, SamplingParams
 from generate.kept_pairs import pair_kept
+from generate.rank_items import check_sampled_rank_items
+from generate.shards import in_shard
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +48,6 @@ def check_pair_params(n: int, params: SamplingParams) -> None:
         raise PrefloopError(
             f"--temperature {params.temperature} gives identical samples; pairs need temperature > 0"
         )
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"I/K"`` (1 <= I <= K) -> (I, K): this machine samples the I-th of K disjoint prompt shards."""
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise PrefloopError(f"--shard {text!r}: expected I/K with 1 <= I <= K, e.g. 1/4")
-    return int(match[1]), int(match[2])
-
-
-def in_shard(prompt_id: str, shard: tuple[int, int]) -> bool:
-    """Shards split by the prompt's content-hash id, so every machine agrees without coordination."""
-    index, count = shard
-    return int(prompt_id, 16) % count == index - 1
 
 
 def _split_prompts(workspace: Workspace, split: str | None, shard: tuple[int, int] | None) -> pd.DataFrame:
@@ -210,34 +195,6 @@ def plan_job(
     return JobPlan(n, fresh, top_up, complete, len(answers), other)
 
 
-def check_sampled_rank_items(
-    workspace: Workspace,
-    answers: Mapping[str, int],
-    round: int,
-    where: str | None = None,
-    instead: Callable[[int], str] | None = None,
-) -> None:
-    """Sampling ``answers[prompt]`` answers for each prompt into ``round`` changes no rank item under the labels
-    stored on it (`data.rank_guard`: none joins a gold rank item or one an import ranked, none takes a ranked one
-    past 6 answers); a PrefloopError names the first such item and the round to sample into instead (``where`` and
-    ``instead(free round)``: what the round drivers, which pick their rounds themselves, say for ``--round N`` and
-    ``(--round FREE)``). Writes nothing."""
-    added = {(prompt, round): n for prompt, n in answers.items()}
-    if not added:
-        return
-    changed = kept_items(workspace, added, gold_rank_sources(workspace))
-    if not changed:
-        return
-    item, more = changed[0], len(changed) - 1
-    rounds = workspace.read("completions", ["round"]).column("round")
-    free = max(pc.max(rounds).as_py() or 0, round) + 1
-    advice = instead(free) if instead else f"sample into a round of their own (--round {free})"
-    raise PrefloopError(
-        f"{where or f'--round {round}'}: {item.added} new answer(s) to its prompt would {item.problem()}"
-        f"{f'; {more} more rank item(s) likewise' if more else ''}; {advice}{item.remove_advice()}"
-    )
-
-
 def with_gold(prompts: pd.DataFrame) -> pd.DataFrame:
     """The prompts with a gold answer (`data.records.has_gold`: a blank one is none)."""
     return prompts[prompts["gold"].map(has_gold).astype(bool)]
@@ -280,6 +237,29 @@ def as_completion(
         num_tokens=sample.num_tokens,
         finish_reason=sample.finish_reason,
     )
+
+
+def as_completions(
+    prompt: PromptRow,
+    samples: list[Sample],
+    model: str,
+    engine: str,
+    params: SamplingParams,
+    round: int,
+    dtype: str | None = None,
+    first: int = 0,
+) -> list[Completion]:
+    """One engine call's samples of ``prompt`` (sample indices ``first`` on) as completions (`as_completion`), one
+    record each: a sample whose id an earlier one has (the same text and seed, as the transformers engine records
+    its batch's seed) takes its sample index into its id; every other id is the one it always was."""
+    completions, ids = [], set()
+    for index, sample in enumerate(samples, start=first):
+        completion = as_completion(prompt, sample, model, engine, params, round, dtype)
+        if completion.id in ids:
+            completion = replace(completion, id=content_id("completion", completion.id, index))
+        ids.add(completion.id)
+        completions.append(completion)
+    return completions
 
 
 def run_chunks(
@@ -372,7 +352,8 @@ def sample_pairs(
     earlier = {prompt.id: answers for prompt, answers in plan.top_up}
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
-        new = [as_completion(prompt, s, model, engine.name, params, round, dtype) for s in samples]
+        first = len(earlier.get(prompt.id, []))  # a top-up's samples start at the answers it had
+        new = as_completions(prompt, samples, model, engine.name, params, round, dtype, first)
         if not pairing:
             return new, Counter()
         pairs, counts = make_pairs(

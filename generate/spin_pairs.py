@@ -15,11 +15,11 @@ from data.annotators import SPIN
 from data.records import Completion, Label, Pair, content_id
 from data.workspace import Workspace
 from generate.engines import Engine, Sample, SamplingParams
+from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
     PromptRow,
     answers_by_prompt,
     as_completion,
-    check_sampled_rank_items,
     job_prompts,
     prompt_rows,
     run_chunks,

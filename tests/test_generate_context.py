@@ -212,3 +212,61 @@ def test_best_worst_pairs_no_prompt_whose_comparisons_are_too_long(
     text = workspace.frame("completions").set_index("id")["text"]
     assert len(pairs) == 1 and quality(text[pairs["completion_a"].iloc[0]]) == 3
     assert len(workspace.frame("completions")) == 8  # both prompts sampled
+
+
+def test_the_spin_driver_says_its_too_long_prompts_as_a_plain_run_does(tmp_path, short_model_dir, capsys):
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": m[0]["content"], "output": "Blue."} for m in (SHORT, LONG)]))
+    argv = [
+        "-w", str(tmp_path / "ws"), "--model", str(short_model_dir), "--engine", "hf", "--prompts", str(prompts),
+        "--test-fraction", "0", "--spin-test-limit", "0", "--max-tokens", "4", "--spin-iter", "1",
+        "--no-spin-isolate", "--train-max-steps", "1", "--train-batch-size", "1",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out  # the counts went into spin.json, and the report said nothing of them
+    assert "iteration 1 (round 1): too_long 1 (train 1) (longer than the model's context" in out
+    assert main(argv) == 0  # done before: nothing sampled, nothing said
+    assert "too_long" not in capsys.readouterr().out
+
+
+def test_the_judge_driver_says_its_too_long_prompts_and_comparisons(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    from generate.loop import judge as loop_judge
+
+    # the first prompt fits everywhere; the second is sampled but its judge requests do not fit; the third is not
+    # sampled at all
+    words = "Write about the sea " + "and the waves " * 20
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": p} for p in ("Write about the sea.", words, words * 10)]))
+    engine = ShortJudge(fair, judge_context("Write about the sea.", "answer 3 to Write about"))
+    for module in (bestofn, loop_judge):
+        monkeypatch.setattr(module, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    argv = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(prompts),
+        "--test-fraction", "0", "--spin-test-limit", "0", "--judge-iter", "1", "--judge", "tiny-judge",
+        "--n", "4", "--no-spin-isolate", "--train-max-steps", "1", "--train-batch-size", "1",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "iteration 1 (round 1): too_long 1 (train 1); best_worst_too_long 1 (train 1) (longer than" in out
+
+
+def test_the_spin_driver_says_too_long_held_out_prompts_of_its_last_iterate():
+    from generate.loop.report import spin_report, too_long_counts
+
+    summary = {
+        "kind": "spin",
+        "workspace": "ws",
+        "start": {"model": "m", "id": "0123", "round": 0},
+        "prompts": {"train": 2, "test": 2},
+        "iterations": [],
+        "final_sample_seconds": 1.0,
+        "final_too_long": too_long_counts({"test": {"prompts": 1, "too_long": 1}}),
+    }
+    assert (
+        "held-out answers of the last iterate: too_long 1 (test 1) (longer than the model's context: not sent; a "
+        "rerun counts them again)" in spin_report(summary)
+    )
+    assert not any("too_long" in line for line in spin_report(summary | {"final_too_long": {}}))

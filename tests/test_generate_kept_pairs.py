@@ -5,14 +5,18 @@ gets the pairs a fresh `--n 2` would give: of its first 2 answers, paired as fre
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
-from data import Workspace
+from data import Completion, Pair, Prompt, Workspace
 from generate import __main__ as cli
 from generate import bestofn
-from generate.__main__ import main
+from generate.__main__ import main, parse_options
 from generate.engines import Sample
-from generate.kept_pairs import best_worst_paired, people_paired
+from generate.judge import Verdict, machine_label
+from generate.kept_pairs import BEST_WORST_NOTE, best_worst_paired, people_paired
+from generate.options import sampling_params
 from tests.test_generate_judge import ScriptedEngine, fair, quality
 from tests.test_generate_spin_pairs import done_counts, rows
 from tests.test_generate_topup import json_prompts
@@ -138,3 +142,34 @@ def test_a_prompt_left_unpaired_for_identical_answers_is_counted_on_every_run(
             "unpaired_prompts": "1",
         }
         assert "nothing left to sample" in out
+
+
+def test_a_kept_prompt_whose_pair_for_people_is_its_best_worst_pair_is_counted(
+    tmp_path, tiny_model_dir, capsys
+):
+    """`--n 2` after `--n 2 --pairs best-worst` whose judge preferred the older answer: the pair for people of the
+    kept answers is the best-vs-worst pair itself (same answers, same order: one id). The prompt was counted
+    neither paired nor skipped; it is counted ``pair_is_best_worst`` and said."""
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--n", "2", "--split", "test"]
+    params = sampling_params(parse_options(argv)).to_json()
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Write about the sea."}], source="test", split="test")
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    older, newer = (
+        Completion(prompt.id, f"answer {i}", str(tiny_model_dir), "hf", params, seed=i, created_at=start + timedelta(seconds=i))
+        for i in (0, 1)
+    )  # fmt: skip
+    best_worst = Pair(prompt.id, older.id, newer.id, kind="sampled")
+    label = machine_label(best_worst.id, "judge:tiny-judge", Verdict("a", 1.0, BEST_WORST_NOTE.format(2)))
+    ws.append([prompt, older, newer, best_worst, label])
+    before = rows(ws)
+    for _ in range(2):  # a rerun says it again
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert rows(Workspace(tmp_path / "ws")) == before  # no pair twice
+        assert done_counts(out) == {"already_sampled": "1", "pair_is_best_worst": "1", "tokens": "0"}
+        assert "nothing sampled: every prompt of --split test already had answers" in out
+        assert (
+            "1 prompts answered before were not paired again: the pair for people their first 2 answers"
+            in out
+        )

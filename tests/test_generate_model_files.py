@@ -75,3 +75,53 @@ def test_the_default_model_is_converted_only_once_the_cheap_checks_pass(tmp_path
     assert main([*argv, "--split", "test"]) == 2
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'ws'}: no prompts of --split test")
     assert not (tmp_path / "ws").exists()
+
+
+def write_tekken(path) -> None:
+    """A tiny tekken.json (Mistral's own tokenizer format): 256 byte tokens, a few merges, 3 special tokens."""
+    import base64
+    import json
+
+    tokens = [bytes([i]) for i in range(256)] + [b"th", b"he", b"the", b" the"]
+    vocab = [
+        {"rank": r, "token_bytes": base64.b64encode(t).decode(), "token_str": None}
+        for r, t in enumerate(tokens)
+    ]
+    specials = [
+        {"rank": i, "token_str": s, "is_control": True} for i, s in enumerate(["<unk>", "<s>", "</s>"])
+    ]
+    config = {"pattern": r"[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+|\s+", "num_vocab_tokens": len(tokens),
+              "default_vocab_size": len(tokens) + 3, "default_num_special_tokens": 3, "version": "v7"}  # fmt: skip
+    path.write_text(json.dumps({"config": config, "vocab": vocab, "special_tokens": specials}))
+
+
+def test_a_folder_whose_only_tokenizer_is_tekken_json_is_refused_naming_what_is_missing(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """transformers reads a bare tekken.json, but as a tokenizer with no end or padding token (the transformers
+    engine failed on padding, a traceback after the workspace was written); the refusal stands, and says so."""
+    from transformers import AutoTokenizer
+
+    from generate import __main__ as cli
+
+    no_loading(monkeypatch, cli)
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    for path in folder.glob("tokenizer*"):
+        path.unlink()
+    write_tekken(folder / "tekken.json")
+    tokenizer = AutoTokenizer.from_pretrained(folder)  # it loads, without the tokens a job needs
+    assert tokenizer.decode(tokenizer("the theme")["input_ids"]) == "the theme"
+    assert tokenizer.pad_token is None and tokenizer.eos_token is None
+    assert main(job_args(tmp_path, folder)) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"error: --model {folder}: no tokenizer (none of tokenizer.json, ")
+        and err.count("\n") == 1
+    )
+    assert (
+        "tekken.json alone, Mistral's own format, is not one the engines and training here can use: add "
+        in err
+    )
+    assert "tokenizer.json and tokenizer_config.json): not a whole model; nothing written" in err
+    assert not (tmp_path / "ws").exists()

@@ -15,7 +15,8 @@ from data.errors import PrefloopError
 from data.ranking import canonical, rank_item_id
 from generate.__main__ import main
 from generate.engines import Sample, SamplingParams
-from generate.sampling import check_sampled_rank_items, sample_pairs
+from generate.rank_items import check_sampled_rank_items
+from generate.sampling import sample_pairs
 from generate.spin_pairs import sample_spin
 from tests.test_data_gold_tasks import build
 from tests.test_data_import_errors import digest

@@ -208,7 +208,7 @@ def test_nothing_to_sample_is_one_line_and_creates_nothing(
 ):
     from data.imports import import_file
     from generate import __main__ as cli
-    from generate.sampling import in_shard
+    from generate.shards import in_shard
 
     monkeypatch.setattr(cli, "make_engine", no_loading)
     ws = tmp_path / "ws"
@@ -293,7 +293,7 @@ def test_a_spin_limit_is_the_same_fixed_set_in_every_round(tmp_path, hf_engine):
 def test_shards_are_disjoint_and_merge_into_the_whole_set(tmp_path, hf_engine, capsys):
     from data.__main__ import main as data_main
     from data.imports import import_file
-    from generate.sampling import parse_shard
+    from generate.shards import parse_shard
 
     assert parse_shard("2/3") == (2, 3)
     for bad in ("0/3", "4/3", "1-3", "x"):

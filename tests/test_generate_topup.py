@@ -232,3 +232,42 @@ def test_a_prompt_answered_with_both_parameters_is_topped_up_and_paired_from_thi
         ["answer 1 to q0", "mine 0"],  # sample index 1 drawn, beside the one answer of this run's parameters
         ["mine 0", "mine 1"],
     ]
+
+
+def test_identical_hf_answers_are_one_record_each_so_a_rerun_samples_nothing(workspace, tiny_model_dir):
+    """The transformers engine records its batch's seed on every sample, and a completion's id had no sample index:
+    two identical answers to one prompt were one record, so a rerun topped the prompt up as answered fewer times
+    (and paired it again beside its pair for people). Each is its own record now, counted ``duplicate``, as vLLM's
+    (seeded per sample) are; the first keeps the id it always had."""
+    from data import Completion, Prompt
+    from generate.sampling import sample_pairs
+
+    prompt = Prompt([{"role": "user", "content": "Write about the sea."}], source="test")
+    workspace.append([prompt])
+    engine = HFEngine(str(tiny_model_dir))
+    params = SamplingParams(
+        temperature=0.01, top_p=1.0, max_tokens=2, seed=0
+    )  # near greedy: 2 identical answers
+    counts = sample_pairs(workspace, engine, "m", 2, params, split=None)
+    completions = workspace.frame("completions").sort_values(["created_at", "id"])
+    assert len(completions) == 2 and completions["text"].nunique() == 1 and completions["seed"].nunique() == 1
+    assert (counts["new_completions"], counts["duplicate"], counts["unpaired_prompts"]) == (2, 1, 1)
+    first = completions.iloc[0]
+    stored = Completion(prompt.id, first.text, "m", "hf", first.params, int(first.seed), 0)
+    assert stored.id in set(completions["id"])  # the id the first sample always had
+    again = sample_pairs(workspace, engine, "m", 2, params, split=None)
+    assert "prompts" not in again and "topped_up" not in again and again["already_sampled"] == 1
+    assert len(workspace.frame("completions")) == 2
+
+
+def test_answers_of_their_own_seeds_keep_the_ids_they_always_had():
+    """vLLM seeds each sample: its answers, identical or not, were one record each already, under these ids."""
+    from generate.engines import Sample
+    from generate.sampling import PromptRow, as_completion, as_completions
+
+    prompt = PromptRow("0123456789abcdef", [{"role": "user", "content": "q"}], None)
+    samples = [Sample("same", 1, "stop", seed) for seed in (7, 8)] + [Sample("same", 1, "stop", 8)]
+    made = as_completions(prompt, samples, "m", "vllm", PARAMS, 0, first=2)
+    plain = [as_completion(prompt, s, "m", "vllm", PARAMS, 0) for s in samples]
+    assert [c.id for c in made[:2]] == [c.id for c in plain[:2]]
+    assert made[2].id not in {plain[2].id, made[0].id, made[1].id}  # seed 8 again: sample index 4 in its id

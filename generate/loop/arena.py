@@ -33,7 +33,8 @@ from generate.arena import (
 )
 from generate.loop.options import LoopOptions, driver_of
 from generate.options import GenerateOptions, SampleOptions, arena_names, model_label
-from generate.sampling import check_sampled_rank_items, prompt_ids
+from generate.rank_items import check_sampled_rank_items
+from generate.sampling import prompt_ids
 
 if TYPE_CHECKING:
     from generate.loop.spin import Iterate

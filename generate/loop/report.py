@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from generate.context import TOO_LONG
+
 
 def _number(value: object, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
@@ -30,7 +32,35 @@ def iteration_summary(iteration: int, model: dict, record: dict) -> dict:
         "sample_seconds": record.get("sample_seconds"),
         "train_seconds": record.get("train_seconds"),
         "resumed": record.get("resumed", False),
+        # what this run's sampling step left unsent (a resumed iteration sampled nothing now)
+        "too_long": {} if record.get("resumed") else too_long_counts(record.get("sampled")),
     }
+
+
+def too_long_counts(sampled: dict | None) -> dict[str, dict[str, int]]:
+    """The prompts a sampling step left unsent for want of context, per count and split, named as a plain
+    `generate` run names them: ``too_long`` (the iterate's context: ``sampled[split]``), ``best_worst_too_long``
+    (the judge loop's judge, ranking a prompt's answers: ``sampled[split + "_pairs"]``)."""
+    found: dict[str, dict[str, int]] = {}
+    for key, counts in (sampled or {}).items():
+        split = key.removesuffix("_pairs")
+        if counts.get(TOO_LONG):
+            name = TOO_LONG if split == key else f"best_worst_{TOO_LONG}"
+            found.setdefault(name, {})[split] = counts[TOO_LONG]
+    return found
+
+
+def too_long_line(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
+    """``title: too_long 1 (train 1)``, as `too_long_counts` found them (none: no line); a rerun counts them again."""
+    said = [
+        f"{name} {sum(by.values())} ({', '.join(f'{split} {n}' for split, n in by.items())})"
+        for name, by in counts.items()
+    ]
+    if not said:
+        return []
+    return [
+        f"{title}: {'; '.join(said)} (longer than the model's context: not sent; a rerun counts them again)"
+    ]
 
 
 def spin_report(summary: dict) -> list[str]:
@@ -55,12 +85,15 @@ def spin_report(summary: dict) -> list[str]:
             f"{_number(it['sample_seconds'], 0):>8} {_number(it['train_seconds'], 0):>8}"
             + ("  (done before)" if it["resumed"] else "")
         )
+    for it in summary["iterations"]:
+        lines += too_long_line(f"iteration {it['iteration']} (round {it['round']})", it.get("too_long", {}))
     if summary.get("final_sample_seconds") is not None:
         lines.append(
             f"held-out answers of the last iterate sampled in {summary['final_sample_seconds']:.0f} s"
         )
     elif "final_sample_seconds" in summary and prompts["test"]:  # a rerun's: nothing sampled, nothing to time
         lines.append("held-out answers of the last iterate already sampled (kept from an earlier run)")
+    lines += too_long_line("held-out answers of the last iterate", summary.get("final_too_long", {}))
     lines += [f"samples: {path}" for path in summary.get("samples", [])]
     return lines + chain_lines(summary.get("gold_chain"))
 

@@ -1,5 +1,5 @@
 """What a round driver says when a round it would sample holds a rank item it must not change
-(`generate.sampling.check_sampled_rank_items`): the drivers pick their rounds themselves (iteration t samples the
+(`generate.rank_items.check_sampled_rank_items`): the drivers pick their rounds themselves (iteration t samples the
 start model's round + t; `--round` does not apply), so the way out is a start model of a later round, or a
 workspace of the loop's own. The driver checks every round before any model loads, and each sampling step checks
 its round again before its engine loads (in a process of its own: someone may rank in between); both say the same
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from data.lineage import REWARD_MODEL, is_reward_model_name, reward_model_entry
 from data.workspace import Workspace
-from generate.sampling import check_sampled_rank_items
+from generate.rank_items import check_sampled_rank_items
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from generate.loop.arena import check_loop_arena
 from generate.loop.chain import gold_chain, write_gold_chain, write_samples
 from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, read_claim, write_json
 from generate.loop.options import LoopOptions
-from generate.loop.report import iteration_summary
+from generate.loop.report import iteration_summary, too_long_counts
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, model_label, sampling_params
 from generate.sampling import gold_prompt_ids, pending_prompts
@@ -386,6 +386,7 @@ def run_spin(options: LoopOptions, workspace: Workspace, sets: dict[str, list[st
     return {
         **result,
         "final_sample_seconds": final_seconds,
+        "final_too_long": too_long_counts(sampled),
         "samples": [str(p) for p in samples if p],
         "gold_chain": chain_metrics,
     }
