@@ -180,3 +180,22 @@ def test_the_text_report_says_each_kappa_with_dashes_not_a_python_dict():
     section = {"team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": report}
     lines = labeller_lines(section)
     assert lines[1].endswith("κ bob -, cyd 0.0"), lines[1]
+
+
+def test_one_answer_flag_holds_at_its_bounds_exactly():
+    """One answer to ≥ 95 % of labels while the others' majority differs ≥ 20 % of the time: an always-desirable
+    labeller whose others differ on 6 of 30 items (agreement 24/30 = 0.8) was not flagged, since 1 − 0.8 is
+    0.19999999999999996 in floating point."""
+    base = {"task": "kto", "strength": None, "seconds": 9.0, "active_seconds": None, "left": None, "ranking": None,
+            "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
+    rows = []
+    for i in range(30):
+        truth = "undesirable" if i < 6 else "desirable"
+        for who, answer in (("ann", truth), ("bob", truth), ("always", "desirable")):
+            rows.append(base | {"item_id": f"c{i}", "annotator": who, "choice": answer})
+    labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+    report = {r["labeller"]: r for r in labeller_rows(labels, task="kto")}
+    assert report["always"]["loo_agreement"] == 0.8 and report["always"]["labels"] == 30
+    assert report["always"]["flags"] == [
+        "answers desirable to 100% of items while the others' majority differs on 20% of them"
+    ]
