@@ -95,8 +95,9 @@ def _chance_flags(row: dict) -> list[str]:
         and top["share"] >= ONE_ANSWER_SHARE
         and agreement <= 1 - ONE_ANSWER_DISAGREEMENT  # 1 - agreement >= 0.2 missed 24/30: 0.19999999999999996
     ):
+        share = _apart(top["share"], 1.0, 0, percent=True)  # 299 of 300 is 99.7%, not 100%
         return [
-            f"answers {top['choice']} to {top['share']:.0%} of items while the others' majority differs on "
+            f"answers {top['choice']} to {share} of items while the others' majority differs on "
             f"{1 - agreement:.0%} of them"
         ]
     flat = row.get("all_tied_rate")

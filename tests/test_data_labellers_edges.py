@@ -199,3 +199,21 @@ def test_one_answer_flag_holds_at_its_bounds_exactly():
     assert report["always"]["flags"] == [
         "answers desirable to 100% of items while the others' majority differs on 20% of them"
     ]
+
+
+def test_one_answer_flag_never_reads_100_percent_for_a_labeller_who_gave_another_answer():
+    """Said apart from its limit, as the other flags are: 299 of 300 labels one answer read "100%", as if they had
+    never given another."""
+    base = {"task": "kto", "strength": None, "seconds": 9.0, "active_seconds": None, "left": None, "ranking": None,
+            "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
+    rows = []
+    for i in range(300):
+        truth = "desirable" if i % 2 else "undesirable"
+        mostly = "undesirable" if i == 0 else "desirable"
+        for who, answer in (("ann", truth), ("bob", truth), ("mostly", mostly)):
+            rows.append(base | {"item_id": f"c{i}", "annotator": who, "choice": answer})
+    labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+    report = {r["labeller"]: r for r in labeller_rows(labels, task="kto")}
+    assert report["mostly"]["flags"] == [
+        "answers desirable to 99.7% of items while the others' majority differs on 50% of them"
+    ]
