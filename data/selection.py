@@ -8,6 +8,7 @@ uncertainty order hands out first the pairs on which the newest scoring model is
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -84,9 +85,10 @@ def without_labellers(
 def read_excluded(workspace: Path) -> tuple[str, ...]:
     """The labellers switched out of every verdict in ``workspace/excluded.json`` (the admin tab's switch), sorted;
     none without the file; spaces around a name are dropped, as the flag and the admin tab drop them. A symlink
-    there is refused unread; a damaged file is one line naming it (and the entry that is no name)."""
+    there, or a folder or any other non-file, is refused unread (it excluded nobody, silently); a damaged file is one
+    line naming it (and the entry that is no name)."""
     path = Path(workspace) / EXCLUDED_FILE
-    if not (path.is_file() or path.is_symlink()):
+    if not os.path.lexists(path):
         return ()
     with open_regular(path) as handle:
         try:

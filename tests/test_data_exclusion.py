@@ -389,3 +389,18 @@ def test_spaces_around_a_name_in_excluded_json_are_dropped_as_the_flags_are(ws, 
     _, said = export(ws, capsys, "--format", "dpo")
     assert "excluded labellers: mallory (excluded.json)" in said
     assert not capsys.readouterr().err
+
+
+def test_a_folder_at_excluded_json_is_one_line_not_nobody_excluded(ws, capsys):
+    """A folder named excluded.json was read as no file: every labeller counted, silently."""
+    ws, _ = ws
+    (ws.path / EXCLUDED_FILE).mkdir()
+    for command in (["stats"], ["export", "--format", "dpo"]):
+        capsys.readouterr()
+        assert main([command[0], "-w", str(ws.path), *command[1:]]) == 2
+        err = capsys.readouterr().err
+        assert (
+            err.startswith(f"error: {ws.path / EXCLUDED_FILE}: a symlink or special file")
+            and err.count("\n") == 1
+        )
+    assert not list((ws.path / "exports").glob("*.parquet"))
