@@ -54,6 +54,7 @@ EXCLUDE_LABELLER = field(
         "(ann bob), joined with commas (ann,bob; spaces around a name are dropped) or the flag repeated; names "
         "match in any Unicode normalisation",
         "metavar": "NAME",
+        "names": True,  # a stored name with a comma (a judge's folder) is one name: data.exclusion.flag_names
     },
 )
 

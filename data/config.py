@@ -258,6 +258,8 @@ def _construct(cls: type[T], values: dict[str, Any], prefix: str, where: Callabl
             field.metadata.get("folders") and _item_type(kind) is not None
         ):  # a folder's name may hold commas
             known[key] = _coerce_list(where(prefix + key), value, str, keep_paths=True)
+        elif field.metadata.get("names") and _item_type(kind) is not None:  # split once the names are known
+            known[key] = _coerce_list(where(prefix + key), value, str, split=False)
         elif field.metadata.get("whole") and _item_type(kind) is not None:  # JSON holds commas: not split
             known[key] = (
                 None if value is None else tuple(value if isinstance(value, list | tuple) else [value])
@@ -318,9 +320,12 @@ def _exists(path: str) -> bool:
         return False
 
 
-def _coerce_list(where: str, value: Any, item: Any, keep_paths: bool = False) -> tuple | None:
+def _coerce_list(
+    where: str, value: Any, item: Any, keep_paths: bool = False, split: bool = True
+) -> tuple | None:
     """A tuple of ``item`` from a list, a scalar, or comma-separated strings (flags give a list of strings);
-    ``keep_paths``: a string that names an existing file or folder as a whole is one value, commas and all."""
+    ``keep_paths``: a string that names an existing file or folder as a whole is one value, commas and all;
+    ``split=False``: each string as given, split later by what knows its values (`data.exclusion.flag_names`)."""
     if value is None:
         return None
     values = list(value) if isinstance(value, list | tuple) else [value]
@@ -329,7 +334,7 @@ def _coerce_list(where: str, value: Any, item: Any, keep_paths: bool = False) ->
         # `--exclude-labeller ""` excluded nobody, silently
         if isinstance(v, str) and not v.replace(",", "").strip():
             raise ConfigError(f"{where}: {v!r} names nothing; give a value or leave the option out")
-        if keep_paths and isinstance(v, str) and "," in v and _exists(v):
+        if isinstance(v, str) and (not split or (keep_paths and "," in v and _exists(v))):
             parts.append(v)
             continue
         parts += [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else [v]

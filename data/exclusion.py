@@ -82,6 +82,7 @@ def check_exclusion(workspace: Workspace, names: tuple[str, ...] | list[str] = (
         return Exclusion()
     annotators = pc.unique(workspace.read("labels", ["annotator"]).column("annotator")).to_pylist()
     known = {same_name(name) for name in annotators}
+    names = flag_names(names, known)
     unknown = [name for name in names if same_name(name) not in known]
     if unknown:
         raise PrefloopError(
@@ -92,6 +93,19 @@ def check_exclusion(workspace: Workspace, names: tuple[str, ...] | list[str] = (
         sources[name] = f"{FLAG} and {EXCLUDED_FILE}" if name in sources else EXCLUDED_FILE
     idle = tuple(sorted({same_name(name) for name in listed} - known))
     return Exclusion(sources, idle, workspace.path / EXCLUDED_FILE)
+
+
+def flag_names(values: tuple[str, ...] | list[str], known: set[str]) -> list[str]:
+    """The names the flag's ``values`` give: a value that is a stored annotator's name (`same_name`) as a whole is
+    that name, commas and all (a judge's folder may hold one: ``judge:/models/run,v2``); any other is split at its
+    commas, spaces around each name dropped."""
+    names = []
+    for value in values:
+        if same_name(value) in known:
+            names.append(value)
+        else:
+            names += [part.strip() for part in value.split(",") if part.strip()]
+    return names
 
 
 def _annotators(annotators: list[str]) -> str:

@@ -14,10 +14,12 @@ import pytest
 from data.__main__ import main
 from data.commands import EXPORT_KINDS
 from data.edits import edit_records
+from data.exclusion import flag_names
 from data.ranking import canonical_ranking, rank_item_id
 from data.records import Completion, Label, Pair, Prompt
 from data.selection import EXCLUDED_FILE
 from data.workspace import Workspace
+from train.__main__ import parse_train_options
 from train.pairs import kto_rows, preference_rows, rating_kto_rows, sft_rows
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -404,3 +406,33 @@ def test_a_folder_at_excluded_json_is_one_line_not_nobody_excluded(ws, capsys):
             and err.count("\n") == 1
         )
     assert not list((ws.path / "exports").glob("*.parquet"))
+
+
+def test_a_stored_name_with_a_comma_is_one_name_to_the_flag(ws, capsys):
+    """A judge run from a local folder is named by it, and a folder's name may hold a comma: `--exclude-labeller
+    judge:/models/run,v2` was split into `judge:/models/run` and `v2`, 'no labels by that name', so that judge could
+    not be excluded at all. A value that names a stored annotator as a whole is that name; others still split."""
+    ws, ids = ws
+    judge = "judge:/models/run,v2"
+    ws.append([Label(ids["pair"][7], judge, "pairwise", "a")])
+    counts, named = export(ws, capsys, "--format", "dpo", "--exclude-labeller", judge)
+    assert counts["excluded_only"] == 1 and named == f"excluded labellers: {judge} (--exclude-labeller)"
+    counts, named = export(ws, capsys, "--format", "dpo", "--exclude-labeller", f"{judge}", "bob, mallory")
+    assert (
+        named
+        == f"excluded labellers: bob (--exclude-labeller), {judge} (--exclude-labeller), mallory (--exclude-labeller)"
+    )
+    assert main(["stats", "-w", str(ws.path), "--exclude-labeller", judge]) == 0
+    assert f"excluded labellers: {judge} (--exclude-labeller)" in capsys.readouterr().out
+    assert parse_train_options(
+        ["-w", str(ws.path), "--exclude-labeller", judge, "ann,bob"]
+    ).exclude_labeller == (
+        judge,
+        "ann,bob",
+    )  # split by check_exclusion, where the stored names are known
+    assert flag_names((judge, "ann,bob", " mallory "), {judge, "ann", "bob", "mallory"}) == [
+        judge,
+        "ann",
+        "bob",
+        "mallory",
+    ]

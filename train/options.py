@@ -147,6 +147,7 @@ class TrainOptions:
             "joined with commas (ann,bob; spaces around a name are dropped); names match in any Unicode "
             "normalisation",
             "metavar": "NAME",
+            "names": True,  # a stored name with a comma (a judge's folder) is one name: data.exclusion.flag_names
         },
     )
     machine_weight: float = field(
