@@ -19,9 +19,10 @@ AGREEMENT_FLOOR = {"tau_with_others": 0.2, "r_with_others": 0.3}
 AGREEMENT_MIN_VALUES = 30
 ALL_TIED_SHARE = 0.5  # rank: flag a ranker who ties every answer in more than this share of >= 30 rankings
 # Choices: flag a labeller who gives one answer to at least this share of >= 30 labels while the other labellers'
-# majority on the same items differs at least ONE_ANSWER_DISAGREEMENT of the time (an always-"desirable" KTO
-# labeller scored 0.5 on balanced gold, above the gold flag's floor; a careful labeller on data that is mostly one
-# answer agrees with the others, so is not flagged).
+# majority on the same items differs at least ONE_ANSWER_DISAGREEMENT of the time, over >= 30 items it decides (an
+# always-"desirable" KTO labeller scored 0.5 on balanced gold, above the gold flag's floor; a careful labeller on data
+# that is mostly one answer agrees with the others, so is not flagged: over 2 shared items, a careless partner's
+# answers flagged one, "differs on 100%").
 ONE_ANSWER_SHARE = 0.95
 ONE_ANSWER_DISAGREEMENT = 0.2
 # Per task's gold figure (choices: accuracy; rank: mean τ-b with the gold rankings; rate: share of values within ±1 of
@@ -92,6 +93,7 @@ def _chance_flags(row: dict) -> list[str]:
         top is not None
         and agreement is not None
         and row["labels"] >= AGREEMENT_MIN_VALUES
+        and row["loo_compared"] >= AGREEMENT_MIN_VALUES
         and top["share"] >= ONE_ANSWER_SHARE
         and agreement <= 1 - ONE_ANSWER_DISAGREEMENT  # 1 - agreement >= 0.2 missed 24/30: 0.19999999999999996
     ):

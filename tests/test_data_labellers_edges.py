@@ -217,3 +217,27 @@ def test_one_answer_flag_never_reads_100_percent_for_a_labeller_who_gave_another
     assert report["mostly"]["flags"] == [
         "answers desirable to 99.7% of items while the others' majority differs on 50% of them"
     ]
+
+
+def test_one_answer_flag_needs_the_others_majority_on_as_many_items_as_the_labels():
+    """A careful labeller on data that is nearly all one answer, who shared 2 of their 40 items with a careless
+    labeller, was flagged: "the others' majority differs on 100%" of 2 items. The disagreement is read over >= 30
+    items the others decide, as the share over >= 30 labels."""
+    base = {"task": "pairwise", "strength": None, "seconds": 9.0, "active_seconds": None, "left": None,
+            "ranking": None, "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
+
+    def report(shared: int) -> dict:
+        rows = [
+            base | {"item_id": f"p{i}", "annotator": "ann", "choice": "b" if i == 39 else "a"}
+            for i in range(40)
+        ]
+        rows += [base | {"item_id": f"p{i}", "annotator": "bob", "choice": "b"} for i in range(shared)]
+        labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+        return {r["labeller"]: r for r in labeller_rows(labels)}["ann"]
+
+    few = report(2)
+    assert (few["loo_compared"], few["loo_agreement"], few["flags"]) == (2, 0.0, [])
+    many = report(30)
+    assert many["loo_compared"] == 30 and many["flags"] == [
+        "answers a to 98% of items while the others' majority differs on 100% of them"
+    ]
