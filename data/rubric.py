@@ -166,7 +166,10 @@ def rubric_from_dict(values: object, source: str, default_name: str = "rubric") 
         raise RubricError(f"{source}, field 'name': must be one line of text")
     entries = values.get("aspects")
     if not isinstance(entries, list) or not entries:
-        raise RubricError(f"{source}, field 'aspects': missing (a list of aspects)")
+        said = "missing" if entries is None else "empty" if isinstance(entries, list) else "not a list"
+        raise RubricError(
+            f"{source}, field 'aspects': {said} (a list of aspects: - name: ..., scale: [low, high])"
+        )
     aspects, seen = [], set()
     for i, entry in enumerate(entries):
         aspect = _aspect(entry, source, i)

@@ -60,8 +60,12 @@ def aspect(name="clarity", scale=(1, 5), description="How clear it is.", **extra
         ({"aspects": [aspect(name="Has Space")]}, r"'aspects\[0\].name': 'Has Space' must be lower-case"),
         ({"aspects": [aspect(name="prompt")]}, r"'aspects\[0\].name': 'prompt' must be .* not one of"),
         ({"aspects": [aspect(description="two\nlines")]}, r"'aspects\[0\].description': must be one line"),
-        ({"aspects": []}, r"field 'aspects': missing"),
-        ({"name": "r"}, r"field 'aspects': missing"),
+        ({"aspects": []}, r"field 'aspects': empty \(a list of aspects"),
+        ({"name": "r"}, r"field 'aspects': missing \(a list of aspects"),
+        (
+            {"aspects": {"clarity": {"scale": [1, 5]}}},
+            r"field 'aspects': not a list \(a list of aspects",
+        ),  # was "missing"
     ],
 )
 def test_bad_rubrics_name_the_file_and_field(values, message):
