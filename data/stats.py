@@ -189,6 +189,8 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
 
 # The columns that reference other tables' rows (besides each table's ids)
 REFERENCES = {
+    "gold": ["task", "item_id"],
+    "reflogps": [],  # a cache keyed by texts: its pair_id may be a ranking's or an edit's pair, in no table
     "completions": ["prompt_id", "parent_id"],
     "pairs": ["prompt_id", "completion_a", "completion_b"],
     "labels": ["task", "item_id", "ranking"],
@@ -208,7 +210,7 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     tables = {
         name: workspace.read(name, None if whole else REFERENCES.get(name, []))
         for name in READ_ORDER
-        if name in TABLES
+        if name in TABLES or name in REFERENCES  # gold and the reference log-probs too: every table's files
     }
     ids = {name: table.column("id").combine_chunks() for name, table in tables.items()}
     problems = []
@@ -241,6 +243,10 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     missing("model", models.filter(pc.is_valid(models.column("parent_id"))), "parent_id", "models")
     missing("score", tables["scores"], "pair_id", "pairs")
     missing("score", tables["scores"], "model_id", "models")
+    # a gold event names its item: a pair (pairwise) or a completion (kto, rate); a rank item's id is derived
+    gold = tables["gold"]
+    for task, known in (("pairwise", "pairs"), ("kto", "completions"), ("rate", "completions")):
+        missing(f"{task} gold", gold.filter(pc.equal(gold.column("task"), task)), "item_id", known)
     for batch, parts in sorted(workspace.orphans().items()):
         tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
         problems.append(

@@ -90,6 +90,43 @@ def test_validate_reports_dangling_references(tmp_path, capsys):
     assert "item_id no-such-pair does not exist" in capsys.readouterr().out
 
 
+def test_validate_reads_the_gold_table_as_every_reader_does(tmp_path, capsys):
+    """`validate` left the gold table unread: a gold part that `stats`, `export` and `gold` refuse (a pairwise gold
+    answer that is no choice) read "OK", and so did gold of an item that does not exist."""
+    import pyarrow.parquet as pq
+
+    from data import Workspace
+    from data.records import now
+
+    ws = Workspace.init(tmp_path / "ws")
+    event = {"id": "g1", "item_id": "no-such-pair", "task": "pairwise", "choice": "a", "source": "cli"}
+    event |= {"retracted": False, "ranking": None, "ratings": None, "rubric": None, "created_at": now()}
+    ws.append_rows(
+        {
+            "gold": [
+                event,
+                event | {"id": "g2", "item_id": "no-such-answer", "task": "kto", "choice": "desirable"},
+            ]
+        }
+    )
+    assert main(["validate", "-w", str(ws.path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "pairwise gold g1: item_id no-such-pair does not exist",
+        "kto gold g2: item_id no-such-answer does not exist",
+        f"{ws.path}: 2 problem(s)",
+    ]
+    part = next((ws.path / "gold").glob("*.parquet"))
+    table = pq.read_table(part)
+    pq.write_table(table.set_column(3, "choice", [["zzz", "desirable"]]), part)
+    assert main(["validate", "-w", str(ws.path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"error: {part}, row 0, field 'choice': pairwise choice 'zzz' is not one of a, b, tie, both_bad\n"
+    )
+
+
 def test_workspace_errors_are_one_line(tmp_path):
     result = run_cli("stats", "-w", tmp_path)
     assert result.returncode == 2
