@@ -249,8 +249,10 @@ def cmd_gold(args: Any) -> int:
     if args.rubric is not None and not args.rate_item and "rate" not in files.tasks:
         raise PrefloopError("--rubric goes with --rate-item or a gold FILE's ratings (it checks them)")
     marks += files.marks
+    left = ""
     if args.from_split:
-        marks += gold_from_split(workspace, args.from_split)
+        split_marks, left = gold_from_split(workspace, args.from_split)
+        marks += split_marks
     change = apply_gold(workspace, marks, list(args.remove), files.records)
     total = 0
     for (
@@ -267,7 +269,7 @@ def cmd_gold(args: Any) -> int:
     already = f", {change.unchanged} already gold with that answer" if change.unchanged else ""
     changed = f", {change.changed} of them a new answer for a gold item" if change.changed else ""
     summary = f"gold items: {total} (+{change.marked} marked{changed}{already}, -{change.removed} removed)"
-    print(summary + files.summary())
+    print(summary + files.summary() + (f"; {left}" if left else ""))
     return 0
 
 

@@ -12,7 +12,8 @@ import pyarrow.compute as pc
 from data.aggregate import latest_positions
 from data.annotators import IMPORT
 from data.errors import PrefloopError
-from data.gold import CLI, ITEM_TABLES, Mark
+from data.gold import CLI, Mark
+from data.ranking import rank_item_id
 from data.rubric import load_rubric
 from data.workspace import Workspace
 
@@ -21,39 +22,63 @@ CHOICE_TASKS = ("pairwise", "kto")  # the tasks whose gold a file or a split's i
 LABEL_COLUMNS = ["item_id", "annotator", "task", "choice", "retracted", "created_at"]
 
 
-def gold_from_split(workspace: Workspace, split: str) -> list[Mark]:
+def gold_from_split(workspace: Workspace, split: str) -> tuple[list[Mark], str]:
     """Per task, the pairs (pairwise) and completions (kto) whose prompt is in ``split`` and that arrived with an
     imported preference or KTO label (its latest import label), that label as their answer; none is an error.
-    Reads the items of that split's prompts and their labels only, not every label: an item's id is a digest of
-    its prompt's, so the rows of one id are of one prompt (every prompt's split is read: a row's id says nothing of
-    its split)."""
+    With them, what the split's imported rankings and ratings are left out as (`_left_out`: they were passed over
+    unsaid). Reads the items of that split's prompts and their labels only, not every label: an item's id is a
+    digest of its prompt's, so the rows of one id are of one prompt (every prompt's split is read: a row's id says
+    nothing of its split)."""
     prompts = workspace.read("prompts", ["split"])
     in_split = prompts.column("id").filter(pc.equal(prompts.column("split"), split)).combine_chunks()
+    completions = workspace.read("completions", ["prompt_id", "round"], ("prompt_id", in_split))
+    rounds = zip(completions.column("prompt_id").to_pylist(), completions.column("round").to_pylist())
     items = {
-        task: workspace.read(ITEM_TABLES[task][0], ["prompt_id"], ("prompt_id", in_split)).column("id")
-        for task in CHOICE_TASKS
+        "pairwise": workspace.read("pairs", ["prompt_id"], ("prompt_id", in_split)).column("id"),
+        "kto": completions.column("id"),
+        "rate": completions.column("id"),
+        "rank": pa.chunked_array([pa.array(sorted({rank_item_id(*key) for key in rounds}), pa.string())]),
     }
-    labels = workspace.read(
-        "labels", LABEL_COLUMNS, ("item_id", pa.concat_arrays([i.combine_chunks() for i in items.values()]))
-    )
+    asked = pa.concat_arrays([items[task].combine_chunks() for task in ("pairwise", "kto", "rank")])
+    latest = _latest_imported(workspace.read("labels", LABEL_COLUMNS, ("item_id", asked)), items)
     out = []
     for task in CHOICE_TASKS:
-        mine = labels.filter(
-            pc.and_(
-                pc.and_(pc.equal(labels.column("annotator"), IMPORT), pc.equal(labels.column("task"), task)),
-                pc.is_in(labels.column("item_id"), value_set=items[task].combine_chunks()),
-            )
-        )
-        latest = mine.take(latest_positions(mine))
-        latest = latest.filter(pc.invert(latest.column("retracted"))).sort_by("item_id")
-        ids, answers = latest.column("item_id").to_pylist(), latest.column("choice").to_pylist()
+        ids, answers = latest[task].column("item_id").to_pylist(), latest[task].column("choice").to_pylist()
         if ids:
             out.append(Mark(task, ids, answers, f"split:{split}"))
+    left = _left_out(latest)
+    why = "a split gives pairwise and KTO gold; give their file for rank and rate gold"
     if not out:
         raise PrefloopError(
             f"--from-split {split}: no pair or completion of that split has an imported preference or KTO label"
+            + (f" (it has {left}: {why})" if left else "")
         )
+    return out, f"--from-split {split} left out {left} ({why})" if left else ""
+
+
+def _latest_imported(labels: pa.Table, items: dict[str, pa.ChunkedArray]) -> dict[str, pa.Table]:
+    """Per task, the `import` annotator's latest label in force on each of the task's ``items``, by item id."""
+    out = {}
+    for task, ids in items.items():
+        mine = labels.filter(
+            pc.and_(
+                pc.and_(pc.equal(labels.column("annotator"), IMPORT), pc.equal(labels.column("task"), task)),
+                pc.is_in(labels.column("item_id"), value_set=ids.combine_chunks()),
+            )
+        )
+        latest = mine.take(latest_positions(mine))
+        out[task] = latest.filter(pc.invert(latest.column("retracted"))).sort_by("item_id")
     return out
+
+
+def _left_out(latest: dict[str, pa.Table]) -> str:
+    """The split's imported rankings and ratings, which no gold comes of (`gold_from_split`); "" where it has none."""
+    counts = [
+        f"{latest[task].num_rows} imported {noun}"
+        for task, noun in (("rank", "rankings"), ("rate", "ratings"))
+        if latest[task].num_rows
+    ]
+    return " and ".join(counts)
 
 
 def gold_from_flags(args: Any) -> list[Mark]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from data.__main__ import main
 from data.gold import read_gold
+from data.ranking import rank_item_id
 from data.records import prompt_id
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
@@ -81,5 +82,38 @@ def test_from_split_reads_the_labels_of_that_splits_items_only(tmp_path, monkeyp
     test_answers = ws.read("completions", ["prompt_id"], ("prompt_id", [paris])).column("id").to_pylist()
     reads = table_reads(monkeypatch, "labels")
     assert main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 0
-    assert reads[0] == ("item_id", tuple(sorted([test_pair, *test_answers])))
+    rank_item = rank_item_id(paris, 0)  # its imported rankings are counted, not made gold
+    assert reads[0] == ("item_id", tuple(sorted([test_pair, *test_answers, rank_item])))
     assert read_gold(ws).to_pylist() == [{"item_id": test_pair, "choice": "a", "source": "split:test"}]
+
+
+def test_from_split_counts_the_imported_rankings_and_ratings_it_leaves_out(tmp_path, capsys):
+    """A split's imported rankings and ratings make no gold (a split gives pairwise and KTO gold): they were passed
+    over unsaid, beside the split's preferences or in an error that said only that it had none."""
+    ws = Workspace.init(tmp_path / "ws")
+    rating = dict.fromkeys(["helpfulness", "correctness", "coherence", "complexity", "verbosity"], 2)
+    ranked = {"prompt": "Capital of Italy?", "completions": ["Rome.", "Milan.", "Turin."], "ranking": "1>3>2"}
+    rated = {"prompt": "2 + 2?", "response": "4", "ratings": rating}
+    assert (
+        main(
+            ["import", "-w", str(ws.path), str(write(tmp_path / "r.jsonl", ranked, rated)), "--split", "test"]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --from-split test: no pair or completion of that split has an imported preference or KTO label (it "
+        "has 1 imported rankings and 1 imported ratings: a split gives pairwise and KTO gold; give their file for "
+        "rank and rate gold)\n"
+    )
+    assert (
+        main(["import", "-w", str(ws.path), str(write(tmp_path / "p.jsonl", PARIS)), "--split", "test"]) == 0
+    )
+    capsys.readouterr()
+    assert main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 0
+    assert capsys.readouterr().out == (
+        "gold items: 1 (+1 marked, -0 removed); --from-split test left out 1 imported rankings and 1 imported "
+        "ratings (a split gives pairwise and KTO gold; give their file for rank and rate gold)\n"
+    )
+    assert [task for task in ("pairwise", "rank", "rate") if read_gold(ws, task).num_rows] == ["pairwise"]
