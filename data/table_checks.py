@@ -184,6 +184,14 @@ def _check_ratings(table: pa.Table, rated: pa.ChunkedArray, source: str, noun: s
 def _check_labels(table: pa.Table, source: str, has: set[str], noun: str = "label") -> None:
     if "task" in has:
         _check_domain(table, "task", TASKS, source)
+    if (
+        "annotator" in has
+    ):  # a blank name is nobody's: no flag or excluded.json entry can name it to exclude it
+        row = _first_bad(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(table.column("annotator"))), 0))
+        if row is not None:
+            raise SchemaError(
+                source, "annotator must name who labelled (not empty or blank)", row=row, field="annotator"
+            )
     unchosen = (
         pc.invert(pc.is_in(table.column("task"), value_set=pa.array(list(CHOICES))))
         if "task" in has

@@ -50,6 +50,15 @@ def test_missing_column_and_null_and_strength_are_reported():
         conform(labels_table(strength=7), "labels", "f")
 
 
+@pytest.mark.parametrize("name", ["", "  ", "\t"])
+def test_a_blank_annotator_is_refused_like_a_null_one(name):
+    """A label by "" was stored (by the Python API) and read: a labeller shown as ": 6 labels" whom neither
+    --exclude-labeller nor excluded.json can name (both refuse a blank name)."""
+    with pytest.raises(SchemaError, match="row 1, field 'annotator': annotator must name who labelled"):
+        conform(labels_table(annotator=name), "labels", "f")
+    assert conform(labels_table(annotator=" cyd "), "labels", "f").num_rows == 2  # blank only, not spaced
+
+
 def test_unknown_column_is_an_error():
     with pytest.raises(SchemaError, match="unknown column"):
         conform(labels_table().append_column("extra", pa.array([1, 2])), "labels", "f")
