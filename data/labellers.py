@@ -31,6 +31,7 @@ import pyarrow as pa
 from data import dawid_skene
 from data.aggregate import current_labels
 from data.annotators import human_labels, same_name
+from data.errors import one_line
 from data.intervals import as_figure, wilson_interval
 from data.labeller_flags import flags
 from data.machine import cohen_kappa
@@ -276,7 +277,8 @@ def _with_interval(row: dict, key: str) -> str:
 def _row_line(task: str, row: dict) -> str:
     """One labeller's figures of ``task`` as one line."""
     row = _dashed(row)
-    head = f"{row['labeller']}{' (excluded)' if row['excluded'] else ''}: {row['labels']} labels"
+    name = one_line(row["labeller"])  # a name the Python API stored with a newline stays on its line
+    head = f"{name}{' (excluded)' if row['excluded'] else ''}: {row['labels']} labels"
     pace = f"skip {row['skip_rate']}, median {row['median_seconds']} s, {row['labels_per_hour']}/h"
     gold = _dashed(row["gold"])
     if task == "rank":
@@ -314,7 +316,10 @@ def _row_line(task: str, row: dict) -> str:
 def _kappa_text(kappas: dict[str, float | None]) -> str:
     """``bob 0.42, cyd -``: κ against each labeller, - where it is undefined (both gave one and the same answer to
     every shared item: chance explains all their agreement); - alone where nobody shares enough items."""
-    return ", ".join(f"{other} {'-' if value is None else value}" for other, value in kappas.items()) or "-"
+    return (
+        ", ".join(f"{one_line(other)} {'-' if value is None else value}" for other, value in kappas.items())
+        or "-"
+    )
 
 
 def labeller_lines(report: dict) -> list[str]:

@@ -241,3 +241,21 @@ def test_one_answer_flag_needs_the_others_majority_on_as_many_items_as_the_label
     assert many["loo_compared"] == 30 and many["flags"] == [
         "answers a to 98% of items while the others' majority differs on 100% of them"
     ]
+
+
+def test_a_name_with_a_newline_stays_on_its_labellers_line():
+    """The Python API stores any name: one holding a newline printed a line of its own, such as a forged FLAG."""
+    base = {"task": "pairwise", "strength": None, "seconds": 9.0, "active_seconds": None, "left": None,
+            "ranking": None, "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
+    evil = "evil\n    FLAG forged"
+    rows = [
+        base | {"item_id": f"i{i}", "annotator": who, "choice": "a"}
+        for i in range(20)
+        for who in ("ann", evil)
+    ]
+    labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+    section = {"team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": labeller_rows(labels)}
+    lines = labeller_lines(section)
+    assert len(lines) == 3  # the team's line, ann's, evil's: no line of its own for the name's second part
+    assert lines[2].startswith("  evil\\n    FLAG forged: 20 labels") and "κ ann -" in lines[2]
+    assert "κ evil\\n    FLAG forged -" in lines[1]
