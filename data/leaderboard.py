@@ -222,10 +222,32 @@ def workspace_board(
     tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
+    _check_votes_left(tables, labels, by, gold, excluded)
     rows = leaderboard(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold
     )
     return Board(rows, by, side_preferences(tables["pairs"], labels) if by == PEOPLE else {})
+
+
+def _check_votes_left(
+    tables: dict[str, pd.DataFrame],
+    labels: pd.DataFrame,
+    by: str,
+    gold: pd.DataFrame,
+    excluded: Sequence[str],
+) -> None:
+    """A board whose every vote is an ``excluded`` labeller's says so (``labels``: the others'): it said "no votes
+    by people on arena pairs yet (label them ...)" of votes that were there, all left out."""
+    pairs, completions = tables["pairs"], tables["completions"]
+    if (
+        excluded
+        and not len(votes_table(pairs, completions, labels, by, gold))
+        and len(votes_table(pairs, completions, tables["labels"], by, gold))
+    ):
+        raise PrefloopError(
+            f"every vote by {by} on arena pairs is an excluded labeller's (excluded: {', '.join(excluded)}): no "
+            "board without them"
+        )
 
 
 def leaderboard(

@@ -433,6 +433,28 @@ def test_excluded_labellers_votes_leave_the_leaderboard(tmp_path, capsys):
     assert "nobody" in capsys.readouterr().err
 
 
+def test_a_board_whose_every_vote_is_excluded_says_so(tmp_path, capsys):
+    """It said "no votes by people on arena pairs yet (label them ...)" of votes that were there, all of them an
+    excluded labeller's; a judge's board with that judge excluded said none had judged."""
+    from data.__main__ import main
+
+    games = [(p, "A", "B", "ann", "a") for p in range(4)] + [
+        (p, "A", "B", "judge:j", "b") for p in range(4, 8)
+    ]
+    ws = arena_workspace(tmp_path / "ws", games)
+    argv = ["leaderboard", "-w", str(ws), "--bootstrap", "50"]
+    for by, who in (("people", "ann"), ("judge:j", "judge:j")):
+        capsys.readouterr()
+        assert main([*argv, "--by", by, "--exclude-labeller", who]) == 2
+        assert capsys.readouterr().err == (
+            f"error: every vote by {by} on arena pairs is an excluded labeller's (excluded: {who}): no board "
+            "without them\n"
+        )
+    assert (
+        main([*argv, "--exclude-labeller", "judge:j"]) == 0
+    )  # the people's board: the judge's votes are none of it
+
+
 def test_a_workspace_without_arena_pairs_says_how_to_make_them(tmp_path, capsys):
     """An empty workspace said 'no votes by people on arena pairs yet (label them ...)': there was nothing to
     label. It names the command that samples the arena, and writes no plot."""
