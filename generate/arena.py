@@ -113,7 +113,11 @@ def resolve_arena(
         elif models is not None and name in set(models["id"]):
             entry = get_model(workspace, name)
         else:
-            entry = _known(workspace, _location(name), "external")
+            try:
+                location = _location(name)
+            except PrefloopError as exc:  # the name alone was "nosuch: not a model", the flag unnamed
+                raise PrefloopError(f"--arena {exc}; nothing written") from exc
+            entry = _known(workspace, location, "external")
         same = next((e for e in found if e.id == entry.id or same_model(e.path, entry.path)), None)
         if same is None:
             found.append(entry)

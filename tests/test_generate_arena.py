@@ -171,7 +171,7 @@ def snapshot(path):
         ("base,newest", [], "--arena base,newest: no model is newest yet: the manifest has no models"),
         ("newest,base", [], "--arena newest,base: no model is newest yet"),
         ("base,{model}", [], "names fewer than two distinct models"),
-        ("base,{missing}", [], "{missing}: not a model"),
+        ("base,{missing}", [], "--arena {missing}: not a model"),
         ("base,{other}", ["--judge", "rm"], "no reward model 'rm'"),
     ],
 )
