@@ -314,7 +314,7 @@ def cmd_leaderboard(args: Any) -> int:
     board = workspace_board(workspace, args.by, args.bootstrap, args.seed, exclusion.names)
     png = plot_leaderboard(board.rows, args.by, workspace.path / "leaderboard.png")
     if args.json:
-        print(board_json(board.rows, args.by, exclusion.names, board.sided))
+        print(board_json(board.rows, args.by, exclusion.names, board.sided, board.unvoted))
     else:
         print("\n".join(board_text(board, exclusion.line(), png)))
     return 0

@@ -20,6 +20,7 @@ from data.leaderboard import (
     fit_strengths,
     leaderboard,
     lineage_order,
+    unvoted_models,
     votes_table,
 )
 from data.leaderboard_simulation import simulation_check, win_rate_coverage
@@ -496,3 +497,22 @@ def test_a_peoples_board_reads_its_labels_and_pairs_once(tmp_path, monkeypatch, 
     assert main(["leaderboard", "-w", str(ws), "--bootstrap", "20"]) == 0
     assert "arena leaderboard by people" in capsys.readouterr().out
     assert reads["labels"] == reads["pairs"] == 1
+
+
+def test_an_arena_model_without_votes_is_named_under_the_board():
+    """A model sampled into the arena whose pairs nobody (of the board's voters) has voted on yet had no row and
+    no word: the board looked like a two-model arena. It is named under the table and in the JSON; a model that
+    never entered the arena (D) is not."""
+    games = [(p, "A", "B", "ann", "a") for p in range(3)] + [(p, "A", "C", "judge:x", "b") for p in range(3)]
+    pairs, completions, labels, models = games_tables(games)
+    rows = leaderboard(pairs, completions, labels, models, samples=10)
+    assert [r.model for r in rows] == ["A", "B"]
+    unvoted = unvoted_models(pairs, completions, models, rows)
+    assert unvoted == [{"model": "C", "name": "dpo r2 C (C)"}]
+    note = "not on the board, as no vote is on their arena pairs yet: dpo r2 C (C)"
+    assert board_lines(rows, "people", unvoted=unvoted)[-1] == note
+    assert strict_json(board_json(rows, "people", unvoted=unvoted))["unvoted"] == unvoted
+    judged = leaderboard(pairs, completions, labels, models, by="judge:x", samples=10)
+    assert unvoted_models(pairs, completions, models, judged) == [{"model": "B", "name": "dpo r1 B (B)"}]
+    assert strict_json(board_json(judged, "judge:x"))["unvoted"] == []
+    assert not any(line.startswith("not on the board") for line in board_lines(judged, "judge:x"))
