@@ -389,6 +389,8 @@ def run_arena(
         # Pairs without a verdict marker in either order: nothing written for them, a rerun asks again.
         if verdicts.get("unreadable"):
             result["judge_unreadable"] = verdicts["unreadable"]
+        if verdicts.get("inconsistent"):  # ties where the judge's two orders disagreed: position bias
+            result["judge_inconsistent"] = verdicts["inconsistent"]
         if verdicts.get(TOO_LONG):  # longer than the judge's context: not asked, a rerun asks again
             result["judge_too_long"] = verdicts[TOO_LONG]
     return result

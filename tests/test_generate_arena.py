@@ -359,6 +359,32 @@ def test_an_arena_judge_without_readable_verdicts_says_so(tmp_path, three_models
     assert len(Workspace(ws).frame("labels")) == 0
 
 
+class FirstShown:
+    """A judge engine that always prefers the answer shown first: pure position bias."""
+
+    name = "hf"
+    context_length = None  # every prompt fits
+
+    def sample(self, prompts, n, params):
+        return [[Sample("[[A]]", 3, "stop", 0)] for _ in prompts]
+
+
+def test_a_judge_whose_two_orders_disagree_is_said_apart_from_its_ties(
+    tmp_path, three_models, monkeypatch, capsys
+):
+    """Both orders contradicting each other give a tie (position bias, not a preference); the summaries said
+    `tie N` (or only `judged N`) as if the judge had found the answers equal."""
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: FirstShown())
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    ws = tmp_path / "ws"
+    argv = arena_args(ws, three_models[:2], write_prompts(tmp_path / "p.json", 3), "--judge", "biased")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "judged 3" in out and "judge_inconsistent 3" in out
+    assert main(["-w", str(ws), "--judge", "other", "--kinds", "arena", "--engine", "hf"]) == 0
+    assert "judged 3 pairs (a 0, b 0, tie 3 (inconsistent 3), unreadable 0)" in capsys.readouterr().out
+
+
 def test_an_arena_rerun_says_how_many_pairs_the_judge_had_voted_on(
     tmp_path, three_models, monkeypatch, capsys
 ):
