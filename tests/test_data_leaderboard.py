@@ -288,14 +288,20 @@ def test_a_negative_seed_is_one_line(tmp_path, capsys):
 
 
 def test_a_bootstrap_count_out_of_range_is_one_line(tmp_path, capsys):
-    """A bad-input pass: `--bootstrap 99999999999999` was numpy's MemoryError traceback (21 PiB of draws)."""
+    """A bad-input pass: `--bootstrap 99999999999999` was numpy's MemoryError traceback (21 PiB of draws), and
+    `--bootstrap 1` printed a 95 % interval of no width ("+0.78 to +0.78" around a strength of +0.495): under 40
+    resamples the interval's ends are the extreme draws."""
     from data.__main__ import main
 
     ws = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a" if p % 2 else "b") for p in range(4)])
-    for count in ("0", str(10**14)):
+    for count in ("0", "1", "39", str(10**14)):
         assert main(["leaderboard", "-w", str(ws), "--bootstrap", count]) == 2
-        assert capsys.readouterr().err == f"error: --bootstrap {count}: must be in 1..10000\n"
+        assert capsys.readouterr().err == (
+            f"error: --bootstrap {count}: must be in 40..10000 (fewer resamples than 40 leave a 95 % interval's "
+            "ends at the extreme draws)\n"
+        )
     assert not (ws / "leaderboard.png").exists()
+    assert main(["leaderboard", "-w", str(ws), "--bootstrap", "40"]) == 0
 
 
 def games_tables(games):
@@ -494,7 +500,7 @@ def test_a_peoples_board_reads_its_labels_and_pairs_once(tmp_path, monkeypatch, 
     ws = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
     reads, frame = Counter(), Workspace.frame
     monkeypatch.setattr(Workspace, "frame", lambda self, name: reads.update([name]) or frame(self, name))
-    assert main(["leaderboard", "-w", str(ws), "--bootstrap", "20"]) == 0
+    assert main(["leaderboard", "-w", str(ws), "--bootstrap", "40"]) == 0
     assert "arena leaderboard by people" in capsys.readouterr().out
     assert reads["labels"] == reads["pairs"] == 1
 
