@@ -246,7 +246,7 @@ def workspace_board(
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
     rows = leaderboard(
-        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold
+        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold, excluded
     )
     sided = side_preferences(tables["pairs"], labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
@@ -262,9 +262,11 @@ def leaderboard(
     samples: int = BOOTSTRAP,
     seed: int = 0,
     gold: pd.DataFrame | None = None,
+    excluded: Sequence[str] = (),
 ) -> list[Row]:
     """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`, which takes
-    ``gold``); the reference (strength 0) is the first model in lineage order (the base)."""
+    ``gold``); the reference (strength 0) is the first model in lineage order (the base). ``excluded``: the
+    labellers whose labels were left out of ``labels``, named where no vote is left."""
     if by != PEOPLE and not is_machine_labeller(by):
         raise PrefloopError(
             f"--by {by}: one of {PEOPLE}, {JUDGE_PREFIX}NAME or {RM_PREFIX}ID (a machine labeller)"
@@ -283,7 +285,9 @@ def leaderboard(
             else "judge them: `python -m generate --judge MODEL --kinds arena`"
         )
         voted = f"; machine votes there are by {', '.join(machines)}" if machines else ""
-        raise PrefloopError(f"no votes by {by} on arena pairs yet ({how}{voted})")
+        # with every voter excluded it said "yet ... label them", as if nobody had voted
+        besides = f" besides those of the excluded labellers ({', '.join(excluded)})" if excluded else " yet"
+        raise PrefloopError(f"no votes by {by} on arena pairs{besides} ({how}{voted})")
     votes = one_label_per_model(votes, models)
     if not len(votes):
         raise PrefloopError(f"the votes by {by} on arena pairs all compare a model with itself: no board")

@@ -522,3 +522,17 @@ def test_an_arena_model_without_votes_is_named_under_the_board():
     assert unvoted_models(pairs, completions, models, judged) == [{"model": "B", "name": "dpo r1 B (B)"}]
     assert strict_json(board_json(judged, "judge:x"))["unvoted"] == []
     assert not any(line.startswith("not on the board") for line in board_lines(judged, "judge:x"))
+
+
+def test_a_board_whose_every_voter_is_excluded_says_so(tmp_path, capsys):
+    """With every voter excluded the board said "no votes by people on arena pairs yet (label them ...)", as if
+    nobody had voted."""
+    from data.__main__ import main
+
+    ws = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(3)])
+    assert main(["leaderboard", "-w", str(ws), "--exclude-labeller", "ann"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: no votes by people on arena pairs besides those of the excluded labellers (ann)"
+    )
+    assert err.count("\n") == 1 and " yet " not in err
