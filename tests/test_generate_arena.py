@@ -117,6 +117,32 @@ def test_every_model_answers_the_same_prompts_with_the_same_seeds(tmp_path, thre
     assert "arena_prompts 3," in out and "arena_prompts_answered" not in out
 
 
+def test_a_rerun_says_which_models_had_answered_and_starts_none_of_them(
+    tmp_path, three_models, monkeypatch, caplog
+):
+    """A rerun logged "model X answers 3 test prompts" for every model, and started each one's sampling process,
+    when none had a prompt left to answer."""
+    import logging
+
+    from generate import arena
+
+    argv = arena_args(
+        tmp_path / "ws", three_models[:2], write_prompts(tmp_path / "p.json", 3), "--limit", "2"
+    )
+    assert main(argv) == 0
+    monkeypatch.setattr(arena, "run_isolated", lambda *args, **kwargs: pytest.fail("a model was sampled"))
+    with caplog.at_level(logging.INFO, logger="generate.arena"):
+        assert main(argv) == 0
+    said = [r.getMessage().split(" answers ")[1] for r in caplog.records if " answers " in r.getMessage()]
+    assert said == ["0 of the 2 train prompts"] * 2
+    monkeypatch.undo()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="generate.arena"):
+        assert main([*argv[:-2], "--limit", "3"]) == 0
+    said = [r.getMessage().split(" answers ")[1] for r in caplog.records if " answers " in r.getMessage()]
+    assert said == ["1 of the 3 train prompts"] * 2
+
+
 def test_arena_pairs_per_prompt_draws_k_pairs(tmp_path, three_models):
     ws = tmp_path / "ws"
     args = arena_args(ws, three_models, write_prompts(tmp_path / "p.json", 4), "--arena-pairs", "1")
