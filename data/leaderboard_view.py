@@ -129,11 +129,26 @@ def board_notes(
     open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
     notes = [STANDING_NOTES[s] for s in open_] + [
         few_prompts_line(rows),
+        unmet_line(rows),
         unvoted_line(unvoted),
         excluded_line,
         side_line(sided or {}),
     ]
     return list(filter(None, notes))
+
+
+def unmet_line(rows: list[Row]) -> str:
+    """The table's note on the models with a strength but no win rate: never in a voted pair with the reference
+    (its "-" went unexplained, and a model whose answers were the reference's on every prompt, so never paired
+    with it, showed a strength only the models it met gave it); "" when there is none."""
+    names = [r.name for r in rows[1:] if not r.games and r.standing != "unrated"]
+    if not names:
+        return ""
+    return (
+        f"win rate -: {', '.join(names)} never met the reference in a voted pair: the strength comes through the "
+        "models it met (answers identical to another model's are never paired: `generate --arena` counts them as "
+        "`identical`)"
+    )
 
 
 def unvoted_line(unvoted: list[dict]) -> str:

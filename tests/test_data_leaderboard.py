@@ -536,3 +536,20 @@ def test_a_board_whose_every_voter_is_excluded_says_so(tmp_path, capsys):
         "error: no votes by people on arena pairs besides those of the excluded labellers (ann)"
     )
     assert err.count("\n") == 1 and " yet " not in err
+
+
+def test_a_model_that_never_met_the_reference_says_why_it_has_no_win_rate():
+    """C met only B (its answers to A's prompts were A's, so never paired with them): its win rate read "-" with
+    no word, beside a strength that only B's votes gave it."""
+    games = [(p, "A", "B", "ann", "a" if p % 3 else "b") for p in range(6)]
+    games += [(p, "B", "C", "ann", "b" if p % 2 else "a") for p in range(6)]
+    rows = leaderboard(*games_tables(games), samples=50)
+    assert [(r.model, r.standing, r.games, r.win_rate) for r in rows[1:]] == [
+        ("B", "rated", 6, pytest.approx(1 / 3)),
+        ("C", "rated", 0, None),
+    ]
+    assert board_lines(rows, "people")[-1].startswith(
+        "win rate -: dpo r2 C (C) never met the reference in a voted pair: the strength comes through the models"
+    )
+    met = leaderboard(*games_tables(games[:6]), samples=50)
+    assert not any(line.startswith("win rate -") for line in board_lines(met, "people"))
