@@ -226,9 +226,10 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
         for r in board.rows
     ]  # fmt: skip
     columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]
-    # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, who is left out,
-    # who votes by the side of the screen
-    notes = board_notes(board.rows, excluded_line(dict.fromkeys(excluded, "excluded.json")), board.sided)
+    # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, models without a
+    # vote, who is left out, who votes by the side of the screen
+    excluding = excluded_line(dict.fromkeys(excluded, "excluded.json"))
+    notes = board_notes(board.rows, excluding, board.sided, board.unvoted)
     return (
         "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
         + table_html(columns, cells)

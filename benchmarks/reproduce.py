@@ -8,7 +8,8 @@
 The documented values live in one place, `benchmarks/documented.json` (with the commands, the metrics file and a
 tolerance and target per metric). Per metric it prints the documented value, the rerun's, whether the rerun
 reproduces it (within the tolerance) and whether it meets the target. Exit status 0 when every target is met and
-every value reproduced, 1 otherwise. ``--extra "FLAGS"`` appends flags to a recipe's last command (a smoke run on a
+every value reproduced, 1 otherwise, 2 where a recipe's command fails or its metrics file does not read (one line
+naming it). ``--workspace`` is one recipe's (each imports its own data), so it takes a recipe, not ``all``. ``--extra "FLAGS"`` appends flags to a recipe's last command (a smoke run on a
 tiny model: ``--extra "--model /path/to/tiny --max-steps 1"``); such a run is not a reproduction.
 """
 
@@ -66,6 +67,10 @@ def report_lines(name: str, rows: list[dict]) -> list[str]:
     return lines
 
 
+class RecipeFailed(Exception):
+    """A recipe's command exited non-zero (its own error line is above): exit status 2, not 1 (not reproduced)."""
+
+
 def run_recipe(recipe: dict, workspace: Path, extra: str, python: str) -> None:
     commands = [c.format(workspace=workspace) for c in recipe["commands"]]
     for index, command in enumerate(commands):
@@ -73,7 +78,23 @@ def run_recipe(recipe: dict, workspace: Path, extra: str, python: str) -> None:
         if argv[0] == "python":
             argv[0] = python
         print("$ " + shlex.join(argv), flush=True)
-        subprocess.run(argv, cwd=ROOT, check=True)
+        status = subprocess.run(argv, cwd=ROOT).returncode
+        # check=True printed CalledProcessError's traceback, and exit status 1 read as "not reproduced"
+        if status:
+            raise RecipeFailed(f"`{shlex.join(argv)}` exited with status {status}; nothing compared")
+
+
+def read_metrics(path: Path) -> dict:
+    """The recipe's metrics file, else `RecipeFailed` naming it."""
+    if not path.is_file():
+        raise RecipeFailed(f"{path}: no metrics file (did the run finish?)")
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecipeFailed(f"{path}: does not read as JSON ({exc})") from exc
+    if not isinstance(metrics, dict):
+        raise RecipeFailed(f"{path}: not a JSON object of metrics")
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,17 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.compare_only and not args.workspace:
         parser.error("--compare-only needs --workspace")
+    # each recipe imports its own data: one workspace would mix them
+    if args.recipe == "all" and args.workspace:
+        parser.error("--workspace is one recipe's workspace: name the recipe, not all")
     ok = True
     for name in recipes if args.recipe == "all" else [args.recipe]:
         recipe = documented[name]
         workspace = args.workspace or Path(tempfile.mkdtemp(prefix=f"reproduce-{name}-")) / "ws"
-        if not args.compare_only:
-            run_recipe(recipe, workspace, args.extra, args.python)
-        metrics_file = Path(recipe["metrics_file"].format(workspace=workspace))
-        if not metrics_file.is_file():
-            print(f"error: {metrics_file}: no metrics file (did the run finish?)", file=sys.stderr)
+        try:
+            if not args.compare_only:
+                run_recipe(recipe, workspace, args.extra, args.python)
+            metrics = read_metrics(Path(recipe["metrics_file"].format(workspace=workspace)))
+        except RecipeFailed as exc:
+            print(f"error: {name}: {exc}", file=sys.stderr)
             return 2
-        rows = compare(json.loads(metrics_file.read_text()), recipe["metrics"])
+        rows = compare(metrics, recipe["metrics"])
         print("\n".join(report_lines(name, rows)))
         print(
             f"  documented on: {recipe['measured']}" + ("  [smoke run: --extra given]" if args.extra else "")

@@ -53,6 +53,10 @@ from data.workspace import Workspace
 SHOWN = 10  # conflicts a merge names one by one
 # leaderboard resamples: each holds a draw per prompt (10,000 of them over 10,000 prompts: 800 MB of draws)
 MAX_BOOTSTRAP = 10_000
+# ... and the fewest: a 95 % percentile interval's ends are the 2.5 % and 97.5 % points of the resamples, which under
+# 40 of them are the extreme draws or between them (`--bootstrap 1` printed "+0.78 to +0.78", a 95 % interval of no
+# width that left out the strength, +0.495)
+MIN_BOOTSTRAP = 40
 
 
 def build_parser(prog: str = "python -m data") -> argparse.ArgumentParser:
@@ -275,8 +279,11 @@ def cmd_gold(args: Any) -> int:
 
 def cmd_leaderboard(args: Any) -> int:
     workspace = Workspace(args.workspace)
-    if not 1 <= args.bootstrap <= MAX_BOOTSTRAP:  # 10**14 resamples was numpy's MemoryError traceback
-        raise PrefloopError(f"--bootstrap {args.bootstrap}: must be in 1..{MAX_BOOTSTRAP}")
+    if not MIN_BOOTSTRAP <= args.bootstrap <= MAX_BOOTSTRAP:  # 10**14 was numpy's MemoryError traceback
+        raise PrefloopError(
+            f"--bootstrap {args.bootstrap}: must be in {MIN_BOOTSTRAP}..{MAX_BOOTSTRAP} (fewer resamples than "
+            f"{MIN_BOOTSTRAP} leave a 95 % interval's ends at the extreme draws)"
+        )
     if args.seed < 0:
         raise PrefloopError(f"--seed {args.seed}: must be >= 0")
     exclusion = check_exclusion(workspace, args.exclude_labeller)
@@ -285,7 +292,7 @@ def cmd_leaderboard(args: Any) -> int:
     board = workspace_board(workspace, args.by, args.bootstrap, args.seed, exclusion.names)
     png = plot_leaderboard(board.rows, args.by, workspace.path / "leaderboard.png")
     if args.json:
-        print(board_json(board.rows, args.by, exclusion.names, board.sided))
+        print(board_json(board.rows, args.by, exclusion.names, board.sided, board.unvoted))
     else:
         print("\n".join(board_text(board, exclusion.line(), png)))
     return 0

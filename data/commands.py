@@ -214,7 +214,7 @@ class LeaderboardCommand:
         },
     )
     json: bool = field(default=False, metadata={"help": "print JSON", "switch": True})
-    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples of the prompts (1..10000)"})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples of the prompts (40..10000)"})
     seed: int = field(default=0, metadata={"help": "bootstrap seed"})
     exclude_labeller: tuple[str, ...] = EXCLUDE_LABELLER
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -139,15 +139,7 @@ def one_label_per_model(votes: pd.DataFrame, models: pd.DataFrame) -> pd.DataFra
     models) are named as the manifest's path for it, else as the snapshot: one row on the board, not two. A vote
     whose two sides become one model so (a pair of the hub id's answers and the snapshot's, sampled before they
     were one model) compares nothing: it is left out, and counted in a warning."""
-    seen = sorted(set(votes["model_a"]) | set(votes["model_b"]))
-    paths = list(models.sort_values(["created_at", "id"], kind="stable")["path"])[::-1]  # the newest first
-    known = set(paths) | set(models["id"])
-    snapshots = [label for label in seen if label not in known and hub_id_of(label) not in (None, label)]
-    rename = {}
-    for label in set(seen) - known:
-        others = paths + (snapshots if hub_id_of(label) == label else [])
-        rename[label] = next((n for n in others if same_model(n, label)), label)
-    rename = {label: name for label, name in rename.items() if name != label}
+    rename = model_renames(set(votes["model_a"]) | set(votes["model_b"]), models)
     if not rename:
         return votes
     votes = votes.replace({"model_a": rename, "model_b": rename})
@@ -158,6 +150,36 @@ def one_label_per_model(votes: pd.DataFrame, models: pd.DataFrame) -> pd.DataFra
             itself.sum(),
         )
     return votes[~itself]
+
+
+def model_renames(seen: set[str], models: pd.DataFrame) -> dict[str, str]:
+    """The completion labels of ``seen`` that name a model another label names (`one_label_per_model`): label ->
+    the manifest's path for it, else its snapshot folder."""
+    paths = list(models.sort_values(["created_at", "id"], kind="stable")["path"])[::-1]  # the newest first
+    known = set(paths) | set(models["id"])
+    snapshots = [
+        label for label in sorted(seen) if label not in known and hub_id_of(label) not in (None, label)
+    ]
+    rename = {}
+    for label in seen - known:
+        others = paths + (snapshots if hub_id_of(label) == label else [])
+        rename[label] = next((n for n in others if same_model(n, label)), label)
+    return {label: name for label, name in rename.items() if name != label}
+
+
+def unvoted_models(
+    pairs: pd.DataFrame, completions: pd.DataFrame, models: pd.DataFrame, rows: Sequence[Row]
+) -> list[dict]:
+    """The arena's models (a side of an arena pair) that the board has no row for, as no vote of its voters is on
+    their pairs yet, in lineage order: {"model": id or folder, "name": as the table names it}. A model sampled into
+    the arena and never voted on was left off the board without a word."""
+    arena = pairs[pairs["kind"] == ARENA]
+    model = completions.set_index("id")["model"]
+    sides = set(model.reindex(pd.concat([arena["completion_a"], arena["completion_b"]])).dropna())
+    rename = model_renames(sides, models)
+    shown = {r.model for r in rows}
+    ordered = lineage_order(models, sorted({rename.get(label, label) for label in sides}))
+    return [{"model": m["id"], "name": m["name"]} for m in ordered if m["id"] not in shown]
 
 
 def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
@@ -210,6 +232,7 @@ class Board:
     rows: list[Row]
     by: str
     sided: dict[str, dict]  # `side_preferences`; {} on a machine's board
+    unvoted: list[dict] = field(default_factory=list)  # `unvoted_models`: the arena's models with no row
 
 
 def workspace_board(
@@ -224,9 +247,11 @@ def workspace_board(
     gold = read_gold(workspace).to_pandas()
     _check_votes_left(tables, labels, by, gold, excluded)
     rows = leaderboard(
-        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold
+        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold, excluded
     )
-    return Board(rows, by, side_preferences(tables["pairs"], labels) if by == PEOPLE else {})
+    sided = side_preferences(tables["pairs"], labels) if by == PEOPLE else {}
+    unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
+    return Board(rows, by, sided, unvoted)
 
 
 def _check_votes_left(
@@ -259,9 +284,11 @@ def leaderboard(
     samples: int = BOOTSTRAP,
     seed: int = 0,
     gold: pd.DataFrame | None = None,
+    excluded: Sequence[str] = (),
 ) -> list[Row]:
     """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`, which takes
-    ``gold``); the reference (strength 0) is the first model in lineage order (the base)."""
+    ``gold``); the reference (strength 0) is the first model in lineage order (the base). ``excluded``: the
+    labellers whose labels were left out of ``labels``, named where no vote is left."""
     if by != PEOPLE and not is_machine_labeller(by):
         raise PrefloopError(
             f"--by {by}: one of {PEOPLE}, {JUDGE_PREFIX}NAME or {RM_PREFIX}ID (a machine labeller)"
@@ -280,7 +307,9 @@ def leaderboard(
             else "judge them: `python -m generate --judge MODEL --kinds arena`"
         )
         voted = f"; machine votes there are by {', '.join(machines)}" if machines else ""
-        raise PrefloopError(f"no votes by {by} on arena pairs yet ({how}{voted})")
+        # with every voter excluded it said "yet ... label them", as if nobody had voted
+        besides = f" besides those of the excluded labellers ({', '.join(excluded)})" if excluded else " yet"
+        raise PrefloopError(f"no votes by {by} on arena pairs{besides} ({how}{voted})")
     votes = one_label_per_model(votes, models)
     if not len(votes):
         raise PrefloopError(f"the votes by {by} on arena pairs all compare a model with itself: no board")
@@ -374,14 +403,19 @@ def side_preferences(pairs: pd.DataFrame, labels: pd.DataFrame) -> dict[str, dic
 
 
 def board_json(
-    rows: list[Row], by: str, excluded: Sequence[str] = (), sided: dict[str, dict] | None = None
+    rows: list[Row],
+    by: str,
+    excluded: Sequence[str] = (),
+    sided: dict[str, dict] | None = None,
+    unvoted: Sequence[dict] = (),
 ) -> str:
-    """The board as strict JSON; ``sided``: `side_preferences` (people's boards)."""
+    """The board as strict JSON; ``sided``: `side_preferences` (people's boards); ``unvoted``: `unvoted_models`."""
     board = {
         "by": by,
         "reference": rows[0].model,
         "excluded": list(excluded),
         "side_preference": sided or {},
+        "unvoted": list(unvoted),  # the arena's models without a vote of ``by`` yet: no row in "models"
         "min_prompts": MIN_PROMPTS,  # the fewest prompts a strength's interval is given from (`no_interval`)
         "models": [asdict(r) for r in rows],
     }

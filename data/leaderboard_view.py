@@ -90,11 +90,15 @@ def padded(text: str, width: int) -> str:
 def board_text(board: Board, excluded_line: str, png: Path) -> list[str]:
     """The board as `python -m data leaderboard` prints it, and the round drivers under their own lines: the table,
     its notes (who was excluded: ``excluded_line``, `data.exclusion.Exclusion.line`) and where the plot is."""
-    return [*board_lines(board.rows, board.by, excluded_line, board.sided), f"plot: {png}"]
+    return [*board_lines(board.rows, board.by, excluded_line, board.sided, board.unvoted), f"plot: {png}"]
 
 
 def board_lines(
-    rows: list[Row], by: str, excluded_line: str = "", sided: dict[str, dict] | None = None
+    rows: list[Row],
+    by: str,
+    excluded_line: str = "",
+    sided: dict[str, dict] | None = None,
+    unvoted: list[dict] = (),
 ) -> list[str]:
     """The table as text: strength with its 95 % interval, win rate against the reference, votes; and its notes
     (`board_notes`)."""
@@ -112,20 +116,47 @@ def board_lines(
         lines.append(
             f"{padded(r.name, width)}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
         )
-    return [*lines, *board_notes(rows, excluded_line, sided)]
+    return [*lines, *board_notes(rows, excluded_line, sided, unvoted)]
 
 
-def board_notes(rows: list[Row], excluded_line: str = "", sided: dict[str, dict] | None = None) -> list[str]:
+def board_notes(
+    rows: list[Row], excluded_line: str = "", sided: dict[str, dict] | None = None, unvoted: list[dict] = ()
+) -> list[str]:
     """The notes under the table (the CLI's, the round drivers' and the admin tab's): one per kind of strength the
-    votes leave open (`STANDING_NOTES`), why an interval is missing (`few_prompts_line`), who was excluded, and who
-    votes by the side of the screen (``sided``: `data.leaderboard.side_preferences`, `side_line`)."""
+    votes leave open (`STANDING_NOTES`), why an interval is missing (`few_prompts_line`), the arena's models with
+    no row (``unvoted``: `data.leaderboard.unvoted_models`), who was excluded, and who votes by the side of the
+    screen (``sided``: `data.leaderboard.side_preferences`, `side_line`)."""
     open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
     notes = [STANDING_NOTES[s] for s in open_] + [
         few_prompts_line(rows),
+        unmet_line(rows),
+        unvoted_line(unvoted),
         excluded_line,
         side_line(sided or {}),
     ]
     return list(filter(None, notes))
+
+
+def unmet_line(rows: list[Row]) -> str:
+    """The table's note on the models with a strength but no win rate: never in a voted pair with the reference
+    (its "-" went unexplained, and a model whose answers were the reference's on every prompt, so never paired
+    with it, showed a strength only the models it met gave it); "" when there is none."""
+    names = [r.name for r in rows[1:] if not r.games and r.standing != "unrated"]
+    if not names:
+        return ""
+    return (
+        f"win rate -: {', '.join(names)} never met the reference in a voted pair: the strength comes through the "
+        "models it met (answers identical to another model's are never paired: `generate --arena` counts them as "
+        "`identical`)"
+    )
+
+
+def unvoted_line(unvoted: list[dict]) -> str:
+    """The table's note on the arena's models without a row; "" when every one has one."""
+    if not unvoted:
+        return ""
+    names = ", ".join(m["name"] for m in unvoted)
+    return f"not on the board, as no vote is on their arena pairs yet: {names}"
 
 
 def side_line(found: dict[str, dict]) -> str:

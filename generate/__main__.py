@@ -259,7 +259,9 @@ def judge_report(result: dict) -> list[str]:
     """What a judging job did and what it cost per pair."""
     counts, cost = result["counts"], result["cost_per_pair"]
     shown = ("a", "b", "tie", "unreadable", *(["too_long"] if counts.get("too_long") else []))
-    verdicts = ", ".join(f"{k} {counts.get(k, 0)}" for k in shown)
+    # the ties where a judge's two orders disagreed: position bias, not a tie it judged
+    biased = f" (inconsistent {counts['inconsistent']})" if counts.get("inconsistent") else ""
+    verdicts = ", ".join(f"{k} {counts.get(k, 0)}{biased * (k == 'tie')}" for k in shown)
     kept = f"; already_judged {counts['already_judged']}" if counts.get("already_judged") else ""
     return [
         f"{result['annotator']}: judged {counts.get('pairs', 0)} pairs ({verdicts}); "

@@ -113,7 +113,11 @@ def resolve_arena(
         elif models is not None and name in set(models["id"]):
             entry = get_model(workspace, name)
         else:
-            entry = _known(workspace, _location(name), "external")
+            try:
+                location = _location(name)
+            except PrefloopError as exc:  # the name alone was "nosuch: not a model", the flag unnamed
+                raise PrefloopError(f"--arena {exc}; nothing written") from exc
+            entry = _known(workspace, location, "external")
         same = next((e for e in found if e.id == entry.id or same_model(e.path, entry.path)), None)
         if same is None:
             found.append(entry)
@@ -352,15 +356,21 @@ def run_arena(
     models = register_base(workspace, models)  # every check passed
     counts: Counter = Counter()
     too_long = {}  # model id -> its prompts longer than its context, not answered (a rerun counts them again)
-    for entry in models:
-        log.info("arena: model %s (round %d) answers %d %s prompts", entry.id, entry.round, len(ids), split)
+    params = sampling_params(options)
+    for entry in models:  # a rerun said "answers 4 test prompts" of a model that answered none: it had all 4
+        left = len(
+            set(ids) - set(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
+        )
+        log.info("arena: model %s answers %d of the %d %s prompts", entry.id, left, len(ids), split)
+        if not left:  # nothing to sample: no process, no engine
+            continue
         sampled = run_isolated(
             sample_model, options, entry, round, ids, isolate=options.spin_isolate, what="arena sampling"
         )
         if sampled.get(TOO_LONG):
             too_long[entry.id] = sampled[TOO_LONG]
         counts += sampled
-    pairs, paired = arena_pairs(workspace, models, round, sampling_params(options), ids, options.arena_pairs)
+    pairs, paired = arena_pairs(workspace, models, round, params, ids, options.arena_pairs)
     written = workspace.append(pairs, skip_existing=True).get("pairs", 0) if pairs else 0
     # each model's count of prompts it answered, summed: `--limit 5` and three models said `arena_prompts 15`
     counts["prompts_answered"] = counts.pop("prompts", 0)
@@ -385,6 +395,8 @@ def run_arena(
         # Pairs without a verdict marker in either order: nothing written for them, a rerun asks again.
         if verdicts.get("unreadable"):
             result["judge_unreadable"] = verdicts["unreadable"]
+        if verdicts.get("inconsistent"):  # ties where the judge's two orders disagreed: position bias
+            result["judge_inconsistent"] = verdicts["inconsistent"]
         if verdicts.get(TOO_LONG):  # longer than the judge's context: not asked, a rerun asks again
             result["judge_too_long"] = verdicts[TOO_LONG]
     return result

@@ -3,10 +3,10 @@ writing their verdicts into the label table as annotators ``judge:<model>`` / ``
 
 An LLM judge sees each pair twice, the two answers swapped; each answer ends in ``[[A]]``, ``[[B]]`` or ``[[C]]``
 (tie; the last marker in the text counts). Both orders agreeing give that verdict with confidence 1; verdicts that
-contradict each other give a tie with confidence 0 (position bias, not a preference); one unreadable answer leaves
-the other's verdict with confidence 0.5; two unreadable answers write nothing (a rerun asks again). A pair whose
-request (either order) leaves no room for an answer in the judge model's context is not asked: no verdict, counted
-``too_long``, a rerun asks again. A reward model prefers the higher-scored side with confidence σ(r_a − r_b) (its
+contradict each other give a tie with confidence 0 (position bias, not a preference; counted ``inconsistent``
+by `judge_pairs`); one unreadable answer leaves the other's verdict with confidence 0.5; two unreadable answers
+write nothing (a rerun asks again). A pair whose request (either order) leaves no room for an answer in the judge
+model's context is not asked: no verdict, counted ``too_long``, a rerun asks again. A reward model prefers the higher-scored side with confidence σ(r_a − r_b) (its
 probability under Bradley–Terry).
 
 Judging is resumable: a pair that has a label from this annotator is not judged again. Label ids are content hashes
@@ -62,6 +62,7 @@ verdict by strictly following this format: "[[A]]" if assistant A is better, "[[
 PLACEHOLDERS = ("{question}", "{answer_a}", "{answer_b}")
 VERDICT = re.compile(r"\[\[([ABC])\]\]")
 SWAP = {"a": "b", "b": "a", "tie": "tie"}
+INCONSISTENT = "inconsistent"  # the ties `combine` gives where the two orders contradict each other
 
 
 def load_template(path: Path | None) -> str:
@@ -176,7 +177,7 @@ class LLMJudge:
             verdicts = parse_verdict(forward.text), parse_verdict(backward.text)
             choice, confidence = combine(*verdicts)
             self.cost.counts[
-                "inconsistent" if confidence == 0.0 else "unreadable" if choice is None else "ok"
+                INCONSISTENT if confidence == 0.0 else "unreadable" if choice is None else "ok"
             ] += 1
             out[i] = Verdict(
                 choice, confidence, f"verdicts {verdicts[0] or '?'}/{verdicts[1] or '?'} (a first/b first)"
@@ -315,6 +316,8 @@ def judge_pairs(
                 counts[TOO_LONG] += too_long
             counts["unreadable"] += len(chunk) - len(labels) - too_long
             counts.update(v.choice for v in verdicts if v.choice)
+            # ties of an LLM judge whose two orders disagreed (position bias): said apart, as "tie" alone hid them
+            counts[INCONSISTENT] += sum(v.choice == "tie" and v.confidence == 0.0 for v in verdicts)
             counts["labels_written"] += workspace.append(labels, skip_existing=True).get("labels", 0)
             bar.update(len(chunk))
     counts["pairs"] = len(rows) - counts[TOO_LONG]  # judged: those too long were never asked (counted apart)

@@ -240,7 +240,7 @@ def test_a_gold_arena_pair_is_gold_in_the_arena_app_and_one_vote_on_the_leaderbo
     assert regular == sorted(ids[1:] * 2)  # K = 2
     rows = workspace_board(workspace, samples=50).rows  # 12 votes for Y, and the gold answer for X
     assert [(r.votes, r.games, r.win_rate) for r in rows] == [(13, 0, None), (13, 13, 12 / 13)]
-    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "20", "--json"]) == 0
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["models"][1]["win_rate"] == 12 / 13
 
 
@@ -276,7 +276,22 @@ def test_the_admin_tabs_leaderboard_names_a_side_preference_as_the_cli_does(tmp_
     """`data leaderboard` named the labellers whose arena votes follow the side of the screen; the admin tab's
     leaderboard, which the lead watches, did not. It shows the same note."""
     workspace = sided_arena(tmp_path / "ws")
-    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "20"]) == 0
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40"]) == 0
     note = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("side preference"))
     assert note.startswith("side preference in arena votes: lefty (left 100% of 40)")
     assert escape(note) in arena_html(workspace)
+
+
+def test_an_arena_model_nobody_voted_on_is_named_by_the_cli_and_the_admin_tab(tmp_path, capsys):
+    """Model Z answered the arena's prompts, but its pairs have no vote yet: it had no row and no word."""
+    workspace = sided_arena(tmp_path / "ws", count=4)
+    prompts = workspace.frame("prompts")["id"]
+    x = workspace.frame("completions").query("model == '/models/X'").set_index("prompt_id")["id"]
+    z = [Completion(p, f"Z answers {p}", "/models/Z", "hf") for p in prompts]
+    workspace.append([*z, *(Pair(c.prompt_id, x[c.prompt_id], c.id, "arena") for c in z)])
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40"]) == 0
+    note = "not on the board, as no vote is on their arena pairs yet: /models/Z"
+    assert note in capsys.readouterr().out.splitlines()
+    assert escape(note) in arena_html(workspace)
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unvoted"] == [{"model": "/models/Z", "name": "/models/Z"}]

@@ -62,3 +62,36 @@ def test_smoke_run_of_the_dpo_recipe_on_the_tiny_model(tmp_path, tiny_model_dir)
 def test_compare_only_needs_a_workspace(argv):
     with pytest.raises(SystemExit):
         reproduce.main(argv)
+
+
+def test_a_failing_recipe_command_is_one_line_and_exit_status_2(tmp_path, monkeypatch, capsys):
+    """A recipe's command that failed raised CalledProcessError (a traceback) and exited 1, which reads as "ran,
+    not reproduced"; now it is one line naming the command, exit status 2, and the commands after it do not run."""
+    recipe = {
+        "commands": ["python -c 'import sys; sys.exit(3)'", 'python -c \'open("{workspace}", "w")\''],
+        "metrics_file": "{workspace}/metrics.json",
+        "metrics": [],
+        "measured": "-",
+    }
+    documented = tmp_path / "documented.json"
+    documented.write_text(json.dumps({"failing": recipe}))
+    monkeypatch.setattr(reproduce, "DOCUMENTED", documented)
+    assert reproduce.main(["failing", "--workspace", str(tmp_path / "ws")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: failing: `") and "exited with status 3; nothing compared" in err
+    assert err.count("\n") == 1 and not (tmp_path / "ws").exists()
+
+
+def test_an_unreadable_metrics_file_is_one_line(tmp_path, capsys):
+    metrics = tmp_path / "ws" / "runs" / "dpo-proof" / "metrics.json"
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text("{not json")
+    assert reproduce.main(["dpo-proof", "--compare-only", "--workspace", str(tmp_path / "ws")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: dpo-proof: {metrics}: does not read as JSON") and err.count("\n") == 1
+
+
+def test_all_recipes_in_one_workspace_are_refused(tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        reproduce.main(["all", "--compare-only", "--workspace", str(tmp_path)])
+    assert exit_.value.code == 2

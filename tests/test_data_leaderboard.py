@@ -20,6 +20,7 @@ from data.leaderboard import (
     fit_strengths,
     leaderboard,
     lineage_order,
+    unvoted_models,
     votes_table,
 )
 from data.leaderboard_simulation import simulation_check, win_rate_coverage
@@ -287,14 +288,20 @@ def test_a_negative_seed_is_one_line(tmp_path, capsys):
 
 
 def test_a_bootstrap_count_out_of_range_is_one_line(tmp_path, capsys):
-    """A bad-input pass: `--bootstrap 99999999999999` was numpy's MemoryError traceback (21 PiB of draws)."""
+    """A bad-input pass: `--bootstrap 99999999999999` was numpy's MemoryError traceback (21 PiB of draws), and
+    `--bootstrap 1` printed a 95 % interval of no width ("+0.78 to +0.78" around a strength of +0.495): under 40
+    resamples the interval's ends are the extreme draws."""
     from data.__main__ import main
 
     ws = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a" if p % 2 else "b") for p in range(4)])
-    for count in ("0", str(10**14)):
+    for count in ("0", "1", "39", str(10**14)):
         assert main(["leaderboard", "-w", str(ws), "--bootstrap", count]) == 2
-        assert capsys.readouterr().err == f"error: --bootstrap {count}: must be in 1..10000\n"
+        assert capsys.readouterr().err == (
+            f"error: --bootstrap {count}: must be in 40..10000 (fewer resamples than 40 leave a 95 % interval's "
+            "ends at the extreme draws)\n"
+        )
     assert not (ws / "leaderboard.png").exists()
+    assert main(["leaderboard", "-w", str(ws), "--bootstrap", "40"]) == 0
 
 
 def games_tables(games):
@@ -515,6 +522,56 @@ def test_a_peoples_board_reads_its_labels_and_pairs_once(tmp_path, monkeypatch, 
     ws = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
     reads, frame = Counter(), Workspace.frame
     monkeypatch.setattr(Workspace, "frame", lambda self, name: reads.update([name]) or frame(self, name))
-    assert main(["leaderboard", "-w", str(ws), "--bootstrap", "20"]) == 0
+    assert main(["leaderboard", "-w", str(ws), "--bootstrap", "40"]) == 0
     assert "arena leaderboard by people" in capsys.readouterr().out
     assert reads["labels"] == reads["pairs"] == 1
+
+
+def test_an_arena_model_without_votes_is_named_under_the_board():
+    """A model sampled into the arena whose pairs nobody (of the board's voters) has voted on yet had no row and
+    no word: the board looked like a two-model arena. It is named under the table and in the JSON; a model that
+    never entered the arena (D) is not."""
+    games = [(p, "A", "B", "ann", "a") for p in range(3)] + [(p, "A", "C", "judge:x", "b") for p in range(3)]
+    pairs, completions, labels, models = games_tables(games)
+    rows = leaderboard(pairs, completions, labels, models, samples=10)
+    assert [r.model for r in rows] == ["A", "B"]
+    unvoted = unvoted_models(pairs, completions, models, rows)
+    assert unvoted == [{"model": "C", "name": "dpo r2 C (C)"}]
+    note = "not on the board, as no vote is on their arena pairs yet: dpo r2 C (C)"
+    assert board_lines(rows, "people", unvoted=unvoted)[-1] == note
+    assert strict_json(board_json(rows, "people", unvoted=unvoted))["unvoted"] == unvoted
+    judged = leaderboard(pairs, completions, labels, models, by="judge:x", samples=10)
+    assert unvoted_models(pairs, completions, models, judged) == [{"model": "B", "name": "dpo r1 B (B)"}]
+    assert strict_json(board_json(judged, "judge:x"))["unvoted"] == []
+    assert not any(line.startswith("not on the board") for line in board_lines(judged, "judge:x"))
+
+
+def test_a_board_whose_every_voter_is_excluded_says_so(tmp_path, capsys):
+    """With every voter excluded the board said "no votes by people on arena pairs yet (label them ...)", as if
+    nobody had voted."""
+    from data.__main__ import main
+
+    ws = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(3)])
+    assert main(["leaderboard", "-w", str(ws), "--exclude-labeller", "ann"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: no votes by people on arena pairs besides those of the excluded labellers (ann)"
+    )
+    assert err.count("\n") == 1 and " yet " not in err
+
+
+def test_a_model_that_never_met_the_reference_says_why_it_has_no_win_rate():
+    """C met only B (its answers to A's prompts were A's, so never paired with them): its win rate read "-" with
+    no word, beside a strength that only B's votes gave it."""
+    games = [(p, "A", "B", "ann", "a" if p % 3 else "b") for p in range(6)]
+    games += [(p, "B", "C", "ann", "b" if p % 2 else "a") for p in range(6)]
+    rows = leaderboard(*games_tables(games), samples=50)
+    assert [(r.model, r.standing, r.games, r.win_rate) for r in rows[1:]] == [
+        ("B", "rated", 6, pytest.approx(1 / 3)),
+        ("C", "rated", 0, None),
+    ]
+    assert board_lines(rows, "people")[-1].startswith(
+        "win rate -: dpo r2 C (C) never met the reference in a voted pair: the strength comes through the models"
+    )
+    met = leaderboard(*games_tables(games[:6]), samples=50)
+    assert not any(line.startswith("win rate -") for line in board_lines(met, "people"))

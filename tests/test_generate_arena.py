@@ -117,6 +117,32 @@ def test_every_model_answers_the_same_prompts_with_the_same_seeds(tmp_path, thre
     assert "arena_prompts 3," in out and "arena_prompts_answered" not in out
 
 
+def test_a_rerun_says_which_models_had_answered_and_starts_none_of_them(
+    tmp_path, three_models, monkeypatch, caplog
+):
+    """A rerun logged "model X answers 3 test prompts" for every model, and started each one's sampling process,
+    when none had a prompt left to answer."""
+    import logging
+
+    from generate import arena
+
+    argv = arena_args(
+        tmp_path / "ws", three_models[:2], write_prompts(tmp_path / "p.json", 3), "--limit", "2"
+    )
+    assert main(argv) == 0
+    monkeypatch.setattr(arena, "run_isolated", lambda *args, **kwargs: pytest.fail("a model was sampled"))
+    with caplog.at_level(logging.INFO, logger="generate.arena"):
+        assert main(argv) == 0
+    said = [r.getMessage().split(" answers ")[1] for r in caplog.records if " answers " in r.getMessage()]
+    assert said == ["0 of the 2 train prompts"] * 2
+    monkeypatch.undo()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="generate.arena"):
+        assert main([*argv[:-2], "--limit", "3"]) == 0
+    said = [r.getMessage().split(" answers ")[1] for r in caplog.records if " answers " in r.getMessage()]
+    assert said == ["1 of the 3 train prompts"] * 2
+
+
 def test_arena_pairs_per_prompt_draws_k_pairs(tmp_path, three_models):
     ws = tmp_path / "ws"
     args = arena_args(ws, three_models, write_prompts(tmp_path / "p.json", 4), "--arena-pairs", "1")
@@ -171,7 +197,7 @@ def snapshot(path):
         ("base,newest", [], "--arena base,newest: no model is newest yet: the manifest has no models"),
         ("newest,base", [], "--arena newest,base: no model is newest yet"),
         ("base,{model}", [], "names fewer than two distinct models"),
-        ("base,{missing}", [], "{missing}: not a model"),
+        ("base,{missing}", [], "--arena {missing}: not a model"),
         ("base,{other}", ["--judge", "rm"], "no reward model 'rm'"),
     ],
 )
@@ -357,6 +383,32 @@ def test_an_arena_judge_without_readable_verdicts_says_so(tmp_path, three_models
     out = capsys.readouterr().out
     assert "judge_unreadable 3" in out and "judged 0" in out  # 3 pairs, none with a verdict in either order
     assert len(Workspace(ws).frame("labels")) == 0
+
+
+class FirstShown:
+    """A judge engine that always prefers the answer shown first: pure position bias."""
+
+    name = "hf"
+    context_length = None  # every prompt fits
+
+    def sample(self, prompts, n, params):
+        return [[Sample("[[A]]", 3, "stop", 0)] for _ in prompts]
+
+
+def test_a_judge_whose_two_orders_disagree_is_said_apart_from_its_ties(
+    tmp_path, three_models, monkeypatch, capsys
+):
+    """Both orders contradicting each other give a tie (position bias, not a preference); the summaries said
+    `tie N` (or only `judged N`) as if the judge had found the answers equal."""
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: FirstShown())
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    ws = tmp_path / "ws"
+    argv = arena_args(ws, three_models[:2], write_prompts(tmp_path / "p.json", 3), "--judge", "biased")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "judged 3" in out and "judge_inconsistent 3" in out
+    assert main(["-w", str(ws), "--judge", "other", "--kinds", "arena", "--engine", "hf"]) == 0
+    assert "judged 3 pairs (a 0, b 0, tie 3 (inconsistent 3), unreadable 0)" in capsys.readouterr().out
 
 
 def test_an_arena_rerun_says_how_many_pairs_the_judge_had_voted_on(
