@@ -247,7 +247,7 @@ def workspace_board(
     gold = read_gold(workspace).to_pandas()
     _check_votes_left(tables, labels, by, gold, excluded)
     rows = leaderboard(
-        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold, excluded
+        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold
     )
     sided = side_preferences(tables["pairs"], labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
@@ -284,11 +284,9 @@ def leaderboard(
     samples: int = BOOTSTRAP,
     seed: int = 0,
     gold: pd.DataFrame | None = None,
-    excluded: Sequence[str] = (),
 ) -> list[Row]:
     """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`, which takes
-    ``gold``); the reference (strength 0) is the first model in lineage order (the base). ``excluded``: the
-    labellers whose labels were left out of ``labels``, named where no vote is left."""
+    ``gold``); the reference (strength 0) is the first model in lineage order (the base)."""
     if by != PEOPLE and not is_machine_labeller(by):
         raise PrefloopError(
             f"--by {by}: one of {PEOPLE}, {JUDGE_PREFIX}NAME or {RM_PREFIX}ID (a machine labeller)"
@@ -307,9 +305,7 @@ def leaderboard(
             else "judge them: `python -m generate --judge MODEL --kinds arena`"
         )
         voted = f"; machine votes there are by {', '.join(machines)}" if machines else ""
-        # with every voter excluded it said "yet ... label them", as if nobody had voted
-        besides = f" besides those of the excluded labellers ({', '.join(excluded)})" if excluded else " yet"
-        raise PrefloopError(f"no votes by {by} on arena pairs{besides} ({how}{voted})")
+        raise PrefloopError(f"no votes by {by} on arena pairs yet ({how}{voted})")
     votes = one_label_per_model(votes, models)
     if not len(votes):
         raise PrefloopError(f"the votes by {by} on arena pairs all compare a model with itself: no board")
