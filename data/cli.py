@@ -29,6 +29,8 @@ class Parser(argparse.ArgumentParser):
     among its own flags only, or the subcommand the flag belongs to."""
 
     def __init__(self, *args, **kwargs):
+        # a flag's prefix is no flag: `data gold --rate 0.1` was read as --rate-item
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self.subcommands: dict[str, Parser] = {}  # name -> parser, on a parser with subcommands
         self.siblings: dict[str, Parser] = {}  # "data export" -> its parser, on a subcommand's parser

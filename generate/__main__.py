@@ -349,7 +349,7 @@ def runs_a_loop(argv: list[str]) -> bool:
     """Whether the command line (or its --config file) asks for a round driver."""
     if any(arg.split("=")[0] in LOOP_FLAGS for arg in argv):
         return True
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--config", type=Path)
     config = pre.parse_known_args(argv)[0].config
     return bool(config and {"spin_iter", "judge_iter"} & load_yaml_keys(config))

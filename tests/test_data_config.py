@@ -83,6 +83,9 @@ def test_errors_name_the_nearest_known_option(tmp_path, capsys):
         ),
         (["import", "-w", "ws", "x.jsonl", "--bogus"], "--bogus (the options:"),  # no suggestion
         (["import", "-w", "ws", "--sourse", "s", "x.jsonl"], "--sourse (did you mean --source?)"),
+        # a flag's prefix is not that flag: argparse read `gold --rate 0.1` as --rate-item and answered of it
+        (["gold", "-w", "ws", "--rate", "0.1"], "--rate (did you mean --rate-item?)"),
+        (["stats", "-w", "ws", "--label", "x"], "--label x (did you mean --labellers?)"),
     ],
 )
 def test_a_subcommand_reports_its_own_unknown_flags(entry, argv, said, capsys):
