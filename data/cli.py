@@ -43,9 +43,20 @@ class Parser(argparse.ArgumentParser):
             chosen.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace
 
+    def _parse_known_args(self, arg_strings, *args, **kwargs):
+        self.given = list(
+            arg_strings
+        )  # what error() may name: a required option missing beside a misspelt one
+        return super()._parse_known_args(arg_strings, *args, **kwargs)
+
     def error(self, message: str):
         """argparse's hook for a flag it cannot read: one ``error:`` line and exit 2, as every other mistake (argparse
-        prints its usage first: thirty lines for train's options, the error below them)."""
+        prints its usage first: thirty lines for train's options, the error below them). A required option missing
+        beside an unknown flag is the unknown flag's error (`export --form dpo` said --format was required)."""
+        unknown = [w.split("=")[0] for w in getattr(self, "given", []) if w.startswith("--")]
+        unknown = [flag for flag in unknown if flag not in _flags(self)]
+        if message.startswith("the following arguments are required") and unknown:
+            message = f"unrecognized arguments: {unknown[0]}"
         if message.startswith("unrecognized arguments:"):
             flags = [w.split("=")[0] for w in message.split(":", 1)[1].split() if w.startswith("--")]
             message += "".join(self._hint(flag) for flag in flags[:1])

@@ -86,6 +86,8 @@ def test_errors_name_the_nearest_known_option(tmp_path, capsys):
         # a flag's prefix is not that flag: argparse read `gold --rate 0.1` as --rate-item and answered of it
         (["gold", "-w", "ws", "--rate", "0.1"], "--rate (did you mean --rate-item?)"),
         (["stats", "-w", "ws", "--label", "x"], "--label x (did you mean --labellers?)"),
+        # the unknown flag, not the required one it was meant to be (it said: required: --format)
+        (["export", "-w", "ws", "--form", "dpo"], "--form (did you mean --format?)"),
     ],
 )
 def test_a_subcommand_reports_its_own_unknown_flags(entry, argv, said, capsys):
