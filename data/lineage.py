@@ -114,6 +114,24 @@ def reward_model_folder(folder: Path) -> None:
         )
 
 
+SHORT_ID = 8  # the digits of a model id that the leaderboard, the lineage lines and `stats` print
+
+
+def manifest_id(models: pd.DataFrame, name: str) -> str | None:
+    """The manifest id ``name`` gives: an id of ``models``, or the start of one, 8 digits or more (as the
+    leaderboard and the lineage lines print them); None where no id is or starts so. The start of two ids is one
+    line naming both."""
+    ids = set(models["id"])
+    if name in ids:
+        return name
+    if len(name) < SHORT_ID or name.strip("0123456789abcdef"):
+        return None
+    matches = sorted(i for i in ids if i.startswith(name))
+    if len(matches) > 1:
+        raise WorkspaceError(f"{name}: the start of model ids {', '.join(matches)}; give more of one")
+    return matches[0] if matches else None
+
+
 def get_model(workspace: Workspace, model_id: str) -> ModelEntry:
     models = workspace.frame("models")
     rows = models[models["id"] == model_id]

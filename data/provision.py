@@ -81,7 +81,7 @@ def hub_id_of(name_or_path: str | Path) -> str | None:
     the hub's cache (``.../models--org--model/snapshots/<revision>``, as `local_model` gives it); else None. By the
     text alone, not the disk: a workspace stores a model as an absolute folder or a hub id, so what the manifest or
     a completion holds reads the same from every directory (a relative folder is made absolute before it is
-    stored, or compared: `generate.arena._location`)."""
+    stored, or compared: `generate.arena_models._location`)."""
     text = str(name_or_path)
     if looks_like_hub_id(text):
         return text

@@ -126,7 +126,7 @@ def check_models(options: GenerateOptions, existing: Workspace | None) -> list[M
     manifest, so these are the models it samples (`base` not in the manifest yet is registered by `run_arena`)."""
     arena = None
     if options.arena:
-        from generate.arena import resolve_arena
+        from generate.arena_models import resolve_arena
 
         arena = resolve_arena(existing, options.arena, options.model)
     check_reward_judge(options, existing)

@@ -13,6 +13,7 @@ import pytest
 
 from data import Workspace
 from data.config import ConfigError, _coerce_list
+from data.errors import PrefloopError
 from generate.__main__ import main
 from tests.test_generate_arena import arena_args, write_prompts
 from tests.test_train_hub_model import hub_cache  # noqa: F401 - a fixture
@@ -70,7 +71,7 @@ def test_one_model_named_twice_among_others_is_compared_once_and_said(tmp_path, 
     shutil.copytree(tiny_model_dir, other)
     ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 1)
     names = f"base,{other},{other}/"
-    with caplog.at_level(logging.WARNING, logger="generate.arena"):
+    with caplog.at_level(logging.WARNING, logger="generate.arena_models"):
         assert main(arena_args(ws, [tiny_model_dir], prompts, names=names)) == 0
     assert (
         f"--arena: {other} and {other}/ name the same model ({other.resolve()}): compared once" in caplog.text
@@ -147,7 +148,8 @@ def test_a_hub_id_neither_cached_nor_on_the_hub_is_one_line_and_writes_nothing(
     """A bad-input pass: `--arena M,org/missing` offline sampled M into a new workspace, then the engine failed on
     the hub id. A hub id is found in the hub's cache (or fetched) with the folders' check, before anything is
     written; one that is there passes it."""
-    from generate.arena import check_arena_files, resolve_arena
+    from generate.arena import check_arena_files
+    from generate.arena_models import resolve_arena
 
     ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 2)
     assert main(arena_args(ws, [tiny_model_dir], prompts, names=f"{tiny_model_dir},org/missing")) == 2
@@ -163,7 +165,7 @@ def test_a_hub_id_enters_the_arena_as_the_hub_id_not_a_folder_here(tmp_path, tin
     """`--arena base,org/model` (a hub id, from the hub or its local cache) was made an absolute folder under the
     current one, which does not exist: the engine refused it. It is passed on as given, as `generate --model` does;
     a folder is still made absolute."""
-    from generate.arena import resolve_arena
+    from generate.arena_models import resolve_arena
 
     monkeypatch.chdir(tmp_path)
     models = resolve_arena(None, ("base", "org/tiny"), str(tiny_model_dir))
@@ -218,3 +220,31 @@ def test_the_loops_arena_command_gives_back_its_folders_exactly(tmp_path, monkey
         assert field.name == "limit" or getattr(parsed, field.name) == getattr(options, field.name), (
             field.name
         )
+
+
+def test_a_model_is_named_by_the_start_of_its_id_as_the_leaderboard_prints_it(tmp_path, capsys):
+    """The leaderboard and the lineage lines print a model's id by its first 8 digits; --arena took the whole id
+    only ('1a2b3c4d: not a model'). The start of an id, 8 digits or more, names it; the start of two is one line
+    naming both; 7 digits name no id."""
+    from data.records import ModelRecord
+    from generate.arena_models import check_arena_names, resolve_arena
+
+    ws = Workspace.init(tmp_path / "ws")
+    models = [
+        ModelRecord(str(tmp_path / name), "dpo", 1, id=model_id)
+        for name, model_id in (
+            ("a", "1a2b3c4d00000000"),
+            ("b", "1a2b3c4d11111111"),
+            ("c", "99887766aaaaaaaa"),
+        )
+    ]
+    ws.append(models)
+    names = ("1a2b3c4d0", "99887766")
+    check_arena_names(ws, names)
+    assert [e.id for e in resolve_arena(ws, names, "unused")] == ["1a2b3c4d00000000", "99887766aaaaaaaa"]
+    with pytest.raises(
+        PrefloopError, match="^1a2b3c4d: the start of model ids 1a2b3c4d00000000, 1a2b3c4d11111111"
+    ):
+        resolve_arena(ws, ("1a2b3c4d", "99887766"), "unused")
+    with pytest.raises(PrefloopError, match="^--arena 9988776: not a model"):
+        resolve_arena(ws, ("9988776", "99887766"), "unused")

@@ -253,7 +253,8 @@ def test_a_model_type_only_vllm_knows_passes_the_early_checks(tmp_path, tiny_mod
     transformers does not know was refused, though vLLM loads it. config.json is read as JSON now; whether the
     model loads is the engine's to say (the arena's load names the model in one line)."""
     from data.provision import checked_model
-    from generate.arena import check_arena_files, resolve_arena
+    from generate.arena import check_arena_files
+    from generate.arena_models import resolve_arena
 
     config = json.loads((other / "config.json").read_text())
     (other / "config.json").write_text(json.dumps({**config, "model_type": "only-vllm-knows-it"}))

@@ -170,7 +170,7 @@ def run(options: LoopOptions) -> dict:
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
     check_reward_judge(options, existing)
     if options.arena:
-        from generate.arena import check_arena_names
+        from generate.arena_models import check_arena_names
 
         check_arena_names(existing, options.arena)
     fraction = options.test_fraction if options.test_fraction is not None else SPIN_TEST_FRACTION
@@ -181,7 +181,7 @@ def run(options: LoopOptions) -> dict:
     # the models, after the checks that cost nothing: a hub id may be fetched
     fetch_model(options, model_path)
     if options.arena:
-        from generate.arena import fetch_arena_names
+        from generate.arena_models import fetch_arena_names
 
         fetch_arena_names(existing, options.arena)
     # the judge loads in each iteration's step, after the sampling: found now (last: a hub id may be fetched)

@@ -22,15 +22,8 @@ from data.leaderboard import PEOPLE, workspace_board
 from data.leaderboard_view import board_text, plot_leaderboard
 from data.lineage import NEWEST, ModelEntry, get_model, is_reward_model_name, reward_model_entry
 from data.workspace import Workspace
-from generate.arena import (
-    BASE,
-    arena_answers,
-    arena_round,
-    check_arena_prompts,
-    lineage_root,
-    resolve_arena,
-    run_arena,
-)
+from generate.arena import arena_answers, arena_round, check_arena_prompts, run_arena
+from generate.arena_models import BASE, lineage_root, resolve_arena
 from generate.loop.options import LoopOptions, driver_of
 from generate.options import GenerateOptions, SampleOptions, arena_names, model_label
 from generate.rank_items import check_sampled_rank_items
