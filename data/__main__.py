@@ -40,8 +40,8 @@ from data.import_withdraw import file_labels, withdraw_imports
 from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
 from data.imports import ImportOptions, check_file, guard_files
 from data.labellers import labeller_lines
-from data.leaderboard import board_json, workspace_board
-from data.leaderboard_view import board_text, plot_leaderboard
+from data.leaderboard import workspace_board
+from data.leaderboard_view import board_json, board_text, plot_leaderboard
 from data.lineage import lineage_lines
 from data.machine import machine_lines
 from data.merging import merge_source, merge_workspaces

@@ -22,10 +22,9 @@ Pure functions over the workspace's tables; `python -m data leaderboard` is the 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -396,23 +395,3 @@ def side_preferences(pairs: pd.DataFrame, labels: pd.DataFrame) -> dict[str, dic
         if len(mine) >= LEFT_SHARE_MIN_LABELS and not low <= share <= high:
             found[str(name)] = {"left_share": round(share, 3), "votes": len(mine)}
     return found
-
-
-def board_json(
-    rows: list[Row],
-    by: str,
-    excluded: Sequence[str] = (),
-    sided: dict[str, dict] | None = None,
-    unvoted: Sequence[dict] = (),
-) -> str:
-    """The board as strict JSON; ``sided``: `side_preferences` (people's boards); ``unvoted``: `unvoted_models`."""
-    board = {
-        "by": by,
-        "reference": rows[0].model,
-        "excluded": list(excluded),
-        "side_preference": sided or {},
-        "unvoted": list(unvoted),  # the arena's models without a vote of ``by`` yet: no row in "models"
-        "min_prompts": MIN_PROMPTS,  # the fewest prompts a strength's interval is given from (`no_interval`)
-        "models": [asdict(r) for r in rows],
-    }
-    return json.dumps(board, indent=2, allow_nan=False)  # strict JSON: a NaN would be a bug, not a value

@@ -6,7 +6,10 @@ control characters)."""
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -234,3 +237,23 @@ def plot_label(name: str, glyphs: frozenset[int]) -> str:
 
 def _escape(code: int) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def board_json(
+    rows: list[Row],
+    by: str,
+    excluded: Sequence[str] = (),
+    sided: dict[str, dict] | None = None,
+    unvoted: Sequence[dict] = (),
+) -> str:
+    """The board as strict JSON; ``sided``: `side_preferences` (people's boards); ``unvoted``: `unvoted_models`."""
+    board = {
+        "by": by,
+        "reference": rows[0].model,
+        "excluded": list(excluded),
+        "side_preference": sided or {},
+        "unvoted": list(unvoted),  # the arena's models without a vote of ``by`` yet: no row in "models"
+        "min_prompts": MIN_PROMPTS,  # the fewest prompts a strength's interval is given from (`no_interval`)
+        "models": [asdict(r) for r in rows],
+    }
+    return json.dumps(board, indent=2, allow_nan=False)  # strict JSON: a NaN would be a bug, not a value

@@ -16,7 +16,6 @@ import pytest
 from data.errors import PrefloopError
 from data.intervals import clustered_wilson_interval, wilson_interval
 from data.leaderboard import (
-    board_json,
     fit_strengths,
     leaderboard,
     lineage_order,
@@ -24,7 +23,7 @@ from data.leaderboard import (
     votes_table,
 )
 from data.leaderboard_simulation import simulation_check, win_rate_coverage
-from data.leaderboard_view import board_lines, plot_leaderboard
+from data.leaderboard_view import board_json, board_lines, plot_leaderboard
 
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
