@@ -190,6 +190,7 @@ def export_rows(
             gold,
             chosen.excluded_only("pairwise"),
             chosen.unlabelled("pairwise"),
+            rank_gold,
         )
     verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
     if export == "ratings":
@@ -207,7 +208,7 @@ def export_rows(
         return kto_table(prompts, completions, chosen.labels, gold=gold, **missing, **verdicts)
     dropped: Counter = Counter()  # edits of gold items' answers never export
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
-    pairs = without_gold_edits(pairs, gold, dropped)
+    pairs = without_gold_edits(pairs, gold, dropped, rank_gold, completions)
     pairs = of_kinds(pairs, args.kinds, dropped)  # e.g. arena pairs, counted: --kinds arena exports them
     rows, counts = dpo_table(
         prompts,
