@@ -81,6 +81,8 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
     for flag, name in (("--kinds", "kinds"), ("--rank-pairs", "rank_pairs")):
         if name in explicit and args.format != "dpo":
             raise PrefloopError(f"{flag} applies to --format dpo, not {args.format} (it chooses pairs)")
+    if "rank_pairs" in explicit:
+        check_rank_pairs(args.rank_pairs, args.kinds)
     if args.out is not None and Path(args.out).suffix not in (".parquet", ".pq"):
         raise PrefloopError(f"--out {args.out}: exports are Parquet files: give a name ending in .parquet")
     if (
@@ -108,6 +110,17 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
                 f"{flag} applies to the formats made from labels (dpo, kto, ratings, sft --edits), not sft "
                 "(the prompts' gold answers)"
             )
+
+
+def check_rank_pairs(rank_pairs: str, kinds: tuple[str, ...], named: str | None = None) -> None:
+    """``--rank-pairs`` chooses the pairs of rankings: refused beside ``kinds`` without rank (``named``: how the
+    message names them, default ``--kinds ...``), which leave every ranking out whatever it says (it went unread)."""
+    if RANK_KIND not in kinds:
+        named = named or f"--kinds {' '.join(kinds)}"
+        raise PrefloopError(
+            f"--rank-pairs {rank_pairs} chooses the pairs of rankings (kind {RANK_KIND}), which {named} leave "
+            f"out: add {RANK_KIND} to --kinds, or leave --rank-pairs out"
+        )
 
 
 def check_out_folder(out: Path) -> None:
