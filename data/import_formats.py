@@ -156,6 +156,10 @@ def _answers(
         return Example(messages, chosen=chosen, rejected=answer(record.get("rejected"), ctx, "rejected"))
     label_key = next((key for key in LABEL_KEYS if key in record), None)
     if label_key:
+        if gold is not None and gold_field not in GOLD_KEYS and "completion" in record:
+            # a conversation's last assistant turn beside the row's own completion: the completion is the answer
+            # labelled, and the turn must be it (`parse_chat`: ends_on_assistant), never labelled in its stead
+            gold = None
         completion = (
             answer(gold, ctx, gold_field)
             if gold is not None
@@ -203,14 +207,14 @@ def parse_chat(record: Reading, ctx: RecordContext) -> Example:
         raise ctx.error("no user message: the conversation holds only an answer", field, "no_user_message")
     check_prompt(messages, ctx, field, start)
     example = _answers(record, messages, ctx, gold, field)
-    answers = (example.chosen,) if example.chosen is not None else ()
+    answers = tuple(a for a in (example.chosen, example.completion) if a is not None)
     answers += tuple(c.text for c in example.candidates or ())
     if gold is not None and answers and gold not in answers:
         # A last assistant turn is the answer (UltraFeedback's ``messages`` end on the chosen one); any other
         # would be dropped without a word.
         raise ctx.error(
             f"message {len(messages) + start} (assistant) ends the conversation but is not among the answers "
-            "(chosen / completions): a prompt ends on the user's turn",
+            "(chosen / completion / completions): a prompt ends on the user's turn",
             field,
             "ends_on_assistant",
         )

@@ -183,14 +183,25 @@ def test_a_last_assistant_turn_beside_the_answers_must_be_one_of_them(tmp_path, 
         "messages": [turn("user", "a"), turn("assistant", "b")],
         "completions": ["x", "y", "z"],
     }
-    for name, record, index in (("dropped.jsonl", dropped, 1), ("candidates.jsonl", others, 1)):
+    # a KTO row's completion beside such a turn: the label was stored on the turn, the completion left unread
+    kto = {"messages": [turn("user", "a"), turn("assistant", "b")], "completion": "x", "label": False}
+    for name, record, index in (
+        ("dropped.jsonl", dropped, 1),
+        ("candidates.jsonl", others, 1),
+        ("kto.jsonl", kto, 1),
+    ):
         path = write(tmp_path / name, record)
         assert main(["import", "-w", str(tmp_path / "ws2"), str(path)]) == 2
         assert capsys.readouterr().err == (
             f"error: {path}, row 0, field 'messages': message {index} (assistant) ends the conversation but is not "
-            "among the answers (chosen / completions): a prompt ends on the user's turn\n"
+            "among the answers (chosen / completion / completions): a prompt ends on the user's turn\n"
         )
     assert not (tmp_path / "ws2" / "prompts").exists() or not list((tmp_path / "ws2" / "prompts").iterdir())
+    kto["completion"] = "b"  # the turn is the completion labelled: read, and labelled once
+    assert main(["import", "-w", str(tmp_path / "ws3"), str(write(tmp_path / "kto-b.jsonl", kto))]) == 0
+    assert capsys.readouterr().out.endswith("new_completions 1, new_labels 1, new_prompts 1, records 1\n")
+    (answer,) = Workspace(tmp_path / "ws3").read("completions").column("text").to_pylist()
+    assert answer == "b"
 
 
 def test_turn_problem_exact():
