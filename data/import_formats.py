@@ -156,10 +156,6 @@ def _answers(
         return Example(messages, chosen=chosen, rejected=answer(record.get("rejected"), ctx, "rejected"))
     label_key = next((key for key in LABEL_KEYS if key in record), None)
     if label_key:
-        if gold is not None and gold_field not in GOLD_KEYS and "completion" in record:
-            # a conversation's last assistant turn beside the row's own completion: the completion is the answer
-            # labelled, and the turn must be it (`parse_chat`: ends_on_assistant), never labelled in its stead
-            gold = None
         completion = (
             answer(gold, ctx, gold_field)
             if gold is not None
@@ -206,19 +202,35 @@ def parse_chat(record: Reading, ctx: RecordContext) -> Example:
     if not messages:
         raise ctx.error("no user message: the conversation holds only an answer", field, "no_user_message")
     check_prompt(messages, ctx, field, start)
+    if gold is not None:
+        _check_last_turn(record, gold, ctx, field, len(messages) + start)
     example = _answers(record, messages, ctx, gold, field)
-    answers = tuple(a for a in (example.chosen, example.completion) if a is not None)
+    answers = (example.chosen,) if example.chosen is not None else ()
     answers += tuple(c.text for c in example.candidates or ())
     if gold is not None and answers and gold not in answers:
         # A last assistant turn is the answer (UltraFeedback's ``messages`` end on the chosen one); any other
         # would be dropped without a word.
         raise ctx.error(
             f"message {len(messages) + start} (assistant) ends the conversation but is not among the answers "
-            "(chosen / completion / completions): a prompt ends on the user's turn",
+            "(chosen / completions): a prompt ends on the user's turn",
             field,
             "ends_on_assistant",
         )
     return example
+
+
+def _check_last_turn(record: Reading, turn: str, ctx: RecordContext, field: str, index: int) -> None:
+    """A conversation ending on the assistant's ``turn`` (message ``index``) beside an answer field of the row's own
+    (`GOLD_KEYS`: a KTO or rated completion, a gold response or output) answers with it: the field must say the
+    same, or the turn was taken for the row's answer (labelled, rated or gold) and the field named unread."""
+    for key in GOLD_KEYS:
+        if record.peek(key) is not None and answer(record.get(key), ctx, key).strip() != turn.strip():
+            raise ctx.error(
+                f"message {index} (assistant) ends the conversation but is not the row's '{key}': which is the "
+                "answer is a guess (a prompt ends on the user's turn)",
+                field,
+                "ends_on_assistant",
+            )
 
 
 def parse_prompt(record: Reading, ctx: RecordContext) -> Example:

@@ -183,25 +183,44 @@ def test_a_last_assistant_turn_beside_the_answers_must_be_one_of_them(tmp_path, 
         "messages": [turn("user", "a"), turn("assistant", "b")],
         "completions": ["x", "y", "z"],
     }
-    # a KTO row's completion beside such a turn: the label was stored on the turn, the completion left unread
-    kto = {"messages": [turn("user", "a"), turn("assistant", "b")], "completion": "x", "label": False}
-    for name, record, index in (
-        ("dropped.jsonl", dropped, 1),
-        ("candidates.jsonl", others, 1),
-        ("kto.jsonl", kto, 1),
-    ):
+    for name, record, index in (("dropped.jsonl", dropped, 1), ("candidates.jsonl", others, 1)):
         path = write(tmp_path / name, record)
         assert main(["import", "-w", str(tmp_path / "ws2"), str(path)]) == 2
         assert capsys.readouterr().err == (
             f"error: {path}, row 0, field 'messages': message {index} (assistant) ends the conversation but is not "
-            "among the answers (chosen / completion / completions): a prompt ends on the user's turn\n"
+            "among the answers (chosen / completions): a prompt ends on the user's turn\n"
         )
     assert not (tmp_path / "ws2" / "prompts").exists() or not list((tmp_path / "ws2" / "prompts").iterdir())
-    kto["completion"] = "b"  # the turn is the completion labelled: read, and labelled once
-    assert main(["import", "-w", str(tmp_path / "ws3"), str(write(tmp_path / "kto-b.jsonl", kto))]) == 0
-    assert capsys.readouterr().out.endswith("new_completions 1, new_labels 1, new_prompts 1, records 1\n")
-    (answer,) = Workspace(tmp_path / "ws3").read("completions").column("text").to_pylist()
-    assert answer == "b"
+
+
+RATED = {"helpfulness": 3, "correctness": 3, "coherence": 3, "complexity": 3, "verbosity": 3}
+
+
+@pytest.mark.parametrize(
+    ("key", "extra"),
+    [("completion", {"label": False}), ("response", {"ratings": RATED}), ("output", {})],
+    ids=["kto", "rated", "gold"],
+)
+def test_a_last_assistant_turn_beside_the_rows_own_answer_must_be_it(tmp_path, capsys, key, extra):
+    """A conversation ending on the assistant beside the row's own answer field (a KTO completion, a rated
+    response, a gold output): the turn was taken for the answer labelled, rated or gold, and the field named
+    unread ('completion': 'x', 'label': false marked the turn undesirable). Now the two must agree."""
+    record = {"messages": [turn("user", "a"), turn("assistant", "b")], key: "x", **extra}
+    path = write(tmp_path / f"{key}.jsonl", record)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field 'messages': message 1 (assistant) ends the conversation but is not the row's "
+        f"'{key}': which is the answer is a guess (a prompt ends on the user's turn)\n"
+    )
+    assert not (tmp_path / "ws" / "prompts").exists() or not list((tmp_path / "ws" / "prompts").iterdir())
+    record[key] = "b "  # the turn itself (spaces aside): read, and the row's one answer
+    assert main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "same.jsonl", record))]) == 0
+    assert "columns not read" not in capsys.readouterr().out
+    ws = Workspace(tmp_path / "ws")
+    answers = (
+        ws.read("completions").column("text").to_pylist() + ws.read("prompts").column("gold").to_pylist()
+    )
+    assert [a for a in answers if a is not None] == ["b"]
 
 
 def test_turn_problem_exact():
