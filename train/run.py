@@ -97,7 +97,12 @@ def _rows(
         extra = (options.seed,) if options.kto_from else ()
         train_rows, counts = build(workspace, "train", rule, *extra, excluded, options.labels)
         eval_rows, eval_counts = build(workspace, "test", rule, *extra, excluded, options.labels)
-        what = f"rated answers for {'--kto-from' if options.kto_from else '--rm-from-ratings'} {rule}"
+        # --rm-from-ratings trains on pairs: rated answers alone to their prompt make none
+        what = (
+            f"rated answers for --kto-from {rule}"
+            if options.kto_from
+            else f"pairs of rated answers for --rm-from-ratings {rule}"
+        )
         log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     elif method.data == "sft":
         sources = (options.sft_from, options.labels, excluded)
