@@ -285,3 +285,12 @@ def test_conversational_export_loads_with_datasets_and_trains_dpo(tmp_path, tiny
     after = load_file(str(tmp_path / "model" / "model.safetensors"))
     assert any(not torch.equal(before[k], after[k]) for k in before)
     assert result["id"] in set(Workspace(ws_path).frame("models")["id"])
+
+
+def test_a_field_beside_the_last_turn_that_holds_no_answer_is_named_unread(tmp_path, capsys):
+    """A 'gold' flag (no text) beside a conversation ending on the assistant is no second answer: the turn is the
+    gold answer and the flag is named among the columns not read, as before the check of the row's own answer."""
+    record = {"messages": [turn("user", "a"), turn("assistant", "b")], "gold": True}
+    assert main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "flag.jsonl", record))]) == 0
+    assert capsys.readouterr().out.endswith("new_prompts 1, records 1; columns not read: gold\n")
+    assert Workspace(tmp_path / "ws").read("prompts").column("gold").to_pylist() == ["b"]
