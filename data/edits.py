@@ -9,7 +9,8 @@ One edit is three rows, written with the labeller's label on the item in one bat
 
 Edit pairs are training data like labelled sampled pairs (`train`, `export --format dpo`) and never go to
 labellers; `export --format sft --edits` turns each edit whose pair still says "the edit wins" into an SFT row.
-An edit of an answer of a gold item (its pair is gold) is kept out of both: gold answers measure labellers.
+An edit of an answer of a gold item (its pair is gold, or its rank item) is kept out of both: gold answers measure
+labellers.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pyarrow.compute as pc
 from data.aggregate import MAJORITY, verdicts_table
 from data.annotators import machine_labeller_column, machine_labeller_mask
 from data.errors import PrefloopError
+from data.rank_pairs import rank_groups
 from data.records import Completion, Label, Pair
 from data.selection import choose_labels
 
@@ -108,21 +110,43 @@ def editors_decide(labels: Frame, edit_pairs: Collection[str]) -> Frame:
     return labels[~(labels["item_id"].isin(set(edits)) & machine_labeller_mask(labels["annotator"]))]
 
 
-def gold_edits(pairs: Frame, gold: pa.Table | None) -> set[str]:
-    """Ids of the edit pairs whose original is an answer of a gold item (never trained on or exported)."""
-    if gold is None or not gold.num_rows:
-        return set()
+def gold_edits(
+    pairs: Frame, gold: pa.Table | None, rank_gold: Collection[str] = (), completions: Frame | None = None
+) -> set[str]:
+    """Ids of the edit pairs whose original is an answer of a gold item (never trained on or exported): of a gold
+    pair (``gold``), or of a gold rank item (``rank_gold``, its answers found among ``completions``)."""
+    answers = _rank_answers(completions, rank_gold) if rank_gold and completions is not None else set()
     table = _arrow(pairs).select(["id", "kind", "completion_a", "completion_b"])
-    golden = table.filter(pc.is_in(table.column("id"), value_set=gold.column("item_id").combine_chunks()))
-    answers = set(golden.column("completion_a").to_pylist()) | set(golden.column("completion_b").to_pylist())
+    if gold is not None and gold.num_rows:
+        golden = table.filter(pc.is_in(table.column("id"), value_set=gold.column("item_id").combine_chunks()))
+        for side in ("completion_a", "completion_b"):
+            answers |= set(golden.column(side).to_pylist())
+    if not answers:
+        return set()
     edits = table.filter(pc.equal(table.column("kind"), EDIT))
     originals = edits.column("completion_b").to_pylist()
     return {i for i, original in zip(edits.column("id").to_pylist(), originals) if original in answers}
 
 
-def without_gold_edits(pairs: Frame, gold: pa.Table | None, counts: Counter | None = None) -> Frame:
+def _rank_answers(completions: Frame, rank_gold: Collection[str]) -> set[str]:
+    """The answers of the gold rank items ``rank_gold`` (`data.rank_pairs.rank_groups`)."""
+    columns = ["id", "prompt_id", "engine", "round", "created_at"]  # what rank items are made of
+    table = completions if isinstance(completions, pa.Table) else _arrow(completions[columns])
+    groups = rank_groups(table.select(columns))
+    gold = pa.array(sorted(rank_gold), pa.string())
+    golden = groups.filter(pc.is_in(groups.column("item_id"), value_set=gold))
+    return {answer for ids in golden.column("completion_ids").to_pylist() for answer in ids}
+
+
+def without_gold_edits(
+    pairs: Frame,
+    gold: pa.Table | None,
+    counts: Counter | None = None,
+    rank_gold: Collection[str] = (),
+    completions: Frame | None = None,
+) -> Frame:
     """``pairs`` less the edit pairs of gold items' answers (`gold_edits`), counted as ``gold`` in ``counts``."""
-    drop = gold_edits(pairs, gold)
+    drop = gold_edits(pairs, gold, rank_gold, completions)
     if not drop:
         return pairs
     if counts is not None:
@@ -200,15 +224,17 @@ def sft_edits_table(
     gold: pa.Table | None = None,
     excluded_only: Collection[str] = (),
     unlabelled: Collection[str] = (),
+    rank_gold: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL SFTTrainer rows from edits: ``messages`` (the prompt, then the edit as the assistant's answer) +
     prompt_id, completion_id, parent_id, editor, pair_id; only edits whose pair's verdict is still the edit
-    (undone edits count as ``undone``), none of a gold item's answer (``gold``), prompts of ``split``; an edit whose
+    (undone edits count as ``undone``), none of a gold item's answer (``gold``: of a gold pair, or of a gold rank
+    item among ``rank_gold``), prompts of ``split``; an edit whose
     editor is excluded (its pair among ``excluded_only``) counts as ``excluded_only``, one labelled only by
     labellers ``--labels`` does not choose (among ``unlabelled``) as ``unlabelled`` (both:
     `data.export_labels.export_labels`)."""
     counts: Counter = Counter()
-    pairs = without_gold_edits(pairs, gold, counts)
+    pairs = without_gold_edits(pairs, gold, counts, rank_gold, completions)
     edits = _edits(completions, pairs, labels)
     prompts = _arrow(prompts).select(["id", "messages", "split"]).to_pandas().set_index("id")
     if split is not None:

@@ -81,6 +81,8 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
     for flag, name in (("--kinds", "kinds"), ("--rank-pairs", "rank_pairs")):
         if name in explicit and args.format != "dpo":
             raise PrefloopError(f"{flag} applies to --format dpo, not {args.format} (it chooses pairs)")
+    if "rank_pairs" in explicit:
+        check_rank_pairs(args.rank_pairs, args.kinds)
     if args.out is not None and Path(args.out).suffix not in (".parquet", ".pq"):
         raise PrefloopError(f"--out {args.out}: exports are Parquet files: give a name ending in .parquet")
     if (
@@ -108,6 +110,17 @@ def check_export_options(args: Any, explicit: set[str]) -> None:
                 f"{flag} applies to the formats made from labels (dpo, kto, ratings, sft --edits), not sft "
                 "(the prompts' gold answers)"
             )
+
+
+def check_rank_pairs(rank_pairs: str, kinds: tuple[str, ...], named: str | None = None) -> None:
+    """``--rank-pairs`` chooses the pairs of rankings: refused beside ``kinds`` without rank (``named``: how the
+    message names them, default ``--kinds ...``), which leave every ranking out whatever it says (it went unread)."""
+    if RANK_KIND not in kinds:
+        named = named or f"--kinds {' '.join(kinds)}"
+        raise PrefloopError(
+            f"--rank-pairs {rank_pairs} chooses the pairs of rankings (kind {RANK_KIND}), which {named} leave "
+            f"out: add {RANK_KIND} to --kinds, or leave --rank-pairs out"
+        )
 
 
 def check_out_folder(out: Path) -> None:
@@ -195,6 +208,7 @@ def export_rows(
             gold,
             chosen.excluded_only("pairwise"),
             chosen.unlabelled("pairwise"),
+            rank_gold,
         )
     verdicts = {"split": args.split, "method": args.aggregate, "min_posterior": args.min_posterior}
     if export == "ratings":
@@ -212,7 +226,7 @@ def export_rows(
         return kto_table(prompts, completions, chosen.labels, gold=gold, **missing, **verdicts)
     dropped: Counter = Counter()  # edits of gold items' answers never export
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds export
-    pairs = without_gold_edits(pairs, gold, dropped)
+    pairs = without_gold_edits(pairs, gold, dropped, rank_gold, completions)
     pairs = of_kinds(pairs, args.kinds, dropped)  # e.g. arena pairs, counted: --kinds arena exports them
     rows, counts = dpo_table(
         prompts,

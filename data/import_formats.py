@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from data.conversation import turn_problem
 from data.errors import names_shown, shown
+from data.import_records import RecordError
 from data.import_text import (
     ROLE_ALIASES,
     RecordContext,
@@ -202,6 +203,8 @@ def parse_chat(record: Reading, ctx: RecordContext) -> Example:
     if not messages:
         raise ctx.error("no user message: the conversation holds only an answer", field, "no_user_message")
     check_prompt(messages, ctx, field, start)
+    if gold is not None:
+        _check_last_turn(record, gold, ctx, field, len(messages) + start)
     example = _answers(record, messages, ctx, gold, field)
     answers = (example.chosen,) if example.chosen is not None else ()
     answers += tuple(c.text for c in example.candidates or ())
@@ -215,6 +218,28 @@ def parse_chat(record: Reading, ctx: RecordContext) -> Example:
             "ends_on_assistant",
         )
     return example
+
+
+def _check_last_turn(record: Reading, turn: str, ctx: RecordContext, field: str, index: int) -> None:
+    """A conversation ending on the assistant's ``turn`` (message ``index``) beside an answer field of the row's own
+    (`GOLD_KEYS`: a KTO or rated completion, a gold response or output) answers with it: the field must say the
+    same, or the turn was taken for the row's answer (labelled, rated or gold) and the field named unread. A field
+    that holds no answer's text (a flag, a number) is no answer: named unread, as before."""
+    for key in GOLD_KEYS:
+        if record.peek(key) is None:
+            continue
+        try:
+            text = answer(record.peek(key), ctx, key)
+        except RecordError:
+            continue
+        if text.strip() != turn.strip():
+            raise ctx.error(
+                f"message {index} (assistant) ends the conversation but is not the row's '{key}': which is the "
+                "answer is a guess (a prompt ends on the user's turn)",
+                field,
+                "ends_on_assistant",
+            )
+        record.get(key)  # the turn itself: read
 
 
 def parse_prompt(record: Reading, ctx: RecordContext) -> Example:

@@ -138,8 +138,30 @@ def _decode(text: str, pos: int | None = None) -> object:
         raise LongNumber(field, len(digits.lstrip("-"))) from None
 
 
-class _LongIntLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with an integer too long for `int` kept as its digits (`_Digits`), to find where."""
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a mapping with a key twice, as `strict_json` refuses an object with one:
+    `yaml.safe_load` kept the last value without a word (a rubric aspect's ``name`` given twice, a config's
+    ``method``). A merge key's (``<<``) values stay overridable by the mapping's own."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = self.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice in one mapping: which to keep is a guess",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+class _LongIntLoader(_StrictLoader):
+    """The strict loader with an integer too long for `int` kept as its digits (`_Digits`), to find where."""
 
 
 def _yaml_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | _Digits:
@@ -153,10 +175,11 @@ _LongIntLoader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
 
 
 def strict_yaml(text: str) -> object:
-    """``text``'s YAML value (`yaml.safe_load`); a value nested too deeply a `TooDeep`, an integer too long to read
-    a `LongNumber` naming its key (``train.seed``, ``kinds[0]``): PyYAML's `int` raised a bare ValueError."""
+    """``text``'s YAML value (`yaml.safe_load`'s, a key twice in one mapping a `yaml.MarkedYAMLError` at it); a value
+    nested too deeply a `TooDeep`, an integer too long to read a `LongNumber` naming its key (``train.seed``,
+    ``kinds[0]``): PyYAML's `int` raised a bare ValueError."""
     try:
-        return within_depth(yaml.safe_load, text)
+        return within_depth(yaml.load, text, _StrictLoader)
     except (yaml.YAMLError, TooDeep):
         raise
     except ValueError:

@@ -111,10 +111,9 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
             )
             raise ctx.error(message, field, "ambiguous_answer")
         value = value[-1]
-        role = value.get("role", value.get("from")) if is_message(value) else None
-        if isinstance(role, str) and ROLE_ALIASES.get(role) in ("user", "system"):
-            # a list ending on the user's turn holds no answer: its last message was stored as the answer
-            raise ctx.error(f"the message list ends on a {role} message, not the answer", field, "no_answer")
+        _check_answer_role(value, ctx, field, "the message list ends on a {role} message, not the answer")
+    elif is_message(value):  # one message object: as the last of a list, the assistant's or nobody's answer
+        _check_answer_role(value, ctx, field, "the answer is a {role} message, not the assistant's")
     if isinstance(value, dict):
         keys = names_shown(sorted(map(str, value)), 8)
         value = next((value[key] for key in TEXT_KEYS if key in value), None)
@@ -127,3 +126,17 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
     if not text.strip():
         raise ctx.error("the answer is empty", field, "empty_answer")
     return text
+
+
+def _check_answer_role(message: object, ctx: RecordContext, field: str, wrong: str) -> None:
+    """An answer given as a message is the assistant's (a role of `ROLE_ALIASES` that is assistant): a user or system
+    message is ``wrong`` (``{role}`` filled in), a role of no known kind `bad_role`, as a prompt's turn is."""
+    role = message.get("role", message.get("from")) if is_message(message) else None
+    kind = ROLE_ALIASES.get(role) if isinstance(role, str) else None
+    if role is None or kind == "assistant":
+        return
+    if kind in ("user", "system"):  # a user's turn holds no answer: its text was stored as the answer
+        raise ctx.error(wrong.format(role=role), field, "no_answer")
+    raise ctx.error(
+        f"unknown message role {shown(role)} for the answer (assistant, gpt or model)", field, "bad_role"
+    )

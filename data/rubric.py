@@ -191,6 +191,10 @@ def load_rubric(path: Path | str | None = None) -> Rubric:
         raise RubricError(f"{path}: cannot read the rubric ({exc})") from None
     except UnicodeDecodeError as exc:
         raise RubricError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except yaml.MarkedYAMLError as exc:  # its text is lines quoting the file: the line and the problem
+        mark = exc.problem_mark or exc.context_mark
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise RubricError(f"{path}: not YAML ({at}{exc.problem or exc.context})") from None
     except yaml.YAMLError as exc:
         raise RubricError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
     except LongNumber as exc:  # PyYAML's int() refused it with a bare ValueError

@@ -6,7 +6,10 @@ columns, never one Python object per row.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections import Counter
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +27,7 @@ from data.annotators import is_machine_labeller, machine_column, machine_labelle
 from data.edits import edit_pair_ids, edit_summary
 from data.files import NOT_A_FILE
 from data.gold import GOLD_TASKS, current_gold, read_gold
+from data.import_write import LOG_DIR, LOG_FILE
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
@@ -31,7 +35,7 @@ from data.rank_agreement import ranking_agreement
 from data.ranking import rank_of
 from data.ratings import rating_stats
 from data.records import has_gold
-from data.selection import excluded_labellers, without_labellers
+from data.selection import EXCLUDED_FILE, excluded_labellers, without_labellers
 from data.workspace import READ_ORDER, Workspace
 
 TABLES = ("prompts", "completions", "pairs", "labels", "models", "scores")
@@ -199,12 +203,29 @@ REFERENCES = {
 }
 
 
+# The files commands read beside the tables, each refusing a symlink or special file there as a part: the excluded
+# labellers (stats, export, train), the import log (import, import --remove); the folders are checked on opening
+BESIDE = (EXCLUDED_FILE, f"{LOG_DIR}/{LOG_FILE}")
+
+
+def planted_beside(root: Path) -> list[Path]:
+    """The files of `BESIDE` under ``root`` that are a symlink (never followed) or another kind of non-file."""
+    found = []
+    for name in BESIDE:
+        try:
+            mode = os.lstat(root / name).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        found += [] if stat.S_ISREG(mode) else [root / name]
+    return found
+
+
 def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
     validated on read: with ``whole``, every column; else the ids and references only, which is all a merge's
     check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
-    unread."""
-    planted = workspace.not_files()
+    unread, and where the commands read beside the tables (`BESIDE`)."""
+    planted = workspace.not_files() + planted_beside(workspace.path)
     if planted:
         return [f"{path}: {NOT_A_FILE}" for path in planted]
     tables = {

@@ -193,6 +193,36 @@ def test_a_last_assistant_turn_beside_the_answers_must_be_one_of_them(tmp_path, 
     assert not (tmp_path / "ws2" / "prompts").exists() or not list((tmp_path / "ws2" / "prompts").iterdir())
 
 
+RATED = {"helpfulness": 3, "correctness": 3, "coherence": 3, "complexity": 3, "verbosity": 3}
+
+
+@pytest.mark.parametrize(
+    ("key", "extra"),
+    [("completion", {"label": False}), ("response", {"ratings": RATED}), ("output", {})],
+    ids=["kto", "rated", "gold"],
+)
+def test_a_last_assistant_turn_beside_the_rows_own_answer_must_be_it(tmp_path, capsys, key, extra):
+    """A conversation ending on the assistant beside the row's own answer field (a KTO completion, a rated
+    response, a gold output): the turn was taken for the answer labelled, rated or gold, and the field named
+    unread ('completion': 'x', 'label': false marked the turn undesirable). Now the two must agree."""
+    record = {"messages": [turn("user", "a"), turn("assistant", "b")], key: "x", **extra}
+    path = write(tmp_path / f"{key}.jsonl", record)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0, field 'messages': message 1 (assistant) ends the conversation but is not the row's "
+        f"'{key}': which is the answer is a guess (a prompt ends on the user's turn)\n"
+    )
+    assert not (tmp_path / "ws" / "prompts").exists() or not list((tmp_path / "ws" / "prompts").iterdir())
+    record[key] = "b "  # the turn itself (spaces aside): read, and the row's one answer
+    assert main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "same.jsonl", record))]) == 0
+    assert "columns not read" not in capsys.readouterr().out
+    ws = Workspace(tmp_path / "ws")
+    answers = (
+        ws.read("completions").column("text").to_pylist() + ws.read("prompts").column("gold").to_pylist()
+    )
+    assert [a for a in answers if a is not None] == ["b"]
+
+
 def test_turn_problem_exact():
     assert turn_problem(CONVERSATION) is None
     assert turn_problem(CONVERSATION[1:]) is None
@@ -255,3 +285,12 @@ def test_conversational_export_loads_with_datasets_and_trains_dpo(tmp_path, tiny
     after = load_file(str(tmp_path / "model" / "model.safetensors"))
     assert any(not torch.equal(before[k], after[k]) for k in before)
     assert result["id"] in set(Workspace(ws_path).frame("models")["id"])
+
+
+def test_a_field_beside_the_last_turn_that_holds_no_answer_is_named_unread(tmp_path, capsys):
+    """A 'gold' flag (no text) beside a conversation ending on the assistant is no second answer: the turn is the
+    gold answer and the flag is named among the columns not read, as before the check of the row's own answer."""
+    record = {"messages": [turn("user", "a"), turn("assistant", "b")], "gold": True}
+    assert main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "flag.jsonl", record))]) == 0
+    assert capsys.readouterr().out.endswith("new_prompts 1, records 1; columns not read: gold\n")
+    assert Workspace(tmp_path / "ws").read("prompts").column("gold").to_pylist() == ["b"]

@@ -282,3 +282,33 @@ def test_validate_names_an_edit_whose_parent_is_missing(tmp_path, capsys):
     ws.append([prompt, edit])
     assert main(["validate", "-w", str(ws.path)]) != 0
     assert f"completion {edit.id}: parent_id no-such-completion does not exist" in capsys.readouterr().out
+
+
+def test_an_edit_of_a_gold_rank_items_answer_is_no_training_data(tmp_path, capsys):
+    """A rank item made gold (before or after its edit) keeps its edit out of every export and of train, as a
+    gold pair's: its edit pair was exported and trained on, and its SFT row exported (only gold pairs were read)."""
+    from data.ranking import rank_item_id
+    from train.methods import PAIR_KINDS
+    from train.pairs import preference_rows, sft_rows
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt(USER, "t")
+    answers = [Completion(prompt.id, f"Colour {i}.", "m", "hf", seed=i) for i in range(3)]
+    item = rank_item_id(prompt.id, 0)
+    ranking = ">".join(a.id for a in answers)
+    label = Label(item, "ann", "rank", None, ranking=ranking, created_at=T0)
+    edit, edit_pair, edit_label = edit_records(
+        prompt.id, answers[0].id, answers[0].text, "Blue.", "ann", item, 0, T0
+    )
+    ws.append([prompt, *answers, label, edit, edit_pair, edit_label])
+    assert main(["export", "-w", str(ws.path), "--format", "sft", "--edits"]) == 0
+    assert capsys.readouterr().out.endswith(": exported 1\n")
+    mark_gold(ws, [item], [ranking], "test", task="rank")
+    assert main(["export", "-w", str(ws.path), "--format", "sft", "--edits"]) == 2
+    assert "(exported 0, gold 1)" in capsys.readouterr().err
+    assert main(["export", "-w", str(ws.path), "--format", "dpo"]) == 2
+    assert "(exported 0, gold 1, rank_gold 1)" in capsys.readouterr().err
+    rows, counts = preference_rows(ws, "train", PAIR_KINDS)
+    assert rows == [] and (counts["gold"], counts["rank_gold"]) == (1, 1)
+    rows, counts = sft_rows(ws, "train", ("edits",))
+    assert rows == [] and counts == {"gold": 1}

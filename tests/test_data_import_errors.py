@@ -70,6 +70,15 @@ BAD_INPUTS = [
      jsonl({"prompt": "q", "chosen": [{"role": "assistant", "content": "a"}, {"role": "user", "content": "more?"}],
             "rejected": "b"}), [],
      ", row 0, field 'chosen': the message list ends on a user message, not the answer"),
+    # one answer message of another role than the assistant's was stored as the answer, as such a list's last was
+    ("user-answer.jsonl", jsonl({"prompt": "q", "chosen": {"role": "user", "content": "more?"}, "rejected": "b"}), [],
+     ", row 0, field 'chosen': the answer is a user message, not the assistant's"),
+    ("human-answer.jsonl",
+     jsonl({"conversations": [{"from": "human", "value": "q"}], "chosen": {"from": "gpt", "value": "a"},
+            "rejected": {"from": "human", "value": "b"}}), [],
+     ", row 0, field 'rejected': the answer is a human message, not the assistant's"),
+    ("tool-answer.jsonl", jsonl({"prompt": "q", "completion": [{"role": "tool", "content": "{}"}], "label": True}), [],
+     ", row 0, field 'completion': unknown message role 'tool' for the answer (assistant, gpt or model)"),
     # an alpaca instruction or input that is no text was made text by str(): 5 was "5", {"a": 1} "{'a': 1}"
     ("alpaca-int.jsonl", jsonl({"instruction": "Add", "input": 5, "output": "x"}), [],
      ", row 0, field 'input': expected text, got int"),

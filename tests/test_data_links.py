@@ -130,6 +130,22 @@ def test_validate_lists_a_planted_part_and_the_link_is_never_read(setup, capsys)
         Workspace(ws).read("labels")
 
 
+def test_validate_lists_a_planted_import_log_and_excluded_file(setup, capsys):
+    """stats, export and import refuse a link at excluded.json or imports/log.jsonl, where validate said "OK"."""
+    ws, outside, _ = setup
+    (outside / "excluded.json").write_text("[]")
+    plant(ws / "excluded.json", outside / "excluded.json")
+    plant(ws / "imports" / "log.jsonl", outside / "victim")
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert capsys.readouterr().out.strip().splitlines() == [
+        f"{ws}/excluded.json: {NOT_A_FILE}",
+        f"{ws}/imports/log.jsonl: {NOT_A_FILE}",
+        f"{ws}: 2 problem(s)",
+    ]
+    assert main(["stats", "-w", str(ws)]) == 2
+    assert capsys.readouterr().err == f"error: {ws}/excluded.json: {NOT_A_FILE}\n"
+
+
 def test_validate_refuses_a_table_folder_swapped_for_a_link_after_the_workspace_opened(setup):
     """`validate` lists each table folder through a descriptor of it, as reads do: a folder swapped for a link once
     the workspace is open (the app runs for days) is the problem it names, never listed through the link (here to a

@@ -73,6 +73,35 @@ def test_bad_rubrics_name_the_file_and_field(values, message):
         rubric_from_dict(values, "my.yaml")
 
 
+def test_a_key_twice_in_a_rubric_or_config_file_is_one_line_naming_its_line(tmp_path, capsys):
+    """PyYAML kept the last of a key given twice without a word: an aspect's second ``name`` renamed it (its ratings
+    then refused as of no aspect), a config's second ``method`` trained another method. JSON's duplicate key is
+    refused so already; a merge key's (``<<``) values stay overridable."""
+    from train.__main__ import main as train_main
+
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "aspects:\n  - name: clarity\n    name: tone\n    scale: [1, 5]\n    description: How clear.\n"
+    )
+    with pytest.raises(RubricError) as caught:
+        load_rubric(path)
+    assert str(caught.value) == (
+        f"{path}: not YAML (line 3, column 5: key 'name' appears twice in one mapping: which to keep is a guess)"
+    )
+    config = tmp_path / "run.yaml"
+    config.write_text("method: dpo\nbeta: 0.1\nmethod: kto\n")
+    assert train_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {config}, line 3, column 1: cannot read config (key 'method' appears twice in one mapping: which "
+        "to keep is a guess)\n"
+    )
+    assert not (tmp_path / "ws").exists()
+    from data.import_records import strict_yaml
+
+    merged = strict_yaml("base: &b\n  scale: [1, 5]\n  name: x\nclarity:\n  <<: *b\n  name: clarity\n")
+    assert merged["clarity"] == {"scale": [1, 5], "name": "clarity"}
+
+
 def test_rubric_file_errors_are_one_line(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("aspects: [\n")

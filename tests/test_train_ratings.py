@@ -166,7 +166,7 @@ def test_a_threshold_that_splits_nothing_is_one_line(tmp_path, tiny_model_dir, c
         (["--method", "kto", "--kto-from", "helpfulness>=3"], "rated answers for --kto-from helpfulness>=3"),
         (
             ["--method", "rm", "--rm-from-ratings", "helpfulness"],
-            "rated answers for --rm-from-ratings helpfulness",
+            "pairs of rated answers for --rm-from-ratings helpfulness",
         ),
         (["--method", "kto"], "completions labelled desirable/undesirable"),
     ],

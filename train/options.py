@@ -10,6 +10,7 @@ from pathlib import Path
 from data.aggregate import AGGREGATIONS
 from data.errors import PrefloopError
 from data.export import check_min_posterior
+from data.export_workspace import check_rank_pairs
 from data.provision import DEFAULT_MODEL
 from data.rank_pairs import RANK_KIND
 from data.ranking import RANK_PAIRS
@@ -330,8 +331,14 @@ def check_options(options: TrainOptions) -> None:
 
 
 def check_given(options: TrainOptions, explicit: set[str]) -> None:
-    """Refuse an option of the labels given (by flag or config file, even at its default) where the rows read no
-    label: SFT on the prompts' gold answers alone (as `data export --format sft` refuses them)."""
+    """Refuse an option given (by flag or config file, even at its default) that the run would not read:
+    ``--rank-pairs`` beside pair kinds without rank (as `data export` refuses it), an option of the labels where the
+    rows read no label: SFT on the prompts' gold answers alone (as `data export --format sft` refuses them)."""
+    method = get_method(options.method)
+    if "rank_pairs" in explicit and method.data == "pairs" and options.rm_from_ratings is None:
+        kinds = options.kinds or method.kinds
+        named = None if options.kinds else f"--method {options.method}'s pair kinds ({' '.join(kinds)})"
+        check_rank_pairs(options.rank_pairs, kinds, named)
     if options.method != "sft" or "edits" in options.sft_from:
         return
     for name in ("labels", "exclude_labeller"):

@@ -62,7 +62,7 @@ def preference_rows(
     chosen = export_labels(stored, "dpo", excluded, labels, pairs)  # as export's
     dropped: Counter = Counter()  # edits of gold items' answers never train, as gold pairs
     edits = edit_pair_ids(pairs)  # their labels stay out of Dawid–Skene's fit, whichever kinds train
-    pairs = without_gold_edits(pairs, gold, dropped)
+    pairs = without_gold_edits(pairs, gold, dropped, rank_gold, completions)
     pairs = of_kinds(pairs, kinds, dropped)  # as data export counts them
     ranks = rank_pairs if RANK_KIND in kinds else "none"
     other_rounds: set[str] = set()  # rank items of the rounds not asked: counted whole, other_round
@@ -185,6 +185,7 @@ def sft_rows(
         counts.update({"gold_answers": gold_counts.pop("exported"), **gold_counts})
     if "edits" in sources:
         gold = read_gold(workspace)  # children first (Workspace.read): a concurrent append never half-shows
+        rank_gold = read_gold(workspace, "rank").column("item_id").to_pylist()
         stored, pairs = workspace.frame("labels"), workspace.frame("pairs")
         excluded = excluded_labellers(workspace.path, excluded)
         chosen = export_labels(stored, "sft-edits", excluded, labels, pairs)  # as export's
@@ -198,6 +199,7 @@ def sft_rows(
             gold,
             chosen.excluded_only("pairwise"),
             chosen.unlabelled("pairwise"),
+            rank_gold,
         )
         rows += [{**row, "source": "edit"} for row in table.to_pylist()]
         counts.update({"edits": edit_counts.pop("exported"), **edit_counts})

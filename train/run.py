@@ -51,6 +51,8 @@ from train.stepwise import train_stepwise
 
 log = logging.getLogger(__name__)
 SFT_WHAT = {"gold": "prompts' gold answers", "edits": "labellers' kept edits"}  # --sft-from, as errors say it
+# ratings train as: --rm-from-ratings trains on pairs (answers alone to their prompt make none)
+RATED_ROWS = {True: "rated answers for --kto-from", False: "pairs of rated answers for --rm-from-ratings"}
 
 
 def _out_dir(options: TrainOptions, workspace: Workspace, start: Path, marker: str | None) -> Path:
@@ -97,7 +99,7 @@ def _rows(
         extra = (options.seed,) if options.kto_from else ()
         train_rows, counts = build(workspace, "train", rule, *extra, excluded, options.labels)
         eval_rows, eval_counts = build(workspace, "test", rule, *extra, excluded, options.labels)
-        what = f"rated answers for {'--kto-from' if options.kto_from else '--rm-from-ratings'} {rule}"
+        what = f"{RATED_ROWS[bool(options.kto_from)]} {rule}"
         log.info("%s: %s", what, ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     elif method.data == "sft":
         sources = (options.sft_from, options.labels, excluded)
