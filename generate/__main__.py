@@ -256,16 +256,19 @@ def run(options: GenerateOptions) -> dict:
 
 
 def judge_report(result: dict) -> list[str]:
-    """What a judging job did and what it cost per pair."""
+    """What a judging job did and what it cost per pair (nothing to judge: that it loaded no model)."""
     counts, cost = result["counts"], result["cost_per_pair"]
     shown = ("a", "b", "tie", "unreadable", *(["too_long"] if counts.get("too_long") else []))
     # the ties where a judge's two orders disagreed: position bias, not a tie it judged
     biased = f" (inconsistent {counts['inconsistent']})" if counts.get("inconsistent") else ""
     verdicts = ", ".join(f"{k} {counts.get(k, 0)}{biased * (k == 'tie')}" for k in shown)
     kept = f"; already_judged {counts['already_judged']}" if counts.get("already_judged") else ""
+    said = f"{result['annotator']}: judged {counts.get('pairs', 0)} pairs ({verdicts}); "
+    said += f"{counts.get('labels_written', 0)} labels written{kept}"
+    if not result.get("loaded", True):
+        return [said, "nothing to judge: no model loaded"]
     return [
-        f"{result['annotator']}: judged {counts.get('pairs', 0)} pairs ({verdicts}); "
-        f"{counts.get('labels_written', 0)} labels written{kept}",
+        said,
         f"cost per pair: {cost['calls']:.1f} model calls, {cost['tokens']:.0f} generated tokens, "
         f"{cost['seconds']:.2f} s",
     ]
@@ -324,6 +327,11 @@ def made_lines(counts: dict, n: int) -> list[str]:
             f"{counts['pair_is_best_worst']} prompts answered before were not paired again: the pair for people "
             f"their first {n} answers make is their best-vs-worst pair, stored already (people are served it)"
         )
+    if "judge" in counts and "judge_cost_per_prompt" not in counts:  # --pairs best-worst, nothing to pair
+        why = [f"{counts.get('best_worst_already_paired', 0)} prompts had their best-vs-worst pair already"]
+        if counts.get("best_worst_unpaired_prompts"):
+            why.append(f"{counts['best_worst_unpaired_prompts']} had fewer than two distinct answers")
+        said.append(f"nothing left to pair ({', '.join(why)}): the judge {counts['judge']} was not loaded")
     return said
 
 
