@@ -255,8 +255,9 @@ def run(options: GenerateOptions) -> dict:
     )
 
 
-def judge_report(result: dict) -> list[str]:
-    """What a judging job did and what it cost per pair (nothing to judge: that it loaded no model)."""
+def judge_report(result: dict, max_length: int | None = None) -> list[str]:
+    """What a judging job did and what it cost per pair (nothing to judge: that it loaded no model); a reward
+    model's pairs too long to score say the limit (``max_length``: --judge-max-length)."""
     counts, cost = result["counts"], result["cost_per_pair"]
     shown = ("a", "b", "tie", "unreadable", *(["too_long"] if counts.get("too_long") else []))
     # the ties where a judge's two orders disagreed: position bias, not a tie it judged
@@ -265,6 +266,11 @@ def judge_report(result: dict) -> list[str]:
     kept = f"; already_judged {counts['already_judged']}" if counts.get("already_judged") else ""
     said = f"{result['annotator']}: judged {counts.get('pairs', 0)} pairs ({verdicts}); "
     said += f"{counts.get('labels_written', 0)} labels written{kept}"
+    if counts.get("too_long") and is_reward_model_name(result["annotator"]):
+        said += (
+            f"; too_long: prompt and answer longer than --judge-max-length {max_length} tokens or the reward "
+            "model's context, not scored"
+        )
     if not result.get("loaded", True):
         return [said, "nothing to judge: no model loaded"]
     return [
@@ -373,7 +379,7 @@ def _main(argv: list[str] | None, prog: str) -> int:
     quiet_logs(options.verbose)
     counts = run(options)
     if options.judge and "cost_per_pair" in counts:
-        print("\n".join(judge_report(counts)))
+        print("\n".join(judge_report(counts, options.judge_max_length)))
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         made = made_lines(counts, options.n)

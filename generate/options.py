@@ -147,7 +147,10 @@ class SampleOptions:
     )
     judge_max_tokens: int = field(default=512, metadata={"help": "judge: new tokens per verdict (greedy)"})
     judge_max_length: int = field(
-        default=1024, metadata={"help": "reward-model judge: tokens per prompt+completion (truncated beyond)"}
+        default=1024,
+        metadata={
+            "help": "reward-model judge: tokens per prompt+completion (a longer pair is not scored: too_long)"
+        },
     )
 
 
