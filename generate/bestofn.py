@@ -15,9 +15,9 @@ import logging
 from collections import Counter
 from collections.abc import Collection
 
+from data.annotators import judge_annotator, rm_annotator
 from data.chat_template import ChatTemplateError, chat_template_for
 from data.errors import PrefloopError
-from data.annotators import judge_annotator, rm_annotator
 from data.lineage import is_reward_model_name, reward_model_entry
 from data.pairing import distinct_completions
 from data.provision import ProvisionError, check_model_parts, checked_model
