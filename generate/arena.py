@@ -42,6 +42,7 @@ from data.lineage import (
 )
 from data.provision import (
     check_model_parts,
+    check_writes_answers,
     checked_model,
     hub_id_of,
     local_model,
@@ -248,7 +249,9 @@ def check_arena_files(models: list[ModelEntry]) -> None:
     for entry in models:
         which = "" if entry.id == entry.path else f" (the manifest's model {entry.id}, round {entry.round})"
         try:
-            check_model_parts(checked_model("--arena", entry.path), f"--arena {entry.path}")
+            folder = checked_model("--arena", entry.path)
+            check_model_parts(folder, f"--arena {entry.path}")
+            check_writes_answers(folder, f"--arena {entry.path}")
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc
 

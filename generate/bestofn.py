@@ -20,7 +20,7 @@ from data.chat_template import ChatTemplateError, chat_template_for
 from data.errors import PrefloopError
 from data.lineage import is_reward_model_name, reward_model_entry
 from data.pairing import distinct_completions
-from data.provision import ProvisionError, check_model_parts, checked_model
+from data.provision import ProvisionError, check_model_parts, check_writes_answers, checked_model
 from data.records import Pair
 from data.workspace import Workspace
 from generate.context import TOO_LONG
@@ -50,6 +50,7 @@ def judge_model(name: str) -> str:
     (`check_judge_model`) and the judge's load (`make_judge`) both go through it."""
     folder = checked_model("--judge", name)
     check_model_parts(folder, f"--judge {name}")
+    check_writes_answers(folder, f"--judge {name}")
     return str(folder)
 
 
