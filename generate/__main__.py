@@ -142,7 +142,7 @@ def fetch_models(options: GenerateOptions, model_path: str, arena: list[ModelEnt
     if arena:
         from generate.arena import check_arena_files
 
-        check_arena_files(arena)
+        check_arena_files(arena, options.chat_template)
         return model_path
     return fetch_model(options, model_path)
 
