@@ -289,6 +289,10 @@ def check_sample_options(options: SampleOptions) -> None:
     for name, ok, rule in bounds:
         if not ok:
             raise PrefloopError(f"--{name.replace('_', '-')} {getattr(options, name)}: {rule}")
+    if options.judge is not None and not options.judge.strip():  # it read as no judge: another job ran
+        raise PrefloopError(
+            f"--judge {options.judge!r}: names no judge (rm, rm:<id>, rm:FOLDER or a chat model)"
+        )
     if options.data_parallel_size > 1:  # vLLM's ValueError traceback, once --prompts was imported
         raise PrefloopError(
             f"--data-parallel-size {options.data_parallel_size}: vLLM's offline engine runs one replica per process "

@@ -69,6 +69,14 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
         (["--round", "-1"], "--round -1: must be >= 0"),  # stored round -1
         (["--judge", "judge-model", "--judge-max-tokens", "0"], "--judge-max-tokens 0: must be >= 1"),
         (["--judge", "rm", "--judge-max-length", "0"], "--judge-max-length 0: must be >= 1"),
+        (
+            ["--judge", ""],
+            "--judge '': names no judge (rm, rm:<id>, rm:FOLDER or a chat model)",
+        ),  # sampled pairs
+        (
+            ["--judge", " ", "--judge-iter", "1"],
+            "--judge ' ': names no judge (rm, rm:<id>, rm:FOLDER or a chat model)",
+        ),
         (["--spin-iter", "1", "--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
         (["--tensor-parallel-size", "0"], "--tensor-parallel-size 0: must be >= 1"),  # vLLM's traceback
         (["--data-parallel-size", "0"], "--data-parallel-size 0: must be >= 1"),  # taken as 1
