@@ -159,10 +159,17 @@ def test_an_arena_model_without_a_chat_template_is_refused_before_any_model_answ
     from generate import arena
 
     no_loading(monkeypatch, cli, arena)
-    argv = [*job_args(tmp_path, tiny_model_dir), "--arena", f"base,{tiny_base_model_dir}", "--no-spin-isolate"]
+    argv = [
+        *job_args(tmp_path, tiny_model_dir),
+        "--arena",
+        f"base,{tiny_base_model_dir}",
+        "--no-spin-isolate",
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: --arena {tiny_base_model_dir}: {tiny_base_model_dir}: the model has no chat ")
+    assert err.startswith(
+        f"error: --arena {tiny_base_model_dir}: {tiny_base_model_dir}: the model has no chat "
+    )
     assert err.endswith("; nothing written\n") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
     with pytest.raises(pytest.fail.Exception, match="a model was loaded"):  # checked; then it samples
