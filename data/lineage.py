@@ -103,8 +103,12 @@ def reward_model_folder(folder: Path) -> None:
     try:
         with open_regular(path) as handle:
             config = json.load(handle)
+    except FileNotFoundError:  # said as the other refusals of rm:FOLDER are, naming the flag's value
+        raise WorkspaceError(f"rm:{folder}: not a reward model (no config.json there)") from None
     except (OSError, NotAFileError, ValueError) as exc:
-        raise WorkspaceError(f"{path}: cannot be read as a model's config ({exc})") from None
+        raise WorkspaceError(
+            f"rm:{folder}: not a reward model (its config.json does not read: {exc})"
+        ) from None
     config = config if isinstance(config, dict) else {}
     heads = [a for a in config.get("architectures") or [] if str(a).endswith("ForSequenceClassification")]
     if not heads or len(config.get("id2label") or {0: "", 1: ""}) != 1:

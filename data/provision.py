@@ -186,6 +186,20 @@ def check_model_parts(folder: Path, named: str) -> None:
             raise ProvisionError(f"{named}: {path.name} does not read ({first_line(exc)})") from None
 
 
+def check_writes_answers(folder: Path, named: str) -> None:
+    """The model in ``folder`` (its config.json read by `checked_model`) writes answers: a job that samples from it
+    or asks it as a judge loads it as a causal LM, and a reward model (a sequence-classification head, what `train
+    --method rm` saves) loads so with a new, random LM head and answers noise. One `ProvisionError` line naming
+    ``named`` (``--model M``, ``--judge J``) otherwise."""
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    heads = [a for a in config.get("architectures") or [] if str(a).endswith("ForSequenceClassification")]
+    if heads:
+        raise ProvisionError(
+            f"{named}: a sequence-classification model ({heads[0]}: a reward model?), not one that writes "
+            "answers (a reward model judges as --judge rm:FOLDER)"
+        )
+
+
 def checked_model(flag: str, name: str) -> Path:
     """The local folder of the model ``name`` (`local_model`: a hub id found in, or fetched into, the hub's cache),
     its config.json read: what every job checks of a model before it writes anything; the callers add what only

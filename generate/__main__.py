@@ -46,6 +46,7 @@ from generate.options import (
     GenerateOptions,
     check_arena,
     check_engine_applies,
+    check_judge_applies,
     check_sample_options,
     engine_options,
     mode_of,
@@ -90,6 +91,7 @@ def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> G
     explicit = explicit_names(namespace)
     check_applies(explicit, mode_of(options), mode_options(MODES, SHARED), "")
     check_engine_applies(explicit, options)
+    check_judge_applies(explicit, options)
     return options
 
 
@@ -140,7 +142,7 @@ def fetch_models(options: GenerateOptions, model_path: str, arena: list[ModelEnt
     if arena:
         from generate.arena import check_arena_files
 
-        check_arena_files(arena)
+        check_arena_files(arena, options.chat_template)
         return model_path
     return fetch_model(options, model_path)
 
@@ -255,17 +257,26 @@ def run(options: GenerateOptions) -> dict:
     )
 
 
-def judge_report(result: dict) -> list[str]:
-    """What a judging job did and what it cost per pair."""
+def judge_report(result: dict, max_length: int | None = None) -> list[str]:
+    """What a judging job did and what it cost per pair (nothing to judge: that it loaded no model); a reward
+    model's pairs too long to score say the limit (``max_length``: --judge-max-length)."""
     counts, cost = result["counts"], result["cost_per_pair"]
     shown = ("a", "b", "tie", "unreadable", *(["too_long"] if counts.get("too_long") else []))
     # the ties where a judge's two orders disagreed: position bias, not a tie it judged
     biased = f" (inconsistent {counts['inconsistent']})" if counts.get("inconsistent") else ""
     verdicts = ", ".join(f"{k} {counts.get(k, 0)}{biased * (k == 'tie')}" for k in shown)
     kept = f"; already_judged {counts['already_judged']}" if counts.get("already_judged") else ""
+    said = f"{result['annotator']}: judged {counts.get('pairs', 0)} pairs ({verdicts}); "
+    said += f"{counts.get('labels_written', 0)} labels written{kept}"
+    if counts.get("too_long") and is_reward_model_name(result["annotator"]):
+        said += (
+            f"; too_long: prompt and answer longer than --judge-max-length {max_length} tokens or the reward "
+            "model's context, not scored"
+        )
+    if not result.get("loaded", True):
+        return [said, "nothing to judge: no model loaded"]
     return [
-        f"{result['annotator']}: judged {counts.get('pairs', 0)} pairs ({verdicts}); "
-        f"{counts.get('labels_written', 0)} labels written{kept}",
+        said,
         f"cost per pair: {cost['calls']:.1f} model calls, {cost['tokens']:.0f} generated tokens, "
         f"{cost['seconds']:.2f} s",
     ]
@@ -324,6 +335,11 @@ def made_lines(counts: dict, n: int) -> list[str]:
             f"{counts['pair_is_best_worst']} prompts answered before were not paired again: the pair for people "
             f"their first {n} answers make is their best-vs-worst pair, stored already (people are served it)"
         )
+    if "judge" in counts and "judge_cost_per_prompt" not in counts:  # --pairs best-worst, nothing to pair
+        why = [f"{counts.get('best_worst_already_paired', 0)} prompts had their best-vs-worst pair already"]
+        if counts.get("best_worst_unpaired_prompts"):
+            why.append(f"{counts['best_worst_unpaired_prompts']} had fewer than two distinct answers")
+        said.append(f"nothing left to pair ({', '.join(why)}): the judge {counts['judge']} was not loaded")
     return said
 
 
@@ -365,7 +381,7 @@ def _main(argv: list[str] | None, prog: str) -> int:
     quiet_logs(options.verbose)
     counts = run(options)
     if options.judge and "cost_per_pair" in counts:
-        print("\n".join(judge_report(counts)))
+        print("\n".join(judge_report(counts, options.judge_max_length)))
     else:
         print("done: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         made = made_lines(counts, options.n)

@@ -27,6 +27,7 @@ from itertools import combinations
 
 import numpy as np
 
+from data.chat_template import ChatTemplateError, chat_template_for
 from data.errors import PrefloopError, first_line
 from data.leaderboard import ARENA
 from data.lineage import (
@@ -35,6 +36,7 @@ from data.lineage import (
 )
 from data.provision import (
     check_model_parts,
+    check_writes_answers,
     checked_model,
 )
 from data.records import Pair, content_id
@@ -105,15 +107,22 @@ def load_arena_model(options: GenerateOptions, entry: ModelEntry):
         ) from exc
 
 
-def check_arena_files(models: list[ModelEntry]) -> None:
+def check_arena_files(models: list[ModelEntry], chat_template: str | None = None) -> None:
     """Each arena model checked as every job checks a model (`checked_model`: a hub id found in, or fetched into,
     the hub's cache; the config read), then its tokenizer and weight files (`check_model_parts`: headers read, no
-    weights load), before anything is written: a broken or missing folder is one line naming it (a manifest model:
-    by its id too), not a traceback after the models before it had sampled and written their answers."""
+    weights load) and its chat template (its own, or ``--chat-template``), before anything is written: a broken or
+    missing folder, or a base model's, is one line naming it (a manifest model: by its id too), not a traceback
+    after the models before it had sampled and written their answers."""
     for entry in models:
         which = "" if entry.id == entry.path else f" (the manifest's model {entry.id}, round {entry.round})"
         try:
-            check_model_parts(checked_model("--arena", entry.path), f"--arena {entry.path}")
+            folder = checked_model("--arena", entry.path)
+            check_model_parts(folder, f"--arena {entry.path}")
+            check_writes_answers(folder, f"--arena {entry.path}")
+            try:
+                chat_template_for(folder, chat_template)
+            except ChatTemplateError as exc:
+                raise PrefloopError(f"--arena {entry.path}: {exc}") from exc
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc
 

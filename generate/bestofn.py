@@ -15,16 +15,18 @@ import logging
 from collections import Counter
 from collections.abc import Collection
 
+from data.annotators import judge_annotator, rm_annotator
 from data.chat_template import ChatTemplateError, chat_template_for
 from data.errors import PrefloopError
-from data.lineage import is_reward_model_name
+from data.lineage import is_reward_model_name, reward_model_entry
 from data.pairing import distinct_completions
-from data.provision import ProvisionError, check_model_parts, checked_model
+from data.provision import ProvisionError, check_model_parts, check_writes_answers, checked_model
 from data.records import Pair
 from data.workspace import Workspace
 from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
 from generate.judge import (
+    Cost,
     LLMJudge,
     RewardJudge,
     TooLong,
@@ -48,6 +50,7 @@ def judge_model(name: str) -> str:
     (`check_judge_model`) and the judge's load (`make_judge`) both go through it."""
     folder = checked_model("--judge", name)
     check_model_parts(folder, f"--judge {name}")
+    check_writes_answers(folder, f"--judge {name}")
     return str(folder)
 
 
@@ -66,8 +69,48 @@ def check_judge_model(options: SampleOptions) -> None:
         raise ProvisionError(f"{exc}; nothing written") from exc
 
 
-def make_judge(options: SampleOptions, workspace: Workspace):
-    """The machine labeller ``options.judge`` names (see the module docstring)."""
+def judge_name(options: SampleOptions, workspace: Workspace) -> str:
+    """The annotator name of the labels ``options.judge`` writes, found without loading it."""
+    if is_reward_model_name(options.judge):
+        return rm_annotator(reward_model_entry(options.judge, workspace).id)
+    return judge_annotator(model_label(options.judge))
+
+
+class OnFirstUse:
+    """The machine labeller ``options.judge`` names, loaded when first asked (`make_judge`): a job with nothing to
+    judge or pair (a rerun's) loads no model, as a sampling job with nothing to sample loads none."""
+
+    def __init__(self, options: SampleOptions, workspace: Workspace):
+        self.annotator = judge_name(options, workspace)
+        self._options, self._workspace, self._judge = options, workspace, None
+
+    @property
+    def loaded(self) -> bool:
+        return self._judge is not None
+
+    @property
+    def cost(self) -> Cost:
+        return self._judge.cost if self._judge is not None else Cost()
+
+    def _load(self):
+        if self._judge is None:
+            self._judge = load_judge(self._options, self._workspace)
+        return self._judge
+
+    def compare(self, items: list[tuple[list[dict], str, str]]) -> list[Verdict]:
+        return self._load().compare(items) if items else []
+
+    def rank(self, prompt: list[dict], texts: list[str]) -> tuple[int, int, float] | None:
+        return self._load().rank(prompt, texts)
+
+
+def make_judge(options: SampleOptions, workspace: Workspace) -> OnFirstUse:
+    """The machine labeller ``options.judge`` names, loaded when first asked."""
+    return OnFirstUse(options, workspace)
+
+
+def load_judge(options: SampleOptions, workspace: Workspace):
+    """The machine labeller ``options.judge`` names (see the module docstring), loaded."""
     if is_reward_model_name(options.judge):
         from train.run import reward_scorer
 
@@ -90,15 +133,15 @@ def judge_workspace(options: GenerateOptions, workspace: Workspace) -> dict:
         workspace, judge.annotator, options.split, labelled, options.limit or 0, options.kinds
     )
     log.info("%s judges %d pairs of split %s", judge.annotator, len(pairs), options.split)
-    return judge_pairs(workspace, judge, pairs, options.chunk_size, already)
+    return {**judge_pairs(workspace, judge, pairs, options.chunk_size, already), "loaded": judge.loaded}
 
 
 def pair_best_worst(
     workspace: Workspace, judge, model: str, round: int, only: Collection[str] | None = None, chunk: int = 16
 ) -> Counter:
     """For each prompt ``model`` answered in ``round`` (``only`` these prompt ids) with no best-vs-worst pair yet
-    (`best_worst_paired`): the best- and worst-scored of its answers as a ``sampled`` pair (a = best), labelled
-    ``a`` by the judge. Resumable."""
+    (`best_worst_paired`, counted ``already_paired``): the best- and worst-scored of its answers as a ``sampled``
+    pair (a = best), labelled ``a`` by the judge. Resumable."""
     completions = workspace.frame("completions")
     mine = completions[sampled_by(completions, model, round)]
     if only is not None:
@@ -108,6 +151,7 @@ def pair_best_worst(
     counts: Counter = Counter()
     records: list[object] = []
     groups = [(p, g) for p, g in mine.groupby("prompt_id", sort=True) if p not in paired]
+    counts["already_paired"] = mine["prompt_id"].nunique() - len(groups)
     for index, (prompt_id, group) in enumerate(groups, start=1):
         usable, dropped = distinct_completions(list(group.sort_values(["seed", "id"]).itertuples()))
         counts += dropped
@@ -152,9 +196,8 @@ def sample_best_worst(
     judge = make_judge(options, workspace)
     paired = pair_best_worst(workspace, judge, label, round, chunk=options.chunk_size)
     judged = paired["pairs"] + paired["no_spread"]
-    return {
-        **counts,
-        **{f"best_worst_{k}": v for k, v in paired.items()},
-        "judge": judge.annotator,
-        "judge_cost_per_prompt": judge.cost.per_pair(judged),
-    }
+    result = {**counts, **{f"best_worst_{k}": v for k, v in (+paired).items()}, "judge": judge.annotator}
+    # not loaded: nothing was left to pair, and no cost (`generate.__main__.made_lines` says so)
+    if judge.loaded:
+        result["judge_cost_per_prompt"] = judge.cost.per_pair(judged)
+    return result

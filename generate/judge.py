@@ -222,17 +222,25 @@ class RewardJudge:
         self.annotator = rm_annotator(model_id)
         self.cost = Cost()
 
-    def _score(self, prompt: list[dict], texts: list[str]) -> list[float]:
+    def _score(self, prompt: list[dict], texts: list[str]) -> list[float | None]:
+        """The reward of each text; None for one longer than the scorer's max length (--judge-max-length, or the
+        model's context), which is not scored."""
         started = time.perf_counter()
         scores = self.scorer.score(prompt, texts)
         self.cost.seconds += time.perf_counter() - started
-        self.cost.calls += len(texts)
+        self.cost.calls += sum(s is not None for s in scores)
         return scores
 
     def compare(self, items: list[tuple[list[dict], str, str]]) -> list[Verdict]:
+        """A verdict on each (prompt, answer a, answer b); a pair with a side too long to score (a cut prompt is
+        another question) has no choice: `too_long`, as the LLM judge's."""
         out = []
         for prompt, a, b in items:
             ra, rb = self._score(prompt, [a, b])
+            if ra is None or rb is None:
+                out.append(Verdict(None, None, "longer than the reward model's max length", too_long=True))
+                self.cost.counts[TOO_LONG] += 1
+                continue
             p = 1 / (1 + math.exp(-(ra - rb)))
             choice = "a" if ra > rb else "b" if rb > ra else "tie"
             out.append(Verdict(choice, max(p, 1 - p), f"rewards {ra:.4f}/{rb:.4f}"))
@@ -240,6 +248,8 @@ class RewardJudge:
 
     def rank(self, prompt: list[dict], texts: list[str]) -> tuple[int, int, float] | None:
         scores = self._score(prompt, texts)
+        if None in scores:  # a ranking without the answer too long to score would be a guess
+            raise TooLong("an answer is longer than the reward model's max length")
         found = best_worst(scores)
         if found is None:
             return None

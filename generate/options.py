@@ -14,7 +14,9 @@ from pathlib import Path
 
 from data.chat_template import NAMED, resolve_chat_template, template_id
 from data.cli import check_applies
+from data.config import ConfigError
 from data.errors import PrefloopError
+from data.lineage import is_reward_model_name
 from data.provision import DEFAULT_MODEL, EMBEDDED, SAMPLES
 from generate.engines import ENGINES, EngineOptions, SamplingParams
 
@@ -142,12 +144,17 @@ class SampleOptions:
         default=None,
         metadata={
             "metavar": "FILE",
-            "help": "judge prompt file with {question}, {answer_a}, {answer_b} (default: MT-Bench's)",
+            "help": "chat-model judge: prompt file with {question}, {answer_a}, {answer_b} (default: MT-Bench's)",
         },
     )
-    judge_max_tokens: int = field(default=512, metadata={"help": "judge: new tokens per verdict (greedy)"})
+    judge_max_tokens: int = field(
+        default=512, metadata={"help": "chat-model judge: new tokens per verdict (greedy)"}
+    )
     judge_max_length: int = field(
-        default=1024, metadata={"help": "reward-model judge: tokens per prompt+completion (truncated beyond)"}
+        default=1024,
+        metadata={
+            "help": "reward-model judge: tokens per prompt+completion (a longer pair is not scored: too_long)"
+        },
     )
 
 
@@ -282,6 +289,10 @@ def check_sample_options(options: SampleOptions) -> None:
     for name, ok, rule in bounds:
         if not ok:
             raise PrefloopError(f"--{name.replace('_', '-')} {getattr(options, name)}: {rule}")
+    if options.judge is not None and not options.judge.strip():  # it read as no judge: another job ran
+        raise PrefloopError(
+            f"--judge {options.judge!r}: names no judge (rm, rm:<id>, rm:FOLDER or a chat model)"
+        )
     if options.data_parallel_size > 1:  # vLLM's ValueError traceback, once --prompts was imported
         raise PrefloopError(
             f"--data-parallel-size {options.data_parallel_size}: vLLM's offline engine runs one replica per process "
@@ -312,6 +323,22 @@ VLLM_ONLY = (
 def check_engine_applies(explicit: set[str], options: SampleOptions) -> None:
     """Refuse a vLLM option set for ``--engine hf`` (``auto`` takes them: vLLM where it imports)."""
     check_applies(explicit, options.engine, dict.fromkeys(VLLM_ONLY, ("vllm", "auto")), "--engine")
+
+
+# The judge options only one kind of machine labeller reads: True, a reward model's; False, a chat model's
+JUDGE_KIND_ONLY = {"judge_template": False, "judge_max_tokens": False, "judge_max_length": True}
+
+
+def check_judge_applies(explicit: set[str], options: SampleOptions) -> None:
+    """Refuse a judge option set (by flag or YAML) for the other kind of ``--judge``: a reward model asks no
+    question (--judge-template, --judge-max-tokens), a chat model's context is its own (--judge-max-length)."""
+    if not options.judge:
+        return
+    reward_model = is_reward_model_name(options.judge)
+    for name in sorted(explicit):
+        if JUDGE_KIND_ONLY.get(name, reward_model) != reward_model:
+            reads = "a chat model" if reward_model else "a reward model (--judge rm, rm:<id> or rm:FOLDER)"
+            raise ConfigError(f"--{name.replace('_', '-')} applies to {reads}, not --judge {options.judge}")
 
 
 def engine_options(options: SampleOptions) -> EngineOptions:

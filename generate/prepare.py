@@ -15,6 +15,7 @@ from data.provision import (
     EMBEDDED,
     SAMPLES,
     check_model_parts,
+    check_writes_answers,
     checked_model,
     home,
     is_model_dir,
@@ -60,6 +61,7 @@ def fetch_model(options: SampleOptions, model_path: str) -> str:
     try:
         folder = checked_model("--model", model_path)
         check_model_parts(folder, f"--model {model_path}")
+        check_writes_answers(folder, f"--model {model_path}")
     except PrefloopError as exc:
         raise PrefloopError(f"{exc}; nothing written") from exc
     if not Path(model_path).is_dir():

@@ -1,10 +1,12 @@
 """Prompts longer than the model's context: the engines know their context and a prompt's tokens under the chat
-template; sampling (pairs, SPIN, the arena, per model) and the LLM judge skip such a prompt or pair, count it
-``too_long`` and leave it for a rerun; the transformers engine stops generating at the context, as vLLM does."""
+template; sampling (pairs, SPIN, the arena, per model), the LLM judge and the reward-model judge (past
+--judge-max-length) skip such a prompt or pair, count it ``too_long`` and leave it for a rerun; the transformers
+engine stops generating at the context, as vLLM does."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from types import SimpleNamespace
 
@@ -270,3 +272,56 @@ def test_the_spin_driver_says_too_long_held_out_prompts_of_its_last_iterate():
         "rerun counts them again)" in spin_report(summary)
     )
     assert not any("too_long" in line for line in spin_report(summary | {"final_too_long": {}}))
+
+
+@pytest.fixture(scope="module")
+def reward_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model with a new one-output head, saved as `train --method rm` saves a reward model."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = tmp_path_factory.mktemp("tiny-rm") / "model"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=1)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_a_reward_model_scores_no_row_longer_than_its_max_length(reward_model_dir, tiny_tokenizer):
+    from train.evaluate import sequence_lengths
+    from train.reward import RewardScorer
+
+    answer = [{"role": "assistant", "content": "blue"}]
+    limit = sequence_lengths(tiny_tokenizer, [SHORT], [answer])[0]  # the short row fits exactly
+    assert sequence_lengths(tiny_tokenizer, [LONG], [answer])[0] > limit
+    scorer = RewardScorer(reward_model_dir, max_length=limit)
+    short, long = scorer.score(SHORT, ["blue"])[0], scorer.score(LONG, ["blue"])[0]
+    assert (
+        isinstance(short, float) and long is None
+    )  # the long prompt, cut to fit, was scored as another question
+    assert RewardScorer(reward_model_dir, max_length=10**6).max_length == 512  # the model's context
+
+
+def test_a_reward_model_judge_counts_too_long_pairs_apart(label_ws, reward_model_dir, capsys):
+    prompt = Prompt(LONG, source="test")
+    a, b = (Completion(prompt.id, text, "m", "hf", seed=i) for i, text in enumerate(["blue", "green"]))
+    label_ws.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
+    args = ["-w", str(label_ws.path), "--judge", f"rm:{reward_model_dir}", "--judge-max-length", "40"]
+    assert main(args) == 0
+    said = re.sub(r"\(a \d, b \d", "(a _, b _", capsys.readouterr().out)  # an untrained head's choices
+    assert (
+        "judged 4 pairs (a _, b _, tie 0, unreadable 0, too_long 1); 4 labels written; too_long: prompt and answer "
+        "longer than --judge-max-length 40 tokens or the reward model's context, not scored\n"
+    ) in said
+    labels = Workspace(label_ws.path).frame("labels")
+    assert prompt.id not in set(label_ws.frame("pairs").set_index("id").loc[labels["item_id"], "prompt_id"])
+
+
+def test_a_reward_model_ranks_no_answers_it_cannot_score_whole():
+    from generate.judge import RewardJudge, TooLong
+
+    judge = RewardJudge(SimpleNamespace(score=lambda prompt, texts: [1.0, None, 0.0][: len(texts)]), "m")
+    with pytest.raises(TooLong):
+        judge.rank(SHORT, ["a", "b", "c"])
+    assert judge.compare([(SHORT, "a", "b")])[0].too_long and judge.cost.calls == 2 + 1  # the scored answers

@@ -150,6 +150,32 @@ def test_an_llm_judge_without_a_chat_template_is_refused_before_sampling(
         main([*argv, "--judge", str(tiny_base_model_dir), "--chat-template", "roles"])
 
 
+def test_an_arena_model_without_a_chat_template_is_refused_before_any_model_answers(
+    tmp_path, tiny_model_dir, tiny_base_model_dir, monkeypatch, capsys
+):
+    """A base model in the arena was transformers' traceback once the models before it had answered and their
+    answers were written; it is checked with the other models' files now, and --chat-template passes it."""
+    from generate import __main__ as cli
+    from generate import arena
+
+    no_loading(monkeypatch, cli, arena)
+    argv = [
+        *job_args(tmp_path, tiny_model_dir),
+        "--arena",
+        f"base,{tiny_base_model_dir}",
+        "--no-spin-isolate",
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: --arena {tiny_base_model_dir}: {tiny_base_model_dir}: the model has no chat "
+    )
+    assert err.endswith("; nothing written\n") and err.count("\n") == 1
+    assert not (tmp_path / "ws").exists()
+    with pytest.raises(pytest.fail.Exception, match="a model was loaded"):  # checked; then it samples
+        main([*argv, "--chat-template", "roles"])
+
+
 def test_the_loop_looks_up_no_arena_hub_id_before_its_cheap_checks(
     tmp_path, tiny_model_dir, monkeypatch, capsys
 ):

@@ -224,6 +224,17 @@ def test_best_worst_with_a_missing_reward_model_is_refused_before_sampling(
         f"error: {ws.path}: no reward model 'rm:{missing}' in the manifest, and {missing} is no folder (train one: "
         "`python -m train --method rm`; another workspace's: rm:FOLDER)\n"
     )
+    missing.mkdir(
+        parents=True
+    )  # a folder, but no model's: said as rm:FOLDER's other refusals (it named the file)
+    assert main([*args, "--n", "4", "--pairs", "best-worst", "--judge", f"rm:{missing}"]) == 2
+    assert capsys.readouterr().err == f"error: rm:{missing}: not a reward model (no config.json there)\n"
+    (missing / "config.json").write_text("{bad")
+    assert main([*args, "--n", "4", "--pairs", "best-worst", "--judge", f"rm:{missing}"]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: rm:{missing}: not a reward model (its config.json does not read: Expecting property name"
+    )
+    assert ws.ids("prompts") == set()
 
 
 def test_a_judge_that_is_not_a_model_is_refused_before_the_judge_loop_writes_anything(

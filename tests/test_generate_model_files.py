@@ -1,6 +1,7 @@
-"""A model folder that holds a config but not what an engine loads (a tokenizer, weights, readable safetensors) is
-one line naming the flag before anything is written: it was transformers' traceback (no tokenizer) or the engine's
-error (no weights) once the workspace had been created and --prompts imported."""
+"""A model folder that holds a config but not what an engine loads (a tokenizer, weights, readable safetensors), or
+holds a reward model, is one line naming the flag before anything is written: it was transformers' traceback (no
+tokenizer) or the engine's error (no weights) once the workspace had been created and --prompts imported; a reward
+model sampled (or judged) through a random LM head."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ BROKEN = {
     "broken weights": (
         lambda f: (f / "model.safetensors").write_bytes(b"garbage"),
         "model.safetensors does not read (",
+    ),
+    "a reward model": (  # loaded as a causal LM, it got a new, random LM head and answered noise
+        lambda f: (f / "config.json").write_text(
+            (f / "config.json").read_text().replace("LlamaForCausalLM", "LlamaForSequenceClassification")
+        ),
+        "a sequence-classification model (LlamaForSequenceClassification: a reward model?), not one that writes",
     ),
 }
 

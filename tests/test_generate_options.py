@@ -67,7 +67,16 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
         (["--top-p", "1.5"], "--top-p 1.5: must be in (0, 1]"),  # taken as 1
         (["--pairs-per-prompt", "-1"], "--pairs-per-prompt -1: must be >= 0 (0: every pair)"),  # traceback
         (["--round", "-1"], "--round -1: must be >= 0"),  # stored round -1
-        (["--judge", "rm", "--judge-max-tokens", "0"], "--judge-max-tokens 0: must be >= 1"),
+        (["--judge", "judge-model", "--judge-max-tokens", "0"], "--judge-max-tokens 0: must be >= 1"),
+        (["--judge", "rm", "--judge-max-length", "0"], "--judge-max-length 0: must be >= 1"),
+        (
+            ["--judge", ""],
+            "--judge '': names no judge (rm, rm:<id>, rm:FOLDER or a chat model)",
+        ),  # sampled pairs
+        (
+            ["--judge", " ", "--judge-iter", "1"],
+            "--judge ' ': names no judge (rm, rm:<id>, rm:FOLDER or a chat model)",
+        ),
         (["--spin-iter", "1", "--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
         (["--tensor-parallel-size", "0"], "--tensor-parallel-size 0: must be >= 1"),  # vLLM's traceback
         (["--data-parallel-size", "0"], "--data-parallel-size 0: must be >= 1"),  # taken as 1
@@ -197,3 +206,31 @@ def test_a_ray_cluster_is_asked_for_by_flag(monkeypatch):
     with pytest.raises(Stop):
         engines.VLLMEngine("org/big", engine_options(parse_options([])))
     assert asked and "distributed_executor_backend" not in asked  # vLLM's own choice
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--judge", "rm", "--judge-max-tokens", "4"],
+            "--judge-max-tokens applies to a chat model, not --judge rm",
+        ),
+        (
+            ["--judge", "rm:x", "--judge-template", "t.txt"],
+            "--judge-template applies to a chat model, not --judge rm:x",
+        ),
+        (
+            ["--judge", "judge-model", "--judge-max-length", "64"],
+            "--judge-max-length applies to a reward model (--judge rm, rm:<id> or rm:FOLDER), not --judge judge-model",
+        ),
+        (
+            ["--judge-iter", "1", "--judge", "judge-model", "--judge-max-length", "64"],
+            "--judge-max-length applies to a reward model (--judge rm, rm:<id> or rm:FOLDER), not --judge judge-model",
+        ),
+    ],
+)
+def test_a_judge_option_of_the_other_kind_of_judge_is_refused_not_ignored(tmp_path, capsys, argv, message):
+    """A reward model asks no question and a chat model's context is its own: these options did nothing."""
+    assert main(["-w", str(tmp_path / "ws"), *argv]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+    assert not (tmp_path / "ws").exists()

@@ -53,7 +53,26 @@ def test_a_best_worst_rerun_loads_no_sampler(tmp_path, tiny_model_dir, monkeypat
     before = rows(Workspace(ws))
     capsys.readouterr()
     assert main(argv) == 0
+    assert loads[2:] == [] and rows(Workspace(ws)) == before  # nor the judge: it has nothing to pair
+    out = capsys.readouterr().out
+    assert done_counts(out)["already_sampled"] == "2" and done_counts(out)["best_worst_already_paired"] == "2"
     assert (
-        loads[2:] == ["tiny-judge"] and rows(Workspace(ws)) == before
-    )  # the judge only: it has nothing to pair
-    assert done_counts(capsys.readouterr().out)["already_sampled"] == "2"
+        "nothing left to pair (2 prompts had their best-vs-worst pair already): the judge judge:tiny-judge was "
+        in (out)
+    )
+
+
+def test_a_judge_with_nothing_to_judge_loads_no_model(label_ws, monkeypatch, capsys):
+    loads = count_loads(monkeypatch, bestofn, ScriptedEngine(fair))
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    argv = ["-w", str(label_ws.path), "--judge", "tiny-judge", "--engine", "hf"]
+    assert main(argv) == 0 and loads == ["tiny-judge"]
+    capsys.readouterr()
+    for extra in ([], ["--split", "test"]):  # judged already; no pairs at all
+        assert main([*argv, *extra]) == 0
+        assert capsys.readouterr().out.endswith(
+            "labels written"
+            + ("; already_judged 4" if not extra else "")
+            + "\nnothing to judge: no model loaded\n"
+        )
+    assert loads == ["tiny-judge"]

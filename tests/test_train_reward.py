@@ -127,6 +127,13 @@ def test_rm_options_are_checked(tmp_path, tiny_model_dir, capsys):
     assert "a reward model takes --agreement weight" in capsys.readouterr().err
     assert main(["-w", str(ws.path), "--method", "ipo", "--machine-weight", "0.5"]) == 2
     assert "--machine-weight 0.5: applies to" in capsys.readouterr().err
+    assert (
+        main(["-w", str(ws.path), "--labels", "human", "--machine-weight", "0.5"]) == 2
+    )  # it weighed nothing
+    assert capsys.readouterr().err == (
+        "error: --machine-weight 0.5: weights rows machines decided, and --labels human takes none (--labels auto, "
+        "all or machine do)\n"
+    )
 
 
 def test_export_chooses_labels_as_training_does(tmp_path):

@@ -1,5 +1,6 @@
 """What `python -m train` and `train score` refuse before anything is written: a start model folder that is not a
-whole model, and a resume that would train otherwise than its run did; and the pairs `train score --limit` leaves."""
+whole model or is a reward model (but to `--method rm`), and a resume that would train otherwise than its run did;
+and the pairs `train score --limit` leaves."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def broken_model(tmp_path, tiny_model_dir, broken: str):
         (folder / "config.json").write_text("{bad")
     elif broken == "gone":
         shutil.rmtree(folder)
+    elif broken == "a reward model":  # what `--method rm` saves: loaded as a causal LM, a random LM head
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(
+            json.dumps(config | {"architectures": ["LlamaForSequenceClassification"]})
+        )
     return folder
 
 
@@ -40,6 +46,10 @@ BROKEN = [
         "{model}: no tokenizer (none of tokenizer.json, tokenizer_config.json, tokenizer.model, ",
     ),
     ("bad config", "{model}: its config.json does not read (OSError: "),
+    (
+        "a reward model",
+        "--model {model}: a sequence-classification model (LlamaForSequenceClassification: a reward model?), not ",
+    ),
 ]
 
 

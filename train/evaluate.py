@@ -39,6 +39,11 @@ def _ids(tokenizer, prompt: list[dict], completion: list[dict], max_length: int 
     return list(full_ids), start
 
 
+def sequence_lengths(tokenizer, prompts: list, completions: list) -> list[int]:
+    """The tokens of each chat-rendered (prompt, completion) row, as `encode_batch` encodes it uncut."""
+    return [len(_ids(tokenizer, p, c, None)[0]) for p, c in zip(prompts, completions)]
+
+
 def encode_batch(tokenizer, prompts: list, completions: list, max_length: int | None = None):
     """Right-padded (input_ids, attention_mask, completion_mask) for chat prompts and completions."""
     return _pad(tokenizer, [_ids(tokenizer, p, c, max_length) for p, c in zip(prompts, completions)])

@@ -323,6 +323,11 @@ def check_options(options: TrainOptions) -> None:
     if options.machine_weight != 1 and not method.agreement:
         takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
         raise PrefloopError(f"--machine-weight {options.machine_weight}: applies to {takes}")
+    if options.machine_weight != 1 and options.labels == "human":  # no row is decided by machines only
+        raise PrefloopError(
+            f"--machine-weight {options.machine_weight}: weights rows machines decided, and --labels human takes "
+            "none (--labels auto, all or machine do)"
+        )
     if options.eval_steps and not method.learning_curve:
         takes = ", ".join(name for name, m in METHODS.items() if m.learning_curve)
         raise PrefloopError(f"--eval-steps applies to --method {takes}, not {options.method}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from train.evaluate import encode_batch
+from train.evaluate import encode_batch, sequence_lengths
 
 RM_MARGINS = ("off", "strength")
 # Llama 2's "small" margin: strength 4 (significantly better) -> 1, 3 -> 2/3, 2 -> 1/3, 1 (negligibly) -> 0.
@@ -132,7 +132,9 @@ def evaluate_pairs(model, tokenizer, rows: list[dict], batch_size: int, max_leng
 
 
 class RewardScorer:
-    """A trained reward model as a scorer of plain-text completions (machine labels, best-of-n pairs)."""
+    """A trained reward model as a scorer of plain-text completions (machine labels, best-of-n pairs). A row longer
+    than ``max_length`` tokens, or than the model's context, is not scored: cut, its prompt would lose its start
+    and the score would be of another question."""
 
     def __init__(self, path: str | Path, batch_size: int = 8, max_length: int | None = 1024):
         from transformers import AutoTokenizer
@@ -141,14 +143,20 @@ class RewardScorer:
         self.model = load_reward_model(path, self.tokenizer)
         if torch.cuda.is_available():
             self.model.to("cuda")
-        self.batch_size, self.max_length = batch_size, max_length
+        context = getattr(self.model.config, "max_position_embeddings", None)
+        limits = [n for n in (max_length, context) if isinstance(n, int) and n > 0]
+        self.batch_size, self.max_length = batch_size, min(limits) if limits else None
 
-    def score(self, prompt: list[dict], texts: list[str]) -> list[float]:
-        """The reward of each completion text of one prompt (chat messages)."""
+    def score(self, prompt: list[dict], texts: list[str]) -> list[float | None]:
+        """The reward of each completion text of one prompt (chat messages); None for a row too long to score."""
         completions = [[{"role": "assistant", "content": t}] for t in texts]
-        return reward_scores(
-            self.model, self.tokenizer, [prompt] * len(texts), completions, self.batch_size, self.max_length
+        lengths = sequence_lengths(self.tokenizer, [prompt] * len(texts), completions)
+        fits = [self.max_length is None or n <= self.max_length for n in lengths]
+        scoring = [c for c, ok in zip(completions, fits) if ok]
+        scores = iter(
+            reward_scores(self.model, self.tokenizer, [prompt] * len(scoring), scoring, self.batch_size, None)
         )
+        return [next(scores) if ok else None for ok in fits]
 
 
 def make_reward_trainer(**kwargs):

@@ -17,7 +17,8 @@ import torch
 
 from data.errors import PrefloopError
 from data.exclusion import Exclusion, check_exclusion
-from data.lineage import reward_model_entry
+from data.lineage import REWARD_MODEL, reward_model_entry
+from data.provision import check_writes_answers
 from data.records import content_id, random_id
 from data.workspace import Workspace
 from train.builders import rows_per_step
@@ -302,6 +303,10 @@ def train(
     workspace = Workspace(options.workspace)
     start = model_path(options.model, workspace)
     check_model_files(start)
+    if (
+        options.method != REWARD_MODEL
+    ):  # a reward model trains on from one; every other method from a causal LM
+        check_writes_answers(start, f"--model {options.model}")
     out = _out_dir(options, workspace, start, marker)
     recorded = read_selection(out, marker) if options.resume else None
     if recorded is None:

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from data.lineage import NEWEST, ModelEntry, find_or_register, get_model, newest_model
-from data.provision import looks_like_hub_id
+from data.provision import check_writes_answers, looks_like_hub_id
 from data.records import Score
 from data.selection import unlabelled_pairs
 from data.workspace import Workspace
@@ -103,6 +103,7 @@ def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, Mod
     if entry is None:
         folder = model_path(options.model, workspace)
         check_model_files(folder)
+        check_writes_answers(folder, f"--model {options.model}")  # registered, it would become the newest
         entry = find_or_register(workspace, folder)
     elif not looks_like_hub_id(entry.path):
         check_model_files(Path(entry.path))

@@ -32,6 +32,7 @@ from generate.options import (
     GenerateOptions,
     check_arena,
     check_engine_applies,
+    check_judge_applies,
     check_sample_options,
     sampling_params,
 )
@@ -102,6 +103,7 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
         build_parser(prog).parse_args(argv)  # argparse's own message (nearest flag included)
     options = build(LoopOptions, namespace)
     check_engine_applies(explicit_names(namespace), options)
+    check_judge_applies(explicit_names(namespace), options)
     driver = driver_of(options)
     if driver:
         owners = {name: (d,) for d, names in DRIVERS.items() for name in names}
