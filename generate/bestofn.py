@@ -197,7 +197,7 @@ def sample_best_worst(
     paired = pair_best_worst(workspace, judge, label, round, chunk=options.chunk_size)
     judged = paired["pairs"] + paired["no_spread"]
     result = {**counts, **{f"best_worst_{k}": v for k, v in (+paired).items()}, "judge": judge.annotator}
-    # not loaded: nothing was left to pair, and no cost (`generate.__main__.made_lines` says so)
+    # not loaded: nothing was left to pair, and no cost (`generate.report_lines.made_lines` says so)
     if judge.loaded:
         result["judge_cost_per_prompt"] = judge.cost.per_pair(judged)
     return result
