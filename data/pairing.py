@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from itertools import combinations
 
 from data.records import Completion, Pair, content_id
@@ -48,3 +48,21 @@ def make_pairs(
         counts["unpaired_prompts"] += 1
     pairs = [Pair(prompt_id, a.id, b.id, kind=kind, round=round) for a, b in candidates]
     return pairs, counts
+
+
+def missing_pairs(
+    prompt_id: str,
+    completions: Sequence[Completion],
+    per_prompt: int,
+    stored: Collection[frozenset[str]],
+    round: int,
+    seed: int = 0,
+) -> tuple[list[Pair], Counter]:
+    """The pairs `make_pairs` draws of ``completions`` that the ``stored`` ones (each pair's two completion ids,
+    either order) lack, no more than bring them to ``per_prompt`` (0: every missing pair): a prompt topped up to n
+    answers keeps the pairs it has and ends with as many as a fresh draw of n gives (more only where it had more).
+    """
+    pairs, counts = make_pairs(prompt_id, completions, per_prompt, round, seed)
+    have = set(stored)
+    new = [p for p in pairs if frozenset((p.completion_a, p.completion_b)) not in have]
+    return (new[: max(per_prompt - len(stored), 0)] if per_prompt else new), counts
