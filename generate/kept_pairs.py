@@ -1,16 +1,18 @@
 """The ``sampled`` pairs a model's answers already have, told apart: a judge's best-vs-worst pair
 (`best_worst_paired`, `--pairs best-worst`) and pairs for people (`--n N`), both of kind ``sampled``; and the pairs
-for people a pairs job makes of a prompt it keeps (`pair_kept`: answered before, by a best-worst job say).
+for people a pairs job makes of a prompt it keeps (`pair_kept`: answered before, by a best-worst job say) or tops
+up (`top_up_pairing`: the pairs it lacks, beside those it has).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 
 import pandas as pd
 
-from data.pairing import make_pairs
+from data.pairing import make_pairs, missing_pairs
+from data.records import Pair
 from data.workspace import Workspace
 
 BEST_WORST_NOTE = "best of {} over worst"  # the judge's label on a best-vs-worst pair
@@ -74,3 +76,33 @@ def pair_kept(
     if records:  # the stored ids were read above: an append that skips them would read them again
         counts.update({f"new_{name}": rows for name, rows in workspace.append(records).items()})
     return +counts  # zeros left out
+
+
+def top_up_pairing(
+    workspace: Workspace, earlier: dict[str, list], per_prompt: int, round: int, seed: int
+) -> Callable[[str, Sequence], tuple[list[Pair], Counter]]:
+    """How a pairs job pairs a prompt's answers for people (oldest first; ``earlier``: per prompt it tops up, the
+    answers it had): as a fresh draw of them is (`make_pairs`), less the pairs for people of those answers it has
+    (`missing_pairs`: kept, maybe labelled, and counted toward ``per_prompt``), so a top-up adds only those
+    missing. A topped-up prompt given none for that is counted ``topped_up_already_paired``; one whose pair would be
+    its best-vs-worst pair (the same id) keeps that pair, served to people as it is (``pair_is_best_worst``, as
+    `pair_kept` counts it)."""
+    ids = {c.id for answers in earlier.values() for c in answers}
+    stored: dict[str, list[frozenset[str]]] = {}
+    best_worst: set[str] = set()
+    if ids:
+        pairs, judged = _sampled_pairs(workspace, ids)
+        best_worst = set(pairs.loc[judged, "id"])
+        mine = pairs[~judged & pairs["completion_a"].isin(ids) & pairs["completion_b"].isin(ids)]
+        for pair in mine.itertuples():  # another job's answers' pairs are that job's
+            stored.setdefault(pair.prompt_id, []).append(frozenset((pair.completion_a, pair.completion_b)))
+
+    def pair(prompt_id: str, answers: Sequence) -> tuple[list[Pair], Counter]:
+        pairs, counts = missing_pairs(prompt_id, answers, per_prompt, stored.get(prompt_id, []), round, seed)
+        if stored.get(prompt_id) and not pairs:
+            counts["topped_up_already_paired"] += 1
+        elif pairs and all(p.id in best_worst for p in pairs):
+            counts["pair_is_best_worst"] += 1
+        return [p for p in pairs if p.id not in best_worst], counts
+
+    return pair

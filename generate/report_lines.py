@@ -95,14 +95,19 @@ def made_lines(counts: dict, n: int) -> list[str]:
 
 
 def topped_up_line(counts: dict, n: int) -> str | None:
-    """What a pairs job says of the prompts it answered before: those it topped up to ``n`` answers, those it
-    left as they were for their answers' other parameters."""
+    """What a pairs job says of the prompts it answered before: those it topped up to ``n`` answers (and of them,
+    those with their pairs for people already), those it left as they were for their answers' other parameters."""
     said = []
     if counts.get("topped_up"):
         said.append(
             f"topped up {counts['topped_up']} prompts answered before (this model, this round, this run's "
             f"parameters: e.g. a --spin job's one answer) to {n} answers: {counts['topped_up_answers']} new "
             "answers at the sample indices they lacked, none sampled twice"
+        )
+    if counts.get("topped_up_already_paired"):
+        said.append(
+            f"{counts['topped_up_already_paired']} of the prompts topped up got no new pair for people: they had as "
+            f"many as a fresh --n {n} draw makes (--pairs-per-prompt), kept as they were"
         )
     if counts.get("other_params_prompts"):
         said.append(

@@ -22,12 +22,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from data.errors import PrefloopError
-from data.pairing import make_pairs
 from data.records import Completion, content_id, has_gold
 from data.workspace import Workspace
 from generate.context import TOO_LONG, fitting
 from generate.engines import Engine, Sample, SamplingParams
-from generate.kept_pairs import pair_kept
+from generate.kept_pairs import pair_kept, top_up_pairing
 from generate.rank_items import check_sampled_rank_items
 from generate.shards import in_shard
 
@@ -336,8 +335,10 @@ def sample_pairs(
     """Sample n completions per prompt of the job's set not answered yet, top up to n those answered fewer times
     with this job's parameters (`plan_job`), and pair each prompt's n for labelling; returns counts
     (``already_sampled``: the set's prompts answered before; ``topped_up`` of them, with ``topped_up_answers`` new
-    answers; ``paired_kept``: answered n times or more with no pair for people yet, a best-worst job's say, paired
-    from their first n, `pair_kept`; ``other_params_prompts``: answered with other parameters only, kept as they are).
+    answers, given only the pairs for people they lack, ``topped_up_already_paired`` those lacking none,
+    `top_up_pairing`; ``paired_kept``: answered n times or more with no pair for people yet, a best-worst job's
+    say, paired from their first n, `pair_kept`; ``other_params_prompts``: answered with other parameters only, kept
+    as they are).
 
     ``engine``: None where nothing is left to sample (`plan_job`); ``pairing`` False writes the completions only
     (`--pairs best-worst` pairs them after a judge scored them); ``only``: sample just these prompt ids; ``where``,
@@ -350,15 +351,14 @@ def sample_pairs(
     check_sampled_rank_items(workspace, new_answers, round, where, instead)
     dtype = getattr(engine, "dtype", None)
     earlier = {prompt.id: answers for prompt, answers in plan.top_up}
+    pair = top_up_pairing(workspace, earlier if pairing else {}, pairs_per_prompt, round, params.seed)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         first = len(earlier.get(prompt.id, []))  # a top-up's samples start at the answers it had
         new = as_completions(prompt, samples, model, engine.name, params, round, dtype, first)
         if not pairing:
             return new, Counter()
-        pairs, counts = make_pairs(
-            prompt.id, [*earlier.get(prompt.id, []), *new], pairs_per_prompt, round, params.seed
-        )
+        pairs, counts = pair(prompt.id, [*earlier.get(prompt.id, []), *new])
         return [*new, *pairs], counts
 
     counts = Counter()
