@@ -231,6 +231,22 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         assert ws.read("gold").to_pylist() == before, args
 
 
+def test_ratings_flag_reads_a_value_as_a_gold_file_does(tmp_path, capsys):
+    """`--ratings '{"helpfulness": 3.0, ...}'` was "3.0 is not an integer" where a gold file's 3.0 is 3."""
+    ws, _, answers = build(tmp_path / "ws")
+    c = answers[0]
+    for item, value in ((c[0], 3.0), (c[1], "3")):
+        assert gold(ws, "--rate-item", item, "--ratings", json.dumps({**FULL, "helpfulness": value})) == 0
+    stored = {r["item_id"]: r["ratings"] for r in read_gold(ws, "rate").to_pylist()}
+    assert stored == {c[0]: STORED, c[1]: STORED}
+    capsys.readouterr()
+    assert gold(ws, "--rate-item", c[2], "--ratings", json.dumps({**FULL, "helpfulness": 3.5})) == 2
+    assert capsys.readouterr().err == (
+        f"error: --rate-item: gold rate item {c[2]}, field 'ratings': helpfulness 3.5 is not an integer in 0..4\n"
+    )
+    assert read_gold(ws, "rate").num_rows == 2
+
+
 def test_a_rank_item_that_grew_past_six_answers_says_so(tmp_path, capsys):
     """Its id is in the labels and the least agreed table, yet a 7th answer took it out of the rank app: the error
     said the item "is not in" the workspace, as for a mistyped id."""
