@@ -36,10 +36,14 @@ def parse_ranking(text: str) -> tuple[tuple[str, ...], ...]:
     """The ranks of ``"c3>c1=c4>c2"``, best first: ``(("c3",), ("c1", "c4"), ("c2",))`` (ids sorted in a tie)."""
     if not isinstance(text, str) or not text.strip():
         raise RankingError("the ranking is empty")
+    if "," in text:  # no id holds one: 'c3,c1,c2' is neither an order nor a tie
+        raise RankingError(
+            f"ranking {text!r}: ids best first, '>' between ranks and '=' in a tie, not ',' (e.g. c3>c1=c4>c2)"
+        )
     levels = []
     for part in text.split(">"):
         ids = tuple(sorted(i.strip() for i in part.split("=")))
-        if any(not i or "," in i for i in ids):
+        if any(not i for i in ids):
             raise RankingError(f"ranking {text!r}: an empty or malformed answer id")
         levels.append(ids)
     flat = [i for level in levels for i in level]

@@ -155,6 +155,11 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
             f"(its answers: {', '.join(c)})",
         ),
         (["--rank-item", items[0]], "--rank-item needs one --ranking each: 1 rank-item(s), 0 ranking(s)"),
+        (  # split at the commas, it was "1 rank-item(s), 4 ranking(s)": no word of what a ranking is
+            ["--rank-item", items[0], "--ranking", ",".join(c)],
+            f"--rank-item: gold rank item {items[0]}, field 'ranking': ranking '{','.join(c)}': ids best first, '>' "
+            "between ranks and '=' in a tie, not ',' (e.g. c3>c1=c4>c2)",
+        ),
         (  # all tied: it would measure no ranker
             ["--rank-item", items[0], "--ranking", "=".join(c)],
             f"--rank-item: gold rank item {items[0]}, field 'ranking': every answer tied: a gold ranking puts at "

@@ -43,7 +43,7 @@ def test_parse_and_canonical_form():
         ("", "the ranking is empty"),
         ("c1>c1", "an answer is ranked twice"),
         ("c1>>c2", "an empty or malformed answer id"),
-        ("c1,c2>c3", "an empty or malformed answer id"),
+        ("c1,c2>c3", "ranking 'c1,c2>c3': ids best first, '>' between ranks and '=' in a tie, not ','"),
         ("c1", "needs at least 2 answers"),
     ]:
         with pytest.raises(RankingError, match=message):
