@@ -291,8 +291,9 @@ class GoldCommand:
         default=(),
         metadata={
             "help": "the gold ranking of each --rank-item: every one of its answers' completion ids once, best "
-            "first, '>' between ranks and '=' in a tie (c3>c1=c4>c2)",
+            "first, '>' between ranks and '=' in a tie (c3>c1=c4>c2); one ranking a flag",
             "repeat": True,
+            "whole": True,  # 'a,b,c' is one ranking miswritten (refused saying so), not three
         },
     )
     rate_item: tuple[str, ...] = field(

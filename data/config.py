@@ -218,6 +218,8 @@ def _check_keys(values: dict, cls: type, where: str, exclude: tuple) -> dict[str
         )
     for name, value in values.items():
         if dataclasses.is_dataclass(fields[name]):
+            # `train:` with nothing under it (YAML null): no options, as an empty file
+            value = {} if value is None else value
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: option {name} must be a mapping of option: value")
             values[name] = _check_keys(value, fields[name], f"{where}: {name}", owned[name])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from data.gold_agreement import GoldError
 from data.ranking import RankingError, canonical_ranking, rank_of
-from data.rubric import Rubric, RubricError, parse_ratings
+from data.rubric import Rubric, RubricError, read_ratings
 
 
 def check_ranking(text: object, answers: tuple[str, ...], where: str) -> str:
@@ -36,11 +36,12 @@ def check_ranking(text: object, answers: tuple[str, ...], where: str) -> str:
 
 
 def check_ratings(value: object, rubric: Rubric | None, where: str) -> str:
-    """A rated answer's gold ratings (a JSON object or dict) as stored: every aspect of ``rubric`` in its scale.
+    """A rated answer's gold ratings (a JSON object or dict) as stored: every aspect of ``rubric`` in its scale, a
+    value read as a gold file's is (`read_ratings`: ``3.0`` is 3, ``3.5`` no rating).
     ``where``: how the message names the answer (`answer_where`; a gold file's row and field)."""
     try:
         if rubric is None:
             raise RubricError("no rubric to check the ratings against")
-        return rubric.encode(parse_ratings(value))
+        return rubric.encode(read_ratings(value))
     except RubricError as exc:
         raise GoldError(f"{where}: {exc}") from None

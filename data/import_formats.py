@@ -77,6 +77,9 @@ def turns(raw: object, ctx: RecordContext, field: str) -> list[Message]:
         if not isinstance(turn, dict):
             raise ctx.error(f"message {index} must be an object, got {kind_of(turn)}", field, "bad_messages")
         role = turn.get("role", turn.get("from"))
+        if role is None:  # no key, or a null one: it said "unknown message role None"
+            message = f"message {index} has no role (a 'role' or 'from' key: system, user or assistant)"
+            raise ctx.error(message, field, "missing_role")
         # a role that is an object is unhashable: no key of ROLE_ALIASES, not a TypeError
         if not isinstance(role, str) or role not in ROLE_ALIASES:
             raise ctx.error(f"unknown message role {shown(role)} (message {index})", field, "bad_role")

@@ -17,7 +17,6 @@ is a `RecordError` naming its row and field: never read as a gold answer with it
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,14 +26,11 @@ from data.import_formats import Example
 from data.import_records import RecordError, is_null
 from data.ranking import MAX_K, MIN_K, RankingError, parse_ranking, screen_ranking
 from data.records import Completion, Prompt, content_id
-from data.rubric import Rubric, RubricError, parse_ratings
+from data.rubric import Rubric, RubricError, read_ratings
 
 RANKING, RATINGS = "ranking", "ratings"  # the row's field holding each task's answer
 TASK_OF = {RANKING: "rank", RATINGS: "rate"}
 EACH = f"completions[].{RATINGS}"  # ratings in each answer object of a row's completions
-# a CSV cell holds text: "3" (or a float column's "3.0") is 3; ASCII digits only ("٣", "３" are no rating), and
-# not so many that int() refuses them (a rating that long is out of any scale: the rubric's check says so)
-_INTEGER = re.compile(r"\s*(-?[0-9]{1,18})(\.0*)?\s*")
 
 
 @dataclass(frozen=True)
@@ -175,23 +171,11 @@ def _ratings_given(
     return forms[0] if forms else None
 
 
-def _rating_value(value: object) -> object:
-    """A rating as a file gives it, in a column or a ratings object: text "3" (a CSV cell; UltraFeedback writes its
-    ratings so), or a float 3.0 or "3.0" (an integer column with a null in it, as pandas writes Parquet and CSV),
-    is the integer 3; anything else is checked as it is."""
-    match = _INTEGER.fullmatch(value) if isinstance(value, str) else None
-    if match:
-        return int(match.group(1))
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def _checked(value: object, rubric: Rubric, name: str, row: int, field_: str) -> str:
-    """One answer's ratings as stored (`Rubric.encode`: every aspect in its scale, each `_rating_value`), else a
+    """One answer's ratings as stored (`Rubric.encode` of `read_ratings`: every aspect in its scale), else a
     RecordError; ratings given as aspect columns (``field_`` one of them) name the column at fault."""
     try:
-        return rubric.encode({aspect: _rating_value(v) for aspect, v in parse_ratings(value).items()})
+        return rubric.encode(read_ratings(value))
     except RubricError as exc:
         if field_ in rubric.names:  # the aspect at fault, as `Rubric.check` finds it: one aspect at a time
             one = [Rubric(rubric.name, (a,)) for a in rubric.aspects]

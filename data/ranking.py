@@ -36,10 +36,14 @@ def parse_ranking(text: str) -> tuple[tuple[str, ...], ...]:
     """The ranks of ``"c3>c1=c4>c2"``, best first: ``(("c3",), ("c1", "c4"), ("c2",))`` (ids sorted in a tie)."""
     if not isinstance(text, str) or not text.strip():
         raise RankingError("the ranking is empty")
+    if "," in text:  # no id holds one: 'c3,c1,c2' is neither an order nor a tie
+        raise RankingError(
+            f"ranking {text!r}: ids best first, '>' between ranks and '=' in a tie, not ',' (e.g. c3>c1=c4>c2)"
+        )
     levels = []
     for part in text.split(">"):
         ids = tuple(sorted(i.strip() for i in part.split("=")))
-        if any(not i or "," in i for i in ids):
+        if any(not i for i in ids):
             raise RankingError(f"ranking {text!r}: an empty or malformed answer id")
         levels.append(ids)
     flat = [i for level in levels for i in level]
@@ -98,17 +102,18 @@ def _answer_number(text: str, count: int) -> int | None:
 def screen_ranking(text: str, shown: Sequence[str]) -> str:
     """The canonical ranking of what a labeller typed on screen (``"3 > 1 = 4 > 2"``: answer numbers, 1 = the first
     shown, in ASCII digits), given the completion ids in the order shown. Every answer must be ranked. An error
-    quotes the ranking cut to one line's worth (`data.errors.quoted`)."""
-    text = (text or "").replace(" ", "")
+    quotes the ranking as typed, spaces and all, cut to one line's worth (`data.errors.quoted`)."""
+    typed = text or ""
+    text = typed.replace(" ", "")
     levels = []
     for part in text.split(">") if text else []:
         numbers = [_answer_number(n, len(shown)) for n in part.split("=")]
         if None in numbers:
-            raise RankingError(f"ranking {quoted(text)}: use the answer numbers 1-{len(shown)}, '>' and '='")
+            raise RankingError(f"ranking {quoted(typed)}: use the answer numbers 1-{len(shown)}, '>' and '='")
         levels.append([shown[n - 1] for n in numbers])
     ranked = [i for level in levels for i in level]
     if len(set(ranked)) != len(ranked):
-        raise RankingError(f"ranking {quoted(text)}: an answer is ranked twice")
+        raise RankingError(f"ranking {quoted(typed)}: an answer is ranked twice")
     if len(ranked) != len(shown):
         missing = [str(n) for n, i in enumerate(shown, 1) if i not in ranked]
         raise RankingError(f"rank all {len(shown)} answers (not ranked yet: {', '.join(missing)})")

@@ -121,6 +121,29 @@ def parse_ratings(text: object) -> dict:
     return value
 
 
+# a CSV cell holds text: "3" (or a float column's "3.0") is 3; ASCII digits only ("٣", "３" are no rating), and
+# not so many that int() refuses them (a rating that long is out of any scale: the rubric's check says so)
+_INTEGER = re.compile(r"\s*(-?[0-9]{1,18})(\.0*)?\s*")
+
+
+def rating_value(value: object) -> object:
+    """A rating as a file gives it, in a column or a ratings object: text "3" (a CSV cell; UltraFeedback writes its
+    ratings so), or a float 3.0 or "3.0" (an integer column with a null in it, as pandas writes Parquet and CSV),
+    is the integer 3; anything else (3.5) is checked as it is."""
+    match = _INTEGER.fullmatch(value) if isinstance(value, str) else None
+    if match:
+        return int(match.group(1))
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def read_ratings(text: object) -> dict:
+    """A gold or imported answer's ratings (`parse_ratings`), each value read as `rating_value` reads it: a gold
+    file's row, ``data gold --ratings`` and the admin tab's "make gold" read ``3.0`` as 3 alike."""
+    return {aspect: rating_value(value) for aspect, value in parse_ratings(text).items()}
+
+
 def _aspect(entry: object, source: str, index: int) -> Aspect:
     def fail(key: str, message: str) -> RubricError:
         return RubricError(f"{source}, field 'aspects[{index}]{'.' + key if key else ''}': {message}")

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data.errors import shown
 from data.ranking import RankingError, canonical_ranking
 from data.schemas import (
     ADDED_COLUMNS,
@@ -184,14 +185,8 @@ def _check_ratings(table: pa.Table, rated: pa.ChunkedArray, source: str, noun: s
 def _check_labels(table: pa.Table, source: str, has: set[str], noun: str = "label") -> None:
     if "task" in has:
         _check_domain(table, "task", TASKS, source)
-    if (
-        "annotator" in has
-    ):  # a blank name is nobody's: no flag or excluded.json entry can name it to exclude it
-        row = _first_bad(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(table.column("annotator"))), 0))
-        if row is not None:
-            raise SchemaError(
-                source, "annotator must name who labelled (not empty or blank)", row=row, field="annotator"
-            )
+    if "annotator" in has:
+        _check_annotators(table.column("annotator"), source)
     unchosen = (
         pc.invert(pc.is_in(table.column("task"), value_set=pa.array(list(CHOICES))))
         if "task" in has
@@ -224,6 +219,24 @@ def _check_labels(table: pa.Table, source: str, has: set[str], noun: str = "labe
             row = _first_bad(pc.or_kleene(pc.is_null(seconds), pc.greater_equal(seconds, 0)))
             if row is not None:
                 raise SchemaError(source, f"{field} {seconds[row].as_py()} is negative", row=row, field=field)
+
+
+def _check_annotators(annotators: pa.ChunkedArray, source: str) -> None:
+    """A name --exclude-labeller and excluded.json can give: not blank (a blank name is nobody's), no spaces around
+    it (both drop them, so " cyd " could never be excluded)."""
+    trimmed = pc.utf8_trim_whitespace(annotators)
+    row = _first_bad(pc.greater(pc.utf8_length(trimmed), 0))
+    if row is not None:
+        raise SchemaError(
+            source, "annotator must name who labelled (not empty or blank)", row=row, field="annotator"
+        )
+    row = _first_bad(pc.equal(trimmed, annotators))
+    if row is not None:
+        message = (
+            f"annotator {shown(annotators[row].as_py())} has spaces around it (no --exclude-labeller or "
+            "excluded.json entry can name it: both drop them)"
+        )
+        raise SchemaError(source, message, row=row, field="annotator")
 
 
 def _check_rankings(table: pa.Table, source: str, noun: str = "label") -> None:

@@ -326,3 +326,23 @@ def test_a_loop_range_error_names_its_own_flag_not_a_file_key_beside_it(tmp_path
     assert loop_main(argv) == 2
     assert capsys.readouterr().err == f"error: {config}, key limit -5: must be >= 0\n"
     assert not (tmp_path / "ws").exists()
+
+
+def test_an_empty_nested_section_is_no_options(tmp_path):
+    """`train:` with nothing under it (YAML null) was refused as "option train must be a mapping"; a section that
+    is not a mapping still is."""
+    from generate.loop.__main__ import parse_options
+    from train.options import TrainOptions
+
+    config = tmp_path / "run.yaml"
+    config.write_text("spin_iter: 1\ntrain:\n")
+    argv = ["-w", str(tmp_path / "ws"), "--config", str(config)]
+    assert parse_options(argv).train == TrainOptions()
+    assert parse_options([*argv, "--train.beta", "0.3"]).train == TrainOptions(beta=0.3)
+    parser = argparse.ArgumentParser()
+    add_options(parser, Outer)
+    config.write_text("inner:\n")
+    assert build(Outer, parser.parse_args(["--config", str(config)])) == Outer()
+    config.write_text("inner: 3\n")
+    with pytest.raises(ConfigError, match=f"^{config}: option inner must be a mapping of option: value$"):
+        build(Outer, parser.parse_args(["--config", str(config)]))

@@ -179,11 +179,15 @@ NEW = {"prompt": "Brand new?", "completions": ["x", "y", "z"]}
         ),
         (
             [{**RANK, "ranking": "1 > 2 > 3 > 5"}],
-            "row 0, field 'ranking': ranking '1>2>3>5': use the answer numbers 1-4",
+            "row 0, field 'ranking': ranking '1 > 2 > 3 > 5': use the answer numbers 1-4",
+        ),
+        (  # echoed as typed: it said '4321', which no one typed
+            [{**RANK, "ranking": "4 3 2 1"}],
+            "row 0, field 'ranking': ranking '4 3 2 1': use the answer numbers 1-4, '>' and '='",
         ),
         (
             [{**RANK, "ranking": [1, 2, 2, 3]}],
-            "row 0, field 'ranking': ranking '1>2>2>3': an answer is ranked twice",
+            "row 0, field 'ranking': ranking '1 > 2 > 2 > 3': an answer is ranked twice",
         ),
         (
             [{**RANK, "ranking": [1, "2", 3, 4]}],

@@ -155,6 +155,11 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
             f"(its answers: {', '.join(c)})",
         ),
         (["--rank-item", items[0]], "--rank-item needs one --ranking each: 1 rank-item(s), 0 ranking(s)"),
+        (  # split at the commas, it was "1 rank-item(s), 4 ranking(s)": no word of what a ranking is
+            ["--rank-item", items[0], "--ranking", ",".join(c)],
+            f"--rank-item: gold rank item {items[0]}, field 'ranking': ranking '{','.join(c)}': ids best first, '>' "
+            "between ranks and '=' in a tie, not ',' (e.g. c3>c1=c4>c2)",
+        ),
         (  # all tied: it would measure no ranker
             ["--rank-item", items[0], "--ranking", "=".join(c)],
             f"--rank-item: gold rank item {items[0]}, field 'ranking': every answer tied: a gold ranking puts at "
@@ -229,6 +234,22 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"error: {error}") and len(err.splitlines()) == 1, err
         assert ws.read("gold").to_pylist() == before, args
+
+
+def test_ratings_flag_reads_a_value_as_a_gold_file_does(tmp_path, capsys):
+    """`--ratings '{"helpfulness": 3.0, ...}'` was "3.0 is not an integer" where a gold file's 3.0 is 3."""
+    ws, _, answers = build(tmp_path / "ws")
+    c = answers[0]
+    for item, value in ((c[0], 3.0), (c[1], "3")):
+        assert gold(ws, "--rate-item", item, "--ratings", json.dumps({**FULL, "helpfulness": value})) == 0
+    stored = {r["item_id"]: r["ratings"] for r in read_gold(ws, "rate").to_pylist()}
+    assert stored == {c[0]: STORED, c[1]: STORED}
+    capsys.readouterr()
+    assert gold(ws, "--rate-item", c[2], "--ratings", json.dumps({**FULL, "helpfulness": 3.5})) == 2
+    assert capsys.readouterr().err == (
+        f"error: --rate-item: gold rate item {c[2]}, field 'ratings': helpfulness 3.5 is not an integer in 0..4\n"
+    )
+    assert read_gold(ws, "rate").num_rows == 2
 
 
 def test_a_rank_item_that_grew_past_six_answers_says_so(tmp_path, capsys):

@@ -98,6 +98,11 @@ BAD_INPUTS = [
      ", row 0, field 'completions': needs at least 2 completions to compare, got 1"),
     ("role.jsonl", jsonl({"conversations": [{"from": "tool", "value": "x"}]}), [],
      ", row 0, field 'conversations': unknown message role 'tool' (message 0)"),
+    # no role key, or a null one, was "unknown message role None"
+    ("no-role.jsonl", jsonl({"messages": [{"role": "user", "content": "q"}, {"content": "a"}]}), [],
+     ", row 0, field 'messages': message 1 has no role (a 'role' or 'from' key: system, user or assistant)"),
+    ("null-role.jsonl", jsonl({"conversations": [{"from": None, "value": "q"}]}), [],
+     ", row 0, field 'conversations': message 0 has no role (a 'role' or 'from' key: system, user or assistant)"),
     # a role that is no text was a TypeError traceback (unhashable); a long value from the file is cut to one line
     ("role-object.jsonl", jsonl({"messages": [{"role": {"name": "user"}, "content": "x"}]}), [],
      ", row 0, field 'messages': unknown message role {'name': 'user'} (message 0)"),

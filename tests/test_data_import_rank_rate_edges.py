@@ -238,7 +238,7 @@ def test_ratings_and_ranking_numbers_are_ascii_digits_and_a_long_one_is_echoed_c
         ),
         (
             {"completions": ["a", "b", "c"], "ranking": "٢ > 1 > 3"},
-            "'ranking': ranking '٢>1>3': use the answer",
+            "'ranking': ranking '٢ > 1 > 3': use the answer",
         ),
         (
             {"completions": ["a", "b", "c"], "ranking": [1e300, 1, 2]},

@@ -43,7 +43,7 @@ def test_parse_and_canonical_form():
         ("", "the ranking is empty"),
         ("c1>c1", "an answer is ranked twice"),
         ("c1>>c2", "an empty or malformed answer id"),
-        ("c1,c2>c3", "an empty or malformed answer id"),
+        ("c1,c2>c3", "ranking 'c1,c2>c3': ids best first, '>' between ranks and '=' in a tie, not ','"),
         ("c1", "needs at least 2 answers"),
     ]:
         with pytest.raises(RankingError, match=message):
@@ -59,6 +59,9 @@ def test_screen_numbers_to_ids_and_back():
         screen_ranking("3>1", shown)
     with pytest.raises(RankingError, match="use the answer numbers 1-4"):
         screen_ranking("5>1>2>3", shown)
+    # echoed as typed, not '3214'
+    with pytest.raises(RankingError, match="^ranking '3 2 1 4': use the answer numbers 1-4"):
+        screen_ranking("3 2 1 4", shown)
     with pytest.raises(RankingError, match="ranked twice"):
         screen_ranking("1>1>2>3>4", shown)
     with pytest.raises(RankingError, match="not ranked yet: 1, 2, 3, 4"):
