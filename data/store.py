@@ -273,7 +273,9 @@ def write_tables(root: Path, tables: Iterable[tuple[str, pa.Table]]) -> list[Pat
     since the workspace was opened, is refused (NotAFileError naming it) before anything is written.
     """
     tables = [
-        (name, conform(table, name, f"new rows for '{name}'")) for name, table in tables if table.num_rows
+        (name, conform(table, name, f"new rows for '{name}'", written=True))
+        for name, table in tables
+        if table.num_rows
     ]
     batch = uuid.uuid4().hex[:16] if len(tables) > 1 else None
     with ExitStack() as folders:

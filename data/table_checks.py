@@ -26,9 +26,13 @@ from data.schemas import (
 )
 
 
-def conform(table: pa.Table, name: str, source: str, columns: list[str] | None = None) -> pa.Table:
+def conform(
+    table: pa.Table, name: str, source: str, columns: list[str] | None = None, written: bool = False
+) -> pa.Table:
     """Check ``table`` against the schema of table ``name`` and return it cast to exactly that schema (or to the
-    schema's ``columns``, for a read of some columns: then only those are checked).
+    schema's ``columns``, for a read of some columns: then only those are checked). ``written``: rows about to be
+    written, which also hold to what only new rows must (an annotator name that can be excluded); a stored part
+    that an older version wrote without it still reads.
 
     Raises SchemaError naming ``source``, the first offending row and field.
     """
@@ -59,7 +63,7 @@ def conform(table: pa.Table, name: str, source: str, columns: list[str] | None =
             raise SchemaError(source, "must not be empty (null)", row=row, field=field.name)
         columns.append(column)
     table = pa.Table.from_arrays(columns, schema=schema)
-    _check_values(table, name, source)
+    _check_values(table, name, source, written)
     return table
 
 
@@ -84,7 +88,7 @@ def _check_domain(table: pa.Table, field: str, allowed, source: str, nullable: b
         )
 
 
-def _check_values(table: pa.Table, name: str, source: str) -> None:
+def _check_values(table: pa.Table, name: str, source: str, written: bool = False) -> None:
     has = set(table.column_names)
     if "id" in has:
         row = _first_bad(pc.greater(pc.utf8_length(table.column("id")), 0))
@@ -105,7 +109,7 @@ def _check_values(table: pa.Table, name: str, source: str) -> None:
                     source, "a pair needs two different completions", row=row, field="completion_b"
                 )
     elif name in ("labels", "gold"):  # a gold answer is held as a label holds it
-        _check_labels(table, source, has, "label" if name == "labels" else "gold item")
+        _check_labels(table, source, has, "label" if name == "labels" else "gold item", written)
 
 
 def _check_prompts(messages: pa.ChunkedArray, source: str) -> None:
@@ -182,10 +186,14 @@ def _check_ratings(table: pa.Table, rated: pa.ChunkedArray, source: str, noun: s
         raise SchemaError(source, f"only rate {noun}s carry ratings", row=row, field="ratings")
 
 
-def _check_labels(table: pa.Table, source: str, has: set[str], noun: str = "label") -> None:
+def _check_labels(
+    table: pa.Table, source: str, has: set[str], noun: str = "label", written: bool = False
+) -> None:
     if "task" in has:
         _check_domain(table, "task", TASKS, source)
-    if "annotator" in has:
+    if (
+        written and "annotator" in has
+    ):  # stored: read as it is (refused, the workspace could not be read at all)
         _check_annotators(table.column("annotator"), source)
     unchosen = (
         pc.invert(pc.is_in(table.column("task"), value_set=pa.array(list(CHOICES))))
