@@ -120,9 +120,12 @@ def _table_counts(prompts: pa.Table, completions: pa.Table, pairs: pa.Table) -> 
     }
 
 
-def _item_figures(verdicts_of: dict[str, pa.Table], people: pa.Table, tasks: set[str], method: str) -> dict:
+def _item_figures(
+    verdicts_of: dict[str, pa.Table], people: pa.Table, tasks: set[str], method: str, completions: pa.Table
+) -> dict:
     """The verdict figures of each task of ``tasks`` (those with stored labels): pairwise and KTO items from their
-    verdicts (``verdicts_of``), rank and rate items from the labels in force (``people``)."""
+    verdicts (``verdicts_of``), rank and rate items from the labels in force (``people``; rankings of
+    ``completions``)."""
     out = {}
     for task, verdicts in verdicts_of.items():
         if task in tasks:
@@ -132,8 +135,8 @@ def _item_figures(verdicts_of: dict[str, pa.Table], people: pa.Table, tasks: set
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
                 "aggregate": method,
             }
-    if "rank" in tasks:
-        figures = ranking_agreement(people)
+    if "rank" in tasks:  # a ranking naming a completion the workspace lacks is left out, as the export does
+        figures = ranking_agreement(people, known=set(completions.column("id").to_pylist()))
         out["rank_items"] = {k: v for k, v in figures.items() if k != "per_item_tau"}
     if "rate" in tasks:
         out["rate_items"] = rating_stats(people)
@@ -185,7 +188,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     )
     if humans_out and stats["machine_agreement"]:
         stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
-    stats |= _item_figures(verdicts_of, people, tasks, method)
+    stats |= _item_figures(verdicts_of, people, tasks, method, completions)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats
