@@ -27,7 +27,7 @@ from typing import Any
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
-from data.errors import PrefloopError
+from data.errors import PrefloopError, counted
 from data.exclusion import check_exclusion
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
@@ -211,13 +211,16 @@ def cmd_stats(args: Any) -> int:
                 print(f"  {line}")
         elif key == "rate_items":
             print(
-                f"rated answers: {value['rated']} ({value['ratings']} ratings); Krippendorff's α per aspect:"
+                f"rated answers: {value['rated']} ({counted(value['ratings'], 'rating')}); Krippendorff's α per "
+                "aspect:"
             )
             for aspect, alphas in value["alpha_per_aspect"].items():
                 shown = " / ".join(
                     "n/a" if alphas[k] is None else f"{alphas[k]:.3f}" for k in ("interval", "ordinal")
                 )
-                print(f"  {aspect}: {shown} (interval / ordinal; {alphas['items']} answers with ≥2 ratings)")
+                print(
+                    f"  {aspect}: {shown} (interval / ordinal; {counted(alphas['items'], 'answer')} with ≥2 ratings)"
+                )
         elif key == "machine_annotators_withdrawn":  # no labels: counted apart from machine_annotators'
             shown = ", ".join(f"{name} {n}" for name, n in value.items())
             print(f"machine annotators' labels withdrawn (data import --remove), not counted above: {shown}")

@@ -20,6 +20,7 @@ import pandas as pd
 
 from data.aggregate import SPLIT, aggregate, current_labels
 from data.annotators import SPIN, machine_labeller_mask
+from data.errors import counted
 
 TIE = "tie"
 
@@ -143,8 +144,9 @@ def machine_lines(rows: list[dict], follow: dict[str, dict] | None = None) -> li
             f"{level}: {cell['correct']}/{cell['pairs']}" for level, cell in r["accuracy_by_strength"].items()
         )
         lines.append(
-            f"{r['annotator']}  round {r['round']}: {r['pairs']} pairs, agreement {_number(r['agreement'])}, "
-            f"without ties {_number(r['agreement_without_ties'])} ({r['pairs_without_ties']} pairs), "
+            f"{r['annotator']}  round {r['round']}: {counted(r['pairs'], 'pair')}, agreement "
+            f"{_number(r['agreement'])}, without ties {_number(r['agreement_without_ties'])} "
+            f"({counted(r['pairs_without_ties'], 'pair')}), "
             f"kappa {_number(r['kappa'])}; correct by human strength {strengths or '-'}"
         )
     if follow and any(v["labels"] for v in follow.values()):
