@@ -43,7 +43,7 @@ from data.labellers import labeller_lines
 from data.leaderboard import workspace_board
 from data.leaderboard_view import board_json, board_text, plot_leaderboard
 from data.lineage import lineage_lines
-from data.machine import machine_lines
+from data.machine import AGAINST, machine_lines
 from data.merging import merge_source, merge_workspaces
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.spellings import Spellings
@@ -206,7 +206,7 @@ def cmd_stats(args: Any) -> int:
     follow = stats.pop("suggestions")
     for key, value in stats.items():
         if key == "machine_agreement":
-            print("machine labellers vs the human majority:" + ("" if value else " none"))
+            print(f"machine labellers vs the human {AGAINST[args.aggregate]}:" + ("" if value else " none"))
             for line in machine_lines(value, follow):
                 print(f"  {line}")
         elif key == "rate_items":

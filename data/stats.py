@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import (
+    DAWID_SKENE,
     MAJORITY,
     SPLIT,
     keep_rows,
@@ -62,13 +63,16 @@ def _counts(column: pa.ChunkedArray) -> dict:
     }
 
 
-def _machine_stats(labels: pa.Table, pairs: pa.Table, by_machine: pa.ChunkedArray) -> tuple[list[dict], dict]:
-    """Judge/RM agreement with the human majority and the suggestion follow rate, computed on the labels of the
-    items a judge or reward model labelled (usually few; the rest of a million labels is not converted)."""
+def _machine_stats(
+    labels: pa.Table, pairs: pa.Table, by_machine: pa.ChunkedArray, dawid_skene: pa.Table | None
+) -> tuple[list[dict], dict]:
+    """Judge/RM agreement with the people's verdicts (their majority, or ``dawid_skene``'s verdicts: the fit of the
+    whole workspace) and the suggestion follow rate, computed on the labels of the items a judge or reward model
+    labelled (usually few; the rest of a million labels is not converted)."""
     items = pc.unique(labels.column("item_id").filter(by_machine))
     judged = labels.filter(pc.is_in(labels.column("item_id"), value_set=items)).to_pandas()
     pair_rounds = pairs.select(["id", "round"]).to_pandas()
-    return machine_agreement(judged, pair_rounds), suggestion_follow(judged)
+    return machine_agreement(judged, pair_rounds, dawid_skene), suggestion_follow(judged)
 
 
 def _machine_counts(labels: pa.Table, machine: pa.ChunkedArray) -> tuple[dict[str, int], dict[str, int]]:
@@ -180,11 +184,13 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     stats["labels"] = label_distribution(stored, None if excluded else verdicts_of)
     if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
-    # The human majority a judge is measured against is the verdicts' own: without the excluded people
+    # The people's verdicts a judge is measured against are the verdicts' own: without the excluded people, and
+    # by `method` (Dawid–Skene's are the whole workspace's fit, so they are passed, not refitted on judged items)
     humans_out = [name for name in excluded if not is_machine_labeller(name)]
     measured = without_labellers(labels, humans_out)
+    dawid_skene = verdicts_of["pairwise"] if method == DAWID_SKENE else None
     stats["machine_agreement"], stats["suggestions"] = _machine_stats(
-        measured, pairs, machine_labeller_column(measured.column("annotator"))
+        measured, pairs, machine_labeller_column(measured.column("annotator")), dawid_skene
     )
     if humans_out and stats["machine_agreement"]:
         stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
