@@ -38,9 +38,8 @@ def switch_effects(task: str, view: str) -> list[str]:
     figures = (
         ["the verdicts card", "the disputed items (order, posterior)"] if task in AGGREGATED_FIGURES else []
     )
-    if (
-        task == "pairwise"
-    ):  # judges and reward models are measured against the people's verdicts (`admin_report`)
+    # judges and reward models are measured against the people's verdicts (`admin_report`)
+    if task == "pairwise":
         figures.append("the machine labellers' cards")
     return figures + [f"the {FORMAT_NAMES[fmt]} export" for fmt in EXPORTS[view] if fmt in AGGREGATED_EXPORTS]
 
