@@ -24,7 +24,7 @@ from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.annotators import ADMIN_SOURCE
 from data.commands import ExportCommand
 from data.edits import edit_pair_ids
-from data.errors import PrefloopError
+from data.errors import PrefloopError, counted
 from data.exclusion import excluded_line
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
@@ -32,6 +32,7 @@ from data.files import check_not_link
 from data.gold import ANSWER, CLI, mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_board
 from data.leaderboard_view import board_notes, strength_interval, strength_text, win_interval_text
+from data.machine import AGAINST
 from data.schemas import CHOICES
 from data.selection import excluded_labellers, same_name, set_excluded, stored_names
 
@@ -238,14 +239,16 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
 
 
 def machine_cards(report: dict) -> list[tuple[str, str, str]]:
-    """A card per machine labeller (all rounds): κ against the human majority, raw agreement with and without
-    ties; one for how often labellers follow a shown vs a hidden suggestion."""
+    """A card per machine labeller (all rounds): κ against the people's verdicts (their majority, or the
+    Dawid–Skene verdicts the switch picks: the detail says which), raw agreement with and without ties; one for how
+    often labellers follow a shown vs a hidden suggestion."""
     fmt = lambda v: figure(v, 2)  # noqa: E731
     cards = [
         (
             f"{r['annotator']} vs people (κ)",
             fmt(r["kappa"]),
-            f"agree {fmt(r['agreement'])}, {fmt(r['agreement_without_ties'])} without ties; {r['pairs']} pairs",
+            f"agree {fmt(r['agreement'])}, {fmt(r['agreement_without_ties'])} without ties; "
+            f"{counted(r['pairs'], 'pair')}, against their {AGAINST[r['against']]}",
         )
         for r in report.get("machines", [])
         if r["round"] == "all"

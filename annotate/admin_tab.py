@@ -33,10 +33,14 @@ GOLD_PLACEHOLDER = {"rank": "c3>c1=c4>c2", "rate": '{"helpfulness": 3, "correctn
 
 def switch_effects(task: str, view: str) -> list[str]:
     """What the "Verdicts by" switch changes in the admin tab of an app labelling ``task`` and serving ``view``: its
-    figures where they are verdicts, each export of verdicts; nothing (then no switch) in a rate app."""
+    figures where they are verdicts or measured against them, each export of verdicts; nothing (then no switch) in a
+    rate app."""
     figures = (
         ["the verdicts card", "the disputed items (order, posterior)"] if task in AGGREGATED_FIGURES else []
     )
+    # judges and reward models are measured against the people's verdicts (`admin_report`)
+    if task == "pairwise":
+        figures.append("the machine labellers' cards")
     return figures + [f"the {FORMAT_NAMES[fmt]} export" for fmt in EXPORTS[view] if fmt in AGGREGATED_EXPORTS]
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pandas as pd
 import pyarrow as pa
 
-from data.aggregate import MAJORITY, aggregate, current_labels
+from data.aggregate import DAWID_SKENE, MAJORITY, aggregate, current_labels
 from data.annotators import human_labels
 from data.gold import ANSWER
 from data.labellers import labeller_rows, team_pace
@@ -280,11 +280,15 @@ def admin_report(
     """Everything the admin view shows, from the label log of one task (``pairs``: rounds of the machine
     labellers' agreement with people). The ``excluded`` labellers stay in the labellers table, the label
     distribution and the position bias (measurements: every person's labels, as `python -m data stats`), and out
-    of the verdicts and the agreement among the labels that make them; ``method`` and ``gold`` make the verdicts."""
+    of the verdicts and the agreement among the labels that make them; ``method`` and ``gold`` make the verdicts,
+    and the machine labellers are measured against them by Dawid–Skene, else against the people's majority
+    (`data.machine.machine_agreement`, as `python -m data stats --aggregate` does)."""
     human = human_labels(labels)
     counted = without_labellers(human, excluded)
     everyone, current = current_labels(human, task), current_labels(counted, task)
     verdicts = aggregate(counted, task, method, gold)
+    # judges and reward models are measured against the verdicts shown: Dawid–Skene's, or the people's majority
+    dawid_skene = verdicts if method == DAWID_SKENE else None
     machines = task == "pairwise" and pairs is not None
     return {
         "labellers": labeller_table(human, task),
@@ -293,6 +297,8 @@ def admin_report(
         "agreement": agreement(current),
         "verdicts": verdicts,
         "disputed": most_disputed(verdicts),
-        "machines": machine_agreement(without_labellers(labels, excluded), pairs) if machines else [],
+        "machines": machine_agreement(without_labellers(labels, excluded), pairs, dawid_skene)
+        if machines
+        else [],
         "suggestions": suggestion_follow(labels) if task == "pairwise" else None,
     }

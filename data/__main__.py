@@ -27,7 +27,7 @@ from typing import Any
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
-from data.errors import PrefloopError
+from data.errors import PrefloopError, counted
 from data.exclusion import check_exclusion
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
@@ -43,7 +43,7 @@ from data.labellers import labeller_lines
 from data.leaderboard import workspace_board
 from data.leaderboard_view import board_json, board_text, plot_leaderboard
 from data.lineage import lineage_lines
-from data.machine import machine_lines
+from data.machine import AGAINST, machine_lines
 from data.merging import merge_source, merge_workspaces
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.spellings import Spellings
@@ -206,18 +206,21 @@ def cmd_stats(args: Any) -> int:
     follow = stats.pop("suggestions")
     for key, value in stats.items():
         if key == "machine_agreement":
-            print("machine labellers vs the human majority:" + ("" if value else " none"))
+            print(f"machine labellers vs the human {AGAINST[args.aggregate]}:" + ("" if value else " none"))
             for line in machine_lines(value, follow):
                 print(f"  {line}")
         elif key == "rate_items":
             print(
-                f"rated answers: {value['rated']} ({value['ratings']} ratings); Krippendorff's α per aspect:"
+                f"rated answers: {value['rated']} ({counted(value['ratings'], 'rating')}); Krippendorff's α per "
+                "aspect:"
             )
             for aspect, alphas in value["alpha_per_aspect"].items():
                 shown = " / ".join(
                     "n/a" if alphas[k] is None else f"{alphas[k]:.3f}" for k in ("interval", "ordinal")
                 )
-                print(f"  {aspect}: {shown} (interval / ordinal; {alphas['items']} answers with ≥2 ratings)")
+                print(
+                    f"  {aspect}: {shown} (interval / ordinal; {counted(alphas['items'], 'answer')} with ≥2 ratings)"
+                )
         elif key == "machine_annotators_withdrawn":  # no labels: counted apart from machine_annotators'
             shown = ", ".join(f"{name} {n}" for name, n in value.items())
             print(f"machine annotators' labels withdrawn (data import --remove), not counted above: {shown}")

@@ -1,5 +1,5 @@
-"""The one base class of the errors a user can act on (bad input, a missing file, an option out of range), and how
-such an error shows a value the user gave.
+"""The one base class of the errors a user can act on (bad input, a missing file, an option out of range), how
+such an error shows a value the user gave, and how a line says a count (`counted`).
 
 Every CLI prints such an error as one line and exits non-zero; anything else is a bug and keeps its traceback.
 It derives from ValueError so that callers catching ValueError keep working.
@@ -48,6 +48,11 @@ def names_shown(names: Iterable[object], limit: int | None = None) -> str:
     and cut to `ECHO` characters (a key of 5,000 characters, or one holding a newline, was repeated whole), the
     first ``limit`` of them; "none" where there are none."""
     return ", ".join(one_line(cut(str(n))) for n in list(names)[:limit]) or "none"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun``, in the plural (``plural``, else ``noun`` + "s") unless ``n`` is 1: "1 pair", "2 pairs"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def first_line(exc: BaseException) -> str:

@@ -31,7 +31,7 @@ import pyarrow as pa
 from data import dawid_skene
 from data.aggregate import current_labels
 from data.annotators import human_labels, same_name
-from data.errors import one_line
+from data.errors import counted, one_line
 from data.intervals import as_figure, wilson_interval
 from data.labeller_flags import flags
 from data.machine import cohen_kappa
@@ -278,23 +278,25 @@ def _row_line(task: str, row: dict) -> str:
     """One labeller's figures of ``task`` as one line."""
     row = _dashed(row)
     name = one_line(row["labeller"])  # a name the Python API stored with a newline stays on its line
-    head = f"{name}{' (excluded)' if row['excluded'] else ''}: {row['labels']} labels"
+    head = f"{name}{' (excluded)' if row['excluded'] else ''}: {counted(row['labels'], 'label')}"
     pace = f"skip {row['skip_rate']}, median {row['median_seconds']} s, {row['labels_per_hour']}/h"
     gold = _dashed(row["gold"])
     if task == "rank":
         tied = f", {gold['all_tied']} all tied" if gold.get("all_tied") not in (None, "-", 0) else ""
         shown = (
-            f"{gold['tau']} {gold['ci95']} ({gold['answered']} rankings{tied})" if gold["answered"] else "-"
+            f"{gold['tau']} {gold['ci95']} ({counted(gold['answered'], 'ranking')}{tied})"
+            if gold["answered"]
+            else "-"
         )
         shown = shown if gold["answered"] or not tied else f"- (0 rankings{tied})"
         return (
             f"{head}, gold τ-b {shown}, τ-b with others {_with_interval(row, 'tau_with_others')} "
-            f"({row['compared']} rankings), τ-b with the order shown {row['shown_order_tau']}, ties "
+            f"({counted(row['compared'], 'ranking')}), τ-b with the order shown {row['shown_order_tau']}, ties "
             f"{row['tie_rate']}, all tied {row['all_tied_rate']}, {pace}"
         )
     if task == "rate":
         shown = (
-            f"within ±1 {gold['within_one']}/{gold['values']} {gold['ci95']} ({gold['answered']} answers), "
+            f"within ±1 {gold['within_one']}/{gold['values']} {gold['ci95']} ({counted(gold['answered'], 'answer')}), "
             f"|difference| {gold['mean_abs_difference']}"
             if gold["values"]
             else "-"
@@ -302,7 +304,7 @@ def _row_line(task: str, row: dict) -> str:
         return (
             f"{head}, gold {shown}, mean |difference| from the others {row['mean_abs_difference']}, bias "
             f"{row['bias']}, r with the others {_with_interval(row, 'r_with_others')} "
-            f"({row['compared']} values of {row['answers_compared']} answers shared), {pace}"
+            f"({counted(row['compared'], 'value')} of {counted(row['answers_compared'], 'answer')} shared), {pace}"
         )
     shown = f"{gold['correct']}/{gold['answered']} {gold['ci95']}" if gold["answered"] else "-"
     shares = ", ".join(f"{c} {row[f'{c}_rate']}" for c in SHARE_CHOICES[task])

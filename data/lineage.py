@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from data.annotators import RM_PREFIX
+from data.errors import counted
 from data.files import NotAFileError, open_regular
 from data.provision import hub_id_of, local_model
 from data.records import ModelRecord
@@ -224,7 +225,9 @@ def lineage_lines(models: list[dict]) -> list[str]:
             sources = m["data"].get("kinds") or m["data"].get("sft_from") or []
             kinds = ",".join(sources) or "kto labels"
             rounds = ",".join(map(str, m["data"].get("rounds", [])))
-            what = f" trained on {m['trained_on']} {kinds} rows" + (f" of round {rounds}" if rounds else "")
+            what = f" trained on {counted(m['trained_on'], kinds + ' row')}" + (
+                f" of round {rounds}" if rounds else ""
+            )
         metrics = m["metrics"]
         headline = ", ".join(f"{name} {_number(metrics[k])}" for k, name in HEADLINE.items() if k in metrics)
         split = f" [{metrics['eval_split']}]" if "eval_split" in metrics else ""

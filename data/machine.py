@@ -1,8 +1,16 @@
 """Machine labellers measured against people: pure functions over the label log, tested with exact values.
 
-The reference is the human majority of an item: the aggregated verdict of every label that is not a machine
-labeller's (`judge:`/`rm:`) nor SPIN's by-construction label, so imported human preferences count as human. A
-``both_bad`` verdict compares as a tie (a judge has no both-bad answer); split votes are left out.
+The reference is the people's verdict on an item, by the aggregation `--aggregate` names (one for stats, export,
+train and the admin tab): their majority, or Dawid–Skene's verdicts of the whole workspace (`verdicts_table`, given
+by the caller: a fit over the judged items alone would be another fit). People are every labeller that is not a
+machine labeller (`judge:`/`rm:`) nor SPIN's by-construction label, so imported human preferences count as human.
+Split votes are left out; each row says which reference it was measured against (``against``).
+
+One rule wherever people are compared with a machine: ``tie`` and ``both_bad`` are one answer, no preference
+(`no_preference`), since a judge has no both-bad answer. People's majority is taken with both_bad read as tie (one
+tie and one both_bad on a pair is a tie verdict, not a split vote), a Dawid–Skene both_bad verdict is a tie, and a
+person who answers both_bad to a machine's tie followed it. Among people (verdicts, exports, the Dawid–Skene fit)
+the two stay apart: both_bad says more than tie, and a pair with one of each is a split vote there.
 
 - ``machine_agreement``: per machine annotator and round (and over all rounds), on the pairs both labelled: raw
   agreement with ties, agreement on the pairs where neither side said tie (MT-Bench's "without tie"), Cohen's κ,
@@ -17,11 +25,14 @@ from collections import Counter
 from collections.abc import Sequence
 
 import pandas as pd
+import pyarrow as pa
 
-from data.aggregate import SPLIT, aggregate, current_labels
+from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, aggregate, current_labels
 from data.annotators import SPIN, machine_labeller_mask
+from data.errors import counted
 
 TIE = "tie"
+AGAINST = {MAJORITY: "majority", DAWID_SKENE: "Dawid–Skene verdicts"}  # a row's ``against``, said
 
 
 def cohen_kappa(x: Sequence[str], y: Sequence[str]) -> float | None:
@@ -37,19 +48,32 @@ def cohen_kappa(x: Sequence[str], y: Sequence[str]) -> float | None:
     return None if expected == 1 else (observed - expected) / (1 - expected)
 
 
-def human_verdicts(labels: pd.DataFrame) -> pd.DataFrame:
-    """item_id -> (verdict a/b/tie, strength) of the human majority, split votes left out."""
+def no_preference(choices: pd.Series) -> pd.Series:
+    """Choices as a machine's are compared: both_bad read as tie (see the module docstring)."""
+    return choices.replace({"both_bad": TIE})
+
+
+def human_verdicts(labels: pd.DataFrame, dawid_skene: pd.DataFrame | pa.Table | None = None) -> pd.DataFrame:
+    """item_id -> (verdict a/b/tie, strength) of the people who labelled the item, split votes left out: their
+    majority with both_bad read as tie, or, given ``dawid_skene`` (`verdicts_table` by Dawid–Skene), its verdicts
+    of those items, a both_bad verdict read as tie."""
     people = labels[~machine_labeller_mask(labels["annotator"]) & (labels["annotator"] != SPIN)]
-    verdicts = aggregate(people, "pairwise")
-    verdicts = verdicts[verdicts["verdict"] != SPLIT].copy()
-    verdicts["verdict"] = verdicts["verdict"].replace({"both_bad": TIE})
+    if dawid_skene is None:
+        verdicts = aggregate(people.assign(choice=no_preference(people["choice"])), "pairwise")
+    else:
+        if isinstance(dawid_skene, pa.Table):
+            dawid_skene = dawid_skene.select(["item_id", "verdict", "strength"]).to_pandas()
+        labelled = current_labels(people, "pairwise")["item_id"]
+        verdicts = dawid_skene[dawid_skene["item_id"].isin(labelled)]
+    verdicts = verdicts[verdicts["verdict"] != SPLIT]
+    verdicts = verdicts.assign(verdict=no_preference(verdicts["verdict"]))
     return verdicts.set_index("item_id")[["verdict", "strength"]]
 
 
 def machine_current(labels: pd.DataFrame) -> pd.DataFrame:
     """The current pairwise labels of machine labellers (judges and reward models)."""
     current = current_labels(labels[machine_labeller_mask(labels["annotator"])], "pairwise")
-    return current.assign(choice=current["choice"].replace({"both_bad": TIE}))
+    return current.assign(choice=no_preference(current["choice"]))
 
 
 def _figures(machine: list[str], human: list[str], strength: list) -> dict:
@@ -74,10 +98,14 @@ def _figures(machine: list[str], human: list[str], strength: list) -> dict:
     }
 
 
-def machine_agreement(labels: pd.DataFrame, pairs: pd.DataFrame) -> list[dict]:
-    """One row per machine annotator and round, then one with round "all": its agreement with the human majority
-    on the pairs both labelled (see the module docstring)."""
-    human = human_verdicts(labels)
+def machine_agreement(
+    labels: pd.DataFrame, pairs: pd.DataFrame, dawid_skene: pd.DataFrame | pa.Table | None = None
+) -> list[dict]:
+    """One row per machine annotator and round, then one with round "all": its agreement with the people's
+    verdicts on the pairs both labelled, their majority or, given ``dawid_skene``, those verdicts (`human_verdicts`;
+    ``against`` says which)."""
+    human = human_verdicts(labels, dawid_skene)
+    against = MAJORITY if dawid_skene is None else DAWID_SKENE
     machine = machine_current(labels)
     machine = machine[machine["item_id"].isin(human.index)]
     rows = []
@@ -90,7 +118,7 @@ def machine_agreement(labels: pd.DataFrame, pairs: pd.DataFrame) -> list[dict]:
         for round_, part in parts:
             truth = human.loc[part["item_id"]]
             figures = _figures(list(part["choice"]), list(truth["verdict"]), list(truth["strength"]))
-            rows.append({"annotator": annotator, "round": round_, **figures})
+            rows.append({"annotator": annotator, "round": round_, "against": against, **figures})
     return rows
 
 
@@ -122,7 +150,7 @@ def suggestion_follow(labels: pd.DataFrame) -> dict[str, dict]:
     out = {}
     for mode in ("shown", "hidden"):
         rows = current[(current["suggestion"] == mode) & current["item_id"].isin(picks)]
-        followed = sum(picks[i] == c for i, c in zip(rows["item_id"], rows["choice"]))
+        followed = sum(picks[i] == c for i, c in zip(rows["item_id"], no_preference(rows["choice"])))
         out[mode] = {
             "labels": len(rows),
             "followed": followed,
@@ -143,8 +171,9 @@ def machine_lines(rows: list[dict], follow: dict[str, dict] | None = None) -> li
             f"{level}: {cell['correct']}/{cell['pairs']}" for level, cell in r["accuracy_by_strength"].items()
         )
         lines.append(
-            f"{r['annotator']}  round {r['round']}: {r['pairs']} pairs, agreement {_number(r['agreement'])}, "
-            f"without ties {_number(r['agreement_without_ties'])} ({r['pairs_without_ties']} pairs), "
+            f"{r['annotator']}  round {r['round']}: {counted(r['pairs'], 'pair')}, agreement "
+            f"{_number(r['agreement'])}, without ties {_number(r['agreement_without_ties'])} "
+            f"({counted(r['pairs_without_ties'], 'pair')}), "
             f"kappa {_number(r['kappa'])}; correct by human strength {strengths or '-'}"
         )
     if follow and any(v["labels"] for v in follow.values()):

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from itertools import combinations
 
 import pandas as pd
 import pyarrow as pa
 
 from data.rank_pairs import current_rankings
-from data.ranking import parse_ranking
+from data.ranking import parse_ranking, rank_of
 
 
 def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float | None:
@@ -80,12 +80,22 @@ def krippendorff_alpha_ordinal(units: Sequence[Sequence[float]]) -> float | None
     return None if expected == 0 else 1 - (n - 1) * observed / expected
 
 
-def ranking_agreement(labels: pd.DataFrame | pa.Table, excluded: Sequence[str] = ()) -> dict:
+def ranking_agreement(
+    labels: pd.DataFrame | pa.Table, excluded: Sequence[str] = (), known: Collection[str] | None = None
+) -> dict:
     """Agreement of the rankings in force (people's; ``excluded`` labellers left out): items ranked by two or more,
     mean Kendall's τ-b (per item the mean over its labeller pairs, then over items), Krippendorff's ordinal α, and
-    per item its mean τ (for the admin's most disputed list)."""
+    per item its mean τ (for the admin's most disputed list). Given the ``known`` completion ids, a ranking that
+    names another is left out, as the export leaves it out, and counted under ``left_out`` by that reason
+    (``rank_unknown_completion``)."""
     rankings = current_rankings(labels)
     rankings = rankings[~rankings["annotator"].isin(list(excluded))]
+    left_out = {}
+    if known is not None and len(rankings):
+        named = rankings["ranking"].map(lambda ranking: set(rank_of(ranking)).issubset(known))
+        if not named.all():
+            left_out["rank_unknown_completion"] = int((~named).sum())
+            rankings = rankings[named]
     by_item: Mapping[str, list[str]] = defaultdict(list)
     for row in rankings.itertuples(index=False):
         by_item[row.item_id].append(row.ranking)
@@ -112,4 +122,4 @@ def ranking_agreement(labels: pd.DataFrame | pa.Table, excluded: Sequence[str] =
         "kendall_tau": sum(taus) / len(taus) if taus else None,
         "alpha_ordinal": krippendorff_alpha_ordinal(list(units.values())) if units else None,
         "per_item_tau": per_item,
-    }
+    } | ({"left_out": left_out} if left_out else {})

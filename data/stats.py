@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.aggregate import (
+    DAWID_SKENE,
     MAJORITY,
     SPLIT,
     keep_rows,
@@ -62,13 +63,16 @@ def _counts(column: pa.ChunkedArray) -> dict:
     }
 
 
-def _machine_stats(labels: pa.Table, pairs: pa.Table, by_machine: pa.ChunkedArray) -> tuple[list[dict], dict]:
-    """Judge/RM agreement with the human majority and the suggestion follow rate, computed on the labels of the
-    items a judge or reward model labelled (usually few; the rest of a million labels is not converted)."""
+def _machine_stats(
+    labels: pa.Table, pairs: pa.Table, by_machine: pa.ChunkedArray, dawid_skene: pa.Table | None
+) -> tuple[list[dict], dict]:
+    """Judge/RM agreement with the people's verdicts (their majority, or ``dawid_skene``'s verdicts: the fit of the
+    whole workspace) and the suggestion follow rate, computed on the labels of the items a judge or reward model
+    labelled (usually few; the rest of a million labels is not converted)."""
     items = pc.unique(labels.column("item_id").filter(by_machine))
     judged = labels.filter(pc.is_in(labels.column("item_id"), value_set=items)).to_pandas()
     pair_rounds = pairs.select(["id", "round"]).to_pandas()
-    return machine_agreement(judged, pair_rounds), suggestion_follow(judged)
+    return machine_agreement(judged, pair_rounds, dawid_skene), suggestion_follow(judged)
 
 
 def _machine_counts(labels: pa.Table, machine: pa.ChunkedArray) -> tuple[dict[str, int], dict[str, int]]:
@@ -120,9 +124,12 @@ def _table_counts(prompts: pa.Table, completions: pa.Table, pairs: pa.Table) -> 
     }
 
 
-def _item_figures(verdicts_of: dict[str, pa.Table], people: pa.Table, tasks: set[str], method: str) -> dict:
+def _item_figures(
+    verdicts_of: dict[str, pa.Table], people: pa.Table, tasks: set[str], method: str, completions: pa.Table
+) -> dict:
     """The verdict figures of each task of ``tasks`` (those with stored labels): pairwise and KTO items from their
-    verdicts (``verdicts_of``), rank and rate items from the labels in force (``people``)."""
+    verdicts (``verdicts_of``), rank and rate items from the labels in force (``people``; rankings of
+    ``completions``)."""
     out = {}
     for task, verdicts in verdicts_of.items():
         if task in tasks:
@@ -132,8 +139,8 @@ def _item_figures(verdicts_of: dict[str, pa.Table], people: pa.Table, tasks: set
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
                 "aggregate": method,
             }
-    if "rank" in tasks:
-        figures = ranking_agreement(people)
+    if "rank" in tasks:  # a ranking naming a completion the workspace lacks is left out, as the export does
+        figures = ranking_agreement(people, known=set(completions.column("id").to_pylist()))
         out["rank_items"] = {k: v for k, v in figures.items() if k != "per_item_tau"}
     if "rate" in tasks:
         out["rate_items"] = rating_stats(people)
@@ -177,15 +184,17 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     stats["labels"] = label_distribution(stored, None if excluded else verdicts_of)
     if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
-    # The human majority a judge is measured against is the verdicts' own: without the excluded people
+    # The people's verdicts a judge is measured against are the verdicts' own: without the excluded people, and
+    # by `method` (Dawid–Skene's are the whole workspace's fit, so they are passed, not refitted on judged items)
     humans_out = [name for name in excluded if not is_machine_labeller(name)]
     measured = without_labellers(labels, humans_out)
+    dawid_skene = verdicts_of["pairwise"] if method == DAWID_SKENE else None
     stats["machine_agreement"], stats["suggestions"] = _machine_stats(
-        measured, pairs, machine_labeller_column(measured.column("annotator"))
+        measured, pairs, machine_labeller_column(measured.column("annotator")), dawid_skene
     )
     if humans_out and stats["machine_agreement"]:
         stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
-    stats |= _item_figures(verdicts_of, people, tasks, method)
+    stats |= _item_figures(verdicts_of, people, tasks, method, completions)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats

@@ -204,7 +204,8 @@ def test_an_export_the_disk_refuses_says_why_without_the_servers_path(ctx, monke
         (
             "pairwise",
             {"dpo"},
-            "Verdicts by: the verdicts card, the disputed items (order, posterior) and the DPO",
+            "Verdicts by: the verdicts card, the disputed items (order, posterior), the machine labellers' cards "
+            "and the DPO",
         ),
         ("kto", {"kto"}, "Verdicts by: the verdicts card, the disputed items (order, posterior) and the KTO"),
         ("rank", {"dpo"}, "Export verdicts by: the DPO export only; the figures here are not verdicts"),
@@ -212,7 +213,7 @@ def test_an_export_the_disk_refuses_says_why_without_the_servers_path(ctx, monke
         (
             "arena",
             set(),
-            "Verdicts by: the verdicts card and the disputed items (order, posterior).",
+            "Verdicts by: the verdicts card, the disputed items (order, posterior) and the machine labellers' cards.",
         ),  # no export
     ],
 )

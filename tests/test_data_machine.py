@@ -108,3 +108,27 @@ def test_stats_count_peoples_labels_apart_from_judges(label_ws):
     assert stats["machine_labels"]["pairwise"] == {"a": 0, "b": 4, "tie": 1, "both_bad": 0}
     agreement = {row["annotator"]: row for row in stats["machine_agreement"] if row["round"] == "all"}
     assert agreement["judge:j"]["pairs"] == 2  # measured on the items people labelled
+
+
+def test_tie_and_both_bad_are_one_answer_wherever_people_meet_a_machine():
+    """A machine has no both-bad answer, so against one, tie and both_bad are one answer (no preference): among
+    people, one tie and one both_bad on a pair is a tie verdict (it was a split vote, left out), as a both_bad
+    verdict matches a machine's tie; a person who answers both_bad to a machine's shown tie followed it."""
+    labels = [
+        Label("p1", "ann", "pairwise", "tie"),
+        Label("p1", "bob", "pairwise", "both_bad"),
+        Label("p2", "ann", "pairwise", "a"),
+        Label("p2", "bob", "pairwise", "a"),
+        Label("p3", "ann", "pairwise", "both_bad"),
+        Label("p1", "judge:j", "pairwise", "tie"),
+        Label("p2", "judge:j", "pairwise", "a"),
+        Label("p3", "judge:j", "pairwise", "tie"),
+        Label("p3", "cy", "pairwise", "both_bad", suggestion="shown"),
+    ]
+    rows = {r["round"]: r for r in machine_agreement(frame(labels), PAIRS)}
+    overall = rows["all"]
+    assert (overall["pairs"], overall["agreement"], overall["against"]) == (3, 1.0, "majority")
+    assert (overall["pairs_without_ties"], overall["agreement_without_ties"]) == (1, 1.0)
+    assert suggestion_follow(frame(labels))["shown"] == {"labels": 1, "followed": 1, "rate": 1.0}
+    # the counts are said in the singular where there is one
+    assert "round all: 3 pairs, agreement 1.000, without ties 1.000 (1 pair), " in machine_lines([overall])[0]

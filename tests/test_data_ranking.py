@@ -4,6 +4,7 @@ and hand-computed values."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -289,3 +290,21 @@ def test_export_cli_expands_rankings_and_datasets_loads_it(tmp_path, capsys):
     ws.append([Label("elsewhere", "ann", "rank", None, ranking="nope1>nope2")])
     assert data_main(["validate", "-w", str(ws.path)]) != 0
     assert "completion nope1 does not exist" in capsys.readouterr().out
+
+
+def test_a_ranking_of_a_missing_completion_is_left_out_and_counted(label_ws, capsys):
+    """validate flags it and the export leaves it out (`rank_unknown_completion`): so does stats, which said
+    τ −1/3 from ann's and bob's agreeing rankings and cy's reversed one naming an answer the workspace lacks."""
+    a, b = label_ws.frame("completions").sort_values("created_at")["id"].tolist()[:2]
+    label_ws.append(
+        [
+            Label("item-r", "ann", "rank", None, ranking=f"{a}>{b}"),
+            Label("item-r", "bob", "rank", None, ranking=f"{a}>{b}"),
+            Label("item-r", "cy", "rank", None, ranking=f"{b}>{a}>gone"),
+        ]
+    )
+    capsys.readouterr()
+    assert data_main(["stats", "-w", str(label_ws.path), "--json"]) == 0
+    rank = json.loads(capsys.readouterr().out)["rank_items"]
+    assert (rank["rankings"], rank["kendall_tau"], rank["alpha_ordinal"]) == (2, 1.0, 1.0)
+    assert rank["left_out"] == {"rank_unknown_completion": 1}

@@ -239,3 +239,5 @@ def test_the_lineage_says_what_an_sft_model_trained_on():
     assert line == "round 1  sft   mmmmmmmm <- pppppppp trained on 6 gold,edits rows  p"
     (line,) = lineage_lines([model | {"method": "kto", "data": {}, "metrics": {}}])
     assert "trained on 6 kto labels rows" in line
+    (line,) = lineage_lines([model | {"trained_on": 1, "data": {"kinds": ["sampled"]}, "metrics": {}}])
+    assert "trained on 1 sampled row " in line  # one row, said so
