@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Collection
 
 from data.annotators import judge_annotator, rm_annotator
-from data.chat_template import ChatTemplateError, chat_template_for
+from data.chat_template import named_chat_template
 from data.errors import PrefloopError
 from data.lineage import is_reward_model_name, reward_model_entry
 from data.pairing import distinct_completions
@@ -62,9 +62,7 @@ def check_judge_model(options: SampleOptions) -> None:
     if not options.judge or is_reward_model_name(options.judge):
         return
     try:
-        chat_template_for(judge_model(options.judge), options.chat_template)
-    except ChatTemplateError as exc:
-        raise ProvisionError(f"--judge {options.judge}: {exc}; nothing written") from exc
+        named_chat_template(f"--judge {options.judge}", judge_model(options.judge), options.chat_template)
     except PrefloopError as exc:
         raise ProvisionError(f"{exc}; nothing written") from exc
 
