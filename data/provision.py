@@ -161,6 +161,12 @@ def _tekken_alone(folder: Path) -> str:
     )
 
 
+def model_label(model: str) -> str:
+    """What completions record as their model, and an LLM judge's annotator name after ``judge:``: the short name,
+    or an absolute folder."""
+    return model if model in EMBEDDED or not Path(model).exists() else str(Path(model).resolve())
+
+
 def check_model_parts(folder: Path, named: str) -> None:
     """What a job loads from the model ``folder`` besides its config, read before it writes anything (no weights
     load): a tokenizer's files, weights, and each ``.safetensors`` file's header. Each failure is one

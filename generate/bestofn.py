@@ -20,7 +20,7 @@ from data.chat_template import named_chat_template
 from data.errors import PrefloopError
 from data.lineage import is_reward_model_name, reward_model_entry
 from data.pairing import distinct_completions
-from data.provision import ProvisionError, check_model_parts, check_writes_answers, checked_model
+from data.provision import ProvisionError, check_model_parts, check_writes_answers, checked_model, model_label
 from data.records import Pair
 from data.workspace import Workspace
 from generate.context import TOO_LONG
@@ -37,7 +37,7 @@ from generate.judge import (
     pairs_to_judge,
 )
 from generate.kept_pairs import BEST_WORST_NOTE, best_worst_paired
-from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
+from generate.options import GenerateOptions, SampleOptions, engine_options, sampling_params
 from generate.sampling import sample_pairs, sampled_by
 
 log = logging.getLogger(__name__)
