@@ -20,9 +20,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from data.errors import PrefloopError, first_line
 from data.files import atomic_write
@@ -211,7 +213,7 @@ class _BelowError(logging.Filter):
         return record.levelno >= logging.ERROR
 
 
-def load_pretrained(load, folder: str | Path, new: tuple[str, ...] = (), **kwargs):
+def load_pretrained(load: Callable[..., Any], folder: str | Path, new: tuple[str, ...] = (), **kwargs) -> Any:
     """``load(folder, **kwargs)`` (a transformers ``from_pretrained``) with its load report kept off the terminal
     (the multi-line table it logs ran ahead of our one error line), the weights then checked against the config
     (`check_weights_fit`; ``new``: the starts of the weights a new head adds, which no checkpoint holds)."""

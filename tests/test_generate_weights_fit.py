@@ -75,9 +75,16 @@ def test_a_train_start_model_of_other_shapes_is_one_line(tmp_path, tiny_model_di
         ]
 
 
-def test_weights_a_new_head_adds_may_be_missing():
+def test_weights_a_new_head_adds_may_be_missing(caplog):
+    """A reward model's start: its new head's weights missing and the LM head left out, both by design and
+    unsaid; weights a config has no place for are one warning line where no head is new."""
     info = {"missing_keys": {"score.weight"}, "unexpected_keys": {"lm_head.weight"}, "mismatched_keys": set()}
     check_weights_fit("m", info, new=("score.",))
+    assert not caplog.records
+    check_weights_fit("m", {**info, "missing_keys": set()})
+    assert [r.getMessage() for r in caplog.records] == [
+        "m: 1 weights its config.json has no place for, left out (e.g. lm_head.weight)"
+    ]
     with pytest.raises(
         PrefloopError, match=r"^m: its weights do not match its config.json \(1 missing, e.g. score"
     ):
