@@ -293,9 +293,9 @@ def cmd_leaderboard(args: Any) -> int:
     for line in exclusion.warnings():
         print(f"warning: {line}", file=sys.stderr)
     board = workspace_board(workspace, args.by, args.bootstrap, args.seed, exclusion.names)
-    png = plot_leaderboard(board.rows, args.by, workspace.path / "leaderboard.png")
+    png = plot_leaderboard(board.rows, board.by, workspace.path / "leaderboard.png")
     if args.json:
-        print(board_json(board.rows, args.by, exclusion.names, board.sided, board.unvoted))
+        print(board_json(board.rows, board.by, exclusion.names, board.sided, board.unvoted))
     else:
         print("\n".join(board_text(board, exclusion.line(), png)))
     return 0

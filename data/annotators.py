@@ -18,10 +18,15 @@ spelling per name (`one_spelling`), so one person's two labels of an item are th
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from data.errors import PrefloopError
+from data.provision import model_label
 
 IMPORT = "import"
 SPIN = "spin"
@@ -151,3 +156,28 @@ def same_names(labels: pa.Table) -> pa.Table:
     names = [name for name in pc.unique(annotators).to_pylist() if name is not None]
     spelling = {name: same_name(name) for name in names if same_name(name) != name}
     return _respelled(labels, spelling) if spelling else labels
+
+
+def stored_machine_name(name: str, stored: Iterable[str]) -> str:
+    """The machine annotator among ``stored`` that ``name`` (``judge:NAME``, ``rm:NAME``) names: itself when stored
+    (as `same_name` compares), else NAME as an existing folder names a judge (`data.provision.model_label`: its
+    absolute path, what the judge recorded), else the one stored name whose folder ends in NAME (``judge:runs/j``
+    for ``judge:/home/me/runs/j``). ``name`` as given where none is found; several found is one error naming them."""
+    machines = {same_name(s): s for s in stored if is_machine_labeller(s)}
+    if not is_machine_labeller(name) or same_name(name) in machines:
+        return name
+    prefix = next(p for p in PREFIXES if name.startswith(p))
+    folder = name.removeprefix(prefix)
+    if Path(folder).is_dir():
+        return prefix + model_label(folder)
+    tail = Path(folder).parts
+    found = sorted(
+        s
+        for s in machines.values()
+        if s.startswith(prefix) and tail and Path(s.removeprefix(prefix)).parts[-len(tail) :] == tail
+    )
+    if len(found) > 1:
+        raise PrefloopError(
+            f"--by {name}: names several machine labellers ({', '.join(found)}); give one in full"
+        )
+    return found[0] if found else name

@@ -136,3 +136,13 @@ def chat_template_for(model: str | Path, chat_template: str | None = None) -> st
             f"blank lines), {FLAG} roles (User:/Assistant: turns) or {FLAG} FILE.jinja"
         )
     return None
+
+
+def named_chat_template(named: str, model: str | Path, chat_template: str | None = None) -> str | None:
+    """`chat_template_for`, its error said after ``named`` (``--judge J``, ``--arena M``), which names the model:
+    the folder the error starts with is not said a second time."""
+    try:
+        return chat_template_for(model, chat_template)
+    except ChatTemplateError as exc:
+        said = str(exc).removeprefix(f"{Path(model).expanduser()}: ")
+        raise ChatTemplateError(f"{named}: {said}") from exc

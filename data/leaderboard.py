@@ -31,7 +31,14 @@ import numpy as np
 import pandas as pd
 
 from data.aggregate import current_labels
-from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, machine_mask, same_name
+from data.annotators import (
+    JUDGE_PREFIX,
+    RM_PREFIX,
+    is_machine_labeller,
+    machine_mask,
+    same_name,
+    stored_machine_name,
+)
 from data.bradley_terry import (
     BOOTSTRAP,
     MIN_PROMPTS,
@@ -240,8 +247,9 @@ def workspace_board(
     """`leaderboard` over a workspace's tables, each read once, children first (labels, pairs, completions,
     models) so every vote's pair, completions and models are in the snapshot; the labels of the ``excluded``
     labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's). A people's board
-    carries the `side_preferences` of the same labels and pairs."""
+    carries the `side_preferences` of the same labels and pairs. ``by``: as `stored_machine_name` finds it."""
     tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
+    by = stored_machine_name(by, tables["labels"]["annotator"].dropna().astype(str).unique())
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
     _check_votes_left(tables, labels, by, gold, excluded)

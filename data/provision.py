@@ -20,9 +20,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from data.errors import PrefloopError, first_line
 from data.files import atomic_write
@@ -161,6 +163,12 @@ def _tekken_alone(folder: Path) -> str:
     )
 
 
+def model_label(model: str) -> str:
+    """What completions record as their model, and an LLM judge's annotator name after ``judge:``: the short name,
+    or an absolute folder."""
+    return model if model in EMBEDDED or not Path(model).exists() else str(Path(model).resolve())
+
+
 def check_model_parts(folder: Path, named: str) -> None:
     """What a job loads from the model ``folder`` besides its config, read before it writes anything (no weights
     load): a tokenizer's files, weights, and each ``.safetensors`` file's header. Each failure is one
@@ -197,6 +205,63 @@ def check_writes_answers(folder: Path, named: str) -> None:
         raise ProvisionError(
             f"{named}: a sequence-classification model ({heads[0]}: a reward model?), not one that writes "
             "answers (a reward model judges as --judge rm:FOLDER)"
+        )
+
+
+class _BelowError(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+
+def load_pretrained(load: Callable[..., Any], folder: str | Path, new: tuple[str, ...] = (), **kwargs) -> Any:
+    """``load(folder, **kwargs)`` (a transformers ``from_pretrained``) with its load report kept off the terminal
+    (the multi-line table it logs ran ahead of our one error line), the weights then checked against the config
+    (`check_weights_fit`; ``new``: the starts of the weights a new head adds, which no checkpoint holds)."""
+    from transformers.utils import logging as hf_logging
+
+    report = hf_logging.get_logger("transformers.modeling_utils")  # where from_pretrained logs its report
+    # a filter, not a level: this transformers checks the logger's level to decide to log something else
+    quiet = _BelowError()
+    report.addFilter(quiet)
+    try:
+        # ignore_mismatched_sizes: transformers refuses a wrong shape only after its report; told so, it loads
+        # and tells us (output_loading_info), and `check_weights_fit` refuses it in one line
+        model, info = load(folder, ignore_mismatched_sizes=True, output_loading_info=True, **kwargs)
+    finally:
+        report.removeFilter(quiet)
+    check_weights_fit(folder, info, new)
+    return model
+
+
+def check_weights_fit(folder: str | Path, info: dict, new: tuple[str, ...] = ()) -> None:
+    """A loaded model's ``info`` (transformers' ``output_loading_info``: missing, unexpected and mismatched keys)
+    says its weights are the ones its config.json describes: a weight of another shape, or one missing (but those
+    starting with ``new``), was re-initialised at random, so the model would answer noise. One `ProvisionError`
+    line naming ``folder`` otherwise; weights the config has no place for are left out, counted in a warning (none
+    with ``new``: the checkpoint's own head is one)."""
+    mismatched = sorted(info.get("mismatched_keys") or [], key=lambda k: k[0])
+    missing = sorted(k for k in info.get("missing_keys") or [] if not k.startswith(new))
+    wrong = []
+    if mismatched:
+        key, checkpoint, config = mismatched[0]
+        wrong.append(
+            f"{len(mismatched)} of another shape, e.g. {key} {list(checkpoint)} in the weights, "
+            f"{list(config)} by the config"
+        )
+    if missing:
+        wrong.append(f"{len(missing)} missing, e.g. {missing[0]}")
+    if wrong:
+        raise ProvisionError(
+            f"{folder}: its weights do not match its config.json ({'; '.join(wrong)}); refused, as transformers "
+            "would re-initialise them at random"
+        )
+    unexpected = sorted(info.get("unexpected_keys") or [])
+    if unexpected and not new:  # with a new head, the checkpoint's own head is left out by design
+        log.warning(
+            "%s: %d weights its config.json has no place for, left out (e.g. %s)",
+            folder,
+            len(unexpected),
+            unexpected[0],
         )
 
 

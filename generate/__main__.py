@@ -36,6 +36,7 @@ from data.config import build, load_yaml_keys
 from data.errors import PrefloopError
 from data.imports import Loaded, write_records
 from data.lineage import ModelEntry, find_model, is_reward_model_name
+from data.provision import model_label
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model, judge_workspace, sample_best_worst
 from generate.engines import make_engine
@@ -51,7 +52,6 @@ from generate.options import (
     engine_options,
     mode_of,
     mode_options,
-    model_label,
     sampling_params,
 )
 from generate.prepare import (

@@ -27,7 +27,7 @@ from itertools import combinations
 
 import numpy as np
 
-from data.chat_template import ChatTemplateError, chat_template_for
+from data.chat_template import named_chat_template
 from data.errors import PrefloopError, first_line
 from data.leaderboard import ARENA
 from data.lineage import (
@@ -119,10 +119,7 @@ def check_arena_files(models: list[ModelEntry], chat_template: str | None = None
             folder = checked_model("--arena", entry.path)
             check_model_parts(folder, f"--arena {entry.path}")
             check_writes_answers(folder, f"--arena {entry.path}")
-            try:
-                chat_template_for(folder, chat_template)
-            except ChatTemplateError as exc:
-                raise PrefloopError(f"--arena {entry.path}: {exc}") from exc
+            named_chat_template(f"--arena {entry.path}", folder, chat_template)
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc
 

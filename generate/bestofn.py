@@ -15,12 +15,15 @@ import logging
 from collections import Counter
 from collections.abc import Collection
 
+import pandas as pd
+
 from data.annotators import judge_annotator, rm_annotator
-from data.chat_template import ChatTemplateError, chat_template_for
+from data.chat_template import named_chat_template
 from data.errors import PrefloopError
-from data.lineage import is_reward_model_name, reward_model_entry
+from data.leaderboard import ARENA
+from data.lineage import is_reward_model_name, reward_model_entry, same_model
 from data.pairing import distinct_completions
-from data.provision import ProvisionError, check_model_parts, check_writes_answers, checked_model
+from data.provision import ProvisionError, check_model_parts, check_writes_answers, checked_model, model_label
 from data.records import Pair
 from data.workspace import Workspace
 from generate.context import TOO_LONG
@@ -37,7 +40,7 @@ from generate.judge import (
     pairs_to_judge,
 )
 from generate.kept_pairs import BEST_WORST_NOTE, best_worst_paired
-from generate.options import GenerateOptions, SampleOptions, engine_options, model_label, sampling_params
+from generate.options import GenerateOptions, SampleOptions, engine_options, sampling_params
 from generate.sampling import sample_pairs, sampled_by
 
 log = logging.getLogger(__name__)
@@ -62,9 +65,7 @@ def check_judge_model(options: SampleOptions) -> None:
     if not options.judge or is_reward_model_name(options.judge):
         return
     try:
-        chat_template_for(judge_model(options.judge), options.chat_template)
-    except ChatTemplateError as exc:
-        raise ProvisionError(f"--judge {options.judge}: {exc}; nothing written") from exc
+        named_chat_template(f"--judge {options.judge}", judge_model(options.judge), options.chat_template)
     except PrefloopError as exc:
         raise ProvisionError(f"{exc}; nothing written") from exc
 
@@ -133,7 +134,28 @@ def judge_workspace(options: GenerateOptions, workspace: Workspace) -> dict:
         workspace, judge.annotator, options.split, labelled, options.limit or 0, options.kinds
     )
     log.info("%s judges %d pairs of split %s", judge.annotator, len(pairs), options.split)
+    own = own_answer_pairs(workspace, pairs, model_label(options.judge)) if judges_arena(options) else 0
+    if own:  # its votes count on the leaderboard as any judge's: said, not refused
+        log.warning(
+            "--judge %s is one of the arena's models: it judges %d pairs with its own answer on one side (an LLM "
+            "judge favours its own answers)",
+            options.judge,
+            own,
+        )
     return {**judge_pairs(workspace, judge, pairs, options.chunk_size, already), "loaded": judge.loaded}
+
+
+def judges_arena(options: GenerateOptions) -> bool:
+    """An LLM judge asked for arena pairs (a reward model writes no answers: never an arena model)."""
+    return ARENA in (options.kinds or ()) and not is_reward_model_name(options.judge)
+
+
+def own_answer_pairs(workspace: Workspace, pairs: pd.DataFrame, model: str) -> int:
+    """How many of ``pairs`` have an answer by ``model`` (`same_model`: a hub id or its snapshot) on a side."""
+    by = workspace.frame("completions").set_index("id")["model"]
+    mine = [m for m in by.unique() if same_model(m, model)]
+    a, b = (by.reindex(pairs[side]).isin(mine).to_numpy() for side in ("completion_a", "completion_b"))
+    return int((a | b).sum())
 
 
 def pair_best_worst(

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from data.chat_template import turn_markers
 from data.errors import PrefloopError
+from data.provision import load_pretrained
 from data.records import Message, content_id
 from generate.completion_text import (
     TURN_MARKER,
@@ -168,7 +169,9 @@ class HFEngine:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = (
-            AutoModelForCausalLM.from_pretrained(model, dtype=dtype[options.dtype]).to(self.device).eval()
+            load_pretrained(AutoModelForCausalLM.from_pretrained, model, dtype=dtype[options.dtype])
+            .to(self.device)
+            .eval()
         )
         self.batch_size = options.batch_size
         self.chat_template = options.chat_template

@@ -17,7 +17,7 @@ from data.cli import check_applies
 from data.config import ConfigError
 from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
-from data.provision import DEFAULT_MODEL, EMBEDDED, SAMPLES
+from data.provision import DEFAULT_MODEL, SAMPLES
 from generate.engines import ENGINES, EngineOptions, SamplingParams
 
 SPIN_LIMIT = (
@@ -354,8 +354,3 @@ def engine_options(options: SampleOptions) -> EngineOptions:
         chat_template=resolve_chat_template(options.chat_template),
         verbose=options.verbose,
     )
-
-
-def model_label(model: str) -> str:
-    """What completions record as their model: the short name, or an absolute folder."""
-    return model if model in EMBEDDED or not Path(model).exists() else str(Path(model).resolve())

@@ -12,14 +12,17 @@ def judge_report(result: dict, max_length: int | None = None) -> list[str]:
     """What a judging job did and what it cost per pair (nothing to judge: that it loaded no model); a reward
     model's pairs too long to score say the limit (``max_length``: --judge-max-length)."""
     counts, cost = result["counts"], result["cost_per_pair"]
-    shown = ("a", "b", "tie", "unreadable", *(["too_long"] if counts.get("too_long") else []))
+    reward_model = is_reward_model_name(result["annotator"])
+    # a reward model's score is always read: "unreadable" (no verdict marker in an LLM's answer) means nothing there
+    unreadable = [] if reward_model else ["unreadable"]
+    shown = ("a", "b", "tie", *unreadable, *(["too_long"] if counts.get("too_long") else []))
     # the ties where a judge's two orders disagreed: position bias, not a tie it judged
     biased = f" (inconsistent {counts['inconsistent']})" if counts.get("inconsistent") else ""
     verdicts = ", ".join(f"{k} {counts.get(k, 0)}{biased * (k == 'tie')}" for k in shown)
     kept = f"; already_judged {counts['already_judged']}" if counts.get("already_judged") else ""
     said = f"{result['annotator']}: judged {counts.get('pairs', 0)} pairs ({verdicts}); "
     said += f"{counts.get('labels_written', 0)} labels written{kept}"
-    if counts.get("too_long") and is_reward_model_name(result["annotator"]):
+    if counts.get("too_long") and reward_model:
         said += (
             f"; too_long: prompt and answer longer than --judge-max-length {max_length} tokens or the reward "
             "model's context, not scored"

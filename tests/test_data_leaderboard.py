@@ -572,3 +572,29 @@ def test_a_model_that_never_met_the_reference_says_why_it_has_no_win_rate():
     )
     met = leaderboard(*games_tables(games[:6]), samples=50)
     assert not any(line.startswith("win rate -") for line in board_lines(met, "people"))
+
+
+def test_by_a_judge_named_by_its_folder_as_generate_judge_was_given_it(tmp_path, monkeypatch, capsys):
+    """`generate --judge runs/judge` records the folder's absolute path; `--by judge:runs/judge` found no votes.
+    The folder as given is resolved as the judge's was (from where it was given), else matched by the end of the
+    one stored path it names; two stored paths it ends are one error naming both."""
+    from data.__main__ import main
+
+    judge = tmp_path / "runs" / "judge"
+    judge.mkdir(parents=True)
+    other = tmp_path / "old" / "runs" / "judge"
+    games = [(p, "A", "B", f"judge:{judge}", "a" if p % 2 else "b") for p in range(4)]
+    ws = arena_workspace(tmp_path / "ws", games)
+    monkeypatch.chdir(tmp_path)
+    assert main(["leaderboard", "-w", str(ws), "--by", "judge:runs/judge", "--json"]) == 0
+    board = strict_json(capsys.readouterr().out)
+    assert board["by"] == f"judge:{judge}" and board["models"][1]["votes"] == 4
+    monkeypatch.chdir(judge)  # runs/judge is no folder here: the stored path ending in it
+    assert main(["leaderboard", "-w", str(ws), "--by", "judge:runs/judge", "--json"]) == 0
+    assert strict_json(capsys.readouterr().out)["by"] == f"judge:{judge}"
+    arena_workspace(tmp_path / "ws2", games + [(p, "A", "B", f"judge:{other}", "a") for p in range(4)])
+    assert main(["leaderboard", "-w", str(tmp_path / "ws2"), "--by", "judge:runs/judge"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --by judge:runs/judge: names several machine labellers (judge:{other}, judge:{judge}); give one "
+        "in full\n"
+    )

@@ -454,3 +454,40 @@ def test_the_loop_prints_the_board_as_data_leaderboard_does(tmp_path, monkeypatc
     assert "excluded labellers: carol (excluded.json)" in lines
     assert any(line.startswith("side preference in arena votes: lefty") for line in lines)
     assert loop_arena.board_text is data_cli.board_text  # one rendering, the CLI's
+
+
+def test_a_judge_that_is_one_of_the_arenas_models_is_warned_of(judged_arena, three_models, tmp_path, caplog):
+    """An LLM judge favours its own answers: judging arena pairs with one of its own answers on a side is said in
+    one warning line naming it and counting those pairs (a judge outside the arena is not warned of)."""
+    ws = tmp_path / "ws"
+    shutil.copytree(judged_arena, ws)
+    workspace = Workspace(ws)
+    model_of = workspace.frame("completions").set_index("id")["model"]
+    pairs = workspace.frame("pairs")
+    own = str(three_models[1].resolve())
+    expected = int(
+        (
+            (model_of[pairs["completion_a"]].to_numpy() == own)
+            | (model_of[pairs["completion_b"]].to_numpy() == own)
+        ).sum()
+    )
+    assert expected > 0
+    engine = LongerWins()
+    patch = pytest.MonkeyPatch()
+    patch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    patch.setattr(bestofn, "judge_model", lambda name: name)
+    try:
+        for judge in (str(three_models[1]), "scripted-2"):
+            caplog.clear()
+            assert main(["-w", str(ws), "--judge", judge, "--kinds", "arena", "--engine", "hf"]) == 0
+            warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+            assert warned == (
+                [
+                    f"--judge {judge} is one of the arena's models: it judges {expected} pairs with its own answer "
+                    "on one side (an LLM judge favours its own answers)"
+                ]
+                if judge != "scripted-2"
+                else []
+            )
+    finally:
+        patch.undo()

@@ -311,7 +311,7 @@ def test_a_reward_model_judge_counts_too_long_pairs_apart(label_ws, reward_model
     assert main(args) == 0
     said = re.sub(r"\(a \d, b \d", "(a _, b _", capsys.readouterr().out)  # an untrained head's choices
     assert (
-        "judged 4 pairs (a _, b _, tie 0, unreadable 0, too_long 1); 4 labels written; too_long: prompt and answer "
+        "judged 4 pairs (a _, b _, tie 0, too_long 1); 4 labels written; too_long: prompt and answer "
         "longer than --judge-max-length 40 tokens or the reward model's context, not scored\n"
     ) in said
     labels = Workspace(label_ws.path).frame("labels")

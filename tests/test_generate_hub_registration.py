@@ -142,7 +142,7 @@ def test_an_llm_judge_without_a_chat_template_is_refused_before_sampling(
     assert main([*argv, "--judge", str(tiny_base_model_dir)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(
-        f"error: --judge {tiny_base_model_dir}: {tiny_base_model_dir}: the model has no chat "
+        f"error: --judge {tiny_base_model_dir}: the model has no chat template (a base model?)"
     )
     assert err.endswith("; nothing written\n") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
@@ -168,7 +168,7 @@ def test_an_arena_model_without_a_chat_template_is_refused_before_any_model_answ
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(
-        f"error: --arena {tiny_base_model_dir}: {tiny_base_model_dir}: the model has no chat "
+        f"error: --arena {tiny_base_model_dir}: the model has no chat template (a base model?)"
     )
     assert err.endswith("; nothing written\n") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()

@@ -27,6 +27,7 @@ from train.saving import (
     save_model,
     write_trained,
 )
+from train.seam import load_pretrained
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def train_once(
     if held_out:  # e.g. a reward model: the start model with a new scalar head
         model = held_out.load(start, tokenizer)
     else:
-        model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
+        model = load_pretrained(AutoModelForCausalLM.from_pretrained, start, dtype=torch.float32)
     _set_threads(options, sum(p.numel() for p in model.parameters()))
     bf16 = use_bf16(options)
     if torch.cuda.is_available():

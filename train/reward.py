@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from train.evaluate import encode_batch, sequence_lengths
+from train.seam import load_pretrained
 
 RM_MARGINS = ("off", "strength")
 # Llama 2's "small" margin: strength 4 (significantly better) -> 1, 3 -> 2/3, 2 -> 1/3, 1 (negligibly) -> 0.
@@ -95,7 +96,13 @@ def load_reward_model(path: str | Path, tokenizer):
     from transformers import AutoModelForSequenceClassification
 
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
+    model = load_pretrained(
+        AutoModelForSequenceClassification.from_pretrained,
+        path,
+        ("score.",),
+        num_labels=1,
+        dtype=torch.float32,
+    )
     model.config.pad_token_id = tokenizer.pad_token_id  # where the last real token is
     return model
 

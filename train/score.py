@@ -27,6 +27,7 @@ from data.workspace import Workspace
 from train.evaluate import pair_logps
 from train.options import RANGES, check_ranges
 from train.saving import check_model_files, model_path
+from train.seam import load_pretrained
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _load(path: str):
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model = load_pretrained(AutoModelForCausalLM.from_pretrained, path, dtype=torch.float32)
     if torch.cuda.is_available():
         model.to("cuda")
     return model, tokenizer

@@ -21,11 +21,12 @@ from data.exclusion import check_exclusion
 from data.leaderboard import PEOPLE, workspace_board
 from data.leaderboard_view import board_text, plot_leaderboard
 from data.lineage import NEWEST, ModelEntry, get_model, is_reward_model_name, reward_model_entry
+from data.provision import model_label
 from data.workspace import Workspace
 from generate.arena import arena_answers, arena_round, check_arena_prompts, run_arena
 from generate.arena_models import BASE, lineage_root, resolve_arena
 from generate.loop.options import LoopOptions, driver_of
-from generate.options import GenerateOptions, SampleOptions, arena_names, model_label
+from generate.options import GenerateOptions, SampleOptions, arena_names
 from generate.rank_items import check_sampled_rank_items
 from generate.sampling import prompt_ids
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from data.errors import PrefloopError
 from data.lineage import NEWEST, ModelEntry, children, find_model, find_or_register, newest_model
-from data.provision import local_model
+from data.provision import local_model, model_label
 from data.workspace import Workspace
 from generate.engines import make_engine
 from generate.isolate import run_isolated
@@ -44,7 +44,7 @@ from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, 
 from generate.loop.options import LoopOptions
 from generate.loop.report import iteration_summary, too_long_counts
 from generate.loop.rounds import LoopRound
-from generate.options import SPIN_LIMIT, engine_options, model_label, sampling_params
+from generate.options import SPIN_LIMIT, engine_options, sampling_params
 from generate.sampling import gold_prompt_ids, pending_prompts
 from generate.spin_pairs import sample_spin, spin_todo
 
