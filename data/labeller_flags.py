@@ -3,6 +3,11 @@ computed (before the report rounds it) and said with as many decimals as it take
 
 from __future__ import annotations
 
+import pandas as pd
+
+from data.aggregate import current_labels
+from data.annotators import machine_mask
+
 GOLD_ACCURACY_FLOOR = 0.6  # flag when the whole 95 % interval of gold accuracy lies below this
 FAST_SECONDS = 3.0  # flag a median below this many seconds per label
 LEFT_SHARE_RANGE = (0.3, 0.7)  # flag a left-side share outside this range ...
@@ -110,3 +115,20 @@ def _chance_flags(row: dict) -> list[str]:
         shown = ", ".join(f"{aspect} {value:g}" for aspect, value in values.items())
         return [f"gives every answer the same rating ({shown}) over {row['answers_rated']} rated answers"]
     return []
+
+
+def side_preferences(arena: set[str], labels: pd.DataFrame) -> dict[str, dict]:
+    """The people whose current decisive votes on the ``arena`` pairs pick the side shown on the left outside
+    `LEFT_SHARE_RANGE` over at least `LEFT_SHARE_MIN_LABELS` of them (the flag `data stats --labellers` raises over
+    all their pairwise labels): name -> left_share, votes. The side is a coin flip per labeller and item, so such
+    votes follow the screen, not the answers: noise that pulls every strength towards 0."""
+    votes = current_labels(labels[labels["item_id"].isin(arena)], "pairwise")
+    decisive = votes["choice"].isin(["a", "b"]) & votes["left"].notna()
+    votes = votes[decisive & ~machine_mask(votes["annotator"].astype(str))]
+    low, high = LEFT_SHARE_RANGE
+    found = {}
+    for name, mine in votes.groupby("annotator"):
+        share = float((mine["choice"] == mine["left"]).mean())
+        if len(mine) >= LEFT_SHARE_MIN_LABELS and not low <= share <= high:
+            found[str(name)] = {"left_share": round(share, 3), "votes": len(mine)}
+    return found

@@ -50,7 +50,7 @@ from data.bradley_terry import (
 from data.errors import PrefloopError
 from data.gold import read_gold
 from data.intervals import clustered_wilson_interval
-from data.labeller_flags import LEFT_SHARE_MIN_LABELS, LEFT_SHARE_RANGE
+from data.labeller_flags import side_preferences
 from data.lineage import same_model
 from data.provision import hub_id_of
 from data.selection import without_labellers
@@ -256,7 +256,8 @@ def workspace_board(
     rows = leaderboard(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold
     )
-    sided = side_preferences(tables["pairs"], labels) if by == PEOPLE else {}
+    arena = set(tables["pairs"].loc[tables["pairs"]["kind"] == ARENA, "id"])
+    sided = side_preferences(arena, labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
     return Board(rows, by, sided, unvoted)
 
@@ -385,21 +386,3 @@ def win_interval(wins: np.ndarray, k: int) -> tuple[float | None, float | None, 
 def _bound(value: float | None) -> float | None:
     """An interval bound as the rows hold it: None where the resamples leave it unbounded (never ±inf or NaN)."""
     return None if value is None or not np.isfinite(value) else float(value)
-
-
-def side_preferences(pairs: pd.DataFrame, labels: pd.DataFrame) -> dict[str, dict]:
-    """The people whose current decisive votes on arena pairs pick the side shown on the left outside
-    `LEFT_SHARE_RANGE` over at least `LEFT_SHARE_MIN_LABELS` of them (the flag `data stats --labellers` raises over
-    all their pairwise labels): name -> left_share, votes. The side is a coin flip per labeller and item, so such
-    votes follow the screen, not the answers: noise that pulls every strength towards 0."""
-    arena = set(pairs.loc[pairs["kind"] == ARENA, "id"])
-    votes = current_labels(labels[labels["item_id"].isin(arena)], "pairwise")
-    decisive = votes["choice"].isin(["a", "b"]) & votes["left"].notna()
-    votes = votes[decisive & ~machine_mask(votes["annotator"].astype(str))]
-    low, high = LEFT_SHARE_RANGE
-    found = {}
-    for name, mine in votes.groupby("annotator"):
-        share = float((mine["choice"] == mine["left"]).mean())
-        if len(mine) >= LEFT_SHARE_MIN_LABELS and not low <= share <= high:
-            found[str(name)] = {"left_share": round(share, 3), "votes": len(mine)}
-    return found

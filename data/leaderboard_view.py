@@ -128,7 +128,7 @@ def board_notes(
     """The notes under the table (the CLI's, the round drivers' and the admin tab's): one per kind of strength the
     votes leave open (`STANDING_NOTES`), why an interval is missing (`few_prompts_line`), the arena's models with
     no row (``unvoted``: `data.leaderboard.unvoted_models`), who was excluded, and who votes by the side of the
-    screen (``sided``: `data.leaderboard.side_preferences`, `side_line`)."""
+    screen (``sided``: `data.labeller_flags.side_preferences`, `side_line`)."""
     open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
     notes = [STANDING_NOTES[s] for s in open_] + [
         few_prompts_line(rows),
@@ -163,7 +163,7 @@ def unvoted_line(unvoted: list[dict]) -> str:
 
 
 def side_line(found: dict[str, dict]) -> str:
-    """The table's note on `data.leaderboard.side_preferences`; "" when nobody has one."""
+    """The table's note on `data.labeller_flags.side_preferences`; "" when nobody has one."""
     if not found:
         return ""
     who = ", ".join(f"{name} (left {v['left_share']:.0%} of {v['votes']})" for name, v in found.items())
