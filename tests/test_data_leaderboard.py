@@ -572,3 +572,16 @@ def test_a_model_that_never_met_the_reference_says_why_it_has_no_win_rate():
     )
     met = leaderboard(*games_tables(games[:6]), samples=50)
     assert not any(line.startswith("win rate -") for line in board_lines(met, "people"))
+
+
+def test_a_side_preference_note_keeps_a_name_with_a_newline_on_its_line():
+    """The Python API stores any labeller's name: one holding a newline split the note under the board (CLI, round
+    drivers, admin tab) in two, a line of its own for the rest of the name."""
+    from data.leaderboard_view import side_line
+
+    line = side_line(
+        {"ann": {"left_share": 0.9, "votes": 40}, "evil\nFLAG forged": {"left_share": 0.1, "votes": 35}}
+    )
+    assert "\n" not in line and line.startswith(
+        "side preference in arena votes: ann (left 90% of 40), evil\\nFLAG forged (left 10% of 35): their votes"
+    )
