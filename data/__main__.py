@@ -27,7 +27,7 @@ from typing import Any
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
-from data.errors import PrefloopError, counted
+from data.errors import PrefloopError, counted, one_line
 from data.exclusion import check_exclusion
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
@@ -120,7 +120,8 @@ def cmd_import(args: Any) -> int:
         rejects = log_import(workspace, item, counts, options)
         print(import_summary(item, counts, rejects, args.rubric, args.pairs_per_prompt))
         for line in kept_lines(counts) + opposite_lines(item.opposite_rows) + [copied] * bool(copied):
-            print(f"warning: {item.path}: {line}", file=sys.stderr)
+            # a newline in the file's name: one line, as its summary line
+            print(f"warning: {one_line(str(item.path))}: {line}", file=sys.stderr)
     return 0
 
 

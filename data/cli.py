@@ -53,7 +53,10 @@ class Parser(argparse.ArgumentParser):
         """argparse's hook for a flag it cannot read: one ``error:`` line and exit 2, as every other mistake (argparse
         prints its usage first: thirty lines for train's options, the error below them). A required option missing
         beside an unknown flag is the unknown flag's error (`export --form dpo` said --format was required)."""
-        unknown = [w.split("=")[0] for w in getattr(self, "given", []) if w.startswith("--")]
+        given = getattr(self, "given", [])
+        # past a bare --, every word is positional: no flag
+        given = given[: given.index("--")] if "--" in given else given
+        unknown = [w.split("=")[0] for w in given if w.startswith("--")]
         unknown = [flag for flag in unknown if flag not in _flags(self)]
         if message.startswith("the following arguments are required") and unknown:
             message = f"unrecognized arguments: {unknown[0]}"

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from data.aggregate import current_labels
 from data.annotators import is_machine
-from data.errors import PrefloopError
+from data.errors import PrefloopError, one_line
 from data.selection import (
     EXCLUDED_FILE,
     choose_labels,
@@ -62,7 +62,7 @@ class Exclusion:
         if not self.idle:
             return []
         return [
-            f"{self.file}: no labels by {', '.join(self.idle)} in this workspace: excluding "
+            f"{self.file}: no labels by {', '.join(map(one_line, self.idle))} in this workspace: excluding "
             f"{'them' if len(self.idle) > 1 else 'that name'} changes nothing yet"
         ]
 
@@ -71,7 +71,9 @@ def excluded_line(sources: dict[str, str]) -> str:
     """Who was excluded and where each was named (`Exclusion.sources`), for a command's summary."""
     if not sources:
         return ""
-    return "excluded labellers: " + ", ".join(f"{name} ({where})" for name, where in sorted(sources.items()))
+    # a name the Python API stored with a newline stays on the summary's line (`stats --labellers` likewise)
+    named = (f"{one_line(name)} ({where})" for name, where in sorted(sources.items()))
+    return "excluded labellers: " + ", ".join(named)
 
 
 def check_exclusion(workspace: Workspace, names: tuple[str, ...] | list[str] = ()) -> Exclusion:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from data.bradley_terry import MIN_PROMPTS
+from data.errors import one_line
 from data.leaderboard import FEW_PROMPTS, Board, Row
 
 UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
@@ -166,7 +167,10 @@ def side_line(found: dict[str, dict]) -> str:
     """The table's note on `data.labeller_flags.side_preferences`; "" when nobody has one."""
     if not found:
         return ""
-    who = ", ".join(f"{name} (left {v['left_share']:.0%} of {v['votes']})" for name, v in found.items())
+    # a labeller's name the Python API stored with a newline stays on the note's line, as `stats --labellers` writes it
+    who = ", ".join(
+        f"{one_line(name)} (left {v['left_share']:.0%} of {v['votes']})" for name, v in found.items()
+    )
     return (
         f"side preference in arena votes: {who}: their votes follow the screen, not the answers, and pull every "
         "strength towards 0; `--exclude-labeller NAME` leaves them out"

@@ -12,7 +12,7 @@ import pandas as pd
 from data.annotators import RM_PREFIX
 from data.errors import counted
 from data.files import NotAFileError, open_regular
-from data.provision import hub_id_of, local_model
+from data.provision import classification_heads, hub_id_of, local_model
 from data.records import ModelRecord
 from data.workspace import Workspace, WorkspaceError
 
@@ -111,8 +111,7 @@ def reward_model_folder(folder: Path) -> None:
             f"rm:{folder}: not a reward model (its config.json does not read: {exc})"
         ) from None
     config = config if isinstance(config, dict) else {}
-    heads = [a for a in config.get("architectures") or [] if str(a).endswith("ForSequenceClassification")]
-    if not heads or len(config.get("id2label") or {0: "", 1: ""}) != 1:
+    if not classification_heads(config) or len(config.get("id2label") or {0: "", 1: ""}) != 1:
         raise WorkspaceError(
             f"rm:{folder}: not a reward model (its config.json names no sequence-classification head with one "
             "output; `python -m train --method rm` trains one)"

@@ -194,13 +194,19 @@ def check_model_parts(folder: Path, named: str) -> None:
             raise ProvisionError(f"{named}: {path.name} does not read ({first_line(exc)})") from None
 
 
+def classification_heads(config: object) -> list[str]:
+    """The sequence-classification architectures a model's parsed config.json names: a reward model's head (what
+    `train --method rm` saves), where a model that writes answers names a causal LM."""
+    architectures = config.get("architectures") if isinstance(config, dict) else None
+    return [a for a in architectures or [] if str(a).endswith("ForSequenceClassification")]
+
+
 def check_writes_answers(folder: Path, named: str) -> None:
     """The model in ``folder`` (its config.json read by `checked_model`) writes answers: a job that samples from it
     or asks it as a judge loads it as a causal LM, and a reward model (a sequence-classification head, what `train
     --method rm` saves) loads so with a new, random LM head and answers noise. One `ProvisionError` line naming
     ``named`` (``--model M``, ``--judge J``) otherwise."""
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    heads = [a for a in config.get("architectures") or [] if str(a).endswith("ForSequenceClassification")]
+    heads = classification_heads(json.loads((folder / "config.json").read_text(encoding="utf-8")))
     if heads:
         raise ProvisionError(
             f"{named}: a sequence-classification model ({heads[0]}: a reward model?), not one that writes "

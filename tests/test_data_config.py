@@ -103,6 +103,20 @@ def test_a_subcommand_reports_its_own_unknown_flags(entry, argv, said, capsys):
     assert err.endswith(f" (the options: {entry} {argv[0]} --help)\n") and err.count("\n") == 1
 
 
+def test_a_bare_double_dash_is_no_unknown_flag(capsys):
+    """A bare ``--`` ends the flags (what follows is positional): a required option missing beside it is that
+    option's error, not "unrecognized arguments: --", which named no flag to fix."""
+    from data.__main__ import main as data_main
+
+    with pytest.raises(SystemExit) as exit_:
+        data_main(["export", "-w", "ws", "--"], prog="python -m data")
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        "python -m data export: error: the following arguments are required: --format (the options: python -m data "
+        "export --help)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "said"),
     [

@@ -436,3 +436,26 @@ def test_a_stored_name_with_a_comma_is_one_name_to_the_flag(ws, capsys):
         "bob",
         "mallory",
     ]
+
+
+def test_an_excluded_name_with_a_newline_stays_on_the_summary_line(tmp_path, capsys):
+    """The Python API stores any name: excluding one that holds a newline printed the export's summary as two lines
+    (``excluded labellers: evil`` and a forged line after it), as `stats --labellers` did before it escaped them;
+    so did the warning naming an excluded.json entry with no labels."""
+    ws = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "Question?"}], "toy")
+    a, b = (Completion(prompt.id, f"answer {side}", "toy", "hf") for side in "ab")
+    pair = Pair(prompt.id, a.id, b.id, "sampled")
+    evil = "evil\nFLAG forged"
+    ws.append(
+        [prompt, a, b, pair, Label(pair.id, evil, "pairwise", "a"), Label(pair.id, "ann", "pairwise", "b")]
+    )
+    (ws.path / EXCLUDED_FILE).write_text(json.dumps(["nobody\nhere"]))
+    capsys.readouterr()
+    assert main(["export", "-w", str(ws.path), "--format", "dpo", "--exclude-labeller", evil]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"wrote {ws.path / 'exports' / 'dpo.parquet'}: exported 1; excluded labellers: evil\\nFLAG forged "
+        "(--exclude-labeller), nobody\\nhere (excluded.json)"
+    ]
+    assert len(err.splitlines()) == 1 and "no labels by nobody\\nhere in this workspace" in err

@@ -376,3 +376,19 @@ def test_many_reversed_rows_are_one_warning_naming_the_first_few(tmp_path, capsy
         "and answers (chosen and rejected swapped; opposite_rows 5): both are stored, each its own pair and label, "
         "as the file gives them, so an export and train take both"
     ]
+
+
+def test_a_warning_of_a_file_with_a_newline_in_its_name_is_one_line(tmp_path, capsys):
+    """The summary line escaped a newline in the file's name; the warning lines beside it (opposite rows, prompts
+    kept as stored, a copy) printed it, breaking the warning in two."""
+    prefs = tmp_path / "p\nq.jsonl"
+    rows = [{"prompt": "q", "chosen": "X", "rejected": "Y"}, {"prompt": "q", "chosen": "Y", "rejected": "X"}]
+    prefs.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    capsys.readouterr()
+    assert main(["import", "-w", str(tmp_path / "ws"), str(prefs)]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1 and err.splitlines() == [
+        f"warning: {tmp_path}/p\\nq.jsonl: rows 0 and 1 give opposite preferences on the same prompt and answers "
+        "(chosen and rejected swapped; opposite_rows 1): both are stored, each its own pair and label, as the file "
+        "gives them, so an export and train take both"
+    ]

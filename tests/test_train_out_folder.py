@@ -12,7 +12,7 @@ import pytest
 from data.errors import PrefloopError
 from tests.test_train import build_workspace, options
 from train.__main__ import main
-from train.out_folder import check_out_folder
+from train.out_folder import check_out_folder, run_config
 from train.run import train
 
 
@@ -422,3 +422,20 @@ def test_a_resume_says_which_checkpoint_it_continues_from(tmp_path, tiny_model_d
             else ("continuing from checkpoint-2 (2 of 2 steps done)")
         )
         assert f"{out}: {said}" in caplog.text
+
+
+def test_a_resume_names_the_excluded_labellers_as_it_likes(tmp_path):
+    """--exclude-labeller keeps its values as given (a stored name may hold a comma), and a run recorded before
+    that holds them split: `--exclude-labeller ann,bob` on the resume of a run started with it (or with `ann
+    bob`) was refused as started with other options. The same names resume; other names are refused."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    out.mkdir()
+    started = options(
+        ws, "m", out, exclude_labeller=("ann", "bob")
+    )  # as a run recorded before names were kept
+    (out / "train_config.json").write_text(json.dumps(run_config(started)))
+    for given in (("ann,bob",), ("bob", "ann"), ("ann, bob",)):
+        check_out_folder(out, options(ws, "m", out, exclude_labeller=given, resume=True))
+    with pytest.raises(PrefloopError, match="started with --exclude-labeller"):
+        check_out_folder(out, options(ws, "m", out, exclude_labeller=("ann,carol",), resume=True))

@@ -87,6 +87,16 @@ def _same_path(a: object, b: object) -> bool:
     return a == b or (a is not None and b is not None and Path(str(a)).resolve() == Path(str(b)).resolve())
 
 
+# Options of labellers' names, kept as given (`--exclude-labeller a,b` or `a b`: the same names; data.exclusion
+# splits a value that is no stored name at its commas); a run recorded before they were kept so holds them split.
+NAMES_OPTIONS = frozenset(f.name for f in dataclasses.fields(TrainOptions) if f.metadata.get("names"))
+
+
+def _names(values: object) -> list[str]:
+    """The names a names option's values give, however the command line grouped them, in one order."""
+    return sorted({part.strip() for value in values or () for part in str(value).split(",") if part.strip()})
+
+
 def _changed_option(recorded: dict, options: TrainOptions) -> str | None:
     """The first option (not one a resume may change) whose value differs from the run's recorded one, or None."""
     now = run_config(options)
@@ -96,6 +106,9 @@ def _changed_option(recorded: dict, options: TrainOptions) -> str | None:
         was = recorded[name]
         if name in ("workspace", "model"):
             if not _same_path(was, value):
+                return name
+        elif name in NAMES_OPTIONS:
+            if _names(was) != _names(value):
                 return name
         elif json.loads(json.dumps(value)) != was:  # tuples are lists in the file
             return name

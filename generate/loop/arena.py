@@ -15,16 +15,15 @@ from collections import Counter
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
-from data.annotators import judge_annotator, rm_annotator
 from data.errors import PrefloopError
 from data.exclusion import check_exclusion
 from data.leaderboard import PEOPLE, workspace_board
 from data.leaderboard_view import board_text, plot_leaderboard
-from data.lineage import NEWEST, ModelEntry, get_model, is_reward_model_name, reward_model_entry
-from data.provision import model_label
+from data.lineage import NEWEST, ModelEntry, get_model
 from data.workspace import Workspace
 from generate.arena import arena_answers, arena_round, check_arena_prompts, run_arena
 from generate.arena_models import BASE, lineage_root, resolve_arena
+from generate.bestofn import judge_name
 from generate.loop.options import LoopOptions, driver_of
 from generate.options import GenerateOptions, SampleOptions, arena_names
 from generate.rank_items import check_sampled_rank_items
@@ -147,10 +146,3 @@ def arena_leaderboard(options: LoopOptions, workspace: Workspace) -> list[str]:
         return [*lines, str(exc)]
     png = plot_leaderboard(board.rows, by, workspace.path / "leaderboard.png")
     return [*lines, *board_text(board, exclusion.line(), png)]  # as `python -m data leaderboard` prints it
-
-
-def judge_name(options: SampleOptions, workspace: Workspace) -> str:
-    """The annotator name of --judge's votes (``rm`` resolves to the newest reward model's id)."""
-    if is_reward_model_name(options.judge):
-        return rm_annotator(reward_model_entry(options.judge, workspace).id)
-    return judge_annotator(model_label(options.judge))
