@@ -71,7 +71,7 @@ def resolve_arena(
         elif name == BASE:
             default = _location(default_model)
             entry = lineage_root(workspace, newest) if newest else _known(workspace, default, "base")
-        elif models is not None and (model_id := manifest_id(models, name)):
+        elif models is not None and (model_id := _manifest_id(models, name)):
             entry = get_model(workspace, model_id)  # its id, or the 8 digits the leaderboard prints
         else:
             try:
@@ -119,8 +119,16 @@ def fetch_arena_names(workspace: Workspace | None, names: tuple[str, ...]) -> No
 def _other_names(workspace: Workspace | None, names: tuple[str, ...]) -> list[str]:
     """The ``--arena`` names that are neither ``base``, ``newest`` nor a manifest id (or its start)."""
     models = workspace.frame("models") if workspace else None
-    ids = {name for name in names if models is not None and manifest_id(models, name)}
+    ids = {name for name in names if models is not None and _manifest_id(models, name)}
     return sorted(set(names) - {BASE, NEWEST} - ids)
+
+
+def _manifest_id(models, name: str) -> str | None:
+    """`manifest_id`, its refusal (the start of two ids) naming the flag."""
+    try:
+        return manifest_id(models, name)
+    except PrefloopError as exc:
+        raise PrefloopError(f"--arena {exc}; nothing written") from None
 
 
 def _location(name: str) -> str:

@@ -243,7 +243,8 @@ def test_a_model_is_named_by_the_start_of_its_id_as_the_leaderboard_prints_it(tm
     check_arena_names(ws, names)
     assert [e.id for e in resolve_arena(ws, names, "unused")] == ["1a2b3c4d00000000", "99887766aaaaaaaa"]
     with pytest.raises(
-        PrefloopError, match="^1a2b3c4d: the start of model ids 1a2b3c4d00000000, 1a2b3c4d11111111"
+        PrefloopError,
+        match="^--arena 1a2b3c4d: the start of model ids 1a2b3c4d00000000, 1a2b3c4d11111111; give more of one; nothing written$",
     ):
         resolve_arena(ws, ("1a2b3c4d", "99887766"), "unused")
     with pytest.raises(PrefloopError, match="^--arena 9988776: not a model"):
