@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from data.aggregate import latest_positions
 from data.annotators import IMPORT
-from data.errors import PrefloopError
+from data.errors import PrefloopError, counted
 from data.gold import CLI, Mark
 from data.ranking import rank_item_id
 from data.rubric import load_rubric
@@ -74,8 +74,8 @@ def _latest_imported(labels: pa.Table, items: dict[str, pa.ChunkedArray]) -> dic
 def _left_out(latest: dict[str, pa.Table]) -> str:
     """The split's imported rankings and ratings, which no gold comes of (`gold_from_split`); "" where it has none."""
     counts = [
-        f"{latest[task].num_rows} imported {noun}"
-        for task, noun in (("rank", "rankings"), ("rate", "ratings"))
+        counted(latest[task].num_rows, f"imported {noun}")
+        for task, noun in (("rank", "ranking"), ("rate", "rating"))
         if latest[task].num_rows
     ]
     return " and ".join(counts)

@@ -104,7 +104,7 @@ def test_from_split_counts_the_imported_rankings_and_ratings_it_leaves_out(tmp_p
     assert main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 2
     assert capsys.readouterr().err == (
         "error: --from-split test: no pair or completion of that split has an imported preference or KTO label (it "
-        "has 1 imported rankings and 1 imported ratings: a split gives pairwise and KTO gold; give their file for "
+        "has 1 imported ranking and 1 imported rating: a split gives pairwise and KTO gold; give their file for "
         "rank and rate gold)\n"
     )
     assert (
@@ -113,7 +113,7 @@ def test_from_split_counts_the_imported_rankings_and_ratings_it_leaves_out(tmp_p
     capsys.readouterr()
     assert main(["gold", "-w", str(ws.path), "--from-split", "test"]) == 0
     assert capsys.readouterr().out == (
-        "gold items: 1 (+1 marked, -0 removed); --from-split test left out 1 imported rankings and 1 imported "
-        "ratings (a split gives pairwise and KTO gold; give their file for rank and rate gold)\n"
+        "gold items: 1 (+1 marked, -0 removed); --from-split test left out 1 imported ranking and 1 imported "
+        "rating (a split gives pairwise and KTO gold; give their file for rank and rate gold)\n"
     )
     assert [task for task in ("pairwise", "rank", "rate") if read_gold(ws, task).num_rows] == ["pairwise"]
