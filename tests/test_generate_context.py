@@ -252,7 +252,10 @@ def test_the_judge_driver_says_its_too_long_prompts_and_comparisons(
     ]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "iteration 1 (round 1): too_long 1 (train 1); best_worst_too_long 1 (train 1) (longer than" in out
+    assert (
+        "iteration 1 (round 1): too_long 1 (train 1); best_worst_too_long 1 (train 1) (longer than the model's "
+        "context, best_worst_too_long the judge's (--judge-max-length for a reward model): not sent" in out
+    )
 
 
 def test_the_spin_driver_says_too_long_held_out_prompts_of_its_last_iterate():

@@ -58,8 +58,12 @@ def too_long_line(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
     ]
     if not said:
         return []
+    judged = ", best_worst_too_long the judge's (--judge-max-length for a reward model)" * (
+        "best_worst_too_long" in counts
+    )
     return [
-        f"{title}: {'; '.join(said)} (longer than the model's context: not sent; a rerun counts them again)"
+        f"{title}: {'; '.join(said)} (longer than the model's context{judged}: not sent; a rerun counts them "
+        "again)"
     ]
 
 
