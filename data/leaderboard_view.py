@@ -160,7 +160,7 @@ def unvoted_line(unvoted: list[dict]) -> str:
     if not unvoted:
         return ""
     names = ", ".join(m["name"] for m in unvoted)
-    return f"not on the board, as no vote is on their arena pairs yet: {names}"
+    return f"not on the board, as no vote counted here is on their arena pairs (none yet, or only excluded labellers'): {names}"
 
 
 def side_line(found: dict[str, dict]) -> str:

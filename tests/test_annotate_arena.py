@@ -290,7 +290,7 @@ def test_an_arena_model_nobody_voted_on_is_named_by_the_cli_and_the_admin_tab(tm
     z = [Completion(p, f"Z answers {p}", "/models/Z", "hf") for p in prompts]
     workspace.append([*z, *(Pair(c.prompt_id, x[c.prompt_id], c.id, "arena") for c in z)])
     assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40"]) == 0
-    note = "not on the board, as no vote is on their arena pairs yet: /models/Z"
+    note = "not on the board, as no vote counted here is on their arena pairs (none yet, or only excluded labellers'): /models/Z"
     assert note in capsys.readouterr().out.splitlines()
     assert escape(note) in arena_html(workspace)
     assert data_main(["leaderboard", "-w", str(workspace.path), "--json"]) == 0

@@ -536,7 +536,7 @@ def test_an_arena_model_without_votes_is_named_under_the_board():
     assert [r.model for r in rows] == ["A", "B"]
     unvoted = unvoted_models(pairs, completions, models, rows)
     assert unvoted == [{"model": "C", "name": "dpo r2 C (C)"}]
-    note = "not on the board, as no vote is on their arena pairs yet: dpo r2 C (C)"
+    note = "not on the board, as no vote counted here is on their arena pairs (none yet, or only excluded labellers'): dpo r2 C (C)"
     assert board_lines(rows, "people", unvoted=unvoted)[-1] == note
     assert strict_json(board_json(rows, "people", unvoted=unvoted))["unvoted"] == unvoted
     judged = leaderboard(pairs, completions, labels, models, by="judge:x", samples=10)
