@@ -160,7 +160,8 @@ def unvoted_line(unvoted: list[dict]) -> str:
     if not unvoted:
         return ""
     names = ", ".join(m["name"] for m in unvoted)
-    return f"not on the board, as no vote counted here is on their arena pairs (none yet, or only excluded labellers'): {names}"
+    why = "no vote counted here is on their arena pairs (none yet, or only excluded labellers')"
+    return f"not on the board, as {why}: {names}"
 
 
 def side_line(found: dict[str, dict]) -> str:
