@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 
 import pandas as pd
 import pyarrow as pa
 
-from data.rank_pairs import current_rankings
+from data.rank_pairs import current_rankings, left_out_reason
 from data.ranking import parse_ranking, rank_of
 
 
@@ -80,22 +80,32 @@ def krippendorff_alpha_ordinal(units: Sequence[Sequence[float]]) -> float | None
     return None if expected == 0 else 1 - (n - 1) * observed / expected
 
 
+def completion_prompts(completions: pa.Table) -> dict[str, str]:
+    """Completion id -> prompt id, of a completions table read with its ``prompt_id``: the ``prompt_of`` below."""
+    return dict(zip(*(completions.column(column).to_pylist() for column in ("id", "prompt_id"))))
+
+
+def kept_rankings(rankings: pd.DataFrame, prompt_of: Mapping[str, str] | None) -> tuple[pd.DataFrame, dict]:
+    """The ``rankings`` (`current_rankings`) the export keeps, given ``prompt_of`` (completion id -> prompt id;
+    None: all of them), and the counts of those left out by reason (`data.rank_pairs.left_out_reason`)."""
+    if prompt_of is None or not len(rankings):
+        return rankings, {}
+    reasons = rankings["ranking"].map(lambda ranking: left_out_reason(rank_of(ranking), prompt_of))
+    kept = reasons.isna()
+    return rankings[kept], dict(sorted(Counter(reasons[~kept]).items()))
+
+
 def ranking_agreement(
-    labels: pd.DataFrame | pa.Table, excluded: Sequence[str] = (), known: Collection[str] | None = None
+    labels: pd.DataFrame | pa.Table, excluded: Sequence[str] = (), prompt_of: Mapping[str, str] | None = None
 ) -> dict:
     """Agreement of the rankings in force (people's; ``excluded`` labellers left out): items ranked by two or more,
     mean Kendall's τ-b (per item the mean over its labeller pairs, then over items), Krippendorff's ordinal α, and
-    per item its mean τ (for the admin's most disputed list). Given the ``known`` completion ids, a ranking that
-    names another is left out, as the export leaves it out, and counted under ``left_out`` by that reason
-    (``rank_unknown_completion``)."""
+    per item its mean τ (for the admin's most disputed list). Given ``prompt_of`` (completion id -> prompt id), a
+    ranking that names a completion the workspace lacks or answers of several prompts is left out, as the export
+    leaves it out, and counted under ``left_out`` by that reason (``rank_unknown_completion``,
+    ``rank_mixed_prompts``)."""
     rankings = current_rankings(labels)
-    rankings = rankings[~rankings["annotator"].isin(list(excluded))]
-    left_out = {}
-    if known is not None and len(rankings):
-        named = rankings["ranking"].map(lambda ranking: set(rank_of(ranking)).issubset(known))
-        if not named.all():
-            left_out["rank_unknown_completion"] = int((~named).sum())
-            rankings = rankings[named]
+    rankings, left_out = kept_rankings(rankings[~rankings["annotator"].isin(list(excluded))], prompt_of)
     by_item: Mapping[str, list[str]] = defaultdict(list)
     for row in rankings.itertuples(index=False):
         by_item[row.item_id].append(row.ranking)

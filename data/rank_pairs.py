@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import pandas as pd
 import pyarrow as pa
@@ -69,6 +69,15 @@ def current_rankings(labels: pd.DataFrame | pa.Table) -> pd.DataFrame:
     if not len(current) or "ranking" not in current:
         return pd.DataFrame(columns=columns)
     return current[columns].reset_index(drop=True)
+
+
+def left_out_reason(answers: Collection[str], prompt_of: Mapping[str, str]) -> str | None:
+    """Why a ranking of ``answers`` is left out of the exported pairs and of the agreement figures, or None: it names
+    a completion the workspace lacks (``rank_unknown_completion``; ``prompt_of``: completion id -> prompt id) or
+    answers of several prompts (``rank_mixed_prompts``)."""
+    if not all(answer in prompt_of for answer in answers):
+        return "rank_unknown_completion"
+    return "rank_mixed_prompts" if len({prompt_of[answer] for answer in answers}) != 1 else None
 
 
 def has_rankings(labels: pd.DataFrame | pa.Table) -> bool:
@@ -164,18 +173,16 @@ def rank_votes(
     if isinstance(completions, pa.Table):
         completions = completions.select(["id", "prompt_id", "round"]).to_pandas()
     where = completions.set_index("id")[["prompt_id", "round"]] if len(rankings) else None
-    known = set(where.index) if where is not None else set()
+    prompt_of = where["prompt_id"].to_dict() if where is not None else {}
     other_rounds = set(other_rounds)
     for row in rankings.itertuples(index=False):
         asked = row.item_id not in other_rounds  # counted whole (other_round) by whole_rank_items
         ids = sorted(rank_of(row.ranking))
-        if not known.issuperset(ids):
-            counts["rank_unknown_completion"] += asked
+        reason = left_out_reason(ids, prompt_of)
+        if reason is not None:
+            counts[reason] += asked
             continue
         prompts = where.loc[ids]
-        if prompts["prompt_id"].nunique() != 1:
-            counts["rank_mixed_prompts"] += asked
-            continue
         prompt, round = prompts["prompt_id"].iloc[0], int(prompts["round"].max())
         kept = ranking_votes(row.ranking, mode)
         counts["rank_not_adjacent"] += asked * (len(ids) * (len(ids) - 1) // 2 - len(kept))

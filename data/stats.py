@@ -32,7 +32,7 @@ from data.import_write import LOG_DIR, LOG_FILE
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
-from data.rank_agreement import ranking_agreement
+from data.rank_agreement import completion_prompts, ranking_agreement
 from data.ranking import rank_of
 from data.ratings import rating_stats
 from data.records import has_gold
@@ -44,7 +44,7 @@ AGGREGATED = ["item_id", "annotator", "task", "choice", "strength", "retracted",
 # What stats reads of each table (texts and messages stay on disk); `validate` reads and checks every column.
 STATS_COLUMNS = {
     "prompts": ["split", "gold"],
-    "completions": ["engine", "model"],
+    "completions": ["engine", "model", "prompt_id"],
     "pairs": ["kind", "round", "completion_a"],
     "labels": [*AGGREGATED, "suggestion", "ranking", "ratings"],
     "scores": [],
@@ -139,8 +139,8 @@ def _item_figures(
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
                 "aggregate": method,
             }
-    if "rank" in tasks:  # a ranking naming a completion the workspace lacks is left out, as the export does
-        figures = ranking_agreement(people, known=set(completions.column("id").to_pylist()))
+    if "rank" in tasks:  # a ranking the export leaves out (a missing completion, several prompts) is left out
+        figures = ranking_agreement(people, prompt_of=completion_prompts(completions))
         out["rank_items"] = {k: v for k, v in figures.items() if k != "per_item_tau"}
     if "rate" in tasks:
         out["rate_items"] = rating_stats(people)

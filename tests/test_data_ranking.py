@@ -308,3 +308,23 @@ def test_a_ranking_of_a_missing_completion_is_left_out_and_counted(label_ws, cap
     rank = json.loads(capsys.readouterr().out)["rank_items"]
     assert (rank["rankings"], rank["kendall_tau"], rank["alpha_ordinal"]) == (2, 1.0, 1.0)
     assert rank["left_out"] == {"rank_unknown_completion": 1}
+
+
+def test_a_ranking_of_several_prompts_answers_is_left_out_and_counted(label_ws, capsys):
+    """The export leaves out a ranking whose answers belong to several prompts (`rank_mixed_prompts`): stats did
+    not, and said τ −1/3 from ann's and bob's agreeing rankings and cy's reversed one with another prompt's answer."""
+    completions = label_ws.frame("completions").sort_values("created_at")
+    a, b, elsewhere = completions["id"].tolist()[:3]
+    assert completions["prompt_id"].iloc[2] != completions["prompt_id"].iloc[0]
+    label_ws.append(
+        [
+            Label("item-r", "ann", "rank", None, ranking=f"{a}>{b}"),
+            Label("item-r", "bob", "rank", None, ranking=f"{a}>{b}"),
+            Label("item-r", "cy", "rank", None, ranking=f"{b}>{a}>{elsewhere}"),
+        ]
+    )
+    capsys.readouterr()
+    assert data_main(["stats", "-w", str(label_ws.path), "--json"]) == 0
+    rank = json.loads(capsys.readouterr().out)["rank_items"]
+    assert (rank["rankings"], rank["kendall_tau"], rank["alpha_ordinal"]) == (2, 1.0, 1.0)
+    assert rank["left_out"] == {"rank_mixed_prompts": 1}
