@@ -13,7 +13,7 @@ from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
 from data.gold import read_gold
-from data.rank_agreement import mid_ranks, ranking_agreement
+from data.rank_agreement import completion_prompts, kept_rankings, mid_ranks, ranking_agreement
 from data.rank_pairs import current_rankings
 from data.ranking import canonical, ranking_votes
 from data.selection import without_labellers
@@ -25,15 +25,17 @@ def rank_admin_html(
     """(summary cards, labellers table, least agreed items table) of the rank task; ``excluded`` labellers'
     rankings stay out of the agreement figures (they stay in the labellers table)."""
     human = human_labels(labels)
-    report = ranking_agreement(human, excluded)
+    # the rankings the export leaves out (of a missing completion, of several prompts' answers) stay out, as in stats
+    prompt_of = completion_prompts(service.workspace.read("completions", ["prompt_id"]))
+    report = ranking_agreement(human, excluded, prompt_of)
     progress = service.progress(user)
-    rankings = without_labellers(current_rankings(human), excluded)
+    rankings, _ = kept_rankings(without_labellers(current_rankings(human), excluded), prompt_of)
     every = sum(len(ranking_votes(r)) for r in rankings["ranking"])
     adjacent = sum(len(ranking_votes(r, "adjacent")) for r in rankings["ranking"])
     multi = f"{report['multi_ranked_items']} items ranked by ≥2"
     cards = [
         ("items done", f"{progress['done']}/{progress['items']}", f"K = {progress['overlap']} rankings each"),
-        ("rankings", str(report["rankings"]), f"of {report['items']} items"),
+        ("rankings", str(report["rankings"]), f"of {report['items']} items{left_out_note(report)}"),
         ("Kendall's τ-b", figure(report["kendall_tau"]), f"mean over labeller pairs; {multi}"),
         ("Krippendorff's α", figure(report["alpha_ordinal"]), "ordinal; units (item, answer), values = rank"),
         ("pair votes", f"{every} all / {adjacent} adjacent", "ties included; export --rank-pairs"),
@@ -68,6 +70,13 @@ def rank_admin_html(
             "no item has two rankings yet",
         ),
     )
+
+
+def left_out_note(report: dict) -> str:
+    """The rankings card's note of the rankings ``report`` (`ranking_agreement`) left out, by reason ("; left out:
+    1 rank_unknown_completion"), or ""."""
+    left_out = report.get("left_out", {})
+    return "; left out: " + ", ".join(f"{n} {reason}" for reason, n in left_out.items()) if left_out else ""
 
 
 def mean_order(rankings: list[str]) -> str:

@@ -13,7 +13,7 @@ from annotate.admin import admin_view, export_labels
 from annotate.app import label_view, make_context, on_submit, on_undo
 from annotate.service import LabelService
 from annotate.users import Authenticator, User, hash_password
-from data import Completion, Prompt, Workspace
+from data import Completion, Label, Prompt, Workspace
 from data.ranking import rank_item_id, shown_order, to_screen
 
 PASSWORD = "correct horse battery"
@@ -201,6 +201,29 @@ def test_the_labellers_table_shows_each_rankers_tie_and_all_tied_share(ws):
         "bob": ("0.5", "0.0"),
         "cat": ("1.0", "1.0"),
     }
+
+
+def test_the_admin_tab_leaves_out_the_rankings_stats_and_the_export_leave_out(ws):
+    """A ranking naming a completion the workspace lacks, or answers of several prompts, is left out of stats'
+    τ and α and counted by reason; the admin tab took both in, and said τ −0.333 where stats says 1."""
+    users = {name: User(name, hash_password(PASSWORD), admin=name == "ann") for name in ("ann", "bob")}
+    ctx = make_context(LabelService(ws, "rank", overlap=2), Authenticator(users))
+    completions = ws.frame("completions")
+    prompts = completions.groupby("prompt_id")["id"].agg(sorted)
+    mine, other = (ids for ids in prompts if len(ids) == 4)
+    item = rank_item_id(completions.loc[completions["id"] == mine[0], "prompt_id"].iloc[0], 0)
+    best_first, worst_first = ">".join(mine), ">".join(reversed(mine))
+    ws.append(
+        [
+            Label(item, "ann", "rank", None, ranking=best_first),
+            Label(item, "bob", "rank", None, ranking=best_first),
+            Label(item, "cy", "rank", None, ranking=f"{worst_first}>{other[0]}"),
+            Label(item, "dee", "rank", None, ranking=f"{worst_first}>gone"),
+        ]
+    )
+    cards = unescape(admin_view(ctx, "ann")[0])
+    assert "left out: 1 rank_mixed_prompts, 1 rank_unknown_completion" in cards
+    assert """Kendall's τ-b</div><div class="pf-big">1.000</div>""" in cards, cards
 
 
 def _rows(table: str) -> list[list[str]]:
