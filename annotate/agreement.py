@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from data.aggregate import DAWID_SKENE, MAJORITY, aggregate, current_labels
-from data.annotators import human_labels
+from data.annotators import human_labels, verdict_labels
 from data.gold import ANSWER
 from data.labellers import labeller_rows, team_pace
 from data.machine import cohen_kappa, machine_agreement, suggestion_follow
@@ -280,13 +280,14 @@ def admin_report(
     """Everything the admin view shows, from the label log of one task (``pairs``: rounds of the machine
     labellers' agreement with people). The ``excluded`` labellers stay in the labellers table, the label
     distribution and the position bias (measurements: every person's labels, as `python -m data stats`), and out
-    of the verdicts and the agreement among the labels that make them; ``method`` and ``gold`` make the verdicts,
-    and the machine labellers are measured against them by Dawid–Skene, else against the people's majority
+    of the verdicts and the agreement among the labels that make them; ``method`` and ``gold`` make the verdicts
+    (of people's and imported labels, `data.annotators.verdict_labels`, as stats makes them), and the machine labellers are measured against them by Dawid–Skene, else against the people's majority
     (`data.machine.machine_agreement`, as `python -m data stats --aggregate` does)."""
     human = human_labels(labels)
     counted = without_labellers(human, excluded)
     everyone, current = current_labels(human, task), current_labels(counted, task)
-    verdicts = aggregate(counted, task, method, gold)
+    # imported labels make verdicts with people's, as in stats; the labellers' table and agreement are people's
+    verdicts = aggregate(without_labellers(verdict_labels(labels), excluded), task, method, gold)
     # judges and reward models are measured against the verdicts shown: Dawid–Skene's, or the people's majority
     dawid_skene = verdicts if method == DAWID_SKENE else None
     machines = task == "pairwise" and pairs is not None

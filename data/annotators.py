@@ -74,6 +74,13 @@ def human_labels(labels: pd.DataFrame) -> pd.DataFrame:
     return labels[~machine_mask(labels["annotator"].astype(str))]
 
 
+def verdict_labels(labels: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a labels frame that make the people's verdicts: people's and imported (``import``) labels, as
+    `python -m data stats` takes them and `data.machine` measures judges and reward models against them."""
+    annotators = labels["annotator"].astype(str)
+    return labels[~machine_mask(annotators) | (annotators == IMPORT)]
+
+
 def machine_column(annotators: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """True where the annotator is a machine (:func:`is_machine` on an Arrow column)."""
     machine = pc.is_in(annotators, value_set=pa.array(sorted(FIXED)))

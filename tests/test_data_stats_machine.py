@@ -65,3 +65,24 @@ def test_the_admin_tab_measures_judges_against_the_verdicts_its_switch_picks(
     said = {MAJORITY: "majority", DAWID_SKENE: "Dawid–Skene verdicts"}[method]
     card = machine_cards(report)[0]
     assert card[2] == f"agree {agreement}, {decisive} without ties; 3 pairs, against their {said}", card
+
+
+@pytest.mark.parametrize(("method", "agreement"), [(MAJORITY, 0.75), (DAWID_SKENE, 1.0)])
+def test_stats_and_the_admin_tab_measure_judges_against_the_same_verdicts_with_imported_labels(
+    label_ws, capsys, method, agreement
+):
+    """Imported preferences make verdicts with people's (README: the app's and imported labels are read alike): the
+    judge's b on p3, which only an import labelled (b), is measured by both. The admin tab's Dawid–Skene verdicts
+    left imported labels out, so it measured the judge on 3 pairs where stats measured it on 4."""
+    p = judged(label_ws)
+    label_ws.append([Label(p[3], "import", "pairwise", "b")])
+    capsys.readouterr()
+    assert main(["stats", "-w", str(label_ws.path), "--aggregate", method, "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    labels, pairs = label_ws.frame("labels"), label_ws.frame("pairs")
+    report = admin_report(labels, "pairwise", pairs, method, read_gold(label_ws, "pairwise"))
+    admin = next(r for r in report["machines"] if r["round"] == "all")
+    row = overall(stats)
+    assert (row["pairs"], row["agreement"]) == (4, pytest.approx(agreement))
+    assert (admin["pairs"], admin["agreement"]) == (row["pairs"], pytest.approx(row["agreement"]))
+    assert len(report["verdicts"]) == stats["pairwise_items"]["labelled"] == 4
