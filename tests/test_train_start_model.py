@@ -100,6 +100,46 @@ def test_score_of_a_manifest_model_whose_folder_is_gone_is_one_line(tmp_path, ti
     assert len(ws.frame("scores")) == 0
 
 
+def snapshot(folder):
+    """Each file under ``folder`` with its bytes and inode (a file written again, even unchanged, is a new one)."""
+    if not folder.exists():
+        return None
+    return {
+        p.relative_to(folder): (p.read_bytes(), p.stat().st_ino) for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "earlier"),
+    [("dpo", None), ("rm", None), ("sdpo", None), ("dpo", "--resume"), ("dpo", "--overwrite")],
+)
+def test_a_start_model_refused_as_it_loads_leaves_out_as_it_was(
+    tmp_path, tiny_model_dir, capfd, monkeypatch, method, earlier
+):
+    """Weights that do not match their config.json are refused only as they load: the run had claimed OUT before,
+    so a new folder was left with its train_config.json and selection.json.gz, a resumable run's record was
+    written again and --overwrite had emptied the earlier run. OUT is now claimed once the model has loaded."""
+    ws = build_workspace(tmp_path / "ws", count=4)
+    model, out = tmp_path / "model", tmp_path / "out"
+    shutil.copytree(tiny_model_dir, model)
+    if earlier:  # as a kill after the last checkpoint, then the start model's folder edited
+        killed_at(monkeypatch, "train.once.save_model", options(ws, model, out, save_steps=1))
+        assert (out / "selection.json.gz").is_file() and (out / "checkpoint-2").is_dir()
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps(config | {"intermediate_size": 96}))
+    before = snapshot(out)
+    capfd.readouterr()
+    extra = ["--method", method] + ([earlier] if earlier else [])
+    assert main(argv(ws, model, out, *extra)) == 2
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: {model}: its weights do not match its config.json (6 of another shape, e.g. "
+        "model.layers.0.mlp.down_proj.weight [64, 128] in the weights, [64, 96] by the config); refused, as "
+        "transformers would re-initialise them at random"
+    ]
+    assert snapshot(out) == before and len(ws.frame("models")) == 0
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

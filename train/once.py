@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -87,10 +88,13 @@ def train_once(
     out: Path,
     notes: dict,
     before: dict | None = None,
+    claim: Callable[[], None] | None = None,
 ) -> tuple[dict, dict]:
     """Train ``start`` on ``train_rows`` into ``out`` and register it; returns (the manifest entry with its
     metrics, the start and trained models' evaluations {"before", "after"}). ``notes`` go into the metrics as they
-    are; ``before`` is the start model's evaluation where it is already known."""
+    are; ``before`` is the start model's evaluation where it is already known; ``claim`` (`train.run`'s: the run's
+    folder made its own) is called once the start model has loaded, before anything is written: a start model
+    refused as it loads (weights that do not match its config.json) leaves the folder as it was."""
     from transformers import AutoModelForCausalLM
 
     eval_rows, eval_split = evaluation
@@ -101,6 +105,8 @@ def train_once(
         model = held_out.load(start, tokenizer)
     else:
         model = load_pretrained(AutoModelForCausalLM.from_pretrained, start, dtype=torch.float32)
+    if claim is not None:
+        claim()
     _set_threads(options, sum(p.numel() for p in model.parameters()))
     bf16 = use_bf16(options)
     if torch.cuda.is_available():

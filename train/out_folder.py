@@ -1,7 +1,8 @@
-"""The run's output folder (``--out``): checked before anything loads, claimed when training starts.
+"""The run's output folder (``--out``): checked before anything loads, claimed once the start model has loaded.
 
 A run records its options in ``OUT/train_config.json`` when training starts (and again, with the options the
-memory plan settled on, when it ends), so even a run killed before its first checkpoint says what it was.
+memory plan settled on, when it ends), so even a run killed before its first checkpoint says what it was; a run
+refused before, even as its start model loads, leaves OUT as it found it.
 ``--resume`` continues only an unfinished run of the same method (checkpoints without a recorded config, from a
 version that wrote it only at the end, are refused: their method cannot be checked), and writes into no other
 non-empty folder; ``--overwrite`` replaces only what a train run wrote (a folder holding a run's config, report or

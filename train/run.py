@@ -8,6 +8,7 @@ The steps: check the options → read the method's rows through `data` (`train.p
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import random
@@ -342,12 +343,18 @@ def train(
         notes["kto_weights"] = kto_loss_weights(
             options.desirable_weight, options.undesirable_weight, train_rows
         )
-    claim_out_folder(out, options)  # every check passed: from here on the folder is this run's
+    claim = functools.partial(_claim, out, options, record)  # called by train_once as the start model loads
+    if steps is not None:  # a step-wise method's steps are runs of train_once
+        return train_stepwise(options, start, workspace, steps, evaluation, out, notes, claim)
+    return train_once(options, start, workspace, train_rows, evaluation, out, notes, claim=claim)[0]
+
+
+def _claim(out: Path, options: TrainOptions, record: bytes | None) -> None:
+    """Every check passed and the start model loaded (weights that do not fit their config.json are refused only
+    as they load): from here on ``out`` is this run's, its options and its selection (``record``) recorded."""
+    claim_out_folder(out, options)
     if record is not None:
         write_selection(out, record)
-    if steps is not None:  # a step-wise method's steps are runs of train_once
-        return train_stepwise(options, start, workspace, steps, evaluation, out, notes)
-    return train_once(options, start, workspace, train_rows, evaluation, out, notes)[0]
 
 
 def _verdict_notes(options: TrainOptions, method: Method) -> dict:

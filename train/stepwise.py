@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from data.files import atomic_write, strict_json
-from data.lineage import find_or_register
+from data.lineage import find_model
 from data.workspace import Workspace
 from train.once import held_out_metrics, train_once
 from train.options import TrainOptions
@@ -31,13 +32,15 @@ def train_stepwise(
     evaluation: tuple[list[dict], str],
     out: Path,
     notes: dict,
+    claim: Callable[[], None] | None = None,
 ) -> dict:
     """Train the sDPO steps ``chunks`` (each step's rows and their accounting, ``rows`` in its metrics); returns
     the last step's manifest entry, its metrics comparing the start model with the final one and listing the
-    steps (``sdpo_steps``), with the run's ``rows`` from ``notes``."""
+    steps (``sdpo_steps``), with the run's ``rows`` from ``notes``. ``claim``: step 1's (`train_once`)."""
     round_ = options.round
-    if round_ is None and options.register:
-        round_ = find_or_register(workspace, model_path).round + 1
+    if round_ is None and options.register:  # the start is registered once step 1 trained, not before
+        known = find_model(workspace, model_path)
+        round_ = (known.round if known else 0) + 1  # a new start model is a base model of round 0
     start = before = None
     steps: list[dict] = []
     for k, (chunk, counts) in enumerate(chunks, 1):
@@ -49,8 +52,9 @@ def train_stepwise(
         step_options = dataclasses.replace(options, model=str(model_path), out=step_out, round=round_)
         step_notes = {**notes, "rows": counts}  # its own rows: in, trained, beyond --max-steps
         result, evaluations = train_once(
-            step_options, model_path, workspace, chunk, evaluation, step_out, step_notes, before
+            step_options, model_path, workspace, chunk, evaluation, step_out, step_notes, before, claim
         )
+        claim = None  # the run's folder is claimed once, as step 1's start model loads
         if result["id"] is None:  # a non-main rank of a distributed run: evaluates again, never reports
             before = None
         else:
