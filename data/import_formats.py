@@ -285,8 +285,10 @@ def parse_pair(record: Reading, ctx: RecordContext) -> Example:
 
 def parse_openai(record: Reading, ctx: RecordContext) -> Example:
     """OpenAI's preference fine-tuning record: the conversation in ``input.messages``, the answers as one-message
-    lists (``preferred_output``, ``non_preferred_output``); ``input``'s tools are not part of a prompt."""
+    lists (``preferred_output``, ``non_preferred_output``); ``input``'s other keys (its ``tools``,
+    ``parallel_tool_calls``) are no part of a prompt: named as not read (``input.tools``)."""
     field = "input.messages"
+    record.unread_inside("input", ("messages",))
     if not record["input"].get("messages"):
         raise ctx.error("empty conversation", field, "empty_conversation")
     messages = turns(record["input"]["messages"], ctx, field)
