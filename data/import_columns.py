@@ -1,7 +1,9 @@
 """The columns (a row's top-level keys) an import did not read, so that none is ignored without a word: a HelpSteer2
 file imported with another ``--rubric`` has five aspect columns that rate nothing, a data set's own extra columns
-(an id, a source, a ``split`` or ``_split``) do not travel with its rows. The import summary names them in one line, with a hint
-where a name is an aspect of a bundled rubric other than the one in use (`configs/rubrics/`), or is ``split`` (``_split``).
+(an id, a source, a ``split`` or ``_split``) do not travel with its rows, nor do the other keys of a column read in
+part (OpenAI's ``input.tools`` beside ``input.messages``), named by their dotted names. The import summary names them
+in one line, with a hint where a name is an aspect of a bundled rubric other than the one in use
+(`configs/rubrics/`), or is ``split`` (``_split``).
 
 A row's parser marks what it reads (`Reading`: every key it looks up by value, less those it only `peek`s at or
 `unread`s, a value that made nothing of the row), and its ranking or ratings the fields its questions came from
@@ -30,6 +32,7 @@ class Reading(dict):
     def __init__(self, row: dict):
         super().__init__(row)
         self.got: set[str] = set()
+        self.inside: dict[str, object] = {}  # keys of an object read in part, by dotted name: `unread_inside`
 
     def __getitem__(self, key):
         self.got.add(key)
@@ -46,6 +49,13 @@ class Reading(dict):
     def unread(self, key) -> None:
         """Count ``key`` as not read after all: the parser looked its value up and made nothing of it."""
         self.got.discard(key)
+
+    def unread_inside(self, key: str, read: Iterable[str]) -> None:
+        """Name the keys of the object at ``key`` other than ``read`` as not read, ``key.name`` (``input.tools``):
+        the parser reads that object in part, and its other keys would go unsaid as the column counts read."""
+        value = super().get(key)
+        if isinstance(value, dict):
+            self.inside |= {f"{key}.{name}": item for name, item in value.items() if name not in read}
 
 
 def question_columns(questions: list[Ranked] | None, aspects: Callable[[], Rubric]) -> set[str]:
@@ -67,9 +77,10 @@ class UnreadColumns:
     def __init__(self):
         self.names: dict[str, None] = {}
 
-    def add(self, row: dict, read: Iterable[str]) -> None:
+    def add(self, row: Reading, read: Iterable[str]) -> None:
+        """The columns of ``row`` not in ``read``, and the keys inside a column it read in part (`Reading.inside`)."""
         read = set(read)
-        for key, value in row.items():
+        for key, value in [*row.items(), *row.inside.items()]:
             if key not in read and not is_null(value) and value != "":
                 self.names.setdefault(str(key), None)
 

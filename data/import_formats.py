@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from data.conversation import turn_problem
 from data.errors import names_shown, shown
-from data.import_records import RecordError
 from data.import_text import (
     ROLE_ALIASES,
     RecordContext,
@@ -227,14 +226,13 @@ def _check_last_turn(record: Reading, turn: str, ctx: RecordContext, field: str,
     """A conversation ending on the assistant's ``turn`` (message ``index``) beside an answer field of the row's own
     (`GOLD_KEYS`: a KTO or rated completion, a gold response or output) answers with it: the field must say the
     same, or the turn was taken for the row's answer (labelled, rated or gold) and the field named unread. A field
-    that holds no answer's text (a flag, a number) is no answer: named unread, as before."""
+    that is no answer's shape (a flag, a number: no text, parts or message) is no answer: named unread, as before.
+    One that is, but does not read (an image part, a user's message), is refused with its own reason: passed over,
+    the turn took its label or ratings."""
     for key in GOLD_KEYS:
-        if record.peek(key) is None:
+        if not isinstance(record.peek(key), str | list | dict):
             continue
-        try:
-            text = answer(record.peek(key), ctx, key)
-        except RecordError:
-            continue
+        text = answer(record.peek(key), ctx, key)
         if text.strip() != turn.strip():
             raise ctx.error(
                 f"message {index} (assistant) ends the conversation but is not the row's '{key}': which is the "
@@ -285,8 +283,10 @@ def parse_pair(record: Reading, ctx: RecordContext) -> Example:
 
 def parse_openai(record: Reading, ctx: RecordContext) -> Example:
     """OpenAI's preference fine-tuning record: the conversation in ``input.messages``, the answers as one-message
-    lists (``preferred_output``, ``non_preferred_output``); ``input``'s tools are not part of a prompt."""
+    lists (``preferred_output``, ``non_preferred_output``); ``input``'s other keys (its ``tools``,
+    ``parallel_tool_calls``) are no part of a prompt: named as not read (``input.tools``)."""
     field = "input.messages"
+    record.unread_inside("input", ("messages",))
     if not record["input"].get("messages"):
         raise ctx.error("empty conversation", field, "empty_conversation")
     messages = turns(record["input"]["messages"], ctx, field)

@@ -44,7 +44,8 @@ ITEM_FIELDS = {"rank": "ranked_items", "rate": "rated_items", "kto": "kto_items"
 # at most this many items a field: a 16-digit id takes 20 bytes of the line, so a field stays under ~2 MB (a
 # 100,000-row KTO file's, whole), and the log, which every reader reads whole, does not grow by tens of MB with one
 # huge file. A file labelling more logs its count in ``items_not_logged``; the field is null, and refusals of its
-# items say FILE
+# items say FILE. The rows of ``gold_conflicts`` and ``opposite_rows`` (~60 bytes each) are listed up to as many,
+# the first ones: their ``counts`` say how many there were
 MAX_LOGGED_ITEMS = 100_000
 
 
@@ -156,7 +157,7 @@ def _log_entry(loaded: Loaded, counts: Counter, options: ImportOptions, rejects:
         "options": vars(options),
         "counts": dict(counts),
         "rejects": rejects.name if rejects else None,
-        "gold_conflicts": loaded.gold_conflicts,
+        "gold_conflicts": loaded.gold_conflicts[:MAX_LOGGED_ITEMS],  # each row with the first of its prompt
         "opposite_rows": loaded.opposite_rows[:MAX_LOGGED_ITEMS],  # each row with the earlier one it reverses
         "columns_not_read": loaded.unread,
         **_labelled_fields(loaded),  # the items it labelled: `imported_by` reads them back

@@ -294,3 +294,40 @@ def test_a_field_beside_the_last_turn_that_holds_no_answer_is_named_unread(tmp_p
     assert main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "flag.jsonl", record))]) == 0
     assert capsys.readouterr().out.endswith("new_prompts 1, records 1; columns not read: gold\n")
     assert Workspace(tmp_path / "ws").read("prompts").column("gold").to_pylist() == ["b"]
+
+
+IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "extra", "reason", "error"),
+    [
+        ("completion", [{"type": "text", "text": "x"}, IMAGE], {"label": True}, "non_text",
+         "content part of type 'image_url' is not text (--non-text drop leaves it out)"),
+        ("completion", {"role": "user", "content": "x"}, {"label": False}, "no_answer",
+         "the answer is a user message, not the assistant's"),
+        ("response", [IMAGE, {"type": "text", "text": "x"}], {"ratings": RATED}, "non_text",
+         "content part of type 'image_url' is not text (--non-text drop leaves it out)"),
+        ("output", {"content": ""}, {}, "empty_answer", "the answer is empty"),
+    ],
+    ids=["kto-image", "kto-user-message", "rated-image", "gold-empty"],
+)  # fmt: skip
+def test_a_rows_own_answer_that_does_not_read_beside_the_last_turn_is_refused(
+    tmp_path, capsys, key, value, extra, reason, error
+):
+    """The row's own answer field beside a conversation ending on the assistant was passed over where it did not
+    read (an image part, a user's message): the turn took its KTO label or ratings (or became the gold answer) and
+    the field was named unread, the answer the row meant lost. The row is refused with the field's own error, and
+    ``--on-error skip`` counts it by that reason."""
+    good = {"messages": [turn("user", "q"), turn("assistant", "fine")], key: "fine", **extra}
+    bad = {"messages": [turn("user", "a"), turn("assistant", "b")], key: value, **extra}
+    path = write(tmp_path / f"{key}.jsonl", good, bad)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {path}, row 1, field '{key}': {error}\n"
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--on-error", "skip"]) == 0
+    assert f"skipped 1 record(s) ({reason} 1)" in capsys.readouterr().out
+    ws = Workspace(tmp_path / "ws")
+    answers = (
+        ws.read("completions").column("text").to_pylist() + ws.read("prompts").column("gold").to_pylist()
+    )
+    assert "b" not in answers  # the turn took nothing of the refused row

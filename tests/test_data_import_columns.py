@@ -103,3 +103,34 @@ def test_a_long_or_multi_line_column_name_is_shown_cut_and_on_one_line(tmp_path,
         f"error: {odd}, row 0: unknown record format (keys: {'x' * 39}…); expected alpaca, chat, pair, openai or "
         "prompt\n"
     )
+
+
+def test_keys_of_openais_input_other_than_its_messages_are_named_not_read(tmp_path, capsys):
+    """OpenAI's preference file keeps its tools beside the conversation (``input.tools``): they are no part of a
+    prompt, and were dropped without a word, where a top-level column is named. They are named by their dotted
+    names; a null one gives nothing, and a file whose input holds its messages alone says nothing more."""
+    answers = {
+        "preferred_output": [{"role": "assistant", "content": "good"}],
+        "non_preferred_output": [{"role": "assistant", "content": "bad"}],
+    }
+    messages = [{"role": "user", "content": "Weather?"}]
+    tools = [{"type": "function", "function": {"name": "forecast", "parameters": {}}}]
+    rows = [
+        {
+            "input": {"messages": messages, "tools": tools, "parallel_tool_calls": False, "id": None},
+            **answers,
+        },
+        {"input": {"messages": messages, "metadata": {"team": "x"}}, **answers},
+    ]
+    assert main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "openai.jsonl", *rows))]) == 0
+    assert summary(capsys).endswith(
+        "; columns not read: input.tools, input.parallel_tool_calls, input.metadata"
+    )
+    [entry] = [json.loads(line) for line in (tmp_path / "ws" / "imports" / "log.jsonl").open()]
+    assert (
+        entry["columns_not_read"]
+        == "columns not read: input.tools, input.parallel_tool_calls, input.metadata"
+    )
+    plain = write(tmp_path / "plain.jsonl", {"input": {"messages": messages}, **answers})
+    assert main(["import", "-w", str(tmp_path / "ws2"), str(plain)]) == 0
+    assert "columns not read" not in summary(capsys)

@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from data import import_write
 from data.__main__ import main
 from data.export import to_dpo, to_kto, to_sft
 from data.imports import import_file, load_file
@@ -376,6 +377,25 @@ def test_many_reversed_rows_are_one_warning_naming_the_first_few(tmp_path, capsy
         "and answers (chosen and rejected swapped; opposite_rows 5): both are stored, each its own pair and label, "
         "as the file gives them, so an export and train take both"
     ]
+
+
+def test_the_log_lists_gold_conflicts_and_opposite_rows_up_to_its_cap_and_counts_them_all(
+    tmp_path, capsys, monkeypatch
+):
+    """The import log listed every gold conflict (a huge file's grew the log, which every reader reads whole, by
+    megabytes); it lists them up to `MAX_LOGGED_ITEMS`, the first ones, as it does opposite rows, and the counts
+    say how many there were."""
+    monkeypatch.setattr(import_write, "MAX_LOGGED_ITEMS", 2)
+    ws, path = tmp_path / "ws", tmp_path / "rows.jsonl"
+    gold = [{"prompt": "q", "output": f"answer {i}"} for i in range(4)]  # rows 1-3 differ from row 0's gold
+    prefs = [{"prompt": "r", "chosen": "XY"[i % 2], "rejected": "YX"[i % 2]} for i in range(4)]  # 3 reversals
+    path.write_text("".join(json.dumps(row) + "\n" for row in gold + prefs))
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    capsys.readouterr()
+    logged = json.loads((ws / "imports" / "log.jsonl").read_text())
+    assert logged["counts"]["gold_conflicts"] == 3 and logged["counts"]["opposite_rows"] == 3
+    assert [(c["row"], c["first_row"]) for c in logged["gold_conflicts"]] == [(1, 0), (2, 0)]
+    assert [(o["row"], o["opposite_row"]) for o in logged["opposite_rows"]] == [(5, 4), (6, 5)]
 
 
 def test_a_warning_of_a_file_with_a_newline_in_its_name_is_one_line(tmp_path, capsys):
