@@ -164,9 +164,11 @@ __RANK__
   // No answer at all: after a restart Gradio can keep waiting on its old connection. A submitted pick is kept in
   // this browser, so a reload sends it again (the server saves it once, or answers "Already saved"). The reload
   // waits until the server answers: one while it is still down showed the browser's error page, and stayed there.
+  // An answer that is not the page (a server still starting can answer 404 or 5xx) is no answer: a reload then
+  // showed that error, for good.
+  const notYet = () => { say("No answer from the app: your label is kept here and sent once the app is back…"); inflight = Date.now() - ANSWER_MS + 1000; };
   const reloadWhenUp = () => fetch(window.location.href, {cache: "no-store", credentials: "same-origin"}).then(
-    () => window.location.reload(),
-    () => { say("No answer from the app: your label is kept here and sent once the app is back…"); inflight = Date.now() - ANSWER_MS + 1000; });
+    (answer) => (answer.ok ? window.location.reload() : notYet()), notYet);
   setInterval(() => {
     if (inflight && Date.now() - inflight > ANSWER_MS) {
       inflight = 0;

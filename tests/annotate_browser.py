@@ -154,4 +154,9 @@ def wait_status(page, text, seconds: float = WAIT_MS / 1000):
         page.locator("#pf-status").get_by_text(text).wait_for(timeout=seconds * 1000)
     except playwright.TimeoutError:
         shown = page.evaluate("document.querySelector('#pf-status')?.innerText ?? '(no status line)'")
-        raise AssertionError(f"status never read {text!r}; it reads {shown!r}") from None
+        body = page.evaluate(
+            "(document.body?.innerText || '').slice(0, 300)"
+        )  # which page: an error page, sign-in
+        raise AssertionError(
+            f"status never read {text!r}; it reads {shown!r} (page {page.url}: {body!r})"
+        ) from None

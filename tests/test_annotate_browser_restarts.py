@@ -106,6 +106,20 @@ def test_sigkill_restart_throttling_headers_and_uploads(tmp_path, browser):
         note = "document.querySelector('#pf-js-note')?.textContent || ''"
         page.wait_for_function(f"({note}).includes('sent once the app is back')", timeout=WAIT_MS)
         page.wait_for_timeout(1500)  # a retry or two against the dead server
+        # A server still starting may answer the page's check with an error: that is no answer either (the page
+        # reloaded into that error, for good). Its checks answered 503 for a while, the page stays and waits.
+        starting = []
+
+        def answer_starting(route):
+            if route.request.resource_type == "fetch" and route.request.url == page.url:
+                starting.append(route.request.url)
+                return route.fulfill(status=503, body="starting")
+            return route.continue_()
+
+        page.route("**/*", answer_starting)
+        page.wait_for_timeout(2500)
+        assert starting and page.locator("#pf-status").count() == 1  # still the labelling page, the pick kept
+        page.unroute("**/*", answer_starting)
         assert len(workspace.frame("labels")) == 0
         child = start_cli(workspace.path, port)
         # Gradio reloads the page once the server is back: still signed in, and the pick is sent again, once. Its
