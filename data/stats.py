@@ -44,7 +44,7 @@ AGGREGATED = ["item_id", "annotator", "task", "choice", "strength", "retracted",
 # What stats reads of each table (texts and messages stay on disk); `validate` reads and checks every column.
 STATS_COLUMNS = {
     "prompts": ["split", "gold"],
-    "completions": ["engine", "model", "prompt_id"],
+    "completions": ["engine", "model"],
     "pairs": ["kind", "round", "completion_a"],
     "labels": [*AGGREGATED, "suggestion", "ranking", "ratings"],
     "scores": [],
@@ -194,7 +194,9 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     )
     if humans_out and stats["machine_agreement"]:
         stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
-    stats |= _item_figures(verdicts_of, people, tasks, method, completions)
+    # rankings are checked against their answers' prompts: that column is read only where there are rankings
+    answers = workspace.read("completions", ["prompt_id"]) if "rank" in tasks else completions
+    stats |= _item_figures(verdicts_of, people, tasks, method, answers)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats
