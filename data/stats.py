@@ -153,7 +153,12 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     label in the label distribution), machine labellers' agreement, lineage."""
     excluded = excluded_labellers(workspace.path, excluded)
     gold_events = workspace.read("gold")
-    tables = {name: workspace.read(name, STATS_COLUMNS.get(name)) for name in READ_ORDER if name in TABLES}
+    tables: dict[str, pa.Table] = {}
+    for name in (name for name in READ_ORDER if name in TABLES):  # labels before completions
+        columns = STATS_COLUMNS.get(name)
+        if name == "completions" and pc.any(pc.equal(tables["labels"].column("task"), "rank")).as_py():
+            columns = [*columns, "prompt_id"]  # rankings are checked against their answers' prompts
+        tables[name] = workspace.read(name, columns)
     prompts, completions, pairs, labels, models = (tables[name] for name in TABLES[:5])
     stats: dict = {"rows": {name: table.num_rows for name, table in tables.items()}}
     stats |= _table_counts(prompts, completions, pairs)
@@ -194,9 +199,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     )
     if humans_out and stats["machine_agreement"]:
         stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
-    # rankings are checked against their answers' prompts: that column is read only where there are rankings
-    answers = workspace.read("completions", ["prompt_id"]) if "rank" in tasks else completions
-    stats |= _item_figures(verdicts_of, people, tasks, method, answers)
+    stats |= _item_figures(verdicts_of, people, tasks, method, completions)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats
