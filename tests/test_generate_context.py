@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -21,6 +20,7 @@ from generate.judge import MT_BENCH_TEMPLATE, LLMJudge, judge_messages
 from generate.sampling import sample_pairs
 from generate.spin_pairs import sample_spin
 from tests.test_generate_judge import ScriptedEngine, fair, quality
+from tests.test_generate_weights_fit import edited_copy
 
 CONTEXT = 64
 SHORT = [{"role": "user", "content": "Name a colour."}]
@@ -32,11 +32,7 @@ PARAMS = SamplingParams(temperature=1.0, max_tokens=4, seed=0)
 def short_model_dir(tiny_model_dir, tmp_path_factory):
     """The tiny model with a context of ``CONTEXT`` tokens (its config's max_position_embeddings)."""
     path = tmp_path_factory.mktemp("short-context") / "model"
-    shutil.copytree(tiny_model_dir, path)
-    config = json.loads((path / "config.json").read_text())
-    config["max_position_embeddings"] = CONTEXT
-    (path / "config.json").write_text(json.dumps(config))
-    return path
+    return edited_copy(tiny_model_dir, path, max_position_embeddings=CONTEXT)
 
 
 @pytest.fixture(scope="module")
