@@ -152,7 +152,7 @@ def judges_arena(options: GenerateOptions) -> bool:
 
 def own_answer_pairs(workspace: Workspace, pairs: pd.DataFrame, model: str) -> int:
     """How many of ``pairs`` have an answer by ``model`` (`same_model`: a hub id or its snapshot) on a side."""
-    by = workspace.frame("completions").set_index("id")["model"]
+    by = workspace.read("completions", ["model"]).to_pandas().set_index("id")["model"]  # not the texts
     mine = [m for m in by.unique() if same_model(m, model)]
     a, b = (by.reindex(pairs[side]).isin(mine).to_numpy() for side in ("completion_a", "completion_b"))
     return int((a | b).sum())

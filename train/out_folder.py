@@ -26,6 +26,7 @@ import shutil
 from pathlib import Path
 
 from data.errors import PrefloopError
+from data.exclusion import flag_names
 from data.files import NotAFileError, atomic_write, open_regular, remove_dead_temps
 from data.records import now
 from train.options import TrainOptions
@@ -95,7 +96,7 @@ NAMES_OPTIONS = frozenset(f.name for f in dataclasses.fields(TrainOptions) if f.
 
 def _names(values: object) -> list[str]:
     """The names a names option's values give, however the command line grouped them, in one order."""
-    return sorted({part.strip() for value in values or () for part in str(value).split(",") if part.strip()})
+    return sorted(set(flag_names([str(value) for value in values or ()], set())))
 
 
 def _changed_option(recorded: dict, options: TrainOptions) -> str | None:
