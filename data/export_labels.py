@@ -56,6 +56,7 @@ def export_labels(
     undone: frozenset[str] = frozenset()
     if export in PAIR_EXPORTS:
         stored = editors_decide(stored, edit_pair_ids(pairs))
-        undone = undone_edits(pairs, stored)
+        if export == "dpo":  # sft-edits finds the undone edits itself (`sft_edits_table`)
+            undone = undone_edits(pairs, stored)
     chosen, lost = labels_in_force(stored, tuple(excluded), source)
     return ExportLabels(stored, chosen, lost, not_chosen(stored, source, UNCHOSEN_TASKS[export]), undone)

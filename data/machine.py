@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, aggregate, current_labels
-from data.annotators import SPIN, machine_labeller_mask
+from data.annotators import machine_labeller_mask, verdict_labels
 from data.errors import counted
 
 TIE = "tie"
@@ -57,16 +57,16 @@ def human_verdicts(labels: pd.DataFrame, dawid_skene: pd.DataFrame | pa.Table | 
     """item_id -> (verdict a/b/tie, strength) of the people who labelled the item, split votes left out: their
     majority with both_bad read as tie, or, given ``dawid_skene`` (`verdicts_table` by Dawid–Skene), its verdicts
     of those items, a both_bad verdict read as tie."""
-    people = labels[~machine_labeller_mask(labels["annotator"]) & (labels["annotator"] != SPIN)]
-    if dawid_skene is None:
+    people = verdict_labels(labels)
+    if dawid_skene is None:  # both_bad read as tie before the majority: no both_bad verdict comes of it
         verdicts = aggregate(people.assign(choice=no_preference(people["choice"])), "pairwise")
     else:
         if isinstance(dawid_skene, pa.Table):
             dawid_skene = dawid_skene.select(["item_id", "verdict", "strength"]).to_pandas()
         labelled = current_labels(people, "pairwise")["item_id"]
         verdicts = dawid_skene[dawid_skene["item_id"].isin(labelled)]
+        verdicts = verdicts.assign(verdict=no_preference(verdicts["verdict"]))
     verdicts = verdicts[verdicts["verdict"] != SPLIT]
-    verdicts = verdicts.assign(verdict=no_preference(verdicts["verdict"]))
     return verdicts.set_index("item_id")[["verdict", "strength"]]
 
 
