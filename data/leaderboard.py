@@ -252,10 +252,10 @@ def workspace_board(
     by = stored_machine_name(by, tables["labels"]["annotator"].dropna().astype(str).unique())
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
-    _check_votes_left(tables, labels, by, gold, excluded)
     rows = leaderboard(
-        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold
-    )
+        tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
+        excluded, tables["labels"],
+    )  # fmt: skip
     arena = set(tables["pairs"].loc[tables["pairs"]["kind"] == ARENA, "id"])
     sided = side_preferences(arena, labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
@@ -263,20 +263,17 @@ def workspace_board(
 
 
 def _check_votes_left(
-    tables: dict[str, pd.DataFrame],
-    labels: pd.DataFrame,
+    pairs: pd.DataFrame,
+    completions: pd.DataFrame,
+    everyone: pd.DataFrame | None,
     by: str,
-    gold: pd.DataFrame,
+    gold: pd.DataFrame | None,
     excluded: Sequence[str],
 ) -> None:
-    """A board whose every vote is an ``excluded`` labeller's says so (``labels``: the others'): it said "no votes
-    by people on arena pairs yet (label them ...)" of votes that were there, all left out."""
-    pairs, completions = tables["pairs"], tables["completions"]
-    if (
-        excluded
-        and not len(votes_table(pairs, completions, labels, by, gold))
-        and len(votes_table(pairs, completions, tables["labels"], by, gold))
-    ):
+    """A board with no vote left whose every vote is an ``excluded`` labeller's says so (``everyone``: the labels
+    before they were left out): it said "no votes by people on arena pairs yet (label them ...)" of votes that were
+    there, all left out."""
+    if excluded and everyone is not None and len(votes_table(pairs, completions, everyone, by, gold)):
         raise PrefloopError(
             f"every vote by {by} on arena pairs is an excluded labeller's (excluded: {', '.join(excluded)}): no "
             "board without them"
@@ -292,9 +289,12 @@ def leaderboard(
     samples: int = BOOTSTRAP,
     seed: int = 0,
     gold: pd.DataFrame | None = None,
+    excluded: Sequence[str] = (),
+    everyone: pd.DataFrame | None = None,
 ) -> list[Row]:
     """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`, which takes
-    ``gold``); the reference (strength 0) is the first model in lineage order (the base)."""
+    ``gold``); the reference (strength 0) is the first model in lineage order (the base). ``labels`` are without
+    the ``excluded`` labellers', ``everyone`` with them: a board they leave with no vote says so."""
     if by != PEOPLE and not is_machine_labeller(by):
         raise PrefloopError(
             f"--by {by}: one of {PEOPLE}, {JUDGE_PREFIX}NAME or {RM_PREFIX}ID (a machine labeller)"
@@ -305,6 +305,7 @@ def leaderboard(
             "no arena pairs in this workspace: sample them with `python -m generate --arena A,B --split test`"
         )
     if not len(votes):
+        _check_votes_left(pairs, completions, everyone, by, gold, excluded)
         arena = labels[labels["item_id"].isin(set(pairs.loc[pairs["kind"] == ARENA, "id"]))]["annotator"]
         machines = sorted({str(a) for a in arena if is_machine_labeller(str(a))})
         how = (
