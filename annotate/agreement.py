@@ -281,7 +281,8 @@ def admin_report(
     labellers' agreement with people). The ``excluded`` labellers stay in the labellers table, the label
     distribution and the position bias (measurements: every person's labels, as `python -m data stats`), and out
     of the verdicts and the agreement among the labels that make them; ``method`` and ``gold`` make the verdicts
-    (of people's and imported labels, `data.annotators.verdict_labels`, as stats makes them), and the machine labellers are measured against them by Dawid–Skene, else against the people's majority
+    (of people's and imported labels, `data.annotators.verdict_labels`, as stats makes them). The machine
+    labellers are measured against them where ``method`` is Dawid–Skene, else against the people's majority
     (`data.machine.machine_agreement`, as `python -m data stats --aggregate` does)."""
     human = human_labels(labels)
     counted = without_labellers(human, excluded)

@@ -166,7 +166,10 @@ __RANK__
   // waits until the server answers: one while it is still down showed the browser's error page, and stayed there.
   // An answer that is not the page (a server still starting can answer 404 or 5xx) is no answer: a reload then
   // showed that error, for good.
-  const notYet = () => { say("No answer from the app: your label is kept here and sent once the app is back…"); inflight = Date.now() - ANSWER_MS + 1000; };
+  const notYet = () => {
+    say("No answer from the app: your label is kept here and sent once the app is back…");
+    inflight = Date.now() - ANSWER_MS + 1000;
+  };
   const reloadWhenUp = () => fetch(window.location.href, {cache: "no-store", credentials: "same-origin"}).then(
     (answer) => (answer.ok ? window.location.reload() : notYet()), notYet);
   setInterval(() => {
