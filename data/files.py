@@ -130,13 +130,14 @@ def open_regular(path: str | Path, dir_fd: int | None = None) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-def append_line(path: Path, line: str, mode: int = 0o644) -> None:
-    """Append one line (and fsync) through an ``O_NOFOLLOW`` descriptor: a symlink at ``path`` is refused. A write
-    the disk cuts short is an error, never a success; the part of a line such a write (or a crash) left at the end
-    is ended first, so it never swallows this line: a reader passes it over as a line that is no JSON."""
+def append_line(path: Path, line: str, mode: int = 0o644, dir_fd: int | None = None) -> None:
+    """Append one line (and fsync) through an ``O_NOFOLLOW`` descriptor (with ``dir_fd``: of its name in the folder
+    that is open on): a symlink at ``path`` is refused. A write the disk cuts short is an error, never a success;
+    the part of a line such a write (or a crash) left at the end is ended first, so it never swallows this line: a
+    reader passes it over as a line that is no JSON."""
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(path, flags, mode)
+        fd = os.open(_at(path, dir_fd), flags, mode, dir_fd=dir_fd)
     except OSError as exc:
         raise (not_a_file(path) if exc.errno == errno.ELOOP else write_error(exc, path)) from exc
     try:
@@ -310,14 +311,19 @@ def publish(tmp: Path, final: Path, dir_fd: int | None = None) -> None:
         raise write_error(exc, final) from exc
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], mode: int = 0o644) -> Path:
-    """Write ``path`` whole or not at all: a temp file beside it, fsync, rename. Readers never see half a file."""
+def atomic_write(
+    path: str | Path, write: Callable[[BinaryIO], None], mode: int = 0o644, dir_fd: int | None = None
+) -> Path:
+    """Write ``path`` whole or not at all: a temp file beside it, fsync, rename. Readers never see half a file.
+    With ``dir_fd`` (`open_folder` of ``path``'s folder) the temp file and the rename are in the folder that is open
+    on, even if its path was swapped for a symlink since; without, a missing folder is made."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise write_error(exc, path.parent) from exc
-    publish(write_temp(path.parent, write, suffix=f".{path.name}", mode=mode), path)
+    if dir_fd is None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(exc, path.parent) from exc
+    publish(write_temp(path.parent, write, suffix=f".{path.name}", mode=mode, dir_fd=dir_fd), path, dir_fd)
     return path
 
 

@@ -37,7 +37,7 @@ from data.import_labels import import_history, is_of
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
-from data.import_write import LOG_FILE, file_digest, log_folder, logged_rejects, make_log_folder
+from data.import_write import LOG_FILE, file_digest, log_folder, log_folder_fd, logged_rejects
 from data.imports import ImportOptions, Loaded, check_file
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
@@ -196,8 +196,8 @@ def withdraw_imports(
     workspace.append([label for plan in plans for label in plan.retractions], skip_existing=True)
     lines = [json.dumps(_log_entry(plan, file, options), default=str) for plan, file in zip(plans, files)]
     try:
-        make_log_folder(folder)
-        append_line(folder / LOG_FILE, "\n".join(lines))
+        with log_folder_fd(folder) as fd:
+            append_line(folder / LOG_FILE, "\n".join(lines), dir_fd=fd)
     except OSError as exc:
         log.warning(
             "%s: the labels are withdrawn (stored: every reader stops counting them); writing the withdrawal's "

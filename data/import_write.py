@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,8 @@ from data.files import (
     atomic_write,
     check_not_link,
     failure_reason,
+    folder_for_writing,
+    open_folder,
     open_regular,
     write_error,
 )
@@ -58,12 +62,17 @@ def log_folder(workspace: Workspace) -> Path:
     return folder
 
 
-def make_log_folder(folder: Path) -> None:
-    """Create ``folder`` (`log_folder`) where it is missing; an OS error is a WriteError naming it."""
+@contextmanager
+def log_folder_fd(folder: Path) -> Iterator[int]:
+    """A descriptor of ``folder`` (`log_folder`), made where it is missing, for writing its files relative to it
+    (``dir_fd``): a folder swapped for a symlink since `log_folder` checked it is refused (NotAFileError), never
+    written through. An OS error is a WriteError naming it."""
     try:
         folder.mkdir(exist_ok=True)
     except OSError as exc:
         raise write_error(exc, folder) from exc
+    with folder_for_writing(folder) as fd:
+        yield fd
 
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
@@ -135,12 +144,13 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
     rejects = None
     try:
         folder = log_folder(workspace)
-        make_log_folder(folder)
-        if loaded.rejects:
-            name = folder / f"{now().strftime('%Y%m%dT%H%M%S%fZ')}-{loaded.path.stem}.rejects.jsonl"
-            text = "".join(json.dumps(r) + "\n" for r in loaded.rejects).encode("utf-8")
-            rejects = atomic_write(name, lambda handle: handle.write(text))
-        append_line(folder / LOG_FILE, json.dumps(_log_entry(loaded, counts, options, rejects), default=str))
+        with log_folder_fd(folder) as fd:
+            if loaded.rejects:
+                name = folder / f"{now().strftime('%Y%m%dT%H%M%S%fZ')}-{loaded.path.stem}.rejects.jsonl"
+                text = "".join(json.dumps(r) + "\n" for r in loaded.rejects).encode("utf-8")
+                rejects = atomic_write(name, lambda handle: handle.write(text), dir_fd=fd)
+            line = json.dumps(_log_entry(loaded, counts, options, rejects), default=str)
+            append_line(folder / LOG_FILE, line, dir_fd=fd)
     except OSError as exc:
         _warn_unlogged(workspace, loaded, counts, rejects, exc)
     return rejects
@@ -330,12 +340,19 @@ def _listed_items(entry: dict, task: str, wanted: set[str]) -> set[str] | None:
 
 
 def json_lines(path: Path) -> list[dict]:
-    """The JSON objects of a log file's lines (none if it does not exist); a line that is none is passed over."""
+    """The JSON objects of a log file's lines (none if it does not exist); a line that is none is passed over. The
+    file is opened in its folder opened first (`open_folder`): a symlink at either is refused (NotAFileError)."""
     try:
-        with open_regular(path) as handle:
+        fd = open_folder(path.parent)
+    except FileNotFoundError:
+        return []
+    try:
+        with open_regular(path, dir_fd=fd) as handle:
             lines = handle.read().decode("utf-8", "replace").splitlines()
     except FileNotFoundError:
         return []
+    finally:
+        os.close(fd)
     out = []
     for line in lines:
         try:

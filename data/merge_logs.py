@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.files import append_line, atomic_write, open_regular
-from data.import_write import LOG_DIR, LOG_FILE, json_lines, log_folder, make_log_folder
+from data.import_write import LOG_DIR, LOG_FILE, json_lines, log_folder, log_folder_fd
 from data.workspace import Workspace
 
 REJECTS = ".rejects.jsonl"
@@ -115,7 +115,8 @@ def carry_logs(workspace: Workspace, carried: CarriedLogs) -> None:
     if not carried.lines:
         return
     folder = workspace.path / LOG_DIR
-    make_log_folder(folder)
-    for name, text in carried.files.items():
-        atomic_write(folder / name, lambda handle, text=text: handle.write(text))
-    append_line(folder / LOG_FILE, "\n".join(json.dumps(entry, default=str) for entry in carried.lines))
+    with log_folder_fd(folder) as fd:
+        for name, text in carried.files.items():
+            atomic_write(folder / name, lambda handle, text=text: handle.write(text), dir_fd=fd)
+        lines = "\n".join(json.dumps(entry, default=str) for entry in carried.lines)
+        append_line(folder / LOG_FILE, lines, dir_fd=fd)

@@ -218,8 +218,9 @@ REFERENCES = {
 
 
 # The files commands read beside the tables, each refusing a symlink or special file there as a part: the excluded
-# labellers (stats, export, train), the import log (import, import --remove); the folders are checked on opening
-BESIDE = (EXCLUDED_FILE, f"{LOG_DIR}/{LOG_FILE}")
+# labellers (stats, export, train), the import log (import, import --remove), and the app's session key and logout
+# record (annotate: `annotate.sessions.KEY_FILE`, `LOGOUTS_FILE`); the folders are checked on opening
+BESIDE = (EXCLUDED_FILE, f"{LOG_DIR}/{LOG_FILE}", "session.key", "logouts.json")
 
 
 def planted_beside(root: Path) -> list[Path]:

@@ -365,3 +365,49 @@ def test_a_batches_folder_swapped_for_a_link_mid_compaction_keeps_the_commit_rec
     with pytest.raises(NotAFileError, match=f"^{commits}: {NOT_A_FILE}$"):
         compaction.compact(ws, "labels")
     assert tree(outside) == before and len(list(target.glob("*.commit"))) == 3
+
+
+@pytest.mark.parametrize("command", ["import", "remove"])
+def test_an_imports_folder_swapped_for_a_link_after_its_check_gets_no_log_written(
+    setup, command, monkeypatch, caplog
+):
+    """The import log's writers check WS/imports/ by path, then write: a folder swapped for a link between the two
+    gets nothing written through it (the rows are stored; the log line's failure is the usual warning)."""
+    import inspect
+
+    from data import import_withdraw, import_write
+
+    ws, outside, prefs = setup
+    checked = import_write.log_folder
+
+    def checked_then_swapped(workspace):
+        folder = checked(workspace)
+        # the check right before the log's write (not the one before the rows are stored)
+        if inspect.stack()[1].function in ("log_import", "withdraw_imports"):
+            swap_for_link(folder, outside / "folder")
+        return folder
+
+    monkeypatch.setattr(import_write, "log_folder", checked_then_swapped)
+    monkeypatch.setattr(import_withdraw, "log_folder", checked_then_swapped)
+    more = prefs.with_name("more.jsonl")
+    more.write_text(json.dumps({"prompt": "q9", "chosen": "a", "rejected": "b"}) + '\n{"prompt": 2}\n')
+    argv = [str(more)] if command == "import" else ["--remove", str(prefs)]
+    before = tree(outside)
+    assert main(["import", "-w", str(ws), *argv, "--on-error", "skip"]) == 0  # stored; the log fails alone
+    assert tree(outside) == before  # no rejects file, no log line
+    assert f"{ws / 'imports'}: {NOT_A_FILE}" in caplog.text
+
+
+def test_validate_lists_a_planted_session_key_and_logout_record(setup, capsys):
+    """The app refuses to start on a link at session.key or logouts.json; validate says so beforehand."""
+    from annotate.sessions import KEY_FILE, LOGOUTS_FILE
+
+    ws, outside, _ = setup
+    plant(ws / KEY_FILE, outside / "session.key")
+    plant(ws / LOGOUTS_FILE, outside / "logouts.json")
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert capsys.readouterr().out.strip().splitlines() == [
+        f"{ws}/{KEY_FILE}: {NOT_A_FILE}",
+        f"{ws}/{LOGOUTS_FILE}: {NOT_A_FILE}",
+        f"{ws}: 2 problem(s)",
+    ]

@@ -89,7 +89,7 @@ def test_carrying_the_logs_failing_once_the_rows_are_in_is_a_warning_and_a_rerun
     merged = tmp_path / "merged"
     assert main(["init", "-w", str(merged)]) == 0
 
-    def disk_full(path, line, mode=0o644):
+    def disk_full(path, line, mode=0o644, dir_fd=None):
         raise write_error(OSError(errno.ENOSPC, "No space left on device"), path)
 
     monkeypatch.setattr(merge_logs, "append_line", disk_full)
@@ -120,7 +120,7 @@ def test_a_log_line_a_failed_carry_left_in_part_never_swallows_what_the_rerun_ca
     merged = tmp_path / "merged"
     assert main(["init", "-w", str(merged)]) == 0
 
-    def cut_short(path, line, mode=0o644):
+    def cut_short(path, line, mode=0o644, dir_fd=None):
         with open(path, "ab") as handle:
             handle.write(line.encode()[:20])
         raise write_error(OSError(errno.ENOSPC, "No space left on device"), path)
