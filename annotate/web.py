@@ -22,18 +22,25 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 
 from annotate.sessions import Sessions
 from annotate.users import LoginThrottle
-from data.files import NOT_A_FILE
+from data.files import NOT_A_FILE, NotAFileError, open_folder, open_regular
 from data.schemas import SPLITS
 
 log = logging.getLogger(__name__)
@@ -60,6 +67,13 @@ CSP = (
     "font-src 'self' data:; connect-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def _chunks(handle: BinaryIO, size: int = 2**20) -> Iterator[bytes]:
+    """An export's bytes from its open ``handle``, which is closed when they are sent (or the client left)."""
+    with handle:
+        while chunk := handle.read(size):
+            yield chunk
 
 
 def trust_forwarded_for(proxy: str | None) -> None:
@@ -173,12 +187,26 @@ class Guard:
         name = self.sessions.get(token)
         if name is None or not self.is_admin(name):
             return PlainTextResponse("only an admin can download exports", status_code=403)
-        path = self.exports / f"{fmt}.parquet"
-        if self.exports.is_symlink() or path.is_symlink():  # planted while the app runs: never served through
+        # Opened, folder and file, without following a link (one planted while the app runs is never served
+        # through), and served from that descriptor: a link swapped in after the open changes nothing.
+        try:
+            folder = open_folder(self.exports)
+            try:
+                handle = open_regular(self.exports / f"{fmt}.parquet", dir_fd=folder)
+            finally:
+                os.close(folder)
+        except NotAFileError:
             return PlainTextResponse(f"exports/{fmt}.parquet: {NOT_A_FILE}", status_code=404)
-        if not path.is_file():
+        except FileNotFoundError:
             return PlainTextResponse(f"no {fmt} export yet: press Export in the admin tab", status_code=404)
-        return FileResponse(path, filename=f"{fmt}.parquet", media_type="application/vnd.apache.parquet")
+        return StreamingResponse(
+            _chunks(handle),
+            media_type="application/vnd.apache.parquet",
+            headers={
+                "content-disposition": f'attachment; filename="{fmt}.parquet"',
+                "content-length": str(os.fstat(handle.fileno()).st_size),
+            },
+        )
 
     def _set_cookie(self, response: Response, token: str, request: Request) -> None:
         response.set_cookie(

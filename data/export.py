@@ -353,8 +353,9 @@ def to_kto(
     return table.to_pylist(), counts
 
 
-def write_parquet(rows: list[dict] | pa.Table, path: str | Path) -> Path:
+def write_parquet(rows: list[dict] | pa.Table, path: str | Path, dir_fd: int | None = None) -> Path:
     """Write rows atomically (exclusive temp file, fsync, rename): a reader never sees half an export, and a
-    symlink at the target or temp name is replaced, never written through."""
+    symlink at the target or temp name is replaced, never written through; with ``dir_fd`` (`files.open_folder` of
+    its folder), in the folder that is open on, whatever its path names meanwhile."""
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows)
-    return atomic_write(path, lambda handle: pq.write_table(table, handle))
+    return atomic_write(path, lambda handle: pq.write_table(table, handle), dir_fd=dir_fd)

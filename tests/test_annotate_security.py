@@ -402,3 +402,71 @@ def test_the_admins_export_neither_writes_nor_serves_through_a_planted_symlink(t
             assert download.status_code == 404 and b"elsewhere" not in download.content
 
     asyncio.run(run())
+
+
+def test_an_exports_folder_swapped_for_a_link_after_its_check_is_neither_written_nor_served(
+    tmp_path, label_ws, users, monkeypatch
+):
+    """The admin's export and the download checked exports/ by path, then wrote or served the file through the
+    path: a folder swapped for a link between the two took the export outside the workspace and served what the
+    link named. Here the swap comes right after each one's check (or its open of the folder)."""
+    import pathlib
+    import shutil
+
+    from annotate import admin, web
+    from data.files import open_folder
+
+    ctx = make_context(LabelService(label_ws), Authenticator(users))
+    on_submit(ctx, "bob", label_view(ctx, "bob").item_id, "left", None, "")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "dpo.parquet").write_bytes(b"elsewhere")
+    before = {p.name: p.read_bytes() for p in outside.iterdir()}
+    exports, swapped = label_ws.exports, []
+
+    def swap():
+        if not swapped:
+            swapped.append(True)
+            shutil.rmtree(exports)
+            exports.symlink_to(outside, target_is_directory=True)
+
+    real_write = admin.write_parquet
+
+    def write_after_swap(*args, **kwargs):
+        swap()
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(admin, "write_parquet", write_after_swap)
+    said = admin.export_labels(ctx, "ann", "dpo")
+    assert "Not written" in said and {p.name: p.read_bytes() for p in outside.iterdir()} == before
+    exports.unlink()
+    exports.mkdir()
+    (exports / "dpo.parquet").write_bytes(b"PAR1")
+    swapped.clear()
+    real_is_symlink = pathlib.Path.is_symlink
+
+    def is_symlink_then_swap(path):  # the guard's look at exports/ by path
+        found = real_is_symlink(path)
+        if path == exports:
+            swap()
+        return found
+
+    def open_then_swap(path):  # the guard's open of exports/
+        fd = open_folder(path)
+        swap()
+        return fd
+
+    monkeypatch.setattr(pathlib.Path, "is_symlink", is_symlink_then_swap)
+    monkeypatch.setattr(web, "open_folder", open_then_swap, raising=False)
+    sessions = Sessions(load_key(tmp_path / "session.key"), users, 600, tmp_path / "logouts.json")
+    auth = Authenticator(users)
+    guard = Guard(stand_in, sessions, LoginThrottle(LoginLimits()), auth, auth.is_admin, exports, "")
+
+    async def run():
+        transport = httpx.ASGITransport(app=guard, client=("10.0.0.7", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            await client.post("/login", data={"username": "ann", "password": PASSWORD})
+            download = await client.get("/prefloop/export/dpo.parquet")
+            assert swapped and download.status_code == 404 and b"elsewhere" not in download.content
+
+    asyncio.run(run())
