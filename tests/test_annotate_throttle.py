@@ -102,3 +102,44 @@ def test_guessed_names_filling_memory_do_not_lift_a_lockout():
         throttle.begin(f"guess{i}")
         throttle.failed(f"guess{i}", "6.6.6.6")
     assert len(throttle._failures) <= 10 and throttle.wait("ann") == 800  # still locked out
+
+
+class YieldingClock(Clock):
+    """A stand-in clock whose every reading lets other threads run: a check and a count taken in two steps (two
+    readings) would interleave with other threads' here, as they can on a busy server."""
+
+    def __call__(self) -> float:
+        time.sleep(0.0001)
+        return self.now
+
+
+def test_concurrent_guesses_of_several_names_check_exactly_the_limit_each_window():
+    """Threads guessing 6 names at once, each guess failing from one address: every name has exactly `attempts`
+    passwords checked (never one more: the check-and-count is one step, whatever interleaves), and once the
+    lock-out window has passed, exactly `attempts` again."""
+    clock = YieldingClock()
+    throttle = LoginThrottle(LoginLimits(attempts=7, lockout_seconds=60, backoff_seconds=0.0), clock)
+    names = [f"user{i}" for i in range(6)]
+
+    def round_of_guesses() -> list[str]:
+        checked, start = [], threading.Barrier(6 * 40)
+
+        def guess(name: str) -> None:
+            start.wait()
+            for _ in range(3):  # each thread tries again after a refusal, as a scripted guesser would
+                if throttle.begin(name) == 0:
+                    checked.append(name)
+                    time.sleep(0.001)  # the scrypt check, another thread's turn meanwhile
+                    throttle.failed(name, "10.0.0.1")
+
+        threads = [threading.Thread(target=guess, args=(name,)) for name in names for _ in range(40)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return checked
+
+    assert sorted(round_of_guesses()) == sorted(names * 7)
+    assert all(throttle.wait(name) == 60 for name in names)
+    clock.now += 60  # the window passed: forgotten
+    assert sorted(round_of_guesses()) == sorted(names * 7)
