@@ -190,7 +190,7 @@ def test_an_export_the_disk_refuses_says_why_without_the_servers_path(ctx, monke
         view = label_view(ctx, user)
         on_submit(ctx, user, view.item_id, "left", 2, "")
 
-    def full(rows, path):
+    def full(rows, path, dir_fd=None):
         raise write_error(OSError(errno.ENOSPC, "No space left on device"), path)
 
     monkeypatch.setattr("annotate.admin.write_parquet", full)
