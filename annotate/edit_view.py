@@ -20,7 +20,14 @@ import gradio as gr
 from annotate.components import signed_in
 from annotate.editing import EDITABLE_VIEWS
 from annotate.failures import maybe_saved, shown_errors
-from annotate.labelling import already_saved, browser_seconds, describe_label, label_view, refused_view
+from annotate.labelling import (
+    already_saved,
+    browser_seconds,
+    describe_label,
+    label_view,
+    picked_strength,
+    refused_view,
+)
 from annotate.rank_view import SHOWN_ANSWERS
 from annotate.render import message_html, show_bidi, table_html
 from annotate.service import EditError, NotSaved, StaleItem
@@ -101,8 +108,9 @@ def on_edit_save(
     """Save the label with the edit (`LabelService.submit` with ``edit``); a refused edit keeps the editor open."""
     if not item_id:
         return label_view(ctx, user)
-    how = int(strength) if strength else None
+    how = None
     try:
+        how = picked_strength(strength)
         seconds = browser_seconds(active_seconds)
         label = ctx.service.submit(
             user, item_id, choice or "", how, note or "", seconds, text or "", shown=answers or None

@@ -189,7 +189,7 @@ def on_submit(
             ctx, user, message_html(f"Pick a choice first ({task.pick_hint}), then Enter.", "warn")
         )
     try:
-        how = int(strength) if strength else None
+        how = picked_strength(strength)
         seconds = browser_seconds(active_seconds)
         label = ctx.service.submit(user, item_id, choice, how, note or "", seconds, shown=answers or None)
     except StaleItem as exc:
@@ -201,7 +201,7 @@ def on_submit(
         # e.g. the disk is full: the item stays on screen with the labeller's choice, to submit again
         status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
         view = label_view(ctx, user, status)
-        return _kept(ctx, view, choice, int(strength) if strength else None, note)
+        return _kept(ctx, view, choice, how, note)
     except ValueError as exc:  # an unfinished ranking or rating stays on screen to finish
         view = label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
         if not task.keeps_unfinished or view.item_id != item_id:
@@ -225,6 +225,18 @@ def _kept(ctx: Context, view: View, choice: str | None, strength: int | None, no
     if ctx.service.rubric is not None:  # the ratings stay picked in the panel
         return replace(view, choice=choice, right=rating_panel(ctx.service.rubric, choice), note=note or "")
     return replace(view, choice=choice, strength=strength, note=note or "")
+
+
+def picked_strength(value: object) -> int | None:
+    """The strength picked (None: none): a whole number, as the page's radio sends it; anything else (a client
+    other than the page: 1.7, a list) a ValueError, where int() cut 1.7 to 1 or raised a bare TypeError."""
+    if not value:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise ValueError(f"strength {str(value)[:20]!r} is not a whole number")
 
 
 def browser_seconds(value) -> float | None:

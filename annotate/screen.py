@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -137,6 +138,31 @@ def stored_pick(
     elif strength is not None and not 1 <= strength <= 4:
         raise ValueError(f"strength {strength} is not in 1..4")
     return Pick(pick.choice, strength, pick.left, pick.ranking, pick.ratings)
+
+
+MAX_NOTE_CHARS = 10_000  # a labeller's note: a remark on the item, never a document
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # what JSON's "\\ud800" decodes to and UTF-8 cannot store
+
+
+def stored_note(note: object) -> str | None:
+    """A labeller's note as stored (stripped; None for none), or a ValueError saying why it is refused: not text,
+    longer than `MAX_NOTE_CHARS`, or holding a lone surrogate, which Parquet cannot store: written, it failed the
+    whole group commit, every concurrent labeller's label with it (data.group_commit)."""
+    if note is None:
+        return None
+    if not isinstance(note, str):
+        raise ValueError(f"the note is not text ({type(note).__name__})")
+    note = note.strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise ValueError(
+            f"the note is {len(note):,} characters long, more than {MAX_NOTE_CHARS:,}: shorten it"
+        )
+    bad = LONE_SURROGATE.search(note)
+    if bad:
+        raise ValueError(
+            f"the note holds an invalid character (U+{ord(bad.group()):04X}) at {bad.start() + 1}"
+        )
+    return note or None
 
 
 class StaleItem(ValueError):

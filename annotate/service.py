@@ -45,6 +45,7 @@ from annotate.screen import (
     choice_from_side,
     durably,
     left_side,
+    stored_note,
     stored_pick,
     suggestion_hidden,
 )
@@ -254,6 +255,7 @@ class LabelService(Loading, Editing):
         ``edit``: their edit of the answer they prefer, saved with the label (edit to gold, annotate.editing;
         EditError if refused); ``shown``: the rank page's `answers_key` of the answers it numbered, a StaleItem
         where the app numbers others now (the numbers would name other answers)."""
+        note = stored_note(note)  # refused before anything is checked or queued for the shared write
         with self._user_lock(user), self._gate.writing():
             self._check_held(user, item_id)
             with self._lock:  # rank: the numbers typed are those of the answers this labeller sees
@@ -276,7 +278,7 @@ class LabelService(Loading, Editing):
                 pick.choice,
                 strength=pick.strength,
                 seconds=seconds,
-                note=note.strip() or None,
+                note=note,
                 supersedes=previous.id if previous else None,
                 left=pick.left,
                 suggestion=suggestion,
