@@ -286,6 +286,7 @@ def export_labels(
     try:
         # The workspace refused a linked exports/ when it opened; one planted since (while the rows were made,
         # even) would take the write elsewhere: the file is written in the folder opened without following a link.
+        workspace.exports.mkdir(exist_ok=True)  # removed since, or a workspace older than the folder
         with folder_for_writing(workspace.exports) as fd:
             write_parquet(made.rows, workspace.exports / f"{name}.parquet", dir_fd=fd)
     except (PrefloopError, OSError) as exc:  # a full disk: why, and nothing half-written

@@ -439,8 +439,9 @@ def test_an_exports_folder_swapped_for_a_link_after_its_check_is_neither_written
     monkeypatch.setattr(admin, "write_parquet", write_after_swap)
     said = admin.export_labels(ctx, "ann", "dpo")
     assert "Not written" in said and {p.name: p.read_bytes() for p in outside.iterdir()} == before
-    exports.unlink()
-    exports.mkdir()
+    exports.unlink()  # no exports/ folder at all: the export makes it, as it did
+    monkeypatch.undo()
+    assert "Wrote exports/dpo.parquet" in admin.export_labels(ctx, "ann", "dpo")
     (exports / "dpo.parquet").write_bytes(b"PAR1")
     swapped.clear()
     real_is_symlink = pathlib.Path.is_symlink
