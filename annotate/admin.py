@@ -26,9 +26,8 @@ from data.commands import ExportCommand
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError, counted
 from data.exclusion import excluded_line
-from data.export import write_parquet
+from data.export import write_export
 from data.export_workspace import check_export_options, export_workspace
-from data.files import folder_for_writing
 from data.gold import ANSWER, CLI, mark_gold, read_gold
 from data.leaderboard import ARENA, workspace_board
 from data.leaderboard_view import board_notes, strength_interval, strength_text, win_interval_text
@@ -285,10 +284,8 @@ def export_labels(
         return message_html(f"Nothing to export as {name} yet ({made.summary()}).", "warn")
     try:
         # The workspace refused a linked exports/ when it opened; one planted since (while the rows were made,
-        # even) would take the write elsewhere: the file is written in the folder opened without following a link.
-        workspace.exports.mkdir(exist_ok=True)  # removed since, or a workspace older than the folder
-        with folder_for_writing(workspace.exports) as fd:
-            write_parquet(made.rows, workspace.exports / f"{name}.parquet", dir_fd=fd)
+        # even) would take the write elsewhere: written through the folder opened without following a link.
+        write_export(made.rows, workspace.exports, f"{name}.parquet")
     except (PrefloopError, OSError) as exc:  # a full disk: why, and nothing half-written
         return message_html(f"Not written: {public_line(exc, workspace)}", "error")
     link = (

@@ -29,7 +29,7 @@ from data.commands import SUBCOMMANDS
 from data.config import build
 from data.errors import PrefloopError, counted, one_line
 from data.exclusion import check_exclusion
-from data.export import write_parquet
+from data.export import write_export, write_parquet
 from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
@@ -169,8 +169,13 @@ def cmd_export(args: Any) -> int:
         print(f"warning: {line}", file=sys.stderr)
     if not len(made.rows):
         raise PrefloopError(f"{args.workspace}: nothing to export as {made.name} ({made.summary()})")
-    out = args.out or workspace.exports / f"{made.name}{f'-{args.split}' if args.split else ''}.parquet"
-    print(f"wrote {write_parquet(made.rows, out)}: {made.summary()}")
+    if args.out:
+        out = write_parquet(made.rows, args.out)
+    else:
+        out = write_export(
+            made.rows, workspace.exports, f"{made.name}{f'-{args.split}' if args.split else ''}.parquet"
+        )
+    print(f"wrote {out}: {made.summary()}")
     return 0
 
 

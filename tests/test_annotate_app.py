@@ -190,10 +190,10 @@ def test_an_export_the_disk_refuses_says_why_without_the_servers_path(ctx, monke
         view = label_view(ctx, user)
         on_submit(ctx, user, view.item_id, "left", 2, "")
 
-    def full(rows, path, dir_fd=None):
-        raise write_error(OSError(errno.ENOSPC, "No space left on device"), path)
+    def full(rows, folder, name):
+        raise write_error(OSError(errno.ENOSPC, "No space left on device"), folder / name)
 
-    monkeypatch.setattr("annotate.admin.write_parquet", full)
+    monkeypatch.setattr("annotate.admin.write_export", full)
     said = export_labels(ctx, "ann", "dpo")
     assert ">Not written: the disk is full: nothing was written to exports/dpo.parquet<" in said, said
 

@@ -430,13 +430,13 @@ def test_an_exports_folder_swapped_for_a_link_after_its_check_is_neither_written
             shutil.rmtree(exports)
             exports.symlink_to(outside, target_is_directory=True)
 
-    real_write = admin.write_parquet
+    real_write = admin.write_export
 
     def write_after_swap(*args, **kwargs):
         swap()
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(admin, "write_parquet", write_after_swap)
+    monkeypatch.setattr(admin, "write_export", write_after_swap)
     said = admin.export_labels(ctx, "ann", "dpo")
     assert "Not written" in said and {p.name: p.read_bytes() for p in outside.iterdir()} == before
     exports.unlink()  # no exports/ folder at all: the export makes it, as it did

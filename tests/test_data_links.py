@@ -411,3 +411,30 @@ def test_validate_lists_a_planted_session_key_and_logout_record(setup, capsys):
         f"{ws}/{LOGOUTS_FILE}: {NOT_A_FILE}",
         f"{ws}: 2 problem(s)",
     ]
+
+
+def test_an_exports_folder_swapped_for_a_link_while_export_reads_gets_nothing_written(
+    setup, monkeypatch, capsys
+):
+    """`export` without --out checked exports/ when the workspace opened, then wrote through its path: a folder
+    swapped for a link while the rows were read took the export outside the workspace."""
+    from data import __main__ as cli
+
+    ws, outside, _ = setup
+    made = cli.export_workspace
+
+    def made_then_swapped(workspace, args):
+        rows = made(workspace, args)
+        swap_for_link(ws / "exports", outside / "folder")
+        return rows
+
+    monkeypatch.setattr(cli, "export_workspace", made_then_swapped)
+    before = tree(outside)
+    capsys.readouterr()
+    assert main(["export", "-w", str(ws), "--format", "dpo"]) == 2
+    assert capsys.readouterr().err == f"error: {ws / 'exports'}: {NOT_A_FILE}\n"
+    assert tree(outside) == before
+    (ws / "exports").unlink()  # and a missing exports/ is made, as before
+    monkeypatch.undo()
+    assert main(["export", "-w", str(ws), "--format", "dpo"]) == 0
+    assert (ws / "exports" / "dpo.parquet").is_file()
