@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from annotate.items import Item
+from data.edits import LONE_SURROGATE  # what JSON's "\\ud800" decodes to and UTF-8 cannot store
 from data.files import NotAFileError, WriteError
 from data.ranking import screen_ranking, shown_order
 from data.records import Label
@@ -141,7 +141,6 @@ def stored_pick(
 
 
 MAX_NOTE_CHARS = 10_000  # a labeller's note: a remark on the item, never a document
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # what JSON's "\\ud800" decodes to and UTF-8 cannot store
 
 
 def stored_note(note: object) -> str | None:

@@ -16,6 +16,7 @@ labellers.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Collection
 from datetime import datetime
@@ -40,6 +41,9 @@ EDITOR_PREFIX = "human:"
 Frame = pd.DataFrame | pa.Table
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class EditError(PrefloopError):
     """An edit that cannot be saved (empty, or the same text as the original); one line for the labeller."""
 
@@ -50,13 +54,18 @@ def editor_model(labeller: str) -> str:
 
 
 def check_edit(original: str, edited: str | None) -> str:
-    """The edited text to store (line endings made ``\\n``); an empty edit or one that changes nothing (besides
-    surrounding white space) is refused."""
+    """The edited text to store (line endings made ``\\n``); an empty edit, one that changes nothing (besides
+    surrounding white space) and one holding a lone surrogate, which no file can store, are refused."""
     text = (edited or "").replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise EditError("the edit is empty: write the better answer, or press Esc to cancel")
     if text.strip() == original.strip():
         raise EditError("the edit changes nothing: fix the answer, or press Esc to cancel")
+    bad = LONE_SURROGATE.search(text)
+    if bad:  # JSON's "\ud800" decodes to it; Parquet cannot store it
+        raise EditError(
+            f"the edit holds an invalid character (U+{ord(bad.group()):04X}) at {bad.start() + 1}"
+        )
     return text
 
 

@@ -116,3 +116,10 @@ def test_a_note_that_cannot_be_stored_fails_only_its_own_label_not_those_written
     assert "Saved to disk" in results["carol"] and "Saved to disk" in results["ann"], results
     assert "Not saved: the note holds an invalid character (U+D800)" in results["bob"]
     assert sorted(service.workspace.read("labels").column("annotator").to_pylist()) == ["ann", "carol"]
+
+
+def test_an_edit_holding_a_lone_surrogate_is_one_line_and_stores_nothing(ctx):
+    item = label_view(ctx, "bob").item_id
+    view = on_edit_save(ctx, "bob", item, "left", None, "", "a better \ud800 answer")
+    assert "Not saved: the edit holds an invalid character (U+D800) at 10" in view.status, view.status
+    assert stored(ctx) == 0 and view.draft == "a better \ud800 answer"  # kept in the editor, to fix
