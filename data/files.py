@@ -130,6 +130,22 @@ def open_regular(path: str | Path, dir_fd: int | None = None) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+def read_beside(path: Path) -> bytes | None:
+    """The bytes of the file ``path``, opened in its folder opened first (`open_folder`), neither through a link: a
+    symlink at the folder or the file raises NotAFileError naming it; None when either is missing."""
+    try:
+        fd = open_folder(path.parent)
+    except FileNotFoundError:
+        return None
+    try:
+        with open_regular(path, dir_fd=fd) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def append_line(path: Path, line: str, mode: int = 0o644, dir_fd: int | None = None) -> None:
     """Append one line (and fsync) through an ``O_NOFOLLOW`` descriptor (with ``dir_fd``: of its name in the folder
     that is open on): a symlink at ``path`` is refused. A write the disk cuts short is an error, never a success;

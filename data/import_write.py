@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,8 +26,7 @@ from data.files import (
     check_not_link,
     failure_reason,
     folder_for_writing,
-    open_folder,
-    open_regular,
+    read_beside,
     write_error,
 )
 from data.import_labels import renew_withdrawn
@@ -340,21 +338,10 @@ def _listed_items(entry: dict, task: str, wanted: set[str]) -> set[str] | None:
 
 
 def json_lines(path: Path) -> list[dict]:
-    """The JSON objects of a log file's lines (none if it does not exist); a line that is none is passed over. The
-    file is opened in its folder opened first (`open_folder`): a symlink at either is refused (NotAFileError)."""
-    try:
-        fd = open_folder(path.parent)
-    except FileNotFoundError:
-        return []
-    try:
-        with open_regular(path, dir_fd=fd) as handle:
-            lines = handle.read().decode("utf-8", "replace").splitlines()
-    except FileNotFoundError:
-        return []
-    finally:
-        os.close(fd)
+    """The JSON objects of a log file's lines (none if it does not exist); a line that is none is passed over. A
+    symlink at the file or its folder is refused (NotAFileError: `files.read_beside`)."""
     out = []
-    for line in lines:
+    for line in (read_beside(path) or b"").decode("utf-8", "replace").splitlines():
         try:
             value = json.loads(line)
         except ValueError:

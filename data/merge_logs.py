@@ -30,7 +30,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.files import append_line, atomic_write, open_regular
+from data.files import append_line, atomic_write, read_beside
 from data.import_write import LOG_DIR, LOG_FILE, json_lines, log_folder, log_folder_fd
 from data.workspace import Workspace
 
@@ -54,14 +54,6 @@ def _key(entry: dict) -> str:
     )
 
 
-def _read(path: Path) -> bytes | None:
-    try:
-        with open_regular(path) as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
 class _Names:
     """The rejects files' names here: those on disk and those planned, with their content."""
 
@@ -69,7 +61,7 @@ class _Names:
         self.folder, self.planned = folder, planned
 
     def content(self, name: str) -> bytes | None:
-        return self.planned[name] if name in self.planned else _read(self.folder / name)
+        return self.planned[name] if name in self.planned else read_beside(self.folder / name)
 
     def place(self, name: str, text: bytes) -> str:
         """The name ``text`` takes here: ``name``, or the first free one after it (the same text: its name)."""
@@ -102,7 +94,7 @@ def plan_logs(workspace: Workspace, others: list[Workspace]) -> CarriedLogs:
             entry.setdefault("merged_from", str(other.path.resolve()))
             if isinstance(entry.get("rejects"), str):
                 name = Path(entry["rejects"]).name  # as logged_rejects reads it: a name in the log's folder
-                text = _read(theirs / name) if name else None
+                text = read_beside(theirs / name) if name else None
                 entry["rejects"] = None if text is None else names.place(name, text)
             carried.lines.append(entry)
             count += 1

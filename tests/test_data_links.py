@@ -438,3 +438,32 @@ def test_an_exports_folder_swapped_for_a_link_while_export_reads_gets_nothing_wr
     monkeypatch.undo()
     assert main(["export", "-w", str(ws), "--format", "dpo"]) == 0
     assert (ws / "exports" / "dpo.parquet").is_file()
+
+
+def test_a_merge_reads_no_rejects_file_through_an_imports_folder_swapped_for_a_link(
+    setup, monkeypatch, capsys
+):
+    """The merged-in workspace's imports/ was checked when it opened; its rejects files were then read by path: a
+    folder swapped for a link meanwhile had the merge carry a file from elsewhere as that workspace's rejects."""
+    from data import merge_logs
+
+    ws, outside, prefs = setup
+    other = ws.with_name("other")
+    assert main(["import", "-w", str(other), str(prefs), "--on-error", "skip"]) == 0
+    (rejects,) = (other / "imports").glob("*.rejects.jsonl")
+    bait = outside / "folder"
+    (bait / "log.jsonl").write_bytes((other / "imports" / "log.jsonl").read_bytes())
+    (bait / rejects.name).write_text('{"row": 9, "reason": "from elsewhere"}\n')
+    lines = merge_logs.json_lines
+
+    def read_then_swapped(path):
+        found = lines(path)
+        if path.parent == other / "imports":  # its log read: the folder swapped before its rejects are
+            swap_for_link(other / "imports", bait)
+        return found
+
+    monkeypatch.setattr(merge_logs, "json_lines", read_then_swapped)
+    capsys.readouterr()
+    assert main(["merge", "-w", str(ws), str(other)]) == 2
+    assert capsys.readouterr().err == f"error: {other / 'imports'}: {NOT_A_FILE}\n"
+    assert "from elsewhere" not in "".join(p.read_text() for p in (ws / "imports").glob("*.rejects.jsonl"))
