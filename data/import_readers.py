@@ -28,7 +28,8 @@ from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")  # other suffixes are read as JSON too, when they look like it
-TEST_SPLIT_NAMES = ("test", "validation", "valid", "eval", "dev")  # `dev`: GLUE's and many a paper's held-out
+TEST_SPLIT_NAMES = ("test", "testing", "validation", "valid", "val", "eval", "evaluation", "dev", "heldout")
+# `dev`: GLUE's and many a paper's held-out; `held_out` / `held-out` read as `heldout` (split_of)
 MAX_RECORD_BYTES = (
     64 * 2**20
 )  # --max-record-bytes: a longer record or line is refused before it is read whole
@@ -298,8 +299,9 @@ LOOSE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 
 def split_of(name: str) -> str:
     """The split of a `datasets` folder's split ``name``: test where one of its words is a held-out name
-    (``test``, ``validation``, ``test_prefs`` as UltraFeedback's, ``eval-2``), else train (``train_sft``)."""
-    return "test" if set(re.split(r"[^a-z]+", name.lower())) & set(TEST_SPLIT_NAMES) else "train"
+    (``test``, ``validation``, ``test_prefs`` as UltraFeedback's, ``eval-2``, ``held_out``), else train (``train_sft``)."""
+    words = set(re.split(r"[^a-z]+", re.sub(r"held[^a-z]*out", "heldout", name.lower())))
+    return "test" if words & set(TEST_SPLIT_NAMES) else "train"
 
 
 def _read_dataset_dir(path: Path) -> list[object]:

@@ -283,6 +283,7 @@ def test_a_datasets_folders_held_out_split_is_test_whatever_its_suffix(tmp_path)
     import datasets
 
     names = ("train_prefs", "test_prefs", "validation", "eval-2", "train_sft", "pretest", "dev", "devil")
+    names += ("testing", "evaluation", "val", "held_out", "heldout", "withheld")
     folder = tmp_path / "dsdir"
     datasets.DatasetDict(
         {
@@ -303,6 +304,12 @@ def test_a_datasets_folders_held_out_split_is_test_whatever_its_suffix(tmp_path)
         "pretest": "train",
         "dev": "test",  # GLUE's held-out name
         "devil": "train",
+        "testing": "test",
+        "evaluation": "test",
+        "val": "test",
+        "held_out": "test",
+        "heldout": "test",
+        "withheld": "train",
     }
 
 
