@@ -17,7 +17,7 @@ from data.records import ModelRecord
 from data.workspace import Workspace, WorkspaceError
 
 NEWEST = (
-    "newest"  # model name meaning "the newest model in the workspace manifest" (a policy, not a reward model)
+    "newest"  # model name meaning the manifest's most recent training, else its newest base (`newest_model`)
 )
 REWARD_MODEL = (
     "rm"  # the manifest method of reward models (`train --method rm`); `rm` also names the newest one
@@ -50,9 +50,13 @@ def _entry(row) -> ModelEntry:
 
 
 def newest_model(workspace: Workspace) -> ModelEntry:
-    """The most recently registered policy (what the next round samples from and trains); reward models never."""
+    """The most recently trained policy (what the next round samples from and trains), or, where none was trained,
+    the most recently registered base; reward models never. A base registered after a training (a folder `train
+    score --model` or the SPIN loop met first) does not become the newest: the loop goes on from its training."""
     models = workspace.frame("models")
     models = models[models["method"] != REWARD_MODEL]
+    if (models["method"] != "base").any():
+        models = models[models["method"] != "base"]
     if not len(models):
         raise WorkspaceError(
             f"{workspace.path}: the manifest has no models yet (`python -m train` registers them)"

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def model_path(model: str, workspace: Workspace) -> Path:
-    """The start model's folder: ``newest`` is the newest model in the workspace manifest."""
+    """The start model's folder: ``newest`` is the manifest's (`data.lineage.newest_model`)."""
     if model == NEWEST:
         return Path(newest_model(workspace).path)
     return local_model(model)  # a hub id: its snapshot in the hub's cache
