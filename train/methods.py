@@ -139,7 +139,7 @@ PAIR_TABLE = ("kinds", "rounds", "rank_pairs")
 PAIR_SETTINGS = (*PAIR_TABLE, "aggregate", "beta")
 
 
-def set_options(options: TrainOptions) -> set[str]:
+def settings_off_default(options: TrainOptions) -> set[str]:
     """The `PAIR_SETTINGS` not at their default: what a run started from code (no command line) set."""
     defaults = {f.name: f.default for f in fields(options)}
     return {name for name in PAIR_SETTINGS if getattr(options, name) != defaults[name]}
@@ -158,7 +158,7 @@ def refuse_unread(options: TrainOptions, given: Collection[str]) -> None:
     """Refuse the `PAIR_SETTINGS` in ``given`` that the run reads nowhere: every one for SFT, the pairs table's
     (`PAIR_TABLE`) where the rows are labelled completions or ratings, --aggregate where they are ratings (each
     answer's mean rating). ``given``: the options named on the command line (by flag or config file, even at their
-    default: `train.options.check_given`), else `set_options`."""
+    default: `train.options.check_given`), else `settings_off_default`."""
     flags = {name: f"--{name.replace('_', '-')}" for name in PAIR_SETTINGS}
     if options.method == "sft":
         unread = next((name for name in PAIR_SETTINGS if name in given), None)
@@ -186,7 +186,7 @@ def refuse_unread(options: TrainOptions, given: Collection[str]) -> None:
 def _check_kto(options: TrainOptions) -> None:
     if options.kto_from is not None:
         parse_rule(options.kto_from)
-    refuse_unread(options, set_options(options))
+    refuse_unread(options, settings_off_default(options))
     if options.batch_size < 2:
         raise PrefloopError(
             "--method kto needs --batch-size >= 2 (its KL estimate uses the batch's other rows)"
@@ -205,14 +205,14 @@ def _check_rm(options: TrainOptions) -> None:
         raise PrefloopError(
             f"--method rm --agreement {options.agreement}: a reward model takes --agreement weight"
         )
-    refuse_unread(options, set_options(options))
+    refuse_unread(options, settings_off_default(options))
     if options.rm_margin not in RM_MARGINS:
         raise PrefloopError(f"--rm-margin {options.rm_margin!r}: expected one of {', '.join(RM_MARGINS)}")
 
 
 def _check_sft(options: TrainOptions) -> None:
     check_sft_sources(options.sft_from)
-    refuse_unread(options, set_options(options))
+    refuse_unread(options, settings_off_default(options))
 
 
 def _rm_columns(options: TrainOptions, rows: list[dict]) -> dict:
