@@ -33,7 +33,7 @@ from tqdm import tqdm
 from data.errors import PrefloopError, names_shown
 from data.import_columns import Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
-from data.import_guard import check_rank_items, skip_locked
+from data.import_guard import check_rank_items, skip_refused
 from data.import_preview import ImportPreview
 from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, read_records
@@ -292,15 +292,15 @@ def guard_files(
     workspace: Workspace, loaded: list[Loaded], options: ImportOptions, spellings: Spellings
 ) -> list[Loaded]:
     """The checked files (read with ``spellings``), together, against what the workspace holds, before anything is
-    written (`data.import_guard`): a row whose answer the rank guard refuses is left out with ``--on-error skip``,
-    counted ``rank_locked`` (its file checked again without it: the rows it repeated count as they then do), else
-    refused in one line."""
+    written (`data.import_guard`): a row whose label differs from a stored import's, or whose answer the rank guard
+    refuses, is left out with ``--on-error skip``, counted by reason (``conflicting_stored_*``, ``rank_locked``; its
+    file checked again without it: the rows it repeated count as they then do), else refused in one line."""
     if options.on_error == "skip":
 
         def recheck(path: Path, rows: Mapping[int, RecordError]) -> Loaded:
             return check_file(path, options, refused=rows, spellings=spellings)
 
-        loaded = skip_locked(workspace, loaded, recheck)
+        loaded = skip_refused(workspace, loaded, recheck)
     check_rank_items(workspace, loaded)
     return loaded
 
