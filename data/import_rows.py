@@ -160,6 +160,7 @@ def checked_row(
     folder_split = getattr(raw, "split", None)  # a datasets folder's split (`SplitRow`), not a column
     nulls, raw = null_answer_fields(raw), Reading(without_nulls(raw))  # a null key is an absent one
     example = spellings.example(replace(parse_record(raw, fmt, ctx), split=folder_split))
+    raw.inside |= ctx.unread  # the keys of its messages' and answers' objects not read
     read = set(raw.got)  # before the ranking and ratings are looked for: they count their own
     if nulls and not example.answered:
         message = f"no answer: the field is null, and the row has no other ({EXPECTED})"
