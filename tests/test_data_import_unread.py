@@ -139,3 +139,23 @@ def test_of_an_output_and_a_completion_the_completion_is_read_the_output_named(t
     assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
     assert summary(capsys).endswith("records 1; columns not read: output")
     assert [p["gold"] for p in Workspace(tmp_path / "ws").read("prompts").to_pylist()] == ["first"]
+
+
+def test_a_ratings_export_imports_back_as_ratings_its_rubric_column_named_not_read(tmp_path, capsys):
+    """A rating's rubric is the one `--rubric` gives the import (no row chooses its own): the export's `rubric`
+    column is named among the columns not read, as are its ids and `raters`, not dropped without a word."""
+    rated = write(tmp_path / "rated.jsonl", {"prompt": "Say hi.", "response": "Hello!", "ratings": rating(3)})
+    assert main(["import", "-w", str(tmp_path / "ws"), str(rated)]) == 0
+    export = tmp_path / "ratings.parquet"
+    assert main(["export", "-w", str(tmp_path / "ws"), "--format", "ratings", "--out", str(export)]) == 0
+    capsys.readouterr()
+    assert main(["import", "-w", str(tmp_path / "back"), str(export)]) == 0
+    assert summary(capsys).endswith("columns not read: completion_id, prompt_id, round, raters, rubric")
+    labels = [
+        (r["task"], r["ratings"], r["rubric"])
+        for r in Workspace(tmp_path / "back").read("labels").to_pylist()
+    ]
+    [stored] = [
+        (r["task"], r["ratings"], r["rubric"]) for r in Workspace(tmp_path / "ws").read("labels").to_pylist()
+    ]
+    assert labels == [stored]
