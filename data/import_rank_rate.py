@@ -253,13 +253,12 @@ def check_labels(
     SchemaError naming the (later) file, row and field; so is an item the import ranks that its stored answers and
     the import's new ones (``added``, by prompt and round: `data.rank_guard.new_answers`) take past 6. Writes
     nothing."""
+    for _, refusal in _between_files(files)[:1]:
+        raise refusal
     first: dict[tuple[str, str], tuple[Path, Labelled]] = {}
     for path, labelled in files:
         for key, mine in labelled.items():
-            seen_in, seen = first.setdefault(key, (path, mine))
-            if seen.verdict != mine.verdict:
-                message = _conflict(seen, mine, f"{seen_in}, row {seen.row}")
-                raise SchemaError(str(path), message, mine.row, mine.field)
+            first.setdefault(key, (path, mine))  # the files agree on it (`_between_files`)
     if not first:
         return
     stored = _stored_labels(workspace, sorted({item for _, item in first}))
@@ -271,9 +270,10 @@ def check_labels(
 def stored_conflicts(
     workspace: Workspace, files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]], replay: bool = False
 ) -> list[tuple[int, RecordError]]:
-    """Every label of ``files`` (as for `check_labels`) that differs from the imported label stored on its item, as
-    (the file's index, a RecordError naming its row and field, reason `STORED_CONFLICT` of its task): the rows
-    ``--on-error skip`` leaves out. With ``replay`` (`data import --remove` reading the file as its import did) a
+    """Every label of ``files`` (as for `check_labels`) that differs from the imported label stored on its item, or
+    from an earlier file's (stored before it: each file is written in turn), as (the file's index, a RecordError
+    naming its row and field, reason `STORED_CONFLICT` of its task): the rows ``--on-error skip`` leaves out. With
+    ``replay`` (`data import --remove` reading the file as its import did) a
     label an import stored once is none: it was the file's, whatever label is in force on its item since (another
     import's, once it was withdrawn; the file's own later row's, where an import before the KTO check stored both).
     Writes nothing."""
@@ -288,7 +288,25 @@ def stored_conflicts(
             return not any(is_of(id_, record) for record in records for id_ in mine.ids)
 
         files = [(path, {k: v for k, v in labelled.items() if never_stored(v)}) for path, labelled in files]
-    return _differing(workspace, files, _stored_labels(workspace, items))
+    found = _differing(workspace, files, _stored_labels(workspace, items))
+    return found or _between_files(files)
+
+
+def _between_files(
+    files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]],
+) -> list[tuple[int, RecordError]]:
+    """The labels of ``files`` that differ from an earlier file's on their item, as `stored_conflicts` gives them."""
+    first: dict[tuple[str, str], tuple[Path, Labelled]] = {}
+    out = []
+    for index, (path, labelled) in enumerate(files):
+        for key, mine in labelled.items():
+            seen_in, seen = first.setdefault(key, (path, mine))
+            if seen.verdict != mine.verdict:
+                message = _conflict(seen, mine, f"{seen_in}, row {seen.row}")
+                out.append(
+                    (index, RecordError(str(path), message, mine.row, mine.field, STORED_CONFLICT[key[0]]))
+                )
+    return out
 
 
 def _differing(

@@ -83,3 +83,29 @@ def test_remove_replays_the_skipped_rows_where_no_import_log_lists_them(tmp_path
     capsys.readouterr()
     assert main(["import", "-w", str(ws), "--on-error", "skip", "--remove", str(other)]) == 0
     assert capsys.readouterr().out == f"withdrew the labels of {other}: 1 (ratings 1); {SKIPPED}\n"
+
+
+def test_skip_leaves_out_a_row_differing_from_another_file_of_the_import_and_remove_replays_it(
+    tmp_path, capsys
+):
+    """Two files of one import rating an answer otherwise stopped the import with `--on-error skip` too: the later
+    file's row is left out (the earlier file's label is stored first), and `--remove` of it reads it so again."""
+    ws = tmp_path / "ws"
+    for folder in ("a", "b"):  # one file name: one source, so one answer
+        (tmp_path / folder).mkdir()
+    new = {"prompt": "New?", "response": "new"}
+    first = write(tmp_path / "a" / "rated.jsonl", new | {"ratings": rating(4)})
+    second = write(
+        tmp_path / "b" / "rated.jsonl",
+        {"prompt": "Other?", "response": "x", "ratings": rating(1)},
+        new | {"ratings": rating(2)},
+    )
+    assert main(["import", "-w", str(ws), "--on-error", "skip", str(first), str(second)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[1].startswith(f"imported {second} (prompt): ")
+        and "skipped 1 record(s) (conflicting_stored_rating 1)" in out[1]
+    )
+    assert main(["import", "-w", str(ws), "--on-error", "skip", "--remove", str(second)]) == 0
+    skipped = "1 row(s) skipped at import (conflicting_stored_rating), never stored"
+    assert capsys.readouterr().out == f"withdrew the labels of {second}: 1 (ratings 1); {skipped}\n"
