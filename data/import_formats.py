@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from data.conversation import turn_problem
 from data.errors import names_shown, shown
 from data.import_text import (
-    ROLE_ALIASES,
     RecordContext,
     answer,
     clean_text,
@@ -77,17 +76,16 @@ def turns(raw: object, ctx: RecordContext, field: str) -> list[Message]:
     for index, turn in enumerate(raw):
         if not isinstance(turn, dict):
             raise ctx.error(f"message {index} must be an object, got {kind_of(turn)}", field, "bad_messages")
-        role = role_of(turn)
+        role, kind = role_of(turn)
         if role is None:  # no key, or a null one: it said "unknown message role None"
             message = f"message {index} has no role (a 'role' or 'from' key: system, user or assistant)"
             raise ctx.error(message, field, "missing_role")
-        # a role that is an object is unhashable: no key of ROLE_ALIASES, not a TypeError
-        if not isinstance(role, str) or role not in ROLE_ALIASES:
+        if kind is None:
             raise ctx.error(f"unknown message role {shown(role)} (message {index})", field, "bad_role")
         content = turn.get("content", turn.get("value"))
         if content is None:
             raise ctx.error(f"message {index} has no content", field, "missing_field")
-        messages.append({"role": ROLE_ALIASES[role], "content": content_text(content, ctx, field)})
+        messages.append({"role": kind, "content": content_text(content, ctx, field)})
         ctx.unread_keys(f"{field}[]", turn, (given(turn, "role", "from"), given(turn, "content", "value")))
     return messages
 

@@ -55,9 +55,12 @@ class RecordContext:
                     self.unread.setdefault(f"{name}.{key}", item)
 
 
-def role_of(message: dict) -> object:
-    """A message's role: its ``role``, else ShareGPT's ``from`` (None where it gives neither)."""
-    return message.get("role", message.get("from"))
+def role_of(message: dict) -> tuple[object, str | None]:
+    """A message's role as given (its ``role``, else ShareGPT's ``from``; None where it gives neither) and its kind,
+    system, user or assistant (`ROLE_ALIASES`; None for a role of no known kind, an object's too: unhashable, no
+    key of it)."""
+    role = message.get("role", message.get("from"))
+    return role, ROLE_ALIASES.get(role) if isinstance(role, str) else None
 
 
 def given(message: dict, *keys: str) -> str:
@@ -161,8 +164,7 @@ def answer(value: object, ctx: RecordContext, field: str, also_read: tuple[str, 
 def _check_answer_role(message: object, ctx: RecordContext, field: str, wrong: str) -> None:
     """An answer given as a message is the assistant's (a role of `ROLE_ALIASES` that is assistant): a user or system
     message is ``wrong`` (``{role}`` filled in), a role of no known kind `bad_role`, as a prompt's turn is."""
-    role = role_of(message) if is_message(message) else None
-    kind = ROLE_ALIASES.get(role) if isinstance(role, str) else None
+    role, kind = role_of(message) if is_message(message) else (None, None)
     if role is None or kind == "assistant":
         return
     if kind in ("user", "system"):  # a user's turn holds no answer: its text was stored as the answer
