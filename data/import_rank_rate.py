@@ -12,9 +12,9 @@ Ids are content hashes, so a rerun adds nothing and identical rows are one label
 label, and so does an answer one imported KTO label (`data.imports.to_records` makes it; `RankRateRows.kto`: a
 row repeating it makes none, as an identical rating or ranking row is the same label): a
 row that labels it otherwise than an earlier row (of the file: `RankRateRows`, a `RecordError` that ``--on-error
-skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`, the latter left out
-by ``--on-error skip`` too, `stored_conflicts`) is refused, naming both, never silently replaced. An import's ranking ranks every answer its item holds, 3-6, its
-stored ones and the import's together: the rank app serves no item an import ranked, so an answer left out would
+skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`, which ``--on-error
+skip`` leaves out too, `stored_conflicts`) is refused, naming both, never silently replaced. An import's ranking
+ranks every answer its item holds, 3-6, its stored ones and the import's together: the rank app serves no item an import ranked, so an answer left out would
 never be ranked, and a ranking on more would leave the rank app; once stored, no writer adds an answer to its item
 (`data.rank_guard`) until `data import --remove` withdraws it (`data.import_withdraw`).
 """
@@ -273,10 +273,9 @@ def stored_conflicts(
     """Every label of ``files`` (as for `check_labels`) that differs from the imported label stored on its item, or
     from an earlier file's (stored before it: each file is written in turn), as (the file's index, a RecordError
     naming its row and field, reason `STORED_CONFLICT` of its task): the rows ``--on-error skip`` leaves out. With
-    ``replay`` (`data import --remove` reading the file as its import did) a
-    label an import stored once is none: it was the file's, whatever label is in force on its item since (another
-    import's, once it was withdrawn; the file's own later row's, where an import before the KTO check stored both).
-    Writes nothing."""
+    ``replay`` (`data import --remove` reading the file as its import did) a label an import stored once is none:
+    it was the file's, whatever label is in force on its item since (another import's, once it was withdrawn; the
+    file's own later row's, where an import before the KTO check stored both). Writes nothing."""
     items = sorted({item for _, labelled in files for _, item in labelled})
     if not items:
         return []

@@ -168,11 +168,11 @@ class _RowParses:
         stored answer."""
         for row, raw in enumerate(self.rows):
             if not isinstance(raw, RecordError):
-                parsed = self.parsed[row] = self._parse(row, RecordContext(self.name, row, self.non_text))
-                if not isinstance(parsed[2], SchemaError):
-                    yield parsed[
-                        2
-                    ].messages  # a row that does not parse is refused by `check_file` in its turn
+                _, _, example = self.parsed[row] = self._parse(
+                    row, RecordContext(self.name, row, self.non_text)
+                )
+                if not isinstance(example, SchemaError):  # else `check_file` refuses the row in its turn
+                    yield example.messages
 
     def take(self, row: int) -> tuple[RecordContext, Callable[[], tuple[Reading, Example]]]:
         """Row ``row``'s context, and its parse (the row as read and its Example; its SchemaError raised), made
