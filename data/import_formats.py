@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING
 from data.conversation import turn_problem
 from data.errors import names_shown, shown
 from data.import_text import (
-    ROLE_ALIASES,
     RecordContext,
     answer,
     clean_text,
     content_text,
+    given,
     is_parts,
     kind_of,
+    role_of,
 )
 from data.records import Message
 
@@ -75,17 +76,17 @@ def turns(raw: object, ctx: RecordContext, field: str) -> list[Message]:
     for index, turn in enumerate(raw):
         if not isinstance(turn, dict):
             raise ctx.error(f"message {index} must be an object, got {kind_of(turn)}", field, "bad_messages")
-        role = turn.get("role", turn.get("from"))
+        role, kind = role_of(turn)
         if role is None:  # no key, or a null one: it said "unknown message role None"
             message = f"message {index} has no role (a 'role' or 'from' key: system, user or assistant)"
             raise ctx.error(message, field, "missing_role")
-        # a role that is an object is unhashable: no key of ROLE_ALIASES, not a TypeError
-        if not isinstance(role, str) or role not in ROLE_ALIASES:
+        if kind is None:
             raise ctx.error(f"unknown message role {shown(role)} (message {index})", field, "bad_role")
         content = turn.get("content", turn.get("value"))
         if content is None:
             raise ctx.error(f"message {index} has no content", field, "missing_field")
-        messages.append({"role": ROLE_ALIASES[role], "content": content_text(content, ctx, field)})
+        messages.append({"role": kind, "content": content_text(content, ctx, field)})
+        ctx.unread_keys(f"{field}[]", turn, (given(turn, "role", "from"), given(turn, "content", "value")))
     return messages
 
 
@@ -124,7 +125,7 @@ def _candidates(value: object, ctx: RecordContext) -> tuple[Candidate, ...]:
         )
     out = []
     for index, item in enumerate(value):
-        text = answer(item, ctx, f"completions[{index}]")
+        text = answer(item, ctx, f"completions[{index}]", ("model", "ratings"))
         model = item.get("model") if isinstance(item, dict) else None
         out.append(
             Candidate(text, None if model is None else clean_text(model, ctx, f"completions[{index}]"))
