@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from data.conversation import turn_problem
-from data.errors import names_shown, shown
+from data.errors import CONTROL, names_shown, shown
 from data.import_text import (
     ROLE_ALIASES,
     RecordContext,
@@ -127,13 +127,25 @@ def _candidates(value: object, ctx: RecordContext) -> tuple[Candidate, ...]:
         text = answer(item, ctx, f"completions[{index}]")
         model = item.get("model") if isinstance(item, dict) else None
         out.append(
-            Candidate(text, None if model is None else clean_text(model, ctx, f"completions[{index}]"))
+            Candidate(text, None if model is None else _model_name(model, ctx, f"completions[{index}].model"))
         )
     if len(out) < 2:
         raise ctx.error(
             f"needs at least 2 completions to compare, got {len(out)}", "completions", "too_few_completions"
         )
     return tuple(out)
+
+
+def _model_name(value: object, ctx: RecordContext, field: str) -> str:
+    """A candidate's ``model``: text, stored as its completions' model name; a blank one is none (the source's name
+    is taken, as for ``""``), and one with a control character is refused (it would break every line naming it)."""
+    name = clean_text(value, ctx, field)
+    bad = CONTROL.search(name)
+    if bad:
+        raise ctx.error(
+            f"model name {shown(name)} holds a control character ({bad.group()!r})", field, "bad_model"
+        )
+    return name.strip() and name
 
 
 def _answers(

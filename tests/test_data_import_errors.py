@@ -171,7 +171,27 @@ BAD_INPUTS = [
     ("nested-texts.jsonl", jsonl({"prompt": "q", "completions": [["a", "b"], "c", "d"], "ranking": "1>2>3"}), [],
      ", row 0, field 'completions[0]': a list of 2 items that are not all messages: which is the answer is a guess "
      "(give its text, or a message list ending on it)"),
+    # a README walk: a candidate's model that is no text was named as the answer ('completions[0]': expected text),
+    # and one holding a newline was stored as a model name, breaking every line that names it
+    ("model-int.jsonl", jsonl({"prompt": "q", "completions": [{"text": "a", "model": 5}, "b"]}), [],
+     ", row 0, field 'completions[0].model': expected text, got int"),
+    ("model-newline.jsonl", jsonl({"prompt": "q", "completions": ["a", {"text": "b", "model": "x\ny"}]}), [],
+     ", row 0, field 'completions[1].model': model name 'x\\ny' holds a control character ('\\n')"),
 ]  # fmt: skip
+
+
+def test_a_blank_model_name_is_the_source_s(ws, tmp_path):
+    """A candidate's blank `model` ("  ") is none, as "" is: its answer takes the source's name (it was stored as
+    a model named "  ")."""
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "blank-model.jsonl"
+    path.write_bytes(
+        jsonl({"prompt": "q9", "completions": [{"text": "a", "model": "  "}, {"text": "b", "model": ""}]})
+    )
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    models = {row["text"]: row["model"] for row in pq.read_table(ws / "completions").to_pylist()}
+    assert (models["a"], models["b"]) == ("blank-model", "blank-model")
 
 
 @pytest.mark.parametrize(("name", "content", "extra", "message"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
