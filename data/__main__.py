@@ -27,7 +27,7 @@ from typing import Any
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
-from data.errors import PrefloopError, counted, one_line
+from data.errors import CONTROL, PrefloopError, counted, one_line, shown
 from data.exclusion import check_exclusion
 from data.export import write_parquet
 from data.export_workspace import check_export_options, export_workspace
@@ -146,6 +146,13 @@ NOT_WITH_REMOVE = ("split", "test_fraction", "pairs_per_prompt", "unlabelled")
 
 
 def _check_import_options(args: Any, explicit: set[str]) -> None:
+    if args.source is not None and not args.source.strip():  # was taken as no --source: the file's name
+        raise PrefloopError(
+            f"--source {args.source!r}: a source needs a name; give one or leave the option out"
+        )
+    bad = CONTROL.search(args.source or "")
+    if bad and not args.remove:  # the answers' model name: it would break every line that names it
+        raise PrefloopError(f"--source {shown(args.source)}: holds a control character ({bad.group()!r})")
     if "split" in explicit and args.test_fraction > 0:  # the fraction draws every split: --split goes unread
         raise PrefloopError(
             f"--split {args.split} does not go with --test-fraction {args.test_fraction} (the fraction puts each "

@@ -482,3 +482,23 @@ def test_the_summary_names_a_file_with_a_newline_in_its_name_on_one_line(ws, tmp
     assert main(["import", "-w", str(ws), str(odd)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"imported {tmp_path}/x\\ny.jsonl (prompt): ") and out.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "extra", "message"),
+    [
+        ("", [], "--source '': a source needs a name; give one or leave the option out"),
+        ("  ", [], "--source '  ': a source needs a name; give one or leave the option out"),
+        ("a\nb", [], "--source 'a\\nb': holds a control character ('\\n')"),
+        ("", ["--remove"], "--source '': a source needs a name; give one or leave the option out"),
+    ],
+    ids=["empty", "blank", "newline", "empty-remove"],
+)
+def test_a_source_without_a_name_or_with_a_newline_is_refused(ws, tmp_path, capsys, source, extra, message):
+    """A README walk: `--source ''` was taken as no --source (the file's name) without a word, and `--source
+    $'a\\nb'` stored a model name holding a newline (its copy warning came out as two lines)."""
+    path = tmp_path / "good.jsonl"
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), "--source", source, *extra, str(path)]) == 2
+    assert error_lines(capsys) == [f"error: {message}"]
+    assert digest(ws) == before
