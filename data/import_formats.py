@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from data.conversation import turn_problem
+from data.conversation import blank, turn_problem
 from data.errors import CONTROL, names_shown, shown
 from data.import_text import (
     ROLE_ALIASES,
@@ -96,7 +96,7 @@ def check_prompt(messages: list[Message], ctx: RecordContext, field: str, start:
         raise ctx.error("no user message: the record has nothing to answer", field, "no_user_message")
     if messages[-1]["role"] == "assistant":
         raise ctx.error("a prompt must not end with an assistant message", field, "ends_on_assistant")
-    if not messages[-1]["content"].strip():
+    if blank(messages[-1]["content"]):
         raise ctx.error("the prompt's last message has no text", field, "empty_prompt")
     problem = turn_problem(messages, start)
     if problem is not None:
@@ -191,7 +191,7 @@ def parse_alpaca(record: Reading, ctx: RecordContext) -> Example:
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             raise ctx.error("each history entry must be a [question, answer] pair", "history", "bad_history")
         for role, text, what in (("user", pair[0], "question"), ("assistant", pair[1], "answer")):
-            if isinstance(text, str) and not text.strip():
+            if isinstance(text, str) and blank(text):
                 raise ctx.error(f"history entry {index} has an empty {what}", "history", "empty_turn")
             messages.append({"role": role, "content": clean_text(text, ctx, "history")})
     # text or nothing: `str()` made an instruction or input of 5 or {"a": 1} text, where a `system` of 5 was refused

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from data.conversation import blank
 from data.errors import names_shown, shown
 from data.import_records import RecordError
 
@@ -123,7 +124,7 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
             )
             raise ctx.error(message, field, "missing_field")
     text = content_text(value, ctx, field)
-    if not text.strip():
+    if blank(text):
         raise ctx.error("the answer is empty", field, "empty_answer")
     return text
 

@@ -171,6 +171,16 @@ BAD_INPUTS = [
     ("nested-texts.jsonl", jsonl({"prompt": "q", "completions": [["a", "b"], "c", "d"], "ranking": "1>2>3"}), [],
      ", row 0, field 'completions[0]': a list of 2 items that are not all messages: which is the answer is a guess "
      "(give its text, or a message list ending on it)"),
+    # a README walk: an answer or prompt of invisible characters only (a zero-width space, a BOM, a word joiner)
+    # passed `str.strip` and was stored as text a labeller sees as empty
+    ("zero-width.jsonl", jsonl(GOOD, {"prompt": "q2", "chosen": "\u200b", "rejected": "no"}), [],
+     ", row 1, field 'chosen': the answer is empty"),
+    ("zero-width-prompt.jsonl", jsonl({"prompt": " \ufeff\u2060", "chosen": "a", "rejected": "b"}), [],
+     ", row 0, field 'prompt': the prompt's last message has no text"),
+    ("zero-width-turn.jsonl",
+     jsonl({"messages": [{"role": "user", "content": "\u200b"}, {"role": "assistant", "content": "a"},
+                         {"role": "user", "content": "q"}], "chosen": "x", "rejected": "y"}), [],
+     ", row 0, field 'messages': message 0 (user) has no text"),
     # a README walk: a candidate's model that is no text was named as the answer ('completions[0]': expected text),
     # and one holding a newline was stored as a model name, breaking every line that names it
     ("model-int.jsonl", jsonl({"prompt": "q", "completions": [{"text": "a", "model": 5}, "b"]}), [],
