@@ -34,6 +34,7 @@ from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
+from data.import_readers import refuse_split_flags
 from data.import_rows import opposite_lines
 from data.import_summary import import_summary
 from data.import_withdraw import file_labels, withdraw_imports
@@ -158,6 +159,8 @@ def _check_import_options(args: Any, explicit: set[str]) -> None:
             f"--split {args.split} does not go with --test-fraction {args.test_fraction} (the fraction puts each "
             "prompt in train or test); leave one out"
         )
+    if not args.remove and not args.sample:  # beside a sample or another file the flag sets its split
+        refuse_split_flags(args.files, [name for name in ("split", "test_fraction") if name in explicit])
     for name in NOT_WITH_REMOVE if args.remove else ():
         if name in explicit:
             why = (
