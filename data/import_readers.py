@@ -19,10 +19,12 @@ import csv
 import json
 import re
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from data.errors import PrefloopError, one_line
 from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
@@ -45,6 +47,18 @@ class SplitRow(dict):
     def __init__(self, row: dict, split: str):
         super().__init__(row)
         self.split = split
+
+
+def refuse_split_flags(files: Sequence[Path], given: Sequence[str]) -> None:
+    """Refuse ``--split`` or ``--test-fraction`` (``given``: their option names) where every file is a `datasets`
+    folder of splits: its rows keep their split's (`split_of`), so the flag would do nothing, without a word."""
+    folders = [path for path in files if (Path(path) / "dataset_dict.json").is_file()]
+    if given and folders and len(folders) == len(files):
+        raise PrefloopError(
+            f"--{given[0].replace('_', '-')} does not go with {one_line(str(folders[0]))}: a datasets folder's rows "
+            f"keep their split's (test where a word of its name is {', '.join(TEST_SPLIT_NAMES).replace('heldout', 'held-out')}; else train); "
+            "leave it out"
+        )
 
 
 def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[object]:

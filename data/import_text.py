@@ -8,6 +8,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 
+from data.conversation import blank
 from data.errors import names_shown, shown
 from data.import_records import RecordError
 
@@ -156,7 +157,7 @@ def answer(value: object, ctx: RecordContext, field: str, also_read: tuple[str, 
             )
             raise ctx.error(message, field, "missing_field")
     text = content_text(value, ctx, field)
-    if not text.strip():
+    if blank(text):
         raise ctx.error("the answer is empty", field, "empty_answer")
     return text
 

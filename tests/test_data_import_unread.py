@@ -159,3 +159,25 @@ def test_a_ratings_export_imports_back_as_ratings_its_rubric_column_named_not_re
         (r["task"], r["ratings"], r["rubric"]) for r in Workspace(tmp_path / "ws").read("labels").to_pylist()
     ]
     assert labels == [stored]
+
+
+def test_a_split_flag_for_datasets_folders_alone_is_refused(tmp_path, capsys):
+    """A README walk: `--split test` or `--test-fraction` on a datasets folder of splits did nothing (its rows keep
+    their split's) without a word; beside a file that reads the flag it is taken, for that file."""
+    folder = tmp_path / "folder"
+    row = {"prompt": "Folder?", "chosen": "yes", "rejected": "no"}
+    datasets.DatasetDict({"train": datasets.Dataset.from_list([row])}).save_to_disk(str(folder))
+    capsys.readouterr()  # datasets' progress bars
+    ws = tmp_path / "ws"
+    for flag in (["--split", "test"], ["--test-fraction", "0.5"]):
+        assert main(["import", "-w", str(ws), str(folder), *flag]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [
+            f"error: {flag[0]} does not go with {folder}: a datasets folder's rows keep their split's (test where "
+            "a word of its name is test, testing, validation, valid, val, eval, evaluation, dev, held-out; else train); leave it out"
+        ]
+        assert not ws.exists()
+    other = write(tmp_path / "rows.jsonl", {"prompt": "File?", "chosen": "yes", "rejected": "no"})
+    assert main(["import", "-w", str(ws), str(folder), str(other), "--split", "test"]) == 0
+    splits = {p["messages"][0]["content"]: p["split"] for p in Workspace(ws).read("prompts").to_pylist()}
+    assert splits == {"Folder?": "train", "File?": "test"}
