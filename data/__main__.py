@@ -27,13 +27,14 @@ from typing import Any
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
-from data.errors import PrefloopError, counted, one_line
+from data.errors import CONTROL, PrefloopError, counted, one_line, shown
 from data.exclusion import check_exclusion
 from data.export import write_export, write_parquet
 from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
+from data.import_readers import refuse_split_flags
 from data.import_rows import opposite_lines
 from data.import_summary import import_summary
 from data.import_withdraw import file_labels, withdraw_imports
@@ -146,11 +147,20 @@ NOT_WITH_REMOVE = ("split", "test_fraction", "pairs_per_prompt", "unlabelled")
 
 
 def _check_import_options(args: Any, explicit: set[str]) -> None:
+    if args.source is not None and not args.source.strip():  # was taken as no --source: the file's name
+        raise PrefloopError(
+            f"--source {args.source!r}: a source needs a name; give one or leave the option out"
+        )
+    bad = CONTROL.search(args.source or "")
+    if bad and not args.remove:  # the answers' model name: it would break every line that names it
+        raise PrefloopError(f"--source {shown(args.source)}: holds a control character ({bad.group()!r})")
     if "split" in explicit and args.test_fraction > 0:  # the fraction draws every split: --split goes unread
         raise PrefloopError(
             f"--split {args.split} does not go with --test-fraction {args.test_fraction} (the fraction puts each "
             "prompt in train or test); leave one out"
         )
+    if not args.remove and not args.sample:  # beside a sample or another file the flag sets its split
+        refuse_split_flags(args.files, [name for name in ("split", "test_fraction") if name in explicit])
     for name in NOT_WITH_REMOVE if args.remove else ():
         if name in explicit:
             why = (

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import yaml
 
 from data.errors import PrefloopError
-from data.import_records import LongNumber, TooDeep, strict_yaml
+from data.import_records import LongNumber, TooDeep, strict_yaml, yaml_error
 
 T = TypeVar("T")
 SCALARS = (int, float, str, bool, Path)
@@ -181,11 +181,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config (not UTF-8 text: byte {exc.start})") from None
     except LongNumber as exc:  # PyYAML's int() refused it with a bare ValueError
         raise ConfigError(f"{path}{f', key {exc.field}' if exc.field else ''}: {exc}") from None
-    except yaml.MarkedYAMLError as exc:  # its text is lines quoting the file: the line and the problem
-        mark = exc.problem_mark or exc.context_mark
-        at = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}{at}: cannot read config ({exc.problem or exc.context})") from exc
-    except (OSError, yaml.YAMLError, TooDeep) as exc:
+    except yaml.YAMLError as exc:
+        raise ConfigError(yaml_error(path, exc, "cannot read config")) from exc
+    except (OSError, TooDeep) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc})") from exc
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of option: value")

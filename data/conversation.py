@@ -7,9 +7,16 @@ a chat template that alternates roles would refuse anything else at training tim
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 from data.records import Message
+
+
+def blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: whitespace and invisible format characters only (a zero-width space U+200B,
+    a word joiner, a BOM: Unicode's category Cf), which ``str.strip`` keeps, so "\u200b" read as an answer."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
 
 
 def turn_problem(messages: Sequence[Message], start: int = 0) -> tuple[int, str, str] | None:
@@ -20,7 +27,7 @@ def turn_problem(messages: Sequence[Message], start: int = 0) -> tuple[int, str,
     previous = None
     for index, message in enumerate(messages):
         role, shown = message["role"], index + start
-        if not message["content"].strip():
+        if blank(message["content"]):
             return index, "empty_turn", f"message {shown} ({role}) has no text"
         if role == "system":
             if index:

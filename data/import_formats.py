@@ -19,16 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from data.conversation import turn_problem
-from data.errors import names_shown, shown
+from data.conversation import blank, turn_problem
+from data.errors import CONTROL, names_shown, shown
 from data.import_text import (
-    ROLE_ALIASES,
     RecordContext,
     answer,
     clean_text,
     content_text,
+    given,
     is_parts,
     kind_of,
+    role_of,
 )
 from data.records import Message
 
@@ -75,17 +76,17 @@ def turns(raw: object, ctx: RecordContext, field: str) -> list[Message]:
     for index, turn in enumerate(raw):
         if not isinstance(turn, dict):
             raise ctx.error(f"message {index} must be an object, got {kind_of(turn)}", field, "bad_messages")
-        role = turn.get("role", turn.get("from"))
+        role, kind = role_of(turn)
         if role is None:  # no key, or a null one: it said "unknown message role None"
             message = f"message {index} has no role (a 'role' or 'from' key: system, user or assistant)"
             raise ctx.error(message, field, "missing_role")
-        # a role that is an object is unhashable: no key of ROLE_ALIASES, not a TypeError
-        if not isinstance(role, str) or role not in ROLE_ALIASES:
+        if kind is None:
             raise ctx.error(f"unknown message role {shown(role)} (message {index})", field, "bad_role")
         content = turn.get("content", turn.get("value"))
         if content is None:
             raise ctx.error(f"message {index} has no content", field, "missing_field")
-        messages.append({"role": ROLE_ALIASES[role], "content": content_text(content, ctx, field)})
+        messages.append({"role": kind, "content": content_text(content, ctx, field)})
+        ctx.unread_keys(f"{field}[]", turn, (given(turn, "role", "from"), given(turn, "content", "value")))
     return messages
 
 
@@ -96,7 +97,7 @@ def check_prompt(messages: list[Message], ctx: RecordContext, field: str, start:
         raise ctx.error("no user message: the record has nothing to answer", field, "no_user_message")
     if messages[-1]["role"] == "assistant":
         raise ctx.error("a prompt must not end with an assistant message", field, "ends_on_assistant")
-    if not messages[-1]["content"].strip():
+    if blank(messages[-1]["content"]):
         raise ctx.error("the prompt's last message has no text", field, "empty_prompt")
     problem = turn_problem(messages, start)
     if problem is not None:
@@ -124,16 +125,28 @@ def _candidates(value: object, ctx: RecordContext) -> tuple[Candidate, ...]:
         )
     out = []
     for index, item in enumerate(value):
-        text = answer(item, ctx, f"completions[{index}]")
+        text = answer(item, ctx, f"completions[{index}]", ("model", "ratings"))
         model = item.get("model") if isinstance(item, dict) else None
         out.append(
-            Candidate(text, None if model is None else clean_text(model, ctx, f"completions[{index}]"))
+            Candidate(text, None if model is None else _model_name(model, ctx, f"completions[{index}].model"))
         )
     if len(out) < 2:
         raise ctx.error(
             f"needs at least 2 completions to compare, got {len(out)}", "completions", "too_few_completions"
         )
     return tuple(out)
+
+
+def _model_name(value: object, ctx: RecordContext, field: str) -> str:
+    """A candidate's ``model``: text, stored as its completions' model name; a blank one is none (the source's name
+    is taken, as for ``""``), and one with a control character is refused (it would break every line naming it)."""
+    name = clean_text(value, ctx, field)
+    bad = CONTROL.search(name)
+    if bad:
+        raise ctx.error(
+            f"model name {shown(name)} holds a control character ({bad.group()!r})", field, "bad_model"
+        )
+    return name.strip() and name
 
 
 def _answers(
@@ -179,7 +192,7 @@ def parse_alpaca(record: Reading, ctx: RecordContext) -> Example:
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             raise ctx.error("each history entry must be a [question, answer] pair", "history", "bad_history")
         for role, text, what in (("user", pair[0], "question"), ("assistant", pair[1], "answer")):
-            if isinstance(text, str) and not text.strip():
+            if isinstance(text, str) and blank(text):
                 raise ctx.error(f"history entry {index} has an empty {what}", "history", "empty_turn")
             messages.append({"role": role, "content": clean_text(text, ctx, "history")})
     # text or nothing: `str()` made an instruction or input of 5 or {"a": 1} text, where a `system` of 5 was refused

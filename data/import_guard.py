@@ -4,8 +4,9 @@ rating, nor KTO label, is replaced (`data.import_rank_rate.check_labels`). A ref
 under another source name (the file was named otherwise, or imported with ``--source``) says so, and which
 ``--source`` makes the row's answer the stored one: an answer's id is its prompt, text and source.
 
-With ``--on-error skip`` the rows whose answers the rank guard refuses are left out instead (`skip_locked`),
-counted `LOCKED` with the file's other bad rows: the user asked to go on."""
+With ``--on-error skip`` the rows whose labels differ from the stored ones (``conflicting_stored_*``) or whose answers
+the rank guard refuses (`LOCKED`) are left out instead (`skip_refused`), counted by reason with the file's other bad
+rows: the user asked to go on."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pyarrow.compute as pc
 
 from data.errors import quoted
 from data.gold import gold_rank_sources
-from data.import_rank_rate import check_labels
+from data.import_rank_rate import STORED_CONFLICT, check_labels, stored_conflicts
 from data.import_records import RecordError
 from data.rank_guard import KeptItem, Key, kept_items, new_answers
 from data.records import Completion
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from data.imports import Loaded
 
 LOCKED = "rank_locked"  # the reason a row whose answer would change a rank item under labels is skipped by
+# the reasons of the rows `skip_refused` leaves out: the workspace refused them, so an import of the file never stored
+# their labels (`data import --remove` of it counts them, `data.import_withdraw`)
+REFUSED = (*STORED_CONFLICT.values(), LOCKED)
 
 
 def check_rank_items(workspace: Workspace, loaded: Sequence[Loaded]) -> None:
@@ -40,15 +44,23 @@ def check_rank_items(workspace: Workspace, loaded: Sequence[Loaded]) -> None:
         raise refusal
 
 
-def skip_locked(
-    workspace: Workspace, loaded: list[Loaded], recheck: Callable[[Path, Mapping[int, RecordError]], Loaded]
+def skip_refused(
+    workspace: Workspace,
+    loaded: list[Loaded],
+    recheck: Callable[[Path, Mapping[int, RecordError]], Loaded],
+    replay: bool = False,
 ) -> list[Loaded]:
-    """``loaded`` without the rows whose answers the rank guard refuses (every row giving such an answer): each file
-    with one is checked again by ``recheck`` (its path, its rows to leave out, each with its `LOCKED` error), until
-    no row is refused (a row left out can only take answers away). Writes nothing."""
+    """``loaded`` without the rows the workspace refuses: every row whose ranking, rating or KTO label differs from
+    the imported one stored on its item (`data.import_rank_rate.stored_conflicts`, reason ``conflicting_stored_*``),
+    then every row whose answers the rank guard refuses (`LOCKED`). Each file with one is checked again by
+    ``recheck`` (its path, its rows to leave out, each with its error), until no row is refused (a row left out can
+    only take answers and labels away). ``replay``: `data import --remove` reads the file so (`stored_conflicts`).
+    Writes nothing."""
     refused: dict[int, dict[int, RecordError]] = {}
     while True:
-        found = _locked(workspace, loaded, new_answers(workspace, [r for f in loaded for r in f.records]))
+        found = stored_conflicts(workspace, [(f.path, f.labelled) for f in loaded], replay) or _locked(
+            workspace, loaded, new_answers(workspace, [r for f in loaded for r in f.records])
+        )
         if not found:
             return loaded
         for index, refusal in found:

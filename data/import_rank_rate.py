@@ -12,9 +12,9 @@ Ids are content hashes, so a rerun adds nothing and identical rows are one label
 label, and so does an answer one imported KTO label (`data.imports.to_records` makes it; `RankRateRows.kto`: a
 row repeating it makes none, as an identical rating or ranking row is the same label): a
 row that labels it otherwise than an earlier row (of the file: `RankRateRows`, a `RecordError` that ``--on-error
-skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`) is refused,
-naming both, never silently replaced. An import's ranking ranks every answer its item holds, 3-6, its
-stored ones and the import's together: the rank app serves no item an import ranked, so an answer left out would
+skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`, which ``--on-error
+skip`` leaves out too, `stored_conflicts`) is refused, naming both, never silently replaced. An import's ranking
+ranks every answer its item holds, 3-6, its stored ones and the import's together: the rank app serves no item an import ranked, so an answer left out would
 never be ranked, and a ranking on more would leave the rank app; once stored, no writer adds an answer to its item
 (`data.rank_guard`) until `data import --remove` withdraws it (`data.import_withdraw`).
 """
@@ -33,6 +33,7 @@ from data.aggregate import current_labels
 from data.annotators import IMPORT
 from data.errors import quoted
 from data.import_formats import Example
+from data.import_labels import import_history, is_of
 from data.import_records import RecordError
 from data.import_write import imported_by
 from data.rank_guard import Key, item_sizes
@@ -45,6 +46,10 @@ from data.workspace import Workspace
 
 NOUN = {"kto": "KTO label", "rank": "ranking", "rate": "rating"}
 CONFLICT = {"kto": "conflicting_kto_label", "rank": "conflicting_ranking", "rate": "conflicting_rating"}
+# the reasons ``--on-error skip`` leaves out a row whose label differs from the imported one stored on its item by
+STORED_CONFLICT = {
+    task: reason.replace("conflicting_", "conflicting_stored_") for task, reason in CONFLICT.items()
+}
 UNRATED = "unrated"  # the reason an import skips a rated file's unrated answer by, whatever --on-error says
 
 
@@ -248,36 +253,92 @@ def check_labels(
     SchemaError naming the (later) file, row and field; so is an item the import ranks that its stored answers and
     the import's new ones (``added``, by prompt and round: `data.rank_guard.new_answers`) take past 6. Writes
     nothing."""
+    for _, refusal in _between_files(files)[:1]:
+        raise refusal
     first: dict[tuple[str, str], tuple[Path, Labelled]] = {}
     for path, labelled in files:
+        for key, mine in labelled.items():
+            first.setdefault(key, (path, mine))  # the files agree on it (`_between_files`)
+    if not first:
+        return
+    stored = _stored_labels(workspace, sorted({item for _, item in first}))
+    for _, refusal in _differing(workspace, files, stored)[:1]:
+        raise refusal
+    _check_ranked_items(workspace, [found for key, found in first.items() if key not in stored], added)
+
+
+def stored_conflicts(
+    workspace: Workspace, files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]], replay: bool = False
+) -> list[tuple[int, RecordError]]:
+    """Every label of ``files`` (as for `check_labels`) that differs from the imported label stored on its item, or
+    from an earlier file's (stored before it: each file is written in turn), as (the file's index, a RecordError
+    naming its row and field, reason `STORED_CONFLICT` of its task): the rows ``--on-error skip`` leaves out. With
+    ``replay`` (`data import --remove` reading the file as its import did) a label an import stored once is none:
+    it was the file's, whatever label is in force on its item since (another import's, once it was withdrawn; the
+    file's own later row's, where an import before the KTO check stored both). Writes nothing."""
+    items = sorted({item for _, labelled in files for _, item in labelled})
+    if not items:
+        return []
+    if replay:
+        history = import_history(workspace, items)
+
+        def never_stored(mine: Labelled) -> bool:
+            records = history.get((mine.label.item_id, mine.label.task), [])
+            return not any(is_of(id_, record) for record in records for id_ in mine.ids)
+
+        files = [(path, {k: v for k, v in labelled.items() if never_stored(v)}) for path, labelled in files]
+    found = _differing(workspace, files, _stored_labels(workspace, items))
+    return found or _between_files(files)
+
+
+def _between_files(
+    files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]],
+) -> list[tuple[int, RecordError]]:
+    """The labels of ``files`` that differ from an earlier file's on their item, as `stored_conflicts` gives them."""
+    first: dict[tuple[str, str], tuple[Path, Labelled]] = {}
+    out = []
+    for index, (path, labelled) in enumerate(files):
         for key, mine in labelled.items():
             seen_in, seen = first.setdefault(key, (path, mine))
             if seen.verdict != mine.verdict:
                 message = _conflict(seen, mine, f"{seen_in}, row {seen.row}")
-                raise SchemaError(str(path), message, mine.row, mine.field)
-    if not first:
-        return
-    stored = _stored_labels(workspace, sorted({item for _, item in first}))
-    for key, (path, mine) in first.items():
-        if stored.get(key, mine.verdict) != mine.verdict:
-            task, item = key
-            what, shown = ("rank item", "") if task == "rank" else ("answer", f" ({stored[key]})")
-            message = (
-                f"{what} {item} already holds an imported {NOUN[task]}{shown}, and this row's differs: an import "
-                f"never replaces one; leave the row out, or withdraw the stored one first ({_remove(workspace, key)})"
-            )
-            raise SchemaError(str(path), message, mine.row, mine.field)
-    _check_ranked_items(workspace, [found for key, found in first.items() if key not in stored], added)
+                out.append(
+                    (index, RecordError(str(path), message, mine.row, mine.field, STORED_CONFLICT[key[0]]))
+                )
+    return out
 
 
-def _remove(workspace: Workspace, key: tuple[str, str]) -> str:
-    """`data import --remove FILE` for the stored imported label of ``key`` (task, item): FILE the file whose import
-    stored it where the import log names it (`data.import_write.imported_by`), else a word."""
-    task, item = key
-    found = imported_by(workspace.path, task, [item])
-    if item in found:
-        return f"`data import --remove {shlex.quote(found[item])}`"
-    return "`data import --remove FILE`, FILE the file that imported it"
+def _differing(
+    workspace: Workspace,
+    files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]],
+    stored: Mapping[tuple[str, str], str],
+) -> list[tuple[int, RecordError]]:
+    """The labels of ``files`` that differ from ``stored`` (`_stored_labels`), each its file's index and refusal."""
+    found = [
+        (index, path, key, mine)
+        for index, (path, labelled) in enumerate(files)
+        for key, mine in labelled.items()
+        if stored.get(key, mine.verdict) != mine.verdict
+    ]
+    tasks = {task for _, _, (task, _), _ in found}
+    # the files that stored them, the import log read once per task
+    files_of = {
+        task: imported_by(workspace.path, task, [i for *_, (t, i), _ in found if t == task]) for task in tasks
+    }
+    out = []
+    for index, path, (task, item), mine in found:
+        what, shown = ("rank item", "") if task == "rank" else ("answer", f" ({stored[task, item]})")
+        remove = (
+            f"`data import --remove {shlex.quote(files_of[task][item])}`"
+            if item in files_of[task]
+            else "`data import --remove FILE`, FILE the file that imported it"
+        )
+        message = (
+            f"{what} {item} already holds an imported {NOUN[task]}{shown}, and this row's differs: an import "
+            f"never replaces one; leave the row out, or withdraw the stored one first ({remove})"
+        )
+        out.append((index, RecordError(str(path), message, mine.row, mine.field, STORED_CONFLICT[task])))
+    return out
 
 
 def _check_ranked_items(

@@ -19,16 +19,19 @@ import csv
 import json
 import re
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from data.errors import PrefloopError, one_line
 from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")  # other suffixes are read as JSON too, when they look like it
-TEST_SPLIT_NAMES = ("test", "validation", "valid", "eval", "dev")  # `dev`: GLUE's and many a paper's held-out
+TEST_SPLIT_NAMES = ("test", "testing", "validation", "valid", "val", "eval", "evaluation", "dev", "heldout")
+# `dev`: GLUE's and many a paper's held-out; `held_out` / `held-out` read as `heldout` (split_of)
 MAX_RECORD_BYTES = (
     64 * 2**20
 )  # --max-record-bytes: a longer record or line is refused before it is read whole
@@ -44,6 +47,18 @@ class SplitRow(dict):
     def __init__(self, row: dict, split: str):
         super().__init__(row)
         self.split = split
+
+
+def refuse_split_flags(files: Sequence[Path], given: Sequence[str]) -> None:
+    """Refuse ``--split`` or ``--test-fraction`` (``given``: their option names) where every file is a `datasets`
+    folder of splits: its rows keep their split's (`split_of`), so the flag would do nothing, without a word."""
+    folders = [path for path in files if (Path(path) / "dataset_dict.json").is_file()]
+    if given and folders and len(folders) == len(files):
+        raise PrefloopError(
+            f"--{given[0].replace('_', '-')} does not go with {one_line(str(folders[0]))}: a datasets folder's rows "
+            f"keep their split's (test where a word of its name is {', '.join(TEST_SPLIT_NAMES).replace('heldout', 'held-out')}; else train); "
+            "leave it out"
+        )
 
 
 def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[object]:
@@ -298,8 +313,9 @@ LOOSE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 
 def split_of(name: str) -> str:
     """The split of a `datasets` folder's split ``name``: test where one of its words is a held-out name
-    (``test``, ``validation``, ``test_prefs`` as UltraFeedback's, ``eval-2``), else train (``train_sft``)."""
-    return "test" if set(re.split(r"[^a-z]+", name.lower())) & set(TEST_SPLIT_NAMES) else "train"
+    (``test``, ``validation``, ``test_prefs`` as UltraFeedback's, ``eval-2``, ``held_out``), else train (``train_sft``)."""
+    words = set(re.split(r"[^a-z]+", re.sub(r"held[^a-z]*out", "heldout", name.lower())))
+    return "test" if words & set(TEST_SPLIT_NAMES) else "train"
 
 
 def _read_dataset_dir(path: Path) -> list[object]:

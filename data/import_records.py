@@ -190,6 +190,17 @@ def strict_yaml(text: str) -> object:
         raise LongNumber(field, len(digits)) from None
 
 
+def yaml_error(path: object, exc: yaml.YAMLError, what: str) -> str:
+    """One line for a YAML file ``path`` that cannot be read: ``FILE, line 3, column 1: {what} (problem)``, the
+    place where PyYAML marks one (its own text is lines quoting the file), else its first line
+    (`data.config`, `data.rubric`)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        at = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return f"{path}{at}: {what} ({exc.problem or exc.context})"
+    return f"{path}: {what} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+
+
 def strict_json(text: str) -> object:
     """The JSON value ``text`` holds; a syntax error is a JSONDecodeError, an object with a key twice a
     `DuplicateKey`, a value nested too deeply a `TooDeep`, an integer too long to read a `LongNumber` (each a

@@ -6,14 +6,15 @@ the file's prompts, each kept once (`FilePrompts`)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from data.annotators import IMPORT
 from data.import_columns import Reading
-from data.import_formats import LABEL_KEYS, Example, parse_record
+from data.import_formats import LABEL_KEYS, Example
 from data.import_rank_rate import RankRateRows
-from data.import_records import RecordError, null_answer_fields, without_nulls
+from data.import_records import RecordError, null_answer_fields
 from data.import_text import RecordContext
 from data.pairing import make_pairs
 from data.rank_rate_rows import Ranked
@@ -146,20 +147,22 @@ def checked_row(
     raw: object,
     refusal: RecordError | None,
     ctx: RecordContext,
-    fmt: str,
+    parse: Callable[[], tuple[Reading, Example]],
     options: ImportOptions,
     spellings: Spellings,
     rank_rate: RankRateRows,
 ) -> CheckedRow:
-    """Row ``ctx.row`` of a file (``raw``, as `read_records` gives it), read and checked: a SchemaError where it
-    is bad (``refusal``: the workspace refuses it, `data.imports.guard_files`)."""
+    """Row ``ctx.row`` of a file (``raw``, as `read_records` gives it; ``parse``: the row as read without its null
+    keys, a null key being an absent one, and its Example, `parse_record` in ``ctx``), checked: a SchemaError where
+    it is bad (``refusal``: the workspace refuses it, `data.imports.guard_files`)."""
     if refusal is not None:
         raise refusal
     if isinstance(raw, RecordError):
         raise raw
     folder_split = getattr(raw, "split", None)  # a datasets folder's split (`SplitRow`), not a column
-    nulls, raw = null_answer_fields(raw), Reading(without_nulls(raw))  # a null key is an absent one
-    example = spellings.example(replace(parse_record(raw, fmt, ctx), split=folder_split))
+    nulls, (raw, parsed) = null_answer_fields(raw), parse()
+    example = spellings.example(replace(parsed, split=folder_split))
+    raw.inside |= ctx.unread  # the keys of its messages' and answers' objects not read
     read = set(raw.got)  # before the ranking and ratings are looked for: they count their own
     if nulls and not example.answered:
         message = f"no answer: the field is null, and the row has no other ({EXPECTED})"

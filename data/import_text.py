@@ -4,9 +4,11 @@ it), each refused where Parquet could not store it; and `RecordContext`, where a
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
 
+from data.conversation import blank
 from data.errors import names_shown, shown
 from data.import_records import RecordError
 
@@ -24,19 +26,47 @@ TEXT_KEYS = ("content", "value", "text", "completion")  # where a message or can
 TEXT_PART_TYPES = ("text", "input_text", "output_text")
 NON_TEXT = ("fail", "drop")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_ITEM = re.compile(r"\[\d+\]")  # a list index in a field's name: ``completions[2]``
 
 
-@dataclass
+@dataclasses.dataclass
 class RecordContext:
-    """Where a record came from, for its errors; counts the non-text parts left out of it."""
+    """Where a record came from, for its errors; counts the non-text parts left out of it, and keeps the keys of the
+    objects inside its fields that it did not read (`unread_keys`)."""
 
     source: str
     row: int
     non_text: str = "fail"
     dropped_parts: int = 0
+    # keys of a message or answer object not read, by dotted name (`messages[].tool_calls`): `Reading.inside`
+    unread: dict[str, object] = dataclasses.field(default_factory=dict)
 
     def error(self, message: str, field: str | None = None, reason: str = "invalid") -> RecordError:
         return RecordError(self.source, message, row=self.row, field=field, reason=reason)
+
+    def unread_keys(self, where: str, value: object, read: Iterable[str]) -> None:
+        """The keys of the object ``value`` at ``where`` (a field, ``completions[2]``) other than ``read`` as not
+        read, by the field's name for every item of a list (``completions[].annotations``), so that an object's
+        keys (UltraFeedback's ``annotations``, a message's ``tool_calls``) are named, not dropped unsaid. An empty
+        value (``"tool_calls": []``) gives nothing to read."""
+        if isinstance(value, dict):
+            name = _ITEM.sub("[]", where)
+            for key, item in value.items():
+                if key not in read and item not in ("", [], {}):
+                    self.unread.setdefault(f"{name}.{key}", item)
+
+
+def role_of(message: dict) -> tuple[object, str | None]:
+    """A message's role as given (its ``role``, else ShareGPT's ``from``; None where it gives neither) and its kind,
+    system, user or assistant (`ROLE_ALIASES`; None for a role of no known kind, an object's too: unhashable, no
+    key of it)."""
+    role = message.get("role", message.get("from"))
+    return role, ROLE_ALIASES.get(role) if isinstance(role, str) else None
+
+
+def given(message: dict, *keys: str) -> str:
+    """The first of ``keys`` that ``message`` gives (the one its reader reads), else the first."""
+    return next((key for key in keys if key in message), keys[0])
 
 
 def kind_of(value: object) -> str:
@@ -97,10 +127,12 @@ def content_text(content: object, ctx: RecordContext, field: str) -> str:
     return "\n".join(texts)
 
 
-def answer(value: object, ctx: RecordContext, field: str) -> str:
-    """Answer text from a string, content parts, a message object, or a message list ending on the answer."""
+def answer(value: object, ctx: RecordContext, field: str, also_read: tuple[str, ...] = ()) -> str:
+    """Answer text from a string, content parts, a message object, or a message list ending on the answer; the keys
+    of an answer object other than its role, its text and ``also_read`` are named as not read (`unread_keys`)."""
     if value is None:
         raise ctx.error("no answer: the field is missing or null", field, "missing_field")
+    where = field  # the object's place, for the keys of it not read
     if not is_parts(value) and isinstance(value, list):
         if not value:
             raise ctx.error("the answer is empty (an empty list)", field, "empty_answer")
@@ -110,12 +142,14 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
                 "text, or a message list ending on it)"
             )
             raise ctx.error(message, field, "ambiguous_answer")
-        value = value[-1]
+        value, where = value[-1], f"{field}[]"
         _check_answer_role(value, ctx, field, "the message list ends on a {role} message, not the answer")
     elif is_message(value):  # one message object: as the last of a list, the assistant's or nobody's answer
         _check_answer_role(value, ctx, field, "the answer is a {role} message, not the assistant's")
     if isinstance(value, dict):
         keys = names_shown(sorted(map(str, value)), 8)
+        read = (given(value, "role", "from"), given(value, *TEXT_KEYS), *also_read)
+        ctx.unread_keys(where, value, read)
         value = next((value[key] for key in TEXT_KEYS if key in value), None)
         if value is None:
             message = (
@@ -123,7 +157,7 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
             )
             raise ctx.error(message, field, "missing_field")
     text = content_text(value, ctx, field)
-    if not text.strip():
+    if blank(text):
         raise ctx.error("the answer is empty", field, "empty_answer")
     return text
 
@@ -131,8 +165,7 @@ def answer(value: object, ctx: RecordContext, field: str) -> str:
 def _check_answer_role(message: object, ctx: RecordContext, field: str, wrong: str) -> None:
     """An answer given as a message is the assistant's (a role of `ROLE_ALIASES` that is assistant): a user or system
     message is ``wrong`` (``{role}`` filled in), a role of no known kind `bad_role`, as a prompt's turn is."""
-    role = message.get("role", message.get("from")) if is_message(message) else None
-    kind = ROLE_ALIASES.get(role) if isinstance(role, str) else None
+    role, kind = role_of(message) if is_message(message) else (None, None)
     if role is None or kind == "assistant":
         return
     if kind in ("user", "system"):  # a user's turn holds no answer: its text was stored as the answer

@@ -8,13 +8,15 @@ record on the item. Every reader that takes the latest record (exports, `train`,
 takes new answers again (`data.rank_guard`).
 
 Which labels are the file's is what its rows make, read as `data import` reads them (with the same ``--source``,
-``--format``, ``--rubric`` and ``--on-error``, whose skip leaves out the rows the rank guard refuses, and with the
-workspace's spellings: an import label's id is a hash of its content). Every file is checked before anything is
-written: a row whose label is not stored is an error naming the file and row (the file was not imported into this
-workspace, or with other options), as is a file whose rows make no label; but a row the import log lists among
-those an import of the file (of its content, from any path, with the same source and format) left out as `rank_locked`
-(`data.import_write.logged_rejects`) is counted, skipped at import, and passed over: the rank item its answer would
-join was locked then, and may be no longer (its ranking withdrawn first), so the row reads as a label now. A label
+``--format``, ``--rubric`` and ``--on-error``, whose skip leaves out the rows the workspace refuses,
+`data.import_guard.skip_refused`: a label differing from a stored import's, an answer the rank guard refuses; and
+with the workspace's spellings: an import label's id is a hash of its content). Every file is checked before
+anything is written: a row whose label is not stored is an error naming the file and row (the file was not imported
+into this workspace, or with other options), as is a file whose rows make no label; but a row the import log lists
+among those an import of the file (of its content, from any path, with the same source and format) left out so
+(`data.import_guard.REFUSED`, `data.import_write.logged_rejects`) is counted, skipped at import, and passed over: the
+rank item its answer would join was locked then, or another import's label held its item, and may be no longer
+(that label withdrawn first), so the row reads as a label now. A label
 not in force (withdrawn already, or another import's in force on its item) is counted, not written again, so a
 rerun adds nothing; importing the file again puts the labels back (`data.import_labels.renew_withdrawn`).
 """
@@ -25,14 +27,14 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
 from data.annotators import IMPORT
 from data.files import append_line, failure_reason
 from data.gold_agreement import quoted
-from data.import_guard import LOCKED, skip_locked
+from data.import_guard import REFUSED, skip_refused
 from data.import_labels import import_history, is_of
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
@@ -50,13 +52,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FileLabels:
     """The labels one file's import makes, each with the row (and field, for a ranking or rating) it came from;
-    ``locked``: the rows an import of the file left out as `LOCKED` (its log says), ``left_out``: those this reading
-    left out so (``--on-error skip``)."""
+    ``locked``: the rows an import of the file left out as the workspace refused them (`REFUSED`: its log says),
+    ``left_out``: those this reading left out so (``--on-error skip``); each by row, with its reason."""
 
     path: Path
     labels: dict[str, Labelled]  # label id -> the label and where
-    locked: frozenset[int] = frozenset()
-    left_out: frozenset[int] = frozenset()
+    locked: Mapping[int, str] = field(default_factory=dict)
+    left_out: Mapping[int, str] = field(default_factory=dict)
     digest: str | None = None  # the sha256 of its content, as the import log keeps it (`file_digest`)
 
 
@@ -67,14 +69,17 @@ class Withdrawal:
     path: Path
     retractions: list[Label]
     already: int
-    skipped: int = 0  # rows the import left out (`LOCKED`): their labels were never stored
+    skipped: Counter = field(default_factory=Counter)  # rows the import left out (`REFUSED`), by reason
 
     def line(self) -> str:
         tasks = Counter(label.task for label in self.retractions)
         shown = ", ".join(f"{NOUN[task]}s {n}" for task, n in sorted(tasks.items()))
         already = f"; {self.already} withdrawn already" if self.already else ""
         if self.skipped:
-            already += f"; {self.skipped} row(s) skipped at import ({LOCKED}), never stored"
+            reasons = [f"{r} {n}" if len(self.skipped) > 1 else r for r, n in sorted(self.skipped.items())]
+            already += (
+                f"; {self.skipped.total()} row(s) skipped at import ({', '.join(reasons)}), never stored"
+            )
         return f"withdrew the labels of {self.path}: {len(self.retractions)}{f' ({shown})' if shown else ''}{already}"
 
 
@@ -109,11 +114,11 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
 
     loaded, found = read(spellings)
     if options.on_error == "skip":
-        (loaded,) = skip_locked(workspace, [loaded], recheck)
+        (loaded,) = skip_refused(workspace, [loaded], recheck, replay=True)
     found = stored_spellings(workspace, str(path), read, spellings, loaded, found)
-    left_out = frozenset(reject["row"] for reject in loaded.rejects if reject["reason"] == LOCKED)
+    left_out = {reject["row"]: reject["reason"] for reject in loaded.rejects if reject["reason"] in REFUSED}
     digest = file_digest(path)
-    locked = logged_rejects(workspace, path, options, loaded.format, LOCKED, digest)
+    locked = logged_rejects(workspace, path, options, loaded.format, REFUSED, digest)
     return FileLabels(Path(path), found, locked, left_out, digest)
 
 
@@ -149,7 +154,7 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
             )
         # rows left out now (`--on-error skip`): their answers are not stored, so neither are their labels,
         # whether or not a log lists them (a log deleted, or not carried by an older version's merge)
-        retractions, already, skipped = [], 0, set(file.left_out)
+        retractions, already, skipped = [], 0, dict(file.left_out)
         for labelled in file.labels.values():
             label = labelled.label
             records = history.get((label.item_id, label.task), [])
@@ -157,7 +162,7 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
                 if labelled.row not in file.locked:
                     raise _missing(workspace, file.path, labelled)
                 # the import left its row out: the rank item its answer would join was locked then
-                skipped.add(labelled.row)
+                skipped[labelled.row] = file.locked[labelled.row]
                 continue
             latest = records[-1]
             if (
@@ -180,7 +185,7 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
                     id=retraction_id,
                 )
             )
-        out.append(Withdrawal(file.path, retractions, already, len(skipped)))
+        out.append(Withdrawal(file.path, retractions, already, Counter(skipped.values())))
     return out
 
 
@@ -222,6 +227,6 @@ def _log_entry(plan: Withdrawal, file: FileLabels, options: ImportOptions) -> di
         "counts": {
             "withdrawn": len(plan.retractions),
             "withdrawn_already": plan.already,
-            "skipped_at_import": plan.skipped,
+            "skipped_at_import": plan.skipped.total(),
         },
     }

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -197,13 +197,21 @@ def _warn_unlogged(
     """What an import whose log line failed left (its rows stored), what the missing line costs, and the repair:
     the same import again stores nothing twice (``already_stored``) and writes the line (and rejects file)."""
     items = _labelled_items(loaded)
-    locked, ranked = counts["skipped_rank_locked"], len(items["rank"])
+    # the rows the workspace refused (`data.import_guard.REFUSED`): a --remove replays them while that stays so
+    stays = {"rank_locked": "their items stay locked"} | {
+        key[len("skipped_") :]: "the label that refused them stays stored"
+        for key in counts
+        if key.startswith("skipped_conflicting_stored_")
+    }
+    refused = sorted(reason for reason in stays if counts[f"skipped_{reason}"])
+    locked, ranked = sum(counts[f"skipped_{reason}"] for reason in refused), len(items["rank"])
     labelled = len(items["rate"] | items["kto"])  # answers
     unwritten = "its rejects file and its line" if loaded.rejects and rejects is None else "its line"
     if locked:
+        until = " and ".join(sorted({stays[reason] for reason in refused}))
         cost = (
-            f"`data import --remove` of it refuses the {locked} row(s) it left out as rank_locked, as labels "
-            "never stored, unless given --on-error skip while their items stay locked"
+            f"`data import --remove` of it refuses the {locked} row(s) it left out as {' or '.join(refused)}, as "
+            f"labels never stored, unless given --on-error skip while {until}"
         )
     else:
         cost = "`data import --remove` of it works all the same (it reads the file, not the log)"
@@ -275,16 +283,22 @@ def same_file(entry: dict, file: str, digest: str | None) -> bool:
 
 
 def logged_rejects(
-    workspace: Workspace, path: Path, options: ImportOptions, fmt: str, reason: str, digest: str | None
-) -> frozenset[int]:
-    """The rows of ``path`` (its content ``digest``) that an import of it left out for ``reason``, as the
+    workspace: Workspace,
+    path: Path,
+    options: ImportOptions,
+    fmt: str,
+    reasons: Collection[str],
+    digest: str | None,
+) -> dict[int, str]:
+    """The rows of ``path`` (its content ``digest``) that an import of it left out for one of ``reasons``, each with
+    its reason, as the
     workspace's import log and its rejects files list them: an import of the same file (`same_file`: the same
     content, from any path) that read it as ``options`` and format ``fmt`` do (the source its rows were given, the
     file's name without ``--source``, and the format they were read in, detected or given); none where nothing was
     logged (a missing log or rejects file, or a line that cannot be read, lists nothing)."""
     folder, file = workspace.path / LOG_DIR, str(Path(path).resolve())
     read_as = (options.source or Path(path).stem, fmt)
-    rows: set[int] = set()
+    rows: dict[int, str] = {}
     for entry in json_lines(folder / LOG_FILE):
         source = (
             entry.get("source") or (entry.get("options") or {}).get("source") or Path(file).stem
@@ -292,8 +306,12 @@ def logged_rejects(
         same = (source, entry.get("format")) == read_as
         if same_file(entry, file, digest) and same and isinstance(entry.get("rejects"), str):
             rejects = json_lines(folder / Path(entry["rejects"]).name)
-            rows |= {r["row"] for r in rejects if r.get("reason") == reason and isinstance(r.get("row"), int)}
-    return frozenset(rows)
+            rows |= {
+                r["row"]: r["reason"]
+                for r in rejects
+                if r.get("reason") in reasons and isinstance(r.get("row"), int)
+            }
+    return rows
 
 
 def ranked_by(workspace: str | Path, items: Iterable[str]) -> dict[str, str]:

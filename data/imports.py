@@ -33,7 +33,7 @@ from tqdm import tqdm
 from data.errors import PrefloopError, names_shown
 from data.import_columns import Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
-from data.import_guard import check_rank_items, skip_locked
+from data.import_guard import check_rank_items, skip_refused
 from data.import_preview import ImportPreview
 from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, read_records
@@ -147,17 +147,46 @@ def _file_format(rows: list[object], name: str) -> str:
 RowHook = Callable[[str, int, Example, list[object], list[Ranked] | None], None]
 
 
-def _prompts_of(rows: list[object], fmt: str, name: str, non_text: str) -> Iterator[list[Message]]:
-    """The prompt of each row that parses (parsed again by `check_file`): `Spellings.expect` reads the stored answers
-    of these only, not every stored answer."""
-    for row, raw in enumerate(rows):
+class _RowParses:
+    """Each row of a file parsed once (`parse_record`, in its own `RecordContext`): `Spellings.expect` reads the
+    prompt of every row that parses first (where the workspace holds prompts), then `check_file` checks each row
+    with the same parse, which it takes (`take`) so it is not held longer."""
+
+    def __init__(self, rows: list[object], fmt: str, name: str, non_text: str):
+        self.rows, self.fmt, self.name, self.non_text = rows, fmt, name, non_text
+        self.parsed: dict[int, tuple[RecordContext, Reading, Example | SchemaError]] = {}
+
+    def _parse(self, row: int, ctx: RecordContext) -> tuple[RecordContext, Reading, Example | SchemaError]:
+        reading = Reading(without_nulls(self.rows[row]))  # a null key is an absent one
         try:
+            return ctx, reading, parse_record(reading, self.fmt, ctx)
+        except SchemaError as exc:
+            return ctx, reading, exc
+
+    def prompts(self) -> Iterator[list[Message]]:
+        """The prompt of each row that parses: `Spellings.expect` reads the stored answers of these only, not every
+        stored answer."""
+        for row, raw in enumerate(self.rows):
             if not isinstance(raw, RecordError):
-                yield parse_record(
-                    Reading(without_nulls(raw)), fmt, RecordContext(name, row, non_text)
-                ).messages
-        except SchemaError:
-            continue  # refused by `check_file` in its turn
+                _, _, example = self.parsed[row] = self._parse(
+                    row, RecordContext(self.name, row, self.non_text)
+                )
+                if not isinstance(example, SchemaError):  # else `check_file` refuses the row in its turn
+                    yield example.messages
+
+    def take(self, row: int) -> tuple[RecordContext, Callable[[], tuple[Reading, Example]]]:
+        """Row ``row``'s context, and its parse (the row as read and its Example; its SchemaError raised), made
+        where `prompts` did not make it."""
+        made = self.parsed.pop(row, None)
+        ctx = made[0] if made else RecordContext(self.name, row, self.non_text)
+
+        def parse() -> tuple[Reading, Example]:
+            _, reading, example = made or self._parse(row, ctx)
+            if isinstance(example, SchemaError):
+                raise example
+            return reading, example
+
+        return ctx, parse
 
 
 @dataclass
@@ -258,12 +287,13 @@ def check_file(
     if fmt == "auto":
         fmt = _file_format(rows, name)
     gathered, spellings = _Gathered(Counter(records=len(rows))), spellings or Spellings()
-    spellings.expect(_prompts_of(rows, fmt, name, options.non_text))
+    parses = _RowParses(rows, fmt, name, options.non_text)
+    spellings.expect(parses.prompts())
     for row, raw in enumerate(tqdm(rows, desc=f"reading {path.name}", unit="rec", disable=None)):
-        ctx = RecordContext(name, row, options.non_text)
+        ctx, parse = parses.take(row)
         respelled = spellings.respelled
         try:
-            checked = checked_row(raw, refused.get(row), ctx, fmt, options, spellings, rank_rate)
+            checked = checked_row(raw, refused.get(row), ctx, parse, options, spellings, rank_rate)
         except SchemaError as exc:  # an unrated answer of a rated file is skipped whatever --on-error says
             if options.on_error == "fail" and getattr(exc, "reason", None) != UNRATED:
                 raise
@@ -292,15 +322,15 @@ def guard_files(
     workspace: Workspace, loaded: list[Loaded], options: ImportOptions, spellings: Spellings
 ) -> list[Loaded]:
     """The checked files (read with ``spellings``), together, against what the workspace holds, before anything is
-    written (`data.import_guard`): a row whose answer the rank guard refuses is left out with ``--on-error skip``,
-    counted ``rank_locked`` (its file checked again without it: the rows it repeated count as they then do), else
-    refused in one line."""
+    written (`data.import_guard`): a row whose label differs from a stored import's, or whose answer the rank guard
+    refuses, is left out with ``--on-error skip``, counted by reason (``conflicting_stored_*``, ``rank_locked``; its
+    file checked again without it: the rows it repeated count as they then do), else refused in one line."""
     if options.on_error == "skip":
 
         def recheck(path: Path, rows: Mapping[int, RecordError]) -> Loaded:
             return check_file(path, options, refused=rows, spellings=spellings)
 
-        loaded = skip_locked(workspace, loaded, recheck)
+        loaded = skip_refused(workspace, loaded, recheck)
     check_rank_items(workspace, loaded)
     return loaded
 

@@ -51,7 +51,7 @@ from data.errors import PrefloopError
 from data.gold import read_gold
 from data.intervals import clustered_wilson_interval
 from data.labeller_flags import side_preferences
-from data.lineage import same_model
+from data.lineage import answer_versions, same_model
 from data.provision import hub_id_of
 from data.selection import without_labellers
 
@@ -245,10 +245,13 @@ def workspace_board(
     workspace, by: str = PEOPLE, samples: int = BOOTSTRAP, seed: int = 0, excluded: Sequence[str] = ()
 ) -> Board:
     """`leaderboard` over a workspace's tables, each read once, children first (labels, pairs, completions,
-    models) so every vote's pair, completions and models are in the snapshot; the labels of the ``excluded``
+    models) so every vote's pair, completions and models are in the snapshot (an answer a folder wrote before its
+    newest training is its earlier version's, `data.lineage.answer_versions`); the labels of the ``excluded``
     labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's). A people's board
     carries the `side_preferences` of the same labels and pairs. ``by``: as `stored_machine_name` finds it."""
     tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
+    # answers a folder wrote before it was trained again are its earlier training's (`answer_versions`)
+    tables["completions"]["model"] = answer_versions(tables["completions"], tables["models"])
     by = stored_machine_name(by, tables["labels"]["annotator"].dropna().astype(str).unique())
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()

@@ -17,7 +17,7 @@ from data.records import ModelRecord
 from data.workspace import Workspace, WorkspaceError
 
 NEWEST = (
-    "newest"  # model name meaning "the newest model in the workspace manifest" (a policy, not a reward model)
+    "newest"  # model name meaning the manifest's most recent training, else its newest base (`newest_model`)
 )
 REWARD_MODEL = (
     "rm"  # the manifest method of reward models (`train --method rm`); `rm` also names the newest one
@@ -50,9 +50,13 @@ def _entry(row) -> ModelEntry:
 
 
 def newest_model(workspace: Workspace) -> ModelEntry:
-    """The most recently registered policy (what the next round samples from and trains); reward models never."""
+    """The most recently trained policy (what the next round samples from and trains), or, where none was trained,
+    the most recently registered base; reward models never. A base registered after a training (a folder `train
+    score --model` or the SPIN loop met first) does not become the newest: the loop goes on from its training."""
     models = workspace.frame("models")
     models = models[models["method"] != REWARD_MODEL]
+    if (models["method"] != "base").any():
+        models = models[models["method"] != "base"]
     if not len(models):
         raise WorkspaceError(
             f"{workspace.path}: the manifest has no models yet (`python -m train` registers them)"
@@ -153,6 +157,47 @@ def same_model(a: str | Path, b: str | Path) -> bool:
         return True
     hub = hub_id_of(a)
     return hub is not None and hub == hub_id_of(b) and hub in (a, b)
+
+
+def _trainings(models: pd.DataFrame, paths: set[str]) -> pd.DataFrame:
+    """The manifest entries of ``paths`` that a training wrote (not `base`: a trained model is registered once its
+    folder is written), oldest first."""
+    trained = models[(models["method"] != "base") & models["path"].isin(paths)]
+    return trained.sort_values(["created_at", "id"], kind="stable")
+
+
+def stale_answers(completions: pd.DataFrame, models: pd.DataFrame) -> pd.Series:
+    """Which ``completions`` a trained model folder wrote before its newest training: the folder was trained again
+    since (`train --overwrite`, or removed and trained again), so they are the old weights' answers, not its own."""
+    newest = _trainings(models, set(completions["model"])).groupby("path")["created_at"].max()
+    if not len(newest):
+        return pd.Series(False, index=completions.index, dtype=bool)
+    trained = completions["model"].map(newest)
+    return (trained.notna() & (completions["created_at"] < trained)).astype(bool)
+
+
+def answer_versions(completions: pd.DataFrame, models: pd.DataFrame) -> pd.Series:
+    """Each completion's model label, where it is a `stale_answers` one the manifest id of the training of its
+    folder that wrote it (the newest registered before it), or ``FOLDER (before <its first training's id>)`` if the
+    folder wrote it before any: the leaderboard's row of the weights that answered, not of the folder's newest."""
+    labels = completions["model"].astype(object).copy()
+    stale = stale_answers(completions, models)
+    if not stale.any():
+        return labels
+    answers = completions.loc[stale, ["model", "created_at"]].reset_index().sort_values("created_at")
+    entries = models[models["path"].isin(set(answers["model"]))].sort_values(
+        ["created_at", "id"], kind="stable"
+    )
+    versions = pd.merge_asof(
+        answers,
+        entries[["path", "created_at", "id"]].rename(columns={"path": "model"}),
+        on="created_at",
+        by="model",
+    )  # the newest entry of the folder registered at or before each answer
+    first = _trainings(entries, set(answers["model"])).groupby("path")["id"].first()
+    unknown = versions["model"] + " (before " + versions["model"].map(first).str[:8] + ")"
+    labels.loc[versions["index"].to_numpy()] = versions["id"].fillna(unknown).to_numpy()
+    return labels
 
 
 def find_model(workspace: Workspace, path: str | Path) -> ModelEntry | None:

@@ -219,22 +219,38 @@ class _BelowError(logging.Filter):
         return record.levelno >= logging.ERROR
 
 
-def load_pretrained(load: Callable[..., Any], folder: str | Path, new: tuple[str, ...] = (), **kwargs) -> Any:
-    """``load(folder, **kwargs)`` (a transformers ``from_pretrained``) with its load report kept off the terminal
-    (the multi-line table it logs ran ahead of our one error line), the weights then checked against the config
-    (`check_weights_fit`; ``new``: the starts of the weights a new head adds, which no checkpoint holds)."""
+def _no_bar(factory: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    return factory(*args, **{**kwargs, "disable": True})
+
+
+@contextmanager
+def _quiet_load():
+    """transformers' load report kept to its errors, and its "Loading weights" progress bar (one on every load, a
+    line of its own in a job's log, however small the model) off, for the load alone: the hook, unlike
+    ``disable_progress_bar``, leaves the hub's download bars and any caller's setting as they were."""
     from transformers.utils import logging as hf_logging
 
     report = hf_logging.get_logger("transformers.modeling_utils")  # where from_pretrained logs its report
     # a filter, not a level: this transformers checks the logger's level to decide to log something else
     quiet = _BelowError()
     report.addFilter(quiet)
+    previous = hf_logging.set_tqdm_hook(_no_bar)
     try:
+        yield
+    finally:
+        hf_logging.set_tqdm_hook(previous)
+        report.removeFilter(quiet)
+
+
+def load_pretrained(load: Callable[..., Any], folder: str | Path, new: tuple[str, ...] = (), **kwargs) -> Any:
+    """``load(folder, **kwargs)`` (a transformers ``from_pretrained``) with its load report and progress bar kept
+    off the terminal (`_quiet_load`: the multi-line table it logs ran ahead of our one error line), the weights then
+    checked against the config (`check_weights_fit`; ``new``: the starts of the weights a new head adds, which no
+    checkpoint holds). Every model load of ours goes through it, train's reloads of folders it saved included."""
+    with _quiet_load():
         # ignore_mismatched_sizes: transformers refuses a wrong shape only after its report; told so, it loads
         # and tells us (output_loading_info), and `check_weights_fit` refuses it in one line
         model, info = load(folder, ignore_mismatched_sizes=True, output_loading_info=True, **kwargs)
-    finally:
-        report.removeFilter(quiet)
     check_weights_fit(folder, info, new)
     return model
 

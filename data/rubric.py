@@ -20,7 +20,15 @@ from pathlib import Path
 import yaml
 
 from data.errors import PrefloopError, shown
-from data.import_records import TOO_DEEP, DuplicateKey, LongNumber, TooDeep, strict_json, strict_yaml
+from data.import_records import (
+    TOO_DEEP,
+    DuplicateKey,
+    LongNumber,
+    TooDeep,
+    strict_json,
+    strict_yaml,
+    yaml_error,
+)
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parents[1] / "configs" / "rubrics" / "helpsteer2.yaml"
 MAX_VALUES = 10  # one digit key per value
@@ -214,12 +222,8 @@ def load_rubric(path: Path | str | None = None) -> Rubric:
         raise RubricError(f"{path}: cannot read the rubric ({exc})") from None
     except UnicodeDecodeError as exc:
         raise RubricError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except yaml.MarkedYAMLError as exc:  # its text is lines quoting the file: the line and the problem
-        mark = exc.problem_mark or exc.context_mark
-        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise RubricError(f"{path}: not YAML ({at}{exc.problem or exc.context})") from None
-    except yaml.YAMLError as exc:
-        raise RubricError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+    except yaml.YAMLError as exc:  # as a config's: a key twice is no YAML syntax error
+        raise RubricError(yaml_error(path, exc, "cannot read the rubric")) from None
     except LongNumber as exc:  # PyYAML's int() refused it with a bare ValueError
         raise RubricError(f"{path}{f', field {exc.field!r}' if exc.field else ''}: {exc}") from None
     return rubric_from_dict(values, str(path), path.stem)

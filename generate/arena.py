@@ -50,6 +50,7 @@ from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
     PromptRow,
     as_completions,
+    model_answers,
     prompt_ids,
     run_chunks,
     same_params,
@@ -62,7 +63,7 @@ def arena_completions(
     workspace: Workspace, label: str, round: int, params: SamplingParams, prompts: set[str]
 ):
     """The completions ``label`` wrote in ``round`` with ``params`` for ``prompts`` (a DataFrame)."""
-    completions = workspace.frame("completions")
+    completions = model_answers(workspace)
     mine = completions[(completions["round"] == round) & completions["prompt_id"].isin(prompts)]
     # a hub model's answers under its id or its snapshot folder (`same_model`): a workspace may hold either; asked
     # once a name, not once an answer (each asking may look for a folder on disk)

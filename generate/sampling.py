@@ -22,6 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from data.errors import PrefloopError
+from data.lineage import stale_answers
 from data.records import Completion, content_id, has_gold
 from data.workspace import Workspace
 from generate.context import TOO_LONG, fitting
@@ -72,9 +73,17 @@ def sampled_by(completions: pd.DataFrame, model: str, round: int) -> pd.Series:
     )
 
 
+def model_answers(workspace: Workspace) -> pd.DataFrame:
+    """The completions table less the answers a trained folder wrote before its newest training
+    (`data.lineage.stale_answers`): a folder trained again (`train --overwrite`, or removed and trained again)
+    answers afresh, its old weights' answers are neither kept nor paired again as its own."""
+    completions = workspace.frame("completions")
+    return completions[~stale_answers(completions, workspace.frame("models"))]
+
+
 def _answered(workspace: Workspace, model: str, round: int) -> set[str]:
     """The prompts ``model`` has answered in ``round`` (`sampled_by`)."""
-    completions = workspace.frame("completions")
+    completions = model_answers(workspace)
     return set(completions.loc[sampled_by(completions, model, round), "prompt_id"])
 
 
@@ -136,7 +145,7 @@ def job_prompts(
 def answers_by_prompt(workspace: Workspace, model: str, round: int, ids: Collection[str]) -> dict[str, list]:
     """The answers (completion rows, oldest first) ``model`` gave in ``round`` to each of the prompts ``ids`` it
     answered there (a gold answer stored as a SPIN pair's side is none)."""
-    completions = workspace.frame("completions")
+    completions = model_answers(workspace)
     mine = completions[
         sampled_by(completions, model, round) & completions["prompt_id"].isin(set(ids))
     ].sort_values(["created_at", "id"], kind="stable")

@@ -171,7 +171,37 @@ BAD_INPUTS = [
     ("nested-texts.jsonl", jsonl({"prompt": "q", "completions": [["a", "b"], "c", "d"], "ranking": "1>2>3"}), [],
      ", row 0, field 'completions[0]': a list of 2 items that are not all messages: which is the answer is a guess "
      "(give its text, or a message list ending on it)"),
+    # a README walk: an answer or prompt of invisible characters only (a zero-width space, a BOM, a word joiner)
+    # passed `str.strip` and was stored as text a labeller sees as empty
+    ("zero-width.jsonl", jsonl(GOOD, {"prompt": "q2", "chosen": "\u200b", "rejected": "no"}), [],
+     ", row 1, field 'chosen': the answer is empty"),
+    ("zero-width-prompt.jsonl", jsonl({"prompt": " \ufeff\u2060", "chosen": "a", "rejected": "b"}), [],
+     ", row 0, field 'prompt': the prompt's last message has no text"),
+    ("zero-width-turn.jsonl",
+     jsonl({"messages": [{"role": "user", "content": "\u200b"}, {"role": "assistant", "content": "a"},
+                         {"role": "user", "content": "q"}], "chosen": "x", "rejected": "y"}), [],
+     ", row 0, field 'messages': message 0 (user) has no text"),
+    # a README walk: a candidate's model that is no text was named as the answer ('completions[0]': expected text),
+    # and one holding a newline was stored as a model name, breaking every line that names it
+    ("model-int.jsonl", jsonl({"prompt": "q", "completions": [{"text": "a", "model": 5}, "b"]}), [],
+     ", row 0, field 'completions[0].model': expected text, got int"),
+    ("model-newline.jsonl", jsonl({"prompt": "q", "completions": ["a", {"text": "b", "model": "x\ny"}]}), [],
+     ", row 0, field 'completions[1].model': model name 'x\\ny' holds a control character ('\\n')"),
 ]  # fmt: skip
+
+
+def test_a_blank_model_name_is_the_source_s(ws, tmp_path):
+    """A candidate's blank `model` ("  ") is none, as "" is: its answer takes the source's name (it was stored as
+    a model named "  ")."""
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "blank-model.jsonl"
+    path.write_bytes(
+        jsonl({"prompt": "q9", "completions": [{"text": "a", "model": "  "}, {"text": "b", "model": ""}]})
+    )
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    models = {row["text"]: row["model"] for row in pq.read_table(ws / "completions").to_pylist()}
+    assert (models["a"], models["b"]) == ("blank-model", "blank-model")
 
 
 @pytest.mark.parametrize(("name", "content", "extra", "message"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
@@ -462,3 +492,23 @@ def test_the_summary_names_a_file_with_a_newline_in_its_name_on_one_line(ws, tmp
     assert main(["import", "-w", str(ws), str(odd)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"imported {tmp_path}/x\\ny.jsonl (prompt): ") and out.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "extra", "message"),
+    [
+        ("", [], "--source '': a source needs a name; give one or leave the option out"),
+        ("  ", [], "--source '  ': a source needs a name; give one or leave the option out"),
+        ("a\nb", [], "--source 'a\\nb': holds a control character ('\\n')"),
+        ("", ["--remove"], "--source '': a source needs a name; give one or leave the option out"),
+    ],
+    ids=["empty", "blank", "newline", "empty-remove"],
+)
+def test_a_source_without_a_name_or_with_a_newline_is_refused(ws, tmp_path, capsys, source, extra, message):
+    """A README walk: `--source ''` was taken as no --source (the file's name) without a word, and `--source
+    $'a\\nb'` stored a model name holding a newline (its copy warning came out as two lines)."""
+    path = tmp_path / "good.jsonl"
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), "--source", source, *extra, str(path)]) == 2
+    assert error_lines(capsys) == [f"error: {message}"]
+    assert digest(ws) == before

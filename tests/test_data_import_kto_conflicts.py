@@ -56,6 +56,9 @@ def test_a_kto_tag_names_its_field_and_identical_rows_or_a_rating_beside_are_no_
     assert sorted(r["task"] for r in imported(Workspace(tmp_path / "ws"))) == ["kto", "rate"]  # one KTO label
 
 
+SKIPPED_ALL = ": no importable records: all 1 skipped; the first, row 0, field 'label'"
+
+
 def test_files_of_one_import_or_a_stored_import_that_label_an_answer_otherwise_are_refused(tmp_path, capsys):
     for folder in ("a", "b", "c"):  # one file name: one source, so one answer
         (tmp_path / folder).mkdir()
@@ -72,11 +75,11 @@ def test_files_of_one_import_or_a_stored_import_that_label_an_answer_otherwise_a
 
     assert import_(tmp_path / "ws", first) == 0
     before = digest(tmp_path / "ws")
-    for skip in ([], ["--on-error", "skip"]):  # as a stored rating: refused whatever --on-error says
-        capsys.readouterr()
+    for skip, where in (([], ", row 0, field 'label'"), (["--on-error", "skip"], SKIPPED_ALL)):
+        capsys.readouterr()  # skipped with --on-error skip, as a stored rating's: its only row, so none is left
         assert import_(tmp_path / "ws", second, *skip) == 2
         assert capsys.readouterr().err == (
-            f"error: {second}, row 0, field 'label': answer {answer_id('Two plus two?', '4', 'kto')} already holds "
+            f"error: {second}{where}: answer {answer_id('Two plus two?', '4', 'kto')} already holds "
             f"an imported KTO label (desirable), and this row's differs: {REMEDY} (`data import --remove {first}`)\n"
         )
         assert digest(tmp_path / "ws") == before

@@ -11,6 +11,7 @@ from data.__main__ import main
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_import_columns import RUBRIC, summary
+from tests.test_data_import_rank_rate import rating
 
 
 def test_data_gold_names_the_columns_its_file_did_not_read(tmp_path, capsys):
@@ -75,3 +76,108 @@ def test_a_users_split_column_is_named_not_taken_for_the_split(tmp_path, capsys)
         "(--split or --test-fraction sets it))"
     )
     assert [p["split"] for p in Workspace(tmp_path / "ws2").read("prompts").to_pylist()] == ["test"]
+
+
+def test_keys_of_answer_objects_and_messages_not_read_are_named_by_their_field(tmp_path, capsys):
+    """Raw UltraFeedback's `annotations` beside an answer's text, and a message's `tool_calls`, were dropped
+    without a word: the answer or message was read, and so counted its column. Each is named as a column is
+    (`completions[].annotations`), and an empty one (`"tool_calls": []`) gives nothing to name."""
+    ultrafeedback = {
+        "prompt": "Hi?",
+        "completions": [
+            {"text": "Hello!", "model": "a", "annotations": {"honesty": {"Rating": "4"}}},
+            {"text": "Go away.", "model": "b", "principle": "helpfulness", "annotations": {}},
+        ],
+    }
+    messages = [
+        {"role": "user", "content": "Q?", "tool_calls": [{"id": "call_1"}]},
+        {"role": "assistant", "content": "A.", "tool_calls": []},
+    ]
+    rows = [
+        ultrafeedback,
+        {"messages": messages},
+        {"prompt": "Pick?", "chosen": {"role": "assistant", "content": "x", "name": "bot"}, "rejected": "y"},
+        {
+            "prompt": "Last?",
+            "chosen": [{"role": "assistant", "content": "x", "refusal": "no"}],
+            "rejected": "y",
+        },
+    ]
+    for index, row in enumerate(rows):
+        assert (
+            main(["import", "-w", str(tmp_path / f"ws{index}"), str(write(tmp_path / f"{index}.jsonl", row))])
+            == 0
+        )
+    assert [line.rsplit("; ", 1)[-1] for line in capsys.readouterr().out.splitlines()] == [
+        "columns not read: completions[].annotations, completions[].principle",
+        "columns not read: messages[].tool_calls",
+        "columns not read: chosen.name",
+        "columns not read: chosen[].refusal",
+    ]
+
+
+def test_the_keys_an_answer_object_gives_that_are_read_are_not_named(tmp_path, capsys):
+    row = {
+        "prompt": "Rate?",
+        "completions": [
+            {"content": "a", "model": "m", "ratings": rating(4)},
+            {"value": "b", "ratings": rating(1)},
+        ],
+    }
+    conversations = [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Hello."}]
+    rows = [row, {"conversations": conversations}]
+    for index, given in enumerate(rows):
+        path = write(tmp_path / f"{index}.jsonl", given)
+        assert main(["import", "-w", str(tmp_path / f"ws{index}"), str(path)]) == 0, capsys.readouterr().err
+    assert "columns not read" not in capsys.readouterr().out
+
+
+def test_of_an_output_and_a_completion_the_completion_is_read_the_output_named(tmp_path, capsys):
+    path = write(
+        tmp_path / "rows.jsonl", {"prompt": "Two answers?", "output": "second", "completion": "first"}
+    )
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    assert summary(capsys).endswith("records 1; columns not read: output")
+    assert [p["gold"] for p in Workspace(tmp_path / "ws").read("prompts").to_pylist()] == ["first"]
+
+
+def test_a_ratings_export_imports_back_as_ratings_its_rubric_column_named_not_read(tmp_path, capsys):
+    """A rating's rubric is the one `--rubric` gives the import (no row chooses its own): the export's `rubric`
+    column is named among the columns not read, as are its ids and `raters`, not dropped without a word."""
+    rated = write(tmp_path / "rated.jsonl", {"prompt": "Say hi.", "response": "Hello!", "ratings": rating(3)})
+    assert main(["import", "-w", str(tmp_path / "ws"), str(rated)]) == 0
+    export = tmp_path / "ratings.parquet"
+    assert main(["export", "-w", str(tmp_path / "ws"), "--format", "ratings", "--out", str(export)]) == 0
+    capsys.readouterr()
+    assert main(["import", "-w", str(tmp_path / "back"), str(export)]) == 0
+    assert summary(capsys).endswith("columns not read: completion_id, prompt_id, round, raters, rubric")
+    labels = [
+        (r["task"], r["ratings"], r["rubric"])
+        for r in Workspace(tmp_path / "back").read("labels").to_pylist()
+    ]
+    [stored] = [
+        (r["task"], r["ratings"], r["rubric"]) for r in Workspace(tmp_path / "ws").read("labels").to_pylist()
+    ]
+    assert labels == [stored]
+
+
+def test_a_split_flag_for_datasets_folders_alone_is_refused(tmp_path, capsys):
+    """A README walk: `--split test` or `--test-fraction` on a datasets folder of splits did nothing (its rows keep
+    their split's) without a word; beside a file that reads the flag it is taken, for that file."""
+    folder = tmp_path / "folder"
+    row = {"prompt": "Folder?", "chosen": "yes", "rejected": "no"}
+    datasets.DatasetDict({"train": datasets.Dataset.from_list([row])}).save_to_disk(str(folder))
+    capsys.readouterr()  # datasets' progress bars
+    ws = tmp_path / "ws"
+    for flag in (["--split", "test"], ["--test-fraction", "0.5"]):
+        assert main(["import", "-w", str(ws), str(folder), *flag]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [
+            f"error: {flag[0]} does not go with {folder}: a datasets folder's rows keep their split's (test where "
+            "a word of its name is test, testing, validation, valid, val, eval, evaluation, dev, held-out; else train); leave it out"
+        ]
+        assert not ws.exists()
+    other = write(tmp_path / "rows.jsonl", {"prompt": "File?", "chosen": "yes", "rejected": "no"})
+    assert main(["import", "-w", str(ws), str(folder), str(other), "--split", "test"]) == 0
+    splits = {p["messages"][0]["content"]: p["split"] for p in Workspace(ws).read("prompts").to_pylist()}
+    assert splits == {"Folder?": "train", "File?": "test"}

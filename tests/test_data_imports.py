@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from data import import_write
+from data import import_formats, import_write
 from data.__main__ import main
 from data.export import to_dpo, to_kto, to_sft
 from data.imports import import_file, load_file
@@ -283,6 +283,7 @@ def test_a_datasets_folders_held_out_split_is_test_whatever_its_suffix(tmp_path)
     import datasets
 
     names = ("train_prefs", "test_prefs", "validation", "eval-2", "train_sft", "pretest", "dev", "devil")
+    names += ("testing", "evaluation", "val", "held_out", "heldout", "withheld")
     folder = tmp_path / "dsdir"
     datasets.DatasetDict(
         {
@@ -303,6 +304,12 @@ def test_a_datasets_folders_held_out_split_is_test_whatever_its_suffix(tmp_path)
         "pretest": "train",
         "dev": "test",  # GLUE's held-out name
         "devil": "train",
+        "testing": "test",
+        "evaluation": "test",
+        "val": "test",
+        "held_out": "test",
+        "heldout": "test",
+        "withheld": "train",
     }
 
 
@@ -412,3 +419,20 @@ def test_a_warning_of_a_file_with_a_newline_in_its_name_is_one_line(tmp_path, ca
         "(chosen and rejected swapped; opposite_rows 1): both are stored, each its own pair and label, as the file "
         "gives them, so an export and train take both"
     ]
+
+
+def test_each_row_is_parsed_once_where_the_workspace_holds_prompts(tmp_path, monkeypatch):
+    """Where the workspace holds prompts, the rows' prompts are read first (to read the stored spellings of those
+    prompts only); each row was parsed then and again when checked."""
+    ws = Workspace.init(tmp_path / "ws")
+    rows = [{"prompt": f"Q{i}?", "chosen": "a", "rejected": "b"} for i in range(3)]
+    path = tmp_path / "prefs.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    import_file(ws, path)  # the workspace holds the file's prompts
+    parsed = []
+    parse_prompt = import_formats.PARSERS["prompt"]
+    monkeypatch.setitem(
+        import_formats.PARSERS, "prompt", lambda r, ctx: parsed.append(ctx.row) or parse_prompt(r, ctx)
+    )
+    import_file(ws, path, source="again")
+    assert parsed == [0, 1, 2]

@@ -86,7 +86,8 @@ def test_a_key_twice_in_a_rubric_or_config_file_is_one_line_naming_its_line(tmp_
     with pytest.raises(RubricError) as caught:
         load_rubric(path)
     assert str(caught.value) == (
-        f"{path}: not YAML (line 3, column 5: key 'name' appears twice in one mapping: which to keep is a guess)"
+        f"{path}, line 3, column 5: cannot read the rubric (key 'name' appears twice in one mapping: which to keep "
+        "is a guess)"
     )
     config = tmp_path / "run.yaml"
     config.write_text("method: dpo\nbeta: 0.1\nmethod: kto\n")
@@ -105,7 +106,7 @@ def test_a_key_twice_in_a_rubric_or_config_file_is_one_line_naming_its_line(tmp_
 def test_rubric_file_errors_are_one_line(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("aspects: [\n")
-    with pytest.raises(RubricError, match=r"r.yaml: not YAML"):
+    with pytest.raises(RubricError, match=r"r.yaml, line 2, column 1: cannot read the rubric \(expected"):
         load_rubric(path)
     with pytest.raises(RubricError, match=r"nothing.yaml: cannot read the rubric"):
         load_rubric(tmp_path / "nothing.yaml")

@@ -54,6 +54,20 @@ def test_two_processes_train_save_register_and_share_the_reference_cache(tmp_pat
     assert len(ws.frame("reflogps")) == 8
 
 
+def test_two_processes_evaluate_the_reward_model_they_saved(tmp_path, tiny_model_dir):
+    """A multi-process run evaluates the copy it reloads from OUT once saved: that reload was a causal LM's even for
+    --method rm (its score head left out, a new random LM head scoring each held-out answer with a row of
+    logits, and the run failed on them). It is the method's own load now, with the weights-fit check."""
+    ws = build_workspace(tmp_path / "ws", count=8)
+    run = launch(ws, tiny_model_dir, tmp_path / "rm", "--method", "rm")
+    assert run.returncode == 0, run.stderr[-3000:]
+    held_out = json.loads((tmp_path / "rm" / "held_out.json").read_text())
+    scores = held_out["after"]["chosen"] + held_out["after"]["rejected"]
+    assert len(scores) == 8 and all(isinstance(score, float) for score in scores)
+    (trained,) = ws.frame("models").query("method == 'rm'")["metrics"]
+    assert 0 <= json.loads(trained)["rm_accuracy"] <= 1
+
+
 @pytest.mark.parametrize("name", ["ddp.yaml", "zero2.yaml", "zero3.yaml", "fsdp.yaml"])
 def test_accelerate_configs_parse(name):
     from accelerate.commands.config.config_args import load_config_from_file

@@ -93,6 +93,12 @@ def test_rating_options_are_refused_where_they_do_not_apply(tmp_path, tiny_model
     assert "error: --rm-from-ratings trains on ratings, not on the pairs table: --rounds does not apply" in (
         capsys.readouterr().err
     )
+    # given at its default, --rank-pairs did nothing and was taken without a word
+    assert main([*base, "--method", "rm", "--rm-from-ratings", "helpfulness", "--rank-pairs", "all"]) == 2
+    assert (
+        "error: --rm-from-ratings trains on ratings, not on the pairs table: --rank-pairs does not apply"
+        in (capsys.readouterr().err)
+    )
     assert (
         main([*base, "--method", "rm", "--rm-from-ratings", "helpfulness", "--aggregate", "dawid-skene"]) == 2
     )
@@ -130,6 +136,19 @@ def test_rating_options_are_refused_where_they_do_not_apply(tmp_path, tiny_model
         (
             ["--rank-pairs", "adjacent"],
             "--method kto trains on labelled completions, not on the pairs table: --rank-pairs does not apply",
+        ),
+        (  # given at its default it did nothing and was taken without a word (the check compared with it)
+            ["--rank-pairs", "all"],
+            "--method kto trains on labelled completions, not on the pairs table: --rank-pairs does not apply",
+        ),
+        (
+            ["--kto-from", "helpfulness>=3", "--rank-pairs", "all"],
+            "--kto-from trains on ratings, not on the pairs table: --rank-pairs does not apply",
+        ),
+        (
+            ["--kto-from", "helpfulness>=3", "--aggregate", "majority"],
+            "--kto-from uses each answer's mean rating over its raters: --aggregate majority does not apply "
+            "(it aggregates pairwise and KTO labels)",
         ),
     ],
 )

@@ -195,6 +195,10 @@ def test_nothing_to_train_on_is_one_line(tmp_path, tiny_model_dir, capsys, gold,
         (["--method", "sft", "--kinds", "edit"], "--kinds does not apply to --method sft"),
         (["--method", "sft", "--rounds", "1"], "--rounds does not apply to --method sft"),
         (["--method", "sft", "--beta", "0.5"], "--beta does not apply to --method sft"),
+        # given at their default, they did nothing and were taken without a word (the check compared with it)
+        (["--method", "sft", "--rank-pairs", "all"], "--rank-pairs does not apply to --method sft"),
+        (["--method", "sft", "--beta", "0.1"], "--beta does not apply to --method sft"),
+        (["--method", "sft", "--aggregate", "majority"], "--aggregate does not apply to --method sft"),
         (
             ["--method", "sft", "--sft-from", "gold,typo"],
             "--sft-from typo: expected one or both of gold, edits",

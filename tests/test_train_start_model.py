@@ -187,3 +187,24 @@ def test_score_says_how_many_pairs_its_limit_left(tmp_path, tiny_model_dir, caps
     assert capsys.readouterr().out.endswith("scored 3 of 3 pairs; 2 left by --limit\n")
     assert main([*argv, "--limit", "3"]) == 0
     assert capsys.readouterr().out.endswith("scored 2 of 2 pairs; 3 scored before, kept\n")
+
+
+def test_a_saved_model_refused_as_it_reloads_is_one_line(tmp_path, tiny_model_dir, capfd, monkeypatch):
+    """A run killed after saving its model reloads that folder on --resume, to evaluate and report it. The reload
+    was a plain from_pretrained: a folder whose config declares a layer its weights lack loaded with that layer
+    random, and was reported and registered as the trained model. It is checked as the start model is: one line,
+    nothing registered; and neither load draws transformers' progress bar."""
+    ws = build_workspace(tmp_path / "ws", count=4)
+    out = tmp_path / "out"
+    killed_at(monkeypatch, "train.once.write_held_out", options(ws, tiny_model_dir, out))
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps(config | {"num_hidden_layers": 3}))
+    capfd.readouterr()
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 2
+    err = capfd.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: {out}: its weights do not match its config.json (9 missing, e.g. "
+        "model.layers.2.input_layernorm.weight); refused, as transformers would re-initialise them at random"
+    ]
+    assert "Loading weights" not in err
+    assert list(ws.frame("models")["method"]) == ["base"] and not (out / "metrics.json").exists()

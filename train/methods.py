@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from data.aggregate import MAJORITY
 from data.errors import PrefloopError
 from data.ratings import parse_rule
 from train.builders import (
@@ -134,22 +133,52 @@ def _check_rdpo(options: TrainOptions) -> None:
         )
 
 
-def _refuse_pair_table(options: TrainOptions, source: str) -> None:
-    """``--kinds``, ``--rounds`` and ``--rank-pairs`` choose rows of the pairs table: refused where a run reads none."""
-    given = [f"--{n.replace('_', '-')}" for n in ("kinds", "rounds") if getattr(options, n)]
-    given += ["--rank-pairs"] if options.rank_pairs != "all" else []
-    if given:
+# The options that choose rows of the pairs table, and the general options only pairwise (or reference-anchored)
+# methods read: set for SFT, an error (--eval-steps: check_options refuses it for every method outside the DPO family).
+PAIR_TABLE = ("kinds", "rounds", "rank_pairs")
+PAIR_SETTINGS = (*PAIR_TABLE, "aggregate", "beta")
+
+
+def settings_off_default(options: TrainOptions) -> set[str]:
+    """The `PAIR_SETTINGS` not at their default: what a run started from code (no command line) set."""
+    defaults = {f.name: f.default for f in fields(options)}
+    return {name for name in PAIR_SETTINGS if getattr(options, name) != defaults[name]}
+
+
+def _rows_source(options: TrainOptions) -> str | None:
+    """What the run trains on where it reads no pairs table (how the refusal of its options starts), else None."""
+    if options.kto_from:
+        return "--kto-from trains on ratings"
+    if options.method == "kto":
+        return "--method kto trains on labelled completions"
+    return "--rm-from-ratings trains on ratings" if options.rm_from_ratings else None
+
+
+def refuse_unread(options: TrainOptions, given: Collection[str]) -> None:
+    """Refuse the `PAIR_SETTINGS` in ``given`` that the run reads nowhere: every one for SFT, the pairs table's
+    (`PAIR_TABLE`) where the rows are labelled completions or ratings, --aggregate where they are ratings (each
+    answer's mean rating). ``given``: the options named on the command line (by flag or config file, even at their
+    default: `train.options.check_given`), else `settings_off_default`."""
+    flags = {name: f"--{name.replace('_', '-')}" for name in PAIR_SETTINGS}
+    if options.method == "sft":
+        unread = next((name for name in PAIR_SETTINGS if name in given), None)
+        if unread:
+            raise PrefloopError(
+                f"{flags[unread]} does not apply to --method sft (it trains on gold answers and edits, not on "
+                "labelled pairs; --sft-from chooses which)"
+            )
+        return
+    source = _rows_source(options)
+    table = [flags[name] for name in PAIR_TABLE if name in given]
+    if source and table:
         raise PrefloopError(
-            f"{source}, not on the pairs table: {' and '.join(given)} "
-            f"{'do' if len(given) > 1 else 'does'} not apply"
+            f"{source}, not on the pairs table: {' and '.join(table)} {'do' if len(table) > 1 else 'does'} "
+            "not apply"
         )
-
-
-def _refuse_aggregate_on_ratings(options: TrainOptions, flag: str) -> None:
-    """Ratings become rows by each answer's mean over its raters; --aggregate decides pairwise and KTO verdicts."""
-    if options.aggregate != MAJORITY:
+    ratings = "--kto-from" if options.kto_from else "--rm-from-ratings" if options.rm_from_ratings else None
+    if ratings and "aggregate" in given:  # --aggregate decides pairwise and KTO verdicts
         raise PrefloopError(
-            f"{flag} uses each answer's mean rating over its raters: --aggregate {options.aggregate} does not "
+            f"{ratings} uses each answer's mean rating over its raters: --aggregate {options.aggregate} does not "
             "apply (it aggregates pairwise and KTO labels)"
         )
 
@@ -157,11 +186,7 @@ def _refuse_aggregate_on_ratings(options: TrainOptions, flag: str) -> None:
 def _check_kto(options: TrainOptions) -> None:
     if options.kto_from is not None:
         parse_rule(options.kto_from)
-        _refuse_aggregate_on_ratings(options, "--kto-from")
-    _refuse_pair_table(
-        options,
-        "--kto-from trains on ratings" if options.kto_from else "--method kto trains on labelled completions",
-    )
+    refuse_unread(options, settings_off_default(options))
     if options.batch_size < 2:
         raise PrefloopError(
             "--method kto needs --batch-size >= 2 (its KL estimate uses the batch's other rows)"
@@ -180,27 +205,14 @@ def _check_rm(options: TrainOptions) -> None:
         raise PrefloopError(
             f"--method rm --agreement {options.agreement}: a reward model takes --agreement weight"
         )
-    if options.rm_from_ratings is not None:
-        _refuse_pair_table(options, "--rm-from-ratings trains on ratings")
-        _refuse_aggregate_on_ratings(options, "--rm-from-ratings")
+    refuse_unread(options, settings_off_default(options))
     if options.rm_margin not in RM_MARGINS:
         raise PrefloopError(f"--rm-margin {options.rm_margin!r}: expected one of {', '.join(RM_MARGINS)}")
 
 
-# General options that only pairwise (or reference-anchored) methods read: set for SFT, an error (--eval-steps:
-# check_options refuses it for every method outside the DPO family).
-PAIR_SETTINGS = ("kinds", "rounds", "rank_pairs", "aggregate", "beta")
-
-
 def _check_sft(options: TrainOptions) -> None:
     check_sft_sources(options.sft_from)
-    defaults = {f.name: f.default for f in fields(options)}
-    for name in PAIR_SETTINGS:
-        if getattr(options, name) != defaults[name]:
-            raise PrefloopError(
-                f"--{name.replace('_', '-')} does not apply to --method sft (it trains on gold answers and edits, "
-                "not on labelled pairs; --sft-from chooses which)"
-            )
+    refuse_unread(options, settings_off_default(options))
 
 
 def _rm_columns(options: TrainOptions, rows: list[dict]) -> dict:

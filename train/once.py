@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -177,7 +178,8 @@ def _train(options: TrainOptions, build: Build):
             log.warning("%s: %s", build.out, resume_point(build.out))
     checkpoint = options.resume and any(build.out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if checkpoint else None)
-    return save_model(trainer, build.tokenizer, build.out, bool(options.lora_r)), trainer
+    reload = functools.partial(_load_saved, options, tokenizer=build.tokenizer)
+    return save_model(trainer, build.tokenizer, build.out, bool(options.lora_r), reload), trainer
 
 
 def _load_saved(options: TrainOptions, out: Path, tokenizer):
@@ -186,8 +188,9 @@ def _load_saved(options: TrainOptions, out: Path, tokenizer):
 
     held_out = get_method(options.method).held_out
     if held_out:
-        return held_out.load(out, tokenizer)
-    model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+        model = held_out.load(out, tokenizer)
+    else:  # checked as the start model is: a saved folder whose weights do not fit its config is one line
+        model = load_pretrained(AutoModelForCausalLM.from_pretrained, out, dtype=torch.float32)
     return model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if torch.cuda.is_available() else model
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-
-import torch
+from typing import Any
 
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError, first_line
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def model_path(model: str, workspace: Workspace) -> Path:
-    """The start model's folder: ``newest`` is the newest model in the workspace manifest."""
+    """The start model's folder: ``newest`` is the manifest's (`data.lineage.newest_model`)."""
     if model == NEWEST:
         return Path(newest_model(workspace).path)
     return local_model(model)  # a hub id: its snapshot in the hub's cache
@@ -126,8 +126,10 @@ def read_trained(out: Path) -> dict | None:
         return None
 
 
-def save_model(trainer, tokenizer, out: Path, lora: bool):
-    """Write the final model (gathered from all ranks under DDP/ZeRO/FSDP); returns it on the main process."""
+def save_model(trainer, tokenizer, out: Path, lora: bool, reload: Callable[[Path], Any]):
+    """Write the final model (gathered from all ranks under DDP/ZeRO/FSDP); returns it on the main process.
+    ``reload(out)``: the saved folder loaded as the method evaluates it (a reward model with its head), where the
+    model in memory is sharded over several processes."""
     if lora:
         model = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()  # plain folder for vLLM
         if trainer.is_world_process_zero():
@@ -140,9 +142,7 @@ def save_model(trainer, tokenizer, out: Path, lora: bool):
         return None
     tokenizer.save_pretrained(out)
     if trainer.accelerator.num_processes > 1:  # sharded in memory: evaluate the gathered copy
-        from transformers import AutoModelForCausalLM
-
-        model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).to(trainer.accelerator.device)
+        model = reload(out)
     return model
 
 

@@ -97,14 +97,14 @@ def _load(path: str):
 
 def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, ModelEntry | None]:
     """(scoring model, its reference) from the manifest; a model not in it is registered as a base, once its files
-    read (`check_model_files`: a broken folder registered would become the workspace's ``newest``). The manifest's
+    read (`check_model_files`: a broken folder registered would be the workspace's ``newest`` where nothing is trained). The manifest's
     folders are read too, as train reads its start model's: one moved or deleted was transformers' "Repo id must
     be in the form ..." (a folder's path read as a hub id)."""
     entry = newest_model(workspace) if options.model == NEWEST else None
     if entry is None:
         folder = model_path(options.model, workspace)
         check_model_files(folder)
-        check_writes_answers(folder, f"--model {options.model}")  # registered, it would become the newest
+        check_writes_answers(folder, f"--model {options.model}")  # registered, it may be the newest
         entry = find_or_register(workspace, folder)
     elif not looks_like_hub_id(entry.path):
         check_model_files(Path(entry.path))

@@ -17,8 +17,8 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 from trl.trainer.reward_trainer import DataCollatorForPreference as RewardDataCollator
 from trl.trainer.utils import use_adapter
 
-# A model load with transformers' load report (a multi-line table) kept off the terminal and weights that do not
-# match their config.json refused in one line naming the folder: train's loads of a folder it did not write.
+# A model load with transformers' load report (a multi-line table) and progress bar kept off the terminal and
+# weights that do not match their config.json refused in one line naming the folder: every model load of train's.
 from data.provision import load_pretrained  # noqa: F401 - re-exported for train/
 
 # (module, attribute path, parameter names we pass) for every private/internal/experimental symbol we rely on.
