@@ -34,11 +34,7 @@ from data.lineage import (
     ModelEntry,
     same_model,
 )
-from data.provision import (
-    check_model_parts,
-    check_writes_answers,
-    checked_model,
-)
+from data.provision import checked_answering_model
 from data.records import Pair, content_id
 from data.workspace import Workspace
 from generate.arena_models import register_base, resolve_arena
@@ -109,17 +105,15 @@ def load_arena_model(options: GenerateOptions, entry: ModelEntry):
 
 
 def check_arena_files(models: list[ModelEntry], chat_template: str | None = None) -> None:
-    """Each arena model checked as every job checks a model (`checked_model`: a hub id found in, or fetched into,
-    the hub's cache; the config read), then its tokenizer and weight files (`check_model_parts`: headers read, no
-    weights load) and its chat template (its own, or ``--chat-template``), before anything is written: a broken or
+    """Each arena model checked as every job checks a model it samples from (`checked_answering_model`: a hub id
+    found in, or fetched into, the hub's cache; the config read once; its tokenizer and weight files, headers read,
+    no weights load) and its chat template (its own, or ``--chat-template``), before anything is written: a broken or
     missing folder, or a base model's, is one line naming it (a manifest model: by its id too), not a traceback
     after the models before it had sampled and written their answers."""
     for entry in models:
         which = "" if entry.id == entry.path else f" (the manifest's model {entry.id}, round {entry.round})"
         try:
-            folder = checked_model("--arena", entry.path)
-            check_model_parts(folder, f"--arena {entry.path}")
-            check_writes_answers(folder, f"--arena {entry.path}")
+            folder = checked_answering_model("--arena", entry.path)
             named_chat_template(f"--arena {entry.path}", folder, chat_template)
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc

@@ -23,7 +23,7 @@ from data.errors import PrefloopError
 from data.leaderboard import ARENA
 from data.lineage import is_reward_model_name, reward_model_entry, same_model
 from data.pairing import distinct_completions
-from data.provision import ProvisionError, check_model_parts, check_writes_answers, checked_model, model_label
+from data.provision import ProvisionError, checked_answering_model, model_label
 from data.records import Pair
 from data.workspace import Workspace
 from generate.context import TOO_LONG
@@ -47,14 +47,11 @@ log = logging.getLogger(__name__)
 
 
 def judge_model(name: str) -> str:
-    """The local folder the chat-model judge ``name`` loads from (`data.provision.checked_model`: a hub id found in,
-    or fetched into, the hub's cache; its config read; its tokenizer and weight files: `check_model_parts`), else
+    """The local folder the chat-model judge ``name`` loads from (`data.provision.checked_answering_model`: a hub id
+    found in, or fetched into, the hub's cache; its config read once; its tokenizer and weight files), else
     a one-line error naming ``--judge`` and ``name``. Tests fake a judge by replacing this function: the early check
     (`check_judge_model`) and the judge's load (`make_judge`) both go through it."""
-    folder = checked_model("--judge", name)
-    check_model_parts(folder, f"--judge {name}")
-    check_writes_answers(folder, f"--judge {name}")
-    return str(folder)
+    return str(checked_answering_model("--judge", name))
 
 
 def check_judge_model(options: SampleOptions) -> None:
