@@ -222,15 +222,16 @@ def run(options: GenerateOptions) -> dict:
         check_pair_params(options.n, params)
     if mode_of(options) == "--judge":  # judge the pairs already there
         workspace = Workspace(options.workspace)  # first: a hub id judge may be fetched
-        check_judge_model(options)
-        return judge_workspace(options, workspace)
+        return judge_workspace(options, workspace, check_judge_model(options))
     loaded = read_prompts(options.prompts, options.test_fraction or 0.0, options.workspace)
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
     arena = check_models(options, existing)
     check_job_with_prompts(options, existing, loaded, model_path, model_label(model), shard, arena)
     model_path = fetch_models(options, model_path, arena)
-    check_judge_model(options)  # it loads after the sampling: found now (last: a hub id may be fetched)
+    judge_folder = check_judge_model(
+        options
+    )  # it loads after the sampling: found now (last: a hub id may be fetched)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)
@@ -239,13 +240,17 @@ def run(options: GenerateOptions) -> dict:
     if options.arena:
         from generate.arena import run_arena
 
-        return run_arena(options, workspace, models=arena)  # with --judge, the judge's votes on its pairs
+        return run_arena(
+            options, workspace, models=arena, judge_folder=judge_folder
+        )  # with --judge, its votes
     round, label = sampling_round(options, workspace, model_path), model_label(model)
     # nothing left to sample (a rerun's): no model loads; the job says what it kept and pairs what it can
     to_sample = bool(job_answers(options, workspace, label, round, shard))
     common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
     if options.pairs == "best-worst":
-        return sample_best_worst(options, workspace, model_path, label, round, to_sample, **common)
+        return sample_best_worst(
+            options, workspace, model_path, label, round, to_sample, judge_folder, **common
+        )
     common["round"] = round
     engine = make_engine(options.engine, model_path, engine_options(options)) if to_sample else None
     log.info("sampling from %s at round %d", label, round)

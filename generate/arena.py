@@ -211,10 +211,12 @@ def run_arena(
     limit: int | None = None,
     models: list[ModelEntry] | None = None,
     refusal: Mapping | None = None,
+    judge_folder: str | None = None,
 ) -> dict:
     """Sample every ``--arena`` model (``models``: resolved already, as `generate` does before it creates the
     workspace; None: resolved here) on the fixed prompt set and write the arena pairs; returns counts.
-    ``refusal``: what a round it may not sample says (`arena_plan`)."""
+    ``refusal``: what a round it may not sample says (`arena_plan`); ``judge_folder``: a chat-model --judge's checked
+    folder (`generate.bestofn.OnFirstUse`)."""
     split = split or options.split
     limit = (options.limit or 0) if limit is None else limit
     models, round, ids = arena_plan(options, workspace, split, limit, models, refusal)
@@ -254,7 +256,7 @@ def run_arena(
         from generate.bestofn import judge_workspace
 
         judged = replace(options, kinds=(ARENA,), split=split, limit=None, judge_labelled=True)
-        verdicts = judge_workspace(judged, workspace)["counts"]
+        verdicts = judge_workspace(judged, workspace, judge_folder)["counts"]
         result["judged"] = verdicts.get("labels_written", 0)
         if verdicts.get("already_judged"):  # a rerun: the arena pairs this judge had voted on before
             result["already_judged"] = verdicts["already_judged"]

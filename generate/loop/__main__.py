@@ -72,7 +72,8 @@ def _judge() -> tuple[Loop, Callable[..., dict]]:
     return JUDGE_LOOP, run_judge_loop
 
 
-# Each driver's `Loop` and run function (options, workspace, checked prompt sets), imported when it runs: they
+# Each driver's `Loop` and run function (options, workspace, checked prompt sets, the judge's checked folder),
+# imported when it runs: they
 # import the engines.
 RUN: dict[str, Callable[[], tuple[Loop, Callable[..., dict]]]] = {
     "--spin-iter": _spin,
@@ -186,18 +187,19 @@ def run(options: LoopOptions) -> dict:
         from generate.arena_models import fetch_arena_names
 
         fetch_arena_names(existing, options.arena)
-    # the judge loads in each iteration's step, after the sampling: found now (last: a hub id may be fetched)
-    check_judge_model(options)
+    # the judge loads in each iteration's step, after the sampling: found now (last: a hub id may be fetched), and
+    # loaded from the folder found (checked once a run, not once an iteration)
+    judge_folder = check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)
         if said := prompts_line(loaded):  # as `data import` says them
             print(said)
-    summary = run_driver(options, workspace, sets)
+    summary = run_driver(options, workspace, sets, judge_folder)
     if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
         from generate.loop.arena import arena_leaderboard
 
-        summary["arena"] = arena_leaderboard(options, workspace)
+        summary["arena"] = arena_leaderboard(options, workspace, judge_folder)
     return summary
 
 
