@@ -46,8 +46,7 @@ from generate.options import (
     SHARED,
     GenerateOptions,
     check_arena,
-    check_engine_applies,
-    check_judge_applies,
+    check_sample_applies,
     check_sample_options,
     engine_options,
     mode_of,
@@ -92,8 +91,7 @@ def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> G
     options = build(GenerateOptions, namespace)
     explicit = explicit_names(namespace)
     check_applies(explicit, mode_of(options), mode_options(MODES, SHARED), "")
-    check_engine_applies(explicit, options)
-    check_judge_applies(explicit, options)
+    check_sample_applies(explicit, options)
     return options
 
 

@@ -31,8 +31,7 @@ from generate.options import (
     SPIN_TEST_FRACTION,
     GenerateOptions,
     check_arena,
-    check_engine_applies,
-    check_judge_applies,
+    check_sample_applies,
     check_sample_options,
     sampling_params,
 )
@@ -103,12 +102,12 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
     if rest:
         build_parser(prog).parse_args(argv)  # argparse's own message (nearest flag included)
     options = build(LoopOptions, namespace)
-    check_engine_applies(explicit_names(namespace), options)
-    check_judge_applies(explicit_names(namespace), options)
+    explicit = explicit_names(namespace)
+    check_sample_applies(explicit, options)
     driver = driver_of(options)
     if driver:
         owners = {name: (d,) for d, names in DRIVERS.items() for name in names}
-        check_applies(explicit_names(namespace), driver, owners, "")
+        check_applies(explicit, driver, owners, "")
         train = explicit_names(namespace, "train")
         check_applies(train, METHOD[driver], method_options(), "--method", section="train")
     return options
