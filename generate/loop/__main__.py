@@ -72,8 +72,7 @@ def _judge() -> tuple[Loop, Callable[..., dict]]:
 
 
 # Each driver's `Loop` and run function (options, workspace, checked prompt sets, the judge's checked folder),
-# imported when it runs: they
-# import the engines.
+# imported when it runs: they import the engines.
 RUN: dict[str, Callable[[], tuple[Loop, Callable[..., dict]]]] = {
     "--spin-iter": _spin,
     "--judge-iter": _judge,

@@ -129,7 +129,8 @@ def arena_leaderboard(
     options: LoopOptions, workspace: Workspace, judge_folder: str | None = None
 ) -> list[str]:
     """After a loop: the arena on the loop's held-out prompts (the first --spin-test-limit of split test), judged
-    by --judge when given (``judge_folder``: a chat model's checked folder), and the leaderboard of those votes (people's without a judge) as lines."""
+    by --judge when given (``judge_folder``: a chat model's checked folder), and the leaderboard of those votes
+    (people's without a judge) as lines."""
     result = run_arena(
         arena_options(options),
         workspace,
