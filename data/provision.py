@@ -201,12 +201,14 @@ def classification_heads(config: object) -> list[str]:
     return [a for a in architectures or [] if str(a).endswith("ForSequenceClassification")]
 
 
-def check_writes_answers(folder: Path, named: str) -> None:
-    """The model in ``folder`` (its config.json read by `checked_model`) writes answers: a job that samples from it
-    or asks it as a judge loads it as a causal LM, and a reward model (a sequence-classification head, what `train
-    --method rm` saves) loads so with a new, random LM head and answers noise. One `ProvisionError` line naming
-    ``named`` (``--model M``, ``--judge J``) otherwise."""
-    heads = classification_heads(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+def check_writes_answers(folder: Path, named: str, config: dict | None = None) -> None:
+    """The model in ``folder`` writes answers: a job that samples from it or asks it as a judge loads it as a causal
+    LM, and a reward model (a sequence-classification head, what `train --method rm` saves) loads so with a new,
+    random LM head and answers noise. One `ProvisionError` line naming ``named`` (``--model M``, ``--judge J``)
+    otherwise. ``config``: its config.json as `model_config` parsed it (None: read here)."""
+    if config is None:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    heads = classification_heads(config)
     if heads:
         raise ProvisionError(
             f"{named}: a sequence-classification model ({heads[0]}: a reward model?), not one that writes "
@@ -287,14 +289,13 @@ def check_weights_fit(folder: str | Path, info: dict, new: tuple[str, ...] = ())
         )
 
 
-def checked_model(flag: str, name: str) -> Path:
-    """The local folder of the model ``name`` (`local_model`: a hub id found in, or fetched into, the hub's cache),
-    its config.json read: what every job checks of a model before it writes anything; the callers add what only
-    they check (a chat template, weight headers). Each failure is a one-line `ProvisionError` ``{flag} {name}:
-    <why>``, in one wording each: ``not a model (expected a folder with config.json, ...)``, ``not a model folder
-    here, and the hub gave none (...)``, ``its hub snapshot F holds no config.json``, ``F/config.json does not read
-    (...)``. The config is read as JSON, not by transformers: a model type only vLLM knows passes (its engine's
-    load decides), as it would have loaded."""
+def model_config(flag: str, name: str) -> tuple[Path, dict]:
+    """The local folder of the model ``name`` (`local_model`: a hub id found in, or fetched into, the hub's cache)
+    and its config.json, parsed: what every job checks of a model before it writes anything (`checked_model`).
+    Each failure is a one-line `ProvisionError` ``{flag} {name}: <why>``, in one wording each: ``not a model
+    (expected a folder with config.json, ...)``, ``not a model folder here, and the hub gave none (...)``, ``its hub
+    snapshot F holds no config.json``, ``F/config.json does not read (...)``. The config is read as JSON, not by
+    transformers: a model type only vLLM knows passes (its engine's load decides), as it would have loaded."""
     try:
         folder = local_model(name)
     except ProvisionError as exc:
@@ -306,6 +307,20 @@ def checked_model(flag: str, name: str) -> Path:
         raise ProvisionError(f"{flag} {name}: {config} does not read ({first_line(exc)})") from exc
     if not isinstance(read, dict):
         raise ProvisionError(f"{flag} {name}: {config} does not read (not a JSON object)")
+    return folder, read
+
+
+def checked_model(flag: str, name: str) -> Path:
+    """`model_config`'s folder: what every job checks of a model; callers add their own checks (a chat template)."""
+    return model_config(flag, name)[0]
+
+
+def checked_answering_model(flag: str, name: str) -> Path:
+    """`checked_model`, its parts (`check_model_parts`), and that it writes answers (`check_writes_answers`, on the
+    config read once): the check of a model a job samples from or asks as a judge. Returns its local folder."""
+    folder, config = model_config(flag, name)
+    check_model_parts(folder, f"{flag} {name}")
+    check_writes_answers(folder, f"{flag} {name}", config)
     return folder
 
 

@@ -39,15 +39,14 @@ from data.lineage import ModelEntry, find_model, is_reward_model_name
 from data.provision import model_label
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model, judge_workspace, sample_best_worst
-from generate.engines import make_engine
+from generate.engines import SamplingParams, make_engine
 from generate.judge import load_template
 from generate.options import (
     MODES,
     SHARED,
     GenerateOptions,
     check_arena,
-    check_engine_applies,
-    check_judge_applies,
+    check_sample_applies,
     check_sample_options,
     engine_options,
     mode_of,
@@ -67,6 +66,7 @@ from generate.prepare import (
 from generate.rank_items import check_sampled_rank_items
 from generate.report_lines import judge_report, made_lines, nothing_left, topped_up_line
 from generate.sampling import (
+    JobPlan,
     check_pair_params,
     job_prompts,
     plan_job,
@@ -91,8 +91,7 @@ def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> G
     options = build(GenerateOptions, namespace)
     explicit = explicit_names(namespace)
     check_applies(explicit, mode_of(options), mode_options(MODES, SHARED), "")
-    check_engine_applies(explicit, options)
-    check_judge_applies(explicit, options)
+    check_sample_applies(explicit, options)
     return options
 
 
@@ -163,31 +162,47 @@ def check_job_rank_items(
     label: str,
     shard: tuple[int, int] | None,
     arena: list[ModelEntry] | None,
-) -> None:
+    params: SamplingParams,
+) -> JobPlan | None:
     """The job's answers change no rank item under the labels stored on it (`check_sampled_rank_items`), checked
     before anything is written or a model loads; the sampling functions check again (the round drivers call
-    them). ``arena``: the arena's models (`check_models`)."""
+    them). ``arena``: the arena's models (`check_models`); ``params``: the job's (`sampling_params`). Returns a
+    pairs job's plan (`pairs_plan`; None: an arena or --spin job)."""
     if arena:
         from generate.arena import arena_plan
 
         arena_plan(options, workspace, options.split, options.limit or 0, arena)
-        return
+        return None
     round = sampling_round(options, workspace, model_path)
-    check_sampled_rank_items(workspace, job_answers(options, workspace, label, round, shard), round)
+    plan = None if options.spin else pairs_plan(options, workspace, label, round, shard, params)
+    answers = (
+        plan.new_answers() if plan is not None else spin_answers(options, workspace, label, round, shard)
+    )
+    check_sampled_rank_items(workspace, answers, round)
+    return plan
 
 
-def job_answers(
+def spin_answers(
     options: GenerateOptions, workspace: Workspace, label: str, round: int, shard: tuple[int, int] | None
 ) -> dict[str, int]:
-    """The answers a sampling job (--spin's, a pairs job's) adds, per prompt id: --spin's one to each prompt of its
-    set not answered yet, a pairs job's to the prompts it samples and those it tops up (`plan_job`). Reads only:
+    """The answers a --spin job adds, per prompt id: one to each prompt of its set not answered yet. Reads only:
     none means no model to load."""
     limit = options.limit or 0
-    if options.spin:
-        prompts, _ = job_prompts(workspace, label, round, options.split, shard, limit, gold=True)
-        return dict.fromkeys((p.id for p in prompts), 1)
-    params = sampling_params(options)
-    return plan_job(workspace, label, round, options.n, params, options.split, shard, limit).new_answers()
+    prompts, _ = job_prompts(workspace, label, round, options.split, shard, limit, gold=True)
+    return dict.fromkeys((p.id for p in prompts), 1)
+
+
+def pairs_plan(
+    options: GenerateOptions,
+    workspace: Workspace,
+    label: str,
+    round: int,
+    shard: tuple[int, int] | None,
+    params: SamplingParams,
+) -> JobPlan:
+    """What a pairs job samples and tops up (`plan_job`), with the job's ``params``: its answers by prompt
+    (`JobPlan.new_answers`; none means no model to load), then what `sample_pairs` samples. Reads only."""
+    return plan_job(workspace, label, round, options.n, params, options.split, shard, options.limit or 0)
 
 
 def check_job_with_prompts(
@@ -198,17 +213,61 @@ def check_job_with_prompts(
     label: str,
     shard: tuple[int, int] | None,
     arena: list[ModelEntry] | None,
-) -> None:
+    params: SamplingParams,
+) -> JobPlan | None:
     """The --prompts file's answers, checked as an import's, then the job's (`check_job_rank_items`) against the
     stored items and the workspace as the file's import will leave it (`preview_prompts`), before anything is
     written. A refusal only the file's rankings give advises no `data import --remove`: nothing is imported yet
-    (`data.rank_guard.KeptItem.pending`)."""
+    (`data.rank_guard.KeptItem.pending`). Returns a pairs job's plan where nothing is to be imported (the
+    workspace it samples is ``existing`` as it stands), else None."""
     preview = preview_prompts(existing, options.workspace, loaded)
+    plan = None
     if existing is not None:
-        check_job_rank_items(options, existing, model_path, label, shard, arena)
+        plan = check_job_rank_items(options, existing, model_path, label, shard, arena, params)
     if not loaded:
-        return
-    check_job_rank_items(options, preview, model_path, label, shard, arena)
+        return plan
+    check_job_rank_items(options, preview, model_path, label, shard, arena, params)
+    return None
+
+
+def sample_job(
+    options: GenerateOptions,
+    workspace: Workspace,
+    model_path: str,
+    label: str,
+    round: int,
+    shard: tuple[int, int] | None,
+    params: SamplingParams,
+    plan: JobPlan | None,
+    judge_folder: str | None,
+) -> dict:
+    """A --spin, pairs or best-worst job's sampling at ``round`` (``plan``: a pairs job's, `pairs_plan`;
+    ``judge_folder``: `check_judge_model`'s); returns the counts."""
+    # nothing left to sample (a rerun's): no model loads; the job says what it kept and pairs what it can
+    answers = (
+        plan.new_answers() if plan is not None else spin_answers(options, workspace, label, round, shard)
+    )
+    common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
+    if options.pairs == "best-worst":
+        args = (options, workspace, model_path, label, round, bool(answers), judge_folder)
+        return sample_best_worst(*args, plan=plan, **common)
+    common["round"] = round
+    engine = make_engine(options.engine, model_path, engine_options(options)) if answers else None
+    log.info("sampling from %s at round %d", label, round)
+    if options.spin:
+        return dict(sample_spin(workspace, engine, label, params, **common))
+    return dict(
+        sample_pairs(
+            workspace,
+            engine,
+            label,
+            options.n,
+            params,
+            pairs_per_prompt=options.pairs_per_prompt,
+            plan=plan,
+            **common,
+        )
+    )
 
 
 def run(options: GenerateOptions) -> dict:
@@ -222,15 +281,18 @@ def run(options: GenerateOptions) -> dict:
         check_pair_params(options.n, params)
     if mode_of(options) == "--judge":  # judge the pairs already there
         workspace = Workspace(options.workspace)  # first: a hub id judge may be fetched
-        check_judge_model(options)
-        return judge_workspace(options, workspace)
+        return judge_workspace(options, workspace, check_judge_model(options))
     loaded = read_prompts(options.prompts, options.test_fraction or 0.0, options.workspace)
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
     arena = check_models(options, existing)
-    check_job_with_prompts(options, existing, loaded, model_path, model_label(model), shard, arena)
+    # a pairs job's plan, where nothing is imported: the one it samples by (made once)
+    plan = check_job_with_prompts(
+        options, existing, loaded, model_path, model_label(model), shard, arena, params
+    )
     model_path = fetch_models(options, model_path, arena)
-    check_judge_model(options)  # it loads after the sampling: found now (last: a hub id may be fetched)
+    # the judge loads after the sampling: found now (last: a hub id may be fetched), loaded from the folder found
+    judge_folder = check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)
@@ -239,23 +301,13 @@ def run(options: GenerateOptions) -> dict:
     if options.arena:
         from generate.arena import run_arena
 
-        return run_arena(options, workspace, models=arena)  # with --judge, the judge's votes on its pairs
+        # with --judge, the judge's votes on its pairs
+        return run_arena(options, workspace, models=arena, judge_folder=judge_folder)
     round, label = sampling_round(options, workspace, model_path), model_label(model)
-    # nothing left to sample (a rerun's): no model loads; the job says what it kept and pairs what it can
-    to_sample = bool(job_answers(options, workspace, label, round, shard))
-    common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
-    if options.pairs == "best-worst":
-        return sample_best_worst(options, workspace, model_path, label, round, to_sample, **common)
-    common["round"] = round
-    engine = make_engine(options.engine, model_path, engine_options(options)) if to_sample else None
-    log.info("sampling from %s at round %d", label, round)
-    if options.spin:
-        return dict(sample_spin(workspace, engine, label, params, **common))
-    return dict(
-        sample_pairs(
-            workspace, engine, label, options.n, params, pairs_per_prompt=options.pairs_per_prompt, **common
-        )
-    )
+    # planned again where --prompts was imported, or the round is another (a short name's folder, converted now)
+    if not options.spin and (plan is None or plan.round != round):
+        plan = pairs_plan(options, workspace, label, round, shard, params)
+    return sample_job(options, workspace, model_path, label, round, shard, params, plan, judge_folder)
 
 
 def runs_a_loop(argv: list[str]) -> bool:

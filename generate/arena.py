@@ -34,11 +34,7 @@ from data.lineage import (
     ModelEntry,
     same_model,
 )
-from data.provision import (
-    check_model_parts,
-    check_writes_answers,
-    checked_model,
-)
+from data.provision import checked_answering_model
 from data.records import Pair, content_id
 from data.workspace import Workspace
 from generate.arena_models import register_base, resolve_arena
@@ -71,16 +67,15 @@ def arena_completions(
     return mine[np.array([same_params(p, params) for p in mine["params"]], dtype=bool)]
 
 
-def sample_model(options: GenerateOptions, entry: ModelEntry, round: int, ids: list[str]) -> Counter:
-    """One model's ``--arena-n`` answers to the prompts ``ids`` it has not answered yet with these settings (run
-    in a fresh process unless --no-spin-isolate: each model's engine is given back before the next loads)."""
+def sample_model(
+    options: GenerateOptions, entry: ModelEntry, round: int, params: SamplingParams, ids: list[str]
+) -> Counter:
+    """One model's ``--arena-n`` answers with ``params`` to the prompts ``ids``, those it has not answered yet
+    (`arena_left`, as `run_arena` found them; run in a fresh process unless --no-spin-isolate: each model's engine is
+    given back before the next loads)."""
     workspace = Workspace(options.workspace)
-    params = sampling_params(options)
-    done = set(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
     prompts = workspace.frame("prompts").set_index("id")
-    todo = [PromptRow(i, [dict(m) for m in prompts.at[i, "messages"]], None) for i in ids if i not in done]
-    if not todo:
-        return Counter()
+    todo = [PromptRow(i, [dict(m) for m in prompts.at[i, "messages"]], None) for i in ids]
     engine = load_arena_model(options, entry)
     dtype, name = getattr(engine, "dtype", None), engine.name
 
@@ -109,17 +104,15 @@ def load_arena_model(options: GenerateOptions, entry: ModelEntry):
 
 
 def check_arena_files(models: list[ModelEntry], chat_template: str | None = None) -> None:
-    """Each arena model checked as every job checks a model (`checked_model`: a hub id found in, or fetched into,
-    the hub's cache; the config read), then its tokenizer and weight files (`check_model_parts`: headers read, no
-    weights load) and its chat template (its own, or ``--chat-template``), before anything is written: a broken or
+    """Each arena model checked as every job checks a model it samples from (`checked_answering_model`: a hub id
+    found in, or fetched into, the hub's cache; the config read once; its tokenizer and weight files, headers read,
+    no weights load) and its chat template (its own, or ``--chat-template``), before anything is written: a broken or
     missing folder, or a base model's, is one line naming it (a manifest model: by its id too), not a traceback
     after the models before it had sampled and written their answers."""
     for entry in models:
         which = "" if entry.id == entry.path else f" (the manifest's model {entry.id}, round {entry.round})"
         try:
-            folder = checked_model("--arena", entry.path)
-            check_model_parts(folder, f"--arena {entry.path}")
-            check_writes_answers(folder, f"--arena {entry.path}")
+            folder = checked_answering_model("--arena", entry.path)
             named_chat_template(f"--arena {entry.path}", folder, chat_template)
         except PrefloopError as exc:
             raise PrefloopError(f"{exc}{which}; nothing written") from exc
@@ -179,13 +172,36 @@ def arena_answers(
     answered: Mapping[str, set[str]] | None = None,
 ) -> Counter:
     """The answers every model adds, together, by prompt: ``--arena-n`` to each prompt of ``ids`` it has not
-    answered in ``round`` with these settings (``answered``: model folder -> prompts it will have answered so, as
-    a round driver's iterate does before the arena samples)."""
-    params, answers = sampling_params(options), Counter()
+    answered in ``round`` with these settings (`arena_left`; ``answered``: model folder -> prompts it will have
+    answered so, as a round driver's iterate does before the arena samples)."""
+    return left_answers(
+        arena_left(workspace, models, round, sampling_params(options), ids, answered), options
+    )
+
+
+def arena_left(
+    workspace: Workspace,
+    models: list[ModelEntry],
+    round: int,
+    params: SamplingParams,
+    ids: list[str],
+    answered: Mapping[str, set[str]] | None = None,
+) -> list[list[str]]:
+    """Per model of ``models`` (in order), the prompts of ``ids`` (in order) it has not answered in ``round`` with
+    ``params`` (`arena_completions`; ``answered``: `arena_answers`')."""
+    left = []
     for entry in models:
         done = set(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
         done |= (answered or {}).get(entry.path, set())
-        answers.update({i: options.arena_n for i in ids if i not in done})
+        left.append([i for i in ids if i not in done])
+    return left
+
+
+def left_answers(left: list[list[str]], options: GenerateOptions) -> Counter:
+    """The answers the models add by prompt: ``--arena-n`` to each prompt one has left (`arena_left`)."""
+    answers: Counter = Counter()
+    for ids in left:
+        answers.update(dict.fromkeys(ids, options.arena_n))
     return answers
 
 
@@ -196,18 +212,17 @@ def arena_plan(
     limit: int,
     models: list[ModelEntry] | None = None,
     refusal: Mapping | None = None,
-) -> tuple[list[ModelEntry], int, list[str]]:
-    """The arena's models (``models``, as `resolve_arena` gave them; None: resolved here), round and prompts (the
-    first ``limit`` of ``split``), once the answers the models have yet to give change no rank item under the
-    labels stored on it (`check_sampled_rank_items`; ``refusal``: its ``where`` and ``instead``, a round driver's
-    words). Reads only."""
+) -> tuple[list[ModelEntry], int, list[str], list[list[str]]]:
+    """The arena's models (``models``, as `resolve_arena` gave them; None: resolved here), round, prompts (the
+    first ``limit`` of ``split``) and the prompts each model has left to answer (`arena_left`, in the models'
+    order), once the answers the models have yet to give change no rank item under the labels stored on it
+    (`check_sampled_rank_items`; ``refusal``: its ``where`` and ``instead``, a round driver's words). Reads only."""
     models = models or resolve_arena(workspace, options.arena, options.model)
     ids = prompt_ids(workspace, split, limit)
     round = arena_round(options, models)
-    check_sampled_rank_items(
-        workspace, arena_answers(options, workspace, models, round, ids), round, **(refusal or {})
-    )
-    return models, round, ids
+    left = arena_left(workspace, models, round, sampling_params(options), ids)
+    check_sampled_rank_items(workspace, left_answers(left, options), round, **(refusal or {}))
+    return models, round, ids, left
 
 
 def run_arena(
@@ -217,27 +232,33 @@ def run_arena(
     limit: int | None = None,
     models: list[ModelEntry] | None = None,
     refusal: Mapping | None = None,
+    judge_folder: str | None = None,
 ) -> dict:
     """Sample every ``--arena`` model (``models``: resolved already, as `generate` does before it creates the
     workspace; None: resolved here) on the fixed prompt set and write the arena pairs; returns counts.
-    ``refusal``: what a round it may not sample says (`arena_plan`)."""
+    ``refusal``: what a round it may not sample says (`arena_plan`); ``judge_folder``: a chat-model --judge's checked
+    folder (`generate.bestofn.OnFirstUse`)."""
     split = split or options.split
     limit = (options.limit or 0) if limit is None else limit
-    models, round, ids = arena_plan(options, workspace, split, limit, models, refusal)
+    models, round, ids, left = arena_plan(options, workspace, split, limit, models, refusal)
     check_arena_prompts(workspace, split, ids)
-    models = register_base(workspace, models)  # every check passed
+    models = register_base(workspace, models)  # every check passed; each in its place, as `left` is
     counts: Counter = Counter()
     too_long = {}  # model id -> its prompts longer than its context, not answered (a rerun counts them again)
     params = sampling_params(options)
-    for entry in models:  # a rerun said "answers 4 test prompts" of a model that answered none: it had all 4
-        left = len(
-            set(ids) - set(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
-        )
-        log.info("arena: model %s answers %d of the %d %s prompts", entry.id, left, len(ids), split)
-        if not left:  # nothing to sample: no process, no engine
+    for entry, todo in zip(models, left):  # a rerun said "answers 4 test prompts" of a model that had all 4
+        log.info("arena: model %s answers %d of the %d %s prompts", entry.id, len(todo), len(ids), split)
+        if not todo:  # nothing to sample: no process, no engine
             continue
         sampled = run_isolated(
-            sample_model, options, entry, round, ids, isolate=options.spin_isolate, what="arena sampling"
+            sample_model,
+            options,
+            entry,
+            round,
+            params,
+            todo,
+            isolate=options.spin_isolate,
+            what="arena sampling",
         )
         if sampled.get(TOO_LONG):
             too_long[entry.id] = sampled[TOO_LONG]
@@ -260,7 +281,7 @@ def run_arena(
         from generate.bestofn import judge_workspace
 
         judged = replace(options, kinds=(ARENA,), split=split, limit=None, judge_labelled=True)
-        verdicts = judge_workspace(judged, workspace)["counts"]
+        verdicts = judge_workspace(judged, workspace, judge_folder)["counts"]
         result["judged"] = verdicts.get("labels_written", 0)
         if verdicts.get("already_judged"):  # a rerun: the arena pairs this judge had voted on before
             result["already_judged"] = verdicts["already_judged"]

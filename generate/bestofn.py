@@ -23,7 +23,7 @@ from data.errors import PrefloopError
 from data.leaderboard import ARENA
 from data.lineage import is_reward_model_name, reward_model_entry, same_model
 from data.pairing import distinct_completions
-from data.provision import ProvisionError, check_model_parts, check_writes_answers, checked_model, model_label
+from data.provision import ProvisionError, checked_answering_model, model_label
 from data.records import Pair
 from data.workspace import Workspace
 from generate.context import TOO_LONG
@@ -47,27 +47,28 @@ log = logging.getLogger(__name__)
 
 
 def judge_model(name: str) -> str:
-    """The local folder the chat-model judge ``name`` loads from (`data.provision.checked_model`: a hub id found in,
-    or fetched into, the hub's cache; its config read; its tokenizer and weight files: `check_model_parts`), else
+    """The local folder the chat-model judge ``name`` loads from (`data.provision.checked_answering_model`: a hub id
+    found in, or fetched into, the hub's cache; its config read once; its tokenizer and weight files), else
     a one-line error naming ``--judge`` and ``name``. Tests fake a judge by replacing this function: the early check
-    (`check_judge_model`) and the judge's load (`make_judge`) both go through it."""
-    folder = checked_model("--judge", name)
-    check_model_parts(folder, f"--judge {name}")
-    check_writes_answers(folder, f"--judge {name}")
-    return str(folder)
+    (`check_judge_model`) goes through it, and the judge's load (`make_judge`) where it is given no checked folder."""
+    return str(checked_answering_model("--judge", name))
 
 
-def check_judge_model(options: SampleOptions) -> None:
+def check_judge_model(options: SampleOptions) -> str | None:
     """A chat-model ``--judge`` found (`judge_model`), with a chat template to ask its question in (its own, or
     ``--chat-template``, which its engine takes too), before anything is written or sampled: a sampling job's judge
     loads only after the sampling (`--pairs best-worst`, `--arena`, the judge loop's steps). A reward-model judge
-    (``rm``, ``rm:...``) scores texts: no template. The last check a job runs: a hub id may be fetched."""
+    (``rm``, ``rm:...``) scores texts: no template. The last check a job runs: a hub id may be fetched. Returns the
+    chat-model judge's checked folder, for its load (`make_judge`: checked once a run, not once a load); None: no
+    chat-model judge."""
     if not options.judge or is_reward_model_name(options.judge):
-        return
+        return None
     try:
-        named_chat_template(f"--judge {options.judge}", judge_model(options.judge), options.chat_template)
+        folder = judge_model(options.judge)
+        named_chat_template(f"--judge {options.judge}", folder, options.chat_template)
     except PrefloopError as exc:
         raise ProvisionError(f"{exc}; nothing written") from exc
+    return folder
 
 
 def judge_name(options: SampleOptions, workspace: Workspace) -> str:
@@ -79,11 +80,12 @@ def judge_name(options: SampleOptions, workspace: Workspace) -> str:
 
 class OnFirstUse:
     """The machine labeller ``options.judge`` names, loaded when first asked (`make_judge`): a job with nothing to
-    judge or pair (a rerun's) loads no model, as a sampling job with nothing to sample loads none."""
+    judge or pair (a rerun's) loads no model, as a sampling job with nothing to sample loads none. ``folder``: the
+    chat-model judge's, as `check_judge_model` checked it (None: checked as it loads)."""
 
-    def __init__(self, options: SampleOptions, workspace: Workspace):
+    def __init__(self, options: SampleOptions, workspace: Workspace, folder: str | None = None):
         self.annotator = judge_name(options, workspace)
-        self._options, self._workspace, self._judge = options, workspace, None
+        self._options, self._workspace, self._folder, self._judge = options, workspace, folder, None
 
     @property
     def loaded(self) -> bool:
@@ -95,7 +97,7 @@ class OnFirstUse:
 
     def _load(self):
         if self._judge is None:
-            self._judge = load_judge(self._options, self._workspace)
+            self._judge = load_judge(self._options, self._workspace, self._folder)
         return self._judge
 
     def compare(self, items: list[tuple[list[dict], str, str]]) -> list[Verdict]:
@@ -105,20 +107,21 @@ class OnFirstUse:
         return self._load().rank(prompt, texts)
 
 
-def make_judge(options: SampleOptions, workspace: Workspace) -> OnFirstUse:
-    """The machine labeller ``options.judge`` names, loaded when first asked."""
-    return OnFirstUse(options, workspace)
+def make_judge(options: SampleOptions, workspace: Workspace, folder: str | None = None) -> OnFirstUse:
+    """The machine labeller ``options.judge`` names, loaded when first asked (``folder``: `OnFirstUse`)."""
+    return OnFirstUse(options, workspace, folder)
 
 
-def load_judge(options: SampleOptions, workspace: Workspace):
-    """The machine labeller ``options.judge`` names (see the module docstring), loaded."""
+def load_judge(options: SampleOptions, workspace: Workspace, folder: str | None = None):
+    """The machine labeller ``options.judge`` names (see the module docstring), loaded; a chat model from
+    ``folder``, its checked folder (None: checked here, `judge_model`)."""
     if is_reward_model_name(options.judge):
         from train.run import reward_scorer
 
         scorer, entry = reward_scorer(options.judge, workspace, max_length=options.judge_max_length)
         return RewardJudge(scorer, entry.id)
     template = load_template(options.judge_template)
-    engine = make_engine(options.engine, judge_model(options.judge), engine_options(options))
+    engine = make_engine(options.engine, folder or judge_model(options.judge), engine_options(options))
     # Greedy: a verdict is a measurement, not a sample.
     params = SamplingParams(
         temperature=0.0, top_p=1.0, max_tokens=options.judge_max_tokens, seed=options.seed
@@ -126,9 +129,10 @@ def load_judge(options: SampleOptions, workspace: Workspace):
     return LLMJudge(engine, model_label(options.judge), template, params)
 
 
-def judge_workspace(options: GenerateOptions, workspace: Workspace) -> dict:
-    """`--judge` alone: machine labels on the workspace's pairs that have none from this judge yet."""
-    judge = make_judge(options, workspace)
+def judge_workspace(options: GenerateOptions, workspace: Workspace, folder: str | None = None) -> dict:
+    """`--judge` alone: machine labels on the workspace's pairs that have none from this judge yet (``folder``: the
+    judge's checked folder, `OnFirstUse`)."""
+    judge = make_judge(options, workspace, folder)
     labelled = options.judge_labelled or bool(options.kinds)  # arena votes are every annotator's own
     pairs, already = pairs_to_judge(
         workspace, judge.annotator, options.split, labelled, options.limit or 0, options.kinds
@@ -205,17 +209,18 @@ def sample_best_worst(
     label: str,
     round: int,
     to_sample: bool = True,
+    judge_folder: str | None = None,
     **common,
 ) -> dict:
     """`--n N --pairs best-worst --judge J`: sample (``common``: sample_pairs's split, limit, chunk size, shard;
     ``to_sample`` False: nothing left to, no sampler loads), free the sampler, then pair each prompt's best vs
-    worst answer as the judge scores them."""
+    worst answer as the judge (``judge_folder``: its checked folder, `OnFirstUse`) scores them."""
     engine = make_engine(options.engine, model_path, engine_options(options)) if to_sample else None
     params = sampling_params(options)
     counts = dict(sample_pairs(workspace, engine, label, options.n, params, round, pairing=False, **common))
     del engine
     gc.collect()  # the sampler's memory before the judge loads
-    judge = make_judge(options, workspace)
+    judge = make_judge(options, workspace, judge_folder)
     paired = pair_best_worst(workspace, judge, label, round, chunk=options.chunk_size)
     judged = paired["pairs"] + paired["no_spread"]
     result = {**counts, **{f"best_worst_{k}": v for k, v in (+paired).items()}, "judge": judge.annotator}

@@ -320,18 +320,16 @@ VLLM_ONLY = (
 )
 
 
-def check_engine_applies(explicit: set[str], options: SampleOptions) -> None:
-    """Refuse a vLLM option set for ``--engine hf`` (``auto`` takes them: vLLM where it imports)."""
-    check_applies(explicit, options.engine, dict.fromkeys(VLLM_ONLY, ("vllm", "auto")), "--engine")
-
-
 # The judge options only one kind of machine labeller reads: True, a reward model's; False, a chat model's
 JUDGE_KIND_ONLY = {"judge_template": False, "judge_max_tokens": False, "judge_max_length": True}
 
 
-def check_judge_applies(explicit: set[str], options: SampleOptions) -> None:
-    """Refuse a judge option set (by flag or YAML) for the other kind of ``--judge``: a reward model asks no
-    question (--judge-template, --judge-max-tokens), a chat model's context is its own (--judge-max-length)."""
+def check_sample_applies(explicit: set[str], options: SampleOptions) -> None:
+    """Refuse an option set (``explicit``: by flag or YAML) that the chosen engine or judge does not read: a vLLM
+    option for ``--engine hf`` (``auto`` takes them: vLLM where it imports), and a judge option of the other kind
+    of ``--judge`` (a reward model asks no question: --judge-template, --judge-max-tokens; a chat model's context is
+    its own: --judge-max-length)."""
+    check_applies(explicit, options.engine, dict.fromkeys(VLLM_ONLY, ("vllm", "auto")), "--engine")
     if not options.judge:
         return
     reward_model = is_reward_model_name(options.judge)

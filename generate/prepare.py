@@ -14,9 +14,7 @@ from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_mode
 from data.provision import (
     EMBEDDED,
     SAMPLES,
-    check_model_parts,
-    check_writes_answers,
-    checked_model,
+    checked_answering_model,
     home,
     is_model_dir,
     resolve_model,
@@ -52,16 +50,14 @@ def start_model(options: SampleOptions) -> tuple[str, str]:
 
 
 def fetch_model(options: SampleOptions, model_path: str) -> str:
-    """The start model checked as every job checks a model (`data.provision.checked_model`: a hub id, the location
-    `start_model` gives as no folder here, found in or fetched into the hub's cache; a short name converted; its
-    config read), before the workspace is created: each failure one line naming ``--model``; a hub snapshot's chat
-    template is checked as a folder's is. Called after the cheap checks (a --prompts file, the split, the rank
-    items), so a mistyped flag costs no download or conversion. Returns the location to load: ``model_path``, a
-    short name's folder."""
+    """The start model checked as every job checks a model it samples from (`data.provision.checked_answering_model`:
+    a hub id, the location `start_model` gives as no folder here, found in or fetched into the hub's cache; a short
+    name converted; its config read once; its tokenizer and weight files), before the workspace is created: each
+    failure one line naming ``--model``; a hub snapshot's chat template is checked as a folder's is. Called after the
+    cheap checks (a --prompts file, the split, the rank items), so a mistyped flag costs no download or conversion.
+    Returns the location to load: ``model_path``, a short name's folder."""
     try:
-        folder = checked_model("--model", model_path)
-        check_model_parts(folder, f"--model {model_path}")
-        check_writes_answers(folder, f"--model {model_path}")
+        folder = checked_answering_model("--model", model_path)
     except PrefloopError as exc:
         raise PrefloopError(f"{exc}; nothing written") from exc
     if not Path(model_path).is_dir():

@@ -154,7 +154,7 @@ def answers_by_prompt(workspace: Workspace, model: str, round: int, ids: Collect
 
 @dataclass(frozen=True)
 class JobPlan:
-    """What a job of ``n`` answers per prompt samples of its set (`plan_job`).
+    """What a job of ``n`` answers per prompt samples of its set in ``round`` (`plan_job`).
 
     ``fresh``: the prompts ``model`` has not answered in the round (samples 0..n-1 each); ``top_up``: those it
     answered k < n times with the job's sampling parameters (dtype aside, `same_params`), with those k answers
@@ -164,6 +164,7 @@ class JobPlan:
     parameters (not topped up: their answers are not the first samples of this job's draw)."""
 
     n: int
+    round: int
     fresh: list[PromptRow]
     top_up: list[tuple[PromptRow, list]]
     complete: list[tuple[PromptRow, list]]
@@ -200,7 +201,7 @@ def plan_job(
         other += not same
         if same:
             (top_up if len(same) < n else complete).append((prompt, same))
-    return JobPlan(n, fresh, top_up, complete, len(answers), other)
+    return JobPlan(n, round, fresh, top_up, complete, len(answers), other)
 
 
 def with_gold(prompts: pd.DataFrame) -> pd.DataFrame:
@@ -340,6 +341,7 @@ def sample_pairs(
     only: Collection[str] | None = None,
     where: str | None = None,
     instead: Callable[[int], str] | None = None,
+    plan: JobPlan | None = None,
 ) -> Counter:
     """Sample n completions per prompt of the job's set not answered yet, top up to n those answered fewer times
     with this job's parameters (`plan_job`), and pair each prompt's n for labelling; returns counts
@@ -351,9 +353,11 @@ def sample_pairs(
 
     ``engine``: None where nothing is left to sample (`plan_job`); ``pairing`` False writes the completions only
     (`--pairs best-worst` pairs them after a judge scored them); ``only``: sample just these prompt ids; ``where``,
-    ``instead``: what a refused round says (`check_sampled_rank_items`)."""
+    ``instead``: what a refused round says (`check_sampled_rank_items`); ``plan``: the job's `plan_job` with these
+    arguments, as the caller made it on the workspace as it stands (None: made here)."""
     check_pair_params(n, params)
-    plan = plan_job(workspace, model, round, n, params, split, shard, limit, only)
+    if plan is None:
+        plan = plan_job(workspace, model, round, n, params, split, shard, limit, only)
     new_answers = plan.new_answers()
     if new_answers and engine is None:
         raise ValueError("sample_pairs: answers left to sample and no engine")

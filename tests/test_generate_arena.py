@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -491,3 +492,28 @@ def test_a_judge_that_is_one_of_the_arenas_models_is_warned_of(judged_arena, thr
             )
     finally:
         patch.undo()
+
+
+def test_the_arena_finds_what_each_model_has_left_once(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """The prompts each model has left to answer (`arena_completions` of the round) are found once on the workspace
+    it samples, by the plan that checks them, not again by the run and again by each model's sampling."""
+    from generate import arena
+    from tests.test_generate_rank_guard import Counting
+
+    engine = Counting()
+    monkeypatch.setattr(arena, "make_engine", lambda *args, **kwargs: engine)
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    reads, arena_completions = [], arena.arena_completions
+    monkeypatch.setattr(
+        arena,
+        "arena_completions",
+        lambda ws, label, *a: reads.append(label) or arena_completions(ws, label, *a),
+    )
+    argv = arena_args(tmp_path / "ws", [tiny_model_dir, other], write_prompts(tmp_path / "p.json", 3))
+    assert main(argv) == 0
+    assert engine.asked == 6  # each model answered the 3 prompts
+    models = [str(Path(m).resolve()) for m in (tiny_model_dir, other)]
+    # what is left, on the workspace as importing --prompts will leave it (the check before anything is written),
+    # then on the workspace written (the plan the sampling follows), then the answers the pairs are made of
+    assert reads == models * 3

@@ -302,6 +302,23 @@ def test_a_reward_model_scores_no_row_longer_than_its_max_length(reward_model_di
     assert RewardScorer(reward_model_dir, max_length=10**6).max_length == 512  # the model's context
 
 
+def test_a_reward_model_tokenizes_each_row_once(reward_model_dir, tiny_tokenizer, monkeypatch):
+    """`RewardScorer.score` tokenizes a row once: its length decides whether it is scored, and the same tokens are
+    scored (it tokenized each row for its length, then again to score it); the scores are those of the rows
+    scored one by one."""
+    from train import evaluate
+    from train.reward import RewardScorer
+
+    answer = [{"role": "assistant", "content": "blue"}]
+    limit = evaluate.sequence_lengths(tiny_tokenizer, [SHORT], [answer])[0]
+    scorer = RewardScorer(reward_model_dir, max_length=limit)
+    alone = [scorer.score(SHORT, [text])[0] for text in ("blue", "a much longer answer than blue")]
+    rows, encode = [], evaluate._ids
+    monkeypatch.setattr(evaluate, "_ids", lambda *args: rows.append(args[1]) or encode(*args))
+    assert scorer.score(SHORT, ["blue", "a much longer answer than blue"]) == [alone[0], None] == alone
+    assert len(rows) == 2
+
+
 def test_a_reward_model_judge_counts_too_long_pairs_apart(label_ws, reward_model_dir, capsys):
     prompt = Prompt(LONG, source="test")
     a, b = (Completion(prompt.id, text, "m", "hf", seed=i) for i, text in enumerate(["blue", "green"]))

@@ -179,6 +179,26 @@ def test_judge_round_driver_trains_on_machine_labels_and_resumes(
     assert before == {name: len(ws.frame(name)) for name in ("completions", "pairs", "labels", "models")}
 
 
+def test_the_judge_loop_checks_its_judge_once_not_once_an_iteration(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The driver checks a chat-model judge's folder (`judge_model`: config, parts, heads) before anything is
+    written; each iteration's step loads it from that folder, not checking it again (it did, on every load)."""
+    engine = ScriptedEngine(fair)
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
+    checked = []
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: checked.append(name) or name)
+    args = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
+        "--test-fraction", "0.34", "--judge-iter", "2", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate",
+        "--train-max-steps", "1", "--train-batch-size", "2",
+    ]  # fmt: skip
+    assert main(args) == 0
+    assert engine.judge_calls > 0  # the judge was loaded and asked
+    assert checked == ["tiny-judge"]
+
+
 def test_a_reward_model_judges_pairs_and_stats_measure_it(tmp_path, tiny_model_dir, capsys):
     from tests.test_train import build_workspace, options
     from train.run import train

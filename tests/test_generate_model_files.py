@@ -132,3 +132,46 @@ def test_a_folder_whose_only_tokenizer_is_tekken_json_is_refused_naming_what_is_
     )
     assert "tokenizer.json and tokenizer_config.json): not a whole model; nothing written" in err
     assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.parametrize("flag", ["--model", "--arena", "--judge"])
+def test_a_model_is_checked_reading_its_config_once(tmp_path, tiny_model_dir, monkeypatch, capsys, flag):
+    """The check of a model a job samples from or asks as a judge (`checked_answering_model`) reads its config.json
+    once, the heads check taking the config the first read parsed (it read the file a second time)."""
+    from pathlib import Path
+
+    from generate import __main__ as cli
+    from generate import arena, bestofn
+    from tests.test_generate_rank_guard import EngineLoaded
+
+    def loads(*args, **kwargs):
+        raise EngineLoaded("engine loads")
+
+    for module in (cli, arena, bestofn):
+        monkeypatch.setattr(module, "make_engine", loads)
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    reads, read_text = [], Path.read_text
+
+    def counting(path, *args, **kwargs):
+        if path.name == "config.json" and path.parent == folder:
+            reads.append(path)
+        return read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    argv = {
+        "--model": job_args(tmp_path, folder),
+        "--arena": [*job_args(tmp_path, tiny_model_dir), "--arena", f"base,{folder}", IN_PROCESS],
+        "--judge": [
+            *job_args(tmp_path, tiny_model_dir),
+            "--n",
+            "4",
+            "--pairs",
+            "best-worst",
+            "--judge",
+            str(folder),
+        ],
+    }
+    assert main(argv[flag]) == 2
+    assert capsys.readouterr().err == "error: engine loads\n"
+    assert len(reads) == 1

@@ -50,6 +50,22 @@ def test_loop_train_options_are_checked_against_the_drivers_method(tmp_path):
     )
 
 
+def test_the_loop_reads_the_options_set_once(tmp_path, monkeypatch):
+    """The round drivers' parser finds the options set by flag or YAML (`explicit_names`: the --config file read)
+    once, for every check of what applies (the engine's, the judge's, the driver's): it found them three times."""
+    from generate.loop import __main__ as loop_cli
+
+    sections, explicit_names = [], loop_cli.explicit_names
+    monkeypatch.setattr(
+        loop_cli, "explicit_names", lambda namespace, *a: sections.append(a) or explicit_names(namespace, *a)
+    )
+    config = tmp_path / "loop.yaml"
+    config.write_text("judge_iter: 1\njudge: rm\njudge_max_length: 64\nengine: hf\n")
+    options = parse_loop(["--config", str(config), "--n", "3"])
+    assert (options.judge_iter, options.judge_max_length, options.n) == (1, 64, 3)
+    assert sections == [(), ("train",)]  # the options, then train's
+
+
 def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
     config = tmp_path / "spin.yaml"
     config.write_text("spin_iter: 2\n")

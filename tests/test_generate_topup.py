@@ -271,3 +271,31 @@ def test_answers_of_their_own_seeds_keep_the_ids_they_always_had():
     plain = [as_completion(prompt, s, "m", "vllm", PARAMS, 0) for s in samples]
     assert [c.id for c in made[:2]] == [c.id for c in plain[:2]]
     assert made[2].id not in {plain[2].id, made[0].id, made[1].id}  # seed 8 again: sample index 4 in its id
+
+
+@pytest.mark.parametrize("imported", [False, True])
+def test_a_pairs_job_plans_once_on_the_workspace_it_samples(tmp_path, tiny_model_dir, monkeypatch, imported):
+    """A pairs job's plan (`plan_job`: what it samples and tops up) is made once on the workspace it samples, and
+    its sampling parameters once (they read the chat template): the check before anything is written, the job's
+    "anything left to sample?" and `sample_pairs` each made a plan, and each check its parameters. With --prompts,
+    the check plans on the workspace as the import will leave it, and the job on the workspace written."""
+    from generate import sampling
+    from tests.test_generate_rank_guard import Counting
+
+    engine = Counting()
+    monkeypatch.setattr(cli, "make_engine", lambda *args, **kwargs: engine)
+    ws = tmp_path / "ws"
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--n", "2"]
+    prompts = ["--prompts", str(write_prompts(tmp_path / "p.json", 3))]
+    if not imported:  # the prompts in the workspace before the counted job
+        assert main([*argv, *prompts, "--limit", "1"]) == 0
+    plans, made = [], []
+    plan_job, sampling_params = sampling.plan_job, cli.sampling_params
+    for module in (cli, sampling):
+        monkeypatch.setattr(module, "plan_job", lambda *a, **k: plans.append(a[0]) or plan_job(*a, **k))
+    monkeypatch.setattr(
+        cli, "sampling_params", lambda options: made.append(options) or sampling_params(options)
+    )
+    assert main([*argv, *(prompts if imported else [])]) == 0
+    assert engine.asked == 3
+    assert len(plans) == (2 if imported else 1) and len(made) == 1

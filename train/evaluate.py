@@ -39,17 +39,26 @@ def _ids(tokenizer, prompt: list[dict], completion: list[dict], max_length: int 
     return list(full_ids), start
 
 
+def encode_rows(
+    tokenizer, prompts: list, completions: list, max_length: int | None = None
+) -> list[tuple[list, int]]:
+    """Each chat-rendered (prompt, completion) row's token ids and where its completion starts, unpadded (`pad_rows`
+    pads them): what `encode_batch` pads, for a caller that reads the rows' lengths first."""
+    return [_ids(tokenizer, p, c, max_length) for p, c in zip(prompts, completions)]
+
+
 def sequence_lengths(tokenizer, prompts: list, completions: list) -> list[int]:
     """The tokens of each chat-rendered (prompt, completion) row, as `encode_batch` encodes it uncut."""
-    return [len(_ids(tokenizer, p, c, None)[0]) for p, c in zip(prompts, completions)]
+    return [len(ids) for ids, _ in encode_rows(tokenizer, prompts, completions)]
 
 
 def encode_batch(tokenizer, prompts: list, completions: list, max_length: int | None = None):
     """Right-padded (input_ids, attention_mask, completion_mask) for chat prompts and completions."""
-    return _pad(tokenizer, [_ids(tokenizer, p, c, max_length) for p, c in zip(prompts, completions)])
+    return pad_rows(tokenizer, encode_rows(tokenizer, prompts, completions, max_length))
 
 
-def _pad(tokenizer, encoded: list[tuple[list, int]]):
+def pad_rows(tokenizer, encoded: list[tuple[list, int]]):
+    """Right-padded (input_ids, attention_mask, completion_mask) for rows `encode_rows` encoded."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     width = max(len(ids) for ids, _ in encoded)
     input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)
@@ -92,7 +101,9 @@ def sequence_logps(
     out = [0.0] * len(encoded)
     batches = [order[offset : offset + batch_size] for offset in range(0, len(order), batch_size)]
     for rows in tqdm(batches, desc=desc, unit="batch", disable=not desc or len(batches) < 2):
-        input_ids, attention, completion = (t.to(device) for t in _pad(tokenizer, [encoded[r] for r in rows]))
+        input_ids, attention, completion = (
+            t.to(device) for t in pad_rows(tokenizer, [encoded[r] for r in rows])
+        )
         ids = {"input_ids": input_ids, "attention_mask": attention}
         for row, logp in zip(rows, completion_logps(model, ids, completion).cpu().tolist()):
             out[row] = logp

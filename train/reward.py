@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from train.evaluate import encode_batch, sequence_lengths
+from train.evaluate import encode_rows, pad_rows
 from train.seam import load_pretrained
 
 RM_MARGINS = ("off", "strength")
@@ -107,22 +107,23 @@ def load_reward_model(path: str | Path, tokenizer):
     return model
 
 
-@torch.no_grad()
 def reward_scores(
     model, tokenizer, prompts: list, completions: list, batch_size: int, max_length: int | None
 ):
     """The reward model's score of each (prompt messages, completion messages) row."""
+    encoded = encode_rows(tokenizer, prompts, completions, max_length)
+    return encoded_scores(model, tokenizer, encoded, batch_size)
+
+
+@torch.no_grad()
+def encoded_scores(model, tokenizer, encoded: list[tuple[list, int]], batch_size: int) -> list[float]:
+    """The reward model's score of each row `train.evaluate.encode_rows` encoded, ``batch_size`` rows a batch."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     out: list[float] = []
-    for offset in range(0, len(prompts), batch_size):
-        input_ids, attention, _ = encode_batch(
-            tokenizer,
-            prompts[offset : offset + batch_size],
-            completions[offset : offset + batch_size],
-            max_length,
-        )
+    for offset in range(0, len(encoded), batch_size):
+        input_ids, attention, _ = pad_rows(tokenizer, encoded[offset : offset + batch_size])
         logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
         out += logits[:, 0].float().cpu().tolist()
     model.train(was_training)
@@ -155,14 +156,13 @@ class RewardScorer:
         self.batch_size, self.max_length = batch_size, min(limits) if limits else None
 
     def score(self, prompt: list[dict], texts: list[str]) -> list[float | None]:
-        """The reward of each completion text of one prompt (chat messages); None for a row too long to score."""
+        """The reward of each completion text of one prompt (chat messages); None for a row too long to score. Each
+        row is tokenized once: its length decides, then its tokens are scored."""
         completions = [[{"role": "assistant", "content": t}] for t in texts]
-        lengths = sequence_lengths(self.tokenizer, [prompt] * len(texts), completions)
-        fits = [self.max_length is None or n <= self.max_length for n in lengths]
-        scoring = [c for c, ok in zip(completions, fits) if ok]
-        scores = iter(
-            reward_scores(self.model, self.tokenizer, [prompt] * len(scoring), scoring, self.batch_size, None)
-        )
+        encoded = encode_rows(self.tokenizer, [prompt] * len(texts), completions)
+        fits = [self.max_length is None or len(ids) <= self.max_length for ids, _ in encoded]
+        scoring = [row for row, ok in zip(encoded, fits) if ok]
+        scores = iter(encoded_scores(self.model, self.tokenizer, scoring, self.batch_size))
         return [next(scores) if ok else None for ok in fits]
 
 

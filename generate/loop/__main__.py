@@ -31,8 +31,7 @@ from generate.options import (
     SPIN_TEST_FRACTION,
     GenerateOptions,
     check_arena,
-    check_engine_applies,
-    check_judge_applies,
+    check_sample_applies,
     check_sample_options,
     sampling_params,
 )
@@ -72,8 +71,8 @@ def _judge() -> tuple[Loop, Callable[..., dict]]:
     return JUDGE_LOOP, run_judge_loop
 
 
-# Each driver's `Loop` and run function (options, workspace, checked prompt sets), imported when it runs: they
-# import the engines.
+# Each driver's `Loop` and run function (options, workspace, checked prompt sets, the judge's checked folder),
+# imported when it runs: they import the engines.
 RUN: dict[str, Callable[[], tuple[Loop, Callable[..., dict]]]] = {
     "--spin-iter": _spin,
     "--judge-iter": _judge,
@@ -102,12 +101,12 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
     if rest:
         build_parser(prog).parse_args(argv)  # argparse's own message (nearest flag included)
     options = build(LoopOptions, namespace)
-    check_engine_applies(explicit_names(namespace), options)
-    check_judge_applies(explicit_names(namespace), options)
+    explicit = explicit_names(namespace)
+    check_sample_applies(explicit, options)
     driver = driver_of(options)
     if driver:
         owners = {name: (d,) for d, names in DRIVERS.items() for name in names}
-        check_applies(explicit_names(namespace), driver, owners, "")
+        check_applies(explicit, driver, owners, "")
         train = explicit_names(namespace, "train")
         check_applies(train, METHOD[driver], method_options(), "--method", section="train")
     return options
@@ -186,18 +185,19 @@ def run(options: LoopOptions) -> dict:
         from generate.arena_models import fetch_arena_names
 
         fetch_arena_names(existing, options.arena)
-    # the judge loads in each iteration's step, after the sampling: found now (last: a hub id may be fetched)
-    check_judge_model(options)
+    # the judge loads in each iteration's step, after the sampling: found now (last: a hub id may be fetched), and
+    # loaded from the folder found (checked once a run, not once an iteration)
+    judge_folder = check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         write_records(workspace, loaded.records, loaded.counts)
         if said := prompts_line(loaded):  # as `data import` says them
             print(said)
-    summary = run_driver(options, workspace, sets)
+    summary = run_driver(options, workspace, sets, judge_folder)
     if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
         from generate.loop.arena import arena_leaderboard
 
-        summary["arena"] = arena_leaderboard(options, workspace)
+        summary["arena"] = arena_leaderboard(options, workspace, judge_folder)
     return summary
 
 

@@ -125,15 +125,19 @@ def check_loop_arena(
     check_sampled_rank_items(workspace, answers, round, **refusal)
 
 
-def arena_leaderboard(options: LoopOptions, workspace: Workspace) -> list[str]:
+def arena_leaderboard(
+    options: LoopOptions, workspace: Workspace, judge_folder: str | None = None
+) -> list[str]:
     """After a loop: the arena on the loop's held-out prompts (the first --spin-test-limit of split test), judged
-    by --judge when given, and the leaderboard of those votes (people's without a judge) as lines."""
+    by --judge when given (``judge_folder``: a chat model's checked folder), and the leaderboard of those votes
+    (people's without a judge) as lines."""
     result = run_arena(
         arena_options(options),
         workspace,
         split="test",
         limit=options.spin_test_limit,
         refusal=arena_refusal(options, workspace),  # someone may have ranked since the loop's check
+        judge_folder=judge_folder,
     )
     by = judge_name(options, workspace) if options.judge else PEOPLE
     lines = [

@@ -4,6 +4,8 @@ scores (`generate.bestofn`), train DPO on those pairs, register, sample again; n
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
+from functools import partial
 
 from data.errors import PrefloopError
 from data.workspace import Workspace
@@ -58,9 +60,12 @@ def judge_answers(
     }
 
 
-def judge_loop_step(options: LoopOptions, iterate: Iterate, step: LoopRound, pending: dict) -> dict:
-    """One iteration's data (run in its own process): the iterate's n answers, then best-vs-worst pairs. The round
-    is checked again before the engine loads: someone may have ranked since the driver's check."""
+def judge_loop_step(
+    options: LoopOptions, iterate: Iterate, step: LoopRound, pending: dict, judge_folder: str | None = None
+) -> dict:
+    """One iteration's data (run in its own process): the iterate's n answers, then best-vs-worst pairs by the
+    judge (``judge_folder``: a chat model's folder as the driver checked it, not checked again). The round is
+    checked again before the engine loads: someone may have ranked since the driver's check."""
     workspace, round, params = Workspace(options.workspace), step.round, sampling_params(options)
     todo = judge_answers(options, workspace, iterate, round, pending)
     counts: dict = {}
@@ -86,7 +91,7 @@ def judge_loop_step(options: LoopOptions, iterate: Iterate, step: LoopRound, pen
                 )
         del engine
         gc.collect()
-    judge = make_judge(options, workspace)
+    judge = make_judge(options, workspace, judge_folder)
     for split, ids in pending.items():
         counts[f"{split}_pairs"] = dict(
             pair_best_worst(workspace, judge, iterate.label, round, set(ids), options.chunk_size)
@@ -107,9 +112,13 @@ JUDGE_LOOP = Loop(
 )
 
 
-def run_judge_loop(options: LoopOptions, workspace: Workspace, sets: dict[str, list[str]]) -> dict:
+def run_judge_loop(
+    options: LoopOptions, workspace: Workspace, sets: dict[str, list[str]], judge_folder: str | None = None
+) -> dict:
     """``options.judge_iter`` iterations of sample → machine-label → DPO → register on the checked prompt ``sets``
-    (`generate.loop.spin.check_loop`; resuming what is done)."""
-    result = run_loop(options, workspace, JUDGE_LOOP, sets)
+    (`generate.loop.spin.check_loop`; resuming what is done), each step loading a chat-model judge from
+    ``judge_folder``, as `generate.bestofn.check_judge_model` checked it."""
+    loop = replace(JUDGE_LOOP, sample_step=partial(judge_loop_step, judge_folder=judge_folder))
+    result = run_loop(options, workspace, loop, sets)
     result.pop("chain")
     return result

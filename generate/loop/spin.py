@@ -367,9 +367,12 @@ SPIN_LOOP = Loop(
 )
 
 
-def run_spin(options: LoopOptions, workspace: Workspace, sets: dict[str, list[str]]) -> dict:
+def run_spin(
+    options: LoopOptions, workspace: Workspace, sets: dict[str, list[str]], judge_folder: str | None = None
+) -> dict:
     """``options.spin_iter`` SPIN iterations from ``options.model`` on the checked prompt ``sets`` (`check_loop`;
-    resuming what is done); returns a summary."""
+    resuming what is done); returns a summary. ``judge_folder``: None (SPIN has no judge; the drivers share a
+    signature)."""
     result = run_loop(options, workspace, SPIN_LOOP, sets)
     chain = result.pop("chain")
     started = time.perf_counter()
