@@ -20,11 +20,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from data.errors import PrefloopError, first_line
 from data.files import atomic_write
@@ -213,79 +211,6 @@ def check_writes_answers(folder: Path, named: str, config: dict | None = None) -
         raise ProvisionError(
             f"{named}: a sequence-classification model ({heads[0]}: a reward model?), not one that writes "
             "answers (a reward model judges as --judge rm:FOLDER)"
-        )
-
-
-class _BelowError(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.ERROR
-
-
-def _no_bar(factory: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    return factory(*args, **{**kwargs, "disable": True})
-
-
-@contextmanager
-def _quiet_load():
-    """transformers' load report kept to its errors, and its "Loading weights" progress bar (one on every load, a
-    line of its own in a job's log, however small the model) off, for the load alone: the hook, unlike
-    ``disable_progress_bar``, leaves the hub's download bars and any caller's setting as they were."""
-    from transformers.utils import logging as hf_logging
-
-    report = hf_logging.get_logger("transformers.modeling_utils")  # where from_pretrained logs its report
-    # a filter, not a level: this transformers checks the logger's level to decide to log something else
-    quiet = _BelowError()
-    report.addFilter(quiet)
-    previous = hf_logging.set_tqdm_hook(_no_bar)
-    try:
-        yield
-    finally:
-        hf_logging.set_tqdm_hook(previous)
-        report.removeFilter(quiet)
-
-
-def load_pretrained(load: Callable[..., Any], folder: str | Path, new: tuple[str, ...] = (), **kwargs) -> Any:
-    """``load(folder, **kwargs)`` (a transformers ``from_pretrained``) with its load report and progress bar kept
-    off the terminal (`_quiet_load`: the multi-line table it logs ran ahead of our one error line), the weights then
-    checked against the config (`check_weights_fit`; ``new``: the starts of the weights a new head adds, which no
-    checkpoint holds). Every model load of ours goes through it, train's reloads of folders it saved included."""
-    with _quiet_load():
-        # ignore_mismatched_sizes: transformers refuses a wrong shape only after its report; told so, it loads
-        # and tells us (output_loading_info), and `check_weights_fit` refuses it in one line
-        model, info = load(folder, ignore_mismatched_sizes=True, output_loading_info=True, **kwargs)
-    check_weights_fit(folder, info, new)
-    return model
-
-
-def check_weights_fit(folder: str | Path, info: dict, new: tuple[str, ...] = ()) -> None:
-    """A loaded model's ``info`` (transformers' ``output_loading_info``: missing, unexpected and mismatched keys)
-    says its weights are the ones its config.json describes: a weight of another shape, or one missing (but those
-    starting with ``new``), was re-initialised at random, so the model would answer noise. One `ProvisionError`
-    line naming ``folder`` otherwise; weights the config has no place for are left out, counted in a warning (none
-    with ``new``: the checkpoint's own head is one)."""
-    mismatched = sorted(info.get("mismatched_keys") or [], key=lambda k: k[0])
-    missing = sorted(k for k in info.get("missing_keys") or [] if not k.startswith(new))
-    wrong = []
-    if mismatched:
-        key, checkpoint, config = mismatched[0]
-        wrong.append(
-            f"{len(mismatched)} of another shape, e.g. {key} {list(checkpoint)} in the weights, "
-            f"{list(config)} by the config"
-        )
-    if missing:
-        wrong.append(f"{len(missing)} missing, e.g. {missing[0]}")
-    if wrong:
-        raise ProvisionError(
-            f"{folder}: its weights do not match its config.json ({'; '.join(wrong)}); refused, as transformers "
-            "would re-initialise them at random"
-        )
-    unexpected = sorted(info.get("unexpected_keys") or [])
-    if unexpected and not new:  # with a new head, the checkpoint's own head is left out by design
-        log.warning(
-            "%s: %d weights its config.json has no place for, left out (e.g. %s)",
-            folder,
-            len(unexpected),
-            unexpected[0],
         )
 
 

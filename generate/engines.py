@@ -24,7 +24,7 @@ from typing import Protocol
 
 from data.chat_template import turn_markers
 from data.errors import PrefloopError
-from data.provision import load_pretrained
+from data.model_load import load_pretrained
 from data.records import Message, content_id
 from generate.completion_text import (
     TURN_MARKER,

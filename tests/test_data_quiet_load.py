@@ -1,12 +1,12 @@
 """transformers draws a "Loading weights" progress bar on every model load, a line of its own in each job's log
-however small the model; our loads (`data.provision.load_pretrained`: generate's transformers engine, the judges,
+however small the model; our loads (`data.model_load.load_pretrained`: generate's transformers engine, the judges,
 train's start model and its reloads of the folders it saved) draw none, and leave the switch as they found it."""
 
 from __future__ import annotations
 
 import torch
 
-from data.provision import load_pretrained
+from data.model_load import load_pretrained
 
 
 def test_a_load_draws_no_progress_bar(tiny_model_dir, capfd):

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from data.errors import PrefloopError
-from data.provision import check_weights_fit
+from data.model_load import check_weights_fit
 from generate.__main__ import main
 from tests.test_generate_arena import arena_args, write_prompts
 

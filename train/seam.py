@@ -19,7 +19,7 @@ from trl.trainer.utils import use_adapter
 
 # A model load with transformers' load report (a multi-line table) and progress bar kept off the terminal and
 # weights that do not match their config.json refused in one line naming the folder: every model load of train's.
-from data.provision import load_pretrained  # noqa: F401 - re-exported for train/
+from data.model_load import load_pretrained  # noqa: F401 - re-exported for train/
 
 # (module, attribute path, parameter names we pass) for every private/internal/experimental symbol we rely on.
 CONTRACT: tuple[tuple[str, str, tuple[str, ...]], ...] = (
