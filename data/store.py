@@ -49,6 +49,7 @@ from data.files import (
 from data.part_reads import Where, part_source, read_part
 from data.schemas import SCHEMAS, SchemaError
 from data.table_checks import conform
+from data.workspace_root import reading, writing
 
 PART_GLOB = "part-*.parquet"
 BATCHES = "batches"  # WS/batches/<batch id>.commit: the batches whose parts are visible
@@ -148,8 +149,10 @@ def read_new(
     only the rows it keeps: `read_part`).
 
     Rows may repeat ones read before (a merged part whose sources were partly seen); callers keep one per id.
-    A merged part whose sources were all seen is marked seen without reading it.
+    A merged part whose sources were all seen is marked seen without reading it. Paths stored under the folder the
+    workspace was made in read as under where it is now (`data.workspace_root`).
     """
+    where, respell = reading(root, name, where)
     seen = set(seen)
     new: list[str] = []
     tables = []
@@ -170,7 +173,7 @@ def read_new(
                 seen.add(path.name)
                 new.append(path.name)
             if not vanished:
-                return (pa.concat_tables(tables) if tables else None), new
+                return (respell(pa.concat_tables(tables)) if tables else None), new
     raise RuntimeError(f"{root / name}: parts kept vanishing while reading ({READ_ROUNDS} listings)")
 
 
@@ -271,12 +274,16 @@ def write_tables(root: Path, tables: Iterable[tuple[str, pa.Table]]) -> list[Pat
     Rows for more than one table are one batch: visible all together once its commit record is written, or never.
     Every folder written is opened first (``files.folder_for_writing``): one that is a symlink, even one swapped in
     since the workspace was opened, is refused (NotAFileError naming it) before anything is written.
+    Paths under where the workspace is now are stored under the folder it was made in (`data.workspace_root`).
     """
     tables = [
         (name, conform(table, name, f"new rows for '{name}'", written=True))
         for name, table in tables
         if table.num_rows
     ]
+    if tables:
+        stored = writing(root)
+        tables = [(name, stored(name, table)) for name, table in tables]
     batch = uuid.uuid4().hex[:16] if len(tables) > 1 else None
     with ExitStack() as folders:
         fds = {name: folders.enter_context(folder_for_writing(root / name)) for name, _ in tables}

@@ -1,7 +1,7 @@
 """The workspace: one directory holding a whole project's data as append-only Parquet tables.
 
 WS/
-  workspace.json        format marker
+  workspace.json        format marker, and the folder it was made in (data.workspace_root)
   prompts/ completions/ pairs/ labels/ models/ reflogps/ scores/ gold/   part-*.parquet (see data.store)
   batches/              <batch>.commit: multi-table writes that are complete (see data.store)
   exports/              TRL-ready tables written by `python -m data export`
@@ -24,10 +24,10 @@ from data.errors import PrefloopError, quoted
 from data.files import NOT_A_FILE, NotAFileError, atomic_write, failure_reason, open_regular, write_error
 from data.records import TABLE_OF, to_row
 from data.schemas import SCHEMAS, SchemaError
+from data.workspace_root import MARKER, ROOT
 
 FORMAT = 1
-MARKER = "workspace.json"
-MARKER_TEXT = json.dumps({"format": FORMAT})  # what the marker holds
+MARKER_TEXT = json.dumps({"format": FORMAT})  # what the marker must hold (and `root`: `data.workspace_root`)
 FOLDERS = (store.BATCHES, "exports", "imports")  # besides the tables'; imports/ is data.imports' log
 STORED_FOLDERS = frozenset(
     {*SCHEMAS, *FOLDERS} - {"exports"}
@@ -90,7 +90,8 @@ class Workspace:
         for name in SCHEMAS:
             (path / name).mkdir(parents=True, exist_ok=True)
         (path / "exports").mkdir(exist_ok=True)
-        marker = (MARKER_TEXT + "\n").encode()
+        # where it is made: its stored paths are read under where it is later (`data.workspace_root`)
+        marker = (json.dumps({"format": FORMAT, ROOT: str(path.resolve())}) + "\n").encode()
         atomic_write(path / MARKER, lambda handle: handle.write(marker))
         return cls(path)
 

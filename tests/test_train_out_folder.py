@@ -6,9 +6,11 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import shutil
 
 import pytest
 
+from data import Workspace
 from data.errors import PrefloopError
 from tests.test_train import build_workspace, options
 from train.__main__ import main
@@ -439,3 +441,19 @@ def test_a_resume_names_the_excluded_labellers_as_it_likes(tmp_path):
         check_out_folder(out, options(ws, "m", out, exclude_labeller=given, resume=True))
     with pytest.raises(PrefloopError, match="started with --exclude-labeller"):
         check_out_folder(out, options(ws, "m", out, exclude_labeller=("ann,carol",), resume=True))
+
+
+def test_a_run_in_a_moved_workspace_resumes_there(tmp_path):
+    """A run records its workspace and start model as given (absolute paths, here): in a copied or moved
+    workspace its resume was refused as started with another --workspace (or --model, a folder of its runs/)."""
+    ws = build_workspace(tmp_path / "ws")
+    model, out = ws.path.resolve() / "runs" / "sft-1", ws.path / "runs" / "dpo-1"
+    out.mkdir(parents=True)
+    started = options(ws, model, out)
+    (out / "train_config.json").write_text(json.dumps(run_config(started)))
+    shutil.copytree(ws.path, tmp_path / "moved")
+    moved = Workspace(tmp_path / "moved")
+    here = moved.path.resolve() / "runs"
+    check_out_folder(here / "dpo-1", options(moved, here / "sft-1", here / "dpo-1", resume=True))
+    with pytest.raises(PrefloopError, match="started with --model"):  # the original's folder is not its own
+        check_out_folder(here / "dpo-1", options(moved, model, here / "dpo-1", resume=True))

@@ -29,6 +29,7 @@ from data.errors import PrefloopError
 from data.exclusion import flag_names
 from data.files import NotAFileError, atomic_write, open_regular, remove_dead_temps
 from data.records import now
+from data.workspace_root import read_path
 from train.options import TrainOptions
 from train.saving import TRAINED_FILE
 
@@ -100,13 +101,16 @@ def _names(values: object) -> list[str]:
 
 
 def _changed_option(recorded: dict, options: TrainOptions) -> str | None:
-    """The first option (not one a resume may change) whose value differs from the run's recorded one, or None."""
+    """The first option (not one a resume may change) whose value differs from the run's recorded one, or None.
+    A path recorded under the folder the workspace was made in is read under where it is now (a moved or copied
+    workspace: `data.workspace_root`)."""
     now = run_config(options)
     for name, value in now.items():
         if name in RESUME_MAY_CHANGE or name not in recorded:
             continue
         was = recorded[name]
         if name in ("workspace", "model"):
+            was = read_path(Path(options.workspace), was) if isinstance(was, str) else was
             if not _same_path(was, value):
                 return name
         elif name in NAMES_OPTIONS:

@@ -1,0 +1,127 @@
+"""Where a workspace was made, and its stored paths read wherever it is now.
+
+The marker (``workspace.json``) records the absolute folder the workspace was made in (``root``; a workspace of an
+older version, which recorded none, records where it is when this version first writes to it). Paths stored inside
+the workspace keep that spelling: a copied or moved workspace (``cp -r``, rsync to a cluster node, one NFS mount
+at two paths) reads each stored path under its recorded root as the same path under where it is now, and writes
+each path under where it is now back under the recorded root. So every copy, and every mount, reads one spelling,
+its own. Paths elsewhere (the hub's cache, a user's folders) are stored and read as they are; a path under the
+recorded root is read as the copy's own, even one naming the original's folder.
+
+The stored paths (`PATH_COLUMNS`): the manifest's model folders (``models.path``), the model of each answer
+(``completions.model``), and the folder an LLM judge's or a reward model's annotator name holds
+(``labels.annotator``: ``judge:FOLDER``, ``rm:FOLDER``). `data.store` respells them at its lowest read and write
+(`read_new`, `write_tables`), so that every reader sees them one way; a file of the workspace that records a path
+(a run's ``train_config.json``) reads it through `read_path`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.annotators import PREFIXES
+from data.files import atomic_write, open_regular
+from data.part_reads import Where, WhereIn
+
+MARKER = "workspace.json"
+ROOT = "root"  # the marker's field: the folder the workspace was made in, absolute and resolved
+# table -> (its column holding paths, the prefixes a path there follows)
+PATH_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "models": ("path", ("",)),
+    "completions": ("model", ("",)),
+    "labels": ("annotator", PREFIXES),
+}
+Respell = Callable[[pa.Table], pa.Table]
+
+
+def _marker(root: Path) -> dict | None:
+    """The marker of the workspace at ``root``; None where there is none (a folder of tables alone) or it does not
+    read as an object: opening the workspace refuses it (`data.workspace`), naming it."""
+    try:
+        with open_regular(root / MARKER) as handle:
+            meta = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except ValueError:  # not JSON, not UTF-8
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def recorded_root(root: Path) -> str | None:
+    """The folder the workspace at ``root`` records it was made in; None where it records none."""
+    made = (_marker(root) or {}).get(ROOT)
+    return made if isinstance(made, str) and made else None
+
+
+def moved_path(value: str, old: str, new: str, prefixes: tuple[str, ...] = ("",)) -> str:
+    """``value`` (a path after one of ``prefixes``) under folder ``new`` where it is under folder ``old``."""
+    for prefix in prefixes:
+        base = prefix + old
+        if value == base or value.startswith(base + "/"):
+            return prefix + new + value[len(base) :]
+    return value
+
+
+def respelled(table: pa.Table, name: str, old: str, new: str) -> pa.Table:
+    """``table`` (rows of table ``name``) with each stored path under ``old`` as the same path under ``new``."""
+    column, prefixes = PATH_COLUMNS.get(name, ("", ()))
+    if column not in table.column_names:
+        return table
+    values = table.column(column)
+    names = pc.unique(values)
+    given = names.to_pylist()
+    shown = [None if value is None else moved_path(value, old, new, prefixes) for value in given]
+    if shown == given:
+        return table
+    at = table.schema.get_field_index(column)
+    moved = pc.take(pa.array(shown, pa.string()), pc.index_in(values, value_set=names))
+    return table.set_column(at, table.schema.field(at), moved)
+
+
+def _unchanged(table: pa.Table) -> pa.Table:
+    return table
+
+
+def reading(root: Path, name: str, where: Where | None) -> tuple[Where | None, Respell]:
+    """How a read of table ``name`` of the workspace at ``root`` respells its paths once a row (the copy's own:
+    see the module docstring): (the ``where`` to read each part with, what to make of the rows read). A `WhereIn`
+    of another column keeps its rows whatever the paths, so the rows it keeps are respelled after it (it still reads
+    its column first); any other ``where`` (one of the paths, a digest of rows) is given them respelled."""
+    made = recorded_root(root) if name in PATH_COLUMNS else None
+    here = str(root.resolve()) if made else None
+    if made is None or made == here:
+        return where, _unchanged
+    respell = partial(respelled, name=name, old=made, new=here)
+    if where is None or (isinstance(where, WhereIn) and where.column != PATH_COLUMNS[name][0]):
+        return where, respell
+    return (lambda table: where(respell(table))), _unchanged
+
+
+def writing(root: Path) -> Callable[[str, pa.Table], pa.Table]:
+    """How a write to the workspace at ``root`` stores the rows of a table (a name, rows): each path under where
+    the workspace is now, under its recorded root. A workspace of an older version records where it is first."""
+    meta = _marker(root)
+    if meta is None:  # a folder of tables alone: nothing recorded, nothing to record
+        return lambda name, table: table
+    here = str(root.resolve())
+    made = meta.get(ROOT)
+    if not isinstance(made, str) or not made:
+        text = (json.dumps({**meta, ROOT: here}) + "\n").encode()
+        atomic_write(root / MARKER, lambda handle: handle.write(text))
+        made = here
+    if made == here:
+        return lambda name, table: table
+    return lambda name, table: respelled(table, name, here, made)
+
+
+def read_path(root: Path, path: str) -> str:
+    """``path`` as a file of the workspace at ``root`` records it (a run's ``train_config.json``), under where the
+    workspace is now where it is under the recorded root."""
+    made = recorded_root(root)
+    return path if made is None else moved_path(path, made, str(root.resolve()))

@@ -1,0 +1,167 @@
+"""A copied or moved workspace reads its stored paths as its own (data/workspace_root.py): the manifest's folders,
+the answers' model, a judge's or reward model's annotator name. Everything held the absolute paths of where the
+workspace was made, so `--model newest` in a copy loaded the original's folder (in a moved one: "moved or
+deleted?"), and answers written after a move were another model to the leaderboard."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from data import Workspace, store
+from data.__main__ import main as data_main
+from data.lineage import newest_model
+from data.records import Completion, Label, ModelRecord, Pair, Prompt
+from data.workspace_root import recorded_root, respelled
+
+PATH_COLUMNS = {"models": "path", "completions": "model", "labels": "annotator"}
+
+
+def prompt(text: str) -> Prompt:
+    return Prompt([{"role": "user", "content": text}], "t", split="test")
+
+
+def made_at(path):
+    """A workspace whose manifest holds a training in its runs/ and a base outside it (a hub snapshot's stand-in),
+    one answer of each, and a judge's and a reward model's label named by folders in its runs/."""
+    workspace = Workspace.init(path)
+    base = ModelRecord("/hub/snapshots/base", "base", 0)
+    trained = ModelRecord(str(path.resolve() / "runs" / "dpo-1"), "dpo", 1, base.id)
+    question = prompt("q")
+    a = Completion(question.id, "a", trained.path, "hf", round=1)
+    b = Completion(question.id, "b", base.path, "hf", round=1)
+    pair = Pair(question.id, a.id, b.id, "sampled", round=1)
+    judges = [f"judge:{path.resolve()}/runs/judge", f"rm:{path.resolve()}/runs/rm-1", "ann"]
+    workspace.append(
+        [base, trained, question, a, b, pair, *(Label(pair.id, name, "pairwise", "a") for name in judges)]
+    )
+    return workspace
+
+
+def paths(workspace):
+    """What a reader sees: the manifest's folders, the answers' models, the labels' annotators (each sorted)."""
+    return {
+        name: sorted(workspace.read(name, [column]).column(column).to_pylist())
+        for name, column in PATH_COLUMNS.items()
+    }
+
+
+def expected(root):
+    root = root.resolve()
+    return {
+        "models": sorted(["/hub/snapshots/base", f"{root}/runs/dpo-1"]),
+        "completions": sorted(["/hub/snapshots/base", f"{root}/runs/dpo-1"]),
+        "labels": sorted(["ann", f"judge:{root}/runs/judge", f"rm:{root}/runs/rm-1"]),
+    }
+
+
+def test_a_copy_and_a_moved_workspace_read_their_paths_under_where_they_are(tmp_path):
+    made_at(tmp_path / "ws")
+    shutil.copytree(tmp_path / "ws", tmp_path / "copy")
+    shutil.move(tmp_path / "copy", tmp_path / "moved")
+    for root in (tmp_path / "ws", tmp_path / "moved"):
+        workspace = Workspace(root)
+        assert paths(workspace) == expected(root)
+        assert newest_model(workspace).path == str(root.resolve() / "runs" / "dpo-1")
+        frames = {name: sorted(workspace.frame(name)[column]) for name, column in PATH_COLUMNS.items()}
+        assert frames == expected(root)  # pandas as arrow
+        table, _ = store.read_new(root, "completions", set())  # the annotate app's reads
+        assert sorted(table.column("model").to_pylist()) == expected(root)["completions"]
+    moved = Workspace(tmp_path / "moved")
+    mine = str(tmp_path.resolve() / "moved" / "runs" / "dpo-1")
+    assert moved.read("completions", ["round"], where=("model", [mine])).num_rows == 1  # a read by the path
+
+
+def test_writes_in_a_copy_are_its_own_and_a_copy_of_the_copy_reads_them_as_its_own(tmp_path):
+    """A copy's new rows store its paths under the root the workspace was made in: the original never sees them,
+    and a copy of the copy (or the same files mounted elsewhere) reads old and new rows as its own alike."""
+    original = made_at(tmp_path / "ws")
+    shutil.copytree(tmp_path / "ws", tmp_path / "copy")
+    copy = Workspace(tmp_path / "copy")
+    here = tmp_path.resolve() / "copy"
+    question = prompt("another")
+    answer = Completion(question.id, "c", str(here / "runs" / "dpo-1"), "hf", round=1)
+    copy.append([question, answer, ModelRecord(str(here / "runs" / "dpo-2"), "dpo", 2)])
+    assert newest_model(copy).path == str(here / "runs" / "dpo-2")
+    assert set(copy.frame("completions")["model"]) == {"/hub/snapshots/base", str(here / "runs" / "dpo-1")}
+    assert paths(original) == expected(tmp_path / "ws")  # nothing of the copy's work
+    assert len(original.frame("models")) == 2
+    assert recorded_root(tmp_path / "copy") == str(tmp_path.resolve() / "ws")
+    shutil.copytree(tmp_path / "copy", tmp_path / "again")
+    again = Workspace(tmp_path / "again")
+    assert set(again.frame("completions")["model"]) == {
+        "/hub/snapshots/base",
+        str(tmp_path.resolve() / "again" / "runs" / "dpo-1"),
+    }
+    assert newest_model(again).path == str(tmp_path.resolve() / "again" / "runs" / "dpo-2")
+
+
+def test_a_workspace_of_an_older_version_reads_as_stored_and_records_its_root_at_its_first_write(tmp_path):
+    made_at(tmp_path / "ws")
+    (tmp_path / "ws" / "workspace.json").write_text('{"format": 1}\n')  # as versions before the root wrote it
+    shutil.copytree(tmp_path / "ws", tmp_path / "copy")
+    copy = Workspace(tmp_path / "copy")
+    assert paths(copy) == expected(tmp_path / "ws")  # as stored: nothing says where it was made
+    assert recorded_root(tmp_path / "copy") is None
+    copy.append([prompt("new")])
+    assert json.loads((tmp_path / "copy" / "workspace.json").read_text()) == {
+        "format": 1,
+        "root": str(tmp_path.resolve() / "copy"),
+    }
+    assert paths(copy) == expected(tmp_path / "ws")  # still as stored: its paths were written elsewhere
+
+
+def test_only_paths_under_the_recorded_root_are_respelled():
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "id": ["1", "2", "3", "4", "5"],
+            "annotator": ["rm:/a/ws/runs/r", "judge:/a/ws", "judge:/a/ws2/runs/j", "/a/ws/x", "ann"],
+        }
+    )
+    assert respelled(table, "labels", "/a/ws", "/b/w").column("annotator").to_pylist() == [
+        "rm:/b/w/runs/r",
+        "judge:/b/w",
+        "judge:/a/ws2/runs/j",  # another folder whose name starts alike
+        "/a/ws/x",  # no machine's name: a labeller's, as typed
+        "ann",
+    ]
+
+
+def arena(workspace, root, models, votes):
+    """Arena pairs between answers of ``models`` (folders in ``root``/runs), each voted ``a`` by each of ``votes``."""
+    records = []
+    for p in range(4):
+        question = prompt(f"arena {root.name} {p}")
+        sides = [Completion(question.id, f"{m} {p}", str(root.resolve() / "runs" / m), "hf") for m in models]
+        pair = Pair(question.id, sides[0].id, sides[1].id, "arena")
+        records += [question, *sides, pair, *(Label(pair.id, name, "pairwise", "a") for name in votes)]
+    workspace.append(records)
+
+
+def test_the_leaderboard_and_stats_of_a_moved_workspace_name_each_model_and_judge_once(tmp_path, capsys):
+    """Answers and votes written before a move and after it (by `generate` there, which names the folders where
+    they are now) are one model's and one judge's: before, the manifest's folders and the new answers' differed."""
+    ws = Workspace.init(tmp_path / "ws")
+    base = ModelRecord(str(tmp_path.resolve() / "ws" / "runs" / "A"), "base", 0)
+    trained = ModelRecord(str(tmp_path.resolve() / "ws" / "runs" / "B"), "dpo", 1, base.id)
+    ws.append([base, trained])
+    arena(ws, tmp_path / "ws", "AB", ["ann", f"judge:{tmp_path.resolve()}/ws/runs/J"])
+    shutil.move(tmp_path / "ws", tmp_path / "moved")
+    moved = tmp_path / "moved"
+    arena(Workspace(moved), moved, "AB", ["ann", f"judge:{moved.resolve()}/runs/J"])
+    for by in ("people", f"judge:{moved.resolve()}/runs/J"):
+        assert data_main(["leaderboard", "-w", str(moved), "--bootstrap", "40", "--json", "--by", by]) == 0
+        board = json.loads(capsys.readouterr().out)
+        assert sorted((row["model"], row["votes"]) for row in board["models"]) == sorted(
+            [(base.id, 8), (trained.id, 8)]
+        )  # the manifest's models: the answers of both spellings are theirs
+    assert data_main(["stats", "-w", str(moved), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["machine_annotators"] == {f"judge:{moved.resolve()}/runs/J": 8}
+    assert [model["path"] for model in stats["models"]] == [
+        str(moved.resolve() / "runs" / "A"),
+        str(moved.resolve() / "runs" / "B"),
+    ]
+    assert data_main(["validate", "-w", str(moved)]) == 0
