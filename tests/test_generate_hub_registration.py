@@ -39,6 +39,23 @@ def test_a_hub_id_and_its_snapshot_folder_are_one_model_two_revisions_are_two(tm
     assert hub_id_of(tmp_path) is None
 
 
+def test_a_machine_labeller_named_by_a_hub_id_or_its_snapshot_folder_is_one(snapshot):
+    import unicodedata
+
+    from data.lineage import same_machine
+
+    folder, other_revision = str(snapshot), str(snapshot.parent / "4567ef01")
+    assert same_machine("judge:org/tiny", f"judge:{folder}") and same_machine(f"rm:{folder}", "rm:org/tiny")
+    assert not same_machine(f"judge:{folder}", f"judge:{other_revision}")
+    assert not same_machine("judge:org/tiny", f"rm:{folder}") and not same_machine(
+        "judge:org/tiny", "org/tiny"
+    )
+    zoe = "/m/zo\u00eb"
+    assert same_machine(
+        f"judge:{zoe}", "judge:" + unicodedata.normalize("NFD", zoe)
+    )  # as `same_name` compares
+
+
 @pytest.fixture
 def other(tmp_path, tiny_model_dir):
     folder = tmp_path / "other"
@@ -254,6 +271,7 @@ def test_an_arena_models_answers_are_matched_once_a_name_not_once_an_answer(monk
     may hold a million): `same_model`, which may look for a folder on disk, was asked once an answer."""
     import pandas as pd
 
+    import data.lineage as lineage
     import generate.arena as arena
     from generate.engines import SamplingParams
 
@@ -262,11 +280,13 @@ def test_an_arena_models_answers_are_matched_once_a_name_not_once_an_answer(monk
     completions = pd.DataFrame(
         {"id": [f"c{i}" for i in range(len(models))], "model": models, "round": 0, "prompt_id": "q0"}
     ).assign(params=params.to_json())
-    asked, same_model = [], arena.same_model
-    monkeypatch.setattr(arena, "same_model", lambda a, b: asked.append(a) or same_model(a, b))
+    asked, same_model = [], lineage.same_model
+    monkeypatch.setattr(lineage, "same_model", lambda a, b: asked.append(a) or same_model(a, b))
 
     class Frames:
-        def frame(self, name):
+        def frame(self, name):  # a manifest without trainings: no answer is a retrained folder's old one
+            if name == "models":
+                return pd.DataFrame(columns=["id", "path", "method", "created_at"])
             return completions
 
     mine = arena.arena_completions(Frames(), snapshot, 0, params, {"q0"})
