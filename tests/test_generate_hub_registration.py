@@ -245,6 +245,23 @@ def test_a_hub_models_answers_under_its_id_and_its_snapshot_are_one_leaderboard_
     assert {row.model for row in rows} == {"id-child", snapshot}
 
 
+def test_a_hub_judges_votes_under_its_id_and_its_snapshot_are_its_votes_by_either_name():
+    """A hub judge's rerun named the other way judges only the arena pairs it had not voted on, under that name:
+    `--by` took only the votes stored under the name as typed."""
+    from data.leaderboard import votes_table
+    from tests.test_data_leaderboard import tables
+
+    pairs, completions, labels, _ = tables()
+    snapshot = "/cache/models--org--tiny/snapshots/0123abcd"
+    judged = labels.assign(annotator=["judge:org/tiny", *labels["annotator"][1:]])  # p0, and p1's judge:x
+    judged = judged.replace({"annotator": {"judge:x": f"judge:{snapshot}"}})
+    for by in ("judge:org/tiny", f"judge:{snapshot}"):
+        assert sorted(votes_table(pairs, completions, judged, by=by)["prompt_id"]) == ["q0", "q1"]
+    # another revision: the hub id's votes (`same_model`: the id names each revision), not the other snapshot's
+    other_revision = votes_table(pairs, completions, judged, by=f"judge:{snapshot[:-8]}4567ef01")
+    assert other_revision["prompt_id"].tolist() == ["q0"]
+
+
 def test_a_vote_between_a_hub_models_id_and_its_snapshot_is_left_out_and_counted(caplog):
     """Before a hub model was one name, an arena of `base` (the snapshot `train` registered) and its hub id compared
     the model with itself: once both sides are one row, such a vote was counted twice for that row (its votes and
