@@ -283,8 +283,9 @@ def pairs_to_judge(
     """Pairs for labelling that people have not labelled (``labelled``: those too, to measure the judge; ``kinds``:
     pairs of these kinds instead, e.g. ``arena``) of ``split``, oldest round first, the first ``limit`` (0: all)
     of them whatever has been judged: those without a label from ``annotator`` (`data.lineage.same_machine`: the
-    judge named by its hub id or its snapshot folder) yet, and how many have one already (a rerun keeps them, so a killed job's rerun finishes the same pairs). Other judges' and reward models' labels
-    leave a pair to judge: each machine gives its own."""
+    judge named by its hub id or its snapshot folder) yet, and how many have one already (a rerun keeps them, so a
+    killed job's rerun finishes the same pairs). Other judges' and reward models' labels leave a pair to judge:
+    each machine gives its own."""
     pairs, labels = workspace.frame("pairs"), workspace.frame("labels")
     if kinds:  # an edit pair's verdict is its editor's, whatever kinds are asked
         pairs = pairs[pairs["kind"].isin(kinds) & (pairs["kind"] != "edit")]

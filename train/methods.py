@@ -157,8 +157,8 @@ def _rows_source(options: TrainOptions) -> str | None:
 def refuse_unread(options: TrainOptions, given: Collection[str]) -> None:
     """Refuse the `PAIR_SETTINGS` in ``given`` that the run reads nowhere: every one for SFT, --beta for a reward
     model, the pairs table's (`PAIR_TABLE`) where the rows are labelled completions or ratings, --aggregate where
-    they are ratings (each answer's mean rating). ``given``: the options named on the command line (by flag or config file, even at their
-    default: `train.options.check_given`), else `settings_off_default`."""
+    they are ratings (each answer's mean rating). ``given``: the options named on the command line (by flag or
+    config file, even at their default: `train.options.check_given`), else `settings_off_default`."""
     flags = {name: f"--{name.replace('_', '-')}" for name in PAIR_SETTINGS}
     if options.method == "sft":
         unread = next((name for name in PAIR_SETTINGS if name in given), None)
