@@ -36,7 +36,6 @@ from data.annotators import (
     RM_PREFIX,
     is_machine_labeller,
     machine_mask,
-    same_name,
     stored_machine_name,
 )
 from data.bradley_terry import (
@@ -51,7 +50,7 @@ from data.errors import PrefloopError
 from data.gold import read_gold
 from data.intervals import clustered_wilson_interval
 from data.labeller_flags import side_preferences
-from data.lineage import answer_versions, same_model
+from data.lineage import answer_versions, same_machine, same_model
 from data.provision import hub_id_of
 from data.selection import without_labellers
 
@@ -101,7 +100,8 @@ def votes_table(
     ``rm:<id>``). ``gold``: the pairwise gold items (item_id, choice; `data.gold.read_gold`): for ``people`` a gold
     arena pair is one vote, its gold answer (the lead's decision), and the labellers' labels on it, which measure
     them (every labeller is served it, whatever --overlap), are not votes; a machine's votes count on every pair.
-    A machine's name is matched as `data.annotators.same_name` (Unicode NFC), as ``--exclude-labeller`` is."""
+    A machine's name is matched as `data.lineage.same_machine`: Unicode NFC (`data.annotators.same_name`), as
+    ``--exclude-labeller`` is, and a judge named by a hub id or its snapshot folder is one, as its reruns take it."""
     arena = pairs[pairs["kind"] == ARENA]
     votes = current_labels(labels[labels["item_id"].isin(set(arena["id"]))], "pairwise")
     if by == PEOPLE:
@@ -109,8 +109,9 @@ def votes_table(
         if gold is not None and len(gold):
             decided = gold[gold["item_id"].isin(set(arena["id"]))][["item_id", "choice"]]
             votes = pd.concat([votes[~votes["item_id"].isin(set(decided["item_id"]))], decided])
-    else:  # matched as same_name: the name as typed, whichever Unicode spelling it was stored in
-        votes = votes[votes["annotator"].astype(str).map(same_name) == same_name(by)]
+    else:  # the name as typed, whichever Unicode spelling or name of a hub model (id or snapshot) it is stored in
+        names = votes["annotator"].astype(str)
+        votes = votes[names.isin([name for name in names.unique() if same_machine(name, by)])]
     votes = votes[votes["choice"].isin(list(SCORE_A))]
     model = completions.set_index("id")["model"]
     merged = votes.merge(

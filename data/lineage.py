@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.annotators import RM_PREFIX
+from data.annotators import PREFIXES, RM_PREFIX, same_name
 from data.errors import counted
 from data.files import NotAFileError, open_regular
 from data.provision import classification_heads, hub_id_of, local_model
@@ -157,6 +157,23 @@ def same_model(a: str | Path, b: str | Path) -> bool:
         return True
     hub = hub_id_of(a)
     return hub is not None and hub == hub_id_of(b) and hub in (a, b)
+
+
+def same_model_names(names: pd.Series, model: str | Path) -> list[str]:
+    """The distinct ``names`` (a model column: completions' ``model``) that name ``model`` (`same_model`: a hub id
+    and its snapshot folder are one), asked once a name, not once a row (a workspace may hold a million rows)."""
+    return [name for name in names.unique() if same_model(name, model)]
+
+
+def same_machine(a: str, b: str) -> bool:
+    """``a`` and ``b`` name one machine labeller: equal as `data.annotators.same_name` compares, or one prefix
+    (``judge:``, ``rm:``) before two names of one model (`same_model`: ``judge:org/x`` and ``judge:`` its snapshot
+    folder in the hub's cache, two names an LLM judge writes its labels under as it is named)."""
+    a, b = same_name(a), same_name(b)
+    if a == b:
+        return True
+    prefix = next((p for p in PREFIXES if a.startswith(p)), None)
+    return prefix is not None and b.startswith(prefix) and same_model(a[len(prefix) :], b[len(prefix) :])
 
 
 def _trainings(models: pd.DataFrame, paths: set[str]) -> pd.DataFrame:

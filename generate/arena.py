@@ -32,7 +32,7 @@ from data.errors import PrefloopError, first_line
 from data.leaderboard import ARENA
 from data.lineage import (
     ModelEntry,
-    same_model,
+    same_model_names,
 )
 from data.provision import checked_answering_model
 from data.records import Pair, content_id
@@ -61,9 +61,8 @@ def arena_completions(
     """The completions ``label`` wrote in ``round`` with ``params`` for ``prompts`` (a DataFrame)."""
     completions = model_answers(workspace)
     mine = completions[(completions["round"] == round) & completions["prompt_id"].isin(prompts)]
-    # a hub model's answers under its id or its snapshot folder (`same_model`): a workspace may hold either; asked
-    # once a name, not once an answer (each asking may look for a folder on disk)
-    mine = mine[mine["model"].isin([m for m in mine["model"].unique() if same_model(m, label)])]
+    # a hub model's answers under its id or its snapshot folder: a workspace may hold either
+    mine = mine[mine["model"].isin(same_model_names(mine["model"], label))]
     return mine[np.array([same_params(p, params) for p in mine["params"]], dtype=bool)]
 
 

@@ -21,7 +21,7 @@ from data.annotators import judge_annotator, rm_annotator
 from data.chat_template import named_chat_template
 from data.errors import PrefloopError
 from data.leaderboard import ARENA
-from data.lineage import is_reward_model_name, reward_model_entry, same_model
+from data.lineage import is_reward_model_name, reward_model_entry, same_model_names
 from data.pairing import distinct_completions
 from data.provision import ProvisionError, checked_answering_model, model_label
 from data.records import Pair
@@ -155,9 +155,10 @@ def judges_arena(options: GenerateOptions) -> bool:
 
 
 def own_answer_pairs(workspace: Workspace, pairs: pd.DataFrame, model: str) -> int:
-    """How many of ``pairs`` have an answer by ``model`` (`same_model`: a hub id or its snapshot) on a side."""
+    """How many of ``pairs`` have an answer by ``model`` on a side (`data.lineage.same_model_names`: a hub id or
+    its snapshot)."""
     by = workspace.read("completions", ["model"]).to_pandas().set_index("id")["model"]  # not the texts
-    mine = [m for m in by.unique() if same_model(m, model)]
+    mine = same_model_names(by, model)
     a, b = (by.reindex(pairs[side]).isin(mine).to_numpy() for side in ("completion_a", "completion_b"))
     return int((a | b).sum())
 

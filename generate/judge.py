@@ -9,8 +9,9 @@ write nothing (a rerun asks again). A pair whose request (either order) leaves n
 model's context is not asked: no verdict, counted ``too_long``, a rerun asks again. A reward model prefers the higher-scored side with confidence σ(r_a − r_b) (its
 probability under Bradley–Terry).
 
-Judging is resumable: a pair that has a label from this annotator is not judged again. Label ids are content hashes
-of (pair, annotator), so a chunk written twice is stored once.
+Judging is resumable: a pair that has a label from this annotator (a hub model's named either way: its hub id or its
+snapshot folder) is not judged again. Label ids are content hashes of (pair, annotator), so a chunk written twice is
+stored once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tqdm import tqdm
 from data.aggregate import current_labels
 from data.annotators import judge_annotator, machine_labeller_mask, rm_annotator
 from data.errors import PrefloopError
+from data.lineage import same_machine
 from data.records import Label, content_id
 from data.selection import labelling_pairs
 from data.workspace import Workspace
@@ -280,9 +282,10 @@ def pairs_to_judge(
 ) -> tuple[pd.DataFrame, int]:
     """Pairs for labelling that people have not labelled (``labelled``: those too, to measure the judge; ``kinds``:
     pairs of these kinds instead, e.g. ``arena``) of ``split``, oldest round first, the first ``limit`` (0: all)
-    of them whatever has been judged: those without a label from ``annotator`` yet, and how many have one already
-    (a rerun keeps them, so a killed job's rerun finishes the same pairs). Other judges' and reward models' labels
-    leave a pair to judge: each machine gives its own."""
+    of them whatever has been judged: those without a label from ``annotator`` (`data.lineage.same_machine`: the
+    judge named by its hub id or its snapshot folder) yet, and how many have one already (a rerun keeps them, so a
+    killed job's rerun finishes the same pairs). Other judges' and reward models' labels leave a pair to judge:
+    each machine gives its own."""
     pairs, labels = workspace.frame("pairs"), workspace.frame("labels")
     if kinds:  # an edit pair's verdict is its editor's, whatever kinds are asked
         pairs = pairs[pairs["kind"].isin(kinds) & (pairs["kind"] != "edit")]
@@ -299,7 +302,9 @@ def pairs_to_judge(
     pairs = pairs.sort_values(["round", "created_at", "id"], kind="stable")
     if limit:
         pairs = pairs.head(limit)
-    done = pairs["id"].isin(set(labels.loc[labels["annotator"] == annotator, "item_id"]))
+    # its labels under ``annotator`` or another name of it (`same_machine`: a hub id and its snapshot folder)
+    mine = [name for name in labels["annotator"].unique() if same_machine(name, annotator)]
+    done = pairs["id"].isin(set(labels.loc[labels["annotator"].isin(mine), "item_id"]))
     return pairs[~done], int(done.sum())
 
 

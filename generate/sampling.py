@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from data.errors import PrefloopError
-from data.lineage import stale_answers
+from data.lineage import same_model_names, stale_answers
 from data.records import Completion, content_id, has_gold
 from data.workspace import Workspace
 from generate.context import TOO_LONG, fitting
@@ -65,9 +65,11 @@ NOT_SAMPLED = ("gold", "import")
 
 
 def sampled_by(completions: pd.DataFrame, model: str, round: int) -> pd.Series:
-    """Which of ``completions`` ``model`` sampled in ``round`` (its own answers: not `NOT_SAMPLED`)."""
+    """Which of ``completions`` ``model`` sampled in ``round`` (its own answers: not `NOT_SAMPLED`), stored under
+    ``model`` or another name of it (`data.lineage.same_model_names`: a hub id and its snapshot folder), so that a
+    job naming a hub model the other way keeps the answers it has."""
     return (
-        (completions["model"] == model)
+        completions["model"].isin(same_model_names(completions["model"], model))
         & (completions["round"] == round)
         & ~completions["engine"].isin(NOT_SAMPLED)
     )

@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 
+from data import Workspace
 from generate import bestofn
 from generate.__main__ import main
 from generate.options import SampleOptions
@@ -204,3 +205,24 @@ def test_judging_a_folder_that_is_no_workspace_looks_up_no_judge(
     assert main([*argv, "--engine", "hf"]) == 2
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'typo'}: not a workspace")
     assert looked_up == []
+
+
+@pytest.mark.parametrize("names", [("org/tiny", "snapshot"), ("snapshot", "org/tiny")])
+def test_a_rerun_naming_the_hub_model_the_other_way_samples_nothing_again(
+    tmp_path, snapshot, monkeypatch, capsys, names
+):
+    """Answers stored under the hub id were not found when the rerun named the model by its snapshot folder (or the
+    reverse: `generate.sampling.sampled_by` compared the names exactly): every prompt was sampled again."""
+    from generate import __main__ as cli
+    from tests.test_generate_rerun_engine import count_loads
+    from tests.test_generate_spin_pairs import done_counts
+
+    loads = count_loads(monkeypatch, cli)
+    first, again = (str(snapshot) if name == "snapshot" else name for name in names)
+    job = ["--max-tokens", "4", "--limit", "2"]
+    assert main([*job_args(tmp_path, first), *job]) == 0 and len(loads) == 1
+    completions = len(Workspace(tmp_path / "ws").frame("completions"))
+    capsys.readouterr()
+    assert main([*job_args(tmp_path, again), *job]) == 0
+    assert len(loads) == 1 and done_counts(capsys.readouterr().out)["already_sampled"] == "2"
+    assert len(Workspace(tmp_path / "ws").frame("completions")) == completions

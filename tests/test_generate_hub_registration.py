@@ -39,6 +39,23 @@ def test_a_hub_id_and_its_snapshot_folder_are_one_model_two_revisions_are_two(tm
     assert hub_id_of(tmp_path) is None
 
 
+def test_a_machine_labeller_named_by_a_hub_id_or_its_snapshot_folder_is_one(snapshot):
+    import unicodedata
+
+    from data.lineage import same_machine
+
+    folder, other_revision = str(snapshot), str(snapshot.parent / "4567ef01")
+    assert same_machine("judge:org/tiny", f"judge:{folder}") and same_machine(f"rm:{folder}", "rm:org/tiny")
+    assert not same_machine(f"judge:{folder}", f"judge:{other_revision}")
+    assert not same_machine("judge:org/tiny", f"rm:{folder}") and not same_machine(
+        "judge:org/tiny", "org/tiny"
+    )
+    zoe = "/m/zo\u00eb"
+    assert same_machine(
+        f"judge:{zoe}", "judge:" + unicodedata.normalize("NFD", zoe)
+    )  # as `same_name` compares
+
+
 @pytest.fixture
 def other(tmp_path, tiny_model_dir):
     folder = tmp_path / "other"
@@ -228,6 +245,23 @@ def test_a_hub_models_answers_under_its_id_and_its_snapshot_are_one_leaderboard_
     assert {row.model for row in rows} == {"id-child", snapshot}
 
 
+def test_a_hub_judges_votes_under_its_id_and_its_snapshot_are_its_votes_by_either_name():
+    """A hub judge's rerun named the other way judges only the arena pairs it had not voted on, under that name:
+    `--by` took only the votes stored under the name as typed."""
+    from data.leaderboard import votes_table
+    from tests.test_data_leaderboard import tables
+
+    pairs, completions, labels, _ = tables()
+    snapshot = "/cache/models--org--tiny/snapshots/0123abcd"
+    judged = labels.assign(annotator=["judge:org/tiny", *labels["annotator"][1:]])  # p0, and p1's judge:x
+    judged = judged.replace({"annotator": {"judge:x": f"judge:{snapshot}"}})
+    for by in ("judge:org/tiny", f"judge:{snapshot}"):
+        assert sorted(votes_table(pairs, completions, judged, by=by)["prompt_id"]) == ["q0", "q1"]
+    # another revision: the hub id's votes (`same_model`: the id names each revision), not the other snapshot's
+    other_revision = votes_table(pairs, completions, judged, by=f"judge:{snapshot[:-8]}4567ef01")
+    assert other_revision["prompt_id"].tolist() == ["q0"]
+
+
 def test_a_vote_between_a_hub_models_id_and_its_snapshot_is_left_out_and_counted(caplog):
     """Before a hub model was one name, an arena of `base` (the snapshot `train` registered) and its hub id compared
     the model with itself: once both sides are one row, such a vote was counted twice for that row (its votes and
@@ -254,6 +288,7 @@ def test_an_arena_models_answers_are_matched_once_a_name_not_once_an_answer(monk
     may hold a million): `same_model`, which may look for a folder on disk, was asked once an answer."""
     import pandas as pd
 
+    import data.lineage as lineage
     import generate.arena as arena
     from generate.engines import SamplingParams
 
@@ -262,11 +297,13 @@ def test_an_arena_models_answers_are_matched_once_a_name_not_once_an_answer(monk
     completions = pd.DataFrame(
         {"id": [f"c{i}" for i in range(len(models))], "model": models, "round": 0, "prompt_id": "q0"}
     ).assign(params=params.to_json())
-    asked, same_model = [], arena.same_model
-    monkeypatch.setattr(arena, "same_model", lambda a, b: asked.append(a) or same_model(a, b))
+    asked, same_model = [], lineage.same_model
+    monkeypatch.setattr(lineage, "same_model", lambda a, b: asked.append(a) or same_model(a, b))
 
     class Frames:
-        def frame(self, name):
+        def frame(self, name):  # a manifest without trainings: no answer is a retrained folder's old one
+            if name == "models":
+                return pd.DataFrame(columns=["id", "path", "method", "created_at"])
             return completions
 
     mine = arena.arena_completions(Frames(), snapshot, 0, params, {"q0"})

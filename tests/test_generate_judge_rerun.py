@@ -3,12 +3,15 @@ judges said of them, skips the pairs it labelled itself (and says how many), so 
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from data import Label, Workspace
 from generate import bestofn
 from generate.__main__ import main
 from tests.test_generate_judge import ScriptedEngine, fair
+from tests.test_train_hub_model import hub_cache  # noqa: F401 (a fixture)
 
 
 @pytest.fixture()
@@ -77,3 +80,36 @@ def test_a_judge_limit_is_a_fixed_set_of_pairs(label_ws, scripted, capsys):
     first = label_ws.frame("pairs").sort_values(["round", "created_at", "id"])["id"].head(2)
     labels = Workspace(label_ws.path).frame("labels")
     assert set(labels["item_id"]) == set(first) and scripted.judge_calls == 4
+
+
+@pytest.mark.parametrize("names", [("org/tiny", "snapshot"), ("snapshot", "org/tiny")])
+def test_a_hub_judge_named_the_other_way_judges_nothing_again(
+    label_ws,
+    scripted,
+    hub_cache,  # noqa: F811 (the fixture imported above)
+    capsys,
+    names,
+):
+    """`judge:org/tiny` and `judge:` its snapshot folder in the hub's cache are one judge (`data.lineage.same_machine`):
+    the rerun check compared the names exactly, so the judge named the other way judged every pair again."""
+    first, again = (str(hub_cache) if name == "snapshot" else name for name in names)
+    assert main(judge(label_ws, first)) == 0
+    capsys.readouterr()
+    assert main(judge(label_ws, again)) == 0
+    assert "judged 0 pairs (a 0, b 0, tie 0, unreadable 0); 0 labels written; already_judged 4\n" in (
+        capsys.readouterr().out
+    )
+    assert scripted.judge_calls == 8 and len(Workspace(label_ws.path).frame("labels")) == 4
+
+
+def test_another_revision_of_a_hub_judge_is_another_judge(
+    label_ws,
+    scripted,
+    hub_cache,  # noqa: F811 (the fixture imported above)
+    capsys,
+):
+    other_revision = hub_cache.parent / "4567ef01"
+    shutil.copytree(hub_cache, other_revision)
+    for folder in (hub_cache, other_revision):
+        assert main(judge(label_ws, str(folder))) == 0
+        assert "judged 4 pairs" in capsys.readouterr().out

@@ -11,9 +11,11 @@ import torch
 
 from data import Label, Workspace
 from data.annotators import judge_annotator
+from data.errors import PrefloopError
 from data.lineage import reward_model_folder
 from tests.test_train import build_workspace, options
 from train.__main__ import main
+from train.options import check_options
 from train.pairs import preference_rows
 from train.reward import accuracy_by_strength, add_margins, bradley_terry_loss, strength_margin
 from train.run import train
@@ -134,6 +136,16 @@ def test_rm_options_are_checked(tmp_path, tiny_model_dir, capsys):
         "error: --machine-weight 0.5: weights rows machines decided, and --labels human takes none (--labels auto, "
         "all or machine do)\n"
     )
+
+
+@pytest.mark.parametrize("beta", ["0.5", "0.1"])  # 0.1, the default: given, it did nothing as well
+def test_rm_refuses_beta_which_it_reads_nowhere(tmp_path, capsys, beta):
+    """`--method rm --beta X` was accepted, though the reward model's loss has no β: the run ignored it."""
+    ws = build_workspace(tmp_path / "ws", count=4)
+    assert main(["-w", str(ws.path), "--method", "rm", "--beta", beta]) == 2
+    assert capsys.readouterr().err.startswith("error: --beta does not apply to --method rm (")
+    with pytest.raises(PrefloopError, match="--beta does not apply to --method rm"):
+        check_options(options(ws, "m", tmp_path / "out", method="rm", beta=0.5))  # from code: off its default
 
 
 def test_export_chooses_labels_as_training_does(tmp_path):

@@ -155,10 +155,10 @@ def _rows_source(options: TrainOptions) -> str | None:
 
 
 def refuse_unread(options: TrainOptions, given: Collection[str]) -> None:
-    """Refuse the `PAIR_SETTINGS` in ``given`` that the run reads nowhere: every one for SFT, the pairs table's
-    (`PAIR_TABLE`) where the rows are labelled completions or ratings, --aggregate where they are ratings (each
-    answer's mean rating). ``given``: the options named on the command line (by flag or config file, even at their
-    default: `train.options.check_given`), else `settings_off_default`."""
+    """Refuse the `PAIR_SETTINGS` in ``given`` that the run reads nowhere: every one for SFT, --beta for a reward
+    model, the pairs table's (`PAIR_TABLE`) where the rows are labelled completions or ratings, --aggregate where
+    they are ratings (each answer's mean rating). ``given``: the options named on the command line (by flag or
+    config file, even at their default: `train.options.check_given`), else `settings_off_default`."""
     flags = {name: f"--{name.replace('_', '-')}" for name in PAIR_SETTINGS}
     if options.method == "sft":
         unread = next((name for name in PAIR_SETTINGS if name in given), None)
@@ -168,6 +168,11 @@ def refuse_unread(options: TrainOptions, given: Collection[str]) -> None:
                 "labelled pairs; --sft-from chooses which)"
             )
         return
+    if options.method == "rm" and "beta" in given:  # RewardTrainer's Bradley–Terry loss has no reference term
+        raise PrefloopError(
+            "--beta does not apply to --method rm (a reward model's loss has no KL anchor to a reference; "
+            "--rm-margin and --agreement weight shape it)"
+        )
     source = _rows_source(options)
     table = [flags[name] for name in PAIR_TABLE if name in given]
     if source and table:
