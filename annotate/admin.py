@@ -33,7 +33,7 @@ from data.leaderboard import ARENA, workspace_board
 from data.leaderboard_view import board_notes, strength_interval, strength_text, win_interval_text
 from data.machine import AGAINST
 from data.schemas import CHOICES
-from data.selection import excluded_labellers, same_name, set_excluded, stored_names
+from data.selection import VERDICT_LABELS, excluded_labellers, same_name, set_excluded, stored_names
 
 if TYPE_CHECKING:
     from annotate.components import Context
@@ -116,20 +116,8 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
         return (*rate_admin_html(service, user, labels, excluded), "")
     gold = read_gold(workspace, service.task)
     report = admin_report(labels, service.task, pairs, _method(method), gold, excluded)
-    progress = service.progress(user)
-    agreement, position = report["agreement"], report["position"]
     cards = [
-        ("items done", f"{progress['done']}/{progress['items']}", f"K = {progress['overlap']} labels each"),
-        ("labels", str(progress["labels"]), ", ".join(f"{k} {v}" for k, v in report["distribution"].items())),
-        ("Cohen's κ (2 labellers)", figure(agreement["cohen"]), f"{agreement['items']} items with ≥2 labels"),
-        ("Fleiss' κ", figure(agreement["fleiss"]), f"{agreement['fleiss_items']} items, same label count"),
-        ("Krippendorff's α", figure(agreement["alpha"]), "nominal, all items with ≥2 labels"),
-    ]
-    if position is not None:
-        rate = "n/a" if position["left_rate"] is None else f"{100 * position['left_rate']:.0f}%"
-        detail = f"of {position['decisive']} decisive labels; p = {position['p_value']:.3f} vs 50%"
-        cards.append(("left side wins", rate, detail))
-    cards += [
+        *summary_cards(service.progress(user), report),
         *pace_card(labels, service.task),
         verdict_card(report["verdicts"], method, excluded),
         *machine_cards(report),
@@ -156,10 +144,30 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     )
 
 
+def summary_cards(progress: dict, report: dict) -> list[tuple[str, str, str]]:
+    """The pairwise and KTO tab's first cards: progress, labels, agreement (κ, α: `VERDICT_LABELS`) and the left side's
+    wins."""
+    agreement, position = report["agreement"], report["position"]
+    shown = ", ".join(f"{k} {v}" for k, v in report["distribution"].items())
+    cards = [
+        ("items done", f"{progress['done']}/{progress['items']}", f"K = {counted(progress['overlap'], 'label')} each"),
+        ("labels", str(progress["labels"]), shown),
+        ("Cohen's κ (2 labellers)", figure(agreement["cohen"]), f"{counted(agreement['items'], 'item')} with ≥2 labels"),
+        ("Fleiss' κ", figure(agreement["fleiss"]), f"{counted(agreement['fleiss_items'], 'item')}, same label count"),
+        ("Krippendorff's α", figure(agreement["alpha"]), f"nominal, all items with ≥2 labels; {VERDICT_LABELS}"),
+    ]  # fmt: skip
+    if position is not None:
+        rate = "n/a" if position["left_rate"] is None else f"{100 * position['left_rate']:.0f}%"
+        detail = f"of {counted(position['decisive'], 'decisive label')}; p = {position['p_value']:.3f} vs 50%"
+        cards.append(("left side wins", rate, detail))
+    return cards
+
+
 def verdict_card(verdicts, method: str, excluded: tuple[str, ...]) -> tuple[str, str, str]:
-    """The verdicts card: items with a verdict under ``method``, how many are split, and who is left out."""
+    """The verdicts card: items with a verdict under ``method``, how many are split, whose labels make them, and who
+    is left out."""
     split = int((verdicts["verdict"] == SPLIT).sum())
-    detail = f"{split} split" + (f"; excluded: {', '.join(excluded)}" if excluded else "")
+    detail = f"{split} split; {VERDICT_LABELS}" + (f"; excluded: {', '.join(excluded)}" if excluded else "")
     return (f"verdicts ({method})", str(len(verdicts)), detail)
 
 

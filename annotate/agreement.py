@@ -16,11 +16,11 @@ import pandas as pd
 import pyarrow as pa
 
 from data.aggregate import DAWID_SKENE, MAJORITY, aggregate, current_labels
-from data.annotators import human_labels, verdict_labels
+from data.annotators import human_labels
 from data.gold import ANSWER
 from data.labellers import labeller_rows, team_pace
 from data.machine import cohen_kappa, machine_agreement, suggestion_follow
-from data.selection import same_name, without_labellers
+from data.selection import same_name, verdict_labels, without_labellers
 
 
 def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float | None:
@@ -281,14 +281,16 @@ def admin_report(
     labellers' agreement with people). The ``excluded`` labellers stay in the labellers table, the label
     distribution and the position bias (measurements: every person's labels, as `python -m data stats`), and out
     of the verdicts and the agreement among the labels that make them; ``method`` and ``gold`` make the verdicts
-    (of people's and imported labels, `data.annotators.verdict_labels`, as stats makes them). The machine
-    labellers are measured against them where ``method`` is Dawid–Skene, else against the people's majority
-    (`data.machine.machine_agreement`, as `python -m data stats --aggregate` does)."""
+    (`data.selection.verdict_labels`: people's and imported labels, as stats makes them, and its agreement is that
+    of the same labels, as `<task>_items`' in stats). The machine labellers are measured against them where
+    ``method`` is Dawid–Skene, else against the people's majority (`data.machine.machine_agreement`, as `python -m
+    data stats --aggregate` does)."""
     human = human_labels(labels)
-    counted = without_labellers(human, excluded)
+    counted = verdict_labels(labels, excluded)
     everyone, current = current_labels(human, task), current_labels(counted, task)
-    # imported labels make verdicts with people's, as in stats; the labellers' table and agreement are people's
-    verdicts = aggregate(without_labellers(verdict_labels(labels), excluded), task, method, gold)
+    # the labels that make verdicts (imported ones with people's, as in stats) make the agreement among them too;
+    # the labellers' table, label counts and position bias are people's
+    verdicts = aggregate(counted, task, method, gold)
     # judges and reward models are measured against the verdicts shown: Dawid–Skene's, or the people's majority
     dawid_skene = verdicts if method == DAWID_SKENE else None
     machines = task == "pairwise" and pairs is not None

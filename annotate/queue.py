@@ -30,6 +30,9 @@ per label). A labeller's latest records are indexed (item -> row) when that labe
 becomes a ``Label`` only when one is asked for (their history, an edit, an undo). Counts for the progress bar (the
 gold met too) are kept up to date as labels arrive, ``next_item`` starts at the first item not yet full, and a
 gold turn reads the labeller's gold order kept as a heap (drawn once per labeller), never every gold item.
+
+The queue's read half (a labeller's records, their state and counts) is `annotate.labeller_records`, its gold half
+`annotate.gold_mixing`: mixins of `LabelQueue`, which holds the state both read.
 """
 
 from __future__ import annotations
@@ -43,27 +46,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from annotate.gold_mixing import GoldMixing
+from annotate.labeller_records import LabellerRecords, Record, state
 from data.aggregate import latest_positions
 from data.annotators import is_machine
 from data.records import Label
 
-Record = Label | int  # a Label, or the row of one in the bulk-loaded log
 
-
-def is_skip(label: Label) -> bool:
-    return label.retracted and label.supersedes is None
-
-
-def state(label: Label | None) -> str | None:
-    """'labelled', 'skipped', or None (no record, or an undo) for a labeller's latest record on an item."""
-    if label is None:
-        return None
-    if not label.retracted:
-        return "labelled"
-    return "skipped" if is_skip(label) else None
-
-
-class LabelQueue(GoldMixing):
+class LabelQueue(GoldMixing, LabellerRecords):
     def __init__(
         self,
         items: Iterable[str],
@@ -212,22 +201,6 @@ class LabelQueue(GoldMixing):
             self._counts[user] = [labelled, skipped, closed, gold]
         return latest
 
-    def _state(self, record: Record | None) -> str | None:
-        if record is None or isinstance(record, Label):
-            return state(record)
-        if not self._base_retracted[record]:
-            return "labelled"
-        return "skipped" if self._base_skip[record] else None
-
-    def _label(self, record: Record | None) -> Label | None:
-        if record is None or isinstance(record, Label):
-            return record
-        return Label(**self._base.slice(record, 1).to_pylist()[0])
-
-    def label_of(self, user: str, item: str) -> Label | None:
-        """The labeller's latest record on the item (a label, a skip, or an undo), or None."""
-        return self._label(self._user(user).get(item))
-
     def known(self, label_id: str) -> bool:
         return label_id in self._recorded
 
@@ -353,43 +326,6 @@ class LabelQueue(GoldMixing):
             self.leases.get(previous, {}).pop(user, None)
         self.held[user] = item
         self.leases[item][user] = self.clock() + self.lease_seconds
-
-    def _in_force(self, user: str) -> Iterable[Record]:
-        """The labeller's records still in force (their latest on an item), newest first."""
-        latest = self._user(user)
-        for item, record in reversed(self._history[user]):
-            now = latest.get(item)
-            if now is record or (type(record) is int and now == record):
-                yield record
-
-    def last_action(self, user: str) -> Label | None:
-        """The labeller's most recent label or skip that is still in force (what undo takes back)."""
-        found = (record for record in self._in_force(user) if self._state(record) is not None)
-        return self._label(next(found, None))
-
-    def current_labels(self, user: str, limit: int | None = None) -> list[Label]:
-        """The labeller's labels in force, newest first (the first ``limit``)."""
-        out = []
-        for record in self._in_force(user):
-            if limit is not None and len(out) >= limit:
-                break
-            if self._state(record) == "labelled":
-                out.append(self._label(record))
-        return out
-
-    def counts(self, user: str) -> tuple[int, int, int]:
-        """(labelled, skipped, remaining) for this labeller: remaining = items they could still get (ignoring
-        leases)."""
-        self._user(user)
-        labelled, skipped, closed, _ = self._counts[user]
-        return labelled, skipped, len(self.items) - self.full - closed
-
-    def remaining(self, user: str) -> int:
-        return self.counts(user)[2]
-
-    def done(self, user: str) -> tuple[int, int]:
-        """(labelled, skipped) items of this labeller."""
-        return self.counts(user)[:2]
 
 
 def _groups(column: pa.ChunkedArray) -> tuple[list[str], list[np.ndarray]]:

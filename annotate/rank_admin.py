@@ -12,30 +12,43 @@ from annotate.agreement import gold_answers, labeller_table, pace_card, quality_
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
+from data.errors import counted
 from data.gold import read_gold
-from data.rank_agreement import completion_prompts, kept_rankings, mid_ranks, ranking_agreement
+from data.rank_agreement import (
+    completion_prompts,
+    kept_rankings,
+    left_out_note,
+    mid_ranks,
+    rankings_agreement,
+)
 from data.rank_pairs import current_rankings
 from data.ranking import canonical, ranking_votes
-from data.selection import without_labellers
+from data.selection import VERDICT_LABELS, verdict_labels
 
 
 def rank_admin_html(
     service: LabelService, user: str, labels: pd.DataFrame, excluded: tuple[str, ...]
 ) -> tuple[str, str, str]:
-    """(summary cards, labellers table, least agreed items table) of the rank task; ``excluded`` labellers'
-    rankings stay out of the agreement figures (they stay in the labellers table)."""
+    """(summary cards, labellers table, least agreed items table) of the rank task. Its agreement figures are of
+    the rankings that make verdicts (people's and imported, ``excluded`` labellers' out: `verdict_labels`, as
+    `python -m data stats`' rank_items); the labellers table is of every person's."""
     human = human_labels(labels)
     # the rankings the export leaves out (of a missing completion, of several prompts' answers) stay out, as in stats
     prompt_of = completion_prompts(service.workspace.read("completions", ["prompt_id"]))
-    report = ranking_agreement(human, excluded, prompt_of)
+    rankings, left_out = kept_rankings(current_rankings(verdict_labels(labels, excluded)), prompt_of)
+    report = rankings_agreement(rankings, left_out)
     progress = service.progress(user)
-    rankings, _ = kept_rankings(without_labellers(current_rankings(human), excluded), prompt_of)
     every = sum(len(ranking_votes(r)) for r in rankings["ranking"])
     adjacent = sum(len(ranking_votes(r, "adjacent")) for r in rankings["ranking"])
-    multi = f"{report['multi_ranked_items']} items ranked by ≥2"
+    multi = f"{counted(report['multi_ranked_items'], 'item')} ranked by ≥2"
+    of_items = f"of {counted(report['items'], 'item')}{left_out_note(report)}; {VERDICT_LABELS}"
     cards = [
-        ("items done", f"{progress['done']}/{progress['items']}", f"K = {progress['overlap']} rankings each"),
-        ("rankings", str(report["rankings"]), f"of {report['items']} items{left_out_note(report)}"),
+        (
+            "items done",
+            f"{progress['done']}/{progress['items']}",
+            f"K = {counted(progress['overlap'], 'ranking')} each",
+        ),
+        ("rankings", str(report["rankings"]), of_items),
         ("Kendall's τ-b", figure(report["kendall_tau"]), f"mean over labeller pairs; {multi}"),
         ("Krippendorff's α", figure(report["alpha_ordinal"]), "ordinal; units (item, answer), values = rank"),
         ("pair votes", f"{every} all / {adjacent} adjacent", "ties included; export --rank-pairs"),
@@ -70,13 +83,6 @@ def rank_admin_html(
             "no item has two rankings yet",
         ),
     )
-
-
-def left_out_note(report: dict) -> str:
-    """The rankings card's note of the rankings ``report`` (`ranking_agreement`) left out, by reason ("; left out:
-    1 rank_unknown_completion"), or ""."""
-    left_out = report.get("left_out", {})
-    return "; left out: " + ", ".join(f"{n} {reason}" for reason, n in left_out.items()) if left_out else ""
 
 
 def mean_order(rankings: list[str]) -> str:

@@ -11,25 +11,32 @@ from annotate.rate_view import ratings_text
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
+from data.errors import counted
 from data.gold import read_gold
 from data.ratings import rating_agreement, rating_spread
-from data.selection import without_labellers
+from data.selection import VERDICT_LABELS, verdict_labels
 
 
 def rate_admin_html(
     service: LabelService, user: str, labels: pd.DataFrame, excluded: tuple[str, ...]
 ) -> tuple[str, str, str]:
-    """(summary cards, labellers table, furthest-apart answers table) of the rate task; ``excluded`` labellers'
-    ratings stay out of the agreement figures (they stay in the labellers table)."""
+    """(summary cards, labellers table, furthest-apart answers table) of the rate task. Its agreement figures and
+    furthest-apart answers are of the ratings that make verdicts (people's and imported, ``excluded`` labellers'
+    out: `verdict_labels`, as `python -m data stats`' rate_items); the labellers table is of every person's."""
     human = human_labels(labels)
-    counted = without_labellers(human, excluded)
+    in_force = verdict_labels(labels, excluded)
     progress = service.progress(user)
     cards = [
-        ("items done", f"{progress['done']}/{progress['items']}", f"K = {progress['overlap']} labels each"),
+        (
+            "items done",
+            f"{progress['done']}/{progress['items']}",
+            f"K = {counted(progress['overlap'], 'label')} each",
+        ),
         ("ratings", str(progress["labels"]), f"rubric {service.rubric.name}"),
     ]
-    for aspect, figures in rating_agreement(counted).items():
-        detail = f"ordinal {figure(figures['ordinal'])}; {figures['items']} answers with ≥2 ratings"
+    for aspect, figures in rating_agreement(in_force).items():
+        with_two = f"{counted(figures['items'], 'answer')} with ≥2 ratings"
+        detail = f"ordinal {figure(figures['ordinal'])}; {with_two} ({VERDICT_LABELS})"
         cards.append((f"α {aspect} (interval)", figure(figures["interval"]), detail))
     cards += pace_card(human, "rate")
     gold = read_gold(service.workspace, "rate")  # the labellers table measures each against it
@@ -37,7 +44,7 @@ def rate_admin_html(
     who = [row + [verdicts_cell(row[0], excluded)] for row in who]
     answers = gold_answers(gold, "rate")
     rows = []
-    for item_id, spread in rating_spread(counted).head(10).iterrows():
+    for item_id, spread in rating_spread(in_force).head(10).iterrows():
         prompt = prompt_excerpt(service.items.get(item_id))
         marked = ratings_text(answers[item_id]) if item_id in answers else "–"  # its gold ratings
         rows.append(

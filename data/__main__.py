@@ -48,7 +48,7 @@ from data.machine import AGAINST, machine_lines
 from data.merging import merge_source, merge_workspaces
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.spellings import Spellings
-from data.stats import integrity_problems, labeller_report, workspace_stats
+from data.stats import integrity_problems, item_line, labeller_report, workspace_stats
 from data.workspace import Workspace
 
 SHOWN = 10  # conflicts a merge names one by one
@@ -225,6 +225,8 @@ def cmd_stats(args: Any) -> int:
             print(f"machine labellers vs the human {AGAINST[args.aggregate]}:" + ("" if value else " none"))
             for line in machine_lines(value, follow):
                 print(f"  {line}")
+        elif key in ("pairwise_items", "kto_items", "rank_items"):
+            print(item_line(key, value))
         elif key == "rate_items":
             print(
                 f"rated answers: {value['rated']} ({counted(value['ratings'], 'rating')}); Krippendorff's α per "
@@ -322,7 +324,7 @@ def cmd_validate(args: Any) -> int:
     problems = integrity_problems(workspace)  # reading every table validates every part file on the way
     for problem in problems:
         print(problem)
-    print(f"{args.workspace}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    print(f"{args.workspace}: {'OK' if not problems else counted(len(problems), 'problem')}")
     return 1 if problems else 0
 
 

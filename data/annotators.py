@@ -7,7 +7,8 @@ A label's ``annotator`` is a labeller's user name, or one of these:
   named by its folder outside the manifest).
 
 None of them is a labeller: they are reserved as user names, never counted towards an item's K labellers, and
-left out of the app's progress, admin view and agreement; `python -m data stats` shows them separately.
+left out of the app's progress and labeller tables; `python -m data stats` shows them separately. Imported labels
+make verdicts, and the agreement among them, with people's (`data.selection.verdict_labels`); SPIN's never do.
 
 A name may be stored in several Unicode spellings of itself (``zoë`` precomposed, and ``zoe`` with a combining
 diaeresis): App users' names are ASCII, but the Python API and a merge of two workspaces store any. Names equal as
@@ -72,13 +73,6 @@ def machine_labeller_mask(annotators: pd.Series) -> pd.Series:
 def human_labels(labels: pd.DataFrame) -> pd.DataFrame:
     """The rows of a labels frame written by people."""
     return labels[~machine_mask(labels["annotator"].astype(str))]
-
-
-def verdict_labels(labels: pd.DataFrame) -> pd.DataFrame:
-    """The rows of a labels frame that make the people's verdicts: people's and imported (``import``) labels, as
-    `python -m data stats` takes them and `data.machine` measures judges and reward models against them."""
-    annotators = labels["annotator"].astype(str)
-    return labels[~machine_mask(annotators) | (annotators == IMPORT)]
 
 
 def machine_column(annotators: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

@@ -2,8 +2,8 @@
 
 The reference is the people's verdict on an item, by the aggregation `--aggregate` names (one for stats, export,
 train and the admin tab): their majority, or Dawid–Skene's verdicts of the whole workspace (`verdicts_table`, given
-by the caller: a fit over the judged items alone would be another fit). People are every labeller that is not a
-machine labeller (`judge:`/`rm:`) nor SPIN's by-construction label, so imported human preferences count as human.
+by the caller: a fit over the judged items alone would be another fit). People's verdicts are made of
+`data.selection.verdict_labels`, as every verdict is: people's and imported labels (not SPIN's by-construction one).
 Split votes are left out; each row says which reference it was measured against (``against``).
 
 One rule wherever people are compared with a machine: ``tie`` and ``both_bad`` are one answer, no preference
@@ -28,8 +28,9 @@ import pandas as pd
 import pyarrow as pa
 
 from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, aggregate, current_labels
-from data.annotators import machine_labeller_mask, verdict_labels
+from data.annotators import machine_labeller_mask
 from data.errors import counted
+from data.selection import verdict_labels
 
 TIE = "tie"
 AGAINST = {MAJORITY: "majority", DAWID_SKENE: "Dawid–Skene verdicts"}  # a row's ``against``, said

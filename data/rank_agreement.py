@@ -95,17 +95,18 @@ def kept_rankings(rankings: pd.DataFrame, prompt_of: Mapping[str, str] | None) -
     return rankings[kept], dict(sorted(Counter(reasons[~kept]).items()))
 
 
-def ranking_agreement(
-    labels: pd.DataFrame | pa.Table, excluded: Sequence[str] = (), prompt_of: Mapping[str, str] | None = None
-) -> dict:
-    """Agreement of the rankings in force (people's; ``excluded`` labellers left out): items ranked by two or more,
-    mean Kendall's τ-b (per item the mean over its labeller pairs, then over items), Krippendorff's ordinal α, and
-    per item its mean τ (for the admin's most disputed list). Given ``prompt_of`` (completion id -> prompt id), a
-    ranking that names a completion the workspace lacks or answers of several prompts is left out, as the export
-    leaves it out, and counted under ``left_out`` by that reason (``rank_unknown_completion``,
-    ``rank_mixed_prompts``)."""
-    rankings = current_rankings(labels)
-    rankings, left_out = kept_rankings(rankings[~rankings["annotator"].isin(list(excluded))], prompt_of)
+def ranking_agreement(labels: pd.DataFrame | pa.Table, prompt_of: Mapping[str, str] | None = None) -> dict:
+    """`rankings_agreement` of the rankings in force of ``labels`` (the caller's: `data.selection.verdict_labels`).
+    Given ``prompt_of`` (completion id -> prompt id), a ranking that names a completion the workspace lacks or
+    answers of several prompts is left out, as the export leaves it out, and counted under ``left_out`` by that
+    reason (``rank_unknown_completion``, ``rank_mixed_prompts``): `kept_rankings`."""
+    return rankings_agreement(*kept_rankings(current_rankings(labels), prompt_of))
+
+
+def rankings_agreement(rankings: pd.DataFrame, left_out: Mapping[str, int] | None = None) -> dict:
+    """Agreement of ``rankings`` (`kept_rankings`' rankings in force; ``left_out``: its counts of those left out):
+    items ranked by two or more, mean Kendall's τ-b (per item the mean over its labeller pairs, then over items),
+    Krippendorff's ordinal α, and per item its mean τ (for the admin's most disputed list)."""
     by_item: Mapping[str, list[str]] = defaultdict(list)
     for row in rankings.itertuples(index=False):
         by_item[row.item_id].append(row.ranking)
@@ -132,4 +133,11 @@ def ranking_agreement(
         "kendall_tau": sum(taus) / len(taus) if taus else None,
         "alpha_ordinal": krippendorff_alpha_ordinal(list(units.values())) if units else None,
         "per_item_tau": per_item,
-    } | ({"left_out": left_out} if left_out else {})
+    } | ({"left_out": dict(left_out)} if left_out else {})
+
+
+def left_out_note(report: dict) -> str:
+    """The note of the rankings ``report`` (`rankings_agreement`) left out, by reason ("; left out: 1
+    rank_unknown_completion"), or "": the admin's rankings card and `python -m data stats`' rank_items line."""
+    left_out = report.get("left_out", {})
+    return "; left out: " + ", ".join(f"{n} {reason}" for reason, n in left_out.items()) if left_out else ""

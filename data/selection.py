@@ -15,8 +15,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.aggregate import current_labels, current_positions
-from data.annotators import IMPORT, machine_labeller_column, machine_labeller_mask, same_name
+from data.aggregate import current_labels, current_positions, keep_rows
+from data.annotators import (
+    IMPORT,
+    machine_column,
+    machine_labeller_column,
+    machine_labeller_mask,
+    machine_mask,
+    same_name,
+)
 from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
 from data.import_records import TooDeep, within_depth
@@ -80,6 +87,30 @@ def without_labellers(
             pc.invert(pc.is_in(labels.column("annotator"), value_set=pa.array(found, pa.string())))
         )
     return labels[~labels["annotator"].isin(stored_names(labels["annotator"], names))]
+
+
+# What `verdict_labels` keeps, as the outputs that count them say it
+VERDICT_LABELS = "people's and imported labels"
+
+
+def verdict_labels(
+    labels: pd.DataFrame | pa.Table, excluded: tuple[str, ...] | list[str] = ()
+) -> pd.DataFrame | pa.Table:
+    """The labels that make verdicts and the agreement among them, for every reader: `python -m data stats`'
+    `<task>_items` and `labels`, the admin tab's verdicts, κ, α and rank and rate agreement, and the verdicts judges
+    and reward models are measured against. People's and imported (``import``) labels, less the ``excluded``
+    labellers' (matched as `same_name`); a judge's or reward model's label is measured against them, never mixed
+    in, and SPIN's is nobody's judgement (its gold answer wins by construction). Arrow in, Arrow out; pandas
+    likewise."""
+    if isinstance(labels, pa.Table):
+        annotators = labels.column("annotator")
+        labels = keep_rows(
+            labels, pc.or_(pc.invert(machine_column(annotators)), pc.equal(annotators, IMPORT))
+        )
+    else:
+        annotators = labels["annotator"].astype(str)
+        labels = labels[~machine_mask(annotators) | (annotators == IMPORT)]
+    return without_labellers(labels, excluded)
 
 
 def read_excluded(workspace: Path) -> tuple[str, ...]:

@@ -26,17 +26,24 @@ from data.aggregate import (
 )
 from data.annotators import is_machine_labeller, machine_column, machine_labeller_column
 from data.edits import edit_pair_ids, edit_summary
+from data.errors import counted
 from data.files import NOT_A_FILE
 from data.gold import GOLD_TASKS, current_gold, read_gold
 from data.import_write import LOG_DIR, LOG_FILE
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
-from data.rank_agreement import completion_prompts, ranking_agreement
+from data.rank_agreement import completion_prompts, left_out_note, ranking_agreement
 from data.ranking import rank_of
 from data.ratings import rating_stats
 from data.records import has_gold
-from data.selection import EXCLUDED_FILE, excluded_labellers, without_labellers
+from data.selection import (
+    EXCLUDED_FILE,
+    VERDICT_LABELS,
+    excluded_labellers,
+    verdict_labels,
+    without_labellers,
+)
 from data.workspace import READ_ORDER, Workspace
 
 TABLES = ("prompts", "completions", "pairs", "labels", "models", "scores")
@@ -147,10 +154,32 @@ def _item_figures(
     return out
 
 
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def item_line(key: str, figures: dict) -> str:
+    """A pairwise, KTO or rank `<task>_items` figure of `workspace_stats` as `python -m data stats` prints it: in
+    words, and whose labels it counts (`verdict_labels`)."""
+    if key == "rank_items":
+        return (
+            f"{key} ({VERDICT_LABELS}): {counted(figures['rankings'], 'ranking')} of "
+            f"{counted(figures['items'], 'item')}, {counted(figures['multi_ranked_items'], 'item')} ranked by ≥2; "
+            f"Kendall's τ-b {_shown(figures['kendall_tau'])}, Krippendorff's α (ordinal) "
+            f"{_shown(figures['alpha_ordinal'])}{left_out_note(figures)}"
+        )
+    return (
+        f"{key} ({figures['aggregate']}; {VERDICT_LABELS}): {counted(figures['labelled'], 'item')} labelled, "
+        f"{figures['split_votes']} split, mean agreement {_shown(figures['mean_agreement_multi_annotator'])} "
+        "on items with ≥2 labels"
+    )
+
+
 def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tuple[str, ...] = ()) -> dict:
     """Counts, label distribution and verdict figures (``method``: the aggregation; ``excluded`` labellers' labels
     and those in excluded.json out of the `VERDICT_TASKS`' figures, which ``excluded_labellers`` names; every stored
-    label in the label distribution), machine labellers' agreement, lineage."""
+    label of people and imports in the label distribution: `verdict_labels`), machine labellers' agreement,
+    lineage."""
     excluded = excluded_labellers(workspace.path, excluded)
     gold_events = workspace.read("gold")
     tables: dict[str, pa.Table] = {}
@@ -169,15 +198,15 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
         stats["machine_annotators_withdrawn"] = withdrawn
     if excluded:  # and the figures their labels are left out of, below
         stats["excluded_labellers"] = {"names": list(excluded)}
-    # People's (and imported) labels make the label counts and verdict figures; judges' and reward models' labels
-    # are counted apart and measured against them below, never mixed into them.
+    # People's and imported labels make the label counts and verdict figures (`verdict_labels`, as the admin tab's);
+    # judges' and reward models' labels are counted apart and measured against them below, SPIN's only per annotator
     by_machine = machine_labeller_column(labels.column("annotator"))
-    stored = labels.filter(pc.invert(by_machine))
+    stored = verdict_labels(labels)
     edits = pa.array(sorted(edit_pair_ids(pairs)), pa.string())
     if len(edits):  # an edit's own label (the edit wins) is no judgement of an item: counted apart
         stats["edits"] = edit_summary(completions, pairs, labels)
         stored = stored.filter(pc.invert(pc.is_in(stored.column("item_id"), value_set=edits)))
-    people = without_labellers(stored, excluded)  # the labels in force: they make the verdict figures
+    people = verdict_labels(stored, excluded)  # the labels in force: they make the verdict figures
     # A task with stored labels has its figures, with no data where none are in force (all excluded)
     tasks = set(pc.unique(stored.column("task")).to_pylist())
     if excluded:
@@ -185,7 +214,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     gold = {task: current_gold(gold_events, task) for task in GOLD_TASKS}
     stats["gold_items"] = {task: table.num_rows for task, table in gold.items() if table.num_rows}
     verdicts_of = {task: verdicts_table(people, task, method, gold[task]) for task in ("pairwise", "kto")}
-    # Every stored label is counted (exclusion changes verdicts, not what is measured)
+    # Every stored label of people and imports is counted (exclusion changes verdicts, not what is measured)
     stats["labels"] = label_distribution(stored, None if excluded else verdicts_of)
     if pc.any(by_machine).as_py():
         stats["machine_labels"] = label_distribution(labels.filter(by_machine))
@@ -286,7 +315,7 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     for batch, parts in sorted(workspace.orphans().items()):
         tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
         problems.append(
-            f"batch {batch}: {len(parts)} part(s) in {tables_hit} of a write that was interrupted before it "
+            f"batch {batch}: {counted(len(parts), 'part')} in {tables_hit} of a write that was interrupted before it "
             "committed (not visible to readers); `python -m data compact` removes them — rerun the import or job"
         )
     return problems

@@ -65,9 +65,21 @@ def test_admin_report_on_two_labellers():
     undone = Label("p8", "ann", "pairwise", "a", created_at=START)
     undo = Label("p8", "ann", "pairwise", None, retracted=True, supersedes=undone.id, created_at=START)
     imported = Label("p0", "import", "pairwise", "b", created_at=START)
+    people = admin_report(frame(labels + [skipped, undone, undo]), "pairwise")["agreement"]
+    assert people["cohen"] == pytest.approx(3 / 7)
+    assert people["items"] == 6 and people["fleiss_items"] == 6
     report = admin_report(frame(labels + [skipped, undone, undo, imported]), "pairwise")
-    assert report["agreement"]["cohen"] == pytest.approx(3 / 7)
-    assert report["agreement"]["items"] == 6 and report["agreement"]["fleiss_items"] == 6
+    # the agreement is of the labels that make the verdicts, imported ones too, as stats' pairwise_items: three
+    # annotators (no Cohen's κ), p0 with three labels (out of Fleiss' κ over the two-label items)
+    units = [[cx, cy] for cx, cy in zip(x, y)]
+    units[0].append("b")
+    assert report["agreement"] == {
+        "items": 6,
+        "cohen": None,
+        "fleiss": pytest.approx(fleiss_kappa([[u.count(c) for c in ("a", "b", "tie")] for u in units[1:]])),
+        "fleiss_items": 5,
+        "alpha": pytest.approx(krippendorff_alpha(units)),
+    }
     assert report["distribution"] == {"a": 6, "b": 5, "tie": 1}
     table = report["labellers"].set_index("labeller")
     assert table.loc["ann", ["labels", "skips", "undos"]].tolist() == [6, 0, 1]

@@ -31,20 +31,9 @@ def test_gold_items_look_like_any_item_and_the_admin_sees_each_labeller(tmp_path
     items done; ann's admin tab shows his gold accuracy."""
     from annotate.app import build_app, launch, make_context
     from data import Workspace
-    from data.gold import mark_gold
 
     workspace = build_workspace(Workspace.init(tmp_path / "ws"))
-    gold_records = []
-    for i in range(4):
-        prompt = Prompt(
-            [{"role": "user", "content": f"Which answer names a prime number? ({i})"}], source="gold"
-        )
-        a = Completion(prompt.id, f"{[2, 3, 5, 7][i]} is prime.", "smollm2-135m", "hf", seed=0)
-        b = Completion(prompt.id, f"{[4, 6, 8, 9][i]} is prime.", "smollm2-135m", "hf", seed=1)
-        gold_records += [prompt, a, b, Pair(prompt.id, a.id, b.id, "imported")]
-    workspace.append(gold_records)
-    gold_ids = [r.id for r in gold_records if isinstance(r, Pair)]
-    mark_gold(workspace, gold_ids, ["a"] * 4, "test")
+    gold_ids = add_gold_pairs(workspace)
     ctx = make_context(LabelService(workspace, "pairwise", overlap=2, gold_rate=0.5), Authenticator(users))
     app = build_app(ctx)
     port = free_port()
@@ -56,23 +45,7 @@ def test_gold_items_look_like_any_item_and_the_admin_sees_each_labeller(tmp_path
         sent = []
         page.on("request", lambda r: sent.append(r.post_data or "") if r.method == "POST" else None)
         login(page, url, "bob")
-        shapes, seen = {}, []
-        while (held := ctx.service.queue.held.get("bob")) is not None:
-            # with gold mixed in, the team line counts labels: an item count would stand still on a gold label
-            page.locator("#pf-progress").get_by_text(f"everyone: {len(seen)} labels (K=2)").wait_for(
-                timeout=WAIT_MS
-            )
-            assert "items done" not in page.inner_text("#pf-progress")
-            page.mouse.move(200 + len(seen), 300)  # activity: the pace count ticks while there is some
-            page.wait_for_function("window.prefloopActiveSeconds() > 1")  # over a second on this item
-            shapes[held] = page.evaluate(
-                "[...document.querySelectorAll('[id^=pf-], .pf-prompt, .pf-text')]"
-                ".map(e => e.tagName + '#' + e.id + '.' + e.className).join(' ')"
-            )
-            seen.append(held)
-            page.keyboard.press("a")
-            page.keyboard.press("Enter")
-            page.wait_for_function(NEXT_ITEM_OR_DONE, arg=held)
+        seen, shapes = label_every_item(page, ctx)
         met = [i for i in seen if i in gold_ids]
         assert met and len(set(seen)) == len(seen) == 4 + len(met)  # every item once, some gold among them
         regular = next(i for i in seen if i not in gold_ids)
@@ -96,6 +69,47 @@ def test_gold_items_look_like_any_item_and_the_admin_sees_each_labeller(tmp_path
         assert violations == []
     finally:
         app.close()
+
+
+def add_gold_pairs(workspace) -> list[str]:
+    """Four imported pairs made gold (answer a): their ids."""
+    from data.gold import mark_gold
+
+    gold_records = []
+    for i in range(4):
+        prompt = Prompt(
+            [{"role": "user", "content": f"Which answer names a prime number? ({i})"}], source="gold"
+        )
+        a = Completion(prompt.id, f"{[2, 3, 5, 7][i]} is prime.", "smollm2-135m", "hf", seed=0)
+        b = Completion(prompt.id, f"{[4, 6, 8, 9][i]} is prime.", "smollm2-135m", "hf", seed=1)
+        gold_records += [prompt, a, b, Pair(prompt.id, a.id, b.id, "imported")]
+    workspace.append(gold_records)
+    gold_ids = [r.id for r in gold_records if isinstance(r, Pair)]
+    mark_gold(workspace, gold_ids, ["a"] * 4, "test")
+    return gold_ids
+
+
+def label_every_item(page, ctx) -> tuple[list[str], dict[str, str]]:
+    """bob labels every item he is served, a; each page's team line counts labels (gold mixed in): the items in
+    the order served, and each one's page markup (tags, ids, classes)."""
+    shapes, seen = {}, []
+    while (held := ctx.service.queue.held.get("bob")) is not None:
+        # with gold mixed in, the team line counts labels: an item count would stand still on a gold label
+        page.locator("#pf-progress").get_by_text(f"everyone: {len(seen)} labels (K=2)").wait_for(
+            timeout=WAIT_MS
+        )
+        assert "items done" not in page.inner_text("#pf-progress")
+        page.mouse.move(200 + len(seen), 300)  # activity: the pace count ticks while there is some
+        page.wait_for_function("window.prefloopActiveSeconds() > 1")  # over a second on this item
+        shapes[held] = page.evaluate(
+            "[...document.querySelectorAll('[id^=pf-], .pf-prompt, .pf-text')]"
+            ".map(e => e.tagName + '#' + e.id + '.' + e.className).join(' ')"
+        )
+        seen.append(held)
+        page.keyboard.press("a")
+        page.keyboard.press("Enter")
+        page.wait_for_function(NEXT_ITEM_OR_DONE, arg=held)
+    return seen, shapes
 
 
 def arena_votes_workspace(path):

@@ -33,97 +33,115 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
         page = browser.new_page(viewport={"width": 1440, "height": 960}, accept_downloads=True)
         violations = csp_errors(page)
         login(page, url, "ann")
-        first = ctx.service.queue.held["ann"]
-
-        page.keyboard.press("a")
-        page.keyboard.press("2")  # "better": strength 3
-        page.keyboard.press("Enter")
-        wait_status(page, "Saved to disk: A better (better)")
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["strength"] == 3
-        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
-        assert labels.iloc[0]["item_id"] == first
-
-        second = ctx.service.queue.held["ann"]
-        page.keyboard.press("b")
-        page.keyboard.press("Enter")
-        wait_status(page, "Saved to disk: B better")
-        page.keyboard.press("u")
-        wait_status(page, "Undid your label (B better)")
-        assert ctx.service.queue.held["ann"] == second
-        assert list(workspace.frame("labels")["retracted"]).count(True) == 1
-
-        # Typing in the note box must not trigger the single-letter keys.
-        page.keyboard.press("n")
-        page.keyboard.type("a b t x s u: the keys are inert here")
-        page.keyboard.press("Escape")
-        page.keyboard.press("t")
-        page.keyboard.press("Enter")
-        wait_status(page, "Saved to disk: tie")
-        labels = workspace.frame("labels")
-        assert len(labels) == 4
-        assert labels.sort_values("created_at").iloc[-1]["note"] == "a b t x s u: the keys are inert here"
-
-        # Model text is shown as text: no script ran, no image or javascript: link was made.
-        skip_to(page, "Hamlet")
-        assert "<script>window.__xss = 1</script>" in page.inner_text("#pf-prompt")
-        assert page.locator("#pf-prompt img, #pf-left img, #pf-right img, a[href^=javascript]").count() == 0
-        assert page.evaluate("window.__xss") is None
-
-        page.reload()
-        page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=WAIT_MS)  # an admin lands on the admin tab
-        page.get_by_role("tab", name="Label").click()
-        page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
-        assert "Hamlet" in page.inner_text("#pf-prompt")  # resumed on the same item
-        assert "2 labelled" in page.inner_text("#pf-progress")
-        page.keyboard.press("a")
-        page.keyboard.press("1")
-        page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {KEPT_PICK}?.strength === 0")  # both on screen
-        screenshot(page, "annotate-pairwise.png", tmp_path)
-
-        page.get_by_role("tab", name="Admin").click()
-        page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=WAIT_MS)
-        wait_settled(page)
-        assert "arena" not in page.inner_text("#pf-admin-cards").lower()  # no arena pairs: no board, no line
-        page.click("#pf-export-dpo")
-        page.locator("#pf-admin-status").get_by_text("Wrote").wait_for(timeout=WAIT_MS)
-        screenshot(page, "annotate-admin.png", tmp_path)
-        with page.expect_download(timeout=WAIT_MS) as download:
-            page.click("#pf-admin-status a.pf-download")
-        saved = tmp_path / "downloaded-dpo.parquet"
-        download.value.save_as(saved)
-
-        import pandas as pd
-
-        dpo = pd.read_parquet(saved)
-        assert list(dpo["pair_id"]) == [first]
-        texts = {row.id: row.text for row in workspace.frame("completions").itertuples()}
-        pair = workspace.frame("pairs").set_index("id").loc[first]
-        chosen_side = labels.set_index("item_id").loc[first, "choice"]
-        chosen_id = pair["completion_a"] if chosen_side == "a" else pair["completion_b"]
-        assert dpo.iloc[0]["chosen"][0]["content"] == texts[chosen_id]
-        # one split, people's labels only: data export --split train --labels human, to its file name
-        page.locator("#pf-admin-split").get_by_text("train", exact=True).click()
-        page.locator("#pf-admin-labels").get_by_text("human", exact=True).click()
-        page.click("#pf-export-dpo")
-        page.locator("#pf-admin-status").get_by_text(
-            "dpo-train.parquet (majority, --labels human)"
-        ).first.wait_for(timeout=WAIT_MS)
-        with page.expect_download(timeout=WAIT_MS) as download:
-            page.click("#pf-admin-status a.pf-download")
-        assert download.value.suggested_filename == "dpo-train.parquet"
-
-        # bob is no admin: the tab stays hidden and he sees none of ann's labels.
-        other = browser.new_page()
-        login(other, url, "bob")
-        assert other.get_by_role("tab", name="Admin").count() == 0
-        assert "0 labelled" in other.inner_text("#pf-progress")
-        assert other.request.get(f"{url}prefloop/export/dpo.parquet").status == 403
-        other.click("#pf-logout-button")
-        other.locator("input[type=password]").wait_for(timeout=WAIT_MS)
+        first = _label_undo_and_note(page, ctx, workspace)
+        _hostile_text_and_reload(page, tmp_path)
+        _admin_exports_and_downloads(page, workspace, tmp_path, first)
+        _no_admin_sees_nothing_of_anns(browser, url)
         assert violations == []
     finally:
         app.close()
+
+
+def _label_undo_and_note(page, ctx, workspace) -> str:
+    """ann labels with a strength, labels and undoes, then types a note (its keys inert) and labels: the first
+    item's id."""
+    first = ctx.service.queue.held["ann"]
+    page.keyboard.press("a")
+    page.keyboard.press("2")  # "better": strength 3
+    page.keyboard.press("Enter")
+    wait_status(page, "Saved to disk: A better (better)")
+    labels = workspace.frame("labels")
+    assert len(labels) == 1 and labels.iloc[0]["strength"] == 3
+    assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+    assert labels.iloc[0]["item_id"] == first
+
+    second = ctx.service.queue.held["ann"]
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    wait_status(page, "Saved to disk: B better")
+    page.keyboard.press("u")
+    wait_status(page, "Undid your label (B better)")
+    assert ctx.service.queue.held["ann"] == second
+    assert list(workspace.frame("labels")["retracted"]).count(True) == 1
+
+    # Typing in the note box must not trigger the single-letter keys.
+    page.keyboard.press("n")
+    page.keyboard.type("a b t x s u: the keys are inert here")
+    page.keyboard.press("Escape")
+    page.keyboard.press("t")
+    page.keyboard.press("Enter")
+    wait_status(page, "Saved to disk: tie")
+    labels = workspace.frame("labels")
+    assert len(labels) == 4
+    assert labels.sort_values("created_at").iloc[-1]["note"] == "a b t x s u: the keys are inert here"
+    return first
+
+
+def _hostile_text_and_reload(page, tmp_path) -> None:
+    """Model text is shown as text; a reload lands an admin on the admin tab and resumes the item on screen."""
+    # Model text is shown as text: no script ran, no image or javascript: link was made.
+    skip_to(page, "Hamlet")
+    assert "<script>window.__xss = 1</script>" in page.inner_text("#pf-prompt")
+    assert page.locator("#pf-prompt img, #pf-left img, #pf-right img, a[href^=javascript]").count() == 0
+    assert page.evaluate("window.__xss") is None
+
+    page.reload()
+    page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=WAIT_MS)  # an admin lands on the admin tab
+    page.get_by_role("tab", name="Label").click()
+    page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
+    assert "Hamlet" in page.inner_text("#pf-prompt")  # resumed on the same item
+    assert "2 labelled" in page.inner_text("#pf-progress")
+    page.keyboard.press("a")
+    page.keyboard.press("1")
+    page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {KEPT_PICK}?.strength === 0")  # both on screen
+    screenshot(page, "annotate-pairwise.png", tmp_path)
+
+
+def _admin_exports_and_downloads(page, workspace, tmp_path, first: str) -> None:
+    """The admin tab's DPO export holds ``first`` with its chosen answer; one split and people's labels export to
+    the CLI's file name."""
+    page.get_by_role("tab", name="Admin").click()
+    page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=WAIT_MS)
+    wait_settled(page)
+    assert "arena" not in page.inner_text("#pf-admin-cards").lower()  # no arena pairs: no board, no line
+    page.click("#pf-export-dpo")
+    page.locator("#pf-admin-status").get_by_text("Wrote").wait_for(timeout=WAIT_MS)
+    screenshot(page, "annotate-admin.png", tmp_path)
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.click("#pf-admin-status a.pf-download")
+    saved = tmp_path / "downloaded-dpo.parquet"
+    download.value.save_as(saved)
+
+    import pandas as pd
+
+    dpo = pd.read_parquet(saved)
+    assert list(dpo["pair_id"]) == [first]
+    texts = {row.id: row.text for row in workspace.frame("completions").itertuples()}
+    pair = workspace.frame("pairs").set_index("id").loc[first]
+    chosen_side = workspace.frame("labels").set_index("item_id").loc[first, "choice"]
+    chosen_id = pair["completion_a"] if chosen_side == "a" else pair["completion_b"]
+    assert dpo.iloc[0]["chosen"][0]["content"] == texts[chosen_id]
+    # one split, people's labels only: data export --split train --labels human, to its file name
+    page.locator("#pf-admin-split").get_by_text("train", exact=True).click()
+    page.locator("#pf-admin-labels").get_by_text("human", exact=True).click()
+    page.click("#pf-export-dpo")
+    page.locator("#pf-admin-status").get_by_text(
+        "dpo-train.parquet (majority, --labels human)"
+    ).first.wait_for(timeout=WAIT_MS)
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.click("#pf-admin-status a.pf-download")
+    assert download.value.suggested_filename == "dpo-train.parquet"
+
+
+def _no_admin_sees_nothing_of_anns(browser, url) -> None:
+    """bob is no admin: the tab stays hidden and he sees none of ann's labels."""
+    other = browser.new_page()
+    login(other, url, "bob")
+    assert other.get_by_role("tab", name="Admin").count() == 0
+    assert "0 labelled" in other.inner_text("#pf-progress")
+    assert other.request.get(f"{url}prefloop/export/dpo.parquet").status == 403
+    other.click("#pf-logout-button")
+    other.locator("input[type=password]").wait_for(timeout=WAIT_MS)
 
 
 def test_kto_view(tmp_path, browser, users):

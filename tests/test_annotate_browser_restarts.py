@@ -149,9 +149,30 @@ def test_restarts_sign_in_logout_signed_out_tab_and_long_answers(tmp_path, brows
     password; a 20,000-character answer folds behind "show all" and keys still reach the choices; Log out forgets
     the unsent pick; a tab signed out elsewhere says so and offers the sign-in."""
     from annotate.users import add_user
+
+    workspace = story_workspace(tmp_path / "ws")
+    add_user(workspace.path / "users.toml", "bob", PASSWORD)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = [start_cli(workspace.path, port)]  # the running server, replaced at each restart
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        _sign_in_after_a_wrong_password(page, url)
+        page.locator(".pf-more summary").first.wait_for(timeout=WAIT_MS)
+        assert "show all" in page.locator(".pf-more summary").first.inner_text()
+        assert page.evaluate("document.documentElement.scrollHeight") < 4000
+        _submit_after_restarts(page, workspace, server, port)
+        _log_out_and_signed_out_elsewhere(page, browser, url, workspace)
+    finally:
+        server[0].kill()
+        server[0].wait()
+
+
+def story_workspace(path):
+    """Four pairs; the first one's answer is 20,000 characters long."""
     from data import Workspace
 
-    workspace = Workspace.init(tmp_path / "ws")
+    workspace = Workspace.init(path)
     records = []
     for i in range(4):
         prompt = Prompt([{"role": "user", "content": f"Question {i}: tell me a long story."}], source="e2e")
@@ -161,73 +182,71 @@ def test_restarts_sign_in_logout_signed_out_tab_and_long_answers(tmp_path, brows
         b = Completion(prompt.id, f"Another answer {i}.", "m", "hf", seed=1)
         records += [prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")]
     workspace.append(records)
-    add_user(workspace.path / "users.toml", "bob", PASSWORD)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    child = start_cli(workspace.path, port)
-    try:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(url)
-        page.locator("input[type=text]").first.fill("bob")
-        page.locator("input[type=password]").fill("wrong password")
-        page.keyboard.press("Enter")
-        # Gradio's form says so and clears the name (one update); app.js then puts the name back: the name is kept.
-        page.get_by_text("Incorrect Credentials").wait_for(timeout=WAIT_MS)
-        page.wait_for_function("document.querySelector('input[type=text]')?.value === 'bob'", timeout=WAIT_MS)
-        page.locator("input[type=password]").fill(PASSWORD)
-        page.keyboard.press("Enter")
-        page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
+    return workspace
 
-        page.locator(".pf-more summary").first.wait_for(timeout=WAIT_MS)
-        assert "show all" in page.locator(".pf-more summary").first.inner_text()
-        assert page.evaluate("document.documentElement.scrollHeight") < 4000
-        for number, sig in enumerate((signal.SIGTERM, signal.SIGKILL), start=1):
-            page.keyboard.press("a" if number == 1 else "b")
-            assert page.locator("#pf-choice input[type=radio]").nth(number - 1).is_checked()
-            stop(child, sig)
-            child = start_cli(workspace.path, port)
-            item = page.locator("#pf-prompt [data-item]").get_attribute("data-item")
-            moved_or_refused = (
-                f"![null, '{item}'].includes({SHOWN_ITEM}) || "
-                "(document.querySelector('#pf-status')?.innerText || '').includes('Not saved')"
-            )
+
+def _sign_in_after_a_wrong_password(page, url: str) -> None:
+    """A wrong password: Gradio's form says so and clears the name (one update); app.js then puts the name back:
+    the name is kept, and the right password signs bob in."""
+    page.goto(url)
+    page.locator("input[type=text]").first.fill("bob")
+    page.locator("input[type=password]").fill("wrong password")
+    page.keyboard.press("Enter")
+    page.get_by_text("Incorrect Credentials").wait_for(timeout=WAIT_MS)
+    page.wait_for_function("document.querySelector('input[type=text]')?.value === 'bob'", timeout=WAIT_MS)
+    page.locator("input[type=password]").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
+
+
+def _submit_after_restarts(page, workspace, server: list, port: int) -> None:
+    """A pick, then SIGTERM (then SIGKILL) and a restart (``server[0]``, replaced), then Enter: the label is saved."""
+    for number, sig in enumerate((signal.SIGTERM, signal.SIGKILL), start=1):
+        page.keyboard.press("a" if number == 1 else "b")
+        assert page.locator("#pf-choice input[type=radio]").nth(number - 1).is_checked()
+        stop(server[0], sig)
+        server[0] = start_cli(workspace.path, port)
+        item = page.locator("#pf-prompt [data-item]").get_attribute("data-item")
+        moved_or_refused = (
+            f"![null, '{item}'].includes({SHOWN_ITEM}) || "
+            "(document.querySelector('#pf-status')?.innerText || '').includes('Not saved')"
+        )
+        page.keyboard.press("Enter")
+        try:  # a submit that Gradio's stale connection never answers is sent again by a reload (app.js)
+            page.wait_for_function(moved_or_refused, timeout=40_000)
+        except playwright.TimeoutError:
+            # The Enter fell into the reload Gradio does once it reconnects: the fresh page has the pick
+            # again (kept in the browser), so the labeller presses Enter again.
+            page.wait_for_selector("#pf-prompt [data-item]", timeout=WAIT_MS)
+            radio = page.locator("#pf-choice input[type=radio]").nth(number - 1)
+            if not radio.is_checked():
+                page.keyboard.press("a" if number == 1 else "b")
             page.keyboard.press("Enter")
-            try:  # a submit that Gradio's stale connection never answers is sent again by a reload (app.js)
-                page.wait_for_function(moved_or_refused, timeout=40_000)
-            except playwright.TimeoutError:
-                # The Enter fell into the reload Gradio does once it reconnects: the fresh page has the pick
-                # again (kept in the browser), so the labeller presses Enter again.
-                page.wait_for_selector("#pf-prompt [data-item]", timeout=WAIT_MS)
-                radio = page.locator("#pf-choice input[type=radio]").nth(number - 1)
-                if not radio.is_checked():
-                    page.keyboard.press("a" if number == 1 else "b")
-                page.keyboard.press("Enter")
-                page.wait_for_function(moved_or_refused, timeout=WAIT_MS)
-            wait_saved(page, workspace, number)
-            assert "Not saved" not in page.inner_text("#pf-status")
-            assert len(workspace.frame("labels")) == number
+            page.wait_for_function(moved_or_refused, timeout=WAIT_MS)
+        wait_saved(page, workspace, number)
+        assert "Not saved" not in page.inner_text("#pf-status")
+        assert len(workspace.frame("labels")) == number
 
-        # Log out forgets the pick that was never sent.
-        page.keyboard.press("a")
-        page.wait_for_function(f"{KEPT_PICK}?.choice === 0")
-        page.locator("#pf-logout-button").click()
-        page.wait_for_selector("input[type=password]", timeout=WAIT_MS)
-        assert page.evaluate("localStorage.getItem('prefloop-pending')") is None
 
-        # Signed out in another browser: this tab says so on its next action and offers the sign-in.
-        login(page, url, "bob")
-        other = browser.new_page()
-        login(other, url, "bob")
-        other.locator("#pf-logout-button").click()
-        other.wait_for_selector("input[type=password]", timeout=WAIT_MS)
-        page.keyboard.press("a")
-        page.keyboard.press("Enter")
-        page.locator("#pf-js-note").get_by_text("You are signed out").wait_for(timeout=WAIT_MS)
-        assert page.locator("#pf-sign-in").get_attribute("href") == "./"
-        assert len(workspace.frame("labels")) == 2
-    finally:
-        child.kill()
-        child.wait()
+def _log_out_and_signed_out_elsewhere(page, browser, url: str, workspace) -> None:
+    """Log out forgets the pick that was never sent; signed out in another browser, this tab says so on its next
+    action and offers the sign-in."""
+    page.keyboard.press("a")
+    page.wait_for_function(f"{KEPT_PICK}?.choice === 0")
+    page.locator("#pf-logout-button").click()
+    page.wait_for_selector("input[type=password]", timeout=WAIT_MS)
+    assert page.evaluate("localStorage.getItem('prefloop-pending')") is None
+
+    login(page, url, "bob")
+    other = browser.new_page()
+    login(other, url, "bob")
+    other.locator("#pf-logout-button").click()
+    other.wait_for_selector("input[type=password]", timeout=WAIT_MS)
+    page.keyboard.press("a")
+    page.keyboard.press("Enter")
+    page.locator("#pf-js-note").get_by_text("You are signed out").wait_for(timeout=WAIT_MS)
+    assert page.locator("#pf-sign-in").get_attribute("href") == "./"
+    assert len(workspace.frame("labels")) == 2
 
 
 def wait_saved(page, workspace, labels: int) -> None:

@@ -74,62 +74,77 @@ def test_edit_to_gold_with_keys_only(tmp_path, browser, users):
         wait_status(page, "Saved to disk: A better, with your edit. (u undoes both)")
         assert not editor_open(page)
 
-        completions = workspace.frame("completions")
-        edit = completions[completions["engine"] == "human"].iloc[0]
-        _, (a, b) = ctx.service.items.sources(first)
-        labels = workspace.frame("labels").sort_values("strength", na_position="first")
-        mine = labels[labels["item_id"] == first].iloc[0]
-        assert (edit["text"], edit["model"]) == (FIX, "human:bob")
-        assert edit["parent_id"] == (a if mine["choice"] == "a" else b)
-        assert mine["choice"] == choice_from_side("left", mine["left"])
-        pairs = workspace.frame("pairs")
-        (edit_pair,) = pairs[pairs["kind"] == "edit"].itertuples()
-        assert (edit_pair.completion_a, edit_pair.completion_b) == (edit["id"], edit["parent_id"])
-        on_pair = labels[labels["item_id"] == edit_pair.id]
-        assert on_pair[["annotator", "choice", "strength"]].values.tolist() == [["bob", "a", 4]]
-
-        # In the editor every label key is text: the hostile answer is typed whole, nothing else is saved.
-        second = ctx.service.queue.held["bob"]
-        page.keyboard.press("b")
-        page.keyboard.press("e")
-        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null")
-        page.keyboard.press("Control+a")
-        page.keyboard.type(HOSTILE)
-        page.keyboard.press("Control+Enter")
-        wait_status(page, "Saved to disk: B better, with your edit.")
-        assert set(workspace.frame("completions")["text"]) >= {FIX, HOSTILE}
-        labels = workspace.frame("labels")
-        assert len(labels) == 4 and not labels["retracted"].any()  # two labels, two edits: no skip, undo
-
-        # Esc cancels: nothing written, and the keys label again.
-        third = ctx.service.queue.held["bob"]
-        assert third not in (first, second)
-        page.keyboard.press("a")
-        page.keyboard.press("e")
-        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null")
-        page.keyboard.type("not this")
-        page.keyboard.press("Escape")
-        wait_status(page, "Edit cancelled: nothing was saved.")
-        assert not editor_open(page) and len(workspace.frame("labels")) == 4
-        page.keyboard.press("Enter")
-        wait_status(page, "Saved to disk: A better. (u undoes it)")
-        assert len(workspace.frame("labels")) == 5
-
-        admin = browser.new_page(viewport={"width": 1440, "height": 1000})
-        admin_violations = csp_errors(admin)
-        sign_in(admin, url, "ann")
-        admin.locator("#pf-admin-edits .pf-diff").first.wait_for(timeout=WAIT_MS)
-        text = admin.inner_text("#pf-admin-edits")
-        assert (
-            "bob\t2\t2" in text
-            and '<script>window.__xss = 4</script><img src=x onerror="window.__xss = 5">' in text
-        )
-        assert admin.locator("#pf-admin-edits ins").count() >= 2
-        assert admin.locator("#pf-admin-edits img, #pf-admin-edits script").count() == 0
-        assert admin.evaluate("window.__xss") is None and page.evaluate("window.__xss") is None
+        _check_stored_edit(ctx, workspace, first)
+        _hostile_edit_and_cancel(page, ctx, workspace, first)
+        admin_violations = _admin_diff_is_inert(browser, page, url)
         assert violations == [] and admin_violations == []
     finally:
         app.close()
+
+
+def _check_stored_edit(ctx, workspace, first: str) -> None:
+    """bob's label on ``first`` and his edit are stored: the edit answer, its parent the picked one, and the edit
+    pair labelled `a` at strength 4 by him."""
+    completions = workspace.frame("completions")
+    edit = completions[completions["engine"] == "human"].iloc[0]
+    _, (a, b) = ctx.service.items.sources(first)
+    labels = workspace.frame("labels").sort_values("strength", na_position="first")
+    mine = labels[labels["item_id"] == first].iloc[0]
+    assert (edit["text"], edit["model"]) == (FIX, "human:bob")
+    assert edit["parent_id"] == (a if mine["choice"] == "a" else b)
+    assert mine["choice"] == choice_from_side("left", mine["left"])
+    pairs = workspace.frame("pairs")
+    (edit_pair,) = pairs[pairs["kind"] == "edit"].itertuples()
+    assert (edit_pair.completion_a, edit_pair.completion_b) == (edit["id"], edit["parent_id"])
+    on_pair = labels[labels["item_id"] == edit_pair.id]
+    assert on_pair[["annotator", "choice", "strength"]].values.tolist() == [["bob", "a", 4]]
+
+
+def _hostile_edit_and_cancel(page, ctx, workspace, first: str) -> None:
+    """In the editor every label key is text; Esc cancels, writing nothing, and the keys label again."""
+    second = ctx.service.queue.held["bob"]
+    # In the editor every label key is text: the hostile answer is typed whole, nothing else is saved.
+    page.keyboard.press("b")
+    page.keyboard.press("e")
+    page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null")
+    page.keyboard.press("Control+a")
+    page.keyboard.type(HOSTILE)
+    page.keyboard.press("Control+Enter")
+    wait_status(page, "Saved to disk: B better, with your edit.")
+    assert set(workspace.frame("completions")["text"]) >= {FIX, HOSTILE}
+    labels = workspace.frame("labels")
+    assert len(labels) == 4 and not labels["retracted"].any()  # two labels, two edits: no skip, undo
+
+    # Esc cancels: nothing written, and the keys label again.
+    third = ctx.service.queue.held["bob"]
+    assert third not in (first, second)
+    page.keyboard.press("a")
+    page.keyboard.press("e")
+    page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null")
+    page.keyboard.type("not this")
+    page.keyboard.press("Escape")
+    wait_status(page, "Edit cancelled: nothing was saved.")
+    assert not editor_open(page) and len(workspace.frame("labels")) == 4
+    page.keyboard.press("Enter")
+    wait_status(page, "Saved to disk: A better. (u undoes it)")
+    assert len(workspace.frame("labels")) == 5
+
+
+def _admin_diff_is_inert(browser, page, url) -> list:
+    """The admin's edits table shows bob's two edits with the hostile text inert; the admin page's CSP errors."""
+    admin = browser.new_page(viewport={"width": 1440, "height": 1000})
+    admin_violations = csp_errors(admin)
+    sign_in(admin, url, "ann")
+    admin.locator("#pf-admin-edits .pf-diff").first.wait_for(timeout=WAIT_MS)
+    text = admin.inner_text("#pf-admin-edits")
+    assert (
+        "bob\t2\t2" in text
+        and '<script>window.__xss = 4</script><img src=x onerror="window.__xss = 5">' in text
+    )
+    assert admin.locator("#pf-admin-edits ins").count() >= 2
+    assert admin.locator("#pf-admin-edits img, #pf-admin-edits script").count() == 0
+    assert admin.evaluate("window.__xss") is None and page.evaluate("window.__xss") is None
+    return admin_violations
 
 
 def test_rank_edit_with_keys_only(tmp_path, browser, users):

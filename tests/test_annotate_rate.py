@@ -128,7 +128,7 @@ def test_admin_tab_shows_alpha_per_aspect(ctx):
         shown = ctx.service.show(user)
         ctx.service.submit(user, shown.item.id, json.dumps(values))
     cards, labellers, disputed, _ = admin_view(ctx, "ann")
-    assert "α helpfulness (interval)" in cards and "ordinal" in cards and "1 answers with ≥2 ratings" in cards
+    assert "α helpfulness (interval)" in cards and "ordinal" in cards and "1 answer with ≥2 ratings" in cards
     assert "ann" in labellers and "bob" in labellers
     # helpfulness 3 against 1, the other four aspects equal: |difference| 2 / 5 aspects, bias ±0.4
     assert (

@@ -87,7 +87,9 @@ def test_validate_reports_dangling_references(tmp_path, capsys):
     ws = Workspace.init(tmp_path / "ws")
     ws.append([Label("no-such-pair", "ann", "pairwise", "a")])
     assert main(["validate", "-w", str(ws.path)]) == 1
-    assert "item_id no-such-pair does not exist" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "item_id no-such-pair does not exist" in out
+    assert out.endswith(f"{ws.path}: 1 problem\n")  # it said "1 problem(s)"
 
 
 def test_validate_reads_the_gold_table_as_every_reader_does(tmp_path, capsys):
@@ -114,7 +116,7 @@ def test_validate_reads_the_gold_table_as_every_reader_does(tmp_path, capsys):
     assert out == [
         "pairwise gold g1: item_id no-such-pair does not exist",
         "kto gold g2: item_id no-such-answer does not exist",
-        f"{ws.path}: 2 problem(s)",
+        f"{ws.path}: 2 problems",
     ]
     part = next((ws.path / "gold").glob("*.parquet"))
     table = pq.read_table(part)

@@ -257,9 +257,11 @@ def test_stats_shows_every_figure_its_excluded_line_names_with_no_data_where_nob
     assert main(["stats", "-w", str(ws.path), "--exclude-labeller", "ann,bob,mallory"]) == 0
     out = capsys.readouterr().out
     for line in (
-        "pairwise_items: {'labelled': 0,",
-        "kto_items: {'labelled': 0,",
-        "rank_items: {'rankings': 0,",
+        "pairwise_items (majority; people's and imported labels): 0 items labelled, 0 split, mean agreement n/a "
+        "on items with ≥2 labels",
+        "kto_items (majority; people's and imported labels): 0 items labelled,",
+        "rank_items (people's and imported labels): 0 rankings of 0 items, 0 items ranked by ≥2; Kendall's τ-b "
+        "n/a, Krippendorff's α (ordinal) n/a\n",
     ):
         assert f"\n{line}" in out
     assert "\nrated answers: 0 (0 ratings); Krippendorff's α per aspect:\n" in out

@@ -124,7 +124,7 @@ def test_validate_lists_a_planted_part_and_the_link_is_never_read(setup, capsys)
     assert lines == [
         f"{ws}/batches/b.commit: {NOT_A_FILE}",
         f"{ws}/labels/part-00000000000000000001-1-0000beef.parquet: {NOT_A_FILE}",
-        f"{ws}: 2 problem(s)",
+        f"{ws}: 2 problems",
     ]
     with pytest.raises(PrefloopError, match="part-00000000000000000001-1-0000beef.parquet: a symlink"):
         Workspace(ws).read("labels")
@@ -140,7 +140,7 @@ def test_validate_lists_a_planted_import_log_and_excluded_file(setup, capsys):
     assert capsys.readouterr().out.strip().splitlines() == [
         f"{ws}/excluded.json: {NOT_A_FILE}",
         f"{ws}/imports/log.jsonl: {NOT_A_FILE}",
-        f"{ws}: 2 problem(s)",
+        f"{ws}: 2 problems",
     ]
     assert main(["stats", "-w", str(ws)]) == 2
     assert capsys.readouterr().err == f"error: {ws}/excluded.json: {NOT_A_FILE}\n"
