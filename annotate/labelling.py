@@ -16,7 +16,7 @@ from annotate.components import Context, View
 from annotate.rank_view import describe_ranking, same_ranking, screen_of
 from annotate.rate_view import rating_panel, ratings_text, same_ratings
 from annotate.render import STRENGTHS, chat_html, message_html, progress_html, prompt_excerpt
-from annotate.screen import Shown, answers_key, side_of
+from annotate.screen import NoteRefused, Shown, answers_key, side_of
 from annotate.service import ItemWithdrawn, NotSaved, StaleItem
 from annotate.tasks import TASKS
 from data.records import Label
@@ -202,9 +202,13 @@ def on_submit(
         status = message_html(f"Not saved: {exc}. Your choice is kept; try again.", "error")
         view = label_view(ctx, user, status)
         return _kept(ctx, view, choice, how, note)
-    except ValueError as exc:  # an unfinished ranking or rating stays on screen to finish
+    except ValueError as exc:  # a refused note, an unfinished ranking or rating: stays on screen to fix
         view = label_view(ctx, user, message_html(f"Not saved: {exc}", "error"))
-        if not task.keeps_unfinished or view.item_id != item_id:
+        if view.item_id != item_id:
+            return view
+        if isinstance(exc, NoteRefused):  # any task: the pick and strength stay, and the note to shorten
+            return _kept(ctx, view, choice, how, note if isinstance(note, str) else "")
+        if not task.keeps_unfinished:
             return view
         return _kept(ctx, view, choice, None, note)  # the pick as far as it went, and the note typed
     saved = describe_label(label)

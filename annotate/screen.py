@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from annotate.items import Item
-from data.edits import LONE_SURROGATE  # what JSON's "\\ud800" decodes to and UTF-8 cannot store
+from data.edits import unstorable
 from data.files import NotAFileError, WriteError
 from data.ranking import screen_ranking, shown_order
 from data.records import Label
@@ -143,24 +143,27 @@ def stored_pick(
 MAX_NOTE_CHARS = 10_000  # a labeller's note: a remark on the item, never a document
 
 
+class NoteRefused(ValueError):
+    """A note that is not stored (`stored_note`); the pick on screen is kept, to submit again with the note fixed."""
+
+
 def stored_note(note: object) -> str | None:
-    """A labeller's note as stored (stripped; None for none), or a ValueError saying why it is refused: not text,
-    longer than `MAX_NOTE_CHARS`, or holding a lone surrogate, which Parquet cannot store: written, it failed the
-    whole group commit, every concurrent labeller's label with it (data.group_commit)."""
+    """A labeller's note as stored (stripped; None for none), or `NoteRefused` saying why not: not text, longer
+    than `MAX_NOTE_CHARS`, or holding what no file should store (data.edits.unstorable): a lone surrogate, which
+    Parquet cannot store (written, it failed the whole group commit, every concurrent labeller's label with it,
+    data.group_commit), or a NUL, which an import refuses too."""
     if note is None:
         return None
     if not isinstance(note, str):
-        raise ValueError(f"the note is not text ({type(note).__name__})")
+        raise NoteRefused(f"the note is not text ({type(note).__name__})")
     note = note.strip()
     if len(note) > MAX_NOTE_CHARS:
-        raise ValueError(
+        raise NoteRefused(
             f"the note is {len(note):,} characters long, more than {MAX_NOTE_CHARS:,}: shorten it"
         )
-    bad = LONE_SURROGATE.search(note)
+    bad = unstorable(note)
     if bad:
-        raise ValueError(
-            f"the note holds an invalid character (U+{ord(bad.group()):04X}) at {bad.start() + 1}"
-        )
+        raise NoteRefused(f"the note holds {bad}")
     return note or None
 
 

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import threading
@@ -29,6 +30,8 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
+
+log = logging.getLogger(__name__)
 
 # scrypt at n=2**14, r=8, p=1: ~16 MiB and tens of milliseconds per check, which makes guessing expensive.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -203,14 +206,20 @@ class LoginThrottle:
     must still sign in with the right password. Instead, once an address has ``address_attempts`` failures, its
     wrong answers are held back (``delay``), doubling up to ``address_delay_max``. A refused attempt costs no
     password check. Failures older than the lock-out window are forgotten, and at most ``max_keys`` keys are kept,
-    so guessed names cannot fill memory (the fewest failures are forgotten first, so they cannot lift a lock-out).
+    so guessed names cannot fill memory. A failure still in its window is never forgotten to make room (forgetting
+    the fewest, oldest failures first let guesses of fresh names, each failing as often, reset any name's count):
+    while memory is full of them, the names (and addresses) it has no room for share one count (`_SHARED`), so
+    together they get one name's attempts, and memory frees as the oldest failures pass their window.
     """
+
+    _SHARED = "*"  # the key every name (every address) without room in memory counts on: ("user*", "")
 
     def __init__(
         self, limits: LoginLimits, clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000
     ):
         self.limits, self.clock, self.max_keys = limits, clock, max_keys
-        self._failures: dict[tuple[str, str], tuple[int, float]] = {}  # (kind, key) -> (count, last failure)
+        # (kind, key) -> (count, last failure), oldest last failure first (`_bump` moves a key to the end)
+        self._failures: dict[tuple[str, str], tuple[int, float]] = {}
         self._refusals: dict[
             str, tuple[int, float]
         ] = {}  # name -> (refused since the last report, report time)
@@ -223,9 +232,33 @@ class LoginThrottle:
             return 0, now
         return count, last
 
-    def _wait(self, user: str, now: float) -> float:
+    def _key(self, kind: str, key: str, now: float) -> tuple[str, str]:
+        """Where a failure of ``key`` (a name, an address) is counted: its own entry, one made for it where
+        memory has room (2 keys are kept for the shared ones), else the entry shared by every key without room."""
+        own = (kind, key)
+        if own in self._failures:
+            return own
+        while self._failures:  # the oldest first: stop at the first failure still in its window
+            oldest, (_, last) = next(iter(self._failures.items()))
+            if now - last < self.limits.lockout_seconds:
+                break
+            del self._failures[oldest]
+        if len(self._failures) < self.max_keys - 2:
+            return own
+        shared = (kind + self._SHARED, "")
+        if shared not in self._failures:
+            log.warning(
+                "sign-in throttle memory is full (%d names and addresses failed in the last %.0f s): %s not "
+                "in it share one count until their failures pass that window",
+                len(self._failures),
+                self.limits.lockout_seconds,
+                "names" if kind == "user" else "addresses",
+            )
+        return shared
+
+    def _wait(self, key: tuple[str, str], now: float) -> float:
         limits = self.limits
-        count, last = self._count(("user", user), now)
+        count, last = self._count(key, now)
         if count >= limits.attempts:
             until = last + limits.lockout_seconds
         elif count:
@@ -237,29 +270,32 @@ class LoginThrottle:
     def wait(self, user: str) -> float:
         """Seconds until this name may try again (0.0: now)."""
         with self._lock:
-            return self._wait(user, self.clock())
+            now = self.clock()
+            return self._wait(self._key("user", user, now), now)
 
     def begin(self, user: str) -> float:
         """Reserve one attempt for ``user``: 0.0 when its password may be checked now (the attempt is counted
         as a failure until ``succeeded``), else the seconds to wait (nothing counted, nothing to check)."""
         with self._lock:
             now = self.clock()
-            wait = self._wait(user, now)
+            key = self._key("user", user, now)
+            wait = self._wait(key, now)
             if wait == 0:
-                self._bump(("user", user), now)
+                self._bump(key, now)
             return wait
 
     def failed(self, user: str, address: str) -> tuple[int, float]:
         """A reserved attempt had a wrong password: (the name's failure count, seconds to hold the answer back)."""
         with self._lock:
             now = self.clock()
-            count = self._bump(("address", address), now)
+            count = self._bump(self._key("address", address, now), now)
             excess = count - self.limits.address_attempts
             delay = 0.0 if excess < 0 else min(self.limits.address_delay_max, 0.1 * 2.0 ** min(excess, 30))
-            return self._count(("user", user), now)[0], delay
+            return self._count(self._key("user", user, now), now)[0], delay
 
     def succeeded(self, user: str) -> None:
-        """A right password clears the name's failures (not the address's: one account must not reset guessing)."""
+        """A right password clears the name's failures (not the address's: one account must not reset guessing;
+        nor the shared count: signing in to one's own account must not reset it for the names without room)."""
         with self._lock:
             self._failures.pop(("user", user), None)
 
@@ -269,28 +305,16 @@ class LoginThrottle:
             now = self.clock()
             count, reported = self._refusals.get(user, (0, now - REPORT_SECONDS))
             count += 1
+            if user not in self._refusals and len(self._refusals) >= self.max_keys:
+                self._refusals.clear()  # reports only: a name forgotten here is reported again sooner
             if now - reported >= REPORT_SECONDS:
                 self._refusals[user] = (0, now)
                 return count
-            if user in self._refusals or len(self._refusals) < self.max_keys:
-                self._refusals[user] = (count, reported)
+            self._refusals[user] = (count, reported)
             return 0
 
     def _bump(self, key: tuple[str, str], now: float) -> int:
-        if len(self._failures) >= self.max_keys:
-            self._forget(now)
         count = self._count(key, now)[0] + 1
+        self._failures.pop(key, None)  # to the end: the keys stay in the order of their last failure
         self._failures[key] = (count, now)
         return count
-
-    def _forget(self, now: float) -> None:
-        stale = [k for k, (_, last) in self._failures.items() if now - last >= self.limits.lockout_seconds]
-        for key in stale:
-            del self._failures[key]
-        # Still full: forget the fewest failures first, the oldest among them (room for 2 keys). Oldest alone let
-        # guesses of fresh names push a locked-out name's count out; to push one out now, each name guessed must
-        # fail as often.
-        while len(self._failures) > self.max_keys - 2:
-            del self._failures[min(self._failures, key=lambda k: self._failures[k])]
-        if len(self._refusals) >= self.max_keys:
-            self._refusals.clear()

@@ -42,10 +42,11 @@ Frame = pd.DataFrame | pa.Table
 
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_EDIT_CHARS = 100_000  # an answer rewritten, not a document: 10x a note (annotate.screen.MAX_NOTE_CHARS)
 
 
 class EditError(PrefloopError):
-    """An edit that cannot be saved (empty, or the same text as the original); one line for the labeller."""
+    """An edit that cannot be saved (empty, the same text as the original, too long); one line for the labeller."""
 
 
 def editor_model(labeller: str) -> str:
@@ -53,19 +54,33 @@ def editor_model(labeller: str) -> str:
     return EDITOR_PREFIX + labeller
 
 
+def unstorable(text: str) -> str | None:
+    """What makes a labeller's ``text`` (a note, an edit) unfit to store, in words ("a NUL character at 3"), else
+    None: a lone surrogate, which Parquet cannot store (JSON's "\\ud800" decodes to one), or a NUL, which an import refuses too
+    (data.import_text.clean_text: C tools and terminals downstream end the text there). Positions count from 1."""
+    bad = LONE_SURROGATE.search(text)
+    if bad:
+        return f"an invalid character (U+{ord(bad.group()):04X}) at {bad.start() + 1}"
+    nul = text.find("\x00")
+    return f"a NUL character at {nul + 1}" if nul >= 0 else None
+
+
 def check_edit(original: str, edited: str | None) -> str:
     """The edited text to store (line endings made ``\\n``); an empty edit, one that changes nothing (besides
-    surrounding white space) and one holding a lone surrogate, which no file can store, are refused."""
+    surrounding white space), one over `MAX_EDIT_CHARS` and one holding what no file should store (`unstorable`)
+    are refused."""
     text = (edited or "").replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise EditError("the edit is empty: write the better answer, or press Esc to cancel")
+    if len(text) > MAX_EDIT_CHARS:
+        raise EditError(
+            f"the edit is {len(text):,} characters long, more than {MAX_EDIT_CHARS:,}: shorten it"
+        )
     if text.strip() == original.strip():
         raise EditError("the edit changes nothing: fix the answer, or press Esc to cancel")
-    bad = LONE_SURROGATE.search(text)
-    if bad:  # JSON's "\ud800" decodes to it; Parquet cannot store it
-        raise EditError(
-            f"the edit holds an invalid character (U+{ord(bad.group()):04X}) at {bad.start() + 1}"
-        )
+    bad = unstorable(text)
+    if bad:
+        raise EditError(f"the edit holds {bad}")
     return text
 
 

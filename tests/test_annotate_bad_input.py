@@ -15,6 +15,7 @@ from annotate.edit_view import on_edit_save
 from annotate.screen import MAX_NOTE_CHARS
 from annotate.service import LabelService
 from annotate.users import Authenticator
+from data.edits import MAX_EDIT_CHARS
 
 
 @pytest.fixture()
@@ -46,6 +47,10 @@ BAD = {
     ),
     "note not text": (dict(note=["x"]), "the note is not text (list)"),
     "note lone surrogate": (dict(note="fine \ud800"), "the note holds an invalid character (U+D800) at 6"),
+    "note NUL": (
+        dict(note="fine\x00 print"),
+        "the note holds a NUL character at 5",
+    ),  # an import refuses it too
 }
 
 
@@ -123,3 +128,33 @@ def test_an_edit_holding_a_lone_surrogate_is_one_line_and_stores_nothing(ctx):
     view = on_edit_save(ctx, "bob", item, "left", None, "", "a better \ud800 answer")
     assert "Not saved: the edit holds an invalid character (U+D800) at 10" in view.status, view.status
     assert stored(ctx) == 0 and view.draft == "a better \ud800 answer"  # kept in the editor, to fix
+
+
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        ("a better\x00 answer", "the edit holds a NUL character at 9"),
+        ("y" * (MAX_EDIT_CHARS + 1), f"the edit is {MAX_EDIT_CHARS + 1:,} characters long, more than"),
+    ],
+)
+def test_an_edit_with_a_nul_or_over_the_limit_is_one_line_and_stores_nothing(ctx, text, said):
+    """An edit had no bound but the request's (1 MiB), and a NUL in it was stored where an import refuses one."""
+    item = label_view(ctx, "bob").item_id
+    view = on_edit_save(ctx, "bob", item, "left", "2", "", text)
+    assert f"Not saved: {said}" in view.status and view.status.count("Not saved") == 1, view.status
+    assert stored(ctx) == 0 and view.draft == text and (view.choice, view.strength) == ("left", 2)
+    assert "Saved to disk" in on_edit_save(ctx, "bob", item, "left", "2", "", "y" * MAX_EDIT_CHARS).status
+
+
+@pytest.mark.parametrize(("task", "pick"), [("pairwise", "right"), ("kto", "undesirable")])
+@pytest.mark.parametrize("note", ["x" * (MAX_NOTE_CHARS + 1), "bad \ud800", "bad \x00"])
+def test_a_refused_note_keeps_the_pick_strength_and_note_on_screen(label_ws, users, task, pick, note):
+    """A note refused (too long, or unstorable) lost the labeller's pick in the pairwise and KTO tasks: the page
+    came back with nothing picked. Like a label not written, it keeps what they clicked and the note to fix."""
+    ctx = make_context(LabelService(label_ws, task, overlap=1), Authenticator(users))
+    item = label_view(ctx, "bob").item_id
+    strength = "3" if task == "pairwise" else None
+    view = on_submit(ctx, "bob", item, pick, strength, note)
+    assert "Not saved: the note" in view.status and stored(ctx) == 0
+    assert (view.item_id, view.choice, view.note) == (item, pick, note), view
+    assert view.strength == (3 if task == "pairwise" else None)

@@ -104,6 +104,32 @@ def test_guessed_names_filling_memory_do_not_lift_a_lockout():
     assert len(throttle._failures) <= 10 and throttle.wait("ann") == 800  # still locked out
 
 
+def test_guessed_names_filling_memory_do_not_reset_a_names_failures():
+    """At the key bound the fewest failures were forgotten first, the oldest among them: fresh names each failing as
+    often as a name had pushed its count out, so every round of them reset it (its back-off and lock-out undone).
+    No failure in its window is forgotten now: the names memory has no room for share one count instead."""
+    clock = Clock()
+    throttle = LoginThrottle(
+        LoginLimits(attempts=3, lockout_seconds=900, backoff_seconds=0), clock, max_keys=10
+    )
+    for _ in range(2):
+        assert throttle.begin("ann") == 0
+        throttle.failed("ann", "1.2.3.4")
+    for i in range(100):
+        clock.now += 1
+        for _ in range(2):  # each fresh name fails as often as ann did
+            if throttle.begin(f"guess{i}") == 0:
+                throttle.failed(f"guess{i}", "6.6.6.6")
+    assert len(throttle._failures) <= 10
+    assert throttle.begin("ann") == 0
+    assert throttle.failed("ann", "1.2.3.4")[0] == 3  # ann's two failures were kept: this third locks her out
+    assert throttle.wait("ann") == 900
+    assert throttle.begin("fresh-name") > 0  # the names without room used up their one name's attempts
+    clock.now += 900
+    assert throttle.begin("fresh-name") == 0  # their window passed: memory has room again
+    assert throttle.wait("ann") == 0
+
+
 class YieldingClock(Clock):
     """A stand-in clock whose every reading lets other threads run: a check and a count taken in two steps (two
     readings) would interleave with other threads' here, as they can on a busy server."""
