@@ -256,7 +256,7 @@ class GoldCommand:
         default=None,
         metadata={
             "help": "split of the new prompts the files' rows add when nothing stored matches them (default: test, "
-            "which train holds out; rows of a datasets folder keep their split's)",
+            "which train holds out; rows of a datasets folder keep their split's: refused for such folders alone)",
             "choices": SPLITS,
         },
     )

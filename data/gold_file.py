@@ -29,6 +29,7 @@ from data.gold import Mark, gold_now
 from data.gold_agreement import GoldError, replaces_gold, said, verdict
 from data.gold_file_rank_rate import rank_rate_gold
 from data.import_formats import Example
+from data.import_readers import refuse_split_flags
 from data.imports import ImportOptions, check_file
 from data.rank_rate_rows import Ranked
 from data.records import Completion, Pair, Prompt, content_id, prompt_id
@@ -308,6 +309,7 @@ def gold_from_files(
         raise PrefloopError(
             f"--split {split} goes with a gold FILE: the split of the new prompts its rows add"
         )
+    refuse_split_flags(paths, ["split"] if split is not None else [])  # as `data import` refuses it
     if not paths:
         return FileGold()
     rubric_of = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings

@@ -115,6 +115,30 @@ def test_new_gold_prompts_go_to_the_split_asked_and_the_summary_says_so(tmp_path
     )
 
 
+def test_a_split_flag_for_datasets_folders_alone_is_refused(tmp_path, capsys):
+    """A README walk: `gold FOLDER --split train` on a datasets folder of splits did nothing (its rows keep their
+    split's) without a word; as `data import`, it is refused in one line, and taken beside a file that reads it."""
+    import datasets
+
+    ws = Workspace.init(tmp_path / "ws")
+    folder = tmp_path / "dsdir"
+    row = {"prompt": "Folder?", "chosen": "x", "rejected": "y"}
+    datasets.DatasetDict({"test": datasets.Dataset.from_list([row])}).save_to_disk(folder)
+    capsys.readouterr()  # datasets' progress bars
+    before = counts(ws)
+    assert gold(ws, str(folder), "--split", "train") == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --split does not go with {folder}: a datasets folder's rows keep their split's (test where a word "
+        "of its name is test, testing, validation, valid, val, eval, evaluation, dev, held-out; else train); leave "
+        "it out"
+    )
+    assert counts(ws) == before
+    other = write(tmp_path / "g.jsonl", {"prompt": "File?", "chosen": "x", "rejected": "y"})
+    assert gold(ws, str(folder), str(other), "--split", "train") == 0
+    splits = {p["messages"][0]["content"]: p["split"] for p in ws.read("prompts").to_pylist()}
+    assert splits == {"Folder?": "test", "File?": "train"}
+
+
 def test_identical_gold_rows_are_one_gold_item(tmp_path, capsys):
     """Two identical rows made two gold pairs: a labeller could meet the same gold question twice."""
     ws = Workspace.init(tmp_path / "ws")
