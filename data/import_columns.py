@@ -23,6 +23,7 @@ from data.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
 SHOWN = 12  # names in the summary line; the rest are counted
 SPLIT_COLUMNS = ("split", "_split")
 SPLIT_HINT = ": a row's own split is not read (--split or --test-fraction sets it)"
+FOLDER_SPLIT_HINT = ": a row's own split is not read (a datasets folder's rows keep their split's)"
 
 
 class Reading(dict):
@@ -72,10 +73,12 @@ def question_columns(questions: list[Ranked] | None, aspects: Callable[[], Rubri
 
 
 class UnreadColumns:
-    """The columns imported rows gave and did not read, in the order first seen."""
+    """The columns imported rows gave and did not read, in the order first seen; ``folder``: the rows are a
+    `datasets` folder's splits', whose split no flag sets."""
 
-    def __init__(self):
+    def __init__(self, folder: bool = False):
         self.names: dict[str, None] = {}
+        self.folder = folder
 
     def add(self, row: Reading, read: Iterable[str]) -> None:
         """The columns of ``row`` not in ``read``, and the keys inside a column it read in part (`Reading.inside`)."""
@@ -91,7 +94,9 @@ class UnreadColumns:
         names = list(self.names)
         shown = names_shown(names, SHOWN) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
         splits = [name for name in names if name in SPLIT_COLUMNS]
-        hints = _aspect_hints(names, rubric) + ([", ".join(splits) + SPLIT_HINT] if splits else [])
+        hints = _aspect_hints(names, rubric) + (
+            [", ".join(splits) + (FOLDER_SPLIT_HINT if self.folder else SPLIT_HINT)] if splits else []
+        )
         return f"columns not read: {shown}" + (f" ({'; '.join(hints)})" if hints else "")
 
 

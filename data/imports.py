@@ -36,7 +36,7 @@ from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_
 from data.import_guard import check_rank_items, skip_refused
 from data.import_preview import ImportPreview
 from data.import_rank_rate import UNRATED, RankRateRows
-from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, read_records
+from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, SplitRow, read_records
 from data.import_records import RecordError, without_nulls
 from data.import_rows import CheckedRow, FilePreferences, FilePrompts, checked_row
 from data.import_text import NON_TEXT, RecordContext
@@ -286,7 +286,8 @@ def check_file(
     fmt = options.fmt
     if fmt == "auto":
         fmt = _file_format(rows, name)
-    gathered, spellings = _Gathered(Counter(records=len(rows))), spellings or Spellings()
+    gathered = _Gathered(Counter(records=len(rows)), unread=UnreadColumns(isinstance(rows[0], SplitRow)))
+    spellings = spellings or Spellings()
     parses = _RowParses(rows, fmt, name, options.non_text)
     spellings.expect(parses.prompts())
     for row, raw in enumerate(tqdm(rows, desc=f"reading {path.name}", unit="rec", disable=None)):

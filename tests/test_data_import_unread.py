@@ -71,9 +71,9 @@ def test_a_users_split_column_is_named_not_taken_for_the_split(tmp_path, capsys)
     row = {"prompt": "Folder?", "response": "yes", "_split": "train"}
     datasets.DatasetDict({"test": datasets.Dataset.from_list([row])}).save_to_disk(str(folder))
     assert main(["import", "-w", str(tmp_path / "ws2"), str(folder)]) == 0
-    assert summary(capsys).endswith(
+    assert summary(capsys).endswith(  # no flag sets a folder's split: `refuse_split_flags`
         "; columns not read: _split (_split: a row's own split is not read "
-        "(--split or --test-fraction sets it))"
+        "(a datasets folder's rows keep their split's))"
     )
     assert [p["split"] for p in Workspace(tmp_path / "ws2").read("prompts").to_pylist()] == ["test"]
 
