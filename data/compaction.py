@@ -207,9 +207,9 @@ def check_parts(root: Path) -> None:
             parts = visible_parts(root, name, fd) if fd is not None else []
             for path in parts:
                 try:
-                    regular = stat.S_ISREG(os.stat(path.name, dir_fd=fd, follow_symlinks=False).st_mode)
-                    if not regular:
-                        raise not_a_file(path)
+                    mode = os.stat(path.name, dir_fd=fd, follow_symlinks=False).st_mode
+                    if not stat.S_ISREG(mode):
+                        raise not_a_file(path, mode)
                     check_part(path, name, fd, rows=len(parts) == 1)
                 except FileNotFoundError:
                     continue

@@ -54,18 +54,32 @@ class WriteError(OSError):
     """A write failed (disk full, permissions, ...); nothing of it was kept. ``str()`` is one line for a user."""
 
 
-class NotAFileError(OSError):
-    """A workspace path is a symlink (or a device, FIFO, ...) where this project writes only plain files and
-    folders; ``str()`` names it."""
-
-
 NOT_A_FILE = "a symlink or special file, not one written by prefloop: remove it"
+A_DIRECTORY = "a directory, not a file written by prefloop: remove it"
 
 
-def not_a_file(path: Path | str) -> NotAFileError:
-    error = NotAFileError(f"{path}: {NOT_A_FILE}")
-    error.errno = errno.ELOOP
+class NotAFileError(OSError):
+    """A workspace path is a symlink (or a directory, a device, FIFO, ...) where this project writes only plain
+    files and folders; ``str()`` names it, ``what`` says what is there."""
+
+    what = NOT_A_FILE
+
+
+def not_a_file(path: Path | str, mode: int | None = None) -> NotAFileError:
+    """The error for ``path``; ``mode`` (its ``st_mode``, where known) says a directory there is one."""
+    what = A_DIRECTORY if mode is not None and stat.S_ISDIR(mode) else NOT_A_FILE
+    error = NotAFileError(f"{path}: {what}")
+    error.errno, error.what = errno.ELOOP, what
     return error
+
+
+def not_a_file_line(path: Path) -> str:
+    """``PATH: what is there`` for a path that is no regular file, looked at without following a link."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:  # gone meanwhile
+        mode = None
+    return str(not_a_file(path, mode))
 
 
 def check_not_link(path: Path) -> None:
@@ -123,9 +137,10 @@ def open_regular(path: str | Path, dir_fd: int | None = None) -> BinaryIO:
         if exc.errno == errno.ELOOP:
             raise not_a_file(path) from None
         raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
         os.close(fd)
-        raise not_a_file(path)
+        raise not_a_file(path, mode)
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from data.files import NOT_A_FILE, NotAFileError, open_regular
+from data.files import NotAFileError, open_regular
 from data.schemas import SchemaError
 from data.table_checks import conform
 
@@ -84,7 +84,7 @@ def read_part(
     except FileNotFoundError:
         raise
     except NotAFileError as exc:
-        raise SchemaError(str(path), NOT_A_FILE) from exc
+        raise SchemaError(str(path), exc.what) from exc
     except (pa.ArrowInvalid, OSError) as exc:
         raise SchemaError(str(path), f"not a readable Parquet file ({exc})") from exc
     table = conform(table, name, str(path), columns)

@@ -27,7 +27,7 @@ from data.aggregate import (
 from data.annotators import is_machine_labeller, machine_column, machine_labeller_column
 from data.edits import edit_pair_ids, edit_summary
 from data.errors import counted
-from data.files import NOT_A_FILE
+from data.files import not_a_file_line
 from data.gold import GOLD_TASKS, current_gold, read_gold
 from data.import_write import LOG_DIR, LOG_FILE
 from data.labellers import TASKS, labeller_rows, team_pace
@@ -271,7 +271,7 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     unread, and where the commands read beside the tables (`BESIDE`)."""
     planted = workspace.not_files() + planted_beside(workspace.path)
     if planted:
-        return [f"{path}: {NOT_A_FILE}" for path in planted]
+        return [not_a_file_line(path) for path in planted]
     tables = {
         name: workspace.read(name, None if whole else REFERENCES.get(name, []))
         for name in READ_ORDER

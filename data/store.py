@@ -36,7 +36,6 @@ import pyarrow.parquet as pq
 
 from data.files import (
     HOST_DIGITS,
-    NOT_A_FILE,
     NotAFileError,
     folder_for_writing,
     host_tag,
@@ -123,7 +122,7 @@ def _table_folder(path: Path):
     except FileNotFoundError:
         fd = None
     except NotAFileError as exc:
-        raise SchemaError(str(path), NOT_A_FILE) from exc
+        raise SchemaError(str(path), exc.what) from exc
     try:
         yield fd
     finally:
@@ -138,7 +137,7 @@ def _sources(path: Path, dir_fd: int | None) -> list[str]:
         with part_source(path, dir_fd) as source:
             metadata = pq.read_schema(source).metadata or {}
     except NotAFileError as exc:
-        raise SchemaError(str(path), NOT_A_FILE) from exc
+        raise SchemaError(str(path), exc.what) from exc
     return json.loads(metadata.get(SOURCES_KEY, b"[]"))
 
 

@@ -17,7 +17,7 @@ from annotate.users import User, add_user, hash_password
 from data import Workspace
 from data.__main__ import main
 from data.errors import PrefloopError
-from data.files import NOT_A_FILE, NotAFileError
+from data.files import A_DIRECTORY, NOT_A_FILE, NotAFileError
 
 
 def tree(path):
@@ -113,6 +113,23 @@ def test_compact_refuses_a_tables_only_part_that_is_a_symlink(tmp_path, capsys):
     assert main(["compact", "-w", str(ws)]) == 2
     assert capsys.readouterr() == ("", f"error: {part}: {NOT_A_FILE}\n")
     assert sorted(ws.rglob("*")) == listing and tree(ws) == before
+
+
+def test_a_directory_in_place_of_a_part_is_named_a_directory(tmp_path, capsys):
+    """A README walk: a directory where a table's part file should be was "a symlink or special file"."""
+    prefs = tmp_path / "prefs.jsonl"
+    prefs.write_text(json.dumps({"prompt": "q", "chosen": "yes", "rejected": "no"}) + "\n")
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    (part,) = (ws / "pairs").glob("part-*.parquet")
+    part.unlink()
+    part.mkdir()
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert capsys.readouterr().out.splitlines() == [f"{part}: {A_DIRECTORY}", f"{ws}: 1 problem"]
+    for command in (["stats"], ["export", "--format", "dpo"], ["compact"]):
+        assert main([command[0], "-w", str(ws), *command[1:]]) == 2
+        assert capsys.readouterr().err == f"error: {part}: {A_DIRECTORY}\n"
 
 
 def test_validate_lists_a_planted_part_and_the_link_is_never_read(setup, capsys):
