@@ -130,7 +130,7 @@ def _value_options(field: dataclasses.Field, kind: type, prefix: str) -> dict[st
         if "choices" not in meta and not meta.get("positional"):
             options["metavar"] = meta.get("metavar", "VALUE")
     else:
-        options["type"] = kind if kind in (int, float, str, Path) else str
+        options["type"] = kind if kind in (int, float) else str  # a path as typed: '' is refused (`_coerce`)
         if "metavar" in meta or kind in SCALAR_METAVARS:
             options["metavar"] = meta.get("metavar", SCALAR_METAVARS.get(kind))
     if "choices" in meta:
@@ -295,6 +295,9 @@ def _coerce(where: str, value: Any, kind: Any) -> Any:
     if kind is float and isinstance(value, str):  # YAML 1.1 (PyYAML) reads 1e-2, with no dot, as a string
         value = _finite_float(value)
     if kind is Path and isinstance(value, str):
+        # Path('') is '.': `export --out ''` said `--out .`, `-w ''` took the current folder for the workspace
+        if not value.strip():
+            raise ConfigError(f"{where}: {value!r} names nothing; give a value or leave the option out")
         return Path(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")

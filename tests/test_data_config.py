@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -153,6 +154,43 @@ def test_an_empty_list_value_is_an_error_not_a_silent_no_op(tmp_path, capsys):
     assert capsys.readouterr().err == (
         "error: --exclude-labeller: '' names nothing; give a value or leave the option out\n"
     )
+
+
+@dataclass(frozen=True)
+class PathOptions:
+    out: Path | None = field(default=None, metadata={"help": "output file"})
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["export", "-w", "WS", "--format", "dpo", "--out", ""], "--out"),  # echoed `--out .`
+        (["stats", "-w", ""], "--workspace"),  # read the current folder as the workspace
+        (
+            ["import", "-w", "WS", "F", "--rubric", " "],
+            "--rubric",
+        ),  # "cannot read the rubric (Is a directory)"
+    ],
+)
+def test_an_empty_path_is_an_error_not_the_current_folder(tmp_path, capsys, argv, flag):
+    """A README walk: `export --out ''` was Path(''), the current folder, said `--out .`; an empty path names
+    nothing, as an empty list value does, by flag or in a config file."""
+    from data.__main__ import main as data_main
+
+    given = [arg.replace("WS", str(tmp_path / "ws")).replace("F", str(tmp_path / "f.jsonl")) for arg in argv]
+    assert data_main(given) == 2
+    value = argv[argv.index(flag if flag != "--workspace" else "-w") + 1]
+    assert capsys.readouterr().err == (
+        f"error: {flag}: {value!r} names nothing; give a value or leave the option out\n"
+    )
+    assert not (tmp_path / "ws").exists()
+    config = tmp_path / "run.yaml"
+    config.write_text("out: ''\n")
+    parser = argparse.ArgumentParser()
+    add_options(parser, PathOptions)
+    with pytest.raises(ConfigError, match=f"^{config}, key out: '' names nothing"):
+        build(PathOptions, parser.parse_args(["--config", str(config)]))
+    assert build(PathOptions, parser.parse_args(["--out", "x.parquet"])) == PathOptions(Path("x.parquet"))
 
 
 def test_a_value_error_names_the_flag_or_the_file_and_key_it_came_from(tmp_path):
