@@ -358,12 +358,24 @@ def _listed_items(entry: dict, task: str, wanted: set[str]) -> set[str] | None:
 def json_lines(path: Path) -> list[dict]:
     """The JSON objects of a log file's lines (none if it does not exist); a line that is none is passed over. A
     symlink at the file or its folder is refused (NotAFileError: `files.read_beside`)."""
+    return [value for _, value in _numbered_values(path) if isinstance(value, dict)]
+
+
+def unreadable_lines(path: Path) -> list[int]:
+    """The numbers of the lines of a log file that `json_lines` passes over: no JSON object (a write a crash cut
+    off, an edit); blank lines hold nothing to lose."""
+    return [number for number, value in _numbered_values(path) if not isinstance(value, dict)]
+
+
+def _numbered_values(path: Path) -> list[tuple[int, object]]:
+    """Each non-blank line of ``path`` (none if it does not exist), numbered from 1, with its JSON value (None where
+    it is no JSON)."""
     out = []
-    for line in (read_beside(path) or b"").decode("utf-8", "replace").splitlines():
-        try:
-            value = json.loads(line)
-        except ValueError:
+    for number, line in enumerate((read_beside(path) or b"").decode("utf-8", "replace").split("\n"), 1):
+        if not line.strip():
             continue
-        if isinstance(value, dict):
-            out.append(value)
+        try:
+            out.append((number, json.loads(line)))
+        except ValueError:
+            out.append((number, None))
     return out

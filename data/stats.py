@@ -29,7 +29,7 @@ from data.edits import edit_pair_ids, edit_summary
 from data.errors import counted
 from data.files import not_a_file_line
 from data.gold import GOLD_TASKS, current_gold, read_gold
-from data.import_write import LOG_DIR, LOG_FILE
+from data.import_write import LOG_DIR, LOG_FILE, unreadable_lines
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
@@ -312,6 +312,12 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     gold = tables["gold"]
     for task, known in (("pairwise", "pairs"), ("kto", "completions"), ("rate", "completions")):
         missing(f"{task} gold", gold.filter(pc.equal(gold.column("task"), task)), "item_id", known)
+    log = workspace.path / LOG_DIR / LOG_FILE
+    problems += [  # the readers pass such a line over: what it logged is lost to them
+        f"{log}, line {number}: not a JSON object (a write cut off, or an edit): what it logged is lost to the "
+        "import log's readers (`data import --remove`, `data merge`, refusals that name a file)"
+        for number in (unreadable_lines(log) if whole else ())
+    ]
     for batch, parts in sorted(workspace.orphans().items()):
         tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
         problems.append(

@@ -140,3 +140,30 @@ def test_a_withdrawal_whose_log_line_fails_is_stored_says_so_and_a_rerun_writes_
     assert remove(ws, ranks) == 0  # the repair
     assert capsys.readouterr().out.endswith(f"withdrew the labels of {ranks}: 0; 1 withdrawn already\n")
     assert log_lines(ws)[-1]["removed"] and log_lines(ws)[-1]["file"] == str(ranks)
+
+
+def test_validate_names_each_log_line_its_readers_pass_over(tmp_path, capsys):
+    """A README walk: a line of the import log that is no JSON object (cut off by a crash, an edit) is passed over
+    by every reader of the log, by design; `validate` said OK. It names each such line (blank ones hold nothing)."""
+    ws = tmp_path / "ws"
+    first = write(tmp_path / "a.jsonl", {"prompt": "A?", "chosen": "x", "rejected": "y"})
+    assert main(["import", "-w", str(ws), str(first)]) == 0
+    log = ws / "imports" / "log.jsonl"
+    with log.open("a") as handle:
+        handle.write('{"file": "cut\n')  # the import after a crash ends it first: `files.append_line`
+    second = write(tmp_path / "b.jsonl", {"prompt": "B?", "chosen": "x", "rejected": "y"})
+    assert main(["import", "-w", str(ws), str(second)]) == 0
+    with log.open("a") as handle:
+        handle.write("[1]\n\n")
+    capsys.readouterr()
+    assert len(import_write.json_lines(log)) == 2
+    assert main(["validate", "-w", str(ws)]) == 1
+    why = (
+        "not a JSON object (a write cut off, or an edit): what it logged is lost to the import log's readers "
+        "(`data import --remove`, `data merge`, refusals that name a file)"
+    )
+    assert capsys.readouterr().out.splitlines() == [
+        f"{log}, line 2: {why}",
+        f"{log}, line 4: {why}",
+        f"{ws}: 2 problems",
+    ]
