@@ -188,7 +188,8 @@ def _compact(root: Path, name: str, bound: int | None, dir_fd: int) -> tuple[int
             for group in groups:
                 done = _merge(root, name, group, dir_fd)
                 if done:
-                    log.info("compacted %s: %d parts -> 1 (%d rows)", directory, len(group), done[1])
+                    # debug: `data compact` prints each table's parts itself; a writer's own is housekeeping
+                    log.debug("compacted %s: %d parts -> 1 (%d rows)", directory, len(group), done[1])
             if bound is None:
                 break
             groups = _tier_groups(_sizes(_parseable(visible_parts(root, name, dir_fd)), dir_fd), bound)

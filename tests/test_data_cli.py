@@ -46,6 +46,18 @@ def test_import_export_stats_validate_compact(tmp_path, capsys):
     assert main(["export", "-w", str(ws), "--format", "sft"]) == 2  # no gold answers: a clear refusal
 
 
+def test_compact_says_its_work_once(tmp_path):
+    """A README walk: `compact` printed each merge twice, as an INFO log line on stderr and as its line on stdout."""
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    for prompt in ("q", "r"):  # two imports: two parts of each table
+        data.write_text(json.dumps([{"prompt": prompt, "chosen": "yes", "rejected": "no"}]))
+        assert main(["import", "-w", str(ws), str(data)]) == 0
+    done = run_cli("compact", "-w", ws)
+    assert (done.returncode, done.stderr) == (0, "")
+    lines = done.stdout.splitlines()
+    assert lines[:4] == [f"{name}: 2 part(s) -> 1" for name in ("prompts", "completions", "pairs", "labels")]
+
+
 def test_malformed_file_one_line_error_nonzero_and_workspace_unchanged(tmp_path):
     ws = tmp_path / "ws"
     good = tmp_path / "good.json"
