@@ -426,7 +426,7 @@ def test_validate_lists_a_planted_session_key_and_logout_record(setup, capsys):
     assert capsys.readouterr().out.strip().splitlines() == [
         f"{ws}/{KEY_FILE}: {NOT_A_FILE}",
         f"{ws}/{LOGOUTS_FILE}: {NOT_A_FILE}",
-        f"{ws}: 2 problem(s)",
+        f"{ws}: 2 problems",
     ]
 
 
