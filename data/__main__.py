@@ -330,7 +330,7 @@ def cmd_validate(args: Any) -> int:
 
 def cmd_compact(args: Any) -> int:
     for name, (before, after) in Workspace(args.workspace).compact().items():
-        print(f"{name}: {before} part(s) -> {after}")
+        print(f"{name}: {counted(before, 'part')} -> {after}")
     return 0
 
 

@@ -101,8 +101,8 @@ def gold_from_flags(args: Any) -> list[Mark]:
     ):
         if len(answers) != len(given):
             raise PrefloopError(
-                f"--{item_flag} needs one --{answer_flag} each: {len(given)} {item_flag}(s), "
-                f"{len(answers)} {answer_flag}(s)"
+                f"--{item_flag} needs one --{answer_flag} each: {counted(len(given), item_flag)}, "
+                f"{counted(len(answers), answer_flag)}"
             )
         if given:
             rubric = load_rubric(args.rubric) if task == "rate" else None

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from data.errors import PrefloopError, one_line
+from data.errors import PrefloopError, counted, one_line
 from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
@@ -329,7 +329,7 @@ def _read_dataset_dir(path: Path) -> list[object]:
             shown = " ".join(str(path / name) for name in loose[:3]) + (" ..." if len(loose) > 3 else "")
             raise SchemaError(
                 str(path),
-                f"a folder of {len(loose)} data file(s), not a dataset saved with save_to_disk: pass the files "
+                f"a folder of {counted(len(loose), 'data file')}, not a dataset saved with save_to_disk: pass the files "
                 f"themselves ({shown})",
             ) from exc
         raise SchemaError(str(path), f"not a dataset saved with save_to_disk ({exc})") from exc

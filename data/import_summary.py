@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from data.errors import one_line
+from data.errors import counted, one_line
 from data.imports import Loaded
 
 
@@ -29,7 +29,7 @@ def import_summary(
             f"{k[len('skipped_') :]} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped_")
         )
         where = f"listed in {rejects}" if rejects else "listed nowhere: writing the rejects file failed"
-        line += f"; skipped {counts['skipped']} record(s) ({reasons}), {where}"
+        line += f"; skipped {counted(counts['skipped'], 'record')} ({reasons}), {where}"
     if counts["skipped_truncated"]:
         line += "; the file was cut off: only its complete records were imported"
     if rubric is not None and not loaded.rated:

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from data.annotators import IMPORT
+from data.errors import counted
 from data.files import append_line, failure_reason
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
@@ -77,9 +78,7 @@ class Withdrawal:
         already = f"; {self.already} withdrawn already" if self.already else ""
         if self.skipped:
             reasons = [f"{r} {n}" if len(self.skipped) > 1 else r for r, n in sorted(self.skipped.items())]
-            already += (
-                f"; {self.skipped.total()} row(s) skipped at import ({', '.join(reasons)}), never stored"
-            )
+            already += f"; {counted(self.skipped.total(), 'row')} skipped at import ({', '.join(reasons)}), never stored"
         return f"withdrew the labels of {self.path}: {len(self.retractions)}{f' ({shown})' if shown else ''}{already}"
 
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from data.errors import counted
 from data.files import (
     WriteError,
     append_line,
@@ -210,20 +211,20 @@ def _warn_unlogged(
     if locked:
         until = " and ".join(sorted({stays[reason] for reason in refused}))
         cost = (
-            f"`data import --remove` of it refuses the {locked} row(s) it left out as {' or '.join(refused)}, as "
+            f"`data import --remove` of it refuses the {counted(locked, 'row')} it left out as {' or '.join(refused)}, as "
             f"labels never stored, unless given --on-error skip while {until}"
         )
     else:
         cost = "`data import --remove` of it works all the same (it reads the file, not the log)"
     if ranked:
         cost += (
-            f", and the rank guard's refusals of answers to the {ranked} rank item(s) it ranked cannot name it "
+            f", and the rank guard's refusals of answers to the {counted(ranked, 'rank item')} it ranked cannot name it "
             "(they say FILE)"
         )
     if labelled:
         cost += (
-            f", and refusals of a rating or KTO label that differs from one it stored, of its {labelled} "
-            "answer(s), cannot name it (they say FILE)"
+            f", and refusals of a rating or KTO label that differs from one it stored, of its {counted(labelled, 'answer')}, "
+            "cannot name it (they say FILE)"
         )
     log.warning(
         "%s: imported, its rows are stored in %s; writing %s in the import log (%s) afterwards failed (%s): %s; "

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from data.annotators import IMPORT, same_names
-from data.errors import PrefloopError
+from data.errors import PrefloopError, counted
 from data.gold import CLI, CLI_FLAGS, current_gold
 from data.rank_guard import LABEL_COLUMNS, KeptItem, changed_items, named_files, spelled_gold
 from data.ranking import rank_item_id
@@ -136,8 +136,8 @@ def _refuse(side: Side, items: list[KeptItem], giver: str, other: Path) -> None:
     remove = item.remove_advice(holder, ranked_in)
     labels = "its gold ranking is" if item.gold is not None else "its rankings are"
     raise MergeRankError(
-        f"{other}: merging it would {item.problem()} ({labels} in {holder}, the {item.added} new answer(s) in "
-        f"{giver}){f'; {more} more rank item(s) likewise' if more else ''}; nothing was merged, whatever "
+        f"{other}: merging it would {item.problem()} ({labels} in {holder}, the {counted(item.added, 'new answer')} in "
+        f"{giver}){'; ' + counted(more, 'more rank item') + ' likewise' if more else ''}; nothing was merged, whatever "
         f"--on-conflict says. Merge answers sampled into a round of their own (generate --round N){remove}"
     )
 

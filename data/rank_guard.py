@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.annotators import ADMIN_SOURCE, IMPORT, same_name
+from data.errors import counted
 from data.import_preview import ImportPreview
 from data.import_write import ranked_by
 from data.rank_pairs import current_rankings
@@ -111,7 +112,7 @@ class KeptItem:
                 "answer would never be ranked"
             )
         return (
-            f"take {where}, ranked {self.rankings} time(s)) from {self.answers} to {self.answers + self.added} "
+            f"take {where}, ranked {counted(self.rankings, 'time')}) from {self.answers} to {self.answers + self.added} "
             f"answers: a rank item is {MIN_K}-{MAX_K} answers, so it would leave the rank app with its rankings"
         )
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 
 import pyarrow.compute as pc
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, counted
 from data.gold import gold_rank_sources
 from data.rank_guard import kept_items
 from data.workspace import Workspace
@@ -36,6 +36,6 @@ def check_sampled_rank_items(
     free = max(pc.max(rounds).as_py() or 0, round) + 1
     advice = instead(free) if instead else f"sample into a round of their own (--round {free})"
     raise PrefloopError(
-        f"{where or f'--round {round}'}: {item.added} new answer(s) to its prompt would {item.problem()}"
-        f"{f'; {more} more rank item(s) likewise' if more else ''}; {advice}{item.remove_advice()}"
+        f"{where or f'--round {round}'}: {counted(item.added, 'new answer')} to its prompt would {item.problem()}"
+        f"{'; ' + counted(more, 'more rank item') + ' likewise' if more else ''}; {advice}{item.remove_advice()}"
     )

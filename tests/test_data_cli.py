@@ -55,7 +55,7 @@ def test_compact_says_its_work_once(tmp_path):
     done = run_cli("compact", "-w", ws)
     assert (done.returncode, done.stderr) == (0, "")
     lines = done.stdout.splitlines()
-    assert lines[:4] == [f"{name}: 2 part(s) -> 1" for name in ("prompts", "completions", "pairs", "labels")]
+    assert lines[:4] == [f"{name}: 2 parts -> 1" for name in ("prompts", "completions", "pairs", "labels")]
 
 
 def test_malformed_file_one_line_error_nonzero_and_workspace_unchanged(tmp_path):
@@ -315,7 +315,7 @@ def test_export_out_in_a_workspace_folder_other_than_exports_is_refused(tmp_path
 
 @pytest.mark.parametrize("damage", ["not parquet", "null id"])
 def test_compact_refuses_a_tables_only_part_that_validate_refuses(tmp_path, capsys, damage):
-    """`compact` said `labels: 1 part(s) -> 1`, exit 0, on a table whose only part `validate` refused: a lone part
+    """`compact` said `labels: 1 part -> 1`, exit 0, on a table whose only part `validate` refused: a lone part
     has nothing to merge, so compaction never read it. It is one line naming the part now, exit 2, and nothing is
     changed: the other tables' two parts each stay as they are (no lock file either)."""
     import pyarrow as pa

@@ -166,7 +166,7 @@ def test_skipped_turn_errors_are_counted_by_reason(tmp_path, capsys):
     path = write(tmp_path / "mixed.jsonl", PREFERENCE_RECORDS["openai"], *chat)
     assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--on-error", "skip"]) == 0
     out = capsys.readouterr().out
-    assert "skipped 5 record(s) (bad_role 1, bad_role_order 3, empty_turn 1)" in out
+    assert "skipped 5 records (bad_role 1, bad_role_order 3, empty_turn 1)" in out
     assert "new_pairs 1" in out
 
 
@@ -325,7 +325,7 @@ def test_a_rows_own_answer_that_does_not_read_beside_the_last_turn_is_refused(
     assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
     assert capsys.readouterr().err == f"error: {path}, row 1, field '{key}': {error}\n"
     assert main(["import", "-w", str(tmp_path / "ws"), str(path), "--on-error", "skip"]) == 0
-    assert f"skipped 1 record(s) ({reason} 1)" in capsys.readouterr().out
+    assert f"skipped 1 record ({reason} 1)" in capsys.readouterr().out
     ws = Workspace(tmp_path / "ws")
     answers = (
         ws.read("completions").column("text").to_pylist() + ws.read("prompts").column("gold").to_pylist()

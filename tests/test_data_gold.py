@@ -138,7 +138,7 @@ def test_labeller_report_json_flags_the_flipper(tmp_path, capsys):
 def test_gold_configuration_errors_are_one_line(tmp_path, capsys):
     ws, ids = build(tmp_path / "ws")
     assert main(["gold", "-w", str(ws.path), "--pair", ids[0]]) == 2
-    assert capsys.readouterr().err.strip() == "error: --pair needs one --answer each: 1 pair(s), 0 answer(s)"
+    assert capsys.readouterr().err.strip() == "error: --pair needs one --answer each: 1 pair, 0 answers"
     assert main(["gold", "-w", str(ws.path), "--pair", ids[0], "--answer", "left"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"error: --pair: gold pair {ids[0]}: answer 'left' is not one of a, b, tie, both_bad"
@@ -262,7 +262,7 @@ def test_kto_gold_from_a_file_a_split_and_errors(tmp_path, capsys):
     assert read_gold(ws, "kto").num_rows == 2
     completion = ws.read("completions").column("id")[0].as_py()
     for args, error in (
-        (["--completion", completion], "--completion needs one --answer each: 1 completion(s), 0 answer(s)"),
+        (["--completion", completion], "--completion needs one --answer each: 1 completion, 0 answers"),
         (
             ["--completion", completion, "--answer", "a"],
             f"--completion: gold completion {completion}: answer 'a' is not one of desirable, undesirable",

@@ -154,8 +154,8 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
             f"--rank-item: gold rank item {items[0]}, field 'ranking': ranking '{c[0]}>{c[0]}': an answer is ranked twice "
             f"(its answers: {', '.join(c)})",
         ),
-        (["--rank-item", items[0]], "--rank-item needs one --ranking each: 1 rank-item(s), 0 ranking(s)"),
-        (  # split at the commas, it was "1 rank-item(s), 4 ranking(s)": no word of what a ranking is
+        (["--rank-item", items[0]], "--rank-item needs one --ranking each: 1 rank-item, 0 rankings"),
+        (  # split at the commas, it was "1 rank-item, 4 rankings": no word of what a ranking is
             ["--rank-item", items[0], "--ranking", ",".join(c)],
             f"--rank-item: gold rank item {items[0]}, field 'ranking': ranking '{','.join(c)}': ids best first, '>' "
             "between ranks and '=' in a tie, not ',' (e.g. c3>c1=c4>c2)",
@@ -209,7 +209,7 @@ def test_bad_rank_and_rate_gold_is_one_line_and_writes_nothing(tmp_path, capsys)
             f"{utf16_rubric}: not UTF-8 text (byte 0)",
         ),
         (["--rate-item", "nope", "--ratings", rate], f"--rate-item: rate item nope is not in {ws.path}"),
-        (["--ratings", rate], "--rate-item needs one --ratings each: 0 rate-item(s), 1 ratings(s)"),
+        (["--ratings", rate], "--rate-item needs one --ratings each: 0 rate-items, 1 ratings"),
         (["--rubric", "r.yaml"], "--rubric goes with --rate-item or a gold FILE's ratings (it checks them)"),
         # all or nothing: a good rank mark beside a bad rating writes neither
         (

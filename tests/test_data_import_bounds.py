@@ -69,7 +69,7 @@ def test_a_record_over_max_record_bytes_is_refused_or_skipped(
     assert digest(ws) == before
     assert main(["import", "-w", str(ws), str(path), *limit, "--on-error", "skip"]) == 0
     out = capsys.readouterr().out
-    assert "records 4" in out and "skipped 1 record(s) (too_large 1)" in out and "new_pairs 3" in out
+    assert "records 4" in out and "skipped 1 record (too_large 1)" in out and "new_pairs 3" in out
 
 
 def test_a_csv_cell_over_max_record_bytes_refuses_the_file_and_leaves_the_csv_modules_bound(
@@ -159,7 +159,7 @@ def test_a_too_deep_element_a_duplicate_key_and_a_nul_in_an_array(ws, tmp_path, 
     assert error_lines(capsys) == [f"error: {path}, row 1: JSON nested too deeply to read"]
     assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
     out = capsys.readouterr().out
-    assert "skipped 3 record(s) (duplicate_key 1, nul_character 1, too_deep 1)" in out
+    assert "skipped 3 records (duplicate_key 1, nul_character 1, too_deep 1)" in out
     rejects = next((ws / "imports").glob("*-mixed.rejects.jsonl"))
     listed = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [(r["row"], r["field"], r["reason"]) for r in listed] == [
@@ -217,7 +217,7 @@ def test_an_integer_too_long_to_read_names_its_row_and_field(ws, tmp_path, capsy
     assert error_lines(capsys) == [f"error: {path}, row 1, field 'ranking[2]': {said}"]
     assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
     out = capsys.readouterr().out
-    assert "new_prompts 1, records 3; skipped 2 record(s) (long_number 2), listed in" in out, out
+    assert "new_prompts 1, records 3; skipped 2 records (long_number 2), listed in" in out, out
     rejects = next((ws / "imports").glob(f"*-{path.stem}.rejects.jsonl"))
     listed = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [(r["row"], r["field"], r["reason"]) for r in listed] == [

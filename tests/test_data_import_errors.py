@@ -59,7 +59,7 @@ BAD_INPUTS = [
      ", row 0: unknown record format (keys: data, meta); expected alpaca, chat, pair, openai or prompt"),
     ("cut.json", b'[{"prompt": "a", "chosen": "b", "rejected": "c"},\n {"prompt": "d", "chosen": "e", "rej', [],
      ", row 1: the file ends inside this record (invalid JSON: unterminated string starting at line 2, column 33); "
-     "the 1 record(s) before it are complete (--on-error skip imports them)"),
+     "the record before it is complete (--on-error skip imports them)"),
     ("broken.json", b'[{"prompt": "a", "chosen": "b", "rejected": "c"},\n {"prompt" "d"}]', [],
      ", row 1: invalid JSON: expecting ':' delimiter at line 2, column 12"),
     ("line.jsonl", jsonl(GOOD) + b'{"prompt": "x",}\n', [],
@@ -373,7 +373,7 @@ def test_dirty_sharegpt_slice_fails_whole_or_skips_with_counts_and_rejects(ws, t
     out = capsys.readouterr().out
     rejects = next((ws / "imports").glob("*-sharegpt.rejects.jsonl"))
     assert (
-        "skipped 8 record(s) (bad_role 1, empty_answer 1, empty_conversation 3, no_user_message 3), "
+        "skipped 8 records (bad_role 1, empty_answer 1, empty_conversation 3, no_user_message 3), "
         f"listed in {rejects}" in out
     )
     assert "new_prompts 12" in out and "new_completions" not in out
@@ -403,7 +403,7 @@ def test_truncated_array_imports_its_complete_records_only_with_skip(ws, tmp_pat
     assert digest(ws) == before
     assert main(["import", "-w", str(ws), str(path), "--on-error", "skip"]) == 0
     out = capsys.readouterr().out
-    assert "new_pairs 3" in out and "records 4" in out and "skipped 1 record(s) (truncated 1)" in out
+    assert "new_pairs 3" in out and "records 4" in out and "skipped 1 record (truncated 1)" in out
     assert "the file was cut off: only its complete records were imported" in out
     rejects = next((ws / "imports").glob("*-cut.rejects.jsonl"))
     assert [json.loads(line)["row"] for line in rejects.read_text().splitlines()] == [3]
@@ -439,7 +439,7 @@ def test_records_nested_under_one_key_and_a_folder_of_files_say_what_to_pass(tmp
         (folder / name).write_text("{}\n")
     assert main(["import", "-w", str(tmp_path / "ws"), str(folder)]) == 2
     assert capsys.readouterr().err == (
-        f"error: {folder}: a folder of 2 data file(s), not a dataset saved with save_to_disk: pass the files "
+        f"error: {folder}: a folder of 2 data files, not a dataset saved with save_to_disk: pass the files "
         f"themselves ({folder / 'a.json'} {folder / 'b.jsonl'})\n"
     )
     assert not (tmp_path / "ws").exists()

@@ -31,7 +31,7 @@ def test_two_rows_of_a_file_that_label_an_answer_both_ways_are_refused_or_skippe
     assert not (tmp_path / "ws").exists() or imported(Workspace(tmp_path / "ws")) == []
 
     assert import_(tmp_path / "ws", path, "--on-error", "skip") == 0
-    assert "skipped 1 record(s) (conflicting_kto_label 1)" in capsys.readouterr().out
+    assert "skipped 1 record (conflicting_kto_label 1)" in capsys.readouterr().out
     [reject] = [
         json.loads(line) for f in (tmp_path / "ws" / "imports").glob("*.rejects.jsonl") for line in f.open()
     ]

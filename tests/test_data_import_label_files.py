@@ -109,6 +109,6 @@ def test_an_unlogged_import_warns_that_refusals_of_its_labels_cannot_name_it(tmp
     path = write(tmp_path / "kto.jsonl", GOOD, OTHER)
     assert import_(tmp_path / "ws", path) == 0
     assert (
-        "refusals of a rating or KTO label that differs from one it stored, of its 2 answer(s), cannot name it "
+        "refusals of a rating or KTO label that differs from one it stored, of its 2 answers, cannot name it "
         "(they say FILE)" in caplog.text
     )

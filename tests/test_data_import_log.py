@@ -47,7 +47,7 @@ def test_an_import_whose_log_line_fails_is_stored_says_so_and_a_rerun_writes_the
         f"{ranks}: imported, its rows are stored in {ws}; writing its line in the import log "
         f"({ws / 'imports' / 'log.jsonl'}) afterwards failed (the disk is full): `data import --remove` of it works "
         "all the same (it reads the file, not the log), and the rank guard's refusals of answers to the 1 rank "
-        "item(s) it ranked cannot name it (they say FILE); run the same import again to write it (it stores "
+        "item it ranked cannot name it (they say FILE); run the same import again to write it (it stores "
         "nothing twice)"
     ) in caplog.text
     ((item, answers),) = rank_items(Workspace(ws)).items()
@@ -78,9 +78,9 @@ def test_rows_left_out_as_rank_locked_of_an_import_logged_by_its_rerun_are_withd
     monkeypatch.setattr(import_write, "append_line", disk_full)
     assert main(skip) == 0
     (rejects,) = (ws / "imports").glob("*.rejects.jsonl")  # written; the line naming it is not
-    assert capsys.readouterr().out.endswith(f"; skipped 1 record(s) (rank_locked 1), listed in {rejects}\n")
+    assert capsys.readouterr().out.endswith(f"; skipped 1 record (rank_locked 1), listed in {rejects}\n")
     assert (
-        "`data import --remove` of it refuses the 1 row(s) it left out as rank_locked, as labels never stored, "
+        "`data import --remove` of it refuses the 1 row it left out as rank_locked, as labels never stored, "
         "unless given --on-error skip while their items stay locked; run the same import again"
     ) in caplog.text
     monkeypatch.undo()
@@ -110,9 +110,7 @@ def test_an_import_whose_rejects_file_fails_says_its_skipped_rows_are_listed_now
     monkeypatch.setattr(import_write, "atomic_write", disk_full)
     assert main(["import", "-w", str(ws), "--on-error", "skip", str(bad)]) == 0
     out = capsys.readouterr().out
-    assert (
-        out.endswith("listed nowhere: writing the rejects file failed\n") and "; skipped 1 record(s) (" in out
-    )
+    assert out.endswith("listed nowhere: writing the rejects file failed\n") and "; skipped 1 record (" in out
     assert "writing its rejects file and its line in the import log" in caplog.text
     assert len(import_labels(ws)) == 1 and log_lines(ws) == []
 

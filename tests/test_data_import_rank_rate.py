@@ -183,7 +183,7 @@ def test_unlabelled_keeps_the_answers_and_skip_leaves_a_conflicting_row_out(tmp_
     bare = Workspace(tmp_path / "bare")
     assert imported(bare) == [] and bare.read("completions").num_rows == 7 + 6  # the unrated one too
     assert import_(tmp_path / "ws", path, "--on-error", "skip") == 0
-    assert "skipped 2 record(s) (conflicting_rating 1, unrated 1)" in capsys.readouterr().out
+    assert "skipped 2 records (conflicting_rating 1, unrated 1)" in capsys.readouterr().out
     [unrated, reject] = [
         json.loads(line) for f in (tmp_path / "ws" / "imports").glob("*.rejects.jsonl") for line in f.open()
     ]

@@ -52,7 +52,7 @@ def test_an_unrated_row_of_a_rated_file_is_skipped_and_counted_not_made_gold(tmp
         for on_error in ("fail", "skip"):
             assert main(["import", "-w", str(ws), "--on-error", on_error, str(path)]) == 0
             out = capsys.readouterr().out
-            assert "records 2" in out and "; skipped 1 record(s) (unrated 1), listed in" in out, out
+            assert "records 2" in out and "; skipped 1 record (unrated 1), listed in" in out, out
         workspace = Workspace(ws)
         assert [r["gold"] for r in workspace.read("prompts").to_pylist()] == [None]
         assert [r["text"] for r in workspace.read("completions").to_pylist()] == ["Blue."]
@@ -149,7 +149,7 @@ def test_a_row_without_ratings_in_a_file_of_ratings_objects_is_unrated(tmp_path,
         )
         ws = tmp_path / f"ws-{value!r}"
         assert main(["import", "-w", str(ws), str(path)]) == 0
-        assert "; skipped 1 record(s) (unrated 1), listed in" in capsys.readouterr().out
+        assert "; skipped 1 record (unrated 1), listed in" in capsys.readouterr().out
         assert Workspace(ws).read("prompts").column("gold").to_pylist() == [None]
         assert main(["import", "-w", str(tmp_path / f"bare-{value!r}"), "--unlabelled", str(path)]) == 0
         texts = Workspace(tmp_path / f"bare-{value!r}").read("completions").column("text").to_pylist()
@@ -170,7 +170,7 @@ def test_only_valid_ratings_make_a_file_one_that_rates(tmp_path, capsys):
     ]
     path = write(tmp_path / "bad.jsonl", *rows)
     assert main(["import", "-w", str(tmp_path / "ws"), "--on-error", "skip", str(path)]) == 0
-    assert "skipped 1 record(s) (bad_ratings 1)" in capsys.readouterr().out
+    assert "skipped 1 record (bad_ratings 1)" in capsys.readouterr().out
     assert Workspace(tmp_path / "ws").read("prompts").column("gold").to_pylist() == ["gold"]
 
 

@@ -274,7 +274,7 @@ def test_a_file_the_import_respelled_is_withdrawn_by_its_stored_spellings(tmp_pa
     assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1)\n"
 
 
-SKIPPED = "1 row(s) skipped at import (rank_locked), never stored"
+SKIPPED = "1 row skipped at import (rank_locked), never stored"
 
 
 def import_a_locked_row_skipped(tmp_path, ws):

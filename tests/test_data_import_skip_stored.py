@@ -14,9 +14,7 @@ from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_import_rank_rate import RANKED, RATED, imported, rating
 
-SKIPPED = (
-    "2 row(s) skipped at import (conflicting_stored_ranking 1, conflicting_stored_rating 1), never stored"
-)
+SKIPPED = "2 rows skipped at import (conflicting_stored_ranking 1, conflicting_stored_rating 1), never stored"
 
 
 def import_with_stored_conflicts(tmp_path, ws):
@@ -39,7 +37,7 @@ def test_skip_leaves_out_rows_differing_from_stored_labels_counted_and_listed_by
     ws = tmp_path / "ws"
     stored, other = import_with_stored_conflicts(tmp_path, ws)
     out = capsys.readouterr().out
-    assert "skipped 2 record(s) (conflicting_stored_ranking 1, conflicting_stored_rating 1)" in out
+    assert "skipped 2 records (conflicting_stored_ranking 1, conflicting_stored_rating 1)" in out
     (rejects,) = (ws / "imports").glob("*.rejects.jsonl")
     listed = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [(r["row"], r["field"], r["reason"]) for r in listed] == [
@@ -104,8 +102,8 @@ def test_skip_leaves_out_a_row_differing_from_another_file_of_the_import_and_rem
     out = capsys.readouterr().out.splitlines()
     assert (
         out[1].startswith(f"imported {second} (prompt): ")
-        and "skipped 1 record(s) (conflicting_stored_rating 1)" in out[1]
+        and "skipped 1 record (conflicting_stored_rating 1)" in out[1]
     )
     assert main(["import", "-w", str(ws), "--on-error", "skip", "--remove", str(second)]) == 0
-    skipped = "1 row(s) skipped at import (conflicting_stored_rating), never stored"
+    skipped = "1 row skipped at import (conflicting_stored_rating), never stored"
     assert capsys.readouterr().out == f"withdrew the labels of {second}: 1 (ratings 1); {skipped}\n"

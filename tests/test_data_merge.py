@@ -146,21 +146,21 @@ def test_a_merge_never_takes_a_ranked_item_past_six_answers_either_way(tmp_path,
     before, problem = (
         digest(ws.path),
         (
-            f"would take rank item {items[0]} (round 0 of its prompt, ranked 1 time(s)) from 4 to 7 answers: a rank "
+            f"would take rank item {items[0]} (round 0 of its prompt, ranked 1 time) from 4 to 7 answers: a rank "
             "item is 3-6 answers, so it would leave the rank app with its rankings"
         ),
     )
     for flag in ([], ["--on-conflict", "skip"]):  # leaving answers out would leave out what is built on them
         assert main(["merge", "-w", str(ws.path), str(shard.path), *flag]) == 2
         assert capsys.readouterr().err == (
-            f"error: {shard.path}: merging it {problem} (its rankings are in {ws.path}, the 3 new answer(s) in "
+            f"error: {shard.path}: merging it {problem} (its rankings are in {ws.path}, the 3 new answers in "
             f"{shard.path}); nothing was merged, whatever --on-conflict says. Merge answers sampled into a round "
             "of their own (generate --round N)\n"
         )
     assert digest(ws.path) == before
     # the other way round: the shard's answers are new to the ranking that comes from ws
     assert main(["merge", "-w", str(shard.path), str(ws.path)]) == 2
-    assert f"(its rankings are in {ws.path}, the 3 new answer(s) in {shard.path})" in capsys.readouterr().err
+    assert f"(its rankings are in {ws.path}, the 3 new answers in {shard.path})" in capsys.readouterr().err
     assert "ann" not in shard.read("labels", ["annotator"]).column("annotator").to_pylist()
 
 

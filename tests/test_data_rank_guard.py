@@ -44,7 +44,7 @@ def test_an_import_never_takes_a_ranked_item_past_six_answers(tmp_path, capsys):
     assert main(["import", "-w", str(ws.path), str(three)]) == 2
     assert capsys.readouterr().err == (
         f"error: {three}, row 1: its answer 'new 3' is not stored, and adding it would take rank item {items[0]} "
-        "(round 0 of its prompt, ranked 1 time(s)) from 4 to 7 answers: a rank item is 3-6 answers, so it would "
+        "(round 0 of its prompt, ranked 1 time) from 4 to 7 answers: a rank item is 3-6 answers, so it would "
         "leave the rank app with its rankings; leave the row out (an import's answers join round 0 of their "
         "prompt)\n"
     )
@@ -106,8 +106,7 @@ def test_with_on_error_skip_an_import_leaves_out_the_rows_a_rank_item_refuses(tm
     assert main(["import", "-w", str(ws.path), "--on-error", "skip", str(path)]) == 0
     out = capsys.readouterr().out
     assert (
-        "new_completions 1, new_labels 1, new_prompts 1, records 5; skipped 3 record(s) (rank_locked 3)"
-        in out
+        "new_completions 1, new_labels 1, new_prompts 1, records 5; skipped 3 records (rank_locked 3)" in out
     )
     (rejects,) = (ws.path / "imports").glob("*.rejects.jsonl")
     listed = [json.loads(line) for line in rejects.read_text().splitlines()]
@@ -131,7 +130,7 @@ def test_a_gold_file_never_takes_a_ranked_item_past_six_answers(tmp_path, capsys
     assert main(["gold", "-w", str(ws.path), str(rated)]) == 2
     assert capsys.readouterr().err == (
         f"error: {rated}, row 0, field 'ratings[2]': its answer 'new 3' is not stored, and adding it would take "
-        f"rank item {items[0]} (round 0 of its prompt, ranked 1 time(s)) from 4 to 7 answers: a rank item is 3-6 "
+        f"rank item {items[0]} (round 0 of its prompt, ranked 1 time) from 4 to 7 answers: a rank item is 3-6 "
         "answers, so it would leave the rank app with its rankings; give one of the item's answers (the text "
         "exactly)\n"
     )
@@ -157,7 +156,7 @@ def test_a_ranking_whose_item_grew_past_six_stays_counted(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["rank_items"]["rankings"] == 1
     service = LabelService(ws, "rank", overlap=1)
     cards = rank_admin_html(service, "admin", ws.frame("labels"), ())[0]
-    assert "of 1 items" in cards
+    assert "of 1 item" in cards
 
 
 def test_no_writer_adds_an_answer_to_an_item_an_import_ranked(tmp_path, capsys):
@@ -287,7 +286,7 @@ def test_the_rank_guard_reads_the_labels_of_the_items_the_answers_join_only(tmp_
     three = write(tmp_path / "three.jsonl", {"prompt": "Question 0?", "completions": NEW})
     reads = table_reads(monkeypatch, "labels")
     assert main(["import", "-w", str(ws.path), str(three)]) == 2
-    assert "(round 0 of its prompt, ranked 2 time(s)) from 4 to 7 answers" in capsys.readouterr().err
+    assert "(round 0 of its prompt, ranked 2 times) from 4 to 7 answers" in capsys.readouterr().err
     assert digest(ws.path) == before
     assert reads == [("item_id", (items[0],))]
 

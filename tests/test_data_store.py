@@ -562,7 +562,7 @@ def test_import_killed_between_tables_leaves_nothing_visible_and_rerun_completes
     }
     problems = integrity_problems(workspace)
     assert len(problems) == 1 and "interrupted before it committed" in problems[0]
-    assert ": 2 parts in completions, prompts of a write" in problems[0]  # it said "2 part(s)"
+    assert ": 2 parts in completions, prompts of a write" in problems[0]  # it said "2 parts"
     assert len(LabelService(workspace).items) == 0  # the app offers none of the half-imported preferences
     assert main(["import", "-w", str(ws), str(data)]) == 0
     assert workspace.read("labels").num_rows == workspace.read("pairs").num_rows == 5

@@ -48,8 +48,8 @@ def test_the_judge_loop_refuses_a_ranked_round_before_any_model_loads_with_advic
             "--spin-test-limit", "0", "--no-spin-isolate"]  # fmt: skip
     assert loop_main([*args, "--model", str(tiny_model_dir)]) == 2
     assert capsys.readouterr().err == (
-        f"error: --judge-iter 1: iteration 1 samples round 1: 3 new answer(s) to its prompt would take rank item "
-        f"{item} (round 1 of its prompt, ranked 1 time(s)) from 4 to 7 answers: a rank item is 3-6 answers, so it "
+        f"error: --judge-iter 1: iteration 1 samples round 1: 3 new answers to its prompt would take rank item "
+        f"{item} (round 1 of its prompt, ranked 1 time) from 4 to 7 answers: a rank item is 3-6 answers, so it "
         "would leave the rank app with its rankings; --judge-iter samples iteration t into its start model's round "
         "+ t, and no model in the manifest is of round 1 or later: run it in a workspace of its own (-w NEW_WS "
         "--prompts FILE)\n"
@@ -151,8 +151,8 @@ def test_a_round_ranked_after_the_loops_check_is_refused_with_the_loops_advice(
     n = 3 if driver == "--judge-iter" else 1
     assert loop_main([*args, *(["--judge", "tiny-judge", "--n", "3"] if n == 3 else [])]) == 2
     assert capsys.readouterr().err == (
-        f"error: {driver} 1: iteration 1 samples round 1: {n} new answer(s) to its prompt would take rank item "
-        f"{item} (round 1 of its prompt, ranked 1 time(s)) from 6 to {6 + n} answers: a rank item is 3-6 answers, "
+        f"error: {driver} 1: iteration 1 samples round 1: {n} new {'answers' if n > 1 else 'answer'} to its prompt would take rank "
+        f"item {item} (round 1 of its prompt, ranked 1 time) from 6 to {6 + n} answers: a rank item is 3-6 answers, "
         f"so it would leave the rank app with its rankings; {driver} samples iteration t into its start model's "
         "round + t, and no model in the manifest is of round 1 or later: run it in a workspace of its own (-w "
         "NEW_WS --prompts FILE)\n"
@@ -209,8 +209,8 @@ def test_the_arena_after_a_loop_refuses_a_ranked_round_before_any_model_loads_wi
         "--judge tiny-judge --no-spin-isolate --round 2"  # the loop's sampling options that are not the defaults
     )
     refusal = (
-        f"error: --arena base newest after --judge-iter 1: 2 new answer(s) to its prompt would take rank item {item} "
-        "(round 1 of its prompt, ranked 1 time(s)) from 5 to 7 answers: a rank item is 3-6 answers, so it would "
+        f"error: --arena base newest after --judge-iter 1: 2 new answers to its prompt would take rank item {item} "
+        "(round 1 of its prompt, ranked 1 time) from 5 to 7 answers: a rank item is 3-6 answers, so it would "
         "leave the rank app with its rankings; the arena samples at its newest model's round, which the loop picks "
         "(--round does not apply): leave --arena out, and once the loop is done run the arena by itself in a round "
         f"of its own, with the loop's sampling options: {command}\n"
@@ -269,7 +269,7 @@ def test_a_loop_its_checks_refuse_imports_nothing_of_its_prompts_file(tmp_path, 
     before = digest(ws.path)
     assert loop_main(["-w", str(ws.path), *loop, *judge, "--arena", "base,newest"]) == 2
     assert capsys.readouterr().err.startswith(
-        f"error: --arena base newest after --judge-iter 1: 2 new answer(s) to its prompt would take rank item {item}"
+        f"error: --arena base newest after --judge-iter 1: 2 new answers to its prompt would take rank item {item}"
     )
     assert digest(ws.path) == before
     no_gold = tmp_path / "no-gold.jsonl"  # a new workspace: SPIN's prompt sets find no gold answer
@@ -328,7 +328,7 @@ def test_the_judge_loops_check_counts_the_answers_it_tops_up(tmp_path, tiny_mode
             "--spin-test-limit", "0", "--no-spin-isolate", "--model", str(tiny_model_dir)]  # fmt: skip
     assert loop_main(args) == 2
     assert capsys.readouterr().err.startswith(
-        f"error: --judge-iter 1: iteration 1 samples round 1: 1 new answer(s) to its prompt would take rank item "
-        f"{item} (round 1 of its prompt, ranked 1 time(s)) from 6 to 7 answers"
+        f"error: --judge-iter 1: iteration 1 samples round 1: 1 new answer to its prompt would take rank item "
+        f"{item} (round 1 of its prompt, ranked 1 time) from 6 to 7 answers"
     )
     assert digest(ws.path) == before  # not even the start model registered

@@ -51,8 +51,8 @@ def test_generate_refuses_to_take_a_ranked_item_past_six_answers(tmp_path, tiny_
     (tmp_path / "p.jsonl").write_text('{"prompt": "A new prompt?"}\n')
     assert main([*args, "--n", "4"]) == 2
     assert capsys.readouterr().err == (
-        f"error: --round 0: 4 new answer(s) to its prompt would take rank item {items[0]} (round 0 of its prompt, "
-        "ranked 1 time(s)) from 4 to 8 answers: a rank item is 3-6 answers, so it would leave the rank app with "
+        f"error: --round 0: 4 new answers to its prompt would take rank item {items[0]} (round 0 of its prompt, "
+        "ranked 1 time) from 4 to 8 answers: a rank item is 3-6 answers, so it would leave the rank app with "
         "its rankings; sample into a round of their own (--round 1)\n"
     )
     assert digest(ws.path) == before  # not even --prompts' prompt
@@ -73,7 +73,7 @@ def test_generate_refuses_to_change_a_gold_rank_item(tmp_path, tiny_model_dir, c
     before = digest(ws.path)
     assert main(["-w", str(ws.path), "--model", str(tiny_model_dir), "--n", "2"]) == 2
     assert capsys.readouterr().err == (
-        f"error: --round 0: 2 new answer(s) to its prompt would change rank item {items[1]} (round 0 of its "
+        f"error: --round 0: 2 new answers to its prompt would change rank item {items[1]} (round 0 of its "
         "prompt), gold from --rank-item: a gold ranking ranks every answer of its item; sample into a round of "
         f"their own (--round 1), or `data gold --remove {items[1]}` first\n"
     )
@@ -89,7 +89,7 @@ def test_generate_refuses_to_change_a_gold_rank_item(tmp_path, tiny_model_dir, c
     shutil.copytree(tiny_model_dir, other)
     arena = ["--arena", f"{tiny_model_dir},{other}", "--split", "train"]
     assert main(["-w", str(ws.path), "--model", str(tiny_model_dir), *arena]) == 2
-    assert f"2 new answer(s) to its prompt would change rank item {items[1]}" in capsys.readouterr().err
+    assert f"2 new answers to its prompt would change rank item {items[1]}" in capsys.readouterr().err
     assert digest(ws.path) == before
 
 
@@ -123,7 +123,7 @@ def test_generate_refuses_to_change_an_item_an_import_ranked(tmp_path, tiny_mode
     before = digest(ws)
     assert main(["-w", str(ws), "--model", str(tiny_model_dir), "--n", "2"]) == 2
     assert capsys.readouterr().err == (
-        f"error: --round 0: 2 new answer(s) to its prompt would change rank item {item} (round 0 of its prompt), "
+        f"error: --round 0: 2 new answers to its prompt would change rank item {item} (round 0 of its prompt), "
         "ranked by an import: the rank app serves no item an import ranked, so the new answer would never be "
         f"ranked; sample into a round of their own (--round 1), or `data import --remove {ranks}` first\n"
     )
@@ -219,7 +219,7 @@ def test_an_existing_workspace_whose_prompts_file_ranks_answers_refuses_before_a
     argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--prompts", str(ranks), "--n", "2"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --round 0: 2 new answer(s) to its prompt") and "ranked by an import" in err
+    assert err.startswith("error: --round 0: 2 new answers to its prompt") and "ranked by an import" in err
     assert err.endswith("(--round 1)\n")  # no `data import --remove`: nothing is imported yet
     assert digest(ws.path) == before
     assert main([*argv, "--round", "1"]) == 2  # the advice taken: past every check, a model loads
