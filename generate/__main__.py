@@ -34,6 +34,7 @@ from pathlib import Path
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import build, load_yaml_keys
 from data.errors import PrefloopError
+from data.files import WriteError, check_writable
 from data.imports import Loaded, write_records
 from data.lineage import ModelEntry, find_model, is_reward_model_name
 from data.provision import model_label
@@ -252,6 +253,8 @@ def sample_job(
         args = (options, workspace, model_path, label, round, bool(answers), judge_folder)
         return sample_best_worst(*args, plan=plan, **common)
     common["round"] = round
+    if answers:  # a workspace it cannot write failed only once the model had sampled its first chunk
+        check_workspace_writable(options.workspace, "sampling writes its answers there; nothing sampled")
     engine = make_engine(options.engine, model_path, engine_options(options)) if answers else None
     log.info("sampling from %s at round %d", label, round)
     if options.spin:
@@ -342,6 +345,13 @@ def _main(argv: list[str] | None, prog: str) -> int:
         if said := topped_up_line(counts, options.n):
             print(said)
     return 0
+
+
+def check_workspace_writable(path: Path, why: str) -> None:
+    try:
+        check_writable(path)
+    except WriteError as exc:
+        raise PrefloopError(f"{path}: the workspace is not writable ({exc.reason}): {why}") from None
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m generate") -> int:

@@ -7,6 +7,7 @@ when set for another mode."""
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -269,7 +270,8 @@ def check_sample_options(options: SampleOptions) -> None:
     bounds = [
         ("chunk_size", options.chunk_size >= 1, "must be >= 1"),
         ("max_tokens", options.max_tokens >= 1, "must be >= 1"),
-        ("temperature", options.temperature >= 0, "must be >= 0"),
+        # inf passed `>= 0` and sampled every token uniformly at random
+        ("temperature", 0 <= options.temperature < math.inf, "must be a finite number >= 0"),
         ("top_p", 0 < options.top_p <= 1, "must be in (0, 1]"),
         ("judge_max_tokens", options.judge_max_tokens >= 1, "must be >= 1"),
         ("judge_max_length", options.judge_max_length >= 1, "must be >= 1"),

@@ -175,3 +175,40 @@ def test_a_model_is_checked_reading_its_config_once(tmp_path, tiny_model_dir, mo
     assert main(argv[flag]) == 2
     assert capsys.readouterr().err == "error: engine loads\n"
     assert len(reads) == 1
+
+
+def test_a_workspace_that_cannot_be_written_is_refused_before_the_model_loads(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """A read-only workspace loaded the model and sampled a chunk before its first write failed."""
+    import errno
+    import os
+
+    import generate.__main__ as generate_main
+    from data import Prompt, Workspace
+    from data import files as data_files
+
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append([Prompt([{"role": "user", "content": f"question {i}"}], source="test") for i in range(2)])
+    create_temp = data_files.create_temp
+
+    def read_only(
+        directory, suffix="", mode=0o644, dir_fd=None
+    ):  # what a read-only mount gives, also to root
+        if str(directory).startswith(str(ws.path)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return create_temp(directory, suffix, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(data_files, "create_temp", read_only)
+    loaded = []
+    make_engine = generate_main.make_engine
+    monkeypatch.setattr(
+        generate_main, "make_engine", lambda *a, **k: loaded.append(1) or make_engine(*a, **k)
+    )
+    argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "4"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"error: {ws.path}: the workspace is not writable (the file system is read-only): sampling writes its "
+        "answers there; nothing sampled\n"
+    )
+    assert loaded == [] and ws.frame("completions").empty

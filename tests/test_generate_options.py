@@ -78,7 +78,8 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
     [
         (["--chunk-size", "0"], "--chunk-size 0: must be >= 1"),  # was range()'s ValueError traceback
         (["--max-tokens", "0"], "--max-tokens 0: must be >= 1"),  # was transformers' traceback
-        (["--temperature", "-1"], "--temperature -1.0: must be >= 0"),  # said "--temperature 0 gives ..."
+        (["--temperature", "-1"], "--temperature -1.0: must be a finite number >= 0"),  # said "0 gives"
+        (["--temperature", "inf"], "--temperature inf: must be a finite number >= 0"),  # sampled uniformly
         (["--top-p", "0"], "--top-p 0.0: must be in (0, 1]"),  # sampled identical answers
         (["--top-p", "1.5"], "--top-p 1.5: must be in (0, 1]"),  # taken as 1
         (["--pairs-per-prompt", "-1"], "--pairs-per-prompt -1: must be >= 0 (0: every pair)"),  # traceback

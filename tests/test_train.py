@@ -285,7 +285,8 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
         ("labelled", ["--epochs", "0"], "--epochs 0.0: must be > 0"),
         ("labelled", ["--epochs", "-1"], "--epochs -1.0: must be > 0"),
         ("labelled", ["--warmup-ratio", "2"], "--warmup-ratio 2.0: must be in [0, 1]"),
-        ("labelled", ["--beta", "nan"], "--beta nan: must be > 0"),
+        ("labelled", ["--beta", "nan"], "--beta nan: must be a finite number > 0"),
+        ("labelled", ["--learning-rate", "inf"], "--learning-rate inf: must be a finite number > 0"),  # "> 0"
         ("labelled", ["--seed", "-5"], "--seed -5: must be in [0, 4294967295]"),
         ("labelled", ["--threads", "-1"], "--threads -1: must be >= 0 (0: auto)"),
         ("labelled", ["--round", "-3"], "--round -3: must be >= 0"),

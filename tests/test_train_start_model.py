@@ -208,3 +208,35 @@ def test_a_saved_model_refused_as_it_reloads_is_one_line(tmp_path, tiny_model_di
     ]
     assert "Loading weights" not in err
     assert list(ws.frame("models")["method"]) == ["base"] and not (out / "metrics.json").exists()
+
+
+def test_a_workspace_that_cannot_be_written_is_refused_before_training(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """A read-only workspace used to train the whole run into OUT and fail only as the model was registered (or
+    as the reference log-probs were cached), leaving OUT trained but unregistered."""
+    import errno
+    import os
+
+    from data import files as data_files
+
+    ws = build_workspace(tmp_path / "ws")
+    create_temp = data_files.create_temp
+
+    def read_only(
+        directory, suffix="", mode=0o644, dir_fd=None
+    ):  # what a read-only mount gives, also to root
+        if str(directory).startswith(str(ws.path)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return create_temp(directory, suffix, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(data_files, "create_temp", read_only)
+    before = files(tmp_path)
+    assert main(argv(ws, tiny_model_dir, tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {ws.path}: the workspace is not writable (the file system is read-only), and a run caches "
+        "reference log-probs and registers its model there; nothing trained (--no-register --no-ref-cache write "
+        "nothing to it)\n"
+    )
+    assert files(tmp_path) == before

@@ -285,8 +285,10 @@ def check_ranges(options, ranges: dict = RANGES) -> None:
         value = getattr(options, name)
         if value is None:
             continue
-        if not valid(value) or (isinstance(value, float) and not math.isfinite(value)):
-            raise PrefloopError(f"--{name.replace('_', '-')} {value}: must be {expected}")
+        finite = not isinstance(value, float) or math.isfinite(value)
+        if not finite or not valid(value):  # inf passed `> 0` and was refused as if it were not above 0
+            a = "" if finite else "a finite number "
+            raise PrefloopError(f"--{name.replace('_', '-')} {value}: must be {a}{expected}")
 
 
 def check_options(options: TrainOptions) -> None:

@@ -18,6 +18,7 @@ import torch
 
 from data.errors import PrefloopError
 from data.exclusion import Exclusion, check_exclusion
+from data.files import WriteError, check_writable
 from data.lineage import REWARD_MODEL, reward_model_entry
 from data.provision import check_writes_answers
 from data.records import content_id, random_id
@@ -302,6 +303,8 @@ def train(
     check_options(options)
     method = get_method(options.method)
     workspace = Workspace(options.workspace)
+    if options.register or options.ref_cache:
+        _check_writable(options, workspace)
     start = model_path(options.model, workspace)
     check_model_files(start)
     if (
@@ -347,6 +350,19 @@ def train(
     if steps is not None:  # a step-wise method's steps are runs of train_once
         return train_stepwise(options, start, workspace, steps, evaluation, out, notes, claim)
     return train_once(options, start, workspace, train_rows, evaluation, out, notes, claim=claim)[0]
+
+
+def _check_writable(options: TrainOptions, workspace: Workspace) -> None:
+    """A run caches reference log-probs in the workspace and registers its model there once trained: a workspace
+    it cannot write (a read-only mount) is refused before anything loads, not after the work it would waste."""
+    try:
+        check_writable(workspace.path)
+    except WriteError as exc:
+        raise PrefloopError(
+            f"{options.workspace}: the workspace is not writable ({exc.reason}), and a run caches reference "
+            "log-probs and registers its model there; nothing trained (--no-register --no-ref-cache write nothing "
+            "to it)"
+        ) from None
 
 
 def _claim(out: Path, options: TrainOptions, record: bytes | None) -> None:
