@@ -171,7 +171,7 @@ def check_job_rank_items(
     if arena:
         from generate.arena import arena_plan
 
-        arena_plan(options, workspace, options.split, options.limit or 0, arena)
+        arena_plan(options, workspace, options.split, options.limit or 0, params, arena)
         return None
     round = sampling_round(options, workspace, model_path)
     plan = None if options.spin else pairs_plan(options, workspace, label, round, shard, params)
