@@ -249,7 +249,7 @@ def sample_job(
     )
     common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
     if options.pairs == "best-worst":
-        args = (options, workspace, model_path, label, round, bool(answers), judge_folder)
+        args = (options, workspace, model_path, label, round, params, bool(answers), judge_folder)
         return sample_best_worst(*args, plan=plan, **common)
     common["round"] = round
     engine = make_engine(options.engine, model_path, engine_options(options)) if answers else None

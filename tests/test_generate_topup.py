@@ -299,3 +299,21 @@ def test_a_pairs_job_plans_once_on_the_workspace_it_samples(tmp_path, tiny_model
     assert main([*argv, *(prompts if imported else [])]) == 0
     assert engine.asked == 3
     assert len(plans) == (2 if imported else 1) and len(made) == 1
+
+
+def test_a_best_worst_job_makes_its_sampling_parameters_once(tmp_path, tiny_model_dir, monkeypatch):
+    """A best-worst job samples with the parameters the job made (they read the chat template) and the plan it
+    made: `sample_best_worst` made its parameters again."""
+    from generate import options, sampling
+
+    engine = scripted(monkeypatch, cli, bestofn)
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--limit", "2"]
+    assert main([*argv, "--prompts", str(json_prompts(tmp_path / "p.json", 2)), "--n", "2"]) == 0
+    made, plans = [], []
+    template_id, plan_job = options.template_id, sampling.plan_job
+    monkeypatch.setattr(options, "template_id", lambda text: made.append(text) or template_id(text))
+    for module in (cli, sampling):
+        monkeypatch.setattr(module, "plan_job", lambda *a, **k: plans.append(a[0]) or plan_job(*a, **k))
+    assert main([*argv, "--n", "3", "--pairs", "best-worst", "--judge", "tiny-judge"]) == 0
+    assert engine.judge_calls == 2 * 3 * 2  # sampled, topped up to 3 and judged
+    assert len(made) == 1 and len(plans) == 1
