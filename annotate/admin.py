@@ -33,7 +33,7 @@ from data.leaderboard import ARENA, workspace_board
 from data.leaderboard_view import board_notes, strength_interval, strength_text, win_interval_text
 from data.machine import AGAINST
 from data.schemas import CHOICES
-from data.selection import VERDICT_LABELS, excluded_labellers, same_name, set_excluded, stored_names
+from data.selection import VERDICT_LABELS, excluded_labellers, is_excluded, set_excluded, stored_names
 
 if TYPE_CHECKING:
     from annotate.components import Context
@@ -347,11 +347,12 @@ def exclude_labeller(ctx: Context, user: str, name: str | None, exclude: bool) -
         return say("Give the name of a labeller.", "warn")
     workspace = ctx.service.workspace
     annotators = workspace.read("labels", ["annotator"]).column("annotator")
-    if exclude and not stored_names(annotators, [name]):  # matched as data.selection.same_name
+    # matched as data.selection.is_excluded: a judge by its hub id or its snapshot folder, whichever is stored
+    if exclude and not stored_names(annotators, [name]):
         return say(f"{name} has no labels in this workspace.", "warn")
     try:
         before = excluded_labellers(workspace.path)
-        if not exclude and same_name(name) not in before:  # nothing to undo: said so, nothing written
+        if not exclude and not is_excluded(name, before):  # nothing to undo: said so, nothing written
             return say(
                 f"{name}: not excluded, so nothing changed. Excluded: {', '.join(before) or 'nobody'}.",
                 "warn",

@@ -2,8 +2,10 @@
 track of anything a user labelled:
 
 - ``check_exclusion``: the flag's names must be annotators of the workspace (a misspelt name would exclude nobody,
-  silently), matched as `data.annotators.same_name` (Unicode NFC) spells them; the names of excluded.json that have
-  no label yet are a warning, not an error (a labeller may be switched off before their first label).
+  silently), matched as `data.selection.is_excluded` matches them: Unicode NFC (`data.annotators.same_name`), and a
+  machine labeller by either of its names (`data.lineage.same_machine`: ``judge:org/x`` or ``judge:`` its snapshot
+  folder); the names of excluded.json that have no label yet are a warning, not an error (a labeller may be
+  switched off before their first label).
 - ``labels_in_force``: the labels that decide (`data.selection.choose_labels` without the excluded labellers') and,
   per task, the items whose every label is an excluded labeller's: each export counts them ``excluded_only``.
 - ``not_chosen``: per task, the items labelled only by labellers ``--labels`` does not choose (counted unlabelled).
@@ -25,6 +27,7 @@ from data.errors import PrefloopError, one_line
 from data.selection import (
     EXCLUDED_FILE,
     choose_labels,
+    is_excluded,
     read_excluded,
     same_name,
     stored_names,
@@ -85,7 +88,7 @@ def check_exclusion(workspace: Workspace, names: tuple[str, ...] | list[str] = (
     annotators = pc.unique(workspace.read("labels", ["annotator"]).column("annotator")).to_pylist()
     known = {same_name(name) for name in annotators}
     names = flag_names(names, known)
-    unknown = [name for name in names if same_name(name) not in known]
+    unknown = [name for name in names if not labels_by(name, known)]
     if unknown:
         raise PrefloopError(
             f"{FLAG} {unknown[0]}: no labels by that name in {workspace.path} ({_annotators(annotators)})"
@@ -93,17 +96,23 @@ def check_exclusion(workspace: Workspace, names: tuple[str, ...] | list[str] = (
     sources: dict[str, str] = {same_name(name): FLAG for name in names}
     for name in map(same_name, listed):
         sources[name] = f"{FLAG} and {EXCLUDED_FILE}" if name in sources else EXCLUDED_FILE
-    idle = tuple(sorted({same_name(name) for name in listed} - known))
+    idle = tuple(sorted({same_name(name) for name in listed if not labels_by(name, known)}))
     return Exclusion(sources, idle, workspace.path / EXCLUDED_FILE)
 
 
+def labels_by(name: str, known: set[str]) -> bool:
+    """Whether one of the stored annotators ``known`` is labeller ``name`` (`is_excluded`: a judge named by its hub
+    id has labels stored under its snapshot folder, and the other way round)."""
+    return any(is_excluded(annotator, [name]) for annotator in known)
+
+
 def flag_names(values: tuple[str, ...] | list[str], known: set[str]) -> list[str]:
-    """The names the flag's ``values`` give: a value that is a stored annotator's name (`same_name`) as a whole is
+    """The names the flag's ``values`` give: a value that names a stored annotator (`labels_by`) as a whole is
     that name, commas and all (a judge's folder may hold one: ``judge:/models/run,v2``); any other is split at its
     commas, spaces around each name dropped."""
     names = []
     for value in values:
-        if same_name(value) in known:
+        if labels_by(value, known):
             names.append(value)
         else:
             names += [part.strip() for part in value.split(",") if part.strip()]

@@ -27,6 +27,7 @@ from data.annotators import (
 from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
 from data.import_records import TooDeep, within_depth
+from data.lineage import same_machine
 
 LABEL_SOURCES = ("auto", "human", "machine", "all")
 # Answers that are nobody's item to label, rank or rate: the prompts' gold answers sampled beside the others, and
@@ -67,17 +68,25 @@ def choose_labels(labels: pd.DataFrame | pa.Table, source: str) -> pd.DataFrame 
     return labels[~machine | ~labels["item_id"].isin(set(people["item_id"]))]
 
 
+def is_excluded(name: str, excluded) -> bool:
+    """Whether the labellers ``excluded`` (names as given) hold ``name`` (an annotator as stored): one of them as
+    `same_name` spells it, or another name of one machine labeller (`data.lineage.same_machine`: ``judge:org/x``
+    and ``judge:`` a snapshot folder of it in the hub's cache; two snapshot folders are two revisions, two judges,
+    and a bare hub id names every revision). Matched name by name: nothing is renamed."""
+    return any(same_machine(name, other) for other in excluded)
+
+
 def stored_names(annotators: pd.Series | pa.ChunkedArray | pa.Array, names) -> list[str]:
-    """The spellings among ``annotators`` (a label column) of the labellers ``names``, matched as `same_name`."""
-    wanted = {same_name(name) for name in names}
+    """The names among ``annotators`` (a label column) of the labellers ``names``, matched as `is_excluded`."""
+    names = list(names)
     unique = annotators.unique() if isinstance(annotators, pd.Series) else pc.unique(annotators).to_pylist()
-    return sorted(a for a in unique if isinstance(a, str) and same_name(a) in wanted)
+    return sorted(a for a in unique if isinstance(a, str) and is_excluded(a, names))
 
 
 def without_labellers(
     labels: pd.DataFrame | pa.Table, names: tuple[str, ...] | list[str]
 ) -> pd.DataFrame | pa.Table:
-    """``labels`` less those of the labellers ``names`` (``--exclude-labeller``, matched as `same_name`): their
+    """``labels`` less those of the labellers ``names`` (``--exclude-labeller``, matched as `is_excluded`): their
     labels stay stored, out of every verdict."""
     if not names:
         return labels
@@ -99,7 +108,7 @@ def verdict_labels(
     """The labels that make verdicts and the agreement among them, for every reader: `python -m data stats`'
     `<task>_items` and `labels`, the admin tab's verdicts, κ, α and rank and rate agreement, and the verdicts judges
     and reward models are measured against. People's and imported (``import``) labels, less the ``excluded``
-    labellers' (matched as `same_name`); a judge's or reward model's label is measured against them, never mixed
+    labellers' (matched as `is_excluded`); a judge's or reward model's label is measured against them, never mixed
     in, and SPIN's is nobody's judgement (its gold answer wins by construction). Arrow in, Arrow out; pandas
     likewise."""
     if isinstance(labels, pa.Table):
@@ -157,11 +166,13 @@ def excluded_labellers(workspace: Path, names: tuple[str, ...] | list[str] = ())
 
 def set_excluded(workspace: Path, name: str, excluded: bool) -> tuple[str, ...]:
     """Switch labeller ``name`` out of (``excluded``) or back into every verdict, in excluded.json (written whole,
-    never through a symlink planted at its name); their labels stay stored either way. The names now excluded."""
+    never through a symlink planted at its name); their labels stay stored either way. Back in: every entry that
+    excludes ``name`` is dropped (`is_excluded`: a judge's hub id, where it is named by its snapshot folder). The
+    names now excluded."""
     path = Path(workspace) / EXCLUDED_FILE
     check_not_link(path)
     names, name = {same_name(n) for n in read_excluded(workspace)}, same_name(name)
-    names = names | {name} if excluded else names - {name}
+    names = names | {name} if excluded else {n for n in names if not is_excluded(name, [n])}
     record = json.dumps(sorted(names)).encode()
     atomic_write(path, lambda handle: handle.write(record))
     return tuple(sorted(names))

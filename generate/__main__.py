@@ -172,7 +172,7 @@ def check_job_rank_items(
     if arena:
         from generate.arena import arena_plan
 
-        arena_plan(options, workspace, options.split, options.limit or 0, arena)
+        arena_plan(options, workspace, options.split, options.limit or 0, params, arena)
         return None
     round = sampling_round(options, workspace, model_path)
     plan = None if options.spin else pairs_plan(options, workspace, label, round, shard, params)
@@ -250,7 +250,7 @@ def sample_job(
     )
     common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
     if options.pairs == "best-worst":
-        args = (options, workspace, model_path, label, round, bool(answers), judge_folder)
+        args = (options, workspace, model_path, label, round, params, bool(answers), judge_folder)
         return sample_best_worst(*args, plan=plan, **common)
     common["round"] = round
     if answers:  # a workspace it cannot write failed only once the model had sampled its first chunk

@@ -209,17 +209,18 @@ def arena_plan(
     workspace: Workspace,
     split: str,
     limit: int,
+    params: SamplingParams,
     models: list[ModelEntry] | None = None,
     refusal: Mapping | None = None,
 ) -> tuple[list[ModelEntry], int, list[str], list[list[str]]]:
     """The arena's models (``models``, as `resolve_arena` gave them; None: resolved here), round, prompts (the
-    first ``limit`` of ``split``) and the prompts each model has left to answer (`arena_left`, in the models'
-    order), once the answers the models have yet to give change no rank item under the labels stored on it
+    first ``limit`` of ``split``) and the prompts each model has left to answer with ``params`` (`sampling_params`;
+    `arena_left`, in the models' order), once the answers the models have yet to give change no rank item under the labels stored on it
     (`check_sampled_rank_items`; ``refusal``: its ``where`` and ``instead``, a round driver's words). Reads only."""
     models = models or resolve_arena(workspace, options.arena, options.model)
     ids = prompt_ids(workspace, split, limit)
     round = arena_round(options, models)
-    left = arena_left(workspace, models, round, sampling_params(options), ids)
+    left = arena_left(workspace, models, round, params, ids)
     check_sampled_rank_items(workspace, left_answers(left, options), round, **(refusal or {}))
     return models, round, ids, left
 
@@ -239,12 +240,12 @@ def run_arena(
     folder (`generate.bestofn.OnFirstUse`)."""
     split = split or options.split
     limit = (options.limit or 0) if limit is None else limit
-    models, round, ids, left = arena_plan(options, workspace, split, limit, models, refusal)
+    params = sampling_params(options)  # reads the chat template: made once, for the plan and the sampling
+    models, round, ids, left = arena_plan(options, workspace, split, limit, params, models, refusal)
     check_arena_prompts(workspace, split, ids)
     models = register_base(workspace, models)  # every check passed; each in its place, as `left` is
     counts: Counter = Counter()
     too_long = {}  # model id -> its prompts longer than its context, not answered (a rerun counts them again)
-    params = sampling_params(options)
     for entry, todo in zip(models, left):  # a rerun said "answers 4 test prompts" of a model that had all 4
         log.info("arena: model %s answers %d of the %d %s prompts", entry.id, len(todo), len(ids), split)
         if not todo:  # nothing to sample: no process, no engine

@@ -40,7 +40,7 @@ from generate.judge import (
     pairs_to_judge,
 )
 from generate.kept_pairs import BEST_WORST_NOTE, best_worst_paired
-from generate.options import GenerateOptions, SampleOptions, engine_options, sampling_params
+from generate.options import GenerateOptions, SampleOptions, engine_options
 from generate.sampling import model_answers, sample_pairs, sampled_by
 
 log = logging.getLogger(__name__)
@@ -209,15 +209,16 @@ def sample_best_worst(
     model_path: str,
     label: str,
     round: int,
+    params: SamplingParams,
     to_sample: bool = True,
     judge_folder: str | None = None,
     **common,
 ) -> dict:
-    """`--n N --pairs best-worst --judge J`: sample (``common``: sample_pairs's split, limit, chunk size, shard;
-    ``to_sample`` False: nothing left to, no sampler loads), free the sampler, then pair each prompt's best vs
-    worst answer as the judge (``judge_folder``: its checked folder, `OnFirstUse`) scores them."""
+    """`--n N --pairs best-worst --judge J`: sample with the job's ``params`` (`sampling_params`; ``common``:
+    sample_pairs's split, limit, chunk size, shard, plan; ``to_sample`` False: nothing left to, no sampler loads),
+    free the sampler, then pair each prompt's best vs worst answer as the judge (``judge_folder``: its checked
+    folder, `OnFirstUse`) scores them."""
     engine = make_engine(options.engine, model_path, engine_options(options)) if to_sample else None
-    params = sampling_params(options)
     counts = dict(sample_pairs(workspace, engine, label, options.n, params, round, pairing=False, **common))
     del engine
     gc.collect()  # the sampler's memory before the judge loads

@@ -363,3 +363,23 @@ def test_including_a_labeller_who_is_not_excluded_says_so_and_changes_nothing(se
     assert "cat: labels count in the verdicts again. Excluded: nobody." in exclude_labeller(
         ctx, "ann", "cat", False
     )
+
+
+def test_the_switch_takes_a_hub_judge_by_either_of_its_names(setup, tmp_path):
+    """A hub judge's labels stored under its snapshot folder (`data.lineage.same_machine`): switching
+    `judge:org/tiny` out said it had no labels in this workspace, and switching it back in by the snapshot's name
+    said it was not excluded."""
+    ctx, _ = setup
+    ws = ctx.service.workspace
+    snapshot = tmp_path / "hub" / "models--org--tiny" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    prompt = Prompt([{"role": "user", "content": "judged"}], source="test")
+    a, b = (Completion(prompt.id, f"judged {side}", "m", "hf") for side in "ab")
+    pair = Pair(prompt.id, a.id, b.id, "sampled")
+    ws.append([prompt, a, b, pair, Label(pair.id, f"judge:{snapshot}", "pairwise", "a")])  # its alone
+    said = exclude_labeller(ctx, "ann", "judge:org/tiny", True)
+    assert "labels out of every verdict now (still stored). Excluded: judge:org/tiny." in said
+    assert "excluded_only 1, exported 3, split 1; excluded la" in export_labels(ctx, "ann", "dpo")
+    said = exclude_labeller(ctx, "ann", f"judge:{snapshot}", False)
+    assert "count in the verdicts again. Excluded: nobody." in said
+    assert read_excluded(ws.path) == () and "exported 4, split 1<" in export_labels(ctx, "ann", "dpo")

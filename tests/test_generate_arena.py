@@ -496,9 +496,18 @@ def test_a_judge_that_is_one_of_the_arenas_models_is_warned_of(judged_arena, thr
 
 def test_the_arena_finds_what_each_model_has_left_once(tmp_path, tiny_model_dir, monkeypatch, capsys):
     """The prompts each model has left to answer (`arena_completions` of the round) are found once on the workspace
-    it samples, by the plan that checks them, not again by the run and again by each model's sampling."""
+    it samples, by the plan that checks them, not again by the run and again by each model's sampling. The sampling
+    parameters (they read the chat template) are made once by the job and once by the arena's run: each plan made
+    its own, and the run another after its plan."""
+    from generate import __main__ as cli
     from generate import arena
     from tests.test_generate_rank_guard import Counting
+
+    made, sampling_params = [], arena.sampling_params
+    for module in (cli, arena):
+        monkeypatch.setattr(
+            module, "sampling_params", lambda options, m=module: made.append(m) or sampling_params(options)
+        )
 
     engine = Counting()
     monkeypatch.setattr(arena, "make_engine", lambda *args, **kwargs: engine)
@@ -517,3 +526,4 @@ def test_the_arena_finds_what_each_model_has_left_once(tmp_path, tiny_model_dir,
     # what is left, on the workspace as importing --prompts will leave it (the check before anything is written),
     # then on the workspace written (the plan the sampling follows), then the answers the pairs are made of
     assert reads == models * 3
+    assert made == [cli, arena]

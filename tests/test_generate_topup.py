@@ -299,3 +299,56 @@ def test_a_pairs_job_plans_once_on_the_workspace_it_samples(tmp_path, tiny_model
     assert main([*argv, *(prompts if imported else [])]) == 0
     assert engine.asked == 3
     assert len(plans) == (2 if imported else 1) and len(made) == 1
+
+
+def test_a_best_worst_job_makes_its_sampling_parameters_once(tmp_path, tiny_model_dir, monkeypatch):
+    """A best-worst job samples with the parameters the job made (they read the chat template) and the plan it
+    made: `sample_best_worst` made its parameters again."""
+    from generate import options, sampling
+
+    engine = scripted(monkeypatch, cli, bestofn)
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--limit", "2"]
+    assert main([*argv, "--prompts", str(json_prompts(tmp_path / "p.json", 2)), "--n", "2"]) == 0
+    made, plans = [], []
+    template_id, plan_job = options.template_id, sampling.plan_job
+    monkeypatch.setattr(options, "template_id", lambda text: made.append(text) or template_id(text))
+    for module in (cli, sampling):
+        monkeypatch.setattr(module, "plan_job", lambda *a, **k: plans.append(a[0]) or plan_job(*a, **k))
+    assert main([*argv, "--n", "3", "--pairs", "best-worst", "--judge", "tiny-judge"]) == 0
+    assert engine.judge_calls == 2 * 3 * 2  # sampled, topped up to 3 and judged
+    assert len(made) == 1 and len(plans) == 1
+
+
+def test_a_judge_loop_step_plans_once_and_makes_its_parameters_once(tmp_path, tiny_model_dir, monkeypatch):
+    """The judge loop's step samples by the plans it checked (`plan_job`, one per split), with the parameters it
+    made (they read the chat template): `judge_answers` made a plan and parameters, then each split's
+    `sample_pairs` another plan. Its counts stay those of the prompts it samples (SPIN's 2 answers topped up)."""
+    from generate import options, sampling
+
+    scripted(monkeypatch, cli, bestofn, loop_judge)
+    args = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir)]
+    args += ["--prompts", str(json_prompts(tmp_path / "p.json", 6)), "--test-fraction", "0.34"]
+    assert main([*args, "--spin", "--round", "1", "--limit", "2"]) == 0
+    in_step, plans, made, steps = [], [], [], []
+    template_id, plan_job, step = options.template_id, sampling.plan_job, loop_judge.judge_loop_step
+    monkeypatch.setattr(options, "template_id", lambda text: (made.extend(in_step), template_id(text))[1])
+    for module in (loop_judge, sampling):  # the split each plan is made for, within the step
+        monkeypatch.setattr(
+            module, "plan_job", lambda *a, **k: (plans.extend(a[5] for _ in in_step), plan_job(*a, **k))[1]
+        )
+
+    def counted_step(options, iterate, loop_round, pending, **kwargs):
+        in_step.append(sorted(pending))
+        steps.append(step(options, iterate, loop_round, pending, **kwargs))
+        in_step.clear()
+        return steps[-1]
+
+    monkeypatch.setattr(loop_judge, "judge_loop_step", counted_step)
+    loop = [
+        "--judge-iter", "1", "--judge", "tiny-judge", "--n", "3", "--no-spin-isolate", "--spin-test-limit", "0",
+        "--train-max-steps", "1", "--train-batch-size", "2",
+    ]  # fmt: skip
+    assert main([*args, *loop]) == 0
+    assert sorted(plans) == ["test", "train"]  # a plan a split
+    assert made == [["test", "train"]]  # the parameters once
+    assert (steps[0]["train"]["already_sampled"], steps[0]["train"]["topped_up"]) == (2, 2)

@@ -10,13 +10,13 @@ from functools import partial
 from data.errors import PrefloopError
 from data.workspace import Workspace
 from generate.bestofn import make_judge, pair_best_worst
-from generate.engines import make_engine
+from generate.engines import SamplingParams, make_engine
 from generate.kept_pairs import best_worst_paired
 from generate.loop.options import LoopOptions
 from generate.loop.rounds import LoopRound
 from generate.loop.spin import Iterate, Loop, run_loop, unsampled
 from generate.options import engine_options, sampling_params
-from generate.sampling import model_answers, plan_job, prompt_ids, sample_pairs, sampled_by
+from generate.sampling import JobPlan, model_answers, plan_job, prompt_ids, sample_pairs, sampled_by
 
 JUDGE_LIMIT = 32  # train prompts per judge-loop iteration unless --limit says otherwise
 
@@ -45,19 +45,36 @@ def unpaired(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> 
     }
 
 
+def judge_plans(
+    options: LoopOptions,
+    workspace: Workspace,
+    iterate: Iterate,
+    round: int,
+    pending: dict,
+    params: SamplingParams,
+) -> dict[str, JobPlan]:
+    """Per split, what the iterate's sampling with ``params`` (`sampling_params`) does with the prompts of
+    ``pending`` (`plan_job`): --n answers to one it has not answered in ``round``, n - k to one it answered k < n
+    times with those parameters (a SPIN chain's one answer: topped up). Reads only."""
+    return {
+        split: plan_job(workspace, iterate.label, round, options.n, params, split, only=set(ids))
+        for split, ids in pending.items()
+    }
+
+
 def judge_answers(
     options: LoopOptions, workspace: Workspace, iterate: Iterate, round: int, pending: dict
 ) -> dict[str, dict[str, int]]:
-    """Per split, the answers the iterate's sampling adds to the prompts of ``pending`` (`plan_job`): --n to one it
-    has not answered in ``round``, n - k to one it answered k < n times with the loop's parameters (a SPIN chain's
-    one answer: topped up). The driver's check and the sampling step's both count these."""
-    params = sampling_params(options)
-    return {
-        split: plan_job(
-            workspace, iterate.label, round, options.n, params, split, only=set(ids)
-        ).new_answers()
-        for split, ids in pending.items()
-    }
+    """Per split, the answers the iterate's sampling adds to the prompts of ``pending`` (`judge_plans`). The
+    driver's check counts these; the sampling step counts them again by the plans it samples by."""
+    plans = judge_plans(options, workspace, iterate, round, pending, sampling_params(options))
+    return {split: plan.new_answers() for split, plan in plans.items()}
+
+
+def sampled_part(plan: JobPlan) -> JobPlan:
+    """``plan`` narrowed to the prompts it adds answers to, as `plan_job` of those alone plans them: the step's
+    counts say what it topped up, not the prompts answered in full or with other parameters that wait for a pair."""
+    return replace(plan, complete=[], kept=len(plan.top_up), other_params=0)
 
 
 def judge_loop_step(
@@ -67,7 +84,8 @@ def judge_loop_step(
     judge (``judge_folder``: a chat model's folder as the driver checked it, not checked again). The round is
     checked again before the engine loads: someone may have ranked since the driver's check."""
     workspace, round, params = Workspace(options.workspace), step.round, sampling_params(options)
-    todo = judge_answers(options, workspace, iterate, round, pending)
+    plans = judge_plans(options, workspace, iterate, round, pending, params)  # checked, then sampled by
+    todo = {split: plan.new_answers() for split, plan in plans.items()}
     counts: dict = {}
     if any(todo.values()):
         step.check_answers(workspace, {p: k for answers in todo.values() for p, k in answers.items()})
@@ -87,6 +105,7 @@ def judge_loop_step(
                         pairing=False,
                         only=set(ids),
                         **step.refusal(workspace),  # and as it samples
+                        plan=sampled_part(plans[split]),
                     )
                 )
         del engine
