@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from data.aggregate import current_labels, current_positions, keep_rows
 from data.annotators import (
     IMPORT,
+    PREFIXES,
     machine_column,
     machine_labeller_column,
     machine_labeller_mask,
@@ -28,6 +29,7 @@ from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
 from data.import_records import TooDeep, within_depth
 from data.lineage import same_machine
+from data.workspace_root import read_paths, stored_paths
 
 LABEL_SOURCES = ("auto", "human", "machine", "all")
 # Answers that are nobody's item to label, rank or rate: the prompts' gold answers sampled beside the others, and
@@ -126,7 +128,8 @@ def read_excluded(workspace: Path) -> tuple[str, ...]:
     """The labellers switched out of every verdict in ``workspace/excluded.json`` (the admin tab's switch), sorted;
     none without the file; spaces around a name are dropped, as the flag and the admin tab drop them. A symlink
     there, or a folder or any other non-file, is refused unread (it excluded nobody, silently); a damaged file is one
-    line naming it (and the entry that is no name)."""
+    line naming it (and the entry that is no name). A judge named by its folder in the workspace reads as the labels
+    do, under where the workspace is now (`data.workspace_root.read_paths`)."""
     path = Path(workspace) / EXCLUDED_FILE
     if not os.path.lexists(path):
         return ()
@@ -155,7 +158,8 @@ def read_excluded(workspace: Path) -> tuple[str, ...]:
             f"{path}: entry {names.index(blank)} ({blank!r}) names nobody; remove it, or delete the file to include "
             "every labeller"
         )
-    return tuple(sorted({name.strip() for name in names}))  # spaces around a name dropped, as the flag's
+    # spaces around a name dropped, as the flag's; a judge's folder in a copied workspace read as the copy's own
+    return tuple(sorted(set(read_paths(path.parent, [name.strip() for name in names], PREFIXES))))
 
 
 def excluded_labellers(workspace: Path, names: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
@@ -167,13 +171,14 @@ def excluded_labellers(workspace: Path, names: tuple[str, ...] | list[str] = ())
 def set_excluded(workspace: Path, name: str, excluded: bool) -> tuple[str, ...]:
     """Switch labeller ``name`` out of (``excluded``) or back into every verdict, in excluded.json (written whole,
     never through a symlink planted at its name); their labels stay stored either way. Back in: every entry that
-    excludes ``name`` is dropped (`is_excluded`: a judge's hub id, where it is named by its snapshot folder). The
-    names now excluded."""
+    excludes ``name`` is dropped (`is_excluded`: a judge's hub id, where it is named by its snapshot folder). Names
+    are stored as the labels store them (`data.workspace_root.stored_paths`). The names now excluded."""
     path = Path(workspace) / EXCLUDED_FILE
     check_not_link(path)
     names, name = {same_name(n) for n in read_excluded(workspace)}, same_name(name)
     names = names | {name} if excluded else {n for n in names if not is_excluded(name, [n])}
-    record = json.dumps(sorted(names)).encode()
+    stored = sorted(stored_paths(path.parent, names, PREFIXES))  # as the labels store them
+    record = json.dumps(stored).encode()
     atomic_write(path, lambda handle: handle.write(record))
     return tuple(sorted(names))
 

@@ -12,13 +12,14 @@ The stored paths (`PATH_COLUMNS`): the manifest's model folders (``models.path``
 (``completions.model``), and the folder an LLM judge's or a reward model's annotator name holds
 (``labels.annotator``: ``judge:FOLDER``, ``rm:FOLDER``). `data.store` respells them at its lowest read and write
 (`read_new`, `write_tables`), so that every reader sees them one way; a file of the workspace that records a path
-(a run's ``train_config.json``) reads it through `read_path`.
+(a run's ``train_config.json``, excluded.json's judges named by their folders) reads it through `read_path(s)`,
+and writes it through `stored_paths`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
@@ -123,5 +124,25 @@ def writing(root: Path) -> Callable[[str, pa.Table], pa.Table]:
 def read_path(root: Path, path: str) -> str:
     """``path`` as a file of the workspace at ``root`` records it (a run's ``train_config.json``), under where the
     workspace is now where it is under the recorded root."""
+    return read_paths(root, [path])[0]
+
+
+def read_paths(root: Path, paths: Iterable[str], prefixes: tuple[str, ...] = ("",)) -> list[str]:
+    """`read_path` of each of ``paths`` (each after one of ``prefixes``: excluded.json's ``judge:FOLDER``), the
+    marker read once."""
     made = recorded_root(root)
-    return path if made is None else moved_path(path, made, str(root.resolve()))
+    if made is None:
+        return list(paths)
+    here = str(root.resolve())
+    return [moved_path(path, made, here, prefixes) for path in paths]
+
+
+def stored_paths(root: Path, paths: Iterable[str], prefixes: tuple[str, ...] = ("",)) -> list[str]:
+    """Each of ``paths`` (after one of ``prefixes``) as a file of the workspace at ``root`` records it, as `writing`
+    stores a table's: under the recorded root where it is under where the workspace is now (`read_paths` reads it
+    back)."""
+    made = recorded_root(root)
+    if made is None:
+        return list(paths)
+    here = str(root.resolve())
+    return [moved_path(path, here, made, prefixes) for path in paths]

@@ -165,3 +165,32 @@ def test_the_leaderboard_and_stats_of_a_moved_workspace_name_each_model_and_judg
         str(moved.resolve() / "runs" / "B"),
     ]
     assert data_main(["validate", "-w", str(moved)]) == 0
+
+
+def test_a_judge_excluded_by_its_folder_stays_excluded_in_a_copy_and_the_copy_excludes_as_the_original(
+    tmp_path,
+):
+    """excluded.json names a judge by its folder in the workspace, as its labels do: a copy reads the name as its
+    own, as it reads the labels' (the judge's labels stayed in a copy's exports and board, the name an idle one),
+    and a name the copy's admin switches off is stored as the labels are, so a copy of the copy excludes it too."""
+    from data.exclusion import check_exclusion
+    from data.selection import EXCLUDED_FILE, excluded_labellers, set_excluded, without_labellers
+
+    made_at(tmp_path / "ws")
+    judge = f"judge:{tmp_path.resolve()}/ws/runs/judge"
+    set_excluded(tmp_path / "ws", judge, True)
+    shutil.copytree(tmp_path / "ws", tmp_path / "copy")
+    copy = Workspace(tmp_path / "copy")
+    mine = f"judge:{tmp_path.resolve()}/copy/runs/judge"
+    assert excluded_labellers(copy.path) == (mine,)
+    assert check_exclusion(copy).idle == ()
+    kept = without_labellers(copy.read("labels"), excluded_labellers(copy.path))
+    assert mine not in kept.column("annotator").to_pylist()
+    rm = f"rm:{tmp_path.resolve()}/copy/runs/rm-1"
+    assert set_excluded(copy.path, rm, True) == (mine, rm)  # as the copy names them
+    stored = json.loads((tmp_path / "copy" / EXCLUDED_FILE).read_text())
+    assert stored == sorted([judge, f"rm:{tmp_path.resolve()}/ws/runs/rm-1"])  # as the labels store them
+    shutil.copytree(tmp_path / "copy", tmp_path / "again")
+    again = f"{tmp_path.resolve()}/again/runs"
+    assert excluded_labellers(tmp_path / "again") == (f"judge:{again}/judge", f"rm:{again}/rm-1")
+    assert set_excluded(tmp_path / "again", f"judge:{again}/judge", False) == (f"rm:{again}/rm-1",)
