@@ -158,7 +158,8 @@ def test_validate_names_each_log_line_its_readers_pass_over(tmp_path, capsys):
     assert main(["validate", "-w", str(ws)]) == 1
     why = (
         "not a JSON object (a write cut off, or an edit): what it logged is lost to the import log's readers "
-        "(`data import --remove`, `data merge`, refusals that name a file)"
+        "(`data import --remove`, `data merge`, refusals that name a file); delete the line, then import its file "
+        "again to log it anew (that stores nothing twice)"
     )
     assert capsys.readouterr().out.splitlines() == [
         f"{log}, line 2: {why}",
