@@ -253,16 +253,8 @@ def run_arena(
         log.info("arena: model %s answers %d of the %d %s prompts", entry.id, len(todo), len(ids), split)
         if not todo:  # nothing to sample: no process, no engine
             continue
-        sampled = run_isolated(
-            sample_model,
-            options,
-            entry,
-            round,
-            params,
-            todo,
-            isolate=options.spin_isolate,
-            what="arena sampling",
-        )
+        args = (options, entry, round, params, todo)
+        sampled = run_isolated(sample_model, *args, isolate=options.spin_isolate, what="arena sampling")
         if sampled.get(TOO_LONG):
             too_long[entry.id] = sampled[TOO_LONG]
         counts += sampled
