@@ -295,9 +295,18 @@ class LoginThrottle:
 
     def succeeded(self, user: str) -> None:
         """A right password clears the name's failures (not the address's: one account must not reset guessing;
-        nor the shared count: signing in to one's own account must not reset it for the names without room)."""
+        nor the shared count: signing in to one's own account must not reset it for the names without room). An
+        attempt `begin` counted on the shared count is taken off it again: a right password is no failure, and
+        counted, each labeller signing in while memory was full used up one of the names without room's attempts."""
         with self._lock:
-            self._failures.pop(("user", user), None)
+            if self._failures.pop(("user", user), None) is not None:
+                return
+            shared = ("user" + self._SHARED, "")
+            count, last = self._failures.get(shared, (0, 0.0))
+            if count > 1:
+                self._failures[shared] = (count - 1, last)
+            else:
+                self._failures.pop(shared, None)
 
     def refused(self, user: str) -> int:
         """Count a refused attempt; the number to report now (once per name per ``REPORT_SECONDS``), else 0."""

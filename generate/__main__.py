@@ -34,7 +34,6 @@ from pathlib import Path
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import build, load_yaml_keys
 from data.errors import PrefloopError
-from data.files import WriteError, check_writable
 from data.imports import Loaded, write_records
 from data.lineage import ModelEntry, find_model, is_reward_model_name
 from data.provision import model_label
@@ -57,6 +56,7 @@ from generate.options import (
 from generate.prepare import (
     check_prompts,
     check_reward_judge,
+    check_workspace_writable,
     fetch_model,
     preview_prompts,
     prompts_line,
@@ -249,12 +249,12 @@ def sample_job(
         plan.new_answers() if plan is not None else spin_answers(options, workspace, label, round, shard)
     )
     common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
+    if answers:  # a workspace it cannot write failed only once the model had sampled its first chunk
+        check_workspace_writable(options.workspace)
     if options.pairs == "best-worst":
         args = (options, workspace, model_path, label, round, params, bool(answers), judge_folder)
         return sample_best_worst(*args, plan=plan, **common)
     common["round"] = round
-    if answers:  # a workspace it cannot write failed only once the model had sampled its first chunk
-        check_workspace_writable(options.workspace, "sampling writes its answers there; nothing sampled")
     engine = make_engine(options.engine, model_path, engine_options(options)) if answers else None
     log.info("sampling from %s at round %d", label, round)
     if options.spin:
@@ -345,13 +345,6 @@ def _main(argv: list[str] | None, prog: str) -> int:
         if said := topped_up_line(counts, options.n):
             print(said)
     return 0
-
-
-def check_workspace_writable(path: Path, why: str) -> None:
-    try:
-        check_writable(path)
-    except WriteError as exc:
-        raise PrefloopError(f"{path}: the workspace is not writable ({exc.reason}): {why}") from None
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m generate") -> int:

@@ -42,6 +42,7 @@ from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
+from generate.prepare import check_workspace_writable
 from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
     PromptRow,
@@ -243,6 +244,8 @@ def run_arena(
     params = sampling_params(options)  # reads the chat template: made once, for the plan and the sampling
     models, round, ids, left = arena_plan(options, workspace, split, limit, params, models, refusal)
     check_arena_prompts(workspace, split, ids)
+    if any(left):  # a model's first chunk of answers was its first write
+        check_workspace_writable(workspace.path)
     models = register_base(workspace, models)  # every check passed; each in its place, as `left` is
     counts: Counter = Counter()
     too_long = {}  # model id -> its prompts longer than its context, not answered (a rerun counts them again)
@@ -250,16 +253,8 @@ def run_arena(
         log.info("arena: model %s answers %d of the %d %s prompts", entry.id, len(todo), len(ids), split)
         if not todo:  # nothing to sample: no process, no engine
             continue
-        sampled = run_isolated(
-            sample_model,
-            options,
-            entry,
-            round,
-            params,
-            todo,
-            isolate=options.spin_isolate,
-            what="arena sampling",
-        )
+        args = (options, entry, round, params, todo)
+        sampled = run_isolated(sample_model, *args, isolate=options.spin_isolate, what="arena sampling")
         if sampled.get(TOO_LONG):
             too_long[entry.id] = sampled[TOO_LONG]
         counts += sampled

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError
+from data.files import WriteError, check_writable
 from data.imports import ImportOptions, ImportPreview, Loaded, check_file, check_rank_items
 from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
 from data.provision import (
@@ -147,3 +148,15 @@ def check_prompts(
             f"{where}: no prompts with a gold answer in {within}, and --spin needs them: import prompts with "
             "answers (e.g. --prompts sft)"
         )
+
+
+def check_workspace_writable(path: Path) -> None:
+    """A job with answers to sample refuses a workspace it cannot write (a read-only mount) before a model loads:
+    its first write failed only once the model had sampled a chunk."""
+    try:
+        check_writable(Path(path))
+    except WriteError as exc:
+        raise PrefloopError(
+            f"{path}: the workspace is not writable ({exc.reason}): sampling writes its answers there; nothing "
+            "sampled"
+        ) from None

@@ -130,6 +130,30 @@ def test_guessed_names_filling_memory_do_not_reset_a_names_failures():
     assert throttle.wait("ann") == 0
 
 
+def test_a_right_password_is_not_left_counted_on_the_shared_count():
+    """While memory was full, a right password's attempt stayed counted on the count the names without room share:
+    ``attempts`` labellers signing in locked every name without room out, with no wrong password among them."""
+    clock = Clock()
+    throttle = LoginThrottle(
+        LoginLimits(attempts=3, lockout_seconds=900, backoff_seconds=0), clock, max_keys=4
+    )
+    throttle.begin("guess0")
+    throttle.failed(
+        "guess0", "6.6.6.6"
+    )  # its name and its address: memory full (2 keys kept for the shared ones)
+    for name in ("ann", "bob", "cyd", "dee"):
+        assert throttle.begin(name) == 0
+        throttle.succeeded(name)
+    assert throttle.begin("eve") == 0  # 4 right passwords: none of the 3 shared attempts used
+    throttle.failed("eve", "6.6.6.6")
+    assert throttle.begin("eve") == 0
+    throttle.failed("eve", "6.6.6.6")
+    assert throttle.begin("fay") == 0
+    throttle.failed("fay", "6.6.6.6")
+    assert throttle.begin("gus") > 0  # wrong passwords still share one name's attempts
+    assert throttle.begin("ann") > 0 and throttle.wait("guess0") == 0
+
+
 class YieldingClock(Clock):
     """A stand-in clock whose every reading lets other threads run: a check and a count taken in two steps (two
     readings) would interleave with other threads' here, as they can on a busy server."""

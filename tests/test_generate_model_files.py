@@ -177,19 +177,30 @@ def test_a_model_is_checked_reading_its_config_once(tmp_path, tiny_model_dir, mo
     assert len(reads) == 1
 
 
+WRITE_JOBS = {
+    "pairs": [],
+    "best-worst": ["--n", "2", "--pairs", "best-worst", "--judge", "{model}"],  # skipped the check
+    "arena": ["--arena", "base,{other}", IN_PROCESS],  # skipped it too: each model sampled, then failed
+}
+
+
+@pytest.mark.parametrize("job", WRITE_JOBS)
 def test_a_workspace_that_cannot_be_written_is_refused_before_the_model_loads(
-    tmp_path, tiny_model_dir, monkeypatch, capsys
+    tmp_path, tiny_model_dir, monkeypatch, capsys, job
 ):
     """A read-only workspace loaded the model and sampled a chunk before its first write failed."""
     import errno
     import os
 
-    import generate.__main__ as generate_main
     from data import Prompt, Workspace
     from data import files as data_files
+    from data.lineage import find_or_register
+    from generate import __main__ as cli
+    from generate import arena, bestofn
 
     ws = Workspace.init(tmp_path / "ws")
     ws.append([Prompt([{"role": "user", "content": f"question {i}"}], source="test") for i in range(2)])
+    find_or_register(ws, tiny_model_dir)  # the arena's base: registered by an earlier run, nothing to write
     create_temp = data_files.create_temp
 
     def read_only(
@@ -201,11 +212,14 @@ def test_a_workspace_that_cannot_be_written_is_refused_before_the_model_loads(
 
     monkeypatch.setattr(data_files, "create_temp", read_only)
     loaded = []
-    make_engine = generate_main.make_engine
-    monkeypatch.setattr(
-        generate_main, "make_engine", lambda *a, **k: loaded.append(1) or make_engine(*a, **k)
-    )
+    for module in (cli, arena, bestofn):
+        make_engine = module.make_engine
+        monkeypatch.setattr(
+            module, "make_engine", lambda *a, _make=make_engine, **k: loaded.append(1) or _make(*a, **k)
+        )
     argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "4"]
+    other = shutil.copytree(tiny_model_dir, tmp_path / "other")
+    argv += [arg.format(model=tiny_model_dir, other=other) for arg in WRITE_JOBS[job]]
     assert main(argv) == 2
     assert capsys.readouterr().err == (
         f"error: {ws.path}: the workspace is not writable (the file system is read-only): sampling writes its "

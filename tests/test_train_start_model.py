@@ -240,3 +240,27 @@ def test_a_workspace_that_cannot_be_written_is_refused_before_training(
         "nothing to it)\n"
     )
     assert files(tmp_path) == before
+
+
+def test_a_method_that_caches_no_reference_trains_from_a_read_only_workspace_without_registering(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """--method sft --no-register writes nothing to the workspace, yet was refused as a read-only one: --ref-cache
+    (on by default) was taken to write there, which only the DPO family's trainer does."""
+    import errno
+    import os
+
+    from data import files as data_files
+
+    ws = build_workspace(tmp_path / "ws")
+    create_temp = data_files.create_temp
+
+    def read_only(directory, suffix="", mode=0o644, dir_fd=None):
+        if str(directory).startswith(str(ws.path)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return create_temp(directory, suffix, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(data_files, "create_temp", read_only)
+    out = tmp_path / "out"
+    assert main(argv(ws, tiny_model_dir, out, "--method", "sft", "--no-register")) == 0
+    assert (out / "metrics.json").exists() and ws.frame("models").empty  # trained, not registered

@@ -89,6 +89,12 @@ class Method:
         """Takes --eval-steps: only the DPO family's trainer is handed the held-out rows to evaluate while training."""
         return self.build is build_dpo_family
 
+    @property
+    def caches_reference(self) -> bool:
+        """Reads and writes the workspace's reference log-probs (--ref-cache): the DPO family's trainer does, but
+        for TDPO's live reference; every other method's trainer is handed no cache."""
+        return self.build is build_dpo_family and not self.reference_in_memory
+
 
 def _sigmoid(options: TrainOptions) -> PairLoss:
     return PairLoss(epsilon=options.label_smoothing, robust=options.agreement == "robust")

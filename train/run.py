@@ -303,7 +303,7 @@ def train(
     check_options(options)
     method = get_method(options.method)
     workspace = Workspace(options.workspace)
-    if options.register or options.ref_cache:
+    if options.register or (options.ref_cache and method.caches_reference):
         _check_writable(options, workspace)
     start = model_path(options.model, workspace)
     check_model_files(start)
