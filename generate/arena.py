@@ -46,6 +46,7 @@ from generate.prepare import check_workspace_writable
 from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
     PromptRow,
+    answer_version,
     as_completions,
     model_answers,
     prompt_ids,
@@ -78,9 +79,10 @@ def sample_model(
     todo = [PromptRow(i, [dict(m) for m in prompts.at[i, "messages"]], None) for i in ids]
     engine = load_arena_model(options, entry)
     dtype, name = getattr(engine, "dtype", None), engine.name
+    version = answer_version(workspace, entry.path)
 
     def build(prompt: PromptRow, samples) -> tuple[list[object], Counter]:
-        return as_completions(prompt, samples, entry.path, name, params, round, dtype), Counter()
+        return as_completions(prompt, samples, entry.path, name, params, round, dtype, 0, version), Counter()
 
     counts = run_chunks(
         workspace, engine, todo, options.arena_n, params, options.chunk_size, build, "sampling arena"

@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from data.errors import PrefloopError
-from data.lineage import same_model_names, stale_answers
+from data.lineage import retraining, same_model_names, stale_answers
 from data.records import Completion, content_id, has_gold
 from data.workspace import Workspace
 from generate.context import TOO_LONG, fitting
@@ -81,6 +81,12 @@ def model_answers(workspace: Workspace) -> pd.DataFrame:
     answers afresh, its old weights' answers are neither kept nor paired again as its own."""
     completions = workspace.frame("completions")
     return completions[~stale_answers(completions, workspace.frame("models"))]
+
+
+def answer_version(workspace: Workspace, model: str) -> str | None:
+    """What the answers ``model`` writes now take into their ids (`data.lineage.retraining`): None but for a folder
+    trained again."""
+    return retraining(workspace.frame("models"), model)
 
 
 def _answered(workspace: Workspace, model: str, round: int) -> set[str]:
@@ -234,10 +240,11 @@ def as_completion(
     params: SamplingParams,
     round: int,
     dtype: str | None = None,
+    version: str | None = None,
 ) -> Completion:
     """``sample``, ``model``'s answer to ``prompt`` in ``round``, as the completion a job writes (``dtype``: the
-    one the engine ran in, recorded beside ``params``)."""
-    return Completion(
+    one the engine ran in, recorded beside ``params``; ``version``: `answer_version`, taken into the id)."""
+    completion = Completion(
         prompt_id=prompt.id,
         text=sample.text,
         model=model,
@@ -248,6 +255,7 @@ def as_completion(
         num_tokens=sample.num_tokens,
         finish_reason=sample.finish_reason,
     )
+    return replace(completion, id=content_id("completion", completion.id, version)) if version else completion
 
 
 def as_completions(
@@ -259,13 +267,14 @@ def as_completions(
     round: int,
     dtype: str | None = None,
     first: int = 0,
+    version: str | None = None,
 ) -> list[Completion]:
     """One engine call's samples of ``prompt`` (sample indices ``first`` on) as completions (`as_completion`), one
     record each: a sample whose id an earlier one has (the same text and seed, as the transformers engine records
     its batch's seed) takes its sample index into its id; every other id is the one it always was."""
     completions, ids = [], set()
     for index, sample in enumerate(samples, start=first):
-        completion = as_completion(prompt, sample, model, engine, params, round, dtype)
+        completion = as_completion(prompt, sample, model, engine, params, round, dtype, version)
         if completion.id in ids:
             completion = replace(completion, id=content_id("completion", completion.id, index))
         ids.add(completion.id)
@@ -367,10 +376,11 @@ def sample_pairs(
     dtype = getattr(engine, "dtype", None)
     earlier = {prompt.id: answers for prompt, answers in plan.top_up}
     pair = top_up_pairing(workspace, earlier if pairing else {}, pairs_per_prompt, round, params.seed)
+    version = answer_version(workspace, model)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         first = len(earlier.get(prompt.id, []))  # a top-up's samples start at the answers it had
-        new = as_completions(prompt, samples, model, engine.name, params, round, dtype, first)
+        new = as_completions(prompt, samples, model, engine.name, params, round, dtype, first, version)
         if not pairing:
             return new, Counter()
         pairs, counts = pair(prompt.id, [*earlier.get(prompt.id, []), *new])

@@ -18,6 +18,7 @@ from generate.engines import Engine, Sample, SamplingParams
 from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
     PromptRow,
+    answer_version,
     answers_by_prompt,
     as_completion,
     job_prompts,
@@ -50,9 +51,11 @@ def spin_records(
     params: SamplingParams,
     round: int,
     dtype: str | None = None,
+    version: str | None = None,
 ):
-    """Gold-vs-generated records for one prompt: the generated completion and its `spin_pair` records."""
-    generated = as_completion(prompt, sample, model, engine, params, round, dtype)
+    """Gold-vs-generated records for one prompt: the generated completion (``version``: `as_completion`'s) and its
+    `spin_pair` records."""
+    generated = as_completion(prompt, sample, model, engine, params, round, dtype, version)
     if degenerate(generated.text, prompt.gold):
         return [generated], Counter(degenerate=1)
     return [generated, *spin_pair(prompt, generated.id, round)], Counter()
@@ -128,11 +131,11 @@ def sample_spin(
     answers = dict.fromkeys((p.id for p in prompts), 1)  # gold joins no rank item
     check_sampled_rank_items(workspace, answers, round, where, instead)
     reused = pair_earlier_answers(workspace, model, round, kept, params)
+    version = answer_version(workspace, model)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
-        return spin_records(
-            prompt, samples[0], model, engine.name, params, round, getattr(engine, "dtype", None)
-        )
+        dtype = getattr(engine, "dtype", None)
+        return spin_records(prompt, samples[0], model, engine.name, params, round, dtype, version)
 
     counts = run_chunks(workspace, engine, prompts, 1, params, chunk_size, build, "sampling SPIN negatives")
     counts.update(reused)

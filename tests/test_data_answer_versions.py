@@ -94,3 +94,25 @@ def test_a_folder_trained_again_answers_afresh(tmp_path, tiny_model_dir, capsys)
     fresh = set(ws.frame("completions")["id"]) - set(first["id"])
     new_pairs = ws.frame("pairs").query("kind == 'sampled'").iloc[-3:]
     assert set(new_pairs["completion_a"]) | set(new_pairs["completion_b"]) <= fresh
+
+
+def test_a_retrained_folder_whose_new_weights_answer_as_the_old_ones_did_answers_once(
+    tmp_path, tiny_model_dir, capsys
+):
+    """Weights trained again that write the old weights' text (same seed, same parameters) gave an answer with the
+    old answer's id: dropped as stored, still the old version's (written before the training), so every rerun
+    loaded the model and sampled those prompts again. The new version's answers take its training into their id."""
+    ws_path = tmp_path / "ws"
+    argv = ["-w", str(ws_path), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "6"]
+    argv += ["--prompts", str(write_prompts(tmp_path / "p.json", 3)), "--n", "2"]
+    Workspace.init(ws_path).append([ModelRecord(str(tiny_model_dir), "dpo", 1)])
+    assert main(argv) == 0
+    first = Workspace(ws_path).frame("completions")
+    Workspace(ws_path).append([ModelRecord(str(tiny_model_dir), "dpo", 1)])  # trained again: the same weights
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert done_counts(capsys.readouterr().out)["prompts"] == "3"
+    ws = Workspace(ws_path)
+    assert len(ws.frame("completions")) == 2 * len(first)  # the same texts, stored as the new version's
+    assert main(argv) == 0  # and kept: nothing to sample again
+    assert done_counts(capsys.readouterr().out)["already_sampled"] == "3"
