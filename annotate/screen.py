@@ -190,6 +190,7 @@ class Undone:
 
     label: Label
     withdrawn: bool = False
+    with_edit: bool = False  # the edits saved with the label were taken back with it
 
 
 class NotSaved(Exception):
