@@ -199,4 +199,7 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
         return make_gold(ctx, signed_in(request), item, answer, text)
 
     given = [admin.gold_item, admin.gold_answer, admin.gold_text]
-    admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **private)
+    # then the tab is drawn again, as after an exclusion: the item's gold answer in the disputed table, the counts
+    admin.make_gold.click(gold, given, admin.status, api_name="make_gold", **private).then(
+        admin_stats, method, views, **private
+    )

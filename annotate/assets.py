@@ -71,6 +71,8 @@ SCRIPT_TEMPLATE = """
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
   const rankBox = () => $("#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input");
+  const editBox = () => $("#pf-edit textarea");  // edit to gold (annotate.edit_view): null where it is closed
+  const editing = () => editBox()?.offsetParent ? editBox() : null;
   const typing = (el) => el && (el.isContentEditable || el.tagName === "TEXTAREA" ||
     (el.tagName === "INPUT" && !["radio", "checkbox", "button", "submit"].includes(el.type)));
   const press = (id) => { const el = document.getElementById(id); if (el && !el.disabled) el.click(); };
@@ -99,8 +101,10 @@ SCRIPT_TEMPLATE = """
 __RANK__
   // The choice on screen is kept in this browser until the server moves past the item, so a restart or a lost
   // connection cannot lose it; after a reload it is picked again and, if it had been submitted, sent again
-  // (the server refuses a second label for an item that already has this labeller's label).
-  const remember = (submitted) => {
+  // (the server refuses a second label for an item that already has this labeller's label). So is an edit being
+  // typed (`edit`: the open editor's text): the editor opens again with it, and a save of it is sent again.
+  // withEdit false: a plain submit (the editor, if open, is not what is sent)
+  const remember = (submitted, withEdit = true) => {
     const view = shown();
     if (restoring || !view || !view.dataset.item) return;
     let choice = radios("pf-choice").findIndex((i) => i.checked);
@@ -108,6 +112,7 @@ __RANK__
     const note = $("#pf-note textarea")?.value || "";
     const ranking = rankBox()?.value || "";  // rank: the ranking typed so far
     let ratings = window.prefloopRatings?.() ?? null;  // rate: the rubric panel's picks
+    const edit = withEdit ? editing()?.value ?? null : null;
     const previous = load();
     if (previous?.key === keyOf(view)) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
       submitted = submitted || previous.submitted;
@@ -115,7 +120,7 @@ __RANK__
       if (strength < 0) strength = previous.strength;
       if (ratings === "{}") ratings = previous.ratings;
     }
-    save({item: view.dataset.item, key: keyOf(view), choice, strength, note, submitted, ranking, ratings});
+    save({item: view.dataset.item, key: keyOf(view), choice, strength, note, submitted, ranking, ratings, edit});
   };
 
   // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.
@@ -140,9 +145,25 @@ __RANK__
     setTimeout(() => {
       const settled = (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) && ranked();
       restoring = false;
-      if (settled && pending.submitted) press("pf-submit");
+      if (settled && typeof pending.edit === "string") reopen(pending);
+      else if (settled && pending.submitted) press("pf-submit");
       else if (!settled && tries > 0) restore(pending, tries - 1);
     }, 300);
+  };
+
+  // The kept edit: open the editor (the server fills it with the answer picked), put the text back, and save it
+  // if it had been saved (the server stores it once, or answers "Already saved").
+  const reopen = (pending, tries = 100) => {
+    const box = editing();
+    if (!box) {
+      if (tries === 100) press("pf-edit-open");
+      if (tries > 0) setTimeout(() => reopen(pending, tries - 1), 50);
+      return;
+    }
+    box.value = pending.edit;
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+    if (pending.submitted) setTimeout(() => press("pf-edit-save"), 50);
+    else box.focus();
   };
 
   const onView = (view) => {
@@ -230,16 +251,20 @@ __RANK__
   });
 
   document.addEventListener("click", (event) => {
-    const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo, #pf-edit-save");
+    const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo, #pf-edit-save, #pf-edit-cancel");
     if (!button) return;
-    if (button.id === "pf-submit") remember(true);
+    if (button.id === "pf-edit-cancel") {  // nothing to keep: the edit is given up, the label not sent
+      if (load()) save({...load(), edit: null, submitted: false});
+      return;
+    }
+    if (button.id === "pf-submit" || button.id === "pf-edit-save") remember(true, button.id === "pf-edit-save");
     inflight = Date.now();
   }, true);
   document.addEventListener("change", (event) => {
     if (event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) remember(false);
   }, true);
   document.addEventListener("input", (event) => {
-    if (event.target.closest?.("#pf-note, #pf-choice.pf-task-rank")) remember(false);
+    if (event.target.closest?.("#pf-note, #pf-choice.pf-task-rank, #pf-edit")) remember(false);
   }, true);
   new MutationObserver(() => {
     const view = shown();

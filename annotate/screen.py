@@ -193,6 +193,7 @@ class Undone:
 
     label: Label
     withdrawn: bool = False
+    with_edit: bool = False  # the edits saved with the label were taken back with it
 
 
 class NotSaved(Exception):
@@ -206,8 +207,12 @@ def durably(write: Callable[[], object]) -> object:
         return write()
     except WriteError as exc:
         raise NotSaved(exc.reason) from exc  # "the disk is full": no server path on a labeller's screen
-    except NotAFileError as exc:  # a folder swapped for a link: its path goes to the server log only
+    except (
+        NotAFileError
+    ) as exc:  # a folder swapped for a link or a file: its path goes to the server log only
         log.error("a label was not saved: %s", exc)
-        raise NotSaved("a workspace folder on the server was replaced by a link; tell the admin") from exc
+        raise NotSaved(
+            "a workspace folder on the server was replaced (by a link or a file); tell the admin"
+        ) from exc
     except OSError as exc:
         raise NotSaved(f"the label could not be written ({exc.strerror or 'an OS error'})") from exc

@@ -307,16 +307,17 @@ class LabelService(Loading, Editing):
             if last is None:
                 return None
             undo = Label(last.item_id, user, self.task, None, retracted=True, supersedes=last.id)
-            if not self._undo_with_edits(last, undo):  # the edits saved with the label go with it
+            with_edit = self._undo_with_edits(last, undo)  # the edits saved with the label go with it
+            if not with_edit:
                 self._append(undo)
             with self._lock:
                 if not self.queue.offered(last.item_id):
-                    return Undone(last, withdrawn=True)
+                    return Undone(last, withdrawn=True, with_edit=with_edit)
                 self.queue.hold(user, last.item_id)
                 item = self.items.get(last.item_id) if self.view == "rank" else None
                 if item is not None and (answers := seen_answers(item, last)):
                     self._answers[(user, last.item_id)] = answers  # back in the numbers it was ranked in
-            return Undone(last)
+            return Undone(last, with_edit=with_edit)
 
     def _last_action(self, user: str) -> Label | None:
         """(Under the lock.) What undo takes back: the labeller's latest label or skip in force, or their ranking

@@ -8,7 +8,7 @@ import gradio as gr
 import pytest
 
 from annotate.admin import admin_view
-from annotate.app import make_context, on_load, on_undo
+from annotate.app import make_context, on_load, on_submit, on_undo
 from annotate.edit_view import diff_html, edits_html, edits_view, on_edit_open, on_edit_save
 from annotate.service import EditError, LabelService, choice_from_side
 from annotate.users import Authenticator, User, hash_password
@@ -192,9 +192,12 @@ def test_handlers_open_refuse_save_and_undo(ctx, label_ws):
     undone = on_undo(ctx, "bob")
     assert (
         undone.item_id == view.item_id
-        and "Undid your label (B better (significantly better))" in undone.status
-    )
+        and "Undid your label (B better (significantly better)) and your edit." in undone.status
+    )  # the save said "u undoes both": the undo says it did
     assert edited(label_ws)[1] == {"undone": 1, "exported": 0}
+    relabelled = on_submit(ctx, "bob", view.item_id, "right", "4", "")
+    assert "(u undoes it)" in relabelled.status
+    assert "and your edit" not in on_undo(ctx, "bob").status  # a label saved without one
 
 
 def test_the_admins_diff_is_word_level_and_inert(ctx, label_ws):

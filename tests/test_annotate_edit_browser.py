@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from annotate.service import choice_from_side
 from tests.annotate_browser import (
+    KEPT_PICK,
     NO_CHROMIUM,
     WAIT_MS,
     build_workspace,
@@ -183,5 +184,52 @@ def test_rank_edit_with_keys_only(tmp_path, browser, users):
 
         assert edit["text"] == FIX and edit["parent_id"] == shown_order(item, "bob", best)[1]
         assert workspace.frame("labels")["ranking"].dropna().tolist()[0].startswith(edit["parent_id"] + ">")
+    finally:
+        app.close()
+
+
+def test_an_edit_survives_a_reload_and_a_save_while_signed_out(tmp_path, browser, users):
+    """The edit typed is kept in the browser with the pick: a reload opens the editor again with it, and a save
+    made while signed out (Log out in another browser) is sent once bob signs in again, label and edit in one
+    write. Before, the reload and the sign-in kept the pick and lost the text."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        ready_for_keys(page)
+        page.keyboard.press("a")
+        page.keyboard.press("e")
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null", timeout=WAIT_MS)
+        page.keyboard.press("Control+a")
+        page.keyboard.type(FIX)
+        page.wait_for_function(f"{KEPT_PICK}?.edit === {FIX!r}", timeout=WAIT_MS)
+
+        page.reload()
+        page.wait_for_function(
+            "text => document.querySelector('#pf-edit textarea')?.value === text", arg=FIX, timeout=WAIT_MS
+        )
+        assert editor_open(page) and ctx.service.queue.held["bob"] == first
+        assert page.evaluate(f"{KEPT_PICK}?.choice") == 0  # the pick came back with it
+
+        other = browser.new_page()
+        login(other, url, "bob")
+        other.locator("#pf-logout-button").click()
+        other.wait_for_selector("input[type=password]", timeout=WAIT_MS)
+        page.locator("#pf-edit textarea").focus()
+        page.keyboard.press("Control+Enter")
+        page.locator("#pf-js-note").get_by_text("You are signed out").wait_for(timeout=WAIT_MS)
+        assert len(workspace.frame("labels")) == 0
+
+        login(page, url, "bob")
+        wait_status(page, "Saved to disk: A better, with your edit. (u undoes both)")
+        completions = workspace.frame("completions")
+        assert completions[completions["engine"] == "human"]["text"].tolist() == [FIX]
+        labels = workspace.frame("labels")
+        assert first in set(labels["item_id"]) and len(labels) == 2  # bob's label and the edit pair's, once
+        assert page.evaluate(KEPT_PICK) is None
     finally:
         app.close()

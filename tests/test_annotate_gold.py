@@ -447,3 +447,24 @@ def test_the_start_line_counts_the_items_to_label_apart_from_the_gold_mixed_in(t
     a, b = (Completion(prompt.id, f"answer {side}", "m", "hf") for side in "ab")
     plain.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
     assert started_counts(LabelService(plain), "pairwise", 1, 1) == "1 pairwise items, 1 users, K=1"
+
+
+def test_make_gold_redraws_the_admin_tab_as_exclusion_does(tmp_path):
+    """After "Make gold" the admin tab is drawn again (its cards, labellers and disputed items, whose `gold` column
+    then shows the new answer and whose item count leaves the item out), as after "Exclude from verdicts": without
+    it the table kept `–` for the item just made gold until Refresh."""
+    from annotate.app import build_app, make_context
+    from annotate.users import Authenticator, User, hash_password
+
+    ws, _ = build(tmp_path / "ws")
+    users = {"ann": User("ann", hash_password("pw-ann-12345"), admin=True)}
+    app = build_app(make_context(LabelService(ws, overlap=2), Authenticator(users)))
+    index = {fn.api_name: key for key, fn in app.fns.items()}
+    redrawn = {
+        fn.trigger_after: [out.elem_id for out in fn.outputs]
+        for fn in app.fns.values()
+        if fn.trigger_after is not None
+    }
+    views = ["pf-admin-cards", "pf-admin-labellers", "pf-admin-disputed"]
+    assert redrawn.get(index["exclude"]) == views  # what exclusion does, the reference
+    assert redrawn.get(index["make_gold"]) == views

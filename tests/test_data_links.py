@@ -259,7 +259,12 @@ def test_a_table_folder_swapped_for_a_link_is_never_read_as_the_table(setup):
         workspace.read("labels")
 
 
-def test_the_app_says_not_saved_when_the_labels_folder_was_swapped_for_a_link(label_ws, tmp_path, caplog):
+@pytest.mark.parametrize("swap", ["link", "file"])
+def test_the_app_says_not_saved_when_the_labels_folder_was_swapped_for_a_link(
+    label_ws, tmp_path, caplog, swap
+):
+    """A link or a plain file in the labels folder's place: one "Not saved" line that says which can have happened
+    (it said "a link" for a file too), the pick kept, no server path on screen, the path in the server's log."""
     from annotate.app import on_submit
     from annotate.components import Context
     from annotate.service import LabelService
@@ -268,9 +273,14 @@ def test_the_app_says_not_saved_when_the_labels_folder_was_swapped_for_a_link(la
     ctx = Context(LabelService(label_ws), Authenticator({}), "")
     item = ctx.service.show("ann").item.id
     (tmp_path / "elsewhere").mkdir()
-    swap_for_link(label_ws.path / "labels", tmp_path / "elsewhere")
+    if swap == "link":
+        swap_for_link(label_ws.path / "labels", tmp_path / "elsewhere")
+    else:
+        shutil.rmtree(label_ws.path / "labels")
+        (label_ws.path / "labels").write_text("not a folder")
     view = on_submit(ctx, "ann", item, "left", 3, "close call")
-    assert "Not saved: a workspace folder on the server was replaced by a link; tell the admin" in view.status
+    said = "Not saved: a workspace folder on the server was replaced (by a link or a file); tell the admin"
+    assert said in view.status
     assert "Saved" not in view.status and str(tmp_path) not in view.status  # no server path on the screen
     assert (view.item_id, view.choice) == (item, "left") and ctx.service.queue.votes[item] == 0
     assert f"{label_ws.path / 'labels'}: {NOT_A_FILE}" in caplog.text  # the admin's log names it
