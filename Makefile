@@ -40,7 +40,7 @@ demo: provision
 	$(BIN)/python -m data export -w $(DEMO_WS) --format kto
 	$(BIN)/python -m data stats -w $(DEMO_WS)
 	$(BIN)/python -m generate -w $(DEMO_WS) --prompts sft --limit 16 --n 2
-	# Serves on 127.0.0.1 and prints the URL and a one-time login (user `demo`, admin). Ctrl+C stops it.
+	# Serves on 127.0.0.1 and prints the URL and a login (user `demo`, admin) valid until it stops. Ctrl+C stops it.
 	$(BIN)/python -m annotate -w $(DEMO_WS) --demo-user
 
 test: provision

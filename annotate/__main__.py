@@ -8,7 +8,7 @@
     python -m annotate -w ws --task rank --overlap 2    # rank the k = 3-6 answers of one prompt (`generate --n 4`)
     python -m annotate -w ws --order uncertainty  # least certain pairs first (after `python -m train score`)
     python -m annotate -w ws --order machine-uncertain --suggest  # machine labellers unsure first; show their pick
-    python -m annotate -w demo-ws --demo-user     # adds user `demo` (admin) with a fresh password, printed once
+    python -m annotate -w demo-ws --demo-user     # user `demo` (admin) for this run, a fresh password printed once
     python -m annotate hash-password              # a hash to paste into a users file by hand
 
 Labels are appended to WS/labels/ as they are made; stopping and restarting the app loses nothing, and signed-in
@@ -28,7 +28,7 @@ from pathlib import Path
 from annotate.empty_queue import nothing_to_label
 from annotate.items import VIEWS
 from annotate.service import ORDERS, LabelService, check_gold_rate
-from annotate.users import Authenticator, LoginLimits, add_user, hash_password, load_users
+from annotate.users import Authenticator, LoginLimits, User, add_user, hash_password, load_users
 from data.cli import options_parser, run_cli
 from data.config import build
 from data.errors import PrefloopError
@@ -101,7 +101,8 @@ class AnnotateOptions:
         default=None, metadata={"metavar": "FILE", "help": "Markdown file shown beside the item"}
     )
     demo_user: bool = field(
-        default=False, metadata={"help": "add an admin user `demo` with a fresh password (printed once)"}
+        default=False,
+        metadata={"help": "an admin user `demo` for this run only, with a fresh password (printed once)"},
     )
     session_idle_minutes: float = field(
         default=120.0, metadata={"help": "sign a labeller out after this long without an action"}
@@ -214,10 +215,13 @@ def serve(options: AnnotateOptions) -> int:
     limits = options.login_limits()
     users_path = options.users or options.workspace / "users.toml"
     password = None
+    # the demo admin lives in this process only: its password, printed once, signs in until the app stops (it was
+    # written to the users file, so the last printed password kept signing in as admin after a restart without it)
+    users = load_users(users_path) if not options.demo_user or users_path.is_file() else {}
     if options.demo_user:
         password = secrets.token_urlsafe(9)
-        add_user(users_path, DEMO_USER, password, admin=True)
-    auth = Authenticator(load_users(users_path))
+        users[DEMO_USER] = User(DEMO_USER, hash_password(password), admin=True)
+    auth = Authenticator(users)
     rubric = load_rubric(options.rubric) if options.task == "rate" else None
     service = LabelService(
         workspace,
@@ -240,7 +244,7 @@ def serve(options: AnnotateOptions) -> int:
     url = f"http://{options.host}:{options.port}/"
     print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
     if password:
-        print(f"login: {DEMO_USER} / {password}   (demo only: a new password on every start)")
+        print(f"login: {DEMO_USER} / {password}   (demo only: this run's admin, a new password on every start)")
     sys.stdout.flush()
     launch(
         app,

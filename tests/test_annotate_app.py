@@ -430,3 +430,23 @@ def test_a_skip_or_undo_the_disk_refuses_says_why_and_changes_nothing(ctx, monke
     undone = on_undo(ctx, "ann")
     assert "Not undone: the disk is full" in undone.status and undone.item_id == shown
     assert len(ctx.service.my_labels("ann")) == 1
+
+
+def test_the_demo_admin_signs_in_for_its_run_only(label_ws, users_file, monkeypatch, capsys):
+    """`--demo-user` wrote user `demo` (admin) into the users file: the password it printed "once" kept signing in
+    as admin after a restart without the flag. The demo admin is now the run's alone; the users file is left as
+    it was, and a workspace without one serves the demo admin alone."""
+    import annotate.app
+
+    served = []
+    monkeypatch.setattr(annotate.app, "launch", lambda app, ctx, *args, **kwargs: served.append(ctx.auth))
+    before = users_file.read_bytes()
+    assert main(["-w", str(label_ws.path), "--users", str(users_file), "--demo-user"]) == 0
+    password = capsys.readouterr().out.split("login: demo / ")[1].split()[0]
+    assert served[-1]("demo", password) and served[-1].is_admin("demo")
+    assert users_file.read_bytes() == before and "demo" not in load_users(users_file)
+    assert main(["-w", str(label_ws.path), "--users", str(users_file)]) == 0  # restarted without the flag
+    assert not served[-1]("demo", password)
+    alone = label_ws.path / "users.toml"
+    assert main(["-w", str(label_ws.path), "--demo-user"]) == 0
+    assert list(served[-1].users) == ["demo"] and not alone.exists()
