@@ -101,14 +101,29 @@ def add_options(
     ``SCALAR_METAVARS``; a text or path field names its own, or argparse would shout the flag's name: ``--out
     OUT``). ``groups`` maps a field name to the argument group its flag is shown in (a method's own options)."""
     if config and not prefix:
-        parser.add_argument(
-            "--config", type=Path, metavar="FILE", help="YAML file of options; flags override it"
-        )
+        add_config(parser)
     for field, kind in _fields(cls, exclude):
         if dataclasses.is_dataclass(kind):
             add_options(parser, kind, f"{prefix}{field.name}.", field.metadata.get("owned", ()), config)
             continue
         _add_field(parser, field, prefix, _value_options(field, kind, prefix), groups)
+
+
+class _ConfigFile(argparse.Action):
+    """``--config FILE`` as a Path; an empty FILE is refused as every other empty path is (Path('') is '.', which
+    was read: "cannot read config (Is a directory: '.')")."""
+
+    def __call__(self, parser: Any, namespace: Any, value: Any, option_string: Any = None) -> None:
+        if not value.strip():
+            raise ConfigError(f"--config: {value!r} names nothing; give a value or leave the option out")
+        setattr(namespace, self.dest, Path(value))
+
+
+def add_config(parser: argparse.ArgumentParser) -> None:
+    """Add ``--config FILE`` to ``parser``."""
+    parser.add_argument(
+        "--config", action=_ConfigFile, metavar="FILE", help="YAML file of options; flags override it"
+    )
 
 
 def _value_options(field: dataclasses.Field, kind: type, prefix: str) -> dict[str, Any]:

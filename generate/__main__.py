@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
-from data.config import build, load_yaml_keys
+from data.config import add_config, build, load_yaml_keys
 from data.errors import PrefloopError
 from data.imports import Loaded, write_records
 from data.lineage import ModelEntry, find_model, is_reward_model_name
@@ -318,7 +318,7 @@ def runs_a_loop(argv: list[str]) -> bool:
     if any(arg.split("=")[0] in LOOP_FLAGS for arg in argv):
         return True
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    pre.add_argument("--config", type=Path)
+    add_config(pre)
     config = pre.parse_known_args(argv)[0].config
     return bool(config and {"spin_iter", "judge_iter"} & load_yaml_keys(config))
 

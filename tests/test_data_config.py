@@ -193,6 +193,25 @@ def test_an_empty_path_is_an_error_not_the_current_folder(tmp_path, capsys, argv
     assert build(PathOptions, parser.parse_args(["--out", "x.parquet"])) == PathOptions(Path("x.parquet"))
 
 
+@pytest.mark.parametrize("command", ["train", "annotate", "generate", "loop"])
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_config_names_nothing_not_the_current_folder(tmp_path, monkeypatch, capsys, command, value):
+    """`--config ''` was Path(''), the current folder, read as a config file: "cannot read config (Is a directory:
+    '.')"; it is refused as every other empty path option is, and a `.yaml` in the current folder is not read."""
+    from annotate.__main__ import main as annotate_main
+    from generate.__main__ import main as generate_main
+    from train.__main__ import main as train_main
+
+    main = {"annotate": annotate_main, "train": train_main, "generate": generate_main, "loop": generate_main}
+    monkeypatch.chdir(tmp_path)
+    ws = str(tmp_path / "ws")
+    loop = ["--spin-iter", "1"] if command == "loop" else []  # the round driver's own parser
+    assert main[command](["-w", ws, *loop, "--config", value]) == 2
+    said = f"error: --config: {value!r} names nothing; give a value or leave the option out\n"
+    assert capsys.readouterr().err == said
+    assert not (tmp_path / "ws").exists()
+
+
 def test_a_value_error_names_the_flag_or_the_file_and_key_it_came_from(tmp_path):
     """`option exclude_labeller: ...` named the dataclass field, neither the flag typed nor the YAML key."""
     config = tmp_path / "run.yaml"
