@@ -39,6 +39,8 @@ from data.spellings import Spellings
 from data.workspace import Workspace
 
 DEFAULT_SPLIT = "test"
+# a plain gold file's rows: --split sets its new prompts' split (there is no --test-fraction, as `data import` has)
+SPLIT_HINT = f": a row's own split is not read (--split sets the new prompts' split, default {DEFAULT_SPLIT})"
 PREFERENCE_FIELDS = {"openai": ("preferred_output", "non_preferred_output")}  # else chosen, rejected
 NOUN = {"pairwise": "pair", "kto": "completion"}
 WHY = {  # why two rows of one question that disagree are refused
@@ -95,7 +97,7 @@ def _questions(
     def on_row(*row) -> None:
         read.extend(_row_questions(name, *row))
 
-    loaded = check_file(path, options, on_row, labels=False, spellings=spellings)
+    loaded = check_file(path, options, on_row, labels=False, spellings=spellings, split_hint=SPLIT_HINT)
     # a gold file gives no prompt a gold (SFT) answer: a rated answer (a row's response) is not one
     prompts = {r.id: replace(r, gold=None) for r in loaded.records if isinstance(r, Prompt)}
     out = [  # on the file's prompt as first stored (its split)

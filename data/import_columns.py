@@ -74,11 +74,13 @@ def question_columns(questions: list[Ranked] | None, aspects: Callable[[], Rubri
 
 class UnreadColumns:
     """The columns imported rows gave and did not read, in the order first seen; ``folder``: the rows are a
-    `datasets` folder's splits', whose split no flag sets."""
+    `datasets` folder's splits', whose split no flag sets; ``split_hint``: what sets a plain file's split instead
+    (`data gold` has no --test-fraction)."""
 
-    def __init__(self, folder: bool = False):
+    def __init__(self, folder: bool = False, split_hint: str = SPLIT_HINT):
         self.names: dict[str, None] = {}
         self.folder = folder
+        self.split_hint = split_hint
 
     def add(self, row: Reading, read: Iterable[str]) -> None:
         """The columns of ``row`` not in ``read``, and the keys inside a column it read in part (`Reading.inside`)."""
@@ -95,7 +97,7 @@ class UnreadColumns:
         shown = names_shown(names, SHOWN) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
         splits = [name for name in names if name in SPLIT_COLUMNS]
         hints = _aspect_hints(names, rubric) + (
-            [", ".join(splits) + (FOLDER_SPLIT_HINT if self.folder else SPLIT_HINT)] if splits else []
+            [", ".join(splits) + (FOLDER_SPLIT_HINT if self.folder else self.split_hint)] if splits else []
         )
         return f"columns not read: {shown}" + (f" ({'; '.join(hints)})" if hints else "")
 

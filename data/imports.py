@@ -31,7 +31,7 @@ from types import MappingProxyType
 from tqdm import tqdm
 
 from data.errors import PrefloopError, names_shown
-from data.import_columns import Reading, UnreadColumns, question_columns
+from data.import_columns import SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
 from data.import_preview import ImportPreview
@@ -269,13 +269,15 @@ def check_file(
     refused: Mapping[int, RecordError] = MappingProxyType({}),
     spellings: Spellings | None = None,
     kto_conflicts: bool = True,
+    split_hint: str = SPLIT_HINT,
 ) -> Loaded:
     """Read and check every record of ``path``; returns what it becomes. Writes nothing. ``on_row`` sees each
     checked row (`data.gold_file` reads a gold file's rows so, one question each); without ``labels`` a row's
     ranking or ratings make no record (the gold file makes gold of them); a ``refused`` row is bad with its error
     (the workspace refuses it: `guard_files`). A row's texts take the first spelling of ``spellings`` (the
     workspace's and the earlier files', `data.spellings`; None: the file's own). Without ``kto_conflicts`` two rows
-    labelling one answer desirable and undesirable are no error (`RankRateRows.kto`: `--remove` withdraws both)."""
+    labelling one answer desirable and undesirable are no error (`RankRateRows.kto`: `--remove` withdraws both).
+    ``split_hint`` says what sets the split where a row's own split column is not read (`UnreadColumns`)."""
     check_options(options)
     path = Path(path)
     name, source = str(path), options.source or path.stem
@@ -286,7 +288,9 @@ def check_file(
     fmt = options.fmt
     if fmt == "auto":
         fmt = _file_format(rows, name)
-    gathered = _Gathered(Counter(records=len(rows)), unread=UnreadColumns(isinstance(rows[0], SplitRow)))
+    gathered = _Gathered(
+        Counter(records=len(rows)), unread=UnreadColumns(isinstance(rows[0], SplitRow), split_hint)
+    )
     spellings = spellings or Spellings()
     parses = _RowParses(rows, fmt, name, options.non_text)
     spellings.expect(parses.prompts())

@@ -115,6 +115,17 @@ def test_new_gold_prompts_go_to_the_split_asked_and_the_summary_says_so(tmp_path
     )
 
 
+def test_a_gold_files_own_split_column_is_named_with_what_sets_its_split(tmp_path, capsys):
+    """A tester: the note on an unread `_split` said "(--split or --test-fraction sets it)", but `data gold` has no
+    --test-fraction; it says what is true for gold: --split, default test."""
+    ws = Workspace.init(tmp_path / "ws")
+    row = {"prompt": "Q?", "chosen": "x", "rejected": "y", "_split": "train"}
+    assert gold(ws, str(write(tmp_path / "g.jsonl", row))) == 0
+    said = "columns not read: _split (_split: a row's own split is not read (--split sets the new prompts' split, "
+    assert capsys.readouterr().out.endswith(said + "default test))\n")
+    assert ws.read("prompts").column("split").to_pylist() == ["test"]
+
+
 def test_a_split_flag_for_datasets_folders_alone_is_refused(tmp_path, capsys):
     """A README walk: `gold FOLDER --split train` on a datasets folder of splits did nothing (its rows keep their
     split's) without a word; as `data import`, it is refused in one line, and taken beside a file that reads it."""
