@@ -56,30 +56,42 @@ class WriteError(OSError):
 
 NOT_A_FILE = "a symlink or special file, not one written by prefloop: remove it"
 A_DIRECTORY = "a directory, not a file written by prefloop: remove it"
+A_FILE = "a file, not a folder written by prefloop: remove it"
 
 
 class NotAFileError(OSError):
-    """A workspace path is a symlink (or a directory, a device, FIFO, ...) where this project writes only plain
-    files and folders; ``str()`` names it, ``what`` says what is there."""
+    """A workspace path is a symlink (or a directory where a file should be, a file where a folder should be, a
+    device, FIFO, ...) where this project writes only plain files and folders; ``str()`` names it, ``what`` says
+    what is there."""
 
     what = NOT_A_FILE
 
 
 def not_a_file(path: Path | str, mode: int | None = None) -> NotAFileError:
-    """The error for ``path``; ``mode`` (its ``st_mode``, where known) says a directory there is one."""
-    what = A_DIRECTORY if mode is not None and stat.S_ISDIR(mode) else NOT_A_FILE
+    """The error for ``path``; ``mode`` (its ``st_mode``, where known) says a directory there is one, and a
+    regular file (where a folder should be: a file is never refused where one should be) is one."""
+    what = NOT_A_FILE
+    if mode is not None and stat.S_ISDIR(mode):
+        what = A_DIRECTORY
+    elif mode is not None and stat.S_ISREG(mode):
+        what = A_FILE
     error = NotAFileError(f"{path}: {what}")
     error.errno, error.what = errno.ELOOP, what
     return error
 
 
-def not_a_file_line(path: Path) -> str:
-    """``PATH: what is there`` for a path that is no regular file, looked at without following a link."""
+def _mode(path: Path | str) -> int | None:
+    """The ``st_mode`` of ``path`` itself (a link's own, not its target's); None where it is gone meanwhile."""
     try:
-        mode = os.lstat(path).st_mode
-    except OSError:  # gone meanwhile
-        mode = None
-    return str(not_a_file(path, mode))
+        return os.lstat(path).st_mode
+    except OSError:
+        return None
+
+
+def not_a_file_line(path: Path) -> str:
+    """``PATH: what is there`` for a path that is not what this project writes there (a regular file where a folder
+    should be, anything else where a file should be), looked at without following a link."""
+    return str(not_a_file(path, _mode(path)))
 
 
 def check_not_link(path: Path) -> None:
@@ -91,12 +103,12 @@ def check_not_link(path: Path) -> None:
 def open_folder(path: Path) -> int:
     """A descriptor of the folder ``path``, opened without following a symlink there: files reached relative to it
     (``dir_fd=``) are in that folder even if its path is swapped for a link meanwhile. A symlink or a file at
-    ``path`` raises NotAFileError naming it; a missing folder, FileNotFoundError."""
+    ``path`` raises NotAFileError naming it as what it is; a missing folder, FileNotFoundError."""
     try:
         return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # Linux says ENOTDIR for a link with O_DIRECTORY
-            raise not_a_file(path) from None
+            raise not_a_file(path, _mode(path)) from None
         raise
 
 

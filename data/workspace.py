@@ -21,7 +21,15 @@ import pyarrow.compute as pc
 from data import compaction, part_reads, store
 from data.annotators import one_spelling
 from data.errors import PrefloopError, quoted
-from data.files import NOT_A_FILE, NotAFileError, atomic_write, failure_reason, open_regular, write_error
+from data.files import (
+    NOT_A_FILE,
+    NotAFileError,
+    atomic_write,
+    failure_reason,
+    not_a_file_line,
+    open_regular,
+    write_error,
+)
 from data.records import TABLE_OF, to_row
 from data.schemas import SCHEMAS, SchemaError
 from data.workspace_root import MARKER, ROOT
@@ -63,6 +71,10 @@ class Workspace:
         for name in SCHEMAS:  # tables added in later versions (e.g. reflogps) start empty in older workspaces
             try:
                 (self.path / name).mkdir(exist_ok=True)
+            except (
+                FileExistsError
+            ):  # a file there: "a file is in the way: nothing was written" said a reader too
+                raise WorkspaceError(not_a_file_line(self.path / name)) from None
             except OSError as exc:
                 raise write_error(exc, self.path / name) from exc
 

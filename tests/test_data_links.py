@@ -17,7 +17,7 @@ from annotate.users import User, add_user, hash_password
 from data import Workspace
 from data.__main__ import main
 from data.errors import PrefloopError
-from data.files import A_DIRECTORY, NOT_A_FILE, NotAFileError
+from data.files import A_DIRECTORY, A_FILE, NOT_A_FILE, NotAFileError
 
 
 def tree(path):
@@ -130,6 +130,29 @@ def test_a_directory_in_place_of_a_part_is_named_a_directory(tmp_path, capsys):
     for command in (["stats"], ["export", "--format", "dpo"], ["compact"]):
         assert main([command[0], "-w", str(ws), *command[1:]]) == 2
         assert capsys.readouterr().err == f"error: {part}: {A_DIRECTORY}\n"
+
+
+@pytest.mark.parametrize("folder", ["labels", "batches", "exports"])
+def test_a_file_in_place_of_a_folder_is_named_a_file(tmp_path, capsys, folder):
+    """A tester: a regular file where a table folder, `batches` or `exports` should be was "a symlink or special
+    file" (a table's: "a file is in the way: nothing was written", said by a reader too); it is named a file."""
+    prefs = tmp_path / "prefs.jsonl"
+    prefs.write_text(json.dumps({"prompt": "q", "chosen": "yes", "rejected": "no"}) + "\n")
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert main(["export", "-w", str(ws), "--format", "dpo"]) == 0
+    shutil.rmtree(ws / folder)
+    (ws / folder).write_text("not a folder\n")
+    before = tree(ws)
+    commands = [["export", "--format", "dpo"]] + (
+        [] if folder == "exports" else [["validate"], ["stats"], ["compact"]]
+    )
+    for command in commands:
+        capsys.readouterr()
+        assert main([command[0], "-w", str(ws), *command[1:]]) != 0
+        out, err = capsys.readouterr()
+        assert f"{ws / folder}: {A_FILE}\n" in out + err and NOT_A_FILE not in out + err
+    assert tree(ws) == before
 
 
 def test_validate_lists_a_planted_part_and_the_link_is_never_read(setup, capsys):
@@ -283,7 +306,8 @@ def test_the_app_says_not_saved_when_the_labels_folder_was_swapped_for_a_link(
     assert said in view.status
     assert "Saved" not in view.status and str(tmp_path) not in view.status  # no server path on the screen
     assert (view.item_id, view.choice) == (item, "left") and ctx.service.queue.votes[item] == 0
-    assert f"{label_ws.path / 'labels'}: {NOT_A_FILE}" in caplog.text  # the admin's log names it
+    what = NOT_A_FILE if swap == "link" else A_FILE  # a file there is named a file
+    assert f"{label_ws.path / 'labels'}: {what}" in caplog.text  # the admin's log names it
     assert list((tmp_path / "elsewhere").iterdir()) == []
 
 
