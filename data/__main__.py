@@ -43,12 +43,11 @@ from data.imports import ImportOptions, check_file, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import workspace_board
 from data.leaderboard_view import board_json, board_text, plot_leaderboard
-from data.lineage import lineage_lines
-from data.machine import AGAINST, machine_lines
 from data.merging import merge_source, merge_workspaces
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.spellings import Spellings
-from data.stats import integrity_problems, item_line, labeller_report, workspace_stats
+from data.stats import integrity_problems, labeller_report, workspace_stats
+from data.stats_lines import stats_lines
 from data.workspace import Workspace
 
 SHOWN = 10  # conflicts a merge names one by one
@@ -219,50 +218,7 @@ def cmd_stats(args: Any) -> int:
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
         return 0
-    follow = stats.pop("suggestions")
-    for key, value in stats.items():
-        if key == "machine_agreement":
-            print(f"machine labellers vs the human {AGAINST[args.aggregate]}:" + ("" if value else " none"))
-            for line in machine_lines(value, follow):
-                print(f"  {line}")
-        elif key in ("pairwise_items", "kto_items", "rank_items"):
-            print(item_line(key, value))
-        elif key == "rate_items":
-            print(
-                f"rated answers: {value['rated']} ({counted(value['ratings'], 'rating')}); Krippendorff's α per "
-                "aspect:"
-            )
-            for aspect, alphas in value["alpha_per_aspect"].items():
-                shown = " / ".join(
-                    "n/a" if alphas[k] is None else f"{alphas[k]:.3f}" for k in ("interval", "ordinal")
-                )
-                print(
-                    f"  {aspect}: {shown} (interval / ordinal; {counted(alphas['items'], 'answer')} with ≥2 ratings)"
-                )
-        elif key == "machine_annotators_withdrawn":  # no labels: counted apart from machine_annotators'
-            shown = ", ".join(f"{name} {n}" for name, n in value.items())
-            print(f"machine annotators' labels withdrawn (data import --remove), not counted above: {shown}")
-        elif key == "excluded_labellers":  # who, from where, and which lines below leave them out
-            print(
-                f"{exclusion.line()}: labels stored and counted in labels, left out of "
-                + ", ".join(value["left_out_of"])
-            )
-        elif key == "edits":
-            editors = ", ".join(
-                f"{n} {e['edits']} ({e['kept']} kept)" for n, e in value["by_labeller"].items()
-            )
-            print(
-                f"edits: {value['made']} made, {value['kept']} kept, {value['undone']} undone ({editors}); "
-                "their own labels are not in the label counts or agreement"
-            )
-        elif key == "models":
-            print(
-                "lineage (round -> data -> model -> held-out metrics):" + ("" if value else " no models yet")
-            )
-            for line in lineage_lines(value):
-                print(f"  {line}")
-        else:
-            print(f"{key}: {value}")
+    print("\n".join(stats_lines(stats, args.aggregate, exclusion.line())))
     return 0
 
 

@@ -33,13 +33,12 @@ from data.import_write import LOG_DIR, LOG_FILE, unreadable_lines
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
-from data.rank_agreement import completion_prompts, left_out_note, ranking_agreement
+from data.rank_agreement import completion_prompts, ranking_agreement
 from data.ranking import rank_of
 from data.ratings import rating_stats
 from data.records import has_gold
 from data.selection import (
     EXCLUDED_FILE,
-    VERDICT_LABELS,
     excluded_labellers,
     verdict_labels,
     without_labellers,
@@ -152,27 +151,6 @@ def _item_figures(
     if "rate" in tasks:
         out["rate_items"] = rating_stats(people)
     return out
-
-
-def _shown(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def item_line(key: str, figures: dict) -> str:
-    """A pairwise, KTO or rank `<task>_items` figure of `workspace_stats` as `python -m data stats` prints it: in
-    words, and whose labels it counts (`verdict_labels`)."""
-    if key == "rank_items":
-        return (
-            f"{key} ({VERDICT_LABELS}): {counted(figures['rankings'], 'ranking')} of "
-            f"{counted(figures['items'], 'item')}, {counted(figures['multi_ranked_items'], 'item')} ranked by ≥2; "
-            f"Kendall's τ-b {_shown(figures['kendall_tau'])}, Krippendorff's α (ordinal) "
-            f"{_shown(figures['alpha_ordinal'])}{left_out_note(figures)}"
-        )
-    return (
-        f"{key} ({figures['aggregate']}; {VERDICT_LABELS}): {counted(figures['labelled'], 'item')} labelled, "
-        f"{figures['split_votes']} split, mean agreement {_shown(figures['mean_agreement_multi_annotator'])} "
-        "on items with ≥2 labels"
-    )
 
 
 def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tuple[str, ...] = ()) -> dict:

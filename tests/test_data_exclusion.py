@@ -265,7 +265,10 @@ def test_stats_shows_every_figure_its_excluded_line_names_with_no_data_where_nob
         "n/a, Krippendorff's α (ordinal) n/a\n",
     ):
         assert f"\n{line}" in out
-    assert "\nrated answers: 0 (0 ratings); Krippendorff's α per aspect:\n" in out
+    assert (
+        "\nrate_items (people's and imported labels): 0 answers rated, 0 ratings; Krippendorff's α per aspect: none\n"
+        in out
+    )
 
 
 def test_names_match_in_any_unicode_normalisation(tmp_path, capsys):

@@ -168,7 +168,7 @@ def test_stats_count_an_imports_labels_in_force_and_its_withdrawn_ones_apart(tmp
     assert remove(ws, kto) == 0
     assert main(["stats", "-w", str(ws)]) == 0
     out = capsys.readouterr().out
-    assert "machine_annotators: {'import': 0}\n" in out
+    assert "machine_annotators: import (0 labels)\n" in out
     assert "machine annotators' labels withdrawn (data import --remove), not counted above: import 3\n" in out
     assert main(["import", "-w", str(ws), str(prefs)]) == 0  # put back: in force again
     figures = stats()

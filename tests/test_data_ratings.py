@@ -295,7 +295,10 @@ def test_export_ratings_cli_loads_with_datasets(tmp_path, capsys):
     assert stats["rate_items"]["alpha_per_aspect"]["help"]["items"] == 1
     assert data_main(["stats", "-w", str(ws.path)]) == 0
     text = capsys.readouterr().out  # one unit, (4, 2): no agreement beyond chance, α = 0 on both levels
-    assert "rated answers: 3 (4 ratings)" in text
+    assert (
+        "\nrate_items (people's and imported labels): 3 answers rated, 4 ratings; Krippendorff's α per aspect:\n"
+        in text
+    )
     assert "  help: 0.000 / 0.000 (interval / ordinal; 1 answer with ≥2 ratings)" in text
     assert data_main(["validate", "-w", str(ws.path)]) == 0 and ": OK" in capsys.readouterr().out
     empty = Workspace.init(tmp_path / "empty")

@@ -86,3 +86,37 @@ def test_stats_and_the_admin_tab_measure_judges_against_the_same_verdicts_with_i
     assert (row["pairs"], row["agreement"]) == (4, pytest.approx(agreement))
     assert (admin["pairs"], admin["agreement"]) == (row["pairs"], pytest.approx(row["agreement"]))
     assert len(report["verdicts"]) == stats["pairwise_items"]["labelled"] == 4
+
+
+def test_stats_prints_every_figure_in_plain_words_each_line_starting_with_its_key(label_ws, capsys):
+    """A tester: `rows`, `labels`, `machine_annotators` and the like were printed as Python dicts and lists
+    (`rows: {'scores': 0, ...}`), and the rated answers' line started with no key; `--json` keeps the figures."""
+    judged(label_ws)
+    label_ws.append([Label(label_ws.frame("completions")["id"].iloc[0], "ann", "kto", "desirable")])
+    capsys.readouterr()
+    assert main(["stats", "-w", str(label_ws.path), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["rows"] == {
+        "scores": 0,
+        "labels": 12,
+        "pairs": 4,
+        "completions": 8,
+        "prompts": 4,
+        "models": 0,
+    }
+    assert figures["machine_annotators"] == {"judge:j": 4} and figures["labellers"] == ["ann", "bob", "cy"]
+    assert main(["stats", "-w", str(label_ws.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:10] == [
+        "rows: 4 prompts, 8 completions, 4 pairs, 12 labels, 0 models, 0 scores",
+        "prompts_by_split: 4 in train",
+        "prompts_with_gold: 0",
+        "completions_by_engine: 8 by hf",
+        "pairs_by_kind_round: 4 sampled in round 0",
+        "labellers: ann, bob, cy",
+        "machine_annotators: judge:j (4 labels)",
+        "gold_items: 1 pairwise",
+        "labels: pairwise (3 a, 2 b, 1 tie, 1 both_bad); kto (1 desirable, 0 undesirable)",
+        "machine_labels: pairwise (2 a, 1 b, 1 tie, 0 both_bad)",
+    ]
+    assert not [line for line in lines if "{" in line or "[" in line]
