@@ -457,3 +457,31 @@ def test_a_run_in_a_moved_workspace_resumes_there(tmp_path):
     check_out_folder(here / "dpo-1", options(moved, here / "sft-1", here / "dpo-1", resume=True))
     with pytest.raises(PrefloopError, match="started with --model"):  # the original's folder is not its own
         check_out_folder(here / "dpo-1", options(moved, model, here / "dpo-1", resume=True))
+
+
+def test_a_default_run_folder_that_cannot_be_written_says_out_names_another(tmp_path, monkeypatch):
+    """Without --out, the run's folder under WS/runs is named as the run's, with the flag that chooses another
+    (`--no-register --no-ref-cache` let a run start on a read-only workspace)."""
+    import errno
+    import os
+
+    from data import files as data_files
+
+    ws = Workspace.init(tmp_path / "ws")
+    out = ws.path / "runs" / "dpo-1"
+    create_temp = data_files.create_temp
+
+    def read_only(directory, suffix="", mode=0o644, dir_fd=None):
+        if str(directory).startswith(str(ws.path)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return create_temp(directory, suffix, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(data_files, "create_temp", read_only)
+    existing = out.parent if out.parent.is_dir() else ws.path
+    said = (
+        f"{out} (the run's folder; --out names another): {existing} is not writable (the file system is "
+        "read-only); nothing trained"
+    )
+    with pytest.raises(PrefloopError, match=f"^{re.escape(said)}$"):
+        check_out_folder(out, options(ws, "m", None, register=False, ref_cache=False))
+    check_out_folder(tmp_path / "elsewhere", options(ws, "m", tmp_path / "elsewhere"))

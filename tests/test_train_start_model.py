@@ -264,3 +264,47 @@ def test_a_method_that_caches_no_reference_trains_from_a_read_only_workspace_wit
     out = tmp_path / "out"
     assert main(argv(ws, tiny_model_dir, out, "--method", "sft", "--no-register")) == 0
     assert (out / "metrics.json").exists() and ws.frame("models").empty  # trained, not registered
+
+
+@pytest.mark.parametrize("new", [True, False])
+def test_an_out_folder_that_cannot_be_written_is_refused_before_the_model_loads(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, new
+):
+    """A tester: `--out romnt/sub` on a read-only mount was `[Errno 30] Read-only file system: 'romnt/sub'` once the
+    start model had loaded, naming the folder but not the option; it is one line naming --out, before any load."""
+    import errno
+    import os
+
+    from data import files as data_files
+    from train import run as train_run
+
+    ws = build_workspace(tmp_path / "ws")
+    romnt = tmp_path / "romnt"
+    romnt.mkdir()
+    out = romnt / "sub" if new else romnt
+    create_temp, mkdir = data_files.create_temp, os.mkdir
+
+    def refused(path):  # what a read-only mount gives, also to root
+        if str(path).startswith(str(romnt)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    def read_only_temp(directory, suffix="", mode=0o644, dir_fd=None):
+        refused(directory)
+        return create_temp(directory, suffix, mode, dir_fd=dir_fd)
+
+    def read_only_mkdir(path, *args, **kwargs):
+        refused(path)
+        return mkdir(path, *args, **kwargs)
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("the start model loaded")
+
+    monkeypatch.setattr(data_files, "create_temp", read_only_temp)
+    monkeypatch.setattr(os, "mkdir", read_only_mkdir)
+    monkeypatch.setattr(train_run, "train_once", loaded)
+    before = files(tmp_path)
+    assert main(argv(ws, tiny_model_dir, out)) == 2
+    where = f"{romnt} is" if new else "the folder is"
+    said = f"error: --out {out}: {where} not writable (the file system is read-only); nothing trained\n"
+    assert capsys.readouterr().err == said
+    assert files(tmp_path) == before

@@ -27,7 +27,14 @@ from pathlib import Path
 
 from data.errors import PrefloopError
 from data.exclusion import flag_names
-from data.files import NotAFileError, atomic_write, open_regular, remove_dead_temps
+from data.files import (
+    NotAFileError,
+    WriteError,
+    atomic_write,
+    check_writable,
+    open_regular,
+    remove_dead_temps,
+)
 from data.records import now
 from data.workspace_root import read_path
 from train.options import TrainOptions
@@ -153,6 +160,7 @@ def check_out_folder(
         raise PrefloopError(f"--out {out}: {where}is a file, not a folder")
     if not is_main_process():
         return
+    _check_writable(out, existing, options)
     if not out.exists() or not any(out.iterdir()):
         return
     if options.overwrite:
@@ -204,6 +212,18 @@ def check_out_folder(
             f"{out}: the run there was started with --{flag} {_shown(was)}, not {_shown(getattr(options, changed))}; "
             f"--resume continues it with the options it was started with ({again})"
         )
+
+
+def _check_writable(out: Path, existing: Path, options: TrainOptions) -> None:
+    """A folder the run cannot write (a read-only mount; ``existing``: ``out`` or the folder it would be made in) is
+    refused before anything loads, in one line naming --out, not as the run claims it: "[Errno 30] Read-only file
+    system: 'romnt/sub'" once the model had loaded."""
+    try:
+        check_writable(existing)
+    except WriteError as exc:
+        flag = f"--out {out}" if options.out is not None else f"{out} (the run's folder; --out names another)"
+        where = "the folder" if existing == out else str(existing)
+        raise PrefloopError(f"{flag}: {where} is not writable ({exc.reason}); nothing trained") from None
 
 
 def check_resumed_plan(out: Path, options: TrainOptions, marker: str | None = None) -> None:
