@@ -37,9 +37,7 @@ from data.files import (
     open_regular,
     publish,
     remove,
-    remove_dead_temps,
     write_error,
-    writer_gone,
 )
 from data.part_reads import check_part, read_part
 from data.schemas import SCHEMAS
@@ -56,6 +54,7 @@ from data.store import (
     visible_parts,
     write_part,
 )
+from data.temp_writers import remove_dead_temps, writer_gone
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +275,7 @@ def orphans(root: Path) -> dict[str, list[Path]]:
 
 
 def _writer_gone(name: str, dir_fd: int) -> bool:
-    """Whether the writer of the batch part ``name`` is gone (``files.writer_gone``: by its pid on this host, by
+    """Whether the writer of the batch part ``name`` is gone (``temp_writers.writer_gone``: by its pid on this host, by
     the part's age for another host's, on a shared file system)."""
     match = PART_NAME.match(name)
     return writer_gone(name, match.group("host"), int(match.group("pid")), dir_fd)

@@ -35,10 +35,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data.files import (
-    HOST_DIGITS,
     NotAFileError,
     folder_for_writing,
-    host_tag,
     open_folder,
     publish,
     remove,
@@ -48,6 +46,7 @@ from data.files import (
 from data.part_reads import Where, part_source, read_part
 from data.schemas import SCHEMAS, SchemaError
 from data.table_checks import conform
+from data.temp_writers import HOST_DIGITS, host_tag
 from data.workspace_root import reading, writing
 
 PART_GLOB = "part-*.parquet"
@@ -63,7 +62,7 @@ READ_THREADS = max(2, min(8, os.cpu_count() or 2))
 # side): completions +24 % and prompts +15 % on disk, app start-up +0.1 s and export +0.1 s. Not taken: a few
 # tens of MiB at an import do not pay for every start-up's time.
 ROW_GROUP_ROWS: dict[str, int] = {}
-# part-<time ns>-<pid>-<host><random>[-b<batch>][-m|-compacted].parquet, where the writer's host (files.host_tag)
+# part-<time ns>-<pid>-<host><random>[-b<batch>][-m|-compacted].parquet, where the writer's host (temp_writers.host_tag)
 # leads the random hex digits (older versions wrote none): their pattern, which takes any hex digits there, still
 # finds the batch of a new name, so a part of an uncommitted batch stays invisible to them. Other names read as plain
 # parts.

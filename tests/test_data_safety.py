@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from data import Label, Workspace, files
+from data import Label, Workspace, files, temp_writers
 from data.__main__ import main
 from data.files import WriteError
 
@@ -42,7 +42,7 @@ def test_symlinks_at_every_temp_name_get_nothing_written_outside(tmp_path, prefs
     victim.write_text("keep me")
     before = tree(outside)
     monkeypatch.setattr(files, "_token", lambda: TOKEN)
-    writer = files.writer_tag()  # this host and pid
+    writer = temp_writers.writer_tag()  # this host and pid
     links = [
         ws / name / f".tmp-{writer}-{TOKEN}.parquet" for name in ("prompts", "completions", "pairs", "labels")
     ]

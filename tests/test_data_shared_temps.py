@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from data import Label, compaction, files, store
-from data.files import OTHER_HOST_SECONDS
+from data import Label, compaction, files, store, temp_writers
+from data.temp_writers import OTHER_HOST_SECONDS
 
 OTHER_HOST = "node-b.cluster.example"
 DAY_AND_AN_HOUR = OTHER_HOST_SECONDS + 3600
@@ -64,11 +64,11 @@ def test_a_writers_temp_file_is_removed_by_its_host_and_pid_or_its_age(
     pid = dead_pid() if pid == "dead" else os.getpid()
     with writing_as(monkeypatch, host, pid):
         fd, tmp = files.create_temp(labels, ".parquet")
-        writer = files.host_tag(), pid
+        writer = temp_writers.host_tag(), pid
     os.write(fd, b"half a part")
     os.close(fd)
-    assert files.temp_writer(tmp.name) == writer  # the name says who writes it
-    assert (writer[0] == files.host_tag()) is (host == "this")
+    assert temp_writers.temp_writer(tmp.name) == writer  # the name says who writes it
+    assert (writer[0] == temp_writers.host_tag()) is (host == "this")
     if old:
         backdate(tmp, DAY_AND_AN_HOUR)
     compaction.maybe_compact(workspace.path, "labels")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from data.files import host_tag, writer_tag
+from data.temp_writers import host_tag, writer_tag
 from tests.test_train import build_workspace, options
 from tests.test_train_out_folder import argv, killed_at, models
 from train.__main__ import main

@@ -33,9 +33,9 @@ from data.files import (
     atomic_write,
     check_writable,
     open_regular,
-    remove_dead_temps,
 )
 from data.records import now
+from data.temp_writers import remove_dead_temps
 from data.workspace_root import read_path
 from train.options import TrainOptions
 from train.saving import TRAINED_FILE
@@ -280,7 +280,7 @@ def claim_out_folder(out: Path, options: TrainOptions) -> None:
 
 def remove_dead_run_temps(out: Path) -> int:
     """Remove the temp files that writers killed mid-write left in the run's folder (a ``log_history.json`` or
-    report being written), as the workspace's are (`data.files.remove_dead_temps`: by the writer's host and pid in
+    report being written), as the workspace's are (`data.temp_writers.remove_dead_temps`: by the writer's host and pid in
     the name; a live writer's stays, and another host's, on a shared file system, until it is a day old). Returns
     how many were removed."""
     # --out as the user gave it: a link to a folder there is their choice (claim_out_folder keeps it too)
