@@ -244,7 +244,9 @@ def serve(options: AnnotateOptions) -> int:
     url = f"http://{options.host}:{options.port}/"
     print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
     if password:
-        print(f"login: {DEMO_USER} / {password}   (demo only: this run's admin, a new password on every start)")
+        print(
+            f"login: {DEMO_USER} / {password}   (demo only: this run's admin, a new password on every start)"
+        )
     sys.stdout.flush()
     launch(
         app,
