@@ -185,7 +185,7 @@ def _trainings(models: pd.DataFrame, paths: set[str]) -> pd.DataFrame:
 
 def retraining(models: pd.DataFrame, path: str) -> str | None:
     """The manifest id of the newest training of the folder ``path`` where it was trained more than once, else
-    None: an answer its new weights write takes it into its id (`generate.sampling.as_completion`), so an answer
+    None: an answer its new weights write takes it into its id (`generate.answer_records.as_completion`), so an answer
     they write as the old weights did is stored as theirs, not dropped as the old one already stored."""
     trained = _trainings(models, {str(path)})
     return str(trained["id"].iloc[-1]) if len(trained) > 1 else None

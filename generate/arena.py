@@ -37,6 +37,7 @@ from data.lineage import (
 from data.provision import checked_answering_model
 from data.records import Pair, content_id
 from data.workspace import Workspace
+from generate.answer_records import answer_version, as_completions
 from generate.arena_models import register_base, resolve_arena
 from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
@@ -46,8 +47,6 @@ from generate.prepare import check_workspace_writable
 from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
     PromptRow,
-    answer_version,
-    as_completions,
     model_answers,
     prompt_ids,
     run_chunks,

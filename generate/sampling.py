@@ -16,15 +16,16 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pandas as pd
 from tqdm import tqdm
 
 from data.errors import PrefloopError
-from data.lineage import retraining, same_model_names, stale_answers
-from data.records import Completion, content_id, has_gold
+from data.lineage import same_model_names, stale_answers
+from data.records import has_gold
 from data.workspace import Workspace
+from generate.answer_records import answer_version, as_completions
 from generate.context import TOO_LONG, fitting
 from generate.engines import Engine, Sample, SamplingParams
 from generate.kept_pairs import pair_kept, top_up_pairing
@@ -81,12 +82,6 @@ def model_answers(workspace: Workspace) -> pd.DataFrame:
     answers afresh, its old weights' answers are neither kept nor paired again as its own."""
     completions = workspace.frame("completions")
     return completions[~stale_answers(completions, workspace.frame("models"))]
-
-
-def answer_version(workspace: Workspace, model: str) -> str | None:
-    """What the answers ``model`` writes now take into their ids (`data.lineage.retraining`): None but for a folder
-    trained again."""
-    return retraining(workspace.frame("models"), model)
 
 
 def _answered(workspace: Workspace, model: str, round: int) -> set[str]:
@@ -230,56 +225,6 @@ def prompt_ids(workspace: Workspace, split: str, limit: int = 0, gold: bool = Fa
 
 def gold_prompt_ids(workspace: Workspace, split: str, limit: int = 0) -> list[str]:
     return prompt_ids(workspace, split, limit, gold=True)
-
-
-def as_completion(
-    prompt: PromptRow,
-    sample: Sample,
-    model: str,
-    engine: str,
-    params: SamplingParams,
-    round: int,
-    dtype: str | None = None,
-    version: str | None = None,
-) -> Completion:
-    """``sample``, ``model``'s answer to ``prompt`` in ``round``, as the completion a job writes (``dtype``: the
-    one the engine ran in, recorded beside ``params``; ``version``: `answer_version`, taken into the id)."""
-    completion = Completion(
-        prompt_id=prompt.id,
-        text=sample.text,
-        model=model,
-        engine=engine,
-        params=params.to_json(dtype),
-        seed=sample.seed,
-        round=round,
-        num_tokens=sample.num_tokens,
-        finish_reason=sample.finish_reason,
-    )
-    return replace(completion, id=content_id("completion", completion.id, version)) if version else completion
-
-
-def as_completions(
-    prompt: PromptRow,
-    samples: list[Sample],
-    model: str,
-    engine: str,
-    params: SamplingParams,
-    round: int,
-    dtype: str | None = None,
-    first: int = 0,
-    version: str | None = None,
-) -> list[Completion]:
-    """One engine call's samples of ``prompt`` (sample indices ``first`` on) as completions (`as_completion`), one
-    record each: a sample whose id an earlier one has (the same text and seed, as the transformers engine records
-    its batch's seed) takes its sample index into its id; every other id is the one it always was."""
-    completions, ids = [], set()
-    for index, sample in enumerate(samples, start=first):
-        completion = as_completion(prompt, sample, model, engine, params, round, dtype, version)
-        if completion.id in ids:
-            completion = replace(completion, id=content_id("completion", completion.id, index))
-        ids.add(completion.id)
-        completions.append(completion)
-    return completions
 
 
 def run_chunks(

@@ -14,13 +14,12 @@ from collections.abc import Callable, Collection
 from data.annotators import SPIN
 from data.records import Completion, Label, Pair, content_id
 from data.workspace import Workspace
+from generate.answer_records import answer_version, as_completion
 from generate.engines import Engine, Sample, SamplingParams
 from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
     PromptRow,
-    answer_version,
     answers_by_prompt,
-    as_completion,
     job_prompts,
     prompt_rows,
     run_chunks,

@@ -262,8 +262,9 @@ def test_identical_hf_answers_are_one_record_each_so_a_rerun_samples_nothing(wor
 
 def test_answers_of_their_own_seeds_keep_the_ids_they_always_had():
     """vLLM seeds each sample: its answers, identical or not, were one record each already, under these ids."""
+    from generate.answer_records import as_completion, as_completions
     from generate.engines import Sample
-    from generate.sampling import PromptRow, as_completion, as_completions
+    from generate.sampling import PromptRow
 
     prompt = PromptRow("0123456789abcdef", [{"role": "user", "content": "q"}], None)
     samples = [Sample("same", 1, "stop", seed) for seed in (7, 8)] + [Sample("same", 1, "stop", 8)]

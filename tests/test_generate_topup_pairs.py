@@ -17,9 +17,10 @@ from data.pairing import make_pairs
 from generate import __main__ as cli
 from generate import bestofn
 from generate.__main__ import main
+from generate.answer_records import as_completions
 from generate.judge import Verdict, machine_label
 from generate.kept_pairs import BEST_WORST_NOTE
-from generate.sampling import PromptRow, as_completions, sample_pairs
+from generate.sampling import PromptRow, sample_pairs
 from tests.test_generate_judge import ScriptedEngine, fair
 from tests.test_generate_sampling import write_prompts
 from tests.test_generate_spin_pairs import done_counts, rows
