@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from annotate.items import Item
 from data.edits import unstorable
-from data.files import NotAFileError, WriteError
+from data.files import A_DIRECTORY, A_FILE, NotAFileError, WriteError
 from data.ranking import screen_ranking, shown_order
 from data.records import Label
 from data.rubric import Rubric, parse_ratings
@@ -196,6 +196,14 @@ class Undone:
     with_edit: bool = False  # the edits saved with the label were taken back with it
 
 
+# what the labeller is told of a workspace path found to be other than prefloop wrote (NotAFileError.what says which)
+REPLACED = {
+    A_FILE: "a workspace folder on the server was replaced by a file",
+    A_DIRECTORY: "a workspace file on the server was replaced by a folder",
+}
+REPLACED_BY_LINK = "a workspace folder or file on the server was replaced by a link or a special file"
+
+
 class NotSaved(Exception):
     """The label could not be written (the disk is full, permissions, ...): nothing was saved, the item stays on
     the labeller's screen, and trying again is safe. ``str()`` is one line for the labeller."""
@@ -211,8 +219,6 @@ def durably(write: Callable[[], object]) -> object:
         NotAFileError
     ) as exc:  # a folder swapped for a link or a file: its path goes to the server log only
         log.error("a label was not saved: %s", exc)
-        raise NotSaved(
-            "a workspace folder on the server was replaced (by a link or a file); tell the admin"
-        ) from exc
+        raise NotSaved(f"{REPLACED.get(exc.what, REPLACED_BY_LINK)}; tell the admin") from exc
     except OSError as exc:
         raise NotSaved(f"the label could not be written ({exc.strerror or 'an OS error'})") from exc

@@ -286,8 +286,8 @@ def test_a_table_folder_swapped_for_a_link_is_never_read_as_the_table(setup):
 def test_the_app_says_not_saved_when_the_labels_folder_was_swapped_for_a_link(
     label_ws, tmp_path, caplog, swap
 ):
-    """A link or a plain file in the labels folder's place: one "Not saved" line that says which can have happened
-    (it said "a link" for a file too), the pick kept, no server path on screen, the path in the server's log."""
+    """A link or a plain file in the labels folder's place: one "Not saved" line that says which it found (it said
+    "by a link or a file" for both), the pick kept, no server path on screen, the path in the server's log."""
     from annotate.app import on_submit
     from annotate.components import Context
     from annotate.service import LabelService
@@ -302,13 +302,31 @@ def test_the_app_says_not_saved_when_the_labels_folder_was_swapped_for_a_link(
         shutil.rmtree(label_ws.path / "labels")
         (label_ws.path / "labels").write_text("not a folder")
     view = on_submit(ctx, "ann", item, "left", 3, "close call")
-    said = "Not saved: a workspace folder on the server was replaced (by a link or a file); tell the admin"
-    assert said in view.status
+    said = {
+        "link": "a workspace folder or file on the server was replaced by a link or a special file",
+        "file": "a workspace folder on the server was replaced by a file",  # which it was: not "a link or a file"
+    }[swap]
+    assert f"Not saved: {said}; tell the admin" in view.status
     assert "Saved" not in view.status and str(tmp_path) not in view.status  # no server path on the screen
     assert (view.item_id, view.choice) == (item, "left") and ctx.service.queue.votes[item] == 0
     what = NOT_A_FILE if swap == "link" else A_FILE  # a file there is named a file
     assert f"{label_ws.path / 'labels'}: {what}" in caplog.text  # the admin's log names it
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_not_saved_says_a_folder_where_a_file_should_be():
+    """A directory where a label's file should be: the labeller's line says a file was replaced by a folder."""
+    import stat
+
+    from annotate.screen import NotSaved, durably
+    from data.files import not_a_file
+
+    def write():
+        raise not_a_file("/srv/ws/labels/part-1.parquet", stat.S_IFDIR)
+
+    with pytest.raises(NotSaved) as said:
+        durably(write)
+    assert str(said.value) == "a workspace file on the server was replaced by a folder; tell the admin"
 
 
 def ids_in(folder):
