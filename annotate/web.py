@@ -40,7 +40,7 @@ from starlette.responses import (
 
 from annotate.sessions import Sessions
 from annotate.users import LoginThrottle
-from data.files import NOT_A_FILE, NotAFileError, open_folder, open_regular
+from data.files import NotAFileError, open_folder, open_regular
 from data.schemas import SPLITS
 
 log = logging.getLogger(__name__)
@@ -189,14 +189,17 @@ class Guard:
             return PlainTextResponse("only an admin can download exports", status_code=403)
         # Opened, folder and file, without following a link (one planted while the app runs is never served
         # through), and served from that descriptor: a link swapped in after the open changes nothing.
+        # A refusal names the path that is not what prefloop wrote (the folder or the file) and what is there.
+        where = "exports"
         try:
             folder = open_folder(self.exports)
+            where = f"exports/{fmt}.parquet"
             try:
                 handle = open_regular(self.exports / f"{fmt}.parquet", dir_fd=folder)
             finally:
                 os.close(folder)
-        except NotAFileError:
-            return PlainTextResponse(f"exports/{fmt}.parquet: {NOT_A_FILE}", status_code=404)
+        except NotAFileError as exc:
+            return PlainTextResponse(f"{where}: {exc.what}", status_code=404)
         except FileNotFoundError:
             return PlainTextResponse(f"no {fmt} export yet: press Export in the admin tab", status_code=404)
         return StreamingResponse(

@@ -404,6 +404,39 @@ def test_the_admins_export_neither_writes_nor_serves_through_a_planted_symlink(t
     asyncio.run(run())
 
 
+@pytest.mark.parametrize("planted", ["folder at the export", "fifo at the export", "file at exports"])
+def test_a_refused_download_says_what_is_there(tmp_path, label_ws, users, planted):
+    """The download said "a symlink or special file" whatever was at exports/<format>.parquet: a folder there is
+    named a directory, a file at exports/ is named a file (and the refusal names exports/, not the export)."""
+    import os
+    import shutil
+
+    from data.files import A_DIRECTORY, A_FILE, NOT_A_FILE
+
+    if planted == "folder at the export":
+        (label_ws.exports / "dpo.parquet").mkdir()
+        said = f"exports/dpo.parquet: {A_DIRECTORY}"
+    elif planted == "fifo at the export":
+        os.mkfifo(label_ws.exports / "dpo.parquet")
+        said = f"exports/dpo.parquet: {NOT_A_FILE}"
+    else:
+        shutil.rmtree(label_ws.exports)
+        label_ws.exports.write_bytes(b"not a folder")
+        said = f"exports: {A_FILE}"
+    sessions = Sessions(load_key(tmp_path / "session.key"), users, 600, tmp_path / "logouts.json")
+    auth = Authenticator(users)
+    guard = Guard(stand_in, sessions, LoginThrottle(LoginLimits()), auth, auth.is_admin, label_ws.exports, "")
+
+    async def run():
+        transport = httpx.ASGITransport(app=guard, client=("10.0.0.7", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            await client.post("/login", data={"username": "ann", "password": PASSWORD})
+            download = await client.get("/prefloop/export/dpo.parquet")
+            assert (download.status_code, download.text) == (404, said)
+
+    asyncio.run(run())
+
+
 def test_an_exports_folder_swapped_for_a_link_after_its_check_is_neither_written_nor_served(
     tmp_path, label_ws, users, monkeypatch
 ):
