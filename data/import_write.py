@@ -64,10 +64,12 @@ def log_folder(workspace: Workspace) -> Path:
 @contextmanager
 def log_folder_fd(folder: Path) -> Iterator[int]:
     """A descriptor of ``folder`` (`log_folder`), made where it is missing, for writing its files relative to it
-    (``dir_fd``): a folder swapped for a symlink since `log_folder` checked it is refused (NotAFileError), never
-    written through. An OS error is a WriteError naming it."""
+    (``dir_fd``): a folder swapped for a symlink since `log_folder` checked it, or a file in its place, is refused
+    (NotAFileError naming it as what it is), never written through. An OS error is a WriteError naming it."""
     try:
         folder.mkdir(exist_ok=True)
+    except FileExistsError:
+        pass  # a file there (not a folder): `folder_for_writing` names it as what it is, as for any folder
     except OSError as exc:
         raise write_error(exc, folder) from exc
     with folder_for_writing(folder) as fd:

@@ -64,6 +64,28 @@ def test_an_import_whose_log_line_fails_is_stored_says_so_and_a_rerun_writes_the
     assert refusal_advice(ws, kto, capsys) == f"`data import --remove {ranks}` first\n"
 
 
+def test_a_file_at_imports_is_named_as_other_files_in_a_folders_place(tmp_path, capsys, caplog):
+    """A plain file at WS/imports: the warning said "(a file is in the way)"; it says what other folders replaced by
+    a file say. The import still stores its rows and warns (removing the file and importing again writes the line,
+    storing nothing twice), as for any failure of the log."""
+    from data.files import A_FILE
+
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    assert main(["init", "-w", str(ws)]) == 0 and capsys.readouterr()  # no imports/ yet: an import makes it
+    (ws / "imports").write_text("not a folder\n")
+    assert main(["import", "-w", str(ws), str(ranks)]) == 0
+    assert capsys.readouterr().out.startswith(f"imported {ranks} (prompt): new_completions 3, new_labels 1")
+    assert f"afterwards failed ({ws / 'imports'}: {A_FILE}): " in caplog.text, caplog.text
+    assert "in the way" not in caplog.text and (ws / "imports").read_text() == "not a folder\n"
+    labels = Workspace(ws).read("labels").num_rows
+    (ws / "imports").unlink()
+    assert (
+        main(["import", "-w", str(ws), str(ranks)]) == 0
+    )  # the repair: nothing stored twice, the line written
+    assert Workspace(ws).read("labels").num_rows == labels and len(log_lines(ws)) == 1
+
+
 def test_rows_left_out_as_rank_locked_of_an_import_logged_by_its_rerun_are_withdrawn_as_skipped(
     tmp_path, capsys, caplog, monkeypatch
 ):
