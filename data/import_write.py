@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data.errors import counted
+from data.errors import PrefloopError, counted, shown
 from data.files import (
     WriteError,
     append_line,
@@ -298,17 +298,19 @@ def logged_rejects(
     workspace's import log and its rejects files list them: an import of the same file (`same_file`: the same
     content, from any path) that read it as ``options`` and format ``fmt`` do (the source its rows were given, the
     file's name without ``--source``, and the format they were read in, detected or given); none where nothing was
-    logged (a missing log or rejects file, or a line that cannot be read, lists nothing)."""
+    logged (a missing log or rejects file, or a line that cannot be read, lists nothing); a line naming its rejects
+    file otherwise than by its name beside the log is refused (`rejects_name`)."""
     folder, file = workspace.path / LOG_DIR, str(Path(path).resolve())
     read_as = (options.source or Path(path).stem, fmt)
     rows: dict[int, str] = {}
-    for entry in json_lines(folder / LOG_FILE):
+    log = folder / LOG_FILE
+    for number, entry in numbered_lines(log):
         source = (
             entry.get("source") or (entry.get("options") or {}).get("source") or Path(file).stem
         )  # older lines
         same = (source, entry.get("format")) == read_as
-        if same_file(entry, file, digest) and same and isinstance(entry.get("rejects"), str):
-            rejects = json_lines(folder / Path(entry["rejects"]).name)
+        if same and same_file(entry, file, digest) and (name := rejects_name(log, number, entry)):
+            rejects = json_lines(folder / name)
             rows |= {
                 r["row"]: r["reason"]
                 for r in rejects
@@ -361,7 +363,27 @@ def _listed_items(entry: dict, task: str, wanted: set[str]) -> set[str] | None:
 def json_lines(path: Path) -> list[dict]:
     """The JSON objects of a log file's lines (none if it does not exist); a line that is none is passed over. A
     symlink at the file or its folder is refused (NotAFileError: `files.read_beside`)."""
-    return [value for _, value in _numbered_values(path) if isinstance(value, dict)]
+    return [value for _, value in numbered_lines(path)]
+
+
+def numbered_lines(path: Path) -> list[tuple[int, dict]]:
+    """`json_lines`, each with its line number (from 1)."""
+    return [(number, value) for number, value in _numbered_values(path) if isinstance(value, dict)]
+
+
+def rejects_name(log: Path, number: int, entry: dict) -> str | None:
+    """The rejects file that ``entry``, line ``number`` of the import log ``log``, names beside it: a plain file
+    name, as the import wrote it; None where it names none. Anything else (a path, ``..``: an edited line) is
+    refused as a bad line: read as a name, ``..`` was the log's folder, and the error said to remove it."""
+    name = entry.get("rejects")
+    if not isinstance(name, str):
+        return None
+    if name in ("", ".", "..") or Path(name).name != name:
+        raise PrefloopError(
+            f'{log}, line {number}: "rejects" {shown(name)} is not the name of a file in {log.parent.name}/ '
+            "(an edited line?): set it to the rejects file's name there, or to null"
+        )
+    return name
 
 
 def unreadable_lines(path: Path) -> list[int]:

@@ -31,7 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.files import append_line, atomic_write, read_beside
-from data.import_write import LOG_DIR, LOG_FILE, json_lines, log_folder, log_folder_fd
+from data.import_write import (
+    LOG_DIR,
+    LOG_FILE,
+    json_lines,
+    log_folder,
+    log_folder_fd,
+    numbered_lines,
+    rejects_name,
+)
 from data.workspace import Workspace
 
 REJECTS = ".rejects.jsonl"
@@ -86,15 +94,14 @@ def plan_logs(workspace: Workspace, others: list[Workspace]) -> CarriedLogs:
     for other in others:
         theirs = other.path / LOG_DIR
         count = 0
-        for entry in json_lines(theirs / LOG_FILE):
+        for number, entry in numbered_lines(theirs / LOG_FILE):
             key = _key(entry)
             if key in seen:
                 continue
             seen.add(key)
             entry.setdefault("merged_from", str(other.path.resolve()))
-            if isinstance(entry.get("rejects"), str):
-                name = Path(entry["rejects"]).name  # as logged_rejects reads it: a name in the log's folder
-                text = read_beside(theirs / name) if name else None
+            if name := rejects_name(theirs / LOG_FILE, number, entry):  # as logged_rejects reads it
+                text = read_beside(theirs / name)
                 entry["rejects"] = None if text is None else names.place(name, text)
             carried.lines.append(entry)
             count += 1

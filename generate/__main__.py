@@ -176,20 +176,23 @@ def check_job_rank_items(
         return None
     round = sampling_round(options, workspace, model_path)
     plan = None if options.spin else pairs_plan(options, workspace, label, round, shard, params)
-    answers = (
-        plan.new_answers() if plan is not None else spin_answers(options, workspace, label, round, shard)
-    )
-    check_sampled_rank_items(workspace, answers, round)
+    check_sampled_rank_items(workspace, job_answers(options, workspace, label, round, shard, plan), round)
     return plan
 
 
-def spin_answers(
-    options: GenerateOptions, workspace: Workspace, label: str, round: int, shard: tuple[int, int] | None
+def job_answers(
+    options: GenerateOptions,
+    workspace: Workspace,
+    label: str,
+    round: int,
+    shard: tuple[int, int] | None,
+    plan: JobPlan | None,
 ) -> dict[str, int]:
-    """The answers a --spin job adds, per prompt id: one to each prompt of its set not answered yet. Reads only:
-    none means no model to load."""
-    limit = options.limit or 0
-    prompts, _ = job_prompts(workspace, label, round, options.split, shard, limit, gold=True)
+    """The answers the job adds, per prompt id: a pairs job's ``plan``'s (`JobPlan.new_answers`), else (--spin)
+    one to each prompt of its set not answered yet. Reads only: none means no model to load."""
+    if plan is not None:
+        return plan.new_answers()
+    prompts, _ = job_prompts(workspace, label, round, options.split, shard, options.limit or 0, gold=True)
     return dict.fromkeys((p.id for p in prompts), 1)
 
 
@@ -245,9 +248,7 @@ def sample_job(
     """A --spin, pairs or best-worst job's sampling at ``round`` (``plan``: a pairs job's, `pairs_plan`;
     ``judge_folder``: `check_judge_model`'s); returns the counts."""
     # nothing left to sample (a rerun's): no model loads; the job says what it kept and pairs what it can
-    answers = (
-        plan.new_answers() if plan is not None else spin_answers(options, workspace, label, round, shard)
-    )
+    answers = job_answers(options, workspace, label, round, shard, plan)
     common = dict(split=options.split, limit=options.limit or 0, chunk_size=options.chunk_size, shard=shard)
     if answers:  # a workspace it cannot write failed only once the model had sampled its first chunk
         check_workspace_writable(options.workspace)

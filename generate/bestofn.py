@@ -41,9 +41,11 @@ from generate.judge import (
 )
 from generate.kept_pairs import BEST_WORST_NOTE, best_worst_paired
 from generate.options import GenerateOptions, SampleOptions, engine_options
+from generate.prepare import check_workspace_writable
 from generate.sampling import model_answers, sample_pairs, sampled_by
 
 log = logging.getLogger(__name__)
+JUDGING_WRITES = "judging writes its labels there; nothing judged"
 
 
 def judge_model(name: str) -> str:
@@ -97,6 +99,8 @@ class OnFirstUse:
 
     def _load(self):
         if self._judge is None:
+            # asked first with work to do: its first labels write failed only once it had loaded and judged a chunk
+            check_workspace_writable(self._workspace.path, JUDGING_WRITES)
             self._judge = load_judge(self._options, self._workspace, self._folder)
         return self._judge
 

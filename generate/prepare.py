@@ -150,13 +150,13 @@ def check_prompts(
         )
 
 
-def check_workspace_writable(path: Path) -> None:
-    """A job with answers to sample refuses a workspace it cannot write (a read-only mount) before a model loads:
-    its first write failed only once the model had sampled a chunk."""
+SAMPLING_WRITES = "sampling writes its answers there; nothing sampled"
+
+
+def check_workspace_writable(path: Path, writes: str = SAMPLING_WRITES) -> None:
+    """A job with answers to sample (or, ``writes`` says, pairs to judge) refuses a workspace it cannot write (a
+    read-only mount) before a model loads: its first write failed only once the model had sampled a chunk."""
     try:
         check_writable(Path(path))
     except WriteError as exc:
-        raise PrefloopError(
-            f"{path}: the workspace is not writable ({exc.reason}): sampling writes its answers there; nothing "
-            "sampled"
-        ) from None
+        raise PrefloopError(f"{path}: the workspace is not writable ({exc.reason}): {writes}") from None

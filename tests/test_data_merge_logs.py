@@ -10,6 +10,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from data import merge_logs
 from data.__main__ import main
 from data.files import write_error
@@ -133,3 +135,34 @@ def test_a_log_line_a_failed_carry_left_in_part_never_swallows_what_the_rerun_ca
     assert [line["file"] for line in json_lines(merged / "imports" / "log.jsonl")] == [str(ranks), str(prefs)]
     assert remove(merged, ranks) == 0 and remove(merged, prefs) == 0
     assert capsys.readouterr().out.endswith(f"; {SKIPPED}\n")
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "sub/x.rejects.jsonl", "/etc/hostname"])
+@pytest.mark.parametrize("command", ["remove", "merge"])
+def test_a_log_line_whose_rejects_is_not_a_file_name_there_is_refused_naming_the_line(
+    tmp_path, capsys, command, name
+):
+    """An edited line with `"rejects": ".."` was read as imports/.. (the workspace itself), and the error said to
+    remove it."""
+    ws = tmp_path / "ws"
+    ranks, prefs = import_a_locked_row_skipped(tmp_path, ws)
+    lines = log_lines(ws)
+    (number,) = [n for n, line in enumerate(lines, 1) if line.get("rejects")]
+    lines[number - 1]["rejects"] = name
+    log = ws / "imports" / "log.jsonl"
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    merged = tmp_path / "merged"
+    assert main(["init", "-w", str(merged)]) == 0
+    assert remove(ws, ranks) == 0  # the line that names the rejects is prefs's: not read for ranks
+    capsys.readouterr()
+    before = log.read_bytes()
+    if command == "remove":
+        assert remove(ws, prefs) == 2
+    else:
+        assert main(["merge", "-w", str(merged), str(ws)]) == 2
+    assert capsys.readouterr().err == (
+        f'error: {log}, line {number}: "rejects" {name!r} is not the name of a file in imports/ (an edited '
+        "line?): set it to the rejects file's name there, or to null\n"
+    )
+    assert log.read_bytes() == before
+    assert [p.name for p in merged.rglob("*") if p.is_file()] == ["workspace.json"]  # nothing merged

@@ -184,39 +184,51 @@ WRITE_JOBS = {
 }
 
 
+def read_only(monkeypatch, path) -> None:
+    """Files under ``path`` fail to be created, as on a read-only mount (also to root)."""
+    import errno
+    import os
+
+    from data import files as data_files
+
+    create_temp = data_files.create_temp
+
+    def refused(directory, suffix="", mode=0o644, dir_fd=None):
+        if str(directory).startswith(str(path)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return create_temp(directory, suffix, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(data_files, "create_temp", refused)
+
+
+def count_loads(monkeypatch, engine=None) -> list[int]:
+    """A list that grows by one each time a sampler or chat-model judge engine loads (``engine``: the one each
+    load gives; None: the real one)."""
+    from generate import __main__ as cli
+    from generate import arena, bestofn
+
+    loaded = []
+    for module in (cli, arena, bestofn):
+        make_engine = module.make_engine if engine is None else lambda *a, **k: engine
+        monkeypatch.setattr(
+            module, "make_engine", lambda *a, _make=make_engine, **k: loaded.append(1) or _make(*a, **k)
+        )
+    return loaded
+
+
 @pytest.mark.parametrize("job", WRITE_JOBS)
 def test_a_workspace_that_cannot_be_written_is_refused_before_the_model_loads(
     tmp_path, tiny_model_dir, monkeypatch, capsys, job
 ):
     """A read-only workspace loaded the model and sampled a chunk before its first write failed."""
-    import errno
-    import os
-
     from data import Prompt, Workspace
-    from data import files as data_files
     from data.lineage import find_or_register
-    from generate import __main__ as cli
-    from generate import arena, bestofn
 
     ws = Workspace.init(tmp_path / "ws")
     ws.append([Prompt([{"role": "user", "content": f"question {i}"}], source="test") for i in range(2)])
     find_or_register(ws, tiny_model_dir)  # the arena's base: registered by an earlier run, nothing to write
-    create_temp = data_files.create_temp
-
-    def read_only(
-        directory, suffix="", mode=0o644, dir_fd=None
-    ):  # what a read-only mount gives, also to root
-        if str(directory).startswith(str(ws.path)):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
-        return create_temp(directory, suffix, mode, dir_fd=dir_fd)
-
-    monkeypatch.setattr(data_files, "create_temp", read_only)
-    loaded = []
-    for module in (cli, arena, bestofn):
-        make_engine = module.make_engine
-        monkeypatch.setattr(
-            module, "make_engine", lambda *a, _make=make_engine, **k: loaded.append(1) or _make(*a, **k)
-        )
+    read_only(monkeypatch, ws.path)
+    loaded = count_loads(monkeypatch)
     argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "4"]
     other = shutil.copytree(tiny_model_dir, tmp_path / "other")
     argv += [arg.format(model=tiny_model_dir, other=other) for arg in WRITE_JOBS[job]]
@@ -226,3 +238,55 @@ def test_a_workspace_that_cannot_be_written_is_refused_before_the_model_loads(
         "answers there; nothing sampled\n"
     )
     assert loaded == [] and ws.frame("completions").empty
+
+
+JUDGING_REFUSED = (
+    "the workspace is not writable (the file system is read-only): judging writes its labels there; "
+)
+
+
+def test_a_workspace_that_cannot_be_written_is_refused_before_the_judge_loads(
+    label_ws, tiny_model_dir, monkeypatch, capsys
+):
+    """`--judge` alone on a read-only workspace loaded the judge and judged a chunk before its first labels write
+    failed."""
+    from tests.test_generate_judge import ScriptedEngine, fair
+
+    read_only(monkeypatch, label_ws.path)
+    loaded = count_loads(monkeypatch, ScriptedEngine(fair))
+    assert main(["-w", str(label_ws.path), "--judge", str(tiny_model_dir), "--engine", "hf"]) == 2
+    assert capsys.readouterr().err == f"error: {label_ws.path}: {JUDGING_REFUSED}nothing judged\n"
+    assert loaded == [] and label_ws.frame("labels").empty
+
+
+def test_a_best_worst_rerun_with_pairs_left_refuses_a_workspace_it_cannot_write(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """A best-worst rerun with nothing left to sample (no sampler loads, no check) but prompts left to pair loaded
+    the judge and ranked a prompt's answers before its first write failed."""
+    from data import Prompt, Workspace
+    from data.errors import PrefloopError
+    from generate import bestofn
+    from tests.test_generate_judge import ScriptedEngine, fair
+
+    engine = ScriptedEngine(fair)  # answers "answer 0 ..." and "answer 1 ...": the judge prefers the second
+    count_loads(monkeypatch, engine)
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append([Prompt([{"role": "user", "content": f"question {i}"}], source="test") for i in range(2)])
+    argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "4"]
+    argv += ["--n", "2", "--pairs", "best-worst", "--judge", str(tiny_model_dir)]
+    pair_best_worst = bestofn.pair_best_worst
+
+    def killed(*args, **kwargs):
+        raise PrefloopError("killed after the sampling")
+
+    monkeypatch.setattr(bestofn, "pair_best_worst", killed)
+    assert main(argv) == 2  # sampled, nothing paired
+    sampled = len(ws.frame("completions"))
+    assert sampled == 4 and capsys.readouterr().err == "error: killed after the sampling\n"
+    monkeypatch.setattr(bestofn, "pair_best_worst", pair_best_worst)
+    read_only(monkeypatch, ws.path)
+    loaded = count_loads(monkeypatch, engine)
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"error: {ws.path}: {JUDGING_REFUSED}nothing judged\n"
+    assert loaded == [] and len(ws.frame("completions")) == sampled and ws.frame("pairs").empty

@@ -151,13 +151,17 @@ def settings_off_default(options: TrainOptions) -> set[str]:
     return {name for name in PAIR_SETTINGS if getattr(options, name) != defaults[name]}
 
 
+def _ratings_flag(options: TrainOptions) -> str | None:
+    """The flag that makes the run train on ratings (--kto-from, --rm-from-ratings), else None."""
+    return "--kto-from" if options.kto_from else "--rm-from-ratings" if options.rm_from_ratings else None
+
+
 def _rows_source(options: TrainOptions) -> str | None:
     """What the run trains on where it reads no pairs table (how the refusal of its options starts), else None."""
-    if options.kto_from:
-        return "--kto-from trains on ratings"
-    if options.method == "kto":
+    if options.method == "kto" and not options.kto_from:
         return "--method kto trains on labelled completions"
-    return "--rm-from-ratings trains on ratings" if options.rm_from_ratings else None
+    ratings = _ratings_flag(options)
+    return f"{ratings} trains on ratings" if ratings else None
 
 
 def refuse_unread(options: TrainOptions, given: Collection[str]) -> None:
@@ -186,7 +190,7 @@ def refuse_unread(options: TrainOptions, given: Collection[str]) -> None:
             f"{source}, not on the pairs table: {' and '.join(table)} {'do' if len(table) > 1 else 'does'} "
             "not apply"
         )
-    ratings = "--kto-from" if options.kto_from else "--rm-from-ratings" if options.rm_from_ratings else None
+    ratings = _ratings_flag(options)
     if ratings and "aggregate" in given:  # --aggregate decides pairwise and KTO verdicts
         raise PrefloopError(
             f"{ratings} uses each answer's mean rating over its raters: --aggregate {options.aggregate} does not "
