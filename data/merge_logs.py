@@ -31,15 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.files import append_line, atomic_write, read_beside
-from data.import_write import (
-    LOG_DIR,
-    LOG_FILE,
-    json_lines,
-    log_folder,
-    log_folder_fd,
-    numbered_lines,
-    rejects_name,
-)
+from data.import_log_lines import json_lines, numbered_lines, rejects_name
+from data.import_write import LOG_DIR, LOG_FILE, log_folder, log_folder_fd
 from data.workspace import Workspace
 
 REJECTS = ".rejects.jsonl"

@@ -29,7 +29,8 @@ from data.edits import edit_pair_ids, edit_summary
 from data.errors import counted
 from data.files import not_a_file_line
 from data.gold import GOLD_TASKS, current_gold, read_gold
-from data.import_write import LOG_DIR, LOG_FILE, unreadable_lines
+from data.import_log_lines import unreadable_lines
+from data.import_write import LOG_DIR, LOG_FILE
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow

@@ -10,7 +10,7 @@ import errno
 import json
 import shutil
 
-from data import import_withdraw, import_write
+from data import import_log_lines, import_withdraw, import_write
 from data.__main__ import main
 from data.files import write_error
 from data.gold import rank_items
@@ -176,7 +176,7 @@ def test_validate_names_each_log_line_its_readers_pass_over(tmp_path, capsys):
     with log.open("a") as handle:
         handle.write("[1]\n\n")
     capsys.readouterr()
-    assert len(import_write.json_lines(log)) == 2
+    assert len(import_log_lines.json_lines(log)) == 2
     assert main(["validate", "-w", str(ws)]) == 1
     why = (
         "not a JSON object (a write cut off, or an edit): what it logged is lost to the import log's readers "

@@ -115,7 +115,7 @@ def test_a_log_line_a_failed_carry_left_in_part_never_swallows_what_the_rerun_ca
 ):
     """A carry that the disk cut short mid-line (or a crash) leaves part of a line at the log's end: the rerun's
     lines ran on from it, so the first of them was no JSON, and `--remove` in the merged workspace refused again."""
-    from data.import_write import json_lines
+    from data.import_log_lines import json_lines
 
     ws = tmp_path / "ws"
     ranks, prefs = import_a_locked_row_skipped(tmp_path, ws)

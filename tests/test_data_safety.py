@@ -182,7 +182,7 @@ def test_a_full_disk_while_compacting_after_an_import_is_a_warning(
 def test_a_log_line_the_disk_cuts_short_is_an_error_and_never_swallows_the_next(tmp_path, monkeypatch):
     """A short write (the disk filling up mid-line) returned as a success, the line kept in part; the next line
     appended ran on from that part, so a reader lost both."""
-    from data.import_write import json_lines
+    from data.import_log_lines import json_lines
 
     log, real, calls = tmp_path / "log.jsonl", os.write, []
 
