@@ -50,9 +50,9 @@ from data.errors import PrefloopError
 from data.gold import read_gold
 from data.intervals import clustered_wilson_interval
 from data.labeller_flags import side_preferences
-from data.lineage import answer_versions, same_machine, same_model
+from data.lineage import answer_versions, same_model
 from data.provision import hub_id_of
-from data.selection import without_labellers
+from data.selection import stored_names, without_labellers
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def votes_table(
             votes = pd.concat([votes[~votes["item_id"].isin(set(decided["item_id"]))], decided])
     else:  # the name as typed, whichever Unicode spelling or name of a hub model (id or snapshot) it is stored in
         names = votes["annotator"].astype(str)
-        votes = votes[names.isin([name for name in names.unique() if same_machine(name, by)])]
+        votes = votes[names.isin(stored_names(names, [by]))]
     votes = votes[votes["choice"].isin(list(SCORE_A))]
     model = completions.set_index("id")["model"]
     merged = votes.merge(

@@ -30,9 +30,8 @@ from tqdm import tqdm
 from data.aggregate import current_labels
 from data.annotators import judge_annotator, machine_labeller_mask, rm_annotator
 from data.errors import PrefloopError
-from data.lineage import same_machine
 from data.records import Label, content_id
-from data.selection import labelling_pairs
+from data.selection import labelling_pairs, stored_names
 from data.workspace import Workspace
 from generate.context import TOO_LONG, fitting
 from generate.engines import Engine, SamplingParams
@@ -303,7 +302,7 @@ def pairs_to_judge(
     if limit:
         pairs = pairs.head(limit)
     # its labels under ``annotator`` or another name of it (`same_machine`: a hub id and its snapshot folder)
-    mine = [name for name in labels["annotator"].unique() if same_machine(name, annotator)]
+    mine = stored_names(labels["annotator"], [annotator])
     done = pairs["id"].isin(set(labels.loc[labels["annotator"].isin(mine), "item_id"]))
     return pairs[~done], int(done.sum())
 
