@@ -185,7 +185,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     if len(edits):  # an edit's own label (the edit wins) is no judgement of an item: counted apart
         stats["edits"] = edit_summary(completions, pairs, labels)
         stored = stored.filter(pc.invert(pc.is_in(stored.column("item_id"), value_set=edits)))
-    people = verdict_labels(stored, excluded)  # the labels in force: they make the verdict figures
+    people = without_labellers(stored, excluded)  # the labels in force: they make the verdict figures
     # A task with stored labels has its figures, with no data where none are in force (all excluded)
     tasks = set(pc.unique(stored.column("task")).to_pylist())
     if excluded:
