@@ -7,10 +7,13 @@ a chat template that alternates roles would refuse anything else at training tim
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 
 from data.records import Message
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half a UTF-16 pair: no UTF-8 text, Parquet cannot store it
 
 
 def blank(text: str) -> bool:

@@ -16,7 +16,6 @@ labellers.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Collection
 from datetime import datetime
@@ -28,6 +27,7 @@ import pyarrow.compute as pc
 
 from data.aggregate import MAJORITY, verdicts_table
 from data.annotators import machine_labeller_column, machine_labeller_mask
+from data.conversation import LONE_SURROGATE
 from data.errors import PrefloopError
 from data.rank_pairs import rank_groups
 from data.records import Completion, Label, Pair
@@ -41,7 +41,6 @@ EDITOR_PREFIX = "human:"
 Frame = pd.DataFrame | pa.Table
 
 
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_EDIT_CHARS = 100_000  # an answer rewritten, not a document: 10x a note (annotate.screen.MAX_NOTE_CHARS)
 
 

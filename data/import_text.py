@@ -8,7 +8,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 
-from data.conversation import blank
+from data.conversation import LONE_SURROGATE, blank
 from data.errors import names_shown, shown
 from data.import_records import RecordError
 
@@ -25,7 +25,6 @@ ROLE_ALIASES = {
 TEXT_KEYS = ("content", "value", "text", "completion")  # where a message or candidate object keeps its text
 TEXT_PART_TYPES = ("text", "input_text", "output_text")
 NON_TEXT = ("fail", "drop")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _ITEM = re.compile(r"\[\d+\]")  # a list index in a field's name: ``completions[2]``
 
 
@@ -77,7 +76,7 @@ def clean_text(value: object, ctx: RecordContext, field: str) -> str:
     """``value`` as text, refusing what Parquet could not store: an invalid UTF-8 byte or a lone surrogate."""
     if not isinstance(value, str):
         raise ctx.error(f"expected text, got {kind_of(value)}", field, "not_text")
-    bad = _SURROGATE.search(value)
+    bad = LONE_SURROGATE.search(value)
     if bad:
         code = ord(bad.group())
         what = (
