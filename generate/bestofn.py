@@ -42,7 +42,7 @@ from generate.judge import (
 from generate.kept_pairs import BEST_WORST_NOTE, best_worst_paired
 from generate.options import GenerateOptions, SampleOptions, engine_options
 from generate.prepare import check_workspace_writable
-from generate.sampling import model_answers, sample_pairs, sampled_by
+from generate.sampling import model_sampled, sample_pairs
 
 log = logging.getLogger(__name__)
 JUDGING_WRITES = "judging writes its labels there; nothing judged"
@@ -173,8 +173,7 @@ def pair_best_worst(
     """For each prompt ``model`` answered in ``round`` (``only`` these prompt ids) with no best-vs-worst pair yet
     (`best_worst_paired`, counted ``already_paired``): the best- and worst-scored of its answers as a ``sampled``
     pair (a = best), labelled ``a`` by the judge. Resumable."""
-    completions = model_answers(workspace)
-    mine = completions[sampled_by(completions, model, round)]
+    mine = model_sampled(workspace, model, round)
     if only is not None:
         mine = mine[mine["prompt_id"].isin(only)]
     paired = best_worst_paired(workspace, mine["id"])

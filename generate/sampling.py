@@ -84,10 +84,15 @@ def model_answers(workspace: Workspace) -> pd.DataFrame:
     return completions[~stale_answers(completions, workspace.frame("models"))]
 
 
-def _answered(workspace: Workspace, model: str, round: int) -> set[str]:
-    """The prompts ``model`` has answered in ``round`` (`sampled_by`)."""
+def model_sampled(workspace: Workspace, model: str, round: int) -> pd.DataFrame:
+    """The answers ``model`` sampled in ``round`` (`sampled_by`), those of its current weights (`model_answers`)."""
     completions = model_answers(workspace)
-    return set(completions.loc[sampled_by(completions, model, round), "prompt_id"])
+    return completions[sampled_by(completions, model, round)]
+
+
+def _answered(workspace: Workspace, model: str, round: int) -> set[str]:
+    """The prompts ``model`` has answered in ``round`` (`model_sampled`)."""
+    return set(model_sampled(workspace, model, round)["prompt_id"])
 
 
 def prompt_rows(prompts: pd.DataFrame) -> list[PromptRow]:
@@ -148,10 +153,8 @@ def job_prompts(
 def answers_by_prompt(workspace: Workspace, model: str, round: int, ids: Collection[str]) -> dict[str, list]:
     """The answers (completion rows, oldest first) ``model`` gave in ``round`` to each of the prompts ``ids`` it
     answered there (a gold answer stored as a SPIN pair's side is none)."""
-    completions = model_answers(workspace)
-    mine = completions[
-        sampled_by(completions, model, round) & completions["prompt_id"].isin(set(ids))
-    ].sort_values(["created_at", "id"], kind="stable")
+    mine = model_sampled(workspace, model, round)
+    mine = mine[mine["prompt_id"].isin(set(ids))].sort_values(["created_at", "id"], kind="stable")
     return {prompt_id: list(group.itertuples()) for prompt_id, group in mine.groupby("prompt_id")}
 
 

@@ -9,15 +9,14 @@ from typing import TYPE_CHECKING
 
 from data.files import atomic_write, strict_json
 from data.workspace import Workspace
-from generate.sampling import model_answers, sampled_by
+from generate.sampling import model_sampled
 
 if TYPE_CHECKING:
     from generate.loop.spin import Iterate
 
 
 def _answers(workspace: Workspace, label: str, round: int) -> dict[str, str]:
-    completions = model_answers(workspace)
-    mine = completions[sampled_by(completions, label, round)]
+    mine = model_sampled(workspace, label, round)
     return dict(zip(mine["prompt_id"], mine["text"]))
 
 

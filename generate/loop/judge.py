@@ -16,7 +16,7 @@ from generate.loop.options import LoopOptions
 from generate.loop.rounds import LoopRound
 from generate.loop.spin import Iterate, Loop, run_loop, unsampled
 from generate.options import engine_options, sampling_params
-from generate.sampling import JobPlan, model_answers, plan_job, prompt_ids, sample_pairs, sampled_by
+from generate.sampling import JobPlan, model_sampled, plan_job, prompt_ids, sample_pairs
 
 JUDGE_LIMIT = 32  # train prompts per judge-loop iteration unless --limit says otherwise
 
@@ -35,8 +35,7 @@ def unpaired(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> 
     """Per split, prompts of ``sets`` the iterate has not answered in ``round``, or whose answers have no best-vs-
     worst pair yet (`best_worst_paired`: a SPIN chain's answer from the same start model, say)."""
     pending = unsampled(workspace, iterate, round, sets)
-    completions = model_answers(workspace)
-    mine = completions[sampled_by(completions, iterate.label, round)]
+    mine = model_sampled(workspace, iterate.label, round)
     paired = best_worst_paired(workspace, mine["id"])
     answered = set(mine["prompt_id"])
     return {
