@@ -275,9 +275,8 @@ def on_undo(ctx: Context, user: str) -> View:
         return label_view(ctx, user, message_html("Nothing to undo.", "info"))
     last = undone.label
     skip = last.choice is None and last.ranking is None and last.ratings is None
-    what = (
-        "skip" if skip else f"label ({describe_label(last)})" + (" and your edit" if undone.with_edit else "")
-    )
+    edit = " and your edit" if undone.with_edit else ""
+    what = "skip" if skip else f"label ({describe_label(last)}){edit}"
     text = (
         "Undid your skip: here is the item again."
         if skip

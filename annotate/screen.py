@@ -215,9 +215,8 @@ def durably(write: Callable[[], object]) -> object:
         return write()
     except WriteError as exc:
         raise NotSaved(exc.reason) from exc  # "the disk is full": no server path on a labeller's screen
-    except (
-        NotAFileError
-    ) as exc:  # a folder swapped for a link or a file: its path goes to the server log only
+    # a folder swapped for a link or a file: its path goes to the server log only
+    except NotAFileError as exc:
         log.error("a label was not saved: %s", exc)
         raise NotSaved(f"{REPLACED.get(exc.what, REPLACED_BY_LINK)}; tell the admin") from exc
     except OSError as exc:
