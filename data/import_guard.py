@@ -4,9 +4,9 @@ rating, nor KTO label, is replaced (`data.import_rank_rate.check_labels`). A ref
 under another source name (the file was named otherwise, or imported with ``--source``) says so, and which
 ``--source`` makes the row's answer the stored one: an answer's id is its prompt, text and source.
 
-With ``--on-error skip`` the rows whose labels differ from the stored ones (``conflicting_stored_*``) or whose answers
-the rank guard refuses (`LOCKED`) are left out instead (`skip_refused`), counted by reason with the file's other bad
-rows: the user asked to go on."""
+With ``--on-error skip`` the rows whose labels differ from the stored ones (``conflicting_stored_*``), whose answers
+the rank guard refuses (`LOCKED`) or whose ranking does not rank every answer its item would hold (``rank_item_size``)
+are left out instead (`skip_refused`), counted by reason with the file's other bad rows: the user asked to go on."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from data.errors import quoted
 from data.gold import gold_rank_sources
-from data.import_rank_rate import STORED_CONFLICT, check_labels, stored_conflicts
+from data.import_rank_rate import STORED_CONFLICT, UNRANKED, check_labels, stored_conflicts, unranked_rankings
 from data.import_records import RecordError
 from data.rank_guard import KeptItem, Key, kept_items, new_answers
 from data.records import Completion
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 LOCKED = "rank_locked"  # the reason a row whose answer would change a rank item under labels is skipped by
 # the reasons of the rows `skip_refused` leaves out: the workspace refused them, so an import of the file never stored
 # their labels (`data import --remove` of it counts them, `data.import_withdraw`)
-REFUSED = (*STORED_CONFLICT.values(), LOCKED)
+REFUSED = (*STORED_CONFLICT.values(), LOCKED, UNRANKED)
 
 
 def check_rank_items(workspace: Workspace, loaded: Sequence[Loaded]) -> None:
@@ -52,15 +52,18 @@ def skip_refused(
 ) -> list[Loaded]:
     """``loaded`` without the rows the workspace refuses: every row whose ranking, rating or KTO label differs from
     the imported one stored on its item (`data.import_rank_rate.stored_conflicts`, reason ``conflicting_stored_*``),
-    then every row whose answers the rank guard refuses (`LOCKED`). Each file with one is checked again by
-    ``recheck`` (its path, its rows to leave out, each with its error), until no row is refused (a row left out can
-    only take answers and labels away). ``replay``: `data import --remove` reads the file so (`stored_conflicts`).
-    Writes nothing."""
+    then every row whose answers the rank guard refuses (`LOCKED`), then every row whose ranking does not rank every
+    answer its item would hold (`data.import_rank_rate.unranked_rankings`, `UNRANKED`). Each file with one is checked
+    again by ``recheck`` (its path, its rows to leave out, each with its error), until no row is refused (a row left
+    out can only take answers and labels away). ``replay``: `data import --remove` reads the file so
+    (`stored_conflicts`). Writes nothing."""
     refused: dict[int, dict[int, RecordError]] = {}
     while True:
-        found = stored_conflicts(workspace, [(f.path, f.labelled) for f in loaded], replay) or _locked(
-            workspace, loaded, new_answers(workspace, [r for f in loaded for r in f.records])
-        )
+        labelled = [(f.path, f.labelled) for f in loaded]
+        found = stored_conflicts(workspace, labelled, replay)
+        if not found:
+            added = new_answers(workspace, [r for f in loaded for r in f.records])
+            found = _locked(workspace, loaded, added) or unranked_rankings(workspace, labelled, added, replay)
         if not found:
             return loaded
         for index, refusal in found:

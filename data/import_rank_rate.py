@@ -15,7 +15,8 @@ row that labels it otherwise than an earlier row (of the file: `RankRateRows`, a
 skip`` leaves out; of another file of the import, or stored by an import before: `check_labels`, which ``--on-error
 skip`` leaves out too, `stored_conflicts`) is refused, naming both, never silently replaced. An import's ranking
 ranks every answer its item holds, 3-6, its stored ones and the import's together: the rank app serves no item an import ranked, so an answer left out would
-never be ranked, and a ranking on more would leave the rank app; once stored, no writer adds an answer to its item
+never be ranked, and a ranking on more would leave the rank app (`unranked_rankings`: ``--on-error skip`` leaves
+the row out, `UNRANKED`); once stored, no writer adds an answer to its item
 (`data.rank_guard`) until `data import --remove` withdraws it (`data.import_withdraw`).
 """
 
@@ -41,7 +42,6 @@ from data.rank_rate_rows import Ranked, ranked_questions, rated_in
 from data.ranking import MAX_K, MIN_K, canonical, rank_item_id
 from data.records import Completion, Label, Prompt, content_id
 from data.rubric import Rubric, load_rubric
-from data.schemas import SchemaError
 from data.workspace import Workspace
 
 NOUN = {"kto": "KTO label", "rank": "ranking", "rate": "rating"}
@@ -51,6 +51,8 @@ STORED_CONFLICT = {
     task: reason.replace("conflicting_", "conflicting_stored_") for task, reason in CONFLICT.items()
 }
 UNRATED = "unrated"  # the reason an import skips a rated file's unrated answer by, whatever --on-error says
+# the reason ``--on-error skip`` leaves out a ranking by that does not rank every answer its item would hold
+UNRANKED = "rank_item_size"
 
 
 @dataclass(frozen=True)
@@ -250,21 +252,18 @@ def check_labels(
 ) -> None:
     """The imported labels of all the files of one import (``files``: each file's `RankRateRows.labelled`) against
     each other and those stored: an item labelled otherwise by two files, or by a file and a stored import, is a
-    SchemaError naming the (later) file, row and field; so is an item the import ranks that its stored answers and
-    the import's new ones (``added``, by prompt and round: `data.rank_guard.new_answers`) take past 6. Writes
-    nothing."""
+    SchemaError naming the (later) file, row and field; so is a ranking of fewer answers than its stored answers
+    and the import's new ones (``added``, by prompt and round: `data.rank_guard.new_answers`) give its item
+    (`unranked_rankings`). Writes nothing."""
     for _, refusal in _between_files(files)[:1]:
         raise refusal
-    first: dict[tuple[str, str], tuple[Path, Labelled]] = {}
-    for path, labelled in files:
-        for key, mine in labelled.items():
-            first.setdefault(key, (path, mine))  # the files agree on it (`_between_files`)
-    if not first:
+    items = sorted({item for _, labelled in files for _, item in labelled})
+    if not items:
         return
-    stored = _stored_labels(workspace, sorted({item for _, item in first}))
-    for _, refusal in _differing(workspace, files, stored)[:1]:
+    stored = _stored_labels(workspace, items)
+    refused = _differing(workspace, files, stored) or _unranked(workspace, files, added, stored)
+    for _, refusal in refused[:1]:
         raise refusal
-    _check_ranked_items(workspace, [found for key, found in first.items() if key not in stored], added)
 
 
 def stored_conflicts(
@@ -279,16 +278,40 @@ def stored_conflicts(
     items = sorted({item for _, labelled in files for _, item in labelled})
     if not items:
         return []
-    if replay:
-        history = import_history(workspace, items)
-
-        def never_stored(mine: Labelled) -> bool:
-            records = history.get((mine.label.item_id, mine.label.task), [])
-            return not any(is_of(id_, record) for record in records for id_ in mine.ids)
-
-        files = [(path, {k: v for k, v in labelled.items() if never_stored(v)}) for path, labelled in files]
+    files = _never_stored(workspace, files, items) if replay else files
     found = _differing(workspace, files, _stored_labels(workspace, items))
     return found or _between_files(files)
+
+
+def unranked_rankings(
+    workspace: Workspace,
+    files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]],
+    added: Mapping[Key, list[Completion]],
+    replay: bool = False,
+) -> list[tuple[int, RecordError]]:
+    """Every ranking of ``files`` (as for `check_labels`; ``added``: the import's new answers) that does not rank
+    every answer its item would hold, as (the file's index, a RecordError naming its row and field, reason
+    `UNRANKED`): the rows ``--on-error skip`` leaves out. ``replay`` as for `stored_conflicts`: a ranking an
+    import stored once is none. Writes nothing."""
+    items = sorted({item for _, labelled in files for task, item in labelled if task == "rank"})
+    if not items:
+        return []
+    files = _never_stored(workspace, files, items) if replay else files
+    return _unranked(workspace, files, added, _stored_labels(workspace, items))
+
+
+def _never_stored(
+    workspace: Workspace, files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]], items: list[str]
+) -> list[tuple[Path, dict[tuple[str, str], Labelled]]]:
+    """``files`` without the labels an import stored once (on ``items``), whatever is in force on their item since:
+    `data import --remove` reads a file as its import did."""
+    history = import_history(workspace, items)
+
+    def never_stored(mine: Labelled) -> bool:
+        records = history.get((mine.label.item_id, mine.label.task), [])
+        return not any(is_of(id_, record) for record in records for id_ in mine.ids)
+
+    return [(path, {k: v for k, v in labelled.items() if never_stored(v)}) for path, labelled in files]
 
 
 def _between_files(
@@ -341,16 +364,25 @@ def _differing(
     return out
 
 
-def _check_ranked_items(
-    workspace: Workspace, new: list[tuple[Path, Labelled]], added: Mapping[Key, list[Completion]]
-) -> None:
-    """The ``new`` imported labels' rankings rank every answer their item will hold (its stored answers and the
-    import's ``added``), 3-6 of them: the rank app serves no item an import ranked, so an answer left out would
-    never be ranked, and past 6 the item leaves the app. A SchemaError names the file, row and field."""
-    ranked = {(mine.prompt_id, 0): (path, mine) for path, mine in new if mine.label.task == "rank"}
-    sizes = item_sizes(workspace, {prompt for prompt, _ in ranked}) if ranked else {}
-    for key, (path, mine) in ranked.items():
-        size = sizes.get(key, 0) + len(added.get(key, ()))
+def _unranked(
+    workspace: Workspace,
+    files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]],
+    added: Mapping[Key, list[Completion]],
+    stored: Mapping[tuple[str, str], str],
+) -> list[tuple[int, RecordError]]:
+    """The rankings of ``files`` not ``stored`` (an import checked those) that rank fewer answers than their item
+    will hold (its stored answers and the import's ``added``), each its file's index and refusal (the module's
+    docstring says why)."""
+    ranked = [
+        (index, path, mine)
+        for index, (path, labelled) in enumerate(files)
+        for key, mine in labelled.items()
+        if key[0] == "rank" and key not in stored
+    ]
+    sizes = item_sizes(workspace, {mine.prompt_id for *_, mine in ranked}) if ranked else {}
+    out = []
+    for index, path, mine in ranked:
+        size = sizes.get((mine.prompt_id, 0), 0) + len(added.get((mine.prompt_id, 0), ()))
         if size <= len(mine.answers):
             continue
         why = (
@@ -364,4 +396,5 @@ def _check_ranked_items(
             f"answers, those stored and this import's{why}; rank every answer of the prompt in one row, or leave "
             "the others out"
         )
-        raise SchemaError(str(path), message, mine.row, mine.field)
+        out.append((index, RecordError(str(path), message, mine.row, mine.field, UNRANKED)))
+    return out
