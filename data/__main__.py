@@ -39,7 +39,7 @@ from data.import_rows import opposite_lines
 from data.import_summary import import_summary
 from data.import_withdraw import file_labels, withdraw_imports
 from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
-from data.imports import ImportOptions, check_file, guard_files
+from data.imports import ImportOptions, check_file, check_source_name, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import workspace_board
 from data.leaderboard_view import board_json, board_text, plot_leaderboard
@@ -105,6 +105,8 @@ def cmd_import(args: Any) -> int:
     files = list(args.files) + [sample_path(kind) for kind in args.sample]
     if not files:
         raise PrefloopError("nothing to import: give FILE(s) or --sample")
+    for path in files:  # its name, the answers' source, before any file is read
+        check_source_name(path, options)
     # Every file is read and checked before the workspace is touched: a bad file writes nothing.
     spellings = Spellings.at(args.workspace)  # a text near one stored takes its spelling
     loaded = [check_file(path, options, spellings=spellings) for path in files]
@@ -120,8 +122,8 @@ def cmd_import(args: Any) -> int:
         rejects = log_import(workspace, item, counts, options)
         print(import_summary(item, counts, rejects, args.rubric, args.pairs_per_prompt))
         for line in kept_lines(counts) + opposite_lines(item.opposite_rows) + [copied] * bool(copied):
-            # a newline in the file's name: one line, as its summary line
-            print(f"warning: {one_line(str(item.path))}: {line}", file=sys.stderr)
+            # a newline in the file's name (or in an earlier import's, which the copy warning names): one line
+            print(f"warning: {one_line(f'{item.path}: {line}')}", file=sys.stderr)
     return 0
 
 

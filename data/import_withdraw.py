@@ -32,7 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from data.annotators import IMPORT
-from data.errors import counted
+from data.errors import counted, one_line
 from data.files import append_line, failure_reason
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
@@ -79,7 +79,9 @@ class Withdrawal:
         if self.skipped:
             reasons = [f"{r} {n}" if len(self.skipped) > 1 else r for r, n in sorted(self.skipped.items())]
             already += f"; {counted(self.skipped.total(), 'row')} skipped at import ({', '.join(reasons)}), never stored"
-        return f"withdrew the labels of {self.path}: {len(self.retractions)}{f' ({shown})' if shown else ''}{already}"
+        # a file imported before its name's newline was refused (`data.imports.check_source_name`): one line still
+        name, shown = one_line(str(self.path)), f" ({shown})" if shown else ""
+        return f"withdrew the labels of {name}: {len(self.retractions)}{shown}{already}"
 
 
 def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spellings: Spellings) -> FileLabels:

@@ -30,7 +30,7 @@ from types import MappingProxyType
 
 from tqdm import tqdm
 
-from data.errors import PrefloopError, names_shown
+from data.errors import CONTROL, PrefloopError, names_shown, one_line
 from data.import_columns import SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
@@ -54,6 +54,7 @@ __all__ = [
     "Loaded",
     "check_file",
     "check_rank_items",
+    "check_source_name",
     "guard_files",
     "import_file",
     "kept_lines",
@@ -115,6 +116,20 @@ def check_options(options: ImportOptions) -> None:
         )
     if options.pairs_per_prompt < 0:
         raise PrefloopError(f"--pairs-per-prompt {options.pairs_per_prompt}: must be >= 0 (0: every pair)")
+
+
+def check_source_name(path: str | Path, options: ImportOptions) -> None:
+    """Without ``--source``, a file's answers take its name (less its extension) as their source, their model name,
+    which lines and logs name: a name holding a control character (a newline) is refused, as such a ``--source`` or
+    row ``model`` is, before anything is read or written. (`data import --remove` reads such a file still: an import
+    before this check stored it.)"""
+    bad = None if options.source else CONTROL.search(Path(path).stem)
+    if bad:
+        raise PrefloopError(
+            f"{one_line(str(path))}: the file's name holds a control character ({bad.group()!r}), and it would be "
+            "the source (model name) of its answers, breaking every line that names them; rename the file or give "
+            "--source NAME"
+        )
 
 
 def _reject(exc: SchemaError) -> dict:
@@ -343,6 +358,7 @@ def guard_files(
 def import_file(workspace: Workspace, path: str | Path, **options) -> Counter:
     """Import every record of ``path`` (options: see ImportOptions); returns counts read, written, dropped."""
     options, spellings = ImportOptions(**options), Spellings(workspace)
+    check_source_name(path, options)
     loaded = [check_file(path, options, spellings=spellings)]
     (loaded,) = guard_files(workspace, loaded, options, spellings)
     counts = write_records(workspace, loaded.records, loaded.counts)

@@ -10,7 +10,10 @@ import json
 import pytest
 
 from data.__main__ import main
+from data.errors import PrefloopError
 from data.import_records import RecordError
+from data.imports import import_file
+from data.workspace import Workspace
 
 GOOD = {"prompt": "q", "chosen": "yes", "rejected": "no"}
 
@@ -489,9 +492,48 @@ def test_the_summary_names_a_file_with_a_newline_in_its_name_on_one_line(ws, tmp
     """Errors escaped a control character in a file's name; the summary line printed it, and broke in two."""
     odd = tmp_path / "x\ny.jsonl"
     odd.write_text(json.dumps({"prompt": "hi", "chosen": "yes", "rejected": "no"}) + "\n")
-    assert main(["import", "-w", str(ws), str(odd)]) == 0
+    assert main(["import", "-w", str(ws), "--source", "xy", str(odd)]) == 0  # the name is no source
     out = capsys.readouterr().out
     assert out.startswith(f"imported {tmp_path}/x\\ny.jsonl (prompt): ") and out.count("\n") == 1
+
+
+def test_a_file_whose_name_holds_a_newline_is_refused_as_the_source_of_its_answers(
+    ws, tmp_path, capsys, monkeypatch
+):
+    """Without --source a file's name is its answers' source: a newline in it was stored as a model name (which a
+    `--source` or a row's `model` may not hold), breaking the lines that name it. Refused before anything is read
+    or written, the other files of the call too; `--remove` of a file an import before this stored still reads
+    it, and its line is one line."""
+    odd = tmp_path / "x\ny.jsonl"
+    odd.write_text(json.dumps({"prompt": "hi", "chosen": "yes", "rejected": "no"}) + "\n")
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"prompt": "hey", "chosen": "yes", "rejected": "no"}) + "\n")
+    before = digest(ws)
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), str(other), str(odd)]) == 2
+    assert error_lines(capsys) == [
+        f"error: {tmp_path}/x\\ny.jsonl: the file's name holds a control character ('\\n'), and it would be the "
+        "source (model name) of its answers, breaking every line that names them; rename the file or give "
+        "--source NAME"
+    ]
+    assert digest(ws) == before
+    with pytest.raises(PrefloopError, match="control character"):
+        import_file(Workspace(ws), odd)
+    assert digest(ws) == before
+
+    monkeypatch.setattr("data.__main__.check_source_name", lambda *_: None)  # an import before the check
+    assert main(["import", "-w", str(ws), str(odd)]) == 0
+    monkeypatch.undo()
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(odd.read_bytes())
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), str(copy)]) == 0
+    (warning,) = capsys.readouterr().err.splitlines()  # it names the earlier import's source, "x\ny"
+    assert warning.startswith(
+        f"warning: {copy}: the same content as {tmp_path}/x\\ny.jsonl, imported before as source x\\ny: "
+    )
+    assert main(["import", "-w", str(ws), "--remove", str(odd)]) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {tmp_path}/x\\ny.jsonl: 1 (preferences 1)\n"
 
 
 @pytest.mark.parametrize(

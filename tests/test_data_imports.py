@@ -412,7 +412,8 @@ def test_a_warning_of_a_file_with_a_newline_in_its_name_is_one_line(tmp_path, ca
     rows = [{"prompt": "q", "chosen": "X", "rejected": "Y"}, {"prompt": "q", "chosen": "Y", "rejected": "X"}]
     prefs.write_text("".join(json.dumps(row) + "\n" for row in rows))
     capsys.readouterr()
-    assert main(["import", "-w", str(tmp_path / "ws"), str(prefs)]) == 0
+    # --source: the name is no source (`data.imports.check_source_name`), but the lines name the file
+    assert main(["import", "-w", str(tmp_path / "ws"), "--source", "pq", str(prefs)]) == 0
     out, err = capsys.readouterr()
     assert len(out.splitlines()) == 1 and err.splitlines() == [
         f"warning: {tmp_path}/p\\nq.jsonl: rows 0 and 1 give opposite preferences on the same prompt and answers "
