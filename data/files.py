@@ -30,6 +30,8 @@ from typing import BinaryIO
 
 from data.temp_writers import TMP_PREFIX, writer_tag
 
+# what a write's OS error says, by errno: the real cause, never one reason for all; another errno says its own
+# message (`os_reason`)
 REASONS = {
     errno.ENOSPC: "the disk is full",
     errno.EDQUOT: "the disk quota is exceeded",
@@ -38,7 +40,13 @@ REASONS = {
     errno.EROFS: "the file system is read-only",
     errno.EEXIST: "a file is in the way",
     errno.ELOOP: "a symlink is in the way",
+    errno.ENOTDIR: "a file is in the path where a folder should be",
+    errno.EISDIR: "a folder is in the way",
+    errno.ENAMETOOLONG: "a name in the path is too long",
 }
+
+
+NAME_MAX = 255  # the most bytes of a file name that Linux and macOS file systems take
 
 
 class WriteError(OSError):
@@ -208,19 +216,27 @@ def create_once(path: Path, write: Callable[[BinaryIO], None], mode: int = 0o644
     return True
 
 
+def os_reason(exc: OSError) -> str:
+    """Why an OS call failed, from its errno (`REASONS`), else its own message ("Input/output error" as
+    "input/output error"), without the path: a WriteError names the path once."""
+    if exc.errno in REASONS:
+        return REASONS[exc.errno]
+    return exc.strerror[:1].lower() + exc.strerror[1:] if exc.strerror else str(exc)
+
+
 def write_error(exc: OSError, where: Path | str) -> WriteError:
-    reason = REASONS.get(exc.errno, exc.strerror or str(exc))
-    error = WriteError(f"{reason}: nothing was written to {where}")
-    error.errno, error.reason = exc.errno, reason
+    said = os_reason(exc)
+    error = WriteError(f"{said}: nothing was written to {where}")
+    error.errno, error.reason = exc.errno, said
     return error
 
 
 def failure_reason(exc: BaseException) -> str:
     """What went wrong, without saying what it left unwritten: a WriteError's reason ("the disk is full"), an OS
-    error's (its message where this module names none), or the error's own line (a path that is a symlink, ...)."""
+    error's (`os_reason`), or the error's own line (a path that is a symlink, ...)."""
     if isinstance(exc, NotAFileError) or not isinstance(exc, OSError):
         return str(exc)
-    return getattr(exc, "reason", None) or REASONS.get(exc.errno) or exc.strerror or str(exc)
+    return getattr(exc, "reason", None) or os_reason(exc)
 
 
 def _token() -> str:
@@ -231,8 +247,13 @@ def create_temp(
     directory: Path, suffix: str = "", mode: int = 0o644, dir_fd: int | None = None
 ) -> tuple[int, Path]:
     """A new, empty temp file in ``directory`` (with ``dir_fd``: the folder that is open on) opened for writing:
-    created exclusively, never through a symlink."""
-    path = directory / f"{TMP_PREFIX}{writer_tag()}-{_token()}{suffix}"
+    created exclusively, never through a symlink. ``suffix`` (the target's name, to see whose it is) keeps its end
+    only where the whole would pass `NAME_MAX`: a target of a name the file system takes is written, never refused
+    as a name too long for its temp file."""
+    name = f"{TMP_PREFIX}{writer_tag()}-{_token()}"  # ASCII
+    while len(name) + len(os.fsencode(suffix)) > NAME_MAX:
+        suffix = suffix[1:]
+    path = directory / f"{name}{suffix}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     return os.open(_at(path, dir_fd), flags, mode, dir_fd=dir_fd), path
 

@@ -99,9 +99,12 @@ class Workspace:
         workspace = cls.existing(path)
         if workspace is not None:
             return workspace
-        for name in SCHEMAS:
-            (path / name).mkdir(parents=True, exist_ok=True)
-        (path / "exports").mkdir(exist_ok=True)
+        for name in [*SCHEMAS, "exports"]:
+            try:
+                (path / name).mkdir(parents=True, exist_ok=True)
+            # a file in the path, permissions, a name too long: said as a write's error
+            except OSError as exc:
+                raise write_error(exc, path / name) from exc
         # where it is made: its stored paths are read under where it is later (`data.workspace_root`)
         marker = (json.dumps({"format": FORMAT, ROOT: str(path.resolve())}) + "\n").encode()
         atomic_write(path / MARKER, lambda handle: handle.write(marker))

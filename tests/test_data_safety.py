@@ -137,6 +137,43 @@ def test_permission_error_is_one_line(tmp_path, prefs, monkeypatch, capsys):
     assert len(err) == 1 and err[0].startswith("error: permission denied: nothing was written to ")
 
 
+def test_a_failed_write_says_its_real_cause(tmp_path, prefs, capsys):
+    """Where no file is in the way, a failed write says its real cause ("a file is in the way" where one is): a file
+    in the path where a folder should be said "Not a directory" (`init`: "[Errno 20] Not a directory: '...'"), and a target whose name
+    the file system takes was refused as "File name too long" (its temp file's name, the target's with a prefix,
+    was). Provoked by a file in the path and a long name, which stop root as well (chmod does not)."""
+    ws = tmp_path / "ws"
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    export = ["export", "-w", str(ws), "--format", "dpo", "--out"]
+    in_path = "a file is in the path where a folder should be: nothing was written to"
+    for argv, said in [
+        (["init", "-w", str(blocker / "ws")], f"{in_path} {blocker / 'ws' / 'prompts'}"),
+        ([*export, str(blocker / "sub" / "dpo.parquet")], f"{in_path} {blocker / 'sub'}"),
+        ([*export, str(blocker / "dpo.parquet")], f"a file is in the way: nothing was written to {blocker}"),
+    ]:
+        capsys.readouterr()
+        assert main(argv) == 2
+        assert capsys.readouterr().err == f"error: {said}\n"
+    long = tmp_path / ("\u00e9" * 120 + ".parquet")  # 248 bytes: a name the file system takes
+    assert main([*export, str(long)]) == 0 and long.is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        (errno.ENAMETOOLONG, "a name in the path is too long"),
+        (errno.EISDIR, "a folder is in the way"),
+        (errno.EIO, "input/output error"),  # the OS's own message, read as ours
+    ],
+)
+def test_a_write_error_says_the_cause_its_errno_names(code, said):
+    error = files.write_error(OSError(code, os.strerror(code), "/elsewhere"), "/x")
+    assert str(error) == f"{said}: nothing was written to /x" and files.failure_reason(error) == said
+
+
 def test_app_submit_on_a_full_disk_keeps_the_choice(label_ws, monkeypatch):
     from annotate.app import on_submit
     from annotate.components import Context
