@@ -36,7 +36,7 @@ from data.files import (
 )
 from data.records import now
 from data.temp_writers import remove_dead_temps
-from data.workspace_root import read_path
+from data.workspace_root import read_path, read_roots
 from train.options import TrainOptions
 from train.saving import TRAINED_FILE
 
@@ -117,7 +117,7 @@ def _changed_option(recorded: dict, options: TrainOptions) -> str | None:
             continue
         was = recorded[name]
         if name in ("workspace", "model"):
-            was = read_path(Path(options.workspace), was) if isinstance(was, str) else was
+            was = read_path(read_roots(Path(options.workspace)), was) if isinstance(was, str) else was
             if not _same_path(was, value):
                 return name
         elif name in NAMES_OPTIONS:
