@@ -29,10 +29,9 @@ from data.errors import PrefloopError
 from data.exclusion import flag_names
 from data.files import (
     NotAFileError,
-    WriteError,
     atomic_write,
-    check_writable,
     open_regular,
+    refuse_unwritable,
 )
 from data.records import now
 from data.temp_writers import remove_dead_temps
@@ -218,12 +217,9 @@ def _check_writable(out: Path, existing: Path, options: TrainOptions) -> None:
     """A folder the run cannot write (a read-only mount; ``existing``: ``out`` or the folder it would be made in) is
     refused before anything loads, in one line naming --out, not as the run claims it: "[Errno 30] Read-only file
     system: 'romnt/sub'" once the model had loaded."""
-    try:
-        check_writable(existing)
-    except WriteError as exc:
-        flag = f"--out {out}" if options.out is not None else f"{out} (the run's folder; --out names another)"
-        where = "the folder" if existing == out else str(existing)
-        raise PrefloopError(f"{flag}: {where} is not writable ({exc.reason}); nothing trained") from None
+    flag = f"--out {out}" if options.out is not None else f"{out} (the run's folder; --out names another)"
+    where = "the folder" if existing == out else str(existing)
+    refuse_unwritable(existing, lambda reason: f"{flag}: {where} is not writable ({reason}); nothing trained")
 
 
 def check_resumed_plan(out: Path, options: TrainOptions, marker: str | None = None) -> None:
