@@ -16,8 +16,8 @@ The stored paths (`PATH_COLUMNS`): the manifest's model folders (``models.path``
 and writes it through `stored_paths`.
 
 Each of these takes the workspace's `Roots` (where it was made, where it is now), which `data.workspace.Workspace`
-works out from the marker it reads when it opens and keeps, so that its reads and writes read no marker again (the
-annotate app reads four tables at each poll).
+works out from the marker it reads when it opens and keeps, so that its reads and writes read no marker again (each
+read of a table that holds paths read it: the labels and answers at every poll of the annotate app).
 """
 
 from __future__ import annotations

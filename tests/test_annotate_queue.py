@@ -326,8 +326,8 @@ def test_left_for_you_while_others_hold_the_rest_says_they_do_and_when_it_comes_
 
 
 def test_the_apps_polls_and_labels_read_no_workspace_marker(label_ws, monkeypatch):
-    """The app reads where the workspace was made from the Workspace it opened: each poll read workspace.json once
-    a table (four times) and each label's commit once more."""
+    """The app reads where the workspace was made from the Workspace it opened: each poll read workspace.json for
+    the labels and for the answers, and each label's commit once more."""
     from tests.test_data_workspace_moved import marker_opens
 
     svc = service(label_ws)

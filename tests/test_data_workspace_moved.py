@@ -137,7 +137,7 @@ def marker_opens(monkeypatch) -> list[str]:
 
 def test_a_workspace_reads_its_marker_when_it_opens_and_not_at_each_read_or_write(tmp_path, monkeypatch):
     """Where a copy was made is read once, when it opens, and kept: each read of a table that holds paths and
-    each write read workspace.json again (four reads at every poll of the annotate app, one at each commit)."""
+    each write read workspace.json again."""
     made_at(tmp_path / "ws")
     shutil.copytree(tmp_path / "ws", tmp_path / "copy")
     opened = marker_opens(monkeypatch)
