@@ -32,7 +32,7 @@ from annotate.users import Authenticator, LoginLimits, User, add_user, hash_pass
 from data.cli import options_parser, run_cli
 from data.config import build
 from data.errors import PrefloopError
-from data.files import WriteError, check_writable
+from data.files import refuse_unwritable
 from data.rubric import load_rubric
 from data.workspace import Workspace
 
@@ -205,13 +205,13 @@ def user_command(command: str, argv: list[str], prog: str = "python -m annotate"
 def serve(options: AnnotateOptions) -> int:
     # Every check comes before anything is served: a bad users file or an empty workspace is one clear line.
     workspace = Workspace(options.workspace)
-    try:
-        check_writable(workspace.path)
-    except WriteError as exc:
-        raise PrefloopError(
-            f"{options.workspace}: labelling needs a writable workspace ({exc.reason}); stats, validate "
+    refuse_unwritable(
+        workspace.path,
+        lambda reason: (
+            f"{options.workspace}: labelling needs a writable workspace ({reason}); stats, validate "
             "and `export --out` to a writable folder work on this one"
-        ) from None
+        ),
+    )
     limits = options.login_limits()
     users_path = options.users or options.workspace / "users.toml"
     password = None

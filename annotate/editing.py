@@ -157,7 +157,8 @@ class Editing:
             name: pa.Table.from_pylist([vars(r) for r in rows], schema=SCHEMAS[name])
             for name, rows in tables.items()
         }
-        parts = durably(lambda: store.write_tables(self.workspace.path, list(tables.items())))
+        ws = self.workspace
+        parts = durably(lambda: store.write_tables(ws.path, list(tables.items()), roots=ws.roots))
         with self._lock:
             for name, part in zip(tables, parts):
                 self._seen[name].add(part.name)

@@ -199,7 +199,9 @@ class Loading:
         columns = READ_COLUMNS[self.task].get(name)
         with self._lock:
             seen = set(self._seen[name])
-        table, names = store.read_new(self.workspace.path, name, seen, columns=columns)
+        table, names = store.read_new(
+            self.workspace.path, name, seen, columns=columns, roots=self.workspace.roots
+        )
         with self._lock:
             self._seen[name].update(names)
         if table is None:

@@ -28,6 +28,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
+from data.errors import PrefloopError
 from data.temp_writers import TMP_PREFIX, writer_tag
 
 # what a write's OS error says, by errno: the real cause, never one reason for all; another errno says its own
@@ -266,6 +267,16 @@ def check_writable(directory: Path) -> None:
         raise write_error(exc, directory) from exc
     os.close(fd)
     tmp.unlink(missing_ok=True)
+
+
+def refuse_unwritable(directory: Path, line: Callable[[str], str]) -> None:
+    """`check_writable` for a command that must write in ``directory`` later: a PrefloopError reading
+    ``line(reason)`` (what the folder is for, what was left undone) unless a file can be created there, so that it
+    is refused before the work that would be wasted."""
+    try:
+        check_writable(directory)
+    except WriteError as exc:
+        raise PrefloopError(line(exc.reason)) from None
 
 
 def fsync_dir(directory: Path) -> None:

@@ -29,7 +29,7 @@ from data.errors import PrefloopError
 from data.files import atomic_write, check_not_link, open_regular
 from data.import_records import TooDeep, within_depth
 from data.lineage import same_machine
-from data.workspace_root import read_paths, stored_paths
+from data.workspace_root import read_paths, read_roots, stored_paths
 
 LABEL_SOURCES = ("auto", "human", "machine", "all")
 # Answers that are nobody's item to label, rank or rate: the prompts' gold answers sampled beside the others, and
@@ -159,7 +159,7 @@ def read_excluded(workspace: Path) -> tuple[str, ...]:
             "every labeller"
         )
     # spaces around a name dropped, as the flag's; a judge's folder in a copied workspace read as the copy's own
-    return tuple(sorted(set(read_paths(path.parent, [name.strip() for name in names], PREFIXES))))
+    return tuple(sorted(set(read_paths(read_roots(path.parent), [name.strip() for name in names], PREFIXES))))
 
 
 def excluded_labellers(workspace: Path, names: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
@@ -177,7 +177,7 @@ def set_excluded(workspace: Path, name: str, excluded: bool) -> tuple[str, ...]:
     check_not_link(path)
     names, name = {same_name(n) for n in read_excluded(workspace)}, same_name(name)
     names = names | {name} if excluded else {n for n in names if not is_excluded(name, [n])}
-    stored = sorted(stored_paths(path.parent, names, PREFIXES))  # as the labels store them
+    stored = sorted(stored_paths(read_roots(path.parent), names, PREFIXES))  # as the labels store them
     record = json.dumps(stored).encode()
     atomic_write(path, lambda handle: handle.write(record))
     return tuple(sorted(names))

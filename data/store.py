@@ -47,7 +47,7 @@ from data.part_reads import Where, part_source, read_part
 from data.schemas import SCHEMAS, SchemaError
 from data.table_checks import conform
 from data.temp_writers import HOST_DIGITS, host_tag
-from data.workspace_root import reading, writing
+from data.workspace_root import Roots, reading, writing
 
 PART_GLOB = "part-*.parquet"
 BATCHES = "batches"  # WS/batches/<batch id>.commit: the batches whose parts are visible
@@ -141,16 +141,22 @@ def _sources(path: Path, dir_fd: int | None) -> list[str]:
 
 
 def read_new(
-    root: Path, name: str, seen: set[str], columns: list[str] | None = None, where: Where | None = None
+    root: Path,
+    name: str,
+    seen: set[str],
+    columns: list[str] | None = None,
+    where: Where | None = None,
+    roots: Roots | None = None,
 ) -> tuple[pa.Table | None, list[str]]:
     """Rows of the visible parts of ``name`` not in ``seen`` (part names), and the names now seen (with ``where``,
     only the rows it keeps: `read_part`).
 
     Rows may repeat ones read before (a merged part whose sources were partly seen); callers keep one per id.
     A merged part whose sources were all seen is marked seen without reading it. Paths stored under the folder the
-    workspace was made in read as under where it is now (`data.workspace_root`).
+    workspace was made in read as under where it is now (`data.workspace_root`: ``roots``, a `Workspace`'s, or
+    None: read from its marker).
     """
-    where, respell = reading(root, name, where)
+    where, respell = reading(root, name, where, roots)
     seen = set(seen)
     new: list[str] = []
     tables = []
@@ -207,14 +213,18 @@ def _read_parts(
 
 
 def read_table(
-    root: Path, name: str, columns: list[str] | None = None, where: Where | None = None
+    root: Path,
+    name: str,
+    columns: list[str] | None = None,
+    where: Where | None = None,
+    roots: Roots | None = None,
 ) -> pa.Table:
     """All visible rows of table ``name``, one per id, validated (all columns, or ``columns`` plus the id); with
     ``where``, what it keeps of them (`where_in`: the rows whose column holds one of some values), the others never
-    held at once."""
+    held at once. ``roots``: as `read_new`'s."""
     if columns is not None and "id" not in columns:
         columns = ["id", *columns]
-    table, _ = read_new(root, name, set(), columns, where)
+    table, _ = read_new(root, name, set(), columns, where, roots)
     if table is None:
         schema = SCHEMAS[name]
         empty = (
@@ -266,13 +276,16 @@ def write_part(
     return write_temp(directory, write, ".parquet", dir_fd=dir_fd)
 
 
-def write_tables(root: Path, tables: Iterable[tuple[str, pa.Table]]) -> list[Path]:
+def write_tables(
+    root: Path, tables: Iterable[tuple[str, pa.Table]], roots: Roots | None = None
+) -> list[Path]:
     """Durably append each (table name, rows) under ``root/<name>/`` as one part; returns the new part paths.
 
     Rows for more than one table are one batch: visible all together once its commit record is written, or never.
     Every folder written is opened first (``files.folder_for_writing``): one that is a symlink, even one swapped in
     since the workspace was opened, is refused (NotAFileError naming it) before anything is written.
-    Paths under where the workspace is now are stored under the folder it was made in (`data.workspace_root`).
+    Paths under where the workspace is now are stored under the folder it was made in (`data.workspace_root`:
+    ``roots``, a `Workspace`'s, or None: read from its marker).
     """
     tables = [
         (name, conform(table, name, f"new rows for '{name}'", written=True))
@@ -280,7 +293,7 @@ def write_tables(root: Path, tables: Iterable[tuple[str, pa.Table]]) -> list[Pat
         if table.num_rows
     ]
     if tables:
-        stored = writing(root)
+        stored = writing(root, roots)
         tables = [(name, stored(name, table)) for name, table in tables]
     batch = uuid.uuid4().hex[:16] if len(tables) > 1 else None
     with ExitStack() as folders:

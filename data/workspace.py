@@ -32,7 +32,7 @@ from data.files import (
 )
 from data.records import TABLE_OF, to_row
 from data.schemas import SCHEMAS, SchemaError
-from data.workspace_root import MARKER, ROOT
+from data.workspace_root import MARKER, ROOT, marked_roots
 
 FORMAT = 1
 MARKER_TEXT = json.dumps({"format": FORMAT})  # what the marker must hold (and `root`: `data.workspace_root`)
@@ -59,7 +59,8 @@ class Workspace:
             raise WorkspaceError(
                 f"{self.path}: not a workspace (no {MARKER}); create it with `python -m data init`"
             )
-        fmt = _read_format(marker)
+        meta = _read_marker(marker)
+        fmt = meta["format"]
         if fmt != FORMAT:
             raise WorkspaceError(f"{marker}: workspace format {fmt!r}, this version reads format {FORMAT}")
         for name in [
@@ -77,6 +78,8 @@ class Workspace:
                 raise WorkspaceError(not_a_file_line(self.path / name)) from None
             except OSError as exc:
                 raise write_error(exc, self.path / name) from exc
+        # where it was made and where it is now, for every read and write (`data.workspace_root.Roots`)
+        self.roots = marked_roots(self.path, meta)
 
     @classmethod
     def existing(cls, path: str | Path) -> Workspace | None:
@@ -148,13 +151,13 @@ class Workspace:
     def _rows(self, name: str, columns: list[str] | None, where: tuple[str, pa.Array] | None) -> pa.Table:
         """What `read` reads, names as stored: the rows of table ``name``, of ``columns`` (None: all) plus the id;
         with ``where`` (a column and values), those whose column holds one of the values only."""
-        return store.read_table(self.path, name, columns, where and part_reads.where_in(*where))
+        return store.read_table(self.path, name, columns, where and part_reads.where_in(*where), self.roots)
 
     def read_each(self, name: str, columns: list[str], each: Callable[[pa.Table], pa.Table]) -> pa.Table:
         """What ``each`` makes of the rows of table ``name`` (``columns`` plus the id, checked as `read` checks
         them), given a batch of rows at a time, part by part: a smaller table with an ``id`` column (a digest of a
         text column: `data.spellings`), one row per id (the first), the table's rows never held at once."""
-        return store.read_table(self.path, name, columns, each)
+        return store.read_table(self.path, name, columns, each, self.roots)
 
     def frame(self, name: str) -> pd.DataFrame:
         return self.read(name).to_pandas()
@@ -201,7 +204,7 @@ class Workspace:
                 table = table.filter(pc.invert(pc.is_in(ids, value_set=stored.column("id").combine_chunks())))
             if table.num_rows:
                 out.append((name, table))
-        store.write_tables(self.path, out)
+        store.write_tables(self.path, out, roots=self.roots)
         if compact:
             self._compact_written([name for name, _ in out])
         return {name: table.num_rows for name, table in out}
@@ -227,7 +230,7 @@ class Workspace:
 
     def write_part(self, name: str, table: pa.Table) -> Path:
         """Durably append rows to one table as one part, without compacting; returns the part's path."""
-        return store.write_tables(self.path, [(name, table)])[0]
+        return store.write_tables(self.path, [(name, table)], roots=self.roots)[0]
 
     def maybe_compact(self, *names: str) -> None:
         """Compact each table named that holds more parts than the bound (what writers do after writing)."""
@@ -268,8 +271,8 @@ def _refuse_a_file(path: Path) -> None:
         raise WorkspaceError(f"{path}: is a file, not a workspace directory")
 
 
-def _read_format(marker: Path) -> object:
-    """The ``format`` field of a workspace's marker file; a damaged one (a hand edit, a stray write) is a
+def _read_marker(marker: Path) -> dict:
+    """A workspace's marker file, holding a ``format`` field; a damaged one (a hand edit, a stray write) is a
     WorkspaceError naming it, since every command opens the workspace first."""
     try:
         with open_regular(marker) as handle:
@@ -282,7 +285,7 @@ def _read_format(marker: Path) -> object:
         raise WorkspaceError(f"{marker}: not a JSON object; it should read {MARKER_TEXT}")
     if "format" not in meta:
         raise WorkspaceError(f'{marker}: no "format" field; it should read {MARKER_TEXT}')
-    return meta["format"]
+    return meta
 
 
 def _refuse_reused_label_ids(folder: Path, labels: pa.Table, stored: pa.Table) -> None:

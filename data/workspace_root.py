@@ -14,12 +14,17 @@ The stored paths (`PATH_COLUMNS`): the manifest's model folders (``models.path``
 (`read_new`, `write_tables`), so that every reader sees them one way; a file of the workspace that records a path
 (a run's ``train_config.json``, excluded.json's judges named by their folders) reads it through `read_path(s)`,
 and writes it through `stored_paths`.
+
+Each of these takes the workspace's `Roots` (where it was made, where it is now), which `data.workspace.Workspace`
+works out from the marker it reads when it opens and keeps, so that its reads and writes read no marker again (each
+read of a table that holds paths read it: the labels and answers at every poll of the annotate app).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -52,6 +57,38 @@ def _marker(root: Path) -> dict | None:
     except ValueError:  # not JSON, not UTF-8
         return None
     return meta if isinstance(meta, dict) else None
+
+
+@dataclass
+class Roots:
+    """Where a workspace was made and where it is now: the folder its marker records (None where it records none:
+    one of an older version until its first write, a folder of tables alone) and its folder now, resolved.
+    While ``made`` is None, `reading` and `writing` read the marker again (an older workspace records its root at
+    its first write, this process's or another's) and keep the root once found: once recorded, it never changes."""
+
+    made: str | None
+    here: str
+
+
+def marked_roots(root: Path, meta: object) -> Roots:
+    """The `Roots` of the workspace at ``root`` whose marker holds ``meta`` (as read: `Workspace` reads it once)."""
+    made = meta.get(ROOT) if isinstance(meta, dict) else None
+    return Roots(made if isinstance(made, str) and made else None, str(root.resolve()))
+
+
+def read_roots(root: Path) -> Roots:
+    """The `Roots` of the workspace at ``root``, its marker read now (a caller that holds no `Workspace`)."""
+    return marked_roots(root, _marker(root))
+
+
+def _known(root: Path, roots: Roots | None) -> Roots:
+    """``roots`` where they hold the recorded root; else the marker's, read now (and kept in ``roots``)."""
+    if roots is not None and roots.made is not None:
+        return roots
+    found = read_roots(root)
+    if roots is not None and found.made is not None:
+        roots.made = found.made
+    return found
 
 
 def recorded_root(root: Path) -> str | None:
@@ -89,13 +126,18 @@ def _unchanged(table: pa.Table) -> pa.Table:
     return table
 
 
-def reading(root: Path, name: str, where: Where | None) -> tuple[Where | None, Respell]:
-    """How a read of table ``name`` of the workspace at ``root`` respells its paths once a row (the copy's own:
-    see the module docstring): (the ``where`` to read each part with, what to make of the rows read). A `WhereIn`
-    of another column keeps its rows whatever the paths, so the rows it keeps are respelled after it (it still reads
-    its column first); any other ``where`` (one of the paths, a digest of rows) is given them respelled."""
-    made = recorded_root(root) if name in PATH_COLUMNS else None
-    here = str(root.resolve()) if made else None
+def reading(
+    root: Path, name: str, where: Where | None, roots: Roots | None = None
+) -> tuple[Where | None, Respell]:
+    """How a read of table ``name`` of the workspace at ``root`` (whose ``roots`` are given, or read from its
+    marker where the table holds paths: `Roots`) respells its paths once a row (the copy's own: see the module
+    docstring): (the ``where`` to read each part with, what to make of the rows read). A `WhereIn` of another column
+    keeps its rows whatever the paths, so the rows it keeps are respelled after it (it still reads its column
+    first); any other ``where`` (one of the paths, a digest of rows) is given them respelled."""
+    if name not in PATH_COLUMNS:
+        return where, _unchanged
+    roots = _known(root, roots)
+    made, here = roots.made, roots.here
     if made is None or made == here:
         return where, _unchanged
     respell = partial(respelled, name=name, old=made, new=here)
@@ -104,45 +146,48 @@ def reading(root: Path, name: str, where: Where | None) -> tuple[Where | None, R
     return (lambda table: where(respell(table))), _unchanged
 
 
-def writing(root: Path) -> Callable[[str, pa.Table], pa.Table]:
-    """How a write to the workspace at ``root`` stores the rows of a table (a name, rows): each path under where
-    the workspace is now, under its recorded root. A workspace of an older version records where it is first."""
-    meta = _marker(root)
-    if meta is None:  # a folder of tables alone: nothing recorded, nothing to record
-        return lambda name, table: table
-    here = str(root.resolve())
-    made = meta.get(ROOT)
-    if not isinstance(made, str) or not made:
-        text = (json.dumps({**meta, ROOT: here}) + "\n").encode()
-        atomic_write(root / MARKER, lambda handle: handle.write(text))
-        made = here
+def writing(root: Path, roots: Roots | None = None) -> Callable[[str, pa.Table], pa.Table]:
+    """How a write to the workspace at ``root`` (whose ``roots`` are given, or read from its marker: `Roots`) stores
+    the rows of a table (a name, rows): each path under where the workspace is now, under its recorded root. A
+    workspace of an older version records where it is first."""
+    if roots is not None and roots.made is not None:
+        made, here = roots.made, roots.here
+    else:
+        meta = _marker(root)
+        if meta is None:  # a folder of tables alone: nothing recorded, nothing to record
+            return lambda name, table: table
+        found = marked_roots(root, meta)
+        made, here = found.made, found.here
+        if made is None:
+            text = (json.dumps({**meta, ROOT: here}) + "\n").encode()
+            atomic_write(root / MARKER, lambda handle: handle.write(text))
+            made = here
+        if roots is not None:
+            roots.made = made
     if made == here:
         return lambda name, table: table
     return lambda name, table: respelled(table, name, here, made)
 
 
-def read_path(root: Path, path: str) -> str:
-    """``path`` as a file of the workspace at ``root`` records it (a run's ``train_config.json``), under where the
+def read_path(roots: Roots, path: str) -> str:
+    """``path`` as a file of the workspace of ``roots`` records it (a run's ``train_config.json``), under where the
     workspace is now where it is under the recorded root."""
-    return read_paths(root, [path])[0]
+    return read_paths(roots, [path])[0]
 
 
-def read_paths(root: Path, paths: Iterable[str], prefixes: tuple[str, ...] = ("",)) -> list[str]:
-    """`read_path` of each of ``paths`` (each after one of ``prefixes``: excluded.json's ``judge:FOLDER``), the
-    marker read once."""
-    made = recorded_root(root)
+def read_paths(roots: Roots, paths: Iterable[str], prefixes: tuple[str, ...] = ("",)) -> list[str]:
+    """`read_path` of each of ``paths`` (each after one of ``prefixes``: excluded.json's ``judge:FOLDER``)."""
+    made, here = roots.made, roots.here
     if made is None:
         return list(paths)
-    here = str(root.resolve())
     return [moved_path(path, made, here, prefixes) for path in paths]
 
 
-def stored_paths(root: Path, paths: Iterable[str], prefixes: tuple[str, ...] = ("",)) -> list[str]:
-    """Each of ``paths`` (after one of ``prefixes``) as a file of the workspace at ``root`` records it, as `writing`
+def stored_paths(roots: Roots, paths: Iterable[str], prefixes: tuple[str, ...] = ("",)) -> list[str]:
+    """Each of ``paths`` (after one of ``prefixes``) as a file of the workspace of ``roots`` records it, as `writing`
     stores a table's: under the recorded root where it is under where the workspace is now (`read_paths` reads it
     back)."""
-    made = recorded_root(root)
+    made, here = roots.made, roots.here
     if made is None:
         return list(paths)
-    here = str(root.resolve())
     return [moved_path(path, here, made, prefixes) for path in paths]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError
-from data.files import WriteError, check_writable
+from data.files import refuse_unwritable
 from data.imports import ImportOptions, ImportPreview, Loaded, check_file, check_rank_items
 from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
 from data.provision import (
@@ -156,7 +156,6 @@ SAMPLING_WRITES = "sampling writes its answers there; nothing sampled"
 def check_workspace_writable(path: Path, writes: str = SAMPLING_WRITES) -> None:
     """A job with answers to sample (or, ``writes`` says, pairs to judge) refuses a workspace it cannot write (a
     read-only mount) before a model loads: its first write failed only once the model had sampled a chunk."""
-    try:
-        check_writable(Path(path))
-    except WriteError as exc:
-        raise PrefloopError(f"{path}: the workspace is not writable ({exc.reason}): {writes}") from None
+    refuse_unwritable(
+        Path(path), lambda reason: f"{path}: the workspace is not writable ({reason}): {writes}"
+    )

@@ -323,3 +323,17 @@ def test_left_for_you_while_others_hold_the_rest_says_they_do_and_when_it_comes_
     view = label_view(ctx, "gus")
     assert "2 left for you · held by other labellers" in view.progress
     assert "the 2 items left for you are held by other labellers" in view.prompt and len(set(holders)) == 2
+
+
+def test_the_apps_polls_and_labels_read_no_workspace_marker(label_ws, monkeypatch):
+    """The app reads where the workspace was made from the Workspace it opened: each poll read workspace.json for
+    the labels and for the answers, and each label's commit once more."""
+    from tests.test_data_workspace_moved import marker_opens
+
+    svc = service(label_ws)
+    opened = marker_opens(monkeypatch)
+    shown = svc.show("ann")
+    label = svc.submit("ann", shown.item.id, "left")
+    assert svc.reload() == 4
+    assert label.id in label_ws.ids("labels")
+    assert opened == []

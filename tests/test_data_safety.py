@@ -256,11 +256,11 @@ def test_a_full_disk_at_a_later_file_of_an_import_says_what_was_stored_and_the_r
     command = ["import", "-w", str(ws), str(a), str(b), str(c)]
     write_tables, calls = store.write_tables, []
 
-    def full_at_the_second_file(root, tables):
+    def full_at_the_second_file(root, tables, **given):
         calls.append(root)
         if len(calls) == 2:
             raise files.write_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), root / "prompts")
-        return write_tables(root, tables)
+        return write_tables(root, tables, **given)
 
     monkeypatch.setattr(store, "write_tables", full_at_the_second_file)
     assert main(command) == 2

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
-from data import Workspace, store
+import pyarrow.parquet as pq
+
+from data import Workspace, store, workspace_root
+from data import workspace as workspace_module
 from data.__main__ import main as data_main
 from data.lineage import newest_model
 from data.records import Completion, Label, ModelRecord, Pair, Prompt
@@ -103,12 +107,53 @@ def test_a_workspace_of_an_older_version_reads_as_stored_and_records_its_root_at
     copy = Workspace(tmp_path / "copy")
     assert paths(copy) == expected(tmp_path / "ws")  # as stored: nothing says where it was made
     assert recorded_root(tmp_path / "copy") is None
+    other = Workspace(tmp_path / "copy")  # another process's, open before the first write
     copy.append([prompt("new")])
     assert json.loads((tmp_path / "copy" / "workspace.json").read_text()) == {
         "format": 1,
         "root": str(tmp_path.resolve() / "copy"),
     }
     assert paths(copy) == expected(tmp_path / "ws")  # still as stored: its paths were written elsewhere
+    here = str(tmp_path.resolve() / "copy")
+    assert (copy.roots.made, copy.roots.here) == (here, here)  # kept: the root its write recorded
+    assert other.roots.made is None
+    assert paths(other) == expected(tmp_path / "ws")
+    assert other.roots.made == here  # read again while it held none, and kept
+
+
+def marker_opens(monkeypatch) -> list[str]:
+    """The files named workspace.json opened from now on by the modules that read the marker."""
+    opened = []
+    for module in (workspace_module, workspace_root):
+
+        def counted(path, *args, real=module.open_regular, **kwargs):
+            if Path(path).name == workspace_root.MARKER:
+                opened.append(str(path))
+            return real(path, *args, **kwargs)
+
+        monkeypatch.setattr(module, "open_regular", counted)
+    return opened
+
+
+def test_a_workspace_reads_its_marker_when_it_opens_and_not_at_each_read_or_write(tmp_path, monkeypatch):
+    """Where a copy was made is read once, when it opens, and kept: each read of a table that holds paths and
+    each write read workspace.json again."""
+    made_at(tmp_path / "ws")
+    shutil.copytree(tmp_path / "ws", tmp_path / "copy")
+    opened = marker_opens(monkeypatch)
+    copy = Workspace(tmp_path / "copy")
+    assert len(opened) == 1
+    assert paths(copy) == expected(tmp_path / "copy")  # respelled as the copy's own, as before
+    here = tmp_path.resolve() / "copy"
+    copy.append([ModelRecord(str(here / "runs" / "dpo-2"), "dpo", 2)])
+    assert newest_model(copy).path == str(here / "runs" / "dpo-2")
+    assert len(opened) == 1
+    on_disk = [
+        path
+        for part in store.part_files(copy.path / "models")
+        for path in pq.read_table(part)["path"].to_pylist()
+    ]
+    assert str(tmp_path.resolve() / "ws" / "runs" / "dpo-2") in on_disk  # stored under the recorded root
 
 
 def test_only_paths_under_the_recorded_root_are_respelled():

@@ -29,14 +29,13 @@ from data.errors import PrefloopError
 from data.exclusion import flag_names
 from data.files import (
     NotAFileError,
-    WriteError,
     atomic_write,
-    check_writable,
     open_regular,
+    refuse_unwritable,
 )
 from data.records import now
 from data.temp_writers import remove_dead_temps
-from data.workspace_root import read_path
+from data.workspace_root import read_path, read_roots
 from train.options import TrainOptions
 from train.saving import TRAINED_FILE
 
@@ -117,7 +116,7 @@ def _changed_option(recorded: dict, options: TrainOptions) -> str | None:
             continue
         was = recorded[name]
         if name in ("workspace", "model"):
-            was = read_path(Path(options.workspace), was) if isinstance(was, str) else was
+            was = read_path(read_roots(Path(options.workspace)), was) if isinstance(was, str) else was
             if not _same_path(was, value):
                 return name
         elif name in NAMES_OPTIONS:
@@ -218,12 +217,9 @@ def _check_writable(out: Path, existing: Path, options: TrainOptions) -> None:
     """A folder the run cannot write (a read-only mount; ``existing``: ``out`` or the folder it would be made in) is
     refused before anything loads, in one line naming --out, not as the run claims it: "[Errno 30] Read-only file
     system: 'romnt/sub'" once the model had loaded."""
-    try:
-        check_writable(existing)
-    except WriteError as exc:
-        flag = f"--out {out}" if options.out is not None else f"{out} (the run's folder; --out names another)"
-        where = "the folder" if existing == out else str(existing)
-        raise PrefloopError(f"{flag}: {where} is not writable ({exc.reason}); nothing trained") from None
+    flag = f"--out {out}" if options.out is not None else f"{out} (the run's folder; --out names another)"
+    where = "the folder" if existing == out else str(existing)
+    refuse_unwritable(existing, lambda reason: f"{flag}: {where} is not writable ({reason}); nothing trained")
 
 
 def check_resumed_plan(out: Path, options: TrainOptions, marker: str | None = None) -> None:

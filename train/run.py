@@ -18,7 +18,7 @@ import torch
 
 from data.errors import PrefloopError
 from data.exclusion import Exclusion, check_exclusion
-from data.files import WriteError, check_writable
+from data.files import refuse_unwritable
 from data.lineage import REWARD_MODEL, reward_model_entry
 from data.provision import check_writes_answers
 from data.records import content_id, random_id
@@ -355,14 +355,14 @@ def train(
 def _check_writable(options: TrainOptions, workspace: Workspace) -> None:
     """A run caches reference log-probs in the workspace and registers its model there once trained: a workspace
     it cannot write (a read-only mount) is refused before anything loads, not after the work it would waste."""
-    try:
-        check_writable(workspace.path)
-    except WriteError as exc:
-        raise PrefloopError(
-            f"{options.workspace}: the workspace is not writable ({exc.reason}), and a run caches reference "
+    refuse_unwritable(
+        workspace.path,
+        lambda reason: (
+            f"{options.workspace}: the workspace is not writable ({reason}), and a run caches reference "
             "log-probs and registers its model there; nothing trained (--no-register --no-ref-cache write nothing "
             "to it)"
-        ) from None
+        ),
+    )
 
 
 def _claim(out: Path, options: TrainOptions, record: bytes | None) -> None:
