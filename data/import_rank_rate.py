@@ -253,12 +253,9 @@ def check_labels(
     SchemaError naming the (later) file, row and field; so is an item the import ranks that its stored answers and
     the import's new ones (``added``, by prompt and round: `data.rank_guard.new_answers`) take past 6. Writes
     nothing."""
-    for _, refusal in _between_files(files)[:1]:
+    first: dict[tuple[str, str], tuple[Path, Labelled]] = {}  # each item's file and label, the files agreeing
+    for _, refusal in _between_files(files, first)[:1]:
         raise refusal
-    first: dict[tuple[str, str], tuple[Path, Labelled]] = {}
-    for path, labelled in files:
-        for key, mine in labelled.items():
-            first.setdefault(key, (path, mine))  # the files agree on it (`_between_files`)
     if not first:
         return
     stored = _stored_labels(workspace, sorted({item for _, item in first}))
@@ -293,9 +290,11 @@ def stored_conflicts(
 
 def _between_files(
     files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]],
+    first: dict[tuple[str, str], tuple[Path, Labelled]] | None = None,
 ) -> list[tuple[int, RecordError]]:
-    """The labels of ``files`` that differ from an earlier file's on their item, as `stored_conflicts` gives them."""
-    first: dict[tuple[str, str], tuple[Path, Labelled]] = {}
+    """The labels of ``files`` that differ from an earlier file's on their item, as `stored_conflicts` gives them;
+    ``first`` (where given) is filled with each item's first file and label."""
+    first = {} if first is None else first
     out = []
     for index, (path, labelled) in enumerate(files):
         for key, mine in labelled.items():
