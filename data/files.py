@@ -105,8 +105,17 @@ def open_folder(path: Path) -> int:
 
 
 @contextmanager
-def folder_for_writing(path: Path) -> Iterator[int]:
-    """``open_folder`` for a writer: an OS error (a missing folder, permissions) is a WriteError naming it."""
+def folder_for_writing(path: Path, make: bool = False) -> Iterator[int]:
+    """``open_folder`` for a writer: an OS error (a missing folder, permissions) is a WriteError naming it. With
+    ``make``, the folder is made first where it is missing (exports/, imports/); a file or a link in its place is
+    left for the open to refuse, naming it as what it is."""
+    if make:
+        try:
+            path.mkdir()
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise write_error(exc, path) from exc
     try:
         fd = open_folder(path)
     except NotAFileError:
