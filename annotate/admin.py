@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 import gradio as gr
 import pyarrow.compute as pc
 
-from annotate.agreement import admin_report, gold_answers, pace_card, quality_table, verdicts_cell
+from annotate.agreement import (
+    admin_report,
+    gold_answers,
+    pace_card,
+    progress_card,
+    quality_table,
+    verdicts_cell,
+)
 from annotate.failures import public_line
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
@@ -150,7 +157,7 @@ def summary_cards(progress: dict, report: dict) -> list[tuple[str, str, str]]:
     agreement, position = report["agreement"], report["position"]
     shown = ", ".join(f"{k} {v}" for k, v in report["distribution"].items())
     cards = [
-        ("items done", f"{progress['done']}/{progress['items']}", f"K = {counted(progress['overlap'], 'label')} each"),
+        progress_card(progress, "label"),
         ("labels", str(progress["labels"]), shown),
         ("Cohen's κ (2 labellers)", figure(agreement["cohen"]), f"{counted(agreement['items'], 'item')} with ≥2 labels"),
         ("Fleiss' κ", figure(agreement["fleiss"]), f"{counted(agreement['fleiss_items'], 'item')}, same label count"),

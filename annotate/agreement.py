@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from data.aggregate import DAWID_SKENE, MAJORITY, aggregate, current_labels
 from data.annotators import human_labels
+from data.errors import counted
 from data.gold import ANSWER
 from data.labellers import labeller_rows, team_pace
 from data.machine import cohen_kappa, machine_agreement, suggestion_follow
@@ -201,6 +202,15 @@ QUALITY = {
 def _missing(value: object) -> bool:
     """No figure: None, or NaN where pandas held a None."""
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def progress_card(progress: dict, unit: str) -> tuple[str, str, str]:
+    """The admin's "items done" card of a `LabelService.progress` dict, its K counted in ``unit`` (label, ranking)."""
+    return (
+        "items done",
+        f"{progress['done']}/{progress['items']}",
+        f"K = {counted(progress['overlap'], unit)} each",
+    )
 
 
 def pace_card(labels: pd.DataFrame, task: str) -> list[tuple[str, str, str]]:

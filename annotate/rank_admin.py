@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from annotate.agreement import gold_answers, labeller_table, pace_card, quality_table, verdicts_cell
+from annotate.agreement import (
+    gold_answers,
+    labeller_table,
+    pace_card,
+    progress_card,
+    quality_table,
+    verdicts_cell,
+)
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
 from data.annotators import human_labels
@@ -43,11 +50,7 @@ def rank_admin_html(
     multi = f"{counted(report['multi_ranked_items'], 'item')} ranked by ≥2"
     of_items = f"of {counted(report['items'], 'item')}{left_out_note(report)}; {VERDICT_LABELS}"
     cards = [
-        (
-            "items done",
-            f"{progress['done']}/{progress['items']}",
-            f"K = {counted(progress['overlap'], 'ranking')} each",
-        ),
+        progress_card(progress, "ranking"),
         ("rankings", str(report["rankings"]), of_items),
         ("Kendall's τ-b", figure(report["kendall_tau"]), f"mean over labeller pairs; {multi}"),
         ("Krippendorff's α", figure(report["alpha_ordinal"]), "ordinal; units (item, answer), values = rank"),

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from annotate.agreement import gold_answers, labeller_table, pace_card, quality_table, verdicts_cell
+from annotate.agreement import (
+    gold_answers,
+    labeller_table,
+    pace_card,
+    progress_card,
+    quality_table,
+    verdicts_cell,
+)
 from annotate.rate_view import ratings_text
 from annotate.render import cards_html, figure, prompt_excerpt, table_html
 from annotate.service import LabelService
@@ -27,11 +34,7 @@ def rate_admin_html(
     in_force = verdict_labels(labels, excluded)
     progress = service.progress(user)
     cards = [
-        (
-            "items done",
-            f"{progress['done']}/{progress['items']}",
-            f"K = {counted(progress['overlap'], 'label')} each",
-        ),
+        progress_card(progress, "label"),
         ("ratings", str(progress["labels"]), f"rubric {service.rubric.name}"),
     ]
     for aspect, figures in rating_agreement(in_force).items():

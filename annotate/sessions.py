@@ -22,8 +22,8 @@ from pathlib import Path
 from annotate.users import User
 from data.errors import PrefloopError
 from data.files import NotAFileError, atomic_write, create_once, open_regular
-
-KEY_FILE, LOGOUTS_FILE = "session.key", "logouts.json"
+from data.workspace import LOGOUTS_FILE
+from data.workspace import SESSION_KEY_FILE as KEY_FILE
 
 
 class SessionError(PrefloopError):

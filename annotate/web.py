@@ -40,7 +40,7 @@ from starlette.responses import (
 
 from annotate.sessions import Sessions
 from annotate.users import LoginThrottle
-from data.files import NotAFileError, open_folder, open_regular
+from data.files import NotAFileError, open_beside
 from data.schemas import SPLITS
 
 log = logging.getLogger(__name__)
@@ -190,15 +190,10 @@ class Guard:
         # Opened, folder and file, without following a link (one planted while the app runs is never served
         # through), and served from that descriptor: a link swapped in after the open changes nothing.
         # A refusal names the path that is not what prefloop wrote (the folder or the file) and what is there.
-        where = "exports"
         try:
-            folder = open_folder(self.exports)
-            where = f"exports/{fmt}.parquet"
-            try:
-                handle = open_regular(self.exports / f"{fmt}.parquet", dir_fd=folder)
-            finally:
-                os.close(folder)
+            handle = open_beside(self.exports / f"{fmt}.parquet")
         except NotAFileError as exc:
+            where = "exports" if exc.path == self.exports else f"exports/{fmt}.parquet"
             return PlainTextResponse(f"{where}: {exc.what}", status_code=404)
         except FileNotFoundError:
             return PlainTextResponse(f"no {fmt} export yet: press Export in the admin tab", status_code=404)

@@ -31,7 +31,7 @@ from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, verdicts_table
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError
 from data.export_sft import to_sft  # noqa: F401  re-exported: callers import to_sft beside to_dpo, to_kto
-from data.files import atomic_write, folder_for_writing, write_error
+from data.files import atomic_write, folder_for_writing
 from data.rank_pairs import has_rankings, rank_votes, whole_rank_items
 from data.schemas import MESSAGE
 from data.selection import answer_items
@@ -365,11 +365,5 @@ def write_export(rows: list[dict] | pa.Table, folder: Path, name: str) -> Path:
     """`write_parquet` of ``name`` into a workspace's exports/ ``folder`` (made where it is missing), through a
     descriptor of the folder opened without following a link: one planted there since the workspace was opened
     (while the rows were read, even) is refused (NotAFileError naming it), never written through."""
-    try:
-        folder.mkdir()
-    except FileExistsError:
-        pass  # a folder, or a link `folder_for_writing` refuses
-    except OSError as exc:
-        raise write_error(exc, folder) from exc
-    with folder_for_writing(folder) as fd:
+    with folder_for_writing(folder, make=True) as fd:
         return write_parquet(rows, folder / name, dir_fd=fd)

@@ -62,9 +62,10 @@ A_FILE = "a file, not a folder written by prefloop: remove it"
 class NotAFileError(OSError):
     """A workspace path is a symlink (or a directory where a file should be, a file where a folder should be, a
     device, FIFO, ...) where this project writes only plain files and folders; ``str()`` names it, ``what`` says
-    what is there."""
+    what is there, ``path`` the path it names."""
 
     what = NOT_A_FILE
+    path: Path | str | None = None
 
 
 def not_a_file(path: Path | str, mode: int | None = None) -> NotAFileError:
@@ -76,7 +77,7 @@ def not_a_file(path: Path | str, mode: int | None = None) -> NotAFileError:
     elif mode is not None and stat.S_ISREG(mode):
         what = A_FILE
     error = NotAFileError(f"{path}: {what}")
-    error.errno, error.what = errno.ELOOP, what
+    error.errno, error.what, error.path = errno.ELOOP, what, path
     return error
 
 
@@ -113,8 +114,17 @@ def open_folder(path: Path) -> int:
 
 
 @contextmanager
-def folder_for_writing(path: Path) -> Iterator[int]:
-    """``open_folder`` for a writer: an OS error (a missing folder, permissions) is a WriteError naming it."""
+def folder_for_writing(path: Path, make: bool = False) -> Iterator[int]:
+    """``open_folder`` for a writer: an OS error (a missing folder, permissions) is a WriteError naming it. With
+    ``make``, the folder is made first where it is missing (exports/, imports/); a file or a link in its place is
+    left for the open to refuse, naming it as what it is."""
+    if make:
+        try:
+            path.mkdir()
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise write_error(exc, path) from exc
     try:
         fd = open_folder(path)
     except NotAFileError:
@@ -157,20 +167,24 @@ def open_regular(path: str | Path, dir_fd: int | None = None) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+def open_beside(path: Path) -> BinaryIO:
+    """The file ``path`` opened for reading in its folder opened first (`open_folder`), neither through a link: a
+    link swapped in for either after the open changes nothing. A symlink (or what is not a folder, not a regular
+    file) at the folder or the file raises NotAFileError naming it (its ``path``); a missing one, FileNotFoundError."""
+    fd = open_folder(path.parent)
+    try:
+        return open_regular(path, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
 def read_beside(path: Path) -> bytes | None:
-    """The bytes of the file ``path``, opened in its folder opened first (`open_folder`), neither through a link: a
-    symlink at the folder or the file raises NotAFileError naming it; None when either is missing."""
+    """The bytes of the file ``path`` (`open_beside`); None when it or its folder is missing."""
     try:
-        fd = open_folder(path.parent)
-    except FileNotFoundError:
-        return None
-    try:
-        with open_regular(path, dir_fd=fd) as handle:
+        with open_beside(path) as handle:
             return handle.read()
     except FileNotFoundError:
         return None
-    finally:
-        os.close(fd)
 
 
 def append_line(path: Path, line: str, mode: int = 0o644, dir_fd: int | None = None) -> None:

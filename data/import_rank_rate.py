@@ -255,9 +255,10 @@ def check_labels(
     SchemaError naming the (later) file, row and field; so is a ranking of fewer answers than its stored answers
     and the import's new ones (``added``, by prompt and round: `data.rank_guard.new_answers`) give its item
     (`unranked_rankings`). Writes nothing."""
-    for _, refusal in _between_files(files)[:1]:
+    first: dict[tuple[str, str], tuple[Path, Labelled]] = {}  # each item's file and label, the files agreeing
+    for _, refusal in _between_files(files, first)[:1]:
         raise refusal
-    items = sorted({item for _, labelled in files for _, item in labelled})
+    items = sorted({item for _, item in first})
     if not items:
         return
     stored = _stored_labels(workspace, items)
@@ -316,9 +317,11 @@ def _never_stored(
 
 def _between_files(
     files: list[tuple[Path, Mapping[tuple[str, str], Labelled]]],
+    first: dict[tuple[str, str], tuple[Path, Labelled]] | None = None,
 ) -> list[tuple[int, RecordError]]:
-    """The labels of ``files`` that differ from an earlier file's on their item, as `stored_conflicts` gives them."""
-    first: dict[tuple[str, str], tuple[Path, Labelled]] = {}
+    """The labels of ``files`` that differ from an earlier file's on their item, as `stored_conflicts` gives them;
+    ``first`` (where given) is filled with each item's first file and label."""
+    first = {} if first is None else first
     out = []
     for index, (path, labelled) in enumerate(files):
         for key, mine in labelled.items():

@@ -33,14 +33,14 @@ from types import MappingProxyType
 
 from data.annotators import IMPORT
 from data.errors import counted, one_line
-from data.files import append_line, failure_reason
+from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import import_history, is_of
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
-from data.import_write import LOG_FILE, file_digest, log_folder, log_folder_fd, logged_rejects
+from data.import_write import LOG_FILE, file_digest, log_folder, logged_rejects
 from data.imports import ImportOptions, Loaded, check_file
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
@@ -202,7 +202,7 @@ def withdraw_imports(
     workspace.append([label for plan in plans for label in plan.retractions], skip_existing=True)
     lines = [json.dumps(_log_entry(plan, file, options), default=str) for plan, file in zip(plans, files)]
     try:
-        with log_folder_fd(folder) as fd:
+        with folder_for_writing(folder, make=True) as fd:
             append_line(folder / LOG_FILE, "\n".join(lines), dir_fd=fd)
     except OSError as exc:
         log.warning(

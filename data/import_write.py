@@ -14,8 +14,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +26,6 @@ from data.files import (
     check_not_link,
     failure_reason,
     folder_for_writing,
-    write_error,
 )
 from data.import_labels import renew_withdrawn
 from data.import_log_lines import json_lines, numbered_lines, rejects_name
@@ -59,21 +57,6 @@ def log_folder(workspace: Workspace) -> Path:
     for path in (folder, folder / LOG_FILE):
         check_not_link(path)
     return folder
-
-
-@contextmanager
-def log_folder_fd(folder: Path) -> Iterator[int]:
-    """A descriptor of ``folder`` (`log_folder`), made where it is missing, for writing its files relative to it
-    (``dir_fd``): a folder swapped for a symlink since `log_folder` checked it, or a file in its place, is refused
-    (NotAFileError naming it as what it is), never written through. An OS error is a WriteError naming it."""
-    try:
-        folder.mkdir(exist_ok=True)
-    except FileExistsError:
-        pass  # a file there (not a folder): `folder_for_writing` names it as what it is, as for any folder
-    except OSError as exc:
-        raise write_error(exc, folder) from exc
-    with folder_for_writing(folder) as fd:
-        yield fd
 
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
@@ -145,7 +128,7 @@ def log_import(workspace: Workspace, loaded: Loaded, counts: Counter, options: I
     rejects = None
     try:
         folder = log_folder(workspace)
-        with log_folder_fd(folder) as fd:
+        with folder_for_writing(folder, make=True) as fd:  # a link swapped in since log_folder: refused
             if loaded.rejects:
                 name = folder / f"{now().strftime('%Y%m%dT%H%M%S%fZ')}-{loaded.path.stem}.rejects.jsonl"
                 text = "".join(json.dumps(r) + "\n" for r in loaded.rejects).encode("utf-8")

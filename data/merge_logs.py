@@ -30,9 +30,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.files import append_line, atomic_write, read_beside
+from data.files import append_line, atomic_write, folder_for_writing, read_beside
 from data.import_log_lines import json_lines, numbered_lines, rejects_name
-from data.import_write import LOG_DIR, LOG_FILE, log_folder, log_folder_fd
+from data.import_write import LOG_DIR, LOG_FILE, log_folder
 from data.workspace import Workspace
 
 REJECTS = ".rejects.jsonl"
@@ -107,7 +107,7 @@ def carry_logs(workspace: Workspace, carried: CarriedLogs) -> None:
     if not carried.lines:
         return
     folder = workspace.path / LOG_DIR
-    with log_folder_fd(folder) as fd:
+    with folder_for_writing(folder, make=True) as fd:
         for name, text in carried.files.items():
             atomic_write(folder / name, lambda handle, text=text: handle.write(text), dir_fd=fd)
         lines = "\n".join(json.dumps(entry, default=str) for entry in carried.lines)

@@ -44,7 +44,7 @@ from data.selection import (
     verdict_labels,
     without_labellers,
 )
-from data.workspace import READ_ORDER, Workspace
+from data.workspace import LOGOUTS_FILE, READ_ORDER, SESSION_KEY_FILE, Workspace
 
 TABLES = ("prompts", "completions", "pairs", "labels", "models", "scores")
 AGGREGATED = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]
@@ -227,8 +227,8 @@ REFERENCES = {
 
 # The files commands read beside the tables, each refusing a symlink or special file there as a part: the excluded
 # labellers (stats, export, train), the import log (import, import --remove), and the app's session key and logout
-# record (annotate: `annotate.sessions.KEY_FILE`, `LOGOUTS_FILE`); the folders are checked on opening
-BESIDE = (EXCLUDED_FILE, f"{LOG_DIR}/{LOG_FILE}", "session.key", "logouts.json")
+# record (annotate); the folders are checked on opening
+BESIDE = (EXCLUDED_FILE, f"{LOG_DIR}/{LOG_FILE}", SESSION_KEY_FILE, LOGOUTS_FILE)
 
 
 def planted_beside(root: Path) -> list[Path]:

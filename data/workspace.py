@@ -40,6 +40,9 @@ FOLDERS = (store.BATCHES, "exports", "imports")  # besides the tables'; imports/
 STORED_FOLDERS = frozenset(
     {*SCHEMAS, *FOLDERS} - {"exports"}
 )  # a workspace's folders whose files are its data
+# The annotate app's files in the workspace (`annotate.sessions`): the key its sessions are signed with and the record
+# of who signed out when; here so that the commands' checks (`data.stats.BESIDE`) name the same files
+SESSION_KEY_FILE, LOGOUTS_FILE = "session.key", "logouts.json"
 # Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
 READ_ORDER = ("gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
 

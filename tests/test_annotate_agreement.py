@@ -14,6 +14,7 @@ from annotate.agreement import (
     fleiss_kappa,
     krippendorff_alpha,
     position_bias,
+    progress_card,
 )
 from data.records import Label, to_row
 
@@ -101,3 +102,10 @@ def test_admin_distribution_counts_the_sides_labellers_saw():
     ]
     report = admin_report(frame(labels), "pairwise")
     assert report["distribution"] == {"b": 1, "left": 2, "right": 1, "tie": 1}
+
+
+def test_progress_card_counts_k_in_the_tasks_unit():
+    """The admin's "items done" card, as the pairwise, rank and rate tabs all show it."""
+    progress = {"done": 3, "items": 10, "overlap": 2}
+    assert progress_card(progress, "ranking") == ("items done", "3/10", "K = 2 rankings each")
+    assert progress_card({**progress, "overlap": 1}, "label") == ("items done", "3/10", "K = 1 label each")

@@ -57,8 +57,8 @@ def start_cli(ws: Path, port: int) -> subprocess.Popen:
 
 
 def test_sigkill_restart_throttling_headers_and_uploads(tmp_path, browser):
-    import httpx
-
+    """Login throttling, headers and refused uploads; a SIGKILL with an open tab: the pick kept in the browser is
+    sent once the app is back, once, and the page waits (never reloads into an error) while the app is down."""
     from annotate.users import add_user
     from data import Workspace
 
@@ -69,74 +69,95 @@ def test_sigkill_restart_throttling_headers_and_uploads(tmp_path, browser):
     url = f"http://127.0.0.1:{port}/"
     child = start_cli(workspace.path, port)
     try:
-        # 20 wrong passwords: 5 are checked (--login-attempts 5, --login-backoff 0), the rest refused unchecked; the
-        # right one too, for the lock-out of --login-lockout-minutes (not the default 15); another name still signs in.
-        with httpx.Client(base_url=url) as client:
-            codes = [
-                client.post("login", data={"username": "ann", "password": f"guess {i}"}).status_code
-                for i in range(20)
-            ]
-            assert codes == [400] * 5 + [429] * 15
-            refused = client.post("login", data={"username": "ann", "password": PASSWORD})
-            assert refused.status_code == 429 and 15 * 60 < int(refused.headers["retry-after"]) <= 60 * 60 + 1
-            assert client.post("login", data={"username": "bob", "password": PASSWORD}).status_code == 200
-            page = client.get("")
-            assert (
-                page.headers["x-frame-options"] == "DENY"
-                and "frame-ancestors 'none'" in page.headers["content-security-policy"]
-            )
-            assert page.headers["x-content-type-options"] == "nosniff" and page.headers["referrer-policy"]
-            upload = client.post("gradio_api/upload", files={"files": ("big.bin", b"\0" * 20_000_000)})
-            assert upload.status_code == 403
-
+        _throttling_headers_and_uploads(url)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         violations = csp_errors(page)
-        login(page, url, "bob")
-        cookie = next(c for c in page.context.cookies() if c["name"].startswith("access-token"))
-        assert cookie["sameSite"] == "Lax" and cookie["httpOnly"]
-        item = page.locator("#pf-prompt [data-item]").get_attribute("data-item")
-        page.keyboard.press("b")
-        page.wait_for_function(f"{KEPT_PICK}?.choice === 1")  # kept in the browser before the server dies
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        page.keyboard.press("Enter")  # sent to a dead server: nothing is saved, the pick stays in the page
-        # The page gives up waiting for an answer after 15 s and reloads to send the pick again: while the server is
-        # still down it waits for it instead (a reload then showed the browser's error page, for good: a clean CI
-        # run, where the restart took longer, read "(no status line)")
-        note = "document.querySelector('#pf-js-note')?.textContent || ''"
-        page.wait_for_function(f"({note}).includes('sent once the app is back')", timeout=WAIT_MS)
-        page.wait_for_timeout(1500)  # a retry or two against the dead server
-        # A server still starting may answer the page's check with an error: that is no answer either (the page
-        # reloaded into that error, for good). Its checks answered 503 for a while, the page stays and waits.
-        starting = []
-
-        def answer_starting(route):
-            if route.request.resource_type == "fetch" and route.request.url == page.url:
-                starting.append(route.request.url)
-                return route.fulfill(status=503, body="starting")
-            return route.continue_()
-
-        page.route("**/*", answer_starting)
-        page.wait_for_timeout(2500)
-        assert starting and page.locator("#pf-status").count() == 1  # still the labelling page, the pick kept
-        page.unroute("**/*", answer_starting)
+        item = _pick_then_sigkill(page, url, child)
+        _waits_while_starting(page)
         assert len(workspace.frame("labels")) == 0
         child = start_cli(workspace.path, port)
-        # Gradio reloads the page once the server is back: still signed in, and the pick is sent again, once. Its
-        # reconnect backs off while the server is down, so a restart slowed by load is waited for longer (it read
-        # "(no status line)" after 10 s twice under load, the page not yet reloaded)
-        wait_status(page, "Saved to disk: B better", seconds=40)
-        page.wait_for_function(f"{KEPT_PICK} === null")  # the page moved on: it keeps nothing to send again
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["item_id"] == item and labels.iloc[0]["annotator"] == "bob"
-        assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
-        page.reload()
-        page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
-        assert len(workspace.frame("labels")) == 1 and "1 labelled" in page.inner_text("#pf-progress")
+        _pick_saved_once(page, workspace, item)
         assert violations == []
     finally:
         child.kill()
         child.wait()
+
+
+def _throttling_headers_and_uploads(url: str) -> None:
+    """20 wrong passwords: 5 are checked (--login-attempts 5, --login-backoff 0), the rest refused unchecked; the
+    right one too, for the lock-out of --login-lockout-minutes (not the default 15); another name still signs in.
+    Its pages carry the security headers, and an upload is refused."""
+    import httpx
+
+    with httpx.Client(base_url=url) as client:
+        codes = [
+            client.post("login", data={"username": "ann", "password": f"guess {i}"}).status_code
+            for i in range(20)
+        ]
+        assert codes == [400] * 5 + [429] * 15
+        refused = client.post("login", data={"username": "ann", "password": PASSWORD})
+        assert refused.status_code == 429 and 15 * 60 < int(refused.headers["retry-after"]) <= 60 * 60 + 1
+        assert client.post("login", data={"username": "bob", "password": PASSWORD}).status_code == 200
+        page = client.get("")
+        assert (
+            page.headers["x-frame-options"] == "DENY"
+            and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        )
+        assert page.headers["x-content-type-options"] == "nosniff" and page.headers["referrer-policy"]
+        upload = client.post("gradio_api/upload", files={"files": ("big.bin", b"\0" * 20_000_000)})
+        assert upload.status_code == 403
+
+
+def _pick_then_sigkill(page, url: str, child: subprocess.Popen) -> str:
+    """bob signs in (a Lax, HttpOnly cookie) and picks B; the app is SIGKILLed and Enter sent to it: the page says
+    the pick is sent once the app is back. Returns the item picked on."""
+    login(page, url, "bob")
+    cookie = next(c for c in page.context.cookies() if c["name"].startswith("access-token"))
+    assert cookie["sameSite"] == "Lax" and cookie["httpOnly"]
+    item = page.locator("#pf-prompt [data-item]").get_attribute("data-item")
+    page.keyboard.press("b")
+    page.wait_for_function(f"{KEPT_PICK}?.choice === 1")  # kept in the browser before the server dies
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    page.keyboard.press("Enter")  # sent to a dead server: nothing is saved, the pick stays in the page
+    # The page gives up waiting for an answer after 15 s and reloads to send the pick again: while the server is
+    # still down it waits for it instead (a reload then showed the browser's error page, for good: a clean CI
+    # run, where the restart took longer, read "(no status line)")
+    note = "document.querySelector('#pf-js-note')?.textContent || ''"
+    page.wait_for_function(f"({note}).includes('sent once the app is back')", timeout=WAIT_MS)
+    page.wait_for_timeout(1500)  # a retry or two against the dead server
+    return item
+
+
+def _waits_while_starting(page) -> None:
+    """A server still starting may answer the page's check with an error: that is no answer either (the page
+    reloaded into that error, for good). Its checks answered 503 for a while, the page stays and waits."""
+    starting = []
+
+    def answer_starting(route):
+        if route.request.resource_type == "fetch" and route.request.url == page.url:
+            starting.append(route.request.url)
+            return route.fulfill(status=503, body="starting")
+        return route.continue_()
+
+    page.route("**/*", answer_starting)
+    page.wait_for_timeout(2500)
+    assert starting and page.locator("#pf-status").count() == 1  # still the labelling page, the pick kept
+    page.unroute("**/*", answer_starting)
+
+
+def _pick_saved_once(page, workspace, item: str) -> None:
+    """Gradio reloads the page once the server is back: still signed in, and the pick is sent again, once, as bob's
+    label of ``item``. Its reconnect backs off while the server is down, so a restart slowed by load is waited for
+    longer (it read "(no status line)" after 10 s twice under load, the page not yet reloaded)."""
+    wait_status(page, "Saved to disk: B better", seconds=40)
+    page.wait_for_function(f"{KEPT_PICK} === null")  # the page moved on: it keeps nothing to send again
+    labels = workspace.frame("labels")
+    assert len(labels) == 1 and labels.iloc[0]["item_id"] == item and labels.iloc[0]["annotator"] == "bob"
+    assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
+    page.reload()
+    page.wait_for_selector("#pf-prompt .pf-prompt", timeout=WAIT_MS)
+    assert len(workspace.frame("labels")) == 1 and "1 labelled" in page.inner_text("#pf-progress")
 
 
 def stop(child: subprocess.Popen, sig: int) -> None:

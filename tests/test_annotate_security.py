@@ -446,7 +446,8 @@ def test_an_exports_folder_swapped_for_a_link_after_its_check_is_neither_written
     import pathlib
     import shutil
 
-    from annotate import admin, web
+    from annotate import admin
+    from data import files
     from data.files import open_folder
 
     ctx = make_context(LabelService(label_ws), Authenticator(users))
@@ -485,13 +486,14 @@ def test_an_exports_folder_swapped_for_a_link_after_its_check_is_neither_written
             swap()
         return found
 
-    def open_then_swap(path):  # the guard's open of exports/
+    def open_then_swap(path):  # the guard's open of exports/ (data.files.open_beside)
         fd = open_folder(path)
-        swap()
+        if path == exports:
+            swap()
         return fd
 
     monkeypatch.setattr(pathlib.Path, "is_symlink", is_symlink_then_swap)
-    monkeypatch.setattr(web, "open_folder", open_then_swap, raising=False)
+    monkeypatch.setattr(files, "open_folder", open_then_swap)
     sessions = Sessions(load_key(tmp_path / "session.key"), users, 600, tmp_path / "logouts.json")
     auth = Authenticator(users)
     guard = Guard(stand_in, sessions, LoginThrottle(LoginLimits()), auth, auth.is_admin, exports, "")

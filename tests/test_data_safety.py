@@ -277,3 +277,24 @@ def test_a_full_disk_at_a_later_file_of_an_import_says_what_was_stored_and_the_r
     assert "already_stored 2" in lines[0] and "new_" not in lines[0]  # A's rows are not written again
     assert all("new_pairs 2" in line for line in lines[1:])
     assert len(Workspace(ws).read("pairs")) == 6
+
+
+def test_open_beside_names_the_link_it_refused_folder_or_file(tmp_path):
+    """`files.open_beside` opens the folder, then the file in it, neither through a link; a refusal's ``path`` says
+    which of the two it was (the download names exports/ or the export by it); a missing one is FileNotFoundError."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "x.bin").write_bytes(b"x")
+    with files.open_beside(real / "x.bin") as handle:
+        assert handle.read() == b"x"
+    (real / "y.bin").symlink_to(real / "x.bin")
+    with pytest.raises(files.NotAFileError) as refused:
+        files.open_beside(real / "y.bin")
+    assert refused.value.path == real / "y.bin"
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    with pytest.raises(files.NotAFileError) as refused:
+        files.open_beside(tmp_path / "link" / "x.bin")
+    assert refused.value.path == tmp_path / "link"
+    with pytest.raises(FileNotFoundError):
+        files.open_beside(real / "gone.bin")
+    assert files.read_beside(tmp_path / "gone" / "x.bin") is None
