@@ -3,6 +3,7 @@ the weights then checked against the folder's config.json (a re-initialised weig
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -24,21 +25,40 @@ def _no_bar(factory: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
 
 
 @contextmanager
+def quiet_bars():
+    """transformers' progress bars off for what runs within, and as they were after: those it draws through its tqdm
+    hook ("Loading weights", "Writing model shards": the hook, unlike ``disable_progress_bar``, leaves the hub's
+    download bars and any caller's setting as they were) and the GGUF reader's "Converting and de-quantizing GGUF
+    tensors" bar, a plain tqdm of its module's that no hook reaches."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_reader
+    from transformers.utils import logging as hf_logging
+
+    previous = hf_logging.set_tqdm_hook(_no_bar)
+    reader_bar = getattr(gguf_reader, "tqdm", None)
+    if reader_bar is not None:
+        gguf_reader.tqdm = functools.partial(reader_bar, disable=True)
+    try:
+        yield
+    finally:
+        if reader_bar is not None:
+            gguf_reader.tqdm = reader_bar
+        hf_logging.set_tqdm_hook(previous)
+
+
+@contextmanager
 def _quiet_load():
-    """transformers' load report kept to its errors, and its "Loading weights" progress bar (one on every load, a
-    line of its own in a job's log, however small the model) off, for the load alone: the hook, unlike
-    ``disable_progress_bar``, leaves the hub's download bars and any caller's setting as they were."""
+    """transformers' load report kept to its errors, and its progress bars off (`quiet_bars`: the "Loading weights"
+    one is drawn on every load, a line of its own in a job's log, however small the model), for the load alone."""
     from transformers.utils import logging as hf_logging
 
     report = hf_logging.get_logger("transformers.modeling_utils")  # where from_pretrained logs its report
     # a filter, not a level: this transformers checks the logger's level to decide to log something else
     quiet = _BelowError()
     report.addFilter(quiet)
-    previous = hf_logging.set_tqdm_hook(_no_bar)
     try:
-        yield
+        with quiet_bars():
+            yield
     finally:
-        hf_logging.set_tqdm_hook(previous)
         report.removeFilter(quiet)
 
 

@@ -295,20 +295,33 @@ def provision_model(name: str = DEFAULT_MODEL) -> Path:
         if is_model_dir(target):
             return target
         folder = _gguf_location(model)
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         log.info("converting %s from %s (one time)", name, folder / model.gguf)
+        _convert(folder, model, target)
+    return target
+
+
+def _convert(folder: Path, model: EmbeddedModel, target: Path) -> None:
+    """The GGUF ``model`` in ``folder`` written to ``target`` as a plain transformers folder (float32), as quietly
+    as every other load (`quiet_bars`: the log line before it says what happens): no bar for the GGUF's
+    de-quantization, its load, or the save."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from data.model_load import load_pretrained, quiet_bars  # it imports this module
+
+    with quiet_bars():
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=model.gguf)
         # float32: training at small learning rates needs it; bf16 is chosen at run time where it pays.
-        lm = AutoModelForCausalLM.from_pretrained(folder, gguf_file=model.gguf, dtype=torch.float32)
+        lm = load_pretrained(
+            AutoModelForCausalLM.from_pretrained, folder, gguf_file=model.gguf, dtype=torch.float32
+        )
         # The weights are dequantized now; drop the GGUF marker so the folder saves and loads as a plain model.
         lm.hf_quantizer = None
         if hasattr(lm.config, "quantization_config"):
             del lm.config.quantization_config
         if not tokenizer.chat_template:
             raise ProvisionError(f"{model.gguf}: no chat template in the GGUF metadata")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared
         try:
             lm.save_pretrained(tmp)
@@ -317,7 +330,6 @@ def provision_model(name: str = DEFAULT_MODEL) -> Path:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return target
 
 
 def sample_path(kind: str) -> Path:

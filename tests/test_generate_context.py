@@ -273,20 +273,6 @@ def test_the_spin_driver_says_too_long_held_out_prompts_of_its_last_iterate():
     assert not any("too_long" in line for line in spin_report(summary | {"final_too_long": {}}))
 
 
-@pytest.fixture(scope="module")
-def reward_model_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny model with a new one-output head, saved as `train --method rm` saves a reward model."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    path = tmp_path_factory.mktemp("tiny-rm") / "model"
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=1)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 def test_a_reward_model_scores_no_row_longer_than_its_max_length(reward_model_dir, tiny_tokenizer):
     from train.evaluate import sequence_lengths
     from train.reward import RewardScorer

@@ -7,6 +7,7 @@ import gzip
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -485,3 +486,33 @@ def test_a_default_run_folder_that_cannot_be_written_says_out_names_another(tmp_
     with pytest.raises(PrefloopError, match=f"^{re.escape(said)}$"):
         check_out_folder(out, options(ws, "m", None, register=False, ref_cache=False))
     check_out_folder(tmp_path / "elsewhere", options(ws, "m", tmp_path / "elsewhere"))
+
+
+def test_a_relative_out_is_read_from_the_current_folder_as_the_help_says(tmp_path, monkeypatch):
+    """`--out runs/x` is ./runs/x, not WS/runs/x (the default folder's place), from a --config file too: the help
+    said only "output folder", and a README example wrote `-w ws --out runs/dpop` beside `--out ws/runs/...`."""
+    from train.__main__ import build_parser, parse_train_options
+    from train.run import _out_dir
+
+    said = "a relative DIR is read from the current folder, not from WS nor from a --config file's folder"
+    assert said in " ".join(build_parser().format_help().split())
+    ws = build_workspace(tmp_path / "ws", count=1)
+    config = tmp_path / "configs" / "run.yaml"
+    config.parent.mkdir()
+    config.write_text("out: runs/x\n")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for argv in (["--out", "runs/x"], ["--config", str(config)]):
+        run_options = parse_train_options(["-w", str(ws.path), "--model", str(tmp_path / "model"), *argv])
+        out = _out_dir(run_options, ws, tmp_path / "model", None)
+        assert out.resolve() == here / "runs" / "x"
+
+
+def test_the_readme_train_examples_keep_their_runs_in_their_workspace():
+    """Under that rule, a README `-m train -w WS --out DIR` example with a relative DIR writes into WS only where
+    DIR starts with WS/ (as the default folder, WS/runs/<method>-<id>, does)."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    commands = re.findall(r"-m train -w (\S+) .*?--out (\S+)", readme)
+    assert len(commands) >= 6  # the Training section's and the multi-GPU section's examples
+    assert [(ws, out) for ws, out in commands if not out.startswith(f"{ws}/")] == []

@@ -42,7 +42,12 @@ class TrainOptions:
     )
     method: str = field(default="dpo", metadata={"metavar": "NAME", "help": "training method (listed below)"})
     out: Path | None = field(
-        default=None, metadata={"metavar": "DIR", "help": "output folder (default: WS/runs/<method>-<id>)"}
+        default=None,
+        metadata={
+            "metavar": "DIR",
+            "help": "output folder; a relative DIR is read from the current folder, not from WS nor from a "
+            "--config file's folder (default: WS/runs/<method>-<id>)",
+        },
     )
     loss_type: tuple[str, ...] = field(
         default=("sigmoid",),

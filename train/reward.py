@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from data.provision import classification_heads
 from train.evaluate import encode_rows, pad_rows
 from train.seam import load_pretrained
 
@@ -92,14 +93,20 @@ def reward_metrics(before: dict, after: dict, rows: list[dict]) -> dict:
 
 
 def load_reward_model(path: str | Path, tokenizer):
-    """The model at ``path`` with a one-output sequence-classification head (new and random for a causal LM)."""
-    from transformers import AutoModelForSequenceClassification
+    """The model at ``path`` with a one-output sequence-classification head: a new, random one only where ``path``
+    holds a causal LM (a run's start). A folder whose config.json names a sequence-classification head (a reward
+    model: a run's saved model, reloaded on --resume, a judge's, a start to train on from) must hold that head's
+    weights: transformers would make missing ones at random, and the model would score noise, so it is refused in
+    one line naming the folder and the weights (`check_weights_fit`)."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
 
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    # the config alone (no weights): whether the head is the folder's own or a new one
+    own_head = classification_heads(AutoConfig.from_pretrained(path).to_dict())
     model = load_pretrained(
         AutoModelForSequenceClassification.from_pretrained,
         path,
-        ("score.",),
+        () if own_head else ("score.",),
         num_labels=1,
         dtype=torch.float32,
     )
