@@ -5,7 +5,6 @@ own), and each sampling step checks its round again before its engine loads."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -65,19 +64,16 @@ def test_the_judge_loop_refuses_a_ranked_round_before_any_model_loads_with_advic
     assert capsys.readouterr().err == "error: engine loads\n"
 
 
-def reward_model_folder(tmp_path, tiny_model_dir):
-    """The tiny model as `train --method rm` saves a reward model: a one-output sequence-classification head in
-    its config (the head's weights load new)."""
+def reward_model_folder(tmp_path, reward_model_dir):
+    """A copy of a reward model as `train --method rm` saves it (a one-output sequence-classification head and its
+    weights) in a folder of this test's own."""
     folder = tmp_path / "rm"
-    shutil.copytree(tiny_model_dir, folder)
-    config = json.loads((folder / "config.json").read_text())
-    config |= {"architectures": ["LlamaForSequenceClassification"], "id2label": {"0": "LABEL_0"}}
-    (folder / "config.json").write_text(json.dumps(config | {"label2id": {"LABEL_0": 0}}))
+    shutil.copytree(reward_model_dir, folder)
     return folder.resolve()
 
 
 def test_the_judge_loops_own_workspace_advice_works_with_a_reward_model_judge(
-    tmp_path, tiny_model_dir, monkeypatch, capsys
+    tmp_path, tiny_model_dir, reward_model_dir, monkeypatch, capsys
 ):
     """The reward model is the workspace's (its manifest): a workspace of the loop's own has none, so the advice
     names it by its folder, and the loop run there as advised samples, judges with it and trains."""
@@ -89,7 +85,7 @@ def test_the_judge_loops_own_workspace_advice_works_with_a_reward_model_judge(
     engine = ScriptedEngine(fair)
     monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
     ws, _, ranking = people_round(tmp_path / "ws")
-    rm = reward_model_folder(tmp_path, tiny_model_dir)
+    rm = reward_model_folder(tmp_path, reward_model_dir)
     ws.append([ranking, ModelRecord(str(rm), "rm")])
     args = ["--judge-iter", "1", "--n", "3", "--spin-test-limit", "0", "--no-spin-isolate",
             "--model", str(tiny_model_dir), "--train-max-steps", "1", "--train-batch-size", "2"]  # fmt: skip
