@@ -172,9 +172,9 @@ class JobPlan:
     ``fresh``: the prompts ``model`` has not answered in the round (samples 0..n-1 each); ``top_up``: those it
     answered k < n times with the job's sampling parameters (dtype aside, `same_params`), with those k answers
     (oldest first), topped up with samples k..n-1; ``complete``: those it answered n times or more so, with those
-    answers (oldest first: the first n are this job's draw, `generate.kept_pairs.pair_kept`); ``kept``: how many of
-    the set it answered before (topped up or not); ``other_params``: of those, how many it answered only with other
-    parameters (not topped up: their answers are not the first samples of this job's draw); ``version``: what the
+    answers (oldest first: the first n are this job's draw, `generate.kept_pairs.pair_kept`); ``other_params``: how
+    many of the set it answered only with other parameters (not topped up: their answers are not the first samples
+    of this job's draw); ``version``: what the
     answers it writes take into their ids (`data.lineage.retraining`: None but for a folder trained again), from
     the models table it found ``model``'s answers by."""
 
@@ -183,9 +183,13 @@ class JobPlan:
     fresh: list[PromptRow]
     top_up: list[tuple[PromptRow, list]]
     complete: list[tuple[PromptRow, list]]
-    kept: int
     other_params: int
     version: str | None = None
+
+    @property
+    def kept(self) -> int:
+        """How many of the set ``model`` answered before: topped up, complete or with other parameters only."""
+        return len(self.top_up) + len(self.complete) + self.other_params
 
     def new_answers(self) -> dict[str, int]:
         """The answers the job adds, per prompt id."""
@@ -218,7 +222,7 @@ def plan_job(
         other += not same
         if same:
             (top_up if len(same) < n else complete).append((prompt, same))
-    return JobPlan(n, round, fresh, top_up, complete, len(answers), other, retraining(models, model))
+    return JobPlan(n, round, fresh, top_up, complete, other, retraining(models, model))
 
 
 def with_gold(prompts: pd.DataFrame) -> pd.DataFrame:

@@ -69,7 +69,7 @@ def judge_answers(
 def sampled_part(plan: JobPlan) -> JobPlan:
     """``plan`` narrowed to the prompts it adds answers to, as `plan_job` of those alone plans them: the step's
     counts say what it topped up, not the prompts answered in full or with other parameters that wait for a pair."""
-    return replace(plan, complete=[], kept=len(plan.top_up), other_params=0)
+    return replace(plan, complete=[], other_params=0)
 
 
 def judge_loop_step(
