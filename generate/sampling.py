@@ -336,32 +336,65 @@ def sample_pairs(
     if new_answers and engine is None:
         raise ValueError("sample_pairs: answers left to sample and no engine")
     check_sampled_rank_items(workspace, new_answers, round, where, instead)
+    build = pairs_builder(workspace, engine, model, params, round, plan, pairing, pairs_per_prompt)
+    counts = Counter()
+    if pairing:
+        kept = [(prompt.id, answers) for prompt, answers in plan.complete]
+        counts.update(pair_kept(workspace, kept, n, pairs_per_prompt, round, params.seed))
+    counts.update(run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, "sampling pairs"))
+    counts.update(top_up_answers(workspace, engine, plan.top_up, n, params, chunk_size, build))
+    if plan.kept:  # a rerun, or another job of this model and round: what it kept
+        counts["already_sampled"] = plan.kept
+    if plan.other_params:
+        counts["other_params_prompts"] = plan.other_params
+    return counts
+
+
+def pairs_builder(
+    workspace: Workspace,
+    engine: Engine | None,
+    model: str,
+    params: SamplingParams,
+    round: int,
+    plan: JobPlan,
+    pairing: bool,
+    pairs_per_prompt: int,
+) -> Callable[[PromptRow, list[Sample]], tuple[list[object], Counter]]:
+    """`sample_pairs`'s ``build`` for `run_chunks`: a prompt's samples as ``model``'s completions (a top-up's
+    sample indices start at the answers it had, `JobPlan.top_up`) and, with ``pairing``, the pairs for people it
+    lacks among all its answers (`top_up_pairing`)."""
     dtype = getattr(engine, "dtype", None)
     earlier = {prompt.id: answers for prompt, answers in plan.top_up}
     pair = top_up_pairing(workspace, earlier if pairing else {}, pairs_per_prompt, round, params.seed)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
-        first = len(earlier.get(prompt.id, []))  # a top-up's samples start at the answers it had
+        first = len(earlier.get(prompt.id, []))
         new = as_completions(prompt, samples, model, engine.name, params, round, dtype, first, plan.version)
         if not pairing:
             return new, Counter()
         pairs, counts = pair(prompt.id, [*earlier.get(prompt.id, []), *new])
         return [*new, *pairs], counts
 
+    return build
+
+
+def top_up_answers(
+    workspace: Workspace,
+    engine: Engine | None,
+    top_up: list[tuple[PromptRow, list]],
+    n: int,
+    params: SamplingParams,
+    chunk_size: int,
+    build: Callable[[PromptRow, list[Sample]], tuple[list[object], Counter]],
+) -> Counter:
+    """Each prompt of ``top_up`` (`JobPlan.top_up`: answered k < n times) topped up with samples k..n-1, one draw
+    per start index k; counts ``topped_up`` prompts and ``topped_up_answers`` beside `run_chunks`'s."""
     counts = Counter()
-    if pairing:
-        kept = [(prompt.id, answers) for prompt, answers in plan.complete]
-        counts.update(pair_kept(workspace, kept, n, pairs_per_prompt, round, params.seed))
-    counts.update(run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, "sampling pairs"))
-    for k in sorted({len(answers) for answers in earlier.values()}):  # one draw per start index
-        prompts = [prompt for prompt, answers in plan.top_up if len(answers) == k]
+    for k in sorted({len(answers) for _, answers in top_up}):
+        prompts = [prompt for prompt, answers in top_up if len(answers) == k]
         done = run_chunks(workspace, engine, prompts, n - k, params, chunk_size, build, "topping up", k)
         counts.update(done)
         counts.update(topped_up=done["prompts"], topped_up_answers=done["prompts"] * (n - k))
-    if plan.kept:  # a rerun, or another job of this model and round: what it kept
-        counts["already_sampled"] = plan.kept
-    if plan.other_params:
-        counts["other_params_prompts"] = plan.other_params
     return counts
 
 
