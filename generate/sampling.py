@@ -76,12 +76,15 @@ def sampled_by(completions: pd.DataFrame, model: str, round: int) -> pd.Series:
     )
 
 
-def model_answers(workspace: Workspace, models: pd.DataFrame | None = None) -> pd.DataFrame:
+def model_answers(
+    workspace: Workspace, models: pd.DataFrame | None = None, columns: list[str] | None = None
+) -> pd.DataFrame:
     """The completions table less the answers a trained folder wrote before its newest training
     (`data.lineage.stale_answers`): a folder trained again (`train --overwrite`, or removed and trained again)
     answers afresh, its old weights' answers are neither kept nor paired again as its own. ``models``: the models
-    table as the caller read it (None: read here), so that a job takes its answers' version from the same one."""
-    completions = workspace.frame("completions")
+    table as the caller read it (None: read here), so that a job takes its answers' version from the same one;
+    ``columns``: only these beside the id (None: all), ``model`` and ``created_at`` among them."""
+    completions = workspace.read("completions", columns).to_pandas()
     models = workspace.frame("models") if models is None else models
     return completions[~stale_answers(completions, models)]
 
