@@ -1,24 +1,16 @@
 """A sample as the completion record a sampling job writes: its id, and the id of an answer a folder trained again
-writes (`answer_version`)."""
+writes (``version``: `data.lineage.retraining`)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from data.lineage import retraining
 from data.records import Completion, content_id
-from data.workspace import Workspace
 from generate.engines import Sample, SamplingParams
 
 if TYPE_CHECKING:  # generate.sampling imports this module
     from generate.sampling import PromptRow
-
-
-def answer_version(workspace: Workspace, model: str) -> str | None:
-    """What the answers ``model`` writes now take into their ids (`data.lineage.retraining`): None but for a folder
-    trained again."""
-    return retraining(workspace.frame("models"), model)
 
 
 def as_completion(
@@ -32,7 +24,8 @@ def as_completion(
     version: str | None = None,
 ) -> Completion:
     """``sample``, ``model``'s answer to ``prompt`` in ``round``, as the completion a job writes (``dtype``: the
-    one the engine ran in, recorded beside ``params``; ``version``: `answer_version`, taken into the id)."""
+    one the engine ran in, recorded beside ``params``; ``version``: `data.lineage.retraining`'s, None but for a
+    folder trained again, taken into the id)."""
     completion = Completion(
         prompt_id=prompt.id,
         text=sample.text,

@@ -32,12 +32,13 @@ from data.errors import PrefloopError, first_line
 from data.leaderboard import ARENA
 from data.lineage import (
     ModelEntry,
+    retraining,
     same_model_names,
 )
 from data.provision import checked_answering_model
 from data.records import Pair, content_id
 from data.workspace import Workspace
-from generate.answer_records import answer_version, as_completions
+from generate.answer_records import as_completions
 from generate.arena_models import register_base, resolve_arena
 from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
@@ -78,7 +79,7 @@ def sample_model(
     todo = [PromptRow(i, [dict(m) for m in prompts.at[i, "messages"]], None) for i in ids]
     engine = load_arena_model(options, entry)
     dtype, name = getattr(engine, "dtype", None), engine.name
-    version = answer_version(workspace, entry.path)
+    version = retraining(workspace.frame("models"), entry.path)
 
     def build(prompt: PromptRow, samples) -> tuple[list[object], Counter]:
         return as_completions(prompt, samples, entry.path, name, params, round, dtype, 0, version), Counter()

@@ -42,7 +42,7 @@ from generate.judge import (
 from generate.kept_pairs import BEST_WORST_NOTE, best_worst_paired
 from generate.options import GenerateOptions, SampleOptions, engine_options
 from generate.prepare import check_workspace_writable
-from generate.sampling import model_sampled, sample_pairs
+from generate.sampling import model_answers, model_sampled, sample_pairs
 
 log = logging.getLogger(__name__)
 JUDGING_WRITES = "judging writes its labels there; nothing judged"
@@ -160,8 +160,9 @@ def judges_arena(options: GenerateOptions) -> bool:
 
 def own_answer_pairs(workspace: Workspace, pairs: pd.DataFrame, model: str) -> int:
     """How many of ``pairs`` have an answer by ``model`` on a side (`data.lineage.same_model_names`: a hub id or
-    its snapshot)."""
-    by = workspace.read("completions", ["model"]).to_pandas().set_index("id")["model"]  # not the texts
+    its snapshot), by its current weights: one its folder wrote before its newest training is its earlier version's
+    (`generate.sampling.model_answers`)."""
+    by = model_answers(workspace, columns=["model", "created_at"]).set_index("id")["model"]  # not the texts
     mine = same_model_names(by, model)
     a, b = (by.reindex(pairs[side]).isin(mine).to_numpy() for side in ("completion_a", "completion_b"))
     return int((a | b).sum())

@@ -22,10 +22,10 @@ import pandas as pd
 from tqdm import tqdm
 
 from data.errors import PrefloopError
-from data.lineage import same_model_names, stale_answers
+from data.lineage import retraining, same_model_names, stale_answers
 from data.records import has_gold
 from data.workspace import Workspace
-from generate.answer_records import answer_version, as_completions
+from generate.answer_records import as_completions
 from generate.context import TOO_LONG, fitting
 from generate.engines import Engine, Sample, SamplingParams
 from generate.kept_pairs import pair_kept, top_up_pairing
@@ -76,23 +76,30 @@ def sampled_by(completions: pd.DataFrame, model: str, round: int) -> pd.Series:
     )
 
 
-def model_answers(workspace: Workspace) -> pd.DataFrame:
+def model_answers(
+    workspace: Workspace, models: pd.DataFrame | None = None, columns: list[str] | None = None
+) -> pd.DataFrame:
     """The completions table less the answers a trained folder wrote before its newest training
     (`data.lineage.stale_answers`): a folder trained again (`train --overwrite`, or removed and trained again)
-    answers afresh, its old weights' answers are neither kept nor paired again as its own."""
-    completions = workspace.frame("completions")
-    return completions[~stale_answers(completions, workspace.frame("models"))]
+    answers afresh, its old weights' answers are neither kept nor paired again as its own. ``models``: the models
+    table as the caller read it (None: read here), so that a job takes its answers' version from the same one;
+    ``columns``: only these beside the id (None: all), ``model`` and ``created_at`` among them."""
+    completions = workspace.read("completions", columns).to_pandas()
+    models = workspace.frame("models") if models is None else models
+    return completions[~stale_answers(completions, models)]
 
 
-def model_sampled(workspace: Workspace, model: str, round: int) -> pd.DataFrame:
+def model_sampled(
+    workspace: Workspace, model: str, round: int, models: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The answers ``model`` sampled in ``round`` (`sampled_by`), those of its current weights (`model_answers`)."""
-    completions = model_answers(workspace)
+    completions = model_answers(workspace, models)
     return completions[sampled_by(completions, model, round)]
 
 
-def _answered(workspace: Workspace, model: str, round: int) -> set[str]:
+def _answered(workspace: Workspace, model: str, round: int, models: pd.DataFrame | None = None) -> set[str]:
     """The prompts ``model`` has answered in ``round`` (`model_sampled`)."""
-    return set(model_sampled(workspace, model, round)["prompt_id"])
+    return set(model_sampled(workspace, model, round, models)["prompt_id"])
 
 
 def prompt_rows(prompts: pd.DataFrame) -> list[PromptRow]:
@@ -138,22 +145,25 @@ def job_prompts(
     limit: int = 0,
     only: Collection[str] | None = None,
     gold: bool = False,
+    models: pd.DataFrame | None = None,
 ) -> tuple[list[PromptRow], list[PromptRow]]:
     """The prompts a sampling job answers, and those of its set ``model`` answered in ``round`` already (kept).
 
     The set is fixed: the first ``limit`` (0: all) prompts of ``split`` (and ``shard``; ``only`` these ids;
     ``gold``: those with a gold answer, as SPIN needs), oldest first, whatever has been sampled. Those already
     answered are kept, not sampled again: a rerun of a killed job finishes the same set, and one of a finished job
-    samples nothing (a larger ``limit`` samples the prompts it adds)."""
+    samples nothing (a larger ``limit`` samples the prompts it adds). ``models``: as `model_answers` takes it."""
     prompts = _job_set(workspace, split, shard, limit, only, gold)
-    done = prompts["id"].isin(_answered(workspace, model, round))
+    done = prompts["id"].isin(_answered(workspace, model, round, models))
     return prompt_rows(prompts[~done]), prompt_rows(prompts[done])
 
 
-def answers_by_prompt(workspace: Workspace, model: str, round: int, ids: Collection[str]) -> dict[str, list]:
+def answers_by_prompt(
+    workspace: Workspace, model: str, round: int, ids: Collection[str], models: pd.DataFrame | None = None
+) -> dict[str, list]:
     """The answers (completion rows, oldest first) ``model`` gave in ``round`` to each of the prompts ``ids`` it
-    answered there (a gold answer stored as a SPIN pair's side is none)."""
-    mine = model_sampled(workspace, model, round)
+    answered there (a gold answer stored as a SPIN pair's side is none; ``models``: as `model_answers` takes it)."""
+    mine = model_sampled(workspace, model, round, models)
     mine = mine[mine["prompt_id"].isin(set(ids))].sort_values(["created_at", "id"], kind="stable")
     return {prompt_id: list(group.itertuples()) for prompt_id, group in mine.groupby("prompt_id")}
 
@@ -165,17 +175,24 @@ class JobPlan:
     ``fresh``: the prompts ``model`` has not answered in the round (samples 0..n-1 each); ``top_up``: those it
     answered k < n times with the job's sampling parameters (dtype aside, `same_params`), with those k answers
     (oldest first), topped up with samples k..n-1; ``complete``: those it answered n times or more so, with those
-    answers (oldest first: the first n are this job's draw, `generate.kept_pairs.pair_kept`); ``kept``: how many of
-    the set it answered before (topped up or not); ``other_params``: of those, how many it answered only with other
-    parameters (not topped up: their answers are not the first samples of this job's draw)."""
+    answers (oldest first: the first n are this job's draw, `generate.kept_pairs.pair_kept`); ``other_params``: how
+    many of the set it answered only with other parameters (not topped up: their answers are not the first samples
+    of this job's draw); ``version``: what the
+    answers it writes take into their ids (`data.lineage.retraining`: None but for a folder trained again), from
+    the models table it found ``model``'s answers by."""
 
     n: int
     round: int
     fresh: list[PromptRow]
     top_up: list[tuple[PromptRow, list]]
     complete: list[tuple[PromptRow, list]]
-    kept: int
     other_params: int
+    version: str | None = None
+
+    @property
+    def kept(self) -> int:
+        """How many of the set ``model`` answered before: topped up, complete or with other parameters only."""
+        return len(self.top_up) + len(self.complete) + self.other_params
 
     def new_answers(self) -> dict[str, int]:
         """The answers the job adds, per prompt id."""
@@ -197,7 +214,8 @@ def plan_job(
 ) -> JobPlan:
     """The job's set (`job_prompts`) split by what ``model`` answered in ``round`` before (`JobPlan`). Reads only."""
     prompts = _job_set(workspace, split, shard, limit, only, gold=False)
-    answers = answers_by_prompt(workspace, model, round, set(prompts["id"]))
+    models = workspace.frame("models")
+    answers = answers_by_prompt(workspace, model, round, set(prompts["id"]), models)
     fresh, top_up, complete, other = [], [], [], 0
     for prompt in prompt_rows(prompts):
         if prompt.id not in answers:
@@ -207,7 +225,7 @@ def plan_job(
         other += not same
         if same:
             (top_up if len(same) < n else complete).append((prompt, same))
-    return JobPlan(n, round, fresh, top_up, complete, len(answers), other)
+    return JobPlan(n, round, fresh, top_up, complete, other, retraining(models, model))
 
 
 def with_gold(prompts: pd.DataFrame) -> pd.DataFrame:
@@ -321,33 +339,65 @@ def sample_pairs(
     if new_answers and engine is None:
         raise ValueError("sample_pairs: answers left to sample and no engine")
     check_sampled_rank_items(workspace, new_answers, round, where, instead)
-    dtype = getattr(engine, "dtype", None)
-    earlier = {prompt.id: answers for prompt, answers in plan.top_up}
-    pair = top_up_pairing(workspace, earlier if pairing else {}, pairs_per_prompt, round, params.seed)
-    version = answer_version(workspace, model)
-
-    def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
-        first = len(earlier.get(prompt.id, []))  # a top-up's samples start at the answers it had
-        new = as_completions(prompt, samples, model, engine.name, params, round, dtype, first, version)
-        if not pairing:
-            return new, Counter()
-        pairs, counts = pair(prompt.id, [*earlier.get(prompt.id, []), *new])
-        return [*new, *pairs], counts
-
+    build = pairs_builder(workspace, engine, model, params, round, plan, pairing, pairs_per_prompt)
     counts = Counter()
     if pairing:
         kept = [(prompt.id, answers) for prompt, answers in plan.complete]
         counts.update(pair_kept(workspace, kept, n, pairs_per_prompt, round, params.seed))
     counts.update(run_chunks(workspace, engine, plan.fresh, n, params, chunk_size, build, "sampling pairs"))
-    for k in sorted({len(answers) for answers in earlier.values()}):  # one draw per start index
-        prompts = [prompt for prompt, answers in plan.top_up if len(answers) == k]
-        done = run_chunks(workspace, engine, prompts, n - k, params, chunk_size, build, "topping up", k)
-        counts.update(done)
-        counts.update(topped_up=done["prompts"], topped_up_answers=done["prompts"] * (n - k))
+    counts.update(top_up_answers(workspace, engine, plan.top_up, n, params, chunk_size, build))
     if plan.kept:  # a rerun, or another job of this model and round: what it kept
         counts["already_sampled"] = plan.kept
     if plan.other_params:
         counts["other_params_prompts"] = plan.other_params
+    return counts
+
+
+def pairs_builder(
+    workspace: Workspace,
+    engine: Engine | None,
+    model: str,
+    params: SamplingParams,
+    round: int,
+    plan: JobPlan,
+    pairing: bool,
+    pairs_per_prompt: int,
+) -> Callable[[PromptRow, list[Sample]], tuple[list[object], Counter]]:
+    """`sample_pairs`'s ``build`` for `run_chunks`: a prompt's samples as ``model``'s completions (a top-up's
+    sample indices start at the answers it had, `JobPlan.top_up`) and, with ``pairing``, the pairs for people it
+    lacks among all its answers (`top_up_pairing`)."""
+    dtype = getattr(engine, "dtype", None)
+    earlier = {prompt.id: answers for prompt, answers in plan.top_up}
+    pair = top_up_pairing(workspace, earlier if pairing else {}, pairs_per_prompt, round, params.seed)
+
+    def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
+        first = len(earlier.get(prompt.id, []))
+        new = as_completions(prompt, samples, model, engine.name, params, round, dtype, first, plan.version)
+        if not pairing:
+            return new, Counter()
+        pairs, counts = pair(prompt.id, [*earlier.get(prompt.id, []), *new])
+        return [*new, *pairs], counts
+
+    return build
+
+
+def top_up_answers(
+    workspace: Workspace,
+    engine: Engine | None,
+    top_up: list[tuple[PromptRow, list]],
+    n: int,
+    params: SamplingParams,
+    chunk_size: int,
+    build: Callable[[PromptRow, list[Sample]], tuple[list[object], Counter]],
+) -> Counter:
+    """Each prompt of ``top_up`` (`JobPlan.top_up`: answered k < n times) topped up with samples k..n-1, one draw
+    per start index k; counts ``topped_up`` prompts and ``topped_up_answers`` beside `run_chunks`'s."""
+    counts = Counter()
+    for k in sorted({len(answers) for _, answers in top_up}):
+        prompts = [prompt for prompt, answers in top_up if len(answers) == k]
+        done = run_chunks(workspace, engine, prompts, n - k, params, chunk_size, build, "topping up", k)
+        counts.update(done)
+        counts.update(topped_up=done["prompts"], topped_up_answers=done["prompts"] * (n - k))
     return counts
 
 

@@ -12,9 +12,10 @@ from collections import Counter
 from collections.abc import Callable, Collection
 
 from data.annotators import SPIN
+from data.lineage import retraining
 from data.records import Completion, Label, Pair, content_id
 from data.workspace import Workspace
-from generate.answer_records import answer_version, as_completion
+from generate.answer_records import as_completion
 from generate.engines import Engine, Sample, SamplingParams
 from generate.rank_items import check_sampled_rank_items
 from generate.sampling import (
@@ -122,7 +123,8 @@ def sample_spin(
     prompt set, so a resumed run tops it up); ``where``, ``instead``: what a refused round says
     (`check_sampled_rank_items`).
     """
-    prompts, kept = job_prompts(workspace, model, round, split, shard, limit, only, gold=True)
+    models = workspace.frame("models")  # the answers it has, and the version of those it writes
+    prompts, kept = job_prompts(workspace, model, round, split, shard, limit, only, gold=True, models=models)
     if prompts and engine is None:
         raise ValueError("sample_spin: prompts left to sample and no engine")
     if not prompts:
@@ -130,7 +132,7 @@ def sample_spin(
     answers = dict.fromkeys((p.id for p in prompts), 1)  # gold joins no rank item
     check_sampled_rank_items(workspace, answers, round, where, instead)
     reused = pair_earlier_answers(workspace, model, round, kept, params)
-    version = answer_version(workspace, model)
+    version = retraining(models, model)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
         dtype = getattr(engine, "dtype", None)

@@ -65,6 +65,23 @@ def test_the_leaderboard_keeps_the_old_weights_votes_apart_from_a_retrained_fold
     assert board.unvoted == []
 
 
+def test_a_retrained_judges_old_answers_are_not_counted_as_its_own(tmp_path):
+    """`--judge FOLDER --kinds arena` warns of the pairs with the judge's own answer on a side: those its folder
+    wrote before its newest training are its earlier version's, not its own (as a job's own answers leave them out)."""
+    from data.records import Completion, Pair, Prompt
+    from generate.bestofn import own_answer_pairs
+
+    path = arena_workspace(tmp_path / "ws", [(0, "A", "B", "ann", "a"), (1, "B", "C", "ann", "b")])
+    workspace = Workspace(path)
+    workspace.append([ModelRecord("/m/B", "dpo", 1, "A", id="B2")])  # /m/B trained again
+    prompt = Prompt([{"role": "user", "content": "q2"}], "t", split="test")
+    sides = [Completion(prompt.id, f"{m} 2", f"/m/{m}", "hf") for m in ("B", "C")]  # the new weights' answer
+    workspace.append([prompt, *sides, Pair(prompt.id, sides[0].id, sides[1].id, "arena")])
+    pairs = workspace.frame("pairs")
+    assert own_answer_pairs(workspace, pairs, "/m/B") == 1
+    assert own_answer_pairs(workspace, pairs, "/m/C") == 2  # a folder trained once: every answer its own
+
+
 def test_a_folder_trained_again_answers_afresh(tmp_path, tiny_model_dir, capsys):
     ws_path, folder = tmp_path / "ws", tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)

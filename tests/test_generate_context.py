@@ -273,13 +273,19 @@ def test_the_spin_driver_says_too_long_held_out_prompts_of_its_last_iterate():
     assert not any("too_long" in line for line in spin_report(summary | {"final_too_long": {}}))
 
 
+def row_tokens(tokenizer, prompt: list, completion: list) -> int:
+    """The tokens of the chat-rendered (prompt, completion) row, uncut (`train.evaluate.encode_rows`)."""
+    from train.evaluate import encode_rows
+
+    return len(encode_rows(tokenizer, [prompt], [completion])[0][0])
+
+
 def test_a_reward_model_scores_no_row_longer_than_its_max_length(reward_model_dir, tiny_tokenizer):
-    from train.evaluate import sequence_lengths
     from train.reward import RewardScorer
 
     answer = [{"role": "assistant", "content": "blue"}]
-    limit = sequence_lengths(tiny_tokenizer, [SHORT], [answer])[0]  # the short row fits exactly
-    assert sequence_lengths(tiny_tokenizer, [LONG], [answer])[0] > limit
+    limit = row_tokens(tiny_tokenizer, SHORT, answer)  # the short row fits exactly
+    assert row_tokens(tiny_tokenizer, LONG, answer) > limit
     scorer = RewardScorer(reward_model_dir, max_length=limit)
     short, long = scorer.score(SHORT, ["blue"])[0], scorer.score(LONG, ["blue"])[0]
     assert (
@@ -296,7 +302,7 @@ def test_a_reward_model_tokenizes_each_row_once(reward_model_dir, tiny_tokenizer
     from train.reward import RewardScorer
 
     answer = [{"role": "assistant", "content": "blue"}]
-    limit = evaluate.sequence_lengths(tiny_tokenizer, [SHORT], [answer])[0]
+    limit = row_tokens(tiny_tokenizer, SHORT, answer)
     scorer = RewardScorer(reward_model_dir, max_length=limit)
     alone = [scorer.score(SHORT, [text])[0] for text in ("blue", "a much longer answer than blue")]
     rows, encode = [], evaluate._ids

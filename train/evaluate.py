@@ -47,11 +47,6 @@ def encode_rows(
     return [_ids(tokenizer, p, c, max_length) for p, c in zip(prompts, completions)]
 
 
-def sequence_lengths(tokenizer, prompts: list, completions: list) -> list[int]:
-    """The tokens of each chat-rendered (prompt, completion) row, as `encode_batch` encodes it uncut."""
-    return [len(ids) for ids, _ in encode_rows(tokenizer, prompts, completions)]
-
-
 def encode_batch(tokenizer, prompts: list, completions: list, max_length: int | None = None):
     """Right-padded (input_ids, attention_mask, completion_mask) for chat prompts and completions."""
     return pad_rows(tokenizer, encode_rows(tokenizer, prompts, completions, max_length))

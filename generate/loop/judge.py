@@ -14,7 +14,7 @@ from generate.engines import SamplingParams, make_engine
 from generate.kept_pairs import best_worst_paired
 from generate.loop.options import LoopOptions
 from generate.loop.rounds import LoopRound
-from generate.loop.spin import Iterate, Loop, run_loop, unsampled
+from generate.loop.spin import Iterate, Loop, run_loop
 from generate.options import engine_options, sampling_params
 from generate.sampling import JobPlan, model_sampled, plan_job, prompt_ids, sample_pairs
 
@@ -33,15 +33,11 @@ def judge_prompt_sets(options: LoopOptions, workspace: Workspace, limit: int) ->
 
 def unpaired(workspace: Workspace, iterate: Iterate, round: int, sets: dict) -> dict[str, list[str]]:
     """Per split, prompts of ``sets`` the iterate has not answered in ``round``, or whose answers have no best-vs-
-    worst pair yet (`best_worst_paired`: a SPIN chain's answer from the same start model, say)."""
-    pending = unsampled(workspace, iterate, round, sets)
+    worst pair yet (`best_worst_paired`: a SPIN chain's answer from the same start model, say). ``sets`` are
+    prompts of their splits (`judge_prompt_sets`), so one read of the iterate's answers serves every split."""
     mine = model_sampled(workspace, iterate.label, round)
-    paired = best_worst_paired(workspace, mine["id"])
-    answered = set(mine["prompt_id"])
-    return {
-        split: [p for p in ids if p in set(pending[split]) or (p in answered and p not in paired)]
-        for split, ids in sets.items()
-    }
+    done = set(mine["prompt_id"]) & best_worst_paired(workspace, mine["id"])
+    return {split: [p for p in ids if p not in done] for split, ids in sets.items()}
 
 
 def judge_plans(
@@ -73,7 +69,7 @@ def judge_answers(
 def sampled_part(plan: JobPlan) -> JobPlan:
     """``plan`` narrowed to the prompts it adds answers to, as `plan_job` of those alone plans them: the step's
     counts say what it topped up, not the prompts answered in full or with other parameters that wait for a pair."""
-    return replace(plan, complete=[], kept=len(plan.top_up), other_params=0)
+    return replace(plan, complete=[], other_params=0)
 
 
 def judge_loop_step(
