@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from data import Workspace, store
 from data.__main__ import main as data_main
 from data.lineage import newest_model
@@ -109,6 +111,32 @@ def test_a_workspace_of_an_older_version_reads_as_stored_and_records_its_root_at
         "root": str(tmp_path.resolve() / "copy"),
     }
     assert paths(copy) == expected(tmp_path / "ws")  # still as stored: its paths were written elsewhere
+
+
+@pytest.mark.parametrize("root", [5, None, "", ["/x"], "rel/path", "/a//b/"])
+def test_a_root_that_is_no_absolute_folder_is_one_line_and_nothing_is_written(tmp_path, capsys, root):
+    """A hand-edited root was replaced without a word at the first write (a number, null, ""), or, relative, had
+    every path under the workspace stored relative under it (`rel/path/runs/m`)."""
+    made_at(tmp_path / "ws")
+    marker = tmp_path / "ws" / "workspace.json"
+    marker.write_text(json.dumps({"format": 1, "root": root}) + "\n")
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "ws").rglob("*"))
+    data = tmp_path / "prefs.jsonl"
+    data.write_text(json.dumps({"prompt": "q2", "chosen": "yes", "rejected": "no"}) + "\n")
+    for args in (["stats"], ["import", str(data)]):
+        assert data_main([*args, "-w", str(tmp_path / "ws")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f'error: {marker}: "root" ') and err.count("\n") == 1
+        assert "is not the absolute folder the workspace was made in" in err
+    assert json.loads(marker.read_text())["root"] == root
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "ws").rglob("*")) == before
+
+
+def test_a_format_of_true_is_no_format_1(tmp_path, capsys):
+    Workspace.init(tmp_path / "ws")
+    (tmp_path / "ws" / "workspace.json").write_text('{"format": true}\n')
+    assert data_main(["stats", "-w", str(tmp_path / "ws")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
 
 
 def test_only_paths_under_the_recorded_root_are_respelled():
