@@ -121,6 +121,10 @@ def load_users(path: Path) -> dict[str, User]:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsersError(f"{path}: cannot read users file ({exc})") from exc
+    # `[user.bob]` for `[users.bob]`: bob could not sign in, and add-user rewrote the file without him
+    others = sorted(set(document) - {"users"})
+    if others:
+        raise UsersError(f"{path}: unknown key(s) {', '.join(others)}: each user is a [users.NAME] table")
     entries = document.get("users")
     if not isinstance(entries, dict) or not entries:
         raise UsersError(f"{path}: no [users.NAME] entries")

@@ -35,6 +35,7 @@ from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_readers import refuse_split_flags
+from data.import_records import RecordError
 from data.import_rows import opposite_lines
 from data.import_summary import import_summary
 from data.import_withdraw import file_labels, withdraw_imports
@@ -88,6 +89,15 @@ def cmd_provision(args: Any) -> int:
 
 
 def cmd_import(args: Any) -> int:
+    try:
+        return _import(args)
+    except RecordError as exc:  # the hint only here: `data gold` and `generate --prompts` take no --on-error
+        if exc.reason != "truncated":
+            raise
+        raise PrefloopError(f"{exc} (--on-error skip imports them)") from None
+
+
+def _import(args: Any) -> int:
     options = ImportOptions(
         args.format,
         args.source,

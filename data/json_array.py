@@ -186,7 +186,7 @@ def _after_array(text: JsonText, pos: int, source: str, records: list[object]) -
 def _truncated(source: str, row: int, message: str) -> RecordError:
     return RecordError(
         source,
-        f"{message}; {'the record' if row == 1 else f'the {row} records'} before it {'is' if row == 1 else 'are'} complete (--on-error skip imports them)",
+        f"{message}; {'the record' if row == 1 else f'the {row} records'} before it {'is' if row == 1 else 'are'} complete",
         row=row,
         reason="truncated",
     )

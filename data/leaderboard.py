@@ -242,6 +242,14 @@ class Board:
     unvoted: list[dict] = field(default_factory=list)  # `unvoted_models`: the arena's models with no row
 
 
+def check_by(by: str) -> None:
+    """``--by``: people or a machine labeller with a name (``judge:`` alone was read as the current folder)."""
+    if by != PEOPLE and not (is_machine_labeller(by) and by.partition(":")[2].strip()):
+        raise PrefloopError(
+            f"--by {by}: one of {PEOPLE}, {JUDGE_PREFIX}NAME or {RM_PREFIX}ID (a machine labeller)"
+        )
+
+
 def workspace_board(
     workspace, by: str = PEOPLE, samples: int = BOOTSTRAP, seed: int = 0, excluded: Sequence[str] = ()
 ) -> Board:
@@ -250,6 +258,7 @@ def workspace_board(
     newest training is its earlier version's, `data.lineage.answer_versions`); the labels of the ``excluded``
     labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's). A people's board
     carries the `side_preferences` of the same labels and pairs. ``by``: as `stored_machine_name` finds it."""
+    check_by(by)
     tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
     # answers a folder wrote before it was trained again are its earlier training's (`answer_versions`)
     tables["completions"]["model"] = answer_versions(tables["completions"], tables["models"])
@@ -299,10 +308,7 @@ def leaderboard(
     """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`, which takes
     ``gold``); the reference (strength 0) is the first model in lineage order (the base). ``labels`` are without
     the ``excluded`` labellers', ``everyone`` with them: a board they leave with no vote says so."""
-    if by != PEOPLE and not is_machine_labeller(by):
-        raise PrefloopError(
-            f"--by {by}: one of {PEOPLE}, {JUDGE_PREFIX}NAME or {RM_PREFIX}ID (a machine labeller)"
-        )
+    check_by(by)
     votes = votes_table(pairs, completions, labels, by, gold)
     if not (pairs["kind"] == ARENA).any():
         raise PrefloopError(

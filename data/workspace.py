@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pyarrow.compute as pc
 
 from data import compaction, part_reads, store
 from data.annotators import one_spelling
-from data.errors import PrefloopError, quoted
+from data.errors import PrefloopError, quoted, shown
 from data.files import (
     NOT_A_FILE,
     NotAFileError,
@@ -64,7 +65,7 @@ class Workspace:
             )
         meta = _read_marker(marker)
         fmt = meta["format"]
-        if fmt != FORMAT:
+        if isinstance(fmt, bool) or fmt != FORMAT:  # JSON true reads as 1 in Python
             raise WorkspaceError(f"{marker}: workspace format {fmt!r}, this version reads format {FORMAT}")
         for name in [
             *SCHEMAS,
@@ -288,7 +289,21 @@ def _read_marker(marker: Path) -> dict:
         raise WorkspaceError(f"{marker}: not a JSON object; it should read {MARKER_TEXT}")
     if "format" not in meta:
         raise WorkspaceError(f'{marker}: no "format" field; it should read {MARKER_TEXT}')
+    _check_root(marker, meta)
     return meta
+
+
+def _check_root(marker: Path, meta: dict) -> None:
+    """A ``root`` field that is no absolute folder (a hand edit): the first write would have replaced it without a
+    word, or (a relative one) stored every path under where the workspace is now under it, relative."""
+    if ROOT not in meta:  # an older version's marker: the first write records it
+        return
+    root = meta[ROOT]
+    if not isinstance(root, str) or not os.path.isabs(root) or os.path.normpath(root) != root:
+        raise WorkspaceError(
+            f'{marker}: "root" {shown(root)} is not the absolute folder the workspace was made in; set it to that '
+            "folder, or remove the field (the next write then records where the workspace is now)"
+        )
 
 
 def _refuse_reused_label_ids(folder: Path, labels: pa.Table, stored: pa.Table) -> None:

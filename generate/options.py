@@ -19,6 +19,7 @@ from data.config import ConfigError
 from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
 from data.provision import DEFAULT_MODEL, SAMPLES
+from data.schemas import PAIR_KINDS
 from generate.engines import ENGINES, EngineOptions, SamplingParams
 
 SPIN_LIMIT = (
@@ -291,6 +292,8 @@ def check_sample_options(options: SampleOptions) -> None:
     for name, ok, rule in bounds:
         if not ok:
             raise PrefloopError(f"--{name.replace('_', '-')} {getattr(options, name)}: {rule}")
+    if isinstance(options, GenerateOptions):
+        check_judged_kinds(options.kinds or ())
     if options.judge is not None and not options.judge.strip():  # it read as no judge: another job ran
         raise PrefloopError(
             f"--judge {options.judge!r}: names no judge (rm, rm:<id>, rm:FOLDER or a chat model)"
@@ -300,6 +303,18 @@ def check_sample_options(options: SampleOptions) -> None:
             f"--data-parallel-size {options.data_parallel_size}: vLLM's offline engine runs one replica per process "
             "(it refuses LLM(data_parallel_size > 1)); for replicas, sample one --shard I/K per GPU "
             "(CUDA_VISIBLE_DEVICES), each into a workspace of its own, then `python -m data merge`"
+        )
+
+
+def check_judged_kinds(kinds: Iterable[str]) -> None:
+    """``--kinds`` names pair kinds a judge votes on: a misspelt one (or ``edit``, whose verdict is its editor's)
+    judged nothing and exited 0."""
+    judged = [kind for kind in PAIR_KINDS if kind != "edit"]
+    unknown = [kind for kind in kinds if kind not in judged]
+    if unknown:
+        raise PrefloopError(
+            f"--kinds {' '.join(unknown)}: not a pair kind a judge votes on (expected some of {', '.join(judged)}; "
+            "an edit pair's verdict is its editor's)"
         )
 
 

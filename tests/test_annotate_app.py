@@ -82,6 +82,11 @@ def test_passwords_are_salted_hashes_and_bad_ones_are_refused(users_file):
         ),
         ('[users.ann]\npassword = "scrypt$16384$8$1$not base64!$' + "A" * 44 + '"\n', "not valid base64"),
         ('[users.ann]\npassword = "scrypt$16384$8$1$c2FsdA==$' + "A" * 44 + '"\n', "salt of 8\\+ bytes"),
+        # a misspelt table: bob was left out without a word (and `add-user` rewrote the file without him)
+        (
+            f'[users.ann]\npassword = "{hash_password("x" * 12)}"\n[user.bob]\npassword = "x"\n',
+            "unknown key\\(s\\) user:",
+        ),
     ],
 )
 def test_bad_users_files_are_clear_errors(tmp_path, content, message):

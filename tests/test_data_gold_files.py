@@ -302,3 +302,19 @@ def test_a_gold_file_names_its_first_bad_row_whichever_check_finds_it(tmp_path, 
         "ratings\n"
     )
     assert counts(ws) == dict.fromkeys(TABLES, 0)
+
+
+def test_a_cut_off_gold_file_names_no_option_data_gold_lacks(tmp_path, capsys):
+    """The reader's hint "(--on-error skip imports them)" was said by `data gold` too, which takes no --on-error."""
+    ws = Workspace.init(tmp_path / "ws")
+    cut = tmp_path / "cut.json"
+    cut.write_text('[{"prompt": "a", "chosen": "b", "rejected": "c"},\n {"prompt": "d", "chosen": "e", "rej')
+    assert gold(ws, str(cut)) == 2
+    assert capsys.readouterr().err == (
+        f"error: {cut}, row 1: the file ends inside this record (invalid JSON: unterminated string starting at line "
+        "2, column 33); the record before it is complete\n"
+    )
+    assert main(["import", "-w", str(ws.path), str(cut)]) == 2  # data import takes it: the hint stays
+    assert capsys.readouterr().err.endswith(
+        "the record before it is complete (--on-error skip imports them)\n"
+    )

@@ -611,3 +611,17 @@ def test_a_side_preference_note_keeps_a_name_with_a_newline_on_its_line():
     assert "\n" not in line and line.startswith(
         "side preference in arena votes: ann (left 90% of 40), evil\\nFLAG forged (left 10% of 35): their votes"
     )
+
+
+@pytest.mark.parametrize("by", ["judge:", "rm:", "judge:  "])
+def test_a_machine_labeller_without_a_name_is_one_line(tmp_path, monkeypatch, capsys, by):
+    """`--by judge:` was read as the current folder's judge: "no votes by judge:/where/you/are"."""
+    from data.__main__ import main
+
+    ws = arena_workspace(tmp_path / "ws", [(p, "A", "B", f"judge:{tmp_path}", "a") for p in range(4)])
+    monkeypatch.chdir(tmp_path)  # the folder whose votes `judge:` found
+    assert main(["leaderboard", "-w", str(ws), "--by", by]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: --by {by}: one of people, judge:NAME or rm:ID (a machine labeller)\n"
+    )

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from data import Workspace, store, workspace_root
 from data import workspace as workspace_module
@@ -154,6 +155,32 @@ def test_a_workspace_reads_its_marker_when_it_opens_and_not_at_each_read_or_writ
         for path in pq.read_table(part)["path"].to_pylist()
     ]
     assert str(tmp_path.resolve() / "ws" / "runs" / "dpo-2") in on_disk  # stored under the recorded root
+
+
+@pytest.mark.parametrize("root", [5, None, "", ["/x"], "rel/path", "/a//b/"])
+def test_a_root_that_is_no_absolute_folder_is_one_line_and_nothing_is_written(tmp_path, capsys, root):
+    """A hand-edited root was replaced without a word at the first write (a number, null, ""), or, relative, had
+    every path under the workspace stored relative under it (`rel/path/runs/m`)."""
+    made_at(tmp_path / "ws")
+    marker = tmp_path / "ws" / "workspace.json"
+    marker.write_text(json.dumps({"format": 1, "root": root}) + "\n")
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "ws").rglob("*"))
+    data = tmp_path / "prefs.jsonl"
+    data.write_text(json.dumps({"prompt": "q2", "chosen": "yes", "rejected": "no"}) + "\n")
+    for args in (["stats"], ["import", str(data)]):
+        assert data_main([*args, "-w", str(tmp_path / "ws")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f'error: {marker}: "root" ') and err.count("\n") == 1
+        assert "is not the absolute folder the workspace was made in" in err
+    assert json.loads(marker.read_text())["root"] == root
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "ws").rglob("*")) == before
+
+
+def test_a_format_of_true_is_no_format_1(tmp_path, capsys):
+    Workspace.init(tmp_path / "ws")
+    (tmp_path / "ws" / "workspace.json").write_text('{"format": true}\n')
+    assert data_main(["stats", "-w", str(tmp_path / "ws")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
 
 
 def test_only_paths_under_the_recorded_root_are_respelled():

@@ -171,6 +171,17 @@ def test_bad_arena_options_are_one_line_and_write_nothing(tmp_path, tiny_model_d
     assert not (tmp_path / "ws").exists()
 
 
+@pytest.mark.parametrize("kind", ["arenaa", "edit"])
+def test_a_kind_no_judge_votes_on_is_one_line(tmp_path, tiny_model_dir, capsys, kind):
+    """A misspelt --kinds (or edit, whose verdict is its editor's) judged 0 pairs and exited 0."""
+    ws = Workspace.init(tmp_path / "ws").path
+    before = sorted(p.relative_to(ws) for p in ws.rglob("*"))
+    assert main(["-w", str(ws), "--judge", str(tiny_model_dir), "--kinds", kind, "--engine", "hf"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --kinds {kind}: not a pair kind a judge votes on") and err.count("\n") == 1
+    assert sorted(p.relative_to(ws) for p in ws.rglob("*")) == before
+
+
 def test_one_model_named_twice_is_refused(tmp_path, tiny_model_dir, capsys):
     prompts = write_prompts(tmp_path / "p.json", 2)
     argv = [
