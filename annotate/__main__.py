@@ -182,7 +182,13 @@ def read_password(from_stdin: bool) -> str:
     (a file saved on Windows, `printf 'secret\r\n'`) or a lone ``\r``. Only the line end goes: spaces, tabs and any
     other character of the line are the password's."""
     if from_stdin or not sys.stdin.isatty():
-        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        line = sys.stdin.readline()
+        if not line:  # no line at all (`< /dev/null`, nothing piped): no password, not a short one
+            raise PrefloopError(
+                "no password: stdin is empty; give the password as its first line (--password-stdin < pw.txt), "
+                "or run the command at a terminal to type it"
+            )
+        return line.removesuffix("\n").removesuffix("\r")
     password = getpass.getpass("password: ")
     if getpass.getpass("again: ") != password:
         raise PrefloopError("the passwords differ")

@@ -26,7 +26,7 @@ from annotate.agreement import (
 from annotate.failures import public_line
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
-from annotate.render import cards_html, echo_cut, figure, message_html, prompt_excerpt, table_html
+from annotate.render import cards_html, echo_cut, excerpt, figure, message_html, prompt_excerpt, table_html
 from data.aggregate import AGGREGATIONS, MAJORITY, SPLIT
 from data.annotators import ADMIN_SOURCE
 from data.commands import ExportCommand
@@ -44,6 +44,7 @@ from data.selection import VERDICT_LABELS, excluded_labellers, is_excluded, set_
 
 if TYPE_CHECKING:
     from annotate.components import Context
+    from annotate.service import LabelService
 
 
 # The choices of `data export`'s --split and --labels, read off its options (the CLI's own), and the admin tab's
@@ -135,8 +136,9 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     choice_columns = [c for c in disputed.columns if c.startswith("n_")]
     posterior = ["posterior"] if method != MAJORITY else []
     answers = gold_answers(gold, service.task)  # gold items have verdicts too: marked as gold
+    prompts = disputed_prompts(service, disputed["item_id"].tolist())
     rows = [
-        [r["item_id"], answers.get(r["item_id"], "–"), prompt_excerpt(service.items.get(r["item_id"]))]
+        [r["item_id"], answers.get(r["item_id"], "–"), prompts.get(r["item_id"], "")]
         + [r["votes"], f"{r['agreement']:.2f}"]
         + [f"{r[c]:.2f}" for c in posterior]
         + [r[c] for c in choice_columns]
@@ -149,6 +151,27 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
         table_html(columns, rows, "no item has two labels yet"),
         "",
     )
+
+
+def disputed_prompts(service: LabelService, item_ids: list[str]) -> dict[str, str]:
+    """item id -> an excerpt of its prompt's last turn. The disputed items are those of every pairwise label, and
+    the app's items only the kinds it serves (the pairwise app's no arena pair, the arena app's no other pair): the
+    prompt of a pair it does not serve is read from the workspace, not shown as an empty cell."""
+    shown = {
+        item_id: prompt_excerpt(service.items[item_id]) for item_id in item_ids if item_id in service.items
+    }
+    missing = [item_id for item_id in item_ids if item_id not in shown]
+    if not missing:
+        return shown
+    owners = {}  # item id -> its prompt's id (a pair; a KTO item is a completion)
+    for table in ("pairs", "completions"):
+        rows = service.workspace.read(table, ["prompt_id"], where=("id", missing)).to_pylist()
+        owners |= {row["id"]: row["prompt_id"] for row in rows}
+    rows = service.workspace.read(
+        "prompts", ["messages"], where=("id", sorted(set(owners.values())))
+    ).to_pylist()
+    last = {row["id"]: row["messages"][-1]["content"] for row in rows}
+    return shown | {item_id: excerpt(last[owners[item_id]]) for item_id in owners if owners[item_id] in last}
 
 
 def summary_cards(progress: dict, report: dict) -> list[tuple[str, str, str]]:

@@ -27,9 +27,15 @@ STANDING_NOTES = {
 }
 
 
+def signed(value: float, digits: int) -> str:
+    """``value`` with its sign to ``digits`` decimals; one that rounds to 0 is +0 (a strength tied with the
+    reference's is the fit's -1e-17, which printed `-0.000`, as if below the reference's `+0.000`)."""
+    return f"{round(value, digits) + 0.0:+.{digits}f}"
+
+
 def strength_text(row: Row) -> str:
     """A row's strength as the tables print it (+inf, -inf, n/a where the votes give no finite one)."""
-    return UNBOUNDED[row.standing] if row.strength is None else f"{row.strength:+.3f}"
+    return UNBOUNDED[row.standing] if row.strength is None else signed(row.strength, 3)
 
 
 def strength_interval(row: Row) -> str:
@@ -37,8 +43,8 @@ def strength_interval(row: Row) -> str:
     or no finite strength), ±inf for an end more than 2.5 % of the resamples leave unbounded."""
     if row.no_interval:
         return "-"
-    low = "-inf" if row.low is None else f"{row.low:+.2f}"
-    high = "+inf" if row.high is None else f"{row.high:+.2f}"
+    low = "-inf" if row.low is None else signed(row.low, 2)
+    high = "+inf" if row.high is None else signed(row.high, 2)
     return f"{low} to {high}"
 
 

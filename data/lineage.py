@@ -284,7 +284,8 @@ def _number(value: object) -> str:
 
 
 def lineage_lines(models: list[dict]) -> list[str]:
-    """Readable lines for ``model_summary`` dicts: one per model, ordered by round, parents named by short id."""
+    """Readable lines for ``model_summary`` dicts: one per model, ordered by round, parents named by short id, its
+    held-out figures on the next line (a line apiece: `stats` escapes a line break inside a line)."""
     lines = []
     for m in sorted(models, key=lambda m: m["round"]):
         parent = f"<- {m['parent'][:8]}" if m["parent"] else "(start)"
@@ -300,8 +301,6 @@ def lineage_lines(models: list[dict]) -> list[str]:
         metrics = m["metrics"]
         headline = ", ".join(f"{name} {_number(metrics[k])}" for k, name in HEADLINE.items() if k in metrics)
         split = f" [{metrics['eval_split']}]" if "eval_split" in metrics else ""
-        lines.append(
-            f"round {m['round']}  {m['method']:<5} {m['id'][:8]} {parent}{what}  {m['path']}"
-            + (f"\n           held-out{split}: {headline}" if headline else "")
-        )
+        lines.append(f"round {m['round']}  {m['method']:<5} {m['id'][:8]} {parent}{what}  {m['path']}")
+        lines += [f"           held-out{split}: {headline}"] if headline else []
     return lines

@@ -416,6 +416,18 @@ def test_a_short_password_is_one_error_line_and_saves_nothing(command, tmp_path,
     assert not users.exists()
 
 
+@pytest.mark.parametrize("flag", [["--password-stdin"], []])
+def test_no_password_on_stdin_says_so_not_that_it_is_short(flag, tmp_path, capsys, monkeypatch):
+    """A lead walking the README: `add-user ... bob < /dev/null` (a script without a terminal, nothing piped in)
+    said "a password needs at least 8 characters", as if one had been typed; an empty stdin gives no password."""
+    users = tmp_path / "users.toml"
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["add-user", "--users", str(users), "bob", *flag]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no password: stdin is empty") and "--password-stdin < pw.txt" in err
+    assert not users.exists()
+
+
 def test_a_skip_or_undo_the_disk_refuses_says_why_and_changes_nothing(ctx, monkeypatch):
     """A full disk on a skip or an undo gave the generic failure line; it says the reason, like a submit."""
     import errno

@@ -51,3 +51,15 @@ def test_the_plot_escapes_glyphs_its_font_lacks(tmp_path, monkeypatch):
     ticks = [t.get_text() for t in drawn.pop().axes[0].get_yticklabels()]
     drawable = font_glyphs()
     assert all(ord(c) in drawable for t in ticks for c in t if c != " ") and len(ticks) == 2, ticks
+
+
+def test_a_strength_equal_to_the_references_prints_as_zero_not_minus_zero():
+    """A lead walking the README: a model whose votes tied it with the base printed `-0.000` under the base's
+    `+0.000` (the fit's -1e-17), as if it were weaker; so did an interval end of -0.001 as `-0.00`."""
+    from dataclasses import replace
+
+    from data.leaderboard_view import strength_interval, strength_text
+
+    row = replace(wide_board()[0], strength=-1e-17, low=-0.001, high=0.004, no_interval=None)
+    assert strength_text(row) == "+0.000"
+    assert strength_interval(row) == "+0.00 to +0.00"

@@ -120,3 +120,22 @@ def test_stats_prints_every_figure_in_plain_words_each_line_starting_with_its_ke
         "machine_labels: pairwise (2 a, 1 b, 1 tie, 0 both_bad)",
     ]
     assert not [line for line in lines if "{" in line or "[" in line]
+
+
+def test_stats_prints_a_models_held_out_figures_on_a_line_of_their_own(label_ws, capsys):
+    """A lead walking the README: `stats` printed a trained model's lineage entry as one line with a literal `\\n`
+    in it (`... runs/dpo\\n           held-out [test]: ...`), the escape meant for names holding a control
+    character having caught the line break between the model and its held-out figures."""
+    from data.records import ModelRecord
+
+    base = ModelRecord(path="base", method="base")
+    metrics = json.dumps({"eval_split": "test", "reward_accuracy": 0.75})
+    trained = ModelRecord("runs/dpo", "dpo", 1, base.id, json.dumps({"kinds": ["sampled"]}), metrics)
+    label_ws.append([base, trained])
+    capsys.readouterr()
+    assert main(["stats", "-w", str(label_ws.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("lineage"))
+    assert lines[at + 2].endswith("  runs/dpo")
+    assert lines[at + 3] == "             held-out [test]: accuracy 0.75"
+    assert not [line for line in lines if "\\n" in line]
