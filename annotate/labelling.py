@@ -227,7 +227,9 @@ def refused_view(ctx: Context, user: str, refusal: StaleItem) -> View:
 def _kept(ctx: Context, view: View, choice: str | None, strength: int | None, note: str | None) -> View:
     """``view`` with the labeller's pick, strength and note still on screen (a label not saved, or undone)."""
     if ctx.service.rubric is not None:  # the ratings stay picked in the panel
-        return replace(view, choice=choice, right=rating_panel(ctx.service.rubric, choice), note=note or "")
+        return replace(
+            view, choice=choice, right=rating_panel(ctx.service.rubric, view.item_id, choice), note=note or ""
+        )
     return replace(view, choice=choice, strength=strength, note=note or "")
 
 
