@@ -137,6 +137,10 @@ RATE_SCRIPT = """
     let values = null;
     try { values = JSON.parse(text); } catch { return; }
     for (const r of rows()) if (values && values[r.dataset.aspect] !== undefined) set(r, String(values[r.dataset.aspect]));
+    // the next digit rates the first aspect still without a value, as on a fresh panel (not the first aspect,
+    // whose kept value a digit would silently overwrite)
+    const open = rows().findIndex((r) => r.dataset.value === "");
+    if (open >= 0) move(open);
   };
   window.prefloopRate = (key, shift) => {
     const all = rows();
