@@ -167,13 +167,18 @@ __RANK__
   };
 
   const onView = (view) => {
-    const first = lastView === null;
+    const first = lastView === null, asked = inflight !== 0;  // asked: by a submit, skip or undo on its way
     lastView = view.dataset.view;
     inflight = 0;
     const pending = load();
     if (pending && pending.key !== keyOf(view)) save(null);  // the server moved on (or answers joined the item)
-    if (pending && first && pending.key === keyOf(view)) setTimeout(() => restore(pending), 300);
-    else restoring = false;
+    // The same item drawn again unasked is the label tab drawn again (a labeller's page draws it twice as it
+    // loads; an admin opens the tab again): the server's view holds no pick, so the kept one goes back on screen.
+    const again = !asked && !pending?.submitted;
+    if (pending && (first || again) && pending.key === keyOf(view)) {
+      restoring = true;
+      setTimeout(() => restore(pending), 300);
+    } else restoring = false;
     setTimeout(flush, 30);  // after the answer's own updates (the radios reset for the next item)
   };
 

@@ -227,7 +227,9 @@ def refused_view(ctx: Context, user: str, refusal: StaleItem) -> View:
 def _kept(ctx: Context, view: View, choice: str | None, strength: int | None, note: str | None) -> View:
     """``view`` with the labeller's pick, strength and note still on screen (a label not saved, or undone)."""
     if ctx.service.rubric is not None:  # the ratings stay picked in the panel
-        return replace(view, choice=choice, right=rating_panel(ctx.service.rubric, choice), note=note or "")
+        return replace(
+            view, choice=choice, right=rating_panel(ctx.service.rubric, view.item_id, choice), note=note or ""
+        )
     return replace(view, choice=choice, strength=strength, note=note or "")
 
 
@@ -266,13 +268,23 @@ def on_skip(ctx: Context, user: str, item_id: str) -> View:
     )
 
 
-def on_undo(ctx: Context, user: str) -> View:
+def on_undo(
+    ctx: Context,
+    user: str,
+    item_id: str | None = None,
+    choice: str | None = None,
+    strength=None,
+    note: str | None = None,
+) -> View:
+    """``item_id``, ``choice``, ``strength``, ``note``: what the page shows, unsent, kept where nothing is undone."""
     try:
         undone = ctx.service.undo(user)
     except NotSaved as exc:  # e.g. the disk is full: the label stays in force
-        return label_view(ctx, user, message_html(f"Not undone: {exc}. Try again.", "error"))
+        status = message_html(f"Not undone: {exc}. Try again.", "error")
+        return _undid_nothing(ctx, user, status, item_id, choice, strength, note)
     if undone is None:
-        return label_view(ctx, user, message_html("Nothing to undo.", "info"))
+        status = message_html("Nothing to undo.", "info")
+        return _undid_nothing(ctx, user, status, item_id, choice, strength, note)
     last = undone.label
     skip = last.choice is None and last.ranking is None and last.ratings is None
     edit = " and your edit" if undone.with_edit else ""
@@ -292,6 +304,20 @@ def on_undo(ctx: Context, user: str) -> View:
         return view
     # The undone pick and note stay on screen, so a slip of the key is fixed by one more key.
     return _kept(ctx, view, screen_choice(last), last.strength, last.note)
+
+
+def _undid_nothing(ctx: Context, user: str, status: str, item_id, choice, strength, note) -> View:
+    """The page after an undo that changed nothing: the pick, strength and note on screen stay (a fresh view of
+    the item wiped them: a half rating, a ranking, a note typed, gone on a `u` pressed once too often)."""
+    view = label_view(ctx, user, status)
+    if not item_id or view.item_id != item_id:
+        return view
+    try:
+        how = picked_strength(strength)
+    except ValueError:
+        how = None
+    text = note if isinstance(note, str) else ""
+    return _kept(ctx, view, choice if isinstance(choice, str) and choice else None, how, text)
 
 
 def on_edit(ctx: Context, user: str, item_id: str | None) -> View:

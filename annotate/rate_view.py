@@ -57,9 +57,12 @@ def same_ratings(rubric: Rubric, stored: str, sent: str | dict | None) -> bool:
         return False
 
 
-def rating_panel(rubric: Rubric, ratings: str | dict | None = None) -> str:
-    """The rubric panel with ``ratings`` picked (a stored rating being edited or undone), the focus on the first
-    aspect without a value."""
+def rating_panel(rubric: Rubric, item_id: str, ratings: str | dict | None = None) -> str:
+    """The rubric panel of item ``item_id`` with ``ratings`` picked (a stored rating being edited or undone), the
+    focus on the first aspect without a value. It names its item because the page script picks values in the
+    panel itself: Gradio redraws an HTML output only when its value changes, so the next item's empty panel, were
+    it the same text as the last one sent, would leave the last item's picks on screen (and Enter would store
+    them for the next answer)."""
     try:
         values = parse_ratings(ratings)
     except ValueError:
@@ -83,7 +86,8 @@ def rating_panel(rubric: Rubric, ratings: str | dict | None = None) -> str:
             f'<div class="pf-vals">{cells}</div><div class="pf-muted">{_text(aspect.description)}</div></div>'
         )
     return (
-        f'<div id="pf-rate" class="pf-card pf-rate" data-rubric="{_text(rubric.name)}">'
+        f'<div id="pf-rate" class="pf-card pf-rate" data-rubric="{_text(rubric.name)}" '
+        f'data-item="{escape(item_id)}">'
         f'<div class="pf-card-head"><span class="pf-side">Rubric: {_text(rubric.name)}</span>'
         "<kbd>Tab</kbd><kbd>0–9</kbd></div>"
         f'{"".join(rows)}<div class="pf-rate-note" role="status"></div></div>'
@@ -133,6 +137,10 @@ RATE_SCRIPT = """
     let values = null;
     try { values = JSON.parse(text); } catch { return; }
     for (const r of rows()) if (values && values[r.dataset.aspect] !== undefined) set(r, String(values[r.dataset.aspect]));
+    // the next digit rates the first aspect still without a value, as on a fresh panel (not the first aspect,
+    // whose kept value a digit would silently overwrite)
+    const open = rows().findIndex((r) => r.dataset.value === "");
+    if (open >= 0) move(open);
   };
   window.prefloopRate = (key, shift) => {
     const all = rows();

@@ -70,7 +70,7 @@ def _rank_cards(shown: Shown, rubric: Rubric | None, choice: str | None) -> tupl
 
 def _rated_card(shown: Shown, rubric: Rubric | None, choice: str | None) -> tuple[str, str]:
     # the rubric panel beside the answer, an edit's ratings picked
-    return card_html("Answer", "rate →", shown.item.texts[0]), rating_panel(rubric, choice)
+    return card_html("Answer", "rate →", shown.item.texts[0]), rating_panel(rubric, shown.item.id, choice)
 
 
 TASKS = {

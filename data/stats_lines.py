@@ -77,12 +77,13 @@ def _counts(each: str) -> Callable[[str, dict], list[str]]:
 
 
 def _labels(key: str, distribution: dict[str, dict[str, int]]) -> list[str]:
-    """The labels of each task by choice: ``pairwise (11 a, 0 b, 0 tie, 0 both_bad); kto (...)``."""
+    """The labels of each task by choice: ``pairwise (11 a, 0 b, 0 tie, 0 both_bad); kto (...)``; rankings and
+    ratings have lines of their own (``none pairwise or kto`` where those are all there is)."""
     tasks = [
         f"{task} ({', '.join(f'{n} {choice}' for choice, n in choices.items())})"
         for task, choices in distribution.items()
     ]
-    return [f"{key}: " + ("; ".join(tasks) or "none")]
+    return [f"{key}: " + ("; ".join(tasks) or "none pairwise or kto")]
 
 
 def _annotators(key: str, labels: dict[str, int]) -> list[str]:

@@ -144,6 +144,10 @@ def test_labellers_are_blind_to_each_other(ctx):
     assert "secret" not in text and "0 labelled" in bob.progress
     assert "no label of yours" in on_edit(ctx, "bob", ann.item_id).status  # bob cannot open ann's label
     assert on_undo(ctx, "bob").status.count("Nothing to undo") == 1
+    shown = label_view(ctx, "bob").item_id  # a pick, strength and note on screen, unsent, stay there
+    kept = on_undo(ctx, "bob", shown, "tie", 2, "half typed")
+    assert "Nothing to undo" in kept.status and kept.item_id == shown
+    assert (kept.choice, kept.strength, kept.note) == ("tie", 2, "half typed")
     with pytest.raises(gr.Error, match="admin"):
         admin_view(ctx, "bob")
     with pytest.raises(gr.Error, match="admin"):

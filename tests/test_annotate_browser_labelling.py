@@ -9,6 +9,7 @@ from data import Completion, Pair, Prompt
 from tests.annotate_browser import (
     KEPT_PICK,
     NO_CHROMIUM,
+    SHOWN_VIEW,
     WAIT_MS,
     build_workspace,
     csp_errors,
@@ -36,6 +37,7 @@ def test_pairwise_keyboard_only_undo_reload_and_export(tmp_path, browser, users)
         first = _label_undo_and_note(page, ctx, workspace)
         _hostile_text_and_reload(page, tmp_path)
         _admin_exports_and_downloads(page, workspace, tmp_path, first)
+        _pick_kept_across_tabs(page)
         _no_admin_sees_nothing_of_anns(browser, url)
         assert violations == []
     finally:
@@ -95,6 +97,25 @@ def _hostile_text_and_reload(page, tmp_path) -> None:
     page.keyboard.press("1")
     page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {KEPT_PICK}?.strength === 0")  # both on screen
     screenshot(page, "annotate-pairwise.png", tmp_path)
+    page.keyboard.press("n")
+    page.keyboard.type("kept across tabs")
+    page.keyboard.press("Escape")
+    page.wait_for_function(f"{KEPT_PICK}?.note === 'kept across tabs'")
+
+
+def _pick_kept_across_tabs(page) -> None:
+    """Back from the admin tab, the pick, strength and note ann left on her item are on screen again: the label
+    tab is drawn anew, holding none of them (they were gone from the screen, and from the browser at her next
+    key). Each on screen, not only kept in the browser."""
+    view = page.evaluate(SHOWN_VIEW)
+    page.get_by_role("tab", name="Label").click()
+    page.wait_for_function(f"view => ![null, view].includes({SHOWN_VIEW})", arg=view, timeout=WAIT_MS)
+    page.wait_for_function(
+        """() => document.querySelectorAll('#pf-choice input[type=radio]')[0]?.checked &&
+        document.querySelectorAll('#pf-strength input[type=radio]')[0]?.checked &&
+        document.querySelector('#pf-note textarea')?.value === 'kept across tabs'""",
+        timeout=WAIT_MS,
+    )
 
 
 def _admin_exports_and_downloads(page, workspace, tmp_path, first: str) -> None:

@@ -96,6 +96,18 @@ def test_handlers_keep_ratings_and_render_inert(ctx, label_ws):
     assert json.loads(latest.ratings)["helpfulness"] == 0 and latest.supersedes is not None
 
 
+def test_each_answer_gets_a_panel_of_its_own(ctx):
+    """The page picks values in the panel itself and Gradio redraws an HTML output only when its text changes: an
+    empty panel for the next answer that read as the last one sent left the last answer's picks on screen, so Enter
+    stored them as the next answer's rating (seen in the browser after a submit, and after a skip)."""
+    view = label_view(ctx, "bob")
+    saved = on_submit(ctx, "bob", view.item_id, json.dumps(FULL), None, "")
+    assert saved.item_id != view.item_id and saved.right != view.right
+    assert f'data-item="{saved.item_id}"' in saved.right
+    skipped = on_skip(ctx, "bob", saved.item_id)
+    assert skipped.item_id != saved.item_id and skipped.right != saved.right
+
+
 def test_rubric_panel_and_answer_are_inert(label_ws, tmp_path):
     prompt = Prompt([{"role": "user", "content": HOSTILE}], source="t")
     label_ws.append([prompt, Completion(prompt.id, HOSTILE, "m", "hf", seed=9)])
@@ -105,7 +117,7 @@ def test_rubric_panel_and_answer_are_inert(label_ws, tmp_path):
         f"    description: {json.dumps(HOSTILE)}\n"
     )
     rubric = load_rubric(rubric_file)
-    panel = rating_panel(rubric, {"clarity": 2})
+    panel = rating_panel(rubric, "item-1", {"clarity": 2})
     assert "<script>" not in panel and "<img" not in panel and "<b>r</b>" not in panel
     assert "&lt;script&gt;" in panel and "\u202e" not in panel and "⟦RLO⟧evil.exe" in panel
     users = tmp_path / "users.toml"

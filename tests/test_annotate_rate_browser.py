@@ -1,7 +1,7 @@
 """The `rate` task end to end in headless Chromium, keys only: sign in, Enter refused until every aspect is rated,
 digits rate the focused aspect, Shift+Tab goes back, Enter saves; the Parquet label holds exactly those ratings;
-undo puts them back on screen; hostile text stays inert. Helpers: tests/annotate_browser.py; fixtures:
-tests/conftest.py."""
+undo puts them back on screen, a reload a half rating; hostile text stays inert. Helpers: tests/annotate_browser.py;
+fixtures: tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -96,6 +96,17 @@ def test_rate_keyboard_only(tmp_path, browser, users):
             """window.prefloopRatings() === '{"helpfulness":3,"correctness":2}'"""
         )
         screenshot(page, "annotate-rate.png", tmp_path)
+        # a reload puts the half rating back, the focus on the first aspect without a value: the next digit
+        # rates it (the focus on the first aspect overwrote its kept value)
+        page.reload()
+        page.wait_for_function(
+            "document.querySelector('#pf-rate .pf-focus')?.dataset.aspect === 'coherence'", timeout=WAIT_MS
+        )
+        page.keyboard.press("1")
+        page.wait_for_function(
+            """window.prefloopRatings() === '{"helpfulness":3,"correctness":2,"coherence":1}'""",
+            timeout=WAIT_MS,
+        )
         assert page.evaluate("window.__xss") is None
         assert page.locator("#pf-prompt script, #pf-left script, #pf-left img").count() == 0
         assert violations == []

@@ -300,6 +300,8 @@ def test_export_ratings_cli_loads_with_datasets(tmp_path, capsys):
         in text
     )
     assert "  help: 0.000 / 0.000 (interval / ordinal; 1 answer with ≥2 ratings)" in text
+    # the labels line counts pairwise and KTO labels only: a bare "none" read as if the ratings were not stored
+    assert "\nlabels: none pairwise or kto\n" in text
     assert data_main(["validate", "-w", str(ws.path)]) == 0 and ": OK" in capsys.readouterr().out
     empty = Workspace.init(tmp_path / "empty")
     assert data_main(["export", "-w", str(empty.path), "--format", "ratings"]) == 2
