@@ -3,7 +3,8 @@ from `data.labellers`; who is excluded) and the disputed items' table, "make gol
 keeps a labeller's labels out of every verdict (WS/excluded.json, `data.selection`), and the export of the labels to
 TRL's columns: `python -m data export`'s own (`data.export_workspace.export_workspace`), so its rows and counts are
 the CLI's for the same options. Verdicts and the export use the aggregation the admin picks (majority or
-dawid-skene, as `python -m data export --aggregate`); the rate app has none (its ratings export holds means). Every
+dawid-skene, as `python -m data export --aggregate`); the rate app has none (its ratings export holds means). The
+pairwise and arena apps' cards, tables and "make gold" keep to their own app's pairs (`annotate.arena_admin`). Every
 handler checks the admin flag of the signed-in user on every call."""
 
 from __future__ import annotations
