@@ -28,7 +28,7 @@ def other_app_pairs(pairs: pd.DataFrame, view: str) -> pd.Series:
     arena = pairs["kind"] == ARENA
     if view == ARENA:
         return pairs.loc[~arena, "id"]
-    return pairs.loc[arena if view == "pairwise" else pairs["id"].isna(), "id"]
+    return pairs.loc[arena, "id"] if view == "pairwise" else pairs["id"].iloc[:0]
 
 
 def other_apps_pair(service: LabelService, item_id: str, answer: str) -> str | None:
