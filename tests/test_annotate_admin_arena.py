@@ -1,6 +1,6 @@
 """The admin tabs of the two apps whose labels are task pairwise: the pairwise app's and the arena app's (`annotate
 --task arena`). A new user's walk found the pairwise app's tab counting the arena votes among its verdicts ("items
-done 1/1" beside "verdicts 10"), listing arena pairs among its disputed items and making one gold from there; each
+done 1/1" beside "verdicts 11"), listing arena pairs among its disputed items and making one gold from there; each
 tab now counts, lists and acts on its own app's pairs."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def test_each_apps_admin_tab_counts_lists_and_measures_only_its_own_pairs(tmp_pa
     shown, labellers, disputed, _ = admin_view(app(workspace, "pairwise"), "ann")
     card = cards(shown)
     assert card["items done"][0] == "1/1"
-    # the sampled pair and the pair the import decided: no arena vote (10 verdicts before)
+    # the sampled pair and the pair the import decided: no arena vote (11 verdicts before)
     assert card["verdicts (majority)"] == (
         "2",
         "pairs, no arena pair: 0 gold, 2 split; people's and imported labels",
