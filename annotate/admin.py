@@ -3,7 +3,8 @@ from `data.labellers`; who is excluded) and the disputed items' table, "make gol
 keeps a labeller's labels out of every verdict (WS/excluded.json, `data.selection`), and the export of the labels to
 TRL's columns: `python -m data export`'s own (`data.export_workspace.export_workspace`), so its rows and counts are
 the CLI's for the same options. Verdicts and the export use the aggregation the admin picks (majority or
-dawid-skene, as `python -m data export --aggregate`); the rate app has none (its ratings export holds means). Every
+dawid-skene, as `python -m data export --aggregate`); the rate app has none (its ratings export holds means). The
+pairwise and arena apps' cards, tables and "make gold" keep to their own app's pairs (`annotate.arena_admin`). Every
 handler checks the admin flag of the signed-in user on every call."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from annotate.agreement import (
     quality_table,
     verdicts_cell,
 )
+from annotate.arena_admin import arena_html, other_app_pairs, other_apps_pair
 from annotate.failures import public_line
 from annotate.rank_admin import rank_admin_html
 from annotate.rate_admin import rate_admin_html
@@ -32,17 +34,17 @@ from data.annotators import ADMIN_SOURCE
 from data.commands import ExportCommand
 from data.edits import edit_pair_ids
 from data.errors import PrefloopError, counted
-from data.exclusion import excluded_line
 from data.export import write_export
 from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, CLI, mark_gold, read_gold
-from data.leaderboard import ARENA, workspace_board
-from data.leaderboard_view import board_notes, strength_interval, strength_text, win_interval_text
+from data.leaderboard import ARENA
 from data.machine import AGAINST
 from data.schemas import CHOICES
 from data.selection import VERDICT_LABELS, excluded_labellers, is_excluded, set_excluded, stored_names
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from annotate.components import Context
     from annotate.service import LabelService
 
@@ -122,12 +124,14 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
         return (*rank_admin_html(service, user, labels, excluded), "")
     if service.task == "rate":
         return (*rate_admin_html(service, user, labels, excluded), "")
+    # the pairwise and arena apps' labels are one task: each tab counts, lists and measures its own app's pairs
+    labels = labels[~labels["item_id"].isin(other_app_pairs(pairs, service.view))]
     gold = read_gold(workspace, service.task)
     report = admin_report(labels, service.task, pairs, _method(method), gold, excluded)
     cards = [
         *summary_cards(service.progress(user), report),
         *pace_card(labels, service.task),
-        verdict_card(report["verdicts"], method, excluded),
+        verdict_card(report["verdicts"], method, excluded, service.view, gold),
         *machine_cards(report),
     ]
     who_columns, who = quality_table(report["labellers"], labels, service.task, gold)
@@ -146,7 +150,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     ]
     columns = ["item", "gold", "prompt", "votes", "agreement", *posterior, *choice_columns]
     return (
-        cards_html(cards) + arena_html(workspace, excluded),
+        cards_html(cards) + (arena_html(workspace, excluded) if service.view == ARENA else ""),
         table_html(who_columns, who, "no labels yet"),
         table_html(columns, rows, "no item has two labels yet"),
         "",
@@ -154,9 +158,9 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
 
 
 def disputed_prompts(service: LabelService, item_ids: list[str]) -> dict[str, str]:
-    """item id -> an excerpt of its prompt's last turn. The disputed items are those of every pairwise label, and
-    the app's items only the kinds it serves (the pairwise app's no arena pair, the arena app's no other pair): the
-    prompt of a pair it does not serve is read from the workspace, not shown as an empty cell."""
+    """item id -> an excerpt of its prompt's last turn. The disputed items are those of the app's pairs
+    (`other_app_pairs`), and its items only those it queues: the prompt of one it does not (a pair an import's label
+    decided, say) is read from the workspace, not shown as an empty cell."""
     shown = {
         item_id: prompt_excerpt(service.items[item_id]) for item_id in item_ids if item_id in service.items
     }
@@ -193,11 +197,19 @@ def summary_cards(progress: dict, report: dict) -> list[tuple[str, str, str]]:
     return cards
 
 
-def verdict_card(verdicts, method: str, excluded: tuple[str, ...]) -> tuple[str, str, str]:
-    """The verdicts card: items with a verdict under ``method``, how many are split, whose labels make them, and who
-    is left out."""
+# What an app's verdicts card counts (`other_app_pairs`): beside "items done", which counts the job's items alone
+VERDICT_ITEMS = {"pairwise": "pairs, no arena pair", "arena": "arena pairs", "kto": "answers"}
+
+
+def verdict_card(
+    verdicts, method: str, excluded: tuple[str, ...], view: str = "pairwise", gold: pa.Table | None = None
+) -> tuple[str, str, str]:
+    """The verdicts card: the app's items (``view``'s) with a verdict under ``method``, how many are gold (no item of
+    the job) and split, whose labels make them, and who is left out."""
     split = int((verdicts["verdict"] == SPLIT).sum())
-    detail = f"{split} split; {VERDICT_LABELS}" + (f"; excluded: {', '.join(excluded)}" if excluded else "")
+    golden = 0 if gold is None else int(verdicts["item_id"].isin(gold.column("item_id").to_pylist()).sum())
+    detail = f"{VERDICT_ITEMS[view]}: {golden} gold, {split} split; {VERDICT_LABELS}"
+    detail += f"; excluded: {', '.join(excluded)}" if excluded else ""
     return (f"verdicts ({method})", str(len(verdicts)), detail)
 
 
@@ -222,6 +234,9 @@ def make_gold(
     if not item_id or not (given in CHOICES[task] if task in CHOICES else given):
         wanted = " or ".join(CHOICES[task]) if task in CHOICES else GOLD_TEXT[task]
         return say(f"Give the item id and its answer ({wanted}).", "warn")
+    refused = other_apps_pair(service, item_id, given)
+    if refused:
+        return say(f"Not made gold: {refused}", "warn")
     before = _gold_of(service.workspace, task, item_id)
     try:
         written = mark_gold(
@@ -246,33 +261,6 @@ def _gold_of(workspace, task: str, item_id: str) -> tuple[str, str] | None:
     if not row.num_rows:
         return None
     return row.column(ANSWER[task])[0].as_py(), _source_name(row.column("source")[0].as_py())
-
-
-def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
-    """The arena leaderboard of people's votes (as `python -m data leaderboard`) without the ``excluded``
-    labellers' (WS/excluded.json), or nothing without votes."""
-    if not pc.any(pc.equal(workspace.read("pairs", ["kind"]).column("kind"), ARENA)).as_py():
-        return ""  # (the kind column only: the board reads the whole table once, below)
-    try:
-        board = workspace_board(workspace, excluded=excluded)
-    except PrefloopError as exc:
-        return message_html(public_line(exc, workspace), "muted")
-    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    cells = [
-        [r.name, strength_text(r), strength_interval(r), fmt(r.win_rate),
-         win_interval_text(r), r.votes]
-        for r in board.rows
-    ]  # fmt: skip
-    columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]
-    # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, models without a
-    # vote, who is left out, who votes by the side of the screen
-    excluding = excluded_line(dict.fromkeys(excluded, "excluded.json"))
-    notes = board_notes(board.rows, excluding, board.sided, board.unvoted)
-    return (
-        "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
-        + table_html(columns, cells)
-        + "".join(message_html(note, "muted") for note in notes)
-    )
 
 
 def machine_cards(report: dict) -> list[tuple[str, str, str]]:

@@ -12,8 +12,9 @@ from itertools import combinations
 
 import pytest
 
-from annotate.admin import arena_html, export_labels
+from annotate.admin import export_labels
 from annotate.app import make_context
+from annotate.arena_admin import arena_html
 from annotate.service import LabelService, left_side
 from annotate.users import Authenticator, User, hash_password
 from data import Completion, Label, Pair, Prompt, Workspace
@@ -295,26 +296,3 @@ def test_an_arena_model_nobody_voted_on_is_named_by_the_cli_and_the_admin_tab(tm
     assert escape(note) in arena_html(workspace)
     assert data_main(["leaderboard", "-w", str(workspace.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["unvoted"] == [{"model": "/models/Z", "name": "/models/Z"}]
-
-
-def test_the_disputed_table_shows_the_prompt_of_a_pair_the_app_does_not_serve(tmp_path):
-    """A lead walking the README: the pairwise app's disputed items listed the arena pairs people had voted on with
-    an empty prompt cell (the app's own items hold no arena pair), and the arena app's listed the regular pairs so."""
-    from annotate.admin import admin_view
-
-    workspace, _ = arena_workspace(tmp_path / "ws")
-    pairs = workspace.frame("pairs")
-    arena = pairs[pairs["kind"] == "arena"]["id"].iloc[0]
-    sampled = pairs[pairs["kind"] == "sampled"]["id"].iloc[0]
-    workspace.append(
-        [
-            Label(item, name, "pairwise", c)
-            for item in (arena, sampled)
-            for name, c in (("lea", "a"), ("max", "b"))
-        ]
-    )
-    users = {"ann": User("ann", hash_password(PASSWORD), admin=True)}
-    for task, other in (("pairwise", arena), ("arena", sampled)):
-        ctx = make_context(LabelService(workspace, task, overlap=2), Authenticator(users))
-        disputed = admin_view(ctx, "ann")[2]
-        assert re.search(f"<td>{other}</td><td>–</td><td>Tell me about topic \\d\\.</td>", disputed), task

@@ -1,0 +1,79 @@
+"""What the arena changes in the admin tabs of the two apps whose labels are task pairwise (`annotate --task
+pairwise` and `--task arena`): which pairs each tab counts, lists and acts on (its own app's), why "make gold" leaves
+the other app's pair alone, and the arena app's leaderboard of people's votes (as `python -m data leaderboard`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow.compute as pc
+
+from annotate.failures import public_line
+from annotate.render import message_html, table_html
+from data.errors import PrefloopError
+from data.exclusion import excluded_line
+from data.leaderboard import ARENA, workspace_board
+from data.leaderboard_view import board_notes, strength_interval, strength_text, win_interval_text
+
+if TYPE_CHECKING:
+    from annotate.service import LabelService
+
+
+def other_app_pairs(pairs: pd.DataFrame, view: str) -> pd.Series:
+    """The ids of the pairs that the admin tab of an app serving ``view`` leaves to the other app's: both apps'
+    labels are task pairwise, so each tab keeps to the pairs its app serves, the arena app's to the arena pairs, the
+    pairwise app's to every other pair. A gold arena pair, which the pairwise app serves too (as any gold pair),
+    stays the arena's: its gold answer is a vote on the arena leaderboard. Other views (kto, rank, rate): none."""
+    arena = pairs["kind"] == ARENA
+    if view == ARENA:
+        return pairs.loc[~arena, "id"]
+    return pairs.loc[arena, "id"] if view == "pairwise" else pairs["id"].iloc[:0]
+
+
+def other_apps_pair(service: LabelService, item_id: str, answer: str) -> str | None:
+    """Why "make gold" leaves ``item_id`` alone in this app, or None: a pair its tab leaves to the other app
+    (`other_app_pairs`). The arena app never serves another pair, gold or not; an arena pair made gold is a vote on
+    the arena leaderboard, the arena's decision (the pairwise app would serve it, as any gold pair)."""
+    if service.task != "pairwise":
+        return None
+    pairs = service.workspace.read("pairs", ["kind"], where=("id", [item_id])).to_pandas()
+    if not len(other_app_pairs(pairs, service.view)):
+        return None
+    cli = f"`python -m data gold --pair {item_id} --answer {answer}`"
+    if service.view == ARENA:
+        return (
+            f"{item_id} is a pair of kind {pairs['kind'].iloc[0]}, which the arena app never serves, gold or not "
+            f"(arena pairs only): make it gold in the pairwise app's admin tab, or with {cli}."
+        )
+    return (
+        f"{item_id} is an arena pair, whose gold answer would be a vote on the arena leaderboard: make it gold in "
+        f"the arena app's admin tab (`python -m annotate --task arena`), or with {cli}."
+    )
+
+
+def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
+    """The arena leaderboard of people's votes (as `python -m data leaderboard`) without the ``excluded``
+    labellers' (WS/excluded.json), or nothing without votes."""
+    if not pc.any(pc.equal(workspace.read("pairs", ["kind"]).column("kind"), ARENA)).as_py():
+        return ""  # (the kind column only: the board reads the whole table once, below)
+    try:
+        board = workspace_board(workspace, excluded=excluded)
+    except PrefloopError as exc:
+        return message_html(public_line(exc, workspace), "muted")
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    cells = [
+        [r.name, strength_text(r), strength_interval(r), fmt(r.win_rate),
+         win_interval_text(r), r.votes]
+        for r in board.rows
+    ]  # fmt: skip
+    columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]
+    # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, models without a
+    # vote, who is left out, who votes by the side of the screen
+    excluding = excluded_line(dict.fromkeys(excluded, "excluded.json"))
+    notes = board_notes(board.rows, excluding, board.sided, board.unvoted)
+    return (
+        "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
+        + table_html(columns, cells)
+        + "".join(message_html(note, "muted") for note in notes)
+    )

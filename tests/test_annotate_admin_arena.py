@@ -1,0 +1,124 @@
+"""The admin tabs of the two apps whose labels are task pairwise: the pairwise app's and the arena app's (`annotate
+--task arena`). A new user's walk found the pairwise app's tab counting the arena votes among its verdicts ("items
+done 1/1" beside "verdicts 11"), listing arena pairs among its disputed items and making one gold from there; each
+tab now counts, lists and acts on its own app's pairs."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from annotate.admin import admin_view, make_gold
+from annotate.app import make_context
+from annotate.service import LabelService
+from annotate.users import Authenticator, User, hash_password
+from data import Completion, Label, Pair
+from data.gold import read_gold
+from tests.test_annotate_arena import PASSWORD, arena_workspace
+
+USERS = {"ann": User("ann", hash_password(PASSWORD), admin=True)}
+
+
+def voted_workspace(path):
+    """`arena_workspace` (9 arena pairs, one sampled pair) with lea's `a` and max's `b` on every pair: each pair
+    split, so every one is among the disputed items; plus an imported pair that an import's label decided (no app
+    queues it: the pairwise app's all the same) and lea disputes. Returns (workspace, arena ids, the sampled pair,
+    the imported pair)."""
+    workspace, _ = arena_workspace(path)
+    pairs = workspace.frame("pairs")
+    arena = sorted(pairs.loc[pairs["kind"] == "arena", "id"])
+    sampled = pairs.loc[pairs["kind"] == "sampled", "id"].iloc[0]
+    prompt = pairs["prompt_id"].iloc[0]
+    answers = [Completion(prompt, f"imported answer {k}", "import", "import") for k in range(2)]
+    imported = Pair(prompt, answers[0].id, answers[1].id, "imported")
+    workspace.append(
+        [*answers, imported, Label(imported.id, "import", "pairwise", "a")]
+        + [Label(imported.id, "lea", "pairwise", "b")]
+        + [
+            Label(item, name, "pairwise", c)
+            for item in [*arena, sampled]
+            for name, c in (("lea", "a"), ("max", "b"))
+        ]
+    )
+    return workspace, arena, sampled, imported.id
+
+
+def app(workspace, view: str):
+    return make_context(LabelService(workspace, view, overlap=2), Authenticator(USERS))
+
+
+def cards(html: str) -> dict[str, tuple[str, str]]:
+    """title -> (value, detail) of the admin tab's cards."""
+    found = re.findall(
+        r'<div class="pf-muted">(.*?)</div><div class="pf-big">(.*?)</div><div class="pf-muted">(.*?)</div>',
+        html,
+    )
+    return {unescape(title): (unescape(value), unescape(detail)) for title, value, detail in found}
+
+
+def listed(table: str) -> set[str]:
+    """The item ids in the disputed items' table (its first column)."""
+    return set(re.findall(r"<tr><td>([^<]*)</td>", table))
+
+
+def test_each_apps_admin_tab_counts_lists_and_measures_only_its_own_pairs(tmp_path):
+    workspace, arena, sampled, imported = voted_workspace(tmp_path / "ws")
+
+    shown, labellers, disputed, _ = admin_view(app(workspace, "pairwise"), "ann")
+    card = cards(shown)
+    assert card["items done"][0] == "1/1"
+    # the sampled pair and the pair the import decided: no arena vote (11 verdicts before)
+    assert card["verdicts (majority)"] == (
+        "2",
+        "pairs, no arena pair: 0 gold, 2 split; people's and imported labels",
+    )
+    assert listed(disputed) == {sampled, imported}
+    assert "<td>lea</td><td>2</td>" in labellers and "<td>max</td><td>1</td>" in labellers  # labels in force
+    assert "Arena leaderboard" not in shown
+
+    shown, labellers, disputed, _ = admin_view(app(workspace, "arena"), "ann")
+    card = cards(shown)
+    assert card["items done"][0] == "9/9"
+    assert card["verdicts (majority)"] == ("9", "arena pairs: 0 gold, 9 split; people's and imported labels")
+    assert listed(disputed) == set(arena)
+    assert "<td>lea</td><td>9</td>" in labellers and "<td>max</td><td>9</td>" in labellers
+    assert "Arena leaderboard" in shown
+
+
+def test_the_disputed_tables_show_the_prompt_of_each_pair_including_one_no_app_queues(tmp_path):
+    """The prompt cell of a listed pair the app does not queue (one an import's label decided) is read from the
+    workspace, not left empty."""
+    workspace, arena, sampled, imported = voted_workspace(tmp_path / "ws")
+    disputed = admin_view(app(workspace, "pairwise"), "ann")[2]
+    for pair in (sampled, imported):
+        assert re.search(f"<td>{pair}</td><td>–</td><td>Tell me about topic 0\\.</td>", disputed), pair
+    disputed = admin_view(app(workspace, "arena"), "ann")[2]
+    assert all(
+        re.search(f"<td>{pair}</td><td>–</td><td>Tell me about topic \\d\\.</td>", disputed) for pair in arena
+    )
+
+
+def test_make_gold_refuses_the_other_apps_pair_and_writes_nothing(tmp_path):
+    """The pairwise app's tab made an arena pair gold: its gold answer then stands for the team's votes on the
+    arena leaderboard, an arena decision taken from the tab that does not list the pair. The arena app never serves
+    another pair, gold or not (`annotate.items.select_chunk`): gold there would measure nobody in that app."""
+    workspace, arena, sampled, _ = voted_workspace(tmp_path / "ws")
+    pairwise, arena_app = app(workspace, "pairwise"), app(workspace, "arena")
+
+    said = make_gold(pairwise, "ann", arena[0], "a")
+    assert f"Not made gold: {arena[0]} is an arena pair" in said and "the arena app&#x27;s admin tab" in said
+    assert f"python -m data gold --pair {arena[0]} --answer a" in said
+    said = make_gold(arena_app, "ann", sampled, "b")
+    assert f"Not made gold: {sampled} is a pair of kind sampled, which the arena app never serves" in said
+    assert read_gold(workspace).num_rows == 0  # nothing written
+
+    # each app's own pair: made gold, and the tab counts it as gold among its verdicts
+    assert f"{arena[0]} is gold now (answer a)" in make_gold(arena_app, "ann", arena[0], "a")
+    assert arena_app.service.queue.gold == [arena[0]]  # the arena app serves it as gold
+    shown, _, disputed, _ = admin_view(arena_app, "ann")
+    assert cards(shown)["verdicts (majority)"][1].startswith("arena pairs: 1 gold, 9 split")
+    assert f"<td>{arena[0]}</td><td>a</td>" in disputed
+    assert arena[0] not in listed(
+        admin_view(pairwise, "ann")[2]
+    )  # the arena's, though the pairwise app serves it
+    assert f"{sampled} is gold now (answer b)" in make_gold(pairwise, "ann", sampled, "b")
