@@ -17,16 +17,9 @@ from data.records import Completion, Label, Pair, content_id
 from data.workspace import Workspace
 from generate.answer_records import as_completion
 from generate.engines import Engine, Sample, SamplingParams
+from generate.job_plan import PromptRow, answers_by_prompt, job_prompts, prompt_rows, same_params, with_gold
 from generate.rank_items import check_sampled_rank_items
-from generate.sampling import (
-    PromptRow,
-    answers_by_prompt,
-    job_prompts,
-    prompt_rows,
-    run_chunks,
-    same_params,
-    with_gold,
-)
+from generate.sampling import run_chunks
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from data import Completion, Pair, Prompt, Workspace
 from generate.__main__ import main
 from generate.engines import SamplingParams
-from generate.sampling import PromptRow
+from generate.job_plan import PromptRow
 from generate.spin_pairs import earlier_answers
 from tests.test_generate_sampling import first_prompts, write_prompts
 
@@ -151,8 +151,8 @@ def test_spin_pending_reads_the_answers_once_and_finds_what_each_split_has_left(
 def test_pair_kept_reads_the_stored_pair_ids_once(tmp_path, monkeypatch):
     """`pair_kept` read the stored ids of the pairs it made to count the prompts it pairs, then appended them with
     ``skip_existing``, which read the same ids again."""
+    from generate.job_plan import answers_by_prompt
     from generate.kept_pairs import pair_kept
-    from generate.sampling import answers_by_prompt
 
     ws = Workspace.init(tmp_path / "ws")
     prompts = [Prompt([{"role": "user", "content": f"q{i}"}], source="test") for i in range(2)]
