@@ -37,7 +37,7 @@ from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_readers import refuse_split_flags
 from data.import_records import RecordError
 from data.import_rows import opposite_lines
-from data.import_summary import import_summary
+from data.import_summary import import_summary, split_line
 from data.import_withdraw import file_labels, withdraw_imports
 from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
 from data.imports import ImportOptions, check_file, check_source_name, guard_files
@@ -131,6 +131,8 @@ def _import(args: Any) -> int:
         copied = copy_warning(workspace, item, counts, args.source or item.path.stem)  # before its own line
         rejects = log_import(workspace, item, counts, options)
         print(import_summary(item, counts, rejects, args.rubric, args.pairs_per_prompt))
+        if split := split_line(counts, args.test_fraction):
+            print(split)
         for line in kept_lines(counts) + opposite_lines(item.opposite_rows) + [copied] * bool(copied):
             # a newline in the file's name (or in an earlier import's, which the copy warning names): one line
             print(f"warning: {one_line(f'{item.path}: {line}')}", file=sys.stderr)

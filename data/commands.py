@@ -93,7 +93,11 @@ class ImportCommand:
         metadata={"help": "split for rows that name none (not with --test-fraction)", "choices": SPLITS},
     )
     test_fraction: float = field(
-        default=0.0, metadata={"help": "hold out this fraction of prompts as test, in [0, 1)"}
+        default=0.0,
+        metadata={
+            "help": "hold out about this fraction of prompts as test, in [0, 1): each prompt's chance, drawn from "
+            "a hash of its messages"
+        },
     )
     on_error: str = field(
         default="fail",

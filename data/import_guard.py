@@ -1,6 +1,6 @@
 """What an import's files, together, may not change in the workspace before anything is written
 (`check_rank_items`): no rank item under labels gains an answer (`data.rank_guard`), and no imported ranking or
-rating, nor KTO label, is replaced (`data.import_rank_rate.check_labels`). A refused answer whose text an earlier import stored
+rating, nor KTO label, is replaced (`data.import_label_checks.check_labels`). A refused answer whose text an earlier import stored
 under another source name (the file was named otherwise, or imported with ``--source``) says so, and which
 ``--source`` makes the row's answer the stored one: an answer's id is its prompt, text and source.
 
@@ -18,7 +18,13 @@ import pyarrow.compute as pc
 
 from data.errors import quoted
 from data.gold import gold_rank_sources
-from data.import_rank_rate import STORED_CONFLICT, UNRANKED, check_labels, stored_conflicts, unranked_rankings
+from data.import_label_checks import (
+    STORED_CONFLICT,
+    UNRANKED,
+    check_labels,
+    stored_conflicts,
+    unranked_rankings,
+)
 from data.import_records import RecordError
 from data.rank_guard import KeptItem, Key, kept_items, new_answers
 from data.records import Completion
@@ -36,7 +42,7 @@ REFUSED = (*STORED_CONFLICT.values(), LOCKED, UNRANKED)
 def check_rank_items(workspace: Workspace, loaded: Sequence[Loaded]) -> None:
     """The answers of all the files, together, change no rank item under the labels stored on it
     (`data.rank_guard`: none joins a gold or imported-ranked item, none takes a ranked one past 6), nor one their
-    own rankings rank, and their rankings, ratings and KTO labels replace no imported one (`data.import_rank_rate.check_labels`);
+    own rankings rank, and their rankings, ratings and KTO labels replace no imported one (`data.import_label_checks.check_labels`);
     a SchemaError names the first file and row whose answer or label would. Writes nothing."""
     added = new_answers(workspace, [record for item in loaded for record in item.records])
     check_labels(workspace, [(item.path, item.labelled) for item in loaded], added)
@@ -51,9 +57,9 @@ def skip_refused(
     replay: bool = False,
 ) -> list[Loaded]:
     """``loaded`` without the rows the workspace refuses: every row whose ranking, rating or KTO label differs from
-    the imported one stored on its item (`data.import_rank_rate.stored_conflicts`, reason ``conflicting_stored_*``),
+    the imported one stored on its item (`data.import_label_checks.stored_conflicts`, reason ``conflicting_stored_*``),
     then every row whose answers the rank guard refuses (`LOCKED`), then every row whose ranking does not rank every
-    answer its item would hold (`data.import_rank_rate.unranked_rankings`, `UNRANKED`). Each file with one is checked
+    answer its item would hold (`data.import_label_checks.unranked_rankings`, `UNRANKED`). Each file with one is checked
     again by ``recheck`` (its path, its rows to leave out, each with its error), until no row is refused (a row left
     out can only take answers and labels away). ``replay``: `data import --remove` reads the file so
     (`stored_conflicts`). Writes nothing."""

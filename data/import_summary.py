@@ -1,5 +1,6 @@
-"""The one line `python -m data import` prints per file imported: its counts, what was skipped and where the rejects
-are listed, options no row used, and the columns no row read."""
+"""The line `python -m data import` prints per file imported: its counts, what was skipped and where the rejects
+are listed, options no row used, and the columns no row read; with ``--test-fraction``, a second line saying how many
+of its new prompts the fraction put in the test split (`split_line`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 from data.errors import counted, one_line
 from data.imports import Loaded
+
+SAID_APART = {"new_test_prompts"}  # counts `split_line` says, not the summary's list
 
 
 def import_summary(
@@ -20,7 +23,9 @@ def import_summary(
     """One line per file: counts, then what was skipped and where the rejects are listed (``rejects``; None: the
     file could not be written, `log_import` warned), a ``rubric`` no row used, a ``pairs_per_prompt`` other than
     the default that no row's answers could use, then the columns no row read."""
-    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if not k.startswith("skipped"))
+    shown = ", ".join(
+        f"{k} {v}" for k, v in sorted(counts.items()) if not k.startswith("skipped") and k not in SAID_APART
+    )
     line = (
         f"imported {one_line(str(loaded.path))} ({loaded.format}): {shown}"  # a newline in a name: one line
     )
@@ -39,3 +44,18 @@ def import_summary(
             f"; --pairs-per-prompt {pairs_per_prompt} not used: no row gives more than two answers to pair"
         )
     return line + (f"; {loaded.unread}" if loaded.unread else "")
+
+
+def split_line(counts: Counter, test_fraction: float) -> str | None:
+    """How many of an import's new prompts ``--test-fraction`` put in the test split (None without the flag, or
+    where no prompt is new: a stored prompt keeps its split). The fraction is each prompt's chance, not a quota
+    (`data.import_rows.split_for`), so the share a file gets varies around it."""
+    new = counts["new_prompts"]
+    if not test_fraction or not new:
+        return None
+    test = counts["new_test_prompts"]
+    return (
+        f"test split: {test} of {new} new prompts ({test / new:.1%}): --test-fraction {test_fraction} gives each "
+        "prompt that chance of test, drawn from a hash of its messages (a prompt gets the same split in every "
+        "import), not an exact share"
+    )

@@ -90,7 +90,8 @@ def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
     """The prompts of ``batch`` already stored (``already_stored``): a prompt's id is its messages, so the stored
     row stays as it is, split and gold answer alike. Those whose stored split is not the one this import gives
     them count ``stored_split_kept``; those given a gold answer that is not the stored one (or where none is stored)
-    ``stored_gold_kept``: never changed, but never silently (`kept_lines`)."""
+    ``stored_gold_kept``: never changed, but never silently (`kept_lines`). The new ones this import puts in the
+    test split count ``new_test_prompts`` (`data.import_summary.split_line` says it)."""
     prompts = {record.id: record for record in batch if isinstance(record, Prompt)}
     if not prompts:
         return Counter()
@@ -101,6 +102,8 @@ def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
     for id_, split, gold in zip(*(stored.column(c).to_pylist() for c in ("id", "split", "gold"))):
         counts["stored_split_kept"] += split != prompts[id_].split
         counts["stored_gold_kept"] += prompts[id_].gold is not None and gold != prompts[id_].gold
+    kept = set(stored.column("id").to_pylist())
+    counts["new_test_prompts"] = sum(p.split == "test" for id_, p in prompts.items() if id_ not in kept)
     return +counts
 
 

@@ -40,6 +40,7 @@ from data.provision import model_label
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model, judge_workspace, sample_best_worst
 from generate.engines import SamplingParams, make_engine
+from generate.job_plan import JobPlan, job_prompts, plan_job
 from generate.judge import load_template
 from generate.options import (
     MODES,
@@ -66,13 +67,7 @@ from generate.prepare import (
 )
 from generate.rank_items import check_sampled_rank_items
 from generate.report_lines import judge_report, made_lines, nothing_left, topped_up_line
-from generate.sampling import (
-    JobPlan,
-    check_pair_params,
-    job_prompts,
-    plan_job,
-    sample_pairs,
-)
+from generate.sampling import check_pair_params, sample_pairs
 from generate.shards import parse_shard
 from generate.spin_pairs import sample_spin
 

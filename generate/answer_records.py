@@ -4,13 +4,10 @@ writes (``version``: `data.lineage.retraining`)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from data.records import Completion, content_id
 from generate.engines import Sample, SamplingParams
-
-if TYPE_CHECKING:  # generate.sampling imports this module
-    from generate.sampling import PromptRow
+from generate.job_plan import PromptRow
 
 
 def as_completion(

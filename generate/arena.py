@@ -43,16 +43,11 @@ from generate.arena_models import register_base, resolve_arena
 from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
 from generate.isolate import run_isolated
+from generate.job_plan import PromptRow, model_answers, prompt_ids, same_params
 from generate.options import GenerateOptions, arena_names, engine_options, sampling_params
 from generate.prepare import check_workspace_writable
 from generate.rank_items import check_sampled_rank_items
-from generate.sampling import (
-    PromptRow,
-    model_answers,
-    prompt_ids,
-    run_chunks,
-    same_params,
-)
+from generate.sampling import run_chunks
 
 log = logging.getLogger(__name__)
 

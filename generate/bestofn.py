@@ -28,6 +28,7 @@ from data.records import Pair
 from data.workspace import Workspace
 from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
+from generate.job_plan import model_answers, model_sampled
 from generate.judge import (
     Cost,
     LLMJudge,
@@ -42,7 +43,7 @@ from generate.judge import (
 from generate.kept_pairs import BEST_WORST_NOTE, best_worst_paired
 from generate.options import GenerateOptions, SampleOptions, engine_options
 from generate.prepare import check_workspace_writable
-from generate.sampling import model_answers, model_sampled, sample_pairs
+from generate.sampling import sample_pairs
 
 log = logging.getLogger(__name__)
 JUDGING_WRITES = "judging writes its labels there; nothing judged"
@@ -161,7 +162,7 @@ def judges_arena(options: GenerateOptions) -> bool:
 def own_answer_pairs(workspace: Workspace, pairs: pd.DataFrame, model: str) -> int:
     """How many of ``pairs`` have an answer by ``model`` on a side (`data.lineage.same_model_names`: a hub id or
     its snapshot), by its current weights: one its folder wrote before its newest training is its earlier version's
-    (`generate.sampling.model_answers`)."""
+    (`generate.job_plan.model_answers`)."""
     by = model_answers(workspace, columns=["model", "created_at"]).set_index("id")["model"]  # not the texts
     mine = same_model_names(by, model)
     a, b = (by.reindex(pairs[side]).isin(mine).to_numpy() for side in ("completion_a", "completion_b"))

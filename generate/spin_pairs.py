@@ -11,22 +11,17 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Collection
 
+import pandas as pd
+
 from data.annotators import SPIN
 from data.lineage import retraining
 from data.records import Completion, Label, Pair, content_id
 from data.workspace import Workspace
 from generate.answer_records import as_completion
 from generate.engines import Engine, Sample, SamplingParams
+from generate.job_plan import PromptRow, answers_by_prompt, job_prompts, prompt_rows, same_params, with_gold
 from generate.rank_items import check_sampled_rank_items
-from generate.sampling import (
-    PromptRow,
-    answers_by_prompt,
-    job_prompts,
-    prompt_rows,
-    run_chunks,
-    same_params,
-    with_gold,
-)
+from generate.sampling import run_chunks
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +63,16 @@ def earlier_answers(
     prompts: list[PromptRow],
     params: SamplingParams | None = None,
     answers: dict[str, list] | None = None,
+    models: pd.DataFrame | None = None,
 ) -> list[tuple[PromptRow, str, bool]]:
     """The SPIN pairs still to make from answers ``model`` gave in ``round`` (those it samples no more): for each
     of ``prompts`` it answered there with no SPIN pair yet, (prompt, the answer taken, whether that answer was
     sampled with ``params``). The answer taken: the oldest that is not `degenerate`, one sampled with ``params``
     first; a prompt with none is left out, as a degenerate sample is. ``answers``: `answers_by_prompt` of
-    ``prompts`` where the caller has read them. Reads only."""
+    ``prompts`` where the caller has read them; ``models``: the models table as the caller read it (None: read
+    here, where ``answers`` is not given). Reads only."""
     if answers is None:
-        answers = answers_by_prompt(workspace, model, round, {p.id for p in prompts})
+        answers = answers_by_prompt(workspace, model, round, {p.id for p in prompts}, models)
     pairs = workspace.frame("pairs")
     ids = {c.id for group in answers.values() for c in group}
     paired = set(pairs.loc[(pairs["kind"] == "spin") & pairs["completion_b"].isin(ids), "prompt_id"])
@@ -131,7 +128,7 @@ def sample_spin(
         log.info("no prompts with a gold answer left to sample for %s in round %d", model, round)
     answers = dict.fromkeys((p.id for p in prompts), 1)  # gold joins no rank item
     check_sampled_rank_items(workspace, answers, round, where, instead)
-    reused = pair_earlier_answers(workspace, model, round, kept, params)
+    reused = pair_earlier_answers(workspace, model, round, kept, params, models)
     version = retraining(models, model)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
@@ -146,11 +143,16 @@ def sample_spin(
 
 
 def pair_earlier_answers(
-    workspace: Workspace, model: str, round: int, prompts: list[PromptRow], params: SamplingParams
+    workspace: Workspace,
+    model: str,
+    round: int,
+    prompts: list[PromptRow],
+    params: SamplingParams,
+    models: pd.DataFrame | None = None,
 ) -> Counter:
     """The SPIN pairs `earlier_answers` finds for ``prompts``, written; counts ``reused`` (and of them
-    ``reused_other_params``) beside the rows written."""
-    earlier = earlier_answers(workspace, model, round, prompts, params)
+    ``reused_other_params``) beside the rows written. ``models``: as `earlier_answers` takes it."""
+    earlier = earlier_answers(workspace, model, round, prompts, params, models=models)
     records = [r for prompt, answer, _ in earlier for r in spin_pair(prompt, answer, round)]
     counts = Counter(
         {f"new_{name}": rows for name, rows in workspace.append(records, skip_existing=True).items()}

@@ -121,6 +121,29 @@ def test_reimport_adds_nothing_and_degenerate_pairs_are_counted(workspace, tmp_p
     assert not any(key.startswith("new_") for key in second)
 
 
+def test_test_fraction_says_how_many_new_prompts_went_to_test(tmp_path, capsys):
+    """`--test-fraction 0.1` put 20 of 295 prompts in test (6.8 %), which only `stats` showed: the import now says
+    it, of the prompts it stored (one already stored keeps its split), and the import log counts it."""
+    ws, prefs = tmp_path / "ws", tmp_path / "p.json"
+    write_json(prefs, [{"prompt": "q0", "chosen": "yes", "rejected": "no"}])
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    write_json(prefs, [{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(40)])
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), str(prefs), "--test-fraction", "0.3"]) == 0
+    summary, split = capsys.readouterr().out.splitlines()
+    prompts = Workspace(ws).frame("prompts")
+    test = int((prompts["split"] == "test").sum())
+    assert 0 < test < 39 and "new_test_prompts" not in summary and "new_prompts 39," in summary
+    assert split == (
+        f"test split: {test} of 39 new prompts ({test / 39:.1%}): --test-fraction 0.3 gives each prompt that chance "
+        "of test, drawn from a hash of its messages (a prompt gets the same split in every import), not an exact share"
+    )
+    logged = json.loads((ws / "imports" / "log.jsonl").read_text().splitlines()[-1])
+    assert logged["counts"]["new_test_prompts"] == test
+    assert main(["import", "-w", str(ws), str(prefs), "--test-fraction", "0.3"]) == 0  # nothing new: no line
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
 def test_a_reimport_says_the_stored_prompts_keep_their_split_and_gold(tmp_path, capsys):
     """Re-importing with --split test (or --test-fraction) printed "duplicate_rows 5, records 300", exit 0, and
     every prompt stayed in train; a gold answer for a prompt stored without one was dropped without a word."""

@@ -76,8 +76,8 @@ def test_engine_options_carry_the_resolved_template():
 
 def test_params_without_a_template_are_recorded_as_before_and_match_older_answers():
     from generate.engines import SamplingParams
+    from generate.job_plan import same_params
     from generate.options import GenerateOptions, sampling_params
-    from generate.sampling import same_params
 
     older = '{"dtype": "float32", "max_tokens": 8, "seed": 3, "temperature": 0.7, "top_p": 0.9}'  # no template key
     assert SamplingParams(0.7, 0.9, 8, 3).to_json("float32") == older

@@ -212,7 +212,7 @@ def test_a_rerun_naming_the_hub_model_the_other_way_samples_nothing_again(
     tmp_path, snapshot, monkeypatch, capsys, names
 ):
     """Answers stored under the hub id were not found when the rerun named the model by its snapshot folder (or the
-    reverse: `generate.sampling.sampled_by` compared the names exactly): every prompt was sampled again."""
+    reverse: `generate.job_plan.sampled_by` compared the names exactly): every prompt was sampled again."""
     from generate import __main__ as cli
     from tests.test_generate_rerun_engine import count_loads
     from tests.test_generate_spin_pairs import done_counts

@@ -384,10 +384,10 @@ def test_a_blank_gold_answer_is_no_gold_to_any_reader(tmp_path):
     from data.export_sft import to_sft
     from data.records import Prompt
     from data.stats import workspace_stats
+    from generate.job_plan import job_prompts, prompt_ids
     from generate.loop.__main__ import loop_prompts
     from generate.loop.options import LoopOptions
     from generate.prepare import check_prompts
-    from generate.sampling import job_prompts, prompt_ids
     from train.pairs import sft_rows
 
     def prompt(text, gold):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from data import Completion, Pair, Prompt, Workspace
 from generate.__main__ import main
 from generate.engines import SamplingParams
-from generate.sampling import PromptRow
+from generate.job_plan import PromptRow
 from generate.spin_pairs import earlier_answers
 from tests.test_generate_sampling import first_prompts, write_prompts
 
@@ -151,8 +151,8 @@ def test_spin_pending_reads_the_answers_once_and_finds_what_each_split_has_left(
 def test_pair_kept_reads_the_stored_pair_ids_once(tmp_path, monkeypatch):
     """`pair_kept` read the stored ids of the pairs it made to count the prompts it pairs, then appended them with
     ``skip_existing``, which read the same ids again."""
+    from generate.job_plan import answers_by_prompt
     from generate.kept_pairs import pair_kept
-    from generate.sampling import answers_by_prompt
 
     ws = Workspace.init(tmp_path / "ws")
     prompts = [Prompt([{"role": "user", "content": f"q{i}"}], source="test") for i in range(2)]
@@ -164,3 +164,23 @@ def test_pair_kept_reads_the_stored_pair_ids_once(tmp_path, monkeypatch):
     counts = pair_kept(ws, kept, 2, 1, 0, 0)
     assert counts == {"paired_kept": 2, "new_pairs": 2} and len(ws.frame("pairs")) == 2
     assert sum(where is not None and where[0] == "id" for where in reads) == 1
+
+
+def test_sample_spin_reads_the_models_table_once(tmp_path, monkeypatch):
+    """`sample_spin` read the models table for its set (`job_prompts`), then again to find the answers its kept
+    prompts' SPIN pairs take (`pair_earlier_answers` -> `earlier_answers` -> `answers_by_prompt`): now it hands
+    the table it read down."""
+    from generate.spin_pairs import sample_spin
+
+    ws = Workspace.init(tmp_path / "ws")
+    prompts = [
+        Prompt([{"role": "user", "content": f"q{i}"}], source="test", gold=f"gold {i}") for i in range(2)
+    ]
+    same = PARAMS.to_json("float32")
+    ws.append(
+        [*prompts, *(Completion(p.id, f"answer {i}", "m", "hf", same, 0, 0) for i, p in enumerate(prompts))]
+    )
+    reads = reads_of(monkeypatch, "models")
+    counts = sample_spin(ws, None, "m", PARAMS)  # every prompt answered: nothing to sample, two pairs to make
+    assert (counts["reused"], counts["already_sampled"], counts["new_pairs"]) == (2, 2, 2)
+    assert len(reads) == 1

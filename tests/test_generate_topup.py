@@ -1,4 +1,4 @@
-"""Top-ups (`generate.sampling.plan_job`): completions are keyed by model and round, so a job asking for n answers
+"""Top-ups (`generate.job_plan.plan_job`): completions are keyed by model and round, so a job asking for n answers
 per prompt after another job of the same model and round answered fewer (a `--spin` job's one, a human round's 2)
 kept those prompts as "already sampled" and gave them no pair. Now they are sampled up to n, at the sample indices
 they lack (the engine's ``first``), and paired over all n answers; answers sampled with other parameters are left
@@ -264,7 +264,7 @@ def test_answers_of_their_own_seeds_keep_the_ids_they_always_had():
     """vLLM seeds each sample: its answers, identical or not, were one record each already, under these ids."""
     from generate.answer_records import as_completion, as_completions
     from generate.engines import Sample
-    from generate.sampling import PromptRow
+    from generate.job_plan import PromptRow
 
     prompt = PromptRow("0123456789abcdef", [{"role": "user", "content": "q"}], None)
     samples = [Sample("same", 1, "stop", seed) for seed in (7, 8)] + [Sample("same", 1, "stop", 8)]

@@ -18,9 +18,10 @@ from generate import __main__ as cli
 from generate import bestofn
 from generate.__main__ import main
 from generate.answer_records import as_completions
+from generate.job_plan import PromptRow
 from generate.judge import Verdict, machine_label
 from generate.kept_pairs import BEST_WORST_NOTE
-from generate.sampling import PromptRow, sample_pairs
+from generate.sampling import sample_pairs
 from tests.test_generate_judge import ScriptedEngine, fair
 from tests.test_generate_sampling import write_prompts
 from tests.test_generate_spin_pairs import done_counts, rows

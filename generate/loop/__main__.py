@@ -24,6 +24,7 @@ from data.imports import write_records
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model
+from generate.job_plan import with_gold
 from generate.judge import load_template
 from generate.loop.options import DRIVERS, LoopOptions, driver_of
 from generate.loop.report import spin_report
@@ -44,7 +45,7 @@ from generate.prepare import (
     read_prompts,
     start_model,
 )
-from generate.sampling import check_pair_params, with_gold
+from generate.sampling import check_pair_params
 from train.methods import method_options
 from train.options import check_options as check_train_options
 

@@ -24,10 +24,10 @@ from data.workspace import Workspace
 from generate.arena import arena_answers, arena_round, check_arena_prompts, run_arena
 from generate.arena_models import BASE, lineage_root, resolve_arena
 from generate.bestofn import judge_name
+from generate.job_plan import prompt_ids
 from generate.loop.options import LoopOptions, driver_of
 from generate.options import GenerateOptions, SampleOptions, arena_names
 from generate.rank_items import check_sampled_rank_items
-from generate.sampling import prompt_ids
 
 if TYPE_CHECKING:
     from generate.loop.spin import Iterate

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from data.files import atomic_write, strict_json
 from data.workspace import Workspace
-from generate.sampling import model_sampled
+from generate.job_plan import model_sampled
 
 if TYPE_CHECKING:
     from generate.loop.spin import Iterate

@@ -11,12 +11,13 @@ from data.errors import PrefloopError
 from data.workspace import Workspace
 from generate.bestofn import make_judge, pair_best_worst
 from generate.engines import SamplingParams, make_engine
+from generate.job_plan import JobPlan, model_sampled, plan_job, prompt_ids
 from generate.kept_pairs import best_worst_paired
 from generate.loop.options import LoopOptions
 from generate.loop.rounds import LoopRound
 from generate.loop.spin import Iterate, Loop, run_loop
 from generate.options import engine_options, sampling_params
-from generate.sampling import JobPlan, model_sampled, plan_job, prompt_ids, sample_pairs
+from generate.sampling import sample_pairs
 
 JUDGE_LIMIT = 32  # train prompts per judge-loop iteration unless --limit says otherwise
 

@@ -38,6 +38,7 @@ from data.provision import local_model, model_label
 from data.workspace import Workspace
 from generate.engines import make_engine
 from generate.isolate import run_isolated
+from generate.job_plan import gold_prompt_ids, pending_prompts
 from generate.loop.arena import check_loop_arena
 from generate.loop.chain import gold_chain, write_gold_chain, write_samples
 from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, read_claim, write_json
@@ -45,7 +46,6 @@ from generate.loop.options import LoopOptions
 from generate.loop.report import iteration_summary, too_long_counts
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, sampling_params
-from generate.sampling import gold_prompt_ids, pending_prompts
 from generate.spin_pairs import sample_spin, spin_todo
 
 log = logging.getLogger(__name__)
