@@ -1,24 +1,50 @@
 """Reading the import log (`WS/imports/log.jsonl`) and its rejects files line by line: the JSON objects, their line
-numbers, the lines its readers pass over (`data validate` names them), and the rejects file a line names."""
+numbers, the lines its readers pass over (`data validate` names them), and the rejects file a line names.
+
+A line is passed over where it is no JSON object, or where a field its writers set (`LOG_FIELDS`) holds a value of
+another JSON type (an edit): read as it was, ``"ranked_items": 5`` said the import ranked nothing and ``"sha256": 5``
+matched the line to its file by path alone, silently. A line without such a field was logged before the field was, and is read."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from data.errors import PrefloopError, shown
+from data.errors import PrefloopError, cut, shown
 from data.files import read_beside
 
 
+def _texts(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+# The fields an import (`import_write._log_entry`), a withdrawal (`import_withdraw._log_entry`) and `data merge`
+# (`merge_logs`) write, each with the test of its JSON type and that type in words.
+LOG_FIELDS = {
+    **dict.fromkeys(
+        ("at", "file", "path", "format", "source", "columns_not_read", "merged_from"),
+        (lambda v: isinstance(v, str), "a string"),
+    ),
+    **dict.fromkeys(("sha256", "rejects"), (lambda v: v is None or isinstance(v, str), "a string or null")),
+    **dict.fromkeys(("options", "counts", "items_not_logged"), (lambda v: isinstance(v, dict), "an object")),
+    **dict.fromkeys(("gold_conflicts", "opposite_rows"), (lambda v: isinstance(v, list), "a list")),
+    **dict.fromkeys(
+        ("ranked_items", "rated_items", "kto_items"),
+        (lambda v: v is None or _texts(v), "a list of strings or null"),
+    ),
+    "removed": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
 def json_lines(path: Path) -> list[dict]:
-    """The JSON objects of a log file's lines (none if it does not exist); a line that is none is passed over. A
+    """The JSON objects of a log file's lines (none if it does not exist); a line `passed_over` names is left out. A
     symlink at the file or its folder is refused (NotAFileError: `files.read_beside`)."""
     return [value for _, value in numbered_lines(path)]
 
 
 def numbered_lines(path: Path) -> list[tuple[int, dict]]:
     """`json_lines`, each with its line number (from 1)."""
-    return [(number, value) for number, value in _numbered_values(path) if isinstance(value, dict)]
+    return [(number, value) for number, value in _numbered_values(path) if passed_over(value) is None]
 
 
 def rejects_name(log: Path, number: int, entry: dict) -> str | None:
@@ -36,10 +62,21 @@ def rejects_name(log: Path, number: int, entry: dict) -> str | None:
     return name
 
 
-def unreadable_lines(path: Path) -> list[int]:
-    """The numbers of the lines of a log file that `json_lines` passes over: no JSON object (a write a crash cut
-    off, an edit); blank lines hold nothing to lose."""
-    return [number for number, value in _numbered_values(path) if not isinstance(value, dict)]
+def unreadable_lines(path: Path) -> list[tuple[int, str]]:
+    """The lines of a log file that `json_lines` passes over, each its number and why (`passed_over`); blank lines
+    hold nothing to lose."""
+    return [(number, why) for number, value in _numbered_values(path) if (why := passed_over(value))]
+
+
+def passed_over(value: object) -> str | None:
+    """Why the readers pass over a log line whose JSON value is ``value``: no JSON object (a write a crash cut off,
+    an edit), or the first of `LOG_FIELDS` it holds of another type; None where they read it."""
+    if not isinstance(value, dict):
+        return "not a JSON object (a write cut off, or an edit)"
+    for name, (fits, kind) in LOG_FIELDS.items():
+        if name in value and not fits(value[name]):
+            return f'field "{name}" is {cut(json.dumps(value[name]))}, not {kind} (an edit)'
+    return None
 
 
 def _numbered_values(path: Path) -> list[tuple[int, object]]:

@@ -293,10 +293,10 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
         missing(f"{task} gold", gold.filter(pc.equal(gold.column("task"), task)), "item_id", known)
     log = workspace.path / LOG_DIR / LOG_FILE
     problems += [  # the readers pass such a line over: what it logged is lost to them
-        f"{log}, line {number}: not a JSON object (a write cut off, or an edit): what it logged is lost to the "
-        "import log's readers (`data import --remove`, `data merge`, refusals that name a file); delete the line, "
-        "then import its file again to log it anew (that stores nothing twice)"
-        for number in (unreadable_lines(log) if whole else ())
+        f"{log}, line {number}: {why}: what it logged is lost to the import log's readers (`data import --remove`, "
+        "`data merge`, refusals that name a file); delete the line, then import its file again to log it anew (that "
+        "stores nothing twice)"
+        for number, why in (unreadable_lines(log) if whole else ())
     ]
     for batch, parts in sorted(workspace.orphans().items()):
         tables_hit = ", ".join(sorted({path.parent.name for path in parts}))

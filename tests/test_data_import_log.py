@@ -188,3 +188,32 @@ def test_validate_names_each_log_line_its_readers_pass_over(tmp_path, capsys):
         f"{log}, line 4: {why}",
         f"{ws}: 2 problems",
     ]
+
+
+def test_validate_names_a_log_line_whose_field_has_another_type_and_readers_pass_it_over(tmp_path, capsys):
+    """An edited line whose field holds another JSON type (``"ranked_items": 5``, ``"sha256": 5``,
+    ``"options": null``) got OK from `validate`, and its readers read around the field: ``"sha256": 5`` made the
+    line match its file by path, still naming it. Such a line is passed over now, as a line that is no JSON object
+    is, and `validate` names its file, line and field."""
+    ws = tmp_path / "ws"
+    ranks = write(tmp_path / "ranks.jsonl", RANKED)
+    assert main(["import", "-w", str(ws), str(ranks)]) == 0
+    logged = log_lines(ws)[0]
+    items = logged["ranked_items"]
+    assert items and import_write.ranked_by(ws, items) == dict.fromkeys(items, str(ranks))
+    log = ws / "imports" / "log.jsonl"
+    edits = {"ranked_items": 5, "sha256": 5, "options": None}
+    log.write_text("".join(json.dumps(logged | {name: value}) + "\n" for name, value in edits.items()))
+    capsys.readouterr()
+    assert import_log_lines.json_lines(log) == [] and import_write.ranked_by(ws, items) == {}
+    assert main(["validate", "-w", str(ws)]) == 1
+    lost = (
+        "what it logged is lost to the import log's readers (`data import --remove`, `data merge`, refusals that "
+        "name a file); delete the line, then import its file again to log it anew (that stores nothing twice)"
+    )
+    assert capsys.readouterr().out.splitlines() == [
+        f'{log}, line 1: field "ranked_items" is 5, not a list of strings or null (an edit): {lost}',
+        f'{log}, line 2: field "sha256" is 5, not a string or null (an edit): {lost}',
+        f'{log}, line 3: field "options" is null, not an object (an edit): {lost}',
+        f"{ws}: 3 problems",
+    ]
