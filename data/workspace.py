@@ -304,6 +304,14 @@ def _check_root(marker: Path, meta: dict) -> None:
             f'{marker}: "root" {shown(root)} is not the absolute folder the workspace was made in; set it to that '
             "folder, or remove the field (the next write then records where the workspace is now)"
         )
+    if (
+        root == os.sep
+    ):  # every absolute path lies under it: a hub cache's would be read as the workspace's own
+        raise WorkspaceError(
+            f'{marker}: "root" "/" is the file system\'s root, which holds every path, so the workspace\'s own paths '
+            "could not be told from others (a hand edit?); set it to the folder the workspace was made in, or "
+            "remove the field (the next write then records where the workspace is now)"
+        )
 
 
 def _refuse_reused_label_ids(folder: Path, labels: pa.Table, stored: pa.Table) -> None:

@@ -176,6 +176,26 @@ def test_a_root_that_is_no_absolute_folder_is_one_line_and_nothing_is_written(tm
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "ws").rglob("*")) == before
 
 
+def test_a_root_of_the_file_systems_root_is_one_line_and_nothing_is_written(tmp_path, capsys):
+    """``"root": "/"`` was accepted: every absolute path lies under it, so a write stored a model folder under the
+    workspace as ``//...`` (the recorded root, then the path), and a read of a copy could not tell the workspace's
+    paths from a hub cache's. It is refused, as any other root that is no folder the workspace was made in."""
+    made_at(tmp_path / "ws")
+    marker = tmp_path / "ws" / "workspace.json"
+    marker.write_text(json.dumps({"format": 1, "root": "/"}) + "\n")
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "ws").rglob("*"))
+    data = tmp_path / "prefs.jsonl"
+    data.write_text(json.dumps({"prompt": "q2", "chosen": "yes", "rejected": "no"}) + "\n")
+    for args in (["stats"], ["import", str(data)]):
+        assert data_main([*args, "-w", str(tmp_path / "ws")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(
+            f'error: {marker}: "root" "/" is the file system\'s root, which holds every path'
+        )
+        assert err.count("\n") == 1
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "ws").rglob("*")) == before
+
+
 def test_a_format_of_true_is_no_format_1(tmp_path, capsys):
     Workspace.init(tmp_path / "ws")
     (tmp_path / "ws" / "workspace.json").write_text('{"format": true}\n')
