@@ -290,6 +290,12 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
         ("labelled", ["--seed", "-5"], "--seed -5: must be in [0, 4294967295]"),
         ("labelled", ["--threads", "-1"], "--threads -1: must be >= 0 (0: auto)"),
         ("labelled", ["--round", "-3"], "--round -3: must be >= 0"),
+        (
+            "labelled",
+            ["--rounds", "-1"],
+            "--rounds -1: must be >= 0",
+        ),  # said "no pairs in rounds -1" once loaded
+        ("labelled", ["--rounds", "1,-2"], "--rounds -2: must be >= 0"),
         ("labelled", ["--lora-r", "4", "--lora-dropout", "1.5"], "--lora-dropout 1.5: must be in [0, 1)"),
         ("labelled", ["--lora-r", "4", "--lora-alpha", "0"], "--lora-alpha 0: must be > 0"),
         ("labelled", ["--save-steps", "0"], "--save-steps 0: must be >= 1"),
@@ -500,6 +506,7 @@ def test_a_launch_of_several_processes_needs_out(tmp_path, tiny_model_dir, capsy
         (["--batch-size", "0"], "--batch-size 0: must be >= 1"),
         (["--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
         (["--limit", "-2"], "--limit -2: must be >= 0 (0: all)"),
+        (["--rounds", "0", "-1"], "--rounds -1: must be >= 0"),
     ],
 )
 def test_score_options_out_of_range_are_one_line(tmp_path, capsys, flag, message):

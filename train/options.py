@@ -266,6 +266,10 @@ RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "undesirable_weight": (lambda v: v > 0, "> 0"),
     "machine_weight": (lambda v: v >= 0, ">= 0"),
     "round": (lambda v: v >= 0, ">= 0"),
+    "rounds": (
+        lambda v: v >= 0,
+        ">= 0",
+    ),  # each: a negative one matched no pair, and said so only after loading
     "learning_rate": (lambda v: v > 0, "> 0"),
     "epochs": (lambda v: v > 0, "> 0"),
     "max_steps": (lambda v: v >= 0, ">= 0 (0: by --epochs)"),
@@ -285,15 +289,15 @@ RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
 
 
 def check_ranges(options, ranges: dict = RANGES) -> None:
-    """Each option of ``ranges`` (name: (valid, what it must be)) in its range: one line naming the flag."""
+    """Each option of ``ranges`` (name: (valid, what it must be)) in its range, each value of a list option (``--rounds
+    1 2``): one line naming the flag and the value."""
     for name, (valid, expected) in ranges.items():
         value = getattr(options, name)
-        if value is None:
-            continue
-        finite = not isinstance(value, float) or math.isfinite(value)
-        if not finite or not valid(value):  # inf passed `> 0` and was refused as if it were not above 0
-            a = "" if finite else "a finite number "
-            raise PrefloopError(f"--{name.replace('_', '-')} {value}: must be {a}{expected}")
+        for item in value if isinstance(value, tuple) else () if value is None else (value,):
+            finite = not isinstance(item, float) or math.isfinite(item)
+            if not finite or not valid(item):  # inf passed `> 0` and was refused as if it were not above 0
+                a = "" if finite else "a finite number "
+                raise PrefloopError(f"--{name.replace('_', '-')} {item}: must be {a}{expected}")
 
 
 def check_options(options: TrainOptions) -> None:

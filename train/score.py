@@ -53,7 +53,7 @@ class ScoreOptions:
     threads: int = field(default=0, metadata={"help": "CPU threads (0: torch's default)"})
 
 
-SCORE_RANGES = {name: RANGES[name] for name in ("batch_size", "max_length", "threads")} | {
+SCORE_RANGES = {name: RANGES[name] for name in ("batch_size", "max_length", "threads", "rounds")} | {
     "limit": (lambda v: v >= 0, ">= 0 (0: all)"),
     "chunk_size": (lambda v: v >= 1, ">= 1"),
 }
