@@ -37,6 +37,9 @@ FIXED = frozenset({IMPORT, SPIN})
 PREFIXES = (JUDGE_PREFIX, RM_PREFIX)
 # The source of a gold answer an admin made in the app's admin tab: ``admin:NAME``, NAME the admin's user name
 ADMIN_SOURCE = "admin:"
+HEX_DIGITS = "0123456789abcdef"  # a model id's (`data.lineage.manifest_id`)
+SHORT_ID = 8  # the digits of a model id that the leaderboard, the lineage lines and `stats` print
+
 # Names no labeller may take: the fixed machine names and the bare prefixes (user names cannot hold ':').
 RESERVED_USER_NAMES = frozenset({IMPORT, SPIN, JUDGE_PREFIX.rstrip(":"), RM_PREFIX.rstrip(":")})
 
@@ -163,7 +166,9 @@ def stored_machine_name(name: str, stored: Iterable[str]) -> str:
     """The machine annotator among ``stored`` that ``name`` (``judge:NAME``, ``rm:NAME``) names: itself when stored
     (as `same_name` compares), else NAME as an existing folder names a judge (`data.provision.model_label`: its
     absolute path, what the judge recorded), else the one stored name whose folder ends in NAME (``judge:runs/j``
-    for ``judge:/home/me/runs/j``). ``name`` as given where none is found; several found is one error naming them."""
+    for ``judge:/home/me/runs/j``), else, for ``rm:ID``, the one reward model whose model id starts with ID, 8 hex
+    digits or more (`SHORT_ID`: as the leaderboard prints ids). ``name`` as given where none is found; several
+    found is one error naming them."""
     machines = {same_name(s): s for s in stored if is_machine_labeller(s)}
     if not is_machine_labeller(name) or same_name(name) in machines:
         return name
@@ -177,6 +182,8 @@ def stored_machine_name(name: str, stored: Iterable[str]) -> str:
         for s in machines.values()
         if s.startswith(prefix) and tail and Path(s.removeprefix(prefix)).parts[-len(tail) :] == tail
     )
+    if not found and prefix == RM_PREFIX and len(folder) >= SHORT_ID and not folder.strip(HEX_DIGITS):
+        found = sorted(s for s in machines.values() if s.startswith(name))
     if len(found) > 1:
         raise PrefloopError(
             f"--by {name}: names several machine labellers ({', '.join(found)}); give one in full"

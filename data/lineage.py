@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.annotators import PREFIXES, RM_PREFIX, same_name
+from data.annotators import HEX_DIGITS, PREFIXES, RM_PREFIX, SHORT_ID, same_name
 from data.errors import counted
 from data.files import NotAFileError, open_regular
 from data.provision import classification_heads, hub_id_of, local_model
@@ -122,9 +122,6 @@ def reward_model_folder(folder: Path) -> None:
         )
 
 
-SHORT_ID = 8  # the digits of a model id that the leaderboard, the lineage lines and `stats` print
-
-
 def manifest_id(models: pd.DataFrame, name: str) -> str | None:
     """The manifest id ``name`` gives: an id of ``models``, or the start of one, 8 digits or more (as the
     leaderboard and the lineage lines print them); None where no id is or starts so. The start of two ids is one
@@ -132,7 +129,7 @@ def manifest_id(models: pd.DataFrame, name: str) -> str | None:
     ids = set(models["id"])
     if name in ids:
         return name
-    if len(name) < SHORT_ID or name.strip("0123456789abcdef"):
+    if len(name) < SHORT_ID or name.strip(HEX_DIGITS):
         return None
     matches = sorted(i for i in ids if i.startswith(name))
     if len(matches) > 1:

@@ -625,3 +625,27 @@ def test_a_machine_labeller_without_a_name_is_one_line(tmp_path, monkeypatch, ca
         capsys.readouterr().err
         == f"error: --by {by}: one of people, judge:NAME or rm:ID (a machine labeller)\n"
     )
+
+
+def test_by_a_reward_model_named_by_the_short_id_the_board_prints(tmp_path, capsys):
+    """`--by rm:<8 digits>` (a model id as the board and the lineage lines print it) found no votes: "no votes by
+    rm:0123abcd". The start of one reward model's id names it; the start of two is one line naming both."""
+    from data.__main__ import main
+
+    one, two = "0123abcd" + "5" * 24, "0123abcd" + "6" * 24
+    ws = arena_workspace(
+        tmp_path / "ws", [(p, "A", "B", f"rm:{one}", "a" if p % 2 else "b") for p in range(4)]
+    )
+    assert main(["leaderboard", "-w", str(ws), "--by", "rm:0123abcd", "--json"]) == 0
+    board = strict_json(capsys.readouterr().out)
+    assert board["by"] == f"rm:{one}" and board["models"][1]["votes"] == 4
+    games = [(p, "A", "B", f"rm:{rm}", "a") for p in range(4) for rm in (one, two)]
+    arena_workspace(tmp_path / "ws2", games)
+    assert main(["leaderboard", "-w", str(tmp_path / "ws2"), "--by", "rm:0123abcd"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --by rm:0123abcd: names several machine labellers (rm:{one}, rm:{two}); give one in full\n"
+    )
+    assert (
+        main(["leaderboard", "-w", str(tmp_path / "ws2"), "--by", "rm:0123abc"]) == 2
+    )  # fewer than 8 digits
+    assert capsys.readouterr().err.startswith("error: no votes by rm:0123abc on arena pairs yet")
