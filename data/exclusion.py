@@ -46,8 +46,9 @@ Labels = pd.DataFrame | pa.Table
 
 @dataclass(frozen=True)
 class Exclusion:
-    """Who is excluded (`same_name` spellings) -> where they were named; ``idle``: the names of excluded.json with
-    no label in the workspace (they exclude nothing yet), ``file``: that file."""
+    """Who is excluded (`same_name` spellings) -> where they were named (``excluded.json; no labels`` for an idle
+    name); ``idle``: the names of excluded.json with no label in the workspace (they exclude nothing yet), ``file``:
+    that file."""
 
     sources: dict[str, str] = field(default_factory=dict)
     idle: tuple[str, ...] = ()
@@ -97,6 +98,8 @@ def check_exclusion(workspace: Workspace, names: tuple[str, ...] | list[str] = (
     for name in map(same_name, listed):
         sources[name] = f"{FLAG} and {EXCLUDED_FILE}" if name in sources else EXCLUDED_FILE
     idle = tuple(sorted({same_name(name) for name in listed if not labels_by(name, known)}))
+    # every summary (`Exclusion.line`, the train report's) says beside it that it excluded nothing
+    sources |= {name: f"{sources[name]}; no labels" for name in idle}
     return Exclusion(sources, idle, workspace.path / EXCLUDED_FILE)
 
 

@@ -189,7 +189,10 @@ def test_everyone_excluded_is_said_not_unlabelled(ws, capsys):
         io.err
         == f"warning: {ws.path / EXCLUDED_FILE}: no labels by nobody in this workspace: excluding that name changes nothing yet\n"
     )
-    assert io.out.rstrip().endswith("; excluded labellers: nobody (excluded.json)")
+    # it excluded nothing: the summary said "excluded labellers: nobody (excluded.json)" all the same
+    assert io.out.rstrip().endswith("; excluded labellers: nobody (excluded.json; no labels)")
+    assert main(["stats", "-w", str(ws.path)]) == 0  # the stats summary says it alike
+    assert "excluded labellers: nobody (excluded.json; no labels): " in capsys.readouterr().out
 
 
 def stats(ws, capsys, *flags) -> dict:
@@ -459,6 +462,6 @@ def test_an_excluded_name_with_a_newline_stays_on_the_summary_line(tmp_path, cap
     out, err = capsys.readouterr()
     assert out.splitlines() == [
         f"wrote {ws.path / 'exports' / 'dpo.parquet'}: exported 1; excluded labellers: evil\\nFLAG forged "
-        "(--exclude-labeller), nobody\\nhere (excluded.json)"
+        "(--exclude-labeller), nobody\\nhere (excluded.json; no labels)"
     ]
     assert len(err.splitlines()) == 1 and "no labels by nobody\\nhere in this workspace" in err
