@@ -264,6 +264,8 @@ def cmd_gold(args: Any) -> int:
     already = f", {change.unchanged} already gold with that answer" if change.unchanged else ""
     changed = f", {change.changed} of them a new answer for a gold item" if change.changed else ""
     summary = f"gold items: {total} (+{change.marked} marked{changed}{already}, -{change.removed} removed)"
+    if not (marks or args.remove or args.files or args.from_split):  # a plain listing: no change to sum up
+        summary = f"gold items: {total}"
     print(summary + files.summary() + (f"; {left}" if left else ""))
     return 0
 

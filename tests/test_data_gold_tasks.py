@@ -103,7 +103,8 @@ def test_cli_marks_and_removes_rank_and_rate_gold(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == ["gold items: 1 (+1 marked, -0 removed)"]
     assert gold(ws) == 0  # nothing asked: the list
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"{items[0]}\trank\t{canonical}\tcli", "gold items: 1 (+0 marked, -0 removed)"]
+    # a listing changes nothing: its count alone (it ended "(+0 marked, -0 removed)", a change summary)
+    assert out == [f"{items[0]}\trank\t{canonical}\tcli", "gold items: 1"]
     assert gold(ws, "--rate-item", c[1], "--ratings", '{"accuracy": 5}', "--rubric", str(rubric)) == 0
     assert read_gold(ws, "rate").to_pylist() == [
         {"item_id": c[1], "ratings": '{"accuracy":5}', "source": "cli", "rubric": "support"}
