@@ -94,7 +94,9 @@ def cmd_import(args: Any) -> int:
     except RecordError as exc:  # the hint only here: `data gold` and `generate --prompts` take no --on-error
         if exc.reason != "truncated":
             raise
-        raise PrefloopError(f"{exc} (--on-error skip imports them)") from None
+        # --remove imports nothing: it reads the file as its import did (with --on-error skip, its complete records)
+        done = "reads them, as an import with it did" if args.remove else "imports them"
+        raise PrefloopError(f"{exc} (--on-error skip {done})") from None
 
 
 def _import(args: Any) -> int:

@@ -342,9 +342,10 @@ def guard_files(
     workspace: Workspace, loaded: list[Loaded], options: ImportOptions, spellings: Spellings
 ) -> list[Loaded]:
     """The checked files (read with ``spellings``), together, against what the workspace holds, before anything is
-    written (`data.import_guard`): a row whose label differs from a stored import's, or whose answer the rank guard
-    refuses, is left out with ``--on-error skip``, counted by reason (``conflicting_stored_*``, ``rank_locked``; its
-    file checked again without it: the rows it repeated count as they then do), else refused in one line."""
+    written (`data.import_guard`): a row whose label differs from a stored import's, whose answer the rank guard
+    refuses, or whose ranking does not rank every answer its item would hold, is left out with ``--on-error skip``,
+    counted by reason (``conflicting_stored_*``, ``rank_locked``, ``rank_item_size``; its file checked again without
+    it: the rows it repeated count as they then do), else refused in one line."""
     if options.on_error == "skip":
 
         def recheck(path: Path, rows: Mapping[int, RecordError]) -> Loaded:

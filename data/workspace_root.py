@@ -91,12 +91,6 @@ def _known(root: Path, roots: Roots | None) -> Roots:
     return found
 
 
-def recorded_root(root: Path) -> str | None:
-    """The folder the workspace at ``root`` records it was made in; None where it records none."""
-    made = (_marker(root) or {}).get(ROOT)
-    return made if isinstance(made, str) and made else None
-
-
 def moved_path(value: str, old: str, new: str, prefixes: tuple[str, ...] = ("",)) -> str:
     """``value`` (a path after one of ``prefixes``) under folder ``new`` where it is under folder ``old``."""
     for prefix in prefixes:

@@ -318,3 +318,19 @@ def test_a_cut_off_gold_file_names_no_option_data_gold_lacks(tmp_path, capsys):
     assert capsys.readouterr().err.endswith(
         "the record before it is complete (--on-error skip imports them)\n"
     )
+
+
+def test_a_cut_off_file_given_to_remove_is_not_said_to_be_imported(tmp_path, capsys):
+    """`data import --remove` of a cut-off file said "(--on-error skip imports them)", where --remove imports
+    nothing: with --on-error skip it reads the complete records, as an import with it did, and withdraws theirs."""
+    ws = Workspace.init(tmp_path / "ws")
+    cut = tmp_path / "cut.json"
+    cut.write_text('[{"prompt": "a", "chosen": "b", "rejected": "c"},\n {"prompt": "d", "chosen": "e", "rej')
+    assert main(["import", "-w", str(ws.path), "--on-error", "skip", str(cut)]) == 0
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws.path), "--remove", str(cut)]) == 2
+    assert capsys.readouterr().err.endswith(
+        "the record before it is complete (--on-error skip reads them, as an import with it did)\n"
+    )
+    assert main(["import", "-w", str(ws.path), "--on-error", "skip", "--remove", str(cut)]) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {cut}: 1 (preferences 1)\n"

@@ -17,7 +17,7 @@ from data import workspace as workspace_module
 from data.__main__ import main as data_main
 from data.lineage import newest_model
 from data.records import Completion, Label, ModelRecord, Pair, Prompt
-from data.workspace_root import recorded_root, respelled
+from data.workspace_root import read_roots, respelled
 
 PATH_COLUMNS = {"models": "path", "completions": "model", "labels": "annotator"}
 
@@ -91,7 +91,7 @@ def test_writes_in_a_copy_are_its_own_and_a_copy_of_the_copy_reads_them_as_its_o
     assert set(copy.frame("completions")["model"]) == {"/hub/snapshots/base", str(here / "runs" / "dpo-1")}
     assert paths(original) == expected(tmp_path / "ws")  # nothing of the copy's work
     assert len(original.frame("models")) == 2
-    assert recorded_root(tmp_path / "copy") == str(tmp_path.resolve() / "ws")
+    assert read_roots(tmp_path / "copy").made == str(tmp_path.resolve() / "ws")
     shutil.copytree(tmp_path / "copy", tmp_path / "again")
     again = Workspace(tmp_path / "again")
     assert set(again.frame("completions")["model"]) == {
@@ -107,7 +107,7 @@ def test_a_workspace_of_an_older_version_reads_as_stored_and_records_its_root_at
     shutil.copytree(tmp_path / "ws", tmp_path / "copy")
     copy = Workspace(tmp_path / "copy")
     assert paths(copy) == expected(tmp_path / "ws")  # as stored: nothing says where it was made
-    assert recorded_root(tmp_path / "copy") is None
+    assert read_roots(tmp_path / "copy").made is None
     other = Workspace(tmp_path / "copy")  # another process's, open before the first write
     copy.append([prompt("new")])
     assert json.loads((tmp_path / "copy" / "workspace.json").read_text()) == {
