@@ -12,8 +12,8 @@ The stored paths (`PATH_COLUMNS`): the manifest's model folders (``models.path``
 (``completions.model``), and the folder an LLM judge's or a reward model's annotator name holds
 (``labels.annotator``: ``judge:FOLDER``, ``rm:FOLDER``). `data.store` respells them at its lowest read and write
 (`read_new`, `write_tables`), so that every reader sees them one way; a file of the workspace that records a path
-(a run's ``train_config.json``, excluded.json's judges named by their folders) reads it through `read_path(s)`,
-and writes it through `stored_paths`.
+(a run's ``train_config.json``, excluded.json's judges named by their folders) reads it through `read_path(s)`;
+excluded.json writes its names through `stored_paths`, a run's config records paths as given.
 
 Each of these takes the workspace's `Roots` (where it was made, where it is now), which `data.workspace.Workspace`
 works out from the marker it reads when it opens and keeps, so that its reads and writes read no marker again (each
