@@ -144,8 +144,8 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
         return astuple(on_skip(ctx, signed_in(request), item))
 
     @shown_errors(ctx, "undoing", maybe_saved("the undo"))
-    def undo_last(item: str, pick: str | None, how, text: str | None, request: gr.Request):
-        return astuple(on_undo(ctx, signed_in(request), item, pick, how, text))
+    def undo_last(item: str, pick: str | None, how, text: str | None, answers, request: gr.Request):
+        return astuple(on_undo(ctx, signed_in(request), item, pick, how, text, answers))
 
     @shown_errors(ctx, "opening your past label")  # puts it back on screen, in memory only
     def edit_label(item: str | None, request: gr.Request):
@@ -164,10 +164,11 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
     label.submit.click(submit_label, inputs, api_name="submit", js=with_pace, **common)
     label.skip.click(skip_item, [label.item_id], api_name="skip", **common)
     with_ratings = (
-        "(...a) => [a[0], (window.prefloopRatings && window.prefloopRatings()) || a[1], a[2], a[3]]"
-    )
-    # what is on screen goes along, to stay there where there is nothing to undo
-    undo_inputs = [label.item_id, label.choice, label.strength, label.note]
+        "(...a) => [a[0], (window.prefloopRatings && window.prefloopRatings()) || a[1], a[2], a[3], "
+        "SHOWN_ANSWERS]"
+    ).replace("SHOWN_ANSWERS", SHOWN_ANSWERS)
+    # what is on screen goes along, to stay there where there is nothing to undo (a ranking: on these answers)
+    undo_inputs = [label.item_id, label.choice, label.strength, label.note, answers]
     label.undo.click(undo_last, undo_inputs, api_name="undo", js=with_ratings, **common)
     label.history.input(edit_label, [label.history], api_name="edit", **common)
     wire_editor(ctx, label, [active, answers], common)

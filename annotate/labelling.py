@@ -275,16 +275,17 @@ def on_undo(
     choice: str | None = None,
     strength=None,
     note: str | None = None,
+    answers: str | None = None,
 ) -> View:
-    """``item_id``, ``choice``, ``strength``, ``note``: what the page shows, unsent, kept where nothing is undone."""
+    """``item_id``, ``choice``, ``strength``, ``note``: what the page shows, unsent, kept where nothing is undone;
+    ``answers``: (rank) the key of the answers the page numbered (`stamped`), as a submit sends it."""
+    screen = item_id, choice, strength, note, answers
     try:
         undone = ctx.service.undo(user)
     except NotSaved as exc:  # e.g. the disk is full: the label stays in force
-        status = message_html(f"Not undone: {exc}. Try again.", "error")
-        return _undid_nothing(ctx, user, status, item_id, choice, strength, note)
+        return _undid_nothing(ctx, user, message_html(f"Not undone: {exc}. Try again.", "error"), *screen)
     if undone is None:
-        status = message_html("Nothing to undo.", "info")
-        return _undid_nothing(ctx, user, status, item_id, choice, strength, note)
+        return _undid_nothing(ctx, user, message_html("Nothing to undo.", "info"), *screen)
     last = undone.label
     skip = last.choice is None and last.ranking is None and last.ratings is None
     edit = " and your edit" if undone.with_edit else ""
@@ -306,11 +307,13 @@ def on_undo(
     return _kept(ctx, view, screen_choice(last), last.strength, last.note)
 
 
-def _undid_nothing(ctx: Context, user: str, status: str, item_id, choice, strength, note) -> View:
+def _undid_nothing(ctx: Context, user: str, status: str, item_id, choice, strength, note, answers) -> View:
     """The page after an undo that changed nothing: the pick, strength and note on screen stay (a fresh view of
-    the item wiped them: a half rating, a ranking, a note typed, gone on a `u` pressed once too often)."""
+    the item wiped them: a half rating, a ranking, a note typed, gone on a `u` pressed once too often). Not a
+    ranking typed on other answers than the app numbers now (a tab that outlived a restart, after answers joined
+    the item): its numbers would name other answers, and one more key would save a ranking never made."""
     view = label_view(ctx, user, status)
-    if not item_id or view.item_id != item_id:
+    if not item_id or view.item_id != item_id or (answers or "") != ctx.service.numbered(user, item_id):
         return view
     try:
         how = picked_strength(strength)

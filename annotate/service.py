@@ -258,12 +258,10 @@ class LabelService(Loading, Editing):
         note = stored_note(note)  # refused before anything is checked or queued for the shared write
         with self._user_lock(user), self._gate.writing():
             self._check_held(user, item_id)
+            if self.view == "rank" and shown is not None and shown != self.numbered(user, item_id):
+                raise StaleItem(ANSWERS_CHANGED.format(item=item_id))
             with self._lock:  # rank: the numbers typed are those of the answers this labeller sees
                 items = {item_id: self._item(user, item_id)} if self.view == "rank" else self.items
-            if self.view == "rank" and shown is not None:
-                order = shown_order(item_id, user, items[item_id].completion_ids)
-                if shown != answers_key(order):
-                    raise StaleItem(ANSWERS_CHANGED.format(item=item_id))
             pick = stored_pick(self.task, user, item_id, choice, strength, items, self.rubric)
             with self._lock:
                 previous = self.queue.label_of(user, item_id)
@@ -289,6 +287,14 @@ class LabelService(Loading, Editing):
                 rubric=self.rubric.name if pick.ratings else None,
             )
             return self._append(label) if edit is None else self._save_edit(label, edit)
+
+    def numbered(self, user: str, item_id: str) -> str:
+        """The `answers_key` of the answers this labeller's page numbers for the item (`_item`); "" but for rank."""
+        if self.view != "rank":
+            return ""
+        with self._lock:
+            item = self._item(user, item_id)
+        return answers_key(shown_order(item_id, user, item.completion_ids))
 
     def skip(self, user: str, item_id: str) -> Label:
         """Durably remember that this labeller passed on the item; it is not handed to them again."""

@@ -148,6 +148,9 @@ def _admin_diff_is_inert(browser, page, url) -> list:
     return admin_violations
 
 
+RANK_BOX = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
+
+
 def test_rank_edit_with_keys_only(tmp_path, browser, users):
     from tests.test_annotate_rank import build_workspace as rank_workspace
 
@@ -164,6 +167,12 @@ def test_rank_edit_with_keys_only(tmp_path, browser, users):
             page.keyboard.press(key)
         page.keyboard.press("e")
         wait_status(page, "Not opened: your best answers are tied: rank one of them first to edit it.")
+        typed = page.locator(RANK_BOX).input_value()
+        # nothing to undo: the ranking typed so far stays (the page sends its answers along)
+        page.keyboard.press("u")
+        wait_status(page, "Nothing to undo.")
+        page.wait_for_timeout(500)
+        assert typed and page.locator(RANK_BOX).input_value() == typed
         for key in ("Backspace", "2", "e"):
             page.keyboard.press(key)
         wait_status(page, "Editing the answer you ranked first")

@@ -115,6 +115,22 @@ def test_a_ranking_typed_on_a_tab_that_outlived_a_restart_is_never_saved_in_othe
     assert service.latest_label(user, old.item.id).left == ",".join(new_order)
 
 
+def test_an_undo_with_nothing_to_undo_keeps_no_ranking_typed_on_other_answers(tmp_path):
+    """An undo with nothing to undo keeps what the page shows (its ranking typed so far, its note): not a ranking
+    typed on the tab that outlived the restart, whose numbers name other answers now (one more key saved it, as the
+    submit's check above refuses); typed on the answers the app numbers, it stays."""
+    from annotate.labelling import on_undo
+    from annotate.screen import answers_key
+
+    service, ctx, user, old, new_order = _stale_tab(tmp_path)
+    stale = on_undo(ctx, user, old.item.id, "2 > 1", None, "half typed", answers_key(old.order))
+    assert "Nothing to undo" in stale.status and stale.item_id == old.item.id
+    assert stale.choice is None and stale.note == ""
+    assert f'data-answers="{answers_key(new_order)}"' in stale.prompt
+    kept = on_undo(ctx, user, old.item.id, "2 > 1", None, "half typed", answers_key(new_order))
+    assert (kept.item_id, kept.choice, kept.note) == (old.item.id, "2 > 1", "half typed")
+
+
 def test_a_gold_rank_item_that_outgrew_its_labellers_ranking_is_served_to_them_again(tmp_path):
     """A gold rank item whose gold was withdrawn, which answers joined and which was made gold again, all between two
     reads of the running app: the labeller's ranking of it fills nothing, so the item is theirs to rank again and
