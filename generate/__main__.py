@@ -34,7 +34,7 @@ from pathlib import Path
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import add_config, build, load_yaml_keys
 from data.errors import PrefloopError
-from data.imports import Loaded, write_records
+from data.imports import Loaded
 from data.lineage import ModelEntry, find_model, is_reward_model_name
 from data.provision import model_label
 from data.workspace import Workspace
@@ -59,8 +59,8 @@ from generate.prepare import (
     check_reward_judge,
     check_workspace_writable,
     fetch_model,
+    import_prompts,
     preview_prompts,
-    prompts_line,
     quiet_logs,
     read_prompts,
     start_model,
@@ -293,9 +293,8 @@ def run(options: GenerateOptions) -> dict:
     # the judge loads after the sampling: found now (last: a hub id may be fetched), loaded from the folder found
     judge_folder = check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
-    if loaded:
-        write_records(workspace, loaded.records, loaded.counts)
-        if said := prompts_line(loaded):  # as `data import` says them
+    if loaded:  # what `data import` would say of it beside its counts
+        for said in import_prompts(workspace, loaded, options.test_fraction or 0.0):
             print(said)
     if options.arena:
         from generate.arena import run_arena

@@ -26,7 +26,7 @@ SPIN_LIMIT = (
     32  # train prompts per SPIN iteration unless --limit says otherwise: minutes, not hours, on a CPU
 )
 DTYPES = ("auto", "float32", "bfloat16", "float16")  # what both engines take (hf maps them to torch's)
-SPIN_TEST_FRACTION = 0.1  # prompts held out when --spin-iter imports --prompts without --test-fraction
+SPIN_TEST_FRACTION = 0.1  # each prompt's chance of test as --spin-iter imports --prompts (no --test-fraction)
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,9 @@ class SampleOptions:
     test_fraction: float | None = field(
         default=None,
         metadata={
-            "help": "hold out this fraction of the imported --prompts as split test "
-            f"(default: 0, or {SPIN_TEST_FRACTION} with --spin-iter)"
+            "help": "hold out about this fraction of the imported --prompts as split test, in [0, 1): each "
+            f"prompt's chance, drawn from a hash of its messages (default: 0, or {SPIN_TEST_FRACTION} with "
+            "--spin-iter)"
         },
     )
     limit: int | None = field(

@@ -10,7 +10,15 @@ from pathlib import Path
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError
 from data.files import refuse_unwritable
-from data.imports import ImportOptions, ImportPreview, Loaded, check_file, check_rank_items
+from data.import_summary import split_line
+from data.imports import (
+    ImportOptions,
+    ImportPreview,
+    Loaded,
+    check_file,
+    check_rank_items,
+    write_records,
+)
 from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
 from data.provision import (
     EMBEDDED,
@@ -103,6 +111,14 @@ def prompts_line(loaded: Loaded) -> str | None:
     said = [f"respelled {loaded.counts['respelled']}"] if loaded.counts["respelled"] else []
     said += [loaded.unread] if loaded.unread else []
     return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None
+
+
+def import_prompts(workspace: Workspace, loaded: Loaded, test_fraction: float) -> list[str]:
+    """Store the --prompts file ``loaded`` (read with ``test_fraction``, `read_prompts`) in ``workspace``; returns
+    what `data import` would say about it beside its counts (`prompts_line`), then how many of its new prompts the
+    fraction put in the test split (`data.import_summary.split_line`): the share varies around the fraction."""
+    counts = write_records(workspace, loaded.records, loaded.counts)
+    return [said for said in (prompts_line(loaded), split_line(counts, test_fraction)) if said]
 
 
 def check_prompts(

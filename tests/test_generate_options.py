@@ -251,3 +251,15 @@ def test_a_judge_option_of_the_other_kind_of_judge_is_refused_not_ignored(tmp_pa
     assert main(["-w", str(tmp_path / "ws"), *argv]) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
     assert not (tmp_path / "ws").exists()
+
+
+def test_the_help_says_test_fraction_is_each_prompts_chance():
+    """`--test-fraction` draws each prompt's split from a hash of its messages, while --help said "hold out this
+    fraction", which reads as an exact share (as `data import --help` said)."""
+    from generate.__main__ import build_parser
+
+    help_text = " ".join(build_parser().format_help().split())
+    assert (
+        "hold out about this fraction of the imported --prompts as split test, in [0, 1): each prompt's chance, "
+        "drawn from a hash of its messages (default: 0, or 0.1 with --spin-iter)"
+    ) in help_text

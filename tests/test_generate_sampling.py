@@ -354,6 +354,25 @@ def test_prompts_columns_not_read_are_named(tmp_path, tiny_model_dir, capsys):
     assert f"--prompts {prompts}: columns not read: id" in capsys.readouterr().out.splitlines()
 
 
+def test_prompts_test_fraction_says_the_test_split_it_drew(tmp_path, tiny_model_dir, capsys):
+    """`--prompts FILE --test-fraction F` says how many of the new prompts went to test, as `data import` says it
+    (each prompt's chance, not an exact share); it said nothing, so 0.5 of 10 prompts read as 5 held out. A rerun
+    stores no new prompt, and says no split."""
+    prompts = write_prompts(tmp_path / "p.json", 10)
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    argv += ["--prompts", str(prompts), "--test-fraction", "0.5"]
+    assert main(argv) == 0
+    test = Workspace(tmp_path / "ws").read("prompts").column("split").to_pylist().count("test")
+    assert 0 < test < 10
+    assert (
+        f"test split: {test} of 10 new prompts ({test / 10:.1%}): --test-fraction 0.5 gives each prompt that "
+        "chance of test, drawn from a hash of its messages (a prompt gets the same split in every import), not an "
+        "exact share"
+    ) in capsys.readouterr().out.splitlines()
+    assert main(argv) == 0
+    assert "test split:" not in capsys.readouterr().out
+
+
 def test_prompts_spelled_otherwise_than_stored_ones_sample_the_stored_prompt(
     tmp_path, tiny_model_dir, capsys
 ):

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from data.cli import check_applies, explicit_names, options_parser, run_cli
 from data.config import ConfigError, build
 from data.errors import PrefloopError
-from data.imports import write_records
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
 from generate.bestofn import check_judge_model
@@ -39,8 +38,8 @@ from generate.options import (
 from generate.prepare import (
     check_reward_judge,
     fetch_model,
+    import_prompts,
     preview_prompts,
-    prompts_line,
     quiet_logs,
     read_prompts,
     start_model,
@@ -191,8 +190,7 @@ def run(options: LoopOptions) -> dict:
     judge_folder = check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
-        write_records(workspace, loaded.records, loaded.counts)
-        if said := prompts_line(loaded):  # as `data import` says them
+        for said in import_prompts(workspace, loaded, fraction):  # as `data import` says them
             print(said)
     summary = run_driver(options, workspace, sets, judge_folder)
     if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
