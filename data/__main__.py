@@ -32,6 +32,7 @@ from data.exclusion import check_exclusion
 from data.export import write_export, write_parquet
 from data.export_workspace import check_export_options, export_workspace
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
+from data.gold_balance import one_sided_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_readers import refuse_split_flags
@@ -251,12 +252,14 @@ def cmd_gold(args: Any) -> int:
         split_marks, left = gold_from_split(workspace, args.from_split)
         marks += split_marks
     change = apply_gold(workspace, marks, list(args.remove), files.records)
-    total = 0
+    total, one_sided = 0, []  # one_sided: gold a one-answer labeller scores on as a careful one does
     for (
         task
     ) in GOLD_TASKS:  # the whole list for a call that asks nothing; a call that marks or removes says so
         gold = read_gold(workspace, task)
         total += gold.num_rows
+        sided = one_sided_gold(gold, task)
+        one_sided += [sided] if sided is not None else []
         if marks or args.remove:
             continue
         for item, answer, source in zip(
@@ -269,6 +272,8 @@ def cmd_gold(args: Any) -> int:
     if not (marks or args.remove or args.files or args.from_split):  # a plain listing: no change to sum up
         summary = f"gold items: {total}"
     print(summary + files.summary() + (f"; {left}" if left else ""))
+    for sided in one_sided:
+        print(f"warning: {sided.note}", file=sys.stderr)
     return 0
 
 

@@ -93,19 +93,11 @@ def _chance_flags(row: dict) -> list[str]:
                 f"agrees with the others weakly or not at all ({what} {row[key]:+.2f}, 95 % CI up to {high}, "
                 f"below {floor} over {n} {unit})"
             ]
-    top, agreement = row.get("top_answer"), row.get("loo_agreement")
-    if (
-        top is not None
-        and agreement is not None
-        and row["labels"] >= AGREEMENT_MIN_VALUES
-        and row["loo_compared"] >= AGREEMENT_MIN_VALUES
-        and top["share"] >= ONE_ANSWER_SHARE
-        and agreement <= 1 - ONE_ANSWER_DISAGREEMENT  # 1 - agreement >= 0.2 missed 24/30: 0.19999999999999996
-    ):
-        share = _apart(top["share"], 1.0, 0, percent=True)  # 299 of 300 is 99.7%, not 100%
+    answer = constant_answer(row)
+    if answer is not None:
         return [
-            f"answers {top['choice']} to {share} of items while the others' majority differs on "
-            f"{1 - agreement:.0%} of them"
+            f"answers {answer} to {answer_share(row)} of items while the others' majority differs on "
+            f"{1 - row['loo_agreement']:.0%} of them"
         ]
     flat = row.get("all_tied_rate")
     if flat is not None and row["labels"] >= AGREEMENT_MIN_VALUES and flat > ALL_TIED_SHARE:
@@ -115,6 +107,27 @@ def _chance_flags(row: dict) -> list[str]:
         shown = ", ".join(f"{aspect} {value:g}" for aspect, value in values.items())
         return [f"gives every answer the same rating ({shown}) over {row['answers_rated']} rated answers"]
     return []
+
+
+def constant_answer(row: dict) -> str | None:
+    """The answer of a choice labeller flagged for giving it to nearly everything (`ONE_ANSWER_SHARE` of >= 30
+    labels while the others' majority differs on `ONE_ANSWER_DISAGREEMENT` of >= 30 items), else None."""
+    top, agreement = row.get("top_answer"), row.get("loo_agreement")
+    if (
+        top is not None
+        and agreement is not None
+        and row["labels"] >= AGREEMENT_MIN_VALUES
+        and row["loo_compared"] >= AGREEMENT_MIN_VALUES
+        and top["share"] >= ONE_ANSWER_SHARE
+        and agreement <= 1 - ONE_ANSWER_DISAGREEMENT  # 1 - agreement >= 0.2 missed 24/30: 0.19999999999999996
+    ):
+        return top["choice"]
+    return None
+
+
+def answer_share(row: dict) -> str:
+    """The share of the labeller's labels that are their most frequent answer, as the flags say it."""
+    return _apart(row["top_answer"]["share"], 1.0, 0, percent=True)  # 299 of 300 is 99.7%, not 100%
 
 
 def side_preferences(arena: set[str], labels: pd.DataFrame) -> dict[str, dict]:

@@ -16,8 +16,12 @@ Per labeller, over their current labels of one task:
   (`data.rank_rate_quality`), the mean absolute and signed difference from the other raters' mean, per (answer, aspect),
   and the correlation with that mean with its 95 % interval.
 
-Flags name what a lead acts on (`data.labeller_flags.flags`). Pure functions over the label log; whole columns, one short loop over
-labellers (never over labels), except that rankings are parsed one by one as data.rank_agreement does.
+Flags name what a lead acts on (`data.labeller_flags.flags`). Where a choice task's gold is nearly all one answer
+(`data.gold_balance`), a labeller flagged for giving that answer to everything gets a ``note`` in their gold figures:
+that gold scores them as it scores a careful labeller, so their gold accuracy is no evidence of quality.
+
+Pure functions over the label log; whole columns, one short loop over labellers (never over labels), except that
+rankings are parsed one by one as data.rank_agreement does.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from data import dawid_skene
 from data.aggregate import current_labels
 from data.annotators import human_labels, same_name
 from data.errors import counted, one_line
+from data.gold_balance import OneSided, one_sided_gold
 from data.intervals import as_figure, wilson_interval
-from data.labeller_flags import flags
+from data.labeller_flags import answer_share, constant_answer, flags
 from data.machine import cohen_kappa
 from data.rank_rate_quality import rank_figures, rank_gold, rate_figures, rate_gold
 from data.schemas import CHOICES
@@ -241,6 +246,7 @@ def labeller_rows(
         quality = {name: {"gold": gold_figures[name], **quality[name]} for name in names}
     skips = _skips(rows)
     excluded = {same_name(name) for name in excluded}
+    sided = one_sided_gold(gold, task)
     out = []
     for name in names:
         mine = current[current["annotator"] == name]
@@ -254,8 +260,19 @@ def labeller_rows(
             **_pace(mine["spent"]),
         }
         row["flags"] = flags(row)  # on the figures as computed: a rounded 3.0 s can be a median under 3 s
+        if sided is not None and constant_answer(row) == sided.answer:
+            row["gold"] = row["gold"] | {"note": _no_evidence(row, sided)}
         out.append(_rounded(row))
     return out
+
+
+def _no_evidence(row: dict, sided: OneSided) -> str:
+    """Beside the gold figure of a labeller flagged for giving the one answer nearly all gold answers are: it
+    measures the gold, not them (`data.gold_balance`)."""
+    return (
+        f"no evidence of quality: they answer {sided.answer} to {answer_share(row)} of items, and "
+        f"{sided.count} of {sided.total} gold answers are {sided.answer}"
+    )
 
 
 def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
@@ -307,6 +324,7 @@ def _row_line(task: str, row: dict) -> str:
             f"({counted(row['compared'], 'value')} of {counted(row['answers_compared'], 'answer')} shared), {pace}"
         )
     shown = f"{gold['correct']}/{gold['answered']} {gold['ci95']}" if gold["answered"] else "-"
+    shown += f" ({gold['note']})" if "note" in gold else ""
     shares = ", ".join(f"{c} {row[f'{c}_rate']}" for c in SHARE_CHOICES[task])
     left = f"left {row['left_share']}, " if task == "pairwise" else ""
     return (
@@ -342,6 +360,8 @@ def labeller_lines(report: dict) -> list[str]:
         lines.append(
             f"{task}: team median {shown['median_seconds']} s per label, {shown['labels_per_hour']} labels/hour"
         )
+        if section.get("one_sided_gold"):
+            lines.append(f"  NOTE {section['one_sided_gold']['note']}")
         for row in section["labellers"]:
             lines.append(f"  {_row_line(task, row)}")
             lines += [f"    FLAG {flag}" for flag in row["flags"]]

@@ -29,6 +29,7 @@ from data.edits import edit_pair_ids, edit_summary
 from data.errors import counted
 from data.files import not_a_file_line
 from data.gold import GOLD_TASKS, current_gold, read_gold
+from data.gold_balance import one_sided_gold
 from data.import_log_lines import unreadable_lines
 from data.import_write import LOG_DIR, LOG_FILE
 from data.labellers import TASKS, labeller_rows, team_pace
@@ -104,19 +105,35 @@ def _machine_counts(labels: pa.Table, machine: pa.ChunkedArray) -> tuple[dict[st
 def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dict:
     """Each labeller's quality and pace (`data.labellers`), and the team's pace: pairwise at the top level, each
     other task with labels of people under ``tasks``; ``excluded`` (and those in excluded.json) are marked, their
-    quality still measured."""
+    quality still measured. Each task's ``one_sided_gold`` says where its gold is nearly all one answer."""
     gold = read_gold(workspace)
     labels = workspace.frame("labels")  # children first (Workspace.read)
     labels = labels[
         ~labels["item_id"].isin(edit_pair_ids(workspace.read("pairs", ["kind"])))
     ]  # no judgements
     excluded = excluded_labellers(workspace.path, excluded)
-    report = {"team": team_pace(labels), "labellers": labeller_rows(labels, gold, excluded), "tasks": {}}
+    report = {
+        "team": team_pace(labels),
+        "labellers": labeller_rows(labels, gold, excluded),
+        "one_sided_gold": _one_sided(gold, "pairwise"),
+        "tasks": {},
+    }
     for task in TASKS[1:]:  # pairwise above (as before); each other task with labels of people
-        rows = labeller_rows(labels, read_gold(workspace, task), excluded, task)
+        gold = read_gold(workspace, task)
+        rows = labeller_rows(labels, gold, excluded, task)
         if rows:
-            report["tasks"][task] = {"team": team_pace(labels, task), "labellers": rows}
+            report["tasks"][task] = {
+                "team": team_pace(labels, task),
+                "labellers": rows,
+                "one_sided_gold": _one_sided(gold, task),
+            }
     return report
+
+
+def _one_sided(gold: pa.Table, task: str) -> dict | None:
+    """The report's word on gold nearly all of one answer (`data.gold_balance`), None where it is not."""
+    sided = one_sided_gold(gold, task)
+    return None if sided is None else sided.as_dict()
 
 
 def _table_counts(prompts: pa.Table, completions: pa.Table, pairs: pa.Table) -> dict:
