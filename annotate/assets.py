@@ -6,8 +6,9 @@ inline script of ours) maps keys to clicks on the app's own buttons and radio op
 fire while a text field has focus: Esc leaves the note, Ctrl+Enter submits from it, and key repeats are ignored so
 that a held key cannot label several items. Keys pressed while a submit is on its way are queued and applied after
 the answer (or, with no answer, dropped with a visible message). The script also keeps the labeller's pick in
-``localStorage`` across a lost connection (see ``remember``) and forgets it on Log out, shows why a sign-in was
-throttled (and keeps the name after a wrong password), and says so when the tab has been signed out.
+``localStorage`` across a lost connection (see ``remember``; for that labeller only) and forgets it on Log out,
+shows why a sign-in was throttled (and keeps the name after a wrong password), and says so when the tab has been
+signed out.
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ SCRIPT_TEMPLATE = """
   const radios = (group) => [...document.querySelectorAll(`#${group} input[type=radio]`)];
   const pick = (group, index) => { const input = radios(group)[index]; if (input && !input.checked) input.click(); };
   const shown = () => $("#pf-prompt [data-view]");
-  const keyOf = (view) =>  // a kept pick is of the item and (rank) of the answers it numbered: `data-answers`
-    (view?.dataset.item || "") + " " + (view?.dataset.answers || "");
+  // A kept pick is of the item, of the labeller it was drawn for (`data-labeller`: another one signing in to this
+  // browser after a time-out must not be handed it) and (rank) of the answers it numbered (`data-answers`).
+  const keyOf = (view) => [view?.dataset.item, view?.dataset.labeller, view?.dataset.answers].map((k) => k || "")
+    .join(" ");
   const load = () => { try { return JSON.parse(localStorage.getItem(PENDING)); } catch { return null; } };
   const save = (p) => p ? localStorage.setItem(PENDING, JSON.stringify(p)) : localStorage.removeItem(PENDING);
 
