@@ -251,7 +251,7 @@ __RANK__
   }, 1000);
 
   const act = ({key, ctrl, shift}) => {
-    if (restoring && !["n", "c", "g"].includes(key)) settleNow();  // a key that picks or acts: the labeller's
+    if (restoring && !["n", "c", "g"].includes(key)) settleNow();  // a key that picks or acts wins (settleNow)
     if (ctrl && key === "z") return press("pf-undo");
     const task = taskOf();
     if (task === "rate" && window.prefloopRate?.(key, shift)) return;
