@@ -6,8 +6,9 @@ inline script of ours) maps keys to clicks on the app's own buttons and radio op
 fire while a text field has focus: Esc leaves the note, Ctrl+Enter submits from it, and key repeats are ignored so
 that a held key cannot label several items. Keys pressed while a submit is on its way are queued and applied after
 the answer (or, with no answer, dropped with a visible message). The script also keeps the labeller's pick in
-``localStorage`` across a lost connection (see ``remember``) and forgets it on Log out, shows why a sign-in was
-throttled (and keeps the name after a wrong password), and says so when the tab has been signed out.
+``localStorage`` across a lost connection (see ``remember``; for that labeller only) and forgets it on Log out,
+shows why a sign-in was throttled (and keeps the name after a wrong password), and says so when the tab has been
+signed out.
 """
 
 from __future__ import annotations
@@ -65,8 +66,12 @@ SCRIPT_TEMPLATE = """
   "use strict";
   const KEYMAP = __KEYMAP__, RATE_KEYS = __RATE_KEYS__;
   const BUTTONS = {"enter": "pf-submit", "s": "pf-skip", "u": "pf-undo"};
-  const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000;
-  let inflight = 0, lastView = null, queued = [], restoring = true;
+  const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, OPEN_MS = 5000;
+  // restoring: a kept pick is going back on screen (`restore`, then `reopen`), and what changes is not the
+  // labeller's; chain: that restore's number, moved on by a draw that starts another or moves on from the item and
+  // by a key that wins over it (the earlier restore stops at its next step); opening: when a restore last pressed
+  // the editor's button, its answer not yet seen.
+  let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = 0;
 
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
@@ -78,9 +83,17 @@ SCRIPT_TEMPLATE = """
   const press = (id) => { const el = document.getElementById(id); if (el && !el.disabled) el.click(); };
   const radios = (group) => [...document.querySelectorAll(`#${group} input[type=radio]`)];
   const pick = (group, index) => { const input = radios(group)[index]; if (input && !input.checked) input.click(); };
+  // Gradio's radios share no name: the one picked before stays checked until Gradio draws the group again, so
+  // the one just picked (`changed`) is the group's pick (else a changed pick was kept as the earlier one).
+  const checkedIn = (group, changed) => {
+    const all = radios(group);
+    return changed?.checked && all.includes(changed) ? all.indexOf(changed) : all.findIndex((i) => i.checked);
+  };
   const shown = () => $("#pf-prompt [data-view]");
-  const keyOf = (view) =>  // a kept pick is of the item and (rank) of the answers it numbered: `data-answers`
-    (view?.dataset.item || "") + " " + (view?.dataset.answers || "");
+  // A kept pick is of the item, of the labeller it was drawn for (`data-labeller`: another one signing in to this
+  // browser after a time-out must not be handed it) and (rank) of the answers it numbered (`data-answers`).
+  const keyOf = (view) => [view?.dataset.item, view?.dataset.labeller, view?.dataset.answers].map((k) => k || "")
+    .join(" ");
   const load = () => { try { return JSON.parse(localStorage.getItem(PENDING)); } catch { return null; } };
   const save = (p) => p ? localStorage.setItem(PENDING, JSON.stringify(p)) : localStorage.removeItem(PENDING);
 
@@ -103,12 +116,12 @@ __RANK__
   // connection cannot lose it; after a reload it is picked again and, if it had been submitted, sent again
   // (the server refuses a second label for an item that already has this labeller's label). So is an edit being
   // typed (`edit`: the open editor's text): the editor opens again with it, and a save of it is sent again.
-  // withEdit false: a plain submit (the editor, if open, is not what is sent)
-  const remember = (submitted, withEdit = true) => {
+  // withEdit false: a plain submit (the editor, if open, is not what is sent); changed: the radio just picked
+  const remember = (submitted, withEdit = true, changed = null) => {
     const view = shown();
     if (restoring || !view || !view.dataset.item) return;
-    let choice = radios("pf-choice").findIndex((i) => i.checked);
-    let strength = radios("pf-strength").findIndex((i) => i.checked);
+    let choice = checkedIn("pf-choice", changed);
+    let strength = checkedIn("pf-strength", changed);
     const note = $("#pf-note textarea")?.value || "";
     const ranking = rankBox()?.value || "";  // rank: the ranking typed so far
     let ratings = window.prefloopRatings?.() ?? null;  // rate: the rubric panel's picks
@@ -124,8 +137,23 @@ __RANK__
   };
 
   // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.
-  const restore = (pending, tries = 10) => {
+  // ``id``: this chain's number; a later draw or a key (`settleNow`) ends it.
+  const restore = (pending, id, tries = 10) => {
+    if (id !== chain) return;
     if (keyOf(shown()) !== pending.key) { restoring = false; return; }  // other answers: other numbers
+    putBack(pending);
+    if (!holds(pending) && tries > 0) { setTimeout(() => restore(pending, id, tries - 1), 300); return; }
+    setTimeout(() => {
+      if (id !== chain) return;
+      // the same item still: another one drawn meanwhile, with the same choice on screen, is not sent or edited
+      const settled = keyOf(shown()) === pending.key && holds(pending);
+      if (settled && typeof pending.edit === "string") return reopen(pending, id);
+      if (!settled && tries > 0) return restore(pending, id, tries - 1);
+      restoring = false;
+      if (settled && pending.submitted) press("pf-submit");
+    }, 300);
+  };
+  const putBack = (pending) => {
     if (pending.choice >= 0) pick("pf-choice", pending.choice);
     if (pending.strength >= 0) pick("pf-strength", pending.strength);
     if (pending.ratings) window.prefloopSetRatings?.(pending.ratings);
@@ -139,30 +167,37 @@ __RANK__
       box.value = pending.ranking;
       box.dispatchEvent(new Event("input", {bubbles: true}));
     }
-    const ranked = () => !rankBox() || !pending.ranking || rankBox().value === pending.ranking;
-    const held = (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) && ranked();
-    if (!held && tries > 0) { setTimeout(() => restore(pending, tries - 1), 300); return; }
-    setTimeout(() => {
-      const settled = (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) && ranked();
-      restoring = false;
-      if (settled && typeof pending.edit === "string") reopen(pending);
-      else if (settled && pending.submitted) press("pf-submit");
-      else if (!settled && tries > 0) restore(pending, tries - 1);
-    }, 300);
+  };
+  const holds = (pending) => (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) &&
+    (!rankBox() || !pending.ranking || rankBox().value === pending.ranking);
+  // A key pressed while the kept pick goes back wins over it: the rest of it goes back on screen now, under the
+  // key, and nothing is sent or opened for it (the labeller is at the keys: Enter sends what is on screen).
+  const settleNow = () => {
+    chain += 1;
+    restoring = false;
+    const pending = load();
+    if (pending?.key !== keyOf(shown())) return;
+    save({...pending, submitted: false});
+    putBack(pending);
   };
 
   // The kept edit: open the editor (the server fills it with the answer picked), put the text back, and save it
-  // if it had been saved (the server stores it once, or answers "Already saved").
-  const reopen = (pending, tries = 100) => {
+  // if it had been saved (the server stores it once, or answers "Already saved"). One press of the editor's button
+  // at a time (`opening`): a second answer landing after the text went back would write the answer over it.
+  const reopen = (pending, id, tries = 100) => {
+    if (id !== chain) return;
     const box = editing();
     if (!box) {
-      if (tries === 100) press("pf-edit-open");
-      if (tries > 0) setTimeout(() => reopen(pending, tries - 1), 50);
+      if (Date.now() - opening > OPEN_MS) { opening = Date.now(); press("pf-edit-open"); }
+      if (tries > 0) setTimeout(() => reopen(pending, id, tries - 1), 50);
+      else restoring = false;
       return;
     }
+    opening = 0;
+    restoring = false;
     box.value = pending.edit;
     box.dispatchEvent(new Event("input", {bubbles: true}));
-    if (pending.submitted) setTimeout(() => press("pf-edit-save"), 50);
+    if (pending.submitted) setTimeout(() => { if (id === chain) press("pf-edit-save"); }, 50);
     else box.focus();
   };
 
@@ -176,9 +211,13 @@ __RANK__
     // loads; an admin opens the tab again): the server's view holds no pick, so the kept one goes back on screen.
     const again = !asked && !pending?.submitted;
     if (pending && (first || again) && pending.key === keyOf(view)) {
+      const id = ++chain;  // one restore at a time: an earlier one (the page's first draw's) stops
       restoring = true;
-      setTimeout(() => restore(pending), 300);
-    } else restoring = false;
+      setTimeout(() => restore(pending, id), 300);
+    } else if (!restoring || pending?.key !== keyOf(view)) {
+      chain += 1;
+      restoring = false;
+    }  // else the item drawn again while its submitted pick goes back: that restore picks it again until it holds
     setTimeout(flush, 30);  // after the answer's own updates (the radios reset for the next item)
   };
 
@@ -212,6 +251,7 @@ __RANK__
   }, 1000);
 
   const act = ({key, ctrl, shift}) => {
+    if (restoring && !["n", "c", "g"].includes(key)) settleNow();  // a key that picks or acts wins (settleNow)
     if (ctrl && key === "z") return press("pf-undo");
     const task = taskOf();
     if (task === "rate" && window.prefloopRate?.(key, shift)) return;
@@ -266,7 +306,7 @@ __RANK__
     inflight = Date.now();
   }, true);
   document.addEventListener("change", (event) => {
-    if (event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) remember(false);
+    if (event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) remember(false, true, event.target);
   }, true);
   document.addEventListener("input", (event) => {
     if (event.target.closest?.("#pf-note, #pf-choice.pf-task-rank, #pf-edit")) remember(false);

@@ -16,7 +16,7 @@ from annotate.components import Context, View
 from annotate.rank_view import describe_ranking, same_ranking, screen_of
 from annotate.rate_view import rating_panel, ratings_text, same_ratings
 from annotate.render import STRENGTHS, chat_html, message_html, progress_html, prompt_excerpt
-from annotate.screen import NoteRefused, Shown, answers_key, side_of
+from annotate.screen import NoteRefused, Shown, answers_key, labeller_key, side_of
 from annotate.service import ItemWithdrawn, NotSaved, StaleItem
 from annotate.tasks import TASKS
 from data.records import Label
@@ -60,19 +60,20 @@ def _history(ctx: Context, user: str) -> object:
     return gr.Dropdown(choices=choices, value=None)
 
 
-def stamped(item_id: str, html: str, answers: str = "") -> str:
-    """The prompt HTML inside a marker the page script reads: which item is shown, a fresh id per answer, and (rank)
-    the key of the answers it numbers (`answers_key`), which a submit sends back and the pick kept in the browser
-    is tied to."""
+def stamped(item_id: str, html: str, user: str, answers: str = "") -> str:
+    """The prompt HTML inside a marker the page script reads: which item is shown, a fresh id per answer, whose
+    screen it is (`labeller_key`) and (rank) the key of the answers it numbers (`answers_key`), which a submit sends
+    back; the pick kept in the browser is tied to all three."""
     key = f' data-answers="{escape(answers)}"' if answers else ""
-    return f'<div data-item="{escape(item_id)}" data-view="{secrets.token_hex(6)}"{key}>{html}</div>'
+    who = f' data-labeller="{labeller_key(user)}"'
+    return f'<div data-item="{escape(item_id)}" data-view="{secrets.token_hex(6)}"{who}{key}>{html}</div>'
 
 
 def idle_view(ctx: Context, user: str, text: str, progress: dict | None = None, held: bool = False) -> View:
     """The label tab with no item leased (an admin who has not opened it, or nothing left; ``held``: the items
     left for them are held by others)."""
     progress = progress_html(user, ctx.service.progress(user) if progress is None else progress, held=held)
-    empty = stamped("", message_html(text, "info"))
+    empty = stamped("", message_html(text, "info"), user)
     return View("", empty, "", "", None, None, "", "", progress, _history(ctx, user))
 
 
@@ -131,7 +132,10 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
     return View(
         shown.item.id,
         stamped(
-            shown.item.id, chat_html(shown.item.prompt) + suggestion_html(shown), answers_key(shown.order)
+            shown.item.id,
+            chat_html(shown.item.prompt) + suggestion_html(shown),
+            user,
+            answers_key(shown.order),
         ),
         left,
         right,

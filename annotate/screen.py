@@ -49,6 +49,14 @@ def answers_key(order: tuple[str, ...]) -> str:
     return hashlib.sha256(",".join(order).encode()).hexdigest()[:12] if order else ""
 
 
+def labeller_key(user: str) -> str:
+    """A short key of the labeller a page is drawn for: the page script ties the pick it keeps in the browser to it,
+    so that another labeller signing in to that browser (after a time-out, which leaves it there) is never handed
+    the pick, or sent it as theirs (pairwise sides are a coin flip per labeller). A hash: the browser's storage
+    outlives the session on a shared computer, and holds no name."""
+    return hashlib.sha256(f"labeller\0{user}".encode()).hexdigest()[:12]
+
+
 def suggestion_hidden(item_id: str, user: str) -> bool:
     """Whether this labeller is in the hidden slice for this item: a fixed draw per (item, labeller)."""
     draw = int.from_bytes(hashlib.sha256(f"suggest\0{item_id}\0{user}".encode()).digest()[:4], "big")
