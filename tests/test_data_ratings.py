@@ -326,6 +326,8 @@ def test_export_ratings_cli_loads_with_datasets(tmp_path, capsys):
     empty = Workspace.init(tmp_path / "empty")
     assert data_main(["export", "-w", str(empty.path), "--format", "ratings"]) == 2
     assert "nothing to export as ratings" in capsys.readouterr().err
+    assert data_main(["stats", "-w", str(empty.path)]) == 0  # no label at all: not "none pairwise or kto"
+    assert "\nlabels: none\n" in capsys.readouterr().out
 
 
 def test_a_rubric_integer_too_long_to_read_names_the_file_and_field(tmp_path):
