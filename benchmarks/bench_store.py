@@ -210,6 +210,7 @@ def disk_figures(path: Path) -> tuple[dict[str, int], float]:
 def submit_latency(path: Path, labellers: int, labels_each: int, think: float) -> dict:
     """bench_annotate's app server and HTTP labellers on this workspace: (client, handler, append) p50/p99 ms."""
     import bench_annotate as bench
+    import timed_app
 
     from annotate.users import User, dump_users, hash_password
 
@@ -246,7 +247,7 @@ def submit_latency(path: Path, labellers: int, labels_each: int, think: float) -
         "client": (pct(client_ms, 50), pct(client_ms, 99)),
         "handler": (pct(server["handler_ms"], 50), pct(server["handler_ms"], 99)),
         "append": (pct(server["append_ms"], 50), pct(server["append_ms"], 99)),
-        "slow": bench.slow_appends(server["spans"]),
+        "slow": timed_app.slow_appends(server["spans"]),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 ECHO = 40  # characters of a value from the user's input that an error line repeats; the rest is cut to "…"
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line and paragraph separators
@@ -41,6 +42,20 @@ def one_line(message: str) -> str:
     as repr writes them (``\\n``, ``\\x1b``): an id or value the user typed cannot break the error line in two or
     restyle the terminal. Any other text, non-ASCII included, is left as it is."""
     return CONTROL.sub(lambda match: repr(match.group())[1:-1], message)
+
+
+def check_file_name(
+    path: str | Path, becomes: str, instead: str, error: type[PrefloopError] = PrefloopError
+) -> None:
+    """Refuse a file whose name (less its extension) holds a control character (a newline) where that name would
+    become ``becomes`` (an import's source, a rubric's name), which lines and logs repeat; ``instead`` says how
+    to name it otherwise."""
+    bad = CONTROL.search(Path(path).stem)
+    if bad:
+        raise error(
+            f"{one_line(str(path))}: the file's name holds a control character ({bad.group()!r}), and it would be "
+            f"{becomes}; rename the file or give {instead}"
+        )
 
 
 def names_shown(names: Iterable[object], limit: int | None = None) -> str:

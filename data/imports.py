@@ -30,7 +30,7 @@ from types import MappingProxyType
 
 from tqdm import tqdm
 
-from data.errors import CONTROL, PrefloopError, names_shown, one_line
+from data.errors import PrefloopError, check_file_name, names_shown
 from data.import_columns import SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
@@ -123,13 +123,9 @@ def check_source_name(path: str | Path, options: ImportOptions) -> None:
     which lines and logs name: a name holding a control character (a newline) is refused, as such a ``--source`` or
     row ``model`` is, before anything is read or written. (`data import --remove` reads such a file still: an import
     before this check stored it.)"""
-    bad = None if options.source else CONTROL.search(Path(path).stem)
-    if bad:
-        raise PrefloopError(
-            f"{one_line(str(path))}: the file's name holds a control character ({bad.group()!r}), and it would be "
-            "the source (model name) of its answers, breaking every line that names them; rename the file or give "
-            "--source NAME"
-        )
+    if not options.source:
+        becomes = "the source (model name) of its answers, breaking every line that names them"
+        check_file_name(path, becomes, "--source NAME")
 
 
 def _reject(exc: SchemaError) -> dict:

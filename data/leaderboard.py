@@ -31,21 +31,8 @@ import numpy as np
 import pandas as pd
 
 from data.aggregate import current_labels
-from data.annotators import (
-    JUDGE_PREFIX,
-    RM_PREFIX,
-    is_machine_labeller,
-    machine_mask,
-    stored_machine_name,
-)
-from data.bradley_terry import (
-    BOOTSTRAP,
-    MIN_PROMPTS,
-    RATED,
-    bootstrap_intervals,
-    fit_strengths,
-    standings,
-)
+from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, machine_mask, stored_machine_name
+from data.bradley_terry import BOOTSTRAP, MIN_PROMPTS, RATED, bootstrap_intervals, fit_strengths, standings
 from data.errors import PrefloopError
 from data.gold import read_gold
 from data.intervals import clustered_wilson_interval
@@ -265,7 +252,7 @@ def workspace_board(
     by = stored_machine_name(by, tables["labels"]["annotator"].dropna().astype(str).unique())
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
-    rows = leaderboard(
+    rows = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
         excluded, tables["labels"],
     )  # fmt: skip
@@ -309,6 +296,13 @@ def leaderboard(
     ``gold``); the reference (strength 0) is the first model in lineage order (the base). ``labels`` are without
     the ``excluded`` labellers', ``everyone`` with them: a board they leave with no vote says so."""
     check_by(by)
+    return _checked_board(pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone)
+
+
+def _checked_board(
+    pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone
+) -> list[Row]:
+    """`leaderboard` with ``by`` checked (`workspace_board` checks it before it reads a table)."""
     votes = votes_table(pairs, completions, labels, by, gold)
     if not (pairs["kind"] == ARENA).any():
         raise PrefloopError(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from data.errors import PrefloopError, shown
+from data.errors import CONTROL, PrefloopError, check_file_name, shown
 from data.import_records import (
     TOO_DEEP,
     DuplicateKey,
@@ -193,8 +193,8 @@ def rubric_from_dict(values: object, source: str, default_name: str = "rubric") 
     if unknown:
         raise RubricError(f"{source}, field '{unknown[0]}': unknown key (expected name, aspects)")
     name = values.get("name", default_name)
-    if not isinstance(name, str) or not name.strip() or "\n" in name:
-        raise RubricError(f"{source}, field 'name': must be one line of text")
+    if not isinstance(name, str) or not name.strip() or CONTROL.search(name):
+        raise RubricError(f"{source}, field 'name': must be one line of text (no control character)")
     entries = values.get("aspects")
     if not isinstance(entries, list) or not entries:
         said = "missing" if entries is None else "empty" if isinstance(entries, list) else "not a list"
@@ -226,4 +226,7 @@ def load_rubric(path: Path | str | None = None) -> Rubric:
         raise RubricError(yaml_error(path, exc, "cannot read the rubric")) from None
     except LongNumber as exc:  # PyYAML's int() refused it with a bare ValueError
         raise RubricError(f"{path}{f', field {exc.field!r}' if exc.field else ''}: {exc}") from None
+    if isinstance(values, dict) and "name" not in values:  # the file's name becomes the rubric's
+        becomes = "the rubric's name, stored with every rating"
+        check_file_name(path, becomes, "name: in the rubric", RubricError)
     return rubric_from_dict(values, str(path), path.stem)

@@ -78,7 +78,8 @@ def _counts(each: str) -> Callable[[str, dict], list[str]]:
 
 def _labels(key: str, distribution: dict[str, dict[str, int]]) -> list[str]:
     """The labels of each task by choice: ``pairwise (11 a, 0 b, 0 tie, 0 both_bad); kto (...)``; rankings and
-    ratings have lines of their own (``none pairwise or kto`` where those are all there is)."""
+    ratings have lines of their own (``none pairwise or kto`` where those are all there is; `stats_lines` says
+    ``none`` where there is no label at all)."""
     tasks = [
         f"{task} ({', '.join(f'{n} {choice}' for choice, n in choices.items())})"
         for task, choices in distribution.items()
@@ -111,6 +112,8 @@ def _models(key: str, models: list[dict]) -> list[str]:
     return [heading, *(f"  {line}" for line in lineage_lines(models))]
 
 
+# Figures `workspace_stats` gives where rankings or ratings are stored
+RANK_RATE_FIGURES = {"rank_items", "rate_items"}
 LINES: dict[str, Callable[[str, object], list[str]]] = {
     "rows": _rows,
     "prompts_by_split": _counts("{n} in {value}"),
@@ -145,6 +148,8 @@ def stats_lines(stats: dict, aggregate: str, excluded_line: str) -> list[str]:
         elif key == "excluded_labellers":  # who, from where, and which lines below leave them out
             left_out = ", ".join(value["left_out_of"])
             lines.append(f"{excluded_line}: labels stored and counted in labels, left out of {left_out}")
+        elif key == "labels" and not value and not stats.keys() & RANK_RATE_FIGURES:
+            lines.append(f"{key}: none")  # "none pairwise or kto" would say rankings or ratings were stored
         elif key in LINES:
             lines += LINES[key](key, value)
         else:

@@ -121,24 +121,33 @@ def job_prompts(
     only: Collection[str] | None = None,
     gold: bool = False,
     models: pd.DataFrame | None = None,
+    sampled: pd.DataFrame | None = None,
 ) -> tuple[list[PromptRow], list[PromptRow]]:
     """The prompts a sampling job answers, and those of its set ``model`` answered in ``round`` already (kept).
 
     The set is fixed: the first ``limit`` (0: all) prompts of ``split`` (and ``shard``; ``only`` these ids;
     ``gold``: those with a gold answer, as SPIN needs), oldest first, whatever has been sampled. Those already
     answered are kept, not sampled again: a rerun of a killed job finishes the same set, and one of a finished job
-    samples nothing (a larger ``limit`` samples the prompts it adds). ``models``: as `model_answers` takes it."""
+    samples nothing (a larger ``limit`` samples the prompts it adds). ``models``: as `model_answers` takes it;
+    ``sampled``: `model_sampled` as the caller read it (None: read here)."""
     prompts = _job_set(workspace, split, shard, limit, only, gold)
-    done = prompts["id"].isin(_answered(workspace, model, round, models))
+    sampled = model_sampled(workspace, model, round, models) if sampled is None else sampled
+    done = prompts["id"].isin(set(sampled["prompt_id"]))
     return prompt_rows(prompts[~done]), prompt_rows(prompts[done])
 
 
 def answers_by_prompt(
-    workspace: Workspace, model: str, round: int, ids: Collection[str], models: pd.DataFrame | None = None
+    workspace: Workspace,
+    model: str,
+    round: int,
+    ids: Collection[str],
+    models: pd.DataFrame | None = None,
+    sampled: pd.DataFrame | None = None,
 ) -> dict[str, list]:
     """The answers (completion rows, oldest first) ``model`` gave in ``round`` to each of the prompts ``ids`` it
-    answered there (a gold answer stored as a SPIN pair's side is none; ``models``: as `model_answers` takes it)."""
-    mine = model_sampled(workspace, model, round, models)
+    answered there (a gold answer stored as a SPIN pair's side is none; ``models``: as `model_answers` takes it;
+    ``sampled``: `model_sampled` as the caller read it, None: read here)."""
+    mine = model_sampled(workspace, model, round, models) if sampled is None else sampled
     mine = mine[mine["prompt_id"].isin(set(ids))].sort_values(["created_at", "id"], kind="stable")
     return {prompt_id: list(group.itertuples()) for prompt_id, group in mine.groupby("prompt_id")}
 

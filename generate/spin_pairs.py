@@ -19,7 +19,15 @@ from data.records import Completion, Label, Pair, content_id
 from data.workspace import Workspace
 from generate.answer_records import as_completion
 from generate.engines import Engine, Sample, SamplingParams
-from generate.job_plan import PromptRow, answers_by_prompt, job_prompts, prompt_rows, same_params, with_gold
+from generate.job_plan import (
+    PromptRow,
+    answers_by_prompt,
+    job_prompts,
+    model_sampled,
+    prompt_rows,
+    same_params,
+    with_gold,
+)
 from generate.rank_items import check_sampled_rank_items
 from generate.sampling import run_chunks
 
@@ -121,14 +129,18 @@ def sample_spin(
     (`check_sampled_rank_items`).
     """
     models = workspace.frame("models")  # the answers it has, and the version of those it writes
-    prompts, kept = job_prompts(workspace, model, round, split, shard, limit, only, gold=True, models=models)
+    sampled = model_sampled(workspace, model, round, models)  # read once: the prompts kept, and their answers
+    prompts, kept = job_prompts(
+        workspace, model, round, split, shard, limit, only, gold=True, models=models, sampled=sampled
+    )
     if prompts and engine is None:
         raise ValueError("sample_spin: prompts left to sample and no engine")
     if not prompts:
         log.info("no prompts with a gold answer left to sample for %s in round %d", model, round)
     answers = dict.fromkeys((p.id for p in prompts), 1)  # gold joins no rank item
     check_sampled_rank_items(workspace, answers, round, where, instead)
-    reused = pair_earlier_answers(workspace, model, round, kept, params, models)
+    earlier = answers_by_prompt(workspace, model, round, {p.id for p in kept}, sampled=sampled)
+    reused = pair_earlier_answers(workspace, model, round, kept, params, earlier)
     version = retraining(models, model)
 
     def build(prompt: PromptRow, samples: list[Sample]) -> tuple[list[object], Counter]:
@@ -148,11 +160,11 @@ def pair_earlier_answers(
     round: int,
     prompts: list[PromptRow],
     params: SamplingParams,
-    models: pd.DataFrame | None = None,
+    answers: dict[str, list] | None = None,
 ) -> Counter:
     """The SPIN pairs `earlier_answers` finds for ``prompts``, written; counts ``reused`` (and of them
-    ``reused_other_params``) beside the rows written. ``models``: as `earlier_answers` takes it."""
-    earlier = earlier_answers(workspace, model, round, prompts, params, models=models)
+    ``reused_other_params``) beside the rows written. ``answers``: as `earlier_answers` takes it."""
+    earlier = earlier_answers(workspace, model, round, prompts, params, answers=answers)
     records = [r for prompt, answer, _ in earlier for r in spin_pair(prompt, answer, round)]
     counts = Counter(
         {f"new_{name}": rows for name, rows in workspace.append(records, skip_existing=True).items()}

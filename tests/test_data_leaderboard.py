@@ -512,18 +512,20 @@ def test_win_rate_intervals_cover_when_votes_cluster_on_prompts(prompts):
 def test_a_peoples_board_reads_its_labels_and_pairs_once(tmp_path, monkeypatch, capsys):
     """A people's board read the labels and the pairs twice, once for the table and once for the side-preference
     note, so a label written between the two reads could count in one and not the other. Each is read once now,
-    and both come from those tables."""
+    and both come from those tables; ``--by`` is checked once too, before any table is read."""
     from collections import Counter
 
+    import data.leaderboard
     from data import Workspace
     from data.__main__ import main
 
     ws = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
-    reads, frame = Counter(), Workspace.frame
+    reads, frame, check_by = Counter(), Workspace.frame, data.leaderboard.check_by
     monkeypatch.setattr(Workspace, "frame", lambda self, name: reads.update([name]) or frame(self, name))
+    monkeypatch.setattr(data.leaderboard, "check_by", lambda by: reads.update(["--by"]) or check_by(by))
     assert main(["leaderboard", "-w", str(ws), "--bootstrap", "40"]) == 0
     assert "arena leaderboard by people" in capsys.readouterr().out
-    assert reads["labels"] == reads["pairs"] == 1
+    assert reads["labels"] == reads["pairs"] == reads["--by"] == 1
 
 
 def test_an_arena_model_without_votes_is_named_under_the_board():

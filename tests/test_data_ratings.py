@@ -134,6 +134,26 @@ def test_rubric_file_errors_are_one_line(tmp_path):
         rubric.check({"clarity": True, "tone": 0})
 
 
+@pytest.mark.parametrize("char", ["\n", "\t", "\x1b"])
+def test_a_rubric_name_holding_a_control_character_is_refused(tmp_path, char):
+    """Without ``name:``, the file's name is the rubric's, stored with every rating and shown in lines: a control
+    character in it is refused as in an imported file's name (`data.imports.check_source_name`); ``name:`` too."""
+    body = "aspects:\n  - name: clarity\n    scale: [1, 5]\n    description: How clear.\n"
+    path = tmp_path / f"my{char}rubric.yaml"
+    path.write_text(body)
+    escaped = repr(char)[1:-1]
+    with pytest.raises(RubricError) as refused:
+        load_rubric(path)
+    assert str(refused.value) == (
+        f"{tmp_path}/my{escaped}rubric.yaml: the file's name holds a control character ({char!r}), and it would be "
+        "the rubric's name, stored with every rating; rename the file or give name: in the rubric"
+    )
+    path.write_text(f"name: mine\n{body}")
+    assert load_rubric(path).name == "mine"  # named in the file: the file's name is not used
+    with pytest.raises(RubricError, match=r"field 'name': must be one line of text \(no control character\)"):
+        rubric_from_dict({"name": f"a{char}b", "aspects": [aspect()]}, "my.yaml")
+
+
 # Krippendorff, "Computing Krippendorff's Alpha-Reliability" (2011), section C: 4 observers, 12 units, missing
 # values (None); he reports nominal .743, ordinal .815, interval .849.
 OBSERVERS = [
@@ -306,6 +326,8 @@ def test_export_ratings_cli_loads_with_datasets(tmp_path, capsys):
     empty = Workspace.init(tmp_path / "empty")
     assert data_main(["export", "-w", str(empty.path), "--format", "ratings"]) == 2
     assert "nothing to export as ratings" in capsys.readouterr().err
+    assert data_main(["stats", "-w", str(empty.path)]) == 0  # no label at all: not "none pairwise or kto"
+    assert "\nlabels: none\n" in capsys.readouterr().out
 
 
 def test_a_rubric_integer_too_long_to_read_names_the_file_and_field(tmp_path):

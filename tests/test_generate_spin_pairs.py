@@ -166,10 +166,10 @@ def test_pair_kept_reads_the_stored_pair_ids_once(tmp_path, monkeypatch):
     assert sum(where is not None and where[0] == "id" for where in reads) == 1
 
 
-def test_sample_spin_reads_the_models_table_once(tmp_path, monkeypatch):
-    """`sample_spin` read the models table for its set (`job_prompts`), then again to find the answers its kept
-    prompts' SPIN pairs take (`pair_earlier_answers` -> `earlier_answers` -> `answers_by_prompt`): now it hands
-    the table it read down."""
+def test_sample_spin_reads_the_models_and_completions_tables_once(tmp_path, monkeypatch):
+    """`sample_spin` read the models and completions tables for its set (`job_prompts`), then again to find the
+    answers its kept prompts' SPIN pairs take (`pair_earlier_answers` -> `earlier_answers` -> `answers_by_prompt`):
+    now it hands the tables it read down."""
     from generate.spin_pairs import sample_spin
 
     ws = Workspace.init(tmp_path / "ws")
@@ -181,6 +181,8 @@ def test_sample_spin_reads_the_models_table_once(tmp_path, monkeypatch):
         [*prompts, *(Completion(p.id, f"answer {i}", "m", "hf", same, 0, 0) for i, p in enumerate(prompts))]
     )
     reads = reads_of(monkeypatch, "models")
+    answer_reads = reads_of(monkeypatch, "completions")
     counts = sample_spin(ws, None, "m", PARAMS)  # every prompt answered: nothing to sample, two pairs to make
     assert (counts["reused"], counts["already_sampled"], counts["new_pairs"]) == (2, 2, 2)
     assert len(reads) == 1
+    assert answer_reads.count(None) == 1  # the whole table (not the rows an append checks by id)

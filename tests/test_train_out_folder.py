@@ -444,9 +444,12 @@ def test_a_resume_names_the_excluded_labellers_as_it_likes(tmp_path):
         check_out_folder(out, options(ws, "m", out, exclude_labeller=("ann,carol",), resume=True))
 
 
-def test_a_run_in_a_moved_workspace_resumes_there(tmp_path):
+def test_a_run_in_a_moved_workspace_resumes_there(tmp_path, monkeypatch):
     """A run records its workspace and start model as given (absolute paths, here): in a copied or moved
-    workspace its resume was refused as started with another --workspace (or --model, a folder of its runs/)."""
+    workspace its resume was refused as started with another --workspace (or --model, a folder of its runs/).
+    The workspace's marker is read once for both."""
+    import train.out_folder
+
     ws = build_workspace(tmp_path / "ws")
     model, out = ws.path.resolve() / "runs" / "sft-1", ws.path / "runs" / "dpo-1"
     out.mkdir(parents=True)
@@ -455,7 +458,10 @@ def test_a_run_in_a_moved_workspace_resumes_there(tmp_path):
     shutil.copytree(ws.path, tmp_path / "moved")
     moved = Workspace(tmp_path / "moved")
     here = moved.path.resolve() / "runs"
+    reads, read_roots = [], train.out_folder.read_roots
+    monkeypatch.setattr(train.out_folder, "read_roots", lambda root: reads.append(root) or read_roots(root))
     check_out_folder(here / "dpo-1", options(moved, here / "sft-1", here / "dpo-1", resume=True))
+    assert len(reads) == 1
     with pytest.raises(PrefloopError, match="started with --model"):  # the original's folder is not its own
         check_out_folder(here / "dpo-1", options(moved, model, here / "dpo-1", resume=True))
 

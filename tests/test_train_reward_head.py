@@ -48,6 +48,19 @@ def test_a_reward_model_keeps_its_own_head(reward_model_dir, tiny_tokenizer):
     assert torch.equal(load_reward_model(reward_model_dir, tiny_tokenizer).score.weight, saved)
 
 
+@pytest.mark.parametrize("folder", ["tiny_model_dir", "reward_model_dir"])
+def test_a_reward_model_load_reads_its_config_once(folder, request, tiny_tokenizer, monkeypatch):
+    """The config that says whose head it is is the one the model is loaded with: config.json is read once."""
+    from transformers import PretrainedConfig
+
+    path, reads, read = request.getfixturevalue(folder), [], PretrainedConfig._dict_from_json_file.__func__
+    monkeypatch.setattr(
+        PretrainedConfig, "_dict_from_json_file", classmethod(lambda cls, f: reads.append(f) or read(cls, f))
+    )
+    assert load_reward_model(path, tiny_tokenizer).config.num_labels == 1
+    assert reads == [str(path / "config.json")]
+
+
 def test_a_judge_reward_model_without_its_head_is_refused(reward_model_dir, tmp_path):
     """`generate --judge rm:FOLDER` and best-of-n scoring load it through `RewardScorer`."""
     bad = headless(reward_model_dir, tmp_path / "headless")

@@ -35,7 +35,7 @@ from data.files import (
 )
 from data.records import now
 from data.temp_writers import remove_dead_temps
-from data.workspace_root import read_path, read_roots
+from data.workspace_root import Roots, read_path, read_roots
 from train.options import TrainOptions
 from train.saving import TRAINED_FILE
 
@@ -106,17 +106,17 @@ def _names(values: object) -> list[str]:
     return sorted(set(flag_names([str(value) for value in values or ()], set())))
 
 
-def _changed_option(recorded: dict, options: TrainOptions) -> str | None:
+def _changed_option(recorded: dict, options: TrainOptions, roots: Roots) -> str | None:
     """The first option (not one a resume may change) whose value differs from the run's recorded one, or None.
     A path recorded under the folder the workspace was made in is read under where it is now (a moved or copied
-    workspace: `data.workspace_root`)."""
+    workspace: `data.workspace_root`; ``roots``: its `read_roots`, read once for every path option)."""
     now = run_config(options)
     for name, value in now.items():
         if name in RESUME_MAY_CHANGE or name not in recorded:
             continue
         was = recorded[name]
         if name in ("workspace", "model"):
-            was = read_path(read_roots(Path(options.workspace)), was) if isinstance(was, str) else was
+            was = read_path(roots, was) if isinstance(was, str) else was
             if not _same_path(was, value):
                 return name
         elif name in NAMES_OPTIONS:
@@ -203,7 +203,9 @@ def check_out_folder(
     if recorded is not None and recorded["method"] != options.method:
         what = "its checkpoint is" if any(out.glob("**/checkpoint-*")) else "the run there is"
         raise PrefloopError(f"{out}: {what} from --method {recorded['method']}, not {options.method}")
-    changed = _changed_option(recorded, options) if recorded is not None else None
+    changed = None
+    if recorded is not None:  # the workspace's marker read once for every path option
+        changed = _changed_option(recorded, options, read_roots(Path(options.workspace)))
     if changed is not None:  # its checkpoints or its saved model were made with the recorded options
         flag, was = changed.replace("_", "-"), recorded[changed]
         again = _start_again(out, marker, "--overwrite starts again")

@@ -101,13 +101,14 @@ def load_reward_model(path: str | Path, tokenizer):
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    # the config alone (no weights): whether the head is the folder's own or a new one
-    own_head = classification_heads(AutoConfig.from_pretrained(path).to_dict())
+    # the config alone (no weights): whether the head is the folder's own or a new one; the model loads with it
+    config = AutoConfig.from_pretrained(path, num_labels=1, dtype=torch.float32)
+    own_head = classification_heads(config.to_dict())
     model = load_pretrained(
         AutoModelForSequenceClassification.from_pretrained,
         path,
         () if own_head else ("score.",),
-        num_labels=1,
+        config=config,
         dtype=torch.float32,
     )
     model.config.pad_token_id = tokenizer.pad_token_id  # where the last real token is
