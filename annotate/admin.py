@@ -198,7 +198,7 @@ def summary_cards(progress: dict, report: dict) -> list[tuple[str, str, str]]:
 
 
 # What an app's verdicts card counts (`other_app_pairs`): beside "items done", which counts the job's items alone
-VERDICT_ITEMS = {"pairwise": "pairs, no arena pair", "arena": "arena pairs", "kto": "answers"}
+VERDICT_ITEMS = {"pairwise": "pairs other than arena pairs", "arena": "arena pairs", "kto": "answers"}
 
 
 def verdict_card(

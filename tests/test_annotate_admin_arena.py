@@ -70,7 +70,7 @@ def test_each_apps_admin_tab_counts_lists_and_measures_only_its_own_pairs(tmp_pa
     # the sampled pair and the pair the import decided: no arena vote (11 verdicts before)
     assert card["verdicts (majority)"] == (
         "2",
-        "pairs, no arena pair: 0 gold, 2 split; people's and imported labels",
+        "pairs other than arena pairs: 0 gold, 2 split; people's and imported labels",
     )
     assert listed(disputed) == {sampled, imported}
     assert "<td>lea</td><td>2</td>" in labellers and "<td>max</td><td>1</td>" in labellers  # labels in force

@@ -124,7 +124,9 @@ def _admin_exports_and_downloads(page, workspace, tmp_path, first: str) -> None:
     page.get_by_role("tab", name="Admin").click()
     page.locator("#pf-admin-cards .pf-kpis").wait_for(timeout=WAIT_MS)
     wait_settled(page)
-    assert "arena" not in page.inner_text("#pf-admin-cards").lower()  # no arena pairs: no board, no line
+    assert (
+        "arena leaderboard" not in page.inner_text("#pf-admin-cards").lower()
+    )  # the pairwise app shows no board
     page.click("#pf-export-dpo")
     page.locator("#pf-admin-status").get_by_text("Wrote").wait_for(timeout=WAIT_MS)
     screenshot(page, "annotate-admin.png", tmp_path)
