@@ -3,6 +3,7 @@ same method; a finished run is not resumed; `--overwrite` replaces a train outpu
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import re
@@ -458,6 +459,24 @@ def test_a_run_in_a_moved_workspace_resumes_there(tmp_path):
     check_out_folder(here / "dpo-1", options(moved, here / "sft-1", here / "dpo-1", resume=True))
     with pytest.raises(PrefloopError, match="started with --model"):  # the original's folder is not its own
         check_out_folder(here / "dpo-1", options(moved, model, here / "dpo-1", resume=True))
+
+
+def test_a_run_started_with_relative_paths_resumes_in_a_copy_of_its_workspace(tmp_path, monkeypatch):
+    """`-w ws --out ws/runs/dpo-1`, as README writes them, are recorded as given: in `cp -r ws ws2` (or a copy of a
+    moved workspace, made elsewhere) the resume was refused as started with --workspace ws, not ws2. The run's
+    folder lies in ws2 as it lay in ws: it resumes. Another workspace, the run's folder not in it, is refused."""
+    monkeypatch.chdir(tmp_path)
+    build_workspace(tmp_path / "ws")
+    out = Path("ws/runs/dpo-1")
+    out.mkdir(parents=True)
+    started = dataclasses.replace(options(Workspace(Path("ws")), "m", out), workspace=Path("ws"))
+    (out / "train_config.json").write_text(json.dumps(run_config(started)))
+    shutil.copytree("ws", "ws2")
+    again = Path("ws2/runs/dpo-1")
+    check_out_folder(again, dataclasses.replace(started, workspace=Path("ws2"), out=again, resume=True))
+    build_workspace(tmp_path / "other")
+    with pytest.raises(PrefloopError, match="started with --workspace ws, not other"):
+        check_out_folder(again, dataclasses.replace(started, workspace=Path("other"), out=again, resume=True))
 
 
 def test_a_default_run_folder_that_cannot_be_written_says_out_names_another(tmp_path, monkeypatch):
