@@ -370,7 +370,11 @@ def test_a_merged_part_cut_short_is_one_line_for_every_reader(tmp_path, capsys):
     (part,) = (ws / "labels").glob("part-*-m.parquet")
     part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
     capsys.readouterr()
-    for command in (["validate"], ["stats"], ["export", "--format", "dpo", "--out", str(tmp_path / "x.parquet")]):
+    for command in (
+        ["validate"],
+        ["stats"],
+        ["export", "--format", "dpo", "--out", str(tmp_path / "x.parquet")],
+    ):
         assert main([*command, "-w", str(ws)]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: {part}: not a readable Parquet file (") and err.count("\n") == 1
