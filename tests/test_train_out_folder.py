@@ -535,3 +535,22 @@ def test_the_readme_train_examples_keep_their_runs_in_their_workspace():
     commands = re.findall(r"-m train -w (\S+) .*?--out (\S+)", readme)
     assert len(commands) >= 6  # the Training section's and the multi-GPU section's examples
     assert [(ws, out) for ws, out in commands if not out.startswith(f"{ws}/")] == []
+
+
+def test_a_resume_from_newest_of_a_run_that_registered_itself_starts_from_its_parent(tmp_path, monkeypatch):
+    """A run killed after registering its model, before `metrics.json` marked it finished, is the manifest's newest
+    itself: `--model newest --resume` read it as its own start model and was refused ("--resume from OUT, which is
+    inside the run's own folder"). It started from that model's parent, which the resume takes."""
+    from data.records import ModelRecord
+    from train.saving import model_path
+
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace.init(tmp_path / "ws")
+    base = ModelRecord(str(tmp_path / "base"), "base", 0)
+    run = ModelRecord(str(tmp_path / "ws" / "runs" / "r2"), "dpo", 1, base.id)
+    ws.append([base])
+    ws.append([run])
+    assert model_path("newest", ws) == Path(run.path)
+    assert model_path("newest", ws, resuming=Path("ws/runs/r2")) == Path(base.path)
+    # the resume of another run starts from the newest
+    assert model_path("newest", ws, resuming=Path("ws/runs/r3")) == Path(run.path)
