@@ -135,8 +135,12 @@ def _sources(path: Path, dir_fd: int | None) -> list[str]:
     try:
         with part_source(path, dir_fd) as source:
             metadata = pq.read_schema(source).metadata or {}
+    except FileNotFoundError:
+        raise
     except NotAFileError as exc:
         raise SchemaError(str(path), exc.what) from exc
+    except (pa.ArrowInvalid, OSError) as exc:  # a merged part cut short: named as read_part names any other
+        raise SchemaError(str(path), f"not a readable Parquet file ({exc})") from exc
     return json.loads(metadata.get(SOURCES_KEY, b"[]"))
 
 

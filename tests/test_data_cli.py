@@ -359,6 +359,27 @@ def test_compact_refuses_a_part_that_is_no_parquet_before_it_merges_any_table(tm
     assert snapshot(ws) == before
 
 
+def test_a_merged_part_cut_short_is_one_line_for_every_reader(tmp_path, capsys):
+    """A compacted (merged) part is opened for its sources first: cut short (a disk that lost its end), that read
+    is named in one line as any other bad part's, never a traceback."""
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    for prompt in ("q", "r"):
+        data.write_text(json.dumps([{"prompt": prompt, "chosen": "yes", "rejected": "no"}]))
+        assert main(["import", "-w", str(ws), str(data)]) == 0
+    assert main(["compact", "-w", str(ws)]) == 0
+    (part,) = (ws / "labels").glob("part-*-m.parquet")
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    capsys.readouterr()
+    for command in (
+        ["validate"],
+        ["stats"],
+        ["export", "--format", "dpo", "--out", str(tmp_path / "x.parquet")],
+    ):
+        assert main([*command, "-w", str(ws)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {part}: not a readable Parquet file (") and err.count("\n") == 1
+
+
 @pytest.mark.parametrize("fmt", ["dpo", "kto", "ratings"])
 def test_export_sft_shape_with_another_format_is_refused_in_one_line(tmp_path, fmt, capsys):
     ws = tmp_path / "ws"

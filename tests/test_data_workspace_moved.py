@@ -172,6 +172,8 @@ def test_a_root_that_is_no_absolute_folder_is_one_line_and_nothing_is_written(tm
         err = capsys.readouterr().err
         assert err.startswith(f'error: {marker}: "root" ') and err.count("\n") == 1
         assert "is not the absolute folder the workspace was made in" in err
+        # as the file says it: null, not None
+        assert isinstance(root, str) or f'"root" {json.dumps(root)} is not' in err
     assert json.loads(marker.read_text())["root"] == root
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "ws").rglob("*")) == before
 

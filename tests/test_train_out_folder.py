@@ -3,6 +3,7 @@ same method; a finished run is not resumed; `--overwrite` replaces a train outpu
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import re
@@ -466,6 +467,24 @@ def test_a_run_in_a_moved_workspace_resumes_there(tmp_path, monkeypatch):
         check_out_folder(here / "dpo-1", options(moved, model, here / "dpo-1", resume=True))
 
 
+def test_a_run_started_with_relative_paths_resumes_in_a_copy_of_its_workspace(tmp_path, monkeypatch):
+    """`-w ws --out ws/runs/dpo-1`, as README writes them, are recorded as given: in `cp -r ws ws2` (or a copy of a
+    moved workspace, made elsewhere) the resume was refused as started with --workspace ws, not ws2. The run's
+    folder lies in ws2 as it lay in ws: it resumes. Another workspace, the run's folder not in it, is refused."""
+    monkeypatch.chdir(tmp_path)
+    build_workspace(tmp_path / "ws")
+    out = Path("ws/runs/dpo-1")
+    out.mkdir(parents=True)
+    started = dataclasses.replace(options(Workspace(Path("ws")), "m", out), workspace=Path("ws"))
+    (out / "train_config.json").write_text(json.dumps(run_config(started)))
+    shutil.copytree("ws", "ws2")
+    again = Path("ws2/runs/dpo-1")
+    check_out_folder(again, dataclasses.replace(started, workspace=Path("ws2"), out=again, resume=True))
+    build_workspace(tmp_path / "other")
+    with pytest.raises(PrefloopError, match="started with --workspace ws, not other"):
+        check_out_folder(again, dataclasses.replace(started, workspace=Path("other"), out=again, resume=True))
+
+
 def test_a_default_run_folder_that_cannot_be_written_says_out_names_another(tmp_path, monkeypatch):
     """Without --out, the run's folder under WS/runs is named as the run's, with the flag that chooses another
     (`--no-register --no-ref-cache` let a run start on a read-only workspace)."""
@@ -522,3 +541,22 @@ def test_the_readme_train_examples_keep_their_runs_in_their_workspace():
     commands = re.findall(r"-m train -w (\S+) .*?--out (\S+)", readme)
     assert len(commands) >= 6  # the Training section's and the multi-GPU section's examples
     assert [(ws, out) for ws, out in commands if not out.startswith(f"{ws}/")] == []
+
+
+def test_a_resume_from_newest_of_a_run_that_registered_itself_starts_from_its_parent(tmp_path, monkeypatch):
+    """A run killed after registering its model, before `metrics.json` marked it finished, is the manifest's newest
+    itself: `--model newest --resume` read it as its own start model and was refused ("--resume from OUT, which is
+    inside the run's own folder"). It started from that model's parent, which the resume takes."""
+    from data.records import ModelRecord
+    from train.saving import model_path
+
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace.init(tmp_path / "ws")
+    base = ModelRecord(str(tmp_path / "base"), "base", 0)
+    run = ModelRecord(str(tmp_path / "ws" / "runs" / "r2"), "dpo", 1, base.id)
+    ws.append([base])
+    ws.append([run])
+    assert model_path("newest", ws) == Path(run.path)
+    assert model_path("newest", ws, resuming=Path("ws/runs/r2")) == Path(base.path)
+    # the resume of another run starts from the newest
+    assert model_path("newest", ws, resuming=Path("ws/runs/r3")) == Path(run.path)

@@ -106,15 +106,19 @@ def _names(values: object) -> list[str]:
     return sorted(set(flag_names([str(value) for value in values or ()], set())))
 
 
-def _changed_option(recorded: dict, options: TrainOptions, roots: Roots) -> str | None:
+def _changed_option(recorded: dict, options: TrainOptions, roots: Roots, out: Path) -> str | None:
     """The first option (not one a resume may change) whose value differs from the run's recorded one, or None.
     A path recorded under the folder the workspace was made in is read under where it is now (a moved or copied
-    workspace: `data.workspace_root`; ``roots``: its `read_roots`, read once for every path option)."""
+    workspace: `data.workspace_root`; ``roots``: its `read_roots`, read once for every path option); so is the
+    workspace of a run whose folder ``out`` it holds where the run's recorded folder lay in the recorded workspace
+    (`_moved_with_run`)."""
     now = run_config(options)
     for name, value in now.items():
         if name in RESUME_MAY_CHANGE or name not in recorded:
             continue
         was = recorded[name]
+        if name == "workspace" and _moved_with_run(recorded, options.workspace, out):
+            continue
         if name in ("workspace", "model"):
             was = read_path(roots, was) if isinstance(was, str) else was
             if not _same_path(was, value):
@@ -125,6 +129,19 @@ def _changed_option(recorded: dict, options: TrainOptions, roots: Roots) -> str 
         elif json.loads(json.dumps(value)) != was:  # tuples are lists in the file
             return name
     return None
+
+
+def _moved_with_run(recorded: dict, workspace: Path, out: Path) -> bool:
+    """The run's folder ``out`` lies in ``workspace`` where its recorded ``out`` lay in its recorded workspace: the
+    workspace was copied or moved with the run in it. Its recorded paths are as given (`-w ws`, relative), which
+    `read_path` cannot read under where the workspace is now (nor a copy of a moved workspace's, made elsewhere)."""
+    was_workspace, was_out = recorded.get("workspace"), recorded.get("out")
+    if not isinstance(was_workspace, str) or not isinstance(was_out, str):
+        return False
+    inside = os.path.relpath(was_out, was_workspace)
+    if inside == "." or inside.split(os.sep)[0] == "..":
+        return False
+    return os.path.relpath(out, workspace) == inside
 
 
 def _is_train_output(out: Path) -> bool:
@@ -205,7 +222,7 @@ def check_out_folder(
         raise PrefloopError(f"{out}: {what} from --method {recorded['method']}, not {options.method}")
     changed = None
     if recorded is not None:  # the workspace's marker read once for every path option
-        changed = _changed_option(recorded, options, read_roots(Path(options.workspace)))
+        changed = _changed_option(recorded, options, read_roots(Path(options.workspace)), out)
     if changed is not None:  # its checkpoints or its saved model were made with the recorded options
         flag, was = changed.replace("_", "-"), recorded[changed]
         again = _start_again(out, marker, "--overwrite starts again")

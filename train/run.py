@@ -305,7 +305,7 @@ def train(
     workspace = Workspace(options.workspace)
     if options.register or (options.ref_cache and method.caches_reference):
         _check_writable(options, workspace)
-    start = model_path(options.model, workspace)
+    start = model_path(options.model, workspace, options.out if options.resume else None)
     check_model_files(start)
     if (
         options.method != REWARD_MODEL

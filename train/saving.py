@@ -13,7 +13,7 @@ from typing import Any
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError, first_line
 from data.files import NotAFileError, atomic_write, open_regular, strict_json
-from data.lineage import NEWEST, find_or_register, newest_model
+from data.lineage import NEWEST, find_or_register, get_model, newest_model
 from data.provision import check_model_parts, local_model
 from data.records import ModelRecord, random_id
 from data.workspace import Workspace
@@ -21,10 +21,19 @@ from data.workspace import Workspace
 log = logging.getLogger(__name__)
 
 
-def model_path(model: str, workspace: Workspace) -> Path:
-    """The start model's folder: ``newest`` is the manifest's (`data.lineage.newest_model`)."""
+def model_path(model: str, workspace: Workspace, resuming: Path | None = None) -> Path:
+    """The start model's folder: ``newest`` is the manifest's (`data.lineage.newest_model`). ``resuming``: the
+    folder of the run a `--resume` continues. A run killed after it registered its model, before `metrics.json`
+    marked it finished, is the newest itself: it started from that model's parent."""
     if model == NEWEST:
-        return Path(newest_model(workspace).path)
+        entry = newest_model(workspace)
+        if (
+            resuming is not None
+            and entry.parent_id is not None
+            and Path(entry.path).resolve() == resuming.resolve()
+        ):
+            entry = get_model(workspace, entry.parent_id)
+        return Path(entry.path)
     return local_model(model)  # a hub id: its snapshot in the hub's cache
 
 
