@@ -86,14 +86,19 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
         (["--round", "-1"], "--round -1: must be >= 0"),  # stored round -1
         (["--judge", "judge-model", "--judge-max-tokens", "0"], "--judge-max-tokens 0: must be >= 1"),
         (["--judge", "rm", "--judge-max-length", "0"], "--judge-max-length 0: must be >= 1"),
-        (
-            ["--judge", ""],
-            "--judge '': names no judge (rm, rm:<id>, rm:FOLDER or a chat model)",
-        ),  # sampled pairs
+        (["--judge", ""], "--judge: '' names nothing; give a value or leave the option out"),  # sampled pairs
         (
             ["--judge", " ", "--judge-iter", "1"],
-            "--judge ' ': names no judge (rm, rm:<id>, rm:FOLDER or a chat model)",
+            "--judge: ' ' names nothing; give a value or leave the option out",
         ),
+        # each taken as left out (sampled all prompts, no shard), or named nothing: "error: : not a model"
+        (["--prompts", ""], "--prompts: '' names nothing; give a value or leave the option out"),
+        (["--shard", " "], "--shard: ' ' names nothing; give a value or leave the option out"),
+        (["--chat-template", ""], "--chat-template: '' names nothing; give a value or leave the option out"),
+        (["--model", ""], "--model: '' names nothing; give a value or leave the option out"),
+        # a traceback once sampled: pyarrow's and torch's int64 overflow
+        (["--round", "9" * 20], f"--round: {'9' * 20} is out of range (at most {2**63 - 1})"),
+        (["--n", "9" * 20], f"--n: {'9' * 20} is out of range (at most {2**63 - 1})"),
         (["--spin-iter", "1", "--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
         (["--tensor-parallel-size", "0"], "--tensor-parallel-size 0: must be >= 1"),  # vLLM's traceback
         (["--data-parallel-size", "0"], "--data-parallel-size 0: must be >= 1"),  # taken as 1
