@@ -184,7 +184,14 @@ def test_the_help_says_what_limit_0_does():
             ["--judge-iter", "0", "--judge", "rm"],
             "nothing to run: give --spin-iter N or --judge-iter N, N >= 1",
         ),
-        (["--spin-iter", "-1"], "--spin-iter -1: must be >= 1 (the iterations to run)"),
+        (["--spin-iter", "-1"], "--spin-iter -1: must be in [1, 100] (the iterations to run)"),
+        # planned every round before a word: hung for hours
+        (["--spin-iter", "1000000"], "--spin-iter 1000000: must be in [1, 100] (the iterations to run)"),
+        # said "--judge applies to --judge-iter, not --spin-iter"
+        (
+            ["--spin-iter", "1", "--judge-iter", "1", "--judge", "rm"],
+            "--spin-iter and --judge-iter are two drivers: run one at a time",
+        ),
     ],
 )
 def test_an_iteration_count_below_1_says_so_in_one_line(tmp_path, capsys, argv, message):

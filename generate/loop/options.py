@@ -24,20 +24,25 @@ SPIN_OWNED = (
 )
 
 
+MAX_ITERATIONS = 100  # each iteration trains and saves a model: more is a typo (a count of millions planned for hours)
+
+
 @dataclass(frozen=True)
 class LoopOptions(SampleOptions):
     spin_iter: int = field(
         default=0,
         metadata={
             "metavar": "N",
-            "help": "SPIN: run N iterations (sample with the current iterate, train the next, register it)",
+            "help": "SPIN: run N iterations (sample with the current iterate, train the next, register it; at most "
+            f"{MAX_ITERATIONS})",
         },
     )
     judge_iter: int = field(
         default=0,
         metadata={
             "metavar": "N",
-            "help": "machine rounds: N iterations of sample --n -> best-worst pairs by --judge -> DPO -> register",
+            "help": "machine rounds: N iterations of sample --n -> best-worst pairs by --judge -> DPO -> register (at "
+            f"most {MAX_ITERATIONS})",
         },
     )
     spin_test_limit: int = field(
