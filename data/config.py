@@ -318,7 +318,8 @@ def _coerce(where: str, value: Any, kind: Any) -> Any:
         return Path(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
-    if kind is int and not -INT64 <= value < INT64:  # stored as int64 (a round), or torch's: an overflow traceback
+    # stored as int64 (a round) or handed to torch: past it, an overflow traceback after sampling
+    if kind is int and not -INT64 <= value < INT64:
         raise ConfigError(f"{where}: {value} is out of range (at most {INT64 - 1})")
     return value
 

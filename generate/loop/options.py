@@ -24,7 +24,8 @@ SPIN_OWNED = (
 )
 
 
-MAX_ITERATIONS = 100  # each iteration trains and saves a model: more is a typo (a count of millions planned for hours)
+# each iteration trains and saves a model: more is a typo (a count of millions was planned round by round for hours)
+MAX_ITERATIONS = 100
 
 
 @dataclass(frozen=True)
