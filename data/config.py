@@ -28,6 +28,7 @@ from data.import_records import LongNumber, TooDeep, strict_yaml, yaml_error
 
 T = TypeVar("T")
 SCALARS = (int, float, str, bool, Path)
+INT64 = 2**63  # a 64-bit integer option holds values in [-INT64, INT64)
 
 
 class ConfigError(PrefloopError):
@@ -309,13 +310,17 @@ def _coerce(where: str, value: Any, kind: Any) -> Any:
         return float(value)
     if kind is float and isinstance(value, str):  # YAML 1.1 (PyYAML) reads 1e-2, with no dot, as a string
         value = _finite_float(value)
+    # Path('') is '.': `export --out ''` said `--out .`, `-w ''` took the current folder for the workspace; a
+    # blank text was taken as left out (`--prompts ''`, `--shard ''`) or named nothing (`--model ''`: ": not a model")
+    if kind in (Path, str) and isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{where}: {value!r} names nothing; give a value or leave the option out")
     if kind is Path and isinstance(value, str):
-        # Path('') is '.': `export --out ''` said `--out .`, `-w ''` took the current folder for the workspace
-        if not value.strip():
-            raise ConfigError(f"{where}: {value!r} names nothing; give a value or leave the option out")
         return Path(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    # stored as int64 (a round) or handed to torch: past it, an overflow traceback after sampling
+    if kind is int and not -INT64 <= value < INT64:
+        raise ConfigError(f"{where}: {value} is out of range (at most {INT64 - 1})")
     return value
 
 

@@ -106,9 +106,10 @@ def preview_prompts(existing: Workspace | None, where: str | Path, loaded: Loade
 
 
 def prompts_line(loaded: Loaded) -> str | None:
-    """What `data import`'s summary would add about the --prompts file: its texts given an earlier spelling
-    (``respelled``), and the columns no row read."""
-    said = [f"respelled {loaded.counts['respelled']}"] if loaded.counts["respelled"] else []
+    """What `data import`'s summary would add about the --prompts file: its rows that repeat an earlier one (one
+    prompt: ``duplicate_rows``, as `data import` counts them; they were dropped without a word), its texts given an
+    earlier spelling (``respelled``), and the columns no row read."""
+    said = [f"{key} {loaded.counts[key]}" for key in ("duplicate_rows", "respelled") if loaded.counts[key]]
     said += [loaded.unread] if loaded.unread else []
     return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None
 

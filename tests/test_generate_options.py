@@ -86,14 +86,19 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
         (["--round", "-1"], "--round -1: must be >= 0"),  # stored round -1
         (["--judge", "judge-model", "--judge-max-tokens", "0"], "--judge-max-tokens 0: must be >= 1"),
         (["--judge", "rm", "--judge-max-length", "0"], "--judge-max-length 0: must be >= 1"),
-        (
-            ["--judge", ""],
-            "--judge '': names no judge (rm, rm:<id>, rm:FOLDER or a chat model)",
-        ),  # sampled pairs
+        (["--judge", ""], "--judge: '' names nothing; give a value or leave the option out"),  # sampled pairs
         (
             ["--judge", " ", "--judge-iter", "1"],
-            "--judge ' ': names no judge (rm, rm:<id>, rm:FOLDER or a chat model)",
+            "--judge: ' ' names nothing; give a value or leave the option out",
         ),
+        # each taken as left out (sampled all prompts, no shard), or named nothing: "error: : not a model"
+        (["--prompts", ""], "--prompts: '' names nothing; give a value or leave the option out"),
+        (["--shard", " "], "--shard: ' ' names nothing; give a value or leave the option out"),
+        (["--chat-template", ""], "--chat-template: '' names nothing; give a value or leave the option out"),
+        (["--model", ""], "--model: '' names nothing; give a value or leave the option out"),
+        # a traceback once sampled: pyarrow's and torch's int64 overflow
+        (["--round", "9" * 20], f"--round: {'9' * 20} is out of range (at most {2**63 - 1})"),
+        (["--n", "9" * 20], f"--n: {'9' * 20} is out of range (at most {2**63 - 1})"),
         (["--spin-iter", "1", "--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
         (["--tensor-parallel-size", "0"], "--tensor-parallel-size 0: must be >= 1"),  # vLLM's traceback
         (["--data-parallel-size", "0"], "--data-parallel-size 0: must be >= 1"),  # taken as 1
@@ -179,7 +184,14 @@ def test_the_help_says_what_limit_0_does():
             ["--judge-iter", "0", "--judge", "rm"],
             "nothing to run: give --spin-iter N or --judge-iter N, N >= 1",
         ),
-        (["--spin-iter", "-1"], "--spin-iter -1: must be >= 1 (the iterations to run)"),
+        (["--spin-iter", "-1"], "--spin-iter -1: must be in [1, 100] (the iterations to run)"),
+        # planned every round before a word: hung for hours
+        (["--spin-iter", "1000000"], "--spin-iter 1000000: must be in [1, 100] (the iterations to run)"),
+        # said "--judge applies to --judge-iter, not --spin-iter"
+        (
+            ["--spin-iter", "1", "--judge-iter", "1", "--judge", "rm"],
+            "--spin-iter and --judge-iter are two drivers: run one at a time",
+        ),
     ],
 )
 def test_an_iteration_count_below_1_says_so_in_one_line(tmp_path, capsys, argv, message):

@@ -373,6 +373,17 @@ def test_prompts_test_fraction_says_the_test_split_it_drew(tmp_path, tiny_model_
     assert "test split:" not in capsys.readouterr().out
 
 
+def test_a_repeated_prompts_row_is_counted_not_dropped_silently(tmp_path, tiny_model_dir, capsys):
+    """A --prompts file holding a row twice sampled one prompt and said nothing of the other row; `data import`
+    counts it (`duplicate_rows`), and so does the job."""
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": "Thé?"}, {"prompt": "Thé?"}, {"prompt": "Café?"}]))
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    assert main([*argv, "--prompts", str(prompts)]) == 0
+    assert f"--prompts {prompts}: duplicate_rows 1" in capsys.readouterr().out.splitlines()
+    assert Workspace(tmp_path / "ws").read("prompts").num_rows == 2
+
+
 def test_prompts_spelled_otherwise_than_stored_ones_sample_the_stored_prompt(
     tmp_path, tiny_model_dir, capsys
 ):

@@ -25,7 +25,7 @@ from data.workspace import Workspace
 from generate.bestofn import check_judge_model
 from generate.job_plan import with_gold
 from generate.judge import load_template
-from generate.loop.options import DRIVERS, LoopOptions, driver_of
+from generate.loop.options import DRIVERS, MAX_ITERATIONS, LoopOptions, driver_of
 from generate.loop.report import spin_report
 from generate.options import (
     SPIN_TEST_FRACTION,
@@ -101,6 +101,7 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
     if rest:
         build_parser(prog).parse_args(argv)  # argparse's own message (nearest flag included)
     options = build(LoopOptions, namespace)
+    check_iterations(options)
     explicit = explicit_names(namespace)
     check_sample_applies(explicit, options)
     driver = driver_of(options)
@@ -112,11 +113,19 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
     return options
 
 
+def check_iterations(options: LoopOptions) -> None:
+    """The iteration counts, before anything reads the options by driver: both drivers were refused as "--judge
+    applies to --judge-iter, not --spin-iter", and a count of millions planned each round before it said a word."""
+    for flag, count in (("--spin-iter", options.spin_iter), ("--judge-iter", options.judge_iter)):
+        if not 0 <= count <= MAX_ITERATIONS:
+            raise PrefloopError(f"{flag} {count}: must be in [1, {MAX_ITERATIONS}] (the iterations to run)")
+    if options.spin_iter and options.judge_iter:
+        raise PrefloopError("--spin-iter and --judge-iter are two drivers: run one at a time")
+
+
 def check_options(options: LoopOptions) -> None:
     check_sample_options(options)
-    for flag, count in (("--spin-iter", options.spin_iter), ("--judge-iter", options.judge_iter)):
-        if count < 0:
-            raise PrefloopError(f"{flag} {count}: must be >= 1 (the iterations to run)")
+    check_iterations(options)
     # one flag each: a line starting with a flag the --config file set names the file's key (`data.config.from_file`)
     for flag, value, least in (
         ("--limit", options.limit or 0, 0),
@@ -125,8 +134,6 @@ def check_options(options: LoopOptions) -> None:
     ):
         if value < least:
             raise PrefloopError(f"{flag} {value}: must be >= {least}")
-    if options.spin_iter and options.judge_iter:
-        raise PrefloopError("--spin-iter and --judge-iter are two drivers: run one at a time")
     driver = driver_of(options)
     if driver is None:
         # `--spin-iter 0` lands here too: it named a driver, so "which driver?" did not answer it

@@ -24,20 +24,26 @@ SPIN_OWNED = (
 )
 
 
+# each iteration trains and saves a model: more is a typo (a count of millions was planned round by round for hours)
+MAX_ITERATIONS = 100
+
+
 @dataclass(frozen=True)
 class LoopOptions(SampleOptions):
     spin_iter: int = field(
         default=0,
         metadata={
             "metavar": "N",
-            "help": "SPIN: run N iterations (sample with the current iterate, train the next, register it)",
+            "help": "SPIN: run N iterations (sample with the current iterate, train the next, register it; at most "
+            f"{MAX_ITERATIONS})",
         },
     )
     judge_iter: int = field(
         default=0,
         metadata={
             "metavar": "N",
-            "help": "machine rounds: N iterations of sample --n -> best-worst pairs by --judge -> DPO -> register",
+            "help": "machine rounds: N iterations of sample --n -> best-worst pairs by --judge -> DPO -> register (at "
+            f"most {MAX_ITERATIONS})",
         },
     )
     spin_test_limit: int = field(
