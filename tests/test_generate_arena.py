@@ -236,7 +236,7 @@ def test_the_arena_samples_the_models_its_checks_resolved(tmp_path, three_models
     """`generate --arena` resolves its names once, before the workspace is touched: a model registered while the
     command runs (someone's training finishing) does not change which model `newest` names halfway through."""
     from data.records import ModelRecord
-    from generate import __main__ as cli
+    from generate import prepare
 
     ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 2)
     assert data_main(["import", "-w", str(ws), str(prompts)]) == 0
@@ -245,14 +245,16 @@ def test_the_arena_samples_the_models_its_checks_resolved(tmp_path, three_models
     trained = ModelRecord(str(three_models[1].resolve()), "dpo", round=1, parent_id=base.id)
     workspace.append([base])
     workspace.append([trained])
-    write_records = cli.write_records
+    write_records = (
+        prepare.write_records
+    )  # the --prompts file's store (`import_prompts`), after the names resolved
 
     def trained_meanwhile(*args):
         newer = ModelRecord(str(three_models[2].resolve()), "dpo", round=2, parent_id=trained.id)
         workspace.append([newer])
         return write_records(*args)
 
-    monkeypatch.setattr(cli, "write_records", trained_meanwhile)
+    monkeypatch.setattr(prepare, "write_records", trained_meanwhile)
     assert main(arena_args(ws, three_models, prompts, names="base,newest")) == 0
     assert set(workspace.frame("completions")["model"]) == {base.path, trained.path}
 

@@ -287,6 +287,7 @@ def test_an_arena_models_answers_are_matched_once_a_name_not_once_an_answer(monk
     """`arena_completions` runs for each model, over every answer of the round to the arena's prompts (a workspace
     may hold a million): `same_model`, which may look for a folder on disk, was asked once an answer."""
     import pandas as pd
+    import pyarrow as pa
 
     import data.lineage as lineage
     import generate.arena as arena
@@ -305,6 +306,9 @@ def test_an_arena_models_answers_are_matched_once_a_name_not_once_an_answer(monk
             if name == "models":
                 return pd.DataFrame(columns=["id", "path", "method", "created_at"])
             return completions
+
+        def read(self, name, columns=None):  # the answers as `model_answers` reads them (a table)
+            return pa.Table.from_pandas(self.frame(name), preserve_index=False)
 
     mine = arena.arena_completions(Frames(), snapshot, 0, params, {"q0"})
     assert set(mine["model"]) == {"org/tiny", snapshot} and len(mine) == 800
