@@ -163,10 +163,7 @@ NOT_WITH_REMOVE = ("split", "test_fraction", "pairs_per_prompt", "unlabelled")
 
 
 def _check_import_options(args: Any, explicit: set[str]) -> None:
-    if args.source is not None and not args.source.strip():  # was taken as no --source: the file's name
-        raise PrefloopError(
-            f"--source {args.source!r}: a source needs a name; give one or leave the option out"
-        )
+    # a blank --source (taken as none: the file's name) is refused with every blank text option (data.config)
     bad = CONTROL.search(args.source or "")
     if bad and not args.remove:  # the answers' model name: it would break every line that names it
         raise PrefloopError(f"--source {shown(args.source)}: holds a control character ({bad.group()!r})")
