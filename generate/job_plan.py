@@ -120,7 +120,6 @@ def job_prompts(
     limit: int = 0,
     only: Collection[str] | None = None,
     gold: bool = False,
-    models: pd.DataFrame | None = None,
     sampled: pd.DataFrame | None = None,
 ) -> tuple[list[PromptRow], list[PromptRow]]:
     """The prompts a sampling job answers, and those of its set ``model`` answered in ``round`` already (kept).
@@ -128,10 +127,10 @@ def job_prompts(
     The set is fixed: the first ``limit`` (0: all) prompts of ``split`` (and ``shard``; ``only`` these ids;
     ``gold``: those with a gold answer, as SPIN needs), oldest first, whatever has been sampled. Those already
     answered are kept, not sampled again: a rerun of a killed job finishes the same set, and one of a finished job
-    samples nothing (a larger ``limit`` samples the prompts it adds). ``models``: as `model_answers` takes it;
-    ``sampled``: `model_sampled` as the caller read it (None: read here)."""
+    samples nothing (a larger ``limit`` samples the prompts it adds). ``sampled``: `model_sampled` as the caller
+    read it (None: read here)."""
     prompts = _job_set(workspace, split, shard, limit, only, gold)
-    sampled = model_sampled(workspace, model, round, models) if sampled is None else sampled
+    sampled = model_sampled(workspace, model, round) if sampled is None else sampled
     done = prompts["id"].isin(set(sampled["prompt_id"]))
     return prompt_rows(prompts[~done]), prompt_rows(prompts[done])
 

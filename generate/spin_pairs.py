@@ -131,7 +131,7 @@ def sample_spin(
     models = workspace.frame("models")  # the answers it has, and the version of those it writes
     sampled = model_sampled(workspace, model, round, models)  # read once: the prompts kept, and their answers
     prompts, kept = job_prompts(
-        workspace, model, round, split, shard, limit, only, gold=True, models=models, sampled=sampled
+        workspace, model, round, split, shard, limit, only, gold=True, sampled=sampled
     )
     if prompts and engine is None:
         raise ValueError("sample_spin: prompts left to sample and no engine")
