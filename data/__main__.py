@@ -52,7 +52,7 @@ from data.stats import integrity_problems, labeller_report, workspace_stats
 from data.stats_lines import stats_lines
 from data.workspace import Workspace
 
-SHOWN = 10  # conflicts a merge names one by one
+SHOWN = 10  # conflicts (and import log lines not carried) a merge names one by one
 # leaderboard resamples: each holds a draw per prompt (10,000 of them over 10,000 prompts: 800 MB of draws)
 MAX_BOOTSTRAP = 10_000
 # ... and the fewest: a 95 % percentile interval's ends are the 2.5 % and 97.5 % points of the resamples, which under
@@ -332,6 +332,8 @@ def cmd_merge(args: Any) -> int:
                 "id is its messages, and a held prompt is never rewritten",
                 file=sys.stderr,
             )
+        if passed_over := plan.passed_over_line(SHOWN):  # its readers pass them over: not carried, said
+            print(f"warning: {passed_over}", file=sys.stderr)
         if plan.conflicts:
             counts = ", ".join(f"{n} {reason}" for reason, n in sorted(plan.left_out().items()))
             print(f"  left out (it stays in {plan.other.path}): {counts}")

@@ -44,7 +44,20 @@ def json_lines(path: Path) -> list[dict]:
 
 def numbered_lines(path: Path) -> list[tuple[int, dict]]:
     """`json_lines`, each with its line number (from 1)."""
-    return [(number, value) for number, value in _numbered_values(path) if passed_over(value) is None]
+    return read_lines(path)[0]
+
+
+def read_lines(path: Path) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
+    """From one read of a log file: the lines its readers read (`numbered_lines`), and those they pass over
+    (`unreadable_lines`), which a reader that must not lose them without a word names (`data.merge_logs`)."""
+    read, unread = [], []
+    for number, value in _numbered_values(path):
+        why = passed_over(value)
+        if why is None:
+            read.append((number, value))
+        else:
+            unread.append((number, why))
+    return read, unread
 
 
 def rejects_name(log: Path, number: int, entry: dict) -> str | None:
@@ -65,7 +78,7 @@ def rejects_name(log: Path, number: int, entry: dict) -> str | None:
 def unreadable_lines(path: Path) -> list[tuple[int, str]]:
     """The lines of a log file that `json_lines` passes over, each its number and why (`passed_over`); blank lines
     hold nothing to lose."""
-    return [(number, why) for number, value in _numbered_values(path) if (why := passed_over(value))]
+    return read_lines(path)[1]
 
 
 def passed_over(value: object) -> str | None:

@@ -7,6 +7,8 @@ Sound because a log line only says what an import did to its own workspace's row
 content): a row it left out has no label there, so none came along; where this workspace stores that row's label
 (imported here too), `--remove` finds the label and the line is not read for it.
 
+- A line the log's readers pass over (no JSON object, a field of another type: `data.import_log_lines`) is not
+  carried; the merge counts and names each one (file, line, why: ``passed_over``), as `data validate` names it there.
 - Each line is carried once: a line whose entry (less ``merged_from`` and ``rejects``, which carrying sets) this
   workspace's log holds, or an earlier workspace of the merge carries, is passed over, so a rerun, or a copy of
   this workspace merged back, adds none.
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.files import append_line, atomic_write, folder_for_writing, read_beside
-from data.import_log_lines import json_lines, numbered_lines, rejects_name
+from data.import_log_lines import json_lines, read_lines, rejects_name
 from data.import_write import LOG_DIR, LOG_FILE, log_folder
 from data.workspace import Workspace
 
@@ -42,11 +44,13 @@ SET_BY_CARRYING = ("merged_from", "rejects")
 @dataclass
 class CarriedLogs:
     """What carrying the logs writes: ``lines`` to append (per workspace merged in: ``counts``) and the rejects
-    ``files`` (name -> content) new here."""
+    ``files`` (name -> content) new here; and, per workspace merged in, the lines of its log not carried as its
+    readers pass them over (``passed_over``: line number, why)."""
 
     lines: list[dict] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     counts: list[int] = field(default_factory=list)
+    passed_over: list[list[tuple[int, str]]] = field(default_factory=list)
 
 
 def _key(entry: dict) -> str:
@@ -86,8 +90,9 @@ def plan_logs(workspace: Workspace, others: list[Workspace]) -> CarriedLogs:
     names = _Names(folder, carried.files)
     for other in others:
         theirs = other.path / LOG_DIR
-        count = 0
-        for number, entry in numbered_lines(theirs / LOG_FILE):
+        count, (read, unread) = 0, read_lines(theirs / LOG_FILE)
+        carried.passed_over.append(unread)
+        for number, entry in read:
             key = _key(entry)
             if key in seen:
                 continue

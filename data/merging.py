@@ -25,7 +25,7 @@ checked before anything is written, and the rows of all of them are written as o
 together or not at all, so a merge that fails midway (a full disk) has merged nothing, and the same command reruns.
 Once the batch is in, the workspaces' import logs follow (`data.merge_logs`: what `data import --remove` reads of
 how their rows came); a failure there is a warning, as a compaction's is: the rows are merged, and a rerun carries
-the logs.
+the logs. A log line its readers pass over is not carried, and the merge names each (`MergePlan.passed_over_line`).
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.errors import PrefloopError, quoted
+from data.errors import PrefloopError, counted, quoted
 from data.files import failure_reason
 from data.gold import NOUN as GOLD_NOUN
+from data.import_write import LOG_DIR, LOG_FILE
 from data.merge_guard import FRAMES, WORKSPACE, Side, check_rank_items, frame_of
 from data.merge_logs import carry_logs, plan_logs
 from data.merge_spellings import NearCopies
@@ -129,13 +130,15 @@ class MergePlan:
     """What merging ``other`` adds: ``added``, its rows that neither this workspace nor an earlier plan holds, less
     the labels and gold rows of ``conflicts`` (with ``skip``); ``near_copies``: how many of its prompts and answers
     are spelled otherwise than held ones, stored apart (`data.merge_spellings`); ``log_lines``: the lines of its
-    import log carried (`data.merge_logs`)."""
+    import log carried (`data.merge_logs`); ``log_passed_over``: those not carried, as its readers pass them over
+    (line number, why)."""
 
     other: Workspace
     conflicts: tuple[Conflict | ReusedId, ...]
     added: dict[str, pa.Table]
     near_copies: Counter = field(default_factory=Counter)
     log_lines: int = 0
+    log_passed_over: tuple[tuple[int, str], ...] = ()
     kept: Counter = field(
         default_factory=Counter
     )  # its prompts held here with another gold or split (`_kept`)
@@ -148,6 +151,21 @@ class MergePlan:
     def left_out(self) -> Counter:
         """Conflicts left out (``skip``), by reason."""
         return Counter(conflict.reason for conflict in self.conflicts)
+
+    def passed_over_line(self, shown: int) -> str | None:
+        """The lines of its import log not carried (``log_passed_over``), counted, the first ``shown`` named with
+        why; None where there are none."""
+        if not self.log_passed_over:
+            return None
+        lines = [f"line {number}: {why}" for number, why in self.log_passed_over[:shown]]
+        more = len(self.log_passed_over) - shown
+        lines += [f"... {more} more"] if more > 0 else []
+        them = "it" if len(self.log_passed_over) == 1 else "them"
+        return (
+            f"{self.other.path / LOG_DIR / LOG_FILE}: {counted(len(self.log_passed_over), 'line')} not carried, as "
+            f"the import log's readers pass {them} over (fix {them} as `data validate -w {self.other.path}` says, "
+            f"then merge again): {'; '.join(lines)}"
+        )
 
 
 @dataclass
@@ -330,6 +348,7 @@ def merge_workspaces(
     (`data.merge_logs`). Returns the plans, which say what each added."""
     plans = plan_merge(workspace, others, on_conflict)
     logs = plan_logs(workspace, others)
+    plans = [replace(plan, log_passed_over=tuple(unread)) for plan, unread in zip(plans, logs.passed_over)]
     tables = (
         {name: pa.concat_tables([plan.added[name] for plan in plans]) for name in SCHEMAS} if plans else {}
     )

@@ -9,12 +9,16 @@ import errno
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
+from unittest.mock import ANY
 
 import pytest
 
 from data import merge_logs
 from data.__main__ import main
 from data.files import write_error
+from data.merging import MergePlan
+from data.workspace import Workspace
 from tests.test_data_import_remove import SKIPPED, import_a_locked_row_skipped, remove
 
 
@@ -166,3 +170,31 @@ def test_a_log_line_whose_rejects_is_not_a_file_name_there_is_refused_naming_the
     )
     assert log.read_bytes() == before
     assert [p.name for p in merged.rglob("*") if p.is_file()] == ["workspace.json"]  # nothing merged
+
+
+def test_a_log_line_its_readers_pass_over_is_counted_and_named_not_carried_without_a_word(tmp_path, capsys):
+    """A line of the merged-in workspace's log that is no JSON object, or holds a field of another type, was left
+    behind without a word (`data validate` there names it)."""
+    ws = tmp_path / "ws"
+    import_a_locked_row_skipped(tmp_path, ws)
+    log = ws / "imports" / "log.jsonl"
+    with open(log, "a") as handle:
+        handle.write('{"file": "cut\n{"file": 5}\n')
+    merged = merged_into_new(tmp_path, ws)
+    out, err = capsys.readouterr()
+    assert "imports/log.jsonl +2" in out  # the readable lines are carried
+    assert err == (
+        f"warning: {log}: 2 lines not carried, as the import log's readers pass them over (fix them as "
+        f"`data validate -w {ws}` says, then merge again): line 3: not a JSON object (a write cut off, or an "
+        'edit); line 4: field "file" is 5, not a string (an edit)\n'
+    )
+    assert len(log_lines(merged)) == 2
+    plan = merge_logs.plan_logs(Workspace(merged), [Workspace(ws)])
+    assert plan.passed_over == [[(3, "not a JSON object (a write cut off, or an edit)"), (4, ANY)]]
+
+
+def test_the_log_lines_not_carried_past_those_named_are_counted():
+    plan = MergePlan(SimpleNamespace(path=Path("ws")), (), {}, log_passed_over=((1, "why"),) * 12)
+    line = plan.passed_over_line(10)
+    assert line.startswith("ws/imports/log.jsonl: 12 lines not carried, as")
+    assert line.count("line 1: why") == 10 and line.endswith("; line 1: why; ... 2 more")
