@@ -305,8 +305,8 @@ def cmd_validate(args: Any) -> int:
 
 
 def cmd_compact(args: Any) -> int:
-    for name, (before, after) in Workspace(args.workspace).compact().items():
-        print(f"{name}: {counted(before, 'part')} -> {after}")
+    for name, done in Workspace(args.workspace).compact().items():
+        print(done.line(name))
     return 0
 
 

@@ -23,11 +23,13 @@ import stat
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from data.errors import counted, one_line
 from data.files import (
     NotAFileError,
     check_not_link,
@@ -62,6 +64,30 @@ MAX_PARTS = 32  # a writer compacts a table that holds more parts than this
 FANOUT = 4  # parts within a factor FANOUT in size form a tier; FANOUT of them merge into one
 TIER_BASE_BYTES = 1024
 LOCK = ".compact.lock"
+TEMPS_NAMED = 3  # temp files removed that `Compacted.line` names; the rest are counted
+
+
+@dataclass(frozen=True)
+class Compacted:
+    """What `compact` did to a table: its visible parts ``before`` and ``after``, and the names of the ``temps``
+    (temp files of dead writers, `temp_writers.remove_dead_temps`) it removed from its folder, which `data compact`
+    says."""
+
+    before: int
+    after: int
+    temps: tuple[str, ...] = ()
+
+    def line(self, table: str) -> str:
+        """``labels: 12 parts -> 1``, and the temp files removed, counted, the first `TEMPS_NAMED` named."""
+        line = f"{table}: {counted(self.before, 'part')} -> {self.after}"
+        if not self.temps:
+            return line
+        more = len(self.temps) - TEMPS_NAMED
+        names = ", ".join(one_line(name) for name in self.temps[:TEMPS_NAMED]) + (
+            f" and {more} more" if more > 0 else ""
+        )
+        removed = counted(len(self.temps), "dead writer's temp file", "dead writers' temp files")
+        return f"{line}; removed {removed}: {names}"
 
 
 @contextmanager
@@ -149,11 +175,11 @@ def _parseable(paths: list[Path]) -> list[Path]:
     return [path for path in paths if PART_NAME.match(path.name)]
 
 
-def compact(root: Path, name: str, bound: int | None = None) -> tuple[int, int]:
+def compact(root: Path, name: str, bound: int | None = None) -> Compacted:
     """Merge parts of table ``name``: all into one (``bound`` None), or size-tiered until at most ``bound`` remain.
 
     Removes temp files and orphaned batch parts of dead writers first. Safe beside live writers and readers, and
-    tolerant of any file vanishing. Returns (visible parts before, parts after)."""
+    tolerant of any file vanishing. Returns the visible parts before and after, and the temp files removed."""
     with _table_folder(root / name) as fd:
         return _compact(root, name, bound, fd)
 
@@ -169,11 +195,11 @@ def _table_folder(directory: Path) -> Iterator[int]:
             check_not_link(directory)
 
 
-def _compact(root: Path, name: str, bound: int | None, dir_fd: int) -> tuple[int, int]:
+def _compact(root: Path, name: str, bound: int | None, dir_fd: int) -> Compacted:
     """``compact`` through ``dir_fd``, the descriptor of the table's folder."""
     directory = root / name
     with _lock(directory, dir_fd):
-        remove_dead_temps(dir_fd)
+        temps = remove_dead_temps(dir_fd)
         _remove_orphans(root, name, dir_fd)
         parts = visible_parts(root, name, dir_fd)
         before = len(parts)
@@ -192,7 +218,7 @@ def _compact(root: Path, name: str, bound: int | None, dir_fd: int) -> tuple[int
             if bound is None:
                 break
             groups = _tier_groups(_sizes(_parseable(visible_parts(root, name, dir_fd)), dir_fd), bound)
-        return before, len(visible_parts(root, name, dir_fd))
+        return Compacted(before, len(visible_parts(root, name, dir_fd)), tuple(temps))
 
 
 def check_parts(root: Path) -> None:

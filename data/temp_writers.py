@@ -70,12 +70,12 @@ def writer_gone(name: str, host: str | None, pid: int, dir_fd: int) -> bool:
     return modified < time.time() - OTHER_HOST_SECONDS
 
 
-def remove_dead_temps(dir_fd: int) -> int:
+def remove_dead_temps(dir_fd: int) -> list[str]:
     """Remove temp files of writers that are gone (``writer_gone``: this host's whose pid is not alive, another
     host's after a day; names without a pid, of older versions, after an hour) from the folder ``dir_fd`` is open on
     (``open_folder``): listed and removed through it, never through a link swapped in for the folder's path
-    meanwhile."""
-    removed = 0
+    meanwhile. Returns the names removed, sorted (`data compact` names them)."""
+    removed = []
     cutoff = time.time() - STALE_TMP_SECONDS
     for name in os.listdir(dir_fd):
         if not name.startswith(TMP_PREFIX):
@@ -88,7 +88,7 @@ def remove_dead_temps(dir_fd: int) -> int:
                 dead = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mtime < cutoff
             if dead:
                 os.unlink(name, dir_fd=dir_fd)
-                removed += 1
+                removed.append(name)
         except FileNotFoundError:
             continue  # another cleaner got there first
-    return removed
+    return sorted(removed)

@@ -241,8 +241,9 @@ class Workspace:
         for name in names:
             compaction.maybe_compact(self.path, name)
 
-    def compact(self) -> dict[str, tuple[int, int]]:
-        """Merge each table's parts into one; returns (parts before, parts after) per table. A part that is a symlink
+    def compact(self) -> dict[str, compaction.Compacted]:
+        """Merge each table's parts into one; returns, per table, its parts before and after and the dead writers'
+        temp files removed (`compaction.Compacted`). A part that is a symlink
         or special file is refused first, in any table, as a read refuses it (`compaction.check_parts`)."""
         compaction.check_parts(self.path)
         return {name: compaction.compact(self.path, name) for name in SCHEMAS}

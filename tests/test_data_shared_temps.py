@@ -108,3 +108,26 @@ def test_names_of_older_versions_are_cleaned_as_those_versions_did(workspace):
         shutil.copy(part, path)
     compaction.maybe_compact(workspace.path, "labels")
     assert {path: not path.exists() for path in [*temps, *parts]} == temps | parts
+
+
+def test_compact_names_the_dead_writers_temp_files_it_removes(workspace, monkeypatch, capsys):
+    """`data compact` removed them without a word."""
+    from data.__main__ import main
+
+    labels = labels_written(workspace)
+    dead = dead_pid()
+    temps = []
+    for pid in (dead, dead, dead, dead, os.getpid()):  # four of a dead writer, one of this live one
+        with writing_as(monkeypatch, "this", pid):
+            fd, tmp = files.create_temp(labels, ".parquet")
+        os.close(fd)
+        temps.append(tmp)
+    assert main(["compact", "-w", str(workspace.path)]) == 0
+    dead_names = sorted(tmp.name for tmp in temps[:4])
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("labels:"))
+    assert line == (
+        f"labels: 1 part -> 1; removed 4 dead writers' temp files: {', '.join(dead_names[:3])} and 1 more"
+    )
+    assert [tmp.exists() for tmp in temps] == [False] * 4 + [True]
+    one = compaction.Compacted(2, 1, (dead_names[0],))
+    assert one.line("prompts") == f"prompts: 2 parts -> 1; removed 1 dead writer's temp file: {dead_names[0]}"

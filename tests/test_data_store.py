@@ -231,7 +231,7 @@ def test_compact_merges_parts_and_keeps_every_row(workspace):
     for label in labels:
         workspace.append([label])
     assert len(part_files(workspace.path / "labels")) == 5
-    assert workspace.compact()["labels"] == (5, 1)
+    assert workspace.compact()["labels"] == compaction.Compacted(5, 1)
     assert len(part_files(workspace.path / "labels")) == 1
     assert workspace.read("labels").column("id").to_pylist() == [label.id for label in labels]
 

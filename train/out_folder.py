@@ -301,7 +301,7 @@ def remove_dead_run_temps(out: Path) -> int:
     # --out as the user gave it: a link to a folder there is their choice (claim_out_folder keeps it too)
     fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        return remove_dead_temps(fd)
+        return len(remove_dead_temps(fd))
     finally:
         os.close(fd)
 
