@@ -45,16 +45,16 @@ def one_line(message: str) -> str:
 
 
 def check_file_name(
-    path: str | Path, becomes: str, instead: str, error: type[PrefloopError] = PrefloopError
+    path: str | Path, becomes: str, instead: str | None, error: type[PrefloopError] = PrefloopError
 ) -> None:
     """Refuse a file whose name (less its extension) holds a control character (a newline) where that name would
-    become ``becomes`` (an import's source, a rubric's name), which lines and logs repeat; ``instead`` says how
-    to name it otherwise."""
+    become ``becomes`` (an import's source, a rubric's name, a gold file's answers' source), which lines and logs
+    repeat; ``instead`` says how to name it otherwise (None: there is no other way than renaming the file)."""
     bad = CONTROL.search(Path(path).stem)
     if bad:
         raise error(
             f"{one_line(str(path))}: the file's name holds a control character ({bad.group()!r}), and it would be "
-            f"{becomes}; rename the file or give {instead}"
+            f"{becomes}; rename the file{f' or give {instead}' if instead else ''}"
         )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, check_file_name
 from data.gold import NOUN as GOLD_NOUN
 from data.gold import Mark, gold_now
 from data.gold_agreement import GoldError, replaces_gold, said, verdict
@@ -314,6 +314,13 @@ def gold_from_files(
     refuse_split_flags(paths, ["split"] if split is not None else [])  # as `data import` refuses it
     if not paths:
         return FileGold()
+    for path in paths:  # as `data import` checks it (`imports.check_source_name`), before any file is read
+        check_file_name(
+            path,
+            "the source of its gold answers and the model name of the answers its rows add, breaking the lines "
+            "that name them",
+            None,
+        )
     rubric_of = cache(lambda: load_rubric(rubric))  # read once, where a row has ratings
     read, unread, spellings = [], [], Spellings(workspace)  # a text near a stored one is that one
     for path in paths:

@@ -334,3 +334,18 @@ def test_a_cut_off_file_given_to_remove_is_not_said_to_be_imported(tmp_path, cap
     )
     assert main(["import", "-w", str(ws.path), "--on-error", "skip", "--remove", str(cut)]) == 0
     assert capsys.readouterr().out == f"withdrew the labels of {cut}: 1 (preferences 1)\n"
+
+
+def test_a_gold_file_whose_name_holds_a_control_character_is_refused_before_any_file_is_read(tmp_path, capsys):
+    """`data import` refused such a name (its answers' source) while `data gold FILE` stored it: the answers its
+    rows added took it as their model name, and the gold listing's line of each of its items broke in two."""
+    ws = Workspace.init(tmp_path / "ws")
+    good = write(tmp_path / "good.jsonl", {"prompt": "Q?", "chosen": "yes", "rejected": "no"})
+    odd = write(tmp_path / "go\nld.jsonl", {"prompt": "R?", "chosen": "yes", "rejected": "no"})
+    assert gold(ws, str(good), str(odd)) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path}/go\\nld.jsonl: the file's name holds a control character ('\\n'), and it would be the "
+        "source of its gold answers and the model name of the answers its rows add, breaking the lines that name "
+        "them; rename the file\n"
+    )
+    assert counts(ws) == dict.fromkeys(TABLES, 0)  # the good file's rows too: nothing written
