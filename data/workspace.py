@@ -33,7 +33,7 @@ from data.files import (
 )
 from data.records import TABLE_OF, to_row
 from data.schemas import SCHEMAS, SchemaError
-from data.workspace_root import MARKER, ROOT, marked_roots
+from data.workspace_root import HOLDS_EVERY_PATH, MARKER, ROOT, holds_every_path, marked_roots
 
 FORMAT = 1
 MARKER_TEXT = json.dumps({"format": FORMAT})  # what the marker must hold (and `root`: `data.workspace_root`)
@@ -93,6 +93,8 @@ class Workspace:
         _refuse_a_file(path)
         if (path / MARKER).is_file():
             return cls(path)
+        if holds_every_path(str(path.resolve())):  # refused before anything is made, not at the next open
+            raise WorkspaceError(f"{path}: is {HOLDS_EVERY_PATH}; give a folder below it")
         if path.exists() and any(path.iterdir()):
             raise WorkspaceError(f"{path}: directory is not empty and not a workspace")
         _refuse_a_stored_folder(path)
@@ -310,13 +312,10 @@ def _check_root(marker: Path, meta: dict) -> None:
             f'{marker}: "root" {as_json(root)} is not the absolute folder the workspace was made in; set it to that '
             "folder, or remove the field (the next write then records where the workspace is now)"
         )
-    if (
-        root == os.sep
-    ):  # every absolute path lies under it: a hub cache's would be read as the workspace's own
+    if holds_every_path(root):
         raise WorkspaceError(
-            f'{marker}: "root" "/" is the file system\'s root, which holds every path, so the workspace\'s own paths '
-            "could not be told from others (a hand edit?); set it to the folder the workspace was made in, or "
-            "remove the field (the next write then records where the workspace is now)"
+            f'{marker}: "root" {json.dumps(root)} is {HOLDS_EVERY_PATH} (a hand edit?); set it to the folder the '
+            "workspace was made in, or remove the field (the next write then records where the workspace is now)"
         )
 
 

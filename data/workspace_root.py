@@ -23,6 +23,7 @@ read of a table that holds paths read it: the labels and answers at every poll o
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -44,6 +45,18 @@ PATH_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "labels": ("annotator", PREFIXES),
 }
 Respell = Callable[[pa.Table], pa.Table]
+# why a workspace may not lie at the file system's root (`holds_every_path`), as its refusals say it
+HOLDS_EVERY_PATH = (
+    "the file system's root, which holds every path, so the workspace's own paths could not be told from "
+    "others"
+)
+
+
+def holds_every_path(folder: str) -> bool:
+    """Whether ``folder`` (absolute, resolved) is the file system's root: every absolute path lies under it, so a
+    workspace made there would read a hub cache's paths as its own, and store its own under ``//``. No workspace
+    is made there (`data.workspace.Workspace.existing`), and a marker recording it is refused."""
+    return folder == os.sep
 
 
 def _marker(root: Path) -> dict | None:

@@ -198,6 +198,25 @@ def test_a_root_of_the_file_systems_root_is_one_line_and_nothing_is_written(tmp_
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "ws").rglob("*")) == before
 
 
+@pytest.mark.parametrize("command", ["init", "import"])
+def test_a_workspace_at_the_file_systems_root_is_refused_before_anything_is_made(
+    tmp_path, capsys, monkeypatch, command
+):
+    """`data init -w /` (where `/` is empty: a bare container) made the tables' folders and a marker recording "/"
+    as its root, and only the next open refused that root. A stand-in for the root (the one check both use, told
+    that this folder is it) keeps the test out of the real one."""
+    fake = tmp_path / "root"
+    monkeypatch.setattr(workspace_module, "holds_every_path", lambda folder: folder == str(fake))
+    data = tmp_path / "prefs.jsonl"
+    data.write_text(json.dumps({"prompt": "q", "chosen": "yes", "rejected": "no"}) + "\n")
+    assert data_main([command, "-w", str(fake), *([str(data)] if command == "import" else [])]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {fake}: is the file system's root, which holds every path, so the workspace's own paths could not "
+        "be told from others; give a folder below it\n"
+    )
+    assert not fake.exists()
+
+
 def test_a_format_of_true_is_no_format_1(tmp_path, capsys):
     Workspace.init(tmp_path / "ws")
     (tmp_path / "ws" / "workspace.json").write_text('{"format": true}\n')
