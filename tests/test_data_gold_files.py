@@ -336,7 +336,9 @@ def test_a_cut_off_file_given_to_remove_is_not_said_to_be_imported(tmp_path, cap
     assert capsys.readouterr().out == f"withdrew the labels of {cut}: 1 (preferences 1)\n"
 
 
-def test_a_gold_file_whose_name_holds_a_control_character_is_refused_before_any_file_is_read(tmp_path, capsys):
+def test_a_gold_file_whose_name_holds_a_control_character_is_refused_before_any_file_is_read(
+    tmp_path, capsys
+):
     """`data import` refused such a name (its answers' source) while `data gold FILE` stored it: the answers its
     rows added took it as their model name, and the gold listing's line of each of its items broke in two."""
     ws = Workspace.init(tmp_path / "ws")

@@ -523,7 +523,7 @@ def test_a_merge_reads_no_rejects_file_through_an_imports_folder_swapped_for_a_l
     bait = outside / "folder"
     (bait / "log.jsonl").write_bytes((other / "imports" / "log.jsonl").read_bytes())
     (bait / rejects.name).write_text('{"row": 9, "reason": "from elsewhere"}\n')
-    lines = merge_logs.numbered_lines
+    lines = merge_logs.read_lines
 
     def read_then_swapped(path):
         found = lines(path)
@@ -531,7 +531,7 @@ def test_a_merge_reads_no_rejects_file_through_an_imports_folder_swapped_for_a_l
             swap_for_link(other / "imports", bait)
         return found
 
-    monkeypatch.setattr(merge_logs, "numbered_lines", read_then_swapped)
+    monkeypatch.setattr(merge_logs, "read_lines", read_then_swapped)
     capsys.readouterr()
     assert main(["merge", "-w", str(ws), str(other)]) == 2
     assert capsys.readouterr().err == f"error: {other / 'imports'}: {NOT_A_FILE}\n"
