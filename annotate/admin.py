@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from annotate.agreement import (
     admin_report,
     gold_answers,
+    labellers_html,
     pace_card,
     progress_card,
     quality_table,
@@ -151,7 +152,7 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     columns = ["item", "gold", "prompt", "votes", "agreement", *posterior, *choice_columns]
     return (
         cards_html(cards) + (arena_html(workspace, excluded) if service.view == ARENA else ""),
-        table_html(who_columns, who, "no labels yet"),
+        labellers_html(who_columns, who, "no labels yet", gold, service.task),
         table_html(columns, rows, "no item has two labels yet"),
         "",
     )

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 import pandas as pd
 import pyarrow as pa
 
+from annotate.render import message_html, table_html
 from data.aggregate import DAWID_SKENE, MAJORITY, aggregate, current_labels
 from data.annotators import human_labels
 from data.errors import counted
 from data.gold import ANSWER
+from data.gold_balance import one_sided_gold
 from data.labellers import labeller_rows, team_pace
 from data.machine import cohen_kappa, machine_agreement, suggestion_follow
 from data.selection import same_name, verdict_labels, without_labellers
@@ -132,11 +134,16 @@ def labeller_table(labels: pd.DataFrame, task: str) -> pd.DataFrame:
     )
 
 
+def _noted(gold: dict, shown: str) -> str:
+    """A gold cell with the labeller's note where it has one (`data.gold_balance`: a figure that is no evidence)."""
+    return f"{shown} ({gold['note']})" if "note" in gold else shown
+
+
 # Per task, the quality figures the labellers table adds to the activity: (column, `labeller_rows` key or a
 # function of the row).
 def _gold_right(q: dict) -> str:
     gold = q["gold"]
-    return f"{gold['correct']}/{gold['answered']}" if gold["answered"] else "–"
+    return _noted(gold, f"{gold['correct']}/{gold['answered']}") if gold["answered"] else "–"
 
 
 def _gold_ci(q: dict) -> str:
@@ -153,7 +160,8 @@ def _gold_within(q: dict) -> str:
     """Values (answer × aspect) within ±1 of gold, and the gold answers they are of: the interval is over those
     answers (`data.rank_rate_quality.rate_gold`), as `stats --labellers` says."""
     gold = q["gold"]
-    return f"{gold['within_one']}/{gold['values']} ({gold['answered']} answers)" if gold["values"] else "–"
+    shown = f"{gold['within_one']}/{gold['values']} ({gold['answered']} answers)"
+    return _noted(gold, shown) if gold["values"] else "–"
 
 
 def _gold_difference(q: dict) -> float | None:
@@ -244,6 +252,15 @@ def quality_table(
         row.append("; ".join(q["flags"]))
     shown = [["–" if _missing(value) else value for value in row] for row in rows]  # a dash, not a blank cell
     return columns + [name for name, _ in QUALITY[task]] + ["flags"], shown
+
+
+def labellers_html(columns: list[str], rows: list[list], empty: str, gold: pa.Table | None, task: str) -> str:
+    """The labellers table (`quality_table`'s, with its verdicts column), under the note `stats --labellers` prints
+    under the task where one answer to everything scores on its gold as a careful labeller does
+    (`data.gold_balance`): the gold column is no evidence of quality there."""
+    sided = one_sided_gold(gold, task)
+    note = "" if sided is None else message_html(sided.note, "warn")
+    return note + table_html(columns, rows, empty)
 
 
 def verdicts_cell(name: str, excluded: tuple[str, ...]) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 from annotate.agreement import (
     gold_answers,
     labeller_table,
+    labellers_html,
     pace_card,
     progress_card,
     quality_table,
@@ -79,7 +80,7 @@ def rank_admin_html(
     ]
     return (
         cards_html(cards),
-        table_html([*columns, "verdicts"], who, "no rankings yet"),
+        labellers_html([*columns, "verdicts"], who, "no rankings yet", gold, "rank"),
         table_html(
             ["item", "gold", "prompt", "rankings", "mean τ-b", "mean order"],
             rows,

@@ -9,6 +9,7 @@ import pandas as pd
 from annotate.agreement import (
     gold_answers,
     labeller_table,
+    labellers_html,
     pace_card,
     progress_card,
     quality_table,
@@ -55,7 +56,7 @@ def rate_admin_html(
         )
     return (
         cards_html(cards),
-        table_html([*columns, "verdicts"], who, "no ratings yet"),
+        labellers_html([*columns, "verdicts"], who, "no ratings yet", gold, "rate"),
         table_html(
             ["item", "gold", "prompt", "raters", "aspect", "range"], rows, "no answer has two ratings yet"
         ),

@@ -102,11 +102,18 @@ def _chance_flags(row: dict) -> list[str]:
     flat = row.get("all_tied_rate")
     if flat is not None and row["labels"] >= AGREEMENT_MIN_VALUES and flat > ALL_TIED_SHARE:
         return [f"ties every answer in {flat:.0%} of rankings (> {ALL_TIED_SHARE:.0%}): they order nothing"]
-    values = row.get("one_value")
-    if values and (row.get("answers_rated") or 0) >= AGREEMENT_MIN_VALUES:
+    values = constant_ratings(row)
+    if values is not None:
         shown = ", ".join(f"{aspect} {value:g}" for aspect, value in values.items())
         return [f"gives every answer the same rating ({shown}) over {row['answers_rated']} rated answers"]
     return []
+
+
+def constant_ratings(row: dict) -> dict[str, float] | None:
+    """Aspect -> the one value of a rater flagged for giving every answer one rating per aspect (over >= 30 rated
+    answers), else None."""
+    values = row.get("one_value")
+    return values if values and (row.get("answers_rated") or 0) >= AGREEMENT_MIN_VALUES else None
 
 
 def constant_answer(row: dict) -> str | None:

@@ -16,9 +16,10 @@ Per labeller, over their current labels of one task:
   (`data.rank_rate_quality`), the mean absolute and signed difference from the other raters' mean, per (answer, aspect),
   and the correlation with that mean with its 95 % interval.
 
-Flags name what a lead acts on (`data.labeller_flags.flags`). Where a choice task's gold is nearly all one answer
-(`data.gold_balance`), a labeller flagged for giving that answer to everything gets a ``note`` in their gold figures:
-that gold scores them as it scores a careful labeller, so their gold accuracy is no evidence of quality.
+Flags name what a lead acts on (`data.labeller_flags.flags`). Where one answer to everything scores on a task's gold
+as a careful labeller does (`data.gold_balance`: a choice that nearly all choice gold is, rate gold nearly all within
+±1 of one rating per aspect), a labeller flagged for giving that answer (those ratings) to everything gets a ``note``
+in their gold figures: their gold accuracy is no evidence of quality.
 
 Pure functions over the label log; whole columns, one short loop over labellers (never over labels), except that
 rankings are parsed one by one as data.rank_agreement does.
@@ -36,9 +37,9 @@ from data import dawid_skene
 from data.aggregate import current_labels
 from data.annotators import human_labels, same_name
 from data.errors import counted, one_line
-from data.gold_balance import OneSided, one_sided_gold
+from data.gold_balance import one_sided_gold
 from data.intervals import as_figure, wilson_interval
-from data.labeller_flags import answer_share, constant_answer, flags
+from data.labeller_flags import flags
 from data.machine import cohen_kappa
 from data.rank_rate_quality import rank_figures, rank_gold, rate_figures, rate_gold
 from data.schemas import CHOICES
@@ -260,19 +261,11 @@ def labeller_rows(
             **_pace(mine["spent"]),
         }
         row["flags"] = flags(row)  # on the figures as computed: a rounded 3.0 s can be a median under 3 s
-        if sided is not None and constant_answer(row) == sided.answer:
-            row["gold"] = row["gold"] | {"note": _no_evidence(row, sided)}
+        note = None if sided is None else sided.no_evidence(row)
+        if note is not None:
+            row["gold"] = row["gold"] | {"note": note}
         out.append(_rounded(row))
     return out
-
-
-def _no_evidence(row: dict, sided: OneSided) -> str:
-    """Beside the gold figure of a labeller flagged for giving the one answer nearly all gold answers are: it
-    measures the gold, not them (`data.gold_balance`)."""
-    return (
-        f"no evidence of quality: they answer {sided.answer} to {answer_share(row)} of items, and "
-        f"{sided.count} of {sided.total} gold answers are {sided.answer}"
-    )
 
 
 def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
@@ -318,6 +311,7 @@ def _row_line(task: str, row: dict) -> str:
             if gold["values"]
             else "-"
         )
+        shown += f" ({gold['note']})" if "note" in gold else ""
         return (
             f"{head}, gold {shown}, mean |difference| from the others {row['mean_abs_difference']}, bias "
             f"{row['bias']}, r with the others {_with_interval(row, 'r_with_others')} "

@@ -8,11 +8,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from html import escape
 
 import pyarrow as pa
 import pytest
 
+from annotate.admin import admin_view
+from annotate.app import make_context
 from annotate.screen import choice_from_side, left_side
+from annotate.service import LabelService
+from annotate.users import Authenticator, User, hash_password
 from data.__main__ import main
 from data.gold_balance import one_sided_gold
 from data.records import Completion, Label, Pair, Prompt
@@ -76,6 +81,13 @@ def labellers(ws: Workspace, capsys) -> tuple[str, dict]:
     return text, json.loads(capsys.readouterr().out)
 
 
+def admin_labellers(ws: Workspace, task: str) -> str:
+    """The labellers table of the admin tab of an app labelling ``task``."""
+    users = {"ann": User("ann", hash_password("correct horse battery"), admin=True)}
+    _, table, _, _ = admin_view(make_context(LabelService(ws, task), Authenticator(users)), "ann")
+    return table
+
+
 def test_data_gold_warns_when_kto_gold_is_all_desirable_and_names_the_fix(tmp_path, capsys):
     ws, ids = kto_workspace(tmp_path / "ws")
     desirable = [i for i, truth in zip(ids, KTO_TRUTH) if truth == "desirable"][:10]
@@ -120,6 +132,11 @@ def test_stats_labellers_says_an_always_desirable_labellers_gold_is_no_evidence(
     assert "gold 10/10 [0.722, 1.0] (no evidence of quality: they answer desirable to 100% of items" in always
     careful = next(line for line in lines if line.startswith("  careful: "))
     assert "gold 10/10 [0.722, 1.0], loo" in careful
+    # the admin tab's labellers table says the same: the note above it, the labeller's beside their gold figure
+    table = admin_labellers(ws, "kto")
+    assert table.startswith(f'<div class="pf-message pf-warn">{escape(kto["one_sided_gold"]["note"])}</div>')
+    assert f"<td>10/10 ({escape(rows['always']['gold']['note'])})</td>" in table
+    assert "<td>careful</td><td>40</td>" in table and table.count("no evidence of quality") == 1
     # Balanced gold measures them: the always-desirable labeller scores half, and nothing is noted
     undesirable = [i for i, truth in zip(ids, KTO_TRUTH) if truth == "undesirable"][:10]
     mark(ws, "--completion", undesirable, ["undesirable"] * 10)
@@ -127,6 +144,8 @@ def test_stats_labellers_says_an_always_desirable_labellers_gold_is_no_evidence(
     rows = {r["labeller"]: r for r in report["tasks"]["kto"]["labellers"]}
     assert report["tasks"]["kto"]["one_sided_gold"] is None and "NOTE" not in text
     assert rows["always"]["gold"]["accuracy"] == 0.5 and "note" not in rows["always"]["gold"]
+    table = admin_labellers(ws, "kto")
+    assert "pf-warn" not in table and "<td>10/20</td>" in table
 
 
 def pairs_workspace(
@@ -168,6 +187,9 @@ def test_all_tie_gold_gives_an_always_tie_labeller_no_evidence(tmp_path, capsys)
         and "a, b or both_bad" in report["one_sided_gold"]["note"]
     )
     assert rows["tier"]["gold"]["accuracy"] == 1.0 and rows["tier"]["gold"]["note"].startswith("no evidence")
+    assert admin_labellers(ws, "pairwise").startswith(
+        f'<div class="pf-message pf-warn">{escape(report["one_sided_gold"]["note"])}</div>'
+    )
     assert "note" not in rows["careful"]["gold"]
 
 

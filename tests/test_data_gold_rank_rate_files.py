@@ -142,6 +142,10 @@ def test_a_file_ratings_follow_the_rubric_given(tmp_path, capsys):
     assert gold(ws, str(path)) == 2
     assert "rubric helpsteer2 has no aspect 'accuracy'" in capsys.readouterr().err
     assert gold(ws, "--rubric", str(rubric), str(path)) == 0
+    # one gold answer: any rater who gives its ratings to everything scores on it (data.gold_balance)
+    assert capsys.readouterr().err.startswith(
+        "warning: 1 of 1 rate gold values are within ±1 of accuracy 5: "
+    )
     assert read_gold(ws, "rate").to_pylist() == [
         {"item_id": answers[1][2], "ratings": '{"accuracy":5}', "source": str(path), "rubric": "support"}
     ]
