@@ -67,8 +67,8 @@ def to_records(
         return [a, b, pair, label], Counter()
     if example.completion is not None:
         completion = Completion(text=example.completion, **answer)
-        if options.unlabelled:
-            return [completion], Counter()
+        if options.unlabelled or example.desirable is None:  # None: the row's label is null (`null_label`)
+            return [completion], Counter(null_label=int(example.desirable is None))
         choice = "desirable" if example.desirable else "undesirable"
         label_id = content_id("import-label", source, row, completion.id, choice)
         return [completion, Label(completion.id, IMPORT, "kto", choice, id=label_id)], Counter()
@@ -173,9 +173,24 @@ def checked_row(
     prompt = Prompt(messages=example.messages, gold=example.gold, source=source, split=split)
     questions = rank_rate.questions(ctx.row, raw, example, prompt)
     if questions is None:
+        null_label = next((key for key in LABEL_KEYS if key in nulls), None)
+        if null_label and example.gold is not None:
+            example, prompt = _nobodys(example, prompt, ctx, null_label, rank_rate.made)
         out, dropped = to_records(example, prompt, source, ctx.row, options)
         out = rank_rate.kto(ctx.row, out, next((key for key in LABEL_KEYS if key in raw), ""))
     else:  # a rated answer is no gold (SFT) answer
         prompt, dropped = replace(prompt, gold=None), Counter()
         out = rank_rate.records(ctx.row, questions)
     return CheckedRow(raw, read, example, prompt, questions, out, dropped)
+
+
+def _nobodys(
+    example: Example, prompt: Prompt, ctx: RecordContext, key: str, made: bool
+) -> tuple[Example, Prompt]:
+    """A row of one answer whose label (``key``) is null: a KTO row nobody labelled (an Argilla export's record
+    nobody annotated, a Parquet KTO file's unlabelled row), its answer stored for the KTO app's labellers, never a
+    gold (SFT) answer; a gold file's (not ``made``) is refused: it has no label to make gold."""
+    if not made:
+        message = f"'{key}' is null: a gold KTO row gives its answer's label (true or false)"
+        raise ctx.error(message, key, "null_label")
+    return replace(example, gold=None, completion=example.gold), replace(prompt, gold=None)
