@@ -5,6 +5,7 @@ the file's prompts, each kept once (`FilePrompts`)."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -38,6 +39,15 @@ def split_for(messages: list, hint: str | None, split: str, test_fraction: float
     return split
 
 
+def whole_strength(strength: float | None) -> tuple[int | None, Counter]:
+    """A file's preference ``strength`` as a label holds it: whole, 1-4. An export's mean of the agreeing labellers'
+    (3 and 4: 3.5) is rounded to the nearest, halves up, and counted ``strength_rounded``."""
+    if strength is None:
+        return None, Counter()
+    whole = math.floor(strength + 0.5)
+    return whole, Counter(strength_rounded=int(whole != strength))
+
+
 def to_records(
     example: Example, prompt: Prompt, source: str, row: int, options: ImportOptions
 ) -> tuple[list[object], Counter]:
@@ -63,8 +73,11 @@ def to_records(
         pair = Pair(
             prompt.id, a.id, b.id, kind="imported", id=content_id("import-pair", source, row, a.id, b.id)
         )
-        label = Label(pair.id, IMPORT, "pairwise", "a", id=content_id("import-label", pair.id))
-        return [a, b, pair, label], Counter()
+        strength, counts = whole_strength(example.strength)
+        label = Label(
+            pair.id, IMPORT, "pairwise", "a", strength=strength, id=content_id("import-label", pair.id)
+        )
+        return [a, b, pair, label], counts
     if example.completion is not None:
         completion = Completion(text=example.completion, **answer)
         if options.unlabelled or example.desirable is None:  # None: the row's label is null (`null_label`)

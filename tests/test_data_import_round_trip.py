@@ -1,5 +1,6 @@
-"""A KTO row whose `label` is null is an answer nobody labelled, never a gold answer; a gold file refuses it in one
-line naming file, row and field, and writes nothing."""
+"""A `dpo` export read back with `data import` keeps its preferences' `strength` (an export's mean rounded to a whole
+one, counted). A KTO row whose `label` is null is an answer nobody labelled, never a gold answer. Each bad value is
+one line naming file, row and field, and writes nothing."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from data.__main__ import main
+from data.records import Completion, Label, Pair, Prompt
 from data.workspace import Workspace
 from tests.test_data_import_errors import digest, error_lines
+
+RATING = json.dumps(dict.fromkeys(("helpfulness", "correctness", "coherence", "complexity", "verbosity"), 3))
 
 
 def write(path, *rows):
@@ -28,6 +32,80 @@ def summary(capsys) -> list[str]:
 def by_prompt(ws, column: str) -> dict[str, object]:
     rows = Workspace(ws).read("prompts").to_pylist()
     return {row["messages"][-1]["content"]: row[column] for row in rows}
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """A workspace of a train prompt and a held-out (test) one, each with a pair (strengths 3, and 3 and 4: a mean
+    of 3.5), a KTO label, a rating and a gold answer."""
+    ws = Workspace.init(tmp_path_factory.mktemp("round_trip") / "ws")
+    records = []
+    for split, strengths in (("train", (3,)), ("test", (3, 4))):
+        prompt = Prompt([{"role": "user", "content": f"A {split} question?"}], "t", gold="Gold.", split=split)
+        a, b = (Completion(prompt.id, f"{text} ({split})", "m", "hf") for text in ("Good", "Bad"))
+        pair = Pair(prompt.id, a.id, b.id, "sampled")
+        records += [prompt, a, b, pair, Label(a.id, "ann", "kto", "desirable")]
+        records += [Label(a.id, "ann", "rate", None, ratings=RATING, rubric="helpsteer2")]
+        records += [Label(pair.id, f"ann{i}", "pairwise", "a", strength=s) for i, s in enumerate(strengths)]
+    ws.append(records)
+    return ws.path
+
+
+def test_a_dpo_export_keeps_its_strength_when_imported_again(labelled, tmp_path, capsys):
+    out = tmp_path / "dpo.parquet"
+    assert main(["export", "-w", str(labelled), "--format", "dpo", "--out", str(out)]) == 0
+    assert sorted(pq.read_table(out).column("strength").to_pylist()) == [3.0, 3.5]
+    capsys.readouterr()
+    assert main(["import", "-w", str(tmp_path / "again"), str(out)]) == 0
+    line = summary(capsys)[0]
+    assert "strength_rounded 1;" in line and "strength" not in line.partition("columns not read")[2]
+    labels = Workspace(tmp_path / "again").read("labels").to_pylist()
+    assert sorted(label["strength"] for label in labels) == [
+        3,
+        4,
+    ]  # 3.5: the nearest whole strength, halves up
+    again = tmp_path / "again.parquet"
+    assert main(["export", "-w", str(tmp_path / "again"), "--format", "dpo", "--out", str(again)]) == 0
+    assert sorted(pq.read_table(again).column("strength").to_pylist()) == [3.0, 4.0]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"strength": 5}, "field 'strength': strength 5 is not a number in 1..4 (1: negligibly better, 4: "),
+        ({"strength": "strong"}, "field 'strength': strength 'strong' is not a number in 1..4"),
+        ({"strength": True}, "field 'strength': strength True is not a number in 1..4"),
+    ],
+)
+def test_a_bad_strength_is_one_line_naming_row_and_field_and_writes_nothing(tmp_path, capsys, row, message):
+    ws = tmp_path / "ws"
+    assert (
+        main(
+            ["import", "-w", str(ws), str(write(tmp_path / "good.jsonl", {"prompt": "q", "completion": "a"}))]
+        )
+        == 0
+    )
+    before = digest(ws)
+    bad = write(
+        tmp_path / "bad.jsonl",
+        {"prompt": "q0", "chosen": "a", "rejected": "b"},
+        {"prompt": "q1", "chosen": "a", "rejected": "b", **row},
+    )
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), str(bad)]) == 2
+    [line] = error_lines(capsys)
+    assert line.startswith(f"error: {bad}, row 1, {message}")
+    assert digest(ws) == before
+    assert main(["import", "-w", str(ws), str(bad), "--on-error", "skip"]) == 0
+    assert "skipped 1 record (bad_strength 1)" in summary(capsys)[0]
+
+
+def test_a_csv_strength_is_read_as_its_number(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("prompt,chosen,rejected,strength\nq,a,b,2\nq2,a,b,\n")
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    labels = Workspace(tmp_path / "ws").read("labels").to_pylist()
+    assert sorted(label["strength"] or 0 for label in labels) == [0, 2]  # an empty cell gives none
 
 
 def kto_row(fmt: str, question: str, answer: str, label: bool | None) -> dict:
