@@ -66,7 +66,8 @@ class Example:
     desirable: bool | None = None
     candidates: tuple[Candidate, ...] | None = None
     strength: float | None = None  # a preference's, as the file gives it: an export's mean may be 2.5
-    # a datasets folder's split of the row (`import_readers.SplitRow`), set by the importer; never a column
+    # the split the row names, set by the importer: a datasets folder's (`import_readers.SplitRow`), else its
+    # `split` column's (`import_rows.row_split`)
     split: str | None = None
 
     @property

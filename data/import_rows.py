@@ -1,7 +1,7 @@
 """One row of an import file checked and turned into workspace records (`data.imports.check_file` reads every row
-through `checked_row`): its prompt (and the split it goes to, `split_for`), its answers as completions, pairs and
-labels of the `import` annotator (`to_records`; rankings and ratings: `data.import_rank_rate.RankRateRows`); and
-the file's prompts, each kept once (`FilePrompts`)."""
+through `checked_row`): its prompt (and the split it goes to: the row's own, `row_split`, else `split_for`), its
+answers as completions, pairs and labels of the `import` annotator (`to_records`; rankings and ratings:
+`data.import_rank_rate.RankRateRows`); and the file's prompts, each kept once (`FilePrompts`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from data.annotators import IMPORT
-from data.import_columns import Reading
+from data.errors import shown
+from data.import_columns import SPLIT_COLUMN, Reading
 from data.import_formats import LABEL_KEYS, Example
 from data.import_rank_rate import RankRateRows
+from data.import_readers import TEST_SPLIT_NAMES, split_words
 from data.import_records import RecordError, null_answer_fields
 from data.import_text import RecordContext
 from data.pairing import make_pairs
@@ -46,6 +48,23 @@ def whole_strength(strength: float | None) -> tuple[int | None, Counter]:
         return None, Counter()
     whole = math.floor(strength + 0.5)
     return whole, Counter(strength_rounded=int(whole != strength))
+
+
+def row_split(row: Reading, ctx: RecordContext) -> str | None:
+    """The split a row names in its ``split`` column (a `data export` writes each row's), read as a `datasets`
+    folder's split name is (`split_of`), or None where it names none (null or ""). A value that names neither
+    train nor test is a RecordError: a misspelt test row would go to train."""
+    value = row.get(SPLIT_COLUMN)
+    if value is None or value == "":
+        return None
+    words = split_words(value) if isinstance(value, str) else set()
+    if words & set(TEST_SPLIT_NAMES):
+        return "test"
+    if words & {"train", "training"}:
+        return "train"
+    names = ", ".join(TEST_SPLIT_NAMES).replace("heldout", "held-out")
+    message = f"split {shown(value)} is neither train nor test (nor a held-out name: {names})"
+    raise ctx.error(message, SPLIT_COLUMN, "bad_split")
 
 
 def to_records(
@@ -172,9 +191,11 @@ def checked_row(
         raise refusal
     if isinstance(raw, RecordError):
         raise raw
-    folder_split = getattr(raw, "split", None)  # a datasets folder's split (`SplitRow`), not a column
+    # a datasets folder's split (`SplitRow`): the row's `split` column is not read then
+    folder_split = getattr(raw, "split", None)
     nulls, (raw, parsed) = null_answer_fields(raw), parse()
-    example = spellings.example(replace(parsed, split=folder_split))
+    own = row_split(raw, ctx) if options.split_column and folder_split is None else None
+    example = spellings.example(replace(parsed, split=folder_split or own))
     raw.inside |= ctx.unread  # the keys of its messages' and answers' objects not read
     read = set(raw.got)  # before the ranking and ratings are looked for: they count their own
     if nulls and not example.answered:
@@ -194,6 +215,8 @@ def checked_row(
     else:  # a rated answer is no gold (SFT) answer
         prompt, dropped = replace(prompt, gold=None), Counter()
         out = rank_rate.records(ctx.row, questions)
+    if own is not None:  # said apart, in the summary's split line (`data.import_summary.row_split_line`)
+        dropped[f"row_split_{own}"] += 1
     return CheckedRow(raw, read, example, prompt, questions, out, dropped)
 
 

@@ -1,6 +1,7 @@
-"""A `dpo` export read back with `data import` keeps its preferences' `strength` (an export's mean rounded to a whole
-one, counted). A KTO row whose `label` is null is an answer nobody labelled, never a gold answer. Each bad value is
-one line naming file, row and field, and writes nothing."""
+"""An export read back with `data import` keeps what it says: each row's `split` (a held-out row stays held out,
+whatever `--split` or `--test-fraction` says of the rows that name none) and a preference's `strength` (an export's
+mean rounded to a whole one, counted). A KTO row whose `label` is null is an answer nobody labelled, never a gold
+answer. Each bad value is one line naming file, row and field, and writes nothing."""
 
 from __future__ import annotations
 
@@ -51,6 +52,23 @@ def labelled(tmp_path_factory):
     return ws.path
 
 
+@pytest.mark.parametrize("fmt", ["dpo", "kto", "sft", "ratings"])
+def test_an_exports_rows_keep_their_split_when_imported_again(labelled, tmp_path, capsys, fmt):
+    out = tmp_path / f"{fmt}.parquet"
+    assert main(["export", "-w", str(labelled), "--format", fmt, "--out", str(out)]) == 0
+    assert sorted(pq.read_table(out).column("split").to_pylist()) == ["test", "train"]
+    capsys.readouterr()
+    assert main(["import", "-w", str(tmp_path / "again"), str(out)]) == 0
+    assert summary(capsys)[1] == (
+        "split: the rows' column 'split' gave the split of 2 rows (train 1, test 1); --split and --test-fraction "
+        "set only the split of rows without one"
+    )
+    assert by_prompt(tmp_path / "again", "split") == {
+        "A train question?": "train",
+        "A test question?": "test",
+    }
+
+
 def test_a_dpo_export_keeps_its_strength_when_imported_again(labelled, tmp_path, capsys):
     out = tmp_path / "dpo.parquet"
     assert main(["export", "-w", str(labelled), "--format", "dpo", "--out", str(out)]) == 0
@@ -70,14 +88,57 @@ def test_a_dpo_export_keeps_its_strength_when_imported_again(labelled, tmp_path,
 
 
 @pytest.mark.parametrize(
+    ("flags", "splits"),
+    [
+        ([], {"Own train?": "train", "Own test?": "test", "None?": "train"}),
+        (["--split", "test"], {"Own train?": "train", "Own test?": "test", "None?": "test"}),
+        # a fraction of 0.99 draws test for nearly every prompt: never for a row that names train
+        (["--test-fraction", "0.99"], {"Own train?": "train", "Own test?": "test", "None?": "test"}),
+    ],
+)
+def test_a_rows_own_split_wins_over_the_flags_which_set_the_others(tmp_path, capsys, flags, splits):
+    rows = [
+        {"prompt": "Own train?", "chosen": "a", "rejected": "b", "split": "train"},
+        {"prompt": "Own test?", "chosen": "a", "rejected": "b", "split": "validation"},  # a held-out name
+        {"prompt": "None?", "chosen": "a", "rejected": "b", "split": ""},  # a CSV's empty cell: none
+    ]
+    assert (
+        main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "rows.jsonl", *rows)), *flags]) == 0
+    )
+    assert by_prompt(tmp_path / "ws", "split") == splits
+    assert summary(capsys)[1].startswith(
+        "split: the rows' column 'split' gave the split of 2 rows (train 1, test 1)"
+    )
+
+
+def test_a_datasets_folders_split_wins_over_a_rows_split_column(tmp_path, capsys):
+    import datasets
+
+    row = {"prompt": "Folder?", "chosen": "a", "rejected": "b", "split": "train"}
+    datasets.DatasetDict({"test": datasets.Dataset.from_list([row])}).save_to_disk(str(tmp_path / "folder"))
+    assert main(["import", "-w", str(tmp_path / "ws"), str(tmp_path / "folder")]) == 0
+    assert by_prompt(tmp_path / "ws", "split") == {"Folder?": "test"}
+    assert summary(capsys)[0].endswith(
+        "(split: a row's own split is not read (a datasets folder's rows keep their split's))"
+    )
+
+
+@pytest.mark.parametrize(
     ("row", "message"),
     [
+        (
+            {"split": "tset"},
+            "field 'split': split 'tset' is neither train nor test (nor a held-out name: test,",
+        ),
+        ({"split": 1}, "field 'split': split 1 is neither train nor test"),
         ({"strength": 5}, "field 'strength': strength 5 is not a number in 1..4 (1: negligibly better, 4: "),
         ({"strength": "strong"}, "field 'strength': strength 'strong' is not a number in 1..4"),
         ({"strength": True}, "field 'strength': strength True is not a number in 1..4"),
     ],
 )
-def test_a_bad_strength_is_one_line_naming_row_and_field_and_writes_nothing(tmp_path, capsys, row, message):
+def test_a_bad_split_or_strength_is_one_line_naming_row_and_field_and_writes_nothing(
+    tmp_path, capsys, row, message
+):
     ws = tmp_path / "ws"
     assert (
         main(
@@ -97,7 +158,8 @@ def test_a_bad_strength_is_one_line_naming_row_and_field_and_writes_nothing(tmp_
     assert line.startswith(f"error: {bad}, row 1, {message}")
     assert digest(ws) == before
     assert main(["import", "-w", str(ws), str(bad), "--on-error", "skip"]) == 0
-    assert "skipped 1 record (bad_strength 1)" in summary(capsys)[0]
+    reason = "bad_split" if "split" in row else "bad_strength"
+    assert f"skipped 1 record ({reason} 1)" in summary(capsys)[0]
 
 
 def test_a_csv_strength_is_read_as_its_number(tmp_path):
