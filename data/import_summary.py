@@ -11,10 +11,8 @@ from pathlib import Path
 from data.errors import counted, one_line
 from data.imports import Loaded
 
-ROW_SPLITS = {
-    "row_split_train": "train",
-    "row_split_test": "test",
-}  # `data.import_rows.checked_row` counts them
+# the rows whose own `split` column gave their split (`data.import_rows.checked_row` counts them), by split
+ROW_SPLITS = {"row_split_train": "train", "row_split_test": "test"}
 SAID_APART = {"new_test_prompts", *ROW_SPLITS}  # counts `split_line` and `row_split_line` say, not the list
 
 
@@ -60,7 +58,7 @@ def split_line(counts: Counter, test_fraction: float) -> str | None:
     if not test_fraction or not new:
         return None
     test = counts["new_test_prompts"]
-    own = " (and the rows' own, above)" if any(counts[key] for key in ROW_SPLITS) else ""
+    own = "; the rows that name their split (above) keep it" if any(counts[key] for key in ROW_SPLITS) else ""
     return (
         f"test split: {test} of {new} new prompts ({test / new:.1%}): --test-fraction {test_fraction} gives each "
         "prompt that chance of test, drawn from a hash of its messages (a prompt gets the same split in every "

@@ -106,9 +106,11 @@ def test_a_rows_own_split_wins_over_the_flags_which_set_the_others(tmp_path, cap
         main(["import", "-w", str(tmp_path / "ws"), str(write(tmp_path / "rows.jsonl", *rows)), *flags]) == 0
     )
     assert by_prompt(tmp_path / "ws", "split") == splits
-    assert summary(capsys)[1].startswith(
-        "split: the rows' column 'split' gave the split of 2 rows (train 1, test 1)"
-    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("split: the rows' column 'split' gave the split of 2 rows (train 1, test 1)")
+    drawn = [line for line in lines if line.startswith("test split: ")]  # --test-fraction's line, if given
+    said = "; the rows that name their split (above) keep it"
+    assert [line.endswith(said) for line in drawn] == ([True] if "--test-fraction" in flags else [])
 
 
 def test_a_datasets_folders_split_wins_over_a_rows_split_column(tmp_path, capsys):
