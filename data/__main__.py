@@ -22,6 +22,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from typing import Any
 
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
@@ -38,7 +39,7 @@ from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_readers import refuse_split_flags
 from data.import_records import RecordError
 from data.import_rows import opposite_lines
-from data.import_summary import import_summary, split_line
+from data.import_summary import import_summary, row_split_line, split_line
 from data.import_withdraw import file_labels, withdraw_imports
 from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
 from data.imports import ImportOptions, check_file, check_source_name, guard_files
@@ -134,8 +135,9 @@ def _import(args: Any) -> int:
         copied = copy_warning(workspace, item, counts, args.source or item.path.stem)  # before its own line
         rejects = log_import(workspace, item, counts, options)
         print(import_summary(item, counts, rejects, args.rubric, args.pairs_per_prompt))
-        if split := split_line(counts, args.test_fraction):
-            print(split)
+        for line in (row_split_line(counts), split_line(counts, args.test_fraction)):
+            if line:
+                print(line)
         for line in kept_lines(counts) + opposite_lines(item.opposite_rows) + [copied] * bool(copied):
             # a newline in the file's name (or in an earlier import's, which the copy warning names): one line
             print(f"warning: {one_line(f'{item.path}: {line}')}", file=sys.stderr)
@@ -151,6 +153,7 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
         )
     workspace = Workspace(args.workspace)
     spellings = Spellings(workspace)  # the texts as the import stored them
+    options = replace(options, split_column=False)  # no label has a split: a row's split is not read
     # every file read before anything is written
     files = [file_labels(path, options, workspace, spellings) for path in args.remove]
     for withdrawal in withdraw_imports(workspace, files, options):

@@ -90,13 +90,16 @@ class ImportCommand:
     )
     split: str = field(
         default="train",
-        metadata={"help": "split for rows that name none (not with --test-fraction)", "choices": SPLITS},
+        metadata={
+            "help": "split for rows that name none (a row's 'split' column wins; not with --test-fraction)",
+            "choices": SPLITS,
+        },
     )
     test_fraction: float = field(
         default=0.0,
         metadata={
             "help": "hold out about this fraction of prompts as test, in [0, 1): each prompt's chance, drawn from "
-            "a hash of its messages"
+            "a hash of its messages (a row's 'split' column wins)"
         },
     )
     on_error: str = field(

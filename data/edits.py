@@ -250,7 +250,7 @@ def sft_edits_table(
     rank_gold: Collection[str] = (),
 ) -> tuple[pa.Table, Counter]:
     """TRL SFTTrainer rows from edits: ``messages`` (the prompt, then the edit as the assistant's answer) +
-    prompt_id, completion_id, parent_id, editor, pair_id; only edits whose pair's verdict is still the edit
+    prompt_id, completion_id, parent_id, editor, pair_id, split; only edits whose pair's verdict is still the edit
     (undone edits count as ``undone``), none of a gold item's answer (``gold``: of a gold pair, or of a gold rank
     item among ``rank_gold``), prompts of ``split``; an edit whose
     editor is excluded (its pair among ``excluded_only``) counts as ``excluded_only``, one labelled only by
@@ -279,6 +279,7 @@ def sft_edits_table(
             "parent_id": e.parent_id,
             "editor": e.model.removeprefix(EDITOR_PREFIX),
             "pair_id": e.pair_id,
+            "split": prompts.at[e.prompt_id, "split"],
         }
         for e in edits.itertuples(index=False)
     ]
@@ -295,6 +296,7 @@ SFT_EDITS = pa.schema(
         ("parent_id", pa.string()),
         ("editor", pa.string()),
         ("pair_id", pa.string()),
+        ("split", pa.string()),
     ]
 )
 

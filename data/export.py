@@ -1,13 +1,17 @@
 """Conversion from workspace tables to TRL's own column names (pure functions) and writing them out.
 
 - dpo: prompt, chosen, rejected (conversational: message lists) + pair_id, kind, round, votes, agreement, strength,
-  posterior (Dawid–Skene's confidence in the verdict with ``method="dawid-skene"``, else null); rankings add rows
-  of kind ``rank`` (all or adjacent pairs, ``rank_pairs``; data.ranking), their drops counted as ``rank_<reason>``
-- kto: prompt, completion, label (bool) + completion_id, votes, agreement, posterior
-- sft: messages + prompt_id (``--sft-shape prompt-completion``: prompt, completion in place of messages):
+  posterior (Dawid–Skene's confidence in the verdict with ``method="dawid-skene"``, else null), split; rankings add
+  rows of kind ``rank`` (all or adjacent pairs, ``rank_pairs``; data.ranking), their drops counted as
+  ``rank_<reason>``
+- kto: prompt, completion, label (bool) + completion_id, votes, agreement, posterior, split
+- sft: messages + prompt_id, split (``--sft-shape prompt-completion``: prompt, completion in place of messages):
   `data.export_sft`
 - ratings: prompt, completion + completion_id, prompt_id, round, one column per rubric aspect (the mean rating),
-  raters, rubric (`data.ratings.ratings_table`)
+  raters, rubric, split (`data.ratings.ratings_table`)
+
+Every row's last column, ``split``, is its prompt's split: `data import` puts the row's prompt there, so a held-out
+row read back stays held out; its ``strength`` (dpo) is its label's.
 
 Gold items (``gold``: item_id, choice) are never exported: their labels measure labellers, they are no training
 votes. They still inform Dawid–Skene's estimate of each labeller, clamped to their answer. Gold rank items expand
@@ -235,6 +239,7 @@ def _pairs_table(
                 name: verdicts.column(name).take(at)
                 for name in ("votes", "agreement", "strength", "posterior")
             },
+            "split": _lookup(pairs.column("prompt_id"), prompts, "split"),  # `data import` reads it back
         }
     )
     counts = Counter({k: v for k, v in counts.items() if v})
@@ -326,6 +331,7 @@ def kto_table(
             "votes": verdicts.column("votes").take(at),
             "agreement": verdicts.column("agreement").take(at),
             "posterior": verdicts.column("posterior").take(at),
+            "split": _lookup(completions.column("prompt_id"), prompts, "split"),
         }
     )
     counts = Counter({k: v for k, v in counts.items() if v})

@@ -1,5 +1,5 @@
 """SFT rows from the workspace in TRL's conversational columns (pure functions): each prompt's gold answer as one
-conversation (`to_sft`: messages + prompt_id; the labellers' kept edits are `data.edits.sft_edits_table`), and those
+conversation (`to_sft`: messages + prompt_id, split; the labellers' kept edits are `data.edits.sft_edits_table`), and those
 conversations in TRL's prompt-completion form (`prompt_completion`, ``--sft-shape prompt-completion``; `train --method
 sft` splits its rows by the same `split_answer`)."""
 
@@ -32,7 +32,7 @@ def to_sft(prompts: pd.DataFrame, split: str | None = None) -> tuple[list[dict],
             counts["no_gold"] += 1
             continue
         answer = {"role": "assistant", "content": prompt.gold}
-        rows.append({"messages": [*prompt.messages, answer], "prompt_id": prompt.id})
+        rows.append({"messages": [*prompt.messages, answer], "prompt_id": prompt.id, "split": prompt.split})
     counts = +counts
     counts["exported"] = len(rows)
     return rows, counts

@@ -92,7 +92,7 @@ def _questions(
     (`data.import_columns`); a row that is not one is a SchemaError (`_row_questions`), raised as the importer reads
     the row: the first bad row of the file is the one named, whichever check finds it."""
     name, read = str(path), []
-    options = ImportOptions(split=split, rubric=rubric)
+    options = ImportOptions(split=split, rubric=rubric, split_column=False)  # new prompts go to --split's
 
     def on_row(*row) -> None:
         read.extend(_row_questions(name, *row))

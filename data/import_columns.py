@@ -1,9 +1,9 @@
 """The columns (a row's top-level keys) an import did not read, so that none is ignored without a word: a HelpSteer2
 file imported with another ``--rubric`` has five aspect columns that rate nothing, a data set's own extra columns
-(an id, a source, a ``split`` or ``_split``) do not travel with its rows, nor do the other keys of a column read in
+(an id, a source, a ``_split``) do not travel with its rows, nor do the other keys of a column read in
 part (OpenAI's ``input.tools`` beside ``input.messages``), named by their dotted names. The import summary names them
 in one line, with a hint where a name is an aspect of a bundled rubric other than the one in use
-(`configs/rubrics/`), or is ``split`` (``_split``).
+(`configs/rubrics/`), or is ``_split`` (or a ``split`` not read: a datasets folder's rows', a gold file's, `generate --prompts`').
 
 A row's parser marks what it reads (`Reading`: every key it looks up by value, less those it only `peek`s at or
 `unread`s, a value that made nothing of the row), and its ranking or ratings the fields its questions came from
@@ -21,8 +21,11 @@ from data.rank_rate_rows import EACH, RANKING, RATINGS, Ranked
 from data.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
 
 SHOWN = 12  # names in the summary line; the rest are counted
-SPLIT_COLUMNS = ("split", "_split")
+SPLIT_COLUMN = "split"  # a row's own split, which `data import` reads (`data.import_rows.row_split`)
+SPLIT_COLUMNS = (SPLIT_COLUMN, "_split")
 SPLIT_HINT = ": a row's own split is not read (--split or --test-fraction sets it)"
+# the hint of `data import`, which reads a row's `split` column (a `_split` is no split)
+ROW_SPLIT_HINT = ": not the row's split (its 'split' column is; else --split or --test-fraction sets it)"
 FOLDER_SPLIT_HINT = ": a row's own split is not read (a datasets folder's rows keep their split's)"
 
 

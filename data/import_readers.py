@@ -314,8 +314,12 @@ LOOSE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 def split_of(name: str) -> str:
     """The split of a `datasets` folder's split ``name``: test where one of its words is a held-out name
     (``test``, ``validation``, ``test_prefs`` as UltraFeedback's, ``eval-2``, ``held_out``), else train (``train_sft``)."""
-    words = set(re.split(r"[^a-z]+", re.sub(r"held[^a-z]*out", "heldout", name.lower())))
-    return "test" if words & set(TEST_SPLIT_NAMES) else "train"
+    return "test" if split_words(name) & set(TEST_SPLIT_NAMES) else "train"
+
+
+def split_words(name: str) -> set[str]:
+    """The words of a split's name, lower case (``held_out`` and ``held-out`` read as ``heldout``)."""
+    return set(re.split(r"[^a-z]+", re.sub(r"held[^a-z]*out", "heldout", name.lower())))
 
 
 def _read_dataset_dir(path: Path) -> list[object]:

@@ -1,19 +1,22 @@
 """One row of an import file checked and turned into workspace records (`data.imports.check_file` reads every row
-through `checked_row`): its prompt (and the split it goes to, `split_for`), its answers as completions, pairs and
-labels of the `import` annotator (`to_records`; rankings and ratings: `data.import_rank_rate.RankRateRows`); and
-the file's prompts, each kept once (`FilePrompts`)."""
+through `checked_row`): its prompt (and the split it goes to: the row's own, `row_split`, else `split_for`), its
+answers as completions, pairs and labels of the `import` annotator (`to_records`; rankings and ratings:
+`data.import_rank_rate.RankRateRows`); and the file's prompts, each kept once (`FilePrompts`)."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from data.annotators import IMPORT
-from data.import_columns import Reading
+from data.errors import shown
+from data.import_columns import SPLIT_COLUMN, Reading
 from data.import_formats import LABEL_KEYS, Example
 from data.import_rank_rate import RankRateRows
+from data.import_readers import TEST_SPLIT_NAMES, split_words
 from data.import_records import RecordError, null_answer_fields
 from data.import_text import RecordContext
 from data.pairing import make_pairs
@@ -36,6 +39,32 @@ def split_for(messages: list, hint: str | None, split: str, test_fraction: float
         # Hash of the prompt, not the row: the same prompt lands in the same split in every file and every rerun.
         return "test" if int(content_id("split", messages), 16) % 10_000 < test_fraction * 10_000 else "train"
     return split
+
+
+def whole_strength(strength: float | None) -> tuple[int | None, Counter]:
+    """A file's preference ``strength`` as a label holds it: whole, 1-4. An export's mean of the agreeing labellers'
+    (3 and 4: 3.5) is rounded to the nearest, halves up, and counted ``strength_rounded``."""
+    if strength is None:
+        return None, Counter()
+    whole = math.floor(strength + 0.5)
+    return whole, Counter(strength_rounded=int(whole != strength))
+
+
+def row_split(row: Reading, ctx: RecordContext) -> str | None:
+    """The split a row names in its ``split`` column (a `data export` writes each row's), read as a `datasets`
+    folder's split name is (`split_of`), or None where it names none (null or ""). A value that names neither
+    train nor test is a RecordError: a misspelt test row would go to train."""
+    value = row.get(SPLIT_COLUMN)
+    if value is None or value == "":
+        return None
+    words = split_words(value) if isinstance(value, str) else set()
+    if words & set(TEST_SPLIT_NAMES):
+        return "test"
+    if words & {"train", "training"}:
+        return "train"
+    names = ", ".join(TEST_SPLIT_NAMES).replace("heldout", "held-out")
+    message = f"split {shown(value)} is neither train nor test (nor a held-out name: {names})"
+    raise ctx.error(message, SPLIT_COLUMN, "bad_split")
 
 
 def to_records(
@@ -63,12 +92,15 @@ def to_records(
         pair = Pair(
             prompt.id, a.id, b.id, kind="imported", id=content_id("import-pair", source, row, a.id, b.id)
         )
-        label = Label(pair.id, IMPORT, "pairwise", "a", id=content_id("import-label", pair.id))
-        return [a, b, pair, label], Counter()
+        strength, counts = whole_strength(example.strength)
+        label = Label(
+            pair.id, IMPORT, "pairwise", "a", strength=strength, id=content_id("import-label", pair.id)
+        )
+        return [a, b, pair, label], counts
     if example.completion is not None:
         completion = Completion(text=example.completion, **answer)
-        if options.unlabelled:
-            return [completion], Counter()
+        if options.unlabelled or example.desirable is None:  # None: the row's label is null (`null_label`)
+            return [completion], Counter(null_label=int(example.desirable is None))
         choice = "desirable" if example.desirable else "undesirable"
         label_id = content_id("import-label", source, row, completion.id, choice)
         return [completion, Label(completion.id, IMPORT, "kto", choice, id=label_id)], Counter()
@@ -159,9 +191,11 @@ def checked_row(
         raise refusal
     if isinstance(raw, RecordError):
         raise raw
-    folder_split = getattr(raw, "split", None)  # a datasets folder's split (`SplitRow`), not a column
+    # a datasets folder's split (`SplitRow`): the row's `split` column is not read then
+    folder_split = getattr(raw, "split", None)
     nulls, (raw, parsed) = null_answer_fields(raw), parse()
-    example = spellings.example(replace(parsed, split=folder_split))
+    own = row_split(raw, ctx) if options.split_column and folder_split is None else None
+    example = spellings.example(replace(parsed, split=folder_split or own))
     raw.inside |= ctx.unread  # the keys of its messages' and answers' objects not read
     read = set(raw.got)  # before the ranking and ratings are looked for: they count their own
     if nulls and not example.answered:
@@ -173,9 +207,26 @@ def checked_row(
     prompt = Prompt(messages=example.messages, gold=example.gold, source=source, split=split)
     questions = rank_rate.questions(ctx.row, raw, example, prompt)
     if questions is None:
+        null_label = next((key for key in LABEL_KEYS if key in nulls), None)
+        if null_label and example.gold is not None:
+            example, prompt = _nobodys(example, prompt, ctx, null_label, rank_rate.made)
         out, dropped = to_records(example, prompt, source, ctx.row, options)
         out = rank_rate.kto(ctx.row, out, next((key for key in LABEL_KEYS if key in raw), ""))
     else:  # a rated answer is no gold (SFT) answer
         prompt, dropped = replace(prompt, gold=None), Counter()
         out = rank_rate.records(ctx.row, questions)
+    if own is not None:  # said apart, in the summary's split line (`data.import_summary.row_split_line`)
+        dropped[f"row_split_{own}"] += 1
     return CheckedRow(raw, read, example, prompt, questions, out, dropped)
+
+
+def _nobodys(
+    example: Example, prompt: Prompt, ctx: RecordContext, key: str, made: bool
+) -> tuple[Example, Prompt]:
+    """A row of one answer whose label (``key``) is null: a KTO row nobody labelled (an Argilla export's record
+    nobody annotated, a Parquet KTO file's unlabelled row), its answer stored for the KTO app's labellers, never a
+    gold (SFT) answer; a gold file's (not ``made``) is refused: it has no label to make gold."""
+    if not made:
+        message = f"'{key}' is null: a gold KTO row gives its answer's label (true or false)"
+        raise ctx.error(message, key, "null_label")
+    return replace(example, gold=None, completion=example.gold), replace(prompt, gold=None)

@@ -1,6 +1,7 @@
 """The line `python -m data import` prints per file imported: its counts, what was skipped and where the rejects
-are listed, options no row used, and the columns no row read; with ``--test-fraction``, a second line saying how many
-of its new prompts the fraction put in the test split (`split_line`)."""
+are listed, options no row used, and the columns no row read; where rows name their own split, a line counting them
+(`row_split_line`); with ``--test-fraction``, a line saying how many of its new prompts the fraction put in the test
+split (`split_line`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 from data.errors import counted, one_line
 from data.imports import Loaded
 
-SAID_APART = {"new_test_prompts"}  # counts `split_line` says, not the summary's list
+# the rows whose own `split` column gave their split (`data.import_rows.checked_row` counts them), by split
+ROW_SPLITS = {"row_split_train": "train", "row_split_test": "test"}
+SAID_APART = {"new_test_prompts", *ROW_SPLITS}  # counts `split_line` and `row_split_line` say, not the list
 
 
 def import_summary(
@@ -49,13 +52,28 @@ def import_summary(
 def split_line(counts: Counter, test_fraction: float) -> str | None:
     """How many of an import's new prompts ``--test-fraction`` put in the test split (None without the flag, or
     where no prompt is new: a stored prompt keeps its split). The fraction is each prompt's chance, not a quota
-    (`data.import_rows.split_for`), so the share a file gets varies around it."""
+    (`data.import_rows.split_for`), so the share a file gets varies around it; a row naming its own split keeps it
+    (`row_split_line`)."""
     new = counts["new_prompts"]
     if not test_fraction or not new:
         return None
     test = counts["new_test_prompts"]
+    own = "; the rows that name their split (above) keep it" if any(counts[key] for key in ROW_SPLITS) else ""
     return (
         f"test split: {test} of {new} new prompts ({test / new:.1%}): --test-fraction {test_fraction} gives each "
         "prompt that chance of test, drawn from a hash of its messages (a prompt gets the same split in every "
-        "import), not an exact share"
+        f"import), not an exact share{own}"
+    )
+
+
+def row_split_line(counts: Counter) -> str | None:
+    """How many rows named their prompt's split in their own ``split`` column (a `data export` writes each row's),
+    by split: theirs, whatever ``--split`` or ``--test-fraction`` says; None where no row named one."""
+    named = {split: counts[key] for key, split in ROW_SPLITS.items() if counts[key]}
+    if not named:
+        return None
+    each = ", ".join(f"{split} {n}" for split, n in named.items())
+    return (
+        f"split: the rows' column 'split' gave the split of {counted(sum(named.values()), 'row')} ({each}); "
+        "--split and --test-fraction set only the split of rows without one"
     )

@@ -31,7 +31,7 @@ from types import MappingProxyType
 from tqdm import tqdm
 
 from data.errors import PrefloopError, check_file_name, names_shown
-from data.import_columns import SPLIT_HINT, Reading, UnreadColumns, question_columns
+from data.import_columns import ROW_SPLIT_HINT, SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
 from data.import_preview import ImportPreview
@@ -80,6 +80,9 @@ class ImportOptions:
     pairs_per_prompt: int = 1
     max_record_bytes: int = MAX_RECORD_BYTES
     rubric: Path | None = None  # what ratings are checked against (None: HelpSteer2's)
+    # a row's `split` column sets its prompt's split, over --split and --test-fraction (`import_rows.row_split`);
+    # not for a gold file (its new prompts go to its --split), `--remove` (no label has a split), `generate --prompts`
+    split_column: bool = True
 
 
 @dataclass
@@ -280,7 +283,7 @@ def check_file(
     refused: Mapping[int, RecordError] = MappingProxyType({}),
     spellings: Spellings | None = None,
     kto_conflicts: bool = True,
-    split_hint: str = SPLIT_HINT,
+    split_hint: str | None = None,
 ) -> Loaded:
     """Read and check every record of ``path``; returns what it becomes. Writes nothing. ``on_row`` sees each
     checked row (`data.gold_file` reads a gold file's rows so, one question each); without ``labels`` a row's
@@ -288,7 +291,8 @@ def check_file(
     (the workspace refuses it: `guard_files`). A row's texts take the first spelling of ``spellings`` (the
     workspace's and the earlier files', `data.spellings`; None: the file's own). Without ``kto_conflicts`` two rows
     labelling one answer desirable and undesirable are no error (`RankRateRows.kto`: `--remove` withdraws both).
-    ``split_hint`` says what sets the split where a row's own split column is not read (`UnreadColumns`)."""
+    ``split_hint`` says what sets the split where a row's own split column is not read (`UnreadColumns`; default:
+    what `data import` or `generate --prompts` reads, as ``options.split_column`` says)."""
     check_options(options)
     path = Path(path)
     name, source = str(path), options.source or path.stem
@@ -299,6 +303,7 @@ def check_file(
     fmt = options.fmt
     if fmt == "auto":
         fmt = _file_format(rows, name)
+    split_hint = split_hint or (ROW_SPLIT_HINT if options.split_column else SPLIT_HINT)
     gathered = _Gathered(
         Counter(records=len(rows)), unread=UnreadColumns(isinstance(rows[0], SplitRow), split_hint)
     )

@@ -2,7 +2,8 @@
 
 - ``ratings_table``: one row per rated answer, TRL's unpaired column names (``prompt``, ``completion``, as the KTO
   export, conversational) + ``completion_id``, ``prompt_id``, ``round``, one column per aspect (the mean over the
-  labellers' current ratings of that aspect), ``raters`` (how many labellers rated it) and ``rubric``.
+  labellers' current ratings of that aspect), ``raters`` (how many labellers rated it), ``rubric`` and ``split``
+  (its prompt's).
 - ``alpha``: Krippendorff's alpha with the nominal, ordinal or interval difference function (coincidence matrix,
   any number of raters per unit, missing values allowed); ``rating_agreement`` gives it per aspect.
 - ``kto_from_ratings`` (``--kto-from 'ASPECT>=3'``): desirable when the answer's mean meets the threshold.
@@ -110,6 +111,7 @@ def ratings_table(
     counts["degenerate"] = int(blank.sum())
     answers = answers[~blank]
     messages = dict(zip(prompts["id"], prompts["messages"]))
+    splits = dict(zip(prompts["id"], prompts["split"]))
     columns: dict = {
         "prompt": [_messages(messages[p]) for p in answers["prompt_id"]],
         "completion": [[{"role": "assistant", "content": t}] for t in answers["text"]],
@@ -122,6 +124,7 @@ def ratings_table(
         columns[name] = pa.array(values, pa.float64(), mask=np.isnan(values))
     columns["raters"] = pa.array(raters.reindex(answers["id"]).to_numpy(dtype=np.int64), pa.int64())
     columns["rubric"] = list(rubrics.reindex(answers["id"]))
+    columns["split"] = [splits[p] for p in answers["prompt_id"]]
     table = pa.table(columns) if len(answers) else _empty(aspects)
     counts = Counter({k: v for k, v in counts.items() if v})
     counts["exported"] = table.num_rows
@@ -133,6 +136,7 @@ def _empty(aspects: list[str]) -> pa.Table:
     fields = [("prompt", message), ("completion", message), ("completion_id", pa.string())]
     fields += [("prompt_id", pa.string()), ("round", pa.int64())]
     fields += [(name, pa.float64()) for name in aspects] + [("raters", pa.int64()), ("rubric", pa.string())]
+    fields += [("split", pa.string())]
     return pa.schema(fields).empty_table()
 
 

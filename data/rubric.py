@@ -34,7 +34,7 @@ DEFAULT_RUBRIC = Path(__file__).resolve().parents[1] / "configs" / "rubrics" / "
 MAX_VALUES = 10  # one digit key per value
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 # Columns of the ratings export that an aspect must not shadow.
-RESERVED = ("prompt", "completion", "completion_id", "prompt_id", "raters", "rubric", "round")
+RESERVED = ("prompt", "completion", "completion_id", "prompt_id", "raters", "rubric", "round", "split")
 ASPECT_KEYS = ("name", "scale", "description")
 
 

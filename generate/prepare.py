@@ -92,7 +92,7 @@ def read_prompts(prompts: str | None, test_fraction: float, workspace: str | Pat
     if not prompts:
         return None
     path = sample_path(prompts) if prompts in SAMPLES else Path(prompts)
-    options = ImportOptions(test_fraction=test_fraction)
+    options = ImportOptions(test_fraction=test_fraction, split_column=False)  # --test-fraction sets the split
     return check_file(path, options, spellings=Spellings.at(workspace))
 
 

@@ -117,6 +117,7 @@ def test_sft_rows_from_edits_exact(tmp_path):
             "parent_id": first["a"].id,
             "editor": "ann",
             "pair_id": first["edit_pair"].id,
+            "split": "train",
         }
     ]
     assert counts == {"other_split": 1, "exported": 1}

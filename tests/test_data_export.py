@@ -68,6 +68,7 @@ def test_dpo_rows_and_drop_counts_exact():
             "agreement": 1.0,
             "strength": 4.0,
             "posterior": None,
+            "split": "train",  # the prompt's: an import of the file puts the row's prompt there
         }
     ]
     assert dict(counts) == {"exported": 1, "degenerate": 2, "tie": 1, "unlabelled": 1, "other_split": 1}
@@ -79,7 +80,7 @@ def test_kto_rows_exact():
     prompts, completions, _, labels, _, c = world()
     rows, counts = to_kto(prompts, completions, labels)
     assert [(r["completion"][0]["content"], r["label"]) for r in rows] == [("Red.", False), ("Blue.", True)]
-    assert rows[0]["prompt"] == USER and rows[0]["completion_id"] == c[0].id
+    assert rows[0]["prompt"] == USER and rows[0]["completion_id"] == c[0].id and rows[0]["split"] == "train"
     # every answer is a KTO item (the app serves it): the five nobody labelled are counted too
     assert dict(counts) == {"exported": 2, "desirable": 1, "undesirable": 1, "degenerate": 1, "unlabelled": 5}
     _, held_out = to_kto(prompts, completions, labels, split="test")  # every KTO label is on a train prompt
@@ -104,7 +105,11 @@ def test_sft_rows_exact():
     prompts, *_ = world()
     rows, counts = to_sft(prompts)
     assert rows == [
-        {"messages": USER + [{"role": "assistant", "content": "Blue."}], "prompt_id": rows[0]["prompt_id"]}
+        {
+            "messages": USER + [{"role": "assistant", "content": "Blue."}],
+            "prompt_id": rows[0]["prompt_id"],
+            "split": "train",
+        }
     ]
     assert dict(counts) == {"exported": 1, "no_gold": 1}
     assert to_sft(prompts, "train")[1] == {"exported": 1, "other_split": 1}  # the test prompt: counted too

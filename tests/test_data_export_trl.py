@@ -184,7 +184,7 @@ def test_sft_exports_train_in_stock_sft_trainer_the_loss_on_every_token_or_with_
 
 def test_sft_prompt_completion_rows_exact_a_multi_turn_prompt_whole_in_prompt_provenance_kept(exports):
     gold = _load(exports["sft-prompt-completion"])
-    assert gold.column_names == ["prompt", "completion", "prompt_id"]
+    assert gold.column_names == ["prompt", "completion", "prompt_id", "split"]
     by_turns = {len(row["prompt"]): row for row in gold}
     assert sorted(by_turns) == [2, 4]
     row = by_turns[4]
@@ -198,7 +198,7 @@ def test_sft_prompt_completion_rows_exact_a_multi_turn_prompt_whole_in_prompt_pr
     messages = {r["prompt_id"]: r["messages"] for r in _load(exports["sft"])}
     assert messages[row["prompt_id"]] == row["prompt"] + row["completion"]
     edits = _load(exports["sft-edits-prompt-completion"])
-    provenance = ["prompt_id", "completion_id", "parent_id", "editor", "pair_id"]
+    provenance = ["prompt_id", "completion_id", "parent_id", "editor", "pair_id", "split"]
     assert edits.column_names == ["prompt", "completion", *provenance]
     (edit,) = edits
     (as_messages,) = _load(exports["sft-edits"])

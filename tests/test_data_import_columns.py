@@ -1,7 +1,7 @@
 """The columns an import does not read are named in its summary, never ignored without a word: a HelpSteer2 file
 imported with another `--rubric` (its five aspect columns rated nothing, every row became a gold answer), a data
-set's own extra columns, a second gold answer column, and a row's `split` (not read: `--split` or `--test-fraction`
-sets it, so an auditor's `"split": "test"` row went to train unsaid)."""
+set's own extra columns, a second gold answer column, and a `_split` (a row's `split` column is read: an auditor's
+`"split": "test"` row went to train, named only as a column not read)."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ def test_helpsteer2_columns_under_another_rubric_are_named_with_the_rubric_they_
     assert summary(capsys).endswith("records 1; columns not read: id")
 
 
-def test_a_rows_split_and_a_second_gold_column_are_named_not_read(tmp_path, capsys):
-    """The README promises no per-row split: the prompt goes to --split's, and the summary says its split was not
-    read, and how to set one; of two gold answer columns the first is read, the other named."""
+def test_a_rows_split_is_read_and_a_second_gold_column_named_not_read(tmp_path, capsys):
+    """A row's `split` is its prompt's split (the rows without one take --split's), and a line says so; of two gold
+    answer columns the first is read, the other named."""
     rows = [
         {"prompt": "Audit me?", "response": "yes", "split": "test"},
         {"prompt": "Two golds?", "response": "first", "output": "second"},
@@ -47,14 +47,18 @@ def test_a_rows_split_and_a_second_gold_column_are_named_not_read(tmp_path, caps
     ]
     path = write(tmp_path / "rows.jsonl", *rows)
     assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
-    assert summary(capsys).endswith(
-        "; columns not read: split, output (split: a row's own split is not read (--split or --test-fraction "
-        "sets it))"
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith("records 3; columns not read: output")
+    assert out.splitlines()[1] == (
+        "split: the rows' column 'split' gave the split of 1 row (test 1); --split and --test-fraction set only the "
+        "split of rows without one"
     )
     prompts = Workspace(tmp_path / "ws").read("prompts").to_pylist()
-    assert {p["messages"][0]["content"]: p["split"] for p in prompts} == dict.fromkeys(
-        ("Audit me?", "Two golds?", "Plain?"), "train"
-    )
+    assert {p["messages"][0]["content"]: p["split"] for p in prompts} == {
+        "Audit me?": "test",
+        "Two golds?": "train",
+        "Plain?": "train",
+    }
     assert {p["gold"] for p in prompts} == {"yes", "first", "plain"}
 
 

@@ -1,7 +1,7 @@
 """Nothing a user gives is ignored without a word: `data gold FILE` and `generate --prompts FILE` name the columns
 they did not read as `data import` does, a `--rubric` no row uses is said, a gold answer beside a `completions` list
 and a chat row's `system` beside the conversation's own system message are named, and a user's `_split` column is
-a column like any other (not the split: only a `datasets` folder's splits are)."""
+a column like any other (not the split: a row's `split` column is, and a `datasets` folder's splits are)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ def test_a_users_split_column_is_named_not_taken_for_the_split(tmp_path, capsys)
     path = write(tmp_path / "rows.jsonl", {"prompt": "Audit me?", "response": "yes", "_split": "test"})
     assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
     assert summary(capsys).endswith(
-        "; columns not read: _split (_split: a row's own split is not read (--split or --test-fraction sets it))"
+        "; columns not read: _split (_split: not the row's split (its 'split' column is; else --split or "
+        "--test-fraction sets it))"
     )
     assert [p["split"] for p in Workspace(tmp_path / "ws").read("prompts").to_pylist()] == ["train"]
 

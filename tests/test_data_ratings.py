@@ -305,7 +305,7 @@ def test_export_ratings_cli_loads_with_datasets(tmp_path, capsys):
         "train"
     ]
     assert dataset.column_names == [
-        "prompt", "completion", "completion_id", "prompt_id", "round", "help", "raters", "rubric"
+        "prompt", "completion", "completion_id", "prompt_id", "round", "help", "raters", "rubric", "split"
     ]  # fmt: skip
     assert dataset["help"] == [3.0, 1.0, 3.0] and dataset["raters"] == [2, 1, 1]
     assert dataset[0]["completion"] == [{"role": "assistant", "content": "p0 a0"}]
@@ -341,3 +341,14 @@ def test_a_rubric_integer_too_long_to_read_names_the_file_and_field(tmp_path):
     assert str(refused.value) == (
         f"{path}, field 'aspects[0].scale[1]': an integer of 5000 digits, more than the 4300 Python reads as a number"
     )
+
+
+def test_an_aspect_named_as_a_column_of_the_export_is_refused(tmp_path):
+    """An aspect is a column of the ratings export, beside its own: one named `split` (the export's last column,
+    which `data import` reads as the row's split) would be written twice."""
+    path = tmp_path / "r.yaml"
+    path.write_text("name: r\naspects:\n  - name: split\n    scale: [1, 3]\n    description: Which half.\n")
+    with pytest.raises(
+        RubricError, match=r"field 'aspects\[0\]\.name': 'split' must be lower-case .* raters, "
+    ):
+        load_rubric(path)
