@@ -40,9 +40,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.errors import PrefloopError, counted, quoted
+from data.errors import PrefloopError, quoted
 from data.files import failure_reason
 from data.gold import NOUN as GOLD_NOUN
+from data.import_log_lines import passed_over_warning
 from data.import_write import LOG_DIR, LOG_FILE
 from data.merge_guard import FRAMES, WORKSPACE, Side, check_rank_items, frame_of
 from data.merge_logs import carry_logs, plan_logs
@@ -154,18 +155,9 @@ class MergePlan:
 
     def passed_over_line(self, shown: int) -> str | None:
         """The lines of its import log not carried (``log_passed_over``), counted, the first ``shown`` named with
-        why; None where there are none."""
-        if not self.log_passed_over:
-            return None
-        lines = [f"line {number}: {why}" for number, why in self.log_passed_over[:shown]]
-        more = len(self.log_passed_over) - shown
-        lines += [f"... {more} more"] if more > 0 else []
-        them = "it" if len(self.log_passed_over) == 1 else "them"
-        return (
-            f"{self.other.path / LOG_DIR / LOG_FILE}: {counted(len(self.log_passed_over), 'line')} not carried, as "
-            f"the import log's readers pass {them} over (fix {them} as `data validate -w {self.other.path}` says, "
-            f"then merge again): {'; '.join(lines)}"
-        )
+        why (`passed_over_warning`); None where there are none."""
+        log = self.other.path / LOG_DIR / LOG_FILE
+        return passed_over_warning(log, self.log_passed_over, shown, "not carried", "merge again")
 
 
 @dataclass
