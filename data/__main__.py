@@ -334,8 +334,9 @@ def cmd_merge(args: Any) -> int:
                 "id is its messages, and a held prompt is never rewritten",
                 file=sys.stderr,
             )
-        if passed_over := plan.passed_over_line(SHOWN):  # its readers pass them over: not carried, said
-            print(f"warning: {passed_over}", file=sys.stderr)
+        for line in (plan.passed_over_line(SHOWN), plan.rejects_gone_line(SHOWN)):  # what it lost, said
+            if line:
+                print(f"warning: {line}", file=sys.stderr)
         if plan.conflicts:
             counts = ", ".join(f"{n} {reason}" for reason, n in sorted(plan.left_out().items()))
             print(f"  left out (it stays in {plan.other.path}): {counts}")
