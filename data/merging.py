@@ -167,13 +167,15 @@ class MergePlan:
         it (``log_rejects_gone``), counted, the first ``shown`` named with that file; None where there are none."""
         if not (gone := self.log_rejects_gone):
             return None
-        named, its = (
-            ("the rejects file it names is", "its") if len(gone) == 1 else ("those they name are", "their")
+        named, file, imports = (
+            ("the rejects file it names is", "its file", "its import")
+            if len(gone) == 1
+            else ("those they name are", "their files", "their imports")
         )
         return (
             f'{self.other.path / LOG_DIR / LOG_FILE}: {counted(len(gone), "line")} carried with "rejects": null, '
-            f"as {named} missing there: `data import --remove` of {its} file, here as there, reads a row {its} import "
-            f"left out as the workspace refused it (rank_locked, ...) as a label not stored: {named_lines(gone, shown)}"
+            f"as {named} missing there: `data import --remove` of {file}, here as there, reads a row {imports} left "
+            f"out as the workspace refused it (rank_locked, ...) as a label not stored: {named_lines(gone, shown)}"
         )
 
 
