@@ -40,7 +40,7 @@ from data.import_readers import refuse_split_flags
 from data.import_records import RecordError
 from data.import_rows import opposite_lines
 from data.import_summary import import_summary, row_split_line, split_line
-from data.import_withdraw import file_labels, withdraw_imports
+from data.import_withdraw import file_labels, passed_over_line, withdraw_imports
 from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
 from data.imports import ImportOptions, check_file, check_source_name, guard_files
 from data.labellers import labeller_lines
@@ -53,7 +53,7 @@ from data.stats import integrity_problems, labeller_report, workspace_stats
 from data.stats_lines import stats_lines
 from data.workspace import Workspace
 
-SHOWN = 10  # conflicts (and import log lines not carried) a merge names one by one
+SHOWN = 10  # conflicts (and import log lines) a merge, or --remove, names one by one
 # leaderboard resamples: each holds a draw per prompt (10,000 of them over 10,000 prompts: 800 MB of draws)
 MAX_BOOTSTRAP = 10_000
 # ... and the fewest: a 95 % percentile interval's ends are the 2.5 % and 97.5 % points of the resamples, which under
@@ -156,6 +156,8 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     options = replace(options, split_column=False)  # no label has a split: a row's split is not read
     # every file read before anything is written
     files = [file_labels(path, options, workspace, spellings) for path in args.remove]
+    if passed_over := passed_over_line(workspace, files, SHOWN):  # before a refusal those lines may cause
+        print(f"warning: {passed_over}", file=sys.stderr)
     for withdrawal in withdraw_imports(workspace, files, options):
         print(withdrawal.line())
     return 0
@@ -335,8 +337,9 @@ def cmd_merge(args: Any) -> int:
                 "id is its messages, and a held prompt is never rewritten",
                 file=sys.stderr,
             )
-        if passed_over := plan.passed_over_line(SHOWN):  # its readers pass them over: not carried, said
-            print(f"warning: {passed_over}", file=sys.stderr)
+        for line in (plan.passed_over_line(SHOWN), plan.rejects_gone_line(SHOWN)):  # what it lost, said
+            if line:
+                print(f"warning: {line}", file=sys.stderr)
         if plan.conflicts:
             counts = ", ".join(f"{n} {reason}" for reason, n in sorted(plan.left_out().items()))
             print(f"  left out (it stays in {plan.other.path}): {counts}")

@@ -8,9 +8,10 @@ matched the line to its file by path alone, silently. A line without such a fiel
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
-from data.errors import PrefloopError, cut, shown
+from data.errors import PrefloopError, counted, cut, shown
 from data.files import read_beside
 
 
@@ -39,17 +40,13 @@ LOG_FIELDS = {
 def json_lines(path: Path) -> list[dict]:
     """The JSON objects of a log file's lines (none if it does not exist); a line `passed_over` names is left out. A
     symlink at the file or its folder is refused (NotAFileError: `files.read_beside`)."""
-    return [value for _, value in numbered_lines(path)]
-
-
-def numbered_lines(path: Path) -> list[tuple[int, dict]]:
-    """`json_lines`, each with its line number (from 1)."""
-    return read_lines(path)[0]
+    return [value for _, value in read_lines(path)[0]]
 
 
 def read_lines(path: Path) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
-    """From one read of a log file: the lines its readers read (`numbered_lines`), and those they pass over
-    (`unreadable_lines`), which a reader that must not lose them without a word names (`data.merge_logs`)."""
+    """From one read of a log file: the lines its readers read (`json_lines`, each with its line number from 1),
+    and those they pass over (`unreadable_lines`), which a reader that must not lose them without a word names
+    (`passed_over_warning`: `data merge`, `data import --remove`)."""
     read, unread = [], []
     for number, value in _numbered_values(path):
         why = passed_over(value)
@@ -58,6 +55,30 @@ def read_lines(path: Path) -> tuple[list[tuple[int, dict]], list[tuple[int, str]
         else:
             unread.append((number, why))
     return read, unread
+
+
+def named_lines(lines: Sequence[tuple[int, str]], shown: int) -> str:
+    """Lines of a log by number, each with what is said of it, the first ``shown`` of them, the rest counted:
+    ``line 3: why; line 4: why; ... 2 more``."""
+    named = [f"line {number}: {why}" for number, why in lines[:shown]]
+    more = len(lines) - shown
+    return "; ".join(named + ([f"... {more} more"] if more > 0 else []))
+
+
+def passed_over_warning(
+    log: Path, unread: Sequence[tuple[int, str]], shown: int, left: str, again: str
+) -> str | None:
+    """What a reader of the import log ``log`` (WS/imports/log.jsonl) that must not lose the lines its readers pass
+    over (``unread``: `read_lines`) without a word says of them: counted and named (`named_lines`), with what it
+    did without them (``left``: "not carried") and the fix, `data validate`'s, then ``again`` (the command to
+    rerun); None where there are none."""
+    if not unread:
+        return None
+    them = "it" if len(unread) == 1 else "them"
+    return (
+        f"{log}: {counted(len(unread), 'line')} {left}, as the import log's readers pass {them} over (fix {them} as "
+        f"`data validate -w {log.parent.parent}` says, then {again}): {named_lines(unread, shown)}"
+    )
 
 
 def rejects_name(log: Path, number: int, entry: dict) -> str | None:

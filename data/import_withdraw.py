@@ -37,10 +37,11 @@ from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import import_history, is_of
+from data.import_log_lines import passed_over_warning
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
-from data.import_write import LOG_FILE, file_digest, log_folder, logged_rejects
+from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects
 from data.imports import ImportOptions, Loaded, check_file
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
@@ -61,6 +62,7 @@ class FileLabels:
     locked: Mapping[int, str] = field(default_factory=dict)
     left_out: Mapping[int, str] = field(default_factory=dict)
     digest: str | None = None  # the sha256 of its content, as the import log keeps it (`file_digest`)
+    log_passed_over: tuple[tuple[int, str], ...] = ()  # the import log's lines not read (`logged_rejects`)
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,18 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     found = stored_spellings(workspace, str(path), read, spellings, loaded, found)
     left_out = {reject["row"]: reject["reason"] for reject in loaded.rejects if reject["reason"] in REFUSED}
     digest = file_digest(path)
-    locked = logged_rejects(workspace, path, options, loaded.format, REFUSED, digest)
-    return FileLabels(Path(path), found, locked, left_out, digest)
+    locked, unread = logged_rejects(workspace, path, options, loaded.format, REFUSED, digest)
+    return FileLabels(Path(path), found, locked, left_out, digest, tuple(unread))
+
+
+def passed_over_line(workspace: Workspace, files: list[FileLabels], shown: int) -> str | None:
+    """The import log's lines its readers pass over, which reading it for ``files`` passed over
+    (`FileLabels.log_passed_over`: each file's read of it finds them), counted and named, the first ``shown``
+    (`passed_over_warning`); None where there are none. A row an import they log left out reads as a label not
+    stored."""
+    unread = sorted({line for file in files for line in file.log_passed_over})
+    log = workspace.path / LOG_DIR / LOG_FILE
+    return passed_over_warning(log, unread, shown, "not read for the rows imports left out", "--remove again")
 
 
 def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaError:

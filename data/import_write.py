@@ -28,7 +28,7 @@ from data.files import (
     folder_for_writing,
 )
 from data.import_labels import renew_withdrawn
-from data.import_log_lines import json_lines, numbered_lines, rejects_name
+from data.import_log_lines import json_lines, read_lines, rejects_name
 from data.records import Label, Prompt, now
 from data.workspace import Workspace
 
@@ -278,19 +278,20 @@ def logged_rejects(
     fmt: str,
     reasons: Collection[str],
     digest: str | None,
-) -> dict[int, str]:
+) -> tuple[dict[int, str], list[tuple[int, str]]]:
     """The rows of ``path`` (its content ``digest``) that an import of it left out for one of ``reasons``, each with
-    its reason, as the
-    workspace's import log and its rejects files list them: an import of the same file (`same_file`: the same
-    content, from any path) that read it as ``options`` and format ``fmt`` do (the source its rows were given, the
-    file's name without ``--source``, and the format they were read in, detected or given); none where nothing was
-    logged (a missing log or rejects file, or a line that cannot be read, lists nothing); a line naming its rejects
-    file otherwise than by its name beside the log is refused (`rejects_name`)."""
+    its reason, as the workspace's import log and its rejects files list them: an import of the same file
+    (`same_file`: the same content, from any path) that read it as ``options`` and format ``fmt`` do (the source its
+    rows were given, the file's name without ``--source``, and the format they were read in, detected or given);
+    none where nothing was logged (a missing log or rejects file, or a line that cannot be read, lists nothing); a
+    line naming its rejects file otherwise than by its name beside the log is refused (`rejects_name`). With them,
+    the log's lines passed over (`read_lines`: line number, why), for the caller to name."""
     folder, file = workspace.path / LOG_DIR, str(Path(path).resolve())
     read_as = (options.source or Path(path).stem, fmt)
     rows: dict[int, str] = {}
     log = folder / LOG_FILE
-    for number, entry in numbered_lines(log):
+    read, unread = read_lines(log)
+    for number, entry in read:
         source = (
             entry.get("source") or (entry.get("options") or {}).get("source") or Path(file).stem
         )  # older lines
@@ -302,7 +303,7 @@ def logged_rejects(
                 for r in rejects
                 if r.get("reason") in reasons and isinstance(r.get("row"), int)
             }
-    return rows
+    return rows, unread
 
 
 def ranked_by(workspace: str | Path, items: Iterable[str]) -> dict[str, str]:

@@ -7,6 +7,7 @@ import pandas as pd
 
 from data.aggregate import current_labels
 from data.annotators import machine_mask
+from data.rank_rate_quality import WITHIN
 
 GOLD_ACCURACY_FLOOR = 0.6  # flag when the whole 95 % interval of gold accuracy lies below this
 FAST_SECONDS = 3.0  # flag a median below this many seconds per label
@@ -27,7 +28,9 @@ ALL_TIED_SHARE = 0.5  # rank: flag a ranker who ties every answer in more than t
 # majority on the same items differs at least ONE_ANSWER_DISAGREEMENT of the time, over >= 30 items it decides (an
 # always-"desirable" KTO labeller scored 0.5 on balanced gold, above the gold flag's floor; a careful labeller on data
 # that is mostly one answer agrees with the others, so is not flagged: over 2 shared items, a careless partner's
-# answers flagged one, "differs on 100%").
+# answers flagged one, "differs on 100%"). Rate takes the same shares for one aspect given one value while the rater
+# varies others: the other raters' mean beyond ±1 of it on ONE_ANSWER_DISAGREEMENT of >= 30 shared answers
+# (`constant_aspects`; every aspect one value needs no others: `constant_ratings`).
 ONE_ANSWER_SHARE = 0.95
 ONE_ANSWER_DISAGREEMENT = 0.2
 # Per task's gold figure (choices: accuracy; rank: mean τ-b with the gold rankings; rate: share of values within ±1 of
@@ -106,7 +109,12 @@ def _chance_flags(row: dict) -> list[str]:
     if values is not None:
         shown = ", ".join(f"{aspect} {value:g}" for aspect, value in values.items())
         return [f"gives every answer the same rating ({shown}) over {row['answers_rated']} rated answers"]
-    return []
+    return [
+        f"gives every answer the same {aspect} rating ({one['value']:g}) over {one['answers']} rated answers, while "
+        f"the other raters, who agree with each other on it (r {one['team_r']:+.2f}), put their mean beyond "
+        f"±{WITHIN} of it on {one['others_off']:.0%} of the {one['compared']} they rated too"
+        for aspect, one in constant_aspects(row).items()
+    ]
 
 
 def constant_ratings(row: dict) -> dict[str, float] | None:
@@ -114,6 +122,26 @@ def constant_ratings(row: dict) -> dict[str, float] | None:
     answers), else None."""
     values = row.get("one_value")
     return values if values and (row.get("answers_rated") or 0) >= AGREEMENT_MIN_VALUES else None
+
+
+def constant_aspects(row: dict) -> dict[str, dict]:
+    """Aspect -> its figures (``one_value_aspects``) of each aspect a rater not flagged by `constant_ratings` gave
+    one value, where over >= 30 of those answers that other raters rated too, their mean lies beyond ±`WITHIN` of
+    it on `ONE_ANSWER_DISAGREEMENT` of them, and they surely agree with each other on the aspect (``team_r_ci95``
+    above 0). One value on one aspect can be what the answers deserve (every answer safe), unlike one on every
+    aspect, so it takes the others to say otherwise, as a choice labeller's one answer does (`constant_answer`);
+    where the answers all deserve one value, a random rater moves the others' mean as far, but the others do not
+    agree on how the answers differ."""
+    if constant_ratings(row) is not None:
+        return {}
+    return {
+        aspect: one
+        for aspect, one in (row.get("one_value_aspects") or {}).items()
+        if one["compared"] >= AGREEMENT_MIN_VALUES  # of its answers: they are as many or more
+        and one["others_off"] >= ONE_ANSWER_DISAGREEMENT
+        and one["team_r_ci95"] is not None
+        and one["team_r_ci95"][0] > 0
+    }
 
 
 def constant_answer(row: dict) -> str | None:

@@ -16,7 +16,7 @@ content): a row it left out has no label there, so none came along; where this w
   merges).
 - Its rejects file is copied beside this log; where another file holds that name here, under a free one
   (``...-2.rejects.jsonl``), which the line names; a line whose rejects file is gone names none (the name could be
-  another file's here).
+  another file's here), and the merge counts and names each such line (``rejects_gone``).
 
 Everything is read by `plan_logs`, before the merge writes; `carry_logs` writes after the merge's batch: the rows
 first, the history of how they came after (a rerun carries what a failure there left out, and nothing twice; a line
@@ -45,12 +45,14 @@ SET_BY_CARRYING = ("merged_from", "rejects")
 class CarriedLogs:
     """What carrying the logs writes: ``lines`` to append (per workspace merged in: ``counts``) and the rejects
     ``files`` (name -> content) new here; and, per workspace merged in, the lines of its log not carried as its
-    readers pass them over (``passed_over``: line number, why)."""
+    readers pass them over (``passed_over``: line number, why), and those carried without their rejects file, gone
+    there (``rejects_gone``: line number, the file's name)."""
 
     lines: list[dict] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     counts: list[int] = field(default_factory=list)
     passed_over: list[list[tuple[int, str]]] = field(default_factory=list)
+    rejects_gone: list[list[tuple[int, str]]] = field(default_factory=list)
 
 
 def _key(entry: dict) -> str:
@@ -92,6 +94,7 @@ def plan_logs(workspace: Workspace, others: list[Workspace]) -> CarriedLogs:
         theirs = other.path / LOG_DIR
         count, (read, unread) = 0, read_lines(theirs / LOG_FILE)
         carried.passed_over.append(unread)
+        carried.rejects_gone.append(gone := [])
         for number, entry in read:
             key = _key(entry)
             if key in seen:
@@ -101,6 +104,7 @@ def plan_logs(workspace: Workspace, others: list[Workspace]) -> CarriedLogs:
             if name := rejects_name(theirs / LOG_FILE, number, entry):  # as logged_rejects reads it
                 text = read_beside(theirs / name)
                 entry["rejects"] = None if text is None else names.place(name, text)
+                gone += [(number, name)] if text is None else []
             carried.lines.append(entry)
             count += 1
         carried.counts.append(count)

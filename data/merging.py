@@ -25,7 +25,8 @@ checked before anything is written, and the rows of all of them are written as o
 together or not at all, so a merge that fails midway (a full disk) has merged nothing, and the same command reruns.
 Once the batch is in, the workspaces' import logs follow (`data.merge_logs`: what `data import --remove` reads of
 how their rows came); a failure there is a warning, as a compaction's is: the rows are merged, and a rerun carries
-the logs. A log line its readers pass over is not carried, and the merge names each (`MergePlan.passed_over_line`).
+the logs. A log line its readers pass over is not carried, and the merge names each (`MergePlan.passed_over_line`),
+as it names each line it carries without its rejects file, gone there (`MergePlan.rejects_gone_line`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import pyarrow.compute as pc
 from data.errors import PrefloopError, counted, quoted
 from data.files import failure_reason
 from data.gold import NOUN as GOLD_NOUN
+from data.import_log_lines import named_lines, passed_over_warning
 from data.import_write import LOG_DIR, LOG_FILE
 from data.merge_guard import FRAMES, WORKSPACE, Side, check_rank_items, frame_of
 from data.merge_logs import carry_logs, plan_logs
@@ -131,7 +133,8 @@ class MergePlan:
     the labels and gold rows of ``conflicts`` (with ``skip``); ``near_copies``: how many of its prompts and answers
     are spelled otherwise than held ones, stored apart (`data.merge_spellings`); ``log_lines``: the lines of its
     import log carried (`data.merge_logs`); ``log_passed_over``: those not carried, as its readers pass them over
-    (line number, why)."""
+    (line number, why); ``log_rejects_gone``: those carried without the rejects file they name, gone (line number,
+    its name)."""
 
     other: Workspace
     conflicts: tuple[Conflict | ReusedId, ...]
@@ -139,6 +142,7 @@ class MergePlan:
     near_copies: Counter = field(default_factory=Counter)
     log_lines: int = 0
     log_passed_over: tuple[tuple[int, str], ...] = ()
+    log_rejects_gone: tuple[tuple[int, str], ...] = ()
     kept: Counter = field(
         default_factory=Counter
     )  # its prompts held here with another gold or split (`_kept`)
@@ -154,17 +158,24 @@ class MergePlan:
 
     def passed_over_line(self, shown: int) -> str | None:
         """The lines of its import log not carried (``log_passed_over``), counted, the first ``shown`` named with
-        why; None where there are none."""
-        if not self.log_passed_over:
+        why (`passed_over_warning`); None where there are none."""
+        log = self.other.path / LOG_DIR / LOG_FILE
+        return passed_over_warning(log, self.log_passed_over, shown, "not carried", "merge again")
+
+    def rejects_gone_line(self, shown: int) -> str | None:
+        """The lines of its import log carried with ``"rejects": null`` as the rejects file they name is not beside
+        it (``log_rejects_gone``), counted, the first ``shown`` named with that file; None where there are none."""
+        if not (gone := self.log_rejects_gone):
             return None
-        lines = [f"line {number}: {why}" for number, why in self.log_passed_over[:shown]]
-        more = len(self.log_passed_over) - shown
-        lines += [f"... {more} more"] if more > 0 else []
-        them = "it" if len(self.log_passed_over) == 1 else "them"
+        named, file, imports = (
+            ("the rejects file it names is", "its file", "its import")
+            if len(gone) == 1
+            else ("those they name are", "their files", "their imports")
+        )
         return (
-            f"{self.other.path / LOG_DIR / LOG_FILE}: {counted(len(self.log_passed_over), 'line')} not carried, as "
-            f"the import log's readers pass {them} over (fix {them} as `data validate -w {self.other.path}` says, "
-            f"then merge again): {'; '.join(lines)}"
+            f'{self.other.path / LOG_DIR / LOG_FILE}: {counted(len(gone), "line")} carried with "rejects": null, '
+            f"as {named} missing there: `data import --remove` of {file}, here as there, reads a row {imports} left "
+            f"out as the workspace refused it (rank_locked, ...) as a label not stored: {named_lines(gone, shown)}"
         )
 
 
@@ -364,4 +375,7 @@ def merge_workspaces(
             failure_reason(exc),
         )
         return plans
-    return [replace(plan, log_lines=n) for plan, n in zip(plans, logs.counts)]
+    return [
+        replace(plan, log_lines=n, log_rejects_gone=tuple(gone))
+        for plan, n, gone in zip(plans, logs.counts, logs.rejects_gone)
+    ]

@@ -176,7 +176,8 @@ def rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     so aspects on different scales pool) with its 95 % interval, over at least three answers (on one answer the
     centred values of two raters are each other's negatives: r would be -1 however close they are). Over every
     answer they rated, shared or not (``answers_rated``): ``one_value``, aspect -> the one value they gave it, when
-    they gave each aspect only one: a rater who gives everything a 2 says so alone, at `--overlap 1` too. The interval
+    they gave each aspect only one: a rater who gives everything a 2 says so alone, at `--overlap 1` too; and each
+    aspect they gave one value, the others varied or not (``one_value_aspects``: `_one_value_aspects`). The interval
     counts answers, not values: one answer's aspects are rated together, so five aspects are not five independent
     observations (counted by value, six answers of a five-aspect rubric made a flag-sized sample)."""
     ratings = current_ratings(current)
@@ -188,6 +189,7 @@ def rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
     centre = long.groupby("variable")["value"].transform("mean")
     others = (total - long["value"]) / (count - 1)
     shared = long[count >= 2].assign(
+        others=others[count >= 2],
         difference=(long["value"] - others)[count >= 2],
         mine=(long["value"] - centre)[count >= 2],
         theirs=(others - centre)[count >= 2],
@@ -208,8 +210,51 @@ def rate_figures(current: pd.DataFrame, names: list[str]) -> dict[str, dict]:
             "r_with_others_ci95": correlation_interval(r, answers),
             "answers_rated": int(long.loc[long["annotator"] == name, "item_id"].nunique()),
             "one_value": _one_value(long[long["annotator"] == name]),
+            "one_value_aspects": _one_value_aspects(long, name, mine),
         }
     return out
+
+
+def _one_value_aspects(long: pd.DataFrame, name: str, shared: pd.DataFrame) -> dict[str, dict]:
+    """Aspect -> of each aspect rater ``name`` gave one value over every answer they rated it on (``long``: every
+    rater's values; ``shared``: theirs another rater rated too, with the others' mean): ``value``, ``answers``
+    (rated on it), ``compared`` (of those, shared), ``others_off``, the share of the shared ones whose other raters'
+    mean lies further than ±`WITHIN` from it (None without one), and ``team_r`` with ``team_r_ci95``: how far the
+    other raters agree with each other on the aspect (`_aspect_agreement`). One value on an aspect says nothing
+    alone, as the answers may all deserve it: the others differing from it say so only where they agree on how
+    the answers differ (with the truth one value, a random rater's values move their mean as far)."""
+    values = long[long["annotator"] == name]
+    out = {}
+    for aspect, given in values.groupby("variable")["value"]:
+        if given.nunique() != 1:
+            continue
+        value = float(given.iloc[0])
+        others = shared.loc[shared["variable"] == aspect, "others"]
+        off = float(((others - value).abs() > WITHIN).mean()) if len(others) else None
+        r, n = _aspect_agreement(long[(long["annotator"] != name) & (long["variable"] == aspect)])
+        out[str(aspect)] = {
+            "value": value,
+            "answers": int(given.size),
+            "compared": int(len(others)),
+            "others_off": as_figure(off),
+            "team_r": as_figure(r),
+            "team_r_ci95": correlation_interval(r, n),
+        }
+    return out
+
+
+def _aspect_agreement(rows: pd.DataFrame) -> tuple[float | None, int]:
+    """Pearson r of each value of ``rows`` (long rows of one aspect) with the mean of the other values of its
+    answer, as `rate_figures` reads a rater against the others, and the answers that two or more rated; r None where
+    the values or those means are all one."""
+    grouped = rows.groupby("item_id")["value"]
+    total, count = grouped.transform("sum"), grouped.transform("count")
+    both = count >= 2
+    mine, theirs = rows["value"][both], ((total - rows["value"]) / (count - 1))[both]
+    n = int(rows.loc[both, "item_id"].nunique())
+    if n < 3 or mine.std() == 0 or theirs.std() == 0:
+        return None, n
+    return float(np.corrcoef(mine, theirs)[0, 1]), n
 
 
 def _one_value(values: pd.DataFrame) -> dict[str, float] | None:

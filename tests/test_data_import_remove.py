@@ -350,6 +350,34 @@ def test_the_import_log_is_matched_by_the_source_and_format_the_rows_were_read_w
     assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
 
 
+def test_import_log_lines_its_readers_pass_over_are_counted_and_named_before_the_refusal_they_cause(
+    tmp_path, capsys
+):
+    """The log's line of the import that left row 0 out, edited (a field of another type), was passed over without
+    a word: --remove refused the row as a label not stored, as if the file had not been imported there."""
+    ws = tmp_path / "ws"
+    ranks, prefs = import_a_locked_row_skipped(tmp_path, ws)
+    assert remove(ws, ranks) == 0
+    log = ws / "imports" / "log.jsonl"
+    lines = log.read_text().splitlines()
+    (number,) = [n for n, line in enumerate(lines, 1) if json.loads(line).get("rejects")]
+    edited = json.loads(lines[number - 1]) | {"counts": 5}
+    log.write_text("\n".join([*lines[: number - 1], json.dumps(edited), *lines[number:]]) + '\n{"file": "cut')
+    capsys.readouterr()
+    assert remove(ws, prefs) == 2
+    warning, error = capsys.readouterr().err.splitlines()
+    assert warning == (
+        f"warning: {log}: 2 lines not read for the rows imports left out, as the import log's readers pass them "
+        f'over (fix them as `data validate -w {ws}` says, then --remove again): line {number}: field "counts" is '
+        f"5, not an object (an edit); line {len(lines) + 1}: not a JSON object (a write cut off, or an edit)"
+    )
+    assert error.startswith(f"error: {prefs}, row 0: its preference is not stored in {ws}")
+    log.write_text("\n".join(lines) + "\n")  # fixed as `data validate` says
+    assert remove(ws, prefs) == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == (f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n", "")
+
+
 def test_the_help_names_the_flags_value_a_file_given_once_per_flag(capsys):
     """`data import --help` showed `--remove VALUE`, where the README and the errors say `--remove FILE`."""
     with pytest.raises(SystemExit):

@@ -297,6 +297,71 @@ def test_one_value_is_read_over_every_answer_rated_shared_or_not():
     assert mixed["answers_compared"] == 35 and mixed["one_value"] is None and mixed["flags"] == []
 
 
+def rated(who: str, item: str, help_: int, safety: int) -> dict:
+    ratings = json.dumps({"help": help_, "safety": safety})
+    return {"item_id": item, "annotator": who, "task": "rate", "ratings": ratings, "rubric": "r"}
+
+
+def one_aspect_team(answers: int, shared: int) -> dict[str, dict]:
+    """ann and bob rate ``shared`` answers as they are (help 1-5, safety 0-4, each varied); half rates help so too
+    on ``answers`` (``shared`` of them theirs) but gives every answer safety 2. The report, by labeller."""
+    rows = []
+    for i in range(answers):
+        truth = (1 + i % 5, (i // 5) % 5)
+        rows.append(rated("half", f"x{i}", truth[0], 2))
+        rows += [rated(who, f"x{i}", *truth) for who in ("ann", "bob")] if i < shared else []
+    return {r["labeller"]: r for r in labeller_rows(frame(rows), task="rate")}
+
+
+def test_a_rater_who_gives_one_aspect_one_value_is_flagged_naming_it():
+    """A rater careful on help but giving every answer safety 2 was not flagged: the one-rating flag read every
+    aspect at once, and their correlation with the others, pooled over the aspects, held well above the floor."""
+    report = one_aspect_team(40, 40)
+    half = report["half"]
+    assert half["r_with_others_ci95"][0] > 0.3 and half["one_value"] is None
+    figures = half["one_value_aspects"]["safety"]
+    assert figures == {
+        "value": 2.0,
+        "answers": 40,
+        "compared": 40,
+        "others_off": 0.375,  # safety 0 (10 answers) and 4 (5) lie beyond ±1 of 2
+        "team_r": 1.0,  # ann and bob agree on every answer
+        "team_r_ci95": pytest.approx(correlation_interval(1.0, 40), abs=1e-3),
+    }
+    assert half["flags"] == [
+        "gives every answer the same safety rating (2) over 40 rated answers, while the other raters, who agree "
+        "with each other on it (r +1.00), put their mean beyond ±1 of it on 38% of the 40 they rated too"
+    ]
+    assert report["ann"]["flags"] == report["bob"]["flags"] == []
+
+
+@pytest.mark.parametrize(("answers", "shared", "flagged"), [(30, 30, True), (29, 29, False), (40, 29, False)])
+def test_one_aspects_one_value_is_flagged_over_30_answers_rated_and_30_the_others_rated(
+    answers, shared, flagged
+):
+    """A rater with few answers is not flagged for one value on an aspect, as for one on every aspect; nor where
+    few of them were rated by another, whose ratings alone say the answers differ on it."""
+    assert bool(one_aspect_team(answers, shared)["half"]["flags"]) is flagged
+
+
+def test_one_aspects_one_value_the_answers_all_deserve_is_not_flagged_beside_noisy_raters():
+    """Every answer's safety is 4, and exact says so; a noisy rater's values pull the others' mean beyond ±1 of 4
+    on many answers, but the others do not agree with each other on how the answers differ: no flag."""
+    rng = random.Random(3)
+    rows = []
+    for i in range(60):
+        help_ = 1 + i % 5
+        rows += [
+            rated("exact", f"x{i}", help_, 4),
+            rated("noisy", f"x{i}", help_, rng.randint(0, 4)),
+            rated("fair", f"x{i}", help_, rng.choice((3, 4))),
+        ]
+    exact = {r["labeller"]: r for r in labeller_rows(frame(rows), task="rate")}["exact"]
+    figures = exact["one_value_aspects"]["safety"]
+    assert figures["others_off"] >= 0.2 and figures["team_r_ci95"][0] <= 0
+    assert exact["flags"] == []
+
+
 def test_a_perfect_correlation_from_few_answers_is_not_read_as_certain():
     """Fisher's z of r = ±1 is infinite: two raters who agree on five answers read r 1 [0.999, 1]. The bound towards
     0 is taken at |r| ≤ √(1 − 1/n) (`correlation_interval`): it widens at few answers, narrows as they grow, and a

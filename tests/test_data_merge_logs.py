@@ -198,3 +198,35 @@ def test_the_log_lines_not_carried_past_those_named_are_counted():
     line = plan.passed_over_line(10)
     assert line.startswith("ws/imports/log.jsonl: 12 lines not carried, as")
     assert line.count("line 1: why") == 10 and line.endswith("; line 1: why; ... 2 more")
+
+
+def test_a_line_carried_without_its_rejects_file_gone_there_is_counted_and_named(tmp_path, capsys):
+    """A line whose rejects file is missing was carried with `"rejects": null` without a word."""
+    ws = tmp_path / "ws"
+    import_a_locked_row_skipped(tmp_path, ws)
+    (rejects,) = (ws / "imports").glob("*.rejects.jsonl")
+    rejects.unlink()
+    capsys.readouterr()
+    merged = merged_into_new(tmp_path, ws)
+    out, err = capsys.readouterr()
+    assert "imports/log.jsonl +2" in out
+    log = ws / "imports" / "log.jsonl"
+    assert err == (
+        f'warning: {log}: 1 line carried with "rejects": null, as the rejects file it names is missing there: '
+        "`data import --remove` of its file, here as there, reads a row its import left out as the workspace "
+        f"refused it (rank_locked, ...) as a label not stored: line 2: {rejects.name}\n"
+    )
+    assert [line["rejects"] for line in log_lines(merged)] == [None, None]
+    assert main(["merge", "-w", str(merged), str(ws)]) == 0  # a rerun carries nothing: says nothing
+    assert capsys.readouterr().err == ""
+
+
+def test_the_lines_carried_without_their_rejects_files_past_those_named_are_counted():
+    plan = MergePlan(
+        SimpleNamespace(path=Path("ws")), (), {}, log_rejects_gone=((2, "x.rejects.jsonl"),) * 12
+    )
+    line = plan.rejects_gone_line(10)
+    assert line.startswith(
+        'ws/imports/log.jsonl: 12 lines carried with "rejects": null, as those they name are'
+    )
+    assert line.count("line 2: x.rejects.jsonl") == 10 and line.endswith("; ... 2 more")
