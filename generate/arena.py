@@ -147,7 +147,8 @@ def arena_pairs(
                     continue
                 pairs.append(Pair(prompt_id, a.id, b.id, kind=ARENA, round=round))
                 paired |= {left.id, right.id}
-    warn_unpaired([m.id for m in models if m.id not in paired and any(k[0] == m.id for k in answers)])
+    answered = {model for model, _ in answers}
+    warn_unpaired([m.id for m in models if m.id in answered and m.id not in paired])
     return pairs, counts
 
 
