@@ -132,6 +132,7 @@ def arena_pairs(
             answers[entry.id, prompt_id] = list(group.itertuples())
     pairs: list[Pair] = []
     counts: Counter = Counter()
+    paired: set[str] = set()  # the models with an answer on a side of some pair
     for prompt_id in ids:
         width = min((len(answers.get((m.id, prompt_id), [])) for m in models), default=0)
         for index in range(width):
@@ -145,7 +146,23 @@ def arena_pairs(
                     counts["identical"] += 1
                     continue
                 pairs.append(Pair(prompt_id, a.id, b.id, kind=ARENA, round=round))
+                paired |= {left.id, right.id}
+    answered = {model for model, _ in answers}
+    warn_unpaired([m.id for m in models if m.id in answered and m.id not in paired])
     return pairs, counts
+
+
+def warn_unpaired(unpaired: list[str]) -> None:
+    """One warning naming the arena's models that answered and yet are on none of its pairs: each of their answers
+    was another model's text (`identical`), so no vote compares them there (the run said only ``arena_pairs 0``
+    beside ``arena_identical N``, and the leaderboard left such a model off without a word)."""
+    if unpaired:
+        log.warning(
+            "arena: no pair of this arena holds an answer of %s: each was the same text as another model's "
+            "(counted `identical`, never paired), so no vote compares it here (a model on no arena pair at all "
+            "has no row on the leaderboard)",
+            arena_names(unpaired),
+        )
 
 
 def check_arena_prompts(workspace: Workspace, split: str, ids: list[str]) -> None:

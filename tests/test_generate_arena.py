@@ -152,6 +152,30 @@ def test_arena_pairs_per_prompt_draws_k_pairs(tmp_path, three_models):
     assert len(pairs) >= 1 and pairs.groupby("prompt_id").size().max() == 1
 
 
+def test_a_model_on_no_arena_pair_is_named(tmp_path, three_models, caplog, capsys):
+    """A model whose every answer was another model's text (the same weights, or a trained model that moved too
+    little to change a sampled answer) is on no pair: the run said only `arena_pairs 0` beside `arena_identical`,
+    which model that was went unsaid, and the leaderboard left it off without a word."""
+    import logging
+
+    copy = tmp_path / "copy"
+    shutil.copytree(three_models[0], copy)  # the same weights: the same answer to every prompt
+    prompts = write_prompts(tmp_path / "p.json", 3)
+    with caplog.at_level(logging.WARNING, logger="generate.arena"):
+        assert main(arena_args(tmp_path / "ws", [three_models[0], copy], prompts)) == 0
+    assert "arena_identical 3" in capsys.readouterr().out
+    said = [r.getMessage() for r in caplog.records if "no pair of this arena" in r.getMessage()]
+    assert said == [
+        f"arena: no pair of this arena holds an answer of {three_models[0].resolve()} {copy.resolve()}: each was "
+        "the same text as another model's (counted `identical`, never paired), so no vote compares it here (a "
+        "model on no arena pair at all has no row on the leaderboard)"
+    ]
+    caplog.clear()  # beside a third model, each of the two is on a pair with it: nothing to say
+    with caplog.at_level(logging.WARNING, logger="generate.arena"):
+        assert main(arena_args(tmp_path / "ws3", [three_models[0], copy, three_models[1]], prompts)) == 0
+    assert not [r for r in caplog.records if "no pair of this arena" in r.getMessage()]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -115,6 +115,21 @@ def test_every_method_trains_a_few_steps(tmp_path, tiny_model_dir, method, extra
         )
 
 
+@pytest.mark.parametrize("method", ["orpo", "cpo"])
+def test_a_reference_free_method_leaves_trl_no_setting_to_ask_the_user_for(
+    tmp_path, tiny_model_dir, method, caplog
+):
+    """TRL's CPO and ORPO trainers warned "you should set `remove_unused_columns=False` in your
+    TrainingArguments ... but you should do it yourself in the future" on every run: advice for the code that
+    builds the trainer, which a user of `train` cannot follow."""
+    import logging
+
+    ws = build_workspace(tmp_path / "ws")
+    with caplog.at_level(logging.WARNING):
+        train(options(ws, tiny_model_dir, tmp_path / "out", method=method, max_steps=1))
+    assert not [r for r in caplog.records if "remove_unused_columns" in r.getMessage()]
+
+
 @pytest.mark.parametrize(("rounds", "sdpo_steps", "sizes"), [(2, 0, [4, 4]), (1, 3, [2, 3, 3])])
 def test_sdpo_trains_and_registers_one_model_per_step(tmp_path, tiny_model_dir, rounds, sdpo_steps, sizes):
     ws = build_workspace(tmp_path / "ws", rounds=rounds)

@@ -243,7 +243,7 @@ def test_a_workspace_that_cannot_be_written_is_refused_before_training(
 
 
 def test_a_method_that_caches_no_reference_trains_from_a_read_only_workspace_without_registering(
-    tmp_path, tiny_model_dir, monkeypatch
+    tmp_path, tiny_model_dir, monkeypatch, capsys
 ):
     """--method sft --no-register writes nothing to the workspace, yet was refused as a read-only one: --ref-cache
     (on by default) was taken to write there, which only the DPO family's trainer does."""
@@ -264,6 +264,11 @@ def test_a_method_that_caches_no_reference_trains_from_a_read_only_workspace_wit
     out = tmp_path / "out"
     assert main(argv(ws, tiny_model_dir, out, "--method", "sft", "--no-register")) == 0
     assert (out / "metrics.json").exists() and ws.frame("models").empty  # trained, not registered
+    # the run's id named no model: `--arena ID` said "not a model" of the id the run had just printed
+    saved = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("model "))
+    assert saved.endswith(
+        f"saved to {out.resolve()} (--no-register: not in the workspace's manifest; name it by its folder)"
+    )
 
 
 @pytest.mark.parametrize("new", [True, False])

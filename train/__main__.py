@@ -96,7 +96,11 @@ def _main(argv: list[str] | None, prog: str) -> int:
     result = train(options)
     if result["id"] is None:  # a non-main rank of `accelerate launch`
         return 0
-    print(f"model {result['id']} saved to {result['path']}")
+    # the id of a run not registered is in its report alone: no --model or --arena finds the model by it
+    unlisted = (
+        "" if options.register else " (--no-register: not in the workspace's manifest; name it by its folder)"
+    )
+    print(f"model {result['id']} saved to {result['path']}{unlisted}")
     for line in summary_lines(result["method"], result["metrics"]):
         print(line)
     return 0

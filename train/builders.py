@@ -198,7 +198,14 @@ def _reference_free(classes: Callable[[], tuple]):
 
     def build(options: TrainOptions, b: Build, method: Method):
         config_cls, trainer_cls = classes()
-        args = config_cls(**common_args(options, b), beta=options.beta, **method.config(options))
+        # TRL's collator for these needs the columns kept: it turns the flag off itself, and warns the user to set
+        # it "in your TrainingArguments", which a user of `train` has no way to do
+        args = config_cls(
+            **common_args(options, b),
+            beta=options.beta,
+            remove_unused_columns=False,
+            **method.config(options),
+        )
         return trainer_cls(
             model=b.model,
             args=args,
