@@ -139,13 +139,15 @@ def save_model(trainer, tokenizer, out: Path, lora: bool, reload: Callable[[Path
     """Write the final model (gathered from all ranks under DDP/ZeRO/FSDP); returns it on the main process.
     ``reload(out)``: the saved folder loaded as the method evaluates it (a reward model with its head), where the
     model in memory is sharded over several processes."""
+    # without the autocast accelerate wrapped its forward in for bf16 training: the trained model is evaluated in
+    # fp32, as the start model was and as its saved folder is when reloaded (--resume, several processes)
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     if lora:
-        model = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()  # plain folder for vLLM
+        model = model.merge_and_unload()  # plain folder for vLLM
         if trainer.is_world_process_zero():
             model.save_pretrained(out, safe_serialization=True)
     else:
         trainer.save_model(str(out))
-        model = trainer.accelerator.unwrap_model(trainer.model)
     trainer.accelerator.wait_for_everyone()
     if not trainer.is_world_process_zero():
         return None
