@@ -85,20 +85,27 @@ def drop_partial_checkpoints(out: Path) -> list[Path]:
     return partial
 
 
-def resume_point(out: Path) -> str:
-    """What a --resume in ``out`` continues from, as its log says it: the newest checkpoint (the trainer takes the
-    highest step) with its steps done, or none (a run killed before its first checkpoint starts at step 0)."""
+def newest_checkpoint(out: Path) -> Path | None:
+    """The checkpoint a --resume in ``out`` continues from: the highest step's, as the trainer would take it
+    (`train.once` hands it this one, so that the one checked and reported is the one loaded); None without one."""
     steps = {
         int(c.name.rsplit("-", 1)[1]): c
         for c in out.glob("checkpoint-*")
         if c.name.rsplit("-", 1)[1].isdigit()
     }
-    if not steps:
+    return steps[max(steps)] if steps else None
+
+
+def resume_point(out: Path) -> str:
+    """What a --resume in ``out`` continues from, as its log says it: the newest checkpoint (`newest_checkpoint`)
+    with its steps done, or none (a run killed before its first checkpoint starts at step 0)."""
+    newest = newest_checkpoint(out)
+    if newest is None:
         return "no checkpoint to continue from: training starts at step 0"
-    newest = steps[max(steps)]
     with open_regular(newest / "trainer_state.json") as f:
         total = json.load(f).get("max_steps")
-    return f"continuing from {newest.name} ({max(steps)} of {total or '?'} steps done)"
+    done = newest.name.rsplit("-", 1)[1]
+    return f"continuing from {newest.name} ({done} of {total or '?'} steps done)"
 
 
 TRAINED_FILE = "trained.json"  # written once the final model is saved: a resume after it trains nothing again
