@@ -6,11 +6,81 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import shutil
+from pathlib import Path
 
 import pytest
 
+from data import Workspace
+from data.errors import PrefloopError
 from tests.test_train import build_workspace, options
+from tests.test_train_out_folder import argv, files, no_loading
+from train.__main__ import main
+from train.out_folder import check_out_folder, check_resumed_model, run_config
 from train.run import train
+
+
+def started(ws: str, model: str, out: str, **kwargs):
+    """The options of a run started as `-w WS --model MODEL --out OUT` (relative, as README writes them), recorded
+    in OUT as a run records them as it starts."""
+    run = dataclasses.replace(options(Workspace(Path(ws)), model, Path(out), **kwargs), workspace=Path(ws))
+    Path(out).mkdir(parents=True)
+    Path(out, "train_config.json").write_text(json.dumps(run_config(run)))
+    return run
+
+
+def test_a_start_model_inside_a_copied_workspace_is_the_copys(tmp_path, monkeypatch):
+    """`-w ws --model ws/models/base --out ws/runs/dpo-1`, resumed in `cp -r ws ws2` as `-w ws2 --model
+    ws2/models/base --out ws2/runs/dpo-1`, was refused as started with --model ws/models/base: the workspace was
+    taken as the recorded one, its model folder not. The original's folder is not the copy's."""
+    monkeypatch.chdir(tmp_path)
+    build_workspace(tmp_path / "ws")
+    run = started("ws", "ws/models/base", "ws/runs/dpo-1")
+    shutil.copytree("ws", "ws2")
+    again = Path("ws2/runs/dpo-1")
+    copy = dataclasses.replace(run, workspace=Path("ws2"), out=again, resume=True)
+    check_out_folder(again, dataclasses.replace(copy, model="ws2/models/base"))
+    check_out_folder(again, dataclasses.replace(copy, model=str(tmp_path / "ws2/models/base")))
+    said = (
+        f"{again}: the run there was started with --model ws/models/base (ws2/models/base where the workspace is "
+        "now), not ws/models/base; --resume continues it with the options it was started with (--overwrite "
+        "starts again)"
+    )
+    with pytest.raises(PrefloopError, match=f"^{re.escape(said)}$"):
+        check_out_folder(again, dataclasses.replace(copy, model="ws/models/base"))
+
+
+def test_a_start_model_outside_a_copied_workspace_is_named_with_how_to_pass_it(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    """A relative --model outside the workspace is read from the current folder, as it was: in a copy of the
+    workspace made elsewhere it names no model. The resume said "base: not a model" (the recorded spelling) or
+    "started with --model base, not ../a/base" (the folder where the model is), and no --model could continue the
+    run. It is refused naming the folder and how to pass it, whatever --model is given; resumed from the folder
+    the run was started in, it goes on."""
+    (tmp_path / "a").mkdir()
+    shutil.copytree(tiny_model_dir, tmp_path / "a" / "base")
+    monkeypatch.chdir(tmp_path / "a")
+    build_workspace(tmp_path / "a" / "ws")
+    run = started("ws", "base", "ws/runs/r")
+    shutil.copytree("ws", tmp_path / "b" / "wsc")
+    monkeypatch.chdir(tmp_path / "b")
+    before = files(Path("wsc/runs/r"))
+    said = (
+        f"error: wsc/runs/r: the run there was started with --model base, a folder outside its workspace, read from "
+        f"the current folder: no model at {tmp_path / 'b' / 'base'}; resume from the folder the run was started in "
+        f"(-w and --out from there, --model base), or copy its start model to {tmp_path / 'b' / 'base'}\n"
+    )
+    no_loading(monkeypatch)
+    for model in ("base", "../a/base"):
+        assert main(argv(Workspace(Path("wsc")), model, "wsc/runs/r", "--resume")) == 2
+        assert capsys.readouterr().err == said
+    assert files(Path("wsc/runs/r")) == before
+    monkeypatch.chdir(tmp_path / "a")
+    back = dataclasses.replace(run, workspace=Path("../b/wsc"), out=Path("../b/wsc/runs/r"), resume=True)
+    check_resumed_model(back.out, back)
+    check_out_folder(back.out, back)
 
 
 def test_a_resume_reports_the_saved_models_held_out_numbers_as_its_run_did(
