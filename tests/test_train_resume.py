@@ -83,6 +83,58 @@ def test_a_start_model_outside_a_copied_workspace_is_named_with_how_to_pass_it(
     check_out_folder(back.out, back)
 
 
+def step_of_a_stepwise_run(tmp_path, ws, model) -> Path:
+    """An sDPO run killed in its step 2: the run's config in OUT, step 2's checkpoint in OUT/step-2, which (as the
+    run writes it) records no config of its own."""
+    out = tmp_path / "sdpo"
+    out.mkdir()
+    (out / "train_config.json").write_text(json.dumps(run_config(options(ws, model, out, method="sdpo"))))
+    (out / "step-2" / "checkpoint-2").mkdir(parents=True)
+    (out / "step-2" / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    return out / "step-2"
+
+
+def test_a_step_of_a_stepwise_run_is_not_resumed_as_a_run_of_its_own(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    """`--resume --method dpo --out OUT/step-2` of an sDPO run said the checkpoint was of a version before
+    train_config.json was written as a run starts: it is a step of the sDPO run in OUT, recorded there."""
+    ws = build_workspace(tmp_path / "ws")
+    step = step_of_a_stepwise_run(tmp_path, ws, tiny_model_dir)
+    before = files(step)
+    no_loading(monkeypatch)
+    assert main(argv(ws, tiny_model_dir, step, "--method", "dpo", "--resume")) == 2
+    assert capsys.readouterr().err == (
+        f"error: {step}: a step of the --method sdpo run in {step.parent}, which does not resume (each step is a "
+        f"run of its own; --overwrite --out {step.parent} starts it again)\n"
+    )
+    assert files(step) == before
+
+
+@pytest.mark.parametrize("state", ["no checkpoint yet", "checkpoint", "model saved"])
+@pytest.mark.parametrize("method", ["kto", "rm", "sft", "orpo", "spin", "ipo"])
+def test_an_unfinished_run_of_another_method_is_one_line(
+    tmp_path, tiny_model_dir, capsys, monkeypatch, state, method
+):
+    """A dpo run killed before its first checkpoint, after one, or after saving its model, resumed as another
+    method: one line naming both, before anything loads or is written (sdpo takes no --resume at all)."""
+    ws = build_workspace(tmp_path / "ws", kto=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "train_config.json").write_text(json.dumps(run_config(options(ws, tiny_model_dir, out))))
+    if state == "checkpoint":
+        (out / "checkpoint-2").mkdir()
+        (out / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    if state == "model saved":
+        (out / "trained.json").write_text("{}")
+    before = files(out)
+    no_loading(monkeypatch)
+    assert main(argv(ws, tiny_model_dir, out, "--method", method, "--resume")) == 2
+    what = "its checkpoint is" if state == "checkpoint" else "the run there is"
+    assert capsys.readouterr().err == f"error: {out}: {what} from --method dpo, not {method}\n"
+    assert files(out) == before and len(ws.frame("models")) == 0
+
+
 def test_a_resume_reports_the_saved_models_held_out_numbers_as_its_run_did(
     tmp_path, tiny_model_dir, monkeypatch
 ):

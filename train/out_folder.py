@@ -38,6 +38,7 @@ from data.provision import EMBEDDED, is_model_dir, looks_like_hub_id
 from data.records import now
 from data.temp_writers import remove_dead_temps
 from data.workspace_root import Roots, read_path, read_roots
+from train.methods import METHODS
 from train.options import TrainOptions
 from train.saving import TRAINED_FILE
 
@@ -244,10 +245,16 @@ def check_out_folder(
 
 
 def _check_recorded(out: Path, options: TrainOptions, marker: str | None) -> None:
-    """The unfinished run in ``out`` is one ``options`` continue: of their method, and started with them but for
-    `RESUME_MAY_CHANGE`."""
+    """The unfinished run in ``out`` is one ``options`` continue: of their method (a step of a step-wise method's
+    run is none of its own), and started with them but for `RESUME_MAY_CHANGE`."""
     recorded = _recorded(out, marker)
     if recorded is None and any(out.glob("checkpoint-*")):  # what the resume would continue from, unchecked
+        stepwise = _stepwise_run(out.parent)
+        if stepwise is not None:  # its run records the method in the folder above, not here
+            raise PrefloopError(
+                f"{out}: a step of the --method {stepwise} run in {out.parent}, which does not "
+                f"resume (each step is a run of its own; --overwrite --out {out.parent} starts it again)"
+            )
         raise PrefloopError(
             f"{out}: its checkpoint records no method or options (a run of a version before train_config.json "
             f"was written as a run starts), so it cannot be resumed as --method {options.method}; "
@@ -290,6 +297,15 @@ def check_resumed_model(out: Path, options: TrainOptions, marker: str | None = N
         f"folder: no model at {here}; resume from the folder the run was started in (-w and --out from there, "
         f"--model {was}), or copy its start model to {here}"
     )
+
+
+def _stepwise_run(folder: Path) -> str | None:
+    """The step-wise method (sDPO) of the run in ``folder``, whose steps are its folders; None for any other."""
+    try:
+        method = (_recorded(folder) or {}).get("method")
+    except PrefloopError:  # not a run's config: the folder below is judged on its own
+        return None
+    return method if method in METHODS and METHODS[method].stepwise else None
 
 
 def _check_writable(out: Path, existing: Path, options: TrainOptions) -> None:
