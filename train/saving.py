@@ -104,7 +104,7 @@ def resume_point(out: Path) -> str:
         return "no checkpoint to continue from: training starts at step 0"
     with open_regular(newest / "trainer_state.json") as f:
         total = json.load(f).get("max_steps")
-    done = newest.name.rsplit("-", 1)[1]
+    done = int(newest.name.rsplit("-", 1)[1])
     return f"continuing from {newest.name} ({done} of {total or '?'} steps done)"
 
 
