@@ -92,3 +92,32 @@ def test_a_resumed_rm_run_whose_saved_head_is_gone_is_one_line(tmp_path, tiny_mo
     err = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error:")]
     assert err == [f"error: {refusal(out)}"]
     assert not (out / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(("lora", "head"), [(False, "score.weight"), (True, "base_model.model.score.weight")])
+def test_a_resume_from_a_checkpoint_without_its_head_is_one_line(
+    tmp_path, tiny_model_dir, monkeypatch, capfd, lora, head
+):
+    """A resume from a checkpoint went past `load_reward_model`'s check: the trainer loaded what weights the checkpoint
+    held, warning of the head it lacked, which stayed the start's new random one (LoRA: a KeyError traceback).
+    Refused in one line naming the checkpoint, before it loads; the same run's whole checkpoint resumes."""
+    ws = build_workspace(tmp_path / "ws")
+    out, whole = tmp_path / "out", tmp_path / "whole"
+    extra = {"lora_r": 4} if lora else {}
+    killed_at(
+        monkeypatch,
+        "train.once.save_model",
+        options(ws, tiny_model_dir, out, method="rm", save_steps=1, **extra),
+    )
+    shutil.copytree(out, whole)
+    weights_file = out / "checkpoint-2" / ("adapter_model.safetensors" if lora else "model.safetensors")
+    weights = load_file(str(weights_file))
+    assert head in weights
+    save_file({k: v for k, v in weights.items() if k != head}, weights_file, metadata={"format": "pt"})
+    flags = ("--method", "rm", "--resume", *(("--lora-r", "4") if lora else ()))
+    capfd.readouterr()
+    assert main(argv(ws, tiny_model_dir, out, *flags)) == 2
+    err = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error:")]
+    assert err == [f"error: {refusal(out / 'checkpoint-2').replace('score.weight', head)}"]
+    assert not (out / "metrics.json").exists()
+    assert main(argv(ws, tiny_model_dir, whole, *flags)) == 0

@@ -32,7 +32,14 @@ from train.builders import (
 from train.losses import PairLoss
 from train.pairs import add_offsets, check_sft_sources
 from train.recompute import recompute_elementwise
-from train.reward import RM_MARGINS, add_margins, evaluate_pairs, load_reward_model, reward_metrics
+from train.reward import (
+    RM_MARGINS,
+    add_margins,
+    check_checkpoint,
+    evaluate_pairs,
+    load_reward_model,
+    reward_metrics,
+)
 
 if TYPE_CHECKING:
     from train.options import TrainOptions
@@ -59,6 +66,8 @@ class HeldOut:
     load: Callable[[Path, Any], Any]  # (folder, tokenizer) -> model
     evaluate: Callable[[Any, Any, list[dict], int, int], dict]  # (model, tokenizer, rows, batch, max length)
     compare: Callable[[dict, dict, list[dict]], dict]  # (before, after, rows) -> held-out metrics
+    # (a checkpoint --resume continues from, the trainer): its weights fit the model, checked before it loads
+    check_checkpoint: Callable[[Path, Any], None]
 
 
 @dataclass(frozen=True)
@@ -339,7 +348,7 @@ METHODS: dict[str, Method] = {
         agreement=True,
         columns=_rm_columns,
         check=_check_rm,
-        held_out=HeldOut(load_reward_model, evaluate_pairs, reward_metrics),
+        held_out=HeldOut(load_reward_model, evaluate_pairs, reward_metrics, check_checkpoint),
         whole_sequences=True,
         options=("rm_margin", "rm_from_ratings"),
     ),

@@ -23,6 +23,7 @@ from train.saving import (
     drop_partial_checkpoints,
     load_tokenizer,
     model_record,
+    newest_checkpoint,
     read_trained,
     register_once,
     resume_point,
@@ -176,8 +177,11 @@ def _train(options: TrainOptions, build: Build):
         drop_partial_checkpoints(build.out)
         if is_main_process():
             log.warning("%s: %s", build.out, resume_point(build.out))
-    checkpoint = options.resume and any(build.out.glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if checkpoint else None)
+    checkpoint = newest_checkpoint(build.out) if options.resume else None
+    held_out = get_method(options.method).held_out
+    if checkpoint is not None and held_out:  # the trainer loads what weights it holds, warning of the rest
+        held_out.check_checkpoint(checkpoint, trainer)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     reload = functools.partial(_load_saved, options, tokenizer=build.tokenizer)
     return save_model(trainer, build.tokenizer, build.out, bool(options.lora_r), reload), trainer
 

@@ -33,9 +33,12 @@ from data.files import (
     open_regular,
     refuse_unwritable,
 )
+from data.lineage import NEWEST
+from data.provision import EMBEDDED, is_model_dir, looks_like_hub_id
 from data.records import now
 from data.temp_writers import remove_dead_temps
 from data.workspace_root import Roots, read_path, read_roots
+from train.methods import METHODS
 from train.options import TrainOptions
 from train.saving import TRAINED_FILE
 
@@ -111,7 +114,7 @@ def _changed_option(recorded: dict, options: TrainOptions, roots: Roots, out: Pa
     A path recorded under the folder the workspace was made in is read under where it is now (a moved or copied
     workspace: `data.workspace_root`; ``roots``: its `read_roots`, read once for every path option); so is the
     workspace of a run whose folder ``out`` it holds where the run's recorded folder lay in the recorded workspace
-    (`_moved_with_run`)."""
+    (`_moved_with_run`), and a start model given inside that workspace (`_recorded_model`)."""
     now = run_config(options)
     for name, value in now.items():
         if name in RESUME_MAY_CHANGE or name not in recorded:
@@ -120,7 +123,10 @@ def _changed_option(recorded: dict, options: TrainOptions, roots: Roots, out: Pa
         if name == "workspace" and _moved_with_run(recorded, options.workspace, out):
             continue
         if name in ("workspace", "model"):
-            was = read_path(roots, was) if isinstance(was, str) else was
+            if name == "model":
+                was = _recorded_model(recorded, options, roots, out)
+            elif isinstance(was, str):
+                was = read_path(roots, was)
             if not _same_path(was, value):
                 return name
         elif name in NAMES_OPTIONS:
@@ -131,17 +137,42 @@ def _changed_option(recorded: dict, options: TrainOptions, roots: Roots, out: Pa
     return None
 
 
+def _spelled_inside(path: object, folder: object) -> str | None:
+    """``path`` as a path inside ``folder``, both as a run's config records them (as given: relative, or not), or
+    None where it does not lie inside it."""
+    if not isinstance(path, str) or not isinstance(folder, str):
+        return None
+    inside = os.path.relpath(path, folder)
+    return None if inside == "." or inside.split(os.sep)[0] == ".." else inside
+
+
 def _moved_with_run(recorded: dict, workspace: Path, out: Path) -> bool:
     """The run's folder ``out`` lies in ``workspace`` where its recorded ``out`` lay in its recorded workspace: the
     workspace was copied or moved with the run in it. Its recorded paths are as given (`-w ws`, relative), which
     `read_path` cannot read under where the workspace is now (nor a copy of a moved workspace's, made elsewhere)."""
-    was_workspace, was_out = recorded.get("workspace"), recorded.get("out")
-    if not isinstance(was_workspace, str) or not isinstance(was_out, str):
+    inside = _spelled_inside(recorded.get("out"), recorded.get("workspace"))
+    return inside is not None and os.path.relpath(out, workspace) == inside
+
+
+def _recorded_model(recorded: dict, options: TrainOptions, roots: Roots, out: Path) -> object:
+    """The run's recorded ``--model`` as it names a folder now: one given inside its workspace (`-w ws --model
+    ws/models/base`) that was copied or moved with the run (`_moved_with_run`) is that folder of the workspace it
+    is in now, as the workspace counts as the recorded one; one under the workspace's recorded root, the same
+    under where it is now (`read_path`); any other as given (`check_resumed_model`)."""
+    was = recorded["model"]
+    inside = _spelled_inside(was, recorded.get("workspace"))
+    if inside is not None and _moved_with_run(recorded, options.workspace, out):
+        return str(Path(options.workspace) / inside)
+    return read_path(roots, was) if isinstance(was, str) else was
+
+
+def _outside_folder(was: object, workspace: object) -> bool:
+    """``was`` (a recorded --model) is a folder given relative to the current folder, outside the recorded
+    ``workspace``: neither a name the start model is found by (``newest``, a short name, an ``org/model`` hub id)
+    nor a path a copy of the workspace would hold."""
+    if not isinstance(was, str) or was == NEWEST or was in EMBEDDED or looks_like_hub_id(was):
         return False
-    inside = os.path.relpath(was_out, was_workspace)
-    if inside == "." or inside.split(os.sep)[0] == "..":
-        return False
-    return os.path.relpath(out, workspace) == inside
+    return not Path(was).expanduser().is_absolute() and _spelled_inside(was, workspace) is None
 
 
 def _is_train_output(out: Path) -> bool:
@@ -210,26 +241,71 @@ def check_out_folder(
     for path in reads:
         if _inside(path, out):
             raise PrefloopError(f"{out}: --resume from {path}, which is inside the run's own folder")
+    _check_recorded(out, options, marker)
+
+
+def _check_recorded(out: Path, options: TrainOptions, marker: str | None) -> None:
+    """The unfinished run in ``out`` is one ``options`` continue: of their method (a step of a step-wise method's
+    run is none of its own), and started with them but for `RESUME_MAY_CHANGE`."""
     recorded = _recorded(out, marker)
     if recorded is None and any(out.glob("checkpoint-*")):  # what the resume would continue from, unchecked
+        stepwise = _stepwise_run(out.parent)
+        if stepwise is not None:  # its run records the method in the folder above, not here
+            raise PrefloopError(
+                f"{out}: a step of the --method {stepwise} run in {out.parent}, which does not "
+                f"resume (each step is a run of its own; --overwrite --out {out.parent} starts it again)"
+            )
         raise PrefloopError(
             f"{out}: its checkpoint records no method or options (a run of a version before train_config.json "
             f"was written as a run starts), so it cannot be resumed as --method {options.method}; "
             + _start_again(out, marker, "--overwrite starts again")
         )
-    if recorded is not None and recorded["method"] != options.method:
+    if recorded is None:
+        return
+    if recorded["method"] != options.method:
         what = "its checkpoint is" if any(out.glob("**/checkpoint-*")) else "the run there is"
         raise PrefloopError(f"{out}: {what} from --method {recorded['method']}, not {options.method}")
-    changed = None
-    if recorded is not None:  # the workspace's marker read once for every path option
-        changed = _changed_option(recorded, options, read_roots(Path(options.workspace)), out)
+    roots = read_roots(Path(options.workspace))  # the workspace's marker read once for every path option
+    changed = _changed_option(recorded, options, roots, out)
     if changed is not None:  # its checkpoints or its saved model were made with the recorded options
-        flag, was = changed.replace("_", "-"), recorded[changed]
+        flag, was = changed.replace("_", "-"), _shown(recorded[changed])
+        named = _recorded_model(recorded, options, roots, out) if changed == "model" else recorded[changed]
+        if named != recorded[changed]:  # a folder of the workspace, which is elsewhere now
+            was += f" ({named} where the workspace is now)"
         again = _start_again(out, marker, "--overwrite starts again")
         raise PrefloopError(
-            f"{out}: the run there was started with --{flag} {_shown(was)}, not {_shown(getattr(options, changed))}; "
+            f"{out}: the run there was started with --{flag} {was}, not {_shown(getattr(options, changed))}; "
             f"--resume continues it with the options it was started with ({again})"
         )
+
+
+def check_resumed_model(out: Path, options: TrainOptions, marker: str | None = None) -> None:
+    """On --resume, before the start model is looked up: the run's relative --model folder outside its workspace
+    (`_outside_folder`) is read from the current folder, as it was; where it names no model (a copy of the workspace
+    made elsewhere, a resume from another folder), the resume is refused naming the folder and how to pass it,
+    whatever --model is given (no other folder is the recorded one)."""
+    recorded = _recorded(out, marker) if options.resume and is_main_process() else None
+    finished = any((out / name).is_file() for name in FINISHED_FILES)
+    if recorded is None or finished or recorded["method"] != options.method:
+        return  # nothing to resume, or not a run these options continue: `check_out_folder` says which
+    was = recorded.get("model")
+    if not _outside_folder(was, recorded.get("workspace")) or is_model_dir(Path(was).expanduser()):
+        return
+    here = Path(was).expanduser().absolute()
+    raise PrefloopError(
+        f"{out}: the run there was started with --model {was}, a folder outside its workspace, read from the current "
+        f"folder: no model at {here}; resume from the folder the run was started in (-w and --out from there, "
+        f"--model {was}), or copy its start model to {here}"
+    )
+
+
+def _stepwise_run(folder: Path) -> str | None:
+    """The step-wise method (sDPO) of the run in ``folder``, whose steps are its folders; None for any other."""
+    try:
+        method = (_recorded(folder) or {}).get("method")
+    except PrefloopError:  # not a run's config: the folder below is judged on its own
+        return None
+    return method if method in METHODS and METHODS[method].stepwise else None
 
 
 def _check_writable(out: Path, existing: Path, options: TrainOptions) -> None:

@@ -31,6 +31,7 @@ from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
 from train.out_folder import (
     check_out_folder,
+    check_resumed_model,
     check_resumed_plan,
     claim_out_folder,
     read_selection,
@@ -305,6 +306,8 @@ def train(
     workspace = Workspace(options.workspace)
     if options.register or (options.ref_cache and method.caches_reference):
         _check_writable(options, workspace)
+    if options.resume and options.out is not None:  # a recorded --model no folder here holds: which, and how
+        check_resumed_model(Path(options.out), options, marker)
     start = model_path(options.model, workspace, options.out if options.resume else None)
     check_model_files(start)
     if (

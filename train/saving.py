@@ -85,20 +85,27 @@ def drop_partial_checkpoints(out: Path) -> list[Path]:
     return partial
 
 
-def resume_point(out: Path) -> str:
-    """What a --resume in ``out`` continues from, as its log says it: the newest checkpoint (the trainer takes the
-    highest step) with its steps done, or none (a run killed before its first checkpoint starts at step 0)."""
+def newest_checkpoint(out: Path) -> Path | None:
+    """The checkpoint a --resume in ``out`` continues from: the highest step's, as the trainer would take it
+    (`train.once` hands it this one, so that the one checked and reported is the one loaded); None without one."""
     steps = {
         int(c.name.rsplit("-", 1)[1]): c
         for c in out.glob("checkpoint-*")
         if c.name.rsplit("-", 1)[1].isdigit()
     }
-    if not steps:
+    return steps[max(steps)] if steps else None
+
+
+def resume_point(out: Path) -> str:
+    """What a --resume in ``out`` continues from, as its log says it: the newest checkpoint (`newest_checkpoint`)
+    with its steps done, or none (a run killed before its first checkpoint starts at step 0)."""
+    newest = newest_checkpoint(out)
+    if newest is None:
         return "no checkpoint to continue from: training starts at step 0"
-    newest = steps[max(steps)]
     with open_regular(newest / "trainer_state.json") as f:
         total = json.load(f).get("max_steps")
-    return f"continuing from {newest.name} ({max(steps)} of {total or '?'} steps done)"
+    done = int(newest.name.rsplit("-", 1)[1])
+    return f"continuing from {newest.name} ({done} of {total or '?'} steps done)"
 
 
 TRAINED_FILE = "trained.json"  # written once the final model is saved: a resume after it trains nothing again
@@ -139,13 +146,15 @@ def save_model(trainer, tokenizer, out: Path, lora: bool, reload: Callable[[Path
     """Write the final model (gathered from all ranks under DDP/ZeRO/FSDP); returns it on the main process.
     ``reload(out)``: the saved folder loaded as the method evaluates it (a reward model with its head), where the
     model in memory is sharded over several processes."""
+    # without the autocast accelerate wrapped its forward in for bf16 training: the trained model is evaluated in
+    # fp32, as the start model was and as its saved folder is when reloaded (--resume, several processes)
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     if lora:
-        model = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()  # plain folder for vLLM
+        model = model.merge_and_unload()  # plain folder for vLLM
         if trainer.is_world_process_zero():
             model.save_pretrained(out, safe_serialization=True)
     else:
         trainer.save_model(str(out))
-        model = trainer.accelerator.unwrap_model(trainer.model)
     trainer.accelerator.wait_for_everyone()
     if not trainer.is_world_process_zero():
         return None
