@@ -93,13 +93,17 @@ def test_a_labellers_rows_differing_on_one_pair_are_refused_the_same_one_twice_i
     differ = write(tmp_path / "differ.jsonl", rows("bob") + rows("bob", {0})[:1])
     assert main(["import", "-w", str(ws), str(differ)]) == 2
     err = capsys.readouterr().err
-    assert f"differ.jsonl, row {QUESTIONS}, field 'labeller': bob labels these answers otherwise at row 0" in err
+    assert (
+        f"differ.jsonl, row {QUESTIONS}, field 'labeller': bob labels these answers otherwise at row 0" in err
+    )
     assert len(labels(ws)) == QUESTIONS  # nothing written
     assert main(["import", "-w", str(ws), str(differ), "--on-error", "skip"]) == 0
     assert "skipped 1 record (conflicting_labeller_rows 1)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", ["import", "spin", "judge", "rm", "judge:x", "", "a b", "zoë", "x" * 65, True])
+@pytest.mark.parametrize(
+    "name", ["import", "spin", "judge", "rm", "judge:x", "", "a b", "zoë", "x" * 65, True]
+)
 def test_a_labeller_name_the_app_refuses_is_refused_naming_file_row_and_column(tmp_path, capsys, name):
     ws = tmp_path / "ws"
     bad = rows("alice")
