@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import secrets
 import threading
 import time
@@ -22,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.annotators import RESERVED_USER_NAMES
+from data.annotators import USER_NAME_RULE, is_user_name
 from data.errors import PrefloopError
 from data.files import atomic_write
 
@@ -35,8 +34,6 @@ log = logging.getLogger(__name__)
 
 # scrypt at n=2**14, r=8, p=1: ~16 MiB and tens of milliseconds per check, which makes guessing expensive.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-RESERVED = RESERVED_USER_NAMES  # machine annotators (data.annotators) are not labellers
 MIN_PASSWORD = 8
 # Bounds checked when the users file loads: n=0 or bad base64 would lock a user out silently, and p=64 would make
 # every login (and every guess) take seconds. 32 MiB is hashlib.scrypt's default memory limit.
@@ -131,8 +128,8 @@ def load_users(path: Path) -> dict[str, User]:
     users = {}
     for name, entry in entries.items():
         where = f"{path}, user '{name}'"
-        if not NAME.match(name) or name in RESERVED:
-            raise UsersError(f"{where}: names are 1-64 of A-Z a-z 0-9 _ . @ - (and not {sorted(RESERVED)})")
+        if not is_user_name(name):
+            raise UsersError(f"{where}: names are {USER_NAME_RULE}")
         if not isinstance(entry, dict):
             raise UsersError(f"{where}: expected a table with 'password' and optional 'admin'")
         unknown = sorted(set(entry) - {"password", "admin"})
@@ -156,8 +153,8 @@ def dump_users(users: dict[str, User]) -> str:
 
 def add_user(path: Path, name: str, password: str, admin: bool = False) -> User:
     """Add or replace one user in the users file (created if missing), atomically and readable by owner only."""
-    if not NAME.match(name) or name in RESERVED:
-        raise UsersError(f"user name {name!r}: use 1-64 of A-Z a-z 0-9 _ . @ - (and not {sorted(RESERVED)})")
+    if not is_user_name(name):
+        raise UsersError(f"user name {name!r}: use {USER_NAME_RULE}")
     users = load_users(path) if path.is_file() else {}
     users[name] = User(name, hash_password(password), admin)
     text = dump_users(users).encode("utf-8")

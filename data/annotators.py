@@ -18,6 +18,7 @@ spelling per name (`one_spelling`), so one person's two labels of an item are th
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
@@ -42,6 +43,15 @@ SHORT_ID = 8  # the digits of a model id that the leaderboard, the lineage lines
 
 # Names no labeller may take: the fixed machine names and the bare prefixes (user names cannot hold ':').
 RESERVED_USER_NAMES = frozenset({IMPORT, SPIN, JUDGE_PREFIX.rstrip(":"), RM_PREFIX.rstrip(":")})
+# A labeller's user name, as the app's users file takes it (`annotate.users`) and an import's labeller column
+# (`data.import_labellers`): ASCII, so a name is one spelling and fits every line that names it
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+USER_NAME_RULE = f"1-64 of A-Z a-z 0-9 _ . @ - (and not {sorted(RESERVED_USER_NAMES)})"
+
+
+def is_user_name(name: object) -> bool:
+    """Whether ``name`` may be a labeller's user name (`USER_NAME_RULE`): a machine's name is reserved."""
+    return isinstance(name, str) and USER_NAME.fullmatch(name) is not None and name not in RESERVED_USER_NAMES
 
 
 def judge_annotator(model: str) -> str:

@@ -113,7 +113,7 @@ def _never_stored(
     history = import_history(workspace, items)
 
     def never_stored(mine: Labelled) -> bool:
-        records = history.get((mine.label.item_id, mine.label.task), [])
+        records = history.get((mine.label.item_id, mine.label.task, mine.label.annotator), [])
         return not any(is_of(id_, record) for record in records for id_ in mine.ids)
 
     return [(path, {k: v for k, v in labelled.items() if never_stored(v)}) for path, labelled in files]

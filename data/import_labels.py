@@ -14,14 +14,13 @@ from dataclasses import replace
 
 import pyarrow.compute as pc
 
-from data.annotators import IMPORT
+from data.annotators import IMPORT, machine_column
 from data.records import Label, content_id, now
 from data.workspace import Workspace
 
 HISTORY_COLUMNS = ["item_id", "annotator", "task", "retracted", "supersedes", "created_at"]
-Records = dict[
-    tuple[str, str], list[dict]
-]  # (item, task) -> the import annotator's records on it, oldest first
+# (item, task, annotator) -> that annotator's records on it, oldest first (`import_history`)
+Records = dict[tuple[str, str, str], list[dict]]
 
 
 def renewal_id(label_id: str, retraction_id: str) -> str:
@@ -38,15 +37,18 @@ def is_of(label_id: str, record: dict) -> bool:
 
 
 def import_history(workspace: Workspace, items: Iterable[str], withdrawn_only: bool = False) -> Records:
-    """The import annotator's stored records on ``items``, per (item, task), oldest first; with
-    ``withdrawn_only``, nothing where no import record at all is a retraction (nothing was ever withdrawn)."""
+    """The stored records on ``items`` of the `import` annotator and of every labeller (an import's labeller rows
+    are theirs: `data.import_labellers`), per (item, task, annotator), oldest first; with ``withdrawn_only``,
+    nothing where no record at all is a retraction (nothing was ever withdrawn). A machine's (judge, reward model,
+    SPIN) are no import's."""
     labels = workspace.read("labels", HISTORY_COLUMNS, where=("item_id", set(items)))  # these items' only
-    labels = labels.filter(pc.equal(labels.column("annotator"), IMPORT))
+    annotators = labels.column("annotator")
+    labels = labels.filter(pc.or_(pc.equal(annotators, IMPORT), pc.invert(machine_column(annotators))))
     if withdrawn_only and not pc.any(labels.column("retracted")).as_py():
         return {}
     out: Records = {}
     for record in labels.sort_by([("created_at", "ascending")]).to_pylist():
-        out.setdefault((record["item_id"], record["task"]), []).append(record)
+        out.setdefault((record["item_id"], record["task"], record["annotator"]), []).append(record)
     return out
 
 
@@ -54,11 +56,11 @@ def renew_withdrawn(workspace: Workspace, batch: list[object]) -> tuple[list[obj
     """``batch`` (an import's records) with each import label whose stored record a retraction withdrew (the
     latest import record on its item) written anew (`renewal_id`, ``supersedes`` the retraction, created now), as
     importing the file again asks; and how many were. A label never stored, or in force, is left as it is."""
-    labels = [r for r in batch if isinstance(r, Label) and r.annotator == IMPORT]
+    labels = [r for r in batch if isinstance(r, Label)]  # the import's, and its labeller rows'
     history = import_history(workspace, (label.item_id for label in labels), True) if labels else {}
     renewed = {}
     for label in labels:
-        records = history.get((label.item_id, label.task), [])
+        records = history.get((label.item_id, label.task, label.annotator), [])
         if records and records[-1]["retracted"] and any(is_of(label.id, r) for r in records):
             retraction = records[-1]["id"]
             renewed[label.id] = replace(

@@ -15,6 +15,7 @@ from data.annotators import IMPORT
 from data.errors import shown
 from data.import_columns import SPLIT_COLUMN, Reading
 from data.import_formats import LABEL_KEYS, Example
+from data.import_labellers import LabelledPairs, Labeller, row_labeller
 from data.import_rank_rate import RankRateRows
 from data.import_readers import TEST_SPLIT_NAMES, split_words
 from data.import_records import RecordError, null_answer_fields
@@ -68,9 +69,17 @@ def row_split(row: Reading, ctx: RecordContext) -> str | None:
 
 
 def to_records(
-    example: Example, prompt: Prompt, source: str, row: int, options: ImportOptions
+    example: Example,
+    prompt: Prompt,
+    source: str,
+    ctx: RecordContext,
+    options: ImportOptions,
+    labelled: tuple[Labeller, LabelledPairs] | None = None,
 ) -> tuple[list[object], Counter]:
-    """Workspace records of one example's answers (the prompt itself is kept by the caller), and counts."""
+    """Workspace records of one example's answers (the prompt itself is kept by the caller), and counts; a
+    preference row naming its labeller (``labelled``: who, and the import's pairs) is their label of the pair of its
+    two texts (`data.import_labellers`)."""
+    row = ctx.row
     answer = {"prompt_id": prompt.id, "model": source, "engine": "import", "round": 0}
     candidates = example.candidates
     if candidates is None and options.unlabelled and example.chosen is not None:
@@ -88,11 +97,15 @@ def to_records(
             return [], Counter(degenerate=1)
         a = Completion(text=example.chosen, **answer)
         b = Completion(text=example.rejected, **answer)
+        strength, counts = whole_strength(example.strength)
+        if labelled is not None:
+            labeller, pairs = labelled
+            made, pair_id, choice = pairs.pair(prompt.id, a, b)
+            return [*made, pairs.label(labeller, pair_id, choice, strength, ctx)], counts
         # Keyed by file row, so duplicate rows in a data set stay separate pairs, as the set intends.
         pair = Pair(
             prompt.id, a.id, b.id, kind="imported", id=content_id("import-pair", source, row, a.id, b.id)
         )
-        strength, counts = whole_strength(example.strength)
         label = Label(
             pair.id, IMPORT, "pairwise", "a", strength=strength, id=content_id("import-label", pair.id)
         )
@@ -137,7 +150,10 @@ class FilePreferences:
     def add(self, records: list[object], row: int) -> None:
         """The preferences of row ``row``'s ``records`` (its pairs and their import labels)."""
         pairs = {record.id: record for record in records if isinstance(record, Pair)}
-        for label in (r for r in records if isinstance(r, Label) and r.item_id in pairs):
+        # labellers' labels of one pair may differ: that is their disagreement, not a file's opposite rows
+        for label in (
+            r for r in records if isinstance(r, Label) and r.item_id in pairs and r.annotator == IMPORT
+        ):
             pair = pairs[label.item_id]
             sides = (pair.completion_a, pair.completion_b)
             chosen, rejected = sides if label.choice == "a" else sides[::-1]
@@ -173,6 +189,7 @@ class CheckedRow:
     questions: list[Ranked] | None
     records: list[object]
     dropped: Counter
+    labeller: str | None = None  # who labelled the row (`data.import_labellers`); None: the import's label
 
 
 def checked_row(
@@ -206,18 +223,38 @@ def checked_row(
     source = rank_rate.source
     prompt = Prompt(messages=example.messages, gold=example.gold, source=source, split=split)
     questions = rank_rate.questions(ctx.row, raw, example, prompt)
+    labelled = None
     if questions is None:
         null_label = next((key for key in LABEL_KEYS if key in nulls), None)
         if null_label and example.gold is not None:
             example, prompt = _nobodys(example, prompt, ctx, null_label, rank_rate.made)
-        out, dropped = to_records(example, prompt, source, ctx.row, options)
+        labelled = _labelled(raw, ctx, example, options, rank_rate, spellings)
+        out, dropped = to_records(example, prompt, source, ctx, options, labelled)
+        read |= {labelled[0].column} if labelled else set()
         out = rank_rate.kto(ctx.row, out, next((key for key in LABEL_KEYS if key in raw), ""))
     else:  # a rated answer is no gold (SFT) answer
         prompt, dropped = replace(prompt, gold=None), Counter()
         out = rank_rate.records(ctx.row, questions)
     if own is not None:  # said apart, in the summary's split line (`data.import_summary.row_split_line`)
         dropped[f"row_split_{own}"] += 1
-    return CheckedRow(raw, read, example, prompt, questions, out, dropped)
+    labeller = labelled[0].name if labelled else None
+    return CheckedRow(raw, read, example, prompt, questions, out, dropped, labeller)
+
+
+def _labelled(
+    raw: Reading,
+    ctx: RecordContext,
+    example: Example,
+    options: ImportOptions,
+    rank_rate: RankRateRows,
+    spellings: Spellings,
+) -> tuple[Labeller, LabelledPairs] | None:
+    """The labeller a labelled preference row of an import names, with the import's pairs (else None: the column
+    is not read, and is named among the columns not read)."""
+    if not rank_rate.made or options.unlabelled or example.chosen is None or example.candidates is not None:
+        return None
+    labeller = row_labeller(raw, ctx)
+    return None if labeller is None else (labeller, spellings.pairs)
 
 
 def _nobodys(

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from data.errors import counted, one_line
+from data.import_labellers import LABELLED_BY, labeller_counts
 from data.imports import Loaded
 
 # the rows whose own `split` column gave their split (`data.import_rows.checked_row` counts them), by split
@@ -27,11 +28,15 @@ def import_summary(
     file could not be written, `log_import` warned), a ``rubric`` no row used, a ``pairs_per_prompt`` other than
     the default that no row's answers could use, then the columns no row read."""
     shown = ", ".join(
-        f"{k} {v}" for k, v in sorted(counts.items()) if not k.startswith("skipped") and k not in SAID_APART
+        f"{k} {v}"
+        for k, v in sorted(counts.items())
+        if not k.startswith(("skipped", LABELLED_BY)) and k not in SAID_APART
     )
     line = (
         f"imported {one_line(str(loaded.path))} ({loaded.format}): {shown}"  # a newline in a name: one line
     )
+    if labeller_counts(counts):
+        line += f"; {labeller_counts(counts)}"
     if counts["skipped"]:
         reasons = ", ".join(
             f"{k[len('skipped_') :]} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped_")

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from data.annotators import IMPORT
 from data.errors import counted, one_line
 from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
@@ -170,7 +169,7 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
         retractions, already, skipped = [], 0, dict(file.left_out)
         for labelled in file.labels.values():
             label = labelled.label
-            records = history.get((label.item_id, label.task), [])
+            records = history.get((label.item_id, label.task, label.annotator), [])
             if not any(is_of(id_, record) for record in records for id_ in labelled.ids):
                 if labelled.row not in file.locked:
                     raise _missing(workspace, file.path, labelled)
@@ -190,7 +189,7 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
             retractions.append(
                 Label(
                     label.item_id,
-                    IMPORT,
+                    label.annotator,  # the import's, or a labeller row's (`data.import_labellers`)
                     label.task,
                     None,
                     retracted=True,

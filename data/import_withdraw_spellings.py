@@ -72,7 +72,7 @@ def stored_spellings(
     history = import_history(workspace, items)
 
     def stored(labelled: Labelled) -> bool:
-        records = history.get((labelled.label.item_id, labelled.label.task), [])
+        records = history.get((labelled.label.item_id, labelled.label.task, labelled.label.annotator), [])
         return any(is_of(id_, record) for record in records for id_ in labelled.ids)
 
     def all_stored(row: Labels) -> bool:

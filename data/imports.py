@@ -34,6 +34,7 @@ from data.errors import PrefloopError, check_file_name, names_shown
 from data.import_columns import ROW_SPLIT_HINT, SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
+from data.import_labellers import labels_by_labeller
 from data.import_preview import ImportPreview
 from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, SplitRow, read_records
@@ -236,7 +237,9 @@ class _Gathered:
                 self.answer_rows.setdefault(record.id, []).append(row)
         self.counts += checked.dropped + Counter(non_text_parts_dropped=dropped_parts)
         self.counts["respelled"] += respelled
-        self.counts["duplicate_rows"] += (key := row_key(checked.example, checked.questions)) in self.seen
+        # two labellers' rows on the same answers are two labels, not one row twice
+        key = (row_key(checked.example, checked.questions), checked.labeller)
+        self.counts["duplicate_rows"] += key in self.seen
         self.seen.add(key)
 
     def loaded(self, path: Path, fmt: str, rows: int, rank_rate: RankRateRows) -> Loaded:
@@ -246,6 +249,7 @@ class _Gathered:
         counts["skipped"] = len(self.rejects)
         counts["gold_conflicts"] = len(self.prompts.conflicts)
         counts["opposite_rows"] = len(self.preferences.opposite)
+        counts += labels_by_labeller(self.answers)
         if self.rejects and len(self.rejects) == rows:
             # named by row and field, as the error it would be without --on-error skip
             first = self.rejects[0]

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from data.import_formats import Example
+from data.import_labellers import LabelledPairs
 from data.records import Message, messages_key, prompt_id, text_key
 from data.schemas import SCHEMAS
 from data.workspace import Workspace, WorkspaceError
@@ -43,6 +44,8 @@ class Spellings:
         self.nth = nth
         self.respelled = 0
         self.most = 1
+        # the pairs of the labeller rows (`data.import_labellers`), shared by the files of an import as spellings are
+        self.pairs = LabelledPairs(workspace)
         self._stored: StoredPrompts | None = None  # every stored prompt, as an id and a digest of its key
         # key -> its spellings, the first first: the stored ones of each key whose `_digest` is in ``_looked_up``
         self._prompts: dict[tuple, list[list[Message]]] = {}

@@ -1,0 +1,164 @@
+"""A preference row's own labeller: labels made outside the app (a team's Label Studio or Argilla export, a
+spreadsheet, a vendor's delivery) measured per labeller, as the app's are.
+
+A chosen/rejected row naming its labeller in a ``labeller`` column (``annotator``, Label Studio's, or ``user_id``,
+Argilla's, spell it too; a null one names none) is that labeller's label, not the `import` annotator's: `stats
+--labellers`, Dawid–Skene, gold accuracy and the exports read it as an app label. The name is checked as the app
+checks a user name (`data.annotators.is_user_name`: a machine's name is reserved), refused in one line naming the
+file, row and column.
+
+Agreement needs overlap, so labellers' rows on one prompt and the same two answer texts are one pair, whichever
+file, row or labeller gives them (`LabelledPairs`): the pair stored over those texts (not an arena or edit pair;
+the earliest), else one over the stored answers of those texts (the earliest stored answer of each: an answer
+imported with ``--unlabelled``, or sampled), else the answers are new (their source the file's name or
+``--source``, as any import's), the first file or row giving them in one import; that pair's id is its two answers'
+(`Pair`'s, in the order of their ids), so whichever labeller comes first makes the same pair. A label's id is its
+labeller's, pair's, choice and strength: importing the file again adds nothing; a file labelled again (a label
+changed) adds the new label, which is that labeller's latest on the pair (as an edit in the app). One labeller holds
+one label per pair: two rows (in one import) giving one labeller's different labels of one pair are refused, the
+later naming the earlier (``--on-error skip`` leaves it out: ``conflicting_labeller_rows``), as which is theirs
+is a guess; the same label twice is one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.annotators import EARLIEST, IMPORT, USER_NAME_RULE, is_user_name
+from data.errors import shown
+from data.import_columns import Reading
+from data.import_text import RecordContext
+from data.records import Completion, Label, Pair, content_id
+from data.workspace import Workspace
+
+LABELLER_COLUMNS = ("labeller", "annotator", "user_id")  # ours, Label Studio's, Argilla's
+LABELLER_CONFLICT = "conflicting_labeller_rows"
+LABELLED_BY = "labelled_by:"  # a count key: the labels of one labeller (`data.import_summary`)
+NOT_REUSED = ("arena", "edit")  # pair kinds whose labels mean something else: evaluation, an editor's verdict
+
+
+@dataclass(frozen=True)
+class Labeller:
+    """The labeller a row names, and the column that names them."""
+
+    name: str
+    column: str
+
+
+def row_labeller(row: Reading, ctx: RecordContext) -> Labeller | None:
+    """The labeller ``row`` names (`LABELLER_COLUMNS`), or None; a name the app would refuse is a RecordError naming
+    the column. A whole number (Label Studio's user id) is its digits."""
+    given = [key for key in LABELLER_COLUMNS if key in row]  # a membership test reads nothing
+    if not given:
+        return None
+    if len(given) > 1:
+        message = f"columns {', '.join(given)} each name the row's labeller: give one"
+        raise ctx.error(message, given[1], "bad_labeller")
+    name = row.get(given[0])
+    if isinstance(name, int) and not isinstance(name, bool):
+        name = str(name)
+    if not is_user_name(name):
+        raise ctx.error(
+            f"labeller {shown(name)}: a labeller's name is {USER_NAME_RULE}", given[0], "bad_labeller"
+        )
+    return Labeller(name, given[0])
+
+
+@dataclass
+class _Answers:
+    """One prompt's answers and pairs, stored and made by this import's rows: each text's answer id, each pair of
+    texts' (pair id, its first answer's text), and the new records that made them."""
+
+    answers: dict[str, str] = field(default_factory=dict)
+    pairs: dict[frozenset[str], tuple[str, str]] = field(default_factory=dict)
+    made: dict[str, list[object]] = field(default_factory=dict)  # answer or pair id -> its new records
+
+
+class LabelledPairs:
+    """The pairs of an import's labeller rows (module docstring), over every file of one import: one instance a
+    `data.spellings.Spellings`, which every file of an import shares. Reads a prompt's stored answers and pairs
+    once, where a labeller row first names it."""
+
+    def __init__(self, workspace: Workspace | None):
+        self.workspace = workspace
+        self._prompts: dict[str, _Answers] = {}
+        self._votes: dict[tuple[str, str], tuple[str, int, str, int | None]] = {}
+
+    def _of(self, prompt_id: str) -> _Answers:
+        if prompt_id not in self._prompts:
+            self._prompts[prompt_id] = self._stored(prompt_id)
+        return self._prompts[prompt_id]
+
+    def _stored(self, prompt_id: str) -> _Answers:
+        out = _Answers()
+        if self.workspace is None:
+            return out
+        where = ("prompt_id", [prompt_id])
+        answers = self.workspace.read("completions", ["text", "created_at"], where).sort_by(EARLIEST)
+        text_of = {}
+        for id_, text in zip(*(answers.column(c).to_pylist() for c in ("id", "text"))):
+            out.answers.setdefault(text, id_)
+            text_of[id_] = text
+        pairs = self.workspace.read("pairs", ["completion_a", "completion_b", "kind", "created_at"], where)
+        pairs = pairs.filter(
+            pc.invert(pc.is_in(pairs.column("kind"), value_set=pa.array(NOT_REUSED)))
+        ).sort_by(EARLIEST)
+        for id_, a, b in zip(*(pairs.column(c).to_pylist() for c in ("id", "completion_a", "completion_b"))):
+            if a in text_of and b in text_of and text_of[a] != text_of[b]:
+                out.pairs.setdefault(frozenset((text_of[a], text_of[b])), (id_, text_of[a]))
+        return out
+
+    def pair(self, prompt_id: str, chosen: Completion, rejected: Completion) -> tuple[list[object], str, str]:
+        """The records a row preferring ``chosen`` to ``rejected`` (new answers, made as the file's) adds (those
+        this import made already among them, so each file's records stand alone), its pair's id, and its choice."""
+        known = self._of(prompt_id)
+        texts = frozenset((chosen.text, rejected.text))
+        if texts not in known.pairs:
+            ids = []
+            for answer in (chosen, rejected):
+                if answer.text not in known.answers:
+                    known.answers[answer.text] = answer.id
+                    known.made[answer.id] = [answer]
+                ids.append(known.answers[answer.text])
+            a, b = sorted(ids)
+            pair = Pair(prompt_id, a, b, kind="imported")
+            known.pairs[texts] = (pair.id, chosen.text if a == ids[0] else rejected.text)
+            known.made[pair.id] = [*known.made.get(a, []), *known.made.get(b, []), pair]
+        pair_id, first = known.pairs[texts]
+        return list(known.made.get(pair_id, [])), pair_id, "a" if first == chosen.text else "b"
+
+    def label(
+        self, labeller: Labeller, pair_id: str, choice: str, strength: int | None, ctx: RecordContext
+    ) -> Label:
+        """``labeller``'s label of ``pair_id``; a RecordError where a row before (of this import) gave them another
+        label of it."""
+        name, vote = labeller.name, (ctx.source, ctx.row, choice, strength)
+        source, row, *earlier = self._votes.setdefault((name, pair_id), vote)
+        if earlier != [choice, strength]:
+            where = f"row {row}" if source == ctx.source else f"{source}, row {row}"
+            message = (
+                f"{name} labels these answers otherwise at {where}: a labeller holds one label per pair, "
+                "and which is theirs is a guess"
+            )
+            raise ctx.error(message, labeller.column, LABELLER_CONFLICT)
+        label_id = content_id("labeller-label", name, pair_id, choice, strength)
+        return Label(pair_id, name, "pairwise", choice, strength=strength, id=label_id)
+
+
+def labels_by_labeller(records: list[object]) -> Counter:
+    """The labels of ``records`` (a file's) that labeller rows made, counted by labeller (`LABELLED_BY`), each once
+    (a row given twice is one label)."""
+    labels = {r.id: r.annotator for r in records if isinstance(r, Label) and r.annotator != IMPORT}
+    return Counter(LABELLED_BY + name for name in labels.values())
+
+
+def labeller_counts(counts: Counter) -> str:
+    """The summary's part naming each labeller's labels in a file (`labels_by_labeller`), "" where none."""
+    mine = sorted(
+        (key.removeprefix(LABELLED_BY), n) for key, n in counts.items() if key.startswith(LABELLED_BY)
+    )
+    return f"labels by labeller: {', '.join(f'{name} {n}' for name, n in mine)}" if mine else ""
