@@ -99,6 +99,21 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
         # a traceback once sampled: pyarrow's and torch's int64 overflow
         (["--round", "9" * 20], f"--round: {'9' * 20} is out of range (at most {2**63 - 1})"),
         (["--n", "9" * 20], f"--n: {'9' * 20} is out of range (at most {2**63 - 1})"),
+        # below 2**63: torch's allocation error (hf) once --prompts was imported, or 10**12 vLLM requests built
+        (["--n", str(10**12)], f"--n {10**12}: must be in [1, 1024] (samples per prompt)"),
+        (["--n", "1025"], "--n 1025: must be in [1, 1024] (samples per prompt)"),
+        (["--n", "0"], "--n 0: must be in [1, 1024] (samples per prompt)"),
+        (
+            ["--judge-iter", "1", "--judge", "rm", "--n", "1025"],
+            "--n 1025: must be in [1, 1024] (samples per",
+        ),
+        # -1 was taken, as one more seed (hashed with each prompt): not the "random" it means elsewhere
+        (["--seed", "-1"], "--seed -1: must be in [0, 4294967295] (sampling is always seeded, never random)"),
+        (
+            ["--seed", str(2**32)],
+            f"--seed {2**32}: must be in [0, 4294967295] (sampling is always seeded, never",
+        ),
+        (["--spin-iter", "1", "--seed", "-1"], "--seed -1: must be in [0, 4294967295] (sampling is always"),
         (["--spin-iter", "1", "--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
         (["--tensor-parallel-size", "0"], "--tensor-parallel-size 0: must be >= 1"),  # vLLM's traceback
         (["--data-parallel-size", "0"], "--data-parallel-size 0: must be >= 1"),  # taken as 1
@@ -123,7 +138,7 @@ def test_a_sampling_value_out_of_range_is_one_line_before_anything_is_written(
     engine = "vllm" if argv[0][2:].replace("-", "_") in VLLM_ONLY else "hf"  # hf refuses vLLM's options
     assert main(["-w", str(tmp_path / "ws"), "--prompts", str(prompts), "--engine", engine, *argv]) == 2
     err = capsys.readouterr().err
-    assert err == f"error: {message}\n"
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
 
 

@@ -130,7 +130,6 @@ def check_options(options: LoopOptions) -> None:
     for flag, value, least in (
         ("--limit", options.limit or 0, 0),
         ("--spin-test-limit", options.spin_test_limit, 0),
-        ("--n", options.n, 1),
     ):
         if value < least:
             raise PrefloopError(f"{flag} {value}: must be >= {least}")
