@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.annotators import RM_PREFIX
 from data.chat_template import NAMED, resolve_chat_template, template_id
 from data.cli import check_applies
 from data.config import ConfigError
@@ -317,6 +318,12 @@ def check_sample_options(options: SampleOptions) -> None:
     if options.judge is not None and not options.judge.strip():  # it read as no judge: another job ran
         raise PrefloopError(
             f"--judge {options.judge!r}: names no judge (rm, rm:<id>, rm:FOLDER or a chat model)"
+        )
+    if options.judge and options.judge.startswith(RM_PREFIX) and not options.judge[len(RM_PREFIX) :].strip():
+        # it said "no reward model 'rm:' in the manifest", as if one were missing
+        raise PrefloopError(
+            f"--judge {options.judge!r}: rm: needs a reward model's id or folder after it (rm:<model id>, "
+            "rm:FOLDER), or give rm alone for the newest reward model"
         )
     if options.data_parallel_size > 1:  # vLLM's ValueError traceback, once --prompts was imported
         raise PrefloopError(

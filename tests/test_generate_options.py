@@ -91,6 +91,13 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
             ["--judge", " ", "--judge-iter", "1"],
             "--judge: ' ' names nothing; give a value or leave the option out",
         ),
+        # said "no reward model 'rm:' in the manifest", as if one were missing
+        (
+            ["--judge", "rm:"],
+            "--judge 'rm:': rm: needs a reward model's id or folder after it (rm:<model id>, "
+            "rm:FOLDER), or give rm alone for the newest reward model",
+        ),
+        (["--judge", "rm: ", "--judge-iter", "1"], "--judge 'rm: ': rm: needs a reward model's id or folder"),
         # each taken as left out (sampled all prompts, no shard), or named nothing: "error: : not a model"
         (["--prompts", ""], "--prompts: '' names nothing; give a value or leave the option out"),
         (["--shard", " "], "--shard: ' ' names nothing; give a value or leave the option out"),
