@@ -27,7 +27,9 @@ SPIN_LIMIT = (
     32  # train prompts per SPIN iteration unless --limit says otherwise: minutes, not hours, on a CPU
 )
 DTYPES = ("auto", "float32", "bfloat16", "float16")  # what both engines take (hf maps them to torch's)
-SPIN_TEST_FRACTION = 0.1  # each prompt's chance of test as --spin-iter imports --prompts (no --test-fraction)
+SPIN_TEST_FRACTION = (
+    0.1  # each prompt's chance of test as a round driver imports --prompts (no --test-fraction)
+)
 # samples per prompt (--n, --arena-n), a ceiling far past what preference data asks for: --n 10**12 was torch's
 # allocation error once --prompts was imported (hf), or a loop building 10**12 requests (vLLM)
 MAX_SAMPLES = 1024
@@ -69,7 +71,7 @@ class SampleOptions:
         metadata={
             "help": "hold out about this fraction of the imported --prompts as split test, in [0, 1): each "
             f"prompt's chance, drawn from a hash of its messages (default: 0, or {SPIN_TEST_FRACTION} with "
-            "--spin-iter)"
+            "--spin-iter or --judge-iter)"
         },
     )
     limit: int | None = field(

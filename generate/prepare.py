@@ -114,12 +114,16 @@ def prompts_line(loaded: Loaded) -> str | None:
     return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None
 
 
-def import_prompts(workspace: Workspace, loaded: Loaded, test_fraction: float) -> list[str]:
-    """Store the --prompts file ``loaded`` (read with ``test_fraction``, `read_prompts`) in ``workspace``; returns
-    what `data import` would say about it beside its counts (`prompts_line`), then how many of its new prompts the
-    fraction put in the test split (`data.import_summary.split_line`): the share varies around the fraction."""
+def import_prompts(
+    workspace: Workspace, loaded: Loaded, test_fraction: float, default_of: str | None = None
+) -> list[str]:
+    """Store the --prompts file ``loaded`` (read with ``test_fraction``, `read_prompts`; ``default_of``: the driver
+    whose default it is, none given) in ``workspace``; returns what `data import` would say about it beside its
+    counts (`prompts_line`), then how many of its new prompts the fraction put in the test split
+    (`data.import_summary.split_line`): the share varies around the fraction."""
     counts = write_records(workspace, loaded.records, loaded.counts)
-    return [said for said in (prompts_line(loaded), split_line(counts, test_fraction)) if said]
+    split = split_line(counts, test_fraction, default_of)
+    return [said for said in (prompts_line(loaded), split) if said]
 
 
 def check_prompts(
