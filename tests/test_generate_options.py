@@ -297,3 +297,20 @@ def test_the_help_says_test_fraction_is_each_prompts_chance():
         "hold out about this fraction of the imported --prompts as split test, in [0, 1): each prompt's chance, "
         "drawn from a hash of its messages (default: 0, or 0.1 with --spin-iter or --judge-iter)"
     ) in help_text
+
+
+@pytest.mark.parametrize("loop", [[], ["--spin-iter", "1"]])
+def test_a_prompts_file_whose_name_holds_a_control_character_is_refused(tmp_path, capsys, loop):
+    """Its name less the extension is its prompts' and answers' source (as in `data import`, which refuses such a
+    name without --source): `--prompts 'bad<newline>name.jsonl'` stored the newline in each prompt's source and
+    each answer's model."""
+    prompts = tmp_path / "bad\nname.jsonl"
+    prompts.write_text('{"prompt": "hello", "chosen": "a", "rejected": "b"}\n')
+    assert main(["-w", str(tmp_path / "ws"), "--prompts", str(prompts), "--engine", "hf", *loop]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {tmp_path}/bad\\nname.jsonl: the file's name holds a control character ('\\n'), and it would be the "
+        "source of its prompts and answers, breaking every line that names them; rename the file or give it to "
+        "`python -m data import --source NAME` first (then leave --prompts out)\n"
+    )
+    assert not (tmp_path / "ws").exists()
