@@ -308,8 +308,10 @@ def _coerce(where: str, value: Any, kind: Any) -> Any:
         return value
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if kind is float and isinstance(value, str):  # YAML 1.1 (PyYAML) reads 1e-2, with no dot, as a string
-        value = _finite_float(value)
+    # a number as text ("4", "0.7") is read as its flag reads it: YAML 1.1 (PyYAML) reads 1e-2, with no dot, as text
+    # too; a quoted float was taken and a quoted int refused
+    if kind in (int, float) and isinstance(value, str):
+        value = _number(value, kind)
     # Path('') is '.': `export --out ''` said `--out .`, `-w ''` took the current folder for the workspace; a
     # blank text was taken as left out (`--prompts ''`, `--shard ''`) or named nothing (`--model ''`: ": not a model")
     if kind in (Path, str) and isinstance(value, str) and not value.strip():
@@ -324,14 +326,14 @@ def _coerce(where: str, value: Any, kind: Any) -> Any:
     return value
 
 
-def _finite_float(text: str) -> float | str:
-    """The number ``text`` spells, or ``text`` itself (refused as not a float) when it spells none, NaN or an
-    infinity."""
+def _number(text: str, kind: type) -> int | float | str:
+    """The ``kind`` (int or float) ``text`` spells as its flag reads it (``int("4")``, ``float("1e-2")``), or
+    ``text`` itself (refused as not a number) when it spells none, NaN or an infinity."""
     try:
-        number = float(text)
-    except ValueError:
+        number = kind(text)
+    except ValueError:  # also an integer of more digits than int() reads
         return text
-    return number if math.isfinite(number) else text
+    return text if kind is float and not math.isfinite(number) else number
 
 
 def _exists(path: str) -> bool:

@@ -19,12 +19,12 @@ import csv
 import json
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from data.errors import PrefloopError, counted, one_line
+from data.errors import PrefloopError, counted, names_shown, one_line
 from data.import_records import SPACE, RecordError, decode_value, json_error, object_or_error
 from data.json_array import CHUNK, JsonText, read_json_array
 from data.schemas import SchemaError
@@ -241,6 +241,38 @@ def _nested_records(document: object, source: str) -> None:
                 source,
                 f'the records are nested under one key "{key}" ({len(value)} records): import the list itself, '
                 f"e.g. jq '.[\"{key}\"]' {source} > records.json",
+            )
+
+
+def refuse_wrapper(document: dict, source: str, fits: Callable[[dict], bool]) -> None:
+    """A file of one object that fits no record format (``fits``: whether an object does, `data.imports`) but holds
+    what looks like the records under a key: a list of texts (``{"prompts": ["a", "b"]}``), a list of objects
+    beside other keys (``{"version": 1, "data": [...]}``; under one key alone, `_nested_records` refused it as it
+    was read), or one record (``{"data": {"prompt": ...}}``). Each was "row 0: unknown record format"; one line
+    says what the file holds and how to take the records out."""
+    keys = names_shown(sorted(document), 8)
+    for key, value in document.items():
+        said = f'one JSON object that is no record (keys: {keys}): "{names_shown([key])}"'
+        path = f'.["{key}"]'
+        if isinstance(value, dict) and fits(value):
+            raise SchemaError(
+                source,
+                f"{said} holds a record nested in it: import it, e.g. jq '{path}' {source} > record.json",
+            )
+        if not isinstance(value, list) or not value:
+            continue
+        if all(isinstance(v, str) for v in value):
+            raise SchemaError(
+                source,
+                f"{said} holds {counted(len(value), 'text')}, not records (a prompt record is "
+                f"{{\"prompt\": TEXT}}, one a line or in a JSON list), e.g. jq -c '{path}[] | {{prompt: .}}' "
+                f"{source} > prompts.jsonl",
+            )
+        if all(isinstance(v, dict) for v in value) and not any("role" in v or "from" in v for v in value):
+            raise SchemaError(
+                source,
+                f"{said} holds {counted(len(value), 'record')} nested in it: import the list itself, e.g. "
+                f"jq '{path}' {source} > records.json",
             )
 
 

@@ -54,18 +54,20 @@ def import_summary(
     return line + (f"; {loaded.unread}" if loaded.unread else "")
 
 
-def split_line(counts: Counter, test_fraction: float) -> str | None:
+def split_line(counts: Counter, test_fraction: float, default_of: str | None = None) -> str | None:
     """How many of an import's new prompts ``--test-fraction`` put in the test split (None without the flag, or
     where no prompt is new: a stored prompt keeps its split). The fraction is each prompt's chance, not a quota
     (`data.import_rows.split_for`), so the share a file gets varies around it; a row naming its own split keeps it
-    (`row_split_line`)."""
+    (`row_split_line`). ``default_of``: the command whose default the fraction is, none given (``--spin-iter``):
+    the line says so, not a --test-fraction never typed."""
     new = counts["new_prompts"]
     if not test_fraction or not new:
         return None
     test = counts["new_test_prompts"]
     own = "; the rows that name their split (above) keep it" if any(counts[key] for key in ROW_SPLITS) else ""
+    given = f" ({default_of}'s default)" if default_of else ""
     return (
-        f"test split: {test} of {new} new prompts ({test / new:.1%}): --test-fraction {test_fraction} gives each "
+        f"test split: {test} of {new} new prompts ({test / new:.1%}): --test-fraction {test_fraction}{given} gives each "
         "prompt that chance of test, drawn from a hash of its messages (a prompt gets the same split in every "
         f"import), not an exact share{own}"
     )

@@ -37,7 +37,7 @@ from data.import_guard import check_rank_items, skip_refused
 from data.import_labellers import labels_by_labeller
 from data.import_preview import ImportPreview
 from data.import_rank_rate import UNRATED, RankRateRows
-from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, SplitRow, read_records
+from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, SplitRow, read_records, refuse_wrapper
 from data.import_records import RecordError, without_nulls
 from data.import_rows import CheckedRow, FilePreferences, FilePrompts, checked_row
 from data.import_text import NON_TEXT, RecordContext
@@ -146,6 +146,8 @@ def _file_format(rows: list[object], name: str) -> str:
     if fmt is None:
         row, first = objects[0]
         given = without_nulls(first)
+        if len(rows) == 1:  # one object: the records may be inside it
+            refuse_wrapper(given, name, lambda value: bool(detect_format(without_nulls(value))))
         keys = names_shown(sorted(given), 8)
         # a null `prompt` listed among the keys read as a prompt-format row that was refused for no reason shown
         nulls = sorted(k for k in first if k not in given)

@@ -97,8 +97,6 @@ def check_options(options: GenerateOptions) -> None:
         raise PrefloopError("--limit must be >= 0")
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
         raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
-    if options.n < 1:
-        raise PrefloopError("--n must be >= 1")
     if options.pairs == "best-worst" and not options.judge:
         raise PrefloopError("--pairs best-worst needs --judge (rm, rm:<id>, or a chat model)")
     if options.judge and options.spin:

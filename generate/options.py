@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.annotators import RM_PREFIX
 from data.chat_template import NAMED, resolve_chat_template, template_id
 from data.cli import check_applies
 from data.config import ConfigError
@@ -26,7 +27,13 @@ SPIN_LIMIT = (
     32  # train prompts per SPIN iteration unless --limit says otherwise: minutes, not hours, on a CPU
 )
 DTYPES = ("auto", "float32", "bfloat16", "float16")  # what both engines take (hf maps them to torch's)
-SPIN_TEST_FRACTION = 0.1  # each prompt's chance of test as --spin-iter imports --prompts (no --test-fraction)
+SPIN_TEST_FRACTION = (
+    0.1  # each prompt's chance of test as a round driver imports --prompts (no --test-fraction)
+)
+# samples per prompt (--n, --arena-n), a ceiling far past what preference data asks for: --n 10**12 was torch's
+# allocation error once --prompts was imported (hf), or a loop building 10**12 requests (vLLM)
+MAX_SAMPLES = 1024
+SEEDS = 2**32  # --seed in [0, 2**32), as train's: a seed, never "random" (-1 was taken, as another seed)
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class SampleOptions:
         metadata={
             "help": "hold out about this fraction of the imported --prompts as split test, in [0, 1): each "
             f"prompt's chance, drawn from a hash of its messages (default: 0, or {SPIN_TEST_FRACTION} with "
-            "--spin-iter)"
+            "--spin-iter or --judge-iter)"
         },
     )
     limit: int | None = field(
@@ -75,11 +82,16 @@ class SampleOptions:
             f"(0 or left out: all; {SPIN_LIMIT} with --spin-iter)"
         },
     )
-    n: int = field(default=2, metadata={"help": "samples per prompt (pairs)"})
+    n: int = field(default=2, metadata={"help": f"samples per prompt (pairs), at most {MAX_SAMPLES}"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
     max_tokens: int = field(default=128, metadata={"help": "new tokens per sample"})
-    seed: int = field(default=0, metadata={"help": "base seed; samples are seeded per prompt and index"})
+    seed: int = field(
+        default=0,
+        metadata={
+            "help": f"base seed in [0, {SEEDS - 1}]; samples are seeded per prompt and index (always: never random)"
+        },
+    )
     engine: str = field(
         default="auto", metadata={"help": "vllm, hf, or auto (vLLM if it imports)", "choices": ENGINES}
     )
@@ -125,7 +137,9 @@ class SampleOptions:
         default=0,
         metadata={"metavar": "K", "help": "arena: random model pairs per prompt (0: every pair of models)"},
     )
-    arena_n: int = field(default=1, metadata={"help": "arena: answers per prompt and model"})
+    arena_n: int = field(
+        default=1, metadata={"help": f"arena: answers per prompt and model, at most {MAX_SAMPLES}"}
+    )
     spin_isolate: bool = field(
         default=True,
         metadata={
@@ -262,14 +276,22 @@ def check_arena(options: SampleOptions) -> None:
         )
     if options.arena_pairs < 0:
         raise PrefloopError(f"--arena-pairs {options.arena_pairs}: must be >= 0 (0: every pair of models)")
-    if options.arena_n < 1:
-        raise PrefloopError(f"--arena-n {options.arena_n}: must be >= 1")
+    if not 1 <= options.arena_n <= MAX_SAMPLES:
+        raise PrefloopError(
+            f"--arena-n {options.arena_n}: must be in [1, {MAX_SAMPLES}] (answers per prompt and model)"
+        )
 
 
 def check_sample_options(options: SampleOptions) -> None:
     """The sampling values every job reads, refused before anything loads or is written: out of range, they reached
     the engine (a traceback once --prompts was imported) or were taken as something else (--top-p 1.5 as 1)."""
     bounds = [
+        ("n", 1 <= options.n <= MAX_SAMPLES, f"must be in [1, {MAX_SAMPLES}] (samples per prompt)"),
+        (
+            "seed",
+            0 <= options.seed < SEEDS,
+            f"must be in [0, {SEEDS - 1}] (sampling is always seeded, never random)",
+        ),
         ("chunk_size", options.chunk_size >= 1, "must be >= 1"),
         ("max_tokens", options.max_tokens >= 1, "must be >= 1"),
         # inf passed `>= 0` and sampled every token uniformly at random
@@ -298,6 +320,12 @@ def check_sample_options(options: SampleOptions) -> None:
     if options.judge is not None and not options.judge.strip():  # it read as no judge: another job ran
         raise PrefloopError(
             f"--judge {options.judge!r}: names no judge (rm, rm:<id>, rm:FOLDER or a chat model)"
+        )
+    if options.judge and options.judge.startswith(RM_PREFIX) and not options.judge[len(RM_PREFIX) :].strip():
+        # it said "no reward model 'rm:' in the manifest", as if one were missing
+        raise PrefloopError(
+            f"--judge {options.judge!r}: rm: needs a reward model's id or folder after it (rm:<model id>, "
+            "rm:FOLDER), or give rm alone for the newest reward model"
         )
     if options.data_parallel_size > 1:  # vLLM's ValueError traceback, once --prompts was imported
         raise PrefloopError(

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from data.chat_template import chat_template_for
-from data.errors import PrefloopError
+from data.errors import PrefloopError, check_file_name
 from data.files import refuse_unwritable
 from data.import_summary import split_line
 from data.imports import (
@@ -91,6 +91,11 @@ def read_prompts(prompts: str | None, test_fraction: float, workspace: str | Pat
     line ends or trailing whitespace takes its spelling, as in `data import` (`data.spellings`): no near-copy."""
     if not prompts:
         return None
+    # its name less the extension is its prompts' and answers' source, as in `data import` (which takes --source)
+    becomes = "the source of its prompts and answers, breaking every line that names them"
+    check_file_name(
+        prompts, becomes, "it to `python -m data import --source NAME` first (then leave --prompts out)"
+    )
     path = sample_path(prompts) if prompts in SAMPLES else Path(prompts)
     options = ImportOptions(test_fraction=test_fraction, split_column=False)  # --test-fraction sets the split
     return check_file(path, options, spellings=Spellings.at(workspace))
@@ -114,12 +119,16 @@ def prompts_line(loaded: Loaded) -> str | None:
     return f"--prompts {loaded.path}: {'; '.join(said)}" if said else None
 
 
-def import_prompts(workspace: Workspace, loaded: Loaded, test_fraction: float) -> list[str]:
-    """Store the --prompts file ``loaded`` (read with ``test_fraction``, `read_prompts`) in ``workspace``; returns
-    what `data import` would say about it beside its counts (`prompts_line`), then how many of its new prompts the
-    fraction put in the test split (`data.import_summary.split_line`): the share varies around the fraction."""
+def import_prompts(
+    workspace: Workspace, loaded: Loaded, test_fraction: float, default_of: str | None = None
+) -> list[str]:
+    """Store the --prompts file ``loaded`` (read with ``test_fraction``, `read_prompts`; ``default_of``: the driver
+    whose default it is, none given) in ``workspace``; returns what `data import` would say about it beside its
+    counts (`prompts_line`), then how many of its new prompts the fraction put in the test split
+    (`data.import_summary.split_line`): the share varies around the fraction."""
     counts = write_records(workspace, loaded.records, loaded.counts)
-    return [said for said in (prompts_line(loaded), split_line(counts, test_fraction)) if said]
+    split = split_line(counts, test_fraction, default_of)
+    return [said for said in (prompts_line(loaded), split) if said]
 
 
 def check_prompts(

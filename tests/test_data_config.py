@@ -239,6 +239,33 @@ def test_a_yaml_float_without_a_dot_is_a_float(tmp_path, text, value):
     assert parse(["--config", str(config)]).temperature == value
 
 
+@pytest.mark.parametrize(
+    ("text", "option", "value"),
+    [('"4"', "n", 4), ("'-3'", "seed", -3), ('"0.7"', "temperature", 0.7), ("'2'", "temperature", 2.0)],
+)
+def test_a_yaml_number_in_quotes_is_read_as_its_flag_reads_it(tmp_path, text, option, value):
+    """`temperature: "0.7"` was taken and `n: "4"` refused (expected int, got '4'): a number as text is read as
+    the flag's text is, for an int as for a float."""
+    config = tmp_path / "run.yaml"
+    config.write_text(f"{option}: {text}\n")
+    assert getattr(parse(["--config", str(config)]), option) == value
+
+
+@pytest.mark.parametrize("text", ["'4.5'", "'1e3'", "'four'", "'true'", "'4 samples'"])
+def test_a_yaml_text_that_is_no_integer_is_refused_for_an_int(tmp_path, text):
+    config = tmp_path / "run.yaml"
+    config.write_text(f"n: {text}\n")
+    with pytest.raises(ConfigError, match=f"^{config}, key n: expected int, got {text}$"):
+        parse(["--config", str(config)])
+
+
+def test_a_yaml_integer_in_quotes_past_64_bits_is_out_of_range(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(f"n: '{2**63}'\n")
+    with pytest.raises(ConfigError, match=f"^{config}, key n: {2**63} is out of range"):
+        parse(["--config", str(config)])
+
+
 @pytest.mark.parametrize("text", ["nan", "inf", "-infinity", "warm", "'1e-2 degrees'"])
 def test_a_yaml_string_that_is_no_finite_number_is_still_refused(tmp_path, text):
     config = tmp_path / "run.yaml"

@@ -57,9 +57,11 @@ BAD_INPUTS = [
      ", row 1, field 'rejected': invalid text at character 1: byte 0xfe is not UTF-8"),
     ("surrogate.json", b'[{"prompt": "q", "chosen": "a\\ud800", "rejected": "b"}]', [],
      ", row 0, field 'chosen': invalid text at character 1: lone surrogate U+D800"),
-    # one object over several lines is one record, as on one line (test_one_object_is_one_record_on_any_lines)
+    # one object over several lines is one record, as on one line (test_one_object_is_one_record_on_any_lines); one
+    # that is no record but holds records beside other keys says how to take them out (test_generate_prompts_shapes)
     ("object.json", json.dumps({"data": [GOOD], "meta": 1}, indent=2).encode(), [],
-     ", row 0: unknown record format (keys: data, meta); expected alpaca, chat, pair, openai or prompt"),
+     ": one JSON object that is no record (keys: data, meta): \"data\" holds 1 record nested in it: import the list "
+     "itself, e.g. jq '.[\"data\"]' {path} > records.json"),
     ("cut.json", b'[{"prompt": "a", "chosen": "b", "rejected": "c"},\n {"prompt": "d", "chosen": "e", "rej', [],
      ", row 1: the file ends inside this record (invalid JSON: unterminated string starting at line 2, column 33); "
      "the record before it is complete (--on-error skip imports them)"),
@@ -215,7 +217,8 @@ def test_bad_input_is_one_line_exit_2_and_the_workspace_byte_identical(
     path.write_bytes(content)
     before = digest(ws)
     assert main(["import", "-w", str(ws), str(path), *extra]) == 2
-    assert error_lines(capsys) == [f"error: {path}{message}"]
+    said = message.replace("{path}", str(path))  # a message naming the file again
+    assert error_lines(capsys) == [f"error: {path}{said}"]
     assert digest(ws) == before
 
 

@@ -184,7 +184,15 @@ def test_a_model_on_no_arena_pair_is_named(tmp_path, three_models, caplog, capsy
             ["--arena", "a,b", "--arena-pairs", "-1"],
             "error: --arena-pairs -1: must be >= 0 (0: every pair of models)\n",
         ),
-        (["--arena", "a,b", "--arena-n", "0"], "error: --arena-n 0: must be >= 1\n"),
+        (
+            ["--arena", "a,b", "--arena-n", "0"],
+            "error: --arena-n 0: must be in [1, 1024] (answers per prompt and model)\n",
+        ),
+        # as --n 10**12: torch's allocation error (hf), or a loop building 10**12 vLLM requests
+        (
+            ["--arena", "a,b", "--arena-n", str(10**12)],
+            f"error: --arena-n {10**12}: must be in [1, 1024] (answers",
+        ),
         (["--arena", "a,b", "--spin"], "--spin, --shard and --pairs best-worst do not apply"),
         (["--kinds", "arena"], "--kinds applies to --judge, not sampling"),
     ],

@@ -91,6 +91,13 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
             ["--judge", " ", "--judge-iter", "1"],
             "--judge: ' ' names nothing; give a value or leave the option out",
         ),
+        # said "no reward model 'rm:' in the manifest", as if one were missing
+        (
+            ["--judge", "rm:"],
+            "--judge 'rm:': rm: needs a reward model's id or folder after it (rm:<model id>, "
+            "rm:FOLDER), or give rm alone for the newest reward model",
+        ),
+        (["--judge", "rm: ", "--judge-iter", "1"], "--judge 'rm: ': rm: needs a reward model's id or folder"),
         # each taken as left out (sampled all prompts, no shard), or named nothing: "error: : not a model"
         (["--prompts", ""], "--prompts: '' names nothing; give a value or leave the option out"),
         (["--shard", " "], "--shard: ' ' names nothing; give a value or leave the option out"),
@@ -99,6 +106,21 @@ def test_a_loop_is_recognised_by_flag_or_yaml(tmp_path):
         # a traceback once sampled: pyarrow's and torch's int64 overflow
         (["--round", "9" * 20], f"--round: {'9' * 20} is out of range (at most {2**63 - 1})"),
         (["--n", "9" * 20], f"--n: {'9' * 20} is out of range (at most {2**63 - 1})"),
+        # below 2**63: torch's allocation error (hf) once --prompts was imported, or 10**12 vLLM requests built
+        (["--n", str(10**12)], f"--n {10**12}: must be in [1, 1024] (samples per prompt)"),
+        (["--n", "1025"], "--n 1025: must be in [1, 1024] (samples per prompt)"),
+        (["--n", "0"], "--n 0: must be in [1, 1024] (samples per prompt)"),
+        (
+            ["--judge-iter", "1", "--judge", "rm", "--n", "1025"],
+            "--n 1025: must be in [1, 1024] (samples per",
+        ),
+        # -1 was taken, as one more seed (hashed with each prompt): not the "random" it means elsewhere
+        (["--seed", "-1"], "--seed -1: must be in [0, 4294967295] (sampling is always seeded, never random)"),
+        (
+            ["--seed", str(2**32)],
+            f"--seed {2**32}: must be in [0, 4294967295] (sampling is always seeded, never",
+        ),
+        (["--spin-iter", "1", "--seed", "-1"], "--seed -1: must be in [0, 4294967295] (sampling is always"),
         (["--spin-iter", "1", "--chunk-size", "0"], "--chunk-size 0: must be >= 1"),
         (["--tensor-parallel-size", "0"], "--tensor-parallel-size 0: must be >= 1"),  # vLLM's traceback
         (["--data-parallel-size", "0"], "--data-parallel-size 0: must be >= 1"),  # taken as 1
@@ -123,7 +145,7 @@ def test_a_sampling_value_out_of_range_is_one_line_before_anything_is_written(
     engine = "vllm" if argv[0][2:].replace("-", "_") in VLLM_ONLY else "hf"  # hf refuses vLLM's options
     assert main(["-w", str(tmp_path / "ws"), "--prompts", str(prompts), "--engine", engine, *argv]) == 2
     err = capsys.readouterr().err
-    assert err == f"error: {message}\n"
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
 
 
@@ -273,5 +295,22 @@ def test_the_help_says_test_fraction_is_each_prompts_chance():
     help_text = " ".join(build_parser().format_help().split())
     assert (
         "hold out about this fraction of the imported --prompts as split test, in [0, 1): each prompt's chance, "
-        "drawn from a hash of its messages (default: 0, or 0.1 with --spin-iter)"
+        "drawn from a hash of its messages (default: 0, or 0.1 with --spin-iter or --judge-iter)"
     ) in help_text
+
+
+@pytest.mark.parametrize("loop", [[], ["--spin-iter", "1"]])
+def test_a_prompts_file_whose_name_holds_a_control_character_is_refused(tmp_path, capsys, loop):
+    """Its name less the extension is its prompts' and answers' source (as in `data import`, which refuses such a
+    name without --source): `--prompts 'bad<newline>name.jsonl'` stored the newline in each prompt's source and
+    each answer's model."""
+    prompts = tmp_path / "bad\nname.jsonl"
+    prompts.write_text('{"prompt": "hello", "chosen": "a", "rejected": "b"}\n')
+    assert main(["-w", str(tmp_path / "ws"), "--prompts", str(prompts), "--engine", "hf", *loop]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {tmp_path}/bad\\nname.jsonl: the file's name holds a control character ('\\n'), and it would be the "
+        "source of its prompts and answers, breaking every line that names them; rename the file or give it to "
+        "`python -m data import --source NAME` first (then leave --prompts out)\n"
+    )
+    assert not (tmp_path / "ws").exists()

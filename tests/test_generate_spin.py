@@ -148,18 +148,22 @@ def test_sigkill_during_training_resumes_from_the_checkpoint(tmp_path, tiny_mode
     assert len(ws.frame("pairs")) == ws.frame("pairs")["id"].nunique() == 6 + 6 + 2
 
 
-def test_the_default_test_fraction_says_the_test_split_it_drew(tmp_path, tiny_model_dir, capsys):
+@pytest.mark.parametrize(
+    ("given", "said"), [([], " (--spin-iter's default)"), (["--test-fraction", "0.1"], "")]
+)
+def test_the_default_test_fraction_says_the_test_split_it_drew(tmp_path, tiny_model_dir, capsys, given, said):
     """--spin-iter imports --prompts with each prompt's chance of test 0.1 unless --test-fraction says otherwise,
-    and says how many went to test as `data import` says it; it said nothing of the split it drew."""
+    and says how many went to test as `data import` says it; it said nothing of the split it drew. The default
+    is named so: the line said `--test-fraction 0.1` of a command that gave none."""
     args = [
         "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_sft(tmp_path / "sft.json", 20)),
         "--engine", "hf", "--max-tokens", "4", "--limit", "2", "--spin-test-limit", "1", "--spin-iter", "1",
-        "--no-spin-isolate", "--train-max-steps", "1", "--train-batch-size", "2",
+        "--no-spin-isolate", "--train-max-steps", "1", "--train-batch-size", "2", *given,
     ]  # fmt: skip
     assert main(args) == 0
     test = Workspace(tmp_path / "ws").read("prompts").column("split").to_pylist().count("test")
     assert (
-        f"test split: {test} of 20 new prompts ({test / 20:.1%}): --test-fraction 0.1 gives each prompt that "
+        f"test split: {test} of 20 new prompts ({test / 20:.1%}): --test-fraction 0.1{said} gives each prompt that "
         "chance of test, drawn from a hash of its messages (a prompt gets the same split in every import), not an "
         "exact share"
     ) in capsys.readouterr().out.splitlines()

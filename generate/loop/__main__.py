@@ -130,7 +130,6 @@ def check_options(options: LoopOptions) -> None:
     for flag, value, least in (
         ("--limit", options.limit or 0, 0),
         ("--spin-test-limit", options.spin_test_limit, 0),
-        ("--n", options.n, 1),
     ):
         if value < least:
             raise PrefloopError(f"{flag} {value}: must be >= {least}")
@@ -197,7 +196,8 @@ def run(options: LoopOptions) -> dict:
     judge_folder = check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
-        for said in import_prompts(workspace, loaded, fraction):  # as `data import` says them
+        default_of = driver_of(options) if options.test_fraction is None else None
+        for said in import_prompts(workspace, loaded, fraction, default_of):  # as `data import` says them
             print(said)
     summary = run_driver(options, workspace, sets, judge_folder)
     if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
