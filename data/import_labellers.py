@@ -9,7 +9,8 @@ file, row and column.
 
 Agreement needs overlap, so labellers' rows on one prompt and the same two answer texts are one pair, whichever
 file, row or labeller gives them (`LabelledPairs`): the pair stored over those texts (not an arena or edit pair;
-the earliest), else one over the stored answers of those texts (the earliest stored answer of each: an answer
+the earliest; where a merge brought several, the earliest holding the labeller's records), else one over the
+stored answers of those texts (the earliest stored answer of each: an answer
 imported with ``--unlabelled``, or sampled), else the answers are new (their source the file's name or
 ``--source``, as any import's), the first file or row giving them in one import; that pair's id is its two answers'
 (`Pair`'s, in the order of their ids), so whichever labeller comes first makes the same pair. A label's id is its
@@ -76,6 +77,8 @@ class _Answers:
     answers: dict[str, str] = field(default_factory=dict)
     pairs: dict[frozenset[str], tuple[str, str]] = field(default_factory=dict)
     made: dict[str, list[object]] = field(default_factory=dict)  # answer or pair id -> its new records
+    # texts -> every stored pair over them, the earliest first, where there are several (a merge brought one)
+    several: dict[frozenset[str], list[tuple[str, str]]] = field(default_factory=dict)
 
 
 class LabelledPairs:
@@ -107,16 +110,37 @@ class LabelledPairs:
         pairs = pairs.filter(
             pc.invert(pc.is_in(pairs.column("kind"), value_set=pa.array(NOT_REUSED)))
         ).sort_by(EARLIEST)
+        every: dict[frozenset[str], list[tuple[str, str]]] = {}
         for id_, a, b in zip(*(pairs.column(c).to_pylist() for c in ("id", "completion_a", "completion_b"))):
             if a in text_of and b in text_of and text_of[a] != text_of[b]:
-                out.pairs.setdefault(frozenset((text_of[a], text_of[b])), (id_, text_of[a]))
+                every.setdefault(frozenset((text_of[a], text_of[b])), []).append((id_, text_of[a]))
+        out.pairs = {texts: found[0] for texts, found in every.items()}
+        out.several = {texts: found for texts, found in every.items() if len(found) > 1}
         return out
 
-    def pair(self, prompt_id: str, chosen: Completion, rejected: Completion) -> tuple[list[object], str, str]:
+    def _theirs(self, labeller: str, stored: list[tuple[str, str]]) -> tuple[str, str] | None:
+        """The earliest of ``stored`` (pairs over one row's texts) holding a record of ``labeller``, or None."""
+        ids = [pair_id for pair_id, _ in stored]
+        labels = self.workspace.read("labels", ["item_id", "annotator"], ("item_id", ids))
+        held = set(
+            labels.filter(pc.equal(labels.column("annotator"), labeller)).column("item_id").to_pylist()
+        )
+        return next((pair for pair in stored if pair[0] in held), None)
+
+    def pair(
+        self, prompt_id: str, chosen: Completion, rejected: Completion, labeller: str | None = None
+    ) -> tuple[list[object], str, str]:
         """The records a row preferring ``chosen`` to ``rejected`` (new answers, made as the file's) adds (those
-        this import made already among them, so each file's records stand alone), its pair's id, and its choice."""
+        this import made already among them, so each file's records stand alone), its pair's id, and its choice.
+        Where several pairs are stored over the texts (a merge brought an earlier one), ``labeller``'s is the one
+        holding their records: their label there is found again (a re-import adds nothing, `--remove` finds it)."""
         known = self._of(prompt_id)
         texts = frozenset((chosen.text, rejected.text))
+        if labeller is not None and texts in known.several:
+            theirs = self._theirs(labeller, known.several[texts])
+            if theirs is not None:
+                pair_id, first = theirs
+                return [], pair_id, "a" if first == chosen.text else "b"
         if texts not in known.pairs:
             ids = []
             for answer in (chosen, rejected):

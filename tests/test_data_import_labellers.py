@@ -139,3 +139,25 @@ def test_remove_withdraws_a_labellers_labels_and_importing_again_puts_them_back(
     assert main(["import", "-w", str(ws), str(bob)]) == 0
     assert f"restored_labels {QUESTIONS}" in capsys.readouterr().out
     assert figures(ws, capsys)["bob"]["labels"] == QUESTIONS
+
+
+def test_a_labellers_pair_stays_theirs_where_a_merge_brings_an_earlier_pair_over_its_texts(tmp_path, capsys):
+    cands_ws, ws = tmp_path / "cands-ws", tmp_path / "ws"
+    assert (
+        main(
+            ["import", "-w", str(cands_ws), str(write(tmp_path / "cands.jsonl", rows(None))), "--unlabelled"]
+        )
+        == 0
+    )
+    alice = write(tmp_path / "alice.jsonl", rows("alice", {1}))
+    assert main(["import", "-w", str(ws), str(alice)]) == 0
+    assert main(["merge", "-w", str(ws), str(cands_ws)]) == 0  # earlier pairs over the same texts
+    assert Workspace.existing(ws).read("pairs").num_rows == 2 * QUESTIONS
+    mine = {r["item_id"] for r in labels(ws)}
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), str(alice)]) == 0  # again: adds nothing
+    assert "new_labels" not in capsys.readouterr().out
+    assert {r["item_id"] for r in labels(ws)} == mine and len(labels(ws)) == QUESTIONS
+    assert main(["import", "-w", str(ws), "--remove", str(alice)]) == 0
+    assert f"withdrew the labels of {alice}: {QUESTIONS}" in capsys.readouterr().out
+    assert figures(ws, capsys)["alice"]["labels"] == 0
