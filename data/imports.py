@@ -83,6 +83,9 @@ class ImportOptions:
     # a row's `split` column sets its prompt's split, over --split and --test-fraction (`import_rows.row_split`);
     # not for a gold file (its new prompts go to its --split), `--remove` (no label has a split), `generate --prompts`
     split_column: bool = True
+    # a preference row's `strength` column is its label's (`import_rows.row_strength`); not for `--remove`: a label's
+    # id holds no strength, so a file imported before the column was read (on another scale: 0.7) is withdrawn
+    strength_column: bool = True
 
 
 @dataclass
