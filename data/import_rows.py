@@ -130,19 +130,24 @@ def to_records(
 
 class FilePrompts:
     """The file's prompts by id: the first row's prompt is kept; a later gold answer fills a missing one, and a
-    different gold answer is counted and listed (a Prompt holds one gold)."""
+    different gold answer is counted and listed (a Prompt holds one gold), as is a later row naming another split
+    (``split_conflicts``: a data set split by row, not by prompt), whose prompt keeps the first row's."""
 
     def __init__(self):
         self.by_id: dict[str, tuple[Prompt, int]] = {}
         self.conflicts: list[dict] = []
+        self.split_conflicts: list[dict] = []
 
-    def add(self, prompt: Prompt, row: int) -> Prompt:
-        kept, first_row = self.by_id.get(prompt.id, (None, row))
-        if kept is None or (kept.gold is None and prompt.gold is not None):
-            self.by_id[prompt.id] = (prompt if kept is None else replace(kept, gold=prompt.gold), first_row)
+    def add(self, prompt: Prompt, row: int) -> None:
+        kept, first_row = self.by_id.get(prompt.id, (prompt, row))
+        conflict = {"row": row, "first_row": first_row, "prompt_id": prompt.id}
+        if kept.gold is None and prompt.gold is not None:
+            kept = replace(kept, gold=prompt.gold)
         elif prompt.gold is not None and prompt.gold != kept.gold:
-            self.conflicts.append({"row": row, "first_row": first_row, "prompt_id": prompt.id})
-        return self.by_id[prompt.id][0]
+            self.conflicts.append(conflict)
+        if prompt.split != kept.split:
+            self.split_conflicts.append(conflict)
+        self.by_id[prompt.id] = (kept, first_row)
 
 
 class FilePreferences:

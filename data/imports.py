@@ -248,6 +248,7 @@ class _Gathered:
         name, counts = str(path), self.counts
         counts["skipped"] = len(self.rejects)
         counts["gold_conflicts"] = len(self.prompts.conflicts)
+        counts["split_conflicts"] = len(self.prompts.split_conflicts)
         counts["opposite_rows"] = len(self.preferences.opposite)
         if self.rejects and len(self.rejects) == rows:
             # named by row and field, as the error it would be without --on-error skip
@@ -258,6 +259,12 @@ class _Gathered:
             )
         for conflict in self.prompts.conflicts[:5]:
             message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
+            log.warning(message, name, conflict["row"], conflict["first_row"])
+        for conflict in self.prompts.split_conflicts[:5]:
+            message = (
+                "%s, row %d: same prompt as row %d, which names another split; the prompt keeps the first row's "
+                "split, so this row's labels are in it"
+            )
             log.warning(message, name, conflict["row"], conflict["first_row"])
         batch = [prompt for prompt, _ in self.prompts.by_id.values()] + self.answers
         rows_of = {prompt_id: row for prompt_id, (_, row) in self.prompts.by_id.items()}
