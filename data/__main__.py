@@ -153,7 +153,8 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
         )
     workspace = Workspace(args.workspace)
     spellings = Spellings(workspace)  # the texts as the import stored them
-    options = replace(options, split_column=False)  # no label has a split: a row's split is not read
+    # no label has a split, nor its id a strength: neither is read, as a file imported before they were is withdrawn
+    options = replace(options, split_column=False, strength_column=False)
     # every file read before anything is written
     files = [file_labels(path, options, workspace, spellings) for path in args.remove]
     if passed_over := passed_over_line(workspace, files, SHOWN):  # before a refusal those lines may cause

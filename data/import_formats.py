@@ -8,7 +8,8 @@
 | openai | input.messages + preferred_output + non_preferred_output (OpenAI's preference fine-tuning file) |
 | prompt | prompt + chosen + rejected, completion + label (KTO), completions, or a gold completion/response/output/gold |
 
-A preference row's ``strength`` (1-4, the column a `dpo` export writes: its verdict's mean strength) is its label's.
+A preference row's ``strength`` (1-4, the column a `dpo` export writes: its verdict's mean strength) is its label's
+(`data.import_rows.row_strength`).
 
 Message content is a string or a list of content parts (`{"type": "text", "text"|"value": ...}`, the OpenAI / TRL /
 LLaMA-Factory v1 form): text parts are joined with newlines, as vLLM joins them; any other part (an image, a tool
@@ -18,7 +19,6 @@ the file, row and field, with a short reason that `--on-error skip` counts.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,9 +41,6 @@ if TYPE_CHECKING:  # the parsers read a row through it; import_columns imports t
 
 GOLD_KEYS = ("completion", "response", "output", "gold")
 LABEL_KEYS = ("label", "kto_tag")
-# a preference's strength, 1 (negligibly better) to 4 (significantly better), as the app stores it
-STRENGTH = "strength"
-_DECIMAL = re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*")  # a CSV cell's number: ASCII digits only
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,9 @@ class Example:
     completion: str | None = None
     desirable: bool | None = None
     candidates: tuple[Candidate, ...] | None = None
-    strength: float | None = None  # a preference's, as the file gives it: an export's mean may be 2.5
+    # a preference's, as its `strength` column gives it (an export's mean may be 2.5), set by the importer
+    # (`import_rows.row_strength`)
+    strength: float | None = None
     # the split the row names, set by the importer: a datasets folder's (`import_readers.SplitRow`), else its
     # `split` column's (`import_rows.row_split`)
     split: str | None = None
@@ -126,20 +125,6 @@ def _desirable(value: object, ctx: RecordContext, field: str) -> bool:
     raise ctx.error(f"label {shown(value)} is not true/false or desirable/undesirable", field, "bad_label")
 
 
-def _strength(record: Reading, ctx: RecordContext) -> float | None:
-    """A preference row's ``strength`` (a `dpo` export writes its verdict's: the mean strength of the labellers
-    agreeing with it), a number in 1..4 (``"3"``, a CSV cell, too); None where the row gives none (null or "")."""
-    value = record.get(STRENGTH)
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) and _DECIMAL.fullmatch(value):
-        value = float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 4:
-        message = f"strength {shown(value)} is not a number in 1..4 (1: negligibly better, 4: significantly)"
-        raise ctx.error(message, STRENGTH, "bad_strength")
-    return float(value)
-
-
 def _candidates(value: object, ctx: RecordContext) -> tuple[Candidate, ...]:
     if not isinstance(value, list):
         raise ctx.error(
@@ -192,7 +177,7 @@ def _answers(
             record.unread(gold_field)
         chosen = answer(record.get("chosen"), ctx, "chosen")
         rejected = answer(record.get("rejected"), ctx, "rejected")
-        return Example(messages, chosen=chosen, rejected=rejected, strength=_strength(record, ctx))
+        return Example(messages, chosen=chosen, rejected=rejected)
     label_key = next((key for key in LABEL_KEYS if key in record), None)
     if label_key:
         completion = (
@@ -314,7 +299,7 @@ def parse_pair(record: Reading, ctx: RecordContext) -> Example:
     if not prompt:
         raise ctx.error("no user message: the conversation holds only an answer", keys[0], "no_user_message")
     check_prompt(prompt, ctx, keys[0])
-    return Example(prompt, chosen=chosen, rejected=rejected, strength=_strength(record, ctx))
+    return Example(prompt, chosen=chosen, rejected=rejected)
 
 
 def parse_openai(record: Reading, ctx: RecordContext) -> Example:
@@ -329,7 +314,7 @@ def parse_openai(record: Reading, ctx: RecordContext) -> Example:
     check_prompt(messages, ctx, field)
     chosen = answer(record.get("preferred_output"), ctx, "preferred_output")
     rejected = answer(record.get("non_preferred_output"), ctx, "non_preferred_output")
-    return Example(messages, chosen=chosen, rejected=rejected, strength=_strength(record, ctx))
+    return Example(messages, chosen=chosen, rejected=rejected)
 
 
 def _is_conversation(value: object) -> bool:

@@ -1,11 +1,13 @@
 """One row of an import file checked and turned into workspace records (`data.imports.check_file` reads every row
 through `checked_row`): its prompt (and the split it goes to: the row's own, `row_split`, else `split_for`), its
-answers as completions, pairs and labels of the `import` annotator (`to_records`; rankings and ratings:
-`data.import_rank_rate.RankRateRows`); and the file's prompts, each kept once (`FilePrompts`)."""
+answers as completions, pairs and labels of the `import` annotator (`to_records`; a preference's strength:
+`row_strength`; rankings and ratings: `data.import_rank_rate.RankRateRows`); and the file's prompts, each kept once
+(`FilePrompts`)."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -40,6 +42,25 @@ def split_for(messages: list, hint: str | None, split: str, test_fraction: float
         # Hash of the prompt, not the row: the same prompt lands in the same split in every file and every rerun.
         return "test" if int(content_id("split", messages), 16) % 10_000 < test_fraction * 10_000 else "train"
     return split
+
+
+# a preference's strength, 1 (negligibly better) to 4 (significantly better), as the app stores it
+STRENGTH = "strength"
+_DECIMAL = re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*")  # a CSV cell's number: ASCII digits only
+
+
+def row_strength(row: Reading, ctx: RecordContext) -> float | None:
+    """A preference row's ``strength`` (a `dpo` export writes its verdict's: the mean strength of the labellers
+    agreeing with it), a number in 1..4 (``"3"``, a CSV cell, too); None where the row gives none (null or "")."""
+    value = row.get(STRENGTH)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 4:
+        message = f"strength {shown(value)} is not a number in 1..4 (1: negligibly better, 4: significantly)"
+        raise ctx.error(message, STRENGTH, "bad_strength")
+    return float(value)
 
 
 def whole_strength(strength: float | None) -> tuple[int | None, Counter]:
@@ -122,19 +143,24 @@ def to_records(
 
 class FilePrompts:
     """The file's prompts by id: the first row's prompt is kept; a later gold answer fills a missing one, and a
-    different gold answer is counted and listed (a Prompt holds one gold)."""
+    different gold answer is counted and listed (a Prompt holds one gold), as is a later row naming another split
+    (``split_conflicts``: a data set split by row, not by prompt), whose prompt keeps the first row's."""
 
     def __init__(self):
         self.by_id: dict[str, tuple[Prompt, int]] = {}
         self.conflicts: list[dict] = []
+        self.split_conflicts: list[dict] = []
 
-    def add(self, prompt: Prompt, row: int) -> Prompt:
-        kept, first_row = self.by_id.get(prompt.id, (None, row))
-        if kept is None or (kept.gold is None and prompt.gold is not None):
-            self.by_id[prompt.id] = (prompt if kept is None else replace(kept, gold=prompt.gold), first_row)
+    def add(self, prompt: Prompt, row: int) -> None:
+        kept, first_row = self.by_id.get(prompt.id, (prompt, row))
+        conflict = {"row": row, "first_row": first_row, "prompt_id": prompt.id}
+        if kept.gold is None and prompt.gold is not None:
+            kept = replace(kept, gold=prompt.gold)
         elif prompt.gold is not None and prompt.gold != kept.gold:
-            self.conflicts.append({"row": row, "first_row": first_row, "prompt_id": prompt.id})
-        return self.by_id[prompt.id][0]
+            self.conflicts.append(conflict)
+        if prompt.split != kept.split:
+            self.split_conflicts.append(conflict)
+        self.by_id[prompt.id] = (kept, first_row)
 
 
 class FilePreferences:
@@ -212,7 +238,9 @@ def checked_row(
     folder_split = getattr(raw, "split", None)
     nulls, (raw, parsed) = null_answer_fields(raw), parse()
     own = row_split(raw, ctx) if options.split_column and folder_split is None else None
-    example = spellings.example(replace(parsed, split=folder_split or own))
+    preference = options.strength_column and parsed.chosen is not None
+    strength = row_strength(raw, ctx) if preference else None
+    example = spellings.example(replace(parsed, split=folder_split or own, strength=strength))
     raw.inside |= ctx.unread  # the keys of its messages' and answers' objects not read
     read = set(raw.got)  # before the ranking and ratings are looked for: they count their own
     if nulls and not example.answered:

@@ -84,6 +84,9 @@ class ImportOptions:
     # a row's `split` column sets its prompt's split, over --split and --test-fraction (`import_rows.row_split`);
     # not for a gold file (its new prompts go to its --split), `--remove` (no label has a split), `generate --prompts`
     split_column: bool = True
+    # a preference row's `strength` column is its label's (`import_rows.row_strength`); not for `--remove`: a label's
+    # id holds no strength, so a file imported before the column was read (on another scale: 0.7) is withdrawn
+    strength_column: bool = True
 
 
 @dataclass
@@ -250,6 +253,7 @@ class _Gathered:
         name, counts = str(path), self.counts
         counts["skipped"] = len(self.rejects)
         counts["gold_conflicts"] = len(self.prompts.conflicts)
+        counts["split_conflicts"] = len(self.prompts.split_conflicts)
         counts["opposite_rows"] = len(self.preferences.opposite)
         counts += labels_by_labeller(self.answers)
         if self.rejects and len(self.rejects) == rows:
@@ -261,6 +265,12 @@ class _Gathered:
             )
         for conflict in self.prompts.conflicts[:5]:
             message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
+            log.warning(message, name, conflict["row"], conflict["first_row"])
+        for conflict in self.prompts.split_conflicts[:5]:
+            message = (
+                "%s, row %d: same prompt as row %d, which names another split; the prompt keeps the first row's "
+                "split, so this row's labels are in it"
+            )
             log.warning(message, name, conflict["row"], conflict["first_row"])
         batch = [prompt for prompt, _ in self.prompts.by_id.values()] + self.answers
         rows_of = {prompt_id: row for prompt_id, (_, row) in self.prompts.by_id.items()}

@@ -3,7 +3,7 @@
 - ``ratings_table``: one row per rated answer, TRL's unpaired column names (``prompt``, ``completion``, as the KTO
   export, conversational) + ``completion_id``, ``prompt_id``, ``round``, one column per aspect (the mean over the
   labellers' current ratings of that aspect), ``raters`` (how many labellers rated it), ``rubric`` and ``split``
-  (its prompt's).
+  (its prompt's; none where a stored aspect has that name: `_has_split_column`).
 - ``alpha``: Krippendorff's alpha with the nominal, ordinal or interval difference function (coincidence matrix,
   any number of raters per unit, missing values allowed); ``rating_agreement`` gives it per aspect.
 - ``kto_from_ratings`` (``--kto-from 'ASPECT>=3'``): desirable when the answer's mean meets the threshold.
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import operator
 import re
@@ -34,6 +35,9 @@ LEVELS = ("nominal", "ordinal", "interval")
 RATING_KIND = "rating"  # the kind of a pair made from ratings (never a row of the pairs table)
 OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 RULE = re.compile(r"\s*([a-z][a-z0-9_]*)\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)\s*")
+SPLIT = "split"  # the table's last column: each row's prompt's split, which `data import` reads back
+
+log = logging.getLogger(__name__)
 
 
 def _messages(value) -> list[dict]:
@@ -124,7 +128,8 @@ def ratings_table(
         columns[name] = pa.array(values, pa.float64(), mask=np.isnan(values))
     columns["raters"] = pa.array(raters.reindex(answers["id"]).to_numpy(dtype=np.int64), pa.int64())
     columns["rubric"] = list(rubrics.reindex(answers["id"]))
-    columns["split"] = [splits[p] for p in answers["prompt_id"]]
+    if _has_split_column(aspects):
+        columns[SPLIT] = [splits[p] for p in answers["prompt_id"]]
     table = pa.table(columns) if len(answers) else _empty(aspects)
     counts = Counter({k: v for k, v in counts.items() if v})
     counts["exported"] = table.num_rows
@@ -136,8 +141,23 @@ def _empty(aspects: list[str]) -> pa.Table:
     fields = [("prompt", message), ("completion", message), ("completion_id", pa.string())]
     fields += [("prompt_id", pa.string()), ("round", pa.int64())]
     fields += [(name, pa.float64()) for name in aspects] + [("raters", pa.int64()), ("rubric", pa.string())]
-    fields += [("split", pa.string())]
+    fields += [(SPLIT, pa.string())] if SPLIT not in aspects else []
     return pa.schema(fields).empty_table()
+
+
+def _has_split_column(aspects: list[str]) -> bool:
+    """Whether the table gets its ``split`` column: not where an aspect has that name (rated before a rubric was
+    refused one, `data.rubric.RESERVED`), whose column of means is kept, as before the split column was written,
+    not overwritten by the prompts' splits (an export, `--kto-from split>=3`, read them as the aspect's ratings)."""
+    if SPLIT not in aspects:
+        return True
+    log.warning(
+        "the stored ratings have an aspect named %r (a rubric could name one before it became the ratings "
+        "table's column of each row's split): its column holds that aspect's means, and the rows' split is not "
+        "written",
+        SPLIT,
+    )
+    return False
 
 
 def _difference(level: str, values: np.ndarray, totals: np.ndarray) -> np.ndarray:

@@ -133,6 +133,7 @@ def arena_pairs(
     pairs: list[Pair] = []
     counts: Counter = Counter()
     paired: set[str] = set()  # the models with an answer on a side of some pair
+    drawn: set[str] = set()  # ... on a side of some pair compared (paired, or `identical`)
     for prompt_id in ids:
         width = min((len(answers.get((m.id, prompt_id), [])) for m in models), default=0)
         for index in range(width):
@@ -141,28 +142,33 @@ def arena_pairs(
                 draw = random.Random(content_id("arena", params.seed, prompt_id, index))
                 candidates = draw.sample(candidates, per_prompt)
             for left, right in candidates:
+                drawn |= {left.id, right.id}
                 a, b = answers[left.id, prompt_id][index], answers[right.id, prompt_id][index]
                 if a.text.strip() == b.text.strip():
                     counts["identical"] += 1
                     continue
                 pairs.append(Pair(prompt_id, a.id, b.id, kind=ARENA, round=round))
                 paired |= {left.id, right.id}
-    answered = {model for model, _ in answers}
-    warn_unpaired([m.id for m in models if m.id in answered and m.id not in paired])
+    unpaired = [m.id for m in models if m.id in {model for model, _ in answers} and m.id not in paired]
+    warn_unpaired([m for m in unpaired if m in drawn], [m for m in unpaired if m not in drawn], per_prompt)
     return pairs, counts
 
 
-def warn_unpaired(unpaired: list[str]) -> None:
-    """One warning naming the arena's models that answered and yet are on none of its pairs: each of their answers
-    was another model's text (`identical`), so no vote compares them there (the run said only ``arena_pairs 0``
-    beside ``arena_identical N``, and the leaderboard left such a model off without a word)."""
-    if unpaired:
-        log.warning(
-            "arena: no pair of this arena holds an answer of %s: each was the same text as another model's "
-            "(counted `identical`, never paired), so no vote compares it here (a model on no arena pair at all "
-            "has no row on the leaderboard)",
-            arena_names(unpaired),
-        )
+UNPAIRED = "arena: no pair of this arena holds an answer of %s: %s, so no vote compares it here (a model on no arena "
+UNPAIRED += "pair at all has no row on the leaderboard)"
+
+
+def warn_unpaired(identical: list[str], undrawn: list[str], per_prompt: int) -> None:
+    """A warning naming the arena's models that answered and yet are on none of its pairs, by why: each of their
+    answers drawn was another model's text (``identical``: the run said only ``arena_pairs 0`` beside
+    ``arena_identical N``), or ``--arena-pairs`` drew none of their model pairs (``undrawn``: few prompts, many
+    models); the leaderboard left such a model off without a word."""
+    if identical:
+        why = "each was the same text as another model's (counted `identical`, never paired)"
+        log.warning(UNPAIRED, arena_names(identical), why)
+    if undrawn:
+        why = f"--arena-pairs {per_prompt} drew none of its model pairs on any prompt (that many per prompt)"
+        log.warning(UNPAIRED, arena_names(undrawn), why)
 
 
 def check_arena_prompts(workspace: Workspace, split: str, ids: list[str]) -> None:

@@ -378,6 +378,19 @@ def test_import_log_lines_its_readers_pass_over_are_counted_and_named_before_the
     assert (out, err) == (f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n", "")
 
 
+def test_a_strength_column_on_another_scale_does_not_stop_the_withdrawal_of_its_labels(tmp_path, capsys):
+    """An import before `strength` was read stored these rows' labels without it (the column named as not read): a
+    label's id holds no strength, so `--remove` does not read the column, and a value outside 1..4 (a confidence of
+    0.7), which `data import` now refuses, no longer refuses the rows whose labels it withdraws."""
+    ws, rows = tmp_path / "ws", [{"prompt": f"Q{i}?", "chosen": "a", "rejected": "b"} for i in range(2)]
+    path = write(tmp_path / "prefs.jsonl", *rows)
+    assert main(["import", "-w", str(ws), str(path)]) == 0
+    write(path, *({**row, "strength": 0.7} for row in rows))  # the file as that import read it
+    capsys.readouterr()
+    assert remove(ws, path) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {path}: 2 (preferences 2)\n"
+
+
 def test_the_help_names_the_flags_value_a_file_given_once_per_flag(capsys):
     """`data import --help` showed `--remove VALUE`, where the README and the errors say `--remove FILE`."""
     with pytest.raises(SystemExit):

@@ -113,6 +113,28 @@ def test_a_rows_own_split_wins_over_the_flags_which_set_the_others(tmp_path, cap
     assert [line.endswith(said) for line in drawn] == ([True] if "--test-fraction" in flags else [])
 
 
+def test_a_prompt_whose_rows_name_two_splits_keeps_the_first_and_is_said(tmp_path, capsys, caplog):
+    """A data set split by row, not by prompt, may give one prompt a train row and a test row: the first row's split
+    is kept (a prompt has one, as a `datasets` folder's row in two splits keeps its first), but it was kept without
+    a word, so a row its column held out trained unsaid. It is counted and warned of, naming both rows."""
+    import logging
+
+    rows = [
+        {"prompt": "Same?", "chosen": "a", "rejected": "b", "split": "train"},
+        {"prompt": "Same?", "chosen": "c", "rejected": "d", "split": "test"},
+        {"prompt": "Other?", "chosen": "a", "rejected": "b", "split": "train"},
+    ]
+    path = write(tmp_path / "rows.jsonl", *rows)
+    with caplog.at_level(logging.WARNING, logger="data.imports"):
+        assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    assert by_prompt(tmp_path / "ws", "split") == {"Same?": "train", "Other?": "train"}
+    assert ", split_conflicts 1" in summary(capsys)[0]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}, row 1: same prompt as row 0, which names another split; the prompt keeps the first row's split, "
+        "so this row's labels are in it"
+    ]
+
+
 def test_a_datasets_folders_split_wins_over_a_rows_split_column(tmp_path, capsys):
     import datasets
 

@@ -176,6 +176,25 @@ def test_a_model_on_no_arena_pair_is_named(tmp_path, three_models, caplog, capsy
     assert not [r for r in caplog.records if "no pair of this arena" in r.getMessage()]
 
 
+def test_a_model_arena_pairs_drew_on_no_pair_is_named_as_such(tmp_path, three_models, caplog):
+    """With --arena-pairs 1 on one prompt of three models, one model is on no pair as the draw left it out, not as
+    its answers were another model's: the warning said "each was the same text as another model's" of it."""
+    import logging
+
+    ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 1)
+    with caplog.at_level(logging.WARNING, logger="generate.arena"):
+        assert main(arena_args(ws, three_models, prompts, "--arena-pairs", "1")) == 0
+    pairs, answers = Workspace(ws).frame("pairs"), Workspace(ws).frame("completions").set_index("id")
+    on_pairs = set(answers.loc[[*pairs["completion_a"], *pairs["completion_b"]], "model"])
+    [left_out] = [m.resolve() for m in three_models if str(m.resolve()) not in on_pairs]
+    said = [r.getMessage() for r in caplog.records if "no pair of this arena" in r.getMessage()]
+    assert said == [
+        f"arena: no pair of this arena holds an answer of {left_out}: --arena-pairs 1 drew none of its model pairs "
+        "on any prompt (that many per prompt), so no vote compares it here (a model on no arena pair at all has no "
+        "row on the leaderboard)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
