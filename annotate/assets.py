@@ -4,11 +4,11 @@
 Gradio has no hotkeys, so a small script (served as ``/prefloop/app.js`` by annotate.web, so the CSP needs no
 inline script of ours) maps keys to clicks on the app's own buttons and radio options (by element id). Keys never
 fire while a text field has focus: Esc leaves the note, Ctrl+Enter submits from it, and key repeats are ignored so
-that a held key cannot label several items. Keys pressed while a submit is on its way are queued and applied after
-the answer (or, with no answer, dropped with a visible message). The script also keeps the labeller's pick in
-``localStorage`` across a lost connection (see ``remember``; for that labeller only) and forgets it on Log out,
-shows why a sign-in was throttled (and keeps the name after a wrong password), and says so when the tab has been
-signed out.
+that a held key cannot label several items. Keys pressed while a submit is on its way are queued and applied once
+the answer is drawn in full (or, with no answer, dropped with a visible message). The script also keeps the
+labeller's pick in ``localStorage`` across a lost connection (see ``remember``; for that labeller only) and forgets
+it on Log out, shows why a sign-in was throttled (and keeps the name after a wrong password), and says so when the
+tab has been signed out.
 """
 
 from __future__ import annotations
@@ -66,12 +66,12 @@ SCRIPT_TEMPLATE = """
   "use strict";
   const KEYMAP = __KEYMAP__, RATE_KEYS = __RATE_KEYS__;
   const BUTTONS = {"enter": "pf-submit", "s": "pf-skip", "u": "pf-undo"};
-  const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, OPEN_MS = 5000;
+  const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, OPEN_MS = 5000, DRAW_MS = 2000;
   // restoring: a kept pick is going back on screen (`restore`, then `reopen`), and what changes is not the
   // labeller's; chain: that restore's number, moved on by a draw that starts another or moves on from the item and
   // by a key that wins over it (the earlier restore stops at its next step); opening: when a restore last pressed
-  // the editor's button, its answer not yet seen.
-  let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = 0;
+  // the editor's button, its answer not yet seen; drawing: the wait for an answer to be drawn in full (`whenDrawn`).
+  let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = 0, drawing = 0;
 
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
@@ -218,10 +218,20 @@ __RANK__
       chain += 1;
       restoring = false;
     }  // else the item drawn again while its submitted pick goes back: that restore picks it again until it holds
-    setTimeout(flush, 30);  // after the answer's own updates (the radios reset for the next item)
+    clearTimeout(drawing);
+    drawing = setTimeout(() => whenDrawn(Date.now()), 30);
   };
 
-  // Keys that arrive while a submit, skip or undo is on its way wait for the answer, then apply to the next item.
+  // Keys that arrive while a submit, skip or undo is on its way wait for the answer, then apply to the next item,
+  // once Gradio has drawn all of it: it marks its event pending (a status tracker's progress text in the tab's
+  // outputs) until every output is on screen, the choice radios reset for the next item among them, and it drops
+  // a second submit while the first is pending. On a loaded machine a key applied 30 ms after the item showed was
+  // wiped by that reset, or its Enter dropped. A Gradio that never clears the mark gets them after DRAW_MS.
+  const whenDrawn = (since) => {
+    const busy = $("#pf-prompt .progress-text") && Date.now() - since < DRAW_MS;
+    drawing = busy ? setTimeout(() => whenDrawn(since), 25) : 0;
+    if (!busy) flush();
+  };
   const flush = () => {
     while (queued.length && !inflight) act(queued.shift());
     say(queued.length ? `Saving… ${queued.length} key(s) queued` : "");
@@ -289,7 +299,7 @@ __RANK__
       (task === "rank" && RANK_KEY.test(key)) || (task === "rate" && RATE_KEYS.includes(key));
     if (ctrl ? key !== "z" : !known) return;
     event.preventDefault();
-    if (!inflight) return act({key, ctrl, shift});
+    if (!inflight && !queued.length) return act({key, ctrl, shift});  // else after the keys waiting
     if (queued.length >= QUEUE_LIMIT) return say(`Still saving: key ${event.key} not applied (${QUEUE_LIMIT} keys waiting).`);
     queued.push({key, ctrl, shift});
     say(`Saving… ${queued.length} key(s) queued`);
