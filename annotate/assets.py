@@ -69,8 +69,9 @@ SCRIPT_TEMPLATE = """
   const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, OPEN_MS = 5000, DRAW_MS = 2000;
   // restoring: a kept pick is going back on screen (`restore`, then `reopen`), and what changes is not the
   // labeller's; chain: that restore's number, moved on by a draw that starts another or moves on from the item and
-  // by a key that wins over it (the earlier restore stops at its next step); opening: when a restore last pressed
-  // the editor's button, its answer not yet seen; drawing: the wait for an answer to be drawn in full (`whenDrawn`).
+  // by an action of the labeller's that wins over it (the earlier restore stops at its next step); opening: when a
+  // restore last pressed the editor's button, its answer not yet seen; drawing: the wait for an answer to be drawn
+  // in full (`whenDrawn`).
   let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = 0, drawing = 0;
 
   const $ = (selector) => document.querySelector(selector);
@@ -170,15 +171,26 @@ __RANK__
   };
   const holds = (pending) => (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) &&
     (!rankBox() || !pending.ranking || rankBox().value === pending.ranking);
-  // A key pressed while the kept pick goes back wins over it: the rest of it goes back on screen now, under the
-  // key, and nothing is sent or opened for it (the labeller is at the keys: Enter sends what is on screen).
+  // The labeller's own action while the kept pick goes back wins over it (a label key, a click on the choices or
+  // ratings, e, Ctrl+Enter): the rest of it goes back on screen now, under the action, and nothing is sent or
+  // opened for it (the labeller is at the page: Enter sends what is on screen). Returns the kept pick put back.
   const settleNow = () => {
     chain += 1;
     restoring = false;
     const pending = load();
-    if (pending?.key !== keyOf(shown())) return;
+    if (pending?.key !== keyOf(shown())) return null;
     save({...pending, submitted: false});
     putBack(pending);
+    return pending;
+  };
+  // `e` (annotate.edit_script) during a restore wins over it too, and a kept edit opens again, unsaved (the
+  // server's answer alone would fill the editor over it): true where it does (e then presses nothing itself).
+  window.prefloopSettle = () => {
+    if (!restoring) return false;
+    const pending = settleNow();
+    if (typeof pending?.edit !== "string") return false;
+    reopen({...pending, submitted: false}, chain);
+    return true;
   };
 
   // The kept edit: open the editor (the server fills it with the answer picked), put the text back, and save it
@@ -285,8 +297,9 @@ __RANK__
     const key = event.key.toLowerCase();
     if (typing(event.target)) {
       if (key === "escape") { event.target.blur(); event.preventDefault(); }
-      if (key === "enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault(); event.target.blur(); setTimeout(() => press("pf-submit"), 50);
+      if (key === "enter" && (event.ctrlKey || event.metaKey)) {  // wins over a restore, as Enter does (`act`)
+        event.preventDefault(); event.target.blur(); if (restoring) settleNow();
+        setTimeout(() => press("pf-submit"), 50);
       }
       return;
     }
@@ -306,6 +319,8 @@ __RANK__
   });
 
   document.addEventListener("click", (event) => {
+    // the labeller's click on the choices or ratings wins over a restore, as a key does: settled before it applies
+    if (event.isTrusted && restoring && event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) settleNow();
     const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo, #pf-edit-save, #pf-edit-cancel");
     if (!button) return;
     if (button.id === "pf-edit-cancel") {  // nothing to keep: the edit is given up, the label not sent
