@@ -4,11 +4,11 @@
 Gradio has no hotkeys, so a small script (served as ``/prefloop/app.js`` by annotate.web, so the CSP needs no
 inline script of ours) maps keys to clicks on the app's own buttons and radio options (by element id). Keys never
 fire while a text field has focus: Esc leaves the note, Ctrl+Enter submits from it, and key repeats are ignored so
-that a held key cannot label several items. Keys pressed while a submit is on its way are queued and applied after
-the answer (or, with no answer, dropped with a visible message). The script also keeps the labeller's pick in
-``localStorage`` across a lost connection (see ``remember``; for that labeller only) and forgets it on Log out,
-shows why a sign-in was throttled (and keeps the name after a wrong password), and says so when the tab has been
-signed out.
+that a held key cannot label several items. Keys pressed while a submit is on its way are queued and applied once
+the answer is drawn in full (or, with no answer, dropped with a visible message). The script also keeps the
+labeller's pick in ``localStorage`` across a lost connection (see ``remember``; for that labeller only) and forgets
+it on Log out, shows why a sign-in was throttled (and keeps the name after a wrong password), and says so when the
+tab has been signed out.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 
 from annotate.edit_script import EDIT_SCRIPT
+from annotate.pace_script import PACE_SCRIPT
 from annotate.rank_view import RANK_GUIDELINES, RANK_SCRIPT
 from annotate.rate_view import RATE_GUIDELINES, RATE_SCRIPT
 
@@ -66,12 +67,13 @@ SCRIPT_TEMPLATE = """
   "use strict";
   const KEYMAP = __KEYMAP__, RATE_KEYS = __RATE_KEYS__;
   const BUTTONS = {"enter": "pf-submit", "s": "pf-skip", "u": "pf-undo"};
-  const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, OPEN_MS = 5000;
+  const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, OPEN_MS = 5000, DRAW_MS = 2000;
   // restoring: a kept pick is going back on screen (`restore`, then `reopen`), and what changes is not the
   // labeller's; chain: that restore's number, moved on by a draw that starts another or moves on from the item and
-  // by a key that wins over it (the earlier restore stops at its next step); opening: when a restore last pressed
-  // the editor's button, its answer not yet seen.
-  let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = 0;
+  // by an action of the labeller's that wins over it (the earlier restore stops at its next step); opening: when a
+  // restore last pressed the editor's button, its answer not yet seen; drawing: the wait for an answer to be drawn
+  // in full (`whenDrawn`).
+  let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = 0, drawing = 0;
 
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
@@ -170,15 +172,26 @@ __RANK__
   };
   const holds = (pending) => (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) &&
     (!rankBox() || !pending.ranking || rankBox().value === pending.ranking);
-  // A key pressed while the kept pick goes back wins over it: the rest of it goes back on screen now, under the
-  // key, and nothing is sent or opened for it (the labeller is at the keys: Enter sends what is on screen).
+  // The labeller's own action while the kept pick goes back wins over it (a label key, a click on the choices or
+  // ratings, e, Ctrl+Enter): the rest of it goes back on screen now, under the action, and nothing is sent or
+  // opened for it (the labeller is at the page: Enter sends what is on screen). Returns the kept pick put back.
   const settleNow = () => {
     chain += 1;
     restoring = false;
     const pending = load();
-    if (pending?.key !== keyOf(shown())) return;
+    if (pending?.key !== keyOf(shown())) return null;
     save({...pending, submitted: false});
     putBack(pending);
+    return pending;
+  };
+  // `e` (annotate.edit_script) during a restore wins over it too, and a kept edit opens again, unsaved (the
+  // server's answer alone would fill the editor over it): true where it does (e then presses nothing itself).
+  window.prefloopSettle = () => {
+    if (!restoring) return false;
+    const pending = settleNow();
+    if (typeof pending?.edit !== "string") return false;
+    reopen({...pending, submitted: false}, chain);
+    return true;
   };
 
   // The kept edit: open the editor (the server fills it with the answer picked), put the text back, and save it
@@ -218,10 +231,20 @@ __RANK__
       chain += 1;
       restoring = false;
     }  // else the item drawn again while its submitted pick goes back: that restore picks it again until it holds
-    setTimeout(flush, 30);  // after the answer's own updates (the radios reset for the next item)
+    clearTimeout(drawing);
+    drawing = setTimeout(() => whenDrawn(Date.now()), 30);
   };
 
-  // Keys that arrive while a submit, skip or undo is on its way wait for the answer, then apply to the next item.
+  // Keys that arrive while a submit, skip or undo is on its way wait for the answer, then apply to the next item,
+  // once Gradio has drawn all of it: it marks its event pending (a status tracker's progress text in the tab's
+  // outputs) until every output is on screen, the choice radios reset for the next item among them, and it drops
+  // a second submit while the first is pending. On a loaded machine a key applied 30 ms after the item showed was
+  // wiped by that reset, or its Enter dropped. A Gradio that never clears the mark gets them after DRAW_MS.
+  const whenDrawn = (since) => {
+    const busy = $("#pf-prompt .progress-text") && Date.now() - since < DRAW_MS;
+    drawing = busy ? setTimeout(() => whenDrawn(since), 25) : 0;
+    if (!busy) flush();
+  };
   const flush = () => {
     while (queued.length && !inflight) act(queued.shift());
     say(queued.length ? `Saving… ${queued.length} key(s) queued` : "");
@@ -275,8 +298,9 @@ __RANK__
     const key = event.key.toLowerCase();
     if (typing(event.target)) {
       if (key === "escape") { event.target.blur(); event.preventDefault(); }
-      if (key === "enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault(); event.target.blur(); setTimeout(() => press("pf-submit"), 50);
+      if (key === "enter" && (event.ctrlKey || event.metaKey)) {  // wins over a restore, as Enter does (`act`)
+        event.preventDefault(); event.target.blur(); if (restoring) settleNow();
+        setTimeout(() => press("pf-submit"), 50);
       }
       return;
     }
@@ -289,13 +313,15 @@ __RANK__
       (task === "rank" && RANK_KEY.test(key)) || (task === "rate" && RATE_KEYS.includes(key));
     if (ctrl ? key !== "z" : !known) return;
     event.preventDefault();
-    if (!inflight) return act({key, ctrl, shift});
+    if (!inflight && !queued.length) return act({key, ctrl, shift});  // else after the keys waiting
     if (queued.length >= QUEUE_LIMIT) return say(`Still saving: key ${event.key} not applied (${QUEUE_LIMIT} keys waiting).`);
     queued.push({key, ctrl, shift});
     say(`Saving… ${queued.length} key(s) queued`);
   });
 
   document.addEventListener("click", (event) => {
+    // the labeller's click on the choices or ratings wins over a restore, as a key does: settled before it applies
+    if (event.isTrusted && restoring && event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) settleNow();
     const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo, #pf-edit-save, #pf-edit-cancel");
     if (!button) return;
     if (button.id === "pf-edit-cancel") {  // nothing to keep: the edit is given up, the label not sent
@@ -361,33 +387,6 @@ __RANK__
     if (response.status === 401 && url.includes("/gradio_api/")) signedOut();
     return response;
   };
-})();
-"""
-
-# Pace: the seconds this tab was visible with a key or pointer event in the last 60 s, for the item on screen; the
-# submit sends it along (app.py reads it in the submit event's `js`), and the label stores it as active_seconds.
-PACE_SCRIPT = """
-(() => {
-  "use strict";
-  // Active time in tenths of a second (whole-second ticks read a 1.1 s label as 1.0 and blurred the 3 s flag):
-  // at each tick, and when read, the time since the last tick counts while the tab is visible and there was input
-  // (a browser may hold timers to one a second: the read adds what has passed since).
-  const IDLE_MS = 60000, TICK_MS = 250;
-  let item = null, active = 0, lastInput = 0, lastTick = performance.now();
-  const mark = () => { lastInput = Date.now(); };
-  for (const name of ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"]) {
-    document.addEventListener(name, mark, {passive: true, capture: true});
-  }
-  const counting = () => item && document.visibilityState === "visible" && Date.now() - lastInput < IDLE_MS;
-  const tick = () => {
-    const at = performance.now(), step = at - lastTick;
-    lastTick = at;
-    const now = document.querySelector("#pf-prompt [data-view]")?.dataset.item || null;
-    if (now !== item) { item = now; active = 0; return; }
-    if (counting()) active += step;
-  };
-  setInterval(tick, TICK_MS);
-  window.prefloopActiveSeconds = () => { tick(); return Math.round(active / 100) / 10; };
 })();
 """
 

@@ -27,6 +27,8 @@ EDIT_SCRIPT = """
     event.preventDefault(); event.stopImmediatePropagation();
     if (event.repeat) return;
     if (visible(box())) return box().focus();
+    // during a restore e wins over it, as a label key does (annotate.assets); a kept edit is opened again there
+    if (window.prefloopSettle?.()) return;
     press("pf-edit-open");
     clearTimeout(waiting);  // one wait at a time: an earlier e's must not move the cursor while the labeller types
     intoEditor(100);

@@ -120,6 +120,24 @@ NEXT_ITEM_OR_DONE = f"""held => {{
 }}"""
 KEPT_PICK = "JSON.parse(localStorage.getItem('prefloop-pending'))"  # what app.js keeps of the pick on screen
 
+# A loaded machine, made to happen on every run (page scripts: `page.evaluate` or `page.add_init_script`).
+# SLOW_DRAW: Gradio draws an answer slowly: its zero-delay timers and animation frames (Svelte's ticks, between
+# drawing an answer's outputs and marking its event done) are held back 0.2 s.
+SLOW_DRAW = """() => {
+  window.__slowDraw = true;  // gone with a reload
+  const later = window.setTimeout, frame = window.requestAnimationFrame;
+  window.setTimeout = (fn, ms, ...args) => later(fn, ms || 200, ...args);
+  window.requestAnimationFrame = (fn) => later(() => frame(fn), 200);
+}"""
+# SLOW_RESTORE: the page's waits of a quarter second or more run ten times late, so a kept pick takes seconds to go
+# back on screen (`restore` in annotate.assets waits 0.3 s a step) and the labeller's action lands meanwhile.
+SLOW_RESTORE = """(() => {
+  if (window.__slowRestore) return;  // added once more by a later reload: still ten times, not a hundred
+  window.__slowRestore = true;
+  const later = window.setTimeout;
+  window.setTimeout = (fn, ms, ...args) => later(fn, ms >= 250 ? ms * 10 : ms, ...args);
+})()"""
+
 
 def skip_to(page, text: str, tries: int = 10) -> None:
     """Skips (key s) until the item on screen shows ``text``. Each skip waits for the next item's view before the

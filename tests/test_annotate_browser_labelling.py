@@ -10,6 +10,7 @@ from tests.annotate_browser import (
     KEPT_PICK,
     NO_CHROMIUM,
     SHOWN_VIEW,
+    SLOW_DRAW,
     WAIT_MS,
     build_workspace,
     csp_errors,
@@ -232,5 +233,30 @@ def test_phone_layout_fast_keys_and_bidi(tmp_path, browser, users):
         assert table.evaluate("e => getComputedStyle(e).overflowX") == "auto"
         assert table.evaluate("e => e.scrollWidth > e.clientWidth")  # wider than the phone: it scrolls
         assert "right" in admin.inner_text("#pf-admin-cards")  # labels counted by the side seen on screen
+    finally:
+        app.close()
+
+
+def test_keys_typed_during_a_submit_wait_until_its_answer_is_drawn(tmp_path, browser, users):
+    """The second label's keys, typed while the first submit is on its way, apply once Gradio has drawn the answer
+    in full, here drawn slowly (SLOW_DRAW, as on a loaded machine). Before, they applied 30 ms after the next item
+    showed: their Enter came while Gradio still held the first submit pending, and Gradio dropped it (or the reset
+    of the radios wiped the x), so the second label was saved only by the reload after 15 s without an answer."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.evaluate(SLOW_DRAW)
+        for key in ("b", "2", "Enter", "x", "Enter"):
+            page.keyboard.press(key)
+        wait_status(page, "Saved to disk: both bad")
+        assert page.evaluate("window.__slowDraw") is True  # by this page, not resent by a reload
+        labels = workspace.frame("labels").sort_values("created_at")
+        assert labels["item_id"].tolist()[0] == first and labels["choice"].tolist()[1] == "both_bad"
+        assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
     finally:
         app.close()

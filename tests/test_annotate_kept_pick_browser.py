@@ -1,6 +1,7 @@
 """The pick kept in the browser (annotate.assets' page script) in a real headless Chromium: it is the labeller's
 own, never handed to (or sent for) another labeller signing in to that browser; a changed pick is kept as
-changed; and a key pressed while the kept pick goes back on screen wins over it. Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
+changed; and a key, a click on the choices, e or Ctrl+Enter while the kept pick goes back on screen wins over it.
+Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from tests.annotate_browser import (
     NO_CHROMIUM,
     PASSWORD,
     SHOWN_ITEM,
+    SLOW_RESTORE,
     WAIT_MS,
     build_workspace,
     login,
@@ -20,6 +22,7 @@ from tests.annotate_browser import (
 
 pytestmark = NO_CHROMIUM
 CHECKED = "[...document.querySelectorAll('#pf-choice input[type=radio]')].findIndex((i) => i.checked)"
+STRENGTH = CHECKED.replace("#pf-choice", "#pf-strength")
 
 
 def test_a_kept_pick_is_never_sent_as_another_labellers(tmp_path, browser, users):
@@ -88,6 +91,90 @@ def test_a_changed_pick_is_kept_and_a_key_pressed_while_it_goes_back_wins(tmp_pa
         wait_status(page, "Saved to disk: A better")
         labels = workspace.frame("labels")
         assert len(labels) == 1 and labels.iloc[0]["item_id"] == first
+        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+    finally:
+        app.close()
+
+
+def reload_slowly(page, item: str) -> None:
+    """Reloads with the kept pick going back on screen slowly (SLOW_RESTORE), and waits until ``item`` is on
+    screen and takes keys: the test's next action lands while the kept pick goes back."""
+    page.add_init_script(SLOW_RESTORE)
+    page.reload()
+    page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=item, timeout=WAIT_MS)
+    wait_for_keys(page)
+    page.locator("#pf-edit-open").wait_for(state="visible", timeout=WAIT_MS)
+
+
+def test_a_click_on_the_choices_while_the_kept_pick_goes_back_wins(tmp_path, browser, users):
+    """bob picks A, strength 2 (better), and reloads; as the kept pick goes back he clicks B with the mouse. Before,
+    the click was not kept and the restore picked A over it (Enter then saved A); now B is on screen and kept, the
+    kept strength goes back under it, and Enter saves B (better)."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("a")
+        page.keyboard.press("2")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {KEPT_PICK}?.strength === 1", timeout=WAIT_MS)
+        reload_slowly(page, first)
+        page.locator("#pf-choice").get_by_text("B is better").click()
+        page.wait_for_function(
+            f"{KEPT_PICK}?.choice === 1 && {CHECKED} === 1 && {STRENGTH} === 1", timeout=WAIT_MS
+        )
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: B better (better)")
+        labels = workspace.frame("labels")
+        assert len(labels) == 1 and labels.iloc[0]["item_id"] == first
+        assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
+    finally:
+        app.close()
+
+
+def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, users):
+    """bob picks A and reloads; as the kept pick goes back he presses e. Before, e was sent before A was back ("Not
+    opened: pick ... first") and the restore went on; now A goes back at once and the editor opens on it. He types
+    an edit and reloads: e then opens the editor with his edit (not the answer again), and saves nothing. He cancels
+    it, reloads, writes a note and presses Ctrl+Enter: before, the submit went without A ("Pick a choice first");
+    now A is saved with the note."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("a")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
+        reload_slowly(page, first)
+        page.keyboard.press("e")
+        wait_status(page, "Editing the answer you picked")
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null", timeout=WAIT_MS)
+        page.keyboard.type("Kept: ")
+        page.wait_for_function(f"{KEPT_PICK}?.edit?.startsWith('Kept: ')", timeout=WAIT_MS)
+        edit = page.evaluate(f"{KEPT_PICK}.edit")
+
+        reload_slowly(page, first)
+        page.keyboard.press("e")
+        page.wait_for_function(
+            "text => document.querySelector('#pf-edit textarea')?.value === text", arg=edit, timeout=WAIT_MS
+        )
+        assert page.evaluate(f"{KEPT_PICK}?.submitted") is False and len(workspace.frame("labels")) == 0
+        page.keyboard.press("Escape")
+        page.wait_for_function(f"{KEPT_PICK}?.edit === null", timeout=WAIT_MS)
+
+        reload_slowly(page, first)
+        page.keyboard.press("n")
+        page.keyboard.type("sent from the note")
+        page.keyboard.press("Control+Enter")
+        wait_status(page, "Saved to disk: A better")
+        labels = workspace.frame("labels")
+        assert len(labels) == 1 and labels.iloc[0]["note"] == "sent from the note"
         assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
     finally:
         app.close()

@@ -1,7 +1,7 @@
 """The `rate` task end to end in headless Chromium, keys only: sign in, Enter refused until every aspect is rated,
 digits rate the focused aspect, Shift+Tab goes back, Enter saves; the Parquet label holds exactly those ratings;
-undo puts them back on screen, a reload a half rating; hostile text stays inert. Helpers: tests/annotate_browser.py;
-fixtures: tests/conftest.py."""
+undo puts them back on screen, a reload a half rating; hostile text stays inert; a click on the panel while kept
+ratings go back on screen wins over them. Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ from annotate.service import LabelService
 from annotate.users import Authenticator
 from data import Completion, Prompt, Workspace
 from tests.annotate_browser import (
+    KEPT_PICK,
     NO_CHROMIUM,
+    SHOWN_ITEM,
+    SLOW_RESTORE,
     WAIT_MS,
     XSS,
     csp_errors,
     free_port,
     login,
     screenshot,
+    wait_for_keys,
     wait_status,
 )
 
@@ -110,5 +114,44 @@ def test_rate_keyboard_only(tmp_path, browser, users):
         assert page.evaluate("window.__xss") is None
         assert page.locator("#pf-prompt script, #pf-left script, #pf-left img").count() == 0
         assert violations == []
+    finally:
+        app.close()
+
+
+def test_a_click_on_the_panel_while_kept_ratings_go_back_wins(tmp_path, browser, users):
+    """bob rates helpfulness 3 and correctness 2 and reloads; as the kept ratings go back on screen (slowly:
+    SLOW_RESTORE) he clicks helpfulness 1. Before, the click was not kept and the restore (or his next key) put 3
+    back over it; now helpfulness 1 is kept, correctness 2 goes back under it, and the label saved holds both."""
+    from annotate.app import build_app, launch, make_context
+
+    workspace = rate_workspace(tmp_path / "ws")
+    ctx = make_context(LabelService(workspace, "rate", overlap=2), Authenticator(users))
+    app = build_app(ctx)
+    port = free_port()
+    launch(app, ctx, port=port, block=False, quiet=True)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, f"http://127.0.0.1:{port}/", "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("3")
+        page.keyboard.press("2")
+        page.wait_for_function(
+            f"""{KEPT_PICK}?.ratings === '{{"helpfulness":3,"correctness":2}}'""", timeout=WAIT_MS
+        )
+        page.add_init_script(SLOW_RESTORE)
+        page.reload()
+        page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=first, timeout=WAIT_MS)
+        wait_for_keys(page)
+        page.locator('#pf-rate .pf-aspect[data-aspect="helpfulness"] .pf-val[data-value="1"]').click()
+        page.wait_for_function(
+            f"""{KEPT_PICK}?.ratings === '{{"helpfulness":1,"correctness":2}}'""", timeout=WAIT_MS
+        )
+        for key in ("ArrowDown", "ArrowDown", *"412"):  # coherence, complexity, verbosity
+            page.keyboard.press(key)
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk")
+        assert json.loads(workspace.frame("labels")["ratings"].iloc[0]) == {
+            "helpfulness": 1, "correctness": 2, "coherence": 4, "complexity": 1, "verbosity": 2
+        }  # fmt: skip
     finally:
         app.close()
