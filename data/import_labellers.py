@@ -32,8 +32,9 @@ import pyarrow.compute as pc
 from data.annotators import EARLIEST, IMPORT, USER_NAME_RULE, is_user_name
 from data.errors import shown
 from data.import_columns import Reading
+from data.import_labels import labeller_label_id
 from data.import_text import RecordContext
-from data.records import Completion, Label, Pair, content_id
+from data.records import Completion, Label, Pair
 from data.workspace import Workspace
 
 LABELLER_COLUMNS = ("labeller", "annotator", "user_id")  # ours, Label Studio's, Argilla's
@@ -169,7 +170,7 @@ class LabelledPairs:
                 "and which is theirs is a guess"
             )
             raise ctx.error(message, labeller.column, LABELLER_CONFLICT)
-        label_id = content_id("labeller-label", name, pair_id, choice, strength)
+        label_id = labeller_label_id(name, pair_id, choice, strength)
         return Label(pair_id, name, "pairwise", choice, strength=strength, id=label_id)
 
 
