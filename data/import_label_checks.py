@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from data.aggregate import current_labels
 from data.annotators import IMPORT
-from data.import_labels import history_key, import_history, is_of
+from data.import_labels import import_history, is_of
 from data.import_rank_rate import CONFLICT, NOUN, Labelled, conflict_message
 from data.import_records import RecordError
 from data.import_write import imported_by
@@ -113,7 +113,7 @@ def _never_stored(
     history = import_history(workspace, items)
 
     def never_stored(mine: Labelled) -> bool:
-        records = history.get(history_key(mine.label), [])
+        records = history.get((mine.label.item_id, mine.label.task, mine.label.annotator), [])
         return not any(is_of(id_, record) for record in records for id_ in mine.ids)
 
     return [(path, {k: v for k, v in labelled.items() if never_stored(v)}) for path, labelled in files]

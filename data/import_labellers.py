@@ -15,7 +15,9 @@ imported with ``--unlabelled``, or sampled), else the answers are new (their sou
 ``--source``, as any import's), the first file or row giving them in one import; that pair's id is its two answers'
 (`Pair`'s, in the order of their ids), so whichever labeller comes first makes the same pair. A label's id is its
 labeller's, pair's, choice and strength: importing the file again adds nothing; a file labelled again (a label
-changed) adds the new label, which is that labeller's latest on the pair (as an edit in the app). One labeller holds
+changed) adds the new label, which is that labeller's latest on the pair (as an edit in the app); but a row over a
+pair whose labeller holds a label in force made in the app is not stored, agreeing or not (`data.import_labels.
+keep_app_labels`, counted ``labelled_in_app``): nothing labelled in the app is lost to an import. One labeller holds
 one label per pair: two rows (in one import) giving one labeller's different labels of one pair are refused, the
 later naming the earlier (``--on-error skip`` leaves it out: ``conflicting_labeller_rows``), as which is theirs
 is a guess; the same label twice is one.

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import pyarrow.compute as pc
 
-from data.annotators import IMPORT, machine_column, same_name
+from data.annotators import IMPORT, machine_column
 from data.records import Label, content_id, now
 from data.workspace import Workspace
 
@@ -36,7 +36,7 @@ HISTORY_COLUMNS = [
     "supersedes",
     "created_at",
 ]
-# (item, task, annotator as `same_name` spells it) -> that annotator's records on it, oldest first (`import_history`)
+# (item, task, annotator) -> that annotator's records on it, oldest first (`import_history`)
 Records = dict[tuple[str, str, str], list[dict]]
 IN_APP = "labelled_in_app"  # the count of labeller rows not stored: their labeller's app label holds the pair
 
@@ -59,11 +59,6 @@ def is_of(label_id: str, record: dict) -> bool:
     )
 
 
-def history_key(label: Label) -> tuple[str, str, str]:
-    """The key of ``label``'s item, task and annotator in `import_history`."""
-    return label.item_id, label.task, same_name(label.annotator)
-
-
 def made_in_app(record: dict) -> bool:
     """Whether the stored record ``record`` (of `import_history`: a labeller's) is a label made in the app: neither
     a retraction nor a label a labeller row of an import made, as first written or written again (`is_of`)."""
@@ -73,19 +68,17 @@ def made_in_app(record: dict) -> bool:
 
 def import_history(workspace: Workspace, items: Iterable[str], withdrawn_only: bool = False) -> Records:
     """The stored records on ``items`` of the `import` annotator and of every labeller (an import's labeller rows
-    are theirs: `data.import_labellers`), per `history_key`, oldest first, each name as stored (an id holds it);
-    with ``withdrawn_only``, nothing where no record at all is a retraction (nothing was ever withdrawn). A
-    machine's (judge, reward model, SPIN) are no import's."""
-    # these items' only
-    labels = workspace.read("labels", HISTORY_COLUMNS, where=("item_id", set(items)), as_stored=True)
+    are theirs: `data.import_labellers`), per (item, task, annotator), oldest first; with ``withdrawn_only``,
+    nothing where no record at all is a retraction (nothing was ever withdrawn). A machine's (judge, reward model,
+    SPIN) are no import's."""
+    labels = workspace.read("labels", HISTORY_COLUMNS, where=("item_id", set(items)))  # these items' only
     annotators = labels.column("annotator")
     labels = labels.filter(pc.or_(pc.equal(annotators, IMPORT), pc.invert(machine_column(annotators))))
     if withdrawn_only and not pc.any(labels.column("retracted")).as_py():
         return {}
     out: Records = {}
     for record in labels.sort_by([("created_at", "ascending")]).to_pylist():
-        key = record["item_id"], record["task"], same_name(record["annotator"])
-        out.setdefault(key, []).append(record)
+        out.setdefault((record["item_id"], record["task"], record["annotator"]), []).append(record)
     return out
 
 
@@ -97,7 +90,7 @@ def renew_withdrawn(workspace: Workspace, batch: list[object]) -> tuple[list[obj
     history = import_history(workspace, (label.item_id for label in labels), True) if labels else {}
     renewed = {}
     for label in labels:
-        records = history.get(history_key(label), [])
+        records = history.get((label.item_id, label.task, label.annotator), [])
         if records and records[-1]["retracted"] and any(is_of(label.id, r) for r in records):
             retraction = records[-1]["id"]
             renewed[label.id] = replace(
@@ -117,7 +110,7 @@ def keep_app_labels(workspace: Workspace, batch: list[object]) -> tuple[list[obj
     held = {
         label.id
         for label in theirs
-        if (records := history.get(history_key(label))) and made_in_app(records[-1])
+        if (records := history.get((label.item_id, label.task, label.annotator))) and made_in_app(records[-1])
     }
     if not held:
         return batch, 0

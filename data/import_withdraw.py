@@ -37,7 +37,7 @@ from data.errors import counted, one_line
 from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
-from data.import_labels import IN_APP, history_key, import_history, is_of, made_in_app
+from data.import_labels import IN_APP, import_history, is_of, made_in_app
 from data.import_log_lines import passed_over_warning
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
@@ -171,7 +171,7 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
         retractions, already, skipped = [], 0, dict(file.left_out)
         for labelled in file.labels.values():
             label = labelled.label
-            records = history.get(history_key(label), [])
+            records = history.get((label.item_id, label.task, label.annotator), [])
             if not any(is_of(id_, record) for record in records for id_ in labelled.ids):
                 # the import left it out: the labeller's app label held the pair
                 if any(map(made_in_app, records)):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from data.import_labels import history_key, import_history, is_of
+from data.import_labels import import_history, is_of
 from data.import_rank_rate import Labelled
 from data.imports import Loaded
 from data.schemas import SchemaError
@@ -72,7 +72,7 @@ def stored_spellings(
     history = import_history(workspace, items)
 
     def stored(labelled: Labelled) -> bool:
-        records = history.get(history_key(labelled.label), [])
+        records = history.get((labelled.label.item_id, labelled.label.task, labelled.label.annotator), [])
         return any(is_of(id_, record) for record in records for id_ in labelled.ids)
 
     def all_stored(row: Labels) -> bool:
