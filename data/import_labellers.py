@@ -15,7 +15,9 @@ imported with ``--unlabelled``, or sampled), else the answers are new (their sou
 ``--source``, as any import's), the first file or row giving them in one import; that pair's id is its two answers'
 (`Pair`'s, in the order of their ids), so whichever labeller comes first makes the same pair. A label's id is its
 labeller's, pair's, choice and strength: importing the file again adds nothing; a file labelled again (a label
-changed) adds the new label, which is that labeller's latest on the pair (as an edit in the app). One labeller holds
+changed) adds the new label, which is that labeller's latest on the pair (as an edit in the app); but a row over a
+pair whose labeller holds a label in force made in the app is not stored, agreeing or not (`data.import_labels.
+keep_app_labels`, counted ``labelled_in_app``): nothing labelled in the app is lost to an import. One labeller holds
 one label per pair: two rows (in one import) giving one labeller's different labels of one pair are refused, the
 later naming the earlier (``--on-error skip`` leaves it out: ``conflicting_labeller_rows``), as which is theirs
 is a guess; the same label twice is one.
@@ -32,8 +34,9 @@ import pyarrow.compute as pc
 from data.annotators import EARLIEST, IMPORT, USER_NAME_RULE, is_user_name
 from data.errors import shown
 from data.import_columns import Reading
+from data.import_labels import labeller_label_id
 from data.import_text import RecordContext
-from data.records import Completion, Label, Pair, content_id
+from data.records import Completion, Label, Pair
 from data.workspace import Workspace
 
 LABELLER_COLUMNS = ("labeller", "annotator", "user_id")  # ours, Label Studio's, Argilla's
@@ -169,7 +172,7 @@ class LabelledPairs:
                 "and which is theirs is a guess"
             )
             raise ctx.error(message, labeller.column, LABELLER_CONFLICT)
-        label_id = content_id("labeller-label", name, pair_id, choice, strength)
+        label_id = labeller_label_id(name, pair_id, choice, strength)
         return Label(pair_id, name, "pairwise", choice, strength=strength, id=label_id)
 
 

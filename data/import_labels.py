@@ -1,14 +1,22 @@
 """The `import` annotator's labels over time: which stored record is which import label, and an import's labels put
-back after `data import --remove` withdrew them (`data.import_withdraw`).
+back after `data import --remove` withdrew them (`data.import_withdraw`); and a labeller's labels made in the app,
+which no import replaces (`keep_app_labels`).
 
 An import label's id is a content hash (importing a file twice adds nothing twice), so once withdrawn (a retraction
 of it is its item's latest import record) it cannot be written again as it was: importing the file again writes it
 anew (`renew_withdrawn`), its id drawn from the label's and the retraction's (`renewal_id`), ``supersedes`` the
 retraction, so a rerun adds nothing and the label's lineage is readable (`is_of`). Nothing is ever deleted.
+
+A labeller row's label (`data.import_labellers`) is a content hash too (`labeller_label_id`), an app label's id is
+random: so a stored label of a labeller is told made in the app (or merged from a workspace's app) by its id
+(`made_in_app`). Nothing a labeller labelled in the app is lost: a labeller row over a pair where its labeller holds
+a label in force made in the app is not stored, whether it agrees or not (counted `labelled_in_app`), so `--remove`
+of the file cannot withdraw the app label; the labeller changes it by labelling again in the app.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -18,9 +26,24 @@ from data.annotators import IMPORT, machine_column
 from data.records import Label, content_id, now
 from data.workspace import Workspace
 
-HISTORY_COLUMNS = ["item_id", "annotator", "task", "retracted", "supersedes", "created_at"]
+HISTORY_COLUMNS = [
+    "item_id",
+    "annotator",
+    "task",
+    "choice",
+    "strength",
+    "retracted",
+    "supersedes",
+    "created_at",
+]
 # (item, task, annotator) -> that annotator's records on it, oldest first (`import_history`)
 Records = dict[tuple[str, str, str], list[dict]]
+IN_APP = "labelled_in_app"  # the count of labeller rows not stored: their labeller's app label holds the pair
+
+
+def labeller_label_id(name: str, pair_id: str, choice: str | None, strength: int | None) -> str:
+    """The id of labeller ``name``'s label of ``pair_id`` that an import's labeller row makes."""
+    return content_id("labeller-label", name, pair_id, choice, strength)
 
 
 def renewal_id(label_id: str, retraction_id: str) -> str:
@@ -34,6 +57,13 @@ def is_of(label_id: str, record: dict) -> bool:
     return record["id"] == label_id or (
         supersedes is not None and record["id"] == renewal_id(label_id, supersedes)
     )
+
+
+def made_in_app(record: dict) -> bool:
+    """Whether the stored record ``record`` (of `import_history`: a labeller's) is a label made in the app: neither
+    a retraction nor a label a labeller row of an import made, as first written or written again (`is_of`)."""
+    made = labeller_label_id(record["annotator"], record["item_id"], record["choice"], record["strength"])
+    return record["annotator"] != IMPORT and not record["retracted"] and not is_of(made, record)
 
 
 def import_history(workspace: Workspace, items: Iterable[str], withdrawn_only: bool = False) -> Records:
@@ -69,3 +99,28 @@ def renew_withdrawn(workspace: Workspace, batch: list[object]) -> tuple[list[obj
     if not renewed:
         return batch, 0
     return [renewed.get(r.id, r) if isinstance(r, Label) else r for r in batch], len(renewed)
+
+
+def keep_app_labels(workspace: Workspace, batch: list[object]) -> tuple[list[object], int]:
+    """``batch`` (an import's records) without the labels of its labeller rows over a pair whose labeller holds a
+    label in force made in the app (`made_in_app`: their latest record there), whether the row's label agrees or
+    not, and how many were left out (`IN_APP`): an import never replaces what a labeller labelled in the app."""
+    theirs = [r for r in batch if isinstance(r, Label) and r.annotator != IMPORT]
+    history = import_history(workspace, {label.item_id for label in theirs}) if theirs else {}
+    held = {
+        label.id
+        for label in theirs
+        if (records := history.get((label.item_id, label.task, label.annotator))) and made_in_app(records[-1])
+    }
+    if not held:
+        return batch, 0
+    return [r for r in batch if not (isinstance(r, Label) and r.id in held)], len(held)
+
+
+def labels_to_write(workspace: Workspace, batch: list[object]) -> tuple[list[object], Counter]:
+    """``batch`` as an import writes it: its labeller rows' labels over app labels left out (`keep_app_labels`),
+    its labels `--remove` withdrew written anew (`renew_withdrawn`); counted ``labelled_in_app`` and
+    ``restored_labels``."""
+    batch, in_app = keep_app_labels(workspace, batch)
+    batch, renewed = renew_withdrawn(workspace, batch)
+    return batch, +Counter({IN_APP: in_app, "restored_labels": renewed})

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data import store
-from data.import_labels import renew_withdrawn
+from data.import_labels import labels_to_write
 from data.schemas import SCHEMAS
 from data.workspace import Workspace, rows_by_table
 
@@ -20,12 +20,12 @@ class ImportPreview(Workspace):
     """The workspace at ``path`` as `write_records` will leave it once ``records`` (an import's) are written, for the
     checks a command runs before it writes anything (`generate --prompts`, the round drivers): the rows ``stored``
     holds (None: the workspace is not created yet, so none), then the records it does not hold yet (labels
-    `--remove` withdrew written anew, as the import does). Read-only: a write raises, so a check cannot write."""
+    `--remove` withdrew written anew, labeller rows' over app labels left out, as the import does). Read-only: a write raises, so a check cannot write."""
 
     def __init__(self, path: str | Path, stored: Workspace | None, records: list[object]):
         self.path = Path(path)  # the real one: messages name it (nothing is read or written there through it)
         self.stored = stored
-        batch = renew_withdrawn(stored, records)[0] if stored is not None else records
+        batch = labels_to_write(stored, records)[0] if stored is not None else records
         self.added = {
             name: store.unique_ids(pa.Table.from_pylist(rows, schema=SCHEMAS[name]))
             for name, rows in rows_by_table(batch).items()

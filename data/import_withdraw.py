@@ -18,7 +18,9 @@ among those an import of the file (of its content, from any path, with the same 
 rank item its answer would join was locked then, or another import's label held its item, and may be no longer
 (that label withdrawn first), so the row reads as a label now. A label
 not in force (withdrawn already, or another import's in force on its item) is counted, not written again, so a
-rerun adds nothing; importing the file again puts the labels back (`data.import_labels.renew_withdrawn`).
+rerun adds nothing; importing the file again puts the labels back (`data.import_labels.renew_withdrawn`). A
+labeller row's label never stored whose labeller holds a label made in the app on its pair was left out by the
+import (`data.import_labels.keep_app_labels`): counted ``labelled_in_app`` and passed over, never withdrawn.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from data.errors import counted, one_line
 from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
-from data.import_labels import import_history, is_of
+from data.import_labels import IN_APP, import_history, is_of, made_in_app
 from data.import_log_lines import passed_over_warning
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
@@ -171,6 +173,10 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
             label = labelled.label
             records = history.get((label.item_id, label.task, label.annotator), [])
             if not any(is_of(id_, record) for record in records for id_ in labelled.ids):
+                # the import left it out: the labeller's app label held the pair
+                if any(map(made_in_app, records)):
+                    skipped[labelled.row] = IN_APP
+                    continue
                 if labelled.row not in file.locked:
                     raise _missing(workspace, file.path, labelled)
                 # the import left its row out: the rank item its answer would join was locked then

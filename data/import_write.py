@@ -27,7 +27,7 @@ from data.files import (
     failure_reason,
     folder_for_writing,
 )
-from data.import_labels import renew_withdrawn
+from data.import_labels import IN_APP, labels_to_write
 from data.import_log_lines import json_lines, read_lines, rejects_name
 from data.records import Label, Prompt, now
 from data.workspace import Workspace
@@ -61,14 +61,15 @@ def log_folder(workspace: Workspace) -> Path:
 
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
     """Append ``batch`` (rows already stored are left out, but labels `--remove` withdrew are written anew:
-    ``restored_labels``); ``counts`` plus the rows written per table (``new_<table>``) and the file's prompts
-    already stored (`stored_prompts`)."""
+    ``restored_labels``; labeller rows' labels over a labeller's app label are not: ``labelled_in_app``,
+    `data.import_labels.labels_to_write`); ``counts`` plus the rows written per table (``new_<table>``) and the
+    file's prompts already stored (`stored_prompts`)."""
     log_folder(workspace)  # its symlinks refused before the records are written, not after
     stored = stored_prompts(workspace, batch)
-    batch, renewed = renew_withdrawn(workspace, batch)  # labels `--remove` withdrew, imported again
+    batch, kept = labels_to_write(workspace, batch)
     written = workspace.append(batch, skip_existing=True)
-    new = Counter({f"new_{table}": n for table, n in written.items()}, restored_labels=renewed)
-    return counts + stored + new
+    new = Counter({f"new_{table}": n for table, n in written.items()})
+    return counts + stored + kept + new
 
 
 def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> WriteError:
@@ -120,6 +121,12 @@ def kept_lines(counts: Counter) -> list[str]:
         lines.append(
             f"{counts['stored_gold_kept']} of the {counts['already_stored']} prompts already stored keep their "
             "stored gold answer (or none), not this file's: a stored prompt is never rewritten"
+        )
+    if counts[IN_APP]:
+        lines.append(
+            f"{counted(counts[IN_APP], 'label')} of labeller rows not stored ({IN_APP}): their labeller labelled "
+            "the pair in the app, and the app's label is kept, agreeing or not (an import never replaces one); to "
+            "change it, label again in the app"
         )
     return lines
 

@@ -8,7 +8,9 @@ import json
 
 import pytest
 
+from annotate.service import LabelService
 from data.__main__ import main
+from data.aggregate import current_labels
 from data.annotators import is_user_name
 from data.workspace import Workspace
 
@@ -161,3 +163,103 @@ def test_a_labellers_pair_stays_theirs_where_a_merge_brings_an_earlier_pair_over
     assert main(["import", "-w", str(ws), "--remove", str(alice)]) == 0
     assert f"withdrew the labels of {alice}: {QUESTIONS}" in capsys.readouterr().out
     assert figures(ws, capsys)["alice"]["labels"] == 0
+
+
+def question(item) -> int:
+    return int(item.prompt[-1]["content"].split()[1].rstrip("?"))
+
+
+def pick_good(service: LabelService, user: str, shown) -> None:
+    """``user`` submits, in the app, the good answer of the item on their screen, strength 2."""
+    good = next(side for side, text in zip("ab", shown.item.texts) if text.startswith("good"))
+    service.submit(user, shown.item.id, "left" if shown.left == good else "right", 2)
+
+
+def label_in_app(ws, user: str, only: set[int] = frozenset(range(QUESTIONS))) -> None:
+    """``user`` labels, in the app (`annotate.service.LabelService`), the pairs of the questions ``only`` holds,
+    preferring the good answer; the others are skipped."""
+    service = LabelService(Workspace(ws), overlap=2)
+    while (shown := service.show(user)) is not None:
+        if question(shown.item) in only:
+            pick_good(service, user, shown)
+        else:
+            service.skip(user, shown.item.id)
+
+
+def relabel_in_app(ws, user: str, number: int) -> None:
+    """``user`` reopens, in the app, their labelled pair of question ``number`` and labels it again (the good
+    answer)."""
+    service = LabelService(Workspace(ws), overlap=2)
+    (item,) = [id_ for id_, item in service.items.items() if question(item) == number]
+    pick_good(service, user, service.reopen(user, item))
+
+
+def in_force(ws) -> list[tuple]:
+    """The labels in force (each annotator's latest per pair): the verdicts' input."""
+    current = current_labels(Workspace.existing(ws).read("labels"), "pairwise")
+    rows = current[["item_id", "annotator", "choice", "strength", "id"]].itertuples(index=False)
+    return sorted((*row[:3], None if row[3] != row[3] else int(row[3]), row[4]) for row in rows)  # NaN: none
+
+
+def app_labelled(tmp_path, capsys, only: set[int] = frozenset(range(QUESTIONS))):
+    """A workspace of the candidates' pairs, alice's app labels of the questions ``only`` holds among them."""
+    ws = tmp_path / "ws"
+    assert (
+        main(["import", "-w", str(ws), str(write(tmp_path / "cands.jsonl", rows(None))), "--unlabelled"]) == 0
+    )
+    label_in_app(ws, "alice", only)
+    capsys.readouterr()
+    return ws
+
+
+def test_a_labeller_row_agreeing_with_their_app_label_stores_nothing_and_is_counted(tmp_path, capsys):
+    ws = app_labelled(tmp_path, capsys)
+    before, stored = in_force(ws), Workspace.existing(ws).read("labels").num_rows
+    assert len(before) == QUESTIONS
+    alice = write(
+        tmp_path / "alice.jsonl", [r | {"strength": 2} for r in rows("alice")]
+    )  # the app's, exported
+    assert main(["import", "-w", str(ws), str(alice)]) == 0
+    out, err = capsys.readouterr()
+    assert f"labelled_in_app {QUESTIONS}" in out and "new_labels" not in out
+    assert f"{QUESTIONS} labels of labeller rows not stored (labelled_in_app)" in err
+    assert "to change it, label again in the app" in err
+    assert Workspace.existing(ws).read("labels").num_rows == stored and in_force(ws) == before
+
+
+def test_a_labeller_row_against_their_app_label_is_not_stored_and_the_app_label_holds(tmp_path, capsys):
+    ws = app_labelled(tmp_path, capsys, only={0, 1, 2})
+    before = in_force(ws)
+    assert len(before) == 3
+    alice = write(tmp_path / "alice.jsonl", rows("alice", flipped={0, 1, 3}))  # 0 and 1 against the app's
+    assert main(["import", "-w", str(ws), str(alice)]) == 0
+    out = capsys.readouterr().out
+    assert "labelled_in_app 3" in out and "new_labels 3" in out  # 3, 4 and 5: no app label, stored
+    after = in_force(ws)
+    assert set(before) < set(after) and len(after) == QUESTIONS  # the app's three, as they were
+    assert figures(ws, capsys)["alice"]["labels"] == QUESTIONS
+
+
+def test_remove_of_a_labellers_file_leaves_their_app_labels_in_force(tmp_path, capsys):
+    ws = app_labelled(tmp_path, capsys, only={0, 1, 2})
+    app = set(in_force(ws))
+    alice = write(tmp_path / "alice.jsonl", rows("alice", flipped={1, 4}))
+    assert main(["import", "-w", str(ws), str(alice)]) == 0
+    imported = set(in_force(ws))
+    relabel_in_app(ws, "alice", 5)  # after the import: this app label is the latest, the file's under it
+    before = set(in_force(ws))
+    app |= before - imported
+    assert len(app) == 4 and len(before) == QUESTIONS
+    labelled = figures(ws, capsys)["alice"]["labels"]
+    assert main(["import", "-w", str(ws), "--remove", str(alice)]) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {alice}: 2 (preferences 2); 1 withdrawn already; 3 rows skipped at import "
+        "(labelled_in_app), never stored\n"
+    )
+    assert set(in_force(ws)) == app  # the file's two (questions 3 and 4) withdrawn, every app label in force
+    assert figures(ws, capsys)["alice"]["labels"] == labelled - 2
+    assert main(["import", "-w", str(ws), str(alice)]) == 0  # again: the file's two back, the app's kept
+    out = capsys.readouterr().out
+    assert "labelled_in_app 4" in out and "restored_labels 2" in out
+    again = set(in_force(ws))  # the file's two written anew (ids of their own: `renewal_id`)
+    assert app < again and {label[:4] for label in again} == {label[:4] for label in before}
