@@ -647,7 +647,19 @@ def test_by_a_reward_model_named_by_the_short_id_the_board_prints(tmp_path, caps
     assert capsys.readouterr().err == (
         f"error: --by rm:0123abcd: names several machine labellers (rm:{one}, rm:{two}); give one in full\n"
     )
+    # fewer than 8 digits: it said "no votes by rm:0123abc on arena pairs yet (judge them: ...)"
+    too_short = "too short to name a reward model: give 8 hex digits of its id or more, as "
+    assert main(["leaderboard", "-w", str(tmp_path / "ws2"), "--by", "rm:0123a"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --by rm:0123a: {too_short}the board and the lineage lines print it (rm:{one}, rm:{two} start "
+        "with it)\n"
+    )
+    assert main(["leaderboard", "-w", str(ws), "--by", "rm:0123a"]) == 2
+    assert capsys.readouterr().err.endswith(f" (rm:{one} starts with it)\n")
     assert (
-        main(["leaderboard", "-w", str(tmp_path / "ws2"), "--by", "rm:0123abc"]) == 2
-    )  # fewer than 8 digits
-    assert capsys.readouterr().err.startswith("error: no votes by rm:0123abc on arena pairs yet")
+        main(["leaderboard", "-w", str(ws), "--by", "rm:fff"]) == 2
+    )  # the start of no id: too short all the same
+    assert (
+        capsys.readouterr().err
+        == f"error: --by rm:fff: {too_short}the board and the lineage lines print it\n"
+    )
