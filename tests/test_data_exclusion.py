@@ -256,6 +256,7 @@ def test_stats_shows_every_figure_its_excluded_line_names_with_no_data_where_nob
     nothing = {
         "labelled": 0,
         "split_votes": 0,
+        "split_votes_counted_apart": {},
         "mean_agreement_multi_annotator": None,
         "aggregate": "majority",
     }

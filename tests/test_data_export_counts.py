@@ -399,3 +399,50 @@ def test_train_rounds_trains_on_the_rankings_of_the_round_asked(tmp_path):
         assert {r["round"] for r in rows} == {1} and len(rows) == 3
     rows, counts = preference_rows(ws, "train", EXPORT_KINDS, (0, 1))
     assert {k: v for k, v in counts.items() if v} == {"exported": 6} and len(rows) == 6
+
+
+def test_stats_split_items_reconcile_with_the_exports_split_count(tmp_path, capsys):
+    """`stats` said `10 split` where `export` said `split 7`: its other three were gold items with a 1–1 vote, which
+    the export counts as gold. Stats names those it counts apart, and the two counts reconcile."""
+    ws = Workspace.init(tmp_path / "ws")
+    records, pairs, answers = [], [], []
+    for i, kind in enumerate(["sampled"] * 4 + ["arena"]):
+        prompt = Prompt([{"role": "user", "content": f"Question {i}?"}], "toy")
+        a, b = (Completion(prompt.id, f"answer {i} {side}", f"m{side}", "hf") for side in "ab")
+        pair = Pair(prompt.id, a.id, b.id, kind)
+        records += [prompt, a, b, pair]
+        pairs.append(pair.id)
+        answers.append(a.id)
+    # pairs 0, 1 (gold) and the arena pair 4 split 1–1; pair 2 agreed on; KTO: answers 0 and 1 (gold) split
+    votes = {0: "ab", 1: "ab", 2: "aa", 4: "ab"}
+    records += [
+        Label(pairs[i], who, "pairwise", c) for i, cs in votes.items() for who, c in zip(("ann", "bob"), cs)
+    ]
+    records += [
+        Label(answers[i], who, "kto", c)
+        for i in (0, 1)
+        for who, c in (("ann", "desirable"), ("bob", "undesirable"))
+    ]
+    ws.append(records)
+    w = ["-w", str(ws.path)]
+    assert main(["gold", *w, "--pair", pairs[1], "--answer", "a"]) == 0
+    assert main(["gold", *w, "--completion", answers[1], "--answer", "desirable"]) == 0
+    capsys.readouterr()
+    assert main(["stats", *w, "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    for task, fmt, apart in (
+        ("pairwise", "dpo", {"gold": 1, "kind_arena_not_asked": 1}),
+        ("kto", "kto", {"gold": 1}),
+    ):
+        figures = stats[f"{task}_items"]
+        assert (figures["split_votes"], figures["split_votes_counted_apart"]) == (
+            3 if task == "pairwise" else 2,
+            apart,
+        )
+        exported = export(ws, capsys, "--format", fmt)[0]
+        assert figures["split_votes"] - sum(apart.values()) == exported["split"] == 1
+    assert main(["stats", *w]) == 0
+    assert (
+        "3 split (1 on gold items, 1 on arena pairs: an export counts them as gold, kind_arena_not_asked, "
+        in (capsys.readouterr().out)
+    )
