@@ -318,9 +318,9 @@ def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_p
     }
     assert main(["stats", *w, "--labellers"]) == 0
     text = capsys.readouterr().out
-    assert "  ann: 2 labels, gold τ-b 1.0 - (1 ranking), τ-b with others" in text
+    assert "  ann: 2 labels, gold τ-b 1.000 - (1 ranking), τ-b with others" in text
     assert (
-        "  ann: 3 labels, gold within ±1 5/5 [0.207, 1.0] (1 answer), |difference| 0.0, mean |difference| from"
+        "  ann: 3 labels, gold within ±1 5/5 [0.207, 1.000] (1 answer), |difference| 0.000, mean |difference| from"
         in text
     )
 
