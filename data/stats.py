@@ -33,6 +33,7 @@ from data.gold_balance import one_sided_gold
 from data.import_log_lines import unreadable_lines
 from data.import_write import LOG_DIR, LOG_FILE
 from data.labellers import TASKS, labeller_rows, team_pace
+from data.leaderboard import ARENA
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
 from data.rank_agreement import completion_prompts, ranking_agreement
@@ -241,7 +242,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     )
     if humans_out and stats["machine_agreement"]:
         stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
-    arena = pairs.filter(pc.equal(pairs.column("kind"), "arena")).column("id").combine_chunks()
+    arena = pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("id").combine_chunks()
     apart = {task: split_counted_apart(verdicts_of[task], gold[task], arena) for task in verdicts_of}
     stats |= _item_figures(verdicts_of, people, tasks, method, completions, apart)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
