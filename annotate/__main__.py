@@ -31,7 +31,7 @@ from annotate.service import ORDERS, LabelService, check_gold_rate
 from annotate.users import Authenticator, LoginLimits, User, add_user, hash_password, load_users
 from data.cli import options_parser, run_cli
 from data.config import build
-from data.errors import PrefloopError
+from data.errors import PrefloopError, counted
 from data.files import refuse_unwritable
 from data.rubric import load_rubric
 from data.workspace import Workspace
@@ -292,7 +292,9 @@ def started_counts(service: LabelService, task: str, users: int, overlap: int) -
     mixed = f" + {gold} gold (--gold-rate {service.gold_rate:g})" if gold else ""
     if gold and service.gold_rate <= 0:
         mixed = f" ({gold} gold not served: --gold-rate 0)"
-    return f"{len(service.queue.items)} {task} items{mixed}, {users} users, K={overlap}"
+    return (
+        f"{counted(len(service.queue.items), f'{task} item')}{mixed}, {counted(users, 'user')}, K={overlap}"
+    )
 
 
 def check_serving(options: AnnotateOptions) -> None:

@@ -177,8 +177,8 @@ def stored_machine_name(name: str, stored: Iterable[str]) -> str:
     (as `same_name` compares), else NAME as an existing folder names a judge (`data.provision.model_label`: its
     absolute path, what the judge recorded), else the one stored name whose folder ends in NAME (``judge:runs/j``
     for ``judge:/home/me/runs/j``), else, for ``rm:ID``, the one reward model whose model id starts with ID, 8 hex
-    digits or more (`SHORT_ID`: as the leaderboard prints ids). ``name`` as given where none is found; several
-    found is one error naming them."""
+    digits or more (`SHORT_ID`: as the leaderboard prints ids; fewer is an error). ``name`` as given where none is
+    found; several found is one error naming them."""
     machines = {same_name(s): s for s in stored if is_machine_labeller(s)}
     if not is_machine_labeller(name) or same_name(name) in machines:
         return name
@@ -192,8 +192,14 @@ def stored_machine_name(name: str, stored: Iterable[str]) -> str:
         for s in machines.values()
         if s.startswith(prefix) and tail and Path(s.removeprefix(prefix)).parts[-len(tail) :] == tail
     )
-    if not found and prefix == RM_PREFIX and len(folder) >= SHORT_ID and not folder.strip(HEX_DIGITS):
+    if not found and prefix == RM_PREFIX and folder and not folder.strip(HEX_DIGITS):
         found = sorted(s for s in machines.values() if s.startswith(name))
+        if len(folder) < SHORT_ID:  # it said "no votes by rm:7d9b" beside the votes of rm:7d9b7613...
+            starts = f" ({', '.join(found)} start{'s' if len(found) == 1 else ''} with it)" if found else ""
+            raise PrefloopError(
+                f"--by {name}: too short to name a reward model: give {SHORT_ID} hex digits of its id or more, "
+                f"as the board and the lineage lines print it{starts}"
+            )
     if len(found) > 1:
         raise PrefloopError(
             f"--by {name}: names several machine labellers ({', '.join(found)}); give one in full"

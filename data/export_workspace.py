@@ -8,6 +8,7 @@ same options give the same rows and counts)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,12 +63,33 @@ MADE_OF = {
 }
 
 
+TAKEN_KINDS = ("desirable", "undesirable")  # KTO's rows made, by label: no reason to leave out
+
+
+def left_out(counts: Mapping[str, int]) -> str:
+    """``below_min_posterior 5, gold 12``: the reasons with a count, by name (the rows made and their kinds,
+    `TAKEN_KINDS`, are none)."""
+    return ", ".join(
+        f"{k} {v}" for k, v in sorted(counts.items()) if v and k != "exported" and k not in TAKEN_KINDS
+    )
+
+
+def rows_and_reasons(counts: Mapping[str, int], verb: str = "exported") -> str:
+    """``43 rows exported (desirable 20, undesirable 23), left out: gold 12``: the rows made first (``verb``:
+    ``taken`` as `train` says it), then what was left out by reason, zeros unsaid."""
+    rows = counts.get("exported", 0)
+    kinds = ", ".join(f"{k} {counts[k]}" for k in TAKEN_KINDS if counts.get(k))
+    line = f"{rows} row{'' if rows == 1 else 's'} {verb}" + (f" ({kinds})" if kinds else "")
+    return line + (f", left out: {reasons}" if (reasons := left_out(counts)) else "")
+
+
 def counts_line(counts: Counter, export: str) -> str:
-    """``exported 0, other_split 985``: what an export wrote and left out, by reason; where nothing at all was
-    counted, that the workspace has nothing it is made of (``no edits in the workspace``)."""
+    """What an export wrote and left out (`rows_and_reasons`); with no row, only what was left out (``left out:
+    unlabelled 390``), and where nothing at all was counted, that the workspace has nothing it is made of
+    (``no edits in the workspace``)."""
     if not sum(counts.values()):
         return f"no {MADE_OF[export]} in the workspace"
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return rows_and_reasons(counts) if counts.get("exported") else f"left out: {left_out(counts)}"
 
 
 def check_export_options(args: Any, explicit: set[str]) -> None:
@@ -160,7 +182,7 @@ class Export:
     exclusion: Exclusion
 
     def summary(self) -> str:
-        """``exported 4, excluded_only 3; excluded labellers: mallory (excluded.json)``: the counts
+        """``4 rows exported, left out: excluded_only 3; excluded labellers: mallory (excluded.json)``: the counts
         (`counts_line`) and who was excluded, where anyone was."""
         return "; ".join(filter(None, [counts_line(self.counts, self.name), self.exclusion.line()]))
 

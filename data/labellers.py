@@ -275,8 +275,17 @@ def team_pace(labels: pd.DataFrame, task: str = "pairwise") -> dict:
 
 
 def _dashed(figures: dict) -> dict:
-    """The figures to print: one there is no data for (None) is shown as -."""
-    return {key: "-" if value is None else value for key, value in figures.items()}
+    """The figures to print: one there is no data for (None) is shown as -, a float to fixed decimals (3; pace's
+    `PACE_DIGITS`): `DS accuracy 0.52` stood beside `0.881`."""
+    return {key: _shown(value, PACE_DIGITS.get(key, 3)) for key, value in figures.items()}
+
+
+def _shown(value, digits: int = 3):
+    """A figure as printed: - for none, a float to ``digits`` decimals (an interval's two too), anything else as
+    it is."""
+    if isinstance(value, list):
+        return f"[{', '.join(str(_shown(v, digits)) for v in value)}]"
+    return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else value
 
 
 def _with_interval(row: dict, key: str) -> str:
@@ -330,10 +339,7 @@ def _row_line(task: str, row: dict) -> str:
 def _kappa_text(kappas: dict[str, float | None]) -> str:
     """``bob 0.42, cyd -``: κ against each labeller, - where it is undefined (both gave one and the same answer to
     every shared item: chance explains all their agreement); - alone where nobody shares enough items."""
-    return (
-        ", ".join(f"{one_line(other)} {'-' if value is None else value}" for other, value in kappas.items())
-        or "-"
-    )
+    return ", ".join(f"{one_line(other)} {_shown(value)}" for other, value in kappas.items()) or "-"
 
 
 def labeller_lines(report: dict) -> list[str]:

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
 PEOPLE = "people"
+MODEL_ENGINES = ("vllm", "hf")  # a model's sampled answers (not imports, gold answers or edits)
 SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}  # what a vote gives side a
 # why a strength has no interval (Row.no_interval): its votes or the reference's are on < MIN_PROMPTS prompts,
 # or the votes give it no finite strength (standing above, below or unrated)
@@ -280,6 +281,25 @@ def _check_votes_left(
         )
 
 
+def no_arena_why(completions: pd.DataFrame) -> str:
+    """Why a workspace has no arena pair: the arena was sampled and every answer was the same text as the other
+    models' (`generate --arena` counts them `identical` and pairs none; it said "sample them with generate --arena"
+    of an arena sampled twice) where the answers say so (two models' or more to one prompt in one round, with one
+    seed and settings, each such group of one text), else how to sample one."""
+    keys = ["prompt_id", "round", "params", "seed"]
+    answers = completions[completions["engine"].isin(MODEL_ENGINES)].assign(
+        text=lambda c: c["text"].str.strip()
+    )
+    met = answers[answers.groupby(keys, dropna=False)["model"].transform("nunique") > 1]
+    if not len(met) or (met.groupby(keys, dropna=False)["text"].nunique() > 1).any():
+        return "sample them with `python -m generate --arena A,B --split test`"
+    return (
+        f"the arena was sampled ({met['model'].nunique()} models answered {met['prompt_id'].nunique()} prompts) and "
+        "every answer was the same text as the other models' (`generate --arena` counts them `identical` and pairs "
+        "none): nothing to vote on; compare models whose answers differ"
+    )
+
+
 def leaderboard(
     pairs: pd.DataFrame,
     completions: pd.DataFrame,
@@ -305,9 +325,7 @@ def _checked_board(
     """`leaderboard` with ``by`` checked (`workspace_board` checks it before it reads a table)."""
     votes = votes_table(pairs, completions, labels, by, gold)
     if not (pairs["kind"] == ARENA).any():
-        raise PrefloopError(
-            "no arena pairs in this workspace: sample them with `python -m generate --arena A,B --split test`"
-        )
+        raise PrefloopError(f"no arena pairs in this workspace: {no_arena_why(completions)}")
     if not len(votes):
         _check_votes_left(pairs, completions, everyone, by, gold, excluded)
         arena = labels[labels["item_id"].isin(set(pairs.loc[pairs["kind"] == ARENA, "id"]))]["annotator"]

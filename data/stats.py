@@ -33,6 +33,7 @@ from data.gold_balance import one_sided_gold
 from data.import_log_lines import unreadable_lines
 from data.import_write import LOG_DIR, LOG_FILE
 from data.labellers import TASKS, labeller_rows, team_pace
+from data.leaderboard import ARENA
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
 from data.rank_agreement import completion_prompts, ranking_agreement
@@ -148,18 +149,35 @@ def _table_counts(prompts: pa.Table, completions: pa.Table, pairs: pa.Table) -> 
     }
 
 
+def split_counted_apart(verdicts: pa.Table, gold: pa.Table, arena: pa.Array) -> dict[str, int]:
+    """The split verdicts an export counts under another reason, by that reason: those of ``gold`` items (`gold`)
+    and, of the rest, of ``arena`` pairs (`kind_arena_not_asked`, as the default --kinds leave them out); stats said
+    `10 split` where the export said `split 7`, its other three gold."""
+    split = verdicts.filter(pc.equal(verdicts.column("verdict"), SPLIT)).column("item_id")
+    on_gold = pc.is_in(split, value_set=gold.column("item_id").combine_chunks())
+    on_arena = pc.and_(pc.invert(on_gold), pc.is_in(split, value_set=arena))
+    counts = {"gold": pc.sum(on_gold).as_py() or 0, "kind_arena_not_asked": pc.sum(on_arena).as_py() or 0}
+    return {reason: n for reason, n in counts.items() if n}
+
+
 def _item_figures(
-    verdicts_of: dict[str, pa.Table], people: pa.Table, tasks: set[str], method: str, completions: pa.Table
+    verdicts_of: dict[str, pa.Table],
+    people: pa.Table,
+    tasks: set[str],
+    method: str,
+    completions: pa.Table,
+    apart: dict[str, dict[str, int]],
 ) -> dict:
     """The verdict figures of each task of ``tasks`` (those with stored labels): pairwise and KTO items from their
-    verdicts (``verdicts_of``), rank and rate items from the labels in force (``people``; rankings of
-    ``completions``)."""
+    verdicts (``verdicts_of``; ``apart``: by task, their split ones an export counts apart, `split_counted_apart`),
+    rank and rate items from the labels in force (``people``; rankings of ``completions``)."""
     out = {}
     for task, verdicts in verdicts_of.items():
         if task in tasks:
             out[f"{task}_items"] = {
                 "labelled": len(verdicts),
                 "split_votes": pc.sum(pc.equal(verdicts.column("verdict"), SPLIT)).as_py() or 0,
+                "split_votes_counted_apart": apart[task],
                 "mean_agreement_multi_annotator": mean_agreement(verdicts),
                 "aggregate": method,
             }
@@ -224,7 +242,9 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
     )
     if humans_out and stats["machine_agreement"]:
         stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
-    stats |= _item_figures(verdicts_of, people, tasks, method, completions)
+    arena = pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("id").combine_chunks()
+    apart = {task: split_counted_apart(verdicts_of[task], gold[task], arena) for task in verdicts_of}
+    stats |= _item_figures(verdicts_of, people, tasks, method, completions, apart)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats

@@ -25,6 +25,19 @@ def _listed(parts: list[str]) -> str:
     return ", ".join(parts) or "none"
 
 
+# The split items an export counts under another reason (`data.stats.split_counted_apart`), in words
+SPLIT_APART = {"gold": "on gold items", "kind_arena_not_asked": "on arena pairs"}
+
+
+def apart_note(apart: dict | None) -> str:
+    """`` (3 on gold items: an export counts them as gold, not split)``; "" where none is."""
+    if not apart:
+        return ""
+    parts = ", ".join(f"{n} {SPLIT_APART[reason]}" for reason, n in apart.items())
+    them = "it" if sum(apart.values()) == 1 else "them"
+    return f" ({parts}: an export counts {them} as {', '.join(apart)}, not split)"
+
+
 def item_line(key: str, figures: dict) -> str:
     """A pairwise, KTO or rank `<task>_items` figure: in words, and whose labels it counts (`verdict_labels`)."""
     if key == "rank_items":
@@ -36,7 +49,8 @@ def item_line(key: str, figures: dict) -> str:
         )
     return (
         f"{key} ({figures['aggregate']}; {VERDICT_LABELS}): {counted(figures['labelled'], 'item')} labelled, "
-        f"{figures['split_votes']} split, mean agreement {_number(figures['mean_agreement_multi_annotator'])} "
+        f"{figures['split_votes']} split{apart_note(figures.get('split_votes_counted_apart'))}, mean agreement "
+        f"{_number(figures['mean_agreement_multi_annotator'])} "
         "on items with ≥2 labels"
     )
 

@@ -184,7 +184,7 @@ def test_admin_view_and_export(ctx):
     )  # least agreement first
     assert disputed.index("<td>0.50</td>") < disputed.index("<td>1.00</td>")
     status = export_labels(ctx, "ann", "dpo")
-    assert "exported 3" in status
+    assert "3 rows exported" in status
     exported = pd.read_parquet(ctx.service.workspace.exports / "dpo.parquet")
     assert len(exported) == 3 and all(c[0]["content"].endswith(" a") for c in exported["chosen"])
     assert "Nothing to export as kto" in export_labels(ctx, "ann", "kto")

@@ -191,7 +191,7 @@ def test_the_admins_export_counts_what_only_excluded_labellers_labelled_and_name
     ctx, _ = setup
     exclude_labeller(ctx, "ann", "cat", True)  # p1 was cat's alone
     status = export_labels(ctx, "ann", "dpo")
-    assert "excluded_only 1, exported 3; excluded labellers: cat (excluded.json)" in status
+    assert "3 rows exported, left out: excluded_only 1; excluded labellers: cat (excluded.json)" in status
 
 
 def test_the_side_figures_count_every_persons_labels_as_stats_does(setup, capsys):
@@ -379,7 +379,11 @@ def test_the_switch_takes_a_hub_judge_by_either_of_its_names(setup, tmp_path):
     ws.append([prompt, a, b, pair, Label(pair.id, f"judge:{snapshot}", "pairwise", "a")])  # its alone
     said = exclude_labeller(ctx, "ann", "judge:org/tiny", True)
     assert "labels out of every verdict now (still stored). Excluded: judge:org/tiny." in said
-    assert "excluded_only 1, exported 3, split 1; excluded la" in export_labels(ctx, "ann", "dpo")
+    assert "3 rows exported, left out: excluded_only 1, split 1; excluded la" in export_labels(
+        ctx, "ann", "dpo"
+    )
     said = exclude_labeller(ctx, "ann", f"judge:{snapshot}", False)
     assert "count in the verdicts again. Excluded: nobody." in said
-    assert read_excluded(ws.path) == () and "exported 4, split 1<" in export_labels(ctx, "ann", "dpo")
+    assert read_excluded(ws.path) == () and "4 rows exported, left out: split 1<" in export_labels(
+        ctx, "ann", "dpo"
+    )

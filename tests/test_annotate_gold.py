@@ -441,12 +441,12 @@ def test_the_start_line_counts_the_items_to_label_apart_from_the_gold_mixed_in(t
     assert line == f"{PAIRS - GOLD} pairwise items + {GOLD} gold (--gold-rate 0.1), 3 users, K=2"
     assert service.progress("ann")["items"] == PAIRS - GOLD
     unserved = started_counts(LabelService(ws, gold_rate=0.0), "pairwise", 1, 1)
-    assert unserved == f"{PAIRS - GOLD} pairwise items ({GOLD} gold not served: --gold-rate 0), 1 users, K=1"
+    assert unserved == f"{PAIRS - GOLD} pairwise items ({GOLD} gold not served: --gold-rate 0), 1 user, K=1"
     plain = Workspace.init(tmp_path / "plain")
     prompt = Prompt([{"role": "user", "content": "q"}], source="test")
     a, b = (Completion(prompt.id, f"answer {side}", "m", "hf") for side in "ab")
     plain.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
-    assert started_counts(LabelService(plain), "pairwise", 1, 1) == "1 pairwise items, 1 users, K=1"
+    assert started_counts(LabelService(plain), "pairwise", 1, 1) == "1 pairwise item, 1 user, K=1"
 
 
 def test_make_gold_redraws_the_admin_tab_as_exclusion_does(tmp_path):

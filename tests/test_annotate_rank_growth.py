@@ -36,14 +36,15 @@ def test_a_full_rank_item_that_grows_is_served_again_while_the_app_runs(tmp_path
     assert service.show("bob").item.id != item  # full at K = 1
     fifth = grow(ws, shown.order[0])
     service.reload()
-    assert "exported 6" in pairs_exported(ws, tmp_path, capsys)  # her ranking of four: six pairs, as before
+    # her ranking of four: six pairs, as before
+    assert "6 rows exported" in pairs_exported(ws, tmp_path, capsys)
 
     again = service.show("ann")  # the item is open again, to her as to anyone: its fifth answer is unranked
     assert again.item.id == item and fifth.id in again.order and len(again.order) == 5
     assert again.outgrown is not None and service.progress("ann")["mine"] == 0
     label = service.submit("ann", item, "5 > 4 > 3 > 2 > 1")
     assert fifth.id in label.left.split(",") and service.show("ann") is None  # the other item is bob's
-    assert "exported 10" in pairs_exported(
+    assert "10 rows exported" in pairs_exported(
         ws, tmp_path, capsys
     )  # her new ranking replaced the old: 5 answers
     assert service.progress("cat")["remaining"] == 1  # full again at K = 1: one item left for anyone else
@@ -188,7 +189,7 @@ def test_undo_after_a_ranking_its_item_outgrew_takes_back_that_ranking(tmp_path,
     assert view.left.count('class="pf-rank-card"') == 4 and "Undid your label" in view.status
     assert service.latest_label("ann", first.item.id).ranking is not None  # her label before it stands
     assert service.latest_label("ann", shown.item.id).retracted
-    assert "exported 6" in pairs_exported(ws, tmp_path, capsys)  # the first item's ranking only
+    assert "6 rows exported" in pairs_exported(ws, tmp_path, capsys)  # the first item's ranking only
     assert LabelService(ws, "rank", overlap=1).show("ann").item.id == shown.item.id  # and after a restart
 
 

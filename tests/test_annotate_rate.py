@@ -155,7 +155,11 @@ def test_admin_tab_shows_alpha_per_aspect(ctx):
         admin_view(ctx, "bob")
     status = export_labels(ctx, "ann", "ratings")
     # ratings are means per aspect: no aggregation named (`data export --format ratings` takes none either)
-    assert "Wrote exports/ratings.parquet: " in status and "exported 1" in status and "majority" not in status
+    assert (
+        "Wrote exports/ratings.parquet: " in status
+        and "1 row exported" in status
+        and "majority" not in status
+    )
     assert 'href="prefloop/export/ratings.parquet"' in status
     table = pq.read_table(ctx.service.workspace.exports / "ratings.parquet")
     assert table.column("helpfulness").to_pylist() == [2.0] and table.column("raters").to_pylist() == [2]

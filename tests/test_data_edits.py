@@ -165,10 +165,10 @@ def test_an_undone_edit_is_counted_undone_by_every_export_and_by_train(tmp_path,
         ]
     )
     said = {
-        ("dpo",): "exported 3, undone 1",
-        ("sft", "--edits"): "exported 1, undone 1",
-        ("dpo", "--labels", "machine"): "exported 0, undone 1, unlabelled 3",
-        ("sft", "--edits", "--labels", "machine"): "exported 0, undone 1, unlabelled 1",
+        ("dpo",): "3 rows exported, left out: undone 1",
+        ("sft", "--edits"): "1 row exported, left out: undone 1",
+        ("dpo", "--labels", "machine"): "left out: undone 1, unlabelled 3",
+        ("sft", "--edits", "--labels", "machine"): "left out: undone 1, unlabelled 1",
     }
     for flags, counts in said.items():
         capsys.readouterr()
@@ -184,7 +184,7 @@ def test_export_sft_edits_and_dpo_include_edits_and_load_with_datasets(tmp_path,
     ws, named = world(tmp_path / "ws")
     assert main(["export", "-w", str(ws.path), "--format", "sft", "--edits"]) == 0
     out = ws.path / "exports" / "sft-edits.parquet"
-    assert capsys.readouterr().out == f"wrote {out}: exported 2\n"
+    assert capsys.readouterr().out == f"wrote {out}: 2 rows exported\n"
     sft = datasets.Dataset.from_parquet(str(out))
     assert sft["messages"][1] == [
         {"role": "user", "content": "Name colour 1."},
@@ -203,7 +203,8 @@ def test_export_sft_edits_and_dpo_include_edits_and_load_with_datasets(tmp_path,
 def test_export_keeps_a_gold_items_edit_out_and_edits_is_only_for_sft(tmp_path, capsys):
     ws, named = world(tmp_path / "ws", gold=True)
     assert main(["export", "-w", str(ws.path), "--format", "dpo"]) == 0
-    assert capsys.readouterr().out.endswith(": exported 2, gold 2\n")  # the gold pair and its edit
+    # the gold pair and its edit
+    assert capsys.readouterr().out.endswith(": 2 rows exported, left out: gold 2\n")
     dpo = ws.path / "exports" / "dpo.parquet"
     assert sorted(pa.parquet.read_table(dpo).column("pair_id").to_pylist()) == sorted(
         [named[1]["pair"].id, named[1]["edit_pair"].id]
@@ -303,12 +304,12 @@ def test_an_edit_of_a_gold_rank_items_answer_is_no_training_data(tmp_path, capsy
     )
     ws.append([prompt, *answers, label, edit, edit_pair, edit_label])
     assert main(["export", "-w", str(ws.path), "--format", "sft", "--edits"]) == 0
-    assert capsys.readouterr().out.endswith(": exported 1\n")
+    assert capsys.readouterr().out.endswith(": 1 row exported\n")
     mark_gold(ws, [item], [ranking], "test", task="rank")
     assert main(["export", "-w", str(ws.path), "--format", "sft", "--edits"]) == 2
-    assert "(exported 0, gold 1)" in capsys.readouterr().err
+    assert "(left out: gold 1)" in capsys.readouterr().err
     assert main(["export", "-w", str(ws.path), "--format", "dpo"]) == 2
-    assert "(exported 0, gold 1, rank_gold 1)" in capsys.readouterr().err
+    assert "(left out: gold 1, rank_gold 1)" in capsys.readouterr().err
     rows, counts = preference_rows(ws, "train", PAIR_KINDS)
     assert rows == [] and (counts["gold"], counts["rank_gold"]) == (1, 1)
     rows, counts = sft_rows(ws, "train", ("edits",))

@@ -6,6 +6,7 @@ NFC."""
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from datetime import datetime, timezone
 
@@ -95,7 +96,19 @@ def export(ws, capsys, *flags) -> tuple[dict, str]:
     assert code in (0, 2) and line, (code, io.err)
     counts = line.split(": ", 1)[1] if code == 0 else line.split(" (", 1)[1].rsplit(")", 1)[0]
     listed, _, rest = counts.partition("; ")
-    return {k: int(v) for k, v in (item.rsplit(" ", 1) for item in listed.split(", "))}, rest
+    return said_counts(listed), rest
+
+
+def said_counts(line: str) -> dict:
+    """The counts an export's summary says (``43 rows exported (desirable 20, undesirable 23), left out: gold 12``,
+    or ``left out: unlabelled 6`` where it exported nothing): those it leaves unsaid are 0."""
+    made = re.fullmatch(r"(?:(\d+) rows? exported(?: \((.+)\))?)?(?:,? ?left out: (.+))?", line)
+    assert made, line
+    rows, kinds, left = made.groups()
+    listed = ", ".join(filter(None, [kinds, left]))
+    said = {k: int(v) for k, v in (item.rsplit(" ", 1) for item in listed.split(", ") if item)}
+    assert 0 not in said.values(), line  # zeros go unsaid
+    return {"exported": int(rows or 0), **said}
 
 
 @pytest.fixture()
@@ -167,8 +180,6 @@ def test_everyone_excluded_is_said_not_unlabelled(ws, capsys):
     counts, named = export(ws, capsys, "--format", "kto", "--exclude-labeller", "mallory")
     assert counts == {  # a0-a4 and a7 only they labelled; a6, b0-b7 and c nobody did
         "exported": 0,
-        "desirable": 0,
-        "undesirable": 0,
         "gold": 1,
         "excluded_only": 6,
         "unlabelled": 10,
@@ -245,6 +256,7 @@ def test_stats_shows_every_figure_its_excluded_line_names_with_no_data_where_nob
     nothing = {
         "labelled": 0,
         "split_votes": 0,
+        "split_votes_counted_apart": {},
         "mean_agreement_multi_annotator": None,
         "aggregate": "majority",
     }
@@ -461,7 +473,7 @@ def test_an_excluded_name_with_a_newline_stays_on_the_summary_line(tmp_path, cap
     assert main(["export", "-w", str(ws.path), "--format", "dpo", "--exclude-labeller", evil]) == 0
     out, err = capsys.readouterr()
     assert out.splitlines() == [
-        f"wrote {ws.path / 'exports' / 'dpo.parquet'}: exported 1; excluded labellers: evil\\nFLAG forged "
+        f"wrote {ws.path / 'exports' / 'dpo.parquet'}: 1 row exported; excluded labellers: evil\\nFLAG forged "
         "(--exclude-labeller), nobody\\nhere (excluded.json; no labels)"
     ]
     assert len(err.splitlines()) == 1 and "no labels by nobody\\nhere in this workspace" in err

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
 
 from data.__main__ import main
 from data.commands import EXPORT_KINDS
+from data.export_workspace import counts_line
 from data.ranking import canonical_ranking, rank_item_id
 from data.records import Completion, Label, Pair, Prompt
 from data.workspace import Workspace
-from tests.test_data_exclusion import RATING, build, export
+from tests.test_data_exclusion import RATING, build, export, said_counts
 from train.pairs import kto_rows, preference_rows, rating_kto_rows, rating_preference_rows, sft_rows
 
 SPLITS = ([], ["--split", "train"], ["--split", "test"])
@@ -32,6 +34,11 @@ FORMATS = {
     ("--format", "sft", "--edits"): 1,
 }
 NOT_ITEMS = ("desirable", "undesirable")
+
+
+def nonzero(counts: dict) -> dict:
+    """The counts a summary says (zeros unsaid; the rows exported always said)."""
+    return {k: v for k, v in counts.items() if v or k == "exported"}
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +92,7 @@ def test_the_reasons_name_what_was_left_out(world, capsys):
     machine = export(world, capsys, "--format", "kto", "--labels", "machine")[0]
     assert machine == {
         "exported": 1,
-        "desirable": 1,
-        "undesirable": 0,
+        "desirable": 1,  # and no undesirable row (unsaid)
         "gold": 2,  # a5, a6
         "unlabelled": 14,  # a0-a4, a7: people's only; b0-b2, b4-b7, c: nobody's
     }
@@ -105,8 +111,29 @@ def test_the_reasons_name_what_was_left_out(world, capsys):
     }
 
 
+@pytest.mark.parametrize(
+    ("counts", "line"),
+    [
+        # the rows exported sat among the reasons by name, zeros beside them
+        (
+            {"below_min_posterior": 5, "exported": 43, "gold": 12, "split": 0},
+            "43 rows exported, left out: below_min_posterior 5, gold 12",
+        ),
+        (
+            {"exported": 1, "desirable": 1, "undesirable": 0, "unlabelled": 2},
+            "1 row exported (desirable 1), left out: unlabelled 2",
+        ),
+        ({"exported": 0, "desirable": 0, "undesirable": 0, "unlabelled": 390}, "left out: unlabelled 390"),
+        ({"exported": 0}, "no KTO labels in the workspace"),
+    ],
+)
+def test_the_summary_leads_with_the_rows_exported(counts, line):
+    assert counts_line(Counter(counts), "kto") == line
+
+
 def test_an_export_of_nothing_says_the_workspace_holds_none(tmp_path, capsys):
-    """It said "nothing to export as sft-edits (exported 0)", naming no reason."""
+    """It said "nothing to export as sft-edits (exported 0)", naming no reason; then "(desirable 0, exported 0,
+    undesirable 0, unlabelled 6)", its zeros beside the reason."""
     ws, prefs = tmp_path / "ws", tmp_path / "p.json"
     assert main(["init", "-w", str(ws)]) == 0
     assert main(["export", "-w", str(ws), "--format", "sft"]) == 2
@@ -114,10 +141,10 @@ def test_an_export_of_nothing_says_the_workspace_holds_none(tmp_path, capsys):
     prefs.write_text(json.dumps([{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(3)]))
     assert main(["import", "-w", str(ws), str(prefs), "--test-fraction", "0"]) == 0
     said = {
-        "kto": "desirable 0, exported 0, undesirable 0, unlabelled 6",  # the imported answers, for KTO labels
-        "ratings": "exported 0, unlabelled 6",  # the imported answers, for ratings
+        "kto": "left out: unlabelled 6",  # the imported answers, for KTO labels
+        "ratings": "left out: unlabelled 6",  # the imported answers, for ratings
         "sft --edits": "no edits in the workspace",
-        "sft --split test": "exported 0, other_split 3",
+        "sft --split test": "left out: other_split 3",
     }
     for flags, why in said.items():
         capsys.readouterr()
@@ -134,9 +161,11 @@ def test_train_counts_the_rows_as_the_export_does_whatever_labels(world, capsys,
     judge's KTO label on b3 and rating of b5 trained with --labels human, people's with --labels machine)."""
     _, counts = preference_rows(world, "train", EXPORT_KINDS, None, labels)
     exported, _ = export(world, capsys, "--format", "dpo", "--split", "train", "--labels", labels)
-    assert {k: v for k, v in counts.items() if v} == {k: v for k, v in exported.items() if v}
+    assert nonzero(counts) == nonzero(exported)
     _, counts = kto_rows(world, "train", labels=labels)
-    assert counts == export(world, capsys, "--format", "kto", "--split", "train", "--labels", labels)[0]
+    assert (
+        nonzero(counts) == export(world, capsys, "--format", "kto", "--split", "train", "--labels", labels)[0]
+    )
     rated, _ = export(world, capsys, "--format", "ratings", "--split", "train", "--labels", labels)
     left_out = {k: v for k, v in rated.items() if k != "exported"}
     rows, counts = rating_kto_rows(world, "train", "helpfulness>=3", labels=labels)
@@ -161,14 +190,15 @@ def test_the_kto_items_are_what_the_app_serves_and_train_and_the_admin_count_the
     for excluded in ((), ("mallory",)):
         _, counts = kto_rows(world, "train", excluded=excluded)
         flags = ["--split", "train", *(["--exclude-labeller", *excluded] if excluded else [])]
-        assert counts == export(world, capsys, "--format", "kto", *flags)[0]
+        assert nonzero(counts) == export(world, capsys, "--format", "kto", *flags)[0]
         assert counts["unlabelled"] == 6  # b0-b2, b4, b5, c
     ctx = make_context(
         service, Authenticator({"ann": User("ann", hash_password("pw-ann-12345"), admin=True)})
     )
     said = export_labels(ctx, "ann", "kto").split("(majority): ", 1)[1].split("<", 1)[0]
     exported = export(world, capsys, "--format", "kto")[0]
-    assert said == ", ".join(f"{k} {v}" for k, v in sorted(exported.items())) and exported["unlabelled"] == 8
+    assert said == "7 rows exported (desirable 6, undesirable 1), left out: gold 2, unlabelled 8"
+    assert said_counts(said) == exported
 
 
 def test_labels_chooses_whose_ratings_count(world, capsys):
@@ -249,7 +279,7 @@ def test_every_gold_rank_item_is_counted_once_ranked_or_not(gold_ranked, capsys,
     if split == ["--split", "train"] and not excluded:  # train counts its rows as the export does
         _, counts = preference_rows(gold_ranked, "train", EXPORT_KINDS, None, labels[1] if labels else "auto")
         exported, _ = export(gold_ranked, capsys, "--format", "dpo", *split, *labels)
-        assert {k: v for k, v in counts.items() if v} == {k: v for k, v in exported.items() if v}
+        assert nonzero(counts) == nonzero(exported)
 
 
 def answers_of_three(path, rank_task: bool) -> tuple[Workspace, list[tuple[str, str]]]:
@@ -369,3 +399,50 @@ def test_train_rounds_trains_on_the_rankings_of_the_round_asked(tmp_path):
         assert {r["round"] for r in rows} == {1} and len(rows) == 3
     rows, counts = preference_rows(ws, "train", EXPORT_KINDS, (0, 1))
     assert {k: v for k, v in counts.items() if v} == {"exported": 6} and len(rows) == 6
+
+
+def test_stats_split_items_reconcile_with_the_exports_split_count(tmp_path, capsys):
+    """`stats` said `10 split` where `export` said `split 7`: its other three were gold items with a 1–1 vote, which
+    the export counts as gold. Stats names those it counts apart, and the two counts reconcile."""
+    ws = Workspace.init(tmp_path / "ws")
+    records, pairs, answers = [], [], []
+    for i, kind in enumerate(["sampled"] * 4 + ["arena"]):
+        prompt = Prompt([{"role": "user", "content": f"Question {i}?"}], "toy")
+        a, b = (Completion(prompt.id, f"answer {i} {side}", f"m{side}", "hf") for side in "ab")
+        pair = Pair(prompt.id, a.id, b.id, kind)
+        records += [prompt, a, b, pair]
+        pairs.append(pair.id)
+        answers.append(a.id)
+    # pairs 0, 1 (gold) and the arena pair 4 split 1–1; pair 2 agreed on; KTO: answers 0 and 1 (gold) split
+    votes = {0: "ab", 1: "ab", 2: "aa", 4: "ab"}
+    records += [
+        Label(pairs[i], who, "pairwise", c) for i, cs in votes.items() for who, c in zip(("ann", "bob"), cs)
+    ]
+    records += [
+        Label(answers[i], who, "kto", c)
+        for i in (0, 1)
+        for who, c in (("ann", "desirable"), ("bob", "undesirable"))
+    ]
+    ws.append(records)
+    w = ["-w", str(ws.path)]
+    assert main(["gold", *w, "--pair", pairs[1], "--answer", "a"]) == 0
+    assert main(["gold", *w, "--completion", answers[1], "--answer", "desirable"]) == 0
+    capsys.readouterr()
+    assert main(["stats", *w, "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    for task, fmt, apart in (
+        ("pairwise", "dpo", {"gold": 1, "kind_arena_not_asked": 1}),
+        ("kto", "kto", {"gold": 1}),
+    ):
+        figures = stats[f"{task}_items"]
+        assert (figures["split_votes"], figures["split_votes_counted_apart"]) == (
+            3 if task == "pairwise" else 2,
+            apart,
+        )
+        exported = export(ws, capsys, "--format", fmt)[0]
+        assert figures["split_votes"] - sum(apart.values()) == exported["split"] == 1
+    assert main(["stats", *w]) == 0
+    assert (
+        "3 split (1 on gold items, 1 on arena pairs: an export counts them as gold, kind_arena_not_asked, "
+        in (capsys.readouterr().out)
+    )

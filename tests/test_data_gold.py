@@ -63,7 +63,7 @@ def test_dawid_skene_changes_verdicts_in_export_and_train_alike(tmp_path, capsys
     majority, _ = export(ws, tmp_path)
     assert sorted(r["pair_id"] for r in majority) == sorted(ids[:6])  # 6 and 7 split, 8 is gold
     ds, _ = export(ws, tmp_path, "--aggregate", "dawid-skene")
-    assert capsys.readouterr().out.splitlines()[-1].endswith(": exported 8, gold 1")
+    assert capsys.readouterr().out.splitlines()[-1].endswith(": 8 rows exported, left out: gold 1")
     assert sorted(r["pair_id"] for r in ds) == sorted(ids[:8])
     chosen = {r["pair_id"]: r["chosen"][0]["content"][-1] for r in ds}
     assert chosen == dict(zip(ids[:8], TRUTH[:8]))  # the flipper is found out: every verdict is the truth

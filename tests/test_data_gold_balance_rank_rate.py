@@ -123,7 +123,7 @@ def test_rate_gold_all_within_one_of_a_constant_gives_that_constant_rater_no_evi
         lines[lines.index("rate: team median 9.0 s per label, 400.0 labels/hour") + 1] == f"  NOTE {expected}"
     )
     middle = next(line for line in lines if line.startswith("  middle: "))
-    assert f"|difference| 0.7 ({MIDDLE_NOTE}), mean |difference| from the others" in middle
+    assert f"|difference| 0.700 ({MIDDLE_NOTE}), mean |difference| from the others" in middle
     # the admin tab's labellers table says the same
     table = admin_labellers(ws, "rate")
     assert table.startswith(f'<div class="pf-message pf-warn">{escape(expected)}</div>')

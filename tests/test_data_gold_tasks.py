@@ -287,7 +287,7 @@ def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_p
     w = ["-w", str(ws.path)]
     assert main(["export", *w, "--format", "dpo", "--out", str(tmp_path / "dpo.parquet")]) == 0
     # item 0's 4·3/2 pairs only; ann's and bob's rankings of the gold item 1 left out (the item counted once)
-    assert capsys.readouterr().out.strip().endswith(": exported 6, rank_gold 1")
+    assert capsys.readouterr().out.strip().endswith(": 6 rows exported, left out: rank_gold 1")
     rows, counts = preference_rows(ws, None, ("rank",))
     assert len(rows) == 6 and counts["rank_gold"] == 1
     assert {x for r in rows for x in (r["chosen"][0]["content"], r["rejected"][0]["content"])} == {
@@ -295,7 +295,7 @@ def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_p
     }
     assert main(["export", *w, "--format", "ratings", "--out", str(tmp_path / "ratings.parquet")]) == 0
     assert (
-        capsys.readouterr().out.strip().endswith(": exported 2, gold 1, unlabelled 5")
+        capsys.readouterr().out.strip().endswith(": 2 rows exported, left out: gold 1, unlabelled 5")
     )  # the answers nobody rated
     kto, counts = rating_kto_rows(ws, None, "helpfulness>=3")
     assert counts == {"desirable": 1, "undesirable": 1, "exported": 2, "gold": 1, "unlabelled": 5}
@@ -318,9 +318,9 @@ def test_gold_rankings_and_ratings_never_train_and_measure_their_labellers(tmp_p
     }
     assert main(["stats", *w, "--labellers"]) == 0
     text = capsys.readouterr().out
-    assert "  ann: 2 labels, gold τ-b 1.0 - (1 ranking), τ-b with others" in text
+    assert "  ann: 2 labels, gold τ-b 1.000 - (1 ranking), τ-b with others" in text
     assert (
-        "  ann: 3 labels, gold within ±1 5/5 [0.207, 1.0] (1 answer), |difference| 0.0, mean |difference| from"
+        "  ann: 3 labels, gold within ±1 5/5 [0.207, 1.000] (1 answer), |difference| 0.000, mean |difference| from"
         in text
     )
 

@@ -103,7 +103,8 @@ def test_helpsteer2_columns_and_ratings_objects_import_as_ratings_that_export_an
     capsys.readouterr()
     assert main(["export", "-w", str(ws.path), "--format", "ratings"]) == 0
     summary = capsys.readouterr().out
-    assert summary.endswith(": exported 7, unlabelled 2\n")  # every answer once: 7 rated, x and y not yet
+    # every answer once: 7 rated, x and y not yet
+    assert summary.endswith(": 7 rows exported, left out: unlabelled 2\n")
     assert ws.read("completions").num_rows == 7 + 2
     rows = pq.read_table(ws.exports / "ratings.parquet").to_pylist()
     assert {r["completion_id"]: stored({a: int(r[a]) for a in rating(0)}) for r in rows} == expected
@@ -111,7 +112,7 @@ def test_helpsteer2_columns_and_ratings_objects_import_as_ratings_that_export_an
     # --labels chooses them as it chooses imported preferences: with people's, not with the judges'
     assert main(["export", "-w", str(ws.path), "--format", "ratings", "--labels", "human"]) == 0
     assert main(["export", "-w", str(ws.path), "--format", "ratings", "--labels", "machine"]) == 2
-    assert "(exported 0, unlabelled 9)" in capsys.readouterr().err
+    assert "(left out: unlabelled 9)" in capsys.readouterr().err
 
     _, counts = rating_kto_rows(ws, "train", "helpfulness>=3")  # train --kto-from
     assert (counts["desirable"], counts["undesirable"]) == (4, 3)
@@ -155,14 +156,15 @@ def test_rank_rows_import_as_rankings_that_give_the_dpo_export_its_rank_pairs(tm
     assert ws.read("pairs").num_rows == 0  # ranked answers are no pairs for pairwise labellers
     capsys.readouterr()
     assert main(["export", "-w", str(ws.path), "--format", "dpo"]) == 0
-    assert capsys.readouterr().out.endswith(": exported 8, rank_tie 1\n")  # Mars = Venus: no pair
+    # Mars = Venus: no pair
+    assert capsys.readouterr().out.endswith(": 8 rows exported, left out: rank_tie 1\n")
     rows = pq.read_table(ws.exports / "dpo.parquet").to_pylist()
     assert {(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in rows} == {
         ("Paris.", "Lyon."), ("Paris.", "Rome."), ("Lyon.", "Rome."), ("Jupiter.", "Saturn."),
         ("Jupiter.", "Mars."), ("Jupiter.", "Venus."), ("Saturn.", "Mars."), ("Saturn.", "Venus."),
     }  # fmt: skip
     assert main(["export", "-w", str(ws.path), "--format", "dpo", "--labels", "machine"]) == 2
-    assert "(exported 0, rank_unlabelled 2)" in capsys.readouterr().err
+    assert "(left out: rank_unlabelled 2)" in capsys.readouterr().err
     assert main(["stats", "-w", str(ws.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rank_items"]["rankings"] == 2
 

@@ -88,7 +88,7 @@ def test_importing_the_file_again_puts_its_labels_back(tmp_path, capsys):
 
     assert main(["import", "-w", str(ws), str(prefs)]) == 0
     assert "restored_labels 1" in capsys.readouterr().out
-    assert main([*export, "dpo"]) == 0 and "exported 1" in capsys.readouterr().out
+    assert main([*export, "dpo"]) == 0 and "1 row exported" in capsys.readouterr().out
     assert not LabelService(Workspace(ws), "pairwise").items
     before = len(import_labels(ws))
     assert main(["import", "-w", str(ws), str(prefs)]) == 0  # a rerun adds nothing

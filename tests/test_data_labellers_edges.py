@@ -112,7 +112,7 @@ def test_a_ranker_who_ties_every_answer_is_flagged_and_counted_on_gold():
         "team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": list(report.values())}}})
         if x.startswith("  flat:"))  # fmt: skip
     assert "gold τ-b - (0 rankings, 2 all tied)" in line
-    assert "ties 1.0, all tied 1.0, skip" in line  # the share its flag reads, printed beside it
+    assert "ties 1.000, all tied 1.000, skip" in line  # the share its flag reads, printed beside it
 
 
 def test_a_labeller_who_gives_one_answer_to_everything_is_flagged_unless_the_others_agree():
@@ -179,7 +179,7 @@ def test_the_text_report_says_each_kappa_with_dashes_not_a_python_dict():
     assert report[0]["kappa"] == {"bob": None, "cyd": 0.0}  # the JSON's null
     section = {"team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": report}
     lines = labeller_lines(section)
-    assert lines[1].endswith("κ bob -, cyd 0.0"), lines[1]
+    assert lines[1].endswith("κ bob -, cyd 0.000"), lines[1]
 
 
 def test_one_answer_flag_holds_at_its_bounds_exactly():

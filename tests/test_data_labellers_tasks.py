@@ -190,7 +190,7 @@ def test_stats_labellers_reports_each_task_with_labels(kto_workspace, capsys):
     assert main(["stats", "-w", str(kto_workspace.path), "--labellers"]) == 0
     text = capsys.readouterr().out
     assert "kto: team median 9.0 s per label, 400.0 labels/hour" in text
-    assert "  bob: 6 labels, gold -, loo agreement 0.5, DS accuracy" in text
+    assert "  bob: 6 labels, gold -, loo agreement 0.500, DS accuracy 0.500, " in text
     # No person labelled a pair, but people labelled KTO: the report is KTO's, without a pairwise line of nobody;
     # no figure anywhere is printed as None.
     assert text.startswith("kto: ") and "pairwise" not in text and "None" not in text

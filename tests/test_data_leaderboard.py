@@ -476,6 +476,37 @@ def test_a_workspace_without_arena_pairs_says_how_to_make_them(tmp_path, capsys)
     assert not (tmp_path / "ws/leaderboard.png").exists()
 
 
+def test_an_arena_whose_answers_were_all_identical_says_so(tmp_path, capsys):
+    """An arena sampled where every model gave the other's text (`generate --arena` counts `identical` and pairs
+    none) said "no arena pairs ... sample them with `python -m generate --arena`", as if it had never run."""
+    from data import Workspace
+    from data.__main__ import main
+    from data.records import Completion, Prompt
+
+    workspace = Workspace.init(tmp_path / "ws")
+    prompts = [Prompt([{"role": "user", "content": f"q{p}"}], "t", split="test") for p in range(3)]
+    params = '{"temperature": 0.7}'
+
+    def answers(model: str, texts: list[str], round: int = 1) -> list[Completion]:
+        return [Completion(p.id, t, model, "hf", params, 7, round) for p, t in zip(prompts, texts)]
+
+    same = [f"answer {p}" for p in range(3)]
+    workspace.append([*prompts, *answers("/m/A", same), *answers("/m/B", [f"{t} " for t in same])])
+    # another model's answers in another round, and two sources' imported answers: neither is the arena
+    imported = [Completion(prompts[0].id, text, text, "import") for text in ("x", "y")]
+    workspace.append([*answers("/m/C", ["other"] * 3, round=2), *imported])
+    assert main(["leaderboard", "-w", str(workspace.path)]) == 2
+    assert capsys.readouterr().err == (
+        "error: no arena pairs in this workspace: the arena was sampled (2 models answered 3 prompts) and every "
+        "answer was the same text as the other models' (`generate --arena` counts them `identical` and pairs "
+        "none): nothing to vote on; compare models whose answers differ\n"
+    )
+    # one answer that differs: the answers are no arena that paired nothing (it would have paired that one)
+    workspace.append([Completion(prompts[0].id, "else", "/m/D", "hf", params, 7, 1)])
+    assert main(["leaderboard", "-w", str(workspace.path)]) == 2
+    assert "sample them with `python -m generate --arena" in capsys.readouterr().err
+
+
 def test_win_rate_interval_counts_votes_that_agree_on_a_prompt_as_fewer():
     """8 prompts where B won all 3 votes, 8 where A did: 48 votes, but they say as much as 15 independent ones
     (design effect 3.2), so the Wilson interval over 48 votes (0.36-0.64) was too narrow. Votes that disagree
@@ -647,7 +678,19 @@ def test_by_a_reward_model_named_by_the_short_id_the_board_prints(tmp_path, caps
     assert capsys.readouterr().err == (
         f"error: --by rm:0123abcd: names several machine labellers (rm:{one}, rm:{two}); give one in full\n"
     )
+    # fewer than 8 digits: it said "no votes by rm:0123abc on arena pairs yet (judge them: ...)"
+    too_short = "too short to name a reward model: give 8 hex digits of its id or more, as "
+    assert main(["leaderboard", "-w", str(tmp_path / "ws2"), "--by", "rm:0123a"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --by rm:0123a: {too_short}the board and the lineage lines print it (rm:{one}, rm:{two} start "
+        "with it)\n"
+    )
+    assert main(["leaderboard", "-w", str(ws), "--by", "rm:0123a"]) == 2
+    assert capsys.readouterr().err.endswith(f" (rm:{one} starts with it)\n")
     assert (
-        main(["leaderboard", "-w", str(tmp_path / "ws2"), "--by", "rm:0123abc"]) == 2
-    )  # fewer than 8 digits
-    assert capsys.readouterr().err.startswith("error: no votes by rm:0123abc on arena pairs yet")
+        main(["leaderboard", "-w", str(ws), "--by", "rm:fff"]) == 2
+    )  # the start of no id: too short all the same
+    assert (
+        capsys.readouterr().err
+        == f"error: --by rm:fff: {too_short}the board and the lineage lines print it\n"
+    )

@@ -43,7 +43,7 @@ def test_export_leaves_out_verdicts_below_the_posterior(ws, capsys):
     w = ["export", "-w", str(ws.path), "--format", "dpo", "--aggregate", "dawid-skene"]
     assert main([*w, "--min-posterior", str(threshold)]) == 0
     out = capsys.readouterr().out
-    assert out.endswith(f": below_min_posterior {decided - sure}, exported {sure}\n")
+    assert out.endswith(f": {sure} rows exported, left out: below_min_posterior {decided - sure}\n")
     rows, counts = preference_rows(ws, None, ("sampled",), aggregate="dawid-skene", min_posterior=threshold)
     assert len(rows) == sure and counts["below_min_posterior"] == decided - sure
     assert all(row["posterior"] >= threshold for row in rows)

@@ -151,7 +151,7 @@ def test_a_ranking_whose_item_grew_past_six_stays_counted(tmp_path, capsys):
     assert (
         main(["export", "-w", str(ws.path), "--format", "dpo", "--out", str(tmp_path / "dpo.parquet")]) == 0
     )
-    assert "exported 6" in capsys.readouterr().out  # 4 answers ranked: 6 pairs
+    assert "6 rows exported" in capsys.readouterr().out  # 4 answers ranked: 6 pairs
     assert main(["stats", "-w", str(ws.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rank_items"]["rankings"] == 1
     service = LabelService(ws, "rank", overlap=1)

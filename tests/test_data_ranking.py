@@ -264,14 +264,14 @@ def test_export_cli_expands_rankings_and_datasets_loads_it(tmp_path, capsys):
     ws.append([prompt, *answers, Label(rank_item_id(prompt.id, 0), "ann", "rank", None, ranking=ranking)])
     out = tmp_path / "dpo.parquet"
     assert data_main(["export", "-w", str(ws.path), "--format", "dpo", "--out", str(out)]) == 0
-    assert "exported 5, rank_tie 1" in capsys.readouterr().out
+    assert "5 rows exported, left out: rank_tie 1" in capsys.readouterr().out
     from datasets import load_dataset
 
     rows = load_dataset("parquet", data_files=str(out), split="train")
     assert len(rows) == 5 and set(rows["kind"]) == {"rank"} and sorted(rows["strength"]) == [1, 1, 1, 1, 2]
     assert data_main(["export", "-w", str(ws.path), "--format", "dpo", "--out", str(out), "--rank-pairs",
                       "adjacent"]) == 0  # fmt: skip
-    assert "exported 4, rank_not_adjacent 1, rank_tie 1" in capsys.readouterr().out
+    assert "4 rows exported, left out: rank_not_adjacent 1, rank_tie 1" in capsys.readouterr().out
     assert data_main(["export", "-w", str(ws.path), "--format", "dpo", "--kinds", "sampled"]) == 2
     assert "nothing to export as dpo" in capsys.readouterr().err
     for fmt, flags in [("kto", ["--rank-pairs", "adjacent"]), ("ratings", ["--kinds", "rank"]),

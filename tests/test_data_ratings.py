@@ -298,7 +298,7 @@ def test_export_ratings_cli_loads_with_datasets(tmp_path, capsys):
         {"ann": [{"help": 4}, {"help": 1}, None, {"help": 3}], "bob": [{"help": 2}, None, None, None]},
     )
     assert data_main(["export", "-w", str(ws.path), "--format", "ratings"]) == 0
-    assert "exported 3" in capsys.readouterr().out
+    assert "3 rows exported" in capsys.readouterr().out
     import datasets
 
     dataset = datasets.load_dataset("parquet", data_files=str(ws.path / "exports" / "ratings.parquet"))[

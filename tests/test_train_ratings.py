@@ -229,7 +229,7 @@ def test_a_rated_blank_answer_is_counted_degenerate_as_the_export_counts_it(tmp_
         )
         == 0
     )
-    assert capsys.readouterr().out.endswith(": degenerate 1, exported 4\n")
+    assert capsys.readouterr().out.endswith(": 4 rows exported, left out: degenerate 1\n")
     assert rating_kto_rows(ws, "train", "helpfulness>=3")[1]["degenerate"] == 1
     assert rating_preference_rows(ws, "train", "helpfulness")[1]["degenerate"] == 1
 

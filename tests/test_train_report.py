@@ -35,6 +35,8 @@ from train.saving import read_trained, write_trained
         ),
         ({"pairs": 5}, "workspace: 5 pairs of rated answers taken"),
         ({"exported": 8, "unlabelled": 0}, "workspace: 8 rows taken"),
+        # said as the export says it: zeros unsaid (`undesirable 0`), one row a row
+        ({"exported": 1, "desirable": 1, "undesirable": 0}, "workspace: 1 row taken (desirable 1)"),
         ({"gold_answers": 3, "edits": 2}, "workspace: edits 2, gold_answers 3"),  # SFT: by source
         ({}, None),
     ],

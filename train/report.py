@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from data.exclusion import excluded_line
+from data.export_workspace import TAKEN_KINDS, left_out, rows_and_reasons
 from data.files import atomic_write, strict_json
 
 CURVES = (
@@ -90,15 +91,9 @@ def rows_line(metrics: dict) -> str | None:
     return line
 
 
-TAKEN_KINDS = (
-    "desirable",
-    "undesirable",
-)  # KTO's counts of the rows taken, by label: not reasons to leave out
-
-
 def data_line(metrics: dict) -> str | None:
-    """What the workspace gave: the rows taken and every row left out, by reason (`data.export`'s counts), and
-    whose labels were kept out of the verdicts."""
+    """What the workspace gave: the rows taken and every row left out, by reason (`data.export`'s counts, said as
+    an export says them: `data.export_workspace.rows_and_reasons`), and whose labels were kept out of the verdicts."""
     counts = dict(metrics.get("data_counts") or {})
     if not counts:
         return None
@@ -106,9 +101,8 @@ def data_line(metrics: dict) -> str | None:
         "pairs" in counts
     )  # --rm-from-ratings: its rows (and `equal`) count pairs, every other reason answers
     taken = counts.pop("exported", counts.pop("pairs", None))
-    kinds = ", ".join(f"{k} {counts.pop(k)}" for k in TAKEN_KINDS if k in counts)
     equal = counts.pop("equal", 0) if rated else 0
-    listed = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
+    listed = left_out(counts)
     excluded = excluded_line(metrics.get("excluded_labellers") or {})
     if taken is None:  # SFT rows: counted by source (gold_answers, edits) and reason
         line = f"workspace: {listed}"
@@ -118,8 +112,7 @@ def data_line(metrics: dict) -> str | None:
         )
         line += f"; answers left out: {listed}" if listed else ""
     else:
-        line = f"workspace: {taken} rows taken" + (f" ({kinds})" if kinds else "")
-        line += f", left out: {listed}" if listed else ""
+        line = f"workspace: {rows_and_reasons(counts | {'exported': taken}, 'taken')}"
     line += f"; {excluded}" if excluded else ""
     if metrics.get("selection_recorded_at"):  # a resume trains on the rows the run started with
         line += f" (as selected when the run started, {metrics['selection_recorded_at']})"
