@@ -27,6 +27,7 @@ from data.files import (
     failure_reason,
     folder_for_writing,
 )
+from data.import_labellers import labels_by_labeller
 from data.import_labels import IN_APP, labels_to_write
 from data.import_log_lines import json_lines, read_lines, rejects_name
 from data.records import Label, Prompt, now
@@ -62,14 +63,15 @@ def log_folder(workspace: Workspace) -> Path:
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
     """Append ``batch`` (rows already stored are left out, but labels `--remove` withdrew are written anew:
     ``restored_labels``; labeller rows' labels over a labeller's app label are not: ``labelled_in_app``,
-    `data.import_labels.labels_to_write`); ``counts`` plus the rows written per table (``new_<table>``) and the
-    file's prompts already stored (`stored_prompts`)."""
+    `data.import_labels.labels_to_write`); ``counts`` plus the rows written per table (``new_<table>``), the labels
+    written per labeller (`labels_by_labeller`) and the file's prompts already stored (`stored_prompts`)."""
     log_folder(workspace)  # its symlinks refused before the records are written, not after
     stored = stored_prompts(workspace, batch)
     batch, kept = labels_to_write(workspace, batch)
+    by_labeller = labels_by_labeller(workspace, batch)  # before the write: the labels it stores
     written = workspace.append(batch, skip_existing=True)
     new = Counter({f"new_{table}": n for table, n in written.items()})
-    return counts + stored + kept + new
+    return counts + stored + kept + new + by_labeller
 
 
 def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> WriteError:
