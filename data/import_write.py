@@ -111,8 +111,16 @@ def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
 
 
 def kept_lines(counts: Counter) -> list[str]:
-    """What an import left as it was stored (`stored_prompts`), one line each, for the user."""
+    """What an import left as it was stored (`stored_prompts`), or stored otherwise than its rows may have meant
+    (``null_label``), one line each, for the user."""
     lines = []
+    if counts["null_label"]:  # a Parquet file's gold rows beside KTO rows get the column's null, not no label
+        lines.append(
+            f"{counted(counts['null_label'], 'row')} with a null label: stored unlabelled, for the KTO app's "
+            "labellers to label, not as gold (SFT) answers (in a Parquet file a row without a label, as a gold "
+            "answer's beside KTO rows, holds a null one); to import gold answers, give them in a file of their own "
+            "without a label column"
+        )
     if counts["stored_split_kept"]:
         lines.append(
             f"{counts['stored_split_kept']} of the {counts['already_stored']} prompts already stored keep their "
