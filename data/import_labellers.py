@@ -176,15 +176,20 @@ class LabelledPairs:
         return Label(pair_id, name, "pairwise", choice, strength=strength, id=label_id)
 
 
-def labels_by_labeller(records: list[object]) -> Counter:
-    """The labels of ``records`` (a file's) that labeller rows made, counted by labeller (`LABELLED_BY`), each once
-    (a row given twice is one label)."""
-    labels = {r.id: r.annotator for r in records if isinstance(r, Label) and r.annotator != IMPORT}
-    return Counter(LABELLED_BY + name for name in labels.values())
+def labels_by_labeller(workspace: Workspace, batch: list[object]) -> Counter:
+    """The labels of ``batch`` (an import's, as it is written: `data.import_labels.labels_to_write`) that labeller
+    rows made and the workspace does not hold yet, counted by labeller (`LABELLED_BY`): the labels the write stores,
+    as ``new_labels`` counts them (a row given twice is one label; one already stored, or not stored as its
+    labeller labelled the pair in the app, none). Read before the write."""
+    theirs = {r.id: r.annotator for r in batch if isinstance(r, Label) and r.annotator != IMPORT}
+    if not theirs:
+        return Counter()
+    held = set(workspace.read("labels", ["id"], where=("id", theirs)).column("id").to_pylist())
+    return Counter(LABELLED_BY + name for id_, name in theirs.items() if id_ not in held)
 
 
 def labeller_counts(counts: Counter) -> str:
-    """The summary's part naming each labeller's labels in a file (`labels_by_labeller`), "" where none."""
+    """The summary's part naming each labeller's labels a file stored (`labels_by_labeller`), "" where none."""
     mine = sorted(
         (key.removeprefix(LABELLED_BY), n) for key, n in counts.items() if key.startswith(LABELLED_BY)
     )

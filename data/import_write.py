@@ -27,6 +27,7 @@ from data.files import (
     failure_reason,
     folder_for_writing,
 )
+from data.import_labellers import labels_by_labeller
 from data.import_labels import IN_APP, labels_to_write
 from data.import_log_lines import json_lines, read_lines, rejects_name
 from data.records import Label, Prompt, now
@@ -62,14 +63,15 @@ def log_folder(workspace: Workspace) -> Path:
 def write_records(workspace: Workspace, batch: list[object], counts: Counter) -> Counter:
     """Append ``batch`` (rows already stored are left out, but labels `--remove` withdrew are written anew:
     ``restored_labels``; labeller rows' labels over a labeller's app label are not: ``labelled_in_app``,
-    `data.import_labels.labels_to_write`); ``counts`` plus the rows written per table (``new_<table>``) and the
-    file's prompts already stored (`stored_prompts`)."""
+    `data.import_labels.labels_to_write`); ``counts`` plus the rows written per table (``new_<table>``), the labels
+    written per labeller (`labels_by_labeller`) and the file's prompts already stored (`stored_prompts`)."""
     log_folder(workspace)  # its symlinks refused before the records are written, not after
     stored = stored_prompts(workspace, batch)
     batch, kept = labels_to_write(workspace, batch)
+    by_labeller = labels_by_labeller(workspace, batch)  # before the write: the labels it stores
     written = workspace.append(batch, skip_existing=True)
     new = Counter({f"new_{table}": n for table, n in written.items()})
-    return counts + stored + kept + new
+    return counts + stored + kept + new + by_labeller
 
 
 def stopped_import(exc: OSError, imported: list[Loaded], left: list[Loaded]) -> WriteError:
@@ -109,8 +111,16 @@ def stored_prompts(workspace: Workspace, batch: list[object]) -> Counter:
 
 
 def kept_lines(counts: Counter) -> list[str]:
-    """What an import left as it was stored (`stored_prompts`), one line each, for the user."""
+    """What an import left as it was stored (`stored_prompts`), or stored otherwise than its rows may have meant
+    (``null_label``), one line each, for the user."""
     lines = []
+    if counts["null_label"]:  # a Parquet file's gold rows beside KTO rows get the column's null, not no label
+        lines.append(
+            f"{counted(counts['null_label'], 'row')} with a null label: stored unlabelled, for the KTO app's "
+            "labellers to label, not as gold (SFT) answers (in a Parquet file a row without a label, as a gold "
+            "answer's beside KTO rows, holds a null one); to import gold answers, give them in a file of their own "
+            "without a label column"
+        )
     if counts["stored_split_kept"]:
         lines.append(
             f"{counts['stored_split_kept']} of the {counts['already_stored']} prompts already stored keep their "

@@ -34,7 +34,6 @@ from data.errors import PrefloopError, check_file_name, names_shown
 from data.import_columns import ROW_SPLIT_HINT, SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
-from data.import_labellers import labels_by_labeller
 from data.import_preview import ImportPreview
 from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, SplitRow, read_records, refuse_wrapper
@@ -255,7 +254,6 @@ class _Gathered:
         counts["gold_conflicts"] = len(self.prompts.conflicts)
         counts["split_conflicts"] = len(self.prompts.split_conflicts)
         counts["opposite_rows"] = len(self.preferences.opposite)
-        counts += labels_by_labeller(self.answers)
         if self.rejects and len(self.rejects) == rows:
             # named by row and field, as the error it would be without --on-error skip
             first = self.rejects[0]

@@ -101,6 +101,13 @@ def check_options(options: GenerateOptions) -> None:
         raise PrefloopError("--pairs best-worst needs --judge (rm, rm:<id>, or a chat model)")
     if options.judge and options.spin:
         raise PrefloopError("--judge does not apply to --spin (SPIN's gold answer wins by construction)")
+    if mode_of(options) == "--judge" and (options.prompts or options.test_fraction is not None):
+        # --judge alone samples nothing: prompts imported here would only wait, unanswered, for a later job
+        flag = "--prompts" if options.prompts else "--test-fraction"
+        raise PrefloopError(
+            f"{flag} does not apply to --judge alone, which judges the workspace's pairs and samples nothing: "
+            "import prompts with `python -m data import`, or sample with --n 4 --pairs best-worst --judge"
+        )
     if options.judge and not is_reward_model_name(options.judge):
         load_template(options.judge_template)  # a bad template file fails before any model loads
     if options.arena is not None:

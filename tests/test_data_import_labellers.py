@@ -82,7 +82,8 @@ def test_files_of_one_import_and_one_files_labellers_share_new_pairs(tmp_path, c
     assert len(labels(ws)) == 3 * QUESTIONS
     # importing the files again adds nothing
     assert main(["import", "-w", str(ws), str(carol), str(both)]) == 0
-    assert "new_labels" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "new_labels" not in out and "labels by labeller" not in out  # the labels it stores: none
     assert len(labels(ws)) == 3 * QUESTIONS
 
 
@@ -222,6 +223,7 @@ def test_a_labeller_row_agreeing_with_their_app_label_stores_nothing_and_is_coun
     assert main(["import", "-w", str(ws), str(alice)]) == 0
     out, err = capsys.readouterr()
     assert f"labelled_in_app {QUESTIONS}" in out and "new_labels" not in out
+    assert "labels by labeller" not in out  # it said alice 6: every row of the file, none stored
     assert f"{QUESTIONS} labels of labeller rows not stored (labelled_in_app)" in err
     assert "to change it, label again in the app" in err
     assert Workspace.existing(ws).read("labels").num_rows == stored and in_force(ws) == before
@@ -235,6 +237,7 @@ def test_a_labeller_row_against_their_app_label_is_not_stored_and_the_app_label_
     assert main(["import", "-w", str(ws), str(alice)]) == 0
     out = capsys.readouterr().out
     assert "labelled_in_app 3" in out and "new_labels 3" in out  # 3, 4 and 5: no app label, stored
+    assert "labels by labeller: alice 3" in out  # the labels stored, as new_labels counts them (not 6)
     after = in_force(ws)
     assert set(before) < set(after) and len(after) == QUESTIONS  # the app's three, as they were
     assert figures(ws, capsys)["alice"]["labels"] == QUESTIONS
@@ -261,5 +264,6 @@ def test_remove_of_a_labellers_file_leaves_their_app_labels_in_force(tmp_path, c
     assert main(["import", "-w", str(ws), str(alice)]) == 0  # again: the file's two back, the app's kept
     out = capsys.readouterr().out
     assert "labelled_in_app 4" in out and "restored_labels 2" in out
+    assert "labels by labeller: alice 2" in out  # the two written anew
     again = set(in_force(ws))  # the file's two written anew (ids of their own: `renewal_id`)
     assert app < again and {label[:4] for label in again} == {label[:4] for label in before}

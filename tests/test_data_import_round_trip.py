@@ -224,6 +224,36 @@ def test_a_null_label_beside_an_answer_is_no_gold_answer_but_one_nobody_labelled
     assert main(["export", "-w", str(tmp_path / "ws"), "--format", "sft"]) == 2  # no gold answer to export
 
 
+def test_gold_rows_beside_kto_rows_in_parquet_are_warned_of_not_only_counted(tmp_path, capsys):
+    """A Parquet file mixing gold rows (no label) and KTO rows gives the gold rows the column's null: their answers
+    are stored unlabelled, and the summary said only `null_label 1`."""
+    rows = [
+        {"prompt": "Gold?", "completion": "Gold answer."},
+        {"prompt": "Good?", "completion": "Yes.", "label": True},
+    ]
+    path = tmp_path / "mixed.parquet"
+    pq.write_table(
+        pa.Table.from_pylist(
+            rows, schema=pa.schema({"prompt": pa.string(), "completion": pa.string(), "label": pa.bool_()})
+        ),
+        path,
+    )
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert ", null_label 1," in out
+    assert err == (
+        f"warning: {path}: 1 row with a null label: stored unlabelled, for the KTO app's labellers to label, not "
+        "as gold (SFT) answers (in a Parquet file a row without a label, as a gold answer's beside KTO rows, holds "
+        "a null one); to import gold answers, give them in a file of their own without a label column\n"
+    )
+    assert by_prompt(tmp_path / "ws", "gold") == {"Gold?": None, "Good?": None}
+    gold = tmp_path / "gold.parquet"  # the advice: the gold rows alone, no label column
+    pq.write_table(pa.Table.from_pylist(rows[:1]), gold)
+    assert main(["import", "-w", str(tmp_path / "ws2"), str(gold)]) == 0
+    assert capsys.readouterr().err == ""
+    assert by_prompt(tmp_path / "ws2", "gold") == {"Gold?": "Gold answer."}
+
+
 def test_a_gold_files_null_label_is_one_line_naming_the_field(tmp_path, capsys):
     Workspace.init(tmp_path / "ws")
     before = digest(tmp_path / "ws")

@@ -23,6 +23,9 @@ from generate.options import VLLM_ONLY
             "--spin-name applies to --spin-iter, not",
         ),
         (["--spin-iter", "1", "--pairs", "best-worst"], "--pairs does not apply to --spin-iter (a single"),
+        # --judge alone returned before --prompts was read: the file was neither imported nor refused
+        (["--judge", "rm", "--prompts", "sft"], "--prompts does not apply to --judge alone, which judges"),
+        (["--judge", "rm", "--test-fraction", "0.2"], "--test-fraction does not apply to --judge alone"),
     ],
 )
 def test_an_option_of_another_mode_is_one_line(tmp_path, capsys, argv, message):

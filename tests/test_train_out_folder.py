@@ -16,7 +16,8 @@ from data import Workspace
 from data.errors import PrefloopError
 from tests.test_train import build_workspace, options
 from train.__main__ import main
-from train.out_folder import check_out_folder, run_config
+from train.out_checks import check_out_folder
+from train.out_folder import run_config
 from train.run import train
 
 
@@ -449,7 +450,7 @@ def test_a_run_in_a_moved_workspace_resumes_there(tmp_path, monkeypatch):
     """A run records its workspace and start model as given (absolute paths, here): in a copied or moved
     workspace its resume was refused as started with another --workspace (or --model, a folder of its runs/).
     The workspace's marker is read once for both."""
-    import train.out_folder
+    import train.out_checks
 
     ws = build_workspace(tmp_path / "ws")
     model, out = ws.path.resolve() / "runs" / "sft-1", ws.path / "runs" / "dpo-1"
@@ -459,8 +460,8 @@ def test_a_run_in_a_moved_workspace_resumes_there(tmp_path, monkeypatch):
     shutil.copytree(ws.path, tmp_path / "moved")
     moved = Workspace(tmp_path / "moved")
     here = moved.path.resolve() / "runs"
-    reads, read_roots = [], train.out_folder.read_roots
-    monkeypatch.setattr(train.out_folder, "read_roots", lambda root: reads.append(root) or read_roots(root))
+    reads, read_roots = [], train.out_checks.read_roots
+    monkeypatch.setattr(train.out_checks, "read_roots", lambda root: reads.append(root) or read_roots(root))
     check_out_folder(here / "dpo-1", options(moved, here / "sft-1", here / "dpo-1", resume=True))
     assert len(reads) == 1
     with pytest.raises(PrefloopError, match="started with --model"):  # the original's folder is not its own

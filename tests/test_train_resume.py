@@ -17,7 +17,8 @@ from data.errors import PrefloopError
 from tests.test_train import build_workspace, options
 from tests.test_train_out_folder import argv, files, no_loading
 from train.__main__ import main
-from train.out_folder import check_out_folder, check_resumed_model, run_config
+from train.out_checks import check_out_folder, check_resumed_model
+from train.out_folder import run_config
 from train.run import train
 
 

@@ -29,15 +29,8 @@ from train.memory import Batch, Setup, available_memory, model_shape, plan_memor
 from train.methods import Method, get_method
 from train.once import train_once, use_bf16
 from train.options import CPU_EVAL_LIMIT, TrainOptions, check_options
-from train.out_folder import (
-    check_out_folder,
-    check_resumed_model,
-    check_resumed_plan,
-    claim_out_folder,
-    read_selection,
-    selection_record,
-    write_selection,
-)
+from train.out_checks import check_out_folder, check_resumed_model, check_resumed_plan
+from train.out_folder import claim_out_folder, read_selection, selection_record, write_selection
 from train.pairs import (
     TrainDataError,
     add_agreement,
@@ -299,7 +292,7 @@ def train(
 
     ``eval_rounds``: evaluate on held-out pairs of these rounds only (the SPIN driver trains on two rounds and
     evaluates on the newest); default: the rounds trained on. ``marker``: the file by which a round driver claimed
-    ``options.out`` for this run (`train.out_folder.check_out_folder`: a folder holding only it starts fresh).
+    ``options.out`` for this run (`train.out_checks.check_out_folder`: a folder holding only it starts fresh).
     """
     check_options(options)
     method = get_method(options.method)

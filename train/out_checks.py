@@ -1,0 +1,302 @@
+"""What ``--out``, ``--resume`` and ``--overwrite`` may do, checked before anything loads (`check_out_folder`,
+`check_resumed_model`) and once the memory plan is settled (`check_resumed_plan`), against what the run in OUT
+recorded (`train.out_folder`).
+
+``--resume`` continues only an unfinished run of the same method (checkpoints without a recorded config, from a
+version that wrote it only at the end, are refused: their method cannot be checked), and writes into no other
+non-empty folder; ``--overwrite`` replaces only what a train run wrote (a folder holding a run's config, report or
+checkpoints), never any other folder's files. A round driver (`generate --spin-iter`) claims an iterate's folder
+with its marker file before training there with --resume, which it sets itself: that folder starts fresh, and its
+refusals say to remove the folder, not to pass --overwrite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from data.errors import PrefloopError
+from data.exclusion import flag_names
+from data.files import refuse_unwritable
+from data.lineage import NEWEST
+from data.provision import EMBEDDED, is_model_dir, looks_like_hub_id
+from data.workspace_root import Roots, read_path, read_roots
+from train.methods import METHODS
+from train.options import TrainOptions
+from train.out_folder import (
+    CONFIG_FILE,
+    FINISHED_FILES,
+    is_main_process,
+    recorded_config,
+    run_config,
+    start_again,
+)
+from train.saving import TRAINED_FILE
+
+# What a resume may change: where and how the run is done, not what it trains. The memory plan's own options are
+# settled again from the same inputs (the recorded ones are the plan's, not the flags').
+RESUME_MAY_CHANGE = frozenset(
+    {
+        "out",
+        "resume",
+        "overwrite",
+        "threads",
+        "eval_limit",
+        "eval_steps",
+        "save_steps",
+        "register",
+        "ref_cache",
+    }
+    | {"lora_r", "gradient_checkpointing", "batch_size", "grad_accum"}
+)
+
+
+def _same_path(a: object, b: object) -> bool:
+    return a == b or (a is not None and b is not None and Path(str(a)).resolve() == Path(str(b)).resolve())
+
+
+# Options of labellers' names, kept as given (`--exclude-labeller a,b` or `a b`: the same names; data.exclusion
+# splits a value that is no stored name at its commas); a run recorded before they were kept so holds them split.
+NAMES_OPTIONS = frozenset(f.name for f in dataclasses.fields(TrainOptions) if f.metadata.get("names"))
+
+
+def _names(values: object) -> list[str]:
+    """The names a names option's values give, however the command line grouped them, in one order."""
+    return sorted(set(flag_names([str(value) for value in values or ()], set())))
+
+
+def _changed_option(recorded: dict, options: TrainOptions, roots: Roots, out: Path) -> str | None:
+    """The first option (not one a resume may change) whose value differs from the run's recorded one, or None.
+    A path recorded under the folder the workspace was made in is read under where it is now (a moved or copied
+    workspace: `data.workspace_root`; ``roots``: its `read_roots`, read once for every path option); so is the
+    workspace of a run whose folder ``out`` it holds where the run's recorded folder lay in the recorded workspace
+    (`_moved_with_run`), and a start model given inside that workspace (`_recorded_model`)."""
+    now = run_config(options)
+    for name, value in now.items():
+        if name in RESUME_MAY_CHANGE or name not in recorded:
+            continue
+        was = recorded[name]
+        if name == "workspace" and _moved_with_run(recorded, options.workspace, out):
+            continue
+        if name in ("workspace", "model"):
+            if name == "model":
+                was = _recorded_model(recorded, options, roots, out)
+            elif isinstance(was, str):
+                was = read_path(roots, was)
+            if not _same_path(was, value):
+                return name
+        elif name in NAMES_OPTIONS:
+            if _names(was) != _names(value):
+                return name
+        elif json.loads(json.dumps(value)) != was:  # tuples are lists in the file
+            return name
+    return None
+
+
+def _spelled_inside(path: object, folder: object) -> str | None:
+    """``path`` as a path inside ``folder``, both as a run's config records them (as given: relative, or not), or
+    None where it does not lie inside it."""
+    if not isinstance(path, str) or not isinstance(folder, str):
+        return None
+    inside = os.path.relpath(path, folder)
+    return None if inside == "." or inside.split(os.sep)[0] == ".." else inside
+
+
+def _moved_with_run(recorded: dict, workspace: Path, out: Path) -> bool:
+    """The run's folder ``out`` lies in ``workspace`` where its recorded ``out`` lay in its recorded workspace: the
+    workspace was copied or moved with the run in it. Its recorded paths are as given (`-w ws`, relative), which
+    `read_path` cannot read under where the workspace is now (nor a copy of a moved workspace's, made elsewhere)."""
+    inside = _spelled_inside(recorded.get("out"), recorded.get("workspace"))
+    return inside is not None and os.path.relpath(out, workspace) == inside
+
+
+def _recorded_model(recorded: dict, options: TrainOptions, roots: Roots, out: Path) -> object:
+    """The run's recorded ``--model`` as it names a folder now: one given inside its workspace (`-w ws --model
+    ws/models/base`) that was copied or moved with the run (`_moved_with_run`) is that folder of the workspace it
+    is in now, as the workspace counts as the recorded one; one under the workspace's recorded root, the same
+    under where it is now (`read_path`); any other as given (`check_resumed_model`)."""
+    was = recorded["model"]
+    inside = _spelled_inside(was, recorded.get("workspace"))
+    if inside is not None and _moved_with_run(recorded, options.workspace, out):
+        return str(Path(options.workspace) / inside)
+    return read_path(roots, was) if isinstance(was, str) else was
+
+
+def _outside_folder(was: object, workspace: object) -> bool:
+    """``was`` (a recorded --model) is a folder given relative to the current folder, outside the recorded
+    ``workspace``: neither a name the start model is found by (``newest``, a short name, an ``org/model`` hub id)
+    nor a path a copy of the workspace would hold."""
+    if not isinstance(was, str) or was == NEWEST or was in EMBEDDED or looks_like_hub_id(was):
+        return False
+    return not Path(was).expanduser().is_absolute() and _spelled_inside(was, workspace) is None
+
+
+def _is_train_output(out: Path) -> bool:
+    return any((out / name).is_file() for name in (CONFIG_FILE, *FINISHED_FILES)) or any(
+        out.glob("checkpoint-*")
+    )
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def check_out_folder(
+    out: Path, options: TrainOptions, reads: tuple[Path, ...] = (), marker: str | None = None
+) -> None:
+    """Refuse what ``--out``, ``--resume`` and ``--overwrite`` cannot do together, before anything loads;
+    ``reads``: the folders the run reads (start model, workspace), which --overwrite must not empty; ``marker``:
+    the file by which a round driver claimed ``out`` for this run (the SPIN driver's ``spin.json``): a folder
+    holding only it is new to --resume."""
+    if options.resume and options.overwrite:
+        raise PrefloopError("--resume and --overwrite: give one (continue the run in --out, or replace it)")
+    existing = next(p for p in (out, *out.parents) if p.exists())  # the folder itself, or where it would go
+    if not existing.is_dir():
+        where = "" if existing == out else f"{existing} "
+        raise PrefloopError(f"--out {out}: {where}is a file, not a folder")
+    if not is_main_process():
+        return
+    _check_writable(out, existing, options)
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if options.overwrite:
+        if not _is_train_output(out):
+            raise PrefloopError(f"{out}: not a train output folder; give an empty or new --out")
+        for path in reads:
+            if _inside(path, out):
+                raise PrefloopError(
+                    f"{out}: --overwrite would delete {path}, which this run reads; give another --out"
+                )
+        return
+    if not options.resume and not _is_train_output(out):  # --resume and --overwrite both refuse it
+        raise PrefloopError(
+            f"{out}: output folder is not empty and not a train output folder (no {CONFIG_FILE} or checkpoint-*): "
+            "give an empty or new --out"
+        )
+    if not options.resume:
+        raise PrefloopError(
+            f"{out}: output folder is not empty (pass --resume to continue, --overwrite to replace)"
+        )
+    if not _is_train_output(out):
+        if {entry.name for entry in out.iterdir()} == {marker}:
+            return  # claimed by a round driver for this run, nothing trained there yet: it starts fresh
+        again = start_again(out, marker, "give an empty or new --out")
+        raise PrefloopError(
+            f"{out}: not a train output folder (no {CONFIG_FILE} or checkpoint-*), nothing to resume; {again}"
+        )
+    if any((out / name).is_file() for name in FINISHED_FILES):
+        again = start_again(out, marker, "--overwrite replaces it")
+        raise PrefloopError(f"{out}: the run there finished (nothing to resume); {again}")
+    for path in reads:
+        if _inside(path, out):
+            raise PrefloopError(f"{out}: --resume from {path}, which is inside the run's own folder")
+    _check_recorded(out, options, marker)
+
+
+def _check_recorded(out: Path, options: TrainOptions, marker: str | None) -> None:
+    """The unfinished run in ``out`` is one ``options`` continue: of their method (a step of a step-wise method's
+    run is none of its own), and started with them but for `RESUME_MAY_CHANGE`."""
+    recorded = recorded_config(out, marker)
+    if recorded is None and any(out.glob("checkpoint-*")):  # what the resume would continue from, unchecked
+        stepwise = _stepwise_run(out.parent)
+        if stepwise is not None:  # its run records the method in the folder above, not here
+            raise PrefloopError(
+                f"{out}: a step of the --method {stepwise} run in {out.parent}, which does not "
+                f"resume (each step is a run of its own; --overwrite --out {out.parent} starts it again)"
+            )
+        raise PrefloopError(
+            f"{out}: its checkpoint records no method or options (a run of a version before train_config.json "
+            f"was written as a run starts), so it cannot be resumed as --method {options.method}; "
+            + start_again(out, marker, "--overwrite starts again")
+        )
+    if recorded is None:
+        return
+    if recorded["method"] != options.method:
+        what = "its checkpoint is" if any(out.glob("**/checkpoint-*")) else "the run there is"
+        raise PrefloopError(f"{out}: {what} from --method {recorded['method']}, not {options.method}")
+    roots = read_roots(Path(options.workspace))  # the workspace's marker read once for every path option
+    changed = _changed_option(recorded, options, roots, out)
+    if changed is not None:  # its checkpoints or its saved model were made with the recorded options
+        flag, was = changed.replace("_", "-"), _shown(recorded[changed])
+        named = _recorded_model(recorded, options, roots, out) if changed == "model" else recorded[changed]
+        if named != recorded[changed]:  # a folder of the workspace, which is elsewhere now
+            was += f" ({named} where the workspace is now)"
+        again = start_again(out, marker, "--overwrite starts again")
+        raise PrefloopError(
+            f"{out}: the run there was started with --{flag} {was}, not {_shown(getattr(options, changed))}; "
+            f"--resume continues it with the options it was started with ({again})"
+        )
+
+
+def check_resumed_model(out: Path, options: TrainOptions, marker: str | None = None) -> None:
+    """On --resume, before the start model is looked up: the run's relative --model folder outside its workspace
+    (`_outside_folder`) is read from the current folder, as it was; where it names no model (a copy of the workspace
+    made elsewhere, a resume from another folder), the resume is refused naming the folder and how to pass it,
+    whatever --model is given (no other folder is the recorded one)."""
+    recorded = recorded_config(out, marker) if options.resume and is_main_process() else None
+    finished = any((out / name).is_file() for name in FINISHED_FILES)
+    if recorded is None or finished or recorded["method"] != options.method:
+        return  # nothing to resume, or not a run these options continue: `check_out_folder` says which
+    was = recorded.get("model")
+    if not _outside_folder(was, recorded.get("workspace")) or is_model_dir(Path(was).expanduser()):
+        return
+    here = Path(was).expanduser().absolute()
+    raise PrefloopError(
+        f"{out}: the run there was started with --model {was}, a folder outside its workspace, read from the current "
+        f"folder: no model at {here}; resume from the folder the run was started in (-w and --out from there, "
+        f"--model {was}), or copy its start model to {here}"
+    )
+
+
+def _stepwise_run(folder: Path) -> str | None:
+    """The step-wise method (sDPO) of the run in ``folder``, whose steps are its folders; None for any other."""
+    try:
+        method = (recorded_config(folder) or {}).get("method")
+    except PrefloopError:  # not a run's config: the folder below is judged on its own
+        return None
+    return method if method in METHODS and METHODS[method].stepwise else None
+
+
+def _check_writable(out: Path, existing: Path, options: TrainOptions) -> None:
+    """A folder the run cannot write (a read-only mount; ``existing``: ``out`` or the folder it would be made in) is
+    refused before anything loads, in one line naming --out, not as the run claims it: "[Errno 30] Read-only file
+    system: 'romnt/sub'" once the model had loaded."""
+    flag = f"--out {out}" if options.out is not None else f"{out} (the run's folder; --out names another)"
+    where = "the folder" if existing == out else str(existing)
+    refuse_unwritable(existing, lambda reason: f"{flag}: {where} is not writable ({reason}); nothing trained")
+
+
+def check_resumed_plan(out: Path, options: TrainOptions, marker: str | None = None) -> None:
+    """On --resume, the memory plan settled again (``options``: the plan's) must train as the run did: the same
+    LoRA rank (its checkpoint holds those weights and their optimiser state) and the same effective batch (its
+    steps are counted in it); only the split into micro-batches and accumulation, and checkpointing, may differ.
+    A run that saved its final model (`TRAINED_FILE`) trains nothing again: any plan serves its report."""
+    resumes = options.resume and is_main_process() and not (out / TRAINED_FILE).exists()
+    recorded = recorded_config(out, marker) if resumes else None
+    if recorded is None or "lora_r" not in recorded:
+        return
+    again = start_again(out, marker, "--overwrite starts again")
+    if (recorded["lora_r"] or 0) != (options.lora_r or 0):
+        was, now = (f"LoRA r={r}" if r else "full fine-tuning" for r in (recorded["lora_r"], options.lora_r))
+        raise PrefloopError(
+            f"{out}: the run there trains with {was}, not {now} (--lora-r); --resume continues it with the options "
+            f"it was started with ({again})"
+        )
+    was = recorded["batch_size"] * recorded["grad_accum"]
+    if was != options.batch_size * options.grad_accum:
+        raise PrefloopError(
+            f"{out}: the run there trains with an effective batch of {was} (--batch-size x --grad-accum), not "
+            f"{options.batch_size * options.grad_accum}; --resume continues it with the options it was started "
+            f"with ({again})"
+        )
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "(not given)"
+    if isinstance(value, list | tuple):
+        return " ".join(map(str, value)) or "(none)"
+    return str(value)
