@@ -274,6 +274,26 @@ def test_a_rank_edit_fixes_the_answer_ranked_first(rank_ws):
     assert service.undo("ann").label.id == label.id and edited(rank_ws)[1] == {"undone": 1, "exported": 0}
 
 
+def test_a_rank_edit_is_undone_with_its_ranking_after_a_restart(rank_ws):
+    """The rank app reads its own task's labels, and an edit's label is pairwise: a restarted rank app did not know
+    the edits saved with rankings, so a save resent after the restart said "Not saved" (it was), and `u` undid the
+    ranking and left its edit in force (exported and trained)."""
+    service = LabelService(rank_ws, "rank")
+    shown = service.show("ann")
+    label = service.submit("ann", shown.item.id, "1 > 2 > 3 > 4", edit=EDIT)
+    restarted = LabelService(rank_ws, "rank")
+    users = {"ann": User("ann", hash_password("correct horse"))}
+    resent = on_edit_save(
+        make_context(restarted, Authenticator(users)), "ann", shown.item.id, "1 > 2 > 3 > 4", None, "", EDIT
+    )
+    saved = "✓ Already saved: ranking 1 &gt; 2 &gt; 3 &gt; 4, with your edit."
+    assert saved in resent.status  # it said "Not saved: item ... is no longer on your screen"
+    undone = restarted.undo("ann")
+    assert (undone.label.id, undone.with_edit) == (label.id, True)
+    assert edited(rank_ws)[1] == {"undone": 1, "exported": 0}
+    assert restarted.undo("ann") is None  # the edit's label is nobody's "last action" here either
+
+
 def test_the_rank_view_opens_and_saves_an_edit(rank_ws):
     users = {"bob": User("bob", hash_password("correct horse"))}
     ctx = make_context(LabelService(rank_ws, "rank"), Authenticator(users))
