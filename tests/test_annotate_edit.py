@@ -4,6 +4,9 @@ refused, a gold item's edit kept out of training, and the admin's diff built fro
 
 from __future__ import annotations
 
+import shutil
+import time
+
 import gradio as gr
 import pytest
 
@@ -12,7 +15,7 @@ from annotate.app import make_context, on_load, on_submit, on_undo
 from annotate.edit_view import diff_html, edits_html, edits_view, on_edit_open, on_edit_save
 from annotate.service import EditError, LabelService, choice_from_side
 from annotate.users import Authenticator, User, hash_password
-from data import Completion, Pair, Prompt
+from data import Completion, Pair, Prompt, store
 from data.edits import sft_edits_table
 from data.gold import mark_gold, read_gold
 
@@ -306,3 +309,24 @@ def test_the_rank_view_opens_and_saves_an_edit(rank_ws):
     saved = on_edit_save(ctx, "bob", view.item_id, "2 > 4 > 1 > 3", None, "", "Fixed. " + text)
     assert "✓ Saved to disk: ranking 2 &gt; 4 &gt; 1 &gt; 3, with your edit. (u undoes both)" in saved.status
     assert edited(rank_ws)[1] == {"exported": 1}
+
+
+def test_the_app_removes_a_killed_edits_leftovers_in_every_table_an_edit_writes(label_ws, monkeypatch):
+    """An edit is one batch over labels, completions and pairs. The app's background compactor tidied labels
+    alone, so a batch a kill left uncommitted stayed in completions and pairs (`validate` reported it, restart after
+    restart) until `data compact`, and those tables grew by a part an edit, never merged."""
+    from tests.test_data_shared_temps import dead_pid, writing_as
+
+    leftovers = []
+    with writing_as(monkeypatch, "this", dead_pid()):
+        for name in ("completions", "pairs"):
+            part = store.part_files(label_ws.path / name)[0]
+            leftovers.append(part.with_name(store.part_name(batch="e" * 16)))
+            shutil.copy(part, leftovers[-1])
+    assert sorted(label_ws.orphans()["e" * 16]) == sorted(leftovers)  # what validate reports
+    service = LabelService(label_ws)
+    service.submit("ann", service.show("ann").item.id, "left", edit=EDIT)  # its write wakes the compactor
+    deadline = time.monotonic() + 20
+    while any(path.exists() for path in leftovers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert label_ws.orphans() == {}
