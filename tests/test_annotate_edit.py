@@ -330,3 +330,19 @@ def test_the_app_removes_a_killed_edits_leftovers_in_every_table_an_edit_writes(
     while any(path.exists() for path in leftovers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert label_ws.orphans() == {}
+
+
+def test_another_edit_resent_after_a_restart_is_not_called_saved(label_ws):
+    """A label saved with one edit; its labeller edits it again and the app dies before it answers (a restart
+    forgets the item was back on their screen). The save sent again said "Already saved ..., with your edit" of an
+    edit never stored; the very save (the same text) still says so."""
+    users = {"bob": User("bob", hash_password("correct horse"))}
+    service = LabelService(label_ws)
+    item = service.show("bob").item.id
+    service.submit("bob", item, "left", edit=EDIT)
+    restarted = make_context(LabelService(label_ws), Authenticator(users))
+    other = on_edit_save(restarted, "bob", item, "left", None, "", EDIT + " And fixed again.")
+    assert "Already saved" not in other.status and "Not saved: item" in other.status
+    assert edited(label_ws)[0].column("messages").to_pylist()[0][-1]["content"] == EDIT
+    same = on_edit_save(restarted, "bob", item, "left", None, "", EDIT)
+    assert "✓ Already saved: A better, with your edit." in same.status
