@@ -117,8 +117,8 @@ def on_edit_save(
         )  # an edit, even an empty one (refused): never a plain label
     except StaleItem as exc:
         # a save that arrived twice (a repeated Ctrl+Enter, or resent after a restart): the server decides, once
-        label = already_saved(ctx, user, item_id, choice) if choice else None
-        if label is not None and ctx.service.saved_with_edit(label):
+        label = already_saved(ctx, user, item_id, choice, how, note) if choice else None
+        if label is not None and ctx.service.saved_with_edit(label, text):
             saved = f"✓ Already saved: {describe_label(label)}, with your edit. (u undoes both)"
             return label_view(ctx, user, message_html(saved, "ok"))
         return refused_view(ctx, user, exc)

@@ -21,7 +21,7 @@ from annotate.screen import durably
 from data import store
 from data.edits import EDIT, EditError, edit_records
 from data.ranking import parse_ranking, shown_order
-from data.records import Label
+from data.records import Completion, Label, Pair
 from data.schemas import SCHEMAS
 
 EDITABLE_VIEWS = ("pairwise", "rank")  # not the arena: its votes rate models, not answers
@@ -103,6 +103,15 @@ class Editing:
         """Durably write ``label`` (the labeller's, checked) with their edit of the answer it prefers (pairwise:
         the one picked; rank: the one ranked first): the edit, the edit pair and the edit's label, one batch.
         EditError for an edit that is refused."""
+        edit, pair, edit_label = self._edit_records(label, text)
+        self._write_batch({"completions": [edit], "pairs": [pair], "labels": [label, edit_label]})
+        with self._lock:
+            self.edits.record(edit_label)
+        return self._applied(label)
+
+    def _edit_records(self, label: Label, text: str | None) -> tuple[Completion, Pair, Label]:
+        """`data.edits.edit_records` of ``text`` as an edit of the answer ``label`` prefers; EditError where it
+        takes none."""
         self._check_editable()
         if label.ranking:
             best = parse_ranking(label.ranking)[0]
@@ -115,7 +124,7 @@ class Editing:
             raise EditError(PICK_FIRST)
         item = self.items[label.item_id]
         prompt_id, sides = self.items.sources(label.item_id)
-        edit, pair, edit_label = edit_records(
+        return edit_records(
             prompt_id,
             sides[side],
             item.texts[side],
@@ -125,15 +134,16 @@ class Editing:
             item.round,
             label.created_at,
         )
-        self._write_batch({"completions": [edit], "pairs": [pair], "labels": [label, edit_label]})
-        with self._lock:
-            self.edits.record(edit_label)
-        return self._applied(label)
 
-    def saved_with_edit(self, label: Label) -> bool:
-        """Whether an edit in force was saved with this label (a save that arrived twice finds it so)."""
+    def saved_with_edit(self, label: Label, text: str | None) -> bool:
+        """Whether the edit ``text`` is in force as saved with this label (a save that arrived twice finds it so;
+        one of another text, their label edited again on a screen that a restart forgot, was never stored)."""
+        try:
+            pair = self._edit_records(label, text)[1]  # an edit's pair id is its text's (data.edits)
+        except (EditError, KeyError):
+            return False
         with self._lock:
-            return bool(self.edits.saved_with(label))
+            return pair.id in {edit_pair for edit_pair, _ in self.edits.saved_with(label)}
 
     def _undo_with_edits(self, last: Label, undo: Label) -> bool:
         """Write ``undo`` (of ``last``) with the retractions of the edits saved with ``last``, in one part; False

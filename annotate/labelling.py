@@ -16,7 +16,7 @@ from annotate.components import Context, View
 from annotate.rank_view import describe_ranking, same_ranking, screen_of
 from annotate.rate_view import rating_panel, ratings_text, same_ratings
 from annotate.render import STRENGTHS, chat_html, message_html, progress_html, prompt_excerpt
-from annotate.screen import NoteRefused, Shown, answers_key, labeller_key, side_of
+from annotate.screen import NoteRefused, Shown, answers_key, labeller_key, side_of, stored_note
 from annotate.service import ItemWithdrawn, NotSaved, StaleItem
 from annotate.tasks import TASKS
 from data.records import Label
@@ -163,10 +163,16 @@ def on_load(ctx: Context, user: str) -> View:
     return label_view(ctx, user)
 
 
-def already_saved(ctx: Context, user: str, item_id: str, choice: str) -> Label | None:
-    """This labeller's label in force on the item when it is the same choice (a submit that arrived twice)."""
+def already_saved(
+    ctx: Context, user: str, item_id: str, choice: str, strength: int | None, note: object
+) -> Label | None:
+    """This labeller's label in force on the item when it is this very submit (one that arrived twice): the same
+    choice, strength and note. Another (their label edited on a screen that a restart forgot) was never stored."""
     label = ctx.service.latest_label(user, item_id)
     if label is None or label.retracted:
+        return None
+    strength = strength if label.choice in ("a", "b") else None  # as stored: only a preference has one
+    if (label.strength, label.note) != (strength, stored_note(note)):
         return None
     if label.ratings is not None:  # a rating: the same ratings, whatever their order in the JSON sent
         return label if same_ratings(ctx.service.rubric, label.ratings, choice) else None
@@ -197,7 +203,8 @@ def on_submit(
         seconds = browser_seconds(active_seconds)
         label = ctx.service.submit(user, item_id, choice, how, note or "", seconds, shown=answers or None)
     except StaleItem as exc:
-        if (label := already_saved(ctx, user, item_id, choice)) is not None:  # the server decides: once only
+        label = already_saved(ctx, user, item_id, choice, how, note)  # the server decides: once only
+        if label is not None:
             saved = describe_label(label)
             return label_view(ctx, user, message_html(f"✓ Already saved: {saved}. (u undoes it)", "ok"))
         return refused_view(ctx, user, exc)

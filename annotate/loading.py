@@ -118,8 +118,7 @@ class Loading:
                     picks = machine_picks(machine_labels)
                     with self._lock:
                         self.picks = picks
-            self.edits.add_pairs(new["pairs"])  # first: labels read now may be on pairs read now
-            human = self.edits.split(keep_rows(labels, pc.invert(machine)))
+            human = self._without_edits(new, keep_rows(labels, pc.invert(machine)))
             seed = gold_seed(events)
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # The first read of a large workspace: the labellers' latest records are found while the items
@@ -134,6 +133,18 @@ class Loading:
                     )
                 self._apply(chunk, human, latest and latest.result(), gold.to_pylist(), seed, restored, past)
         return len(self.items)
+
+    def _without_edits(self, new: dict[str, pa.Table], human: pa.Table) -> pa.Table:
+        """``human`` (the people's labels of the app's task read now) less those on edit pairs, which the edit log
+        keeps. The rank app's edits are labelled in the pairwise task (data.edits), which ``human`` leaves out: the
+        log takes them from ``new``'s labels, or a restarted rank app knew no edit saved with a ranking (its undo
+        left the edit in force, and a save resent after the restart said "Not saved")."""
+        self.edits.add_pairs(new["pairs"])  # first: labels read now may be on pairs read now
+        if self.view == "rank":
+            labels = new["labels"]
+            pairwise = keep_rows(labels, pc.equal(labels.column("task"), "pairwise"))
+            self.edits.split(keep_rows(pairwise, pc.invert(machine_column(pairwise.column("annotator")))))
+        return self.edits.split(human)
 
     def _withdrawn(self, machine: pa.Table) -> pa.Table | None:
         """The candidate rows (pairs, or completions) of the items whose imported label one of the ``machine``

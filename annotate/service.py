@@ -3,8 +3,8 @@
 Every method takes the labeller's name from the caller, which (in the app) is the authenticated session, never a
 client-supplied field. A label is appended to the workspace (fsynced) before the in-memory queue learns of it and
 before the method returns, so whatever the screen acknowledges is on disk. Labels submitted at the same moment share
-one part file and one fsync (group commit, data.group_commit); the labels table is compacted in a background thread
-when it holds too many parts, never on a labeller's time.
+one part file and one fsync (group commit, data.group_commit); the tables the app writes (labels; with edits, their
+answers and pairs too) are compacted in a background thread when they hold too many parts, never on a labeller's time.
 
 State lives in memory: start-up reads the workspace once on Arrow columns, and a reload reads only the part files
 it has not seen (annotate.loading, mixed in as is annotate.editing's edit to gold); its apply step waits for the
@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from annotate.editing import PICK_FIRST, Editing, EditLog
+from annotate.editing import EDITABLE_VIEWS, PICK_FIRST, Editing, EditLog
 from annotate.gold_mixing import check_gold_rate
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items
 from annotate.loading import Loading
@@ -125,12 +125,14 @@ class LabelService(Loading, Editing):
         self._commits: GroupCommit[Label] = GroupCommit(self._write_labels)
         # a reload's apply step runs between one label's check and its write, never inside (Loading._apply)
         self._gate = WriteGate()
-        # Every COMPACT_SECONDS at most (each compaction's fsync slows the submits beside it), at once when the
-        # labels table holds twice its bound of parts.
+        # Every COMPACT_SECONDS at most (each compaction's fsync slows the submits beside it), at once when a table
+        # it writes holds twice its bound of parts; an edit writes its answer and its pair with the label, so a
+        # killed edit's leftovers in those tables go at the restarted app's first write, as in labels.
+        written = ("labels", "completions", "pairs") if task in EDITABLE_VIEWS else ("labels",)
         self._compactor = BackgroundCompactor(
-            lambda: workspace.maybe_compact("labels"),
+            lambda: workspace.maybe_compact(*written),
             COMPACT_SECONDS,
-            lambda: compaction.part_count(workspace.path, "labels") > 2 * compaction.MAX_PARTS,
+            lambda: any(compaction.part_count(workspace.path, t) > 2 * compaction.MAX_PARTS for t in written),
         )
         self.reload()
 

@@ -471,3 +471,24 @@ def test_the_demo_admin_signs_in_for_its_run_only(label_ws, users_file, monkeypa
     alone = label_ws.path / "users.toml"
     assert main(["-w", str(label_ws.path), "--demo-user"]) == 0
     assert list(served[-1].users) == ["demo"] and not alone.exists()
+
+
+@pytest.mark.parametrize(
+    "strength, note",
+    [pytest.param(4, "first look", id="strength"), pytest.param(2, "on a second look", id="note")],
+)
+def test_a_changed_label_resent_after_a_restart_is_not_called_saved(label_ws, users_file, strength, note):
+    """Bob edits his label (a stronger strength, a new note); the app dies before it answers and forgets that the
+    item was back on his screen. The page sends the edit again: it said "Already saved" (the choice matched) of an
+    edit never stored. Only the very submit, choice, strength and note, is already saved."""
+    auth = Authenticator(load_users(users_file))
+    ctx = make_context(LabelService(label_ws, overlap=2), auth)
+    item = on_load(ctx, "bob").item_id
+    assert "Saved to disk" in on_submit(ctx, "bob", item, "left", 2, "first look").status
+    restarted = make_context(LabelService(label_ws, overlap=2), auth)
+    changed = on_submit(restarted, "bob", item, "left", strength, note)
+    assert "Already saved" not in changed.status and "Not saved: item" in changed.status
+    (stored,) = read_table(label_ws.path, "labels").to_pylist()
+    assert (stored["strength"], stored["note"]) == (2, "first look")
+    same = on_submit(restarted, "bob", item, "left", "2", " first look ")  # as the page sends it
+    assert "✓ Already saved: A better (slightly better)" in same.status

@@ -4,6 +4,9 @@ refused, a gold item's edit kept out of training, and the admin's diff built fro
 
 from __future__ import annotations
 
+import shutil
+import time
+
 import gradio as gr
 import pytest
 
@@ -12,7 +15,7 @@ from annotate.app import make_context, on_load, on_submit, on_undo
 from annotate.edit_view import diff_html, edits_html, edits_view, on_edit_open, on_edit_save
 from annotate.service import EditError, LabelService, choice_from_side
 from annotate.users import Authenticator, User, hash_password
-from data import Completion, Pair, Prompt
+from data import Completion, Pair, Prompt, store
 from data.edits import sft_edits_table
 from data.gold import mark_gold, read_gold
 
@@ -274,6 +277,26 @@ def test_a_rank_edit_fixes_the_answer_ranked_first(rank_ws):
     assert service.undo("ann").label.id == label.id and edited(rank_ws)[1] == {"undone": 1, "exported": 0}
 
 
+def test_a_rank_edit_is_undone_with_its_ranking_after_a_restart(rank_ws):
+    """The rank app reads its own task's labels, and an edit's label is pairwise: a restarted rank app did not know
+    the edits saved with rankings, so a save resent after the restart said "Not saved" (it was), and `u` undid the
+    ranking and left its edit in force (exported and trained)."""
+    service = LabelService(rank_ws, "rank")
+    shown = service.show("ann")
+    label = service.submit("ann", shown.item.id, "1 > 2 > 3 > 4", edit=EDIT)
+    restarted = LabelService(rank_ws, "rank")
+    users = {"ann": User("ann", hash_password("correct horse"))}
+    resent = on_edit_save(
+        make_context(restarted, Authenticator(users)), "ann", shown.item.id, "1 > 2 > 3 > 4", None, "", EDIT
+    )
+    saved = "✓ Already saved: ranking 1 &gt; 2 &gt; 3 &gt; 4, with your edit."
+    assert saved in resent.status  # it said "Not saved: item ... is no longer on your screen"
+    undone = restarted.undo("ann")
+    assert (undone.label.id, undone.with_edit) == (label.id, True)
+    assert edited(rank_ws)[1] == {"undone": 1, "exported": 0}
+    assert restarted.undo("ann") is None  # the edit's label is nobody's "last action" here either
+
+
 def test_the_rank_view_opens_and_saves_an_edit(rank_ws):
     users = {"bob": User("bob", hash_password("correct horse"))}
     ctx = make_context(LabelService(rank_ws, "rank"), Authenticator(users))
@@ -286,3 +309,40 @@ def test_the_rank_view_opens_and_saves_an_edit(rank_ws):
     saved = on_edit_save(ctx, "bob", view.item_id, "2 > 4 > 1 > 3", None, "", "Fixed. " + text)
     assert "✓ Saved to disk: ranking 2 &gt; 4 &gt; 1 &gt; 3, with your edit. (u undoes both)" in saved.status
     assert edited(rank_ws)[1] == {"exported": 1}
+
+
+def test_the_app_removes_a_killed_edits_leftovers_in_every_table_an_edit_writes(label_ws, monkeypatch):
+    """An edit is one batch over labels, completions and pairs. The app's background compactor tidied labels
+    alone, so a batch a kill left uncommitted stayed in completions and pairs (`validate` reported it, restart after
+    restart) until `data compact`, and those tables grew by a part an edit, never merged."""
+    from tests.test_data_shared_temps import dead_pid, writing_as
+
+    leftovers = []
+    with writing_as(monkeypatch, "this", dead_pid()):
+        for name in ("completions", "pairs"):
+            part = store.part_files(label_ws.path / name)[0]
+            leftovers.append(part.with_name(store.part_name(batch="e" * 16)))
+            shutil.copy(part, leftovers[-1])
+    assert sorted(label_ws.orphans()["e" * 16]) == sorted(leftovers)  # what validate reports
+    service = LabelService(label_ws)
+    service.submit("ann", service.show("ann").item.id, "left", edit=EDIT)  # its write wakes the compactor
+    deadline = time.monotonic() + 20
+    while any(path.exists() for path in leftovers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert label_ws.orphans() == {}
+
+
+def test_another_edit_resent_after_a_restart_is_not_called_saved(label_ws):
+    """A label saved with one edit; its labeller edits it again and the app dies before it answers (a restart
+    forgets the item was back on their screen). The save sent again said "Already saved ..., with your edit" of an
+    edit never stored; the very save (the same text) still says so."""
+    users = {"bob": User("bob", hash_password("correct horse"))}
+    service = LabelService(label_ws)
+    item = service.show("bob").item.id
+    service.submit("bob", item, "left", edit=EDIT)
+    restarted = make_context(LabelService(label_ws), Authenticator(users))
+    other = on_edit_save(restarted, "bob", item, "left", None, "", EDIT + " And fixed again.")
+    assert "Already saved" not in other.status and "Not saved: item" in other.status
+    assert edited(label_ws)[0].column("messages").to_pylist()[0][-1]["content"] == EDIT
+    same = on_edit_save(restarted, "bob", item, "left", None, "", EDIT)
+    assert "✓ Already saved: A better, with your edit." in same.status
