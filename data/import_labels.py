@@ -66,28 +66,25 @@ def made_in_app(record: dict) -> bool:
     return record["annotator"] != IMPORT and not record["retracted"] and not is_of(made, record)
 
 
-def import_history(workspace: Workspace, items: Iterable[str], withdrawn_only: bool = False) -> Records:
+def import_history(workspace: Workspace, items: Iterable[str]) -> Records:
     """The stored records on ``items`` of the `import` annotator and of every labeller (an import's labeller rows
-    are theirs: `data.import_labellers`), per (item, task, annotator), oldest first; with ``withdrawn_only``,
-    nothing where no record at all is a retraction (nothing was ever withdrawn). A machine's (judge, reward model,
-    SPIN) are no import's."""
+    are theirs: `data.import_labellers`), per (item, task, annotator), oldest first. A machine's (judge, reward
+    model, SPIN) are no import's."""
     labels = workspace.read("labels", HISTORY_COLUMNS, where=("item_id", set(items)))  # these items' only
     annotators = labels.column("annotator")
     labels = labels.filter(pc.or_(pc.equal(annotators, IMPORT), pc.invert(machine_column(annotators))))
-    if withdrawn_only and not pc.any(labels.column("retracted")).as_py():
-        return {}
     out: Records = {}
     for record in labels.sort_by([("created_at", "ascending")]).to_pylist():
         out.setdefault((record["item_id"], record["task"], record["annotator"]), []).append(record)
     return out
 
 
-def renew_withdrawn(workspace: Workspace, batch: list[object]) -> tuple[list[object], int]:
+def renew_withdrawn(history: Records, batch: list[object]) -> tuple[list[object], int]:
     """``batch`` (an import's records) with each import label whose stored record a retraction withdrew (the
     latest import record on its item) written anew (`renewal_id`, ``supersedes`` the retraction, created now), as
-    importing the file again asks; and how many were. A label never stored, or in force, is left as it is."""
+    importing the file again asks; and how many were. A label never stored, or in force, is left as it is.
+    ``history``: `import_history` of the batch's items."""
     labels = [r for r in batch if isinstance(r, Label)]  # the import's, and its labeller rows'
-    history = import_history(workspace, (label.item_id for label in labels), True) if labels else {}
     renewed = {}
     for label in labels:
         records = history.get((label.item_id, label.task, label.annotator), [])
@@ -101,12 +98,12 @@ def renew_withdrawn(workspace: Workspace, batch: list[object]) -> tuple[list[obj
     return [renewed.get(r.id, r) if isinstance(r, Label) else r for r in batch], len(renewed)
 
 
-def keep_app_labels(workspace: Workspace, batch: list[object]) -> tuple[list[object], int]:
+def keep_app_labels(history: Records, batch: list[object]) -> tuple[list[object], int]:
     """``batch`` (an import's records) without the labels of its labeller rows over a pair whose labeller holds a
     label in force made in the app (`made_in_app`: their latest record there), whether the row's label agrees or
-    not, and how many were left out (`IN_APP`): an import never replaces what a labeller labelled in the app."""
+    not, and how many were left out (`IN_APP`): an import never replaces what a labeller labelled in the app.
+    ``history``: `import_history` of the batch's items."""
     theirs = [r for r in batch if isinstance(r, Label) and r.annotator != IMPORT]
-    history = import_history(workspace, {label.item_id for label in theirs}) if theirs else {}
     held = {
         label.id
         for label in theirs
@@ -120,7 +117,9 @@ def keep_app_labels(workspace: Workspace, batch: list[object]) -> tuple[list[obj
 def labels_to_write(workspace: Workspace, batch: list[object]) -> tuple[list[object], Counter]:
     """``batch`` as an import writes it: its labeller rows' labels over app labels left out (`keep_app_labels`),
     its labels `--remove` withdrew written anew (`renew_withdrawn`); counted ``labelled_in_app`` and
-    ``restored_labels``."""
-    batch, in_app = keep_app_labels(workspace, batch)
-    batch, renewed = renew_withdrawn(workspace, batch)
+    ``restored_labels``. The labels' stored history is read once, for both."""
+    items = {r.item_id for r in batch if isinstance(r, Label)}
+    history = import_history(workspace, items) if items else {}
+    batch, in_app = keep_app_labels(history, batch)
+    batch, renewed = renew_withdrawn(history, batch)
     return batch, +Counter({IN_APP: in_app, "restored_labels": renewed})
