@@ -26,6 +26,7 @@ is a guess; the same label twice is one.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -86,49 +87,68 @@ class _Answers:
 
 class LabelledPairs:
     """The pairs of an import's labeller rows (module docstring), over every file of one import: one instance a
-    `data.spellings.Spellings`, which every file of an import shares. Reads a prompt's stored answers and pairs
-    once, where a labeller row first names it."""
+    `data.spellings.Spellings`, which every file of an import shares. The stored answers and pairs of the prompts
+    the files' rows name (`expect`) are read at the first labeller row, in one read of each table for them all; a
+    prompt the workspace does not hold (``holds``) is read nowhere."""
 
-    def __init__(self, workspace: Workspace | None):
+    def __init__(self, workspace: Workspace | None, holds: Callable[[str], bool]):
         self.workspace = workspace
+        self.holds = holds
         self._prompts: dict[str, _Answers] = {}
+        self._expected: set[str] = set()  # stored prompts of rows to come, not read yet
+        # pair id -> the annotators of its labels, where several pairs hold one pair of texts
+        self._holders: dict[str, set[str]] = {}
         self._votes: dict[tuple[str, str], tuple[str, int, str, int | None]] = {}
+
+    def expect(self, prompt_ids: Iterable[str]) -> None:
+        """The stored prompts of the rows to come (`data.spellings.Spellings.expect`): read with the first one a
+        labeller row names."""
+        self._expected.update(id_ for id_ in prompt_ids if id_ not in self._prompts)
 
     def _of(self, prompt_id: str) -> _Answers:
         if prompt_id not in self._prompts:
-            self._prompts[prompt_id] = self._stored(prompt_id)
+            if self.holds(prompt_id):
+                self._read({prompt_id, *self._expected})
+            else:  # a new prompt: nothing stored to read
+                self._prompts[prompt_id] = _Answers()
         return self._prompts[prompt_id]
 
-    def _stored(self, prompt_id: str) -> _Answers:
-        out = _Answers()
-        if self.workspace is None:
-            return out
-        where = ("prompt_id", [prompt_id])
-        answers = self.workspace.read("completions", ["text", "created_at"], where).sort_by(EARLIEST)
+    def _read(self, prompt_ids: set[str]) -> None:
+        """The stored answers (`EARLIEST` first) and pairs (not `NOT_REUSED`) of ``prompt_ids`` into `_prompts`, in
+        one read of each table; where several pairs hold one pair of texts, their labels' annotators too."""
+        self._expected -= prompt_ids
+        found = {prompt_id: _Answers() for prompt_id in prompt_ids}
+        self._prompts |= found
+        where = ("prompt_id", prompt_ids)
+        # pairs before their answers (`Workspace.read`): an answer of every pair read is read too
+        columns = ["prompt_id", "completion_a", "completion_b", "kind", "created_at"]
+        pairs = self.workspace.read("pairs", columns, where)
+        answers = self.workspace.read("completions", ["prompt_id", "text", "created_at"], where)
         text_of = {}
-        for id_, text in zip(*(answers.column(c).to_pylist() for c in ("id", "text"))):
-            out.answers.setdefault(text, id_)
+        columns = ("prompt_id", "id", "text")
+        for prompt_id, id_, text in zip(*(answers.sort_by(EARLIEST).column(c).to_pylist() for c in columns)):
+            found[prompt_id].answers.setdefault(text, id_)
             text_of[id_] = text
-        pairs = self.workspace.read("pairs", ["completion_a", "completion_b", "kind", "created_at"], where)
-        pairs = pairs.filter(
-            pc.invert(pc.is_in(pairs.column("kind"), value_set=pa.array(NOT_REUSED)))
-        ).sort_by(EARLIEST)
-        every: dict[frozenset[str], list[tuple[str, str]]] = {}
-        for id_, a, b in zip(*(pairs.column(c).to_pylist() for c in ("id", "completion_a", "completion_b"))):
+        pairs = pairs.filter(pc.invert(pc.is_in(pairs.column("kind"), value_set=pa.array(NOT_REUSED))))
+        every: dict[tuple[str, frozenset[str]], list[tuple[str, str]]] = {}
+        columns = ("prompt_id", "id", "completion_a", "completion_b")
+        for prompt_id, id_, a, b in zip(*(pairs.sort_by(EARLIEST).column(c).to_pylist() for c in columns)):
             if a in text_of and b in text_of and text_of[a] != text_of[b]:
-                every.setdefault(frozenset((text_of[a], text_of[b])), []).append((id_, text_of[a]))
-        out.pairs = {texts: found[0] for texts, found in every.items()}
-        out.several = {texts: found for texts, found in every.items() if len(found) > 1}
-        return out
+                texts = frozenset((text_of[a], text_of[b]))
+                every.setdefault((prompt_id, texts), []).append((id_, text_of[a]))
+        for (prompt_id, texts), stored in every.items():
+            found[prompt_id].pairs[texts] = stored[0]
+            if len(stored) > 1:
+                found[prompt_id].several[texts] = stored
+        several = [id_ for stored in every.values() if len(stored) > 1 for id_, _ in stored]
+        if several:
+            labels = self.workspace.read("labels", ["item_id", "annotator"], ("item_id", several))
+            for item, annotator in zip(*(labels.column(c).to_pylist() for c in ("item_id", "annotator"))):
+                self._holders.setdefault(item, set()).add(annotator)
 
     def _theirs(self, labeller: str, stored: list[tuple[str, str]]) -> tuple[str, str] | None:
         """The earliest of ``stored`` (pairs over one row's texts) holding a record of ``labeller``, or None."""
-        ids = [pair_id for pair_id, _ in stored]
-        labels = self.workspace.read("labels", ["item_id", "annotator"], ("item_id", ids))
-        held = set(
-            labels.filter(pc.equal(labels.column("annotator"), labeller)).column("item_id").to_pylist()
-        )
-        return next((pair for pair in stored if pair[0] in held), None)
+        return next((pair for pair in stored if labeller in self._holders.get(pair[0], ())), None)
 
     def pair(
         self, prompt_id: str, chosen: Completion, rejected: Completion, labeller: str | None = None

@@ -127,6 +127,34 @@ def test_files_of_one_import_and_one_files_labellers_share_new_pairs(tmp_path, c
     assert len(labels(ws)) == 3 * QUESTIONS
 
 
+def test_the_stored_pairs_of_a_labeller_files_prompts_are_read_in_one_batch(tmp_path, capsys, monkeypatch):
+    """The stored answers and pairs of every prompt of an import's rows are read once, together, at the first
+    labeller row (not once per prompt); a prompt the workspace does not hold is read nowhere."""
+    ws = tmp_path / "ws"
+    cands = write(tmp_path / "cands.jsonl", rows(None))
+    assert main(["import", "-w", str(ws), str(cands), "--unlabelled"]) == 0
+    reads = []
+    read = Workspace.read
+
+    def counted(self, name, columns=None, where=None, as_stored=False):
+        if where is not None and where[0] == "prompt_id":
+            reads.append((name, len(set(where[1]))))
+        return read(self, name, columns, where, as_stored)
+
+    monkeypatch.setattr(Workspace, "read", counted)
+    alice = write(tmp_path / "alice.jsonl", rows("alice"))
+    bob = write(tmp_path / "bob.jsonl", rows("bob", {1}))
+    assert main(["import", "-w", str(ws), str(alice), str(bob)]) == 0
+    # every prompt in one read, for both files
+    assert [n for name, n in reads if name == "pairs"] == [QUESTIONS]
+    assert len(labels(ws)) == 2 * QUESTIONS and Workspace.existing(ws).read("pairs").num_rows == QUESTIONS
+    reads.clear()
+    new = [r | {"prompt": f"New {r['prompt']}"} for r in rows("carol")]
+    assert main(["import", "-w", str(ws), str(write(tmp_path / "carol.jsonl", new))]) == 0
+    assert [name for name, _ in reads if name == "pairs"] == []  # nothing stored to read
+    assert "labels by labeller: carol 6" in capsys.readouterr().out
+
+
 def test_a_labellers_rows_differing_on_one_pair_are_refused_the_same_one_twice_is_one_label(tmp_path, capsys):
     ws = tmp_path / "ws"
     twice = write(tmp_path / "twice.jsonl", rows("alice") + rows("alice")[:1])
