@@ -116,6 +116,10 @@ def test_files_of_one_import_and_one_files_labellers_share_new_pairs(tmp_path, c
     assert main(["import", "-w", str(ws), str(both), str(carol)]) == 0
     out = capsys.readouterr().out
     assert "labels by labeller: alice 6, bob 6" in out and "duplicate_rows" not in out
+    # each new pair counted once, by the file that stored it: not by both files, nor by each row of one
+    team_line, carol_line = out.splitlines()
+    assert f"new_pairs {QUESTIONS}," in team_line and f"new_completions {2 * QUESTIONS}," in team_line
+    assert "new_pairs" not in carol_line and "new_completions" not in carol_line
     workspace = Workspace.existing(ws)
     assert workspace.read("pairs").num_rows == QUESTIONS
     assert workspace.read("completions").num_rows == 2 * QUESTIONS

@@ -104,6 +104,9 @@ def test_labellers_kto_rows_and_preference_rows_of_one_text_share_its_new_answer
     assert main(["import", "-w", str(ws), str(team), str(carol), str(dan)]) == 0
     out = capsys.readouterr().out
     assert "labels by labeller: alice 6, bob 6" in out and "duplicate_rows" not in out
+    team_line, carol_line, dan_line = out.splitlines()  # each new answer counted once, by the file storing it
+    assert f"new_completions {QUESTIONS}," in team_line and "new_completions" not in carol_line
+    assert "new_completions 1," in dan_line and "new_pairs 1," in dan_line
     stored = answers(ws)
     assert len(stored) == QUESTIONS + 1  # the six answers, once each, and dan's other answer
     (pair,) = Workspace.existing(ws).read("pairs").to_pylist()
