@@ -1,11 +1,11 @@
-"""A preference row's own labeller: labels made outside the app (a team's Label Studio or Argilla export, a
+"""A preference or KTO row's own labeller: labels made outside the app (a team's Label Studio or Argilla export, a
 spreadsheet, a vendor's delivery) measured per labeller, as the app's are.
 
-A chosen/rejected row naming its labeller in a ``labeller`` column (``annotator``, Label Studio's, or ``user_id``,
-Argilla's, spell it too; a null one names none) is that labeller's label, not the `import` annotator's: `stats
---labellers`, Dawid–Skene, gold accuracy and the exports read it as an app label. The name is checked as the app
-checks a user name (`data.annotators.is_user_name`: a machine's name is reserved), refused in one line naming the
-file, row and column.
+A chosen/rejected row, or a KTO row (one answer and its desirable/undesirable label), naming its labeller in a
+``labeller`` column (``annotator``, Label Studio's, or ``user_id``, Argilla's, spell it too; a null one names none)
+is that labeller's label, not the `import` annotator's: `stats --labellers`, Dawid–Skene, gold accuracy and the
+exports read it as an app label. The name is checked as the app checks a user name (`data.annotators.is_user_name`:
+a machine's name is reserved), refused in one line naming the file, row and column.
 
 Agreement needs overlap, so labellers' rows on one prompt and the same two answer texts are one pair, whichever
 file, row or labeller gives them (`LabelledPairs`): the pair stored over those texts (not an arena or edit pair;
@@ -21,11 +21,17 @@ keep_app_labels`, counted ``labelled_in_app``): nothing labelled in the app is l
 one label per pair: two rows (in one import) giving one labeller's different labels of one pair are refused, the
 later naming the earlier (``--on-error skip`` leaves it out: ``conflicting_labeller_rows``), as which is theirs
 is a guess; the same label twice is one.
+
+A KTO row's item is an answer, by the same rules (`LabelledPairs.answer`): the stored answer of its prompt and
+text that the KTO app serves (`data.selection.NO_ITEM_ENGINES` aside; the earliest; where several, the earliest
+holding the labeller's records), else the one this import made of that text, else a new one of the file's source;
+its label's id is its labeller's, answer's and choice, and everything above holds for it (one label per answer).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -37,11 +43,13 @@ from data.import_columns import Reading
 from data.import_labels import labeller_label_id
 from data.import_text import RecordContext
 from data.records import Completion, Label, Pair
+from data.selection import NO_ITEM_ENGINES
 from data.workspace import Workspace
 
 LABELLER_COLUMNS = ("labeller", "annotator", "user_id")  # ours, Label Studio's, Argilla's
 LABELLER_CONFLICT = "conflicting_labeller_rows"
 LABELLED_BY = "labelled_by:"  # a count key: the labels of one labeller (`data.import_summary`)
+ITEM = {"pairwise": "pair", "kto": "answer"}  # what a labeller's label of each task is on, said
 NOT_REUSED = ("arena", "edit")  # pair kinds whose labels mean something else: evaluation, an editor's verdict
 
 
@@ -74,10 +82,13 @@ def row_labeller(row: Reading, ctx: RecordContext) -> Labeller | None:
 
 @dataclass
 class _Answers:
-    """One prompt's answers and pairs, stored and made by this import's rows: each text's answer id, each pair of
-    texts' (pair id, its first answer's text), and the new records that made them."""
+    """One prompt's answers and pairs, stored and made by this import's rows: each text's answer id (and KTO item),
+    each pair of texts' (pair id, its first answer's text), and the new records that made them."""
 
     answers: dict[str, str] = field(default_factory=dict)
+    items: dict[str, str] = field(default_factory=dict)  # text -> its answer the KTO app serves
+    # text -> every stored answer of it the KTO app serves, the earliest first, where there are several
+    several_items: dict[str, list[str]] = field(default_factory=dict)
     pairs: dict[frozenset[str], tuple[str, str]] = field(default_factory=dict)
     made: dict[str, list[object]] = field(default_factory=dict)  # answer or pair id -> its new records
     # texts -> every stored pair over them, the earliest first, where there are several (a merge brought one)
@@ -86,49 +97,67 @@ class _Answers:
 
 class LabelledPairs:
     """The pairs of an import's labeller rows (module docstring), over every file of one import: one instance a
-    `data.spellings.Spellings`, which every file of an import shares. Reads a prompt's stored answers and pairs
-    once, where a labeller row first names it."""
+    `data.spellings.Spellings`, which every file of an import shares. The stored answers and pairs of the prompts
+    the files' rows name (`expect`) are read at the first labeller row, in one read of each table for them all; a
+    prompt the workspace does not hold (``holds``) is read nowhere."""
 
-    def __init__(self, workspace: Workspace | None):
+    def __init__(self, workspace: Workspace | None, holds: Callable[[str], bool]):
         self.workspace = workspace
+        self.holds = holds
         self._prompts: dict[str, _Answers] = {}
+        self._expected: set[str] = set()  # stored prompts of rows to come, not read yet
+        # pair or answer id -> the annotators of its labels, where several pairs (answers) hold one's texts
+        self._holders: dict[str, set[str]] = {}
         self._votes: dict[tuple[str, str], tuple[str, int, str, int | None]] = {}
+
+    def expect(self, prompt_ids: Iterable[str]) -> None:
+        """The stored prompts of the rows to come (`data.spellings.Spellings.expect`): read with the first one a
+        labeller row names."""
+        self._expected.update(id_ for id_ in prompt_ids if id_ not in self._prompts)
 
     def _of(self, prompt_id: str) -> _Answers:
         if prompt_id not in self._prompts:
-            self._prompts[prompt_id] = self._stored(prompt_id)
+            if self.holds(prompt_id):
+                self._read({prompt_id, *self._expected})
+            else:  # a new prompt: nothing stored to read
+                self._prompts[prompt_id] = _Answers()
         return self._prompts[prompt_id]
 
-    def _stored(self, prompt_id: str) -> _Answers:
-        out = _Answers()
-        if self.workspace is None:
-            return out
-        where = ("prompt_id", [prompt_id])
-        answers = self.workspace.read("completions", ["text", "created_at"], where).sort_by(EARLIEST)
-        text_of = {}
-        for id_, text in zip(*(answers.column(c).to_pylist() for c in ("id", "text"))):
-            out.answers.setdefault(text, id_)
-            text_of[id_] = text
-        pairs = self.workspace.read("pairs", ["completion_a", "completion_b", "kind", "created_at"], where)
-        pairs = pairs.filter(
-            pc.invert(pc.is_in(pairs.column("kind"), value_set=pa.array(NOT_REUSED)))
-        ).sort_by(EARLIEST)
-        every: dict[frozenset[str], list[tuple[str, str]]] = {}
-        for id_, a, b in zip(*(pairs.column(c).to_pylist() for c in ("id", "completion_a", "completion_b"))):
-            if a in text_of and b in text_of and text_of[a] != text_of[b]:
-                every.setdefault(frozenset((text_of[a], text_of[b])), []).append((id_, text_of[a]))
-        out.pairs = {texts: found[0] for texts, found in every.items()}
-        out.several = {texts: found for texts, found in every.items() if len(found) > 1}
-        return out
+    def _read(self, prompt_ids: set[str]) -> None:
+        """The stored answers and pairs of ``prompt_ids`` into `_prompts`, in one read of each table; where several
+        pairs (KTO items) hold one's texts, their labels' annotators too."""
+        self._expected -= prompt_ids
+        found = {prompt_id: _Answers() for prompt_id in prompt_ids}
+        self._prompts |= found
+        where = ("prompt_id", prompt_ids)
+        # pairs before their answers (`Workspace.read`): an answer of every pair read is read too
+        columns = ["prompt_id", "completion_a", "completion_b", "kind", "created_at"]
+        pairs = self.workspace.read("pairs", columns, where)
+        answers = self.workspace.read("completions", ["prompt_id", "text", "engine", "created_at"], where)
+        text_of = _answers_into(found, answers.sort_by(EARLIEST))
+        _pairs_into(found, pairs.sort_by(EARLIEST), text_of)
+        several = [id_ for known in found.values() for stored in known.several.values() for id_, _ in stored]
+        several += [
+            id_ for known in found.values() for stored in known.several_items.values() for id_ in stored
+        ]
+        if several:
+            labels = self.workspace.read("labels", ["item_id", "annotator"], ("item_id", several))
+            for item, annotator in zip(*(labels.column(c).to_pylist() for c in ("item_id", "annotator"))):
+                self._holders.setdefault(item, set()).add(annotator)
 
-    def _theirs(self, labeller: str, stored: list[tuple[str, str]]) -> tuple[str, str] | None:
-        """The earliest of ``stored`` (pairs over one row's texts) holding a record of ``labeller``, or None."""
-        ids = [pair_id for pair_id, _ in stored]
-        labels = self.workspace.read("labels", ["item_id", "annotator"], ("item_id", ids))
-        held = set(
-            labels.filter(pc.equal(labels.column("annotator"), labeller)).column("item_id").to_pylist()
-        )
-        return next((pair for pair in stored if pair[0] in held), None)
+    def _theirs(self, labeller: str, stored: list[str]) -> str | None:
+        """The earliest of ``stored`` (pairs over one row's texts, or answers of its text) holding a record of
+        ``labeller``, or None."""
+        return next((id_ for id_ in stored if labeller in self._holders.get(id_, ())), None)
+
+    def _new(self, known: _Answers, answer: Completion) -> str:
+        """The answer of ``answer``'s text (new records made of it are the file's): the earliest stored, else the
+        one this import made of it first, else ``answer``, made now."""
+        if answer.text not in known.answers:
+            known.answers[answer.text] = answer.id
+            known.made[answer.id] = [answer]
+            known.items[answer.text] = answer.id
+        return known.answers[answer.text]
 
     def pair(
         self, prompt_id: str, chosen: Completion, rejected: Completion, labeller: str | None = None
@@ -140,17 +169,12 @@ class LabelledPairs:
         known = self._of(prompt_id)
         texts = frozenset((chosen.text, rejected.text))
         if labeller is not None and texts in known.several:
-            theirs = self._theirs(labeller, known.several[texts])
-            if theirs is not None:
-                pair_id, first = theirs
-                return [], pair_id, "a" if first == chosen.text else "b"
+            stored = dict(known.several[texts])
+            pair_id = self._theirs(labeller, list(stored))
+            if pair_id is not None:
+                return [], pair_id, "a" if stored[pair_id] == chosen.text else "b"
         if texts not in known.pairs:
-            ids = []
-            for answer in (chosen, rejected):
-                if answer.text not in known.answers:
-                    known.answers[answer.text] = answer.id
-                    known.made[answer.id] = [answer]
-                ids.append(known.answers[answer.text])
+            ids = [self._new(known, answer) for answer in (chosen, rejected)]
             a, b = sorted(ids)
             pair = Pair(prompt_id, a, b, kind="imported")
             known.pairs[texts] = (pair.id, chosen.text if a == ids[0] else rejected.text)
@@ -158,29 +182,80 @@ class LabelledPairs:
         pair_id, first = known.pairs[texts]
         return list(known.made.get(pair_id, [])), pair_id, "a" if first == chosen.text else "b"
 
+    def answer(self, prompt_id: str, answer: Completion, labeller: str) -> tuple[list[object], str]:
+        """The records a KTO row labelling ``answer`` (made as the file's) adds (as `pair`'s), and the id of the
+        answer its label is on (the module docstring says which); where several stored answers of the text are the
+        KTO app's, ``labeller``'s is the one holding their records."""
+        known = self._of(prompt_id)
+        item = self._theirs(labeller, known.several_items.get(answer.text, []))
+        if item is None and answer.text not in known.items:
+            if answer.text in known.answers:  # stored as no KTO item (a gold answer, an edit): a new answer
+                known.items[answer.text] = answer.id
+                known.made[answer.id] = [answer]
+            else:
+                self._new(known, answer)
+        item = item or known.items[answer.text]
+        return list(known.made.get(item, [])), item
+
     def label(
-        self, labeller: Labeller, pair_id: str, choice: str, strength: int | None, ctx: RecordContext
+        self,
+        labeller: Labeller,
+        item_id: str,
+        choice: str,
+        strength: int | None,
+        ctx: RecordContext,
+        task: str = "pairwise",
     ) -> Label:
-        """``labeller``'s label of ``pair_id``; a RecordError where a row before (of this import) gave them another
-        label of it."""
+        """``labeller``'s label of ``task`` on ``item_id`` (a pair, or a KTO row's answer); a RecordError where a
+        row before (of this import) gave them another label of it."""
         name, vote = labeller.name, (ctx.source, ctx.row, choice, strength)
-        source, row, *earlier = self._votes.setdefault((name, pair_id), vote)
+        source, row, *earlier = self._votes.setdefault((name, item_id), vote)
         if earlier != [choice, strength]:
             where = f"row {row}" if source == ctx.source else f"{source}, row {row}"
             message = (
-                f"{name} labels these answers otherwise at {where}: a labeller holds one label per pair, "
-                "and which is theirs is a guess"
+                f"{name} labels {'these answers' if task == 'pairwise' else 'this answer'} otherwise at {where}: "
+                f"a labeller holds one label per {ITEM[task]}, and which is theirs is a guess"
             )
             raise ctx.error(message, labeller.column, LABELLER_CONFLICT)
-        label_id = labeller_label_id(name, pair_id, choice, strength)
-        return Label(pair_id, name, "pairwise", choice, strength=strength, id=label_id)
+        label_id = labeller_label_id(name, item_id, choice, strength)
+        return Label(item_id, name, task, choice, strength=strength, id=label_id)
+
+
+def _answers_into(found: dict[str, _Answers], answers: pa.Table) -> dict[str, str]:
+    """The stored ``answers`` (`EARLIEST` first) into their prompts' `_Answers`: each text's first answer, and its
+    first the KTO app serves (all of those, where there are several); returns each answer's text."""
+    text_of = {}
+    columns = ("prompt_id", "id", "text", "engine")
+    for prompt_id, id_, text, engine in zip(*(answers.column(c).to_pylist() for c in columns)):
+        found[prompt_id].answers.setdefault(text, id_)
+        text_of[id_] = text
+        if engine not in NO_ITEM_ENGINES:
+            found[prompt_id].several_items.setdefault(text, []).append(id_)
+    for known in found.values():
+        known.items = {text: ids[0] for text, ids in known.several_items.items()}
+        known.several_items = {text: ids for text, ids in known.several_items.items() if len(ids) > 1}
+    return text_of
+
+
+def _pairs_into(found: dict[str, _Answers], pairs: pa.Table, text_of: dict[str, str]) -> None:
+    """The stored ``pairs`` (`EARLIEST` first) of two answers of ``text_of`` into their prompts' `_Answers`: each
+    pair of texts' first pair that is not `NOT_REUSED` (all of those, where there are several)."""
+    pairs = pairs.filter(pc.invert(pc.is_in(pairs.column("kind"), value_set=pa.array(NOT_REUSED))))
+    columns = ("prompt_id", "id", "completion_a", "completion_b")
+    for prompt_id, id_, a, b in zip(*(pairs.column(c).to_pylist() for c in columns)):
+        if a in text_of and b in text_of and text_of[a] != text_of[b]:
+            texts = frozenset((text_of[a], text_of[b]))
+            found[prompt_id].several.setdefault(texts, []).append((id_, text_of[a]))
+    for known in found.values():
+        known.pairs = {texts: stored[0] for texts, stored in known.several.items()}
+        known.several = {texts: stored for texts, stored in known.several.items() if len(stored) > 1}
 
 
 def labels_by_labeller(workspace: Workspace, batch: list[object]) -> Counter:
     """The labels of ``batch`` (an import's, as it is written: `data.import_labels.labels_to_write`) that labeller
     rows made and the workspace does not hold yet, counted by labeller (`LABELLED_BY`): the labels the write stores,
     as ``new_labels`` counts them (a row given twice is one label; one already stored, or not stored as its
-    labeller labelled the pair in the app, none). Read before the write."""
+    labeller labelled the item in the app, none). Read before the write."""
     theirs = {r.id: r.annotator for r in batch if isinstance(r, Label) and r.annotator != IMPORT}
     if not theirs:
         return Counter()

@@ -9,9 +9,10 @@ retraction, so a rerun adds nothing and the label's lineage is readable (`is_of`
 
 A labeller row's label (`data.import_labellers`) is a content hash too (`labeller_label_id`), an app label's id is
 random: so a stored label of a labeller is told made in the app (or merged from a workspace's app) by its id
-(`made_in_app`). Nothing a labeller labelled in the app is lost: a labeller row over a pair where its labeller holds
-a label in force made in the app is not stored, whether it agrees or not (counted `labelled_in_app`), so `--remove`
-of the file cannot withdraw the app label; the labeller changes it by labelling again in the app.
+(`made_in_app`). Nothing a labeller labelled in the app is lost: a labeller row over a pair (or a KTO row over an
+answer) where its labeller holds a label in force made in the app is not stored, whether it agrees or not (counted
+`labelled_in_app`), so `--remove` of the file cannot withdraw the app label; the labeller changes it by labelling
+again in the app.
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ Records = dict[tuple[str, str, str], list[dict]]
 IN_APP = "labelled_in_app"  # the count of labeller rows not stored: their labeller's app label holds the pair
 
 
-def labeller_label_id(name: str, pair_id: str, choice: str | None, strength: int | None) -> str:
-    """The id of labeller ``name``'s label of ``pair_id`` that an import's labeller row makes."""
-    return content_id("labeller-label", name, pair_id, choice, strength)
+def labeller_label_id(name: str, item_id: str, choice: str | None, strength: int | None) -> str:
+    """The id of labeller ``name``'s label of ``item_id`` (a pair, or a KTO row's answer) that an import's labeller
+    row makes."""
+    return content_id("labeller-label", name, item_id, choice, strength)
 
 
 def renewal_id(label_id: str, retraction_id: str) -> str:

@@ -188,7 +188,9 @@ class RankRateRows:
         (`conflicting_kto_label`); without ``kto_conflicts`` it is none, and its label is kept beside the first
         row's, which the item keeps here (`data.import_withdraw` reads a file an import before that check stored
         whole). A gold file's rows (not ``made``) are questions, `data.gold_file`'s to compare."""
-        labels = [r for r in records if isinstance(r, Label) and r.task == "kto"] if self.made else []
+        # a labeller row's label is theirs, not the import's (`data.import_labellers`): none of this holds for it
+        labels = [r for r in records if isinstance(r, Label) and r.task == "kto" and r.annotator == IMPORT]
+        labels = labels if self.made else []
         answers = {r.id: r for r in records if isinstance(r, Completion)}
         for label in labels:
             answer = answers[label.item_id]

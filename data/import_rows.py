@@ -98,8 +98,8 @@ def to_records(
     labelled: tuple[Labeller, LabelledPairs] | None = None,
 ) -> tuple[list[object], Counter]:
     """Workspace records of one example's answers (the prompt itself is kept by the caller), and counts; a
-    preference row naming its labeller (``labelled``: who, and the import's pairs) is their label of the pair of its
-    two texts (`data.import_labellers`)."""
+    preference or KTO row naming its labeller (``labelled``: who, and the import's pairs) is their label of the pair
+    of its two texts, or of the answer of its text (`data.import_labellers`)."""
     row = ctx.row
     answer = {"prompt_id": prompt.id, "model": source, "engine": "import", "round": 0}
     candidates = example.candidates
@@ -136,6 +136,10 @@ def to_records(
         if options.unlabelled or example.desirable is None:  # None: the row's label is null (`null_label`)
             return [completion], Counter(null_label=int(example.desirable is None))
         choice = "desirable" if example.desirable else "undesirable"
+        if labelled is not None:
+            labeller, pairs = labelled
+            made, item = pairs.answer(prompt.id, completion, labeller.name)
+            return [*made, pairs.label(labeller, item, choice, None, ctx, "kto")], Counter()
         label_id = content_id("import-label", source, row, completion.id, choice)
         return [completion, Label(completion.id, IMPORT, "kto", choice, id=label_id)], Counter()
     return [], Counter()
@@ -277,9 +281,11 @@ def _labelled(
     rank_rate: RankRateRows,
     spellings: Spellings,
 ) -> tuple[Labeller, LabelledPairs] | None:
-    """The labeller a labelled preference row of an import names, with the import's pairs (else None: the column
-    is not read, and is named among the columns not read)."""
-    if not rank_rate.made or options.unlabelled or example.chosen is None or example.candidates is not None:
+    """The labeller a labelled preference or KTO row of an import names, with the import's pairs (else None: the
+    column is not read, and is named among the columns not read)."""
+    kto = example.completion is not None and example.desirable is not None  # a null label: nobody's
+    labels = example.chosen is not None or kto
+    if not rank_rate.made or options.unlabelled or example.candidates is not None or not labels:
         return None
     labeller = row_labeller(raw, ctx)
     return None if labeller is None else (labeller, spellings.pairs)

@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from data.annotators import IMPORT
 from data.errors import counted
 from data.files import (
     WriteError,
@@ -135,8 +136,8 @@ def kept_lines(counts: Counter) -> list[str]:
     if counts[IN_APP]:
         lines.append(
             f"{counted(counts[IN_APP], 'label')} of labeller rows not stored ({IN_APP}): their labeller labelled "
-            "the pair in the app, and the app's label is kept, agreeing or not (an import never replaces one); to "
-            "change it, label again in the app"
+            "its pair or answer in the app, and the app's label is kept, agreeing or not (an import never replaces "
+            "one); to change it, label again in the app"
         )
     return lines
 
@@ -179,10 +180,12 @@ def _log_entry(loaded: Loaded, counts: Counter, options: ImportOptions, rejects:
 
 
 def _labelled_items(loaded: Loaded) -> dict[str, set[str]]:
-    """The items of ``loaded``'s imported labels by task (`ITEM_FIELDS`), stored by its import or held already."""
+    """The items of ``loaded``'s imported labels by task (`ITEM_FIELDS`), stored by its import or held already: the
+    `import` annotator's (a labeller row's KTO label is theirs, as an app label: `--remove` of its file would lift no
+    refusal of another import's label)."""
     items: dict[str, set[str]] = {task: set() for task in ITEM_FIELDS}
     for record in loaded.records:
-        if isinstance(record, Label) and record.task in items:
+        if isinstance(record, Label) and record.task in items and record.annotator == IMPORT:
             items[record.task].add(record.item_id)
     return items
 

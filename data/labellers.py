@@ -6,9 +6,10 @@ Per labeller, over their current labels of one task:
   it sent them), and flags (`flags`);
 - pairwise and kto (choices): gold accuracy with a 95 % Wilson interval, agreement with the majority of the *other*
   labellers of each item (leave-one-out), Cohen's κ against each labeller they share at least `KAPPA_MIN_SHARED`
-  items with, their share of some choices (`SHARE_CHOICES`: tie and both-bad; desirable), and Dawid–Skene's
-  estimate of their accuracy (none for a labeller who shares no item with another and answered no gold); pairwise
-  adds the share of decisive answers that picked the side shown on the left and the strength distribution;
+  items with (pairwise: a pair's sides exchangeable, `data.machine.side_free_kappa`), their share of some choices
+  (`SHARE_CHOICES`: tie and both-bad; desirable), and Dawid–Skene's estimate of their accuracy (none for a
+  labeller who shares no item with another and answered no gold); pairwise adds the share of decisive answers
+  that picked the side shown on the left and the strength distribution;
 - rank: the mean Kendall τ-b with the gold rankings with its 95 % interval (`data.rank_rate_quality`), τ-b against the
   other rankers' consensus on the same items with its 95 % interval, τ-b against the order the answers were shown in
   (the ranking analogue of the left-side share), the share of rankings with a tie and of those that tie every answer;
@@ -40,11 +41,13 @@ from data.errors import counted, one_line
 from data.gold_balance import one_sided_gold
 from data.intervals import as_figure, wilson_interval
 from data.labeller_flags import flags
-from data.machine import cohen_kappa
+from data.machine import cohen_kappa, side_free_kappa
 from data.rank_rate_quality import rank_figures, rank_gold, rate_figures, rate_gold
 from data.schemas import CHOICES
 
 KAPPA_MIN_SHARED = 20
+# κ per task: a pair's sides are exchangeable (which answer is stored as `a` says nothing), KTO's answers are not
+KAPPA = {"pairwise": side_free_kappa, "kto": cohen_kappa}
 SHARE_CHOICES = {"pairwise": ("tie", "both_bad"), "kto": ("desirable",)}  # each labeller's share of these
 TASKS = ("pairwise", "kto", "rank", "rate")
 
@@ -150,7 +153,8 @@ def _top_answer(choices: pd.Series) -> dict | None:
     return {"choice": str(counts.index[0]), "share": as_figure(float(counts.iloc[0] / len(choices)))}
 
 
-def _kappas(current: pd.DataFrame, name: str) -> dict[str, float | None]:
+def _kappas(current: pd.DataFrame, name: str, task: str) -> dict[str, float | None]:
+    """``name``'s κ (`KAPPA` of ``task``) against each labeller sharing `KAPPA_MIN_SHARED` items with them."""
     wide = current.pivot_table(index="item_id", columns="annotator", values="choice", aggfunc="first")
     out = {}
     if name not in wide.columns:  # skipped or undid everything: no label to compare
@@ -160,7 +164,7 @@ def _kappas(current: pd.DataFrame, name: str) -> dict[str, float | None]:
             continue
         both = wide[[name, other]].dropna()
         if len(both) >= KAPPA_MIN_SHARED:
-            out[str(other)] = as_figure(cohen_kappa(list(both[name]), list(both[other])))
+            out[str(other)] = as_figure(KAPPA[task](list(both[name]), list(both[other])))
     return out
 
 
@@ -193,7 +197,7 @@ def _choice_figures(
             "loo_agreement": as_figure(float(mine["loo"].mean())) if mine["loo"].notna().any() else None,
             "loo_compared": int(mine["loo"].notna().sum()),
             "top_answer": _top_answer(mine["choice"]),
-            "kappa": _kappas(current, name),
+            "kappa": _kappas(current, name, task),
             **{
                 f"{c}_rate": as_figure(float((mine["choice"] == c).mean())) if len(mine) else None
                 for c in shares
@@ -338,7 +342,8 @@ def _row_line(task: str, row: dict) -> str:
 
 def _kappa_text(kappas: dict[str, float | None]) -> str:
     """``bob 0.42, cyd -``: κ against each labeller, - where it is undefined (both gave one and the same answer to
-    every shared item: chance explains all their agreement); - alone where nobody shares enough items."""
+    every shared item, in pairwise `tie` or `both_bad`, as `a` and `b` are pooled there: chance explains all their
+    agreement); - alone where nobody shares enough items."""
     return ", ".join(f"{one_line(other)} {_shown(value)}" for other, value in kappas.items()) or "-"
 
 

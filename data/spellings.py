@@ -45,7 +45,7 @@ class Spellings:
         self.respelled = 0
         self.most = 1
         # the pairs of the labeller rows (`data.import_labellers`), shared by the files of an import as spellings are
-        self.pairs = LabelledPairs(workspace)
+        self.pairs = LabelledPairs(workspace, lambda id_: self._stored_prompts().holds(id_))
         self._stored: StoredPrompts | None = None  # every stored prompt, as an id and a digest of its key
         # key -> its spellings, the first first: the stored ones of each key whose `_digest` is in ``_looked_up``
         self._prompts: dict[tuple, list[list[Message]]] = {}
@@ -80,6 +80,7 @@ class Spellings:
         ids.update(prompt_id(kept) for key in keys for kept in self._prompts.get(key, ()))
         stored = {id_ for id_ in ids if self._stored.holds(id_)}
         self._read_texts(stored - self._texts.keys() - self._answers.keys())
+        self.pairs.expect(stored)  # read at the first labeller row, for every row's prompt at once
 
     def example(self, example: Example) -> Example:
         """``example`` with its prompt's and answers' first spellings."""

@@ -16,6 +16,7 @@ from annotate.agreement import (
     position_bias,
     progress_card,
 )
+from data.machine import side_free_kappa
 from data.records import Label, to_row
 
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -32,6 +33,18 @@ def test_cohen_kappa_hand_computed():
     assert cohen_kappa(x, y) == pytest.approx(3 / 7)
     assert cohen_kappa(["a", "a"], ["a", "a"]) is None  # one category: undefined
     assert cohen_kappa([], []) is None
+
+
+def test_side_free_kappa_hand_computed_and_the_same_whichever_side_a_pair_stores_first():
+    x, y = ["a", "a", "b", "tie"], ["a", "b", "b", "tie"]
+    # each pair twice, sides swapped: p_o = 6/8; each a 3, b 3, tie 2 of 8: p_e = 22/64; kappa = (48 - 22) / (64 - 22)
+    assert side_free_kappa(x, y) == pytest.approx(13 / 21)
+    assert cohen_kappa(x, y) == pytest.approx(7 / 11)  # p_e = (2 + 2 + 1) / 16
+    swapped = ["b", *x[1:]], ["b", *y[1:]]  # the first pair stored with its sides the other way round
+    assert side_free_kappa(*swapped) == pytest.approx(13 / 21)
+    assert cohen_kappa(*swapped) == pytest.approx(5 / 9)  # p_e = (2 * 3 + 1) / 16: plain κ moves
+    assert side_free_kappa(["a"] * 3, ["a"] * 3) == 1.0  # half b with the sides swapped: chance is 1/2
+    assert side_free_kappa(["tie"] * 3, ["tie"] * 3) is None  # one answer whichever side: undefined
 
 
 def test_fleiss_kappa_and_krippendorff_alpha_hand_computed():

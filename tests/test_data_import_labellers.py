@@ -5,6 +5,7 @@ as an app label, withdrawn by `--remove`."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -17,9 +18,11 @@ from data.workspace import Workspace
 QUESTIONS = 6
 
 
-def rows(name: str | None, flipped: set[int] = frozenset(), column: str = "labeller") -> list[dict]:
+def rows(
+    name: str | None, flipped: set[int] = frozenset(), column: str = "labeller", questions: int = QUESTIONS
+) -> list[dict]:
     out = []
-    for i in range(QUESTIONS):
+    for i in range(questions):
         good, bad = f"good answer {i}", f"bad answer {i}"
         chosen, rejected = (bad, good) if i in flipped else (good, bad)
         row = {"prompt": f"Question {i}?", "chosen": chosen, "rejected": rejected}
@@ -69,6 +72,43 @@ def test_labellers_files_label_the_pairs_the_unlabelled_import_stored(tmp_path, 
     assert report["alice"]["loo_compared"] == QUESTIONS and report["alice"]["ds_accuracy"] is not None
 
 
+def test_kappa_is_the_same_whichever_side_the_stored_pairs_hold_the_labellers_answers_on(tmp_path, capsys):
+    """Two workspaces store the same candidates, one with every good answer as side a, one with half of them as b
+    (`import --unlabelled` keeps each row's chosen as a); the same two labellers' files label both. Each row's
+    preference lands on the stored pair's side of its chosen answer, and κ, like the agreement, is one figure:
+    plain Cohen's κ read -0.059 in the first and 0.75 in the second (21 of 24 pairs agreed)."""
+    n = 24
+    alice = write(tmp_path / "alice.jsonl", rows("alice", {0, 5}, questions=n))
+    bob = write(tmp_path / "bob.jsonl", rows("bob", {3}, questions=n))
+    report = {}
+    for name, sides in (("ordered", set()), ("half-swapped", set(range(0, n, 2)))):
+        ws = tmp_path / name
+        cands = write(tmp_path / f"{name}.jsonl", rows(None, sides, questions=n))
+        assert main(["import", "-w", str(ws), str(cands), "--unlabelled"]) == 0
+        assert main(["import", "-w", str(ws), str(alice), str(bob)]) == 0
+        workspace = Workspace.existing(ws)
+        texts = dict(zip(*(workspace.read("completions").column(c).to_pylist() for c in ("id", "text"))))
+        pairs = {p["id"]: p for p in workspace.read("pairs").to_pylist()}
+        picked = Counter()
+        for label in labels(ws):
+            pair = pairs[label["item_id"]]
+            text = texts[pair["completion_a" if label["choice"] == "a" else "completion_b"]]
+            picked[label["annotator"], text.split()[0]] += 1
+        assert picked == {
+            ("alice", "good"): n - 2,
+            ("alice", "bad"): 2,
+            ("bob", "good"): n - 1,
+            ("bob", "bad"): 1,
+        }
+        # the stored sides differ, the answers picked do not
+        assert Counter(label["choice"] for label in labels(ws))["b"] == (3 if name == "ordered" else 25)
+        report[name] = figures(ws, capsys)
+    for who, other in (("alice", "bob"), ("bob", "alice")):
+        ordered, swapped = report["ordered"][who], report["half-swapped"][who]
+        assert ordered["loo_agreement"] == swapped["loo_agreement"] == 0.875
+        assert ordered["kappa"] == swapped["kappa"] == {other: 0.75}
+
+
 def test_files_of_one_import_and_one_files_labellers_share_new_pairs(tmp_path, capsys):
     ws = tmp_path / "ws"
     both = write(tmp_path / "team.jsonl", rows("alice") + rows("bob", {2}))
@@ -76,6 +116,10 @@ def test_files_of_one_import_and_one_files_labellers_share_new_pairs(tmp_path, c
     assert main(["import", "-w", str(ws), str(both), str(carol)]) == 0
     out = capsys.readouterr().out
     assert "labels by labeller: alice 6, bob 6" in out and "duplicate_rows" not in out
+    # each new pair counted once, by the file that stored it: not by both files, nor by each row of one
+    team_line, carol_line = out.splitlines()
+    assert f"new_pairs {QUESTIONS}," in team_line and f"new_completions {2 * QUESTIONS}," in team_line
+    assert "new_pairs" not in carol_line and "new_completions" not in carol_line
     workspace = Workspace.existing(ws)
     assert workspace.read("pairs").num_rows == QUESTIONS
     assert workspace.read("completions").num_rows == 2 * QUESTIONS
@@ -85,6 +129,34 @@ def test_files_of_one_import_and_one_files_labellers_share_new_pairs(tmp_path, c
     out = capsys.readouterr().out
     assert "new_labels" not in out and "labels by labeller" not in out  # the labels it stores: none
     assert len(labels(ws)) == 3 * QUESTIONS
+
+
+def test_the_stored_pairs_of_a_labeller_files_prompts_are_read_in_one_batch(tmp_path, capsys, monkeypatch):
+    """The stored answers and pairs of every prompt of an import's rows are read once, together, at the first
+    labeller row (not once per prompt); a prompt the workspace does not hold is read nowhere."""
+    ws = tmp_path / "ws"
+    cands = write(tmp_path / "cands.jsonl", rows(None))
+    assert main(["import", "-w", str(ws), str(cands), "--unlabelled"]) == 0
+    reads = []
+    read = Workspace.read
+
+    def counted(self, name, columns=None, where=None, as_stored=False):
+        if where is not None and where[0] == "prompt_id":
+            reads.append((name, len(set(where[1]))))
+        return read(self, name, columns, where, as_stored)
+
+    monkeypatch.setattr(Workspace, "read", counted)
+    alice = write(tmp_path / "alice.jsonl", rows("alice"))
+    bob = write(tmp_path / "bob.jsonl", rows("bob", {1}))
+    assert main(["import", "-w", str(ws), str(alice), str(bob)]) == 0
+    # every prompt in one read, for both files
+    assert [n for name, n in reads if name == "pairs"] == [QUESTIONS]
+    assert len(labels(ws)) == 2 * QUESTIONS and Workspace.existing(ws).read("pairs").num_rows == QUESTIONS
+    reads.clear()
+    new = [r | {"prompt": f"New {r['prompt']}"} for r in rows("carol")]
+    assert main(["import", "-w", str(ws), str(write(tmp_path / "carol.jsonl", new))]) == 0
+    assert [name for name, _ in reads if name == "pairs"] == []  # nothing stored to read
+    assert "labels by labeller: carol 6" in capsys.readouterr().out
 
 
 def test_a_labellers_rows_differing_on_one_pair_are_refused_the_same_one_twice_is_one_label(tmp_path, capsys):

@@ -165,11 +165,12 @@ def test_dawid_skene_gives_no_accuracy_to_a_labeller_nobody_checks():
 
 def test_the_text_report_says_each_kappa_with_dashes_not_a_python_dict():
     """`κ {'bob': None}` was printed: a dict's repr, and None for a κ that chance explains entirely (both gave one
-    answer to every shared item), where every other figure without data reads -."""
+    answer to every shared item: `tie`, since `a` everywhere is half `b` with the sides swapped), where every other
+    figure without data reads -."""
     base = {"task": "pairwise", "strength": None, "seconds": 9.0, "active_seconds": None, "left": None,
             "ranking": None, "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
     rows = [
-        base | {"item_id": f"i{i}", "annotator": who, "choice": "a"}
+        base | {"item_id": f"i{i}", "annotator": who, "choice": "tie"}
         for i in range(20)
         for who in ("ann", "bob")
     ]
@@ -257,5 +258,5 @@ def test_a_name_with_a_newline_stays_on_its_labellers_line():
     section = {"team": {"median_seconds": 9.0, "labels_per_hour": 400.0}, "labellers": labeller_rows(labels)}
     lines = labeller_lines(section)
     assert len(lines) == 3  # the team's line, ann's, evil's: no line of its own for the name's second part
-    assert lines[2].startswith("  evil\\n    FLAG forged: 20 labels") and "κ ann -" in lines[2]
-    assert "κ evil\\n    FLAG forged -" in lines[1]
+    assert lines[2].startswith("  evil\\n    FLAG forged: 20 labels") and "κ ann 1.000" in lines[2]
+    assert "κ evil\\n    FLAG forged 1.000" in lines[1]

@@ -59,6 +59,13 @@ def ref_cohen(x: list[str], y: list[str]) -> float | None:
     return None if expected == 1 else (observed - expected) / (1 - expected)
 
 
+def ref_side_free_cohen(x: list[str], y: list[str]) -> float | None:
+    """Cohen's κ of pairwise choices with a pair's sides exchangeable: over the pairs as stored and again with every
+    pair's sides swapped (a for b, b for a)."""
+    swap = {"a": "b", "b": "a"}
+    return ref_cohen(x + [swap.get(c, c) for c in x], y + [swap.get(c, c) for c in y])
+
+
 def ref_fleiss(counts: np.ndarray) -> float:
     """Fleiss (1971): items × categories counts, n raters per item."""
     counts = np.asarray(counts, dtype=float)
@@ -234,7 +241,7 @@ def ref_labeller(name: str, labels: list[Label], gold: dict[str, str]) -> dict:
     for other in sorted({who for _, who in current} - {name}):
         shared = [(v[name], v[other]) for v in by_item.values() if name in v and other in v]
         if len(shared) >= 20:
-            kappa[other] = ref_cohen(*map(list, zip(*shared)))
+            kappa[other] = ref_side_free_cohen(*map(list, zip(*shared)))
     decisive = [r for r in mine if r.choice in ("a", "b") and r.left is not None]
     spent = [r.active_seconds if r.active_seconds is not None else r.seconds for r in mine]
     return {
