@@ -30,6 +30,7 @@ from data.gold_agreement import GoldError, replaces_gold, said, verdict
 from data.gold_file_rank_rate import rank_rate_gold
 from data.import_formats import Example
 from data.import_readers import refuse_split_flags
+from data.import_splits import warn_splits
 from data.imports import ImportOptions, check_file
 from data.rank_rate_rows import Ranked
 from data.records import Completion, Pair, Prompt, content_id, prompt_id
@@ -98,6 +99,7 @@ def _questions(
         read.extend(_row_questions(name, *row))
 
     loaded = check_file(path, options, on_row, labels=False, spellings=spellings, split_hint=SPLIT_HINT)
+    warn_splits(loaded)  # a datasets folder's splits holding one new prompt: test wins
     # a gold file gives no prompt a gold (SFT) answer: a rated answer (a row's response) is not one
     prompts = {r.id: replace(r, gold=None) for r in loaded.records if isinstance(r, Prompt)}
     out = [  # on the file's prompt as first stored (its split)

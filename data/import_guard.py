@@ -26,6 +26,7 @@ from data.import_label_checks import (
     unranked_rankings,
 )
 from data.import_records import RecordError
+from data.import_splits import STORED_TRAIN
 from data.rank_guard import KeptItem, Key, kept_items, new_answers
 from data.records import Completion
 from data.workspace import Workspace
@@ -34,9 +35,10 @@ if TYPE_CHECKING:
     from data.imports import Loaded
 
 LOCKED = "rank_locked"  # the reason a row whose answer would change a rank item under labels is skipped by
-# the reasons of the rows `skip_refused` leaves out: the workspace refused them, so an import of the file never stored
-# their labels (`data import --remove` of it counts them, `data.import_withdraw`)
-REFUSED = (*STORED_CONFLICT.values(), LOCKED, UNRANKED)
+# the reasons of the rows `skip_refused` (and, for a prompt stored in train, `data.import_splits`) leaves out: the
+# workspace refused them, so an import of the file never stored their labels (`data import --remove` of it counts
+# them, `data.import_withdraw`)
+REFUSED = (*STORED_CONFLICT.values(), LOCKED, UNRANKED, STORED_TRAIN)
 
 
 def check_rank_items(workspace: Workspace, loaded: Sequence[Loaded]) -> None:

@@ -1,8 +1,8 @@
 """One row of an import file checked and turned into workspace records (`data.imports.check_file` reads every row
 through `checked_row`): its prompt (and the split it goes to: the row's own, `row_split`, else `split_for`), its
 answers as completions, pairs and labels of the `import` annotator (`to_records`; a preference's strength:
-`row_strength`; rankings and ratings: `data.import_rank_rate.RankRateRows`); and the file's prompts, each kept once
-(`FilePrompts`)."""
+`row_strength`; rankings and ratings: `data.import_rank_rate.RankRateRows`); and the file's prompts, each kept once,
+test where any row puts it there (`FilePrompts`)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from data.import_labellers import LabelledPairs, Labeller, row_labeller
 from data.import_rank_rate import RankRateRows
 from data.import_readers import TEST_SPLIT_NAMES, split_words
 from data.import_records import RecordError, null_answer_fields
+from data.import_splits import PromptSplits
 from data.import_text import RecordContext
 from data.pairing import make_pairs
 from data.rank_rate_rows import Ranked
@@ -147,23 +148,25 @@ def to_records(
 
 class FilePrompts:
     """The file's prompts by id: the first row's prompt is kept; a later gold answer fills a missing one, and a
-    different gold answer is counted and listed (a Prompt holds one gold), as is a later row naming another split
-    (``split_conflicts``: a data set split by row, not by prompt), whose prompt keeps the first row's."""
+    different gold answer is counted and listed (a Prompt holds one gold). A row putting it in test makes it test
+    (test wins: a data set split by row, not by prompt, may hold one prompt out in one row and train it in another;
+    `data.import_splits`); ``splits`` says which rows gave which split."""
 
     def __init__(self):
         self.by_id: dict[str, tuple[Prompt, int]] = {}
         self.conflicts: list[dict] = []
-        self.split_conflicts: list[dict] = []
+        self.splits = PromptSplits()
 
-    def add(self, prompt: Prompt, row: int) -> None:
+    def add(self, prompt: Prompt, row: int, drawn: bool = False) -> None:
+        """Row ``row``'s prompt; ``drawn``: its split was drawn by --test-fraction (the row named none)."""
         kept, first_row = self.by_id.get(prompt.id, (prompt, row))
-        conflict = {"row": row, "first_row": first_row, "prompt_id": prompt.id}
         if kept.gold is None and prompt.gold is not None:
             kept = replace(kept, gold=prompt.gold)
         elif prompt.gold is not None and prompt.gold != kept.gold:
-            self.conflicts.append(conflict)
-        if prompt.split != kept.split:
-            self.split_conflicts.append(conflict)
+            self.conflicts.append({"row": row, "first_row": first_row, "prompt_id": prompt.id})
+        if prompt.split == "test":
+            kept = replace(kept, split="test")
+        self.splits.add(prompt.id, prompt.split, row, drawn)
         self.by_id[prompt.id] = (kept, first_row)
 
 
@@ -220,6 +223,7 @@ class CheckedRow:
     records: list[object]
     dropped: Counter
     labeller: str | None = None  # who labelled the row (`data.import_labellers`); None: the import's label
+    split_drawn: bool = False  # its prompt's split was drawn by --test-fraction (the row named none)
 
 
 def checked_row(
@@ -270,7 +274,8 @@ def checked_row(
     if own is not None:  # said apart, in the summary's split line (`data.import_summary.row_split_line`)
         dropped[f"row_split_{own}"] += 1
     labeller = labelled[0].name if labelled else None
-    return CheckedRow(raw, read, example, prompt, questions, out, dropped, labeller)
+    drawn = example.split is None and options.test_fraction > 0
+    return CheckedRow(raw, read, example, prompt, questions, out, dropped, labeller, drawn)
 
 
 def _labelled(

@@ -39,6 +39,7 @@ from data.import_rank_rate import UNRATED, RankRateRows
 from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, SplitRow, read_records, refuse_wrapper
 from data.import_records import RecordError, without_nulls
 from data.import_rows import CheckedRow, FilePreferences, FilePrompts, checked_row
+from data.import_splits import STORED_TRAIN, PromptSplits, hold_out_across, stored_train_refusals, warn_splits
 from data.import_text import NON_TEXT, RecordContext
 from data.import_write import kept_lines, log_import, write_records
 from data.rank_rate_rows import Ranked, row_key
@@ -64,6 +65,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ON_ERROR = ("fail", "skip")
+SKIPPED_ALWAYS = (UNRATED, STORED_TRAIN)  # the reasons a row is left out by whatever --on-error says
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,9 @@ class Loaded:
     rejects: list[dict] = field(default_factory=list)
     gold_conflicts: list[dict] = field(default_factory=list)
     opposite_rows: list[dict] = field(default_factory=list)  # `FilePreferences.opposite`
+    # the rows putting each prompt in each split, and those whose train labels are held out (`data.import_splits`)
+    splits: PromptSplits = field(default_factory=PromptSplits)
+    split_conflicts: list[dict] = field(default_factory=list)
     prompt_rows: dict[str, int] = field(default_factory=dict)  # each prompt's first row in the file
     answer_rows: dict[str, list[int]] = field(default_factory=dict)  # the rows giving each completion
     labelled: dict = field(default_factory=dict)  # imported rankings and ratings by item (`RankRateRows`)
@@ -230,7 +235,7 @@ class _Gathered:
     def add(self, row: int, checked: CheckedRow, rubric: object, dropped_parts: int, respelled: int) -> None:
         """Row ``row``, checked; ``dropped_parts``: its non-text parts left out, ``respelled``: how many of its texts
         took another spelling."""
-        self.prompts.add(checked.prompt, row)
+        self.prompts.add(checked.prompt, row, checked.split_drawn)
         self.unread.add(checked.raw, checked.read | question_columns(checked.questions, rubric))
         self.rated = self.rated or any(question.task == "rate" for question in checked.questions or ())
         self.compared = self.compared or len(checked.example.candidates or ()) > 2
@@ -246,13 +251,19 @@ class _Gathered:
         self.counts["duplicate_rows"] += key in self.seen
         self.seen.add(key)
 
-    def loaded(self, path: Path, fmt: str, rows: int, rank_rate: RankRateRows) -> Loaded:
+    def loaded(
+        self, path: Path, fmt: str, rows: int, rank_rate: RankRateRows, stored: Callable[[str], bool]
+    ) -> Loaded:
         """The file's `Loaded`, of its ``rows``; a SchemaError where every row was left out. The first few gold
-        conflicts are a warning each (all are counted and logged)."""
+        conflicts are a warning each (all are counted and logged); split conflicts are counted here (the new
+        prompts' train rows another row holds out, ``stored`` telling the stored prompts apart, and the rows left out
+        as their prompt is stored in train) and warned of once the import's files are settled
+        (`data.import_splits.warn_splits`)."""
         name, counts = str(path), self.counts
         counts["skipped"] = len(self.rejects)
         counts["gold_conflicts"] = len(self.prompts.conflicts)
-        counts["split_conflicts"] = len(self.prompts.split_conflicts)
+        split_conflicts = self.prompts.splits.conflicts(stored)
+        counts["split_conflicts"] = len(split_conflicts) + counts[f"skipped_{STORED_TRAIN}"]
         counts["opposite_rows"] = len(self.preferences.opposite)
         if self.rejects and len(self.rejects) == rows:
             # named by row and field, as the error it would be without --on-error skip
@@ -264,12 +275,6 @@ class _Gathered:
         for conflict in self.prompts.conflicts[:5]:
             message = "%s, row %d: same prompt as row %d with a different gold answer; the first is kept"
             log.warning(message, name, conflict["row"], conflict["first_row"])
-        for conflict in self.prompts.split_conflicts[:5]:
-            message = (
-                "%s, row %d: same prompt as row %d, which names another split; the prompt keeps the first row's "
-                "split, so this row's labels are in it"
-            )
-            log.warning(message, name, conflict["row"], conflict["first_row"])
         batch = [prompt for prompt, _ in self.prompts.by_id.values()] + self.answers
         rows_of = {prompt_id: row for prompt_id, (_, row) in self.prompts.by_id.items()}
         return Loaded(
@@ -280,6 +285,8 @@ class _Gathered:
             self.rejects,
             self.prompts.conflicts,
             self.preferences.opposite,
+            self.prompts.splits,
+            split_conflicts,
             rows_of,
             self.answer_rows,
             rank_rate.labelled,
@@ -329,15 +336,17 @@ def check_file(
         respelled = spellings.respelled
         try:
             checked = checked_row(raw, refused.get(row), ctx, parse, options, spellings, rank_rate)
-        except SchemaError as exc:  # an unrated answer of a rated file is skipped whatever --on-error says
-            if options.on_error == "fail" and getattr(exc, "reason", None) != UNRATED:
+        # an unrated answer of a rated file, or a row naming test for a prompt stored in train (`guard_files`), is
+        # skipped whatever --on-error says
+        except SchemaError as exc:
+            if options.on_error == "fail" and getattr(exc, "reason", None) not in SKIPPED_ALWAYS:
                 raise
             gathered.reject(exc)
             continue
         if on_row is not None:
             on_row(fmt, row, checked.example, checked.records, checked.questions)
         gathered.add(row, checked, rank_rate.rubric, ctx.dropped_parts, spellings.respelled - respelled)
-    return gathered.loaded(path, fmt, len(rows), rank_rate)
+    return gathered.loaded(path, fmt, len(rows), rank_rate, spellings.stored)
 
 
 def load_file(
@@ -360,14 +369,21 @@ def guard_files(
     written (`data.import_guard`): a row whose label differs from a stored import's, whose answer the rank guard
     refuses, or whose ranking does not rank every answer its item would hold, is left out with ``--on-error skip``,
     counted by reason (``conflicting_stored_*``, ``rank_locked``, ``rank_item_size``; its file checked again without
-    it: the rows it repeated count as they then do), else refused in one line."""
+    it: the rows it repeated count as they then do), else refused in one line. A row naming test for a prompt stored
+    in train is left out whatever ``--on-error`` says, and a new prompt any file puts in test is test in them all
+    (`data.import_splits`: test wins), each warned of."""
+    held = stored_train_refusals(workspace, loaded, spellings.stored)
+
+    def recheck(path: Path, rows: Mapping[int, RecordError]) -> Loaded:
+        return check_file(path, options, refused={**held.get(path, {}), **rows}, spellings=spellings)
+
+    loaded = [recheck(item.path, {}) if item.path in held else item for item in loaded]
     if options.on_error == "skip":
-
-        def recheck(path: Path, rows: Mapping[int, RecordError]) -> Loaded:
-            return check_file(path, options, refused=rows, spellings=spellings)
-
         loaded = skip_refused(workspace, loaded, recheck)
     check_rank_items(workspace, loaded)
+    loaded = hold_out_across(loaded, spellings.stored)
+    for item in loaded:
+        warn_splits(item)
     return loaded
 
 

@@ -89,7 +89,7 @@ def row_key(example: Example, questions: list[Ranked] | None) -> str:
     """What two rows share when one repeats the other (`duplicate_rows`): the row as read or, for a ranking or
     ratings, the prompt and what the row says of its answers (`Ranked.said`), whatever order it lists them in: it
     makes the same labels. Never the split a `datasets` folder gives a row: a row of train repeated in test makes
-    the same prompt (kept in the first row's split), the same label, so it repeats the first as a row of one file
+    the same prompt (test: `data.import_splits`), the same label, so it repeats the first as a row of one file
     does."""
     if questions is None:
         return content_id("row", vars(replace(example, split=None)))

@@ -96,6 +96,10 @@ class Spellings:
         texts = {name: spell(getattr(example, name)) for name in TEXTS}
         return replace(example, messages=messages, candidates=candidates, **texts)
 
+    def stored(self, prompt_id: str) -> bool:
+        """Whether the workspace holds a prompt of id ``prompt_id`` (an import keeps its split: `data.import_splits`)."""
+        return self._stored_prompts().holds(prompt_id)
+
     def _stored_prompts(self) -> StoredPrompts:
         if self._stored is None:
             self._stored = StoredPrompts(self.workspace)

@@ -113,26 +113,34 @@ def test_a_rows_own_split_wins_over_the_flags_which_set_the_others(tmp_path, cap
     assert [line.endswith(said) for line in drawn] == ([True] if "--test-fraction" in flags else [])
 
 
-def test_a_prompt_whose_rows_name_two_splits_keeps_the_first_and_is_said(tmp_path, capsys, caplog):
-    """A data set split by row, not by prompt, may give one prompt a train row and a test row: the first row's split
-    is kept (a prompt has one, as a `datasets` folder's row in two splits keeps its first), but it was kept without
-    a word, so a row its column held out trained unsaid. It is counted and warned of, naming both rows."""
+@pytest.mark.parametrize("order", ["train first", "test first"])
+def test_a_prompt_whose_rows_name_two_splits_is_test_and_is_said(tmp_path, capsys, caplog, order):
+    """A data set split by row, not by prompt, may give one prompt a train row and a test row. The first row's
+    split was kept: a train row first, the row its source held out trained, and every held-out figure counted less
+    than the source held out. Test wins, whichever row comes first; the train row (its labels held out) is counted
+    and warned of, naming both rows."""
     import logging
 
-    rows = [
+    same = [
         {"prompt": "Same?", "chosen": "a", "rejected": "b", "split": "train"},
         {"prompt": "Same?", "chosen": "c", "rejected": "d", "split": "test"},
-        {"prompt": "Other?", "chosen": "a", "rejected": "b", "split": "train"},
     ]
+    rows = [*(same if order == "train first" else same[::-1])]
+    rows.append({"prompt": "Other?", "chosen": "a", "rejected": "b", "split": "train"})
     path = write(tmp_path / "rows.jsonl", *rows)
-    with caplog.at_level(logging.WARNING, logger="data.imports"):
+    with caplog.at_level(logging.WARNING, logger="data.import_splits"):
         assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
-    assert by_prompt(tmp_path / "ws", "split") == {"Same?": "train", "Other?": "train"}
+    assert by_prompt(tmp_path / "ws", "split") == {"Same?": "test", "Other?": "train"}
     assert ", split_conflicts 1" in summary(capsys)[0]
+    train, test = (0, 1) if order == "train first" else (1, 0)
     assert [r.getMessage() for r in caplog.records] == [
-        f"{path}, row 1: same prompt as row 0, which names another split; the prompt keeps the first row's split, "
-        "so this row's labels are in it"
+        f"{path}, row {train}: same prompt as row {test}, which puts it in the test split: the prompt is test (test "
+        "wins: a prompt any row holds out never trains), so this row's labels are held out"
     ]
+    out = tmp_path / "test.parquet"
+    export = ["export", "-w", str(tmp_path / "ws"), "--format", "dpo", "--split", "test", "--out", str(out)]
+    assert main(export) == 0
+    assert sorted(row["chosen"][0]["content"] for row in pq.read_table(out).to_pylist()) == ["a", "c"]
 
 
 def test_a_datasets_folders_split_wins_over_a_rows_split_column(tmp_path, capsys):

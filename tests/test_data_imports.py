@@ -104,7 +104,7 @@ def test_trl_preference_jsonl_parquet_and_datasets_folder(workspace, tmp_path):
     dpo, _, _ = exports(workspace)
     assert sorted(r["chosen"][0]["content"] for r in dpo) == ["c1", "c2", "c3", "c4"]
     splits = dict(zip(workspace.frame("prompts")["id"], workspace.frame("prompts")["split"]))
-    assert sorted(splits.values()) == ["train", "train", "train"]  # P2 is in both splits: first import wins
+    assert sorted(splits.values()) == ["test", "train", "train"]  # P2 is in both splits: test wins
 
 
 def test_reimport_adds_nothing_and_degenerate_pairs_are_counted(workspace, tmp_path):
@@ -145,17 +145,19 @@ def test_test_fraction_says_how_many_new_prompts_went_to_test(tmp_path, capsys):
 
 
 def test_a_reimport_says_the_stored_prompts_keep_their_split_and_gold(tmp_path, capsys):
-    """Re-importing with --split test (or --test-fraction) printed "duplicate_rows 5, records 300", exit 0, and
-    every prompt stayed in train; a gold answer for a prompt stored without one was dropped without a word."""
+    """Re-importing with another --split (or --test-fraction) printed "duplicate_rows 5, records 300", exit 0, and
+    every prompt stayed in its split; a gold answer for a prompt stored without one was dropped without a word.
+    (A row naming test for a prompt stored in train is left out: tests/test_data_import_splits.py.)"""
     ws, prefs, sft = tmp_path / "ws", tmp_path / "p.json", tmp_path / "s.json"
     write_json(prefs, [{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(3)])
     write_json(sft, [{"instruction": "q0", "output": "gold"}, {"instruction": "q9", "output": "new"}])
-    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert main(["import", "-w", str(ws), str(prefs), "--split", "test"]) == 0
     capsys.readouterr()
-    assert main(["import", "-w", str(ws), str(prefs)]) == 0  # the same options: nothing to say
+    # the same options: nothing to say
+    assert main(["import", "-w", str(ws), str(prefs), "--split", "test"]) == 0
     io = capsys.readouterr()
     assert "already_stored 3," in io.out and "stored_" not in io.out and io.err == ""
-    assert main(["import", "-w", str(ws), str(prefs), "--split", "test"]) == 0
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
     io = capsys.readouterr()
     assert "already_stored 3, records 3, stored_split_kept 3" in io.out
     assert io.err == (
@@ -163,13 +165,11 @@ def test_a_reimport_says_the_stored_prompts_keep_their_split_and_gold(tmp_path, 
         "(--split, --test-fraction or the rows' own): a prompt's split is set when it is first stored, and nothing "
         "moves it\n"
     )
-    assert set(Workspace(ws).frame("prompts")["split"]) == {"train"}  # ids and splits are stable
+    assert set(Workspace(ws).frame("prompts")["split"]) == {"test"}  # ids and splits are stable
     assert main(["import", "-w", str(ws), str(sft)]) == 0
     io = capsys.readouterr()
     assert "already_stored 1, new_prompts 1, records 2, stored_gold_kept 1" in io.out
-    assert io.err.startswith(
-        f"warning: {sft}: 1 of the 1 prompts already stored keep their stored gold answer"
-    )
+    assert f"warning: {sft}: 1 of the 1 prompts already stored keep their stored gold answer" in io.err
 
 
 def test_test_fraction_is_deterministic_by_prompt(tmp_path):
@@ -222,7 +222,7 @@ def test_bad_input_names_file_row_field(tmp_path, content, message):
 def test_a_datasets_folders_row_repeated_in_another_split_is_a_duplicate_row(tmp_path, capsys, row):
     """A row in train and again in test: one label (KTO, rank) or its own pair again (preference), as a row repeated in
     one file; was counted nowhere (the split its folder gives a row made it another row), so nothing said the test
-    row was left as it was (its prompt stays in train)."""
+    row was left as it was. Its prompt is test: test wins (`data.import_splits`)."""
     import datasets
 
     other = {key: value + "2" if isinstance(value, str) else value for key, value in row.items()}
@@ -236,7 +236,11 @@ def test_a_datasets_folders_row_repeated_in_another_split_is_a_duplicate_row(tmp
     assert "duplicate_rows 1" in capsys.readouterr().out
     logged = json.loads((ws / "imports" / "log.jsonl").read_text().splitlines()[-1])
     assert logged["counts"]["duplicate_rows"] == 1  # the import log counts it too
-    assert set(Workspace(ws).frame("prompts")["split"]) == {"train"}
+    prompts = Workspace(ws).frame("prompts")
+    assert sorted(zip(prompts["split"], (m[-1]["content"] for m in prompts["messages"]))) == [
+        ("test", row["prompt"]),
+        ("train", other["prompt"]),
+    ]
 
 
 def test_an_import_writes_reading_the_stored_rows_of_its_own_ids_only(tmp_path, monkeypatch, capsys):
@@ -246,7 +250,7 @@ def test_an_import_writes_reading_the_stored_rows_of_its_own_ids_only(tmp_path, 
     pairs); what is written and said is as before."""
     ws, prefs = tmp_path / "ws", tmp_path / "p.json"
     write_json(prefs, [{"prompt": f"q{i}", "chosen": "yes", "rejected": "no"} for i in range(6)])
-    assert main(["import", "-w", str(ws), str(prefs)]) == 0
+    assert main(["import", "-w", str(ws), str(prefs), "--split", "test"]) == 0
     write_json(prefs, [{"prompt": f"q{i}", "chosen": "yes", "rejected": "new"} for i in (0, 9)])
     reads, read = [], Workspace.read
 
@@ -259,7 +263,7 @@ def test_an_import_writes_reading_the_stored_rows_of_its_own_ids_only(tmp_path, 
         "data.imports.check_rank_items", lambda *args: None
     )  # its reads: test_data_rank_guard
     capsys.readouterr()
-    assert main(["import", "-w", str(ws), str(prefs), "--split", "test"]) == 0
+    assert main(["import", "-w", str(ws), str(prefs)]) == 0
     said = "already_stored 1, new_completions 3, new_labels 2, new_pairs 2, new_prompts 1, records 2, stored_split_kept 1"
     assert said in capsys.readouterr().out
     most = {"prompts": 2, "completions": 4, "pairs": 2}  # (labels: the import history reads them whole)
