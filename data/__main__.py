@@ -40,7 +40,7 @@ from data.import_readers import refuse_split_flags
 from data.import_records import RecordError
 from data.import_rows import opposite_lines
 from data.import_summary import import_summary, row_split_line, split_line
-from data.import_withdraw import file_labels, passed_over_line, withdraw_imports
+from data.import_withdraw import file_labels, passed_over_lines, withdraw_imports
 from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
 from data.imports import ImportOptions, check_file, check_source_name, guard_files
 from data.labellers import labeller_lines
@@ -157,7 +157,7 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     options = replace(options, split_column=False, strength_column=False)
     # every file read before anything is written
     files = [file_labels(path, options, workspace, spellings) for path in args.remove]
-    if passed_over := passed_over_line(workspace, files, SHOWN):  # before a refusal those lines may cause
+    for passed_over in passed_over_lines(workspace, files, SHOWN):  # before a refusal those lines may cause
         print(f"warning: {passed_over}", file=sys.stderr)
     for withdrawal in withdraw_imports(workspace, files, options):
         print(withdrawal.line())
