@@ -28,7 +28,7 @@ from typing import Any
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
-from data.errors import CONTROL, PrefloopError, counted, one_line, shown
+from data.errors import CONTROL, PrefloopError, counted, shown
 from data.exclusion import check_exclusion
 from data.export import write_export, write_parquet
 from data.export_workspace import check_export_options, export_workspace
@@ -38,10 +38,9 @@ from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_readers import refuse_split_flags
 from data.import_records import RecordError
-from data.import_rows import opposite_lines
-from data.import_summary import import_summary, row_split_line, split_line
-from data.import_withdraw import file_labels, passed_over_line, withdraw_imports
-from data.import_write import copy_warning, kept_lines, log_import, stopped_import, write_records
+from data.import_summary import import_summary, row_split_line, split_line, warning_lines
+from data.import_withdraw import file_labels, passed_over_lines, withdraw_imports
+from data.import_write import copy_warning, log_import, stopped_import, write_records
 from data.imports import ImportOptions, check_file, check_source_name, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import workspace_board
@@ -138,9 +137,8 @@ def _import(args: Any) -> int:
         for line in (row_split_line(counts), split_line(counts, args.test_fraction)):
             if line:
                 print(line)
-        for line in kept_lines(counts) + opposite_lines(item.opposite_rows) + [copied] * bool(copied):
-            # a newline in the file's name (or in an earlier import's, which the copy warning names): one line
-            print(f"warning: {one_line(f'{item.path}: {line}')}", file=sys.stderr)
+        for line in warning_lines(item, counts, copied):
+            print(f"warning: {line}", file=sys.stderr)
     return 0
 
 
@@ -157,7 +155,7 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     options = replace(options, split_column=False, strength_column=False)
     # every file read before anything is written
     files = [file_labels(path, options, workspace, spellings) for path in args.remove]
-    if passed_over := passed_over_line(workspace, files, SHOWN):  # before a refusal those lines may cause
+    for passed_over in passed_over_lines(workspace, files, SHOWN):  # before a refusal those lines may cause
         print(f"warning: {passed_over}", file=sys.stderr)
     for withdrawal in withdraw_imports(workspace, files, options):
         print(withdrawal.line())

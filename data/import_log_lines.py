@@ -3,7 +3,10 @@ numbers, the lines its readers pass over (`data validate` names them), and the r
 
 A line is passed over where it is no JSON object, or where a field its writers set (`LOG_FIELDS`) holds a value of
 another JSON type (an edit): read as it was, ``"ranked_items": 5`` said the import ranked nothing and ``"sha256": 5``
-matched the line to its file by path alone, silently. A line without such a field was logged before the field was, and is read."""
+matched the line to its file by path alone, silently. A line without such a field was logged before the field was, and is read.
+A rejects file's line is passed over so too where it is no reject as `data.imports` writes them (`REJECT_FIELDS`),
+and a rejects file a line names may be missing: `read_rejects` says both, and `rejects_problems` names them for
+`data validate`, as a row such a line (or file) listed as left out reads as a label not stored to `--remove`."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from data.errors import PrefloopError, counted, cut, shown
-from data.files import read_beside
+from data.files import NotAFileError, read_beside
 
 
 def _texts(value: object) -> bool:
@@ -35,6 +38,16 @@ LOG_FIELDS = {
     ),
     "removed": (lambda v: isinstance(v, bool), "true or false"),
 }
+# The fields of a rejects file's line (`data.imports._reject`) that `--remove` reads, each of them always written.
+REJECT_FIELDS = {
+    "row": (lambda v: v is None or (type(v) is int and v >= 0), "a row number (0 or more) or null"),
+    "reason": (lambda v: isinstance(v, str), "a string"),
+}
+# What an unread line of a rejects file (or a missing one) costs: the rows it listed as left out.
+REJECTS_LOST = (
+    "`data import --remove` of its file reads a row its import left out as the workspace refused it (rank_locked, "
+    "...) as a label not stored"
+)
 
 
 def json_lines(path: Path) -> list[dict]:
@@ -48,7 +61,7 @@ def read_lines(path: Path) -> tuple[list[tuple[int, dict]], list[tuple[int, str]
     and those they pass over (`unreadable_lines`), which a reader that must not lose them without a word names
     (`passed_over_warning`: `data merge`, `data import --remove`)."""
     read, unread = [], []
-    for number, value in _numbered_values(path):
+    for number, value in _numbered_values(read_beside(path)):
         why = passed_over(value)
         if why is None:
             read.append((number, value))
@@ -60,9 +73,13 @@ def read_lines(path: Path) -> tuple[list[tuple[int, dict]], list[tuple[int, str]
 def named_lines(lines: Sequence[tuple[int, str]], shown: int) -> str:
     """Lines of a log by number, each with what is said of it, the first ``shown`` of them, the rest counted:
     ``line 3: why; line 4: why; ... 2 more``."""
-    named = [f"line {number}: {why}" for number, why in lines[:shown]]
-    more = len(lines) - shown
-    return "; ".join(named + ([f"... {more} more"] if more > 0 else []))
+    return first_shown([f"line {number}: {why}" for number, why in lines], shown)
+
+
+def first_shown(named: Sequence[str], shown: int) -> str:
+    """The first ``shown`` of ``named`` joined by "; ", the rest counted: ``a; b; ... 2 more``."""
+    more = len(named) - shown
+    return "; ".join([*named[:shown], *([f"... {more} more"] if more > 0 else [])])
 
 
 def passed_over_warning(
@@ -96,28 +113,70 @@ def rejects_name(log: Path, number: int, entry: dict) -> str | None:
     return name
 
 
+def read_rejects(log: Path, number: int, name: str) -> tuple[list[dict], list[tuple[Path, int, str]]]:
+    """The rejects (`REJECT_FIELDS`) of the file ``name`` that line ``number`` of the import log ``log`` names
+    beside it (`rejects_name`), and what of it cannot be read, each (file, line number, why): the file missing
+    (named by the log's line), or each of its lines `passed_over`. A symlink at it is refused (NotAFileError)."""
+    data = read_beside(log.parent / name)
+    if data is None:
+        return [], [(log, number, f"the rejects file it names, {name}, is missing")]
+    read, unread = [], []
+    for line, value in _numbered_values(data):
+        why = passed_over(value, REJECT_FIELDS, required=True)
+        if why is None:
+            read.append(value)
+        else:
+            unread.append((log.parent / name, line, why))
+    return read, unread
+
+
+def rejects_problems(log: Path) -> list[str]:
+    """What `data validate` says of the rejects files the import log ``log`` names: a name that is no file beside it
+    (`rejects_name`), a file missing, or one a link or no plain file, and the lines of one its reader passes over
+    (`read_rejects`), one line each, with what is lost and the fix."""
+    problems: list[str] = []
+    for number, entry in read_lines(log)[0]:
+        try:
+            name = rejects_name(log, number, entry)
+            unread = read_rejects(log, number, name)[1] if name else []
+        except (PrefloopError, NotAFileError) as exc:
+            problems.append(str(exc))
+            continue
+        for path, line, why in unread:  # the log's own line where the file is missing, else the file's
+            fix = (
+                'put the file back, or set the line\'s "rejects" to null'
+                if path == log
+                else "write the line back as the import wrote it (its row and reason), or delete it"
+            )
+            problems.append(f"{path}, line {line}: {why}: {REJECTS_LOST}; {fix}")
+    return problems
+
+
 def unreadable_lines(path: Path) -> list[tuple[int, str]]:
     """The lines of a log file that `json_lines` passes over, each its number and why (`passed_over`); blank lines
     hold nothing to lose."""
     return read_lines(path)[1]
 
 
-def passed_over(value: object) -> str | None:
+def passed_over(value: object, fields: dict = LOG_FIELDS, required: bool = False) -> str | None:
     """Why the readers pass over a log line whose JSON value is ``value``: no JSON object (a write a crash cut off,
-    an edit), or the first of `LOG_FIELDS` it holds of another type; None where they read it."""
+    an edit), or the first of ``fields`` (`LOG_FIELDS`; `REJECT_FIELDS`: a rejects file's line) it holds of another
+    type, or, ``required``, lacks; None where they read it."""
     if not isinstance(value, dict):
         return "not a JSON object (a write cut off, or an edit)"
-    for name, (fits, kind) in LOG_FIELDS.items():
+    for name, (fits, kind) in fields.items():
+        if required and name not in value:
+            return f'no field "{name}", which is {kind} (an edit)'
         if name in value and not fits(value[name]):
             return f'field "{name}" is {cut(json.dumps(value[name]))}, not {kind} (an edit)'
     return None
 
 
-def _numbered_values(path: Path) -> list[tuple[int, object]]:
-    """Each non-blank line of ``path`` (none if it does not exist), numbered from 1, with its JSON value (None where
-    it is no JSON)."""
+def _numbered_values(data: bytes | None) -> list[tuple[int, object]]:
+    """Each non-blank line of a file's bytes ``data`` (none where it does not exist: None), numbered from 1, with
+    its JSON value (None where it is no JSON)."""
     out = []
-    for number, line in enumerate((read_beside(path) or b"").decode("utf-8", "replace").split("\n"), 1):
+    for number, line in enumerate((data or b"").decode("utf-8", "replace").split("\n"), 1):
         if not line.strip():
             continue
         try:

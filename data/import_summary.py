@@ -1,7 +1,7 @@
 """The line `python -m data import` prints per file imported: its counts, what was skipped and where the rejects
 are listed, options no row used, and the columns no row read; where rows name their own split, a line counting them
 (`row_split_line`); with ``--test-fraction``, a line saying how many of its new prompts the fraction put in the test
-split (`split_line`)."""
+split (`split_line`); and the warnings it prints beside them (`warning_lines`), as `generate --prompts` does."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 
 from data.errors import counted, one_line
 from data.import_labellers import LABELLED_BY, labeller_counts
+from data.import_rows import opposite_lines
+from data.import_write import kept_lines
 from data.imports import Loaded
 
 # the rows whose own `split` column gave their split (`data.import_rows.checked_row` counts them), by split
@@ -84,3 +86,13 @@ def row_split_line(counts: Counter) -> str | None:
         f"split: the rows' column 'split' gave the split of {counted(sum(named.values()), 'row')} ({each}); "
         "--split and --test-fraction set only the split of rows without one"
     )
+
+
+def warning_lines(loaded: Loaded, counts: Counter, copied: str | None) -> list[str]:
+    """What an import of ``loaded`` warns of beside its summary, ``counts`` as its write left them
+    (`write_records`): stored prompts kept as they were and rows stored otherwise than they may mean (`kept_lines`),
+    rows reversing an earlier row's preference (`opposite_lines`), then ``copied`` (`copy_warning`, read before the
+    import logs its line); each one line naming the file, for stderr after ``warning: ``."""
+    said = kept_lines(counts) + opposite_lines(loaded.opposite_rows) + [copied] * bool(copied)
+    # a newline in the file's name (or in an earlier import's, which the copy warning names): one line
+    return [one_line(f"{loaded.path}: {line}") for line in said]

@@ -38,7 +38,7 @@ from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import IN_APP, import_history, is_of, made_in_app
-from data.import_log_lines import passed_over_warning
+from data.import_log_lines import first_shown, passed_over_warning
 from data.import_rank_rate import Labelled
 from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
@@ -64,6 +64,8 @@ class FileLabels:
     left_out: Mapping[int, str] = field(default_factory=dict)
     digest: str | None = None  # the sha256 of its content, as the import log keeps it (`file_digest`)
     log_passed_over: tuple[tuple[int, str], ...] = ()  # the import log's lines not read (`logged_rejects`)
+    # of its lines' rejects files, one missing or a line not read: file, line number, why (`logged_rejects`)
+    rejects_not_read: tuple[tuple[Path, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,18 +124,28 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     found = stored_spellings(workspace, str(path), read, spellings, loaded, found)
     left_out = {reject["row"]: reject["reason"] for reject in loaded.rejects if reject["reason"] in REFUSED}
     digest = file_digest(path)
-    locked, unread = logged_rejects(workspace, path, options, loaded.format, REFUSED, digest)
-    return FileLabels(Path(path), found, locked, left_out, digest, tuple(unread))
+    locked, unread, rejects_unread = logged_rejects(workspace, path, options, loaded.format, REFUSED, digest)
+    return FileLabels(Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread))
 
 
-def passed_over_line(workspace: Workspace, files: list[FileLabels], shown: int) -> str | None:
-    """The import log's lines its readers pass over, which reading it for ``files`` passed over
-    (`FileLabels.log_passed_over`: each file's read of it finds them), counted and named, the first ``shown``
-    (`passed_over_warning`); None where there are none. A row an import they log left out reads as a label not
-    stored."""
+def passed_over_lines(workspace: Workspace, files: list[FileLabels], shown: int) -> list[str]:
+    """What reading the import log for ``files`` did not read, as `data validate` names it: the log's lines its
+    readers pass over (`FileLabels.log_passed_over`: each file's read of it finds them), counted and named, the
+    first ``shown`` (`passed_over_warning`); then, of the rejects files of the lines logging the files' imports, a
+    file missing or a line not read (`FileLabels.rejects_not_read`), so too. A row an import left out that such a
+    line (or file) lists reads as a label not stored."""
     unread = sorted({line for file in files for line in file.log_passed_over})
     log = workspace.path / LOG_DIR / LOG_FILE
-    return passed_over_warning(log, unread, shown, "not read for the rows imports left out", "--remove again")
+    left = "not read for the rows imports left out"
+    lines = [passed_over_warning(log, unread, shown, left, "--remove again")]
+    if rejects := sorted({line for file in files for line in file.rejects_not_read}):
+        them = "it" if len(rejects) == 1 else "them"
+        named = first_shown([f"{path}, line {number}: {why}" for path, number, why in rejects], shown)
+        lines.append(
+            f"rejects files {left}: {counted(len(rejects), 'problem')}, a row listed there reads as a label not "
+            f"stored (fix {them} as `data validate -w {workspace.path}` says, then --remove again): {named}"
+        )
+    return [line for line in lines if line]
 
 
 def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaError:

@@ -30,7 +30,7 @@ from data.files import (
 )
 from data.import_labellers import labels_by_labeller
 from data.import_labels import IN_APP, labels_to_write
-from data.import_log_lines import json_lines, read_lines, rejects_name
+from data.import_log_lines import json_lines, read_lines, read_rejects, rejects_name
 from data.records import Label, Prompt, now
 from data.workspace import Workspace
 
@@ -298,32 +298,33 @@ def logged_rejects(
     fmt: str,
     reasons: Collection[str],
     digest: str | None,
-) -> tuple[dict[int, str], list[tuple[int, str]]]:
+) -> tuple[dict[int, str], list[tuple[int, str]], list[tuple[Path, int, str]]]:
     """The rows of ``path`` (its content ``digest``) that an import of it left out for one of ``reasons``, each with
     its reason, as the workspace's import log and its rejects files list them: an import of the same file
     (`same_file`: the same content, from any path) that read it as ``options`` and format ``fmt`` do (the source its
     rows were given, the file's name without ``--source``, and the format they were read in, detected or given);
-    none where nothing was logged (a missing log or rejects file, or a line that cannot be read, lists nothing); a
-    line naming its rejects file otherwise than by its name beside the log is refused (`rejects_name`). With them,
-    the log's lines passed over (`read_lines`: line number, why), for the caller to name."""
+    none where nothing was logged; a line naming its rejects file otherwise than by its name beside the log is
+    refused (`rejects_name`). With them, for the caller to name, what was not read: the log's lines passed over
+    (`read_lines`: line number, why), and of those lines' rejects files, a file missing or a line passed over
+    (`read_rejects`: file, line number, why)."""
     folder, file = workspace.path / LOG_DIR, str(Path(path).resolve())
     read_as = (options.source or Path(path).stem, fmt)
     rows: dict[int, str] = {}
     log = folder / LOG_FILE
     read, unread = read_lines(log)
+    rejects_unread: list[tuple[Path, int, str]] = []
     for number, entry in read:
         source = (
             entry.get("source") or (entry.get("options") or {}).get("source") or Path(file).stem
         )  # older lines
         same = (source, entry.get("format")) == read_as
         if same and same_file(entry, file, digest) and (name := rejects_name(log, number, entry)):
-            rejects = json_lines(folder / name)
+            rejects, not_read = read_rejects(log, number, name)
+            rejects_unread += not_read
             rows |= {
-                r["row"]: r["reason"]
-                for r in rejects
-                if r.get("reason") in reasons and isinstance(r.get("row"), int)
+                r["row"]: r["reason"] for r in rejects if r["reason"] in reasons and r["row"] is not None
             }
-    return rows, unread
+    return rows, unread, rejects_unread
 
 
 def ranked_by(workspace: str | Path, items: Iterable[str]) -> dict[str, str]:

@@ -30,7 +30,7 @@ from data.errors import counted
 from data.files import not_a_file_line
 from data.gold import GOLD_TASKS, current_gold, read_gold
 from data.gold_balance import one_sided_gold
-from data.import_log_lines import unreadable_lines
+from data.import_log_lines import rejects_problems, unreadable_lines
 from data.import_write import LOG_DIR, LOG_FILE
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.leaderboard import ARENA
@@ -284,7 +284,8 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     """Dangling references between tables, and parts of interrupted batches (each table's own rows are
     validated on read: with ``whole``, every column; else the ids and references only, which is all a merge's
     check after its write needs: the texts are never held); symlinks planted among the parts, which are refused
-    unread, and where the commands read beside the tables (`BESIDE`)."""
+    unread, and where the commands read beside the tables (`BESIDE`); with ``whole``, the import log's lines and
+    rejects files its readers cannot read (`unreadable_lines`, `rejects_problems`)."""
     planted = workspace.not_files() + planted_beside(workspace.path)
     if planted:
         return [not_a_file_line(path) for path in planted]
@@ -335,6 +336,7 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
         "stores nothing twice)"
         for number, why in (unreadable_lines(log) if whole else ())
     ]
+    problems += rejects_problems(log) if whole else []  # a rejects file missing, or its line passed over
     for batch, parts in sorted(workspace.orphans().items()):
         tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
         problems.append(

@@ -298,9 +298,12 @@ def run(options: GenerateOptions) -> dict:
     # the judge loads after the sampling: found now (last: a hub id may be fetched), loaded from the folder found
     judge_folder = check_judge_model(options)
     workspace = existing or Workspace.init(options.workspace)
-    if loaded:  # what `data import` would say of it beside its counts
-        for said in import_prompts(workspace, loaded, options.test_fraction or 0.0):
-            print(said)
+    if loaded:  # what `data import` would say of it beside its counts, and warn of
+        said, warnings = import_prompts(workspace, loaded, options.test_fraction or 0.0)
+        for line in said:
+            print(line)
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
     if options.arena:
         from generate.arena import run_arena
 

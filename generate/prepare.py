@@ -10,7 +10,8 @@ from pathlib import Path
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError, check_file_name
 from data.files import refuse_unwritable
-from data.import_summary import split_line
+from data.import_summary import split_line, warning_lines
+from data.import_write import copy_warning
 from data.imports import (
     ImportOptions,
     ImportPreview,
@@ -121,14 +122,17 @@ def prompts_line(loaded: Loaded) -> str | None:
 
 def import_prompts(
     workspace: Workspace, loaded: Loaded, test_fraction: float, default_of: str | None = None
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
     """Store the --prompts file ``loaded`` (read with ``test_fraction``, `read_prompts`; ``default_of``: the driver
     whose default it is, none given) in ``workspace``; returns what `data import` would say about it beside its
     counts (`prompts_line`), then how many of its new prompts the fraction put in the test split
-    (`data.import_summary.split_line`): the share varies around the fraction."""
+    (`data.import_summary.split_line`): the share varies around the fraction; and apart, for stderr, the warnings
+    `data import` would print of it, in its words (`data.import_summary.warning_lines`)."""
     counts = write_records(workspace, loaded.records, loaded.counts)
     split = split_line(counts, test_fraction, default_of)
-    return [said for said in (prompts_line(loaded), split) if said]
+    # its source as `read_prompts` names it: the file's name (no --source)
+    copied = copy_warning(workspace, loaded, counts, loaded.path.stem)
+    return [said for said in (prompts_line(loaded), split) if said], warning_lines(loaded, counts, copied)
 
 
 def check_prompts(

@@ -197,8 +197,11 @@ def run(options: LoopOptions) -> dict:
     workspace = existing or Workspace.init(options.workspace)
     if loaded:
         default_of = driver_of(options) if options.test_fraction is None else None
-        for said in import_prompts(workspace, loaded, fraction, default_of):  # as `data import` says them
-            print(said)
+        said, warnings = import_prompts(workspace, loaded, fraction, default_of)  # as `data import` says them
+        for line in said:
+            print(line)
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
     summary = run_driver(options, workspace, sets, judge_folder)
     if options.arena:  # the arena on the loop's held-out prompts, and its leaderboard
         from generate.loop.arena import arena_leaderboard
