@@ -15,13 +15,8 @@ import pytest
 
 from data.errors import PrefloopError
 from data.intervals import clustered_wilson_interval, wilson_interval
-from data.leaderboard import (
-    fit_strengths,
-    leaderboard,
-    lineage_order,
-    unvoted_models,
-    votes_table,
-)
+from data.leaderboard import fit_strengths, leaderboard, unvoted_models, votes_table
+from data.leaderboard_models import lineage_order
 from data.leaderboard_simulation import simulation_check, win_rate_coverage
 from data.leaderboard_view import board_json, board_lines, plot_leaderboard
 
