@@ -41,7 +41,6 @@ from data.selection import stored_names, without_labellers
 
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
 PEOPLE = "people"
-MODEL_ENGINES = ("vllm", "hf")  # a model's sampled answers (not imports, gold answers or edits)
 SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}  # what a vote gives side a
 # why a strength has no interval (Row.no_interval): its votes or the reference's are on < MIN_PROMPTS prompts,
 # or the votes give it no finite strength (standing above, below or unrated)
@@ -166,12 +165,14 @@ def workspace_board(
     labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's). A people's board
     carries the `side_preferences` of the same labels and pairs. ``by``: as `stored_machine_name` finds it."""
     check_by(by)
-    tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
+    names = ("arenas", "labels", "pairs", "completions", "models")
+    tables = {name: workspace.frame(name) for name in names}
     # answers a folder wrote before it was trained again are its earlier training's (`answer_versions`)
     tables["completions"]["model"] = answer_versions(tables["completions"], tables["models"])
     by = stored_machine_name(by, tables["labels"]["annotator"].dropna().astype(str).unique())
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
+    check_arena_pairs(tables["pairs"], tables["arenas"])
     rows = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
         excluded, tables["labels"],
@@ -200,22 +201,28 @@ def _check_votes_left(
         )
 
 
-def no_arena_why(completions: pd.DataFrame) -> str:
-    """Why a workspace has no arena pair: the arena was sampled and every answer was the same text as the other
-    models' (`generate --arena` counts them `identical` and pairs none; it said "sample them with generate --arena"
-    of an arena sampled twice) where the answers say so (two models' or more to one prompt in one round, with one
-    seed and settings, each such group of one text), else how to sample one."""
-    keys = ["prompt_id", "round", "params", "seed"]
-    answers = completions[completions["engine"].isin(MODEL_ENGINES)].assign(
-        text=lambda c: c["text"].str.strip()
-    )
-    met = answers[answers.groupby(keys, dropna=False)["model"].transform("nunique") > 1]
-    if not len(met) or (met.groupby(keys, dropna=False)["text"].nunique() > 1).any():
+def check_arena_pairs(pairs: pd.DataFrame, arenas: pd.DataFrame | None = None) -> None:
+    """A workspace without arena pairs is one line saying why (`no_arena_why`; ``arenas``: its arena records)."""
+    if not (pairs["kind"] == ARENA).any():
+        raise PrefloopError(f"no arena pairs in this workspace: {no_arena_why(arenas)}")
+
+
+def no_arena_why(arenas: pd.DataFrame | None) -> str:
+    """Why a workspace has no arena pair, from what its arenas recorded (``arenas``: `data.records.ArenaRun` rows):
+    an arena ran and every answer it compared was another model's text (`generate --arena` counts them
+    `identical` and pairs none; it said "sample them with generate --arena" of an arena sampled twice), else how
+    to sample one. Answers alone do not tell (two jobs' answers to one prompt in one round with one seed are no
+    arena; another job's answers beside an arena's hid it); an arena sampled before arenas were recorded records
+    it when run again (it finds its answers stored: nothing to sample)."""
+    found = None if arenas is None else arenas[arenas["identical_prompts"].map(len) > 0]
+    if found is None or not len(found):
         return "sample them with `python -m generate --arena A,B --split test`"
+    models = {model for run in found["models"] for model in run}
+    prompts = {prompt for run in found["identical_prompts"] for prompt in run}
     return (
-        f"the arena was sampled ({met['model'].nunique()} models answered {met['prompt_id'].nunique()} prompts) and "
-        "every answer was the same text as the other models' (`generate --arena` counts them `identical` and pairs "
-        "none): nothing to vote on; compare models whose answers differ"
+        f"the arena was sampled ({len(models)} models answered {len(prompts)} prompts) and every answer was the same "
+        "text as the other models' (`generate --arena` counts them `identical` and pairs none): nothing to vote on; "
+        "compare models whose answers differ"
     )
 
 
@@ -230,21 +237,23 @@ def leaderboard(
     gold: pd.DataFrame | None = None,
     excluded: Sequence[str] = (),
     everyone: pd.DataFrame | None = None,
+    arenas: pd.DataFrame | None = None,
 ) -> list[Row]:
     """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`, which takes
     ``gold``); the reference (strength 0) is the first model in lineage order (the base). ``labels`` are without
-    the ``excluded`` labellers', ``everyone`` with them: a board they leave with no vote says so."""
+    the ``excluded`` labellers', ``everyone`` with them: a board they leave with no vote says so; ``arenas``: the
+    arena records, which say why there is no arena pair (`no_arena_why`)."""
     check_by(by)
+    check_arena_pairs(pairs, arenas)
     return _checked_board(pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone)
 
 
 def _checked_board(
     pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone
 ) -> list[Row]:
-    """`leaderboard` with ``by`` checked (`workspace_board` checks it before it reads a table)."""
+    """`leaderboard` with ``by`` and the arena pairs checked (`workspace_board` checks ``by`` before it reads a
+    table)."""
     votes = votes_table(pairs, completions, labels, by, gold)
-    if not (pairs["kind"] == ARENA).any():
-        raise PrefloopError(f"no arena pairs in this workspace: {no_arena_why(completions)}")
     if not len(votes):
         _check_votes_left(pairs, completions, everyone, by, gold, excluded)
         arena = labels[labels["item_id"].isin(set(pairs.loc[pairs["kind"] == ARENA, "id"]))]["annotator"]

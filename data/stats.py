@@ -252,6 +252,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
 
 # The columns that reference other tables' rows (besides each table's ids)
 REFERENCES = {
+    "arenas": [],  # a run's record: the prompts and models it names are what it found then, no reference
     "gold": ["task", "item_id"],
     "reflogps": [],  # a cache keyed by texts: its pair_id may be a ranking's or an edit's pair, in no table
     "completions": ["prompt_id", "parent_id"],
