@@ -159,7 +159,7 @@ def check_by(by: str) -> None:
 def workspace_board(
     workspace, by: str = PEOPLE, samples: int = BOOTSTRAP, seed: int = 0, excluded: Sequence[str] = ()
 ) -> Board:
-    """`leaderboard` over a workspace's tables, each read once, children first (labels, pairs, completions,
+    """`leaderboard` over a workspace's tables, each read once, children first (arenas, labels, pairs, completions,
     models) so every vote's pair, completions and models are in the snapshot (an answer a folder wrote before its
     newest training is its earlier version's, `data.lineage.answer_versions`); the labels of the ``excluded``
     labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's). A people's board
