@@ -205,11 +205,14 @@ VERDICT_ITEMS = {"pairwise": "pairs other than arena pairs", "arena": "arena pai
 def verdict_card(
     verdicts, method: str, excluded: tuple[str, ...], view: str = "pairwise", gold: pa.Table | None = None
 ) -> tuple[str, str, str]:
-    """The verdicts card: the app's items (``view``'s) with a verdict under ``method``, how many are gold (no item of
-    the job) and split, whose labels make them, and who is left out."""
-    split = int((verdicts["verdict"] == SPLIT).sum())
-    golden = 0 if gold is None else int(verdicts["item_id"].isin(gold.column("item_id").to_pylist()).sum())
-    detail = f"{VERDICT_ITEMS[view]}: {golden} gold, {split} split; {VERDICT_LABELS}"
+    """The verdicts card: the app's items (``view``'s) with a verdict under ``method``, how many are split and how
+    many gold (no item of the job, and their labels no training vote: the split count leaves them out, and says how
+    many of them are split, as `data stats` counts them apart), whose labels make them, and who is left out."""
+    split = verdicts["verdict"] == SPLIT
+    golden = verdicts["item_id"].isin([] if gold is None else gold.column("item_id").to_pylist())
+    detail = f"{VERDICT_ITEMS[view]}: {int((split & ~golden).sum())} split, {int(golden.sum())} gold"
+    detail += f" ({int((split & golden).sum())} of them split)" if (split & golden).any() else ""
+    detail += f"; {VERDICT_LABELS}"
     detail += f"; excluded: {', '.join(excluded)}" if excluded else ""
     return (f"verdicts ({method})", str(len(verdicts)), detail)
 

@@ -22,10 +22,8 @@ Pure functions over the workspace's tables; `python -m data leaderboard` is the 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,15 +35,12 @@ from data.errors import PrefloopError
 from data.gold import read_gold
 from data.intervals import clustered_wilson_interval
 from data.labeller_flags import side_preferences
-from data.lineage import answer_versions, same_model
-from data.provision import hub_id_of
+from data.leaderboard_models import lineage_order, model_renames, one_label_per_model
+from data.lineage import answer_versions
 from data.selection import stored_names, without_labellers
-
-log = logging.getLogger(__name__)
 
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
 PEOPLE = "people"
-MODEL_ENGINES = ("vllm", "hf")  # a model's sampled answers (not imports, gold answers or edits)
 SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}  # what a vote gives side a
 # why a strength has no interval (Row.no_interval): its votes or the reference's are on < MIN_PROMPTS prompts,
 # or the votes give it no finite strength (standing above, below or unrated)
@@ -128,40 +123,6 @@ def win_matrices(votes: pd.DataFrame, models: Sequence[str]) -> tuple[np.ndarray
     return prompts, wins
 
 
-def one_label_per_model(votes: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
-    """``votes`` with each side named once per model: a hub model's answers recorded under its hub id and under its
-    snapshot folder (`data.lineage.same_model`; a workspace's arena answers from before the snapshot named hub
-    models) are named as the manifest's path for it, else as the snapshot: one row on the board, not two. A vote
-    whose two sides become one model so (a pair of the hub id's answers and the snapshot's, sampled before they
-    were one model) compares nothing: it is left out, and counted in a warning."""
-    rename = model_renames(set(votes["model_a"]) | set(votes["model_b"]), models)
-    if not rename:
-        return votes
-    votes = votes.replace({"model_a": rename, "model_b": rename})
-    itself = votes["model_a"] == votes["model_b"]
-    if itself.any():
-        log.warning(
-            "%d votes compare a model with itself (its hub id and its snapshot folder): left out",
-            itself.sum(),
-        )
-    return votes[~itself]
-
-
-def model_renames(seen: set[str], models: pd.DataFrame) -> dict[str, str]:
-    """The completion labels of ``seen`` that name a model another label names (`one_label_per_model`): label ->
-    the manifest's path for it, else its snapshot folder."""
-    paths = list(models.sort_values(["created_at", "id"], kind="stable")["path"])[::-1]  # the newest first
-    known = set(paths) | set(models["id"])
-    snapshots = [
-        label for label in sorted(seen) if label not in known and hub_id_of(label) not in (None, label)
-    ]
-    rename = {}
-    for label in seen - known:
-        others = paths + (snapshots if hub_id_of(label) == label else [])
-        rename[label] = next((n for n in others if same_model(n, label)), label)
-    return {label: name for label, name in rename.items() if name != label}
-
-
 def unvoted_models(
     pairs: pd.DataFrame, completions: pd.DataFrame, models: pd.DataFrame, rows: Sequence[Row]
 ) -> list[dict]:
@@ -175,49 +136,6 @@ def unvoted_models(
     shown = {r.model for r in rows}
     ordered = lineage_order(models, sorted({rename.get(label, label) for label in sides}))
     return [{"model": m["id"], "name": m["name"]} for m in ordered if m["id"] not in shown]
-
-
-def lineage_order(models: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
-    """The arena's models (completion labels) with their manifest entries, in lineage order (round, then
-    registration); a label is a manifest id or a model folder; unknown labels come last, by name."""
-    manifest = models.sort_values(["created_at", "id"], kind="stable")
-    by_path = {row["path"]: row for _, row in manifest.iterrows()}  # the newest entry of each folder
-    by_id = {row["id"]: row for _, row in manifest.iterrows()}
-    found = []
-    for label in labels:
-        row = by_id.get(label)
-        row = by_path.get(label) if row is None else row
-        if row is None:
-            found.append(
-                {
-                    "label": label,
-                    "id": label,
-                    "name": printable(label),
-                    "round": None,
-                    "parent": None,
-                    "order": None,
-                }
-            )
-            continue
-        parent = None if pd.isna(row["parent_id"]) else row["parent_id"]
-        name = f"{row['method']} r{int(row['round'])} {row['id'][:8]} ({printable(Path(row['path']).name)})"
-        order = (int(row["round"]), manifest.index.get_loc(row.name))
-        found.append(
-            {
-                "label": label,
-                "id": row["id"],
-                "name": name,
-                "round": int(row["round"]),
-                "parent": parent,
-                "order": order,
-            }
-        )
-    return sorted(found, key=lambda m: (m["order"] is None, m["order"] or (0, 0), m["name"]))
-
-
-def printable(name: str) -> str:
-    """A model's folder as the table and plot show it: a newline or other control character escaped (one row)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
 
 
 @dataclass(frozen=True)
@@ -241,18 +159,20 @@ def check_by(by: str) -> None:
 def workspace_board(
     workspace, by: str = PEOPLE, samples: int = BOOTSTRAP, seed: int = 0, excluded: Sequence[str] = ()
 ) -> Board:
-    """`leaderboard` over a workspace's tables, each read once, children first (labels, pairs, completions,
+    """`leaderboard` over a workspace's tables, each read once, children first (arenas, labels, pairs, completions,
     models) so every vote's pair, completions and models are in the snapshot (an answer a folder wrote before its
     newest training is its earlier version's, `data.lineage.answer_versions`); the labels of the ``excluded``
     labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's). A people's board
     carries the `side_preferences` of the same labels and pairs. ``by``: as `stored_machine_name` finds it."""
     check_by(by)
-    tables = {name: workspace.frame(name) for name in ("labels", "pairs", "completions", "models")}
+    names = ("arenas", "labels", "pairs", "completions", "models")
+    tables = {name: workspace.frame(name) for name in names}
     # answers a folder wrote before it was trained again are its earlier training's (`answer_versions`)
     tables["completions"]["model"] = answer_versions(tables["completions"], tables["models"])
     by = stored_machine_name(by, tables["labels"]["annotator"].dropna().astype(str).unique())
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
+    check_arena_pairs(tables["pairs"], tables["arenas"])
     rows = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
         excluded, tables["labels"],
@@ -281,22 +201,28 @@ def _check_votes_left(
         )
 
 
-def no_arena_why(completions: pd.DataFrame) -> str:
-    """Why a workspace has no arena pair: the arena was sampled and every answer was the same text as the other
-    models' (`generate --arena` counts them `identical` and pairs none; it said "sample them with generate --arena"
-    of an arena sampled twice) where the answers say so (two models' or more to one prompt in one round, with one
-    seed and settings, each such group of one text), else how to sample one."""
-    keys = ["prompt_id", "round", "params", "seed"]
-    answers = completions[completions["engine"].isin(MODEL_ENGINES)].assign(
-        text=lambda c: c["text"].str.strip()
-    )
-    met = answers[answers.groupby(keys, dropna=False)["model"].transform("nunique") > 1]
-    if not len(met) or (met.groupby(keys, dropna=False)["text"].nunique() > 1).any():
+def check_arena_pairs(pairs: pd.DataFrame, arenas: pd.DataFrame | None = None) -> None:
+    """A workspace without arena pairs is one line saying why (`no_arena_why`; ``arenas``: its arena records)."""
+    if not (pairs["kind"] == ARENA).any():
+        raise PrefloopError(f"no arena pairs in this workspace: {no_arena_why(arenas)}")
+
+
+def no_arena_why(arenas: pd.DataFrame | None) -> str:
+    """Why a workspace has no arena pair, from what its arenas recorded (``arenas``: `data.records.ArenaRun` rows):
+    an arena ran and every answer it compared was another model's text (`generate --arena` counts them
+    `identical` and pairs none; it said "sample them with generate --arena" of an arena sampled twice), else how
+    to sample one. Answers alone do not tell (two jobs' answers to one prompt in one round with one seed are no
+    arena; another job's answers beside an arena's hid it); an arena sampled before arenas were recorded records
+    it when run again (it finds its answers stored: nothing to sample)."""
+    found = None if arenas is None else arenas[arenas["identical_prompts"].map(len) > 0]
+    if found is None or not len(found):
         return "sample them with `python -m generate --arena A,B --split test`"
+    models = {model for run in found["models"] for model in run}
+    prompts = {prompt for run in found["identical_prompts"] for prompt in run}
     return (
-        f"the arena was sampled ({met['model'].nunique()} models answered {met['prompt_id'].nunique()} prompts) and "
-        "every answer was the same text as the other models' (`generate --arena` counts them `identical` and pairs "
-        "none): nothing to vote on; compare models whose answers differ"
+        f"the arena was sampled ({len(models)} models answered {len(prompts)} prompts) and every answer was the same "
+        "text as the other models' (`generate --arena` counts them `identical` and pairs none): nothing to vote on; "
+        "compare models whose answers differ"
     )
 
 
@@ -311,21 +237,23 @@ def leaderboard(
     gold: pd.DataFrame | None = None,
     excluded: Sequence[str] = (),
     everyone: pd.DataFrame | None = None,
+    arenas: pd.DataFrame | None = None,
 ) -> list[Row]:
     """The leaderboard of the arena pairs' models from the votes of ``by`` (see `votes_table`, which takes
     ``gold``); the reference (strength 0) is the first model in lineage order (the base). ``labels`` are without
-    the ``excluded`` labellers', ``everyone`` with them: a board they leave with no vote says so."""
+    the ``excluded`` labellers', ``everyone`` with them: a board they leave with no vote says so; ``arenas``: the
+    arena records, which say why there is no arena pair (`no_arena_why`)."""
     check_by(by)
+    check_arena_pairs(pairs, arenas)
     return _checked_board(pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone)
 
 
 def _checked_board(
     pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone
 ) -> list[Row]:
-    """`leaderboard` with ``by`` checked (`workspace_board` checks it before it reads a table)."""
+    """`leaderboard` with ``by`` and the arena pairs checked (`workspace_board` checks ``by`` before it reads a
+    table)."""
     votes = votes_table(pairs, completions, labels, by, gold)
-    if not (pairs["kind"] == ARENA).any():
-        raise PrefloopError(f"no arena pairs in this workspace: {no_arena_why(completions)}")
     if not len(votes):
         _check_votes_left(pairs, completions, everyone, by, gold, excluded)
         arena = labels[labels["item_id"].isin(set(pairs.loc[pairs["kind"] == ARENA, "id"]))]["annotator"]

@@ -183,6 +183,30 @@ class Score:
             object.__setattr__(self, "id", content_id("score", self.pair_id, self.model_id))
 
 
+@dataclass(frozen=True)
+class ArenaRun:
+    """What one `generate --arena` run found: the ``models`` (manifest ids, or folders) it compared on the first
+    ``prompts`` prompts of ``split`` in ``round``, the arena pairs their answers make (``pairs``, stored before or by
+    this run), the model pairs left unpaired as their two answers were one text (``identical``), and the prompts
+    where every answer compared was another model's text, so no pair (``identical_prompts``). A content id: a rerun
+    that finds the same adds nothing."""
+
+    split: str
+    round: int
+    models: list[str]
+    prompts: int
+    pairs: int
+    identical: int = 0
+    identical_prompts: list[str] = field(default_factory=list)
+    id: str = ""
+    created_at: datetime = field(default_factory=now)
+
+    def __post_init__(self):
+        if not self.id:
+            key = (self.split, self.round, self.models, self.prompts, self.pairs, self.identical)
+            object.__setattr__(self, "id", content_id("arena", *key, self.identical_prompts))
+
+
 TABLE_OF = {
     Prompt: "prompts",
     Completion: "completions",
@@ -190,6 +214,7 @@ TABLE_OF = {
     Label: "labels",
     ModelRecord: "models",
     Score: "scores",
+    ArenaRun: "arenas",
 }
 
 

@@ -149,6 +149,22 @@ GOLD = pa.schema(
     ]
 )
 
+# One row per `generate --arena` run (`data.records.ArenaRun`): the models it compared and what their answers made,
+# so a workspace with no arena pair says why (`data.leaderboard.no_arena_why`) from what the arena recorded.
+ARENAS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("round", pa.int64(), nullable=False),
+        pa.field("models", pa.list_(pa.string()), nullable=False),
+        pa.field("prompts", pa.int64(), nullable=False),
+        pa.field("pairs", pa.int64(), nullable=False),
+        pa.field("identical", pa.int64(), nullable=False),
+        pa.field("identical_prompts", pa.list_(pa.string()), nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),
+    ]
+)
+
 # Nullable columns added after format 1 was first written: parts from before them read as all-null.
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     "labels": (
@@ -177,6 +193,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "reflogps": REFLOGPS,
     "scores": SCORES,
     "gold": GOLD,
+    "arenas": ARENAS,
 }
 
 

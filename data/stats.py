@@ -150,12 +150,13 @@ def _table_counts(prompts: pa.Table, completions: pa.Table, pairs: pa.Table) -> 
 
 
 def split_counted_apart(verdicts: pa.Table, gold: pa.Table, arena: pa.Array) -> dict[str, int]:
-    """The split verdicts an export counts under another reason, by that reason: those of ``gold`` items (`gold`)
-    and, of the rest, of ``arena`` pairs (`kind_arena_not_asked`, as the default --kinds leave them out); stats said
-    `10 split` where the export said `split 7`, its other three gold."""
+    """The split verdicts an export counts under another reason, by that reason, in the export's order: those of
+    ``arena`` pairs (`kind_arena_not_asked`: the default --kinds leave them out before gold is looked at, a gold
+    arena pair too) and, of the rest, of ``gold`` items (`gold`); stats said `10 split` where the export said
+    `split 7`, its other three gold."""
     split = verdicts.filter(pc.equal(verdicts.column("verdict"), SPLIT)).column("item_id")
-    on_gold = pc.is_in(split, value_set=gold.column("item_id").combine_chunks())
-    on_arena = pc.and_(pc.invert(on_gold), pc.is_in(split, value_set=arena))
+    on_arena = pc.is_in(split, value_set=arena)
+    on_gold = pc.and_(pc.invert(on_arena), pc.is_in(split, value_set=gold.column("item_id").combine_chunks()))
     counts = {"gold": pc.sum(on_gold).as_py() or 0, "kind_arena_not_asked": pc.sum(on_arena).as_py() or 0}
     return {reason: n for reason, n in counts.items() if n}
 
@@ -252,6 +253,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
 
 # The columns that reference other tables' rows (besides each table's ids)
 REFERENCES = {
+    "arenas": [],  # a run's record: the prompts and models it names are what it found then, no reference
     "gold": ["task", "item_id"],
     "reflogps": [],  # a cache keyed by texts: its pair_id may be a ranking's or an edit's pair, in no table
     "completions": ["prompt_id", "parent_id"],

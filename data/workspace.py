@@ -2,7 +2,7 @@
 
 WS/
   workspace.json        format marker, and the folder it was made in (data.workspace_root)
-  prompts/ completions/ pairs/ labels/ models/ reflogps/ scores/ gold/   part-*.parquet (see data.store)
+  prompts/ completions/ pairs/ labels/ models/ reflogps/ scores/ gold/ arenas/   part-*.parquet (see data.store)
   batches/              <batch>.commit: multi-table writes that are complete (see data.store)
   exports/              TRL-ready tables written by `python -m data export`
 """
@@ -45,7 +45,7 @@ STORED_FOLDERS = frozenset(
 # of who signed out when; here so that the commands' checks (`data.stats.BESIDE`) name the same files
 SESSION_KEY_FILE, LOGOUTS_FILE = "session.key", "logouts.json"
 # Children before parents: what a reader of several tables reads first, so that every row it sees has its parents.
-READ_ORDER = ("gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
+READ_ORDER = ("arenas", "gold", "scores", "reflogps", "labels", "pairs", "completions", "prompts", "models")
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from data.lineage import (
     same_model_names,
 )
 from data.provision import checked_answering_model
-from data.records import Pair, content_id
+from data.records import ArenaRun, Pair, content_id
 from data.workspace import Workspace
 from generate.answer_records import as_completions
 from generate.arena_models import register_base, resolve_arena
@@ -122,9 +122,10 @@ def arena_pairs(
     params: SamplingParams,
     ids: list[str],
     per_prompt: int,
-) -> tuple[list[Pair], Counter]:
+) -> tuple[list[Pair], Counter, list[str]]:
     """Pairs of kind ``arena`` across models: per prompt and answer index, every pair of models, or ``per_prompt``
-    of them drawn reproducibly; answers with the same text are not paired (counted as ``identical``)."""
+    of them drawn reproducibly; answers with the same text are not paired (counted as ``identical``). Also the
+    prompts where every answer compared was another model's text, so no pair (counted ``identical_prompts``)."""
     answers = {}  # (model id, prompt id) -> texts' completions ordered by seed
     for entry in models:
         mine = arena_completions(workspace, entry.path, round, params, set(ids)).sort_values(["seed", "id"])
@@ -134,8 +135,10 @@ def arena_pairs(
     counts: Counter = Counter()
     paired: set[str] = set()  # the models with an answer on a side of some pair
     drawn: set[str] = set()  # ... on a side of some pair compared (paired, or `identical`)
+    identical_prompts = []  # the prompts with answers compared and none of them paired
     for prompt_id in ids:
         width = min((len(answers.get((m.id, prompt_id), [])) for m in models), default=0)
+        before = len(pairs)
         for index in range(width):
             candidates = list(combinations(models, 2))
             if per_prompt and len(candidates) > per_prompt:
@@ -149,9 +152,12 @@ def arena_pairs(
                     continue
                 pairs.append(Pair(prompt_id, a.id, b.id, kind=ARENA, round=round))
                 paired |= {left.id, right.id}
+        if width and len(models) > 1 and len(pairs) == before:
+            identical_prompts.append(prompt_id)
+    counts["identical_prompts"] = len(identical_prompts)
     unpaired = [m.id for m in models if m.id in {model for model, _ in answers} and m.id not in paired]
     warn_unpaired([m for m in unpaired if m in drawn], [m for m in unpaired if m not in drawn], per_prompt)
-    return pairs, counts
+    return pairs, counts, identical_prompts
 
 
 UNPAIRED = "arena: no pair of this arena holds an answer of %s: %s, so no vote compares it here (a model on no arena "
@@ -278,8 +284,12 @@ def run_arena(
         if sampled.get(TOO_LONG):
             too_long[entry.id] = sampled[TOO_LONG]
         counts += sampled
-    pairs, paired = arena_pairs(workspace, models, round, params, ids, options.arena_pairs)
-    written = workspace.append(pairs, skip_existing=True).get("pairs", 0) if pairs else 0
+    pairs, paired, identical = arena_pairs(workspace, models, round, params, ids, options.arena_pairs)
+    # what this arena found, with its pairs in one write: the leaderboard reads why a workspace has no arena pair
+    record = ArenaRun(
+        split, round, [m.id for m in models], len(ids), len(pairs), paired["identical"], identical
+    )
+    written = workspace.append([*pairs, record], skip_existing=True).get("pairs", 0)
     # each model's count of prompts it answered, summed: `--limit 5` and three models said `arena_prompts 15`
     counts["prompts_answered"] = counts.pop("prompts", 0)
     result = {

@@ -5,6 +5,7 @@ tab now counts, lists and acts on its own app's pairs."""
 
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
 
@@ -13,6 +14,7 @@ from annotate.app import make_context
 from annotate.service import LabelService
 from annotate.users import Authenticator, User, hash_password
 from data import Completion, Label, Pair
+from data.__main__ import main as data_main
 from data.gold import read_gold
 from tests.test_annotate_arena import PASSWORD, arena_workspace
 
@@ -70,7 +72,7 @@ def test_each_apps_admin_tab_counts_lists_and_measures_only_its_own_pairs(tmp_pa
     # the sampled pair and the pair the import decided: no arena vote (11 verdicts before)
     assert card["verdicts (majority)"] == (
         "2",
-        "pairs other than arena pairs: 0 gold, 2 split; people's and imported labels",
+        "pairs other than arena pairs: 2 split, 0 gold; people's and imported labels",
     )
     assert listed(disputed) == {sampled, imported}
     assert "<td>lea</td><td>2</td>" in labellers and "<td>max</td><td>1</td>" in labellers  # labels in force
@@ -79,7 +81,7 @@ def test_each_apps_admin_tab_counts_lists_and_measures_only_its_own_pairs(tmp_pa
     shown, labellers, disputed, _ = admin_view(app(workspace, "arena"), "ann")
     card = cards(shown)
     assert card["items done"][0] == "9/9"
-    assert card["verdicts (majority)"] == ("9", "arena pairs: 0 gold, 9 split; people's and imported labels")
+    assert card["verdicts (majority)"] == ("9", "arena pairs: 9 split, 0 gold; people's and imported labels")
     assert listed(disputed) == set(arena)
     assert "<td>lea</td><td>9</td>" in labellers and "<td>max</td><td>9</td>" in labellers
     assert "Arena leaderboard" in shown
@@ -116,9 +118,54 @@ def test_make_gold_refuses_the_other_apps_pair_and_writes_nothing(tmp_path):
     assert f"{arena[0]} is gold now (answer a)" in make_gold(arena_app, "ann", arena[0], "a")
     assert arena_app.service.queue.gold == [arena[0]]  # the arena app serves it as gold
     shown, _, disputed, _ = admin_view(arena_app, "ann")
-    assert cards(shown)["verdicts (majority)"][1].startswith("arena pairs: 1 gold, 9 split")
+    assert cards(shown)["verdicts (majority)"][1].startswith("arena pairs: 8 split, 1 gold (1 of them split)")
     assert f"<td>{arena[0]}</td><td>a</td>" in disputed
     assert arena[0] not in listed(
         admin_view(pairwise, "ann")[2]
     )  # the arena's, though the pairwise app serves it
     assert f"{sampled} is gold now (answer b)" in make_gold(pairwise, "ann", sampled, "b")
+
+
+def card_counts(html: str) -> dict[str, int]:
+    """The verdicts card's numbers: verdicts, split (gold left out), gold, and the gold ones split."""
+    value, detail = cards(html)["verdicts (majority)"]
+    found = re.match(r"[^:]*: (\d+) split, (\d+) gold(?: \((\d+) of them split\))?;", detail)
+    assert found, detail
+    split, gold, gold_split = (int(n or 0) for n in found.groups())
+    return {"verdicts": int(value), "split": split, "gold": gold, "gold_split": gold_split}
+
+
+def test_the_verdicts_cards_split_counts_leave_gold_out_and_reconcile_with_stats_and_export(tmp_path, capsys):
+    """The card counted gold items among its split verdicts ("1 gold, 2 split" where `data export` said `split 1,
+    gold 1`): a gold item's labels are no training vote. Each app's card now counts its split items without gold,
+    its gold items apart, and the two apps' cards add up to `data stats`' figures on the same workspace."""
+    workspace, arena, sampled, _ = voted_workspace(tmp_path / "ws")
+    pairwise, arena_app = app(workspace, "pairwise"), app(workspace, "arena")
+    assert "is gold now" in make_gold(arena_app, "ann", arena[0], "a")  # both split 1–1 by lea and max
+    assert "is gold now" in make_gold(pairwise, "ann", sampled, "b")
+    pairwise_card = card_counts(admin_view(pairwise, "ann")[0])
+    arena_card = card_counts(admin_view(arena_app, "ann")[0])
+    assert pairwise_card == {"verdicts": 2, "split": 1, "gold": 1, "gold_split": 1}
+    assert arena_card == {"verdicts": 9, "split": 8, "gold": 1, "gold_split": 1}
+    capsys.readouterr()
+    assert data_main(["stats", "-w", str(workspace.path), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    items, apart = stats["pairwise_items"], stats["pairwise_items"]["split_votes_counted_apart"]
+    assert items["labelled"] == pairwise_card["verdicts"] + arena_card["verdicts"]
+    assert items["split_votes"] == sum(
+        card[k] for card in (pairwise_card, arena_card) for k in ("split", "gold_split")
+    )
+    assert stats["gold_items"]["pairwise"] == pairwise_card["gold"] + arena_card["gold"]
+    # the pairwise app's split items are those the export counts as split; its gold ones, gold; the arena's, arena
+    assert items["split_votes"] - sum(apart.values()) == pairwise_card["split"]
+    assert apart == {
+        "gold": pairwise_card["gold_split"],
+        "kind_arena_not_asked": arena_card["split"] + arena_card["gold_split"],
+    }
+    out = tmp_path / "dpo.parquet"
+    assert data_main(["export", "-w", str(workspace.path), "--format", "dpo", "--out", str(out)]) == 2
+    said = capsys.readouterr().err
+    assert (
+        f"gold {pairwise_card['gold']}, kind_arena_not_asked {len(arena)}, split {pairwise_card['split']})"
+        in said
+    ), said

@@ -403,7 +403,8 @@ def test_train_rounds_trains_on_the_rankings_of_the_round_asked(tmp_path):
 
 def test_stats_split_items_reconcile_with_the_exports_split_count(tmp_path, capsys):
     """`stats` said `10 split` where `export` said `split 7`: its other three were gold items with a 1–1 vote, which
-    the export counts as gold. Stats names those it counts apart, and the two counts reconcile."""
+    the export counts as gold. Stats names those it counts apart, and the two counts reconcile, each reason as the
+    export counts it: a gold arena pair is left out as an arena pair before gold is looked at (stats said gold)."""
     ws = Workspace.init(tmp_path / "ws")
     records, pairs, answers = [], [], []
     for i, kind in enumerate(["sampled"] * 4 + ["arena"]):
@@ -426,6 +427,7 @@ def test_stats_split_items_reconcile_with_the_exports_split_count(tmp_path, caps
     ws.append(records)
     w = ["-w", str(ws.path)]
     assert main(["gold", *w, "--pair", pairs[1], "--answer", "a"]) == 0
+    assert main(["gold", *w, "--pair", pairs[4], "--answer", "b"]) == 0  # the arena pair
     assert main(["gold", *w, "--completion", answers[1], "--answer", "desirable"]) == 0
     capsys.readouterr()
     assert main(["stats", *w, "--json"]) == 0
@@ -441,6 +443,7 @@ def test_stats_split_items_reconcile_with_the_exports_split_count(tmp_path, caps
         )
         exported = export(ws, capsys, "--format", fmt)[0]
         assert figures["split_votes"] - sum(apart.values()) == exported["split"] == 1
+        assert all(exported[reason] == n for reason, n in apart.items())  # every gold item here is split
     assert main(["stats", *w]) == 0
     assert (
         "3 split (1 on gold items, 1 on arena pairs: an export counts them as gold, kind_arena_not_asked, "

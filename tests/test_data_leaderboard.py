@@ -15,13 +15,8 @@ import pytest
 
 from data.errors import PrefloopError
 from data.intervals import clustered_wilson_interval, wilson_interval
-from data.leaderboard import (
-    fit_strengths,
-    leaderboard,
-    lineage_order,
-    unvoted_models,
-    votes_table,
-)
+from data.leaderboard import fit_strengths, leaderboard, unvoted_models, votes_table
+from data.leaderboard_models import lineage_order
 from data.leaderboard_simulation import simulation_check, win_rate_coverage
 from data.leaderboard_view import board_json, board_lines, plot_leaderboard
 
@@ -476,35 +471,42 @@ def test_a_workspace_without_arena_pairs_says_how_to_make_them(tmp_path, capsys)
     assert not (tmp_path / "ws/leaderboard.png").exists()
 
 
-def test_an_arena_whose_answers_were_all_identical_says_so(tmp_path, capsys):
+def test_an_arena_whose_answers_were_all_identical_says_so_from_its_record(tmp_path, capsys):
     """An arena sampled where every model gave the other's text (`generate --arena` counts `identical` and pairs
-    none) said "no arena pairs ... sample them with `python -m generate --arena`", as if it had never run."""
+    none) said "no arena pairs ... sample them with `python -m generate --arena`", as if it had never run. The
+    leaderboard guessed it from the answers (two models' to one prompt, one round, seed and settings, one text),
+    which two `--spin` jobs' answers look like too, and which another job's answers beside the arena's hid: it now
+    reads what the arena recorded (`ArenaRun`)."""
     from data import Workspace
     from data.__main__ import main
-    from data.records import Completion, Prompt
+    from data.records import ArenaRun, Completion, Prompt
 
     workspace = Workspace.init(tmp_path / "ws")
     prompts = [Prompt([{"role": "user", "content": f"q{p}"}], "t", split="test") for p in range(3)]
     params = '{"temperature": 0.7}'
 
-    def answers(model: str, texts: list[str], round: int = 1) -> list[Completion]:
-        return [Completion(p.id, t, model, "hf", params, 7, round) for p, t in zip(prompts, texts)]
+    def answers(model: str, texts: list[str]) -> list[Completion]:
+        return [Completion(p.id, t, model, "hf", params, 7, 1) for p, t in zip(prompts, texts)]
 
     same = [f"answer {p}" for p in range(3)]
+    # two jobs' answers, one text each, and no arena: nothing says an arena ran
     workspace.append([*prompts, *answers("/m/A", same), *answers("/m/B", [f"{t} " for t in same])])
-    # another model's answers in another round, and two sources' imported answers: neither is the arena
-    imported = [Completion(prompts[0].id, text, text, "import") for text in ("x", "y")]
-    workspace.append([*answers("/m/C", ["other"] * 3, round=2), *imported])
+    assert main(["leaderboard", "-w", str(workspace.path)]) == 2
+    assert "sample them with `python -m generate --arena" in capsys.readouterr().err
+    # two arenas recorded, each pairing nothing: their models and prompts, each once
+    ids = [p.id for p in prompts]
+    workspace.append(
+        [
+            ArenaRun("test", 1, ["/m/A", "/m/B"], 3, 0, 3, ids),
+            ArenaRun("test", 2, ["/m/A", "/m/C"], 2, 0, 2, ids[:2]),
+        ]
+    )
     assert main(["leaderboard", "-w", str(workspace.path)]) == 2
     assert capsys.readouterr().err == (
-        "error: no arena pairs in this workspace: the arena was sampled (2 models answered 3 prompts) and every "
+        "error: no arena pairs in this workspace: the arena was sampled (3 models answered 3 prompts) and every "
         "answer was the same text as the other models' (`generate --arena` counts them `identical` and pairs "
         "none): nothing to vote on; compare models whose answers differ\n"
     )
-    # one answer that differs: the answers are no arena that paired nothing (it would have paired that one)
-    workspace.append([Completion(prompts[0].id, "else", "/m/D", "hf", params, 7, 1)])
-    assert main(["leaderboard", "-w", str(workspace.path)]) == 2
-    assert "sample them with `python -m generate --arena" in capsys.readouterr().err
 
 
 def test_win_rate_interval_counts_votes_that_agree_on_a_prompt_as_fewer():

@@ -176,6 +176,45 @@ def test_a_model_on_no_arena_pair_is_named(tmp_path, three_models, caplog, capsy
     assert not [r for r in caplog.records if "no pair of this arena" in r.getMessage()]
 
 
+def test_an_arena_that_pairs_nothing_records_why_and_the_leaderboard_reads_it(tmp_path, three_models, capsys):
+    """An arena whose every answer was another model's text wrote no pair and recorded nothing of it: the
+    leaderboard guessed from the stored answers, and another job's answers to the same prompts in the same round,
+    with the same settings and seeds, made it say "sample them with `python -m generate --arena`" of an arena
+    that had run. The arena records what it found (`ArenaRun`), its summary counts the prompts left unpaired."""
+    copy = tmp_path / "copy"
+    shutil.copytree(three_models[0], copy)  # the same weights: the same answer to every prompt
+    ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 3)
+    assert main(arena_args(ws, [three_models[0], copy], prompts)) == 0
+    assert "arena_identical 3, arena_identical_prompts 3," in capsys.readouterr().out
+    workspace = Workspace(ws)
+    [record] = workspace.frame("arenas").to_dict("records")
+    assert (record["split"], record["round"], list(record["models"])) == (
+        "train",
+        0,
+        [str(three_models[0].resolve()), str(copy.resolve())],
+    )
+    ids = set(workspace.frame("prompts")["id"])
+    assert (record["prompts"], record["pairs"], record["identical"], set(record["identical_prompts"])) == (
+        3, 0, 3, ids
+    )  # fmt: skip
+    # another model's pairs job, chunked as the arena was: its answers share the arena's round, settings and seeds
+    other = ["-w", str(ws), "--model", str(three_models[1]), "--engine", "hf", "--n", "2"]
+    assert main([*other, "--max-tokens", "6", "--chunk-size", "2"]) == 0
+    answers = workspace.frame("completions")
+    keys = answers[["prompt_id", "round", "params", "seed"]].astype(str).agg("|".join, axis=1)
+    by_other = answers["model"] == str(three_models[1].resolve())
+    assert set(keys[by_other]) == set(keys[~by_other])
+    capsys.readouterr()
+    assert data_main(["leaderboard", "-w", str(ws)]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: no arena pairs in this workspace: the arena was sampled (2 models answered 3 prompts) and every "
+        "answer was the same text as the other models'"
+    )
+    # a rerun finds the same: no second record
+    assert main(arena_args(ws, [three_models[0], copy], prompts)) == 0
+    assert len(Workspace(ws).frame("arenas")) == 1
+
+
 def test_a_model_arena_pairs_drew_on_no_pair_is_named_as_such(tmp_path, three_models, caplog):
     """With --arena-pairs 1 on one prompt of three models, one model is on no pair as the draw left it out, not as
     its answers were another model's: the warning said "each was the same text as another model's" of it."""

@@ -25,13 +25,13 @@ def test_private_symbol_exists_with_our_parameters(module, path, params):
 
 
 def test_our_list_of_trl_loss_types_is_the_installed_trls():
-    """`--loss-type` is checked against `train.methods.TRL_LOSS_TYPES` before anything loads (TRL itself only
+    """`--loss-type` is checked against `train.method_checks.TRL_LOSS_TYPES` before anything loads (TRL itself only
     refuses an unknown name at the first loss, after the reference pass): the list must be TRL's own."""
     import re
 
     from trl import DPOConfig
 
-    from train.methods import TRL_LOSS_TYPES
+    from train.method_checks import TRL_LOSS_TYPES
 
     documented = re.findall(r"`'(\w+)'`", DPOConfig.__dataclass_fields__["loss_type"].metadata["help"])
     assert sorted(documented) == sorted(TRL_LOSS_TYPES)

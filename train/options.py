@@ -18,7 +18,8 @@ from data.schemas import PAIR_KINDS
 from data.selection import LABEL_SOURCES
 from train.fit import TRUNCATION_MODES
 from train.losses import STRENGTHS
-from train.methods import METHODS, get_method, refuse_unread
+from train.method_checks import refuse_unread
+from train.methods import METHODS, get_method
 from train.pairs import AGREEMENT_MODES, SFT_SOURCES
 from train.reward import RM_MARGINS
 
@@ -348,7 +349,7 @@ def check_options(options: TrainOptions) -> None:
 
 def check_given(options: TrainOptions, explicit: set[str]) -> None:
     """Refuse an option given (by flag or config file, even at its default) that the run would not read: an option
-    of pairs where the rows are none (`train.methods.refuse_unread`: `--method kto --rank-pairs all`, which
+    of pairs where the rows are none (`train.method_checks.refuse_unread`: `--method kto --rank-pairs all`, which
     `check_options` cannot tell from the default), ``--rank-pairs`` beside pair kinds without rank (as `data export`
     refuses it), an option of the labels where the rows read no label: SFT on the prompts' gold answers alone (as
     `data export --format sft` refuses them)."""
