@@ -45,6 +45,7 @@ from data.imports import ImportOptions, check_file, check_source_name, guard_fil
 from data.labellers import labeller_lines
 from data.leaderboard import workspace_board
 from data.leaderboard_view import board_json, board_text, plot_leaderboard
+from data.merge_splits import STORED_TEST
 from data.merging import merge_source, merge_workspaces
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.spellings import Spellings
@@ -336,7 +337,13 @@ def cmd_merge(args: Any) -> int:
                 "id is its messages, and a held prompt is never rewritten",
                 file=sys.stderr,
             )
-        for line in (plan.passed_over_line(SHOWN), plan.rejects_gone_line(SHOWN)):  # what it lost, said
+        if plan.stored_test:  # its train labels on prompts held here in test: merged, and held out here
+            print(
+                f"  held out: {counted(plan.stored_test, 'label')} on prompts it holds in train and this workspace "
+                f"in test ({STORED_TEST}): merged, they are held out here"
+            )
+        lost = (plan.stored_train_line(), plan.passed_over_line(SHOWN), plan.rejects_gone_line(SHOWN))
+        for line in lost:  # what it lost, said
             if line:
                 print(f"warning: {line}", file=sys.stderr)
         if plan.conflicts:

@@ -46,6 +46,9 @@ FRAMES: dict[str, list[str] | None] = {
     "gold": None,
 }
 WORKSPACE = "workspace"  # the column naming where a held row came from
+# How a merge's lines name a label and its item (an item of a task not here: "item")
+NOUN = {"pairwise": "pairwise label", "kto": "KTO label", "rank": "ranking", "rate": "rating"}
+ITEM = {"rank": "rank item", "rate": "answer"}
 
 
 class MergeRankError(PrefloopError):

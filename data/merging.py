@@ -18,6 +18,9 @@ out as a label already held, lost without a word.
 Labels that agree merge as before, and so do labels whose history one side holds (a label edited or undone after
 the workspace was copied: the other side's latest is among this side's records, so the newer one is a successor).
 
+A prompt held here keeps its split, so the merged-in workspace's labels of a prompt it holds in test and this one
+in train are left out whatever ``--on-conflict`` says (`data.merge_splits`: they would train on what it held out).
+
 A merge writes answers too, so it keeps rank items under their labels as every writer does (`data.rank_guard`,
 `data.merge_guard`), whatever ``--on-conflict`` says. It keeps each workspace's texts and ids: a prompt or answer
 spelled otherwise than a held one (`data.merge_spellings`) is stored apart, and counted. Every workspace is read and
@@ -46,9 +49,10 @@ from data.files import failure_reason
 from data.gold import NOUN as GOLD_NOUN
 from data.import_log_lines import named_lines, passed_over_warning
 from data.import_write import LOG_DIR, LOG_FILE
-from data.merge_guard import FRAMES, WORKSPACE, Side, check_rank_items, frame_of
+from data.merge_guard import FRAMES, ITEM, NOUN, WORKSPACE, Side, check_rank_items, frame_of
 from data.merge_logs import carry_logs, plan_logs
 from data.merge_spellings import NearCopies
+from data.merge_splits import SplitLabels, StoredTrain, stored_train_warning
 from data.schemas import SCHEMAS
 from data.workspace import MARKER, READ_ORDER, Workspace, WorkspaceError
 
@@ -68,9 +72,7 @@ VERDICT = [
 ]  # what a label says (not when or how shown)
 GOLD_KEY = ["task", "item_id"]
 GOLD_VERDICT = ["retracted", "choice", "ranking", "ratings", "rubric"]  # what a gold row says
-NOUN = {"pairwise": "pairwise label", "kto": "KTO label", "rank": "ranking", "rate": "rating"}
-ITEM = {"rank": "rank item", "rate": "answer"}
-PROMPT = ["id", "gold", "split"]  # what a merge compares of a prompt held on both sides
+PROMPT = ["id", "gold", "split"]  # what a merge compares of a prompt held on both sides (`Held.held`)
 
 
 class MergeConflict(PrefloopError):
@@ -130,22 +132,23 @@ class ReusedId:
 @dataclass(frozen=True)
 class MergePlan:
     """What merging ``other`` adds: ``added``, its rows that neither this workspace nor an earlier plan holds, less
-    the labels and gold rows of ``conflicts`` (with ``skip``); ``near_copies``: how many of its prompts and answers
-    are spelled otherwise than held ones, stored apart (`data.merge_spellings`); ``log_lines``: the lines of its
-    import log carried (`data.merge_logs`); ``log_passed_over``: those not carried, as its readers pass them over
-    (line number, why); ``log_rejects_gone``: those carried without the rejects file they name, gone (line number,
-    its name)."""
+    the labels and gold rows of ``conflicts`` (with ``skip``; and, whatever it says, its labels on prompts it holds
+    in test and this workspace in train, `data.merge_splits.StoredTrain`); ``near_copies``: how many of its prompts
+    and answers are spelled otherwise than held ones, stored apart (`data.merge_spellings`); ``log_lines``: the
+    lines of its import log carried (`data.merge_logs`); ``log_passed_over``: those not carried, as its readers pass
+    them over (line number, why); ``log_rejects_gone``: those carried without the rejects file they name, gone (line
+    number, its name); ``kept``: its prompts held here with another gold answer or split (`_kept`);
+    ``stored_test``: how many of its labels merge onto a prompt held here in test, held out here."""
 
     other: Workspace
-    conflicts: tuple[Conflict | ReusedId, ...]
+    conflicts: tuple[Conflict | ReusedId | StoredTrain, ...]
     added: dict[str, pa.Table]
     near_copies: Counter = field(default_factory=Counter)
     log_lines: int = 0
     log_passed_over: tuple[tuple[int, str], ...] = ()
     log_rejects_gone: tuple[tuple[int, str], ...] = ()
-    kept: Counter = field(
-        default_factory=Counter
-    )  # its prompts held here with another gold or split (`_kept`)
+    kept: Counter = field(default_factory=Counter)
+    stored_test: int = 0
 
     def counts(self) -> dict[str, int]:
         """Rows added per table (those it adds any to), and the import log's lines carried."""
@@ -153,8 +156,13 @@ class MergePlan:
         return counts | ({"imports/log.jsonl": self.log_lines} if self.log_lines else {})
 
     def left_out(self) -> Counter:
-        """Conflicts left out (``skip``), by reason."""
+        """What of it is left out (``conflicts``), by reason."""
         return Counter(conflict.reason for conflict in self.conflicts)
+
+    def stored_train_line(self) -> str | None:
+        """Its labels left out as their prompt is test there and train here, counted, the first prompt named."""
+        held_out = [c for c in self.conflicts if isinstance(c, StoredTrain)]
+        return stored_train_warning(self.other.path, held_out)
 
     def passed_over_line(self, shown: int) -> str | None:
         """The lines of its import log not carried (``log_passed_over``), counted, the first ``shown`` named with
@@ -219,19 +227,22 @@ class Held:
             [self.prompts, added["prompts"].select(PROMPT).cast(self.prompts.schema)]
         )
 
-    def kept(self, theirs: pa.Table) -> Counter:
-        """How many of the prompts ``theirs`` holds already (a prompt's id is its messages) with another gold answer
-        (`stored_gold_kept`) or split (`stored_split_kept`): the held row stays, as an import keeps a stored
-        prompt's, and the merge says so (their gold answers were left behind without a word)."""
+    def held(self, theirs: pa.Table) -> pd.DataFrame:
+        """The prompts of ``theirs`` held already (a prompt's id is its messages), here or by a plan before: their
+        `PROMPT` columns, and the held row's gold and split (``gold_held``, ``split_held``)."""
         ids = theirs.column("id").combine_chunks()
         stored = self.workspace.read("prompts", ["gold", "split"], where=("id", ids)).select(PROMPT)
         merged = self.prompts.filter(pc.is_in(self.prompts.column("id"), value_set=ids))
         held = pa.concat_tables([stored.cast(merged.schema), merged]).to_pandas().drop_duplicates("id")
-        both = theirs.select(PROMPT).to_pandas().merge(held, on="id", suffixes=("", "_held"))
-        differ = {
-            c: both[c].fillna("\0") != both[f"{c}_held"].fillna("\0") for c in ("gold", "split")
-        }  # None too
-        return Counter({f"stored_{column}_kept": int(rows.sum()) for column, rows in differ.items()})
+        return theirs.select(PROMPT).to_pandas().merge(held, on="id", suffixes=("", "_held"))
+
+
+def _kept(held: pd.DataFrame) -> Counter:
+    """How many of the prompts held already (`Held.held`) have another gold answer (`stored_gold_kept`) or split
+    (`stored_split_kept`) there (None against text too): the held row stays, as an import keeps a stored prompt's,
+    and the merge says so (their gold answers were left behind without a word)."""
+    differ = {c: held[c].fillna("\0") != held[f"{c}_held"].fillna("\0") for c in ("gold", "split")}
+    return +Counter({f"stored_{column}_kept": int(rows.sum()) for column, rows in differ.items()})
 
 
 def _ids(tables: dict[str, pa.Table]) -> dict[str, pa.Array]:
@@ -306,7 +317,10 @@ def _plan_one(held: Held, target: Path, other: Workspace, on_conflict: str) -> M
         raise WorkspaceError(f"{other.path}: cannot merge a workspace into itself")
     # children first: every row with its parents; copied as stored (names too: `Side` compares them as same_name)
     tables = {name: other.read(name, as_stored=True) for name in READ_ORDER}
-    theirs = Side.of(tables, other.path)
+    theirs, prompts_held = Side.of(tables, other.path), held.held(tables["prompts"])
+    splits = SplitLabels.of(tables, theirs.labels, prompts_held, held.ids["labels"], other.path)
+    # its labels of prompts it holds in test and this workspace in train never merge: no conflict, whatever they say
+    theirs = replace(theirs, labels=theirs.labels[~theirs.labels["id"].isin(splits.left_out)])
     side = held.answering(pc.unique(tables["completions"].column("prompt_id")))
     label_conflicts, labels_out = _found(side.labels, theirs.labels, False, other.path)
     gold_conflicts, gold_out = _found(side.gold, theirs.gold, True, other.path)
@@ -314,7 +328,7 @@ def _plan_one(held: Held, target: Path, other: Workspace, on_conflict: str) -> M
     conflicts = label_conflicts + gold_conflicts + reused
     if conflicts and on_conflict == "fail":
         _refuse(conflicts, other.path)
-    labels_out |= {conflict.label_id for conflict in reused}
+    labels_out |= {conflict.label_id for conflict in reused} | splits.left_out
     left_out = {"labels": labels_out, "gold": gold_out}
     added = {name: _new_rows(tables[name], held.ids[name], left_out.get(name, set())) for name in SCHEMAS}
     merged_in = replace(  # what of theirs merges: their labels and gold rows less those left out
@@ -323,7 +337,13 @@ def _plan_one(held: Held, target: Path, other: Workspace, on_conflict: str) -> M
         gold=theirs.gold[~theirs.gold["id"].isin(gold_out)],
     )
     check_rank_items(side, merged_in, added["completions"], other.path)
-    return MergePlan(other, tuple(conflicts), added, kept=+held.kept(tables["prompts"]))
+    return MergePlan(
+        other,
+        (*conflicts, *splits.stored_train),
+        added,
+        kept=_kept(prompts_held),
+        stored_test=splits.stored_test(labels_out),
+    )
 
 
 def plan_merge(workspace: Workspace, others: list[Workspace], on_conflict: str = "fail") -> list[MergePlan]:
