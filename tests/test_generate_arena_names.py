@@ -154,7 +154,7 @@ def test_a_hub_id_neither_cached_nor_on_the_hub_is_one_line_and_writes_nothing(
     ws, prompts = tmp_path / "ws", write_prompts(tmp_path / "p.json", 2)
     assert main(arena_args(ws, [tiny_model_dir], prompts, names=f"{tiny_model_dir},org/missing")) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --arena org/missing: not a model folder here, and the hub gave none (")
+    assert err.startswith("error: --arena org/missing: not a model: no folder ")
     assert err.endswith("); nothing written\n") and err.count("\n") == 1
     assert not ws.exists()
     check_arena_files(resolve_arena(None, (str(tiny_model_dir), "org/tiny"), str(tiny_model_dir)))

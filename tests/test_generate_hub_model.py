@@ -31,7 +31,7 @@ def test_a_hub_id_the_hub_does_not_give_is_one_line_naming_it_and_writes_nothing
     assert main([*argv, "--engine", "hf"]) == 2
     err = capsys.readouterr().err
     flag = names[0]  # each check names its flag, in one wording
-    assert err.startswith(f"error: {flag} org/missing: not a model folder here, and the hub gave none (")
+    assert err.startswith(f"error: {flag} org/missing: not a model: no folder ")
     assert err.endswith("); nothing written\n") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
 
@@ -109,7 +109,7 @@ def test_a_judges_hub_id_the_hub_does_not_give_is_one_line_naming_it_and_writes_
     argv = [*job_args(tmp_path, tiny_model_dir), *(arg.format(other=other) for arg in job)]
     assert main([*argv, "--judge", "org/missing"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --judge org/missing: not a model folder here, and the hub gave none (")
+    assert err.startswith("error: --judge org/missing: not a model: no folder ")
     assert err.endswith("); nothing written\n") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
 
@@ -119,7 +119,7 @@ def test_judging_with_a_hub_id_the_hub_does_not_give_is_one_line_naming_it(label
     no_loading(monkeypatch, bestofn)
     assert main(["-w", str(label_ws.path), "--judge", "org/missing", "--engine", "hf"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --judge org/missing: not a model folder here, and the hub gave none (")
+    assert err.startswith("error: --judge org/missing: not a model: no folder ")
     assert err.endswith("); nothing written\n") and err.count("\n") == 1
     assert label_ws.frame("labels").empty
 
@@ -189,7 +189,7 @@ def test_offline_a_cached_snapshot_without_a_weights_shard_is_still_refused(snap
     index = {"weight_map": {"a": weights.name, "b": "model-00002-of-00002.safetensors"}}
     (snapshot / "model.safetensors.index.json").write_text(json.dumps(index))
     hub_listing(snapshot, "model-00002-of-00002.safetensors")
-    with pytest.raises(ProvisionError, match="org/tiny: not a model folder here, and the hub gave none"):
+    with pytest.raises(ProvisionError, match="org/tiny: not a model: no folder "):
         local_model("org/tiny")
 
 

@@ -223,7 +223,7 @@ def test_the_loop_refuses_an_arena_hub_id_the_hub_does_not_give_before_anything_
     argv += ["--spin-iter", "1", "--test-fraction", "0.5", "--no-spin-isolate", "--engine", "hf"]
     assert main([*argv, "--arena", "base,org/missing"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --arena org/missing: not a model folder here, and the hub gave none (")
+    assert err.startswith("error: --arena org/missing: not a model: no folder ")
     assert err.endswith("); nothing written\n") and err.count("\n") == 1
     assert not (tmp_path / "ws").exists()
 

@@ -317,3 +317,36 @@ def test_a_prompts_file_whose_name_holds_a_control_character_is_refused(tmp_path
         "`python -m data import --source NAME` first (then leave --prompts out)\n"
     )
     assert not (tmp_path / "ws").exists()
+
+
+def _files(folder) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--test-fraction", "0.5"],  # sampling
+        ["--spin", "--test-fraction", "0.5"],
+        ["--arena", "base,newest", "--test-fraction", "0.5"],
+        ["--config", "{config}"],  # the key in a YAML file
+    ],
+)
+def test_test_fraction_without_prompts_is_refused_not_ignored(tmp_path, tiny_model_dir, capsys, argv):
+    """`--test-fraction` splits the prompts --prompts imports: without it a sampling job sampled the workspace's
+    prompts, split as they were, and exited 0, the fraction silently ignored (as --judge alone did)."""
+    from data import Prompt, Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append([Prompt([{"role": "user", "content": f"question {i}"}], source="test") for i in range(4)])
+    config = tmp_path / "sample.yaml"
+    config.write_text("test_fraction: 0.5\n")
+    before = _files(ws.path)
+    argv = [arg.format(config=config) for arg in argv]
+    assert main(["-w", str(ws.path), "--model", str(tiny_model_dir), "--engine", "hf", *argv]) == 2
+    named = f"{config}, key test_fraction" if "--config" in argv else "--test-fraction"  # as YAML is named
+    assert capsys.readouterr().err == (
+        f"error: {named} does not apply without --prompts, which it splits as they are imported: the "
+        "workspace's prompts keep their split (import a file with `python -m data import --test-fraction`)\n"
+    )
+    assert _files(ws.path) == before

@@ -42,10 +42,7 @@ def test_a_hub_id_the_hub_does_not_give_is_one_line_naming_it(hub_cache):
     with pytest.raises(ProvisionError) as refused:
         local_model("org/missing")
     message = str(refused.value)
-    assert (
-        message.startswith("org/missing: not a model folder here, and the hub gave none (")
-        and "\n" not in message
-    )
+    assert message.startswith("org/missing: not a model: no folder ") and "\n" not in message
 
 
 def test_the_spin_driver_starts_from_a_hub_ids_snapshot(tmp_path, hub_cache, monkeypatch):

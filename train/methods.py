@@ -43,7 +43,6 @@ from train.pairs import add_offsets
 from train.recompute import recompute_elementwise
 from train.reward import (
     add_margins,
-    check_checkpoint,
     evaluate_pairs,
     load_reward_model,
     reward_metrics,
@@ -66,8 +65,6 @@ class HeldOut:
     load: Callable[[Path, Any], Any]  # (folder, tokenizer) -> model
     evaluate: Callable[[Any, Any, list[dict], int, int], dict]  # (model, tokenizer, rows, batch, max length)
     compare: Callable[[dict, dict, list[dict]], dict]  # (before, after, rows) -> held-out metrics
-    # (a checkpoint --resume continues from, the trainer): its weights fit the model, checked before it loads
-    check_checkpoint: Callable[[Path, Any], None]
 
 
 @dataclass(frozen=True)
@@ -225,7 +222,7 @@ METHODS: dict[str, Method] = {
         agreement=True,
         columns=_rm_columns,
         check=check_rm,
-        held_out=HeldOut(load_reward_model, evaluate_pairs, reward_metrics, check_checkpoint),
+        held_out=HeldOut(load_reward_model, evaluate_pairs, reward_metrics),
         whole_sequences=True,
         options=("rm_margin", "rm_from_ratings"),
     ),

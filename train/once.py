@@ -20,6 +20,7 @@ from train.options import TrainOptions
 from train.out_folder import is_main_process, run_config
 from train.report import write_report
 from train.saving import (
+    check_checkpoint,
     drop_partial_checkpoints,
     load_tokenizer,
     model_record,
@@ -178,9 +179,8 @@ def _train(options: TrainOptions, build: Build):
         if is_main_process():
             log.warning("%s: %s", build.out, resume_point(build.out))
     checkpoint = newest_checkpoint(build.out) if options.resume else None
-    held_out = get_method(options.method).held_out
-    if checkpoint is not None and held_out:  # the trainer loads what weights it holds, warning of the rest
-        held_out.check_checkpoint(checkpoint, trainer)
+    if checkpoint is not None:  # the trainer loads what weights it holds, warning of the rest
+        check_checkpoint(checkpoint, trainer)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     reload = functools.partial(_load_saved, options, tokenizer=build.tokenizer)
     return save_model(trainer, build.tokenizer, build.out, bool(options.lora_r), reload), trainer

@@ -14,7 +14,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from data.model_load import check_weights_fit
 from data.provision import classification_heads
 from train.evaluate import encode_rows, pad_rows
 from train.seam import load_pretrained
@@ -114,33 +113,6 @@ def load_reward_model(path: str | Path, tokenizer):
     )
     model.config.pad_token_id = tokenizer.pad_token_id  # where the last real token is
     return model
-
-
-def check_checkpoint(checkpoint: Path, trainer) -> None:
-    """A checkpoint a --resume continues a reward model from holds every weight the trainer's model (with LoRA:
-    its adapter, and the score head peft saves with it) takes from it, each of its shape: the trainer loads a
-    checkpoint leaving out, with a warning, the weights it lacks (peft: a KeyError), and a head left out stays the
-    start's new random one, which scores noise. Refused in one line naming the checkpoint, as `load_reward_model`
-    refuses a folder (`check_weights_fit`), read from the files' headers (no weights load). DeepSpeed and FSDP
-    load their own checkpoints, strictly."""
-    from peft import PeftModel, get_peft_model_state_dict
-    from safetensors import safe_open
-
-    if trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled:
-        return
-    model = trainer.model
-    if isinstance(model, PeftModel):
-        wanted, files = get_peft_model_state_dict(model), checkpoint.glob("adapter_model*.safetensors")
-    else:
-        wanted, files = model.state_dict(), checkpoint.glob("model*.safetensors")
-    saved = {}
-    for path in sorted(files):
-        with safe_open(str(path), framework="pt") as handle:
-            saved |= {key: handle.get_slice(key).get_shape() for key in handle.keys()}  # noqa: SIM118
-    shapes = {key: list(value.shape) for key, value in wanted.items()}
-    mismatched = [(key, saved[key], shape) for key, shape in shapes.items() if saved.get(key, shape) != shape]
-    missing = [key for key in shapes if key not in saved]
-    check_weights_fit(checkpoint, {"missing_keys": missing, "mismatched_keys": mismatched})
 
 
 def reward_scores(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from data.chat_template import chat_template_for
 from data.errors import PrefloopError, first_line
 from data.files import NotAFileError, atomic_write, open_regular, strict_json
 from data.lineage import NEWEST, find_or_register, get_model, newest_model
+from data.model_load import check_weights_fit
 from data.provision import check_model_parts, local_model
 from data.records import ModelRecord, random_id
 from data.workspace import Workspace
@@ -94,6 +96,51 @@ def newest_checkpoint(out: Path) -> Path | None:
         if c.name.rsplit("-", 1)[1].isdigit()
     }
     return steps[max(steps)] if steps else None
+
+
+def check_checkpoint(checkpoint: Path, trainer) -> None:
+    """The ``checkpoint`` a --resume continues from holds every weight the trainer's model (with LoRA: its adapter,
+    and a reward model's score head peft saves with it) takes from it, each of its shape, and none other: the trainer
+    loads a checkpoint leaving out, with a warning, the weights it lacks (they stay the start model's; a reward
+    model's head, its new random one; peft: a KeyError) and those the model has no place for. Refused in one line
+    naming the checkpoint (`check_weights_fit`, strictly: a trainer saved it), as its saved folder is refused when it
+    loads, read from the files' headers (no weights load). A tied weight (an LM head tied to the embeddings) is saved
+    once, under one of its names. DeepSpeed and FSDP load their own checkpoints, strictly."""
+    from peft import PeftModel, get_peft_model_state_dict
+    from safetensors import safe_open
+
+    if trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled:
+        return
+    model = trainer.model
+    if isinstance(model, PeftModel):
+        wanted, files = get_peft_model_state_dict(model), checkpoint.glob("adapter_model*.safetensors")
+    else:
+        wanted, files = model.state_dict(), checkpoint.glob("model*.safetensors")
+    saved = {}
+    for path in sorted(files):
+        with safe_open(str(path), framework="pt") as handle:
+            saved |= {key: handle.get_slice(key).get_shape() for key in handle.keys()}  # noqa: SIM118
+    shapes = {key: list(value.shape) for key, value in wanted.items()}
+    mismatched = [(key, saved[key], shape) for key, shape in shapes.items() if saved.get(key, shape) != shape]
+    saved_tied = _tied_to(wanted, saved.keys())
+    info = {
+        "missing_keys": [key for key in shapes if key not in saved and key not in saved_tied],
+        "mismatched_keys": mismatched,
+        "unexpected_keys": [key for key in saved if key not in shapes],
+    }
+    check_weights_fit(checkpoint, info, strict=True)
+
+
+def _tied_to(state: dict, saved: Iterable[str]) -> set[str]:
+    """The keys of ``state`` (a state dict) whose tensor is also the tensor of a key in ``saved``: tied weights, which
+    a save writes once (``save_pretrained`` keeps the embeddings of an LM head tied to them)."""
+    tied = defaultdict(set)
+    for key, tensor in state.items():
+        if tensor.numel():  # an empty tensor holds no storage to share
+            where = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+            tied[where].add(key)
+    saved = set(saved)
+    return {key for keys in tied.values() if len(keys) > 1 and keys & saved for key in keys}
 
 
 def resume_point(out: Path) -> str:

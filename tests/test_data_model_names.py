@@ -1,0 +1,71 @@
+"""How a model name reads (`--model`, `--judge`, `--arena`), after `newest` and the short names: as transformers
+reads it, an existing folder is a local model and any other `org/model` a hub id. A one-slash relative folder
+(`--model runs/x`) that is not there read as a hub id alone: the line said "not a model folder here, and the hub
+gave none", not which folder was looked for. It now names both readings. The hub's cache is faked (offline)."""
+
+from __future__ import annotations
+
+import shutil
+
+import huggingface_hub
+import huggingface_hub.constants
+import pytest
+
+from data.provision import ProvisionError, local_model, model_label
+from generate.__main__ import main as generate_main
+from tests.test_generate_arena import write_prompts
+from tests.test_train import build_workspace
+from tests.test_train_hub_model import hub_cache  # noqa: F401 (a fixture)
+from train.__main__ import main as train_main
+from train.saving import model_path
+
+OFFLINE = "not available offline (HF_HUB_OFFLINE=1, and not in the hub's cache)"
+
+
+def neither(tmp_path, name: str, hub: str = OFFLINE) -> str:
+    return f"{name}: not a model: no folder {tmp_path / name}, and as a hub id {hub}"
+
+
+@pytest.mark.usefixtures("hub_cache")
+def test_a_one_slash_name_that_is_neither_names_both_readings(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()  # the folder above is there: runs/x is not
+    with pytest.raises(ProvisionError) as refused:
+        local_model("runs/x")
+    assert str(refused.value) == neither(tmp_path, "runs/x")
+    prompts = write_prompts(tmp_path / "p.json", 1)
+    assert generate_main(["-w", "ws", "--model", "runs/x", "--engine", "hf", "--prompts", str(prompts)]) == 2
+    assert capsys.readouterr().err == f"error: --model {neither(tmp_path, 'runs/x')}; nothing written\n"
+    assert not (tmp_path / "ws").exists()
+    ws = build_workspace(tmp_path / "trainws", count=2)
+    assert train_main(["-w", str(ws.path), "--model", "runs/x", "--out", "out", "--max-steps", "1"]) == 2
+    assert capsys.readouterr().err == f"error: {neither(tmp_path, 'runs/x')}\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_online_the_hubs_answer_is_the_second_reading(tmp_path, monkeypatch):
+    def not_there(*args, **kwargs):
+        raise OSError("404 Client Error: Repository Not Found for url: .../mydir/model")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", not_there)
+    with pytest.raises(ProvisionError) as refused:
+        local_model("mydir/model")
+    hub = "the hub gave none (404 Client Error: Repository Not Found for url: .../mydir/model)"
+    assert str(refused.value) == neither(tmp_path, "mydir/model", hub)
+
+
+def test_an_existing_one_slash_folder_is_the_local_model_not_the_hub_id(
+    tmp_path, tiny_model_dir, request, monkeypatch
+):
+    """`org/tiny` is in the hub's cache and is a folder here: the folder, as transformers takes it."""
+    snapshot = request.getfixturevalue("hub_cache")
+    monkeypatch.chdir(tmp_path)
+    local = tmp_path / "org" / "tiny"
+    shutil.copytree(tiny_model_dir, local)
+    assert local_model("org/tiny") == local.resolve() != snapshot.resolve()
+    assert model_path("org/tiny", build_workspace(tmp_path / "ws", count=1)) == local.resolve()
+    assert model_label("org/tiny") == str(local.resolve())  # what its answers record: the folder
+    shutil.rmtree(local)
+    assert local_model("org/tiny") == snapshot.resolve()  # no folder: the hub id
