@@ -184,10 +184,11 @@ def summary_cards(progress: dict, report: dict) -> list[tuple[str, str, str]]:
     wins."""
     agreement, position = report["agreement"], report["position"]
     shown = ", ".join(f"{k} {v}" for k, v in report["distribution"].items())
+    sides = "" if position is None else "; each pair as stored and sides swapped"  # `data.choice_agreement`
     cards = [
         progress_card(progress, "label"),
         ("labels", str(progress["labels"]), shown),
-        ("Cohen's κ (2 labellers)", figure(agreement["cohen"]), f"{counted(agreement['items'], 'item')} with ≥2 labels"),
+        ("Cohen's κ (2 labellers)", figure(agreement["cohen"]), f"{counted(agreement['items'], 'item')} with ≥2 labels{sides}"),
         ("Fleiss' κ", figure(agreement["fleiss"]), f"{counted(agreement['fleiss_items'], 'item')}, same label count"),
         ("Krippendorff's α", figure(agreement["alpha"]), f"nominal, all items with ≥2 labels; {VERDICT_LABELS}"),
     ]  # fmt: skip

@@ -1,7 +1,8 @@
 """Agreement and bias statistics for the admin view: pure functions over the label log, tested with exact values.
 
 - Cohen's kappa (two labellers), Fleiss' kappa (a fixed number of labels per item), Krippendorff's alpha (nominal,
-  any number of labels per item) — each None where it is undefined (no overlap, or one category only);
+  any number of labels per item) — `data.choice_agreement`'s, as `stats` has them: on pairs, each pair counted as
+  stored and with its sides swapped; each None where it is undefined (no overlap, or one category only);
 - position bias: how often the completion shown on the left wins among decisive pairwise labels, with an exact
   two-sided binomial p-value against 50%.
 """
@@ -9,8 +10,6 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -18,50 +17,13 @@ import pyarrow as pa
 from annotate.render import message_html, table_html
 from data.aggregate import DAWID_SKENE, MAJORITY, aggregate, current_labels
 from data.annotators import human_labels
+from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted
 from data.gold import ANSWER
 from data.gold_balance import one_sided_gold
 from data.labellers import labeller_rows, team_pace
-from data.machine import cohen_kappa, machine_agreement, suggestion_follow
+from data.machine import machine_agreement, suggestion_follow
 from data.selection import same_name, verdict_labels, without_labellers
-
-
-def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float | None:
-    """Fleiss' kappa from an items x categories count matrix whose rows all sum to the same n >= 2."""
-    if not counts:
-        return None
-    n = sum(counts[0])
-    if n < 2 or any(sum(row) != n for row in counts):
-        raise ValueError("fleiss_kappa needs the same number (>= 2) of labels on every item")
-    items = len(counts)
-    p_item = [(sum(c * c for c in row) - n) / (n * (n - 1)) for row in counts]
-    p_cat = [sum(row[j] for row in counts) / (items * n) for j in range(len(counts[0]))]
-    observed, expected = sum(p_item) / items, sum(p * p for p in p_cat)
-    return None if expected == 1 else (observed - expected) / (1 - expected)
-
-
-def krippendorff_alpha(units: Sequence[Sequence[str]]) -> float | None:
-    """Krippendorff's alpha for nominal data: 1 - (n - 1) * sum_{c!=k} o_ck / sum_{c!=k} n_c n_k.
-
-    ``units`` holds each item's labels; items with fewer than two are not pairable and are left out.
-    """
-    coincidence: Counter = Counter()
-    for values in units:
-        m = len(values)
-        if m < 2:
-            continue
-        counts = Counter(values)
-        for c, nc in counts.items():
-            for k, nk in counts.items():
-                pairs = nc * (nc - 1) if c == k else nc * nk
-                coincidence[c, k] += pairs / (m - 1)
-    totals: Counter = Counter()
-    for (c, _k), value in coincidence.items():
-        totals[c] += value
-    n = sum(totals.values())
-    disagree = sum(v for (c, k), v in coincidence.items() if c != k)
-    chance = sum(totals[c] * totals[k] for c in totals for k in totals if c != k)
-    return None if chance == 0 else 1 - (n - 1) * disagree / chance
 
 
 def binomial_two_sided(k: int, n: int) -> float:
@@ -86,25 +48,26 @@ def position_bias(current: pd.DataFrame) -> dict:
     }
 
 
-def agreement(current: pd.DataFrame) -> dict:
+def agreement(current: pd.DataFrame, task: str) -> dict:
     """Cohen's kappa when exactly two labellers overlap; Fleiss' kappa over the items with the most common number
-    of labels (>= 2); Krippendorff's alpha over all items with two or more labels."""
+    of labels (>= 2); Krippendorff's alpha over all items with two or more labels: ``task``'s statistics
+    (`data.choice_agreement.TASK_AGREEMENT`: a pair's sides exchangeable)."""
+    statistics = TASK_AGREEMENT[task]
     by_item = current.groupby("item_id")["choice"].apply(list)
     multi = by_item[by_item.map(len) >= 2]
     out: dict = {"items": int(len(multi)), "cohen": None, "fleiss": None, "fleiss_items": 0, "alpha": None}
     if not len(multi):
         return out
-    out["alpha"] = krippendorff_alpha(list(multi))
+    out["alpha"] = statistics.alpha(list(multi))
     labellers = sorted(current.loc[current["item_id"].isin(multi.index), "annotator"].unique())
     if len(labellers) == 2:
         both = current[current["item_id"].isin(multi.index)].pivot(
             index="item_id", columns="annotator", values="choice"
         )
-        out["cohen"] = cohen_kappa(list(both[labellers[0]]), list(both[labellers[1]]))
+        out["cohen"] = statistics.cohen(list(both[labellers[0]]), list(both[labellers[1]]))
     size = multi.map(len).mode().iloc[0]
     same = multi[multi.map(len) == size]
-    categories = sorted({c for values in same for c in values})
-    out["fleiss"] = fleiss_kappa([[Counter(values)[c] for c in categories] for values in same])
+    out["fleiss"] = statistics.fleiss(list(same))
     out["fleiss_items"] = int(len(same))
     return out
 
@@ -325,7 +288,7 @@ def admin_report(
         "labellers": labeller_table(human, task),
         "distribution": screen_distribution(everyone),
         "position": position_bias(everyone) if task == "pairwise" else None,
-        "agreement": agreement(current),
+        "agreement": agreement(current, task),
         "verdicts": verdicts,
         "disputed": most_disputed(verdicts),
         "machines": machine_agreement(without_labellers(labels, excluded), pairs, dawid_skene)

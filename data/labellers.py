@@ -6,7 +6,7 @@ Per labeller, over their current labels of one task:
   it sent them), and flags (`flags`);
 - pairwise and kto (choices): gold accuracy with a 95 % Wilson interval, agreement with the majority of the *other*
   labellers of each item (leave-one-out), Cohen's κ against each labeller they share at least `KAPPA_MIN_SHARED`
-  items with (pairwise: a pair's sides exchangeable, `data.machine.side_free_kappa`), their share of some choices
+  items with (pairwise: a pair's sides exchangeable, `data.choice_agreement`), their share of some choices
   (`SHARE_CHOICES`: tie and both-bad; desirable), and Dawid–Skene's estimate of their accuracy (none for a
   labeller who shares no item with another and answered no gold); pairwise adds the share of decisive answers
   that picked the side shown on the left and the strength distribution;
@@ -37,17 +37,15 @@ import pyarrow as pa
 from data import dawid_skene
 from data.aggregate import current_labels
 from data.annotators import human_labels, same_name
+from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted, one_line
 from data.gold_balance import one_sided_gold
 from data.intervals import as_figure, wilson_interval
 from data.labeller_flags import flags
-from data.machine import cohen_kappa, side_free_kappa
 from data.rank_rate_quality import rank_figures, rank_gold, rate_figures, rate_gold
 from data.schemas import CHOICES
 
 KAPPA_MIN_SHARED = 20
-# κ per task: a pair's sides are exchangeable (which answer is stored as `a` says nothing), KTO's answers are not
-KAPPA = {"pairwise": side_free_kappa, "kto": cohen_kappa}
 SHARE_CHOICES = {"pairwise": ("tie", "both_bad"), "kto": ("desirable",)}  # each labeller's share of these
 TASKS = ("pairwise", "kto", "rank", "rate")
 
@@ -154,7 +152,7 @@ def _top_answer(choices: pd.Series) -> dict | None:
 
 
 def _kappas(current: pd.DataFrame, name: str, task: str) -> dict[str, float | None]:
-    """``name``'s κ (`KAPPA` of ``task``) against each labeller sharing `KAPPA_MIN_SHARED` items with them."""
+    """``name``'s κ (``task``'s, `TASK_AGREEMENT`) against each labeller sharing `KAPPA_MIN_SHARED` items with them."""
     wide = current.pivot_table(index="item_id", columns="annotator", values="choice", aggfunc="first")
     out = {}
     if name not in wide.columns:  # skipped or undid everything: no label to compare
@@ -164,7 +162,7 @@ def _kappas(current: pd.DataFrame, name: str, task: str) -> dict[str, float | No
             continue
         both = wide[[name, other]].dropna()
         if len(both) >= KAPPA_MIN_SHARED:
-            out[str(other)] = as_figure(KAPPA[task](list(both[name]), list(both[other])))
+            out[str(other)] = as_figure(TASK_AGREEMENT[task].cohen(list(both[name]), list(both[other])))
     return out
 
 

@@ -13,53 +13,26 @@ person who answers both_bad to a machine's tie followed it. Among people (verdic
 the two stay apart: both_bad says more than tie, and a pair with one of each is a split vote there.
 
 - ``machine_agreement``: per machine annotator and round (and over all rounds), on the pairs both labelled: raw
-  agreement with ties, agreement on the pairs where neither side said tie (MT-Bench's "without tie"), Cohen's κ,
-  and accuracy by the humans' strength level (Llama 2's view of a reward model);
+  agreement with ties, agreement on the pairs where neither side said tie (MT-Bench's "without tie"), Cohen's κ
+  with each pair counted as stored and sides swapped (`data.choice_agreement.side_free_kappa`: which answer a pair
+  stores as ``a`` moves no κ), and accuracy by the humans' strength level (Llama 2's view of a reward model);
 - ``suggestion_follow``: how often labellers picked what the machine suggested, when it was shown and when it was
   hidden (`annotate --suggest`): the difference is how much the suggestion sways them.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
-
 import pandas as pd
 import pyarrow as pa
 
 from data.aggregate import DAWID_SKENE, MAJORITY, SPLIT, aggregate, current_labels
 from data.annotators import machine_labeller_mask
+from data.choice_agreement import side_free_kappa
 from data.errors import counted
 from data.selection import verdict_labels
 
 TIE = "tie"
 AGAINST = {MAJORITY: "majority", DAWID_SKENE: "Dawid–Skene verdicts"}  # a row's ``against``, said
-
-
-def cohen_kappa(x: Sequence[str], y: Sequence[str]) -> float | None:
-    """kappa = (p_o - p_e) / (1 - p_e) for two labellers' choices on the same items (Cohen 1960)."""
-    if len(x) != len(y):
-        raise ValueError("cohen_kappa needs two equally long label lists")
-    n = len(x)
-    if n == 0:
-        return None
-    observed = sum(a == b for a, b in zip(x, y)) / n
-    cx, cy = Counter(x), Counter(y)
-    expected = sum(cx[c] * cy[c] for c in cx) / n**2
-    return None if expected == 1 else (observed - expected) / (1 - expected)
-
-
-SWAPPED = {"a": "b", "b": "a"}  # a pairwise choice with the pair's two sides exchanged
-
-
-def side_free_kappa(x: Sequence[str], y: Sequence[str]) -> float | None:
-    """Cohen's κ of two labellers' pairwise choices on the same pairs, each pair counted twice: as stored and with
-    its sides swapped. Which answer of a pair is side ``a`` is an accident of storage (an `import --unlabelled` puts
-    every file's chosen answer there), so chance must not depend on it: the agreement is Cohen's, and each
-    labeller's a and b shares are pooled and split evenly (ties and both-bad as they are). Plain κ of two labellers
-    agreeing on 21 of 24 pairs was 0.75 with the better answers stored on either side, -0.06 with all of them on
-    ``a``; this one is 0.75 for both."""
-    return cohen_kappa([*x, *(SWAPPED.get(c, c) for c in x)], [*y, *(SWAPPED.get(c, c) for c in y)])
 
 
 def no_preference(choices: pd.Series) -> pd.Series:
@@ -107,7 +80,7 @@ def _figures(machine: list[str], human: list[str], strength: list) -> dict:
         "agreement": sum(m == h for m, h in zip(machine, human)) / len(machine) if machine else None,
         "pairs_without_ties": len(decisive),
         "agreement_without_ties": sum(m == h for m, h in decisive) / len(decisive) if decisive else None,
-        "kappa": cohen_kappa(machine, human),
+        "kappa": side_free_kappa(machine, human),
         "accuracy_by_strength": dict(sorted(by_strength.items())),
     }
 

@@ -10,13 +10,18 @@ import pytest
 from annotate.agreement import (
     admin_report,
     binomial_two_sided,
-    cohen_kappa,
-    fleiss_kappa,
-    krippendorff_alpha,
     position_bias,
     progress_card,
 )
-from data.machine import side_free_kappa
+from data.choice_agreement import (
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha,
+    side_free_alpha,
+    side_free_fleiss,
+    side_free_kappa,
+    units_fleiss,
+)
 from data.records import Label, to_row
 
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -58,6 +63,30 @@ def test_fleiss_kappa_and_krippendorff_alpha_hand_computed():
         fleiss_kappa([[2, 0], [1, 2]])
 
 
+def test_side_free_fleiss_and_alpha_hand_computed_and_the_same_whichever_side_a_pair_stores_first():
+    units = [["a", "a"], ["a", "a"], ["a", "b"], ["tie", "tie"]]
+    # Fleiss with the swapped copies: P = 3/4 as stored; a 6, b 6, tie 4 of 16 -> P_e = 88/256 = 11/32
+    assert side_free_fleiss(units) == pytest.approx(13 / 21)
+    assert units_fleiss(units) == pytest.approx(9 / 17)  # a 5, b 1, tie 2 of 8: P_e = 30/64
+    # α, each copy weighing half: o_aa = o_bb = 2, o_ab = o_ba = 1, o_tt = 2; n_a = n_b = 3, n_tie = 2 (n = 8, the
+    # data's): 1 - 7 * 2 / (2 * (9 + 6 + 6)) = 2/3
+    assert side_free_alpha(units) == pytest.approx(2 / 3)
+    assert krippendorff_alpha(units) == pytest.approx(10 / 17)  # n_a 5, n_b 1, n_tie 2: 1 - 7 * 2 / 34
+    swapped = [["b", "b"], *units[1:]]  # the first pair stored with its sides the other way round
+    assert (side_free_fleiss(swapped), side_free_alpha(swapped)) == (
+        pytest.approx(13 / 21),
+        pytest.approx(2 / 3),
+    )
+    # plain figures move; labels balanced between the sides keep their plain figures
+    assert (units_fleiss(swapped), krippendorff_alpha(swapped)) == (
+        pytest.approx(13 / 21),
+        pytest.approx(2 / 3),
+    )
+    assert side_free_alpha([["tie", "tie"], ["both_bad", "both_bad"]]) == krippendorff_alpha(
+        [["tie", "tie"], ["both_bad", "both_bad"]]
+    )
+
+
 def test_position_bias_exact_binomial():
     assert binomial_two_sided(8, 10) == pytest.approx(112 / 1024)  # 2 * (45 + 10 + 1) / 2**10
     assert binomial_two_sided(5, 10) == 1.0
@@ -80,19 +109,20 @@ def test_admin_report_on_two_labellers():
     undo = Label("p8", "ann", "pairwise", None, retracted=True, supersedes=undone.id, created_at=START)
     imported = Label("p0", "import", "pairwise", "b", created_at=START)
     people = admin_report(frame(labels + [skipped, undone, undo]), "pairwise")["agreement"]
-    assert people["cohen"] == pytest.approx(3 / 7)
+    assert people["cohen"] == pytest.approx(3 / 7)  # bob's a and b are even: chance is plain κ's (15/36)
     assert people["items"] == 6 and people["fleiss_items"] == 6
     report = admin_report(frame(labels + [skipped, undone, undo, imported]), "pairwise")
     # the agreement is of the labels that make the verdicts, imported ones too, as stats' pairwise_items: three
-    # annotators (no Cohen's κ), p0 with three labels (out of Fleiss' κ over the two-label items)
+    # annotators (no Cohen's κ), p0 with three labels (out of Fleiss' κ over the two-label items); a pair's sides
+    # exchangeable
     units = [[cx, cy] for cx, cy in zip(x, y)]
     units[0].append("b")
     assert report["agreement"] == {
         "items": 6,
         "cohen": None,
-        "fleiss": pytest.approx(fleiss_kappa([[u.count(c) for c in ("a", "b", "tie")] for u in units[1:]])),
+        "fleiss": pytest.approx(side_free_fleiss(units[1:])),
         "fleiss_items": 5,
-        "alpha": pytest.approx(krippendorff_alpha(units)),
+        "alpha": pytest.approx(side_free_alpha(units)),
     }
     assert report["distribution"] == {"a": 6, "b": 5, "tie": 1}
     table = report["labellers"].set_index("labeller")

@@ -198,7 +198,7 @@ def test_labels_written_before_the_pace_columns_still_read(tmp_path):
 
 
 def test_kappa_against_labellers_sharing_twenty_items_and_the_left_flag():
-    from data.machine import cohen_kappa
+    from data.choice_agreement import cohen_kappa
 
     rows = []
     for i in range(30):

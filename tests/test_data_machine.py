@@ -45,8 +45,9 @@ def fixture_labels() -> list[Label]:
 def test_machine_agreement_per_round_hand_computed():
     rows = {r["round"]: r for r in machine_agreement(frame(fixture_labels()), PAIRS)}
     r0, r1, overall = rows[0], rows[1], rows["all"]
-    # Round 0: judge a,a,tie,a vs people a,b,tie,a. p_o = 3/4; p_e = (3·2 + 1·1)/16 = 7/16; κ = 5/9.
-    assert (r0["pairs"], r0["agreement"], r0["kappa"]) == (4, 0.75, pytest.approx(5 / 9))
+    # Round 0: judge a,a,tie,a vs people a,b,tie,a, each pair also with its sides swapped (κ as `stats --labellers`):
+    # p_o = 3/4; both a 3, b 3, tie 2 of 8: p_e = 22/64; κ = 13/21 (plain κ, side-dependent: 5/9).
+    assert (r0["pairs"], r0["agreement"], r0["kappa"]) == (4, 0.75, pytest.approx(13 / 21))
     assert (r0["pairs_without_ties"], r0["agreement_without_ties"]) == (3, pytest.approx(2 / 3))
     assert r0["accuracy_by_strength"] == {
         "2": {"pairs": 1, "correct": 0, "accuracy": 0.0},
@@ -55,12 +56,12 @@ def test_machine_agreement_per_round_hand_computed():
     }
     # Round 1: both_bad counts as a tie; everything agrees.
     assert (r1["agreement"], r1["pairs_without_ties"], r1["kappa"]) == (1.0, 1, 1.0)
-    # All rounds: p_o = 5/6; p_e = (3·2 + 2·2 + 1·2)/36 = 1/3; κ = (5/6 − 1/3)/(2/3) = 3/4.
+    # All rounds: p_o = 5/6; a, b and tie each 1/3 of both (sides pooled): p_e = 1/3; κ = (5/6 − 1/3)/(2/3) = 3/4.
     assert overall["agreement"] == pytest.approx(5 / 6) and overall["kappa"] == pytest.approx(0.75)
     assert overall["agreement_without_ties"] == 0.75
     lines = machine_lines(list(rows.values()))
     assert lines[0].startswith(
-        "judge:j  round 0: 4 pairs, agreement 0.750, without ties 0.667 (3 pairs), kappa 0.556"
+        "judge:j  round 0: 4 pairs, agreement 0.750, without ties 0.667 (3 pairs), kappa 0.619"
     )
 
 

@@ -12,9 +12,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from annotate.agreement import krippendorff_alpha
 from data import Completion, Label, Prompt, Workspace
 from data.__main__ import main as data_main
+from data.choice_agreement import krippendorff_alpha
 from data.export import dpo_table
 from data.rank_agreement import kendall_tau_b, krippendorff_alpha_ordinal, mid_ranks, ranking_agreement
 from data.rank_pairs import rank_groups, rank_votes

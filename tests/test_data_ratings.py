@@ -175,7 +175,7 @@ def test_alpha_matches_krippendorff_published_example():
 
 
 def test_alpha_nominal_equals_the_app_existing_alpha():
-    from annotate.agreement import krippendorff_alpha
+    from data.choice_agreement import krippendorff_alpha
 
     units = [[v for v in unit if v is not None] for unit in zip(*OBSERVERS)]
     assert alpha(units, "nominal") == pytest.approx(krippendorff_alpha([[str(v) for v in u] for u in units]))

@@ -18,12 +18,12 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from annotate.agreement import agreement, binomial_two_sided, fleiss_kappa, krippendorff_alpha, position_bias
+from annotate.agreement import agreement, binomial_two_sided, position_bias
 from data.__main__ import main
 from data.aggregate import current_labels
 from data.annotators import human_labels
+from data.choice_agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha
 from data.intervals import wilson_interval
-from data.machine import cohen_kappa
 from data.records import Completion, Label, Pair, Prompt
 from data.workspace import Workspace
 
@@ -59,11 +59,13 @@ def ref_cohen(x: list[str], y: list[str]) -> float | None:
     return None if expected == 1 else (observed - expected) / (1 - expected)
 
 
+SWAP = {"a": "b", "b": "a"}
+
+
 def ref_side_free_cohen(x: list[str], y: list[str]) -> float | None:
     """Cohen's κ of pairwise choices with a pair's sides exchangeable: over the pairs as stored and again with every
     pair's sides swapped (a for b, b for a)."""
-    swap = {"a": "b", "b": "a"}
-    return ref_cohen(x + [swap.get(c, c) for c in x], y + [swap.get(c, c) for c in y])
+    return ref_cohen(x + [SWAP.get(c, c) for c in x], y + [SWAP.get(c, c) for c in y])
 
 
 def ref_fleiss(counts: np.ndarray) -> float:
@@ -75,8 +77,8 @@ def ref_fleiss(counts: np.ndarray) -> float:
     return (p_i.mean() - np.square(p_j).sum()) / (1 - np.square(p_j).sum())
 
 
-def ref_alpha_nominal(units: list[list]) -> float:
-    """Krippendorff's α (nominal) from the coincidence matrix o_ck = Σ_u (pairs c-k in u) / (m_u − 1)."""
+def ref_alpha_nominal(units: list[list], weight: float = 1.0) -> float:
+    """Krippendorff's α (nominal) from the coincidence matrix o_ck = Σ_u weight · (pairs c-k in u) / (m_u − 1)."""
     cats = sorted({v for u in units for v in u})
     o = np.zeros((len(cats), len(cats)))
     for values in units:
@@ -85,11 +87,16 @@ def ref_alpha_nominal(units: list[list]) -> float:
         for i, u in enumerate(values):
             for j, v in enumerate(values):
                 if i != j:
-                    o[cats.index(u), cats.index(v)] += 1 / (len(values) - 1)
+                    o[cats.index(u), cats.index(v)] += weight / (len(values) - 1)
     n_c, n = o.sum(axis=1), o.sum()
     observed = o.sum() - np.trace(o)
     expected = (n_c.sum() ** 2 - np.square(n_c).sum()) / (n - 1)
     return 1 - observed / expected
+
+
+def swapped_units(units: list[list]) -> list[list]:
+    """Each item's pairwise labels as stored, then each again with a and b exchanged (tie, both_bad as they are)."""
+    return units + [[SWAP.get(c, c) for c in u] for u in units]
 
 
 # ---- published examples ----------------------------------------------------------------------------------------
@@ -318,19 +325,20 @@ def test_team_agreement_and_position_bias_match_the_definitions(tmp_path, seed):
     ws, labels, _ = build(tmp_path / "ws", seed)
     frame = ws.frame("labels")
     counted = human_labels(frame[frame["annotator"] != ZOE])  # zoë excluded: out of the agreement
-    figures = agreement(current_labels(counted, "pairwise"))
+    figures = agreement(current_labels(counted, "pairwise"), "pairwise")
     current = {k: r for k, r in current_of(labels).items() if k[1] != ZOE}
     by_item = defaultdict(list)
     for (item, _), r in current.items():
         by_item[item].append(r.choice)
     units = [v for v in by_item.values() if len(v) >= 2]
     assert figures["items"] == len(units)
-    assert figures["alpha"] == pytest.approx(ref_alpha_nominal(units), abs=1e-9)
+    # a pair's sides exchangeable: each item also with a and b swapped, each copy weighing half for α
+    assert figures["alpha"] == pytest.approx(ref_alpha_nominal(swapped_units(units), 0.5), abs=1e-9)
     size = Counter(map(len, units)).most_common()[0][0]  # the most common number of labels per item
     same = [u for u in units if len(u) == size]
     assert figures["fleiss_items"] == len(same)
     assert figures["fleiss"] == pytest.approx(
-        ref_fleiss([[u.count(c) for c in CHOICES] for u in same]), abs=1e-9
+        ref_fleiss([[u.count(c) for c in CHOICES] for u in swapped_units(same)]), abs=1e-9
     )
     everyone = [r for r in current_of(labels).values() if r.choice in ("a", "b") and r.left is not None]
     bias = position_bias(current_labels(human_labels(frame), "pairwise"))
