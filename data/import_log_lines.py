@@ -23,10 +23,10 @@ def _texts(value: object) -> bool:
 
 
 # The fields an import (`import_write._log_entry`), a withdrawal (`import_withdraw._log_entry`) and `data merge`
-# (`merge_logs`) write, each with the test of its JSON type and that type in words.
+# (`merge_logs`, `merge_left_out`) write, each with the test of its JSON type and that type in words.
 LOG_FIELDS = {
     **dict.fromkeys(
-        ("at", "file", "path", "format", "source", "columns_not_read", "merged_from"),
+        ("at", "file", "path", "format", "source", "columns_not_read", "merged_from", "merged"),
         (lambda v: isinstance(v, str), "a string"),
     ),
     **dict.fromkeys(("sha256", "rejects"), (lambda v: v is None or isinstance(v, str), "a string or null")),
@@ -37,6 +37,10 @@ LOG_FIELDS = {
         (lambda v: v is None or _texts(v), "a list of strings or null"),
     ),
     "removed": (lambda v: isinstance(v, bool), "true or false"),
+    "left_out_labels": (
+        lambda v: isinstance(v, dict) and all(map(_texts, v.values())),
+        "an object of lists of strings",
+    ),
 }
 # The fields of a rejects file's line (`data.imports._reject`) that `--remove` reads, each of them always written.
 REJECT_FIELDS = {

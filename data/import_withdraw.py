@@ -20,7 +20,9 @@ rank item its answer would join was locked then, or another import's label held 
 not in force (withdrawn already, or another import's in force on its item) is counted, not written again, so a
 rerun adds nothing; importing the file again puts the labels back (`data.import_labels.renew_withdrawn`). A
 labeller row's label never stored whose labeller holds a label made in the app on its pair was left out by the
-import (`data.import_labels.keep_app_labels`): counted ``labelled_in_app`` and passed over, never withdrawn.
+import (`data.import_labels.keep_app_labels`): counted ``labelled_in_app`` and passed over, never withdrawn. So is
+a row whose label `data merge` left out of a workspace merged in (`stored_train`, `conflicting_label`, ...: the
+import log records it, `data.merge_left_out`): it was stored there, never here; counted by its reason.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
 from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects
 from data.imports import ImportOptions, Loaded, check_file
+from data.merge_left_out import merge_left_out
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
 from data.spellings import Spellings
@@ -66,6 +69,8 @@ class FileLabels:
     log_passed_over: tuple[tuple[int, str], ...] = ()  # the import log's lines not read (`logged_rejects`)
     # of its lines' rejects files, one missing or a line not read: file, line number, why (`logged_rejects`)
     rejects_not_read: tuple[tuple[Path, int, str], ...] = ()
+    # of ``labels``' ids, those a merge left out (stored in the workspace merged in), with why (`merge_left_out`)
+    merged_out: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,17 +81,25 @@ class Withdrawal:
     retractions: list[Label]
     already: int
     skipped: Counter = field(default_factory=Counter)  # rows the import left out (`REFUSED`), by reason
+    merged_out: Counter = field(default_factory=Counter)  # rows whose labels a merge left out, by reason
 
     def line(self) -> str:
         tasks = Counter(label.task for label in self.retractions)
         shown = ", ".join(f"{NOUN[task]}s {n}" for task, n in sorted(tasks.items()))
         already = f"; {self.already} withdrawn already" if self.already else ""
-        if self.skipped:
-            reasons = [f"{r} {n}" if len(self.skipped) > 1 else r for r, n in sorted(self.skipped.items())]
-            already += f"; {counted(self.skipped.total(), 'row')} skipped at import ({', '.join(reasons)}), never stored"
+        already += _rows(self.skipped, "skipped at import", "never stored")
+        already += _rows(self.merged_out, "left out by a merge", "never stored here")
         # a file imported before its name's newline was refused (`data.imports.check_source_name`): one line still
         name, shown = one_line(str(self.path)), f" ({shown})" if shown else ""
         return f"withdrew the labels of {name}: {len(self.retractions)}{shown}{already}"
+
+
+def _rows(reasons: Counter, what: str, so: str) -> str:
+    """``; N rows <what> (<reason>[ n], ...), <so>``, for the rows of ``reasons`` (reason -> rows); "" for none."""
+    if not reasons:
+        return ""
+    named = [f"{r} {n}" if len(reasons) > 1 else r for r, n in sorted(reasons.items())]
+    return f"; {counted(reasons.total(), 'row')} {what} ({', '.join(named)}), {so}"
 
 
 def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spellings: Spellings) -> FileLabels:
@@ -125,7 +138,11 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     left_out = {reject["row"]: reject["reason"] for reject in loaded.rejects if reject["reason"] in REFUSED}
     digest = file_digest(path)
     locked, unread, rejects_unread = logged_rejects(workspace, path, options, loaded.format, REFUSED, digest)
-    return FileLabels(Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread))
+    recorded = merge_left_out(workspace)
+    merged = {i: recorded[i] for labelled in found.values() for i in labelled.ids if i in recorded}
+    return FileLabels(
+        Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread), merged
+    )
 
 
 def passed_over_lines(workspace: Workspace, files: list[FileLabels], shown: int) -> list[str]:
@@ -164,9 +181,9 @@ def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaErro
 
 def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[Withdrawal]:
     """Per file, the retractions of its labels in force (each once over all the files), and the rows its import
-    left out (`FileLabels.locked`, and those this reading left out: `FileLabels.left_out`) counted; a SchemaError
-    names the first file whose rows make no label, or the first row whose label is not stored (and not left out).
-    Writes nothing."""
+    left out (`FileLabels.locked`, and those this reading left out: `FileLabels.left_out`) counted, as are those
+    whose labels a merge left out (`FileLabels.merged_out`); a SchemaError names the first file whose rows make no
+    label, or the first row whose label is not stored (and not left out). Writes nothing."""
     items = {labelled.label.item_id for file in files for labelled in file.labels.values()}
     history = import_history(workspace, items)
     planned: set[str] = set()
@@ -180,19 +197,13 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
             )
         # rows left out now (`--on-error skip`): their answers are not stored, so neither are their labels,
         # whether or not a log lists them (a log deleted, or not carried by an older version's merge)
-        retractions, already, skipped = [], 0, dict(file.left_out)
+        retractions, already, skipped, merged_out = [], 0, dict(file.left_out), {}
         for labelled in file.labels.values():
             label = labelled.label
             records = history.get((label.item_id, label.task, label.annotator), [])
             if not any(is_of(id_, record) for record in records for id_ in labelled.ids):
-                # the import left it out: the labeller's app label held the pair
-                if any(map(made_in_app, records)):
-                    skipped[labelled.row] = IN_APP
-                    continue
-                if labelled.row not in file.locked:
-                    raise _missing(workspace, file.path, labelled)
-                # the import left its row out: the rank item its answer would join was locked then
-                skipped[labelled.row] = file.locked[labelled.row]
+                at_import, reason = _left_out(workspace, file, labelled, records)
+                (skipped if at_import else merged_out)[labelled.row] = reason
                 continue
             latest = records[-1]
             if (
@@ -215,8 +226,29 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
                     id=retraction_id,
                 )
             )
-        out.append(Withdrawal(file.path, retractions, already, Counter(skipped.values())))
+        out.append(
+            Withdrawal(
+                file.path, retractions, already, Counter(skipped.values()), Counter(merged_out.values())
+            )
+        )
     return out
+
+
+def _left_out(
+    workspace: Workspace, file: FileLabels, labelled: Labelled, records: list[dict]
+) -> tuple[bool, str]:
+    """Why the label of ``labelled`` (of ``file``; ``records``: its item's history) is not stored here, with
+    whether the import left its row out: (True, reason), or a merge the label (False, reason:
+    `FileLabels.merged_out`); a SchemaError where nothing says it was left out (`_missing`)."""
+    if any(map(made_in_app, records)):  # the import left it out: the labeller's app label held the pair
+        return True, IN_APP
+    # the import left its row out: the rank item its answer would join was locked then (`REFUSED`: or so)
+    if labelled.row in file.locked:
+        return True, file.locked[labelled.row]
+    for label_id in labelled.ids:  # a merge left it out: it is stored in the workspace merged in
+        if label_id in file.merged_out:
+            return False, file.merged_out[label_id]
+    raise _missing(workspace, file.path, labelled)
 
 
 def withdraw_imports(
@@ -258,5 +290,6 @@ def _log_entry(plan: Withdrawal, file: FileLabels, options: ImportOptions) -> di
             "withdrawn": len(plan.retractions),
             "withdrawn_already": plan.already,
             "skipped_at_import": plan.skipped.total(),
+            "left_out_by_merge": plan.merged_out.total(),
         },
     }

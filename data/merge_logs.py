@@ -17,6 +17,8 @@ content): a row it left out has no label there, so none came along; where this w
 - Its rejects file is copied beside this log; where another file holds that name here, under a free one
   (``...-2.rejects.jsonl``), which the line names; a line whose rejects file is gone names none (the name could be
   another file's here), and the merge counts and names each such line (``rejects_gone``).
+- After them comes a line of the merge's own for each workspace whose labels it left out (`data.merge_left_out`):
+  what no carried line can say, as those labels were stored there.
 
 Everything is read by `plan_logs`, before the merge writes; `carry_logs` writes after the merge's batch: the rows
 first, the history of how they came after (a rerun carries what a failure there left out, and nothing twice; a line
@@ -29,12 +31,15 @@ none (a rerun carrying logs alone), writes no batch at all.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.errors import counted
 from data.files import append_line, atomic_write, folder_for_writing, read_beside
-from data.import_log_lines import json_lines, read_lines, rejects_name
+from data.import_log_lines import json_lines, named_lines, read_lines, rejects_name
 from data.import_write import LOG_DIR, LOG_FILE, log_folder
+from data.merge_left_out import record_lines
 from data.workspace import Workspace
 
 REJECTS = ".rejects.jsonl"
@@ -83,11 +88,16 @@ class _Names:
         return candidate
 
 
-def plan_logs(workspace: Workspace, others: list[Workspace]) -> CarriedLogs:
-    """The import log lines of ``others`` this ``workspace`` lacks, and their rejects files (module docstring);
-    reads only. A symlink at this workspace's log, or at a log or rejects file read, is refused (NotAFileError)."""
+def plan_logs(
+    workspace: Workspace, others: list[Workspace], left_out: Sequence[Mapping[str, Iterable[str]]] = ()
+) -> CarriedLogs:
+    """The import log lines of ``others`` this ``workspace`` lacks, and their rejects files (module docstring), then
+    the lines recording the labels of theirs the merge leaves out (``left_out``: per workspace, reason -> label
+    record ids; `data.merge_left_out`); reads only. A symlink at this workspace's log, or at a log or rejects file
+    read, is refused (NotAFileError)."""
     folder = log_folder(workspace)  # its symlinks refused before the merge writes, not after
-    seen = {_key(entry) for entry in json_lines(folder / LOG_FILE)}
+    entries = json_lines(folder / LOG_FILE)
+    seen = {_key(entry) for entry in entries}
     carried = CarriedLogs()
     names = _Names(folder, carried.files)
     for other in others:
@@ -108,7 +118,27 @@ def plan_logs(workspace: Workspace, others: list[Workspace]) -> CarriedLogs:
             carried.lines.append(entry)
             count += 1
         carried.counts.append(count)
+    # not in ``counts``: no line of theirs
+    carried.lines += record_lines([*entries, *carried.lines], others, left_out)
     return carried
+
+
+def rejects_gone_warning(log: Path, gone: Sequence[tuple[int, str]], shown: int) -> str | None:
+    """What the merge says of the lines of the import log ``log`` (a workspace's merged in) it carried with
+    ``"rejects": null`` as the rejects file they name is not beside it (``gone``: line number, the file's name):
+    counted, the first ``shown`` named with that file; None where there are none."""
+    if not gone:
+        return None
+    named, file, imports = (
+        ("the rejects file it names is", "its file", "its import")
+        if len(gone) == 1
+        else ("those they name are", "their files", "their imports")
+    )
+    return (
+        f'{log}: {counted(len(gone), "line")} carried with "rejects": null, as {named} missing there: `data import '
+        f"--remove` of {file}, here as there, reads a row {imports} left out as the workspace refused it "
+        f"(rank_locked, ...) as a label not stored: {named_lines(gone, shown)}"
+    )
 
 
 def carry_logs(workspace: Workspace, carried: CarriedLogs) -> None:

@@ -59,11 +59,12 @@ class StoredTrain:
 @dataclass(frozen=True)
 class SplitLabels:
     """What the splits of the prompts both sides hold do to a merged-in workspace's labels: ``stored_train``, those
-    left out (by prompt text, item, annotator), with ``left_out``, the ids of all their records; ``onto_test``, its
-    records not held here on a prompt held here in test."""
+    left out (by prompt text, item, annotator), with ``left_out``, the ids of all their records, and ``not_held``,
+    of those not held here; ``onto_test``, its records not held here on a prompt held here in test."""
 
     stored_train: tuple[StoredTrain, ...] = ()
     left_out: frozenset[str] = frozenset()
+    not_held: frozenset[str] = frozenset()
     onto_test: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["id", *KEY]))
 
     @classmethod
@@ -85,7 +86,8 @@ class SplitLabels:
         prompt_of = _items(tables, train_here | test_here)
         labels = labels.assign(prompt_id=labels["item_id"].map(prompt_of)).dropna(subset=["prompt_id"])
         out, onto_test = (labels[labels["prompt_id"].isin(prompts)] for prompts in (train_here, test_here))
-        left_out = _new(out, known).drop_duplicates(KEY)
+        not_held = _new(out, known)
+        left_out = not_held.drop_duplicates(KEY)
         texts = _texts(tables["prompts"], set(left_out["prompt_id"]))
         stored_train = sorted(
             (
@@ -94,7 +96,9 @@ class SplitLabels:
             ),
             key=lambda label: (label.prompt, label.prompt_id, label.task, label.item_id, label.annotator),
         )
-        return cls(tuple(stored_train), frozenset(out["id"]), _new(onto_test, known))
+        return cls(
+            tuple(stored_train), frozenset(out["id"]), frozenset(not_held["id"]), _new(onto_test, known)
+        )
 
     def stored_test(self, left_out: set[str]) -> int:
         """How many of its labels (`KEY`) merge onto a prompt held here in test, less those ``left_out`` (``skip``

@@ -29,7 +29,8 @@ together or not at all, so a merge that fails midway (a full disk) has merged no
 Once the batch is in, the workspaces' import logs follow (`data.merge_logs`: what `data import --remove` reads of
 how their rows came); a failure there is a warning, as a compaction's is: the rows are merged, and a rerun carries
 the logs. A log line its readers pass over is not carried, and the merge names each (`MergePlan.passed_over_line`),
-as it names each line it carries without its rejects file, gone there (`MergePlan.rejects_gone_line`).
+as it names each line it carries without its rejects file, gone there (`MergePlan.rejects_gone_line`). A line of
+its own records the labels it left out (`data.merge_left_out`), which `data import --remove` counts, not refuses.
 """
 
 from __future__ import annotations
@@ -44,13 +45,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data.errors import PrefloopError, counted, quoted
+from data.errors import PrefloopError, quoted
 from data.files import failure_reason
 from data.gold import NOUN as GOLD_NOUN
-from data.import_log_lines import named_lines, passed_over_warning
+from data.import_log_lines import passed_over_warning
+from data.import_splits import STORED_TRAIN
 from data.import_write import LOG_DIR, LOG_FILE
 from data.merge_guard import FRAMES, ITEM, NOUN, WORKSPACE, Side, check_rank_items, frame_of
-from data.merge_logs import carry_logs, plan_logs
+from data.merge_logs import carry_logs, plan_logs, rejects_gone_warning
 from data.merge_spellings import NearCopies
 from data.merge_splits import SplitLabels, StoredTrain, stored_train_warning
 from data.schemas import SCHEMAS
@@ -138,7 +140,8 @@ class MergePlan:
     lines of its import log carried (`data.merge_logs`); ``log_passed_over``: those not carried, as its readers pass
     them over (line number, why); ``log_rejects_gone``: those carried without the rejects file they name, gone (line
     number, its name); ``kept``: its prompts held here with another gold answer or split (`_kept`);
-    ``stored_test``: how many of its labels merge onto a prompt held here in test, held out here."""
+    ``stored_test``: how many of its labels merge onto a prompt held here in test, held out here;
+    ``labels_left_out``: reason -> the ids of its label records left out, none held here (`data.merge_left_out`)."""
 
     other: Workspace
     conflicts: tuple[Conflict | ReusedId | StoredTrain, ...]
@@ -149,6 +152,7 @@ class MergePlan:
     log_rejects_gone: tuple[tuple[int, str], ...] = ()
     kept: Counter = field(default_factory=Counter)
     stored_test: int = 0
+    labels_left_out: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """Rows added per table (those it adds any to), and the import log's lines carried."""
@@ -173,18 +177,7 @@ class MergePlan:
     def rejects_gone_line(self, shown: int) -> str | None:
         """The lines of its import log carried with ``"rejects": null`` as the rejects file they name is not beside
         it (``log_rejects_gone``), counted, the first ``shown`` named with that file; None where there are none."""
-        if not (gone := self.log_rejects_gone):
-            return None
-        named, file, imports = (
-            ("the rejects file it names is", "its file", "its import")
-            if len(gone) == 1
-            else ("those they name are", "their files", "their imports")
-        )
-        return (
-            f'{self.other.path / LOG_DIR / LOG_FILE}: {counted(len(gone), "line")} carried with "rejects": null, '
-            f"as {named} missing there: `data import --remove` of {file}, here as there, reads a row {imports} left "
-            f"out as the workspace refused it (rank_locked, ...) as a label not stored: {named_lines(gone, shown)}"
-        )
+        return rejects_gone_warning(self.other.path / LOG_DIR / LOG_FILE, self.log_rejects_gone, shown)
 
 
 @dataclass
@@ -328,7 +321,9 @@ def _plan_one(held: Held, target: Path, other: Workspace, on_conflict: str) -> M
     conflicts = label_conflicts + gold_conflicts + reused
     if conflicts and on_conflict == "fail":
         _refuse(conflicts, other.path)
-    labels_out |= {conflict.label_id for conflict in reused} | splits.left_out
+    reused_ids = frozenset(conflict.label_id for conflict in reused)
+    dropped = {STORED_TRAIN: splits.not_held, CONFLICT: frozenset(labels_out), REUSED_ID: reused_ids}
+    labels_out |= reused_ids | splits.left_out
     left_out = {"labels": labels_out, "gold": gold_out}
     added = {name: _new_rows(tables[name], held.ids[name], left_out.get(name, set())) for name in SCHEMAS}
     merged_in = replace(  # what of theirs merges: their labels and gold rows less those left out
@@ -343,6 +338,7 @@ def _plan_one(held: Held, target: Path, other: Workspace, on_conflict: str) -> M
         added,
         kept=_kept(prompts_held),
         stored_test=splits.stored_test(labels_out),
+        labels_left_out={reason: ids for reason, ids in dropped.items() if ids},
     )
 
 
@@ -378,7 +374,7 @@ def merge_workspaces(
     rows already stored are left out, so a rerun adds nothing twice), then their import logs' lines this one lacks
     (`data.merge_logs`). Returns the plans, which say what each added."""
     plans = plan_merge(workspace, others, on_conflict)
-    logs = plan_logs(workspace, others)
+    logs = plan_logs(workspace, others, [plan.labels_left_out for plan in plans])
     plans = [replace(plan, log_passed_over=tuple(unread)) for plan, unread in zip(plans, logs.passed_over)]
     tables = (
         {name: pa.concat_tables([plan.added[name] for plan in plans]) for name in SCHEMAS} if plans else {}

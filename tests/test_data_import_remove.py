@@ -320,7 +320,12 @@ def test_a_row_skipped_at_import_is_no_label_missing_once_the_item_it_was_locked
     assert remove(ws, prefs) == 0  # without --on-error skip too: the log says what the import left out
     assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 0; 1 withdrawn already; {SKIPPED}\n"
     entry = json.loads((ws / "imports" / "log.jsonl").read_text().splitlines()[-1])
-    assert entry["counts"] == {"withdrawn": 0, "withdrawn_already": 1, "skipped_at_import": 1}
+    assert entry["counts"] == {
+        "withdrawn": 0,
+        "withdrawn_already": 1,
+        "skipped_at_import": 1,
+        "left_out_by_merge": 0,
+    }
 
 
 def test_rows_left_out_as_rank_locked_are_counted_where_no_import_log_lists_them(tmp_path, capsys):

@@ -1,0 +1,125 @@
+"""`data merge` records the labels it leaves out (`data.merge_left_out`: `stored_train`; with `--on-conflict skip`,
+`conflicting_label`) in the import log, so that `data import --remove FILE` of a file imported into the workspace
+merged in withdraws what of it is stored here and counts the rest by reason, instead of refusing it as never
+stored. The record is written once (merging again adds nothing), travels with the log, and `data validate` reads it."""
+
+from __future__ import annotations
+
+import json
+
+from data.__main__ import main
+from data.import_log_lines import passed_over
+from data.merge_left_out import record_lines
+from data.workspace import Workspace
+from tests.test_data_gold_files import write
+from tests.test_data_import_errors import digest
+from tests.test_data_import_remove import import_labels, remove
+
+ANSWERS = ["Rome.", "Paris.", "Lyon."]
+
+
+def imported(tmp_path, name: str, *rows: dict, split: str = "train") -> tuple[Workspace, str]:
+    """A workspace of one import of ``rows`` (in ``split``), and the file (one name in every workspace, as the
+    answers' source)."""
+    (tmp_path / f"files-{name}").mkdir()
+    path = write(tmp_path / f"files-{name}" / "labelled.jsonl", *rows)
+    assert main(["import", "-w", str(tmp_path / name), str(path), "--split", split]) == 0
+    return Workspace(tmp_path / name), str(path)
+
+
+def log_lines(ws: Workspace) -> list[dict]:
+    return [json.loads(line) for line in (ws.path / "imports" / "log.jsonl").read_text().splitlines()]
+
+
+def test_remove_after_a_merge_that_left_out_stored_train_labels_withdraws_the_rest_and_counts_them(
+    tmp_path, capsys
+):
+    """The carried log line of two's import said nothing of the merge: its label on Q, left out as Q is test there
+    and train here, read as a label the file's import stored, "not stored", and --remove refused the file."""
+    one, _ = imported(tmp_path, "one", {"prompt": "Q", "chosen": "good", "rejected": "bad"})
+    two, file = imported(
+        tmp_path,
+        "two",
+        {"prompt": "Q", "chosen": "great", "rejected": "awful"},
+        {"prompt": "S", "chosen": "hi", "rejected": "ho"},
+        split="test",
+    )
+    assert main(["merge", "-w", str(one.path), str(two.path)]) == 0
+    assert "left out (it stays in " in capsys.readouterr().out
+    record = log_lines(one)[-1]
+    assert record.keys() == {"at", "merged", "left_out_labels"}
+    assert record["merged"] == str(two.path.resolve())
+    held = {label["id"] for label in import_labels(one.path)}
+    (left_out,) = [label["id"] for label in import_labels(two.path) if label["id"] not in held]  # Q's
+    assert record["left_out_labels"] == {"stored_train": [left_out]}
+
+    before = digest(one.path)
+    assert main(["merge", "-w", str(one.path), str(two.path)]) == 0  # again: no line, nothing written
+    assert digest(one.path) == before
+    assert main(["validate", "-w", str(one.path)]) == 0
+    capsys.readouterr()
+
+    assert remove(one.path, file) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {file}: 1 (preferences 1); 1 row left out by a merge (stored_train), never stored "
+        "here\n"
+    )
+    assert log_lines(one)[-1]["counts"]["left_out_by_merge"] == 1
+    retracted = [label for label in import_labels(one.path) if label["retracted"]]
+    assert len(retracted) == 1  # S's label, withdrawn; Q's own stays in force
+
+    # a workspace merged from this one counts the row too: the label never reached it through this one either
+    assert main(["init", "-w", str(tmp_path / "three")]) == 0
+    assert main(["merge", "-w", str(tmp_path / "three"), str(one.path)]) == 0
+    capsys.readouterr()
+    assert remove(tmp_path / "three", file) == 0
+    assert capsys.readouterr().out.endswith(
+        "; 1 withdrawn already; 1 row left out by a merge (stored_train), never stored here\n"
+    )
+
+
+def test_remove_after_a_merge_that_skipped_a_conflicting_label_counts_it(tmp_path, capsys):
+    ranked = {"prompt": "Capital?", "completions": ANSWERS}
+    one, _ = imported(tmp_path, "one", ranked | {"ranking": "1 > 2 > 3"})
+    two, file = imported(
+        tmp_path, "two", ranked | {"ranking": "3 > 2 > 1"}, {"prompt": "Yo", "completion": "x"}
+    )
+    assert main(["merge", "-w", str(one.path), str(two.path), "--on-conflict", "skip"]) == 0
+    capsys.readouterr()
+    assert remove(one.path, file) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {file}: 0; 1 row left out by a merge (conflicting_label), never stored here\n"
+    )
+    assert not any(
+        label["retracted"] for label in import_labels(one.path)
+    )  # one's own ranking stays in force
+
+
+def test_a_file_whose_rows_no_merge_left_out_is_still_refused_as_not_stored(tmp_path, capsys):
+    one, _ = imported(tmp_path, "one", {"prompt": "Q", "chosen": "good", "rejected": "bad"})
+    two, _ = imported(tmp_path, "two", {"prompt": "Q", "chosen": "great", "rejected": "awful"}, split="test")
+    assert main(["merge", "-w", str(one.path), str(two.path)]) == 0
+    (tmp_path / "files-other").mkdir()
+    other = write(
+        tmp_path / "files-other" / "labelled.jsonl", {"prompt": "Q", "chosen": "fine", "rejected": "no"}
+    )
+    capsys.readouterr()
+    assert remove(one.path, other) == 2
+    assert "its preference is not stored in " in capsys.readouterr().err
+
+
+def test_each_label_is_recorded_once_over_the_log_and_the_workspaces_of_one_merge(tmp_path):
+    two, three = (Workspace.init(tmp_path / name) for name in ("two", "three"))
+    entries = [{"left_out_labels": {"stored_train": ["a"]}}]
+    left_out = [{"stored_train": {"a", "b"}, "conflicting_label": {"c"}}, {"conflicting_label": {"b", "c"}}]
+    (line,) = record_lines(entries, [two, three], left_out)
+    assert line["merged"] == str(two.path.resolve())
+    assert line["left_out_labels"] == {"conflicting_label": ["c"], "stored_train": ["b"]}
+    assert record_lines([*entries, line], [two, three], left_out) == []
+
+
+def test_an_edited_record_is_passed_over_and_named():
+    assert passed_over({"left_out_labels": {"stored_train": ["a"]}}) is None
+    assert passed_over({"left_out_labels": {"stored_train": "a"}}) == (
+        'field "left_out_labels" is {"stored_train": "a"}, not an object of lists of strings (an edit)'
+    )
