@@ -129,7 +129,9 @@ def test_stats_labellers_says_an_always_desirable_labellers_gold_is_no_evidence(
     lines = text.splitlines()
     assert lines[1] == f"  NOTE {kto['one_sided_gold']['note']}"
     always = next(line for line in lines if line.startswith("  always: "))
-    assert "gold 10/10 [0.722, 1.000] (no evidence of quality: they answer desirable to 100% of items" in always
+    assert (
+        "gold 10/10 [0.722, 1.000] (no evidence of quality: they answer desirable to 100% of items" in always
+    )
     careful = next(line for line in lines if line.startswith("  careful: "))
     assert "gold 10/10 [0.722, 1.000], loo" in careful
     # the admin tab's labellers table says the same: the note above it, the labeller's beside their gold figure
