@@ -126,3 +126,20 @@ def test_a_symlink_planted_for_the_hold_file_is_refused_and_never_written_throug
     with pytest.raises(NotAFileError, match=f"{HOLDINGS_FOLDER}: {NOT_A_FILE}"):
         LabelService(label_ws)
     assert list(outside.iterdir()) == []
+
+
+def test_holds_cost_no_fsync(label_ws, monkeypatch):
+    """A hold is written on every page drawn: to the page cache only, its rewrites too (the labels keep theirs)."""
+    import os
+
+    monkeypatch.setattr(holdings, "REWRITE_LINES", 2)
+    svc = service(label_ws, overlap=2)
+    synced = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    for _ in range(3):
+        for user in ("ann", "bob"):
+            svc.show(user)
+    lines = (label_ws.path / HOLDINGS_FOLDER / "pairwise.jsonl").read_text().splitlines()
+    assert synced == [] and len(lines) <= 4  # rewritten past REWRITE_LINES and twice a line per labeller
+    svc.submit("ann", svc.show("ann").item.id, "left")
+    assert synced  # a label is fsynced as before
