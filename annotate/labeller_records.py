@@ -45,6 +45,13 @@ class LabellerRecords:
         """The labeller's latest record on the item (a label, a skip, or an undo), or None."""
         return self._label(self._user(user).get(item))
 
+    def record_id(self, user: str, item: str) -> str | None:
+        """The id of the labeller's latest record on the item (`label_of`'s), without making a ``Label`` of a row."""
+        record = self._user(user).get(item)
+        if record is None:
+            return None
+        return record.id if isinstance(record, Label) else self._base.column("id")[record].as_py()
+
     def _in_force(self, user: str) -> Iterable[Record]:
         """The labeller's records still in force (their latest on an item), newest first."""
         latest = self._user(user)

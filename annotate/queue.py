@@ -5,7 +5,8 @@ Rules:
   creation, so a round is finished before the next starts);
 - an item goes to at most ``overlap`` (K) different labellers, and never twice to the same one;
 - a slot is taken by a current label or by a live lease: a labeller looking at an item holds it until they act or
-  ``lease_seconds`` pass, so no more than K labellers hold an item at once;
+  ``lease_seconds`` pass, so no more than K labellers hold an item at once (``on_hold`` hears of each hold, which
+  the service keeps for a restart to ``restore``: annotate.holdings);
 - a skip (a retracted label that supersedes nothing) is remembered: the item is not handed to that labeller again
   and frees its slot for someone else;
 - a label its owner's service ``reopen``s (a ranking of fewer answers than its rank item holds now) frees its slot
@@ -67,6 +68,9 @@ class LabelQueue(GoldMixing, LabellerRecords):
         self.votes: Counter[str] = Counter()  # item -> current labels from labellers
         self.leases: dict[str, dict[str, float]] = defaultdict(dict)  # item -> labeller -> expiry
         self.held: dict[str, str] = {}  # labeller -> the item on their screen
+        # told of every hold, and of a labeller left holding nothing (None), so that the service keeps holds across a
+        # restart (annotate.holdings)
+        self.on_hold: Callable[[str, str | None], None] | None = None
         self.total_votes = 0
         self.full = 0  # items with K current labels or more
         self.group_items: Counter = Counter()  # group (round) -> items
@@ -282,7 +286,7 @@ class LabelQueue(GoldMixing, LabellerRecords):
             if not expired or self._taken(held, user, now) < self.overlap:
                 self.hold(user, held)
                 return held
-        self.held.pop(user, None)
+        released = self.held.pop(user, None)
         item = self._next_regular(user, now)
         if item is not None:  # where this labeller is in the job: what a gold item's page names as its round
             self._round_at[user] = self._groups[self._index[item]]
@@ -291,6 +295,8 @@ class LabelQueue(GoldMixing, LabellerRecords):
             item = self._next_gold(user) or item
         if item is not None:
             self.hold(user, item)
+        elif released is not None and self.on_hold is not None:
+            self.on_hold(user, None)  # they hold nothing now
         return item
 
     def _next_regular(self, user: str, now: float) -> str | None:
@@ -305,7 +311,7 @@ class LabelQueue(GoldMixing, LabellerRecords):
         return None
 
     def adopt(self, user: str, item: str) -> bool:
-        """Hold ``item`` for a labeller who holds nothing (a tab that outlived a restart) when it is one the queue
+        """Hold ``item`` for a labeller who holds nothing (a tab whose hold a restart lost) when it is one the queue
         could hand them now: open to them and not taken by others up to the overlap (a gold item: one they have no
         record on; gold has no K limit). True when held."""
         if user in self.held or not self.offered(item) or self.status(user, item) is not None:
@@ -326,6 +332,15 @@ class LabelQueue(GoldMixing, LabellerRecords):
             self.leases.get(previous, {}).pop(user, None)
         self.held[user] = item
         self.leases[item][user] = self.clock() + self.lease_seconds
+        if self.on_hold is not None:
+            self.on_hold(user, item)
+
+    def restore(self, user: str, item: str, seconds_left: float) -> None:
+        """Put back a hold that a restart found (`annotate.holdings`): ``item`` on the labeller's screen again, its
+        lease running ``seconds_left`` more (0 or less: run out, so others may be handed it, as before the restart;
+        the holder's own submit still counts, as a label after its lease ran out does)."""
+        self.held[user] = item
+        self.leases[item][user] = self.clock() + seconds_left
 
 
 def _groups(column: pa.ChunkedArray) -> tuple[list[str], list[np.ndarray]]:

@@ -6,8 +6,9 @@ before the method returns, so whatever the screen acknowledges is on disk. Label
 one part file and one fsync (group commit, data.group_commit); the tables the app writes (labels; with edits, their
 answers and pairs too) are compacted in a background thread when they hold too many parts, never on a labeller's time.
 
-State lives in memory: start-up reads the workspace once on Arrow columns, and a reload reads only the part files
-it has not seen (annotate.loading, mixed in as is annotate.editing's edit to gold); its apply step waits for the
+State lives in memory (which item each labeller holds too, kept for a restart by annotate.holdings): start-up
+reads the workspace once on Arrow columns, and a reload reads only the part files it has not seen
+(annotate.loading, mixed in as is annotate.editing's edit to gold); its apply step waits for the
 labels checked already to be written, and labels arriving meanwhile wait for it (data.group_commit.WriteGate), so a
 label checked against the queue is never written after a reload took its item out. Which items are labelled, and in
 which order, is in annotate.items; items that appear after the service started join the end of the queue. How a
@@ -29,6 +30,7 @@ import pyarrow as pa
 
 from annotate.editing import EDITABLE_VIEWS, PICK_FIRST, Editing, EditLog
 from annotate.gold_mixing import check_gold_rate
+from annotate.holdings import Holdings
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items
 from annotate.loading import Loading
 from annotate.queue import LabelQueue
@@ -56,7 +58,7 @@ from data.ranking import shown_order
 from data.records import Label, now
 from data.rubric import Rubric, load_rubric
 from data.schemas import LABELS, SCHEMAS
-from data.workspace import Workspace
+from data.workspace import HOLDINGS_FOLDER, Workspace
 
 # Also importable from here: the screen's pure functions and refusals (annotate.screen), the items' (annotate.items).
 __all__ = [
@@ -135,6 +137,8 @@ class LabelService(Loading, Editing):
             lambda: any(compaction.part_count(workspace.path, t) > 2 * compaction.MAX_PARTS for t in written),
         )
         self.reload()
+        with self._lock:  # the items on the labellers' screens before a restart are theirs again
+            Holdings(workspace.path / HOLDINGS_FOLDER, task, self.queue).restore(self.items, lease_seconds)
 
     def _user_lock(self, user: str) -> threading.Lock:
         with self._lock:
@@ -206,8 +210,9 @@ class LabelService(Loading, Editing):
             queue, edit = self.queue, self.queue.status(user, item_id) == "labelled"
             if item_id in self.items and not queue.offered(item_id) and not edit:
                 raise ItemWithdrawn(WITHDRAWN.format(item=item_id))
-            # A tab that outlived a restart (nothing held in memory yet) keeps its item while that is still open
-            # to this labeller: the submit counts, as if the page had been loaded again.
+            # A tab that outlived a restart whose hold was not put back (annotate.holdings: lost with the machine)
+            # keeps its item while that is still open to this labeller: the submit counts, as if the page had been
+            # loaded again.
             if queue.held.get(user) == item_id or queue.adopt(user, item_id):
                 return
             unread = item_id not in self.items and queue.status(user, item_id) is None

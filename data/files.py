@@ -187,11 +187,14 @@ def read_beside(path: Path) -> bytes | None:
         return None
 
 
-def append_line(path: Path, line: str, mode: int = 0o644, dir_fd: int | None = None) -> None:
-    """Append one line (and fsync) through an ``O_NOFOLLOW`` descriptor (with ``dir_fd``: of its name in the folder
-    that is open on): a symlink at ``path`` is refused. A write the disk cuts short is an error, never a success;
-    the part of a line such a write (or a crash) left at the end is ended first, so it never swallows this line: a
-    reader passes it over as a line that is no JSON."""
+def append_line(
+    path: Path, line: str, mode: int = 0o644, dir_fd: int | None = None, sync: bool = True
+) -> None:
+    """Append one line (and fsync, unless ``sync`` is false) through an ``O_NOFOLLOW`` descriptor (with ``dir_fd``:
+    of its name in the folder that is open on): a symlink at ``path`` is refused. A write the disk cuts short is an
+    error, never a success; the part of a line such a write (or a crash) left at the end is ended first, so it never
+    swallows this line: a reader passes it over as a line that is no JSON. Without ``sync`` the line outlives the
+    process being killed (the kernel holds it), not a crash of the machine."""
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(_at(path, dir_fd), flags, mode, dir_fd=dir_fd)
@@ -206,7 +209,8 @@ def append_line(path: Path, line: str, mode: int = 0o644, dir_fd: int | None = N
             data = b"\n" + data
         while data:  # a short write (the disk filled up mid-line): the next one raises
             data = data[os.write(fd, data) :]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     except NotAFileError:
         raise
     except OSError as exc:
@@ -307,9 +311,10 @@ def write_temp(
     suffix: str = "",
     mode: int = 0o644,
     dir_fd: int | None = None,
+    sync: bool = True,
 ) -> Path:
-    """Write a durable (fsynced) temp file in ``directory`` (with ``dir_fd``: the folder that is open on) with
-    ``write(handle)``; removed again on any error."""
+    """Write a durable (fsynced, unless ``sync`` is false) temp file in ``directory`` (with ``dir_fd``: the folder
+    that is open on) with ``write(handle)``; removed again on any error."""
     try:
         fd, tmp = create_temp(directory, suffix, mode, dir_fd=dir_fd)
     except OSError as exc:
@@ -318,7 +323,8 @@ def write_temp(
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
     except BaseException as exc:
         remove(tmp, dir_fd)
         if isinstance(exc, OSError) and not isinstance(exc, WriteError):
@@ -327,14 +333,14 @@ def write_temp(
     return tmp
 
 
-def publish(tmp: Path, final: Path, dir_fd: int | None = None) -> None:
+def publish(tmp: Path, final: Path, dir_fd: int | None = None, sync: bool = True) -> None:
     """Rename a written temp file into place (replacing ``final``, never writing through a link there) and make
-    the rename durable; with ``dir_fd``, both are names in the folder that is open on."""
+    the rename durable (unless ``sync`` is false); with ``dir_fd``, both are names in the folder that is open on."""
     try:
         os.replace(_at(tmp, dir_fd), _at(final, dir_fd), src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        if dir_fd is None:
+        if sync and dir_fd is None:
             fsync_dir(final.parent)
-        else:
+        elif sync:
             os.fsync(dir_fd)
     except OSError as exc:
         remove(tmp, dir_fd)
@@ -342,18 +348,24 @@ def publish(tmp: Path, final: Path, dir_fd: int | None = None) -> None:
 
 
 def atomic_write(
-    path: str | Path, write: Callable[[BinaryIO], None], mode: int = 0o644, dir_fd: int | None = None
+    path: str | Path,
+    write: Callable[[BinaryIO], None],
+    mode: int = 0o644,
+    dir_fd: int | None = None,
+    sync: bool = True,
 ) -> Path:
     """Write ``path`` whole or not at all: a temp file beside it, fsync, rename. Readers never see half a file.
     With ``dir_fd`` (`open_folder` of ``path``'s folder) the temp file and the rename are in the folder that is open
-    on, even if its path was swapped for a symlink since; without, a missing folder is made."""
+    on, even if its path was swapped for a symlink since; without, a missing folder is made. Without ``sync``, no
+    fsync: still whole or not at all when the process is killed, but not across a crash of the machine."""
     path = Path(path)
     if dir_fd is None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise write_error(exc, path.parent) from exc
-    publish(write_temp(path.parent, write, suffix=f".{path.name}", mode=mode, dir_fd=dir_fd), path, dir_fd)
+    tmp = write_temp(path.parent, write, suffix=f".{path.name}", mode=mode, dir_fd=dir_fd, sync=sync)
+    publish(tmp, path, dir_fd, sync)
     return path
 
 

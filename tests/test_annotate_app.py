@@ -478,9 +478,10 @@ def test_the_demo_admin_signs_in_for_its_run_only(label_ws, users_file, monkeypa
     [pytest.param(4, "first look", id="strength"), pytest.param(2, "on a second look", id="note")],
 )
 def test_a_changed_label_resent_after_a_restart_is_not_called_saved(label_ws, users_file, strength, note):
-    """Bob edits his label (a stronger strength, a new note); the app dies before it answers and forgets that the
-    item was back on his screen. The page sends the edit again: it said "Already saved" (the choice matched) of an
-    edit never stored. Only the very submit, choice, strength and note, is already saved."""
+    """Bob edits his label (a stronger strength, a new note); the app dies before it answers, and the hold that put
+    the item back on his screen is lost (the machine crashed: annotate.holdings; here, never made). The page sends
+    the edit again: it said "Already saved" (the choice matched) of an edit never stored. Only the very submit,
+    choice, strength and note, is already saved."""
     auth = Authenticator(load_users(users_file))
     ctx = make_context(LabelService(label_ws, overlap=2), auth)
     item = on_load(ctx, "bob").item_id

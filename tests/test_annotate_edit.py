@@ -333,9 +333,9 @@ def test_the_app_removes_a_killed_edits_leftovers_in_every_table_an_edit_writes(
 
 
 def test_another_edit_resent_after_a_restart_is_not_called_saved(label_ws):
-    """A label saved with one edit; its labeller edits it again and the app dies before it answers (a restart
-    forgets the item was back on their screen). The save sent again said "Already saved ..., with your edit" of an
-    edit never stored; the very save (the same text) still says so."""
+    """A label saved with one edit; its labeller edits it again and the app dies before it answers, the hold that
+    put the item back on their screen lost (annotate.holdings; here, never made). The save sent again said "Already
+    saved ..., with your edit" of an edit never stored; the very save (the same text) still says so."""
     users = {"bob": User("bob", hash_password("correct horse"))}
     service = LabelService(label_ws)
     item = service.show("bob").item.id

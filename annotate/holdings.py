@@ -1,0 +1,158 @@
+"""Which item each labeller holds, kept across a restart: ``WS/holdings/<view>.jsonl``, one line per hold.
+
+The queue (annotate.queue) holds an item for the labeller whose screen it is on and counts that hold against the
+item's K labellers until its lease runs out (``--lease-minutes``). Holds live in memory; this file lets a restarted
+app (SIGTERM, or killed) put them back, so that a pick the page resends once the app is back finds its item still
+held for its labeller, not handed to K others meanwhile (an item an undo put back too), and a change of a past label
+reopened to edit (from "My recent labels") is saved as the new version of that label.
+
+Each hold (a hand-out, its renewal as the page is drawn again, an undo or an edit putting an item back on screen)
+appends one line: the labeller, the item, the id of their latest record on it then (null: none) and the wall time;
+so does a labeller left holding nothing (item null: the queue had nothing left for them).
+A start puts back each labeller's last hold where nothing happened to that item for them since (their latest record
+on it is still the one the line names) and the app still has the item; its lease runs what is left of
+``lease_seconds`` from the line's time (one run out keeps nothing from others, as before the restart, but the item
+stays on its holder's screen: the queue's rules in memory).
+
+No fsync: a line is handed to the kernel before the page showing the item is sent, so it outlives the app's process
+being killed, which is what the file is for; an fsync per hold would slow every page drawn. A crash of the machine
+may lose the newest lines: those tabs fall back on `LabelQueue.adopt` (their submit counts where the item is still
+open to them). The file is rewritten with one line per labeller at each start and once it holds ``REWRITE_LINES``
+lines (a temp file and a rename, no fsync either), so it stays small. A write that fails (a full disk) is logged and
+labelling goes on: only those holds are not put back by a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from data.files import append_line, atomic_write, failure_reason, folder_for_writing, read_beside
+from data.temp_writers import remove_dead_temps
+
+REWRITE_LINES = 10_000
+
+log = logging.getLogger(__name__)
+
+
+def wall_clock() -> float:
+    """Seconds since the epoch: a hold's time must mean the same to the next process (the queue's clock need not)."""
+    return time.time()
+
+
+@dataclass(frozen=True)
+class Holding:
+    labeller: str
+    item: str | None  # None: they hold nothing (the queue had nothing left for them)
+    record: str | None  # the id of the labeller's latest record on the item when it was held; None: none
+    at: float  # wall time it was held (handed out, or renewed)
+
+
+class Holdings:
+    """The hold file of one view, fed by ``queue.on_hold`` once `restore` read it; the queue's owner
+    (annotate.service) serialises the calls."""
+
+    def __init__(self, folder: Path, view: str, queue):  # queue: annotate.queue.LabelQueue
+        self.folder, self.path, self.queue = folder, folder / f"{view}.jsonl", queue
+        self._last: dict[str, Holding] = {}  # labeller -> their latest hold, what a rewrite keeps
+        self._lines = 0  # lines in the file
+        self._unwritten = 0  # holds not written since the last write that failed
+
+    def read(self) -> list[Holding]:
+        """Each labeller's last hold in the file; lines that are no hold (cut off by a crash, edited) are passed over
+        and counted in the log. A symlink at the file or its folder is refused (NotAFileError naming it)."""
+        data = read_beside(self.path)
+        lines = data.splitlines() if data else []
+        last, bad = {}, 0
+        for line in lines:
+            try:
+                fields = json.loads(line)
+                holding = Holding(fields["labeller"], fields["item"], fields["record"], float(fields["at"]))
+            except (ValueError, TypeError, KeyError):
+                bad += 1
+                continue
+            if isinstance(holding.labeller, str) and isinstance(holding.item, str | None):
+                last[holding.labeller] = holding
+        if bad:
+            log.warning(
+                "%s: %d lines that are no hold passed over (cut off by a crash, or edited)", self.path, bad
+            )
+        self._lines = len(lines)
+        return list(last.values())
+
+    def restore(self, items: Container[str], lease_seconds: float) -> int:
+        """Put back in the queue each labeller's last hold whose item the app has (``items``) and on which their
+        latest record is the one it names, its lease what is left of ``lease_seconds``; rewrite the file with those
+        alone, and record every hold from now on (``queue.on_hold``). Returns how many were put back."""
+        now, found = wall_clock(), self.read()
+        kept = [
+            holding
+            for holding in found
+            if holding.item in items
+            and self.queue.record_id(holding.labeller, holding.item) == holding.record
+        ]
+        for holding in kept:
+            self.queue.restore(holding.labeller, holding.item, holding.at + lease_seconds - now)
+        if found:
+            log.info(
+                "%s: %d holds put back, %d not (nothing held, the item acted on since or no longer served)",
+                self.path,
+                len(kept),
+                len(found) - len(kept),
+            )
+        if self._lines:
+            self._rewrite(kept, clean=True)
+        self.queue.on_hold = self.held
+        return len(kept)
+
+    def held(self, user: str, item: str | None) -> None:
+        """(``queue.on_hold``.) Record that ``item`` is on this labeller's screen now (None: nothing is)."""
+        record = None if item is None else self.queue.record_id(user, item)
+        holding = Holding(user, item, record, wall_clock())
+        if item is None:
+            self._last.pop(user, None)  # nothing for a rewrite to keep
+        else:
+            self._last[user] = holding
+        if self._lines >= max(REWRITE_LINES, 2 * len(self._last)):
+            self._rewrite(self._last.values())
+        elif self._write(lambda fd: append_line(self.path, _line(holding), dir_fd=fd, sync=False)):
+            self._lines += 1
+
+    def _rewrite(self, holdings: Iterable[Holding], clean: bool = False) -> None:
+        self._last = {holding.labeller: holding for holding in holdings}
+        text = "".join(_line(holding) + "\n" for holding in self._last.values()).encode()
+
+        def write(fd: int) -> None:
+            if clean:  # what a rewrite killed midway left
+                remove_dead_temps(fd)
+            atomic_write(self.path, lambda handle: handle.write(text), dir_fd=fd, sync=False)
+
+        if self._write(write):
+            self._lines = len(self._last)
+
+    def _write(self, write: Callable[[int], None]) -> bool:
+        try:
+            with folder_for_writing(self.folder, make=True) as fd:
+                write(fd)
+        except OSError as exc:
+            if not self._unwritten:
+                log.warning(
+                    "%s: holds not recorded (%s): a restart will not put back the items on screen now",
+                    self.path,
+                    failure_reason(exc),
+                )
+            self._unwritten += 1
+            return False
+        if self._unwritten:
+            log.warning("%s: recording holds again; %d were not recorded", self.path, self._unwritten)
+            self._unwritten = 0
+        return True
+
+
+def _line(holding: Holding) -> str:
+    fields = {"labeller": holding.labeller, "item": holding.item, "record": holding.record, "at": holding.at}
+    return json.dumps(fields)

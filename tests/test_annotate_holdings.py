@@ -1,0 +1,145 @@
+"""Holds kept across a restart (annotate.holdings): a new service over the same workspace, as after a SIGKILL, puts
+back the item each labeller held, so a pick resent then is not refused where K others were handed the item in the
+meantime, and a change of a past label cut off by the restart is saved as a new version of that label."""
+
+from __future__ import annotations
+
+import errno
+import logging
+
+import pytest
+
+from annotate import holdings
+from annotate.service import LabelService, StaleItem
+from data.files import NOT_A_FILE, NotAFileError, write_error
+from data.workspace import HOLDINGS_FOLDER
+from tests.test_annotate_queue import Clock, service
+
+
+def restarted(ws, overlap=2, clock=None):
+    return service(ws, overlap=overlap, clock=clock)  # a new app on the same workspace: nothing in memory
+
+
+def test_an_item_held_before_a_restart_goes_to_no_k_others_and_its_pick_saves(label_ws):
+    """ann holds an item (K = 2) when the app is killed. The restarted app handed it to bob and cat as it handed
+    out nothing held, both labelled it, and ann's resent pick was refused "no longer on your screen"."""
+    item = service(label_ws, overlap=2).show("ann").item.id
+    svc = restarted(label_ws)
+    bob = svc.show("bob").item.id
+    svc.submit("bob", bob, "left")
+    assert svc.show("cat").item.id != item  # ann's hold and bob's label fill its two slots
+    assert svc.submit("ann", item, "left").item_id == item
+    assert svc.queue.votes[item] == 2
+
+
+def test_a_relabel_after_an_undo_keeps_its_item_across_a_restart(label_ws):
+    first = service(label_ws, overlap=1)
+    item = first.show("ann").item.id
+    first.submit("ann", item, "left")
+    assert first.undo("ann").label.item_id == item  # the item back on ann's screen
+    svc = restarted(label_ws, overlap=1)
+    assert svc.show("bob").item.id != item
+    assert svc.submit("ann", item, "right").choice is not None
+
+
+def test_a_hold_restored_runs_out_as_the_lease_says(label_ws, monkeypatch):
+    """The lease (60 s here) counts from the hand-out before the restart: run out, the item goes to others."""
+    item = service(label_ws, overlap=1).show("ann").item.id
+    clock = Clock()
+    svc = restarted(label_ws, overlap=1, clock=clock)
+    assert svc.show("bob").item.id != item
+    clock.now += 61  # ann's lease ran out after the restart
+    assert svc.show("cat").item.id == item
+    now = holdings.wall_clock()
+    monkeypatch.setattr(holdings, "wall_clock", lambda: now + 61)  # ... or before it
+    assert restarted(label_ws, overlap=1).show("dan").item.id == item
+
+
+def test_a_past_label_changed_when_the_app_was_killed_is_saved_as_its_new_version(label_ws):
+    """ann reopens her label from "My recent labels" and changes it; the app dies before the change is written.
+    The change resent after the restart was refused ("Not saved"), to make again; it is the new version of her
+    label now, which keeps the old one in the log, and one vote."""
+    first = service(label_ws, overlap=2)
+    item = first.show("ann").item.id
+    original = first.submit("ann", item, "left", note="first look")
+    first.show("ann")  # her next item
+    first.reopen("ann", item)
+    svc = restarted(label_ws)
+    assert svc.show("ann").previous.id == original.id  # back on her screen, to edit
+    changed = svc.submit("ann", item, "right", note="on a second look")
+    assert changed.supersedes == original.id and svc.queue.votes[item] == 1
+    assert [label.id for label in svc.my_labels("ann")] == [changed.id]
+    log = label_ws.frame("labels").sort_values("created_at")
+    assert list(log["id"]) == [original.id, changed.id] and list(log["note"]) == [
+        "first look",
+        "on a second look",
+    ]
+
+
+def test_a_change_of_a_label_changed_since_its_hold_is_still_refused(label_ws):
+    """The hold names the label it reopened; a label changed since (the change was written, the page never told)
+    is not that one, so another change resent is no change of it: refused, as before."""
+    first = service(label_ws, overlap=2)
+    item = first.show("ann").item.id
+    first.submit("ann", item, "left")
+    first.reopen("ann", item)
+    first.submit("ann", item, "right")  # written; the app dies before it answers
+    svc = restarted(label_ws)
+    with pytest.raises(StaleItem):
+        svc.submit("ann", item, "tie")
+
+
+def test_the_hold_file_stays_small_and_skips_a_line_cut_off(label_ws, monkeypatch, caplog):
+    monkeypatch.setattr(holdings, "REWRITE_LINES", 4)
+    svc = service(label_ws, overlap=2)
+    for _ in range(3):
+        for user in ("ann", "bob"):
+            svc.show(user)  # each draw renews the hold: a line
+    path = label_ws.path / HOLDINGS_FOLDER / "pairwise.jsonl"
+    assert len(path.read_text().splitlines()) <= 4
+    held = {user: svc.queue.held[user] for user in ("ann", "bob")}
+    with path.open("a") as handle:
+        handle.write('{"labeller": "cat", "ite')  # a write the kill cut off
+    with caplog.at_level(logging.WARNING, logger="annotate.holdings"):
+        again = restarted(label_ws)
+    assert again.queue.held == held and "1 lines that are no hold passed over" in caplog.text
+    assert len(path.read_text().splitlines()) == 2  # rewritten at the start: one line per labeller
+
+
+def test_a_hold_not_written_leaves_labelling_as_it_was(label_ws, monkeypatch, caplog):
+    def full(*args, **kwargs):
+        raise write_error(OSError(errno.ENOSPC, "No space left on device"), args[0])
+
+    monkeypatch.setattr(holdings, "append_line", full)
+    svc = LabelService(label_ws, overlap=1)
+    with caplog.at_level(logging.WARNING, logger="annotate.holdings"):
+        item = svc.show("ann").item.id
+        svc.show("ann")
+    assert svc.submit("ann", item, "left").item_id == item
+    assert caplog.text.count("holds not recorded (the disk is full)") == 1
+
+
+def test_a_symlink_planted_for_the_hold_file_is_refused_and_never_written_through(label_ws, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (label_ws.path / HOLDINGS_FOLDER).symlink_to(outside)
+    with pytest.raises(NotAFileError, match=f"{HOLDINGS_FOLDER}: {NOT_A_FILE}"):
+        LabelService(label_ws)
+    assert list(outside.iterdir()) == []
+
+
+def test_holds_cost_no_fsync(label_ws, monkeypatch):
+    """A hold is written on every page drawn: to the page cache only, its rewrites too (the labels keep theirs)."""
+    import os
+
+    monkeypatch.setattr(holdings, "REWRITE_LINES", 2)
+    svc = service(label_ws, overlap=2)
+    synced = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    for _ in range(3):
+        for user in ("ann", "bob"):
+            svc.show(user)
+    lines = (label_ws.path / HOLDINGS_FOLDER / "pairwise.jsonl").read_text().splitlines()
+    assert synced == [] and len(lines) <= 4  # rewritten past REWRITE_LINES and twice a line per labeller
+    svc.submit("ann", svc.show("ann").item.id, "left")
+    assert synced  # a label is fsynced as before
