@@ -67,13 +67,17 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
          win_interval_text(r), r.votes]
         for r in board.rows
     ]  # fmt: skip
-    columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]
+    # the reference is the first model in lineage order, the base only where the arena holds it (two folders the
+    # manifest does not know have none): named, as `data leaderboard` names it, never called the base
+    columns = ["model", "strength", "95 % CI", "win rate vs reference", "95 % CI", "votes"]
+    reference = f"reference (strength 0; each win rate is against it): {board.rows[0].name}"
     # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, models without a
     # vote, who is left out, who votes by the side of the screen
     excluding = excluded_line(dict.fromkeys(excluded, "excluded.json"))
     notes = board_notes(board.rows, excluding, board.sided, board.unvoted)
     return (
         "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
+        + message_html(reference, "muted")
         + table_html(columns, cells)
         + "".join(message_html(note, "muted") for note in notes)
     )

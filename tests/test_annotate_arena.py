@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from html import escape
+from html import escape, unescape
 from itertools import combinations
 
 import pytest
@@ -259,6 +259,21 @@ def test_the_admin_tabs_leaderboard_says_what_the_clis_notes_say(tmp_path):
         workspace, ("carol", "bob")
     )  # worded as the CLI's `excluded_line`, each name with its source
     assert "excluded labellers: bob (excluded.json), carol (excluded.json)" in two
+
+
+def test_the_admin_tabs_leaderboard_names_its_reference_as_the_cli_does(tmp_path, capsys):
+    """The reference is the first model in lineage order, the base only where the arena holds it: two model folders
+    the manifest does not know have no base, and X, first by name, is the reference. The admin tab headed its win
+    rates "win rate vs base" and named no reference; it names the one `data leaderboard` names."""
+    workspace, ids = two_model_arena(tmp_path / "ws", 4)
+    workspace.append(
+        [Label(pair, "ann", "pairwise", "b") for pair in ids[:3]] + [Label(ids[3], "ann", "pairwise", "a")]
+    )
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40"]) == 0
+    assert "reference /models/X = 0" in capsys.readouterr().out
+    html = unescape(arena_html(workspace))
+    assert "vs base" not in html and "win rate vs reference" in html
+    assert "reference (strength 0; each win rate is against it): /models/X" in html
 
 
 def sided_arena(path, count: int = 40) -> Workspace:
