@@ -276,6 +276,24 @@ def test_the_admin_tabs_leaderboard_names_its_reference_as_the_cli_does(tmp_path
     assert "reference (strength 0; each win rate is against it): /models/X" in html
 
 
+def test_the_admin_tabs_win_rate_says_how_many_votes_it_is_of(tmp_path):
+    """A win rate counts the votes between a model and the reference only, not the model's votes in the last
+    column: `data leaderboard` prints `0.917 (6)`, the admin tab printed `0.917` beside 12 votes."""
+    workspace, models = arena_workspace(tmp_path / "ws")
+    pairs, completions = workspace.frame("pairs"), workspace.frame("completions").set_index("id")
+    arena = pairs[pairs["kind"] == "arena"]
+    better = {PATHS[w]: rank for w, rank in RANK.items()}
+    labels = []  # ann and bob vote the better model's answer on every pair (ann's tie on one against the base)
+    for pair in arena.itertuples():
+        a, b = (better[completions.at[c, "model"]] for c in (pair.completion_a, pair.completion_b))
+        labels += [Label(pair.id, who, "pairwise", "a" if a > b else "b") for who in ("ann", "bob")]
+    labels[0] = Label(labels[0].item_id, "ann", "pairwise", "tie")
+    workspace.append(labels)
+    cells = re.findall(r"<tr>(.*?)</tr>", arena_html(workspace))
+    fine = next(row for row in cells if models["fine"].id[:8] in row)
+    assert re.findall(r"<td>(.*?)</td>", fine)[3:] == ["0.917 (6)", "-", "12"]
+
+
 def sided_arena(path, count: int = 40) -> Workspace:
     """`two_model_arena` voted on by ``lefty``, who picks whichever side is shown on the left (each item's side
     alternating), and ``fair``, who always picks Y (side b): lefty has a side preference, fair none."""

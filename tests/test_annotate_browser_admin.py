@@ -140,7 +140,7 @@ def arena_votes_workspace(path):
 
 def cli_board(workspace, capsys) -> tuple[str, list[list[str]], list[str]]:
     """`python -m data leaderboard`'s reference, its table as the admin tab's columns (model, strength, its
-    interval, win rate, its interval, votes: not the parent, nor the games beside the win rate) and its notes."""
+    interval, win rate with the votes it is of, its interval, votes: not the parent) and its notes."""
     from data.__main__ import main as data_main
 
     assert data_main(["leaderboard", "-w", str(workspace.path)]) == 0
@@ -151,7 +151,7 @@ def cli_board(workspace, capsys) -> tuple[str, list[list[str]], list[str]]:
     for line in lines[start:]:
         if line.startswith("/models/"):
             name, _parent, strength, interval, win, win_interval, votes = re.split(r"\s{2,}", line)
-            rows.append([name, strength, interval, win.split(" (")[0], win_interval, votes])
+            rows.append([name, strength, interval, win, win_interval, votes])
         elif not line.startswith("plot: "):
             notes.append(line)
     return reference, rows, notes
