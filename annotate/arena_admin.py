@@ -61,19 +61,24 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
         board = workspace_board(workspace, excluded=excluded)
     except PrefloopError as exc:
         return message_html(public_line(exc, workspace), "muted")
-    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    # a win rate with the votes it is of (those between the model and the reference), as `data leaderboard` prints it
+    win = lambda r: "-" if r.win_rate is None else f"{r.win_rate:.3f} ({r.games})"  # noqa: E731
     cells = [
-        [r.name, strength_text(r), strength_interval(r), fmt(r.win_rate),
+        [r.name, strength_text(r), strength_interval(r), win(r),
          win_interval_text(r), r.votes]
         for r in board.rows
     ]  # fmt: skip
-    columns = ["model", "strength", "95 % CI", "win rate vs base", "95 % CI", "votes"]
+    # the reference is the first model in lineage order, the base only where the arena holds it (two folders the
+    # manifest does not know have none): named, as `data leaderboard` names it, never called the base
+    columns = ["model", "strength", "95 % CI", "win rate vs reference (votes)", "95 % CI", "votes"]
+    reference = f"reference (strength 0; each win rate is against it): {board.rows[0].name}"
     # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, models without a
     # vote, who is left out, who votes by the side of the screen
     excluding = excluded_line(dict.fromkeys(excluded, "excluded.json"))
     notes = board_notes(board.rows, excluding, board.sided, board.unvoted)
     return (
         "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
+        + message_html(reference, "muted")
         + table_html(columns, cells)
         + "".join(message_html(note, "muted") for note in notes)
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from html import escape
+from html import escape, unescape
 from itertools import combinations
 
 import pytest
@@ -259,6 +259,39 @@ def test_the_admin_tabs_leaderboard_says_what_the_clis_notes_say(tmp_path):
         workspace, ("carol", "bob")
     )  # worded as the CLI's `excluded_line`, each name with its source
     assert "excluded labellers: bob (excluded.json), carol (excluded.json)" in two
+
+
+def test_the_admin_tabs_leaderboard_names_its_reference_as_the_cli_does(tmp_path, capsys):
+    """The reference is the first model in lineage order, the base only where the arena holds it: two model folders
+    the manifest does not know have no base, and X, first by name, is the reference. The admin tab headed its win
+    rates "win rate vs base" and named no reference; it names the one `data leaderboard` names."""
+    workspace, ids = two_model_arena(tmp_path / "ws", 4)
+    workspace.append(
+        [Label(pair, "ann", "pairwise", "b") for pair in ids[:3]] + [Label(ids[3], "ann", "pairwise", "a")]
+    )
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40"]) == 0
+    assert "reference /models/X = 0" in capsys.readouterr().out
+    html = unescape(arena_html(workspace))
+    assert "vs base" not in html and "win rate vs reference" in html
+    assert "reference (strength 0; each win rate is against it): /models/X" in html
+
+
+def test_the_admin_tabs_win_rate_says_how_many_votes_it_is_of(tmp_path):
+    """A win rate counts the votes between a model and the reference only, not the model's votes in the last
+    column: `data leaderboard` prints `0.917 (6)`, the admin tab printed `0.917` beside 12 votes."""
+    workspace, models = arena_workspace(tmp_path / "ws")
+    pairs, completions = workspace.frame("pairs"), workspace.frame("completions").set_index("id")
+    arena = pairs[pairs["kind"] == "arena"]
+    better = {PATHS[w]: rank for w, rank in RANK.items()}
+    labels = []  # ann and bob vote the better model's answer on every pair (ann's tie on one against the base)
+    for pair in arena.itertuples():
+        a, b = (better[completions.at[c, "model"]] for c in (pair.completion_a, pair.completion_b))
+        labels += [Label(pair.id, who, "pairwise", "a" if a > b else "b") for who in ("ann", "bob")]
+    labels[0] = Label(labels[0].item_id, "ann", "pairwise", "tie")
+    workspace.append(labels)
+    cells = re.findall(r"<tr>(.*?)</tr>", arena_html(workspace))
+    fine = next(row for row in cells if models["fine"].id[:8] in row)
+    assert re.findall(r"<td>(.*?)</td>", fine)[3:] == ["0.917 (6)", "-", "12"]
 
 
 def sided_arena(path, count: int = 40) -> Workspace:

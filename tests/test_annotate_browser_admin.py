@@ -138,22 +138,23 @@ def arena_votes_workspace(path):
     return workspace
 
 
-def cli_board(workspace, capsys) -> tuple[list[list[str]], list[str]]:
-    """`python -m data leaderboard`'s table as the admin tab's columns (model, strength, its interval, win rate,
-    its interval, votes: not the parent, nor the games beside the win rate) and its notes."""
+def cli_board(workspace, capsys) -> tuple[str, list[list[str]], list[str]]:
+    """`python -m data leaderboard`'s reference, its table as the admin tab's columns (model, strength, its
+    interval, win rate with the votes it is of, its interval, votes: not the parent) and its notes."""
     from data.__main__ import main as data_main
 
     assert data_main(["leaderboard", "-w", str(workspace.path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     start = next(k for k, line in enumerate(lines) if line.startswith("model ")) + 1
+    reference = re.search(r"reference (.*?) = 0;", lines[0]).group(1)
     rows, notes = [], []
     for line in lines[start:]:
         if line.startswith("/models/"):
             name, _parent, strength, interval, win, win_interval, votes = re.split(r"\s{2,}", line)
-            rows.append([name, strength, interval, win.split(" (")[0], win_interval, votes])
+            rows.append([name, strength, interval, win, win_interval, votes])
         elif not line.startswith("plot: "):
             notes.append(line)
-    return rows, notes
+    return reference, rows, notes
 
 
 def test_the_admin_tab_shows_the_arena_board_and_its_notes_as_the_cli_prints_them(
@@ -163,7 +164,7 @@ def test_the_admin_tab_shows_the_arena_board_and_its_notes_as_the_cli_prints_the
     and every note under it (why Z has +inf and no win-rate interval, who is excluded and from where, who votes by
     the side of the screen)."""
     workspace = arena_votes_workspace(tmp_path / "ws")
-    rows, notes = cli_board(workspace, capsys)
+    reference, rows, notes = cli_board(workspace, capsys)
     assert len(rows) == 3  # the notes this workspace is built for:
     assert [note.split(":")[0] for note in notes] == [
         "+inf",
@@ -185,7 +186,8 @@ def test_the_admin_tab_shows_the_arena_board_and_its_notes_as_the_cli_prints_the
             "rows => rows.map(row => [...row.cells].map(cell => cell.innerText.trim()))"
         )
         assert shown == rows
-        assert cards.locator(".pf-message").all_inner_texts() == notes
+        named = f"reference (strength 0; each win rate is against it): {reference}"  # named first, as the CLI does
+        assert cards.locator(".pf-message").all_inner_texts() == [named, *notes]
         assert violations == []
     finally:
         app.close()
