@@ -143,3 +143,17 @@ def test_holds_cost_no_fsync(label_ws, monkeypatch):
     assert synced == [] and len(lines) <= 4  # rewritten past REWRITE_LINES and twice a line per labeller
     svc.submit("ann", svc.show("ann").item.id, "left")
     assert synced  # a label is fsynced as before
+
+
+def test_a_hold_restored_never_outlasts_a_lease_when_the_clock_went_back(label_ws, monkeypatch):
+    """A hold's line stamped a day ahead of the clock at the restart (the wall clock set back since, a workspace
+    moved from another machine) kept its item from everyone else for that day, not for the 60 s lease."""
+    now = holdings.wall_clock()
+    monkeypatch.setattr(holdings, "wall_clock", lambda: now + 86400)
+    item = service(label_ws, overlap=1).show("ann").item.id
+    monkeypatch.setattr(holdings, "wall_clock", lambda: now)
+    clock = Clock()
+    svc = restarted(label_ws, overlap=1, clock=clock)
+    assert svc.queue.held["ann"] == item and svc.show("bob").item.id != item  # held still
+    clock.now += 61
+    assert svc.show("cat").item.id == item
