@@ -172,9 +172,10 @@ __RANK__
   };
   const holds = (pending) => (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) &&
     (!rankBox() || !pending.ranking || rankBox().value === pending.ranking);
-  // The labeller's own action while the kept pick goes back wins over it (a label key, a click on the choices or
-  // ratings, e, Ctrl+Enter): the rest of it goes back on screen now, under the action, and nothing is sent or
-  // opened for it (the labeller is at the page: Enter sends what is on screen). Returns the kept pick put back.
+  // The labeller's own action while the kept pick goes back wins over it (a label key, a click on the choices,
+  // the ratings, Submit, Skip or Undo, e, Ctrl+Enter): the rest of it goes back on screen now, under the action,
+  // and nothing is sent or opened for it (the labeller is at the page: Enter sends what is on screen). Returns the
+  // kept pick put back.
   const settleNow = () => {
     chain += 1;
     restoring = false;
@@ -320,8 +321,10 @@ __RANK__
   });
 
   document.addEventListener("click", (event) => {
-    // the labeller's click on the choices or ratings wins over a restore, as a key does: settled before it applies
-    if (event.isTrusted && restoring && event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) settleNow();
+    // the labeller's click on the choices, ratings, Submit, Skip or Undo wins over a restore, as a key does: settled
+    // before it applies (Submit sends the kept pick put back under it; the restore's own press is no trusted click)
+    const wins = "#pf-choice, #pf-strength, #pf-rate, #pf-submit, #pf-skip, #pf-undo";
+    if (event.isTrusted && restoring && event.target.closest?.(wins)) settleNow();
     const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo, #pf-edit-save, #pf-edit-cancel");
     if (!button) return;
     if (button.id === "pf-edit-cancel") {  // nothing to keep: the edit is given up, the label not sent

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -137,6 +139,25 @@ SLOW_RESTORE = """(() => {
   const later = window.setTimeout;
   window.setTimeout = (fn, ms, ...args) => later(fn, ms >= 250 ? ms * 10 : ms, ...args);
 })()"""
+
+
+@contextmanager
+def held(service, name: str):
+    """Holds the app's answers to ``service.name`` calls until the block ends (a slow server, made to happen on
+    every run): what the page does while one is on its way is the test's to see."""
+    gate = threading.Event()
+    call = getattr(service, name)
+
+    def when_released(*args, **kwargs):
+        gate.wait(WAIT_MS / 1000)
+        return call(*args, **kwargs)
+
+    setattr(service, name, when_released)
+    try:
+        yield
+    finally:
+        gate.set()
+        delattr(service, name)  # the class's own method again
 
 
 def skip_to(page, text: str, tries: int = 10) -> None:

@@ -1,7 +1,7 @@
 """The pick kept in the browser (annotate.assets' page script) in a real headless Chromium: it is the labeller's
 own, never handed to (or sent for) another labeller signing in to that browser; a changed pick is kept as
-changed; and a key, a click on the choices, e or Ctrl+Enter while the kept pick goes back on screen wins over it.
-Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
+changed; and a key, a click on the choices, Submit, Skip or Undo, e or Ctrl+Enter while the kept pick goes back
+on screen wins over it. Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.annotate_browser import (
     SLOW_RESTORE,
     WAIT_MS,
     build_workspace,
+    held,
     login,
     serve,
     wait_for_keys,
@@ -199,5 +200,53 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         labels = workspace.frame("labels")
         assert len(labels) == 1 and labels.iloc[0]["note"] == "sent from the note"
         assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+    finally:
+        app.close()
+
+
+def test_a_click_on_undo_or_skip_while_a_submitted_kept_pick_goes_back_wins(tmp_path, browser, users):
+    """bob's submit of B got no answer (the pick is kept as submitted, as when the app went down); the reload puts
+    B back on screen and would send it. As it goes back he clicks Undo, then (on the item the undo brought back,
+    the same way) Skip, each answered slowly (held by the server). Before, the click left the restore running: it
+    sent B while the undo or skip was on its way; now B goes back at once, unsent, as for the keys u and s."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    sent = []
+    submit = ctx.service.submit
+    ctx.service.submit = lambda user, item, *args, **kwargs: (
+        sent.append(item) or submit(user, item, *args, **kwargs)
+    )
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("a")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: A better")
+        second = ctx.service.queue.held["bob"]
+        for item, button, action in ((second, "#pf-undo", "undo"), (first, "#pf-skip", "skip")):
+            page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=item, timeout=WAIT_MS)
+            page.keyboard.press("b")
+            page.wait_for_function(f"{KEPT_PICK}?.choice === 1", timeout=WAIT_MS)
+            page.evaluate(
+                f"localStorage.setItem('prefloop-pending', JSON.stringify({{...{KEPT_PICK}, submitted: true}}))"
+            )
+            sent.clear()
+            with held(ctx.service, action):
+                reload_slowly(page, ctx.service, item)
+                page.locator(button).click()
+                page.wait_for_function(
+                    f"{KEPT_PICK}?.submitted === false && {CHECKED} === 1", timeout=WAIT_MS
+                )
+            page.wait_for_function(f"item => ![null, item].includes({SHOWN_ITEM})", arg=item, timeout=WAIT_MS)
+            assert sent == [], f"{action}: the kept pick was sent"
+        labels = workspace.frame("labels")  # A on the first item, taken back, then the first item skipped
+        assert labels["item_id"].tolist() == [first] * 3 and labels["choice"].isna().tolist() == [
+            False,
+            True,
+            True,
+        ]
     finally:
         app.close()
