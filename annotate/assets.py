@@ -155,34 +155,32 @@ __RANK__
       if (settled && pending.submitted) press("pf-submit");
     }, 300);
   };
-  const putBack = (pending) => {
+  // typed: the text field the labeller is typing in, left as it is (emptied by the labeller, too)
+  const putBack = (pending, typed = null) => {
     if (pending.choice >= 0) pick("pf-choice", pending.choice);
     if (pending.strength >= 0) pick("pf-strength", pending.strength);
     if (pending.ratings) window.prefloopSetRatings?.(pending.ratings);
-    const note = $("#pf-note textarea");
-    if (note && pending.note && !note.value) {
-      note.value = pending.note;
-      note.dispatchEvent(new Event("input", {bubbles: true}));
-    }
-    const box = rankBox();
-    if (box && pending.ranking && !box.value) {
-      box.value = pending.ranking;
-      box.dispatchEvent(new Event("input", {bubbles: true}));
-    }
+    putText($("#pf-note textarea"), pending.note, typed);
+    putText(rankBox(), pending.ranking, typed);
+  };
+  const putText = (box, text, typed) => {
+    if (!box || !text || box.value || box === typed) return;
+    box.value = text;
+    box.dispatchEvent(new Event("input", {bubbles: true}));
   };
   const holds = (pending) => (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) &&
     (!rankBox() || !pending.ranking || rankBox().value === pending.ranking);
   // The labeller's own action while the kept pick goes back wins over it (a label key, a click on the choices,
-  // the ratings, Submit, Skip or Undo, e, Ctrl+Enter): the rest of it goes back on screen now, under the action,
-  // and nothing is sent or opened for it (the labeller is at the page: Enter sends what is on screen). Returns the
-  // kept pick put back.
-  const settleNow = () => {
+  // the ratings, Submit, Skip or Undo, typing in the note or ranking box, e, Ctrl+Enter): the rest of it goes
+  // back on screen now, under the action, and nothing is sent or opened for it (the labeller is at the page: Enter
+  // sends what is on screen). Returns the kept pick put back.
+  const settleNow = (typed = null) => {
     chain += 1;
     restoring = false;
     const pending = load();
     if (pending?.key !== keyOf(shown())) return null;
     save({...pending, submitted: false});
-    putBack(pending);
+    putBack(pending, typed);
     return pending;
   };
   // `e` (annotate.edit_script) during a restore wins over it too, and a kept edit opens again, unsaved (the
@@ -338,7 +336,11 @@ __RANK__
     if (event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) remember(false, true, event.target);
   }, true);
   document.addEventListener("input", (event) => {
-    if (event.target.closest?.("#pf-note, #pf-choice.pf-task-rank, #pf-edit")) remember(false);
+    if (!event.target.closest?.("#pf-note, #pf-choice.pf-task-rank, #pf-edit")) return;
+    // typing wins over a restore too: it ends the restore, so the text is kept at once as typed (`remember` keeps
+    // nothing while restoring) and no restore step writes the kept text over it
+    if (event.isTrusted && restoring) settleNow(event.target);
+    remember(false);
   }, true);
   new MutationObserver(() => {
     const view = shown();

@@ -1,7 +1,8 @@
 """The pick kept in the browser (annotate.assets' page script) in a real headless Chromium: it is the labeller's
 own, never handed to (or sent for) another labeller signing in to that browser; a changed pick is kept as
-changed; and a key, a click on the choices, Submit, Skip or Undo, e or Ctrl+Enter while the kept pick goes back
-on screen wins over it. Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
+changed; and a key, a click on the choices, Submit, Skip or Undo, typing in the note or ranking box, e or
+Ctrl+Enter while the kept pick goes back on screen wins over it. Helpers: tests/annotate_browser.py; fixtures:
+tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -204,6 +205,46 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         app.close()
 
 
+def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tmp_path, browser, users):
+    """bob picks A, writes "first thought" and reloads; as the kept pick goes back he writes "second thought" in
+    the note. Before, the typing was kept in the browser only once the restore had ended (not at all where nothing
+    was typed after it): "first thought" was kept, and went back on screen after the next reload; now the typed
+    note is kept at once, A under it. He reloads and, as A and the note go back, clicks Submit: before, the click
+    left the restore running and the submit went without A ("Pick ... first"); now both go back at once and are
+    saved."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("a")
+        page.keyboard.press("n")
+        page.keyboard.type("first thought")
+        page.wait_for_function(f"{KEPT_PICK}?.note === 'first thought' && {KEPT_PICK}?.choice === 0")
+        page.keyboard.press("Escape")
+        reload_slowly(page, ctx.service, first)
+        page.keyboard.press("n")
+        page.keyboard.press("Control+a")  # the kept note may be back already (a loaded machine)
+        page.keyboard.type("second thought")
+        page.wait_for_function(
+            f"{KEPT_PICK}?.note === 'second thought' && {KEPT_PICK}?.choice === 0 && {CHECKED} === 0",
+            timeout=WAIT_MS,
+        )
+        page.keyboard.press("Escape")
+
+        reload_slowly(page, ctx.service, first)
+        page.locator("#pf-submit").click()
+        wait_status(page, "Saved to disk: A better")
+        labels = workspace.frame("labels")
+        assert len(labels) == 1 and labels.iloc[0]["note"] == "second thought"
+        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+    finally:
+        app.close()
+
+
 def test_a_click_on_undo_or_skip_while_a_submitted_kept_pick_goes_back_wins(tmp_path, browser, users):
     """bob's submit of B got no answer (the pick is kept as submitted, as when the app went down); the reload puts
     B back on screen and would send it. As it goes back he clicks Undo, then (on the item the undo brought back,
@@ -248,5 +289,38 @@ def test_a_click_on_undo_or_skip_while_a_submitted_kept_pick_goes_back_wins(tmp_
             True,
             True,
         ]
+    finally:
+        app.close()
+
+
+def test_typing_in_the_ranking_box_while_the_kept_ranking_goes_back_wins(tmp_path, browser, users):
+    """bob ranks 1 > 2 and reloads; once the kept ranking is back in the box, while the restore still runs, he
+    empties the box and types 4 > 3 > 2 > 1. Before, his typing was not kept and the restore wrote 1 > 2 back into
+    the box he had emptied; now what he typed is on screen and kept, and Enter saves it."""
+    from tests.test_annotate_rank import build_workspace as rank_workspace
+
+    workspace = rank_workspace(tmp_path / "ws")
+    app, ctx, url = serve(workspace, "rank", users)
+    box = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        login(page, url, "bob")
+        item = ctx.service.queue.held["bob"]
+        page.keyboard.press("1")
+        page.keyboard.press("2")
+        page.wait_for_function(f"{KEPT_PICK}?.ranking === '1 > 2'", timeout=WAIT_MS)
+        reload_slowly(page, ctx.service, item)
+        page.wait_for_function(
+            "box => document.querySelector(box)?.value === '1 > 2'", arg=box, timeout=WAIT_MS
+        )
+        page.locator(box).focus()  # as by Tab: a click on the box is one on the choices, which wins already
+        page.keyboard.press("Control+a")
+        page.keyboard.press("Backspace")
+        page.keyboard.type("4 > 3 > 2 > 1")
+        page.wait_for_function(f"{KEPT_PICK}?.ranking === '4 > 3 > 2 > 1'", timeout=WAIT_MS)
+        assert page.locator(box).input_value() == "4 > 3 > 2 > 1"
+        page.keyboard.press("Escape")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: ranking 4 > 3 > 2 > 1")
     finally:
         app.close()
