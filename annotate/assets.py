@@ -72,8 +72,9 @@ SCRIPT_TEMPLATE = """
   // labeller's; chain: that restore's number, moved on by a draw that starts another or moves on from the item and
   // by an action of the labeller's that wins over it (the earlier restore stops at its next step); opening: when a
   // restore last pressed the editor's button, its answer not yet seen; drawing: the wait for an answer to be drawn
-  // in full (`whenDrawn`).
+  // in full (`whenDrawn`); answering: a submit, skip, undo or save sent, and Gradio not yet done with its answer.
   let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = 0, drawing = 0;
+  let answering = false;
 
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
@@ -238,9 +239,13 @@ __RANK__
   // once Gradio has drawn all of it: it marks its event pending (a status tracker's progress text in the tab's
   // outputs) until every output is on screen, the choice radios reset for the next item among them, and it drops
   // a second submit while the first is pending. On a loaded machine a key applied 30 ms after the item showed was
-  // wiped by that reset, or its Enter dropped. A Gradio that never clears the mark gets them after DRAW_MS.
+  // wiped by that reset, or its Enter dropped. That mark is Gradio's markup, so the wait also holds until the
+  // event's own `.then` says Gradio is done with it (`ANSWER_DRAWN`, after its outputs are set and it no longer
+  // holds the event pending): a Gradio without the mark still waits. One that never clears either gets them
+  // after DRAW_MS.
+  window.prefloopDrawn = () => { answering = false; };
   const whenDrawn = (since) => {
-    const busy = $("#pf-prompt .progress-text") && Date.now() - since < DRAW_MS;
+    const busy = (answering || $("#pf-prompt .progress-text")) && Date.now() - since < DRAW_MS;
     drawing = busy ? setTimeout(() => whenDrawn(since), 25) : 0;
     if (!busy) flush();
   };
@@ -331,6 +336,7 @@ __RANK__
     }
     if (button.id === "pf-submit" || button.id === "pf-edit-save") remember(true, button.id === "pf-edit-save");
     inflight = Date.now();
+    answering = true;
   }, true);
   document.addEventListener("change", (event) => {
     if (event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) remember(false, true, event.target);
@@ -395,6 +401,11 @@ __RANK__
 })();
 """
 
+
+# The `.then` of every label event whose keys the page queues (submit, skip, undo, the editor's save: annotate.app,
+# annotate.edit_view): Gradio runs it once it is done with the event's answer (`whenDrawn` in the page script); not
+# after an error, which draws no item: a draw after it waits at most DRAW_MS.
+ANSWER_DRAWN = "() => { window.prefloopDrawn && window.prefloopDrawn(); }"
 
 SCRIPT = (
     SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP))

@@ -141,6 +141,15 @@ SLOW_RESTORE = """(() => {
 })()"""
 
 
+# NO_PROGRESS_TEXT: a Gradio without the status tracker's `.progress-text` markup, which the page script reads as
+# "an answer not yet drawn in full" (annotate.assets, `whenDrawn`): the class is taken off as soon as it shows.
+NO_PROGRESS_TEXT = """() => {
+  const strip = () => document.querySelectorAll(".progress-text").forEach((e) => e.classList.remove("progress-text"));
+  new MutationObserver(strip).observe(document.documentElement, {childList: true, subtree: true, attributes: true});
+  strip();
+}"""
+
+
 @contextmanager
 def held(service, name: str):
     """Holds the app's answers to ``service.name`` calls until the block ends (a slow server, made to happen on
