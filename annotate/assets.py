@@ -72,8 +72,9 @@ SCRIPT_TEMPLATE = """
   // labeller's; chain: that restore's number, moved on by a draw that starts another or moves on from the item and
   // by an action of the labeller's that wins over it (the earlier restore stops at its next step); opening: when a
   // restore last pressed the editor's button, its answer not yet seen; drawing: the wait for an answer to be drawn
-  // in full (`whenDrawn`).
+  // in full (`whenDrawn`); answering: a submit, skip, undo or save sent, and Gradio not yet done with its answer.
   let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = 0, drawing = 0;
+  let answering = false;
 
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
@@ -155,33 +156,32 @@ __RANK__
       if (settled && pending.submitted) press("pf-submit");
     }, 300);
   };
-  const putBack = (pending) => {
+  // typed: the text field the labeller is typing in, left as it is (emptied by the labeller, too)
+  const putBack = (pending, typed = null) => {
     if (pending.choice >= 0) pick("pf-choice", pending.choice);
     if (pending.strength >= 0) pick("pf-strength", pending.strength);
     if (pending.ratings) window.prefloopSetRatings?.(pending.ratings);
-    const note = $("#pf-note textarea");
-    if (note && pending.note && !note.value) {
-      note.value = pending.note;
-      note.dispatchEvent(new Event("input", {bubbles: true}));
-    }
-    const box = rankBox();
-    if (box && pending.ranking && !box.value) {
-      box.value = pending.ranking;
-      box.dispatchEvent(new Event("input", {bubbles: true}));
-    }
+    putText($("#pf-note textarea"), pending.note, typed);
+    putText(rankBox(), pending.ranking, typed);
+  };
+  const putText = (box, text, typed) => {
+    if (!box || !text || box.value || box === typed) return;
+    box.value = text;
+    box.dispatchEvent(new Event("input", {bubbles: true}));
   };
   const holds = (pending) => (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) &&
     (!rankBox() || !pending.ranking || rankBox().value === pending.ranking);
-  // The labeller's own action while the kept pick goes back wins over it (a label key, a click on the choices or
-  // ratings, e, Ctrl+Enter): the rest of it goes back on screen now, under the action, and nothing is sent or
-  // opened for it (the labeller is at the page: Enter sends what is on screen). Returns the kept pick put back.
-  const settleNow = () => {
+  // The labeller's own action while the kept pick goes back wins over it (a label key, a click on the choices,
+  // the ratings, Submit, Skip or Undo, typing in the note or ranking box, e, Ctrl+Enter): the rest of it goes
+  // back on screen now, under the action, and nothing is sent or opened for it (the labeller is at the page: Enter
+  // sends what is on screen). Returns the kept pick put back.
+  const settleNow = (typed = null) => {
     chain += 1;
     restoring = false;
     const pending = load();
     if (pending?.key !== keyOf(shown())) return null;
     save({...pending, submitted: false});
-    putBack(pending);
+    putBack(pending, typed);
     return pending;
   };
   // `e` (annotate.edit_script) during a restore wins over it too, and a kept edit opens again, unsaved (the
@@ -239,9 +239,13 @@ __RANK__
   // once Gradio has drawn all of it: it marks its event pending (a status tracker's progress text in the tab's
   // outputs) until every output is on screen, the choice radios reset for the next item among them, and it drops
   // a second submit while the first is pending. On a loaded machine a key applied 30 ms after the item showed was
-  // wiped by that reset, or its Enter dropped. A Gradio that never clears the mark gets them after DRAW_MS.
+  // wiped by that reset, or its Enter dropped. That mark is Gradio's markup, so the wait also holds until the
+  // event's own `.then` says Gradio is done with it (`ANSWER_DRAWN`, after its outputs are set and it no longer
+  // holds the event pending): a Gradio without the mark still waits. One that never clears either gets them
+  // after DRAW_MS.
+  window.prefloopDrawn = () => { answering = false; };
   const whenDrawn = (since) => {
-    const busy = $("#pf-prompt .progress-text") && Date.now() - since < DRAW_MS;
+    const busy = (answering || $("#pf-prompt .progress-text")) && Date.now() - since < DRAW_MS;
     drawing = busy ? setTimeout(() => whenDrawn(since), 25) : 0;
     if (!busy) flush();
   };
@@ -320,8 +324,10 @@ __RANK__
   });
 
   document.addEventListener("click", (event) => {
-    // the labeller's click on the choices or ratings wins over a restore, as a key does: settled before it applies
-    if (event.isTrusted && restoring && event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) settleNow();
+    // the labeller's click on the choices, ratings, Submit, Skip or Undo wins over a restore, as a key does: settled
+    // before it applies (Submit sends the kept pick put back under it; the restore's own press is no trusted click)
+    const wins = "#pf-choice, #pf-strength, #pf-rate, #pf-submit, #pf-skip, #pf-undo";
+    if (event.isTrusted && restoring && event.target.closest?.(wins)) settleNow();
     const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo, #pf-edit-save, #pf-edit-cancel");
     if (!button) return;
     if (button.id === "pf-edit-cancel") {  // nothing to keep: the edit is given up, the label not sent
@@ -330,12 +336,17 @@ __RANK__
     }
     if (button.id === "pf-submit" || button.id === "pf-edit-save") remember(true, button.id === "pf-edit-save");
     inflight = Date.now();
+    answering = true;
   }, true);
   document.addEventListener("change", (event) => {
     if (event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) remember(false, true, event.target);
   }, true);
   document.addEventListener("input", (event) => {
-    if (event.target.closest?.("#pf-note, #pf-choice.pf-task-rank, #pf-edit")) remember(false);
+    if (!event.target.closest?.("#pf-note, #pf-choice.pf-task-rank, #pf-edit")) return;
+    // typing wins over a restore too: it ends the restore, so the text is kept at once as typed (`remember` keeps
+    // nothing while restoring) and no restore step writes the kept text over it
+    if (event.isTrusted && restoring) settleNow(event.target);
+    remember(false);
   }, true);
   new MutationObserver(() => {
     const view = shown();
@@ -390,6 +401,11 @@ __RANK__
 })();
 """
 
+
+# The `.then` of every label event whose keys the page queues (submit, skip, undo, the editor's save: annotate.app,
+# annotate.edit_view): Gradio runs it once it is done with the event's answer (`whenDrawn` in the page script); not
+# after an error, which draws no item: a draw after it waits at most DRAW_MS.
+ANSWER_DRAWN = "() => { window.prefloopDrawn && window.prefloopDrawn(); }"
 
 SCRIPT = (
     SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP))

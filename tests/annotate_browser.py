@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -137,6 +139,34 @@ SLOW_RESTORE = """(() => {
   const later = window.setTimeout;
   window.setTimeout = (fn, ms, ...args) => later(fn, ms >= 250 ? ms * 10 : ms, ...args);
 })()"""
+
+
+# NO_PROGRESS_TEXT: a Gradio without the status tracker's `.progress-text` markup, which the page script reads as
+# "an answer not yet drawn in full" (annotate.assets, `whenDrawn`): the class is taken off as soon as it shows.
+NO_PROGRESS_TEXT = """() => {
+  const strip = () => document.querySelectorAll(".progress-text").forEach((e) => e.classList.remove("progress-text"));
+  new MutationObserver(strip).observe(document.documentElement, {childList: true, subtree: true, attributes: true});
+  strip();
+}"""
+
+
+@contextmanager
+def held(service, name: str):
+    """Holds the app's answers to ``service.name`` calls until the block ends (a slow server, made to happen on
+    every run): what the page does while one is on its way is the test's to see."""
+    gate = threading.Event()
+    call = getattr(service, name)
+
+    def when_released(*args, **kwargs):
+        gate.wait(WAIT_MS / 1000)
+        return call(*args, **kwargs)
+
+    setattr(service, name, when_released)
+    try:
+        yield
+    finally:
+        gate.set()
+        delattr(service, name)  # the class's own method again
 
 
 def skip_to(page, text: str, tries: int = 10) -> None:
