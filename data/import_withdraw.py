@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from data.annotators import IMPORT
 from data.errors import counted, one_line
 from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
@@ -69,7 +70,8 @@ class FileLabels:
     log_passed_over: tuple[tuple[int, str], ...] = ()  # the import log's lines not read (`logged_rejects`)
     # of its lines' rejects files, one missing or a line not read: file, line number, why (`logged_rejects`)
     rejects_not_read: tuple[tuple[Path, int, str], ...] = ()
-    # of ``labels``' ids, those a merge left out (stored in the workspace merged in), with why (`merge_left_out`)
+    # of ``labels``' ids, those a merge left out (stored in the workspace merged in), with why (`merge_left_out`): its
+    # own, or a labeller row's on another stored pair (answer) over its texts (`LabelledPairs.elsewhere`)
     merged_out: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -109,6 +111,9 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     each row's under the spelling of its texts they are stored under (`stored_spellings`: a merge may have brought
     a spelling the import did not see); writes nothing."""
     refused: Mapping[int, RecordError] = MappingProxyType({})
+    elsewhere: dict[
+        str, tuple[str, ...]
+    ] = {}  # a labeller row's label id -> its ids on the other pairs of its texts
 
     def read(spelled: Spellings) -> tuple[Loaded, dict[str, Labelled]]:
         found: dict[str, Labelled] = {}
@@ -123,6 +128,8 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
         # rankings, ratings, KTO labels: with the field they came from
         for labelled in loaded.labelled.values():
             found[labelled.label.id] = labelled
+        theirs = (labelled.label for labelled in found.values() if labelled.label.annotator != IMPORT)
+        elsewhere.update((label.id, spelled.pairs.elsewhere(label)) for label in theirs)
         return loaded, found
 
     def recheck(_: Path, rows: Mapping[int, RecordError]) -> Loaded:
@@ -139,7 +146,11 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     digest = file_digest(path)
     locked, unread, rejects_unread = logged_rejects(workspace, path, options, loaded.format, REFUSED, digest)
     recorded = merge_left_out(workspace)
-    merged = {i: recorded[i] for labelled in found.values() for i in labelled.ids if i in recorded}
+    merged = {}
+    for labelled in found.values():
+        ids = [*labelled.ids, *elsewhere.get(labelled.label.id, ())]
+        if reason := next((recorded[i] for i in ids if i in recorded), None):
+            merged[labelled.label.id] = reason
     return FileLabels(
         Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread), merged
     )
