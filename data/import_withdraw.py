@@ -42,7 +42,7 @@ from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import IN_APP, import_history, is_of, made_in_app
 from data.import_log_lines import first_shown, passed_over_warning
-from data.import_rank_rate import Labelled
+from data.import_rank_rate import CONFLICT, Labelled
 from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
 from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects
@@ -54,6 +54,10 @@ from data.spellings import Spellings
 from data.workspace import Workspace
 
 log = logging.getLogger(__name__)
+# The reasons of the rows an import's rejects file lists that `--remove` counts as skipped at import: those the
+# workspace refused (`REFUSED`), and a KTO row labelling an answer otherwise than an earlier row of the file, which
+# this reading keeps (no KTO conflict check: an import before it stored both) though the import left it out
+LOGGED = (*REFUSED, CONFLICT["kto"])
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     found = stored_spellings(workspace, str(path), read, spellings, loaded, found)
     left_out = {reject["row"]: reject["reason"] for reject in loaded.rejects if reject["reason"] in REFUSED}
     digest = file_digest(path)
-    locked, unread, rejects_unread = logged_rejects(workspace, path, options, loaded.format, REFUSED, digest)
+    locked, unread, rejects_unread = logged_rejects(workspace, path, options, loaded.format, LOGGED, digest)
     recorded = merge_left_out(workspace)
     merged = {}
     for labelled in found.values():
