@@ -35,13 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from data.annotators import IMPORT
 from data.errors import counted, one_line
 from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import IN_APP, import_history, is_of, made_in_app
 from data.import_log_lines import first_shown, passed_over_warning
-from data.import_rank_rate import Labelled
+from data.import_rank_rate import CONFLICT, Labelled
 from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
 from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects
@@ -53,6 +54,10 @@ from data.spellings import Spellings
 from data.workspace import Workspace
 
 log = logging.getLogger(__name__)
+# The reasons of the rows an import's rejects file lists that `--remove` counts as skipped at import: those the
+# workspace refused (`REFUSED`), and a KTO row labelling an answer otherwise than an earlier row of the file, which
+# this reading keeps (no KTO conflict check: an import before it stored both) though the import left it out
+LOGGED = (*REFUSED, CONFLICT["kto"])
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,8 @@ class FileLabels:
     log_passed_over: tuple[tuple[int, str], ...] = ()  # the import log's lines not read (`logged_rejects`)
     # of its lines' rejects files, one missing or a line not read: file, line number, why (`logged_rejects`)
     rejects_not_read: tuple[tuple[Path, int, str], ...] = ()
-    # of ``labels``' ids, those a merge left out (stored in the workspace merged in), with why (`merge_left_out`)
+    # of ``labels``' ids, those a merge left out (stored in the workspace merged in), with why (`merge_left_out`): its
+    # own, or a labeller row's on another stored pair (answer) over its texts (`LabelledPairs.elsewhere`)
     merged_out: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -109,6 +115,9 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     each row's under the spelling of its texts they are stored under (`stored_spellings`: a merge may have brought
     a spelling the import did not see); writes nothing."""
     refused: Mapping[int, RecordError] = MappingProxyType({})
+    elsewhere: dict[
+        str, tuple[str, ...]
+    ] = {}  # a labeller row's label id -> its ids on the other pairs of its texts
 
     def read(spelled: Spellings) -> tuple[Loaded, dict[str, Labelled]]:
         found: dict[str, Labelled] = {}
@@ -123,6 +132,8 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
         # rankings, ratings, KTO labels: with the field they came from
         for labelled in loaded.labelled.values():
             found[labelled.label.id] = labelled
+        theirs = (labelled.label for labelled in found.values() if labelled.label.annotator != IMPORT)
+        elsewhere.update((label.id, spelled.pairs.elsewhere(label)) for label in theirs)
         return loaded, found
 
     def recheck(_: Path, rows: Mapping[int, RecordError]) -> Loaded:
@@ -137,9 +148,13 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     found = stored_spellings(workspace, str(path), read, spellings, loaded, found)
     left_out = {reject["row"]: reject["reason"] for reject in loaded.rejects if reject["reason"] in REFUSED}
     digest = file_digest(path)
-    locked, unread, rejects_unread = logged_rejects(workspace, path, options, loaded.format, REFUSED, digest)
+    locked, unread, rejects_unread = logged_rejects(workspace, path, options, loaded.format, LOGGED, digest)
     recorded = merge_left_out(workspace)
-    merged = {i: recorded[i] for labelled in found.values() for i in labelled.ids if i in recorded}
+    merged = {}
+    for labelled in found.values():
+        ids = [*labelled.ids, *elsewhere.get(labelled.label.id, ())]
+        if reason := next((recorded[i] for i in ids if i in recorded), None):
+            merged[labelled.label.id] = reason
     return FileLabels(
         Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread), merged
     )

@@ -13,6 +13,7 @@ import pytest
 
 from annotate.service import LabelService
 from data.__main__ import main
+from data.aggregate import current_labels
 from data.gold import rank_items
 from data.imports import ImportOptions, ImportPreview, check_file, write_records
 from data.ranking import rank_item_id
@@ -432,3 +433,27 @@ def test_a_preview_of_an_import_reads_as_the_import_leaves_the_workspace(tmp_pat
     assert (
         len(new.read("completions")) == 3 and len(new.read("labels")) == 1 and not (tmp_path / "new").exists()
     )
+
+
+def test_a_kto_row_an_import_with_on_error_skip_left_out_as_conflicting_is_counted_not_refused(
+    tmp_path, capsys
+):
+    """Row 2 labels row 0's answer otherwise: the import with `--on-error skip` left it out (conflicting_kto_label).
+    --remove reads both rows' labels (an import before that check stored both), found row 2's not stored, and refused
+    the file, with or without --on-error skip: nothing of it could ever be withdrawn. Its rejects say the import left
+    it out: counted so, and the rest withdrawn."""
+    ws = tmp_path / "ws"
+    kto = write(
+        tmp_path / "kto.jsonl",
+        {"prompt": "Good?", "completion": "yes", "label": False},
+        {"prompt": "Other?", "completion": "no", "label": False},
+        {"prompt": "Good?", "completion": "yes", "label": True},
+    )
+    assert main(["import", "-w", str(ws), "--on-error", "skip", str(kto)]) == 0
+    assert "(conflicting_kto_label 1)" in capsys.readouterr().out
+    assert remove(ws, kto) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {kto}: 2 (KTO labels 2); 1 row skipped at import (conflicting_kto_label), never "
+        "stored\n"
+    )
+    assert current_labels(Workspace(ws).read("labels"), "kto").empty  # both stored labels withdrawn
