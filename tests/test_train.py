@@ -276,6 +276,12 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
         ("labelled", ["--method", "rdpo", "--agreement", "smoothing"], "use --agreement robust"),
         ("labelled", ["--loss-type", "ipo", "--agreement", "weight"], "needs --loss-type sigmoid or robust"),
         ("labelled", ["--loss-type", "sigmoid", "sft", "--loss-weights", "1"], "one weight per --loss-type"),
+        (
+            "labelled",
+            ["--loss-weights", "2"],  # our sigmoid loss would train unweighted: the weight ignored
+            "--loss-weights weighs TRL's loss types, and --loss-type sigmoid alone runs our per-pair loss",
+        ),
+        ("labelled", ["--loss-type", "robust", "--loss-weights", "2"], "--loss-type robust alone runs our"),
         ("labelled", ["--method", "nope"], "--method 'nope': expected one of dpo, ipo"),
         ("labelled", ["--rounds", "one"], "--rounds: expected a list of int"),
         (
