@@ -274,6 +274,16 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
             "applies to dpo, rdpo, dpop, spin, odpo, rm, sdpo",
         ),
         ("labelled", ["--method", "rdpo", "--agreement", "smoothing"], "use --agreement robust"),
+        (
+            "labelled",
+            ["--agreement", "smoothing", "--label-smoothing", "0.2"],  # the per-pair ε would replace it unsaid
+            "--label-smoothing 0.2 and --agreement smoothing: each pair's ε comes from its labellers' agreement",
+        ),
+        (
+            "labelled",
+            ["--method", "rdpo", "--agreement", "robust", "--label-smoothing", "0.1"],
+            "--label-smoothing 0.1 and --agreement robust",
+        ),
         ("labelled", ["--loss-type", "ipo", "--agreement", "weight"], "needs --loss-type sigmoid or robust"),
         ("labelled", ["--loss-type", "sigmoid", "sft", "--loss-weights", "1"], "one weight per --loss-type"),
         (

@@ -312,6 +312,11 @@ def check_options(options: TrainOptions) -> None:
     if options.agreement != "off" and not method.agreement:
         takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
         raise PrefloopError(f"--agreement {options.agreement}: applies to {takes}")
+    if options.agreement in ("smoothing", "robust") and options.label_smoothing:
+        raise PrefloopError(
+            f"--label-smoothing {options.label_smoothing} and --agreement {options.agreement}: each pair's ε comes "
+            "from its labellers' agreement, which replaces one ε for all; give one of them"
+        )
     unknown = [kind for kind in options.kinds or () if kind not in (*PAIR_KINDS, RANK_KIND)]
     if unknown:  # a misspelt kind would train on the others without a word
         raise PrefloopError(
