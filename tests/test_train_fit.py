@@ -105,6 +105,7 @@ def test_each_sdpo_step_counts_its_own_rows(tmp_path, tiny_model_dir, capsys):
         truncated += rows["rows_truncated"]
         assert "rows: 5 in, 2 trained" in (out / f"step-{k}" / "report.md").read_text()
     assert truncated == 2
+    assert run["reference_cache"] == {"hits": 0, "computed": 4}  # the run's: both steps', not the last one's
 
 
 def test_rows_that_cannot_be_trained_are_counted_by_reason(tmp_path, tiny_model_dir):
