@@ -274,9 +274,9 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
             "applies to dpo, rdpo, dpop, spin, odpo, rm, sdpo",
         ),
         ("labelled", ["--method", "rdpo", "--agreement", "smoothing"], "use --agreement robust"),
-        (
+        (  # each pair's ε would replace the flag's, unsaid
             "labelled",
-            ["--agreement", "smoothing", "--label-smoothing", "0.2"],  # the per-pair ε would replace it unsaid
+            ["--agreement", "smoothing", "--label-smoothing", "0.2"],
             "--label-smoothing 0.2 and --agreement smoothing: each pair's ε comes from its labellers' agreement",
         ),
         (
@@ -329,6 +329,12 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
         ("labelled", ["--rounds", "1,-2"], "--rounds -2: must be >= 0"),
         ("labelled", ["--lora-r", "4", "--lora-dropout", "1.5"], "--lora-dropout 1.5: must be in [0, 1)"),
         ("labelled", ["--lora-r", "4", "--lora-alpha", "0"], "--lora-alpha 0: must be > 0"),
+        (
+            "labelled",
+            ["--lora-r", "0", "--lora-alpha", "32"],  # full fine-tuning would train without a word about it
+            "--lora-alpha applies to LoRA adapters, and --lora-r 0 trains every weight without one",
+        ),
+        ("labelled", ["--lora-dropout", "0.1", "--lora-r", "0"], "--lora-dropout applies to LoRA adapters"),
         ("labelled", ["--save-steps", "0"], "--save-steps 0: must be >= 1"),
         ("labelled", ["--method", "kto", "--desirable-weight", "0"], "--desirable-weight 0.0: must be > 0"),
         ("labelled", ["--loss-type", "bogus"], "--loss-type bogus: expected one or more of sigmoid, hinge"),
