@@ -38,7 +38,7 @@ def train_stepwise(
     the last step's manifest entry, its metrics comparing the start model with the final one and listing the
     steps (``sdpo_steps``), with the run's ``rows`` from ``notes``. ``claim``: step 1's (`train_once`)."""
     round_ = options.round
-    if round_ is None and options.register:  # the start is registered once step 1 trained, not before
+    if round_ is None:  # the start is registered once step 1 trained, not before
         known = find_model(workspace, model_path)
         round_ = (known.round if known else 0) + 1  # a new start model is a base model of round 0
     start = before = None
