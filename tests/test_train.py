@@ -105,6 +105,7 @@ def test_every_method_trains_a_few_steps(tmp_path, tiny_model_dir, method, extra
         p.name for p in out.iterdir()
     }
     assert not list(out.glob("checkpoint-*"))
+    assert not (out / "README.md").exists()  # TRL's draft card: "fine-tuned version of [None]", of its method
     if method in FIRST_LOSS:  # step 1 runs before any update: policy = reference, h = 0 and no KL
         first = json.loads((out / "log_history.json").read_text())[0]
         assert first["loss"] == pytest.approx(FIRST_LOSS[method], abs=1e-3)

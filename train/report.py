@@ -264,4 +264,8 @@ def write_report(out: Path, record, metrics: dict, config: dict, log_history: li
     if plot:
         lines += ["![training curves](training.png)", ""]
     _write(out / "report.md", "\n".join(lines))
+    # TRL's trainers draft a README.md model card as they checkpoint; it names its trainer's method (SimPO: "trained
+    # with CPO") and a base model of None for a start model folder (every start is one here, a hub id's snapshot
+    # too): untrue of the run, whose card is report.md.
+    (out / "README.md").unlink(missing_ok=True)
     _write(out / "metrics.json", strict_json(metrics, indent=2) + "\n")
