@@ -291,6 +291,7 @@ def run(options: GenerateOptions) -> dict:
         check_pair_params(options.n, params)
     if mode_of(options) == "--judge":  # judge the pairs already there
         workspace = Workspace(options.workspace)  # first: a hub id judge may be fetched
+        check_reward_judge(options, workspace)
         return judge_workspace(options, workspace, check_judge_model(options))
     loaded = read_prompts(options.prompts, options.test_fraction or 0.0, options.workspace)
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
