@@ -278,12 +278,13 @@ def test_a_file_the_import_respelled_is_withdrawn_by_its_stored_spellings(tmp_pa
 SKIPPED = "1 row skipped at import (rank_locked), never stored"
 
 
-def import_a_locked_row_skipped(tmp_path, ws):
+def import_a_locked_row_skipped(tmp_path, ws, locked: dict | None = None):
     """ranks.jsonl imported (its ranking locks its item), then prefs.jsonl with `--on-error skip`: its row 0's answer
-    would join that item (left out: rank_locked), its row 1's preference is stored. Returns both files."""
+    (``locked``'s) would join that item (left out: rank_locked), its row 1's preference is stored. Returns both
+    files."""
     ranks = write(tmp_path / "ranks.jsonl", RANKED)
     assert main(["import", "-w", str(ws), str(ranks)]) == 0
-    locked = {"prompt": "Q?", "chosen": "a fourth", "rejected": "new 1"}
+    locked = locked or {"prompt": "Q?", "chosen": "a fourth", "rejected": "new 1"}
     prefs = write(tmp_path / "prefs.jsonl", locked, {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
     assert main(["import", "-w", str(ws), "--on-error", "skip", str(prefs)]) == 0
     return ranks, prefs
