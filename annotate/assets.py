@@ -74,7 +74,8 @@ SCRIPT_TEMPLATE = """
   // restore last pressed the editor's button, its answer not yet seen; drawing: the wait for an answer to be drawn
   // in full (`whenDrawn`); answering: a submit, skip, undo or save sent, and Gradio not yet done with its answer.
   let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = 0, drawing = 0;
-  let answering = false;
+  // written: the note and ranking as last written on the item on screen (`key`), by the labeller or the page
+  let answering = false, written = null;
 
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
@@ -214,10 +215,28 @@ __RANK__
     else box.focus();
   };
 
+  // Gradio drawing the same item again unasked (the label tab's second draw as the page loads, an admin opening
+  // the tab again) draws the server's empty note and ranking over what was written meanwhile: it goes back at once
+  // (in `onView`, and again once the draw is on screen in full), never onto another item or an answer's draw.
+  const keepWritten = () => {
+    const view = shown();
+    if (view) written = {key: keyOf(view), note: $("#pf-note textarea")?.value, ranking: rankBox()?.value};
+  };
+  const rewrite = () => {
+    if (!written || written.key !== keyOf(shown())) return;
+    [[$("#pf-note textarea"), written.note], [rankBox(), written.ranking]].forEach(([box, text]) => {
+      if (!box || typeof text !== "string" || box.value === text) return;
+      box.value = text;
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+    });
+  };
+
   const onView = (view) => {
     const first = lastView === null, asked = inflight !== 0;  // asked: by a submit, skip or undo on its way
     lastView = view.dataset.view;
     inflight = 0;
+    if (asked || written?.key !== keyOf(view)) written = null;
+    rewrite();
     const pending = load();
     if (pending && pending.key !== keyOf(view)) save(null);  // the server moved on (or answers joined the item)
     // The same item drawn again unasked is the label tab drawn again (a labeller's page draws it twice as it
@@ -247,7 +266,7 @@ __RANK__
   const whenDrawn = (since) => {
     const busy = (answering || $("#pf-prompt .progress-text")) && Date.now() - since < DRAW_MS;
     drawing = busy ? setTimeout(() => whenDrawn(since), 25) : 0;
-    if (!busy) flush();
+    if (!busy) { rewrite(); flush(); }
   };
   const flush = () => {
     while (queued.length && !inflight) act(queued.shift());
@@ -346,6 +365,7 @@ __RANK__
     // typing wins over a restore too: it ends the restore, so the text is kept at once as typed (`remember` keeps
     // nothing while restoring) and no restore step writes the kept text over it
     if (event.isTrusted && restoring) settleNow(event.target);
+    if (!event.target.closest("#pf-edit")) keepWritten();
     remember(false);
   }, true);
   new MutationObserver(() => {
