@@ -67,13 +67,13 @@ SCRIPT_TEMPLATE = """
   "use strict";
   const KEYMAP = __KEYMAP__, RATE_KEYS = __RATE_KEYS__;
   const BUTTONS = {"enter": "pf-submit", "s": "pf-skip", "u": "pf-undo"};
-  const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, OPEN_MS = 5000, DRAW_MS = 2000;
+  const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, DRAW_MS = 2000;
   // restoring: a kept pick is going back on screen (`restore`, then `reopen`), and what changes is not the
   // labeller's; chain: that restore's number, moved on by a draw that starts another or moves on from the item and
-  // by an action of the labeller's that wins over it (the earlier restore stops at its next step); opening: when a
-  // restore last pressed the editor's button, its answer not yet seen; drawing: the wait for an answer to be drawn
+  // by an action of the labeller's that wins over it (the earlier restore stops at its next step); opening: a
+  // restore pressed the editor's button, and its wait for the editor has not ended; drawing: the wait for an answer to be drawn
   // in full (`whenDrawn`); answering: a submit, skip, undo or save sent, and Gradio not yet done with its answer.
-  let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = 0, drawing = 0;
+  let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = false, drawing = 0;
   // written: the note and ranking as last written on the item on screen (`key`), by the labeller or the page
   let answering = false, written = null;
 
@@ -198,21 +198,19 @@ __RANK__
   // The kept edit: open the editor (the server fills it with the answer picked), put the text back, and save it
   // if it had been saved (the server stores it once, or answers "Already saved"). One press of the editor's button
   // at a time (`opening`): a second answer landing after the text went back would write the answer over it.
-  const reopen = (pending, id, tries = 100) => {
+  // It waits for the editor as long as the server takes to answer (annotate.edit_script, prefloopWhenEditorOpen).
+  const reopen = (pending, id) => {
     if (id !== chain) return;
-    const box = editing();
-    if (!box) {
-      if (Date.now() - opening > OPEN_MS) { opening = Date.now(); press("pf-edit-open"); }
-      if (tries > 0) setTimeout(() => reopen(pending, id, tries - 1), 50);
-      else restoring = false;
-      return;
-    }
-    opening = 0;
-    restoring = false;
-    box.value = pending.edit;
-    box.dispatchEvent(new Event("input", {bubbles: true}));
-    if (pending.submitted) setTimeout(() => { if (id === chain) press("pf-edit-save"); }, 50);
-    else box.focus();
+    if (!editing() && !opening) { opening = true; press("pf-edit-open"); }
+    const closed = () => { opening = false; if (id === chain) restoring = false; };
+    window.prefloopWhenEditorOpen((box) => {
+      closed();
+      if (id !== chain) return;
+      box.value = pending.edit;
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+      if (pending.submitted) setTimeout(() => { if (id === chain) press("pf-edit-save"); }, 50);
+      else box.focus();
+    }, closed);
   };
 
   // Gradio drawing the same item again unasked (the label tab's second draw as the page loads, an admin opening
