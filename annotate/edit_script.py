@@ -36,19 +36,19 @@ EDIT_SCRIPT = """
     const mine = ++waits;
     window.prefloopWhenEditorOpen((el) => { if (mine === waits) { el.focus(); el.setSelectionRange(0, 0); } });
   }, true);
-  let waits = 0, answers = 0;
-  // The server's answer to the editor's button is drawn (annotate.edit_view: that event's `.then`, EDITOR_ANSWERED).
-  window.prefloopEditorAnswered = () => { answers += 1; };
-  // opened(box) once the editor shows, else closed() once the button's answer is drawn without it (refused) or,
-  // where none is ever heard of, after OPEN_CAP_MS: not a fixed few seconds, which a loaded machine's answer
-  // outlasted (the cursor stayed out, a kept edit was lost). Looked for every 50 ms only while waiting.
+  let waits = 0, refusals = 0;
+  // The server's answer to the editor's button is drawn (annotate.edit_view: that event's `.then`, EDITOR_ANSWERED,
+  // is handed the editor's text: the answer's when it opens, none when it is refused).
+  window.prefloopEditorAnswered = (text) => { if (!text) refusals += 1; };
+  // opened(box) once the editor shows, else closed() once the button's answer is a refusal or, where none is ever
+  // heard of, after OPEN_CAP_MS: not a fixed few seconds, which a loaded machine's answer outlasted (the cursor
+  // stayed out, a kept edit was lost); nor "the answer drawn", as Gradio can show the editor later still. Looked
+  // for every 50 ms only while waiting.
   window.prefloopWhenEditorOpen = (opened, closed = () => {}) => {
-    const before = answers, since = Date.now();
-    let answered = false;  // seen at an earlier look: Gradio has had a tick to show the editor
+    const before = refusals, since = Date.now();
     const look = () => {
       if (visible(box())) return opened(box());
-      if (answered || Date.now() - since > OPEN_CAP_MS) return closed();
-      answered = answers > before;
+      if (refusals > before || Date.now() - since > OPEN_CAP_MS) return closed();
       setTimeout(look, 50);
     };
     look();
@@ -56,8 +56,9 @@ EDIT_SCRIPT = """
 })();
 """
 
-# The `.then` of the editor's button (annotate.edit_view): its answer is drawn, the editor open or refused.
-EDITOR_ANSWERED = "() => { window.prefloopEditorAnswered && window.prefloopEditorAnswered(); }"
+# The `.then` of the editor's button (annotate.edit_view), handed the editor's text: its answer is in, the editor
+# opened (the answer's text) or refused (none).
+EDITOR_ANSWERED = "(text) => { window.prefloopEditorAnswered && window.prefloopEditorAnswered(text); }"
 
 EDIT_CSS = """
 .pf-diff del { background: #fdecec; color: #9b1c1c; } .pf-diff ins { background: #e7f6ec; color: #17663a; }

@@ -165,7 +165,8 @@ def wire_editor(ctx: "Context", label: "LabelTab", page: list[gr.Component], com
     opening = label.edit_open.click(
         open_editor, [label.item_id, label.choice], editor, api_name="edit_open", **quiet
     )
-    opening.then(None, js=EDITOR_ANSWERED)  # the page waits for the editor until then (annotate.edit_script)
+    # the page waits for the editor until it shows or this says the answer was a refusal (annotate.edit_script)
+    opening.then(None, [label.draft], None, js=EDITOR_ANSWERED)
     label.edit_cancel.click(cancel_edit, None, editor, api_name="edit_cancel", **quiet)
     inputs = [label.item_id, label.choice, label.strength, label.note, label.draft, *page]
     saved = label.edit_save.click(save_edit, inputs, js=WITH_PACE, api_name="edit_save", **common)
