@@ -169,6 +169,40 @@ def held(service, name: str):
         delattr(service, name)  # the class's own method again
 
 
+@contextmanager
+def between_load_draws(page, service, item: str):
+    """Reloads, and holds the second of the two draws of the label tab as the page loads (the second `serve`: see
+    `reload_slowly` in tests/test_annotate_kept_pick_browser.py) until the block ends: the block runs once ``item``
+    is on screen as first drawn, and takes keys. After the block, waits until the second draw is on screen (another
+    view of ``item``) and Gradio is done with it. The kept pick goes back slowly (SLOW_RESTORE)."""
+    page.add_init_script(SLOW_RESTORE)
+    gate, served = threading.Event(), []
+    serve = service.serve
+
+    def second_held(*args, **kwargs):
+        served.append(args)
+        if len(served) == 2:
+            gate.wait(WAIT_MS / 1000)
+        return serve(*args, **kwargs)
+
+    service.serve = second_held
+    try:
+        page.reload()
+        page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=item, timeout=WAIT_MS)
+        wait_for_keys(page)
+        first = page.evaluate(SHOWN_VIEW)
+        yield
+    finally:
+        gate.set()
+        del service.serve  # the class's own method again
+    page.wait_for_function(
+        f"""([item, first]) => ({SHOWN_ITEM}) === item && ![null, first].includes({SHOWN_VIEW}) &&
+            !document.querySelector('#pf-prompt .progress-text')""",
+        arg=[item, first],
+        timeout=WAIT_MS,
+    )
+
+
 def skip_to(page, text: str, tries: int = 10) -> None:
     """Skips (key s) until the item on screen shows ``text``. Each skip waits for the next item's view before the
     next key: a key pressed while a skip is on its way is queued by the page and would skip the item sought too."""

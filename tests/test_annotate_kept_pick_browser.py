@@ -16,6 +16,7 @@ from tests.annotate_browser import (
     SHOWN_ITEM,
     SLOW_RESTORE,
     WAIT_MS,
+    between_load_draws,
     build_workspace,
     held,
     login,
@@ -241,6 +242,40 @@ def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tm
         labels = workspace.frame("labels")
         assert len(labels) == 1 and labels.iloc[0]["note"] == "second thought"
         assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+    finally:
+        app.close()
+
+
+def test_a_note_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users):
+    """bob picks A and reloads; as soon as the item shows he writes "first" in the note, before the label tab's
+    second draw as the page loads, and " thought" the moment that draw is on screen. Before, the draw wiped
+    "first" (Gradio draws the server's empty note over it; the restore put it back only later, and not after
+    bob's typing, which wins over it): " thought" alone was kept. Now the same item drawn again gets the text typed
+    back at once: "first thought" is on screen and kept, and Enter saves it with A."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    note = "#pf-note textarea"
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("a")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
+        with between_load_draws(page, ctx.service, first):
+            page.keyboard.press("n")
+            page.keyboard.type("first")
+            page.wait_for_function(f"{KEPT_PICK}?.note === 'first'", timeout=WAIT_MS)
+        page.locator(note).press("End")
+        page.keyboard.type(" thought")
+        page.wait_for_function(f"{KEPT_PICK}?.note?.endsWith('thought')", timeout=WAIT_MS)
+        assert page.evaluate(f"{KEPT_PICK}.note") == "first thought" == page.locator(note).input_value()
+        page.keyboard.press("Escape")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: A better")
+        labels = workspace.frame("labels")
+        assert len(labels) == 1 and labels.iloc[0]["note"] == "first thought"
     finally:
         app.close()
 
