@@ -42,6 +42,7 @@ from train.pairs import (
     sft_rows,
     step_chunks,
 )
+from train.plan_notes import unused_adapter_options
 from train.saving import check_model_files, load_tokenizer, model_path
 from train.sources import add_source_weights
 from train.stepwise import train_stepwise
@@ -261,6 +262,9 @@ def _plan(options: TrainOptions, method: Method, start: Path, longest: int) -> t
         sequences=1 if method.data == "sft" else 2,  # SFT: one answer per row, no pair, no KL batch
     )
     log.info(plan.line())
+    unused = unused_adapter_options(options, plan.lora_r)
+    if unused:
+        log.warning(unused)
     batch = plan.setup.batch
     options = dataclasses.replace(
         options,

@@ -1,0 +1,43 @@
+"""What a run says beside its memory plan's line: options the plan, --max-steps or the labels leave without effect."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from train.memory import GIB
+from train.methods import get_method
+from train.options import TrainOptions
+from train.run import _plan
+
+
+def plan_logs(caplog, monkeypatch, model, gib: float, **given) -> list[str]:
+    """The lines `train.run._plan` logs for the tiny model with ``gib`` GiB available."""
+    monkeypatch.setattr("train.run.available_memory", lambda: int(gib * GIB))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="train.run"):
+        _plan(TrainOptions(**given), get_method("dpo"), model, 64)
+    return [record.getMessage() for record in caplog.records if record.name == "train.run"]
+
+
+@pytest.mark.parametrize(
+    "given, said",
+    [
+        ({"lora_alpha": 32}, "--lora-alpha 32 unused"),
+        ({"lora_alpha": 32, "lora_dropout": 0.1}, "--lora-alpha 32 and --lora-dropout 0.1 unused"),
+    ],
+)
+def test_adapter_options_the_plan_leaves_unused_are_said(caplog, monkeypatch, tiny_model_dir, given, said):
+    """--lora-alpha without --lora-r where the plan chose full fine-tuning: the run said only "full fine-tuning"."""
+    lines = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, **given)
+    assert lines[0].startswith("memory plan: full fine-tuning")
+    assert lines[1] == (
+        f"{said}: the memory plan chose full fine-tuning, which trains no LoRA adapter; --lora-r N trains LoRA"
+    )
+
+
+@pytest.mark.parametrize("given", [{}, {"lora_alpha": 32, "lora_r": 8}])
+def test_adapter_options_that_train_say_nothing(caplog, monkeypatch, tiny_model_dir, given):
+    """At their defaults, or read by the LoRA adapter --lora-r asks for: the plan's line alone."""
+    assert len(plan_logs(caplog, monkeypatch, tiny_model_dir, 64, **given)) == 1
