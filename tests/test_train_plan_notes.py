@@ -12,12 +12,14 @@ from train.options import TrainOptions
 from train.run import _plan
 
 
-def plan_logs(caplog, monkeypatch, model, gib: float, **given) -> list[str]:
-    """The lines `train.run._plan` logs for the tiny model with ``gib`` GiB available."""
+def plan_logs(
+    caplog, monkeypatch, model, gib: float, rows: int = 18, method: str = "dpo", **given
+) -> list[str]:
+    """The lines `train.run._plan` logs for the tiny model with ``gib`` GiB available and ``rows`` fitted rows."""
     monkeypatch.setattr("train.run.available_memory", lambda: int(gib * GIB))
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="train.run"):
-        _plan(TrainOptions(**given), get_method("dpo"), model, 64)
+        _plan(TrainOptions(**given), get_method(method), model, {"longest_tokens": 64, "rows_trained": rows})
     return [record.getMessage() for record in caplog.records if record.name == "train.run"]
 
 
@@ -41,3 +43,19 @@ def test_adapter_options_the_plan_leaves_unused_are_said(caplog, monkeypatch, ti
 def test_adapter_options_that_train_say_nothing(caplog, monkeypatch, tiny_model_dir, given):
     """At their defaults, or read by the LoRA adapter --lora-r asks for: the plan's line alone."""
     assert len(plan_logs(caplog, monkeypatch, tiny_model_dir, 64, **given)) == 1
+
+
+def test_the_plan_line_says_the_steps_and_epochs_of_max_steps(caplog, monkeypatch, tiny_model_dir):
+    """--max-steps overrides --epochs (TRL's max_steps): 30 steps of 1 row ran 1.67 epochs of 18 rows, --epochs 1
+    said nowhere otherwise."""
+    [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, max_steps=30, batch_size=1)
+    assert line.startswith("memory plan: full fine-tuning, micro-batch 1, about")
+    assert line.endswith("; --max-steps 30: 30 steps of 1 row, 1.67 epochs of the 18 rows, not --epochs 1")
+    [line] = plan_logs(
+        caplog, monkeypatch, tiny_model_dir, 64, rows=40, max_steps=5, batch_size=2, grad_accum=2
+    )
+    assert line.endswith("; --max-steps 5: 5 steps of 4 rows, 0.50 epochs of the 40 rows, not --epochs 1")
+    [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, method="sdpo", max_steps=3, batch_size=1)
+    assert line.endswith("; --max-steps 3: 3 steps of 1 row in each of the method's steps, not --epochs 1")
+    [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64)  # by epochs: the plan alone
+    assert "--max-steps" not in line

@@ -1,9 +1,11 @@
-"""What a run says beside its memory plan's line (`train.run`): options that the plan leaves without effect."""
+"""What a run says with its memory plan's line (`train.run`): the steps --max-steps makes (it overrides --epochs),
+and options that the plan leaves without effect."""
 
 from __future__ import annotations
 
 from dataclasses import fields
 
+from train.builders import rows_per_step
 from train.options import TrainOptions
 
 ADAPTER_OPTIONS = ("lora_alpha", "lora_dropout")  # read only where a LoRA adapter trains
@@ -28,4 +30,20 @@ def unused_adapter_options(options: TrainOptions, planned_lora_r: int) -> str | 
     return (
         f"{' and '.join(given)} unused: the memory plan chose full fine-tuning, which trains no LoRA adapter; "
         "--lora-r N trains LoRA"
+    )
+
+
+def steps_note(options: TrainOptions, rows: int, stepwise: bool = False) -> str:
+    """What --max-steps trains, for the plan's line: its steps and the epochs they make of the ``rows`` fitted
+    (TRL's max_steps overrides --epochs); "" without --max-steps. ``stepwise``: per step of a step-wise method,
+    whose chunks differ in size."""
+    if not options.max_steps:
+        return ""
+    per_step = rows_per_step(options)
+    steps = f"; --max-steps {options.max_steps}: {options.max_steps} steps of {per_step} row{'s' * (per_step > 1)}"
+    if stepwise:
+        return f"{steps} in each of the method's steps, not --epochs {options.epochs:g}"
+    return (
+        f"{steps}, "
+        f"{options.max_steps * per_step / rows:.2f} epochs of the {rows} rows, not --epochs {options.epochs:g}"
     )
