@@ -9,7 +9,7 @@ import pytest
 from train.memory import GIB
 from train.methods import get_method
 from train.options import TrainOptions
-from train.run import _plan
+from train.run import _pair_columns, _plan
 
 
 def plan_logs(
@@ -59,3 +59,29 @@ def test_the_plan_line_says_the_steps_and_epochs_of_max_steps(caplog, monkeypatc
     assert line.endswith("; --max-steps 3: 3 steps of 1 row in each of the method's steps, not --epochs 1")
     [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64)  # by epochs: the plan alone
     assert "--max-steps" not in line
+
+
+@pytest.mark.parametrize(
+    "sources, weight, said",
+    [
+        (
+            ["machine", "machine", "machine"],
+            0.5,
+            "--machine-weight 0.5: all 3 training rows are decided by machine",
+        ),
+        (["machine", "human"], 0.5, None),  # a human row: the weight shifts the rows' shares
+        (["machine", "machine"], 1.0, None),
+    ],
+)
+def test_a_machine_weight_that_weighs_every_row_alike_is_said(caplog, sources, weight, said):
+    """--machine-weight where every row is machine-decided (--labels machine) scales the loss and nothing else."""
+    rows = [{"source": source} for source in sources]
+    options = TrainOptions(labels="machine", machine_weight=weight)
+    with caplog.at_level(logging.WARNING, logger="train.run"):
+        _pair_columns(options, get_method("dpo"), rows)
+    lines = [record.getMessage() for record in caplog.records if record.name == "train.run"]
+    assert len(lines) == (said is not None)
+    if said:
+        assert lines[0].startswith(said) and lines[0].endswith(
+            "(--labels machine), so it weighs every row alike and changes only the loss's scale"
+        )

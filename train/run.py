@@ -44,7 +44,7 @@ from train.pairs import (
 )
 from train.plan_notes import steps_note, unused_adapter_options
 from train.saving import check_model_files, load_tokenizer, model_path
-from train.sources import add_source_weights
+from train.sources import add_source_weights, uniform_machine_weight
 from train.stepwise import train_stepwise
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,11 @@ def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> di
     if method.data != "pairs":
         return {"agreement": {"mode": "off"}}
     notes = {"agreement": add_agreement(rows, options.agreement)}
-    notes["labels"] = {"source": options.labels, **add_source_weights(rows, options.machine_weight)}
+    sources = add_source_weights(rows, options.machine_weight)
+    notes["labels"] = {"source": options.labels, **sources}
+    uniform = uniform_machine_weight(sources, options.labels)
+    if uniform:
+        log.warning(uniform)
     if method.columns:
         notes.update(method.columns(options, rows))
     return notes
