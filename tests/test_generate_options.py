@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from data.config import ConfigError
+from data.errors import PrefloopError
 from generate.__main__ import main, runs_a_loop
 from generate.loop.__main__ import parse_options as parse_loop
 from generate.options import VLLM_ONLY
@@ -51,6 +52,24 @@ def test_loop_train_options_are_checked_against_the_drivers_method(tmp_path):
         "a",
         "judge",
     )
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (
+            ["--train-lora-r", "0", "--train-lora-alpha", "32"],
+            "--train-lora-alpha applies to LoRA adapters, and --train-lora-r 0 trains every weight without one",
+        ),
+        (["--train-lora-r", "0", "--train-lora-dropout", "0.1"], "--train-lora-dropout applies to LoRA"),
+    ],
+)
+def test_the_loop_refuses_train_options_as_train_does(given, message):
+    """`check_given` (what `python -m train` refuses by the flags given) runs on the loop's --train-* options too, as
+    they are parsed (before anything is written): the loop ran only `check_options`, and trained with them."""
+    with pytest.raises(PrefloopError) as refused:
+        parse_loop(["--spin-iter", "1", *given])
+    assert str(refused.value).startswith(message)
 
 
 def test_the_loop_reads_the_options_set_once(tmp_path, monkeypatch):

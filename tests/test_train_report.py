@@ -10,7 +10,7 @@ import pytest
 
 from tests.test_train_fit import strict
 from train.evaluate import preference_metrics
-from train.report import data_line, write_report
+from train.report import data_line, summary_lines, write_report
 from train.saving import read_trained, write_trained
 
 
@@ -105,3 +105,17 @@ def test_a_nan_the_trainer_logged_is_null_in_log_history_json_and_every_reader_t
         tmp_path, record, metrics | {"final_loss": math.nan}, {}, log
     )  # a fresh run's log, in memory
     assert strict((tmp_path / "log_history.json").read_text()) == resumed
+
+
+@pytest.mark.parametrize("method", ["simpo", "cpo", "orpo"])
+def test_a_reference_free_methods_reward_figures_are_named_dpos(method):
+    """The held-out reward figures are DPO's β·log-ratio against the start model; a reference-free method's report
+    printed them as "implicit reward accuracy", as if they were its own. DPO's keep their name."""
+    metrics = preference_metrics([0.0] * 4, [1.0] * 4, [1.0] * 3 + [-1.0], [0.0] * 4, 0.1) | {
+        "eval_split": "test"
+    }
+    [line] = [line for line in summary_lines(method, metrics) if "accuracy" in line]
+    assert line.startswith(
+        f"DPO implicit reward (against the start model), not {method}'s objective: accuracy 0.750"
+    )
+    assert "implicit reward accuracy 0.750" in "\n".join(summary_lines("dpo", metrics))

@@ -96,6 +96,13 @@ class Method:
         return self.build is build_dpo_family
 
     @property
+    def reference_free(self) -> bool:
+        """Its loss reads no reference model (SimPO, CPO, ORPO: TRL's CPO and ORPO trainers), so DPO's implicit
+        reward against the start model, which the held-out report computes for every pairwise method, is not its
+        objective."""
+        return self.build in (cpo_family, orpo_family)
+
+    @property
     def caches_reference(self) -> bool:
         """Reads and writes the workspace's reference log-probs (--ref-cache): the DPO family's trainer does, but
         for TDPO's live reference; every other method's trainer is handed no cache."""

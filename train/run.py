@@ -42,8 +42,9 @@ from train.pairs import (
     sft_rows,
     step_chunks,
 )
+from train.plan_notes import steps_note, unused_adapter_options
 from train.saving import check_model_files, load_tokenizer, model_path
-from train.sources import add_source_weights
+from train.sources import add_source_weights, uniform_machine_weight
 from train.stepwise import train_stepwise
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,11 @@ def _pair_columns(options: TrainOptions, method: Method, rows: list[dict]) -> di
     if method.data != "pairs":
         return {"agreement": {"mode": "off"}}
     notes = {"agreement": add_agreement(rows, options.agreement)}
-    notes["labels"] = {"source": options.labels, **add_source_weights(rows, options.machine_weight)}
+    sources = add_source_weights(rows, options.machine_weight)
+    notes["labels"] = {"source": options.labels, **sources}
+    uniform = uniform_machine_weight(sources, options.labels)
+    if uniform:
+        log.warning(uniform)
     if method.columns:
         notes.update(method.columns(options, rows))
     return notes
@@ -243,12 +248,13 @@ def _steps(options: TrainOptions, method: Method, rows: list[dict], fitted: dict
     return steps
 
 
-def _plan(options: TrainOptions, method: Method, start: Path, longest: int) -> tuple[TrainOptions, dict]:
-    """The memory plan (`train.memory`) for sequences of ``longest`` tokens; the options it changes applied."""
+def _plan(options: TrainOptions, method: Method, start: Path, fitted: dict) -> tuple[TrainOptions, dict]:
+    """The memory plan (`train.memory`) for the ``fitted`` rows (`train.fit.fit_rows`' counts: the longest's
+    tokens); the options it changes applied. Its line says what --max-steps trains too."""
     requested = Setup(
         options.lora_r or 0,
         options.gradient_checkpointing,
-        Batch(options.batch_size, options.grad_accum, min(longest, options.max_length)),
+        Batch(options.batch_size, options.grad_accum, min(fitted["longest_tokens"], options.max_length)),
     )
     plan = plan_memory(
         model_shape(start),
@@ -260,7 +266,11 @@ def _plan(options: TrainOptions, method: Method, start: Path, longest: int) -> t
         reference_in_memory=method.reference_in_memory,
         sequences=1 if method.data == "sft" else 2,  # SFT: one answer per row, no pair, no KL batch
     )
-    log.info(plan.line())
+    line = plan.line() + steps_note(options, fitted["rows_trained"], method.stepwise)
+    log.info(line)
+    unused = unused_adapter_options(options, plan.lora_r)
+    if unused:
+        log.warning(unused)
     batch = plan.setup.batch
     options = dataclasses.replace(
         options,
@@ -269,7 +279,7 @@ def _plan(options: TrainOptions, method: Method, start: Path, longest: int) -> t
         batch_size=batch.micro,
         grad_accum=batch.accumulation,
     )
-    return options, {"memory_plan": plan.line()}
+    return options, {"memory_plan": line}
 
 
 def _say_resumed(out: Path, recorded: dict) -> None:
@@ -318,7 +328,7 @@ def train(
     train_rows, eval_rows, accounting = _fit(
         options, method, start, selection["train_rows"], selection["eval_rows"]
     )
-    options, plan = _plan(options, method, start, accounting["rows"]["longest_tokens"])
+    options, plan = _plan(options, method, start, accounting["rows"])
     check_resumed_plan(out, options, marker)
     notes = {
         **_pair_columns(options, method, train_rows),

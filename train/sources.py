@@ -37,3 +37,15 @@ def add_source_weights(rows: list[dict], machine_weight: float) -> dict:
         "machine_rows": len(machine),
         "machine_weight": machine_weight,
     }
+
+
+def uniform_machine_weight(summary: dict, labels: str) -> str | None:
+    """The warning where --machine-weight is set and every training row is a machine row (``summary``: of
+    `add_source_weights`; ``labels``: --labels): it weighs them all alike, so it scales the loss and nothing else."""
+    weight = summary["machine_weight"]
+    if weight == 1 or summary["human_rows"] or not summary["machine_rows"]:
+        return None
+    return (
+        f"--machine-weight {weight:g}: all {summary['machine_rows']} training rows are decided by machine labellers "
+        f"only (--labels {labels}), so it weighs every row alike and changes only the loss's scale"
+    )

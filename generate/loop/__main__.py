@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -25,7 +26,7 @@ from data.workspace import Workspace
 from generate.bestofn import check_judge_model
 from generate.job_plan import with_gold
 from generate.judge import load_template
-from generate.loop.options import DRIVERS, MAX_ITERATIONS, LoopOptions, driver_of
+from generate.loop.options import DRIVERS, MAX_ITERATIONS, SPIN_OWNED, LoopOptions, driver_of
 from generate.loop.report import spin_report
 from generate.options import (
     SPIN_TEST_FRACTION,
@@ -46,6 +47,7 @@ from generate.prepare import (
 )
 from generate.sampling import check_pair_params
 from train.methods import method_options
+from train.options import TrainOptions, check_given
 from train.options import check_options as check_train_options
 
 if TYPE_CHECKING:
@@ -110,7 +112,29 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
         check_applies(explicit, driver, owners, "")
         train = explicit_names(namespace, "train")
         check_applies(train, METHOD[driver], method_options(), "--method", section="train")
+        check_train(
+            check_given, options, train
+        )  # as `python -m train` refuses them (--lora-r 0 --lora-alpha 32)
     return options
+
+
+# train's own flags (not those the driver sets), as train's checks name them: `--lora-r` is `--train-lora-r` here
+_TRAIN_FLAG = re.compile(r"--([a-z][a-z0-9-]*)")
+_TRAIN_NAMES = {f.name for f in dataclasses.fields(TrainOptions)} - set(SPIN_OWNED)
+
+
+def check_train(check: Callable[..., None], options: LoopOptions, *args) -> None:
+    """One of train's checks (`check_options`, `check_given`) on the loop's train options, as the driver's method
+    trains them; its line names train's flags as the loop's `--train-*`."""
+    try:
+        check(dataclasses.replace(options.train, method=METHOD[driver_of(options)]), *args)
+    except PrefloopError as exc:
+
+        def rename(flag: re.Match) -> str:
+            name = flag.group(1)
+            return f"--train-{name}" if name.replace("-", "_") in _TRAIN_NAMES else flag.group(0)
+
+        raise PrefloopError(_TRAIN_FLAG.sub(rename, str(exc))) from exc
 
 
 def check_iterations(options: LoopOptions) -> None:
@@ -152,11 +176,7 @@ def check_options(options: LoopOptions) -> None:
         raise PrefloopError("--judge-iter needs --judge (rm, rm:<id>, or a chat model)")
     if options.judge_iter and not is_reward_model_name(options.judge):
         load_template(options.judge_template)  # a bad template file fails before any model loads
-    try:
-        check_train_options(dataclasses.replace(options.train, method=METHOD[driver]))
-    except PrefloopError as exc:  # train's checks name train's flags: here they are --train-*
-        message = str(exc)
-        raise PrefloopError(f"--train-{message[2:]}" if message.startswith("--") else message) from exc
+    check_train(check_train_options, options)
     if options.arena is not None:
         check_arena(options)
 

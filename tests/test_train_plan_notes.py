@@ -1,0 +1,87 @@
+"""What a run says beside its memory plan's line: options the plan, --max-steps or the labels leave without effect."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from train.memory import GIB
+from train.methods import get_method
+from train.options import TrainOptions
+from train.run import _pair_columns, _plan
+
+
+def plan_logs(
+    caplog, monkeypatch, model, gib: float, rows: int = 18, method: str = "dpo", **given
+) -> list[str]:
+    """The lines `train.run._plan` logs for the tiny model with ``gib`` GiB available and ``rows`` fitted rows."""
+    monkeypatch.setattr("train.run.available_memory", lambda: int(gib * GIB))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="train.run"):
+        _plan(TrainOptions(**given), get_method(method), model, {"longest_tokens": 64, "rows_trained": rows})
+    return [record.getMessage() for record in caplog.records if record.name == "train.run"]
+
+
+@pytest.mark.parametrize(
+    "given, said",
+    [
+        ({"lora_alpha": 32}, "--lora-alpha 32 unused"),
+        ({"lora_alpha": 32, "lora_dropout": 0.1}, "--lora-alpha 32 and --lora-dropout 0.1 unused"),
+    ],
+)
+def test_adapter_options_the_plan_leaves_unused_are_said(caplog, monkeypatch, tiny_model_dir, given, said):
+    """--lora-alpha without --lora-r where the plan chose full fine-tuning: the run said only "full fine-tuning"."""
+    lines = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, **given)
+    assert lines[0].startswith("memory plan: full fine-tuning")
+    assert lines[1] == (
+        f"{said}: the memory plan chose full fine-tuning, which trains no LoRA adapter; --lora-r N trains LoRA"
+    )
+
+
+@pytest.mark.parametrize("given", [{}, {"lora_alpha": 32, "lora_r": 8}])
+def test_adapter_options_that_train_say_nothing(caplog, monkeypatch, tiny_model_dir, given):
+    """At their defaults, or read by the LoRA adapter --lora-r asks for: the plan's line alone."""
+    assert len(plan_logs(caplog, monkeypatch, tiny_model_dir, 64, **given)) == 1
+
+
+def test_the_plan_line_says_the_steps_and_epochs_of_max_steps(caplog, monkeypatch, tiny_model_dir):
+    """--max-steps overrides --epochs (TRL's max_steps): 30 steps of 1 row ran 1.67 epochs of 18 rows, --epochs 1
+    said nowhere otherwise."""
+    [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, max_steps=30, batch_size=1)
+    assert line.startswith("memory plan: full fine-tuning, micro-batch 1, about")
+    assert line.endswith("; --max-steps 30: 30 steps of 1 row, 1.67 epochs of the 18 rows, not --epochs 1")
+    [line] = plan_logs(
+        caplog, monkeypatch, tiny_model_dir, 64, rows=40, max_steps=5, batch_size=2, grad_accum=2
+    )
+    assert line.endswith("; --max-steps 5: 5 steps of 4 rows, 0.50 epochs of the 40 rows, not --epochs 1")
+    [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64, method="sdpo", max_steps=3, batch_size=1)
+    assert line.endswith("; --max-steps 3: 3 steps of 1 row in each of the method's steps, not --epochs 1")
+    [line] = plan_logs(caplog, monkeypatch, tiny_model_dir, 64)  # by epochs: the plan alone
+    assert "--max-steps" not in line
+
+
+@pytest.mark.parametrize(
+    "sources, weight, said",
+    [
+        (
+            ["machine", "machine", "machine"],
+            0.5,
+            "--machine-weight 0.5: all 3 training rows are decided by machine",
+        ),
+        (["machine", "human"], 0.5, None),  # a human row: the weight shifts the rows' shares
+        (["machine", "machine"], 1.0, None),
+    ],
+)
+def test_a_machine_weight_that_weighs_every_row_alike_is_said(caplog, sources, weight, said):
+    """--machine-weight where every row is machine-decided (--labels machine) scales the loss and nothing else."""
+    rows = [{"source": source} for source in sources]
+    options = TrainOptions(labels="machine", machine_weight=weight)
+    with caplog.at_level(logging.WARNING, logger="train.run"):
+        _pair_columns(options, get_method("dpo"), rows)
+    lines = [record.getMessage() for record in caplog.records if record.name == "train.run"]
+    assert len(lines) == (said is not None)
+    if said:
+        assert lines[0].startswith(said) and lines[0].endswith(
+            "(--labels machine), so it weighs every row alike and changes only the loss's scale"
+        )

@@ -1,0 +1,49 @@
+"""What a run says with its memory plan's line (`train.run`): the steps --max-steps makes (it overrides --epochs),
+and options that the plan leaves without effect."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from train.builders import rows_per_step
+from train.options import TrainOptions
+
+ADAPTER_OPTIONS = ("lora_alpha", "lora_dropout")  # read only where a LoRA adapter trains
+
+
+def _off_default(options: TrainOptions, names: tuple[str, ...]) -> list[str]:
+    """The options of ``names`` not at their default, as flags with their values (`--lora-alpha 32`)."""
+    defaults = {f.name: f.default for f in fields(TrainOptions)}
+    return [
+        f"--{name.replace('_', '-')} {getattr(options, name)}"
+        for name in names
+        if getattr(options, name) != defaults[name]
+    ]
+
+
+def unused_adapter_options(options: TrainOptions, planned_lora_r: int) -> str | None:
+    """The warning where --lora-alpha / --lora-dropout are set, --lora-r is not, and the plan chose full fine-tuning
+    (``planned_lora_r`` 0), which reads neither (beside --lora-r 0 they are refused: `train.options.check_given`)."""
+    given = _off_default(options, ADAPTER_OPTIONS)
+    if not given or options.lora_r is not None or planned_lora_r:
+        return None
+    return (
+        f"{' and '.join(given)} unused: the memory plan chose full fine-tuning, which trains no LoRA adapter; "
+        "--lora-r N trains LoRA"
+    )
+
+
+def steps_note(options: TrainOptions, rows: int, stepwise: bool = False) -> str:
+    """What --max-steps trains, for the plan's line: its steps and the epochs they make of the ``rows`` fitted
+    (TRL's max_steps overrides --epochs); "" without --max-steps. ``stepwise``: per step of a step-wise method,
+    whose chunks differ in size."""
+    if not options.max_steps:
+        return ""
+    per_step = rows_per_step(options)
+    steps = f"; --max-steps {options.max_steps}: {options.max_steps} steps of {per_step} row{'s' * (per_step > 1)}"
+    if stepwise:
+        return f"{steps} in each of the method's steps, not --epochs {options.epochs:g}"
+    return (
+        f"{steps}, "
+        f"{options.max_steps * per_step / rows:.2f} epochs of the {rows} rows, not --epochs {options.epochs:g}"
+    )
