@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
@@ -60,6 +61,7 @@ from generate.prepare import (
     check_workspace_writable,
     fetch_model,
     import_prompts,
+    job_split,
     preview_prompts,
     quiet_logs,
     read_prompts,
@@ -88,7 +90,8 @@ def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> G
     explicit = explicit_names(namespace)
     check_applies(explicit, mode_of(options), mode_options(MODES, SHARED), "")
     check_sample_applies(explicit, options)
-    return options
+    # train where --split is not given, but for an arena's, which the workspace's prompts decide (`run`)
+    return options if options.arena else replace(options, split=job_split(options, None, None))
 
 
 def check_options(options: GenerateOptions) -> None:
@@ -291,9 +294,11 @@ def run(options: GenerateOptions) -> dict:
         check_pair_params(options.n, params)
     if mode_of(options) == "--judge":  # judge the pairs already there
         workspace = Workspace(options.workspace)  # first: a hub id judge may be fetched
+        options = replace(options, split=job_split(options, workspace, None))
         return judge_workspace(options, workspace, check_judge_model(options))
     loaded = read_prompts(options.prompts, options.test_fraction or 0.0, options.workspace)
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
+    options = replace(options, split=job_split(options, existing, loaded))  # an arena's: test, where held out
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
     arena = check_models(options, existing)
     # a pairs job's plan, where nothing is imported: the one it samples by (made once)

@@ -5,7 +5,8 @@
     python -m generate -w ws --judge smollm2-135m --kinds arena --split test         # a judge votes (both orders)
     python -m data leaderboard -w ws --by judge:smollm2-135m                          # Bradley–Terry table
 
-Every model answers the first ``--limit`` prompts of ``--split`` (a fixed set, oldest first) with the same sampling
+Every model answers the first ``--limit`` prompts of ``--split`` (a fixed set, oldest first; without it: test where
+the workspace holds test prompts, else train, with a warning, `generate.prepare.job_split`) with the same sampling
 settings and seeds (``--arena-n`` answers each, 1 by default), at one round for all (``--round``, else the newest
 model's). Completions record the model's absolute folder (a hub id: its snapshot folder in the hub's cache, the one
 name `train` registers it by) as their model, which is the manifest's path: the leaderboard resolves each side to
@@ -268,6 +269,13 @@ def arena_plan(
     return models, round, ids, left
 
 
+TRAIN_PROMPTS = (
+    "arena: the models answer train prompts, which a trained model may have been trained on (it can do better there "
+    "than on new prompts): compare them on held-out prompts, --split test (import some with `python -m data import "
+    "--split test FILE`, or --test-fraction)"
+)
+
+
 def run_arena(
     options: GenerateOptions,
     workspace: Workspace,
@@ -282,6 +290,9 @@ def run_arena(
     ``refusal``: what a round it may not sample says (`arena_plan`); ``judge_folder``: a chat-model --judge's checked
     folder (`generate.bestofn.OnFirstUse`)."""
     split = split or options.split
+    # `--arena` without --split samples test where the workspace holds some (`generate.prepare.job_split`)
+    if split == "train":
+        log.warning(TRAIN_PROMPTS)
     limit = (options.limit or 0) if limit is None else limit
     params = sampling_params(options)  # reads the chat template: made once, for the plan and the sampling
     models, round, ids, left = arena_plan(options, workspace, split, limit, params, models, refusal)
@@ -319,6 +330,7 @@ def run_arena(
         "arena_new_pairs": written,
         "arena_models": arena_names(m.id for m in models),  # an id may be a folder's, commas and all
         "arena_round": round,
+        "arena_split": split,  # --split, or the one `--arena` picked without it (`job_split`)
     }
     if too_long:  # per model: a prompt one model could not take leaves that prompt unpaired
         result["arena_too_long_by_model"] = "; ".join(f"{arena_names([m])} {n}" for m, n in too_long.items())

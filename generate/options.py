@@ -177,8 +177,13 @@ class SampleOptions:
 
 @dataclass(frozen=True)
 class GenerateOptions(SampleOptions):
-    split: str = field(
-        default="train", metadata={"help": "sample prompts of this split", "choices": ("train", "test")}
+    split: str | None = field(
+        default=None,
+        metadata={
+            "help": "sample prompts of this split (default: train; --arena: test where the workspace holds test "
+            "prompts, else train)",
+            "choices": ("train", "test"),
+        },
     )
     shard: str | None = field(
         default=None,

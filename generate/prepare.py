@@ -33,7 +33,7 @@ from data.provision import (
 from data.records import Prompt, has_gold
 from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
-from generate.options import SampleOptions
+from generate.options import GenerateOptions, SampleOptions
 from generate.shards import in_shard
 
 
@@ -135,6 +135,25 @@ def import_prompts(
     return [said for said in (prompts_line(loaded), split) if said], warning_lines(loaded, counts, copied)
 
 
+def known_prompts(workspace: Workspace | None, loaded: Loaded | None) -> dict[str, tuple[str, str | None]]:
+    """Each prompt of ``workspace`` (None: not created yet) and of the ``loaded`` --prompts: its split and gold."""
+    prompts = {p.id: (p.split, p.gold) for p in (loaded.records if loaded else ()) if isinstance(p, Prompt)}
+    if workspace is not None:  # a stored prompt keeps its split and gold: the import skips it
+        stored = workspace.read("prompts", columns=["split", "gold"]).to_pydict()
+        prompts.update(zip(stored["id"], zip(stored["split"], stored["gold"])))
+    return prompts
+
+
+def job_split(options: GenerateOptions, workspace: Workspace | None, loaded: Loaded | None) -> str:
+    """The split a job samples (or judges): --split, else train; an arena's, else test where ``workspace`` (None:
+    not created yet), with the --prompts it imports (``loaded``), holds test prompts: the models are compared on
+    prompts held out from training."""
+    if options.split:
+        return options.split
+    held = options.arena and any(of == "test" for of, _ in known_prompts(workspace, loaded).values())
+    return "test" if held else "train"
+
+
 def check_prompts(
     workspace: Workspace | None,
     where: Path,
@@ -146,10 +165,7 @@ def check_prompts(
     """Refuse a job with no prompt to sample, before the workspace is created or written: none in ``workspace``
     (None: not created yet) or in the ``loaded`` --prompts, or none left by ``split``, ``shard`` and (SPIN's
     ``gold``) a gold answer. Prompts that are all sampled already are not refused: a rerun has nothing left to do."""
-    prompts = {p.id: (p.split, p.gold) for p in (loaded.records if loaded else ()) if isinstance(p, Prompt)}
-    if workspace is not None:  # a stored prompt keeps its split and gold: the import skips it
-        stored = workspace.read("prompts", columns=["split", "gold"]).to_pydict()
-        prompts.update(zip(stored["id"], zip(stored["split"], stored["gold"])))
+    prompts = known_prompts(workspace, loaded)
     if not prompts:
         raise PrefloopError(
             f"{where}: no prompts to sample from: import some with `python -m data import -w {where} FILE`, "

@@ -1,11 +1,16 @@
-"""`generate --arena` reruns on tiny offline models: a larger `--arena-n` tops every model up (seeds continue) and
-pairs the new answers as a fresh run would."""
+"""`generate --arena` reruns and defaults on tiny offline models: a larger `--arena-n` tops every model up (seeds
+continue) and pairs the new answers as a fresh run would; without `--split` the arena answers the held-out prompts;
+a judge of arena pairs told where they wait."""
 
 from __future__ import annotations
+
+import json
+import logging
 
 import pytest
 
 from data import Workspace
+from data.__main__ import main as data_main
 from generate.__main__ import main
 from tests.test_generate_arena import arena_args, perturbed_copy, write_prompts
 
@@ -63,3 +68,60 @@ def test_a_larger_arena_n_tops_every_model_up_and_pairs_the_new_answers(tmp_path
     assert said(capsys.readouterr().out)["arena_new_pairs"] == "0"
     again = arena_rows(ws)
     assert [len(t) for t in again] == [len(completions), len(pairs), len(arenas)]
+
+
+def test_an_arena_without_split_answers_the_held_out_prompts(tmp_path, two_models, capsys, caplog):
+    """`--arena base,newest` without --split sampled the train prompts the new model was trained on, without a
+    word: the held-out prompts where the workspace holds some, else train with a warning."""
+    ws = tmp_path / "ws"
+    test = tmp_path / "t.json"
+    test.write_text(json.dumps([{"prompt": f"Name a colour, number {i}."} for i in range(2)]))
+    argv = arena_args(ws, two_models, write_prompts(tmp_path / "p.json", 3))  # train prompts
+    assert data_main(["import", "-w", str(ws), "--split", "test", str(test)]) == 0
+    capsys.readouterr()
+    with caplog.at_level(logging.WARNING, logger="generate.arena"):
+        assert main(argv) == 0
+    prompts = Workspace(ws).frame("prompts").set_index("id")["split"]
+    completions, pairs, _ = arena_rows(ws)
+    assert set(prompts[completions["prompt_id"]]) == {"test"} and completions["prompt_id"].nunique() == 2
+    assert said(capsys.readouterr().out)["arena_split"] == "test" and "train prompts" not in caplog.text
+    # --split train is the user's: taken, with a warning
+    assert main([*argv, "--split", "train"]) == 0
+    assert said(capsys.readouterr().out)["arena_split"] == "train"
+    assert (
+        "arena: the models answer train prompts, which a trained model may have been trained on"
+        in caplog.text
+    )
+    # a workspace with no test prompts: train, and the warning
+    caplog.clear()
+    other = tmp_path / "other"
+    with caplog.at_level(logging.WARNING, logger="generate.arena"):
+        assert main(arena_args(other, two_models, write_prompts(tmp_path / "p.json", 3), "--limit", "1")) == 0
+    assert (
+        said(capsys.readouterr().out)["arena_split"] == "train"
+        and "models answer train prompts" in caplog.text
+    )
+
+
+def test_a_judge_of_arena_pairs_says_how_many_wait_in_the_other_split(tmp_path, two_models, capsys):
+    """`--judge J --kinds arena` without --split judged split train: "judged 0 pairs ... nothing to judge: no model
+    loaded", not a word of the arena's pairs waiting in split test."""
+    ws = tmp_path / "ws"
+    assert (
+        data_main(["import", "-w", str(ws), "--split", "test", str(write_prompts(tmp_path / "t.json", 2))])
+        == 0
+    )
+    assert main(arena_args(ws, two_models, write_prompts(tmp_path / "p.json", 1), "--split", "test")) == 0
+    _, pairs, _ = arena_rows(ws)
+    assert len(pairs) > 0
+    capsys.readouterr()
+    judge = ["-w", str(ws), "--judge", str(two_models[0]), "--kinds", "arena", "--engine", "hf"]
+    assert main(judge) == 0
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith(
+            f"nothing to judge: no model loaded; {len(pairs)} arena pairs wait in split test (this run judged split "
+            "train): --split test judges them"
+        )
+    )
