@@ -66,6 +66,7 @@ from generate.prepare import (
     quiet_logs,
     read_prompts,
     start_model,
+    workspace_models,
 )
 from generate.rank_items import check_sampled_rank_items
 from generate.report_lines import judge_report, made_lines, nothing_left, topped_up_line
@@ -287,6 +288,7 @@ def run(options: GenerateOptions) -> dict:
     """Sample into the workspace, or label its pairs by machine, as the options say; returns the counts."""
     # Every check comes before the workspace is created or written: bad input writes nothing.
     check_options(options)
+    options = workspace_models(options)  # `runs/x`: the workspace's run, where no ./runs/x is here
     model, model_path = start_model(options)
     shard = parse_shard(options.shard) if options.shard else None
     params = sampling_params(options)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError, check_file_name
@@ -26,6 +28,7 @@ from data.provision import (
     SAMPLES,
     checked_answering_model,
     home,
+    in_workspace,
     is_model_dir,
     resolve_model,
     sample_path,
@@ -33,8 +36,11 @@ from data.provision import (
 from data.records import Prompt, has_gold
 from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
+from generate.arena_models import BASE
 from generate.options import GenerateOptions, SampleOptions
 from generate.shards import in_shard
+
+S = TypeVar("S", bound=SampleOptions)
 
 
 def quiet_logs(verbose: bool) -> None:
@@ -57,6 +63,23 @@ def start_model(options: SampleOptions) -> tuple[str, str]:
     if Path(model_path).is_dir():
         chat_template_for(Path(model_path), options.chat_template)
     return model, model_path
+
+
+def workspace_models(options: S) -> S:
+    """``options`` with each model they name by a folder relative to the workspace, not here, named by that folder
+    (`data.provision.in_workspace`: `runs/x` is `WS/runs/x`, where `train` writes its runs, unless `./runs/x` is
+    there): --model, a chat-model --judge and the --arena names (not `newest` or `base`, the manifest's). Before any
+    model is resolved, so that every check and record reads the one folder."""
+    workspace = options.workspace
+
+    def named(name: str) -> str:
+        return name if name in (NEWEST, BASE) else in_workspace(name, workspace)
+
+    judge = options.judge
+    if judge and not is_reward_model_name(judge):
+        judge = named(judge)
+    arena = tuple(map(named, options.arena)) if options.arena else options.arena
+    return replace(options, model=named(options.model), judge=judge, arena=arena)
 
 
 def fetch_model(options: SampleOptions, model_path: str) -> str:

@@ -1,11 +1,12 @@
 """`generate --arena` reruns and defaults on tiny offline models: a larger `--arena-n` tops every model up (seeds
 continue) and pairs the new answers as a fresh run would; without `--split` the arena answers the held-out prompts;
-a judge of arena pairs told where they wait."""
+a judge of arena pairs told where they wait; a run of the workspace named `runs/NAME`."""
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 
 import pytest
 
@@ -125,3 +126,30 @@ def test_a_judge_of_arena_pairs_says_how_many_wait_in_the_other_split(tmp_path, 
             "train): --split test judges them"
         )
     )
+
+
+def test_a_run_of_the_workspace_is_named_runs_name_where_no_such_folder_is_here(
+    tmp_path, two_models, monkeypatch
+):
+    """README's `--arena base,newest,runs/dpo-1` was relative to the current folder, while `train` writes
+    `WS/runs/dpo-<id>`: `runs/dpo-1` was "not a model" from anywhere but inside the workspace. A folder here of
+    that name still wins, as transformers reads a name; `--model` reads it the same way."""
+    ws = Workspace.init(tmp_path / "ws").path
+    run = ws / "runs" / "dpo-1"
+    shutil.copytree(two_models[1], run)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    prompts = write_prompts(tmp_path / "p.json", 1)
+    assert main(arena_args(ws, two_models, prompts, names="base,runs/dpo-1")) == 0
+    models = set(Workspace(ws).frame("completions")["model"])
+    assert models == {str(two_models[0].resolve()), str(run.resolve())}
+    sampled = ["-w", str(ws), "--engine", "hf", "--max-tokens", "4", "--limit", "1", "--round", "1"]
+    assert main([*sampled, "--model", "runs/dpo-1"]) == 0
+    answers = Workspace(ws).frame("completions").query("round == 1")
+    assert set(answers["model"]) == {str(run.resolve())} and len(answers) == 2
+    shutil.copytree(two_models[0], here / "runs" / "dpo-1")  # ./runs/dpo-1: the folder here wins
+    assert main([*sampled, "--round", "2", "--model", "runs/dpo-1"]) == 0
+    assert set(Workspace(ws).frame("completions").query("round == 2")["model"]) == {
+        str((here / "runs" / "dpo-1").resolve())
+    }
