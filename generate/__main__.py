@@ -101,6 +101,8 @@ def check_options(options: GenerateOptions) -> None:
         raise PrefloopError("--limit must be >= 0")
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
         raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+    if options.arena is not None:  # first: `--arena ... --pairs best-worst` was told it "needs --judge"
+        check_arena_options(options)
     if options.pairs == "best-worst" and not options.judge:
         raise PrefloopError("--pairs best-worst needs --judge (rm, rm:<id>, or a chat model)")
     if options.judge and options.spin:
@@ -120,15 +122,21 @@ def check_options(options: GenerateOptions) -> None:
         )
     if options.judge and not is_reward_model_name(options.judge):
         load_template(options.judge_template)  # a bad template file fails before any model loads
-    if options.arena is not None:
-        check_arena_options(options)
 
 
 def check_arena_options(options: GenerateOptions) -> None:
+    """The arena's counts (`check_arena`), and no other mode's flag beside it, each named as given."""
     check_arena(options)
-    if options.spin or options.shard or options.pairs == "best-worst":
+    given = {
+        "--spin": options.spin,
+        "--shard": options.shard,
+        "--pairs best-worst": options.pairs == "best-worst",
+    }
+    flags = [flag for flag, on in given.items() if on]
+    if flags:
         raise PrefloopError(
-            "--arena samples its own pairs: --spin, --shard and --pairs best-worst do not apply"
+            "--arena samples its own pairs (every pair of models per prompt, or --arena-pairs K drawn): "
+            f"{' and '.join(flags)} {'does' if len(flags) == 1 else 'do'} not apply to it"
         )
 
 
