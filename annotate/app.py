@@ -16,7 +16,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from annotate.admin_tab import admin_components, wire_admin
-from annotate.assets import GUIDELINES, SCRIPT
+from annotate.assets import ANSWER_DRAWN, GUIDELINES, SCRIPT
 from annotate.components import AdminTab, Context, LabelTab, TabSet, signed_in
 from annotate.edit_view import EDITABLE_VIEWS, edit_key, editor_components, wire_editor, wire_edits_admin
 from annotate.failures import maybe_saved, shown_errors
@@ -161,15 +161,17 @@ def wire(ctx: Context, app: gr.Blocks, label: LabelTab, tabs: TabSet, admin: Adm
         "window.prefloopActiveSeconds ? window.prefloopActiveSeconds() : null, SHOWN_ANSWERS]"
     ).replace("SHOWN_ANSWERS", SHOWN_ANSWERS)
     inputs = [label.item_id, label.choice, label.strength, label.note, active, answers]
-    label.submit.click(submit_label, inputs, api_name="submit", js=with_pace, **common)
-    label.skip.click(skip_item, [label.item_id], api_name="skip", **common)
+    submitted = label.submit.click(submit_label, inputs, api_name="submit", js=with_pace, **common)
+    skipped = label.skip.click(skip_item, [label.item_id], api_name="skip", **common)
     with_ratings = (
         "(...a) => [a[0], (window.prefloopRatings && window.prefloopRatings()) || a[1], a[2], a[3], "
         "SHOWN_ANSWERS]"
     ).replace("SHOWN_ANSWERS", SHOWN_ANSWERS)
     # what is on screen goes along, to stay there where there is nothing to undo (a ranking: on these answers)
     undo_inputs = [label.item_id, label.choice, label.strength, label.note, answers]
-    label.undo.click(undo_last, undo_inputs, api_name="undo", js=with_ratings, **common)
+    undone = label.undo.click(undo_last, undo_inputs, api_name="undo", js=with_ratings, **common)
+    for event in (submitted, skipped, undone):  # the page applies keys queued meanwhile once Gradio is done
+        event.then(None, js=ANSWER_DRAWN)
     label.history.input(edit_label, [label.history], api_name="edit", **common)
     wire_editor(ctx, label, [active, answers], common)
     wire_admin(ctx, app, tabs, admin)

@@ -73,9 +73,11 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
     columns = ["model", "strength", "95 % CI", "win rate vs reference (votes)", "95 % CI", "votes"]
     reference = f"reference (strength 0; each win rate is against it): {board.rows[0].name}"
     # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, models without a
-    # vote, who is left out, who votes by the side of the screen
+    # vote, answers never paired as they were one text, who is left out, who votes by the side of the screen
     excluding = excluded_line(dict.fromkeys(excluded, "excluded.json"))
-    notes = board_notes(board.rows, excluding, board.sided, board.unvoted)
+    notes = board_notes(
+        board.rows, excluding, board.sided, board.unvoted, board.inconsistent, board.identical
+    )
     return (
         "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
         + message_html(reference, "muted")

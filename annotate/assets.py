@@ -6,8 +6,8 @@ inline script of ours) maps keys to clicks on the app's own buttons and radio op
 fire while a text field has focus: Esc leaves the note, Ctrl+Enter submits from it, and key repeats are ignored so
 that a held key cannot label several items. Keys pressed while a submit is on its way are queued and applied once
 the answer is drawn in full (or, with no answer, dropped with a visible message). The script also keeps the
-labeller's pick in ``localStorage`` across a lost connection (see ``remember``; for that labeller only) and forgets
-it on Log out, shows why a sign-in was throttled (and keeps the name after a wrong password), and says so when the
+labeller's pick in ``localStorage`` across a lost connection (annotate.restore_script; for that labeller only) and
+forgets it on Log out, shows why a sign-in was throttled (and keeps the name after a wrong password), and says so when the
 tab has been signed out.
 """
 
@@ -19,6 +19,7 @@ from annotate.edit_script import EDIT_SCRIPT
 from annotate.pace_script import PACE_SCRIPT
 from annotate.rank_view import RANK_GUIDELINES, RANK_SCRIPT
 from annotate.rate_view import RATE_GUIDELINES, RATE_SCRIPT
+from annotate.restore_script import RESTORE_SCRIPT
 
 PAIRWISE_KEYS = [
     ("a", "left (A) is better"),
@@ -67,13 +68,10 @@ SCRIPT_TEMPLATE = """
   "use strict";
   const KEYMAP = __KEYMAP__, RATE_KEYS = __RATE_KEYS__;
   const BUTTONS = {"enter": "pf-submit", "s": "pf-skip", "u": "pf-undo"};
-  const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, OPEN_MS = 5000, DRAW_MS = 2000;
-  // restoring: a kept pick is going back on screen (`restore`, then `reopen`), and what changes is not the
-  // labeller's; chain: that restore's number, moved on by a draw that starts another or moves on from the item and
-  // by an action of the labeller's that wins over it (the earlier restore stops at its next step); opening: when a
-  // restore last pressed the editor's button, its answer not yet seen; drawing: the wait for an answer to be drawn
-  // in full (`whenDrawn`).
-  let inflight = 0, lastView = null, queued = [], restoring = true, chain = 0, opening = 0, drawing = 0;
+  const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, DRAW_MS = 2000;
+  // drawing: the wait for an answer to be drawn in full (`whenDrawn`); answering: a submit, skip, undo or save
+  // sent, and Gradio not yet done with its answer. The kept pick's state: annotate.restore_script.
+  let inflight = 0, lastView = null, queued = [], drawing = 0, answering = false;
 
   const $ = (selector) => document.querySelector(selector);
   const taskOf = () => $("#pf-rate") ? "rate" : $(".pf-task-kto") ? "kto" : $(".pf-task-rank") ? "rank" : "pairwise";
@@ -114,110 +112,14 @@ SCRIPT_TEMPLATE = """
     el.hidden = !text;
   };
 __RANK__
-  // The choice on screen is kept in this browser until the server moves past the item, so a restart or a lost
-  // connection cannot lose it; after a reload it is picked again and, if it had been submitted, sent again
-  // (the server refuses a second label for an item that already has this labeller's label). So is an edit being
-  // typed (`edit`: the open editor's text): the editor opens again with it, and a save of it is sent again.
-  // withEdit false: a plain submit (the editor, if open, is not what is sent); changed: the radio just picked
-  const remember = (submitted, withEdit = true, changed = null) => {
-    const view = shown();
-    if (restoring || !view || !view.dataset.item) return;
-    let choice = checkedIn("pf-choice", changed);
-    let strength = checkedIn("pf-strength", changed);
-    const note = $("#pf-note textarea")?.value || "";
-    const ranking = rankBox()?.value || "";  // rank: the ranking typed so far
-    let ratings = window.prefloopRatings?.() ?? null;  // rate: the rubric panel's picks
-    const edit = withEdit ? editing()?.value ?? null : null;
-    const previous = load();
-    if (previous?.key === keyOf(view)) {  // a radio cannot be un-picked: -1 here is a reset, not a choice
-      submitted = submitted || previous.submitted;
-      if (choice < 0) choice = previous.choice;
-      if (strength < 0) strength = previous.strength;
-      if (ratings === "{}") ratings = previous.ratings;
-    }
-    save({item: view.dataset.item, key: keyOf(view), choice, strength, note, submitted, ranking, ratings, edit});
-  };
-
-  // The page is still settling after a reload (the load events re-render the tab): pick again until it holds.
-  // ``id``: this chain's number; a later draw or a key (`settleNow`) ends it.
-  const restore = (pending, id, tries = 10) => {
-    if (id !== chain) return;
-    if (keyOf(shown()) !== pending.key) { restoring = false; return; }  // other answers: other numbers
-    putBack(pending);
-    if (!holds(pending) && tries > 0) { setTimeout(() => restore(pending, id, tries - 1), 300); return; }
-    setTimeout(() => {
-      if (id !== chain) return;
-      // the same item still: another one drawn meanwhile, with the same choice on screen, is not sent or edited
-      const settled = keyOf(shown()) === pending.key && holds(pending);
-      if (settled && typeof pending.edit === "string") return reopen(pending, id);
-      if (!settled && tries > 0) return restore(pending, id, tries - 1);
-      restoring = false;
-      if (settled && pending.submitted) press("pf-submit");
-    }, 300);
-  };
-  const putBack = (pending) => {
-    if (pending.choice >= 0) pick("pf-choice", pending.choice);
-    if (pending.strength >= 0) pick("pf-strength", pending.strength);
-    if (pending.ratings) window.prefloopSetRatings?.(pending.ratings);
-    const note = $("#pf-note textarea");
-    if (note && pending.note && !note.value) {
-      note.value = pending.note;
-      note.dispatchEvent(new Event("input", {bubbles: true}));
-    }
-    const box = rankBox();
-    if (box && pending.ranking && !box.value) {
-      box.value = pending.ranking;
-      box.dispatchEvent(new Event("input", {bubbles: true}));
-    }
-  };
-  const holds = (pending) => (pending.choice < 0 || radios("pf-choice")[pending.choice]?.checked) &&
-    (!rankBox() || !pending.ranking || rankBox().value === pending.ranking);
-  // The labeller's own action while the kept pick goes back wins over it (a label key, a click on the choices or
-  // ratings, e, Ctrl+Enter): the rest of it goes back on screen now, under the action, and nothing is sent or
-  // opened for it (the labeller is at the page: Enter sends what is on screen). Returns the kept pick put back.
-  const settleNow = () => {
-    chain += 1;
-    restoring = false;
-    const pending = load();
-    if (pending?.key !== keyOf(shown())) return null;
-    save({...pending, submitted: false});
-    putBack(pending);
-    return pending;
-  };
-  // `e` (annotate.edit_script) during a restore wins over it too, and a kept edit opens again, unsaved (the
-  // server's answer alone would fill the editor over it): true where it does (e then presses nothing itself).
-  window.prefloopSettle = () => {
-    if (!restoring) return false;
-    const pending = settleNow();
-    if (typeof pending?.edit !== "string") return false;
-    reopen({...pending, submitted: false}, chain);
-    return true;
-  };
-
-  // The kept edit: open the editor (the server fills it with the answer picked), put the text back, and save it
-  // if it had been saved (the server stores it once, or answers "Already saved"). One press of the editor's button
-  // at a time (`opening`): a second answer landing after the text went back would write the answer over it.
-  const reopen = (pending, id, tries = 100) => {
-    if (id !== chain) return;
-    const box = editing();
-    if (!box) {
-      if (Date.now() - opening > OPEN_MS) { opening = Date.now(); press("pf-edit-open"); }
-      if (tries > 0) setTimeout(() => reopen(pending, id, tries - 1), 50);
-      else restoring = false;
-      return;
-    }
-    opening = 0;
-    restoring = false;
-    box.value = pending.edit;
-    box.dispatchEvent(new Event("input", {bubbles: true}));
-    if (pending.submitted) setTimeout(() => { if (id === chain) press("pf-edit-save"); }, 50);
-    else box.focus();
-  };
+__RESTORE__
 
   const onView = (view) => {
     const first = lastView === null, asked = inflight !== 0;  // asked: by a submit, skip or undo on its way
     lastView = view.dataset.view;
     inflight = 0;
+    if (asked || written?.key !== keyOf(view)) written = null;
+    rewrite();
     const pending = load();
     if (pending && pending.key !== keyOf(view)) save(null);  // the server moved on (or answers joined the item)
     // The same item drawn again unasked is the label tab drawn again (a labeller's page draws it twice as it
@@ -239,11 +141,15 @@ __RANK__
   // once Gradio has drawn all of it: it marks its event pending (a status tracker's progress text in the tab's
   // outputs) until every output is on screen, the choice radios reset for the next item among them, and it drops
   // a second submit while the first is pending. On a loaded machine a key applied 30 ms after the item showed was
-  // wiped by that reset, or its Enter dropped. A Gradio that never clears the mark gets them after DRAW_MS.
+  // wiped by that reset, or its Enter dropped. That mark is Gradio's markup, so the wait also holds until the
+  // event's own `.then` says Gradio is done with it (`ANSWER_DRAWN`, after its outputs are set and it no longer
+  // holds the event pending): a Gradio without the mark still waits. One that never clears either gets them
+  // after DRAW_MS.
+  window.prefloopDrawn = () => { answering = false; };
   const whenDrawn = (since) => {
-    const busy = $("#pf-prompt .progress-text") && Date.now() - since < DRAW_MS;
+    const busy = (answering || $("#pf-prompt .progress-text")) && Date.now() - since < DRAW_MS;
     drawing = busy ? setTimeout(() => whenDrawn(since), 25) : 0;
-    if (!busy) flush();
+    if (!busy) { rewrite(); flush(); }
   };
   const flush = () => {
     while (queued.length && !inflight) act(queued.shift());
@@ -320,8 +226,10 @@ __RANK__
   });
 
   document.addEventListener("click", (event) => {
-    // the labeller's click on the choices or ratings wins over a restore, as a key does: settled before it applies
-    if (event.isTrusted && restoring && event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) settleNow();
+    // the labeller's click on the choices, ratings, Submit, Skip or Undo wins over a restore, as a key does: settled
+    // before it applies (Submit sends the kept pick put back under it; the restore's own press is no trusted click)
+    const wins = "#pf-choice, #pf-strength, #pf-rate, #pf-submit, #pf-skip, #pf-undo";
+    if (event.isTrusted && restoring && event.target.closest?.(wins)) settleNow();
     const button = event.target.closest?.("#pf-submit, #pf-skip, #pf-undo, #pf-edit-save, #pf-edit-cancel");
     if (!button) return;
     if (button.id === "pf-edit-cancel") {  // nothing to keep: the edit is given up, the label not sent
@@ -330,12 +238,18 @@ __RANK__
     }
     if (button.id === "pf-submit" || button.id === "pf-edit-save") remember(true, button.id === "pf-edit-save");
     inflight = Date.now();
+    answering = true;
   }, true);
   document.addEventListener("change", (event) => {
     if (event.target.closest?.("#pf-choice, #pf-strength, #pf-rate")) remember(false, true, event.target);
   }, true);
   document.addEventListener("input", (event) => {
-    if (event.target.closest?.("#pf-note, #pf-choice.pf-task-rank, #pf-edit")) remember(false);
+    if (!event.target.closest?.("#pf-note, #pf-choice.pf-task-rank, #pf-edit")) return;
+    // typing wins over a restore too: it ends the restore, so the text is kept at once as typed (`remember` keeps
+    // nothing while restoring) and no restore step writes the kept text over it
+    if (event.isTrusted && restoring) settleNow(event.target);
+    if (!event.target.closest("#pf-edit")) keepWritten();
+    remember(false);
   }, true);
   new MutationObserver(() => {
     const view = shown();
@@ -391,10 +305,16 @@ __RANK__
 """
 
 
+# The `.then` of every label event whose keys the page queues (submit, skip, undo, the editor's save: annotate.app,
+# annotate.edit_view): Gradio runs it once it is done with the event's answer (`whenDrawn` in the page script); not
+# after an error, which draws no item: a draw after it waits at most DRAW_MS.
+ANSWER_DRAWN = "() => { window.prefloopDrawn && window.prefloopDrawn(); }"
+
 SCRIPT = (
     SCRIPT_TEMPLATE.replace("__KEYMAP__", json.dumps(KEYMAP))
     .replace("__RATE_KEYS__", json.dumps(RATE_PANEL_KEYS))
     .replace("__RANK__", RANK_SCRIPT)
+    .replace("__RESTORE__", RESTORE_SCRIPT)
     + PACE_SCRIPT
     + RATE_SCRIPT
     + EDIT_SCRIPT

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
+from annotate.assets import ANSWER_DRAWN
 from annotate.components import signed_in
+from annotate.edit_script import EDITOR_ANSWERED
 from annotate.editing import EDITABLE_VIEWS
 from annotate.failures import maybe_saved, shown_errors
 from annotate.labelling import (
@@ -160,10 +162,15 @@ def wire_editor(ctx: "Context", label: "LabelTab", page: list[gr.Component], com
 
     quiet = dict(api_visibility="undocumented", show_progress="hidden")
     editor = [label.editor, label.draft, label.status]
-    label.edit_open.click(open_editor, [label.item_id, label.choice], editor, api_name="edit_open", **quiet)
+    opening = label.edit_open.click(
+        open_editor, [label.item_id, label.choice], editor, api_name="edit_open", **quiet
+    )
+    # the page waits for the editor until it shows or this says the answer was a refusal (annotate.edit_script)
+    opening.then(None, [label.draft], None, js=EDITOR_ANSWERED)
     label.edit_cancel.click(cancel_edit, None, editor, api_name="edit_cancel", **quiet)
     inputs = [label.item_id, label.choice, label.strength, label.note, label.draft, *page]
-    label.edit_save.click(save_edit, inputs, js=WITH_PACE, api_name="edit_save", **common)
+    saved = label.edit_save.click(save_edit, inputs, js=WITH_PACE, api_name="edit_save", **common)
+    saved.then(None, js=ANSWER_DRAWN)  # keys queued meanwhile wait for it (annotate.assets)
 
 
 def _tokens(text: str) -> list[str]:

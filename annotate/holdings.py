@@ -11,8 +11,9 @@ appends one line: the labeller, the item, the id of their latest record on it th
 so does a labeller left holding nothing (item null: the queue had nothing left for them).
 A start puts back each labeller's last hold where nothing happened to that item for them since (their latest record
 on it is still the one the line names) and the app still has the item; its lease runs what is left of
-``lease_seconds`` from the line's time (one run out keeps nothing from others, as before the restart, but the item
-stays on its holder's screen: the queue's rules in memory).
+``lease_seconds`` from the line's time, never more than ``lease_seconds`` (a line's time ahead of the clock: a wall
+clock set back, a workspace moved from another machine); one run out keeps nothing from others, as before the
+restart, but the item stays on its holder's screen: the queue's rules in memory.
 
 No fsync: a line is handed to the kernel before the page showing the item is sent, so it outlives the app's process
 being killed, which is what the file is for; an fsync per hold would slow every page drawn. A crash of the machine
@@ -95,8 +96,9 @@ class Holdings:
             if holding.item in items
             and self.queue.record_id(holding.labeller, holding.item) == holding.record
         ]
-        for holding in kept:
-            self.queue.restore(holding.labeller, holding.item, holding.at + lease_seconds - now)
+        for holding in kept:  # never longer than a lease: a wall clock set back since (or another machine's)
+            left = min(holding.at + lease_seconds - now, lease_seconds)
+            self.queue.restore(holding.labeller, holding.item, left)
         if found:
             log.info(
                 "%s: %d holds put back, %d not (nothing held, the item acted on since or no longer served)",

@@ -71,6 +71,7 @@ class LabelQueue(GoldMixing, LabellerRecords):
         # told of every hold, and of a labeller left holding nothing (None), so that the service keeps holds across a
         # restart (annotate.holdings)
         self.on_hold: Callable[[str, str | None], None] | None = None
+        self._put_back: set[str] = set()  # labellers whose hold `restore` put back, drawn no page since
         self.total_votes = 0
         self.full = 0  # items with K current labels or more
         self.group_items: Counter = Counter()  # group (round) -> items
@@ -311,10 +312,12 @@ class LabelQueue(GoldMixing, LabellerRecords):
         return None
 
     def adopt(self, user: str, item: str) -> bool:
-        """Hold ``item`` for a labeller who holds nothing (a tab whose hold a restart lost) when it is one the queue
-        could hand them now: open to them and not taken by others up to the overlap (a gold item: one they have no
-        record on; gold has no K limit). True when held."""
-        if user in self.held or not self.offered(item) or self.status(user, item) is not None:
+        """Hold ``item`` for a labeller who holds nothing (a tab whose hold a restart lost), or only a hold the restart
+        put back (`restore`: an older one, where the newest line was lost), when it is one the queue could hand them
+        now: open to them and not taken by others up to the overlap (a gold item: one they have no record on; gold
+        has no K limit). True when held."""
+        held = user in self.held and user not in self._put_back
+        if held or not self.offered(item) or self.status(user, item) is not None:
             return False
         if item not in self._gold_set and self._taken(item, user, self.clock()) >= self.overlap:
             return False
@@ -332,15 +335,18 @@ class LabelQueue(GoldMixing, LabellerRecords):
             self.leases.get(previous, {}).pop(user, None)
         self.held[user] = item
         self.leases[item][user] = self.clock() + self.lease_seconds
+        self._put_back.discard(user)
         if self.on_hold is not None:
             self.on_hold(user, item)
 
     def restore(self, user: str, item: str, seconds_left: float) -> None:
         """Put back a hold that a restart found (`annotate.holdings`): ``item`` on the labeller's screen again, its
         lease running ``seconds_left`` more (0 or less: run out, so others may be handed it, as before the restart;
-        the holder's own submit still counts, as a label after its lease ran out does)."""
+        the holder's own submit still counts, as a label after its lease ran out does). Until they are drawn a page,
+        a tab's submit for another item the queue could hand them is taken (`adopt`), as with no hold put back."""
         self.held[user] = item
         self.leases[item][user] = self.clock() + seconds_left
+        self._put_back.add(user)
 
 
 def _groups(column: pa.ChunkedArray) -> tuple[list[str], list[np.ndarray]]:

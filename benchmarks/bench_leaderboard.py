@@ -1,13 +1,15 @@
 """Is the arena leaderboard right? Votes drawn from known Bradley–Terry strengths, fitted as `python -m data
-leaderboard` fits them: how often the fitted order is the true order, and how often the 95 % bootstrap intervals
+leaderboard` fits them: how often the fitted order is the true order, and how often the board's 95 % intervals
+(the prompt bootstrap's, never narrower than the model's Wald interval; `--bootstrap-only`: the bootstrap's alone)
 cover the true strengths. These are accuracy figures, not timings.
 
     python benchmarks/bench_leaderboard.py                      # 4 models, 64 prompts, 3 votes per pair, 200 reps
     python benchmarks/bench_leaderboard.py --strengths 0 0.3 0.6 0.9 --repetitions 50
     python benchmarks/bench_leaderboard.py --win-spread 1 --prompts 16   # the win rate's interval instead
+    python benchmarks/bench_leaderboard.py --prompts 8 --bootstrap-only  # the bootstrap's interval alone
 
 Targets (issue 22): order correct whenever the true gaps exceed 0.5 logits; coverage 90-99 %. With few prompts
-the percentile bootstrap is far too narrow (coverage 0.443 at --prompts 2, 0.807 at 4, 0.893 at 8, 0.915 at 16,
+the percentile bootstrap alone is far too narrow (--bootstrap-only: coverage 0.443 at --prompts 2, 0.807 at 4, 0.893 at 8, 0.915 at 16,
 0.957 at 32, seed 0), so `data leaderboard` gives no interval under `data.bradley_terry.MIN_PROMPTS` (16).
 """
 
@@ -38,18 +40,30 @@ def main(argv: list[str] | None = None) -> int:
         metavar="X",
         help="instead: each model's strength varies by prompt by N(0, X^2); coverage of the win rate's interval",
     )
+    parser.add_argument(
+        "--bootstrap-only",
+        action="store_true",
+        help="the prompt bootstrap's intervals alone, without the board's floor at the model's Wald interval",
+    )
     args = parser.parse_args(argv)
     if args.prompts < 2:  # the bootstrap resamples prompts: one gives no interval, so no coverage
         parser.error(f"--prompts {args.prompts}: at least 2")
     if args.win_spread is not None:
         return _win_rates(args)
     result = simulation_check(
-        args.strengths, args.prompts, args.votes, args.repetitions, args.bootstrap, args.seed
+        args.strengths,
+        args.prompts,
+        args.votes,
+        args.repetitions,
+        args.bootstrap,
+        args.seed,
+        args.bootstrap_only,
     )
     gaps = [b - a for a, b in zip(sorted(args.strengths), sorted(args.strengths)[1:])]
     print(
         f"{len(args.strengths)} models (strengths {args.strengths}), {args.prompts} prompts, {args.votes} votes per "
         f"pair, {args.repetitions} repetitions, {args.bootstrap} bootstrap resamples"
+        + (" (the bootstrap's intervals alone)" if args.bootstrap_only else "")
     )
     order_target = "target: 1.000 (gaps > 0.5)" if min(gaps) > 0.5 else "gaps <= 0.5: no target"
     print(f"fitted order = true order: {result['order_correct']:.3f}  ({order_target})")

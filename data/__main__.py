@@ -292,9 +292,10 @@ def cmd_leaderboard(args: Any) -> int:
     for line in exclusion.warnings():
         print(f"warning: {line}", file=sys.stderr)
     board = workspace_board(workspace, args.by, args.bootstrap, args.seed, exclusion.names)
-    png = plot_leaderboard(board.rows, board.by, workspace.path / "leaderboard.png")
+    png = plot_leaderboard(board.rows, board.by, workspace.path / "leaderboard.png", exclusion.names)
     if args.json:
-        print(board_json(board.rows, board.by, exclusion.names, board.sided, board.unvoted))
+        notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
+        print(board_json(board.rows, board.by, exclusion.names, *notes))
     else:
         print("\n".join(board_text(board, exclusion.line(), png)))
     return 0

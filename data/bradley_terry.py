@@ -8,6 +8,14 @@ votes relates to the reference (two models compared only with each other) has no
 `standings` says which is which from the graph of wins (Ford's condition for the MLE: a strongly connected graph),
 so the fit's tiny ridge, which only keeps the linear solve regular, never shows as a strength (it put an unbeaten
 model at +12.4, with an interval of no width, from 3 votes).
+
+The board's intervals (`strength_intervals`) are the prompt bootstrap's, never narrower than the model's own: the
+Wald interval θ ± 1.96·SE from the fit's Fisher information, where a tie is half a win each way (as Chatbot
+Arena's fit counts it) and so one game's information. The bootstrap measures the spread between prompts, and votes
+that agree exactly across prompts have none to measure: two models tied on every vote of 20 prompts read
++0.00 to +0.00 beside a win rate of 0.50 (0.35–0.65); the model gives them ±0.62, the win rate's interval in logits.
+The win rate's interval takes the same floor (`data.intervals.clustered_wilson_interval`: a design effect of at
+least 1).
 """
 
 from __future__ import annotations
@@ -80,6 +88,40 @@ def bootstrap_intervals(
     low = np.where(rated, thetas, np.where(standing == ABOVE, np.inf, -np.inf))
     high = np.where(rated, thetas, np.where(standing == BELOW, -np.inf, np.inf))
     return _percentile(low, 2.5), _percentile(high, 97.5)
+
+
+def model_intervals(wins: np.ndarray, reference: int = 0, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """Wald intervals θ ± z·SE of the strengths `fit_strengths` gives from ``wins`` (M, M), SE from the inverse of
+    the Fisher information Σ games_ij σ(θ_i − θ_j)(1 − σ(θ_i − θ_j)) over the rated models (the reference fixed):
+    (low, high), the reference's (0, 0), and an empty interval (+inf, −inf) for a model `standings` does not rate,
+    which adds nothing to a union (`strength_intervals`)."""
+    theta, rated = fit_strengths(wins, reference), standings(wins, reference) == RATED
+    low, high = np.full(len(theta), np.inf), np.full(len(theta), -np.inf)
+    low[reference] = high[reference] = 0.0
+    free = [k for k in np.flatnonzero(rated) if k != reference]
+    if not free:
+        return low, high
+    keep = [reference, *free]  # a model the votes leave unbounded sits where the ridge held it: left out
+    games = (wins + wins.T)[np.ix_(keep, keep)]
+    p = 1.0 / (1.0 + np.exp(theta[keep][None, :] - theta[keep][:, None]))
+    weight = games * p * (1.0 - p)
+    information = np.diag(weight.sum(axis=1)) - weight
+    spread = z * np.sqrt(np.diag(np.linalg.inv(information[1:, 1:])))
+    low[free], high[free] = theta[free] - spread, theta[free] + spread
+    return low, high
+
+
+def strength_intervals(
+    wins: np.ndarray, reference: int = 0, samples: int = BOOTSTRAP, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The board's 95 % intervals (``wins``: (P, M, M)): each the union of the prompt bootstrap's
+    (`bootstrap_intervals`) and the model's (`model_intervals` of the summed wins), so never narrower than the
+    model's; None under two prompts, as the bootstrap's."""
+    found = bootstrap_intervals(wins, reference, samples, seed)
+    if found is None:
+        return None
+    low, high = model_intervals(wins.sum(axis=0), reference)
+    return np.minimum(found[0], low), np.maximum(found[1], high)
 
 
 def _percentile(values: np.ndarray, q: float) -> np.ndarray:

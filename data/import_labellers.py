@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data.annotators import EARLIEST, IMPORT, USER_NAME_RULE, is_user_name
+from data.choice_agreement import SWAPPED
 from data.errors import shown
 from data.import_columns import Reading
 from data.import_labels import labeller_label_id
@@ -108,6 +109,8 @@ class LabelledPairs:
         self._expected: set[str] = set()  # stored prompts of rows to come, not read yet
         # pair or answer id -> the annotators of its labels, where several pairs (answers) hold one's texts
         self._holders: dict[str, set[str]] = {}
+        # pair or answer id -> every stored one over its texts (pairs: with their first text), where there are several
+        self._sharing: dict[str, list[tuple[str, str | None]]] = {}
         self._votes: dict[tuple[str, str], tuple[str, int, str, int | None]] = {}
 
     def expect(self, prompt_ids: Iterable[str]) -> None:
@@ -136,12 +139,13 @@ class LabelledPairs:
         answers = self.workspace.read("completions", ["prompt_id", "text", "engine", "created_at"], where)
         text_of = _answers_into(found, answers.sort_by(EARLIEST))
         _pairs_into(found, pairs.sort_by(EARLIEST), text_of)
-        several = [id_ for known in found.values() for stored in known.several.values() for id_, _ in stored]
-        several += [
-            id_ for known in found.values() for stored in known.several_items.values() for id_ in stored
-        ]
+        several: dict[str, list[tuple[str, str | None]]] = {}  # KTO items: no first text
+        for known in found.values():
+            items = ([(id_, None) for id_ in ids] for ids in known.several_items.values())
+            several |= {id_: stored for stored in [*known.several.values(), *items] for id_, _ in stored}
+        self._sharing |= several
         if several:
-            labels = self.workspace.read("labels", ["item_id", "annotator"], ("item_id", several))
+            labels = self.workspace.read("labels", ["item_id", "annotator"], ("item_id", list(several)))
             for item, annotator in zip(*(labels.column(c).to_pylist() for c in ("item_id", "annotator"))):
                 self._holders.setdefault(item, set()).add(annotator)
 
@@ -196,6 +200,24 @@ class LabelledPairs:
                 self._new(known, answer)
         item = item or known.items[answer.text]
         return list(known.made.get(item, [])), item
+
+    def elsewhere(self, label: Label) -> tuple[str, ...]:
+        """The ids a labeller row's ``label`` has on the other stored pairs (answers) over its texts, where there are
+        several: `pair` (`answer`) takes the one holding the labeller's records, else the earliest, so where a merge
+        brought the labeller's own pair but left their label on it out (`data.merge_left_out`), the row's label is
+        one of these. `data import --remove` counts such a row."""
+        stored = self._sharing.get(label.item_id, [])
+        first = dict(stored).get(label.item_id)
+        return tuple(
+            labeller_label_id(
+                label.annotator,
+                other,
+                label.choice if text == first else SWAPPED.get(label.choice, label.choice),
+                label.strength,
+            )
+            for other, text in stored
+            if other != label.item_id
+        )
 
     def label(
         self,

@@ -16,7 +16,9 @@ into this workspace, or with other options), as is a file whose rows make no lab
 among those an import of the file (of its content, from any path, with the same source and format) left out so
 (`data.import_guard.REFUSED`, `data.import_write.logged_rejects`) is counted, skipped at import, and passed over: the
 rank item its answer would join was locked then, or another import's label held its item, and may be no longer
-(that label withdrawn first), so the row reads as a label now. A label
+(that label withdrawn first), so the row reads as a label now. Such a row's label stored all the same, where every
+import of the file left the row out, is another file's (a labeller's label's id is its content, not its row): counted
+so, never withdrawn; one such import storing the row makes it the file's. A label
 not in force (withdrawn already, or another import's in force on its item) is counted, not written again, so a
 rerun adds nothing; importing the file again puts the labels back (`data.import_labels.renew_withdrawn`). A
 labeller row's label never stored whose labeller holds a label made in the app on its pair was left out by the
@@ -35,13 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from data.annotators import IMPORT
 from data.errors import counted, one_line
 from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import IN_APP, import_history, is_of, made_in_app
 from data.import_log_lines import first_shown, passed_over_warning
-from data.import_rank_rate import Labelled
+from data.import_rank_rate import CONFLICT, Labelled
 from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
 from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects
@@ -53,6 +56,10 @@ from data.spellings import Spellings
 from data.workspace import Workspace
 
 log = logging.getLogger(__name__)
+# The reasons of the rows an import's rejects file lists that `--remove` counts as skipped at import: those the
+# workspace refused (`REFUSED`), and a KTO row labelling an answer otherwise than an earlier row of the file, which
+# this reading keeps (no KTO conflict check: an import before it stored both) though the import left it out
+LOGGED = (*REFUSED, CONFLICT["kto"])
 
 
 @dataclass(frozen=True)
@@ -69,8 +76,12 @@ class FileLabels:
     log_passed_over: tuple[tuple[int, str], ...] = ()  # the import log's lines not read (`logged_rejects`)
     # of its lines' rejects files, one missing or a line not read: file, line number, why (`logged_rejects`)
     rejects_not_read: tuple[tuple[Path, int, str], ...] = ()
-    # of ``labels``' ids, those a merge left out (stored in the workspace merged in), with why (`merge_left_out`)
+    # of ``labels``' ids, those a merge left out (stored in the workspace merged in), with why (`merge_left_out`): its
+    # own, or a labeller row's on another stored pair (answer) over its texts (`LabelledPairs.elsewhere`)
     merged_out: Mapping[str, str] = field(default_factory=dict)
+    # of ``labels``' ids, those whose every row every import of the file left out (`locked`), with why: a label
+    # stored all the same is another file's (a labeller's label's id is its content, not its row), never withdrawn
+    never_stored: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,10 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     each row's under the spelling of its texts they are stored under (`stored_spellings`: a merge may have brought
     a spelling the import did not see); writes nothing."""
     refused: Mapping[int, RecordError] = MappingProxyType({})
+    elsewhere: dict[
+        str, tuple[str, ...]
+    ] = {}  # a labeller row's label id -> its ids on the other pairs of its texts
+    rows_of: dict[str, set[int]] = {}  # a label id -> the rows making it (the same label twice is one)
 
     def read(spelled: Spellings) -> tuple[Loaded, dict[str, Labelled]]:
         found: dict[str, Labelled] = {}
@@ -117,12 +132,16 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
             for record in records:
                 if isinstance(record, Label):
                     found.setdefault(record.id, Labelled(record, "", row, ""))
+                    rows_of.setdefault(record.id, set()).add(row)
 
         # no KTO conflict check: an import before it stored both labels of an answer, the later in force
         loaded = check_file(path, options, on_row, refused=refused, spellings=spelled, kto_conflicts=False)
         # rankings, ratings, KTO labels: with the field they came from
         for labelled in loaded.labelled.values():
             found[labelled.label.id] = labelled
+            rows_of.setdefault(labelled.label.id, set()).add(labelled.row)
+        theirs = (labelled.label for labelled in found.values() if labelled.label.annotator != IMPORT)
+        elsewhere.update((label.id, spelled.pairs.elsewhere(label)) for label in theirs)
         return loaded, found
 
     def recheck(_: Path, rows: Mapping[int, RecordError]) -> Loaded:
@@ -137,11 +156,18 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
     found = stored_spellings(workspace, str(path), read, spellings, loaded, found)
     left_out = {reject["row"]: reject["reason"] for reject in loaded.rejects if reject["reason"] in REFUSED}
     digest = file_digest(path)
-    locked, unread, rejects_unread = logged_rejects(workspace, path, options, loaded.format, REFUSED, digest)
+    locked, every, unread, rejects_unread = logged_rejects(
+        workspace, path, options, loaded.format, LOGGED, digest
+    )
+    never = {i: locked[x.row] for i, x in found.items() if rows_of.get(i, {x.row}) <= every}
     recorded = merge_left_out(workspace)
-    merged = {i: recorded[i] for labelled in found.values() for i in labelled.ids if i in recorded}
+    merged = {}
+    for labelled in found.values():
+        ids = [*labelled.ids, *elsewhere.get(labelled.label.id, ())]
+        if reason := next((recorded[i] for i in ids if i in recorded), None):
+            merged[labelled.label.id] = reason
     return FileLabels(
-        Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread), merged
+        Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread), merged, never
     )
 
 
@@ -204,6 +230,9 @@ def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[With
             if not any(is_of(id_, record) for record in records for id_ in labelled.ids):
                 at_import, reason = _left_out(workspace, file, labelled, records)
                 (skipped if at_import else merged_out)[labelled.row] = reason
+                continue
+            if reason := file.never_stored.get(label.id):  # stored, but by another file: not this one's
+                skipped[labelled.row] = reason
                 continue
             latest = records[-1]
             if (

@@ -298,18 +298,20 @@ def logged_rejects(
     fmt: str,
     reasons: Collection[str],
     digest: str | None,
-) -> tuple[dict[int, str], list[tuple[int, str]], list[tuple[Path, int, str]]]:
+) -> tuple[dict[int, str], set[int], list[tuple[int, str]], list[tuple[Path, int, str]]]:
     """The rows of ``path`` (its content ``digest``) that an import of it left out for one of ``reasons``, each with
     its reason, as the workspace's import log and its rejects files list them: an import of the same file
     (`same_file`: the same content, from any path) that read it as ``options`` and format ``fmt`` do (the source its
     rows were given, the file's name without ``--source``, and the format they were read in, detected or given);
     none where nothing was logged; a line naming its rejects file otherwise than by its name beside the log is
-    refused (`rejects_name`). With them, for the caller to name, what was not read: the log's lines passed over
-    (`read_lines`: line number, why), and of those lines' rejects files, a file missing or a line passed over
-    (`read_rejects`: file, line number, why)."""
+    refused (`rejects_name`). Then those of them every such import left out (none stored them: a line naming no
+    rejects file, or one not read, left none out). With them, for the caller to name, what was not read: the log's
+    lines passed over (`read_lines`: line number, why), and of those lines' rejects files, a file missing or a line
+    passed over (`read_rejects`: file, line number, why)."""
     folder, file = workspace.path / LOG_DIR, str(Path(path).resolve())
     read_as = (options.source or Path(path).stem, fmt)
     rows: dict[int, str] = {}
+    every: set[int] | None = None  # the rows each import so far left out
     log = folder / LOG_FILE
     read, unread = read_lines(log)
     rejects_unread: list[tuple[Path, int, str]] = []
@@ -318,13 +320,16 @@ def logged_rejects(
             entry.get("source") or (entry.get("options") or {}).get("source") or Path(file).stem
         )  # older lines
         same = (source, entry.get("format")) == read_as
-        if same and same_file(entry, file, digest) and (name := rejects_name(log, number, entry)):
+        if entry.get("removed") or not same or not same_file(entry, file, digest):
+            continue
+        rejects: list[dict] = []
+        if name := rejects_name(log, number, entry):
             rejects, not_read = read_rejects(log, number, name)
             rejects_unread += not_read
-            rows |= {
-                r["row"]: r["reason"] for r in rejects if r["reason"] in reasons and r["row"] is not None
-            }
-    return rows, unread, rejects_unread
+        mine = {r["row"]: r["reason"] for r in rejects if r["reason"] in reasons and r["row"] is not None}
+        rows |= mine
+        every = set(mine) if every is None else every & set(mine)
+    return rows, every or set(), unread, rejects_unread
 
 
 def ranked_by(workspace: str | Path, items: Iterable[str]) -> dict[str, str]:

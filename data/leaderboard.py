@@ -1,13 +1,15 @@
 """The arena leaderboard: Bradley–Terry strengths of model versions from blind pairwise votes on `arena` pairs.
 
-A vote on an arena pair (both sides answers of different models to the same prompt) is a win for the chosen
-model, half a win to each side for a tie or ``both_bad``; on people's board a gold arena pair is one vote, its gold
-answer. Strengths θ maximise Σ wins_ij · log σ(θ_i − θ_j) with the
+A vote on an arena pair (both sides answers of different models to the same prompt; `data.leaderboard_votes`) is a
+win for the chosen model, half a win to each side for a tie or ``both_bad`` (a judge's inconsistent tie too,
+counted and named under the table); on people's board a gold arena pair is one vote, its gold answer. Strengths θ
+maximise Σ wins_ij · log σ(θ_i − θ_j) with the
 reference model (the base) fixed at 0, by Newton's method (Chatbot Arena's fit). Intervals are 95 % percentile
-bootstrap intervals that resample prompts (a prompt's votes travel together, as they are not independent), seeded;
+bootstrap intervals that resample prompts (a prompt's votes travel together, as they are not independent), seeded,
+never narrower than the model's own (`data.bradley_terry.strength_intervals`: votes all tied had none);
 a model whose votes, or the reference's, lie on fewer than `MIN_PROMPTS` prompts gets none (None, in the JSON null,
 ``no_interval`` saying why): resampling so few prompts gives intervals far narrower than the uncertainty (two tied
-prompts gave +0.00 to +0.00; simulated coverage 44 % at 2 prompts, 89 % at 8), as Chatbot Arena shows no rating
+prompts gave +0.00 to +0.00; the bootstrap's simulated coverage 44 % at 2 prompts, 89 % at 8), as Chatbot Arena shows no rating
 under a minimum of battles. Only the strengths the votes determine are
 given (`data.bradley_terry.standings`): a model ahead of the reference by every chain of votes is ``above`` (no
 finite strength: +inf in the table), one behind ``below``, one no chain of votes relates to it ``unrated``; an
@@ -15,7 +17,9 @@ interval bound that more than 2.5 % of the resamples leave unbounded is None (th
 Each model also gets its win rate against the reference (ties half) on the pairs they met, with a Wilson interval
 whose number of votes is discounted by how much the votes cluster on prompts (`data.intervals.clustered_wilson_interval`:
 votes on one prompt are not independent either), given only where the two met on at least `MIN_PROMPTS` prompts
-(``win_no_interval``).
+(``win_no_interval``). A vote on a pair whose answer the completions table lacks is left out, counted and named in
+a warning (`data.leaderboard_votes.answered_votes`); the answers an arena never paired as one text are said under the
+table (`data.arena_runs.identical_answers`): every figure is over the answers that differed.
 
 Pure functions over the workspace's tables; `python -m data leaderboard` is the shell, `plot_leaderboard` the PNG.
 """
@@ -28,20 +32,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data.aggregate import current_labels
-from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, machine_mask, stored_machine_name
-from data.bradley_terry import BOOTSTRAP, MIN_PROMPTS, RATED, bootstrap_intervals, fit_strengths, standings
+from data.annotators import JUDGE_PREFIX, RM_PREFIX, is_machine_labeller, stored_machine_name
+from data.arena_runs import check_arena_pairs, identical_answers
+from data.bradley_terry import BOOTSTRAP, MIN_PROMPTS, RATED, fit_strengths, standings, strength_intervals
 from data.errors import PrefloopError
 from data.gold import read_gold
 from data.intervals import clustered_wilson_interval
 from data.labeller_flags import side_preferences
 from data.leaderboard_models import lineage_order, model_renames, one_label_per_model
+from data.leaderboard_votes import ARENA, PEOPLE, answered_votes, votes_table, win_matrices
 from data.lineage import answer_versions
-from data.selection import stored_names, without_labellers
+from data.selection import without_labellers
 
-ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
-PEOPLE = "people"
-SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}  # what a vote gives side a
 # why a strength has no interval (Row.no_interval): its votes or the reference's are on < MIN_PROMPTS prompts,
 # or the votes give it no finite strength (standing above, below or unrated)
 FEW_PROMPTS = "few_prompts"
@@ -71,58 +73,6 @@ class Row:
     win_no_interval: str | None = None  # why the win rate has no interval: FEW_PROMPTS; None where it has one
 
 
-def votes_table(
-    pairs: pd.DataFrame,
-    completions: pd.DataFrame,
-    labels: pd.DataFrame,
-    by: str = PEOPLE,
-    gold: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """One row per current vote on an arena pair: prompt_id, model_a, model_b, score_a (1 a won, 0 b won, 0.5
-    tie/both bad). ``by``: ``people`` (every labeller, no machine), or one machine annotator (``judge:<name>``,
-    ``rm:<id>``). ``gold``: the pairwise gold items (item_id, choice; `data.gold.read_gold`): for ``people`` a gold
-    arena pair is one vote, its gold answer (the lead's decision), and the labellers' labels on it, which measure
-    them (every labeller is served it, whatever --overlap), are not votes; a machine's votes count on every pair.
-    A machine's name is matched as `data.lineage.same_machine`: Unicode NFC (`data.annotators.same_name`), as
-    ``--exclude-labeller`` is, and a judge named by a hub id or its snapshot folder is one, as its reruns take it."""
-    arena = pairs[pairs["kind"] == ARENA]
-    votes = current_labels(labels[labels["item_id"].isin(set(arena["id"]))], "pairwise")
-    if by == PEOPLE:
-        votes = votes[~machine_mask(votes["annotator"].astype(str))]
-        if gold is not None and len(gold):
-            decided = gold[gold["item_id"].isin(set(arena["id"]))][["item_id", "choice"]]
-            votes = pd.concat([votes[~votes["item_id"].isin(set(decided["item_id"]))], decided])
-    else:  # the name as typed, whichever Unicode spelling or name of a hub model (id or snapshot) it is stored in
-        names = votes["annotator"].astype(str)
-        votes = votes[names.isin(stored_names(names, [by]))]
-    votes = votes[votes["choice"].isin(list(SCORE_A))]
-    model = completions.set_index("id")["model"]
-    merged = votes.merge(
-        arena[["id", "prompt_id", "completion_a", "completion_b"]], left_on="item_id", right_on="id"
-    )
-    return pd.DataFrame(
-        {
-            "prompt_id": merged["prompt_id"].to_numpy(),
-            "model_a": model.reindex(merged["completion_a"]).to_numpy(),
-            "model_b": model.reindex(merged["completion_b"]).to_numpy(),
-            "score_a": merged["choice"].map(SCORE_A).to_numpy(dtype=float),
-        }
-    )
-
-
-def win_matrices(votes: pd.DataFrame, models: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(prompt ids' order, wins[p, i, j]): per prompt, the wins of model i over model j (ties half each)."""
-    index = {m: k for k, m in enumerate(models)}
-    prompts, prompt_of = np.unique(votes["prompt_id"].to_numpy(), return_inverse=True)
-    wins = np.zeros((len(prompts), len(models), len(models)))
-    a = votes["model_a"].map(index).to_numpy()
-    b = votes["model_b"].map(index).to_numpy()
-    score = votes["score_a"].to_numpy(dtype=float)
-    np.add.at(wins, (prompt_of, a, b), score)
-    np.add.at(wins, (prompt_of, b, a), 1.0 - score)
-    return prompts, wins
-
-
 def unvoted_models(
     pairs: pd.DataFrame, completions: pd.DataFrame, models: pd.DataFrame, rows: Sequence[Row]
 ) -> list[dict]:
@@ -146,6 +96,9 @@ class Board:
     by: str
     sided: dict[str, dict]  # `side_preferences`; {} on a machine's board
     unvoted: list[dict] = field(default_factory=list)  # `unvoted_models`: the arena's models with no row
+    inconsistent: int = 0  # of its votes, a judge's inconsistent ties (`votes_table`), counted as ties
+    # `data.arena_runs.identical_answers`: per arena, the answers not paired as they were one text
+    identical: list[dict] = field(default_factory=list)
 
 
 def check_by(by: str) -> None:
@@ -173,14 +126,15 @@ def workspace_board(
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
     check_arena_pairs(tables["pairs"], tables["arenas"])
-    rows = _checked_board(
+    rows, votes = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
         excluded, tables["labels"],
     )  # fmt: skip
     arena = set(tables["pairs"].loc[tables["pairs"]["kind"] == ARENA, "id"])
     sided = side_preferences(arena, labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
-    return Board(rows, by, sided, unvoted)
+    identical = identical_answers(tables["arenas"], tables["models"])
+    return Board(rows, by, sided, unvoted, int(votes["inconsistent"].sum()), identical)
 
 
 def _check_votes_left(
@@ -199,31 +153,6 @@ def _check_votes_left(
             f"every vote by {by} on arena pairs is an excluded labeller's (excluded: {', '.join(excluded)}): no "
             "board without them"
         )
-
-
-def check_arena_pairs(pairs: pd.DataFrame, arenas: pd.DataFrame | None = None) -> None:
-    """A workspace without arena pairs is one line saying why (`no_arena_why`; ``arenas``: its arena records)."""
-    if not (pairs["kind"] == ARENA).any():
-        raise PrefloopError(f"no arena pairs in this workspace: {no_arena_why(arenas)}")
-
-
-def no_arena_why(arenas: pd.DataFrame | None) -> str:
-    """Why a workspace has no arena pair, from what its arenas recorded (``arenas``: `data.records.ArenaRun` rows):
-    an arena ran and every answer it compared was another model's text (`generate --arena` counts them
-    `identical` and pairs none; it said "sample them with generate --arena" of an arena sampled twice), else how
-    to sample one. Answers alone do not tell (two jobs' answers to one prompt in one round with one seed are no
-    arena; another job's answers beside an arena's hid it); an arena sampled before arenas were recorded records
-    it when run again (it finds its answers stored: nothing to sample)."""
-    found = None if arenas is None else arenas[arenas["identical_prompts"].map(len) > 0]
-    if found is None or not len(found):
-        return "sample them with `python -m generate --arena A,B --split test`"
-    models = {model for run in found["models"] for model in run}
-    prompts = {prompt for run in found["identical_prompts"] for prompt in run}
-    return (
-        f"the arena was sampled ({len(models)} models answered {len(prompts)} prompts) and every answer was the same "
-        "text as the other models' (`generate --arena` counts them `identical` and pairs none): nothing to vote on; "
-        "compare models whose answers differ"
-    )
 
 
 def leaderboard(
@@ -245,14 +174,14 @@ def leaderboard(
     arena records, which say why there is no arena pair (`no_arena_why`)."""
     check_by(by)
     check_arena_pairs(pairs, arenas)
-    return _checked_board(pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone)
+    return _checked_board(pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone)[0]
 
 
 def _checked_board(
     pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone
-) -> list[Row]:
+) -> tuple[list[Row], pd.DataFrame]:
     """`leaderboard` with ``by`` and the arena pairs checked (`workspace_board` checks ``by`` before it reads a
-    table)."""
+    table), and the votes it counted (`votes_table`)."""
     votes = votes_table(pairs, completions, labels, by, gold)
     if not len(votes):
         _check_votes_left(pairs, completions, everyone, by, gold, excluded)
@@ -265,6 +194,12 @@ def _checked_board(
         )
         voted = f"; machine votes there are by {', '.join(machines)}" if machines else ""
         raise PrefloopError(f"no votes by {by} on arena pairs yet ({how}{voted})")
+    votes = answered_votes(votes, pairs, completions)
+    if not len(votes):
+        raise PrefloopError(
+            f"every vote by {by} on arena pairs is on a pair whose answer is not in the completions table (the "
+            "warning names them; `python -m data validate` lists them): no board"
+        )
     votes = one_label_per_model(votes, models)
     if not len(votes):
         raise PrefloopError(f"the votes by {by} on arena pairs all compare a model with itself: no board")
@@ -272,15 +207,15 @@ def _checked_board(
     ordered = lineage_order(models, labels_seen)
     _, wins = win_matrices(votes, [m["label"] for m in ordered])
     # below MIN_PROMPTS prompts no row shows an interval: the resamples are not drawn at all
-    intervals = bootstrap_intervals(wins, samples=samples, seed=seed) if len(wins) >= MIN_PROMPTS else None
-    return board_rows(ordered, wins, intervals)
+    intervals = strength_intervals(wins, samples=samples, seed=seed) if len(wins) >= MIN_PROMPTS else None
+    return board_rows(ordered, wins, intervals), votes
 
 
 def board_rows(
     ordered: list[dict], wins: np.ndarray, intervals: tuple[np.ndarray, np.ndarray] | None
 ) -> list[Row]:
     """The rows of the models ``ordered`` (`lineage_order`, the reference first) from ``wins`` (`win_matrices`)
-    and the ``intervals`` (`bootstrap_intervals`, None when none is shown)."""
+    and the ``intervals`` (`strength_intervals`, None when none is shown)."""
     total = wins.sum(axis=0)
     theta, standing = fit_strengths(total), standings(total)
     prompts = (

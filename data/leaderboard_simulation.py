@@ -1,6 +1,6 @@
 """Checking the leaderboard by simulation (benchmarks/bench_leaderboard.py, tests/test_data_leaderboard.py): votes
 drawn from known Bradley–Terry strengths, fitted as `data.leaderboard` fits them. `simulation_check`: how often the
-fitted order is the true order and the strengths' bootstrap intervals hold the truth; `win_rate_coverage`: how
+fitted order is the true order and the strengths' intervals hold the truth (the board's, or the bootstrap's alone); `win_rate_coverage`: how
 often the win rate's interval holds the true win rate, plain Wilson against the clustered one `data.leaderboard`
 gives, when each model's strength varies by prompt. Accuracy figures, not timings."""
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from data.bradley_terry import BOOTSTRAP, bootstrap_intervals, fit_strengths
+from data.bradley_terry import BOOTSTRAP, bootstrap_intervals, fit_strengths, strength_intervals
 from data.errors import PrefloopError
 from data.intervals import clustered_wilson_interval, wilson_interval
 
@@ -35,9 +35,12 @@ def simulation_check(
     repetitions: int = 200,
     samples: int = BOOTSTRAP,
     seed: int = 0,
+    bootstrap_only: bool = False,
 ) -> dict:
     """Fit ``repetitions`` simulated arenas (strengths relative to model 0, the reference): how often the fitted
-    order equals the true order, and how often each 95 % bootstrap interval holds the true strength."""
+    order equals the true order, and how often each 95 % interval holds the true strength: the board's
+    (`strength_intervals`), or with ``bootstrap_only`` the prompt bootstrap's alone (`bootstrap_intervals`, whose
+    coverage at few prompts set `MIN_PROMPTS`)."""
     if prompts < 2:  # `bootstrap_intervals` gives none: no coverage to measure
         raise PrefloopError(
             f"prompts {prompts}: at least 2 (the bootstrap resamples prompts, so one prompt gives no interval)"
@@ -48,7 +51,8 @@ def simulation_check(
     for repetition in range(repetitions):
         wins = simulated_wins(theta, prompts, votes, rng)
         fitted = fit_strengths(wins.sum(axis=0))
-        low, high = bootstrap_intervals(wins, samples=samples, seed=seed + repetition)
+        intervals = bootstrap_intervals if bootstrap_only else strength_intervals
+        low, high = intervals(wins, samples=samples, seed=seed + repetition)
         ordered += bool((np.argsort(fitted) == np.argsort(theta)).all())
         covered += (low <= theta) & (theta <= high)
     free = covered[1:] / repetitions  # the reference is fixed at 0: always "covered"
@@ -58,6 +62,7 @@ def simulation_check(
         "votes_per_pair": votes,
         "repetitions": repetitions,
         "bootstrap": samples,
+        "intervals": "bootstrap" if bootstrap_only else "board",
         "order_correct": ordered / repetitions,
         "coverage_per_model": free.tolist(),
         "coverage": float(free.mean()),

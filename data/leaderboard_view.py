@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from data.bradley_terry import MIN_PROMPTS
-from data.errors import one_line
+from data.errors import counted, one_line
 from data.leaderboard import FEW_PROMPTS, Board, Row
 
 UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
@@ -100,7 +100,8 @@ def padded(text: str, width: int) -> str:
 def board_text(board: Board, excluded_line: str, png: Path) -> list[str]:
     """The board as `python -m data leaderboard` prints it, and the round drivers under their own lines: the table,
     its notes (who was excluded: ``excluded_line``, `data.exclusion.Exclusion.line`) and where the plot is."""
-    return [*board_lines(board.rows, board.by, excluded_line, board.sided, board.unvoted), f"plot: {png}"]
+    notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
+    return [*board_lines(board.rows, board.by, excluded_line, *notes), f"plot: {png}"]
 
 
 def board_lines(
@@ -109,14 +110,16 @@ def board_lines(
     excluded_line: str = "",
     sided: dict[str, dict] | None = None,
     unvoted: list[dict] = (),
+    inconsistent: int = 0,
+    identical: Sequence[dict] = (),
 ) -> list[str]:
     """The table as text: strength with its 95 % interval, win rate against the reference, votes; and its notes
     (`board_notes`)."""
     width = max(display_width(r.name) for r in rows)
     lines = [
         f"arena leaderboard by {by} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap intervals "
-        f"over prompts, from {MIN_PROMPTS} prompts; win rate vs the reference, ties half, with a Wilson interval "
-        "discounted for votes that cluster on prompts, from as many prompts)",
+        f"over prompts, never narrower than the model's, from {MIN_PROMPTS} prompts; win rate vs the reference, "
+        "ties half, with a Wilson interval discounted for votes that cluster on prompts, from as many prompts)",
         f"{padded('model', width)}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
     ]
     for r in rows:
@@ -126,25 +129,66 @@ def board_lines(
         lines.append(
             f"{padded(r.name, width)}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
         )
-    return [*lines, *board_notes(rows, excluded_line, sided, unvoted)]
+    return [*lines, *board_notes(rows, excluded_line, sided, unvoted, inconsistent, identical)]
 
 
 def board_notes(
-    rows: list[Row], excluded_line: str = "", sided: dict[str, dict] | None = None, unvoted: list[dict] = ()
+    rows: list[Row],
+    excluded_line: str = "",
+    sided: dict[str, dict] | None = None,
+    unvoted: list[dict] = (),
+    inconsistent: int = 0,
+    identical: Sequence[dict] = (),
 ) -> list[str]:
     """The notes under the table (the CLI's, the round drivers' and the admin tab's): one per kind of strength the
     votes leave open (`STANDING_NOTES`), why an interval is missing (`few_prompts_line`), the arena's models with
-    no row (``unvoted``: `data.leaderboard.unvoted_models`), who was excluded, and who votes by the side of the
-    screen (``sided``: `data.labeller_flags.side_preferences`, `side_line`)."""
+    no row (``unvoted``: `data.leaderboard.unvoted_models`), the answers never paired as they were the same text
+    (``identical``: `data.arena_runs.identical_answers`), a judge's inconsistent ties (`inconsistent_line`), who
+    was excluded, and who votes by the side of the screen (``sided``: `data.labeller_flags.side_preferences`,
+    `side_line`)."""
     open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
     notes = [STANDING_NOTES[s] for s in open_] + [
         few_prompts_line(rows),
         unmet_line(rows),
         unvoted_line(unvoted),
+        *map(identical_line, identical),
+        inconsistent_line(inconsistent, sum(r.votes for r in rows) // 2),
         excluded_line,
         side_line(sided or {}),
     ]
     return list(filter(None, notes))
+
+
+def identical_line(arena: dict) -> str:
+    """The table's note on one arena's answers left unpaired as another model's text (`identical_answers`)."""
+    who = (
+        " and ".join(arena["names"])
+        if len(arena["names"]) == 2
+        else f"the arena's {len(arena['names'])} models ({', '.join(arena['names'])})"
+    )
+    alike = (
+        f"; {counted(arena['identical_prompts'], 'prompt')} got no pair at all"
+        if arena["identical_prompts"]
+        else ""
+    )
+    return (
+        f"identical answers: {who} gave the same text in {arena['identical']} of the {arena['compared']} answer "
+        f"pairs compared ({arena['split']} round {arena['round']}, {counted(arena['prompts'], 'prompt')}{alike}): "
+        "not paired, so never voted on; the win rates and strengths are over the answers that differed (each "
+        "identical pair would be a tie, if counted)"
+    )
+
+
+def inconsistent_line(inconsistent: int, votes: int) -> str:
+    """The table's note on a judge's inconsistent ties among the board's ``votes``; "" where there is none."""
+    if not inconsistent:
+        return ""
+    return (
+        f"inconsistent ties: {inconsistent} of the {counted(votes, 'vote')} are a judge's tie where its two orders "
+        "disagreed (confidence 0: position bias, not a preference; `generate` counts them `inconsistent`): "
+        "counted as the ties they are stored as, half a win to each side, as MT-Bench counts them, so they pull "
+        "the strengths towards 0"
+    )
 
 
 def unmet_line(rows: list[Row]) -> str:
@@ -184,10 +228,11 @@ def side_line(found: dict[str, dict]) -> str:
     )
 
 
-def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
+def plot_leaderboard(rows: list[Row], by: str, path: Path, excluded: Sequence[str] = ()) -> Path:
     """WS/leaderboard.png: each model's strength with its interval, in lineage order (written atomically); a
     strength or bound the votes leave unbounded is drawn to the plot's edge (a triangle: +inf or -inf), an
-    unrated model has no point, and a strength without an interval (``no_interval``: too few prompts) no bar."""
+    unrated model has no point, and a strength without an interval (``no_interval``: too few prompts) no bar. The
+    title names whose votes and the ``excluded`` labellers (`plot_title`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -195,7 +240,15 @@ def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
 
     from data.files import atomic_write
 
-    figure, axis = plt.subplots(figsize=(7, 1.2 + 0.5 * len(rows)))
+    few = any(r.no_interval == FEW_PROMPTS for r in rows)
+    # the interval on a line of its own: "no interval from one prompt" once ran past a figure this wide
+    interval = "95 % interval: bootstrap, never narrower than the model's" + (
+        f"\nnone under {MIN_PROMPTS} prompts" if few else ""
+    )
+    title = plot_title(by, excluded, font_glyphs())
+    # each line past the usual two gets room: a two-line title squeezed a two-model plot to a sliver
+    extra = title.count("\n") + interval.count("\n")
+    figure, axis = plt.subplots(figsize=(7, 1.2 + 0.5 * len(rows) + 0.25 * extra))
     y = np.arange(len(rows))[::-1]
     finite = [v for r in rows for v in (r.strength, r.low, r.high) if v is not None]
     spread = max(1.0, max(finite) - min(finite))
@@ -214,15 +267,23 @@ def plot_leaderboard(rows: list[Row], by: str, path: Path) -> Path:
     axis.axvline(0, color="grey", lw=0.8, ls="--")
     names = [plot_label(r.name, font_glyphs()) for r in rows]
     axis.set_yticks(y, [n if r.standing != "unrated" else f"{n} (unrated)" for n, r in zip(names, rows)])
-    few = any(r.no_interval == FEW_PROMPTS for r in rows)
-    interval = "95 % bootstrap interval" + (f"; none under {MIN_PROMPTS} prompts" if few else "")
-    # the interval on a line of its own: "no interval from one prompt" once ran past a figure this wide
     axis.set_xlabel(f"Bradley–Terry strength (logits vs the reference)\n{interval}")
-    axis.set_title(f"arena leaderboard by {by}")
+    axis.set_title(title)
     figure.tight_layout()
     atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120))
     plt.close(figure)
     return path
+
+
+def plot_title(by: str, excluded: Sequence[str], glyphs: frozenset[int]) -> str:
+    """The plot's title: whose votes (``by``) and the labellers left out (``excluded``), wrapped to the figure's
+    width; a board without bob's votes had the full board's title, so two plots of different figures read alike."""
+    import textwrap
+
+    title = f"arena leaderboard by {by}"
+    if excluded:
+        title += f" (excluding {', '.join(excluded)})"
+    return "\n".join(textwrap.wrap(plot_label(one_line(title), glyphs), 70))
 
 
 def font_glyphs() -> frozenset[int]:
@@ -256,14 +317,19 @@ def board_json(
     excluded: Sequence[str] = (),
     sided: dict[str, dict] | None = None,
     unvoted: Sequence[dict] = (),
+    inconsistent: int = 0,
+    identical: Sequence[dict] = (),
 ) -> str:
-    """The board as strict JSON; ``sided``: `side_preferences` (people's boards); ``unvoted``: `unvoted_models`."""
+    """The board as strict JSON; ``sided``: `side_preferences` (people's boards); ``unvoted``: `unvoted_models`;
+    ``inconsistent``: the judge's inconsistent ties among its votes; ``identical``: `identical_answers`."""
     board = {
         "by": by,
         "reference": rows[0].model,
         "excluded": list(excluded),
         "side_preference": sided or {},
         "unvoted": list(unvoted),  # the arena's models without a vote of ``by`` yet: no row in "models"
+        "inconsistent_ties": inconsistent,  # of the votes, a judge's ties from orders that disagreed: counted as ties
+        "identical_answers": list(identical),  # per arena, answer pairs not paired as they were one text
         "min_prompts": MIN_PROMPTS,  # the fewest prompts a strength's interval is given from (`no_interval`)
         "models": [asdict(r) for r in rows],
     }

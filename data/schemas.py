@@ -150,7 +150,7 @@ GOLD = pa.schema(
 )
 
 # One row per `generate --arena` run (`data.records.ArenaRun`): the models it compared and what their answers made,
-# so a workspace with no arena pair says why (`data.leaderboard.no_arena_why`) from what the arena recorded.
+# so a workspace with no arena pair says why (`data.arena_runs.no_arena_why`) from what the arena recorded.
 ARENAS = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),

@@ -46,7 +46,7 @@ from data.selection import (
     verdict_labels,
     without_labellers,
 )
-from data.workspace import LOGOUTS_FILE, READ_ORDER, SESSION_KEY_FILE, Workspace
+from data.workspace import HOLDINGS_FOLDER, LOGOUTS_FILE, READ_ORDER, SESSION_KEY_FILE, Workspace
 
 TABLES = ("prompts", "completions", "pairs", "labels", "models", "scores")
 AGGREGATED = ["item_id", "annotator", "task", "choice", "strength", "retracted", "created_at"]
@@ -266,12 +266,15 @@ REFERENCES = {
 
 # The files commands read beside the tables, each refusing a symlink or special file there as a part: the excluded
 # labellers (stats, export, train), the import log (import, import --remove), and the app's session key and logout
-# record (annotate); the folders are checked on opening
+# record (annotate); the folders are checked on opening, but for the app's holds (`HOLDINGS_FOLDER`), read at its
+# start
 BESIDE = (EXCLUDED_FILE, f"{LOG_DIR}/{LOG_FILE}", SESSION_KEY_FILE, LOGOUTS_FILE)
 
 
 def planted_beside(root: Path) -> list[Path]:
-    """The files of `BESIDE` under ``root`` that are a symlink (never followed) or another kind of non-file."""
+    """The files of `BESIDE` under ``root`` that are a symlink (never followed) or another kind of non-file; the
+    app's `HOLDINGS_FOLDER` where it is no folder (a symlink, a file), else its entries that are no file (the app
+    refuses to start on its view's)."""
     found = []
     for name in BESIDE:
         try:
@@ -279,7 +282,14 @@ def planted_beside(root: Path) -> list[Path]:
         except (FileNotFoundError, NotADirectoryError):
             continue
         found += [] if stat.S_ISREG(mode) else [root / name]
-    return found
+    holdings = root / HOLDINGS_FOLDER
+    try:
+        if not stat.S_ISDIR(os.lstat(holdings).st_mode):
+            return [*found, holdings]
+        with os.scandir(holdings) as entries:
+            return found + sorted(Path(e.path) for e in entries if not e.is_file(follow_symlinks=False))
+    except (FileNotFoundError, NotADirectoryError):
+        return found
 
 
 def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:

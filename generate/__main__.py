@@ -304,6 +304,7 @@ def run(options: GenerateOptions) -> dict:
         check_pair_params(options.n, params)
     if mode_of(options) == "--judge":  # judge the pairs already there
         workspace = Workspace(options.workspace)  # first: a hub id judge may be fetched
+        check_reward_judge(options, workspace)
         options = replace(options, split=job_split(options, workspace, None))
         return judge_workspace(options, workspace, check_judge_model(options))
     loaded = read_prompts(options.prompts, options.test_fraction or 0.0, options.workspace)

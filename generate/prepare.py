@@ -22,10 +22,17 @@ from data.imports import (
     check_rank_items,
     write_records,
 )
-from data.lineage import NEWEST, is_reward_model_name, newest_model, reward_model_entry
+from data.lineage import (
+    NEWEST,
+    is_reward_model_name,
+    newest_model,
+    reward_model_entry,
+    reward_model_folder,
+)
 from data.provision import (
     EMBEDDED,
     SAMPLES,
+    check_model_parts,
     checked_answering_model,
     home,
     in_workspace,
@@ -104,9 +111,20 @@ def check_reward_judge(options: SampleOptions, existing: Workspace | None) -> No
     if not (options.judge and is_reward_model_name(options.judge)):
         return
     try:
-        reward_model_entry(options.judge, existing)
+        entry = reward_model_entry(options.judge, existing)
     except WorkspaceError as exc:
         raise WorkspaceError(f"{options.workspace}: {exc}" if existing is None else str(exc)) from None
+    folder = Path(entry.path)
+    try:  # the manifest's entry outlives its folder, which a later run into it may have emptied or replaced
+        reward_model_folder(folder)
+        check_model_parts(folder, f"rm:{folder}")
+    except PrefloopError as exc:
+        if entry.id == entry.path:  # rm:FOLDER, outside the manifest: said as its other refusals
+            raise
+        raise PrefloopError(
+            f"--judge {options.judge} (the manifest's reward model {entry.id}): {exc}; its folder was moved, "
+            "removed or reused by a later run (train it again, or name another: rm:<id>)"
+        ) from None
 
 
 def read_prompts(prompts: str | None, test_fraction: float, workspace: str | Path) -> Loaded | None:

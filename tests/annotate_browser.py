@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -137,6 +139,68 @@ SLOW_RESTORE = """(() => {
   const later = window.setTimeout;
   window.setTimeout = (fn, ms, ...args) => later(fn, ms >= 250 ? ms * 10 : ms, ...args);
 })()"""
+
+
+# NO_PROGRESS_TEXT: a Gradio without the status tracker's `.progress-text` markup, which the page script reads as
+# "an answer not yet drawn in full" (annotate.assets, `whenDrawn`): the class is taken off as soon as it shows.
+NO_PROGRESS_TEXT = """() => {
+  const strip = () => document.querySelectorAll(".progress-text").forEach((e) => e.classList.remove("progress-text"));
+  new MutationObserver(strip).observe(document.documentElement, {childList: true, subtree: true, attributes: true});
+  strip();
+}"""
+
+
+@contextmanager
+def held(service, name: str):
+    """Holds the app's answers to ``service.name`` calls until the block ends (a slow server, made to happen on
+    every run): what the page does while one is on its way is the test's to see."""
+    gate = threading.Event()
+    call = getattr(service, name)
+
+    def when_released(*args, **kwargs):
+        gate.wait(WAIT_MS / 1000)
+        return call(*args, **kwargs)
+
+    setattr(service, name, when_released)
+    try:
+        yield
+    finally:
+        gate.set()
+        delattr(service, name)  # the class's own method again
+
+
+@contextmanager
+def between_load_draws(page, service, item: str):
+    """Reloads, and holds the second of the two draws of the label tab as the page loads (the second `serve`: see
+    `reload_slowly` in tests/test_annotate_kept_pick_browser.py) until the block ends: the block runs once ``item``
+    is on screen as first drawn, and takes keys. After the block, waits until the second draw is on screen (another
+    view of ``item``) and Gradio is done with it. The kept pick goes back slowly (SLOW_RESTORE)."""
+    page.add_init_script(SLOW_RESTORE)
+    gate, served = threading.Event(), []
+    serve = service.serve
+
+    def second_held(*args, **kwargs):
+        served.append(args)
+        if len(served) == 2:
+            gate.wait(WAIT_MS / 1000)
+        return serve(*args, **kwargs)
+
+    service.serve = second_held
+    try:
+        page.reload()
+        page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=item, timeout=WAIT_MS)
+        wait_for_keys(page)
+        first = page.evaluate(SHOWN_VIEW)
+        yield
+    finally:
+        gate.set()
+        del service.serve  # the class's own method again
+    page.wait_for_function(
+        f"""([item, first]) => ({SHOWN_ITEM}) === item && ![null, first].includes({SHOWN_VIEW}) &&
+            !document.querySelector('#pf-prompt .progress-text')""",
+        arg=[item, first],
+        timeout=WAIT_MS,
+    )
 
 
 def skip_to(page, text: str, tries: int = 10) -> None:

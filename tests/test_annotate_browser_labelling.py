@@ -4,11 +4,14 @@ and the admin's export and download; KTO; a phone-sized screen, fast typing and 
 
 from __future__ import annotations
 
+import pytest
+
 from annotate.service import choice_from_side
 from data import Completion, Pair, Prompt
 from tests.annotate_browser import (
     KEPT_PICK,
     NO_CHROMIUM,
+    NO_PROGRESS_TEXT,
     SHOWN_VIEW,
     SLOW_DRAW,
     WAIT_MS,
@@ -237,11 +240,14 @@ def test_phone_layout_fast_keys_and_bidi(tmp_path, browser, users):
         app.close()
 
 
-def test_keys_typed_during_a_submit_wait_until_its_answer_is_drawn(tmp_path, browser, users):
+@pytest.mark.parametrize("markup", ["gradio", "no progress text"])
+def test_keys_typed_during_a_submit_wait_until_its_answer_is_drawn(tmp_path, browser, users, markup):
     """The second label's keys, typed while the first submit is on its way, apply once Gradio has drawn the answer
     in full, here drawn slowly (SLOW_DRAW, as on a loaded machine). Before, they applied 30 ms after the next item
     showed: their Enter came while Gradio still held the first submit pending, and Gradio dropped it (or the reset
-    of the radios wiped the x), so the second label was saved only by the reload after 15 s without an answer."""
+    of the radios wiped the x), so the second label was saved only by the reload after 15 s without an answer.
+    The same with a Gradio whose status tracker has no `.progress-text` (NO_PROGRESS_TEXT): before, the page then
+    waited 30 ms again; now it waits for the submit event's own `.then` as well."""
     from data import Workspace
 
     workspace = build_workspace(Workspace.init(tmp_path / "ws"))
@@ -251,6 +257,8 @@ def test_keys_typed_during_a_submit_wait_until_its_answer_is_drawn(tmp_path, bro
         login(page, url, "bob")
         first = ctx.service.queue.held["bob"]
         page.evaluate(SLOW_DRAW)
+        if markup == "no progress text":
+            page.evaluate(NO_PROGRESS_TEXT)
         for key in ("b", "2", "Enter", "x", "Enter"):
             page.keyboard.press(key)
         wait_status(page, "Saved to disk: both bad")

@@ -6,6 +6,8 @@ Playwright)."""
 
 from __future__ import annotations
 
+import time
+
 from annotate.service import choice_from_side
 from tests.annotate_browser import (
     KEPT_PICK,
@@ -240,5 +242,35 @@ def test_an_edit_survives_a_reload_and_a_save_while_signed_out(tmp_path, browser
         labels = workspace.frame("labels")
         assert first in set(labels["item_id"]) and len(labels) == 2  # bob's label and the edit pair's, once
         assert page.evaluate(KEPT_PICK) is None
+    finally:
+        app.close()
+
+
+def test_the_editor_answering_slowly_still_gets_the_cursor_and_the_kept_edit(tmp_path, browser, users):
+    """The server answers the editor's button 8 s late (a loaded machine), longer than the page waited before (5
+    s, after which it gave up). bob picks A and presses e: the cursor goes into the editor once it opens (before,
+    it stayed out). He types an edit and reloads: the kept edit goes back into the editor once it opens (before,
+    the editor showed the answer, the edit lost)."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    source = ctx.service.edit_source
+    ctx.service.edit_source = lambda *args, **kwargs: time.sleep(8) or source(*args, **kwargs)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        login(page, url, "bob")
+        ready_for_keys(page)
+        page.keyboard.press("a")
+        page.keyboard.press("e")
+        page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null", timeout=WAIT_MS)
+        page.keyboard.press("Control+a")
+        page.keyboard.type(FIX)
+        page.wait_for_function(f"{KEPT_PICK}?.edit === {FIX!r}", timeout=WAIT_MS)
+
+        page.reload()
+        page.wait_for_function(
+            "text => document.querySelector('#pf-edit textarea')?.value === text", arg=FIX, timeout=WAIT_MS
+        )
     finally:
         app.close()

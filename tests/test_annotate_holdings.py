@@ -143,3 +143,38 @@ def test_holds_cost_no_fsync(label_ws, monkeypatch):
     assert synced == [] and len(lines) <= 4  # rewritten past REWRITE_LINES and twice a line per labeller
     svc.submit("ann", svc.show("ann").item.id, "left")
     assert synced  # a label is fsynced as before
+
+
+def test_a_hold_restored_never_outlasts_a_lease_when_the_clock_went_back(label_ws, monkeypatch):
+    """A hold's line stamped a day ahead of the clock at the restart (the wall clock set back since, a workspace
+    moved from another machine) kept its item from everyone else for that day, not for the 60 s lease."""
+    now = holdings.wall_clock()
+    monkeypatch.setattr(holdings, "wall_clock", lambda: now + 86400)
+    item = service(label_ws, overlap=1).show("ann").item.id
+    monkeypatch.setattr(holdings, "wall_clock", lambda: now)
+    clock = Clock()
+    svc = restarted(label_ws, overlap=1, clock=clock)
+    assert svc.queue.held["ann"] == item and svc.show("bob").item.id != item  # held still
+    clock.now += 61
+    assert svc.show("cat").item.id == item
+
+
+def test_a_pick_resent_for_an_item_whose_hold_line_was_lost_is_taken_as_without_holds(label_ws):
+    """ann undoes her label (the item back on her screen) and the machine crashes, losing that hold's line: the
+    start puts back the one before (her next item). Her pick resent on the undone item, open to her, was refused "no
+    longer on your screen"; with no hold put back it was taken (`adopt`), as it is now, until she draws a page."""
+    first = service(label_ws, overlap=2)
+    undone = first.show("ann").item.id
+    first.submit("ann", undone, "left")
+    after = first.show("ann").item.id
+    assert first.undo("ann").label.item_id == undone
+    path = label_ws.path / HOLDINGS_FOLDER / "pairwise.jsonl"
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))  # the undo's hold, lost
+    svc = restarted(label_ws)
+    assert svc.queue.held["ann"] == after  # the hold before it, put back
+    assert svc.submit("ann", undone, "right").item_id == undone
+    assert "ann" not in svc.queue.leases[after]  # her hold put back is let go
+    svc = restarted(label_ws)
+    assert svc.show("ann").item.id == after  # a page drawn: another item open to her is not hers to label
+    with pytest.raises(StaleItem):
+        svc.submit("ann", next(item for item in svc.items if item not in (undone, after)), "left")

@@ -1,9 +1,12 @@
 """The pick kept in the browser (annotate.assets' page script) in a real headless Chromium: it is the labeller's
 own, never handed to (or sent for) another labeller signing in to that browser; a changed pick is kept as
-changed; and a key, a click on the choices, e or Ctrl+Enter while the kept pick goes back on screen wins over it.
-Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
+changed; and a key, a click on the choices, Submit, Skip or Undo, typing in the note or ranking box, e or
+Ctrl+Enter while the kept pick goes back on screen wins over it. Helpers: tests/annotate_browser.py; fixtures:
+tests/conftest.py."""
 
 from __future__ import annotations
+
+import threading
 
 from annotate.service import choice_from_side
 from tests.annotate_browser import (
@@ -13,7 +16,9 @@ from tests.annotate_browser import (
     SHOWN_ITEM,
     SLOW_RESTORE,
     WAIT_MS,
+    between_load_draws,
     build_workspace,
+    held,
     login,
     serve,
     wait_for_keys,
@@ -96,12 +101,33 @@ def test_a_changed_pick_is_kept_and_a_key_pressed_while_it_goes_back_wins(tmp_pa
         app.close()
 
 
-def reload_slowly(page, item: str) -> None:
+def reload_slowly(page, service, item: str) -> None:
     """Reloads with the kept pick going back on screen slowly (SLOW_RESTORE), and waits until ``item`` is on
-    screen and takes keys: the test's next action lands while the kept pick goes back."""
+    screen as drawn the second time, and takes keys: the test's next action lands while the kept pick goes back.
+    A labeller's page draws the label tab twice as it loads (the load event, then the tab's select as the admin
+    tab's load event picks the label tab), and a note typed before the second draw is wiped by it: the wait is
+    for the second `serve` on the server, then for the page to have drawn its answer (no pending event)."""
     page.add_init_script(SLOW_RESTORE)
-    page.reload()
-    page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=item, timeout=WAIT_MS)
+    served, twice = [], threading.Event()
+    serve = service.serve
+
+    def counted(*args, **kwargs):
+        served.append(args)
+        if len(served) >= 2:
+            twice.set()
+        return serve(*args, **kwargs)
+
+    service.serve = counted
+    try:
+        page.reload()
+        assert twice.wait(WAIT_MS / 1000), f"the label tab was drawn {len(served)} time(s) as the page loaded"
+    finally:
+        del service.serve  # the class's own method again
+    page.wait_for_function(
+        f"item => ({SHOWN_ITEM}) === item && !document.querySelector('#pf-prompt .progress-text')",
+        arg=item,
+        timeout=WAIT_MS,
+    )
     wait_for_keys(page)
     page.locator("#pf-edit-open").wait_for(state="visible", timeout=WAIT_MS)
 
@@ -121,7 +147,7 @@ def test_a_click_on_the_choices_while_the_kept_pick_goes_back_wins(tmp_path, bro
         page.keyboard.press("a")
         page.keyboard.press("2")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {KEPT_PICK}?.strength === 1", timeout=WAIT_MS)
-        reload_slowly(page, first)
+        reload_slowly(page, ctx.service, first)
         page.locator("#pf-choice").get_by_text("B is better").click()
         page.wait_for_function(
             f"{KEPT_PICK}?.choice === 1 && {CHECKED} === 1 && {STRENGTH} === 1", timeout=WAIT_MS
@@ -151,7 +177,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         first = ctx.service.queue.held["bob"]
         page.keyboard.press("a")
         page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
-        reload_slowly(page, first)
+        reload_slowly(page, ctx.service, first)
         page.keyboard.press("e")
         wait_status(page, "Editing the answer you picked")
         page.wait_for_function("document.activeElement?.closest('#pf-edit') !== null", timeout=WAIT_MS)
@@ -159,7 +185,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         page.wait_for_function(f"{KEPT_PICK}?.edit?.startsWith('Kept: ')", timeout=WAIT_MS)
         edit = page.evaluate(f"{KEPT_PICK}.edit")
 
-        reload_slowly(page, first)
+        reload_slowly(page, ctx.service, first)
         page.keyboard.press("e")
         page.wait_for_function(
             "text => document.querySelector('#pf-edit textarea')?.value === text", arg=edit, timeout=WAIT_MS
@@ -168,7 +194,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         page.keyboard.press("Escape")
         page.wait_for_function(f"{KEPT_PICK}?.edit === null", timeout=WAIT_MS)
 
-        reload_slowly(page, first)
+        reload_slowly(page, ctx.service, first)
         page.keyboard.press("n")
         page.keyboard.type("sent from the note")
         page.keyboard.press("Control+Enter")
@@ -176,5 +202,160 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         labels = workspace.frame("labels")
         assert len(labels) == 1 and labels.iloc[0]["note"] == "sent from the note"
         assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+    finally:
+        app.close()
+
+
+def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tmp_path, browser, users):
+    """bob picks A, writes "first thought" and reloads; as the kept pick goes back he writes "second thought" in
+    the note. Before, the typing was kept in the browser only once the restore had ended (not at all where nothing
+    was typed after it): "first thought" was kept, and went back on screen after the next reload; now the typed
+    note is kept at once, A under it. He reloads and, as A and the note go back, clicks Submit: before, the click
+    left the restore running and the submit went without A ("Pick ... first"); now both go back at once and are
+    saved."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("a")
+        page.keyboard.press("n")
+        page.keyboard.type("first thought")
+        page.wait_for_function(f"{KEPT_PICK}?.note === 'first thought' && {KEPT_PICK}?.choice === 0")
+        page.keyboard.press("Escape")
+        reload_slowly(page, ctx.service, first)
+        page.keyboard.press("n")
+        page.keyboard.press("Control+a")  # the kept note may be back already (a loaded machine)
+        page.keyboard.type("second thought")
+        page.wait_for_function(
+            f"{KEPT_PICK}?.note === 'second thought' && {KEPT_PICK}?.choice === 0 && {CHECKED} === 0",
+            timeout=WAIT_MS,
+        )
+        page.keyboard.press("Escape")
+
+        reload_slowly(page, ctx.service, first)
+        page.locator("#pf-submit").click()
+        wait_status(page, "Saved to disk: A better")
+        labels = workspace.frame("labels")
+        assert len(labels) == 1 and labels.iloc[0]["note"] == "second thought"
+        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+    finally:
+        app.close()
+
+
+def test_a_note_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users):
+    """bob picks A and reloads; as soon as the item shows he writes "first" in the note, before the label tab's
+    second draw as the page loads, and " thought" the moment that draw is on screen. Before, the draw wiped
+    "first" (Gradio draws the server's empty note over it; the restore put it back only later, and not after
+    bob's typing, which wins over it): " thought" alone was kept. Now the same item drawn again gets the text typed
+    back at once: "first thought" is on screen and kept, and Enter saves it with A."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    note = "#pf-note textarea"
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("a")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 0", timeout=WAIT_MS)
+        with between_load_draws(page, ctx.service, first):
+            page.keyboard.press("n")
+            page.keyboard.type("first")
+            page.wait_for_function(f"{KEPT_PICK}?.note === 'first'", timeout=WAIT_MS)
+        page.locator(note).press("End")
+        page.keyboard.type(" thought")
+        page.wait_for_function(f"{KEPT_PICK}?.note?.endsWith('thought')", timeout=WAIT_MS)
+        assert page.evaluate(f"{KEPT_PICK}.note") == "first thought" == page.locator(note).input_value()
+        page.keyboard.press("Escape")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: A better")
+        labels = workspace.frame("labels")
+        assert len(labels) == 1 and labels.iloc[0]["note"] == "first thought"
+    finally:
+        app.close()
+
+
+def test_a_click_on_undo_or_skip_while_a_submitted_kept_pick_goes_back_wins(tmp_path, browser, users):
+    """bob's submit of B got no answer (the pick is kept as submitted, as when the app went down); the reload puts
+    B back on screen and would send it. As it goes back he clicks Undo, then (on the item the undo brought back,
+    the same way) Skip, each answered slowly (held by the server). Before, the click left the restore running: it
+    sent B while the undo or skip was on its way; now B goes back at once, unsent, as for the keys u and s."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    sent = []
+    submit = ctx.service.submit
+    ctx.service.submit = lambda user, item, *args, **kwargs: (
+        sent.append(item) or submit(user, item, *args, **kwargs)
+    )
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("a")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: A better")
+        second = ctx.service.queue.held["bob"]
+        for item, button, action in ((second, "#pf-undo", "undo"), (first, "#pf-skip", "skip")):
+            page.wait_for_function(f"item => ({SHOWN_ITEM}) === item", arg=item, timeout=WAIT_MS)
+            page.keyboard.press("b")
+            page.wait_for_function(f"{KEPT_PICK}?.choice === 1", timeout=WAIT_MS)
+            page.evaluate(
+                f"localStorage.setItem('prefloop-pending', JSON.stringify({{...{KEPT_PICK}, submitted: true}}))"
+            )
+            sent.clear()
+            with held(ctx.service, action):
+                reload_slowly(page, ctx.service, item)
+                page.locator(button).click()
+                page.wait_for_function(
+                    f"{KEPT_PICK}?.submitted === false && {CHECKED} === 1", timeout=WAIT_MS
+                )
+            page.wait_for_function(f"item => ![null, item].includes({SHOWN_ITEM})", arg=item, timeout=WAIT_MS)
+            assert sent == [], f"{action}: the kept pick was sent"
+        labels = workspace.frame("labels")  # A on the first item, taken back, then the first item skipped
+        assert labels["item_id"].tolist() == [first] * 3 and labels["choice"].isna().tolist() == [
+            False,
+            True,
+            True,
+        ]
+    finally:
+        app.close()
+
+
+def test_typing_in_the_ranking_box_while_the_kept_ranking_goes_back_wins(tmp_path, browser, users):
+    """bob ranks 1 > 2 and reloads; once the kept ranking is back in the box, while the restore still runs, he
+    empties the box and types 4 > 3 > 2 > 1. Before, his typing was not kept and the restore wrote 1 > 2 back into
+    the box he had emptied; now what he typed is on screen and kept, and Enter saves it."""
+    from tests.test_annotate_rank import build_workspace as rank_workspace
+
+    workspace = rank_workspace(tmp_path / "ws")
+    app, ctx, url = serve(workspace, "rank", users)
+    box = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        login(page, url, "bob")
+        item = ctx.service.queue.held["bob"]
+        page.keyboard.press("1")
+        page.keyboard.press("2")
+        page.wait_for_function(f"{KEPT_PICK}?.ranking === '1 > 2'", timeout=WAIT_MS)
+        reload_slowly(page, ctx.service, item)
+        page.wait_for_function(
+            "box => document.querySelector(box)?.value === '1 > 2'", arg=box, timeout=WAIT_MS
+        )
+        page.locator(box).focus()  # as by Tab: a click on the box is one on the choices, which wins already
+        page.keyboard.press("Control+a")
+        page.keyboard.press("Backspace")
+        page.keyboard.type("4 > 3 > 2 > 1")
+        page.wait_for_function(f"{KEPT_PICK}?.ranking === '4 > 3 > 2 > 1'", timeout=WAIT_MS)
+        assert page.locator(box).input_value() == "4 > 3 > 2 > 1"
+        page.keyboard.press("Escape")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: ranking 4 > 3 > 2 > 1")
     finally:
         app.close()

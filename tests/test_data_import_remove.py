@@ -13,6 +13,7 @@ import pytest
 
 from annotate.service import LabelService
 from data.__main__ import main
+from data.aggregate import current_labels
 from data.gold import rank_items
 from data.imports import ImportOptions, ImportPreview, check_file, write_records
 from data.ranking import rank_item_id
@@ -277,12 +278,13 @@ def test_a_file_the_import_respelled_is_withdrawn_by_its_stored_spellings(tmp_pa
 SKIPPED = "1 row skipped at import (rank_locked), never stored"
 
 
-def import_a_locked_row_skipped(tmp_path, ws):
+def import_a_locked_row_skipped(tmp_path, ws, locked: dict | None = None):
     """ranks.jsonl imported (its ranking locks its item), then prefs.jsonl with `--on-error skip`: its row 0's answer
-    would join that item (left out: rank_locked), its row 1's preference is stored. Returns both files."""
+    (``locked``'s) would join that item (left out: rank_locked), its row 1's preference is stored. Returns both
+    files."""
     ranks = write(tmp_path / "ranks.jsonl", RANKED)
     assert main(["import", "-w", str(ws), str(ranks)]) == 0
-    locked = {"prompt": "Q?", "chosen": "a fourth", "rejected": "new 1"}
+    locked = locked or {"prompt": "Q?", "chosen": "a fourth", "rejected": "new 1"}
     prefs = write(tmp_path / "prefs.jsonl", locked, {"prompt": "Which?", "chosen": "good", "rejected": "bad"})
     assert main(["import", "-w", str(ws), "--on-error", "skip", str(prefs)]) == 0
     return ranks, prefs
@@ -432,3 +434,27 @@ def test_a_preview_of_an_import_reads_as_the_import_leaves_the_workspace(tmp_pat
     assert (
         len(new.read("completions")) == 3 and len(new.read("labels")) == 1 and not (tmp_path / "new").exists()
     )
+
+
+def test_a_kto_row_an_import_with_on_error_skip_left_out_as_conflicting_is_counted_not_refused(
+    tmp_path, capsys
+):
+    """Row 2 labels row 0's answer otherwise: the import with `--on-error skip` left it out (conflicting_kto_label).
+    --remove reads both rows' labels (an import before that check stored both), found row 2's not stored, and refused
+    the file, with or without --on-error skip: nothing of it could ever be withdrawn. Its rejects say the import left
+    it out: counted so, and the rest withdrawn."""
+    ws = tmp_path / "ws"
+    kto = write(
+        tmp_path / "kto.jsonl",
+        {"prompt": "Good?", "completion": "yes", "label": False},
+        {"prompt": "Other?", "completion": "no", "label": False},
+        {"prompt": "Good?", "completion": "yes", "label": True},
+    )
+    assert main(["import", "-w", str(ws), "--on-error", "skip", str(kto)]) == 0
+    assert "(conflicting_kto_label 1)" in capsys.readouterr().out
+    assert remove(ws, kto) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {kto}: 2 (KTO labels 2); 1 row skipped at import (conflicting_kto_label), never "
+        "stored\n"
+    )
+    assert current_labels(Workspace(ws).read("labels"), "kto").empty  # both stored labels withdrawn

@@ -15,10 +15,11 @@ import pytest
 
 from data.errors import PrefloopError
 from data.intervals import clustered_wilson_interval, wilson_interval
-from data.leaderboard import fit_strengths, leaderboard, unvoted_models, votes_table
+from data.leaderboard import fit_strengths, leaderboard, unvoted_models
 from data.leaderboard_models import lineage_order
 from data.leaderboard_simulation import simulation_check, win_rate_coverage
 from data.leaderboard_view import board_json, board_lines, plot_leaderboard
+from data.leaderboard_votes import votes_table
 
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
@@ -107,12 +108,12 @@ def test_votes_are_current_labels_with_ties_and_both_bad_as_halves():
     pairs, completions, labels, models = tables()
     votes = votes_table(pairs, completions, labels).sort_values(["prompt_id", "score_a"])
     assert votes.values.tolist() == [
-        ["q0", "/m/base", "/m/child", 0.0],
-        ["q0", "/m/base", "/m/child", 0.5],
-        ["q1", "/m/child", "/m/base", 0.5],
+        ["q0", "/m/base", "/m/child", 0.0, "p0", False],
+        ["q0", "/m/base", "/m/child", 0.5, "p0", False],
+        ["q1", "/m/child", "/m/base", 0.5, "p1", False],
     ]
     judge = votes_table(pairs, completions, labels, by="judge:x")
-    assert judge.values.tolist() == [["q1", "/m/child", "/m/base", 1.0]]
+    assert judge.values.tolist() == [["q1", "/m/child", "/m/base", 1.0, "p1", False]]
 
 
 def test_by_matches_a_machine_name_in_any_unicode_spelling():
@@ -122,7 +123,7 @@ def test_by_matches_a_machine_name_in_any_unicode_spelling():
     decomposed, precomposed = (unicodedata.normalize(form, "judge:mod\u00e8le") for form in ("NFD", "NFC"))
     labels = labels.assign(annotator=labels["annotator"].replace("judge:x", decomposed))
     judge = votes_table(pairs, completions, labels, by=precomposed)
-    assert judge.values.tolist() == [["q1", "/m/child", "/m/base", 1.0]]
+    assert judge.values.tolist() == [["q1", "/m/child", "/m/base", 1.0, "p1", False]]
 
 
 def test_leaderboard_rows_in_lineage_order_with_the_base_as_reference():
@@ -185,7 +186,7 @@ def test_votes_on_few_prompts_give_no_strength_interval(tmp_path, monkeypatch):
     assert board["min_prompts"] == 16
     assert [(m["low"], m["no_interval"]) for m in board["models"]] == [(None, "few_prompts")] * 2
     header, columns, base, b, note = board_lines(two_ties, "people")
-    assert "95 % bootstrap intervals over prompts, from 16 prompts" in header
+    assert "95 % bootstrap intervals over prompts, never narrower than the model's, from 16 prompts" in header
     assert [line[columns.index("95 % CI") :].split()[0] for line in (base, b)] == ["-", "-"]
     assert note.startswith(
         "-: votes on 2 prompts (the model's or the reference's), fewer than 16: no strength"
@@ -395,7 +396,8 @@ def test_a_folder_name_with_a_newline_is_one_row():
 
 
 def arena_workspace(path, games):
-    """A workspace holding the arena votes ``games`` (as `games_tables`), written through the Workspace API."""
+    """A workspace holding the arena votes ``games`` (as `games_tables`, a sixth item the label's confidence),
+    written through the Workspace API."""
     from data import Workspace
     from data.records import Completion, Label, ModelRecord, Pair, Prompt
 
@@ -403,11 +405,12 @@ def arena_workspace(path, games):
     for k, name in enumerate("ABCD"):
         parent = ModelRecord(f"/m/{name}", "base" if k == 0 else "dpo", k, parent and parent.id, id=name)
         records.append(parent)
-    for p, a, b, annotator, choice in games:
+    for p, a, b, annotator, choice, *confidence in games:  # a machine's confidence, where given
         prompt = Prompt([{"role": "user", "content": f"q{p}"}], "t", split="test")
         sides = [Completion(prompt.id, f"{m} {p}", f"/m/{m}", "hf") for m in (a, b)]
         pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
-        records += [prompt, *sides, pair, Label(pair.id, annotator, "pairwise", choice)]
+        label = Label(pair.id, annotator, "pairwise", choice, confidence=(confidence or [None])[0])
+        records += [prompt, *sides, pair, label]
     workspace.append(records)
     return path
 

@@ -482,6 +482,29 @@ def test_validate_lists_a_planted_session_key_and_logout_record(setup, capsys):
     ]
 
 
+@pytest.mark.parametrize("planted", ["holdings", "holdings/pairwise.jsonl", "holdings as a file"])
+def test_validate_lists_a_planted_holdings_folder_or_file(setup, capsys, planted):
+    """The app refuses to start on a link (or a file where its folder should be) at holdings/ or its view's file
+    there; validate said OK of it."""
+    from annotate.service import LabelService
+    from data.files import not_a_file_line
+    from data.workspace import HOLDINGS_FOLDER
+
+    ws, outside, _ = setup
+    if planted == "holdings as a file":
+        (ws / HOLDINGS_FOLDER).write_text("{}")
+        planted = HOLDINGS_FOLDER
+    elif planted == HOLDINGS_FOLDER:
+        plant(ws / planted, outside)
+    else:
+        (ws / HOLDINGS_FOLDER).mkdir()
+        plant(ws / planted, outside / "victim")
+    with pytest.raises(NotAFileError):
+        LabelService(Workspace(ws))
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert capsys.readouterr().out.strip().splitlines() == [not_a_file_line(ws / planted), f"{ws}: 1 problem"]
+
+
 def test_an_exports_folder_swapped_for_a_link_while_export_reads_gets_nothing_written(
     setup, monkeypatch, capsys
 ):

@@ -123,3 +123,52 @@ def test_an_edited_record_is_passed_over_and_named():
     assert passed_over({"left_out_labels": {"stored_train": "a"}}) == (
         'field "left_out_labels" is {"stored_train": "a"}, not an object of lists of strings (an edit)'
     )
+
+
+def test_remove_counts_a_labellers_row_whose_label_a_merge_left_out_on_their_own_pair_over_its_texts(
+    tmp_path, capsys
+):
+    """Here an import's pair holds the row's two texts already; the merge brings alice's own pair over them (pairs
+    merge) but leaves her label on it out (stored_train). `--remove` read the row as her label of the earliest pair
+    over the texts, here's, which neither a record nor the merge's line holds, and refused the file: nothing of it
+    could be withdrawn."""
+    one, _ = imported(tmp_path, "one", {"prompt": "Q", "chosen": "good", "rejected": "bad"})
+    two, file = imported(
+        tmp_path,
+        "two",
+        {"prompt": "Q", "chosen": "good", "rejected": "bad", "labeller": "alice"},
+        {"prompt": "S", "chosen": "hi", "rejected": "ho", "labeller": "alice"},
+        split="test",
+    )
+    assert main(["merge", "-w", str(one.path), str(two.path)]) == 0
+    capsys.readouterr()
+    assert remove(one.path, file) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {file}: 1 (preferences 1); 1 row left out by a merge (stored_train), never stored "
+        "here\n"
+    )
+
+
+def test_remove_counts_a_labellers_kto_row_whose_label_a_merge_left_out_on_their_own_answer_of_its_text(
+    tmp_path, capsys
+):
+    """The KTO form: here holds the text's answer of another source (`import --unlabelled`), and the merge brings
+    alice's answer of it without her label (stored_train): `--remove` read her label as of here's answer, and
+    refused the file."""
+    (tmp_path / "files").mkdir()
+    cands = write(tmp_path / "files" / "cands.jsonl", {"prompt": "Q", "completion": "good", "label": True})
+    assert main(["import", "-w", str(tmp_path / "one"), str(cands), "--unlabelled"]) == 0
+    two, file = imported(
+        tmp_path,
+        "two",
+        {"prompt": "Q", "completion": "good", "label": True, "labeller": "alice"},
+        {"prompt": "S", "completion": "hi", "label": False, "labeller": "alice"},
+        split="test",
+    )
+    assert main(["merge", "-w", str(tmp_path / "one"), str(two.path)]) == 0
+    capsys.readouterr()
+    assert remove(tmp_path / "one", file) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {file}: 1 (KTO labels 1); 1 row left out by a merge (stored_train), never stored "
+        "here\n"
+    )

@@ -248,7 +248,7 @@ def test_a_hub_models_answers_under_its_id_and_its_snapshot_are_one_leaderboard_
 def test_a_hub_judges_votes_under_its_id_and_its_snapshot_are_its_votes_by_either_name():
     """A hub judge's rerun named the other way judges only the arena pairs it had not voted on, under that name:
     `--by` took only the votes stored under the name as typed."""
-    from data.leaderboard import votes_table
+    from data.leaderboard_votes import votes_table
     from tests.test_data_leaderboard import tables
 
     pairs, completions, labels, _ = tables()

@@ -224,6 +224,32 @@ def test_a_reward_model_judges_pairs_and_stats_measure_it(tmp_path, tiny_model_d
     assert set(ws.frame("labels").set_index("item_id").loc[best_worst_pairs["id"], "choice"]) == {"a"}
 
 
+def test_a_reward_model_whose_folder_a_later_run_emptied_is_one_line(tmp_path, tiny_model_dir, capsys):
+    """The manifest's reward model outlives its folder: a later run into it (--overwrite, killed before its save)
+    leaves no model there, and `--judge rm` was the tokenizer's traceback as the judge loaded."""
+    from tests.test_train import build_workspace, options
+    from train.run import train
+
+    ws = build_workspace(tmp_path / "ws", count=6, test=2)
+    model = train(options(ws, tiny_model_dir, tmp_path / "rm", method="rm"))
+    capsys.readouterr()  # the training's progress
+    args = ["-w", str(ws.path), "--judge", "rm", "--judge-labelled", "--split", "test"]
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / "rm" / name).unlink()
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"error: --judge rm (the manifest's reward model {model['id']}): rm:{tmp_path / 'rm'}: no tokenizer (none "
+        "of tokenizer.json, tokenizer_config.json, tokenizer.model, vocab.json): not a whole model; its folder was "
+        "moved, removed or reused by a later run (train it again, or name another: rm:<id>)\n"
+    )
+    (tmp_path / "rm" / "config.json").unlink()
+    assert main(args) == 2
+    assert (
+        "rm:{}: not a reward model (no config.json there)".format(tmp_path / "rm") in capsys.readouterr().err
+    )
+    assert ws.frame("labels")["annotator"].str.startswith("rm:").sum() == 0
+
+
 def test_best_worst_with_a_missing_reward_model_is_refused_before_sampling(
     tmp_path, tiny_model_dir, capsys, monkeypatch
 ):

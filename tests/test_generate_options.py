@@ -350,3 +350,22 @@ def test_test_fraction_without_prompts_is_refused_not_ignored(tmp_path, tiny_mod
         "workspace's prompts keep their split (import a file with `python -m data import --test-fraction`)\n"
     )
     assert _files(ws.path) == before
+
+
+def test_test_fraction_without_prompts_is_refused_by_the_judge_loop_too(tmp_path, tiny_model_dir, capsys):
+    """The judge loop imports --prompts alone: without it, `--judge-iter` sampled, judged and trained on the
+    workspace's prompts split as they were, and exited 0, the fraction silently ignored."""
+    from data import Prompt, Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    ws.append([Prompt([{"role": "user", "content": f"question {i}"}], source="test") for i in range(4)])
+    before = _files(ws.path)
+    argv = ["--judge-iter", "1", "--judge", str(tiny_model_dir), "--n", "2", "--test-fraction", "0.5"]
+    argv += ["--engine", "hf", "--max-tokens", "2", "--train-max-steps", "1"]
+    assert main(["-w", str(ws.path), "--model", str(tiny_model_dir), *argv]) == 2
+    assert capsys.readouterr().err == (
+        "error: --test-fraction does not apply to --judge-iter without --prompts, which it splits as they are "
+        "imported: the workspace's prompts keep their split (import a file with `python -m data import "
+        "--test-fraction`)\n"
+    )
+    assert _files(ws.path) == before

@@ -105,6 +105,7 @@ def test_every_method_trains_a_few_steps(tmp_path, tiny_model_dir, method, extra
         p.name for p in out.iterdir()
     }
     assert not list(out.glob("checkpoint-*"))
+    assert not (out / "README.md").exists()  # TRL's draft card: "fine-tuned version of [None]", of its method
     if method in FIRST_LOSS:  # step 1 runs before any update: policy = reference, h = 0 and no KL
         first = json.loads((out / "log_history.json").read_text())[0]
         assert first["loss"] == pytest.approx(FIRST_LOSS[method], abs=1e-3)
@@ -274,8 +275,24 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
             "applies to dpo, rdpo, dpop, spin, odpo, rm, sdpo",
         ),
         ("labelled", ["--method", "rdpo", "--agreement", "smoothing"], "use --agreement robust"),
+        (  # each pair's ε would replace the flag's, unsaid
+            "labelled",
+            ["--agreement", "smoothing", "--label-smoothing", "0.2"],
+            "--label-smoothing 0.2 and --agreement smoothing: each pair's ε comes from its labellers' agreement",
+        ),
+        (
+            "labelled",
+            ["--method", "rdpo", "--agreement", "robust", "--label-smoothing", "0.1"],
+            "--label-smoothing 0.1 and --agreement robust",
+        ),
         ("labelled", ["--loss-type", "ipo", "--agreement", "weight"], "needs --loss-type sigmoid or robust"),
         ("labelled", ["--loss-type", "sigmoid", "sft", "--loss-weights", "1"], "one weight per --loss-type"),
+        (
+            "labelled",
+            ["--loss-weights", "2"],  # our sigmoid loss would train unweighted: the weight ignored
+            "--loss-weights weighs TRL's loss types, and --loss-type sigmoid alone runs our per-pair loss",
+        ),
+        ("labelled", ["--loss-type", "robust", "--loss-weights", "2"], "--loss-type robust alone runs our"),
         ("labelled", ["--method", "nope"], "--method 'nope': expected one of dpo, ipo"),
         ("labelled", ["--rounds", "one"], "--rounds: expected a list of int"),
         (
@@ -313,6 +330,12 @@ def test_the_report_names_the_excluded_labellers_and_counts_what_only_they_label
         ("labelled", ["--rounds", "1,-2"], "--rounds -2: must be >= 0"),
         ("labelled", ["--lora-r", "4", "--lora-dropout", "1.5"], "--lora-dropout 1.5: must be in [0, 1)"),
         ("labelled", ["--lora-r", "4", "--lora-alpha", "0"], "--lora-alpha 0: must be > 0"),
+        (
+            "labelled",
+            ["--lora-r", "0", "--lora-alpha", "32"],  # full fine-tuning would train without a word about it
+            "--lora-alpha applies to LoRA adapters, and --lora-r 0 trains every weight without one",
+        ),
+        ("labelled", ["--lora-dropout", "0.1", "--lora-r", "0"], "--lora-dropout applies to LoRA adapters"),
         ("labelled", ["--save-steps", "0"], "--save-steps 0: must be >= 1"),
         ("labelled", ["--method", "kto", "--desirable-weight", "0"], "--desirable-weight 0.0: must be > 0"),
         ("labelled", ["--loss-type", "bogus"], "--loss-type bogus: expected one or more of sigmoid, hinge"),

@@ -18,7 +18,7 @@ from train.evaluate import (
     preference_metrics,
     wilson_interval,
 )
-from train.fit import PROMPT_FILLS, fit_rows, shorten_prompt
+from train.fit import PROMPT_FILLS, SIDES_ALIKE, fit_rows, shorten_prompt
 from train.memory import GIB, Batch, MemoryPlanError, ModelShape, Setup, estimate_bytes, plan_memory
 from train.report import summary_lines
 from train.run import train
@@ -105,6 +105,7 @@ def test_each_sdpo_step_counts_its_own_rows(tmp_path, tiny_model_dir, capsys):
         truncated += rows["rows_truncated"]
         assert "rows: 5 in, 2 trained" in (out / f"step-{k}" / "report.md").read_text()
     assert truncated == 2
+    assert run["reference_cache"] == {"hits": 0, "computed": 4}  # the run's: both steps', not the last one's
 
 
 def test_rows_that_cannot_be_trained_are_counted_by_reason(tmp_path, tiny_model_dir):
@@ -328,6 +329,28 @@ def test_one_held_out_row_prints_its_change_without_an_interval():
         chain_lines(chain)[1]
         == "  iteration 1: -10.0 -> -7.0, change +3.00; rose on 1/1 prompts (95 % CI 0.21-1.00)"
     )
+
+
+@pytest.mark.parametrize(("mode", "whole"), [("prompt", False), ("drop", False), ("prompt", True)])
+def test_a_pair_whose_answers_differ_only_past_max_length_is_dropped_and_counted(tiny_tokenizer, mode, whole):
+    """Cut to 64 tokens, answers that differ only at their ends are one sequence: no preference to train (the
+    reward model's whole sequences too), a tie to score. Answers that differ within the cut train, cut."""
+
+    def row(prompt, first, second):
+        answers = {"chosen": first, "rejected": second}
+        return {"prompt": [{"role": "user", "content": prompt}]} | {
+            side: [{"role": "assistant", "content": text}] for side, text in answers.items()
+        }
+
+    rows = [
+        row("How?", LONG + "Serve warm.", LONG + "Throw away."),
+        row("Which?", "Red. " + LONG, "Blue. " + LONG),
+    ]
+    kept, counts = fit_rows(tiny_tokenizer, rows, ("chosen", "rejected"), 64, mode, whole)
+    assert (
+        counts["rows_dropped"] == {SIDES_ALIKE: 1} and counts["rows_trained"] == counts["rows_truncated"] == 1
+    )
+    assert kept[0]["prompt"][0]["content"].endswith("Which?")
 
 
 def test_held_out_rows_that_cannot_be_scored_are_excluded_and_counted(tmp_path, tiny_model_dir):

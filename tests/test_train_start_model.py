@@ -313,3 +313,22 @@ def test_an_out_folder_that_cannot_be_written_is_refused_before_the_model_loads(
     said = f"error: --out {out}: {where} not writable (the file system is read-only); nothing trained\n"
     assert capsys.readouterr().err == said
     assert files(tmp_path) == before
+
+
+def test_an_unregistered_run_reports_the_parent_and_round_the_manifest_gives_its_start(
+    tmp_path, tiny_model_dir
+):
+    """--no-register writes no entry, yet its report said `round 1, parent None` of a model trained from the
+    manifest's round-1 model: the start model is read from the manifest (never written), else named as given."""
+    ws = build_workspace(tmp_path / "ws")
+    assert main(argv(ws, tiny_model_dir, tmp_path / "first")) == 0
+    first = ws.frame("models").query("method == 'dpo'").iloc[0]
+    assert main(argv(ws, "newest", tmp_path / "second", "--no-register")) == 0
+    assert len(ws.frame("models")) == 2  # the base model and the first run: nothing more written
+    assert f"(round 2, parent `{first['id']}`)" in (tmp_path / "second/report.md").read_text()
+    other = build_workspace(tmp_path / "other")  # a start model its manifest never held
+    assert main(argv(other, tiny_model_dir, tmp_path / "third", "--no-register")) == 0
+    report = (tmp_path / "third/report.md").read_text()
+    assert (
+        f"(round 1, from `{tiny_model_dir}`, not in the manifest)" in report and other.frame("models").empty
+    )

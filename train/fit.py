@@ -12,6 +12,9 @@ with the model's own chat template:
 - ``--truncation drop``: prompts are left as they are; a row whose prompt alone fills ``max_length`` cannot be
   trained (no completion token would remain) and is dropped, counted under that reason.
 
+In either mode a pair whose two sides, cut, are one token sequence (answers that differ only past ``max_length``)
+is dropped and counted: it would train as no preference and be scored as a tie.
+
 The same fitting applies to held-out rows, so evaluation scores what training sees; a held-out row that still
 cannot be scored is left out of the metrics and counted.
 """
@@ -26,6 +29,7 @@ PROMPT_FILLS = "prompt fills --max-length"
 TEMPLATE_FILLS = "chat template alone fills --max-length"
 EMPTY_AFTER_TEMPLATE = "completion has no tokens"
 SEQUENCE_OVER = "prompt + completion over --max-length (whole sequences only)"
+SIDES_ALIKE = "chosen and rejected alike within --max-length"
 
 
 def _prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
@@ -85,6 +89,17 @@ def shorten_completion(tokenizer, prompt: list[dict], completion: list[dict], ro
     return [*completion[:-1], message]
 
 
+def _sides_alike(tokenizer, row: dict, keys: tuple[str, ...], max_length: int) -> bool:
+    """Whether a cut pair's two sides are one token sequence within ``max_length``: the answers differ only past
+    the cut (the collator keeps a sequence's start; the reward trainer takes the cut answers whole), so the pair
+    would train as no preference and be scored as a tie."""
+    first, second = (
+        tokenizer.apply_chat_template(row["prompt"] + row[key], tokenize=True, return_dict=False)[:max_length]
+        for key in keys
+    )
+    return first == second
+
+
 def fit_rows(
     tokenizer,
     rows: list[dict],
@@ -118,18 +133,20 @@ def fit_rows(
             if prompt_length >= max_length or whole:
                 dropped[PROMPT_FILLS if prompt_length >= max_length else SEQUENCE_OVER] += 1
                 continue
-            kept.append({**row, "truncated": True})  # trainable: the collator cuts the completion's end
-            truncated += 1
+            row = {**row, "truncated": True}  # trainable: the collator cuts the completion's end
+        else:
+            budget = max(max_length - max(lengths), min(prompt_length, max_length // 2))
+            prompt, prompt_length = shorten_prompt(tokenizer, row["prompt"], budget)
+            if prompt_length >= max_length:
+                dropped[TEMPLATE_FILLS] += 1
+                continue
+            row = {**row, "prompt": prompt, "truncated": True}
+            if whole:
+                for key in completion_keys:
+                    row[key] = shorten_completion(tokenizer, prompt, row[key], max_length - prompt_length)
+        if len(completion_keys) == 2 and _sides_alike(tokenizer, row, completion_keys, max_length):
+            dropped[SIDES_ALIKE] += 1
             continue
-        budget = max(max_length - max(lengths), min(prompt_length, max_length // 2))
-        prompt, prompt_length = shorten_prompt(tokenizer, row["prompt"], budget)
-        if prompt_length >= max_length:
-            dropped[TEMPLATE_FILLS] += 1
-            continue
-        row = {**row, "prompt": prompt, "truncated": True}
-        if whole:
-            for key in completion_keys:
-                row[key] = shorten_completion(tokenizer, prompt, row[key], max_length - prompt_length)
         kept.append(row)
         truncated += 1
     counts = {

@@ -49,6 +49,11 @@ def check_dpo(options: TrainOptions) -> None:
         )
     if options.loss_weights and len(options.loss_weights) != len(options.loss_type):
         raise PrefloopError("--loss-weights needs one weight per --loss-type")
+    if options.loss_weights and ours:  # our per-pair loss is one term, weighted per pair (--agreement)
+        raise PrefloopError(
+            f"--loss-weights weighs TRL's loss types, and --loss-type {options.loss_type[0]} alone runs our "
+            "per-pair loss, which takes none (combine loss types, e.g. --loss-type sigmoid sft --loss-weights 1 0.5)"
+        )
 
 
 def check_rdpo(options: TrainOptions) -> None:

@@ -312,6 +312,11 @@ def check_options(options: TrainOptions) -> None:
     if options.agreement != "off" and not method.agreement:
         takes = ", ".join(name for name, m in METHODS.items() if m.agreement)
         raise PrefloopError(f"--agreement {options.agreement}: applies to {takes}")
+    if options.agreement in ("smoothing", "robust") and options.label_smoothing:
+        raise PrefloopError(
+            f"--label-smoothing {options.label_smoothing} and --agreement {options.agreement}: each pair's ε comes "
+            "from its labellers' agreement, which replaces one ε for all; give one of them"
+        )
     unknown = [kind for kind in options.kinds or () if kind not in (*PAIR_KINDS, RANK_KIND)]
     if unknown:  # a misspelt kind would train on the others without a word
         raise PrefloopError(
@@ -352,9 +357,14 @@ def check_given(options: TrainOptions, explicit: set[str]) -> None:
     of pairs where the rows are none (`train.method_checks.refuse_unread`: `--method kto --rank-pairs all`, which
     `check_options` cannot tell from the default), ``--rank-pairs`` beside pair kinds without rank (as `data export`
     refuses it), an option of the labels where the rows read no label: SFT on the prompts' gold answers alone (as
-    `data export --format sft` refuses them)."""
+    `data export --format sft` refuses them), a LoRA adapter's options beside ``--lora-r 0``."""
     method = get_method(options.method)
     refuse_unread(options, explicit)
+    adapter = next((name for name in ("lora_alpha", "lora_dropout") if name in explicit), None)
+    if adapter and options.lora_r == 0:
+        raise PrefloopError(
+            f"--{adapter.replace('_', '-')} applies to LoRA adapters, and --lora-r 0 trains every weight without one"
+        )
     if "rank_pairs" in explicit and method.data == "pairs" and options.rm_from_ratings is None:
         kinds = options.kinds or method.kinds
         named = None if options.kinds else f"--method {options.method}'s pair kinds ({' '.join(kinds)})"

@@ -231,6 +231,15 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
     ]
 
 
+def _parent(record, config: dict) -> str:
+    """Where the model comes from: its parent's manifest id, or the start model as given where the manifest has
+    none (a run with --no-register from a model it never registered)."""
+    if record.parent_id:
+        return f"parent `{record.parent_id}`"
+    start = config.get("model")
+    return f"from `{start}`, not in the manifest" if start else "no parent in the manifest"
+
+
 def write_report(out: Path, record, metrics: dict, config: dict, log_history: list[dict]) -> None:
     """The run's report files; metrics.json last: it marks the run finished (`train.out_folder`), so a kill
     before it leaves a run that --resume reports again, never a finished run without its report."""
@@ -241,7 +250,7 @@ def write_report(out: Path, record, metrics: dict, config: dict, log_history: li
     lines = [
         f"# {record.method} run {record.id}",
         "",
-        f"- model: `{record.path}` (round {record.round}, parent `{record.parent_id}`)",
+        f"- model: `{record.path}` (round {record.round}, {_parent(record, config)})",
         f"- steps: {metrics['steps']}, rows trained: {metrics['train_rows']}, "
         f"final loss: {_number(metrics['final_loss'])}, {metrics['seconds']} s"
         + (
@@ -255,4 +264,8 @@ def write_report(out: Path, record, metrics: dict, config: dict, log_history: li
     if plot:
         lines += ["![training curves](training.png)", ""]
     _write(out / "report.md", "\n".join(lines))
+    # TRL's trainers draft a README.md model card as they checkpoint; it names its trainer's method (SimPO: "trained
+    # with CPO") and a base model of None for a start model folder (every start is one here, a hub id's snapshot
+    # too): untrue of the run, whose card is report.md.
+    (out / "README.md").unlink(missing_ok=True)
     _write(out / "metrics.json", strict_json(metrics, indent=2) + "\n")

@@ -14,7 +14,7 @@ from typing import Any
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError, first_line
 from data.files import NotAFileError, atomic_write, open_regular, strict_json
-from data.lineage import NEWEST, find_or_register, get_model, newest_model
+from data.lineage import NEWEST, find_model, find_or_register, get_model, newest_model
 from data.model_load import check_weights_fit
 from data.provision import check_model_parts, in_workspace, local_model
 from data.records import ModelRecord, random_id
@@ -222,8 +222,9 @@ def model_record(
     metrics: dict,
     record_id: str | None = None,
 ) -> ModelRecord:
-    """The manifest entry of a trained model: parent = the start model (registered as ``base`` if new)."""
-    parent = find_or_register(workspace, start) if options.register else None
+    """The manifest entry of a trained model: parent = the start model (registered as ``base`` if new; with
+    ``--no-register`` its entry where the manifest has one, else none), round = the parent's + 1 (or ``--round``)."""
+    parent = find_or_register(workspace, start) if options.register else find_model(workspace, start)
     return ModelRecord(
         path=str(out.resolve()),
         method=options.method,

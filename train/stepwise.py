@@ -38,11 +38,12 @@ def train_stepwise(
     the last step's manifest entry, its metrics comparing the start model with the final one and listing the
     steps (``sdpo_steps``), with the run's ``rows`` from ``notes``. ``claim``: step 1's (`train_once`)."""
     round_ = options.round
-    if round_ is None and options.register:  # the start is registered once step 1 trained, not before
+    if round_ is None:  # the start is registered once step 1 trained, not before
         known = find_model(workspace, model_path)
         round_ = (known.round if known else 0) + 1  # a new start model is a base model of round 0
     start = before = None
     steps: list[dict] = []
+    caches: list[dict | None] = []  # each step's reference_cache: the run's is their sum
     for k, (chunk, counts) in enumerate(chunks, 1):
         rounds = sorted({r["round"] for r in chunk})
         log.info(
@@ -61,6 +62,7 @@ def train_stepwise(
             start = start or evaluations["before"]
             before = evaluations["after"]
             metrics = result["metrics"]
+            caches.append(metrics.get("reference_cache"))
             steps.append(
                 {
                     "id": result["id"],
@@ -86,6 +88,10 @@ def train_stepwise(
         "seconds": round(sum(s["seconds"] for s in steps), 1),
         "sdpo_steps": steps,
     }
+    if all(caches):  # each step's reference is another model: its log-probs are read or computed per step
+        overall["reference_cache"] = {
+            key: sum(cache[key] for cache in caches) for key in ("hits", "computed")
+        }
     text = strict_json(overall, indent=2) + "\n"  # written whole or not at all: it marks the run finished
     atomic_write(out / "sdpo.json", lambda f: f.write(text.encode()))
     return {**result, "metrics": overall}

@@ -142,6 +142,13 @@ def check_options(options: LoopOptions) -> None:
         )
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
         raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+    if options.test_fraction is not None and not options.prompts and driver == "--judge-iter":
+        # the judge loop imports --prompts alone (SPIN without it imports the sft sample set, split so)
+        raise PrefloopError(
+            "--test-fraction does not apply to --judge-iter without --prompts, which it splits as they are "
+            "imported: the workspace's prompts keep their split (import a file with `python -m data import "
+            "--test-fraction`)"
+        )
     if options.judge_iter and not options.judge:
         raise PrefloopError("--judge-iter needs --judge (rm, rm:<id>, or a chat model)")
     if options.judge_iter and not is_reward_model_name(options.judge):

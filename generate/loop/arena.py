@@ -148,5 +148,5 @@ def arena_leaderboard(
         board = workspace_board(workspace, by, excluded=exclusion.names)
     except PrefloopError as exc:  # no votes yet: the pairs wait for labellers
         return [*lines, str(exc)]
-    png = plot_leaderboard(board.rows, by, workspace.path / "leaderboard.png")
+    png = plot_leaderboard(board.rows, by, workspace.path / "leaderboard.png", exclusion.names)
     return [*lines, *board_text(board, exclusion.line(), png)]  # as `python -m data leaderboard` prints it

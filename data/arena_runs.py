@@ -1,0 +1,71 @@
+"""What the arena's runs recorded (`data.records.ArenaRun`, the ``arenas`` table), as the leaderboard
+(`data.leaderboard`) tells it: why a workspace has no arena pair (`check_arena_pairs`, `no_arena_why`), and how many
+answers were not paired because they were another model's text (`identical_answers`): the board's win rates and
+strengths are over the answers that differed. Pure functions over the tables.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from data.errors import PrefloopError
+from data.leaderboard_models import lineage_order
+from data.leaderboard_votes import ARENA
+
+
+def check_arena_pairs(pairs: pd.DataFrame, arenas: pd.DataFrame | None = None) -> None:
+    """A workspace without arena pairs is one line saying why (`no_arena_why`; ``arenas``: its arena records)."""
+    if not (pairs["kind"] == ARENA).any():
+        raise PrefloopError(f"no arena pairs in this workspace: {no_arena_why(arenas)}")
+
+
+def no_arena_why(arenas: pd.DataFrame | None) -> str:
+    """Why a workspace has no arena pair, from what its arenas recorded (``arenas``: `data.records.ArenaRun` rows):
+    an arena ran and every answer it compared was another model's text (`generate --arena` counts them
+    `identical` and pairs none; it said "sample them with generate --arena" of an arena sampled twice), else how
+    to sample one. Answers alone do not tell (two jobs' answers to one prompt in one round with one seed are no
+    arena; another job's answers beside an arena's hid it); an arena sampled before arenas were recorded records
+    it when run again (it finds its answers stored: nothing to sample)."""
+    found = None if arenas is None else arenas[arenas["identical_prompts"].map(len) > 0]
+    if found is None or not len(found):
+        return "sample them with `python -m generate --arena A,B --split test`"
+    models = {model for run in found["models"] for model in run}
+    prompts = {prompt for run in found["identical_prompts"] for prompt in run}
+    return (
+        f"the arena was sampled ({len(models)} models answered {len(prompts)} prompts) and every answer was the same "
+        "text as the other models' (`generate --arena` counts them `identical` and pairs none): nothing to vote on; "
+        "compare models whose answers differ"
+    )
+
+
+def identical_answers(arenas: pd.DataFrame | None, models: pd.DataFrame) -> list[dict]:
+    """Per arena (its split, round and models; of its runs, the one over the most prompts: a rerun with a larger
+    ``--limit`` answers the same first prompts and more) that left answers unpaired as another model's text:
+    {"models": ids or folders, "names": as the table names them, "split", "round", "prompts", "compared": the
+    answer pairs compared, "identical": those of them unpaired, "identical_prompts": the prompts with no pair at
+    all}. A vote compares only answers that differ, so a win rate of 0.727 over 33 votes said nothing of the
+    prompts where the two models answered alike (each of those a tie, if counted). The record counts per arena, not
+    per pair of its models: an arena of two models is that pair's count."""
+    if arenas is None or not len(arenas):
+        return []
+    runs = arenas[arenas["identical"] > 0].copy()
+    runs["key"] = [
+        (split, rnd, tuple(m)) for split, rnd, m in zip(runs["split"], runs["round"], runs["models"])
+    ]
+    runs = runs.sort_values(["prompts", "created_at"], kind="stable").drop_duplicates("key", keep="last")
+    found = []
+    for run in runs.sort_values(["round", "created_at"], kind="stable").itertuples():
+        named = {m["label"]: m["name"] for m in lineage_order(models, list(run.models))}
+        found.append(
+            {
+                "models": list(run.models),
+                "names": [named[m] for m in run.models],
+                "split": run.split,
+                "round": int(run.round),
+                "prompts": int(run.prompts),
+                "compared": int(run.pairs + run.identical),
+                "identical": int(run.identical),
+                "identical_prompts": len(run.identical_prompts),
+            }
+        )
+    return found

@@ -1,0 +1,181 @@
+"""What the arena leaderboard says beside its figures (data/leaderboard.py, data/leaderboard_view.py,
+data/arena_runs.py): an interval for votes that are all ties, a judge's inconsistent ties, votes on a pair whose
+answer is missing, the labellers a plot leaves out, and answers never paired as they were one text."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from data.bradley_terry import bootstrap_intervals, model_intervals, strength_intervals
+from data.leaderboard import leaderboard
+from data.leaderboard_simulation import simulated_wins
+from data.leaderboard_view import board_lines
+from tests.test_data_leaderboard import arena_workspace, games_tables, strict_json
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def test_votes_all_tied_have_the_models_interval_not_one_of_no_width():
+    """Two models tied on every vote of 20 prompts read `+0.000 (+0.00 to +0.00)` beside a win rate of 0.500
+    (0.35-0.65): every bootstrap resample is the same all-tie arena, so the bootstrap measured no spread. The
+    interval is never narrower than the model's own (Fisher information, a tie half a win each way), which here
+    is the win rate's interval in logits."""
+    games = [(p, "A", "B", who, "tie") for p in range(20) for who in ("ann", "ben")]
+    base, b = leaderboard(*games_tables(games), samples=100)
+    assert b.strength == pytest.approx(0.0, abs=1e-9) and b.no_interval is None
+    assert (b.low, b.high) == pytest.approx((-1.96 * 2 / math.sqrt(40), 1.96 * 2 / math.sqrt(40)))
+    assert (b.low, b.high) == pytest.approx((logit(b.win_low), logit(b.win_high)), abs=0.01)
+    assert (base.low, base.high) == (0.0, 0.0)  # the reference is 0 by definition
+    assert "-0.62 to +0.62" in board_lines([base, b], "people")[3]
+
+
+def test_the_models_interval_is_a_floor_under_the_bootstraps():
+    """`strength_intervals` is the union of the bootstrap's interval and the model's (Wald, from the Fisher
+    information): never narrower than either, and the bootstrap's where the votes spread more between prompts
+    than the model says. A model the votes leave unbounded has an empty model interval: the bootstrap's stands."""
+    wins = simulated_wins([0.0, 0.6, 1.2], prompts=20, votes=3, rng=np.random.default_rng(0))
+    boot, model, board = (
+        bootstrap_intervals(wins, samples=200),
+        model_intervals(wins.sum(axis=0)),
+        strength_intervals(wins, samples=200),
+    )
+    assert (board[0] == np.minimum(boot[0], model[0])).all()
+    assert (board[1] == np.maximum(boot[1], model[1])).all()
+    assert (model[1][1:] > model[0][1:]).all() and (boot[1][1:] > boot[0][1:]).all()  # both have width here
+    # two models, 3:1 wins: the MLE log 3 with variance 1 / (4 · 3/4 · 1/4)
+    low, high = model_intervals(np.array([[0.0, 1.0], [3.0, 0.0]]))
+    spread = 1.96 / math.sqrt(4 * 0.75 * 0.25)
+    assert (low[1], high[1]) == pytest.approx((math.log(3) - spread, math.log(3) + spread), abs=1e-5)
+    low, high = model_intervals(np.array([[0.0, 0.0], [3.0, 0.0]]))  # unbeaten: no finite strength
+    assert (low[1], high[1]) == (np.inf, -np.inf)
+
+
+def test_a_judges_inconsistent_ties_are_counted_as_ties_and_named(tmp_path, capsys):
+    """A judge's tie where its two orders disagreed (confidence 0: position bias, not a preference, README) counted
+    as a full half-win on the board with no word. It is counted as the tie it is stored as (as MT-Bench does),
+    and the board says how many of its votes are such ties; people's board has none."""
+    from data.__main__ import main
+
+    games = [(p, "A", "B", "judge:j", "tie", 0.0) for p in range(3)]  # inconsistent
+    games += [(p, "A", "B", "judge:j", "tie", 1.0) for p in range(3, 5)]  # both orders said tie
+    games += [(p, "A", "B", "judge:j", "a", 1.0) for p in range(5, 8)] + [(8, "A", "B", "ann", "a")]
+    ws = arena_workspace(tmp_path / "ws", games)
+    argv = ["leaderboard", "-w", str(ws), "--bootstrap", "40"]
+    assert main([*argv, "--by", "judge:j"]) == 0
+    note = [line for line in capsys.readouterr().out.splitlines() if line.startswith("inconsistent ties")]
+    assert note == [
+        "inconsistent ties: 3 of the 8 votes are a judge's tie where its two orders disagreed (confidence 0: "
+        "position bias, not a preference; `generate` counts them `inconsistent`): counted as the ties they are "
+        "stored as, half a win to each side, as MT-Bench counts them, so they pull the strengths towards 0"
+    ]
+    assert main([*argv, "--by", "judge:j", "--json"]) == 0
+    board = strict_json(capsys.readouterr().out)
+    assert board["inconsistent_ties"] == 3 and board["models"][1]["win_rate"] == pytest.approx(2.5 / 8)
+    assert main([*argv, "--json"]) == 0
+    assert strict_json(capsys.readouterr().out)["inconsistent_ties"] == 0
+
+
+def dangling_workspace(path, games):
+    """``games`` (`arena_workspace`) and an arena pair on q0 whose side b is no completion, with ann's vote."""
+    from data import Workspace
+    from data.records import Label, Pair
+
+    workspace = Workspace(arena_workspace(path, games))
+    side_a = workspace.frame("completions")["id"].iloc[0]
+    prompt = workspace.frame("prompts")["id"].iloc[0]
+    pair = Pair(prompt, side_a, "deadbeefdeadbeef", "arena")
+    workspace.append([pair, Label(pair.id, "ann", "pairwise", "a")])
+    return workspace, pair.id
+
+
+def test_a_vote_on_a_pair_whose_answer_is_missing_is_left_out_and_named(tmp_path, capsys, caplog):
+    """An arena pair whose completion id is missing (`data validate` reports it) made `data leaderboard` and the
+    admin card a TypeError traceback in `model_renames` ('<' between str and float). Its votes are left out, counted
+    and named in one warning; a board with no other vote is one line."""
+    from annotate.arena_admin import arena_html
+    from data.__main__ import main
+
+    workspace, pair = dangling_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
+    assert main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--json"]) == 0
+    assert strict_json(capsys.readouterr().out)["models"][1]["votes"] == 4
+    warned = [r.getMessage() for r in caplog.records if "completions table" in r.getMessage()]
+    assert warned == [
+        f"1 vote on 1 arena pair without an answer in the completions table left out (pair {pair}: completion_b "
+        "deadbeefdeadbeef does not exist; `python -m data validate` lists every such reference)"
+    ]
+    assert "<table" in arena_html(workspace)  # the board, not a traceback
+    alone, _ = dangling_workspace(tmp_path / "alone", [(0, "A", "B", "judge:j", "a")])
+    assert main(["leaderboard", "-w", str(alone.path)]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: every vote by people on arena pairs is on a pair whose answer is not in the completions table"
+    )
+
+
+def test_the_plots_title_names_the_excluded_labellers(tmp_path, monkeypatch):
+    """After `data leaderboard --exclude-labeller bob` leaderboard.png had the full board's title: two plots of
+    different figures read alike. The title names whose votes and who is left out."""
+    import matplotlib.pyplot as plt
+
+    from data.__main__ import main
+
+    drawn = []
+    monkeypatch.setattr(plt, "close", drawn.append)
+    games = [(p, "A", "B", who, "ab"[p % 2]) for p in range(4) for who in ("ann", "bob")]
+    ws = arena_workspace(tmp_path / "ws", games + [(4, "A", "B", "judge:j", "a")])
+    argv = ["leaderboard", "-w", str(ws), "--bootstrap", "40"]
+    titles = []
+    for extra in ([], ["--exclude-labeller", "bob"], ["--by", "judge:j"]):
+        assert main([*argv, *extra]) == 0
+        titles.append(drawn.pop().axes[0].get_title())
+    assert titles == [
+        "arena leaderboard by people",
+        "arena leaderboard by people (excluding bob)",
+        "arena leaderboard by judge:j",
+    ]
+
+
+def test_answers_never_paired_as_one_text_are_said_under_the_board(tmp_path, capsys):
+    """The trained model's win rate over 11 votes covered only the prompts where its answers differed from the
+    base's; the arena's record (`ArenaRun`) says 9 were the same text, never paired. The board says so, per arena
+    (of two models: that pair's count), from its largest run, and in the JSON; the admin card too."""
+    from annotate.arena_admin import arena_html
+    from data import Workspace
+    from data.__main__ import main
+    from data.records import ArenaRun
+
+    workspace = Workspace(arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(11)]))
+    identical = [f"q{p}" for p in range(11, 20)]
+    workspace.append(
+        [
+            ArenaRun("test", 1, ["A", "B"], 10, 6, 4, identical[:4]),
+            ArenaRun("test", 1, ["A", "B"], 20, 11, 9, identical),  # the same arena, --limit 20
+            ArenaRun("test", 1, ["A", "C"], 20, 20, 0, []),  # nothing identical: no note
+        ]
+    )
+    note = (
+        "identical answers: base r0 A (A) and dpo r1 B (B) gave the same text in 9 of the 20 answer pairs "
+        "compared (test round 1, 20 prompts; 9 prompts got no pair at all): not paired, so never voted on; the "
+        "win rates and strengths are over the answers that differed (each identical pair would be a tie, if "
+        "counted)"
+    )
+    assert main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40"]) == 0
+    assert note in capsys.readouterr().out.splitlines()
+    assert main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--json"]) == 0
+    assert strict_json(capsys.readouterr().out)["identical_answers"] == [
+        {
+            "models": ["A", "B"],
+            "names": ["base r0 A (A)", "dpo r1 B (B)"],
+            "split": "test",
+            "round": 1,
+            "prompts": 20,
+            "compared": 20,
+            "identical": 9,
+            "identical_prompts": 9,
+        }
+    ]
+    assert "gave the same text in 9 of the 20 answer pairs" in arena_html(workspace)
