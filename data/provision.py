@@ -109,6 +109,18 @@ def resolve_model(name_or_path: str) -> str:
     return name_or_path
 
 
+def in_workspace(name: str, workspace: str | Path) -> str:
+    """``name``, or the model folder it names relative to ``workspace`` where it names nothing relative to the
+    current folder: `runs/x` is `WS/runs/x`, where `train` writes its runs, unless `./runs/x` is there (an existing
+    local folder wins, as transformers reads a name). A short name, an absolute path, or a name with no model folder
+    in the workspace is given back as it is, and read as `resolve_model` reads it (a hub id, say)."""
+    path = Path(name).expanduser()
+    if name in EMBEDDED or path.is_absolute() or path.exists():
+        return name
+    there = Path(workspace) / path
+    return str(there) if is_model_dir(there) else name
+
+
 # What a hub model's snapshot needs for training and sampling here: config, tokenizer and chat template files,
 # safetensors weights (`.bin` weights only where a repo has none)
 HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
@@ -60,10 +61,12 @@ from generate.prepare import (
     check_workspace_writable,
     fetch_model,
     import_prompts,
+    job_split,
     preview_prompts,
     quiet_logs,
     read_prompts,
     start_model,
+    workspace_models,
 )
 from generate.rank_items import check_sampled_rank_items
 from generate.report_lines import judge_report, made_lines, nothing_left, topped_up_line
@@ -88,7 +91,8 @@ def parse_options(argv: list[str] | None, prog: str = "python -m generate") -> G
     explicit = explicit_names(namespace)
     check_applies(explicit, mode_of(options), mode_options(MODES, SHARED), "")
     check_sample_applies(explicit, options)
-    return options
+    # train where --split is not given, but for an arena's, which the workspace's prompts decide (`run`)
+    return options if options.arena else replace(options, split=job_split(options, None, None))
 
 
 def check_options(options: GenerateOptions) -> None:
@@ -97,6 +101,8 @@ def check_options(options: GenerateOptions) -> None:
         raise PrefloopError("--limit must be >= 0")
     if options.test_fraction is not None and not 0 <= options.test_fraction < 1:
         raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
+    if options.arena is not None:  # first: `--arena ... --pairs best-worst` was told it "needs --judge"
+        check_arena_options(options)
     if options.pairs == "best-worst" and not options.judge:
         raise PrefloopError("--pairs best-worst needs --judge (rm, rm:<id>, or a chat model)")
     if options.judge and options.spin:
@@ -116,15 +122,21 @@ def check_options(options: GenerateOptions) -> None:
         )
     if options.judge and not is_reward_model_name(options.judge):
         load_template(options.judge_template)  # a bad template file fails before any model loads
-    if options.arena is not None:
-        check_arena_options(options)
 
 
 def check_arena_options(options: GenerateOptions) -> None:
+    """The arena's counts (`check_arena`), and no other mode's flag beside it, each named as given."""
     check_arena(options)
-    if options.spin or options.shard or options.pairs == "best-worst":
+    given = {
+        "--spin": options.spin,
+        "--shard": options.shard,
+        "--pairs best-worst": options.pairs == "best-worst",
+    }
+    flags = [flag for flag, on in given.items() if on]
+    if flags:
         raise PrefloopError(
-            "--arena samples its own pairs: --spin, --shard and --pairs best-worst do not apply"
+            "--arena samples its own pairs (every pair of models per prompt, or --arena-pairs K drawn): "
+            f"{' and '.join(flags)} {'does' if len(flags) == 1 else 'do'} not apply to it"
         )
 
 
@@ -284,6 +296,7 @@ def run(options: GenerateOptions) -> dict:
     """Sample into the workspace, or label its pairs by machine, as the options say; returns the counts."""
     # Every check comes before the workspace is created or written: bad input writes nothing.
     check_options(options)
+    options = workspace_models(options)  # `runs/x`: the workspace's run, where no ./runs/x is here
     model, model_path = start_model(options)
     shard = parse_shard(options.shard) if options.shard else None
     params = sampling_params(options)
@@ -292,9 +305,11 @@ def run(options: GenerateOptions) -> dict:
     if mode_of(options) == "--judge":  # judge the pairs already there
         workspace = Workspace(options.workspace)  # first: a hub id judge may be fetched
         check_reward_judge(options, workspace)
+        options = replace(options, split=job_split(options, workspace, None))
         return judge_workspace(options, workspace, check_judge_model(options))
     loaded = read_prompts(options.prompts, options.test_fraction or 0.0, options.workspace)
     existing = Workspace.existing(options.workspace)  # None: created below, once every check has passed
+    options = replace(options, split=job_split(options, existing, loaded))  # an arena's: test, where held out
     check_prompts(existing, options.workspace, loaded, options.split, shard, gold=options.spin)
     arena = check_models(options, existing)
     # a pairs job's plan, where nothing is imported: the one it samples by (made once)

@@ -5,14 +5,16 @@
     python -m generate -w ws --judge smollm2-135m --kinds arena --split test         # a judge votes (both orders)
     python -m data leaderboard -w ws --by judge:smollm2-135m                          # Bradley–Terry table
 
-Every model answers the first ``--limit`` prompts of ``--split`` (a fixed set, oldest first) with the same sampling
+Every model answers the first ``--limit`` prompts of ``--split`` (a fixed set, oldest first; without it: test where
+the workspace holds test prompts, else train, with a warning, `generate.prepare.job_split`) with the same sampling
 settings and seeds (``--arena-n`` answers each, 1 by default), at one round for all (``--round``, else the newest
 model's). Completions record the model's absolute folder (a hub id: its snapshot folder in the hub's cache, the one
 name `train` registers it by) as their model, which is the manifest's path: the leaderboard resolves each side to
 its manifest entry (`data.leaderboard`); a folder the manifest does not know is compared by its folder and listed
 after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and answer index,
 or ``--arena-pairs K`` drawn per prompt (seeded). They are evaluation data: `train` and `data export` leave them out
-unless asked (``--kinds arena``). A rerun samples only what is missing and adds no pair twice.
+unless asked (``--kinds arena``). A rerun samples only what is missing (a larger ``--arena-n`` tops each model up,
+seeds continuing) and adds no pair twice.
 """
 
 from __future__ import annotations
@@ -64,24 +66,36 @@ def arena_completions(
 
 
 def sample_model(
-    options: GenerateOptions, entry: ModelEntry, round: int, params: SamplingParams, ids: list[str]
+    options: GenerateOptions, entry: ModelEntry, round: int, params: SamplingParams, have: Mapping[str, int]
 ) -> Counter:
-    """One model's ``--arena-n`` answers with ``params`` to the prompts ``ids``, those it has not answered yet
-    (`arena_left`, as `run_arena` found them; run in a fresh process unless --no-spin-isolate: each model's engine is
-    given back before the next loads)."""
+    """One model's answers with ``params`` to the prompts of ``have`` (prompt id -> the answers it has, fewer than
+    ``--arena-n``: `arena_left`, as `run_arena` found them), topped up to ``--arena-n`` each at the sample indices
+    they lack, as a pairs job tops up (`generate.sampling.top_up_answers`): seeds continue, none is drawn twice.
+    Counts ``topped_up``, the prompts it had answered before. Run in a fresh process unless --no-spin-isolate: each
+    model's engine is given back before the next loads."""
     workspace = Workspace(options.workspace)
     prompts = workspace.frame("prompts").set_index("id")
-    todo = [PromptRow(i, [dict(m) for m in prompts.at[i, "messages"]], None) for i in ids]
     engine = load_arena_model(options, entry)
     dtype, name = getattr(engine, "dtype", None), engine.name
     version = retraining(workspace.frame("models"), entry.path)
 
     def build(prompt: PromptRow, samples) -> tuple[list[object], Counter]:
-        return as_completions(prompt, samples, entry.path, name, params, round, dtype, 0, version), Counter()
+        first = have[prompt.id]  # the sample index of its first new answer
+        new = as_completions(prompt, samples, entry.path, name, params, round, dtype, first, version)
+        return new, Counter()
 
-    counts = run_chunks(
-        workspace, engine, todo, options.arena_n, params, options.chunk_size, build, "sampling arena"
-    )
+    counts: Counter = Counter()
+    for k in sorted(set(have.values())):  # the prompts answered k times: n - k more, sample indices k on
+        todo = [
+            PromptRow(i, [dict(m) for m in prompts.at[i, "messages"]], None) for i in have if have[i] == k
+        ]
+        desc = "topping up arena" if k else "sampling arena"
+        done = run_chunks(
+            workspace, engine, todo, options.arena_n - k, params, options.chunk_size, build, desc, k
+        )
+        counts += done
+        if k:
+            counts["topped_up"] += done["prompts"]
     del engine
     gc.collect()  # this model's memory before the next one loads
     return counts
@@ -195,14 +209,13 @@ def arena_answers(
     models: list[ModelEntry],
     round: int,
     ids: list[str],
-    answered: Mapping[str, set[str]] | None = None,
+    answered: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Counter:
-    """The answers every model adds, together, by prompt: ``--arena-n`` to each prompt of ``ids`` it has not
-    answered in ``round`` with these settings (`arena_left`; ``answered``: model folder -> prompts it will have
-    answered so, as a round driver's iterate does before the arena samples)."""
-    return left_answers(
-        arena_left(workspace, models, round, sampling_params(options), ids, answered), options
-    )
+    """The answers every model adds, together, by prompt: to each prompt of ``ids`` it has answered k <
+    ``--arena-n`` times in ``round`` with these settings, n - k (`arena_left`; ``answered``: model folder -> the
+    answers by prompt it will have added so, as a round driver's iterate does before the arena samples)."""
+    params = sampling_params(options)
+    return left_answers(arena_left(workspace, models, round, params, ids, options.arena_n, answered), options)
 
 
 def arena_left(
@@ -211,23 +224,26 @@ def arena_left(
     round: int,
     params: SamplingParams,
     ids: list[str],
-    answered: Mapping[str, set[str]] | None = None,
-) -> list[list[str]]:
-    """Per model of ``models`` (in order), the prompts of ``ids`` (in order) it has not answered in ``round`` with
-    ``params`` (`arena_completions`; ``answered``: `arena_answers`')."""
+    n: int,
+    answered: Mapping[str, Mapping[str, int]] | None = None,
+) -> list[dict[str, int]]:
+    """Per model of ``models`` (in order), the prompts of ``ids`` (in order) it has answered fewer than ``n`` times
+    in ``round`` with ``params`` (`arena_completions`; ``answered``: `arena_answers`'), with how many times: a rerun
+    with a larger ``--arena-n`` tops them up, as a pairs job tops up to ``--n`` (`generate.job_plan.plan_job`)."""
     left = []
     for entry in models:
-        done = set(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
-        done |= (answered or {}).get(entry.path, set())
-        left.append([i for i in ids if i not in done])
+        have = Counter(arena_completions(workspace, entry.path, round, params, set(ids))["prompt_id"])
+        have.update((answered or {}).get(entry.path, {}))
+        left.append({i: have[i] for i in ids if have[i] < n})
     return left
 
 
-def left_answers(left: list[list[str]], options: GenerateOptions) -> Counter:
-    """The answers the models add by prompt: ``--arena-n`` to each prompt one has left (`arena_left`)."""
+def left_answers(left: list[dict[str, int]], options: GenerateOptions) -> Counter:
+    """The answers the models add by prompt: to each prompt one has answered k < ``--arena-n`` times, n - k
+    (`arena_left`)."""
     answers: Counter = Counter()
-    for ids in left:
-        answers.update(dict.fromkeys(ids, options.arena_n))
+    for have in left:
+        answers.update({i: options.arena_n - k for i, k in have.items()})
     return answers
 
 
@@ -239,17 +255,25 @@ def arena_plan(
     params: SamplingParams,
     models: list[ModelEntry] | None = None,
     refusal: Mapping | None = None,
-) -> tuple[list[ModelEntry], int, list[str], list[list[str]]]:
+) -> tuple[list[ModelEntry], int, list[str], list[dict[str, int]]]:
     """The arena's models (``models``, as `resolve_arena` gave them; None: resolved here), round, prompts (the
-    first ``limit`` of ``split``) and the prompts each model has left to answer with ``params`` (`sampling_params`;
-    `arena_left`, in the models' order), once the answers the models have yet to give change no rank item under the labels stored on it
-    (`check_sampled_rank_items`; ``refusal``: its ``where`` and ``instead``, a round driver's words). Reads only."""
+    first ``limit`` of ``split``) and the prompts each model has left to answer with ``params`` (`sampling_params`),
+    with the answers it has to each (`arena_left`, in the models' order), once the answers the models have yet to
+    give change no rank item under the labels stored on it (`check_sampled_rank_items`; ``refusal``: its ``where``
+    and ``instead``, a round driver's words). Reads only."""
     models = models or resolve_arena(workspace, options.arena, options.model)
     ids = prompt_ids(workspace, split, limit)
     round = arena_round(options, models)
-    left = arena_left(workspace, models, round, params, ids)
+    left = arena_left(workspace, models, round, params, ids, options.arena_n)
     check_sampled_rank_items(workspace, left_answers(left, options), round, **(refusal or {}))
     return models, round, ids, left
+
+
+TRAIN_PROMPTS = (
+    "arena: the models answer train prompts, which a trained model may have been trained on (it can do better there "
+    "than on new prompts): compare them on held-out prompts, --split test (import some with `python -m data import "
+    "--split test FILE`, or --test-fraction)"
+)
 
 
 def run_arena(
@@ -266,6 +290,9 @@ def run_arena(
     ``refusal``: what a round it may not sample says (`arena_plan`); ``judge_folder``: a chat-model --judge's checked
     folder (`generate.bestofn.OnFirstUse`)."""
     split = split or options.split
+    # `--arena` without --split samples test where the workspace holds some (`generate.prepare.job_split`)
+    if split == "train":
+        log.warning(TRAIN_PROMPTS)
     limit = (options.limit or 0) if limit is None else limit
     params = sampling_params(options)  # reads the chat template: made once, for the plan and the sampling
     models, round, ids, left = arena_plan(options, workspace, split, limit, params, models, refusal)
@@ -276,7 +303,11 @@ def run_arena(
     counts: Counter = Counter()
     too_long = {}  # model id -> its prompts longer than its context, not answered (a rerun counts them again)
     for entry, todo in zip(models, left):  # a rerun said "answers 4 test prompts" of a model that had all 4
-        log.info("arena: model %s answers %d of the %d %s prompts", entry.id, len(todo), len(ids), split)
+        topping = sum(1 for k in todo.values() if k)  # answered before, fewer times than --arena-n
+        more = f" ({topping} of them topped up to --arena-n {options.arena_n})" if topping else ""
+        log.info(
+            "arena: model %s answers %d of the %d %s prompts%s", entry.id, len(todo), len(ids), split, more
+        )
         if not todo:  # nothing to sample: no process, no engine
             continue
         args = (options, entry, round, params, todo)
@@ -299,6 +330,7 @@ def run_arena(
         "arena_new_pairs": written,
         "arena_models": arena_names(m.id for m in models),  # an id may be a folder's, commas and all
         "arena_round": round,
+        "arena_split": split,  # --split, or the one `--arena` picked without it (`job_split`)
     }
     if too_long:  # per model: a prompt one model could not take leaves that prompt unpaired
         result["arena_too_long_by_model"] = "; ".join(f"{arena_names([m])} {n}" for m, n in too_long.items())

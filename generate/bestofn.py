@@ -151,7 +151,18 @@ def judge_workspace(options: GenerateOptions, workspace: Workspace, folder: str 
             options.judge,
             own,
         )
-    return {**judge_pairs(workspace, judge, pairs, options.chunk_size, already), "loaded": judge.loaded}
+    result = {**judge_pairs(workspace, judge, pairs, options.chunk_size, already), "loaded": judge.loaded}
+    # nothing here, some there: `--kinds arena` judged split train, the default, and the arena's pairs were in test
+    if pairs.empty and options.split:
+        other = "test" if options.split == "train" else "train"
+        waiting, _ = pairs_to_judge(workspace, judge.annotator, other, labelled, 0, options.kinds)
+        result["elsewhere"] = {
+            "split": other,
+            "judged": options.split,
+            "pairs": len(waiting),
+            "kinds": options.kinds,
+        }
+    return result
 
 
 def judges_arena(options: GenerateOptions) -> bool:

@@ -46,8 +46,8 @@ class SampleOptions:
         default=DEFAULT_MODEL,
         metadata={
             "metavar": "M",
-            "help": "model short name, folder, hub id (org/model), or newest (the newest model in the workspace "
-            "manifest)",
+            "help": "model short name, folder (runs/x: here, else the workspace's), hub id (org/model), or "
+            "newest (the newest model in the workspace manifest)",
         },
     )
     chat_template: str | None = field(
@@ -127,8 +127,9 @@ class SampleOptions:
     arena: tuple[str, ...] | None = field(
         default=None,
         metadata={
-            "help": "models to compare: base, newest, a manifest id, a short name, folder or hub id (e.g. "
-            "base,newest; a folder whose name holds a comma as a value of its own: --arena base 'runs/a,b'); "
+            "help": "models to compare: base, newest, a manifest id, a short name, folder (runs/x: here, else the "
+            "workspace's) or hub id (e.g. base,newest,runs/dpo-1; a folder whose name holds a comma as a value "
+            "of its own: --arena base 'runs/a,b'); "
             "after --spin-iter/--judge-iter: sampled on the loop's held-out prompts, then the leaderboard",
             "folders": True,
         },
@@ -177,8 +178,13 @@ class SampleOptions:
 
 @dataclass(frozen=True)
 class GenerateOptions(SampleOptions):
-    split: str = field(
-        default="train", metadata={"help": "sample prompts of this split", "choices": ("train", "test")}
+    split: str | None = field(
+        default=None,
+        metadata={
+            "help": "sample prompts of this split (default: train; --arena: test where the workspace holds test "
+            "prompts, else train)",
+            "choices": ("train", "test"),
+        },
     )
     shard: str | None = field(
         default=None,

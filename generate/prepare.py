@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError, check_file_name
@@ -33,6 +35,7 @@ from data.provision import (
     check_model_parts,
     checked_answering_model,
     home,
+    in_workspace,
     is_model_dir,
     resolve_model,
     sample_path,
@@ -40,8 +43,11 @@ from data.provision import (
 from data.records import Prompt, has_gold
 from data.spellings import Spellings
 from data.workspace import Workspace, WorkspaceError
-from generate.options import SampleOptions
+from generate.arena_models import BASE
+from generate.options import GenerateOptions, SampleOptions
 from generate.shards import in_shard
+
+S = TypeVar("S", bound=SampleOptions)
 
 
 def quiet_logs(verbose: bool) -> None:
@@ -64,6 +70,23 @@ def start_model(options: SampleOptions) -> tuple[str, str]:
     if Path(model_path).is_dir():
         chat_template_for(Path(model_path), options.chat_template)
     return model, model_path
+
+
+def workspace_models(options: S) -> S:
+    """``options`` with each model they name by a folder relative to the workspace, not here, named by that folder
+    (`data.provision.in_workspace`: `runs/x` is `WS/runs/x`, where `train` writes its runs, unless `./runs/x` is
+    there): --model, a chat-model --judge and the --arena names (not `newest` or `base`, the manifest's). Before any
+    model is resolved, so that every check and record reads the one folder."""
+    workspace = options.workspace
+
+    def named(name: str) -> str:
+        return name if name in (NEWEST, BASE) else in_workspace(name, workspace)
+
+    judge = options.judge
+    if judge and not is_reward_model_name(judge):
+        judge = named(judge)
+    arena = tuple(map(named, options.arena)) if options.arena else options.arena
+    return replace(options, model=named(options.model), judge=judge, arena=arena)
 
 
 def fetch_model(options: SampleOptions, model_path: str) -> str:
@@ -153,6 +176,25 @@ def import_prompts(
     return [said for said in (prompts_line(loaded), split) if said], warning_lines(loaded, counts, copied)
 
 
+def known_prompts(workspace: Workspace | None, loaded: Loaded | None) -> dict[str, tuple[str, str | None]]:
+    """Each prompt of ``workspace`` (None: not created yet) and of the ``loaded`` --prompts: its split and gold."""
+    prompts = {p.id: (p.split, p.gold) for p in (loaded.records if loaded else ()) if isinstance(p, Prompt)}
+    if workspace is not None:  # a stored prompt keeps its split and gold: the import skips it
+        stored = workspace.read("prompts", columns=["split", "gold"]).to_pydict()
+        prompts.update(zip(stored["id"], zip(stored["split"], stored["gold"])))
+    return prompts
+
+
+def job_split(options: GenerateOptions, workspace: Workspace | None, loaded: Loaded | None) -> str:
+    """The split a job samples (or judges): --split, else train; an arena's, else test where ``workspace`` (None:
+    not created yet), with the --prompts it imports (``loaded``), holds test prompts: the models are compared on
+    prompts held out from training."""
+    if options.split:
+        return options.split
+    held = options.arena and any(of == "test" for of, _ in known_prompts(workspace, loaded).values())
+    return "test" if held else "train"
+
+
 def check_prompts(
     workspace: Workspace | None,
     where: Path,
@@ -164,10 +206,7 @@ def check_prompts(
     """Refuse a job with no prompt to sample, before the workspace is created or written: none in ``workspace``
     (None: not created yet) or in the ``loaded`` --prompts, or none left by ``split``, ``shard`` and (SPIN's
     ``gold``) a gold answer. Prompts that are all sampled already are not refused: a rerun has nothing left to do."""
-    prompts = {p.id: (p.split, p.gold) for p in (loaded.records if loaded else ()) if isinstance(p, Prompt)}
-    if workspace is not None:  # a stored prompt keeps its split and gold: the import skips it
-        stored = workspace.read("prompts", columns=["split", "gold"]).to_pydict()
-        prompts.update(zip(stored["id"], zip(stored["split"], stored["gold"])))
+    prompts = known_prompts(workspace, loaded)
     if not prompts:
         raise PrefloopError(
             f"{where}: no prompts to sample from: import some with `python -m data import -w {where} FILE`, "

@@ -28,12 +28,26 @@ def judge_report(result: dict, max_length: int | None = None) -> list[str]:
             "model's context, not scored"
         )
     if not result.get("loaded", True):
-        return [said, "nothing to judge: no model loaded"]
+        return [said, "nothing to judge: no model loaded" + elsewhere_text(result.get("elsewhere"))]
     return [
         said,
         f"cost per pair: {cost['calls']:.1f} model calls, {cost['tokens']:.0f} generated tokens, "
         f"{cost['seconds']:.2f} s",
     ]
+
+
+def elsewhere_text(elsewhere: dict | None) -> str:
+    """What a judging job with nothing to judge in its split says of the pairs of its kinds (--kinds) that wait in
+    the other (`generate.bestofn.judge_workspace`'s ``elsewhere``): the arena's, in split test, say."""
+    if not elsewhere or not elsewhere["pairs"]:
+        return ""
+    kinds = elsewhere["kinds"]
+    what = f"{' and '.join(kinds)} pairs" if kinds else "pairs for labelling"
+    split = elsewhere["split"]
+    return (
+        f"; {elsewhere['pairs']} {what} wait in split {split} (this run judged split {elsewhere['judged']}): "
+        f"--split {split} judges them"
+    )
 
 
 def nothing_left(options: GenerateOptions, kept: int, made: list[str] | None = None) -> str:

@@ -6,12 +6,13 @@ gave none", not which folder was looked for. It now names both readings. The hub
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import huggingface_hub
 import huggingface_hub.constants
 import pytest
 
-from data.provision import ProvisionError, local_model, model_label
+from data.provision import ProvisionError, in_workspace, local_model, model_label
 from generate.__main__ import main as generate_main
 from tests.test_generate_arena import write_prompts
 from tests.test_train import build_workspace
@@ -69,3 +70,22 @@ def test_an_existing_one_slash_folder_is_the_local_model_not_the_hub_id(
     assert model_label("org/tiny") == str(local.resolve())  # what its answers record: the folder
     shutil.rmtree(local)
     assert local_model("org/tiny") == snapshot.resolve()  # no folder: the hub id
+
+
+def test_a_relative_folder_not_here_is_the_workspaces_run(tmp_path, tiny_model_dir, monkeypatch):
+    """`train` writes `WS/runs/dpo-<id>`, and README names it `runs/dpo-1`: with `-w ws` that was "not a model"
+    anywhere but inside the workspace. A relative folder that is not here is the workspace's where it holds that
+    model folder; one here wins (as transformers reads a name); anything else reads as it did."""
+    monkeypatch.chdir(tmp_path)
+    ws = build_workspace(tmp_path / "ws", count=1)
+    run = ws.path / "runs" / "dpo-1"
+    shutil.copytree(tiny_model_dir, run)
+    assert in_workspace("runs/dpo-1", "ws") == str(Path("ws", "runs", "dpo-1"))
+    assert model_path("runs/dpo-1", ws) == run.resolve()  # train's --model, and train score's
+    assert in_workspace("runs/dpo-2", "ws") == "runs/dpo-2"  # no such run: a hub id, as it read before
+    assert in_workspace("smollm2-135m", "ws") == "smollm2-135m"  # a short name
+    assert in_workspace(str(run), "elsewhere") == str(run)  # absolute
+    here = tmp_path / "runs" / "dpo-1"
+    shutil.copytree(tiny_model_dir, here)
+    assert in_workspace("runs/dpo-1", "ws") == "runs/dpo-1"
+    assert model_path("runs/dpo-1", ws) == here.resolve()

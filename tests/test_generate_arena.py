@@ -251,7 +251,12 @@ def test_a_model_arena_pairs_drew_on_no_pair_is_named_as_such(tmp_path, three_mo
             ["--arena", "a,b", "--arena-n", str(10**12)],
             f"error: --arena-n {10**12}: must be in [1, 1024] (answers",
         ),
-        (["--arena", "a,b", "--spin"], "--spin, --shard and --pairs best-worst do not apply"),
+        (["--arena", "a,b", "--spin"], "error: --arena samples its own pairs (every pair of models per"),
+        # it said "--pairs best-worst needs --judge", as if a judge would make it apply
+        (
+            ["--arena", "a,b", "--pairs", "best-worst"],
+            "or --arena-pairs K drawn): --pairs best-worst does not apply to it\n",
+        ),
         (["--kinds", "arena"], "--kinds applies to --judge, not sampling"),
     ],
 )

@@ -37,8 +37,8 @@ class TrainOptions:
         default=DEFAULT_MODEL,
         metadata={
             "metavar": "M",
-            "help": "start (and reference) model: short name, folder, hub id (org/model) or newest (the newest "
-            "model in the workspace manifest)",
+            "help": "start (and reference) model: short name, folder (runs/x: here, else the workspace's), hub "
+            "id (org/model) or newest (the newest model in the workspace manifest)",
         },
     )
     method: str = field(default="dpo", metadata={"metavar": "NAME", "help": "training method (listed below)"})

@@ -16,7 +16,7 @@ from data.errors import PrefloopError, first_line
 from data.files import NotAFileError, atomic_write, open_regular, strict_json
 from data.lineage import NEWEST, find_model, find_or_register, get_model, newest_model
 from data.model_load import check_weights_fit
-from data.provision import check_model_parts, local_model
+from data.provision import check_model_parts, in_workspace, local_model
 from data.records import ModelRecord, random_id
 from data.workspace import Workspace
 
@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def model_path(model: str, workspace: Workspace, resuming: Path | None = None) -> Path:
-    """The start model's folder: ``newest`` is the manifest's (`data.lineage.newest_model`). ``resuming``: the
+    """The start model's folder: ``newest`` is the manifest's (`data.lineage.newest_model`), a relative folder not
+    here one of the workspace's (`data.provision.in_workspace`: `runs/x`, a run of it). ``resuming``: the
     folder of the run a `--resume` continues. A run killed after it registered its model, before `metrics.json`
     marked it finished, is the newest itself: it started from that model's parent."""
     if model == NEWEST:
@@ -36,7 +37,8 @@ def model_path(model: str, workspace: Workspace, resuming: Path | None = None) -
         ):
             entry = get_model(workspace, entry.parent_id)
         return Path(entry.path)
-    return local_model(model)  # a hub id: its snapshot in the hub's cache
+    # `runs/x`, not a folder here: the workspace's run (`in_workspace`); a hub id: its snapshot in the hub's cache
+    return local_model(in_workspace(model, workspace.path))
 
 
 def check_model_files(folder: Path) -> None:

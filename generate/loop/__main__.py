@@ -44,6 +44,7 @@ from generate.prepare import (
     quiet_logs,
     read_prompts,
     start_model,
+    workspace_models,
 )
 from generate.sampling import check_pair_params
 from train.methods import method_options
@@ -198,6 +199,7 @@ def run(options: LoopOptions) -> dict:
     from generate.loop.spin import check_loop
 
     check_options(options)
+    options = workspace_models(options)  # `runs/x`: the workspace's run, where no ./runs/x is here
     _, model_path = start_model(options)
     if options.judge_iter:
         check_pair_params(options.n, sampling_params(options))

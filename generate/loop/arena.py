@@ -120,7 +120,7 @@ def check_loop_arena(
     check_arena_prompts(workspace, "test", ids)
     round = arena_round(arena, models)
     label, sampled = planned.get(round, ("", {}))
-    answers = Counter(sampled) + arena_answers(arena, workspace, models, round, ids, {label: set(sampled)})
+    answers = Counter(sampled) + arena_answers(arena, workspace, models, round, ids, {label: sampled})
     refusal = arena_refusal(options, workspace, after=max(planned, default=-1))
     check_sampled_rank_items(workspace, answers, round, **refusal)
 

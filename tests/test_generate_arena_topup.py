@@ -1,0 +1,155 @@
+"""`generate --arena` reruns and defaults on tiny offline models: a larger `--arena-n` tops every model up (seeds
+continue) and pairs the new answers as a fresh run would; without `--split` the arena answers the held-out prompts;
+a judge of arena pairs told where they wait; a run of the workspace named `runs/NAME`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import pytest
+
+from data import Workspace
+from data.__main__ import main as data_main
+from generate.__main__ import main
+from tests.test_generate_arena import arena_args, perturbed_copy, write_prompts
+
+
+@pytest.fixture(scope="module")
+def two_models(tiny_model_dir, tmp_path_factory):
+    return [tiny_model_dir, perturbed_copy(tiny_model_dir, tmp_path_factory.mktemp("topup") / "m1", 1)]
+
+
+def arena_rows(ws):
+    workspace = Workspace(ws)
+    pairs = workspace.frame("pairs")
+    return workspace.frame("completions"), pairs[pairs["kind"] == "arena"], workspace.frame("arenas")
+
+
+def said(out: str) -> dict[str, str]:
+    """The counts of a run's `done:` line."""
+    line = next(line for line in out.splitlines() if line.startswith("done: "))
+    return dict(item.split(" ", 1) for item in line[len("done: ") :].split(", "))
+
+
+def identical_sides(completions) -> int:
+    """The model pairs of one draw (a prompt and a seed) whose two answers are one text: never paired."""
+    same = completions.assign(text=completions["text"].str.strip()).groupby(["prompt_id", "seed"])["text"]
+    return int(sum(group.size - group.nunique() for _, group in same))
+
+
+def test_a_larger_arena_n_tops_every_model_up_and_pairs_the_new_answers(tmp_path, two_models, capsys):
+    """`--arena-n 1`, then `--arena-n 2` added nothing and said `arena_new_pairs 0, arena_pairs 2`, where a fresh
+    `--arena-n 2` gives 4 pairs: a prompt counted as done once a model had any answer to it."""
+    ws = tmp_path / "ws"
+    argv = arena_args(ws, two_models, write_prompts(tmp_path / "p.json", 2))
+    assert main([*argv, "--arena-n", "1"]) == 0
+    before, before_pairs, _ = arena_rows(ws)
+    capsys.readouterr()
+    assert main([*argv, "--arena-n", "2"]) == 0
+    out = said(capsys.readouterr().out)
+    completions, pairs, arenas = arena_rows(ws)
+    answers = completions.groupby(["model", "prompt_id"])["seed"]
+    # each model's first answer kept, one more at the next sample index: a seed of its own, no copy of the first
+    assert len(completions) == 8 and set(before["id"]) <= set(completions["id"])
+    assert answers.size().eq(2).all() and answers.nunique().eq(2).all()
+    assert out["arena_topped_up"] == out["arena_new_completions"] == "4"
+    # paired as a fresh --arena-n 2 pairs: the two models per prompt and answer index (one draw: one seed)
+    seed = completions.set_index("id")["seed"]
+    assert (seed[pairs["completion_a"]].to_numpy() == seed[pairs["completion_b"]].to_numpy()).all()
+    assert len(pairs) + identical_sides(completions) == 2 * 2 and set(before_pairs["id"]) <= set(pairs["id"])
+    assert (out["arena_pairs"], out["arena_new_pairs"]) == (
+        str(len(pairs)),
+        str(len(pairs) - len(before_pairs)),
+    )
+    assert sorted(arenas["pairs"]) == sorted([len(before_pairs), len(pairs)])  # what each run found
+    # the same command again: nothing sampled, paired or recorded
+    assert main([*argv, "--arena-n", "2"]) == 0
+    assert said(capsys.readouterr().out)["arena_new_pairs"] == "0"
+    again = arena_rows(ws)
+    assert [len(t) for t in again] == [len(completions), len(pairs), len(arenas)]
+
+
+def test_an_arena_without_split_answers_the_held_out_prompts(tmp_path, two_models, capsys, caplog):
+    """`--arena base,newest` without --split sampled the train prompts the new model was trained on, without a
+    word: the held-out prompts where the workspace holds some, else train with a warning."""
+    ws = tmp_path / "ws"
+    test = tmp_path / "t.json"
+    test.write_text(json.dumps([{"prompt": f"Name a colour, number {i}."} for i in range(2)]))
+    argv = arena_args(ws, two_models, write_prompts(tmp_path / "p.json", 3))  # train prompts
+    assert data_main(["import", "-w", str(ws), "--split", "test", str(test)]) == 0
+    capsys.readouterr()
+    with caplog.at_level(logging.WARNING, logger="generate.arena"):
+        assert main(argv) == 0
+    prompts = Workspace(ws).frame("prompts").set_index("id")["split"]
+    completions, pairs, _ = arena_rows(ws)
+    assert set(prompts[completions["prompt_id"]]) == {"test"} and completions["prompt_id"].nunique() == 2
+    assert said(capsys.readouterr().out)["arena_split"] == "test" and "train prompts" not in caplog.text
+    # --split train is the user's: taken, with a warning
+    assert main([*argv, "--split", "train"]) == 0
+    assert said(capsys.readouterr().out)["arena_split"] == "train"
+    assert (
+        "arena: the models answer train prompts, which a trained model may have been trained on"
+        in caplog.text
+    )
+    # a workspace with no test prompts: train, and the warning
+    caplog.clear()
+    other = tmp_path / "other"
+    with caplog.at_level(logging.WARNING, logger="generate.arena"):
+        assert main(arena_args(other, two_models, write_prompts(tmp_path / "p.json", 3), "--limit", "1")) == 0
+    assert (
+        said(capsys.readouterr().out)["arena_split"] == "train"
+        and "models answer train prompts" in caplog.text
+    )
+
+
+def test_a_judge_of_arena_pairs_says_how_many_wait_in_the_other_split(tmp_path, two_models, capsys):
+    """`--judge J --kinds arena` without --split judged split train: "judged 0 pairs ... nothing to judge: no model
+    loaded", not a word of the arena's pairs waiting in split test."""
+    ws = tmp_path / "ws"
+    assert (
+        data_main(["import", "-w", str(ws), "--split", "test", str(write_prompts(tmp_path / "t.json", 2))])
+        == 0
+    )
+    assert main(arena_args(ws, two_models, write_prompts(tmp_path / "p.json", 1), "--split", "test")) == 0
+    _, pairs, _ = arena_rows(ws)
+    assert len(pairs) > 0
+    capsys.readouterr()
+    judge = ["-w", str(ws), "--judge", str(two_models[0]), "--kinds", "arena", "--engine", "hf"]
+    assert main(judge) == 0
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith(
+            f"nothing to judge: no model loaded; {len(pairs)} arena pairs wait in split test (this run judged split "
+            "train): --split test judges them"
+        )
+    )
+
+
+def test_a_run_of_the_workspace_is_named_runs_name_where_no_such_folder_is_here(
+    tmp_path, two_models, monkeypatch
+):
+    """README's `--arena base,newest,runs/dpo-1` was relative to the current folder, while `train` writes
+    `WS/runs/dpo-<id>`: `runs/dpo-1` was "not a model" from anywhere but inside the workspace. A folder here of
+    that name still wins, as transformers reads a name; `--model` reads it the same way."""
+    ws = Workspace.init(tmp_path / "ws").path
+    run = ws / "runs" / "dpo-1"
+    shutil.copytree(two_models[1], run)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    prompts = write_prompts(tmp_path / "p.json", 1)
+    assert main(arena_args(ws, two_models, prompts, names="base,runs/dpo-1")) == 0
+    models = set(Workspace(ws).frame("completions")["model"])
+    assert models == {str(two_models[0].resolve()), str(run.resolve())}
+    sampled = ["-w", str(ws), "--engine", "hf", "--max-tokens", "4", "--limit", "1", "--round", "1"]
+    assert main([*sampled, "--model", "runs/dpo-1"]) == 0
+    answers = Workspace(ws).frame("completions").query("round == 1")
+    assert set(answers["model"]) == {str(run.resolve())} and len(answers) == 2
+    shutil.copytree(two_models[0], here / "runs" / "dpo-1")  # ./runs/dpo-1: the folder here wins
+    assert main([*sampled, "--round", "2", "--model", "runs/dpo-1"]) == 0
+    assert set(Workspace(ws).frame("completions").query("round == 2")["model"]) == {
+        str((here / "runs" / "dpo-1").resolve())
+    }
