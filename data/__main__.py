@@ -36,6 +36,7 @@ from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_balance import one_sided_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
+from data.import_labellers import LABELLER_CONFLICT
 from data.import_readers import refuse_split_flags
 from data.import_records import RecordError
 from data.import_summary import import_summary, row_split_line, split_line, warning_lines
@@ -90,14 +91,23 @@ def cmd_provision(args: Any) -> int:
     return 0
 
 
+# (a record error's reason, --remove) -> what --on-error skip does with such rows, the hint its error ends with.
+# --remove imports nothing: it reads the file as its import did (with --on-error skip, its complete records, and
+# without the rows a labeller's earlier row contradicts, which that import left out)
+ON_ERROR_HINTS = {
+    ("truncated", False): "imports them",
+    ("truncated", True): "reads them, as an import with it did",
+    (LABELLER_CONFLICT, True): "leaves them out, as an import with it did",
+}
+
+
 def cmd_import(args: Any) -> int:
     try:
         return _import(args)
     except RecordError as exc:  # the hint only here: `data gold` and `generate --prompts` take no --on-error
-        if exc.reason != "truncated":
+        done = ON_ERROR_HINTS.get((exc.reason, bool(args.remove)))
+        if done is None:
             raise
-        # --remove imports nothing: it reads the file as its import did (with --on-error skip, its complete records)
-        done = "reads them, as an import with it did" if args.remove else "imports them"
         raise PrefloopError(f"{exc} (--on-error skip {done})") from None
 
 

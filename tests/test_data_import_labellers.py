@@ -176,6 +176,25 @@ def test_a_labellers_rows_differing_on_one_pair_are_refused_the_same_one_twice_i
     assert "skipped 1 record (conflicting_labeller_rows 1)" in capsys.readouterr().out
 
 
+def test_remove_of_a_file_imported_without_its_conflicting_rows_hints_on_error_skip(tmp_path, capsys):
+    """The import left a labeller's contradicting row out (--on-error skip); --remove reads the file as that import
+    did only with it too, which the refusal says."""
+    ws = tmp_path / "ws"
+    differ = write(tmp_path / "differ.jsonl", rows("bob") + rows("bob", {0})[:1])
+    assert main(["import", "-w", str(ws), str(differ), "--on-error", "skip"]) == 0
+    capsys.readouterr()
+    stored = Workspace.existing(ws).read("labels").num_rows
+    assert main(["import", "-w", str(ws), "--remove", str(differ)]) == 2
+    [err] = capsys.readouterr().err.splitlines()
+    assert (
+        f"differ.jsonl, row {QUESTIONS}, field 'labeller': bob labels these answers otherwise at row 0" in err
+    )
+    assert err.endswith("(--on-error skip leaves them out, as an import with it did)")
+    assert Workspace.existing(ws).read("labels").num_rows == stored  # nothing withdrawn
+    assert main(["import", "-w", str(ws), "--remove", str(differ), "--on-error", "skip"]) == 0
+    assert f"withdrew the labels of {differ}: {QUESTIONS}" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "name", ["import", "spin", "judge", "rm", "judge:x", "", "a b", "zoë", "x" * 65, True]
 )

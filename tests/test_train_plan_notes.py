@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from data.errors import PrefloopError
 from train.memory import GIB
 from train.methods import get_method
 from train.options import TrainOptions
@@ -85,3 +86,19 @@ def test_a_machine_weight_that_weighs_every_row_alike_is_said(caplog, sources, w
         assert lines[0].startswith(said) and lines[0].endswith(
             "(--labels machine), so it weighs every row alike and changes only the loss's scale"
         )
+
+
+def test_a_machine_weight_of_0_where_every_row_is_machine_decided_is_refused():
+    """Weight 0 on rows machines alone decided weighs every pair 0: the run trained nothing, with only the warning.
+    With a person's row beside them, that row still trains: no error."""
+    options = TrainOptions(labels="machine", machine_weight=0)
+    rows = [{"source": "machine"}, {"source": "machine"}]
+    with pytest.raises(PrefloopError) as caught:
+        _pair_columns(options, get_method("dpo"), rows)
+    assert str(caught.value) == (
+        "--machine-weight 0: all 2 training rows are decided by machine labellers only (--labels machine), "
+        "so weight 0 leaves nothing to train"
+    )
+    mixed = [{"source": "machine"}, {"source": "human"}]
+    _pair_columns(TrainOptions(labels="all", machine_weight=0), get_method("dpo"), mixed)
+    assert [row["pair_weight"] for row in mixed] == [0.0, 1.0]

@@ -14,6 +14,7 @@ import pandas as pd
 
 from data.aggregate import current_labels
 from data.annotators import machine_labeller_mask
+from data.errors import PrefloopError
 
 
 def machine_only_items(labels: pd.DataFrame, task: str = "pairwise") -> set[str]:
@@ -41,11 +42,15 @@ def add_source_weights(rows: list[dict], machine_weight: float) -> dict:
 
 def uniform_machine_weight(summary: dict, labels: str) -> str | None:
     """The warning where --machine-weight is set and every training row is a machine row (``summary``: of
-    `add_source_weights`; ``labels``: --labels): it weighs them all alike, so it scales the loss and nothing else."""
+    `add_source_weights`; ``labels``: --labels): it weighs them all alike, so it scales the loss and nothing else.
+    A weight of 0 there weighs every row 0, which trains nothing: a `PrefloopError`, before any model loads."""
     weight = summary["machine_weight"]
     if weight == 1 or summary["human_rows"] or not summary["machine_rows"]:
         return None
-    return (
+    said = (
         f"--machine-weight {weight:g}: all {summary['machine_rows']} training rows are decided by machine labellers "
-        f"only (--labels {labels}), so it weighs every row alike and changes only the loss's scale"
+        f"only (--labels {labels}), so"
     )
+    if not weight:
+        raise PrefloopError(f"{said} weight 0 leaves nothing to train")
+    return f"{said} it weighs every row alike and changes only the loss's scale"
