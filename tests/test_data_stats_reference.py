@@ -459,13 +459,19 @@ def test_leaderboard_strengths_win_shares_and_intervals_match_the_definitions(tm
             assert [row["win_low"], row["win_high"]] == pytest.approx(
                 ref_wilson(share * games / effect, games / effect)
             )
-    # the 95 % percentile bootstrap over prompts, drawn as `data leaderboard --seed 3` draws them
+    # the 95 % percentile bootstrap over prompts, drawn as `data leaderboard --seed 3` draws them,
     prompts = sorted({v[0] for v in votes})
     draws = np.random.default_rng(3).integers(0, len(prompts), size=(60, len(prompts)))
     thetas = np.array(
         [ref_bradley_terry(wins_of([v for p in d for v in votes if v[0] == prompts[p]])) for d in draws]
     )
+    # never narrower than the model's own: the Wald interval θ ± 1.96·SE, SE from the inverse Fisher information
+    # Σ n_ij p_ij (1 − p_ij) of the summed votes, model 0 fixed (here every model is rated)
+    games = wins + wins.T
+    p = 1.0 / (1.0 + np.exp(theta[None, :] - theta[:, None]))
+    information = np.diag((games * p * (1 - p)).sum(axis=1)) - games * p * (1 - p)
+    spread = np.concatenate([[0.0], 1.96 * np.sqrt(np.diag(np.linalg.inv(information[1:, 1:])))])
     for k, row in enumerate(board["models"]):
-        assert [row["low"], row["high"]] == pytest.approx(
-            [np.percentile(thetas[:, k], 2.5), np.percentile(thetas[:, k], 97.5)], abs=1e-3
-        )
+        low = min(np.percentile(thetas[:, k], 2.5), theta[k] - spread[k])
+        high = max(np.percentile(thetas[:, k], 97.5), theta[k] + spread[k])
+        assert [row["low"], row["high"]] == pytest.approx([low, high], abs=1e-3)
