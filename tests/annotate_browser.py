@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from annotate.service import LabelService
+from annotate.service import LabelService, choice_from_side
 from annotate.users import Authenticator
 from data import Completion, Pair, Prompt
 
@@ -201,6 +201,19 @@ def between_load_draws(page, service, item: str):
         arg=[item, first],
         timeout=WAIT_MS,
     )
+
+
+def assert_one_label(workspace, note: str, side: str | None = None, item: str | None = None) -> None:
+    """The workspace holds one label, its note ``note``; where given, on ``item`` and choosing the answer shown on
+    ``side`` ("left" or "right": pairwise sides are a coin flip per labeller)."""
+    labels = workspace.frame("labels")
+    assert len(labels) == 1, f"{len(labels)} labels, not one"
+    label = labels.iloc[0]
+    assert label["note"] == note, f"the label's note is {label['note']!r}, not {note!r}"
+    if item is not None:
+        assert label["item_id"] == item
+    if side is not None:
+        assert label["choice"] == choice_from_side(side, label["left"]), f"{label['choice']!r} is not {side}"
 
 
 def skip_to(page, text: str, tries: int = 10) -> None:

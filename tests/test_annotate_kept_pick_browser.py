@@ -16,6 +16,7 @@ from tests.annotate_browser import (
     SHOWN_ITEM,
     SLOW_RESTORE,
     WAIT_MS,
+    assert_one_label,
     between_load_draws,
     build_workspace,
     held,
@@ -199,9 +200,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         page.keyboard.type("sent from the note")
         page.keyboard.press("Control+Enter")
         wait_status(page, "Saved to disk: A better")
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["note"] == "sent from the note"
-        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+        assert_one_label(workspace, "sent from the note", side="left")
     finally:
         app.close()
 
@@ -239,9 +238,7 @@ def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tm
         reload_slowly(page, ctx.service, first)
         page.locator("#pf-submit").click()
         wait_status(page, "Saved to disk: A better")
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["note"] == "second thought"
-        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+        assert_one_label(workspace, "second thought", side="left")
     finally:
         app.close()
 
@@ -274,8 +271,7 @@ def test_a_note_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users
         page.keyboard.press("Escape")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: A better")
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["note"] == "first thought"
+        assert_one_label(workspace, "first thought", side="left")
     finally:
         app.close()
 
