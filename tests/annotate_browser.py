@@ -203,6 +203,48 @@ def between_load_draws(page, service, item: str):
     )
 
 
+@contextmanager
+def before_load_draws(page, service, item: str):
+    """Reloads, and holds both draws of the label tab as the page loads (every `serve`) until the block ends: the
+    block runs once the page script and the note box are there and no item is on screen yet. After the block, waits
+    until the server has answered both draws and the page has drawn them (``item`` on screen, no event pending).
+    The kept pick goes back slowly (SLOW_RESTORE)."""
+    page.add_init_script(SLOW_RESTORE)
+    gate, twice, answered = threading.Event(), threading.Event(), []
+    serve = service.serve
+
+    def held_serve(*args, **kwargs):
+        gate.wait(WAIT_MS / 1000)
+        try:
+            return serve(*args, **kwargs)
+        finally:
+            answered.append(args)
+            if len(answered) == 2:
+                twice.set()
+
+    service.serve = held_serve
+    try:
+        page.reload()
+        page.locator("#pf-note textarea").wait_for(state="visible", timeout=WAIT_MS)
+        page.wait_for_function("typeof window.prefloopDrawn === 'function'", timeout=WAIT_MS)
+        assert page.evaluate(SHOWN_ITEM) is None, "an item was on screen before its draw was answered"
+        yield
+    finally:
+        gate.set()
+    try:
+        assert twice.wait(WAIT_MS / 1000), (
+            f"the label tab was drawn {len(answered)} time(s) as the page loaded"
+        )
+    finally:
+        del service.serve  # the class's own method again
+    page.wait_for_function(
+        f"item => ({SHOWN_ITEM}) === item && !document.querySelector('#pf-prompt .progress-text')",
+        arg=item,
+        timeout=WAIT_MS,
+    )
+    wait_settled(page)
+
+
 def assert_one_label(workspace, note: str, side: str | None = None, item: str | None = None) -> None:
     """The workspace holds one label, its note ``note``; where given, on ``item`` and choosing the answer shown on
     ``side`` ("left" or "right": pairwise sides are a coin flip per labeller)."""

@@ -1,7 +1,8 @@
 """The pick kept in the browser (annotate.assets' page script) in a real headless Chromium: it is the labeller's
 own, never handed to (or sent for) another labeller signing in to that browser; a changed pick is kept as
 changed; and a key, a click on the choices, Submit, Skip or Undo, typing in the note or ranking box, e or
-Ctrl+Enter while the kept pick goes back on screen wins over it. Helpers: tests/annotate_browser.py; fixtures:
+Ctrl+Enter while the kept pick goes back on screen wins over it; a note written before the label tab's first
+draw as the page loads stays. Helpers: tests/annotate_browser.py; fixtures:
 tests/conftest.py."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tests.annotate_browser import (
     SLOW_RESTORE,
     WAIT_MS,
     assert_one_label,
+    before_load_draws,
     between_load_draws,
     build_workspace,
     held,
@@ -272,6 +274,40 @@ def test_a_note_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: A better")
         assert_one_label(workspace, "first thought", side="left")
+    finally:
+        app.close()
+
+
+def test_a_note_typed_before_the_first_draw_stays(tmp_path, browser, users):
+    """bob picks A, writes "old note" and reloads; before the label tab's first draw is on screen (the server
+    answers it late) he writes "new note" in the note box. Before, the draw wiped it (Gradio draws the server's
+    empty note over it, and the page kept nothing written before an item was on screen), and the kept "old note"
+    went back; now what he wrote wins over the kept note: it is on screen and kept once the item is drawn, A goes
+    back under it, and Enter saves A with "new note"."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    note = "#pf-note textarea"
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("a")
+        page.keyboard.press("n")
+        page.keyboard.type("old note")
+        page.wait_for_function(
+            f"{KEPT_PICK}?.note === 'old note' && {KEPT_PICK}?.choice === 0", timeout=WAIT_MS
+        )
+        with before_load_draws(page, ctx.service, first):
+            page.locator(note).click()
+            page.keyboard.type("new note")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {CHECKED} === 0", timeout=WAIT_MS)  # A back
+        assert page.locator(note).input_value() == "new note" == page.evaluate(f"{KEPT_PICK}.note")
+        page.keyboard.press("Escape")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: A better")
+        assert_one_label(workspace, "new note", side="left", item=first)
     finally:
         app.close()
 
