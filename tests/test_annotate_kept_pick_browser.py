@@ -1,8 +1,8 @@
 """The pick kept in the browser (annotate.assets' page script) in a real headless Chromium: it is the labeller's
 own, never handed to (or sent for) another labeller signing in to that browser; a changed pick is kept as
 changed; and a key, a click on the choices, Submit, Skip or Undo, typing in the note or ranking box, e or
-Ctrl+Enter while the kept pick goes back on screen wins over it; a note written before the label tab's first
-draw as the page loads stays. Helpers: tests/annotate_browser.py; fixtures:
+Ctrl+Enter while the kept pick goes back on screen wins over it; a note or ranking written before either of the
+label tab's draws as the page loads stays. Helpers: tests/annotate_browser.py; fixtures:
 tests/conftest.py."""
 
 from __future__ import annotations
@@ -389,5 +389,35 @@ def test_typing_in_the_ranking_box_while_the_kept_ranking_goes_back_wins(tmp_pat
         page.keyboard.press("Escape")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: ranking 4 > 3 > 2 > 1")
+    finally:
+        app.close()
+
+
+def test_a_ranking_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users):
+    """The ranking box's case of the note's above: bob reloads; as soon as the item shows he types "1 > 2" in the
+    ranking box, before the label tab's second draw as the page loads, and " > 3 > 4" the moment that draw is on
+    screen. Without the ranking written being put back on the same item drawn again, the draw wiped "1 > 2" (and the
+    kept ranking goes back only later, not into the box bob types in): " > 3 > 4" alone was kept. Now "1 > 2 > 3 >
+    4" is on screen and kept, and Enter saves it."""
+    from tests.test_annotate_rank import build_workspace as rank_workspace
+
+    workspace = rank_workspace(tmp_path / "ws")
+    app, ctx, url = serve(workspace, "rank", users)
+    box = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        login(page, url, "bob")
+        item = ctx.service.queue.held["bob"]
+        with between_load_draws(page, ctx.service, item):
+            page.locator(box).focus()  # as by Tab: a click on the box is one on the choices
+            page.keyboard.type("1 > 2")
+            page.wait_for_function(f"{KEPT_PICK}?.ranking === '1 > 2'", timeout=WAIT_MS)
+        page.locator(box).press("End")
+        page.keyboard.type(" > 3 > 4")
+        page.wait_for_function(f"{KEPT_PICK}?.ranking?.endsWith('3 > 4')", timeout=WAIT_MS)
+        assert page.evaluate(f"{KEPT_PICK}.ranking") == "1 > 2 > 3 > 4" == page.locator(box).input_value()
+        page.keyboard.press("Escape")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: ranking 1 > 2 > 3 > 4")
     finally:
         app.close()
