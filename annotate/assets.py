@@ -118,6 +118,7 @@ __RESTORE__
     const first = lastView === null, asked = inflight !== 0;  // asked: by a submit, skip or undo on its way
     lastView = view.dataset.view;
     inflight = 0;
+    if (first) typedFirst(view);  // what was written before this draw is this item's
     if (asked || written?.key !== keyOf(view)) written = null;
     rewrite();
     const pending = load();

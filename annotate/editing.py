@@ -1,6 +1,7 @@
-"""Edit to gold in the labelling service (`data.edits`): the save of a label with its edit, and the undo that takes
-both back. `Editing` is mixed into annotate.service.LabelService (it uses the service's item catalog, locks and
-durable writes); `EditLog` is the service's memory of edits.
+"""Edit to gold in the labelling service (`data.edits`): the answer the editor opens on (`edit_source`), the save of
+a label with its edit, and the undo that takes both back. `Editing` is mixed into annotate.service.LabelService
+(it uses the service's item catalog, locks, held items and durable writes); `EditLog` is the service's memory of
+edits.
 
 An edit's own label carries the ``created_at`` of the labeller's label on the item it was made on (they are written
 in one batch); that shared time is how an undo finds it, also after a restart (the log is rebuilt from the labels
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from annotate.items import Item
-from annotate.screen import durably
+from annotate.screen import choice_from_side, durably, left_side
 from data import store
 from data.edits import EDIT, EditError, edit_records
 from data.ranking import parse_ranking, shown_order
@@ -79,6 +80,8 @@ class Editing:
     items: object  # annotate.items.ItemCatalog
     edits: EditLog
     _applied: Callable
+    _check_held: Callable
+    _item: Callable
     _lock: object
     _seen: dict
     workspace: object
@@ -86,6 +89,20 @@ class Editing:
     def _check_editable(self) -> None:
         if self.view not in EDITABLE_VIEWS:
             raise EditError(f"edits are made in the pairwise and rank tasks, not in the {self.view} view")
+
+    def edit_source(self, user: str, item_id: str, choice: str | None) -> str:
+        """The text of the answer this labeller prefers on screen (pairwise: ``left``/``right``; rank: the one ranked
+        first in the ranking typed so far), to edit; StaleItem when the item is not on their screen, EditError when
+        no answer is picked or this view takes no edits."""
+        self._check_editable()
+        self._check_held(user, item_id)
+        if self.view == "rank":
+            with self._lock:
+                item = self._item(user, item_id)
+            return item.texts[self._ranked_first(user, item, choice)]
+        if choice not in ("left", "right"):
+            raise EditError(PICK_FIRST)
+        return self.items[item_id].texts["ab".index(choice_from_side(choice, left_side(item_id, user)))]
 
     def _ranked_first(self, user: str, item: Item, typed: str | None) -> int:
         """The index (in ``item``'s answers, as this labeller sees it) of the answer they have ranked first on screen

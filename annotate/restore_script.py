@@ -1,8 +1,9 @@
 """The page script's part that keeps the labeller's pick in this browser and puts it back on screen (the kept pick:
 ``remember``, ``restore``, ``settleNow``, ``reopen``), and keeps a note or ranking being written when Gradio draws the
 same item again. annotate.assets splices it into its script's closure (``__RESTORE__``), after the helpers it uses
-(``shown``, ``keyOf``, ``load``, ``save``, ``pick``, ``press``, ``rankBox``, ``editing``); the key and click handling
-there reads ``restoring`` and calls ``settleNow``, and ``onView`` starts a restore and calls ``rewrite``.
+(``shown``, ``keyOf``, ``load``, ``save``, ``pick``, ``press``, ``rankBox``, ``editing``, ``lastView``); the key and click
+handling there reads ``restoring`` and calls ``settleNow``, and ``onView`` calls ``typedFirst``, starts a restore and
+calls ``rewrite``.
 """
 
 RESTORE_SCRIPT = """
@@ -113,9 +114,25 @@ RESTORE_SCRIPT = """
   // Gradio drawing the same item again unasked (the label tab's second draw as the page loads, an admin opening
   // the tab again) draws the server's empty note and ranking over what was written meanwhile: it goes back at once
   // (in `onView`, and again once the draw is on screen in full), never onto another item or an answer's draw.
+  // Written before the tab's first draw (no item on screen yet: key null), it goes back onto the item that draw
+  // brings (`typedFirst`).
   const keepWritten = () => {
     const view = shown();
-    if (view) written = {key: keyOf(view), note: $("#pf-note textarea")?.value, ranking: rankBox()?.value};
+    if (!view && lastView !== null) return;  // between two items
+    written = {key: view ? keyOf(view) : null, note: $("#pf-note textarea")?.value, ranking: rankBox()?.value};
+  };
+  // The first draw's item gets what was written before it (`onView`): the labeller's typing, which wins over the
+  // kept pick of that item as typing during a restore does (`settleNow`): it replaces the kept note (ranking), the
+  // rest goes back under it, and nothing kept is sent or opened by itself.
+  const typedFirst = (view) => {
+    if (!written || written.key !== null) return;
+    written.key = keyOf(view);
+    const pending = load();
+    if (pending?.key !== written.key) return;
+    const typed = {...pending, submitted: false, edit: null};
+    if (written.note) typed.note = written.note;
+    if (written.ranking) typed.ranking = written.ranking;
+    save(typed);
   };
   const rewrite = () => {
     if (!written || written.key !== keyOf(shown())) return;

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from annotate.editing import EDITABLE_VIEWS, PICK_FIRST, Editing, EditLog
+from annotate.editing import EDITABLE_VIEWS, Editing, EditLog
 from annotate.gold_mixing import check_gold_rate
 from annotate.holdings import Holdings
 from annotate.items import ORDERS, Item, ItemCatalog, check_order, label_task, order_items
@@ -341,20 +341,6 @@ class LabelService(Loading, Editing):
             if who == user and (last is None or label.created_at > last.created_at):
                 last = label
         return last
-
-    def edit_source(self, user: str, item_id: str, choice: str | None) -> str:
-        """The text of the answer this labeller prefers on screen (pairwise: ``left``/``right``; rank: the one ranked
-        first in the ranking typed so far), to edit; StaleItem when the item is not on their screen, EditError when
-        no answer is picked or this view takes no edits."""
-        self._check_editable()
-        self._check_held(user, item_id)
-        if self.view == "rank":
-            with self._lock:
-                item = self._item(user, item_id)
-            return item.texts[self._ranked_first(user, item, choice)]
-        if choice not in ("left", "right"):
-            raise EditError(PICK_FIRST)
-        return self.items[item_id].texts["ab".index(choice_from_side(choice, left_side(item_id, user)))]
 
     def reopen(self, user: str, item_id: str) -> Shown:
         """Put one of this labeller's own labelled items back on their screen to edit it."""

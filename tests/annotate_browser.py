@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from annotate.service import LabelService
+from annotate.service import LabelService, choice_from_side
 from annotate.users import Authenticator
 from data import Completion, Pair, Prompt
 
@@ -201,6 +201,61 @@ def between_load_draws(page, service, item: str):
         arg=[item, first],
         timeout=WAIT_MS,
     )
+
+
+@contextmanager
+def before_load_draws(page, service, item: str):
+    """Reloads, and holds both draws of the label tab as the page loads (every `serve`) until the block ends: the
+    block runs once the page script and the note box are there and no item is on screen yet. After the block, waits
+    until the server has answered both draws and the page has drawn them (``item`` on screen, no event pending).
+    The kept pick goes back slowly (SLOW_RESTORE)."""
+    page.add_init_script(SLOW_RESTORE)
+    gate, twice, answered = threading.Event(), threading.Event(), []
+    serve = service.serve
+
+    def held_serve(*args, **kwargs):
+        gate.wait(WAIT_MS / 1000)
+        try:
+            return serve(*args, **kwargs)
+        finally:
+            answered.append(args)
+            if len(answered) == 2:
+                twice.set()
+
+    service.serve = held_serve
+    try:
+        page.reload()
+        page.locator("#pf-note textarea").wait_for(state="visible", timeout=WAIT_MS)
+        page.wait_for_function("typeof window.prefloopDrawn === 'function'", timeout=WAIT_MS)
+        assert page.evaluate(SHOWN_ITEM) is None, "an item was on screen before its draw was answered"
+        yield
+    finally:
+        gate.set()
+    try:
+        assert twice.wait(WAIT_MS / 1000), (
+            f"the label tab was drawn {len(answered)} time(s) as the page loaded"
+        )
+    finally:
+        del service.serve  # the class's own method again
+    page.wait_for_function(
+        f"item => ({SHOWN_ITEM}) === item && !document.querySelector('#pf-prompt .progress-text')",
+        arg=item,
+        timeout=WAIT_MS,
+    )
+    wait_settled(page)
+
+
+def assert_one_label(workspace, note: str, side: str | None = None, item: str | None = None) -> None:
+    """The workspace holds one label, its note ``note``; where given, on ``item`` and choosing the answer shown on
+    ``side`` ("left" or "right": pairwise sides are a coin flip per labeller)."""
+    labels = workspace.frame("labels")
+    assert len(labels) == 1, f"{len(labels)} labels, not one"
+    label = labels.iloc[0]
+    assert label["note"] == note, f"the label's note is {label['note']!r}, not {note!r}"
+    if item is not None:
+        assert label["item_id"] == item
+    if side is not None:
+        assert label["choice"] == choice_from_side(side, label["left"]), f"{label['choice']!r} is not {side}"
 
 
 def skip_to(page, text: str, tries: int = 10) -> None:

@@ -1,7 +1,8 @@
 """The pick kept in the browser (annotate.assets' page script) in a real headless Chromium: it is the labeller's
 own, never handed to (or sent for) another labeller signing in to that browser; a changed pick is kept as
 changed; and a key, a click on the choices, Submit, Skip or Undo, typing in the note or ranking box, e or
-Ctrl+Enter while the kept pick goes back on screen wins over it. Helpers: tests/annotate_browser.py; fixtures:
+Ctrl+Enter while the kept pick goes back on screen wins over it; a note or ranking written before either of the
+label tab's draws as the page loads stays. Helpers: tests/annotate_browser.py; fixtures:
 tests/conftest.py."""
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from tests.annotate_browser import (
     SHOWN_ITEM,
     SLOW_RESTORE,
     WAIT_MS,
+    assert_one_label,
+    before_load_draws,
     between_load_draws,
     build_workspace,
     held,
@@ -199,9 +202,7 @@ def test_e_and_ctrl_enter_while_the_kept_pick_goes_back_win(tmp_path, browser, u
         page.keyboard.type("sent from the note")
         page.keyboard.press("Control+Enter")
         wait_status(page, "Saved to disk: A better")
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["note"] == "sent from the note"
-        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+        assert_one_label(workspace, "sent from the note", side="left")
     finally:
         app.close()
 
@@ -239,9 +240,7 @@ def test_a_note_typed_and_a_click_on_submit_while_the_kept_pick_goes_back_win(tm
         reload_slowly(page, ctx.service, first)
         page.locator("#pf-submit").click()
         wait_status(page, "Saved to disk: A better")
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["note"] == "second thought"
-        assert labels.iloc[0]["choice"] == choice_from_side("left", labels.iloc[0]["left"])
+        assert_one_label(workspace, "second thought", side="left")
     finally:
         app.close()
 
@@ -274,8 +273,41 @@ def test_a_note_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users
         page.keyboard.press("Escape")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: A better")
-        labels = workspace.frame("labels")
-        assert len(labels) == 1 and labels.iloc[0]["note"] == "first thought"
+        assert_one_label(workspace, "first thought", side="left")
+    finally:
+        app.close()
+
+
+def test_a_note_typed_before_the_first_draw_stays(tmp_path, browser, users):
+    """bob picks A, writes "old note" and reloads; before the label tab's first draw is on screen (the server
+    answers it late) he writes "new note" in the note box. Before, the draw wiped it (Gradio draws the server's
+    empty note over it, and the page kept nothing written before an item was on screen), and the kept "old note"
+    went back; now what he wrote wins over the kept note: it is on screen and kept once the item is drawn, A goes
+    back under it, and Enter saves A with "new note"."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    note = "#pf-note textarea"
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        login(page, url, "bob")
+        first = ctx.service.queue.held["bob"]
+        page.keyboard.press("a")
+        page.keyboard.press("n")
+        page.keyboard.type("old note")
+        page.wait_for_function(
+            f"{KEPT_PICK}?.note === 'old note' && {KEPT_PICK}?.choice === 0", timeout=WAIT_MS
+        )
+        with before_load_draws(page, ctx.service, first):
+            page.locator(note).click()
+            page.keyboard.type("new note")
+        page.wait_for_function(f"{KEPT_PICK}?.choice === 0 && {CHECKED} === 0", timeout=WAIT_MS)  # A back
+        assert page.locator(note).input_value() == "new note" == page.evaluate(f"{KEPT_PICK}.note")
+        page.keyboard.press("Escape")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: A better")
+        assert_one_label(workspace, "new note", side="left", item=first)
     finally:
         app.close()
 
@@ -357,5 +389,35 @@ def test_typing_in_the_ranking_box_while_the_kept_ranking_goes_back_wins(tmp_pat
         page.keyboard.press("Escape")
         page.keyboard.press("Enter")
         wait_status(page, "Saved to disk: ranking 4 > 3 > 2 > 1")
+    finally:
+        app.close()
+
+
+def test_a_ranking_typed_before_the_tabs_second_draw_stays(tmp_path, browser, users):
+    """The ranking box's case of the note's above: bob reloads; as soon as the item shows he types "1 > 2" in the
+    ranking box, before the label tab's second draw as the page loads, and " > 3 > 4" the moment that draw is on
+    screen. Without the ranking written being put back on the same item drawn again, the draw wiped "1 > 2" (and the
+    kept ranking goes back only later, not into the box bob types in): " > 3 > 4" alone was kept. Now "1 > 2 > 3 >
+    4" is on screen and kept, and Enter saves it."""
+    from tests.test_annotate_rank import build_workspace as rank_workspace
+
+    workspace = rank_workspace(tmp_path / "ws")
+    app, ctx, url = serve(workspace, "rank", users)
+    box = "#pf-choice.pf-task-rank textarea, #pf-choice.pf-task-rank input"
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        login(page, url, "bob")
+        item = ctx.service.queue.held["bob"]
+        with between_load_draws(page, ctx.service, item):
+            page.locator(box).focus()  # as by Tab: a click on the box is one on the choices
+            page.keyboard.type("1 > 2")
+            page.wait_for_function(f"{KEPT_PICK}?.ranking === '1 > 2'", timeout=WAIT_MS)
+        page.locator(box).press("End")
+        page.keyboard.type(" > 3 > 4")
+        page.wait_for_function(f"{KEPT_PICK}?.ranking?.endsWith('3 > 4')", timeout=WAIT_MS)
+        assert page.evaluate(f"{KEPT_PICK}.ranking") == "1 > 2 > 3 > 4" == page.locator(box).input_value()
+        page.keyboard.press("Escape")
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk: ranking 1 > 2 > 3 > 4")
     finally:
         app.close()
