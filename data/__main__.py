@@ -97,6 +97,7 @@ def cmd_provision(args: Any) -> int:
 ON_ERROR_HINTS = {
     ("truncated", False): "imports them",
     ("truncated", True): "reads them, as an import with it did",
+    (LABELLER_CONFLICT, False): "leaves them out",
     (LABELLER_CONFLICT, True): "leaves them out, as an import with it did",
 }
 
