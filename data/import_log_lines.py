@@ -65,14 +65,25 @@ LEFT_OUT_FIELDS = {
 }
 # The files a log line names beside the log, by its field: what the file is, its lines' fields, what an unread line
 # of it (or a missing file) costs, and who writes its lines (`rejects_problems`' fix).
+# A missing file's fix: put back, or written anew by its writer run again (a null name alone quiets `data validate`
+# while `--remove` still refuses what it listed: `data.import_withdraw.unlisted_rows` names such an import's line).
 SIDE_FILES = {
-    "rejects": ("rejects file", REJECT_FIELDS, REJECTS_LOST, "the import wrote it (its row and reason)"),
+    "rejects": (
+        "rejects file",
+        REJECT_FIELDS,
+        REJECTS_LOST,
+        "the import wrote it (its row and reason)",
+        "import the file again as it was imported (that stores nothing twice and lists the rows it leaves out "
+        'anew), then set the line\'s "rejects" to null',
+    ),
     "left_out_file": (
         "left-out file",
         LEFT_OUT_FIELDS,
         "`data import --remove` of a file imported into the workspace merged in reads a row whose label the merge "
         "left out (stored_train, ...) as a label not stored",
         "the merge wrote it (its id and reason)",
+        "merge that workspace again (that adds nothing twice and lists the labels it leaves out anew), then "
+        "delete the line",
     ),
 }
 
@@ -148,7 +159,7 @@ def read_rejects(
     ``name`` that line ``number`` of the import log ``log`` names beside it (`rejects_name`), and what of it cannot
     be read, each (file, line number, why): the file missing (named by the log's line), or each of its lines
     `passed_over`. A symlink at it is refused (NotAFileError)."""
-    noun, fields, _, _ = SIDE_FILES[field]
+    noun, fields, *_ = SIDE_FILES[field]
     data = read_beside(log.parent / name)
     if data is None:
         return [], [(log, number, f"the {noun} it names, {name}, is missing")]
@@ -169,7 +180,7 @@ def rejects_problems(log: Path) -> list[str]:
     the fix."""
     problems: list[str] = []
     for number, entry in read_lines(log)[0]:
-        for field, (_, _, lost, writer) in SIDE_FILES.items():
+        for field, (_, _, lost, writer, anew) in SIDE_FILES.items():
             try:
                 name = rejects_name(log, number, entry, field)
                 unread = read_rejects(log, number, name, field)[1] if name else []
@@ -178,7 +189,7 @@ def rejects_problems(log: Path) -> list[str]:
                 continue
             for path, line, why in unread:  # the log's own line where the file is missing, else the file's
                 fix = (
-                    f'put the file back, or set the line\'s "{field}" to null'
+                    f"put the file back, or {anew}"
                     if path == log
                     else f"write the line back as {writer}, or delete it"
                 )
