@@ -28,16 +28,15 @@ from typing import Any
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
 from data.commands import SUBCOMMANDS
 from data.config import build
-from data.errors import CONTROL, PrefloopError, counted, shown
+from data.errors import PrefloopError, counted
 from data.exclusion import check_exclusion
 from data.export import write_export, write_parquet
-from data.export_workspace import check_export_options, export_workspace
+from data.export_workspace import export_workspace
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_balance import one_sided_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_labellers import LABELLER_CONFLICT
-from data.import_readers import refuse_split_flags
 from data.import_records import RecordError
 from data.import_summary import import_summary, row_split_line, split_line, warning_lines
 from data.import_withdraw import file_labels, passed_over_lines, withdraw_imports
@@ -48,6 +47,7 @@ from data.leaderboard import workspace_board
 from data.leaderboard_view import board_json, board_text, plot_leaderboard
 from data.merge_splits import STORED_TEST
 from data.merging import merge_source, merge_workspaces
+from data.option_checks import OPTION_CHECKS
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
 from data.spellings import Spellings
 from data.stats import integrity_problems, labeller_report, workspace_stats
@@ -97,6 +97,7 @@ def cmd_provision(args: Any) -> int:
 ON_ERROR_HINTS = {
     ("truncated", False): "imports them",
     ("truncated", True): "reads them, as an import with it did",
+    (LABELLER_CONFLICT, False): "leaves them out",
     (LABELLER_CONFLICT, True): "leaves them out, as an import with it did",
 }
 
@@ -173,33 +174,6 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     return 0
 
 
-# Options of `data import` that change no label a file makes: refused beside --remove (a label's id is its content)
-NOT_WITH_REMOVE = ("split", "test_fraction", "pairs_per_prompt", "unlabelled")
-
-
-def _check_import_options(args: Any, explicit: set[str]) -> None:
-    # a blank --source (taken as none: the file's name) is refused with every blank text option (data.config)
-    bad = CONTROL.search(args.source or "")
-    if bad and not args.remove:  # the answers' model name: it would break every line that names it
-        raise PrefloopError(f"--source {shown(args.source)}: holds a control character ({bad.group()!r})")
-    if "split" in explicit and args.test_fraction > 0:  # the fraction draws every split: --split goes unread
-        raise PrefloopError(
-            f"--split {args.split} does not go with --test-fraction {args.test_fraction} (the fraction puts each "
-            "prompt in train or test); leave one out"
-        )
-    if not args.remove and not args.sample:  # beside a sample or another file the flag sets its split
-        refuse_split_flags(args.files, [name for name in ("split", "test_fraction") if name in explicit])
-    for name in NOT_WITH_REMOVE if args.remove else ():
-        if name in explicit:
-            why = (
-                "an import with it stores no label"
-                if name == "unlabelled"
-                else "it changes no label a file makes"
-            )
-            flag = "--" + name.replace("_", "-")
-            raise PrefloopError(f"{flag} does not go with --remove ({why}); leave it out")
-
-
 def cmd_export(args: Any) -> int:
     workspace = Workspace(args.workspace)
     made = export_workspace(workspace, args)
@@ -217,21 +191,7 @@ def cmd_export(args: Any) -> int:
     return 0
 
 
-def _check_stats_options(args: Any, explicit: set[str]) -> None:
-    if args.labellers and "aggregate" in explicit:
-        raise PrefloopError(
-            "--aggregate does not change --labellers: the report gives every labeller's Dawid–Skene accuracy "
-            "and agreement with the others' majority whatever the verdicts' method; leave it out"
-        )
-
-
 KEPT = {"stored_gold_kept": "gold answer (or none)", "stored_split_kept": "split"}  # `MergePlan.kept`, said
-
-OPTION_CHECKS = {
-    "export": check_export_options,
-    "stats": _check_stats_options,
-    "import": _check_import_options,
-}  # (options, options given)
 
 
 def cmd_stats(args: Any) -> int:

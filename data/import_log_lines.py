@@ -29,8 +29,14 @@ LOG_FIELDS = {
         ("at", "file", "path", "format", "source", "columns_not_read", "merged_from", "merged"),
         (lambda v: isinstance(v, str), "a string"),
     ),
-    **dict.fromkeys(("sha256", "rejects"), (lambda v: v is None or isinstance(v, str), "a string or null")),
-    **dict.fromkeys(("options", "counts", "items_not_logged"), (lambda v: isinstance(v, dict), "an object")),
+    **dict.fromkeys(
+        ("sha256", "rejects", "left_out_file"),
+        (lambda v: v is None or isinstance(v, str), "a string or null"),
+    ),
+    **dict.fromkeys(
+        ("options", "counts", "items_not_logged", "left_out_counts"),
+        (lambda v: isinstance(v, dict), "an object"),
+    ),
     **dict.fromkeys(("gold_conflicts", "opposite_rows"), (lambda v: isinstance(v, list), "a list")),
     **dict.fromkeys(
         ("ranked_items", "rated_items", "kto_items"),
@@ -52,6 +58,34 @@ REJECTS_LOST = (
     "`data import --remove` of its file reads a row its import left out as the workspace refused it (rank_locked, "
     "...) as a label not stored"
 )
+# The fields of a merge's left-out file's line (`data.merge_left_out`): a label record the merge left out, and why.
+LEFT_OUT_FIELDS = {
+    "id": (lambda v: isinstance(v, str), "a string"),
+    "reason": (lambda v: isinstance(v, str), "a string"),
+}
+# The files a log line names beside the log, by its field: what the file is, its lines' fields, what an unread line
+# of it (or a missing file) costs, and who writes its lines (`rejects_problems`' fix).
+# A missing file's fix: put back, or written anew by its writer run again (a null name alone quiets `data validate`
+# while `--remove` still refuses what it listed: `data.import_withdraw.unlisted_rows` names such an import's line).
+SIDE_FILES = {
+    "rejects": (
+        "rejects file",
+        REJECT_FIELDS,
+        REJECTS_LOST,
+        "the import wrote it (its row and reason)",
+        "import the file again as it was imported (that stores nothing twice and lists the rows it leaves out "
+        'anew), then set the line\'s "rejects" to null',
+    ),
+    "left_out_file": (
+        "left-out file",
+        LEFT_OUT_FIELDS,
+        "`data import --remove` of a file imported into the workspace merged in reads a row whose label the merge "
+        "left out (stored_train, ...) as a label not stored",
+        "the merge wrote it (its id and reason)",
+        "merge that workspace again (that adds nothing twice and lists the labels it leaves out anew), then "
+        "delete the line",
+    ),
+}
 
 
 def json_lines(path: Path) -> list[dict]:
@@ -102,31 +136,36 @@ def passed_over_warning(
     )
 
 
-def rejects_name(log: Path, number: int, entry: dict) -> str | None:
-    """The rejects file that ``entry``, line ``number`` of the import log ``log``, names beside it: a plain file
-    name, as the import wrote it; None where it names none. Anything else (a path, ``..``: an edited line) is
-    refused as a bad line: read as a name, ``..`` was the log's folder, and the error said to remove it."""
-    name = entry.get("rejects")
+def rejects_name(log: Path, number: int, entry: dict, field: str = "rejects") -> str | None:
+    """The file that ``entry``, line ``number`` of the import log ``log``, names beside it in ``field`` (its rejects
+    file; `SIDE_FILES`): a plain file name, as its writer wrote it; None where it names none. Anything else (a path,
+    ``..``: an edited line) is refused as a bad line: read as a name, ``..`` was the log's folder, and the error
+    said to remove it."""
+    name = entry.get(field)
     if not isinstance(name, str):
         return None
     if name in ("", ".", "..") or Path(name).name != name:
         raise PrefloopError(
-            f'{log}, line {number}: "rejects" {shown(name)} is not the name of a file in {log.parent.name}/ '
-            "(an edited line?): set it to the rejects file's name there, or to null"
+            f'{log}, line {number}: "{field}" {shown(name)} is not the name of a file in {log.parent.name}/ '
+            f"(an edited line?): set it to the {SIDE_FILES[field][0]}'s name there, or to null"
         )
     return name
 
 
-def read_rejects(log: Path, number: int, name: str) -> tuple[list[dict], list[tuple[Path, int, str]]]:
-    """The rejects (`REJECT_FIELDS`) of the file ``name`` that line ``number`` of the import log ``log`` names
-    beside it (`rejects_name`), and what of it cannot be read, each (file, line number, why): the file missing
-    (named by the log's line), or each of its lines `passed_over`. A symlink at it is refused (NotAFileError)."""
+def read_rejects(
+    log: Path, number: int, name: str, field: str = "rejects"
+) -> tuple[list[dict], list[tuple[Path, int, str]]]:
+    """The lines (the fields of ``field``'s `SIDE_FILES` entry: `REJECT_FIELDS` for a rejects file) of the file
+    ``name`` that line ``number`` of the import log ``log`` names beside it (`rejects_name`), and what of it cannot
+    be read, each (file, line number, why): the file missing (named by the log's line), or each of its lines
+    `passed_over`. A symlink at it is refused (NotAFileError)."""
+    noun, fields, *_ = SIDE_FILES[field]
     data = read_beside(log.parent / name)
     if data is None:
-        return [], [(log, number, f"the rejects file it names, {name}, is missing")]
+        return [], [(log, number, f"the {noun} it names, {name}, is missing")]
     read, unread = [], []
     for line, value in _numbered_values(data):
-        why = passed_over(value, REJECT_FIELDS, required=True)
+        why = passed_over(value, fields, required=True)
         if why is None:
             read.append(value)
         else:
@@ -135,24 +174,26 @@ def read_rejects(log: Path, number: int, name: str) -> tuple[list[dict], list[tu
 
 
 def rejects_problems(log: Path) -> list[str]:
-    """What `data validate` says of the rejects files the import log ``log`` names: a name that is no file beside it
-    (`rejects_name`), a file missing, or one a link or no plain file, and the lines of one its reader passes over
-    (`read_rejects`), one line each, with what is lost and the fix."""
+    """What `data validate` says of the files the import log ``log`` names beside it (`SIDE_FILES`: rejects files,
+    a merge's left-out file): a name that is no file beside it (`rejects_name`), a file missing, or one a link or no
+    plain file, and the lines of one its reader passes over (`read_rejects`), one line each, with what is lost and
+    the fix."""
     problems: list[str] = []
     for number, entry in read_lines(log)[0]:
-        try:
-            name = rejects_name(log, number, entry)
-            unread = read_rejects(log, number, name)[1] if name else []
-        except (PrefloopError, NotAFileError) as exc:
-            problems.append(str(exc))
-            continue
-        for path, line, why in unread:  # the log's own line where the file is missing, else the file's
-            fix = (
-                'put the file back, or set the line\'s "rejects" to null'
-                if path == log
-                else "write the line back as the import wrote it (its row and reason), or delete it"
-            )
-            problems.append(f"{path}, line {line}: {why}: {REJECTS_LOST}; {fix}")
+        for field, (_, _, lost, writer, anew) in SIDE_FILES.items():
+            try:
+                name = rejects_name(log, number, entry, field)
+                unread = read_rejects(log, number, name, field)[1] if name else []
+            except (PrefloopError, NotAFileError) as exc:
+                problems.append(str(exc))
+                continue
+            for path, line, why in unread:  # the log's own line where the file is missing, else the file's
+                fix = (
+                    f"put the file back, or {anew}"
+                    if path == log
+                    else f"write the line back as {writer}, or delete it"
+                )
+                problems.append(f"{path}, line {line}: {why}: {lost}; {fix}")
     return problems
 
 

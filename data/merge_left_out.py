@@ -7,60 +7,85 @@ A merge leaves labels out: those of a prompt the merged-in workspace holds in te
 behind one (`conflicting_label`, `reused_label_id`: `data.merging`). The import log lines it carries from there
 (`data.merge_logs`) say what the imports did there, where those labels are stored; they cannot say what the merge
 did here. So the merge appends a line of its own, after the carried ones:
-``{"at": ..., "merged": WS, "left_out_labels": {"stored_train": [label id, ...], ...}}``: the workspace merged in,
-and the ids of the label records it left out (edits, undos, a label written again: every record not held here), by
-reason. Gold rows it leaves out are none of it: `--remove` withdraws labels.
+``{"at": ..., "merged": WS, "left_out_counts": {"stored_train": 2, ...}, "left_out_file": NAME}``: the workspace
+merged in, how many label records it left out by reason, and the file beside the log (`imports/NAME`,
+``...-merge.left-out.jsonl``, written whole before the line, `data.merge_logs.carry_logs`) that lists them, one
+``{"id": label id, "reason": ...}`` a line (edits, undos, a label written again: every record not held here). The
+line stays a few hundred bytes however many rows the merge left out (a million ids inline made one line of tens of
+megabytes, read whole by every reader of the log); the ids are exact, so `--remove` counts each row. A line written
+before, with the ids inline (``"left_out_labels": {reason: [id, ...]}``), is read as well. Gold rows it leaves out
+are none of it: `--remove` withdraws labels.
 
 - A label's id is its content (an import's: `data.import_labels.is_of`), so `--remove` knows the file's rows by it,
   whatever import stored it there and whether or not that import's line came along. The line is read only for a
   label not stored here: one a later merge or import brings is stored, and withdrawn.
 - Each id is recorded once: one a line of the log holds already is not again, so merging again (or a copy of the
   workspace merged back) adds no line.
-- Later merges carry the line as any other (with ``merged_from``), so a workspace merged from this one counts those
-  rows too: the labels never reached it through this one either.
+- Later merges carry the line as any other (with ``merged_from``), and its file as a rejects file (`data.merge_logs`),
+  so a workspace merged from this one counts those rows too: the labels never reached it through this one either.
+- A left-out file missing, or a line of it that is no ``{"id", "reason"}`` (`data.import_log_lines.SIDE_FILES`), is
+  named by `data validate`; its ids read as never left out (`--remove` refuses their rows as labels not stored).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
 
-from data.import_log_lines import json_lines
+from data.import_log_lines import read_lines, read_rejects, rejects_name
 from data.import_write import LOG_DIR, LOG_FILE
 from data.records import now
 from data.workspace import Workspace
 
-FIELD = "left_out_labels"  # reason -> the ids of the label records a merge left out so
+FIELD = "left_out_labels"  # reason -> the ids of the label records a merge left out so (lines written before)
+FILE = "left_out_file"  # the file beside the log listing them, one {"id", "reason"} a line
+COUNTS = "left_out_counts"  # reason -> how many the file lists
 MERGED = "merged"  # the workspace whose labels they are
+SUFFIX = ".left-out.jsonl"
 
 
 def record_lines(
-    entries: Iterable[dict], others: Sequence[Workspace], left_out: Sequence[Mapping[str, Iterable[str]]]
-) -> list[dict]:
+    recorded: Collection[str], others: Sequence[Workspace], left_out: Sequence[Mapping[str, Iterable[str]]]
+) -> list[tuple[dict, bytes]]:
     """The lines recording what a merge of ``others`` left out (``left_out``: per workspace, reason -> label record
-    ids), less the ids a line of ``entries`` (this workspace's import log) or an earlier one of these records."""
-    recorded = set(recorded_labels(entries))
+    ids), less the ids ``recorded`` (`recorded_labels` of this workspace's import log) or an earlier one of these
+    records: each with the content of the file it names (``FILE``: a name for it beside the log, which the caller
+    may change where another file holds it)."""
+    recorded = set(recorded)
     lines = []
     for other, by_reason in zip(others, left_out):
         new = {reason: sorted(set(ids) - recorded) for reason, ids in sorted(by_reason.items())}
         new = {reason: ids for reason, ids in new.items() if ids}
         if new:
-            lines.append({"at": now().isoformat(), MERGED: str(other.path.resolve()), FIELD: new})
+            at = now()
+            text = "".join(json.dumps({"id": i, "reason": r}) + "\n" for r, ids in new.items() for i in ids)
+            counts = {reason: len(ids) for reason, ids in new.items()}
+            name = f"{at.strftime('%Y%m%dT%H%M%S%fZ')}-merge{SUFFIX}"
+            line = {"at": at.isoformat(), MERGED: str(other.path.resolve()), COUNTS: counts, FILE: name}
+            lines.append((line, text.encode("utf-8")))
             recorded.update(*new.values())
     return lines
 
 
-def recorded_labels(entries: Iterable[dict]) -> dict[str, str]:
-    """The label record ids the import log lines ``entries`` record as left out by a merge, each with its reason (the
-    first line's)."""
+def recorded_labels(log: Path, entries: Iterable[tuple[int, dict]]) -> dict[str, str]:
+    """The label record ids the lines ``entries`` (each with its line number) of the import log ``log`` record as
+    left out by a merge, each with its reason (the first line's): those a line holds (``FIELD``, written before) and
+    those its file lists (``FILE``: one missing, or a line of it not read, lists none; `data validate` names them).
+    A line naming its file otherwise than by a name beside the log is refused (PrefloopError: `rejects_name`)."""
     found: dict[str, str] = {}
-    for entry in entries:
+    for number, entry in entries:
         for reason, ids in (entry.get(FIELD) or {}).items():
             for label_id in ids:
                 found.setdefault(label_id, reason)
+        if name := rejects_name(log, number, entry, FILE):
+            for listed in read_rejects(log, number, name, FILE)[0]:
+                found.setdefault(listed["id"], listed["reason"])
     return found
 
 
 def merge_left_out(workspace: Workspace) -> dict[str, str]:
     """The label record ids merges into ``workspace`` left out, as its import log records them, with their reasons
     (a line its readers pass over records none: `data.import_log_lines.passed_over`)."""
-    return recorded_labels(json_lines(workspace.path / LOG_DIR / LOG_FILE))
+    log = workspace.path / LOG_DIR / LOG_FILE
+    return recorded_labels(log, read_lines(log)[0])

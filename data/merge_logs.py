@@ -37,13 +37,15 @@ from pathlib import Path
 
 from data.errors import counted
 from data.files import append_line, atomic_write, folder_for_writing, read_beside
-from data.import_log_lines import json_lines, named_lines, read_lines, rejects_name
+from data.import_log_lines import SIDE_FILES, named_lines, read_lines, rejects_name
 from data.import_write import LOG_DIR, LOG_FILE, log_folder
-from data.merge_left_out import record_lines
+from data.merge_left_out import FILE as LEFT_OUT_FILE
+from data.merge_left_out import SUFFIX as LEFT_OUT_SUFFIX
+from data.merge_left_out import record_lines, recorded_labels
 from data.workspace import Workspace
 
 REJECTS = ".rejects.jsonl"
-SET_BY_CARRYING = ("merged_from", "rejects")
+SET_BY_CARRYING = ("merged_from", *SIDE_FILES)  # the files' names: carrying may rename them
 
 
 @dataclass
@@ -96,10 +98,11 @@ def plan_logs(
     record ids; `data.merge_left_out`); reads only. A symlink at this workspace's log, or at a log or rejects file
     read, is refused (NotAFileError)."""
     folder = log_folder(workspace)  # its symlinks refused before the merge writes, not after
-    entries = json_lines(folder / LOG_FILE)
-    seen = {_key(entry) for entry in entries}
+    here = read_lines(folder / LOG_FILE)[0]
+    seen = {_key(entry) for _, entry in here}
     carried = CarriedLogs()
     names = _Names(folder, carried.files)
+    recorded: dict[str, str] = {}  # the label ids a merge's line, carried or here, records as left out
     for other in others:
         theirs = other.path / LOG_DIR
         count, (read, unread) = 0, read_lines(theirs / LOG_FILE)
@@ -111,33 +114,67 @@ def plan_logs(
                 continue
             seen.add(key)
             entry.setdefault("merged_from", str(other.path.resolve()))
-            if name := rejects_name(theirs / LOG_FILE, number, entry):  # as logged_rejects reads it
-                text = read_beside(theirs / name)
-                entry["rejects"] = None if text is None else names.place(name, text)
-                gone += [(number, name)] if text is None else []
+            recorded.update(recorded_labels(theirs / LOG_FILE, [(number, entry)]))  # a merge's there, carried
+            for side in SIDE_FILES:  # its rejects file, a merge's left-out file: as their readers read them
+                if name := rejects_name(theirs / LOG_FILE, number, entry, side):
+                    text = read_beside(theirs / name)
+                    entry[side] = None if text is None else names.place(name, text)
+                    gone += [(number, name)] if text is None else []
             carried.lines.append(entry)
             count += 1
         carried.counts.append(count)
     # not in ``counts``: no line of theirs
-    carried.lines += record_lines([*entries, *carried.lines], others, left_out)
+    recorded.update(recorded_labels(folder / LOG_FILE, here))
+    for line, text in record_lines(recorded, others, left_out):
+        line[LEFT_OUT_FILE] = names.place(line[LEFT_OUT_FILE], text)
+        carried.lines.append(line)
     return carried
 
 
 def rejects_gone_warning(log: Path, gone: Sequence[tuple[int, str]], shown: int) -> str | None:
     """What the merge says of the lines of the import log ``log`` (a workspace's merged in) it carried with
-    ``"rejects": null`` as the rejects file they name is not beside it (``gone``: line number, the file's name):
-    counted, the first ``shown`` named with that file; None where there are none."""
+    ``"rejects": null`` (or a merge's ``"left_out_file": null``, its name ending as `merge_left_out.SUFFIX`) as the
+    file they name is not beside it (``gone``: line number, the file's name): counted, the first ``shown`` named
+    with that file; None where there are none."""
+    left = [(number, name) for number, name in gone if name.endswith(LEFT_OUT_SUFFIX)]
+    rejects = [line for line in gone if line not in left]
+    said = [
+        _gone(
+            log,
+            rejects,
+            shown,
+            "rejects",
+            "the rejects file",
+            "its import",
+            "as the workspace refused it (rank_locked, ...)",
+        ),
+        _gone(
+            log,
+            left,
+            shown,
+            LEFT_OUT_FILE,
+            "the left-out file",
+            "its merge",
+            "of the workspace it merged in (stored_train, ...)",
+        ),
+    ]
+    return "; ".join(line for line in said if line) or None
+
+
+def _gone(
+    log: Path, gone: Sequence[tuple[int, str]], shown: int, field: str, noun: str, writer: str, why: str
+) -> str | None:
     if not gone:
         return None
-    named, file, imports = (
-        ("the rejects file it names is", "its file", "its import")
-        if len(gone) == 1
-        else ("those they name are", "their files", "their imports")
-    )
+    one = len(gone) == 1
+    named = f"{noun} it names is" if one else "those they name are"
+    file, writers = ("its file", writer) if one else ("their files", writer.replace("its ", "their ") + "s")
+    if field == LEFT_OUT_FILE:  # the file is another's: a file imported into the workspace merged in
+        file = "a file imported there"
     return (
-        f'{log}: {counted(len(gone), "line")} carried with "rejects": null, as {named} missing there: `data import '
-        f"--remove` of {file}, here as there, reads a row {imports} left out as the workspace refused it "
-        f"(rank_locked, ...) as a label not stored: {named_lines(gone, shown)}"
+        f'{log}: {counted(len(gone), "line")} carried with "{field}": null, as {named} missing there: `data import '
+        f"--remove` of {file}, here as there, reads a row {writers} left out {why} as a label not stored: "
+        f"{named_lines(gone, shown)}"
     )
 
 

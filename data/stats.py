@@ -31,6 +31,7 @@ from data.files import not_a_file_line
 from data.gold import GOLD_TASKS, current_gold, read_gold
 from data.gold_balance import one_sided_gold
 from data.import_log_lines import rejects_problems, unreadable_lines
+from data.import_withdraw import unlisted_rows
 from data.import_write import LOG_DIR, LOG_FILE
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.leaderboard import ARENA
@@ -349,6 +350,7 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
         for number, why in (unreadable_lines(log) if whole else ())
     ]
     problems += rejects_problems(log) if whole else []  # a rejects file missing, or its line passed over
+    problems += unlisted_rows(log) if whole else []  # rows left out that no rejects file lists
     for batch, parts in sorted(workspace.orphans().items()):
         tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
         problems.append(

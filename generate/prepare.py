@@ -13,7 +13,7 @@ from data.chat_template import chat_template_for
 from data.errors import PrefloopError, check_file_name
 from data.files import refuse_unwritable
 from data.import_summary import split_line, warning_lines
-from data.import_write import copy_warning
+from data.import_write import copy_warning, log_import
 from data.imports import (
     ImportOptions,
     ImportPreview,
@@ -139,8 +139,13 @@ def read_prompts(prompts: str | None, test_fraction: float, workspace: str | Pat
         prompts, becomes, "it to `python -m data import --source NAME` first (then leave --prompts out)"
     )
     path = sample_path(prompts) if prompts in SAMPLES else Path(prompts)
-    options = ImportOptions(test_fraction=test_fraction, split_column=False)  # --test-fraction sets the split
-    return check_file(path, options, spellings=Spellings.at(workspace))
+    return check_file(path, prompts_options(test_fraction), spellings=Spellings.at(workspace))
+
+
+def prompts_options(test_fraction: float) -> ImportOptions:
+    """The import options a --prompts file is read with: `data import`'s defaults, --test-fraction setting the
+    split (no row's own split column)."""
+    return ImportOptions(test_fraction=test_fraction, split_column=False)
 
 
 def preview_prompts(existing: Workspace | None, where: str | Path, loaded: Loaded | None) -> Workspace:
@@ -168,11 +173,16 @@ def import_prompts(
     whose default it is, none given) in ``workspace``; returns what `data import` would say about it beside its
     counts (`prompts_line`), then how many of its new prompts the fraction put in the test split
     (`data.import_summary.split_line`): the share varies around the fraction; and apart, for stderr, the warnings
-    `data import` would print of it, in its words (`data.import_summary.warning_lines`)."""
+    `data import` would print of it, in its words (`data.import_summary.warning_lines`). Its line in the import log
+    (WS/imports/log.jsonl) is written as `data import` writes one (`data.import_write.log_import`: the file, its
+    sha256, options, counts stored and skipped by reason), so the log's readers see it."""
     counts = write_records(workspace, loaded.records, loaded.counts)
     split = split_line(counts, test_fraction, default_of)
     # its source as `read_prompts` names it: the file's name (no --source)
     copied = copy_warning(workspace, loaded, counts, loaded.path.stem)
+    log_import(
+        workspace, loaded, counts, prompts_options(test_fraction)
+    )  # after the copy's warning, as there
     return [said for said in (prompts_line(loaded), split) if said], warning_lines(loaded, counts, copied)
 
 

@@ -75,7 +75,8 @@ def test_validate_names_a_missing_rejects_file_by_the_log_line_naming_it(tmp_pat
     assert main(["validate", "-w", str(ws)]) == 1
     assert capsys.readouterr().out.splitlines() == [
         f"{ws / 'imports' / 'log.jsonl'}, line {number}: the rejects file it names, {rejects.name}, is missing: "
-        f'{REJECTS_LOST}; put the file back, or set the line\'s "rejects" to null',
+        f"{REJECTS_LOST}; put the file back, or import the file again as it was imported (that stores nothing "
+        'twice and lists the rows it leaves out anew), then set the line\'s "rejects" to null',
         f"{ws}: 1 problem",
     ]
 
@@ -140,3 +141,32 @@ def test_validate_names_a_rejects_file_named_otherwise_than_beside_the_log_or_a_
 )
 def test_a_rejects_line_is_read_where_it_is_a_reject_as_imports_write_them(line, why):
     assert passed_over(line, REJECT_FIELDS, required=True) == why
+
+
+def test_a_rejects_file_set_to_null_is_named_by_validate_as_remove_refuses_its_rows(tmp_path, capsys):
+    """Validate said to put a missing rejects file back "or set the line's rejects to null"; once null it said OK,
+    and --remove still refused the row the file had listed, as a label not stored. The null line is a problem until
+    an import of the file again lists the rows it leaves out anew, and then --remove counts them as skipped."""
+    ws, prefs, number, rejects = locked_import(tmp_path)
+    log = ws / "imports" / "log.jsonl"
+    rejects.unlink()
+    lines = log.read_text().splitlines()
+    lines[number - 1] = json.dumps(json.loads(lines[number - 1]) | {"rejects": None})
+    log.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert remove(ws, prefs) == 2  # the row it listed: a label not stored
+    assert capsys.readouterr().err.startswith(f"error: {prefs}, row 0: its preference is not stored in {ws}")
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{log}, line {number}: names no rejects file, but its import left out 1 row (rank_locked 1) that `data "
+        "import --remove` of its file reads there: it refuses them as labels not stored; put the rejects file back "
+        "and name it in the line, or import the file again as it was imported (that stores nothing twice and "
+        "lists the rows it leaves out anew)",
+        f"{ws}: 1 problem",
+    ]
+    # the lock lifted since: the import again stores the row, and names no rejects file, as it leaves none out
+    assert main(["import", "-w", str(ws), "--on-error", "skip", str(prefs)]) == 0
+    assert main(["validate", "-w", str(ws)]) == 0
+    capsys.readouterr()
+    assert remove(ws, prefs) == 0
+    assert capsys.readouterr().out.startswith(f"withdrew the labels of {prefs}: ")

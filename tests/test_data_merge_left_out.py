@@ -47,11 +47,14 @@ def test_remove_after_a_merge_that_left_out_stored_train_labels_withdraws_the_re
     assert main(["merge", "-w", str(one.path), str(two.path)]) == 0
     assert "left out (it stays in " in capsys.readouterr().out
     record = log_lines(one)[-1]
-    assert record.keys() == {"at", "merged", "left_out_labels"}
+    assert record.keys() == {"at", "merged", "left_out_counts", "left_out_file"}
     assert record["merged"] == str(two.path.resolve())
+    assert record["left_out_counts"] == {"stored_train": 1}
     held = {label["id"] for label in import_labels(one.path)}
     (left_out,) = [label["id"] for label in import_labels(two.path) if label["id"] not in held]  # Q's
-    assert record["left_out_labels"] == {"stored_train": [left_out]}
+    listed = one.path / "imports" / record["left_out_file"]
+    assert listed.name.endswith("-merge.left-out.jsonl")
+    assert listed.read_text() == json.dumps({"id": left_out, "reason": "stored_train"}) + "\n"
 
     before = digest(one.path)
     assert main(["merge", "-w", str(one.path), str(two.path)]) == 0  # again: no line, nothing written
@@ -110,12 +113,88 @@ def test_a_file_whose_rows_no_merge_left_out_is_still_refused_as_not_stored(tmp_
 
 def test_each_label_is_recorded_once_over_the_log_and_the_workspaces_of_one_merge(tmp_path):
     two, three = (Workspace.init(tmp_path / name) for name in ("two", "three"))
-    entries = [{"left_out_labels": {"stored_train": ["a"]}}]
     left_out = [{"stored_train": {"a", "b"}, "conflicting_label": {"c"}}, {"conflicting_label": {"b", "c"}}]
-    (line,) = record_lines(entries, [two, three], left_out)
+    ((line, text),) = record_lines({"a"}, [two, three], left_out)
     assert line["merged"] == str(two.path.resolve())
-    assert line["left_out_labels"] == {"conflicting_label": ["c"], "stored_train": ["b"]}
-    assert record_lines([*entries, line], [two, three], left_out) == []
+    assert line["left_out_counts"] == {"conflicting_label": 1, "stored_train": 1}
+    assert [json.loads(listed) for listed in text.splitlines()] == [
+        {"id": "c", "reason": "conflicting_label"},
+        {"id": "b", "reason": "stored_train"},
+    ]
+    assert record_lines({"a", "b", "c"}, [two, three], left_out) == []
+
+
+def test_a_merge_leaving_out_many_labels_writes_a_short_line_and_remove_counts_each_row(tmp_path, capsys):
+    """Every id the merge left out was written into its one log line (a million rows: tens of megabytes, read whole
+    by every reader of the log); the line now counts them and names the file beside it that lists them."""
+    rows = 3_000
+    one, _ = imported(
+        tmp_path, "one", *({"prompt": f"Q{i}", "chosen": "good", "rejected": "bad"} for i in range(rows))
+    )
+    two, file = imported(
+        tmp_path,
+        "two",
+        *({"prompt": f"Q{i}", "chosen": "great", "rejected": "awful"} for i in range(rows)),
+        {"prompt": "S", "chosen": "hi", "rejected": "ho"},
+        split="test",
+    )
+    assert main(["merge", "-w", str(one.path), str(two.path)]) == 0
+    line = (one.path / "imports" / "log.jsonl").read_text().splitlines()[-1]
+    assert len(line) < 400  # bounded: not the 3,000 ids
+    assert json.loads(line)["left_out_counts"] == {"stored_train": rows}
+    capsys.readouterr()
+    assert remove(one.path, file) == 0
+    assert capsys.readouterr().out == (
+        f"withdrew the labels of {file}: 1 (preferences 1); {rows} rows left out by a merge (stored_train), never "
+        "stored here\n"
+    )
+    assert log_lines(one)[-1]["counts"]["left_out_by_merge"] == rows
+
+
+def test_a_line_written_with_the_ids_inline_is_still_read(tmp_path, capsys):
+    """A merge before the left-out file kept the ids in its line (`left_out_labels`): --remove counts those rows."""
+    one, _ = imported(tmp_path, "one", {"prompt": "Q", "chosen": "good", "rejected": "bad"})
+    two, file = imported(
+        tmp_path,
+        "two",
+        {"prompt": "Q", "chosen": "great", "rejected": "awful"},
+        {"prompt": "S", "chosen": "hi", "rejected": "ho"},
+        split="test",
+    )
+    assert main(["merge", "-w", str(one.path), str(two.path)]) == 0
+    log = one.path / "imports" / "log.jsonl"
+    *kept, record = log_lines(one)
+    listed = one.path / "imports" / record.pop("left_out_file")
+    ids = [json.loads(line)["id"] for line in listed.read_text().splitlines()]
+    listed.unlink()
+    record = {"at": record["at"], "merged": record["merged"], "left_out_labels": {"stored_train": ids}}
+    log.write_text("".join(json.dumps(entry) + "\n" for entry in [*kept, record]))
+    assert main(["validate", "-w", str(one.path)]) == 0
+    capsys.readouterr()
+    assert remove(one.path, file) == 0
+    assert capsys.readouterr().out.endswith("; 1 row left out by a merge (stored_train), never stored here\n")
+
+
+def test_a_missing_left_out_file_is_named_by_validate_and_by_a_merge_carrying_its_line(tmp_path, capsys):
+    one, _ = imported(tmp_path, "one", {"prompt": "Q", "chosen": "good", "rejected": "bad"})
+    two, _ = imported(tmp_path, "two", {"prompt": "Q", "chosen": "great", "rejected": "awful"}, split="test")
+    assert main(["merge", "-w", str(one.path), str(two.path)]) == 0
+    name = log_lines(one)[-1]["left_out_file"]
+    (one.path / "imports" / name).unlink()
+    capsys.readouterr()
+    log = one.path / "imports" / "log.jsonl"
+    assert main(["validate", "-w", str(one.path)]) == 1
+    number = len(log_lines(one))
+    assert (
+        f"{log}, line {number}: the left-out file it names, {name}, is missing: " in capsys.readouterr().out
+    )
+    assert main(["init", "-w", str(tmp_path / "three")]) == 0
+    assert main(["merge", "-w", str(tmp_path / "three"), str(one.path)]) == 0
+    assert (
+        f'{log}: 1 line carried with "left_out_file": null, as the left-out file it names is missing there: `data '
+        "import --remove` of a file imported there, here as there, reads a row its merge left out of the workspace "
+        f"it merged in (stored_train, ...) as a label not stored: line {number}: {name}"
+    ) in capsys.readouterr().err
 
 
 def test_an_edited_record_is_passed_over_and_named():

@@ -384,6 +384,31 @@ def test_a_repeated_prompts_row_is_counted_not_dropped_silently(tmp_path, tiny_m
     assert Workspace(tmp_path / "ws").read("prompts").num_rows == 2
 
 
+def test_a_prompts_import_writes_its_import_log_line_as_data_import_does(tmp_path, tiny_model_dir, capsys):
+    """`--prompts FILE` stored its rows and wrote no line in WS/imports/log.jsonl, so the log's readers (`data
+    merge` carrying it, `data import`'s copy warning, the rank guard naming a file) never saw that import."""
+    from data.__main__ import main as data_main
+    from data.import_write import file_digest
+
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": "Thé?"}, {"prompt": "Thé?"}, {"prompt": "Café?"}]))
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    assert main([*argv, "--prompts", str(prompts)]) == 0
+    (line,) = [json.loads(x) for x in (tmp_path / "ws" / "imports" / "log.jsonl").read_text().splitlines()]
+    assert (line["file"], line["path"], line["sha256"]) == (
+        str(prompts.resolve()),
+        str(prompts),
+        file_digest(prompts),
+    )
+    assert (line["source"], line["format"], line["rejects"]) == ("p", "prompt", None)
+    assert (line["counts"]["new_prompts"], line["counts"]["duplicate_rows"]) == (2, 1)
+    assert line["options"]["split_column"] is False
+    capsys.readouterr()
+    assert data_main(["init", "-w", str(tmp_path / "other")]) == 0
+    assert data_main(["merge", "-w", str(tmp_path / "other"), str(tmp_path / "ws")]) == 0
+    assert "imports/log.jsonl +1" in capsys.readouterr().out
+
+
 def test_prompts_spelled_otherwise_than_stored_ones_sample_the_stored_prompt(
     tmp_path, tiny_model_dir, capsys
 ):
