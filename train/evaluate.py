@@ -199,7 +199,7 @@ def kto_metrics(ref_logps, logps, labels, beta: float) -> dict:
 
 def answer_metrics(before: list[float], after: list[float]) -> dict:
     """The held-out report of an SFT run: mean log π(answer | prompt) of the held-out answers (gold answers,
-    edits) under the start model and the trained one, and the change row by row with its 95 % bootstrap interval
+    edits) under the start model and the trained one, and the change row by row with its 95 % interval
     and the share of answers that became more likely (`paired_change`); of no answers, None (null) each."""
     change = paired_change(before, after)
     return {
