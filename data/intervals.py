@@ -103,7 +103,10 @@ def change_interval(changes: list[float], z: float = 1.96) -> list | None:
     (`data.bradley_terry.strength_intervals`): a percentile bootstrap over a few rows is far too narrow (two rows
     changed by +1 and +3 read +1 to +3), and rows that all changed alike give it, and s, nothing to measure (four
     rows of +1 read +1 to +1); here +1 ± 0.80. Only changes that are all exactly 0 (the same weights scored twice:
-    no row moved, and no scale to widen by) keep an interval of no width."""
+    no row moved, and no scale to widen by) keep an interval of no width. Simulated (normal changes, 1000
+    repetitions; a scratch check, not a benchmark) the bootstrap alone held the mean 48 % of the time over 2 rows,
+    78 % over 4, 87 % over 8, 92 % over 16, 95 % over 64; with this floor 98-100 % under 8 rows, 94-96 % from 8
+    on. Skewed changes (exponential) it holds less often: 88-90 % over 3-8 rows, 91 % over 16, 94 % over 64."""
     if len(changes) < 2:
         return None
     n = len(changes)
