@@ -3,9 +3,9 @@
     python benchmarks/plot_spin_chain.py workspaces/spin/runs/spin-chain.json docs/spin-proof-chain.png
 
 Left: the mean log p(gold) over the held-out prompts under base, then base plus the changes of iterations 1..t
-(each measured on the same inputs for iterate t − 1 and t). Right: each iteration's mean
-change with its 95 % bootstrap interval (none over one prompt), and the share of prompts that rose with its 95 % Wilson
-interval. A held-out prompt whose log p(gold) is null (a diverged iterate's) is left out of the chain and counted
+(each measured on the same inputs for iterate t − 1 and t). Right: each iteration's mean change with its 95 %
+interval (`train.evaluate.paired_change`; none over one prompt), and the share of prompts that rose with its 95 %
+Wilson interval. A held-out prompt whose log p(gold) is null (a diverged iterate's) is left out of the chain and counted
 in the left panel's title.
 """
 

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from data import Completion, Label, Pair, Prompt, Workspace
+from data.intervals import student_t
 from tests.test_train import TEXTS, build_workspace, options
 from train.__main__ import main
 from train.evaluate import (
@@ -298,24 +299,50 @@ def test_figures_of_no_rows_are_null_in_metrics_json_and_the_report_prints_them_
     assert shown[1] == "           held-out: margin -"
 
 
-def test_paired_change_gives_the_mean_change_its_bootstrap_interval_and_the_share_that_rose():
+def test_paired_change_gives_the_mean_change_its_interval_and_the_share_that_rose():
     before = [-10.0, -20.0, -30.0, -40.0]
     change = paired_change(before, [-9.0, -18.0, -30.0, -41.0])  # deltas +1, +2, 0, -1
     assert change["rows"] == 4 and change["mean_change"] == pytest.approx(0.5)
     assert change["mean_before"] == -25.0 and change["rose"] == 2 and change["rose_share"] == 0.5
-    low, high = change["mean_change_ci95"]  # resampled means of {+1, +2, 0, -1} lie in [-1, 2]
-    assert -1.0 <= low < 0.5 < high <= 2.0
+    low, high = change["mean_change_ci95"]  # resampled means of {+1, +2, 0, -1} lie in [-1, 2]: t's is wider
+    spread = student_t(3) * math.sqrt((3 * 5 / 3 + 6 / 4) / 4 / 4)  # s² = 5/3 pooled with the mean square 6/4
+    assert low == pytest.approx(0.5 - spread) and high == pytest.approx(0.5 + spread)
+    assert low < -1.0 and high > 2.0
     assert change["rose_share_ci95"] == pytest.approx(list(wilson_interval(2, 4)))
     assert paired_change([], [])["rows"] == 0 and paired_change([], [])["mean_change_ci95"] is None
 
 
 def test_paired_change_of_one_row_has_no_interval():
     """The bootstrap of one row gave an interval of that row's own value ([3, 3]): one row has none (None, as
-    `mean_interval`), and two rows have one again."""
+    `mean_interval`), and two rows have one again, Student's t at one degree of freedom (12.71), not the two rows'
+    own range."""
     one = paired_change([-10.0], [-7.0])
     assert one["mean_change"] == 3.0 and one["mean_change_ci95"] is None and one["rose_share_ci95"][0] < 0.25
-    low, high = paired_change([-10.0, -20.0], [-7.0, -19.0])["mean_change_ci95"]
-    assert low == pytest.approx(1.0) and high == pytest.approx(3.0)
+    low, high = paired_change([-10.0, -20.0], [-7.0, -19.0])["mean_change_ci95"]  # changes +3, +1
+    spread = student_t(1) * math.sqrt((2.0 + 5.0) / 2 / 2)  # s² = 2 pooled with the mean square 5, over n = 2
+    assert low == pytest.approx(2.0 - spread) and high == pytest.approx(2.0 + spread)
+
+
+def test_rows_that_all_changed_alike_do_not_read_a_certain_change():
+    """Four rows that each rose by exactly 1 gave the bootstrap no spread: +1 to +1, a certainty four rows cannot
+    give. The t interval with one row's worth of the mean square pooled in reads 1 ± t(3)·√(1/4)/√4; over 64 such
+    rows it is narrow again, and rows that did not move at all (the same weights twice) keep [0, 0]."""
+    before = [-10.0, -20.0, -30.0, -40.0]
+    low, high = paired_change(before, [b + 1.0 for b in before])["mean_change_ci95"]
+    assert low == pytest.approx(1.0 - student_t(3) / 4) and high == pytest.approx(1.0 + student_t(3) / 4)
+    assert 0.2 < low < 0.21 and 1.79 < high < 1.8
+    many = [-float(k) for k in range(64)]
+    low, high = paired_change(many, [b + 1.0 for b in many], resamples=1000)["mean_change_ci95"]
+    assert high - low == pytest.approx(2 * student_t(63) / 64)
+    assert paired_change(before, before)["mean_change_ci95"] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("df", "exact"),
+    [(1, 12.7062), (2, 4.3027), (3, 3.1824), (4, 2.7764), (10, 2.2281), (30, 2.0423), (100, 1.9840)],
+)
+def test_student_t_gives_the_two_sided_95_percent_quantile(df, exact):
+    assert student_t(df) == pytest.approx(exact, rel=2e-3)
 
 
 def test_one_held_out_row_prints_its_change_without_an_interval():

@@ -104,7 +104,7 @@ def spin_report(summary: dict) -> list[str]:
 
 def chain_lines(chain: dict | None) -> list[str]:
     """The gold log-likelihood of every iterate on the same held-out prompts: each step's change and base -> last,
-    with 95 % intervals (bootstrap for the mean change, Wilson for the share of prompts that rose)."""
+    with 95 % intervals (`train.evaluate.paired_change`'s for the mean change, Wilson for the share of prompts that rose)."""
     if not chain:
         return []
 
