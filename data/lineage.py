@@ -34,10 +34,8 @@ HEADLINE = {
     "rm_accuracy": "rm accuracy",
 }
 
-REWARD_FIGURES = (
-    "reward_margin",
-    "reward_accuracy",
-)  # β·log-ratio against the start model: DPO's implicit reward
+# The held-out reward figures: β·log-ratio against the start model, DPO's implicit reward
+REWARD_FIGURES = ("reward_margin", "reward_accuracy")
 # The methods whose loss reads no reference model (train.methods.Method.reference_free; a test checks they agree):
 # their held-out reward figures are DPO's implicit reward, which they do not define, not their own objective's.
 REFERENCE_FREE = ("simpo", "cpo", "orpo")
@@ -303,9 +301,8 @@ def _headline(method: str, metrics: dict) -> str:
     if method in REFERENCE_FREE:
         reward = [(k, name) for k, name in shown if k in REWARD_FIGURES]
         shown = [item for item in shown if item not in reward]
-        if reward:
-            reward[0] = (reward[0][0], f"{reward_name(method)} {reward[0][1]}")
-        shown += reward
+        if reward:  # the name once, before the first of them
+            shown += [(reward[0][0], f"{reward_name(method)} {reward[0][1]}"), *reward[1:]]
     return ", ".join(f"{name} {_number(metrics[k])}" for k, name in shown)
 
 
@@ -324,8 +321,8 @@ def lineage_lines(models: list[dict]) -> list[str]:
             what = f" trained on {counted(m['trained_on'], kinds + ' row')}" + (
                 f" of round {rounds}" if rounds else ""
             )
-        headline = _headline(m["method"], m["metrics"])
         metrics = m["metrics"]
+        headline = _headline(m["method"], metrics)
         split = f" [{metrics['eval_split']}]" if "eval_split" in metrics else ""
         lines.append(f"round {m['round']}  {m['method']:<5} {m['id'][:8]} {parent}{what}  {m['path']}")
         lines += [f"           held-out{split}: {headline}"] if headline else []
