@@ -34,6 +34,20 @@ HEADLINE = {
     "rm_accuracy": "rm accuracy",
 }
 
+# The held-out reward figures: β·log-ratio against the start model, DPO's implicit reward
+REWARD_FIGURES = ("reward_margin", "reward_accuracy")
+# The methods whose loss reads no reference model (train.methods.Method.reference_free; a test checks they agree):
+# their held-out reward figures are DPO's implicit reward, which they do not define, not their own objective's.
+REFERENCE_FREE = ("simpo", "cpo", "orpo")
+
+
+def reward_name(method: str) -> str:
+    """What ``method``'s held-out reward figures (`REWARD_FIGURES`) are, as train's report and `data stats` name
+    them: the implicit reward, which for a reference-free method is DPO's, not its objective."""
+    if method in REFERENCE_FREE:
+        return f"DPO implicit reward (against the start model), not {method}'s objective:"
+    return "implicit reward"
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -280,6 +294,18 @@ def _number(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _headline(method: str, metrics: dict) -> str:
+    """A model's `HEADLINE` figures; a reference-free method's reward figures last, under their name
+    (`reward_name`): they are DPO's implicit reward, not its objective's."""
+    shown = [(k, name) for k, name in HEADLINE.items() if k in metrics]
+    if method in REFERENCE_FREE:
+        reward = [(k, name) for k, name in shown if k in REWARD_FIGURES]
+        shown = [item for item in shown if item not in reward]
+        if reward:  # the name once, before the first of them
+            shown += [(reward[0][0], f"{reward_name(method)} {reward[0][1]}"), *reward[1:]]
+    return ", ".join(f"{name} {_number(metrics[k])}" for k, name in shown)
+
+
 def lineage_lines(models: list[dict]) -> list[str]:
     """Readable lines for ``model_summary`` dicts: one per model, ordered by round, parents named by short id, its
     held-out figures on the next line (a line apiece: `stats` escapes a line break inside a line)."""
@@ -296,7 +322,7 @@ def lineage_lines(models: list[dict]) -> list[str]:
                 f" of round {rounds}" if rounds else ""
             )
         metrics = m["metrics"]
-        headline = ", ".join(f"{name} {_number(metrics[k])}" for k, name in HEADLINE.items() if k in metrics)
+        headline = _headline(m["method"], metrics)
         split = f" [{metrics['eval_split']}]" if "eval_split" in metrics else ""
         lines.append(f"round {m['round']}  {m['method']:<5} {m['id'][:8]} {parent}{what}  {m['path']}")
         lines += [f"           held-out{split}: {headline}"] if headline else []

@@ -63,14 +63,24 @@ def _quiet_load():
         report.removeFilter(quiet)
 
 
-# What a trainer saved: a checkpoint (its trainer_state.json) or a `python -m train` run's folder (train_config.json)
-TRAINER_SAVED = ("trainer_state.json", "train_config.json")
+RUN_CONFIG = "train_config.json"  # a `python -m train` run's folder: written as it starts, before any weight
+CHECKPOINT_STATE = "trainer_state.json"  # the trainer's, written last into each checkpoint-N it saves
+
+
+def is_checkpoint(folder: str | Path) -> bool:
+    """``folder`` is a checkpoint a trainer saved: ``checkpoint-N`` (the name `train.saving.newest_checkpoint`
+    resumes from) holding its `CHECKPOINT_STATE`. That file alone proves nothing: a hub snapshot or a model folder
+    uploaded from a trainer's output often ships one beside weights of its own making."""
+    folder = Path(folder)
+    step = folder.name.removeprefix("checkpoint-")
+    return step != folder.name and step.isdigit() and (folder / CHECKPOINT_STATE).is_file()
 
 
 def saved_by_trainer(folder: str | Path) -> bool:
-    """``folder`` is one a trainer saved its model in (`TRAINER_SAVED`): it holds that model's weights and no others,
-    so a weight its config has no place for is no extra of another format but a sign of another model."""
-    return any((Path(folder) / name).is_file() for name in TRAINER_SAVED)
+    """``folder`` is one our trainer saved its model in: a train run's folder (its `RUN_CONFIG`) or a checkpoint
+    (`is_checkpoint`). It holds that model's weights and no others, so a weight its config has no place for is no
+    extra of another format but a sign of another model."""
+    return (Path(folder) / RUN_CONFIG).is_file() or is_checkpoint(folder)
 
 
 def load_pretrained(load: Callable[..., Any], folder: str | Path, new: tuple[str, ...] = (), **kwargs) -> Any:

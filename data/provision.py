@@ -27,6 +27,7 @@ from pathlib import Path
 
 from data.errors import PrefloopError, first_line
 from data.files import atomic_write
+from data.model_files import indexed_shards, missing_from_index
 
 log = logging.getLogger(__name__)
 
@@ -193,10 +194,12 @@ def model_label(model: str) -> str:
 
 def check_model_parts(folder: Path, named: str) -> None:
     """What a job loads from the model ``folder`` besides its config, read before it writes anything (no weights
-    load): a tokenizer's files, weights, and each ``.safetensors`` file's header. Each failure is one
-    `ProvisionError` line starting with ``named`` (``--arena M``; train's start folder): ``no tokenizer (...)``, ``no
-    weights (...)``, ``model.safetensors does not read (SafetensorError: ...)``. A folder without them was a library's
-    traceback (or error) once the job's workspace or run folder had been made."""
+    load): a tokenizer's files, weights, each ``.safetensors`` file's header, and every shard and weight a weights
+    index names (`data.model_files.missing_from_index`). Each failure is one `ProvisionError` line starting with
+    ``named`` (``--arena M``; train's start folder): ``no tokenizer (...)``, ``no weights (...)``,
+    ``model.safetensors does not read (SafetensorError: ...)``, ``model-00002-of-00002.safetensors missing
+    (model.safetensors.index.json names it for 9 weights)``. A folder without them was a library's traceback (or
+    error) once the job's workspace or run folder had been made."""
     from safetensors import safe_open
 
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
@@ -208,12 +211,16 @@ def check_model_parts(folder: Path, named: str) -> None:
         raise ProvisionError(
             f"{named}: no weights (no *.safetensors or pytorch_model*.bin): not a whole model"
         )
+    headers = {}
     for path in weights:
         try:
-            with safe_open(path, framework="pt"):
-                pass
+            with safe_open(path, framework="pt") as handle:
+                headers[path.name] = set(handle.keys())
         except Exception as exc:  # noqa: BLE001 - any reader's error on a cut-short or foreign file
             raise ProvisionError(f"{named}: {path.name} does not read ({first_line(exc)})") from None
+    short = missing_from_index(folder, headers)
+    if short:
+        raise ProvisionError(f"{named}: {short}: not a whole model")
 
 
 def classification_heads(config: object) -> list[str]:
@@ -284,12 +291,8 @@ def _cached_model(exc: Exception) -> Path | None:
     folder = Path(folder)
     weights = [*folder.glob("*.safetensors"), *folder.glob("pytorch_model*.bin")]
     try:
-        shards = {
-            shard
-            for index in folder.glob("*.index.json")
-            for shard in json.loads(index.read_text()).get("weight_map", {}).values()
-        }
-    except (OSError, ValueError, AttributeError):
+        shards = {shard for index in indexed_shards(folder).values() for shard in index}
+    except ValueError:
         return None
     if not weights or not all((folder / shard).is_file() for shard in shards):
         return None

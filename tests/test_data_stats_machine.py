@@ -139,3 +139,33 @@ def test_stats_prints_a_models_held_out_figures_on_a_line_of_their_own(label_ws,
     assert lines[at + 2].endswith("  runs/dpo")
     assert lines[at + 3] == "             held-out [test]: accuracy 0.75"
     assert not [line for line in lines if "\\n" in line]
+
+
+@pytest.mark.parametrize("method", ["simpo", "cpo", "orpo", "dpo"])
+def test_stats_names_a_reference_free_methods_reward_figures_dpos(label_ws, capsys, method):
+    """`train` names a reference-free method's held-out reward figures DPO's implicit reward, not its objective;
+    `stats` printed them as plain "margin" and "accuracy" beside DPO's. They come last, under that name."""
+    from data.records import ModelRecord
+
+    base = ModelRecord(path="base", method="base")
+    figures = {
+        "reference_chosen_logp": -20.5,
+        "chosen_logp": -19.25,
+        "reward_margin": 0.5,
+        "reward_accuracy": 0.75,
+    }
+    metrics = json.dumps({"eval_split": "test", **figures, "model_prefers_chosen": 0.625})
+    trained = ModelRecord(f"runs/{method}", method, 1, base.id, json.dumps({"kinds": ["sampled"]}), metrics)
+    label_ws.append([base, trained])
+    capsys.readouterr()
+    assert main(["stats", "-w", str(label_ws.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("lineage"))
+    logps = "chosen logp before -20.5, after -19.25"
+    expected = (
+        f"{logps}, margin 0.5, accuracy 0.75, prefers chosen 0.625"
+        if method == "dpo"
+        else f"{logps}, prefers chosen 0.625, DPO implicit reward (against the start model), not {method}'s "
+        "objective: margin 0.5, accuracy 0.75"
+    )
+    assert lines[at + 3] == f"             held-out [test]: {expected}"

@@ -5,13 +5,32 @@ model sampled (or judged) through a random LM head."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
+from safetensors.torch import load_file, save_file
 
 from generate.__main__ import main
 from tests.test_generate_hub_model import IN_PROCESS, job_args, no_loading
 from tests.test_generate_spin import spin_args
+
+
+def shard(folder, lose: str) -> None:
+    """The folder's weights as two shards and their index, as a hub model's are saved; then ``lose`` the second
+    shard (``file``) or its first weight (``weight``), as an interrupted download or copy would."""
+    weights = load_file(str(folder / "model.safetensors"))
+    (folder / "model.safetensors").unlink()
+    names = sorted(weights)
+    halves = {"model-00001-of-00002.safetensors": names[::2], "model-00002-of-00002.safetensors": names[1::2]}
+    index = {"metadata": {}, "weight_map": {name: file for file, half in halves.items() for name in half}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    for file, half in halves.items():
+        if lose == "weight" and file.startswith("model-00002"):
+            half = half[1:]
+        if not (lose == "file" and file.startswith("model-00002")):
+            save_file({name: weights[name] for name in half}, str(folder / file), metadata={"format": "pt"})
+
 
 BROKEN = {
     "no tokenizer": (
@@ -25,6 +44,14 @@ BROKEN = {
     "broken weights": (
         lambda f: (f / "model.safetensors").write_bytes(b"garbage"),
         "model.safetensors does not read (",
+    ),
+    "a shard missing": (  # vLLM: its own error once the workspace was made; transformers: FileNotFoundError
+        lambda f: shard(f, "file"),
+        "model-00002-of-00002.safetensors missing (model.safetensors.index.json names it for ",
+    ),
+    "a weight missing from its shard": (
+        lambda f: shard(f, "weight"),
+        "model-00002-of-00002.safetensors lacks 1 weight model.safetensors.index.json maps to it, e.g. ",
     ),
     "a reward model": (  # loaded as a causal LM, it got a new, random LM head and answered noise
         lambda f: (f / "config.json").write_text(

@@ -122,13 +122,23 @@ def test_a_tied_lm_head_is_no_missing_weight_of_a_checkpoint(tmp_path, tied_mode
     assert error_lines(capfd) == [f"error: {refusal(checkpoint, '2 missing, e.g. lm_head.weight')}"]
 
 
-@pytest.mark.parametrize("marker", ["trainer_state.json", "train_config.json", None])
+@pytest.mark.parametrize(
+    ("name", "marker", "strict"),
+    [
+        ("checkpoint-2", "trainer_state.json", True),
+        ("model", "train_config.json", True),
+        ("model", "trainer_state.json", False),  # a hub snapshot's or uploaded model's stray trainer state
+        ("checkpoint-2", None, False),
+        ("model", None, False),
+    ],
+)
 def test_weights_a_trainer_saved_folder_has_no_place_for_are_refused(
-    tmp_path, tiny_model_dir, capfd, caplog, marker
+    tmp_path, tiny_model_dir, capfd, caplog, name, marker, strict
 ):
     """A checkpoint or a train run's folder holds its model's weights alone: one with more is another model (any
-    other folder's extra weights, a format's extras, are left out with a warning, as before)."""
-    folder = tmp_path / "model"
+    other folder's extra weights, a format's extras, are left out with a warning, as before). A trainer_state.json
+    outside a checkpoint-N folder (many hub models ship one) makes no folder a checkpoint."""
+    folder = tmp_path / name
     shutil.copytree(tiny_model_dir, folder)
     edit_weights(folder / "model.safetensors", add={EXTRA: torch.zeros(64, 128)})
     if marker:
@@ -137,7 +147,7 @@ def test_weights_a_trainer_saved_folder_has_no_place_for_are_refused(
     capfd.readouterr()
     with caplog.at_level(logging.WARNING, logger="data.model_load"):
         code = generate_main([*args, "--prompts", str(write_prompts(tmp_path / "p.json", 1))])
-    if marker is None:
+    if not strict:
         assert code == 0
         assert [r.getMessage() for r in caplog.records if r.name == "data.model_load"] == [
             f"{folder}: 1 weights its config.json has no place for, left out (e.g. {EXTRA})"
@@ -147,3 +157,17 @@ def test_weights_a_trainer_saved_folder_has_no_place_for_are_refused(
     assert error_lines(capfd) == [
         f"error: {refusal(folder, f'1 the config has no place for, e.g. {EXTRA}', 'leave them out')}"
     ]
+
+
+def test_a_start_model_shipping_a_trainer_state_trains_as_a_model(tmp_path, tiny_model_dir, caplog):
+    """A hub snapshot uploaded from a trainer's output ships its trainer_state.json: train starts from it as from
+    any model folder (its extra weight left out with a warning), not refused as a checkpoint of ours."""
+    folder = tmp_path / "snapshot"
+    shutil.copytree(tiny_model_dir, folder)
+    edit_weights(folder / "model.safetensors", add={EXTRA: torch.zeros(64, 128)})
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": 500, "max_steps": 500}))
+    ws = build_workspace(tmp_path / "ws")
+    with caplog.at_level(logging.WARNING, logger="data.model_load"):
+        assert main(argv(ws, folder, tmp_path / "out", "--max-steps", "1")) == 0
+    assert f"{folder}: 1 weights its config.json has no place for, left out (e.g. {EXTRA})" in caplog.messages
+    assert (tmp_path / "out" / "metrics.json").is_file()

@@ -19,7 +19,7 @@ from train.evaluate import (
     preference_metrics,
     wilson_interval,
 )
-from train.fit import PROMPT_FILLS, SIDES_ALIKE, fit_rows, shorten_prompt
+from train.fit import PROMPT_CUT_AWAY, PROMPT_FILLS, SIDES_ALIKE, fit_rows, shorten_prompt
 from train.memory import GIB, Batch, MemoryPlanError, ModelShape, Setup, estimate_bytes, plan_memory
 from train.report import summary_lines
 from train.run import train
@@ -378,6 +378,36 @@ def test_a_pair_whose_answers_differ_only_past_max_length_is_dropped_and_counted
         counts["rows_dropped"] == {SIDES_ALIKE: 1} and counts["rows_trained"] == counts["rows_truncated"] == 1
     )
     assert kept[0]["prompt"][0]["content"].endswith("Which?")
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_prompt_cut_to_no_word_is_dropped_and_counted(tiny_tokenizer, whole):
+    """A short --max-length left a long prompt's question as "…" alone, and the row trained (counted truncated):
+    an answer to no question teaches nothing. Such a row is dropped under its reason; a prompt that fits trains."""
+
+    def row(prompt, first, second):
+        answers = {"chosen": first, "rejected": second}
+        return {"prompt": [{"role": "user", "content": prompt}]} | {
+            side: [{"role": "assistant", "content": text}] for side, text in answers.items()
+        }
+
+    rows = [
+        row("Pick a colour.", "red", "blue"),
+        row(LONG + " Pick a colour.", "red: the sea is wide and blue", "blue: the sea is wide and blue"),
+    ]
+    kept, counts = fit_rows(tiny_tokenizer, rows, ("chosen", "rejected"), 26, "prompt", whole)
+    assert counts["rows_dropped"] == {PROMPT_CUT_AWAY: 1} and counts["rows_trained"] == 1
+    assert kept[0]["prompt"][0]["content"] == "Pick a colour."
+
+
+def test_a_max_length_that_leaves_no_prompt_is_one_line_naming_the_reason(tmp_path, tiny_model_dir, capsys):
+    ws = build_workspace(tmp_path / "ws")
+    argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--out", str(tmp_path / "out")]
+    assert main([*argv, "--max-length", "16"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --max-length 16: none of the 8 rows can be trained ({PROMPT_CUT_AWAY}: 8); raise --max-length\n"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_held_out_rows_that_cannot_be_scored_are_excluded_and_counted(tmp_path, tiny_model_dir):

@@ -119,3 +119,11 @@ def test_a_reference_free_methods_reward_figures_are_named_dpos(method):
         f"DPO implicit reward (against the start model), not {method}'s objective: accuracy 0.750"
     )
     assert "implicit reward accuracy 0.750" in "\n".join(summary_lines("dpo", metrics))
+
+
+def test_the_reference_free_methods_data_names_are_the_methods_without_a_reference():
+    """`data stats` (which imports nothing of train) names these methods' reward figures by its own list."""
+    from data.lineage import REFERENCE_FREE
+    from train.methods import METHODS
+
+    assert set(REFERENCE_FREE) == {name for name, method in METHODS.items() if method.reference_free}

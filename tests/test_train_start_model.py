@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from data.records import ModelRecord
+from tests.test_generate_model_files import shard
 from tests.test_train import build_workspace, options
 from tests.test_train_out_folder import argv, files, killed_at
 from train.__main__ import main
@@ -27,6 +28,8 @@ def broken_model(tmp_path, tiny_model_dir, broken: str):
             (folder / name).unlink()
     elif broken == "bad config":
         (folder / "config.json").write_text("{bad")
+    elif broken == "a shard missing":  # an interrupted download of a sharded model
+        shard(folder, "file")
     elif broken == "gone":
         shutil.rmtree(folder)
     elif broken == "a reward model":  # what `--method rm` saves: loaded as a causal LM, a random LM head
@@ -46,6 +49,10 @@ BROKEN = [
         "{model}: no tokenizer (none of tokenizer.json, tokenizer_config.json, tokenizer.model, ",
     ),
     ("bad config", "{model}: its config.json does not read (OSError: "),
+    (
+        "a shard missing",
+        "{model}: model-00002-of-00002.safetensors missing (model.safetensors.index.json names it",
+    ),
     (
         "a reward model",
         "--model {model}: a sequence-classification model (LlamaForSequenceClassification: a reward model?), not ",

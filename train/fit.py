@@ -8,7 +8,8 @@ with the model's own chat template:
   the start of the oldest remaining message's text (marked with "…"), until the prompt fits its budget: what the
   longest completion leaves of ``max_length``, but at least half of ``max_length`` (or all of it when shorter), so a
   very long completion is cut at its end instead of erasing the question. Every such row is trained and counted
-  as truncated.
+  as truncated, but one whose last message (the turn the completions answer) keeps no word, "…" alone: it would
+  teach an answer to no question, and is dropped and counted under that reason.
 - ``--truncation drop``: prompts are left as they are; a row whose prompt alone fills ``max_length`` cannot be
   trained (no completion token would remain) and is dropped, counted under that reason.
 
@@ -30,6 +31,13 @@ TEMPLATE_FILLS = "chat template alone fills --max-length"
 EMPTY_AFTER_TEMPLATE = "completion has no tokens"
 SEQUENCE_OVER = "prompt + completion over --max-length (whole sequences only)"
 SIDES_ALIKE = "chosen and rejected alike within --max-length"
+PROMPT_CUT_AWAY = "prompt cut to no word by --max-length"
+
+
+def _no_word_left(messages: list[dict]) -> bool:
+    """The prompt's last message (what the completions answer) was cut to no word: "…" and at most punctuation."""
+    content = messages[-1]["content"]
+    return content.startswith(ELLIPSIS) and not any(ch.isalnum() for ch in content)
 
 
 def _prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
@@ -137,8 +145,8 @@ def fit_rows(
         else:
             budget = max(max_length - max(lengths), min(prompt_length, max_length // 2))
             prompt, prompt_length = shorten_prompt(tokenizer, row["prompt"], budget)
-            if prompt_length >= max_length:
-                dropped[TEMPLATE_FILLS] += 1
+            if prompt_length >= max_length or _no_word_left(prompt):
+                dropped[TEMPLATE_FILLS if prompt_length >= max_length else PROMPT_CUT_AWAY] += 1
                 continue
             row = {**row, "prompt": prompt, "truncated": True}
             if whole:

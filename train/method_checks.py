@@ -70,10 +70,16 @@ PAIR_TABLE = ("kinds", "rounds", "rank_pairs")
 PAIR_SETTINGS = (*PAIR_TABLE, "aggregate", "beta")
 
 
+def off_default(options: TrainOptions, names: Collection[str]) -> list[str]:
+    """The options of ``names`` (in their order) not at their default: what a run set, where no command line says
+    what was given (`settings_off_default`) or where a set option goes unread (`train.plan_notes`)."""
+    defaults = {f.name: f.default for f in fields(options)}
+    return [name for name in names if getattr(options, name) != defaults[name]]
+
+
 def settings_off_default(options: TrainOptions) -> set[str]:
     """The `PAIR_SETTINGS` not at their default: what a run started from code (no command line) set."""
-    defaults = {f.name: f.default for f in fields(options)}
-    return {name for name in PAIR_SETTINGS if getattr(options, name) != defaults[name]}
+    return set(off_default(options, PAIR_SETTINGS))
 
 
 def _ratings_flag(options: TrainOptions) -> str | None:

@@ -99,7 +99,8 @@ class Method:
     def reference_free(self) -> bool:
         """Its loss reads no reference model (SimPO, CPO, ORPO: TRL's CPO and ORPO trainers), so DPO's implicit
         reward against the start model, which the held-out report computes for every pairwise method, is not its
-        objective."""
+        objective (`data.lineage.REFERENCE_FREE` names these methods for the report and `data stats`; a test checks
+        the two agree)."""
         return self.build in (cpo_family, orpo_family)
 
     @property

@@ -200,7 +200,8 @@ class TrainOptions:
         default="prompt",
         metadata={
             "help": "rows longer than --max-length: prompt (keep the completions and the prompt's end; every row "
-            "trains) or drop (prompts as they are; rows whose prompt fills --max-length are dropped and counted)",
+            "trains but one whose question is cut to no word) or drop (prompts as they are; rows whose prompt "
+            "fills --max-length are dropped and counted)",
             "choices": TRUNCATION_MODES,
         },
     )

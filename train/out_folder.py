@@ -22,13 +22,14 @@ from pathlib import Path
 
 from data.errors import PrefloopError
 from data.files import NotAFileError, atomic_write, open_regular
+from data.model_load import RUN_CONFIG
 from data.records import now
 from data.temp_writers import remove_dead_temps
 from train.options import TrainOptions
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "train_config.json"
+CONFIG_FILE = RUN_CONFIG  # "train_config.json"; what marks a folder our trainer saved (`saved_by_trainer`)
 SELECTION_FILE = "selection.json.gz"
 SELECTION_KEYS = ("train_rows", "eval_rows", "eval_split", "counts", "eval_counts", "excluded")
 FINISHED_FILES = ("metrics.json", "sdpo.json")  # written last: a run's report (sDPO: the whole run's)

@@ -9,7 +9,7 @@ from pathlib import Path
 from data.exclusion import excluded_line
 from data.export_workspace import TAKEN_KINDS, left_out, rows_and_reasons
 from data.files import atomic_write, strict_json
-from train.methods import METHODS
+from data.lineage import reward_name
 
 CURVES = (
     ("loss", "loss"),
@@ -177,14 +177,6 @@ def eval_line(metrics: dict) -> str | None:
     return line
 
 
-def _reward_name(method: str) -> str:
-    """What the held-out reward figures are (`train.evaluate.preference_metrics`: β·log-ratio against the start
-    model): DPO's implicit reward, which a reference-free method (SimPO, CPO, ORPO) does not define."""
-    if method in METHODS and METHODS[method].reference_free:
-        return f"DPO implicit reward (against the start model), not {method}'s objective:"
-    return "implicit reward"
-
-
 def summary_lines(method: str, metrics: dict) -> list[str]:
     split = metrics.get("eval_split", "test")
     parts = (
@@ -227,7 +219,7 @@ def summary_lines(method: str, metrics: dict) -> list[str]:
             f"{_held(split)} pairs: {n}",
             f"original model preferred chosen in {_count(metrics, 'reference_prefers_chosen', n)}, "
             f"trained model in {_count(metrics, 'model_prefers_chosen', n)}",
-            f"{_reward_name(method)} accuracy {metrics['reward_accuracy']:.3f}{_ci(metrics, 'reward_accuracy')}, "
+            f"{reward_name(method)} accuracy {metrics['reward_accuracy']:.3f}{_ci(metrics, 'reward_accuracy')}, "
             f"mean margin {metrics['reward_margin']:.4f}",
             f"mean log p(chosen) {metrics['reference_chosen_logp']:.2f} -> {metrics['chosen_logp']:.2f}",
         ]
