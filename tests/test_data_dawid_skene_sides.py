@@ -61,6 +61,21 @@ def test_m_step_ties_a_and_b_hand_computed():
     np.testing.assert_allclose(prior, np.array([1 + pc, 1 + pc, pc, pc]) / (2 + 4 * pc), rtol=1e-12)
 
 
+def test_decided_splits_a_and_b_tied_and_breaks_other_ties_by_code_order_not_float_noise():
+    low, high = np.nextafter(0.5, 0), np.nextafter(0.5, 1)  # one posterior summed in two orders
+    posterior = np.array(
+        [
+            [low, high, 0.0, 0.0],  # a and b tied: either would say which side the answers are stored on
+            [0.0, 0.0, low, high],  # tie and both_bad tied (no sides): tie, the first, not the noise's pick
+            [0.0, low, high, 0.0],  # b and tie: b, as a and tie would be a
+            [0.7, 0.1, 0.1, 0.1],
+        ]
+    )
+    best, single = dawid_skene.decided(posterior, SWAP)
+    assert (best[1:].tolist(), single.tolist()) == ([2, 1, 0], [False, True, True, True])
+    assert dawid_skene.decided(posterior[:, :2], None)[1].tolist() == [True] * 4  # KTO: no sides to split on
+
+
 def reference_fit(
     labels: list[tuple[int, int, int]], n_items: int, gold: dict[int, int], swap: list[int]
 ) -> list:
