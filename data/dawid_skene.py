@@ -20,7 +20,8 @@ M step counts every label as stored and with the pair's sides swapped, each copy
 (C + P C P) / 2, P exchanging a and b on the true-choice and the answer axis, and p(a) = p(b) — so the fit on the
 swapped labels is the fit on the stored ones with a and b exchanged (`choice_agreement` does the same for κ and α).
 Tie and both_bad, and KTO's choices, are no sides and stay as they are. A pair whose posterior then ties a and b
-(two equally trusted labellers, one a, one b) has no verdict either way: `decided` calls it split.
+(two equally trusted labellers, one a, one b) has no verdict either way: `decided` calls it split (any other tie goes
+to the first choice in code order, never to whichever float noise favours).
 
 It starts from the majority (each item's vote shares as its posterior), and gold items stay clamped to their known
 answer throughout. Everything is whole-array numpy on integer codes (one bincount per true choice per step, never a
@@ -41,7 +42,7 @@ PSEUDO_COUNT = 0.01  # keeps log π finite for a choice a labeller never gave; s
 PRIOR_RIGHT = 2.0  # imagined right answers per labeller and true choice (the diagonal's extra pseudo-count)
 MAX_ITERATIONS = 100
 TOLERANCE = 1e-6  # largest change of any posterior between two steps, below which the fit has converged
-TIED = 1e-9  # top two posteriors closer than this are a tie: the same fit summed in another order moves them ~1e-16
+TIED = 1e-9  # posteriors this close to an item's top tie with it: summed in another order, one moves by ~1e-16
 
 
 @dataclass(frozen=True)
