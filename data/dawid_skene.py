@@ -42,7 +42,7 @@ PSEUDO_COUNT = 0.01  # keeps log π finite for a choice a labeller never gave; s
 PRIOR_RIGHT = 2.0  # imagined right answers per labeller and true choice (the diagonal's extra pseudo-count)
 MAX_ITERATIONS = 100
 TOLERANCE = 1e-6  # largest change of any posterior between two steps, below which the fit has converged
-TIED = 1e-9  # posteriors this close to an item's top tie with it: summed in another order, one moves by ~1e-16
+TIED = 1e-9  # this close to an item's top posterior is a tie (summing in another order moves one ~1e-16)
 
 
 @dataclass(frozen=True)
