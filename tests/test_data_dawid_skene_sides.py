@@ -158,7 +158,7 @@ def test_the_fit_is_the_same_whichever_side_a_pair_stores_its_answers_on(seed):
     assert np.abs(free_back - free[0].posterior).max() > 1e-3
 
 
-def table(items: np.ndarray, labellers: np.ndarray, choices: np.ndarray, left: np.ndarray):
+def table(items: np.ndarray, labellers: np.ndarray, choices: np.ndarray, left: np.ndarray) -> pd.DataFrame:
     """The labels as the workspace reads them (one per item and labeller, pairwise)."""
     labels = [
         Label(f"p{i:03d}", list(RIGHT)[w], "pairwise", CHOICES[c], strength=2, left=side)
