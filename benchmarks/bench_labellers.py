@@ -42,6 +42,7 @@ from data.intervals import mean_interval  # noqa: E402
 from data.labellers import labeller_rows  # noqa: E402
 
 CHOICES = np.array(["a", "b", "tie", "both_bad"])
+SWAP = dawid_skene.side_swap(CHOICES.tolist())  # the app's pairwise fit ties a and b
 TRUTH_SHARES = [0.45, 0.45, 0.05, 0.05]
 GOOD = {"acc90": 0.90, "acc85": 0.85, "acc75": 0.75, "acc60": 0.60}
 CLICKERS = ("random_clicker", "left_clicker")
@@ -149,7 +150,7 @@ def verdict_accuracy(verdicts: pa.Table, sim: dict, rng: np.random.Generator) ->
 def time_fit(sim: dict, labels: pa.Table, gold: pa.Table, pairs: int) -> dict:
     known = np.where(sim["gold"], sim["truth"], -1)
     start = time.perf_counter()
-    fit = dawid_skene.fit(sim["item"], sim["who"], sim["choice"], pairs, len(NAMES), 4, known)
+    fit = dawid_skene.fit(sim["item"], sim["who"], sim["choice"], pairs, len(NAMES), 4, known, swap=SWAP)
     core = time.perf_counter() - start
     start = time.perf_counter()
     verdicts_table(labels, "pairwise", "dawid-skene", gold)
@@ -270,7 +271,15 @@ def small_workspaces(seeds: int) -> int:
                 )
                 known = np.where(sim["gold"], sim["truth"], -1)
                 fit = dawid_skene.fit(
-                    sim["item"], sim["who"], sim["choice"], pairs, len(sim["names"]), 4, known, prior_right=0
+                    sim["item"],
+                    sim["who"],
+                    sim["choice"],
+                    pairs,
+                    len(sim["names"]),
+                    4,
+                    known,
+                    prior_right=0,
+                    swap=SWAP,
                 )
                 plain.append(float((fit.posterior.argmax(axis=1) == sim["truth"])[~sim["gold"]].mean()))
                 ahead += ds[-1] >= majority[-1]

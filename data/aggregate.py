@@ -124,13 +124,14 @@ def _majority(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _leaders(
     counts: np.ndarray, method: str, fit_inputs: tuple, gold: np.ndarray | None, apart: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(leader code, decided?, posterior of the leader or None) per item, by the majority or Dawid–Skene.
-    ``apart`` (per item): items whose labels stay out of the Dawid–Skene fit; they keep their majority, with its
-    vote share as posterior."""
+    """(leader code, decided?, posterior of the leader or None) per item, by the majority or Dawid–Skene (a
+    pair whose posterior ties a and b is undecided, `dawid_skene.decided`). ``fit_inputs``: items, labellers,
+    choice codes, number of labellers and the task's `dawid_skene.side_swap`; ``apart`` (per item): items whose
+    labels stay out of the Dawid–Skene fit; they keep their majority, with its vote share as posterior."""
     leader, single = _majority(counts)
     if method != DAWID_SKENE:
         return leader, single, None
-    items, labellers, choice, n_labellers = fit_inputs
+    items, labellers, choice, n_labellers, swap = fit_inputs
     n, k = counts.shape
     posterior = counts[np.arange(n), leader] / np.maximum(counts.sum(axis=1), 1) if n else np.zeros(0)
     kept = ~apart
@@ -140,10 +141,12 @@ def _leaders(
         labellers = np.unique(labellers, return_inverse=True)[1].reshape(-1)
         n_labellers = int(labellers.max()) + 1 if len(labellers) else 0
     gold = None if gold is None else gold[kept]
-    fit = dawid_skene.fit(items, labellers, choice, int(kept.sum()), n_labellers, k, gold).posterior
-    best = fit.argmax(axis=1) if len(fit) else np.zeros(0, dtype=np.int64)
+    fit = dawid_skene.fit(
+        items, labellers, choice, int(kept.sum()), n_labellers, k, gold, swap=swap
+    ).posterior
+    best, sure = dawid_skene.decided(fit, swap)
     leader, single = leader.copy(), single.copy()
-    leader[kept], single[kept], posterior[kept] = best, True, fit[np.arange(len(fit)), best]
+    leader[kept], single[kept], posterior[kept] = best, sure, fit[np.arange(len(fit)), best]
     return leader, single, posterior
 
 
@@ -179,7 +182,11 @@ def verdicts_table(
     labellers, names = _codes(current.column("annotator"))
     apart = _numpy(pc.is_in(ids, value_set=pa.array(sorted(set(edits)), pa.string())), False)
     leader, single, posterior = _leaders(
-        counts, method, (items, labellers, choice, len(names)), _gold_codes(gold, ids, choices), apart
+        counts,
+        method,
+        (items, labellers, choice, len(names), dawid_skene.side_swap(choices)),
+        _gold_codes(gold, ids, choices),
+        apart,
     )
     votes = counts.sum(axis=1)
     top = counts[np.arange(n), leader] if n else np.zeros(0, dtype=np.int64)

@@ -12,6 +12,17 @@ confusion matrix that explains their own answers perfectly: one labeller's only 
 three `a` votes into both_bad, and at 30 pairs Dawid–Skene's verdicts fell 16 points below the majority's
 (`benchmarks/bench_labellers.py --small`). With hundreds of labels per labeller the prior changes next to nothing.
 
+A pair's sides are exchangeable (`swap`): which answer a pair stores as ``a`` is an accident of storage (`import
+--unlabelled` puts every file's chosen answer there; the app shows either on the left by a coin flip), yet a fit with
+a and b as two free classes gives each its own prior and confusion rows, so the same judgements stored the other way
+round moved verdicts, posteriors and accuracy estimates. Pairwise fits tie the parameters under the a <-> b swap: the
+M step counts every label as stored and with the pair's sides swapped, each copy weighing half — expected counts
+(C + P C P) / 2, P exchanging a and b on the true-choice and the answer axis, and p(a) = p(b) — so the fit on the
+swapped labels is the fit on the stored ones with a and b exchanged (`choice_agreement` does the same for κ and α).
+Tie and both_bad, and KTO's choices, are no sides and stay as they are. A pair whose posterior then ties a and b
+(two equally trusted labellers, one a, one b) has no verdict either way: `decided` calls it split (any other tie goes
+to the first choice in code order, never to whichever float noise favours).
+
 It starts from the majority (each item's vote shares as its posterior), and gold items stay clamped to their known
 answer throughout. Everything is whole-array numpy on integer codes (one bincount per true choice per step, never a
 Python loop per label), so a million labels fit in seconds.
@@ -20,14 +31,18 @@ Python loop per label), so a million labels fit in seconds.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from data.choice_agreement import SWAPPED
 
 PSEUDO_COUNT = 0.01  # keeps log π finite for a choice a labeller never gave; small next to any real count
 PRIOR_RIGHT = 2.0  # imagined right answers per labeller and true choice (the diagonal's extra pseudo-count)
 MAX_ITERATIONS = 100
 TOLERANCE = 1e-6  # largest change of any posterior between two steps, below which the fit has converged
+TIED = 1e-9  # this close to an item's top posterior is a tie (summing in another order moves one ~1e-16)
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,27 @@ class DawidSkene:
     confusion: np.ndarray
     prior: np.ndarray
     iterations: int
+
+
+def side_swap(choices: Sequence[str]) -> np.ndarray | None:
+    """The codes of ``choices`` with a pair's sides exchanged (a for b, b for a, the rest as they are): a
+    permutation of range(k), or None where the choices have no sides (KTO)."""
+    if not set(SWAPPED) <= set(choices):
+        return None
+    return np.array([list(choices).index(SWAPPED.get(c, c)) for c in choices], dtype=np.int64)
+
+
+def decided(posterior: np.ndarray, swap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(verdict code, decided?) per item of a posterior (items × k). Choices within `TIED` of the top count as tied,
+    and the first of them in code order wins (a before tie before both_bad: no float noise picks between two equal
+    posteriors); but a pair whose a and b tie at the top (``swap``: `side_swap`) has no verdict: either would say
+    which side the answers are stored on."""
+    near = posterior >= posterior.max(axis=1, keepdims=True) - TIED
+    best = near.argmax(axis=1)
+    if swap is None:
+        return best, np.ones(len(best), dtype=bool)
+    mirror = swap[best]
+    return best, (mirror == best) | ~near[np.arange(len(best)), mirror]
 
 
 def _clamp(posterior: np.ndarray, gold: np.ndarray | None) -> np.ndarray:
@@ -62,9 +98,11 @@ def m_step(
     choices: np.ndarray,
     n_labellers: int,
     prior_right: float = PRIOR_RIGHT,
+    swap: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(confusion, prior) that maximise the expected likelihood under ``posterior`` and the Dirichlet prior
-    (``prior_right`` imagined right answers per true choice)."""
+    (``prior_right`` imagined right answers per true choice); ``swap`` (`side_swap`): the codes with a pair's sides
+    exchanged, each label then counted as stored and swapped, half weight each (None: choices without sides)."""
     k = posterior.shape[1]
     cell = labellers * k + choices
     confusion = np.stack(  # [w, t, c]: for each true choice t, a bincount over (labeller, answer)
@@ -74,9 +112,13 @@ def m_step(
         ],
         axis=1,
     ).astype(float)  # bincount of nothing is integer
+    prior = posterior.sum(axis=0)
+    if swap is not None:  # (C + P C P) / 2: P exchanges a and b on the true-choice and the answer axis alike
+        confusion = (confusion + confusion[:, swap][:, :, swap]) / 2
+        prior = (prior + prior[swap]) / 2
     confusion += PSEUDO_COUNT + prior_right * np.eye(k)
     confusion /= confusion.sum(axis=2, keepdims=True)
-    prior = posterior.sum(axis=0) + PSEUDO_COUNT
+    prior = prior + PSEUDO_COUNT
     return confusion, prior / prior.sum()
 
 
@@ -111,10 +153,12 @@ def fit(
     max_iterations: int = MAX_ITERATIONS,
     tolerance: float = TOLERANCE,
     prior_right: float = PRIOR_RIGHT,
+    swap: np.ndarray | None = None,
 ) -> DawidSkene:
     """EM from the majority. ``items``, ``labellers``, ``choices``: one integer code per label (one current label
     per item and labeller); ``gold``: per item the known choice's code, or -1 (None: no gold); ``prior_right``: the
-    prior's imagined right answers per labeller and true choice (0: the plain maximum likelihood fit)."""
+    prior's imagined right answers per labeller and true choice (0: the plain maximum likelihood fit); ``swap``:
+    `side_swap` of the task's choices, which ties a and b's parameters (pairwise; None: no sides, as KTO)."""
     items, labellers, choices = (np.asarray(x, dtype=np.int64) for x in (items, labellers, choices))
     if not len(items):  # nothing to learn from: uniform, gold still clamped
         uniform = np.full((n_items, k), 1.0 / k)
@@ -122,13 +166,13 @@ def fit(
             _clamp(uniform, gold), np.full((n_labellers, k, k), 1.0 / k), np.full(k, 1.0 / k), 0
         )
     posterior = _clamp(majority_posterior(items, choices, n_items, k), gold)
-    confusion, prior = m_step(posterior, items, labellers, choices, n_labellers, prior_right)
+    confusion, prior = m_step(posterior, items, labellers, choices, n_labellers, prior_right, swap)
     iterations, change = 0, math.inf
     while iterations < max_iterations and change >= tolerance:
         updated = _clamp(e_step(confusion, prior, items, labellers, choices, n_items), gold)
         change = float(np.abs(updated - posterior).max()) if n_items else 0.0
         posterior, iterations = updated, iterations + 1
-        confusion, prior = m_step(posterior, items, labellers, choices, n_labellers, prior_right)
+        confusion, prior = m_step(posterior, items, labellers, choices, n_labellers, prior_right, swap)
     return DawidSkene(posterior, confusion, prior, iterations)
 
 

@@ -103,7 +103,8 @@ def dawid_skene_accuracy(
         if at:
             index, code = zip(*at)
             known[list(index)] = code
-    fit = dawid_skene.fit(items, labellers, choice, len(item_ids), len(names), len(choices), known)
+    swap = dawid_skene.side_swap(choices)  # pairwise: a and b's parameters tied
+    fit = dawid_skene.fit(items, labellers, choice, len(item_ids), len(names), len(choices), known, swap=swap)
     accuracy = dawid_skene.labeller_accuracy(fit, items, labellers, choice)
     return dict(zip(names, accuracy.tolist()))
 

@@ -117,14 +117,15 @@ def test_a_degenerate_pair_is_counted_degenerate_whatever_its_posterior(tmp_path
     prompt = Prompt([{"role": "user", "content": "Say hi."}], "toy", None, "train")
     a, b = Completion(prompt.id, "hi", "m1", "import"), Completion(prompt.id, " hi ", "m2", "import")
     pair = Pair(prompt.id, a.id, b.id, kind="sampled")
-    split = [Label(pair.id, name, "pairwise", choice) for name, choice in (("ann", "a"), ("bob", "b"))]
-    ws.append([prompt, a, b, pair, *split])
+    # a 2-1 vote: verdict a, short of certain (an a-b 1-1 vote is a split, counted before degenerate)
+    votes = (("ann", "a"), ("bob", "a"), ("cyd", "b"))
+    ws.append([prompt, a, b, pair, *(Label(pair.id, name, "pairwise", choice) for name, choice in votes)])
     counts = dpo_table(
         ws.read("prompts"),
         ws.read("completions"),
         ws.read("pairs"),
         ws.read("labels"),
         method="dawid-skene",
-        min_posterior=0.99,
+        min_posterior=1.0,
     )[1]
     assert dict(counts) == {"degenerate": 1, "exported": 0}
