@@ -104,7 +104,9 @@ def test_a_subcommand_reports_its_own_unknown_flags(entry, argv, said, capsys):
     assert err.endswith(f" (the options: {entry} {argv[0]} --help)\n") and err.count("\n") == 1
 
 
-@pytest.mark.parametrize(("entry", "runner"), [("python -m data", "python -m"), ("prefloop data", "prefloop")])
+@pytest.mark.parametrize(
+    ("entry", "runner"), [("python -m data", "python -m"), ("prefloop data", "prefloop")]
+)
 @pytest.mark.parametrize("command", ["gold", "import"])
 def test_another_commands_flag_names_that_command(entry, runner, command, capsys):
     """`data gold --gold-rate 0.05` said only "unrecognized arguments": how often labellers meet gold is
@@ -117,7 +119,10 @@ def test_another_commands_flag_names_that_command(entry, runner, command, capsys
         data_main(argv, prog=entry) if entry == "python -m data" else prefloop_main(["data", *argv])
     assert exit_.value.code == 2
     err = capsys.readouterr().err  # `gold` reads 0.05 as a file: its files are positional
-    assert err.startswith(f"{entry} {command}: error: unrecognized arguments: --gold-rate") and err.count("\n") == 1
+    assert (
+        err.startswith(f"{entry} {command}: error: unrecognized arguments: --gold-rate")
+        and err.count("\n") == 1
+    )
     assert err.endswith(
         f" (--gold-rate is an option of annotate, not data {command}: {runner} annotate --gold-rate ...) "
         f"(the options: {entry} {command} --help)\n"
