@@ -22,7 +22,7 @@ from data.errors import PrefloopError, one_line
 
 USER_ERRORS = (PrefloopError, OSError)
 # Flags of another command that users give to the wrong one (data cannot import that command's parser to ask it):
-# each unknown flag here is said to be that command's, with its own invocation. tests/test_data_cli.py checks each
+# each unknown flag here is said to be that command's, with its own invocation. tests/test_data_config.py checks each
 # command still has its flag.
 FLAGS_ELSEWHERE = {"--gold-rate": "annotate"}  # how often labellers meet gold; `data gold` makes gold items
 

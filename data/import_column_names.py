@@ -7,9 +7,9 @@ and those every format reads where this reader reads them: a labeller's, ``split
 ``ratings``, the rubric's aspects) where, in lower case, the two are the same, or one edit apart (a letter added,
 dropped, changed, or two swapped) for a known name of 5-7 characters, two for a longer one; a known name of 4 or fewer
 (``gold``) only in case. A column that is a known name beside other words (``response_0``, ``prompt_id``,
-``chosen_model``, ``_split``: words split at ``_ - .`` and spaces) is another column, as is any column farther off (``id``,
-``source``, ``meta``, ``score``): named among the columns not read, as before (`data.import_columns`). A column that
-is a near miss and yet another column is renamed (or dropped) in the file to import it.
+``chosen_model``, ``_split``: words split at ``_ - .`` and spaces) is another column, as is any column farther off
+(``id``, ``source``, ``meta``, ``score``): named among the columns not read, as before (`data.import_columns`). A
+column that is a near miss and yet another column is renamed (or dropped) in the file to import it.
 """
 
 from __future__ import annotations
