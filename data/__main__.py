@@ -164,7 +164,8 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     workspace = Workspace(args.workspace)
     spellings = Spellings(workspace)  # the texts as the import stored them
     # no label has a split, nor its id a strength: neither is read, as a file imported before they were is withdrawn
-    options = replace(options, split_column=False, strength_column=False)
+    # nor is a near miss of a column refused: an import before that check stored such a file's labels
+    options = replace(options, split_column=False, strength_column=False, near_misses=False)
     # every file read before anything is written
     files = [file_labels(path, options, workspace, spellings) for path in args.remove]
     for passed_over in passed_over_lines(workspace, files, SHOWN):  # before a refusal those lines may cause

@@ -21,6 +21,10 @@ from data.config import FROM_FILE, ConfigError, add_options, did_you_mean, from_
 from data.errors import PrefloopError, one_line
 
 USER_ERRORS = (PrefloopError, OSError)
+# Flags of another command that users give to the wrong one (data cannot import that command's parser to ask it):
+# each unknown flag here is said to be that command's, with its own invocation. tests/test_data_config.py checks each
+# command still has its flag.
+FLAGS_ELSEWHERE = {"--gold-rate": "annotate"}  # how often labellers meet gold; `data gold` makes gold items
 
 
 class Parser(argparse.ArgumentParser):
@@ -69,6 +73,10 @@ class Parser(argparse.ArgumentParser):
         owners = [label for label, sibling in self.siblings.items() if flag in _flags(sibling)]
         if owners:
             return f" ({flag} is an option of {' and '.join(owners)}, not {self.label})"
+        elsewhere = FLAGS_ELSEWHERE.get(flag)
+        if elsewhere:
+            runner = "prefloop" if self.prog.startswith("prefloop") else "python -m"
+            return f" ({flag} is an option of {elsewhere}, not {self.label}: {runner} {elsewhere} {flag} ...)"
         return did_you_mean(flag, [s for s in _flags(self) if s.startswith("--")])
 
 

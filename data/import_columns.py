@@ -82,6 +82,7 @@ class UnreadColumns:
 
     def __init__(self, folder: bool = False, split_hint: str = SPLIT_HINT):
         self.names: dict[str, None] = {}
+        self.columns: dict[str, None] = {}  # the top-level ones among them (not `Reading.inside`'s)
         self.folder = folder
         self.split_hint = split_hint
 
@@ -91,6 +92,8 @@ class UnreadColumns:
         for key, value in [*row.items(), *row.inside.items()]:
             if key not in read and not is_null(value) and value != "":
                 self.names.setdefault(str(key), None)
+                if key in row:
+                    self.columns.setdefault(str(key), None)
 
     def note(self, rubric: Callable[[], Rubric]) -> str:
         """One line naming them, with hints; "" where every column was read."""

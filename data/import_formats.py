@@ -347,6 +347,16 @@ PARSERS = {
     "prompt": parse_prompt,
 }
 FORMATS = ("auto", *PARSERS)
+# the top-level keys each format's parser reads (besides those every format's rows are read for: a labeller, split,
+# strength, ranking, ratings): a column not read that is a near miss of one is refused (`data.import_column_names`)
+_ANSWERS = ("chosen", "rejected", "completions", *LABEL_KEYS)  # what `_answers` reads
+COLUMNS = {
+    "alpaca": ("instruction", "input", "output", "system", "history", "completion", *_ANSWERS),
+    "chat": ("conversations", "messages", "system", *_ANSWERS, *GOLD_KEYS),
+    "pair": ("chosen_messages", "rejected_messages", "chosen", "rejected"),
+    "openai": ("input", "preferred_output", "non_preferred_output"),
+    "prompt": ("prompt", *_ANSWERS, *GOLD_KEYS),
+}
 
 
 def detect_format(record: dict) -> str | None:

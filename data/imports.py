@@ -31,6 +31,7 @@ from types import MappingProxyType
 from tqdm import tqdm
 
 from data.errors import PrefloopError, check_file_name, names_shown
+from data.import_column_names import known_columns, refuse_near_misses
 from data.import_columns import ROW_SPLIT_HINT, SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
@@ -88,6 +89,8 @@ class ImportOptions:
     # a preference row's `strength` column is its label's (`import_rows.row_strength`); not for `--remove`: a label's
     # id holds no strength, so a file imported before the column was read (on another scale: 0.7) is withdrawn
     strength_column: bool = True
+    # a near miss of a column read is refused (`data.import_column_names`); not for `--remove` (an import before did)
+    near_misses: bool = True
 
 
 @dataclass
@@ -346,6 +349,10 @@ def check_file(
         if on_row is not None:
             on_row(fmt, row, checked.example, checked.records, checked.questions)
         gathered.add(row, checked, rank_rate.rubric, ctx.dropped_parts, spellings.respelled - respelled)
+    if options.near_misses:
+        refuse_near_misses(
+            name, gathered.unread.columns, known_columns(fmt, options, labels, rank_rate.rubric)
+        )
     return gathered.loaded(path, fmt, len(rows), rank_rate, spellings.stored)
 
 

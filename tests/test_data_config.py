@@ -104,6 +104,41 @@ def test_a_subcommand_reports_its_own_unknown_flags(entry, argv, said, capsys):
     assert err.endswith(f" (the options: {entry} {argv[0]} --help)\n") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("entry", "runner"), [("python -m data", "python -m"), ("prefloop data", "prefloop")]
+)
+@pytest.mark.parametrize("command", ["gold", "import"])
+def test_another_commands_flag_names_that_command(entry, runner, command, capsys):
+    """`data gold --gold-rate 0.05` said only "unrecognized arguments": how often labellers meet gold is
+    `annotate --gold-rate`, a command `data` cannot ask (it imports nothing of ours): `FLAGS_ELSEWHERE` says so."""
+    from data.__main__ import main as data_main
+    from prefloop.cli import main as prefloop_main
+
+    argv = [command, "-w", "ws", "--gold-rate", "0.05"]
+    with pytest.raises(SystemExit) as exit_:
+        data_main(argv, prog=entry) if entry == "python -m data" else prefloop_main(["data", *argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err  # `gold` reads 0.05 as a file: its files are positional
+    assert (
+        err.startswith(f"{entry} {command}: error: unrecognized arguments: --gold-rate")
+        and err.count("\n") == 1
+    )
+    assert err.endswith(
+        f" (--gold-rate is an option of annotate, not data {command}: {runner} annotate --gold-rate ...) "
+        f"(the options: {entry} {command} --help)\n"
+    )
+
+
+def test_each_flag_said_to_be_another_commands_is_that_commands():
+    """`FLAGS_ELSEWHERE` names a flag of the command it names: a hint to a flag that is gone would send users astray."""
+    import importlib
+
+    from data.cli import FLAGS_ELSEWHERE, _flags
+
+    for flag, command in FLAGS_ELSEWHERE.items():
+        assert flag in _flags(importlib.import_module(f"{command}.__main__").build_parser())
+
+
 def test_a_bare_double_dash_is_no_unknown_flag(capsys):
     """A bare ``--`` ends the flags (what follows is positional): a required option missing beside it is that
     option's error, not "unrecognized arguments: --", which named no flag to fix."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pyarrow.parquet as pq
 import pytest
 
 from annotate.service import LabelService
@@ -234,6 +235,33 @@ def test_remove_withdraws_a_labellers_labels_and_importing_again_puts_them_back(
     assert main(["import", "-w", str(ws), str(bob)]) == 0
     assert f"restored_labels {QUESTIONS}" in capsys.readouterr().out
     assert figures(ws, capsys)["bob"]["labels"] == QUESTIONS
+
+
+def test_remove_of_a_file_that_changed_a_label_leaves_none_until_the_earlier_file_is_imported_again(
+    tmp_path, capsys
+):
+    """README, **Withdrawing an import's labels**: `--remove` of alice2.jsonl (alice's file exported again, one label
+    changed) withdraws its labels, the one it shares with alice.jsonl too, and her alice.jsonl label that the
+    changed one replaced does not come back, though alice.jsonl is still imported; importing it again does."""
+    ws = tmp_path / "ws"
+    alice = write(tmp_path / "alice.jsonl", rows("alice"))
+    alice2 = write(tmp_path / "alice2.jsonl", rows("alice", {1}))
+    assert main(["import", "-w", str(ws), str(alice)]) == 0
+    assert main(["import", "-w", str(ws), str(alice2)]) == 0
+    assert main(["import", "-w", str(ws), "--remove", str(alice2)]) == 0
+    assert f"withdrew the labels of {alice2}: {QUESTIONS}" in capsys.readouterr().out
+    assert figures(ws, capsys)["alice"]["labels"] == 0
+    assert main(["import", "-w", str(ws), str(alice)]) == 0
+    assert f"restored_labels {QUESTIONS}" in capsys.readouterr().out
+    assert figures(ws, capsys)["alice"]["labels"] == QUESTIONS
+    out = tmp_path / "dpo.parquet"
+    assert main(["export", "-w", str(ws), "--format", "dpo", "--out", str(out)]) == 0
+    chosen = {
+        row["prompt"][0]["content"]: row["chosen"][0]["content"] for row in pq.read_table(out).to_pylist()
+    }
+    assert chosen == {
+        f"Question {i}?": f"good answer {i}" for i in range(QUESTIONS)
+    }  # alice.jsonl's, row 1 too
 
 
 def test_a_labellers_pair_stays_theirs_where_a_merge_brings_an_earlier_pair_over_its_texts(tmp_path, capsys):

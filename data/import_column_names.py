@@ -1,0 +1,94 @@
+"""A column whose name is a near miss of one the import reads is refused, not passed over: a labeller file whose
+column is spelt ``labeler`` (``annotater``, ``Labeller``, ``label_er``) imported as the `import` annotator's labels
+on new pairs, which would train, the only sign being "columns not read: labeler" in the summary.
+
+A column not read is a near miss of a column the file's rows are read for (`known_columns`: its format's, `COLUMNS`,
+and those every format reads where this reader reads them: a labeller's, ``split``, ``strength``, ``ranking``,
+``ratings``, the rubric's aspects) where, in lower case, the two are the same, or one edit apart (a letter added,
+dropped, changed, or two swapped) for a known name of 5-7 characters, two for a longer one; a known name of 4 or fewer
+(``gold``) only in case. A column that is a known name beside other words (``response_0``, ``prompt_id``,
+``chosen_model``, ``_split``: words split at ``_ - .`` and spaces) is another column, as is any column farther off
+(``id``, ``source``, ``meta``, ``score``): named among the columns not read, as before (`data.import_columns`). A
+column that is a near miss and yet another column is renamed (or dropped) in the file to import it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from data.errors import shown
+from data.import_columns import SPLIT_COLUMN
+from data.import_formats import COLUMNS
+from data.import_labellers import LABELLER_COLUMNS
+from data.import_rows import STRENGTH
+from data.rank_rate_rows import RANKING, RATINGS
+from data.rubric import Rubric
+from data.schemas import SchemaError
+
+if TYPE_CHECKING:  # data.imports calls this module
+    from data.imports import ImportOptions
+
+WORDS = re.compile(r"[_\-.\s]+")
+
+
+def known_columns(fmt: str, options: ImportOptions, labels: bool, rubric: Callable[[], Rubric]) -> set[str]:
+    """The columns the rows of a file of format ``fmt`` are read for, with ``options``: a row's ``split`` and
+    ``strength`` where they are read (not a gold file's split, nor either for `--remove`), a labeller's columns where
+    a row's ``labels`` are a labeller's (not a gold file's, nor with `--unlabelled`), and the ``rubric``'s aspects."""
+    given = (
+        (options.split_column, (SPLIT_COLUMN,)),
+        (options.strength_column, (STRENGTH,)),
+        (labels and not options.unlabelled, LABELLER_COLUMNS),
+    )
+    known = {*COLUMNS[fmt], RANKING, RATINGS, *rubric().names}
+    return known.union(*(columns for read, columns in given if read))
+
+
+def near_miss(name: str, known: Iterable[str]) -> str | None:
+    """The known column ``name`` is a near miss of (module docstring), or None."""
+    lower, near = name.lower(), []
+    for column in known:
+        # the column itself (read in another row, or unread here), or it beside other words
+        if name == column or _beside_other_words(lower, column):
+            continue
+        allowed = 0 if len(column) <= 4 else 1 if len(column) <= 7 else 2
+        if (distance := _distance(lower, column, allowed)) <= allowed:
+            near.append((distance, column))
+    return min(near)[1] if near else None
+
+
+def _beside_other_words(name: str, column: str) -> bool:
+    """Whether ``name`` holds the words of ``column`` and others (``response_0``, ``chosen_messages_v2``)."""
+    words, theirs = WORDS.split(name), WORDS.split(column)  # `_split`: "" and "split"
+    return words != theirs and f" {' '.join(theirs)} " in f" {' '.join(words)} "
+
+
+def refuse_near_misses(source: str, columns: Iterable[str], known: set[str]) -> None:
+    """Refuse the file at the first of ``columns`` (not read) that is a near miss of a ``known`` one."""
+    for name in columns:
+        column = near_miss(name, known)
+        if column is not None:
+            raise SchemaError(
+                source,
+                f"column {shown(name)} is not read: did you mean {column!r}? (nothing written; where it is "
+                f"another column than {column!r}, rename or drop it)",
+            )
+
+
+def _distance(a: str, b: str, bound: int) -> int:
+    """The optimal string alignment distance of ``a`` and ``b`` (insertions, deletions, substitutions, swaps of
+    two neighbours), or ``bound + 1`` where it is past ``bound``."""
+    if abs(len(a) - len(b)) > bound:
+        return bound + 1
+    before, row = None, list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            cost = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (x != y))
+            if before is not None and i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+        before, row = row, current
+    return min(row[-1], bound + 1)

@@ -1,0 +1,142 @@
+"""A column whose name is a near miss of one the import reads is refused in one line, nothing written: a labeller
+file's ``labeler`` column imported as the `import` annotator's labels on new pairs, which would train, said only in
+"columns not read: labeler". Columns that are only extra (an id, a source, a score) still import, named."""
+
+from __future__ import annotations
+
+import pytest
+
+from data.__main__ import main
+from data.import_column_names import near_miss
+from data.imports import import_file
+from data.schemas import SchemaError
+from data.workspace import Workspace
+from generate.prepare import read_prompts
+from tests.test_data_gold_files import write
+from tests.test_data_import_columns import summary
+
+PAIR = {"prompt": "2 + 2?", "chosen": "4", "rejected": "5"}
+KTO = {"prompt": "2 + 2?", "completion": "4", "label": True}
+RANK = {"prompt": "Hi?", "completions": ["a", "b", "c"], "ranking": "2 > 3 > 1"}
+RATE = {"prompt": "Hi?", "response": "4"}  # with its `ratings` misspelt: a gold answer
+KNOWN = (
+    "prompt",
+    "chosen",
+    "rejected",
+    "label",
+    "labeller",
+    "annotator",
+    "user_id",
+    "ranking",
+    "ratings",
+    "gold",
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "known"),
+    [
+        ("labeler", "labeller"),
+        ("annotater", "annotator"),
+        ("Labeller", "labeller"),
+        ("label_er", "labeller"),
+        ("LABELLER", "labeller"),
+        ("userId", "user_id"),
+        ("labels", "label"),
+        ("lable", "label"),  # two letters swapped: one edit
+        ("Prompt", "prompt"),
+        ("rankng", "ranking"),
+        ("GOLD", "gold"),
+    ],
+)
+def test_a_near_miss_names_the_known_column(name, known):
+    assert near_miss(name, KNOWN) == known
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "source",
+        "id",
+        "meta",
+        "score",
+        "prompt_id",
+        "response_0",
+        "_split",
+        "chosen_model",
+        "label.responses",
+        "goal",
+        "labeller",
+    ],
+)
+def test_an_extra_column_or_the_known_one_itself_is_no_near_miss(name):
+    """Farther off, a known name beside other words (`prompt_id`), a short name one letter off (`goal`: `gold`
+    only in case), or the known column itself (unread in this row, read in another)."""
+    assert near_miss(name, KNOWN) is None
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "known"),
+    [
+        ({**PAIR, "labeler": "alice"}, "labeler", "labeller"),
+        ({**KTO, "annotater": "bob"}, "annotater", "annotator"),
+        ({**PAIR, "Labeller": "alice"}, "Labeller", "labeller"),
+        ({**RANK, "rankng": "1 > 2 > 3"}, "rankng", "ranking"),
+        ({**RATE, "ratngs": {"helpfulness": 4}}, "ratngs", "ratings"),
+        ({**PAIR, "strenght": 3}, "strenght", "strength"),
+        ({**PAIR, "Split": "test"}, "Split", "split"),
+    ],
+)
+def test_data_import_refuses_a_near_miss_in_one_line_writing_nothing(tmp_path, capsys, row, column, known):
+    path = write(tmp_path / "alice.jsonl", row)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"error: {path}: column '{column}' is not read: did you mean '{known}'?")
+    assert "rename or drop it" in err
+    assert not (tmp_path / "ws").exists()
+
+
+def test_extra_columns_still_import_named_as_not_read(tmp_path, capsys):
+    row = {**PAIR, "labeller": "alice", "source": "s", "id": 3, "meta": "m", "score": 1, "response_0": "x"}
+    path = write(tmp_path / "alice.jsonl", row)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    assert summary(capsys).endswith("columns not read: source, id, meta, score, response_0")
+
+
+def test_a_near_miss_of_a_column_this_reader_does_not_read_is_only_named(tmp_path, capsys):
+    """`data gold` reads no labeller nor split (its new prompts go to --split): near misses of those are extra
+    columns there; `--unlabelled` reads no labeller either."""
+    ws = Workspace.init(tmp_path / "ws")
+    path = write(tmp_path / "gold.jsonl", {**PAIR, "labeler": "x", "Split": "test"})
+    assert main(["gold", "-w", str(ws.path), str(path)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"; {path}: columns not read: labeler, Split")
+    path = write(tmp_path / "pairs.jsonl", {**PAIR, "labeler": "x"})
+    assert main(["import", "-w", str(tmp_path / "ws2"), str(path), "--unlabelled"]) == 0
+    assert summary(capsys).endswith("columns not read: labeler")
+
+
+def test_data_gold_refuses_a_near_miss_writing_nothing(tmp_path, capsys):
+    ws = Workspace.init(tmp_path / "ws")
+    before = sorted(p.relative_to(ws.path) for p in ws.path.rglob("*"))
+    path = write(tmp_path / "gold.jsonl", {**PAIR, "Chosen": "4"})
+    assert main(["gold", "-w", str(ws.path), str(path)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: {path}: column 'Chosen' is not read: did you mean 'chosen'?"
+    )
+    assert sorted(p.relative_to(ws.path) for p in ws.path.rglob("*")) == before
+
+
+def test_generate_prompts_refuses_a_near_miss(tmp_path):
+    path = write(tmp_path / "prompts.jsonl", {"prompt": "Say hi.", "respones": "hi"})
+    with pytest.raises(SchemaError, match="column 'respones' is not read: did you mean 'response'"):
+        read_prompts(str(path), 0.0, tmp_path / "ws")
+
+
+def test_remove_reads_a_file_an_import_before_the_check_stored(tmp_path, capsys):
+    """`--remove` reads a file as its import did: one stored before near misses were refused is withdrawn."""
+    ws = Workspace.init(tmp_path / "ws")
+    path = write(tmp_path / "alice.jsonl", {**PAIR, "labeler": "alice"})
+    assert import_file(ws, path, near_misses=False)["new_labels"] == 1
+    assert main(["import", "-w", str(ws.path), "--remove", str(path)]) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {path}: 1 (preferences 1)\n"
