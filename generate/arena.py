@@ -11,8 +11,8 @@ settings and seeds (``--arena-n`` answers each, 1 by default), at one round for 
 model's). Completions record the model's absolute folder (a hub id: its snapshot folder in the hub's cache, the one
 name `train` registers it by) as their model, which is the manifest's path: the leaderboard resolves each side to
 its manifest entry (`data.leaderboard`); a folder the manifest does not know is compared by its folder and listed
-after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and answer index,
-or ``--arena-pairs K`` drawn per prompt (seeded). They are evaluation data: `train` and `data export` leave them out
+after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and sample index below
+``--arena-n`` (each model's answers in the order drawn), or ``--arena-pairs K`` drawn per prompt (seeded). They are evaluation data: `train` and `data export` leave them out
 unless asked (``--kinds arena``). A rerun samples only what is missing (a larger ``--arena-n`` tops each model up,
 seeds continuing) and adds no pair twice.
 """
@@ -136,14 +136,16 @@ def arena_pairs(
     params: SamplingParams,
     ids: list[str],
     per_prompt: int,
+    n: int,
 ) -> tuple[list[Pair], Counter, list[str]]:
-    """Pairs of kind ``arena`` across models: per prompt and answer index, every pair of models, or ``per_prompt``
-    of them drawn reproducibly; answers with the same text are not paired (counted as ``identical``). Also the
-    prompts where every answer compared was another model's text, so no pair (counted ``identical_prompts``)."""
-    answers = {}  # (model id, prompt id) -> texts' completions ordered by seed
+    """Pairs of kind ``arena`` across models: per prompt and sample index below ``n`` (``--arena-n``: a model's
+    answers past it, another run's, are not this run's to pair), every pair of models, or ``per_prompt`` of them
+    drawn reproducibly; answers with the same text are not paired (counted as ``identical``). Also the prompts where
+    every answer compared was another model's text, so no pair (counted ``identical_prompts``)."""
+    answers = {}  # (model id, prompt id) -> its completions in sample order (`arena_answers_in_order`)
     for entry in models:
-        mine = arena_completions(workspace, entry.path, round, params, set(ids)).sort_values(["seed", "id"])
-        for prompt_id, group in mine.groupby("prompt_id"):
+        mine = arena_completions(workspace, entry.path, round, params, set(ids))
+        for prompt_id, group in arena_answers_in_order(mine).groupby("prompt_id", sort=False):
             answers[entry.id, prompt_id] = list(group.itertuples())
     pairs: list[Pair] = []
     counts: Counter = Counter()
@@ -151,7 +153,7 @@ def arena_pairs(
     drawn: set[str] = set()  # ... on a side of some pair compared (paired, or `identical`)
     identical_prompts = []  # the prompts with answers compared and none of them paired
     for prompt_id in ids:
-        width = min((len(answers.get((m.id, prompt_id), [])) for m in models), default=0)
+        width = min(n, min((len(answers.get((m.id, prompt_id), [])) for m in models), default=0))
         before = len(pairs)
         for index in range(width):
             candidates = list(combinations(models, 2))
@@ -172,6 +174,15 @@ def arena_pairs(
     unpaired = [m.id for m in models if m.id in {model for model, _ in answers} and m.id not in paired]
     warn_unpaired([m for m in unpaired if m in drawn], [m for m in unpaired if m not in drawn], per_prompt)
     return pairs, counts, identical_prompts
+
+
+def arena_answers_in_order(completions):
+    """A model's arena answers (`arena_completions`, a DataFrame) in sample order: oldest first, as each draw wrote
+    them (sample indices 0, 1, ..., a top-up's after the answers it topped up; `generate.job_plan.answers_by_prompt`
+    reads them so too). The seed is no order: the transformers engine gives a draw's answers one seed and a top-up
+    another, so ordering by seed set one model's top-up beside another's first draw, and a draw's answers in id
+    (hash) order."""
+    return completions.sort_values(["created_at", "id"], kind="stable")
 
 
 UNPAIRED = "arena: no pair of this arena holds an answer of %s: %s, so no vote compares it here (a model on no arena "
@@ -315,7 +326,9 @@ def run_arena(
         if sampled.get(TOO_LONG):
             too_long[entry.id] = sampled[TOO_LONG]
         counts += sampled
-    pairs, paired, identical = arena_pairs(workspace, models, round, params, ids, options.arena_pairs)
+    pairs, paired, identical = arena_pairs(
+        workspace, models, round, params, ids, options.arena_pairs, options.arena_n
+    )
     # what this arena found, with its pairs in one write: the leaderboard reads why a workspace has no arena pair
     record = ArenaRun(
         split, round, [m.id for m in models], len(ids), len(pairs), paired["identical"], identical
