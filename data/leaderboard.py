@@ -18,7 +18,7 @@ Each model also gets its win rate against the reference (ties half) on the pairs
 whose number of votes is discounted by how much the votes cluster on prompts (`data.intervals.clustered_wilson_interval`:
 votes on one prompt are not independent either), given only where the two met on at least `MIN_PROMPTS` prompts
 (``win_no_interval``). A vote on a pair whose answer the completions table lacks is left out, counted and named in
-a warning (`data.leaderboard_votes.answered_votes`); the answers an arena never paired as one text are said under the
+a warning (`data.leaderboard_votes.answered_votes`; the admin card shows it as a note); the answers an arena never paired as one text are said under the
 table (`data.arena_runs.identical_answers`): every figure is over the answers that differed.
 
 Pure functions over the workspace's tables; `python -m data leaderboard` is the shell, `plot_leaderboard` the PNG.
@@ -26,6 +26,7 @@ Pure functions over the workspace's tables; `python -m data leaderboard` is the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -43,6 +44,8 @@ from data.leaderboard_models import lineage_order, model_renames, one_label_per_
 from data.leaderboard_votes import ARENA, PEOPLE, answered_votes, votes_table, win_matrices
 from data.lineage import answer_versions
 from data.selection import without_labellers
+
+log = logging.getLogger(__name__)
 
 # why a strength has no interval (Row.no_interval): its votes or the reference's are on < MIN_PROMPTS prompts,
 # or the votes give it no finite strength (standing above, below or unrated)
@@ -99,6 +102,8 @@ class Board:
     inconsistent: int = 0  # of its votes, a judge's inconsistent ties (`votes_table`), counted as ties
     # `data.arena_runs.identical_answers`: per arena, the answers not paired as they were one text
     identical: list[dict] = field(default_factory=list)
+    # `data.leaderboard_votes.answered_votes`' line: the votes left out as a side of their pair is no stored answer
+    unanswered: str = ""
 
 
 def check_by(by: str) -> None:
@@ -126,7 +131,7 @@ def workspace_board(
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
     check_arena_pairs(tables["pairs"], tables["arenas"])
-    rows, votes = _checked_board(
+    rows, votes, unanswered = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
         excluded, tables["labels"],
     )  # fmt: skip
@@ -134,7 +139,7 @@ def workspace_board(
     sided = side_preferences(arena, labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
     identical = identical_answers(tables["arenas"], tables["models"])
-    return Board(rows, by, sided, unvoted, int(votes["inconsistent"].sum()), identical)
+    return Board(rows, by, sided, unvoted, int(votes["inconsistent"].sum()), identical, unanswered)
 
 
 def _check_votes_left(
@@ -179,9 +184,10 @@ def leaderboard(
 
 def _checked_board(
     pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone
-) -> tuple[list[Row], pd.DataFrame]:
+) -> tuple[list[Row], pd.DataFrame, str]:
     """`leaderboard` with ``by`` and the arena pairs checked (`workspace_board` checks ``by`` before it reads a
-    table), and the votes it counted (`votes_table`)."""
+    table), the votes it counted (`votes_table`) and the line on those it left out for a missing answer
+    (`answered_votes`; logged as a warning too)."""
     votes = votes_table(pairs, completions, labels, by, gold)
     if not len(votes):
         _check_votes_left(pairs, completions, everyone, by, gold, excluded)
@@ -194,12 +200,14 @@ def _checked_board(
         )
         voted = f"; machine votes there are by {', '.join(machines)}" if machines else ""
         raise PrefloopError(f"no votes by {by} on arena pairs yet ({how}{voted})")
-    votes = answered_votes(votes, pairs, completions)
+    votes, unanswered = answered_votes(votes, pairs, completions)
     if not len(votes):
         raise PrefloopError(
-            f"every vote by {by} on arena pairs is on a pair whose answer is not in the completions table (the "
-            "warning names them; `python -m data validate` lists them): no board"
+            f"every vote by {by} on arena pairs is on a pair whose answer is not in the completions table: no "
+            f"board ({unanswered})"
         )
+    if unanswered:
+        log.warning(unanswered)
     votes = one_label_per_model(votes, models)
     if not len(votes):
         raise PrefloopError(f"the votes by {by} on arena pairs all compare a model with itself: no board")
@@ -208,7 +216,7 @@ def _checked_board(
     _, wins = win_matrices(votes, [m["label"] for m in ordered])
     # below MIN_PROMPTS prompts no row shows an interval: the resamples are not drawn at all
     intervals = strength_intervals(wins, samples=samples, seed=seed) if len(wins) >= MIN_PROMPTS else None
-    return board_rows(ordered, wins, intervals), votes
+    return board_rows(ordered, wins, intervals), votes, unanswered
 
 
 def board_rows(

@@ -104,15 +104,26 @@ def test_a_vote_on_a_pair_whose_answer_is_missing_is_left_out_and_named(tmp_path
     assert main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--json"]) == 0
     assert strict_json(capsys.readouterr().out)["models"][1]["votes"] == 4
     warned = [r.getMessage() for r in caplog.records if "completions table" in r.getMessage()]
-    assert warned == [
+    assert warned == [missing_line(pair)]
+    # the admin card: the board, not a traceback, and the warning the CLI gives (the card had no word of it)
+    card = arena_html(workspace)
+    assert "<table" in card and f'<div class="pf-message pf-warn">{missing_line(pair)}</div>' in card
+    alone, pair = dangling_workspace(tmp_path / "alone", [(0, "A", "B", "judge:j", "a")])
+    assert main(["leaderboard", "-w", str(alone.path)]) == 2
+    no_board = (
+        "every vote by people on arena pairs is on a pair whose answer is not in the completions table: no board "
+        f"({missing_line(pair)})"
+    )
+    assert capsys.readouterr().err == f"error: {no_board}\n"
+    # the card's line names the pair too (it said "the warning names them", a warning the card never showed)
+    assert no_board in arena_html(alone)
+
+
+def missing_line(pair: str) -> str:
+    """The line on ann's one vote on ``pair`` (`dangling_workspace`), whose side b is no completion."""
+    return (
         f"1 vote on 1 arena pair without an answer in the completions table left out (pair {pair}: completion_b "
         "deadbeefdeadbeef does not exist; `python -m data validate` lists every such reference)"
-    ]
-    assert "<table" in arena_html(workspace)  # the board, not a traceback
-    alone, _ = dangling_workspace(tmp_path / "alone", [(0, "A", "B", "judge:j", "a")])
-    assert main(["leaderboard", "-w", str(alone.path)]) == 2
-    assert capsys.readouterr().err.startswith(
-        "error: every vote by people on arena pairs is on a pair whose answer is not in the completions table"
     )
 
 
