@@ -47,6 +47,9 @@ from data.selection import without_labellers
 
 log = logging.getLogger(__name__)
 
+# `data leaderboard --split`'s default: the votes on every arena pair, whatever its prompt's split
+ALL_SPLITS = "all"
+
 # why a strength has no interval (Row.no_interval): its votes or the reference's are on < MIN_PROMPTS prompts,
 # or the votes give it no finite strength (standing above, below or unrated)
 FEW_PROMPTS = "few_prompts"
@@ -104,6 +107,7 @@ class Board:
     identical: list[dict] = field(default_factory=list)
     # `data.leaderboard_votes.answered_votes`' line: the votes left out as a side of their pair is no stored answer
     unanswered: str = ""
+    split: str = ALL_SPLITS  # the split of the prompts whose arena pairs' votes it counts (`split_pairs`)
 
 
 def check_by(by: str) -> None:
@@ -115,16 +119,25 @@ def check_by(by: str) -> None:
 
 
 def workspace_board(
-    workspace, by: str = PEOPLE, samples: int = BOOTSTRAP, seed: int = 0, excluded: Sequence[str] = ()
+    workspace,
+    by: str = PEOPLE,
+    samples: int = BOOTSTRAP,
+    seed: int = 0,
+    excluded: Sequence[str] = (),
+    split: str = ALL_SPLITS,
 ) -> Board:
     """`leaderboard` over a workspace's tables, each read once, children first (arenas, labels, pairs, completions,
-    models) so every vote's pair, completions and models are in the snapshot (an answer a folder wrote before its
-    newest training is its earlier version's, `data.lineage.answer_versions`); the labels of the ``excluded``
-    labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's). A people's board
-    carries the `side_preferences` of the same labels and pairs. ``by``: as `stored_machine_name` finds it."""
+    models, prompts) so every vote's pair, completions and models are in the snapshot (an answer a folder wrote
+    before its newest training is its earlier version's, `data.lineage.answer_versions`); the labels of the
+    ``excluded`` labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's); only the
+    arena pairs, and arena records, of ``split`` (`split_pairs`). A people's board carries the `side_preferences`
+    of the same labels and pairs. ``by``: as `stored_machine_name` finds it."""
     check_by(by)
-    names = ("arenas", "labels", "pairs", "completions", "models")
+    names = ("arenas", "labels", "pairs", "completions", "models", "prompts")
     tables = {name: workspace.frame(name) for name in names}
+    tables["pairs"], tables["arenas"] = split_pairs(
+        tables["pairs"], tables["prompts"], tables["arenas"], split
+    )
     # answers a folder wrote before it was trained again are its earlier training's (`answer_versions`)
     tables["completions"]["model"] = answer_versions(tables["completions"], tables["models"])
     by = stored_machine_name(by, tables["labels"]["annotator"].dropna().astype(str).unique())
@@ -139,7 +152,29 @@ def workspace_board(
     sided = side_preferences(arena, labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
     identical = identical_answers(tables["arenas"], tables["models"])
-    return Board(rows, by, sided, unvoted, int(votes["inconsistent"].sum()), identical, unanswered)
+    return Board(rows, by, sided, unvoted, int(votes["inconsistent"].sum()), identical, unanswered, split)
+
+
+def split_pairs(
+    pairs: pd.DataFrame, prompts: pd.DataFrame, arenas: pd.DataFrame, split: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``pairs`` less the arena pairs whose prompt is not of ``split``, and the ``arenas`` records of ``split``
+    (`ALL_SPLITS`: all of both): the arena answers test prompts by default and train where a workspace holds no test
+    prompt, and votes on prompts a trained model may have been trained on read as held-out ones on one board. An
+    arena pair is of its prompt's split, as its arena's record is. A split with no arena pair where another has some
+    is one line naming the splits that have them."""
+    if split == ALL_SPLITS:
+        return pairs, arenas
+    of_prompt = pairs["prompt_id"].map(prompts.drop_duplicates("id").set_index("id")["split"])
+    arena = pairs["kind"] == ARENA
+    if arena.any() and not (arena & (of_prompt == split)).any():
+        held = of_prompt[arena].value_counts()
+        where = ", ".join(f"{n} in split {name}" for name, n in held.items())
+        raise PrefloopError(
+            f"--split {split}: no arena pairs of split {split} in this workspace ({where}; --split all counts every "
+            "split's)"
+        )
+    return pairs[~arena | (of_prompt == split)], arenas[arenas["split"] == split]
 
 
 def _check_votes_left(
