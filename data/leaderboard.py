@@ -18,8 +18,9 @@ Each model also gets its win rate against the reference (ties half) on the pairs
 whose number of votes is discounted by how much the votes cluster on prompts (`data.intervals.clustered_wilson_interval`:
 votes on one prompt are not independent either), given only where the two met on at least `MIN_PROMPTS` prompts
 (``win_no_interval``). A vote on a pair whose answer the completions table lacks is left out, counted and named in
-a warning (`data.leaderboard_votes.answered_votes`; the admin card shows it as a note); the answers an arena never paired as one text are said under the
-table (`data.arena_runs.identical_answers`): every figure is over the answers that differed.
+a warning (`data.leaderboard_votes.answered_votes`; the admin card shows it as a note); the answers an arena never
+paired as one text are said under the table (`data.arena_runs.identical_answers`): every figure is over the answers
+that differed. `data leaderboard --split` keeps one split's arena pairs (`split_pairs`).
 
 Pure functions over the workspace's tables; `python -m data leaderboard` is the shell, `plot_leaderboard` the PNG.
 """
