@@ -13,8 +13,8 @@ name `train` registers it by) as their model, which is the manifest's path: the 
 its manifest entry (`data.leaderboard`); a folder the manifest does not know is compared by its folder and listed
 after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and sample index below
 ``--arena-n`` (each model's answers in the order drawn), or ``--arena-pairs K`` drawn per prompt (seeded). They are
-evaluation data: `train` and `data export` leave them out unless asked (``--kinds arena``). A rerun samples only what is missing (a larger ``--arena-n`` tops each model up,
-seeds continuing) and adds no pair twice.
+evaluation data: `train` and `data export` leave them out unless asked (``--kinds arena``). A rerun samples only
+what is missing (a larger ``--arena-n`` tops each model up, seeds continuing) and adds no pair twice.
 """
 
 from __future__ import annotations
