@@ -201,3 +201,39 @@ def test_a_run_pairs_only_the_first_arena_n_answers_of_each_model(tmp_path, two_
     assert len(mine) and set(index[mine["completion_a"]]) == {0}  # no pair of a second answer
     assert out["arena_pairs"] == out["arena_new_pairs"] == str(len(mine)) and len(mine) <= 3
     assert arenas.sort_values("created_at")["pairs"].iloc[-1] == len(mine)
+
+
+def test_a_rerun_leaves_an_earlier_arenas_pairs_of_one_draw_as_they_are(
+    tmp_path, two_models, capsys, monkeypatch
+):
+    """An arena sampled before answers were paired in sample order matched a transformers draw's answers by id;
+    the same command run again paired each of them once more with the other model's other answer (6 new pairs to
+    8 over 4 prompts at --arena-n 2). An answer on a stored arena pair with a model is not paired with another of
+    that model's answers: the rerun adds nothing and counts them `arena_paired_before`."""
+    from generate import arena
+
+    argv = [*arena_args(tmp_path / "ws", two_models, write_prompts(tmp_path / "p.json", 4)), "--arena-n", "2"]
+    second = str(two_models[1].resolve())
+
+    # as the order by seed, then id, may fall: the second model's draw the other way round
+    def crossed_order(completions):
+        return completions.sort_values(
+            ["created_at", "id"], ascending=not (completions["model"] == second).any()
+        )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(arena, "arena_answers_in_order", crossed_order)
+        assert main(argv) == 0
+    completions, before, _ = arena_rows(tmp_path / "ws")
+    index = sample_indices(completions).set_axis(completions["id"])
+    crossed = int(
+        (index[before["completion_a"]].to_numpy() != index[before["completion_b"]].to_numpy()).sum()
+    )
+    assert crossed == len(before) > 0  # every pair across the draw: the case this test is about
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = said(capsys.readouterr().out)
+    _, pairs, arenas = arena_rows(tmp_path / "ws")
+    assert len(pairs) == len(before) and out["arena_new_pairs"] == "0"
+    assert out["arena_paired_before"] == str(crossed) and out["arena_pairs"] == str(len(before))
+    assert set(arenas["pairs"]) == {len(before)}
