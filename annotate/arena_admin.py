@@ -78,8 +78,11 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
     notes = board_notes(
         board.rows, excluding, board.sided, board.unvoted, board.inconsistent, board.identical
     )
+    # the votes left out for an answer no longer stored: the CLI's warning, which the card had no word of
+    unanswered = message_html(board.unanswered, "warn") if board.unanswered else ""
     return (
         "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
+        + unanswered
         + message_html(reference, "muted")
         + table_html(columns, cells)
         + "".join(message_html(note, "muted") for note in notes)

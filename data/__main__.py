@@ -13,7 +13,7 @@ python -m data gold -w ws --from-split test    # gold items mixed into labellers
 python -m data validate -w ws
 python -m data compact -w ws
 python -m data merge -w ws ws-shard2 ws-shard3   # rows sampled on other machines
-python -m data leaderboard -w ws [--by people|judge:NAME|rm:ID] [--json]   # the arena's Bradley–Terry table
+python -m data leaderboard -w ws [--by people|judge:NAME|rm:ID] [--split train|test|all] [--json]   # the arena's Bradley–Terry table
 """
 
 from __future__ import annotations
@@ -262,11 +262,13 @@ def cmd_leaderboard(args: Any) -> int:
     exclusion = check_exclusion(workspace, args.exclude_labeller)
     for line in exclusion.warnings():
         print(f"warning: {line}", file=sys.stderr)
-    board = workspace_board(workspace, args.by, args.bootstrap, args.seed, exclusion.names)
-    png = plot_leaderboard(board.rows, board.by, workspace.path / "leaderboard.png", exclusion.names)
+    board = workspace_board(workspace, args.by, args.bootstrap, args.seed, exclusion.names, args.split)
+    png = plot_leaderboard(
+        board.rows, board.by, workspace.path / "leaderboard.png", exclusion.names, board.split
+    )
     if args.json:
         notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
-        print(board_json(board.rows, board.by, exclusion.names, *notes))
+        print(board_json(board.rows, board.by, exclusion.names, *notes, split=board.split))
     else:
         print("\n".join(board_text(board, exclusion.line(), png)))
     return 0

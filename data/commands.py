@@ -12,7 +12,7 @@ from data.export_sft import SFT_SHAPES
 from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND
 from data.imports import FORMATS as IMPORT_FORMATS
 from data.imports import ON_ERROR
-from data.leaderboard import ARENA, PEOPLE
+from data.leaderboard import ALL_SPLITS, ARENA, PEOPLE
 from data.merging import ON_CONFLICT
 from data.provision import EMBEDDED, SAMPLES
 from data.rank_pairs import RANK_KIND
@@ -224,6 +224,14 @@ class LeaderboardCommand:
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples of the prompts (40..10000)"})
     seed: int = field(default=0, metadata={"help": "bootstrap seed"})
     exclude_labeller: tuple[str, ...] = EXCLUDE_LABELLER
+    split: str = field(
+        default=ALL_SPLITS,
+        metadata={
+            "help": "only the votes on arena pairs of this split's prompts (default: all; `generate --arena` answers "
+            "test where the workspace holds test prompts)",
+            "choices": (*SPLITS, ALL_SPLITS),
+        },
+    )
 
 
 @dataclass(frozen=True)

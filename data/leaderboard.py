@@ -18,14 +18,16 @@ Each model also gets its win rate against the reference (ties half) on the pairs
 whose number of votes is discounted by how much the votes cluster on prompts (`data.intervals.clustered_wilson_interval`:
 votes on one prompt are not independent either), given only where the two met on at least `MIN_PROMPTS` prompts
 (``win_no_interval``). A vote on a pair whose answer the completions table lacks is left out, counted and named in
-a warning (`data.leaderboard_votes.answered_votes`); the answers an arena never paired as one text are said under the
-table (`data.arena_runs.identical_answers`): every figure is over the answers that differed.
+a warning (`data.leaderboard_votes.answered_votes`; the admin card shows it as a note); the answers an arena never
+paired as one text are said under the table (`data.arena_runs.identical_answers`): every figure is over the answers
+that differed. `data leaderboard --split` keeps one split's arena pairs (`split_pairs`).
 
 Pure functions over the workspace's tables; `python -m data leaderboard` is the shell, `plot_leaderboard` the PNG.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -43,6 +45,11 @@ from data.leaderboard_models import lineage_order, model_renames, one_label_per_
 from data.leaderboard_votes import ARENA, PEOPLE, answered_votes, votes_table, win_matrices
 from data.lineage import answer_versions
 from data.selection import without_labellers
+
+log = logging.getLogger(__name__)
+
+# `data leaderboard --split`'s default: the votes on every arena pair, whatever its prompt's split
+ALL_SPLITS = "all"
 
 # why a strength has no interval (Row.no_interval): its votes or the reference's are on < MIN_PROMPTS prompts,
 # or the votes give it no finite strength (standing above, below or unrated)
@@ -99,6 +106,9 @@ class Board:
     inconsistent: int = 0  # of its votes, a judge's inconsistent ties (`votes_table`), counted as ties
     # `data.arena_runs.identical_answers`: per arena, the answers not paired as they were one text
     identical: list[dict] = field(default_factory=list)
+    # `data.leaderboard_votes.answered_votes`' line: the votes left out as a side of their pair is no stored answer
+    unanswered: str = ""
+    split: str = ALL_SPLITS  # the split of the prompts whose arena pairs' votes it counts (`split_pairs`)
 
 
 def check_by(by: str) -> None:
@@ -110,23 +120,32 @@ def check_by(by: str) -> None:
 
 
 def workspace_board(
-    workspace, by: str = PEOPLE, samples: int = BOOTSTRAP, seed: int = 0, excluded: Sequence[str] = ()
+    workspace,
+    by: str = PEOPLE,
+    samples: int = BOOTSTRAP,
+    seed: int = 0,
+    excluded: Sequence[str] = (),
+    split: str = ALL_SPLITS,
 ) -> Board:
     """`leaderboard` over a workspace's tables, each read once, children first (arenas, labels, pairs, completions,
-    models) so every vote's pair, completions and models are in the snapshot (an answer a folder wrote before its
-    newest training is its earlier version's, `data.lineage.answer_versions`); the labels of the ``excluded``
-    labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's). A people's board
-    carries the `side_preferences` of the same labels and pairs. ``by``: as `stored_machine_name` finds it."""
+    models, prompts) so every vote's pair, completions and models are in the snapshot (an answer a folder wrote
+    before its newest training is its earlier version's, `data.lineage.answer_versions`); the labels of the
+    ``excluded`` labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's); only the
+    arena pairs, and arena records, of ``split`` (`split_pairs`). A people's board carries the `side_preferences`
+    of the same labels and pairs. ``by``: as `stored_machine_name` finds it."""
     check_by(by)
-    names = ("arenas", "labels", "pairs", "completions", "models")
+    names = ("arenas", "labels", "pairs", "completions", "models", "prompts")
     tables = {name: workspace.frame(name) for name in names}
+    tables["pairs"], tables["arenas"] = split_pairs(
+        tables["pairs"], tables["prompts"], tables["arenas"], split
+    )
     # answers a folder wrote before it was trained again are its earlier training's (`answer_versions`)
     tables["completions"]["model"] = answer_versions(tables["completions"], tables["models"])
     by = stored_machine_name(by, tables["labels"]["annotator"].dropna().astype(str).unique())
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
     check_arena_pairs(tables["pairs"], tables["arenas"])
-    rows, votes = _checked_board(
+    rows, votes, unanswered = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
         excluded, tables["labels"],
     )  # fmt: skip
@@ -134,7 +153,29 @@ def workspace_board(
     sided = side_preferences(arena, labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
     identical = identical_answers(tables["arenas"], tables["models"])
-    return Board(rows, by, sided, unvoted, int(votes["inconsistent"].sum()), identical)
+    return Board(rows, by, sided, unvoted, int(votes["inconsistent"].sum()), identical, unanswered, split)
+
+
+def split_pairs(
+    pairs: pd.DataFrame, prompts: pd.DataFrame, arenas: pd.DataFrame, split: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``pairs`` less the arena pairs whose prompt is not of ``split``, and the ``arenas`` records of ``split``
+    (`ALL_SPLITS`: all of both): the arena answers test prompts by default and train where a workspace holds no test
+    prompt, and votes on prompts a trained model may have been trained on read as held-out ones on one board. An
+    arena pair is of its prompt's split, as its arena's record is. A split with no arena pair where another has some
+    is one line naming the splits that have them."""
+    if split == ALL_SPLITS:
+        return pairs, arenas
+    of_prompt = pairs["prompt_id"].map(prompts.drop_duplicates("id").set_index("id")["split"])
+    arena = pairs["kind"] == ARENA
+    if arena.any() and not (arena & (of_prompt == split)).any():
+        held = of_prompt[arena].value_counts()
+        where = ", ".join(f"{n} in split {name}" for name, n in held.items())
+        raise PrefloopError(
+            f"--split {split}: no arena pairs of split {split} in this workspace ({where}; --split all counts every "
+            "split's)"
+        )
+    return pairs[~arena | (of_prompt == split)], arenas[arenas["split"] == split]
 
 
 def _check_votes_left(
@@ -179,9 +220,10 @@ def leaderboard(
 
 def _checked_board(
     pairs, completions, labels, models, by, samples, seed, gold, excluded, everyone
-) -> tuple[list[Row], pd.DataFrame]:
+) -> tuple[list[Row], pd.DataFrame, str]:
     """`leaderboard` with ``by`` and the arena pairs checked (`workspace_board` checks ``by`` before it reads a
-    table), and the votes it counted (`votes_table`)."""
+    table), the votes it counted (`votes_table`) and the line on those it left out for a missing answer
+    (`answered_votes`; logged as a warning too)."""
     votes = votes_table(pairs, completions, labels, by, gold)
     if not len(votes):
         _check_votes_left(pairs, completions, everyone, by, gold, excluded)
@@ -194,12 +236,14 @@ def _checked_board(
         )
         voted = f"; machine votes there are by {', '.join(machines)}" if machines else ""
         raise PrefloopError(f"no votes by {by} on arena pairs yet ({how}{voted})")
-    votes = answered_votes(votes, pairs, completions)
+    votes, unanswered = answered_votes(votes, pairs, completions)
     if not len(votes):
         raise PrefloopError(
-            f"every vote by {by} on arena pairs is on a pair whose answer is not in the completions table (the "
-            "warning names them; `python -m data validate` lists them): no board"
+            f"every vote by {by} on arena pairs is on a pair whose answer is not in the completions table: no "
+            f"board ({unanswered})"
         )
+    if unanswered:
+        log.warning(unanswered)
     votes = one_label_per_model(votes, models)
     if not len(votes):
         raise PrefloopError(f"the votes by {by} on arena pairs all compare a model with itself: no board")
@@ -208,7 +252,7 @@ def _checked_board(
     _, wins = win_matrices(votes, [m["label"] for m in ordered])
     # below MIN_PROMPTS prompts no row shows an interval: the resamples are not drawn at all
     intervals = strength_intervals(wins, samples=samples, seed=seed) if len(wins) >= MIN_PROMPTS else None
-    return board_rows(ordered, wins, intervals), votes
+    return board_rows(ordered, wins, intervals), votes, unanswered
 
 
 def board_rows(

@@ -16,7 +16,7 @@ import numpy as np
 
 from data.bradley_terry import MIN_PROMPTS
 from data.errors import counted, one_line
-from data.leaderboard import FEW_PROMPTS, Board, Row
+from data.leaderboard import ALL_SPLITS, FEW_PROMPTS, Board, Row
 
 UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
 STANDING_NOTES = {
@@ -101,7 +101,8 @@ def board_text(board: Board, excluded_line: str, png: Path) -> list[str]:
     """The board as `python -m data leaderboard` prints it, and the round drivers under their own lines: the table,
     its notes (who was excluded: ``excluded_line``, `data.exclusion.Exclusion.line`) and where the plot is."""
     notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
-    return [*board_lines(board.rows, board.by, excluded_line, *notes), f"plot: {png}"]
+    lines = board_lines(board.rows, board.by, excluded_line, *notes, split=board.split)
+    return [*lines, f"plot: {png}"]
 
 
 def board_lines(
@@ -112,12 +113,13 @@ def board_lines(
     unvoted: list[dict] = (),
     inconsistent: int = 0,
     identical: Sequence[dict] = (),
+    split: str = ALL_SPLITS,
 ) -> list[str]:
     """The table as text: strength with its 95 % interval, win rate against the reference, votes; and its notes
-    (`board_notes`)."""
+    (`board_notes`). ``split``: the prompts' split whose votes it counts, named in its first line."""
     width = max(display_width(r.name) for r in rows)
     lines = [
-        f"arena leaderboard by {by} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap intervals "
+        f"arena leaderboard by {by}{split_words(split)} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap intervals "
         f"over prompts, never narrower than the model's, from {MIN_PROMPTS} prompts; win rate vs the reference, "
         "ties half, with a Wilson interval discounted for votes that cluster on prompts, from as many prompts)",
         f"{padded('model', width)}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
@@ -130,6 +132,11 @@ def board_lines(
             f"{padded(r.name, width)}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
         )
     return [*lines, *board_notes(rows, excluded_line, sided, unvoted, inconsistent, identical)]
+
+
+def split_words(split: str) -> str:
+    """How a board's first line and its plot's title name the split of its votes: nothing for every split's."""
+    return "" if split == ALL_SPLITS else f" on split {split}"
 
 
 def board_notes(
@@ -228,11 +235,13 @@ def side_line(found: dict[str, dict]) -> str:
     )
 
 
-def plot_leaderboard(rows: list[Row], by: str, path: Path, excluded: Sequence[str] = ()) -> Path:
+def plot_leaderboard(
+    rows: list[Row], by: str, path: Path, excluded: Sequence[str] = (), split: str = ALL_SPLITS
+) -> Path:
     """WS/leaderboard.png: each model's strength with its interval, in lineage order (written atomically); a
     strength or bound the votes leave unbounded is drawn to the plot's edge (a triangle: +inf or -inf), an
     unrated model has no point, and a strength without an interval (``no_interval``: too few prompts) no bar. The
-    title names whose votes and the ``excluded`` labellers (`plot_title`)."""
+    title names whose votes, of which ``split``, and the ``excluded`` labellers (`plot_title`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -245,7 +254,7 @@ def plot_leaderboard(rows: list[Row], by: str, path: Path, excluded: Sequence[st
     interval = "95 % interval: bootstrap, never narrower than the model's" + (
         f"\nnone under {MIN_PROMPTS} prompts" if few else ""
     )
-    title = plot_title(by, excluded, font_glyphs())
+    title = plot_title(by + split_words(split), excluded, font_glyphs())
     # each line past the usual two gets room: a two-line title squeezed a two-model plot to a sliver
     extra = title.count("\n") + interval.count("\n")
     figure, axis = plt.subplots(figsize=(7, 1.2 + 0.5 * len(rows) + 0.25 * extra))
@@ -319,11 +328,14 @@ def board_json(
     unvoted: Sequence[dict] = (),
     inconsistent: int = 0,
     identical: Sequence[dict] = (),
+    split: str = ALL_SPLITS,
 ) -> str:
     """The board as strict JSON; ``sided``: `side_preferences` (people's boards); ``unvoted``: `unvoted_models`;
-    ``inconsistent``: the judge's inconsistent ties among its votes; ``identical``: `identical_answers`."""
+    ``inconsistent``: the judge's inconsistent ties among its votes; ``identical``: `identical_answers`;
+    ``split``: the prompts' split whose votes it counts (``all``: every split's)."""
     board = {
         "by": by,
+        "split": split,
         "reference": rows[0].model,
         "excluded": list(excluded),
         "side_preference": sided or {},

@@ -1,6 +1,6 @@
 """The votes the arena leaderboard (`data.leaderboard`) counts: each annotator's current label on an arena pair as a
 score for side a (`votes_table`), summed per prompt (`win_matrices`); votes on a pair whose answer the completions
-table lacks are left out, counted and named (`answered_votes`). A judge's inconsistent tie (its two orders
+table lacks are left out, counted and named in one line (`answered_votes`). A judge's inconsistent tie (its two orders
 disagreed: confidence 0, position bias rather than a preference) is marked (``inconsistent``) and counted as the
 tie it is stored as, as MT-Bench counts it; the board says how many there are. Pure functions over the
 workspace's tables.
@@ -8,7 +8,6 @@ workspace's tables.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,8 +17,6 @@ from data.aggregate import current_labels
 from data.annotators import machine_mask
 from data.errors import counted
 from data.selection import stored_names
-
-log = logging.getLogger(__name__)
 
 ARENA = "arena"  # the pair kind of head-to-head answers of two models (evaluation data, never trained on by default)
 PEOPLE = "people"
@@ -73,13 +70,16 @@ def votes_table(
     )
 
 
-def answered_votes(votes: pd.DataFrame, pairs: pd.DataFrame, completions: pd.DataFrame) -> pd.DataFrame:
+def answered_votes(
+    votes: pd.DataFrame, pairs: pd.DataFrame, completions: pd.DataFrame
+) -> tuple[pd.DataFrame, str]:
     """``votes`` (`votes_table`) without those on an arena pair a side of which the completions table lacks (a
-    dangling reference `python -m data validate` reports), counted and named in one warning: such a side has no
-    model, and the board was a TypeError traceback (`model_renames` sorted the NaN among the names)."""
+    dangling reference `python -m data validate` reports), and the one line that counts and names them ("" where
+    there is none; the CLI's warning, the admin card's note): such a side has no model, and the board was a
+    TypeError traceback (`model_renames` sorted the NaN among the names)."""
     unknown = (votes["model_a"].isna() | votes["model_b"].isna()).to_numpy()
     if not unknown.any():
-        return votes
+        return votes, ""
     ids = sorted(set(votes.loc[unknown, "pair_id"]))
     model = completions.set_index("id")["model"]
     sides = pairs.drop_duplicates("id").set_index("id").loc[ids, ["completion_a", "completion_b"]]
@@ -93,15 +93,11 @@ def answered_votes(votes: pd.DataFrame, pairs: pd.DataFrame, completions: pd.Dat
         for pair, row in sides.head(NAMED).iterrows()
     ]
     more = f"; and {counted(len(ids) - NAMED, 'more pair')}" if len(ids) > NAMED else ""
-    log.warning(
-        "%s on %s without an answer in the completions table left out (%s%s; `python -m data validate` lists "
-        "every such reference)",
-        counted(int(unknown.sum()), "vote"),
-        counted(len(ids), "arena pair"),
-        "; ".join(named),
-        more,
+    line = (
+        f"{counted(int(unknown.sum()), 'vote')} on {counted(len(ids), 'arena pair')} without an answer in the "
+        f"completions table left out ({'; '.join(named)}{more}; `python -m data validate` lists every such reference)"
     )
-    return votes[~unknown]
+    return votes[~unknown], line
 
 
 def win_matrices(votes: pd.DataFrame, models: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

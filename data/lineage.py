@@ -86,16 +86,18 @@ def is_reward_model_name(name: str) -> bool:
 
 def reward_model_entry(name: str, workspace: Workspace | None) -> ModelEntry:
     """The reward model ``name`` names (see `is_reward_model_name`): the manifest's (``workspace`` None: a
-    workspace not created yet, whose manifest is empty), else the folder of ``rm:FOLDER``, checked to hold a reward
-    model (`reward_model_folder`) and named by its absolute path, which is then its id (its labels' annotator is
-    ``rm:FOLDER``). A folder the manifest holds is its manifest entry."""
+    workspace not created yet, whose manifest is empty) by its id or the start of one (8 digits or more, as the
+    leaderboard prints ids: `manifest_id`), else the folder of ``rm:FOLDER`` (`reward_folder`: here, else in the
+    workspace, as ``--arena runs/x`` reads), checked to hold a reward model (`reward_model_folder`) and named by its
+    absolute path, which is then its id (its labels' annotator is ``rm:FOLDER``). A folder the manifest holds is its
+    manifest entry."""
     key = None if name == REWARD_MODEL else name[len(RM_PREFIX) :]
-    folder = Path(key).expanduser().resolve() if key and Path(key).expanduser().is_dir() else None
+    folder = reward_folder(key, workspace) if key else None
     if workspace is not None:
         models = workspace.frame("models")
         models = models[models["method"] == REWARD_MODEL]
         if key is not None:
-            named = models["id"] == key
+            named = models["id"] == (manifest_id(models, key) or key)
             models = models[named | (models["path"] == str(folder))] if folder else models[named]
         if len(models):
             return _entry(models.sort_values(["created_at", "id"], kind="stable").iloc[-1])
@@ -108,11 +110,23 @@ def reward_model_entry(name: str, workspace: Workspace | None) -> ModelEntry:
         if workspace
         else f"{missing}: the workspace does not exist yet"
     )
-    # a mistyped rm:FOLDER: say that no such folder is there, not only "use rm:FOLDER"
-    no_folder = f", and {key} is no folder" if key else ""
+    # a mistyped rm:FOLDER: say that no such folder is there (nor in the workspace), not only "use rm:FOLDER"
+    inside = workspace is not None and not Path(key or "").expanduser().is_absolute()
+    no_folder = f", and {key} is no folder{' here or in the workspace' * inside}" if key else ""
     raise WorkspaceError(
         f"{where}{no_folder} (train one: `python -m train --method rm`; another workspace's: rm:FOLDER)"
     )
+
+
+def reward_folder(key: str, workspace: Workspace | None) -> Path | None:
+    """The folder ``rm:KEY`` names, resolved: ``KEY`` from the current folder, else one relative to the workspace
+    (``rm:runs/rm-1`` is ``WS/runs/rm-1``, where `train` writes its runs, as an ``--arena`` or ``--model`` name
+    reads: `data.provision.in_workspace`); None where neither is a folder."""
+    path = Path(key).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    there = workspace.path / path if workspace is not None else None
+    return there.resolve() if there is not None and there.is_dir() else None
 
 
 def reward_model_folder(folder: Path) -> None:

@@ -11,10 +11,10 @@ settings and seeds (``--arena-n`` answers each, 1 by default), at one round for 
 model's). Completions record the model's absolute folder (a hub id: its snapshot folder in the hub's cache, the one
 name `train` registers it by) as their model, which is the manifest's path: the leaderboard resolves each side to
 its manifest entry (`data.leaderboard`); a folder the manifest does not know is compared by its folder and listed
-after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and answer index,
-or ``--arena-pairs K`` drawn per prompt (seeded). They are evaluation data: `train` and `data export` leave them out
-unless asked (``--kinds arena``). A rerun samples only what is missing (a larger ``--arena-n`` tops each model up,
-seeds continuing) and adds no pair twice.
+after the manifest's models. Pairs are of kind ``arena``: every pair of models per prompt and sample index below
+``--arena-n`` (each model's answers in the order drawn), or ``--arena-pairs K`` drawn per prompt (seeded). They are
+evaluation data: `train` and `data export` leave them out unless asked (``--kinds arena``). A rerun samples only
+what is missing (a larger ``--arena-n`` tops each model up, seeds continuing) and adds no pair twice.
 """
 
 from __future__ import annotations
@@ -136,23 +136,27 @@ def arena_pairs(
     params: SamplingParams,
     ids: list[str],
     per_prompt: int,
+    n: int,
 ) -> tuple[list[Pair], Counter, list[str]]:
-    """Pairs of kind ``arena`` across models: per prompt and answer index, every pair of models, or ``per_prompt``
-    of them drawn reproducibly; answers with the same text are not paired (counted as ``identical``). Also the
+    """Pairs of kind ``arena`` across models: per prompt and sample index below ``n`` (``--arena-n``: a model's
+    answers past it, another run's, are not this run's to pair), every pair of models, or ``per_prompt`` of them
+    drawn reproducibly; answers with the same text are not paired (counted as ``identical``), nor two of which one
+    is on a stored arena pair with the other's model (`arena_meetings`: counted as ``paired_before``). Also the
     prompts where every answer compared was another model's text, so no pair (counted ``identical_prompts``)."""
-    answers = {}  # (model id, prompt id) -> texts' completions ordered by seed
+    answers = {}  # (model id, prompt id) -> its completions in sample order (`arena_answers_in_order`)
     for entry in models:
-        mine = arena_completions(workspace, entry.path, round, params, set(ids)).sort_values(["seed", "id"])
-        for prompt_id, group in mine.groupby("prompt_id"):
+        mine = arena_completions(workspace, entry.path, round, params, set(ids))
+        for prompt_id, group in arena_answers_in_order(mine).groupby("prompt_id", sort=False):
             answers[entry.id, prompt_id] = list(group.itertuples())
+    stored, met = arena_meetings(workspace, answers)
     pairs: list[Pair] = []
     counts: Counter = Counter()
     paired: set[str] = set()  # the models with an answer on a side of some pair
     drawn: set[str] = set()  # ... on a side of some pair compared (paired, or `identical`)
     identical_prompts = []  # the prompts with answers compared and none of them paired
     for prompt_id in ids:
-        width = min((len(answers.get((m.id, prompt_id), [])) for m in models), default=0)
-        before = len(pairs)
+        width = min(n, min((len(answers.get((m.id, prompt_id), [])) for m in models), default=0))
+        before = len(pairs) + counts["paired_before"]
         for index in range(width):
             candidates = list(combinations(models, 2))
             if per_prompt and len(candidates) > per_prompt:
@@ -164,14 +168,43 @@ def arena_pairs(
                 if a.text.strip() == b.text.strip():
                     counts["identical"] += 1
                     continue
-                pairs.append(Pair(prompt_id, a.id, b.id, kind=ARENA, round=round))
+                pair = Pair(prompt_id, a.id, b.id, kind=ARENA, round=round)
+                if pair.id not in stored and ((a.id, b.model) in met or (b.id, a.model) in met):
+                    counts["paired_before"] += 1  # compared already, with another answer of the same draw
+                else:
+                    pairs.append(pair)
                 paired |= {left.id, right.id}
-        if width and len(models) > 1 and len(pairs) == before:
+        if width and len(models) > 1 and len(pairs) + counts["paired_before"] == before:
             identical_prompts.append(prompt_id)
     counts["identical_prompts"] = len(identical_prompts)
     unpaired = [m.id for m in models if m.id in {model for model, _ in answers} and m.id not in paired]
     warn_unpaired([m for m in unpaired if m in drawn], [m for m in unpaired if m not in drawn], per_prompt)
     return pairs, counts, identical_prompts
+
+
+def arena_meetings(
+    workspace: Workspace, answers: Mapping[tuple, list]
+) -> tuple[set[str], set[tuple[str, str]]]:
+    """The stored arena pairs between ``answers`` (`arena_pairs`': (model id, prompt id) -> completion rows) by id,
+    and each of their answers with the model of the answer across: an arena sampled before answers were paired in
+    sample order (`arena_answers_in_order`) matched a draw's answers otherwise, and a rerun paired each of them
+    again with another of the other model's answers (6 new pairs to 8 over 4 prompts at --arena-n 2)."""
+    model = {row.id: row.model for rows in answers.values() for row in rows}
+    pairs = workspace.read("pairs", ["kind", "completion_a", "completion_b"]).to_pandas()
+    pairs = pairs[
+        (pairs["kind"] == ARENA) & pairs["completion_a"].isin(model) & pairs["completion_b"].isin(model)
+    ]
+    sides = list(zip(pairs["completion_a"], pairs["completion_b"]))
+    return set(pairs["id"]), {(x, model[y]) for x, y in sides} | {(y, model[x]) for x, y in sides}
+
+
+def arena_answers_in_order(completions):
+    """A model's arena answers (`arena_completions`, a DataFrame) in sample order: oldest first, as each draw wrote
+    them (sample indices 0, 1, ..., a top-up's after the answers it topped up; `generate.job_plan.answers_by_prompt`
+    reads them so too). The seed is no order: the transformers engine gives a draw's answers one seed and a top-up
+    another, so ordering by seed set one model's top-up beside another's first draw, and a draw's answers in id
+    (hash) order."""
+    return completions.sort_values(["created_at", "id"], kind="stable")
 
 
 UNPAIRED = "arena: no pair of this arena holds an answer of %s: %s, so no vote compares it here (a model on no arena "
@@ -315,18 +348,19 @@ def run_arena(
         if sampled.get(TOO_LONG):
             too_long[entry.id] = sampled[TOO_LONG]
         counts += sampled
-    pairs, paired, identical = arena_pairs(workspace, models, round, params, ids, options.arena_pairs)
-    # what this arena found, with its pairs in one write: the leaderboard reads why a workspace has no arena pair
-    record = ArenaRun(
-        split, round, [m.id for m in models], len(ids), len(pairs), paired["identical"], identical
+    pairs, paired, identical = arena_pairs(
+        workspace, models, round, params, ids, options.arena_pairs, options.arena_n
     )
+    # what this arena found, with its pairs in one write: the leaderboard reads why a workspace has no arena pair
+    found = len(pairs) + paired["paired_before"]  # an earlier arena's pairs of these answers among them
+    record = ArenaRun(split, round, [m.id for m in models], len(ids), found, paired["identical"], identical)
     written = workspace.append([*pairs, record], skip_existing=True).get("pairs", 0)
     # each model's count of prompts it answered, summed: `--limit 5` and three models said `arena_prompts 15`
     counts["prompts_answered"] = counts.pop("prompts", 0)
     result = {
         "arena_prompts": len(ids),
         **{f"arena_{k}": v for k, v in (counts + paired).items()},
-        "arena_pairs": len(pairs),
+        "arena_pairs": found,
         "arena_new_pairs": written,
         "arena_models": arena_names(m.id for m in models),  # an id may be a folder's, commas and all
         "arena_round": round,

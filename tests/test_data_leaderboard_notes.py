@@ -104,15 +104,26 @@ def test_a_vote_on_a_pair_whose_answer_is_missing_is_left_out_and_named(tmp_path
     assert main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--json"]) == 0
     assert strict_json(capsys.readouterr().out)["models"][1]["votes"] == 4
     warned = [r.getMessage() for r in caplog.records if "completions table" in r.getMessage()]
-    assert warned == [
+    assert warned == [missing_line(pair)]
+    # the admin card: the board, not a traceback, and the warning the CLI gives (the card had no word of it)
+    card = arena_html(workspace)
+    assert "<table" in card and f'<div class="pf-message pf-warn">{missing_line(pair)}</div>' in card
+    alone, pair = dangling_workspace(tmp_path / "alone", [(0, "A", "B", "judge:j", "a")])
+    assert main(["leaderboard", "-w", str(alone.path)]) == 2
+    no_board = (
+        "every vote by people on arena pairs is on a pair whose answer is not in the completions table: no board "
+        f"({missing_line(pair)})"
+    )
+    assert capsys.readouterr().err == f"error: {no_board}\n"
+    # the card's line names the pair too (it said "the warning names them", a warning the card never showed)
+    assert no_board in arena_html(alone)
+
+
+def missing_line(pair: str) -> str:
+    """The line on ann's one vote on ``pair`` (`dangling_workspace`), whose side b is no completion."""
+    return (
         f"1 vote on 1 arena pair without an answer in the completions table left out (pair {pair}: completion_b "
         "deadbeefdeadbeef does not exist; `python -m data validate` lists every such reference)"
-    ]
-    assert "<table" in arena_html(workspace)  # the board, not a traceback
-    alone, _ = dangling_workspace(tmp_path / "alone", [(0, "A", "B", "judge:j", "a")])
-    assert main(["leaderboard", "-w", str(alone.path)]) == 2
-    assert capsys.readouterr().err.startswith(
-        "error: every vote by people on arena pairs is on a pair whose answer is not in the completions table"
     )
 
 
@@ -179,3 +190,42 @@ def test_answers_never_paired_as_one_text_are_said_under_the_board(tmp_path, cap
         }
     ]
     assert "gave the same text in 9 of the 20 answer pairs" in arena_html(workspace)
+
+
+def test_the_board_counts_the_votes_of_one_split_with_split(tmp_path, capsys):
+    """`generate --arena` answers the held-out prompts by default and train ones where a workspace holds none (or
+    with --split train), while `data leaderboard` counted every arena pair's votes on one board: votes on prompts a
+    trained model may have trained on read as held-out ones, and no flag kept them apart. `--split` does; its
+    arena records too (the identical-answers note of a train arena is not the test board's)."""
+    from data import Workspace
+    from data.__main__ import main
+    from data.records import ArenaRun, Completion, Label, Pair, Prompt
+
+    # split test: A wins
+    path = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
+    records: list[object] = [ArenaRun("train", 0, ["A", "B"], 3, 3, 1)]
+    for p in range(3):  # split train: B wins
+        prompt = Prompt([{"role": "user", "content": f"t{p}"}], "t", split="train")
+        sides = [Completion(prompt.id, f"{m} t{p}", f"/m/{m}", "hf") for m in "AB"]
+        pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
+        records += [prompt, *sides, pair, Label(pair.id, "ann", "pairwise", "b")]
+    Workspace(path).append(records)
+    board = ["leaderboard", "-w", str(path), "--bootstrap", "40", "--json"]
+    found = {}
+    for split in ("all", "test", "train"):
+        assert main([*board, "--split", split]) == 0
+        found[split] = strict_json(capsys.readouterr().out)
+    assert [found[s]["split"] for s in found] == ["all", "test", "train"]
+    assert [found[s]["models"][1]["votes"] for s in found] == [7, 4, 3]
+    assert [found[s]["models"][1]["win_rate"] for s in found] == [3 / 7, 0.0, 1.0]
+    assert [len(found[s]["identical_answers"]) for s in found] == [1, 0, 1]
+    assert main(board[:-1]) == 0  # by default every split's votes, the first line naming none
+    assert capsys.readouterr().out.startswith("arena leaderboard by people (Bradley–Terry")
+    assert main([*board[:-1], "--split", "test"]) == 0
+    assert capsys.readouterr().out.startswith("arena leaderboard by people on split test (")
+    only_test = arena_workspace(tmp_path / "test-only", [(0, "A", "B", "ann", "a")])
+    assert main(["leaderboard", "-w", str(only_test), "--split", "train"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --split train: no arena pairs of split train in this workspace (1 in split test; --split all counts "
+        "every split's)\n"
+    )

@@ -153,3 +153,87 @@ def test_a_run_of_the_workspace_is_named_runs_name_where_no_such_folder_is_here(
     assert set(Workspace(ws).frame("completions").query("round == 2")["model"]) == {
         str((here / "runs" / "dpo-1").resolve())
     }
+
+
+@pytest.fixture(scope="module")
+def third_model(tiny_model_dir, tmp_path_factory):
+    return perturbed_copy(tiny_model_dir, tmp_path_factory.mktemp("topup") / "m2", 2)
+
+
+def sample_indices(completions):
+    """Each answer's sample index among its model's answers to its prompt: oldest first, as each draw wrote them."""
+    ordered = completions.sort_values(["created_at", "id"], kind="stable")
+    return ordered.groupby(["model", "prompt_id"]).cumcount().reindex(completions.index)
+
+
+def test_arena_pairs_join_answers_of_one_sample_index(tmp_path, two_models, third_model):
+    """Answers were ordered by seed before they were paired by index. The transformers engine gives a draw's
+    answers one seed (the batch's) and a top-up another, so where a model topped up to `--arena-n 2` met one that
+    drew both answers at once, a top-up's answer (sample 1) was paired with the other's sample 0 whenever its seed
+    sorted first (12 of 36 pairs over 6 prompts)."""
+    ws = tmp_path / "ws"
+    prompts = write_prompts(tmp_path / "p.json", 6)
+    assert main([*arena_args(ws, two_models, prompts), "--arena-n", "1"]) == 0
+    assert main([*arena_args(ws, [*two_models, third_model], prompts), "--arena-n", "2"]) == 0
+    completions, pairs, _ = arena_rows(ws)
+    index = sample_indices(completions).set_axis(completions["id"])
+    assert len(pairs) > 2 * 6  # every model pair on both sample indices, identical answers aside
+    assert (index[pairs["completion_a"]].to_numpy() == index[pairs["completion_b"]].to_numpy()).all()
+
+
+def test_a_run_pairs_only_the_first_arena_n_answers_of_each_model(tmp_path, two_models, third_model, capsys):
+    """A run paired every stored answer whatever its `--arena-n`: after arenas of 2 answers each, `--arena-n 1`
+    over models that had 2 wrote pairs of their second answers too. It pairs sample index 0 only; the stored pairs
+    of the earlier runs stay."""
+    ws = tmp_path / "ws"
+    a, b = two_models
+    prompts = write_prompts(tmp_path / "p.json", 3)
+    assert main([*arena_args(ws, [a, b], prompts), "--arena-n", "2"]) == 0
+    assert main([*arena_args(ws, [b, third_model], prompts), "--arena-n", "2"]) == 0
+    capsys.readouterr()
+    assert main([*arena_args(ws, [a, third_model], prompts), "--arena-n", "1"]) == 0
+    out = said(capsys.readouterr().out)
+    completions, pairs, arenas = arena_rows(ws)
+    index = sample_indices(completions).set_axis(completions["id"])
+    model = completions.set_index("id")["model"]
+    met = {str(a.resolve()), str(third_model.resolve())}
+    mine = pairs[[{model[x], model[y]} == met for x, y in zip(pairs["completion_a"], pairs["completion_b"])]]
+    assert len(mine) and set(index[mine["completion_a"]]) == {0}  # no pair of a second answer
+    assert out["arena_pairs"] == out["arena_new_pairs"] == str(len(mine)) and len(mine) <= 3
+    assert arenas.sort_values("created_at")["pairs"].iloc[-1] == len(mine)
+
+
+def test_a_rerun_leaves_an_earlier_arenas_pairs_of_one_draw_as_they_are(
+    tmp_path, two_models, capsys, monkeypatch
+):
+    """An arena sampled before answers were paired in sample order matched a transformers draw's answers by id;
+    the same command run again paired each of them once more with the other model's other answer (6 new pairs to
+    8 over 4 prompts at --arena-n 2). An answer on a stored arena pair with a model is not paired with another of
+    that model's answers: the rerun adds nothing and counts them `arena_paired_before`."""
+    from generate import arena
+
+    argv = [*arena_args(tmp_path / "ws", two_models, write_prompts(tmp_path / "p.json", 4)), "--arena-n", "2"]
+    second = str(two_models[1].resolve())
+
+    # as the order by seed, then id, may fall: the second model's draw the other way round
+    def crossed_order(completions):
+        return completions.sort_values(
+            ["created_at", "id"], ascending=not (completions["model"] == second).any()
+        )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(arena, "arena_answers_in_order", crossed_order)
+        assert main(argv) == 0
+    completions, before, _ = arena_rows(tmp_path / "ws")
+    index = sample_indices(completions).set_axis(completions["id"])
+    crossed = int(
+        (index[before["completion_a"]].to_numpy() != index[before["completion_b"]].to_numpy()).sum()
+    )
+    assert crossed == len(before) > 0  # every pair across the draw: the case this test is about
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = said(capsys.readouterr().out)
+    _, pairs, arenas = arena_rows(tmp_path / "ws")
+    assert len(pairs) == len(before) and out["arena_new_pairs"] == "0"
+    assert out["arena_paired_before"] == str(crossed) and out["arena_pairs"] == str(len(before))
+    assert set(arenas["pairs"]) == {len(before)}

@@ -299,3 +299,30 @@ def test_a_judge_that_is_not_a_model_is_refused_before_the_judge_loop_writes_any
         "smollm2-135m); nothing written\n"
     )
     assert not (tmp_path / "ws").exists()
+
+
+def test_a_reward_model_judge_is_named_as_an_arena_model_is(tmp_path, reward_model_dir, capsys, monkeypatch):
+    """`--arena runs/x` reads the workspace's run `WS/runs/x` and a manifest id by its first 8 digits, while
+    `--judge rm:runs/x` was "no reward model ... and runs/x is no folder" from anywhere but inside the workspace,
+    and `rm:` took only a whole id. A name that is none of these is one line saying where it was looked for."""
+    import shutil
+
+    from data.records import ModelRecord
+    from tests.test_train import build_workspace
+
+    ws = build_workspace(tmp_path / "ws", count=4, test=2)
+    run = ws.path / "runs" / "rm-1"
+    shutil.copytree(reward_model_dir, run)
+    model = ModelRecord(str(run.resolve()), "rm")
+    ws.append([model])
+    monkeypatch.chdir(tmp_path)  # no ./runs here
+    args = ["-w", str(ws.path), "--judge-labelled", "--split", "test", "--judge"]
+    assert main([*args, "rm:runs/rm-1"]) == 0
+    assert f"rm:{model.id}: judged 2 pairs" in capsys.readouterr().out
+    assert main([*args, f"rm:{model.id[:8]}"]) == 0  # the id's start, as the leaderboard prints it
+    assert f"rm:{model.id}: judged 0 pairs" in capsys.readouterr().out  # the same judge: voted already
+    assert main([*args, "rm:runs/rm-typo"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {ws.path}: no reward model 'rm:runs/rm-typo' in the manifest, and runs/rm-typo is no folder here "
+        "or in the workspace (train one: `python -m train --method rm`; another workspace's: rm:FOLDER)\n"
+    )
