@@ -24,7 +24,9 @@ are none of it: `--remove` withdraws labels.
 - Later merges carry the line as any other (with ``merged_from``), and its file as a rejects file (`data.merge_logs`),
   so a workspace merged from this one counts those rows too: the labels never reached it through this one either.
 - A left-out file missing, or a line of it that is no ``{"id", "reason"}`` (`data.import_log_lines.SIDE_FILES`), is
-  named by `data validate`; its ids read as never left out (`--remove` refuses their rows as labels not stored).
+  named by `data validate`; its ids read as never left out (`--remove` refuses their rows as labels not stored). So
+  is a line naming none (``null``: set so, or carried by a later merge that found the file gone) that counts labels
+  left out (`unlisted_labels`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
+from data.errors import counted
 from data.import_log_lines import read_lines, read_rejects, rejects_name
 from data.import_write import LOG_DIR, LOG_FILE
 from data.records import now
@@ -89,3 +92,26 @@ def merge_left_out(workspace: Workspace) -> dict[str, str]:
     (a line its readers pass over records none: `data.import_log_lines.passed_over`)."""
     log = workspace.path / LOG_DIR / LOG_FILE
     return recorded_labels(log, read_lines(log)[0])
+
+
+def unlisted_labels(log: Path) -> list[str]:
+    """What `data validate` says of the merge lines of the import log ``log`` that name no left-out file (``FILE``
+    null: an edit, or a later merge that carried the line and found the file gone) where they count labels left out
+    (``COUNTS``): `--remove` reads their ids from that file, so it refuses a file's rows whose labels those were as
+    labels not stored, and validate must not say OK (`data.import_withdraw.unlisted_rows` is the same for an
+    import's rejects file). A line written before, with the ids inline (``FIELD``), lists them itself."""
+    problems = []
+    for number, entry in read_lines(log)[0]:
+        counts = entry.get(COUNTS) or {}
+        lost = {reason: n for reason, n in counts.items() if type(n) is int and n > 0}
+        if not lost or isinstance(entry.get(FILE), str) or entry.get(FIELD):
+            continue
+        reasons = ", ".join(f"{reason} {n}" for reason, n in lost.items())
+        problems.append(
+            f"{log}, line {number}: names no left-out file, but its merge left out "
+            f"{counted(sum(lost.values()), 'label')} ({reasons}) of {entry.get(MERGED)} that `data import --remove` "
+            "of a file imported there reads there: it refuses their rows as labels not stored; put the left-out "
+            "file back and name it in the line, or merge that workspace again (that adds nothing twice and lists "
+            "the labels it leaves out anew), then delete the line"
+        )
+    return problems

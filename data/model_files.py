@@ -31,12 +31,27 @@ def indexed_shards(folder: Path) -> dict[str, dict[str, list[str]]]:
     return indexes
 
 
+def loaded_indexes(folder: Path) -> dict[str, dict[str, list[str]]]:
+    """`indexed_shards` of the weights the loaders read: where ``folder`` holds a ``.safetensors`` file, only the
+    indexes of safetensors shards (transformers and vLLM then read no ``.bin`` file). A hub repo with both formats,
+    fetched without its ``.bin`` files (`data.provision.HUB_FILES`), keeps a pytorch_model.bin.index.json naming
+    shards that are not there, and loads."""
+    indexes = indexed_shards(folder)
+    if not any(folder.glob("*.safetensors")):
+        return indexes
+    return {
+        name: shards
+        for name, shards in indexes.items()
+        if all(shard.endswith(".safetensors") for shard in shards)
+    }
+
+
 def missing_from_index(folder: Path, headers: dict[str, set[str]]) -> str | None:
-    """The first way ``folder`` falls short of its weights indexes (`indexed_shards`), as the end of one line: a
+    """The first way ``folder`` falls short of the weights indexes its loaders read (`loaded_indexes`), as the end of one line: a
     shard an index names that is not there, or weights it maps to a ``.safetensors`` shard whose header lacks them
     (``headers``: each such file's weight names, by file name). None where it holds them all."""
     try:
-        indexes = indexed_shards(folder)
+        indexes = loaded_indexes(folder)
     except ValueError as exc:
         return str(exc)
     for index, shards in indexes.items():

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from data.errors import PrefloopError, first_line
 from data.files import atomic_write
-from data.model_files import indexed_shards, missing_from_index
+from data.model_files import loaded_indexes, missing_from_index
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ def _cached_model(exc: Exception) -> Path | None:
     folder = Path(folder)
     weights = [*folder.glob("*.safetensors"), *folder.glob("pytorch_model*.bin")]
     try:
-        shards = {shard for index in indexed_shards(folder).values() for shard in index}
+        shards = {shard for index in loaded_indexes(folder).values() for shard in index}
     except ValueError:
         return None
     if not weights or not all((folder / shard).is_file() for shard in shards):

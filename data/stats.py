@@ -37,6 +37,7 @@ from data.labellers import TASKS, labeller_rows, team_pace
 from data.leaderboard import ARENA
 from data.lineage import model_summary
 from data.machine import machine_agreement, suggestion_follow
+from data.merge_left_out import unlisted_labels
 from data.rank_agreement import completion_prompts, ranking_agreement
 from data.ranking import rank_of
 from data.ratings import rating_stats
@@ -351,6 +352,7 @@ def integrity_problems(workspace: Workspace, whole: bool = True) -> list[str]:
     ]
     problems += rejects_problems(log) if whole else []  # a rejects file missing, or its line passed over
     problems += unlisted_rows(log) if whole else []  # rows left out that no rejects file lists
+    problems += unlisted_labels(log) if whole else []  # labels a merge left out that no left-out file lists
     for batch, parts in sorted(workspace.orphans().items()):
         tables_hit = ", ".join(sorted({path.parent.name for path in parts}))
         problems.append(

@@ -251,3 +251,43 @@ def test_remove_counts_a_labellers_kto_row_whose_label_a_merge_left_out_on_their
         f"withdrew the labels of {file}: 1 (KTO labels 1); 1 row left out by a merge (stored_train), never stored "
         "here\n"
     )
+
+
+def test_a_merge_line_naming_no_left_out_file_is_a_problem_to_validate_as_remove_refuses_its_rows(
+    tmp_path, capsys
+):
+    """A later merge carries a line whose left-out file is gone with "left_out_file": null; validate then said OK
+    while `--remove` refused the row the file had listed, as a label not stored. Merging that workspace again lists
+    the labels anew: with the null line deleted, validate says OK and `--remove` counts the row."""
+    one, _ = imported(tmp_path, "one", {"prompt": "Q", "chosen": "good", "rejected": "bad"})
+    two, file = imported(
+        tmp_path,
+        "two",
+        {"prompt": "Q", "chosen": "great", "rejected": "awful"},
+        {"prompt": "S", "chosen": "hi", "rejected": "ho"},
+        split="test",
+    )
+    assert main(["merge", "-w", str(one.path), str(two.path)]) == 0
+    (one.path / "imports" / log_lines(one)[-1]["left_out_file"]).unlink()
+    three = Workspace.init(tmp_path / "three")
+    assert main(["merge", "-w", str(three.path), str(one.path)]) == 0
+    number, log = len(log_lines(three)), three.path / "imports" / "log.jsonl"
+    assert log_lines(three)[-1]["left_out_file"] is None
+    capsys.readouterr()
+    assert remove(three.path, file) == 2
+    assert "row 0: its preference is not stored in " in capsys.readouterr().err
+    assert main(["validate", "-w", str(three.path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{log}, line {number}: names no left-out file, but its merge left out 1 label (stored_train 1) of "
+        f"{two.path.resolve()} that `data import --remove` of a file imported there reads there: it refuses their "
+        "rows as labels not stored; put the left-out file back and name it in the line, or merge that workspace "
+        "again (that adds nothing twice and lists the labels it leaves out anew), then delete the line",
+        f"{three.path}: 1 problem",
+    ]
+    assert main(["merge", "-w", str(three.path), str(two.path)]) == 0
+    lines = log.read_text().splitlines()
+    log.write_text("".join(line + "\n" for i, line in enumerate(lines, start=1) if i != number))
+    capsys.readouterr()
+    assert main(["validate", "-w", str(three.path)]) == 0
+    assert remove(three.path, file) == 0
+    assert capsys.readouterr().out.endswith("; 1 row left out by a merge (stored_train), never stored here\n")

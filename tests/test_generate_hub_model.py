@@ -182,6 +182,19 @@ def test_offline_a_cached_model_whose_snapshot_lacks_files_no_loader_reads_is_sa
     fetch_model(options, "org/tiny")  # found in the cache: no error
 
 
+def test_offline_a_cached_snapshot_beside_an_index_of_bin_shards_not_fetched_is_sampled(snapshot):
+    """A repo with both formats is fetched without its .bin files (`data.provision.HUB_FILES`): its
+    pytorch_model.bin.index.json names shards no loader reads. Offline, with the snapshot incomplete by the hub's
+    listing, it was refused as lacking them."""
+    from data.provision import local_model
+    from tests.test_generate_model_files import bin_index_beside, shard
+
+    shard(snapshot, "none")
+    bin_index_beside(snapshot)
+    hub_listing(snapshot, "original/params.json")
+    assert local_model("org/tiny") == snapshot
+
+
 def test_offline_a_cached_snapshot_without_a_weights_shard_is_still_refused(snapshot):
     from data.provision import ProvisionError, local_model
 

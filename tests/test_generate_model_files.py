@@ -317,3 +317,31 @@ def test_a_best_worst_rerun_with_pairs_left_refuses_a_workspace_it_cannot_write(
     assert main(argv) == 2
     assert capsys.readouterr().err == f"error: {ws.path}: {JUDGING_REFUSED}nothing judged\n"
     assert loaded == [] and len(ws.frame("completions")) == sampled and ws.frame("pairs").empty
+
+
+def bin_index_beside(folder) -> None:
+    """A pytorch_model.bin.index.json beside the safetensors shards, naming .bin shards not there: a hub repo with
+    both formats fetched without its .bin files (`data.provision.HUB_FILES`), as Llama-2's or Mistral-7B's is."""
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    bins = {
+        n: f.replace("model-", "pytorch_model-").replace(".safetensors", ".bin")
+        for n, f in index["weight_map"].items()
+    }
+    (folder / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": bins}))
+
+
+def test_a_safetensors_model_beside_an_index_of_bin_shards_not_fetched_is_whole(tmp_path, tiny_model_dir):
+    """transformers and vLLM read the safetensors shards and never the .bin index: the folder loads, and was
+    refused ('pytorch_model-00001-of-00002.bin missing'); a safetensors shard missing is still refused."""
+    from data.provision import ProvisionError, check_model_parts
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    shard(folder, "none")
+    bin_index_beside(folder)
+    check_model_parts(folder, "--model M")
+    (folder / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(
+        ProvisionError, match=r"model-00002-of-00002\.safetensors missing \(model\.safetensors"
+    ):
+        check_model_parts(folder, "--model M")

@@ -400,6 +400,25 @@ def test_a_prompt_cut_to_no_word_is_dropped_and_counted(tiny_tokenizer, whole):
     assert kept[0]["prompt"][0]["content"] == "Pick a colour."
 
 
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_long_system_message_gives_way_before_the_question_is_cut_to_no_word(tiny_tokenizer, whole):
+    """The question was cut before the system message: a long system message before a short question left it "…"
+    alone (then cut the system message all the same), and the row was dropped as cut to no word, though cutting
+    the system message alone fits it. Now the system message is cut first there, and the row trains."""
+    question = "What is the capital of France?"
+    rows = [
+        {
+            "prompt": [{"role": "system", "content": LONG}, {"role": "user", "content": question}],
+            "chosen": [{"role": "assistant", "content": "Paris."}],
+            "rejected": [{"role": "assistant", "content": "Rome."}],
+        }
+    ]
+    kept, counts = fit_rows(tiny_tokenizer, rows, ("chosen", "rejected"), 96, "prompt", whole)
+    assert counts["rows_dropped"] == {} and counts["rows_trained"] == counts["rows_truncated"] == 1
+    system, user = kept[0]["prompt"]
+    assert user["content"] == question and system["content"].startswith("…") and len(system["content"]) > 1
+
+
 def test_a_max_length_that_leaves_no_prompt_is_one_line_naming_the_reason(tmp_path, tiny_model_dir, capsys):
     ws = build_workspace(tmp_path / "ws")
     argv = ["-w", str(ws.path), "--model", str(tiny_model_dir), "--out", str(tmp_path / "out")]

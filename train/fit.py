@@ -5,7 +5,8 @@ default ``keep_start`` truncation) and its collators cut the end of longer seque
 with the model's own chat template:
 
 - ``--truncation prompt`` (default): keep the completions and the end of the prompt. Earlier turns go first, then
-  the start of the oldest remaining message's text (marked with "…"), until the prompt fits its budget: what the
+  the start of the oldest remaining message's text (marked with "…"; a system message's first where the last
+  message would otherwise keep no word), until the prompt fits its budget: what the
   longest completion leaves of ``max_length``, but at least half of ``max_length`` (or all of it when shorter), so a
   very long completion is cut at its end instead of erasing the question. Every such row is trained and counted
   as truncated, but one whose last message (the turn the completions answer) keeps no word, "…" alone: it would
@@ -59,16 +60,30 @@ def _cut_text(tokenizer, text: str, keep: int) -> str:
 def shorten_prompt(tokenizer, messages: list[dict], budget: int) -> tuple[list[dict], int]:
     """The prompt cut from its start to at most ``budget`` tokens (as rendered by the chat template): earlier
     turns dropped (a leading system message kept), then the oldest remaining message's text cut from its start,
-    then the system message's. Returns (messages, their token count); the count can stay above ``budget`` only when
-    the template's own tokens exceed it."""
+    then the system message's; but where that would leave the last message no word (a long system message before a
+    short question), the system message's text is cut first. Returns (messages, their token count); the count can
+    stay above ``budget`` only when the template's own tokens exceed it."""
     messages = [dict(m) for m in messages]
     length = len(_prompt_ids(tokenizer, messages))
     system = 1 if messages and messages[0]["role"] == "system" else 0
     while length > budget and len(messages) - system > 1:  # whole earlier turns first, never the last one
         del messages[system]
         length = len(_prompt_ids(tokenizer, messages))
+    if not system:
+        return _cut_texts(tokenizer, messages, (0,), length, budget)
+    cut = _cut_texts(tokenizer, [dict(m) for m in messages], (system, 0), length, budget)
+    if not _no_word_left(cut[0]):
+        return cut
+    return _cut_texts(tokenizer, messages, (0, system), length, budget)  # the question kept, where it fits
+
+
+def _cut_texts(
+    tokenizer, messages: list[dict], order: tuple[int, ...], length: int, budget: int
+) -> tuple[list[dict], int]:
+    """`shorten_prompt`'s cut of ``messages`` (``length`` tokens) to ``budget``: each message of ``order`` in turn
+    cut from its start (in place), until the prompt fits."""
     marker = len(tokenizer(ELLIPSIS, add_special_tokens=False)["input_ids"])
-    for index in (system, 0) if system else (0,):
+    for index in order:
         for _ in range(4):  # re-rendering can merge tokens at the cut: a few passes settle it
             if length <= budget:
                 return messages, length
