@@ -21,7 +21,8 @@ M step counts every label as stored and with the pair's sides swapped, each copy
 swapped labels is the fit on the stored ones with a and b exchanged (`choice_agreement` does the same for κ and α).
 Tie and both_bad, and KTO's choices, are no sides and stay as they are. A pair whose posterior then ties a and b
 (two equally trusted labellers, one a, one b) has no verdict either way: `decided` calls it split (any other tie goes
-to the first choice in code order, never to whichever float noise favours).
+to the first choice in code order, never to whichever float noise favours: tie and both_bad, neither of which trains).
+So is a KTO answer whose posterior ties desirable and undesirable: either verdict would train a label no one gave it.
 
 It starts from the majority (each item's vote shares as its posterior), and gold items stay clamped to their known
 answer throughout. Everything is whole-array numpy on integer codes (one bincount per true choice per step, never a
@@ -68,11 +69,12 @@ def decided(posterior: np.ndarray, swap: np.ndarray | None = None) -> tuple[np.n
     """(verdict code, decided?) per item of a posterior (items × k). Choices within `TIED` of the top count as tied,
     and the first of them in code order wins (a before tie before both_bad: no float noise picks between two equal
     posteriors); but a pair whose a and b tie at the top (``swap``: `side_swap`) has no verdict: either would say
-    which side the answers are stored on."""
+    which side the answers are stored on; nor has an item of choices without sides (``swap`` None: KTO's desirable
+    and undesirable) whose top is tied, as the majority's tied vote has none."""
     near = posterior >= posterior.max(axis=1, keepdims=True) - TIED
     best = near.argmax(axis=1)
     if swap is None:
-        return best, np.ones(len(best), dtype=bool)
+        return best, near.sum(axis=1) == 1
     mirror = swap[best]
     return best, (mirror == best) | ~near[np.arange(len(best)), mirror]
 

@@ -10,17 +10,23 @@ dropped, changed, or two swapped) for a known name of 5-7 characters, two for a 
 ``chosen_model``, ``_split``: words split at ``_ - .`` and spaces) is another column, as is any column farther off
 (``id``, ``source``, ``meta``, ``score``): named among the columns not read, as before (`data.import_columns`). A
 column that is a near miss and yet another column is renamed (or dropped) in the file to import it.
+
+Only where the row would read the known column (`row_kind`): a row holding a preference reads no KTO label, gold
+answer, ``completions``, ranking or ratings, and a KTO row no ranking or ratings (spelt right, they are named not read
+or refused there), so near misses of those are extra columns on such rows: distilabel's orca pairs' ``rating`` (two
+scores), a ``labels`` or ``responses`` column beside chosen and rejected import, named not read. Beside one answer
+(``ratngs``: its gold answer) or a ``completions`` list (``rankng``) they are still refused.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from data.errors import shown
 from data.import_columns import SPLIT_COLUMN
-from data.import_formats import COLUMNS
+from data.import_formats import COLUMNS, GOLD_KEYS, LABEL_KEYS, Example
 from data.import_labellers import LABELLER_COLUMNS
 from data.import_rows import STRENGTH
 from data.rank_rate_rows import RANKING, RATINGS
@@ -31,19 +37,36 @@ if TYPE_CHECKING:  # data.imports calls this module
     from data.imports import ImportOptions
 
 WORDS = re.compile(r"[_\-.\s]+")
+PREFERENCE, KTO, ANSWERS = "preference", "kto", "answers"  # kinds of row (`row_kind`)
 
 
-def known_columns(fmt: str, options: ImportOptions, labels: bool, rubric: Callable[[], Rubric]) -> set[str]:
-    """The columns the rows of a file of format ``fmt`` are read for, with ``options``: a row's ``split`` and
-    ``strength`` where they are read (not a gold file's split, nor either for `--remove`), a labeller's columns where
-    a row's ``labels`` are a labeller's (not a gold file's, nor with `--unlabelled`), and the ``rubric``'s aspects."""
+def row_kind(example: Example) -> str:
+    """What a row holds, as far as the columns it reads go: a preference, a KTO label, or answers (a gold answer,
+    answers to rank or rate, or none)."""
+    if example.chosen is not None or example.rejected is not None:
+        return PREFERENCE
+    return KTO if example.desirable is not None else ANSWERS
+
+
+def known_columns(
+    fmt: str, options: ImportOptions, labels: bool, rubric: Callable[[], Rubric]
+) -> dict[str, set[str]]:
+    """The columns the rows of a file of format ``fmt`` are read for, by `row_kind`, with ``options``: a row's
+    ``split`` and ``strength`` where they are read (not a gold file's split, nor either for `--remove`), a labeller's
+    columns where a row's ``labels`` are a labeller's (not a gold file's, nor with `--unlabelled`), and the
+    ``rubric``'s aspects (module docstring: which a preference or KTO row does not read)."""
     given = (
         (options.split_column, (SPLIT_COLUMN,)),
         (options.strength_column, (STRENGTH,)),
         (labels and not options.unlabelled, LABELLER_COLUMNS),
     )
-    known = {*COLUMNS[fmt], RANKING, RATINGS, *rubric().names}
-    return known.union(*(columns for read, columns in given if read))
+    rated = {RANKING, RATINGS, *rubric().names}
+    known = {*COLUMNS[fmt], *rated}.union(*(columns for read, columns in given if read))
+    return {
+        ANSWERS: known,
+        KTO: known - rated,
+        PREFERENCE: known - rated - {*LABEL_KEYS, *GOLD_KEYS, "completions"},
+    }
 
 
 def near_miss(name: str, known: Iterable[str]) -> str | None:
@@ -65,10 +88,13 @@ def _beside_other_words(name: str, column: str) -> bool:
     return words != theirs and f" {' '.join(theirs)} " in f" {' '.join(words)} "
 
 
-def refuse_near_misses(source: str, columns: Iterable[str], known: set[str]) -> None:
-    """Refuse the file at the first of ``columns`` (not read) that is a near miss of a ``known`` one."""
-    for name in columns:
-        column = near_miss(name, known)
+def refuse_near_misses(
+    source: str, columns: Mapping[str, Iterable[str]], known: Mapping[str, set[str]]
+) -> None:
+    """Refuse the file at the first of ``columns`` (not read; each with the `row_kind`s of the rows it was not read
+    in) that is a near miss of one ``known`` (by kind of row) to one of those rows."""
+    for name, kinds in columns.items():
+        column = near_miss(name, set().union(*(known[kind] for kind in kinds)))
         if column is not None:
             raise SchemaError(
                 source,

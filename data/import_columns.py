@@ -82,18 +82,20 @@ class UnreadColumns:
 
     def __init__(self, folder: bool = False, split_hint: str = SPLIT_HINT):
         self.names: dict[str, None] = {}
-        self.columns: dict[str, None] = {}  # the top-level ones among them (not `Reading.inside`'s)
+        # the top-level ones among them (not `Reading.inside`'s), each with the kinds of the rows it was not read in
+        self.columns: dict[str, set[str]] = {}
         self.folder = folder
         self.split_hint = split_hint
 
-    def add(self, row: Reading, read: Iterable[str]) -> None:
-        """The columns of ``row`` not in ``read``, and the keys inside a column it read in part (`Reading.inside`)."""
+    def add(self, row: Reading, read: Iterable[str], kind: str) -> None:
+        """The columns of ``row`` not in ``read``, and the keys inside a column it read in part (`Reading.inside`);
+        ``kind``: what the row holds (`data.import_column_names.row_kind`)."""
         read = set(read)
         for key, value in [*row.items(), *row.inside.items()]:
             if key not in read and not is_null(value) and value != "":
                 self.names.setdefault(str(key), None)
                 if key in row:
-                    self.columns.setdefault(str(key), None)
+                    self.columns.setdefault(str(key), set()).add(kind)
 
     def note(self, rubric: Callable[[], Rubric]) -> str:
         """One line naming them, with hints; "" where every column was read."""

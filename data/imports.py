@@ -31,7 +31,7 @@ from types import MappingProxyType
 from tqdm import tqdm
 
 from data.errors import PrefloopError, check_file_name, names_shown
-from data.import_column_names import known_columns, refuse_near_misses
+from data.import_column_names import known_columns, refuse_near_misses, row_kind
 from data.import_columns import ROW_SPLIT_HINT, SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
@@ -239,7 +239,9 @@ class _Gathered:
         """Row ``row``, checked; ``dropped_parts``: its non-text parts left out, ``respelled``: how many of its texts
         took another spelling."""
         self.prompts.add(checked.prompt, row, checked.split_drawn)
-        self.unread.add(checked.raw, checked.read | question_columns(checked.questions, rubric))
+        self.unread.add(
+            checked.raw, checked.read | question_columns(checked.questions, rubric), row_kind(checked.example)
+        )
         self.rated = self.rated or any(question.task == "rate" for question in checked.questions or ())
         self.compared = self.compared or len(checked.example.candidates or ()) > 2
         self.answers += checked.records

@@ -22,6 +22,7 @@ from data.workspace import Workspace
 
 CHOICES = ("a", "b", "tie", "both_bad")
 SWAP = np.array([1, 0, 2, 3])  # the codes of CHOICES with a and b exchanged
+CHOICES_KTO = ("desirable", "undesirable")
 RIGHT = {"ann": 0.9, "bob": 0.8, "cyd": 0.65, "dan": 0.5}  # how often each gives the pair's true answer
 PAIRS = 60
 
@@ -73,7 +74,23 @@ def test_decided_splits_a_and_b_tied_and_breaks_other_ties_by_code_order_not_flo
     )
     best, single = dawid_skene.decided(posterior, SWAP)
     assert (best[1:].tolist(), single.tolist()) == ([2, 1, 0], [False, True, True, True])
-    assert dawid_skene.decided(posterior[:, :2], None)[1].tolist() == [True] * 4  # KTO: no sides to split on
+    # KTO (no sides): desirable and undesirable tied is no verdict either way, whichever the noise favours
+    kto = np.array([[low, high], [high, low], [0.3, 0.7], [0.7, 0.3]])
+    assert [x.tolist() for x in dawid_skene.decided(kto, None)] == [[0, 0, 1, 0], [False, False, True, True]]
+
+
+def test_a_kto_answer_two_equally_trusted_labellers_split_on_is_split():
+    """As for a pair's sides: ann and bob agree on 10 answers of each label and split on one. Dawid–Skene's
+    posterior of it ties desirable and undesirable (as the majority's vote is tied): no verdict, not desirable (the
+    first choice), which would train a label no one gave it."""
+    rows = [(f"c{i:02d}", who, CHOICES_KTO[i % 2]) for i in range(20) for who in ("ann", "bob")]
+    for split_on in (CHOICES_KTO, CHOICES_KTO[::-1]):
+        labels = rows + [("c20", "ann", split_on[0]), ("c20", "bob", split_on[1])]
+        frame = pd.DataFrame([to_row(Label(item, who, "kto", c)) for item, who, c in labels])
+        verdicts = verdicts_table(frame, "kto", "dawid-skene").to_pandas().set_index("item_id")
+        assert verdicts.loc["c20", "verdict"] == "split"
+        assert verdicts.loc["c20", "posterior"] == pytest.approx(0.5, abs=1e-9)
+        assert (verdicts.drop("c20")["verdict"] == [CHOICES_KTO[i % 2] for i in range(20)]).all()
 
 
 def reference_fit(

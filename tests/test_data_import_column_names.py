@@ -140,3 +140,42 @@ def test_remove_reads_a_file_an_import_before_the_check_stored(tmp_path, capsys)
     assert import_file(ws, path, near_misses=False)["new_labels"] == 1
     assert main(["import", "-w", str(ws.path), "--remove", str(path)]) == 0
     assert capsys.readouterr().out == f"withdrew the labels of {path}: 1 (preferences 1)\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "extra"),
+    [
+        ({**PAIR, "rating": [8.0, 3.0]}, "rating"),  # distilabel's orca pairs: the judge's two scores
+        ({**PAIR, "labels": ["helpful"]}, "labels"),
+        ({**PAIR, "responses": ["4", "5"]}, "responses"),
+        ({**PAIR, "outputs": ["4", "5"]}, "outputs"),
+        ({**KTO, "rating": 4}, "rating"),
+    ],
+)
+def test_a_near_miss_of_a_column_the_row_would_not_read_imports_named(tmp_path, capsys, row, extra):
+    """A row holding a preference reads no ratings, KTO label or gold answer (nor a KTO row ratings): spelt right they
+    would be refused or not read there, so a near miss of one is another column, named not read."""
+    path = write(tmp_path / "pairs.jsonl", row)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 0
+    assert summary(capsys).endswith(f"columns not read: {extra}")
+
+
+@pytest.mark.parametrize(
+    ("rows", "column", "known"),
+    [
+        (
+            [{"prompt": "2 + 2?", "completion": "4", "labels": True}],
+            "labels",
+            "label",
+        ),  # its label misspelt: gold
+        # beside a preference an extra column, on the row of one answer its ratings misspelt: refused
+        ([{**PAIR, "rating": 3}, {**RATE, "rating": {"helpfulness": 4}}], "rating", "ratings"),
+    ],
+)
+def test_a_near_miss_is_refused_where_a_row_would_read_it(tmp_path, capsys, rows, column, known):
+    path = write(tmp_path / "mixed.jsonl", *rows)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: {path}: column '{column}' is not read: did you mean '{known}'?"
+    )
+    assert not (tmp_path / "ws").exists()
