@@ -5,7 +5,8 @@ on new pairs, which would train, the only sign being "columns not read: labeler"
 A column not read is a near miss of a column the file's rows are read for (`known_columns`: its format's, `COLUMNS`,
 and those every format reads where this reader reads them: a labeller's, ``split``, ``strength``, ``ranking``,
 ``ratings``, the rubric's aspects) where, in lower case, the two are the same, or one edit apart (a letter added,
-dropped, changed, or two swapped) for a known name of 5-7 characters, two for a longer one; a known name of 4 or fewer
+dropped, changed, or two swapped) for a known name of 5 or more characters (never two: `annotation`, `annotated`,
+`labeled` are other columns than `annotator` and `labeller`); a known name of 4 or fewer
 (``gold``) only in case. A column that is a known name beside other words (``response_0``, ``prompt_id``,
 ``chosen_model``, ``_split``: words split at ``_ - .`` and spaces) is another column, as is any column farther off
 (``id``, ``source``, ``meta``, ``score``): named among the columns not read, as before (`data.import_columns`). A
@@ -76,7 +77,7 @@ def near_miss(name: str, known: Iterable[str]) -> str | None:
         # the column itself (read in another row, or unread here), or it beside other words
         if name == column or _beside_other_words(lower, column):
             continue
-        allowed = 0 if len(column) <= 4 else 1 if len(column) <= 7 else 2
+        allowed = 0 if len(column) <= 4 else 1
         if (distance := _distance(lower, column, allowed)) <= allowed:
             near.append((distance, column))
     return min(near)[1] if near else None
