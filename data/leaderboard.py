@@ -136,6 +136,7 @@ def workspace_board(
     check_by(by)
     names = ("arenas", "labels", "pairs", "completions", "models", "prompts")
     tables = {name: workspace.frame(name) for name in names}
+    every = tables["pairs"]
     tables["pairs"], tables["arenas"] = split_pairs(
         tables["pairs"], tables["prompts"], tables["arenas"], split
     )
@@ -145,6 +146,8 @@ def workspace_board(
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
     check_arena_pairs(tables["pairs"], tables["arenas"])
+    if split != ALL_SPLITS:
+        _check_split_votes(every, tables, labels, by, gold, split)
     rows, votes, unanswered = _checked_board(
         tables["pairs"], tables["completions"], labels, tables["models"], by, samples, seed, gold,
         excluded, tables["labels"],
@@ -176,6 +179,24 @@ def split_pairs(
             "split's)"
         )
     return pairs[~arena | (of_prompt == split)], arenas[arenas["split"] == split]
+
+
+def _check_split_votes(
+    every: pd.DataFrame, tables: dict[str, pd.DataFrame], labels: pd.DataFrame, by: str, gold, split: str
+) -> None:
+    """A board of one ``split`` (``tables``' pairs are its, ``every`` all the pairs) whose arena pairs no one of
+    ``by`` voted on, where other splits' have votes (``labels``: without the excluded labellers'), is one line
+    naming those splits: it said "no votes by people on arena pairs yet (label them ...)" of votes that were there."""
+    if len(votes_table(tables["pairs"], tables["completions"], tables["labels"], by, gold)):
+        return
+    elsewhere = votes_table(every, tables["completions"], labels, by, gold)["prompt_id"]
+    held = elsewhere.map(tables["prompts"].drop_duplicates("id").set_index("id")["split"]).value_counts()
+    if len(held):
+        where = ", ".join(f"{n} in split {name}" for name, n in held.items())
+        raise PrefloopError(
+            f"--split {split}: no votes by {by} on arena pairs of split {split} yet ({where}; --split all counts "
+            "every split's)"
+        )
 
 
 def _check_votes_left(

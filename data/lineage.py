@@ -97,7 +97,7 @@ def reward_model_entry(name: str, workspace: Workspace | None) -> ModelEntry:
         models = workspace.frame("models")
         models = models[models["method"] == REWARD_MODEL]
         if key is not None:
-            named = models["id"] == (manifest_id(models, key) or key)
+            named = models["id"] == (_reward_model_id(models, key, workspace) or key)
             models = models[named | (models["path"] == str(folder))] if folder else models[named]
         if len(models):
             return _entry(models.sort_values(["created_at", "id"], kind="stable").iloc[-1])
@@ -116,6 +116,15 @@ def reward_model_entry(name: str, workspace: Workspace | None) -> ModelEntry:
     raise WorkspaceError(
         f"{where}{no_folder} (train one: `python -m train --method rm`; another workspace's: rm:FOLDER)"
     )
+
+
+def _reward_model_id(models: pd.DataFrame, key: str, workspace: Workspace) -> str | None:
+    """`manifest_id` of ``rm:KEY`` among the reward ``models``, its refusal (the start of two ids) naming the
+    workspace and ``rm:KEY`` as the other refusals do: it named KEY alone, neither the judge nor where."""
+    try:
+        return manifest_id(models, key)
+    except WorkspaceError as exc:
+        raise WorkspaceError(f"{workspace.path}: {RM_PREFIX}{exc}") from None
 
 
 def reward_folder(key: str, workspace: Workspace | None) -> Path | None:

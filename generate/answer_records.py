@@ -4,6 +4,7 @@ writes (``version``: `data.lineage.retraining`)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from data.records import Completion, content_id
 from generate.engines import Sample, SamplingParams
@@ -50,12 +51,19 @@ def as_completions(
 ) -> list[Completion]:
     """One engine call's samples of ``prompt`` (sample indices ``first`` on) as completions (`as_completion`), one
     record each: a sample whose id an earlier one has (the same text and seed, as the transformers engine records
-    its batch's seed) takes its sample index into its id; every other id is the one it always was."""
+    its batch's seed) takes its sample index into its id; every other id is the one it always was. Each is created
+    after the one before (a microsecond later where the clock gave both one time): the order drawn is read back as
+    (created_at, id) (`generate.arena.arena_answers_in_order`, `generate.job_plan.answers_by_prompt`), and on a tie
+    the ids' hash order paired one model's sample 0 with another's sample 1."""
     completions, ids = [], set()
     for index, sample in enumerate(samples, start=first):
         completion = as_completion(prompt, sample, model, engine, params, round, dtype, version)
         if completion.id in ids:
             completion = replace(completion, id=content_id("completion", completion.id, index))
+        if completions and completion.created_at <= completions[-1].created_at:
+            completion = replace(
+                completion, created_at=completions[-1].created_at + timedelta(microseconds=1)
+            )
         ids.add(completion.id)
         completions.append(completion)
     return completions

@@ -229,3 +229,27 @@ def test_the_board_counts_the_votes_of_one_split_with_split(tmp_path, capsys):
         "error: --split train: no arena pairs of split train in this workspace (1 in split test; --split all counts "
         "every split's)\n"
     )
+
+
+def test_a_split_whose_arena_pairs_have_no_vote_names_the_splits_that_have_some(tmp_path, capsys):
+    """`--split test` where only the train arena pairs had votes said "no votes by people on arena pairs yet (label
+    them ...)" of votes that were there, on the other split's prompts."""
+    from data import Workspace
+    from data.__main__ import main
+    from data.records import Completion, Label, Pair, Prompt
+
+    path = arena_workspace(tmp_path / "ws", [])
+    records: list[object] = []
+    for split, p in [("test", 0), ("train", 1), ("train", 2)]:
+        prompt = Prompt([{"role": "user", "content": f"q{p}"}], "t", split=split)
+        sides = [Completion(prompt.id, f"{m} {p}", f"/m/{m}", "hf") for m in "AB"]
+        pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
+        records += [prompt, *sides, pair] + ([Label(pair.id, "ann", "pairwise", "b")] * (split == "train"))
+    Workspace(path).append(records)
+    assert main(["leaderboard", "-w", str(path), "--split", "test"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --split test: no votes by people on arena pairs of split test yet (2 in split train; --split all "
+        "counts every split's)\n"
+    )
+    assert main(["leaderboard", "-w", str(path), "--split", "test", "--by", "judge:j"]) == 2  # none anywhere
+    assert capsys.readouterr().err.startswith("error: no votes by judge:j on arena pairs yet (judge them")

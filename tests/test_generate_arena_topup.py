@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -237,3 +238,51 @@ def test_a_rerun_leaves_an_earlier_arenas_pairs_of_one_draw_as_they_are(
     assert len(pairs) == len(before) and out["arena_new_pairs"] == "0"
     assert out["arena_paired_before"] == str(crossed) and out["arena_pairs"] == str(len(before))
     assert set(arenas["pairs"]) == {len(before)}
+
+
+class SeededEngine:
+    """As vLLM samples: sample index i of a prompt has seed `sample_seed(seed, prompt, i)`; the text says which
+    model and index."""
+
+    name = "vllm"
+    context_length = None  # every prompt fits
+
+    def __init__(self, path):
+        self.tag = Path(path).name
+
+    def sample(self, prompts, n, params, first=0):
+        from generate.engines import Sample, sample_seed
+
+        return [
+            [
+                Sample(f"{self.tag} {i}", 2, "stop", sample_seed(params.seed, m, i))
+                for i in range(first, first + n)
+            ]
+            for m in prompts
+        ]
+
+
+def test_answers_stamped_in_one_clock_tick_pair_by_sample_index(tmp_path, two_models, monkeypatch):
+    """Answers are paired in the order drawn, (created_at, id); a clock that gave a draw's answers one time left
+    them in the ids' hash order, and one model's sample 0 met another's sample 1 (12 of 18 pairs here, each of
+    two seeds). A draw's answers are stamped in sample order."""
+    from datetime import datetime, timezone
+
+    import data.records
+    from generate import arena
+
+    class OneTick(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    monkeypatch.setattr(data.records, "datetime", OneTick)
+    monkeypatch.setattr(arena, "make_engine", lambda engine, path, options: SeededEngine(path))
+    ws = tmp_path / "ws"
+    assert main([*arena_args(ws, two_models, write_prompts(tmp_path / "p.json", 6)), "--arena-n", "3"]) == 0
+    completions, pairs, _ = arena_rows(ws)
+    index = completions.set_index("id")["text"].str.split().str[-1]
+    seed = completions.set_index("id")["seed"]
+    assert len(pairs) == 6 * 3
+    assert (index[pairs["completion_a"]].to_numpy() == index[pairs["completion_b"]].to_numpy()).all()
+    assert (seed[pairs["completion_a"]].to_numpy() == seed[pairs["completion_b"]].to_numpy()).all()

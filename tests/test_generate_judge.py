@@ -326,3 +326,23 @@ def test_a_reward_model_judge_is_named_as_an_arena_model_is(tmp_path, reward_mod
         f"error: {ws.path}: no reward model 'rm:runs/rm-typo' in the manifest, and runs/rm-typo is no folder here "
         "or in the workspace (train one: `python -m train --method rm`; another workspace's: rm:FOLDER)\n"
     )
+
+
+def test_the_start_of_two_reward_model_ids_is_one_line_naming_the_judge(tmp_path, capsys, monkeypatch):
+    """`--judge rm:ID` takes the start of an id; the start of two said "error: abcdef12: the start of model ids
+    ...", naming neither the judge nor the workspace. A policy's id is no reward model's."""
+    from data.records import ModelRecord
+    from tests.test_train import build_workspace
+
+    ws = build_workspace(tmp_path / "ws", count=4, test=2)
+    ids = ["abcdef1200000001", "abcdef1200000002"]
+    ws.append([ModelRecord(str(tmp_path / i), "rm", id=i) for i in ids])
+    ws.append([ModelRecord(str(tmp_path / "p"), "dpo", id="12345678aaaaaaaa")])
+    monkeypatch.chdir(tmp_path)
+    args = ["-w", str(ws.path), "--judge-labelled", "--split", "test", "--judge"]
+    assert main([*args, "rm:abcdef12"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {ws.path}: rm:abcdef12: the start of model ids {', '.join(ids)}; give more of one\n"
+    )
+    assert main([*args, "rm:12345678"]) == 2
+    assert "no reward model 'rm:12345678' in the manifest" in capsys.readouterr().err
