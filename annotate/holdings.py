@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from data.files import append_line, atomic_write, failure_reason, folder_for_writing, read_beside
+from data.import_records import within_depth
 from data.temp_writers import remove_dead_temps
 
 REWRITE_LINES = 10_000
@@ -71,13 +73,14 @@ class Holdings:
         last, bad = {}, 0
         for line in lines:
             try:
-                fields = json.loads(line)
+                fields = within_depth(json.loads, line)
                 holding = Holding(fields["labeller"], fields["item"], fields["record"], float(fields["at"]))
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError):  # ValueError: no JSON, or nested too deeply to read
+                holding = None
+            if not _is_hold(holding):
                 bad += 1
                 continue
-            if isinstance(holding.labeller, str) and isinstance(holding.item, str | None):
-                last[holding.labeller] = holding
+            last[holding.labeller] = holding
         if bad:
             log.warning(
                 "%s: %d lines that are no hold passed over (cut off by a crash, or edited)", self.path, bad
@@ -153,6 +156,17 @@ class Holdings:
             log.warning("%s: recording holds again; %d were not recorded", self.path, self._unwritten)
             self._unwritten = 0
         return True
+
+
+def _is_hold(holding: Holding | None) -> bool:
+    """Whether a line read is a hold as `_line` writes one: a time that is no number of seconds (NaN, a lease that
+    never runs out), or a labeller or item of another type, is an edit, passed over as a line cut off is."""
+    return (
+        holding is not None
+        and math.isfinite(holding.at)
+        and isinstance(holding.labeller, str)
+        and isinstance(holding.item, str | None)
+    )
 
 
 def _line(holding: Holding) -> str:

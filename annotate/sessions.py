@@ -22,6 +22,7 @@ from pathlib import Path
 from annotate.users import User
 from data.errors import PrefloopError
 from data.files import NotAFileError, atomic_write, create_once, open_regular
+from data.import_records import within_depth
 from data.workspace import LOGOUTS_FILE
 from data.workspace import SESSION_KEY_FILE as KEY_FILE
 
@@ -85,7 +86,7 @@ class Sessions:
         if logouts is not None and (logouts.is_file() or logouts.is_symlink()):
             try:
                 with open_regular(logouts) as handle:
-                    self._not_before = {str(k): int(v) for k, v in json.load(handle).items()}
+                    self._not_before = {str(k): int(v) for k, v in within_depth(json.load, handle).items()}
             except NotAFileError as exc:
                 raise SessionError(str(exc)) from None
             except (OSError, ValueError, TypeError, AttributeError) as exc:

@@ -23,6 +23,7 @@ import json
 import logging
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from data.cli import add_subcommands, explicit_names, options_parser, run_cli
@@ -32,6 +33,7 @@ from data.errors import PrefloopError, counted
 from data.exclusion import check_exclusion
 from data.export import write_export, write_parquet
 from data.export_workspace import export_workspace
+from data.files import WriteError, failure_reason
 from data.gold import ANSWER, GOLD_TASKS, apply_gold, read_gold
 from data.gold_balance import one_sided_gold
 from data.gold_file import gold_from_files
@@ -263,9 +265,15 @@ def cmd_leaderboard(args: Any) -> int:
     for line in exclusion.warnings():
         print(f"warning: {line}", file=sys.stderr)
     board = workspace_board(workspace, args.by, args.bootstrap, args.seed, exclusion.names, args.split)
-    png = plot_leaderboard(
-        board.rows, board.by, workspace.path / "leaderboard.png", exclusion.names, board.split
-    )
+    png: Path | None = workspace.path / "leaderboard.png"
+    try:
+        plot_leaderboard(board.rows, board.by, png, exclusion.names, board.split)
+    except WriteError as exc:  # a read-only workspace (a shared copy): the board only reads it
+        print(
+            f"warning: {png}: the plot is not written ({failure_reason(exc)}); the board is printed all the same",
+            file=sys.stderr,
+        )
+        png = None
     if args.json:
         notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
         print(board_json(board.rows, board.by, exclusion.names, *notes, split=board.split))

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from data.errors import PrefloopError
+from data.import_records import TooDeep, within_depth
 
 FLAG = "--chat-template"
 PLAIN = (
@@ -108,8 +109,8 @@ def model_chat_template(folder: str | Path) -> str | None:
         if not path.is_file():
             continue
         try:
-            template = json.loads(path.read_text(encoding="utf-8")).get("chat_template")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+            template = within_depth(json.loads, path.read_text(encoding="utf-8")).get("chat_template")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TooDeep) as exc:
             raise ChatTemplateError(f"{path}: cannot be read ({exc})") from exc
         if isinstance(template, list):  # named templates: [{"name": ..., "template": ...}]
             named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}

@@ -27,6 +27,16 @@ SPLIT_HINT = ": a row's own split is not read (--split or --test-fraction sets i
 # the hint of `data import`, which reads a row's `split` column (a `_split` is no split)
 ROW_SPLIT_HINT = ": not the row's split (its 'split' column is; else --split or --test-fraction sets it)"
 FOLDER_SPLIT_HINT = ": a row's own split is not read (a datasets folder's rows keep their split's)"
+LABELLER_COLUMNS = (
+    "labeller",
+    "annotator",
+    "user_id",
+)  # ours, Label Studio's, Argilla's (`data.import_labellers`)
+# a labeller column of a ranking or ratings row (`data.import_labellers` reads it on preference and KTO rows)
+LABELLER_HINT = (
+    ": a labeller is read with a preference or a KTO label only; rankings and ratings import as the import annotator's, "
+    "one per item"
+)
 
 
 class Reading(dict):
@@ -104,8 +114,15 @@ class UnreadColumns:
         names = list(self.names)
         shown = names_shown(names, SHOWN) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
         splits = [name for name in names if name in SPLIT_COLUMNS]
-        hints = _aspect_hints(names, rubric) + (
-            [", ".join(splits) + (FOLDER_SPLIT_HINT if self.folder else self.split_hint)] if splits else []
+        labellers = [name for name in names if name in LABELLER_COLUMNS]
+        hints = (
+            _aspect_hints(names, rubric)
+            + (
+                [", ".join(splits) + (FOLDER_SPLIT_HINT if self.folder else self.split_hint)]
+                if splits
+                else []
+            )
+            + ([", ".join(labellers) + LABELLER_HINT] if labellers else [])
         )
         return f"columns not read: {shown}" + (f" ({'; '.join(hints)})" if hints else "")
 

@@ -40,14 +40,13 @@ import pyarrow.compute as pc
 from data.annotators import EARLIEST, IMPORT, USER_NAME_RULE, is_user_name
 from data.choice_agreement import SWAPPED
 from data.errors import shown
-from data.import_columns import Reading
+from data.import_columns import LABELLER_COLUMNS, Reading
 from data.import_labels import labeller_label_id
 from data.import_text import RecordContext
 from data.records import Completion, Label, Pair
 from data.selection import NO_ITEM_ENGINES
 from data.workspace import Workspace
 
-LABELLER_COLUMNS = ("labeller", "annotator", "user_id")  # ours, Label Studio's, Argilla's
 LABELLER_CONFLICT = "conflicting_labeller_rows"
 LABELLED_BY = "labelled_by:"  # a count key: the labels of one labeller (`data.import_summary`)
 ITEM = {"pairwise": "pair", "kto": "answer"}  # what a labeller's label of each task is on, said

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from data.errors import PrefloopError, counted, cut, shown
 from data.files import NotAFileError, read_beside
+from data.import_records import within_depth
 
 
 def _texts(value: object) -> bool:
@@ -226,7 +227,7 @@ def _numbered_values(data: bytes | None) -> list[tuple[int, object]]:
         if not line.strip():
             continue
         try:
-            out.append((number, json.loads(line)))
+            out.append((number, within_depth(json.loads, line)))
         except ValueError:
             out.append((number, None))
     return out

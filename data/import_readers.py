@@ -75,6 +75,8 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
         raise SchemaError(str(path), "not a regular file (a device, FIFO or socket): import a file")
     suffix = path.suffix.lower()
     try:
+        if suffix != ".parquet":
+            _refuse_wide_unicode(path)
         if suffix == ".parquet":
             _refuse_twice(pq.read_schema(path).names, str(path))
             return pq.read_table(path).to_pylist()
@@ -99,6 +101,28 @@ def read_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> list[o
         raise
     except (OSError, ValueError) as exc:
         raise SchemaError(str(path), f"cannot be read: {exc}") from exc
+
+
+# a byte order mark of UTF-32 is checked before UTF-16's, whose little-endian mark begins UTF-32's
+WIDE_UNICODE_MARKS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def _refuse_wide_unicode(path: Path) -> None:
+    """Refuse a text file saved as UTF-16 or UTF-32 (Windows PowerShell's `>` writes UTF-16), told by its byte order
+    mark: read as UTF-8, it was "row 0: invalid JSON: expecting value", or a CSV header of NUL-spaced names."""
+    with open(path, "rb") as handle:
+        start = handle.read(4)
+    for mark, encoding in WIDE_UNICODE_MARKS:
+        if start.startswith(mark):
+            raise SchemaError(
+                str(path),
+                f"the file is {encoding} (it starts with a {encoding} byte order mark), not UTF-8: save it as UTF-8",
+            )
 
 
 def _read_csv(path: Path, source: str, limit: int) -> list[object]:

@@ -97,12 +97,13 @@ def padded(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def board_text(board: Board, excluded_line: str, png: Path) -> list[str]:
+def board_text(board: Board, excluded_line: str, png: Path | None) -> list[str]:
     """The board as `python -m data leaderboard` prints it, and the round drivers under their own lines: the table,
-    its notes (who was excluded: ``excluded_line``, `data.exclusion.Exclusion.line`) and where the plot is."""
+    its notes (who was excluded: ``excluded_line``, `data.exclusion.Exclusion.line`) and where the plot is (None:
+    it could not be written)."""
     notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
     lines = board_lines(board.rows, board.by, excluded_line, *notes, split=board.split)
-    return [*lines, f"plot: {png}"]
+    return [*lines, *([f"plot: {png}"] if png else [])]
 
 
 def board_lines(

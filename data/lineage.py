@@ -12,6 +12,7 @@ import pandas as pd
 from data.annotators import HEX_DIGITS, PREFIXES, RM_PREFIX, SHORT_ID, same_name
 from data.errors import counted
 from data.files import NotAFileError, open_regular
+from data.import_records import within_depth
 from data.provision import classification_heads, hub_id_of, local_model
 from data.records import ModelRecord
 from data.workspace import Workspace, WorkspaceError
@@ -144,7 +145,7 @@ def reward_model_folder(folder: Path) -> None:
     path = folder / "config.json"
     try:
         with open_regular(path) as handle:
-            config = json.load(handle)
+            config = within_depth(json.load, handle)
     except FileNotFoundError:  # said as the other refusals of rm:FOLDER are, naming the flag's value
         raise WorkspaceError(f"rm:{folder}: not a reward model (no config.json there)") from None
     except (OSError, NotAFileError, ValueError) as exc:

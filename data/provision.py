@@ -27,6 +27,7 @@ from pathlib import Path
 
 from data.errors import PrefloopError, first_line
 from data.files import atomic_write
+from data.import_records import within_depth
 from data.model_files import loaded_indexes, missing_from_index
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ def model_config(flag: str, name: str) -> tuple[Path, dict]:
         raise ProvisionError(f"{flag} {exc}") from exc
     config = folder / "config.json"
     try:
-        read = json.loads(config.read_text(encoding="utf-8"))
+        read = within_depth(json.loads, config.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
         raise ProvisionError(f"{flag} {name}: {config} does not read ({first_line(exc)})") from exc
     if not isinstance(read, dict):

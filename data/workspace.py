@@ -31,6 +31,7 @@ from data.files import (
     open_regular,
     write_error,
 )
+from data.import_records import TooDeep, within_depth
 from data.records import TABLE_OF, to_row
 from data.schemas import SCHEMAS, SchemaError
 from data.workspace_root import HOLDS_EVERY_PATH, MARKER, ROOT, holds_every_path, marked_roots
@@ -284,10 +285,10 @@ def _read_marker(marker: Path) -> dict:
     WorkspaceError naming it, since every command opens the workspace first."""
     try:
         with open_regular(marker) as handle:
-            meta = json.load(handle)
+            meta = within_depth(json.load, handle)
     except NotAFileError as exc:
         raise WorkspaceError(str(exc)) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, TooDeep) as exc:
         raise WorkspaceError(f"{marker}: not valid JSON ({exc}); it should read {MARKER_TEXT}") from None
     if not isinstance(meta, dict):
         raise WorkspaceError(f"{marker}: not a JSON object; it should read {MARKER_TEXT}")

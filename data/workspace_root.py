@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from data.annotators import PREFIXES
 from data.files import atomic_write, open_regular
+from data.import_records import within_depth
 from data.part_reads import Where, WhereIn
 
 MARKER = "workspace.json"
@@ -64,7 +65,7 @@ def _marker(root: Path) -> dict | None:
     read as an object: opening the workspace refuses it (`data.workspace`), naming it."""
     try:
         with open_regular(root / MARKER) as handle:
-            meta = json.load(handle)
+            meta = within_depth(json.load, handle)
     except FileNotFoundError:
         return None
     except ValueError:  # not JSON, not UTF-8

@@ -61,6 +61,7 @@ verdict by strictly following this format: "[[A]]" if assistant A is better, "[[
 {answer_b}
 [The End of Assistant B's Answer]"""
 PLACEHOLDERS = ("{question}", "{answer_a}", "{answer_b}")
+PLACEHOLDER = re.compile("|".join(map(re.escape, PLACEHOLDERS)))
 VERDICT = re.compile(r"\[\[([ABC])\]\]")
 SWAP = {"a": "b", "b": "a", "tie": "tie"}
 INCONSISTENT = "inconsistent"  # the ties `combine` gives where the two orders contradict each other
@@ -88,9 +89,10 @@ def question_text(prompt: list[dict]) -> str:
 
 
 def judge_messages(template: str, prompt: list[dict], answer_a: str, answer_b: str) -> list[dict]:
-    # str.replace, not format: model answers hold braces.
-    text = template.replace("{question}", question_text(prompt))
-    text = text.replace("{answer_a}", answer_a).replace("{answer_b}", answer_b)
+    # One pass over the template alone, not format (model answers hold braces) nor a replace per placeholder: a
+    # question or answer holding "{answer_b}" (a question about templates) had the other answer spliced into it.
+    values = {"{question}": question_text(prompt), "{answer_a}": answer_a, "{answer_b}": answer_b}
+    text = PLACEHOLDER.sub(lambda found: values[found.group(0)], template)
     return [{"role": "user", "content": text}]
 
 

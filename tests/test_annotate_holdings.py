@@ -106,6 +106,25 @@ def test_the_hold_file_stays_small_and_skips_a_line_cut_off(label_ws, monkeypatc
     assert len(path.read_text().splitlines()) == 2  # rewritten at the start: one line per labeller
 
 
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        "[" * 100_000,  # nested past json's recursion: the app's start was a RecursionError traceback
+        '{"labeller": "ann", "item": "x", "record": null, "at": NaN}',  # NaN: a lease that never runs out
+        '{"labeller": "ann", "item": ["x"], "record": null, "at": 1.0}',  # passed over without a count
+    ],
+    ids=["nested", "nan_time", "item_list"],
+)
+def test_a_hold_file_damaged_on_disk_is_passed_over_and_counted(label_ws, caplog, damaged):
+    svc = service(label_ws, overlap=2)
+    held = {"ann": svc.show("ann").item.id}
+    with (label_ws.path / HOLDINGS_FOLDER / "pairwise.jsonl").open("a") as handle:
+        handle.write(damaged + "\n")
+    with caplog.at_level(logging.WARNING, logger="annotate.holdings"):
+        again = restarted(label_ws)
+    assert again.queue.held == held and "1 lines that are no hold passed over" in caplog.text
+
+
 def test_a_hold_not_written_leaves_labelling_as_it_was(label_ws, monkeypatch, caplog):
     def full(*args, **kwargs):
         raise write_error(OSError(errno.ENOSPC, "No space left on device"), args[0])

@@ -560,3 +560,25 @@ def test_a_source_without_a_name_or_with_a_newline_is_refused(ws, tmp_path, caps
     assert main(["import", "-w", str(ws), "--source", source, *extra, str(path)]) == 2
     assert error_lines(capsys) == [f"error: {message}"]
     assert digest(ws) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "mark", "codec", "text"),
+    [
+        ("prefs.jsonl", b"\xff\xfe", "utf-16-le", jsonl(GOOD).decode()),  # as PowerShell's `>` writes
+        ("prefs.csv", b"\xfe\xff", "utf-16-be", "prompt,chosen,rejected\nq,yes,no\n"),
+        ("prefs.json", b"\xff\xfe\x00\x00", "utf-32-le", json.dumps([GOOD])),
+    ],
+)
+def test_a_file_in_utf16_or_utf32_is_named_so(ws, tmp_path, capsys, name, mark, codec, text):
+    """It was "row 0: invalid JSON: expecting value at line 1, column 1", or for a CSV an unknown record format
+    of NUL-spaced column names: nothing said the file was in another encoding."""
+    path = tmp_path / name
+    path.write_bytes(mark + text.encode(codec))
+    before = digest(ws)
+    assert main(["import", "-w", str(ws), str(path)]) == 2
+    wide = codec[:6].upper()
+    assert error_lines(capsys) == [
+        f"error: {path}: the file is {wide} (it starts with a {wide} byte order mark), not UTF-8: save it as UTF-8"
+    ]
+    assert digest(ws) == before

@@ -387,3 +387,22 @@ def test_remove_of_a_labellers_file_leaves_their_app_labels_in_force(tmp_path, c
     assert "labels by labeller: alice 2" in out  # the two written anew
     again = set(in_force(ws))  # the file's two written anew (ids of their own: `renewal_id`)
     assert app < again and {label[:4] for label in again} == {label[:4] for label in before}
+
+
+def test_a_rankings_labeller_column_is_named_with_why_it_is_not_read(tmp_path, capsys):
+    """A ranking naming its labeller is the import annotator's: the summary named the column among those not read
+    and no more, so a Label Studio export of two labellers' rankings read as one labeller's, and then as two
+    rankings of one item that conflict."""
+    rows = tmp_path / "ranks.jsonl"
+    rows.write_text(
+        json.dumps({"prompt": "P?", "completions": ["a", "b", "c"], "ranking": "1>2>3", "annotator": "al"})
+    )
+    assert main(["import", "-w", str(tmp_path / "ws"), str(rows)]) == 0
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith(
+            "columns not read: annotator (annotator: a labeller is read with a preference or a KTO label only; rankings "
+            "and ratings import as the import annotator's, one per item)"
+        )
+    )

@@ -63,3 +63,24 @@ def test_a_strength_equal_to_the_references_prints_as_zero_not_minus_zero():
     row = replace(wide_board()[0], strength=-1e-17, low=-0.001, high=0.004, no_interval=None)
     assert strength_text(row) == "+0.000"
     assert strength_interval(row) == "+0.00 to +0.00"
+
+
+def test_a_plot_that_cannot_be_written_leaves_the_board_printed(tmp_path, capsys):
+    """The board only reads the workspace; its plot was written before it was printed, so a workspace it could not
+    write to (a read-only shared copy, a full disk; here a folder in the way) printed nothing but `error: the file
+    system is read-only: nothing was written to ws`, exit 2, --json too."""
+    from data.__main__ import main as data_main
+    from data.records import Label
+    from tests.test_annotate_arena import two_model_arena
+
+    workspace, ids = two_model_arena(tmp_path / "ws", 4)
+    workspace.append([Label(pair, "ann", "pairwise", "b") for pair in ids])
+    (workspace.path / "leaderboard.png").mkdir()
+    for json_flag in ([], ["--json"]):
+        assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", *json_flag]) == 0
+        out, err = capsys.readouterr()
+        assert err == (
+            f"warning: {workspace.path / 'leaderboard.png'}: the plot is not written (a folder is in the way); the "
+            "board is printed all the same\n"
+        )
+        assert "/models/Y" in out and "plot:" not in out

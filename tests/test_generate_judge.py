@@ -90,6 +90,18 @@ def test_template_fills_placeholders_without_format():
     )
 
 
+def test_a_placeholder_inside_a_question_or_answer_is_its_text():
+    """The template was filled a placeholder at a time, over the text already filled in: a question about templates
+    holding "{answer_a}" had answer A spliced into it, and an answer A holding "{answer_b}" answer B, so the judge
+    read another question and another answer than the pair's."""
+    template = "Q: {question}\nA: {answer_a}\nB: {answer_b}"
+    prompt = [{"role": "user", "content": "What does {answer_a} mean in a judge template?"}]
+    messages = judge_messages(template, prompt, "It is replaced by {answer_b}, \\1 too", "no idea")
+    assert messages[0]["content"] == (
+        "Q: What does {answer_a} mean in a judge template?\nA: It is replaced by {answer_b}, \\1 too\nB: no idea"
+    )
+
+
 # The fixture's pairs "answer i a" / "answer i b" are equally good: the fair judge calls a tie in both orders
 # (confidence 1), the biased one picks the first shown in both (inconsistent: a tie, confidence 0).
 @pytest.mark.parametrize(("verdict", "confidence"), [(fair, 1.0), (biased, 0.0)])

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from data.errors import PrefloopError, first_line
 from data.files import atomic_write, finite, open_regular, strict_json
+from data.import_records import within_depth
 from data.intervals import change_interval, wilson_interval
 from train.head import completion_logps
 
@@ -251,7 +252,7 @@ def read_held_out(folder: str | Path) -> dict | None:
     path = Path(folder) / HELD_OUT_FILE
     try:
         with open_regular(path) as handle:
-            return finite(json.load(handle))
+            return finite(within_depth(json.load, handle))
     except (FileNotFoundError, NotADirectoryError):
         return None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError

@@ -21,6 +21,7 @@ from train.out_folder import is_main_process, run_config
 from train.report import write_report
 from train.saving import (
     check_checkpoint,
+    check_resumable,
     drop_partial_checkpoints,
     load_tokenizer,
     model_record,
@@ -174,11 +175,14 @@ def _train(options: TrainOptions, build: Build):
     """Build the method's trainer, train (from the newest complete checkpoint on --resume) and save; returns (the
     saved model on the main process, else None; the trainer)."""
     trainer = build_trainer(options, build)
+    checkpoint = None
     if options.resume:
         drop_partial_checkpoints(build.out)
+        checkpoint = newest_checkpoint(build.out)
+        if checkpoint is not None:
+            check_resumable(checkpoint)
         if is_main_process():
             log.warning("%s: %s", build.out, resume_point(build.out))
-    checkpoint = newest_checkpoint(build.out) if options.resume else None
     if checkpoint is not None:  # the trainer loads what weights it holds, warning of the rest
         check_checkpoint(checkpoint, trainer)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from data.errors import PrefloopError
 from data.files import NotAFileError, atomic_write, open_regular
+from data.import_records import within_depth
 from data.model_load import RUN_CONFIG
 from data.records import now
 from data.temp_writers import remove_dead_temps
@@ -54,7 +55,7 @@ def recorded_config(out: Path, marker: str | None = None) -> dict | None:
         return None  # nothing recorded: a run of an older version (before it ends), or not a train run
     try:
         with open_regular(path) as handle:  # never through a symlink planted at its name
-            recorded = json.load(handle)
+            recorded = within_depth(json.load, handle)
         recorded["method"]  # noqa: B018 - a config without its method is not one
         return recorded
     except NotAFileError as exc:
@@ -124,7 +125,7 @@ def read_selection(out: Path, marker: str | None = None) -> dict | None:
         return None
     try:
         with open_regular(path) as handle:  # never through a symlink planted at its name
-            record = json.loads(gzip.decompress(handle.read()))
+            record = within_depth(json.loads, gzip.decompress(handle.read()))
         kinds = dict.fromkeys(SELECTION_KEYS, dict) | {
             "train_rows": list,
             "eval_rows": list,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 from data.chat_template import chat_template_for
 from data.errors import PrefloopError, first_line
 from data.files import NotAFileError, atomic_write, open_regular, strict_json
+from data.import_records import within_depth
 from data.lineage import NEWEST, find_model, find_or_register, get_model, newest_model
 from data.model_load import check_weights_fit
 from data.provision import check_model_parts, in_workspace, local_model
@@ -74,7 +76,7 @@ def _complete(checkpoint: Path) -> bool:
     kill while it writes leaves the file there but empty or cut short."""
     try:
         with open_regular(checkpoint / "trainer_state.json") as f:
-            json.load(f)
+            within_depth(json.load, f)
     except (OSError, NotAFileError, ValueError):
         return False
     return True
@@ -82,7 +84,7 @@ def _complete(checkpoint: Path) -> bool:
 
 def drop_partial_checkpoints(out: Path) -> list[Path]:
     """Remove checkpoints a kill interrupted mid-save (`_complete`)."""
-    partial = [c for c in out.glob("checkpoint-*") if not _complete(c)]
+    partial = [c for c in checkpoint_folders(out) if not _complete(c)]
     for checkpoint in partial:
         log.warning("%s: incomplete checkpoint (killed while saving), removed", checkpoint)
         shutil.rmtree(checkpoint, ignore_errors=True)  # every rank of a distributed run may try
@@ -94,10 +96,52 @@ def newest_checkpoint(out: Path) -> Path | None:
     (`train.once` hands it this one, so that the one checked and reported is the one loaded); None without one."""
     steps = {
         int(c.name.rsplit("-", 1)[1]): c
-        for c in out.glob("checkpoint-*")
+        for c in checkpoint_folders(out)
         if c.name.rsplit("-", 1)[1].isdigit()
     }
     return steps[max(steps)] if steps else None
+
+
+def checkpoint_folders(out: Path) -> list[Path]:
+    """The checkpoints in ``out``: its folders named ``checkpoint-*``. A file of that name is refused in one line: it
+    is no checkpoint to resume from (that ended in `[Errno 20] Not a directory`), nor one cut off to remove, and
+    the trainer's save of that step would fail on it once trained that far (`[Errno 17] File exists`)."""
+    found = sorted(out.glob("checkpoint-*"))
+    stray = next((c for c in found if not c.is_dir()), None)
+    if stray is not None:
+        raise PrefloopError(
+            f"{stray}: a file where the trainer keeps a checkpoint folder; move it out of the run's folder"
+        )
+    return found
+
+
+# The trainer state's counts that `Trainer` computes with on a resume (a string there was a TypeError traceback)
+STATE_COUNTS = ("global_step", "max_steps", "train_batch_size")
+
+
+def check_resumable(checkpoint: Path) -> None:
+    """The files of ``checkpoint`` that a resume loads read as what the trainer saved, before anything loads: its
+    trainer state is a JSON object whose counts are whole numbers, and each ``torch.save`` file (optimizer,
+    scheduler, random states) is whole (a zip archive: a file cut short or overwritten is none). A damaged one is
+    one line naming it, not the trainer's traceback; `check_checkpoint` reads the weights' headers."""
+    again = "remove that checkpoint to resume from the one before it, or --overwrite to start again"
+    state_file = checkpoint / "trainer_state.json"
+    with open_regular(state_file) as handle:  # read whole by `_complete` already
+        state = within_depth(json.load, handle)
+    if not isinstance(state, dict):
+        raise PrefloopError(f"{state_file}: not a trainer state (no JSON object); {again}")
+    for key in STATE_COUNTS:
+        value = state.get(key)
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            raise PrefloopError(
+                f"{state_file}, field {key!r}: {value!r} is not a count of steps or rows; {again}"
+            )
+    for path in sorted([*checkpoint.glob("*.pt"), *checkpoint.glob("*.pth"), *checkpoint.glob("*.bin")]):
+        try:
+            with zipfile.ZipFile(path):
+                pass
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise PrefloopError(f"{path}: not a whole torch.save file ({first_line(exc)}); {again}") from None
 
 
 def check_checkpoint(checkpoint: Path, trainer) -> None:
@@ -120,8 +164,14 @@ def check_checkpoint(checkpoint: Path, trainer) -> None:
         wanted, files = model.state_dict(), checkpoint.glob("model*.safetensors")
     saved = {}
     for path in sorted(files):
-        with safe_open(str(path), framework="pt") as handle:
-            saved |= {key: handle.get_slice(key).get_shape() for key in handle.keys()}  # noqa: SIM118
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                saved |= {key: handle.get_slice(key).get_shape() for key in handle.keys()}  # noqa: SIM118
+        except Exception as exc:  # noqa: BLE001 - safetensors' own error type, on a header cut short or overwritten
+            raise PrefloopError(
+                f"{path}: its header does not read ({first_line(exc)}); remove that checkpoint to resume from the "
+                "one before it, or --overwrite to start again"
+            ) from None
     shapes = {key: list(value.shape) for key, value in wanted.items()}
     mismatched = [(key, saved[key], shape) for key, shape in shapes.items() if saved.get(key, shape) != shape]
     saved_tied = _tied_to(wanted, saved.keys())
@@ -183,7 +233,7 @@ def read_trained(out: Path) -> dict | None:
     """``write_trained``'s record, when ``out`` holds a saved final model; None otherwise (or if unreadable)."""
     try:
         with open_regular(out / TRAINED_FILE) as handle:
-            saved = json.load(handle)
+            saved = within_depth(json.load, handle)
         if not isinstance(saved, dict) or not all(key in saved for key in (*RUN_KEYS, "record_id")):
             return None
         return saved

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from data.errors import PrefloopError, first_line
 from data.files import NotAFileError, atomic_write, open_regular
+from data.import_records import within_depth
 from data.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def read_claim(folder: str | Path, loop: Loop) -> dict | None:
     path = Path(folder) / f"{loop.kind}.json"
     try:
         with open_regular(path) as handle:
-            claimed = json.load(handle)
+            claimed = within_depth(json.load, handle)
     except (FileNotFoundError, NotADirectoryError):  # no claim, or no folder (a hub id's model)
         return None
     except NotAFileError:
