@@ -183,6 +183,9 @@ def import_prompts(
     log_import(
         workspace, loaded, counts, prompts_options(test_fraction)
     )  # after the copy's warning, as there
+    # no split asked of the file without a fraction (--split is the one sampled): a stored split kept is no news
+    if not test_fraction:
+        counts = counts - Counter(stored_split_kept=counts["stored_split_kept"])
     return [said for said in (prompts_line(loaded), split) if said], warning_lines(loaded, counts, copied)
 
 

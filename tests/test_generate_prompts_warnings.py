@@ -41,3 +41,20 @@ def test_a_prompts_files_import_warnings_are_those_data_import_prints(tmp_path, 
     argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
     assert main([*argv, "--prompts", str(copy)]) == 0
     assert warnings(capsys.readouterr().err) == expected
+
+
+def test_prompts_stored_in_test_are_no_warning_without_a_test_fraction(tmp_path, tiny_model_dir, capsys):
+    """`make demo` imports the sample sets with --test-fraction, then samples `--prompts sft`: every run warned
+    that the prompts stored in test "keep their split, not the one this import gives them (--split, --test-fraction
+    or the rows' own)", though none of those was given (generate's --split is the split it samples; the rows' own
+    split column is not read). Without --test-fraction the --prompts import gives a stored prompt no split: no
+    warning; the import log still counts them."""
+    prompts = write(tmp_path / "prompts.jsonl", {"prompt": "Say hi."}, {"prompt": "Say bye."})
+    ws = tmp_path / "ws"
+    assert data_main(["import", "-w", str(ws), str(prompts), "--split", "test"]) == 0
+    capsys.readouterr()
+    argv = ["-w", str(ws), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    assert main([*argv, "--prompts", str(prompts), "--split", "test"]) == 0
+    assert warnings(capsys.readouterr().err) == []
+    log = (ws / "imports" / "log.jsonl").read_text().splitlines()
+    assert '"stored_split_kept": 2' in log[-1]
