@@ -70,6 +70,17 @@ def test_a_held_out_json_cut_short_is_one_line_naming_it(tmp_path):
         read_held_out(tmp_path)
 
 
+def test_a_held_out_json_nested_deeper_than_its_walk_is_one_line_naming_it(tmp_path):
+    """Nested a few hundred deep, the parser reads it and `finite`, which walks it once more a frame or two a level,
+    ran out of stack: a RecursionError traceback past the depth guard, which is a line as any deeper file's."""
+    depth = sys.getrecursionlimit() * 3 // 5  # under the parser's reach, past the walk's
+    (tmp_path / "held_out.json").write_text('{"before": ' + "[" * depth + "]" * depth + "}")
+    with pytest.raises(
+        PrefloopError, match=r"held_out.json: not held-out numbers \(TooDeep: nested too deeply"
+    ):
+        read_held_out(tmp_path)
+
+
 def test_a_null_log_prob_is_a_prompt_left_out_of_the_chain_and_counted(tmp_path):
     first = run(tmp_path / "iter1", [-10.0, -12.0, -11.0, -9.0], [-9.0, math.nan, -10.0, -8.0])
     second = run(tmp_path / "iter2", [-9.5, -11.0, -10.5, -8.0], [-9.0, -10.0, math.nan, -7.0])

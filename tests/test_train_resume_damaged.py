@@ -99,3 +99,14 @@ def test_a_run_config_nested_too_deeply_is_one_line(tmp_path):
         PrefloopError, match=r"train_config.json: not a train config \(nested too deeply to read\)"
     ):
         recorded_config(tmp_path)
+
+
+def test_another_file_named_checkpoint_something_is_passed_over(tmp_path):
+    """An archive of a checkpoint kept beside it (``checkpoint-2.tar.gz``) is at no name the trainer saves to, and
+    the trainer passes it over: the resume goes on from the checkpoint (it was refused as a file at a checkpoint's
+    name), and the archive is neither removed nor resumed from."""
+    folder = checkpoint(tmp_path, 2)
+    (tmp_path / "checkpoint-2.tar.gz").write_bytes(b"an archive")
+    assert drop_partial_checkpoints(tmp_path) == []
+    assert newest_checkpoint(tmp_path) == folder
+    assert (tmp_path / "checkpoint-2.tar.gz").is_file()

@@ -252,7 +252,8 @@ def read_held_out(folder: str | Path) -> dict | None:
     path = Path(folder) / HELD_OUT_FILE
     try:
         with open_regular(path) as handle:
-            return finite(within_depth(json.load, handle))
+            # `finite` walks the value as the parser did: nested a few hundred deep, the parse passes and it overflows
+            return within_depth(lambda read: finite(json.load(read)), handle)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError

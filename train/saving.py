@@ -103,16 +103,18 @@ def newest_checkpoint(out: Path) -> Path | None:
 
 
 def checkpoint_folders(out: Path) -> list[Path]:
-    """The checkpoints in ``out``: its folders named ``checkpoint-*``. A file of that name is refused in one line: it
-    is no checkpoint to resume from (that ended in `[Errno 20] Not a directory`), nor one cut off to remove, and
-    the trainer's save of that step would fail on it once trained that far (`[Errno 17] File exists`)."""
+    """The checkpoints in ``out``: its folders named ``checkpoint-*``. A file at a checkpoint's name
+    (``checkpoint-N``) is refused in one line: it is no checkpoint to resume from (that ended in `[Errno 20] Not a
+    directory`), nor one cut off to remove, and the trainer's save of that step would fail on it once trained that
+    far (`[Errno 17] File exists`). Any other file (``checkpoint-40.tar.gz``, an archive of one) is passed over, as
+    the trainer passes it over."""
     found = sorted(out.glob("checkpoint-*"))
-    stray = next((c for c in found if not c.is_dir()), None)
+    stray = next((c for c in found if not c.is_dir() and c.name.rsplit("-", 1)[1].isdigit()), None)
     if stray is not None:
         raise PrefloopError(
             f"{stray}: a file where the trainer keeps a checkpoint folder; move it out of the run's folder"
         )
-    return found
+    return [c for c in found if c.is_dir()]
 
 
 # The trainer state's counts that `Trainer` computes with on a resume (a string there was a TypeError traceback)
