@@ -110,3 +110,22 @@ def test_another_file_named_checkpoint_something_is_passed_over(tmp_path):
     assert drop_partial_checkpoints(tmp_path) == []
     assert newest_checkpoint(tmp_path) == folder
     assert (tmp_path / "checkpoint-2.tar.gz").is_file()
+
+
+def test_only_the_trainers_checkpoint_folders_cut_off_are_removed(tmp_path):
+    """A folder of the user's at a ``checkpoint-*`` name the trainer never saves to (``checkpoint-best``), or a
+    checkpoint whose state is a link, was removed on --resume as a save a kill cut off (no readable state)."""
+    checkpoint(tmp_path, 2)
+    best = tmp_path / "checkpoint-best"
+    best.mkdir()
+    (best / "notes.txt").write_text("mine")
+    assert drop_partial_checkpoints(tmp_path) == []
+    assert (best / "notes.txt").read_text() == "mine"
+    linked = checkpoint(tmp_path, 4)
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps(STATE))
+    (linked / "trainer_state.json").unlink()
+    (linked / "trainer_state.json").symlink_to(outside)
+    with pytest.raises(PrefloopError, match=r"checkpoint-4/trainer_state.json: .*nothing removed"):
+        drop_partial_checkpoints(tmp_path)
+    assert (linked / "optimizer.pt").is_file()

@@ -73,18 +73,26 @@ def load_tokenizer(start: Path, chat_template: str | None = None):
 
 def _complete(checkpoint: Path) -> bool:
     """Whether ``checkpoint`` was saved whole: the trainer writes trainer_state.json last, and not atomically, so a
-    kill while it writes leaves the file there but empty or cut short."""
+    kill while it writes leaves the file missing, empty or cut short. A state that is a link (or no plain file) is
+    no save a kill cut off: refused in one line, the folder kept."""
     try:
         with open_regular(checkpoint / "trainer_state.json") as f:
             within_depth(json.load, f)
-    except (OSError, NotAFileError, ValueError):
+    except NotAFileError as exc:
+        raise PrefloopError(
+            f"{checkpoint / 'trainer_state.json'}: a link or no plain file, not the trainer state a save writes; "
+            "move the checkpoint out of the run's folder (nothing removed)"
+        ) from exc
+    except (OSError, ValueError):
         return False
     return True
 
 
 def drop_partial_checkpoints(out: Path) -> list[Path]:
-    """Remove checkpoints a kill interrupted mid-save (`_complete`)."""
-    partial = [c for c in checkpoint_folders(out) if not _complete(c)]
+    """Remove checkpoints a kill interrupted mid-save (`_complete`): only folders at a name the trainer saves to
+    (``checkpoint-N``, not a link), never a folder of the user's beside them (``checkpoint-best``)."""
+    saved = [c for c in checkpoint_folders(out) if c.name.rsplit("-", 1)[1].isdigit() and not c.is_symlink()]
+    partial = [c for c in saved if not _complete(c)]
     for checkpoint in partial:
         log.warning("%s: incomplete checkpoint (killed while saving), removed", checkpoint)
         shutil.rmtree(checkpoint, ignore_errors=True)  # every rank of a distributed run may try
