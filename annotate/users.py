@@ -23,7 +23,7 @@ from pathlib import Path
 
 from data.annotators import USER_NAME_RULE, is_user_name
 from data.errors import PrefloopError
-from data.files import atomic_write
+from data.files import NotAFileError, atomic_write, open_regular
 
 try:
     import tomllib
@@ -110,12 +110,17 @@ def _check_hash(encoded: object, where: str) -> str:
 
 
 def load_users(path: Path) -> dict[str, User]:
-    if not path.is_file():
+    """The users file's labellers, read without following a link (`open_regular`): a link planted at its name
+    (WS/users.toml) is refused in one line naming it, never users (and their passwords) read from elsewhere."""
+    if not (path.is_file() or path.is_symlink()):
         raise UsersError(
             f"{path}: no users file; create one with `python -m annotate add-user --users {path} NAME`"
         )
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open_regular(path) as handle:
+            document = tomllib.loads(handle.read().decode("utf-8"))
+    except NotAFileError as exc:
+        raise UsersError(str(exc)) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsersError(f"{path}: cannot read users file ({exc})") from exc
     # `[user.bob]` for `[users.bob]`: bob could not sign in, and add-user rewrote the file without him
@@ -155,7 +160,7 @@ def add_user(path: Path, name: str, password: str, admin: bool = False) -> User:
     """Add or replace one user in the users file (created if missing), atomically and readable by owner only."""
     if not is_user_name(name):
         raise UsersError(f"user name {name!r}: use {USER_NAME_RULE}")
-    users = load_users(path) if path.is_file() else {}
+    users = load_users(path) if path.is_file() else {}  # a dangling link: replaced by the new file
     users[name] = User(name, hash_password(password), admin)
     text = dump_users(users).encode("utf-8")
     # 0600 from creation: an exclusive temp file (never through a symlink) renamed over the old file.

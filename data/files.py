@@ -81,7 +81,7 @@ def not_a_file(path: Path | str, mode: int | None = None) -> NotAFileError:
     return error
 
 
-def _mode(path: Path | str) -> int | None:
+def mode_of(path: Path | str) -> int | None:
     """The ``st_mode`` of ``path`` itself (a link's own, not its target's); None where it is gone meanwhile."""
     try:
         return os.lstat(path).st_mode
@@ -92,7 +92,7 @@ def _mode(path: Path | str) -> int | None:
 def not_a_file_line(path: Path) -> str:
     """``PATH: what is there`` for a path that is not what this project writes there (a regular file where a folder
     should be, anything else where a file should be), looked at without following a link."""
-    return str(not_a_file(path, _mode(path)))
+    return str(not_a_file(path, mode_of(path)))
 
 
 def check_not_link(path: Path) -> None:
@@ -109,7 +109,7 @@ def open_folder(path: Path) -> int:
         return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # Linux says ENOTDIR for a link with O_DIRECTORY
-            raise not_a_file(path, _mode(path)) from None
+            raise not_a_file(path, mode_of(path)) from None
         raise
 
 

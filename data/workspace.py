@@ -26,6 +26,7 @@ from data.files import (
     NOT_A_FILE,
     NotAFileError,
     atomic_write,
+    check_not_link,
     failure_reason,
     not_a_file_line,
     open_regular,
@@ -128,6 +129,14 @@ class Workspace:
     @property
     def exports(self) -> Path:
         return self.path / "exports"
+
+    @property
+    def runs(self) -> Path:
+        """``WS/runs``, where the tools put the run folders they name themselves (train's default --out, a round
+        driver's iterates and chain); a link there is refused (NotAFileError naming it): they would be written
+        wherever it points. An explicit ``--out`` is the user's, link or not."""
+        check_not_link(self.path / "runs")
+        return self.path / "runs"
 
     def read(
         self,

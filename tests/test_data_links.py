@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from annotate.sessions import SessionError, Sessions, load_key
-from annotate.users import User, add_user, hash_password
+from annotate.users import User, add_user, hash_password, load_users
 from data import Workspace
 from data.__main__ import main
 from data.errors import PrefloopError
@@ -559,3 +559,16 @@ def test_a_merge_reads_no_rejects_file_through_an_imports_folder_swapped_for_a_l
     assert main(["merge", "-w", str(ws), str(other)]) == 2
     assert capsys.readouterr().err == f"error: {other / 'imports'}: {NOT_A_FILE}\n"
     assert "from elsewhere" not in "".join(p.read_text() for p in (ws / "imports").glob("*.rejects.jsonl"))
+
+
+def test_a_users_file_planted_as_a_link_is_refused_never_read(setup):
+    """WS/users.toml holds who may sign in: a link planted there had the app take users (and passwords) from the
+    file it named."""
+    ws, outside, _ = setup
+    add_user(outside / "users.toml", "eve", "a good password", admin=True)
+    plant(ws / "users.toml", outside / "users.toml")
+    before = tree(outside)
+    for read in (load_users, lambda path: add_user(path, "ann", "a good password")):
+        with pytest.raises(PrefloopError, match=f"^{ws / 'users.toml'}: {NOT_A_FILE}$"):
+            read(ws / "users.toml")
+    assert tree(outside) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,7 +13,7 @@ from data.errors import PrefloopError
 from data.files import NotAFileError
 from data.records import ModelRecord, now
 from data.workspace import Workspace
-from generate.loop.folders import chain_of, check_claim, read_claim
+from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, read_claim
 from generate.loop.spin import SPIN_LOOP, Iterate, _done
 
 REFERENCE = Iterate("ref-id", "/models/ref", "ref", 0)
@@ -82,3 +83,19 @@ def test_only_the_claims_that_can_decide_an_iteration_are_read(tmp_path):
     (newer / "spin.json").write_text(claim_text(round=2))  # the newer is not this round's: the older decides
     with pytest.raises(NotAFileError, match="by-hand/spin.json: a symlink"):
         _done(ws, REFERENCE, 1, SPIN_LOOP)
+
+
+@pytest.mark.parametrize("linked", ["runs", "runs/spin-iter1"])
+def test_a_link_at_the_runs_or_iterate_folder_is_refused_before_a_claim_is_written(tmp_path, linked):
+    """The loop names WS/runs/NAME-iterN itself: a link planted there had the claim (and then the training)
+    written wherever it pointed."""
+    ws = Workspace.init(tmp_path / "ws")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (ws.path / "runs").mkdir()
+    if linked == "runs":
+        (ws.path / "runs").rmdir()
+    (ws.path / linked).symlink_to(outside)
+    with pytest.raises(NotAFileError, match=f"^{ws.path / linked}: a symlink"):
+        claim(iterate_folder(SimpleNamespace(spin_name="spin"), ws, SPIN_LOOP, 1), REFERENCE, 1, SPIN_LOOP)
+    assert not any(outside.iterdir())

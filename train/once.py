@@ -174,7 +174,10 @@ def train_once(
 def _train(options: TrainOptions, build: Build):
     """Build the method's trainer, train (from the newest complete checkpoint on --resume) and save; returns (the
     saved model on the main process, else None; the trainer)."""
+    from train.checkpoint_links import CheckpointLinks  # transformers: imported where a trainer is built
+
     trainer = build_trainer(options, build)
+    trainer.add_callback(CheckpointLinks(build.out))
     checkpoint = None
     if options.resume:
         drop_partial_checkpoints(build.out)

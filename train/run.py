@@ -60,7 +60,7 @@ def _out_dir(options: TrainOptions, workspace: Workspace, start: Path, marker: s
             f"a launch of {processes} processes needs --out (each would pick its own runs/ folder): "
             f"e.g. --out {workspace.path / 'runs' / options.method}-ddp"
         )
-    out = Path(options.out or workspace.path / "runs" / f"{options.method}-{random_id()[:8]}")
+    out = Path(options.out or workspace.runs / f"{options.method}-{random_id()[:8]}")
     check_out_folder(out, options, reads=(start, workspace.path), marker=marker)
     return out
 

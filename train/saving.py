@@ -20,6 +20,7 @@ from data.lineage import NEWEST, find_model, find_or_register, get_model, newest
 from data.model_load import check_weights_fit
 from data.provision import check_model_parts, in_workspace, local_model
 from data.records import ModelRecord, random_id
+from data.saved_folders import fresh_folder, move_files, refuse_links
 from data.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -101,13 +102,17 @@ def drop_partial_checkpoints(out: Path) -> list[Path]:
 
 def newest_checkpoint(out: Path) -> Path | None:
     """The checkpoint a --resume in ``out`` continues from: the highest step's, as the trainer would take it
-    (`train.once` hands it this one, so that the one checked and reported is the one loaded); None without one."""
+    (`train.once` hands it this one, so that the one checked and reported is the one loaded); None without one.
+    A link there, or in it, is refused (NotAFileError naming it): the trainer would load what it names."""
     steps = {
         int(c.name.rsplit("-", 1)[1]): c
         for c in checkpoint_folders(out)
         if c.name.rsplit("-", 1)[1].isdigit()
     }
-    return steps[max(steps)] if steps else None
+    if not steps:
+        return None
+    refuse_links(steps[max(steps)])
+    return steps[max(steps)]
 
 
 def checkpoint_folders(out: Path) -> list[Path]:
@@ -251,23 +256,33 @@ def read_trained(out: Path) -> dict | None:
         return None
 
 
+SAVING = ".saving"  # the final save's own folder in the run's, moved into it once whole (`save_model`)
+
+
 def save_model(trainer, tokenizer, out: Path, lora: bool, reload: Callable[[Path], Any]):
     """Write the final model (gathered from all ranks under DDP/ZeRO/FSDP); returns it on the main process.
     ``reload(out)``: the saved folder loaded as the method evaluates it (a reward model with its head), where the
-    model in memory is sharded over several processes."""
+    model in memory is sharded over several processes. transformers writes by path, following a link: it writes
+    into a folder made anew for the save (`SAVING`), whose files are renamed into ``out`` (`move_files`), so a
+    link planted at ``out/config.json`` (or any name it writes) is replaced, never written through."""
     # without the autocast accelerate wrapped its forward in for bf16 training: the trained model is evaluated in
     # fp32, as the start model was and as its saved folder is when reloaded (--resume, several processes)
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    staging = out / SAVING  # one name for every rank: each passes it to the save
+    if trainer.is_world_process_zero():
+        fresh_folder(staging)
+    trainer.accelerator.wait_for_everyone()
     if lora:
         model = model.merge_and_unload()  # plain folder for vLLM
         if trainer.is_world_process_zero():
-            model.save_pretrained(out, safe_serialization=True)
+            model.save_pretrained(staging, safe_serialization=True)
     else:
-        trainer.save_model(str(out))
+        trainer.save_model(str(staging))
     trainer.accelerator.wait_for_everyone()
     if not trainer.is_world_process_zero():
         return None
-    tokenizer.save_pretrained(out)
+    tokenizer.save_pretrained(staging)
+    move_files(staging, out)
     if trainer.accelerator.num_processes > 1:  # sharded in memory: evaluate the gathered copy
         model = reload(out)
     return model

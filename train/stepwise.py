@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from data.files import atomic_write, strict_json
+from data.files import atomic_write, check_not_link, strict_json
 from data.lineage import find_model
 from data.workspace import Workspace
 from train.once import held_out_metrics, train_once
@@ -50,6 +50,9 @@ def train_stepwise(
             "sDPO step %d/%d: %d pairs of rounds %s, from %s", k, len(chunks), len(chunk), rounds, model_path
         )
         step_out = out / f"step-{k}"
+        check_not_link(
+            step_out
+        )  # named here, not by the user: a link there was planted, and is never trained into
         step_options = dataclasses.replace(options, model=str(model_path), out=step_out, round=round_)
         step_notes = {**notes, "rows": counts}  # its own rows: in, trained, beyond --max-steps
         result, evaluations = train_once(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from data.errors import PrefloopError, first_line
-from data.files import NotAFileError, atomic_write, open_regular
+from data.files import NotAFileError, atomic_write, check_not_link, open_regular
 from data.import_records import within_depth
 from data.workspace import Workspace
 
@@ -27,7 +27,11 @@ def write_json(path: Path, value: dict) -> None:
 
 
 def iterate_folder(options: LoopOptions, workspace: Workspace, loop: Loop, iteration: int) -> Path:
-    return workspace.path / "runs" / f"{loop.name(options)}-iter{iteration}"
+    """``WS/runs/NAME-iterN``, refused (NotAFileError naming it) where it or ``runs`` is a link: the loop names
+    the folder itself, so a link there was planted, and its claim and training would go where it points."""
+    folder = workspace.runs / f"{loop.name(options)}-iter{iteration}"
+    check_not_link(folder)
+    return folder
 
 
 def read_claim(folder: str | Path, loop: Loop) -> dict | None:

@@ -385,7 +385,7 @@ def run_spin(
     samples = [write_samples(workspace, it, prev, shown) for prev, it in zip(chain, chain[1:])]
     chain_metrics = gold_chain(workspace, result["iterations"])
     if chain_metrics:
-        write_gold_chain(workspace.path / "runs" / f"{options.spin_name}-chain.json", chain_metrics)
+        write_gold_chain(workspace.runs / f"{options.spin_name}-chain.json", chain_metrics)
     return {
         **result,
         "final_sample_seconds": final_seconds,

@@ -1,0 +1,131 @@
+"""Links planted in a run's folder are refused, never written or read through: transformers and TRL write the
+checkpoints, the model card and the final save by path, which follows a link (`train.checkpoint_links`,
+`train.saving.save_model`, `data.saved_folders`)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from transformers import TrainerCallback
+
+from data.files import NotAFileError
+from tests.test_train import build_workspace, options
+from tests.test_train_out_folder import argv, killed_at
+from train import once, stepwise
+from train.__main__ import main
+from train.run import train
+
+
+def outside_file(tmp_path, name):
+    path = tmp_path / "outside" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("not the run's\n")
+    return path
+
+
+def planted_when_training_starts(monkeypatch, plant):
+    """``plant()`` runs as the trainer begins (the run's folder claimed, before its first checkpoint)."""
+
+    class Plant(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            plant()
+
+    build = once.build_trainer
+
+    def build_and_plant(*args, **kwargs):
+        trainer = build(*args, **kwargs)
+        trainer.add_callback(Plant())
+        return trainer
+
+    monkeypatch.setattr("train.once.build_trainer", build_and_plant)
+
+
+def test_a_link_at_the_model_card_is_refused_not_written_through(tmp_path, tiny_model_dir, monkeypatch):
+    """TRL drafts README.md in the run's folder at every checkpoint, with a plain open."""
+    ws = build_workspace(tmp_path / "ws")
+    out, target = ws.path / "runs" / "x", outside_file(tmp_path, "card")
+    planted_when_training_starts(monkeypatch, lambda: (out / "README.md").symlink_to(target))
+    with pytest.raises(NotAFileError, match=f"^{out / 'README.md'}: a symlink"):
+        train(options(ws, tiny_model_dir, out, save_steps=1))
+    assert target.read_text() == "not the run's\n"
+
+
+def test_a_link_at_a_checkpoint_folder_is_refused_not_saved_into(tmp_path, tiny_model_dir, monkeypatch):
+    ws = build_workspace(tmp_path / "ws")
+    out, target = ws.path / "runs" / "x", tmp_path / "outside"
+    target.mkdir()
+    planted_when_training_starts(monkeypatch, lambda: (out / "checkpoint-1").symlink_to(target))
+    with pytest.raises(NotAFileError, match=f"^{out / 'checkpoint-1'}: a symlink"):
+        train(options(ws, tiny_model_dir, out, save_steps=1))
+    assert not any(target.iterdir())
+
+
+def test_links_at_the_final_models_files_are_replaced_not_written_through(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """save_pretrained opens config.json, tokenizer_config.json ... by path: links planted there as training ends
+    got the model's files written into whatever they named."""
+    ws = build_workspace(tmp_path / "ws")
+    out = ws.path / "runs" / "x"
+    names = ("config.json", "tokenizer_config.json", "model.safetensors")
+    targets = {name: outside_file(tmp_path, name) for name in names}
+    save = once.save_model
+
+    def plant_then_save(trainer, tokenizer, folder, *args):
+        for name, target in targets.items():
+            (folder / name).symlink_to(target)
+        return save(trainer, tokenizer, folder, *args)
+
+    monkeypatch.setattr("train.once.save_model", plant_then_save)
+    train(options(ws, tiny_model_dir, out))
+    assert all(target.read_text() == "not the run's\n" for target in targets.values())
+    assert not any((out / name).is_symlink() for name in names) and (out / "config.json").stat().st_size > 100
+    assert not (out / ".saving").exists()
+
+
+def test_a_resume_refuses_a_checkpoint_that_is_a_link(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    killed_at(monkeypatch, "train.once.save_model", options(ws, tiny_model_dir, out, save_steps=1))
+    newest = out / "checkpoint-2"
+    os.rename(newest, tmp_path / "elsewhere")
+    newest.symlink_to(tmp_path / "elsewhere")
+    capsys.readouterr()
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: {newest}: a symlink or special file, not one written by prefloop: remove it"
+    )
+    assert (tmp_path / "elsewhere" / "trainer_state.json").is_file()
+
+
+def test_a_linked_runs_folder_is_refused_for_the_default_out(tmp_path, tiny_model_dir, capsys):
+    """Without --out the run names its folder under WS/runs itself: a link there was planted."""
+    ws = build_workspace(tmp_path / "ws")
+    (tmp_path / "outside").mkdir()
+    (ws.path / "runs").symlink_to(tmp_path / "outside")
+    args = argv(ws, tiny_model_dir, "x")
+    del args[4:6]  # no --out
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"error: {ws.path / 'runs'}: a symlink or special file, not one written by prefloop: remove it\n"
+    )
+    assert not any((tmp_path / "outside").iterdir())
+
+
+def test_a_link_at_an_sdpo_steps_folder_is_refused_not_trained_into(tmp_path, tiny_model_dir, monkeypatch):
+    """sDPO names each step's folder (OUT/step-K) itself: a link planted there took the step's whole run."""
+    ws = build_workspace(tmp_path / "ws", rounds=2)
+    out, target = ws.path / "runs" / "s", tmp_path / "outside"
+    target.mkdir()
+    once_ = stepwise.train_once
+
+    def plant_after_step_1(*args, **kwargs):
+        result = once_(*args, **kwargs)
+        (out / "step-2").symlink_to(target)
+        return result
+
+    monkeypatch.setattr("train.stepwise.train_once", plant_after_step_1)
+    with pytest.raises(NotAFileError, match=f"^{out / 'step-2'}: a symlink"):
+        train(options(ws, tiny_model_dir, out, method="sdpo"))
+    assert not any(target.iterdir())
