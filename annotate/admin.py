@@ -263,10 +263,10 @@ def make_gold(
 def _answer_text(service: LabelService, item_id: str, answer: str) -> str:
     """A pair's gold answer a or b by its text: the pair's stored answers, which the label tab shows as A and B on
     sides drawn per labeller (an admin who read the item there may see its `a` as B)."""
-    item = service.items[item_id] if item_id in service.items else None
-    if service.task != "pairwise" or answer not in ("a", "b") or item is None:
+    if service.task != "pairwise" or answer not in ("a", "b") or item_id not in service.items:
         return ""
-    return f" Answer {answer} is “{excerpt(item.texts['ab'.index(answer)])}” (not the side A or B it is shown on)."
+    text = service.items[item_id].texts["ab".index(answer)]
+    return f" Answer {answer} is “{excerpt(text)}” (not the side A or B it is shown on)."
 
 
 def _gold_of(workspace, task: str, item_id: str) -> tuple[str, str] | None:

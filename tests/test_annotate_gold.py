@@ -152,7 +152,6 @@ def test_making_a_gold_item_gold_says_what_it_replaced_and_the_disputed_table_ma
     assert f"{regular} is gold now (answer a); its labels stay" in make_gold(ctx, "ann", regular, "a")
 
 
-
 def test_make_gold_names_the_pairs_answer_by_its_text_not_a_side(tmp_path):
     """The gold row's a and b are the pair's stored answers, while the label tab shows the answers as A (left) and B
     on sides drawn per labeller: an admin who read the item there and took its A for `a` made the other answer gold

@@ -261,7 +261,7 @@ def test_a_careful_labeller_whose_better_answers_are_stored_as_a_is_not_flagged_
             "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
     rows = []
     for i in range(40):
-        shown_left = "ab"[i % 2]  # which answer the labellers saw on the left (a coin flip per labeller and item)
+        shown_left = "ab"[i % 2]  # the answer the labellers saw on the left (a coin flip per item)
         random_pick = shown_left if i < 32 else "ab"[(i + 1) % 2]  # agrees with the clicker on 32 items
         for who, answer in (("careful", "a"), ("clicker", shown_left), ("random", random_pick)):
             rows.append(base | {"item_id": f"p{i}", "annotator": who, "choice": answer, "left": shown_left})
