@@ -256,7 +256,17 @@ def make_gold(
     if not written:  # as `data gold`'s "already gold with that answer": nothing written
         return say(f"{item_id} already was gold with answer {shown} (from {source}); nothing changed.", "ok")
     was = f", was {before[0]} from {before[1]}" if before else ""
-    return say(f"{item_id} is gold now (answer {shown}{was}); its labels stay, and it never trains.", "ok")
+    made = f"{item_id} is gold now (answer {shown}{was}); its labels stay, and it never trains."
+    return say(made + _answer_text(service, item_id, shown), "ok")
+
+
+def _answer_text(service: LabelService, item_id: str, answer: str) -> str:
+    """A pair's gold answer a or b by its text: the pair's stored answers, which the label tab shows as A and B on
+    sides drawn per labeller (an admin who read the item there may see its `a` as B)."""
+    if service.task != "pairwise" or answer not in ("a", "b") or item_id not in service.items:
+        return ""
+    text = service.items[item_id].texts["ab".index(answer)]
+    return f" Answer {answer} is “{excerpt(text)}” (not the side A or B it is shown on)."
 
 
 def _gold_of(workspace, task: str, item_id: str) -> tuple[str, str] | None:

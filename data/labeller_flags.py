@@ -33,6 +33,10 @@ ALL_TIED_SHARE = 0.5  # rank: flag a ranker who ties every answer in more than t
 # (`constant_aspects`; every aspect one value needs no others: `constant_ratings`).
 ONE_ANSWER_SHARE = 0.95
 ONE_ANSWER_DISAGREEMENT = 0.2
+# Pairwise `a` and `b` are shown on a side drawn per labeller and item: one of them given to everything follows the
+# answers, not the screen (a careful labeller on pairs whose better answer is stored as `a`, as `import --unlabelled`
+# stores each file's chosen one; the left-side flag is the screen's), so only `tie` and `both_bad` can flag.
+SIDE_ANSWERS = {"a", "b"}
 # Per task's gold figure (choices: accuracy; rank: mean τ-b with the gold rankings; rate: share of values within ±1 of
 # gold): what its flag calls it, the floor the whole 95 % interval lies below to flag, and the gold answers needed.
 # Rank takes the agreement floor (τ-b 0.2) and 5 gold rankings: its normal interval is too narrow on fewer.
@@ -146,13 +150,15 @@ def constant_aspects(row: dict) -> dict[str, dict]:
 
 def constant_answer(row: dict) -> str | None:
     """The answer of a choice labeller flagged for giving it to nearly everything (`ONE_ANSWER_SHARE` of >= 30
-    labels while the others' majority differs on `ONE_ANSWER_DISAGREEMENT` of >= 30 items), else None."""
+    labels while the others' majority differs on `ONE_ANSWER_DISAGREEMENT` of >= 30 items; pairwise: `tie` or
+    `both_bad`, not a side's answer, `SIDE_ANSWERS`), else None."""
     top, agreement = row.get("top_answer"), row.get("loo_agreement")
     if (
         top is not None
         and agreement is not None
         and row["labels"] >= AGREEMENT_MIN_VALUES
         and row["loo_compared"] >= AGREEMENT_MIN_VALUES
+        and top["choice"] not in SIDE_ANSWERS
         and top["share"] >= ONE_ANSWER_SHARE
         and agreement <= 1 - ONE_ANSWER_DISAGREEMENT  # 1 - agreement >= 0.2 missed 24/30: 0.19999999999999996
     ):

@@ -152,6 +152,25 @@ def test_making_a_gold_item_gold_says_what_it_replaced_and_the_disputed_table_ma
     assert f"{regular} is gold now (answer a); its labels stay" in make_gold(ctx, "ann", regular, "a")
 
 
+def test_make_gold_names_the_pairs_answer_by_its_text_not_a_side(tmp_path):
+    """The gold row's a and b are the pair's stored answers, while the label tab shows the answers as A (left) and B
+    on sides drawn per labeller: an admin who read the item there and took its A for `a` made the other answer gold
+    half the time, and the line said only "answer a". It names the answer's text."""
+    from annotate.admin import make_gold
+    from annotate.app import make_context
+    from annotate.screen import left_side
+    from annotate.users import Authenticator, User, hash_password
+
+    ws, ids = build(tmp_path / "ws")
+    regular = next(i for i in ids[GOLD:] if left_side(i, "ann") == "b")  # ann sees its `a` on the right, as B
+    users = {"ann": User("ann", hash_password("pw-ann-12345"), admin=True)}
+    ctx = make_context(LabelService(ws, overlap=2), Authenticator(users))
+    number = ids.index(regular)
+    said = make_gold(ctx, "ann", regular, "a")
+    assert f"Answer a is “answer {number} a” (not the side A or B it is shown on)." in said
+    assert read_gold(ws).column("choice").to_pylist()[-1] == "a"
+
+
 def test_kto_gold_completions_are_mixed_in_measured_and_never_trained(tmp_path, capsys):
     """Gold for the KTO task: completions with a known desirable/undesirable, made gold by `data gold --completion`
     or the admin tab, mixed into the KTO queue once per labeller, scored in the labeller report, out of the export."""

@@ -227,23 +227,54 @@ def test_one_answer_flag_needs_the_others_majority_on_as_many_items_as_the_label
     """A careful labeller on data that is nearly all one answer, who shared 2 of their 40 items with a careless
     labeller, was flagged: "the others' majority differs on 100%" of 2 items. The disagreement is read over >= 30
     items the others decide, as the share over >= 30 labels."""
-    base = {"task": "pairwise", "strength": None, "seconds": 9.0, "active_seconds": None, "left": None,
-            "ranking": None, "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
+    base = {"task": "kto", "strength": None, "seconds": 9.0, "active_seconds": None, "left": None, "ranking": None,
+            "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
 
     def report(shared: int) -> dict:
         rows = [
-            base | {"item_id": f"p{i}", "annotator": "ann", "choice": "b" if i == 39 else "a"}
+            base
+            | {"item_id": f"c{i}", "annotator": "ann", "choice": "undesirable" if i == 39 else "desirable"}
             for i in range(40)
         ]
-        rows += [base | {"item_id": f"p{i}", "annotator": "bob", "choice": "b"} for i in range(shared)]
+        rows += [
+            base | {"item_id": f"c{i}", "annotator": "bob", "choice": "undesirable"} for i in range(shared)
+        ]
         labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
-        return {r["labeller"]: r for r in labeller_rows(labels)}["ann"]
+        return {r["labeller"]: r for r in labeller_rows(labels, task="kto")}["ann"]
 
     few = report(2)
     assert (few["loo_compared"], few["loo_agreement"], few["flags"]) == (2, 0.0, [])
     many = report(30)
     assert many["loo_compared"] == 30 and many["flags"] == [
-        "answers a to 98% of items while the others' majority differs on 100% of them"
+        "answers desirable to 98% of items while the others' majority differs on 100% of them"
+    ]
+
+
+def test_a_careful_labeller_whose_better_answers_are_stored_as_a_is_not_flagged_for_one_answer():
+    """A pair's `a` and `b` are shown on a side drawn per labeller and item, so answering `a` to everything follows
+    the answers, not the screen: a careful labeller on pairs imported with `--unlabelled` (each file's chosen
+    answer stored as `a`) answers `a` throughout. Beside a random clicker and an always-left clicker (K = 3, whose
+    majority differs from her on over 20 % of the items), she was flagged "answers a to 100% of items" (a walk of
+    the admin tab); the clickers' flags are the left side's and gold's. An always-`tie` labeller is still flagged:
+    that answer is no side."""
+    base = {"task": "pairwise", "strength": None, "seconds": 9.0, "active_seconds": None, "ranking": None,
+            "ratings": None, "rubric": None, "retracted": False, "supersedes": None}  # fmt: skip
+    rows = []
+    for i in range(40):
+        shown_left = "ab"[i % 2]  # the answer the labellers saw on the left (a coin flip per item)
+        random_pick = shown_left if i < 32 else "ab"[(i + 1) % 2]  # agrees with the clicker on 32 items
+        for who, answer in (("careful", "a"), ("clicker", shown_left), ("random", random_pick)):
+            rows.append(base | {"item_id": f"p{i}", "annotator": who, "choice": answer, "left": shown_left})
+        for who, answer in (("tied", "tie"), ("ann", "a"), ("bob", "a")):  # an always-tie labeller's items
+            rows.append(base | {"item_id": f"q{i}", "annotator": who, "choice": answer, "left": shown_left})
+    labels = pd.DataFrame([row | {"created_at": T0 + timedelta(seconds=n)} for n, row in enumerate(rows)])
+    report = {r["labeller"]: r for r in labeller_rows(labels)}
+    careful = report["careful"]
+    assert careful["top_answer"] == {"choice": "a", "share": 1.0} and careful["loo_compared"] >= 30
+    assert careful["loo_agreement"] <= 0.8  # the others' majority differs on >= 20 % of her items
+    assert careful["flags"] == []
+    assert report["tied"]["flags"] == [
+        "answers tie to 100% of items while the others' majority differs on 100% of them"
     ]
 
 
