@@ -129,3 +129,15 @@ def test_only_the_trainers_checkpoint_folders_cut_off_are_removed(tmp_path):
     with pytest.raises(PrefloopError, match=r"checkpoint-4/trainer_state.json: .*nothing removed"):
         drop_partial_checkpoints(tmp_path)
     assert (linked / "optimizer.pt").is_file()
+
+
+def test_a_checkpoint_without_its_optimizer_state_resumes_with_a_warning(tmp_path, caplog):
+    """The trainer resumes one without optimizer.pt silently, with a fresh optimizer: the run says so."""
+    folder = checkpoint(tmp_path)
+    with caplog.at_level("WARNING", logger="train.saving"):
+        check_resumable(folder)
+    assert "no optimizer state" not in caplog.text
+    (folder / "optimizer.pt").unlink()
+    with caplog.at_level("WARNING", logger="train.saving"):
+        check_resumable(folder)
+    assert f"{folder}: no optimizer state (optimizer.pt)" in caplog.text

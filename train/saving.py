@@ -138,7 +138,8 @@ def check_resumable(checkpoint: Path) -> None:
     """The files of ``checkpoint`` that a resume loads read as what the trainer saved, before anything loads: its
     trainer state is a JSON object whose counts are whole numbers, and each ``torch.save`` file (optimizer,
     scheduler, random states) is whole (a zip archive: a file cut short or overwritten is none). A damaged one is
-    one line naming it, not the trainer's traceback; `check_checkpoint` reads the weights' headers."""
+    one line naming it, not the trainer's traceback; `check_checkpoint` reads the weights' headers. One without its
+    optimizer state resumes (the trainer goes on with a fresh optimizer, silently): a warning says so."""
     again = "remove that checkpoint to resume from the one before it, or --overwrite to start again"
     state_file = checkpoint / "trainer_state.json"
     with open_regular(state_file) as handle:  # read whole by `_complete` already
@@ -157,6 +158,12 @@ def check_resumable(checkpoint: Path) -> None:
                 pass
         except (OSError, zipfile.BadZipFile) as exc:
             raise PrefloopError(f"{path}: not a whole torch.save file ({first_line(exc)}); {again}") from None
+    if not any(checkpoint.glob("optimizer*")) and not any(checkpoint.glob("global_step*")):  # DeepSpeed's own
+        log.warning(
+            "%s: no optimizer state (optimizer.pt): the trainer resumes its steps with a fresh optimizer (its "
+            "moments from zero, as at the start), not the one it saved",
+            checkpoint,
+        )
 
 
 def check_checkpoint(checkpoint: Path, trainer) -> None:
