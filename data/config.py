@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, comma_parts
 from data.import_records import LongNumber, TooDeep, strict_yaml, yaml_error
 
 T = TypeVar("T")
@@ -362,7 +362,7 @@ def _coerce_list(
         if isinstance(v, str) and (not split or (keep_paths and "," in v and _exists(v))):
             parts.append(v)
             continue
-        parts += [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else [v]
+        parts += comma_parts(where, v, ConfigError) if isinstance(v, str) else [v]
     try:
         return tuple(
             item(p) if isinstance(p, str) and item is not str else _coerce(where, p, item) for p in parts

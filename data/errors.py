@@ -73,3 +73,12 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
 def first_line(exc: BaseException) -> str:
     """A library's error as one line: its type and its message's first line (the rest is a traceback's)."""
     return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+
+
+def comma_parts(where: str, value: str, error: type[PrefloopError] = PrefloopError) -> list[str]:
+    """``value``'s comma-separated parts, spaces around each dropped; an empty one (``a,,b``, ``a,``: a name deleted
+    and its comma left) is refused, not passed over (`--arena 'm1,,m2'` ran two models, silently)."""
+    parts = [part.strip() for part in value.split(",")]
+    if "" in parts:
+        raise error(f"{where}: {value!r} has an empty name between its commas; give each name once")
+    return parts

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from data.aggregate import current_labels
 from data.annotators import is_machine
-from data.errors import PrefloopError, one_line
+from data.errors import PrefloopError, comma_parts, one_line
 from data.selection import (
     EXCLUDED_FILE,
     choose_labels,
@@ -118,7 +118,7 @@ def flag_names(values: tuple[str, ...] | list[str], known: set[str]) -> list[str
         if labels_by(value, known):
             names.append(value)
         else:
-            names += [part.strip() for part in value.split(",") if part.strip()]
+            names += comma_parts("--exclude-labeller", value)
     return names
 
 
