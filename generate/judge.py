@@ -62,6 +62,7 @@ verdict by strictly following this format: "[[A]]" if assistant A is better, "[[
 [The End of Assistant B's Answer]"""
 PLACEHOLDERS = ("{question}", "{answer_a}", "{answer_b}")
 PLACEHOLDER = re.compile("|".join(map(re.escape, PLACEHOLDERS)))
+NAMED = re.compile(r"\{[A-Za-z_]\w*\}")  # what reads as a placeholder: `{name}`, not JSON's `{"a": 1}`
 VERDICT = re.compile(r"\[\[([ABC])\]\]")
 SWAP = {"a": "b", "b": "a", "tie": "tie"}
 INCONSISTENT = "inconsistent"  # the ties `combine` gives where the two orders contradict each other
@@ -78,6 +79,14 @@ def load_template(path: Path | None) -> str:
     missing = [p for p in PLACEHOLDERS if p not in text]
     if missing:
         raise PrefloopError(f"--judge-template {path}: missing placeholder(s) {', '.join(missing)}")
+    unknown = sorted(set(NAMED.findall(text)) - set(PLACEHOLDERS))
+    if unknown:  # `{reference}`, `{answer1}`: sent to the judge as written, never filled
+        log.warning(
+            "--judge-template %s: %s filled by nothing, the judge reads it as written (placeholders: %s)",
+            path,
+            ", ".join(unknown),
+            ", ".join(PLACEHOLDERS),
+        )
     return text
 
 

@@ -358,3 +358,19 @@ def test_the_start_of_two_reward_model_ids_is_one_line_naming_the_judge(tmp_path
     )
     assert main([*args, "rm:12345678"]) == 2
     assert "no reward model 'rm:12345678' in the manifest" in capsys.readouterr().err
+
+
+def test_a_judge_templates_unknown_placeholder_is_said(tmp_path, caplog):
+    """`{reference}` (a bad-input hunt) went to the judge as written, nothing said: a warning names it; JSON in
+    the template (`{"verdict": "A"}`) is no placeholder."""
+    from generate.judge import load_template
+
+    template = tmp_path / "judge.txt"
+    template.write_text('{question}\n{answer_a}\n{answer_b}\nReply as {"verdict": "A"}.\n')
+    with caplog.at_level("WARNING", logger="generate.judge"):
+        load_template(template)
+    assert "filled by nothing" not in caplog.text
+    template.write_text("{question} {reference}\n{answer_a}\n{answer_b}\n")
+    with caplog.at_level("WARNING", logger="generate.judge"):
+        assert "{reference}" in load_template(template)
+    assert f"--judge-template {template}: {{reference}} filled by nothing" in caplog.text
