@@ -129,3 +129,15 @@ def test_a_link_at_an_sdpo_steps_folder_is_refused_not_trained_into(tmp_path, ti
     with pytest.raises(NotAFileError, match=f"^{out / 'step-2'}: a symlink"):
         train(options(ws, tiny_model_dir, out, method="sdpo"))
     assert not any(target.iterdir())
+
+
+def test_an_out_that_is_the_users_link_to_a_folder_is_saved_into(tmp_path, tiny_model_dir, capsys):
+    """--out as the user gave it may be a link to a folder (a bigger disk): the final save's files are moved into
+    where it leads. Its descriptor was opened without following the link, so the save was refused after training."""
+    ws = build_workspace(tmp_path / "ws")
+    real, out = tmp_path / "scratch" / "x", tmp_path / "out"
+    real.mkdir(parents=True)
+    out.symlink_to(real)
+    assert main(argv(ws, tiny_model_dir, out)) == 0, capsys.readouterr().err
+    assert out.is_symlink() and (real / "model.safetensors").is_file() and (real / "metrics.json").is_file()
+    assert not (real / ".saving").exists()

@@ -289,7 +289,9 @@ def save_model(trainer, tokenizer, out: Path, lora: bool, reload: Callable[[Path
     if not trainer.is_world_process_zero():
         return None
     tokenizer.save_pretrained(staging)
-    move_files(staging, out)
+    # --out itself may be the user's link to a folder (`claim_out_folder` keeps one): moved into where it leads,
+    # its names still replaced, never written through
+    move_files(staging, out.resolve())
     if trainer.accelerator.num_processes > 1:  # sharded in memory: evaluate the gathered copy
         model = reload(out)
     return model
