@@ -180,7 +180,10 @@ class RankRateRows:
         if self.unlabelled:
             return answers
         made, raw = [], self.rows[row]
-        named = next((key for key in LABELLER_COLUMNS if not is_null(raw.get(key))), "")
+        # a null or empty cell (a CSV's) names nobody
+        named = next(
+            (key for key in LABELLER_COLUMNS if not is_null(raw.get(key)) and raw.get(key) != ""), ""
+        )
         for question in questions:
             label = label_of(question, self.rubric())
             mine = Labelled(label, question.prompt.id, row, question.field, question.texts[0], labeller=named)
