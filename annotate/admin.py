@@ -242,15 +242,13 @@ def make_gold(
     refused = other_apps_pair(service, item_id, given)
     if refused:
         return say(f"Not made gold: {refused}", "warn")
-    before = _gold_of(service.workspace, task, item_id)
+    before, made_by = _gold_of(service.workspace, task, item_id), f"{ADMIN_SOURCE}{user}"
     try:
-        written = mark_gold(
-            service.workspace, [item_id], [given], f"{ADMIN_SOURCE}{user}", task, service.rubric
-        )
+        written = mark_gold(service.workspace, [item_id], [given], made_by, task, service.rubric)
     except PrefloopError as exc:  # the CLI's line (`data gold`), without the server's paths
-        return say(
-            f"Not made gold: {public_line(exc, service.workspace, _gold_files(service.workspace))}", "error"
-        )
+        line = public_line(exc, service.workspace, _gold_files(service.workspace))
+        # where the CLI names the option given (`--pair: ...`), the line names the gold's source: the admin gave it
+        return say(f"Not made gold: {line.removeprefix(f'{made_by}: ')}", "error")
     service.reload()
     shown, source = _gold_of(service.workspace, task, item_id)
     if not written:  # as `data gold`'s "already gold with that answer": nothing written

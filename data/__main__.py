@@ -276,7 +276,11 @@ def cmd_leaderboard(args: Any) -> int:
         png = None
     if args.json:
         notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
-        print(board_json(board.rows, board.by, exclusion.names, *notes, split=board.split))
+        print(
+            board_json(
+                board.rows, board.by, exclusion.names, *notes, split=board.split, left_out=board.left_out
+            )
+        )
     else:
         print("\n".join(board_text(board, exclusion.line(), png)))
     return 0

@@ -17,6 +17,9 @@ answer, ``completions``, ranking or ratings, and a KTO row no ranking or ratings
 or refused there), so near misses of those are extra columns on such rows: distilabel's orca pairs' ``rating`` (two
 scores), a ``labels`` or ``responses`` column beside chosen and rejected import, named not read. Beside one answer
 (``ratngs``: its gold answer) or a ``completions`` list (``rankng``) they are still refused.
+
+A record that fits no format (`data.import_formats.detect_format`) is told the key a format is found by that one of
+its keys is a near miss of (`format_hint`: ``Prompt``, ``promt``), where one is.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from data.errors import shown
 from data.import_columns import SPLIT_COLUMN
-from data.import_formats import COLUMNS, GOLD_KEYS, LABEL_KEYS, Example
+from data.import_formats import COLUMNS, DETECTED, GOLD_KEYS, LABEL_KEYS, Example
 from data.import_labellers import LABELLER_COLUMNS
 from data.import_rows import STRENGTH
 from data.rank_rate_rows import RANKING, RATINGS
@@ -81,6 +84,15 @@ def near_miss(name: str, known: Iterable[str]) -> str | None:
         if (distance := _distance(lower, column, allowed)) <= allowed:
             near.append((distance, column))
     return min(near)[1] if near else None
+
+
+def format_hint(keys: Iterable[str]) -> str:
+    """Where a record fits no format: ": did you mean 'prompt', not 'Prompt'?" for the first of its ``keys`` that
+    is a near miss of a key a format is found by (`DETECTED`); "" where none is."""
+    for key in sorted(keys):
+        if (meant := near_miss(key, DETECTED)) is not None:
+            return f": did you mean {meant!r}, not {shown(key)}?"
+    return ""
 
 
 def _beside_other_words(name: str, column: str) -> bool:

@@ -332,6 +332,17 @@ FITS = {
     "openai": lambda r: isinstance(r.get("input"), dict) and "preferred_output" in r,
     "prompt": lambda r: "prompt" in r,
 }
+# the keys FITS finds a format by: a file none fits whose key is a near miss of one (``Prompt``, ``promt``) is told
+# which it meant (`data.import_column_names.format_hint`)
+DETECTED = (
+    "instruction",
+    "conversations",
+    "messages",
+    "chosen_messages",
+    "rejected_messages",
+    "preferred_output",
+    "prompt",
+)
 NEEDS = {
     "alpaca": "'instruction'",
     "chat": "'conversations' or 'messages'",

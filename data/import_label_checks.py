@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from data.aggregate import current_labels
 from data.annotators import IMPORT
 from data.import_labels import import_history, is_of
-from data.import_rank_rate import CONFLICT, NOUN, Labelled, conflict_message
+from data.import_rank_rate import CONFLICT, NOUN, Labelled, conflict_message, unread_labeller
 from data.import_records import RecordError
 from data.import_write import imported_by
 from data.rank_guard import Key, item_sizes
@@ -166,6 +166,7 @@ def _differing(
         message = (
             f"{what} {item} already holds an imported {NOUN[task]}{shown}, and this row's differs: an import "
             f"never replaces one; leave the row out, or withdraw the stored one first ({remove})"
+            + unread_labeller(mine)
         )
         out.append((index, RecordError(str(path), message, mine.row, mine.field, STORED_CONFLICT[task])))
     return out

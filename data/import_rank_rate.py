@@ -24,8 +24,9 @@ from pathlib import Path
 
 from data.annotators import IMPORT
 from data.errors import quoted
+from data.import_columns import LABELLER_COLUMNS, LABELLER_HINT
 from data.import_formats import Example
-from data.import_records import RecordError
+from data.import_records import RecordError, is_null
 from data.rank_rate_rows import Ranked, ranked_questions, rated_in
 from data.ranking import canonical, rank_item_id
 from data.records import Completion, Label, Prompt, content_id
@@ -48,6 +49,8 @@ class Labelled:
     # kto: the ids the file's later rows repeating this label had (a KTO label's id holds its row), which an
     # import before those rows made one label stored as labels of their own: `data import --remove` takes them too
     repeats: tuple[str, ...] = ()
+    # rank and rate: the labeller column the row names someone in, which it is not read on (`LABELLER_HINT`)
+    labeller: str = ""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -94,13 +97,19 @@ def conflict_message(first: Labelled, mine: Labelled, where: str) -> str:
         does = "rates" if mine.label.task == "rate" else "labels"
         return (
             f"this row {does} the answer {quoted(mine.text)} {mine.verdict}, {where} {first.verdict}: an answer "
-            f"holds one imported {NOUN[mine.label.task]}; leave one row out"
+            f"holds one imported {NOUN[mine.label.task]}; leave one row out{unread_labeller(first, mine)}"
         )
     what = "the same answers otherwise" if first.answers == mine.answers else "other answers of this prompt"
     return (
         f"{where} ranks {what}: the answers of a prompt's round 0 (rank item {mine.label.item_id}) hold one "
-        "imported ranking; rank them all in one row, or leave one out"
+        f"imported ranking; rank them all in one row, or leave one out{unread_labeller(first, mine)}"
     )
+
+
+def unread_labeller(*labelled: Labelled) -> str:
+    """Why two labellers' rows may not rate or rank one item, where a row names its labeller (`LABELLER_HINT`)."""
+    named = next((mine.labeller for mine in labelled if mine.labeller), "")
+    return f" (column {quoted(named)} is not read{LABELLER_HINT})" if named else ""
 
 
 class RankRateRows:
@@ -170,10 +179,14 @@ class RankRateRows:
         answers = list({c.id: c for q in questions for c in q.completions}.values())
         if self.unlabelled:
             return answers
-        made = []
+        made, raw = [], self.rows[row]
+        # a null or empty cell (a CSV's) names nobody
+        named = next(
+            (key for key in LABELLER_COLUMNS if not is_null(raw.get(key)) and raw.get(key) != ""), ""
+        )
         for question in questions:
             label = label_of(question, self.rubric())
-            mine = Labelled(label, question.prompt.id, row, question.field, question.texts[0])
+            mine = Labelled(label, question.prompt.id, row, question.field, question.texts[0], labeller=named)
             if self._first(mine):  # else an earlier row gave the item this label already
                 made.append(mine)
         for mine in made:

@@ -31,7 +31,7 @@ from types import MappingProxyType
 from tqdm import tqdm
 
 from data.errors import PrefloopError, check_file_name, names_shown
-from data.import_column_names import known_columns, refuse_near_misses, row_kind
+from data.import_column_names import format_hint, known_columns, refuse_near_misses, row_kind
 from data.import_columns import ROW_SPLIT_HINT, SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
@@ -164,7 +164,9 @@ def _file_format(rows: list[object], name: str) -> str:
         keys += f"; null: {names_shown(nulls, 8)}" if nulls else ""
         *names, last = PARSERS
         raise SchemaError(
-            name, f"unknown record format (keys: {keys}); expected {', '.join(names)} or {last}", row
+            name,
+            f"unknown record format (keys: {keys}); expected {', '.join(names)} or {last}{format_hint(given)}",
+            row,
         )
     return fmt
 

@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 
 # `data leaderboard --split`'s default: the votes on every arena pair, whatever its prompt's split
 ALL_SPLITS = "all"
+# why `split_pairs` leaves an arena pair out of every split (`Board.left_out`): its prompt is not in the prompts
+# table (a dangling reference `python -m data validate` reports), so it has no split
+NO_PROMPT = "prompt_missing"
+LEFT_OUT = {NO_PROMPT: "whose prompt is not in the prompts table"}  # each reason, as the notes say it
 
 # why a strength has no interval (Row.no_interval): its votes or the reference's are on < MIN_PROMPTS prompts,
 # or the votes give it no finite strength (standing above, below or unrated)
@@ -109,6 +113,9 @@ class Board:
     # `data.leaderboard_votes.answered_votes`' line: the votes left out as a side of their pair is no stored answer
     unanswered: str = ""
     split: str = ALL_SPLITS  # the split of the prompts whose arena pairs' votes it counts (`split_pairs`)
+    left_out: dict[str, int] = field(
+        default_factory=dict
+    )  # arena pairs of no split, by reason (`split_pairs`)
 
 
 def check_by(by: str) -> None:
@@ -137,7 +144,7 @@ def workspace_board(
     names = ("arenas", "labels", "pairs", "completions", "models", "prompts")
     tables = {name: workspace.frame(name) for name in names}
     every = tables["pairs"]
-    tables["pairs"], tables["arenas"] = split_pairs(
+    tables["pairs"], tables["arenas"], left_out = split_pairs(
         tables["pairs"], tables["prompts"], tables["arenas"], split
     )
     # answers a folder wrote before it was trained again are its earlier training's (`answer_versions`)
@@ -156,29 +163,36 @@ def workspace_board(
     sided = side_preferences(arena, labels) if by == PEOPLE else {}
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
     identical = identical_answers(tables["arenas"], tables["models"])
-    return Board(rows, by, sided, unvoted, int(votes["inconsistent"].sum()), identical, unanswered, split)
+    inconsistent = int(votes["inconsistent"].sum())
+    return Board(rows, by, sided, unvoted, inconsistent, identical, unanswered, split, left_out)
 
 
 def split_pairs(
     pairs: pd.DataFrame, prompts: pd.DataFrame, arenas: pd.DataFrame, split: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``pairs`` less the arena pairs whose prompt is not of ``split``, and the ``arenas`` records of ``split``
-    (`ALL_SPLITS`: all of both): the arena answers test prompts by default and train where a workspace holds no test
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """``pairs`` less the arena pairs whose prompt is not of ``split``, the ``arenas`` records of ``split``
+    (`ALL_SPLITS`: all of both), and the arena pairs of no split by reason (`NO_PROMPT`; they were left out without
+    a word): the arena answers test prompts by default and train where a workspace holds no test
     prompt, and votes on prompts a trained model may have been trained on read as held-out ones on one board. An
     arena pair is of its prompt's split, as its arena's record is. A split with no arena pair where another has some
     is one line naming the splits that have them."""
     if split == ALL_SPLITS:
-        return pairs, arenas
+        return pairs, arenas, {}
     of_prompt = pairs["prompt_id"].map(prompts.drop_duplicates("id").set_index("id")["split"])
     arena = pairs["kind"] == ARENA
+    orphans = int((arena & of_prompt.isna()).sum())
+    left_out = {NO_PROMPT: orphans} if orphans else {}
     if arena.any() and not (arena & (of_prompt == split)).any():
         held = of_prompt[arena].value_counts()
-        where = ", ".join(f"{n} in split {name}" for name, n in held.items())
+        where = ", ".join(
+            [f"{n} in split {name}" for name, n in held.items()]
+            + [f"{n} {LEFT_OUT[reason]}" for reason, n in left_out.items()]
+        )
         raise PrefloopError(
             f"--split {split}: no arena pairs of split {split} in this workspace ({where}; --split all counts every "
             "split's)"
         )
-    return pairs[~arena | (of_prompt == split)], arenas[arenas["split"] == split]
+    return pairs[~arena | (of_prompt == split)], arenas[arenas["split"] == split], left_out
 
 
 def _check_split_votes(

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 from data.bradley_terry import MIN_PROMPTS
 from data.errors import counted, one_line
-from data.leaderboard import ALL_SPLITS, FEW_PROMPTS, Board, Row
+from data.leaderboard import ALL_SPLITS, FEW_PROMPTS, LEFT_OUT, Board, Row
 
 UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
 STANDING_NOTES = {
@@ -102,7 +103,9 @@ def board_text(board: Board, excluded_line: str, png: Path | None) -> list[str]:
     its notes (who was excluded: ``excluded_line``, `data.exclusion.Exclusion.line`) and where the plot is (None:
     it could not be written)."""
     notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
-    lines = board_lines(board.rows, board.by, excluded_line, *notes, split=board.split)
+    lines = board_lines(
+        board.rows, board.by, excluded_line, *notes, split=board.split, left_out=board.left_out
+    )
     return [*lines, *([f"plot: {png}"] if png else [])]
 
 
@@ -115,6 +118,7 @@ def board_lines(
     inconsistent: int = 0,
     identical: Sequence[dict] = (),
     split: str = ALL_SPLITS,
+    left_out: Mapping[str, int] = MappingProxyType({}),
 ) -> list[str]:
     """The table as text: strength with its 95 % interval, win rate against the reference, votes; and its notes
     (`board_notes`). ``split``: the prompts' split whose votes it counts, named in its first line."""
@@ -132,7 +136,10 @@ def board_lines(
         lines.append(
             f"{padded(r.name, width)}  {(r.parent or '-')[:8]:<8}  {strength_text(r):>8}  {interval:<14}  {win:<15}  {ci:<11}  {r.votes}"
         )
-    return [*lines, *board_notes(rows, excluded_line, sided, unvoted, inconsistent, identical)]
+    return [
+        *lines,
+        *board_notes(rows, excluded_line, sided, unvoted, inconsistent, identical, split, left_out),
+    ]
 
 
 def split_words(split: str) -> str:
@@ -147,19 +154,23 @@ def board_notes(
     unvoted: list[dict] = (),
     inconsistent: int = 0,
     identical: Sequence[dict] = (),
+    split: str = ALL_SPLITS,
+    left_out: Mapping[str, int] = MappingProxyType({}),
 ) -> list[str]:
     """The notes under the table (the CLI's, the round drivers' and the admin tab's): one per kind of strength the
     votes leave open (`STANDING_NOTES`), why an interval is missing (`few_prompts_line`), the arena's models with
     no row (``unvoted``: `data.leaderboard.unvoted_models`), the answers never paired as they were the same text
-    (``identical``: `data.arena_runs.identical_answers`), a judge's inconsistent ties (`inconsistent_line`), who
-    was excluded, and who votes by the side of the screen (``sided``: `data.labeller_flags.side_preferences`,
-    `side_line`)."""
+    (``identical``: `data.arena_runs.identical_answers`), the arena pairs a board of one ``split`` left out as of
+    no split (``left_out``: `data.leaderboard.split_pairs`, `left_out_line`), a judge's inconsistent ties
+    (`inconsistent_line`), who was excluded, and who votes by the side of the screen (``sided``:
+    `data.labeller_flags.side_preferences`, `side_line`)."""
     open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
     notes = [STANDING_NOTES[s] for s in open_] + [
         few_prompts_line(rows),
         unmet_line(rows),
         unvoted_line(unvoted),
         *map(identical_line, identical),
+        left_out_line(split, left_out),
         inconsistent_line(inconsistent, sum(r.votes for r in rows) // 2),
         excluded_line,
         side_line(sided or {}),
@@ -184,6 +195,20 @@ def identical_line(arena: dict) -> str:
         f"pairs compared ({arena['split']} round {arena['round']}, {counted(arena['prompts'], 'prompt')}{alike}): "
         "not paired, so never voted on; the win rates and strengths are over the answers that differed (each "
         "identical pair would be a tie, if counted)"
+    )
+
+
+def left_out_line(split: str, left_out: Mapping[str, int]) -> str:
+    """The table's note on the arena pairs a board of one ``split`` left out as they have none (``left_out``, by
+    reason: `data.leaderboard.split_pairs`); "" where there is none."""
+    if not left_out:
+        return ""
+    said = "; ".join(
+        f"{counted(n, 'arena pair')} {LEFT_OUT[reason]} ({reason})" for reason, n in left_out.items()
+    )
+    return (
+        f"left out of split {split}, as of no split: {said}; their votes count under --split all only "
+        "(`python -m data validate` lists every such reference)"
     )
 
 
@@ -330,10 +355,12 @@ def board_json(
     inconsistent: int = 0,
     identical: Sequence[dict] = (),
     split: str = ALL_SPLITS,
+    left_out: Mapping[str, int] = MappingProxyType({}),
 ) -> str:
     """The board as strict JSON; ``sided``: `side_preferences` (people's boards); ``unvoted``: `unvoted_models`;
     ``inconsistent``: the judge's inconsistent ties among its votes; ``identical``: `identical_answers`;
-    ``split``: the prompts' split whose votes it counts (``all``: every split's)."""
+    ``split``: the prompts' split whose votes it counts (``all``: every split's); ``left_out``: the arena pairs of
+    no split it left out, by reason (`data.leaderboard.split_pairs`)."""
     board = {
         "by": by,
         "split": split,
@@ -343,6 +370,7 @@ def board_json(
         "unvoted": list(unvoted),  # the arena's models without a vote of ``by`` yet: no row in "models"
         "inconsistent_ties": inconsistent,  # of the votes, a judge's ties from orders that disagreed: counted as ties
         "identical_answers": list(identical),  # per arena, answer pairs not paired as they were one text
+        "left_out": dict(left_out),  # arena pairs of no split, by reason: on no one split's board
         "min_prompts": MIN_PROMPTS,  # the fewest prompts a strength's interval is given from (`no_interval`)
         "models": [asdict(r) for r in rows],
     }

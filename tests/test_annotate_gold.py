@@ -373,7 +373,7 @@ def test_the_admin_tab_cuts_what_it_echoes_of_huge_inputs_and_the_cli_does_not(t
     huge = "x" * 200_000
     ws, _ = build(tmp_path / "ws")
     said = make_gold(make_context(LabelService(ws), Authenticator(users)), "ann", huge, "a")
-    assert f"Not made gold: admin:ann: pair {'x' * 80}… is not in" in said and len(said) < 400
+    assert f"Not made gold: pair {'x' * 80}… is not in" in said and len(said) < 400
     ws, items = rank_workspace(tmp_path / "rank", 2)
     item, answers = next(iter(items.items()))
     full = {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 2}
@@ -425,7 +425,8 @@ def test_the_admin_tabs_gold_lines_hide_the_servers_paths_and_the_clis_name_them
     assert data_main(["gold", "-w", str(ws.path), "--pair", swapped.id, "--answer", "a"]) == 2
     assert f"already gold (from {file})" in capsys.readouterr().err
     said.append(make_gold(ctx, "ann", filed, "b"))
-    assert "Not made gold: admin:ann: pair nope is not in this workspace<" in said[0]
+    # the admin's own message: not the gold's source (`admin:ann: pair nope ...`) where the CLI names its option
+    assert "Not made gold: pair nope is not in this workspace<" in said[0] and "admin:" not in said[0]
     assert (
         f"gold pair {swapped.id} (" in said[1]
         and f"pair {filed}, already gold (from gold.jsonl) (" in said[1]

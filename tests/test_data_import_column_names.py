@@ -182,3 +182,30 @@ def test_a_near_miss_is_refused_where_a_row_would_read_it(tmp_path, capsys, rows
         f"error: {path}: column '{column}' is not read: did you mean '{known}'?"
     )
     assert not (tmp_path / "ws").exists()
+
+
+EXPECTED = "expected alpaca, chat, pair, openai or prompt"
+
+
+@pytest.mark.parametrize(
+    ("row", "hint"),
+    [
+        ({"Prompt": "Hi?", "chosen": "a", "rejected": "b"}, ": did you mean 'prompt', not 'Prompt'?"),
+        ({"promt": "Hi?", "chosen": "a", "rejected": "b"}, ": did you mean 'prompt', not 'promt'?"),
+        ({"instrution": "Hi?", "output": "a"}, ": did you mean 'instruction', not 'instrution'?"),
+        ({"Messages": [{"role": "user", "content": "Hi?"}]}, ": did you mean 'messages', not 'Messages'?"),
+        ({"question": "Hi?", "chosen": "a", "rejected": "b"}, ""),  # no near miss: no guess
+        ({"prompt_id": 3, "chosen": "a", "rejected": "b"}, ""),  # a known name beside other words
+    ],
+)
+def test_a_record_of_no_format_whose_key_is_a_near_miss_of_one_a_format_is_found_by_names_it(
+    tmp_path, capsys, row, hint
+):
+    """A file whose only prompt key is misspelt was "unknown record format" with no word of the key it meant."""
+    path = write(tmp_path / "prefs.jsonl", row)
+    assert main(["import", "-w", str(tmp_path / "ws"), str(path)]) == 2
+    keys = ", ".join(sorted(row))
+    assert capsys.readouterr().err == (
+        f"error: {path}, row 0: unknown record format (keys: {keys}); {EXPECTED}{hint}\n"
+    )
+    assert not (tmp_path / "ws").exists()

@@ -376,3 +376,43 @@ def test_a_csv_written_from_a_float_column_rates_as_its_parquet_does(tmp_path, c
     assert capsys.readouterr().err == (
         f"error: {bad}, row 0, field 'helpfulness': helpfulness '3.5' is not an integer in 0..4\n"
     )
+
+
+def labeller_not_read(column: str) -> str:
+    return (
+        f"(column '{column}' is not read: a labeller is read with a preference or a KTO label only; rankings and "
+        "ratings import as the import annotator's, one per item)"
+    )
+
+
+def test_two_labellers_ranking_or_rating_one_item_are_told_the_labeller_column_is_not_read(tmp_path, capsys):
+    """Two labellers' rankings (ratings) of one item are the import annotator's two labels of it: the refusal says
+    the labeller column is not read on such rows (it read as a conflict with no word of why)."""
+    rank = RANKED[0]
+    ranked = write(tmp_path / "ranked.jsonl", rank | {"labeller": "alice"}, rank | {"ranking": "1 > 2 > 3"})
+    rated = write(
+        tmp_path / "rated.jsonl",
+        NEW | {"ratings": rating(4)},
+        NEW | {"ratings": rating(2), "annotator": "bob"},
+    )
+    for path, field, column in ((ranked, "ranking", "labeller"), (rated, "ratings", "annotator")):
+        capsys.readouterr()
+        assert import_(tmp_path / "ws", path) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {path}, row 1, field '{field}': ") and " one imported " in err
+        assert err.endswith(f" out {labeller_not_read(column)}\n")
+    # one file after another: the stored label is refused so too
+    for folder in ("a", "b"):  # one file name: one model, so one answer
+        (tmp_path / folder).mkdir()
+    alice = write(tmp_path / "a" / "rated.jsonl", NEW | {"ratings": rating(4), "labeller": "alice"})
+    bob = write(tmp_path / "b" / "rated.jsonl", NEW | {"ratings": rating(2), "labeller": "bob"})
+    assert import_(tmp_path / "ws2", alice) == 0
+    capsys.readouterr()
+    assert import_(tmp_path / "ws2", bob) == 2
+    assert capsys.readouterr().err.endswith(
+        f"`data import --remove {alice}`) {labeller_not_read('labeller')}\n"
+    )
+    # a row naming nobody says nothing of it
+    plain = write(tmp_path / "plain.jsonl", NEW | {"ratings": rating(4)}, NEW | {"ratings": rating(2)})
+    assert import_(tmp_path / "ws3", plain) == 2
+    assert capsys.readouterr().err.endswith("leave one row out\n")

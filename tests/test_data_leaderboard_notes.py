@@ -253,3 +253,39 @@ def test_a_split_whose_arena_pairs_have_no_vote_names_the_splits_that_have_some(
     )
     assert main(["leaderboard", "-w", str(path), "--split", "test", "--by", "judge:j"]) == 2  # none anywhere
     assert capsys.readouterr().err.startswith("error: no votes by judge:j on arena pairs yet (judge them")
+
+
+def test_a_split_board_counts_the_arena_pairs_whose_prompt_is_missing_by_reason(tmp_path, capsys):
+    """`--split test` dropped an arena pair whose prompt the prompts table lacks (a dangling reference `data
+    validate` reports) with its votes, without a word; the board's notes count it by reason, as does its JSON."""
+    from data import Workspace
+    from data.__main__ import main
+    from data.records import Completion, Label, Pair, Prompt
+
+    path = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
+    records: list[object] = []
+    for p in range(2):  # their prompts never stored
+        prompt = Prompt([{"role": "user", "content": f"gone{p}"}], "t", split="test")
+        sides = [Completion(prompt.id, f"{m} g{p}", f"/m/{m}", "hf") for m in "AB"]
+        pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
+        records += [*sides, pair, Label(pair.id, "ann", "pairwise", "b")]
+    Workspace(path).append(records)
+    board = ["leaderboard", "-w", str(path), "--bootstrap", "40"]
+    note = (
+        "left out of split test, as of no split: 2 arena pairs whose prompt is not in the prompts table "
+        "(prompt_missing); their votes count under --split all only (`python -m data validate` lists every such "
+        "reference)"
+    )
+    assert main([*board, "--split", "test"]) == 0
+    assert note in capsys.readouterr().out.splitlines()
+    assert main([*board, "--split", "test", "--json"]) == 0
+    found = strict_json(capsys.readouterr().out)
+    assert found["left_out"] == {"prompt_missing": 2} and found["models"][1]["votes"] == 4
+    assert main([*board, "--json"]) == 0  # every split's board counts them: nothing left out
+    found = strict_json(capsys.readouterr().out)
+    assert found["left_out"] == {} and found["models"][1]["votes"] == 6
+    assert main([*board, "--split", "train"]) == 2  # no arena pair of train: the line counts them too
+    assert capsys.readouterr().err == (
+        "error: --split train: no arena pairs of split train in this workspace (4 in split test, 2 whose prompt is "
+        "not in the prompts table; --split all counts every split's)\n"
+    )

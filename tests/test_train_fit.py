@@ -67,7 +67,11 @@ def test_shorten_prompt_keeps_the_end_and_the_template(tiny_tokenizer):
 @pytest.mark.parametrize("method", ["dpo", "kto"])
 def test_long_prompts_are_truncated_and_trained_and_counted(tmp_path, tiny_model_dir, method):
     ws = long_prompt_workspace(tmp_path / "ws", kto=method == "kto")
-    result = train(options(ws, tiny_model_dir, tmp_path / "out", method=method, max_length=96, max_steps=0))
+    # every row evaluated (--eval-limit 4 took the 4 short ones): the long ones are cut there too
+    fitted = options(
+        ws, tiny_model_dir, tmp_path / "out", method=method, max_length=96, max_steps=0, eval_limit=0
+    )
+    result = train(fitted)
     rows = result["metrics"]["rows"]
     total = 10 if method == "dpo" else 20  # KTO: both completions of every prompt
     assert rows == {"rows_in": total, "rows_trained": total, "rows_truncated": 2 if method == "dpo" else 4,
@@ -76,6 +80,10 @@ def test_long_prompts_are_truncated_and_trained_and_counted(tmp_path, tiny_model
     trained = json.loads(ws.frame("models").set_index("id").loc[result["id"], "data"])
     assert len(trained.get("pair_ids", trained.get("completion_ids"))) == total
     report = (tmp_path / "out" / "report.md").read_text()
+    held = result["metrics"]["eval_rows"]  # the evaluation's rows are cut so too, and said so
+    assert (
+        held["truncated"] and f"evaluated {held['evaluated']}, {held['truncated']} truncated to fit" in report
+    )
     assert (
         f"rows: {total} in, {total} trained, {rows['rows_truncated']} truncated to fit, 0 dropped" in report
     )

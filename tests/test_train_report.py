@@ -72,7 +72,7 @@ def test_the_report_says_how_labels_became_rows_and_what_the_held_out_set_left_o
         verdicts_line({"verdicts": {"aggregate": "majority", "min_posterior": None}}) == "verdicts: majority"
     )
     assert verdicts_line({}) is None  # SFT: no verdicts
-    held = {"held_out": 48, "evaluated": 48, "beyond_eval_limit": 0, "excluded": {}, "truncated": 0}
+    held = {"held_out": 48, "evaluated": 48, "beyond_eval_limit": 0, "excluded": {}, "truncated": 3}
     counts = {"exported": 43, "gold_evaluated": 5, "gold": 6, "split": 2, "below_min_posterior": 1}
     # the training split's items, and rankings (their own units, any split): no part of the held-out line
     counts |= {"other_split": 245, "rank_other_split": 120, "kind_rank_not_asked": 1}
@@ -80,7 +80,17 @@ def test_the_report_says_how_labels_became_rows_and_what_the_held_out_set_left_o
         {"eval_rows": held, "eval_counts": counts}
     ) == (  # gold 1: its gold answer a tie, not scored
         "held-out rows: 48 (5 gold, decided by their gold answer); test-split items left out: below_min_posterior "
-        "1, gold 1, split 2, evaluated 48"
+        "1, gold 1, split 2, evaluated 48, 3 truncated to fit"
+    )
+    # the held-out rows cut to --max-length are said as the training rows' are (they were counted, never shown)
+    held |= {"beyond_eval_limit": 2, "evaluated": 46, "excluded": {"tie": 1}}
+    assert eval_line({"eval_rows": held}) == (
+        "held-out rows: 48, evaluated 46 (--eval-limit left out 2), 3 truncated to fit, excluded 1 (tie: 1)"
+    )
+    del held["truncated"]  # a run's metrics from before the count: nothing said of it
+    assert (
+        eval_line({"eval_rows": held})
+        == "held-out rows: 48, evaluated 46 (--eval-limit left out 2), excluded 1 (tie: 1)"
     )
 
 

@@ -164,6 +164,8 @@ def _held_out_reasons(metrics: dict) -> str:
 
 
 def eval_line(metrics: dict) -> str | None:
+    """The held-out rows: taken, the test split's items left out by reason, evaluated, cut to --max-length, and
+    excluded by reason."""
     held = metrics.get("eval_rows")
     if not held:
         return None
@@ -172,6 +174,8 @@ def eval_line(metrics: dict) -> str | None:
     line = f"{name}: {held['held_out']}{_held_out_reasons(metrics)}, evaluated {held['evaluated']}"
     if held["beyond_eval_limit"]:
         line += f" (--eval-limit left out {held['beyond_eval_limit']})"
+    if "truncated" in held:  # as `rows_line` says it of the training rows (a run before the count had none)
+        line += f", {held['truncated']} truncated to fit"
     if excluded:
         line += f", excluded {excluded} ({', '.join(f'{k}: {v}' for k, v in held['excluded'].items())})"
     return line
