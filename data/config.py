@@ -302,8 +302,8 @@ def _check_choices(where: str, value: Any, choices: tuple | None) -> None:
 def _coerce(where: str, value: Any, kind: Any) -> Any:
     """``value`` as ``kind``; ``where`` names where it was given (``--seed``, ``run.yaml, key seed``)."""
     item = _item_type(kind)
-    if item is not None:
-        return _coerce_list(where, value, item)
+    if item is not None:  # a file's name may hold a comma (`data import 'prefs,v2.jsonl'` read `prefs`)
+        return _coerce_list(where, value, item, keep_paths=item is Path)
     if value is None or kind not in SCALARS:
         return value
     if kind is float and isinstance(value, int) and not isinstance(value, bool):

@@ -62,7 +62,9 @@ verdict by strictly following this format: "[[A]]" if assistant A is better, "[[
 [The End of Assistant B's Answer]"""
 PLACEHOLDERS = ("{question}", "{answer_a}", "{answer_b}")
 PLACEHOLDER = re.compile("|".join(map(re.escape, PLACEHOLDERS)))
-NAMED = re.compile(r"\{[A-Za-z_]\w*\}")  # what reads as a placeholder: `{name}`, not JSON's `{"a": 1}`
+# what reads as a placeholder: `{name}`, not JSON's `{"a": 1}`, a LaTeX argument (`\boxed{answer}`) nor a shell
+# variable (`${HOME}`): a math or code judge's template holds those, and was warned of them
+NAMED = re.compile(r"(?<![\w$])\{[A-Za-z_]\w*\}")
 VERDICT = re.compile(r"\[\[([ABC])\]\]")
 SWAP = {"a": "b", "b": "a", "tie": "tie"}
 INCONSISTENT = "inconsistent"  # the ties `combine` gives where the two orders contradict each other

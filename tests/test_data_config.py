@@ -498,3 +498,14 @@ def test_an_empty_name_between_commas_is_an_error_not_passed_over(tmp_path, caps
     assert capsys.readouterr().err == (
         "error: --exclude-labeller: 'import,,bob' has an empty name between its commas; give each name once\n"
     )
+
+
+def test_a_file_whose_name_holds_a_comma_is_one_file(tmp_path, capsys):
+    """`data import 'prefs,v2.jsonl'` read `prefs` and `v2.jsonl` (`prefs: file not found`), and `prefs,.jsonl`
+    is refused as an empty name between commas: a path list keeps a value naming an existing file whole."""
+    from data.__main__ import main as data_main
+
+    for name in ("prefs,v2.jsonl", "prefs,.jsonl"):
+        (tmp_path / name).write_text('{"prompt": "hi", "chosen": "a", "rejected": "b"}\n')
+        assert data_main(["import", "-w", str(tmp_path / name.replace(",", "_")), str(tmp_path / name)]) == 0
+        assert f"imported {tmp_path / name} " in capsys.readouterr().out

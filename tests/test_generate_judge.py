@@ -362,11 +362,14 @@ def test_the_start_of_two_reward_model_ids_is_one_line_naming_the_judge(tmp_path
 
 def test_a_judge_templates_unknown_placeholder_is_said(tmp_path, caplog):
     """`{reference}` (a bad-input hunt) went to the judge as written, nothing said: a warning names it; JSON in
-    the template (`{"verdict": "A"}`) is no placeholder."""
+    the template (`{"verdict": "A"}`), a LaTeX argument (`\\boxed{answer}`) and a shell variable (`${HOME}`) are no
+    placeholders (they were warned of)."""
     from generate.judge import load_template
 
     template = tmp_path / "judge.txt"
-    template.write_text('{question}\n{answer_a}\n{answer_b}\nReply as {"verdict": "A"}.\n')
+    template.write_text(
+        '{question}\n{answer_a}\n{answer_b}\nReply as {"verdict": "A"}; the answer in \\boxed{answer}, ${HOME}.\n'
+    )
     with caplog.at_level("WARNING", logger="generate.judge"):
         load_template(template)
     assert "filled by nothing" not in caplog.text

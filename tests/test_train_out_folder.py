@@ -446,6 +446,22 @@ def test_a_resume_names_the_excluded_labellers_as_it_likes(tmp_path):
         check_out_folder(out, options(ws, "m", out, exclude_labeller=("ann,carol",), resume=True))
 
 
+def test_a_resume_takes_a_stored_name_with_an_empty_part_between_its_commas(tmp_path):
+    """A judge's folder may end in a comma (``judge:/models/run,``): the run took that stored name whole
+    (`data.exclusion.flag_names`), and its resume, checked before the stored names are known, was refused as 'an
+    empty name between its commas'."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    out.mkdir()
+    name = ("judge:/models/run,",)
+    (out / "train_config.json").write_text(
+        json.dumps(run_config(options(ws, "m", out, exclude_labeller=name)))
+    )
+    check_out_folder(out, options(ws, "m", out, exclude_labeller=name, resume=True))
+    with pytest.raises(PrefloopError, match="started with --exclude-labeller"):
+        check_out_folder(out, options(ws, "m", out, exclude_labeller=("judge:/models/other,",), resume=True))
+
+
 def test_a_run_in_a_moved_workspace_resumes_there(tmp_path, monkeypatch):
     """A run records its workspace and start model as given (absolute paths, here): in a copied or moved
     workspace its resume was refused as started with another --workspace (or --model, a folder of its runs/).

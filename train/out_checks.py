@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 
 from data.errors import PrefloopError
-from data.exclusion import flag_names
 from data.files import refuse_unwritable
 from data.lineage import NEWEST
 from data.provision import EMBEDDED, is_model_dir, looks_like_hub_id
@@ -63,8 +62,11 @@ NAMES_OPTIONS = frozenset(f.name for f in dataclasses.fields(TrainOptions) if f.
 
 
 def _names(values: object) -> list[str]:
-    """The names a names option's values give, however the command line grouped them, in one order."""
-    return sorted(set(flag_names([str(value) for value in values or ()], set())))
+    """The names a names option's values give, however the command line grouped them, in one order. Compared
+    before the stored names are known, so an empty part (``judge:/models/run,``, a stored name the run took whole:
+    `data.exclusion.flag_names`) names no one here rather than being refused (the resume of that run was)."""
+    parts = (part.strip() for value in values or () for part in str(value).split(","))
+    return sorted({part for part in parts if part})
 
 
 def _changed_option(recorded: dict, options: TrainOptions, roots: Roots, out: Path) -> str | None:
