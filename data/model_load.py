@@ -67,13 +67,18 @@ RUN_CONFIG = "train_config.json"  # a `python -m train` run's folder: written as
 CHECKPOINT_STATE = "trainer_state.json"  # the trainer's, written last into each checkpoint-N it saves
 
 
+def checkpoint_step(path: str | Path) -> int | None:
+    """N where ``path`` is named ``checkpoint-N``, the name a trainer saves a checkpoint at; else None
+    (``checkpoint-best``, ``checkpoint-2.tar.gz``)."""
+    step = Path(path).name.removeprefix("checkpoint-")
+    return int(step) if step != Path(path).name and step.isdigit() else None
+
+
 def is_checkpoint(folder: str | Path) -> bool:
     """``folder`` is a checkpoint a trainer saved: ``checkpoint-N`` (the name `train.saving.newest_checkpoint`
     resumes from) holding its `CHECKPOINT_STATE`. That file alone proves nothing: a hub snapshot or a model folder
     uploaded from a trainer's output often ships one beside weights of its own making."""
-    folder = Path(folder)
-    step = folder.name.removeprefix("checkpoint-")
-    return step != folder.name and step.isdigit() and (folder / CHECKPOINT_STATE).is_file()
+    return checkpoint_step(folder) is not None and (Path(folder) / CHECKPOINT_STATE).is_file()
 
 
 def saved_by_trainer(folder: str | Path) -> bool:

@@ -17,7 +17,7 @@ from data.errors import PrefloopError, first_line
 from data.files import NotAFileError, atomic_write, open_regular, strict_json
 from data.import_records import within_depth
 from data.lineage import NEWEST, find_model, find_or_register, get_model, newest_model
-from data.model_load import check_weights_fit
+from data.model_load import check_weights_fit, checkpoint_step
 from data.provision import check_model_parts, in_workspace, local_model
 from data.records import ModelRecord, random_id
 from data.saved_folders import fresh_folder, move_files, refuse_links
@@ -92,7 +92,7 @@ def _complete(checkpoint: Path) -> bool:
 def drop_partial_checkpoints(out: Path) -> list[Path]:
     """Remove checkpoints a kill interrupted mid-save (`_complete`): only folders at a name the trainer saves to
     (``checkpoint-N``, not a link), never a folder of the user's beside them (``checkpoint-best``)."""
-    saved = [c for c in checkpoint_folders(out) if c.name.rsplit("-", 1)[1].isdigit() and not c.is_symlink()]
+    saved = [c for c in checkpoint_folders(out) if checkpoint_step(c) is not None and not c.is_symlink()]
     partial = [c for c in saved if not _complete(c)]
     for checkpoint in partial:
         log.warning("%s: incomplete checkpoint (killed while saving), removed", checkpoint)
@@ -104,11 +104,7 @@ def newest_checkpoint(out: Path) -> Path | None:
     """The checkpoint a --resume in ``out`` continues from: the highest step's, as the trainer would take it
     (`train.once` hands it this one, so that the one checked and reported is the one loaded); None without one.
     A link there, or in it, is refused (NotAFileError naming it): the trainer would load what it names."""
-    steps = {
-        int(c.name.rsplit("-", 1)[1]): c
-        for c in checkpoint_folders(out)
-        if c.name.rsplit("-", 1)[1].isdigit()
-    }
+    steps = {step: c for c in checkpoint_folders(out) if (step := checkpoint_step(c)) is not None}
     if not steps:
         return None
     refuse_links(steps[max(steps)])
@@ -122,7 +118,7 @@ def checkpoint_folders(out: Path) -> list[Path]:
     far (`[Errno 17] File exists`). Any other file (``checkpoint-40.tar.gz``, an archive of one) is passed over, as
     the trainer passes it over."""
     found = sorted(out.glob("checkpoint-*"))
-    stray = next((c for c in found if not c.is_dir() and c.name.rsplit("-", 1)[1].isdigit()), None)
+    stray = next((c for c in found if not c.is_dir() and checkpoint_step(c) is not None), None)
     if stray is not None:
         raise PrefloopError(
             f"{stray}: a file where the trainer keeps a checkpoint folder; move it out of the run's folder"
