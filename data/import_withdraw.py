@@ -44,11 +44,12 @@ from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import IN_APP, import_history, is_of, made_in_app
 from data.import_log_lines import first_shown, passed_over_warning, read_lines
+from data.import_options import ImportOptions
 from data.import_rank_rate import CONFLICT, Labelled
 from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
 from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects, same_file
-from data.imports import ImportOptions, Loaded, check_file
+from data.imports import Loaded, check_file
 from data.merge_left_out import merge_left_out
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
@@ -100,7 +101,7 @@ class Withdrawal:
         already = f"; {self.already} withdrawn already" if self.already else ""
         already += _rows(self.skipped, "skipped at import", "never stored")
         already += _rows(self.merged_out, "left out by a merge", "never stored here")
-        # a file imported before its name's newline was refused (`data.imports.check_source_name`): one line still
+        # a file imported before its name's newline was refused (`data.import_options.check_source_name`): one line still
         name, shown = one_line(str(self.path)), f" ({shown})" if shown else ""
         return f"withdrew the labels of {name}: {len(self.retractions)}{shown}{already}"
 
