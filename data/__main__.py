@@ -170,7 +170,7 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     # nor is a near miss of a column refused: an import before that check stored such a file's labels
     options = replace(options, split_column=False, strength_column=False, near_misses=False)
     # every file read before anything is written
-    files = [file_labels(path, options, workspace, spellings) for path in args.remove]
+    files = file_labels(args.remove, options, workspace, spellings)
     for passed_over in passed_over_lines(workspace, files, SHOWN):  # before a refusal those lines may cause
         print(f"warning: {passed_over}", file=sys.stderr)
     for withdrawal in withdraw_imports(workspace, files, options):

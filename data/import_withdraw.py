@@ -32,8 +32,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -77,12 +77,14 @@ class FileLabels:
     log_passed_over: tuple[tuple[int, str], ...] = ()  # the import log's lines not read (`logged_rejects`)
     # of its lines' rejects files, one missing or a line not read: file, line number, why (`logged_rejects`)
     rejects_not_read: tuple[tuple[Path, int, str], ...] = ()
-    # of ``labels``' ids, those a merge left out (stored in the workspace merged in), with why (`merge_left_out`): its
-    # own, or a labeller row's on another stored pair (answer) over its texts (`LabelledPairs.elsewhere`)
+    # of ``labels``' ids, those a merge left out (stored in the workspace merged in), with why (`merge_left_out`)
     merged_out: Mapping[str, str] = field(default_factory=dict)
     # of ``labels``' ids, those whose every row every import of the file left out (`locked`), with why: a label
     # stored all the same is another file's (a labeller's label's id is its content, not its row), never withdrawn
     never_stored: Mapping[str, str] = field(default_factory=dict)
+    # each of ``labels``' ids -> the ids a merge may have recorded it left out under: its own (`Labelled.ids`), and a
+    # labeller row's on another stored pair (answer) over its texts (`LabelledPairs.elsewhere`)
+    merge_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,12 +116,36 @@ def _rows(reasons: Counter, what: str, so: str) -> str:
     return f"; {counted(reasons.total(), 'row')} {what} ({', '.join(named)}), {so}"
 
 
-def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spellings: Spellings) -> FileLabels:
+def file_labels(
+    paths: Sequence[Path], options: ImportOptions, workspace: Workspace, spellings: Spellings
+) -> list[FileLabels]:
+    """The labels each of ``paths`` makes (`_file_labels`), with those a merge left out (`FileLabels.merged_out`),
+    found in one read of the import log's left-out files for all the files (`merge_left_out`, holding only their
+    labels' ids: such a file may list millions); writes nothing."""
+    files = [_file_labels(path, options, workspace, spellings) for path in paths]
+    recorded = merge_left_out(
+        workspace, {i for file in files for ids in file.merge_ids.values() for i in ids}
+    )
+    return [replace(file, merged_out=_merged_out(file, recorded)) for file in files]
+
+
+def _merged_out(file: FileLabels, recorded: Mapping[str, str]) -> dict[str, str]:
+    """Of ``file``'s labels, those a merge left out (``recorded``: `merge_left_out`), each with why."""
+    found = {
+        label: next((recorded[i] for i in ids if i in recorded), None)
+        for label, ids in file.merge_ids.items()
+    }
+    return {label: reason for label, reason in found.items() if reason}
+
+
+def _file_labels(
+    path: Path, options: ImportOptions, workspace: Workspace, spellings: Spellings
+) -> FileLabels:
     """The labels ``path``'s rows make, read as `data import` reads them (``options``, and the ``workspace``'s
     ``spellings``: the import gave a near-copy of a stored text the stored one before any id was made; with
     ``--on-error skip``, the rows the rank guard refuses left out, as the import left them out, `rank_locked`),
     each row's under the spelling of its texts they are stored under (`stored_spellings`: a merge may have brought
-    a spelling the import did not see); writes nothing."""
+    a spelling the import did not see); not yet those a merge left out (`file_labels`); writes nothing."""
     refused: Mapping[int, RecordError] = MappingProxyType({})
     elsewhere: dict[
         str, tuple[str, ...]
@@ -161,14 +187,9 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
         workspace, path, options, loaded.format, LOGGED, digest
     )
     never = {i: locked[x.row] for i, x in found.items() if rows_of.get(i, {x.row}) <= every}
-    recorded = merge_left_out(workspace)
-    merged = {}
-    for labelled in found.values():
-        ids = [*labelled.ids, *elsewhere.get(labelled.label.id, ())]
-        if reason := next((recorded[i] for i in ids if i in recorded), None):
-            merged[labelled.label.id] = reason
+    ids = {x.label.id: (*x.ids, *elsewhere.get(x.label.id, ())) for x in found.values()}
     return FileLabels(
-        Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread), merged, never
+        Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread), {}, never, ids
     )
 
 
