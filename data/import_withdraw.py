@@ -350,17 +350,16 @@ def unlisted_rows(log: Path) -> list[str]:
     """What `data validate` says of the lines of the import log ``log`` that name no rejects file (``"rejects":
     null``: an edit, a rejects file whose write failed, or one a merge found gone) where their import left rows out
     for a reason `--remove` reads from that file (`LOGGED`): `--remove` of the file refuses those rows as labels not
-    stored, so validate must not say OK. A later line of an import of the same file read the same way
-    (`logged_rejects` reads them all) that lists all it left out makes it harmless: that import stored each such
-    row, or listed it."""
+    stored, so validate must not say OK. Another line, earlier or later, of an import of the same file read the
+    same way (`logged_rejects` reads them all) that lists all it left out makes it harmless: that import stored
+    each such row (a label's records are never deleted: `--remove` finds it, in force or withdrawn), or listed it."""
     numbered = read_lines(log)[0]
     read = [entry for _, entry in numbered]
     problems = []
     for index, (number, entry) in enumerate(numbered):
         lost = _unlisted(entry)
-        if not lost or any(
-            _same_import(entry, later) and not _unlisted(later) for later in read[index + 1 :]
-        ):
+        others = (other for at, other in enumerate(read) if at != index)
+        if not lost or any(_same_import(entry, other) and not _unlisted(other) for other in others):
             continue
         reasons = ", ".join(f"{reason} {n}" for reason, n in lost.items())
         problems.append(
@@ -382,9 +381,9 @@ def _unlisted(entry: dict) -> dict[str, int]:
     return {reason: n for reason, n in skipped.items() if type(n) is int and n > 0}
 
 
-def _same_import(entry: dict, later: dict) -> bool:
-    """Whether the import log line ``later`` logs an import of ``entry``'s file read the same way (its source and
+def _same_import(entry: dict, other: dict) -> bool:
+    """Whether the import log line ``other`` logs an import of ``entry``'s file read the same way (its source and
     format), as `logged_rejects` matches lines to a file."""
     file = entry.get("file")
-    same = (later.get("source"), later.get("format")) == (entry.get("source"), entry.get("format"))
-    return same and isinstance(file, str) and same_file(later, file, entry.get("sha256"))
+    same = (other.get("source"), other.get("format")) == (entry.get("source"), entry.get("format"))
+    return same and isinstance(file, str) and same_file(other, file, entry.get("sha256"))
