@@ -103,7 +103,7 @@ class Withdrawal:
         already = f"; {self.already} withdrawn already" if self.already else ""
         already += _rows(self.skipped, "skipped at import", "never stored")
         already += _rows(self.merged_out, "left out by a merge", "never stored here")
-        # a file imported before its name's newline was refused (`data.import_options.check_source_name`): one line still
+        # a file imported before its name's newline was refused (`import_options.check_source_name`): one line still
         name, shown = one_line(str(self.path)), f" ({shown})" if shown else ""
         return f"withdrew the labels of {name}: {len(self.retractions)}{shown}{already}"
 
