@@ -39,11 +39,12 @@ from data.gold_balance import one_sided_gold
 from data.gold_file import gold_from_files
 from data.gold_sources import gold_from_flags, gold_from_split
 from data.import_labellers import LABELLER_CONFLICT
+from data.import_options import ImportOptions, check_source_name
 from data.import_records import RecordError
 from data.import_summary import import_summary, row_split_line, split_line, warning_lines
 from data.import_withdraw import file_labels, passed_over_lines, withdraw_imports
 from data.import_write import copy_warning, log_import, stopped_import, write_records
-from data.imports import ImportOptions, check_file, check_source_name, guard_files
+from data.imports import check_file, guard_files
 from data.labellers import labeller_lines
 from data.leaderboard import workspace_board
 from data.leaderboard_view import board_json, board_text, plot_leaderboard
@@ -169,7 +170,7 @@ def remove_imports(args: Any, options: ImportOptions) -> int:
     # nor is a near miss of a column refused: an import before that check stored such a file's labels
     options = replace(options, split_column=False, strength_column=False, near_misses=False)
     # every file read before anything is written
-    files = [file_labels(path, options, workspace, spellings) for path in args.remove]
+    files = file_labels(args.remove, options, workspace, spellings)
     for passed_over in passed_over_lines(workspace, files, SHOWN):  # before a refusal those lines may cause
         print(f"warning: {passed_over}", file=sys.stderr)
     for withdrawal in withdraw_imports(workspace, files, options):

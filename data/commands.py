@@ -9,9 +9,9 @@ from pathlib import Path
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.export import FORMATS as EXPORT_FORMATS
 from data.export_sft import SFT_SHAPES
+from data.import_options import ON_ERROR
 from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND
 from data.imports import FORMATS as IMPORT_FORMATS
-from data.imports import ON_ERROR
 from data.leaderboard import ALL_SPLITS, ARENA, PEOPLE
 from data.merging import ON_CONFLICT
 from data.provision import EMBEDDED, SAMPLES

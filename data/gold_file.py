@@ -29,9 +29,10 @@ from data.gold import Mark, gold_now
 from data.gold_agreement import GoldError, replaces_gold, said, verdict
 from data.gold_file_rank_rate import rank_rate_gold
 from data.import_formats import Example
+from data.import_options import ImportOptions
 from data.import_readers import refuse_split_flags
 from data.import_splits import warn_splits
-from data.imports import ImportOptions, check_file
+from data.imports import check_file
 from data.rank_rate_rows import Ranked
 from data.records import Completion, Pair, Prompt, content_id, prompt_id
 from data.rubric import load_rubric
@@ -316,7 +317,8 @@ def gold_from_files(
     refuse_split_flags(paths, ["split"] if split is not None else [])  # as `data import` refuses it
     if not paths:
         return FileGold()
-    for path in paths:  # as `data import` checks it (`imports.check_source_name`), before any file is read
+    # as `data import` checks it (`import_options.check_source_name`), before any file is read
+    for path in paths:
         check_file_name(
             path,
             "the source of its gold answers and the model name of the answers its rows add, breaking the lines "

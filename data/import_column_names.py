@@ -26,19 +26,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
 
 from data.errors import shown
 from data.import_columns import SPLIT_COLUMN
 from data.import_formats import COLUMNS, DETECTED, GOLD_KEYS, LABEL_KEYS, Example
 from data.import_labellers import LABELLER_COLUMNS
+from data.import_options import ImportOptions
 from data.import_rows import STRENGTH
 from data.rank_rate_rows import RANKING, RATINGS
 from data.rubric import Rubric
 from data.schemas import SchemaError
-
-if TYPE_CHECKING:  # data.imports calls this module
-    from data.imports import ImportOptions
 
 WORDS = re.compile(r"[_\-.\s]+")
 PREFERENCE, KTO, ANSWERS = "preference", "kto", "answers"  # kinds of row (`row_kind`)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from data.conversation import blank
 from data.errors import names_shown
 from data.import_records import is_null
 from data.rank_rate_rows import EACH, RANKING, RATINGS, Ranked
@@ -37,6 +38,12 @@ LABELLER_HINT = (
     ": a labeller is read with a preference or a KTO label only; rankings and ratings import as the import annotator's, "
     "one per item"
 )
+
+
+def holds_nothing(value: object) -> bool:
+    """Whether a cell holds nothing: null, or text that shows nothing (a CSV's empty cell, a spreadsheet's cell of
+    spaces: `data.conversation.blank`). Such a labeller cell names nobody, and such a column is no column not read."""
+    return is_null(value) or (isinstance(value, str) and blank(value))
 
 
 class Reading(dict):
@@ -102,7 +109,7 @@ class UnreadColumns:
         ``kind``: what the row holds (`data.import_column_names.row_kind`)."""
         read = set(read)
         for key, value in [*row.items(), *row.inside.items()]:
-            if key not in read and not is_null(value) and value != "":
+            if key not in read and not holds_nothing(value):
                 self.names.setdefault(str(key), None)
                 if key in row:
                     self.columns.setdefault(str(key), set()).add(kind)

@@ -5,7 +5,9 @@ A chosen/rejected row, or a KTO row (one answer and its desirable/undesirable la
 ``labeller`` column (``annotator``, Label Studio's, or ``user_id``, Argilla's, spell it too; a null one names none)
 is that labeller's label, not the `import` annotator's: `stats --labellers`, Dawid–Skene, gold accuracy and the
 exports read it as an app label. The name is checked as the app checks a user name (`data.annotators.is_user_name`:
-a machine's name is reserved), refused in one line naming the file, row and column.
+a machine's name is reserved), refused in one line naming the file, row and column, as an empty cell, or one of
+spaces, is. (A ranking or ratings row's labeller column is not read: such a cell names nobody there,
+`data.import_columns.holds_nothing`.)
 
 Agreement needs overlap, so labellers' rows on one prompt and the same two answer texts are one pair, whichever
 file, row or labeller gives them (`LabelledPairs`): the pair stored over those texts (not an arena or edit pair;

@@ -11,11 +11,11 @@ and a rejects file a line names may be missing: `read_rejects` says both, and `r
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from data.errors import PrefloopError, counted, cut, shown
-from data.files import NotAFileError, read_beside
+from data.files import NotAFileError, open_beside, read_beside
 from data.import_records import within_depth
 
 
@@ -101,7 +101,7 @@ def read_lines(path: Path) -> tuple[list[tuple[int, dict]], list[tuple[int, str]
     and those they pass over (`unreadable_lines`), which a reader that must not lose them without a word names
     (`passed_over_warning`: `data merge`, `data import --remove`)."""
     read, unread = [], []
-    for number, value in _numbered_values(read_beside(path)):
+    for number, value in _numbered_values((read_beside(path) or b"").split(b"\n")):
         why = passed_over(value)
         if why is None:
             read.append((number, value))
@@ -155,23 +155,30 @@ def rejects_name(log: Path, number: int, entry: dict, field: str = "rejects") ->
 
 
 def read_rejects(
-    log: Path, number: int, name: str, field: str = "rejects"
+    log: Path,
+    number: int,
+    name: str,
+    field: str = "rejects",
+    keep: Callable[[dict], bool] | None = None,
 ) -> tuple[list[dict], list[tuple[Path, int, str]]]:
     """The lines (the fields of ``field``'s `SIDE_FILES` entry: `REJECT_FIELDS` for a rejects file) of the file
     ``name`` that line ``number`` of the import log ``log`` names beside it (`rejects_name`), and what of it cannot
     be read, each (file, line number, why): the file missing (named by the log's line), or each of its lines
-    `passed_over`. A symlink at it is refused (NotAFileError)."""
+    `passed_over`. With ``keep``, only the lines it holds true of: the file is read a line at a time, so a large one
+    (a merge's left-out file of a million ids) is never held whole. A symlink at it is refused (NotAFileError)."""
     noun, fields, *_ = SIDE_FILES[field]
-    data = read_beside(log.parent / name)
-    if data is None:
+    try:
+        handle = open_beside(log.parent / name)
+    except FileNotFoundError:
         return [], [(log, number, f"the {noun} it names, {name}, is missing")]
     read, unread = [], []
-    for line, value in _numbered_values(data):
-        why = passed_over(value, fields, required=True)
-        if why is None:
-            read.append(value)
-        else:
-            unread.append((log.parent / name, line, why))
+    with handle:
+        for line, value in _numbered_values(handle):
+            why = passed_over(value, fields, required=True)
+            if why is not None:
+                unread.append((log.parent / name, line, why))
+            elif keep is None or keep(value):
+                read.append(value)
     return read, unread
 
 
@@ -219,15 +226,14 @@ def passed_over(value: object, fields: dict = LOG_FIELDS, required: bool = False
     return None
 
 
-def _numbered_values(data: bytes | None) -> list[tuple[int, object]]:
-    """Each non-blank line of a file's bytes ``data`` (none where it does not exist: None), numbered from 1, with
-    its JSON value (None where it is no JSON)."""
-    out = []
-    for number, line in enumerate((data or b"").decode("utf-8", "replace").split("\n"), 1):
+def _numbered_values(lines: Iterable[bytes]) -> Iterator[tuple[int, object]]:
+    """Each non-blank line of a file's ``lines`` (its bytes split at newlines, or the open file), numbered from 1,
+    with its JSON value (None where it is no JSON)."""
+    for number, raw in enumerate(lines, 1):
+        line = raw.decode("utf-8", "replace")
         if not line.strip():
             continue
         try:
-            out.append((number, within_depth(json.loads, line)))
+            yield number, within_depth(json.loads, line)
         except ValueError:
-            out.append((number, None))
-    return out
+            yield number, None

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from data.annotators import IMPORT
 from data.errors import quoted
-from data.import_columns import LABELLER_COLUMNS, LABELLER_HINT
+from data.import_columns import LABELLER_COLUMNS, LABELLER_HINT, holds_nothing
 from data.import_formats import Example
-from data.import_records import RecordError, is_null
+from data.import_records import RecordError
 from data.rank_rate_rows import Ranked, ranked_questions, rated_in
 from data.ranking import canonical, rank_item_id
 from data.records import Completion, Label, Prompt, content_id
@@ -180,10 +180,8 @@ class RankRateRows:
         if self.unlabelled:
             return answers
         made, raw = [], self.rows[row]
-        # a null or empty cell (a CSV's) names nobody
-        named = next(
-            (key for key in LABELLER_COLUMNS if not is_null(raw.get(key)) and raw.get(key) != ""), ""
-        )
+        # a null, empty or blank cell (a CSV's, a spreadsheet's) names nobody
+        named = next((key for key in LABELLER_COLUMNS if not holds_nothing(raw.get(key))), "")
         for question in questions:
             label = label_of(question, self.rubric())
             mine = Labelled(label, question.prompt.id, row, question.field, question.texts[0], labeller=named)

@@ -11,13 +11,13 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from data.annotators import IMPORT
 from data.errors import shown
 from data.import_columns import SPLIT_COLUMN, Reading
 from data.import_formats import LABEL_KEYS, Example
 from data.import_labellers import LabelledPairs, Labeller, row_labeller
+from data.import_options import ImportOptions
 from data.import_rank_rate import RankRateRows
 from data.import_readers import TEST_SPLIT_NAMES, split_words
 from data.import_records import RecordError, null_answer_fields
@@ -28,9 +28,6 @@ from data.rank_rate_rows import Ranked
 from data.records import Completion, Label, Pair, Prompt, content_id
 from data.spellings import Spellings
 from data.table_checks import check_messages
-
-if TYPE_CHECKING:
-    from data.imports import ImportOptions
 
 EXPECTED = "chosen and rejected, completion and label, completions, or a gold completion, response or output"
 

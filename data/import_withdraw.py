@@ -32,8 +32,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -44,11 +44,12 @@ from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import IN_APP, import_history, is_of, made_in_app
 from data.import_log_lines import first_shown, passed_over_warning, read_lines
+from data.import_options import ImportOptions
 from data.import_rank_rate import CONFLICT, Labelled
 from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
 from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects, same_file
-from data.imports import ImportOptions, Loaded, check_file
+from data.imports import Loaded, check_file
 from data.merge_left_out import merge_left_out
 from data.records import Label, content_id, now
 from data.schemas import SchemaError
@@ -76,12 +77,14 @@ class FileLabels:
     log_passed_over: tuple[tuple[int, str], ...] = ()  # the import log's lines not read (`logged_rejects`)
     # of its lines' rejects files, one missing or a line not read: file, line number, why (`logged_rejects`)
     rejects_not_read: tuple[tuple[Path, int, str], ...] = ()
-    # of ``labels``' ids, those a merge left out (stored in the workspace merged in), with why (`merge_left_out`): its
-    # own, or a labeller row's on another stored pair (answer) over its texts (`LabelledPairs.elsewhere`)
+    # of ``labels``' ids, those a merge left out (stored in the workspace merged in), with why (`merge_left_out`)
     merged_out: Mapping[str, str] = field(default_factory=dict)
     # of ``labels``' ids, those whose every row every import of the file left out (`locked`), with why: a label
     # stored all the same is another file's (a labeller's label's id is its content, not its row), never withdrawn
     never_stored: Mapping[str, str] = field(default_factory=dict)
+    # each of ``labels``' ids -> the ids a merge may have recorded it left out under: its own (`Labelled.ids`), and a
+    # labeller row's on another stored pair (answer) over its texts (`LabelledPairs.elsewhere`)
+    merge_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class Withdrawal:
         already = f"; {self.already} withdrawn already" if self.already else ""
         already += _rows(self.skipped, "skipped at import", "never stored")
         already += _rows(self.merged_out, "left out by a merge", "never stored here")
-        # a file imported before its name's newline was refused (`data.imports.check_source_name`): one line still
+        # a file imported before its name's newline was refused (`import_options.check_source_name`): one line still
         name, shown = one_line(str(self.path)), f" ({shown})" if shown else ""
         return f"withdrew the labels of {name}: {len(self.retractions)}{shown}{already}"
 
@@ -113,12 +116,36 @@ def _rows(reasons: Counter, what: str, so: str) -> str:
     return f"; {counted(reasons.total(), 'row')} {what} ({', '.join(named)}), {so}"
 
 
-def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spellings: Spellings) -> FileLabels:
+def file_labels(
+    paths: Sequence[Path], options: ImportOptions, workspace: Workspace, spellings: Spellings
+) -> list[FileLabels]:
+    """The labels each of ``paths`` makes (`_file_labels`), with those a merge left out (`FileLabels.merged_out`),
+    found in one read of the import log's left-out files for all the files (`merge_left_out`, holding only their
+    labels' ids: such a file may list millions); writes nothing."""
+    files = [_file_labels(path, options, workspace, spellings) for path in paths]
+    recorded = merge_left_out(
+        workspace, {i for file in files for ids in file.merge_ids.values() for i in ids}
+    )
+    return [replace(file, merged_out=_merged_out(file, recorded)) for file in files]
+
+
+def _merged_out(file: FileLabels, recorded: Mapping[str, str]) -> dict[str, str]:
+    """Of ``file``'s labels, those a merge left out (``recorded``: `merge_left_out`), each with why."""
+    found = {
+        label: next((recorded[i] for i in ids if i in recorded), None)
+        for label, ids in file.merge_ids.items()
+    }
+    return {label: reason for label, reason in found.items() if reason}
+
+
+def _file_labels(
+    path: Path, options: ImportOptions, workspace: Workspace, spellings: Spellings
+) -> FileLabels:
     """The labels ``path``'s rows make, read as `data import` reads them (``options``, and the ``workspace``'s
     ``spellings``: the import gave a near-copy of a stored text the stored one before any id was made; with
     ``--on-error skip``, the rows the rank guard refuses left out, as the import left them out, `rank_locked`),
     each row's under the spelling of its texts they are stored under (`stored_spellings`: a merge may have brought
-    a spelling the import did not see); writes nothing."""
+    a spelling the import did not see); not yet those a merge left out (`file_labels`); writes nothing."""
     refused: Mapping[int, RecordError] = MappingProxyType({})
     elsewhere: dict[
         str, tuple[str, ...]
@@ -160,14 +187,9 @@ def file_labels(path: Path, options: ImportOptions, workspace: Workspace, spelli
         workspace, path, options, loaded.format, LOGGED, digest
     )
     never = {i: locked[x.row] for i, x in found.items() if rows_of.get(i, {x.row}) <= every}
-    recorded = merge_left_out(workspace)
-    merged = {}
-    for labelled in found.values():
-        ids = [*labelled.ids, *elsewhere.get(labelled.label.id, ())]
-        if reason := next((recorded[i] for i in ids if i in recorded), None):
-            merged[labelled.label.id] = reason
+    ids = {x.label.id: (*x.ids, *elsewhere.get(x.label.id, ())) for x in found.values()}
     return FileLabels(
-        Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread), merged, never
+        Path(path), found, locked, left_out, digest, tuple(unread), tuple(rejects_unread), {}, never, ids
     )
 
 
@@ -328,17 +350,16 @@ def unlisted_rows(log: Path) -> list[str]:
     """What `data validate` says of the lines of the import log ``log`` that name no rejects file (``"rejects":
     null``: an edit, a rejects file whose write failed, or one a merge found gone) where their import left rows out
     for a reason `--remove` reads from that file (`LOGGED`): `--remove` of the file refuses those rows as labels not
-    stored, so validate must not say OK. A later line of an import of the same file read the same way
-    (`logged_rejects` reads them all) that lists all it left out makes it harmless: that import stored each such
-    row, or listed it."""
+    stored, so validate must not say OK. Another line, earlier or later, of an import of the same file read the
+    same way (`logged_rejects` reads them all) that lists all it left out makes it harmless: that import stored
+    each such row (a label's records are never deleted: `--remove` finds it, in force or withdrawn), or listed it."""
     numbered = read_lines(log)[0]
     read = [entry for _, entry in numbered]
     problems = []
     for index, (number, entry) in enumerate(numbered):
         lost = _unlisted(entry)
-        if not lost or any(
-            _same_import(entry, later) and not _unlisted(later) for later in read[index + 1 :]
-        ):
+        others = (other for at, other in enumerate(read) if at != index)
+        if not lost or any(_same_import(entry, other) and not _unlisted(other) for other in others):
             continue
         reasons = ", ".join(f"{reason} {n}" for reason, n in lost.items())
         problems.append(
@@ -360,9 +381,9 @@ def _unlisted(entry: dict) -> dict[str, int]:
     return {reason: n for reason, n in skipped.items() if type(n) is int and n > 0}
 
 
-def _same_import(entry: dict, later: dict) -> bool:
-    """Whether the import log line ``later`` logs an import of ``entry``'s file read the same way (its source and
+def _same_import(entry: dict, other: dict) -> bool:
+    """Whether the import log line ``other`` logs an import of ``entry``'s file read the same way (its source and
     format), as `logged_rejects` matches lines to a file."""
     file = entry.get("file")
-    same = (later.get("source"), later.get("format")) == (entry.get("source"), entry.get("format"))
-    return same and isinstance(file, str) and same_file(later, file, entry.get("sha256"))
+    same = (other.get("source"), other.get("format")) == (entry.get("source"), entry.get("format"))
+    return same and isinstance(file, str) and same_file(other, file, entry.get("sha256"))

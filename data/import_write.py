@@ -31,11 +31,12 @@ from data.files import (
 from data.import_labellers import labels_by_labeller
 from data.import_labels import IN_APP, labels_to_write
 from data.import_log_lines import json_lines, read_lines, read_rejects, rejects_name
+from data.import_options import ImportOptions
 from data.records import Label, Prompt, now
 from data.workspace import Workspace
 
 if TYPE_CHECKING:
-    from data.imports import ImportOptions, Loaded
+    from data.imports import Loaded
 
 log = logging.getLogger(__name__)
 

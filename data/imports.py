@@ -30,18 +30,19 @@ from types import MappingProxyType
 
 from tqdm import tqdm
 
-from data.errors import PrefloopError, check_file_name, names_shown
+from data.errors import names_shown
 from data.import_column_names import format_hint, known_columns, refuse_near_misses, row_kind
 from data.import_columns import ROW_SPLIT_HINT, SPLIT_HINT, Reading, UnreadColumns, question_columns
 from data.import_formats import FORMATS, PARSERS, Example, detect_format, parse_record
 from data.import_guard import check_rank_items, skip_refused
+from data.import_options import ImportOptions, check_options, check_source_name
 from data.import_preview import ImportPreview
 from data.import_rank_rate import UNRATED, RankRateRows
-from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND, SplitRow, read_records, refuse_wrapper
+from data.import_readers import SplitRow, read_records, refuse_wrapper
 from data.import_records import RecordError, without_nulls
 from data.import_rows import CheckedRow, FilePreferences, FilePrompts, checked_row
 from data.import_splits import STORED_TRAIN, PromptSplits, hold_out_across, stored_train_refusals, warn_splits
-from data.import_text import NON_TEXT, RecordContext
+from data.import_text import RecordContext
 from data.import_write import kept_lines, log_import, write_records
 from data.rank_rate_rows import Ranked, row_key
 from data.records import Completion, Message
@@ -65,32 +66,7 @@ __all__ = [
 ]
 log = logging.getLogger(__name__)
 
-ON_ERROR = ("fail", "skip")
 SKIPPED_ALWAYS = (UNRATED, STORED_TRAIN)  # the reasons a row is left out by whatever --on-error says
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """How a file is read and what its records become (the flags of `python -m data import`)."""
-
-    fmt: str = "auto"
-    source: str | None = None
-    split: str = "train"
-    test_fraction: float = 0.0
-    on_error: str = "fail"
-    unlabelled: bool = False
-    non_text: str = "fail"
-    pairs_per_prompt: int = 1
-    max_record_bytes: int = MAX_RECORD_BYTES
-    rubric: Path | None = None  # what ratings are checked against (None: HelpSteer2's)
-    # a row's `split` column sets its prompt's split, over --split and --test-fraction (`import_rows.row_split`);
-    # not for a gold file (its new prompts go to its --split), `--remove` (no label has a split), `generate --prompts`
-    split_column: bool = True
-    # a preference row's `strength` column is its label's (`import_rows.row_strength`); not for `--remove`: a label's
-    # id holds no strength, so a file imported before the column was read (on another scale: 0.7) is withdrawn
-    strength_column: bool = True
-    # a near miss of a column read is refused (`data.import_column_names`); not for `--remove` (an import before did)
-    near_misses: bool = True
 
 
 @dataclass
@@ -113,33 +89,6 @@ class Loaded:
     unread: str = ""  # the columns no imported row read, one line (`data.import_columns`)
     rated: bool = False  # whether an imported row rates its answer (else a --rubric given is not used)
     compared: bool = False  # whether a row gives 3+ answers to pair (else --pairs-per-prompt changes nothing)
-
-
-def check_options(options: ImportOptions) -> None:
-    if not 0 <= options.test_fraction < 1:
-        raise PrefloopError(f"--test-fraction {options.test_fraction}: must be in [0, 1)")
-    if options.fmt not in FORMATS:
-        raise PrefloopError(f"--format {options.fmt}: one of {', '.join(FORMATS)}")
-    if options.on_error not in ON_ERROR or options.non_text not in NON_TEXT:
-        raise PrefloopError(
-            f"--on-error is one of {', '.join(ON_ERROR)}; --non-text one of {', '.join(NON_TEXT)}"
-        )
-    if not 1 <= options.max_record_bytes <= RECORD_BYTES_BOUND:
-        raise PrefloopError(
-            f"--max-record-bytes {options.max_record_bytes}: must be in 1..{RECORD_BYTES_BOUND}"
-        )
-    if options.pairs_per_prompt < 0:
-        raise PrefloopError(f"--pairs-per-prompt {options.pairs_per_prompt}: must be >= 0 (0: every pair)")
-
-
-def check_source_name(path: str | Path, options: ImportOptions) -> None:
-    """Without ``--source``, a file's answers take its name (less its extension) as their source, their model name,
-    which lines and logs name: a name holding a control character (a newline) is refused, as such a ``--source`` or
-    row ``model`` is, before anything is read or written. (`data import --remove` reads such a file still: an import
-    before this check stored it.)"""
-    if not options.source:
-        becomes = "the source (model name) of its answers, breaking every line that names them"
-        check_file_name(path, becomes, "--source NAME")
 
 
 def _reject(exc: SchemaError) -> dict:

@@ -71,27 +71,32 @@ def record_lines(
     return lines
 
 
-def recorded_labels(log: Path, entries: Iterable[tuple[int, dict]]) -> dict[str, str]:
+def recorded_labels(
+    log: Path, entries: Iterable[tuple[int, dict]], wanted: Collection[str] | None = None
+) -> dict[str, str]:
     """The label record ids the lines ``entries`` (each with its line number) of the import log ``log`` record as
     left out by a merge, each with its reason (the first line's): those a line holds (``FIELD``, written before) and
-    those its file lists (``FILE``: one missing, or a line of it not read, lists none; `data validate` names them).
+    those its file lists (``FILE``: one missing, or a line of it not read, lists none; `data validate` names them);
+    with ``wanted``, those of them only (each file read a line at a time: a large one is never held whole).
     A line naming its file otherwise than by a name beside the log is refused (PrefloopError: `rejects_name`)."""
     found: dict[str, str] = {}
+    keep = None if wanted is None else (lambda listed: listed["id"] in wanted)
     for number, entry in entries:
         for reason, ids in (entry.get(FIELD) or {}).items():
-            for label_id in ids:
+            for label_id in ids if wanted is None else filter(wanted.__contains__, ids):
                 found.setdefault(label_id, reason)
         if name := rejects_name(log, number, entry, FILE):
-            for listed in read_rejects(log, number, name, FILE)[0]:
+            for listed in read_rejects(log, number, name, FILE, keep)[0]:
                 found.setdefault(listed["id"], listed["reason"])
     return found
 
 
-def merge_left_out(workspace: Workspace) -> dict[str, str]:
-    """The label record ids merges into ``workspace`` left out, as its import log records them, with their reasons
-    (a line its readers pass over records none: `data.import_log_lines.passed_over`)."""
+def merge_left_out(workspace: Workspace, wanted: Collection[str]) -> dict[str, str]:
+    """Of the label record ids ``wanted``, those merges into ``workspace`` left out, as its import log records them,
+    with their reasons (a line its readers pass over records none: `data.import_log_lines.passed_over`): one read
+    of the log and of each left-out file, whatever the number of ids, holding only these."""
     log = workspace.path / LOG_DIR / LOG_FILE
-    return recorded_labels(log, read_lines(log)[0])
+    return recorded_labels(log, read_lines(log)[0], wanted) if wanted else {}
 
 
 def unlisted_labels(log: Path) -> list[str]:

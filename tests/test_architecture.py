@@ -117,3 +117,16 @@ def test_no_module_imports_another_modules_private_names():
                     ]
                     found += [f"{path.relative_to(ROOT)}: {node.module}.{name}" for name in private]
     assert not found, f"private names imported from another module: {found}"
+
+
+def test_every_import_module_of_data_is_named_in_architectures_imports_section():
+    """ARCHITECTURE.md's "### Imports (...)" heading lists the modules of an import; one split out of
+    `data/imports.py` (`data/import_options.py`) must be named there too."""
+    heading = next(
+        line
+        for line in (ROOT / "ARCHITECTURE.md").read_text().splitlines()
+        if line.startswith("### Imports (")
+    )
+    named = {name.strip(" `") for name in heading.removeprefix("### Imports (").rstrip(")").split(",")}
+    modules = {f"data/{path.name}" for path in (ROOT / "data").glob("import*.py")}
+    assert modules <= named, f"not in ARCHITECTURE.md's Imports heading: {sorted(modules - named)}"

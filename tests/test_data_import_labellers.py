@@ -198,7 +198,7 @@ def test_remove_of_a_file_imported_without_its_conflicting_rows_hints_on_error_s
 
 
 @pytest.mark.parametrize(
-    "name", ["import", "spin", "judge", "rm", "judge:x", "", "a b", "zoë", "x" * 65, True]
+    "name", ["import", "spin", "judge", "rm", "judge:x", "", "   ", "a b", "zoë", "x" * 65, True]
 )
 def test_a_labeller_name_the_app_refuses_is_refused_naming_file_row_and_column(tmp_path, capsys, name):
     ws = tmp_path / "ws"

@@ -416,3 +416,22 @@ def test_two_labellers_ranking_or_rating_one_item_are_told_the_labeller_column_i
     plain = write(tmp_path / "plain.jsonl", NEW | {"ratings": rating(4)}, NEW | {"ratings": rating(2)})
     assert import_(tmp_path / "ws3", plain) == 2
     assert capsys.readouterr().err.endswith("leave one row out\n")
+
+
+@pytest.mark.parametrize("cell", ["", "   ", "\t "])
+def test_a_labeller_cell_of_spaces_names_nobody_on_a_ranking_or_ratings_row_as_an_empty_one_does(
+    tmp_path, capsys, cell
+):
+    """A labeller cell of only spaces (a spreadsheet's) read as naming someone: a conflict's refusal said the
+    column is not read, and the summary named it among the columns not read. It names nobody, as an empty cell."""
+    conflict = write(
+        tmp_path / "conflict.jsonl",
+        NEW | {"ratings": rating(4), "labeller": cell},
+        NEW | {"ratings": rating(2)},
+    )
+    assert import_(tmp_path / "ws", conflict) == 2
+    assert capsys.readouterr().err.endswith("leave one row out\n")
+    rated = write(tmp_path / "rated.jsonl", NEW | {"ratings": rating(4), "labeller": cell})
+    assert import_(tmp_path / "ws", rated) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"imported {rated} ") and "columns not read" not in out

@@ -170,3 +170,26 @@ def test_a_rejects_file_set_to_null_is_named_by_validate_as_remove_refuses_its_r
     capsys.readouterr()
     assert remove(ws, prefs) == 0
     assert capsys.readouterr().out.startswith(f"withdrew the labels of {prefs}: ")
+
+
+def test_a_null_rejects_line_is_no_problem_where_an_earlier_import_of_the_file_lists_all_it_left_out(
+    tmp_path, capsys
+):
+    """The file imported again (`--on-error skip`, its row 0 still rank_locked), that import's rejects file lost
+    and its name set to null: `--remove` reads row 0 in the first import's rejects file and counts it skipped, yet
+    validate named the null line, as only a later line listing all it left out counted: an earlier one is as
+    good (every row it did not list, it stored: a label's records are never deleted)."""
+    ws = tmp_path / "ws"
+    _, prefs = import_a_locked_row_skipped(tmp_path, ws)
+    assert main(["import", "-w", str(ws), "--on-error", "skip", str(prefs)]) == 0
+    log = ws / "imports" / "log.jsonl"
+    *kept, again = log.read_text().splitlines()
+    entry = json.loads(again)
+    assert entry["counts"]["skipped_rank_locked"] == 1
+    (ws / "imports" / entry["rejects"]).unlink()
+    log.write_text("\n".join([*kept, json.dumps(entry | {"rejects": None})]) + "\n")
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    assert remove(ws, prefs) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"

@@ -6,10 +6,12 @@ stored. The record is written once (merging again adds nothing), travels with th
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from data import files
 from data.__main__ import main
 from data.import_log_lines import passed_over
-from data.merge_left_out import record_lines
+from data.merge_left_out import SUFFIX, merge_left_out, record_lines
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
 from tests.test_data_import_errors import digest
@@ -96,6 +98,42 @@ def test_remove_after_a_merge_that_skipped_a_conflicting_label_counts_it(tmp_pat
     assert not any(
         label["retracted"] for label in import_labels(one.path)
     )  # one's own ranking stays in force
+
+
+def test_remove_of_several_files_reads_each_left_out_file_once_holding_only_their_labels(
+    tmp_path, capsys, monkeypatch
+):
+    """`--remove A --remove B` read every merge's left-out file once per file, each time holding every id it lists
+    (a merge may list millions): now once for the command, keeping only the ids of the files' labels."""
+    one, own = imported(tmp_path, "one", {"prompt": "Q", "chosen": "good", "rejected": "bad"})
+    two, file = imported(
+        tmp_path,
+        "two",
+        {"prompt": "Q", "chosen": "great", "rejected": "awful"},
+        {"prompt": "S", "chosen": "hi", "rejected": "ho"},
+        split="test",
+    )
+    assert main(["merge", "-w", str(one.path), str(two.path)]) == 0
+    (listed,) = (one.path / "imports").glob(f"*{SUFFIX}")
+    (left_out,) = [json.loads(line)["id"] for line in listed.read_text().splitlines()]
+    assert merge_left_out(one, {left_out, "another label"}) == {left_out: "stored_train"}
+    assert merge_left_out(one, {"another label"}) == {}
+
+    opened, open_regular = [], files.open_regular
+
+    def counted(path, dir_fd=None):
+        opened.append(Path(path).name)
+        return open_regular(path, dir_fd)
+
+    monkeypatch.setattr(files, "open_regular", counted)
+    capsys.readouterr()
+    assert remove(one.path, file, own) == 0
+    assert opened.count(listed.name) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"withdrew the labels of {file}: 1 (preferences 1); 1 row left out by a merge (stored_train), never stored "
+        "here",
+        f"withdrew the labels of {own}: 1 (preferences 1)",
+    ]
 
 
 def test_a_file_whose_rows_no_merge_left_out_is_still_refused_as_not_stored(tmp_path, capsys):
