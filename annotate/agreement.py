@@ -170,6 +170,11 @@ QUALITY = {
 }
 
 
+# The activity columns' headers, in the words (and units) of the quality columns beside them; the frame keeps its
+# keys. The times are the labels' `created_at`, stored in UTC, and shown as stored.
+ACTIVITY_HEADERS = {"median_seconds": "median seconds per label", "last_active": "last active (UTC)"}
+
+
 def _missing(value: object) -> bool:
     """No figure: None, or NaN where pandas held a None."""
     return value is None or (isinstance(value, float) and math.isnan(value))
@@ -200,11 +205,11 @@ def quality_table(
     """The admin's labellers table: activity (`labeller_table`) and each labeller's quality and pace of ``task``
     (`data.labellers.labeller_rows`, ``gold`` its gold answers) with their flags. One median seconds: the browser's
     active seconds where it sent them, else the time on the item."""
-    columns, rows = list(activity.columns), activity.values.tolist()
+    columns, rows = [ACTIVITY_HEADERS.get(c, c) for c in activity.columns], activity.values.tolist()
     if not rows:
         return columns, rows
     quality = {r["labeller"]: r for r in labeller_rows(labels, gold, task=task)}
-    median = columns.index("median_seconds")
+    median = list(activity.columns).index("median_seconds")
     for row in rows:
         q = quality.get(row[0])
         if q is None:  # not a person (labeller_table keeps people only)

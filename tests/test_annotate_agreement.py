@@ -10,8 +10,10 @@ import pytest
 from annotate.agreement import (
     admin_report,
     binomial_two_sided,
+    labeller_table,
     position_bias,
     progress_card,
+    quality_table,
 )
 from data.choice_agreement import (
     cohen_kappa,
@@ -152,3 +154,22 @@ def test_progress_card_counts_k_in_the_tasks_unit():
     progress = {"done": 3, "items": 10, "overlap": 2}
     assert progress_card(progress, "ranking") == ("items done", "3/10", "K = 2 rankings each")
     assert progress_card({**progress, "overlap": 1}, "label") == ("items done", "3/10", "K = 1 label each")
+
+
+def test_the_labellers_tables_activity_headers_say_their_units_and_time_zone(monkeypatch):
+    """The admin's labellers table read `median_seconds` and `last_active` (keys, in a table of words: "labels/hour",
+    "gold 95 % CI"), with no word of the time zone its times are in: UTC, as stored, whatever the server's."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")  # the server's zone
+    time.tzset()
+    try:
+        late = START + timedelta(hours=23, minutes=30)  # 18:30 on the same day in New York
+        labels = frame([Label("p0", "ann", "pairwise", "a", seconds=4.0, created_at=late)])
+        columns, rows = quality_table(labeller_table(labels, "pairwise"), labels, "pairwise")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    shown = dict(zip(columns, rows[0]))
+    assert shown["median seconds per label"] == 4.0 and shown["last active (UTC)"] == "2025-01-01 23:30"
+    assert not [c for c in columns if "_" in c]  # every header in words
