@@ -224,10 +224,11 @@ def serve(options: AnnotateOptions) -> int:
     # the demo admin lives in this process only: its password, printed once, signs in until the app stops (it was
     # written to the users file, so the last printed password kept signing in as admin after a restart without it)
     users = load_users(users_path) if not options.demo_user or users_path.is_file() else {}
+    own = {}
     if options.demo_user:
         password = secrets.token_urlsafe(9)
-        users[DEMO_USER] = User(DEMO_USER, hash_password(password), admin=True)
-    auth = Authenticator(users)
+        own[DEMO_USER] = User(DEMO_USER, hash_password(password), admin=True)
+    auth = Authenticator(users, users_path, own)  # the file read again at a sign-in once it changed
     rubric = load_rubric(options.rubric) if options.task == "rate" else None
     service = LabelService(
         workspace,

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from annotate.agreement import (
     admin_report,
+    cohen_card,
     gold_answers,
     labellers_html,
     pace_card,
@@ -188,7 +189,7 @@ def summary_cards(progress: dict, report: dict) -> list[tuple[str, str, str]]:
     cards = [
         progress_card(progress, "label"),
         ("labels", str(progress["labels"]), shown),
-        ("Cohen's κ (2 labellers)", figure(agreement["cohen"]), f"{counted(agreement['items'], 'item')} with ≥2 labels{sides}"),
+        cohen_card(agreement, sides),
         ("Fleiss' κ", figure(agreement["fleiss"]), f"{counted(agreement['fleiss_items'], 'item')}, same label count"),
         ("Krippendorff's α", figure(agreement["alpha"]), f"nominal, all items with ≥2 labels; {VERDICT_LABELS}"),
     ]  # fmt: skip

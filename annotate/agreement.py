@@ -14,7 +14,7 @@ import math
 import pandas as pd
 import pyarrow as pa
 
-from annotate.render import message_html, table_html
+from annotate.render import figure, message_html, table_html
 from data.aggregate import DAWID_SKENE, MAJORITY, aggregate, current_labels
 from data.annotators import human_labels
 from data.choice_agreement import TASK_AGREEMENT
@@ -51,15 +51,24 @@ def position_bias(current: pd.DataFrame) -> dict:
 def agreement(current: pd.DataFrame, task: str) -> dict:
     """Cohen's kappa when exactly two labellers overlap; Fleiss' kappa over the items with the most common number
     of labels (>= 2); Krippendorff's alpha over all items with two or more labels: ``task``'s statistics
-    (`data.choice_agreement.TASK_AGREEMENT`: a pair's sides exchangeable)."""
+    (`data.choice_agreement.TASK_AGREEMENT`: a pair's sides exchangeable). ``items``: the items with two or more
+    labels; ``labellers``: who labelled them (two: Cohen's kappa is of those items, each labelled by both)."""
     statistics = TASK_AGREEMENT[task]
     by_item = current.groupby("item_id")["choice"].apply(list)
     multi = by_item[by_item.map(len) >= 2]
-    out: dict = {"items": int(len(multi)), "cohen": None, "fleiss": None, "fleiss_items": 0, "alpha": None}
+    out: dict = {
+        "items": int(len(multi)),
+        "labellers": [],
+        "cohen": None,
+        "fleiss": None,
+        "fleiss_items": 0,
+        "alpha": None,
+    }
     if not len(multi):
         return out
     out["alpha"] = statistics.alpha(list(multi))
     labellers = sorted(current.loc[current["item_id"].isin(multi.index), "annotator"].unique())
+    out["labellers"] = labellers
     if len(labellers) == 2:
         both = current[current["item_id"].isin(multi.index)].pivot(
             index="item_id", columns="annotator", values="choice"
@@ -170,6 +179,11 @@ QUALITY = {
 }
 
 
+# The activity columns' headers, in the words (and units) of the quality columns beside them; the frame keeps its
+# keys. The times are the labels' `created_at`, stored in UTC, and shown as stored.
+ACTIVITY_HEADERS = {"median_seconds": "median seconds per label", "last_active": "last active (UTC)"}
+
+
 def _missing(value: object) -> bool:
     """No figure: None, or NaN where pandas held a None."""
     return value is None or (isinstance(value, float) and math.isnan(value))
@@ -182,6 +196,23 @@ def progress_card(progress: dict, unit: str) -> tuple[str, str, str]:
         f"{progress['done']}/{progress['items']}",
         f"K = {counted(progress['overlap'], unit)} each",
     )
+
+
+def cohen_card(agreement: dict, sides: str) -> tuple[str, str, str]:
+    """The Cohen's κ card of an `agreement` dict: what its figure is of, or why there is none. With three or more
+    labellers sharing items it showed "n/a" beside the items with ≥2 labels, as if κ were of those items."""
+    items, labellers = counted(agreement["items"], "item"), agreement["labellers"]
+    if len(labellers) > 2:
+        detail = (
+            f"{len(labellers)} labellers share the {items} with ≥2 labels: Cohen's κ is of two (each pair's: "
+            "stats --labellers)"
+        )
+    elif labellers:
+        detail = f"{items} labelled by both {labellers[0]} and {labellers[1]}{sides}"
+        detail += "; undefined: one answer throughout" if agreement["cohen"] is None else ""
+    else:
+        detail = "no item with ≥2 labels yet"
+    return ("Cohen's κ (2 labellers)", figure(agreement["cohen"]), detail)
 
 
 def pace_card(labels: pd.DataFrame, task: str) -> list[tuple[str, str, str]]:
@@ -200,11 +231,11 @@ def quality_table(
     """The admin's labellers table: activity (`labeller_table`) and each labeller's quality and pace of ``task``
     (`data.labellers.labeller_rows`, ``gold`` its gold answers) with their flags. One median seconds: the browser's
     active seconds where it sent them, else the time on the item."""
-    columns, rows = list(activity.columns), activity.values.tolist()
+    columns, rows = [ACTIVITY_HEADERS.get(c, c) for c in activity.columns], activity.values.tolist()
     if not rows:
         return columns, rows
     quality = {r["labeller"]: r for r in labeller_rows(labels, gold, task=task)}
-    median = columns.index("median_seconds")
+    median = list(activity.columns).index("median_seconds")
     for row in rows:
         q = quality.get(row[0])
         if q is None:  # not a person (labeller_table keeps people only)

@@ -1,6 +1,10 @@
 """The page's pace count, appended to the page script by annotate.assets: the seconds this tab was visible with a
 key or pointer event in the last 60 s, for the item on screen. The submit sends it along (annotate.app reads
 ``window.prefloopActiveSeconds`` in the submit event's `js`), and the label stores it as ``active_seconds``.
+
+The last input's time outlives a page load of the same tab (``sessionStorage``): signing in reloads the page, so
+the keys that signed in were on the page before, and a keyboard-only labeller's first item counted only from its
+first key (reading it, nothing).
 """
 
 PACE_SCRIPT = """
@@ -9,12 +13,18 @@ PACE_SCRIPT = """
   // Active time in tenths of a second (whole-second ticks read a 1.1 s label as 1.0 and blurred the 3 s flag):
   // at each tick, and when read, the time since the last tick counts while the tab is visible and there was input
   // (a browser may hold timers to one a second: the read adds what has passed since).
-  const IDLE_MS = 60000, TICK_MS = 250;
-  let item = null, active = 0, lastInput = 0, lastTick = performance.now();
+  const IDLE_MS = 60000, TICK_MS = 250, LAST_INPUT = "prefloop-last-input";
+  const kept = () => { try { return Number(sessionStorage.getItem(LAST_INPUT)) || 0; } catch { return 0; } };
+  let item = null, active = 0, lastInput = kept(), lastTick = performance.now();
+  if (lastInput > Date.now()) lastInput = 0;  // a time still to come (a clock set back) would count past 60 s
   const mark = () => { lastInput = Date.now(); };
   for (const name of ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"]) {
     document.addEventListener(name, mark, {passive: true, capture: true});
   }
+  // kept as the page goes (sign-in's reload, Log out): the next page of this tab counts from that input
+  window.addEventListener("pagehide", () => {
+    try { sessionStorage.setItem(LAST_INPUT, String(lastInput)); } catch {}
+  });
   const counting = () => item && document.visibilityState === "visible" && Date.now() - lastInput < IDLE_MS;
   const tick = () => {
     const at = performance.now(), step = at - lastTick;

@@ -101,9 +101,9 @@ class Sessions:
     def for_workspace(cls, path: Path, users: Mapping[str, User], idle_seconds: float) -> Sessions:
         return cls(load_key(path / KEY_FILE), users, idle_seconds, path / LOGOUTS_FILE)
 
-    def _sign(self, name: str, issued: int, seen: int) -> str:
-        body = f"v1.{_b64(name.encode())}.{issued}.{seen}"
-        secret = self.users[name].password.encode()  # a new password ends the old sessions
+    def _sign(self, user: User, issued: int, seen: int) -> str:
+        body = f"v1.{_b64(user.name.encode())}.{issued}.{seen}"
+        secret = user.password.encode()  # a new password ends the old sessions
         signature = hmac.digest(self._key, body.encode() + b"|" + secret, "sha256")
         return f"{body}.{_b64(signature)}"
 
@@ -112,7 +112,7 @@ class Sessions:
 
     def issue(self, name: str) -> str:
         now = self._now()
-        return self._sign(name, now, now)
+        return self._sign(self.users[name], now, now)
 
     def _parse(self, token: object) -> tuple[str, int, int] | None:
         """(name, issued, seen) of a genuine, live token; None for anything else."""
@@ -123,9 +123,9 @@ class Sessions:
             name, issued, seen = _unb64(name).decode(), int(issued), int(seen)
         except (ValueError, UnicodeDecodeError):
             return None
-        if version != "v1" or name not in self.users:
-            return None
-        if not hmac.compare_digest(self._sign(name, issued, seen), token):
+        # looked up once: the users file read again (annotate.users) may drop or change the user meanwhile
+        user = self.users.get(name) if version == "v1" else None
+        if user is None or not hmac.compare_digest(self._sign(user, issued, seen), token):
             return None
         if self._now() - seen > 1000 * self.idle_seconds or issued <= self._not_before.get(name, -1):
             return None
@@ -141,7 +141,8 @@ class Sessions:
         parsed = self._parse(token)
         if parsed is None or self._now() - parsed[2] < 1000 * min(60.0, self.idle_seconds / 10):
             return None
-        return self._sign(parsed[0], parsed[1], self._now())
+        user = self.users.get(parsed[0])
+        return self._sign(user, parsed[1], self._now()) if user else None
 
     def logout(self, token: object) -> str | None:
         """End every session of the token's user issued until now; the user name, or None for a dead token."""

@@ -4,7 +4,8 @@
     password = "scrypt$16384$8$1$<salt, base64>$<hash, base64>"
     admin = false
 
-Written by `python -m annotate add-user` (atomically, mode 0600); read once when the app starts.
+Written by `python -m annotate add-user` (atomically, mode 0600); read when the app starts, and again at a sign-in
+attempt once it has changed (`Authenticator`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,15 +169,73 @@ def add_user(path: Path, name: str, password: str, admin: bool = False) -> User:
     return users[name]
 
 
-class Authenticator:
-    """Gradio's ``auth=`` callable: True when the name and password match the users file."""
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+    """What changes with the users file: add-user renames a new file over it (a new inode), an edit changes its
+    time or size. Of the name itself, never a link's target; None where nothing is there."""
+    try:
+        stat = path.lstat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
-    def __init__(self, users: dict[str, User]):
-        self.users = users
+
+class UserTable(Mapping[str, User]):
+    """The users who sign in now, swapped whole when the users file is read again: a reader on another thread (the
+    session check) sees the old table or the new one, never half of either."""
+
+    def __init__(self, users: Mapping[str, User]):
+        self._users = dict(users)
+
+    def replace(self, users: Mapping[str, User]) -> None:
+        self._users = dict(users)
+
+    def __getitem__(self, name: str) -> User:
+        return self._users[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._users)
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+
+class Authenticator:
+    """Gradio's ``auth=`` callable: True when the name and password match the users file.
+
+    With ``path``, ``users`` are what the caller just read from it (`load_users`), and a sign-in attempt reads it
+    again once it has changed (added or removed users, a new password: no restart). One that no longer reads (a
+    bad entry, a link, gone) keeps the users read before, and says why in one logged line. ``own`` are this
+    process's users that no file holds (the demo admin), kept across reads."""
+
+    def __init__(
+        self, users: Mapping[str, User], path: Path | None = None, own: Mapping[str, User] | None = None
+    ):
+        self.path, self.own = path, dict(own or {})
+        self.users = UserTable({**users, **self.own})
+        self._stamp = _stamp(path) if path is not None else None
+        self._reading = threading.Lock()
         # Unknown names still pay one scrypt check, so response time does not reveal which names exist.
         self._dummy = hash_password(secrets.token_hex(8))
 
+    def read_again(self) -> None:
+        """Reads the users file again where it changed since it was last read (`load_users`: never through a link)."""
+        if self.path is None:
+            return
+        with self._reading:
+            stamp = _stamp(self.path)
+            if stamp == self._stamp:
+                return
+            self._stamp = stamp  # a bad file is reported once, and read again once it changes
+            try:
+                users = load_users(self.path)
+            except UsersError as exc:
+                log.error("%s; signing in with the %d users read before until it reads", exc, len(self.users))
+                return
+            self.users.replace({**users, **self.own})
+            log.info("%s: read again, %d users", self.path, len(self.users))
+
     def __call__(self, username: str, password: str) -> bool:
+        self.read_again()
         user = self.users.get(username)
         ok = verify_password(password, user.password if user else self._dummy)
         return ok and user is not None

@@ -10,8 +10,10 @@ import pytest
 from annotate.agreement import (
     admin_report,
     binomial_two_sided,
+    labeller_table,
     position_bias,
     progress_card,
+    quality_table,
 )
 from data.choice_agreement import (
     cohen_kappa,
@@ -119,6 +121,7 @@ def test_admin_report_on_two_labellers():
     units[0].append("b")
     assert report["agreement"] == {
         "items": 6,
+        "labellers": ["ann", "bob", "import"],
         "cohen": None,
         "fleiss": pytest.approx(side_free_fleiss(units[1:])),
         "fleiss_items": 5,
@@ -152,3 +155,59 @@ def test_progress_card_counts_k_in_the_tasks_unit():
     progress = {"done": 3, "items": 10, "overlap": 2}
     assert progress_card(progress, "ranking") == ("items done", "3/10", "K = 2 rankings each")
     assert progress_card({**progress, "overlap": 1}, "label") == ("items done", "3/10", "K = 1 label each")
+
+
+def test_the_labellers_tables_activity_headers_say_their_units_and_time_zone(monkeypatch):
+    """The admin's labellers table read `median_seconds` and `last_active` (keys, in a table of words: "labels/hour",
+    "gold 95 % CI"), with no word of the time zone its times are in: UTC, as stored, whatever the server's."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")  # the server's zone
+    time.tzset()
+    try:
+        late = START + timedelta(hours=23, minutes=30)  # 18:30 on the same day in New York
+        labels = frame([Label("p0", "ann", "pairwise", "a", seconds=4.0, created_at=late)])
+        columns, rows = quality_table(labeller_table(labels, "pairwise"), labels, "pairwise")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    shown = dict(zip(columns, rows[0]))
+    assert shown["median seconds per label"] == 4.0 and shown["last active (UTC)"] == "2025-01-01 23:30"
+    assert not [c for c in columns if "_" in c]  # every header in words
+
+
+def test_the_cohen_card_says_what_its_count_is_of():
+    """Cohen's κ is of two labellers: with three sharing items the card showed "n/a" beside "4 items with ≥2
+    labels", as if κ were of those items. It now counts the labellers who share them and says where each pair's κ
+    is; with two it names them and counts the items both labelled (κ's items); with none, says so."""
+    from annotate.admin import summary_cards
+
+    def card(labels: list[Label]) -> tuple[str, str, str]:
+        report = admin_report(frame(labels), "pairwise")
+        progress = {"done": 4, "items": 4, "overlap": 2, "labels": len(labels)}
+        return next(c for c in summary_cards(progress, report) if c[0].startswith("Cohen's κ"))
+
+    two = [
+        Label(f"p{i}", who, "pairwise", "ab"[i % 2], created_at=START)
+        for i in range(4)
+        for who in ("ann", "bob")
+    ]
+    cyd = [Label(f"p{i}", "cyd", "pairwise", "a", created_at=START) for i in range(2)]
+    assert card(two + cyd) == (
+        "Cohen's κ (2 labellers)",
+        "n/a",
+        "3 labellers share the 4 items with ≥2 labels: Cohen's κ is of two (each pair's: stats --labellers)",
+    )
+    assert card(two) == (
+        "Cohen's κ (2 labellers)",
+        "1.000",
+        "4 items labelled by both ann and bob; each pair as stored and sides swapped",
+    )
+    ties = [
+        Label(f"p{i}", who, "pairwise", "tie", created_at=START) for i in range(4) for who in ("ann", "bob")
+    ]
+    assert card(ties)[1:] == (
+        "n/a",
+        "4 items labelled by both ann and bob; each pair as stored and sides swapped; undefined: one answer throughout",
+    )
+    assert card(two[::2])[1:] == ("n/a", "no item with ≥2 labels yet")  # ann's labels alone

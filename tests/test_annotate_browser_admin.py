@@ -61,6 +61,7 @@ def test_gold_items_look_like_any_item_and_the_admin_sees_each_labeller(tmp_path
         admin.locator("#pf-admin-labellers table").wait_for(timeout=WAIT_MS)
         table = admin.inner_text("#pf-admin-labellers")
         assert "gold right" in table and "DS accuracy" in table and "flags" in table
+        assert "median seconds per label" in table and "last active (UTC)" in table  # units, zone
         on_gold = labels[labels["item_id"].isin(gold_ids)]
         assert f"{(on_gold['choice'] == 'a').sum()}/{len(met)}" in table  # bob's gold answers, scored
         admin.locator("#pf-admin-labellers").scroll_into_view_if_needed()

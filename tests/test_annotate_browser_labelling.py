@@ -1,6 +1,7 @@
 """Labelling end to end in a real headless Chromium, keys only: pairwise with undo, a note, hostile text, a reload
-and the admin's export and download; KTO; a phone-sized screen, fast typing and bidi markers; screenshots of each
-(docs/ with ANNOTATE_SCREENSHOTS=1). Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
+and the admin's export and download; KTO; a phone-sized screen, fast typing and bidi markers; a keyboard-only
+labeller's pace count; screenshots of each (docs/ with ANNOTATE_SCREENSHOTS=1). Helpers: tests/annotate_browser.py;
+fixtures: tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -266,5 +267,54 @@ def test_keys_typed_during_a_submit_wait_until_its_answer_is_drawn(tmp_path, bro
         labels = workspace.frame("labels").sort_values("created_at")
         assert labels["item_id"].tolist()[0] == first and labels["choice"].tolist()[1] == "both_bad"
         assert labels.iloc[0]["choice"] == choice_from_side("right", labels.iloc[0]["left"])
+    finally:
+        app.close()
+
+
+# The page's clock and visibility under the test's hand: `window.__later` ms added to Date.now (time passed with no
+# input), `window.__hidden` the tab hidden. On every page of the tab (sign-in reloads it).
+CLOCK_AND_TAB = """(() => {
+  const now = Date.now;
+  Date.now = () => now.call(Date) + (window.__later || 0);
+  Object.defineProperty(Document.prototype, "visibilityState", {
+    configurable: true, get: () => (window.__hidden ? "hidden" : "visible"),
+  });
+})()"""
+ACTIVE = "window.prefloopActiveSeconds()"
+
+
+def _page_waits(page, ms: int) -> None:
+    """Waits ``ms`` of the page's own time (what the pace count measures), not a step of the test's."""
+    page.evaluate("window.__from = performance.now()")
+    page.wait_for_function(f"performance.now() - window.__from > {ms}", timeout=WAIT_MS)
+
+
+def test_a_keyboard_only_labellers_first_item_counts_its_active_time(tmp_path, browser, users):
+    """bob signs in by keys (the sign-in's Enter is on the page before: signing in reloads it) and reads his first
+    item with no key: that reading is active time, as on any later item (it was 0: the new page had seen no
+    input). Still bounded: nothing counts while the tab is hidden, nor 60 s after the last input."""
+    from data import Workspace
+
+    workspace = build_workspace(Workspace.init(tmp_path / "ws"))
+    app, ctx, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        page.add_init_script(CLOCK_AND_TAB)
+        login(page, url, "bob")  # keys only: no pointer event on any page of this tab
+        first = ctx.service.queue.held["bob"]
+        _page_waits(page, 1500)
+        assert page.evaluate(ACTIVE) >= 1, "the first item's reading before its first key was not counted"
+        for hold in ("window.__hidden = true", "window.__hidden = false; window.__later = 61000"):
+            page.evaluate(hold)
+            counted = page.evaluate(ACTIVE)
+            _page_waits(page, 600)
+            assert page.evaluate(ACTIVE) == counted, f"counted with {hold}"
+        page.keyboard.press("a")  # input again: counting again
+        _page_waits(page, 600)
+        assert page.evaluate(ACTIVE) > counted
+        page.keyboard.press("Enter")
+        wait_status(page, "Saved to disk")
+        label = workspace.frame("labels").iloc[0]
+        assert label["item_id"] == first and label["active_seconds"] >= 1.5
     finally:
         app.close()

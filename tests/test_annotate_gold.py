@@ -124,6 +124,9 @@ def test_admin_makes_a_decided_item_gold_and_sees_the_labeller_table(tmp_path):
     assert "median seconds per label" in cards and "labels/hour" in cards
     assert "<th>gold right</th>" in labellers and "<th>flags</th>" in labellers
     assert "<td>ann</td>" in labellers and "<td>bob</td>" in labellers
+    # the activity's headers say their units and time zone, as the quality columns beside them say theirs
+    assert "<th>median seconds per label</th>" in labellers and "<th>last active (UTC)</th>" in labellers
+    assert "_seconds" not in labellers and "last_active" not in labellers
 
 
 def test_making_a_gold_item_gold_says_what_it_replaced_and_the_disputed_table_marks_gold(tmp_path):

@@ -1,0 +1,93 @@
+"""The running app's users file (annotate.users.Authenticator): read again at a sign-in once it changed, so
+`add-user`'s new user, a removed user and a new password take effect without a restart; a file that no longer reads
+keeps the users read before and says why in one logged line. Through `python -m annotate` (its `launch` held) and
+the login form (annotate.web.Guard, in front of a stand-in for Gradio)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+
+import httpx
+
+import annotate.app
+from annotate.__main__ import main
+from annotate.sessions import Sessions, load_key
+from annotate.users import LoginLimits, LoginThrottle, add_user, dump_users, load_users
+from annotate.web import Guard
+from data.files import atomic_write
+from tests.test_annotate_security import PASSWORD, stand_in
+from tests.test_annotate_throttle import Clock
+
+NEW_PASSWORD = "another long password"
+
+
+def served_auth(monkeypatch, label_ws, users_file):
+    """`python -m annotate -w WS --users FILE` as served: its Authenticator (launch is held)."""
+    served = []
+    monkeypatch.setattr(annotate.app, "launch", lambda app, ctx, *args, **kwargs: served.append(ctx.auth))
+    assert main(["-w", str(label_ws.path), "--users", str(users_file)]) == 0
+    return served[-1]
+
+
+def add_user_cli(monkeypatch, users_file, name: str, password: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+    assert main(["add-user", "--users", str(users_file), name, "--password-stdin"]) == 0
+
+
+def test_the_running_app_reads_the_users_file_again_at_a_sign_in(tmp_path, label_ws, monkeypatch, caplog):
+    users_file = tmp_path / "users.toml"
+    add_user(users_file, "ann", PASSWORD, admin=True)
+    auth = served_auth(monkeypatch, label_ws, users_file)
+    # as annotate.app.launch wires them: the sessions check the users the authenticator holds now
+    sessions = Sessions(load_key(tmp_path / "session.key"), auth.users, 600)
+    limits = LoginLimits(attempts=100, address_attempts=100, backoff_seconds=0)
+    guard = Guard(stand_in, sessions, LoginThrottle(limits, Clock()), auth, auth.is_admin, tmp_path, "// js")
+    transport = httpx.ASGITransport(app=guard, client=("10.0.0.7", 5555))
+
+    def errors() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "annotate.users" and r.levelno >= 40]
+
+    async def run():
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+
+            async def signs_in(name: str, password: str = PASSWORD) -> bool:
+                form = {"username": name, "password": password}
+                return (await client.post("/login", data=form)).status_code == 200
+
+            assert not await signs_in("carol")
+            add_user_cli(monkeypatch, users_file, "carol", PASSWORD)  # while the app runs
+            assert await signs_in("carol"), "a user added to the running app's users file could not sign in"
+            carols = client.cookies[sessions.cookie]
+            assert sessions.get(carols) == "carol"
+
+            # a bad entry: the users read before still sign in; one line names the file, the user and the field
+            good = load_users(users_file)
+            users_file.write_text(users_file.read_text() + '[users.dave]\npassword = "hunter2hunter2"\n')
+            assert await signs_in("ann") and await signs_in("carol") and not await signs_in("dave")
+            assert errors() == [
+                f"{users_file}, user 'dave': 'password' must be a scrypt hash (scrypt$n$r$p$salt$hash) written "
+                "by `python -m annotate add-user` or `hash-password`, never the password itself; signing in "
+                "with the 2 users read before until it reads"
+            ]
+
+            # carol removed: no new sign-in, and her session ends (as a restart would end it)
+            kept = {name: user for name, user in good.items() if name != "carol"}
+            atomic_write(users_file, lambda handle: handle.write(dump_users(kept).encode()), mode=0o600)
+            assert not await signs_in("carol") and sessions.get(carols) is None
+            assert await signs_in("ann")
+
+            add_user_cli(monkeypatch, users_file, "ann", NEW_PASSWORD)  # a new password
+            assert not await signs_in("ann") and await signs_in("ann", NEW_PASSWORD)
+
+            # a link planted at its name is not read (`open_regular`): the users read before stay
+            other = tmp_path / "other.toml"
+            add_user(other, "eve", PASSWORD)
+            users_file.unlink()
+            users_file.symlink_to(other)
+            assert not await signs_in("eve") and await signs_in("ann", NEW_PASSWORD)
+            assert len(errors()) == 2 and str(users_file) in errors()[-1]
+
+    with caplog.at_level(logging.INFO, logger="annotate.users"):
+        asyncio.run(run())
