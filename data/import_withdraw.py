@@ -352,14 +352,15 @@ def unlisted_rows(log: Path) -> list[str]:
     for a reason `--remove` reads from that file (`LOGGED`): `--remove` of the file refuses those rows as labels not
     stored, so validate must not say OK. Another line, earlier or later, of an import of the same file read the
     same way (`logged_rejects` reads them all) that lists all it left out makes it harmless: that import stored
-    each such row (a label's records are never deleted: `--remove` finds it, in force or withdrawn), or listed it."""
+    each such row (a label's records are never deleted: `--remove` finds it, in force or withdrawn), or listed it.
+    An ``--unlabelled`` import's line does not: it lists nothing, and stored no label."""
     numbered = read_lines(log)[0]
     read = [entry for _, entry in numbered]
     problems = []
     for index, (number, entry) in enumerate(numbered):
         lost = _unlisted(entry)
         others = (other for at, other in enumerate(read) if at != index)
-        if not lost or any(_same_import(entry, other) and not _unlisted(other) for other in others):
+        if not lost or any(_covers(entry, other) for other in others):
             continue
         reasons = ", ".join(f"{reason} {n}" for reason, n in lost.items())
         problems.append(
@@ -379,6 +380,13 @@ def _unlisted(entry: dict) -> dict[str, int]:
     counts = entry.get("counts") or {}
     skipped = {reason: counts.get(f"skipped_{reason}") for reason in LOGGED}
     return {reason: n for reason, n in skipped.items() if type(n) is int and n > 0}
+
+
+def _covers(entry: dict, other: dict) -> bool:
+    """Whether the import log line ``other`` stored, or listed, each row ``entry``'s import left out unlisted
+    (`unlisted_rows`): an import of the same file read the same way that stored labels and lists all it left out."""
+    unlabelled = isinstance(options := other.get("options"), dict) and options.get("unlabelled")
+    return not unlabelled and _same_import(entry, other) and not _unlisted(other)
 
 
 def _same_import(entry: dict, other: dict) -> bool:

@@ -13,6 +13,8 @@ import pytest
 
 from data.__main__ import main
 from data.import_log_lines import REJECT_FIELDS, REJECTS_LOST, passed_over
+from tests.test_data_gold_files import write
+from tests.test_data_import_rank_rate import RATED, rating
 from tests.test_data_import_remove import SKIPPED, import_a_locked_row_skipped, remove
 
 LINK = "a symlink or special file, not one written by prefloop: remove it"  # `data.files.NotAFileError`
@@ -193,3 +195,35 @@ def test_a_null_rejects_line_is_no_problem_where_an_earlier_import_of_the_file_l
     capsys.readouterr()
     assert remove(ws, prefs) == 0
     assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"
+
+
+@pytest.mark.parametrize("unlabelled_first", [True, False])
+def test_an_unlabelled_import_of_the_file_is_no_cover_for_a_null_rejects_line(
+    tmp_path, capsys, unlabelled_first
+):
+    """An `--unlabelled` import of the file, earlier or later, lists nothing it left out, yet stores no label:
+    validate took it as an import that stored each row the null line's import left out and said OK, while
+    `--remove` refused that row (its rating never stored, listed nowhere) as a label not stored."""
+    ws = tmp_path / "ws"
+    rated = write(tmp_path / "rated.jsonl", RATED[1] | {"ratings": rating(0)}, RATED[0])
+    if unlabelled_first:
+        assert main(["import", "-w", str(ws), "--unlabelled", str(rated)]) == 0
+    stored = write(tmp_path / "stored.jsonl", RATED[1])  # the answer's rating, stored first: row 0 differs
+    assert main(["import", "-w", str(ws), "--source", "rated", str(stored)]) == 0
+    assert main(["import", "-w", str(ws), "--on-error", "skip", str(rated)]) == 0
+    log = ws / "imports" / "log.jsonl"
+    *kept, skipped = log.read_text().splitlines()
+    entry = json.loads(skipped)
+    assert entry["counts"]["skipped_conflicting_stored_rating"] == 1
+    (ws / "imports" / entry["rejects"]).unlink()
+    log.write_text("\n".join([*kept, json.dumps(entry | {"rejects": None})]) + "\n")
+    if not unlabelled_first:
+        assert main(["import", "-w", str(ws), "--unlabelled", str(rated)]) == 0
+    number = len(kept) + 1
+    capsys.readouterr()
+    assert remove(ws, rated) == 2
+    assert capsys.readouterr().err.startswith(f"error: {rated}, row 0, field 'ratings': its rating of ")
+    assert main(["validate", "-w", str(ws)]) == 1
+    problem, total = capsys.readouterr().out.splitlines()
+    assert problem.startswith(f"{log}, line {number}: names no rejects file, but its import left out 1 row ")
+    assert total == f"{ws}: 1 problem"

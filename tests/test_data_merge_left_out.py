@@ -6,11 +6,12 @@ stored. The record is written once (merging again adds nothing), travels with th
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 
 from data import files
 from data.__main__ import main
-from data.import_log_lines import passed_over
+from data.import_log_lines import passed_over, rejects_problems
 from data.merge_left_out import SUFFIX, merge_left_out, record_lines
 from data.workspace import Workspace
 from tests.test_data_gold_files import write
@@ -329,3 +330,24 @@ def test_a_merge_line_naming_no_left_out_file_is_a_problem_to_validate_as_remove
     assert main(["validate", "-w", str(three.path)]) == 0
     assert remove(three.path, file) == 0
     assert capsys.readouterr().out.endswith("; 1 row left out by a merge (stored_train), never stored here\n")
+
+
+def test_validate_reads_a_large_left_out_file_a_line_at_a_time_holding_none_of_its_lines(tmp_path):
+    """`data validate` read every line of a merge's left-out file (a merge may list millions) into a list only to
+    name those it passes over: it held the whole file, some 5 times its size. It keeps none of them now."""
+    folder = tmp_path / "imports"
+    folder.mkdir()
+    name = f"20260101T000000000000Z-merge{SUFFIX}"
+    rows = 50_000
+    text = "".join(json.dumps({"id": f"{i:016x}", "reason": "stored_train"}) + "\n" for i in range(rows))
+    (folder / name).write_text(text + "{not json\n")
+    line = {"at": "2026-01-01T00:00:00", "merged": "/elsewhere", "left_out_counts": {"stored_train": rows}}
+    (folder / "log.jsonl").write_text(json.dumps(line | {"left_out_file": name}) + "\n")
+    tracemalloc.start()
+    try:
+        problems = rejects_problems(folder / "log.jsonl")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [problem.split(": ")[0] for problem in problems] == [f"{folder / name}, line {rows + 1}"]
+    assert peak < len(text) / 4, peak
