@@ -67,19 +67,23 @@ def arena_completions(
 
 def sample_model(
     options: GenerateOptions, entry: ModelEntry, round: int, params: SamplingParams, have: Mapping[str, int]
-) -> Counter:
+) -> tuple[Counter, set[str]]:
     """One model's answers with ``params`` to the prompts of ``have`` (prompt id -> the answers it has, fewer than
     ``--arena-n``: `arena_left`, as `run_arena` found them), topped up to ``--arena-n`` each at the sample indices
     they lack, as a pairs job tops up (`generate.sampling.top_up_answers`): seeds continue, none is drawn twice.
-    Counts ``topped_up``, the prompts it had answered before. Run in a fresh process unless --no-spin-isolate: each
-    model's engine is given back before the next loads."""
+    Counts ``topped_up``, the prompts it had answered before; also the ids of the prompts it answered (one too long
+    for its context is not). Run in a fresh process unless --no-spin-isolate: each model's engine is given back
+    before the next loads."""
     workspace = Workspace(options.workspace)
     prompts = workspace.frame("prompts").set_index("id")
     engine = load_arena_model(options, entry)
     dtype, name = getattr(engine, "dtype", None), engine.name
     version = retraining(workspace.frame("models"), entry.path)
 
+    answered: set[str] = set()
+
     def build(prompt: PromptRow, samples) -> tuple[list[object], Counter]:
+        answered.add(prompt.id)
         first = have[prompt.id]  # the sample index of its first new answer
         new = as_completions(prompt, samples, entry.path, name, params, round, dtype, first, version)
         return new, Counter()
@@ -98,7 +102,7 @@ def sample_model(
             counts["topped_up"] += done["prompts"]
     del engine
     gc.collect()  # this model's memory before the next one loads
-    return counts
+    return counts, answered
 
 
 def load_arena_model(options: GenerateOptions, entry: ModelEntry):
@@ -335,6 +339,7 @@ def run_arena(
     models = register_base(workspace, models)  # every check passed; each in its place, as `left` is
     counts: Counter = Counter()
     too_long = {}  # model id -> its prompts longer than its context, not answered (a rerun counts them again)
+    answered, topped_up = set(), set()  # the prompts some model answered, topped up: each once
     for entry, todo in zip(models, left):  # a rerun said "answers 4 test prompts" of a model that had all 4
         topping = sum(1 for k in todo.values() if k)  # answered before, fewer times than --arena-n
         more = f" ({topping} of them topped up to --arena-n {options.arena_n})" if topping else ""
@@ -344,7 +349,9 @@ def run_arena(
         if not todo:  # nothing to sample: no process, no engine
             continue
         args = (options, entry, round, params, todo)
-        sampled = run_isolated(sample_model, *args, isolate=options.spin_isolate, what="arena sampling")
+        sampled, done = run_isolated(sample_model, *args, isolate=options.spin_isolate, what="arena sampling")
+        answered |= done
+        topped_up |= {prompt for prompt in done if todo[prompt]}
         if sampled.get(TOO_LONG):
             too_long[entry.id] = sampled[TOO_LONG]
         counts += sampled
@@ -355,8 +362,11 @@ def run_arena(
     found = len(pairs) + paired["paired_before"]  # an earlier arena's pairs of these answers among them
     record = ArenaRun(split, round, [m.id for m in models], len(ids), found, paired["identical"], identical)
     written = workspace.append([*pairs, record], skip_existing=True).get("pairs", 0)
-    # each model's count of prompts it answered, summed: `--limit 5` and three models said `arena_prompts 15`
-    counts["prompts_answered"] = counts.pop("prompts", 0)
+    # each model's count of prompts it answered (or topped up), summed: `--limit 5` and three models said
+    # `arena_prompts_answered 15`; that sum is `arena_model_prompts_answered`, and each prompt counts once
+    counts["model_prompts_answered"] = counts.pop("prompts", 0)
+    counts["model_prompts_topped_up"] = counts.pop("topped_up", 0)
+    counts.update(prompts_answered=len(answered), topped_up=len(topped_up))
     result = {
         "arena_prompts": len(ids),
         **{f"arena_{k}": v for k, v in (counts + paired).items()},

@@ -109,8 +109,10 @@ def test_every_model_answers_the_same_prompts_with_the_same_seeds(tmp_path, thre
         text_of[a].strip() != text_of[b].strip() for a, b in zip(pairs["completion_a"], pairs["completion_b"])
     )
     out = capsys.readouterr().out
-    # the prompts, and the prompts each model answered this run, summed (`arena_prompts` said 9 for 3)
-    assert "arena_prompts 3," in out and "arena_prompts_answered 9," in out and "arena_pairs" in out
+    # the prompts (`arena_prompts` said 9 for 3), those answered this run (`arena_prompts_answered` said 9 too: each
+    # model's count summed, which is `arena_model_prompts_answered`)
+    assert "arena_prompts 3," in out and "arena_prompts_answered 3," in out and "arena_pairs" in out
+    assert "arena_model_prompts_answered 9," in out
     # A rerun samples nothing and adds no pair.
     assert main(arena_args(ws, three_models, write_prompts(tmp_path / "p.json", 4), "--limit", "3")) == 0
     assert len(Workspace(ws).frame("completions")) == 9 and len(Workspace(ws).frame("pairs")) == len(pairs)
