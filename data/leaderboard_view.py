@@ -179,22 +179,38 @@ def board_notes(
 
 
 def identical_line(arena: dict) -> str:
-    """The table's note on one arena's answers left unpaired as another model's text (`identical_answers`)."""
-    who = (
-        " and ".join(arena["names"])
-        if len(arena["names"]) == 2
-        else f"the arena's {len(arena['names'])} models ({', '.join(arena['names'])})"
-    )
+    """The table's note on one arena's answers left unpaired as another model's text (`identical_answers`); of
+    three models or more, which pairs of them and on how many prompts (``by_models``), where its run recorded it."""
     alike = (
         f"; {counted(arena['identical_prompts'], 'prompt')} got no pair at all"
         if arena["identical_prompts"]
         else ""
     )
+    where = f"({arena['split']} round {arena['round']}, {counted(arena['prompts'], 'prompt')}{alike})"
+    found = f"{arena['identical']} of the {arena['compared']} answer pairs compared"
+    if len(arena["names"]) == 2:
+        said = f"{' and '.join(arena['names'])} gave the same text in {found} {where}"
+    else:
+        models = f"the arena's {len(arena['names'])} models ({', '.join(arena['names'])})"
+        said = f"of {models}, {by_models(arena)}; {found} in all {where}"
     return (
-        f"identical answers: {who} gave the same text in {arena['identical']} of the {arena['compared']} answer "
-        f"pairs compared ({arena['split']} round {arena['round']}, {counted(arena['prompts'], 'prompt')}{alike}): "
-        "not paired, so never voted on; the win rates and strengths are over the answers that differed (each "
-        "identical pair would be a tie, if counted)"
+        f"identical answers: {said}: not paired, so never voted on; the win rates and strengths are over the answers "
+        "that differed (each identical pair would be a tie, if counted)"
+    )
+
+
+def by_models(arena: dict) -> str:
+    """Which pairs of an arena's models gave the same text, how often and on how many prompts (`identical_line`);
+    an arena recorded before they were counted says how to count them."""
+    if arena.get("by_models") is None:
+        return (
+            "which pairs gave the same text is not recorded (sampled by an earlier version: the same `generate "
+            "--arena` command again samples nothing and records them)"
+        )
+    return ", ".join(
+        f"{' and '.join(pair['names'])} gave the same text in {pair['identical']} of their {pair['compared']} answer "
+        f"pairs (on {counted(pair['prompts'], 'prompt')})"
+        for pair in arena["by_models"]
     )
 
 

@@ -29,6 +29,7 @@ from itertools import combinations
 
 import numpy as np
 
+from data.arena_runs import IdenticalTally
 from data.chat_template import named_chat_template
 from data.errors import PrefloopError, first_line
 from data.leaderboard import ARENA
@@ -141,12 +142,13 @@ def arena_pairs(
     ids: list[str],
     per_prompt: int,
     n: int,
-) -> tuple[list[Pair], Counter, list[str]]:
+) -> tuple[list[Pair], Counter, list[str], list[dict]]:
     """Pairs of kind ``arena`` across models: per prompt and sample index below ``n`` (``--arena-n``: a model's
     answers past it, another run's, are not this run's to pair), every pair of models, or ``per_prompt`` of them
     drawn reproducibly; answers with the same text are not paired (counted as ``identical``), nor two of which one
     is on a stored arena pair with the other's model (`arena_meetings`: counted as ``paired_before``). Also the
-    prompts where every answer compared was another model's text, so no pair (counted ``identical_prompts``)."""
+    prompts where every answer compared was another model's text, so no pair (counted ``identical_prompts``), and
+    the model pairs whose answers were one text (`IdenticalTally.rows`)."""
     answers = {}  # (model id, prompt id) -> its completions in sample order (`arena_answers_in_order`)
     for entry in models:
         mine = arena_completions(workspace, entry.path, round, params, set(ids))
@@ -158,6 +160,7 @@ def arena_pairs(
     paired: set[str] = set()  # the models with an answer on a side of some pair
     drawn: set[str] = set()  # ... on a side of some pair compared (paired, or `identical`)
     identical_prompts = []  # the prompts with answers compared and none of them paired
+    tally = IdenticalTally()
     for prompt_id in ids:
         width = min(n, min((len(answers.get((m.id, prompt_id), [])) for m in models), default=0))
         before = len(pairs) + counts["paired_before"]
@@ -169,7 +172,9 @@ def arena_pairs(
             for left, right in candidates:
                 drawn |= {left.id, right.id}
                 a, b = answers[left.id, prompt_id][index], answers[right.id, prompt_id][index]
-                if a.text.strip() == b.text.strip():
+                same = a.text.strip() == b.text.strip()
+                tally.add(left.id, right.id, prompt_id, same)
+                if same:
                     counts["identical"] += 1
                     continue
                 pair = Pair(prompt_id, a.id, b.id, kind=ARENA, round=round)
@@ -183,7 +188,7 @@ def arena_pairs(
     counts["identical_prompts"] = len(identical_prompts)
     unpaired = [m.id for m in models if m.id in {model for model, _ in answers} and m.id not in paired]
     warn_unpaired([m for m in unpaired if m in drawn], [m for m in unpaired if m not in drawn], per_prompt)
-    return pairs, counts, identical_prompts
+    return pairs, counts, identical_prompts, tally.rows([m.id for m in models])
 
 
 def arena_meetings(
@@ -355,12 +360,14 @@ def run_arena(
         if sampled.get(TOO_LONG):
             too_long[entry.id] = sampled[TOO_LONG]
         counts += sampled
-    pairs, paired, identical = arena_pairs(
+    pairs, paired, identical, alike = arena_pairs(
         workspace, models, round, params, ids, options.arena_pairs, options.arena_n
     )
     # what this arena found, with its pairs in one write: the leaderboard reads why a workspace has no arena pair
     found = len(pairs) + paired["paired_before"]  # an earlier arena's pairs of these answers among them
-    record = ArenaRun(split, round, [m.id for m in models], len(ids), found, paired["identical"], identical)
+    record = ArenaRun(
+        split, round, [m.id for m in models], len(ids), found, paired["identical"], identical, alike
+    )
     written = workspace.append([*pairs, record], skip_existing=True).get("pairs", 0)
     # each model's count of prompts it answered (or topped up), summed: `--limit 5` and three models said
     # `arena_prompts_answered 15`; that sum is `arena_model_prompts_answered`, and each prompt counts once

@@ -178,6 +178,34 @@ def test_a_model_on_no_arena_pair_is_named(tmp_path, three_models, caplog, capsy
     assert not [r for r in caplog.records if "no pair of this arena" in r.getMessage()]
 
 
+def test_an_arena_records_which_models_answered_alike_and_the_board_names_them(
+    tmp_path, three_models, capsys
+):
+    """Of three models, two of the same weights answer every prompt alike: the run counted `arena_identical 3` and
+    the board's note said "the arena's 3 models (...) gave the same text in 3 of the 9 answer pairs", not which
+    two. The record holds the count per pair of models, and the note names the pair and its prompts."""
+    copy = tmp_path / "copy"
+    shutil.copytree(three_models[0], copy)  # the same weights: the same answer to every prompt
+    models = [three_models[0], copy, three_models[1]]
+    ws = tmp_path / "ws"
+    assert main(arena_args(ws, models, write_prompts(tmp_path / "p.json", 3))) == 0
+    workspace = Workspace(ws)
+    [record] = workspace.frame("arenas").to_dict("records")
+    alike = [dict(row) for row in record["identical_by_models"]]
+    base, twin = (str(m.resolve()) for m in models[:2])
+    assert alike[0] == {"a": base, "b": twin, "compared": 3, "identical": 3, "prompts": 3}
+    assert sum(row["identical"] for row in alike) == record["identical"]
+    pairs = workspace.frame("pairs")
+    workspace.append([Label(pair, "ann", "pairwise", "a") for pair in pairs["id"]])
+    capsys.readouterr()
+    assert data_main(["leaderboard", "-w", str(ws), "--bootstrap", "40", "--json"]) == 0
+    [found] = json.loads(capsys.readouterr().out)["identical_answers"]
+    names = found["by_models"][0]["names"]
+    assert data_main(["leaderboard", "-w", str(ws), "--bootstrap", "40"]) == 0
+    [note] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("identical answers")]
+    assert f"{names[0]} and {names[1]} gave the same text in 3 of their 3 answer pairs (on 3 prompts)" in note
+
+
 def test_an_arena_that_pairs_nothing_records_why_and_the_leaderboard_reads_it(tmp_path, three_models, capsys):
     """An arena whose every answer was another model's text wrote no pair and recorded nothing of it: the
     leaderboard guessed from the stored answers, and another job's answers to the same prompts in the same round,
