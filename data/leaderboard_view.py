@@ -17,7 +17,7 @@ import numpy as np
 
 from data.bradley_terry import MIN_PROMPTS
 from data.errors import counted, one_line
-from data.leaderboard import ALL_SPLITS, FEW_PROMPTS, LEFT_OUT, Board, Row
+from data.leaderboard import ALL_SPLITS, FEW_PROMPTS, LEFT_OUT, NO_PROMPT, Board, Row
 
 UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
 STANDING_NOTES = {
@@ -104,8 +104,9 @@ def board_text(board: Board, excluded_line: str, png: Path | None) -> list[str]:
     it could not be written)."""
     notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
     lines = board_lines(
-        board.rows, board.by, excluded_line, *notes, split=board.split, left_out=board.left_out
-    )
+        board.rows, board.by, excluded_line, *notes, split=board.split, left_out=board.left_out,
+        votes_by_split=board.votes_by_split,
+    )  # fmt: skip
     return [*lines, *([f"plot: {png}"] if png else [])]
 
 
@@ -119,14 +120,17 @@ def board_lines(
     identical: Sequence[dict] = (),
     split: str = ALL_SPLITS,
     left_out: Mapping[str, int] = MappingProxyType({}),
+    votes_by_split: Mapping[str, int] = MappingProxyType({}),
 ) -> list[str]:
     """The table as text: strength with its 95 % interval, win rate against the reference, votes; and its notes
-    (`board_notes`). ``split``: the prompts' split whose votes it counts, named in its first line."""
+    (`board_notes`). ``split``: the prompts' split whose votes it counts, named in its first line; under it, the
+    votes by split (``votes_by_split``: `split_votes_line`), where given."""
     width = max(display_width(r.name) for r in rows)
     lines = [
         f"arena leaderboard by {by}{split_words(split)} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap intervals "
         f"over prompts, never narrower than the model's, from {MIN_PROMPTS} prompts; win rate vs the reference, "
         "ties half, with a Wilson interval discounted for votes that cluster on prompts, from as many prompts)",
+        *filter(None, [split_votes_line(split, votes_by_split)]),
         f"{padded('model', width)}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
     ]
     for r in rows:
@@ -145,6 +149,38 @@ def board_lines(
 def split_words(split: str) -> str:
     """How a board's first line and its plot's title name the split of its votes: nothing for every split's."""
     return "" if split == ALL_SPLITS else f" on split {split}"
+
+
+# what a split's prompts are to a comparison of models (the loops and `train` train on split train)
+SPLIT_PROMPTS = {"test": "held-out prompts", "train": "prompts a trained model may have been trained on"}
+
+
+def split_votes_line(split: str, votes_by_split: Mapping[str, int]) -> str:
+    """The board's line on the splits of its votes, with their counts (`data.leaderboard.votes_by_split`: every
+    split's, the board counting those of ``split``), or "" where none is given: a board of every split's said
+    nothing of how many of its votes were on prompts a trained model may have trained on, beside held-out ones."""
+    if not votes_by_split:
+        return ""
+    counted = {s: n for s, n in votes_by_split.items() if split in (ALL_SPLITS, s)}
+    left = {s: n for s, n in votes_by_split.items() if s not in counted and n}
+    line = f"votes by split: {_split_counts(counted)}, {'all ' * (split == ALL_SPLITS)}counted on this board"
+    if left:
+        line += f"; {_split_counts(left)} left out (`--split all` counts every split's)"
+    elif split == ALL_SPLITS and "test" not in counted:
+        line += "; none on held-out prompts (`python -m generate --arena ... --split test` samples an arena on them)"
+    elif split == ALL_SPLITS and len(counted) > 1:
+        line += "; `--split test` counts the held-out ones alone"
+    return line
+
+
+def _split_counts(counts: Mapping[str, int]) -> str:
+    """``counts`` by split as `split_votes_line` says them: `40 on split test (held-out prompts)`."""
+    return ", ".join(
+        f"{n} on arena pairs {LEFT_OUT[NO_PROMPT]}"
+        if name == NO_PROMPT
+        else f"{n} on split {name}" + (f" ({SPLIT_PROMPTS[name]})" if name in SPLIT_PROMPTS else "")
+        for name, n in counts.items()
+    )
 
 
 def board_notes(
@@ -372,14 +408,17 @@ def board_json(
     identical: Sequence[dict] = (),
     split: str = ALL_SPLITS,
     left_out: Mapping[str, int] = MappingProxyType({}),
+    votes_by_split: Mapping[str, int] = MappingProxyType({}),
 ) -> str:
     """The board as strict JSON; ``sided``: `side_preferences` (people's boards); ``unvoted``: `unvoted_models`;
     ``inconsistent``: the judge's inconsistent ties among its votes; ``identical``: `identical_answers`;
     ``split``: the prompts' split whose votes it counts (``all``: every split's); ``left_out``: the arena pairs of
-    no split it left out, by reason (`data.leaderboard.split_pairs`)."""
+    no split it left out, by reason (`data.leaderboard.split_pairs`); ``votes_by_split``:
+    `data.leaderboard.votes_by_split`."""
     board = {
         "by": by,
         "split": split,
+        "votes_by_split": dict(votes_by_split),  # every split's votes; the board counts those of "split"
         "reference": rows[0].model,
         "excluded": list(excluded),
         "side_preference": sided or {},
