@@ -14,14 +14,8 @@ from annotate.render import message_html, table_html
 from data.errors import PrefloopError
 from data.exclusion import excluded_line
 from data.leaderboard import ALL_SPLITS, ARENA, HELD_OUT, workspace_board
-from data.leaderboard_view import (
-    board_notes,
-    split_votes_line,
-    split_words,
-    strength_interval,
-    strength_text,
-    win_interval_text,
-)
+from data.leaderboard_notes import board_notes, split_votes_line
+from data.leaderboard_view import split_words, strength_interval, strength_text, win_interval_text
 
 if TYPE_CHECKING:
     from annotate.service import LabelService

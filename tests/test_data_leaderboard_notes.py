@@ -1,4 +1,4 @@
-"""What the arena leaderboard says beside its figures (data/leaderboard.py, data/leaderboard_view.py,
+"""What the arena leaderboard says beside its figures (data/leaderboard.py, data/leaderboard_notes.py,
 data/arena_runs.py): an interval for votes that are all ties, a judge's inconsistent ties, votes on a pair whose
 answer is missing, the labellers a plot leaves out, and answers never paired as they were one text."""
 
