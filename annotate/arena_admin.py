@@ -13,8 +13,9 @@ from annotate.failures import public_line
 from annotate.render import message_html, table_html
 from data.errors import PrefloopError
 from data.exclusion import excluded_line
-from data.leaderboard import ARENA, workspace_board
-from data.leaderboard_view import board_notes, strength_interval, strength_text, win_interval_text
+from data.leaderboard import ALL_SPLITS, ARENA, HELD_OUT, workspace_board
+from data.leaderboard_notes import board_notes, split_votes_line
+from data.leaderboard_view import split_words, strength_interval, strength_text, win_interval_text
 
 if TYPE_CHECKING:
     from annotate.service import LabelService
@@ -54,11 +55,13 @@ def other_apps_pair(service: LabelService, item_id: str, answer: str) -> str | N
 
 def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
     """The arena leaderboard of people's votes (as `python -m data leaderboard`) without the ``excluded``
-    labellers' (WS/excluded.json), or nothing without votes."""
+    labellers' (WS/excluded.json), or nothing without votes: of split test where people voted on test arena pairs,
+    else of every split (`HELD_OUT`), saying which, with the votes by split and the command that prints the same
+    board. It counted every split's votes without a word, beside a CLI that keeps split test apart."""
     if not pc.any(pc.equal(workspace.read("pairs", ["kind"]).column("kind"), ARENA)).as_py():
         return ""  # (the kind column only: the board reads the whole table once, below)
     try:
-        board = workspace_board(workspace, excluded=excluded)
+        board = workspace_board(workspace, excluded=excluded, split=HELD_OUT)
     except PrefloopError as exc:
         return message_html(public_line(exc, workspace), "muted")
     # a win rate with the votes it is of (those between the model and the reference), as `data leaderboard` prints it
@@ -73,17 +76,35 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
     columns = ["model", "strength", "95 % CI", "win rate vs reference (votes)", "95 % CI", "votes"]
     reference = f"reference (strength 0; each win rate is against it): {board.rows[0].name}"
     # as under `data leaderboard`: strengths the votes leave open, why an interval is missing, models without a
-    # vote, answers never paired as they were one text, who is left out, who votes by the side of the screen
+    # vote, answers never paired as they were one text, arena pairs of no split, who is left out, who votes by the
+    # side of the screen
     excluding = excluded_line(dict.fromkeys(excluded, "excluded.json"))
     notes = board_notes(
-        board.rows, excluding, board.sided, board.unvoted, board.inconsistent, board.identical
-    )
+        board.rows, excluding, board.sided, board.unvoted, board.inconsistent, board.identical, board.split,
+        board.left_out,
+    )  # fmt: skip
     # the votes left out for an answer no longer stored: the CLI's warning, which the card had no word of
     unanswered = message_html(board.unanswered, "warn") if board.unanswered else ""
     return (
-        "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>"
+        f"<h3>Arena leaderboard (people's votes, Bradley–Terry){split_words(board.split)}</h3>"
         + unanswered
+        + message_html(split_votes_line(board.split, board.votes_by_split), "muted")
+        + message_html(same_board(board.split), "muted")
         + message_html(reference, "muted")
         + table_html(columns, cells)
         + "".join(message_html(note, "muted") for note in notes)
+    )
+
+
+def same_board(split: str) -> str:
+    """Which board the card shows (`HELD_OUT`) and the command that prints it (people's votes, WS/excluded.json's
+    labellers left out; the workspace as WS: the browser is shown no server path)."""
+    if split == ALL_SPLITS:
+        return (
+            "the board of every split, as people have no vote on split test (held-out prompts): "
+            "`python -m data leaderboard -w WS` prints it"
+        )
+    return (
+        f"the board of split {split}, the held-out prompts people voted on: `python -m data leaderboard -w WS "
+        f"--split {split}` prints it"
     )

@@ -279,8 +279,14 @@ def cmd_leaderboard(args: Any) -> int:
         notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
         print(
             board_json(
-                board.rows, board.by, exclusion.names, *notes, split=board.split, left_out=board.left_out
-            )
+                board.rows,
+                board.by,
+                exclusion.names,
+                *notes,
+                split=board.split,
+                left_out=board.left_out,
+                votes_by_split=board.votes_by_split,
+            )  # fmt: skip
         )
     else:
         print("\n".join(board_text(board, exclusion.line(), png)))

@@ -1,16 +1,46 @@
 """What the arena's runs recorded (`data.records.ArenaRun`, the ``arenas`` table), as the leaderboard
 (`data.leaderboard`) tells it: why a workspace has no arena pair (`check_arena_pairs`, `no_arena_why`), and how many
-answers were not paired because they were another model's text (`identical_answers`): the board's win rates and
-strengths are over the answers that differed. Pure functions over the tables.
+answers were not paired because they were another model's text (`identical_answers`, per pair of models as the
+run tallied them: `IdenticalTally`): the board's win rates and strengths are over the answers that differed. Pure
+functions over the tables.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from data.errors import PrefloopError
 from data.leaderboard_models import lineage_order
 from data.leaderboard_votes import ARENA
+
+
+class IdenticalTally:
+    """Per pair of an arena's models, the answer pairs `generate --arena` compared, those of one text (never paired)
+    and the prompts they were on: what `data.records.ArenaRun.identical_by_models` records, so the board's note on
+    an arena of three or more models names the pairs that answered alike, not only how many answers did."""
+
+    def __init__(self) -> None:
+        self._tally: dict[tuple[str, str], tuple[int, int, frozenset[str]]] = {}
+
+    def add(self, a: str, b: str, prompt_id: str, identical: bool) -> None:
+        """Models ``a`` and ``b``'s answers to ``prompt_id`` compared, ``identical`` where they were one text."""
+        compared, alike, prompts = self._tally.get((a, b), (0, 0, frozenset()))
+        prompts = prompts | {prompt_id} if identical else prompts
+        self._tally[a, b] = (compared + 1, alike + identical, prompts)
+
+    def rows(self, models: list[str]) -> list[dict]:
+        """The model pairs with identical answers, in the order of ``models`` (the arena's): {"a", "b",
+        "compared", "identical", "prompts"}."""
+        order = {model: k for k, model in enumerate(models)}
+        found = sorted(
+            (pair for pair, tally in self._tally.items() if tally[1]), key=lambda p: [order[m] for m in p]
+        )
+        return [
+            {"a": a, "b": b, "compared": compared, "identical": alike, "prompts": len(prompts)}
+            for a, b in found
+            for compared, alike, prompts in [self._tally[a, b]]
+        ]
 
 
 def check_arena_pairs(pairs: pd.DataFrame, arenas: pd.DataFrame | None = None) -> None:
@@ -43,9 +73,10 @@ def identical_answers(arenas: pd.DataFrame | None, models: pd.DataFrame) -> list
     ``--limit`` answers the same first prompts and more) that left answers unpaired as another model's text:
     {"models": ids or folders, "names": as the table names them, "split", "round", "prompts", "compared": the
     answer pairs compared, "identical": those of them unpaired, "identical_prompts": the prompts with no pair at
-    all}. A vote compares only answers that differ, so a win rate of 0.727 over 33 votes said nothing of the
-    prompts where the two models answered alike (each of those a tie, if counted). The record counts per arena, not
-    per pair of its models: an arena of two models is that pair's count."""
+    all, "by_models": per pair of its models that answered alike, {"models", "names", "compared", "identical",
+    "prompts"} (`IdenticalTally`; None where the run was recorded before it counted them)}. A vote compares only
+    answers that differ, so a win rate of 0.727 over 33 votes said nothing of the prompts where the two models
+    answered alike (each of those a tie, if counted)."""
     if arenas is None or not len(arenas):
         return []
     runs = arenas[arenas["identical"] > 0].copy()
@@ -66,6 +97,22 @@ def identical_answers(arenas: pd.DataFrame | None, models: pd.DataFrame) -> list
                 "compared": int(run.pairs + run.identical),
                 "identical": int(run.identical),
                 "identical_prompts": len(run.identical_prompts),
+                "by_models": _by_models(run.identical_by_models, named),
             }
         )
     return found
+
+
+def _by_models(recorded, named: dict[str, str]) -> list[dict] | None:
+    """`identical_answers`' ``by_models`` from a run's ``identical_by_models`` (None: recorded before it was)."""
+    # None, as a part written before the column reads it; empty (an `ArenaRun` made without it), as not counted
+    if not isinstance(recorded, (list, np.ndarray)) or not len(recorded):
+        return None
+    return [
+        {
+            "models": [row["a"], row["b"]],
+            "names": [named[row["a"]], named[row["b"]]],
+            **{key: int(row[key]) for key in ("compared", "identical", "prompts")},
+        }
+        for row in recorded
+    ]

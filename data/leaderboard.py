@@ -20,7 +20,8 @@ votes on one prompt are not independent either), given only where the two met on
 (``win_no_interval``). A vote on a pair whose answer the completions table lacks is left out, counted and named in
 a warning (`data.leaderboard_votes.answered_votes`; the admin card shows it as a note); the answers an arena never
 paired as one text are said under the table (`data.arena_runs.identical_answers`): every figure is over the answers
-that differed. `data leaderboard --split` keeps one split's arena pairs (`split_pairs`).
+that differed. `data leaderboard --split` keeps one split's arena pairs (`split_pairs`), and every board counts its
+votes by split (`votes_by_split`): held-out prompts or ones a trained model may have trained on.
 
 Pure functions over the workspace's tables; `python -m data leaderboard` is the shell, `plot_leaderboard` the PNG.
 """
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 
 # `data leaderboard --split`'s default: the votes on every arena pair, whatever its prompt's split
 ALL_SPLITS = "all"
+# the board of held-out prompts where there is one: split test where the board's voters voted on test arena pairs,
+# else every split's (`workspace_board`; the arena app's admin card): a lead comparing models reads the held-out one
+HELD_OUT = "held-out"
+TEST = "test"
 # why `split_pairs` leaves an arena pair out of every split (`Board.left_out`): its prompt is not in the prompts
 # table (a dangling reference `python -m data validate` reports), so it has no split
 NO_PROMPT = "prompt_missing"
@@ -116,6 +121,8 @@ class Board:
     left_out: dict[str, int] = field(
         default_factory=dict
     )  # arena pairs of no split, by reason (`split_pairs`)
+    # `votes_by_split`: the votes by their prompt's split, every split's; the board counts those of ``split``
+    votes_by_split: dict[str, int] = field(default_factory=dict)
 
 
 def check_by(by: str) -> None:
@@ -138,20 +145,27 @@ def workspace_board(
     models, prompts) so every vote's pair, completions and models are in the snapshot (an answer a folder wrote
     before its newest training is its earlier version's, `data.lineage.answer_versions`); the labels of the
     ``excluded`` labellers left out (`data.exclusion.check_exclusion`: the flag's and WS/excluded.json's); only the
-    arena pairs, and arena records, of ``split`` (`split_pairs`). A people's board carries the `side_preferences`
-    of the same labels and pairs. ``by``: as `stored_machine_name` finds it."""
+    arena pairs, and arena records, of ``split`` (`split_pairs`; `HELD_OUT`: test where ``by`` voted on test arena
+    pairs, else all). A people's board carries the `side_preferences` of the same labels and pairs, and every board
+    its votes by split (`votes_by_split`). ``by``: as `stored_machine_name` finds it."""
     check_by(by)
     names = ("arenas", "labels", "pairs", "completions", "models", "prompts")
     tables = {name: workspace.frame(name) for name in names}
     every = tables["pairs"]
-    tables["pairs"], tables["arenas"], left_out = split_pairs(
-        tables["pairs"], tables["prompts"], tables["arenas"], split
-    )
     # answers a folder wrote before it was trained again are its earlier training's (`answer_versions`)
     tables["completions"]["model"] = answer_versions(tables["completions"], tables["models"])
     by = stored_machine_name(by, tables["labels"]["annotator"].dropna().astype(str).unique())
     labels = without_labellers(tables["labels"], list(excluded))
     gold = read_gold(workspace).to_pandas()
+    voted, _ = answered_votes(
+        votes_table(every, tables["completions"], labels, by, gold), every, tables["completions"]
+    )
+    by_split = votes_by_split(voted, tables["prompts"])  # every split's, before the board keeps one
+    if split == HELD_OUT:
+        split = TEST if by_split.get(TEST) else ALL_SPLITS
+    tables["pairs"], tables["arenas"], left_out = split_pairs(
+        tables["pairs"], tables["prompts"], tables["arenas"], split
+    )
     check_arena_pairs(tables["pairs"], tables["arenas"])
     if split != ALL_SPLITS:
         _check_split_votes(every, tables, labels, by, gold, split)
@@ -164,7 +178,17 @@ def workspace_board(
     unvoted = unvoted_models(tables["pairs"], tables["completions"], tables["models"], rows)
     identical = identical_answers(tables["arenas"], tables["models"])
     inconsistent = int(votes["inconsistent"].sum())
-    return Board(rows, by, sided, unvoted, inconsistent, identical, unanswered, split, left_out)
+    # the board's own votes as it counted them (a vote comparing a model with itself left out), the others' as found
+    counted = votes_by_split(votes, tables["prompts"])
+    by_split = dict(sorted(({**by_split, **counted} if split != ALL_SPLITS else counted).items()))
+    return Board(rows, by, sided, unvoted, inconsistent, identical, unanswered, split, left_out, by_split)
+
+
+def votes_by_split(votes: pd.DataFrame, prompts: pd.DataFrame) -> dict[str, int]:
+    """``votes`` (`votes_table`) counted by their prompt's split, `NO_PROMPT` for a prompt the prompts table lacks,
+    in name order: a board of every split's said nothing of how many of its votes were on held-out prompts."""
+    split = votes["prompt_id"].map(prompts.drop_duplicates("id").set_index("id")["split"]).fillna(NO_PROMPT)
+    return {name: int(n) for name, n in sorted(split.value_counts().items())}
 
 
 def split_pairs(

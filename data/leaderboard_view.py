@@ -1,6 +1,6 @@
 """How the arena leaderboard (`data.leaderboard`) is shown: the text table (`board_lines`, padded by display width so
 a model name in wide characters such as CJK keeps the columns straight), the board as `python -m data leaderboard`
-and the round drivers print it (`board_text`), the notes under it (`board_notes`, the admin tab's too) and
+and the round drivers print it (`board_text`), with the sentences around it (`data.leaderboard_notes`) and
 WS/leaderboard.png (`plot_leaderboard`, each name's characters the plot's font lacks escaped, as the table escapes
 control characters)."""
 
@@ -16,16 +16,11 @@ from types import MappingProxyType
 import numpy as np
 
 from data.bradley_terry import MIN_PROMPTS
-from data.errors import counted, one_line
-from data.leaderboard import ALL_SPLITS, FEW_PROMPTS, LEFT_OUT, Board, Row
+from data.errors import one_line
+from data.leaderboard import ALL_SPLITS, FEW_PROMPTS, Board, Row
+from data.leaderboard_notes import board_notes, split_votes_line
 
 UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
-STANDING_NOTES = {
-    "above": "+inf: ahead of the reference by every chain of votes (never behind it): no finite strength",
-    "below": "-inf: behind the reference by every chain of votes (never ahead of it): no finite strength",
-    "unrated": "n/a: no chain of votes relates it to the reference (never compared with it, directly or through "
-    "models on both sides): no strength; compare them in one arena",
-}
 
 
 def signed(value: float, digits: int) -> str:
@@ -54,38 +49,6 @@ def win_interval_text(row: Row) -> str:
     return "-" if row.win_low is None else f"{row.win_low:.2f}-{row.win_high:.2f}"
 
 
-def few_prompts_line(rows: list[Row]) -> str:
-    """The table's note on the strengths and win rates without an interval for want of prompts; "" when none
-    lacks one."""
-    counts = sorted({min(r.prompts, rows[0].prompts) for r in rows if r.no_interval == FEW_PROMPTS})
-    met = sorted({r.win_prompts for r in rows if r.win_no_interval == FEW_PROMPTS})
-    win = (
-        f"Win rate's -: it met the reference on {_counted(met)} prompt{'s' * (met[-1] != 1)}, fewer than "
-        f"{MIN_PROMPTS}: no win-rate interval (votes on one prompt are not independent, so its width is measured "
-        "between prompts)"
-        if met
-        else ""
-    )
-    return ". ".join(filter(None, [_few_strength_prompts(counts), win]))
-
-
-def _counted(counts: list[int]) -> str:
-    return f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
-
-
-def _few_strength_prompts(counts: list[int]) -> str:
-    if not counts:
-        return ""
-    on = _counted(counts)
-    return (
-        f"-: votes on {on} prompt{'s' * (counts[-1] != 1)} (the model's or the reference's), fewer than "
-        f"{MIN_PROMPTS}: no strength interval. A bootstrap over so few prompts is far too narrow (simulated, its 95 % "
-        "intervals held the true strength 44 % of the time at 2 prompts, 81 % at 4, 89 % at 8): the strength stands "
-        f"alone and is less certain than it looks; vote on at least {MIN_PROMPTS} prompts (`generate --arena ... "
-        f"--limit {MIN_PROMPTS}`)"
-    )
-
-
 def display_width(text: str) -> int:
     """The columns ``text`` takes in a terminal: wide and fullwidth characters (CJK) two, combining marks none."""
     return sum(
@@ -104,8 +67,9 @@ def board_text(board: Board, excluded_line: str, png: Path | None) -> list[str]:
     it could not be written)."""
     notes = (board.sided, board.unvoted, board.inconsistent, board.identical)
     lines = board_lines(
-        board.rows, board.by, excluded_line, *notes, split=board.split, left_out=board.left_out
-    )
+        board.rows, board.by, excluded_line, *notes, split=board.split, left_out=board.left_out,
+        votes_by_split=board.votes_by_split,
+    )  # fmt: skip
     return [*lines, *([f"plot: {png}"] if png else [])]
 
 
@@ -119,14 +83,17 @@ def board_lines(
     identical: Sequence[dict] = (),
     split: str = ALL_SPLITS,
     left_out: Mapping[str, int] = MappingProxyType({}),
+    votes_by_split: Mapping[str, int] = MappingProxyType({}),
 ) -> list[str]:
     """The table as text: strength with its 95 % interval, win rate against the reference, votes; and its notes
-    (`board_notes`). ``split``: the prompts' split whose votes it counts, named in its first line."""
+    (`board_notes`). ``split``: the prompts' split whose votes it counts, named in its first line; under it, the
+    votes by split (``votes_by_split``: `split_votes_line`), where given."""
     width = max(display_width(r.name) for r in rows)
     lines = [
         f"arena leaderboard by {by}{split_words(split)} (Bradley–Terry logits, reference {rows[0].name} = 0; 95 % bootstrap intervals "
         f"over prompts, never narrower than the model's, from {MIN_PROMPTS} prompts; win rate vs the reference, "
         "ties half, with a Wilson interval discounted for votes that cluster on prompts, from as many prompts)",
+        *filter(None, [split_votes_line(split, votes_by_split)]),
         f"{padded('model', width)}  parent    strength  95 % CI          win rate vs ref  95 % CI      votes",
     ]
     for r in rows:
@@ -145,120 +112,6 @@ def board_lines(
 def split_words(split: str) -> str:
     """How a board's first line and its plot's title name the split of its votes: nothing for every split's."""
     return "" if split == ALL_SPLITS else f" on split {split}"
-
-
-def board_notes(
-    rows: list[Row],
-    excluded_line: str = "",
-    sided: dict[str, dict] | None = None,
-    unvoted: list[dict] = (),
-    inconsistent: int = 0,
-    identical: Sequence[dict] = (),
-    split: str = ALL_SPLITS,
-    left_out: Mapping[str, int] = MappingProxyType({}),
-) -> list[str]:
-    """The notes under the table (the CLI's, the round drivers' and the admin tab's): one per kind of strength the
-    votes leave open (`STANDING_NOTES`), why an interval is missing (`few_prompts_line`), the arena's models with
-    no row (``unvoted``: `data.leaderboard.unvoted_models`), the answers never paired as they were the same text
-    (``identical``: `data.arena_runs.identical_answers`), the arena pairs a board of one ``split`` left out as of
-    no split (``left_out``: `data.leaderboard.split_pairs`, `left_out_line`), a judge's inconsistent ties
-    (`inconsistent_line`), who was excluded, and who votes by the side of the screen (``sided``:
-    `data.labeller_flags.side_preferences`, `side_line`)."""
-    open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
-    notes = [STANDING_NOTES[s] for s in open_] + [
-        few_prompts_line(rows),
-        unmet_line(rows),
-        unvoted_line(unvoted),
-        *map(identical_line, identical),
-        left_out_line(split, left_out),
-        inconsistent_line(inconsistent, sum(r.votes for r in rows) // 2),
-        excluded_line,
-        side_line(sided or {}),
-    ]
-    return list(filter(None, notes))
-
-
-def identical_line(arena: dict) -> str:
-    """The table's note on one arena's answers left unpaired as another model's text (`identical_answers`)."""
-    who = (
-        " and ".join(arena["names"])
-        if len(arena["names"]) == 2
-        else f"the arena's {len(arena['names'])} models ({', '.join(arena['names'])})"
-    )
-    alike = (
-        f"; {counted(arena['identical_prompts'], 'prompt')} got no pair at all"
-        if arena["identical_prompts"]
-        else ""
-    )
-    return (
-        f"identical answers: {who} gave the same text in {arena['identical']} of the {arena['compared']} answer "
-        f"pairs compared ({arena['split']} round {arena['round']}, {counted(arena['prompts'], 'prompt')}{alike}): "
-        "not paired, so never voted on; the win rates and strengths are over the answers that differed (each "
-        "identical pair would be a tie, if counted)"
-    )
-
-
-def left_out_line(split: str, left_out: Mapping[str, int]) -> str:
-    """The table's note on the arena pairs a board of one ``split`` left out as they have none (``left_out``, by
-    reason: `data.leaderboard.split_pairs`); "" where there is none."""
-    if not left_out:
-        return ""
-    said = "; ".join(
-        f"{counted(n, 'arena pair')} {LEFT_OUT[reason]} ({reason})" for reason, n in left_out.items()
-    )
-    return (
-        f"left out of split {split}, as of no split: {said}; their votes count under --split all only "
-        "(`python -m data validate` lists every such reference)"
-    )
-
-
-def inconsistent_line(inconsistent: int, votes: int) -> str:
-    """The table's note on a judge's inconsistent ties among the board's ``votes``; "" where there is none."""
-    if not inconsistent:
-        return ""
-    return (
-        f"inconsistent ties: {inconsistent} of the {counted(votes, 'vote')} are a judge's tie where its two orders "
-        "disagreed (confidence 0: position bias, not a preference; `generate` counts them `inconsistent`): "
-        "counted as the ties they are stored as, half a win to each side, as MT-Bench counts them, so they pull "
-        "the strengths towards 0"
-    )
-
-
-def unmet_line(rows: list[Row]) -> str:
-    """The table's note on the models with a strength but no win rate: never in a voted pair with the reference
-    (its "-" went unexplained, and a model whose answers were the reference's on every prompt, so never paired
-    with it, showed a strength only the models it met gave it); "" when there is none."""
-    names = [r.name for r in rows[1:] if not r.games and r.standing != "unrated"]
-    if not names:
-        return ""
-    return (
-        f"win rate -: {', '.join(names)} never met the reference in a voted pair: the strength comes through the "
-        "models it met (answers identical to another model's are never paired: `generate --arena` counts them as "
-        "`identical`)"
-    )
-
-
-def unvoted_line(unvoted: list[dict]) -> str:
-    """The table's note on the arena's models without a row; "" when every one has one."""
-    if not unvoted:
-        return ""
-    names = ", ".join(m["name"] for m in unvoted)
-    why = "no vote counted here is on their arena pairs (none yet, or only excluded labellers')"
-    return f"not on the board, as {why}: {names}"
-
-
-def side_line(found: dict[str, dict]) -> str:
-    """The table's note on `data.labeller_flags.side_preferences`; "" when nobody has one."""
-    if not found:
-        return ""
-    # a labeller's name the Python API stored with a newline stays on the note's line, as `stats --labellers` writes it
-    who = ", ".join(
-        f"{one_line(name)} (left {v['left_share']:.0%} of {v['votes']})" for name, v in found.items()
-    )
-    return (
-        f"side preference in arena votes: {who}: their votes follow the screen, not the answers, and pull every "
-        "strength towards 0; `--exclude-labeller NAME` leaves them out"
-    )
 
 
 def plot_leaderboard(
@@ -356,14 +209,17 @@ def board_json(
     identical: Sequence[dict] = (),
     split: str = ALL_SPLITS,
     left_out: Mapping[str, int] = MappingProxyType({}),
+    votes_by_split: Mapping[str, int] = MappingProxyType({}),
 ) -> str:
     """The board as strict JSON; ``sided``: `side_preferences` (people's boards); ``unvoted``: `unvoted_models`;
     ``inconsistent``: the judge's inconsistent ties among its votes; ``identical``: `identical_answers`;
     ``split``: the prompts' split whose votes it counts (``all``: every split's); ``left_out``: the arena pairs of
-    no split it left out, by reason (`data.leaderboard.split_pairs`)."""
+    no split it left out, by reason (`data.leaderboard.split_pairs`); ``votes_by_split``:
+    `data.leaderboard.votes_by_split`."""
     board = {
         "by": by,
         "split": split,
+        "votes_by_split": dict(votes_by_split),  # every split's votes; the board counts those of "split"
         "reference": rows[0].model,
         "excluded": list(excluded),
         "side_preference": sided or {},

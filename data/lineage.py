@@ -114,9 +114,24 @@ def reward_model_entry(name: str, workspace: Workspace | None) -> ModelEntry:
     # a mistyped rm:FOLDER: say that no such folder is there (nor in the workspace), not only "use rm:FOLDER"
     inside = workspace is not None and not Path(key or "").expanduser().is_absolute()
     no_folder = f", and {key} is no folder{' here or in the workspace' * inside}" if key else ""
+    if key and _reads_as_hub_id(key, workspace):
+        raise WorkspaceError(
+            f"{where}{no_folder}; {key} reads as a hub id, which rm: does not take (a reward model is the "
+            "manifest's or a local folder): download it to a folder and give rm:FOLDER"
+        )
     raise WorkspaceError(
         f"{where}{no_folder} (train one: `python -m train --method rm`; another workspace's: rm:FOLDER)"
     )
+
+
+def _reads_as_hub_id(key: str, workspace: Workspace | None) -> bool:
+    """``rm:KEY`` that names no folder reads as a hub id (``org/model``) where its first part is no folder either,
+    here or in the workspace: ``rm:runs/rm-typo`` is a mistyped run folder, ``rm:OpenAssistant/reward-model`` a
+    hub model, which was refused as "no folder" without saying that rm: takes none."""
+    if hub_id_of(key) != key:
+        return False
+    org = Path(key).parent
+    return not org.is_dir() and not (workspace is not None and (workspace.path / org).is_dir())
 
 
 def _reward_model_id(models: pd.DataFrame, key: str, workspace: Workspace) -> str | None:

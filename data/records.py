@@ -188,8 +188,10 @@ class ArenaRun:
     """What one `generate --arena` run found: the ``models`` (manifest ids, or folders) it compared on the first
     ``prompts`` prompts of ``split`` in ``round``, the arena pairs their answers make (``pairs``, stored before or by
     this run), the model pairs left unpaired as their two answers were one text (``identical``), and the prompts
-    where every answer compared was another model's text, so no pair (``identical_prompts``). A content id: a rerun
-    that finds the same adds nothing."""
+    where every answer compared was another model's text, so no pair (``identical_prompts``), and per pair of
+    models with such answers, which and how many (``identical_by_models``: `data.arena_runs.IdenticalTally`). A
+    content id: a rerun that finds the same adds nothing (one that finds what a run recorded before
+    ``identical_by_models`` was, and some identical answers, records it anew: the note then names the pairs)."""
 
     split: str
     round: int
@@ -198,13 +200,16 @@ class ArenaRun:
     pairs: int
     identical: int = 0
     identical_prompts: list[str] = field(default_factory=list)
+    identical_by_models: list[dict] = field(default_factory=list)
     id: str = ""
     created_at: datetime = field(default_factory=now)
 
     def __post_init__(self):
         if not self.id:
             key = (self.split, self.round, self.models, self.prompts, self.pairs, self.identical)
-            object.__setattr__(self, "id", content_id("arena", *key, self.identical_prompts))
+            # hashed only where some pair answered alike: a run with none keeps the id it had before the field
+            alike = [self.identical_by_models] if self.identical_by_models else []
+            object.__setattr__(self, "id", content_id("arena", *key, self.identical_prompts, *alike))
 
 
 TABLE_OF = {

@@ -162,6 +162,22 @@ ARENAS = pa.schema(
         pa.field("identical", pa.int64(), nullable=False),
         pa.field("identical_prompts", pa.list_(pa.string()), nullable=False),
         pa.field("created_at", TIMESTAMP, nullable=False),
+        # per pair of its models with answers of one text: a note of "the arena's 3 models gave the same text in 9
+        # answer pairs" named no pair (`data.arena_runs.IdenticalTally`); null in a run recorded before it
+        pa.field(
+            "identical_by_models",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("a", pa.string()),
+                        ("b", pa.string()),
+                        ("compared", pa.int64()),
+                        ("identical", pa.int64()),
+                        ("prompts", pa.int64()),
+                    ]
+                )
+            ),
+        ),
     ]
 )
 
@@ -179,6 +195,7 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "completions": ("parent_id",),
     "gold": ("ranking", "ratings", "rubric"),  # rank and rate gold answers; older parts hold choices
+    "arenas": ("identical_by_models",),
 }
 SIDES = ("a", "b")
 SUGGESTIONS = ("shown", "hidden")  # labels.suggestion: the machine's pick was on screen, or held back

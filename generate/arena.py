@@ -29,6 +29,7 @@ from itertools import combinations
 
 import numpy as np
 
+from data.arena_runs import IdenticalTally
 from data.chat_template import named_chat_template
 from data.errors import PrefloopError, first_line
 from data.leaderboard import ARENA
@@ -67,19 +68,23 @@ def arena_completions(
 
 def sample_model(
     options: GenerateOptions, entry: ModelEntry, round: int, params: SamplingParams, have: Mapping[str, int]
-) -> Counter:
+) -> tuple[Counter, set[str]]:
     """One model's answers with ``params`` to the prompts of ``have`` (prompt id -> the answers it has, fewer than
     ``--arena-n``: `arena_left`, as `run_arena` found them), topped up to ``--arena-n`` each at the sample indices
     they lack, as a pairs job tops up (`generate.sampling.top_up_answers`): seeds continue, none is drawn twice.
-    Counts ``topped_up``, the prompts it had answered before. Run in a fresh process unless --no-spin-isolate: each
-    model's engine is given back before the next loads."""
+    Counts ``topped_up``, the prompts it had answered before; also the ids of the prompts it answered (one too long
+    for its context is not). Run in a fresh process unless --no-spin-isolate: each model's engine is given back
+    before the next loads."""
     workspace = Workspace(options.workspace)
     prompts = workspace.frame("prompts").set_index("id")
     engine = load_arena_model(options, entry)
     dtype, name = getattr(engine, "dtype", None), engine.name
     version = retraining(workspace.frame("models"), entry.path)
 
+    answered: set[str] = set()
+
     def build(prompt: PromptRow, samples) -> tuple[list[object], Counter]:
+        answered.add(prompt.id)
         first = have[prompt.id]  # the sample index of its first new answer
         new = as_completions(prompt, samples, entry.path, name, params, round, dtype, first, version)
         return new, Counter()
@@ -98,7 +103,7 @@ def sample_model(
             counts["topped_up"] += done["prompts"]
     del engine
     gc.collect()  # this model's memory before the next one loads
-    return counts
+    return counts, answered
 
 
 def load_arena_model(options: GenerateOptions, entry: ModelEntry):
@@ -137,12 +142,13 @@ def arena_pairs(
     ids: list[str],
     per_prompt: int,
     n: int,
-) -> tuple[list[Pair], Counter, list[str]]:
+) -> tuple[list[Pair], Counter, list[str], list[dict]]:
     """Pairs of kind ``arena`` across models: per prompt and sample index below ``n`` (``--arena-n``: a model's
     answers past it, another run's, are not this run's to pair), every pair of models, or ``per_prompt`` of them
     drawn reproducibly; answers with the same text are not paired (counted as ``identical``), nor two of which one
     is on a stored arena pair with the other's model (`arena_meetings`: counted as ``paired_before``). Also the
-    prompts where every answer compared was another model's text, so no pair (counted ``identical_prompts``)."""
+    prompts where every answer compared was another model's text, so no pair (counted ``identical_prompts``), and
+    the model pairs whose answers were one text (`IdenticalTally.rows`)."""
     answers = {}  # (model id, prompt id) -> its completions in sample order (`arena_answers_in_order`)
     for entry in models:
         mine = arena_completions(workspace, entry.path, round, params, set(ids))
@@ -154,6 +160,7 @@ def arena_pairs(
     paired: set[str] = set()  # the models with an answer on a side of some pair
     drawn: set[str] = set()  # ... on a side of some pair compared (paired, or `identical`)
     identical_prompts = []  # the prompts with answers compared and none of them paired
+    tally = IdenticalTally()
     for prompt_id in ids:
         width = min(n, min((len(answers.get((m.id, prompt_id), [])) for m in models), default=0))
         before = len(pairs) + counts["paired_before"]
@@ -165,7 +172,9 @@ def arena_pairs(
             for left, right in candidates:
                 drawn |= {left.id, right.id}
                 a, b = answers[left.id, prompt_id][index], answers[right.id, prompt_id][index]
-                if a.text.strip() == b.text.strip():
+                same = a.text.strip() == b.text.strip()
+                tally.add(left.id, right.id, prompt_id, same)
+                if same:
                     counts["identical"] += 1
                     continue
                 pair = Pair(prompt_id, a.id, b.id, kind=ARENA, round=round)
@@ -179,7 +188,7 @@ def arena_pairs(
     counts["identical_prompts"] = len(identical_prompts)
     unpaired = [m.id for m in models if m.id in {model for model, _ in answers} and m.id not in paired]
     warn_unpaired([m for m in unpaired if m in drawn], [m for m in unpaired if m not in drawn], per_prompt)
-    return pairs, counts, identical_prompts
+    return pairs, counts, identical_prompts, tally.rows([m.id for m in models])
 
 
 def arena_meetings(
@@ -335,6 +344,7 @@ def run_arena(
     models = register_base(workspace, models)  # every check passed; each in its place, as `left` is
     counts: Counter = Counter()
     too_long = {}  # model id -> its prompts longer than its context, not answered (a rerun counts them again)
+    answered, topped_up = set(), set()  # the prompts some model answered, topped up: each once
     for entry, todo in zip(models, left):  # a rerun said "answers 4 test prompts" of a model that had all 4
         topping = sum(1 for k in todo.values() if k)  # answered before, fewer times than --arena-n
         more = f" ({topping} of them topped up to --arena-n {options.arena_n})" if topping else ""
@@ -344,19 +354,26 @@ def run_arena(
         if not todo:  # nothing to sample: no process, no engine
             continue
         args = (options, entry, round, params, todo)
-        sampled = run_isolated(sample_model, *args, isolate=options.spin_isolate, what="arena sampling")
+        sampled, done = run_isolated(sample_model, *args, isolate=options.spin_isolate, what="arena sampling")
+        answered |= done
+        topped_up |= {prompt for prompt in done if todo[prompt]}
         if sampled.get(TOO_LONG):
             too_long[entry.id] = sampled[TOO_LONG]
         counts += sampled
-    pairs, paired, identical = arena_pairs(
+    pairs, paired, identical, alike = arena_pairs(
         workspace, models, round, params, ids, options.arena_pairs, options.arena_n
     )
     # what this arena found, with its pairs in one write: the leaderboard reads why a workspace has no arena pair
     found = len(pairs) + paired["paired_before"]  # an earlier arena's pairs of these answers among them
-    record = ArenaRun(split, round, [m.id for m in models], len(ids), found, paired["identical"], identical)
+    record = ArenaRun(
+        split, round, [m.id for m in models], len(ids), found, paired["identical"], identical, alike
+    )
     written = workspace.append([*pairs, record], skip_existing=True).get("pairs", 0)
-    # each model's count of prompts it answered, summed: `--limit 5` and three models said `arena_prompts 15`
-    counts["prompts_answered"] = counts.pop("prompts", 0)
+    # each model's count of prompts it answered (or topped up), summed: `--limit 5` and three models said
+    # `arena_prompts_answered 15`; that sum is `arena_model_prompts_answered`, and each prompt counts once
+    counts["model_prompts_answered"] = counts.pop("prompts", 0)
+    counts["model_prompts_topped_up"] = counts.pop("topped_up", 0)
+    counts.update(prompts_answered=len(answered), topped_up=len(topped_up))
     result = {
         "arena_prompts": len(ids),
         **{f"arena_{k}": v for k, v in (counts + paired).items()},

@@ -329,3 +329,42 @@ def test_an_arena_model_nobody_voted_on_is_named_by_the_cli_and_the_admin_tab(tm
     assert escape(note) in arena_html(workspace)
     assert data_main(["leaderboard", "-w", str(workspace.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["unvoted"] == [{"model": "/models/Z", "name": "/models/Z"}]
+
+
+def test_the_admin_tabs_leaderboard_is_of_held_out_prompts_and_says_its_votes_by_split(tmp_path, capsys):
+    """The admin card counted every split's votes, a train arena's beside the held-out one's, and said nothing of
+    it, while `data leaderboard --split test` keeps them apart. Where people voted on test arena pairs the card is
+    the board of split test, and says so: its votes by split (those of split train left out) and the command that
+    prints the same board, whose rows it shows."""
+    workspace = sided_arena(tmp_path / "ws", count=20)
+    records: list[object] = []
+    for i in range(6):  # an arena on train prompts: X wins every vote there
+        prompt = Prompt([{"role": "user", "content": f"train question {i}"}], source="arena", split="train")
+        x, y = (Completion(prompt.id, f"{m} answers train {i}", f"/models/{m}", "hf") for m in "XY")
+        pair = Pair(prompt.id, x.id, y.id, "arena")
+        records += [prompt, x, y, pair, Label(pair.id, "fair", "pairwise", "a")]
+    workspace.append(records)
+    html = unescape(arena_html(workspace))
+    assert "<h3>Arena leaderboard (people's votes, Bradley–Terry) on split test</h3>" in html
+    assert (
+        "votes by split: 40 on split test (held-out prompts), counted on this board; 6 on split train (prompts a "
+        "trained model may have been trained on) left out (`--split all` counts every split's)"
+    ) in html
+    assert "`python -m data leaderboard -w WS --split test` prints it" in html
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--split", "test", "--json"]) == 0
+    board = json.loads(capsys.readouterr().out)
+    cells = re.findall(r"<tr>(.*?)</tr>", html)
+    y = re.findall(r"<td>(.*?)</td>", next(row for row in cells if "/models/Y" in row))
+    assert (y[3], y[-1]) == (
+        f"{board['models'][1]['win_rate']:.3f} (40)",
+        "40",
+    )  # the CLI's board, not 46 votes
+    train_only = Workspace.init(tmp_path / "train-only")
+    train_only.append(records)
+    html = unescape(arena_html(train_only))
+    assert "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>" in html
+    assert (
+        "votes by split: 6 on split train (prompts a trained model may have been trained on), all counted on this "
+        "board; none on held-out prompts (`python -m generate --arena ... --split test` samples an arena on them)"
+    ) in html
+    assert "the board of every split, as people have no vote on split test" in html

@@ -641,7 +641,7 @@ def test_by_a_judge_named_by_its_folder_as_generate_judge_was_given_it(tmp_path,
 def test_a_side_preference_note_keeps_a_name_with_a_newline_on_its_line():
     """The Python API stores any labeller's name: one holding a newline split the note under the board (CLI, round
     drivers, admin tab) in two, a line of its own for the rest of the name."""
-    from data.leaderboard_view import side_line
+    from data.leaderboard_notes import side_line
 
     line = side_line(
         {"ann": {"left_share": 0.9, "votes": 40}, "evil\nFLAG forged": {"left_share": 0.1, "votes": 35}}

@@ -1,4 +1,4 @@
-"""What the arena leaderboard says beside its figures (data/leaderboard.py, data/leaderboard_view.py,
+"""What the arena leaderboard says beside its figures (data/leaderboard.py, data/leaderboard_notes.py,
 data/arena_runs.py): an interval for votes that are all ties, a judge's inconsistent ties, votes on a pair whose
 answer is missing, the labellers a plot leaves out, and answers never paired as they were one text."""
 
@@ -187,9 +187,59 @@ def test_answers_never_paired_as_one_text_are_said_under_the_board(tmp_path, cap
             "compared": 20,
             "identical": 9,
             "identical_prompts": 9,
+            "by_models": None,  # an ArenaRun made without its tally (`IdenticalTally`)
         }
     ]
     assert "gave the same text in 9 of the 20 answer pairs" in arena_html(workspace)
+
+
+def test_the_identical_answers_note_of_three_models_names_the_pairs_and_their_prompts(tmp_path, capsys):
+    """Of an arena of three models the note said "the arena's 3 models (A, B, C) gave the same text in 5 of the
+    60 answer pairs compared": which two models answered alike, and on how many prompts, went unsaid. The run
+    records it per pair of models (`ArenaRun.identical_by_models`) and the note names them; an arena recorded
+    before it was counted (a part without the column) says that a rerun records it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from data import Workspace
+    from data.__main__ import main
+    from data.records import ArenaRun
+    from data.schemas import ARENAS
+
+    games = [(p, x, y, "ann", "a") for p in range(4) for x, y in (("A", "B"), ("A", "C"), ("B", "C"))]
+    workspace = Workspace(arena_workspace(tmp_path / "ws", games))
+    by_models = [
+        {"a": "A", "b": "B", "compared": 20, "identical": 4, "prompts": 3},
+        {"a": "B", "b": "C", "compared": 20, "identical": 1, "prompts": 1},
+    ]
+    workspace.append([ArenaRun("test", 2, ["A", "B", "C"], 20, 55, 5, ["q9"], by_models)])
+    note = (
+        "identical answers: of the arena's 3 models (base r0 A (A), dpo r1 B (B), dpo r2 C (C)), base r0 A (A) and "
+        "dpo r1 B (B) gave the same text in 4 of their 20 answer pairs (on 3 prompts), dpo r1 B (B) and dpo r2 C "
+        "(C) gave the same text in 1 of their 20 answer pairs (on 1 prompt); 5 of the 60 answer pairs compared in "
+        "all (test round 2, 20 prompts; 1 prompt got no pair at all): not paired, so never voted on; the win rates "
+        "and strengths are over the answers that differed (each identical pair would be a tie, if counted)"
+    )
+    argv = ["leaderboard", "-w", str(workspace.path), "--bootstrap", "40"]
+    assert main(argv) == 0
+    assert note in capsys.readouterr().out.splitlines()
+    assert main([*argv, "--json"]) == 0
+    [found] = strict_json(capsys.readouterr().out)["identical_answers"]
+    assert found["by_models"][0] == {
+        "models": ["A", "B"], "names": ["base r0 A (A)", "dpo r1 B (B)"], "compared": 20, "identical": 4,
+        "prompts": 3,
+    }  # fmt: skip
+    # an older version's record of another arena: no such column in its part
+    old = ArenaRun("test", 3, ["A", "B", "C"], 20, 57, 3)
+    before = ARENAS.remove(ARENAS.get_field_index("identical_by_models"))
+    row = {name: getattr(old, name) for name in before.names}
+    pq.write_table(pa.Table.from_pylist([row], schema=before), workspace.path / "arenas" / "part-old.parquet")
+    assert main(argv) == 0
+    assert (
+        "identical answers: of the arena's 3 models (base r0 A (A), dpo r1 B (B), dpo r2 C (C)), which pairs gave "
+        "the same text is not recorded (sampled by an earlier version: the same `generate --arena` command again "
+        "samples nothing and records them); 3 of the 60 answer pairs compared in all (test round 3"
+    ) in capsys.readouterr().out
 
 
 def test_the_board_counts_the_votes_of_one_split_with_split(tmp_path, capsys):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from data import Label, Workspace
+from data import Completion, Label, Pair, Prompt, Workspace
 from data.__main__ import main as data_main
 from data.annotators import judge_annotator
 from generate import bestofn
@@ -109,8 +109,10 @@ def test_every_model_answers_the_same_prompts_with_the_same_seeds(tmp_path, thre
         text_of[a].strip() != text_of[b].strip() for a, b in zip(pairs["completion_a"], pairs["completion_b"])
     )
     out = capsys.readouterr().out
-    # the prompts, and the prompts each model answered this run, summed (`arena_prompts` said 9 for 3)
-    assert "arena_prompts 3," in out and "arena_prompts_answered 9," in out and "arena_pairs" in out
+    # the prompts (`arena_prompts` said 9 for 3), those answered this run (`arena_prompts_answered` said 9 too: each
+    # model's count summed, which is `arena_model_prompts_answered`)
+    assert "arena_prompts 3," in out and "arena_prompts_answered 3," in out and "arena_pairs" in out
+    assert "arena_model_prompts_answered 9," in out
     # A rerun samples nothing and adds no pair.
     assert main(arena_args(ws, three_models, write_prompts(tmp_path / "p.json", 4), "--limit", "3")) == 0
     assert len(Workspace(ws).frame("completions")) == 9 and len(Workspace(ws).frame("pairs")) == len(pairs)
@@ -174,6 +176,34 @@ def test_a_model_on_no_arena_pair_is_named(tmp_path, three_models, caplog, capsy
     with caplog.at_level(logging.WARNING, logger="generate.arena"):
         assert main(arena_args(tmp_path / "ws3", [three_models[0], copy, three_models[1]], prompts)) == 0
     assert not [r for r in caplog.records if "no pair of this arena" in r.getMessage()]
+
+
+def test_an_arena_records_which_models_answered_alike_and_the_board_names_them(
+    tmp_path, three_models, capsys
+):
+    """Of three models, two of the same weights answer every prompt alike: the run counted `arena_identical 3` and
+    the board's note said "the arena's 3 models (...) gave the same text in 3 of the 9 answer pairs", not which
+    two. The record holds the count per pair of models, and the note names the pair and its prompts."""
+    copy = tmp_path / "copy"
+    shutil.copytree(three_models[0], copy)  # the same weights: the same answer to every prompt
+    models = [three_models[0], copy, three_models[1]]
+    ws = tmp_path / "ws"
+    assert main(arena_args(ws, models, write_prompts(tmp_path / "p.json", 3))) == 0
+    workspace = Workspace(ws)
+    [record] = workspace.frame("arenas").to_dict("records")
+    alike = [dict(row) for row in record["identical_by_models"]]
+    base, twin = (str(m.resolve()) for m in models[:2])
+    assert alike[0] == {"a": base, "b": twin, "compared": 3, "identical": 3, "prompts": 3}
+    assert sum(row["identical"] for row in alike) == record["identical"]
+    pairs = workspace.frame("pairs")
+    workspace.append([Label(pair, "ann", "pairwise", "a") for pair in pairs["id"]])
+    capsys.readouterr()
+    assert data_main(["leaderboard", "-w", str(ws), "--bootstrap", "40", "--json"]) == 0
+    [found] = json.loads(capsys.readouterr().out)["identical_answers"]
+    names = found["by_models"][0]["names"]
+    assert data_main(["leaderboard", "-w", str(ws), "--bootstrap", "40"]) == 0
+    [note] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("identical answers")]
+    assert f"{names[0]} and {names[1]} gave the same text in 3 of their 3 answer pairs (on 3 prompts)" in note
 
 
 def test_an_arena_that_pairs_nothing_records_why_and_the_leaderboard_reads_it(tmp_path, three_models, capsys):
@@ -558,11 +588,55 @@ def test_the_loop_prints_the_board_as_data_leaderboard_does(tmp_path, monkeypatc
     monkeypatch.setattr(loop_arena, "run_arena", lambda *args, **kwargs: ran)
     options = loop_options(["-w", str(workspace.path), "--spin-iter", "1", "--arena", "base,newest"])
     lines = loop_arena.arena_leaderboard(options, workspace)
-    assert data_main(["leaderboard", "-w", str(workspace.path)]) == 0
-    assert lines == ["arena: 40 pairs of X Y at round 0", *capsys.readouterr().out.splitlines()]
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--split", "test"]) == 0
+    header = (
+        "arena: 40 pairs of X Y at round 0, on split test: the loop's held-out prompts (it trains on split train); "
+        f"the board below counts the votes by people on split test's arena pairs, as `python -m data leaderboard -w "
+        f"{workspace.path} --split test` prints it"
+    )
+    assert lines == [header, *capsys.readouterr().out.splitlines()]
     assert "excluded labellers: carol (excluded.json)" in lines
     assert any(line.startswith("side preference in arena votes: lefty") for line in lines)
     assert loop_arena.board_text is data_cli.board_text  # one rendering, the CLI's
+
+
+def test_the_loops_board_is_of_its_held_out_prompts_and_says_its_votes_by_split(
+    tmp_path, monkeypatch, capsys
+):
+    """The loop's arena answers split test, but its board counted every split's votes: an earlier arena's on the
+    train prompts the loop trains on moved its figures, and nothing said so. It is the board of split test, as
+    `data leaderboard --split test` prints it, saying how many votes it counts and how many of split train it
+    leaves out."""
+    from generate.loop import arena as loop_arena
+    from generate.loop.__main__ import parse_options as loop_options
+    from tests.test_annotate_arena import sided_arena
+
+    workspace = sided_arena(tmp_path / "ws", count=20)
+    records: list[object] = []
+    for i in range(6):  # an earlier arena on train prompts: Y loses every vote there
+        prompt = Prompt([{"role": "user", "content": f"train question {i}"}], source="arena", split="train")
+        x, y = (Completion(prompt.id, f"{m} answers train {i}", f"/models/{m}", "hf") for m in "XY")
+        pair = Pair(prompt.id, x.id, y.id, "arena")
+        records += [prompt, x, y, pair, Label(pair.id, "fair", "pairwise", "a")]
+    workspace.append(records)
+    ran = {"arena_pairs": 20, "arena_models": "X Y", "arena_round": 0}
+    monkeypatch.setattr(loop_arena, "run_arena", lambda *args, **kwargs: ran)
+    options = loop_options(["-w", str(workspace.path), "--spin-iter", "1", "--arena", "base,newest"])
+    lines = loop_arena.arena_leaderboard(options, workspace)
+    split_line = (
+        "votes by split: 40 on split test (held-out prompts), counted on this board; 6 on split train (prompts a "
+        "trained model may have been trained on) left out (`--split all` counts every split's)"
+    )
+    assert lines[1].startswith("arena leaderboard by people on split test (") and lines[2] == split_line
+    y = next(line for line in lines if line.startswith("/models/Y"))
+    assert y.split()[-1] == "40"  # the test votes alone: with the train ones it was 46
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40"]) == 0
+    assert (
+        "votes by split: 40 on split test (held-out prompts), 6 on split train (prompts a trained model may have "
+        "been trained on), all counted on this board; `--split test` counts the held-out ones alone"
+    ) in capsys.readouterr().out.splitlines()
+    assert data_main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["votes_by_split"] == {"test": 40, "train": 6}
 
 
 def test_a_judge_that_is_one_of_the_arenas_models_is_warned_of(judged_arena, three_models, tmp_path, caplog):

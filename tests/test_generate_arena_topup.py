@@ -55,7 +55,10 @@ def test_a_larger_arena_n_tops_every_model_up_and_pairs_the_new_answers(tmp_path
     # each model's first answer kept, one more at the next sample index: a seed of its own, no copy of the first
     assert len(completions) == 8 and set(before["id"]) <= set(completions["id"])
     assert answers.size().eq(2).all() and answers.nunique().eq(2).all()
-    assert out["arena_topped_up"] == out["arena_new_completions"] == "4"
+    # 2 prompts topped up, by each of the 2 models (`arena_topped_up` said 4: each model's count summed)
+    assert out["arena_model_prompts_topped_up"] == out["arena_new_completions"] == "4"
+    assert out["arena_topped_up"] == out["arena_prompts_answered"] == "2"
+    assert out["arena_model_prompts_answered"] == "4"
     # paired as a fresh --arena-n 2 pairs: the two models per prompt and answer index (one draw: one seed)
     seed = completions.set_index("id")["seed"]
     assert (seed[pairs["completion_a"]].to_numpy() == seed[pairs["completion_b"]].to_numpy()).all()

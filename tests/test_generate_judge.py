@@ -340,6 +340,30 @@ def test_a_reward_model_judge_is_named_as_an_arena_model_is(tmp_path, reward_mod
     )
 
 
+def test_a_reward_model_judge_named_by_a_hub_id_is_one_line_saying_rm_takes_none(
+    tmp_path, capsys, monkeypatch
+):
+    """`--judge rm:org/model` said "no reward model ... and org/model is no folder here or in the workspace (train
+    one ...)": nothing said that rm: takes no hub id (a chat judge and --arena do). A name whose first part is no
+    folder reads as a hub id and is said to be one; `rm:runs/rm-typo`, with WS/runs there, stays a mistyped run."""
+    from tests.test_train import build_workspace
+
+    ws = build_workspace(tmp_path / "ws", count=4, test=2)
+    monkeypatch.chdir(tmp_path)
+    args = ["-w", str(ws.path), "--judge-labelled", "--split", "test", "--judge"]
+    hub = "OpenAssistant/reward-model-deberta-v3-large-v2"
+    assert main([*args, f"rm:{hub}"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {ws.path}: no reward model 'rm:{hub}' in the manifest, and {hub} is no folder here or in the "
+        f"workspace; {hub} reads as a hub id, which rm: does not take (a reward model is the manifest's or a local "
+        "folder): download it to a folder and give rm:FOLDER\n"
+    )
+    (ws.path / "runs").mkdir()
+    assert main([*args, "rm:runs/rm-typo"]) == 2
+    assert "reads as a hub id" not in capsys.readouterr().err
+    assert ws.frame("labels")["annotator"].str.startswith("rm:").sum() == 0
+
+
 def test_the_start_of_two_reward_model_ids_is_one_line_naming_the_judge(tmp_path, capsys, monkeypatch):
     """`--judge rm:ID` takes the start of an id; the start of two said "error: abcdef12: the start of model ids
     ...", naming neither the judge nor the workspace. A policy's id is no reward model's."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from data.errors import PrefloopError
 from data.exclusion import check_exclusion
-from data.leaderboard import PEOPLE, workspace_board
+from data.leaderboard import PEOPLE, TEST, workspace_board
 from data.leaderboard_view import board_text, plot_leaderboard
 from data.lineage import NEWEST, ModelEntry, get_model
 from data.workspace import Workspace
@@ -130,7 +130,8 @@ def arena_leaderboard(
 ) -> list[str]:
     """After a loop: the arena on the loop's held-out prompts (the first --spin-test-limit of split test), judged
     by --judge when given (``judge_folder``: a chat model's checked folder), and the leaderboard of those votes
-    (people's without a judge) as lines."""
+    (people's without a judge) on split test as lines, as `data leaderboard --split test` prints it: the board
+    counted every split's votes, an earlier arena's on the train prompts the loop trained on among them."""
     result = run_arena(
         arena_options(options),
         workspace,
@@ -140,13 +141,17 @@ def arena_leaderboard(
         judge_folder=judge_folder,
     )
     by = judge_name(options, workspace) if options.judge else PEOPLE
+    same = shlex.join(["python", "-m", "data", "leaderboard", "-w", str(workspace.path), "--split", TEST])
     lines = [
-        f"arena: {result['arena_pairs']} pairs of {result['arena_models']} at round {result['arena_round']}"
+        f"arena: {result['arena_pairs']} pairs of {result['arena_models']} at round {result['arena_round']}, on "
+        f"split {TEST}: the loop's held-out prompts (it trains on split train); the board below counts the votes "
+        f"by {by} on split {TEST}'s arena pairs, as `{same}{'' if by == PEOPLE else ' --by ' + shlex.quote(by)}` "
+        "prints it"
     ]
     try:
         exclusion = check_exclusion(workspace)  # WS/excluded.json, as `python -m data leaderboard` reads it
-        board = workspace_board(workspace, by, excluded=exclusion.names)
+        board = workspace_board(workspace, by, excluded=exclusion.names, split=TEST)
     except PrefloopError as exc:  # no votes yet: the pairs wait for labellers
         return [*lines, str(exc)]
-    png = plot_leaderboard(board.rows, by, workspace.path / "leaderboard.png", exclusion.names)
+    png = plot_leaderboard(board.rows, by, workspace.path / "leaderboard.png", exclusion.names, board.split)
     return [*lines, *board_text(board, exclusion.line(), png)]  # as `python -m data leaderboard` prints it
