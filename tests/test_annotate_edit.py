@@ -212,7 +212,9 @@ def test_the_admins_diff_is_word_level_and_inert(ctx, label_ws):
         '<pre class="pf-text pf-diff">fine<ins> &lt;img src=x onerror=&quot;alert(1)&quot;&gt;&lt;script&gt;'
         "alert(2)&lt;/script&gt;⟦RLO⟧exe</ins></pre>"
     )
-    assert "No edits yet" in edits_html(label_ws)
+    assert "No edits yet (a labeller presses e on the answer they picked)" in edits_html(label_ws)
+    # the rank app's e edits the answer ranked first: its admin tab says so (it said "picked" too)
+    assert "presses e on the answer they ranked first" in edits_html(label_ws, "rank")
     view = on_load(ctx, "bob")
     on_edit_save(ctx, "bob", view.item_id, "left", None, "", "<script>alert(3)</script>")
     html = edits_view(ctx, "ann")
