@@ -197,7 +197,8 @@ def diff_html(original: str, edited: str) -> str:
             out.append(f"<del>{_inert(''.join(a[i1:i2]))}</del>")
         if j2 > j1:
             out.append(f"<ins>{_inert(''.join(b[j1:j2]))}</ins>")
-    return f'<pre class="pf-text pf-diff">{"".join(out)}</pre>'
+    # with the newline HTML drops after <pre> (render.text_block)
+    return f'<pre class="pf-text pf-diff">\n{"".join(out)}</pre>'
 
 
 def edits_html(workspace, view: str = "pairwise") -> str:
