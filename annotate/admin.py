@@ -145,12 +145,13 @@ def admin_view(ctx: Context, user: str, method: str = MAJORITY) -> tuple[str, st
     prompts = disputed_prompts(service, disputed["item_id"].tolist())
     rows = [
         [r["item_id"], answers.get(r["item_id"], "–"), prompts.get(r["item_id"], "")]
-        + [r["votes"], f"{r['agreement']:.2f}"]
+        + [r["votes"], r["verdict"], f"{r['agreement']:.2f}"]
         + [f"{r[c]:.2f}" for c in posterior]
         + [r[c] for c in choice_columns]
         for r in disputed.to_dict("records")
     ]
-    columns = ["item", "gold", "prompt", "votes", "agreement", *posterior, *choice_columns]
+    # the verdict its agreement is the share of (Dawid–Skene's may be a choice nobody voted: agreement 0.00)
+    columns = ["item", "gold", "prompt", "votes", "verdict", "agreement", *posterior, *choice_columns]
     return (
         cards_html(cards) + (arena_html(workspace, excluded) if service.view == ARENA else ""),
         labellers_html(who_columns, who, "no labels yet", gold, service.task),

@@ -22,6 +22,7 @@ from annotate.admin import (
     make_gold,
 )
 from annotate.components import AdminTab, Context, TabSet, signed_in
+from annotate.editing import EDITABLE_VIEWS
 from annotate.failures import shown_errors
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.commands import ExportCommand
@@ -80,8 +81,11 @@ def admin_components(task: str = "pairwise", view: str | None = None) -> AdminTa
     labellers = gr.HTML(elem_id="pf-admin-labellers")
     gr.Markdown("#### Most disputed items")
     disputed = gr.HTML(elem_id="pf-admin-disputed")
-    gr.Markdown("#### Edits (edit to gold: original vs edit)")
-    edits = gr.HTML(elem_id="pf-admin-edits")
+    edits = None
+    # the arena, KTO and rate apps have no editor: no edits, and no `e` to name
+    if (view or task) in EDITABLE_VIEWS:
+        gr.Markdown("#### Edits (edit to gold: original vs edit)")
+        edits = gr.HTML(elem_id="pf-admin-edits")
     # A decided item becomes gold: mixed into every labeller's queue at --gold-rate (pairs, KTO's completions, rank
     # items with a ranking, rated answers with their ratings: `python -m data gold`'s answers).
     with gr.Row():

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EDITABLE_VIEWS", "edit_key", "editor_components", "wire_editor", "wire_edits_admin"]
 PREFERRED = {"pairwise": "the answer you picked", "rank": "the answer you ranked first"}
+EDITED = {"pairwise": "the answer they picked", "rank": "the answer they ranked first"}  # the admin's words
 
 
 def edit_key(view: str) -> tuple[str, str]:
@@ -196,15 +197,17 @@ def diff_html(original: str, edited: str) -> str:
             out.append(f"<del>{_inert(''.join(a[i1:i2]))}</del>")
         if j2 > j1:
             out.append(f"<ins>{_inert(''.join(b[j1:j2]))}</ins>")
-    return f'<pre class="pf-text pf-diff">{"".join(out)}</pre>'
+    # with the newline HTML drops after <pre> (render.text_block)
+    return f'<pre class="pf-text pf-diff">\n{"".join(out)}</pre>'
 
 
-def edits_html(workspace) -> str:
-    """The admin's view of edits: edits per labeller (made, kept: not undone), then the latest as diffs."""
+def edits_html(workspace, view: str = "pairwise") -> str:
+    """The admin's view of edits: edits per labeller (made, kept: not undone), then the latest as diffs; with none,
+    what makes one in the app serving ``view`` (pairwise or rank)."""
     tables = {name: workspace.read(name) for name in ("labels", "pairs", "completions")}  # children first
     counts = edit_counts(tables["completions"], tables["pairs"], tables["labels"])
     if not counts:
-        return message_html("No edits yet (a labeller presses e on the answer they picked).", "muted")
+        return message_html(f"No edits yet (a labeller presses e on {EDITED[view]}).", "muted")
     rows = [[name, c["edits"], c["kept"]] for name, c in counts.items()]
     parts = [table_html(["labeller", "edits", "kept (not undone)"], rows)]
     for edit in recent_edits(tables["completions"], tables["pairs"], tables["labels"], RECENT):
@@ -221,11 +224,13 @@ def edits_html(workspace) -> str:
 def edits_view(ctx: "Context", user: str) -> str:
     if not ctx.auth.is_admin(user):
         raise gr.Error("Only an admin can see this.")
-    return edits_html(ctx.service.workspace)
+    return edits_html(ctx.service.workspace, ctx.service.view)
 
 
 def wire_edits_admin(ctx: "Context", app: gr.Blocks, tabs, admin: "AdminTab") -> None:
-    """The admin tab's list of edits, refreshed with the rest of the tab."""
+    """The admin tab's list of edits, refreshed with the rest of the tab (none in an app without the editor)."""
+    if admin.edits is None:
+        return
 
     @shown_errors(ctx, "loading the edits")
     def show(request: gr.Request):

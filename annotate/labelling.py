@@ -20,6 +20,7 @@ from annotate.screen import NoteRefused, Shown, answers_key, labeller_key, side_
 from annotate.service import ItemWithdrawn, NotSaved, StaleItem
 from annotate.tasks import TASKS
 from data.records import Label
+from data.rubric import Rubric
 
 NAMES = {"left": "A better", "right": "B better", "tie": "tie", "both_bad": "both bad"}
 NAMES.update(desirable="desirable", undesirable="undesirable")
@@ -40,11 +41,12 @@ def screen_choice(label: Label) -> str | None:
     return screen_of(label) if label.ranking else side_of(label.choice, label.left)
 
 
-def describe_label(label: Label) -> str:
+def describe_label(label: Label, rubric: Rubric | None = None) -> str:
+    """What ``label`` picked, in the labeller's terms (a rating's aspects in ``rubric``'s order)."""
     if label.ranking:
         return describe_ranking(label)
     if label.ratings:
-        return ratings_text(label.ratings)
+        return ratings_text(label.ratings, rubric)
     return describe(side_of(label.choice, label.left), label.strength)
 
 
@@ -55,7 +57,7 @@ def _history(ctx: Context, user: str) -> object:
         item = service.items.get(label.item_id)
         if item is None:
             continue
-        what = describe_label(label)
+        what = describe_label(label, service.rubric)
         choices.append((f"{what} · {prompt_excerpt(item, 60)}", label.item_id))
     return gr.Dropdown(choices=choices, value=None)
 
@@ -121,7 +123,9 @@ def label_view(ctx: Context, user: str, status: str = "") -> View:
     choice = screen_choice(previous) if previous else None
     left, right = TASKS[service.task].cards(shown, service.rubric, choice)
     if previous:
-        status = status or message_html(f"Editing your label: {describe_label(previous)}", "info")
+        status = status or message_html(
+            f"Editing your label: {describe_label(previous, service.rubric)}", "info"
+        )
     if shown.outgrown is not None:  # a rank item that answers joined after their ranking: back, whole
         ranked = len(shown.outgrown.left.split(","))
         status += message_html(
@@ -205,7 +209,7 @@ def on_submit(
     except StaleItem as exc:
         label = already_saved(ctx, user, item_id, choice, how, note)  # the server decides: once only
         if label is not None:
-            saved = describe_label(label)
+            saved = describe_label(label, ctx.service.rubric)
             return label_view(ctx, user, message_html(f"✓ Already saved: {saved}. (u undoes it)", "ok"))
         return refused_view(ctx, user, exc)
     except NotSaved as exc:
@@ -222,7 +226,7 @@ def on_submit(
         if not task.keeps_unfinished:
             return view
         return _kept(ctx, view, choice, None, note)  # the pick as far as it went, and the note typed
-    saved = describe_label(label)
+    saved = describe_label(label, ctx.service.rubric)
     return label_view(ctx, user, message_html(f"✓ Saved to disk: {saved}. (u undoes it)", "ok"))
 
 
@@ -300,7 +304,7 @@ def on_undo(
     last = undone.label
     skip = last.choice is None and last.ranking is None and last.ratings is None
     edit = " and your edit" if undone.with_edit else ""
-    what = "skip" if skip else f"label ({describe_label(last)}){edit}"
+    what = "skip" if skip else f"label ({describe_label(last, ctx.service.rubric)}){edit}"
     text = (
         "Undid your skip: here is the item again."
         if skip

@@ -28,6 +28,7 @@ from data.rank_agreement import (
     left_out_note,
     mid_ranks,
     rankings_agreement,
+    tau_items_note,
 )
 from data.rank_pairs import current_rankings
 from data.ranking import canonical, ranking_votes
@@ -48,7 +49,7 @@ def rank_admin_html(
     progress = service.progress(user)
     every = sum(len(ranking_votes(r)) for r in rankings["ranking"])
     adjacent = sum(len(ranking_votes(r, "adjacent")) for r in rankings["ranking"])
-    multi = f"{counted(report['multi_ranked_items'], 'item')} ranked by ≥2"
+    multi = f"{counted(report['multi_ranked_items'], 'item')} ranked by ≥2{tau_items_note(report)}"
     of_items = f"of {counted(report['items'], 'item')}{left_out_note(report)}; {VERDICT_LABELS}"
     cards = [
         progress_card(progress, "ranking"),

@@ -50,7 +50,8 @@ def rate_admin_html(
     rows = []
     for item_id, spread in rating_spread(in_force).head(10).iterrows():
         prompt = prompt_excerpt(service.items.get(item_id))
-        marked = ratings_text(answers[item_id]) if item_id in answers else "–"  # its gold ratings
+        # its gold ratings
+        marked = ratings_text(answers[item_id], service.rubric) if item_id in answers else "–"
         rows.append(
             [item_id, marked, prompt, int(spread["raters"]), spread["widest"], f"{spread['range']:g}"]
         )

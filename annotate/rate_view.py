@@ -40,12 +40,16 @@ def _text(text: str) -> str:
     return escape(show_bidi(text))
 
 
-def ratings_text(ratings: str | dict | None) -> str:
-    """``helpfulness 3 · correctness 4 …`` for a stored (or submitted) rating."""
+def ratings_text(ratings: str | dict | None, rubric: Rubric | None = None) -> str:
+    """``helpfulness 3 · correctness 4 …`` for a stored (or submitted) rating, in ``rubric``'s order where given
+    (the order the labeller rated them in; a stored rating's keys are sorted), aspects it lacks last."""
     try:
         values = parse_ratings(ratings)
     except ValueError:
         return "ratings"
+    if rubric is not None:
+        place = {aspect.name: i for i, aspect in enumerate(rubric.aspects)}
+        values = dict(sorted(values.items(), key=lambda item: place.get(item[0], len(place))))
     return " · ".join(f"{name} {value}" for name, value in values.items()) or "no ratings"
 
 

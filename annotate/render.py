@@ -35,7 +35,8 @@ def show_bidi(text: str) -> str:
 
 
 def text_block(text: str) -> str:
-    return f'<pre class="pf-text">{escape(text).translate(_BIDI_HTML)}</pre>'
+    # HTML drops one newline right after <pre>: the text's own leading blank line would vanish with it
+    return f'<pre class="pf-text">\n{escape(text).translate(_BIDI_HTML)}</pre>'
 
 
 RECENT_TURNS = 4  # turns of a conversation shown open; the earlier ones fold behind "N earlier turns"

@@ -105,8 +105,9 @@ def ranking_agreement(labels: pd.DataFrame | pa.Table, prompt_of: Mapping[str, s
 
 def rankings_agreement(rankings: pd.DataFrame, left_out: Mapping[str, int] | None = None) -> dict:
     """Agreement of ``rankings`` (`kept_rankings`' rankings in force; ``left_out``: its counts of those left out):
-    items ranked by two or more, mean Kendall's τ-b (per item the mean over its labeller pairs, then over items),
-    Krippendorff's ordinal α, and per item its mean τ (for the admin's most disputed list)."""
+    items ranked by two or more, mean Kendall's τ-b (per item the mean over its labeller pairs, then over the
+    ``tau_items`` items where it is defined: not where one of every two rankings ties all the answers), Krippendorff's
+    ordinal α, and per item its mean τ (for the admin's most disputed list)."""
     by_item: Mapping[str, list[str]] = defaultdict(list)
     for row in rankings.itertuples(index=False):
         by_item[row.item_id].append(row.ranking)
@@ -131,9 +132,24 @@ def rankings_agreement(rankings: pd.DataFrame, left_out: Mapping[str, int] | Non
         "items": int(rankings["item_id"].nunique()) if len(rankings) else 0,
         "multi_ranked_items": len(per_item),
         "kendall_tau": sum(taus) / len(taus) if taus else None,
+        "tau_items": len(taus),
         "alpha_ordinal": krippendorff_alpha_ordinal(list(units.values())) if units else None,
         "per_item_tau": per_item,
     } | ({"left_out": dict(left_out)} if left_out else {})
+
+
+def tau_items_note(report: dict) -> str:
+    """Where τ-b is the mean over fewer items than were ranked by two or more (`rankings_agreement`): over which,
+    and why the others have none (" (over 6 of them: ...)"), or "": the admin's τ-b card and `stats`' rank_items
+    line, which named the items ranked by ≥2 alone, so the mean read as one over all of them."""
+    undefined = report["multi_ranked_items"] - report["tau_items"]
+    if not undefined:
+        return ""
+    them = "it" if undefined == 1 else "them"
+    return (
+        f" (over {report['tau_items']} of them: {undefined} {'has' if undefined == 1 else 'have'} a ranking that "
+        f"ties every answer, which leaves τ-b undefined on {them})"
+    )
 
 
 def left_out_note(report: dict) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from data.errors import counted, one_line
 from data.lineage import lineage_lines
 from data.machine import AGAINST, machine_lines
-from data.rank_agreement import left_out_note
+from data.rank_agreement import left_out_note, tau_items_note
 from data.selection import VERDICT_LABELS
 from data.stats import TABLES
 
@@ -44,7 +44,7 @@ def item_line(key: str, figures: dict) -> str:
         return (
             f"{key} ({VERDICT_LABELS}): {counted(figures['rankings'], 'ranking')} of "
             f"{counted(figures['items'], 'item')}, {counted(figures['multi_ranked_items'], 'item')} ranked by ≥2; "
-            f"Kendall's τ-b {_number(figures['kendall_tau'])}, Krippendorff's α (ordinal) "
+            f"Kendall's τ-b {_number(figures['kendall_tau'])}{tau_items_note(figures)}, Krippendorff's α (ordinal) "
             f"{_number(figures['alpha_ordinal'])}{left_out_note(figures)}"
         )
     return (

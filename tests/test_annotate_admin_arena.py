@@ -169,3 +169,19 @@ def test_the_verdicts_cards_split_counts_leave_gold_out_and_reconcile_with_stats
         f"gold {pairwise_card['gold']}, kind_arena_not_asked {len(arena)}, split {pairwise_card['split']})"
         in said
     ), said
+
+
+def test_the_disputed_table_names_each_items_verdict_beside_its_agreement(tmp_path):
+    """A disputed item's agreement is the share of its votes for its verdict, which the table did not show: with
+    Dawid–Skene's verdicts a walk met "agreement 0.00" on a tie and a both-bad vote, the verdict (a choice nobody
+    voted for) nowhere on the page. The table names it: here every pair split, lea's a against max's b."""
+    workspace, arena, _, _ = voted_workspace(tmp_path / "ws")
+    for method in ("majority", "dawid-skene"):
+        disputed = admin_view(app(workspace, "arena"), "ann", method)[2]
+        assert "<th>votes</th><th>verdict</th><th>agreement</th>" in disputed
+        rows = re.findall(
+            r"<tr><td>([^<]*)</td>(?:<td>[^<]*</td>){2}<td>2</td><td>(\w+)</td><td>0\.50</td>", disputed
+        )
+        assert (
+            len(rows) == 9 and {item for item, _ in rows} <= set(arena) and {v for _, v in rows} == {"split"}
+        )

@@ -192,3 +192,20 @@ def test_the_admin_tab_shows_the_arena_board_and_its_notes_as_the_cli_prints_the
         assert violations == []
     finally:
         app.close()
+
+
+def test_the_arena_apps_admin_tab_has_no_edits_section(tmp_path, browser, users):
+    """The arena takes no edits (its votes rate models, not answers; `e` does nothing there): its admin tab has no
+    edits section telling the admin that "a labeller presses e on the answer they picked", as it had (a walk of the
+    app found it). The pairwise app's keeps it (tests/test_annotate_edit_browser.py)."""
+    app, _, url = serve(arena_votes_workspace(tmp_path / "ws"), "arena", users)
+    try:
+        page = browser.new_page()
+        sign_in(page, url, "ann")  # an admin lands on the admin tab
+        page.locator("#pf-admin-cards").get_by_text("Arena leaderboard").wait_for(timeout=WAIT_MS)
+        wait_settled(page)
+        assert page.locator("#pf-admin-edits").count() == 0
+        assert "Edits (edit to gold" not in page.inner_text("body")
+        assert "presses e" not in page.inner_text("body")
+    finally:
+        app.close()

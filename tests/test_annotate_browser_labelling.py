@@ -241,6 +241,33 @@ def test_phone_layout_fast_keys_and_bidi(tmp_path, browser, users):
         app.close()
 
 
+def test_an_answers_leading_blank_lines_are_on_screen(tmp_path, browser, users):
+    """An answer (or prompt) that starts with a newline shows it: HTML drops one newline right after <pre>, so the
+    page showed "\\nfirst line" as "first line", the same as an answer without the blank line (a walk found an
+    arena answer starting with "\\r" shown without it)."""
+    from data import Workspace
+
+    workspace = Workspace.init(tmp_path / "ws")
+    prompt = Prompt([{"role": "user", "content": "\nList two colours."}], source="e2e")
+    texts = ["\nred\nblue", "\n\nred\nblue"]
+    a, b = (Completion(prompt.id, text, "smollm2-135m", "hf", seed=i) for i, text in enumerate(texts))
+    workspace.append([prompt, a, b, Pair(prompt.id, a.id, b.id, "sampled")])
+    app, _, url = serve(workspace, "pairwise", users)
+    try:
+        page = browser.new_page()
+        login(page, url, "bob")
+        shown = page.locator("#pf-left pre.pf-text, #pf-right pre.pf-text").evaluate_all(
+            "blocks => blocks.map(b => b.textContent)"
+        )
+        assert sorted(shown) == sorted(texts)
+        assert (
+            page.locator("#pf-prompt pre.pf-text").last.evaluate("b => b.textContent")
+            == "\nList two colours."
+        )
+    finally:
+        app.close()
+
+
 @pytest.mark.parametrize("markup", ["gradio", "no progress text"])
 def test_keys_typed_during_a_submit_wait_until_its_answer_is_drawn(tmp_path, browser, users, markup):
     """The second label's keys, typed while the first submit is on its way, apply once Gradio has drawn the answer

@@ -205,14 +205,18 @@ def test_handlers_open_refuse_save_and_undo(ctx, label_ws):
 
 def test_the_admins_diff_is_word_level_and_inert(ctx, label_ws):
     assert diff_html("the cat sat", "the dog sat") == (
-        '<pre class="pf-text pf-diff">the <del>cat</del><ins>dog</ins> sat</pre>'
+        '<pre class="pf-text pf-diff">\nthe <del>cat</del><ins>dog</ins> sat</pre>'
     )
+    # HTML drops one newline right after <pre>: one is written there, so a text's own leading newline shows
+    assert diff_html("\nthe cat", "\nthe dog").startswith('<pre class="pf-text pf-diff">\n\nthe <del>')
     hostile = diff_html("fine", 'fine <img src=x onerror="alert(1)"><script>alert(2)</script>\u202eexe')
     assert hostile == (
-        '<pre class="pf-text pf-diff">fine<ins> &lt;img src=x onerror=&quot;alert(1)&quot;&gt;&lt;script&gt;'
+        '<pre class="pf-text pf-diff">\nfine<ins> &lt;img src=x onerror=&quot;alert(1)&quot;&gt;&lt;script&gt;'
         "alert(2)&lt;/script&gt;⟦RLO⟧exe</ins></pre>"
     )
-    assert "No edits yet" in edits_html(label_ws)
+    assert "No edits yet (a labeller presses e on the answer they picked)" in edits_html(label_ws)
+    # the rank app's e edits the answer ranked first: its admin tab says so (it said "picked" too)
+    assert "presses e on the answer they ranked first" in edits_html(label_ws, "rank")
     view = on_load(ctx, "bob")
     on_edit_save(ctx, "bob", view.item_id, "left", None, "", "<script>alert(3)</script>")
     html = edits_view(ctx, "ann")

@@ -351,7 +351,7 @@ def test_admin_makes_rank_and_rate_items_gold_from_the_least_agreed_table(tmp_pa
             marked = good.replace(">", "&gt;")
         else:
             assert json.loads(stored.column("ratings")[0].as_py()) == full
-            marked = "coherence 4 · complexity 1 · correctness 4 · helpfulness 3 · verbosity 2"
+            marked = "helpfulness 3 · correctness 4 · coherence 4 · complexity 1 · verbosity 2"
         assert target in ctx.service.queue.gold
         assert f"<td>{target}</td><td>{marked}</td>" in admin_view(ctx, "ann")[2]  # the least agreed: gold
         again = make_gold(ctx, "ann", target, None, good.replace(">", " > "))  # the same, as stored

@@ -178,7 +178,7 @@ def test_an_item_whose_rankings_have_no_tau_is_still_listed_as_least_agreed(ws):
             on_submit(ctx, user, view.item_id, ranking, None, "")
             items.add(view.item_id)
     cards, _, disputed, _ = admin_view(ctx, "ann")
-    assert "2 items ranked by ≥2" in cards
+    assert "2 items ranked by ≥2 (over 0 of them: 2 have a ranking that ties every answer" in cards
     assert "no item has two rankings yet" not in disputed
     assert all(f"<td>{item}</td>" in disputed for item in items) and disputed.count("<td>n/a</td>") == 2
 
@@ -410,3 +410,31 @@ def test_items_that_arrived_ranked_or_rated_are_not_served_unless_gold(tmp_path)
     [imported] = [r["ranking"] for r in ws.read("labels").to_pylist() if r["task"] == "rank"]
     assert data_main(["gold", "-w", str(ws.path), "--rank-item", ranked, "--ranking", imported]) == 0
     assert sorted(LabelService(ws, "rank").items) == sorted([ranked, to_rank])
+
+
+def test_the_tau_card_and_stats_say_over_how_many_items_tau_is_the_mean(ws, capsys):
+    """τ-b is a mean over the items where it is defined: where a ranking ties every answer of one of the items ranked
+    by two, the card and `stats` said "2 items ranked by ≥2; τ-b 1.000", a mean over 1 that read as one over 2 (a
+    walk of the app found it); both now say over how many, and why not the other."""
+    import json
+
+    from data.__main__ import main as data_main
+
+    users = {name: User(name, hash_password(PASSWORD), admin=name == "ann") for name in ("ann", "bob", "cat")}
+    ctx = make_context(LabelService(ws, "rank", overlap=2), Authenticator(users))
+    for user, rankings in (("bob", ["1 > 2 > 3 > 4"] * 2), ("cat", ["1 = 2 = 3 = 4", "1 > 2 > 3 > 4"])):
+        for ranking in rankings:
+            view = label_view(ctx, user)
+            # cat ranks bob's order on the second item (cat is shown the answers in an order of its own)
+            order = shown_order(view.item_id, "bob", ctx.service.items[view.item_id].completion_ids)
+            number = {answer: n for n, answer in enumerate(ctx.service.show(user).order, 1)}
+            typed = ranking if "=" in ranking else " > ".join(str(number[a]) for a in order)
+            on_submit(ctx, user, view.item_id, typed, None, "")
+    note = "(over 1 of them: 1 has a ranking that ties every answer, which leaves τ-b undefined on it)"
+    cards, _, _, _ = admin_view(ctx, "ann")
+    assert f"2 items ranked by ≥2 {note}" in cards and "1.000" in cards
+    assert data_main(["stats", "-w", str(ws.path)]) == 0
+    assert f"2 items ranked by ≥2; Kendall's τ-b 1.000 {note}, Krippendorff" in capsys.readouterr().out
+    assert data_main(["stats", "-w", str(ws.path), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)["rank_items"]
+    assert (figures["multi_ranked_items"], figures["tau_items"], figures["kendall_tau"]) == (2, 1, 1.0)

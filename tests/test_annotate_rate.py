@@ -76,7 +76,8 @@ def test_handlers_keep_ratings_and_render_inert(ctx, label_ws):
     assert 'class="pf-aspect pf-focus" data-aspect="correctness"' in refused.right
     saved = on_submit(ctx, "bob", view.item_id, json.dumps(FULL), None, "")
     assert (
-        "Saved to disk: coherence 4 · complexity 1 · correctness 4 · helpfulness 3 · verbosity 2"
+        # in the rubric's order, as rated (the stored JSON's keys are sorted: the status listed them so)
+        "Saved to disk: helpfulness 3 · correctness 4 · coherence 4 · complexity 1 · verbosity 2"
         in saved.status
     )
     assert saved.item_id != view.item_id
@@ -89,7 +90,10 @@ def test_handlers_keep_ratings_and_render_inert(ctx, label_ws):
     assert "Skipped" in skipped.status and skipped.item_id != view.item_id
     second = on_submit(ctx, "bob", skipped.item_id, json.dumps(FULL), None, "")
     edited = on_edit(ctx, "bob", skipped.item_id)  # from the history: the rating back on screen to change
-    assert edited.item_id == skipped.item_id and "Editing your label: coherence 4" in edited.status
+    assert (
+        edited.item_id == skipped.item_id
+        and "Editing your label: helpfulness 3 · correctness 4" in edited.status
+    )
     assert 'data-aspect="helpfulness" data-value="3"' in edited.right and second.item_id != skipped.item_id
     on_submit(ctx, "bob", skipped.item_id, json.dumps({**FULL, "helpfulness": 0}), None, "")
     latest = ctx.service.latest_label("bob", skipped.item_id)

@@ -73,7 +73,7 @@ def test_rate_keyboard_only(tmp_path, browser, users):
         assert focused == "verbosity"
         page.keyboard.press("Enter")
         wait_status(
-            page, "Saved to disk: coherence 4 · complexity 0 · correctness 4 · helpfulness 3 · verbosity 2"
+            page, "Saved to disk: helpfulness 3 · correctness 4 · coherence 4 · complexity 0 · verbosity 2"
         )
         labels = workspace.frame("labels")
         assert list(labels["item_id"]) == [first] and list(labels["annotator"]) == ["bob"]

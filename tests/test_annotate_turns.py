@@ -25,7 +25,7 @@ def test_one_message_is_shown_as_before_without_a_fold_or_turn_numbers():
     html = chat_html([{"role": "user", "content": "hi"}])
     assert html == (
         '<div class="pf-prompt"><div class="pf-turn pf-user"><div class="pf-role">user</div>'
-        '<pre class="pf-text">hi</pre></div></div>'
+        '<pre class="pf-text">\nhi</pre></div></div>'
     )
 
 

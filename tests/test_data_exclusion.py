@@ -266,6 +266,7 @@ def test_stats_shows_every_figure_its_excluded_line_names_with_no_data_where_nob
         "items": 0,
         "multi_ranked_items": 0,
         "kendall_tau": None,
+        "tau_items": 0,
         "alpha_ordinal": None,
     }
     assert figures["rate_items"] == {"rated": 0, "ratings": 0, "alpha_per_aspect": {}}
