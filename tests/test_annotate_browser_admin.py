@@ -139,16 +139,17 @@ def arena_votes_workspace(path):
     return workspace
 
 
-def cli_board(workspace, capsys) -> tuple[str, list[list[str]], list[str]]:
+def cli_board(workspace, capsys, *flags: str) -> tuple[str, list[list[str]], list[str]]:
     """`python -m data leaderboard`'s reference, its table as the admin tab's columns (model, strength, its
-    interval, win rate with the votes it is of, its interval, votes: not the parent) and its notes."""
+    interval, win rate with the votes it is of, its interval, votes: not the parent) and its notes, the votes-by-split
+    line (under the title) first."""
     from data.__main__ import main as data_main
 
-    assert data_main(["leaderboard", "-w", str(workspace.path)]) == 0
+    assert data_main(["leaderboard", "-w", str(workspace.path), *flags]) == 0
     lines = capsys.readouterr().out.splitlines()
     start = next(k for k, line in enumerate(lines) if line.startswith("model ")) + 1
     reference = re.search(r"reference (.*?) = 0;", lines[0]).group(1)
-    rows, notes = [], []
+    rows, notes = [], lines[1:2]
     for line in lines[start:]:
         if line.startswith("/models/"):
             name, _parent, strength, interval, win, win_interval, votes = re.split(r"\s{2,}", line)
@@ -163,11 +164,13 @@ def test_the_admin_tab_shows_the_arena_board_and_its_notes_as_the_cli_prints_the
 ):
     """The arena leaderboard on the admin tab reads as `python -m data leaderboard` prints it: each model's row,
     and every note under it (why Z has +inf and no win-rate interval, who is excluded and from where, who votes by
-    the side of the screen)."""
+    the side of the screen). Its votes are all on split test, so the card is split test's board, as
+    `--split test` prints it, and says so."""
     workspace = arena_votes_workspace(tmp_path / "ws")
-    reference, rows, notes = cli_board(workspace, capsys)
+    reference, rows, notes = cli_board(workspace, capsys, "--split", "test")
     assert len(rows) == 3  # the notes this workspace is built for:
     assert [note.split(":")[0] for note in notes] == [
+        "votes by split",
         "+inf",
         "Win rate's -",
         "excluded labellers",
@@ -188,7 +191,8 @@ def test_the_admin_tab_shows_the_arena_board_and_its_notes_as_the_cli_prints_the
         )
         assert shown == rows
         named = f"reference (strength 0; each win rate is against it): {reference}"  # named first, as the CLI does
-        assert cards.locator(".pf-message").all_inner_texts() == [named, *notes]
+        board = "the board of split test, the held-out prompts people voted on: `python -m data leaderboard -w WS --split test` prints it"
+        assert cards.locator(".pf-message").all_inner_texts() == [notes[0], board, named, *notes[1:]]
         assert violations == []
     finally:
         app.close()
