@@ -8,13 +8,22 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Mapping
 
 import httpx
 
 import annotate.app
 from annotate.__main__ import main
 from annotate.sessions import Sessions, load_key
-from annotate.users import LoginLimits, LoginThrottle, add_user, dump_users, load_users
+from annotate.users import (
+    LoginLimits,
+    LoginThrottle,
+    User,
+    add_user,
+    dump_users,
+    hash_password,
+    load_users,
+)
 from annotate.web import Guard
 from data.files import atomic_write
 from tests.test_annotate_security import PASSWORD, stand_in
@@ -91,3 +100,31 @@ def test_the_running_app_reads_the_users_file_again_at_a_sign_in(tmp_path, label
 
     with caplog.at_level(logging.INFO, logger="annotate.users"):
         asyncio.run(run())
+
+
+class ReadAgainAfter(Mapping):
+    """A users table that the file's new reading replaces after ``lookups`` lookups (another thread's read)."""
+
+    def __init__(self, before: dict[str, User], after: dict[str, User], lookups: int = 1):
+        self.before, self.after, self.lookups = before, after, lookups
+
+    def __getitem__(self, name: str) -> User:
+        self.lookups -= 1
+        return (self.before if self.lookups >= 0 else self.after)[name]
+
+    def __iter__(self):
+        return iter(self.before if self.lookups > 0 else self.after)
+
+    def __len__(self) -> int:
+        return len(self.before if self.lookups > 0 else self.after)
+
+
+def test_a_session_renewed_as_its_password_changes_does_not_outlive_the_password(tmp_path):
+    """`refreshed` checked the token with the user it looked up, then looked the user up again to sign the new
+    one: a new password read in between signed the old session with it, and that session outlived the change."""
+    old, new = User("bob", hash_password(PASSWORD)), User("bob", hash_password(NEW_PASSWORD))
+    key, clock = load_key(tmp_path / "session.key"), Clock(1_700_000_000.0)
+    token = Sessions(key, {"bob": old}, 600, clock=clock).issue("bob")
+    clock.now += 120
+    renewed = Sessions(key, ReadAgainAfter({"bob": old}, {"bob": new}), 600, clock=clock).refreshed(token)
+    assert renewed is None or Sessions(key, {"bob": new}, 600, clock=clock).get(renewed) is None
