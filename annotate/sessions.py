@@ -110,9 +110,10 @@ class Sessions:
     def _now(self) -> int:
         return int(1000 * self.clock())
 
-    def issue(self, name: str) -> str:
+    def issue(self, user: User) -> str:
+        """A new session of ``user``, as its password was checked (`users.Authenticator`)."""
         now = self._now()
-        return self._sign(self.users[name], now, now)
+        return self._sign(user, now, now)
 
     def _parse(self, token: object) -> tuple[User, int, int] | None:
         """(user, issued, seen) of a genuine, live token; None for anything else. The user is the one whose

@@ -200,7 +200,7 @@ class UserTable(Mapping[str, User]):
 
 
 class Authenticator:
-    """Gradio's ``auth=`` callable: True when the name and password match the users file.
+    """Gradio's ``auth=`` callable: the user when the name and password match the users file.
 
     With ``path``, ``users`` are what the caller just read from it (`load_users`), and a sign-in attempt reads it
     again once it has changed (added or removed users, a new password: no restart). One that no longer reads (a
@@ -234,11 +234,13 @@ class Authenticator:
             self.users.replace({**users, **self.own})
             log.info("%s: read again, %d users", self.path, len(self.users))
 
-    def __call__(self, username: str, password: str) -> bool:
+    def __call__(self, username: str, password: str) -> User | None:
+        """The user whose password this is (truthy for Gradio), else None. Looked up once: the session is signed
+        with the password checked, never with one the file gave meanwhile (`Sessions.issue`)."""
         self.read_again()
         user = self.users.get(username)
         ok = verify_password(password, user.password if user else self._dummy)
-        return ok and user is not None
+        return user if ok and user is not None else None
 
     def is_admin(self, username: str | None) -> bool:
         user = self.users.get(username or "")

@@ -16,6 +16,7 @@ import annotate.app
 from annotate.__main__ import main
 from annotate.sessions import Sessions, load_key
 from annotate.users import (
+    Authenticator,
     LoginLimits,
     LoginThrottle,
     User,
@@ -124,7 +125,44 @@ def test_a_session_renewed_as_its_password_changes_does_not_outlive_the_password
     one: a new password read in between signed the old session with it, and that session outlived the change."""
     old, new = User("bob", hash_password(PASSWORD)), User("bob", hash_password(NEW_PASSWORD))
     key, clock = load_key(tmp_path / "session.key"), Clock(1_700_000_000.0)
-    token = Sessions(key, {"bob": old}, 600, clock=clock).issue("bob")
+    token = Sessions(key, {"bob": old}, 600, clock=clock).issue(old)
     clock.now += 120
     renewed = Sessions(key, ReadAgainAfter({"bob": old}, {"bob": new}), 600, clock=clock).refreshed(token)
     assert renewed is None or Sessions(key, {"bob": new}, 600, clock=clock).get(renewed) is None
+
+
+def test_a_sign_in_as_the_users_file_changes_gets_a_session_of_the_password_it_checked(tmp_path, monkeypatch):
+    """The sign-in checked the password against the user it looked up, then looked the user up again to sign the
+    session: a new password read in between (another sign-in's read, while this one's scrypt ran) gave the old
+    password a session of the new one; a removal in between failed the request (KeyError)."""
+    users_file = tmp_path / "users.toml"
+    add_user(users_file, "bob", PASSWORD)
+    auth = Authenticator(load_users(users_file), users_file)
+    sessions = Sessions(load_key(tmp_path / "session.key"), auth.users, 600)
+    changes = []
+
+    def check_then_change(name: str, password: str):
+        checked = auth(name, password)
+        changes.pop()()  # the file changes, and is read again, right after this check
+        auth.read_again()
+        return checked
+
+    limits = LoginLimits(attempts=100, address_attempts=100, backoff_seconds=0)
+    guard = Guard(
+        stand_in, sessions, LoginThrottle(limits, Clock()), check_then_change, auth.is_admin, tmp_path, ""
+    )
+
+    def removed() -> None:
+        others = dump_users({"ann": User("ann", hash_password(PASSWORD))}).encode()
+        atomic_write(users_file, lambda handle: handle.write(others), mode=0o600)
+
+    async def run():
+        transport = httpx.ASGITransport(app=guard)
+        for change in (lambda: add_user(users_file, "bob", NEW_PASSWORD), removed):
+            changes.append(change)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+                answer = await client.post("/login", data={"username": "bob", "password": PASSWORD})
+                assert answer.status_code in (200, 400)
+                assert sessions.get(client.cookies.get(sessions.cookie)) is None, "the old password signed in"
+
+    asyncio.run(run())
