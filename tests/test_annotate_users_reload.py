@@ -1,7 +1,8 @@
-"""The running app's users file (annotate.users.Authenticator): read again at a sign-in once it changed, so
-`add-user`'s new user, a removed user and a new password take effect without a restart; a file that no longer reads
-keeps the users read before and says why in one logged line. Through `python -m annotate` (its `launch` held) and
-the login form (annotate.web.Guard, in front of a stand-in for Gradio)."""
+"""The running app's users file (annotate.users.Authenticator): read again at a lookup of a user (a sign-in, a
+session's check) once it changed, so `add-user`'s new user, a removed user, an admin flag and a new password take
+effect without a restart; a file that no longer reads keeps the users read before and says why in one logged line.
+Through `python -m annotate` (its `launch` held) and the login form (annotate.web.Guard, in front of a stand-in for
+Gradio)."""
 
 from __future__ import annotations
 
@@ -164,5 +165,46 @@ def test_a_sign_in_as_the_users_file_changes_gets_a_session_of_the_password_it_c
                 answer = await client.post("/login", data={"username": "bob", "password": PASSWORD})
                 assert answer.status_code in (200, 400)
                 assert sessions.get(client.cookies.get(sessions.cookie)) is None, "the old password signed in"
+
+    asyncio.run(run())
+
+
+def test_a_removed_user_or_admin_flag_ends_at_their_next_request_without_a_sign_in(
+    tmp_path, label_ws, monkeypatch
+):
+    """The file was read again only at a sign-in attempt: with the team signed in (sessions outlive a restart), an
+    admin whose flag was taken off kept the admin tab and its downloads, and a removed user kept labelling, until
+    somebody happened to sign in. Each lookup of a user now sees the file as it is."""
+    users_file = tmp_path / "users.toml"
+    add_user(users_file, "ann", PASSWORD, admin=True)
+    add_user(users_file, "bob", PASSWORD)
+    auth = served_auth(monkeypatch, label_ws, users_file)
+    sessions = Sessions(
+        load_key(tmp_path / "session.key"), auth.users, 600
+    )  # as annotate.app.launch wires it
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "dpo.parquet").write_bytes(b"PAR1")
+    limits = LoginLimits(attempts=100, address_attempts=100, backoff_seconds=0)
+    guard = Guard(stand_in, sessions, LoginThrottle(limits, Clock()), auth, auth.is_admin, exports, "// js")
+
+    async def signed_in(name: str) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://127.0.0.1")
+        form = {"username": name, "password": PASSWORD}
+        assert (await client.post("/login", data=form)).status_code == 200
+        return client
+
+    async def run():
+        ann, bob = await signed_in("ann"), await signed_in("bob")
+        bobs = bob.cookies[sessions.cookie]
+        assert (await ann.get("/prefloop/export/dpo.parquet")).status_code == 200
+        kept = {"ann": User("ann", load_users(users_file)["ann"].password, admin=False)}  # same password
+        atomic_write(users_file, lambda handle: handle.write(dump_users(kept).encode()), mode=0o600)
+        # no sign-in attempt since
+        assert (await ann.get("/prefloop/export/dpo.parquet")).status_code == 403
+        assert not auth.is_admin("ann") and sessions.get(ann.cookies[sessions.cookie]) == "ann"
+        assert sessions.get(bobs) is None, "a removed user's session lived on until somebody signed in"
+        await ann.aclose()
+        await bob.aclose()
 
     asyncio.run(run())
