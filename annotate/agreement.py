@@ -21,7 +21,7 @@ from data.choice_agreement import TASK_AGREEMENT
 from data.errors import counted
 from data.gold import ANSWER
 from data.gold_balance import one_sided_gold
-from data.labellers import labeller_rows, team_pace
+from data.labellers import KAPPA_MIN_SHARED, labeller_rows, team_pace
 from data.machine import machine_agreement, suggestion_follow
 from data.selection import same_name, verdict_labels, without_labellers
 
@@ -200,12 +200,13 @@ def progress_card(progress: dict, unit: str) -> tuple[str, str, str]:
 
 def cohen_card(agreement: dict, sides: str) -> tuple[str, str, str]:
     """The Cohen's κ card of an `agreement` dict: what its figure is of, or why there is none. With three or more
-    labellers sharing items it showed "n/a" beside the items with ≥2 labels, as if κ were of those items."""
+    labellers sharing items it showed "n/a" beside the items with ≥2 labels, as if κ were of those items.
+    `stats --labellers` gives a pair's κ only where they share `KAPPA_MIN_SHARED` items."""
     items, labellers = counted(agreement["items"], "item"), agreement["labellers"]
     if len(labellers) > 2:
         detail = (
-            f"{len(labellers)} labellers share the {items} with ≥2 labels: Cohen's κ is of two (each pair's: "
-            "stats --labellers)"
+            f"{len(labellers)} labellers share the {items} with ≥2 labels: Cohen's κ is of two (each pair's "
+            f"sharing ≥{KAPPA_MIN_SHARED} items: stats --labellers)"
         )
     elif labellers:
         detail = f"{items} labelled by both {labellers[0]} and {labellers[1]}{sides}"

@@ -4,7 +4,7 @@ key or pointer event in the last 60 s, for the item on screen. The submit sends 
 
 The last input's time outlives a page load of the same tab (``sessionStorage``): signing in reloads the page, so
 the keys that signed in were on the page before, and a keyboard-only labeller's first item counted only from its
-first key (reading it, nothing).
+first key (reading it, nothing). A clock set back past the last input counts nothing until the next input.
 """
 
 PACE_SCRIPT = """
@@ -25,7 +25,13 @@ PACE_SCRIPT = """
   window.addEventListener("pagehide", () => {
     try { sessionStorage.setItem(LAST_INPUT, String(lastInput)); } catch {}
   });
-  const counting = () => item && document.visibilityState === "visible" && Date.now() - lastInput < IDLE_MS;
+  // The last input is a wall-clock time (it outlives the page): a clock set back past it reads a negative age,
+  // which counted until the clock came back to 60 s after it (an hour set back, an hour more). Nothing counts then
+  // until the next input.
+  const counting = () => {
+    const since = Date.now() - lastInput;
+    return item && document.visibilityState === "visible" && since >= 0 && since < IDLE_MS;
+  };
   const tick = () => {
     const at = performance.now(), step = at - lastTick;
     lastTick = at;

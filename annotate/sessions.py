@@ -110,12 +110,14 @@ class Sessions:
     def _now(self) -> int:
         return int(1000 * self.clock())
 
-    def issue(self, name: str) -> str:
+    def issue(self, user: User) -> str:
+        """A new session of ``user``, as its password was checked (`users.Authenticator`)."""
         now = self._now()
-        return self._sign(self.users[name], now, now)
+        return self._sign(user, now, now)
 
-    def _parse(self, token: object) -> tuple[str, int, int] | None:
-        """(name, issued, seen) of a genuine, live token; None for anything else."""
+    def _parse(self, token: object) -> tuple[User, int, int] | None:
+        """(user, issued, seen) of a genuine, live token; None for anything else. The user is the one whose
+        password signed it: a renewal signs with it, never with a new password read meanwhile."""
         if not isinstance(token, str) or len(token) > 512:
             return None
         try:
@@ -129,28 +131,28 @@ class Sessions:
             return None
         if self._now() - seen > 1000 * self.idle_seconds or issued <= self._not_before.get(name, -1):
             return None
-        return name, issued, seen
+        return user, issued, seen
 
     def get(self, token: object, default: str | None = None) -> str | None:
         """The signed-in user name for a cookie value, or ``default``."""
         parsed = self._parse(token)
-        return parsed[0] if parsed else default
+        return parsed[0].name if parsed else default
 
     def refreshed(self, token: object) -> str | None:
         """A new token with ``seen`` = now when the old one is live but a minute or more old, else None."""
         parsed = self._parse(token)
         if parsed is None or self._now() - parsed[2] < 1000 * min(60.0, self.idle_seconds / 10):
             return None
-        user = self.users.get(parsed[0])
-        return self._sign(user, parsed[1], self._now()) if user else None
+        return self._sign(parsed[0], parsed[1], self._now())
 
     def logout(self, token: object) -> str | None:
         """End every session of the token's user issued until now; the user name, or None for a dead token."""
         parsed = self._parse(token)
         if parsed is None:
             return None
-        self._not_before[parsed[0]] = self._now()
+        name = parsed[0].name
+        self._not_before[name] = self._now()
         if self._logouts_path is not None:
             record = json.dumps(self._not_before).encode()
             atomic_write(self._logouts_path, lambda handle: handle.write(record), mode=0o600)
-        return parsed[0]
+        return name

@@ -4,8 +4,8 @@
     password = "scrypt$16384$8$1$<salt, base64>$<hash, base64>"
     admin = false
 
-Written by `python -m annotate add-user` (atomically, mode 0600); read when the app starts, and again at a sign-in
-attempt once it has changed (`Authenticator`).
+Written by `python -m annotate add-user` (atomically, mode 0600); read when the app starts, and again at the next
+lookup of a user (a sign-in, a request's session check) once it has changed (`Authenticator`).
 """
 
 from __future__ import annotations
@@ -181,15 +181,19 @@ def _stamp(path: Path) -> tuple[int, int, int, int] | None:
 
 class UserTable(Mapping[str, User]):
     """The users who sign in now, swapped whole when the users file is read again: a reader on another thread (the
-    session check) sees the old table or the new one, never half of either."""
+    session check) sees the old table or the new one, never half of either. Each lookup first calls ``refresh``
+    (`Authenticator.read_again`: an lstat, a read only once the file changed), so a removed user, an admin flag
+    taken off or a new password holds from that user's next request, not from somebody's next sign-in."""
 
-    def __init__(self, users: Mapping[str, User]):
-        self._users = dict(users)
+    def __init__(self, users: Mapping[str, User], refresh: Callable[[], None] | None = None):
+        self._users, self._refresh = dict(users), refresh
 
     def replace(self, users: Mapping[str, User]) -> None:
         self._users = dict(users)
 
     def __getitem__(self, name: str) -> User:
+        if self._refresh is not None:
+            self._refresh()
         return self._users[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -200,18 +204,19 @@ class UserTable(Mapping[str, User]):
 
 
 class Authenticator:
-    """Gradio's ``auth=`` callable: True when the name and password match the users file.
+    """Gradio's ``auth=`` callable: the user when the name and password match the users file.
 
-    With ``path``, ``users`` are what the caller just read from it (`load_users`), and a sign-in attempt reads it
-    again once it has changed (added or removed users, a new password: no restart). One that no longer reads (a
-    bad entry, a link, gone) keeps the users read before, and says why in one logged line. ``own`` are this
-    process's users that no file holds (the demo admin), kept across reads."""
+    With ``path``, ``users`` are what the caller just read from it (`load_users`), and a lookup of a user (a
+    sign-in, a session's check, an admin check) reads it again once it has changed (added or removed users, an
+    admin flag, a new password: no restart). One that no longer reads (a bad entry, a link, gone) keeps the users
+    read before, and says why in one logged line. ``own`` are this process's users that no file holds (the demo
+    admin), kept across reads."""
 
     def __init__(
         self, users: Mapping[str, User], path: Path | None = None, own: Mapping[str, User] | None = None
     ):
         self.path, self.own = path, dict(own or {})
-        self.users = UserTable({**users, **self.own})
+        self.users = UserTable({**users, **self.own}, self.read_again)
         self._stamp = _stamp(path) if path is not None else None
         self._reading = threading.Lock()
         # Unknown names still pay one scrypt check, so response time does not reveal which names exist.
@@ -234,11 +239,12 @@ class Authenticator:
             self.users.replace({**users, **self.own})
             log.info("%s: read again, %d users", self.path, len(self.users))
 
-    def __call__(self, username: str, password: str) -> bool:
-        self.read_again()
-        user = self.users.get(username)
+    def __call__(self, username: str, password: str) -> User | None:
+        """The user whose password this is (truthy for Gradio), else None. Looked up once: the session is signed
+        with the password checked, never with one the file gave meanwhile (`Sessions.issue`)."""
+        user = self.users.get(username)  # the file read again where it changed
         ok = verify_password(password, user.password if user else self._dummy)
-        return ok and user is not None
+        return user if ok and user is not None else None
 
     def is_admin(self, username: str | None) -> bool:
         user = self.users.get(username or "")

@@ -39,7 +39,7 @@ from starlette.responses import (
 )
 
 from annotate.sessions import Sessions
-from annotate.users import LoginThrottle
+from annotate.users import LoginThrottle, User
 from data.files import NotAFileError, open_beside
 from data.schemas import SPLITS
 
@@ -85,14 +85,15 @@ def trust_forwarded_for(proxy: str | None) -> None:
 
 
 class Guard:
-    """ASGI middleware; ``check(name, password) -> bool`` verifies a password, ``is_admin(name)`` the admin flag."""
+    """ASGI middleware; ``check(name, password)`` verifies a password (the user, or None), ``is_admin(name)`` the
+    admin flag."""
 
     def __init__(
         self,
         app,
         sessions: Sessions,
         throttle: LoginThrottle,
-        check: Callable[[str, str], bool],
+        check: Callable[[str, str], User | None],
         is_admin: Callable[[str], bool],
         exports: Path,
         script: str,
@@ -162,7 +163,8 @@ class Guard:
             detail = f"Too many failed sign-ins: try again in {wait:.0f} s."
             return JSONResponse({"detail": detail}, 429, {"retry-after": str(int(wait) + 1)})
         loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(self._checks, self.check, name, password):
+        user = await loop.run_in_executor(self._checks, self.check, name, password)
+        if user is None:
             failures, delay = self.throttle.failed(name, address)
             log.warning(
                 "sign-in failed for %r from %s (%d recent failures of this name)", name, address, failures
@@ -172,7 +174,7 @@ class Guard:
         self.throttle.succeeded(name)
         log.info("%s signed in from %s", name, address)
         response = JSONResponse({"success": True})
-        self._set_cookie(response, self.sessions.issue(name), request)
+        self._set_cookie(response, self.sessions.issue(user), request)
         return response
 
     def logout(self, request: Request, token: str | None) -> Response:

@@ -179,7 +179,8 @@ def test_the_labellers_tables_activity_headers_say_their_units_and_time_zone(mon
 def test_the_cohen_card_says_what_its_count_is_of():
     """Cohen's κ is of two labellers: with three sharing items the card showed "n/a" beside "4 items with ≥2
     labels", as if κ were of those items. It now counts the labellers who share them and says where each pair's κ
-    is; with two it names them and counts the items both labelled (κ's items); with none, says so."""
+    is (`stats --labellers`, of the pairs sharing 20 items: "each pair's" alone promised one for every pair); with
+    two it names them and counts the items both labelled (κ's items); with none, says so."""
     from annotate.admin import summary_cards
 
     def card(labels: list[Label]) -> tuple[str, str, str]:
@@ -196,7 +197,8 @@ def test_the_cohen_card_says_what_its_count_is_of():
     assert card(two + cyd) == (
         "Cohen's κ (2 labellers)",
         "n/a",
-        "3 labellers share the 4 items with ≥2 labels: Cohen's κ is of two (each pair's: stats --labellers)",
+        "3 labellers share the 4 items with ≥2 labels: Cohen's κ is of two (each pair's sharing ≥20 items: stats "
+        "--labellers)",
     )
     assert card(two) == (
         "Cohen's κ (2 labellers)",

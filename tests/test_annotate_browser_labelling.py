@@ -319,7 +319,9 @@ def _page_waits(page, ms: int) -> None:
 def test_a_keyboard_only_labellers_first_item_counts_its_active_time(tmp_path, browser, users):
     """bob signs in by keys (the sign-in's Enter is on the page before: signing in reloads it) and reads his first
     item with no key: that reading is active time, as on any later item (it was 0: the new page had seen no
-    input). Still bounded: nothing counts while the tab is hidden, nor 60 s after the last input."""
+    input). Still bounded: nothing counts while the tab is hidden, nor 60 s after the last input, nor once the
+    clock is set back past the last input (it counted until the clock came back to 60 s after it: an hour set
+    back, an hour more)."""
     from data import Workspace
 
     workspace = build_workspace(Workspace.init(tmp_path / "ws"))
@@ -331,7 +333,8 @@ def test_a_keyboard_only_labellers_first_item_counts_its_active_time(tmp_path, b
         first = ctx.service.queue.held["bob"]
         _page_waits(page, 1500)
         assert page.evaluate(ACTIVE) >= 1, "the first item's reading before its first key was not counted"
-        for hold in ("window.__hidden = true", "window.__hidden = false; window.__later = 61000"):
+        holds = ("window.__hidden = true", "window.__hidden = false; window.__later = 61000")
+        for hold in (*holds, "window.__later = 61000 - 3600000"):  # 61 s on, the clock set back an hour
             page.evaluate(hold)
             counted = page.evaluate(ACTIVE)
             _page_waits(page, 600)

@@ -36,7 +36,7 @@ def test_sessions_are_signed_survive_a_restart_and_expire(tmp_path, users):
     key = load_key(tmp_path / "session.key")
     assert (tmp_path / "session.key").stat().st_mode & 0o777 == 0o600
     sessions = Sessions(key, users, idle_seconds=600, logouts=tmp_path / "logouts.json", clock=clock)
-    token = sessions.issue("bob")
+    token = sessions.issue(users["bob"])
     assert sessions.get(token) == "bob" and sessions.get("forged") is None and sessions.get(None) is None
     forged = token.replace(token.split(".")[1], "YW5u")  # "ann" with bob's signature
     assert sessions.get(forged) is None
@@ -55,7 +55,7 @@ def test_sessions_are_signed_survive_a_restart_and_expire(tmp_path, users):
     after_restart = Sessions(key, users, 600, tmp_path / "logouts.json", clock)
     assert after_restart.get(newer) is None
     clock.now += 0.001
-    assert sessions.get(sessions.issue("bob")) == "bob"  # signing in again works
+    assert sessions.get(sessions.issue(users["bob"])) == "bob"  # signing in again works
 
 
 def test_session_key_readable_by_others_is_refused(tmp_path):
@@ -199,7 +199,7 @@ class CountingCheck:
     def __init__(self, users):
         self.auth, self.names = Authenticator(users), []
 
-    def __call__(self, name: str, password: str) -> bool:
+    def __call__(self, name: str, password: str) -> User | None:
         self.names.append(name)
         return self.auth(name, password)
 

@@ -1,20 +1,31 @@
-"""The running app's users file (annotate.users.Authenticator): read again at a sign-in once it changed, so
-`add-user`'s new user, a removed user and a new password take effect without a restart; a file that no longer reads
-keeps the users read before and says why in one logged line. Through `python -m annotate` (its `launch` held) and
-the login form (annotate.web.Guard, in front of a stand-in for Gradio)."""
+"""The running app's users file (annotate.users.Authenticator): read again at a lookup of a user (a sign-in, a
+session's check) once it changed, so `add-user`'s new user, a removed user, an admin flag and a new password take
+effect without a restart; a file that no longer reads keeps the users read before and says why in one logged line.
+Through `python -m annotate` (its `launch` held) and the login form (annotate.web.Guard, in front of a stand-in for
+Gradio)."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import logging
+from collections.abc import Mapping
 
 import httpx
 
 import annotate.app
 from annotate.__main__ import main
 from annotate.sessions import Sessions, load_key
-from annotate.users import LoginLimits, LoginThrottle, add_user, dump_users, load_users
+from annotate.users import (
+    Authenticator,
+    LoginLimits,
+    LoginThrottle,
+    User,
+    add_user,
+    dump_users,
+    hash_password,
+    load_users,
+)
 from annotate.web import Guard
 from data.files import atomic_write
 from tests.test_annotate_security import PASSWORD, stand_in
@@ -91,3 +102,109 @@ def test_the_running_app_reads_the_users_file_again_at_a_sign_in(tmp_path, label
 
     with caplog.at_level(logging.INFO, logger="annotate.users"):
         asyncio.run(run())
+
+
+class ReadAgainAfter(Mapping):
+    """A users table that the file's new reading replaces after ``lookups`` lookups (another thread's read)."""
+
+    def __init__(self, before: dict[str, User], after: dict[str, User], lookups: int = 1):
+        self.before, self.after, self.lookups = before, after, lookups
+
+    def __getitem__(self, name: str) -> User:
+        self.lookups -= 1
+        return (self.before if self.lookups >= 0 else self.after)[name]
+
+    def __iter__(self):
+        return iter(self.before if self.lookups > 0 else self.after)
+
+    def __len__(self) -> int:
+        return len(self.before if self.lookups > 0 else self.after)
+
+
+def test_a_session_renewed_as_its_password_changes_does_not_outlive_the_password(tmp_path):
+    """`refreshed` checked the token with the user it looked up, then looked the user up again to sign the new
+    one: a new password read in between signed the old session with it, and that session outlived the change."""
+    old, new = User("bob", hash_password(PASSWORD)), User("bob", hash_password(NEW_PASSWORD))
+    key, clock = load_key(tmp_path / "session.key"), Clock(1_700_000_000.0)
+    token = Sessions(key, {"bob": old}, 600, clock=clock).issue(old)
+    clock.now += 120
+    renewed = Sessions(key, ReadAgainAfter({"bob": old}, {"bob": new}), 600, clock=clock).refreshed(token)
+    assert renewed is None or Sessions(key, {"bob": new}, 600, clock=clock).get(renewed) is None
+
+
+def test_a_sign_in_as_the_users_file_changes_gets_a_session_of_the_password_it_checked(tmp_path, monkeypatch):
+    """The sign-in checked the password against the user it looked up, then looked the user up again to sign the
+    session: a new password read in between (another sign-in's read, while this one's scrypt ran) gave the old
+    password a session of the new one; a removal in between failed the request (KeyError)."""
+    users_file = tmp_path / "users.toml"
+    add_user(users_file, "bob", PASSWORD)
+    auth = Authenticator(load_users(users_file), users_file)
+    sessions = Sessions(load_key(tmp_path / "session.key"), auth.users, 600)
+    changes = []
+
+    def check_then_change(name: str, password: str):
+        checked = auth(name, password)
+        changes.pop()()  # the file changes, and is read again, right after this check
+        auth.read_again()
+        return checked
+
+    limits = LoginLimits(attempts=100, address_attempts=100, backoff_seconds=0)
+    guard = Guard(
+        stand_in, sessions, LoginThrottle(limits, Clock()), check_then_change, auth.is_admin, tmp_path, ""
+    )
+
+    def removed() -> None:
+        others = dump_users({"ann": User("ann", hash_password(PASSWORD))}).encode()
+        atomic_write(users_file, lambda handle: handle.write(others), mode=0o600)
+
+    async def run():
+        transport = httpx.ASGITransport(app=guard)
+        for change in (lambda: add_user(users_file, "bob", NEW_PASSWORD), removed):
+            changes.append(change)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+                answer = await client.post("/login", data={"username": "bob", "password": PASSWORD})
+                assert answer.status_code in (200, 400)
+                assert sessions.get(client.cookies.get(sessions.cookie)) is None, "the old password signed in"
+
+    asyncio.run(run())
+
+
+def test_a_removed_user_or_admin_flag_ends_at_their_next_request_without_a_sign_in(
+    tmp_path, label_ws, monkeypatch
+):
+    """The file was read again only at a sign-in attempt: with the team signed in (sessions outlive a restart), an
+    admin whose flag was taken off kept the admin tab and its downloads, and a removed user kept labelling, until
+    somebody happened to sign in. Each lookup of a user now sees the file as it is."""
+    users_file = tmp_path / "users.toml"
+    add_user(users_file, "ann", PASSWORD, admin=True)
+    add_user(users_file, "bob", PASSWORD)
+    auth = served_auth(monkeypatch, label_ws, users_file)
+    sessions = Sessions(
+        load_key(tmp_path / "session.key"), auth.users, 600
+    )  # as annotate.app.launch wires it
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "dpo.parquet").write_bytes(b"PAR1")
+    limits = LoginLimits(attempts=100, address_attempts=100, backoff_seconds=0)
+    guard = Guard(stand_in, sessions, LoginThrottle(limits, Clock()), auth, auth.is_admin, exports, "// js")
+
+    async def signed_in(name: str) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://127.0.0.1")
+        form = {"username": name, "password": PASSWORD}
+        assert (await client.post("/login", data=form)).status_code == 200
+        return client
+
+    async def run():
+        ann, bob = await signed_in("ann"), await signed_in("bob")
+        bobs = bob.cookies[sessions.cookie]
+        assert (await ann.get("/prefloop/export/dpo.parquet")).status_code == 200
+        kept = {"ann": User("ann", load_users(users_file)["ann"].password, admin=False)}  # same password
+        atomic_write(users_file, lambda handle: handle.write(dump_users(kept).encode()), mode=0o600)
+        # no sign-in attempt since
+        assert (await ann.get("/prefloop/export/dpo.parquet")).status_code == 403
+        assert not auth.is_admin("ann") and sessions.get(ann.cookies[sessions.cookie]) == "ann"
+        assert sessions.get(bobs) is None, "a removed user's session lived on until somebody signed in"
+        await ann.aclose()
+        await bob.aclose()
+
+    asyncio.run(run())

@@ -92,7 +92,7 @@ def test_a_planted_symlink_is_refused_by_every_command(setup, name, capsys):
             Sessions.for_workspace(ws, users, 60)
     elif not reads_data:
         sessions = Sessions.for_workspace(ws, users, 60)
-        sessions.logout(sessions.issue("bob"))
+        sessions.logout(sessions.issue(users["bob"]))
     add_user(ws / "users.toml", "ann", "a good password")
     assert tree(outside) == before  # nothing written outside
 
