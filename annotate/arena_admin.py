@@ -98,10 +98,11 @@ def arena_html(workspace, excluded: tuple[str, ...] = ()) -> str:
 
 def same_board(split: str) -> str:
     """Which board the card shows (`HELD_OUT`) and the command that prints it (people's votes, WS/excluded.json's
-    labellers left out; the workspace as WS: the browser is shown no server path)."""
+    labellers left out, so a vote of theirs on split test is none here; the workspace as WS: the browser is shown no
+    server path)."""
     if split == ALL_SPLITS:
         return (
-            "the board of every split, as people have no vote on split test (held-out prompts): "
+            "the board of every split, as no vote counted here is on split test (held-out prompts): "
             "`python -m data leaderboard -w WS` prints it"
         )
     return (

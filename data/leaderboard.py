@@ -180,13 +180,18 @@ def workspace_board(
     inconsistent = int(votes["inconsistent"].sum())
     # the board's own votes as it counted them (a vote comparing a model with itself left out), the others' as found
     counted = votes_by_split(votes, tables["prompts"])
-    by_split = dict(sorted(({**by_split, **counted} if split != ALL_SPLITS else counted).items()))
+    # 0 for a split whose arena pairs have none: they wait for votes, where a split without arena pairs waits for
+    # an arena (`data.leaderboard_notes.split_votes_line` says which)
+    paired = dict.fromkeys(votes_by_split(every[every["kind"] == ARENA], tables["prompts"]), 0)
+    found = {**by_split, **counted} if split != ALL_SPLITS else counted
+    by_split = dict(sorted({**paired, **found}.items()))
     return Board(rows, by, sided, unvoted, inconsistent, identical, unanswered, split, left_out, by_split)
 
 
 def votes_by_split(votes: pd.DataFrame, prompts: pd.DataFrame) -> dict[str, int]:
-    """``votes`` (`votes_table`) counted by their prompt's split, `NO_PROMPT` for a prompt the prompts table lacks,
-    in name order: a board of every split's said nothing of how many of its votes were on held-out prompts."""
+    """``votes`` (`votes_table`; or pairs: any rows with a prompt_id) counted by their prompt's split, `NO_PROMPT`
+    for a prompt the prompts table lacks, in name order: a board of every split's said nothing of how many of its
+    votes were on held-out prompts."""
     split = votes["prompt_id"].map(prompts.drop_duplicates("id").set_index("id")["split"]).fillna(NO_PROMPT)
     return {name: int(n) for name, n in sorted(split.value_counts().items())}
 

@@ -59,15 +59,22 @@ SPLIT_PROMPTS = {"test": "held-out prompts", "train": "prompts a trained model m
 
 def split_votes_line(split: str, votes_by_split: Mapping[str, int]) -> str:
     """The board's line on the splits of its votes, with their counts (`data.leaderboard.votes_by_split`: every
-    split's, the board counting those of ``split``), or "" where none is given: a board of every split's said
-    nothing of how many of its votes were on prompts a trained model may have trained on, beside held-out ones."""
-    if not votes_by_split:
+    split's, the board counting those of ``split``; 0 for a split whose arena pairs have none), or "" where none is
+    given: a board of every split's said nothing of how many of its votes were on prompts a trained model may have
+    trained on, beside held-out ones."""
+    if not any(votes_by_split.values()):
         return ""
-    on_board = {s: n for s, n in votes_by_split.items() if split in (ALL_SPLITS, s)}
+    # a split of 0: its arena pairs have no vote counted, and wait for votes, not for an arena
+    on_board = {s: n for s, n in votes_by_split.items() if split in (ALL_SPLITS, s) and n}
     left = {s: n for s, n in votes_by_split.items() if s not in on_board and n}
     line = f"votes by split: {_split_counts(on_board)}, {'all ' * (split == ALL_SPLITS)}counted on this board"
     if left:
         line += f"; {_split_counts(left)} left out (`--split all` counts every split's)"
+    elif split == ALL_SPLITS and "test" in votes_by_split and "test" not in on_board:
+        line += (
+            "; none on held-out prompts yet: split test's arena pairs have no vote counted here (`--split test` "
+            "counts theirs once they have)"
+        )
     elif split == ALL_SPLITS and "test" not in on_board:
         line += "; none on held-out prompts (`python -m generate --arena ... --split test` samples an arena on them)"
     elif split == ALL_SPLITS and len(on_board) > 1:

@@ -367,4 +367,24 @@ def test_the_admin_tabs_leaderboard_is_of_held_out_prompts_and_says_its_votes_by
         "votes by split: 6 on split train (prompts a trained model may have been trained on), all counted on this "
         "board; none on held-out prompts (`python -m generate --arena ... --split test` samples an arena on them)"
     ) in html
-    assert "the board of every split, as people have no vote on split test" in html
+    assert "the board of every split, as no vote counted here is on split test" in html
+
+
+def test_the_admin_card_of_every_split_says_no_counted_vote_where_only_excluded_labellers_voted(tmp_path):
+    """Only excluded labellers voted on the test arena pairs: the card is the board of every split, and it said
+    "as people have no vote on split test" of pairs people had voted on, their names in the note below."""
+    workspace = sided_arena(tmp_path / "ws", count=4)  # split test: lefty's and fair's votes, both excluded
+    records: list[object] = []
+    for i in range(3):
+        prompt = Prompt([{"role": "user", "content": f"train question {i}"}], source="arena", split="train")
+        x, y = (Completion(prompt.id, f"{m} answers train {i}", f"/models/{m}", "hf") for m in "XY")
+        pair = Pair(prompt.id, x.id, y.id, "arena")
+        records += [prompt, x, y, pair, Label(pair.id, "ann", "pairwise", "a")]
+    workspace.append(records)
+    html = unescape(arena_html(workspace, ("fair", "lefty")))
+    assert "<h3>Arena leaderboard (people's votes, Bradley–Terry)</h3>" in html
+    assert "people have no vote on split test" not in html
+    assert (
+        "the board of every split, as no vote counted here is on split test (held-out prompts): `python -m data "
+        "leaderboard -w WS` prints it"
+    ) in html

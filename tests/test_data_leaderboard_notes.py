@@ -305,6 +305,39 @@ def test_a_split_whose_arena_pairs_have_no_vote_names_the_splits_that_have_some(
     assert capsys.readouterr().err.startswith("error: no votes by judge:j on arena pairs yet (judge them")
 
 
+def test_a_board_without_held_out_votes_says_whether_held_out_arena_pairs_wait_for_votes(tmp_path, capsys):
+    """A loop's arena on split test, not voted on yet, beside an earlier arena's votes on split train: the board of
+    every split said "none on held-out prompts (`python -m generate --arena ... --split test` samples an arena on
+    them)" of prompts that had their arena pairs already. It says that they have no vote yet; the JSON counts 0
+    votes on split test."""
+    from data import Workspace
+    from data.__main__ import main
+    from data.records import Completion, Label, Pair, Prompt
+
+    path = arena_workspace(tmp_path / "ws", [])
+    records: list[object] = []
+    for split, p in [("test", 0), ("train", 1), ("train", 2)]:
+        prompt = Prompt([{"role": "user", "content": f"q{p}"}], "t", split=split)
+        sides = [Completion(prompt.id, f"{m} {p}", f"/m/{m}", "hf") for m in "AB"]
+        pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
+        records += [prompt, *sides, pair] + ([Label(pair.id, "ann", "pairwise", "b")] * (split == "train"))
+    Workspace(path).append(records)
+    board = ["leaderboard", "-w", str(path), "--bootstrap", "40"]
+    assert main(board) == 0
+    assert (
+        "votes by split: 2 on split train (prompts a trained model may have been trained on), all counted on this "
+        "board; none on held-out prompts yet: split test's arena pairs have no vote counted here (`--split test` "
+        "counts theirs once they have)"
+    ) in capsys.readouterr().out.splitlines()
+    assert main([*board, "--json"]) == 0
+    assert strict_json(capsys.readouterr().out)["votes_by_split"] == {"test": 0, "train": 2}
+    # without an arena on split test, the line says how to sample one
+    only_train = arena_workspace(tmp_path / "train-only", [])
+    Workspace(only_train).append(records[4:])
+    assert main(["leaderboard", "-w", str(only_train), "--bootstrap", "40", "--json"]) == 0
+    assert strict_json(capsys.readouterr().out)["votes_by_split"] == {"train": 2}
+
+
 def test_a_split_board_counts_the_arena_pairs_whose_prompt_is_missing_by_reason(tmp_path, capsys):
     """`--split test` dropped an arena pair whose prompt the prompts table lacks (a dangling reference `data
     validate` reports) with its votes, without a word; the board's notes count it by reason, as does its JSON."""
