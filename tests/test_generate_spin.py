@@ -347,7 +347,7 @@ def test_an_iteration_pairs_the_answers_a_human_round_sampled_in_its_round(
 
 
 def test_an_iterate_killed_after_its_registration_gets_its_report_on_the_rerun(
-    tmp_path, tiny_model_dir, monkeypatch
+    tmp_path, tiny_model_dir, monkeypatch, capsys
 ):
     """Killed after training registered the iterate, before its report (metrics.json, report.md): the rerun took
     the registered model for done, so the folder never got its report, and spin.json never the iteration's record
@@ -361,6 +361,11 @@ def test_an_iterate_killed_after_its_registration_gets_its_report_on_the_rerun(
     with monkeypatch.context() as patch:
         patch.setattr("train.once.write_report", killed)
         assert main(args) == 130
+    # Ctrl-C's line said "a training run continues with --resume": a flag the loop refuses (it sets it itself)
+    assert capsys.readouterr().err.endswith(
+        "interrupted: what was written before it stays; the same command again takes it up "
+        "(`train`: with --resume)\n"
+    )
     folder = tmp_path / "ws/runs/spin-iter1"
     models = Workspace(tmp_path / "ws").frame("models")
     assert list(models["method"]).count("spin") == 1 and not (folder / "metrics.json").exists()
