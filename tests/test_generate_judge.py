@@ -163,6 +163,32 @@ def test_best_worst_pairs_from_a_scripted_judge(tmp_path, tiny_model_dir, monkey
     assert engine.judge_calls == 3 * 6 * 2  # every pair of 4 samples, both orders
 
 
+def test_best_worst_pairs_only_the_prompts_of_its_set(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """`--pairs best-worst` paired every prompt the model answered in the round without a best-vs-worst pair, its
+    --limit, --split and --shard aside: after a --limit 3 job killed before its judge, a --limit 1 job paired and
+    counted all 3 (`best_worst_pairs 3`; a --split train job likewise the answers a --split test job left)."""
+    engine = ScriptedEngine(fair)
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    args = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--n", "2", "--pairs", "best-worst"]
+    args += ["--judge", "tiny-judge", "--prompts", str(write_prompts(tmp_path / "p.json", 3))]
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bestofn, "pair_best_worst", killed)
+        assert main([*args, "--limit", "3"]) == 130
+    capsys.readouterr()
+    assert main([*args, "--limit", "1"]) == 0
+    assert "best_worst_pairs 1," in capsys.readouterr().out
+    pairs = Workspace(tmp_path / "ws").frame("pairs")
+    first = Workspace(tmp_path / "ws").frame("prompts").sort_values(["created_at", "id"])["id"].iloc[0]
+    assert list(pairs["prompt_id"]) == [first]
+    assert main([*args, "--limit", "3"]) == 0  # the rest of its set, the first one kept
+    assert "best_worst_already_paired 1, best_worst_pairs 2," in capsys.readouterr().out
+
+
 def test_judge_round_driver_trains_on_machine_labels_and_resumes(
     tmp_path, tiny_model_dir, monkeypatch, capsys
 ):
