@@ -217,6 +217,28 @@ def test_judge_round_driver_trains_on_machine_labels_and_resumes(
     assert before == {name: len(ws.frame(name)) for name in ("completions", "pairs", "labels", "models")}
 
 
+def test_a_judge_loop_iteration_with_no_pair_to_train_says_what_the_judge_made_of_it(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """A judge that paired none of an iteration's prompts (here: no verdict it could read; on a small model, every
+    comparison longer than its context) left training with no rows, and the loop stopped on train's line alone
+    ("no labelled pairs ... (the workspace has none)"), its sampling step's counts never said."""
+    engine = ScriptedEngine(lambda a, b: "I cannot tell.")
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    args = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
+        "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "2", "--no-spin-isolate",
+    ]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no labelled pairs of kind sampled in rounds 1" in err
+    assert err.endswith(
+        "; iteration 1 (round 1): the judge paired none of its 4 train prompts (best_worst_no_spread 4)\n"
+    )
+
+
 def test_the_judge_loop_checks_its_judge_once_not_once_an_iteration(
     tmp_path, tiny_model_dir, monkeypatch, capsys
 ):

@@ -52,7 +52,7 @@ from generate.loop.folders import (
     write_json,
 )
 from generate.loop.options import LoopOptions
-from generate.loop.report import iteration_summary, too_long_counts
+from generate.loop.report import iteration_summary, too_long_counts, unpaired_note
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, sampling_params
 from generate.spin_pairs import sample_spin, spin_todo
@@ -278,9 +278,15 @@ def iterate_once(
     rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
     started = time.perf_counter()
     train_options = _train_options(options, reference, folder, rounds, loop)
-    model = run_isolated(
-        train_step, train_options, (round,), marker_name, isolate=options.spin_isolate, what="training"
-    )
+    try:
+        model = run_isolated(
+            train_step, train_options, (round,), marker_name, isolate=options.spin_isolate, what="training"
+        )
+    except PrefloopError as exc:  # e.g. nothing to train on: what the sampling made of the prompts says why
+        note = unpaired_note(sampled, f"iteration {iteration} (round {round})", len(sets["train"]))
+        if not note:
+            raise
+        raise PrefloopError(f"{exc}{note}") from None
     record = (read_claim(folder, loop) or {}) | {
         "iteration": iteration,
         "model_id": model["id"],
