@@ -34,6 +34,7 @@ from data.config import build
 from data.errors import PrefloopError, counted
 from data.files import refuse_unwritable
 from data.rubric import load_rubric
+from data.selection import latest_scorer, uncertainty_margins
 from data.workspace import Workspace
 
 DEMO_USER = "demo"
@@ -250,6 +251,10 @@ def serve(options: AnnotateOptions) -> int:
     app = build_app(ctx)
     url = f"http://{options.host}:{options.port}/"
     print(f"URL {url}  ({started_counts(service, options.task, len(auth.users), options.overlap)})")
+    if options.order == "uncertainty":
+        # the items left to label: fewer than K labels (train score scores no labelled pair)
+        queue = service.queue
+        say_scored(workspace, [i for i in queue.items if queue.votes.get(i, 0) < queue.overlap], options)
     if password:
         print(
             f"login: {DEMO_USER} / {password}   (demo only: this run's admin, a new password on every start)"
@@ -296,6 +301,25 @@ def started_counts(service: LabelService, task: str, users: int, overlap: int) -
     return (
         f"{counted(len(service.queue.items), f'{task} item')}{mixed}, {counted(users, 'user')}, K={overlap}"
     )
+
+
+def say_scored(workspace: Workspace, items: list[str], options: AnnotateOptions) -> None:
+    """How many of the ``items`` left to label `--order uncertainty` hands out by their score: with none scored (no
+    `train score` run), the order is round's, a warning, not silently another order than the one asked for."""
+    scores = workspace.frame("scores")
+    margins = uncertainty_margins(scores)
+    scored = sum(item in margins for item in items)
+    what = counted(len(items), f"{options.task} item") + " left to label"
+    if not scored:
+        print(
+            f"warning: --order uncertainty: none of the {what} is scored (`python -m train score -w "
+            f"{options.workspace}` scores them): they go out in round order",
+            file=sys.stderr,
+        )
+        return
+    rest = f"; the {len(items) - scored} unscored after them, in round order" if scored < len(items) else ""
+    model = latest_scorer(scores)[:8]
+    print(f"--order uncertainty: {scored} of {what} scored by model {model} (`python -m train score`){rest}")
 
 
 def check_serving(options: AnnotateOptions) -> None:

@@ -146,7 +146,8 @@ def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = No
         return status
     except KeyboardInterrupt:  # Ctrl-C: the user's own stop, not a bug; every write is whole or not there
         print(
-            "interrupted: what was written before it stays (a training run continues with --resume)",
+            "interrupted: what was written before it stays; the same command again takes it up "
+            "(`train`: with --resume)",
             file=sys.stderr,
         )
         return 130  # 128 + SIGINT, the status a shell shows for a command Ctrl-C stopped

@@ -234,10 +234,14 @@ def unlabelled_pairs(pairs: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     return open_[~open_["id"].isin(labelled)]
 
 
-def uncertainty_margins(scores: pd.DataFrame) -> dict[str, float]:
-    """pair id -> margin, from the scores of the model that scored most recently (the current model's view)."""
+def latest_scorer(scores: pd.DataFrame) -> str | None:
+    """The id of the model that scored most recently (the current model's view); None where nothing is scored."""
     if not len(scores):
-        return {}
-    latest = scores.sort_values(["created_at", "id"], kind="stable").iloc[-1]["model_id"]
-    mine = scores[scores["model_id"] == latest]
+        return None
+    return scores.sort_values(["created_at", "id"], kind="stable").iloc[-1]["model_id"]
+
+
+def uncertainty_margins(scores: pd.DataFrame) -> dict[str, float]:
+    """pair id -> margin, from the scores of the model that scored most recently (`latest_scorer`)."""
+    mine = scores[scores["model_id"] == latest_scorer(scores)]
     return dict(zip(mine["pair_id"], mine["margin"].astype(float)))

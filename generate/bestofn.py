@@ -28,7 +28,7 @@ from data.records import Pair
 from data.workspace import Workspace
 from generate.context import TOO_LONG
 from generate.engines import SamplingParams, make_engine
-from generate.job_plan import model_answers, model_sampled
+from generate.job_plan import job_prompts, model_answers, model_sampled
 from generate.judge import (
     Cost,
     LLMJudge,
@@ -232,14 +232,17 @@ def sample_best_worst(
 ) -> dict:
     """`--n N --pairs best-worst --judge J`: sample with the job's ``params`` (`sampling_params`; ``common``:
     sample_pairs's split, limit, chunk size, shard, plan; ``to_sample`` False: nothing left to, no sampler loads),
-    free the sampler, then pair each prompt's best vs worst answer as the judge (``judge_folder``: its checked
-    folder, `OnFirstUse`) scores them."""
+    free the sampler, then pair each prompt of the job's set's best vs worst answer as the judge (``judge_folder``:
+    its checked folder, `OnFirstUse`) scores them."""
     engine = make_engine(options.engine, model_path, engine_options(options)) if to_sample else None
     counts = dict(sample_pairs(workspace, engine, label, options.n, params, round, pairing=False, **common))
     del engine
     gc.collect()  # the sampler's memory before the judge loads
     judge = make_judge(options, workspace, judge_folder)
-    paired = pair_best_worst(workspace, judge, label, round, chunk=options.chunk_size)
+    # the job's set, as it sampled it (--split, --shard, --limit): not every prompt the model answered in the round
+    todo, kept = job_prompts(workspace, label, round, common["split"], common["shard"], common["limit"])
+    only = {prompt.id for prompt in (*todo, *kept)}
+    paired = pair_best_worst(workspace, judge, label, round, only, chunk=options.chunk_size)
     judged = paired["pairs"] + paired["no_spread"]
     result = {**counts, **{f"best_worst_{k}": v for k, v in (+paired).items()}, "judge": judge.annotator}
     # not loaded: nothing was left to pair, and no cost (`generate.report_lines.made_lines` says so)

@@ -240,6 +240,41 @@ def test_uncertainty_order_reads_the_newest_scoring_models_scores(label_ws):
         LabelService(label_ws, "kto", order="uncertainty")
 
 
+@pytest.mark.parametrize("scored", [0, 2])
+def test_the_start_says_how_many_items_the_uncertainty_order_has_scores_for(
+    label_ws, tmp_path, monkeypatch, capsys, scored
+):
+    """`--order uncertainty` without `train score` run before served the pairs in round order and said nothing: the
+    order asked for was silently another. The start says how many items left to label are scored (a labelled one,
+    pair 3, is none of them), a warning where none is."""
+    import annotate.app
+    from annotate.__main__ import main
+    from annotate.users import add_user
+    from data import ModelRecord
+    from data.records import Score
+
+    monkeypatch.setattr(annotate.app, "launch", lambda *args, **kwargs: None)
+    users = tmp_path / "users.toml"
+    add_user(users, "ann", "correct horse battery")
+    pairs = list(label_ws.frame("pairs").sort_values("created_at")["id"])
+    model = ModelRecord("scorer", "base")
+    label_ws.append([model, *(Score(p, model.id, 0.0, 0.0, margin=1.0) for p in pairs[:scored])])
+    label_ws.append([Label(pairs[3], "bob", "pairwise", "a")])
+    capsys.readouterr()
+    assert main(["-w", str(label_ws.path), "--users", str(users), "--order", "uncertainty"]) == 0
+    out, err = capsys.readouterr()
+    if scored:
+        assert (
+            f"--order uncertainty: 2 of 3 pairwise items left to label scored by model {model.id[:8]} (`python -m train "
+            "score`); the 1 unscored after them, in round order"
+        ) in out.splitlines()
+    else:
+        assert err == (
+            "warning: --order uncertainty: none of the 3 pairwise items left to label is scored (`python -m train score "
+            f"-w {label_ws.path}` scores them): they go out in round order\n"
+        )
+
+
 def test_progress_counts_kept_up_to_date_match_a_recount():
     import random
     from datetime import datetime, timedelta, timezone

@@ -141,6 +141,22 @@ def test_stats_prints_a_models_held_out_figures_on_a_line_of_their_own(label_ws,
     assert not [line for line in lines if "\\n" in line]
 
 
+def test_stats_does_not_call_a_models_figures_on_its_training_rows_held_out(label_ws, capsys):
+    """A workspace without a test split: train evaluates on the training rows and its report says "training (no
+    test split: not held-out)"; `stats` printed the same figures as "held-out [train]"."""
+    from data.records import ModelRecord
+
+    base = ModelRecord(path="base", method="base")
+    metrics = json.dumps({"eval_split": "train", "reward_accuracy": 0.75})
+    trained = ModelRecord("runs/dpo", "dpo", 1, base.id, json.dumps({"kinds": ["sampled"]}), metrics)
+    label_ws.append([base, trained])
+    capsys.readouterr()
+    assert main(["stats", "-w", str(label_ws.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("lineage"))
+    assert lines[at + 3] == "             training (no test split: not held-out): accuracy 0.75"
+
+
 @pytest.mark.parametrize("method", ["simpo", "cpo", "orpo", "dpo"])
 def test_stats_names_a_reference_free_methods_reward_figures_dpos(label_ws, capsys, method):
     """`train` names a reference-free method's held-out reward figures DPO's implicit reward, not its objective;

@@ -163,6 +163,32 @@ def test_best_worst_pairs_from_a_scripted_judge(tmp_path, tiny_model_dir, monkey
     assert engine.judge_calls == 3 * 6 * 2  # every pair of 4 samples, both orders
 
 
+def test_best_worst_pairs_only_the_prompts_of_its_set(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """`--pairs best-worst` paired every prompt the model answered in the round without a best-vs-worst pair, its
+    --limit, --split and --shard aside: after a --limit 3 job killed before its judge, a --limit 1 job paired and
+    counted all 3 (`best_worst_pairs 3`; a --split train job likewise the answers a --split test job left)."""
+    engine = ScriptedEngine(fair)
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    args = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--n", "2", "--pairs", "best-worst"]
+    args += ["--judge", "tiny-judge", "--prompts", str(write_prompts(tmp_path / "p.json", 3))]
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bestofn, "pair_best_worst", killed)
+        assert main([*args, "--limit", "3"]) == 130
+    capsys.readouterr()
+    assert main([*args, "--limit", "1"]) == 0
+    assert "best_worst_pairs 1," in capsys.readouterr().out
+    pairs = Workspace(tmp_path / "ws").frame("pairs")
+    first = Workspace(tmp_path / "ws").frame("prompts").sort_values(["created_at", "id"])["id"].iloc[0]
+    assert list(pairs["prompt_id"]) == [first]
+    assert main([*args, "--limit", "3"]) == 0  # the rest of its set, the first one kept
+    assert "best_worst_already_paired 1, best_worst_pairs 2," in capsys.readouterr().out
+
+
 def test_judge_round_driver_trains_on_machine_labels_and_resumes(
     tmp_path, tiny_model_dir, monkeypatch, capsys
 ):
@@ -189,6 +215,28 @@ def test_judge_round_driver_trains_on_machine_labels_and_resumes(
     before = {name: len(ws.frame(name)) for name in ("completions", "pairs", "labels", "models")}
     assert main(args) == 0  # done: nothing sampled, judged or trained again
     assert before == {name: len(ws.frame(name)) for name in ("completions", "pairs", "labels", "models")}
+
+
+def test_a_judge_loop_iteration_with_no_pair_to_train_says_what_the_judge_made_of_it(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """A judge that paired none of an iteration's prompts (here: no verdict it could read; on a small model, every
+    comparison longer than its context) left training with no rows, and the loop stopped on train's line alone
+    ("no labelled pairs ... (the workspace has none)"), its sampling step's counts never said."""
+    engine = ScriptedEngine(lambda a, b: "I cannot tell.")
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+    args = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
+        "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "2", "--no-spin-isolate",
+    ]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no labelled pairs of kind sampled in rounds 1" in err
+    assert err.endswith(
+        "; iteration 1 (round 1): the judge paired none of its 4 train prompts (best_worst_no_spread 4)\n"
+    )
 
 
 def test_the_judge_loop_checks_its_judge_once_not_once_an_iteration(

@@ -344,3 +344,38 @@ def test_an_iteration_pairs_the_answers_a_human_round_sampled_in_its_round(
     assert set(spin_pairs["completion_b"]) <= {*sampled["completion_a"], *sampled["completion_b"]}
     record = json.loads((tmp_path / "ws/runs/spin-iter1/spin.json").read_text())
     assert record["sampled"]["train"]["reused"] == 4
+
+
+def test_an_iterate_killed_after_its_registration_gets_its_report_on_the_rerun(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Killed after training registered the iterate, before its report (metrics.json, report.md): the rerun took
+    the registered model for done, so the folder never got its report, and spin.json never the iteration's record
+    (its table showed '-' for its seconds). It reports the saved model now, training and registering nothing
+    again."""
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("train.once.write_report", killed)
+        assert main(args) == 130
+    # Ctrl-C's line said "a training run continues with --resume": a flag the loop refuses (it sets it itself)
+    assert capsys.readouterr().err.endswith(
+        "interrupted: what was written before it stays; the same command again takes it up "
+        "(`train`: with --resume)\n"
+    )
+    folder = tmp_path / "ws/runs/spin-iter1"
+    models = Workspace(tmp_path / "ws").frame("models")
+    assert list(models["method"]).count("spin") == 1 and not (folder / "metrics.json").exists()
+    trained = json.loads((folder / "trained.json").read_text())
+    assert main(args) == 0
+    models = Workspace(tmp_path / "ws").frame("models")
+    assert list(models["method"]).count("spin") == 1  # registered once
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["reported_after_resume"]  # train's resume of a saved model: evaluated, not trained
+    assert metrics["steps"] == trained["steps"]
+    assert (folder / "report.md").is_file()
+    record = json.loads((folder / "spin.json").read_text())
+    assert record["model_id"] == trained["record_id"] == models[models["method"] == "spin"].iloc[0]["id"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -427,6 +428,19 @@ def test_a_resume_says_which_checkpoint_it_continues_from(tmp_path, tiny_model_d
             else ("continuing from checkpoint-2 (2 of 2 steps done)")
         )
         assert f"{out}: {said}" in caplog.text
+        assert [r.levelname for r in caplog.records if said in r.getMessage()] == ["WARNING"]
+
+
+def test_a_resume_with_nothing_saved_before_says_so_without_a_warning(tmp_path, tiny_model_dir, caplog):
+    """The round drivers pass --resume to every iteration's training: each fresh one logged a WARNING ("no
+    checkpoint to continue from"), on a run where nothing went wrong. That is news, not a warning; a resume whose
+    checkpoints were all torn (the whole run trains again) still warns (above)."""
+    ws = build_workspace(tmp_path / "ws")
+    out = tmp_path / "out"
+    caplog.set_level(logging.INFO, logger="train.once")
+    assert main(argv(ws, tiny_model_dir, out, "--resume")) == 0
+    said = [r for r in caplog.records if "no checkpoint to continue from" in r.getMessage()]
+    assert [r.levelname for r in said] == ["INFO"]
 
 
 def test_a_resume_names_the_excluded_labellers_as_it_likes(tmp_path):

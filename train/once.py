@@ -180,12 +180,14 @@ def _train(options: TrainOptions, build: Build):
     trainer.add_callback(CheckpointLinks(build.out))
     checkpoint = None
     if options.resume:
+        saved_any = any(build.out.glob("checkpoint-*"))
         drop_partial_checkpoints(build.out)
         checkpoint = newest_checkpoint(build.out)
         if checkpoint is not None:
             check_resumable(checkpoint)
-        if is_main_process():
-            log.warning("%s: %s", build.out, resume_point(build.out))
+        if is_main_process():  # news where nothing was saved before (a round driver's fresh iteration)
+            level = logging.WARNING if saved_any else logging.INFO
+            log.log(level, "%s: %s", build.out, resume_point(build.out))
     if checkpoint is not None:  # the trainer loads what weights it holds, warning of the rest
         check_checkpoint(checkpoint, trainer)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

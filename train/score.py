@@ -1,7 +1,8 @@
 """`python -m train score`: how sure is the current model about each unlabelled pair? (active selection)
 
 For every sampled pair nobody has labelled yet, the summed log-probs of both sides under the model and under its
-reference (the parent in the manifest) give DPO's implicit reward margin (divided by β):
+reference (the parent in the manifest), both on the pair rendered with the scoring model's chat template, give DPO's
+implicit reward margin (divided by β):
 
     margin = (log π(a) − log π_ref(a)) − (log π(b) − log π_ref(b))
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from data.chat_template import ChatTemplateError, chat_template_for
 from data.lineage import NEWEST, ModelEntry, find_or_register, get_model, newest_model
 from data.provision import check_writes_answers, looks_like_hub_id
 from data.records import Score
@@ -84,15 +86,32 @@ def pending_pairs(
     return rows, already
 
 
-def _load(path: str):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _tokenizer(path: str):
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    return tokenizer
+
+
+def _load(path: str):
+    from transformers import AutoModelForCausalLM
+
     model = load_pretrained(AutoModelForCausalLM.from_pretrained, path, dtype=torch.float32)
-    if torch.cuda.is_available():
-        model.to("cuda")
-    return model, tokenizer
+    return model.to("cuda") if torch.cuda.is_available() else model
+
+
+def _check_template(folder: str) -> None:
+    """The scoring model renders every pair (its reference's pass too): one without a chat template (a base model)
+    is refused before it is registered or loaded (it was transformers' traceback as the first pair rendered)."""
+    try:
+        chat_template_for(folder)
+    except ChatTemplateError:
+        raise ChatTemplateError(
+            f"{folder}: the model has no chat template (a base model?), and train score renders the pairs with "
+            "the scoring model's template; score a model trained from it (its folder keeps the --chat-template it "
+            "was trained with)"
+        ) from None
 
 
 def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, ModelEntry | None]:
@@ -105,9 +124,11 @@ def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, Mod
         folder = model_path(options.model, workspace)
         check_model_files(folder)
         check_writes_answers(folder, f"--model {options.model}")  # registered, it may be the newest
+        _check_template(str(folder))
         entry = find_or_register(workspace, folder)
     elif not looks_like_hub_id(entry.path):
         check_model_files(Path(entry.path))
+        _check_template(entry.path)
     parent = get_model(workspace, entry.parent_id) if entry.parent_id else None
     if parent is not None and not looks_like_hub_id(parent.path):
         check_model_files(Path(parent.path))
@@ -130,8 +151,11 @@ def score_pairs(options: ScoreOptions) -> dict:
         return counts
     if options.threads:
         torch.set_num_threads(options.threads)
-    model, tokenizer = _load(entry.path)
-    reference = _load(parent.path) if parent else None
+    # the reference scores the same text as the model, as training's reference pass does: its own template (a
+    # base model's none, or another) would make the margin one of two renderings
+    tokenizer = _tokenizer(entry.path)
+    model = _load(entry.path)
+    reference = (_load(parent.path), tokenizer) if parent else None
     with tqdm(total=len(rows), desc="scoring pairs", unit="pair", disable=None) as bar:
         for offset in range(0, len(rows), options.chunk_size):
             chunk = rows[offset : offset + options.chunk_size]

@@ -53,6 +53,13 @@ def read_claim(folder: str | Path, loop: Loop) -> dict | None:
     return claimed
 
 
+def unreported(folder: str | Path) -> bool:
+    """Whether the run in ``folder`` saved its final model (`trained.json`) but was killed before its report
+    (`metrics.json`, written last), perhaps after registering the model: a `train --resume` there evaluates and
+    reports the saved model, training nothing and registering it once."""
+    return (Path(folder) / "trained.json").is_file() and not (Path(folder) / "metrics.json").is_file()
+
+
 def chain_of(folder: str | Path, loop: Loop) -> tuple:
     """(reference id, round) of the chain that claimed ``folder``; (None, None) for a folder no chain claimed."""
     theirs = read_claim(folder, loop) or {}

@@ -67,6 +67,19 @@ def too_long_line(title: str, counts: dict[str, dict[str, int]]) -> list[str]:
     ]
 
 
+def unpaired_note(sampled: dict | None, title: str, prompts: int) -> str:
+    """What this run's sampling step made of an iteration's ``prompts`` train prompts, said after a training that
+    found nothing to train on: the judge loop's judge pairing none of them (`generate.bestofn.pair_best_worst`'s
+    counts), or the prompts left unsent for want of context (`too_long_line`); "" where it says nothing."""
+    pairing = (sampled or {}).get("train_pairs")
+    if pairing is not None and not pairing.get("pairs"):
+        said = ", ".join(f"best_worst_{k} {v}" for k, v in pairing.items() if v)
+        said = f" ({said})" if said else ""
+        return f"; {title}: the judge paired none of its {prompts} train prompts{said}"
+    lines = too_long_line(title, too_long_counts(sampled))
+    return f"; {lines[0]}" if lines else ""
+
+
 def spin_report(summary: dict) -> list[str]:
     """A round driver's summary as lines: one per iteration, with the held-out log-likelihood of the chosen
     answers (SPIN: the gold ones) and the reward margin."""

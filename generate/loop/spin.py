@@ -17,7 +17,8 @@ Resume: rerun the same command. Sampling tops up the fixed prompt set (completio
 a prompt the iterate answered in its round before without a SPIN pair, in a human round say, takes its pair from
 that answer: `spin_pending`);
 an iteration whose model is in the manifest (method spin, that round, parent = the current iterate, its folder
-claimed for this chain) is not retrained; a training killed midway continues from its last checkpoint in its folder
+claimed for this chain) is not retrained (one killed between its registration and its report is reported: train's
+--resume evaluates the saved model); a training killed midway continues from its last checkpoint in its folder
 (`spin.json` there says which chain the folder belongs to, so another chain's folder is never overwritten;
 `judge.json` for the judge loop: `generate.loop.folders`).
 """
@@ -41,9 +42,17 @@ from generate.isolate import run_isolated
 from generate.job_plan import gold_prompt_ids, pending_prompts
 from generate.loop.arena import check_loop_arena
 from generate.loop.chain import gold_chain, write_gold_chain, write_samples
-from generate.loop.folders import chain_of, check_claim, claim, iterate_folder, read_claim, write_json
+from generate.loop.folders import (
+    chain_of,
+    check_claim,
+    claim,
+    iterate_folder,
+    read_claim,
+    unreported,
+    write_json,
+)
 from generate.loop.options import LoopOptions
-from generate.loop.report import iteration_summary, too_long_counts
+from generate.loop.report import iteration_summary, too_long_counts, unpaired_note
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, sampling_params
 from generate.spin_pairs import sample_spin, spin_todo
@@ -252,10 +261,15 @@ def iterate_once(
     folder = iterate_folder(options, workspace, loop, iteration)
     marker_name = f"{loop.kind}.json"
     model = _done(workspace, reference, round, loop)
-    if model is not None:
+    if model is not None and not unreported(model["path"]):
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
         record = read_claim(model["path"], loop) or {}
         return iteration_summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
+    if model is not None:  # its training's --resume evaluates and reports the saved model, registered once
+        log.info(
+            "iteration %d: model %s was registered before its report; reporting it", iteration, model["id"]
+        )
+        folder = Path(model["path"])
     started = time.perf_counter()
     sampled = _sample(options, workspace, reference, loop_round(options, loop, iteration, round), sets, loop)
     sample_seconds = round_seconds(started)
@@ -264,9 +278,15 @@ def iterate_once(
     rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
     started = time.perf_counter()
     train_options = _train_options(options, reference, folder, rounds, loop)
-    model = run_isolated(
-        train_step, train_options, (round,), marker_name, isolate=options.spin_isolate, what="training"
-    )
+    try:
+        model = run_isolated(
+            train_step, train_options, (round,), marker_name, isolate=options.spin_isolate, what="training"
+        )
+    except PrefloopError as exc:  # e.g. nothing to train on: what the sampling made of the prompts says why
+        note = unpaired_note(sampled, f"iteration {iteration} (round {round})", len(sets["train"]))
+        if not note:
+            raise
+        raise PrefloopError(f"{exc}{note}") from None
     record = (read_claim(folder, loop) or {}) | {
         "iteration": iteration,
         "model_id": model["id"],
