@@ -258,6 +258,12 @@ def labellers_html(columns: list[str], rows: list[list], empty: str, gold: pa.Ta
     return note + table_html(columns, rows, empty)
 
 
+def excluded_note(excluded: tuple[str, ...]) -> str:
+    """``; excluded: bob, cy`` after a card's detail, where its figures leave labellers out (WS/excluded.json: the
+    pairwise verdicts card, the rank app's rankings card, the rate app's α cards); "" where nobody is."""
+    return f"; excluded: {', '.join(excluded)}" if excluded else ""
+
+
 def verdicts_cell(name: str, excluded: tuple[str, ...]) -> str:
     """The labellers table's ``verdicts`` cell: "excluded" where ``name`` (as stored) is one of ``excluded``
     (`data.selection.excluded_labellers`' spellings: NFC), matched as `data.selection.same_name`, as `stats` does."""

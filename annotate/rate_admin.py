@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from annotate.agreement import (
+    excluded_note,
     gold_answers,
     labeller_table,
     labellers_html,
@@ -40,7 +41,9 @@ def rate_admin_html(
     ]
     for aspect, figures in rating_agreement(in_force).items():
         with_two = f"{counted(figures['items'], 'answer')} with ≥2 ratings"
-        detail = f"ordinal {figure(figures['ordinal'])}; {with_two} ({VERDICT_LABELS})"
+        detail = (
+            f"ordinal {figure(figures['ordinal'])}; {with_two} ({VERDICT_LABELS}{excluded_note(excluded)})"
+        )
         cards.append((f"α {aspect} (interval)", figure(figures["interval"]), detail))
     cards += pace_card(human, "rate")
     gold = read_gold(service.workspace, "rate")  # the labellers table measures each against it

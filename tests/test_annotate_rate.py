@@ -169,6 +169,21 @@ def test_admin_tab_shows_alpha_per_aspect(ctx):
     assert table.column("helpfulness").to_pylist() == [2.0] and table.column("raters").to_pylist() == [2]
 
 
+def test_the_alpha_cards_name_the_labellers_excluded_as_the_verdicts_card_does(ctx):
+    """The pairwise verdicts card says "excluded: NAME" where a labeller is excluded (WS/excluded.json); the rate
+    app's α cards, whose figures leave them out too, said nothing of it."""
+    from data.selection import set_excluded
+
+    for user, values in (("ann", FULL), ("bob", FULL), ("cy", {**FULL, "helpfulness": 0})):
+        ctx.service.submit(user, ctx.service.show(user).item.id, json.dumps(values))
+    with_two = "1 answer with ≥2 ratings (people&#x27;s and imported labels"
+    cards = admin_view(ctx, "ann")[0]
+    assert cards.count(f"{with_two})") == 5  # nobody excluded: nothing said
+    set_excluded(ctx.service.workspace.path, "cy", True)
+    cards = admin_view(ctx, "ann")[0]
+    assert cards.count(f"{with_two}; excluded: cy)") == 5, cards
+
+
 def test_cli_checks_the_rubric_before_serving(label_ws, tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("aspects:\n  - name: a\n    scale: [2, 2]\n    description: x\n")
