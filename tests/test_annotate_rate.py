@@ -4,6 +4,7 @@ panel inert and keep a pick that was not saved, the admin tab shows alpha per as
 from __future__ import annotations
 
 import json
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -145,6 +146,10 @@ def test_admin_tab_shows_alpha_per_aspect(ctx):
         ctx.service.submit(user, shown.item.id, json.dumps(values))
     cards, labellers, disputed, _ = admin_view(ctx, "ann")
     assert "α helpfulness (interval)" in cards and "ordinal" in cards and "1 answer with ≥2 ratings" in cards
+    # in the rubric's order, as the labellers rate them and the status line lists them (they were sorted)
+    assert re.findall(r"α (\w+) \(interval\)", cards) == list(ctx.service.rubric.names) == [
+        "helpfulness", "correctness", "coherence", "complexity", "verbosity"
+    ]  # fmt: skip
     assert "ann" in labellers and "bob" in labellers
     # helpfulness 3 against 1, the other four aspects equal: |difference| 2 / 5 aspects, bias ±0.4
     assert (
