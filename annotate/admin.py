@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from annotate.agreement import (
     admin_report,
     cohen_card,
+    excluded_note,
     gold_answers,
     labellers_html,
     pace_card,
@@ -216,8 +217,7 @@ def verdict_card(
     detail = f"{VERDICT_ITEMS[view]}: {int((split & ~golden).sum())} split, {int(golden.sum())} gold"
     detail += f" ({int((split & golden).sum())} of them split)" if (split & golden).any() else ""
     detail += f"; {VERDICT_LABELS}"
-    detail += f"; excluded: {', '.join(excluded)}" if excluded else ""
-    return (f"verdicts ({method})", str(len(verdicts)), detail)
+    return (f"verdicts ({method})", str(len(verdicts)), detail + excluded_note(excluded))
 
 
 # What the admin gives as a rank or rate item's gold answer, in the gold row's text box (`data gold`'s forms)

@@ -24,6 +24,7 @@ from annotate.admin import (
 from annotate.components import AdminTab, Context, TabSet, signed_in
 from annotate.editing import EDITABLE_VIEWS
 from annotate.failures import shown_errors
+from annotate.render import message_html
 from data.aggregate import AGGREGATIONS, MAJORITY
 from data.commands import ExportCommand
 from data.schemas import CHOICES
@@ -45,16 +46,24 @@ def switch_effects(task: str, view: str) -> list[str]:
     return figures + [f"the {FORMAT_NAMES[fmt]} export" for fmt in EXPORTS[view] if fmt in AGGREGATED_EXPORTS]
 
 
-def _switch_text(task: str, view: str) -> tuple[str, str]:
-    """(label, info) of the "Verdicts by" switch: exactly what it changes (`switch_effects`)."""
+def _switch_text(task: str, view: str, method: str = "Majority or Dawid–Skene") -> tuple[str, str]:
+    """(label, info) of the "Verdicts by" switch: exactly what it changes (`switch_effects`), by ``method``."""
     *most, last = switch_effects(task, view)
     changes = f"{', '.join(most)} and {last}" if most else last
     if task in AGGREGATED_FIGURES:
-        return "Verdicts by", f"Majority or Dawid–Skene, for {changes}."
+        return "Verdicts by", f"{method}, for {changes}."
     # a rank app: its figures measure agreement; only the pairs its rankings expand into have verdicts
-    return (
-        "Export verdicts by",
-        f"Majority or Dawid–Skene, for {changes} only; the figures here are not verdicts.",
+    return "Export verdicts by", f"{method}, for {changes} only; the figures here are not verdicts."
+
+
+def switched_line(task: str, view: str, method: str) -> str:
+    """The status line once the switch is turned to ``method``: what it changed (the line of the action before it,
+    a make-gold's or an export's, stayed as if just done), and that no export is written by it."""
+    label, changes = _switch_text(task, view, f"{method} now")
+    written = any(fmt in AGGREGATED_EXPORTS for fmt in EXPORTS[view])
+    return message_html(
+        f"{label} {changes}" + (" Nothing is written until an export button is pressed." if written else ""),
+        "ok",
     )
 
 
@@ -164,6 +173,14 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     admin_stats = with_method(
         lambda user, method: admin_view(ctx, user, method)[:-1], "loading the admin tab"
     )
+    # A rank app's switch changes only what its export buttons write: nothing on the tab to redraw but the status
+    redrawn = views if ctx.service.task in AGGREGATED_FIGURES else []
+
+    def switched(user: str, method: str):
+        if not ctx.auth.is_admin(user):  # (admin_view checks it too, where it runs)
+            raise gr.Error("Only an admin can see this.")
+        shown = admin_view(ctx, user, method)[:-1] if redrawn else ()
+        return (*shown, switched_line(ctx.service.task, ctx.service.view, method))
 
     def export(fmt: str):  # the export file is written last, whole or not at all: nothing saved on an error
         def plain(split: str | None, labels: str | None, request: gr.Request):
@@ -185,9 +202,11 @@ def wire_admin(ctx: Context, app: gr.Blocks, tabs: TabSet, admin: AdminTab) -> N
     private = dict(api_visibility="undocumented")
     app.load(show_admin, None, [tabs.admin, tabs.tabs, *views], api_name="admin_tab", **private)
     admin.refresh.click(admin_stats, method, views, api_name="admin", **private)
-    # A rank app's switch changes only what its export buttons write: nothing on the tab to redraw
-    if admin.aggregate is not None and ctx.service.task in AGGREGATED_FIGURES:
-        admin.aggregate.change(admin_stats, method, views, api_name="admin_aggregate", **private)
+    if admin.aggregate is not None:
+        switch_view = with_method(switched, "switching the verdicts' method")
+        admin.aggregate.change(
+            switch_view, method, [*redrawn, admin.status], api_name="admin_aggregate", **private
+        )
     tabs.admin.select(admin_stats, method, views, api_name="admin_select", **private)
     for fmt, button in admin.exports.items():
         chosen = [*method, admin.split, admin.labels]

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -227,15 +228,19 @@ def pace_card(labels: pd.DataFrame, task: str) -> list[tuple[str, str, str]]:
 
 
 def quality_table(
-    activity: pd.DataFrame, labels: pd.DataFrame, task: str, gold: pa.Table | None = None
+    activity: pd.DataFrame,
+    labels: pd.DataFrame,
+    task: str,
+    gold: pa.Table | None = None,
+    order: Sequence[str] = (),
 ) -> tuple[list[str], list[list]]:
     """The admin's labellers table: activity (`labeller_table`) and each labeller's quality and pace of ``task``
-    (`data.labellers.labeller_rows`, ``gold`` its gold answers) with their flags. One median seconds: the browser's
-    active seconds where it sent them, else the time on the item."""
+    (`data.labellers.labeller_rows`, ``gold`` its gold answers) with their flags (a rater's aspects in the rubric's
+    ``order``). One median seconds: the browser's active seconds where it sent them, else the time on the item."""
     columns, rows = [ACTIVITY_HEADERS.get(c, c) for c in activity.columns], activity.values.tolist()
     if not rows:
         return columns, rows
-    quality = {r["labeller"]: r for r in labeller_rows(labels, gold, task=task)}
+    quality = {r["labeller"]: r for r in labeller_rows(labels, gold, task=task, order=order)}
     median = list(activity.columns).index("median_seconds")
     for row in rows:
         q = quality.get(row[0])
@@ -249,13 +254,27 @@ def quality_table(
     return columns + [name for name, _ in QUALITY[task]] + ["flags"], shown
 
 
-def labellers_html(columns: list[str], rows: list[list], empty: str, gold: pa.Table | None, task: str) -> str:
+def labellers_html(
+    columns: list[str],
+    rows: list[list],
+    empty: str,
+    gold: pa.Table | None,
+    task: str,
+    order: Sequence[str] = (),
+) -> str:
     """The labellers table (`quality_table`'s, with its verdicts column), under the note `stats --labellers` prints
     under the task where one answer to everything scores on its gold as a careful labeller does
-    (`data.gold_balance`): the gold column is no evidence of quality there."""
-    sided = one_sided_gold(gold, task)
+    (`data.gold_balance`; rate: its aspects in the rubric's ``order``): the gold column is no evidence of quality
+    there."""
+    sided = one_sided_gold(gold, task, order)
     note = "" if sided is None else message_html(sided.note, "warn")
     return note + table_html(columns, rows, empty)
+
+
+def excluded_note(excluded: tuple[str, ...]) -> str:
+    """``; excluded: bob, cy`` after a card's detail, where its figures leave labellers out (WS/excluded.json: the
+    pairwise verdicts card, the rank app's rankings card, the rate app's α cards); "" where nobody is."""
+    return f"; excluded: {', '.join(excluded)}" if excluded else ""
 
 
 def verdicts_cell(name: str, excluded: tuple[str, ...]) -> str:

@@ -4,7 +4,8 @@
 Gradio has no hotkeys, so a small script (served as ``/prefloop/app.js`` by annotate.web, so the CSP needs no
 inline script of ours) maps keys to clicks on the app's own buttons and radio options (by element id). Keys never
 fire while a text field has focus: Esc leaves the note, Ctrl+Enter submits from it, and key repeats are ignored so
-that a held key cannot label several items. Keys pressed while a submit is on its way are queued and applied once
+that a held key cannot label several items; with no item on screen ("All done") only undo and g act, the stylesheet
+hiding the rest. Keys pressed while a submit is on its way are queued and applied once
 the answer is drawn in full (or, with no answer, dropped with a visible message). The script also keeps the
 labeller's pick in ``localStorage`` across a lost connection (annotate.restore_script; for that labeller only) and
 forgets it on Log out, shows why a sign-in was throttled (and keeps the name after a wrong password), and says so when the
@@ -68,6 +69,8 @@ SCRIPT_TEMPLATE = """
   "use strict";
   const KEYMAP = __KEYMAP__, RATE_KEYS = __RATE_KEYS__;
   const BUTTONS = {"enter": "pf-submit", "s": "pf-skip", "u": "pf-undo"};
+  // what a key does with no item on screen ("All done": annotate.render.NO_ITEM_KEYS): undo (u, Ctrl+Z), guidelines
+  const ITEM_FREE = ["u", "g"];
   const PENDING = "prefloop-pending", QUEUE_LIMIT = 16, ANSWER_MS = 15000, DRAW_MS = 2000;
   // drawing: the wait for an answer to be drawn in full (`whenDrawn`); answering: a submit, skip, undo or save
   // sent, and Gradio not yet done with its answer. The kept pick's state: annotate.restore_script.
@@ -181,6 +184,7 @@ __RESTORE__
   }, 1000);
 
   const act = ({key, ctrl, shift}) => {
+    if (!shown()?.dataset.item && !ctrl && !ITEM_FREE.includes(key)) return;  // no item: nothing to judge
     if (restoring && !["n", "c", "g"].includes(key)) settleNow();  // a key that picks or acts wins (settleNow)
     if (ctrl && key === "z") return press("pf-undo");
     const task = taskOf();
@@ -200,8 +204,9 @@ __RESTORE__
   };
 
   document.addEventListener("keydown", (event) => {
-    const submit = document.getElementById("pf-submit");
-    if (event.isComposing || event.altKey || !submit || submit.offsetParent === null) return;
+    // the label tab on screen: its Undo shows with an item or without (Submit is hidden where none is)
+    const undo = document.getElementById("pf-undo");
+    if (event.isComposing || event.altKey || !undo || undo.offsetParent === null) return;
     const key = event.key.toLowerCase();
     if (typing(event.target)) {
       if (key === "escape") { event.target.blur(); event.preventDefault(); }

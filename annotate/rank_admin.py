@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from annotate.agreement import (
+    excluded_note,
     gold_answers,
     labeller_table,
     labellers_html,
@@ -51,6 +52,7 @@ def rank_admin_html(
     adjacent = sum(len(ranking_votes(r, "adjacent")) for r in rankings["ranking"])
     multi = f"{counted(report['multi_ranked_items'], 'item')} ranked by ≥2{tau_items_note(report)}"
     of_items = f"of {counted(report['items'], 'item')}{left_out_note(report)}; {VERDICT_LABELS}"
+    of_items += excluded_note(excluded)  # as the pairwise verdicts card says it
     cards = [
         progress_card(progress, "ranking"),
         ("rankings", str(report["rankings"]), of_items),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from annotate.agreement import (
+    excluded_note,
     gold_answers,
     labeller_table,
     labellers_html,
@@ -34,17 +35,20 @@ def rate_admin_html(
     human = human_labels(labels)
     in_force = verdict_labels(labels, excluded)
     progress = service.progress(user)
+    order = service.rubric.names  # the aspects as the labellers rate them (ratings store them sorted)
     cards = [
         progress_card(progress, "label"),
         ("ratings", str(progress["labels"]), f"rubric {service.rubric.name}"),
     ]
-    for aspect, figures in rating_agreement(in_force).items():
+    for aspect, figures in rating_agreement(in_force, order).items():
         with_two = f"{counted(figures['items'], 'answer')} with ≥2 ratings"
-        detail = f"ordinal {figure(figures['ordinal'])}; {with_two} ({VERDICT_LABELS})"
+        detail = (
+            f"ordinal {figure(figures['ordinal'])}; {with_two} ({VERDICT_LABELS}{excluded_note(excluded)})"
+        )
         cards.append((f"α {aspect} (interval)", figure(figures["interval"]), detail))
     cards += pace_card(human, "rate")
     gold = read_gold(service.workspace, "rate")  # the labellers table measures each against it
-    columns, who = quality_table(labeller_table(human, "rate"), human, "rate", gold)
+    columns, who = quality_table(labeller_table(human, "rate"), human, "rate", gold, order)
     who = [row + [verdicts_cell(row[0], excluded)] for row in who]
     answers = gold_answers(gold, "rate")
     rows = []
@@ -57,7 +61,7 @@ def rate_admin_html(
         )
     return (
         cards_html(cards),
-        labellers_html([*columns, "verdicts"], who, "no ratings yet", gold, "rate"),
+        labellers_html([*columns, "verdicts"], who, "no ratings yet", gold, "rate", order),
         table_html(
             ["item", "gold", "prompt", "raters", "aspect", "range"], rows, "no answer has two ratings yet"
         ),

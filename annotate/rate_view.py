@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 
 from annotate.render import show_bidi
-from data.rubric import Rubric, parse_ratings
+from data.rubric import Rubric, aspect_order, parse_ratings
 
 RATE_KEYS = [
     ("0 – 9", "rate the focused aspect (its keys are shown beside its values); the focus moves on"),
@@ -48,8 +48,7 @@ def ratings_text(ratings: str | dict | None, rubric: Rubric | None = None) -> st
     except ValueError:
         return "ratings"
     if rubric is not None:
-        place = {aspect.name: i for i, aspect in enumerate(rubric.aspects)}
-        values = dict(sorted(values.items(), key=lambda item: place.get(item[0], len(place))))
+        values = {name: values[name] for name in aspect_order(values, rubric.names)}
     return " · ".join(f"{name} {value}" for name, value in values.items()) or "no ratings"
 
 

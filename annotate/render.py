@@ -180,8 +180,16 @@ def progress_html(user: str, progress: dict, item_round: int | None = None, held
     )
 
 
+# The keys that do something with no item on screen ("All done"): undo and the guidelines (the page script's
+# `ITEM_FREE`, annotate.assets); the others' rows are marked, and hidden there (annotate.stylesheet)
+NO_ITEM_KEYS = ("u  or  Ctrl+Z", "g")
+
+
 def keys_html(keys: Sequence[tuple[str, str]]) -> str:
-    rows = "".join(f"<tr><td><kbd>{escape(k)}</kbd></td><td>{escape(what)}</td></tr>" for k, what in keys)
+    marked = {k: "" if k in NO_ITEM_KEYS else ' class="pf-item-key"' for k, _ in keys}
+    rows = "".join(
+        f"<tr{marked[k]}><td><kbd>{escape(k)}</kbd></td><td>{escape(what)}</td></tr>" for k, what in keys
+    )
     return f'<table class="pf-keys">{rows}</table>'
 
 

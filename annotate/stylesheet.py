@@ -41,6 +41,11 @@ kbd { display: inline-block; line-height: 1.4; text-decoration: none; border: 1p
 .pf-kpi { flex: 1 1 160px; border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px; }
 .pf-big { font-size: 1.5rem; font-weight: 700; }
 #pf-submit { min-width: 160px; }
+/* No item on screen (all done, the items left held by others, an admin's tab before it hands one out: the prompt's
+   marker holds none, annotate.labelling.stamped): the judgement inputs and the keys that act on an item are hidden,
+   as they do nothing there; Undo, u and g still work. The next item drawn (an undo, a reload) brings them back. */
+body:has(#pf-prompt [data-item=""]) :is(#pf-choice, #pf-strength, #pf-note, #pf-submit, #pf-skip, #pf-edit-open,
+  #pf-keys .pf-item-key) { display: none !important; }
 .pf-bidi { color: #9b1c1c; background: #fdecec; border-radius: 3px; font-family: var(--font-mono); font-size: 0.75em; }
 .pf-header > .pf-logout { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; margin-left: auto; }
 .pf-logout button { background: none; border: 1px solid var(--border-color-primary); border-radius: 6px;

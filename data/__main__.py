@@ -52,6 +52,7 @@ from data.merge_splits import STORED_TEST
 from data.merging import merge_source, merge_workspaces
 from data.option_checks import OPTION_CHECKS
 from data.provision import EMBEDDED, provision_model, provision_samples, sample_path
+from data.rubric import load_rubric
 from data.spellings import Spellings
 from data.stats import integrity_problems, labeller_report, workspace_stats
 from data.stats_lines import stats_lines
@@ -198,16 +199,26 @@ def cmd_export(args: Any) -> int:
 KEPT = {"stored_gold_kept": "gold answer (or none)", "stored_split_kept": "split"}  # `MergePlan.kept`, said
 
 
+def _rubric_used(rubric: Path | None, rated: bool) -> None:
+    """A ``--rubric`` given to `data stats` that orders nothing, said as `data import` says its own."""
+    if rubric is not None and not rated:
+        print(f"warning: --rubric {rubric} not used: this workspace holds no ratings", file=sys.stderr)
+
+
 def cmd_stats(args: Any) -> int:
     workspace = Workspace(args.workspace)
     exclusion = check_exclusion(workspace, args.exclude_labeller)
     for line in exclusion.warnings():
         print(f"warning: {line}", file=sys.stderr)
+    # the aspects as the rate app lists them (ratings store them sorted)
+    order = load_rubric(args.rubric).names
     if args.labellers:
-        report = labeller_report(workspace, exclusion.names)
+        report = labeller_report(workspace, exclusion.names, order)
+        _rubric_used(args.rubric, "rate" in report["tasks"])
         print(json.dumps(report, indent=2) if args.json else "\n".join(labeller_lines(report)))
         return 0
-    stats = workspace_stats(workspace, args.aggregate, exclusion.names)
+    stats = workspace_stats(workspace, args.aggregate, exclusion.names, order)
+    _rubric_used(args.rubric, "rate_items" in stats)
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
         return 0
@@ -222,6 +233,7 @@ def cmd_gold(args: Any) -> int:
     files = gold_from_files(workspace, list(args.files), args.split, args.rubric)
     if args.rubric is not None and not args.rate_item and "rate" not in files.tasks:
         raise PrefloopError("--rubric goes with --rate-item or a gold FILE's ratings (it checks them)")
+    order = load_rubric(args.rubric).names  # a one-sided gold note lists its aspects as the rate app does
     marks += files.marks
     left = ""
     if args.from_split:
@@ -234,7 +246,7 @@ def cmd_gold(args: Any) -> int:
     ) in GOLD_TASKS:  # the whole list for a call that asks nothing; a call that marks or removes says so
         gold = read_gold(workspace, task)
         total += gold.num_rows
-        sided = one_sided_gold(gold, task)
+        sided = one_sided_gold(gold, task, order)
         one_sided += [sided] if sided is not None else []
         if marks or args.remove:
             continue

@@ -247,6 +247,15 @@ class StatsCommand:
     )
     aggregate: str = AGGREGATE
     exclude_labeller: tuple[str, ...] = EXCLUDE_LABELLER
+    rubric: Path | None = field(
+        default=None,
+        metadata={
+            "metavar": "FILE",
+            "help": "the rubric YAML whose order the ratings' aspects are listed in (rate_items, --labellers' "
+            "flags and notes), as annotate --task rate --rubric shows them; aspects it lacks come after, sorted; default: "
+            "configs/rubrics/helpsteer2.yaml",
+        },
+    )
 
 
 @dataclass(frozen=True)

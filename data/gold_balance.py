@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -39,6 +40,7 @@ import pyarrow as pa
 from data.gold import CLI_FLAGS
 from data.labeller_flags import answer_share, constant_answer, constant_ratings
 from data.rank_rate_quality import WITHIN
+from data.rubric import aspect_order
 from data.schemas import CHOICES
 
 ONE_SIDED_SHARE = 0.9
@@ -143,14 +145,16 @@ def _gold_values(gold: pa.Table) -> dict[str, list[float]]:
     return dict(values)
 
 
-def constant_rate_gold(gold: pa.Table) -> ConstantRatings | None:
-    """The ratings, one per aspect, that put the most of ``gold``'s values (task rate) within ±`WITHIN` (of two
-    such, the value more gold values are), where they put at least `ONE_SIDED_SHARE` there; else None. Each aspect
-    on its own: the share is pooled over the values, so the best pooled is each aspect's best."""
+def constant_rate_gold(gold: pa.Table, order: Sequence[str] = ()) -> ConstantRatings | None:
+    """The ratings, one per aspect (in the rubric's ``order``, `data.rubric.aspect_order`), that put the most of
+    ``gold``'s values (task rate) within ±`WITHIN` (of two such, the value more gold values are), where they put at
+    least `ONE_SIDED_SHARE` there; else None. Each aspect on its own: the share is pooled over the values, so the
+    best pooled is each aspect's best."""
     values = _gold_values(gold)
     total = sum(len(found) for found in values.values())
     best = {}
-    for aspect, found in values.items():
+    for aspect in aspect_order(values, order):
+        found = values[aspect]
         candidates = range(math.floor(min(found)), math.ceil(max(found)) + 1)  # no better one lies outside
         best[aspect] = max(candidates, key=lambda rating: (_near(found, rating), found.count(rating)))
     count = sum(_near(values[aspect], rating) for aspect, rating in best.items())
@@ -159,14 +163,16 @@ def constant_rate_gold(gold: pa.Table) -> ConstantRatings | None:
     return ConstantRatings(best, count, total, values)
 
 
-def one_sided_gold(gold: pa.Table | None, task: str) -> OneSided | ConstantRatings | None:
+def one_sided_gold(
+    gold: pa.Table | None, task: str, order: Sequence[str] = ()
+) -> OneSided | ConstantRatings | None:
     """Where one answer to everything scores at least `ONE_SIDED_SHARE` on ``gold`` (`data.gold.read_gold`'s table
-    of ``task``): the answer (of `CONSTANT_ANSWERS`) or, for rate, the ratings (`constant_rate_gold`); None where
-    none does, without gold, and for rank (see the module's docstring)."""
+    of ``task``): the answer (of `CONSTANT_ANSWERS`) or, for rate, the ratings (`constant_rate_gold`, in the
+    rubric's ``order``); None where none does, without gold, and for rank (see the module's docstring)."""
     if gold is None or not gold.num_rows:
         return None
     if task == "rate":
-        return constant_rate_gold(gold)
+        return constant_rate_gold(gold, order)
     if task not in CONSTANT_ANSWERS:
         return None
     counts = Counter(gold.column("choice").to_pylist())

@@ -29,6 +29,7 @@ rankings are parsed one by one as data.rank_agreement does.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,7 @@ from data.gold_balance import one_sided_gold
 from data.intervals import as_figure, wilson_interval
 from data.labeller_flags import flags
 from data.rank_rate_quality import rank_figures, rank_gold, rate_figures, rate_gold
+from data.rubric import aspect_order
 from data.schemas import CHOICES
 
 KAPPA_MIN_SHARED = 20
@@ -228,14 +230,27 @@ OTHER_FIGURES = {
 }  # task: (figures, gold)
 
 
+def _in_rubric_order(figures: dict, order: Sequence[str]) -> dict:
+    """A rater's ``figures`` (`rate_figures`) with the aspects of their one-value figures in the rubric's ``order``
+    (`data.rubric.aspect_order`; they came sorted); other tasks' figures as they are."""
+    ordered = {
+        key: {aspect: figures[key][aspect] for aspect in aspect_order(figures[key], order)}
+        for key in ("one_value", "one_value_aspects")
+        if figures.get(key)
+    }
+    return figures | ordered
+
+
 def labeller_rows(
     labels: pd.DataFrame,
     gold: pa.Table | None = None,
     excluded: tuple[str, ...] = (),
     task: str = "pairwise",
+    order: Sequence[str] = (),
 ) -> list[dict]:
     """One dict per labeller (people only) from the label log's ``task`` labels; ``gold``: the current gold of
-    ``task`` (`data.gold.read_gold`: item_id and the answer)."""
+    ``task`` (`data.gold.read_gold`: item_id and the answer); ``order``: a rubric's aspects (`Rubric.names`), the
+    order a rater's one-value figures, and so their flags, list theirs in."""
     rows = human_labels(labels[labels["task"] == task])
     if not len(rows):
         return []
@@ -247,10 +262,12 @@ def labeller_rows(
     else:
         figures, against_gold = OTHER_FIGURES[task]
         gold_figures, quality = against_gold(current, names, gold), figures(current, names)
-        quality = {name: {"gold": gold_figures[name], **quality[name]} for name in names}
+        quality = {
+            name: {"gold": gold_figures[name], **_in_rubric_order(quality[name], order)} for name in names
+        }
     skips = _skips(rows)
     excluded = {same_name(name) for name in excluded}
-    sided = one_sided_gold(gold, task)
+    sided = one_sided_gold(gold, task, order)
     out = []
     for name in names:
         mine = current[current["annotator"] == name]

@@ -1,8 +1,9 @@
 """The sentences around the arena leaderboard (`data.leaderboard`), the same under `python -m data leaderboard`, the
 round drivers' board and the arena admin card: the splits of its votes (`split_votes_line`, under the first line)
-and the notes under the table (`board_notes`): strengths the votes leave open, missing intervals, models without a
-vote, answers never paired as one text, arena pairs of no split, a judge's inconsistent ties, who was excluded and
-who votes by the side of the screen. `data.leaderboard_view` lays out the table, its JSON and the plot."""
+and the notes under the table (`board_notes`): strengths the votes leave open, missing intervals, a strength and a
+win rate on opposite sides of the reference's, models without a vote, answers never paired as one text, arena pairs
+of no split, a judge's inconsistent ties, who was excluded and who votes by the side of the screen.
+`data.leaderboard_view` lays out the table, its JSON and the plot."""
 
 from __future__ import annotations
 
@@ -103,16 +104,18 @@ def board_notes(
     left_out: Mapping[str, int] = MappingProxyType({}),
 ) -> list[str]:
     """The notes under the table (the CLI's, the round drivers' and the admin tab's): one per kind of strength the
-    votes leave open (`STANDING_NOTES`), why an interval is missing (`few_prompts_line`), the arena's models with
-    no row (``unvoted``: `data.leaderboard.unvoted_models`), the answers never paired as they were the same text
-    (``identical``: `data.arena_runs.identical_answers`), the arena pairs a board of one ``split`` left out as of
-    no split (``left_out``: `data.leaderboard.split_pairs`, `left_out_line`), a judge's inconsistent ties
+    votes leave open (`STANDING_NOTES`), why an interval is missing (`few_prompts_line`), a strength and a win rate
+    on opposite sides of the reference's (`opposite_line`), the arena's models with no row (``unvoted``:
+    `data.leaderboard.unvoted_models`), the answers never paired as they were the same text (``identical``:
+    `data.arena_runs.identical_answers`), the arena pairs a board of one ``split`` left out as of no split
+    (``left_out``: `data.leaderboard.split_pairs`, `left_out_line`), a judge's inconsistent ties
     (`inconsistent_line`), who was excluded, and who votes by the side of the screen (``sided``:
     `data.labeller_flags.side_preferences`, `side_line`)."""
     open_ = [standing for standing in STANDING_NOTES if any(r.standing == standing for r in rows)]
     notes = [STANDING_NOTES[s] for s in open_] + [
         few_prompts_line(rows),
         unmet_line(rows),
+        opposite_line(rows),
         unvoted_line(unvoted),
         *map(identical_line, identical),
         left_out_line(split, left_out),
@@ -197,6 +200,32 @@ def unmet_line(rows: list[Row]) -> str:
         "models it met (answers identical to another model's are never paired: `generate --arena` counts them as "
         "`identical`)"
     )
+
+
+def opposite_line(rows: list[Row]) -> str:
+    """The table's note on the models whose strength and win rate, as printed, lie on opposite sides of the
+    reference's 0 and 0.5 (`-0.242` beside `0.618` read as a fault of the fit); "" when none does. Both are right:
+    they count different votes."""
+    crossed = [
+        f"{r.name} (strength {signed(r.strength, 3)}, win rate {r.win_rate:.3f} of {counted(r.games, 'vote')})"
+        for r in rows[1:]
+        if r.strength is not None
+        and r.win_rate is not None
+        and round(r.strength, 3) * (round(r.win_rate, 3) - 0.5) < 0
+    ]
+    if not crossed:
+        return ""
+    return (
+        f"strength and win rate on opposite sides of the reference's 0 and 0.5: {', '.join(crossed)}: both are "
+        "right: the strength is fitted from every vote, those against the other models too, the win rate counts "
+        "the votes against the reference alone"
+    )
+
+
+def signed(value: float, digits: int) -> str:
+    """``value`` with its sign to ``digits`` decimals; one that rounds to 0 is +0 (a strength tied with the
+    reference's is the fit's -1e-17, which printed `-0.000`, as if below the reference's `+0.000`)."""
+    return f"{round(value, digits) + 0.0:+.{digits}f}"
 
 
 def unvoted_line(unvoted: list[dict]) -> str:

@@ -18,15 +18,9 @@ import numpy as np
 from data.bradley_terry import MIN_PROMPTS
 from data.errors import one_line
 from data.leaderboard import ALL_SPLITS, FEW_PROMPTS, Board, Row
-from data.leaderboard_notes import board_notes, split_votes_line
+from data.leaderboard_notes import board_notes, signed, split_votes_line
 
 UNBOUNDED = {"above": "+inf", "below": "-inf", "unrated": "n/a"}
-
-
-def signed(value: float, digits: int) -> str:
-    """``value`` with its sign to ``digits`` decimals; one that rounds to 0 is +0 (a strength tied with the
-    reference's is the fit's -1e-17, which printed `-0.000`, as if below the reference's `+0.000`)."""
-    return f"{round(value, digits) + 0.0:+.{digits}f}"
 
 
 def strength_text(row: Row) -> str:

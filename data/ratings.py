@@ -28,6 +28,7 @@ import pyarrow as pa
 from data.aggregate import current_labels
 from data.errors import PrefloopError
 from data.records import content_id
+from data.rubric import aspect_order
 from data.selection import NO_ITEM_ENGINES
 
 TASK = "rate"
@@ -195,25 +196,26 @@ def alpha(units: Sequence[Sequence[float]], level: str = "interval") -> float | 
     return None if expected == 0 else float(1 - (n - 1) * (coincidence * delta).sum() / expected)
 
 
-def rating_agreement(labels: pd.DataFrame | pa.Table) -> dict[str, dict]:
-    """Per aspect: answers rated by two or more labellers, and Krippendorff's alpha (interval, ordinal)."""
+def rating_agreement(labels: pd.DataFrame | pa.Table, order: Sequence[str] = ()) -> dict[str, dict]:
+    """Per aspect, in the rubric's ``order`` (`data.rubric.aspect_order`): answers rated by two or more labellers,
+    and Krippendorff's alpha (interval, ordinal)."""
     ratings = current_ratings(labels)
     out = {}
-    for name in aspect_names(ratings):
+    for name in aspect_order(aspect_names(ratings), order):
         units = ratings.dropna(subset=[name]).groupby("item_id")[name].apply(list)
         units = [u for u in units if len(u) >= 2]
         out[name] = {"items": len(units), **{level: alpha(units, level) for level in ("interval", "ordinal")}}
     return out
 
 
-def rating_stats(labels: pd.DataFrame | pa.Table) -> dict:
-    """For `python -m data stats`: rated answers, current ratings, and per aspect the answers with two or more
-    ratings and Krippendorff's alpha (interval, ordinal)."""
+def rating_stats(labels: pd.DataFrame | pa.Table, order: Sequence[str] = ()) -> dict:
+    """For `python -m data stats`: rated answers, current ratings, and per aspect (in the rubric's ``order``) the
+    answers with two or more ratings and Krippendorff's alpha (interval, ordinal)."""
     ratings = current_ratings(labels)
     return {
         "rated": int(ratings["item_id"].nunique()),
         "ratings": len(ratings),
-        "alpha_per_aspect": rating_agreement(labels),
+        "alpha_per_aspect": rating_agreement(labels, order),
     }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,14 @@ class Rubric:
     def encode(self, ratings: dict) -> str:
         """The stored form (labels.ratings): compact JSON, keys sorted, after `check`."""
         return json.dumps(self.check(ratings), sort_keys=True, separators=(",", ":"))
+
+
+def aspect_order(names: Iterable[str], order: Sequence[str] = ()) -> list[str]:
+    """The aspects ``names`` as a rubric lists them (``order``: its `Rubric.names`, the order its labellers rate
+    them in), those it lacks after, sorted. A stored rating's keys are sorted: listed as stored, they read in an
+    order no screen shows."""
+    place = {name: i for i, name in enumerate(order)}
+    return sorted(names, key=lambda name: (place.get(name, len(place)), name))
 
 
 NOT_AN_OBJECT = "ratings must be a JSON object of aspect: value"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -105,10 +106,11 @@ def _machine_counts(labels: pa.Table, machine: pa.ChunkedArray) -> tuple[dict[st
     return {name: in_force[name] for name in names}, apart
 
 
-def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dict:
+def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = (), order: Sequence[str] = ()) -> dict:
     """Each labeller's quality and pace (`data.labellers`), and the team's pace: pairwise at the top level, each
     other task with labels of people under ``tasks``; ``excluded`` (and those in excluded.json) are marked, their
-    quality still measured. Each task's ``one_sided_gold`` says where its gold is nearly all one answer."""
+    quality still measured. Each task's ``one_sided_gold`` says where its gold is nearly all one answer; ``order``:
+    a rubric's aspects, the order a rater's flags list theirs in."""
     gold = read_gold(workspace)
     labels = workspace.frame("labels")  # children first (Workspace.read)
     labels = labels[
@@ -123,19 +125,20 @@ def labeller_report(workspace: Workspace, excluded: tuple[str, ...] = ()) -> dic
     }
     for task in TASKS[1:]:  # pairwise above (as before); each other task with labels of people
         gold = read_gold(workspace, task)
-        rows = labeller_rows(labels, gold, excluded, task)
+        rows = labeller_rows(labels, gold, excluded, task, order)
         if rows:
             report["tasks"][task] = {
                 "team": team_pace(labels, task),
                 "labellers": rows,
-                "one_sided_gold": _one_sided(gold, task),
+                "one_sided_gold": _one_sided(gold, task, order),
             }
     return report
 
 
-def _one_sided(gold: pa.Table, task: str) -> dict | None:
-    """The report's word on gold nearly all of one answer (`data.gold_balance`), None where it is not."""
-    sided = one_sided_gold(gold, task)
+def _one_sided(gold: pa.Table, task: str, order: Sequence[str] = ()) -> dict | None:
+    """The report's word on gold nearly all of one answer (`data.gold_balance`; rate: its aspects in the rubric's
+    ``order``), None where it is not."""
+    sided = one_sided_gold(gold, task, order)
     return None if sided is None else sided.as_dict()
 
 
@@ -170,10 +173,12 @@ def _item_figures(
     method: str,
     completions: pa.Table,
     apart: dict[str, dict[str, int]],
+    order: Sequence[str] = (),
 ) -> dict:
     """The verdict figures of each task of ``tasks`` (those with stored labels): pairwise and KTO items from their
     verdicts (``verdicts_of``; ``apart``: by task, their split ones an export counts apart, `split_counted_apart`),
-    rank and rate items from the labels in force (``people``; rankings of ``completions``)."""
+    rank and rate items from the labels in force (``people``; rankings of ``completions``; ratings' aspects in the
+    rubric's ``order``)."""
     out = {}
     for task, verdicts in verdicts_of.items():
         if task in tasks:
@@ -188,15 +193,17 @@ def _item_figures(
         figures = ranking_agreement(people, prompt_of=completion_prompts(completions))
         out["rank_items"] = {k: v for k, v in figures.items() if k != "per_item_tau"}
     if "rate" in tasks:
-        out["rate_items"] = rating_stats(people)
+        out["rate_items"] = rating_stats(people, order)
     return out
 
 
-def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tuple[str, ...] = ()) -> dict:
+def workspace_stats(
+    workspace: Workspace, method: str = MAJORITY, excluded: tuple[str, ...] = (), order: Sequence[str] = ()
+) -> dict:
     """Counts, label distribution and verdict figures (``method``: the aggregation; ``excluded`` labellers' labels
     and those in excluded.json out of the `VERDICT_TASKS`' figures, which ``excluded_labellers`` names; every stored
     label of people and imports in the label distribution: `verdict_labels`), machine labellers' agreement,
-    lineage."""
+    lineage; ``order``: a rubric's aspects (`Rubric.names`), the order the ratings' figures list theirs in."""
     excluded = excluded_labellers(workspace.path, excluded)
     gold_events = workspace.read("gold")
     tables: dict[str, pa.Table] = {}
@@ -247,7 +254,7 @@ def workspace_stats(workspace: Workspace, method: str = MAJORITY, excluded: tupl
         stats["excluded_labellers"]["left_out_of"].append("machine_agreement")
     arena = pairs.filter(pc.equal(pairs.column("kind"), ARENA)).column("id").combine_chunks()
     apart = {task: split_counted_apart(verdicts_of[task], gold[task], arena) for task in verdicts_of}
-    stats |= _item_figures(verdicts_of, people, tasks, method, completions, apart)
+    stats |= _item_figures(verdicts_of, people, tasks, method, completions, apart, order)
     rows = models.sort_by([("created_at", "ascending")]).to_pandas()
     stats["models"] = [model_summary(row) for _, row in rows.iterrows()]
     return stats

@@ -246,7 +246,8 @@ def test_the_admin_tab_offers_only_the_exports_and_the_switch_its_labels_use(
     """Each app's admin tab shows (and wires) the export buttons of what its own labels make and the "Verdicts by"
     switch only where something aggregates labels, saying exactly what it changes: no DPO or KTO button that can only
     say "Nothing to export" in a rate app, no aggregation that changes nothing; in a rank app the switch changes the
-    DPO export (the pairs its rankings expand into) and no figure of the tab, so choosing redraws nothing."""
+    DPO export (the pairs its rankings expand into) and no figure of the tab, so choosing redraws only the status
+    line, which says what the switch did."""
     from annotate.app import build_app
 
     app = build_app(make_context(LabelService(label_ws, view), Authenticator(load_users(users_file))))
@@ -263,7 +264,13 @@ def test_the_admin_tab_offers_only_the_exports_and_the_switch_its_labels_use(
     radio = shown.get("pf-aggregate")
     said = f"{radio.label}: {radio.info.removeprefix('Majority or Dawid–Skene, for ')}" if radio else None
     assert (said or "").startswith(switch or "") and (radio is None) == (switch is None), said
-    assert ("admin_aggregate" in wired) == (switch is not None and view != "rank")
+    # the switch says what it did on the status line; a rank app's draws nothing else again
+    switched = [fn for fn in app.fns.values() if fn.api_name == "admin_aggregate"]
+    assert len(switched) == (switch is not None)
+    figures = {"pf-admin-cards", "pf-admin-labellers", "pf-admin-disputed"}
+    for fn in switched:
+        drawn = {block.elem_id for block in fn.outputs}
+        assert drawn == {"pf-admin-status"} | (set() if view == "rank" else figures), drawn
     assert {"admin", "admin_select", "make_gold", "exclude", "include"} <= wired
 
 

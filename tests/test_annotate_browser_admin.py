@@ -1,6 +1,7 @@
 """The admin tab end to end in a real headless Chromium: gold items look like any item to a labeller, and the admin
 sees each labeller's gold accuracy; the arena leaderboard and its notes read as `python -m data leaderboard` prints
-them. Helpers: tests/annotate_browser.py; fixtures: tests/conftest.py."""
+them; the "Verdicts by" switch says on the status line what it did. Helpers: tests/annotate_browser.py; fixtures:
+tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -213,3 +214,45 @@ def test_the_arena_apps_admin_tab_has_no_edits_section(tmp_path, browser, users)
         assert "presses e" not in page.inner_text("body")
     finally:
         app.close()
+
+
+def test_the_verdicts_switch_says_what_it_did_in_the_status_line(tmp_path, browser, users):
+    """After the "Verdicts by" switch, the admin's status line still showed the line of the action before it (a
+    make-gold's, an export's) as if just done: it says what the switch changed. In a rank app, where the switch
+    changes only the export, so nothing on the tab is drawn again, too."""
+    from data import Workspace
+    from tests.test_annotate_rank import build_workspace as rank_workspace
+
+    for task, workspace, said in (
+        (
+            "pairwise",
+            build_workspace(Workspace.init(tmp_path / "pairwise")),
+            "Verdicts by dawid-skene now, for the verdicts card, the disputed items (order, posterior), the machine "
+            "labellers' cards and the DPO export. Nothing is written until an export button is pressed.",
+        ),
+        (
+            "rank",
+            rank_workspace(tmp_path / "rank"),
+            "Export verdicts by dawid-skene now, for the DPO export only; the figures here are not verdicts. "
+            "Nothing is written until an export button is pressed.",
+        ),
+    ):
+        app, _, url = serve(workspace, task, users)
+        try:
+            page = browser.new_page()
+            sign_in(page, url, "ann")  # an admin lands on the admin tab
+            wait_settled(page)
+            status = page.locator("#pf-admin-status")
+            # an export of no labels: its line says nothing was exported (and, unlike a make-gold, draws nothing else)
+            page.locator("#pf-export-dpo").click()
+            status.get_by_text("Nothing to export as dpo yet").wait_for(timeout=WAIT_MS)
+            page.locator("#pf-aggregate").get_by_text("dawid-skene", exact=True).click()
+            status.get_by_text(said).wait_for(timeout=WAIT_MS)
+            assert status.inner_text().strip() == said
+            cards = page.locator("#pf-admin-cards")
+            if task == "pairwise":  # and the figures it changes are drawn by it, as before
+                cards.get_by_text("verdicts (dawid-skene)").wait_for(timeout=WAIT_MS)
+            page.locator("#pf-aggregate").get_by_text("majority", exact=True).click()
+            status.get_by_text(said.replace("dawid-skene", "majority")).wait_for(timeout=WAIT_MS)
+        finally:
+            app.close()

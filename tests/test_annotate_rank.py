@@ -224,6 +224,24 @@ def test_the_admin_tab_leaves_out_the_rankings_stats_and_the_export_leave_out(ws
     assert """Kendall's τ-b</div><div class="pf-big">1.000</div>""" in cards, cards
 
 
+def test_the_rankings_card_names_the_labellers_excluded_as_the_verdicts_card_does(ws):
+    """The pairwise verdicts card says "excluded: NAME" where a labeller is excluded (WS/excluded.json); the rank
+    app's rankings card, whose figures leave them out too, said nothing of it."""
+    from data.selection import set_excluded
+
+    users = {name: User(name, hash_password(PASSWORD), admin=name == "ann") for name in ("ann", "bob")}
+    ctx = make_context(LabelService(ws, "rank", overlap=2), Authenticator(users))
+    completions = ws.frame("completions")
+    ids = next(group for group in completions.groupby("prompt_id")["id"].agg(sorted) if len(group) == 4)
+    item = rank_item_id(completions.loc[completions["id"] == ids[0], "prompt_id"].iloc[0], 0)
+    ws.append([Label(item, who, "rank", None, ranking=">".join(ids)) for who in ("ann", "bob", "cy")])
+    rankings = "of 1 item; people's and imported labels"
+    assert f"{rankings}</div>" in unescape(admin_view(ctx, "ann")[0])  # nobody excluded: nothing said
+    set_excluded(ws.path, "cy", True)
+    set_excluded(ws.path, "bob", True)
+    assert f"{rankings}; excluded: bob, cy</div>" in unescape(admin_view(ctx, "ann")[0])
+
+
 def _rows(table: str) -> list[list[str]]:
     return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(<td>.*?)</tr>", table)]
 

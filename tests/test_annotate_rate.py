@@ -4,6 +4,7 @@ panel inert and keep a pick that was not saved, the admin tab shows alpha per as
 from __future__ import annotations
 
 import json
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -145,6 +146,10 @@ def test_admin_tab_shows_alpha_per_aspect(ctx):
         ctx.service.submit(user, shown.item.id, json.dumps(values))
     cards, labellers, disputed, _ = admin_view(ctx, "ann")
     assert "α helpfulness (interval)" in cards and "ordinal" in cards and "1 answer with ≥2 ratings" in cards
+    # in the rubric's order, as the labellers rate them and the status line lists them (they were sorted)
+    assert re.findall(r"α (\w+) \(interval\)", cards) == list(ctx.service.rubric.names) == [
+        "helpfulness", "correctness", "coherence", "complexity", "verbosity"
+    ]  # fmt: skip
     assert "ann" in labellers and "bob" in labellers
     # helpfulness 3 against 1, the other four aspects equal: |difference| 2 / 5 aspects, bias ±0.4
     assert (
@@ -167,6 +172,21 @@ def test_admin_tab_shows_alpha_per_aspect(ctx):
     assert 'href="prefloop/export/ratings.parquet"' in status
     table = pq.read_table(ctx.service.workspace.exports / "ratings.parquet")
     assert table.column("helpfulness").to_pylist() == [2.0] and table.column("raters").to_pylist() == [2]
+
+
+def test_the_alpha_cards_name_the_labellers_excluded_as_the_verdicts_card_does(ctx):
+    """The pairwise verdicts card says "excluded: NAME" where a labeller is excluded (WS/excluded.json); the rate
+    app's α cards, whose figures leave them out too, said nothing of it."""
+    from data.selection import set_excluded
+
+    for user, values in (("ann", FULL), ("bob", FULL), ("cy", {**FULL, "helpfulness": 0})):
+        ctx.service.submit(user, ctx.service.show(user).item.id, json.dumps(values))
+    with_two = "1 answer with ≥2 ratings (people&#x27;s and imported labels"
+    cards = admin_view(ctx, "ann")[0]
+    assert cards.count(f"{with_two})") == 5  # nobody excluded: nothing said
+    set_excluded(ctx.service.workspace.path, "cy", True)
+    cards = admin_view(ctx, "ann")[0]
+    assert cards.count(f"{with_two}; excluded: cy)") == 5, cards
 
 
 def test_cli_checks_the_rubric_before_serving(label_ws, tmp_path, capsys):

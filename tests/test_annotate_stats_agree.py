@@ -88,7 +88,7 @@ def test_rank_agreement_is_the_same_in_stats_and_the_admin_tab(tmp_path):
     figures = workspace_stats(ws)["rank_items"]
     assert (figures["rankings"], figures["kendall_tau"]) == (2, pytest.approx(-1.0))
     cards = admin_view(context(ws, "rank"), "ann")[0]
-    assert card(cards, "rankings") == ("2", "of 1 item; people's and imported labels")
+    assert card(cards, "rankings") == ("2", "of 1 item; people's and imported labels; excluded: zo\u00eb")
     assert card(cards, "Kendall's τ-b")[0] == "-1.000"
     assert card(cards, "pair votes")[0] == "6 all / 4 adjacent"  # the two rankings counted, each once
 

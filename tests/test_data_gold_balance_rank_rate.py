@@ -86,8 +86,8 @@ def mark_rated(ws: Workspace, ids: list[int], completion_ids: list[str], capsys)
 
 
 MIDDLE_NOTE = (
-    "no evidence of quality: they give every answer the same ratings (coherence 2, complexity 2, correctness 2, "
-    "helpfulness 2, verbosity 2), and 50 of 50 gold values are within ±1 of them"
+    "no evidence of quality: they give every answer the same ratings (helpfulness 2, correctness 2, coherence 2, "
+    "complexity 2, verbosity 2), and 50 of 50 gold values are within ±1 of them"
 )
 
 
@@ -96,7 +96,7 @@ def test_rate_gold_all_within_one_of_a_constant_gives_that_constant_rater_no_evi
     middling = [i for i, truth in enumerate(TRUTH) if 1 <= truth <= 3][:10]  # gold rated 1-3 on every aspect
     err = mark_rated(ws, middling, ids, capsys)
     expected = (
-        "50 of 50 rate gold values are within ±1 of coherence 2, complexity 2, correctness 2, helpfulness 2, "
+        "50 of 50 rate gold values are within ±1 of helpfulness 2, correctness 2, coherence 2, complexity 2, "
         "verbosity 2: gold's share within ±1 cannot tell a rater who gives every answer those ratings (they score "
         "50/50) from a careful one; mark gold answers rated further than ±1 from them (python -m data gold "
         "--rate-item ID --ratings JSON)"
@@ -113,7 +113,10 @@ def test_rate_gold_all_within_one_of_a_constant_gives_that_constant_rater_no_evi
     }
     # the trap itself: the constant rater scores as the careful one does, and only the flag tells them apart
     assert rows["middle"]["gold"]["within_one_share"] == rows["careful"]["gold"]["within_one_share"] == 1.0
-    assert rows["middle"]["flags"][0].startswith("gives every answer the same rating (coherence 2,")
+    # the aspects in the rubric's order, as the rate app lists them (the stored ratings' keys are sorted)
+    assert rows["middle"]["flags"][0].startswith(
+        "gives every answer the same rating (helpfulness 2, correctness 2,"
+    )
     assert rows["middle"]["gold"]["note"] == MIDDLE_NOTE
     # a constant rater whose constant scores poorly on this gold (4: the 3s only) has a figure that says so
     assert rows["high"]["gold"]["within_one"] == 15 and "note" not in rows["high"]["gold"]
@@ -129,6 +132,7 @@ def test_rate_gold_all_within_one_of_a_constant_gives_that_constant_rater_no_evi
     assert table.startswith(f'<div class="pf-message pf-warn">{escape(expected)}</div>')
     assert f"<td>50/50 (10 answers) ({escape(MIDDLE_NOTE)})</td>" in table
     assert "<td>15/50 (10 answers)</td>" in table and "<td>50/50 (10 answers)</td>" in table
+    assert "gives every answer the same rating (helpfulness 2, correctness 2, coherence 2," in table
     # Gold answers rated further off measure them: 50 of 60 within ±1 of 2 at best, nothing is said
     mark_rated(ws, [0, 4], ids, capsys)  # rated 0 and 4
     text, report = labellers(ws, capsys)

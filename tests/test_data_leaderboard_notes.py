@@ -372,3 +372,29 @@ def test_a_split_board_counts_the_arena_pairs_whose_prompt_is_missing_by_reason(
         "error: --split train: no arena pairs of split train in this workspace (4 in split test, 2 whose prompt is "
         "not in the prompts table; --split all counts every split's)\n"
     )
+
+
+def test_a_strength_and_a_win_rate_on_opposite_sides_of_the_reference_are_explained():
+    """B beats the reference A on 6 of 10 votes but loses to C on 17 of 20, and C loses to A on 12 of 20: the fit,
+    from every vote, puts B below A (-0.744) beside its win rate of 0.600 against it, and C above A beside 0.400. A
+    board reading `-0.242` beside `0.618` looked like a fault of the fit, without a word; one note line says why
+    both are right, and only where it happens."""
+    games = [(p, "A", "B", "ann", "a" if p < 4 else "b") for p in range(10)]
+    games += [(10 + p, "A", "C", "ann", "a" if p < 12 else "b") for p in range(20)]
+    games += [(30 + p, "B", "C", "ann", "a" if p < 3 else "b") for p in range(20)]
+    rows = leaderboard(*games_tables(games), samples=40)
+    assert [(r.name[-3:], round(r.strength, 3), r.win_rate) for r in rows[1:]] == [
+        ("(B)", -0.744, 0.6),
+        ("(C)", 0.156, 0.4),
+    ]
+    note = (
+        "strength and win rate on opposite sides of the reference's 0 and 0.5: dpo r1 B (B) (strength -0.744, win "
+        "rate 0.600 of 10 votes), dpo r2 C (C) (strength +0.156, win rate 0.400 of 20 votes): both are right: the "
+        "strength is fitted from every vote, those against the other models too, the win rate counts the votes "
+        "against the reference alone"
+    )
+    assert board_lines(rows, "people")[-1] == note
+    # B against A alone: strength and win rate agree (above 0 and 0.5), and no such note
+    agreeing = leaderboard(*games_tables(games[:10]), samples=40)
+    assert agreeing[1].strength > 0 and agreeing[1].win_rate == 0.6
+    assert not [line for line in board_lines(agreeing, "people") if "opposite sides" in line]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from itertools import takewhile
 
 import pyarrow as pa
 import pytest
@@ -328,6 +329,40 @@ def test_export_ratings_cli_loads_with_datasets(tmp_path, capsys):
     assert "nothing to export as ratings" in capsys.readouterr().err
     assert data_main(["stats", "-w", str(empty.path)]) == 0  # no label at all: not "none pairwise or kto"
     assert "\nlabels: none\n" in capsys.readouterr().out
+
+
+def test_stats_lists_the_aspects_in_the_rubrics_order(tmp_path, capsys):
+    """`data stats`' rate lines listed the aspects alphabetically (a stored rating's keys are sorted), where the
+    rate app lists them in its rubric's order: they follow `--rubric`'s (default HelpSteer2's), the aspects it
+    lacks after, sorted. A `--rubric` that orders nothing (no ratings stored) is said, as `data import` says its."""
+    helpsteer = {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 2}
+    ws = rated_workspace(tmp_path / "ws", {"ann": [helpsteer | {"zest": 1, "ease": 2}], "bob": [helpsteer]})
+
+    def listed(*flags: str) -> list[str]:
+        assert data_main(["stats", "-w", str(ws.path), *flags]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        start = next(k for k, line in enumerate(lines) if line.startswith("rate_items ")) + 1
+        return [
+            line.split(":")[0].strip() for line in takewhile(lambda ln: ln.startswith("  "), lines[start:])
+        ]
+
+    assert listed() == ["helpfulness", "correctness", "coherence", "complexity", "verbosity", "ease", "zest"]
+    rubric = tmp_path / "mine.yaml"
+    rubric.write_text(
+        "name: mine\naspects:\n"
+        + "".join(
+            f"  - {{name: {a}, scale: [0, 4], description: {a}.}}\n" for a in ("zest", "verbosity", "ease")
+        )
+    )
+    order = ["zest", "verbosity", "ease", "coherence", "complexity", "correctness", "helpfulness"]
+    assert listed("--rubric", str(rubric)) == order
+    assert data_main(["stats", "-w", str(ws.path), "--rubric", str(rubric), "--json"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["rate_items"]["alpha_per_aspect"]) == order
+    empty = Workspace.init(tmp_path / "empty")
+    assert data_main(["stats", "-w", str(empty.path), "--rubric", str(rubric)]) == 0
+    assert (
+        capsys.readouterr().err == f"warning: --rubric {rubric} not used: this workspace holds no ratings\n"
+    )
 
 
 def test_a_rubric_integer_too_long_to_read_names_the_file_and_field(tmp_path):
