@@ -261,7 +261,7 @@ def iterate_once(
     folder = iterate_folder(options, workspace, loop, iteration)
     marker_name = f"{loop.kind}.json"
     model = _done(workspace, reference, round, loop)
-    if model is not None and not unreported(model["path"]):
+    if model is not None and not unreported(model["path"], model["id"]):
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
         record = read_claim(model["path"], loop) or {}
         return iteration_summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
