@@ -15,6 +15,7 @@ from data.annotators import judge_annotator
 from generate import bestofn
 from generate.__main__ import main
 from generate.engines import Sample
+from generate.isolate import StepFailed
 from generate.judge import MT_BENCH_TEMPLATE, best_worst, combine, judge_messages, parse_verdict
 from generate.loop import judge as loop_judge
 
@@ -237,6 +238,30 @@ def test_a_judge_loop_iteration_with_no_pair_to_train_says_what_the_judge_made_o
     assert err.endswith(
         "; iteration 1 (round 1): the judge paired none of its 4 train prompts (best_worst_no_spread 4)\n"
     )
+
+
+def test_a_judge_loop_training_that_fails_for_another_reason_is_not_said_to_lack_pairs(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """The judge's counts were added to any refusal of the iteration's training where this run's judge made no
+    pair: a training process that died (killed, out of memory) was said to follow "the judge paired none of its
+    train prompts", though the prompts a rerun asks the judge again are only the ones left unpaired (no spread),
+    the others paired by the run before. Only train's "no rows to train on" gets them."""
+    engine = ScriptedEngine(lambda a, b: "I cannot tell.")
+    monkeypatch.setattr(bestofn, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(loop_judge, "make_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(bestofn, "judge_model", lambda name: name)
+
+    def died(*args, **kwargs):
+        raise StepFailed("the training process died (killed, or out of memory?)")
+
+    monkeypatch.setattr("train.run.train", died)
+    args = [
+        "-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.json")),
+        "--test-fraction", "0.34", "--judge-iter", "1", "--judge", "tiny-judge", "--n", "2", "--no-spin-isolate",
+    ]  # fmt: skip
+    assert main(args) == 2
+    assert capsys.readouterr().err == "error: the training process died (killed, or out of memory?)\n"
 
 
 def test_the_judge_loop_checks_its_judge_once_not_once_an_iteration(

@@ -379,3 +379,34 @@ def test_an_iterate_killed_after_its_registration_gets_its_report_on_the_rerun(
     assert (folder / "report.md").is_file()
     record = json.loads((folder / "spin.json").read_text())
     assert record["model_id"] == trained["record_id"] == models[models["method"] == "spin"].iloc[0]["id"]
+
+
+@pytest.mark.parametrize("trained", ["older", "other"])
+def test_a_registered_iterate_whose_trained_json_is_not_its_own_is_not_trained_again(
+    tmp_path, tiny_model_dir, monkeypatch, capsys, trained
+):
+    """An iterate registered, then killed before its report, whose trained.json train's --resume cannot take up:
+    one of a version before it kept the rows (no train_rows, data, notes), or one whose id is not the registered
+    model's. The rerun handed the folder to train's --resume all the same, which trained it again over the
+    registered weights and registered a second model at the same path; it is the registered model, as before."""
+    args = spin_args(tmp_path, tiny_model_dir, "--spin-iter", "1", "--no-spin-isolate")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("train.once.write_report", killed)
+        assert main(args) == 130
+    path = tmp_path / "ws/runs/spin-iter1/trained.json"
+    saved = json.loads(path.read_text())
+    if trained == "older":  # what write_trained kept before 182ca0a
+        saved = {key: saved[key] for key in ("steps", "log_history", "record_id")}
+    else:
+        saved["record_id"] = "0" * 32
+    path.write_text(json.dumps(saved))
+    weights = (tmp_path / "ws/runs/spin-iter1/model.safetensors").read_bytes()
+    capsys.readouterr()
+    assert main(args) == 0
+    models = Workspace(tmp_path / "ws").frame("models")
+    assert list(models["method"]).count("spin") == 1
+    assert (tmp_path / "ws/runs/spin-iter1/model.safetensors").read_bytes() == weights

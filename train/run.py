@@ -43,7 +43,7 @@ from train.pairs import (
     step_chunks,
 )
 from train.plan_notes import steps_note, unused_adapter_options
-from train.saving import check_model_files, load_tokenizer, model_path
+from train.saving import check_model_files, load_tokenizer, model_path, read_trained
 from train.sources import add_source_weights, uniform_machine_weight
 from train.stepwise import train_stepwise
 
@@ -394,3 +394,11 @@ def reward_scorer(model: str, workspace: Workspace, batch_size: int = 8, max_len
 
     entry = reward_model_entry(model, workspace)
     return RewardScorer(entry.path, batch_size, max_length), entry
+
+
+def saved_model_id(out: Path) -> str | None:
+    """The manifest id of the final model a run saved in ``out`` (`trained.json`), which a ``--resume`` there
+    evaluates, reports and registers once, training nothing; None where there is none it can take up (a resume
+    there trains)."""
+    saved = read_trained(Path(out))
+    return str(saved["record_id"]) if saved is not None else None

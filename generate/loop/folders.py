@@ -53,11 +53,14 @@ def read_claim(folder: str | Path, loop: Loop) -> dict | None:
     return claimed
 
 
-def unreported(folder: str | Path) -> bool:
-    """Whether the run in ``folder`` saved its final model (`trained.json`) but was killed before its report
-    (`metrics.json`, written last), perhaps after registering the model: a `train --resume` there evaluates and
-    reports the saved model, training nothing and registering it once."""
-    return (Path(folder) / "trained.json").is_file() and not (Path(folder) / "metrics.json").is_file()
+def unreported(folder: str | Path, model_id: str) -> bool:
+    """Whether the run in ``folder`` saved the registered model ``model_id`` (its `trained.json`) but was killed
+    before its report (`metrics.json`, written last): a `train --resume` there evaluates and reports that model,
+    training nothing and registering it once. A `trained.json` train's resume cannot take up (a version's before it
+    kept the rows) or of another model would train again over the registered weights and register a second model."""
+    from train.run import saved_model_id  # torch: only where a loop has a registered iterate to look at
+
+    return not (Path(folder) / "metrics.json").is_file() and saved_model_id(Path(folder)) == model_id
 
 
 def chain_of(folder: str | Path, loop: Loop) -> tuple:

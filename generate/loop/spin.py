@@ -261,7 +261,7 @@ def iterate_once(
     folder = iterate_folder(options, workspace, loop, iteration)
     marker_name = f"{loop.kind}.json"
     model = _done(workspace, reference, round, loop)
-    if model is not None and not unreported(model["path"]):
+    if model is not None and not unreported(model["path"], model["id"]):
         log.info("iteration %d: model %s is in the manifest already, not retrained", iteration, model["id"])
         record = read_claim(model["path"], loop) or {}
         return iteration_summary(iteration, model, record | {"resumed": True}), _iterate_of(model)
@@ -282,8 +282,15 @@ def iterate_once(
         model = run_isolated(
             train_step, train_options, (round,), marker_name, isolate=options.spin_isolate, what="training"
         )
-    except PrefloopError as exc:  # e.g. nothing to train on: what the sampling made of the prompts says why
-        note = unpaired_note(sampled, f"iteration {iteration} (round {round})", len(sets["train"]))
+    except PrefloopError as exc:
+        # nothing to train on (train's TrainDataError, named by `StepFailed.kind` across the process boundary): what
+        # the sampling made of the prompts says why; another refusal (a training process that died) is not theirs
+        data = getattr(exc, "kind", type(exc).__name__) == "TrainDataError"
+        note = (
+            unpaired_note(sampled, f"iteration {iteration} (round {round})", len(sets["train"]))
+            if data
+            else ""
+        )
         if not note:
             raise
         raise PrefloopError(f"{exc}{note}") from None
