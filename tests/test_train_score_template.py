@@ -102,15 +102,19 @@ def test_score_with_chat_template_scores_as_the_template_in_the_folder(
     [
         ("missing", "--chat-template {path}: not a file and not a named template (plain, roles)"),
         ("not Jinja", "{path}: not a Jinja template (line 1: "),
+        ("not UTF-8", "--chat-template {path}: not UTF-8 text (invalid start byte at byte 0)"),
     ],
 )
 def test_score_with_a_template_file_that_does_not_read_is_one_line(
     tmp_path, tiny_base_model_dir, capsys, kind, message
 ):
-    """A --chat-template file missing or not a template: one line naming it, nothing registered or scored."""
+    """A --chat-template file missing, not a template, or not text: one line naming it, nothing registered or
+    scored (a file not UTF-8 was a UnicodeDecodeError traceback, in train and generate too)."""
     path = tmp_path / "chat.jinja"
     if kind == "not Jinja":
         path.write_text("{% for m in messages %}{{ m }}")
+    elif kind == "not UTF-8":
+        path.write_bytes(b"\xff{{ messages }}")
     ws = build_workspace(tmp_path / "ws", annotators=())
     argv = ["score", "-w", str(ws.path), "--model", str(tiny_base_model_dir), "--chat-template", str(path)]
     assert main(argv) == 2
