@@ -65,7 +65,12 @@ def resolve_chat_template(value: str | None) -> str | None:
             raise ChatTemplateError(
                 f"{FLAG} {value}: not a file and not a named template ({', '.join(NAMED)})"
             )
-        text, where = path.read_text(encoding="utf-8"), str(path)
+        try:
+            text, where = path.read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError as exc:  # a binary file, or another encoding: was a traceback
+            raise ChatTemplateError(
+                f"{FLAG} {value}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
     _check_syntax(text, where)
     return text
 

@@ -9,7 +9,6 @@ import shutil
 
 import pytest
 
-from data.chat_template import resolve_chat_template
 from data.records import ModelRecord
 from tests.test_generate_model_files import shard
 from tests.test_train import build_workspace, options
@@ -340,38 +339,3 @@ def test_an_unregistered_run_reports_the_parent_and_round_the_manifest_gives_its
     assert (
         f"(round 1, from `{tiny_model_dir}`, not in the manifest)" in report and other.frame("models").empty
     )
-
-
-def test_score_of_a_model_without_a_chat_template_is_one_line_and_registers_nothing(
-    tmp_path, tiny_base_model_dir, capsys
-):
-    """A base model (no chat template) given to `train score --model` was registered, then a transformers
-    traceback ("tokenizer.chat_template is not set") as the first pair was rendered."""
-    ws = build_workspace(tmp_path / "ws", annotators=())
-    assert main(["score", "-w", str(ws.path), "--model", str(tiny_base_model_dir)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: {tiny_base_model_dir}: the model has no chat template (a base model?)")
-    assert err.count("\n") == 1 and "train score renders" in err
-    assert len(ws.frame("models")) == 0 and len(ws.frame("scores")) == 0
-
-
-@pytest.mark.parametrize("parent_template", [None, "roles"])
-def test_score_renders_the_reference_as_the_scoring_model(
-    tmp_path, tiny_model_dir, tiny_base_model_dir, parent_template
-):
-    """The reference (the scoring model's parent) was scored with its own tokenizer's template: a model trained
-    from a base model with --chat-template (its folder keeps the template, its parent has none) was a traceback,
-    and a parent with another template than the model's was scored on other inputs, a margin of two renderings.
-    Both are rendered as the model is, as training's reference pass is: here the same weights, so every margin
-    is 0."""
-    ws = build_workspace(tmp_path / "ws", annotators=())
-    parent = tiny_base_model_dir
-    if parent_template:
-        parent = shutil.copytree(tiny_base_model_dir, tmp_path / "parent")
-        (parent / "chat_template.jinja").write_text(resolve_chat_template(parent_template))
-    base = ModelRecord(str(parent), "base")
-    ws.append([base, ModelRecord(str(tiny_model_dir), "dpo", round=1, parent_id=base.id)])
-    assert main(["score", "-w", str(ws.path)]) == 0
-    scores = ws.frame("scores")
-    assert len(scores) == 8 and (scores["margin"] == 0).all()
-    assert (scores["reference_logp_a"] == scores["logp_a"]).all()

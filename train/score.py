@@ -1,8 +1,8 @@
 """`python -m train score`: how sure is the current model about each unlabelled pair? (active selection)
 
 For every sampled pair nobody has labelled yet, the summed log-probs of both sides under the model and under its
-reference (the parent in the manifest), both on the pair rendered with the scoring model's chat template, give DPO's
-implicit reward margin (divided by β):
+reference (the parent in the manifest), both on the pair rendered with the scoring model's chat template (or
+``--chat-template``, applied as training applies it), give DPO's implicit reward margin (divided by β):
 
     margin = (log π(a) − log π_ref(a)) − (log π(b) − log π_ref(b))
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from data.chat_template import ChatTemplateError, chat_template_for
+from data.chat_template import FLAG, ChatTemplateError, chat_template_for
 from data.lineage import NEWEST, ModelEntry, find_or_register, get_model, newest_model
 from data.provision import check_writes_answers, looks_like_hub_id
 from data.records import Score
@@ -28,7 +28,7 @@ from data.selection import unlabelled_pairs
 from data.workspace import Workspace
 from train.evaluate import pair_logps
 from train.options import RANGES, check_ranges
-from train.saving import check_model_files, model_path
+from train.saving import check_model_files, load_tokenizer, model_path
 from train.seam import load_pretrained
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,14 @@ class ScoreOptions:
     max_length: int = field(default=512, metadata={"help": "tokens per prompt+completion (truncated beyond)"})
     chunk_size: int = field(default=64, metadata={"help": "pairs per durable write"})
     threads: int = field(default=0, metadata={"help": "CPU threads (0: torch's default)"})
+    chat_template: str | None = field(
+        default=None,
+        metadata={
+            "metavar": "TEMPLATE",
+            "help": "chat template for a scoring model without one, both passes rendered with it (as train's "
+            "--chat-template): a Jinja file, or plain / roles (base models)",
+        },
+    )
 
 
 SCORE_RANGES = {name: RANGES[name] for name in ("batch_size", "max_length", "threads", "rounds")} | {
@@ -86,14 +94,6 @@ def pending_pairs(
     return rows, already
 
 
-def _tokenizer(path: str):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    return tokenizer
-
-
 def _load(path: str):
     from transformers import AutoModelForCausalLM
 
@@ -101,16 +101,19 @@ def _load(path: str):
     return model.to("cuda") if torch.cuda.is_available() else model
 
 
-def _check_template(folder: str) -> None:
-    """The scoring model renders every pair (its reference's pass too): one without a chat template (a base model)
-    is refused before it is registered or loaded (it was transformers' traceback as the first pair rendered)."""
+def _check_template(folder: str, chat_template: str | None) -> None:
+    """The scoring model renders every pair (its reference's pass too), with ``--chat-template`` where given: a
+    template file that does not read is one line naming it, and a model without a template (a base model) and no
+    flag is refused, both before it is registered or loaded."""
     try:
-        chat_template_for(folder)
+        chat_template_for(folder, chat_template)
     except ChatTemplateError:
+        if chat_template:
+            raise
         raise ChatTemplateError(
             f"{folder}: the model has no chat template (a base model?), and train score renders the pairs with "
-            "the scoring model's template; score a model trained from it (its folder keeps the --chat-template it "
-            "was trained with)"
+            f"the scoring model's template; pass {FLAG} plain, {FLAG} roles or {FLAG} FILE.jinja (as training "
+            "takes), or score a model trained from it (its folder keeps its template)"
         ) from None
 
 
@@ -124,11 +127,12 @@ def _entry(options: ScoreOptions, workspace: Workspace) -> tuple[ModelEntry, Mod
         folder = model_path(options.model, workspace)
         check_model_files(folder)
         check_writes_answers(folder, f"--model {options.model}")  # registered, it may be the newest
-        _check_template(str(folder))
+        _check_template(str(folder), options.chat_template)
         entry = find_or_register(workspace, folder)
-    elif not looks_like_hub_id(entry.path):
-        check_model_files(Path(entry.path))
-        _check_template(entry.path)
+    else:
+        if not looks_like_hub_id(entry.path):
+            check_model_files(Path(entry.path))
+        _check_template(entry.path, options.chat_template)
     parent = get_model(workspace, entry.parent_id) if entry.parent_id else None
     if parent is not None and not looks_like_hub_id(parent.path):
         check_model_files(Path(parent.path))
@@ -153,7 +157,7 @@ def score_pairs(options: ScoreOptions) -> dict:
         torch.set_num_threads(options.threads)
     # the reference scores the same text as the model, as training's reference pass does: its own template (a
     # base model's none, or another) would make the margin one of two renderings
-    tokenizer = _tokenizer(entry.path)
+    tokenizer = load_tokenizer(Path(entry.path), options.chat_template)
     model = _load(entry.path)
     reference = (_load(parent.path), tokenizer) if parent else None
     with tqdm(total=len(rows), desc="scoring pairs", unit="pair", disable=None) as bar:
