@@ -187,18 +187,8 @@ def workspace_board(
     paired = dict.fromkeys(votes_by_split(every[every["kind"] == ARENA], tables["prompts"]), 0)
     by_split = dict(sorted({**paired, **by_split}.items()))
     return Board(
-        rows,
-        by,
-        sided,
-        unvoted,
-        inconsistent,
-        identical,
-        unanswered,
-        split,
-        left_out,
-        by_split,
-        votes_left_out,
-    )
+        rows, by, sided, unvoted, inconsistent, identical, unanswered, split, left_out, by_split, votes_left_out
+    )  # fmt: skip
 
 
 def _check_votes_left(
