@@ -22,22 +22,28 @@ log = logging.getLogger(__name__)
 
 
 def one_label_per_model(votes: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
-    """``votes`` with each side named once per model: a hub model's answers recorded under its hub id and under its
-    snapshot folder (`data.lineage.same_model`; a workspace's arena answers from before the snapshot named hub
-    models) are named as the manifest's path for it, else as the snapshot: one row on the board, not two. A vote
-    whose two sides become one model so (a pair of the hub id's answers and the snapshot's, sampled before they
-    were one model) compares nothing: it is left out, and counted in a warning."""
-    rename = model_renames(set(votes["model_a"]) | set(votes["model_b"]), models)
-    if not rename:
-        return votes
-    votes = votes.replace({"model_a": rename, "model_b": rename})
-    itself = votes["model_a"] == votes["model_b"]
+    """``votes`` with each side named once per model (`named_once`); a vote whose two sides become one model so (a
+    pair of the hub id's answers and the snapshot's, sampled before they were one model) compares nothing: it is
+    left out, and counted in a warning."""
+    votes, itself = named_once(votes, models)
     if itself.any():
         log.warning(
             "%d votes compare a model with itself (its hub id and its snapshot folder): left out",
             itself.sum(),
         )
     return votes[~itself]
+
+
+def named_once(votes: pd.DataFrame, models: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """``votes`` with each side named once per model, and which of them compare a model with itself: a hub model's
+    answers recorded under its hub id and under its snapshot folder (`data.lineage.same_model`; a workspace's arena
+    answers from before the snapshot named hub models) are named as the manifest's path for it, else as the
+    snapshot: one row on the board, not two."""
+    rename = model_renames(set(votes["model_a"]) | set(votes["model_b"]), models)
+    if not rename:
+        return votes, pd.Series(False, index=votes.index)
+    votes = votes.replace({"model_a": rename, "model_b": rename})
+    return votes, votes["model_a"] == votes["model_b"]
 
 
 def model_renames(seen: set[str], models: pd.DataFrame) -> dict[str, str]:

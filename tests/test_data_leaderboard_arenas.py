@@ -1,0 +1,79 @@
+"""Which votes and which arenas a board of the arena leaderboard speaks of (data/leaderboard.py,
+data/leaderboard_splits.py, data/arena_runs.py): its votes-by-split line counts what each split's board counts and
+names what no board counts; its identical-answers notes are of the arenas whose pairs it counts."""
+
+from __future__ import annotations
+
+from data import Workspace
+from data.__main__ import main
+from data.records import ArenaRun, Completion, Label, Pair, Prompt
+from tests.test_data_leaderboard import arena_workspace, strict_json
+from tests.test_data_leaderboard_notes import round_votes
+
+SNAPSHOT = "/cache/models--org--tiny/snapshots/0123abcd"
+
+
+def self_comparisons(count: int) -> list[object]:
+    """``count`` votes on split train arena pairs of a hub model's answers under its id against its snapshot
+    folder's (a legacy workspace's: one model under two names)."""
+    records: list[object] = []
+    for p in range(count):
+        prompt = Prompt([{"role": "user", "content": f"legacy {p}"}], "t", split="train")
+        sides = [Completion(prompt.id, f"{name} says {p}", name, "hf") for name in ("org/tiny", SNAPSHOT)]
+        pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
+        records += [prompt, *sides, pair, Label(pair.id, "ann", "pairwise", "a")]
+    return records
+
+
+def test_the_votes_by_split_line_counts_what_the_boards_count_and_names_the_rest(tmp_path, capsys):
+    """A vote of a hub model against its own snapshot folder is on no board (`one_label_per_model` leaves it out),
+    yet `--split test`'s line counted it among split train's "left out" votes, which `--split train` would count:
+    3 there, where that board counts 1. Each split's count is its board's; the votes on no board are named, counted,
+    by reason, on every board's line and in the JSON."""
+    path = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
+    workspace = Workspace(path)
+    workspace.append([*round_votes(0, "A", "B", split="train"), *self_comparisons(2)])
+    itself = (
+        "on no board of any split: 2 votes comparing a model with itself, under its hub id and its snapshot "
+    )
+    itself += "folder (itself)"
+    board = ["leaderboard", "-w", str(path), "--bootstrap", "40"]
+    assert main([*board, "--split", "test"]) == 0
+    assert (
+        "votes by split: 4 on split test (held-out prompts), counted on this board; 1 on split train (prompts a "
+        f"trained model may have been trained on) left out (`--split all` counts every split's); {itself}"
+    ) in capsys.readouterr().out.splitlines()
+    assert main([*board, "--split", "train", "--json"]) == 0
+    found = strict_json(capsys.readouterr().out)
+    assert found["models"][1]["votes"] == 1  # the count the test board's line gives split train
+    assert found["votes_by_split"] == {"test": 4, "train": 1} and found["votes_left_out"] == {"itself": 2}
+    assert main(board) == 0  # every split's board: it left them out without a word
+    assert (
+        "votes by split: 4 on split test (held-out prompts), 1 on split train (prompts a trained model may have been "
+        f"trained on), all counted on this board; `--split test` counts the held-out ones alone; {itself}"
+    ) in capsys.readouterr().out.splitlines()
+
+
+def test_the_identical_answers_notes_are_of_the_arenas_whose_pairs_the_board_counts(tmp_path, capsys):
+    """Two arenas on split test: A and B in round 1, voted on by people; A and C in round 2, voted on by a judge.
+    Each board noted both arenas' identical answers (every record of the split, the one over the most prompts per
+    arena), so people's board said "A and C gave the same text in 2 of the 5 ..." of an arena none of its votes came
+    from. Each board notes the arenas its votes are on."""
+    people = [(p, "A", "B", "ann", "a") for p in range(4)]
+    workspace = Workspace(arena_workspace(tmp_path / "ws", people, round=1))
+    workspace.append(
+        [
+            *round_votes(2, "A", "C", voter="judge:j", count=3),
+            ArenaRun("test", 1, ["A", "B"], 6, 4, 2, ["x0", "x1"]),
+            ArenaRun("test", 2, ["A", "C"], 5, 3, 2, ["y0", "y1"]),
+        ]
+    )
+    board = ["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--json"]
+    found = {}
+    for by in ("people", "judge:j"):
+        assert main([*board, "--by", by]) == 0
+        found[by] = [
+            (arena["round"], arena["models"])
+            for arena in strict_json(capsys.readouterr().out)["identical_answers"]
+        ]
+    assert found == {"people": [(1, ["A", "B"])], "judge:j": [(2, ["A", "C"])]}
