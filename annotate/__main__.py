@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotate.empty_queue import nothing_to_label
+from annotate.holdings import claim_view
 from annotate.items import VIEWS
 from annotate.service import ORDERS, LabelService, check_gold_rate
 from annotate.users import Authenticator, LoginLimits, User, add_user, hash_password, load_users
@@ -33,9 +35,9 @@ from data.cli import options_parser, run_cli
 from data.config import build
 from data.errors import PrefloopError, counted
 from data.files import refuse_unwritable
-from data.rubric import load_rubric
+from data.rubric import Rubric, load_rubric
 from data.selection import latest_scorer, uncertainty_margins
-from data.workspace import Workspace
+from data.workspace import HOLDINGS_FOLDER, Workspace
 
 DEMO_USER = "demo"
 
@@ -231,6 +233,23 @@ def serve(options: AnnotateOptions) -> int:
         own[DEMO_USER] = User(DEMO_USER, hash_password(password), admin=True)
     auth = Authenticator(users, users_path, own)  # the file read again at a sign-in once it changed
     rubric = load_rubric(options.rubric) if options.task == "rate" else None
+    # before the service reads and rewrites the view's holds: one app per view of a workspace
+    claim = claim_view(workspace.path / HOLDINGS_FOLDER, options.task)
+    try:
+        return serve_view(options, workspace, auth, limits, password, rubric)
+    finally:
+        os.close(claim)
+
+
+def serve_view(
+    options: AnnotateOptions,
+    workspace: Workspace,
+    auth: Authenticator,
+    limits: LoginLimits,
+    password: str | None,
+    rubric: Rubric | None,
+) -> int:
+    """Serve the view once its lock is taken (`holdings.claim_view`), until the app stops."""
     service = LabelService(
         workspace,
         options.task,

@@ -567,3 +567,64 @@ def test_import_killed_between_tables_leaves_nothing_visible_and_rerun_completes
     assert main(["import", "-w", str(ws), str(data)]) == 0
     assert workspace.read("labels").num_rows == workspace.read("pairs").num_rows == 5
     assert integrity_problems(workspace) == []  # the rerun's writer removed the dead batch's parts
+
+
+class CutOff(Exception):
+    """A compaction dying at one of its steps."""
+
+
+COMPACTION_STEPS = ["write", "publish", "remove part 1", "remove part 3", "drop record 1", "drop record 3"]
+
+
+def _cut_off_at(step: str, monkeypatch) -> None:
+    def cut(*args, **kwargs):
+        raise CutOff(step)
+
+    if step in ("write", "publish"):
+        monkeypatch.setattr(compaction, f"{step}_part" if step == "write" else step, cut)
+        return
+    kind, nth = step.rsplit(" ", 1)
+    remove, seen = compaction.remove, []
+
+    def counted_remove(path, dir_fd=None):
+        if path.name.endswith(store.COMMIT_SUFFIX) == (kind == "drop record"):
+            seen.append(path)
+            if len(seen) == int(nth):
+                raise CutOff(step)
+        remove(path, dir_fd)
+
+    monkeypatch.setattr(compaction, "remove", counted_remove)
+
+
+@pytest.mark.parametrize("step", COMPACTION_STEPS)
+def test_a_compaction_cut_off_at_any_step_loses_nothing_and_the_next_drops_its_leftovers(
+    tmp_path, monkeypatch, step
+):
+    from data.__main__ import main
+
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    assert main(["init", "-w", str(ws)]) == 0
+    for k in range(3):  # three batches, each a part in prompts, completions, pairs and labels
+        data.write_text(
+            json.dumps([{"prompt": f"q{k}{i}", "chosen": "y", "rejected": "n"} for i in range(2)])
+        )
+        assert main(["import", "-w", str(ws), str(data)]) == 0
+    workspace, tables = Workspace(ws), ("prompts", "completions", "pairs", "labels")
+
+    def ids() -> dict[str, list[str]]:
+        return {name: sorted(workspace.read(name).column("id").to_pylist()) for name in tables}
+
+    stored = ids()
+    for name in tables[:-1]:
+        compaction.compact(ws, name)
+    assert len(os.listdir(ws / store.BATCHES)) == 3  # labels holds the batches' last parts
+    _cut_off_at(step, monkeypatch)
+    with pytest.raises(CutOff):
+        compaction.compact(ws, "labels")
+    monkeypatch.undo()
+    assert ids() == stored and integrity_problems(workspace) == []
+    assert main(["compact", "-w", str(ws)]) == 0
+    # the records of batches merged away are dropped, even those a cut-off merge left behind it
+    assert os.listdir(ws / store.BATCHES) == []
+    assert ids() == stored and integrity_problems(workspace) == []
+    assert main(["validate", "-w", str(ws)]) == 0
