@@ -128,9 +128,9 @@ SCORES = pa.schema(
         pa.field("reference_logp_b", pa.float64()),
         pa.field("margin", pa.float64(), nullable=False),
         pa.field("created_at", TIMESTAMP, nullable=False),
-        # what rendered both passes (`data.chat_template.template_id` of the scoring tokenizer's template): a rescore
-        # with another template is a new row that replaces the old for `--order uncertainty`; null in a score
-        # written before it was recorded (an unknown rendering, which `train score` scores again)
+        # what rendered both passes (`data.chat_template.template_id` of the scoring tokenizer's template): a
+        # rescore with another template is a new row that replaces the old for `--order uncertainty`; null in a
+        # score written before it was recorded (an unknown rendering, which `train score` scores again)
         pa.field("chat_template", pa.string()),
     ]
 )

@@ -94,7 +94,8 @@ def rescored_lines(counts: dict) -> list[str]:
     if counts["other_template"]:
         lines.append(
             f"{counts['other_template']} of them scored again: this model's scores were rendered with another chat "
-            f"template than this run's ({counts['chat_template']}); the new scores replace them for --order uncertainty"
+            f"template than this run's ({counts['chat_template']}); the new scores replace them for --order "
+            "uncertainty"
         )
     if counts["unknown_template"]:
         lines.append(
