@@ -208,6 +208,14 @@ class ExportCommand:
         },
     )
     rank_pairs: str = RANK_PAIRS_OPTION
+    rubric: Path | None = field(
+        default=None,
+        metadata={
+            "metavar": "FILE",
+            "help": "ratings: the rubric YAML whose order the aspect columns follow, as annotate --task rate "
+            "--rubric shows them; aspects it lacks come after, sorted; default: configs/rubrics/helpsteer2.yaml",
+        },
+    )
 
 
 @dataclass(frozen=True)
