@@ -153,7 +153,8 @@ class ImportCommand:
         metadata={
             "help": "withdraw the labels an import of this file stored (preferences, KTO labels, rankings, "
             "ratings; kept in the log, no longer in force: their items go to labellers again), the file read as "
-            "it was imported (the same --source, --format, --rubric, --on-error); the flag once per file",
+            "it was imported (the same --source, --format, --rubric, --max-record-bytes, --non-text, --on-error); "
+            "the flag once per file",
             "repeat": True,
             "metavar": "FILE",
         },

@@ -8,23 +8,24 @@ record on the item. Every reader that takes the latest record (exports, `train`,
 takes new answers again (`data.rank_guard`).
 
 Which labels are the file's is what its rows make, read as `data import` reads them (with the same ``--source``,
-``--format``, ``--rubric`` and ``--on-error``, whose skip leaves out the rows the workspace refuses,
-`data.import_guard.skip_refused`: a label differing from a stored import's, an answer the rank guard refuses; and
-with the workspace's spellings: an import label's id is a hash of its content). Every file is checked before
-anything is written: a row whose label is not stored is an error naming the file and row (the file was not imported
-into this workspace, or with other options), as is a file whose rows make no label; but a row the import log lists
-among those an import of the file (of its content, from any path, with the same source and format) left out so
-(`data.import_guard.REFUSED`, `data.import_write.logged_rejects`) is counted, skipped at import, and passed over: the
-rank item its answer would join was locked then, or another import's label held its item, and may be no longer
+``--format``, ``--rubric``, ``--max-record-bytes``, ``--non-text`` and ``--on-error``, whose skip leaves out the
+rows the workspace refuses, `data.import_guard.skip_refused`: a label differing from a stored import's, an answer
+the rank guard refuses; and with the workspace's spellings: an import label's id is a hash of its content). Every
+file is checked before anything is written: a row whose label is not stored is an error naming the file and row (the
+file was not imported into this workspace, or with other options), as is a file whose rows make no label; but a row
+the import log lists among those an import of the file (of its content, from any path, with the same source, format
+and `data.import_log_lines.READ_OPTIONS`: an import read otherwise made other labels of its rows) left out so
+(`data.import_guard.REFUSED`, `data.import_write.logged_rejects`) is counted, skipped at import, and passed over:
+the rank item its answer would join was locked then, or another import's label held its item, and may be no longer
 (that label withdrawn first), so the row reads as a label now. Such a row's label stored all the same, where every
-import of the file left the row out, is another file's (a labeller's label's id is its content, not its row): counted
-so, never withdrawn; one such import storing the row makes it the file's. A label
-not in force (withdrawn already, or another import's in force on its item) is counted, not written again, so a
-rerun adds nothing; importing the file again puts the labels back (`data.import_labels.renew_withdrawn`). A
-labeller row's label never stored whose labeller holds a label made in the app on its pair was left out by the
-import (`data.import_labels.keep_app_labels`): counted ``labelled_in_app`` and passed over, never withdrawn. So is
-a row whose label `data merge` left out of a workspace merged in (`stored_train`, `conflicting_label`, ...: the
-import log records it, `data.merge_left_out`): it was stored there, never here; counted by its reason.
+import of the file left the row out, is another file's (a labeller's label's id is its content, not its row):
+counted so, never withdrawn; one such import storing the row makes it the file's. A label not in force (withdrawn
+already, or another import's in force on its item) is counted, not written again, so a rerun adds nothing; importing
+the file again puts the labels back (`data.import_labels.renew_withdrawn`). A labeller row's label never stored
+whose labeller holds a label made in the app on its pair was left out by the import
+(`data.import_labels.keep_app_labels`): counted ``labelled_in_app`` and passed over, never withdrawn. So is a row
+whose label `data merge` left out of a workspace merged in (`stored_train`, `conflicting_label`, ...: the import log
+records it, `data.merge_left_out`): it was stored there, never here; counted by its reason.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import IN_APP, import_history, is_of, made_in_app
-from data.import_log_lines import first_shown, passed_over_warning, read_lines
-from data.import_options import ImportOptions
+from data.import_log_lines import first_shown, passed_over_warning, read_alike, read_lines
+from data.import_options import ImportOptions, logged_options
 from data.import_rank_rate import CONFLICT, Labelled
 from data.import_records import RecordError
 from data.import_withdraw_spellings import NOUN, stored_spellings
@@ -222,7 +223,7 @@ def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaErro
         what += f" of the answer {quoted(labelled.text)}"
     message = (
         f"its {what} is not stored in {workspace.path}, so there is none to withdraw: was the file imported there, "
-        "with the same --source, --format and --rubric? Nothing was withdrawn"
+        "with the same --source, --format, --rubric, --max-record-bytes and --non-text? Nothing was withdrawn"
     )
     return SchemaError(str(path), message, labelled.row, labelled.field or None)
 
@@ -336,7 +337,7 @@ def _log_entry(plan: Withdrawal, file: FileLabels, options: ImportOptions) -> di
         "path": str(plan.path),
         "sha256": file.digest,  # `same_file`: this withdraws an import of a copy of it elsewhere too
         "removed": True,
-        "options": vars(options),
+        "options": logged_options(options),
         "counts": {
             "withdrawn": len(plan.retractions),
             "withdrawn_already": plan.already,
@@ -374,8 +375,11 @@ def unlisted_rows(log: Path) -> list[str]:
 
 
 def _unlisted(entry: dict) -> dict[str, int]:
-    """The rows the import logged by ``entry`` left out for a reason of `LOGGED` and listed nowhere, by reason."""
+    """The rows the import logged by ``entry`` left out for a reason of `LOGGED` and listed nowhere, by reason; none
+    for an ``--unlabelled`` import: it stored no label, and `--remove` (never --unlabelled) does not read its line."""
     if entry.get("removed") or isinstance(entry.get("rejects"), str):  # a file missing: `rejects_problems`
+        return {}
+    if (entry.get("options") or {}).get("unlabelled"):
         return {}
     counts = entry.get("counts") or {}
     skipped = {reason: counts.get(f"skipped_{reason}") for reason in LOGGED}
@@ -384,14 +388,16 @@ def _unlisted(entry: dict) -> dict[str, int]:
 
 def _covers(entry: dict, other: dict) -> bool:
     """Whether the import log line ``other`` stored, or listed, each row ``entry``'s import left out unlisted
-    (`unlisted_rows`): an import of the same file read the same way that stored labels and lists all it left out."""
-    unlabelled = isinstance(options := other.get("options"), dict) and options.get("unlabelled")
-    return not unlabelled and _same_import(entry, other) and not _unlisted(other)
+    (`unlisted_rows`): an import of the same file read the same way (so it stored labels, as ``entry``'s did: not
+    an ``--unlabelled`` one) that lists all it left out."""
+    return _same_import(entry, other) and not _unlisted(other)
 
 
 def _same_import(entry: dict, other: dict) -> bool:
     """Whether the import log line ``other`` logs an import of ``entry``'s file read the same way (its source and
-    format), as `logged_rejects` matches lines to a file."""
+    format, and the options that change what its rows make: `read_alike`), as `logged_rejects` matches lines to a
+    file."""
     file = entry.get("file")
     same = (other.get("source"), other.get("format")) == (entry.get("source"), entry.get("format"))
+    same = same and read_alike(other, entry.get("options") or {})
     return same and isinstance(file, str) and same_file(other, file, entry.get("sha256"))
