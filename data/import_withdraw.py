@@ -25,7 +25,10 @@ the file again puts the labels back (`data.import_labels.renew_withdrawn`). A la
 whose labeller holds a label made in the app on its pair was left out by the import
 (`data.import_labels.keep_app_labels`): counted ``labelled_in_app`` and passed over, never withdrawn. So is a row
 whose label `data merge` left out of a workspace merged in (`stored_train`, `conflicting_label`, ...: the import log
-records it, `data.merge_left_out`): it was stored there, never here; counted by its reason.
+records it, `data.merge_left_out`): it was stored there, never here; counted by its reason. Where a merge's left-out
+file is missing (or a line of it not read), a row whose label is not stored may be one it lists: the refusal of that
+row names the file and the log's line naming it (`data validate`'s fix), as nothing else can tell it from a row of a
+file never imported here; a file none of whose rows that touches is withdrawn.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ class FileLabels:
     # each of ``labels``' ids -> the ids a merge may have recorded it left out under: its own (`Labelled.ids`), and a
     # labeller row's on another stored pair (answer) over its texts (`LabelledPairs.elsewhere`)
     merge_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # of the merges' left-out files, one missing or a line not read: file, line number, why (`merge_left_out`)
+    left_out_not_read: tuple[tuple[Path, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,10 +129,13 @@ def file_labels(
     found in one read of the import log's left-out files for all the files (`merge_left_out`, holding only their
     labels' ids: such a file may list millions); writes nothing."""
     files = [_file_labels(path, options, workspace, spellings) for path in paths]
-    recorded = merge_left_out(
+    recorded, unread = merge_left_out(
         workspace, {i for file in files for ids in file.merge_ids.values() for i in ids}
     )
-    return [replace(file, merged_out=_merged_out(file, recorded)) for file in files]
+    return [
+        replace(file, merged_out=_merged_out(file, recorded), left_out_not_read=tuple(unread))
+        for file in files
+    ]
 
 
 def _merged_out(file: FileLabels, recorded: Mapping[str, str]) -> dict[str, str]:
@@ -214,18 +222,31 @@ def passed_over_lines(workspace: Workspace, files: list[FileLabels], shown: int)
     return [line for line in lines if line]
 
 
-def _missing(workspace: Workspace, path: Path, labelled: Labelled) -> SchemaError:
+def _missing(workspace: Workspace, file: FileLabels, labelled: Labelled) -> SchemaError:
+    """The error of a row of ``file`` whose label is not stored and that nothing says was left out; where a merge's
+    left-out file was not read (`FileLabels.left_out_not_read`), the label may be one it lists: named, with the fix."""
     label = labelled.label
     what = NOUN[label.task]
     if label.task == "rank":
         what += f" of rank item {label.item_id}"
     elif label.task == "rate":
         what += f" of the answer {quoted(labelled.text)}"
-    message = (
-        f"its {what} is not stored in {workspace.path}, so there is none to withdraw: was the file imported there, "
-        "with the same --source, --format, --rubric, --max-record-bytes and --non-text? Nothing was withdrawn"
+    message = f"its {what} is not stored in {workspace.path}, so there is none to withdraw: "
+    if unread := file.left_out_not_read:
+        (path, number, why), more = unread[0], len(unread) - 1
+        also = f" (and {counted(more, 'more problem')})" if more else ""
+        message += (
+            f"a merge may have left it out, but {path}, line {number}: {why}{also}, so the labels merges left out "
+            f"are not all known: fix that as `data validate -w {workspace.path}` says, then --remove again."
+        )
+    else:
+        message += (
+            "was the file imported there, with the same --source, --format, --rubric, --max-record-bytes and "
+            "--non-text?"
+        )
+    return SchemaError(
+        str(file.path), f"{message} Nothing was withdrawn", labelled.row, labelled.field or None
     )
-    return SchemaError(str(path), message, labelled.row, labelled.field or None)
 
 
 def plan_withdrawals(workspace: Workspace, files: list[FileLabels]) -> list[Withdrawal]:
@@ -300,7 +321,7 @@ def _left_out(
     for label_id in labelled.ids:  # a merge left it out: it is stored in the workspace merged in
         if label_id in file.merged_out:
             return False, file.merged_out[label_id]
-    raise _missing(workspace, file.path, labelled)
+    raise _missing(workspace, file, labelled)
 
 
 def withdraw_imports(
