@@ -279,3 +279,18 @@ def test_an_import_read_otherwise_is_no_cover_for_a_null_rejects_line(tmp_path, 
         assert problem.startswith(f"{log}, line {len(kept) + 1}: names no rejects file, but its import ")
         assert total == f"{ws}: 1 problem"
         assert capsys.readouterr().err.startswith(f"error: {prefs}, row 0: its preference is not stored")
+
+
+def test_a_null_rejects_line_of_an_unlabelled_import_is_no_problem(tmp_path, capsys):
+    """An `--unlabelled` import stores no label, and `--remove` (never --unlabelled) reads none of its lines: its
+    line naming no rejects file, though its import left row 0 out (rank_locked), costs `--remove` nothing, yet
+    validate named it as a problem."""
+    ws = tmp_path / "ws"
+    _, prefs = import_a_locked_row_skipped(tmp_path, ws, flags=("--unlabelled",))
+    log = ws / "imports" / "log.jsonl"
+    *kept, unlabelled = log_lines(ws)
+    assert unlabelled["counts"]["skipped_rank_locked"] == 1
+    (ws / "imports" / unlabelled["rejects"]).unlink()
+    log.write_text("".join(json.dumps(line) + "\n" for line in [*kept, unlabelled | {"rejects": None}]))
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) == 0, capsys.readouterr().out
