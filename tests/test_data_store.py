@@ -660,3 +660,24 @@ def test_a_compaction_beside_a_batch_being_written_keeps_its_record_and_rows(tmp
     assert [workspace.read(name).num_rows for name in tables] == [4, 8, 4, 4]
     # both batches' records kept until labels, the last table holding their parts, merged them away
     assert [len(listed) for listed in records] == [2, 2, 2, 2, 0] and integrity_problems(workspace) == []
+
+
+def test_a_folder_at_a_commit_records_name_stops_no_compaction(tmp_path, capsys):
+    """Every compaction drops the records of batches without parts: a folder planted at such a name in WS/batches
+    (no record prefloop wrote) failed every compaction, `compact` with a raw "[Errno 21] Is a directory", and the
+    app's, so parts piled up. The sweep drops the records it wrote and leaves anything else to `validate`, which
+    names it."""
+    from data.__main__ import main
+
+    ws, data = tmp_path / "ws", tmp_path / "prefs.json"
+    data.write_text(json.dumps([{"prompt": f"q{i}", "chosen": "y", "rejected": "n"} for i in range(2)]))
+    assert main(["import", "-w", str(ws), str(data)]) == 0
+    planted = ws / store.BATCHES / f"{'0' * 16}{store.COMMIT_SUFFIX}"
+    planted.mkdir()
+    link = ws / store.BATCHES / f"{'1' * 16}{store.COMMIT_SUFFIX}"
+    link.symlink_to(tmp_path / "elsewhere")
+    assert main(["compact", "-w", str(ws)]) == 0
+    assert planted.is_dir() and link.is_symlink()
+    capsys.readouterr()
+    assert main(["validate", "-w", str(ws)]) == 1
+    assert f"{planted}: a directory, not a file written by prefloop: remove it" in capsys.readouterr().out
