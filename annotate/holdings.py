@@ -34,6 +34,7 @@ import json
 import logging
 import math
 import os
+import socket
 import stat
 import time
 from collections.abc import Callable, Container, Iterable
@@ -178,23 +179,27 @@ def claim_view(folder: Path, view: str) -> int:
     """Take the lock of ``view`` (``<view>.lock`` in the holdings ``folder``) for as long as this process runs, or
     refuse (PrefloopError naming the process that holds it) where another app serves that view of the workspace.
     Returns the lock file's descriptor: the lock lasts while it is open, and the kernel lets go of it however the
-    process ends (a killed app leaves nothing to clear by hand)."""
+    process ends (a killed app leaves nothing to clear by hand). The file holds the pid and the host's name: on a
+    shared file system the app holding it may run on another machine, where its pid is no process of this one."""
     path = folder / f"{view}.lock"
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     with folder_for_writing(folder, make=True) as dir_fd:
         try:
             fd = os.open(path.name, flags, 0o644, dir_fd=dir_fd)
         except OSError as exc:
-            raise (not_a_file(path) if exc.errno == errno.ELOOP else write_error(exc, path)) from None
+            if exc.errno in (errno.ELOOP, errno.EISDIR):  # refused as `data validate` names it
+                raise not_a_file(path, stat.S_IFDIR if exc.errno == errno.EISDIR else None) from None
+            raise write_error(exc, path) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise not_a_file(path, mode)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        pid, _, host = os.pread(fd, 300, 0).decode(errors="replace").strip().partition(" ")
         os.close(fd)
-        by = f" (pid {holder})" if holder.isdigit() else ""
+        on = f" on {host}" if host and host.isprintable() else ""
+        by = f" (pid {pid}{on})" if pid.isdigit() else ""
         raise PrefloopError(
             f"{path}: another app{by} serves --task {view} on this workspace; two would each hand an item to "
             "--overlap labellers of their own: stop it first"
@@ -203,7 +208,8 @@ def claim_view(folder: Path, view: str) -> int:
         os.close(fd)
         raise
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # who holds it, for the refusal of a second app
+    # who holds it, for a second app's refusal
+    os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
     return fd
 
 

@@ -282,7 +282,9 @@ class LoginThrottle:
     while memory is full of them, the names (and addresses) it has no room for share one count (`_SHARED`), so
     together they get one name's attempts, and memory frees as the oldest failures pass their window. Accounts
     (``is_account``: the users file's names) always get a count of their own, beyond ``max_keys``: sharing one, a
-    flood of guessed names locked out every labeller who had not failed in the window.
+    flood of guessed names locked out every labeller who had not failed in the window. The price, taken on purpose:
+    while memory is full, an account's name is checked where a name without room is refused, which tells a flooder
+    which names exist (the `Authenticator`'s check of unknown names hides that only while memory has room).
     """
 
     _SHARED = "*"  # the key every name (every address) without room in memory counts on: ("user*", "")

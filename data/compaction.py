@@ -22,7 +22,7 @@ import os
 import stat
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -346,7 +346,8 @@ def _drop_commits(root: Path, batches: set[str]) -> None:
     """Commit records of batches that no longer have parts anywhere (all merged) are not needed any more. Each
     folder is listed, and a record removed, through its descriptor: a folder swapped for a link is refused.
     Safe beside writers: a batch's record is written after all its parts, so a batch with a record and no part
-    left will never have one again."""
+    left will never have one again. Only files go: a folder or link at a record's name is none prefloop wrote
+    (`validate` names it), and a failed removal of it failed every compaction."""
     if not batches:
         return
     left = set()
@@ -356,4 +357,7 @@ def _drop_commits(root: Path, batches: set[str]) -> None:
                 left |= {batch_of(path.name) for path in part_files(root / name, fd)}
     with _folder(root / BATCHES) as commits:
         for batch in batches - left if commits is not None else ():  # (no folder: no records to drop)
-            remove(Path(f"{batch}{COMMIT_SUFFIX}"), commits)
+            record = f"{batch}{COMMIT_SUFFIX}"
+            with suppress(FileNotFoundError):
+                if stat.S_ISREG(os.stat(record, dir_fd=commits, follow_symlinks=False).st_mode):
+                    remove(Path(record), commits)
