@@ -98,6 +98,14 @@ def test_bad_users_files_are_clear_errors(tmp_path, content, message):
         load_users(tmp_path / "missing.toml")
 
 
+def test_a_folder_given_as_the_users_file_is_named_a_folder(tmp_path):
+    """A folder at --users was "no users file; create one with `add-user --users FOLDER`", which then failed."""
+    folder = tmp_path / "users.toml"
+    folder.mkdir()
+    with pytest.raises(UsersError, match=f"^{folder}: a directory, not a file written by prefloop: remove it$"):
+        load_users(folder)
+
+
 def test_identity_comes_only_from_the_session(ctx):
     """Every event handler the built app registers takes the user from Gradio's request (the signed session) and
     from no input the browser sends; without a signed-in user each one refuses."""
