@@ -239,7 +239,9 @@ def _check_keys(values: dict, cls: type, where: str, exclude: tuple) -> dict[str
             values[name] = _check_keys(value, fields[name], f"{where}: {name}", owned[name])
         elif value is None and not _admits_none(cls, name):
             # `overlap:` with nothing after it (YAML null) was taken as the value None: a TypeError traceback
-            raise ConfigError(f"{where}, key {name}: null names nothing; give a value or leave the option out")
+            raise ConfigError(
+                f"{where}, key {name}: null names nothing; give a value or leave the option out"
+            )
     return values
 
 

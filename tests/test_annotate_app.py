@@ -102,7 +102,9 @@ def test_a_folder_given_as_the_users_file_is_named_a_folder(tmp_path):
     """A folder at --users was "no users file; create one with `add-user --users FOLDER`", which then failed."""
     folder = tmp_path / "users.toml"
     folder.mkdir()
-    with pytest.raises(UsersError, match=f"^{folder}: a directory, not a file written by prefloop: remove it$"):
+    with pytest.raises(
+        UsersError, match=f"^{folder}: a directory, not a file written by prefloop: remove it$"
+    ):
         load_users(folder)
 
 
