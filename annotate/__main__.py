@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import math
 import os
 import secrets
 import sys
@@ -144,10 +145,13 @@ class AnnotateOptions:
             "login_address_attempts",
             "login_lockout_minutes",
         ):
-            if getattr(self, name) <= 0:
-                raise PrefloopError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        if self.login_backoff < 0:
-            raise PrefloopError(f"--login-backoff must be 0 or more, got {self.login_backoff}")
+            if not 0 < getattr(self, name) < math.inf:
+                raise PrefloopError(
+                    f"--{name.replace('_', '-')} must be a finite number > 0, got {getattr(self, name)}"
+                )
+        # nan passed `<= 0` and `< 0`: a session never idled out, a wrong password never locked a name out
+        if not 0 <= self.login_backoff < math.inf:
+            raise PrefloopError(f"--login-backoff must be a finite number >= 0, got {self.login_backoff}")
         lockout = 60 * self.login_lockout_minutes
         return LoginLimits(self.login_attempts, self.login_address_attempts, lockout, self.login_backoff)
 
@@ -346,8 +350,8 @@ def check_serving(options: AnnotateOptions) -> None:
     OverflowError, a guidelines file that is no UTF-8 text a UnicodeDecodeError, both once the app was built)."""
     if not 1 <= options.port <= 65535:
         raise PrefloopError(f"--port {options.port}: must be in 1-65535")
-    if options.lease_minutes < 0:
-        raise PrefloopError(f"--lease-minutes must be 0 or more, got {options.lease_minutes}")
+    if not 0 <= options.lease_minutes < math.inf:  # nan passed `< 0`: no lease ever held an item
+        raise PrefloopError(f"--lease-minutes must be a finite number >= 0, got {options.lease_minutes}")
     guide = options.guidelines
     if guide is None:
         return

@@ -113,7 +113,7 @@ def _check_hash(encoded: object, where: str) -> str:
 def load_users(path: Path) -> dict[str, User]:
     """The users file's labellers, read without following a link (`open_regular`): a link planted at its name
     (WS/users.toml) is refused in one line naming it, never users (and their passwords) read from elsewhere."""
-    if not (path.is_file() or path.is_symlink()):
+    if not (path.exists() or path.is_symlink()):  # a folder there is named one (open_regular), not "no file"
         raise UsersError(
             f"{path}: no users file; create one with `python -m annotate add-user --users {path} NAME`"
         )
