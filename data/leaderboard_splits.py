@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from data.errors import PrefloopError
-from data.leaderboard_models import named_once
+from data.leaderboard_models import SELF_VOTES, named_once
 from data.leaderboard_votes import ARENA, answered_votes, votes_table
 
 # `data leaderboard --split`'s default: the votes on every arena pair, whatever its prompt's split
@@ -24,11 +24,7 @@ NO_PROMPT = "prompt_missing"
 LEFT_OUT = {NO_PROMPT: "whose prompt is not in the prompts table"}  # each reason, as the notes say it
 # why a vote is on no board of any split (`split_vote_counts`, `Board.votes_left_out`), as the line says it
 NO_ANSWER = "answer_missing"
-ITSELF = "itself"
-VOTES_LEFT_OUT = {
-    NO_ANSWER: "on an arena pair without an answer in the completions table",
-    ITSELF: "comparing a model with itself, under its hub id and its snapshot folder",
-}
+VOTES_LEFT_OUT = {NO_ANSWER: "on an arena pair without an answer in the completions table", **SELF_VOTES}
 
 
 def prompt_splits(prompt_ids: pd.Series, prompts: pd.DataFrame) -> pd.Series:
@@ -53,12 +49,12 @@ def split_vote_counts(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Every split's ``votes`` (`votes_table` of every arena pair) as a board of it counts them (`votes_by_split`),
     and those no board counts, by reason (`VOTES_LEFT_OUT`): a vote on a pair without a stored answer
-    (`answered_votes`) or comparing a model with itself (`named_once`: its hub id and its snapshot folder). The
-    line counted such a vote among the other splits' but on no board."""
+    (`answered_votes`) or comparing a model with itself (`named_once`: two answers under its name, or its hub id
+    and its snapshot folder). The line counted such a vote among the other splits' but on no board."""
     answered, _ = answered_votes(votes, pairs, completions)
-    named, itself = named_once(answered, models)
-    left_out = {NO_ANSWER: len(votes) - len(answered), ITSELF: int(itself.sum())}
-    return votes_by_split(named[~itself], prompts), {k: n for k, n in left_out.items() if n}
+    named, why = named_once(answered, models)
+    left_out = {NO_ANSWER: len(votes) - len(answered), **{k: int((why == k).sum()) for k in SELF_VOTES}}
+    return votes_by_split(named[why.isna()], prompts), {k: n for k, n in left_out.items() if n}
 
 
 def split_pairs(

@@ -77,3 +77,25 @@ def test_the_identical_answers_notes_are_of_the_arenas_whose_pairs_the_board_cou
             for arena in strict_json(capsys.readouterr().out)["identical_answers"]
         ]
     assert found == {"people": [(1, ["A", "B"])], "judge:j": [(2, ["A", "C"])]}
+
+
+def test_a_vote_on_two_answers_of_one_model_is_on_no_board(tmp_path, capsys):
+    """An arena pair whose two sides are one model's answers (an imported `arena` pair) was counted on the board: its
+    vote gave the model a win over itself, 2 more votes in its row, and 5 votes on split test where 4 compared two
+    models. It is left out, and named by reason on the line and in the JSON, as a vote of a hub model against its
+    snapshot folder is."""
+    path = arena_workspace(tmp_path / "ws", [(p, "A", "B", "ann", "a") for p in range(4)])
+    prompt = Prompt([{"role": "user", "content": "one model"}], "t", split="test")
+    sides = [Completion(prompt.id, f"A's answer {k}", "/m/A", "hf") for k in range(2)]
+    pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
+    Workspace(path).append([prompt, *sides, pair, Label(pair.id, "ann", "pairwise", "a")])
+    board = ["leaderboard", "-w", str(path), "--bootstrap", "40"]
+    assert main([*board, "--json"]) == 0
+    found = strict_json(capsys.readouterr().out)
+    assert [row["votes"] for row in found["models"]] == [4, 4]
+    assert found["votes_by_split"] == {"test": 4} and found["votes_left_out"] == {"same_model": 1}
+    assert main(board) == 0
+    assert (
+        "votes by split: 4 on split test (held-out prompts), all counted on this board; on no board of any split: "
+        "1 vote comparing two answers of one model, both sides under its name (same_model)"
+    ) in capsys.readouterr().out.splitlines()
