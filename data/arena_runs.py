@@ -74,8 +74,9 @@ def identical_answers(
 ) -> list[dict]:
     """Per arena (its split, round and models; of its runs, the one over the most prompts: a rerun with a larger
     ``--limit`` answers the same first prompts and more) whose pairs the board counts a vote on (``voted``:
-    `voted_arenas`, its split, round and two of its models; None: every arena) that left answers unpaired as
-    another model's text (the note of an arena no vote on the board came from described figures it had no part in):
+    `voted_arenas`, its split, round and two of its models; None: every arena; an arena that paired nothing, always)
+    that left answers unpaired as another model's text (the note of an arena no vote on the board came from
+    described figures it had no part in):
     {"models": ids or folders, "names": as the table names them, "split", "round", "prompts", "compared": the
     answer pairs compared, "identical": those of them unpaired, "identical_prompts": the prompts with no pair at
     all, "by_models": per pair of its models that answered alike, {"models", "names", "compared", "identical",
@@ -85,16 +86,17 @@ def identical_answers(
     if arenas is None or not len(arenas):
         return []
     runs = arenas[arenas["identical"] > 0].copy()
-    if voted is not None:
-        on_board = [_voted_on(run, voted) for run in runs.itertuples()]
-        runs = runs[np.array(on_board, dtype=bool)]
     runs["key"] = [
         (split, rnd, tuple(m)) for split, rnd, m in zip(runs["split"], runs["round"], runs["models"])
     ]
     runs = runs.sort_values(["prompts", "created_at"], kind="stable").drop_duplicates("key", keep="last")
     found = []
     for run in runs.sort_values(["round", "created_at"], kind="stable").itertuples():
-        named = {m["label"]: m["name"] for m in lineage_order(models, list(run.models))}
+        entries = lineage_order(models, list(run.models))
+        # an arena that paired nothing can have no vote: its note is the one word on its models
+        if voted is not None and run.pairs and not _voted_on(run, {m["id"] for m in entries}, voted):
+            continue
+        named = {m["label"]: m["name"] for m in entries}
         found.append(
             {
                 "models": list(run.models),
@@ -127,10 +129,11 @@ def voted_arenas(
     }
 
 
-def _voted_on(run, voted: set[tuple[str, int, str, str]]) -> bool:
-    """Whether a vote of ``voted`` (`voted_arenas`) is on a pair of the arena ``run`` (an ``arenas`` row)."""
-    models = set(run.models)
-    return any((split, rnd) == (run.split, run.round) and {a, b} <= models for split, rnd, a, b in voted)
+def _voted_on(run, ids: set[str], voted: set[tuple[str, int, str, str]]) -> bool:
+    """Whether a vote of ``voted`` (`voted_arenas`) is on a pair of the arena ``run`` (an ``arenas`` row), whose
+    models are ``ids`` as `lineage_order` names them: a run records a folder the manifest held no entry of yet by
+    the folder, and the votes name it by the entry `train` registered later."""
+    return any((split, rnd) == (run.split, run.round) and {a, b} <= ids for split, rnd, a, b in voted)
 
 
 def _by_models(recorded, named: dict[str, str]) -> list[dict] | None:

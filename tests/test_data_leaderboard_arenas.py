@@ -99,3 +99,26 @@ def test_a_vote_on_two_answers_of_one_model_is_on_no_board(tmp_path, capsys):
         "votes by split: 4 on split test (held-out prompts), all counted on this board; on no board of any split: "
         "1 vote comparing two answers of one model, both sides under its name (same_model)"
     ) in capsys.readouterr().out.splitlines()
+
+
+def test_an_identical_answers_note_is_of_an_arena_named_by_folder_or_that_paired_nothing(tmp_path, capsys):
+    """An arena records its models as it found them: by folder where the manifest did not hold them yet, as an
+    arena run before `train` registered its base did, while the board names the votes' models by manifest entry;
+    the note of such an arena, whose pairs the board's votes are on, was dropped. And an arena that paired nothing
+    (every answer another model's text) can have no vote: its note, the one word on why its model has no row, was
+    dropped too. Both are said, as before notes were of the board's arenas."""
+    people = [(p, "A", "B", "ann", "a") for p in range(4)]
+    workspace = Workspace(arena_workspace(tmp_path / "ws", people, round=1))
+    workspace.append(
+        [
+            ArenaRun("test", 1, ["/m/A", "/m/B"], 6, 4, 2, ["x0", "x1"]),  # by folder: unregistered then
+            ArenaRun("test", 2, ["A", "C"], 3, 0, 3, ["y0", "y1", "y2"]),  # every answer one text: no pair
+            ArenaRun("test", 3, ["A", "D"], 5, 3, 2, ["z0", "z1"]),  # pairs no vote is on yet: no note
+        ]
+    )
+    assert main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--json"]) == 0
+    found = strict_json(capsys.readouterr().out)["identical_answers"]
+    assert [(arena["round"], arena["names"]) for arena in found] == [
+        (1, ["base r0 A (A)", "dpo r1 B (B)"]),
+        (2, ["base r0 A (A)", "dpo r2 C (C)"]),
+    ]
