@@ -6,9 +6,11 @@ votes are when a split's arena pairs have none. Pure functions over the workspac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
-from data.errors import PrefloopError
+from data.errors import PrefloopError, counted
 from data.leaderboard_models import SELF_VOTES, named_once
 from data.leaderboard_votes import ARENA, answered_votes, votes_table
 
@@ -86,18 +88,38 @@ def split_pairs(
 
 
 def check_split_votes(
-    votes: pd.DataFrame, tables: dict[str, pd.DataFrame], by: str, gold, split: str
+    by_split: dict[str, int],
+    votes_left_out: Mapping[str, int],
+    tables: dict[str, pd.DataFrame],
+    by: str,
+    gold,
+    split: str,
 ) -> None:
     """A board of one ``split`` (``tables``' pairs are its) whose arena pairs no one of ``by`` voted on (the
     excluded labellers counted: `_check_votes_left` says a board they leave with no vote), where other splits' have
-    votes (``votes``: every split's, `votes_table`, without the excluded labellers'), is one line naming those
-    splits: it said "no votes by people on arena pairs yet (label them ...)" of votes that were there."""
+    votes, is one line naming those splits, with their votes as their boards count them, and the votes no board
+    counts (``by_split``, ``votes_left_out``: `split_vote_counts`): it said "no votes by people on arena pairs yet
+    (label them ...)" of votes that were there, and "2 in split train" of votes no board counts."""
     if len(votes_table(tables["pairs"], tables["completions"], tables["labels"], by, gold)):
         return
-    held = prompt_splits(votes["prompt_id"], tables["prompts"]).value_counts()
-    if len(held):
-        where = ", ".join(f"{n} in split {name}" for name, n in held.items())
+    held = ", ".join(
+        f"{n} on arena pairs {LEFT_OUT[name]}" if name == NO_PROMPT else f"{n} in split {name}"
+        for name, n in by_split.items()
+        if n
+    )
+    where = "; ".join(
+        filter(None, [held and f"{held}; --split all counts every split's", on_no_board(votes_left_out)])
+    )
+    if where:
         raise PrefloopError(
-            f"--split {split}: no votes by {by} on arena pairs of split {split} yet ({where}; --split all counts "
-            "every split's)"
+            f"--split {split}: no votes by {by} on arena pairs of split {split} yet ({where})"
         )
+
+
+def on_no_board(votes_left_out: Mapping[str, int]) -> str:
+    """The votes no board of any split counts (`split_vote_counts`), by reason, as the votes-by-split line and
+    `check_split_votes` say them; "" where there is none."""
+    said = ", ".join(
+        f"{counted(n, 'vote')} {VOTES_LEFT_OUT[why]} ({why})" for why, n in votes_left_out.items()
+    )
+    return f"on no board of any split: {said}" if said else ""

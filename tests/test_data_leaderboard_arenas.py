@@ -122,3 +122,39 @@ def test_an_identical_answers_note_is_of_an_arena_named_by_folder_or_that_paired
         (1, ["base r0 A (A)", "dpo r1 B (B)"]),
         (2, ["base r0 A (A)", "dpo r2 C (C)"]),
     ]
+
+
+def unvoted_test_pair(path) -> Workspace:
+    """``path``'s workspace (`arena_workspace`) with an arena pair of A and B on split test that no one voted on."""
+    prompt = Prompt([{"role": "user", "content": "unvoted"}], "t", split="test")
+    sides = [Completion(prompt.id, f"{m} unvoted", f"/m/{m}", "hf") for m in "AB"]
+    workspace = Workspace(arena_workspace(path, []))
+    workspace.append([prompt, *sides, Pair(prompt.id, sides[0].id, sides[1].id, "arena")])
+    return workspace
+
+
+def test_a_split_without_votes_counts_the_others_as_their_boards_do(tmp_path, capsys):
+    """`--split test`, its arena pair unvoted, said "2 in split train; --split all counts every split's" of two votes
+    of a hub model against its snapshot folder, which no board counts (`--split all`: "the votes ... all compare a
+    model with itself: no board"), and "no votes by people on arena pairs yet (label them ...)" where the votes were
+    on an arena pair whose prompt is missing, which `--split all` counts. It counts each split's votes as its board
+    does and names those no board counts."""
+    workspace = unvoted_test_pair(tmp_path / "ws")
+    workspace.append(self_comparisons(2))
+    board = ["leaderboard", "-w", str(workspace.path), "--split", "test"]
+    assert main(board) == 2
+    itself = "2 votes comparing a model with itself, under its hub id and its snapshot folder (itself)"
+    no_votes = "error: --split test: no votes by people on arena pairs of split test yet ("
+    assert capsys.readouterr().err == f"{no_votes}on no board of any split: {itself})\n"
+    workspace.append(round_votes(0, "A", "B", split="train"))
+    assert main(board) == 2
+    assert capsys.readouterr().err == (
+        f"{no_votes}1 in split train; --split all counts every split's; on no board of any split: {itself})\n"
+    )
+    orphan = unvoted_test_pair(tmp_path / "orphan")
+    # a vote on an arena pair whose prompt was never stored
+    orphan.append([r for r in round_votes(0, "A", "B") if not isinstance(r, Prompt)])
+    assert main(["leaderboard", "-w", str(orphan.path), "--split", "test"]) == 2
+    assert capsys.readouterr().err == (
+        f"{no_votes}1 on arena pairs whose prompt is not in the prompts table; --split all counts every split's)\n"
+    )
