@@ -14,6 +14,7 @@ from data.errors import PrefloopError
 from data.leaderboard_models import lineage_order
 from data.leaderboard_splits import prompt_splits
 from data.leaderboard_votes import ARENA
+from data.lineage import same_model
 
 
 class IdenticalTally:
@@ -132,8 +133,12 @@ def voted_arenas(
 def _voted_on(run, ids: set[str], voted: set[tuple[str, int, str, str]]) -> bool:
     """Whether a vote of ``voted`` (`voted_arenas`) is on a pair of the arena ``run`` (an ``arenas`` row), whose
     models are ``ids`` as `lineage_order` names them: a run records a folder the manifest held no entry of yet by
-    the folder, and the votes name it by the entry `train` registered later."""
-    return any((split, rnd) == (run.split, run.round) and {a, b} <= ids for split, rnd, a, b in voted)
+    the folder, and the votes name it by the entry `train` registered later; it records a hub model by its snapshot
+    folder, and the votes on a workspace's answers from before may name it by its hub id (`same_model`)."""
+    return any(
+        (split, rnd) == (run.split, run.round) and all(any(same_model(m, i) for i in ids) for m in (a, b))
+        for split, rnd, a, b in voted
+    )
 
 
 def _by_models(recorded, named: dict[str, str]) -> list[dict] | None:

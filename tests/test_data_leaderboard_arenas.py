@@ -124,6 +124,23 @@ def test_an_identical_answers_note_is_of_an_arena_named_by_folder_or_that_paired
     ]
 
 
+def test_an_identical_answers_note_is_of_an_arena_whose_votes_name_its_hub_model_by_id(tmp_path, capsys):
+    """A workspace's arena answers of a hub model from before the snapshot named hub models carry its hub id; the
+    arena run again records itself, the model by its snapshot folder (`generate.arena_models.register_base`), and
+    pairs those answers. The board's votes name the model by its hub id: the arena's note was dropped."""
+    workspace = Workspace(arena_workspace(tmp_path / "ws", []))
+    records: list[object] = [ArenaRun("test", 0, [SNAPSHOT, "B"], 6, 4, 2, ["x0", "x1"])]
+    for p in range(4):
+        prompt = Prompt([{"role": "user", "content": f"hub {p}"}], "t", split="test")
+        sides = [Completion(prompt.id, f"{name} says {p}", name, "hf") for name in ("org/tiny", "/m/B")]
+        pair = Pair(prompt.id, sides[0].id, sides[1].id, "arena")
+        records += [prompt, *sides, pair, Label(pair.id, "ann", "pairwise", "a")]
+    workspace.append(records)
+    assert main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--json"]) == 0
+    found = strict_json(capsys.readouterr().out)["identical_answers"]
+    assert [(arena["round"], arena["models"]) for arena in found] == [(0, [SNAPSHOT, "B"])]
+
+
 def unvoted_test_pair(path) -> Workspace:
     """``path``'s workspace (`arena_workspace`) with an arena pair of A and B on split test that no one voted on."""
     prompt = Prompt([{"role": "user", "content": "unvoted"}], "t", split="test")
