@@ -73,11 +73,11 @@ def no_arena_why(arenas: pd.DataFrame | None) -> str:
 def identical_answers(
     arenas: pd.DataFrame | None, models: pd.DataFrame, voted: set[tuple[str, int, str, str]] | None = None
 ) -> list[dict]:
-    """Per arena (its split, round and models; of its runs, the one over the most prompts: a rerun with a larger
-    ``--limit`` answers the same first prompts and more) whose pairs the board counts a vote on (``voted``:
-    `voted_arenas`, its split, round and two of its models; None: every arena; an arena that paired nothing, always)
-    that left answers unpaired as another model's text (the note of an arena no vote on the board came from
-    described figures it had no part in):
+    """Per arena (its split, round and models, each as its manifest entry; of its runs, the one over the most
+    prompts: a rerun with a larger ``--limit`` answers the same first prompts and more) whose pairs the board counts
+    a vote on (``voted``: `voted_arenas`, its split, round and two of its models; None: every arena; an arena that
+    paired nothing, always) that left answers unpaired as another model's text (the note of an arena no vote on the
+    board came from described figures it had no part in):
     {"models": ids or folders, "names": as the table names them, "split", "round", "prompts", "compared": the
     answer pairs compared, "identical": those of them unpaired, "identical_prompts": the prompts with no pair at
     all, "by_models": per pair of its models that answered alike, {"models", "names", "compared", "identical",
@@ -87,17 +87,19 @@ def identical_answers(
     if arenas is None or not len(arenas):
         return []
     runs = arenas[arenas["identical"] > 0].copy()
+    # each model as its manifest entry: a run before `train` registered a folder recorded the folder, one after, the id
+    runs["entries"] = [lineage_order(models, list(names)) for names in runs["models"]]
     runs["key"] = [
-        (split, rnd, tuple(m)) for split, rnd, m in zip(runs["split"], runs["round"], runs["models"])
+        (split, rnd, frozenset(m["id"] for m in entries))
+        for split, rnd, entries in zip(runs["split"], runs["round"], runs["entries"])
     ]
     runs = runs.sort_values(["prompts", "created_at"], kind="stable").drop_duplicates("key", keep="last")
     found = []
     for run in runs.sort_values(["round", "created_at"], kind="stable").itertuples():
-        entries = lineage_order(models, list(run.models))
         # an arena that paired nothing can have no vote: its note is the one word on its models
-        if voted is not None and run.pairs and not _voted_on(run, {m["id"] for m in entries}, voted):
+        if voted is not None and run.pairs and not _voted_on(run, set(run.key[2]), voted):
             continue
-        named = {m["label"]: m["name"] for m in entries}
+        named = {m["label"]: m["name"] for m in run.entries}
         found.append(
             {
                 "models": list(run.models),

@@ -106,7 +106,8 @@ def test_an_identical_answers_note_is_of_an_arena_named_by_folder_or_that_paired
     arena run before `train` registered its base did, while the board names the votes' models by manifest entry;
     the note of such an arena, whose pairs the board's votes are on, was dropped. And an arena that paired nothing
     (every answer another model's text) can have no vote: its note, the one word on why its model has no row, was
-    dropped too. Both are said, as before notes were of the board's arenas."""
+    dropped too. Both are said, as before notes were of the board's arenas; and of one arena, by folder and by id,
+    the run over the most prompts, once."""
     people = [(p, "A", "B", "ann", "a") for p in range(4)]
     workspace = Workspace(arena_workspace(tmp_path / "ws", people, round=1))
     workspace.append(
@@ -116,12 +117,18 @@ def test_an_identical_answers_note_is_of_an_arena_named_by_folder_or_that_paired
             ArenaRun("test", 3, ["A", "D"], 5, 3, 2, ["z0", "z1"]),  # pairs no vote is on yet: no note
         ]
     )
-    assert main(["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--json"]) == 0
+    board = ["leaderboard", "-w", str(workspace.path), "--bootstrap", "40", "--json"]
+    assert main(board) == 0
     found = strict_json(capsys.readouterr().out)["identical_answers"]
-    assert [(arena["round"], arena["names"]) for arena in found] == [
-        (1, ["base r0 A (A)", "dpo r1 B (B)"]),
-        (2, ["base r0 A (A)", "dpo r2 C (C)"]),
+    assert [(arena["round"], arena["names"], arena["prompts"]) for arena in found] == [
+        (1, ["base r0 A (A)", "dpo r1 B (B)"], 6),
+        (2, ["base r0 A (A)", "dpo r2 C (C)"], 3),
     ]
+    # the same arena, once registered, run again over more prompts: its record names the models by id
+    workspace.append([ArenaRun("test", 1, ["A", "B"], 8, 5, 3, ["x0", "x1", "x2"])])
+    assert main(board) == 0
+    found = strict_json(capsys.readouterr().out)["identical_answers"]
+    assert [(arena["round"], arena["prompts"]) for arena in found] == [(1, 8), (2, 3)]
 
 
 def test_an_identical_answers_note_is_of_an_arena_whose_votes_name_its_hub_model_by_id(tmp_path, capsys):
