@@ -88,7 +88,7 @@ def split_pairs(
 
 
 def check_split_votes(
-    by_split: dict[str, int],
+    by_split: Mapping[str, int],
     votes_left_out: Mapping[str, int],
     tables: dict[str, pd.DataFrame],
     by: str,
