@@ -14,6 +14,7 @@ from data.errors import PrefloopError
 from data.leaderboard_models import lineage_order
 from data.leaderboard_splits import prompt_splits
 from data.leaderboard_votes import ARENA
+from data.lineage import same_model
 
 
 class IdenticalTally:
@@ -72,10 +73,11 @@ def no_arena_why(arenas: pd.DataFrame | None) -> str:
 def identical_answers(
     arenas: pd.DataFrame | None, models: pd.DataFrame, voted: set[tuple[str, int, str, str]] | None = None
 ) -> list[dict]:
-    """Per arena (its split, round and models; of its runs, the one over the most prompts: a rerun with a larger
-    ``--limit`` answers the same first prompts and more) whose pairs the board counts a vote on (``voted``:
-    `voted_arenas`, its split, round and two of its models; None: every arena) that left answers unpaired as
-    another model's text (the note of an arena no vote on the board came from described figures it had no part in):
+    """Per arena (its split, round and models, each as its manifest entry; of its runs, the one over the most
+    prompts: a rerun with a larger ``--limit`` answers the same first prompts and more) whose pairs the board counts
+    a vote on (``voted``: `voted_arenas`, its split, round and two of its models; None: every arena; an arena that
+    paired nothing, always) that left answers unpaired as another model's text (the note of an arena no vote on the
+    board came from described figures it had no part in):
     {"models": ids or folders, "names": as the table names them, "split", "round", "prompts", "compared": the
     answer pairs compared, "identical": those of them unpaired, "identical_prompts": the prompts with no pair at
     all, "by_models": per pair of its models that answered alike, {"models", "names", "compared", "identical",
@@ -85,16 +87,19 @@ def identical_answers(
     if arenas is None or not len(arenas):
         return []
     runs = arenas[arenas["identical"] > 0].copy()
-    if voted is not None:
-        on_board = [_voted_on(run, voted) for run in runs.itertuples()]
-        runs = runs[np.array(on_board, dtype=bool)]
+    # each model as its manifest entry: a run before `train` registered a folder recorded the folder, one after, the id
+    runs["entries"] = [lineage_order(models, list(names)) for names in runs["models"]]
     runs["key"] = [
-        (split, rnd, tuple(m)) for split, rnd, m in zip(runs["split"], runs["round"], runs["models"])
+        (split, rnd, frozenset(m["id"] for m in entries))
+        for split, rnd, entries in zip(runs["split"], runs["round"], runs["entries"])
     ]
     runs = runs.sort_values(["prompts", "created_at"], kind="stable").drop_duplicates("key", keep="last")
     found = []
     for run in runs.sort_values(["round", "created_at"], kind="stable").itertuples():
-        named = {m["label"]: m["name"] for m in lineage_order(models, list(run.models))}
+        # an arena that paired nothing can have no vote: its note is the one word on its models
+        if voted is not None and run.pairs and not _voted_on(run, set(run.key[2]), voted):
+            continue
+        named = {m["label"]: m["name"] for m in run.entries}
         found.append(
             {
                 "models": list(run.models),
@@ -127,10 +132,15 @@ def voted_arenas(
     }
 
 
-def _voted_on(run, voted: set[tuple[str, int, str, str]]) -> bool:
-    """Whether a vote of ``voted`` (`voted_arenas`) is on a pair of the arena ``run`` (an ``arenas`` row)."""
-    models = set(run.models)
-    return any((split, rnd) == (run.split, run.round) and {a, b} <= models for split, rnd, a, b in voted)
+def _voted_on(run, ids: set[str], voted: set[tuple[str, int, str, str]]) -> bool:
+    """Whether a vote of ``voted`` (`voted_arenas`) is on a pair of the arena ``run`` (an ``arenas`` row), whose
+    models are ``ids`` as `lineage_order` names them: a run records a folder the manifest held no entry of yet by
+    the folder, and the votes name it by the entry `train` registered later; it records a hub model by its snapshot
+    folder, and the votes on a workspace's answers from before may name it by its hub id (`same_model`)."""
+    return any(
+        (split, rnd) == (run.split, run.round) and all(any(same_model(m, i) for i in ids) for m in (a, b))
+        for split, rnd, a, b in voted
+    )
 
 
 def _by_models(recorded, named: dict[str, str]) -> list[dict] | None:

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from data.bradley_terry import MIN_PROMPTS
 from data.errors import counted, one_line
 from data.leaderboard import FEW_PROMPTS, Row
-from data.leaderboard_splits import ALL_SPLITS, LEFT_OUT, NO_PROMPT, VOTES_LEFT_OUT
+from data.leaderboard_splits import ALL_SPLITS, LEFT_OUT, NO_PROMPT, on_no_board
 
 STANDING_NOTES = {
     "above": "+inf: ahead of the reference by every chain of votes (never behind it): no finite strength",
@@ -84,12 +84,7 @@ def split_votes_line(
         line += "; none on held-out prompts (`python -m generate --arena ... --split test` samples an arena on them)"
     elif split == ALL_SPLITS and len(on_board) > 1:
         line += "; `--split test` counts the held-out ones alone"
-    if votes_left_out:
-        said = ", ".join(
-            f"{counted(n, 'vote')} {VOTES_LEFT_OUT[why]} ({why})" for why, n in votes_left_out.items()
-        )
-        line += f"; on no board of any split: {said}"
-    return line
+    return "; ".join(filter(None, [line, on_no_board(votes_left_out)]))
 
 
 def _split_counts(counts: Mapping[str, int]) -> str:

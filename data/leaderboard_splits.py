@@ -6,10 +6,12 @@ votes are when a split's arena pairs have none. Pure functions over the workspac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
-from data.errors import PrefloopError
-from data.leaderboard_models import named_once
+from data.errors import PrefloopError, counted
+from data.leaderboard_models import SELF_VOTES, named_once
 from data.leaderboard_votes import ARENA, answered_votes, votes_table
 
 # `data leaderboard --split`'s default: the votes on every arena pair, whatever its prompt's split
@@ -24,11 +26,7 @@ NO_PROMPT = "prompt_missing"
 LEFT_OUT = {NO_PROMPT: "whose prompt is not in the prompts table"}  # each reason, as the notes say it
 # why a vote is on no board of any split (`split_vote_counts`, `Board.votes_left_out`), as the line says it
 NO_ANSWER = "answer_missing"
-ITSELF = "itself"
-VOTES_LEFT_OUT = {
-    NO_ANSWER: "on an arena pair without an answer in the completions table",
-    ITSELF: "comparing a model with itself, under its hub id and its snapshot folder",
-}
+VOTES_LEFT_OUT = {NO_ANSWER: "on an arena pair without an answer in the completions table", **SELF_VOTES}
 
 
 def prompt_splits(prompt_ids: pd.Series, prompts: pd.DataFrame) -> pd.Series:
@@ -53,12 +51,12 @@ def split_vote_counts(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Every split's ``votes`` (`votes_table` of every arena pair) as a board of it counts them (`votes_by_split`),
     and those no board counts, by reason (`VOTES_LEFT_OUT`): a vote on a pair without a stored answer
-    (`answered_votes`) or comparing a model with itself (`named_once`: its hub id and its snapshot folder). The
-    line counted such a vote among the other splits' but on no board."""
+    (`answered_votes`) or comparing a model with itself (`named_once`: two answers under its name, or its hub id
+    and its snapshot folder). The line counted such a vote among the other splits' but on no board."""
     answered, _ = answered_votes(votes, pairs, completions)
-    named, itself = named_once(answered, models)
-    left_out = {NO_ANSWER: len(votes) - len(answered), ITSELF: int(itself.sum())}
-    return votes_by_split(named[~itself], prompts), {k: n for k, n in left_out.items() if n}
+    named, why = named_once(answered, models)
+    left_out = {NO_ANSWER: len(votes) - len(answered), **{k: int((why == k).sum()) for k in SELF_VOTES}}
+    return votes_by_split(named[why.isna()], prompts), {k: n for k, n in left_out.items() if n}
 
 
 def split_pairs(
@@ -90,18 +88,38 @@ def split_pairs(
 
 
 def check_split_votes(
-    votes: pd.DataFrame, tables: dict[str, pd.DataFrame], by: str, gold, split: str
+    by_split: Mapping[str, int],
+    votes_left_out: Mapping[str, int],
+    tables: dict[str, pd.DataFrame],
+    by: str,
+    gold,
+    split: str,
 ) -> None:
     """A board of one ``split`` (``tables``' pairs are its) whose arena pairs no one of ``by`` voted on (the
     excluded labellers counted: `_check_votes_left` says a board they leave with no vote), where other splits' have
-    votes (``votes``: every split's, `votes_table`, without the excluded labellers'), is one line naming those
-    splits: it said "no votes by people on arena pairs yet (label them ...)" of votes that were there."""
+    votes, is one line naming those splits, with their votes as their boards count them, and the votes no board
+    counts (``by_split``, ``votes_left_out``: `split_vote_counts`): it said "no votes by people on arena pairs yet
+    (label them ...)" of votes that were there, and "2 in split train" of votes no board counts."""
     if len(votes_table(tables["pairs"], tables["completions"], tables["labels"], by, gold)):
         return
-    held = prompt_splits(votes["prompt_id"], tables["prompts"]).value_counts()
-    if len(held):
-        where = ", ".join(f"{n} in split {name}" for name, n in held.items())
+    held = ", ".join(
+        f"{n} on arena pairs {LEFT_OUT[name]}" if name == NO_PROMPT else f"{n} in split {name}"
+        for name, n in by_split.items()
+        if n
+    )
+    where = "; ".join(
+        filter(None, [held and f"{held}; --split all counts every split's", on_no_board(votes_left_out)])
+    )
+    if where:
         raise PrefloopError(
-            f"--split {split}: no votes by {by} on arena pairs of split {split} yet ({where}; --split all counts "
-            "every split's)"
+            f"--split {split}: no votes by {by} on arena pairs of split {split} yet ({where})"
         )
+
+
+def on_no_board(votes_left_out: Mapping[str, int]) -> str:
+    """The votes no board of any split counts (`split_vote_counts`), by reason, as the votes-by-split line and
+    `check_split_votes` say them; "" where there is none."""
+    said = ", ".join(
+        f"{counted(n, 'vote')} {VOTES_LEFT_OUT[why]} ({why})" for why, n in votes_left_out.items()
+    )
+    return f"on no board of any split: {said}" if said else ""
