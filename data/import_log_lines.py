@@ -91,14 +91,16 @@ SIDE_FILES = {
 
 
 # The options of an import (beside its source and format) that change which labels its rows make or which rows it
-# leaves out: the rubric ratings are checked against, the record bound, what a non-text part does, and --unlabelled
-# (no label at all). Not --pairs-per-prompt: it pairs a row's answers for labellers, and makes no label.
-READ_OPTIONS = ("rubric", "max_record_bytes", "non_text", "unlabelled")
+# leaves out: the rubric ratings are checked against (by what they are stored as, `data.rubric.rubric_key`: not its
+# path, which a move changes and which older lines logged as typed), the record bound, what a non-text part does,
+# and --unlabelled (no label at all). Not --pairs-per-prompt: it pairs a row's answers for labellers, and makes no
+# label.
+READ_OPTIONS = ("rubric_aspects", "max_record_bytes", "non_text", "unlabelled")
 
 
 def read_alike(entry: dict, options: dict) -> bool:
-    """Whether the import log line ``entry`` read its file with ``options`` (as a line records them: `vars` of an
-    `ImportOptions`, the rubric a string) as far as `READ_OPTIONS` go; an option either does not record (a line
+    """Whether the import log line ``entry`` read its file with ``options`` (as a line records them:
+    `data.import_options.logged_options`) as far as `READ_OPTIONS` go; an option either does not record (a line
     logged before it was) is taken as alike."""
     logged = entry.get("options") or {}
     return all(logged[name] == options[name] for name in READ_OPTIONS if name in logged and name in options)

@@ -220,6 +220,14 @@ def rubric_from_dict(values: object, source: str, default_name: str = "rubric") 
     return Rubric(name.strip(), tuple(aspects))
 
 
+def rubric_key(path: Path | str | None = None) -> str:
+    """What ratings checked against the rubric in ``path`` (default: HelpSteer2's) are stored as, whatever path
+    names it: its name and its aspects' names and scales (``helpsteer2: helpfulness 0..4, ...``; descriptions
+    change no rating). A rubric that cannot be read is a RubricError (`data import` checks it first)."""
+    rubric = load_rubric(path)
+    return f"{rubric.name}: " + ", ".join(f"{a.name} {a.low}..{a.high}" for a in rubric.aspects)
+
+
 def load_rubric(path: Path | str | None = None) -> Rubric:
     """The rubric in ``path`` (default: HelpSteer2's five aspects, configs/rubrics/helpsteer2.yaml)."""
     path = Path(path) if path is not None else DEFAULT_RUBRIC
