@@ -67,7 +67,7 @@ LEFT_OUT_FIELDS = {
 # The files a log line names beside the log, by its field: what the file is, its lines' fields, what an unread line
 # of it (or a missing file) costs, and who writes its lines (`rejects_problems`' fix).
 # A missing file's fix: put back, or written anew by its writer run again (a null name alone quiets `data validate`
-# while `--remove` still refuses what it listed: `data.import_withdraw.unlisted_rows` names such an import's line,
+# while `--remove` still refuses what it listed: `data.import_unlisted.unlisted_rows` names such an import's line,
 # `data.merge_left_out.unlisted_labels` a merge's).
 SIDE_FILES = {
     "rejects": (
