@@ -101,9 +101,13 @@ READ_OPTIONS = ("rubric_aspects", "max_record_bytes", "non_text", "unlabelled")
 def read_alike(entry: dict, options: dict) -> bool:
     """Whether the import log line ``entry`` read its file with ``options`` (as a line records them:
     `data.import_options.logged_options`) as far as `READ_OPTIONS` go; an option either does not record (a line
-    logged before it was) is taken as alike."""
+    logged before it was; null: a rubric gone before its line was written, `data.rubric.rubric_key`) is alike."""
     logged = entry.get("options") or {}
-    return all(logged[name] == options[name] for name in READ_OPTIONS if name in logged and name in options)
+    return all(
+        logged[name] == options[name]
+        for name in READ_OPTIONS
+        if logged.get(name) is not None and options.get(name) is not None
+    )
 
 
 def json_lines(path: Path) -> list[dict]:
