@@ -209,7 +209,8 @@ def export_rows(
     workspace: Workspace, args: Any, excluded: tuple[str, ...], rubric: Rubric | None = None
 ) -> tuple[pa.Table | list, Counter]:
     """The export's rows and counts of what was left out and why, without the ``excluded`` labellers' labels
-    (the flag's and excluded.json's: `data.exclusion.check_exclusion`); ratings in ``rubric``'s order (`export_workspace`)."""
+    (the flag's and excluded.json's: `data.exclusion.check_exclusion`); ratings in ``rubric``'s order
+    (`export_workspace`)."""
     export = args.format + ("-edits" if args.edits else "")
 
     def read(name: str) -> pa.Table:

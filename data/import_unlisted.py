@@ -23,9 +23,9 @@ def unlisted_rows(log: Path) -> list[str]:
     null``: an edit, a rejects file whose write failed, or one a merge found gone) where their import left rows out
     for a reason `--remove` reads from that file (`LOGGED`): `--remove` of the file refuses those rows as labels not
     stored, so validate must not say OK. Another line, earlier or later, of an import of the same file read the
-    same way (`data.import_write.logged_rejects` reads them all) that lists all it left out makes it harmless: that import stored
-    each such row (a label's records are never deleted: `--remove` finds it, in force or withdrawn), or listed it.
-    An ``--unlabelled`` import's line does not: it lists nothing, and stored no label."""
+    same way (`data.import_write.logged_rejects` reads them all) that lists all it left out makes it harmless:
+    that import stored each such row (a label's records are never deleted: `--remove` finds it, in force or
+    withdrawn), or listed it. An ``--unlabelled`` import's line does not: it lists nothing, and stored no label."""
     numbered = read_lines(log)[0]
     read = [entry for _, entry in numbered]
     problems = []
@@ -66,8 +66,8 @@ def _covers(entry: dict, other: dict) -> bool:
 
 def _same_import(entry: dict, other: dict) -> bool:
     """Whether the import log line ``other`` logs an import of ``entry``'s file read the same way (its source and
-    format, and the options that change what its rows make: `read_alike`), as `data.import_write.logged_rejects` matches lines to a
-    file."""
+    format, and the options that change what its rows make: `read_alike`), as `data.import_write.logged_rejects`
+    matches lines to a file."""
     file = entry.get("file")
     same = (other.get("source"), other.get("format")) == (entry.get("source"), entry.get("format"))
     same = same and read_alike(other, entry.get("options") or {})

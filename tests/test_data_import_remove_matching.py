@@ -232,8 +232,8 @@ def test_the_rows_an_import_left_out_are_read_only_by_a_remove_with_its_options(
 ):
     """The import log's lines of the file were matched by its source and format alone: a `--remove` read with
     another --max-record-bytes, --non-text or --rubric (each changes which rows make which labels) took the rows
-    an import read otherwise left out as its own, and withdrew. Given as the import was (the rubric by its path
-    from anywhere: the log keeps it resolved), it finds them."""
+    an import read otherwise left out as its own, and withdrew. Given as the import was (the rubric by
+    any path: the log keeps what its ratings are stored as), it finds them."""
     ws = tmp_path / "ws"
     # HelpSteer2's aspects under a name of its own: ratings checked against it are stored otherwise
     mine = HELPSTEER2.read_text().replace("name: helpsteer2", "name: mine")
