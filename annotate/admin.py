@@ -316,7 +316,7 @@ def export_labels(
     workspace = ctx.service.workspace
     try:
         options = export_options(workspace, fmt, _method(method), split, labels)
-        made = export_workspace(workspace, options)
+        made = export_workspace(workspace, options, ctx.service.rubric)  # ratings: as the app lists aspects
     except (PrefloopError, OSError) as exc:
         # a damaged excluded.json, say: the CLI's line, without the server's paths
         raise gr.Error(public_line(exc, workspace)) from None

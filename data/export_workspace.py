@@ -24,7 +24,7 @@ from data.export_sft import PROMPT_COMPLETION, prompt_completion, to_sft
 from data.gold import read_gold
 from data.rank_pairs import RANK_KIND, rank_task_items
 from data.ratings import ratings_table
-from data.rubric import load_rubric
+from data.rubric import Rubric, load_rubric
 from data.selection import of_kinds
 from data.stats import AGGREGATED
 from data.workspace import MARKER, STORED_FOLDERS, Workspace
@@ -192,23 +192,25 @@ class Export:
         return "; ".join(filter(None, [counts_line(self.counts, self.name), self.exclusion.line()]))
 
 
-def export_workspace(workspace: Workspace, args: Any) -> Export:
+def export_workspace(workspace: Workspace, args: Any, rubric: Rubric | None = None) -> Export:
     """What `python -m data export` makes of ``workspace`` with the options ``args`` (`data.commands.ExportCommand`,
     checked by `check_export_options`), sft rows in the shape ``--sft-shape`` names: the labellers of
     ``--exclude-labeller`` and WS/excluded.json left out (`data.exclusion.check_exclusion`: an unknown name of the
-    flag, or a damaged excluded.json, is an error)."""
+    flag, or a damaged excluded.json, is an error); ratings' aspect columns in ``rubric``'s order (the admin tab's:
+    the app's rubric), else ``--rubric``'s."""
     exclusion = check_exclusion(workspace, args.exclude_labeller) if reads_labels(args) else Exclusion()
-    rows, counts = export_rows(workspace, args, exclusion.names)
+    rows, counts = export_rows(workspace, args, exclusion.names, rubric)
     if args.sft_shape == PROMPT_COMPLETION and len(rows):  # an empty export is an error that says why
         rows = prompt_completion(rows)
     return Export(args.format + ("-edits" if args.edits else ""), rows, counts, exclusion)
 
 
 def export_rows(
-    workspace: Workspace, args: Any, excluded: tuple[str, ...]
+    workspace: Workspace, args: Any, excluded: tuple[str, ...], rubric: Rubric | None = None
 ) -> tuple[pa.Table | list, Counter]:
     """The export's rows and counts of what was left out and why, without the ``excluded`` labellers' labels
-    (the flag's and excluded.json's: `data.exclusion.check_exclusion`)."""
+    (the flag's and excluded.json's: `data.exclusion.check_exclusion`); ratings in ``rubric``'s order
+    (`export_workspace`)."""
     export = args.format + ("-edits" if args.edits else "")
 
     def read(name: str) -> pa.Table:
@@ -247,7 +249,7 @@ def export_rows(
             gold.column("item_id").to_pylist(),
             chosen.excluded_only("rate"),
             chosen.unlabelled("rate"),
-            load_rubric(args.rubric).names,
+            (rubric or load_rubric(args.rubric)).names,
         )
     if export == "kto":
         missing = {"excluded_only": chosen.excluded_only("kto"), "unlabelled": chosen.unlabelled("kto")}

@@ -67,7 +67,7 @@ LEFT_OUT_FIELDS = {
 # The files a log line names beside the log, by its field: what the file is, its lines' fields, what an unread line
 # of it (or a missing file) costs, and who writes its lines (`rejects_problems`' fix).
 # A missing file's fix: put back, or written anew by its writer run again (a null name alone quiets `data validate`
-# while `--remove` still refuses what it listed: `data.import_withdraw.unlisted_rows` names such an import's line,
+# while `--remove` still refuses what it listed: `data.import_unlisted.unlisted_rows` names such an import's line,
 # `data.merge_left_out.unlisted_labels` a merge's).
 SIDE_FILES = {
     "rejects": (
@@ -91,17 +91,23 @@ SIDE_FILES = {
 
 
 # The options of an import (beside its source and format) that change which labels its rows make or which rows it
-# leaves out: the rubric ratings are checked against, the record bound, what a non-text part does, and --unlabelled
-# (no label at all). Not --pairs-per-prompt: it pairs a row's answers for labellers, and makes no label.
-READ_OPTIONS = ("rubric", "max_record_bytes", "non_text", "unlabelled")
+# leaves out: the rubric ratings are checked against (by what they are stored as, `data.rubric.rubric_key`: not its
+# path, which a move changes and which older lines logged as typed), the record bound, what a non-text part does,
+# and --unlabelled (no label at all). Not --pairs-per-prompt: it pairs a row's answers for labellers, and makes no
+# label.
+READ_OPTIONS = ("rubric_aspects", "max_record_bytes", "non_text", "unlabelled")
 
 
 def read_alike(entry: dict, options: dict) -> bool:
-    """Whether the import log line ``entry`` read its file with ``options`` (as a line records them: `vars` of an
-    `ImportOptions`, the rubric a string) as far as `READ_OPTIONS` go; an option either does not record (a line
-    logged before it was) is taken as alike."""
+    """Whether the import log line ``entry`` read its file with ``options`` (as a line records them:
+    `data.import_options.logged_options`) as far as `READ_OPTIONS` go; an option either does not record (a line
+    logged before it was; null: a rubric gone before its line was written, `data.rubric.rubric_key`) is alike."""
     logged = entry.get("options") or {}
-    return all(logged[name] == options[name] for name in READ_OPTIONS if name in logged and name in options)
+    return all(
+        logged[name] == options[name]
+        for name in READ_OPTIONS
+        if logged.get(name) is not None and options.get(name) is not None
+    )
 
 
 def json_lines(path: Path) -> list[dict]:

@@ -12,6 +12,7 @@ from data.errors import PrefloopError, check_file_name
 from data.import_formats import FORMATS
 from data.import_readers import MAX_RECORD_BYTES, RECORD_BYTES_BOUND
 from data.import_text import NON_TEXT
+from data.rubric import rubric_key
 
 ON_ERROR = ("fail", "skip")
 
@@ -42,8 +43,10 @@ class ImportOptions:
 
 def logged_options(options: ImportOptions) -> dict:
     """``options`` as the import log records them (`data.import_log_lines.read_alike` compares them): the rubric by
-    its resolved path, so that a later command run from another folder matches it."""
-    return vars(options) | {"rubric": str(Path(options.rubric).resolve()) if options.rubric else None}
+    its resolved path, and as ``rubric_aspects`` what its ratings are stored as (`rubric_key`), which is compared:
+    the same rubric moved, or the default named, reads alike."""
+    rubric = str(Path(options.rubric).resolve()) if options.rubric else None
+    return vars(options) | {"rubric": rubric, "rubric_aspects": rubric_key(options.rubric)}
 
 
 def check_options(options: ImportOptions) -> None:

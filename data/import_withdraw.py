@@ -47,12 +47,13 @@ from data.files import append_line, failure_reason, folder_for_writing
 from data.gold_agreement import quoted
 from data.import_guard import REFUSED, skip_refused
 from data.import_labels import IN_APP, import_history, is_of, made_in_app
-from data.import_log_lines import first_shown, passed_over_warning, read_alike, read_lines
+from data.import_log_lines import first_shown, passed_over_warning
 from data.import_options import ImportOptions, logged_options
-from data.import_rank_rate import CONFLICT, Labelled
+from data.import_rank_rate import Labelled
 from data.import_records import RecordError
+from data.import_unlisted import LOGGED
 from data.import_withdraw_spellings import NOUN, stored_spellings
-from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects, same_file
+from data.import_write import LOG_DIR, LOG_FILE, file_digest, log_folder, logged_rejects
 from data.imports import Loaded, check_file
 from data.merge_left_out import merge_left_out
 from data.records import Label, content_id, now
@@ -61,10 +62,6 @@ from data.spellings import Spellings
 from data.workspace import Workspace
 
 log = logging.getLogger(__name__)
-# The reasons of the rows an import's rejects file lists that `--remove` counts as skipped at import: those the
-# workspace refused (`REFUSED`), and a KTO row labelling an answer otherwise than an earlier row of the file, which
-# this reading keeps (no KTO conflict check: an import before it stored both) though the import left it out
-LOGGED = (*REFUSED, CONFLICT["kto"])
 
 
 @dataclass(frozen=True)
@@ -366,59 +363,3 @@ def _log_entry(plan: Withdrawal, file: FileLabels, options: ImportOptions) -> di
             "left_out_by_merge": plan.merged_out.total(),
         },
     }
-
-
-def unlisted_rows(log: Path) -> list[str]:
-    """What `data validate` says of the lines of the import log ``log`` that name no rejects file (``"rejects":
-    null``: an edit, a rejects file whose write failed, or one a merge found gone) where their import left rows out
-    for a reason `--remove` reads from that file (`LOGGED`): `--remove` of the file refuses those rows as labels not
-    stored, so validate must not say OK. Another line, earlier or later, of an import of the same file read the
-    same way (`logged_rejects` reads them all) that lists all it left out makes it harmless: that import stored
-    each such row (a label's records are never deleted: `--remove` finds it, in force or withdrawn), or listed it.
-    An ``--unlabelled`` import's line does not: it lists nothing, and stored no label."""
-    numbered = read_lines(log)[0]
-    read = [entry for _, entry in numbered]
-    problems = []
-    for index, (number, entry) in enumerate(numbered):
-        lost = _unlisted(entry)
-        others = (other for at, other in enumerate(read) if at != index)
-        if not lost or any(_covers(entry, other) for other in others):
-            continue
-        reasons = ", ".join(f"{reason} {n}" for reason, n in lost.items())
-        problems.append(
-            f"{log}, line {number}: names no rejects file, but its import left out "
-            f"{counted(sum(lost.values()), 'row')} ({reasons}) that `data import --remove` of its file reads "
-            "there: it refuses them as labels not stored; put the rejects file back and name it in the line, or "
-            "import the file again as it was imported (that stores nothing twice and lists the rows it leaves out "
-            "anew)"
-        )
-    return problems
-
-
-def _unlisted(entry: dict) -> dict[str, int]:
-    """The rows the import logged by ``entry`` left out for a reason of `LOGGED` and listed nowhere, by reason; none
-    for an ``--unlabelled`` import: it stored no label, and `--remove` (never --unlabelled) does not read its line."""
-    if entry.get("removed") or isinstance(entry.get("rejects"), str):  # a file missing: `rejects_problems`
-        return {}
-    if (entry.get("options") or {}).get("unlabelled"):
-        return {}
-    counts = entry.get("counts") or {}
-    skipped = {reason: counts.get(f"skipped_{reason}") for reason in LOGGED}
-    return {reason: n for reason, n in skipped.items() if type(n) is int and n > 0}
-
-
-def _covers(entry: dict, other: dict) -> bool:
-    """Whether the import log line ``other`` stored, or listed, each row ``entry``'s import left out unlisted
-    (`unlisted_rows`): an import of the same file read the same way (so it stored labels, as ``entry``'s did: not
-    an ``--unlabelled`` one) that lists all it left out."""
-    return _same_import(entry, other) and not _unlisted(other)
-
-
-def _same_import(entry: dict, other: dict) -> bool:
-    """Whether the import log line ``other`` logs an import of ``entry``'s file read the same way (its source and
-    format, and the options that change what its rows make: `read_alike`), as `logged_rejects` matches lines to a
-    file."""
-    file = entry.get("file")
-    same = (other.get("source"), other.get("format")) == (entry.get("source"), entry.get("format"))
-    same = same and read_alike(other, entry.get("options") or {})
-    return same and isinstance(file, str) and same_file(other, file, entry.get("sha256"))

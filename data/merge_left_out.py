@@ -115,7 +115,7 @@ def unlisted_labels(log: Path) -> list[str]:
     """What `data validate` says of the merge lines of the import log ``log`` that name no left-out file (``FILE``
     null: an edit, or a later merge that carried the line and found the file gone) where they count labels left out
     (``COUNTS``): `--remove` reads their ids from that file, so it refuses a file's rows whose labels those were as
-    labels not stored, and validate must not say OK (`data.import_withdraw.unlisted_rows` is the same for an
+    labels not stored, and validate must not say OK (`data.import_unlisted.unlisted_rows` is the same for an
     import's rejects file). A line written before, with the ids inline (``FIELD``), lists them itself."""
     problems = []
     for number, entry in read_lines(log)[0]:

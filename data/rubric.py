@@ -220,6 +220,18 @@ def rubric_from_dict(values: object, source: str, default_name: str = "rubric") 
     return Rubric(name.strip(), tuple(aspects))
 
 
+def rubric_key(path: Path | str | None = None) -> str | None:
+    """What ratings checked against the rubric in ``path`` (default: HelpSteer2's) are stored as, whatever path
+    names it: its name and its aspects' names and scales (``helpsteer2: helpfulness 0..4, ...``; descriptions
+    change no rating); None where it cannot be read now: the import log records it after the rows are stored (the
+    import read it before), where an error would say that nothing was."""
+    try:
+        rubric = load_rubric(path)
+    except RubricError:
+        return None
+    return f"{rubric.name}: " + ", ".join(f"{a.name} {a.low}..{a.high}" for a in rubric.aspects)
+
+
 def load_rubric(path: Path | str | None = None) -> Rubric:
     """The rubric in ``path`` (default: HelpSteer2's five aspects, configs/rubrics/helpsteer2.yaml)."""
     path = Path(path) if path is not None else DEFAULT_RUBRIC

@@ -32,7 +32,7 @@ from data.files import not_a_file_line
 from data.gold import GOLD_TASKS, current_gold, read_gold
 from data.gold_balance import one_sided_gold
 from data.import_log_lines import rejects_problems, unreadable_lines
-from data.import_withdraw import unlisted_rows
+from data.import_unlisted import unlisted_rows
 from data.import_write import LOG_DIR, LOG_FILE
 from data.labellers import TASKS, labeller_rows, team_pace
 from data.leaderboard import ARENA

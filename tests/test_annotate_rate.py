@@ -199,3 +199,23 @@ def test_cli_checks_the_rubric_before_serving(label_ws, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "configs/rubrics/helpsteer2.yaml" in capsys.readouterr().out.replace("\n", " ").replace("  ", " ")
+
+
+def test_the_admin_tabs_ratings_export_lists_the_aspects_in_the_apps_rubrics_order(label_ws, tmp_path):
+    """The tab's cards list the aspects in the app's rubric's order, but its Export ratings wrote them in
+    HelpSteer2's (the export's default rubric), whatever rubric the app served: it follows the app's."""
+    rubric_file = tmp_path / "mine.yaml"
+    rubric_file.write_text(
+        "name: mine\naspects:\n"
+        + "".join(
+            f"  - {{name: {a}, scale: [0, 4], description: {a}.}}\n" for a in ("verbosity", "helpfulness")
+        )
+    )
+    users = tmp_path / "users.toml"
+    add_user(users, "ann", PASSWORD, admin=True)
+    service = LabelService(label_ws, task="rate", rubric=load_rubric(rubric_file))
+    ctx = make_context(service, Authenticator(load_users(users)))
+    service.submit("ann", service.show("ann").item.id, json.dumps({"helpfulness": 3, "verbosity": 1}))
+    assert "1 row exported" in export_labels(ctx, "ann", "ratings")
+    names = pq.read_schema(service.workspace.exports / "ratings.parquet").names
+    assert names[names.index("round") + 1 : names.index("raters")] == ["verbosity", "helpfulness"]

@@ -225,17 +225,19 @@ HELPSTEER2 = Path(__file__).parents[1] / "configs" / "rubrics" / "helpsteer2.yam
 
 @pytest.mark.parametrize(
     "flag, value",
-    [("--max-record-bytes", "100000"), ("--non-text", "drop"), ("--rubric", HELPSTEER2.name)],
+    [("--max-record-bytes", "100000"), ("--non-text", "drop"), ("--rubric", "mine.yaml")],
 )
 def test_the_rows_an_import_left_out_are_read_only_by_a_remove_with_its_options(
     tmp_path, capsys, monkeypatch, flag, value
 ):
     """The import log's lines of the file were matched by its source and format alone: a `--remove` read with
     another --max-record-bytes, --non-text or --rubric (each changes which rows make which labels) took the rows
-    an import read otherwise left out as its own, and withdrew. Given as the import was (the rubric by its path
-    from anywhere: the log keeps it resolved), it finds them."""
+    an import read otherwise left out as its own, and withdrew. Given as the import was (the rubric by
+    any path: the log keeps what its ratings are stored as), it finds them."""
     ws = tmp_path / "ws"
-    shutil.copyfile(HELPSTEER2, tmp_path / HELPSTEER2.name)
+    # HelpSteer2's aspects under a name of its own: ratings checked against it are stored otherwise
+    mine = HELPSTEER2.read_text().replace("name: helpsteer2", "name: mine")
+    (tmp_path / "mine.yaml").write_text(mine)
     monkeypatch.chdir(tmp_path)  # a relative --rubric at import
     ranks, prefs = import_a_locked_row_skipped(tmp_path, ws, flags=(flag, value))
     assert remove(ws, ranks) == 0  # the lock lifted: row 0 reads as a label, as the log says it was skipped
@@ -294,3 +296,36 @@ def test_a_null_rejects_line_of_an_unlabelled_import_is_no_problem(tmp_path, cap
     log.write_text("".join(json.dumps(line) + "\n" for line in [*kept, unlabelled | {"rejects": None}]))
     capsys.readouterr()
     assert main(["validate", "-w", str(ws)]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("given", ["none", "moved", "link", "older line"])
+def test_one_rubric_reads_alike_by_any_path_or_as_the_default(tmp_path, capsys, monkeypatch, given):
+    """The log matched the rubric by its resolved path: a copy of HelpSteer2's named at import read otherwise than
+    the default (no --rubric) it is, and so did the rubric moved, or, on a line an older version logged (the path as
+    typed, relative), the same path given again: `--remove` refused the row the import left out (rank_locked) as a
+    label not stored. A rubric is matched by what ratings checked against it are stored as: its name and aspects."""
+    ws, rubric = tmp_path / "ws", tmp_path / "rubrics" / "h.yaml"
+    rubric.parent.mkdir()
+    shutil.copyfile(HELPSTEER2, rubric)
+    monkeypatch.chdir(tmp_path)
+    ranks, prefs = import_a_locked_row_skipped(tmp_path, ws, flags=("--rubric", "rubrics/h.yaml"))
+    assert remove(ws, ranks) == 0  # the lock lifted: row 0 reads as a label, as the log says it was skipped
+    flags = ["--rubric", str(rubric)]
+    if given == "none":
+        flags = []
+    elif given == "moved":
+        rubric.rename(tmp_path / "moved.yaml")
+        flags = ["--rubric", str(tmp_path / "moved.yaml")]
+    elif given == "link":
+        (tmp_path / "link.yaml").symlink_to(rubric)
+        flags = ["--rubric", "link.yaml"]
+    else:  # as a version before logged it: the path as typed, and nothing more of the rubric
+        log = ws / "imports" / "log.jsonl"
+        lines = log_lines(ws)
+        for line in lines:
+            line["options"]["rubric"] = "rubrics/h.yaml"
+            line["options"].pop("rubric_aspects", None)
+        log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    capsys.readouterr()
+    assert main(["import", "-w", str(ws), "--on-error", "skip", *flags, "--remove", str(prefs)]) == 0
+    assert capsys.readouterr().out == f"withdrew the labels of {prefs}: 1 (preferences 1); {SKIPPED}\n"

@@ -13,6 +13,7 @@ import pytest
 
 from data import Completion, Label, Prompt, Workspace
 from data.__main__ import main as data_main
+from data.import_log_lines import read_alike
 from data.ratings import (
     alpha,
     kto_from_ratings,
@@ -22,7 +23,7 @@ from data.ratings import (
     rating_spread,
     ratings_table,
 )
-from data.rubric import DEFAULT_RUBRIC, RubricError, load_rubric, rubric_from_dict
+from data.rubric import DEFAULT_RUBRIC, RubricError, load_rubric, rubric_from_dict, rubric_key
 from data.schemas import LABELS, SchemaError
 from data.table_checks import conform
 
@@ -400,6 +401,24 @@ def test_the_ratings_export_and_the_widest_aspect_follow_the_rubrics_order(tmp_p
     assert capsys.readouterr().err == (
         "error: --rubric applies to --format ratings (the order of its aspect columns), not kto\n"
     )
+
+
+def test_a_rubrics_key_is_what_its_ratings_are_stored_as_and_never_an_error(tmp_path):
+    """The import log compares rubrics by `rubric_key` (`data.import_options.logged_options`): HelpSteer2's copied
+    with other descriptions is the default; another name is another rubric. The log line is written after the rows
+    are stored, so a rubric gone since the import read it is None, not an error saying that nothing was stored."""
+    assert rubric_key() == (
+        "helpsteer2: helpfulness 0..4, correctness 0..4, coherence 0..4, complexity 0..4, verbosity 0..4"
+    )
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(DEFAULT_RUBRIC.read_text().replace("Overall helpfulness", "How helpful"))
+    assert rubric_key(copy) == rubric_key()
+    copy.write_text(DEFAULT_RUBRIC.read_text().replace("name: helpsteer2", "name: mine"))
+    assert rubric_key(copy).startswith("mine: helpfulness 0..4")
+    assert rubric_key(tmp_path / "gone.yaml") is None  # which a line records as unknown: alike to any rubric
+    line = {"options": {"rubric_aspects": None, "non_text": "fail"}}
+    assert read_alike(line, {"rubric_aspects": rubric_key(), "non_text": "fail"})
+    assert not read_alike(line, {"rubric_aspects": rubric_key(), "non_text": "drop"})
 
 
 def test_a_rubric_integer_too_long_to_read_names_the_file_and_field(tmp_path):
