@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -26,7 +25,7 @@ from data.workspace import Workspace
 from generate.bestofn import check_judge_model
 from generate.job_plan import with_gold
 from generate.judge import load_template
-from generate.loop.options import DRIVERS, MAX_ITERATIONS, SPIN_OWNED, LoopOptions, driver_of
+from generate.loop.options import DRIVERS, MAX_ITERATIONS, LoopOptions, driver_of, loop_flags
 from generate.loop.report import spin_report
 from generate.options import (
     SPIN_TEST_FRACTION,
@@ -48,7 +47,7 @@ from generate.prepare import (
 )
 from generate.sampling import check_pair_params
 from train.methods import method_options
-from train.options import TrainOptions, check_given
+from train.options import check_given
 from train.options import check_options as check_train_options
 
 if TYPE_CHECKING:
@@ -119,23 +118,13 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
     return options
 
 
-# train's own flags (not those the driver sets), as train's checks name them: `--lora-r` is `--train-lora-r` here
-_TRAIN_FLAG = re.compile(r"--([a-z][a-z0-9-]*)")
-_TRAIN_NAMES = {f.name for f in dataclasses.fields(TrainOptions)} - set(SPIN_OWNED)
-
-
 def check_train(check: Callable[..., None], options: LoopOptions, *args) -> None:
     """One of train's checks (`check_options`, `check_given`) on the loop's train options, as the driver's method
     trains them; its line names train's flags as the loop's `--train-*`."""
     try:
         check(dataclasses.replace(options.train, method=METHOD[driver_of(options)]), *args)
     except PrefloopError as exc:
-
-        def rename(flag: re.Match) -> str:
-            name = flag.group(1)
-            return f"--train-{name}" if name.replace("-", "_") in _TRAIN_NAMES else flag.group(0)
-
-        raise PrefloopError(_TRAIN_FLAG.sub(rename, str(exc))) from exc
+        raise PrefloopError(loop_flags(str(exc))) from exc
 
 
 def check_iterations(options: LoopOptions) -> None:

@@ -51,7 +51,7 @@ from generate.loop.folders import (
     unreported,
     write_json,
 )
-from generate.loop.options import LoopOptions
+from generate.loop.options import LoopOptions, loop_flags
 from generate.loop.report import iteration_summary, too_long_counts, unpaired_note
 from generate.loop.rounds import LoopRound
 from generate.options import SPIN_LIMIT, engine_options, sampling_params
@@ -269,12 +269,11 @@ def iterate_once(
         log.info(
             "iteration %d: model %s was registered before its report; reporting it", iteration, model["id"]
         )
-        folder = Path(model["path"])
-    started = time.perf_counter()
-    sampled = _sample(options, workspace, reference, loop_round(options, loop, iteration, round), sets, loop)
-    sample_seconds = round_seconds(started)
-    _check_one_chain(workspace, round, reference.label, loop)
-    claim(folder, reference, round, loop)
+        # first: its round was sampled before it trained, and answers sampled into it now (a rerun's larger
+        # --limit) would be pairs no iterate trains on; the resume reports on the rows the run selected
+        folder, sampled, sample_seconds = Path(model["path"]), {}, None
+    else:
+        sampled, sample_seconds = _sample_round(options, workspace, iteration, reference, sets, loop, folder)
     rounds = [round - 1, round] if options.spin_mix_previous and iteration > 1 else [round]
     started = time.perf_counter()
     train_options = _train_options(options, reference, folder, rounds, loop)
@@ -291,9 +290,10 @@ def iterate_once(
             if data
             else ""
         )
-        if not note:
+        said = loop_flags(str(exc))  # train's flags as the loop's --train-* (its user passes those)
+        if not note and said == str(exc):
             raise
-        raise PrefloopError(f"{exc}{note}") from None
+        raise PrefloopError(f"{said}{note}") from None
     record = (read_claim(folder, loop) or {}) | {
         "iteration": iteration,
         "model_id": model["id"],
@@ -304,6 +304,26 @@ def iterate_once(
     }
     write_json(folder / marker_name, record)
     return iteration_summary(iteration, model, record), _iterate_of(model)
+
+
+def _sample_round(
+    options: LoopOptions,
+    workspace: Workspace,
+    iteration: int,
+    reference: Iterate,
+    sets: dict,
+    loop: Loop,
+    folder: Path,
+) -> tuple[dict, float]:
+    """Iteration ``iteration``'s sampling from ``reference`` (its counts and seconds), then its ``folder`` claimed
+    for training on this chain's pairs."""
+    round = reference.round + 1
+    started = time.perf_counter()
+    sampled = _sample(options, workspace, reference, loop_round(options, loop, iteration, round), sets, loop)
+    sample_seconds = round_seconds(started)
+    _check_one_chain(workspace, round, reference.label, loop)
+    claim(folder, reference, round, loop)
+    return sampled, sample_seconds
 
 
 def _iterate_of(model: dict) -> Iterate:
