@@ -3,7 +3,11 @@ none), the --prompts file's rows a rerun skipped, and its iteration counts refus
 
 from __future__ import annotations
 
+import json
+
+from data import Workspace
 from data.__main__ import main as data_main
+from generate.__main__ import main as generate_main
 
 
 def test_the_arena_header_says_the_board_below_only_when_a_board_follows(tmp_path, monkeypatch, capsys):
@@ -27,3 +31,22 @@ def test_the_arena_header_says_the_board_below_only_when_a_board_follows(tmp_pat
         error,
     ]
     assert not any("board below" in line for line in lines)
+
+
+def test_a_rerun_names_the_prompts_already_stored_beside_the_repeated_rows(tmp_path, tiny_model_dir, capsys):
+    """A rerun with the same --prompts (a loop's, a sampling job's: one import) said `duplicate_rows 1` and
+    nothing of the two prompts it skipped as stored already; it names both counts, by reason, as `data import`
+    does."""
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps([{"prompt": "Thé?"}, {"prompt": "Thé?"}, {"prompt": "Café?"}]))
+    argv = ["-w", str(tmp_path / "ws"), "--model", str(tiny_model_dir), "--engine", "hf", "--max-tokens", "2"]
+    argv += ["--prompts", str(prompts)]
+    assert generate_main(argv) == 0
+    assert f"--prompts {prompts}: duplicate_rows 1" in capsys.readouterr().out.splitlines()
+    assert generate_main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"--prompts {prompts}: already_stored 2; duplicate_rows 1" in out
+    assert data_main(["import", "-w", str(tmp_path / "ws"), str(prompts)]) == 0
+    said = capsys.readouterr().out  # `data import`'s own counts of the same file, by the same names
+    assert "already_stored 2" in said and "duplicate_rows 1" in said
+    assert Workspace(tmp_path / "ws").read("prompts").num_rows == 2
