@@ -84,7 +84,11 @@ RUN: dict[str, Callable[[], tuple[Loop, Callable[..., dict]]]] = {
 def build_parser(prog: str = "python -m generate.loop") -> argparse.ArgumentParser:
     """Options every driver reads, then each driver's own in a group of its own."""
     groups = {name: f"options of {driver}" for driver, names in DRIVERS.items() for name in names}
-    return options_parser(LoopOptions, prog, __doc__, groups=groups)
+    parser = options_parser(LoopOptions, prog, __doc__, groups=groups)
+    for action in parser._actions:
+        if action.dest in COUNTS:
+            action.type = str  # read by `iteration_counts`, in the loop's words
+    return parser
 
 
 def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> LoopOptions:
@@ -102,6 +106,7 @@ def parse_options(argv: list[str], prog: str = "python -m generate.loop") -> Loo
             raise ConfigError(f"--{name.replace('_', '-')} does not apply to {driver}{why}")
     if rest:
         build_parser(prog).parse_args(argv)  # argparse's own message (nearest flag included)
+    iteration_counts(namespace)
     options = build(LoopOptions, namespace)
     check_iterations(options)
     explicit = explicit_names(namespace)
@@ -127,12 +132,41 @@ def check_train(check: Callable[..., None], options: LoopOptions, *args) -> None
         raise PrefloopError(loop_flags(str(exc))) from exc
 
 
+# the iteration counts' fields, by flag
+COUNTS = {"spin_iter": "--spin-iter", "judge_iter": "--judge-iter"}
+
+
+def iteration_counts(namespace: argparse.Namespace) -> None:
+    """The iteration counts given as flags, read as numbers and checked against the loop's cap before anything
+    else reads them: `--spin-iter abc` got argparse's "invalid int value", and a count past 2^63 was refused
+    naming 2^63 ("at most 9223372036854775807"), not the cap."""
+    for name, flag in COUNTS.items():
+        text = getattr(namespace, name, None)
+        if text is None:
+            continue
+        try:
+            count = int(text)
+        except ValueError:
+            raise PrefloopError(f"{flag} {text}: {count_range('a whole number in')}") from None
+        check_count(flag, count)
+        setattr(namespace, name, count)
+
+
+def count_range(what: str = "in") -> str:
+    return f"must be {what} [1, {MAX_ITERATIONS}] (the iterations to run)"
+
+
+def check_count(flag: str, count: int) -> None:
+    """0 is left to `check_options`, whose line asks for a driver."""
+    if not 0 <= count <= MAX_ITERATIONS:
+        raise PrefloopError(f"{flag} {count}: {count_range()}")
+
+
 def check_iterations(options: LoopOptions) -> None:
     """The iteration counts, before anything reads the options by driver: both drivers were refused as "--judge
     applies to --judge-iter, not --spin-iter", and a count of millions planned each round before it said a word."""
-    for flag, count in (("--spin-iter", options.spin_iter), ("--judge-iter", options.judge_iter)):
-        if not 0 <= count <= MAX_ITERATIONS:
-            raise PrefloopError(f"{flag} {count}: must be in [1, {MAX_ITERATIONS}] (the iterations to run)")
+    for name, flag in COUNTS.items():
+        check_count(flag, getattr(options, name))
     if options.spin_iter and options.judge_iter:
         raise PrefloopError("--spin-iter and --judge-iter are two drivers: run one at a time")
 
