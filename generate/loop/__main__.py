@@ -6,7 +6,7 @@ drivers, each iteration sample -> pair -> train -> register, resuming what is do
     prefloop loop -w ws --config configs/recipes/spin-2iter.yaml  # YAML (training options under `train:`)
 
 Training options are `train`'s own: `--train-learning-rate 1e-5` (or `--train.learning-rate`), `train:` in YAML.
-A rerun of the same command continues from the last finished step (see generate/loop/spin.py).
+A rerun of the same command continues from the last finished step (see generate/loop/driver.py).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from train.options import check_given
 from train.options import check_options as check_train_options
 
 if TYPE_CHECKING:
-    from generate.loop.spin import Loop
+    from generate.loop.driver import Loop
 
 # Options of a single sampling job that a driver sets itself, and why.
 NOT_FOR_LOOPS = {
@@ -132,8 +132,9 @@ def check_train(check: Callable[..., None], options: LoopOptions, *args) -> None
         raise PrefloopError(loop_flags(str(exc))) from exc
 
 
-# the iteration counts' fields, by flag
+# the iteration counts' fields, by flag, and their range
 COUNTS = {"spin_iter": "--spin-iter", "judge_iter": "--judge-iter"}
+COUNT_RANGE = f"[1, {MAX_ITERATIONS}] (the iterations to run)"
 
 
 def iteration_counts(namespace: argparse.Namespace) -> None:
@@ -147,19 +148,15 @@ def iteration_counts(namespace: argparse.Namespace) -> None:
         try:
             count = int(text)
         except ValueError:
-            raise PrefloopError(f"{flag} {text}: {count_range('a whole number in')}") from None
+            raise PrefloopError(f"{flag} {text}: must be a whole number in {COUNT_RANGE}") from None
         check_count(flag, count)
         setattr(namespace, name, count)
-
-
-def count_range(what: str = "in") -> str:
-    return f"must be {what} [1, {MAX_ITERATIONS}] (the iterations to run)"
 
 
 def check_count(flag: str, count: int) -> None:
     """0 is left to `check_options`, whose line asks for a driver."""
     if not 0 <= count <= MAX_ITERATIONS:
-        raise PrefloopError(f"{flag} {count}: {count_range()}")
+        raise PrefloopError(f"{flag} {count}: must be in {COUNT_RANGE}")
 
 
 def check_iterations(options: LoopOptions) -> None:
@@ -219,7 +216,7 @@ def loop_prompts(options: LoopOptions, existing: Workspace | None) -> str | None
 
 def run(options: LoopOptions) -> dict:
     """The driver the options name, from a checked start (bad input writes nothing); returns its summary."""
-    from generate.loop.spin import check_loop
+    from generate.loop.driver import check_loop
 
     check_options(options)
     options = workspace_models(options)  # `runs/x`: the workspace's run, where no ./runs/x is here

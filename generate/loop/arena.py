@@ -30,7 +30,7 @@ from generate.options import GenerateOptions, SampleOptions, arena_names
 from generate.rank_items import check_sampled_rank_items
 
 if TYPE_CHECKING:
-    from generate.loop.spin import Iterate
+    from generate.loop.driver import Iterate
 
 
 def arena_options(options: SampleOptions) -> GenerateOptions:
