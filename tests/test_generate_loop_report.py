@@ -50,3 +50,17 @@ def test_a_rerun_names_the_prompts_already_stored_beside_the_repeated_rows(tmp_p
     said = capsys.readouterr().out  # `data import`'s own counts of the same file, by the same names
     assert "already_stored 2" in said and "duplicate_rows 1" in said
     assert Workspace(tmp_path / "ws").read("prompts").num_rows == 2
+
+
+def test_a_config_files_iteration_count_past_2_63_is_refused_naming_the_loops_cap(tmp_path, capsys):
+    """`judge_iter: 99999999999999999999` in a --config file was refused as past 2^63 ("at most
+    9223372036854775807"), not as past the loop's cap, which a count of 101 is refused by."""
+    from generate.loop.__main__ import main as loop_main
+
+    config = tmp_path / "loop.yaml"
+    config.write_text(f"judge_iter: {'9' * 20}\njudge: rm\n")
+    assert loop_main(["-w", str(tmp_path / "ws"), "--config", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {config}, key judge_iter {'9' * 20}: must be in [1, 100] (the iterations to run)\n"
+    )
+    assert not (tmp_path / "ws").exists()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from data.cli import check_applies, explicit_names, options_parser, run_cli
-from data.config import ConfigError, build
+from data.config import ConfigError, build, load_yaml
 from data.errors import PrefloopError
 from data.lineage import is_reward_model_name
 from data.workspace import Workspace
@@ -138,19 +138,22 @@ COUNT_RANGE = f"[1, {MAX_ITERATIONS}] (the iterations to run)"
 
 
 def iteration_counts(namespace: argparse.Namespace) -> None:
-    """The iteration counts given as flags, read as numbers and checked against the loop's cap before anything
-    else reads them: `--spin-iter abc` got argparse's "invalid int value", and a count past 2^63 was refused
-    naming 2^63 ("at most 9223372036854775807"), not the cap."""
+    """The iteration counts, as flags or in the --config file, read as numbers and checked against the loop's cap
+    before anything else reads them: `--spin-iter abc` got argparse's "invalid int value", and a count past 2^63
+    was refused naming 2^63 ("at most 9223372036854775807"), not the cap."""
+    config = getattr(namespace, "config", None)
+    in_file = load_yaml(config, LoopOptions) if config else {}
     for name, flag in COUNTS.items():
-        text = getattr(namespace, name, None)
-        if text is None:
-            continue
-        try:
-            count = int(text)
-        except ValueError:
-            raise PrefloopError(f"{flag} {text}: must be a whole number in {COUNT_RANGE}") from None
-        check_count(flag, count)
-        setattr(namespace, name, count)
+        text = getattr(namespace, name, None)  # a flag's
+        if text is not None:
+            try:
+                count = int(text)
+            except ValueError:
+                raise PrefloopError(f"{flag} {text}: must be a whole number in {COUNT_RANGE}") from None
+            check_count(flag, count)
+            setattr(namespace, name, count)
+        elif isinstance(in_file.get(name), int) and not isinstance(in_file[name], bool):
+            check_count(f"{config}, key {name}", in_file[name])  # any other value: refused as any key's
 
 
 def check_count(flag: str, count: int) -> None:
